@@ -1,0 +1,344 @@
+package policy
+
+import (
+	"time"
+
+	"github.com/prometheus/alertmanager/pkg/labels"
+)
+
+// Config is a whole pagerd configuration: who exists, when they are on call,
+// how alerts become incidents of a priority, and how incidents escalate.
+// Load returns it validated, with every cross-reference resolved.
+type Config struct {
+	API                APIConfig          `yaml:"api"`
+	BusinessHours      []BusinessHours    `yaml:"business_hours"`
+	Users              []User             `yaml:"users"`
+	Schedules          []Schedule         `yaml:"schedules"`
+	EscalationPolicies []EscalationPolicy `yaml:"escalation_policies"`
+	Services           []Service          `yaml:"services"`
+
+	// File is the path the config was read from, for error messages.
+	File string `yaml:"-"`
+
+	users      map[string]*User
+	schedules  map[string]*Schedule
+	policies   map[string]*EscalationPolicy
+	calendars  map[string]*BusinessHours
+	services   map[string]*Service
+	alwaysOpen *BusinessHours
+}
+
+// APIConfig holds the bearer tokens that may use the incident API.
+type APIConfig struct {
+	Tokens []APIToken `yaml:"tokens"`
+}
+
+// APIToken is one named bearer token for the incident API.
+type APIToken struct {
+	Name      string `yaml:"name"`
+	Token     Secret `yaml:"token"`
+	TokenFile string `yaml:"token_file"`
+}
+
+// BusinessHours is a named calendar: working days, opening hours and holidays
+// in one time zone. Targets and urgency switch on it; "next business day"
+// deadlines are computed from it.
+type BusinessHours struct {
+	Name     string    `yaml:"name"`
+	TimeZone string    `yaml:"time_zone"`
+	Days     []Weekday `yaml:"days"`
+	Start    TimeOfDay `yaml:"start"`
+	End      TimeOfDay `yaml:"end"`
+	Holidays []Holiday `yaml:"holidays"`
+	loc      *time.Location
+	open     [7]bool
+}
+
+// Holiday is a day the calendar treats as off-hours all day.
+type Holiday struct {
+	Date Date   `yaml:"date"`
+	Name string `yaml:"name"`
+}
+
+// User is a person who can be paged.
+type User struct {
+	ID                string            `yaml:"id"`
+	Name              string            `yaml:"name"`
+	Title             string            `yaml:"title"`
+	TimeZone          string            `yaml:"time_zone"`
+	Contacts          []Contact         `yaml:"contacts"`
+	Backup            *BackupContact    `yaml:"backup_contact"`
+	NotificationRules NotificationRules `yaml:"notification_rules"`
+	loc               *time.Location
+}
+
+// Channel kinds a person can be reached on.
+const (
+	ChannelPush  = "push"
+	ChannelSMS   = "sms"
+	ChannelVoice = "voice"
+)
+
+// Contact is one way to reach a user: a channel kind (push, sms, voice), the
+// address on it, and the transport that carries it (log, webhook, twilio,
+// pagerduty, ntfy).
+type Contact struct {
+	Channel string `yaml:"channel"`
+	Address string `yaml:"address"`
+	Via     string `yaml:"via"`
+}
+
+// BackupContact is someone to call when the user cannot be reached; it is
+// informational (shown by `oncall -o json`), never paged automatically.
+type BackupContact struct {
+	Name     string `yaml:"name" json:"name"`
+	Relation string `yaml:"relation" json:"relation,omitempty"`
+	Phone    string `yaml:"phone" json:"phone,omitempty"`
+}
+
+// NotificationRules are the user's personal ladder per urgency. Empty lists
+// take the defaults: high is push at 0, SMS at 2m, voice at 5m; low is push
+// at 0. Steps on channels the user has no contact for are left out of the
+// defaults.
+type NotificationRules struct {
+	High []NotifyStep `yaml:"high"`
+	Low  []NotifyStep `yaml:"low"`
+}
+
+// NotifyStep sends on one channel a fixed time after the user is paged.
+type NotifyStep struct {
+	After   Duration `yaml:"after"`
+	Channel string   `yaml:"channel"`
+}
+
+// Schedule is a weekly rotation: tiers of people who hand off on one weekday
+// at one wall-clock time in the schedule's time zone, plus overrides.
+type Schedule struct {
+	Name      string     `yaml:"name"`
+	TimeZone  string     `yaml:"time_zone"`
+	Handoff   Handoff    `yaml:"handoff"`
+	Tiers     []Tier     `yaml:"tiers"`
+	Overrides []Override `yaml:"overrides"`
+	loc       *time.Location
+}
+
+// Handoff is when shifts change: a weekday and a wall-clock time.
+type Handoff struct {
+	Weekday *Weekday  `yaml:"weekday"`
+	Time    TimeOfDay `yaml:"time"`
+}
+
+// Day is the handoff weekday (Monday when unset, which load refuses).
+func (h Handoff) Day() time.Weekday {
+	if h.Weekday == nil {
+		return time.Monday
+	}
+	return time.Weekday(*h.Weekday)
+}
+
+// Tier is one rotation inside a schedule (primary, secondary, escalation
+// lead...). Members take turns of ShiftWeeks weeks each, starting with the
+// first member at the handoff on the Start date.
+type Tier struct {
+	Name       string   `yaml:"name"`
+	Title      string   `yaml:"title"`
+	Start      Date     `yaml:"start"`
+	ShiftWeeks int      `yaml:"shift_weeks"`
+	Members    []string `yaml:"members"`
+}
+
+// Override replaces who holds some tiers between two moments: holiday
+// coverage (written as dates, whole days inclusive) or a swap (dates or
+// exact instants). Tiers maps tier name to user id.
+type Override struct {
+	Reason string            `yaml:"reason"`
+	From   Moment            `yaml:"from"`
+	Until  Moment            `yaml:"until"`
+	Tiers  map[string]string `yaml:"tiers"`
+}
+
+// EscalationPolicy is the ordered list of levels an incident walks until
+// someone acknowledges, plus the escalations that fire on acknowledged
+// incidents left unresolved or without status updates.
+type EscalationPolicy struct {
+	Name                string             `yaml:"name"`
+	Repeat              int                `yaml:"repeat"`
+	Levels              []Level            `yaml:"levels"`
+	Unresolved          []UnresolvedRule   `yaml:"unresolved"`
+	MissingStatusUpdate []StatusUpdateRule `yaml:"missing_status_update"`
+	levelIndex          map[string]int
+}
+
+// Level is one step of an escalation policy: who is paged, and how long they
+// have to acknowledge before the next level is paged. Timeouts per priority
+// override Timeout.
+type Level struct {
+	Name     string             `yaml:"name"`
+	Targets  []Target           `yaml:"targets"`
+	Timeout  Timeout            `yaml:"timeout"`
+	Timeouts map[string]Timeout `yaml:"timeouts"`
+}
+
+// Target names who to page: a schedule tier (whoever holds it at the time),
+// a user, or (in unresolved rules only) every target of a level.
+type Target struct {
+	Schedule string `yaml:"schedule"`
+	Tier     string `yaml:"tier"`
+	User     string `yaml:"user"`
+	Level    string `yaml:"level"`
+}
+
+// UnresolvedRule pages more people when an incident of these priorities is
+// still open After its creation ("SEV-1 unresolved after 1h pages secondary
+// and management"). It fires once per incident.
+type UnresolvedRule struct {
+	Priorities []string `yaml:"priorities"`
+	After      Duration `yaml:"after"`
+	Notify     []Target `yaml:"notify"`
+}
+
+// StatusUpdateRule escalates an acknowledged incident of these priorities one
+// level when no status update arrived for After ("SEV-1/2 with no status
+// update for 30 min escalate one level"). The clock restarts at every status
+// update, acknowledgement and escalation.
+type StatusUpdateRule struct {
+	Priorities []string `yaml:"priorities"`
+	After      Duration `yaml:"after"`
+}
+
+// Service is where alerts arrive: its integration keys, priority scheme,
+// routing rules, per-priority targets and the policy that escalates them.
+type Service struct {
+	Name             string                     `yaml:"name"`
+	Description      string                     `yaml:"description"`
+	PriorityScheme   string                     `yaml:"priority_scheme"`
+	EscalationPolicy string                     `yaml:"escalation_policy"`
+	BusinessHours    string                     `yaml:"business_hours"`
+	Integrations     Integrations               `yaml:"integrations"`
+	IncidentKey      string                     `yaml:"incident_key"`
+	SeverityLabel    string                     `yaml:"severity_label"`
+	Severities       map[string]string          `yaml:"severities"`
+	DefaultPriority  string                     `yaml:"default_priority"`
+	Rules            []Rule                     `yaml:"rules"`
+	Targets          map[string]PriorityTargets `yaml:"targets"`
+	scheme           *Scheme
+}
+
+// Integrations are the keys senders present: the Alertmanager integration key
+// (bearer token or URL path) and the PagerDuty Events v2 routing key.
+type Integrations struct {
+	AlertmanagerKey         Secret `yaml:"alertmanager_key"`
+	AlertmanagerKeyFile     string `yaml:"alertmanager_key_file"`
+	PagerDutyRoutingKey     Secret `yaml:"pagerduty_routing_key"`
+	PagerDutyRoutingKeyFile string `yaml:"pagerduty_routing_key_file"`
+}
+
+// Rule sets an alert's priority when all its matchers match. Rules are tried
+// in order and the first match wins. PageImmediately names escalation levels
+// paged at once in addition to the first level (AIVO's executive triggers).
+type Rule struct {
+	Name            string   `yaml:"name"`
+	Matchers        []string `yaml:"matchers"`
+	Priority        string   `yaml:"priority"`
+	PageImmediately []string `yaml:"page_immediately"`
+	matchers        labels.Matchers
+}
+
+// TargetSet is the response targets of a priority: how long until it must be
+// acknowledged, first responded to (first status update), resolved, and how
+// often status updates are due. Urgency picks the users' notification rules.
+type TargetSet struct {
+	Urgency         string  `yaml:"urgency"`
+	Acknowledge     Timeout `yaml:"acknowledge"`
+	InitialResponse Timeout `yaml:"initial_response"`
+	Resolution      Timeout `yaml:"resolution"`
+	StatusUpdate    Timeout `yaml:"status_update"`
+}
+
+// PriorityTargets are a priority's targets, with optional variants that
+// replace the fields they set during business hours or off-hours.
+type PriorityTargets struct {
+	TargetSet     `yaml:",inline"`
+	BusinessHours *TargetSet `yaml:"business_hours"`
+	OffHours      *TargetSet `yaml:"off_hours"`
+}
+
+// Urgency values.
+const (
+	UrgencyHigh = "high"
+	UrgencyLow  = "low"
+)
+
+// User returns the user with the id, or nil.
+func (c *Config) User(id string) *User { return c.users[id] }
+
+// Schedule returns the schedule with the name, or nil.
+func (c *Config) Schedule(name string) *Schedule { return c.schedules[name] }
+
+// Policy returns the escalation policy with the name, or nil.
+func (c *Config) Policy(name string) *EscalationPolicy { return c.policies[name] }
+
+// Service returns the service with the name, or nil.
+func (c *Config) Service(name string) *Service { return c.services[name] }
+
+// Calendar returns the business-hours calendar a service uses. A service
+// without one is always in business hours.
+func (c *Config) Calendar(s *Service) *BusinessHours {
+	if s.BusinessHours == "" {
+		return c.alwaysOpen
+	}
+	return c.calendars[s.BusinessHours]
+}
+
+// Location is the user's time zone (UTC when none is set).
+func (u *User) Location() *time.Location {
+	if u.loc == nil {
+		return time.UTC
+	}
+	return u.loc
+}
+
+// DisplayName is the name, or the id when no name is set.
+func (u *User) DisplayName() string {
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.ID
+}
+
+// Location is the schedule's time zone.
+func (s *Schedule) Location() *time.Location {
+	if s.loc == nil {
+		return time.UTC
+	}
+	return s.loc
+}
+
+// Tier returns the tier with the name, or nil.
+func (s *Schedule) Tier(name string) *Tier {
+	for i := range s.Tiers {
+		if s.Tiers[i].Name == name {
+			return &s.Tiers[i]
+		}
+	}
+	return nil
+}
+
+// Scheme is the service's priority scheme.
+func (s *Service) Scheme() *Scheme { return s.scheme }
+
+// LevelIndex returns the index of the level with the name, or -1.
+func (p *EscalationPolicy) LevelIndex(name string) int {
+	if i, ok := p.levelIndex[name]; ok {
+		return i
+	}
+	return -1
+}
+
+// Location is the calendar's time zone.
+func (b *BusinessHours) Location() *time.Location {
+	if b.loc == nil {
+		return time.UTC
+	}
+	return b.loc
+}

@@ -1,0 +1,706 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/alertmanager/pkg/labels"
+	"gopkg.in/yaml.v3"
+)
+
+// ConfigError lists every problem found in one config file. Each problem
+// names the field it is about, as a path like
+// services[aivo].rules[2].matchers[0].
+type ConfigError struct {
+	File     string
+	Problems []string
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.File)
+		b.WriteString(": ")
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// LoadFile reads, decodes and validates a config file. Secret _file paths are
+// relative to the config's directory.
+func LoadFile(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(data, path, filepath.Dir(path))
+}
+
+// Parse decodes and validates a config. file names it in errors; baseDir is
+// where relative secret files are looked up.
+func Parse(data []byte, file, baseDir string) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &ConfigError{File: file, Problems: []string{"config is empty"}}
+		}
+		return nil, &ConfigError{File: file, Problems: yamlProblems(err)}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, &ConfigError{File: file, Problems: []string{"more than one YAML document; put everything in one"}}
+	}
+	c.File = file
+	v := &validator{cfg: &c, baseDir: baseDir}
+	v.validate()
+	if len(v.problems) > 0 {
+		return nil, &ConfigError{File: file, Problems: v.problems}
+	}
+	return &c, nil
+}
+
+var yamlTypeNames = map[string]string{
+	"policy.Config": "the top level", "policy.APIConfig": "api", "policy.APIToken": "an api token",
+	"policy.BusinessHours": "a business_hours calendar", "policy.Holiday": "a holiday",
+	"policy.User": "a user", "policy.Contact": "a contact", "policy.BackupContact": "backup_contact",
+	"policy.NotificationRules": "notification_rules", "policy.NotifyStep": "a notification step",
+	"policy.Schedule": "a schedule", "policy.Handoff": "handoff", "policy.Tier": "a tier",
+	"policy.Override": "an override", "policy.EscalationPolicy": "an escalation policy",
+	"policy.Level": "a level", "policy.Target": "a target", "policy.UnresolvedRule": "an unresolved rule",
+	"policy.StatusUpdateRule": "a missing_status_update rule", "policy.Service": "a service",
+	"policy.Integrations": "integrations", "policy.Rule": "a rule", "policy.PriorityTargets": "a priority's targets",
+	"policy.TargetSet": "a targets variant",
+}
+
+var unknownFieldRE = regexp.MustCompile(`field (\S+) not found in type (\S+)`)
+
+// yamlProblems turns yaml.v3's errors into one line each, naming config
+// sections instead of Go types.
+func yamlProblems(err error) []string {
+	var te *yaml.TypeError
+	lines := []string{err.Error()}
+	if errors.As(err, &te) {
+		lines = te.Errors
+	}
+	out := make([]string, 0, len(lines))
+	for _, l := range lines {
+		l = strings.TrimPrefix(l, "yaml: ")
+		if m := unknownFieldRE.FindStringSubmatch(l); m != nil {
+			where := yamlTypeNames[m[2]]
+			if where == "" {
+				where = m[2]
+			}
+			l = strings.Replace(l, m[0], fmt.Sprintf("unknown field %q in %s", m[1], where), 1)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// knownVias are the transports a contact can name. Their own settings are
+// checked by the daemon that builds them.
+var knownVias = map[string]bool{"log": true, "webhook": true, "twilio": true, "pagerduty": true, "ntfy": true}
+
+// defaultVia is the transport a contact uses when it names none.
+var defaultVia = map[string]string{ChannelPush: "pagerduty", ChannelSMS: "twilio", ChannelVoice: "twilio"}
+
+type validator struct {
+	cfg      *Config
+	baseDir  string
+	problems []string
+}
+
+func (v *validator) errf(field, format string, args ...any) {
+	v.problems = append(v.problems, field+": "+fmt.Sprintf(format, args...))
+}
+
+func (v *validator) name(field, kind, name string, seen map[string]bool) bool {
+	switch {
+	case name == "":
+		v.errf(field, "%s is required", kind)
+		return false
+	case !idRE.MatchString(name):
+		v.errf(field, "%s %q may hold only letters, digits, '.', '_' and '-'", kind, name)
+		return false
+	case seen[name]:
+		v.errf(field, "duplicate %s %q", kind, name)
+		return false
+	}
+	seen[name] = true
+	return true
+}
+
+func (v *validator) location(field, tz string) *time.Location {
+	if tz == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		v.errf(field, "unknown time zone %q (use an IANA name like America/New_York)", tz)
+		return time.UTC
+	}
+	return loc
+}
+
+func (v *validator) validate() {
+	c := v.cfg
+	c.users = map[string]*User{}
+	c.schedules = map[string]*Schedule{}
+	c.policies = map[string]*EscalationPolicy{}
+	c.calendars = map[string]*BusinessHours{}
+	c.services = map[string]*Service{}
+	c.alwaysOpen = &BusinessHours{Name: "always", loc: time.UTC, End: TimeOfDay{Hour: 24, set: true}}
+	for d := range c.alwaysOpen.open {
+		c.alwaysOpen.open[d] = true
+	}
+
+	v.api()
+	v.calendars()
+	v.users()
+	v.schedules()
+	v.policies()
+	v.services()
+}
+
+func (v *validator) api() {
+	seen := map[string]bool{}
+	values := map[Secret]bool{}
+	for i := range v.cfg.API.Tokens {
+		t := &v.cfg.API.Tokens[i]
+		f := fmt.Sprintf("api.tokens[%d]", i)
+		v.name(f+".name", "name", t.Name, seen)
+		s, err := resolveSecret(t.Token, t.TokenFile, v.baseDir)
+		switch {
+		case err != nil:
+			v.errf(f+".token", "%v", err)
+		case s == "":
+			v.errf(f+".token", "token or token_file is required")
+		case values[s]:
+			v.errf(f+".token", "the same token is given twice")
+		}
+		values[s] = true
+		t.Token = s
+	}
+}
+
+func (v *validator) calendars() {
+	seen := map[string]bool{}
+	for i := range v.cfg.BusinessHours {
+		b := &v.cfg.BusinessHours[i]
+		f := fmt.Sprintf("business_hours[%d]", i)
+		if v.name(f+".name", "name", b.Name, seen) {
+			f = fmt.Sprintf("business_hours[%s]", b.Name)
+			v.cfg.calendars[b.Name] = b
+		}
+		b.loc = v.location(f+".time_zone", b.TimeZone)
+		if len(b.Days) == 0 {
+			b.Days = []Weekday{Weekday(time.Monday), Weekday(time.Tuesday), Weekday(time.Wednesday), Weekday(time.Thursday), Weekday(time.Friday)}
+		}
+		for _, d := range b.Days {
+			b.open[d] = true
+		}
+		if !b.Start.IsSet() || !b.End.IsSet() {
+			v.errf(f, "start and end are required (HH:MM)")
+		} else if b.Start.Minutes() >= b.End.Minutes() {
+			v.errf(f+".end", "end %s must be after start %s", b.End, b.Start)
+		}
+		for j, h := range b.Holidays {
+			if h.Date.IsZero() {
+				v.errf(fmt.Sprintf("%s.holidays[%d].date", f, j), "date is required")
+			}
+		}
+	}
+}
+
+func (v *validator) users() {
+	seen := map[string]bool{}
+	for i := range v.cfg.Users {
+		u := &v.cfg.Users[i]
+		f := fmt.Sprintf("users[%d]", i)
+		if v.name(f+".id", "id", u.ID, seen) {
+			f = fmt.Sprintf("users[%s]", u.ID)
+			v.cfg.users[u.ID] = u
+		}
+		u.loc = v.location(f+".time_zone", u.TimeZone)
+		if len(u.Contacts) == 0 {
+			v.errf(f+".contacts", "a user needs at least one contact, or nobody can page them")
+		}
+		has := map[string]bool{}
+		for j := range u.Contacts {
+			ct := &u.Contacts[j]
+			cf := fmt.Sprintf("%s.contacts[%d]", f, j)
+			switch ct.Channel {
+			case ChannelPush, ChannelSMS, ChannelVoice:
+			default:
+				v.errf(cf+".channel", "unknown channel %q (use push, sms or voice)", ct.Channel)
+				continue
+			}
+			if has[ct.Channel] {
+				v.errf(cf+".channel", "a second %s contact; give each channel one contact", ct.Channel)
+			}
+			has[ct.Channel] = true
+			if ct.Via == "" {
+				ct.Via = defaultVia[ct.Channel]
+			}
+			if !knownVias[ct.Via] {
+				v.errf(cf+".via", "unknown transport %q (use log, webhook, twilio, pagerduty or ntfy)", ct.Via)
+			}
+			if ct.Address == "" && ct.Via != "log" {
+				v.errf(cf+".address", "address is required for %s via %s", ct.Channel, ct.Via)
+			}
+		}
+		v.steps(f+".notification_rules.high", &u.NotificationRules.High, has, defaultHigh)
+		v.steps(f+".notification_rules.low", &u.NotificationRules.Low, has, defaultLow)
+	}
+}
+
+var (
+	defaultHigh = []NotifyStep{{0, ChannelPush}, {Duration(2 * time.Minute), ChannelSMS}, {Duration(5 * time.Minute), ChannelVoice}}
+	defaultLow  = []NotifyStep{{0, ChannelPush}}
+)
+
+// steps checks a user's ladder, or fills in the default one restricted to
+// the channels the user has. A user with no push contact still gets SMS and
+// voice, so the default never leaves someone unreachable.
+func (v *validator) steps(field string, steps *[]NotifyStep, has map[string]bool, def []NotifyStep) {
+	if len(*steps) == 0 {
+		for _, s := range def {
+			if has[s.Channel] {
+				*steps = append(*steps, s)
+			}
+		}
+		if len(*steps) == 0 && len(has) > 0 {
+			// Low urgency defaults to push only; someone without push gets
+			// their first channel at once rather than nothing.
+			for _, ch := range []string{ChannelPush, ChannelSMS, ChannelVoice} {
+				if has[ch] {
+					*steps = append(*steps, NotifyStep{0, ch})
+					break
+				}
+			}
+		}
+		return
+	}
+	for j, s := range *steps {
+		sf := fmt.Sprintf("%s[%d]", field, j)
+		if !has[s.Channel] {
+			v.errf(sf+".channel", "the user has no %q contact", s.Channel)
+		}
+		if s.After < 0 {
+			v.errf(sf+".after", "must not be negative")
+		}
+	}
+	sort.SliceStable(*steps, func(a, b int) bool { return (*steps)[a].After < (*steps)[b].After })
+}
+
+func (v *validator) userRef(field, id string) {
+	if id == "" {
+		v.errf(field, "user is required")
+	} else if v.cfg.users[id] == nil {
+		v.errf(field, "no user %q is defined", id)
+	}
+}
+
+func (v *validator) schedules() {
+	seen := map[string]bool{}
+	for i := range v.cfg.Schedules {
+		s := &v.cfg.Schedules[i]
+		f := fmt.Sprintf("schedules[%d]", i)
+		if v.name(f+".name", "name", s.Name, seen) {
+			f = fmt.Sprintf("schedules[%s]", s.Name)
+			v.cfg.schedules[s.Name] = s
+		}
+		s.loc = v.location(f+".time_zone", s.TimeZone)
+		if s.Handoff.Weekday == nil {
+			v.errf(f+".handoff.weekday", "handoff weekday is required (monday..sunday)")
+		}
+		if !s.Handoff.Time.IsSet() {
+			v.errf(f+".handoff.time", "handoff time is required (HH:MM in the schedule's time zone)")
+		}
+		if len(s.Tiers) == 0 {
+			v.errf(f+".tiers", "a schedule needs at least one tier")
+		}
+		tiers := map[string]bool{}
+		for j := range s.Tiers {
+			t := &s.Tiers[j]
+			tf := fmt.Sprintf("%s.tiers[%d]", f, j)
+			if v.name(tf+".name", "name", t.Name, tiers) {
+				tf = fmt.Sprintf("%s.tiers[%s]", f, t.Name)
+			}
+			if t.ShiftWeeks < 0 {
+				v.errf(tf+".shift_weeks", "must be 1 or more")
+			}
+			if t.ShiftWeeks == 0 {
+				t.ShiftWeeks = 1
+			}
+			if len(t.Members) == 0 {
+				v.errf(tf+".members", "a tier needs at least one member")
+			}
+			for k, m := range t.Members {
+				v.userRef(fmt.Sprintf("%s.members[%d]", tf, k), m)
+			}
+			switch {
+			case t.Start.IsZero():
+				v.errf(tf+".start", "start is required: the date of a handoff at which the first member begins")
+			case s.Handoff.Day() != t.Start.Weekday():
+				v.errf(tf+".start", "%s is a %s, but handoffs are on %s", t.Start, t.Start.Weekday(), s.Handoff.Day())
+			}
+		}
+		v.overrides(f, s, tiers)
+	}
+}
+
+func (v *validator) overrides(f string, s *Schedule, tiers map[string]bool) {
+	type span struct {
+		idx         int
+		from, until time.Time
+	}
+	byTier := map[string][]span{}
+	for j := range s.Overrides {
+		o := &s.Overrides[j]
+		of := fmt.Sprintf("%s.overrides[%d]", f, j)
+		if !o.From.IsSet() || !o.Until.IsSet() {
+			v.errf(of, "from and until are required")
+			continue
+		}
+		from, until := o.From.Start(s.Location()), o.Until.EndInclusive(s.Location())
+		if !until.After(from) {
+			v.errf(of+".until", "until %s is not after from %s", o.Until, o.From)
+			continue
+		}
+		if len(o.Tiers) == 0 {
+			v.errf(of+".tiers", "name at least one tier and who holds it")
+		}
+		names := make([]string, 0, len(o.Tiers))
+		for t := range o.Tiers {
+			names = append(names, t)
+		}
+		sort.Strings(names)
+		for _, t := range names {
+			if !tiers[t] {
+				v.errf(of+".tiers."+t, "schedule %q has no tier %q", s.Name, t)
+			}
+			v.userRef(of+".tiers."+t, o.Tiers[t])
+			for _, p := range byTier[t] {
+				if from.Before(p.until) && p.from.Before(until) {
+					v.errf(of, "overlaps overrides[%d] on tier %q (%s to %s); overrides of one tier must not overlap",
+						p.idx, t, s.Overrides[p.idx].From, s.Overrides[p.idx].Until)
+				}
+			}
+			byTier[t] = append(byTier[t], span{j, from, until})
+		}
+	}
+}
+
+func (v *validator) target(field string, t Target, p *EscalationPolicy, allowLevel bool) {
+	set := 0
+	if t.User != "" {
+		set++
+		v.userRef(field+".user", t.User)
+	}
+	if t.Schedule != "" || t.Tier != "" {
+		set++
+		s := v.cfg.schedules[t.Schedule]
+		switch {
+		case t.Schedule == "":
+			v.errf(field+".schedule", "a tier target needs its schedule")
+		case s == nil:
+			v.errf(field+".schedule", "no schedule %q is defined", t.Schedule)
+		case t.Tier == "":
+			v.errf(field+".tier", "name a tier of schedule %q", t.Schedule)
+		case s.Tier(t.Tier) == nil:
+			v.errf(field+".tier", "schedule %q has no tier %q", t.Schedule, t.Tier)
+		}
+	}
+	if t.Level != "" {
+		set++
+		if !allowLevel {
+			v.errf(field+".level", "a level target is allowed only in unresolved rules")
+		} else if p.LevelIndex(t.Level) < 0 {
+			v.errf(field+".level", "policy %q has no level %q", p.Name, t.Level)
+		}
+	}
+	if set != 1 {
+		v.errf(field, "a target is exactly one of: user, schedule with tier, or level")
+	}
+}
+
+func (v *validator) policies() {
+	seen := map[string]bool{}
+	for i := range v.cfg.EscalationPolicies {
+		p := &v.cfg.EscalationPolicies[i]
+		f := fmt.Sprintf("escalation_policies[%d]", i)
+		if v.name(f+".name", "name", p.Name, seen) {
+			f = fmt.Sprintf("escalation_policies[%s]", p.Name)
+			v.cfg.policies[p.Name] = p
+		}
+		if p.Repeat < 0 {
+			v.errf(f+".repeat", "must not be negative")
+		}
+		if len(p.Levels) == 0 {
+			v.errf(f+".levels", "a policy needs at least one level")
+		}
+		p.levelIndex = map[string]int{}
+		levels := map[string]bool{}
+		for j := range p.Levels {
+			l := &p.Levels[j]
+			if l.Name == "" {
+				l.Name = fmt.Sprintf("level-%d", j+1)
+			}
+			if v.name(fmt.Sprintf("%s.levels[%d].name", f, j), "name", l.Name, levels) {
+				p.levelIndex[l.Name] = j
+			}
+		}
+		for j := range p.Levels {
+			l := &p.Levels[j]
+			lf := fmt.Sprintf("%s.levels[%s]", f, l.Name)
+			if len(l.Targets) == 0 {
+				v.errf(lf+".targets", "a level needs at least one target")
+			}
+			for k, t := range l.Targets {
+				v.target(fmt.Sprintf("%s.targets[%d]", lf, k), t, p, false)
+			}
+			if l.Timeout.IsSet() && l.Timeout.Kind == TimeoutFixed && l.Timeout.Duration <= 0 {
+				v.errf(lf+".timeout", "must be more than zero")
+			}
+			for pr, t := range l.Timeouts {
+				if t.Kind == TimeoutFixed && t.Duration <= 0 {
+					v.errf(lf+".timeouts."+pr, "must be more than zero")
+				}
+			}
+		}
+		for j, r := range p.Unresolved {
+			rf := fmt.Sprintf("%s.unresolved[%d]", f, j)
+			if len(r.Priorities) == 0 {
+				v.errf(rf+".priorities", "name the priorities the rule is for")
+			}
+			if r.After <= 0 {
+				v.errf(rf+".after", "must be more than zero")
+			}
+			if len(r.Notify) == 0 {
+				v.errf(rf+".notify", "name who to page")
+			}
+			for k, t := range r.Notify {
+				v.target(fmt.Sprintf("%s.notify[%d]", rf, k), t, p, true)
+			}
+		}
+		for j, r := range p.MissingStatusUpdate {
+			rf := fmt.Sprintf("%s.missing_status_update[%d]", f, j)
+			if len(r.Priorities) == 0 {
+				v.errf(rf+".priorities", "name the priorities the rule is for")
+			}
+			if r.After <= 0 {
+				v.errf(rf+".after", "must be more than zero")
+			}
+		}
+	}
+}
+
+func (v *validator) services() {
+	seen := map[string]bool{}
+	amKeys := map[Secret]string{}
+	pdKeys := map[Secret]string{}
+	for i := range v.cfg.Services {
+		s := &v.cfg.Services[i]
+		f := fmt.Sprintf("services[%d]", i)
+		if v.name(f+".name", "name", s.Name, seen) {
+			f = fmt.Sprintf("services[%s]", s.Name)
+			v.cfg.services[s.Name] = s
+		}
+		sc, err := LookupScheme(s.PriorityScheme)
+		if err != nil {
+			v.errf(f+".priority_scheme", "%v", err)
+			sc = SchemeP
+		}
+		s.scheme = sc
+		if s.BusinessHours != "" && v.cfg.calendars[s.BusinessHours] == nil {
+			v.errf(f+".business_hours", "no business_hours calendar %q is defined", s.BusinessHours)
+		}
+		v.integrations(f+".integrations", s, amKeys, pdKeys)
+		switch s.IncidentKey {
+		case "":
+			s.IncidentKey = "group"
+		case "group", "fingerprint":
+		default:
+			v.errf(f+".incident_key", "unknown incident key %q (use group or fingerprint)", s.IncidentKey)
+		}
+		if s.SeverityLabel == "" {
+			s.SeverityLabel = "severity"
+		}
+		for sev, pr := range s.Severities {
+			if !sc.Has(pr) {
+				v.errf(f+".severities."+sev, "priority %q is not in scheme %s %v", pr, sc.Name, sc.Priorities)
+			}
+		}
+		if s.DefaultPriority == "" {
+			s.DefaultPriority = sc.Priorities[1]
+		} else if !sc.Has(s.DefaultPriority) {
+			v.errf(f+".default_priority", "priority %q is not in scheme %s %v", s.DefaultPriority, sc.Name, sc.Priorities)
+		}
+		for pr, t := range s.Targets {
+			tf := f + ".targets." + pr
+			if !sc.Has(pr) {
+				v.errf(tf, "priority %q is not in scheme %s %v", pr, sc.Name, sc.Priorities)
+			}
+			v.targetSet(tf, t.TargetSet)
+			if t.BusinessHours != nil {
+				v.targetSet(tf+".business_hours", *t.BusinessHours)
+			}
+			if t.OffHours != nil {
+				v.targetSet(tf+".off_hours", *t.OffHours)
+			}
+		}
+		p := v.cfg.policies[s.EscalationPolicy]
+		switch {
+		case s.EscalationPolicy == "":
+			v.errf(f+".escalation_policy", "escalation_policy is required")
+		case p == nil:
+			v.errf(f+".escalation_policy", "no escalation policy %q is defined", s.EscalationPolicy)
+		default:
+			v.servicePolicy(f, s, p)
+		}
+		v.rules(f, s, p)
+	}
+}
+
+func (v *validator) integrations(f string, s *Service, amKeys, pdKeys map[Secret]string) {
+	in := &s.Integrations
+	am, err := resolveSecret(in.AlertmanagerKey, in.AlertmanagerKeyFile, v.baseDir)
+	if err != nil {
+		v.errf(f+".alertmanager_key", "%v", err)
+	}
+	pd, err := resolveSecret(in.PagerDutyRoutingKey, in.PagerDutyRoutingKeyFile, v.baseDir)
+	if err != nil {
+		v.errf(f+".pagerduty_routing_key", "%v", err)
+	}
+	in.AlertmanagerKey, in.PagerDutyRoutingKey = am, pd
+	if am != "" {
+		if other, ok := amKeys[am]; ok {
+			v.errf(f+".alertmanager_key", "the same key is used by service %q; each service needs its own", other)
+		}
+		amKeys[am] = s.Name
+	}
+	if pd != "" {
+		if other, ok := pdKeys[pd]; ok {
+			v.errf(f+".pagerduty_routing_key", "the same key is used by service %q; each service needs its own", other)
+		}
+		pdKeys[pd] = s.Name
+	}
+}
+
+func (v *validator) targetSet(f string, t TargetSet) {
+	switch t.Urgency {
+	case "", UrgencyHigh, UrgencyLow:
+	default:
+		v.errf(f+".urgency", "unknown urgency %q (use high or low)", t.Urgency)
+	}
+	for name, to := range map[string]Timeout{"acknowledge": t.Acknowledge, "initial_response": t.InitialResponse, "resolution": t.Resolution, "status_update": t.StatusUpdate} {
+		if to.Kind == TimeoutAckTarget {
+			v.errf(f+"."+name, "ack_target is for escalation level timeouts only")
+		}
+		if to.IsSet() && to.Kind == TimeoutFixed && to.Duration <= 0 {
+			v.errf(f+"."+name, "must be more than zero")
+		}
+	}
+}
+
+// servicePolicy checks what only makes sense for a service and its policy
+// together: priorities named in the policy belong to the service's scheme,
+// and every level but a final unrepeated one has a timeout for every priority.
+func (v *validator) servicePolicy(f string, s *Service, p *EscalationPolicy) {
+	sc := s.scheme
+	pf := fmt.Sprintf("escalation_policies[%s]", p.Name)
+	for j, l := range p.Levels {
+		lf := fmt.Sprintf("%s.levels[%s]", pf, l.Name)
+		for pr := range l.Timeouts {
+			if !sc.Has(pr) {
+				v.errf(lf+".timeouts."+pr, "priority %q is not in scheme %s of service %q", pr, sc.Name, s.Name)
+			}
+		}
+		last := j == len(p.Levels)-1 && p.Repeat == 0
+		for _, pr := range sc.Priorities {
+			t, ok := l.Timeouts[pr]
+			if !ok {
+				t = l.Timeout
+			}
+			if !t.IsSet() {
+				if !last {
+					v.errf(lf+".timeout", "no timeout for %s (service %q): set timeout or timeouts.%s", pr, s.Name, pr)
+				}
+				continue
+			}
+			if t.Kind == TimeoutAckTarget && !s.Targets[pr].hasAck() {
+				v.errf(lf+".timeouts."+pr, "ack_target, but service %q sets no acknowledge target for %s", s.Name, pr)
+			}
+		}
+	}
+	for j, r := range p.Unresolved {
+		for _, pr := range r.Priorities {
+			if !sc.Has(pr) {
+				v.errf(fmt.Sprintf("%s.unresolved[%d].priorities", pf, j), "priority %q is not in scheme %s of service %q", pr, sc.Name, s.Name)
+			}
+		}
+	}
+	for j, r := range p.MissingStatusUpdate {
+		for _, pr := range r.Priorities {
+			if !sc.Has(pr) {
+				v.errf(fmt.Sprintf("%s.missing_status_update[%d].priorities", pf, j), "priority %q is not in scheme %s of service %q", pr, sc.Name, s.Name)
+			}
+		}
+	}
+}
+
+func (t PriorityTargets) hasAck() bool {
+	return t.Acknowledge.IsSet() &&
+		(t.BusinessHours == nil || t.BusinessHours.Acknowledge.Kind != TimeoutAckTarget) &&
+		(t.OffHours == nil || t.OffHours.Acknowledge.Kind != TimeoutAckTarget)
+}
+
+func (v *validator) rules(f string, s *Service, p *EscalationPolicy) {
+	names := map[string]bool{}
+	for j := range s.Rules {
+		r := &s.Rules[j]
+		rf := fmt.Sprintf("%s.rules[%d]", f, j)
+		if r.Name != "" {
+			if names[r.Name] {
+				v.errf(rf+".name", "duplicate rule name %q", r.Name)
+			}
+			names[r.Name] = true
+		}
+		if len(r.Matchers) == 0 {
+			v.errf(rf+".matchers", "a rule needs at least one matcher (write `alertname=~\".+\"` to match everything)")
+		}
+		r.matchers = r.matchers[:0]
+		for k, m := range r.Matchers {
+			ms, err := labels.ParseMatchers(m)
+			if err != nil {
+				v.errf(fmt.Sprintf("%s.matchers[%d]", rf, k), "bad matcher %q: %v", m, err)
+				continue
+			}
+			r.matchers = append(r.matchers, ms...)
+		}
+		if r.Priority != "" && !s.scheme.Has(r.Priority) {
+			v.errf(rf+".priority", "priority %q is not in scheme %s %v", r.Priority, s.scheme.Name, s.scheme.Priorities)
+		}
+		for k, l := range r.PageImmediately {
+			if p != nil && p.LevelIndex(l) < 0 {
+				v.errf(fmt.Sprintf("%s.page_immediately[%d]", rf, k), "policy %q has no level %q", p.Name, l)
+			}
+		}
+	}
+}

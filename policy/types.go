@@ -1,0 +1,350 @@
+package policy
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+)
+
+// Duration is a time.Duration written the Prometheus way in config ("90s",
+// "15m", "4h", "1d", "2w"). Zero is written "0s".
+type Duration time.Duration
+
+// UnmarshalYAML parses a Prometheus-style duration.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration back in the form it was read.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// String formats the duration the way config writes it.
+func (d Duration) String() string { return model.Duration(d).String() }
+
+// ParseDuration reads a duration the way config writes it: Prometheus form
+// ("30s", "15m", "4h", "1d", "2w"), or "0".
+func ParseDuration(s string) (time.Duration, error) {
+	if s == "0" {
+		return 0, nil
+	}
+	v, err := model.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (use forms like 30s, 15m, 4h, 1d)", s)
+	}
+	return time.Duration(v), nil
+}
+
+// TimeoutKind says how a Timeout turns into a deadline.
+type TimeoutKind int
+
+const (
+	// TimeoutFixed is a plain duration after the reference instant.
+	TimeoutFixed TimeoutKind = iota
+	// TimeoutNextBusinessDay is the opening of the first business day after
+	// the reference instant's local date.
+	TimeoutNextBusinessDay
+	// TimeoutAckTarget takes the priority's acknowledge target in force at the
+	// reference instant (business-hours or off-hours variant). Only escalation
+	// level timeouts may use it.
+	TimeoutAckTarget
+)
+
+// Timeout is a duration, "next_business_day", or "ack_target". It is how
+// the seeds write targets ("SEV-4: next business day") and level timeouts
+// ("P2 and P3 escalate on their own ack targets").
+type Timeout struct {
+	Kind     TimeoutKind
+	Duration time.Duration
+	set      bool
+}
+
+// IsSet reports whether the config gave a value.
+func (t Timeout) IsSet() bool { return t.set }
+
+// FixedTimeout returns a set Timeout of a plain duration.
+func FixedTimeout(d time.Duration) Timeout {
+	return Timeout{Kind: TimeoutFixed, Duration: d, set: true}
+}
+
+// UnmarshalYAML parses a duration or one of the keywords.
+func (t *Timeout) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	switch strings.TrimSpace(s) {
+	case "next_business_day":
+		*t = Timeout{Kind: TimeoutNextBusinessDay, set: true}
+	case "ack_target":
+		*t = Timeout{Kind: TimeoutAckTarget, set: true}
+	default:
+		d, err := ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("invalid timeout %q (a duration like 15m, or next_business_day, or ack_target)", s)
+		}
+		*t = Timeout{Kind: TimeoutFixed, Duration: d, set: true}
+	}
+	return nil
+}
+
+// String formats the timeout the way config writes it.
+func (t Timeout) String() string {
+	switch {
+	case !t.set:
+		return ""
+	case t.Kind == TimeoutNextBusinessDay:
+		return "next_business_day"
+	case t.Kind == TimeoutAckTarget:
+		return "ack_target"
+	default:
+		return Duration(t.Duration).String()
+	}
+}
+
+// MarshalYAML writes the timeout back in config form.
+func (t Timeout) MarshalYAML() (any, error) { return t.String(), nil }
+
+// TimeOfDay is a wall-clock time "HH:MM" in some time zone.
+type TimeOfDay struct {
+	Hour, Minute int
+	set          bool
+}
+
+// UnmarshalYAML parses "HH:MM" (24-hour clock; "24:00" means end of day).
+func (t *TimeOfDay) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	var h, m int
+	if _, err := fmt.Sscanf(s, "%d:%d", &h, &m); err != nil || len(s) != 5 || h < 0 || h > 24 || m < 0 || m > 59 || (h == 24 && m != 0) {
+		return fmt.Errorf("invalid time of day %q (use HH:MM, 24-hour clock)", s)
+	}
+	*t = TimeOfDay{Hour: h, Minute: m, set: true}
+	return nil
+}
+
+// IsSet reports whether the config gave a value.
+func (t TimeOfDay) IsSet() bool { return t.set }
+
+// Minutes is the time of day as minutes after midnight.
+func (t TimeOfDay) Minutes() int { return t.Hour*60 + t.Minute }
+
+// String formats as HH:MM.
+func (t TimeOfDay) String() string { return fmt.Sprintf("%02d:%02d", t.Hour, t.Minute) }
+
+// MarshalYAML writes HH:MM.
+func (t TimeOfDay) MarshalYAML() (any, error) { return t.String(), nil }
+
+// Date is a calendar date with no time zone of its own; the schedule or
+// calendar it belongs to gives it one.
+type Date struct {
+	Year  int
+	Month time.Month
+	Day   int
+}
+
+// ParseDate parses YYYY-MM-DD.
+func ParseDate(s string) (Date, error) {
+	t, err := time.Parse("2006-01-02", strings.TrimSpace(s))
+	if err != nil {
+		return Date{}, fmt.Errorf("invalid date %q (use YYYY-MM-DD)", s)
+	}
+	return Date{t.Year(), t.Month(), t.Day()}, nil
+}
+
+// DateOf is the calendar date of t in t's location.
+func DateOf(t time.Time) Date { y, m, d := t.Date(); return Date{y, m, d} }
+
+// UnmarshalYAML parses YYYY-MM-DD.
+func (d *Date) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDate(n.Value)
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// IsZero reports whether the date is unset.
+func (d Date) IsZero() bool { return d.Year == 0 }
+
+// In is midnight at the start of the date in loc.
+func (d Date) In(loc *time.Location) time.Time {
+	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, loc)
+}
+
+// AddDays moves the date by n calendar days.
+func (d Date) AddDays(n int) Date {
+	return DateOf(time.Date(d.Year, d.Month, d.Day+n, 12, 0, 0, 0, time.UTC))
+}
+
+// Weekday is the day of the week of the date.
+func (d Date) Weekday() time.Weekday { return d.In(time.UTC).Weekday() }
+
+// DaysSince counts calendar days from o to d (negative when d is earlier).
+func (d Date) DaysSince(o Date) int {
+	return int(d.In(time.UTC).Sub(o.In(time.UTC)).Hours() / 24)
+}
+
+// Before reports whether d is earlier than o.
+func (d Date) Before(o Date) bool { return d.DaysSince(o) < 0 }
+
+// String formats as YYYY-MM-DD.
+func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day) }
+
+// MarshalYAML writes YYYY-MM-DD.
+func (d Date) MarshalYAML() (any, error) { return d.String(), nil }
+
+// Moment is either a whole date or an exact instant. Overrides use it: a
+// holiday written as dates covers whole days in the schedule's time zone, a
+// swap written as RFC 3339 instants covers exactly that span.
+type Moment struct {
+	Date    Date
+	Instant time.Time
+	IsDate  bool
+	set     bool
+}
+
+// UnmarshalYAML parses YYYY-MM-DD or RFC 3339.
+func (m *Moment) UnmarshalYAML(n *yaml.Node) error {
+	s := strings.TrimSpace(n.Value)
+	if d, err := ParseDate(s); err == nil {
+		*m = Moment{Date: d, IsDate: true, set: true}
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return fmt.Errorf("invalid time %q (use a date YYYY-MM-DD or RFC 3339 like 2025-10-13T00:00:00Z)", s)
+	}
+	*m = Moment{Instant: t, set: true}
+	return nil
+}
+
+// IsSet reports whether the config gave a value.
+func (m Moment) IsSet() bool { return m.set }
+
+// Start is the instant the moment begins, dates at midnight in loc.
+func (m Moment) Start(loc *time.Location) time.Time {
+	if m.IsDate {
+		return m.Date.In(loc)
+	}
+	return m.Instant
+}
+
+// EndInclusive is the instant a span ending at this moment ends: a date
+// covers its whole day, so it ends at the next midnight in loc.
+func (m Moment) EndInclusive(loc *time.Location) time.Time {
+	if m.IsDate {
+		return m.Date.AddDays(1).In(loc)
+	}
+	return m.Instant
+}
+
+// String formats the moment as config writes it.
+func (m Moment) String() string {
+	if m.IsDate {
+		return m.Date.String()
+	}
+	return m.Instant.Format(time.RFC3339)
+}
+
+// MarshalYAML writes the moment back in config form.
+func (m Moment) MarshalYAML() (any, error) { return m.String(), nil }
+
+// Secret is a credential. It never prints: String, YAML and JSON all show
+// "<secret>". Values of the form ${NAME} are read from the environment at load.
+type Secret string
+
+// String hides the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "<secret>"
+}
+
+// GoString hides the value from %#v too.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalYAML hides the value.
+func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
+
+// MarshalJSON hides the value.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() + `"`), nil }
+
+// Reveal returns the credential itself, for the one place that needs it.
+func (s Secret) Reveal() string { return string(s) }
+
+// resolveSecret fills a secret from its _file twin or the environment.
+// Errors name the file but never the value.
+func resolveSecret(val Secret, file string, baseDir string) (Secret, error) {
+	if file != "" {
+		if val != "" {
+			return "", fmt.Errorf("set either the value or the _file, not both")
+		}
+		if !strings.HasPrefix(file, "/") && baseDir != "" {
+			file = baseDir + "/" + file
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("read secret file: %w", err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("secret file %s is empty", file)
+		}
+		return Secret(v), nil
+	}
+	s := string(val)
+	if strings.HasPrefix(s, "${") && strings.HasSuffix(s, "}") {
+		name := s[2 : len(s)-1]
+		v, ok := os.LookupEnv(name)
+		if !ok || v == "" {
+			return "", fmt.Errorf("environment variable %s is not set", name)
+		}
+		return Secret(v), nil
+	}
+	return val, nil
+}
+
+// Weekday is a day of the week in config ("monday" or "mon").
+type Weekday time.Weekday
+
+// ParseWeekday reads a weekday name, full or three letters, any case.
+func ParseWeekday(s string) (time.Weekday, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		name := strings.ToLower(d.String())
+		if s == name || s == name[:3] {
+			return d, nil
+		}
+	}
+	return 0, fmt.Errorf("invalid weekday %q (use monday..sunday or mon..sun)", s)
+}
+
+// UnmarshalYAML parses a weekday name.
+func (w *Weekday) UnmarshalYAML(n *yaml.Node) error {
+	d, err := ParseWeekday(n.Value)
+	if err != nil {
+		return err
+	}
+	*w = Weekday(d)
+	return nil
+}
+
+// MarshalYAML writes the weekday in lower case.
+func (w Weekday) MarshalYAML() (any, error) { return strings.ToLower(time.Weekday(w).String()), nil }

@@ -1,0 +1,592 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Status is an incident's state, in PagerDuty's words.
+type Status string
+
+// Incident statuses.
+const (
+	StatusTriggered    Status = "triggered"
+	StatusAcknowledged Status = "acknowledged"
+	StatusResolved     Status = "resolved"
+)
+
+// DeadlineKind says what happens when a deadline is reached.
+type DeadlineKind string
+
+// Deadline kinds.
+const (
+	// DeadlineNotify sends one step of one person's ladder.
+	DeadlineNotify DeadlineKind = "notify"
+	// DeadlineEscalate moves an unacknowledged incident to the next level.
+	DeadlineEscalate DeadlineKind = "escalate"
+	// DeadlineUnresolved pages more people for an incident still open.
+	DeadlineUnresolved DeadlineKind = "unresolved"
+	// DeadlineStatusUpdate escalates an acknowledged incident whose status
+	// updates stopped.
+	DeadlineStatusUpdate DeadlineKind = "status_update"
+	// DeadlineSLA records a missed target.
+	DeadlineSLA DeadlineKind = "sla"
+)
+
+// Deadline is a future step of an incident. Deadlines are data: the daemon
+// keeps them in its store and hands each back as an EventDeadline when due.
+type Deadline struct {
+	ID      string       `json:"id"`
+	At      time.Time    `json:"at"`
+	Kind    DeadlineKind `json:"kind"`
+	Level   int          `json:"level"`
+	User    string       `json:"user,omitempty"`
+	Channel string       `json:"channel,omitempty"`
+	Rule    int          `json:"rule,omitempty"`
+	Target  string       `json:"target,omitempty"`
+	// Seq orders deadlines due at the same instant: first armed, first fired.
+	Seq int `json:"seq"`
+}
+
+// Incident is everything the escalation machine needs to decide what comes
+// next. It is plain data, so the store can persist it as it is.
+type Incident struct {
+	ID              string     `json:"id"`
+	Service         string     `json:"service"`
+	Priority        string     `json:"priority"`
+	Urgency         string     `json:"urgency"`
+	Rule            string     `json:"rule,omitempty"`
+	PageImmediately []string   `json:"page_immediately,omitempty"`
+	Status          Status     `json:"status"`
+	Epoch           int        `json:"epoch"`
+	TriggeredAt     time.Time  `json:"triggered_at"`
+	AcknowledgedAt  time.Time  `json:"acknowledged_at,omitzero"`
+	AcknowledgedBy  string     `json:"acknowledged_by,omitempty"`
+	ResolvedAt      time.Time  `json:"resolved_at,omitzero"`
+	ResolvedBy      string     `json:"resolved_by,omitempty"`
+	LastStatusAt    time.Time  `json:"last_status_at,omitzero"`
+	StatusUpdates   int        `json:"status_updates,omitempty"`
+	Level           int        `json:"level"`
+	Round           int        `json:"round,omitempty"`
+	LevelStartedAt  time.Time  `json:"level_started_at"`
+	Retriggers      int        `json:"retriggers,omitempty"`
+	Seq             int        `json:"seq"`
+	Pending         []Deadline `json:"pending,omitempty"`
+}
+
+// EventKind is something that happens to an incident.
+type EventKind string
+
+// Event kinds.
+const (
+	EventTrigger      EventKind = "trigger"
+	EventAcknowledge  EventKind = "acknowledge"
+	EventResolve      EventKind = "resolve"
+	EventEscalate     EventKind = "escalate"
+	EventStatusUpdate EventKind = "status_update"
+	EventDeadline     EventKind = "deadline"
+)
+
+// Event is an input to the machine. Trigger carries the Route decided for
+// the alert; a trigger of an incident that is still open is a re-trigger and
+// pages nobody; of a resolved one, it starts afresh. Deadline names the
+// deadline that came due.
+type Event struct {
+	Kind     EventKind
+	Actor    string
+	Route    *Route
+	Deadline string
+	Message  string
+	// ToLevel, for escalate, is the level to go to; -1 or 0 means the next.
+	ToLevel string
+}
+
+// ActionKind is what the machine tells the daemon to do or record.
+type ActionKind string
+
+// Action kinds: the `type` of simulate's events and of timeline entries.
+const (
+	ActionNotify       ActionKind = "notify"
+	ActionEscalate     ActionKind = "escalate"
+	ActionAck          ActionKind = "ack"
+	ActionResolve      ActionKind = "resolve"
+	ActionStatusUpdate ActionKind = "status_update"
+	ActionSLABreach    ActionKind = "sla_breach"
+)
+
+// Action is one thing to send or record. Notify actions are pages to send;
+// the others are timeline entries.
+type Action struct {
+	Kind      ActionKind `json:"type"`
+	At        time.Time  `json:"at"`
+	Level     int        `json:"level"`
+	LevelName string     `json:"level_name,omitempty"`
+	User      string     `json:"user,omitempty"`
+	Channel   string     `json:"channel,omitempty"`
+	Detail    string     `json:"detail,omitempty"`
+}
+
+// ErrResolved is returned for an acknowledge, escalate or status update on a
+// resolved incident.
+var ErrResolved = errors.New("incident is resolved")
+
+// Engine is the escalation state machine over one config. It is a pure
+// function of (incident, event, now): no clock, no I/O. The daemon and
+// `pagerd simulate` drive the same Apply.
+type Engine struct {
+	Config *Config
+}
+
+type run struct {
+	c       *Config
+	svc     *Service
+	pol     *EscalationPolicy
+	inc     Incident
+	now     time.Time
+	actions []Action
+}
+
+// Apply returns the incident after the event and the actions it causes. The
+// input incident is not modified. For a deadline event, step times are
+// counted from the deadline's own time, not from now, so a late dispatcher
+// does not shift the rest of the ladder.
+func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Action, error) {
+	inc.Pending = append([]Deadline(nil), inc.Pending...)
+	inc.PageImmediately = append([]string(nil), inc.PageImmediately...)
+	svcName := inc.Service
+	if ev.Kind == EventTrigger && ev.Route != nil {
+		svcName = ev.Route.Service.Name
+	}
+	svc := e.Config.Service(svcName)
+	if svc == nil {
+		return inc, nil, fmt.Errorf("unknown service %q", svcName)
+	}
+	r := &run{c: e.Config, svc: svc, pol: e.Config.Policy(svc.EscalationPolicy), inc: inc, now: now}
+	var err error
+	switch ev.Kind {
+	case EventTrigger:
+		err = r.trigger(ev)
+	case EventAcknowledge:
+		err = r.acknowledge(ev.Actor)
+	case EventResolve:
+		err = r.resolve(ev.Actor)
+	case EventEscalate:
+		err = r.escalate(ev.Actor, ev.ToLevel)
+	case EventStatusUpdate:
+		err = r.statusUpdate(ev.Actor, ev.Message)
+	case EventDeadline:
+		err = r.deadline(ev.Deadline)
+	default:
+		err = fmt.Errorf("unknown event %q", ev.Kind)
+	}
+	if err != nil {
+		return inc, nil, err
+	}
+	sort.Slice(r.inc.Pending, func(i, j int) bool { return r.inc.Pending[i].before(r.inc.Pending[j]) })
+	return r.inc, r.actions, nil
+}
+
+// before orders deadlines by time, then by the order they were armed.
+func (d Deadline) before(o Deadline) bool {
+	if !d.At.Equal(o.At) {
+		return d.At.Before(o.At)
+	}
+	return d.Seq < o.Seq
+}
+
+// Next is the deadline to fire first, if any.
+func (i *Incident) Next() (Deadline, bool) {
+	var best Deadline
+	found := false
+	for _, d := range i.Pending {
+		if !found || d.before(best) {
+			best, found = d, true
+		}
+	}
+	return best, found
+}
+
+func (r *run) act(a Action) {
+	if a.At.IsZero() {
+		a.At = r.now
+	}
+	if a.LevelName == "" && a.Level >= 0 && a.Level < len(r.pol.Levels) {
+		a.LevelName = r.pol.Levels[a.Level].Name
+	}
+	r.actions = append(r.actions, a)
+}
+
+func (r *run) schedule(d Deadline) {
+	r.inc.Seq++
+	d.Seq = r.inc.Seq
+	d.ID = fmt.Sprintf("%04d.%06d.%s", r.inc.Epoch, r.inc.Seq, d.Kind)
+	r.inc.Pending = append(r.inc.Pending, d)
+}
+
+// cancel drops pending deadlines the filter picks.
+func (r *run) cancel(drop func(Deadline) bool) {
+	kept := r.inc.Pending[:0]
+	for _, d := range r.inc.Pending {
+		if !drop(d) {
+			kept = append(kept, d)
+		}
+	}
+	r.inc.Pending = kept
+}
+
+func (r *run) trigger(ev Event) error {
+	if ev.Route == nil {
+		return errors.New("trigger needs a route")
+	}
+	if r.inc.Status == StatusTriggered || r.inc.Status == StatusAcknowledged {
+		// The alert fired again while the incident is open: no new pages.
+		r.inc.Retriggers++
+		return nil
+	}
+	rt := ev.Route
+	id := r.inc.ID
+	r.inc = Incident{
+		ID:              id,
+		Service:         rt.Service.Name,
+		Priority:        rt.Priority,
+		Urgency:         rt.Urgency,
+		Rule:            rt.Rule,
+		PageImmediately: append([]string(nil), rt.PageImmediately...),
+		Status:          StatusTriggered,
+		Epoch:           r.inc.Epoch + 1,
+		TriggeredAt:     r.now,
+		Seq:             r.inc.Seq,
+	}
+	t := r.now
+	// Targets are armed first so that a breach due at the same instant as an
+	// escalation is recorded before it, at the level that missed it.
+	targets := r.c.TargetsAt(r.svc, rt.Priority, t)
+	cal := r.c.Calendar(r.svc)
+	for _, s := range []struct {
+		name string
+		to   Timeout
+	}{{"acknowledge", targets.Acknowledge}, {"initial_response", targets.InitialResponse}, {"resolution", targets.Resolution}} {
+		if s.to.IsSet() {
+			r.schedule(Deadline{At: cal.Resolve(s.to, t), Kind: DeadlineSLA, Target: s.name})
+		}
+	}
+	r.armStatusSLA(t)
+	r.startLevel(0, t, "")
+	for _, name := range rt.PageImmediately {
+		i := r.pol.LevelIndex(name)
+		if i <= 0 {
+			continue
+		}
+		r.act(Action{Kind: ActionEscalate, Level: i, Detail: "auto-escalation trigger (" + rt.Rule + ")"})
+		r.page(r.levelUsers(i, t), i, t)
+	}
+	for i, u := range r.pol.Unresolved {
+		if contains(u.Priorities, rt.Priority) {
+			r.schedule(Deadline{At: t.Add(time.Duration(u.After)), Kind: DeadlineUnresolved, Rule: i})
+		}
+	}
+	return nil
+}
+
+// startLevel pages level i at t and arms its timeout.
+func (r *run) startLevel(i int, t time.Time, why string) {
+	r.inc.Level = i
+	r.inc.LevelStartedAt = t
+	if why != "" {
+		r.act(Action{Kind: ActionEscalate, At: t, Level: i, Detail: why})
+	}
+	r.page(r.levelUsers(i, t), i, t)
+	r.armLevelTimeout(t)
+}
+
+func (r *run) armLevelTimeout(t time.Time) {
+	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineEscalate })
+	at, ok := r.c.LevelTimeout(r.svc, r.inc.Level, r.inc.Priority, t)
+	last := r.inc.Level == len(r.pol.Levels)-1 && r.inc.Round >= r.pol.Repeat
+	if ok && !last {
+		r.schedule(Deadline{At: at, Kind: DeadlineEscalate, Level: r.inc.Level})
+	}
+}
+
+// levelUsers resolves a level's targets to user ids at t, in order, once each.
+func (r *run) levelUsers(i int, t time.Time) []string {
+	return r.resolveTargets(r.pol.Levels[i].Targets, t)
+}
+
+func (r *run) resolveTargets(ts []Target, t time.Time) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(u string) {
+		if u != "" && !seen[u] {
+			seen[u] = true
+			out = append(out, u)
+		}
+	}
+	for _, tg := range ts {
+		switch {
+		case tg.User != "":
+			add(tg.User)
+		case tg.Level != "":
+			if i := r.pol.LevelIndex(tg.Level); i >= 0 {
+				for _, u := range r.levelUsers(i, t) {
+					add(u)
+				}
+			}
+		case tg.Schedule != "":
+			if s := r.c.Schedule(tg.Schedule); s != nil {
+				if sh, ok := s.OnCallTier(tg.Tier, t); ok {
+					add(sh.User)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// page starts each user's ladder at t: steps due at once are sent now, the
+// rest become deadlines. A user already part-way through a ladder for this
+// incident starts over, so nobody gets two SMS two minutes apart.
+func (r *run) page(users []string, level int, t time.Time) {
+	for _, id := range users {
+		u := r.c.User(id)
+		if u == nil {
+			continue
+		}
+		r.cancel(func(d Deadline) bool { return d.Kind == DeadlineNotify && d.User == id })
+		steps := u.NotificationRules.High
+		if r.inc.Urgency == UrgencyLow {
+			steps = u.NotificationRules.Low
+		}
+		for _, s := range steps {
+			if s.After <= 0 {
+				r.act(Action{Kind: ActionNotify, At: t, Level: level, User: id, Channel: s.Channel})
+				continue
+			}
+			r.schedule(Deadline{At: t.Add(time.Duration(s.After)), Kind: DeadlineNotify, Level: level, User: id, Channel: s.Channel})
+		}
+	}
+}
+
+func (r *run) armStatusSLA(from time.Time) {
+	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineSLA && d.Target == "status_update" })
+	ts := r.c.TargetsAt(r.svc, r.inc.Priority, r.inc.TriggeredAt)
+	if ts.StatusUpdate.IsSet() {
+		r.schedule(Deadline{At: r.c.Calendar(r.svc).Resolve(ts.StatusUpdate, from), Kind: DeadlineSLA, Target: "status_update"})
+	}
+}
+
+// armStatusEscalation restarts the missing-status-update clock of an
+// acknowledged incident.
+func (r *run) armStatusEscalation(from time.Time) {
+	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineStatusUpdate })
+	if r.inc.Status != StatusAcknowledged {
+		return
+	}
+	for i, rule := range r.pol.MissingStatusUpdate {
+		if contains(rule.Priorities, r.inc.Priority) {
+			r.schedule(Deadline{At: from.Add(time.Duration(rule.After)), Kind: DeadlineStatusUpdate, Rule: i})
+			return
+		}
+	}
+}
+
+func (r *run) acknowledge(actor string) error {
+	switch r.inc.Status {
+	case StatusResolved:
+		return ErrResolved
+	case StatusAcknowledged:
+		return nil
+	}
+	r.inc.Status = StatusAcknowledged
+	if r.inc.AcknowledgedAt.IsZero() {
+		r.inc.AcknowledgedAt = r.now
+	}
+	r.inc.AcknowledgedBy = actor
+	// Acknowledging stops every pending page and escalation, for everyone.
+	r.cancel(func(d Deadline) bool {
+		return d.Kind == DeadlineNotify || d.Kind == DeadlineEscalate || (d.Kind == DeadlineSLA && d.Target == "acknowledge")
+	})
+	r.act(Action{Kind: ActionAck, Level: r.inc.Level, User: actor})
+	r.armStatusEscalation(r.now)
+	return nil
+}
+
+func (r *run) resolve(actor string) error {
+	if r.inc.Status == StatusResolved {
+		return nil
+	}
+	r.inc.Status = StatusResolved
+	r.inc.ResolvedAt = r.now
+	r.inc.ResolvedBy = actor
+	r.inc.Pending = nil
+	r.act(Action{Kind: ActionResolve, Level: r.inc.Level, User: actor})
+	return nil
+}
+
+func (r *run) statusUpdate(actor, msg string) error {
+	if r.inc.Status == StatusResolved {
+		return ErrResolved
+	}
+	r.inc.LastStatusAt = r.now
+	r.inc.StatusUpdates++
+	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineSLA && d.Target == "initial_response" })
+	r.act(Action{Kind: ActionStatusUpdate, Level: r.inc.Level, User: actor, Detail: msg})
+	r.armStatusSLA(r.now)
+	r.armStatusEscalation(r.now)
+	return nil
+}
+
+// escalate is a manual escalation: to the named level, or the next one.
+// An acknowledged incident is re-opened so the new level's ladder runs.
+func (r *run) escalate(actor, to string) error {
+	if r.inc.Status == StatusResolved {
+		return ErrResolved
+	}
+	next := r.inc.Level + 1
+	if to != "" {
+		next = r.pol.LevelIndex(to)
+		if next < 0 {
+			return fmt.Errorf("policy %q has no level %q", r.pol.Name, to)
+		}
+	}
+	if next >= len(r.pol.Levels) {
+		next = len(r.pol.Levels) - 1
+	}
+	why := "escalated"
+	if actor != "" {
+		why = "escalated by " + actor
+	}
+	r.reopen()
+	r.startLevel(next, r.now, why)
+	return nil
+}
+
+// reopen puts an acknowledged incident back to triggered, so pages run until
+// someone acknowledges again.
+func (r *run) reopen() {
+	if r.inc.Status == StatusAcknowledged {
+		r.inc.Status = StatusTriggered
+		r.cancel(func(d Deadline) bool { return d.Kind == DeadlineStatusUpdate })
+	}
+}
+
+func (r *run) deadline(id string) error {
+	var d Deadline
+	found := false
+	r.cancel(func(p Deadline) bool {
+		if p.ID == id {
+			d, found = p, true
+			return true
+		}
+		return false
+	})
+	if !found || r.inc.Status == StatusResolved {
+		// Already done or cancelled: firing it again must page nobody.
+		return nil
+	}
+	t := d.At
+	switch d.Kind {
+	case DeadlineNotify:
+		if r.inc.Status == StatusTriggered {
+			r.act(Action{Kind: ActionNotify, At: t, Level: d.Level, User: d.User, Channel: d.Channel})
+		}
+	case DeadlineEscalate:
+		if r.inc.Status != StatusTriggered || d.Level != r.inc.Level {
+			return nil
+		}
+		next := r.inc.Level + 1
+		if next >= len(r.pol.Levels) {
+			if r.inc.Round >= r.pol.Repeat {
+				return nil
+			}
+			r.inc.Round++
+			next = 0
+		}
+		r.startLevel(next, t, fmt.Sprintf("not acknowledged within %s", Duration(t.Sub(r.inc.LevelStartedAt))))
+	case DeadlineUnresolved:
+		// Each person is paged as part of the level that names them; people
+		// named directly are paged at the highest level the rule reaches,
+		// and the incident moves up to that level.
+		rule := r.pol.Unresolved[d.Rule]
+		top := r.inc.Level
+		levels := make([]int, len(rule.Notify))
+		for k, tg := range rule.Notify {
+			levels[k] = r.targetLevel(tg)
+			if levels[k] > top {
+				top = levels[k]
+			}
+		}
+		r.reopen()
+		r.act(Action{Kind: ActionEscalate, At: t, Level: top, Detail: fmt.Sprintf("unresolved after %s", Duration(rule.After))})
+		paged := map[string]bool{}
+		for k, tg := range rule.Notify {
+			lvl := levels[k]
+			if lvl < 0 {
+				lvl = top
+			}
+			var fresh []string
+			for _, u := range r.resolveTargets([]Target{tg}, t) {
+				if !paged[u] {
+					paged[u] = true
+					fresh = append(fresh, u)
+				}
+			}
+			r.page(fresh, lvl, t)
+		}
+		r.inc.Level = top
+		r.inc.LevelStartedAt = t
+		r.armLevelTimeout(t)
+	case DeadlineStatusUpdate:
+		if r.inc.Status != StatusAcknowledged {
+			return nil
+		}
+		rule := r.pol.MissingStatusUpdate[d.Rule]
+		next := r.inc.Level + 1
+		if next >= len(r.pol.Levels) {
+			next = len(r.pol.Levels) - 1
+		}
+		r.reopen()
+		r.startLevel(next, t, fmt.Sprintf("no status update for %s", Duration(rule.After)))
+	case DeadlineSLA:
+		r.act(Action{Kind: ActionSLABreach, At: t, Level: r.inc.Level, Detail: d.Target})
+	}
+	return nil
+}
+
+// targetLevel is the level a target of an unresolved rule belongs to: the
+// level it names, or the first level with the same schedule tier or user
+// among its targets; -1 when it is in none.
+func (r *run) targetLevel(tg Target) int {
+	if tg.Level != "" {
+		return r.pol.LevelIndex(tg.Level)
+	}
+	for i, l := range r.pol.Levels {
+		for _, lt := range l.Targets {
+			if lt == tg {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// LevelUsers is who level i of the service's policy pages at t, in target
+// order, each once.
+func (c *Config) LevelUsers(s *Service, i int, t time.Time) []string {
+	r := &run{c: c, svc: s, pol: c.Policy(s.EscalationPolicy)}
+	if i < 0 || i >= len(r.pol.Levels) {
+		return nil
+	}
+	return r.levelUsers(i, t)
+}

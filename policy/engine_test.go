@@ -1,0 +1,397 @@
+package policy
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// engConfig is a small config that exercises every part of the machine:
+// three levels, a repeat, a low-urgency priority, a person reachable in two
+// tiers, and unresolved and missing-status-update rules.
+const engConfig = `
+users:
+  - {id: a, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}
+  - {id: b, name: Bob, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}
+  - {id: c, name: Cat, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}
+  - id: d
+    name: Dan
+    contacts: [{channel: sms, via: log}]
+    notification_rules:
+      high: [{after: 0s, channel: sms}, {after: 1m, channel: sms}]
+schedules:
+  - name: s
+    time_zone: UTC
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - {name: primary, start: 2025-01-06, members: [a, b]}
+      - {name: secondary, start: 2025-01-06, members: [b, c]}
+escalation_policies:
+  - name: p
+    repeat: 1
+    levels:
+      - name: first
+        targets: [{schedule: s, tier: primary}]
+        timeout: 10m
+      - name: second
+        targets: [{schedule: s, tier: secondary}, {user: b}]
+        timeout: 10m
+        timeouts: {P1: 20m}
+      - name: third
+        targets: [{user: d}]
+        timeout: 10m
+    unresolved:
+      - {priorities: [P0], after: 1h, notify: [{level: second}, {user: d}]}
+    missing_status_update:
+      - {priorities: [P0], after: 30m}
+services:
+  - name: svc
+    priority_scheme: P0-P3
+    escalation_policy: p
+    targets:
+      P0: {acknowledge: 5m, status_update: 30m}
+      P3: {urgency: low}
+`
+
+// t0 is a Wednesday in the week a is primary and b secondary.
+var t0 = time.Date(2025, 1, 8, 3, 0, 0, 0, time.UTC)
+
+func engLoad(t *testing.T) (*Engine, *Service) {
+	t.Helper()
+	c, err := Parse([]byte(engConfig), "engine.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Engine{Config: c}, c.Service("svc")
+}
+
+func engTrigger(t *testing.T, e *Engine, s *Service, sev string) (Incident, []Action) {
+	t.Helper()
+	rt := e.Config.Route(s, map[string]string{"severity": sev}, t0)
+	inc, acts, err := e.Apply(Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inc, acts
+}
+
+func engApply(t *testing.T, e *Engine, inc Incident, ev Event, now time.Time) (Incident, []Action) {
+	t.Helper()
+	out, acts, err := e.Apply(inc, ev, now)
+	if err != nil {
+		t.Fatalf("apply %s: %v", ev.Kind, err)
+	}
+	return out, acts
+}
+
+// engFire fires the earliest deadline at its own time.
+func engFire(t *testing.T, e *Engine, inc Incident) (Incident, []Action, Deadline) {
+	t.Helper()
+	d, ok := inc.Next()
+	if !ok {
+		t.Fatal("no pending deadline")
+	}
+	out, acts := engApply(t, e, inc, Event{Kind: EventDeadline, Deadline: d.ID}, d.At)
+	return out, acts, d
+}
+
+// engSummary writes actions as "offset kind level user channel" lines.
+func engSummary(acts []Action) []string {
+	var out []string
+	for _, a := range acts {
+		s := Duration(a.At.Sub(t0)).String() + " " + string(a.Kind) + " " + a.LevelName
+		if a.User != "" {
+			s += " " + a.User
+		}
+		if a.Channel != "" {
+			s += " " + a.Channel
+		}
+		if a.Kind == ActionSLABreach {
+			s += " " + a.Detail
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// engRun fires deadlines in order until none is left before end.
+func engRun(t *testing.T, e *Engine, inc Incident, end time.Time) (Incident, []string) {
+	t.Helper()
+	var lines []string
+	for {
+		d, ok := inc.Next()
+		if !ok || d.At.After(end) {
+			return inc, lines
+		}
+		var acts []Action
+		inc, acts, _ = engFire(t, e, inc)
+		lines = append(lines, engSummary(acts)...)
+	}
+}
+
+func engPendingKinds(inc Incident) map[DeadlineKind]int {
+	m := map[DeadlineKind]int{}
+	for _, d := range inc.Pending {
+		m[d.Kind]++
+	}
+	return m
+}
+
+func TestEngineTriggerPagesFirstLevelAndArmsDeadlines(t *testing.T) {
+	e, s := engLoad(t)
+	inc, acts := engTrigger(t, e, s, "critical")
+	if got, want := engSummary(acts), []string{"0s notify first a push"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("actions = %v, want %v", got, want)
+	}
+	if inc.Status != StatusTriggered || inc.Priority != "P0" || inc.Level != 0 || inc.Epoch != 1 {
+		t.Fatalf("incident = %+v", inc)
+	}
+	var got []string
+	for _, d := range inc.Pending {
+		got = append(got, Duration(d.At.Sub(t0)).String()+" "+string(d.Kind)+" "+d.User+d.Channel+d.Target)
+	}
+	want := []string{"2m notify asms", "5m sla acknowledge", "5m notify avoice", "10m escalate ", "30m sla status_update", "1h unresolved "}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("pending = %q, want %q", got, want)
+	}
+}
+
+func TestEngineUnacknowledgedWalksEveryLevelAndRepeatsOnce(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "error") // P1: no SLA, no unresolved rule
+	_, lines := engRun(t, e, inc, t0.Add(3*time.Hour))
+	want := []string{
+		"2m notify first a sms",
+		"5m notify first a voice",
+		"10m escalate second",
+		"10m notify second b push", // b is both secondary and named: paged once
+		"12m notify second b sms",
+		"15m notify second b voice",
+		"30m escalate third", // P1 waits 20m at the second level
+		"30m notify third d sms",
+		"31m notify third d sms",
+		"40m escalate first", // repeat: 1
+		"40m notify first a push",
+		"42m notify first a sms",
+		"45m notify first a voice",
+		"50m escalate second",
+		"50m notify second b push",
+		"52m notify second b sms",
+		"55m notify second b voice",
+		"1h10m escalate third",
+		"1h10m notify third d sms",
+		"1h11m notify third d sms",
+	}
+	if !reflect.DeepEqual(lines, want) {
+		t.Fatalf("timeline:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestEngineAcknowledgeStopsEveryPendingStep(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	inc, acts, _ := engFire(t, e, inc) // 2m SMS
+	if got := engSummary(acts); !reflect.DeepEqual(got, []string{"2m notify first a sms"}) {
+		t.Fatalf("got %v", got)
+	}
+	voice, _ := inc.Next()
+	acked, acts := engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "a"}, t0.Add(3*time.Minute))
+	if acked.Status != StatusAcknowledged || acked.AcknowledgedBy != "a" || !acked.AcknowledgedAt.Equal(t0.Add(3*time.Minute)) {
+		t.Fatalf("after ack: %+v", acked)
+	}
+	if got := engSummary(acts); !reflect.DeepEqual(got, []string{"3m ack first a"}) {
+		t.Fatalf("ack actions %v", got)
+	}
+	k := engPendingKinds(acked)
+	if k[DeadlineNotify] != 0 || k[DeadlineEscalate] != 0 {
+		t.Fatalf("pages or escalation still pending after ack: %v", acked.Pending)
+	}
+	for _, d := range acked.Pending {
+		if d.Kind == DeadlineSLA && d.Target == "acknowledge" {
+			t.Fatal("acknowledge SLA still pending after ack")
+		}
+	}
+	if k[DeadlineStatusUpdate] != 1 || k[DeadlineUnresolved] != 1 {
+		t.Fatalf("acked P0 must keep its unresolved and status-update clocks: %v", acked.Pending)
+	}
+	// The voice deadline was claimed before the ack landed: firing it now
+	// must page nobody.
+	again, acts := engApply(t, e, acked, Event{Kind: EventDeadline, Deadline: voice.ID}, voice.At)
+	if len(acts) != 0 || !reflect.DeepEqual(again, acked) {
+		t.Fatalf("a cancelled deadline paged: %v", acts)
+	}
+	// A second ack is a no-op.
+	if _, acts := engApply(t, e, acked, Event{Kind: EventAcknowledge, Actor: "b"}, t0.Add(4*time.Minute)); len(acts) != 0 {
+		t.Fatalf("second ack acted: %v", acts)
+	}
+}
+
+func TestEngineResolveCancelsEverything(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	pending := inc.Pending
+	res, acts := engApply(t, e, inc, Event{Kind: EventResolve, Actor: "api"}, t0.Add(time.Minute))
+	if res.Status != StatusResolved || len(res.Pending) != 0 || len(acts) != 1 || acts[0].Kind != ActionResolve {
+		t.Fatalf("resolve: %+v %v", res, acts)
+	}
+	for _, d := range pending {
+		if _, acts := engApply(t, e, res, Event{Kind: EventDeadline, Deadline: d.ID}, d.At); len(acts) != 0 {
+			t.Fatalf("deadline %s acted after resolve: %v", d.ID, acts)
+		}
+	}
+	for _, k := range []EventKind{EventAcknowledge, EventEscalate, EventStatusUpdate} {
+		if _, _, err := e.Apply(res, Event{Kind: k}, t0.Add(2*time.Minute)); !errors.Is(err, ErrResolved) {
+			t.Errorf("%s on resolved: err = %v, want ErrResolved", k, err)
+		}
+	}
+}
+
+func TestEngineRetrigger(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	rt := e.Config.Route(s, map[string]string{"severity": "critical"}, t0)
+
+	again, acts := engApply(t, e, inc, Event{Kind: EventTrigger, Route: &rt}, t0.Add(time.Minute))
+	if len(acts) != 0 || again.Retriggers != 1 || !reflect.DeepEqual(again.Pending, inc.Pending) {
+		t.Fatalf("re-trigger of an open incident must page nobody: %v", acts)
+	}
+
+	res, _ := engApply(t, e, inc, Event{Kind: EventResolve}, t0.Add(2*time.Minute))
+	fresh, acts := engApply(t, e, res, Event{Kind: EventTrigger, Route: &rt}, t0.Add(time.Hour))
+	if fresh.Status != StatusTriggered || fresh.Epoch != 2 || !fresh.TriggeredAt.Equal(t0.Add(time.Hour)) || !fresh.ResolvedAt.IsZero() {
+		t.Fatalf("re-trigger after resolve must start afresh: %+v", fresh)
+	}
+	if len(acts) != 1 || acts[0].Kind != ActionNotify || acts[0].User != "a" {
+		t.Fatalf("fresh trigger actions %v", acts)
+	}
+	old := map[string]bool{}
+	for _, d := range inc.Pending {
+		old[d.ID] = true
+	}
+	for _, d := range fresh.Pending {
+		if old[d.ID] {
+			t.Fatalf("deadline id %s reused across incarnations", d.ID)
+		}
+	}
+}
+
+func TestEngineManualEscalateReopensAndRestartsLadders(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "a"}, t0.Add(time.Minute))
+	inc, acts := engApply(t, e, inc, Event{Kind: EventEscalate, Actor: "a"}, t0.Add(2*time.Minute))
+	if inc.Status != StatusTriggered || inc.Level != 1 {
+		t.Fatalf("escalate: %+v", inc)
+	}
+	if got, want := engSummary(acts), []string{"2m escalate second", "2m notify second b push"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("actions %v, want %v", got, want)
+	}
+	if engPendingKinds(inc)[DeadlineStatusUpdate] != 0 {
+		t.Fatal("a re-opened incident must not keep the missing-status-update clock")
+	}
+	// Escalating back to the first level twice in a row leaves one ladder
+	// for a, not two.
+	inc, _ = engApply(t, e, inc, Event{Kind: EventEscalate, ToLevel: "first"}, t0.Add(3*time.Minute))
+	inc, _ = engApply(t, e, inc, Event{Kind: EventEscalate, ToLevel: "first"}, t0.Add(4*time.Minute))
+	n := 0
+	for _, d := range inc.Pending {
+		if d.Kind == DeadlineNotify && d.User == "a" {
+			n++
+			if !d.At.After(t0.Add(4 * time.Minute)) {
+				t.Fatalf("a's ladder was not restarted: %v", d)
+			}
+		}
+	}
+	if n != 2 {
+		t.Fatalf("a has %d pending steps, want 2 (sms, voice)", n)
+	}
+	if _, _, err := e.Apply(inc, Event{Kind: EventEscalate, ToLevel: "nope"}, t0); err == nil {
+		t.Fatal("escalate to an unknown level must fail")
+	}
+}
+
+func TestEngineLowUrgencyIsPushOnly(t *testing.T) {
+	e, s := engLoad(t)
+	inc, acts := engTrigger(t, e, s, "info") // P3, urgency low
+	if inc.Urgency != UrgencyLow {
+		t.Fatalf("urgency %q", inc.Urgency)
+	}
+	if got := engSummary(acts); !reflect.DeepEqual(got, []string{"0s notify first a push"}) {
+		t.Fatalf("got %v", got)
+	}
+	if engPendingKinds(inc)[DeadlineNotify] != 0 {
+		t.Fatalf("low urgency scheduled more steps: %v", inc.Pending)
+	}
+}
+
+func TestEngineMissingStatusUpdateAndUnresolved(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "a"}, t0.Add(time.Minute))
+	inc, _ = engApply(t, e, inc, Event{Kind: EventStatusUpdate, Actor: "a"}, t0.Add(20*time.Minute))
+	// The update at 20m moves the missing-update escalation to 50m.
+	inc, lines := engRun(t, e, inc, t0.Add(50*time.Minute))
+	want := []string{
+		"50m sla_breach first status_update",
+		"50m escalate second",
+		"50m notify second b push",
+	}
+	if !reflect.DeepEqual(lines, want) {
+		t.Fatalf("timeline:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+	inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "b"}, t0.Add(51*time.Minute))
+	if !inc.AcknowledgedAt.Equal(t0.Add(time.Minute)) || inc.AcknowledgedBy != "b" {
+		t.Fatalf("first ack time must be kept, latest acker recorded: %+v", inc)
+	}
+	_, lines = engRun(t, e, inc, t0.Add(time.Hour))
+	want = []string{
+		"1h escalate third", // d belongs to the third level
+		"1h notify second b push",
+		"1h notify third d sms",
+	}
+	if !reflect.DeepEqual(lines, want) {
+		t.Fatalf("timeline:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestEngineLateDeadlineKeepsTheLadderOnTime(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "error")
+	for {
+		d, _ := inc.Next()
+		if d.Kind == DeadlineEscalate {
+			break
+		}
+		inc, _, _ = engFire(t, e, inc)
+	}
+	d, _ := inc.Next()
+	late := d.At.Add(7 * time.Second)
+	inc, acts := engApply(t, e, inc, Event{Kind: EventDeadline, Deadline: d.ID}, late)
+	if !acts[0].At.Equal(d.At) {
+		t.Fatalf("escalation stamped %v, want its deadline %v", acts[0].At, d.At)
+	}
+	next, _ := inc.Next()
+	if want := d.At.Add(2 * time.Minute); !next.At.Equal(want) {
+		t.Fatalf("next step at %v, want %v (counted from the deadline, not from the late firing)", next.At, want)
+	}
+}
+
+func TestEngineApplyDoesNotModifyItsInput(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	before := append([]Deadline(nil), inc.Pending...)
+	d, _ := inc.Next()
+	a1, x1 := engApply(t, e, inc, Event{Kind: EventDeadline, Deadline: d.ID}, d.At)
+	a2, x2 := engApply(t, e, inc, Event{Kind: EventDeadline, Deadline: d.ID}, d.At)
+	if !reflect.DeepEqual(inc.Pending, before) {
+		t.Fatal("Apply changed the caller's pending deadlines")
+	}
+	if !reflect.DeepEqual(a1, a2) || !reflect.DeepEqual(x1, x2) {
+		t.Fatal("Apply is not deterministic")
+	}
+	if _, acts := engApply(t, e, inc, Event{Kind: EventDeadline, Deadline: "no-such"}, d.At); len(acts) != 0 {
+		t.Fatal("an unknown deadline acted")
+	}
+}

@@ -1,0 +1,125 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+// Route is what the config decides for one alert at one instant: its
+// priority, why, how urgent it is, and the targets it is held to.
+type Route struct {
+	Service          *Service
+	Priority         string
+	Rule             string // the matching rule's name, "severity=<word>" for the default mapping, or "default_priority"
+	PageImmediately  []string
+	Urgency          string
+	BusinessHours    bool
+	EscalationPolicy string
+	Targets          TargetSet
+}
+
+// Route decides the priority and targets of an alert with these labels,
+// arriving at the given instant.
+func (c *Config) Route(s *Service, lbls map[string]string, at time.Time) Route {
+	r := Route{Service: s, EscalationPolicy: s.EscalationPolicy}
+	ls := make(model.LabelSet, len(lbls))
+	for k, v := range lbls {
+		ls[model.LabelName(k)] = model.LabelValue(v)
+	}
+	for i := range s.Rules {
+		rule := &s.Rules[i]
+		if !rule.matchers.Matches(ls) {
+			continue
+		}
+		r.Rule = rule.Name
+		if r.Rule == "" {
+			r.Rule = fmt.Sprintf("rules[%d]", i)
+		}
+		r.Priority = rule.Priority
+		r.PageImmediately = rule.PageImmediately
+		break
+	}
+	if r.Priority == "" {
+		r.Priority, r.Rule = c.severityPriority(s, lbls[s.SeverityLabel], r.Rule)
+	}
+	r.BusinessHours = c.Calendar(s).IsOpen(at)
+	r.Targets = c.TargetsAt(s, r.Priority, at)
+	r.Urgency = r.Targets.Urgency
+	return r
+}
+
+// severityPriority maps the severity label: the service's own table first,
+// then the default one, then the service's default priority. A rule that
+// matched without setting a priority keeps its name in the answer.
+func (c *Config) severityPriority(s *Service, sev, rule string) (string, string) {
+	why := func(w string) string {
+		if rule != "" {
+			return rule + " (" + w + ")"
+		}
+		return w
+	}
+	if p, ok := s.Severities[sev]; ok {
+		return p, why("severity=" + sev)
+	}
+	if p, ok := s.scheme.DefaultSeverity(sev); ok {
+		return p, why("severity=" + sev)
+	}
+	return s.DefaultPriority, why("default_priority")
+}
+
+// TargetsAt is the priority's targets in force at t: the base set with the
+// business-hours or off-hours variant laid over it. Urgency defaults to high.
+func (c *Config) TargetsAt(s *Service, priority string, t time.Time) TargetSet {
+	pt := s.Targets[priority]
+	ts := pt.TargetSet
+	variant := pt.OffHours
+	if c.Calendar(s).IsOpen(t) {
+		variant = pt.BusinessHours
+	}
+	if variant != nil {
+		if variant.Urgency != "" {
+			ts.Urgency = variant.Urgency
+		}
+		for _, f := range []struct{ dst, src *Timeout }{
+			{&ts.Acknowledge, &variant.Acknowledge},
+			{&ts.InitialResponse, &variant.InitialResponse},
+			{&ts.Resolution, &variant.Resolution},
+			{&ts.StatusUpdate, &variant.StatusUpdate},
+		} {
+			if f.src.IsSet() {
+				*f.dst = *f.src
+			}
+		}
+	}
+	if ts.Urgency == "" {
+		ts.Urgency = UrgencyHigh
+	}
+	return ts
+}
+
+// LevelTimeout is how long level i of the service's policy has to
+// acknowledge a priority, starting at t. ok is false when the level has no
+// timeout for it (a final level that never escalates).
+func (c *Config) LevelTimeout(s *Service, level int, priority string, t time.Time) (time.Time, bool) {
+	p := c.policies[s.EscalationPolicy]
+	if p == nil || level < 0 || level >= len(p.Levels) {
+		return time.Time{}, false
+	}
+	l := &p.Levels[level]
+	to, ok := l.Timeouts[priority]
+	if !ok {
+		to = l.Timeout
+	}
+	if !to.IsSet() {
+		return time.Time{}, false
+	}
+	if to.Kind == TimeoutAckTarget {
+		to = c.TargetsAt(s, priority, t).Acknowledge
+		if !to.IsSet() {
+			return time.Time{}, false
+		}
+	}
+	return c.Calendar(s).Resolve(to, t), true
+}

@@ -1,0 +1,182 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// SimOptions describe one alert and what the humans do about it, for
+// Simulate. Zero durations mean "never".
+type SimOptions struct {
+	Service      string
+	Labels       map[string]string
+	At           time.Time
+	For          time.Duration // how far to run; default 24h
+	AckAfter     time.Duration
+	AckBy        string // user id; default the first person paged at the current level
+	ResolveAfter time.Duration
+	UpdateEvery  time.Duration // status updates from the acknowledger, every so often after the ack
+}
+
+// SimEvent is one line of a simulated timeline.
+type SimEvent struct {
+	At            time.Time `json:"at"`
+	OffsetSeconds int64     `json:"offset_seconds"`
+	Type          string    `json:"type"`
+	Level         int       `json:"level"`
+	LevelName     string    `json:"level_name,omitempty"`
+	User          string    `json:"user,omitempty"`
+	Name          string    `json:"name,omitempty"`
+	Channel       string    `json:"channel,omitempty"`
+	Detail        string    `json:"detail,omitempty"`
+}
+
+// SimResult is the route an alert gets and the timeline it causes.
+type SimResult struct {
+	Route    Route      `json:"-"`
+	Priority string     `json:"priority"`
+	Urgency  string     `json:"urgency"`
+	Rule     string     `json:"rule"`
+	Service  string     `json:"service"`
+	Policy   string     `json:"escalation_policy"`
+	Events   []SimEvent `json:"events"`
+}
+
+// DefaultSimDuration is how far Simulate runs when For is zero.
+const DefaultSimDuration = 24 * time.Hour
+
+// Simulate runs an alert through the escalation machine on a virtual clock:
+// it triggers at At, then hands the machine every deadline in time order and
+// the human actions at their times. Deadlines due at the same instant as a
+// human action come first: an acknowledgement at exactly 2m arrives after
+// the 2m SMS has gone out, as it would in the daemon.
+func (c *Config) Simulate(o SimOptions) (*SimResult, error) {
+	svc, err := c.PickService(o.Service)
+	if err != nil {
+		return nil, err
+	}
+	if o.For <= 0 {
+		o.For = DefaultSimDuration
+	}
+	if o.AckBy != "" && c.User(o.AckBy) == nil {
+		return nil, fmt.Errorf("--ack-by: no user %q is defined", o.AckBy)
+	}
+	route := c.Route(svc, o.Labels, o.At)
+	res := &SimResult{Route: route, Priority: route.Priority, Urgency: route.Urgency, Rule: route.Rule, Service: svc.Name, Policy: svc.EscalationPolicy}
+	eng := &Engine{Config: c}
+	end := o.At.Add(o.For)
+
+	var firstPaged string
+	record := func(acts []Action) {
+		for _, a := range acts {
+			ev := SimEvent{At: a.At, OffsetSeconds: int64(a.At.Sub(o.At) / time.Second), Type: string(a.Kind),
+				Level: a.Level + 1, LevelName: a.LevelName, User: a.User, Channel: a.Channel, Detail: a.Detail}
+			if u := c.User(a.User); u != nil {
+				ev.Name = u.DisplayName()
+			}
+			if a.Kind == ActionNotify && firstPaged == "" {
+				firstPaged = a.User
+			}
+			res.Events = append(res.Events, ev)
+		}
+	}
+
+	inc, acts, err := eng.Apply(Incident{ID: "simulated"}, Event{Kind: EventTrigger, Route: &route}, o.At)
+	if err != nil {
+		return nil, err
+	}
+	record(acts)
+
+	type human struct {
+		at   time.Time
+		kind EventKind
+	}
+	var humans []human
+	if o.AckAfter > 0 {
+		humans = append(humans, human{o.At.Add(o.AckAfter), EventAcknowledge})
+	}
+	if o.ResolveAfter > 0 {
+		humans = append(humans, human{o.At.Add(o.ResolveAfter), EventResolve})
+	}
+	sort.SliceStable(humans, func(i, j int) bool { return humans[i].at.Before(humans[j].at) })
+	// Status updates start after the acknowledgement: pagerd can only be told
+	// of them by someone working the incident.
+	var nextUpdate time.Time
+	if o.UpdateEvery > 0 && o.AckAfter > 0 {
+		nextUpdate = o.At.Add(o.AckAfter + o.UpdateEvery)
+	}
+
+	for hi := 0; inc.Status != StatusResolved; {
+		const none, deadline, person, update = 0, 1, 2, 3
+		kind, next := none, end.Add(time.Nanosecond)
+		d, ok := inc.Next()
+		if ok {
+			kind, next = deadline, d.At
+		}
+		if hi < len(humans) && humans[hi].at.Before(next) {
+			kind, next = person, humans[hi].at
+		}
+		if !nextUpdate.IsZero() && nextUpdate.Before(next) {
+			kind, next = update, nextUpdate
+		}
+		if kind == none || next.After(end) {
+			break
+		}
+		switch kind {
+		case deadline:
+			inc, acts, err = eng.Apply(inc, Event{Kind: EventDeadline, Deadline: d.ID}, next)
+		case person:
+			h := humans[hi]
+			hi++
+			actor := o.AckBy
+			if actor == "" {
+				actor = c.firstAtLevel(svc, inc, firstPaged)
+			}
+			inc, acts, err = eng.Apply(inc, Event{Kind: h.kind, Actor: actor}, next)
+		case update:
+			nextUpdate = nextUpdate.Add(o.UpdateEvery)
+			inc, acts, err = eng.Apply(inc, Event{Kind: EventStatusUpdate, Actor: inc.AcknowledgedBy, Message: "simulated update"}, next)
+		}
+		if errors.Is(err, ErrResolved) {
+			err = nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		record(acts)
+	}
+	return res, nil
+}
+
+// firstAtLevel is who acknowledges in a simulation when --ack-by is not
+// given: the first person paged at the incident's current level.
+func (c *Config) firstAtLevel(svc *Service, inc Incident, fallback string) string {
+	p := c.Policy(svc.EscalationPolicy)
+	r := &run{c: c, svc: svc, pol: p, inc: inc}
+	if us := r.levelUsers(inc.Level, inc.LevelStartedAt); len(us) > 0 {
+		return us[0]
+	}
+	return fallback
+}
+
+// PickService finds the named service, or the only one when no name is
+// given.
+func (c *Config) PickService(name string) (*Service, error) {
+	if name != "" {
+		s := c.Service(name)
+		if s == nil {
+			return nil, fmt.Errorf("no service %q is defined", name)
+		}
+		return s, nil
+	}
+	if len(c.Services) == 1 {
+		return &c.Services[0], nil
+	}
+	names := make([]string, 0, len(c.Services))
+	for _, s := range c.Services {
+		names = append(names, s.Name)
+	}
+	return nil, fmt.Errorf("the config has %d services %v: name one with --service", len(c.Services), names)
+}

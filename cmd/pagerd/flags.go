@@ -1,0 +1,118 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/pagerd/pagerd/policy"
+)
+
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("pagerd "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parse parses flags that may come before, between or after positional
+// arguments ("pagerd route severity=critical --config x.yaml" works). It
+// returns the positional arguments, and an exit code >= 0 when the command
+// must stop (help or a flag error).
+func parse(fs *flag.FlagSet, args []string) ([]string, int) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, 0
+			}
+			return nil, 2
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, -1
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// configFlag adds the --config flag every query command takes.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "", "config `FILE` (required)")
+}
+
+func outputFlag(fs *flag.FlagSet) *string {
+	o := fs.String("o", "text", "output format: text or json")
+	return o
+}
+
+func loadConfig(path string) (*policy.Config, error) {
+	if path == "" {
+		return nil, errors.New("--config FILE is required")
+	}
+	return policy.LoadFile(path)
+}
+
+// parseAt reads --at: RFC 3339, or now when empty.
+func parseAt(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return now, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--at %q: use RFC 3339, like 2025-09-10T02:00:00-04:00", s)
+	}
+	return t, nil
+}
+
+// parseDurationFlag reads a duration flag in config form (15m, 1h, 2d).
+func parseDurationFlag(name, s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := policy.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("--%s: %w", name, err)
+	}
+	return d, nil
+}
+
+// parseLabels reads LABEL=VALUE arguments.
+func parseLabels(args []string) (map[string]string, error) {
+	ls := map[string]string{}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("argument %q: labels are written LABEL=VALUE", a)
+		}
+		ls[k] = v
+	}
+	return ls, nil
+}
+
+func checkOutput(o string) error {
+	if o != "text" && o != "json" {
+		return fmt.Errorf("-o %q: use text or json", o)
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// fmtOffset writes a duration as +HH:MM:SS, the way timelines read.
+func fmtOffset(d time.Duration) string {
+	sign := "+"
+	if d < 0 {
+		sign, d = "-", -d
+	}
+	s := int64(d / time.Second)
+	return fmt.Sprintf("%s%02d:%02d:%02d", sign, s/3600, s/60%60, s%60)
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pagerd/pagerd/policy"
+)
+
+func runSimulate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("simulate", stderr)
+	cfgPath := configFlag(fs)
+	svcName := fs.String("service", "", "service the alert arrives at (default: the only one)")
+	at := fs.String("at", "", "when the alert fires, RFC 3339 (default now)")
+	forS := fs.String("for", "", "how much of the timeline to run (default 24h)")
+	ackAfter := fs.String("ack-after", "", "acknowledge this long after the alert (default never)")
+	ackBy := fs.String("ack-by", "", "user id who acknowledges (default the first person paged at the current level)")
+	resolveAfter := fs.String("resolve-after", "", "resolve this long after the alert (default never)")
+	updateEvery := fs.String("update-every", "", "post a status update this often after the acknowledgement")
+	out := outputFlag(fs)
+	pos, code := parse(fs, args)
+	if code >= 0 {
+		return code
+	}
+	c, err := loadConfig(*cfgPath)
+	if err != nil {
+		return fail(stderr, "simulate", err)
+	}
+	o := policy.SimOptions{Service: *svcName, AckBy: *ackBy}
+	o.At, err = parseAt(*at, now())
+	for _, d := range []struct {
+		name string
+		val  string
+		dst  *time.Duration
+	}{{"for", *forS, &o.For}, {"ack-after", *ackAfter, &o.AckAfter}, {"resolve-after", *resolveAfter, &o.ResolveAfter}, {"update-every", *updateEvery, &o.UpdateEvery}} {
+		if err == nil {
+			*d.dst, err = parseDurationFlag(d.name, d.val)
+		}
+	}
+	if err == nil {
+		err = checkOutput(*out)
+	}
+	if err == nil {
+		o.Labels, err = parseLabels(pos)
+	}
+	var res *policy.SimResult
+	if err == nil {
+		res, err = c.Simulate(o)
+	}
+	if err != nil {
+		return fail(stderr, "simulate", err)
+	}
+	loc := c.Calendar(c.Service(res.Service)).Location()
+	for i := range res.Events {
+		res.Events[i].At = res.Events[i].At.In(loc)
+	}
+	if *out == "json" {
+		if res.Events == nil {
+			res.Events = []policy.SimEvent{}
+		}
+		return jsonOut(stdout, stderr, "simulate", res)
+	}
+	hours := "off-hours"
+	if res.Route.BusinessHours {
+		hours = "business hours"
+	}
+	fmt.Fprintf(stdout, "%s at %s: %s, %s urgency (%s), rule %s, policy %s\n\n",
+		res.Service, o.At.In(loc).Format(time.RFC3339), res.Priority, res.Urgency, hours, res.Rule, res.Policy)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	for _, e := range res.Events {
+		who := ""
+		if e.User != "" {
+			who = fmt.Sprintf("%s (%s)", e.Name, e.User)
+		}
+		what := e.Channel
+		if e.Detail != "" {
+			what = strings.TrimSpace(what + " " + e.Detail)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\tL%d %s\t%s\t%s\n", fmtOffset(time.Duration(e.OffsetSeconds)*time.Second),
+			e.At.Format("Mon 2006-01-02 15:04:05 MST"), e.Type, e.Level, e.LevelName, who, what)
+	}
+	tw.Flush()
+	return 0
+}
+
+type weekJSON struct {
+	Schedule string            `json:"schedule"`
+	Week     string            `json:"week"`
+	From     time.Time         `json:"from"`
+	Until    time.Time         `json:"until"`
+	Tiers    map[string]string `json:"tiers"`
+}
+
+func runSchedule(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("schedule", stderr)
+	cfgPath := configFlag(fs)
+	sched := fs.String("schedule", "", "only this schedule")
+	from := fs.String("from", "", "first week: a date YYYY-MM-DD or RFC 3339 instant (default this week)")
+	weeks := fs.Int("weeks", 4, "how many weeks")
+	out := outputFlag(fs)
+	if _, code := parse(fs, args); code >= 0 {
+		return code
+	}
+	c, err := loadConfig(*cfgPath)
+	if err != nil {
+		return fail(stderr, "schedule", err)
+	}
+	if err = checkOutput(*out); err == nil && *weeks < 1 {
+		err = fmt.Errorf("--weeks %d: must be 1 or more", *weeks)
+	}
+	if err == nil && *sched != "" && c.Schedule(*sched) == nil {
+		err = fmt.Errorf("no schedule %q is defined", *sched)
+	}
+	if err != nil {
+		return fail(stderr, "schedule", err)
+	}
+	var rows []weekJSON
+	first := true
+	for i := range c.Schedules {
+		s := &c.Schedules[i]
+		if *sched != "" && s.Name != *sched {
+			continue
+		}
+		start, err := parseFrom(*from, s)
+		if err != nil {
+			return fail(stderr, "schedule", err)
+		}
+		if *out == "json" {
+			for _, w := range s.Weeks(start, *weeks) {
+				row := weekJSON{Schedule: s.Name, Week: s.WeekLabel(w), From: w.Start, Until: w.End, Tiers: map[string]string{}}
+				for j, u := range w.Holders {
+					row.Tiers[s.Tiers[j].Name] = u
+				}
+				rows = append(rows, row)
+			}
+			continue
+		}
+		if !first {
+			fmt.Fprintln(stdout)
+		}
+		first = false
+		fmt.Fprintf(stdout, "### %s (handoff %s %s %s)\n\n", s.Name, s.Handoff.Day(), s.Handoff.Time, s.Location())
+		fmt.Fprint(stdout, s.MarkdownTable(start, *weeks, func(id string) string { return c.User(id).DisplayName() }))
+	}
+	if *out == "json" {
+		sort.SliceStable(rows, func(i, j int) bool { return rows[i].Schedule < rows[j].Schedule })
+		return jsonOut(stdout, stderr, "schedule", rows)
+	}
+	return 0
+}
+
+// parseFrom reads --from: a date means the shift week that starts (or is
+// running) at that day's handoff time; an RFC 3339 instant, the week holding
+// it; nothing, this week.
+func parseFrom(v string, s *policy.Schedule) (time.Time, error) {
+	if v == "" {
+		return now(), nil
+	}
+	if d, err := policy.ParseDate(v); err == nil {
+		return time.Date(d.Year, d.Month, d.Day, s.Handoff.Time.Hour, s.Handoff.Time.Minute, 0, 0, s.Location()), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--from %q: use a date YYYY-MM-DD or RFC 3339", v)
+	}
+	return t, nil
+}

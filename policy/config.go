@@ -16,6 +16,7 @@ type Config struct {
 	Schedules          []Schedule         `yaml:"schedules"`
 	EscalationPolicies []EscalationPolicy `yaml:"escalation_policies"`
 	Services           []Service          `yaml:"services"`
+	Compensation       []Compensation     `yaml:"compensation"`
 
 	// File is the path the config was read from, for error messages.
 	File string `yaml:"-"`
@@ -25,6 +26,7 @@ type Config struct {
 	policies   map[string]*EscalationPolicy
 	calendars  map[string]*BusinessHours
 	services   map[string]*Service
+	comp       map[string]*Compensation
 	alwaysOpen *BusinessHours
 }
 
@@ -221,6 +223,7 @@ type Service struct {
 	DefaultPriority  string                     `yaml:"default_priority"`
 	Rules            []Rule                     `yaml:"rules"`
 	Targets          map[string]PriorityTargets `yaml:"targets"`
+	Compensation     string                     `yaml:"compensation"`
 	scheme           *Scheme
 }
 
@@ -261,6 +264,29 @@ type PriorityTargets struct {
 	TargetSet     `yaml:",inline"`
 	BusinessHours *TargetSet `yaml:"business_hours"`
 	OffHours      *TargetSet `yaml:"off_hours"`
+}
+
+// Compensation is how responders are paid for incident time (AION-R):
+// time outside the calendar's business hours, judged in the responder's own
+// time zone, is billable, with a minimum per incident and rounding; long or
+// weekend incidents of some priorities earn comp days.
+type Compensation struct {
+	Name          string     `yaml:"name"`
+	BusinessHours string     `yaml:"business_hours"`
+	Minimum       Duration   `yaml:"minimum"`
+	RoundTo       Duration   `yaml:"round_to"`
+	CompDays      []CompRule `yaml:"comp_days"`
+}
+
+// CompRule grants comp days for incidents of some priorities that lasted
+// longer than LongerThan, or (Weekend) that started on a weekend day. Of the
+// duration rules the one granting most days applies; a weekend rule adds its
+// days on top (AION-R's "automatic Monday comp day").
+type CompRule struct {
+	Priorities []string `yaml:"priorities"`
+	LongerThan Duration `yaml:"longer_than"`
+	Weekend    bool     `yaml:"weekend"`
+	Days       int      `yaml:"days"`
 }
 
 // Urgency values.

@@ -82,7 +82,7 @@ var yamlTypeNames = map[string]string{
 	"policy.Level": "a level", "policy.Target": "a target", "policy.UnresolvedRule": "an unresolved rule",
 	"policy.StatusUpdateRule": "a missing_status_update rule", "policy.Service": "a service",
 	"policy.Integrations": "integrations", "policy.Rule": "a rule", "policy.PriorityTargets": "a priority's targets",
-	"policy.TargetSet": "a targets variant",
+	"policy.TargetSet": "a targets variant", "policy.Compensation": "compensation", "policy.CompRule": "a comp_days rule",
 }
 
 var unknownFieldRE = regexp.MustCompile(`field (\S+) not found in type (\S+)`)
@@ -174,7 +174,41 @@ func (v *validator) validate() {
 	v.users()
 	v.schedules()
 	v.policies()
+	v.compensation()
 	v.services()
+}
+
+func (v *validator) compensation() {
+	v.cfg.comp = map[string]*Compensation{}
+	seen := map[string]bool{}
+	for i := range v.cfg.Compensation {
+		cp := &v.cfg.Compensation[i]
+		f := fmt.Sprintf("compensation[%d]", i)
+		if v.name(f+".name", "name", cp.Name, seen) {
+			f = fmt.Sprintf("compensation[%s]", cp.Name)
+			v.cfg.comp[cp.Name] = cp
+		}
+		if cp.BusinessHours == "" {
+			v.errf(f+".business_hours", "name the business_hours calendar outside which time is billable")
+		} else if v.cfg.calendars[cp.BusinessHours] == nil {
+			v.errf(f+".business_hours", "no business_hours calendar %q is defined", cp.BusinessHours)
+		}
+		if cp.Minimum < 0 || cp.RoundTo < 0 {
+			v.errf(f, "minimum and round_to must not be negative")
+		}
+		for j, r := range cp.CompDays {
+			rf := fmt.Sprintf("%s.comp_days[%d]", f, j)
+			if len(r.Priorities) == 0 {
+				v.errf(rf+".priorities", "name the priorities the rule is for")
+			}
+			if r.Days < 1 {
+				v.errf(rf+".days", "must be 1 or more")
+			}
+			if (r.LongerThan > 0) == r.Weekend {
+				v.errf(rf, "set exactly one of longer_than or weekend: true")
+			}
+		}
+	}
 }
 
 func (v *validator) api() {
@@ -528,6 +562,17 @@ func (v *validator) services() {
 			sc = SchemeP
 		}
 		s.scheme = sc
+		if cp := v.cfg.comp[s.Compensation]; s.Compensation != "" && cp == nil {
+			v.errf(f+".compensation", "no compensation %q is defined", s.Compensation)
+		} else if cp != nil {
+			for j, r := range cp.CompDays {
+				for _, pr := range r.Priorities {
+					if !sc.Has(pr) {
+						v.errf(fmt.Sprintf("compensation[%s].comp_days[%d].priorities", cp.Name, j), "priority %q is not in scheme %s of service %q", pr, sc.Name, s.Name)
+					}
+				}
+			}
+		}
 		if s.BusinessHours != "" && v.cfg.calendars[s.BusinessHours] == nil {
 			v.errf(f+".business_hours", "no business_hours calendar %q is defined", s.BusinessHours)
 		}

@@ -42,6 +42,9 @@ type SimResult struct {
 	Service  string     `json:"service"`
 	Policy   string     `json:"escalation_policy"`
 	Events   []SimEvent `json:"events"`
+	// Compensation is what the acknowledger earns, when the incident was
+	// resolved within the run and the service has a compensation policy.
+	Compensation *Pay `json:"compensation,omitempty"`
 }
 
 // DefaultSimDuration is how far Simulate runs when For is zero.
@@ -146,6 +149,10 @@ func (c *Config) Simulate(o SimOptions) (*SimResult, error) {
 			return nil, err
 		}
 		record(acts)
+	}
+	if cp := c.CompensationFor(svc); cp != nil && inc.Status == StatusResolved && inc.AcknowledgedBy != "" {
+		pay := c.Pay(cp, inc.Priority, inc.AcknowledgedBy, inc.TriggeredAt, inc.ResolvedAt)
+		res.Compensation = &pay
 	}
 	return res, nil
 }

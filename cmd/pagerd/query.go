@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/pagerd/pagerd/policy"
@@ -93,7 +92,7 @@ func runOncall(args []string, stdout, stderr io.Writer) int {
 		}
 		return jsonOut(stdout, stderr, "oncall", rows)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	tw := newTable(stdout)
 	fmt.Fprintln(tw, "SCHEDULE\tTIER\tUSER\tNAME\tFROM\tUNTIL\tOVERRIDE")
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Schedule, r.Tier, r.User, r.Name,

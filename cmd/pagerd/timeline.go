@@ -5,7 +5,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/pagerd/pagerd/policy"
@@ -70,7 +69,7 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s at %s: %s, %s urgency (%s), rule %s, policy %s\n\n",
 		res.Service, o.At.In(loc).Format(time.RFC3339), res.Priority, res.Urgency, hours, res.Rule, res.Policy)
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	tw := newTable(stdout)
 	for _, e := range res.Events {
 		who := ""
 		if e.User != "" {
@@ -84,6 +83,13 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 			e.At.Format("Mon 2006-01-02 15:04:05 MST"), e.Type, e.Level, e.LevelName, who, what)
 	}
 	tw.Flush()
+	if p := res.Compensation; p != nil {
+		fmt.Fprintf(stdout, "\ncompensation for %s (%s): billable %s, %d comp day(s)\n",
+			c.User(p.User).DisplayName(), p.User, policy.Duration(p.Billable), p.CompDays)
+		for _, r := range p.Reasons {
+			fmt.Fprintf(stdout, "  - %s\n", r)
+		}
+	}
 	return 0
 }
 

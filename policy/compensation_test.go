@@ -1,0 +1,121 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const compConfig = `
+business_hours:
+  - {name: office, time_zone: UTC, start: "09:00", end: "17:00", holidays: [{date: 2025-12-25, name: Christmas}]}
+users:
+  - {id: utc, contacts: [{channel: push, via: log}]}
+  - {id: ny, time_zone: America/New_York, contacts: [{channel: push, via: log}]}
+schedules:
+  - name: s
+    handoff: {weekday: monday, time: "00:00"}
+    tiers: [{name: primary, start: 2025-10-06, members: [utc]}]
+escalation_policies:
+  - name: p
+    levels: [{targets: [{schedule: s, tier: primary}]}]
+compensation:
+  - name: pay
+    business_hours: office
+    minimum: 30m
+    round_to: 15m
+    comp_days:
+      - {priorities: [SEV-1], longer_than: 4h, days: 1}
+      - {priorities: [SEV-1], longer_than: 8h, days: 2}
+      - {priorities: [SEV-1], weekend: true, days: 1}
+services:
+  - {name: svc, priority_scheme: SEV-1-4, escalation_policy: p, compensation: pay}
+`
+
+func TestCompensation(t *testing.T) {
+	c, err := Parse([]byte(compConfig), "comp.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := c.CompensationFor(c.Service("svc"))
+	if cp == nil {
+		t.Fatal("service has no compensation")
+	}
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	cases := []struct {
+		name       string
+		user, prio string
+		from, to   string
+		billable   time.Duration
+		days       int
+	}{
+		{"business hours are not billable", "utc", "SEV-1", "2025-10-07T10:00:00Z", "2025-10-07T11:00:00Z", 0, 0},
+		{"ten minutes after hours bill the 30 minute minimum", "utc", "SEV-2", "2025-10-07T16:50:00Z", "2025-10-07T17:10:00Z", 30 * time.Minute, 0},
+		{"80 minutes round down to 75", "utc", "SEV-2", "2025-10-07T16:00:00Z", "2025-10-07T18:20:00Z", 75 * time.Minute, 0},
+		{"83 minutes round up to 90", "utc", "SEV-2", "2025-10-07T16:00:00Z", "2025-10-07T18:23:00Z", 90 * time.Minute, 0},
+		{"before opening counts too", "utc", "SEV-3", "2025-10-07T08:00:00Z", "2025-10-07T10:00:00Z", time.Hour, 0},
+		{"overnight SEV-1 over 8h earns two comp days", "utc", "SEV-1", "2025-10-08T20:00:00Z", "2025-10-09T05:00:00Z", 9 * time.Hour, 2},
+		{"SEV-1 just over 4h earns one", "utc", "SEV-1", "2025-10-08T20:00:00Z", "2025-10-09T00:01:00Z", 4 * time.Hour, 1},
+		{"exactly 4h earns none", "utc", "SEV-1", "2025-10-08T20:00:00Z", "2025-10-09T00:00:00Z", 4 * time.Hour, 0},
+		{"weekend SEV-1 earns the Monday, plus the duration day", "utc", "SEV-1", "2025-10-11T10:00:00Z", "2025-10-11T14:30:00Z", 4*time.Hour + 30*time.Minute, 2},
+		{"weekend SEV-2 earns no comp day", "utc", "SEV-2", "2025-10-11T10:00:00Z", "2025-10-11T14:30:00Z", 4*time.Hour + 30*time.Minute, 0},
+		{"holidays are billable", "utc", "SEV-3", "2025-12-25T10:00:00Z", "2025-12-25T11:00:00Z", time.Hour, 0},
+		{"the responder's own time zone: 10:00 in New York", "ny", "SEV-2", "2025-10-07T14:00:00Z", "2025-10-07T15:00:00Z", 0, 0},
+		{"the responder's own time zone: 18:00 in New York", "ny", "SEV-2", "2025-10-07T22:00:00Z", "2025-10-07T23:00:00Z", time.Hour, 0},
+		{"Saturday in New York is Friday night's end in UTC terms", "ny", "SEV-1", "2025-10-11T02:00:00Z", "2025-10-11T03:00:00Z", time.Hour, 0},
+		{"Saturday 00:30 in New York starts a weekend SEV-1", "ny", "SEV-1", "2025-10-11T04:30:00Z", "2025-10-11T05:00:00Z", 30 * time.Minute, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := c.Pay(cp, tc.prio, tc.user, at(tc.from), at(tc.to))
+			if p.Billable != tc.billable || p.CompDays != tc.days {
+				t.Fatalf("billable %s, %d comp days; want %s, %d (%v)", p.Billable, p.CompDays, tc.billable, tc.days, p.Reasons)
+			}
+			if p.BillableMinutes != int(tc.billable/time.Minute) {
+				t.Fatalf("billable_minutes %d", p.BillableMinutes)
+			}
+		})
+	}
+}
+
+func TestCompensationConfigErrors(t *testing.T) {
+	cases := []struct{ from, to, want string }{
+		{"{priorities: [SEV-1], longer_than: 4h, days: 1}", "{priorities: [SEV-1], days: 1}", "compensation[pay].comp_days[0]: set exactly one of longer_than or weekend"},
+		{"{priorities: [SEV-1], longer_than: 4h, days: 1}", "{priorities: [P0], longer_than: 4h, days: 1}", `compensation[pay].comp_days[0].priorities: priority "P0" is not in scheme SEV-1-4`},
+		{"business_hours: office\n    minimum", "business_hours: nope\n    minimum", `compensation[pay].business_hours: no business_hours calendar "nope"`},
+		{"compensation: pay}", "compensation: unpaid}", `services[svc].compensation: no compensation "unpaid"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.want, func(t *testing.T) {
+			src := strings.Replace(compConfig, tc.from, tc.to, 1)
+			if src == compConfig {
+				t.Fatalf("edit %q did not apply", tc.from)
+			}
+			_, err := Parse([]byte(src), "comp.yaml", "")
+			if err == nil || !strings.Contains(err.Error(), "comp.yaml: "+tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSimulateReportsCompensation(t *testing.T) {
+	c := scenLoad(t, "aion-r.yaml")
+	res, err := c.Simulate(SimOptions{
+		At: scenAt(t, "2025-10-11T16:00:00Z"), AckAfter: 2 * time.Minute, UpdateEvery: 15 * time.Minute,
+		ResolveAfter: 5 * time.Hour, Labels: map[string]string{"severity": "critical"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res.Compensation
+	if p == nil || p.User != "eng-a" || p.Billable != 5*time.Hour || p.CompDays != 2 {
+		t.Fatalf("compensation %+v, want eng-a billable 5h with 2 comp days (weekend + over 4h)", p)
+	}
+}

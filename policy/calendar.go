@@ -31,15 +31,16 @@ func (b *BusinessHours) at(d Date, tod TimeOfDay) time.Time {
 	return time.Date(d.Year, d.Month, d.Day, tod.Hour, tod.Minute, 0, 0, b.Location())
 }
 
-// NextBusinessDay is the opening time of the first business day after t's
-// local date: a Tuesday 10:00 alert is due Wednesday at opening, a Friday
-// 20:00 alert Monday at opening (or later if Monday is a holiday).
+// NextBusinessDay is when the next business day begins: the first opening
+// strictly after t. A Tuesday 10:00 alert is due Wednesday at opening, a
+// Friday 20:00 alert Monday at opening (or later if Monday is a holiday), and
+// a Tuesday 03:00 alert Tuesday at opening, like one at 23:00 on Monday.
 func (b *BusinessHours) NextBusinessDay(t time.Time) time.Time {
 	d := DateOf(t.In(b.Location()))
-	for i := 1; i <= 366; i++ {
+	for i := 0; i <= 366; i++ {
 		n := d.AddDays(i)
-		if b.isBusinessDay(n) {
-			return b.at(n, b.Start)
+		if open := b.at(n, b.Start); b.isBusinessDay(n) && open.After(t) {
+			return open
 		}
 	}
 	// Only a calendar whose every working day in a year is a holiday gets

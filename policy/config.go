@@ -21,11 +21,13 @@ type Config struct {
 	// File is the path the config was read from, for error messages.
 	File string `yaml:"-"`
 
-	users      map[string]*User
-	schedules  map[string]*Schedule
-	policies   map[string]*EscalationPolicy
-	calendars  map[string]*BusinessHours
-	services   map[string]*Service
+	users     map[string]*User
+	schedules map[string]*Schedule
+	policies  map[string]*EscalationPolicy
+	calendars map[string]*BusinessHours
+	// services indexes Services by name. It holds indexes, not pointers:
+	// fmt prints unexported fields raw, and a *Service would show its keys.
+	services   map[string]int
 	comp       map[string]*Compensation
 	alwaysOpen *BusinessHours
 }
@@ -305,7 +307,13 @@ func (c *Config) Schedule(name string) *Schedule { return c.schedules[name] }
 func (c *Config) Policy(name string) *EscalationPolicy { return c.policies[name] }
 
 // Service returns the service with the name, or nil.
-func (c *Config) Service(name string) *Service { return c.services[name] }
+func (c *Config) Service(name string) *Service {
+	i, ok := c.services[name]
+	if !ok {
+		return nil
+	}
+	return &c.Services[i]
+}
 
 // Calendar returns the business-hours calendar a service uses. A service
 // without one is always in business hours.

@@ -345,9 +345,12 @@ func (r *run) resolveTargets(ts []Target, t time.Time) []string {
 	return out
 }
 
-// page starts each user's ladder at t: steps due at once are sent now, the
-// rest become deadlines. A user already part-way through a ladder for this
-// incident starts over, so nobody gets two SMS two minutes apart.
+// page starts each user's ladder at t. Every step, the first one included,
+// becomes a deadline: the daemon stores it in the same write as the incident
+// and its dispatcher sends it, so a page accepted is a page that will go out
+// even if the process dies a moment later. A user already part-way through a
+// ladder for this incident starts over, so nobody gets two SMS two minutes
+// apart.
 func (r *run) page(users []string, level int, t time.Time) {
 	for _, id := range users {
 		u := r.c.User(id)
@@ -360,10 +363,6 @@ func (r *run) page(users []string, level int, t time.Time) {
 			steps = u.NotificationRules.Low
 		}
 		for _, s := range steps {
-			if s.After <= 0 {
-				r.act(Action{Kind: ActionNotify, At: t, Level: level, User: id, Channel: s.Channel})
-				continue
-			}
 			r.schedule(Deadline{At: t.Add(time.Duration(s.After)), Kind: DeadlineNotify, Level: level, User: id, Channel: s.Channel})
 		}
 	}

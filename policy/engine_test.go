@@ -142,8 +142,10 @@ func engPendingKinds(inc Incident) map[DeadlineKind]int {
 func TestEngineTriggerPagesFirstLevelAndArmsDeadlines(t *testing.T) {
 	e, s := engLoad(t)
 	inc, acts := engTrigger(t, e, s, "critical")
-	if got, want := engSummary(acts), []string{"0s notify first a push"}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("actions = %v, want %v", got, want)
+	// Even the first push is a deadline, due at once: the daemon stores it
+	// with the incident and its dispatcher sends it.
+	if len(acts) != 0 {
+		t.Fatalf("trigger acted directly: %v", acts)
 	}
 	if inc.Status != StatusTriggered || inc.Priority != "P0" || inc.Level != 0 || inc.Epoch != 1 {
 		t.Fatalf("incident = %+v", inc)
@@ -152,7 +154,7 @@ func TestEngineTriggerPagesFirstLevelAndArmsDeadlines(t *testing.T) {
 	for _, d := range inc.Pending {
 		got = append(got, Duration(d.At.Sub(t0)).String()+" "+string(d.Kind)+" "+d.User+d.Channel+d.Target)
 	}
-	want := []string{"2m notify asms", "5m sla acknowledge", "5m notify avoice", "10m escalate ", "30m sla status_update", "1h unresolved "}
+	want := []string{"0s notify apush", "2m notify asms", "5m sla acknowledge", "5m notify avoice", "10m escalate ", "30m sla status_update", "1h unresolved "}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("pending = %q, want %q", got, want)
 	}
@@ -163,6 +165,7 @@ func TestEngineUnacknowledgedWalksEveryLevelAndRepeatsOnce(t *testing.T) {
 	inc, _ := engTrigger(t, e, s, "error") // P1: no SLA, no unresolved rule
 	_, lines := engRun(t, e, inc, t0.Add(3*time.Hour))
 	want := []string{
+		"0s notify first a push",
 		"2m notify first a sms",
 		"5m notify first a voice",
 		"10m escalate second",
@@ -192,6 +195,7 @@ func TestEngineUnacknowledgedWalksEveryLevelAndRepeatsOnce(t *testing.T) {
 func TestEngineAcknowledgeStopsEveryPendingStep(t *testing.T) {
 	e, s := engLoad(t)
 	inc, _ := engTrigger(t, e, s, "critical")
+	inc, _, _ = engFire(t, e, inc)     // 0s push
 	inc, acts, _ := engFire(t, e, inc) // 2m SMS
 	if got := engSummary(acts); !reflect.DeepEqual(got, []string{"2m notify first a sms"}) {
 		t.Fatalf("got %v", got)
@@ -263,8 +267,8 @@ func TestEngineRetrigger(t *testing.T) {
 	if fresh.Status != StatusTriggered || fresh.Epoch != 2 || !fresh.TriggeredAt.Equal(t0.Add(time.Hour)) || !fresh.ResolvedAt.IsZero() {
 		t.Fatalf("re-trigger after resolve must start afresh: %+v", fresh)
 	}
-	if len(acts) != 1 || acts[0].Kind != ActionNotify || acts[0].User != "a" {
-		t.Fatalf("fresh trigger actions %v", acts)
+	if first, ok := fresh.Next(); len(acts) != 0 || !ok || first.Kind != DeadlineNotify || first.User != "a" || !first.At.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("fresh trigger must page a at once: actions %v, next %+v", acts, first)
 	}
 	old := map[string]bool{}
 	for _, d := range inc.Pending {
@@ -285,8 +289,11 @@ func TestEngineManualEscalateReopensAndRestartsLadders(t *testing.T) {
 	if inc.Status != StatusTriggered || inc.Level != 1 {
 		t.Fatalf("escalate: %+v", inc)
 	}
-	if got, want := engSummary(acts), []string{"2m escalate second", "2m notify second b push"}; !reflect.DeepEqual(got, want) {
+	if got, want := engSummary(acts), []string{"2m escalate second"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("actions %v, want %v", got, want)
+	}
+	if _, lines := engRun(t, e, inc, t0.Add(2*time.Minute)); !reflect.DeepEqual(lines, []string{"2m notify second b push"}) {
+		t.Fatalf("the escalation must page b at once: %v", lines)
 	}
 	if engPendingKinds(inc)[DeadlineStatusUpdate] != 0 {
 		t.Fatal("a re-opened incident must not keep the missing-status-update clock")
@@ -299,13 +306,13 @@ func TestEngineManualEscalateReopensAndRestartsLadders(t *testing.T) {
 	for _, d := range inc.Pending {
 		if d.Kind == DeadlineNotify && d.User == "a" {
 			n++
-			if !d.At.After(t0.Add(4 * time.Minute)) {
+			if d.At.Before(t0.Add(4 * time.Minute)) {
 				t.Fatalf("a's ladder was not restarted: %v", d)
 			}
 		}
 	}
-	if n != 2 {
-		t.Fatalf("a has %d pending steps, want 2 (sms, voice)", n)
+	if n != 3 {
+		t.Fatalf("a has %d pending steps, want 3 (push, sms, voice)", n)
 	}
 	if _, _, err := e.Apply(inc, Event{Kind: EventEscalate, ToLevel: "nope"}, t0); err == nil {
 		t.Fatal("escalate to an unknown level must fail")
@@ -314,15 +321,12 @@ func TestEngineManualEscalateReopensAndRestartsLadders(t *testing.T) {
 
 func TestEngineLowUrgencyIsPushOnly(t *testing.T) {
 	e, s := engLoad(t)
-	inc, acts := engTrigger(t, e, s, "info") // P3, urgency low
+	inc, _ := engTrigger(t, e, s, "info") // P3, urgency low
 	if inc.Urgency != UrgencyLow {
 		t.Fatalf("urgency %q", inc.Urgency)
 	}
-	if got := engSummary(acts); !reflect.DeepEqual(got, []string{"0s notify first a push"}) {
-		t.Fatalf("got %v", got)
-	}
-	if engPendingKinds(inc)[DeadlineNotify] != 0 {
-		t.Fatalf("low urgency scheduled more steps: %v", inc.Pending)
+	if _, lines := engRun(t, e, inc, t0.Add(9*time.Minute)); !reflect.DeepEqual(lines, []string{"0s notify first a push"}) {
+		t.Fatalf("low urgency must be push only: %v", lines)
 	}
 }
 
@@ -372,6 +376,7 @@ func TestEngineLateDeadlineKeepsTheLadderOnTime(t *testing.T) {
 	if !acts[0].At.Equal(d.At) {
 		t.Fatalf("escalation stamped %v, want its deadline %v", acts[0].At, d.At)
 	}
+	inc, _, _ = engFire(t, e, inc) // the next level's push, due at once
 	next, _ := inc.Next()
 	if want := d.At.Add(2 * time.Minute); !next.At.Equal(want) {
 		t.Fatalf("next step at %v, want %v (counted from the deadline, not from the late firing)", next.At, want)

@@ -163,7 +163,7 @@ func (v *validator) validate() {
 	c.schedules = map[string]*Schedule{}
 	c.policies = map[string]*EscalationPolicy{}
 	c.calendars = map[string]*BusinessHours{}
-	c.services = map[string]*Service{}
+	c.services = map[string]int{}
 	c.alwaysOpen = &BusinessHours{Name: "always", loc: time.UTC, End: TimeOfDay{Hour: 24, set: true}}
 	for d := range c.alwaysOpen.open {
 		c.alwaysOpen.open[d] = true
@@ -554,7 +554,7 @@ func (v *validator) services() {
 		f := fmt.Sprintf("services[%d]", i)
 		if v.name(f+".name", "name", s.Name, seen) {
 			f = fmt.Sprintf("services[%s]", s.Name)
-			v.cfg.services[s.Name] = s
+			v.cfg.services[s.Name] = i
 		}
 		sc, err := LookupScheme(s.PriorityScheme)
 		if err != nil {
@@ -599,6 +599,9 @@ func (v *validator) services() {
 		}
 		for pr, t := range s.Targets {
 			tf := f + ".targets." + pr
+			if s.BusinessHours == "" && t.usesNextBusinessDay() {
+				v.errf(tf, "next_business_day needs the service to name a business_hours calendar")
+			}
 			if !sc.Has(pr) {
 				v.errf(tf, "priority %q is not in scheme %s %v", pr, sc.Name, sc.Priorities)
 			}
@@ -689,6 +692,9 @@ func (v *validator) servicePolicy(f string, s *Service, p *EscalationPolicy) {
 				}
 				continue
 			}
+			if t.Kind == TimeoutNextBusinessDay && s.BusinessHours == "" {
+				v.errf(lf+".timeouts."+pr, "next_business_day, but service %q names no business_hours calendar", s.Name)
+			}
 			if t.Kind == TimeoutAckTarget && !s.Targets[pr].hasAck() {
 				v.errf(lf+".timeouts."+pr, "ack_target, but service %q sets no acknowledge target for %s", s.Name, pr)
 			}
@@ -710,10 +716,28 @@ func (v *validator) servicePolicy(f string, s *Service, p *EscalationPolicy) {
 	}
 }
 
+// hasAck reports whether an acknowledge target is in force at every hour:
+// on the base set, or on both the business-hours and off-hours variants.
 func (t PriorityTargets) hasAck() bool {
-	return t.Acknowledge.IsSet() &&
-		(t.BusinessHours == nil || t.BusinessHours.Acknowledge.Kind != TimeoutAckTarget) &&
-		(t.OffHours == nil || t.OffHours.Acknowledge.Kind != TimeoutAckTarget)
+	return t.Acknowledge.IsSet() ||
+		(t.BusinessHours != nil && t.BusinessHours.Acknowledge.IsSet() &&
+			t.OffHours != nil && t.OffHours.Acknowledge.IsSet())
+}
+
+// usesNextBusinessDay reports whether any target, in any variant, counts to
+// the next business day.
+func (t PriorityTargets) usesNextBusinessDay() bool {
+	for _, ts := range []*TargetSet{&t.TargetSet, t.BusinessHours, t.OffHours} {
+		if ts == nil {
+			continue
+		}
+		for _, to := range []Timeout{ts.Acknowledge, ts.InitialResponse, ts.Resolution, ts.StatusUpdate} {
+			if to.Kind == TimeoutNextBusinessDay {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (v *validator) rules(f string, s *Service, p *EscalationPolicy) {
@@ -733,6 +757,11 @@ func (v *validator) rules(f string, s *Service, p *EscalationPolicy) {
 		r.matchers = r.matchers[:0]
 		for k, m := range r.Matchers {
 			ms, err := labels.ParseMatchers(m)
+			if err == nil && len(ms) == 0 {
+				// An empty string parses as no matchers, which would make the
+				// rule match every alert.
+				err = errors.New("it is empty")
+			}
 			if err != nil {
 				v.errf(fmt.Sprintf("%s.matchers[%d]", rf, k), "bad matcher %q: %v", m, err)
 				continue

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -60,11 +61,13 @@ func (c *Config) severityPriority(s *Service, sev, rule string) (string, string)
 		}
 		return w
 	}
-	if p, ok := s.Severities[sev]; ok {
-		return p, why("severity=" + sev)
-	}
-	if p, ok := s.scheme.DefaultSeverity(sev); ok {
-		return p, why("severity=" + sev)
+	for _, word := range []string{sev, strings.ToLower(sev)} {
+		if p, ok := s.Severities[word]; ok {
+			return p, why("severity=" + sev)
+		}
+		if p, ok := s.scheme.DefaultSeverity(word); ok {
+			return p, why("severity=" + sev)
+		}
 	}
 	return s.DefaultPriority, why("default_priority")
 }

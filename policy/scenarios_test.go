@@ -116,8 +116,8 @@ func TestScenarioAIVO(t *testing.T) {
 			opts:     SimOptions{At: scenAt(t, "2025-09-10T14:00:00-04:00"), For: 20 * time.Minute, Labels: map[string]string{"category": "security_breach", "severity": "warning"}},
 			priority: "P0", urgency: "high",
 			want: `
-				0s notify L1 jennifer push
 				0s escalate L4
+				0s notify L1 jennifer push
 				0s notify L4 sarah push
 				2m notify L1 jennifer sms
 				2m notify L4 sarah sms

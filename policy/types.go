@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -15,7 +16,9 @@ import (
 type Duration time.Duration
 
 // UnmarshalYAML parses a Prometheus-style duration.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error { return atLine(n, d.decode(n)) }
+
+func (d *Duration) decode(n *yaml.Node) error {
 	var s string
 	if err := n.Decode(&s); err != nil {
 		return err
@@ -80,7 +83,9 @@ func FixedTimeout(d time.Duration) Timeout {
 }
 
 // UnmarshalYAML parses a duration or one of the keywords.
-func (t *Timeout) UnmarshalYAML(n *yaml.Node) error {
+func (t *Timeout) UnmarshalYAML(n *yaml.Node) error { return atLine(n, t.decode(n)) }
+
+func (t *Timeout) decode(n *yaml.Node) error {
 	var s string
 	if err := n.Decode(&s); err != nil {
 		return err
@@ -124,7 +129,9 @@ type TimeOfDay struct {
 }
 
 // UnmarshalYAML parses "HH:MM" (24-hour clock; "24:00" means end of day).
-func (t *TimeOfDay) UnmarshalYAML(n *yaml.Node) error {
+func (t *TimeOfDay) UnmarshalYAML(n *yaml.Node) error { return atLine(n, t.decode(n)) }
+
+func (t *TimeOfDay) decode(n *yaml.Node) error {
 	var s string
 	if err := n.Decode(&s); err != nil {
 		return err
@@ -170,7 +177,9 @@ func ParseDate(s string) (Date, error) {
 func DateOf(t time.Time) Date { y, m, d := t.Date(); return Date{y, m, d} }
 
 // UnmarshalYAML parses YYYY-MM-DD.
-func (d *Date) UnmarshalYAML(n *yaml.Node) error {
+func (d *Date) UnmarshalYAML(n *yaml.Node) error { return atLine(n, d.decode(n)) }
+
+func (d *Date) decode(n *yaml.Node) error {
 	v, err := ParseDate(n.Value)
 	if err != nil {
 		return err
@@ -220,7 +229,9 @@ type Moment struct {
 }
 
 // UnmarshalYAML parses YYYY-MM-DD or RFC 3339.
-func (m *Moment) UnmarshalYAML(n *yaml.Node) error {
+func (m *Moment) UnmarshalYAML(n *yaml.Node) error { return atLine(n, m.decode(n)) }
+
+func (m *Moment) decode(n *yaml.Node) error {
 	s := strings.TrimSpace(n.Value)
 	if d, err := ParseDate(s); err == nil {
 		*m = Moment{Date: d, IsDate: true, set: true}
@@ -280,6 +291,10 @@ func (s Secret) String() string {
 // GoString hides the value from %#v too.
 func (s Secret) GoString() string { return s.String() }
 
+// Format hides the value from every fmt verb, including the ones (%d, %x, %q)
+// that would otherwise print a string's bytes.
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
+
 // MarshalYAML hides the value.
 func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 
@@ -337,7 +352,9 @@ func ParseWeekday(s string) (time.Weekday, error) {
 }
 
 // UnmarshalYAML parses a weekday name.
-func (w *Weekday) UnmarshalYAML(n *yaml.Node) error {
+func (w *Weekday) UnmarshalYAML(n *yaml.Node) error { return atLine(n, w.decode(n)) }
+
+func (w *Weekday) decode(n *yaml.Node) error {
 	d, err := ParseWeekday(n.Value)
 	if err != nil {
 		return err
@@ -348,3 +365,14 @@ func (w *Weekday) UnmarshalYAML(n *yaml.Node) error {
 
 // MarshalYAML writes the weekday in lower case.
 func (w Weekday) MarshalYAML() (any, error) { return strings.ToLower(time.Weekday(w).String()), nil }
+
+// atLine prefixes a value's decoding error with its line, so a bad duration
+// deep in a config says where it is.
+func atLine(n *yaml.Node, err error) error {
+	if err == nil {
+		return nil
+	}
+	// A *yaml.TypeError lets the decoder carry on and report every bad
+	// value in the file at once, not just the first.
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
+}

@@ -28,7 +28,7 @@ func (b *BusinessHours) isBusinessDay(d Date) bool {
 
 // at is the wall-clock time of day on a date in the calendar's zone.
 func (b *BusinessHours) at(d Date, tod TimeOfDay) time.Time {
-	return time.Date(d.Year, d.Month, d.Day, tod.Hour, tod.Minute, 0, 0, b.Location())
+	return wallClock(d, tod, b.Location())
 }
 
 // NextBusinessDay is when the next business day begins: the first opening

@@ -10,6 +10,7 @@ import (
 // how alerts become incidents of a priority, and how incidents escalate.
 // Load returns it validated, with every cross-reference resolved.
 type Config struct {
+	Server             ServerConfig       `yaml:"server"`
 	API                APIConfig          `yaml:"api"`
 	BusinessHours      []BusinessHours    `yaml:"business_hours"`
 	Users              []User             `yaml:"users"`
@@ -30,6 +31,43 @@ type Config struct {
 	services   map[string]int
 	comp       map[string]*Compensation
 	alwaysOpen *BusinessHours
+}
+
+// ServerConfig is the daemon's own settings; `pagerd serve` flags override
+// them. The policy core only checks them; the gateway uses them.
+type ServerConfig struct {
+	// Listen is the HTTP address (default ":8080").
+	Listen string `yaml:"listen"`
+	// PublicURL is how people and providers reach pagerd (ack links,
+	// Twilio callbacks). Default http://localhost plus the listen port.
+	PublicURL string `yaml:"public_url"`
+	// DataDir holds the embedded store when no Redis is configured.
+	DataDir string `yaml:"data_dir"`
+	// Redis, when its URL is set, is where incidents live instead.
+	Redis RedisConfig `yaml:"redis"`
+	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed for
+	// the client address; nobody else's is.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// RateLimit bounds events per integration key; excess gets 429 so the
+	// sender retries later. Zero means no limit.
+	RateLimit RateLimit `yaml:"rate_limit"`
+}
+
+// RedisConfig says where Redis is. URL forms: redis://[user:pass@]host:port[/db]
+// and rediss:// (TLS) for one server, redis-sentinel://[user:pass@]h1:p1,h2:p2/MASTER[/db]
+// for Sentinel, redis-cluster://[user:pass@]h1:p1,h2:p2 for Cluster. The URL
+// is a secret (it may hold a password): url_file and ${ENV} work.
+type RedisConfig struct {
+	URL     Secret `yaml:"url"`
+	URLFile string `yaml:"url_file"`
+	// Prefix namespaces the keys (default "pagerd").
+	Prefix string `yaml:"prefix"`
+}
+
+// RateLimit is a token bucket per integration key.
+type RateLimit struct {
+	PerSecond float64 `yaml:"per_second"`
+	Burst     int     `yaml:"burst"`
 }
 
 // APIConfig holds the bearer tokens that may use the incident API.

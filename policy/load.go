@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -73,6 +75,7 @@ func Parse(data []byte, file, baseDir string) (*Config, error) {
 }
 
 var yamlTypeNames = map[string]string{
+	"policy.ServerConfig": "server", "policy.RedisConfig": "server.redis", "policy.RateLimit": "server.rate_limit",
 	"policy.Config": "the top level", "policy.APIConfig": "api", "policy.APIToken": "an api token",
 	"policy.BusinessHours": "a business_hours calendar", "policy.Holiday": "a holiday",
 	"policy.User": "a user", "policy.Contact": "a contact", "policy.BackupContact": "backup_contact",
@@ -85,7 +88,7 @@ var yamlTypeNames = map[string]string{
 	"policy.TargetSet": "a targets variant", "policy.Compensation": "compensation", "policy.CompRule": "a comp_days rule",
 }
 
-var unknownFieldRE = regexp.MustCompile(`field (\S+) not found in type (\S+)`)
+var unknownFieldRE = regexp.MustCompile(`(?s)field (.*) not found in type ([\w.]+)`)
 
 // yamlProblems turns yaml.v3's errors into one line each, naming config
 // sections instead of Go types.
@@ -169,6 +172,7 @@ func (v *validator) validate() {
 		c.alwaysOpen.open[d] = true
 	}
 
+	v.server()
 	v.api()
 	v.calendars()
 	v.users()
@@ -208,6 +212,50 @@ func (v *validator) compensation() {
 				v.errf(rf, "set exactly one of longer_than or weekend: true")
 			}
 		}
+	}
+}
+
+var redisSchemes = []string{"redis://", "rediss://", "redis-sentinel://", "redis-cluster://"}
+
+func (v *validator) server() {
+	sv := &v.cfg.Server
+	if sv.Listen == "" {
+		sv.Listen = ":8080"
+	}
+	if _, port, err := net.SplitHostPort(sv.Listen); err != nil || port == "" {
+		v.errf("server.listen", "%q is not host:port (like :8080 or 127.0.0.1:8080)", sv.Listen)
+	}
+	if sv.PublicURL != "" {
+		u, err := url.Parse(sv.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.errf("server.public_url", "%q is not an absolute http(s) URL", sv.PublicURL)
+		}
+	}
+	u, err := resolveSecret(sv.Redis.URL, sv.Redis.URLFile, v.baseDir)
+	if err != nil {
+		v.errf("server.redis.url", "%v", err)
+	}
+	sv.Redis.URL = u
+	if u != "" {
+		ok := false
+		for _, s := range redisSchemes {
+			ok = ok || strings.HasPrefix(string(u), s)
+		}
+		if !ok {
+			// Never echo the URL: it may carry a password.
+			v.errf("server.redis.url", "use a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL")
+		}
+	}
+	for i, c := range sv.TrustedProxies {
+		if _, _, err := net.ParseCIDR(c); err != nil {
+			v.errf(fmt.Sprintf("server.trusted_proxies[%d]", i), "%q is not a CIDR like 10.0.0.0/8", c)
+		}
+	}
+	if sv.RateLimit.PerSecond < 0 || sv.RateLimit.Burst < 0 {
+		v.errf("server.rate_limit", "per_second and burst must not be negative")
+	}
+	if sv.RateLimit.PerSecond > 0 && sv.RateLimit.Burst == 0 {
+		sv.RateLimit.Burst = int(sv.RateLimit.PerSecond) + 1
 	}
 }
 
@@ -376,8 +424,8 @@ func (v *validator) schedules() {
 			if v.name(tf+".name", "name", t.Name, tiers) {
 				tf = fmt.Sprintf("%s.tiers[%s]", f, t.Name)
 			}
-			if t.ShiftWeeks < 0 {
-				v.errf(tf+".shift_weeks", "must be 1 or more")
+			if t.ShiftWeeks < 0 || t.ShiftWeeks > 104 {
+				v.errf(tf+".shift_weeks", "must be from 1 to 104 (two years)")
 			}
 			if t.ShiftWeeks == 0 {
 				t.ShiftWeeks = 1
@@ -763,7 +811,7 @@ func (v *validator) rules(f string, s *Service, p *EscalationPolicy) {
 				err = errors.New("it is empty")
 			}
 			if err != nil {
-				v.errf(fmt.Sprintf("%s.matchers[%d]", rf, k), "bad matcher %q: %v", m, err)
+				v.errf(fmt.Sprintf("%s.matchers[%d]", rf, k), "bad matcher %q: %q", m, err.Error())
 				continue
 			}
 			r.matchers = append(r.matchers, ms...)

@@ -66,7 +66,7 @@ func dayNumber(d Date) int {
 // handoff weekday). time.Date keeps it at the handoff wall-clock time whatever
 // DST does in between, so weeks spanning a DST change are 167 or 169 hours.
 func (s *Schedule) handoffAt(d Date) time.Time {
-	return time.Date(d.Year, d.Month, d.Day, s.Handoff.Time.Hour, s.Handoff.Time.Minute, 0, 0, s.Location())
+	return wallClock(d, s.Handoff.Time, s.Location())
 }
 
 // handoffDateAtOrBefore is the calendar date (a handoff weekday) of the

@@ -376,3 +376,23 @@ func atLine(n *yaml.Node, err error) error {
 	// value in the file at once, not just the first.
 	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 }
+
+// wallClock is the instant a wall clock in loc shows tod on date d. When
+// that time does not exist because the clocks jump forward over it (Santiago
+// skips Sunday 00:00 when DST starts), it is the first instant after the
+// jump; time.Date alone would give an instant before it, on the day before.
+func wallClock(d Date, tod TimeOfDay, loc *time.Location) time.Time {
+	t := time.Date(d.Year, d.Month, d.Day, tod.Hour, tod.Minute, 0, 0, loc)
+	if tod.Hour == 24 {
+		return t
+	}
+	y, m, day := t.Date()
+	if y == d.Year && m == d.Month && day == d.Day && t.Hour() == tod.Hour && t.Minute() == tod.Minute {
+		return t
+	}
+	// In a gap: the zone in force at t ends at the jump.
+	if start, end := t.ZoneBounds(); !start.Equal(t) && end.After(t) {
+		return end
+	}
+	return t
+}

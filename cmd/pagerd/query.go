@@ -36,19 +36,6 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	return status
 }
 
-type oncallJSON struct {
-	Schedule string    `json:"schedule"`
-	Tier     string    `json:"tier"`
-	User     string    `json:"user"`
-	Name     string    `json:"name"`
-	From     time.Time `json:"from"`
-	Until    time.Time `json:"until"`
-	Override bool      `json:"override"`
-	Reason   string    `json:"reason,omitempty"`
-	// Backup is who to call when the person on call cannot be reached.
-	Backup *policy.BackupContact `json:"backup_contact,omitempty"`
-}
-
 func runOncall(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("oncall", stderr)
 	cfgPath := configFlag(fs)
@@ -66,30 +53,14 @@ func runOncall(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		err = checkOutput(*out)
 	}
+	var rows []policy.OnCallEntry
+	if err == nil {
+		rows, err = c.WhoIsOnCall(t, *sched)
+	}
 	if err != nil {
 		return fail(stderr, "oncall", err)
 	}
-	var rows []oncallJSON
-	for i := range c.Schedules {
-		s := &c.Schedules[i]
-		if *sched != "" && s.Name != *sched {
-			continue
-		}
-		for _, sh := range s.OnCall(t) {
-			rows = append(rows, oncallJSON{
-				Schedule: s.Name, Tier: sh.Tier, User: sh.User, Name: c.User(sh.User).DisplayName(),
-				From: sh.From.In(s.Location()), Until: sh.Until.In(s.Location()),
-				Override: sh.Override != "", Reason: sh.Override, Backup: c.User(sh.User).Backup,
-			})
-		}
-	}
-	if *sched != "" && c.Schedule(*sched) == nil {
-		return fail(stderr, "oncall", fmt.Errorf("no schedule %q is defined", *sched))
-	}
 	if *out == "json" {
-		if rows == nil {
-			rows = []oncallJSON{}
-		}
 		return jsonOut(stdout, stderr, "oncall", rows)
 	}
 	tw := newTable(stdout)

@@ -1,0 +1,1276 @@
+package policy
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The tests in this file break configs on purpose and check that the loader
+// says where and what: every problem names the config FILE, the FIELD (as a
+// path like escalation_policies[aion-r].levels[primary].targets[0].schedule,
+// or a line number for problems found while decoding YAML) and the PROBLEM.
+//
+// Broken configs are made by small textual edits of the example configs in
+// ../configs (each edit must apply, so a test cannot pass because the example
+// changed under it) or by the small files in testdata/broken.
+
+// loadExampleText reads an example config from ../configs.
+func loadExampleText(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "configs", name))
+	if err != nil {
+		t.Fatalf("read example config: %v", err)
+	}
+	return string(b)
+}
+
+// loadEdit applies old→new replacement pairs to text, each to the first
+// occurrence only, and fails the test if an old string is not there.
+func loadEdit(t testing.TB, text string, pairs ...string) string {
+	t.Helper()
+	if len(pairs)%2 != 0 {
+		t.Fatalf("loadEdit: odd number of strings (%d)", len(pairs))
+	}
+	for i := 0; i < len(pairs); i += 2 {
+		old, repl := pairs[i], pairs[i+1]
+		if !strings.Contains(text, old) {
+			t.Fatalf("loadEdit: the config does not contain %q; the example changed, update the test", old)
+		}
+		text = strings.Replace(text, old, repl, 1)
+	}
+	return text
+}
+
+// loadLineOf is the 1-based line number of the first line containing s.
+func loadLineOf(t testing.TB, text, s string) int {
+	t.Helper()
+	i := strings.Index(text, s)
+	if i < 0 {
+		t.Fatalf("loadLineOf: %q is not in the config", s)
+	}
+	return strings.Count(text[:i], "\n") + 1
+}
+
+// loadConfigError asserts err is a *ConfigError for file whose every line
+// starts with the file name, and returns it.
+func loadConfigError(t testing.TB, err error, file string) *ConfigError {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("config loaded without error, want a *ConfigError")
+	}
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("error is %T, want *ConfigError: %v", err, err)
+	}
+	if ce.File != file {
+		t.Errorf("ConfigError.File = %q, want %q", ce.File, file)
+	}
+	if len(ce.Problems) == 0 {
+		t.Errorf("ConfigError has no problems")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(ce.Problems) {
+		t.Errorf("error has %d lines for %d problems:\n%v", len(lines), len(ce.Problems), err)
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, file+": ") {
+			t.Errorf("error line does not start with the file name %q: %q", file+": ", l)
+		}
+	}
+	return ce
+}
+
+// loadProblem is the first problem of ce containing every one of want, or "".
+func loadProblem(ce *ConfigError, want ...string) string {
+	for _, p := range ce.Problems {
+		ok := true
+		for _, w := range want {
+			if !strings.Contains(p, w) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return p
+		}
+	}
+	return ""
+}
+
+// loadCase is one broken config and what its error must say.
+type loadCase struct {
+	name string
+	// base is the example config edited ("quickstart.yaml", "aion-r.yaml");
+	// edits are old, new pairs applied to it in order.
+	base  string
+	edits []string
+	// afterKeys is inserted into quickstart.yaml after its service's
+	// integration keys: more fields of that service, or more services.
+	afterKeys string
+	// append is added at the end of the edited text.
+	append string
+	// text, when set, is the whole config instead of base, edits and append.
+	text string
+
+	// field is the field path the problem must name.
+	field string
+	// lineOf, when set, is a string whose line the problem must name as
+	// "line N:".
+	lineOf string
+	// fieldOrLine accepts a problem naming either field or the line of lineOf.
+	fieldOrLine bool
+	// problem are words that describe the problem; all must appear in the
+	// same problem line as the field.
+	problem []string
+}
+
+// loadCheckCase runs one loadCase against the config text.
+func loadCheckCase(t *testing.T, c loadCase, text, file string, err error) {
+	t.Helper()
+	ce := loadConfigError(t, err, file)
+	if ce == nil {
+		return
+	}
+	var locators [][]string
+	line := ""
+	if c.lineOf != "" {
+		line = fmt.Sprintf("line %d:", loadLineOf(t, text, c.lineOf))
+	}
+	switch {
+	case c.fieldOrLine:
+		locators = [][]string{{c.field}, {line}}
+	case c.field != "" && line != "":
+		locators = [][]string{{c.field, line}}
+	case c.field != "":
+		locators = [][]string{{c.field}}
+	case line != "":
+		locators = [][]string{{line}}
+	default:
+		locators = [][]string{nil}
+	}
+	for _, loc := range locators {
+		if loadProblem(ce, append(append([]string(nil), loc...), c.problem...)...) != "" {
+			return
+		}
+	}
+	want := fmt.Sprintf("field %q", c.field)
+	switch {
+	case c.fieldOrLine:
+		want = fmt.Sprintf("field %q or %q", c.field, line)
+	case line != "" && c.field != "":
+		want += fmt.Sprintf(" and %q", line)
+	case line != "":
+		want = fmt.Sprintf("%q", line)
+	case c.field == "":
+		want = "no field"
+	}
+	t.Errorf("no problem names %s with %q; got:\n%v", want, c.problem, err)
+}
+
+// quickstart.yaml fragments the cases edit.
+const (
+	loadQContacts = "    contacts:\n      - {channel: push, via: log}\n      - {channel: sms, via: log}\n      - {channel: voice, via: log}\n"
+	loadQMembers  = "        members: [demo]\n"
+	loadQTarget   = "          - {schedule: demo, tier: primary}\n"
+	loadQTimeout  = "        timeout: 15m\n"
+	loadQPolicy   = "    escalation_policy: demo\n"
+	loadQAMKey    = "      alertmanager_key: demo0000000000000000000000000000\n"
+	loadQKeys     = loadQAMKey + "      pagerduty_routing_key: demo0000000000000000000000000000\n"
+	// loadQRules starts a rules list; cases insert it after the integration
+	// keys of quickstart's only service (afterKeys).
+	loadQRules = "    rules:\n"
+)
+
+// aion-r.yaml fragments the cases edit.
+const (
+	loadATimeouts  = "        timeouts: {SEV-1: 10m, SEV-2: 20m, SEV-3: 1h, SEV-4: next_business_day}\n"
+	loadAPrimaryT  = "          - {schedule: aion-r-oncall, tier: primary}\n"
+	loadASecondary = "          - {schedule: aion-r-oncall, tier: secondary}\n"
+	loadAUserTZ    = "    title: Platform Engineer\n    time_zone: UTC\n"
+	loadASev1      = "      SEV-1:\n        urgency: high\n        acknowledge: 5m\n"
+)
+
+// loadOverrides adds overrides to quickstart's schedule.
+func loadOverrides(lines ...string) []string {
+	return []string{loadQMembers, loadQMembers + "    overrides:\n" + strings.Join(lines, "")}
+}
+
+// loadSecondService is a second quickstart service with the given keys.
+func loadSecondService(name, keys string) string {
+	return "  - name: " + name + "\n    escalation_policy: demo\n    integrations:\n" + keys
+}
+
+func loadCases() []loadCase {
+	return []loadCase{
+		// Unknown keys, found while decoding: named with their line.
+		{
+			name: "unknown key at top level", base: "quickstart.yaml",
+			edits:  []string{"api:\n", "bogus_top: 1\napi:\n"},
+			lineOf: "bogus_top: 1", problem: []string{`unknown field "bogus_top"`, "top level"},
+		},
+		{
+			name: "unknown key in user", base: "quickstart.yaml",
+			edits:  []string{"    name: Demo User\n", "    name: Demo User\n    pager_color: red\n"},
+			lineOf: "pager_color: red", problem: []string{`unknown field "pager_color"`, "user"},
+		},
+		{
+			name: "unknown key in level", base: "quickstart.yaml",
+			edits:  []string{loadQTimeout, loadQTimeout + "        escalate_after: 5m\n"},
+			lineOf: "escalate_after: 5m", problem: []string{`unknown field "escalate_after"`, "level"},
+		},
+		{
+			name: "unknown key in flow-style contact", base: "quickstart.yaml",
+			edits:  []string{"{channel: sms, via: log}", "{channel: sms, via: log, phone: x}"},
+			lineOf: "phone: x", problem: []string{`unknown field "phone"`, "contact"},
+		},
+		{
+			name: "misspelled key in priority targets", base: "aion-r.yaml",
+			edits:  []string{"        acknowledge: 5m\n", "        acknowlege: 5m\n"},
+			lineOf: "acknowlege: 5m", problem: []string{`unknown field "acknowlege"`},
+		},
+		{
+			name: "misspelled key in schedule", base: "aion-r.yaml",
+			edits:  []string{"  - name: aion-r-oncall\n    time_zone: UTC\n", "  - name: aion-r-oncall\n    timezone: UTC\n"},
+			lineOf: "timezone: UTC", problem: []string{`unknown field "timezone"`, "schedule"},
+		},
+		{
+			name: "unknown key with a space", base: "quickstart.yaml",
+			edits:  []string{"    name: Demo User\n", "    name: Demo User\n    pager color: red\n"},
+			lineOf: "pager color: red", problem: []string{`unknown field "pager color"`, "user"},
+		},
+		{
+			// A problem is one line: Error() prefixes every line with the file.
+			name: "unknown key with a newline", base: "quickstart.yaml",
+			edits:  []string{"    name: Demo User\n", "    name: Demo User\n    \"pager\\ncolor\": red\n"},
+			lineOf: "pager\\ncolor", problem: []string{`unknown field "pager\ncolor"`, "user"},
+		},
+		{
+			name: "unknown key in service", base: "quickstart.yaml",
+			edits:  []string{loadQPolicy, loadQPolicy + "    escalation: demo\n"},
+			lineOf: "escalation: demo", problem: []string{`unknown field "escalation"`, "service"},
+		},
+
+		// References to things that are not defined.
+		{
+			name: "level names a missing schedule", base: "aion-r.yaml",
+			edits: []string{loadAPrimaryT, "          - {schedule: aion-r-on-call, tier: primary}\n"},
+			field: "escalation_policies[aion-r].levels[primary].targets[0].schedule", problem: []string{`no schedule "aion-r-on-call"`},
+		},
+		{
+			name: "level names a missing tier", base: "aion-r.yaml",
+			edits: []string{loadASecondary, "          - {schedule: aion-r-oncall, tier: secundary}\n"},
+			field: "escalation_policies[aion-r].levels[secondary].targets[0].tier", problem: []string{`no tier "secundary"`},
+		},
+		{
+			name: "level names a missing user", base: "quickstart.yaml",
+			edits: []string{loadQTarget, "          - {user: ghost}\n"},
+			field: "escalation_policies[demo].levels[primary].targets[0].user", problem: []string{`no user "ghost"`},
+		},
+		{
+			name: "level target is both user and tier", base: "quickstart.yaml",
+			edits: []string{loadQTarget, "          - {schedule: demo, tier: primary, user: demo}\n"},
+			field: "escalation_policies[demo].levels[primary].targets[0]", problem: []string{"exactly one"},
+		},
+		{
+			name: "level target is a level", base: "quickstart.yaml",
+			edits: []string{loadQTarget, "          - {level: primary}\n"},
+			field: "escalation_policies[demo].levels[primary].targets[0].level", problem: []string{"only in unresolved"},
+		},
+		{
+			name: "unresolved rule names a missing level", base: "aion-r.yaml",
+			edits: []string{"          - {level: secondary}\n", "          - {level: secundary}\n"},
+			field: "escalation_policies[aion-r].unresolved[0].notify[0].level", problem: []string{`no level "secundary"`},
+		},
+		{
+			name: "tier names a missing user", base: "quickstart.yaml",
+			edits: []string{loadQMembers, "        members: [demo, ghost]\n"},
+			field: "schedules[demo].tiers[primary].members[1]", problem: []string{`no user "ghost"`},
+		},
+		{
+			name: "override names a missing user", base: "quickstart.yaml",
+			edits: loadOverrides("      - {from: 2025-09-01, until: 2025-09-02, tiers: {primary: ghost}}\n"),
+			field: "schedules[demo].overrides[0].tiers.primary", problem: []string{`no user "ghost"`},
+		},
+		{
+			name: "override names a missing tier", base: "quickstart.yaml",
+			edits: loadOverrides("      - {from: 2025-09-01, until: 2025-09-02, tiers: {secondary: demo}}\n"),
+			field: "schedules[demo].overrides[0].tiers.secondary", problem: []string{`no tier "secondary"`},
+		},
+		{
+			name: "service names a missing escalation policy", base: "quickstart.yaml",
+			edits: []string{loadQPolicy, "    escalation_policy: dmeo\n"},
+			field: "services[demo].escalation_policy", problem: []string{`no escalation policy "dmeo"`},
+		},
+		{
+			name: "service without escalation policy", base: "quickstart.yaml",
+			edits: []string{loadQPolicy, ""},
+			field: "services[demo].escalation_policy", problem: []string{"required"},
+		},
+		{
+			name: "service names a missing calendar", base: "aion-r.yaml",
+			edits: []string{"    business_hours: aion-r-office\n", "    business_hours: aion-r-ofice\n"},
+			field: "services[aion-r-platform].business_hours", problem: []string{`no business_hours calendar "aion-r-ofice"`},
+		},
+		{
+			name: "rule pages a missing level", base: "quickstart.yaml",
+			afterKeys: loadQRules + "      - {name: r, matchers: [team=db], priority: P0, page_immediately: [executives]}\n",
+			field:     "services[demo].rules[0].page_immediately[0]", problem: []string{`no level "executives"`},
+		},
+
+		// Matchers.
+		{
+			name: "matcher with a bad regexp", base: "quickstart.yaml",
+			afterKeys: loadQRules + "      - name: bad\n        matchers: ['severity=~\"((\"']\n        priority: P0\n",
+			field:     "services[demo].rules[0].matchers[0]", problem: []string{"bad matcher", `severity=~`, "missing closing )"},
+		},
+		{
+			name: "matcher without label name", base: "quickstart.yaml",
+			afterKeys: loadQRules + "      - name: ok\n        matchers: [severity=critical]\n        priority: P0\n      - name: bad\n        matchers: [team=db, \"=foo\"]\n        priority: P1\n",
+			field:     "services[demo].rules[1].matchers[1]", problem: []string{"bad matcher", `"=foo"`},
+		},
+		{
+			name: "matcher without operator", base: "quickstart.yaml",
+			afterKeys: loadQRules + "      - {matchers: [database], priority: P1}\n",
+			field:     "services[demo].rules[0].matchers[0]", problem: []string{"bad matcher", `"database"`},
+		},
+		{
+			name: "rule without matchers", base: "quickstart.yaml",
+			afterKeys: loadQRules + "      - {name: everything, priority: P1}\n",
+			field:     "services[demo].rules[0].matchers", problem: []string{"at least one matcher"},
+		},
+
+		// Overlapping overrides of one tier.
+		{
+			name: "overlapping date overrides", base: "quickstart.yaml",
+			edits: loadOverrides(
+				"      - {reason: Labor Day, from: 2025-08-30, until: 2025-09-02, tiers: {primary: demo}}\n",
+				"      - {reason: swap, from: 2025-09-02, until: 2025-09-05, tiers: {primary: demo}}\n"),
+			field: "schedules[demo].overrides[1]", problem: []string{"overlaps overrides[0]", `tier "primary"`, "2025-08-30", "2025-09-02"},
+		},
+		{
+			name: "overlapping instant overrides", base: "quickstart.yaml",
+			edits: loadOverrides(
+				"      - {from: 2025-09-01T09:00:00Z, until: 2025-09-02T09:00:00Z, tiers: {primary: demo}}\n",
+				"      - {from: 2025-09-02T08:59:00Z, until: 2025-09-03T09:00:00Z, tiers: {primary: demo}}\n"),
+			field: "schedules[demo].overrides[1]", problem: []string{"overlaps overrides[0]", "2025-09-01T09:00:00Z"},
+		},
+		{
+			name: "instant override overlapping a whole-day override", base: "quickstart.yaml",
+			edits: loadOverrides(
+				"      - {from: 2025-09-01, until: 2025-09-02, tiers: {primary: demo}}\n",
+				"      - {from: 2025-09-02T23:00:00Z, until: 2025-09-03T09:00:00Z, tiers: {primary: demo}}\n"),
+			field: "schedules[demo].overrides[1]", problem: []string{"overlaps overrides[0]"},
+		},
+		{
+			name: "override contained in another", base: "quickstart.yaml",
+			edits: loadOverrides(
+				"      - {from: 2025-09-01, until: 2025-09-30, tiers: {primary: demo}}\n",
+				"      - {from: 2025-10-01, until: 2025-10-02, tiers: {primary: demo}}\n",
+				"      - {from: 2025-09-10T00:00:00+02:00, until: 2025-09-11T00:00:00+02:00, tiers: {primary: demo}}\n"),
+			field: "schedules[demo].overrides[2]", problem: []string{"overlaps overrides[0]"},
+		},
+		{
+			name: "override ending before it starts", base: "quickstart.yaml",
+			edits: loadOverrides("      - {from: 2025-09-03, until: 2025-09-02, tiers: {primary: demo}}\n"),
+			field: "schedules[demo].overrides[0].until", problem: []string{"not after"},
+		},
+		{
+			name: "override with a bad time", base: "quickstart.yaml",
+			edits: loadOverrides("      - {from: 2025-09-03, until: \"2025-09-04 12:00\", tiers: {primary: demo}}\n"),
+			field: "schedules[demo].overrides[0].until", lineOf: "2025-09-04 12:00", fieldOrLine: true,
+			problem: []string{"invalid time", "2025-09-04 12:00"},
+		},
+
+		// Priorities that are not in the service's scheme.
+		{
+			name: "unknown priority in rule", base: "quickstart.yaml",
+			afterKeys: loadQRules + "      - {name: db, matchers: [team=db], priority: SEV-1}\n",
+			field:     "services[demo].rules[0].priority", problem: []string{`priority "SEV-1" is not in scheme P0-P3`},
+		},
+		{
+			name: "unknown priority in level timeouts", base: "aion-r.yaml",
+			edits: []string{loadATimeouts, "        timeouts: {SEV-1: 10m, SEV-2: 20m, SEV-3: 1h, SEV-4: next_business_day, SEV-5: 1d}\n"},
+			field: "escalation_policies[aion-r].levels[primary].timeouts.SEV-5", problem: []string{`priority "SEV-5" is not in scheme`},
+		},
+		{
+			name: "unknown priority in targets", base: "aion-r.yaml",
+			edits: []string{"      SEV-4:\n", "      P3:\n"},
+			field: "services[aion-r-platform].targets.P3", problem: []string{`priority "P3" is not in scheme SEV-1-4`},
+		},
+		{
+			name: "unknown priority in severities", base: "quickstart.yaml",
+			edits: []string{loadQPolicy, loadQPolicy + "    severities: {critical: P0, page: P00}\n"},
+			field: "services[demo].severities.page", problem: []string{`priority "P00" is not in scheme`},
+		},
+		{
+			name: "unknown priority in unresolved rule", base: "aion-r.yaml",
+			edits: []string{"      - priorities: [SEV-3]\n", "      - priorities: [SEV-3, SEV-33]\n"},
+			field: "escalation_policies[aion-r].unresolved[2].priorities", problem: []string{`priority "SEV-33" is not in scheme`},
+		},
+		{
+			name: "unknown priority in missing_status_update", base: "aion-r.yaml",
+			edits: []string{"      - priorities: [SEV-1, SEV-2]\n", "      - priorities: [SEV-1, P1]\n"},
+			field: "escalation_policies[aion-r].missing_status_update[0].priorities", problem: []string{`priority "P1" is not in scheme`},
+		},
+		{
+			name: "unknown default priority", base: "quickstart.yaml",
+			edits: []string{loadQPolicy, loadQPolicy + "    default_priority: SEV-2\n"},
+			field: "services[demo].default_priority", problem: []string{`priority "SEV-2" is not in scheme`},
+		},
+		{
+			name: "unknown priority scheme", base: "quickstart.yaml",
+			edits: []string{"priority_scheme: P0-P3", "priority_scheme: P1-P4"},
+			field: "services[demo].priority_scheme", problem: []string{`unknown priority scheme "P1-P4"`},
+		},
+
+		// Schedules.
+		{
+			name: "tier start not on the handoff weekday", base: "quickstart.yaml",
+			edits: []string{"start: 2025-01-06", "start: 2025-01-07"},
+			field: "schedules[demo].tiers[primary].start", problem: []string{"2025-01-07 is a Tuesday", "Monday"},
+		},
+		{
+			name: "handoff weekday not the tiers' start weekday", base: "aion-r.yaml",
+			edits: []string{"handoff: {weekday: monday,", "handoff: {weekday: sunday,"},
+			field: "schedules[aion-r-oncall].tiers[tertiary].start", problem: []string{"is a Monday", "Sunday"},
+		},
+		{
+			name: "tier without start", base: "quickstart.yaml",
+			edits: []string{"        start: 2025-01-06 # a Monday: the first member's first week\n", ""},
+			field: "schedules[demo].tiers[primary].start", problem: []string{"start is required"},
+		},
+		{
+			name: "tier without members", base: "quickstart.yaml",
+			edits: []string{loadQMembers, "        members: []\n"},
+			field: "schedules[demo].tiers[primary].members", problem: []string{"at least one member"},
+		},
+		{
+			name: "negative shift weeks", base: "aion-r.yaml",
+			edits: []string{"shift_weeks: 2", "shift_weeks: -2"},
+			field: "schedules[aion-r-oncall].tiers[tertiary].shift_weeks", problem: []string{"from 1 to 104"},
+		},
+		{
+			name: "schedule without handoff time", base: "quickstart.yaml",
+			edits: []string{`handoff: {weekday: monday, time: "00:00"}`, `handoff: {weekday: monday}`},
+			field: "schedules[demo].handoff.time", problem: []string{"handoff time is required"},
+		},
+		{
+			name: "bad handoff time", base: "quickstart.yaml",
+			edits: []string{`handoff: {weekday: monday, time: "00:00"}`, `handoff: {weekday: monday, time: "25:00"}`},
+			field: "schedules[demo].handoff.time", lineOf: `time: "25:00"`, fieldOrLine: true,
+			problem: []string{"invalid time of day", "25:00"},
+		},
+		{
+			name: "bad handoff weekday", base: "quickstart.yaml",
+			edits: []string{`handoff: {weekday: monday,`, `handoff: {weekday: mondays,`},
+			field: "schedules[demo].handoff.weekday", lineOf: "weekday: mondays", fieldOrLine: true,
+			problem: []string{"invalid weekday", "mondays"},
+		},
+		{
+			name: "bad tier start date", base: "quickstart.yaml",
+			edits: []string{"start: 2025-01-06", "start: 2025-13-06"},
+			field: "schedules[demo].tiers[primary].start", lineOf: "start: 2025-13-06", fieldOrLine: true,
+			problem: []string{"invalid date", "2025-13-06"},
+		},
+
+		// Durations and timeouts.
+		{
+			name: "bad level timeout", base: "quickstart.yaml",
+			edits: []string{loadQTimeout, "        timeout: 15minutes\n"},
+			field: "escalation_policies[demo].levels[primary].timeout", lineOf: "timeout: 15minutes", fieldOrLine: true,
+			problem: []string{"invalid timeout", "15minutes"},
+		},
+		{
+			name: "bad level timeout per priority", base: "aion-r.yaml",
+			edits: []string{loadATimeouts, "        timeouts: {SEV-1: 10m, SEV-2: 20m, SEV-3: 1h, SEV-4: next business day}\n"},
+			field: "escalation_policies[aion-r].levels[primary].timeouts.SEV-4", lineOf: "SEV-4: next business day", fieldOrLine: true,
+			problem: []string{"invalid timeout", "next business day"},
+		},
+		{
+			name: "bad notification step delay", base: "quickstart.yaml",
+			edits: []string{"{after: 2m, channel: sms}", "{after: 2 minutes, channel: sms}"},
+			field: "users[demo].notification_rules.high[1].after", lineOf: "after: 2 minutes", fieldOrLine: true,
+			problem: []string{"invalid duration", "2 minutes"},
+		},
+		{
+			name: "bad unresolved delay", base: "aion-r.yaml",
+			edits: []string{"        after: 1h\n", "        after: 1 hour\n"},
+			field: "escalation_policies[aion-r].unresolved[0].after", lineOf: "after: 1 hour", fieldOrLine: true,
+			problem: []string{"invalid duration", "1 hour"},
+		},
+		{
+			name: "bad acknowledge target", base: "aion-r.yaml",
+			edits: []string{"        acknowledge: 5m\n", "        acknowledge: 5\n"},
+			field: "services[aion-r-platform].targets.SEV-1.acknowledge", lineOf: "acknowledge: 5\n", fieldOrLine: true,
+			problem: []string{"invalid timeout", `"5"`},
+		},
+		{
+			name: "zero level timeout", base: "quickstart.yaml",
+			edits: []string{loadQTimeout, "        timeout: 0s\n"},
+			field: "escalation_policies[demo].levels[primary].timeout", problem: []string{"more than zero"},
+		},
+		{
+			name: "zero unresolved delay", base: "aion-r.yaml",
+			edits: []string{"        after: 1h\n", "        after: 0s\n"},
+			field: "escalation_policies[aion-r].unresolved[0].after", problem: []string{"more than zero"},
+		},
+		{
+			name: "zero missing_status_update delay", base: "aion-r.yaml",
+			edits: []string{"        after: 30m\n", "        after: 0s\n"},
+			field: "escalation_policies[aion-r].missing_status_update[0].after", problem: []string{"more than zero"},
+		},
+		{
+			name: "zero acknowledge target", base: "aion-r.yaml",
+			edits: []string{"        acknowledge: 10m\n", "        acknowledge: 0s\n"},
+			field: "services[aion-r-platform].targets.SEV-2.acknowledge", problem: []string{"more than zero"},
+		},
+		{
+			name: "ack_target used in targets", base: "aion-r.yaml",
+			edits: []string{loadASev1, "      SEV-1:\n        urgency: high\n        acknowledge: ack_target\n"},
+			field: "services[aion-r-platform].targets.SEV-1.acknowledge", problem: []string{"ack_target is for escalation level timeouts only"},
+		},
+		{
+			name: "ack_target used in an off-hours variant", base: "aion-r.yaml",
+			edits: []string{loadASev1, loadASev1 + "        off_hours: {resolution: ack_target}\n"},
+			field: "services[aion-r-platform].targets.SEV-1.off_hours.resolution", problem: []string{"ack_target"},
+		},
+		{
+			name: "ack_target level timeout without acknowledge target", base: "quickstart.yaml",
+			edits: []string{loadQTimeout, "        timeout: ack_target\n"},
+			field: "escalation_policies[demo].levels[primary].timeouts.P0", problem: []string{"ack_target", `service "demo"`, "no acknowledge target for P0"},
+		},
+		{
+			name: "unknown urgency", base: "aion-r.yaml",
+			edits: []string{loadASev1, "      SEV-1:\n        urgency: urgent\n        acknowledge: 5m\n"},
+			field: "services[aion-r-platform].targets.SEV-1.urgency", problem: []string{`unknown urgency "urgent"`},
+		},
+		{
+			name: "missing timeout on a non-final level", base: "aion-r.yaml",
+			edits: []string{loadATimeouts, ""},
+			field: "escalation_policies[aion-r].levels[primary].timeout", problem: []string{"no timeout for SEV-1", `service "aion-r-platform"`},
+		},
+		{
+			name: "missing timeout for one priority", base: "aion-r.yaml",
+			edits: []string{loadATimeouts, "        timeouts: {SEV-1: 10m, SEV-2: 20m, SEV-3: 1h}\n"},
+			field: "escalation_policies[aion-r].levels[primary].timeout", problem: []string{"no timeout for SEV-4", "timeouts.SEV-4"},
+		},
+		{
+			name: "missing timeout on a repeated final level", base: "quickstart.yaml",
+			edits: []string{"    repeat: 0\n", "    repeat: 2\n", loadQTimeout, ""},
+			field: "escalation_policies[demo].levels[primary].timeout", problem: []string{"no timeout for P0"},
+		},
+		{
+			name: "negative repeat", base: "quickstart.yaml",
+			edits: []string{"    repeat: 0\n", "    repeat: -1\n"},
+			field: "escalation_policies[demo].repeat", problem: []string{"negative"},
+		},
+		{
+			name: "policy without levels", base: "quickstart.yaml",
+			edits: []string{"    levels:\n      - name: primary\n        targets:\n" + loadQTarget + loadQTimeout, "    levels: []\n"},
+			field: "escalation_policies[demo].levels", problem: []string{"at least one level"},
+		},
+		{
+			name: "level without targets", base: "quickstart.yaml",
+			edits: []string{"        targets:\n" + loadQTarget, "        targets: []\n"},
+			field: "escalation_policies[demo].levels[primary].targets", problem: []string{"at least one target"},
+		},
+
+		// Time zones.
+		{
+			name: "bad schedule time zone", base: "quickstart.yaml",
+			edits: []string{"    time_zone: UTC\n", "    time_zone: Mars/Olympus_Mons\n"},
+			field: "schedules[demo].time_zone", problem: []string{`unknown time zone "Mars/Olympus_Mons"`},
+		},
+		{
+			name: "bad user time zone", base: "aion-r.yaml",
+			edits: []string{loadAUserTZ, "    title: Platform Engineer\n    time_zone: EST5EDT-ish\n"},
+			field: "users[eng-a].time_zone", problem: []string{`unknown time zone "EST5EDT-ish"`},
+		},
+		{
+			name: "bad calendar time zone", base: "aion-r.yaml",
+			edits: []string{"  - name: aion-r-office\n    time_zone: UTC\n", "  - name: aion-r-office\n    time_zone: Europe/Londn\n"},
+			field: "business_hours[aion-r-office].time_zone", problem: []string{`unknown time zone "Europe/Londn"`},
+		},
+
+		// Business hours.
+		{
+			name: "calendar closing before it opens", base: "aion-r.yaml",
+			edits: []string{`end: "17:00"`, `end: "08:00"`},
+			field: "business_hours[aion-r-office].end", problem: []string{"must be after start"},
+		},
+		{
+			name: "calendar without opening hours", base: "aion-r.yaml",
+			edits: []string{"    start: \"09:00\"\n", ""},
+			field: "business_hours[aion-r-office]", problem: []string{"start and end are required"},
+		},
+
+		// Users and their contacts.
+		{
+			name: "user without contacts", base: "quickstart.yaml",
+			edits: []string{loadQContacts, "    contacts: []\n"},
+			field: "users[demo].contacts", problem: []string{"at least one contact"},
+		},
+		{
+			name: "notification rule on a channel without contact", base: "quickstart.yaml",
+			edits: []string{"      - {channel: voice, via: log}\n", ""},
+			field: "users[demo].notification_rules.high[2].channel", problem: []string{`no "voice" contact`},
+		},
+		{
+			name: "low urgency rule on a channel without contact", base: "aion-r.yaml",
+			edits: []string{"      high: [{after: 0s, channel: push}, {after: 2m, channel: sms}, {after: 5m, channel: voice}]\n",
+				"      high: [{after: 0s, channel: push}, {after: 2m, channel: sms}, {after: 5m, channel: voice}]\n      low: [{after: 0s, channel: email}]\n"},
+			field: "users[eng-a].notification_rules.low[0].channel", problem: []string{`no "email" contact`},
+		},
+		{
+			name: "unknown contact channel", base: "quickstart.yaml",
+			edits: []string{"{channel: push, via: log}", "{channel: pager, via: log}"},
+			field: "users[demo].contacts[0].channel", problem: []string{`unknown channel "pager"`},
+		},
+		{
+			name: "two contacts on one channel", base: "quickstart.yaml",
+			edits: []string{"{channel: voice, via: log}", "{channel: sms, via: log}"},
+			field: "users[demo].contacts[2].channel", problem: []string{"a second sms contact"},
+		},
+		{
+			name: "unknown transport", base: "quickstart.yaml",
+			edits: []string{"{channel: sms, via: log}", "{channel: sms, via: carrier-pigeon}"},
+			field: "users[demo].contacts[1].via", problem: []string{`unknown transport "carrier-pigeon"`},
+		},
+		{
+			name: "contact without address", base: "aion-r.yaml",
+			edits: []string{`{channel: sms, via: twilio, address: "+15555550101"}`, `{channel: sms, via: twilio}`},
+			field: "users[eng-a].contacts[1].address", problem: []string{"address is required for sms via twilio"},
+		},
+		{
+			name: "user id with a space", base: "quickstart.yaml",
+			edits: []string{"  - id: demo\n", "  - id: demo user\n"},
+			field: "users[0].id", problem: []string{`id "demo user" may hold only`},
+		},
+
+		// Duplicate names.
+		{
+			name: "duplicate user id", base: "aion-r.yaml",
+			edits: []string{"  - id: eng-b\n", "  - id: eng-a\n"},
+			field: "users[1].id", problem: []string{`duplicate id "eng-a"`},
+		},
+		{
+			name: "duplicate tier name", base: "aion-r.yaml",
+			edits: []string{"      - name: secondary\n        start:", "      - name: primary\n        start:"},
+			field: "schedules[aion-r-oncall].tiers[1].name", problem: []string{`duplicate name "primary"`},
+		},
+		{
+			name: "duplicate level name", base: "aion-r.yaml",
+			edits: []string{"      - name: secondary\n        targets:", "      - name: primary\n        targets:"},
+			field: "escalation_policies[aion-r].levels[1].name", problem: []string{`duplicate name "primary"`},
+		},
+		{
+			name: "duplicate schedule name", base: "quickstart.yaml",
+			edits: []string{"# How an incident climbs", "  - name: demo\n    handoff: {weekday: monday, time: \"00:00\"}\n    tiers: [{name: primary, start: 2025-01-06, members: [demo]}]\n\n# How an incident climbs"},
+			field: "schedules[1].name", problem: []string{`duplicate name "demo"`},
+		},
+		{
+			name: "duplicate service name", base: "quickstart.yaml",
+			afterKeys: loadSecondService("demo", "      alertmanager_key: other0000000000000000000000000000\n"),
+			field:     "services[1].name", problem: []string{`duplicate name "demo"`},
+		},
+		{
+			name: "duplicate rule name", base: "quickstart.yaml",
+			afterKeys: loadQRules + "      - {name: db, matchers: [team=db], priority: P0}\n      - {name: db, matchers: [team=dba], priority: P1}\n",
+			field:     "services[demo].rules[1].name", problem: []string{`duplicate rule name "db"`},
+		},
+		{
+			name: "duplicate api token name", base: "quickstart.yaml",
+			edits: []string{"      token: demo-api-token\n", "      token: demo-api-token\n    - name: demo\n      token: other-api-token\n"},
+			field: "api.tokens[1].name", problem: []string{`duplicate name "demo"`},
+		},
+
+		// Integration keys and API tokens.
+		{
+			name: "alertmanager key shared by two services", base: "quickstart.yaml",
+			afterKeys: loadSecondService("demo2", loadQAMKey),
+			field:     "services[demo2].integrations.alertmanager_key", problem: []string{`same key is used by service "demo"`},
+		},
+		{
+			name: "pagerduty routing key shared by two services", base: "quickstart.yaml",
+			afterKeys: loadSecondService("demo2", "      pagerduty_routing_key: demo0000000000000000000000000000\n"),
+			field:     "services[demo2].integrations.pagerduty_routing_key", problem: []string{`same key is used by service "demo"`},
+		},
+		{
+			name: "api token given twice", base: "quickstart.yaml",
+			edits: []string{"      token: demo-api-token\n", "      token: demo-api-token\n    - name: again\n      token: demo-api-token\n"},
+			field: "api.tokens[1].token", problem: []string{"same token is given twice"},
+		},
+		{
+			name: "api token without value", base: "quickstart.yaml",
+			edits: []string{"      token: demo-api-token\n", ""},
+			field: "api.tokens[0].token", problem: []string{"token or token_file is required"},
+		},
+		{
+			name: "unknown incident key", base: "quickstart.yaml",
+			edits: []string{loadQPolicy, loadQPolicy + "    incident_key: alertname\n"},
+			field: "services[demo].incident_key", problem: []string{`unknown incident key "alertname"`},
+		},
+
+		// Whole-file problems.
+		{name: "empty file", text: "", problem: []string{"config is empty"}},
+		{name: "only comments", text: "# nothing here yet\n\n   \n", problem: []string{"config is empty"}},
+		{
+			name: "two YAML documents", base: "quickstart.yaml",
+			append:  "---\n" + "api: {tokens: []}\n",
+			problem: []string{"more than one YAML document"},
+		},
+		{
+			name: "not YAML", text: "users:\n  - id: a\n\tname: tab\n",
+			problem: []string{"line ", "tab character"},
+		},
+		{
+			name: "wrong type", base: "quickstart.yaml",
+			edits:  []string{"        members: [demo]\n", "        members: demo\n"},
+			lineOf: "members: demo", problem: []string{"cannot unmarshal"},
+		},
+	}
+}
+
+func TestLoadBaseConfigsValid(t *testing.T) {
+	// The cases below edit these; they must load as they are, and survive an
+	// empty edit, or every broken case would be meaningless.
+	for _, name := range []string{"quickstart.yaml", "aion-r.yaml"} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Parse([]byte(loadExampleText(t, name)), name, t.TempDir()); err != nil {
+				t.Fatalf("%v", err)
+			}
+		})
+	}
+}
+
+func TestLoadBrokenConfigs(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range loadCases() {
+		if seen[c.name] {
+			t.Fatalf("duplicate case name %q", c.name)
+		}
+		seen[c.name] = true
+		t.Run(c.name, func(t *testing.T) {
+			text := c.text
+			if c.base != "" {
+				text = loadEdit(t, loadExampleText(t, c.base), c.edits...)
+				if c.afterKeys != "" {
+					text = loadEdit(t, text, loadQKeys, loadQKeys+c.afterKeys)
+				}
+				text += c.append
+			}
+			// The file name is a path, as check-config reports it.
+			file := filepath.Join("conf.d", strings.ReplaceAll(c.name, " ", "-")+".yaml")
+			cfg, err := Parse([]byte(text), file, t.TempDir())
+			if err == nil {
+				t.Fatalf("loaded without error (config has %d services); want a problem naming %q with %q", len(cfg.Services), c.field, c.problem)
+			}
+			loadCheckCase(t, c, text, file, err)
+		})
+	}
+}
+
+// loadBrokenFiles are the standalone configs in testdata/broken and what
+// LoadFile must say about them.
+var loadBrokenFiles = map[string]loadCase{
+	"unknown-field-in-override.yaml": {
+		lineOf: "user: bob", problem: []string{`unknown field "user"`, "override"},
+	},
+	"unknown-field-in-target.yaml": {
+		lineOf: "teir: primary", problem: []string{`unknown field "teir"`, "target"},
+	},
+	"bad-matcher.yaml": {
+		field: "services[web].rules[0].matchers[1]", problem: []string{"bad matcher", `severity=~\"((\"`},
+	},
+	"overlapping-overrides.yaml": {
+		field: "schedules[web].overrides[1]", problem: []string{"overlaps overrides[0]", `tier "primary"`},
+	},
+	"two-documents.yaml": {
+		problem: []string{"more than one YAML document"},
+	},
+	"empty.yaml": {
+		problem: []string{"config is empty"},
+	},
+	"missing-references.yaml": {
+		field: "escalation_policies[web].levels[first].targets[0].schedule", problem: []string{`no schedule "wbe"`},
+	},
+	"wrong-type.yaml": {
+		lineOf: "contacts: bob@example.com", problem: []string{"cannot unmarshal", "[]policy.Contact"},
+	},
+}
+
+func TestLoadBrokenFiles(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "broken", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, f := range files {
+		found[filepath.Base(f)] = true
+	}
+	for name := range loadBrokenFiles {
+		if !found[name] {
+			t.Errorf("testdata/broken/%s is missing", name)
+		}
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			c, ok := loadBrokenFiles[name]
+			if !ok {
+				t.Fatalf("%s has no expectation in loadBrokenFiles", f)
+			}
+			text, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := LoadFile(f)
+			if err == nil {
+				t.Fatalf("loaded without error (%d services)", len(cfg.Services))
+			}
+			loadCheckCase(t, c, string(text), f, err)
+		})
+	}
+}
+
+func TestLoadConfigErrorListsEveryProblem(t *testing.T) {
+	text := loadEdit(t, loadExampleText(t, "aion-r.yaml"),
+		loadAPrimaryT, "          - {schedule: nowhere, tier: primary}\n",
+		"members: [lead-x, lead-y]", "members: [lead-x, lead-z]",
+		"    business_hours: aion-r-office\n", "    business_hours: aion-r-office\n    default_priority: P1\n",
+		loadAUserTZ, "    title: Platform Engineer\n    time_zone: Moon/Tranquility\n",
+		`{channel: sms, via: twilio, address: "+15555550102"}`, `{channel: sms, via: twilio}`,
+		"      - priorities: [SEV-2]\n", "      - priorities: [SEV-2]\n        after: 0s\n        notify: [{user: nobody}]\n      - priorities: [SEV-2]\n",
+	)
+	file := "/etc/pagerd/aion-r.yaml"
+	_, err := Parse([]byte(text), file, t.TempDir())
+	ce := loadConfigError(t, err, file)
+	if ce == nil {
+		return
+	}
+	want := [][]string{
+		{"escalation_policies[aion-r].levels[primary].targets[0].schedule", `no schedule "nowhere"`},
+		{"schedules[aion-r-oncall].tiers[tertiary].members[1]", `no user "lead-z"`},
+		{"services[aion-r-platform].default_priority", `"P1" is not in scheme SEV-1-4`},
+		{"users[eng-a].time_zone", `"Moon/Tranquility"`},
+		{"users[eng-b].contacts[1].address", "address is required"},
+		{"escalation_policies[aion-r].unresolved[1].after", "more than zero"},
+		{"escalation_policies[aion-r].unresolved[1].notify[0].user", `no user "nobody"`},
+	}
+	for _, w := range want {
+		if loadProblem(ce, w...) == "" {
+			t.Errorf("no problem says %q", w)
+		}
+	}
+	if len(ce.Problems) < len(want) {
+		t.Errorf("%d problems, want at least %d:\n%v", len(ce.Problems), len(want), err)
+	}
+	// Each problem is reported once.
+	dup := map[string]bool{}
+	for _, p := range ce.Problems {
+		if dup[p] {
+			t.Errorf("problem reported twice: %s", p)
+		}
+		dup[p] = true
+	}
+}
+
+// TestLoadConfigErrorListsEveryDecodeProblem: problems found while decoding
+// YAML are listed together too, each with its line: unknown keys, and bad
+// durations, timeouts, dates, times of day and weekdays. A bad value must not
+// stop decoding and hide the problems after it.
+func TestLoadConfigErrorListsEveryDecodeProblem(t *testing.T) {
+	text := loadEdit(t, loadExampleText(t, "quickstart.yaml"),
+		"    name: Demo User\n", "    name: Demo User\n    pager_color: red\n",
+		"{after: 2m, channel: sms}", "{after: 2 minutes, channel: sms}",
+		loadQTimeout, "        timeout: fifteen minutes\n",
+		"        members: [demo]\n", "        members: [demo]\n        rotation: weekly\n",
+	)
+	file := "quickstart.yaml"
+	_, err := Parse([]byte(text), file, t.TempDir())
+	ce := loadConfigError(t, err, file)
+	if ce == nil {
+		return
+	}
+	for _, w := range [][]string{
+		{fmt.Sprintf("line %d:", loadLineOf(t, text, "pager_color")), `unknown field "pager_color"`},
+		{fmt.Sprintf("line %d:", loadLineOf(t, text, "rotation: weekly")), `unknown field "rotation"`},
+		{fmt.Sprintf("line %d:", loadLineOf(t, text, "after: 2 minutes")), `"2 minutes"`},
+		{fmt.Sprintf("line %d:", loadLineOf(t, text, "timeout: fifteen minutes")), `"fifteen minutes"`},
+	} {
+		if loadProblem(ce, w...) == "" {
+			t.Errorf("no problem says %q", w)
+		}
+	}
+	if t.Failed() {
+		t.Logf("got:\n%v", err)
+	}
+}
+
+// TestLoadEmptyMatcherIsRejected: "a rule needs at least one matcher (write
+// alertname=~".+" to match everything)" is what the loader says to a rule
+// without matchers, so that no rule matches every alert by accident. A
+// matcher that is an empty string (say, an unexpanded template) or "{}"
+// parses to no matchers at all, and would make the rule match every alert.
+func TestLoadEmptyMatcherIsRejected(t *testing.T) {
+	for _, m := range []string{`""`, `"{}"`, `" "`} {
+		t.Run(m, func(t *testing.T) {
+			text := loadEdit(t, loadExampleText(t, "quickstart.yaml"), loadQKeys, loadQKeys+loadQRules+
+				"      - {name: oops, matchers: ["+m+"], priority: P0}\n")
+			cfg, err := Parse([]byte(text), "quickstart.yaml", t.TempDir())
+			if err == nil {
+				r := cfg.Route(&cfg.Services[0], map[string]string{"alertname": "DiskAlmostFull", "severity": "info"}, time.Date(2025, 10, 6, 12, 0, 0, 0, time.UTC))
+				t.Fatalf("matchers: [%s] loaded; an info alert now routes to %s by rule %q", m, r.Priority, r.Rule)
+			}
+			loadCheckCase(t, loadCase{field: "services[demo].rules[0].matchers[0]"}, text, "quickstart.yaml", err)
+		})
+	}
+}
+
+// loadOverrideConfig is aion-r.yaml with the overrides added to its schedule.
+func loadOverrideConfig(t *testing.T, overrides string) (*Config, error) {
+	t.Helper()
+	text := loadEdit(t, loadExampleText(t, "aion-r.yaml"),
+		"        members: [lead-x, lead-y]\n", "        members: [lead-x, lead-y]\n    overrides:\n"+overrides)
+	return Parse([]byte(text), "aion-r.yaml", t.TempDir())
+}
+
+func TestLoadAdjacentOverridesAccepted(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		overrides string
+		// at each instant, the primary is the user
+		checks map[string]string
+	}{
+		{
+			name: "dates, one ends the day before the next starts",
+			overrides: "      - {reason: Labor Day, from: 2025-08-30, until: 2025-09-02, tiers: {primary: eng-c}}\n" +
+				"      - {reason: swap, from: 2025-09-03, until: 2025-09-05, tiers: {primary: eng-d}}\n",
+			checks: map[string]string{
+				"2025-08-30T00:00:00Z": "eng-c",
+				"2025-09-02T23:59:59Z": "eng-c",
+				"2025-09-03T00:00:00Z": "eng-d",
+				"2025-09-05T23:59:59Z": "eng-d",
+			},
+		},
+		{
+			name: "instants, one ends when the next starts",
+			overrides: "      - {from: 2025-09-01T09:00:00Z, until: 2025-09-02T09:00:00Z, tiers: {primary: eng-c}}\n" +
+				"      - {from: 2025-09-02T09:00:00Z, until: 2025-09-03T09:00:00Z, tiers: {primary: eng-d}}\n",
+			checks: map[string]string{
+				"2025-09-02T08:59:59Z": "eng-c",
+				"2025-09-02T09:00:00Z": "eng-d",
+			},
+		},
+		{
+			name: "a date, then an instant at the next midnight",
+			overrides: "      - {from: 2025-09-01, until: 2025-09-02, tiers: {primary: eng-c}}\n" +
+				"      - {from: 2025-09-03T00:00:00Z, until: 2025-09-03T12:00:00Z, tiers: {primary: eng-d}}\n",
+			checks: map[string]string{
+				"2025-09-02T23:59:59Z": "eng-c",
+				"2025-09-03T00:00:00Z": "eng-d",
+			},
+		},
+		{
+			name: "overlapping spans on different tiers",
+			overrides: "      - {from: 2025-09-01, until: 2025-09-05, tiers: {primary: eng-c}}\n" +
+				"      - {from: 2025-09-02, until: 2025-09-03, tiers: {secondary: eng-d}}\n",
+			checks: map[string]string{"2025-09-02T12:00:00Z": "eng-c"},
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := loadOverrideConfig(t, c.overrides)
+			if err != nil {
+				t.Fatalf("%v", err)
+			}
+			s := cfg.Schedule("aion-r-oncall")
+			for at, want := range c.checks {
+				tm, err := time.Parse(time.RFC3339, at)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sh, ok := s.OnCallTier("primary", tm)
+				if !ok || sh.User != want {
+					t.Errorf("primary at %s is %q (ok %v), want %q", at, sh.User, ok, want)
+				}
+			}
+		})
+	}
+}
+
+// Secrets.
+
+// loadSecretConfig is quickstart.yaml with its API token and integration
+// keys replaced by these YAML lines.
+func loadSecretConfig(t *testing.T, token, keys string) string {
+	t.Helper()
+	return loadEdit(t, loadExampleText(t, "quickstart.yaml"),
+		"      token: demo-api-token\n", token,
+		loadQKeys, keys)
+}
+
+func TestSecretFilesRelativeToConfigDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, val := range map[string]string{
+		"secrets/api-token": "file-api-token-7f3a9c\n",
+		"am-key":            "  file-am-key-51be0d  \n",
+		"/pd-key":           "file-pd-key-c0ffee",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(val), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := loadSecretConfig(t,
+		"      token_file: secrets/api-token\n",
+		"      alertmanager_key_file: am-key\n      pagerduty_routing_key_file: "+filepath.Join(dir, "pd-key")+"\n")
+	path := filepath.Join(dir, "pagerd.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The test runs in the package directory, where none of these files
+	// exist: only the config's directory can resolve them.
+	cfg, err := LoadFile(path)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	if got := cfg.API.Tokens[0].Token.Reveal(); got != "file-api-token-7f3a9c" {
+		t.Errorf("api token %q, want the trimmed file content", got)
+	}
+	in := cfg.Services[0].Integrations
+	if got := in.AlertmanagerKey.Reveal(); got != "file-am-key-51be0d" {
+		t.Errorf("alertmanager key %q, want the trimmed file content", got)
+	}
+	if got := in.PagerDutyRoutingKey.Reveal(); got != "file-pd-key-c0ffee" {
+		t.Errorf("pagerduty routing key %q, want the file content (absolute path)", got)
+	}
+}
+
+func TestSecretFileProblems(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "empty-token"), []byte(" \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, token, keys string
+		field             string
+		problem           []string
+	}{
+		{
+			name: "missing token file", token: "      token_file: no-such-token\n", keys: loadQKeys,
+			field: "api.tokens[0].token", problem: []string{"read secret file", "no-such-token"},
+		},
+		{
+			name: "empty token file", token: "      token_file: empty-token\n", keys: loadQKeys,
+			field: "api.tokens[0].token", problem: []string{"empty-token", "is empty"},
+		},
+		{
+			name: "token and token_file", token: "      token: demo-api-token\n      token_file: empty-token\n", keys: loadQKeys,
+			field: "api.tokens[0].token", problem: []string{"not both"},
+		},
+		{
+			name: "missing key file", token: "      token: demo-api-token\n", keys: "      alertmanager_key_file: keys/am\n",
+			field: "services[demo].integrations.alertmanager_key", problem: []string{"read secret file", "keys/am"},
+		},
+		{
+			name: "key and key file", token: "      token: demo-api-token\n", keys: "      pagerduty_routing_key: abc\n      pagerduty_routing_key_file: empty-token\n",
+			field: "services[demo].integrations.pagerduty_routing_key", problem: []string{"not both"},
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, "pagerd.yaml")
+			if err := os.WriteFile(path, []byte(loadSecretConfig(t, c.token, c.keys)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadFile(path)
+			loadCheckCase(t, loadCase{field: c.field, problem: c.problem}, "", path, err)
+		})
+	}
+}
+
+func TestSecretEnvExpansion(t *testing.T) {
+	t.Setenv("PAGERD_TEST_API_TOKEN", "env-api-token-4d2e8b")
+	t.Setenv("PAGERD_TEST_AM_KEY", "env-am-key-93ac11")
+	t.Setenv("PAGERD_TEST_PD_KEY", "env-pd-key-77f0e2")
+	text := loadSecretConfig(t,
+		"      token: ${PAGERD_TEST_API_TOKEN}\n",
+		"      alertmanager_key: ${PAGERD_TEST_AM_KEY}\n      pagerduty_routing_key: \"${PAGERD_TEST_PD_KEY}\"\n")
+	cfg, err := Parse([]byte(text), "pagerd.yaml", t.TempDir())
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	for what, c := range map[string]struct {
+		got  Secret
+		want string
+	}{
+		"api token":             {cfg.API.Tokens[0].Token, "env-api-token-4d2e8b"},
+		"alertmanager key":      {cfg.Services[0].Integrations.AlertmanagerKey, "env-am-key-93ac11"},
+		"pagerduty routing key": {cfg.Services[0].Integrations.PagerDutyRoutingKey, "env-pd-key-77f0e2"},
+	} {
+		if c.got.Reveal() != c.want {
+			t.Errorf("%s is %q, want %q", what, c.got.Reveal(), c.want)
+		}
+	}
+}
+
+func TestSecretMissingEnvVar(t *testing.T) {
+	t.Setenv("PAGERD_TEST_EMPTY", "")
+	for _, c := range []struct {
+		name, token, keys, field, variable string
+	}{
+		{"api token", "      token: ${PAGERD_TEST_UNSET_TOKEN}\n", loadQKeys, "api.tokens[0].token", "PAGERD_TEST_UNSET_TOKEN"},
+		{"empty variable", "      token: ${PAGERD_TEST_EMPTY}\n", loadQKeys, "api.tokens[0].token", "PAGERD_TEST_EMPTY"},
+		{"alertmanager key", "      token: t\n", "      alertmanager_key: ${PAGERD_TEST_UNSET_AM}\n", "services[demo].integrations.alertmanager_key", "PAGERD_TEST_UNSET_AM"},
+		{"pagerduty routing key", "      token: t\n", "      pagerduty_routing_key: ${PAGERD_TEST_UNSET_PD}\n", "services[demo].integrations.pagerduty_routing_key", "PAGERD_TEST_UNSET_PD"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			text := loadSecretConfig(t, c.token, c.keys)
+			_, err := Parse([]byte(text), "pagerd.yaml", t.TempDir())
+			loadCheckCase(t, loadCase{field: c.field, problem: []string{"environment variable " + c.variable, "not set"}}, text, "pagerd.yaml", err)
+		})
+	}
+}
+
+// loadSecretValues are the secrets loadSecretFixture loads.
+var loadSecretValues = []string{
+	"tok-from-file-2b7e151628aed2a6",
+	"tok-from-env-abf7158809cf4f3c",
+	"am-from-env-762e7160f38b4da5",
+	"pd-inline-6a784d9045190cfe",
+}
+
+// loadSecretFixture loads quickstart.yaml with two API tokens (from a file
+// and from the environment), an Alertmanager key from the environment and an
+// inline PagerDuty routing key: loadSecretValues, in that order.
+func loadSecretFixture(t *testing.T) *Config {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "token"), []byte(loadSecretValues[0]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PAGERD_TEST_SECRET_TOKEN", loadSecretValues[1])
+	t.Setenv("PAGERD_TEST_SECRET_AM", loadSecretValues[2])
+	text := loadEdit(t, loadExampleText(t, "quickstart.yaml"),
+		"      token: demo-api-token\n", "      token_file: token\n    - name: second\n      token: ${PAGERD_TEST_SECRET_TOKEN}\n",
+		loadQKeys, "      alertmanager_key: ${PAGERD_TEST_SECRET_AM}\n      pagerduty_routing_key: "+loadSecretValues[3]+"\n")
+	path := filepath.Join(dir, "pagerd.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadFile(path)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	got := []string{
+		cfg.API.Tokens[0].Token.Reveal(), cfg.API.Tokens[1].Token.Reveal(),
+		cfg.Services[0].Integrations.AlertmanagerKey.Reveal(), cfg.Services[0].Integrations.PagerDutyRoutingKey.Reveal(),
+	}
+	for i := range got {
+		if got[i] != loadSecretValues[i] {
+			t.Fatalf("secret %d loaded as %q, want %q", i, got[i], loadSecretValues[i])
+		}
+	}
+	return cfg
+}
+
+// loadNoSecret fails the test if out shows any of loadSecretValues, as is
+// or hex-encoded.
+func loadNoSecret(t *testing.T, how, out string) {
+	t.Helper()
+	for _, s := range loadSecretValues {
+		if strings.Contains(out, s) || strings.Contains(out, fmt.Sprintf("%x", s)) {
+			t.Errorf("%s shows the secret %q", how, s)
+		}
+	}
+}
+
+// TestSecretNeverPrintedByFmt prints the whole loaded config, and parts of
+// it, with the fmt verbs a log line might use.
+func TestSecretNeverPrintedByFmt(t *testing.T) {
+	cfg := loadSecretFixture(t)
+	values := []struct {
+		name string
+		v    any
+	}{
+		{"*Config", cfg},
+		{"Config", *cfg},
+		{"Service", cfg.Services[0]},
+		{"Integrations", cfg.Services[0].Integrations},
+		{"APIConfig", cfg.API},
+		{"Secret", cfg.API.Tokens[0].Token},
+		{"*Secret", &cfg.API.Tokens[1].Token},
+	}
+	for _, verb := range []string{"%v", "%+v", "%s", "%#v", "%q", "%x", "%d"} {
+		for _, v := range values {
+			t.Run(verb+" "+v.name, func(t *testing.T) {
+				loadNoSecret(t, fmt.Sprintf("fmt.Sprintf(%q, %s)", verb, v.name), fmt.Sprintf(verb, v.v))
+			})
+		}
+	}
+	if got := fmt.Sprint(cfg.API.Tokens[0].Token); got != "<secret>" {
+		t.Errorf("fmt.Sprint(secret) = %q, want <secret>", got)
+	}
+	if got := fmt.Sprint(Secret("")); got != "" {
+		t.Errorf("fmt.Sprint of an empty secret = %q, want empty", got)
+	}
+}
+
+func TestSecretNeverPrintedByMarshal(t *testing.T) {
+	cfg := loadSecretFixture(t)
+	y, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatalf("yaml.Marshal: %v", err)
+	}
+	j, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatalf("json.Marshal: %v", err)
+	}
+	ji, err := json.MarshalIndent(cfg.Services, "", "  ")
+	if err != nil {
+		t.Fatalf("json.MarshalIndent: %v", err)
+	}
+	loadNoSecret(t, "yaml.Marshal(*Config)", string(y))
+	loadNoSecret(t, "json.Marshal(*Config)", string(j))
+	loadNoSecret(t, "json.MarshalIndent(Services)", string(ji))
+	// The fields are still there, hidden: two tokens and two keys.
+	if n := strings.Count(string(y), "<secret>"); n != 4 {
+		t.Errorf("yaml shows <secret> %d times, want 4:\n%s", n, y)
+	}
+	if n := strings.Count(string(j), `"<secret>"`) + strings.Count(string(j), `"\u003csecret\u003e"`); n != 4 {
+		t.Errorf("json shows <secret> %d times, want 4:\n%s", n, j)
+	}
+}
+
+func TestSecretNotInErrors(t *testing.T) {
+	const token = "dup-token-0123456789abcdef"
+	const key = "dup-key-fedcba9876543210"
+	text := loadEdit(t, loadExampleText(t, "quickstart.yaml"),
+		"      token: demo-api-token\n", "      token: "+token+"\n    - name: again\n      token: "+token+"\n",
+		loadQKeys, "      alertmanager_key: "+key+"\n      pagerduty_routing_key: "+key+"\n"+
+			loadSecondService("demo2", "      alertmanager_key: "+key+"\n      pagerduty_routing_key: "+key+"\n"))
+	_, err := Parse([]byte(text), "pagerd.yaml", t.TempDir())
+	ce := loadConfigError(t, err, "pagerd.yaml")
+	if ce == nil {
+		return
+	}
+	for _, w := range []string{"api.tokens[1].token", "services[demo2].integrations.alertmanager_key", "services[demo2].integrations.pagerduty_routing_key"} {
+		if loadProblem(ce, w) == "" {
+			t.Errorf("no problem names %s:\n%v", w, err)
+		}
+	}
+	for _, s := range []string{token, key} {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("error shows the secret %q:\n%v", s, err)
+		}
+	}
+}

@@ -4,24 +4,27 @@ BIN     := bin/pagerd
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GOFILES  = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
 
-.PHONY: build run test bench lint fmt-check vet fuzz clean
+.PHONY: build run test test-deps bench lint fmt-check vet fuzz clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/pagerd
 
-# Until the daemon lands (`pagerd serve`, issue 3), `make run` validates the
-# quickstart config, shows who is on call and what a critical alert would do.
+# The daemon on the quickstart config with the embedded store in ./data.
+# Set REDIS_URL=redis://127.0.0.1:6379/0 to keep incidents in Redis instead.
+LISTEN   ?= :8080
+DATA_DIR ?= data
 run: build
-	$(BIN) check-config configs/quickstart.yaml configs/aivo.yaml configs/aion-r.yaml
-	$(BIN) oncall --config configs/quickstart.yaml
-	$(BIN) simulate --config configs/quickstart.yaml --for 20m severity=critical alertname=Demo
-	@echo
-	@echo "pagerd serve (the daemon) arrives with the next issue; see README.md."
+	$(BIN) serve --config configs/quickstart.yaml --listen $(LISTEN) --data-dir $(DATA_DIR) $(if $(REDIS_URL),--redis-url $(REDIS_URL))
 
-test: fmt-check vet
+# The tests run a real redis-server and Debian's Alertmanager; test-deps
+# installs them when missing (as root) or says how.
+test: test-deps fmt-check vet
 	$(GO) test -race -count=1 ./...
 
-bench:
+test-deps:
+	@scripts/test-deps.sh
+
+bench: test-deps
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 
 lint: fmt-check vet
@@ -35,8 +38,10 @@ vet:
 # Longer fuzzing than the seed-corpus run `make test` does.
 FUZZTIME ?= 60s
 fuzz:
-	$(GO) test ./policy/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./policy/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./policy/ -run '^$$' -fuzz '^FuzzMatcher$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./gateway/ingest/ -run '^$$' -fuzz '^FuzzDecodeAlertmanager$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./gateway/ingest/ -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME)
 
 clean:
-	rm -rf bin
+	rm -rf bin data

@@ -1,0 +1,801 @@
+// Package boltstore is the embedded default store: incidents live in one
+// bbolt file (pagerd.db) in the data directory, so a single pagerd replica
+// needs no Redis and no setup. bbolt is pure Go (no cgo), crash-safe
+// copy-on-write B+trees with one writer at a time.
+//
+// Durability: every operation is one bbolt transaction, and every write
+// transaction is fsynced before it returns (NoSync stays false). An alert the
+// daemon acknowledged with a 2xx is therefore on disk and survives a crash or
+// power loss; an acknowledged incident cannot page again after a restart,
+// because the incident, its timeline and its deadlines are written in the
+// same transaction. The file is locked while open, so two pagerd processes
+// cannot share a data directory (bbolt has no multi-process writer safety);
+// the second one fails after a short wait instead of corrupting it.
+//
+// Buckets:
+//
+//	meta       "format" -> stored format version ("1")
+//	incidents  id -> JSON of the whole store.Incident (version, repeats, details)
+//	dedup      service "\x00" dedup key -> id of the latest incident for the key
+//	timeline   id -> nested bucket: 8-byte big-endian sequence -> JSON entry
+//	due        8-byte due-or-lease ms + "<id>/<deadline>" -> empty
+//	deadlines  "<id>/<deadline>" -> 8-byte current due key ms + 8-byte original due ms + claim token
+//	created    8-byte created ms + id -> index record (status, priority, service)
+//	open       the same, for incidents that are not resolved
+//
+// Times in keys are Unix milliseconds with the sign bit flipped, so they sort
+// as unsigned big-endian bytes in time order, before 1970 included. Due times
+// keep millisecond precision, like the Redis store.
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// FileName is the database file Open keeps in the data directory.
+const FileName = "pagerd.db"
+
+// LockTimeout is how long Open waits for the file lock another process
+// holds. Short, so a second pagerd on the same data directory (or one
+// started before the old one exited) fails fast with a clear error, instead
+// of hanging, as bbolt does by default.
+const LockTimeout = 2 * time.Second
+
+// format is the stored format version, checked on open so an incompatible
+// future layout is refused rather than misread.
+const format = "1"
+
+var (
+	bucketMeta      = []byte("meta")
+	bucketIncidents = []byte("incidents")
+	bucketDedup     = []byte("dedup")
+	bucketTimeline  = []byte("timeline")
+	bucketDue       = []byte("due")
+	bucketDeadlines = []byte("deadlines")
+	bucketCreated   = []byte("created")
+	bucketOpen      = []byte("open")
+
+	allBuckets = [][]byte{bucketMeta, bucketIncidents, bucketDedup, bucketTimeline,
+		bucketDue, bucketDeadlines, bucketCreated, bucketOpen}
+)
+
+// Store is a store.Store in one local bbolt file. It is safe for concurrent
+// use: bbolt runs one write transaction at a time and reads concurrently, so
+// every operation is atomic and isolated by construction.
+type Store struct {
+	db  *bbolt.DB
+	dir string
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database file pagerd.db in dir, which
+// is created with mode 0700 (incidents carry alert details). If another
+// pagerd holds the file, Open gives up after LockTimeout with "data dir ...
+// is in use by another pagerd".
+//
+// The database is opened with fsync on every commit (the bbolt default,
+// kept on purpose: an acknowledged alert must survive power loss) and the
+// hashmap freelist, which keeps commits fast as the file grows.
+func Open(dir string) (*Store, error) {
+	_, statErr := os.Stat(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	db, err := bbolt.Open(filepath.Join(dir, FileName), 0o600, &bbolt.Options{
+		Timeout:      LockTimeout,
+		FreelistType: bbolt.FreelistMapType,
+		NoSync:       false,
+	})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("data dir %s is in use by another pagerd", dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", filepath.Join(dir, FileName), err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		switch v := meta.Get([]byte("format")); {
+		case v == nil:
+			return meta.Put([]byte("format"), []byte(format))
+		case string(v) != format:
+			return fmt.Errorf("stored format %q, this pagerd reads format %s", v, format)
+		}
+		return nil
+	})
+	if err == nil {
+		// bbolt fsyncs the file but not the directory entries naming it:
+		// without this, a power loss soon after the first start could
+		// lose the whole (fsynced) file.
+		err = syncDir(dir)
+		if err == nil && statErr != nil {
+			err = syncDir(filepath.Dir(filepath.Clean(dir)))
+		}
+	}
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open %s: %w", filepath.Join(dir, FileName), err)
+	}
+	return &Store{db: db, dir: dir}, nil
+}
+
+// syncDir makes a directory's entries durable. Windows cannot fsync a
+// directory (NTFS journals metadata), so there it does nothing.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// errNoop ends a write transaction that found nothing to change: it is
+// rolled back instead of committed, which saves an fsync (bbolt syncs the
+// meta page on every commit, even an empty one).
+var errNoop = errors.New("nothing to write")
+
+// plainError marks errors that are not the disk's fault (bad input, a
+// record that does not decode), so they are not reported as ErrUnavailable:
+// a sender retrying after a 503 would never succeed.
+type plainError struct{ err error }
+
+func (e plainError) Error() string { return e.err.Error() }
+func (e plainError) Unwrap() error { return e.err }
+
+func plain(format string, args ...any) error { return plainError{fmt.Errorf(format, args...)} }
+
+// result turns what a transaction returned into what the caller sees:
+// ErrNotFound, ErrConflict and plain errors as they are; anything else came
+// from bbolt (I/O, a closed database, a full disk) and is ErrUnavailable, so
+// the daemon answers 503 and senders retry.
+func result(err error) error {
+	var p plainError
+	switch {
+	case err == nil, errors.Is(err, errNoop):
+		return nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
+		return err
+	case errors.As(err, &p):
+		return p.err
+	case errors.Is(err, berrors.ErrKeyRequired), errors.Is(err, berrors.ErrKeyTooLarge),
+		errors.Is(err, berrors.ErrValueTooLarge):
+		return err
+	}
+	return fmt.Errorf("%w: bolt: %v", store.ErrUnavailable, err)
+}
+
+// update runs fn in one write transaction, committed (and fsynced) only if
+// fn returns nil.
+func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return result(s.db.Update(fn))
+}
+
+// view runs fn in one read-only transaction, a consistent snapshot.
+func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return result(s.db.View(fn))
+}
+
+// timeKey encodes Unix milliseconds as 8 bytes that sort in time order.
+func timeKey(ms int64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, uint64(ms)^(1<<63))
+	return b
+}
+
+func keyTime(b []byte) int64 { return int64(binary.BigEndian.Uint64(b[:8]) ^ (1 << 63)) }
+
+func msTime(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+func concat(parts ...[]byte) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	out := make([]byte, 0, n)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func member(id, deadline string) string { return id + "/" + deadline }
+
+// maxDedupKey bounds dedup index keys well under bbolt's 32 KiB key limit;
+// longer service/key pairs are indexed by their SHA-256 instead, so an
+// absurd dedup key is still accepted rather than failing forever.
+const maxDedupKey = 1024
+
+func dedupKey(service, key string) []byte {
+	k := concat([]byte(service), []byte{0}, []byte(key))
+	if len(k) <= maxDedupKey {
+		return k
+	}
+	sum := sha256.Sum256(k)
+	return concat([]byte{1}, sum[:])
+}
+
+// stored is the copy of inc that is written: times in UTC, the deadlines
+// slice not shared with the caller, and empty details as nil.
+func stored(in *store.Incident) store.Incident {
+	c := *in
+	c.CreatedAt, c.UpdatedAt, c.LastSeen = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), c.LastSeen.UTC()
+	st := &c.State
+	st.TriggeredAt, st.LevelStartedAt = st.TriggeredAt.UTC(), st.LevelStartedAt.UTC()
+	st.AcknowledgedAt, st.ResolvedAt, st.LastStatusAt = st.AcknowledgedAt.UTC(), st.ResolvedAt.UTC(), st.LastStatusAt.UTC()
+	if in.State.Pending != nil {
+		st.Pending = make([]policy.Deadline, len(in.State.Pending))
+		for i, d := range in.State.Pending {
+			d.At = d.At.UTC()
+			st.Pending[i] = d
+		}
+	}
+	c.Details = details(c.Details)
+	return c
+}
+
+func details(d json.RawMessage) json.RawMessage {
+	if len(d) == 0 || string(bytes.TrimSpace(d)) == "null" {
+		return nil
+	}
+	return d
+}
+
+func readIncident(tx *bbolt.Tx, id string) (*store.Incident, error) {
+	v := tx.Bucket(bucketIncidents).Get([]byte(id))
+	if v == nil {
+		return nil, fmt.Errorf("%w: %s", store.ErrNotFound, id)
+	}
+	var inc store.Incident
+	if err := json.Unmarshal(v, &inc); err != nil {
+		return nil, plain("decode incident %s: %w", id, err)
+	}
+	inc.Details = details(inc.Details)
+	return &inc, nil
+}
+
+func putIncident(tx *bbolt.Tx, inc *store.Incident) error {
+	doc, err := json.Marshal(inc)
+	if err != nil {
+		return plain("encode incident %s: %w", inc.ID, err)
+	}
+	return tx.Bucket(bucketIncidents).Put([]byte(inc.ID), doc)
+}
+
+// indexRecord is the value of the created and open indexes: what List
+// filters on, so it skips non-matching incidents without decoding them.
+func indexRecord(inc *store.Incident) []byte {
+	var b []byte
+	for _, s := range []string{string(inc.State.Status), inc.State.Priority, inc.Service} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+func parseIndexRecord(b []byte) (status, priority, service string, ok bool) {
+	var out [3]string
+	for i := range out {
+		n, w := binary.Uvarint(b)
+		if w <= 0 || uint64(len(b)-w) < n {
+			return "", "", "", false
+		}
+		out[i] = string(b[w : w+int(n)])
+		b = b[w+int(n):]
+	}
+	return out[0], out[1], out[2], true
+}
+
+// putIndex writes the incident's entries in the created and open indexes,
+// moving them if its creation time changed.
+func putIndex(tx *bbolt.Tx, old, inc *store.Incident) error {
+	created, open := tx.Bucket(bucketCreated), tx.Bucket(bucketOpen)
+	key := concat(timeKey(inc.CreatedAt.UnixMilli()), []byte(inc.ID))
+	if old != nil {
+		if oldKey := concat(timeKey(old.CreatedAt.UnixMilli()), []byte(old.ID)); !bytes.Equal(oldKey, key) {
+			if err := created.Delete(oldKey); err != nil {
+				return err
+			}
+			if err := open.Delete(oldKey); err != nil {
+				return err
+			}
+		}
+	}
+	rec := indexRecord(inc)
+	if err := created.Put(key, rec); err != nil {
+		return err
+	}
+	if inc.Open() {
+		return open.Put(key, rec)
+	}
+	return open.Delete(key)
+}
+
+// deadlineValue is a deadlines record: the due key's current time (the due
+// time, or the lease end once claimed), the original due time and the
+// token of the current claim ("" if unclaimed).
+func deadlineValue(current, original int64, token string) []byte {
+	return concat(timeKey(current), timeKey(original), []byte(token))
+}
+
+func parseDeadline(v []byte) (current []byte, original int64, token string, ok bool) {
+	if len(v) < 16 {
+		return nil, 0, "", false
+	}
+	return v[:8], keyTime(v[8:16]), string(v[16:]), true
+}
+
+// addDeadline puts a deadline in the due set unless it is already there,
+// so a deadline that stays pending keeps its due time or its lease.
+func addDeadline(tx *bbolt.Tx, id string, d policy.Deadline) error {
+	dls := tx.Bucket(bucketDeadlines)
+	m := []byte(member(id, d.ID))
+	if dls.Get(m) != nil {
+		return nil
+	}
+	at := d.At.UnixMilli()
+	if err := dls.Put(m, deadlineValue(at, at, "")); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketDue).Put(concat(timeKey(at), m), []byte{})
+}
+
+// removeDeadline drops a deadline and whatever claim it has.
+func removeDeadline(tx *bbolt.Tx, m []byte) error {
+	dls := tx.Bucket(bucketDeadlines)
+	v := dls.Get(m)
+	if v == nil {
+		return nil
+	}
+	if cur, _, _, ok := parseDeadline(v); ok {
+		if err := tx.Bucket(bucketDue).Delete(concat(cur, m)); err != nil {
+			return err
+		}
+	}
+	return dls.Delete(m)
+}
+
+// syncDeadlines makes the incident's part of the due set match pending:
+// deadlines no longer pending are removed with their claims, deadlines not
+// in the due set are added, and the others keep their due time or lease.
+// "Not in the due set" includes one a Complete removed while the incident
+// still lists it as pending: it comes due again, as on Redis (ZADD NX), so
+// the due set always matches the state and no escalation is silently lost.
+func syncDeadlines(tx *bbolt.Tx, id string, pending []policy.Deadline) error {
+	keep := make(map[string]bool, len(pending))
+	for _, d := range pending {
+		keep[member(id, d.ID)] = true
+	}
+	prefix := []byte(id + "/")
+	var drop [][]byte
+	c := tx.Bucket(bucketDeadlines).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if !keep[string(k)] {
+			drop = append(drop, bytes.Clone(k))
+		}
+	}
+	for _, m := range drop {
+		if err := removeDeadline(tx, m); err != nil {
+			return err
+		}
+	}
+	for _, d := range pending {
+		if err := addDeadline(tx, id, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func appendTimeline(tx *bbolt.Tx, id string, entries [][]byte) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	b, err := tx.Bucket(bucketTimeline).CreateBucketIfNotExists([]byte(id))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		k := make([]byte, 8)
+		binary.BigEndian.PutUint64(k, seq)
+		if err := b.Put(k, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func encodeEntries(timeline []store.Entry) ([][]byte, error) {
+	out := make([][]byte, 0, len(timeline))
+	for _, e := range timeline {
+		e.At = e.At.UTC()
+		b, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("encode timeline entry: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+func checkID(inc *store.Incident) error {
+	shard, err := store.ShardOfID(inc.ID)
+	if err != nil {
+		return err
+	}
+	if want := store.ShardOf(inc.Service, inc.DedupKey); shard != want {
+		return fmt.Errorf("incident id %s is not in shard %02x of its dedup key", inc.ID, want)
+	}
+	if strings.Contains(inc.ID, "/") {
+		return fmt.Errorf("incident id %q contains a slash", inc.ID)
+	}
+	return nil
+}
+
+// Trigger stores inc unless an open incident of the same service has the
+// same dedup key, in which case it records a repeat on that one (repeat
+// count, last seen, details; nothing else, so the version, the escalation
+// state, the deadlines and the timeline are untouched). One transaction.
+func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []store.Entry) (string, store.Outcome, error) {
+	if err := checkID(inc); err != nil {
+		return "", 0, err
+	}
+	entries, err := encodeEntries(timeline)
+	if err != nil {
+		return "", 0, err
+	}
+	var id string
+	var out store.Outcome
+	err = s.update(ctx, func(tx *bbolt.Tx) error {
+		var err error
+		id, out, err = triggerTx(tx, inc, entries)
+		return err
+	})
+	if err != nil {
+		return "", 0, err
+	}
+	if out == store.Created {
+		inc.Version = 1
+	}
+	return id, out, nil
+}
+
+func triggerTx(tx *bbolt.Tx, inc *store.Incident, entries [][]byte) (string, store.Outcome, error) {
+	dk := dedupKey(inc.Service, inc.DedupKey)
+	dedup := tx.Bucket(bucketDedup)
+	if cur := dedup.Get(dk); cur != nil {
+		old, err := readIncident(tx, string(cur))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// A dangling index entry: create afresh below.
+		case err != nil:
+			return "", 0, err
+		case old.Open():
+			old.Repeats++
+			old.LastSeen = inc.LastSeen.UTC()
+			old.Details = details(inc.Details)
+			return old.ID, store.Repeated, putIncident(tx, old)
+		}
+	}
+	if tx.Bucket(bucketIncidents).Get([]byte(inc.ID)) != nil {
+		return "", 0, plain("incident id %s already exists", inc.ID)
+	}
+	rec := stored(inc)
+	rec.Version, rec.Repeats = 1, 0
+	if err := putIncident(tx, &rec); err != nil {
+		return "", 0, err
+	}
+	if err := dedup.Put(dk, []byte(rec.ID)); err != nil {
+		return "", 0, err
+	}
+	if err := putIndex(tx, nil, &rec); err != nil {
+		return "", 0, err
+	}
+	for _, d := range rec.State.Pending {
+		if err := addDeadline(tx, rec.ID, d); err != nil {
+			return "", 0, err
+		}
+	}
+	if err := appendTimeline(tx, rec.ID, entries); err != nil {
+		return "", 0, err
+	}
+	return rec.ID, store.Created, nil
+}
+
+// FindByDedup returns the latest incident of the service with the key, open
+// or resolved, or ErrNotFound.
+func (s *Store) FindByDedup(ctx context.Context, service, key string) (*store.Incident, error) {
+	var inc *store.Incident
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		id := tx.Bucket(bucketDedup).Get(dedupKey(service, key))
+		if id == nil {
+			return store.ErrNotFound
+		}
+		var err error
+		inc, err = readIncident(tx, string(id))
+		return err
+	})
+	return inc, err
+}
+
+// Get returns the incident with the id, or ErrNotFound (also for an id
+// that is not well formed).
+func (s *Store) Get(ctx context.Context, id string) (*store.Incident, error) {
+	if _, err := store.ShardOfID(id); err != nil {
+		return nil, err
+	}
+	var inc *store.Incident
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		var err error
+		inc, err = readIncident(tx, id)
+		return err
+	})
+	return inc, err
+}
+
+// Update writes inc if its stored version is still inc.Version, appends the
+// timeline entries and makes the due set match inc.State.Pending, all in one
+// transaction. The repeat count, last seen time and details are kept as
+// stored: a repeat does not change the version, so it may have happened
+// since inc was read, and must not be lost.
+func (s *Store) Update(ctx context.Context, inc *store.Incident, timeline []store.Entry) error {
+	if _, err := store.ShardOfID(inc.ID); err != nil {
+		return err
+	}
+	entries, err := encodeEntries(timeline)
+	if err != nil {
+		return err
+	}
+	err = s.update(ctx, func(tx *bbolt.Tx) error {
+		old, err := readIncident(tx, inc.ID)
+		if err != nil {
+			return err
+		}
+		if old.Version != inc.Version {
+			return store.ErrConflict
+		}
+		rec := stored(inc)
+		rec.Version = old.Version + 1
+		rec.Repeats, rec.LastSeen, rec.Details = old.Repeats, old.LastSeen, old.Details
+		if err := putIncident(tx, &rec); err != nil {
+			return err
+		}
+		if err := putIndex(tx, old, &rec); err != nil {
+			return err
+		}
+		if err := syncDeadlines(tx, rec.ID, rec.State.Pending); err != nil {
+			return err
+		}
+		return appendTimeline(tx, rec.ID, entries)
+	})
+	if err != nil {
+		return err
+	}
+	inc.Version++
+	return nil
+}
+
+// List returns incidents matching the filter, newest first (by creation
+// time, then id). Open statuses are read from the open index, so the common
+// query does not walk resolved history; the index records carry status,
+// priority and service, so only matching incidents are decoded.
+func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = store.DefaultListLimit
+	}
+	index := bucketCreated
+	if f.Status == policy.StatusTriggered || f.Status == policy.StatusAcknowledged {
+		index = bucketOpen
+	}
+	var out []*store.Incident
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		c := tx.Bucket(index).Cursor()
+		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+			if len(k) < 8 {
+				continue
+			}
+			status, priority, service, ok := parseIndexRecord(v)
+			if ok && ((f.Status != "" && status != string(f.Status)) ||
+				(f.Service != "" && service != f.Service) ||
+				(f.Priority != "" && priority != f.Priority)) {
+				continue
+			}
+			inc, err := readIncident(tx, string(k[8:]))
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if matches(inc, f) {
+				out = append(out, inc)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func matches(inc *store.Incident, f store.Filter) bool {
+	return (f.Status == "" || inc.State.Status == f.Status) &&
+		(f.Service == "" || inc.Service == f.Service) &&
+		(f.Priority == "" || inc.State.Priority == f.Priority)
+}
+
+// Timeline returns the incident's entries, oldest first, or ErrNotFound.
+func (s *Store) Timeline(ctx context.Context, id string) ([]store.Entry, error) {
+	if _, err := store.ShardOfID(id); err != nil {
+		return nil, err
+	}
+	out := []store.Entry{}
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketIncidents).Get([]byte(id)) == nil {
+			return fmt.Errorf("%w: %s", store.ErrNotFound, id)
+		}
+		b := tx.Bucket(bucketTimeline).Bucket([]byte(id))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var e store.Entry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return plain("decode timeline of %s: %w", id, err)
+			}
+			out = append(out, e)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ClaimDue leases up to max deadlines due at or before now, earliest first:
+// each one's due key moves to now+lease, and its record remembers the
+// original due time and a fresh token. A deadline found with a token had
+// been claimed and its lease ran out: that claim is a takeover. When nothing
+// is due the transaction is rolled back, so an idle dispatcher costs no
+// disk writes.
+func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	var out []store.Claim
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		out = out[:0]
+		due, dls := tx.Bucket(bucketDue), tx.Bucket(bucketDeadlines)
+		limit := timeKey(now.UnixMilli())
+		var keys [][]byte
+		c := due.Cursor()
+		for k, _ := c.First(); len(k) >= 8 && len(keys) < max && bytes.Compare(k[:8], limit) <= 0; k, _ = c.Next() {
+			keys = append(keys, bytes.Clone(k))
+		}
+		if len(keys) == 0 {
+			return errNoop
+		}
+		leaseEnd := now.Add(lease).UnixMilli()
+		for _, k := range keys {
+			m := k[8:]
+			orig, takeover := keyTime(k), false
+			if v := dls.Get(m); v != nil {
+				if _, o, tok, ok := parseDeadline(v); ok && tok != "" {
+					orig, takeover = o, true
+				}
+			}
+			token := newToken()
+			if err := due.Delete(k); err != nil {
+				return err
+			}
+			if err := due.Put(concat(timeKey(leaseEnd), m), []byte{}); err != nil {
+				return err
+			}
+			if err := dls.Put(m, deadlineValue(leaseEnd, orig, token)); err != nil {
+				return err
+			}
+			id, dl, _ := strings.Cut(string(m), "/")
+			out = append(out, store.Claim{Incident: id, Deadline: dl, Due: msTime(orig), Token: token, Takeover: takeover})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Due.Before(out[j].Due) })
+	return out, nil
+}
+
+// Complete drops a claimed deadline if the claim is still this one (same
+// token). A claim voided by a takeover, or a deadline an Update already
+// removed, is left alone without error.
+func (s *Store) Complete(ctx context.Context, c store.Claim) error {
+	if _, err := store.ShardOfID(c.Incident); err != nil {
+		return err
+	}
+	if c.Token == "" {
+		return nil
+	}
+	m := []byte(member(c.Incident, c.Deadline))
+	return s.update(ctx, func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketDeadlines).Get(m)
+		if v == nil {
+			return errNoop
+		}
+		if _, _, tok, ok := parseDeadline(v); !ok || tok != c.Token {
+			return errNoop
+		}
+		return removeDeadline(tx, m)
+	})
+}
+
+// NextDue is the earliest due time in the due set (a claimed deadline at its
+// lease end); ok is false when nothing is pending.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var at time.Time
+	var ok bool
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		if k, _ := tx.Bucket(bucketDue).Cursor().First(); len(k) >= 8 {
+			at, ok = msTime(keyTime(k)), true
+		}
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return at, ok, nil
+}
+
+// Ping reports whether the database answers: a read transaction, which
+// fails once the store is closed.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.view(ctx, func(*bbolt.Tx) error { return nil })
+}
+
+// Close closes the database and releases the file lock, after the running
+// transactions end. Closing twice is harmless.
+func (s *Store) Close() error { return s.db.Close() }
+
+func newToken() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,36 @@
+package store
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// NewID makes an incident id in a shard: two hex digits of shard, a dash,
+// then 48 bits of milliseconds and 32 random bits in lower-case Crockford
+// base32, so ids of one shard sort by creation time.
+func NewID(shard int, t time.Time) string {
+	var b [10]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMilli())<<16)
+	var r [4]byte
+	_, _ = rand.Read(r[:])
+	copy(b[6:], r[:])
+	return fmt.Sprintf("%02x-%s", shard, idEncoding.EncodeToString(b[:]))
+}
+
+// ShardOfID reads the shard an id was made in.
+func ShardOfID(id string) (int, error) {
+	if len(id) < 4 || id[2] != '-' {
+		return 0, fmt.Errorf("%w: malformed id %q", ErrNotFound, id)
+	}
+	n, err := strconv.ParseUint(id[:2], 16, 8)
+	if err != nil || n >= Shards {
+		return 0, fmt.Errorf("%w: malformed id %q", ErrNotFound, id)
+	}
+	return int(n), nil
+}

@@ -1,0 +1,613 @@
+// Package storetest is the conformance suite every store.Store must pass:
+// Redis standalone, Redis Cluster and the embedded store run the same tests.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// Factory opens a fresh, empty store for one test. Reopen, if not nil,
+// closes a store and opens the same data again (a restart).
+type Factory struct {
+	New    func(t *testing.T) store.Store
+	Reopen func(t *testing.T, s store.Store) store.Store
+}
+
+// base is a fixed instant with millisecond precision, as stores keep it.
+var base = time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+
+// Run runs the whole suite.
+func Run(t *testing.T, f Factory) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, Factory)
+	}{
+		{"TriggerCreatesAndGetRoundTrips", testTriggerRoundTrip},
+		{"RepeatWhileOpenPagesNobody", testRepeat},
+		{"TriggerAfterResolveCreatesAfresh", testTriggerAfterResolve},
+		{"DedupKeysArePerService", testDedupPerService},
+		{"UpdateIsOptimistic", testUpdateCAS},
+		{"UpdateSyncsDeadlines", testUpdateSyncsDeadlines},
+		{"ResolveCancelsEveryDeadline", testResolveCancels},
+		{"ClaimLeaseAndTakeover", testClaimLease},
+		{"CompleteAfterTakeoverIsVoid", testCompleteAfterTakeover},
+		{"NextDue", testNextDue},
+		{"Timeline", testTimeline},
+		{"List", testList},
+		{"NotFound", testNotFound},
+		{"ConcurrentUpdatesOneWinnerPerVersion", testConcurrentUpdates},
+		{"ConcurrentClaimsClaimEachDeadlineOnce", testConcurrentClaims},
+		{"ConcurrentTriggersCreateOneIncident", testConcurrentTriggers},
+		{"Durable", testDurable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f) })
+	}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// incident builds a new triggered incident with deadlines due at the given
+// offsets from base.
+func incident(service, dedup string, at time.Time, offsets ...time.Duration) *store.Incident {
+	inc := &store.Incident{
+		ID: store.NewID(store.ShardOf(service, dedup), at), Service: service, DedupKey: dedup,
+		Source: "alertmanager", Summary: "disk full on " + dedup, CreatedAt: at, UpdatedAt: at, LastSeen: at,
+		Details: json.RawMessage(`{"labels":{"alertname":"DiskFull","instance":"` + dedup + `"}}`),
+		State: policy.Incident{
+			Service: service, Priority: "P1", Urgency: "high", Status: policy.StatusTriggered,
+			Epoch: 1, TriggeredAt: at, LevelStartedAt: at,
+		},
+	}
+	inc.State.ID = inc.ID
+	for i, o := range offsets {
+		inc.State.Pending = append(inc.State.Pending, policy.Deadline{
+			ID: fmt.Sprintf("0001.%06d.notify", i+1), At: at.Add(o), Kind: policy.DeadlineNotify, User: "u", Channel: "sms", Seq: i + 1,
+		})
+		inc.State.Seq = i + 1
+	}
+	return inc
+}
+
+func trigger(t *testing.T, s store.Store, inc *store.Incident, tl ...store.Entry) string {
+	t.Helper()
+	id, out, err := s.Trigger(ctx(t), inc, tl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != store.Created {
+		t.Fatalf("trigger of a new key: outcome %v, want Created", out)
+	}
+	return id
+}
+
+func get(t *testing.T, s store.Store, id string) *store.Incident {
+	t.Helper()
+	inc, err := s.Get(ctx(t), id)
+	if err != nil {
+		t.Fatalf("get %s: %v", id, err)
+	}
+	return inc
+}
+
+func update(t *testing.T, s store.Store, inc *store.Incident, tl ...store.Entry) {
+	t.Helper()
+	if err := s.Update(ctx(t), inc, tl); err != nil {
+		t.Fatalf("update %s: %v", inc.ID, err)
+	}
+}
+
+// sameInstants compares times by instant, not by location or monotonic clock.
+func normalize(inc *store.Incident) *store.Incident {
+	c := *inc
+	c.CreatedAt, c.UpdatedAt, c.LastSeen = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), c.LastSeen.UTC()
+	st := c.State
+	st.TriggeredAt, st.LevelStartedAt = st.TriggeredAt.UTC(), st.LevelStartedAt.UTC()
+	st.AcknowledgedAt, st.ResolvedAt, st.LastStatusAt = st.AcknowledgedAt.UTC(), st.ResolvedAt.UTC(), st.LastStatusAt.UTC()
+	st.Pending = nil
+	for _, d := range inc.State.Pending {
+		d.At = d.At.UTC()
+		st.Pending = append(st.Pending, d)
+	}
+	c.State = st
+	var details any
+	_ = json.Unmarshal(c.Details, &details)
+	c.Details, _ = json.Marshal(details)
+	return &c
+}
+
+func equal(t *testing.T, what string, got, want *store.Incident) {
+	t.Helper()
+	g, w := normalize(got), normalize(want)
+	if !reflect.DeepEqual(g, w) {
+		gj, _ := json.MarshalIndent(g, "", " ")
+		wj, _ := json.MarshalIndent(w, "", " ")
+		t.Fatalf("%s:\n got %s\nwant %s", what, gj, wj)
+	}
+}
+
+func testTriggerRoundTrip(t *testing.T, f Factory) {
+	s := f.New(t)
+	inc := incident("api", "g1", base, 0, 2*time.Minute, 5*time.Minute)
+	inc.State.AcknowledgedAt = base.Add(time.Second) // every field must survive
+	inc.State.PageImmediately = []string{"executives"}
+	id := trigger(t, s, inc, store.Entry{At: base, Type: "trigger", Actor: "alertmanager"})
+	if id != inc.ID {
+		t.Fatalf("id %q, want %q", id, inc.ID)
+	}
+	got := get(t, s, id)
+	want := *inc
+	want.Version = 1
+	equal(t, "stored incident", got, &want)
+	byKey, err := s.FindByDedup(ctx(t), "api", "g1")
+	if err != nil || byKey.ID != id {
+		t.Fatalf("FindByDedup = %v, %v", byKey, err)
+	}
+}
+
+func testRepeat(t *testing.T, f Factory) {
+	s := f.New(t)
+	inc := incident("api", "g1", base, 0, 2*time.Minute)
+	id := trigger(t, s, inc)
+	again := incident("api", "g1", base.Add(5*time.Minute), 0)
+	again.Details = json.RawMessage(`{"labels":{"alertname":"DiskFull","instance":"g1","value":"99%"}}`)
+	id2, out, err := s.Trigger(ctx(t), again, []store.Entry{{At: again.CreatedAt, Type: "trigger"}})
+	if err != nil || out != store.Repeated || id2 != id {
+		t.Fatalf("repeat: %q %v %v, want %q Repeated", id2, out, err, id)
+	}
+	got := get(t, s, id)
+	if got.Repeats != 1 || !got.LastSeen.Equal(again.CreatedAt) {
+		t.Fatalf("repeats %d last seen %v", got.Repeats, got.LastSeen)
+	}
+	if string(normalize(got).Details) != string(normalize(again).Details) {
+		t.Fatalf("details not replaced by the repeat: %s", got.Details)
+	}
+	if got.Version != 1 || !reflect.DeepEqual(normalize(got).State, normalize(inc).State) {
+		t.Fatal("a repeat must not touch the escalation state or its version")
+	}
+	if claims := claimAll(t, s, base.Add(time.Hour)); len(claims) != 2 {
+		t.Fatalf("a repeat added deadlines: %d due, want the original 2", len(claims))
+	}
+	if tl, _ := s.Timeline(ctx(t), id); len(tl) != 0 {
+		t.Fatalf("a repeat wrote the timeline: %v", tl)
+	}
+}
+
+func testTriggerAfterResolve(t *testing.T, f Factory) {
+	s := f.New(t)
+	first := incident("api", "g1", base, 0)
+	id1 := trigger(t, s, first)
+	got := get(t, s, id1)
+	got.State.Status, got.State.ResolvedAt, got.State.Pending = policy.StatusResolved, base.Add(time.Minute), nil
+	update(t, s, got)
+	second := incident("api", "g1", base.Add(time.Hour), 0)
+	id2 := trigger(t, s, second)
+	if id2 == id1 {
+		t.Fatal("a trigger after resolve reused the resolved incident")
+	}
+	byKey, err := s.FindByDedup(ctx(t), "api", "g1")
+	if err != nil || byKey.ID != id2 {
+		t.Fatalf("FindByDedup after re-trigger = %v, %v; want the new incident", byKey, err)
+	}
+	if old := get(t, s, id1); old.Open() {
+		t.Fatal("the resolved incident reopened")
+	}
+}
+
+func testDedupPerService(t *testing.T, f Factory) {
+	s := f.New(t)
+	a := trigger(t, s, incident("api", "same", base))
+	b := trigger(t, s, incident("web", "same", base))
+	if a == b {
+		t.Fatal("two services shared one incident")
+	}
+}
+
+func testUpdateCAS(t *testing.T, f Factory) {
+	s := f.New(t)
+	id := trigger(t, s, incident("api", "g1", base, time.Minute))
+	r1, r2 := get(t, s, id), get(t, s, id)
+	r1.State.Status, r1.State.AcknowledgedBy = policy.StatusAcknowledged, "ann"
+	update(t, s, r1)
+	if r1.Version != 2 {
+		t.Fatalf("version after update %d, want 2", r1.Version)
+	}
+	r2.State.Status = policy.StatusResolved
+	if err := s.Update(ctx(t), r2, nil); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale update: %v, want ErrConflict", err)
+	}
+	if got := get(t, s, id); got.State.Status != policy.StatusAcknowledged || got.State.AcknowledgedBy != "ann" || got.Version != 2 {
+		t.Fatalf("stale update changed the incident: %+v", got.State)
+	}
+}
+
+func claimAll(t *testing.T, s store.Store, now time.Time) []store.Claim {
+	t.Helper()
+	cs, err := s.ClaimDue(ctx(t), now, time.Minute, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+func deadlineIDs(cs []store.Claim) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Incident+"/"+c.Deadline)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func testUpdateSyncsDeadlines(t *testing.T, f Factory) {
+	s := f.New(t)
+	inc := incident("api", "g1", base, time.Minute, 2*time.Minute, 3*time.Minute)
+	id := trigger(t, s, inc)
+	got := get(t, s, id)
+	// Drop the second deadline, move nothing, add a fourth.
+	got.State.Pending = []policy.Deadline{got.State.Pending[0], got.State.Pending[2],
+		{ID: "0001.000009.escalate", At: base.Add(90 * time.Second), Kind: policy.DeadlineEscalate, Seq: 9}}
+	update(t, s, got)
+	cs := claimAll(t, s, base.Add(time.Hour))
+	want := []string{id + "/0001.000001.notify", id + "/0001.000003.notify", id + "/0001.000009.escalate"}
+	if g := deadlineIDs(cs); !reflect.DeepEqual(g, want) {
+		t.Fatalf("due after update %v, want %v", g, want)
+	}
+	// Claims come in due order.
+	for i := 1; i < len(cs); i++ {
+		if cs[i].Due.Before(cs[i-1].Due) {
+			t.Fatalf("claims out of order: %v", cs)
+		}
+	}
+	if !cs[1].Due.Equal(base.Add(90 * time.Second)) {
+		t.Fatalf("claim due %v, want the deadline's time", cs[1].Due)
+	}
+}
+
+func testResolveCancels(t *testing.T, f Factory) {
+	s := f.New(t)
+	id := trigger(t, s, incident("api", "g1", base, 0, time.Minute, 2*time.Minute))
+	other := trigger(t, s, incident("api", "g2", base, time.Minute))
+	// One deadline is claimed (in flight) when the incident resolves: it is
+	// cancelled too.
+	if cs, err := s.ClaimDue(ctx(t), base, time.Minute, 10); err != nil || len(cs) != 1 {
+		t.Fatalf("claim %v %v", cs, err)
+	}
+	got := get(t, s, id)
+	got.State.Status, got.State.Pending = policy.StatusResolved, nil
+	update(t, s, got)
+	cs := claimAll(t, s, base.Add(time.Hour))
+	if g := deadlineIDs(cs); !reflect.DeepEqual(g, []string{other + "/0001.000001.notify"}) {
+		t.Fatalf("due after resolve %v; want only the other incident's", g)
+	}
+}
+
+func testClaimLease(t *testing.T, f Factory) {
+	s := f.New(t)
+	id := trigger(t, s, incident("api", "g1", base, 0, time.Minute))
+	c1, err := s.ClaimDue(ctx(t), base, 30*time.Second, 10)
+	if err != nil || len(c1) != 1 || c1[0].Incident != id || c1[0].Takeover || !c1[0].Due.Equal(base) {
+		t.Fatalf("first claim %+v %v", c1, err)
+	}
+	// Held: nobody else gets it during the lease, not even at +29s.
+	if c, _ := s.ClaimDue(ctx(t), base.Add(29*time.Second), 30*time.Second, 10); len(c) != 0 {
+		t.Fatalf("claimed twice during the lease: %+v", c)
+	}
+	// The lease ran out without Complete: another replica takes over, and
+	// the claim still says when the deadline was originally due.
+	c2, err := s.ClaimDue(ctx(t), base.Add(30*time.Second), 30*time.Second, 10)
+	if err != nil || len(c2) != 1 || !c2[0].Takeover || !c2[0].Due.Equal(base) || c2[0].Token == c1[0].Token {
+		t.Fatalf("takeover claim %+v %v", c2, err)
+	}
+	if err := s.Complete(ctx(t), c2[0]); err != nil {
+		t.Fatal(err)
+	}
+	// Completed: gone for good; the other deadline is still there.
+	cs := claimAll(t, s, base.Add(time.Hour))
+	if g := deadlineIDs(cs); !reflect.DeepEqual(g, []string{id + "/0001.000002.notify"}) {
+		t.Fatalf("after complete %v", g)
+	}
+	// Completing twice, or a deadline an update already removed, is fine.
+	if err := s.Complete(ctx(t), c2[0]); err != nil {
+		t.Fatalf("second complete: %v", err)
+	}
+}
+
+func testCompleteAfterTakeover(t *testing.T, f Factory) {
+	s := f.New(t)
+	trigger(t, s, incident("api", "g1", base, 0))
+	c1, _ := s.ClaimDue(ctx(t), base, 10*time.Second, 10)
+	c2, _ := s.ClaimDue(ctx(t), base.Add(10*time.Second), 10*time.Second, 10)
+	if len(c1) != 1 || len(c2) != 1 {
+		t.Fatalf("claims %v %v", c1, c2)
+	}
+	// The slow first replica completes after losing its lease: void.
+	if err := s.Complete(ctx(t), c1[0]); err != nil {
+		t.Fatal(err)
+	}
+	c3, _ := s.ClaimDue(ctx(t), base.Add(20*time.Second), 10*time.Second, 10)
+	if len(c3) != 1 {
+		t.Fatal("a stale Complete removed a deadline another replica holds")
+	}
+}
+
+func testNextDue(t *testing.T, f Factory) {
+	s := f.New(t)
+	if _, ok, err := s.NextDue(ctx(t)); err != nil || ok {
+		t.Fatalf("empty store NextDue ok=%v err=%v", ok, err)
+	}
+	trigger(t, s, incident("api", "g1", base, 5*time.Minute))
+	trigger(t, s, incident("web", "g9", base, 2*time.Minute, 7*time.Minute))
+	at, ok, err := s.NextDue(ctx(t))
+	if err != nil || !ok || !at.Equal(base.Add(2*time.Minute)) {
+		t.Fatalf("NextDue %v %v %v, want +2m", at, ok, err)
+	}
+	// A claimed deadline counts at its lease end.
+	if cs, _ := s.ClaimDue(ctx(t), base.Add(2*time.Minute), 10*time.Minute, 10); len(cs) != 1 {
+		t.Fatal("claim")
+	}
+	if at, _, _ := s.NextDue(ctx(t)); !at.Equal(base.Add(5 * time.Minute)) {
+		t.Fatalf("NextDue with a leased deadline %v, want +5m", at)
+	}
+}
+
+func testTimeline(t *testing.T, f Factory) {
+	s := f.New(t)
+	e1 := store.Entry{At: base, Type: "trigger", Actor: "alertmanager", Detail: "DiskFull"}
+	id := trigger(t, s, incident("api", "g1", base, 0), e1)
+	inc := get(t, s, id)
+	e2 := store.Entry{At: base.Add(time.Minute), Type: "notify", Level: 1, User: "ann", Channel: "push"}
+	e3 := store.Entry{At: base.Add(2 * time.Minute), Type: "ack", Actor: "ann"}
+	update(t, s, inc, e2, e3)
+	tl, err := s.Timeline(ctx(t), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tl) != 3 {
+		t.Fatalf("timeline %+v", tl)
+	}
+	for i, want := range []store.Entry{e1, e2, e3} {
+		got := tl[i]
+		got.At, want.At = got.At.UTC(), want.At.UTC()
+		if got != want {
+			t.Fatalf("entry %d = %+v, want %+v", i, got, want)
+		}
+	}
+	// A conflicting update appends nothing.
+	stale := *inc
+	stale.Version = 1
+	if err := s.Update(ctx(t), &stale, []store.Entry{{At: base, Type: "bogus"}}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale update %v", err)
+	}
+	if tl, _ := s.Timeline(ctx(t), id); len(tl) != 3 {
+		t.Fatalf("a failed update wrote the timeline: %+v", tl)
+	}
+}
+
+func testList(t *testing.T, f Factory) {
+	s := f.New(t)
+	var ids []string
+	for i, svc := range []string{"api", "web", "api", "db", "api"} {
+		inc := incident(svc, fmt.Sprintf("k%d", i), base.Add(time.Duration(i)*time.Minute))
+		if i == 1 {
+			inc.State.Priority = "P0"
+		}
+		ids = append(ids, trigger(t, s, inc))
+	}
+	r := get(t, s, ids[2])
+	r.State.Status = policy.StatusResolved
+	update(t, s, r)
+	a := get(t, s, ids[4])
+	a.State.Status = policy.StatusAcknowledged
+	update(t, s, a)
+
+	list := func(f store.Filter) []string {
+		t.Helper()
+		got, err := s.List(ctx(t), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, g := range got {
+			out = append(out, g.ID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		f    store.Filter
+		want []string
+	}{
+		{"all, newest first", store.Filter{}, []string{ids[4], ids[3], ids[2], ids[1], ids[0]}},
+		{"limit", store.Filter{Limit: 2}, []string{ids[4], ids[3]}},
+		{"service", store.Filter{Service: "api"}, []string{ids[4], ids[2], ids[0]}},
+		{"triggered", store.Filter{Status: policy.StatusTriggered}, []string{ids[3], ids[1], ids[0]}},
+		{"acknowledged", store.Filter{Status: policy.StatusAcknowledged}, []string{ids[4]}},
+		{"resolved", store.Filter{Status: policy.StatusResolved}, []string{ids[2]}},
+		{"priority", store.Filter{Priority: "P0"}, []string{ids[1]}},
+		{"service and status", store.Filter{Service: "api", Status: policy.StatusTriggered}, []string{ids[0]}},
+		{"nothing", store.Filter{Service: "none"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := list(tc.f); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func testNotFound(t *testing.T, f Factory) {
+	s := f.New(t)
+	for _, id := range []string{"", "zz", "00-nothing", store.NewID(3, base), "ff-abc"} {
+		if _, err := s.Get(ctx(t), id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Get(%q) = %v, want ErrNotFound", id, err)
+		}
+		if _, err := s.Timeline(ctx(t), id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Timeline(%q) = %v, want ErrNotFound", id, err)
+		}
+	}
+	if _, err := s.FindByDedup(ctx(t), "api", "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("FindByDedup = %v, want ErrNotFound", err)
+	}
+	ghost := incident("api", "ghost", base)
+	ghost.Version = 1
+	if err := s.Update(ctx(t), ghost, nil); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Update of a missing incident = %v, want ErrNotFound", err)
+	}
+}
+
+func testConcurrentUpdates(t *testing.T, f Factory) {
+	s := f.New(t)
+	id := trigger(t, s, incident("api", "g1", base))
+	const workers, rounds = 8, 10
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := 0; r < rounds; r++ {
+				inc, err := s.Get(context.Background(), id)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				inc.State.StatusUpdates++
+				err = s.Update(context.Background(), inc, []store.Entry{{At: base, Type: "status_update"}})
+				switch {
+				case err == nil:
+					mu.Lock()
+					wins++
+					mu.Unlock()
+				case !errors.Is(err, store.ErrConflict):
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	got := get(t, s, id)
+	if got.State.StatusUpdates != wins || got.Version != int64(wins)+1 {
+		t.Fatalf("%d successful updates but counter %d, version %d: an update was lost", wins, got.State.StatusUpdates, got.Version)
+	}
+	if tl, _ := s.Timeline(ctx(t), id); len(tl) != wins {
+		t.Fatalf("%d timeline entries for %d successful updates", len(tl), wins)
+	}
+}
+
+func testConcurrentClaims(t *testing.T, f Factory) {
+	s := f.New(t)
+	want := map[string]bool{}
+	for i := 0; i < 40; i++ {
+		inc := incident("api", fmt.Sprintf("k%d", i), base, 0, time.Second)
+		id := trigger(t, s, inc)
+		want[id+"/0001.000001.notify"], want[id+"/0001.000002.notify"] = true, true
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	got := map[string]int{}
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				cs, err := s.ClaimDue(context.Background(), base.Add(time.Minute), time.Hour, 7)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(cs) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, c := range cs {
+					got[c.Incident+"/"+c.Deadline]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(got) != len(want) {
+		t.Fatalf("claimed %d distinct deadlines, want %d", len(got), len(want))
+	}
+	for k, n := range got {
+		if n != 1 || !want[k] {
+			t.Fatalf("deadline %s claimed %d times", k, n)
+		}
+	}
+}
+
+func testConcurrentTriggers(t *testing.T, f Factory) {
+	s := f.New(t)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ids := map[string]int{}
+	created := 0
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, out, err := s.Trigger(context.Background(), incident("api", "storm", base, 0), nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			ids[id]++
+			if out == store.Created {
+				created++
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if len(ids) != 1 || created != 1 {
+		t.Fatalf("8 concurrent triggers of one key made %d incidents (%d created)", len(ids), created)
+	}
+	for id := range ids {
+		if got := get(t, s, id); got.Repeats != 7 {
+			t.Fatalf("repeats %d, want 7", got.Repeats)
+		}
+	}
+	if cs := claimAll(t, s, base); len(cs) != 1 {
+		t.Fatalf("%d first pages due, want 1", len(cs))
+	}
+}
+
+func testDurable(t *testing.T, f Factory) {
+	if f.Reopen == nil {
+		t.Skip("this store has no reopen step in its factory")
+	}
+	s := f.New(t)
+	inc := incident("api", "g1", base, time.Minute)
+	id := trigger(t, s, inc, store.Entry{At: base, Type: "trigger"})
+	s = f.Reopen(t, s)
+	got := get(t, s, id)
+	want := *inc
+	want.Version = 1
+	equal(t, "after reopen", got, &want)
+	if cs := claimAll(t, s, base.Add(time.Hour)); len(cs) != 1 {
+		t.Fatalf("deadlines after reopen: %v", cs)
+	}
+	if tl, _ := s.Timeline(ctx(t), id); len(tl) != 1 {
+		t.Fatalf("timeline after reopen: %v", tl)
+	}
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Makes sure the programs the tests run for real are installed: a real
+# redis-server (store tests, Redis Cluster) and Debian's Alertmanager (the
+# wire-compatibility test). As root it installs what is missing; otherwise it
+# says what to install and fails, so no test is ever skipped for lack of it.
+set -euo pipefail
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
+command -v redis-benchmark >/dev/null 2>&1 || need+=(redis-tools)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+# De-duplicate.
+mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
+if [ "$(id -u)" -ne 0 ]; then
+  echo "The tests need: ${need[*]}." >&2
+  echo "Install them with: sudo apt-get install -y ${need[*]}   (or run make test as root)" >&2
+  exit 1
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "The tests need ${need[*]} and this machine has no apt-get: install them with your package manager." >&2
+  exit 1
+fi
+echo "Installing test dependencies: ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian starts the packaged services where it can; the tests start their own.
+if command -v service >/dev/null 2>&1; then
+  service redis-server stop >/dev/null 2>&1 || true
+  service prometheus-alertmanager stop >/dev/null 2>&1 || true
+fi

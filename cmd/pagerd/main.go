@@ -1,6 +1,6 @@
-// Command pagerd is the paging gateway: it validates configs, answers who is
-// on call and what an alert would cause, and (from the daemon issue on) runs
-// the daemon. Each subcommand is a thin layer over package policy.
+// Command pagerd is the paging gateway: it runs the daemon (serve), validates
+// configs, and answers who is on call and what an alert would cause. Each
+// subcommand is a thin layer over packages gateway and policy.
 package main
 
 import (
@@ -21,6 +21,7 @@ type command struct {
 }
 
 var commands = map[string]command{
+	"serve":        {"run the daemon", runServe},
 	"check-config": {"validate config files strictly", runCheckConfig},
 	"oncall":       {"who is on call at an instant", runOncall},
 	"route":        {"which priority, urgency, targets and policy an alert gets", runRoute},

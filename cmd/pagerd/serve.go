@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pagerd/pagerd/gateway"
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/boltstore"
+	"github.com/pagerd/pagerd/gateway/store/redisstore"
+)
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("serve", stderr)
+	cfgPath := configFlag(fs)
+	listen := fs.String("listen", "", "HTTP listen address (default server.listen, or :8080)")
+	redisURL := fs.String("redis-url", "", "keep incidents in Redis at this URL instead of the embedded store (default server.redis.url)")
+	dataDir := fs.String("data-dir", "", "directory of the embedded store (default server.data_dir, or ./data)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if _, code := parse(fs, args); code >= 0 {
+		return code
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fail(stderr, "serve", fmt.Errorf("--log-level %q: use debug, info, warn or error", *logLevel))
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return fail(stderr, "serve", err)
+	}
+	if *listen == "" {
+		*listen = cfg.Server.Listen
+	}
+	if *redisURL == "" {
+		*redisURL = cfg.Server.Redis.URL.Reveal()
+	}
+	if *dataDir == "" {
+		*dataDir = cfg.Server.DataDir
+	}
+	if *dataDir == "" {
+		*dataDir = "data"
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	st, err := openStore(ctx, log, *redisURL, cfg.Server.Redis.Prefix, *dataDir)
+	if err != nil {
+		return fail(stderr, "serve", err)
+	}
+	defer st.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := gateway.New(gateway.Options{ConfigPath: *cfgPath, Config: cfg, Store: st, Logger: log, Registry: reg, Gatherer: reg})
+	if err != nil {
+		return fail(stderr, "serve", err)
+	}
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fail(stderr, "serve", fmt.Errorf("listen: %w", err))
+	}
+	go reloadOnHUP(ctx, srv)
+	log.Info("pagerd serving", "version", version, "listen", l.Addr().String(), "config", *cfgPath,
+		"services", len(cfg.Services), "users", len(cfg.Users))
+	if err := srv.Serve(ctx, l); err != nil {
+		return fail(stderr, "serve", err)
+	}
+	log.Info("pagerd stopped")
+	return 0
+}
+
+// openStore opens Redis when a URL is given, the embedded store otherwise,
+// and says which in the log: an operator must never wonder where incidents
+// are.
+func openStore(ctx context.Context, log *slog.Logger, redisURL, prefix, dataDir string) (store.Store, error) {
+	if redisURL != "" {
+		opts, err := gateway.RedisOptions(redisURL)
+		if err != nil {
+			return nil, err
+		}
+		s := redisstore.New(redis.NewUniversalClient(opts), prefix)
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := s.Ping(pctx); err != nil {
+			// Start anyway: /-/ready stays red and ingestion answers 503
+			// until Redis is back, so senders retry.
+			log.Warn("redis does not answer yet", "err", err)
+		}
+		mode := "standalone"
+		switch {
+		case opts.IsClusterMode:
+			mode = "cluster"
+		case opts.MasterName != "":
+			mode = "sentinel"
+		}
+		log.Info("store: redis", "mode", mode, "addrs", opts.Addrs, "prefix", redisstore.Prefix(s))
+		return s, nil
+	}
+	s, err := boltstore.Open(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	abs, _ := filepath.Abs(dataDir)
+	log.Info("store: embedded (single replica)", "data_dir", abs)
+	return s, nil
+}
+
+// reloadOnHUP reloads the config on SIGHUP; a bad config is refused and the
+// old one stays, as with POST /-/reload.
+func reloadOnHUP(ctx context.Context, srv *gateway.Server) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			_ = srv.Reload()
+		}
+	}
+}

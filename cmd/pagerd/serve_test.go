@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/internal/redistest"
+)
+
+// These tests run the real binary the way README.md tells a new user to:
+// `pagerd serve` on the quickstart config, the README's curl requests with
+// the example payloads in configs/examples, a restart, and two daemons on one
+// Redis.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func pagerdBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pagerd-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "pagerd")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+type daemon struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	addr string
+	logs *bytes.Buffer
+	mu   *sync.Mutex
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type lockedBuffer struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w lockedBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func startDaemon(t *testing.T, addr string, args ...string) *daemon {
+	t.Helper()
+	d := &daemon{t: t, addr: addr, logs: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	d.cmd = exec.Command(pagerdBinary(t), append([]string{"serve", "--config", "../../configs/quickstart.yaml", "--listen", addr}, args...)...)
+	d.cmd.Stderr = lockedBuffer{d.mu, d.logs}
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.cmd.Process.Kill(); _ = d.cmd.Wait() })
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return d
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pagerd did not become ready:\n%s", d.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (d *daemon) log() string { d.mu.Lock(); defer d.mu.Unlock(); return d.logs.String() }
+
+// stop sends SIGTERM and expects a clean exit.
+func (d *daemon) stop() {
+	d.t.Helper()
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		d.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			d.t.Fatalf("pagerd exited with %v:\n%s", err, d.log())
+		}
+	case <-time.After(35 * time.Second):
+		d.t.Fatalf("pagerd did not stop on SIGTERM:\n%s", d.log())
+	}
+}
+
+func (d *daemon) post(path, file string, hdr ...string) (int, string) {
+	d.t.Helper()
+	body, err := os.ReadFile(file)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", "http://"+d.addr+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+type incidentList struct {
+	Incidents []struct {
+		ID, Status, Priority, Summary, Source string
+	} `json:"incidents"`
+}
+
+func (d *daemon) incidents() incidentList {
+	d.t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+d.addr+"/api/v1/incidents", nil)
+	req.Header.Set("Authorization", "Bearer demo-api-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var l incidentList
+	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
+		d.t.Fatal(err)
+	}
+	return l
+}
+
+const demoKey = "demo0000000000000000000000000000"
+
+func TestServeEmbeddedSurvivesRestart(t *testing.T) {
+	dataDir := t.TempDir()
+	addr := freeAddr(t)
+	d := startDaemon(t, addr, "--data-dir", dataDir)
+	if !strings.Contains(d.log(), `"msg":"store: embedded (single replica)"`) {
+		t.Fatalf("serve does not say which store it uses:\n%s", d.log())
+	}
+	if code, body := d.post("/api/v1/alertmanager", "../../configs/examples/alertmanager-firing.json", "Authorization", "Bearer "+demoKey); code != 200 {
+		t.Fatalf("alertmanager webhook: %d %s", code, body)
+	}
+	if code, body := d.post("/v2/enqueue", "../../configs/examples/pagerduty-trigger.json"); code != 202 {
+		t.Fatalf("pagerduty event: %d %s", code, body)
+	}
+	before := d.incidents()
+	if len(before.Incidents) != 2 {
+		t.Fatalf("incidents: %+v", before)
+	}
+	d.stop()
+
+	d = startDaemon(t, addr, "--data-dir", dataDir)
+	after := d.incidents()
+	if fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("after a restart:\n%+v\nbefore:\n%+v", after, before)
+	}
+	if code, body := d.post("/api/v1/alertmanager/"+demoKey, "../../configs/examples/alertmanager-resolved.json"); code != 200 {
+		t.Fatalf("resolved: %d %s", code, body)
+	}
+	for _, i := range d.incidents().Incidents {
+		if i.Source == "alertmanager" && i.Status != "resolved" {
+			t.Fatalf("not resolved: %+v", i)
+		}
+	}
+	d.stop()
+}
+
+func TestServeTwoReplicasOnRedis(t *testing.T) {
+	r := redistest.Start(t)
+	a := startDaemon(t, freeAddr(t), "--redis-url", r.URL())
+	b := startDaemon(t, freeAddr(t), "--redis-url", r.URL())
+	if !strings.Contains(a.log(), `"msg":"store: redis","mode":"standalone"`) {
+		t.Fatalf("serve does not say which store it uses:\n%s", a.log())
+	}
+	if code, body := a.post("/api/v1/alertmanager", "../../configs/examples/alertmanager-firing.json", "Authorization", "Bearer "+demoKey); code != 200 {
+		t.Fatalf("webhook to a: %d %s", code, body)
+	}
+	// The same group arriving at the other replica is a repeat, not a
+	// second incident.
+	if code, body := b.post("/api/v1/alertmanager", "../../configs/examples/alertmanager-firing.json", "Authorization", "Bearer "+demoKey); code != 200 {
+		t.Fatalf("webhook to b: %d %s", code, body)
+	}
+	la, lb := a.incidents(), b.incidents()
+	if len(la.Incidents) != 1 || fmt.Sprint(la) != fmt.Sprint(lb) {
+		t.Fatalf("a sees %+v, b sees %+v", la, lb)
+	}
+	a.stop()
+	b.stop()
+}

@@ -1,0 +1,221 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// alert is one incident's worth of an arriving alert, whatever sent it.
+type alert struct {
+	service  *policy.Service
+	dedupKey string
+	source   string // alertmanager, pagerduty, api
+	actor    string
+	labels   []map[string]string
+	summary  string
+	details  json.RawMessage
+}
+
+// route decides the alert's priority: each label set is routed and the most
+// urgent result wins, so a group with one critical alert is critical.
+func route(cfg *policy.Config, svc *policy.Service, sets []map[string]string, at time.Time) policy.Route {
+	if len(sets) == 0 {
+		return cfg.Route(svc, nil, at)
+	}
+	best := cfg.Route(svc, sets[0], at)
+	for _, ls := range sets[1:] {
+		r := cfg.Route(svc, ls, at)
+		if svc.Scheme().Rank(r.Priority) < svc.Scheme().Rank(best.Priority) {
+			best = r
+		}
+	}
+	return best
+}
+
+// trigger opens an incident for the alert, or records a repeat on the open
+// one with the same dedup key: one store round trip either way.
+func (s *Server) trigger(ctx context.Context, cfg *policy.Config, a alert) (string, store.Outcome, error) {
+	now := s.now()
+	rt := route(cfg, a.service, a.labels, now)
+	id := store.NewID(store.ShardOf(a.service.Name, a.dedupKey), now)
+	eng := policy.Engine{Config: cfg}
+	st, acts, err := eng.Apply(policy.Incident{ID: id}, policy.Event{Kind: policy.EventTrigger, Route: &rt}, now)
+	if err != nil {
+		return "", 0, err
+	}
+	inc := &store.Incident{ID: id, Service: a.service.Name, DedupKey: a.dedupKey, Source: a.source, Summary: a.summary,
+		CreatedAt: now, UpdatedAt: now, LastSeen: now, Details: a.details, State: st}
+	tl := append([]store.Entry{{At: now, Type: "trigger", Actor: a.actor,
+		Detail: fmt.Sprintf("%s, %s urgency, rule %s", st.Priority, st.Urgency, st.Rule)}}, entries(acts, a.actor)...)
+	start := time.Now()
+	gotID, out, err := s.store.Trigger(ctx, inc, tl)
+	s.observeStore("trigger", start, err)
+	if err != nil {
+		return "", 0, err
+	}
+	outcome := "created"
+	if out == store.Repeated {
+		outcome = "repeated"
+	} else {
+		s.log.Info("incident opened", "incident", gotID, "service", a.service.Name, "priority", st.Priority,
+			"urgency", st.Urgency, "source", a.source)
+	}
+	s.m.alerts.WithLabelValues(a.source, a.service.Name, outcome).Inc()
+	return gotID, out, nil
+}
+
+// errAlreadyResolved is an action on a resolved incident: 409.
+var errAlreadyResolved = &inputError{http.StatusConflict, "the incident is already resolved"}
+
+// apply runs an event through the escalation machine against the stored
+// incident and writes the result, retrying when another writer got there
+// first. An event that changes nothing writes nothing.
+func (s *Server) apply(ctx context.Context, id string, ev policy.Event) (*store.Incident, []policy.Action, error) {
+	for attempt := 0; ; attempt++ {
+		start := time.Now()
+		inc, err := s.store.Get(ctx, id)
+		s.observeStore("get", start, err)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg := s.Config()
+		if cfg.Service(inc.Service) == nil {
+			return nil, nil, &inputError{http.StatusConflict, fmt.Sprintf("service %q is no longer in the config", inc.Service)}
+		}
+		now := s.now()
+		eng := policy.Engine{Config: cfg}
+		st, acts, err := eng.Apply(inc.State, ev, now)
+		if errors.Is(err, policy.ErrResolved) {
+			return inc, nil, errAlreadyResolved
+		}
+		if err != nil {
+			return nil, nil, &inputError{http.StatusBadRequest, err.Error()}
+		}
+		if len(acts) == 0 && reflect.DeepEqual(st, inc.State) {
+			return inc, nil, nil
+		}
+		inc.State, inc.UpdatedAt = st, now
+		start = time.Now()
+		err = s.store.Update(ctx, inc, entries(acts, ev.Actor))
+		s.observeStore("update", start, err)
+		if errors.Is(err, store.ErrConflict) && attempt < 10 {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return inc, acts, nil
+	}
+}
+
+// resolveByDedup resolves the open incident with the dedup key, if any. A
+// resolve for an alert pagerd never opened, or already resolved, is done:
+// there is nothing to store.
+func (s *Server) resolveByDedup(ctx context.Context, svc *policy.Service, dedupKey, source, actor string) error {
+	return s.actByDedup(ctx, svc, dedupKey, source, policy.Event{Kind: policy.EventResolve, Actor: actor}, "resolved")
+}
+
+func (s *Server) actByDedup(ctx context.Context, svc *policy.Service, dedupKey, source string, ev policy.Event, outcome string) error {
+	start := time.Now()
+	inc, err := s.store.FindByDedup(ctx, svc.Name, dedupKey)
+	s.observeStore("find", start, err)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !inc.Open()) {
+		s.m.alerts.WithLabelValues(source, svc.Name, "ignored").Inc()
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, _, err = s.apply(ctx, inc.ID, ev)
+	if errors.Is(err, errAlreadyResolved) {
+		err = nil
+	}
+	if err == nil {
+		s.m.alerts.WithLabelValues(source, svc.Name, outcome).Inc()
+	}
+	return err
+}
+
+func (s *Server) observeStore(op string, start time.Time, err error) {
+	s.m.storeOps.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	if errors.Is(err, store.ErrUnavailable) {
+		s.m.storeErrors.WithLabelValues(op).Inc()
+	}
+}
+
+// entries turns the machine's actions into timeline entries. Levels are
+// written 1-based, as people count them.
+func entries(acts []policy.Action, actor string) []store.Entry {
+	out := make([]store.Entry, 0, len(acts))
+	for _, a := range acts {
+		e := store.Entry{At: a.At, Type: string(a.Kind), Level: a.Level + 1, User: a.User, Channel: a.Channel, Detail: a.Detail}
+		if a.Kind != policy.ActionNotify {
+			e.Actor = actor
+		}
+		if a.LevelName != "" && e.Detail == "" {
+			e.Detail = "level " + a.LevelName
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// incidentView is an incident as the API shows it.
+type incidentView struct {
+	ID             string          `json:"id"`
+	Service        string          `json:"service"`
+	Status         policy.Status   `json:"status"`
+	Priority       string          `json:"priority"`
+	Urgency        string          `json:"urgency"`
+	Summary        string          `json:"summary"`
+	CreatedAt      time.Time       `json:"created_at"`
+	UpdatedAt      time.Time       `json:"updated_at"`
+	AcknowledgedAt *time.Time      `json:"acknowledged_at,omitempty"`
+	AcknowledgedBy string          `json:"acknowledged_by,omitempty"`
+	ResolvedAt     *time.Time      `json:"resolved_at,omitempty"`
+	ResolvedBy     string          `json:"resolved_by,omitempty"`
+	Level          int             `json:"level"`
+	LevelName      string          `json:"level_name,omitempty"`
+	Rule           string          `json:"rule,omitempty"`
+	Source         string          `json:"source"`
+	DedupKey       string          `json:"dedup_key"`
+	Repeats        int             `json:"repeats"`
+	LastSeen       time.Time       `json:"last_seen"`
+	StatusUpdates  int             `json:"status_updates"`
+	NextStepAt     *time.Time      `json:"next_step_at,omitempty"`
+	Details        json.RawMessage `json:"details,omitempty"`
+	Timeline       []store.Entry   `json:"timeline,omitempty"`
+}
+
+func view(cfg *policy.Config, inc *store.Incident) incidentView {
+	st := inc.State
+	v := incidentView{ID: inc.ID, Service: inc.Service, Status: st.Status, Priority: st.Priority, Urgency: st.Urgency,
+		Summary: inc.Summary, CreatedAt: inc.CreatedAt, UpdatedAt: inc.UpdatedAt, AcknowledgedBy: st.AcknowledgedBy,
+		ResolvedBy: st.ResolvedBy, Level: st.Level + 1, Rule: st.Rule, Source: inc.Source, DedupKey: inc.DedupKey,
+		Repeats: inc.Repeats, LastSeen: inc.LastSeen, StatusUpdates: st.StatusUpdates, Details: inc.Details}
+	if !st.AcknowledgedAt.IsZero() {
+		t := st.AcknowledgedAt
+		v.AcknowledgedAt = &t
+	}
+	if !st.ResolvedAt.IsZero() {
+		t := st.ResolvedAt
+		v.ResolvedAt = &t
+	}
+	if d, ok := st.Next(); ok {
+		v.NextStepAt = &d.At
+	}
+	if svc := cfg.Service(inc.Service); svc != nil {
+		if p := cfg.Policy(svc.EscalationPolicy); p != nil && st.Level < len(p.Levels) {
+			v.LevelName = p.Levels[st.Level].Name
+		}
+	}
+	return v
+}

@@ -1,0 +1,592 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/common/model"
+)
+
+// Message is an Alertmanager webhook notification (payload version 4) as
+// Alertmanager 0.25 through 0.34 send it. Fields added over versions are
+// optional, and fields this struct does not name (notification reason, route
+// labels, whatever comes next) are ignored rather than rejected, so an
+// Alertmanager upgrade never turns pages into 400s.
+//
+// It is our own small struct rather than Alertmanager's notify/webhook.Message
+// because importing that package drags some 66 modules into the binary; the
+// tests prove the two are wire compatible.
+type Message struct {
+	Version           string            `json:"version"`
+	GroupKey          string            `json:"groupKey"`
+	TruncatedAlerts   uint64            `json:"truncatedAlerts"`
+	Status            string            `json:"status"` // firing | resolved
+	Receiver          string            `json:"receiver"`
+	GroupLabels       map[string]string `json:"groupLabels"`
+	CommonLabels      map[string]string `json:"commonLabels"`
+	CommonAnnotations map[string]string `json:"commonAnnotations"`
+	ExternalURL       string            `json:"externalURL"`
+	Alerts            []Alert           `json:"alerts"`
+}
+
+// Alert is one alert of a Message, in Alertmanager's webhook shape. Its
+// Fingerprint is kept as sent (it may be empty when a third party imitates
+// Alertmanager); Groups computes one from the labels when it is missing.
+type Alert struct {
+	Status       string            `json:"status"` // firing | resolved
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Fingerprint  string            `json:"fingerprint"`
+}
+
+// InputError is input that can never succeed: the HTTP layer answers 400
+// with its message, and the sender must not retry it. Its message names the
+// offending field and the problem so the person reading Alertmanager's log
+// can fix their configuration without reading pagerd's source.
+type InputError struct{ Msg string }
+
+// Error returns the message meant for the sender.
+func (e *InputError) Error() string { return e.Msg }
+
+func inputErrorf(format string, args ...any) *InputError {
+	return &InputError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// AlertmanagerVersion is the only webhook payload version pagerd accepts.
+// Every Alertmanager since well before 0.25 sends it; a different version
+// means a different schema, which must be refused rather than guessed at.
+const AlertmanagerVersion = "4"
+
+// Alertmanager alert and group statuses.
+const (
+	StatusFiring   = "firing"
+	StatusResolved = "resolved"
+)
+
+// wireMessage is the first decoding stage: alerts stay raw so that each one
+// is decoded on its own and an error can name its index.
+type wireMessage struct {
+	Version           string            `json:"version"`
+	GroupKey          string            `json:"groupKey"`
+	TruncatedAlerts   uint64            `json:"truncatedAlerts"`
+	Status            string            `json:"status"`
+	Receiver          string            `json:"receiver"`
+	GroupLabels       map[string]string `json:"groupLabels"`
+	CommonLabels      map[string]string `json:"commonLabels"`
+	CommonAnnotations map[string]string `json:"commonAnnotations"`
+	ExternalURL       string            `json:"externalURL"`
+	Alerts            []json.RawMessage `json:"alerts"`
+}
+
+// wireAlert keeps the times as strings so that a bad time can be reported
+// with the field that holds it (time.Time's own decoder loses the path).
+type wireAlert struct {
+	Status       string            `json:"status"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     *string           `json:"startsAt"`
+	EndsAt       *string           `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Fingerprint  string            `json:"fingerprint"`
+}
+
+// DecodeAlertmanager reads and validates a webhook body. Unknown fields are
+// allowed (forward compatibility). Invalid input returns *InputError whose
+// message names the field and the problem: malformed JSON (with its byte
+// offset), wrong types, a version other than "4", an empty groupKey, a
+// status that is not firing or resolved, no alerts, an alert without labels
+// or with a bad status or time. Trailing data after the JSON object is an
+// error too: it means the body is not what Alertmanager sent.
+func DecodeAlertmanager(body []byte) (*Message, error) {
+	var w wireMessage
+	if err := decodeOne(body, &w, ""); err != nil {
+		return nil, err
+	}
+	if w.Version == "" {
+		return nil, inputErrorf("version: missing; only Alertmanager webhook payload version %q is supported (what Alertmanager 0.25 and later send)", AlertmanagerVersion)
+	}
+	if w.Version != AlertmanagerVersion {
+		return nil, inputErrorf("version: %s is not supported; only Alertmanager webhook payload version %q is (what Alertmanager 0.25 and later send)", quote(w.Version), AlertmanagerVersion)
+	}
+	if strings.TrimSpace(w.GroupKey) == "" {
+		return nil, inputErrorf("groupKey: missing or empty; it identifies the alert group and is needed to deduplicate")
+	}
+	if err := checkStatus("status", w.Status); err != nil {
+		return nil, err
+	}
+	if len(w.Alerts) == 0 {
+		return nil, inputErrorf("alerts: missing or empty; a notification needs at least one alert")
+	}
+	m := &Message{
+		Version:           w.Version,
+		GroupKey:          w.GroupKey,
+		TruncatedAlerts:   w.TruncatedAlerts,
+		Status:            w.Status,
+		Receiver:          w.Receiver,
+		GroupLabels:       w.GroupLabels,
+		CommonLabels:      w.CommonLabels,
+		CommonAnnotations: w.CommonAnnotations,
+		ExternalURL:       w.ExternalURL,
+		Alerts:            make([]Alert, 0, len(w.Alerts)),
+	}
+	for i, raw := range w.Alerts {
+		a, err := decodeAlert(raw, fmt.Sprintf("alerts[%d]", i))
+		if err != nil {
+			return nil, err
+		}
+		m.Alerts = append(m.Alerts, a)
+	}
+	return m, nil
+}
+
+func decodeAlert(raw json.RawMessage, path string) (Alert, error) {
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+		return Alert{}, inputErrorf("%s: got JSON %s, want an object", path, jsonKindOf(t))
+	}
+	var w wireAlert
+	if err := decodeOne(raw, &w, path); err != nil {
+		return Alert{}, err
+	}
+	if err := checkStatus(path+".status", w.Status); err != nil {
+		return Alert{}, err
+	}
+	if len(w.Labels) == 0 {
+		return Alert{}, inputErrorf("%s.labels: missing or empty; every alert needs at least one label", path)
+	}
+	a := Alert{
+		Status:       w.Status,
+		Labels:       w.Labels,
+		Annotations:  w.Annotations,
+		GeneratorURL: w.GeneratorURL,
+		Fingerprint:  w.Fingerprint,
+	}
+	var err error
+	if a.StartsAt, err = parseAMTime(w.StartsAt, path+".startsAt"); err != nil {
+		return Alert{}, err
+	}
+	if a.EndsAt, err = parseAMTime(w.EndsAt, path+".endsAt"); err != nil {
+		return Alert{}, err
+	}
+	return a, nil
+}
+
+// parseAMTime parses a time exactly as time.Time's JSON decoder would (so a
+// decoded Message equals what Alertmanager marshalled), naming the field on
+// failure.
+func parseAMTime(s *string, path string) (time.Time, error) {
+	var t time.Time
+	if s == nil {
+		return t, nil
+	}
+	if err := t.UnmarshalText([]byte(*s)); err != nil {
+		return time.Time{}, inputErrorf("%s: %s is not an RFC 3339 time", path, quote(*s))
+	}
+	return t, nil
+}
+
+func checkStatus(path, s string) error {
+	switch s {
+	case StatusFiring, StatusResolved:
+		return nil
+	case "":
+		return inputErrorf("%s: missing; want %s or %s", path, StatusFiring, StatusResolved)
+	default:
+		return inputErrorf("%s: %s is not one of %s, %s", path, quote(s), StatusFiring, StatusResolved)
+	}
+}
+
+// decodeOne decodes exactly one JSON value from body into v, turning the
+// encoding/json errors into InputErrors that name the field (prefixed with
+// path) and, for syntax errors, the byte offset.
+func decodeOne(body []byte, v any, path string) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	err := dec.Decode(v)
+	var (
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+	)
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF):
+		return inputErrorf("%s: empty; want an Alertmanager webhook JSON object", orBody(path))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return inputErrorf("malformed JSON at byte %d: unexpected end of input", len(body))
+	case errors.As(err, &syn):
+		return inputErrorf("malformed JSON at byte %d: %v", syn.Offset, err)
+	case errors.As(err, &typ):
+		return inputErrorf("%s: got JSON %s, want %s", joinPath(path, typ.Field), typ.Value, describeType(typ.Type))
+	default:
+		return inputErrorf("%s: %v", orBody(path), err)
+	}
+	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] != '{' {
+		return inputErrorf("%s: got JSON %s, want an object", orBody(path), jsonKindOf(t))
+	}
+	off := dec.InputOffset()
+	rest := body[off:]
+	if trimmed := bytes.TrimLeft(rest, " \t\r\n"); len(trimmed) > 0 {
+		return inputErrorf("malformed JSON at byte %d: unexpected data after the top-level object", off+int64(len(rest)-len(trimmed)))
+	}
+	return nil
+}
+
+func orBody(path string) string {
+	if path == "" {
+		return "body"
+	}
+	return path
+}
+
+func joinPath(prefix, field string) string {
+	switch {
+	case prefix == "" && field == "":
+		return "body"
+	case prefix == "":
+		return field
+	case field == "":
+		return prefix
+	default:
+		return prefix + "." + field
+	}
+}
+
+// describeType names a Go type the way a sender thinks about JSON.
+func describeType(t reflect.Type) string {
+	if t == nil {
+		return "another type"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a non-negative integer"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Map:
+		if t.Elem().Kind() == reflect.String {
+			return "an object of strings"
+		}
+		return "an object"
+	case reflect.Struct:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Pointer:
+		return describeType(t.Elem())
+	default:
+		return "another type"
+	}
+}
+
+// jsonKindOf names the JSON kind of a syntactically valid value.
+func jsonKindOf(v []byte) string {
+	if len(v) == 0 {
+		return "nothing"
+	}
+	switch v[0] {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	default:
+		return "number"
+	}
+}
+
+// quote quotes a sender's string for an error message, cut short so that a
+// hostile body is not echoed back in full.
+func quote(s string) string {
+	return fmt.Sprintf("%q", truncateRunes(s, 64, "…"))
+}
+
+// MaxSummaryRunes caps incident summaries. It matches PagerDuty's 1024
+// character summary limit so an incident looks the same whichever way it came
+// in, and keeps SMS and voice text bounded.
+const MaxSummaryRunes = 1024
+
+// MaxDetailAlerts is how many alerts an AlertGroup's Details keep: enough to
+// tell the story in a notification, few enough that a 500-alert group does not
+// bloat storage. The total is recorded next to them.
+const MaxDetailAlerts = 20
+
+// AlertGroup is one incident's worth of a message: the whole group (the
+// integration's incident_key is "group") or one alert (incident_key
+// "fingerprint"). It carries what the router and store need and nothing tied
+// to Alertmanager's wire format.
+type AlertGroup struct {
+	// DedupKey identifies the incident: "am:" + groupKey, or
+	// "am:" + groupKey + ":" + fingerprint in fingerprint mode (the
+	// fingerprint is computed from the labels when the alert has none).
+	DedupKey string
+	// Firing is whether the incident should be open: in group mode the
+	// message status is firing, in fingerprint mode the alert's status is.
+	Firing bool
+	// Labels holds the label sets of the firing alerts the group covers (of
+	// all its alerts when nothing fires) for priority routing: the router
+	// takes the most urgent. The maps are shared with the Message.
+	Labels []map[string]string
+	// Summary is a one-line, non-empty title of at most MaxSummaryRunes runes.
+	Summary string
+	// Details is compact JSON kept for notification text and the incident's
+	// timeline; see Groups.
+	Details json.RawMessage
+}
+
+// Groups splits a message into incidents. In group mode (byFingerprint
+// false) the whole message is one incident keyed by its group key; in
+// fingerprint mode every distinct alert is its own incident (a fingerprint
+// repeated in one message keeps its last occurrence, at its first position).
+//
+// Summary, in group mode: commonAnnotations["summary"]; else the first
+// covered alert's "summary" annotation; else commonLabels["alertname"] (or
+// the first alert's alertname, or "Alertmanager alert") followed by
+// " (N alerts)" when N>1 alerts are covered and " on <instance>" when all of
+// them share one instance label. In fingerprint mode the same rules apply to
+// the single alert. Summaries are capped at MaxSummaryRunes with "…".
+//
+// Details is {"source":"alertmanager","status","receiver","group_key",
+// "group_labels","common_labels","common_annotations","external_url",
+// "truncated_alerts" (when not 0),"alerts_total","alerts_omitted" (when not
+// 0),"alerts":[{"status","labels","annotations","starts_at","ends_at",
+// "generator_url","fingerprint"}]}, with at most MaxDetailAlerts alerts
+// (firing ones first) and zero times left out.
+func (m *Message) Groups(byFingerprint bool) []AlertGroup {
+	if byFingerprint {
+		return m.fingerprintGroups()
+	}
+	return []AlertGroup{m.wholeGroup()}
+}
+
+func (m *Message) wholeGroup() AlertGroup {
+	var firing, resolved []Alert
+	for _, a := range m.Alerts {
+		if a.Status == StatusFiring {
+			firing = append(firing, a)
+		} else {
+			resolved = append(resolved, a)
+		}
+	}
+	covered := firing
+	if m.Status != StatusFiring || len(firing) == 0 {
+		covered = m.Alerts
+	}
+	labels := make([]map[string]string, 0, len(covered))
+	for _, a := range covered {
+		labels = append(labels, a.Labels)
+	}
+	ordered := append(append(make([]Alert, 0, len(m.Alerts)), firing...), resolved...)
+	return AlertGroup{
+		DedupKey: "am:" + m.GroupKey,
+		Firing:   m.Status == StatusFiring,
+		Labels:   labels,
+		Summary:  summarize(m.CommonAnnotations["summary"], m.CommonLabels["alertname"], covered),
+		Details:  m.details(m.Status, ordered),
+	}
+}
+
+func (m *Message) fingerprintGroups() []AlertGroup {
+	index := make(map[string]int, len(m.Alerts))
+	var order []string
+	latest := make([]Alert, 0, len(m.Alerts))
+	for _, a := range m.Alerts {
+		fp := fingerprintOf(a)
+		if i, ok := index[fp]; ok {
+			latest[i] = a
+			continue
+		}
+		index[fp] = len(latest)
+		order = append(order, fp)
+		latest = append(latest, a)
+	}
+	groups := make([]AlertGroup, 0, len(latest))
+	for i, a := range latest {
+		groups = append(groups, AlertGroup{
+			DedupKey: "am:" + m.GroupKey + ":" + order[i],
+			Firing:   a.Status == StatusFiring,
+			Labels:   []map[string]string{a.Labels},
+			Summary:  summarize("", "", []Alert{a}),
+			Details:  m.details(a.Status, []Alert{a}),
+		})
+	}
+	return groups
+}
+
+// fingerprintOf is the alert's fingerprint as Alertmanager computes it:
+// the label set's model fingerprint.
+func fingerprintOf(a Alert) string {
+	if a.Fingerprint != "" {
+		return a.Fingerprint
+	}
+	ls := make(model.LabelSet, len(a.Labels))
+	for k, v := range a.Labels {
+		ls[model.LabelName(k)] = model.LabelValue(v)
+	}
+	return ls.Fingerprint().String()
+}
+
+const fallbackSummary = "Alertmanager alert"
+
+func summarize(commonSummary, commonAlertname string, covered []Alert) string {
+	if s := strings.TrimSpace(commonSummary); s != "" {
+		return capSummary(s)
+	}
+	for _, a := range covered {
+		if s := strings.TrimSpace(a.Annotations["summary"]); s != "" {
+			return capSummary(s)
+		}
+	}
+	name := strings.TrimSpace(commonAlertname)
+	for _, a := range covered {
+		if name != "" {
+			break
+		}
+		name = strings.TrimSpace(a.Labels["alertname"])
+	}
+	if name == "" {
+		name = fallbackSummary
+	}
+	if len(covered) > 1 {
+		name += fmt.Sprintf(" (%d alerts)", len(covered))
+	}
+	if inst := sharedInstance(covered); inst != "" {
+		name += " on " + inst
+	}
+	return capSummary(name)
+}
+
+// sharedInstance is the instance label all alerts agree on, or "".
+func sharedInstance(alerts []Alert) string {
+	var inst string
+	for i, a := range alerts {
+		v := strings.TrimSpace(a.Labels["instance"])
+		if v == "" || (i > 0 && v != inst) {
+			return ""
+		}
+		inst = v
+	}
+	return inst
+}
+
+func capSummary(s string) string {
+	return truncateRunes(s, MaxSummaryRunes, "…")
+}
+
+// truncateRunes cuts s to at most n runes, the last of them being ellipsis
+// when it had to cut.
+func truncateRunes(s string, n int, ellipsis string) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	keep := n - utf8.RuneCountInString(ellipsis)
+	if keep < 0 {
+		keep = 0
+	}
+	i := 0
+	for pos := range s {
+		if i == keep {
+			return s[:pos] + ellipsis
+		}
+		i++
+	}
+	return s + ellipsis
+}
+
+type amDetails struct {
+	Source            string            `json:"source"`
+	Status            string            `json:"status"`
+	Receiver          string            `json:"receiver"`
+	GroupKey          string            `json:"group_key"`
+	GroupLabels       map[string]string `json:"group_labels,omitempty"`
+	CommonLabels      map[string]string `json:"common_labels,omitempty"`
+	CommonAnnotations map[string]string `json:"common_annotations,omitempty"`
+	ExternalURL       string            `json:"external_url,omitempty"`
+	TruncatedAlerts   uint64            `json:"truncated_alerts,omitempty"`
+	AlertsTotal       int               `json:"alerts_total"`
+	AlertsOmitted     int               `json:"alerts_omitted,omitempty"`
+	Alerts            []amAlertDetails  `json:"alerts"`
+}
+
+type amAlertDetails struct {
+	Status       string            `json:"status"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	StartsAt     string            `json:"starts_at,omitempty"`
+	EndsAt       string            `json:"ends_at,omitempty"`
+	GeneratorURL string            `json:"generator_url,omitempty"`
+	Fingerprint  string            `json:"fingerprint"`
+}
+
+func (m *Message) details(status string, alerts []Alert) json.RawMessage {
+	d := amDetails{
+		Source:            "alertmanager",
+		Status:            status,
+		Receiver:          m.Receiver,
+		GroupKey:          m.GroupKey,
+		GroupLabels:       m.GroupLabels,
+		CommonLabels:      m.CommonLabels,
+		CommonAnnotations: m.CommonAnnotations,
+		ExternalURL:       m.ExternalURL,
+		TruncatedAlerts:   m.TruncatedAlerts,
+		AlertsTotal:       len(alerts),
+		Alerts:            make([]amAlertDetails, 0, min(len(alerts), MaxDetailAlerts)),
+	}
+	for _, a := range alerts {
+		if len(d.Alerts) == MaxDetailAlerts {
+			d.AlertsOmitted = len(alerts) - MaxDetailAlerts
+			break
+		}
+		d.Alerts = append(d.Alerts, amAlertDetails{
+			Status:       a.Status,
+			Labels:       a.Labels,
+			Annotations:  a.Annotations,
+			StartsAt:     formatTime(a.StartsAt),
+			EndsAt:       formatTime(a.EndsAt),
+			GeneratorURL: a.GeneratorURL,
+			Fingerprint:  fingerprintOf(a),
+		})
+	}
+	return compactJSON(d)
+}
+
+// formatTime renders t as RFC 3339, or "" for Go's and Alertmanager's zero
+// time (0001-01-01), which means "not set".
+func formatTime(t time.Time) string {
+	if t.IsZero() || t.UTC().Year() <= 1 {
+		return ""
+	}
+	return t.Format(time.RFC3339Nano)
+}
+
+// compactJSON marshals v without HTML escaping (the text is for people, and
+// group keys are full of quotes and braces). The values handled here are
+// strings, maps of strings and decoded JSON, which always marshal.
+func compactJSON(v any) json.RawMessage {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		// Unreachable for the types above; keep Details valid JSON anyway.
+		b, _ := json.Marshal(map[string]string{"error": err.Error()})
+		return b
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}

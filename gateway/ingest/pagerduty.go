@@ -1,0 +1,422 @@
+package ingest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/PagerDuty/go-pagerduty"
+	"github.com/prometheus/common/model"
+)
+
+// MaxEventBytes is PagerDuty's request size cap (512 KB). The HTTP layer
+// limits the body to it; DecodeEvent refuses anything larger as well, so it is
+// safe to call on its own.
+const MaxEventBytes = 512 * 1024
+
+// Field limits of the Events API v2 as PagerDuty documents them.
+const (
+	// MaxDedupKeyChars is the longest dedup_key PagerDuty accepts; longer
+	// keys are rejected, since cutting them would merge distinct incidents.
+	MaxDedupKeyChars = 255
+	// MaxEventSummaryChars is the longest payload.summary PagerDuty keeps;
+	// longer summaries are truncated, not rejected.
+	MaxEventSummaryChars = 1024
+)
+
+// Events API v2 event actions.
+const (
+	ActionTrigger     = "trigger"
+	ActionAcknowledge = "acknowledge"
+	ActionResolve     = "resolve"
+)
+
+// Events API v2 severities, most urgent first.
+var eventSeverities = []string{"critical", "error", "warning", "info"}
+
+// EventResponse is the exact body PagerDuty's Events API v2 answers with, so
+// that every PagerDuty client (go-pagerduty, Alertmanager's pagerduty_configs,
+// pdpyras, ...) understands pagerd's answers.
+type EventResponse struct {
+	Status   string   `json:"status"`
+	Message  string   `json:"message"`
+	DedupKey string   `json:"dedup_key,omitempty"`
+	Errors   []string `json:"errors,omitempty"`
+}
+
+// Accepted is the 202 body for a processed event:
+// {"status":"success","message":"Event processed","dedup_key":...}.
+func Accepted(dedupKey string) EventResponse {
+	return EventResponse{Status: "success", Message: "Event processed", DedupKey: dedupKey}
+}
+
+// Invalid is the 400 body for an event that can never succeed:
+// {"status":"invalid event","message":"Event object is invalid","errors":[...]}.
+func Invalid(errs []string) EventResponse {
+	return EventResponse{Status: "invalid event", Message: "Event object is invalid", Errors: errs}
+}
+
+// NewDedupKey makes a dedup key for a trigger that has none, as PagerDuty
+// does: 32 lowercase hex characters from crypto/rand. DecodeEvent leaves an
+// absent key empty (it is deterministic); the handler calls this before
+// storing the incident and returns the key in Accepted so the sender can
+// acknowledge and resolve later.
+func NewDedupKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (it aborts the program instead).
+	return hex.EncodeToString(b[:])
+}
+
+// DecodeEvent parses and validates an Events API v2 body the way PagerDuty
+// does. Exactly one of the results is non-nil: the event, or the list of
+// every problem found, worded in PagerDuty's style (for example
+// "'payload.summary' is missing or blank") for the Invalid body. Malformed
+// JSON gives a single "Malformed JSON: ..." entry.
+//
+// Like PagerDuty it truncates payload.summary to MaxEventSummaryChars rather
+// than rejecting it, ignores unknown fields, and ignores the payload of
+// acknowledge and resolve events (kept if it is a well-formed object). A
+// trigger without dedup_key comes back with an empty DedupKey: see
+// NewDedupKey. Numbers inside custom_details, images and links are kept as
+// json.Number so that they round-trip exactly.
+func DecodeEvent(body []byte) (*pagerduty.V2Event, []string) {
+	if len(body) > MaxEventBytes {
+		return nil, []string{fmt.Sprintf("Event object is too large: %d bytes, the limit is %d bytes", len(body), MaxEventBytes)}
+	}
+	var top map[string]json.RawMessage
+	if msg := decodeEventJSON(body, &top); msg != "" {
+		return nil, []string{"Malformed JSON: " + msg}
+	}
+	if top == nil {
+		return nil, []string{"Malformed JSON: the event must be a JSON object, got null"}
+	}
+
+	v := &validator{}
+	ev := &pagerduty.V2Event{}
+
+	ev.RoutingKey, _ = v.str(top, "routing_key", "")
+	if strings.TrimSpace(ev.RoutingKey) == "" && !v.failed("routing_key") {
+		v.add("'routing_key' is missing or blank")
+	}
+
+	action, _ := v.str(top, "event_action", "")
+	ev.Action = action
+	switch {
+	case v.failed("event_action"):
+	case strings.TrimSpace(action) == "":
+		v.add("'event_action' is missing or blank")
+	case action != ActionTrigger && action != ActionAcknowledge && action != ActionResolve:
+		v.add("'event_action' must be one of: trigger, acknowledge, resolve")
+	}
+
+	dedup, _ := v.str(top, "dedup_key", "")
+	if strings.TrimSpace(dedup) == "" {
+		dedup = ""
+	}
+	ev.DedupKey = dedup
+	switch {
+	case v.failed("dedup_key"):
+	case dedup == "" && (action == ActionAcknowledge || action == ActionResolve):
+		v.add("'dedup_key' is required for acknowledge and resolve events")
+	case utf8.RuneCountInString(dedup) > MaxDedupKeyChars:
+		v.add(fmt.Sprintf("'dedup_key' must be at most %d characters", MaxDedupKeyChars))
+	}
+
+	ev.Client, _ = v.str(top, "client", "")
+	ev.ClientURL, _ = v.str(top, "client_url", "")
+	ev.Images = v.array(top, "images", "")
+	ev.Links = v.array(top, "links", "")
+
+	raw, present := top["payload"]
+	present = present && !isNull(raw)
+	switch {
+	case action == ActionTrigger && !present:
+		v.add("'payload' is missing")
+	case action == ActionTrigger && !isObject(raw):
+		v.add("'payload' must be a JSON object")
+	case action == ActionTrigger:
+		ev.Payload = decodePayload(raw, v)
+	case present && isObject(raw):
+		// PagerDuty ignores the payload of acknowledge and resolve events;
+		// keep it when it is well formed, for the timeline, and never fail on it.
+		if p := decodePayload(raw, &validator{}); p != nil {
+			ev.Payload = p
+		}
+	}
+
+	if len(v.errs) > 0 {
+		return nil, v.errs
+	}
+	return ev, nil
+}
+
+func decodePayload(raw json.RawMessage, v *validator) *pagerduty.V2Payload {
+	var obj map[string]json.RawMessage
+	if decodeEventJSON(raw, &obj) != "" || obj == nil {
+		v.add("'payload' must be a JSON object")
+		return nil
+	}
+	p := &pagerduty.V2Payload{}
+	var present bool
+
+	p.Summary, present = v.str(obj, "summary", "payload.")
+	p.Summary = truncateRunes(p.Summary, MaxEventSummaryChars, "")
+	if !v.failed("payload.summary") && (!present || strings.TrimSpace(p.Summary) == "") {
+		v.add("'payload.summary' is missing or blank")
+	}
+
+	p.Source, present = v.str(obj, "source", "payload.")
+	if !v.failed("payload.source") && (!present || strings.TrimSpace(p.Source) == "") {
+		v.add("'payload.source' is missing or blank")
+	}
+
+	p.Severity, present = v.str(obj, "severity", "payload.")
+	switch {
+	case v.failed("payload.severity"):
+	case !present || strings.TrimSpace(p.Severity) == "":
+		v.add("'payload.severity' is missing or blank")
+	case !isSeverity(p.Severity):
+		v.add("'payload.severity' must be one of: " + strings.Join(eventSeverities, ", "))
+	}
+
+	p.Timestamp, present = v.str(obj, "timestamp", "payload.")
+	if present && !v.failed("payload.timestamp") && p.Timestamp != "" {
+		if _, err := ParseTimestamp(p.Timestamp); err != nil {
+			v.add("'payload.timestamp' is not a valid ISO 8601 timestamp")
+		}
+	}
+
+	p.Component, _ = v.str(obj, "component", "payload.")
+	p.Group, _ = v.str(obj, "group", "payload.")
+	p.Class, _ = v.str(obj, "class", "payload.")
+
+	if cd, ok := obj["custom_details"]; ok && !isNull(cd) {
+		var details any
+		if decodeEventJSON(cd, &details) == "" {
+			p.Details = details
+		}
+	}
+	return p
+}
+
+func isSeverity(s string) bool {
+	for _, sev := range eventSeverities {
+		if s == sev {
+			return true
+		}
+	}
+	return false
+}
+
+// validator collects every problem of one event, in order.
+type validator struct {
+	errs []string
+	bad  map[string]bool
+}
+
+func (v *validator) add(msg string) { v.errs = append(v.errs, msg) }
+
+func (v *validator) failed(field string) bool { return v.bad[field] }
+
+func (v *validator) fail(field, msg string) {
+	if v.bad == nil {
+		v.bad = map[string]bool{}
+	}
+	v.bad[field] = true
+	v.add(msg)
+}
+
+// str reads an optional string field; null counts as absent. A value of
+// another type is reported and marks the field as failed.
+func (v *validator) str(obj map[string]json.RawMessage, key, prefix string) (string, bool) {
+	raw, ok := obj[key]
+	if !ok || isNull(raw) {
+		return "", false
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		v.fail(prefix+key, fmt.Sprintf("'%s%s' must be a string", prefix, key))
+		return "", false
+	}
+	return s, true
+}
+
+// array reads an optional array field of any JSON values.
+func (v *validator) array(obj map[string]json.RawMessage, key, prefix string) []any {
+	raw, ok := obj[key]
+	if !ok || isNull(raw) {
+		return nil
+	}
+	var a []any
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '[' || decodeEventJSON(raw, &a) != "" {
+		v.fail(prefix+key, fmt.Sprintf("'%s%s' must be an array", prefix, key))
+		return nil
+	}
+	return a
+}
+
+func isNull(raw json.RawMessage) bool {
+	return bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
+}
+
+func isObject(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) > 0 && t[0] == '{'
+}
+
+// decodeEventJSON decodes exactly one JSON value with numbers kept as
+// json.Number, returning "" or a description of what is wrong (with the byte
+// offset for syntax errors).
+func decodeEventJSON(data []byte, v any) string {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	err := dec.Decode(v)
+	var (
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+	)
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF):
+		return "empty body"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Sprintf("unexpected end of input at byte %d", len(data))
+	case errors.As(err, &syn):
+		return fmt.Sprintf("%s at byte %d", strings.TrimPrefix(err.Error(), "json: "), syn.Offset)
+	case errors.As(err, &typ) && typ.Field == "":
+		return fmt.Sprintf("the event must be a JSON object, got %s", typ.Value)
+	default:
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	off := dec.InputOffset()
+	rest := data[off:]
+	if trimmed := bytes.TrimLeft(rest, " \t\r\n"); len(trimmed) > 0 {
+		return fmt.Sprintf("unexpected data after the event object at byte %d", off+int64(len(rest)-len(trimmed)))
+	}
+	return ""
+}
+
+// ParseTimestamp parses payload.timestamp as DecodeEvent validates it: ISO
+// 8601 in the forms senders use, such as RFC 3339 ("2015-07-17T08:42:58Z",
+// with or without fractional seconds), PagerDuty's own documented example
+// "2015-07-17T08:42:58.315+0000", an hour-only offset ("+01"), a space
+// instead of "T", minutes precision, and a bare date. A time without a zone
+// is taken as UTC. The handler uses it to record when the sender says the
+// problem began.
+func ParseTimestamp(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if len(s) > 10 && (s[10] == ' ' || s[10] == 't') {
+		s = s[:10] + "T" + s[11:]
+	}
+	if strings.HasSuffix(s, "z") {
+		s = s[:len(s)-1] + "Z"
+	}
+	for _, layout := range timestampLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%s is not an ISO 8601 timestamp", quote(s))
+}
+
+// timestampLayouts are tried in order; Go accepts fractional seconds after
+// the seconds field even when the layout does not show them.
+var timestampLayouts = []string{
+	"2006-01-02T15:04:05Z07:00",
+	"2006-01-02T15:04:05Z0700",
+	"2006-01-02T15:04:05Z07",
+	"2006-01-02T15:04:05",
+	"2006-01-02T15:04Z07:00",
+	"2006-01-02T15:04Z0700",
+	"2006-01-02T15:04",
+	"2006-01-02",
+}
+
+// EventGroup turns a trigger event into what the router needs.
+//
+// Labels, for priority routing: "severity" (payload.severity), "source",
+// "component", "group" and "class" when set, plus every string-valued entry
+// of an object custom_details whose key is a valid Prometheus label name and
+// not one of those (custom details never override the standard fields).
+// Summary is payload.summary, never empty. Details is compact JSON
+// {"source":"pagerduty","event":{...the event without routing_key...}}:
+// the routing key is a credential and must not reach storage or
+// notification text.
+func EventGroup(ev *pagerduty.V2Event) (labels map[string]string, summary string, details json.RawMessage) {
+	labels = map[string]string{}
+	if ev == nil {
+		return labels, "PagerDuty event", compactJSON(pdDetails{Source: "pagerduty"})
+	}
+	p := ev.Payload
+	if p != nil {
+		for _, kv := range [...][2]string{
+			{"severity", p.Severity},
+			{"source", p.Source},
+			{"component", p.Component},
+			{"group", p.Group},
+			{"class", p.Class},
+		} {
+			if kv[1] != "" {
+				labels[kv[0]] = kv[1]
+			}
+		}
+		if cd, ok := p.Details.(map[string]any); ok {
+			for k, val := range cd {
+				s, isString := val.(string)
+				if !isString || s == "" || reservedEventLabel(k) || !model.LegacyValidation.IsValidLabelName(k) || strings.HasPrefix(k, "__") {
+					continue
+				}
+				labels[k] = s
+			}
+		}
+		summary = strings.TrimSpace(p.Summary)
+	}
+	if summary == "" {
+		summary = "PagerDuty event"
+		if p != nil && p.Source != "" {
+			summary += " from " + p.Source
+		}
+	}
+	summary = capSummary(summary)
+	details = compactJSON(pdDetails{Source: "pagerduty", Event: &eventWithoutKey{
+		Action:    ev.Action,
+		DedupKey:  ev.DedupKey,
+		Images:    ev.Images,
+		Links:     ev.Links,
+		Client:    ev.Client,
+		ClientURL: ev.ClientURL,
+		Payload:   ev.Payload,
+	}})
+	return labels, summary, details
+}
+
+func reservedEventLabel(k string) bool {
+	switch k {
+	case "severity", "source", "component", "group", "class":
+		return true
+	}
+	return false
+}
+
+type pdDetails struct {
+	Source string           `json:"source"`
+	Event  *eventWithoutKey `json:"event,omitempty"`
+}
+
+// eventWithoutKey is pagerduty.V2Event minus routing_key.
+type eventWithoutKey struct {
+	Action    string               `json:"event_action"`
+	DedupKey  string               `json:"dedup_key,omitempty"`
+	Images    []any                `json:"images,omitempty"`
+	Links     []any                `json:"links,omitempty"`
+	Client    string               `json:"client,omitempty"`
+	ClientURL string               `json:"client_url,omitempty"`
+	Payload   *pagerduty.V2Payload `json:"payload,omitempty"`
+}

@@ -1,0 +1,48 @@
+package gateway
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the daemon's Prometheus series. They hang off a registry the
+// caller passes in; there are no package-level globals.
+type metrics struct {
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	alerts        *prometheus.CounterVec
+	storeOps      *prometheus.HistogramVec
+	storeErrors   *prometheus.CounterVec
+	reloads       *prometheus.CounterVec
+	reloadSuccess prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pagerd_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "pagerd_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pagerd_alerts_received_total",
+			Help: "Alerts and events received, by source, service and outcome (created, repeated, acknowledged, resolved, ignored).",
+		}, []string{"source", "service", "outcome"}),
+		storeOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "pagerd_store_operation_duration_seconds", Help: "Store operation latency by operation.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}, []string{"op"}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pagerd_store_errors_total", Help: "Store operations that failed to reach the store, by operation.",
+		}, []string{"op"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pagerd_config_reloads_total", Help: "Config reloads by result (success, failure).",
+		}, []string{"result"}),
+		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pagerd_config_last_reload_success_timestamp_seconds", Help: "When the config was last loaded successfully.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.alerts, m.storeOps, m.storeErrors, m.reloads, m.reloadSuccess)
+	return m
+}

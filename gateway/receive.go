@@ -1,0 +1,182 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/PagerDuty/go-pagerduty"
+	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
+
+	"github.com/pagerd/pagerd/gateway/ingest"
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// readBody reads a size-limited body; over the limit is 413.
+func readBody(c echo.Context) ([]byte, error) {
+	b, err := io.ReadAll(c.Request().Body)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, &inputError{http.StatusRequestEntityTooLarge, "request body is over the limit of " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
+	}
+	if err != nil {
+		return nil, badRequest("reading the request body: %v", err)
+	}
+	return b, nil
+}
+
+// jsonContentType refuses a body that says it is not JSON. A missing
+// Content-Type is allowed: some senders leave it out.
+func jsonContentType(r *http.Request) error {
+	ct := r.Header.Get(echo.HeaderContentType)
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return &inputError{http.StatusUnsupportedMediaType, "Content-Type " + ct + " is not supported: send application/json"}
+	}
+	return nil
+}
+
+// allow applies the per-integration-key rate limit, if one is configured.
+func (s *Server) allow(cfg *policy.Config, key string) bool {
+	rl := cfg.Server.RateLimit
+	if rl.PerSecond <= 0 {
+		return true
+	}
+	s.limitMu.Lock()
+	l, ok := s.limits[key]
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(rl.PerSecond), rl.Burst)
+		s.limits[key] = l
+	}
+	s.limitMu.Unlock()
+	return l.Allow()
+}
+
+// alertmanager receives Alertmanager webhook notifications (payload v4). The
+// integration key comes as a bearer token or as the last path segment.
+func (s *Server) alertmanager(c echo.Context) error {
+	cfg := s.Config()
+	r := c.Request()
+	key := c.Param("key")
+	if key == "" {
+		key = bearer(r)
+	}
+	if key == "" {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="pagerd"`)
+		return &inputError{http.StatusUnauthorized, "missing integration key: send Authorization: Bearer <key>, or POST to /api/v1/alertmanager/<key>"}
+	}
+	svc := serviceByAlertmanagerKey(cfg, key)
+	if svc == nil {
+		return &inputError{http.StatusUnauthorized, "unknown Alertmanager integration key"}
+	}
+	if err := jsonContentType(r); err != nil {
+		return err
+	}
+	if !s.allow(cfg, "am:"+svc.Name) {
+		c.Response().Header().Set("Retry-After", "1")
+		return &inputError{http.StatusTooManyRequests, "too many notifications for service " + svc.Name + "; retry later"}
+	}
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	msg, err := ingest.DecodeAlertmanager(body)
+	var ie *ingest.InputError
+	if errors.As(err, &ie) {
+		return badRequest("%s", ie.Msg)
+	}
+	if err != nil {
+		return err
+	}
+	ids := []string{}
+	for _, g := range msg.Groups(svc.IncidentKey == "fingerprint") {
+		if !g.Firing {
+			if err := s.resolveByDedup(r.Context(), svc, g.DedupKey, "alertmanager", "alertmanager"); err != nil {
+				return err
+			}
+			continue
+		}
+		id, _, err := s.trigger(r.Context(), cfg, alert{service: svc, dedupKey: g.DedupKey, source: "alertmanager",
+			actor: "alertmanager", labels: g.Labels, summary: g.Summary, details: g.Details})
+		if err != nil {
+			return err
+		}
+		ids = append(ids, id)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "success", "incidents": ids})
+}
+
+// enqueue is PagerDuty's Events API v2, answering with PagerDuty's own bodies
+// and status codes so any PagerDuty client, and Alertmanager's
+// pagerduty_configs, can point here unchanged.
+func (s *Server) enqueue(c echo.Context) error {
+	cfg := s.Config()
+	r := c.Request()
+	invalid := func(code int, errs ...string) error { return c.JSON(code, ingest.Invalid(errs)) }
+	if r.ContentLength > ingest.MaxEventBytes {
+		return invalid(http.StatusRequestEntityTooLarge, "Request body is larger than 512 KB")
+	}
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, ingest.MaxEventBytes)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return invalid(http.StatusRequestEntityTooLarge, "Request body is larger than 512 KB")
+		}
+		return invalid(http.StatusBadRequest, "Could not read the request body")
+	}
+	if jsonContentType(r) != nil {
+		return invalid(http.StatusBadRequest, "Content-Type must be application/json")
+	}
+	ev, errs := ingest.DecodeEvent(body)
+	if len(errs) > 0 {
+		return invalid(http.StatusBadRequest, errs...)
+	}
+	svc := serviceByRoutingKey(cfg, ev.RoutingKey)
+	if svc == nil {
+		return invalid(http.StatusBadRequest, "Invalid routing key")
+	}
+	if !s.allow(cfg, "pd:"+svc.Name) {
+		c.Response().Header().Set("Retry-After", "1")
+		return c.JSON(http.StatusTooManyRequests, ingest.EventResponse{Status: "throttle event",
+			Message: "Requests for this service are arriving too quickly. Please retry later."})
+	}
+	err = s.event(c, cfg, svc, ev)
+	if errors.Is(err, store.ErrUnavailable) {
+		c.Response().Header().Set("Retry-After", "5")
+		return c.JSON(http.StatusServiceUnavailable, ingest.EventResponse{Status: "unavailable",
+			Message: "The incident store is unavailable; the event was not stored. Please retry later."})
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, ingest.Accepted(ev.DedupKey))
+}
+
+// event applies one valid Events API v2 event. Acknowledge and resolve for
+// an unknown dedup key are accepted and change nothing, as PagerDuty does.
+func (s *Server) event(c echo.Context, cfg *policy.Config, svc *policy.Service, ev *pagerduty.V2Event) error {
+	ctx := c.Request().Context()
+	switch ev.Action {
+	case "trigger":
+		if ev.DedupKey == "" {
+			ev.DedupKey = ingest.NewDedupKey()
+		}
+		labels, summary, details := ingest.EventGroup(ev)
+		_, _, err := s.trigger(ctx, cfg, alert{service: svc, dedupKey: "pd:" + ev.DedupKey, source: "pagerduty",
+			actor: "pagerduty", labels: []map[string]string{labels}, summary: summary, details: details})
+		return err
+	case "acknowledge":
+		return s.actByDedup(ctx, svc, "pd:"+ev.DedupKey, "pagerduty", policy.Event{Kind: policy.EventAcknowledge, Actor: "pagerduty"}, "acknowledged")
+	default: // resolve; DecodeEvent admits nothing else
+		return s.resolveByDedup(ctx, svc, "pd:"+ev.DedupKey, "pagerduty", "pagerduty")
+	}
+}

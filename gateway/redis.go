@@ -1,0 +1,95 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisOptions turns a Redis URL into go-redis UniversalOptions, so one
+// setting covers a single server, Sentinel and Cluster:
+//
+//	redis://[user:pass@]host:port[/db]             one server
+//	rediss://...                                    the same over TLS
+//	redis-sentinel://[user:pass@]h1:p1,h2:p2/MASTER[/db]
+//	redis-cluster://[user:pass@]h1:p1,h2:p2
+//
+// Errors never include the URL: it may hold a password.
+func RedisOptions(raw string) (*redis.UniversalOptions, error) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return nil, fmt.Errorf("redis url: missing scheme (redis://, rediss://, redis-sentinel://, redis-cluster://)")
+	}
+	// url.Parse does not accept several comma-separated hosts with ports,
+	// so parse the authority by hand.
+	authority, path, _ := strings.Cut(rest, "/")
+	o := &redis.UniversalOptions{ContextTimeoutEnabled: true}
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		userinfo, err := url.PathUnescape(authority[:at])
+		if err != nil {
+			return nil, fmt.Errorf("redis url: bad user info")
+		}
+		authority = authority[at+1:]
+		user, pass, hasPass := strings.Cut(userinfo, ":")
+		if hasPass {
+			o.Username, o.Password = user, pass
+		} else {
+			o.Password = user
+		}
+	}
+	if authority == "" {
+		return nil, fmt.Errorf("redis url: no host")
+	}
+	o.Addrs = strings.Split(authority, ",")
+	for i, a := range o.Addrs {
+		if !strings.Contains(a, ":") {
+			o.Addrs[i] = a + ":6379"
+		}
+	}
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	db := func(s string) error {
+		if s == "" {
+			return nil
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return fmt.Errorf("redis url: database must be a number")
+		}
+		o.DB = n
+		return nil
+	}
+	switch scheme {
+	case "redis", "rediss":
+		if len(o.Addrs) != 1 {
+			return nil, fmt.Errorf("redis url: one host for %s://; use redis-cluster:// or redis-sentinel:// for several", scheme)
+		}
+		if err := db(parts[0]); err != nil {
+			return nil, err
+		}
+		if scheme == "rediss" {
+			o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+	case "redis-sentinel":
+		if parts[0] == "" {
+			return nil, fmt.Errorf("redis url: name the sentinel master: redis-sentinel://host:port/MASTER")
+		}
+		o.MasterName = parts[0]
+		if len(parts) > 1 {
+			if err := db(parts[1]); err != nil {
+				return nil, err
+			}
+		}
+	case "redis-cluster":
+		o.IsClusterMode = true
+		if path != "" {
+			return nil, fmt.Errorf("redis url: a cluster has no database number")
+		}
+	default:
+		return nil, fmt.Errorf("redis url: unknown scheme %q", scheme)
+	}
+	return o, nil
+}

@@ -1,0 +1,301 @@
+// Package gateway is the pagerd daemon: it receives Alertmanager webhooks and
+// PagerDuty events, turns them into incidents through the policy state
+// machine, stores them, and serves the incident API, health, metrics and
+// config reload over HTTP (echo).
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// Options configure a Server.
+type Options struct {
+	// ConfigPath is where the config is reloaded from.
+	ConfigPath string
+	// Config is the config already loaded from ConfigPath.
+	Config *policy.Config
+	Store  store.Store
+	Logger *slog.Logger
+	// Registry receives the daemon's metrics; Gatherer serves /metrics.
+	Registry prometheus.Registerer
+	Gatherer prometheus.Gatherer
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// ShutdownTimeout bounds how long in-flight requests may take to
+	// finish after a stop (default 30s).
+	ShutdownTimeout time.Duration
+}
+
+// Server is the HTTP side of the daemon.
+type Server struct {
+	cfg      atomic.Pointer[policy.Config]
+	path     string
+	store    store.Store
+	log      *slog.Logger
+	now      func() time.Time
+	m        *metrics
+	echo     *echo.Echo
+	shutdown time.Duration
+
+	reloadMu sync.Mutex
+	limitMu  sync.Mutex
+	limits   map[string]*rate.Limiter
+}
+
+// Body limits: PagerDuty's documented cap for events, and a generous one for
+// Alertmanager groups (Alertmanager truncates groups with max_alerts).
+const (
+	alertmanagerBodyLimit = 8 << 20
+	apiBodyLimit          = 64 << 10
+)
+
+// New builds the server and its routes.
+func New(o Options) (*Server, error) {
+	if o.Config == nil || o.Store == nil {
+		return nil, errors.New("gateway: Config and Store are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Registry == nil {
+		r := prometheus.NewRegistry()
+		o.Registry, o.Gatherer = r, r
+	}
+	if o.ShutdownTimeout == 0 {
+		o.ShutdownTimeout = 30 * time.Second
+	}
+	s := &Server{path: o.ConfigPath, store: o.Store, log: o.Logger, now: o.Now, m: newMetrics(o.Registry),
+		shutdown: o.ShutdownTimeout, limits: map[string]*rate.Limiter{}}
+	s.cfg.Store(o.Config)
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = ipExtractor(o.Config.Server.TrustedProxies)
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{}))
+	e.Use(s.observe)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.Error("panic in handler", "route", c.Path(), "err", err, "stack", string(stack))
+			return err
+		},
+	}))
+
+	e.POST("/api/v1/alertmanager", s.alertmanager, bodyLimit(alertmanagerBodyLimit))
+	e.POST("/api/v1/alertmanager/:key", s.alertmanager, bodyLimit(alertmanagerBodyLimit))
+	e.POST("/v2/enqueue", s.enqueue)
+
+	api := e.Group("/api/v1", s.apiAuth, bodyLimit(apiBodyLimit))
+	api.GET("/incidents", s.listIncidents)
+	api.GET("/incidents/:id", s.getIncident)
+	api.POST("/incidents/:id/:action", s.incidentAction)
+	api.GET("/oncall", s.oncall)
+
+	e.GET("/-/healthy", func(c echo.Context) error { return c.String(http.StatusOK, "pagerd is healthy\n") })
+	e.GET("/-/ready", s.ready)
+	e.POST("/-/reload", s.reload, s.apiAuth)
+	gatherer := o.Gatherer
+	if gatherer == nil {
+		gatherer = prometheus.DefaultGatherer
+	}
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
+	s.echo = e
+	return s, nil
+}
+
+// Handler is the server's HTTP handler, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Config is the config in force.
+func (s *Server) Config() *policy.Config { return s.cfg.Load() }
+
+// Serve answers on the listener until ctx ends, then stops taking new
+// connections and waits up to the shutdown timeout for in-flight requests.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: draining in-flight requests", "timeout", s.shutdown.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.shutdown)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Reload reads the config file again and swaps it in if it is valid. A bad
+// config is refused and the old one stays.
+func (s *Server) Reload() error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	c, err := policy.LoadFile(s.path)
+	if err != nil {
+		s.m.reloads.WithLabelValues("failure").Inc()
+		s.log.Error("config reload failed; keeping the old config", "err", err)
+		return err
+	}
+	s.cfg.Store(c)
+	s.limitMu.Lock()
+	s.limits = map[string]*rate.Limiter{}
+	s.limitMu.Unlock()
+	s.m.reloads.WithLabelValues("success").Inc()
+	s.m.reloadSuccess.SetToCurrentTime()
+	s.log.Info("config reloaded", "services", len(c.Services), "users", len(c.Users))
+	return nil
+}
+
+func (s *Server) reload(c echo.Context) error {
+	if err := s.Reload(); err != nil {
+		return echo.NewHTTPError(http.StatusInternalServerError, "config not reloaded, the old one stays: "+err.Error())
+	}
+	return c.String(http.StatusOK, "config reloaded\n")
+}
+
+func (s *Server) ready(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		return c.String(http.StatusServiceUnavailable, "pagerd is not ready: the store does not answer\n")
+	}
+	return c.String(http.StatusOK, "pagerd is ready\n")
+}
+
+// errorHandler answers every error as JSON {"error": ..., "request_id": ...}.
+// Store outages become 503 so senders retry; nothing else leaks internals.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code, msg := http.StatusInternalServerError, "internal error"
+	var he *echo.HTTPError
+	var ie *inputError
+	switch {
+	case errors.As(err, &he):
+		code = he.Code
+		msg = fmt.Sprint(he.Message)
+		if he.Internal != nil && code >= 500 {
+			s.log.Error("request failed", "route", c.Path(), "err", he.Internal)
+		}
+	case errors.As(err, &ie):
+		code, msg = ie.code, ie.msg
+	case errors.Is(err, store.ErrUnavailable):
+		code, msg = http.StatusServiceUnavailable, "the incident store is unavailable; nothing was stored, retry later"
+		s.log.Error("store unavailable", "route", c.Path(), "err", err)
+	case errors.Is(err, store.ErrNotFound):
+		code, msg = http.StatusNotFound, "incident not found"
+	default:
+		s.log.Error("request failed", "route", c.Path(), "err", err)
+	}
+	if code == http.StatusServiceUnavailable {
+		c.Response().Header().Set("Retry-After", "5")
+	}
+	body := map[string]string{"error": msg}
+	if id := c.Response().Header().Get(echo.HeaderXRequestID); id != "" {
+		body["request_id"] = id
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(code)
+		return
+	}
+	_ = c.JSON(code, body)
+}
+
+// inputError is a request that can never succeed as sent (4xx).
+type inputError struct {
+	code int
+	msg  string
+}
+
+func (e *inputError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &inputError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+// observe records request metrics and logs by route pattern: never the raw
+// path, which for /api/v1/alertmanager/:key holds a secret.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		code := c.Response().Status
+		s.m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+		s.m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		level := slog.LevelDebug
+		if code >= 500 {
+			level = slog.LevelWarn
+		}
+		s.log.Log(c.Request().Context(), level, "request", "method", c.Request().Method, "route", route, "code", code,
+			"duration", time.Since(start), "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "remote", c.RealIP())
+		return nil
+	}
+}
+
+// bodyLimit caps a route's request body; over the cap is 413 before any of
+// it is decoded.
+func bodyLimit(n int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.ContentLength > n {
+				return &inputError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is %d bytes; the limit is %d", r.ContentLength, n)}
+			}
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, n)
+			return next(c)
+		}
+	}
+}
+
+// ipExtractor trusts X-Forwarded-For only from the configured proxies;
+// everyone else's address is the connection's.
+func ipExtractor(trusted []string) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	var opts []echo.TrustOption
+	opts = append(opts, echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false))
+	for _, c := range trusted {
+		if _, n, err := net.ParseCIDR(c); err == nil {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}

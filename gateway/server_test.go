@@ -1,0 +1,651 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/boltstore"
+	"github.com/pagerd/pagerd/gateway/store/redisstore"
+	"github.com/pagerd/pagerd/internal/redistest"
+	"github.com/pagerd/pagerd/policy"
+)
+
+const (
+	amKey    = "am-key-0123456789abcdef0123456789"
+	pdKey    = "pdkey00000000000000000000000000a"
+	apiToken = "api-token-for-tests"
+)
+
+const testConfig = `
+api:
+  tokens:
+    - {name: ops, token: ` + apiToken + `}
+users:
+  - {id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}
+  - {id: bob, name: Bob, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}
+schedules:
+  - name: s
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - {name: primary, start: 2025-01-06, members: [ann]}
+      - {name: secondary, start: 2025-01-06, members: [bob]}
+escalation_policies:
+  - name: p
+    levels:
+      - {name: primary, targets: [{schedule: s, tier: primary}], timeout: 15m}
+      - {name: secondary, targets: [{schedule: s, tier: secondary}]}
+services:
+  - name: api
+    priority_scheme: P0-P3
+    escalation_policy: p
+    integrations: {alertmanager_key: ` + amKey + `, pagerduty_routing_key: ` + pdKey + `}
+    targets:
+      P0: {acknowledge: 5m}
+  - name: batch
+    priority_scheme: SEV-1-4
+    escalation_policy: p
+    incident_key: fingerprint
+    integrations: {alertmanager_key: batch-key-0000000000000000000000}
+`
+
+// fixedNow is the test clock: a Wednesday in the week ann is primary.
+var fixedNow = time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+
+type harness struct {
+	t     *testing.T
+	srv   *Server
+	http  *httptest.Server
+	store store.Store
+	cfg   string
+	logs  *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func newHarness(t *testing.T, st store.Store) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pagerd.yaml")
+	if err := os.WriteFile(path, []byte(testConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := policy.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	srv, err := New(Options{ConfigPath: path, Config: cfg, Store: st, Now: func() time.Time { return fixedNow },
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return &harness{t: t, srv: srv, http: hs, store: st, cfg: path, logs: logs}
+}
+
+func redisStore(t *testing.T) (store.Store, *redistest.Server) {
+	t.Helper()
+	r := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true, MaxRetries: -1,
+		DialTimeout: 500 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
+	t.Cleanup(func() { rdb.Close() })
+	return redisstore.New(rdb, "t"), r
+}
+
+func boltStore(t *testing.T) store.Store {
+	t.Helper()
+	s, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+type response struct {
+	code int
+	body string
+	hdr  http.Header
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(r.body), v); err != nil {
+		t.Fatalf("response is not JSON (%v): %s", err, r.body)
+	}
+}
+
+func (h *harness) do(method, path string, body string, hdr ...string) response {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.http.URL+path, strings.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, string(b), resp.Header}
+}
+
+func (h *harness) api(method, path, body string) response {
+	return h.do(method, path, body, "Authorization", "Bearer "+apiToken)
+}
+
+// amPayload is a webhook v4 body as Alertmanager sends it.
+func amPayload(status, groupKey string, alerts ...map[string]string) string {
+	var as []map[string]any
+	for _, ls := range alerts {
+		as = append(as, map[string]any{"status": status, "labels": ls, "annotations": map[string]string{"summary": "disk almost full"},
+			"startsAt": "2025-09-10T05:59:00Z", "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prom/graph", "fingerprint": ""})
+	}
+	b, _ := json.Marshal(map[string]any{"version": "4", "groupKey": groupKey, "status": status, "receiver": "pagerd",
+		"groupLabels": map[string]string{"alertname": "DiskFull"}, "commonLabels": alerts[0], "commonAnnotations": map[string]string{},
+		"externalURL": "http://am:9093", "alerts": as})
+	return string(b)
+}
+
+type listResp struct {
+	Incidents []incidentView `json:"incidents"`
+}
+
+func (h *harness) list(query string) []incidentView {
+	h.t.Helper()
+	r := h.api("GET", "/api/v1/incidents"+query, "")
+	if r.code != 200 {
+		h.t.Fatalf("list: %d %s", r.code, r.body)
+	}
+	var l listResp
+	r.json(h.t, &l)
+	return l.Incidents
+}
+
+func stores(t *testing.T) map[string]func(*testing.T) store.Store {
+	return map[string]func(*testing.T) store.Store{
+		"redis":    func(t *testing.T) store.Store { s, _ := redisStore(t); return s },
+		"embedded": boltStore,
+	}
+}
+
+func TestAlertmanagerWebhook(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, mk(t))
+			firing := amPayload("firing", `{}:{alertname="DiskFull"}`, map[string]string{"alertname": "DiskFull", "severity": "critical", "instance": "db1"})
+			r := h.do("POST", "/api/v1/alertmanager", firing, "Authorization", "Bearer "+amKey)
+			if r.code != 200 {
+				t.Fatalf("firing: %d %s", r.code, r.body)
+			}
+			incs := h.list("")
+			if len(incs) != 1 || incs[0].Status != "triggered" || incs[0].Priority != "P0" || incs[0].Service != "api" || incs[0].Source != "alertmanager" {
+				t.Fatalf("incidents after firing: %+v", incs)
+			}
+			id := incs[0].ID
+			if incs[0].NextStepAt == nil || !incs[0].NextStepAt.Equal(fixedNow) {
+				t.Fatalf("the first push must be due at once, got %v", incs[0].NextStepAt)
+			}
+			// The same group again (Alertmanager's repeat): same incident,
+			// nobody paged again.
+			if r := h.do("POST", "/api/v1/alertmanager/"+amKey, firing); r.code != 200 {
+				t.Fatalf("repeat via the path key: %d %s", r.code, r.body)
+			}
+			incs = h.list("")
+			if len(incs) != 1 || incs[0].ID != id || incs[0].Repeats != 1 {
+				t.Fatalf("after a repeat: %+v", incs)
+			}
+			resolved := strings.ReplaceAll(firing, `"firing"`, `"resolved"`)
+			if r := h.do("POST", "/api/v1/alertmanager", resolved, "Authorization", "Bearer "+amKey); r.code != 200 {
+				t.Fatalf("resolved: %d %s", r.code, r.body)
+			}
+			var got incidentView
+			r = h.api("GET", "/api/v1/incidents/"+id, "")
+			r.json(t, &got)
+			if got.Status != "resolved" || got.ResolvedBy != "alertmanager" || got.NextStepAt != nil {
+				t.Fatalf("after resolved: %+v", got)
+			}
+			types := []string{}
+			for _, e := range got.Timeline {
+				types = append(types, e.Type)
+			}
+			if strings.Join(types, ",") != "trigger,resolve" {
+				t.Fatalf("timeline %v", types)
+			}
+			// Labels, annotations and URLs are kept for the notification text.
+			for _, want := range []string{`"instance":"db1"`, "http://prom/graph", "http://am:9093", "disk almost full"} {
+				if !strings.Contains(string(got.Details), want) {
+					t.Errorf("details lack %s: %s", want, got.Details)
+				}
+			}
+		})
+	}
+}
+
+func TestAlertmanagerFingerprintMode(t *testing.T) {
+	h := newHarness(t, boltStore(t))
+	body := amPayload("firing", `{}:{alertname="Job"}`,
+		map[string]string{"alertname": "Job", "job": "a", "severity": "warning"},
+		map[string]string{"alertname": "Job", "job": "b", "severity": "critical"})
+	if r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer batch-key-0000000000000000000000"); r.code != 200 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	incs := h.list("?service=batch")
+	if len(incs) != 2 {
+		t.Fatalf("one incident per alert expected, got %d", len(incs))
+	}
+	prios := map[string]bool{}
+	for _, i := range incs {
+		prios[i.Priority] = true
+	}
+	if !prios["SEV-1"] || !prios["SEV-3"] {
+		t.Fatalf("priorities %v", prios)
+	}
+}
+
+func TestGroupTakesTheMostUrgentAlert(t *testing.T) {
+	h := newHarness(t, boltStore(t))
+	body := amPayload("firing", `{}:{alertname="Mixed"}`,
+		map[string]string{"alertname": "Mixed", "severity": "info"},
+		map[string]string{"alertname": "Mixed", "severity": "critical", "instance": "x"})
+	if r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	if incs := h.list(""); len(incs) != 1 || incs[0].Priority != "P0" {
+		t.Fatalf("%+v", incs)
+	}
+}
+
+func TestAlertmanagerBadInput(t *testing.T) {
+	h := newHarness(t, boltStore(t))
+	good := amPayload("firing", "g", map[string]string{"alertname": "A"})
+	auth := []string{"Authorization", "Bearer " + amKey}
+	cases := []struct {
+		name string
+		body string
+		hdr  []string
+		code int
+		want string
+	}{
+		{"no key", good, nil, 401, "missing integration key"},
+		{"wrong key", good, []string{"Authorization", "Bearer nope"}, 401, "unknown Alertmanager integration key"},
+		{"wrong content type", good, append(auth, "Content-Type", "text/plain"), 415, "text/plain is not supported"},
+		{"malformed JSON", `{"version": "4",`, auth, 400, "JSON"},
+		{"wrong version", strings.Replace(good, `"version":"4"`, `"version":"3"`, 1), auth, 400, "version"},
+		{"no alerts", `{"version":"4","groupKey":"g","status":"firing","alerts":[]}`, auth, 400, "alerts"},
+		{"wrong type", `{"version":"4","groupKey":"g","status":"firing","alerts":"many"}`, auth, 400, "alerts"},
+		{"oversize", `{"version":"4","pad":"` + strings.Repeat("x", alertmanagerBodyLimit) + `"}`, auth, 413, "limit"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.do("POST", "/api/v1/alertmanager", tc.body, tc.hdr...)
+			if r.code != tc.code || !strings.Contains(r.body, tc.want) {
+				t.Fatalf("%d %s; want %d with %q", r.code, r.body, tc.code, tc.want)
+			}
+			var e map[string]string
+			r.json(t, &e)
+			if e["error"] == "" || e["request_id"] == "" {
+				t.Fatalf("error body %v", e)
+			}
+		})
+	}
+	if incs := h.list(""); len(incs) != 0 {
+		t.Fatalf("bad input stored incidents: %+v", incs)
+	}
+}
+
+func TestPagerDutyEvents(t *testing.T) {
+	h := newHarness(t, boltStore(t))
+	trigger := `{"routing_key":"` + pdKey + `","event_action":"trigger","dedup_key":"db-down","payload":{"summary":"DB down","source":"db1","severity":"critical","custom_details":{"team":"storage"}}}`
+	r := h.do("POST", "/v2/enqueue", trigger)
+	if r.code != 202 || r.body != `{"status":"success","message":"Event processed","dedup_key":"db-down"}`+"\n" {
+		t.Fatalf("trigger: %d %q", r.code, r.body)
+	}
+	incs := h.list("")
+	if len(incs) != 1 || incs[0].Priority != "P0" || incs[0].Summary != "DB down" || incs[0].Source != "pagerduty" {
+		t.Fatalf("%+v", incs)
+	}
+	ack := `{"routing_key":"` + pdKey + `","event_action":"acknowledge","dedup_key":"db-down"}`
+	if r := h.do("POST", "/v2/enqueue", ack); r.code != 202 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	if incs := h.list(""); incs[0].Status != "acknowledged" || incs[0].AcknowledgedBy != "pagerduty" {
+		t.Fatalf("after ack: %+v", incs[0])
+	}
+	res := strings.Replace(ack, "acknowledge", "resolve", 1)
+	if r := h.do("POST", "/v2/enqueue", res); r.code != 202 {
+		t.Fatalf("resolve: %d %s", r.code, r.body)
+	}
+	if incs := h.list(""); incs[0].Status != "resolved" {
+		t.Fatalf("after resolve: %+v", incs[0])
+	}
+	// Acknowledging something pagerd never saw is accepted, as PagerDuty does.
+	if r := h.do("POST", "/v2/enqueue", strings.Replace(ack, "db-down", "never-seen", 1)); r.code != 202 {
+		t.Fatalf("ack of unknown: %d %s", r.code, r.body)
+	}
+	// A trigger without a dedup key gets one.
+	r = h.do("POST", "/v2/enqueue", strings.Replace(trigger, `"dedup_key":"db-down",`, "", 1))
+	var ok struct {
+		Status, Message string
+		DedupKey        string `json:"dedup_key"`
+	}
+	r.json(t, &ok)
+	if r.code != 202 || len(ok.DedupKey) != 32 {
+		t.Fatalf("generated dedup key: %d %s", r.code, r.body)
+	}
+
+	for _, tc := range []struct {
+		name, body string
+		code       int
+	}{
+		{"missing action", `{"routing_key":"` + pdKey + `"}`, 400},
+		{"malformed", `{"routing_key":`, 400},
+		{"unknown routing key", strings.Replace(trigger, pdKey, "0123456789abcdef0123456789abcdef", 1), 400},
+		{"oversize", `{"routing_key":"` + strings.Repeat("x", 600<<10) + `"}`, 413},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.do("POST", "/v2/enqueue", tc.body)
+			var inv struct {
+				Status, Message string
+				Errors          []string
+			}
+			r.json(t, &inv)
+			if r.code != tc.code || inv.Status != "invalid event" || inv.Message != "Event object is invalid" || len(inv.Errors) == 0 {
+				t.Fatalf("%d %s", r.code, r.body)
+			}
+		})
+	}
+}
+
+func TestIncidentAPI(t *testing.T) {
+	h := newHarness(t, boltStore(t))
+	h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A", "severity": "critical"}), "Authorization", "Bearer "+amKey)
+	h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g2", map[string]string{"alertname": "B", "severity": "warning"}), "Authorization", "Bearer "+amKey)
+	incs := h.list("?priority=P0")
+	if len(incs) != 1 {
+		t.Fatalf("priority filter: %+v", incs)
+	}
+	id := incs[0].ID
+
+	if r := h.do("GET", "/api/v1/incidents", ""); r.code != 401 {
+		t.Fatalf("no token: %d", r.code)
+	}
+	if r := h.do("GET", "/api/v1/incidents", "", "Authorization", "Bearer wrong"); r.code != 401 {
+		t.Fatalf("wrong token: %d", r.code)
+	}
+	if r := h.api("GET", "/api/v1/incidents/00-nothing", ""); r.code != 404 {
+		t.Fatalf("unknown id: %d %s", r.code, r.body)
+	}
+	if r := h.api("GET", "/api/v1/incidents?status=open", ""); r.code != 400 || !strings.Contains(r.body, "triggered") {
+		t.Fatalf("bad status filter: %d %s", r.code, r.body)
+	}
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/status", `{}`); r.code != 400 || !strings.Contains(r.body, "message") {
+		t.Fatalf("status without message: %d %s", r.code, r.body)
+	}
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"nobody"}`); r.code != 400 {
+		t.Fatalf("unknown user: %d %s", r.code, r.body)
+	}
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/snooze", ``); r.code != 404 {
+		t.Fatalf("unknown action: %d %s", r.code, r.body)
+	}
+
+	var v incidentView
+	r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`)
+	r.json(t, &v)
+	if r.code != 200 || v.Status != "acknowledged" || v.AcknowledgedBy != "ann" || v.NextStepAt != nil {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	r = h.api("POST", "/api/v1/incidents/"+id+"/status", `{"message":"failing over"}`)
+	r.json(t, &v)
+	if r.code != 200 || v.StatusUpdates != 1 {
+		t.Fatalf("status: %d %s", r.code, r.body)
+	}
+	r = h.api("POST", "/api/v1/incidents/"+id+"/escalate", ``)
+	r.json(t, &v)
+	if r.code != 200 || v.Status != "triggered" || v.Level != 2 || v.LevelName != "secondary" {
+		t.Fatalf("escalate: %d %s", r.code, r.body)
+	}
+	r = h.api("POST", "/api/v1/incidents/"+id+"/resolve", ``)
+	r.json(t, &v)
+	if r.code != 200 || v.Status != "resolved" || v.ResolvedBy != "api:ops" {
+		t.Fatalf("resolve: %d %s", r.code, r.body)
+	}
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", ``); r.code != 409 {
+		t.Fatalf("ack after resolve: %d %s", r.code, r.body)
+	}
+	r = h.api("GET", "/api/v1/incidents/"+id, "")
+	r.json(t, &v)
+	var types []string
+	for _, e := range v.Timeline {
+		types = append(types, e.Type+":"+e.Actor)
+	}
+	if got := strings.Join(types, " "); got != "trigger:alertmanager ack:ann status_update:api:ops escalate:api:ops resolve:api:ops" {
+		t.Fatalf("timeline: %s", got)
+	}
+	if incs := h.list("?status=triggered"); len(incs) != 1 || incs[0].Priority != "P2" {
+		t.Fatalf("status filter: %+v", incs)
+	}
+
+	var oc struct {
+		Oncall []policy.OnCallEntry `json:"oncall"`
+	}
+	r = h.api("GET", "/api/v1/oncall?at=2025-09-10T06:00:00Z", "")
+	r.json(t, &oc)
+	if r.code != 200 || len(oc.Oncall) != 2 || oc.Oncall[0].User != "ann" {
+		t.Fatalf("oncall: %d %s", r.code, r.body)
+	}
+	if r := h.api("GET", "/api/v1/oncall?schedule=none", ""); r.code != 404 {
+		t.Fatalf("oncall unknown schedule: %d", r.code)
+	}
+}
+
+// TestRedisDown: with Redis gone, an alert is answered 503 (so Alertmanager
+// retries), /-/ready goes red, and nothing is half-written; when Redis is
+// back, the retry succeeds.
+func TestRedisDown(t *testing.T) {
+	st, r := redisStore(t)
+	h := newHarness(t, st)
+	body := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "critical"})
+	r.Stop(t)
+	resp := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+amKey)
+	if resp.code != 503 || resp.hdr.Get("Retry-After") == "" || !strings.Contains(resp.body, "nothing was stored") {
+		t.Fatalf("with redis down: %d %s", resp.code, resp.body)
+	}
+	if resp := h.do("GET", "/-/ready", ""); resp.code != 503 {
+		t.Fatalf("ready with redis down: %d", resp.code)
+	}
+	pd := `{"routing_key":"` + pdKey + `","event_action":"trigger","payload":{"summary":"x","source":"y","severity":"error"}}`
+	if resp := h.do("POST", "/v2/enqueue", pd); resp.code != 503 {
+		t.Fatalf("PD event with redis down: %d %s", resp.code, resp.body)
+	}
+	r.Restart(t)
+	if resp := h.do("GET", "/-/ready", ""); resp.code != 200 {
+		t.Fatalf("ready after restart: %d", resp.code)
+	}
+	if resp := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+amKey); resp.code != 200 {
+		t.Fatalf("retry: %d %s", resp.code, resp.body)
+	}
+	if incs := h.list(""); len(incs) != 1 {
+		t.Fatalf("after retry: %d incidents", len(incs))
+	}
+}
+
+func TestReload(t *testing.T) {
+	h := newHarness(t, boltStore(t))
+	body := amPayload("firing", "g", map[string]string{"alertname": "A"})
+	if r := h.do("POST", "/-/reload", ""); r.code != 401 {
+		t.Fatalf("reload without token: %d", r.code)
+	}
+	// A broken config is refused and the old one keeps working.
+	if err := os.WriteFile(h.cfg, []byte(testConfig+"\nbogus: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.api("POST", "/-/reload", ""); r.code != 500 || !strings.Contains(r.body, "bogus") {
+		t.Fatalf("bad reload: %d %s", r.code, r.body)
+	}
+	if r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatalf("old config after a refused reload: %d %s", r.code, r.body)
+	}
+	// A good one swaps in at once: the new key works, the old one no longer.
+	if err := os.WriteFile(h.cfg, []byte(strings.Replace(testConfig, amKey, "rotated-key-00000000000000000000", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.api("POST", "/-/reload", ""); r.code != 200 {
+		t.Fatalf("good reload: %d %s", r.code, r.body)
+	}
+	if r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer rotated-key-00000000000000000000"); r.code != 200 {
+		t.Fatalf("new key: %d %s", r.code, r.body)
+	}
+	if r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+amKey); r.code != 401 {
+		t.Fatalf("old key after rotation: %d", r.code)
+	}
+	if r := h.do("GET", "/metrics", ""); !strings.Contains(r.body, `pagerd_config_reloads_total{result="failure"} 1`) ||
+		!strings.Contains(r.body, `pagerd_alerts_received_total{outcome="created",service="api",source="alertmanager"} 1`) {
+		t.Fatalf("metrics:\n%s", r.body)
+	}
+}
+
+// TestSecretsNeverLogged sends keys in every place they travel and checks
+// the logs.
+func TestSecretsNeverLogged(t *testing.T) {
+	h := newHarness(t, boltStore(t))
+	body := amPayload("firing", "g", map[string]string{"alertname": "A"})
+	h.do("POST", "/api/v1/alertmanager/"+amKey, body)
+	h.do("POST", "/api/v1/alertmanager/"+amKey+"x", body)
+	h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+amKey)
+	h.do("POST", "/v2/enqueue", `{"routing_key":"`+pdKey+`","event_action":"trigger","payload":{"summary":"x","source":"y","severity":"error"}}`)
+	h.api("GET", "/api/v1/incidents", "")
+	h.srv.log.Info("config", "cfg", h.srv.Config())
+	logs := h.logs.String()
+	if !strings.Contains(logs, "/api/v1/alertmanager/:key") {
+		t.Fatalf("requests were not logged at all:\n%s", logs)
+	}
+	for _, secret := range []string{amKey, pdKey, apiToken} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("a secret is in the logs:\n%s", logs)
+		}
+	}
+}
+
+// TestTwoServersShareRedis: two daemons on one Redis see the same incidents,
+// and a repeat arriving at the other one is still a repeat.
+func TestTwoServersShareRedis(t *testing.T) {
+	r := redistest.Start(t)
+	open := func() store.Store {
+		rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true})
+		t.Cleanup(func() { rdb.Close() })
+		return redisstore.New(rdb, "shared")
+	}
+	a, b := newHarness(t, open()), newHarness(t, open())
+	body := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "critical"})
+	a.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+amKey)
+	b.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+amKey)
+	la, lb := a.list(""), b.list("")
+	if len(la) != 1 || len(lb) != 1 || la[0].ID != lb[0].ID || lb[0].Repeats != 1 {
+		t.Fatalf("a sees %+v, b sees %+v", la, lb)
+	}
+	var v incidentView
+	resp := b.api("POST", "/api/v1/incidents/"+la[0].ID+"/acknowledge", "")
+	resp.json(t, &v)
+	if a.list("")[0].Status != "acknowledged" {
+		t.Fatal("an ack through b is not visible through a")
+	}
+}
+
+// gatedStore holds Trigger until released, to catch a request in flight.
+type gatedStore struct {
+	store.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedStore) Trigger(ctx context.Context, inc *store.Incident, tl []store.Entry) (string, store.Outcome, error) {
+	close(g.entered)
+	<-g.release
+	return g.Store.Trigger(ctx, inc, tl)
+}
+
+// TestGracefulShutdown: stopping the server lets the request in flight
+// finish and store its alert, then Serve returns.
+func TestGracefulShutdown(t *testing.T) {
+	g := &gatedStore{Store: boltStore(t), entered: make(chan struct{}), release: make(chan struct{})}
+	h := newHarness(t, g)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- h.srv.Serve(ctx, l) }()
+	done := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", "http://"+l.Addr().String()+"/api/v1/alertmanager",
+			strings.NewReader(amPayload("firing", "g", map[string]string{"alertname": "A"})))
+		req.Header.Set("Authorization", "Bearer "+amKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- -1
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	<-g.entered
+	cancel()
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned before the request in flight finished: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(g.release)
+	if code := <-done; code != 200 {
+		t.Fatalf("request in flight got %d", code)
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	if incs, _ := g.List(context.Background(), store.Filter{}); len(incs) != 1 {
+		t.Fatal("the alert in flight was not stored")
+	}
+}
+
+func TestHealthAndReady(t *testing.T) {
+	h := newHarness(t, boltStore(t))
+	for path, want := range map[string]int{"/-/healthy": 200, "/-/ready": 200, "/metrics": 200, "/nope": 404} {
+		if r := h.do("GET", path, ""); r.code != want {
+			t.Errorf("%s: %d, want %d", path, r.code, want)
+		}
+	}
+}

@@ -40,7 +40,7 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) test ./policy/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./policy/ -run '^$$' -fuzz '^FuzzMatcher$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./gateway/ingest/ -run '^$$' -fuzz '^FuzzDecodeAlertmanager$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./gateway/ingest/ -run '^$$' -fuzz '^FuzzDecodeAlertmanager$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./gateway/ingest/ -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME)
 
 clean:

@@ -43,7 +43,7 @@ func route(cfg *policy.Config, svc *policy.Service, sets []map[string]string, at
 // trigger opens an incident for the alert, or records a repeat on the open
 // one with the same dedup key: one store round trip either way.
 func (s *Server) trigger(ctx context.Context, cfg *policy.Config, a alert) (string, store.Outcome, error) {
-	now := s.now()
+	now := s.clock()
 	rt := route(cfg, a.service, a.labels, now)
 	id := store.NewID(store.ShardOf(a.service.Name, a.dedupKey), now)
 	eng := policy.Engine{Config: cfg}
@@ -90,7 +90,7 @@ func (s *Server) apply(ctx context.Context, id string, ev policy.Event) (*store.
 		if cfg.Service(inc.Service) == nil {
 			return nil, nil, &inputError{http.StatusConflict, fmt.Sprintf("service %q is no longer in the config", inc.Service)}
 		}
-		now := s.now()
+		now := s.clock()
 		eng := policy.Engine{Config: cfg}
 		st, acts, err := eng.Apply(inc.State, ev, now)
 		if errors.Is(err, policy.ErrResolved) {
@@ -143,6 +143,10 @@ func (s *Server) actByDedup(ctx context.Context, svc *policy.Service, dedupKey, 
 	}
 	return err
 }
+
+// clock is now in UTC to the millisecond: what the stores keep, and shorter
+// to store than nanoseconds in a local zone.
+func (s *Server) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
 
 func (s *Server) observeStore(op string, start time.Time, err error) {
 	s.m.storeOps.WithLabelValues(op).Observe(time.Since(start).Seconds())

@@ -41,7 +41,7 @@ type Deadline struct {
 	ID      string       `json:"id"`
 	At      time.Time    `json:"at"`
 	Kind    DeadlineKind `json:"kind"`
-	Level   int          `json:"level"`
+	Level   int          `json:"level,omitempty"`
 	User    string       `json:"user,omitempty"`
 	Channel string       `json:"channel,omitempty"`
 	Rule    int          `json:"rule,omitempty"`
@@ -221,7 +221,7 @@ func (r *run) act(a Action) {
 func (r *run) schedule(d Deadline) {
 	r.inc.Seq++
 	d.Seq = r.inc.Seq
-	d.ID = fmt.Sprintf("%04d.%06d.%s", r.inc.Epoch, r.inc.Seq, d.Kind)
+	d.ID = fmt.Sprintf("%d.%d", r.inc.Epoch, r.inc.Seq)
 	r.inc.Pending = append(r.inc.Pending, d)
 }
 

@@ -96,7 +96,7 @@ func openStore(ctx context.Context, log *slog.Logger, redisURL, prefix, dataDir 
 		s := redisstore.New(redis.NewUniversalClient(opts), prefix)
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		if err := s.Ping(pctx); err != nil {
+		if err := s.LoadScripts(pctx); err != nil {
 			// Start anyway: /-/ready stays red and ingestion answers 503
 			// until Redis is back, so senders retry.
 			log.Warn("redis does not answer yet", "err", err)

@@ -4,9 +4,11 @@
 // storetest.Run.
 //
 // An incident is stored with its escalation state (policy.Incident), which
-// carries the pending deadlines. Every write of an incident also writes its
-// deadlines into the due set the dispatcher claims from, in the same atomic
-// operation, so an incident and its next page can never disagree.
+// carries the pending deadlines. The due set holds one entry per incident,
+// at its earliest pending deadline; every write of an incident moves that
+// entry in the same atomic operation, so an incident and its next page can
+// never disagree. The dispatcher claims incidents, not single deadlines: one
+// replica works one incident at a time, firing every step that is due.
 package store
 
 import (
@@ -84,15 +86,16 @@ type Filter struct {
 // DefaultListLimit is how many incidents List returns when Filter.Limit is 0.
 const DefaultListLimit = 100
 
-// Claim is a due deadline this replica holds a lease on. If the replica dies
-// before it completes the claim, the deadline is due again when the lease
-// ends and another replica takes it over.
+// Claim is a lease on an incident whose earliest pending deadline is due.
+// If the replica holding it dies before completing it, the incident is due
+// again when the lease ends and another replica takes it over.
 type Claim struct {
 	Incident string
-	Deadline string
-	Due      time.Time
-	Token    string
-	// Takeover is true when the deadline had been claimed before and that
+	// Due is when the incident's earliest pending deadline was due (not the
+	// lease end of an earlier claim), for measuring lateness.
+	Due   time.Time
+	Token string
+	// Takeover is true when the incident had been claimed before and that
 	// lease ran out without the claim being completed.
 	Takeover bool
 }
@@ -113,7 +116,8 @@ const (
 type Store interface {
 	// Trigger stores inc unless an open incident of the same service has
 	// the same dedup key, in which case it records a repeat on that one
-	// instead. It returns the stored incident's id. One round trip on Redis.
+	// instead (repeat count, last seen and details; nothing else). It
+	// returns the stored incident's id. One round trip on Redis.
 	Trigger(ctx context.Context, inc *Incident, timeline []Entry) (string, Outcome, error)
 	// FindByDedup returns the latest incident of the service with the key,
 	// open or resolved, or ErrNotFound.
@@ -121,22 +125,27 @@ type Store interface {
 	// Get returns the incident with the id, or ErrNotFound.
 	Get(ctx context.Context, id string) (*Incident, error)
 	// Update writes inc if its stored Version is still inc.Version, appends
-	// the timeline entries, and makes the due set match inc.State.Pending:
-	// deadlines no longer pending are removed (whoever claimed them), new
-	// ones added. On success inc.Version is incremented. ErrConflict if the
-	// incident changed since it was read.
+	// the timeline entries, and moves the incident's due entry to its
+	// earliest pending deadline; with none pending, the entry and any claim
+	// on it are dropped (everything cancelled). While the incident is
+	// claimed, its due entry stays at the lease end until Complete, so no
+	// other replica works it meanwhile. On success inc.Version is
+	// incremented. ErrConflict if the incident changed since it was read.
+	// Repeats, LastSeen and Details are not written: Trigger owns them.
 	Update(ctx context.Context, inc *Incident, timeline []Entry) error
 	// List returns incidents matching the filter, newest first.
 	List(ctx context.Context, f Filter) ([]*Incident, error)
 	// Timeline returns the incident's entries, oldest first.
 	Timeline(ctx context.Context, id string) ([]Entry, error)
-	// ClaimDue leases up to max deadlines due at or before now for lease.
+	// ClaimDue leases up to max incidents whose earliest pending deadline is
+	// due at or before now, earliest first, for lease.
 	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]Claim, error)
-	// Complete drops a claimed deadline from the due set, if the claim is
-	// still this one's (a takeover by another replica voids it). Completing
-	// a deadline that an Update already removed is not an error.
+	// Complete releases a claim, if it is still this one's (a takeover by
+	// another replica voids it): the incident is due again at its earliest
+	// pending deadline as stored now. Completing a claim whose incident an
+	// Update already cancelled is not an error.
 	Complete(ctx context.Context, c Claim) error
-	// NextDue is the earliest time any deadline is due (a claimed one counts
+	// NextDue is the earliest time any incident is due (a claimed one counts
 	// at its lease end), for the dispatcher to sleep until. ok is false when
 	// nothing is pending.
 	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
@@ -160,4 +169,11 @@ func ShardOf(service, dedupKey string) int {
 	h.Write([]byte{0})
 	h.Write([]byte(dedupKey))
 	return int(h.Sum32() % Shards)
+}
+
+// NextDeadline is the earliest pending deadline of an incident state, which
+// is where its due entry belongs.
+func NextDeadline(st policy.Incident) (time.Time, bool) {
+	d, ok := st.Next()
+	return d.At, ok
 }

@@ -7,21 +7,27 @@
 // transaction is fsynced before it returns (NoSync stays false). An alert the
 // daemon acknowledged with a 2xx is therefore on disk and survives a crash or
 // power loss; an acknowledged incident cannot page again after a restart,
-// because the incident, its timeline and its deadlines are written in the
+// because the incident, its timeline and its due entry are written in the
 // same transaction. The file is locked while open, so two pagerd processes
 // cannot share a data directory (bbolt has no multi-process writer safety);
 // the second one fails after a short wait instead of corrupting it.
 //
 // Buckets:
 //
-//	meta       "format" -> stored format version ("1")
+//	meta       "format" -> stored format version ("2")
 //	incidents  id -> JSON of the whole store.Incident (version, repeats, details)
 //	dedup      service "\x00" dedup key -> id of the latest incident for the key
 //	timeline   id -> nested bucket: 8-byte big-endian sequence -> JSON entry
-//	due        8-byte due-or-lease ms + "<id>/<deadline>" -> empty
-//	deadlines  "<id>/<deadline>" -> 8-byte current due key ms + 8-byte original due ms + claim token
+//	due        8-byte due ms + id -> empty: one entry per incident with a
+//	           pending deadline, at the earliest one (at the lease end while
+//	           the incident is claimed)
+//	sched      id -> 8-byte due key ms + 8-byte original due ms + claim token
+//	           ("" when unclaimed): where the incident's due entry is
 //	created    8-byte created ms + id -> index record (status, priority, service)
 //	open       the same, for incidents that are not resolved
+//
+// Format 1 (one due entry per deadline, in a "deadlines" bucket) is refused
+// rather than converted.
 //
 // Times in keys are Unix milliseconds with the sign bit flipped, so they sort
 // as unsigned big-endian bytes in time order, before 1970 included. Due times
@@ -42,7 +48,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strings"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -63,7 +68,7 @@ const LockTimeout = 2 * time.Second
 
 // format is the stored format version, checked on open so an incompatible
 // future layout is refused rather than misread.
-const format = "1"
+const format = "2"
 
 var (
 	bucketMeta      = []byte("meta")
@@ -71,12 +76,12 @@ var (
 	bucketDedup     = []byte("dedup")
 	bucketTimeline  = []byte("timeline")
 	bucketDue       = []byte("due")
-	bucketDeadlines = []byte("deadlines")
+	bucketSched     = []byte("sched")
 	bucketCreated   = []byte("created")
 	bucketOpen      = []byte("open")
 
 	allBuckets = [][]byte{bucketMeta, bucketIncidents, bucketDedup, bucketTimeline,
-		bucketDue, bucketDeadlines, bucketCreated, bucketOpen}
+		bucketDue, bucketSched, bucketCreated, bucketOpen}
 )
 
 // Store is a store.Store in one local bbolt file. It is safe for concurrent
@@ -233,8 +238,6 @@ func concat(parts ...[]byte) []byte {
 	return out
 }
 
-func member(id, deadline string) string { return id + "/" + deadline }
-
 // maxDedupKey bounds dedup index keys well under bbolt's 32 KiB key limit;
 // longer service/key pairs are indexed by their SHA-256 instead, so an
 // absurd dedup key is still accepted rather than failing forever.
@@ -345,80 +348,63 @@ func putIndex(tx *bbolt.Tx, old, inc *store.Incident) error {
 	return open.Delete(key)
 }
 
-// deadlineValue is a deadlines record: the due key's current time (the due
-// time, or the lease end once claimed), the original due time and the
-// token of the current claim ("" if unclaimed).
-func deadlineValue(current, original int64, token string) []byte {
+// schedValue is a sched record: the time of the incident's due key (its
+// earliest pending deadline, or the lease end while claimed), the original
+// due time (what a claim reports as Due) and the token of the current claim
+// ("" if unclaimed).
+func schedValue(current, original int64, token string) []byte {
 	return concat(timeKey(current), timeKey(original), []byte(token))
 }
 
-func parseDeadline(v []byte) (current []byte, original int64, token string, ok bool) {
+func parseSched(v []byte) (current []byte, original int64, token string, ok bool) {
 	if len(v) < 16 {
 		return nil, 0, "", false
 	}
 	return v[:8], keyTime(v[8:16]), string(v[16:]), true
 }
 
-// addDeadline puts a deadline in the due set unless it is already there,
-// so a deadline that stays pending keeps its due time or its lease.
-func addDeadline(tx *bbolt.Tx, id string, d policy.Deadline) error {
-	dls := tx.Bucket(bucketDeadlines)
-	m := []byte(member(id, d.ID))
-	if dls.Get(m) != nil {
-		return nil
-	}
-	at := d.At.UnixMilli()
-	if err := dls.Put(m, deadlineValue(at, at, "")); err != nil {
+// setDue puts the incident's due entry at the given time, moving it from
+// wherever it was, and records the original due time and claim token.
+func setDue(tx *bbolt.Tx, id string, at, original int64, token string) error {
+	if err := dropDue(tx, id); err != nil {
 		return err
 	}
-	return tx.Bucket(bucketDue).Put(concat(timeKey(at), m), []byte{})
+	if err := tx.Bucket(bucketDue).Put(concat(timeKey(at), []byte(id)), []byte{}); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketSched).Put([]byte(id), schedValue(at, original, token))
 }
 
-// removeDeadline drops a deadline and whatever claim it has.
-func removeDeadline(tx *bbolt.Tx, m []byte) error {
-	dls := tx.Bucket(bucketDeadlines)
-	v := dls.Get(m)
+// dropDue removes the incident's due entry and whatever claim it has.
+func dropDue(tx *bbolt.Tx, id string) error {
+	sched := tx.Bucket(bucketSched)
+	v := sched.Get([]byte(id))
 	if v == nil {
 		return nil
 	}
-	if cur, _, _, ok := parseDeadline(v); ok {
-		if err := tx.Bucket(bucketDue).Delete(concat(cur, m)); err != nil {
+	if cur, _, _, ok := parseSched(v); ok {
+		if err := tx.Bucket(bucketDue).Delete(concat(cur, []byte(id))); err != nil {
 			return err
 		}
 	}
-	return dls.Delete(m)
+	return sched.Delete([]byte(id))
 }
 
-// syncDeadlines makes the incident's part of the due set match pending:
-// deadlines no longer pending are removed with their claims, deadlines not
-// in the due set are added, and the others keep their due time or lease.
-// "Not in the due set" includes one a Complete removed while the incident
-// still lists it as pending: it comes due again, as on Redis (ZADD NX), so
-// the due set always matches the state and no escalation is silently lost.
-func syncDeadlines(tx *bbolt.Tx, id string, pending []policy.Deadline) error {
-	keep := make(map[string]bool, len(pending))
-	for _, d := range pending {
-		keep[member(id, d.ID)] = true
+// claimed reports whether the incident is leased to a replica.
+func claimed(tx *bbolt.Tx, id string) bool {
+	_, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get([]byte(id)))
+	return ok && tok != ""
+}
+
+// schedule puts the incident's due entry, unclaimed, at its earliest pending
+// deadline, or drops it (and any claim) with nothing pending.
+func schedule(tx *bbolt.Tx, id string, st policy.Incident) error {
+	at, ok := store.NextDeadline(st)
+	if !ok {
+		return dropDue(tx, id)
 	}
-	prefix := []byte(id + "/")
-	var drop [][]byte
-	c := tx.Bucket(bucketDeadlines).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		if !keep[string(k)] {
-			drop = append(drop, bytes.Clone(k))
-		}
-	}
-	for _, m := range drop {
-		if err := removeDeadline(tx, m); err != nil {
-			return err
-		}
-	}
-	for _, d := range pending {
-		if err := addDeadline(tx, id, d); err != nil {
-			return err
-		}
-	}
-	return nil
+	ms := at.UnixMilli()
+	return setDue(tx, id, ms, ms, "")
 }
 
 func appendTimeline(tx *bbolt.Tx, id string, entries [][]byte) error {
@@ -464,16 +450,13 @@ func checkID(inc *store.Incident) error {
 	if want := store.ShardOf(inc.Service, inc.DedupKey); shard != want {
 		return fmt.Errorf("incident id %s is not in shard %02x of its dedup key", inc.ID, want)
 	}
-	if strings.Contains(inc.ID, "/") {
-		return fmt.Errorf("incident id %q contains a slash", inc.ID)
-	}
 	return nil
 }
 
 // Trigger stores inc unless an open incident of the same service has the
 // same dedup key, in which case it records a repeat on that one (repeat
 // count, last seen, details; nothing else, so the version, the escalation
-// state, the deadlines and the timeline are untouched). One transaction.
+// state, the due entry and the timeline are untouched). One transaction.
 func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []store.Entry) (string, store.Outcome, error) {
 	if err := checkID(inc); err != nil {
 		return "", 0, err
@@ -529,10 +512,8 @@ func triggerTx(tx *bbolt.Tx, inc *store.Incident, entries [][]byte) (string, sto
 	if err := putIndex(tx, nil, &rec); err != nil {
 		return "", 0, err
 	}
-	for _, d := range rec.State.Pending {
-		if err := addDeadline(tx, rec.ID, d); err != nil {
-			return "", 0, err
-		}
+	if err := schedule(tx, rec.ID, rec.State); err != nil {
+		return "", 0, err
 	}
 	if err := appendTimeline(tx, rec.ID, entries); err != nil {
 		return "", 0, err
@@ -572,8 +553,11 @@ func (s *Store) Get(ctx context.Context, id string) (*store.Incident, error) {
 }
 
 // Update writes inc if its stored version is still inc.Version, appends the
-// timeline entries and makes the due set match inc.State.Pending, all in one
-// transaction. The repeat count, last seen time and details are kept as
+// timeline entries and moves the incident's due entry to its earliest pending
+// deadline, all in one transaction. While the incident is claimed its due
+// entry stays at the lease end (Complete moves it), so no other replica works
+// it meanwhile; with nothing pending, the entry and any claim are dropped.
+// The repeat count, last seen time and details are kept as
 // stored: a repeat does not change the version, so it may have happened
 // since inc was read, and must not be lost.
 func (s *Store) Update(ctx context.Context, inc *store.Incident, timeline []store.Entry) error {
@@ -601,8 +585,10 @@ func (s *Store) Update(ctx context.Context, inc *store.Incident, timeline []stor
 		if err := putIndex(tx, old, &rec); err != nil {
 			return err
 		}
-		if err := syncDeadlines(tx, rec.ID, rec.State.Pending); err != nil {
-			return err
+		if _, ok := store.NextDeadline(rec.State); !ok || !claimed(tx, rec.ID) {
+			if err := schedule(tx, rec.ID, rec.State); err != nil {
+				return err
+			}
 		}
 		return appendTimeline(tx, rec.ID, entries)
 	})
@@ -690,12 +676,12 @@ func (s *Store) Timeline(ctx context.Context, id string) ([]store.Entry, error) 
 	return out, nil
 }
 
-// ClaimDue leases up to max deadlines due at or before now, earliest first:
-// each one's due key moves to now+lease, and its record remembers the
-// original due time and a fresh token. A deadline found with a token had
-// been claimed and its lease ran out: that claim is a takeover. When nothing
-// is due the transaction is rolled back, so an idle dispatcher costs no
-// disk writes.
+// ClaimDue leases up to max incidents due at or before now, earliest first:
+// each one's due key moves to now+lease, and its sched record remembers the
+// original due time and a fresh token. An incident found with a token had
+// been claimed and its lease ran out: that claim is a takeover, and keeps
+// the original due time. When nothing is due the transaction is rolled
+// back, so an idle dispatcher costs no disk writes.
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
 	if max <= 0 {
 		return nil, nil
@@ -703,7 +689,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 	var out []store.Claim
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
 		out = out[:0]
-		due, dls := tx.Bucket(bucketDue), tx.Bucket(bucketDeadlines)
+		due, sched := tx.Bucket(bucketDue), tx.Bucket(bucketSched)
 		limit := timeKey(now.UnixMilli())
 		var keys [][]byte
 		c := due.Cursor()
@@ -715,25 +701,22 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 		}
 		leaseEnd := now.Add(lease).UnixMilli()
 		for _, k := range keys {
-			m := k[8:]
+			id := k[8:]
 			orig, takeover := keyTime(k), false
-			if v := dls.Get(m); v != nil {
-				if _, o, tok, ok := parseDeadline(v); ok && tok != "" {
-					orig, takeover = o, true
-				}
+			if _, o, tok, ok := parseSched(sched.Get(id)); ok && tok != "" {
+				orig, takeover = o, true
 			}
 			token := newToken()
 			if err := due.Delete(k); err != nil {
 				return err
 			}
-			if err := due.Put(concat(timeKey(leaseEnd), m), []byte{}); err != nil {
+			if err := due.Put(concat(timeKey(leaseEnd), id), []byte{}); err != nil {
 				return err
 			}
-			if err := dls.Put(m, deadlineValue(leaseEnd, orig, token)); err != nil {
+			if err := sched.Put(id, schedValue(leaseEnd, orig, token)); err != nil {
 				return err
 			}
-			id, dl, _ := strings.Cut(string(m), "/")
-			out = append(out, store.Claim{Incident: id, Deadline: dl, Due: msTime(orig), Token: token, Takeover: takeover})
+			out = append(out, store.Claim{Incident: string(id), Due: msTime(orig), Token: token, Takeover: takeover})
 		}
 		return nil
 	})
@@ -744,9 +727,10 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 	return out, nil
 }
 
-// Complete drops a claimed deadline if the claim is still this one (same
-// token). A claim voided by a takeover, or a deadline an Update already
-// removed, is left alone without error.
+// Complete releases a claim if it is still this one (same token): the
+// incident is due again at its earliest pending deadline as stored now, or
+// leaves the due set with none pending. A claim voided by a takeover, or one
+// an Update already cancelled, is left alone without error.
 func (s *Store) Complete(ctx context.Context, c store.Claim) error {
 	if _, err := store.ShardOfID(c.Incident); err != nil {
 		return err
@@ -754,20 +738,22 @@ func (s *Store) Complete(ctx context.Context, c store.Claim) error {
 	if c.Token == "" {
 		return nil
 	}
-	m := []byte(member(c.Incident, c.Deadline))
 	return s.update(ctx, func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bucketDeadlines).Get(m)
-		if v == nil {
+		if _, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get([]byte(c.Incident))); !ok || tok != c.Token {
 			return errNoop
 		}
-		if _, _, tok, ok := parseDeadline(v); !ok || tok != c.Token {
-			return errNoop
+		inc, err := readIncident(tx, c.Incident)
+		if errors.Is(err, store.ErrNotFound) {
+			return dropDue(tx, c.Incident)
 		}
-		return removeDeadline(tx, m)
+		if err != nil {
+			return err
+		}
+		return schedule(tx, c.Incident, inc.State)
 	})
 }
 
-// NextDue is the earliest due time in the due set (a claimed deadline at its
+// NextDue is the earliest due time in the due set (a claimed incident at its
 // lease end); ok is false when nothing is pending.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var at time.Time

@@ -6,18 +6,33 @@
 //
 // Keys of shard NN (prefix "pagerd:{NN}:"):
 //
-//	inc:<id>             hash: doc (JSON), ver, status, pend, repeats, last_seen, details
+//	inc:<id>             string: the incident record (see below)
 //	dedup:<svc>\0<key>   string: id of the latest incident for the key
-//	tl:<id>              list of timeline entries (JSON)
-//	due                  sorted set "<id>/<deadline>" by due time in ms
-//	claims               hash "<id>/<deadline>" -> "<token>:<original due ms>"
+//	due                  sorted set of ids by due time in ms (one entry per
+//	                     incident with a pending deadline; a lease end while
+//	                     claimed)
+//	claims               hash id -> "<token>:<original due ms>"
 //	idx                  sorted set of ids by creation time in ms
 //	open                 sorted set of open ids by creation time in ms
+//
+// An incident record is one string, a header line and a body:
+//
+//	v1 <ver> <status> <next ms or -> <repeats> <last seen> <doc len> <details len>\n
+//	<doc><details><timeline>
+//
+// doc and details are packed JSON (blob.go); the timeline is one JSON entry
+// per line. The scripts read and rewrite the header and splice the body.
+// One string rather than a hash of fields (or a hash and a timeline list)
+// is what keeps an open incident under 2 KB of Redis memory: a hash whose
+// values exceed 64 bytes costs a dictionary entry and two allocations per
+// field.
 package redisstore
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -54,8 +69,11 @@ func (s *Store) key(shard int, parts ...string) string {
 	return fmt.Sprintf("%s:{%02x}:%s", s.prefix, shard, strings.Join(parts, ""))
 }
 
+// dedupKey names a service's dedup key by a digest: Alertmanager group keys
+// can be long, and every open incident holds one.
 func (s *Store) dedupKey(shard int, service, key string) string {
-	return s.key(shard, "dedup:", service, "\x00", key)
+	h := sha256.Sum256([]byte(service + "\x00" + key))
+	return s.key(shard, "dedup:", base64.RawURLEncoding.EncodeToString(h[:16]))
 }
 
 // unavailable marks errors from talking to Redis, so the daemon answers 503.
@@ -79,40 +97,70 @@ type record struct {
 	State     policy.Incident `json:"state"`
 }
 
-func toRecord(i *store.Incident) record {
-	return record{ID: i.ID, Service: i.Service, DedupKey: i.DedupKey, Source: i.Source, Summary: i.Summary,
+// encodeDoc is the stored form of the incident's document: its record as
+// JSON, without the state's copies of id and service, packed.
+func encodeDoc(i *store.Incident) ([]byte, error) {
+	r := record{ID: i.ID, Service: i.Service, DedupKey: i.DedupKey, Source: i.Source, Summary: i.Summary,
 		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, State: i.State}
+	r.State.ID, r.State.Service = "", ""
+	j, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	return packBlob(j), nil
 }
 
-func member(id, deadline string) string { return id + "/" + deadline }
+// encodeDetails is the stored form of the alert details: packed, or "null".
+func encodeDetails(d json.RawMessage) []byte {
+	if len(d) == 0 {
+		return []byte("null")
+	}
+	return packBlob(d)
+}
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-var triggerScript = redis.NewScript(`
+// recordLua parses and builds incident records inside the scripts.
+const recordLua = `
+local function parse(v)
+  local nl = string.find(v, '\n', 1, true)
+  local ver, st, nx, rep, seen, dl, el = string.match(string.sub(v, 1, nl - 1),
+    '^v1 (%d+) (%S+) (%S+) (%d+) (%S+) (%d+) (%d+)$')
+  dl, el = tonumber(dl), tonumber(el)
+  return {ver = ver, st = st, nx = nx, rep = rep, seen = seen,
+    doc = string.sub(v, nl + 1, nl + dl), det = string.sub(v, nl + dl + 1, nl + dl + el),
+    tl = string.sub(v, nl + dl + el + 1)}
+end
+local function build(r)
+  return 'v1 ' .. r.ver .. ' ' .. r.st .. ' ' .. r.nx .. ' ' .. r.rep .. ' ' .. r.seen .. ' ' ..
+    #r.doc .. ' ' .. #r.det .. '\n' .. r.doc .. r.det .. r.tl
+end
+`
+
+var triggerScript = redis.NewScript(recordLua + `
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local k = ARGV[1] .. cur
-  local st = redis.call('HGET', k, 'status')
-  if st and st ~= 'resolved' then
-    redis.call('HINCRBY', k, 'repeats', 1)
-    redis.call('HSET', k, 'last_seen', ARGV[6], 'details', ARGV[5])
-    return {'repeated', cur}
+  local v = redis.call('GET', k)
+  if v then
+    local r = parse(v)
+    if r.st ~= 'resolved' then
+      r.rep = tonumber(r.rep) + 1
+      r.seen = ARGV[6]
+      r.det = ARGV[5]
+      redis.call('SET', k, build(r))
+      return {'repeated', cur}
+    end
   end
 end
-redis.call('HSET', KEYS[2], 'doc', ARGV[3], 'ver', 1, 'status', ARGV[4], 'repeats', 0, 'last_seen', ARGV[6], 'details', ARGV[5], 'pend', ARGV[9])
+local nx = ARGV[8]
+if nx == '' then nx = '-' end
+redis.call('SET', KEYS[2], build({ver = 1, st = ARGV[4], nx = nx, rep = 0, seen = ARGV[6],
+  doc = ARGV[3], det = ARGV[5], tl = ARGV[9]}))
 redis.call('SET', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[5], ARGV[7], ARGV[2])
-if ARGV[4] ~= 'resolved' then redis.call('ZADD', KEYS[6], ARGV[7], ARGV[2]) end
-local n = tonumber(ARGV[8])
-local i = 10
-for _ = 1, n do
-  redis.call('ZADD', KEYS[4], ARGV[i + 1], ARGV[i])
-  i = i + 2
-end
-while i <= #ARGV do
-  redis.call('RPUSH', KEYS[3], ARGV[i])
-  i = i + 1
-end
+redis.call('ZADD', KEYS[4], ARGV[7], ARGV[2])
+if ARGV[4] ~= 'resolved' then redis.call('ZADD', KEYS[5], ARGV[7], ARGV[2]) end
+if ARGV[8] ~= '' then redis.call('ZADD', KEYS[3], ARGV[8], ARGV[2]) end
 return {'created', ARGV[2]}
 `)
 
@@ -126,29 +174,19 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	if want := store.ShardOf(inc.Service, inc.DedupKey); shard != want {
 		return "", 0, fmt.Errorf("incident id %s is not in shard %02x of its dedup key", inc.ID, want)
 	}
-	doc, err := json.Marshal(toRecord(inc))
+	doc, err := encodeDoc(inc)
 	if err != nil {
 		return "", 0, err
 	}
-	details := string(inc.Details)
-	if details == "" {
-		details = "null"
+	tl, err := encodeTimeline(timeline)
+	if err != nil {
+		return "", 0, err
 	}
-	args := []any{s.key(shard, "inc:"), inc.ID, doc, string(inc.State.Status), details,
-		inc.LastSeen.UTC().Format(time.RFC3339Nano), ms(inc.CreatedAt), len(inc.State.Pending), pendList(inc.State.Pending)}
-	for _, d := range inc.State.Pending {
-		args = append(args, member(inc.ID, d.ID), ms(d.At))
-	}
-	for _, e := range timeline {
-		b, err := json.Marshal(e)
-		if err != nil {
-			return "", 0, err
-		}
-		args = append(args, b)
-	}
-	keys := []string{s.dedupKey(shard, inc.Service, inc.DedupKey), s.key(shard, "inc:", inc.ID), s.key(shard, "tl:", inc.ID),
+	details := encodeDetails(inc.Details)
+	keys := []string{s.dedupKey(shard, inc.Service, inc.DedupKey), s.key(shard, "inc:", inc.ID),
 		s.key(shard, "due"), s.key(shard, "idx"), s.key(shard, "open")}
-	res, err := triggerScript.Run(ctx, s.rdb, keys, args...).StringSlice()
+	res, err := triggerScript.Run(ctx, s.rdb, keys, s.key(shard, "inc:"), inc.ID, doc, string(inc.State.Status), details,
+		inc.LastSeen.UTC().Format(time.RFC3339Nano), ms(inc.CreatedAt), nextMS(inc.State), tl).StringSlice()
 	if err != nil {
 		return "", 0, unavailable(err)
 	}
@@ -162,25 +200,79 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	return res[1], store.Created, nil
 }
 
-var incFields = []string{"doc", "ver", "repeats", "last_seen", "details"}
-
-func decode(vals []any) (*store.Incident, error) {
-	if len(vals) != len(incFields) || vals[0] == nil {
-		return nil, store.ErrNotFound
+// nextMS is the earliest pending deadline in ms, or "" when none is pending.
+func nextMS(st policy.Incident) string {
+	at, ok := store.NextDeadline(st)
+	if !ok {
+		return ""
 	}
-	str := func(v any) string { s, _ := v.(string); return s }
+	return strconv.FormatInt(ms(at), 10)
+}
+
+// encodeTimeline writes entries one JSON object per line.
+func encodeTimeline(es []store.Entry) (string, error) {
+	var b strings.Builder
+	for _, e := range es {
+		j, err := json.Marshal(e)
+		if err != nil {
+			return "", err
+		}
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	return b.String(), nil
+}
+
+// record header fields, as parse in recordLua reads them.
+type header struct {
+	ver, repeats   int64
+	status, next   string
+	lastSeen       string
+	docLen, detLen int
+	doc, det, tl   string
+}
+
+// parseRecord splits a stored incident record.
+func parseRecord(v string) (header, error) {
+	var h header
+	line, body, ok := strings.Cut(v, "\n")
+	if !ok {
+		return h, fmt.Errorf("decode incident: no header")
+	}
+	var magic string
+	if _, err := fmt.Sscan(line, &magic, &h.ver, &h.status, &h.next, &h.repeats, &h.lastSeen, &h.docLen, &h.detLen); err != nil || magic != "v1" {
+		return h, fmt.Errorf("decode incident header %q: %v", line, err)
+	}
+	if h.docLen+h.detLen > len(body) {
+		return h, fmt.Errorf("decode incident: body shorter than its header says")
+	}
+	h.doc, h.det, h.tl = body[:h.docLen], body[h.docLen:h.docLen+h.detLen], body[h.docLen+h.detLen:]
+	return h, nil
+}
+
+func decode(v string) (*store.Incident, error) {
+	h, err := parseRecord(v)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := unpackBlob(h.doc)
+	if err != nil {
+		return nil, err
+	}
 	var r record
-	if err := json.Unmarshal([]byte(str(vals[0])), &r); err != nil {
+	if err := json.Unmarshal(doc, &r); err != nil {
 		return nil, fmt.Errorf("decode incident: %w", err)
 	}
+	r.State.ID, r.State.Service = r.ID, r.Service
 	inc := &store.Incident{ID: r.ID, Service: r.Service, DedupKey: r.DedupKey, Source: r.Source, Summary: r.Summary,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, State: r.State}
-	inc.Version, _ = strconv.ParseInt(str(vals[1]), 10, 64)
-	n, _ := strconv.Atoi(str(vals[2]))
-	inc.Repeats = n
-	inc.LastSeen, _ = time.Parse(time.RFC3339Nano, str(vals[3]))
-	if d := str(vals[4]); d != "" && d != "null" {
-		inc.Details = json.RawMessage(d)
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, State: r.State, Version: h.ver, Repeats: int(h.repeats)}
+	inc.LastSeen, _ = time.Parse(time.RFC3339Nano, h.lastSeen)
+	if h.det != "" && h.det != "null" {
+		details, err := unpackBlob(h.det)
+		if err != nil {
+			return nil, err
+		}
+		inc.Details = json.RawMessage(details)
 	}
 	return inc, nil
 }
@@ -191,11 +283,14 @@ func (s *Store) Get(ctx context.Context, id string) (*store.Incident, error) {
 	if err != nil {
 		return nil, err
 	}
-	vals, err := s.rdb.HMGet(ctx, s.key(shard, "inc:", id), incFields...).Result()
+	v, err := s.rdb.Get(ctx, s.key(shard, "inc:", id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, store.ErrNotFound
+	}
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	return decode(vals)
+	return decode(v)
 }
 
 // FindByDedup returns the latest incident for a dedup key.
@@ -211,73 +306,55 @@ func (s *Store) FindByDedup(ctx context.Context, service, dedupKey string) (*sto
 	return s.Get(ctx, id)
 }
 
-// updateScript checks the version, writes the incident, and syncs the due
-// set from the stored list of pending deadline ids ("pend") to the new one:
-// deadlines that left are removed with their claims; new ones are added with
-// NX, so a deadline another replica holds keeps its lease score instead of
-// coming due again mid-flight.
-var updateScript = redis.NewScript(`
-local ver = redis.call('HGET', KEYS[1], 'ver')
-if not ver then return 'notfound' end
-if ver ~= ARGV[1] then return 'conflict' end
-local keep = {}
-local n = tonumber(ARGV[7])
-local i = 8
-for _ = 1, n do
-  keep[ARGV[i]] = true
-  i = i + 2
-end
-local old = redis.call('HGET', KEYS[1], 'pend') or ''
-for d in string.gmatch(old, '%S+') do
-  if not keep[d] then
-    local m = ARGV[4] .. '/' .. d
-    redis.call('ZREM', KEYS[3], m)
-    redis.call('HDEL', KEYS[4], m)
-  end
-end
-i = 8
-for _ = 1, n do
-  redis.call('ZADD', KEYS[3], 'NX', ARGV[i + 1], ARGV[4] .. '/' .. ARGV[i])
-  i = i + 2
-end
-redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'status', ARGV[3], 'pend', ARGV[6])
-redis.call('HINCRBY', KEYS[1], 'ver', 1)
+// updateScript checks the version, writes the incident, appends to its
+// timeline, and moves its due entry to the earliest pending deadline. While
+// the incident is claimed the entry stays at the lease end (Complete moves
+// it), so no other replica starts working it mid-flight. With nothing
+// pending, the entry and any claim go: everything is cancelled.
+var updateScript = redis.NewScript(recordLua + `
+local v = redis.call('GET', KEYS[1])
+if not v then return 'notfound' end
+local r = parse(v)
+if r.ver ~= ARGV[1] then return 'conflict' end
+r.ver = tonumber(r.ver) + 1
+r.st = ARGV[3]
+r.nx = ARGV[6]
+if r.nx == '' then r.nx = '-' end
+r.doc = ARGV[2]
+r.tl = r.tl .. ARGV[7]
+redis.call('SET', KEYS[1], build(r))
 if ARGV[3] == 'resolved' then
-  redis.call('ZREM', KEYS[5], ARGV[4])
+  redis.call('ZREM', KEYS[4], ARGV[4])
 else
-  redis.call('ZADD', KEYS[5], ARGV[5], ARGV[4])
+  redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4])
 end
-while i <= #ARGV do
-  redis.call('RPUSH', KEYS[2], ARGV[i])
-  i = i + 1
+if ARGV[6] == '' then
+  redis.call('ZREM', KEYS[2], ARGV[4])
+  redis.call('HDEL', KEYS[3], ARGV[4])
+elseif redis.call('HEXISTS', KEYS[3], ARGV[4]) == 0 then
+  redis.call('ZADD', KEYS[2], ARGV[6], ARGV[4])
 end
 return 'ok'
 `)
 
-// Update writes the incident if nobody else did since it was read, and makes
-// the due set match its pending deadlines: one script, one round trip.
+// Update writes the incident if nobody else did since it was read, and moves
+// its due entry: one script, one round trip.
 func (s *Store) Update(ctx context.Context, inc *store.Incident, timeline []store.Entry) error {
 	shard, err := store.ShardOfID(inc.ID)
 	if err != nil {
 		return err
 	}
-	doc, err := json.Marshal(toRecord(inc))
+	doc, err := encodeDoc(inc)
 	if err != nil {
 		return err
 	}
-	args := []any{inc.Version, doc, string(inc.State.Status), inc.ID, ms(inc.CreatedAt), pendList(inc.State.Pending), len(inc.State.Pending)}
-	for _, d := range inc.State.Pending {
-		args = append(args, d.ID, ms(d.At))
+	tl, err := encodeTimeline(timeline)
+	if err != nil {
+		return err
 	}
-	for _, e := range timeline {
-		b, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		args = append(args, b)
-	}
-	keys := []string{s.key(shard, "inc:", inc.ID), s.key(shard, "tl:", inc.ID), s.key(shard, "due"), s.key(shard, "claims"), s.key(shard, "open")}
-	res, err := updateScript.Run(ctx, s.rdb, keys, args...).Text()
+	keys := []string{s.key(shard, "inc:", inc.ID), s.key(shard, "due"), s.key(shard, "claims"), s.key(shard, "open")}
+	res, err := updateScript.Run(ctx, s.rdb, keys, inc.Version, doc, string(inc.State.Status), inc.ID, ms(inc.CreatedAt),
+		nextMS(inc.State), tl).Text()
 	if err != nil {
 		return unavailable(err)
 	}
@@ -293,35 +370,30 @@ func (s *Store) Update(ctx context.Context, inc *store.Incident, timeline []stor
 	return fmt.Errorf("redis: unexpected update reply %q", res)
 }
 
-// pendList is the space-separated ids of the pending deadlines, as the
-// scripts keep them. Deadline ids never contain spaces (policy makes them).
-func pendList(ds []policy.Deadline) string {
-	ids := make([]string, len(ds))
-	for i, d := range ds {
-		ids[i] = d.ID
-	}
-	return strings.Join(ids, " ")
-}
-
 // Timeline returns the incident's entries, oldest first.
 func (s *Store) Timeline(ctx context.Context, id string) ([]store.Entry, error) {
 	shard, err := store.ShardOfID(id)
 	if err != nil {
 		return nil, err
 	}
-	pipe := s.rdb.Pipeline()
-	exists := pipe.Exists(ctx, s.key(shard, "inc:", id))
-	lr := pipe.LRange(ctx, s.key(shard, "tl:", id), 0, -1)
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, unavailable(err)
-	}
-	if exists.Val() == 0 {
+	v, err := s.rdb.Get(ctx, s.key(shard, "inc:", id)).Result()
+	if errors.Is(err, redis.Nil) {
 		return nil, store.ErrNotFound
 	}
-	out := make([]store.Entry, 0, len(lr.Val()))
-	for _, raw := range lr.Val() {
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	h, err := parseRecord(v)
+	if err != nil {
+		return nil, err
+	}
+	out := []store.Entry{}
+	for _, line := range strings.Split(h.tl, "\n") {
+		if line == "" {
+			continue
+		}
 		var e store.Entry
-		if err := json.Unmarshal([]byte(raw), &e); err != nil {
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			return nil, fmt.Errorf("decode timeline of %s: %w", id, err)
 		}
 		out = append(out, e)
@@ -364,20 +436,20 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, er
 	for start := 0; start < len(hits) && len(out) < limit; start += page {
 		end := min(start+page, len(hits))
 		pipe := s.rdb.Pipeline()
-		cmds := make([]*redis.SliceCmd, 0, end-start)
+		cmds := make([]*redis.StringCmd, 0, end-start)
 		for _, h := range hits[start:end] {
 			id := h.Member.(string)
 			shard, _ := store.ShardOfID(id)
-			cmds = append(cmds, pipe.HMGet(ctx, s.key(shard, "inc:", id), incFields...))
+			cmds = append(cmds, pipe.Get(ctx, s.key(shard, "inc:", id)))
 		}
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return nil, unavailable(err)
 		}
 		for _, c := range cmds {
-			inc, err := decode(c.Val())
-			if errors.Is(err, store.ErrNotFound) {
+			if errors.Is(c.Err(), redis.Nil) {
 				continue
 			}
+			inc, err := decode(c.Val())
 			if err != nil {
 				return nil, err
 			}
@@ -399,8 +471,8 @@ var claimScript = redis.NewScript(`
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {}
 for i = 1, #due, 2 do
-  local m, score = due[i], due[i + 1]
-  local prev = redis.call('HGET', KEYS[2], m)
+  local id, score = due[i], due[i + 1]
+  local prev = redis.call('HGET', KEYS[2], id)
   local orig = score
   local takeover = 0
   if prev then
@@ -408,9 +480,9 @@ for i = 1, #due, 2 do
     takeover = 1
   end
   local token = ARGV[4] .. i
-  redis.call('ZADD', KEYS[1], ARGV[2], m)
-  redis.call('HSET', KEYS[2], m, token .. ':' .. orig)
-  table.insert(out, m)
+  redis.call('ZADD', KEYS[1], ARGV[2], id)
+  redis.call('HSET', KEYS[2], id, token .. ':' .. orig)
+  table.insert(out, id)
   table.insert(out, orig)
   table.insert(out, token)
   table.insert(out, takeover)
@@ -418,11 +490,14 @@ end
 return out
 `)
 
-// ClaimDue leases due deadlines, shard by shard, earliest first within a
-// shard. A claimed deadline is re-scored to its lease end, so it comes due
-// again by itself if the claimer dies.
+// ClaimDue leases due incidents, shard by shard, earliest first within a
+// shard and in the result. A claimed incident is re-scored to its lease end,
+// so it comes due again by itself if the claimer dies.
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
 	var out []store.Claim
+	if max <= 0 {
+		return nil, nil
+	}
 	start := randShard()
 	for n := 0; n < store.Shards && len(out) < max; n++ {
 		shard := (start + n) % store.Shards
@@ -432,35 +507,43 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 			return out, unavailable(err)
 		}
 		for i := 0; i+3 < len(res); i += 4 {
-			m, _ := res[i].(string)
+			id, _ := res[i].(string)
 			origS, _ := res[i+1].(string)
 			token, _ := res[i+2].(string)
 			take, _ := res[i+3].(int64)
-			inc, dl, _ := strings.Cut(m, "/")
 			orig, _ := strconv.ParseInt(origS, 10, 64)
-			out = append(out, store.Claim{Incident: inc, Deadline: dl, Due: time.UnixMilli(orig).UTC(), Token: token, Takeover: take == 1})
+			out = append(out, store.Claim{Incident: id, Due: time.UnixMilli(orig).UTC(), Token: token, Takeover: take == 1})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Due.Before(out[j].Due) })
 	return out, nil
 }
 
-var completeScript = redis.NewScript(`
+var completeScript = redis.NewScript(recordLua + `
 local cur = redis.call('HGET', KEYS[2], ARGV[1])
 if cur and string.sub(cur, 1, #ARGV[2] + 1) == ARGV[2] .. ':' then
-  redis.call('ZREM', KEYS[1], ARGV[1])
   redis.call('HDEL', KEYS[2], ARGV[1])
+  local v = redis.call('GET', KEYS[3])
+  local nx = '-'
+  if v then nx = parse(v).nx end
+  if nx ~= '-' then
+    redis.call('ZADD', KEYS[1], nx, ARGV[1])
+  else
+    redis.call('ZREM', KEYS[1], ARGV[1])
+  end
 end
 return 1
 `)
 
-// Complete drops a claimed deadline if the claim is still this one's.
+// Complete releases a claim if it is still this one's, putting the incident
+// back at its earliest pending deadline.
 func (s *Store) Complete(ctx context.Context, c store.Claim) error {
 	shard, err := store.ShardOfID(c.Incident)
 	if err != nil {
 		return err
 	}
-	err = completeScript.Run(ctx, s.rdb, []string{s.key(shard, "due"), s.key(shard, "claims")}, member(c.Incident, c.Deadline), c.Token).Err()
+	err = completeScript.Run(ctx, s.rdb, []string{s.key(shard, "due"), s.key(shard, "claims"), s.key(shard, "inc:", c.Incident)},
+		c.Incident, c.Token).Err()
 	return unavailable(err)
 }
 
@@ -509,3 +592,28 @@ func randShard() int {
 
 // Prefix is the key prefix the store uses.
 func Prefix(s *Store) string { return s.prefix }
+
+// LoadScripts loads the store's Lua scripts into Redis's script cache ahead
+// of the first alert, so it is not the one that pays for EVAL fallback.
+func (s *Store) LoadScripts(ctx context.Context) error {
+	for _, sc := range []*redis.Script{triggerScript, updateScript, claimScript, completeScript} {
+		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			return unavailable(err)
+		}
+	}
+	return nil
+}
+
+// TriggerScriptSHA is the SHA1 of the ingest script, for benchmarking the
+// same script raw with redis-benchmark.
+func TriggerScriptSHA() string { return triggerScript.Hash() }
+
+// StoredParts are the parts of a stored incident record, for benchmarks
+// that replay the ingest script with the same sizes.
+type StoredParts struct{ Doc, Details, Timeline string }
+
+// ParseRecordForTest splits a stored incident record into its parts.
+func ParseRecordForTest(v string) (StoredParts, error) {
+	h, err := parseRecord(v)
+	return StoredParts{h.doc, h.det, h.tl}, err
+}

@@ -38,7 +38,8 @@ func Run(t *testing.T, f Factory) {
 		{"TriggerAfterResolveCreatesAfresh", testTriggerAfterResolve},
 		{"DedupKeysArePerService", testDedupPerService},
 		{"UpdateIsOptimistic", testUpdateCAS},
-		{"UpdateSyncsDeadlines", testUpdateSyncsDeadlines},
+		{"DueFollowsTheEarliestDeadline", testDueFollowsEarliest},
+		{"ClaimedIncidentStaysLeasedThroughUpdates", testClaimedStaysLeased},
 		{"ResolveCancelsEveryDeadline", testResolveCancels},
 		{"ClaimLeaseAndTakeover", testClaimLease},
 		{"CompleteAfterTakeoverIsVoid", testCompleteAfterTakeover},
@@ -47,7 +48,7 @@ func Run(t *testing.T, f Factory) {
 		{"List", testList},
 		{"NotFound", testNotFound},
 		{"ConcurrentUpdatesOneWinnerPerVersion", testConcurrentUpdates},
-		{"ConcurrentClaimsClaimEachDeadlineOnce", testConcurrentClaims},
+		{"ConcurrentClaimsClaimEachIncidentOnce", testConcurrentClaims},
 		{"ConcurrentTriggersCreateOneIncident", testConcurrentTriggers},
 		{"Durable", testDurable},
 	}
@@ -180,8 +181,8 @@ func testRepeat(t *testing.T, f Factory) {
 	if got.Version != 1 || !reflect.DeepEqual(normalize(got).State, normalize(inc).State) {
 		t.Fatal("a repeat must not touch the escalation state or its version")
 	}
-	if claims := claimAll(t, s, base.Add(time.Hour)); len(claims) != 2 {
-		t.Fatalf("a repeat added deadlines: %d due, want the original 2", len(claims))
+	if cs := claimAll(t, s, base.Add(time.Hour)); len(cs) != 1 || !cs[0].Due.Equal(base) {
+		t.Fatalf("a repeat changed what is due: %+v", cs)
 	}
 	if tl, _ := s.Timeline(ctx(t), id); len(tl) != 0 {
 		t.Fatalf("a repeat wrote the timeline: %v", tl)
@@ -245,37 +246,81 @@ func claimAll(t *testing.T, s store.Store, now time.Time) []store.Claim {
 	return cs
 }
 
-func deadlineIDs(cs []store.Claim) []string {
+func claimedIDs(cs []store.Claim) []string {
 	var out []string
 	for _, c := range cs {
-		out = append(out, c.Incident+"/"+c.Deadline)
+		out = append(out, c.Incident)
 	}
 	sort.Strings(out)
 	return out
 }
 
-func testUpdateSyncsDeadlines(t *testing.T, f Factory) {
+// complete releases a claim and fails the test on error.
+func complete(t *testing.T, s store.Store, c store.Claim) {
+	t.Helper()
+	if err := s.Complete(ctx(t), c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testDueFollowsEarliest(t *testing.T, f Factory) {
 	s := f.New(t)
 	inc := incident("api", "g1", base, time.Minute, 2*time.Minute, 3*time.Minute)
 	id := trigger(t, s, inc)
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(base.Add(time.Minute)) {
+		t.Fatalf("due at %v, want the earliest deadline +1m", at)
+	}
+	if cs := claimAll(t, s, base.Add(59*time.Second)); len(cs) != 0 {
+		t.Fatalf("claimed before due: %+v", cs)
+	}
+	// An update that drops the first deadline and adds an earlier one moves
+	// the incident's due time to it.
 	got := get(t, s, id)
-	// Drop the second deadline, move nothing, add a fourth.
-	got.State.Pending = []policy.Deadline{got.State.Pending[0], got.State.Pending[2],
-		{ID: "0001.000009.escalate", At: base.Add(90 * time.Second), Kind: policy.DeadlineEscalate, Seq: 9}}
+	got.State.Pending = []policy.Deadline{got.State.Pending[1], got.State.Pending[2],
+		{ID: "0001.000009.escalate", At: base.Add(30 * time.Second), Kind: policy.DeadlineEscalate, Seq: 9}}
 	update(t, s, got)
-	cs := claimAll(t, s, base.Add(time.Hour))
-	want := []string{id + "/0001.000001.notify", id + "/0001.000003.notify", id + "/0001.000009.escalate"}
-	if g := deadlineIDs(cs); !reflect.DeepEqual(g, want) {
-		t.Fatalf("due after update %v, want %v", g, want)
+	cs := claimAll(t, s, base.Add(30*time.Second))
+	if len(cs) != 1 || cs[0].Incident != id || !cs[0].Due.Equal(base.Add(30*time.Second)) || cs[0].Takeover {
+		t.Fatalf("claims %+v, want the incident due at +30s", cs)
 	}
-	// Claims come in due order.
-	for i := 1; i < len(cs); i++ {
-		if cs[i].Due.Before(cs[i-1].Due) {
-			t.Fatalf("claims out of order: %v", cs)
-		}
+	// Claims come earliest first across incidents.
+	s2 := f.New(t)
+	late := trigger(t, s2, incident("api", "late", base, 5*time.Minute))
+	early := trigger(t, s2, incident("web", "early", base, time.Minute))
+	mid := trigger(t, s2, incident("db", "mid", base, 3*time.Minute))
+	cs = claimAll(t, s2, base.Add(time.Hour))
+	if len(cs) != 3 || cs[0].Incident != early || cs[1].Incident != mid || cs[2].Incident != late {
+		t.Fatalf("claims out of order: %+v", cs)
 	}
-	if !cs[1].Due.Equal(base.Add(90 * time.Second)) {
-		t.Fatalf("claim due %v, want the deadline's time", cs[1].Due)
+}
+
+func testClaimedStaysLeased(t *testing.T, f Factory) {
+	s := f.New(t)
+	id := trigger(t, s, incident("api", "g1", base, 0, 2*time.Minute))
+	cs, err := s.ClaimDue(ctx(t), base, time.Minute, 10)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("claim %+v %v", cs, err)
+	}
+	// Someone else updates the incident while it is claimed (a status
+	// update, say) and leaves a past-due deadline pending: nobody else may
+	// claim it until the claimer completes.
+	other := get(t, s, id)
+	other.State.StatusUpdates++
+	update(t, s, other)
+	if c, _ := s.ClaimDue(ctx(t), base.Add(30*time.Second), time.Minute, 10); len(c) != 0 {
+		t.Fatalf("a claimed incident was claimed again after an update: %+v", c)
+	}
+	// The claimer fires the first step and completes: the incident is due
+	// at its next deadline.
+	mine := get(t, s, id)
+	mine.State.Pending = mine.State.Pending[1:]
+	update(t, s, mine)
+	complete(t, s, cs[0])
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(base.Add(2*time.Minute)) {
+		t.Fatalf("due at %v after complete, want +2m", at)
+	}
+	if c := claimAll(t, s, base.Add(2*time.Minute)); len(c) != 1 || c[0].Takeover || !c[0].Due.Equal(base.Add(2*time.Minute)) {
+		t.Fatalf("next claim %+v", c)
 	}
 }
 
@@ -283,17 +328,18 @@ func testResolveCancels(t *testing.T, f Factory) {
 	s := f.New(t)
 	id := trigger(t, s, incident("api", "g1", base, 0, time.Minute, 2*time.Minute))
 	other := trigger(t, s, incident("api", "g2", base, time.Minute))
-	// One deadline is claimed (in flight) when the incident resolves: it is
-	// cancelled too.
-	if cs, err := s.ClaimDue(ctx(t), base, time.Minute, 10); err != nil || len(cs) != 1 {
+	// The incident is claimed (a step in flight) when it resolves: the claim
+	// is cancelled too, and completing it later changes nothing.
+	cs, err := s.ClaimDue(ctx(t), base, time.Minute, 10)
+	if err != nil || len(cs) != 1 || cs[0].Incident != id {
 		t.Fatalf("claim %v %v", cs, err)
 	}
 	got := get(t, s, id)
 	got.State.Status, got.State.Pending = policy.StatusResolved, nil
 	update(t, s, got)
-	cs := claimAll(t, s, base.Add(time.Hour))
-	if g := deadlineIDs(cs); !reflect.DeepEqual(g, []string{other + "/0001.000001.notify"}) {
-		t.Fatalf("due after resolve %v; want only the other incident's", g)
+	complete(t, s, cs[0])
+	if g := claimedIDs(claimAll(t, s, base.Add(time.Hour))); !reflect.DeepEqual(g, []string{other}) {
+		t.Fatalf("due after resolve %v; want only the other incident", g)
 	}
 }
 
@@ -304,28 +350,27 @@ func testClaimLease(t *testing.T, f Factory) {
 	if err != nil || len(c1) != 1 || c1[0].Incident != id || c1[0].Takeover || !c1[0].Due.Equal(base) {
 		t.Fatalf("first claim %+v %v", c1, err)
 	}
-	// Held: nobody else gets it during the lease, not even at +29s.
+	// Held: nobody else gets it during the lease, not even at +29s, though
+	// its second deadline is due by then too.
 	if c, _ := s.ClaimDue(ctx(t), base.Add(29*time.Second), 30*time.Second, 10); len(c) != 0 {
 		t.Fatalf("claimed twice during the lease: %+v", c)
 	}
 	// The lease ran out without Complete: another replica takes over, and
-	// the claim still says when the deadline was originally due.
+	// the claim still says when the incident was originally due.
 	c2, err := s.ClaimDue(ctx(t), base.Add(30*time.Second), 30*time.Second, 10)
 	if err != nil || len(c2) != 1 || !c2[0].Takeover || !c2[0].Due.Equal(base) || c2[0].Token == c1[0].Token {
 		t.Fatalf("takeover claim %+v %v", c2, err)
 	}
-	if err := s.Complete(ctx(t), c2[0]); err != nil {
-		t.Fatal(err)
+	// The new holder fires the first deadline and completes.
+	got := get(t, s, id)
+	got.State.Pending = got.State.Pending[1:]
+	update(t, s, got)
+	complete(t, s, c2[0])
+	if c := claimAll(t, s, base.Add(time.Hour)); len(c) != 1 || !c[0].Due.Equal(base.Add(time.Minute)) || c[0].Takeover {
+		t.Fatalf("after complete %+v", c)
 	}
-	// Completed: gone for good; the other deadline is still there.
-	cs := claimAll(t, s, base.Add(time.Hour))
-	if g := deadlineIDs(cs); !reflect.DeepEqual(g, []string{id + "/0001.000002.notify"}) {
-		t.Fatalf("after complete %v", g)
-	}
-	// Completing twice, or a deadline an update already removed, is fine.
-	if err := s.Complete(ctx(t), c2[0]); err != nil {
-		t.Fatalf("second complete: %v", err)
-	}
+	// Completing twice is fine.
+	complete(t, s, c2[0])
 }
 
 func testCompleteAfterTakeover(t *testing.T, f Factory) {
@@ -336,13 +381,11 @@ func testCompleteAfterTakeover(t *testing.T, f Factory) {
 	if len(c1) != 1 || len(c2) != 1 {
 		t.Fatalf("claims %v %v", c1, c2)
 	}
-	// The slow first replica completes after losing its lease: void.
-	if err := s.Complete(ctx(t), c1[0]); err != nil {
-		t.Fatal(err)
-	}
-	c3, _ := s.ClaimDue(ctx(t), base.Add(20*time.Second), 10*time.Second, 10)
-	if len(c3) != 1 {
-		t.Fatal("a stale Complete removed a deadline another replica holds")
+	// The slow first replica completes after losing its lease: void, so the
+	// incident stays leased to the second one.
+	complete(t, s, c1[0])
+	if c3, _ := s.ClaimDue(ctx(t), base.Add(15*time.Second), 10*time.Second, 10); len(c3) != 0 {
+		t.Fatalf("a stale Complete released another replica's claim: %+v", c3)
 	}
 }
 
@@ -357,7 +400,7 @@ func testNextDue(t *testing.T, f Factory) {
 	if err != nil || !ok || !at.Equal(base.Add(2*time.Minute)) {
 		t.Fatalf("NextDue %v %v %v, want +2m", at, ok, err)
 	}
-	// A claimed deadline counts at its lease end.
+	// A claimed incident counts at its lease end.
 	if cs, _ := s.ClaimDue(ctx(t), base.Add(2*time.Minute), 10*time.Minute, 10); len(cs) != 1 {
 		t.Fatal("claim")
 	}
@@ -515,10 +558,8 @@ func testConcurrentUpdates(t *testing.T, f Factory) {
 func testConcurrentClaims(t *testing.T, f Factory) {
 	s := f.New(t)
 	want := map[string]bool{}
-	for i := 0; i < 40; i++ {
-		inc := incident("api", fmt.Sprintf("k%d", i), base, 0, time.Second)
-		id := trigger(t, s, inc)
-		want[id+"/0001.000001.notify"], want[id+"/0001.000002.notify"] = true, true
+	for i := 0; i < 60; i++ {
+		want[trigger(t, s, incident("api", fmt.Sprintf("k%d", i), base, 0, time.Second))] = true
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -538,7 +579,7 @@ func testConcurrentClaims(t *testing.T, f Factory) {
 				}
 				mu.Lock()
 				for _, c := range cs {
-					got[c.Incident+"/"+c.Deadline]++
+					got[c.Incident]++
 				}
 				mu.Unlock()
 			}
@@ -546,11 +587,11 @@ func testConcurrentClaims(t *testing.T, f Factory) {
 	}
 	wg.Wait()
 	if len(got) != len(want) {
-		t.Fatalf("claimed %d distinct deadlines, want %d", len(got), len(want))
+		t.Fatalf("claimed %d distinct incidents, want %d", len(got), len(want))
 	}
 	for k, n := range got {
 		if n != 1 || !want[k] {
-			t.Fatalf("deadline %s claimed %d times", k, n)
+			t.Fatalf("incident %s claimed %d times", k, n)
 		}
 	}
 }

@@ -80,9 +80,13 @@ func (w lockedBuffer) Write(p []byte) (int, error) {
 }
 
 func startDaemon(t *testing.T, addr string, args ...string) *daemon {
+	return startDaemonWith(t, "../../configs/quickstart.yaml", addr, args...)
+}
+
+func startDaemonWith(t *testing.T, config, addr string, args ...string) *daemon {
 	t.Helper()
 	d := &daemon{t: t, addr: addr, logs: &bytes.Buffer{}, mu: &sync.Mutex{}}
-	d.cmd = exec.Command(pagerdBinary(t), append([]string{"serve", "--config", "../../configs/quickstart.yaml", "--listen", addr}, args...)...)
+	d.cmd = exec.Command(pagerdBinary(t), append([]string{"serve", "--config", config, "--listen", addr}, args...)...)
 	d.cmd.Stderr = lockedBuffer{d.mu, d.logs}
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := d.cmd.Start(); err != nil {
@@ -225,4 +229,46 @@ func TestServeTwoReplicasOnRedis(t *testing.T) {
 	}
 	a.stop()
 	b.stop()
+}
+
+// TestServeReloadsOnSIGHUP: a bad config is refused and the old one keeps
+// working; a good one is swapped in.
+func TestServeReloadsOnSIGHUP(t *testing.T) {
+	orig, err := os.ReadFile("../../configs/quickstart.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "pagerd.yaml")
+	write := func(b []byte) {
+		if err := os.WriteFile(cfg, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(orig)
+	d := startDaemonWith(t, cfg, freeAddr(t), "--data-dir", t.TempDir())
+	hup := func(want string) {
+		t.Helper()
+		if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(d.log(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in the log after SIGHUP:\n%s", want, d.log())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	write(append(append([]byte{}, orig...), "\nnot_a_setting: 1\n"...))
+	hup("config reload failed; keeping the old config")
+	if code, body := d.post("/api/v1/alertmanager", "../../configs/examples/alertmanager-firing.json", "Authorization", "Bearer "+demoKey); code != 200 {
+		t.Fatalf("the old config stopped working after a refused reload: %d %s", code, body)
+	}
+	const rotated = "rotated0000000000000000000000000"
+	write(bytes.Replace(orig, []byte("alertmanager_key: "+demoKey), []byte("alertmanager_key: "+rotated), 1))
+	hup(`"msg":"config reloaded"`)
+	if code, _ := d.post("/api/v1/alertmanager", "../../configs/examples/alertmanager-firing.json", "Authorization", "Bearer "+rotated); code != 200 {
+		t.Fatalf("the rotated key does not work after SIGHUP: %d", code)
+	}
+	d.stop()
 }

@@ -26,28 +26,27 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
-// serviceByAlertmanagerKey finds the service whose Alertmanager integration
-// key this is. Every service is compared, so the time taken does not tell
-// how many keys were tried before a match.
-func serviceByAlertmanagerKey(c *policy.Config, key string) *policy.Service {
+// serviceByKey finds the service whose key (as key picks it) this is. Every
+// service is compared, so the time taken does not tell how many keys were
+// tried before a match.
+func serviceByKey(c *policy.Config, presented string, key func(*policy.Integrations) policy.Secret) *policy.Service {
 	var found *policy.Service
 	for i := range c.Services {
-		if secretEqual(key, c.Services[i].Integrations.AlertmanagerKey) {
+		if secretEqual(presented, key(&c.Services[i].Integrations)) {
 			found = &c.Services[i]
 		}
 	}
 	return found
 }
 
-// serviceByRoutingKey finds the service whose PagerDuty routing key this is.
+// serviceByAlertmanagerKey finds the service of an Alertmanager integration key.
+func serviceByAlertmanagerKey(c *policy.Config, key string) *policy.Service {
+	return serviceByKey(c, key, func(in *policy.Integrations) policy.Secret { return in.AlertmanagerKey })
+}
+
+// serviceByRoutingKey finds the service of a PagerDuty routing key.
 func serviceByRoutingKey(c *policy.Config, key string) *policy.Service {
-	var found *policy.Service
-	for i := range c.Services {
-		if secretEqual(key, c.Services[i].Integrations.PagerDutyRoutingKey) {
-			found = &c.Services[i]
-		}
-	}
-	return found
+	return serviceByKey(c, key, func(in *policy.Integrations) policy.Secret { return in.PagerDutyRoutingKey })
 }
 
 // apiTokenName is the name of the API token presented, or "".

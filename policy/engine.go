@@ -71,7 +71,6 @@ type Incident struct {
 	Level           int        `json:"level"`
 	Round           int        `json:"round,omitempty"`
 	LevelStartedAt  time.Time  `json:"level_started_at"`
-	Retriggers      int        `json:"retriggers,omitempty"`
 	Seq             int        `json:"seq"`
 	Pending         []Deadline `json:"pending,omitempty"`
 }
@@ -242,7 +241,7 @@ func (r *run) trigger(ev Event) error {
 	}
 	if r.inc.Status == StatusTriggered || r.inc.Status == StatusAcknowledged {
 		// The alert fired again while the incident is open: no new pages.
-		r.inc.Retriggers++
+		// (The daemon's store counts such repeats.)
 		return nil
 	}
 	rt := ev.Route

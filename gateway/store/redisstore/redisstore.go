@@ -277,18 +277,24 @@ func decode(v string) (*store.Incident, error) {
 	return inc, nil
 }
 
-// Get returns the incident with the id.
-func (s *Store) Get(ctx context.Context, id string) (*store.Incident, error) {
+// raw reads an incident's stored record.
+func (s *Store) raw(ctx context.Context, id string) (string, error) {
 	shard, err := store.ShardOfID(id)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	v, err := s.rdb.Get(ctx, s.key(shard, "inc:", id)).Result()
 	if errors.Is(err, redis.Nil) {
-		return nil, store.ErrNotFound
+		return "", store.ErrNotFound
 	}
+	return v, unavailable(err)
+}
+
+// Get returns the incident with the id.
+func (s *Store) Get(ctx context.Context, id string) (*store.Incident, error) {
+	v, err := s.raw(ctx, id)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, err
 	}
 	return decode(v)
 }
@@ -372,16 +378,9 @@ func (s *Store) Update(ctx context.Context, inc *store.Incident, timeline []stor
 
 // Timeline returns the incident's entries, oldest first.
 func (s *Store) Timeline(ctx context.Context, id string) ([]store.Entry, error) {
-	shard, err := store.ShardOfID(id)
+	v, err := s.raw(ctx, id)
 	if err != nil {
 		return nil, err
-	}
-	v, err := s.rdb.Get(ctx, s.key(shard, "inc:", id)).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, store.ErrNotFound
-	}
-	if err != nil {
-		return nil, unavailable(err)
 	}
 	h, err := parseRecord(v)
 	if err != nil {

@@ -54,7 +54,7 @@ func (s *Server) trigger(ctx context.Context, cfg *policy.Config, a alert) (stri
 	inc := &store.Incident{ID: id, Service: a.service.Name, DedupKey: a.dedupKey, Source: a.source, Summary: a.summary,
 		CreatedAt: now, UpdatedAt: now, LastSeen: now, Details: a.details, State: st}
 	tl := append([]store.Entry{{At: now, Type: "trigger", Actor: a.actor,
-		Detail: fmt.Sprintf("%s, %s urgency, rule %s", st.Priority, st.Urgency, st.Rule)}}, entries(acts, a.actor)...)
+		Detail: fmt.Sprintf("%s, %s urgency, rule %s", st.Priority, st.Urgency, st.Rule)}}, toEntries(acts, a.actor)...)
 	start := time.Now()
 	gotID, out, err := s.store.Trigger(ctx, inc, tl)
 	s.observeStore("trigger", start, err)
@@ -62,6 +62,9 @@ func (s *Server) trigger(ctx context.Context, cfg *policy.Config, a alert) (stri
 		return "", 0, err
 	}
 	outcome := "created"
+	if out == store.Created {
+		s.wakeIfDue(st, now)
+	}
 	if out == store.Repeated {
 		outcome = "repeated"
 	} else {
@@ -104,7 +107,7 @@ func (s *Server) apply(ctx context.Context, id string, ev policy.Event) (*store.
 		}
 		inc.State, inc.UpdatedAt = st, now
 		start = time.Now()
-		err = s.store.Update(ctx, inc, entries(acts, ev.Actor))
+		err = s.store.Update(ctx, inc, toEntries(acts, ev.Actor))
 		s.observeStore("update", start, err)
 		if errors.Is(err, store.ErrConflict) && attempt < 10 {
 			continue
@@ -112,7 +115,24 @@ func (s *Server) apply(ctx context.Context, id string, ev policy.Event) (*store.
 		if err != nil {
 			return nil, nil, err
 		}
+		for _, a := range acts {
+			if a.Kind == policy.ActionAck && st.AcknowledgedAt.Equal(now) {
+				s.m.timeToAck.Observe(now.Sub(st.TriggeredAt).Seconds())
+			}
+		}
+		s.wakeIfDue(st, now)
 		return inc, acts, nil
+	}
+}
+
+// wakeIfDue wakes the dispatchers when a write left a step due already (a
+// new incident's first page, an escalation's first page).
+func (s *Server) wakeIfDue(st policy.Incident, now time.Time) {
+	if s.wake == nil {
+		return
+	}
+	if at, ok := store.NextDeadline(st); ok && !at.After(now) {
+		s.wake()
 	}
 }
 
@@ -155,9 +175,9 @@ func (s *Server) observeStore(op string, start time.Time, err error) {
 	}
 }
 
-// entries turns the machine's actions into timeline entries. Levels are
+// toEntries turns the machine's actions into timeline entries. Levels are
 // written 1-based, as people count them.
-func entries(acts []policy.Action, actor string) []store.Entry {
+func toEntries(acts []policy.Action, actor string) []store.Entry {
 	out := make([]store.Entry, 0, len(acts))
 	for _, a := range acts {
 		e := store.Entry{At: a.At, Type: string(a.Kind), Level: a.Level + 1, User: a.User, Channel: a.Channel, Detail: a.Detail}

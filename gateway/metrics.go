@@ -14,6 +14,7 @@ type metrics struct {
 	storeErrors   *prometheus.CounterVec
 	reloads       *prometheus.CounterVec
 	reloadSuccess prometheus.Gauge
+	timeToAck     prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -42,7 +43,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "pagerd_config_last_reload_success_timestamp_seconds", Help: "When the config was last loaded successfully.",
 		}),
+		timeToAck: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "pagerd_time_to_acknowledge_seconds", Help: "Time from trigger to first acknowledgement.",
+			Buckets: []float64{10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400},
+		}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.alerts, m.storeOps, m.storeErrors, m.reloads, m.reloadSuccess)
+	reg.MustRegister(m.requests, m.duration, m.alerts, m.storeOps, m.storeErrors, m.reloads, m.reloadSuccess, m.timeToAck)
 	return m
 }

@@ -42,6 +42,9 @@ type Options struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish after a stop (default 30s).
 	ShutdownTimeout time.Duration
+	// Wake, when set, is called when a write leaves a page due at once, so
+	// the dispatchers send it now rather than at their next look.
+	Wake func()
 }
 
 // Server is the HTTP side of the daemon.
@@ -55,6 +58,7 @@ type Server struct {
 	echo     *echo.Echo
 	shutdown time.Duration
 
+	wake     func()
 	reloadMu sync.Mutex
 	limitMu  sync.Mutex
 	limits   map[string]*rate.Limiter
@@ -86,7 +90,7 @@ func New(o Options) (*Server, error) {
 		o.ShutdownTimeout = 30 * time.Second
 	}
 	s := &Server{path: o.ConfigPath, store: o.Store, log: o.Logger, now: o.Now, m: newMetrics(o.Registry),
-		shutdown: o.ShutdownTimeout, limits: map[string]*rate.Limiter{}}
+		shutdown: o.ShutdownTimeout, limits: map[string]*rate.Limiter{}, wake: o.Wake}
 	s.cfg.Store(o.Config)
 
 	e := echo.New()

@@ -11,6 +11,7 @@ import (
 // Load returns it validated, with every cross-reference resolved.
 type Config struct {
 	Server             ServerConfig       `yaml:"server"`
+	Notifiers          NotifiersConfig    `yaml:"notifiers"`
 	API                APIConfig          `yaml:"api"`
 	BusinessHours      []BusinessHours    `yaml:"business_hours"`
 	Users              []User             `yaml:"users"`
@@ -51,6 +52,23 @@ type ServerConfig struct {
 	// RateLimit bounds events per integration key; excess gets 429 so the
 	// sender retries later. Zero means no limit.
 	RateLimit RateLimit `yaml:"rate_limit"`
+	// Lease is how long a replica's claim on an incident lasts before
+	// another replica may take the incident over (default 30s): the most a
+	// step is delayed when the replica working it dies.
+	Lease Duration `yaml:"lease"`
+}
+
+// NotifiersConfig configures the transports pages go out on.
+type NotifiersConfig struct {
+	// Log writes one JSON line per page; Path "-" or "" is stdout.
+	Log struct {
+		Path string `yaml:"path"`
+	} `yaml:"log"`
+	// Webhook POSTs each page to the contact's address.
+	Webhook struct {
+		Timeout     Duration `yaml:"timeout"`
+		MaxAttempts int      `yaml:"max_attempts"`
+	} `yaml:"webhook"`
 }
 
 // RedisConfig says where Redis is. URL forms: redis://[user:pass@]host:port[/db]

@@ -75,7 +75,7 @@ func Parse(data []byte, file, baseDir string) (*Config, error) {
 }
 
 var yamlTypeNames = map[string]string{
-	"policy.ServerConfig": "server", "policy.RedisConfig": "server.redis", "policy.RateLimit": "server.rate_limit",
+	"policy.ServerConfig": "server", "policy.NotifiersConfig": "notifiers", "policy.RedisConfig": "server.redis", "policy.RateLimit": "server.rate_limit",
 	"policy.Config": "the top level", "policy.APIConfig": "api", "policy.APIToken": "an api token",
 	"policy.BusinessHours": "a business_hours calendar", "policy.Holiday": "a holiday",
 	"policy.User": "a user", "policy.Contact": "a contact", "policy.BackupContact": "backup_contact",
@@ -173,6 +173,7 @@ func (v *validator) validate() {
 	}
 
 	v.server()
+	v.notifiers()
 	v.api()
 	v.calendars()
 	v.users()
@@ -251,11 +252,33 @@ func (v *validator) server() {
 			v.errf(fmt.Sprintf("server.trusted_proxies[%d]", i), "%q is not a CIDR like 10.0.0.0/8", c)
 		}
 	}
+	if sv.Lease < 0 || (sv.Lease > 0 && sv.Lease < Duration(time.Second)) {
+		v.errf("server.lease", "must be at least 1s")
+	}
+	if sv.Lease == 0 {
+		sv.Lease = Duration(30 * time.Second)
+	}
 	if sv.RateLimit.PerSecond < 0 || sv.RateLimit.Burst < 0 {
 		v.errf("server.rate_limit", "per_second and burst must not be negative")
 	}
 	if sv.RateLimit.PerSecond > 0 && sv.RateLimit.Burst == 0 {
 		sv.RateLimit.Burst = int(sv.RateLimit.PerSecond) + 1
+	}
+}
+
+func (v *validator) notifiers() {
+	w := &v.cfg.Notifiers.Webhook
+	if w.Timeout < 0 {
+		v.errf("notifiers.webhook.timeout", "must not be negative")
+	}
+	if w.Timeout == 0 {
+		w.Timeout = Duration(10 * time.Second)
+	}
+	if w.MaxAttempts < 0 || w.MaxAttempts > 10 {
+		v.errf("notifiers.webhook.max_attempts", "must be from 1 to 10")
+	}
+	if w.MaxAttempts == 0 {
+		w.MaxAttempts = 3
 	}
 }
 

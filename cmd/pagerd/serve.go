@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,6 +21,8 @@ import (
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
+	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/policy"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -66,7 +69,25 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := gateway.New(gateway.Options{ConfigPath: *cfgPath, Config: cfg, Store: st, Logger: log, Registry: reg, Gatherer: reg})
+	notifiers, err := buildNotifiers(cfg, stdout)
+	if err != nil {
+		return fail(stderr, "serve", err)
+	}
+	var srv *gateway.Server
+	disp := gateway.NewDispatcher(gateway.DispatcherOptions{Store: st, Config: func() *policy.Config { return srv.Config() },
+		Notifiers: notifiers, Logger: log, Registry: reg, Lease: time.Duration(cfg.Server.Lease)})
+	wake := disp.Wake
+	if n, ok := st.(gateway.Nudger); ok {
+		wake = func() {
+			disp.Wake()
+			go func() {
+				nctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				defer cancel()
+				_ = n.Nudge(nctx)
+			}()
+		}
+	}
+	srv, err = gateway.New(gateway.Options{ConfigPath: *cfgPath, Config: cfg, Store: st, Logger: log, Registry: reg, Gatherer: reg, Wake: wake})
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
@@ -75,11 +96,16 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "serve", fmt.Errorf("listen: %w", err))
 	}
 	go reloadOnHUP(ctx, srv)
+	dispDone := make(chan struct{})
+	go func() { defer close(dispDone); _ = disp.Run(ctx) }()
 	log.Info("pagerd serving", "version", version, "listen", l.Addr().String(), "config", *cfgPath,
 		"services", len(cfg.Services), "users", len(cfg.Users))
 	if err := srv.Serve(ctx, l); err != nil {
 		return fail(stderr, "serve", err)
 	}
+	// The dispatcher finishes the step it is on; anything left is in the
+	// store and another replica, or this one at its next start, fires it.
+	<-dispDone
 	log.Info("pagerd stopped")
 	return 0
 }
@@ -134,4 +160,21 @@ func reloadOnHUP(ctx context.Context, srv *gateway.Server) {
 			_ = srv.Reload()
 		}
 	}
+}
+
+// buildNotifiers makes the transports pages go out on. The log transport
+// writes to stdout (the daemon's own logs go to stderr) or to a file.
+func buildNotifiers(cfg *policy.Config, stdout io.Writer) (map[string]notify.Notifier, error) {
+	w := stdout
+	if p := cfg.Notifiers.Log.Path; p != "" && p != "-" {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+		if err != nil {
+			return nil, fmt.Errorf("notifiers.log.path: %w", err)
+		}
+		w = f
+	}
+	return map[string]notify.Notifier{
+		"log":     notify.NewLog(w),
+		"webhook": notify.NewWebhook(&http.Client{}, time.Duration(cfg.Notifiers.Webhook.Timeout)),
+	}, nil
 }

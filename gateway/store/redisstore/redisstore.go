@@ -616,3 +616,35 @@ func ParseRecordForTest(v string) (StoredParts, error) {
 	h, err := parseRecord(v)
 	return StoredParts{h.doc, h.det, h.tl}, err
 }
+
+// Nudge tells every replica's dispatcher to look at the due set now.
+func (s *Store) Nudge(ctx context.Context) error {
+	return unavailable(s.rdb.Publish(ctx, s.prefix+":nudge", "1").Err())
+}
+
+// Nudges delivers the nudges of every replica until ctx ends. Pub/sub is not
+// durable: a nudge lost while disconnected only delays a step until the
+// dispatcher's next regular look.
+func (s *Store) Nudges(ctx context.Context) <-chan struct{} {
+	out := make(chan struct{}, 1)
+	sub := s.rdb.Subscribe(ctx, s.prefix+":nudge")
+	go func() {
+		defer sub.Close()
+		ch := sub.Channel()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case _, ok := <-ch:
+				if !ok {
+					return
+				}
+				select {
+				case out <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return out
+}

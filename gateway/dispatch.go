@@ -1,0 +1,307 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// Nudger is a store that can wake the dispatchers of every replica when an
+// earlier deadline appears (Redis pub/sub). Nudges are a shortcut, not a
+// guarantee: dispatchers also look at the due set at least every MaxSleep.
+type Nudger interface {
+	Nudge(ctx context.Context) error
+	Nudges(ctx context.Context) <-chan struct{}
+}
+
+// DispatcherOptions configure a Dispatcher.
+type DispatcherOptions struct {
+	Store  store.Store
+	Config func() *policy.Config
+	// Notifiers are the transports by contact "via" (log, webhook, ...).
+	Notifiers map[string]notify.Notifier
+	Logger    *slog.Logger
+	Registry  prometheus.Registerer
+	Now       func() time.Time
+	// Lease is how long a claimed incident is this replica's before another
+	// may take it over (default 30s). It bounds how late a step can be when
+	// a replica dies mid-step.
+	Lease time.Duration
+	// MaxSleep bounds the wait between looks at the due set when no nudge
+	// comes (default 1s).
+	MaxSleep time.Duration
+	// Workers is how many incidents are worked at once (default 16), so one
+	// incident's slow provider does not hold up everyone else's pages.
+	Workers int
+	// SendTimeout bounds one page, retries included (default 20s).
+	SendTimeout time.Duration
+}
+
+// Dispatcher fires due deadlines: it claims incidents whose next step is
+// due, runs the escalation machine, sends the pages, records what happened
+// in the timeline, and stores the next deadlines. Every replica runs one.
+type Dispatcher struct {
+	o    DispatcherOptions
+	log  *slog.Logger
+	m    *dispatchMetrics
+	wake chan struct{}
+}
+
+type dispatchMetrics struct {
+	pages      *prometheus.CounterVec
+	lateness   prometheus.Histogram
+	claims     prometheus.Counter
+	takeovers  prometheus.Counter
+	escalation *prometheus.CounterVec
+	breaches   *prometheus.CounterVec
+}
+
+// NewDispatcher builds a dispatcher.
+func NewDispatcher(o DispatcherOptions) *Dispatcher {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Lease <= 0 {
+		o.Lease = 30 * time.Second
+	}
+	if o.MaxSleep <= 0 {
+		o.MaxSleep = time.Second
+	}
+	if o.Workers <= 0 {
+		o.Workers = 16
+	}
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = 20 * time.Second
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	m := &dispatchMetrics{
+		pages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_pages_total",
+			Help: "Pages sent, by channel (push, sms, voice), transport and result (sent, failed)."}, []string{"channel", "via", "result"}),
+		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pagerd_dispatch_lateness_seconds",
+			Help:    "Time from a step being due to its page being sent.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
+		claims: prometheus.NewCounter(prometheus.CounterOpts{Name: "pagerd_dispatch_claims_total",
+			Help: "Incidents claimed by this replica's dispatcher."}),
+		takeovers: prometheus.NewCounter(prometheus.CounterOpts{Name: "pagerd_dispatch_takeovers_total",
+			Help: "Claims taken over from a replica whose lease ran out."}),
+		escalation: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_escalations_total",
+			Help: "Escalations by level reached (1-based)."}, []string{"level"}),
+		breaches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_sla_breaches_total",
+			Help: "Missed response targets by target."}, []string{"target"}),
+	}
+	o.Registry.MustRegister(m.pages, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches)
+	return &Dispatcher{o: o, log: o.Logger, m: m, wake: make(chan struct{}, 1)}
+}
+
+// Wake makes the dispatcher look at the due set now (a new incident's first
+// page is due at once).
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run works due incidents until ctx ends. It sleeps until the earliest
+// deadline, a nudge, or MaxSleep, whichever comes first.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	var nudges <-chan struct{}
+	if n, ok := d.o.Store.(Nudger); ok {
+		nudges = n.Nudges(ctx)
+	}
+	for {
+		if _, err := d.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			d.log.Warn("dispatcher: store error; retrying", "err", err)
+		}
+		wait := d.o.MaxSleep
+		if at, ok, err := d.o.Store.NextDue(ctx); err == nil && ok {
+			if w := at.Sub(d.o.Now()); w < wait {
+				wait = max(w, 0)
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-d.wake:
+		case <-nudges:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// RunOnce claims and works everything due now, and reports how many
+// incidents it worked.
+func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		claims, err := d.o.Store.ClaimDue(ctx, d.o.Now(), d.o.Lease, d.o.Workers)
+		if err != nil {
+			return total, err
+		}
+		if len(claims) == 0 {
+			return total, nil
+		}
+		var wg sync.WaitGroup
+		for _, c := range claims {
+			d.m.claims.Inc()
+			if c.Takeover {
+				d.m.takeovers.Inc()
+				d.log.Warn("dispatcher: took over an incident whose claim ran out", "incident", c.Incident, "due", c.Due)
+			}
+			wg.Add(1)
+			go func(c store.Claim) {
+				defer wg.Done()
+				if err := d.work(ctx, c); err != nil {
+					d.log.Error("dispatcher: incident step failed; it comes due again when the lease ends",
+						"incident", c.Incident, "err", err)
+				}
+			}(c)
+		}
+		wg.Wait()
+		total += len(claims)
+	}
+}
+
+// work fires every due step of one claimed incident. Pages are sent before
+// the new state is stored: if this replica dies in between, the lease runs
+// out and another replica fires the same steps again (at most one duplicate
+// page, only in a crash), rather than a page being lost.
+func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
+	sent := map[string]store.Entry{} // deadline id -> what its page did
+	var order []string
+	for attempt := 0; attempt < 10; attempt++ {
+		inc, err := d.o.Store.Get(ctx, c.Incident)
+		if errors.Is(err, store.ErrNotFound) {
+			return d.o.Store.Complete(ctx, c)
+		}
+		if err != nil {
+			return err
+		}
+		cfg := d.o.Config()
+		eng := policy.Engine{Config: cfg}
+		now := d.o.Now().UTC().Truncate(time.Millisecond)
+		st := inc.State
+		var entries []store.Entry
+		for {
+			dl, ok := st.Next()
+			if !ok || dl.At.After(now) {
+				break
+			}
+			next, acts, err := eng.Apply(st, policy.Event{Kind: policy.EventDeadline, Deadline: dl.ID}, now)
+			if err != nil {
+				return fmt.Errorf("apply deadline %s: %w", dl.ID, err)
+			}
+			st = next
+			for _, a := range acts {
+				if a.Kind != policy.ActionNotify {
+					entries = append(entries, toEntries([]policy.Action{a}, "pagerd")...)
+					d.observe(a)
+					continue
+				}
+				if _, done := sent[dl.ID]; !done {
+					sent[dl.ID] = d.deliver(ctx, cfg, inc, a, now)
+					order = append(order, dl.ID)
+				}
+			}
+		}
+		for _, id := range order {
+			entries = append(entries, sent[id])
+		}
+		sort.SliceStable(entries, func(i, j int) bool { return entries[i].At.Before(entries[j].At) })
+		if len(entries) == 0 && len(st.Pending) == len(inc.State.Pending) {
+			return d.o.Store.Complete(ctx, c)
+		}
+		inc.State, inc.UpdatedAt = st, now
+		err = d.o.Store.Update(ctx, inc, entries)
+		if errors.Is(err, store.ErrConflict) {
+			// Someone acknowledged or updated it meanwhile: work the fresh
+			// state, without sending again what already went out.
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return d.o.Store.Complete(ctx, c)
+	}
+	return errors.New("the incident kept changing under the dispatcher")
+}
+
+func (d *Dispatcher) observe(a policy.Action) {
+	switch a.Kind {
+	case policy.ActionEscalate:
+		d.m.escalation.WithLabelValues(fmt.Sprint(a.Level + 1)).Inc()
+	case policy.ActionSLABreach:
+		d.m.breaches.WithLabelValues(a.Detail).Inc()
+	}
+}
+
+// deliver sends one page and says what happened, for the timeline. A failed
+// channel is recorded and the ladder goes on: the next step is already a
+// deadline of its own.
+func (d *Dispatcher) deliver(ctx context.Context, cfg *policy.Config, inc *store.Incident, a policy.Action, now time.Time) store.Entry {
+	e := store.Entry{At: now, Type: "notify", Level: a.Level + 1, User: a.User, Channel: a.Channel}
+	u := cfg.User(a.User)
+	var contact *policy.Contact
+	if u != nil {
+		for i := range u.Contacts {
+			if u.Contacts[i].Channel == a.Channel {
+				contact = &u.Contacts[i]
+			}
+		}
+	}
+	if contact == nil {
+		e.Type, e.Detail = "notify_failed", fmt.Sprintf("user %q has no %s contact in the config", a.User, a.Channel)
+		d.m.pages.WithLabelValues(a.Channel, "none", "failed").Inc()
+		return e
+	}
+	n := d.o.Notifiers[contact.Via]
+	if n == nil {
+		e.Type, e.Detail = "notify_failed", fmt.Sprintf("the %s transport is not available", contact.Via)
+		d.m.pages.WithLabelValues(a.Channel, contact.Via, "failed").Inc()
+		d.log.Error("page not sent: transport not available", "incident", inc.ID, "user", a.User, "channel", a.Channel, "via", contact.Via)
+		return e
+	}
+	msg := notify.Message{At: now, Incident: inc.ID, Service: inc.Service, Priority: inc.State.Priority, Urgency: inc.State.Urgency,
+		Level: a.Level + 1, LevelName: a.LevelName, User: a.User, UserName: u.DisplayName(), Channel: a.Channel,
+		Address: contact.Address, Summary: inc.Summary, Text: pageText(inc)}
+	sctx, cancel := context.WithTimeout(ctx, d.o.SendTimeout)
+	defer cancel()
+	attempts := 1
+	if contact.Via == "webhook" {
+		attempts = cfg.Notifiers.Webhook.MaxAttempts
+	}
+	tries, err := notify.Retry(sctx, n, msg, attempts, 500*time.Millisecond)
+	if err != nil {
+		e.Type, e.Detail = "notify_failed", fmt.Sprintf("via %s after %d tries: %v", contact.Via, tries, err)
+		d.m.pages.WithLabelValues(a.Channel, contact.Via, "failed").Inc()
+		d.log.Warn("page failed", "incident", inc.ID, "user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
+		return e
+	}
+	e.Detail = "via " + contact.Via
+	d.m.pages.WithLabelValues(a.Channel, contact.Via, "sent").Inc()
+	d.m.lateness.Observe(d.o.Now().Sub(a.At).Seconds())
+	return e
+}
+
+// pageText is what a person reads or hears.
+func pageText(inc *store.Incident) string {
+	return fmt.Sprintf("[%s] %s: %s (incident %s)", inc.State.Priority, inc.Service, inc.Summary, inc.ID)
+}

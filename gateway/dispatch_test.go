@@ -1,0 +1,430 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// fakeClock is the controllable clock the dispatcher tests run on: no test
+// waits for a ladder step, it moves the clock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// recorder is a transport that remembers every page.
+type recorder struct {
+	mu   sync.Mutex
+	msgs []notify.Message
+	fail func(notify.Message) error
+}
+
+func (r *recorder) Notify(_ context.Context, m notify.Message) (bool, error) {
+	if r.fail != nil {
+		if err := r.fail(m); err != nil {
+			return false, err
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, m)
+	return false, nil
+}
+
+func (r *recorder) lines(since time.Time) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, m := range r.msgs {
+		out = append(out, fmt.Sprintf("%s L%d %s %s", policy.Duration(m.At.Sub(since)), m.Level, m.User, m.Channel))
+	}
+	return out
+}
+
+type dispatchHarness struct {
+	*harness
+	clock *fakeClock
+	rec   *recorder
+	disp  []*Dispatcher
+}
+
+// newDispatchHarness runs a server and n dispatchers on one store and one
+// fake clock. Every transport of the config goes to one recorder.
+func newDispatchHarness(t *testing.T, st store.Store, configYAML string, at time.Time, n int) *dispatchHarness {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pagerd.yaml")
+	if err := os.WriteFile(path, []byte(configYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := policy.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{t: at}
+	rec := &recorder{}
+	h := &dispatchHarness{clock: clock, rec: rec}
+	notifiers := map[string]notify.Notifier{"log": rec, "twilio": rec, "pagerduty": rec, "webhook": rec}
+	var srv *Server
+	for i := 0; i < n; i++ {
+		h.disp = append(h.disp, NewDispatcher(DispatcherOptions{Store: st, Config: func() *policy.Config { return srv.Config() },
+			Notifiers: notifiers, Now: clock.Now, Registry: prometheus.NewRegistry(), Lease: 30 * time.Second,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	}
+	srv, err = New(Options{ConfigPath: path, Config: cfg, Store: st, Now: clock.Now,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	h.harness = &harness{t: t, srv: srv, http: hs, store: st, cfg: path, logs: &syncBuffer{}}
+	return h
+}
+
+// step moves the clock to at and lets every dispatcher work, concurrently.
+func (h *dispatchHarness) step(at time.Time) {
+	h.t.Helper()
+	h.clock.Set(at)
+	var wg sync.WaitGroup
+	for _, d := range h.disp {
+		wg.Add(1)
+		go func(d *Dispatcher) {
+			defer wg.Done()
+			if _, err := d.RunOnce(context.Background()); err != nil {
+				h.t.Error(err)
+			}
+		}(d)
+	}
+	wg.Wait()
+}
+
+// runUntil fires every deadline, in time order, up to end.
+func (h *dispatchHarness) runUntil(end time.Time) {
+	h.t.Helper()
+	h.step(h.clock.Now())
+	for {
+		at, ok, err := h.store.NextDue(context.Background())
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if !ok || at.After(end) {
+			h.clock.Set(end)
+			return
+		}
+		if at.Before(h.clock.Now()) {
+			at = h.clock.Now()
+		}
+		h.step(at)
+	}
+}
+
+const dispatchConfig = `
+api:
+  tokens: [{name: ops, token: ` + apiToken + `}]
+users:
+  - {id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}
+  - {id: bob, name: Bob, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: webhook, address: "http://127.0.0.1:1/unused"}]}
+schedules:
+  - name: s
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - {name: primary, start: 2025-01-06, members: [ann]}
+      - {name: secondary, start: 2025-01-06, members: [bob]}
+escalation_policies:
+  - name: p
+    levels:
+      - {name: primary, targets: [{schedule: s, tier: primary}], timeout: 15m}
+      - {name: secondary, targets: [{schedule: s, tier: secondary}]}
+services:
+  - name: api
+    priority_scheme: P0-P3
+    escalation_policy: p
+    integrations: {alertmanager_key: ` + amKey + `}
+`
+
+func fire(h *dispatchHarness) string {
+	h.t.Helper()
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A", "severity": "critical"}),
+		"Authorization", "Bearer "+amKey)
+	if r.code != 200 {
+		h.t.Fatalf("webhook: %d %s", r.code, r.body)
+	}
+	var res struct{ Incidents []string }
+	r.json(h.t, &res)
+	return res.Incidents[0]
+}
+
+func TestDispatcherWalksTheLadder(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newDispatchHarness(t, mk(t), dispatchConfig, fixedNow, 1)
+			id := fire(h)
+			h.runUntil(fixedNow.Add(25 * time.Minute))
+			want := []string{
+				"0s L1 ann push", "2m L1 ann sms", "5m L1 ann voice",
+				"15m L2 bob push", "17m L2 bob sms", "20m L2 bob voice",
+			}
+			if got := h.rec.lines(fixedNow); strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("pages:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			var v incidentView
+			h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+			var types []string
+			for _, e := range v.Timeline {
+				types = append(types, e.Type)
+			}
+			if got := strings.Join(types, ","); got != "trigger,notify,notify,notify,escalate,notify,notify,notify" {
+				t.Fatalf("timeline %s", got)
+			}
+			if v.Level != 2 || v.Status != "triggered" || v.NextStepAt != nil {
+				t.Fatalf("after the ladder: %+v", v)
+			}
+		})
+	}
+}
+
+func TestAcknowledgeAfterSMSStopsTheRest(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newDispatchHarness(t, mk(t), dispatchConfig, fixedNow, 1)
+			id := fire(h)
+			h.runUntil(fixedNow.Add(3 * time.Minute))
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("ack: %d %s", r.code, r.body)
+			}
+			h.runUntil(fixedNow.Add(2 * time.Hour))
+			if got := h.rec.lines(fixedNow); strings.Join(got, ",") != "0s L1 ann push,2m L1 ann sms" {
+				t.Fatalf("pages after an ack at 3m: %v", got)
+			}
+			if at, ok, _ := h.store.NextDue(context.Background()); ok {
+				t.Fatalf("something is still due at %v", at)
+			}
+		})
+	}
+}
+
+// TestThreeDispatchersSendEachStepOnce runs three dispatchers on one Redis,
+// all working at every instant, over twenty incidents.
+func TestThreeDispatchersSendEachStepOnce(t *testing.T) {
+	st, _ := redisStore(t)
+	h := newDispatchHarness(t, st, dispatchConfig, fixedNow, 3)
+	for i := 0; i < 20; i++ {
+		r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", fmt.Sprintf("g%d", i), map[string]string{"alertname": "A", "severity": "critical"}),
+			"Authorization", "Bearer "+amKey)
+		if r.code != 200 {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	}
+	h.runUntil(fixedNow.Add(25 * time.Minute))
+	count := map[string]int{}
+	h.rec.mu.Lock()
+	for _, m := range h.rec.msgs {
+		count[fmt.Sprintf("%s %s %s %d", m.Incident, m.User, m.Channel, m.Level)]++
+	}
+	total := len(h.rec.msgs)
+	h.rec.mu.Unlock()
+	if total != 20*6 || len(count) != 20*6 {
+		t.Fatalf("%d pages for %d distinct steps; want 120 and 120", total, len(count))
+	}
+	for k, n := range count {
+		if n != 1 {
+			t.Fatalf("step %s sent %d times", k, n)
+		}
+	}
+}
+
+// TestTakeoverAfterLease: a replica claims an incident and dies before
+// sending; nobody else touches it during the lease; when the lease ends
+// another replica fires the step.
+func TestTakeoverAfterLease(t *testing.T) {
+	st, _ := redisStore(t)
+	h := newDispatchHarness(t, st, dispatchConfig, fixedNow, 1)
+	fire(h)
+	dead, err := st.ClaimDue(context.Background(), fixedNow, 30*time.Second, 10)
+	if err != nil || len(dead) != 1 {
+		t.Fatalf("claim %v %v", dead, err)
+	}
+	h.step(fixedNow.Add(29 * time.Second))
+	if got := h.rec.lines(fixedNow); len(got) != 0 {
+		t.Fatalf("paged during another replica's lease: %v", got)
+	}
+	h.step(fixedNow.Add(30 * time.Second))
+	if got := h.rec.lines(fixedNow); strings.Join(got, ",") != "30s L1 ann push" {
+		t.Fatalf("after the lease: %v", got)
+	}
+	// The ladder goes on from its own times: the SMS is still due at 2m.
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	if got := h.rec.lines(fixedNow); strings.Join(got, ",") != "30s L1 ann push,2m L1 ann sms" {
+		t.Fatalf("ladder after a takeover: %v", got)
+	}
+}
+
+// TestFailedChannelDoesNotStallTheLadder: a page that cannot be delivered is
+// recorded as such, and the next step still fires on time.
+func TestFailedChannelDoesNotStallTheLadder(t *testing.T) {
+	h := newDispatchHarness(t, boltStore(t), dispatchConfig, fixedNow, 1)
+	h.rec.fail = func(m notify.Message) error {
+		if m.Channel == "sms" {
+			return fmt.Errorf("carrier said no")
+		}
+		return nil
+	}
+	id := fire(h)
+	h.runUntil(fixedNow.Add(6 * time.Minute))
+	if got := h.rec.lines(fixedNow); strings.Join(got, ",") != "0s L1 ann push,5m L1 ann voice" {
+		t.Fatalf("pages: %v", got)
+	}
+	var v incidentView
+	h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+	var failed []store.Entry
+	for _, e := range v.Timeline {
+		if e.Type == "notify_failed" {
+			failed = append(failed, e)
+		}
+	}
+	if len(failed) != 1 || failed[0].Channel != "sms" || !strings.Contains(failed[0].Detail, "carrier said no") {
+		t.Fatalf("the failure is not in the timeline: %+v", v.Timeline)
+	}
+}
+
+// TestWebhookTransportRetries: the webhook transport is retried on 5xx and
+// delivered; a contact whose endpoint refuses with 4xx is recorded failed.
+func TestWebhookTransportRetries(t *testing.T) {
+	var calls atomic.Int32
+	var got []notify.Message
+	var mu sync.Mutex
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= 2 {
+			w.WriteHeader(503)
+			return
+		}
+		var m notify.Message
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		mu.Lock()
+		got = append(got, m)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	wh := notify.NewWebhook(hook.Client(), time.Second)
+	m := notify.Message{Incident: "i", User: "bob", Channel: "voice", Address: hook.URL, Text: "[P0] api: disk full"}
+	tries, err := notify.Retry(context.Background(), wh, m, 3, time.Millisecond)
+	if err != nil || tries != 3 || len(got) != 1 || got[0].Text != m.Text || got[0].Address != "" {
+		t.Fatalf("tries %d err %v got %+v", tries, err, got)
+	}
+	refuse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(404) }))
+	defer refuse.Close()
+	m.Address = refuse.URL
+	tries, err = notify.Retry(context.Background(), wh, m, 3, time.Millisecond)
+	if err == nil || tries != 1 {
+		t.Fatalf("a 404 must not be retried: tries %d err %v", tries, err)
+	}
+}
+
+// TestDaemonMatchesSimulate drives the daemon, on the fake clock, through
+// AION-R's acknowledged SEV-1 left unresolved, with the acknowledgement and
+// status updates coming through the API, and compares its timeline with
+// `pagerd simulate`'s for the same alert: the same state machine, the same
+// events at the same seconds.
+func TestDaemonMatchesSimulate(t *testing.T) {
+	raw, err := os.ReadFile("../configs/aion-r.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 10, 8, 3, 0, 0, 0, time.UTC)
+	h := newDispatchHarness(t, boltStore(t), string(raw), at, 1)
+	cfg := h.srv.Config()
+	opts := policy.SimOptions{At: at, For: 90 * time.Minute, AckAfter: 3 * time.Minute, UpdateEvery: 20 * time.Minute,
+		Labels: map[string]string{"alertname": "A", "severity": "critical"}}
+	sim, err := cfg.Simulate(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := cfg.Service("aion-r-platform").Integrations.AlertmanagerKey.Reveal()
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g", opts.Labels), "Authorization", "Bearer "+key)
+	if r.code != 200 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	id := res.Incidents[0]
+	token := cfg.API.Tokens[0].Token.Reveal()
+	api := func(path, body string) {
+		if r := h.do("POST", "/api/v1/incidents/"+id+path, body, "Authorization", "Bearer "+token); r.code != 200 {
+			t.Fatalf("%s: %d %s", path, r.code, r.body)
+		}
+	}
+	// Humans act at their times; deadlines due at the same instant come
+	// first, as in simulate.
+	humans := []struct {
+		at time.Time
+		do func()
+	}{{at.Add(3 * time.Minute), func() { api("/acknowledge", `{"user":"eng-a"}`) }}}
+	for u := at.Add(23 * time.Minute); !u.After(at.Add(90 * time.Minute)); u = u.Add(20 * time.Minute) {
+		humans = append(humans, struct {
+			at time.Time
+			do func()
+		}{u, func() { api("/status", `{"user":"eng-a","message":"simulated update"}`) }})
+	}
+	for _, hu := range humans {
+		h.runUntil(hu.at)
+		h.clock.Set(hu.at)
+		hu.do()
+	}
+	h.runUntil(at.Add(90 * time.Minute))
+
+	var v incidentView
+	if r := h.do("GET", "/api/v1/incidents/"+id, "", "Authorization", "Bearer "+token); r.code != 200 {
+		t.Fatalf("get: %d %s", r.code, r.body)
+	} else {
+		r.json(t, &v)
+	}
+	var daemon, simulated []string
+	for _, e := range v.Timeline {
+		typ := e.Type
+		switch typ {
+		case "trigger":
+			continue
+		case "notify_failed":
+			typ = "notify"
+		}
+		daemon = append(daemon, fmt.Sprintf("%s %s L%d %s %s", policy.Duration(e.At.Sub(at)), typ, e.Level, e.User, e.Channel))
+	}
+	for _, e := range sim.Events {
+		simulated = append(simulated, fmt.Sprintf("%s %s L%d %s %s", policy.Duration(time.Duration(e.OffsetSeconds)*time.Second), e.Type, e.Level, e.User, e.Channel))
+	}
+	sort.Strings(daemon)
+	sort.Strings(simulated)
+	if strings.Join(daemon, "\n") != strings.Join(simulated, "\n") {
+		t.Fatalf("daemon:\n%s\n\nsimulate:\n%s", strings.Join(daemon, "\n"), strings.Join(simulated, "\n"))
+	}
+	if len(daemon) < 15 {
+		t.Fatalf("suspiciously short timeline: %v", daemon)
+	}
+}

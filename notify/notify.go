@@ -1,0 +1,67 @@
+// Package notify delivers pages: one small interface, one implementation
+// per transport (log, webhook; Twilio and PagerDuty come later), and the
+// retry policy in one place (Retry) rather than in each transport.
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Message is one page to one person on one channel.
+type Message struct {
+	At        time.Time `json:"time"`
+	Incident  string    `json:"incident"`
+	Service   string    `json:"service"`
+	Priority  string    `json:"priority"`
+	Urgency   string    `json:"urgency"`
+	Level     int       `json:"level"`
+	LevelName string    `json:"level_name,omitempty"`
+	User      string    `json:"user"`
+	UserName  string    `json:"user_name,omitempty"`
+	// Channel is what the person is reached on: push, sms or voice.
+	Channel string `json:"channel"`
+	// Address is where on that channel (a phone number, a URL); empty for
+	// the log transport.
+	Address string `json:"-"`
+	Summary string `json:"summary"`
+	Text    string `json:"text"`
+}
+
+// Notifier sends one message. retry says whether trying again may help
+// (a timeout, a 5xx, a 429), as opposed to a request that can never work.
+type Notifier interface {
+	Notify(ctx context.Context, m Message) (retry bool, err error)
+}
+
+// Retry sends with up to attempts tries, backing off exponentially with
+// jitter between them, and only while the failure is worth retrying and ctx
+// allows. It returns how many tries it took.
+func Retry(ctx context.Context, n Notifier, m Message, attempts int, base time.Duration) (int, error) {
+	if attempts < 1 {
+		attempts = 1
+	}
+	var err error
+	for i := 1; ; i++ {
+		var retry bool
+		retry, err = n.Notify(ctx, m)
+		if err == nil {
+			return i, nil
+		}
+		if !retry || i >= attempts {
+			return i, err
+		}
+		backoff := base << (i - 1)
+		backoff = backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return i, errors.Join(err, fmt.Errorf("gave up: %w", ctx.Err()))
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLogWritesOneJSONLinePerPage(t *testing.T) {
+	var b bytes.Buffer
+	l := NewLog(&b)
+	at := time.Date(2025, 9, 10, 6, 2, 0, 123e6, time.UTC)
+	for _, ch := range []string{"push", "sms"} {
+		if _, err := l.Notify(context.Background(), Message{At: at, Incident: "0a-x", Service: "api", Priority: "P0", Urgency: "high",
+			Level: 1, User: "ann", Channel: ch, Address: "+15555550100", Text: "[P0] api: disk full"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(lines[1]), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"time": "2025-09-10T06:02:00.123Z", "incident": "0a-x", "service": "api", "priority": "P0", "urgency": "high",
+		"level": 1.0, "user": "ann", "channel": "sms", "text": "[P0] api: disk full"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	if strings.Contains(b.String(), "5555550100") {
+		t.Fatal("the log transport printed a phone number")
+	}
+}
+
+func TestWebhookStatusCodes(t *testing.T) {
+	for _, tc := range []struct {
+		code  int
+		retry bool
+		ok    bool
+	}{{200, false, true}, {204, false, true}, {400, false, false}, {404, false, false}, {429, true, false}, {500, true, false}, {503, true, false}} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("content type %q", r.Header.Get("Content-Type"))
+			}
+			w.WriteHeader(tc.code)
+		}))
+		retry, err := NewWebhook(srv.Client(), time.Second).Notify(context.Background(), Message{Address: srv.URL + "/hook?token=s3cret"})
+		srv.Close()
+		if (err == nil) != tc.ok || retry != tc.retry {
+			t.Errorf("%d: retry %v err %v", tc.code, retry, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the error shows the URL's secret: %v", err)
+		}
+	}
+	if retry, err := NewWebhook(nil, time.Second).Notify(context.Background(), Message{}); err == nil || retry {
+		t.Fatal("a contact without a URL must fail for good")
+	}
+}
+
+type flaky struct{ fails int }
+
+func (f *flaky) Notify(context.Context, Message) (bool, error) {
+	if f.fails > 0 {
+		f.fails--
+		return true, errors.New("try again")
+	}
+	return false, nil
+}
+
+func TestRetryStopsAtAttemptsAndContext(t *testing.T) {
+	if n, err := Retry(context.Background(), &flaky{fails: 2}, Message{}, 3, time.Millisecond); err != nil || n != 3 {
+		t.Fatalf("n %d err %v", n, err)
+	}
+	if n, err := Retry(context.Background(), &flaky{fails: 5}, Message{}, 3, time.Millisecond); err == nil || n != 3 {
+		t.Fatalf("n %d err %v", n, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := Retry(ctx, &flaky{fails: 100}, Message{}, 100, 50*time.Millisecond); err == nil || time.Since(start) > time.Second {
+		t.Fatalf("err %v after %v", err, time.Since(start))
+	}
+}

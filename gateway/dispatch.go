@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -117,28 +116,48 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
-// Run works due incidents until ctx ends. It sleeps until the earliest
-// deadline, a nudge, or MaxSleep, whichever comes first.
+// Run works due incidents until ctx ends. Up to Workers incidents are in
+// flight at once and a slot is refilled as soon as it frees up, so one slow
+// provider holds up only the incidents it is paging for. Between claims it
+// sleeps until the earliest deadline, a wake, a nudge from another replica,
+// a freed slot, or MaxSleep, whichever comes first. On stop it lets the
+// steps in flight finish (each bounded by SendTimeout).
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var nudges <-chan struct{}
 	if n, ok := d.o.Store.(Nudger); ok {
 		nudges = n.Nudges(ctx)
 	}
+	workCtx := context.WithoutCancel(ctx)
+	done := make(chan struct{}, d.o.Workers)
+	inflight := 0
 	for {
-		if _, err := d.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			d.log.Warn("dispatcher: store error; retrying", "err", err)
+		if inflight < d.o.Workers {
+			claims, err := d.o.Store.ClaimDue(ctx, d.o.Now(), d.o.Lease, d.o.Workers-inflight)
+			if err != nil && ctx.Err() == nil {
+				d.log.Warn("dispatcher: store error; retrying", "err", err)
+			}
+			for _, c := range claims {
+				inflight++
+				d.start(workCtx, c, done)
+			}
+			if len(claims) > 0 {
+				continue
+			}
 		}
 		wait := d.o.MaxSleep
 		if at, ok, err := d.o.Store.NextDue(ctx); err == nil && ok {
-			if w := at.Sub(d.o.Now()); w < wait {
-				wait = max(w, 0)
-			}
+			wait = min(wait, max(at.Sub(d.o.Now()), 0))
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			for ; inflight > 0; inflight-- {
+				<-done
+			}
 			return nil
+		case <-done:
+			inflight--
 		case <-d.wake:
 		case <-nudges:
 		case <-t.C:
@@ -147,36 +166,45 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-// RunOnce claims and works everything due now, and reports how many
-// incidents it worked.
+// start works one claimed incident in its own goroutine and signals done.
+func (d *Dispatcher) start(ctx context.Context, c store.Claim, done chan<- struct{}) {
+	d.m.claims.Inc()
+	if c.Takeover {
+		d.m.takeovers.Inc()
+		d.log.Warn("dispatcher: took over an incident whose claim ran out", "incident", c.Incident, "due", c.Due)
+	}
+	go func() {
+		defer func() { done <- struct{}{} }()
+		if err := d.work(ctx, c); err != nil {
+			d.log.Error("dispatcher: incident step failed; it comes due again when the lease ends",
+				"incident", c.Incident, "err", err)
+		}
+	}()
+}
+
+// RunOnce claims and works everything due now, waits for it, and reports
+// how many incidents it worked: Run's loop without the sleeping, for tests
+// and tools that move their own clock.
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
-	total := 0
+	done := make(chan struct{}, d.o.Workers)
+	inflight, total := 0, 0
 	for {
-		claims, err := d.o.Store.ClaimDue(ctx, d.o.Now(), d.o.Lease, d.o.Workers)
-		if err != nil {
+		claims, err := d.o.Store.ClaimDue(ctx, d.o.Now(), d.o.Lease, d.o.Workers-inflight)
+		for _, c := range claims {
+			inflight++
+			d.start(ctx, c, done)
+		}
+		total += len(claims)
+		if err != nil || (len(claims) == 0 && inflight == 0) {
+			for ; inflight > 0; inflight-- {
+				<-done
+			}
 			return total, err
 		}
-		if len(claims) == 0 {
-			return total, nil
+		if len(claims) == 0 || inflight == d.o.Workers {
+			<-done
+			inflight--
 		}
-		var wg sync.WaitGroup
-		for _, c := range claims {
-			d.m.claims.Inc()
-			if c.Takeover {
-				d.m.takeovers.Inc()
-				d.log.Warn("dispatcher: took over an incident whose claim ran out", "incident", c.Incident, "due", c.Due)
-			}
-			wg.Add(1)
-			go func(c store.Claim) {
-				defer wg.Done()
-				if err := d.work(ctx, c); err != nil {
-					d.log.Error("dispatcher: incident step failed; it comes due again when the lease ends",
-						"incident", c.Incident, "err", err)
-				}
-			}(c)
-		}
-		wg.Wait()
-		total += len(claims)
 	}
 }
 

@@ -428,3 +428,66 @@ func TestDaemonMatchesSimulate(t *testing.T) {
 		t.Fatalf("suspiciously short timeline: %v", daemon)
 	}
 }
+
+// blockingRecorder holds pages for one user until released.
+type blockingRecorder struct {
+	recorder
+	user    string
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingRecorder) Notify(ctx context.Context, m notify.Message) (bool, error) {
+	if m.User == b.user {
+		b.entered <- struct{}{}
+		<-b.release
+	}
+	return b.recorder.Notify(ctx, m)
+}
+
+// TestSlowProviderDoesNotHoldUpOthers: while one person's page hangs on a
+// slow provider, other incidents' pages go out.
+func TestSlowProviderDoesNotHoldUpOthers(t *testing.T) {
+	st := boltStore(t)
+	h := newDispatchHarness(t, st, dispatchConfig, fixedNow, 1)
+	slow := &blockingRecorder{user: "bob", entered: make(chan struct{}, 1), release: make(chan struct{})}
+	h.disp[0] = NewDispatcher(DispatcherOptions{Store: st, Config: h.srv.Config, Now: h.clock.Now, Registry: prometheus.NewRegistry(),
+		Notifiers: map[string]notify.Notifier{"log": slow, "webhook": slow}, Workers: 4, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	first := fire(h)
+	// Escalated at once: bob's push, which will hang, is due with ann's.
+	if r := h.api("POST", "/api/v1/incidents/"+first+"/escalate", `{"level":"secondary"}`); r.code != 200 {
+		t.Fatalf("escalate: %d %s", r.code, r.body)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { defer close(ran); _ = h.disp[0].Run(ctx) }()
+	<-slow.entered
+	// A second incident while bob's page is stuck: ann must get its push
+	// from the same running dispatcher.
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "other", map[string]string{"alertname": "B", "severity": "critical"}),
+		"Authorization", "Bearer "+amKey)
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	h.disp[0].Wake()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := 0
+		slow.mu.Lock()
+		for _, m := range slow.msgs {
+			if m.Incident == res.Incidents[0] && m.User == "ann" {
+				n++
+			}
+		}
+		slow.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the second incident was not paged while bob's provider hung: %v", slow.lines(fixedNow))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(slow.release)
+	cancel()
+	<-ran
+}

@@ -489,19 +489,56 @@ end
 return out
 `)
 
-// ClaimDue leases due incidents, shard by shard, earliest first within a
-// shard and in the result. A claimed incident is re-scored to its lease end,
-// so it comes due again by itself if the claimer dies.
+// ClaimDue leases due incidents in two round trips whatever the number of
+// shards: one pipeline counts what is due in each shard, a second claims
+// from the shards that have some. Earliest first in the result. A claimed
+// incident is re-scored to its lease end, so it comes due again by itself if
+// the claimer dies.
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
-	var out []store.Claim
 	if max <= 0 {
 		return nil, nil
 	}
-	start := randShard()
-	for n := 0; n < store.Shards && len(out) < max; n++ {
+	nowMS := strconv.FormatInt(ms(now), 10)
+	pipe := s.rdb.Pipeline()
+	counts := make([]*redis.IntCmd, store.Shards)
+	for shard := range counts {
+		counts[shard] = pipe.ZCount(ctx, s.key(shard, "due"), "-inf", nowMS)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, unavailable(err)
+	}
+	// Share max among the shards with due work, starting at a random one so
+	// no shard is always served last.
+	quota := make([]int, store.Shards)
+	left := max
+	for start, n := randShard(), 0; n < store.Shards && left > 0; n++ {
 		shard := (start + n) % store.Shards
-		res, err := claimScript.Run(ctx, s.rdb, []string{s.key(shard, "due"), s.key(shard, "claims")},
-			ms(now), ms(now.Add(lease)), max-len(out), newToken()).Slice()
+		q := min(int(counts[shard].Val()), left)
+		quota[shard], left = q, left-q
+	}
+	pipe = s.rdb.Pipeline()
+	cmds := map[int]*redis.Cmd{}
+	for shard, q := range quota {
+		if q > 0 {
+			cmds[shard] = claimScript.EvalSha(ctx, pipe, []string{s.key(shard, "due"), s.key(shard, "claims")},
+				ms(now), ms(now.Add(lease)), q, newToken())
+		}
+	}
+	if len(cmds) == 0 {
+		return nil, nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !isNoScript(err) {
+		return nil, unavailable(err)
+	}
+	var out []store.Claim
+	for shard, c := range cmds {
+		res, err := c.Slice()
+		if isNoScript(err) {
+			// The script cache was flushed (a Redis restart): run it the
+			// slow way once; EVAL loads it again.
+			res, err = claimScript.Run(ctx, s.rdb, []string{s.key(shard, "due"), s.key(shard, "claims")},
+				ms(now), ms(now.Add(lease)), quota[shard], newToken()).Slice()
+		}
 		if err != nil {
 			return out, unavailable(err)
 		}
@@ -517,6 +554,8 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Due.Before(out[j].Due) })
 	return out, nil
 }
+
+func isNoScript(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") }
 
 var completeScript = redis.NewScript(recordLua + `
 local cur = redis.call('HGET', KEYS[2], ARGV[1])

@@ -1,7 +1,9 @@
 package redisstore_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
 	"github.com/pagerd/pagerd/gateway/store/storetest"
 	"github.com/pagerd/pagerd/internal/redistest"
+	"github.com/pagerd/pagerd/policy"
 )
 
 // TestConformance runs the store suite against a real redis-server of its
@@ -65,4 +68,29 @@ func itoa(n int) string {
 		b = append([]byte{byte('0' + n%10)}, b...)
 	}
 	return string(b)
+}
+
+// TestClaimAfterScriptFlush: after Redis loses its script cache (a restart),
+// the pipelined claim falls back and still claims.
+func TestClaimAfterScriptFlush(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	s := redisstore.New(rdb, "flush")
+	ctx := context.Background()
+	if err := s.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	inc := &store.Incident{ID: store.NewID(store.ShardOf("api", "k"), at), Service: "api", DedupKey: "k", CreatedAt: at, LastSeen: at,
+		State: policy.Incident{Status: policy.StatusTriggered, Pending: []policy.Deadline{{ID: "1.1", At: at, Kind: policy.DeadlineNotify}}}}
+	if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := s.ClaimDue(ctx, at, time.Minute, 10)
+	if err != nil || len(cs) != 1 || cs[0].Incident != inc.ID {
+		t.Fatalf("claim after SCRIPT FLUSH: %+v %v", cs, err)
+	}
 }

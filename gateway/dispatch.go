@@ -27,7 +27,9 @@ type Nudger interface {
 type DispatcherOptions struct {
 	Store  store.Store
 	Config func() *policy.Config
-	// Notifiers are the transports by contact "via" (log, webhook, ...).
+	// Notifiers are the transports by contact "via" (log, webhook, ...),
+	// with their retries, rate limits and storm bundling already wrapped
+	// around them (see notify.Chain).
 	Notifiers map[string]notify.Notifier
 	Logger    *slog.Logger
 	Registry  prometheus.Registerer
@@ -42,7 +44,8 @@ type DispatcherOptions struct {
 	// Workers is how many incidents are worked at once (default 16), so one
 	// incident's slow provider does not hold up everyone else's pages.
 	Workers int
-	// SendTimeout bounds one page, retries included (default 20s).
+	// SendTimeout bounds one page, retries, rate-limit waits and storm
+	// bundling included (default 20s).
 	SendTimeout time.Duration
 }
 
@@ -307,23 +310,22 @@ func (d *Dispatcher) deliver(ctx context.Context, cfg *policy.Config, inc *store
 		d.log.Error("page not sent: transport not available", "incident", inc.ID, "user", a.User, "channel", a.Channel, "via", contact.Via)
 		return e
 	}
+	report := &notify.Report{}
 	msg := notify.Message{At: now, Incident: inc.ID, Service: inc.Service, Priority: inc.State.Priority, Urgency: inc.State.Urgency,
 		Level: a.Level + 1, LevelName: a.LevelName, User: a.User, UserName: u.DisplayName(), Channel: a.Channel,
-		Address: contact.Address, Summary: inc.Summary, Text: pageText(inc)}
+		Address: contact.Address, Summary: inc.Summary, Text: pageText(inc), Report: report}
 	sctx, cancel := context.WithTimeout(ctx, d.o.SendTimeout)
 	defer cancel()
-	attempts := 1
-	if contact.Via == "webhook" {
-		attempts = cfg.Notifiers.Webhook.MaxAttempts
-	}
-	tries, err := notify.Retry(sctx, n, msg, attempts, 500*time.Millisecond)
-	if err != nil {
-		e.Type, e.Detail = "notify_failed", fmt.Sprintf("via %s after %d tries: %v", contact.Via, tries, err)
+	if _, err := n.Notify(sctx, msg); err != nil {
+		e.Type, e.Detail = "notify_failed", fmt.Sprintf("via %s: %v", contact.Via, err)
 		d.m.pages.WithLabelValues(a.Channel, contact.Via, "failed").Inc()
 		d.log.Warn("page failed", "incident", inc.ID, "user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
 		return e
 	}
 	e.Detail = "via " + contact.Via
+	if report.Bundled > 1 {
+		e.Detail += fmt.Sprintf(", in one message with %d other pages (alert storm)", report.Bundled-1)
+	}
 	d.m.pages.WithLabelValues(a.Channel, contact.Via, "sent").Inc()
 	d.m.lateness.Observe(d.o.Now().Sub(a.At).Seconds())
 	return e

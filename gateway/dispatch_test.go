@@ -491,3 +491,47 @@ func TestSlowProviderDoesNotHoldUpOthers(t *testing.T) {
 	cancel()
 	<-ran
 }
+
+// TestAlertStormIsBundled: twenty incidents page ann at once; she gets her
+// first three pages and then one message for the rest, and every incident's
+// timeline says how its page went out.
+func TestAlertStormIsBundled(t *testing.T) {
+	st := boltStore(t)
+	h := newDispatchHarness(t, st, dispatchConfig, fixedNow, 1)
+	chain := notify.Chain(h.rec, 1, 0, 0, 150*time.Millisecond, 3)
+	h.disp[0] = NewDispatcher(DispatcherOptions{Store: st, Config: h.srv.Config, Now: h.clock.Now, Registry: prometheus.NewRegistry(),
+		Notifiers: map[string]notify.Notifier{"log": chain}, Workers: 32, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	var ids []string
+	for i := 0; i < 20; i++ {
+		r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", fmt.Sprintf("storm%d", i), map[string]string{"alertname": "A", "severity": "critical"}),
+			"Authorization", "Bearer "+amKey)
+		var res struct{ Incidents []string }
+		r.json(t, &res)
+		ids = append(ids, res.Incidents[0])
+	}
+	if _, err := h.disp[0].RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.rec.mu.Lock()
+	var texts []string
+	for _, m := range h.rec.msgs {
+		texts = append(texts, m.Text)
+	}
+	h.rec.mu.Unlock()
+	if len(texts) != 4 || !strings.HasPrefix(texts[3], "17 pages: ") {
+		t.Fatalf("ann got %d messages: %q", len(texts), texts)
+	}
+	bundled := 0
+	for _, id := range ids {
+		var v incidentView
+		h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+		for _, e := range v.Timeline {
+			if e.Type == "notify" && strings.Contains(e.Detail, "in one message with 16 other pages") {
+				bundled++
+			}
+		}
+	}
+	if bundled != 17 {
+		t.Fatalf("%d timelines record a bundled page, want 17", bundled)
+	}
+}

@@ -29,12 +29,35 @@ type Message struct {
 	Address string `json:"-"`
 	Summary string `json:"summary"`
 	Text    string `json:"text"`
+	// Report, when set, is filled in by notifiers that change how the page
+	// went out, for the timeline.
+	Report *Report `json:"-"`
+}
+
+// Report says how a page went out.
+type Report struct {
+	// Bundled is how many pages went out in the same message (0 or 1: on
+	// its own).
+	Bundled int
 }
 
 // Notifier sends one message. retry says whether trying again may help
 // (a timeout, a 5xx, a 429), as opposed to a request that can never work.
 type Notifier interface {
 	Notify(ctx context.Context, m Message) (retry bool, err error)
+}
+
+// Retrier is a Notifier that retries another with Retry.
+type Retrier struct {
+	Next     Notifier
+	Attempts int
+	Base     time.Duration
+}
+
+// Notify sends with retries.
+func (r Retrier) Notify(ctx context.Context, m Message) (bool, error) {
+	_, err := Retry(ctx, r.Next, m, r.Attempts, r.Base)
+	return false, err
 }
 
 // Retry sends with up to attempts tries, backing off exponentially with

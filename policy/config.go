@@ -69,6 +69,17 @@ type NotifiersConfig struct {
 		Timeout     Duration `yaml:"timeout"`
 		MaxAttempts int      `yaml:"max_attempts"`
 	} `yaml:"webhook"`
+	// Storm bundles pages to one person on one channel: the first
+	// Immediate pages (default 3) in a Window (default 10s; 0s turns
+	// bundling off) go out at once, the rest together as one message when
+	// the window closes.
+	Storm struct {
+		Window    *Duration `yaml:"window"`
+		Immediate int       `yaml:"immediate"`
+	} `yaml:"storm"`
+	// RateLimits caps pages per transport ("twilio": its messages per
+	// second); pages over the rate wait for their turn.
+	RateLimits map[string]RateLimit `yaml:"rate_limits"`
 }
 
 // RedisConfig says where Redis is. URL forms: redis://[user:pass@]host:port[/db]

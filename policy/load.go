@@ -280,6 +280,29 @@ func (v *validator) notifiers() {
 	if w.MaxAttempts == 0 {
 		w.MaxAttempts = 3
 	}
+	st := &v.cfg.Notifiers.Storm
+	if st.Window == nil {
+		w := Duration(10 * time.Second)
+		st.Window = &w
+	}
+	if *st.Window < 0 || *st.Window > Duration(10*time.Minute) {
+		v.errf("notifiers.storm.window", "must be from 0s (off) to 10m")
+	}
+	if st.Immediate < 0 {
+		v.errf("notifiers.storm.immediate", "must not be negative")
+	}
+	if st.Immediate == 0 {
+		st.Immediate = 3
+	}
+	for via, rl := range v.cfg.Notifiers.RateLimits {
+		f := "notifiers.rate_limits." + via
+		if !knownVias[via] {
+			v.errf(f, "unknown transport %q (use log, webhook, twilio, pagerduty or ntfy)", via)
+		}
+		if rl.PerSecond <= 0 || rl.Burst < 0 {
+			v.errf(f, "per_second must be more than zero and burst not negative")
+		}
+	}
 }
 
 func (v *validator) api() {

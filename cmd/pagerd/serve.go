@@ -75,7 +75,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	var srv *gateway.Server
 	disp := gateway.NewDispatcher(gateway.DispatcherOptions{Store: st, Config: func() *policy.Config { return srv.Config() },
-		Notifiers: notifiers, Logger: log, Registry: reg, Lease: time.Duration(cfg.Server.Lease)})
+		Notifiers: notifiers, Logger: log, Registry: reg, Lease: time.Duration(cfg.Server.Lease),
+		SendTimeout: time.Duration(*cfg.Notifiers.Storm.Window) + 20*time.Second})
 	wake := disp.Wake
 	if n, ok := st.(gateway.Nudger); ok {
 		wake = func() {
@@ -173,8 +174,13 @@ func buildNotifiers(cfg *policy.Config, stdout io.Writer) (map[string]notify.Not
 		}
 		w = f
 	}
+	n := cfg.Notifiers
+	chain := func(via string, t notify.Notifier, attempts int) notify.Notifier {
+		rl := n.RateLimits[via]
+		return notify.Chain(t, attempts, rl.PerSecond, rl.Burst, time.Duration(*n.Storm.Window), n.Storm.Immediate)
+	}
 	return map[string]notify.Notifier{
-		"log":     notify.NewLog(w),
-		"webhook": notify.NewWebhook(&http.Client{}, time.Duration(cfg.Notifiers.Webhook.Timeout)),
+		"log":     chain("log", notify.NewLog(w), 1),
+		"webhook": chain("webhook", notify.NewWebhook(&http.Client{}, time.Duration(n.Webhook.Timeout)), n.Webhook.MaxAttempts),
 	}, nil
 }

@@ -856,3 +856,74 @@ func TestEmbeddedRestartMidLadder(t *testing.T) {
 	checkStdout(t, sink)
 	d2.stop()
 }
+
+// TestReplicaStoppedWhileSending: a replica told to stop (SIGTERM, a rolling
+// deploy) while a page is in flight finishes that step, records it and
+// releases the incident before it exits: the SMS goes out once, nobody takes
+// anything over, and the rest of the ladder is on time even with the
+// default 30s lease.
+func TestReplicaStoppedWhileSending(t *testing.T) {
+	base, err := os.ReadFile(ladderConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const demoSMS = "- {channel: sms, via: log}"
+	sink := &pageSink{}
+	hook := &hookRecorder{sink: sink, held: make(chan string, 1), release: make(chan struct{})}
+	hs := httptest.NewServer(hook)
+	t.Cleanup(func() { hook.unblock(); hs.Close() })
+	r := redistest.Start(t)
+	dir := t.TempDir()
+	var rs []*daemon
+	for i := range 2 {
+		cfg := bytes.Replace(base, []byte(demoSMS),
+			fmt.Appendf(nil, "- {channel: sms, via: webhook, address: %q}", fmt.Sprintf("%s/r%d", hs.URL, i)), 1)
+		path := filepath.Join(dir, fmt.Sprintf("r%d.yaml", i))
+		if err := os.WriteFile(path, cfg, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, startReplica(t, sink, fmt.Sprintf("r%d", i), path, "--redis-url", r.URL()))
+	}
+	postAlert(t, rs[0])
+	var victimName string
+	select {
+	case victimName = <-hook.held:
+	case <-time.After(ladderTimeout):
+		t.Fatalf("no SMS reached the webhook%s", logsOf(rs))
+	}
+	var victim int
+	if _, err := fmt.Sscanf(victimName, "r%d", &victim); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs[victim].cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- rs[victim].cmd.Wait() }()
+	time.Sleep(300 * time.Millisecond) // the provider is slow to answer
+	hook.unblock()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("the stopped replica exited with %v%s", err, logsOf(rs))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stopped replica did not exit")
+	}
+	survivor := rs[1-victim]
+	sink.waitFor(t, "the rest of the ladder", ladderTimeout, hasSteps(allSteps()...), survivor)
+	time.Sleep(settle)
+	ps := sink.snapshot()
+	inc := survivor.incident(ps[0].Incident)
+	t.Logf("pages:\n%s", latenessTable(ps, inc.CreatedAt))
+	for step, n := range counts(ps) {
+		if n != 1 {
+			t.Errorf("%s paged %d times, want once", step, n)
+		}
+	}
+	checkOnTime(t, ps, inc.CreatedAt, lateSlack, "L1 demo push", "L1 demo voice", "L2 ops push", "L2 ops sms", "L2 ops voice")
+	if strings.Contains(survivor.log(), "took over") || strings.Contains(rs[victim].log(), "step failed") {
+		t.Errorf("the step in flight was not finished by the stopping replica%s", logsOf(rs))
+	}
+	survivor.stop()
+}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -259,30 +258,7 @@ func logsOf(ds []*daemon) string {
 // (where the log transport pages) going to sink under the name from.
 func startReplica(t *testing.T, sink *pageSink, from, config string, args ...string) *daemon {
 	t.Helper()
-	addr := freeAddr(t)
-	d := &daemon{t: t, addr: addr, logs: &bytes.Buffer{}, mu: &sync.Mutex{}}
-	d.cmd = exec.Command(pagerdBinary(t), append([]string{"serve", "--config", config, "--listen", addr}, args...)...)
-	d.cmd.Stdout = sink.writer(from)
-	d.cmd.Stderr = lockedBuffer{d.mu, d.logs}
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.cmd.Process.Kill(); _ = d.cmd.Wait() })
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return d
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pagerd %s did not become ready:\n%s", from, d.log())
-		}
-		time.Sleep(pollEvery)
-	}
+	return startDaemonOut(t, sink.writer(from), from, config, freeAddr(t), args...)
 }
 
 // kill9 kills the process as a crash would, and reaps it.

@@ -51,11 +51,12 @@ func pagerdBinary(t *testing.T) string {
 }
 
 type daemon struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	addr string
-	logs *bytes.Buffer
-	mu   *sync.Mutex
+	t     *testing.T
+	cmd   *exec.Cmd
+	addr  string
+	logs  *bytes.Buffer
+	pages *bytes.Buffer // stdout: the log transport's page lines
+	mu    *sync.Mutex
 }
 
 func freeAddr(t *testing.T) string {
@@ -85,9 +86,20 @@ func startDaemon(t *testing.T, addr string, args ...string) *daemon {
 
 func startDaemonWith(t *testing.T, config, addr string, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, addr: addr, logs: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	return startDaemonOut(t, nil, "pagerd", config, addr, args...)
+}
+
+// startDaemonOut starts `pagerd serve` and waits until it is ready. Its
+// stdout (the log transport's pages) goes to stdout, or to d.pages when nil.
+func startDaemonOut(t *testing.T, stdout io.Writer, name, config, addr string, args ...string) *daemon {
+	t.Helper()
+	d := &daemon{t: t, addr: addr, logs: &bytes.Buffer{}, pages: &bytes.Buffer{}, mu: &sync.Mutex{}}
 	d.cmd = exec.Command(pagerdBinary(t), append([]string{"serve", "--config", config, "--listen", addr}, args...)...)
 	d.cmd.Stderr = lockedBuffer{d.mu, d.logs}
+	d.cmd.Stdout = stdout
+	if stdout == nil {
+		d.cmd.Stdout = lockedBuffer{d.mu, d.pages}
+	}
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -103,7 +115,7 @@ func startDaemonWith(t *testing.T, config, addr string, args ...string) *daemon 
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("pagerd did not become ready:\n%s", d.log())
+			t.Fatalf("%s did not become ready:\n%s", name, d.log())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -189,6 +201,21 @@ func TestServeEmbeddedSurvivesRestart(t *testing.T) {
 	before := d.incidents()
 	if len(before.Incidents) != 2 {
 		t.Fatalf("incidents: %+v", before)
+	}
+	// The quickstart user is paged at once through the log transport: one
+	// JSON line per page on stdout, for each incident's push.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		d.mu.Lock()
+		pages := d.pages.String()
+		d.mu.Unlock()
+		if strings.Count(pages, `"channel":"push"`) == 2 && strings.Contains(pages, before.Incidents[0].ID) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no push page on stdout:\n%s\n%s", pages, d.log())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	d.stop()
 

@@ -28,9 +28,7 @@ func (s *Server) listIncidents(c echo.Context) error {
 		}
 		f.Limit = n
 	}
-	start := time.Now()
 	incs, err := s.store.List(c.Request().Context(), f)
-	s.observeStore("list", start, err)
 	if err != nil {
 		return err
 	}

@@ -55,9 +55,7 @@ func (s *Server) trigger(ctx context.Context, cfg *policy.Config, a alert) (stri
 		CreatedAt: now, UpdatedAt: now, LastSeen: now, Details: a.details, State: st}
 	tl := append([]store.Entry{{At: now, Type: "trigger", Actor: a.actor,
 		Detail: fmt.Sprintf("%s, %s urgency, rule %s", st.Priority, st.Urgency, st.Rule)}}, toEntries(acts, a.actor)...)
-	start := time.Now()
 	gotID, out, err := s.store.Trigger(ctx, inc, tl)
-	s.observeStore("trigger", start, err)
 	if err != nil {
 		return "", 0, err
 	}
@@ -83,9 +81,7 @@ var errAlreadyResolved = &inputError{http.StatusConflict, "the incident is alrea
 // first. An event that changes nothing writes nothing.
 func (s *Server) apply(ctx context.Context, id string, ev policy.Event) (*store.Incident, []policy.Action, error) {
 	for attempt := 0; ; attempt++ {
-		start := time.Now()
 		inc, err := s.store.Get(ctx, id)
-		s.observeStore("get", start, err)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -106,9 +102,7 @@ func (s *Server) apply(ctx context.Context, id string, ev policy.Event) (*store.
 			return inc, nil, nil
 		}
 		inc.State, inc.UpdatedAt = st, now
-		start = time.Now()
 		err = s.store.Update(ctx, inc, toEntries(acts, ev.Actor))
-		s.observeStore("update", start, err)
 		if errors.Is(err, store.ErrConflict) && attempt < 10 {
 			continue
 		}
@@ -144,9 +138,7 @@ func (s *Server) resolveByDedup(ctx context.Context, svc *policy.Service, dedupK
 }
 
 func (s *Server) actByDedup(ctx context.Context, svc *policy.Service, dedupKey, source string, ev policy.Event, outcome string) error {
-	start := time.Now()
 	inc, err := s.store.FindByDedup(ctx, svc.Name, dedupKey)
-	s.observeStore("find", start, err)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !inc.Open()) {
 		s.m.alerts.WithLabelValues(source, svc.Name, "ignored").Inc()
 		return nil
@@ -167,13 +159,6 @@ func (s *Server) actByDedup(ctx context.Context, svc *policy.Service, dedupKey, 
 // clock is now in UTC to the millisecond: what the stores keep, and shorter
 // to store than nanoseconds in a local zone.
 func (s *Server) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
-
-func (s *Server) observeStore(op string, start time.Time, err error) {
-	s.m.storeOps.WithLabelValues(op).Observe(time.Since(start).Seconds())
-	if errors.Is(err, store.ErrUnavailable) {
-		s.m.storeErrors.WithLabelValues(op).Inc()
-	}
-}
 
 // toEntries turns the machine's actions into timeline entries. Levels are
 // written 1-based, as people count them.

@@ -10,8 +10,6 @@ type metrics struct {
 	requests      *prometheus.CounterVec
 	duration      *prometheus.HistogramVec
 	alerts        *prometheus.CounterVec
-	storeOps      *prometheus.HistogramVec
-	storeErrors   *prometheus.CounterVec
 	reloads       *prometheus.CounterVec
 	reloadSuccess prometheus.Gauge
 	timeToAck     prometheus.Histogram
@@ -30,13 +28,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "pagerd_alerts_received_total",
 			Help: "Alerts and events received, by source, service and outcome (created, repeated, acknowledged, resolved, ignored).",
 		}, []string{"source", "service", "outcome"}),
-		storeOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "pagerd_store_operation_duration_seconds", Help: "Store operation latency by operation.",
-			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
-		}, []string{"op"}),
-		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "pagerd_store_errors_total", Help: "Store operations that failed to reach the store, by operation.",
-		}, []string{"op"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pagerd_config_reloads_total", Help: "Config reloads by result (success, failure).",
 		}, []string{"result"}),
@@ -48,6 +39,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: []float64{10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400},
 		}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.alerts, m.storeOps, m.storeErrors, m.reloads, m.reloadSuccess, m.timeToAck)
+	reg.MustRegister(m.requests, m.duration, m.alerts, m.reloads, m.reloadSuccess, m.timeToAck)
 	return m
 }

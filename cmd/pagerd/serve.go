@@ -69,6 +69,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	st = gateway.Instrument(st, reg)
 	notifiers, err := buildNotifiers(cfg, stdout)
 	if err != nil {
 		return fail(stderr, "serve", err)

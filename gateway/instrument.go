@@ -1,0 +1,99 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pagerd/pagerd/gateway/store"
+)
+
+// Instrument wraps a store so every operation, the server's and the
+// dispatcher's alike, is timed (pagerd_store_operation_duration_seconds)
+// and every failure to reach it counted (pagerd_store_errors_total). A
+// store that can nudge other replicas still can.
+func Instrument(s store.Store, reg prometheus.Registerer) store.Store {
+	i := &instrumented{Store: s,
+		ops: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "pagerd_store_operation_duration_seconds", Help: "Store operation latency by operation.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}, []string{"op"}),
+		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pagerd_store_errors_total", Help: "Store operations that failed to reach the store, by operation.",
+		}, []string{"op"}),
+	}
+	reg.MustRegister(i.ops, i.errs)
+	if n, ok := s.(Nudger); ok {
+		return &instrumentedNudger{instrumented: i, Nudger: n}
+	}
+	return i
+}
+
+type instrumented struct {
+	store.Store
+	ops  *prometheus.HistogramVec
+	errs *prometheus.CounterVec
+}
+
+type instrumentedNudger struct {
+	*instrumented
+	Nudger
+}
+
+func (i *instrumented) observe(op string, start time.Time, err error) {
+	i.ops.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	if errors.Is(err, store.ErrUnavailable) {
+		i.errs.WithLabelValues(op).Inc()
+	}
+}
+
+func (i *instrumented) Trigger(ctx context.Context, inc *store.Incident, tl []store.Entry) (string, store.Outcome, error) {
+	start := time.Now()
+	id, out, err := i.Store.Trigger(ctx, inc, tl)
+	i.observe("trigger", start, err)
+	return id, out, err
+}
+
+func (i *instrumented) FindByDedup(ctx context.Context, service, key string) (*store.Incident, error) {
+	start := time.Now()
+	inc, err := i.Store.FindByDedup(ctx, service, key)
+	i.observe("find", start, err)
+	return inc, err
+}
+
+func (i *instrumented) Get(ctx context.Context, id string) (*store.Incident, error) {
+	start := time.Now()
+	inc, err := i.Store.Get(ctx, id)
+	i.observe("get", start, err)
+	return inc, err
+}
+
+func (i *instrumented) Update(ctx context.Context, inc *store.Incident, tl []store.Entry) error {
+	start := time.Now()
+	err := i.Store.Update(ctx, inc, tl)
+	i.observe("update", start, err)
+	return err
+}
+
+func (i *instrumented) List(ctx context.Context, f store.Filter) ([]*store.Incident, error) {
+	start := time.Now()
+	incs, err := i.Store.List(ctx, f)
+	i.observe("list", start, err)
+	return incs, err
+}
+
+func (i *instrumented) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
+	start := time.Now()
+	cs, err := i.Store.ClaimDue(ctx, now, lease, max)
+	i.observe("claim", start, err)
+	return cs, err
+}
+
+func (i *instrumented) Complete(ctx context.Context, c store.Claim) error {
+	start := time.Now()
+	err := i.Store.Complete(ctx, c)
+	i.observe("complete", start, err)
+	return err
+}

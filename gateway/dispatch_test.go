@@ -348,84 +348,108 @@ func TestWebhookTransportRetries(t *testing.T) {
 }
 
 // TestDaemonMatchesSimulate drives the daemon, on the fake clock, through
-// AION-R's acknowledged SEV-1 left unresolved, with the acknowledgement and
-// status updates coming through the API, and compares its timeline with
-// `pagerd simulate`'s for the same alert: the same state machine, the same
-// events at the same seconds.
+// scenarios of the seed configs, with acknowledgements and status updates
+// coming through the API, and compares its timeline with `pagerd
+// simulate`'s for the same alert: the same state machine, the same events
+// at the same seconds.
 func TestDaemonMatchesSimulate(t *testing.T) {
-	raw, err := os.ReadFile("../configs/aion-r.yaml")
-	if err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name, config, service, ackBy string
+		opts                         policy.SimOptions
+	}{
+		{"AION-R acknowledged SEV-1 left unresolved", "aion-r.yaml", "aion-r-platform", "eng-a", policy.SimOptions{
+			At: time.Date(2025, 10, 8, 3, 0, 0, 0, time.UTC), For: 90 * time.Minute, AckAfter: 3 * time.Minute, UpdateEvery: 20 * time.Minute,
+			Labels: map[string]string{"alertname": "A", "severity": "critical"}}},
+		{"AION-R missing status updates", "aion-r.yaml", "aion-r-platform", "eng-a", policy.SimOptions{
+			At: time.Date(2025, 10, 8, 3, 0, 0, 0, time.UTC), For: time.Hour, AckAfter: 4 * time.Minute,
+			Labels: map[string]string{"alertname": "A", "severity": "critical"}}},
+		{"AIVO unacknowledged P0 at night", "aivo.yaml", "aivo-production", "", policy.SimOptions{
+			At: time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC), For: 2 * time.Hour,
+			Labels: map[string]string{"alertname": "A", "severity": "critical"}}},
+		{"AIVO security breach, acknowledged at 8m, resolved at 40m", "aivo.yaml", "aivo-production", "jennifer", policy.SimOptions{
+			At: time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC), For: time.Hour, AckAfter: 8 * time.Minute, ResolveAfter: 40 * time.Minute,
+			Labels: map[string]string{"alertname": "A", "category": "security_breach"}}},
 	}
-	at := time.Date(2025, 10, 8, 3, 0, 0, 0, time.UTC)
-	h := newDispatchHarness(t, boltStore(t), string(raw), at, 1)
-	cfg := h.srv.Config()
-	opts := policy.SimOptions{At: at, For: 90 * time.Minute, AckAfter: 3 * time.Minute, UpdateEvery: 20 * time.Minute,
-		Labels: map[string]string{"alertname": "A", "severity": "critical"}}
-	sim, err := cfg.Simulate(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := cfg.Service("aion-r-platform").Integrations.AlertmanagerKey.Reveal()
-	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g", opts.Labels), "Authorization", "Bearer "+key)
-	if r.code != 200 {
-		t.Fatalf("%d %s", r.code, r.body)
-	}
-	var res struct{ Incidents []string }
-	r.json(t, &res)
-	id := res.Incidents[0]
-	token := cfg.API.Tokens[0].Token.Reveal()
-	api := func(path, body string) {
-		if r := h.do("POST", "/api/v1/incidents/"+id+path, body, "Authorization", "Bearer "+token); r.code != 200 {
-			t.Fatalf("%s: %d %s", path, r.code, r.body)
-		}
-	}
-	// Humans act at their times; deadlines due at the same instant come
-	// first, as in simulate.
-	humans := []struct {
-		at time.Time
-		do func()
-	}{{at.Add(3 * time.Minute), func() { api("/acknowledge", `{"user":"eng-a"}`) }}}
-	for u := at.Add(23 * time.Minute); !u.After(at.Add(90 * time.Minute)); u = u.Add(20 * time.Minute) {
-		humans = append(humans, struct {
-			at time.Time
-			do func()
-		}{u, func() { api("/status", `{"user":"eng-a","message":"simulated update"}`) }})
-	}
-	for _, hu := range humans {
-		h.runUntil(hu.at)
-		h.clock.Set(hu.at)
-		hu.do()
-	}
-	h.runUntil(at.Add(90 * time.Minute))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			raw, err := os.ReadFile("../configs/" + tc.config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := tc.opts
+			h := newDispatchHarness(t, boltStore(t), string(raw), o.At, 1)
+			cfg := h.srv.Config()
+			o.AckBy = tc.ackBy
+			sim, err := cfg.Simulate(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := cfg.Service(tc.service).Integrations.AlertmanagerKey.Reveal()
+			r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g", o.Labels), "Authorization", "Bearer "+key)
+			if r.code != 200 {
+				t.Fatalf("%d %s", r.code, r.body)
+			}
+			var res struct{ Incidents []string }
+			r.json(t, &res)
+			id := res.Incidents[0]
+			token := cfg.API.Tokens[0].Token.Reveal()
+			api := func(path, body string) {
+				if r := h.do("POST", "/api/v1/incidents/"+id+path, body, "Authorization", "Bearer "+token); r.code != 200 {
+					t.Fatalf("%s: %d %s", path, r.code, r.body)
+				}
+			}
+			// Humans act at their times; deadlines due at the same instant
+			// come first, as in simulate.
+			type human struct {
+				at time.Time
+				do func()
+			}
+			var humans []human
+			end := o.At.Add(o.For)
+			if o.AckAfter > 0 {
+				humans = append(humans, human{o.At.Add(o.AckAfter), func() { api("/acknowledge", `{"user":"`+tc.ackBy+`"}`) }})
+				if o.UpdateEvery > 0 {
+					for u := o.At.Add(o.AckAfter + o.UpdateEvery); !u.After(end); u = u.Add(o.UpdateEvery) {
+						humans = append(humans, human{u, func() { api("/status", `{"user":"`+tc.ackBy+`","message":"simulated update"}`) }})
+					}
+				}
+			}
+			if o.ResolveAfter > 0 {
+				humans = append(humans, human{o.At.Add(o.ResolveAfter), func() { api("/resolve", `{"user":"`+tc.ackBy+`"}`) }})
+			}
+			sort.SliceStable(humans, func(i, j int) bool { return humans[i].at.Before(humans[j].at) })
+			for _, hu := range humans {
+				h.runUntil(hu.at)
+				h.clock.Set(hu.at)
+				hu.do()
+			}
+			h.runUntil(end)
 
-	var v incidentView
-	if r := h.do("GET", "/api/v1/incidents/"+id, "", "Authorization", "Bearer "+token); r.code != 200 {
-		t.Fatalf("get: %d %s", r.code, r.body)
-	} else {
-		r.json(t, &v)
-	}
-	var daemon, simulated []string
-	for _, e := range v.Timeline {
-		typ := e.Type
-		switch typ {
-		case "trigger":
-			continue
-		case "notify_failed":
-			typ = "notify"
-		}
-		daemon = append(daemon, fmt.Sprintf("%s %s L%d %s %s", policy.Duration(e.At.Sub(at)), typ, e.Level, e.User, e.Channel))
-	}
-	for _, e := range sim.Events {
-		simulated = append(simulated, fmt.Sprintf("%s %s L%d %s %s", policy.Duration(time.Duration(e.OffsetSeconds)*time.Second), e.Type, e.Level, e.User, e.Channel))
-	}
-	sort.Strings(daemon)
-	sort.Strings(simulated)
-	if strings.Join(daemon, "\n") != strings.Join(simulated, "\n") {
-		t.Fatalf("daemon:\n%s\n\nsimulate:\n%s", strings.Join(daemon, "\n"), strings.Join(simulated, "\n"))
-	}
-	if len(daemon) < 15 {
-		t.Fatalf("suspiciously short timeline: %v", daemon)
+			var v incidentView
+			if r := h.do("GET", "/api/v1/incidents/"+id, "", "Authorization", "Bearer "+token); r.code != 200 {
+				t.Fatalf("get: %d %s", r.code, r.body)
+			} else {
+				r.json(t, &v)
+			}
+			var daemon, simulated []string
+			for _, e := range v.Timeline {
+				if e.Type == "trigger" {
+					continue
+				}
+				daemon = append(daemon, fmt.Sprintf("%s %s L%d %s %s", policy.Duration(e.At.Sub(o.At)), e.Type, e.Level, e.User, e.Channel))
+			}
+			for _, e := range sim.Events {
+				simulated = append(simulated, fmt.Sprintf("%s %s L%d %s %s", policy.Duration(time.Duration(e.OffsetSeconds)*time.Second), e.Type, e.Level, e.User, e.Channel))
+			}
+			sort.Strings(daemon)
+			sort.Strings(simulated)
+			if strings.Join(daemon, "\n") != strings.Join(simulated, "\n") {
+				t.Fatalf("daemon:\n%s\n\nsimulate:\n%s", strings.Join(daemon, "\n"), strings.Join(simulated, "\n"))
+			}
+			if len(daemon) < 6 {
+				t.Fatalf("suspiciously short timeline: %v", daemon)
+			}
+		})
 	}
 }
 

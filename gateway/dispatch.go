@@ -313,7 +313,9 @@ func (d *Dispatcher) deliver(ctx context.Context, cfg *policy.Config, inc *store
 	report := &notify.Report{}
 	msg := notify.Message{At: now, Incident: inc.ID, Service: inc.Service, Priority: inc.State.Priority, Urgency: inc.State.Urgency,
 		Level: a.Level + 1, LevelName: a.LevelName, User: a.User, UserName: u.DisplayName(), Channel: a.Channel,
-		Address: contact.Address, Summary: inc.Summary, Text: pageText(inc), Report: report}
+		Address: contact.Address, Summary: inc.Summary, Report: report}
+	msg.AckURL = AckLink(cfg, inc.ID, a.User, now)
+	msg.Text = pageText(inc, msg.AckURL)
 	sctx, cancel := context.WithTimeout(ctx, d.o.SendTimeout)
 	defer cancel()
 	if _, err := n.Notify(sctx, msg); err != nil {
@@ -331,7 +333,11 @@ func (d *Dispatcher) deliver(ctx context.Context, cfg *policy.Config, inc *store
 	return e
 }
 
-// pageText is what a person reads or hears.
-func pageText(inc *store.Incident) string {
-	return fmt.Sprintf("[%s] %s: %s (incident %s)", inc.State.Priority, inc.Service, inc.Summary, inc.ID)
+// pageText is what a person reads or hears, with their ack link if any.
+func pageText(inc *store.Incident, ackURL string) string {
+	t := fmt.Sprintf("[%s] %s: %s (incident %s)", inc.State.Priority, inc.Service, inc.Summary, inc.ID)
+	if ackURL != "" {
+		t += " Ack: " + ackURL
+	}
+	return t
 }

@@ -116,6 +116,10 @@ func New(o Options) (*Server, error) {
 	api.POST("/incidents/:id/:action", s.incidentAction)
 	api.GET("/oncall", s.oncall)
 
+	links := e.Group("/ack", bodyLimit(apiBodyLimit))
+	links.GET("/:token", s.linkShow)
+	links.POST("/:token/:action", s.linkAct)
+
 	e.GET("/-/healthy", func(c echo.Context) error { return c.String(http.StatusOK, "pagerd is healthy\n") })
 	e.GET("/-/ready", s.ready)
 	e.POST("/-/reload", s.reload, s.apiAuth)

@@ -29,6 +29,9 @@ type Message struct {
 	Address string `json:"-"`
 	Summary string `json:"summary"`
 	Text    string `json:"text"`
+	// AckURL is the person's signed link to acknowledge or resolve, when
+	// pagerd has a public URL and a link secret.
+	AckURL string `json:"ack_url,omitempty"`
 	// Report, when set, is filled in by notifiers that change how the page
 	// went out, for the timeline.
 	Report *Report `json:"-"`

@@ -52,6 +52,13 @@ type ServerConfig struct {
 	// RateLimit bounds events per integration key; excess gets 429 so the
 	// sender retries later. Zero means no limit.
 	RateLimit RateLimit `yaml:"rate_limit"`
+	// LinkSecret signs the ack links in pages (HMAC-SHA256); with a
+	// PublicURL, pages carry a link that acknowledges or resolves as the
+	// person paged. At least 16 bytes; keep it in a file or the environment.
+	LinkSecret     Secret `yaml:"link_secret"`
+	LinkSecretFile string `yaml:"link_secret_file"`
+	// LinkTTL is how long an ack link works (default 24h).
+	LinkTTL Duration `yaml:"link_ttl"`
 	// Lease is how long a replica's claim on an incident lasts before
 	// another replica may take the incident over (default 30s): the most a
 	// step is delayed when the replica working it dies.

@@ -252,6 +252,19 @@ func (v *validator) server() {
 			v.errf(fmt.Sprintf("server.trusted_proxies[%d]", i), "%q is not a CIDR like 10.0.0.0/8", c)
 		}
 	}
+	ls, err := resolveSecret(sv.LinkSecret, sv.LinkSecretFile, v.baseDir)
+	if err != nil {
+		v.errf("server.link_secret", "%v", err)
+	} else if ls != "" && len(ls) < 16 {
+		v.errf("server.link_secret", "must be at least 16 bytes (a random string: openssl rand -hex 32)")
+	}
+	sv.LinkSecret = ls
+	if sv.LinkTTL < 0 {
+		v.errf("server.link_ttl", "must not be negative")
+	}
+	if sv.LinkTTL == 0 {
+		sv.LinkTTL = Duration(24 * time.Hour)
+	}
 	if sv.Lease < 0 || (sv.Lease > 0 && sv.Lease < Duration(time.Second)) {
 		v.errf("server.lease", "must be at least 1s")
 	}

@@ -178,6 +178,14 @@ func (d *Dispatcher) start(ctx context.Context, c store.Claim, done chan<- struc
 	}
 	go func() {
 		defer func() { done <- struct{}{} }()
+		defer func() {
+			// A bug in one incident's step must not take every other
+			// incident's pages down with the process; the lease brings the
+			// incident back for another try.
+			if p := recover(); p != nil {
+				d.log.Error("dispatcher: panic working an incident", "incident", c.Incident, "panic", p)
+			}
+		}()
 		if err := d.work(ctx, c); err != nil {
 			d.log.Error("dispatcher: incident step failed; it comes due again when the lease ends",
 				"incident", c.Incident, "err", err)

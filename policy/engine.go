@@ -163,6 +163,11 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 		return inc, nil, fmt.Errorf("unknown service %q", svcName)
 	}
 	r := &run{c: e.Config, svc: svc, pol: e.Config.Policy(svc.EscalationPolicy), inc: inc, now: now}
+	if n := len(r.pol.Levels); r.inc.Level >= n {
+		// The policy lost levels in a config reload: carry on from its
+		// last one rather than from a level that no longer exists.
+		r.inc.Level = n - 1
+	}
 	var err error
 	switch ev.Kind {
 	case EventTrigger:
@@ -311,6 +316,9 @@ func (r *run) armLevelTimeout(t time.Time) {
 
 // levelUsers resolves a level's targets to user ids at t, in order, once each.
 func (r *run) levelUsers(i int, t time.Time) []string {
+	if i < 0 || i >= len(r.pol.Levels) {
+		return nil
+	}
 	return r.resolveTargets(r.pol.Levels[i].Targets, t)
 }
 
@@ -507,6 +515,9 @@ func (r *run) deadline(id string) error {
 		// Each person is paged as part of the level that names them; people
 		// named directly are paged at the highest level the rule reaches,
 		// and the incident moves up to that level.
+		if d.Rule >= len(r.pol.Unresolved) {
+			return nil // the rule left the config since it was armed
+		}
 		rule := r.pol.Unresolved[d.Rule]
 		top := r.inc.Level
 		levels := make([]int, len(rule.Notify))
@@ -539,6 +550,9 @@ func (r *run) deadline(id string) error {
 	case DeadlineStatusUpdate:
 		if r.inc.Status != StatusAcknowledged {
 			return nil
+		}
+		if d.Rule >= len(r.pol.MissingStatusUpdate) {
+			return nil // the rule left the config since it was armed
 		}
 		rule := r.pol.MissingStatusUpdate[d.Rule]
 		next := r.inc.Level + 1

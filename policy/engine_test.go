@@ -400,3 +400,44 @@ func TestEngineApplyDoesNotModifyItsInput(t *testing.T) {
 		t.Fatal("an unknown deadline acted")
 	}
 }
+
+// TestEngineSurvivesAConfigThatShrank: an incident armed under a policy with
+// three levels and unresolved/status rules keeps working after a reload to a
+// policy with one level and no rules: its deadlines fire without a panic.
+func TestEngineSurvivesAConfigThatShrank(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	inc, _ = engRun(t, e, inc, t0.Add(25*time.Minute)) // at the third level
+	inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "d"}, t0.Add(26*time.Minute))
+	if inc.Level != 2 {
+		t.Fatalf("level %d", inc.Level)
+	}
+	small := strings.Replace(engConfig, `      - name: second
+        targets: [{schedule: s, tier: secondary}, {user: b}]
+        timeout: 10m
+        timeouts: {P1: 20m}
+      - name: third
+        targets: [{user: d}]
+        timeout: 10m
+    unresolved:
+      - {priorities: [P0], after: 1h, notify: [{level: second}, {user: d}]}
+    missing_status_update:
+      - {priorities: [P0], after: 30m}
+`, "", 1)
+	if small == engConfig {
+		t.Fatal("edit did not apply")
+	}
+	c, err := Parse([]byte(small), "small.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2 := &Engine{Config: c}
+	for _, d := range inc.Pending {
+		if _, _, err := e2.Apply(inc, Event{Kind: EventDeadline, Deadline: d.ID}, d.At); err != nil {
+			t.Fatalf("%s: %v", d.Kind, err)
+		}
+	}
+	if _, _, err := e2.Apply(inc, Event{Kind: EventEscalate}, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+}

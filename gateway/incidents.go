@@ -64,6 +64,9 @@ func (s *Server) trigger(ctx context.Context, cfg *policy.Config, a alert) (stri
 		s.wakeIfDue(st, now)
 	}
 	if out == store.Repeated {
+		if err := s.raiseIfWorse(ctx, gotID, rt, a.actor); err != nil {
+			return "", 0, err
+		}
 		outcome = "repeated"
 	} else {
 		s.log.Info("incident opened", "incident", gotID, "service", a.service.Name, "priority", st.Priority,
@@ -71,6 +74,26 @@ func (s *Server) trigger(ctx context.Context, cfg *policy.Config, a alert) (stri
 	}
 	s.m.alerts.WithLabelValues(a.source, a.service.Name, outcome).Inc()
 	return gotID, out, nil
+}
+
+// raiseIfWorse looks at an open incident whose alert fired again: if the
+// alert is now more urgent (a critical alert joined a warning group), the
+// incident takes the higher priority and its current level is paged again.
+// This read is the price of a repeat; a new incident costs one round trip.
+func (s *Server) raiseIfWorse(ctx context.Context, id string, rt policy.Route, actor string) error {
+	inc, err := s.store.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	sc := rt.Service.Scheme()
+	if !inc.Open() || sc.Rank(rt.Priority) >= sc.Rank(inc.State.Priority) {
+		return nil
+	}
+	_, _, err = s.apply(ctx, id, policy.Event{Kind: policy.EventTrigger, Route: &rt, Actor: actor})
+	if err == nil {
+		s.log.Info("incident priority raised", "incident", id, "from", inc.State.Priority, "to", rt.Priority)
+	}
+	return err
 }
 
 // errAlreadyResolved is an action on a resolved incident: 409.

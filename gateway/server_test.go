@@ -649,3 +649,37 @@ func TestHealthAndReady(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatThatGetsWorseRaisesPriority: a warning group is P2; when a
+// critical alert joins it, the repeat makes it P0 and pages again.
+func TestRepeatThatGetsWorseRaisesPriority(t *testing.T) {
+	h := newHarness(t, boltStore(t))
+	warn := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"})
+	if r := h.do("POST", "/api/v1/alertmanager", warn, "Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	id := h.list("")[0].ID
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", ""); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	worse := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"}, map[string]string{"alertname": "A", "severity": "critical", "instance": "db2"})
+	if r := h.do("POST", "/api/v1/alertmanager", worse, "Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	var v incidentView
+	h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+	if v.Priority != "P0" || v.Status != "triggered" || v.Repeats != 1 || v.NextStepAt == nil {
+		t.Fatalf("after a critical alert joined: %+v", v)
+	}
+	last := v.Timeline[len(v.Timeline)-1]
+	if last.Type != "escalate" || !strings.Contains(last.Detail, "priority raised from P2 to P0") {
+		t.Fatalf("timeline ends with %+v", last)
+	}
+	// The same critical group again changes nothing more.
+	h.do("POST", "/api/v1/alertmanager", worse, "Authorization", "Bearer "+amKey)
+	var again incidentView
+	h.api("GET", "/api/v1/incidents/"+id, "").json(t, &again)
+	if len(again.Timeline) != len(v.Timeline) || again.Repeats != 2 {
+		t.Fatalf("a second critical repeat changed the incident: %+v", again.Timeline)
+	}
+}

@@ -245,8 +245,9 @@ func (r *run) trigger(ev Event) error {
 		return errors.New("trigger needs a route")
 	}
 	if r.inc.Status == StatusTriggered || r.inc.Status == StatusAcknowledged {
-		// The alert fired again while the incident is open: no new pages.
-		// (The daemon's store counts such repeats.)
+		// The alert fired again while the incident is open: no new pages
+		// (the daemon's store counts such repeats), unless it got worse.
+		r.raise(ev.Route)
 		return nil
 	}
 	rt := ev.Route
@@ -292,6 +293,30 @@ func (r *run) trigger(ev Event) error {
 		}
 	}
 	return nil
+}
+
+// raise handles an open incident whose alert fires again more urgently (a
+// critical alert joins a warning group): it takes the new priority, urgency
+// and rule, re-opens an acknowledged incident, pages the current level again
+// on the new urgency's ladder with the new timeout, and pages any levels the
+// new rule pages at once. A repeat at the same or a lower priority changes
+// nothing.
+func (r *run) raise(rt *Route) {
+	sc := r.svc.Scheme()
+	if rt.Priority == "" || sc.Rank(rt.Priority) < 0 || sc.Rank(rt.Priority) >= sc.Rank(r.inc.Priority) {
+		return
+	}
+	from := r.inc.Priority
+	r.inc.Priority, r.inc.Urgency, r.inc.Rule = rt.Priority, rt.Urgency, rt.Rule
+	r.reopen()
+	r.startLevel(r.inc.Level, r.now, fmt.Sprintf("priority raised from %s to %s (%s)", from, rt.Priority, rt.Rule))
+	for _, name := range rt.PageImmediately {
+		if i := r.pol.LevelIndex(name); i > r.inc.Level && !contains(r.inc.PageImmediately, name) {
+			r.inc.PageImmediately = append(r.inc.PageImmediately, name)
+			r.act(Action{Kind: ActionEscalate, At: r.now, Level: i, Detail: "auto-escalation trigger (" + rt.Rule + ")"})
+			r.page(r.levelUsers(i, r.now), i, r.now)
+		}
+	}
 }
 
 // startLevel pages level i at t and arms its timeout.

@@ -441,3 +441,36 @@ func TestEngineSurvivesAConfigThatShrank(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestEngineRaisesPriorityOnAWorseRepeat: a low-urgency P3 whose alert
+// fires again as critical becomes P0, is re-opened if acknowledged, and its
+// current level is paged again on the high-urgency ladder; the same or a
+// milder repeat changes nothing.
+func TestEngineRaisesPriorityOnAWorseRepeat(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "info") // P3, low urgency: push only
+	inc, _ = engRun(t, e, inc, t0.Add(time.Minute))
+	inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "a"}, t0.Add(2*time.Minute))
+	same := e.Config.Route(s, map[string]string{"severity": "info"}, t0)
+	if again, acts := engApply(t, e, inc, Event{Kind: EventTrigger, Route: &same}, t0.Add(3*time.Minute)); len(acts) != 0 ||
+		again.Priority != inc.Priority || again.Status != inc.Status || again.Seq != inc.Seq || len(again.Pending) != len(inc.Pending) {
+		t.Fatalf("a repeat at the same priority acted: %v", acts)
+	}
+	worse := e.Config.Route(s, map[string]string{"severity": "critical"}, t0)
+	inc, acts := engApply(t, e, inc, Event{Kind: EventTrigger, Route: &worse}, t0.Add(4*time.Minute))
+	if inc.Priority != "P0" || inc.Urgency != UrgencyHigh || inc.Status != StatusTriggered {
+		t.Fatalf("after a critical repeat: %s %s %s", inc.Priority, inc.Urgency, inc.Status)
+	}
+	if len(acts) != 1 || acts[0].Kind != ActionEscalate || !strings.Contains(acts[0].Detail, "priority raised from P3 to P0") {
+		t.Fatalf("actions %v", acts)
+	}
+	_, lines := engRun(t, e, inc, t0.Add(9*time.Minute))
+	want := []string{"4m notify first a push", "6m notify first a sms", "9m notify first a voice"}
+	if !reflect.DeepEqual(lines, want) {
+		t.Fatalf("after the raise: %v, want %v", lines, want)
+	}
+	milder := e.Config.Route(s, map[string]string{"severity": "warning"}, t0)
+	if _, acts := engApply(t, e, inc, Event{Kind: EventTrigger, Route: &milder}, t0.Add(5*time.Minute)); len(acts) != 0 {
+		t.Fatalf("a milder repeat acted: %v", acts)
+	}
+}

@@ -84,6 +84,16 @@ type NotifiersConfig struct {
 		Window    *Duration `yaml:"window"`
 		Immediate int       `yaml:"immediate"`
 	} `yaml:"storm"`
+	// PagerDuty pushes through the PagerDuty app: a contact `via: pagerduty`
+	// has the routing key of a PagerDuty service that notifies that person.
+	// WebhookSecret verifies PagerDuty's v3 webhooks (acknowledged and
+	// resolved in PagerDuty come back to pagerd).
+	PagerDuty struct {
+		EventsURL         string   `yaml:"events_url"`
+		Timeout           Duration `yaml:"timeout"`
+		WebhookSecret     Secret   `yaml:"webhook_secret"`
+		WebhookSecretFile string   `yaml:"webhook_secret_file"`
+	} `yaml:"pagerduty"`
 	// RateLimits caps pages per transport ("twilio": its messages per
 	// second); pages over the rate wait for their turn.
 	RateLimits map[string]RateLimit `yaml:"rate_limits"`

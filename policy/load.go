@@ -293,6 +293,20 @@ func (v *validator) notifiers() {
 	if w.MaxAttempts == 0 {
 		w.MaxAttempts = 3
 	}
+	pd := &v.cfg.Notifiers.PagerDuty
+	if pd.EventsURL == "" {
+		pd.EventsURL = "https://events.pagerduty.com"
+	} else if u, err := url.Parse(pd.EventsURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.errf("notifiers.pagerduty.events_url", "%q is not an absolute http(s) URL", pd.EventsURL)
+	}
+	if pd.Timeout == 0 {
+		pd.Timeout = Duration(10 * time.Second)
+	}
+	ws, err := resolveSecret(pd.WebhookSecret, pd.WebhookSecretFile, v.baseDir)
+	if err != nil {
+		v.errf("notifiers.pagerduty.webhook_secret", "%v", err)
+	}
+	pd.WebhookSecret = ws
 	st := &v.cfg.Notifiers.Storm
 	if st.Window == nil {
 		w := Duration(10 * time.Second)

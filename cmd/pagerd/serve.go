@@ -181,7 +181,8 @@ func buildNotifiers(cfg *policy.Config, stdout io.Writer) (map[string]notify.Not
 		return notify.Chain(t, attempts, rl.PerSecond, rl.Burst, time.Duration(*n.Storm.Window), n.Storm.Immediate)
 	}
 	return map[string]notify.Notifier{
-		"log":     chain("log", notify.NewLog(w), 1),
-		"webhook": chain("webhook", notify.NewWebhook(&http.Client{}, time.Duration(n.Webhook.Timeout)), n.Webhook.MaxAttempts),
+		"log":       chain("log", notify.NewLog(w), 1),
+		"webhook":   chain("webhook", notify.NewWebhook(&http.Client{}, time.Duration(n.Webhook.Timeout)), n.Webhook.MaxAttempts),
+		"pagerduty": chain("pagerduty", notify.NewPagerDuty(n.PagerDuty.EventsURL, &http.Client{}, time.Duration(n.PagerDuty.Timeout)), 3),
 	}, nil
 }

@@ -1,0 +1,166 @@
+package gateway
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gopd "github.com/PagerDuty/go-pagerduty"
+
+	"github.com/pagerd/pagerd/gateway/ingest"
+	"github.com/pagerd/pagerd/notify"
+)
+
+// fakePagerDuty is an Events API v2 that validates events the way PagerDuty
+// does (pagerd's own decoder, which mirrors it) and answers with its bodies
+// and status codes. failFirst makes its first answers 500s.
+type fakePagerDuty struct {
+	mu        sync.Mutex
+	events    []*gopd.V2Event
+	failFirst int
+}
+
+func (f *fakePagerDuty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/v2/enqueue" || r.Method != http.MethodPost {
+		http.NotFound(w, r)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if f.failFirst > 0 {
+		f.failFirst--
+		w.WriteHeader(500)
+		_, _ = w.Write([]byte(`{"status":"error","message":"internal error"}`))
+		return
+	}
+	ev, errs := ingest.DecodeEvent(body)
+	if len(errs) > 0 {
+		w.WriteHeader(400)
+		_ = json.NewEncoder(w).Encode(ingest.Invalid(errs))
+		return
+	}
+	f.events = append(f.events, ev)
+	w.WriteHeader(202)
+	_ = json.NewEncoder(w).Encode(ingest.Accepted(ev.DedupKey))
+}
+
+const pdUserKey = "carolpd000000000000000000000000a"
+
+const pdConfig = `
+api:
+  tokens: [{name: ops, token: ` + apiToken + `}]
+users:
+  - {id: carol, name: Carol, contacts: [{channel: push, via: pagerduty, address: ` + pdUserKey + `}, {channel: sms, via: log}]}
+schedules:
+  - name: s
+    handoff: {weekday: monday, time: "00:00"}
+    tiers: [{name: primary, start: 2025-01-06, members: [carol]}]
+escalation_policies:
+  - name: p
+    levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]
+services:
+  - name: api
+    priority_scheme: P0-P3
+    escalation_policy: p
+    integrations: {alertmanager_key: ` + amKey + `}
+notifiers:
+  pagerduty: {webhook_secret: pd-webhook-secret-for-tests}
+`
+
+func signPD(body []byte, secret string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "v1=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// TestPagerDutyPushAndWebhook: the push goes to PagerDuty through
+// go-pagerduty (a 500 first, retried), and PagerDuty's signed v3 webhook
+// for that incident acknowledges the pagerd incident as the person pushed
+// to, which stops the SMS.
+func TestPagerDutyPushAndWebhook(t *testing.T) {
+	fake := &fakePagerDuty{failFirst: 1}
+	pdSrv := httptest.NewServer(fake)
+	defer pdSrv.Close()
+	h := newDispatchHarness(t, boltStore(t), pdConfig, fixedNow, 1)
+	h.disp[0].o.Notifiers["pagerduty"] = notify.Chain(notify.NewPagerDuty(pdSrv.URL, pdSrv.Client(), time.Second), 3, 0, 0, 0, 1)
+	id := fire(h)
+	h.step(fixedNow)
+
+	fake.mu.Lock()
+	if len(fake.events) != 1 {
+		fake.mu.Unlock()
+		t.Fatalf("PagerDuty got %d events", len(fake.events))
+	}
+	ev := fake.events[0]
+	fake.mu.Unlock()
+	if ev.RoutingKey != pdUserKey || ev.Action != "trigger" || ev.DedupKey != notify.PagerDutyDedupKey(id, "carol") ||
+		ev.Payload.Severity != "critical" || !strings.Contains(ev.Payload.Summary, "disk almost full") {
+		t.Fatalf("event sent to PagerDuty: %+v %+v", ev, ev.Payload)
+	}
+
+	post := func(body, sig string) response {
+		hdr := []string{}
+		if sig != "" {
+			hdr = append(hdr, "X-PagerDuty-Signature", sig)
+		}
+		return h.do("POST", "/api/v1/pagerduty/webhook", body, hdr...)
+	}
+	ack := `{"event":{"id":"01ABC","event_type":"incident.acknowledged","agent":{"summary":"Carol"},"data":{"id":"Q1","type":"incident","incident_key":"` + ev.DedupKey + `"}}}`
+	for name, tc := range map[string]struct {
+		sig  string
+		code int
+	}{
+		"forged":  {signPD([]byte(ack), "wrong-secret"), 403},
+		"missing": {"", 400},
+	} {
+		if r := post(ack, tc.sig); r.code != tc.code {
+			t.Fatalf("%s signature: %d %s", name, r.code, r.body)
+		}
+	}
+	var v incidentView
+	h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+	if v.Status != "triggered" {
+		t.Fatal("a refused webhook changed the incident")
+	}
+	other := `{"event":{"event_type":"incident.priority_updated","data":{"incident_key":"` + ev.DedupKey + `"}}}`
+	if r := post(other, signPD([]byte(other), "pd-webhook-secret-for-tests")); r.code != 204 {
+		t.Fatalf("other event: %d", r.code)
+	}
+	if r := post(ack, signPD([]byte(ack), "pd-webhook-secret-for-tests")); r.code != 204 {
+		t.Fatalf("signed ack: %d %s", r.code, r.body)
+	}
+	h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+	if v.Status != "acknowledged" || v.AcknowledgedBy != "carol" {
+		t.Fatalf("after PagerDuty's ack: %s by %q", v.Status, v.AcknowledgedBy)
+	}
+	h.runUntil(fixedNow.Add(10 * time.Minute))
+	if got := h.rec.lines(fixedNow); len(got) != 0 {
+		t.Fatalf("the SMS went out after PagerDuty acknowledged: %v", got)
+	}
+	foreign := `{"event":{"event_type":"incident.resolved","data":{"incident_key":"someone-elses"}}}`
+	if r := post(foreign, signPD([]byte(foreign), "pd-webhook-secret-for-tests")); r.code != 204 {
+		t.Fatalf("foreign incident: %d", r.code)
+	}
+}
+
+func TestPagerDutyDedupKeyRoundTrip(t *testing.T) {
+	inc, user, ok := notify.ParsePagerDutyDedupKey(notify.PagerDutyDedupKey("0a-06h0:x", "eng-a"))
+	if !ok || inc != "0a-06h0:x" || user != "eng-a" {
+		t.Fatalf("%q %q %v", inc, user, ok)
+	}
+	for _, bad := range []string{"", "pagerd:", "pagerd:x", "pagerd:x:", "other:x:y"} {
+		if _, _, ok := notify.ParsePagerDutyDedupKey(bad); ok {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}

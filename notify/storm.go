@@ -134,9 +134,10 @@ func (t *Throttle) Notify(ctx context.Context, m Message) (bool, error) {
 }
 
 // Chain wraps a transport the way the daemon sends: throttled to the
-// provider's rate (perSecond 0: no limit), retried (attempts), and bundled
-// per person and channel during storms (window 0: off). The bundle is
-// outermost so that one bundled message is one send, retried as one.
+// provider's rate (perSecond 0: no limit), retried (attempts), behind a
+// circuit breaker that fails fast after 5 failed sends in a row for 30s, and
+// bundled per person and channel during storms (window 0: off). The bundle
+// is outermost so that one bundled message is one send, retried as one.
 func Chain(transport Notifier, attempts int, perSecond float64, burst int, window time.Duration, immediate int) Notifier {
 	n := transport
 	if perSecond > 0 {
@@ -145,5 +146,6 @@ func Chain(transport Notifier, attempts int, perSecond float64, burst int, windo
 	if attempts > 1 {
 		n = Retrier{Next: n, Attempts: attempts, Base: 500 * time.Millisecond}
 	}
+	n = NewBreaker(n, 5, 30*time.Second)
 	return NewBundler(n, window, immediate)
 }

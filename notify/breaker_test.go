@@ -1,0 +1,67 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+type switchable struct {
+	down  bool
+	calls int
+}
+
+func (s *switchable) Notify(context.Context, Message) (bool, error) {
+	s.calls++
+	if s.down {
+		return true, errors.New("503")
+	}
+	return false, nil
+}
+
+func TestBreakerOpensAndRecovers(t *testing.T) {
+	p := &switchable{down: true}
+	b := NewBreaker(p, 3, time.Minute)
+	now := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	b.now = func() time.Time { return now }
+	for i := 0; i < 3; i++ {
+		if _, err := b.Notify(context.Background(), Message{}); err == nil || errors.Is(err, ErrCircuitOpen) {
+			t.Fatalf("try %d: %v", i, err)
+		}
+	}
+	// Open: fail fast without calling the provider.
+	if _, err := b.Notify(context.Background(), Message{}); !errors.Is(err, ErrCircuitOpen) || p.calls != 3 {
+		t.Fatalf("open circuit: %v after %d calls", err, p.calls)
+	}
+	// After the cooldown one page probes; the provider is still down: open again.
+	now = now.Add(time.Minute)
+	if _, err := b.Notify(context.Background(), Message{}); err == nil || errors.Is(err, ErrCircuitOpen) || p.calls != 4 {
+		t.Fatalf("probe: %v after %d calls", err, p.calls)
+	}
+	if _, err := b.Notify(context.Background(), Message{}); !errors.Is(err, ErrCircuitOpen) {
+		t.Fatalf("after a failed probe: %v", err)
+	}
+	// The provider recovers: the next probe closes the circuit.
+	p.down = false
+	now = now.Add(time.Minute)
+	for i := 0; i < 3; i++ {
+		if _, err := b.Notify(context.Background(), Message{}); err != nil {
+			t.Fatalf("after recovery, page %d: %v", i, err)
+		}
+	}
+	if p.calls != 7 { // 3 failures, 1 failed probe, 3 after recovery
+		t.Fatalf("%d calls", p.calls)
+	}
+}
+
+func TestBreakerOff(t *testing.T) {
+	p := &switchable{down: true}
+	b := NewBreaker(p, 0, time.Minute)
+	for i := 0; i < 10; i++ {
+		_, _ = b.Notify(context.Background(), Message{})
+	}
+	if p.calls != 10 {
+		t.Fatalf("%d calls", p.calls)
+	}
+}

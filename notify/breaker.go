@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"errors"
+	"net/url"
 	"sync"
 	"time"
 )
@@ -14,14 +15,23 @@ var ErrCircuitOpen = errors.New("circuit open: the provider failed too many time
 
 // Breaker wraps a provider with a circuit breaker: after Failures
 // consecutive failures it opens for Cooldown, then lets one page through to
-// test the provider; success closes it, failure opens it again.
+// test the provider; success closes it, failure opens it again. Only
+// failures worth retrying count (timeouts, 5xx, 429): a page refused for its
+// own sake (a bad number, a 404) says nothing about the provider. There is
+// one circuit per destination host for URL addresses (webhooks), and one
+// for the whole transport otherwise (Twilio, PagerDuty), so one person's
+// broken endpoint does not stop everyone else's pages.
 type Breaker struct {
 	next     Notifier
 	failures int
 	cooldown time.Duration
 	now      func() time.Time
 
-	mu        sync.Mutex
+	mu       sync.Mutex
+	circuits map[string]*circuit
+}
+
+type circuit struct {
 	streak    int
 	openUntil time.Time
 	probing   bool
@@ -31,7 +41,7 @@ var _ Notifier = (*Breaker)(nil)
 
 // NewBreaker wraps next. failures <= 0 turns the breaker off.
 func NewBreaker(next Notifier, failures int, cooldown time.Duration) *Breaker {
-	return &Breaker{next: next, failures: failures, cooldown: cooldown, now: time.Now}
+	return &Breaker{next: next, failures: failures, cooldown: cooldown, now: time.Now, circuits: map[string]*circuit{}}
 }
 
 // Notify sends unless the circuit is open.
@@ -39,14 +49,23 @@ func (b *Breaker) Notify(ctx context.Context, m Message) (bool, error) {
 	if b.failures <= 0 {
 		return b.next.Notify(ctx, m)
 	}
+	key := ""
+	if u, err := url.Parse(m.Address); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+		key = u.Host
+	}
 	b.mu.Lock()
+	c := b.circuits[key]
+	if c == nil {
+		c = &circuit{}
+		b.circuits[key] = c
+	}
 	now := b.now()
-	if b.streak >= b.failures {
-		if now.Before(b.openUntil) || b.probing {
+	if c.streak >= b.failures {
+		if now.Before(c.openUntil) || c.probing {
 			b.mu.Unlock()
 			return false, ErrCircuitOpen
 		}
-		b.probing = true // half open: this page tests the provider
+		c.probing = true // half open: this page tests the provider
 	}
 	b.mu.Unlock()
 
@@ -54,14 +73,15 @@ func (b *Breaker) Notify(ctx context.Context, m Message) (bool, error) {
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.probing = false
-	if err == nil {
-		b.streak = 0
-		return retry, nil
-	}
-	b.streak++
-	if b.streak >= b.failures {
-		b.openUntil = b.now().Add(b.cooldown)
+	c.probing = false
+	switch {
+	case err == nil:
+		c.streak = 0
+	case retry:
+		c.streak++
+		if c.streak >= b.failures {
+			c.openUntil = b.now().Add(b.cooldown)
+		}
 	}
 	return retry, err
 }

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -63,5 +64,41 @@ func TestBreakerOff(t *testing.T) {
 	}
 	if p.calls != 10 {
 		t.Fatalf("%d calls", p.calls)
+	}
+}
+
+type refusing struct{ calls int }
+
+func (r *refusing) Notify(_ context.Context, m Message) (bool, error) {
+	r.calls++
+	if strings.Contains(m.Address, "broken") {
+		return true, errors.New("503")
+	}
+	if m.Address == "+1bad" {
+		return false, errors.New("not a valid number")
+	}
+	return false, nil
+}
+
+// TestBreakerCircuitsAreNarrow: one person's broken webhook host opens only
+// that host's circuit, and refusals that are about the page itself (a bad
+// number) never open a circuit.
+func TestBreakerCircuitsAreNarrow(t *testing.T) {
+	p := &refusing{}
+	b := NewBreaker(p, 2, time.Minute)
+	for i := 0; i < 3; i++ {
+		_, _ = b.Notify(context.Background(), Message{Address: "https://broken.example/hook"})
+	}
+	if _, err := b.Notify(context.Background(), Message{Address: "https://broken.example/hook"}); !errors.Is(err, ErrCircuitOpen) {
+		t.Fatalf("the broken host's circuit did not open: %v", err)
+	}
+	if _, err := b.Notify(context.Background(), Message{Address: "https://fine.example/hook"}); err != nil {
+		t.Fatalf("another host's page failed: %v", err)
+	}
+	for i := 0; i < 5; i++ {
+		_, _ = b.Notify(context.Background(), Message{Address: "+1bad"})
+	}
+	if _, err := b.Notify(context.Background(), Message{Address: "+15555550100"}); err != nil {
+		t.Fatalf("bad numbers opened the provider's circuit: %v", err)
 	}
 }

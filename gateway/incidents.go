@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
@@ -136,9 +137,51 @@ func (s *Server) apply(ctx context.Context, id string, ev policy.Event) (*store.
 			if a.Kind == policy.ActionAck && st.AcknowledgedAt.Equal(now) {
 				s.m.timeToAck.Observe(now.Sub(st.TriggeredAt).Seconds())
 			}
+			switch a.Kind {
+			case policy.ActionAck:
+				go s.forwardToPagerDuty(inc.ID, "acknowledge")
+			case policy.ActionResolve:
+				go s.forwardToPagerDuty(inc.ID, "resolve")
+			}
 		}
 		s.wakeIfDue(st, now)
 		return inc, acts, nil
+	}
+}
+
+// forwardToPagerDuty acknowledges or resolves, in PagerDuty, what pagerd
+// pushed there for this incident (the timeline says to whom), so the
+// PagerDuty app stops notifying. It is best effort, off the request path: a
+// PagerDuty outage must not fail an acknowledgement in pagerd.
+func (s *Server) forwardToPagerDuty(id, action string) {
+	if s.pd == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tl, err := s.store.Timeline(ctx, id)
+	if err != nil {
+		s.log.Warn("PagerDuty not told", "incident", id, "action", action, "err", err)
+		return
+	}
+	cfg := s.Config()
+	done := map[string]bool{}
+	for _, e := range tl {
+		if e.Type != "notify" || !strings.HasPrefix(e.Detail, "via pagerduty") || done[e.User] {
+			continue
+		}
+		done[e.User] = true
+		u := cfg.User(e.User)
+		if u == nil {
+			continue
+		}
+		for _, c := range u.Contacts {
+			if c.Via == "pagerduty" && c.Channel == e.Channel {
+				if err := s.pd.Forward(ctx, c.Address, id, e.User, action); err != nil {
+					s.log.Warn("PagerDuty not told", "incident", id, "user", e.User, "action", action, "err", err)
+				}
+			}
+		}
 	}
 }
 

@@ -92,7 +92,9 @@ func TestPagerDutyPushAndWebhook(t *testing.T) {
 	pdSrv := httptest.NewServer(fake)
 	defer pdSrv.Close()
 	h := newDispatchHarness(t, boltStore(t), pdConfig, fixedNow, 1)
-	h.disp[0].o.Notifiers["pagerduty"] = notify.Chain(notify.NewPagerDuty(pdSrv.URL, pdSrv.Client(), time.Second), 3, 0, 0, 0, 1)
+	pd := notify.NewPagerDuty(pdSrv.URL, pdSrv.Client(), time.Second)
+	h.disp[0].o.Notifiers["pagerduty"] = notify.Chain(pd, 3, 0, 0, 0, 1)
+	h.srv.pd = pd
 	id := fire(h)
 	h.step(fixedNow)
 
@@ -146,6 +148,30 @@ func TestPagerDutyPushAndWebhook(t *testing.T) {
 	h.runUntil(fixedNow.Add(10 * time.Minute))
 	if got := h.rec.lines(fixedNow); len(got) != 0 {
 		t.Fatalf("the SMS went out after PagerDuty acknowledged: %v", got)
+	}
+	// Resolving in pagerd resolves what it pushed to PagerDuty (and the ack
+	// above was passed back too; PagerDuty takes both idempotently).
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", ""); r.code != 200 {
+		t.Fatalf("resolve: %d %s", r.code, r.body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		fake.mu.Lock()
+		var actions []string
+		for _, e := range fake.events {
+			if e.DedupKey == ev.DedupKey && e.RoutingKey == pdUserKey {
+				actions = append(actions, e.Action)
+			}
+		}
+		fake.mu.Unlock()
+		got := strings.Join(actions, ",")
+		if got == "trigger,acknowledge,resolve" || got == "trigger,resolve,acknowledge" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PagerDuty got %q for the pushed incident", got)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	foreign := `{"event":{"event_type":"incident.resolved","data":{"incident_key":"someone-elses"}}}`
 	if r := post(foreign, signPD([]byte(foreign), "pd-webhook-secret-for-tests")); r.code != 204 {

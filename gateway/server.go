@@ -23,6 +23,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -45,6 +46,9 @@ type Options struct {
 	// Wake, when set, is called when a write leaves a page due at once, so
 	// the dispatchers send it now rather than at their next look.
 	Wake func()
+	// PagerDuty, when set, is told when pagerd acknowledges or resolves an
+	// incident it pushed through PagerDuty.
+	PagerDuty *notify.PagerDuty
 }
 
 // Server is the HTTP side of the daemon.
@@ -59,6 +63,7 @@ type Server struct {
 	shutdown time.Duration
 
 	wake     func()
+	pd       *notify.PagerDuty
 	reloadMu sync.Mutex
 	limitMu  sync.Mutex
 	limits   map[string]*rate.Limiter
@@ -90,7 +95,7 @@ func New(o Options) (*Server, error) {
 		o.ShutdownTimeout = 30 * time.Second
 	}
 	s := &Server{path: o.ConfigPath, store: o.Store, log: o.Logger, now: o.Now, m: newMetrics(o.Registry),
-		shutdown: o.ShutdownTimeout, limits: map[string]*rate.Limiter{}, wake: o.Wake}
+		shutdown: o.ShutdownTimeout, limits: map[string]*rate.Limiter{}, wake: o.Wake, pd: o.PagerDuty}
 	s.cfg.Store(o.Config)
 
 	e := echo.New()

@@ -91,3 +91,17 @@ func (p *PagerDuty) Notify(ctx context.Context, m Message) (bool, error) {
 	}
 	return true, fmt.Errorf("pagerduty: %w", err)
 }
+
+// Forward tells PagerDuty that pagerd acknowledged or resolved (action
+// "acknowledge" or "resolve") an incident it pushed to a person, so the
+// PagerDuty app stops notifying them too.
+func (p *PagerDuty) Forward(ctx context.Context, routingKey, incident, user, action string) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	_, err := p.client.ManageEventWithContext(ctx, &pagerduty.V2Event{RoutingKey: routingKey, Action: action,
+		DedupKey: PagerDutyDedupKey(incident, user), Client: "pagerd"})
+	if err != nil {
+		return fmt.Errorf("pagerduty %s: %w", action, err)
+	}
+	return nil
+}

@@ -89,7 +89,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 			}()
 		}
 	}
-	srv, err = gateway.New(gateway.Options{ConfigPath: *cfgPath, Config: cfg, Store: st, Logger: log, Registry: reg, Gatherer: reg, Wake: wake})
+	srv, err = gateway.New(gateway.Options{ConfigPath: *cfgPath, Config: cfg, Store: st, Logger: log, Registry: reg, Gatherer: reg, Wake: wake,
+		PagerDuty: notify.NewPagerDuty(cfg.Notifiers.PagerDuty.EventsURL, &http.Client{}, time.Duration(cfg.Notifiers.PagerDuty.Timeout))})
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}

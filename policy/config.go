@@ -94,6 +94,16 @@ type NotifiersConfig struct {
 		WebhookSecret     Secret   `yaml:"webhook_secret"`
 		WebhookSecretFile string   `yaml:"webhook_secret_file"`
 	} `yaml:"pagerduty"`
+	// Twilio sends SMS pages (contacts `via: twilio`, channel sms) from
+	// From; delivery reports come back to the public URL, signed.
+	Twilio struct {
+		AccountSID    string   `yaml:"account_sid"`
+		AuthToken     Secret   `yaml:"auth_token"`
+		AuthTokenFile string   `yaml:"auth_token_file"`
+		From          string   `yaml:"from"`
+		APIURL        string   `yaml:"api_url"`
+		Timeout       Duration `yaml:"timeout"`
+	} `yaml:"twilio"`
 	// RateLimits caps pages per transport ("twilio": its messages per
 	// second); pages over the rate wait for their turn.
 	RateLimits map[string]RateLimit `yaml:"rate_limits"`

@@ -307,6 +307,21 @@ func (v *validator) notifiers() {
 		v.errf("notifiers.pagerduty.webhook_secret", "%v", err)
 	}
 	pd.WebhookSecret = ws
+	tw := &v.cfg.Notifiers.Twilio
+	at, err := resolveSecret(tw.AuthToken, tw.AuthTokenFile, v.baseDir)
+	if err != nil {
+		v.errf("notifiers.twilio.auth_token", "%v", err)
+	}
+	tw.AuthToken = at
+	if tw.AccountSID != "" && (at == "" || tw.From == "") {
+		v.errf("notifiers.twilio", "account_sid, auth_token and from go together")
+	}
+	if tw.APIURL == "" {
+		tw.APIURL = "https://api.twilio.com"
+	}
+	if tw.Timeout == 0 {
+		tw.Timeout = Duration(10 * time.Second)
+	}
 	st := &v.cfg.Notifiers.Storm
 	if st.Window == nil {
 		w := Duration(10 * time.Second)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -181,9 +182,21 @@ func buildNotifiers(cfg *policy.Config, stdout io.Writer) (map[string]notify.Not
 		rl := n.RateLimits[via]
 		return notify.Chain(t, attempts, rl.PerSecond, rl.Burst, time.Duration(*n.Storm.Window), n.Storm.Immediate)
 	}
-	return map[string]notify.Notifier{
+	out := map[string]notify.Notifier{
 		"log":       chain("log", notify.NewLog(w), 1),
 		"webhook":   chain("webhook", notify.NewWebhook(&http.Client{}, time.Duration(n.Webhook.Timeout)), n.Webhook.MaxAttempts),
 		"pagerduty": chain("pagerduty", notify.NewPagerDuty(n.PagerDuty.EventsURL, &http.Client{}, time.Duration(n.PagerDuty.Timeout)), 3),
-	}, nil
+	}
+	if tw := n.Twilio; tw.AccountSID != "" {
+		callback := ""
+		if cfg.Server.PublicURL != "" {
+			callback = strings.TrimRight(cfg.Server.PublicURL, "/") + "/api/v1/twilio/status"
+		}
+		t, err := notify.NewTwilio(tw.AccountSID, tw.AuthToken.Reveal(), tw.From, tw.APIURL, callback, &http.Client{}, time.Duration(tw.Timeout))
+		if err != nil {
+			return nil, fmt.Errorf("notifiers.twilio: %w", err)
+		}
+		out["twilio"] = chain("twilio", t, 3)
+	}
+	return out, nil
 }

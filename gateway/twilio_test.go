@@ -1,0 +1,202 @@
+package gateway
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/notify"
+)
+
+const (
+	twSID   = "AC00000000000000000000000000000001"
+	twToken = "0123456789abcdef0123456789abcdef"
+	twFrom  = "+15555550000"
+)
+
+// fakeTwilio is Twilio's Messages API as twilio-go sees it: basic auth with
+// the account SID and token, form-encoded parameters, 201 with the message
+// as JSON, and Twilio's JSON errors (401, 400, 500).
+type fakeTwilio struct {
+	mu        sync.Mutex
+	sent      []url.Values
+	failFirst int
+}
+
+func (f *fakeTwilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	fail := func(code, twCode int, msg string) {
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(map[string]any{"code": twCode, "message": msg, "more_info": "https://www.twilio.com/docs/errors", "status": code})
+	}
+	user, pass, ok := r.BasicAuth()
+	if !ok || user != twSID || pass != twToken {
+		fail(401, 20003, "Authenticate")
+		return
+	}
+	if r.Method != http.MethodPost || r.URL.Path != "/2010-04-01/Accounts/"+twSID+"/Messages.json" {
+		fail(404, 20404, "The requested resource was not found")
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		fail(400, 21600, "expected a form, got "+ct)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		fail(400, 21600, err.Error())
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failFirst > 0 {
+		f.failFirst--
+		fail(500, 20500, "Internal Server Error")
+		return
+	}
+	if !strings.HasPrefix(r.PostForm.Get("To"), "+") {
+		fail(400, 21211, "Invalid 'To' Phone Number")
+		return
+	}
+	f.sent = append(f.sent, r.PostForm)
+	w.WriteHeader(201)
+	_ = json.NewEncoder(w).Encode(map[string]any{"sid": fmt.Sprintf("SM%032d", len(f.sent)), "status": "queued",
+		"to": r.PostForm.Get("To"), "from": r.PostForm.Get("From"), "body": r.PostForm.Get("Body")})
+}
+
+// twilioSign is Twilio's signature: base64 HMAC-SHA1 over the URL followed
+// by the POST parameters sorted by name, each name then value.
+func twilioSign(token, u string, form url.Values) string {
+	keys := make([]string, 0, len(form))
+	for k := range form {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	s := u
+	for _, k := range keys {
+		s += k + form.Get(k)
+	}
+	m := hmac.New(sha1.New, []byte(token))
+	m.Write([]byte(s))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+const twilioConfig = `
+api:
+  tokens: [{name: ops, token: ` + apiToken + `}]
+users:
+  - {id: dan, name: Dan, contacts: [{channel: push, via: log}, {channel: sms, via: twilio, address: "+15555550111"}]}
+schedules:
+  - name: s
+    handoff: {weekday: monday, time: "00:00"}
+    tiers: [{name: primary, start: 2025-01-06, members: [dan]}]
+escalation_policies:
+  - name: p
+    levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]
+services:
+  - name: api
+    priority_scheme: P0-P3
+    escalation_policy: p
+    integrations: {alertmanager_key: ` + amKey + `}
+notifiers:
+  twilio: {account_sid: ` + twSID + `, auth_token: ` + twToken + `, from: "` + twFrom + `"}
+`
+
+// TestTwilioSMSAndStatusCallback: the SMS goes through twilio-go to a fake
+// Twilio REST API (a 500 first, retried), and Twilio's signed delivery
+// report lands in the timeline; a forged one is refused.
+func TestTwilioSMSAndStatusCallback(t *testing.T) {
+	fake := &fakeTwilio{failFirst: 1}
+	tw := httptest.NewServer(fake)
+	defer tw.Close()
+	h := newDispatchHarness(t, boltStore(t), twilioConfig, fixedNow, 1)
+	// The public URL is the test server's, known only now.
+	if err := os.WriteFile(h.cfg, []byte(twilioConfig+"server: {public_url: "+h.http.URL+"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	sms, err := notify.NewTwilio(twSID, twToken, twFrom, tw.URL, h.http.URL+"/api/v1/twilio/status", tw.Client(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.disp[0].o.Notifiers["twilio"] = notify.Chain(sms, 3, 0, 0, 0, 1)
+	id := fire(h)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+
+	fake.mu.Lock()
+	if len(fake.sent) != 1 {
+		fake.mu.Unlock()
+		t.Fatalf("Twilio got %d messages", len(fake.sent))
+	}
+	msg := fake.sent[0]
+	fake.mu.Unlock()
+	if msg.Get("To") != "+15555550111" || msg.Get("From") != twFrom || !strings.Contains(msg.Get("Body"), "[P0] api: disk almost full") {
+		t.Fatalf("message sent: %v", msg)
+	}
+	cb, err := url.Parse(msg.Get("StatusCallback"))
+	if err != nil || cb.Query().Get("incident") != id || cb.Query().Get("user") != "dan" {
+		t.Fatalf("status callback %q", msg.Get("StatusCallback"))
+	}
+
+	report := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
+	send := func(sig string) int {
+		req, _ := http.NewRequest("POST", h.http.URL+cb.RequestURI(), strings.NewReader(report.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if sig != "" {
+			req.Header.Set("X-Twilio-Signature", sig)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	full := h.http.URL + cb.RequestURI()
+	if code := send(twilioSign("wrong-token", full, report)); code != 403 {
+		t.Fatalf("forged signature: %d", code)
+	}
+	if code := send(""); code != 403 {
+		t.Fatalf("no signature: %d", code)
+	}
+	if code := send(twilioSign(twToken, full, report)); code != 204 {
+		t.Fatalf("signed report: %d", code)
+	}
+	var v incidentView
+	h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+	last := v.Timeline[len(v.Timeline)-1]
+	if last.Type != "delivery" || last.User != "dan" || last.Channel != "sms" || last.Detail != "undelivered (Twilio error 30003)" {
+		t.Fatalf("timeline ends with %+v", last)
+	}
+}
+
+// TestTwilioRefusalIsNotRetried: a number Twilio refuses (400) fails at once.
+func TestTwilioRefusalIsNotRetried(t *testing.T) {
+	fake := &fakeTwilio{}
+	tw := httptest.NewServer(fake)
+	defer tw.Close()
+	sms, err := notify.NewTwilio(twSID, twToken, twFrom, tw.URL, "", tw.Client(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry, err := sms.Notify(t.Context(), notify.Message{Channel: "sms", Address: "5551234", Text: "x"})
+	if err == nil || retry || !strings.Contains(err.Error(), "21211") {
+		t.Fatalf("retry %v err %v", retry, err)
+	}
+	bad, _ := notify.NewTwilio(twSID, "wrong", twFrom, tw.URL, "", tw.Client(), time.Second)
+	if _, err := bad.Notify(t.Context(), notify.Message{Channel: "sms", Address: "+15555550111", Text: "x"}); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("wrong credentials: %v", err)
+	}
+}

@@ -2,14 +2,19 @@ package gateway
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/twilio/twilio-go/client"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/policy"
 )
 
 // verifyTwilio checks X-Twilio-Signature with client.RequestValidator
@@ -78,4 +83,112 @@ func (s *Server) note(ctx context.Context, id string, entries ...store.Entry) er
 		}
 	}
 	return errors.New("the incident kept changing")
+}
+
+// parseSMSReply reads what a person texts back: an action, and optionally the reply
+// code of the incident it is about.
+func parseSMSReply(body string) (policy.EventKind, string, bool) {
+	f := strings.Fields(strings.ToLower(strings.TrimSpace(body)))
+	if len(f) == 0 || len(f) > 2 {
+		return "", "", false
+	}
+	var kind policy.EventKind
+	switch f[0] {
+	case "4", "ack", "acknowledge":
+		kind = policy.EventAcknowledge
+	case "6", "resolve":
+		kind = policy.EventResolve
+	case "5", "escalate":
+		kind = policy.EventEscalate
+	default:
+		return "", "", false
+	}
+	code := ""
+	if len(f) == 2 {
+		code = strings.ToUpper(f[1])
+	}
+	return kind, code, true
+}
+
+const smsHelp = "pagerd: reply 4 (ack), 6 (resolve) or 5 (escalate), optionally followed by the incident's code, e.g. \"4 AB12\"."
+
+// twilioSMS receives SMS replies (Twilio's incoming-message webhook,
+// signature-checked): 4/ack, 6/resolve or 5/escalate, alone (the latest
+// incident that number was paged for) or with a reply code. A number acts
+// only on incidents it was paged for, as the person it belongs to. The
+// answer is TwiML with one message saying what happened.
+func (s *Server) twilioSMS(c echo.Context) error {
+	if err := s.verifyTwilio(c); err != nil {
+		return err
+	}
+	r := c.Request()
+	reply := func(text string) error {
+		c.Response().Header().Set(echo.HeaderContentType, "application/xml")
+		var b strings.Builder
+		_ = xml.EscapeText(&b, []byte(text))
+		return c.String(http.StatusOK, `<?xml version="1.0" encoding="UTF-8"?><Response><Message>`+b.String()+`</Message></Response>`)
+	}
+	cfg := s.Config()
+	from := r.PostForm.Get("From")
+	var user string
+	for _, u := range cfg.Users {
+		for _, ct := range u.Contacts {
+			if ct.Channel == policy.ChannelSMS && ct.Address != "" && ct.Address == from {
+				user = u.ID
+			}
+		}
+	}
+	if user == "" {
+		return reply("pagerd: this number is not on call here.")
+	}
+	kind, code, ok := parseSMSReply(r.PostForm.Get("Body"))
+	if !ok {
+		return reply(smsHelp)
+	}
+	id, err := s.latestPagedBySMS(r.Context(), user, code)
+	if err != nil {
+		return err
+	}
+	if id == "" && code != "" {
+		return reply("pagerd: no open incident with code " + code + " was paged to this number.")
+	}
+	if id == "" {
+		return reply("pagerd: no open incident was paged to this number.")
+	}
+	inc, acts, err := s.apply(r.Context(), id, policy.Event{Kind: kind, Actor: user})
+	switch {
+	case errors.Is(err, errAlreadyResolved):
+		return reply("pagerd: already resolved" + by(inc.State.ResolvedBy) + ".")
+	case err != nil:
+		return err
+	case len(acts) == 0 && kind == policy.EventAcknowledge:
+		return reply("pagerd: already acknowledged" + by(inc.State.AcknowledgedBy) + ".")
+	}
+	done := map[policy.EventKind]string{policy.EventAcknowledge: "Acknowledged", policy.EventResolve: "Resolved", policy.EventEscalate: "Escalated"}[kind]
+	return reply(fmt.Sprintf("pagerd: %s [%s] %s: %s (code %s).", done, inc.State.Priority, inc.Service, inc.Summary, notify.ReplyCode(inc.ID)))
+}
+
+// latestPagedBySMS finds the open incident most recently paged to the user
+// by SMS, or the one with the reply code among those paged to them.
+func (s *Server) latestPagedBySMS(ctx context.Context, user, code string) (string, error) {
+	open, err := s.store.List(ctx, store.Filter{Limit: 1000})
+	if err != nil {
+		return "", err
+	}
+	best, bestAt := "", time.Time{}
+	for _, inc := range open {
+		if !inc.Open() || (code != "" && notify.ReplyCode(inc.ID) != code) {
+			continue
+		}
+		tl, err := s.store.Timeline(ctx, inc.ID)
+		if err != nil {
+			return "", err
+		}
+		for _, e := range tl {
+			if e.Type == "notify" && e.User == user && e.Channel == policy.ChannelSMS && e.At.After(bestAt) {
+				best, bestAt = inc.ID, e.At
+			}
+		}
+	}
+	return best, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -198,5 +199,89 @@ func TestTwilioRefusalIsNotRetried(t *testing.T) {
 	bad, _ := notify.NewTwilio(twSID, "wrong", twFrom, tw.URL, "", tw.Client(), time.Second)
 	if _, err := bad.Notify(t.Context(), notify.Message{Channel: "sms", Address: "+15555550111", Text: "x"}); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("wrong credentials: %v", err)
+	}
+}
+
+// TestSMSReplies: a paged person acts by replying to the SMS, alone (the
+// latest incident paged to them) or with its code; other numbers, unknown
+// words and forged requests get nowhere.
+func TestSMSReplies(t *testing.T) {
+	fake := &fakeTwilio{}
+	tw := httptest.NewServer(fake)
+	defer tw.Close()
+	h := newDispatchHarness(t, boltStore(t), twilioConfig, fixedNow, 1)
+	if err := os.WriteFile(h.cfg, []byte(twilioConfig+"server: {public_url: "+h.http.URL+"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	sms, _ := notify.NewTwilio(twSID, twToken, twFrom, tw.URL, "", tw.Client(), time.Second)
+	h.disp[0].o.Notifiers["twilio"] = sms
+	first := fire(h)
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "second", map[string]string{"alertname": "B", "severity": "critical"}),
+		"Authorization", "Bearer "+amKey)
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	second := res.Incidents[0]
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	fake.mu.Lock()
+	if len(fake.sent) != 2 || !strings.Contains(fake.sent[0].Get("Body"), "Reply 4 to ack") {
+		t.Fatalf("sent %v", fake.sent)
+	}
+	fake.mu.Unlock()
+
+	text := func(from, body, sig string) (int, string) {
+		form := url.Values{"From": {from}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		u := h.http.URL + "/api/v1/twilio/sms"
+		if sig == "" {
+			sig = twilioSign(twToken, u, form)
+		}
+		req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Twilio-Signature", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		_, _ = io.Copy(&b, resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	status := func(id string) (string, string) {
+		var v incidentView
+		h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+		return string(v.Status), v.AcknowledgedBy
+	}
+	if code, _ := text("+15555550111", "4", "forged"); code != 403 {
+		t.Fatalf("forged: %d", code)
+	}
+	if _, body := text("+15555550999", "4", ""); !strings.Contains(body, "not on call") {
+		t.Fatalf("unknown number: %s", body)
+	}
+	if _, body := text("+15555550111", "hello?", ""); !strings.Contains(body, "reply 4 (ack)") {
+		t.Fatalf("unknown reply: %s", body)
+	}
+	if _, body := text("+15555550111", "4 ZZZZ", ""); !strings.Contains(body, "no open incident with code ZZZZ") {
+		t.Fatalf("wrong code: %s", body)
+	}
+	// "4" alone: the latest incident paged to this number (both were paged
+	// at the same instants; either is "latest", so name one by its code).
+	code, body := text("+15555550111", "ack "+strings.ToLower(notify.ReplyCode(first)), "")
+	if code != 200 || !strings.Contains(body, "<Response><Message>pagerd: Acknowledged [P0] api") {
+		t.Fatalf("ack by code: %d %s", code, body)
+	}
+	if st, by := status(first); st != "acknowledged" || by != "dan" {
+		t.Fatalf("first: %s by %s", st, by)
+	}
+	if st, _ := status(second); st != "triggered" {
+		t.Fatalf("the other incident changed: %s", st)
+	}
+	if _, body := text("+15555550111", "4 "+notify.ReplyCode(first), ""); !strings.Contains(body, "already acknowledged by dan") {
+		t.Fatalf("second ack: %s", body)
+	}
+	if _, body := text("+15555550111", "6", ""); !strings.Contains(body, "Resolved") {
+		t.Fatalf("resolve the latest: %s", body)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/twilio/twilio-go/client"
@@ -75,7 +76,7 @@ func (t *Twilio) Notify(ctx context.Context, m Message) (bool, error) {
 	if m.Address == "" {
 		return false, errors.New("twilio: the contact has no phone number")
 	}
-	body := m.Text
+	body := m.Text + " Reply 4 to ack, 6 to resolve, 5 to escalate (code " + ReplyCode(m.Incident) + ")."
 	if len(body) > 1600 {
 		body = body[:1600]
 	}
@@ -108,4 +109,14 @@ func (t *Twilio) Notify(ctx context.Context, m Message) (bool, error) {
 		return te.Status == http.StatusTooManyRequests || te.Status >= 500, fmt.Errorf("twilio: %d %s (code %d)", te.Status, te.Message, te.Code)
 	}
 	return true, fmt.Errorf("twilio: %w", err)
+}
+
+// ReplyCode is the short code an SMS reply can name to pick an incident
+// when the same number was paged for several: the last four characters of
+// the incident id, upper case.
+func ReplyCode(incident string) string {
+	if len(incident) < 4 {
+		return strings.ToUpper(incident)
+	}
+	return strings.ToUpper(incident[len(incident)-4:])
 }

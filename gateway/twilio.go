@@ -45,8 +45,9 @@ func (s *Server) verifyTwilio(c echo.Context) error {
 }
 
 // twilioStatus records an SMS's final delivery status (delivered,
-// undelivered, failed) in the incident's timeline. Twilio is answered 204
-// for anything signed, so it does not retry.
+// undelivered, failed) in the incident's timeline; an SMS that did not
+// arrive brings the person's next step forward to now. Twilio is answered
+// 204 for anything signed, so it does not retry.
 func (s *Server) twilioStatus(c echo.Context) error {
 	if err := s.verifyTwilio(c); err != nil {
 		return err
@@ -64,7 +65,12 @@ func (s *Server) twilioStatus(c echo.Context) error {
 		detail += " (Twilio error " + code + ")"
 	}
 	e := store.Entry{At: s.clock(), Type: "delivery", User: q.Get("user"), Channel: q.Get("channel"), Detail: detail}
-	if err := s.note(r.Context(), q.Get("incident"), e); err != nil && !errors.Is(err, store.ErrNotFound) {
+	err := s.note(r.Context(), q.Get("incident"), e)
+	if err == nil && status != "delivered" {
+		// It did not reach them: their next step (the call) comes now.
+		_, _, err = s.apply(r.Context(), q.Get("incident"), policy.Event{Kind: policy.EventChannelFailed, Actor: q.Get("user"), Channel: q.Get("channel")})
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, errAlreadyResolved) {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

@@ -96,7 +96,7 @@ const twilioConfig = `
 api:
   tokens: [{name: ops, token: ` + apiToken + `}]
 users:
-  - {id: dan, name: Dan, contacts: [{channel: push, via: log}, {channel: sms, via: twilio, address: "+15555550111"}]}
+  - {id: dan, name: Dan, contacts: [{channel: push, via: log}, {channel: sms, via: twilio, address: "+15555550111"}, {channel: voice, via: log}]}
 schedules:
   - name: s
     handoff: {weekday: monday, time: "00:00"}
@@ -180,6 +180,10 @@ func TestTwilioSMSAndStatusCallback(t *testing.T) {
 	last := v.Timeline[len(v.Timeline)-1]
 	if last.Type != "delivery" || last.User != "dan" || last.Channel != "sms" || last.Detail != "undelivered (Twilio error 30003)" {
 		t.Fatalf("timeline ends with %+v", last)
+	}
+	// The SMS did not arrive: the next step is due now, not at 5m.
+	if v.NextStepAt == nil || !v.NextStepAt.Equal(fixedNow.Add(2*time.Minute)) {
+		t.Fatalf("next step at %v, want now (2m)", v.NextStepAt)
 	}
 }
 

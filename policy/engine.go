@@ -86,6 +86,9 @@ const (
 	EventEscalate     EventKind = "escalate"
 	EventStatusUpdate EventKind = "status_update"
 	EventDeadline     EventKind = "deadline"
+	// EventChannelFailed says a page to Actor on Channel did not reach
+	// them (an SMS reported undelivered): their next step comes at once.
+	EventChannelFailed EventKind = "channel_failed"
 )
 
 // Event is an input to the machine. Trigger carries the Route decided for
@@ -100,6 +103,8 @@ type Event struct {
 	Message  string
 	// ToLevel, for escalate, is the level to go to; -1 or 0 means the next.
 	ToLevel string
+	// Channel, for channel_failed, is the channel that failed.
+	Channel string
 }
 
 // ActionKind is what the machine tells the daemon to do or record.
@@ -182,6 +187,8 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 		err = r.statusUpdate(ev.Actor, ev.Message)
 	case EventDeadline:
 		err = r.deadline(ev.Deadline)
+	case EventChannelFailed:
+		r.channelFailed(ev.Actor, ev.Channel)
 	default:
 		err = fmt.Errorf("unknown event %q", ev.Kind)
 	}
@@ -492,6 +499,28 @@ func (r *run) escalate(actor, to string) error {
 	r.reopen()
 	r.startLevel(next, r.now, why)
 	return nil
+}
+
+// channelFailed brings the person's next pending step forward to now: if
+// the SMS did not arrive, waiting three more minutes for the call helps
+// nobody. Only a triggered incident moves; the step keeps its channel.
+func (r *run) channelFailed(user, channel string) {
+	if r.inc.Status != StatusTriggered {
+		return
+	}
+	next := -1
+	for i, d := range r.inc.Pending {
+		if d.Kind == DeadlineNotify && d.User == user && d.Channel != channel && d.At.After(r.now) &&
+			(next < 0 || d.before(r.inc.Pending[next])) {
+			next = i
+		}
+	}
+	if next < 0 {
+		return
+	}
+	d := r.inc.Pending[next]
+	r.cancel(func(p Deadline) bool { return p.ID == d.ID })
+	r.schedule(Deadline{At: r.now, Kind: DeadlineNotify, Level: d.Level, User: d.User, Channel: d.Channel})
 }
 
 // reopen puts an acknowledged incident back to triggered, so pages run until

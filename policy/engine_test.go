@@ -474,3 +474,24 @@ func TestEngineRaisesPriorityOnAWorseRepeat(t *testing.T) {
 		t.Fatalf("a milder repeat acted: %v", acts)
 	}
 }
+
+// TestEngineFailedSMSBringsTheCallForward: an SMS reported undelivered
+// makes the person's next step (the call at 5m) due at once.
+func TestEngineFailedSMSBringsTheCallForward(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	inc, _ = engRun(t, e, inc, t0.Add(2*time.Minute)) // push, SMS
+	inc, acts := engApply(t, e, inc, Event{Kind: EventChannelFailed, Actor: "a", Channel: "sms"}, t0.Add(150*time.Second))
+	if len(acts) != 0 {
+		t.Fatalf("actions %v", acts)
+	}
+	_, lines := engRun(t, e, inc, t0.Add(6*time.Minute))
+	if len(lines) == 0 || lines[0] != "2m30s notify first a voice" {
+		t.Fatalf("after the failed SMS: %v", lines)
+	}
+	for _, l := range lines {
+		if l == "5m notify first a voice" {
+			t.Fatal("the call was sent twice")
+		}
+	}
+}

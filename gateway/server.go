@@ -117,6 +117,8 @@ func New(o Options) (*Server, error) {
 	e.POST("/api/v1/pagerduty/webhook", s.pagerDutyWebhook, bodyLimit(2<<20))
 	e.POST("/api/v1/twilio/status", s.twilioStatus, bodyLimit(64<<10))
 	e.POST("/api/v1/twilio/sms", s.twilioSMS, bodyLimit(64<<10))
+	e.POST("/api/v1/twilio/voice", s.twilioVoice, bodyLimit(64<<10))
+	e.POST("/api/v1/twilio/voice/gather", s.twilioGather, bodyLimit(64<<10))
 
 	api := e.Group("/api/v1", s.apiAuth, bodyLimit(apiBodyLimit))
 	api.GET("/incidents", s.listIncidents)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/twilio/twilio-go/client"
+	"github.com/twilio/twilio-go/twiml"
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
@@ -45,8 +46,9 @@ func (s *Server) verifyTwilio(c echo.Context) error {
 }
 
 // twilioStatus records an SMS's final delivery status (delivered,
-// undelivered, failed) in the incident's timeline; an SMS that did not
-// arrive brings the person's next step forward to now. Twilio is answered
+// undelivered, failed) or a call's (completed, busy, no-answer, failed,
+// canceled) in the incident's timeline; a page that did not arrive brings
+// the person's next step forward to now, so the ladder goes on. Twilio is answered
 // 204 for anything signed, so it does not retry.
 func (s *Server) twilioStatus(c echo.Context) error {
 	if err := s.verifyTwilio(c); err != nil {
@@ -54,8 +56,11 @@ func (s *Server) twilioStatus(c echo.Context) error {
 	}
 	r := c.Request()
 	status := r.PostForm.Get("MessageStatus")
+	if status == "" {
+		status = r.PostForm.Get("CallStatus")
+	}
 	switch status {
-	case "delivered", "undelivered", "failed":
+	case "delivered", "undelivered", "failed", "completed", "busy", "no-answer", "canceled":
 	default:
 		return c.NoContent(http.StatusNoContent)
 	}
@@ -66,7 +71,7 @@ func (s *Server) twilioStatus(c echo.Context) error {
 	}
 	e := store.Entry{At: s.clock(), Type: "delivery", User: q.Get("user"), Channel: q.Get("channel"), Detail: detail}
 	err := s.note(r.Context(), q.Get("incident"), e)
-	if err == nil && status != "delivered" {
+	if err == nil && status != "delivered" && status != "completed" {
 		// It did not reach them: their next step (the call) comes now.
 		_, _, err = s.apply(r.Context(), q.Get("incident"), policy.Event{Kind: policy.EventChannelFailed, Actor: q.Get("user"), Channel: q.Get("channel")})
 	}
@@ -197,4 +202,94 @@ func (s *Server) latestPagedBySMS(ctx context.Context, user, code string) (strin
 		}
 	}
 	return best, nil
+}
+
+// twiML answers Twilio with a voice document.
+func twiML(c echo.Context, verbs ...twiml.Element) error {
+	doc, err := twiml.Voice(verbs)
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, "application/xml", []byte(doc))
+}
+
+// callURL is the daemon's URL for a call step, with the call's query.
+func (s *Server) callURL(c echo.Context, path string) string {
+	return strings.TrimRight(s.Config().Server.PublicURL, "/") + "/api/v1/twilio/" + path + "?" + c.Request().URL.RawQuery
+}
+
+// twilioVoice is what a page call says when answered: the priority, service
+// and summary, then it gathers one digit: 4 acknowledge, 5 escalate,
+// 6 resolve, * repeat (PagerDuty's and GoAlert's digits). A voicemail
+// pickup (answering-machine detection) is recorded and the call hangs up:
+// it is never an acknowledgement, and the ladder goes on.
+func (s *Server) twilioVoice(c echo.Context) error {
+	if err := s.verifyTwilio(c); err != nil {
+		return err
+	}
+	r := c.Request()
+	q := r.URL.Query()
+	if answered := r.PostForm.Get("AnsweredBy"); strings.HasPrefix(answered, "machine") || answered == "fax" {
+		e := store.Entry{At: s.clock(), Type: "delivery", User: q.Get("user"), Channel: "voice", Detail: "voicemail pickup (" + answered + "), not a page answered"}
+		if err := s.note(r.Context(), q.Get("incident"), e); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return twiML(c, twiml.VoiceHangup{})
+	}
+	inc, err := s.store.Get(r.Context(), q.Get("incident"))
+	if errors.Is(err, store.ErrNotFound) {
+		return twiML(c, twiml.VoiceSay{Message: "This pagerd incident no longer exists. Goodbye."}, twiml.VoiceHangup{})
+	}
+	if err != nil {
+		return err
+	}
+	say := fmt.Sprintf("This is pagerd. %s incident on %s: %s. It is %s.", spell(inc.State.Priority), inc.Service, inc.Summary, inc.State.Status)
+	return twiML(c,
+		twiml.VoiceGather{NumDigits: "1", Action: s.callURL(c, "voice/gather"), Method: "POST", Timeout: "10",
+			InnerElements: []twiml.Element{twiml.VoiceSay{Message: say + " Press 4 to acknowledge, 5 to escalate, 6 to resolve, or star to repeat."}}},
+		twiml.VoiceSay{Message: "No key was pressed. Goodbye."}, twiml.VoiceHangup{})
+}
+
+// spell makes a priority sayable ("P0" is "P 0", "SEV-1" is "SEV 1").
+func spell(p string) string {
+	return strings.Join(strings.Split(strings.ReplaceAll(p, "-", ""), ""), " ")
+}
+
+// twilioGather acts on the key pressed and says what happened.
+func (s *Server) twilioGather(c echo.Context) error {
+	if err := s.verifyTwilio(c); err != nil {
+		return err
+	}
+	r := c.Request()
+	q := r.URL.Query()
+	kinds := map[string]policy.EventKind{"4": policy.EventAcknowledge, "5": policy.EventEscalate, "6": policy.EventResolve}
+	digit := r.PostForm.Get("Digits")
+	kind, ok := kinds[digit]
+	if !ok {
+		msg := "Sorry, that key does nothing."
+		if digit == "*" {
+			msg = "Again."
+		}
+		return twiML(c, twiml.VoiceSay{Message: msg}, twiml.VoiceRedirect{Url: s.callURL(c, "voice"), Method: "POST"})
+	}
+	user := q.Get("user")
+	if s.Config().User(user) == nil {
+		return twiML(c, twiml.VoiceSay{Message: "This call is for someone pagerd no longer knows. Goodbye."}, twiml.VoiceHangup{})
+	}
+	inc, acts, err := s.apply(r.Context(), q.Get("incident"), policy.Event{Kind: kind, Actor: user})
+	var msg string
+	switch {
+	case errors.Is(err, errAlreadyResolved):
+		msg = "Already resolved" + by(inc.State.ResolvedBy) + "."
+	case errors.Is(err, store.ErrNotFound):
+		msg = "This incident no longer exists."
+	case err != nil:
+		return err
+	case len(acts) == 0 && kind == policy.EventAcknowledge:
+		msg = "Already acknowledged" + by(inc.State.AcknowledgedBy) + "."
+	default:
+		msg = map[policy.EventKind]string{policy.EventAcknowledge: "Acknowledged.", policy.EventEscalate: "Escalated to the next level.",
+			policy.EventResolve: "Resolved."}[kind]
+	}
+	return twiML(c, twiml.VoiceSay{Message: msg + " Goodbye."}, twiml.VoiceHangup{})
 }

@@ -32,6 +32,7 @@ const (
 type fakeTwilio struct {
 	mu        sync.Mutex
 	sent      []url.Values
+	calls     []url.Values
 	failFirst int
 }
 
@@ -46,7 +47,8 @@ func (f *fakeTwilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(401, 20003, "Authenticate")
 		return
 	}
-	if r.Method != http.MethodPost || r.URL.Path != "/2010-04-01/Accounts/"+twSID+"/Messages.json" {
+	isCall := r.URL.Path == "/2010-04-01/Accounts/"+twSID+"/Calls.json"
+	if r.Method != http.MethodPost || (r.URL.Path != "/2010-04-01/Accounts/"+twSID+"/Messages.json" && !isCall) {
 		fail(404, 20404, "The requested resource was not found")
 		return
 	}
@@ -67,6 +69,16 @@ func (f *fakeTwilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !strings.HasPrefix(r.PostForm.Get("To"), "+") {
 		fail(400, 21211, "Invalid 'To' Phone Number")
+		return
+	}
+	if isCall {
+		if r.PostForm.Get("Url") == "" {
+			fail(400, 21205, "Url parameter is required")
+			return
+		}
+		f.calls = append(f.calls, r.PostForm)
+		w.WriteHeader(201)
+		_ = json.NewEncoder(w).Encode(map[string]any{"sid": fmt.Sprintf("CA%032d", len(f.calls)), "status": "queued"})
 		return
 	}
 	f.sent = append(f.sent, r.PostForm)
@@ -128,7 +140,7 @@ func TestTwilioSMSAndStatusCallback(t *testing.T) {
 	if err := h.srv.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	sms, err := notify.NewTwilio(twSID, twToken, twFrom, tw.URL, h.http.URL+"/api/v1/twilio/status", tw.Client(), time.Second)
+	sms, err := notify.NewTwilio(twSID, twToken, twFrom, tw.URL, h.http.URL+"/api/v1/twilio", tw.Client(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,5 +299,99 @@ func TestSMSReplies(t *testing.T) {
 	}
 	if _, body := text("+15555550111", "6", ""); !strings.Contains(body, "Resolved") {
 		t.Fatalf("resolve the latest: %s", body)
+	}
+}
+
+// TestVoiceCallWithKeypress: the call step places a call with answering
+// machine detection; answered by a person, it says the incident and gathers
+// a key; 4 acknowledges as the person called and says so; a voicemail
+// pickup is recorded and is not an acknowledgement.
+func TestVoiceCallWithKeypress(t *testing.T) {
+	fake := &fakeTwilio{}
+	tw := httptest.NewServer(fake)
+	defer tw.Close()
+	cfgText := strings.Replace(twilioConfig, `{channel: voice, via: log}`, `{channel: voice, via: twilio, address: "+15555550111"}`, 1)
+	h := newDispatchHarness(t, boltStore(t), cfgText, fixedNow, 1)
+	if err := os.WriteFile(h.cfg, []byte(cfgText+"server: {public_url: "+h.http.URL+"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	tr, _ := notify.NewTwilio(twSID, twToken, twFrom, tw.URL, h.http.URL+"/api/v1/twilio", tw.Client(), time.Second)
+	h.disp[0].o.Notifiers["twilio"] = tr
+	id := fire(h)
+	h.runUntil(fixedNow.Add(5 * time.Minute))
+	fake.mu.Lock()
+	if len(fake.calls) != 1 {
+		fake.mu.Unlock()
+		t.Fatalf("%d calls placed", len(fake.calls))
+	}
+	call := fake.calls[0]
+	fake.mu.Unlock()
+	if call.Get("To") != "+15555550111" || call.Get("MachineDetection") != "Enable" || !strings.Contains(call.Get("Url"), "/api/v1/twilio/voice?") {
+		t.Fatalf("call placed: %v", call)
+	}
+	twilio := func(u string, form url.Values) (int, string) {
+		req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Twilio-Signature", twilioSign(twToken, u, form))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	state := func() incidentView {
+		var v incidentView
+		h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+		return v
+	}
+
+	// A voicemail picks up: recorded, hung up, not acknowledged.
+	code, body := twilio(call.Get("Url"), url.Values{"CallSid": {"CA1"}, "AnsweredBy": {"machine_start"}})
+	if code != 200 || !strings.Contains(body, "<Hangup") || strings.Contains(body, "<Gather") {
+		t.Fatalf("voicemail: %d %s", code, body)
+	}
+	if v := state(); v.Status != "triggered" || !strings.Contains(v.Timeline[len(v.Timeline)-1].Detail, "voicemail pickup") {
+		t.Fatalf("after a voicemail: %s %+v", v.Status, v.Timeline[len(v.Timeline)-1])
+	}
+
+	// A person answers: the incident is read out and a key gathered.
+	code, body = twilio(call.Get("Url"), url.Values{"CallSid": {"CA1"}, "AnsweredBy": {"human"}})
+	if code != 200 || !strings.Contains(body, `<Gather`) || !strings.Contains(body, `numDigits="1"`) ||
+		!strings.Contains(body, "P 0 incident on api: disk almost full") || !strings.Contains(body, "Press 4 to acknowledge") {
+		t.Fatalf("answered: %d %s", code, body)
+	}
+	gather := h.http.URL + "/api/v1/twilio/voice/gather?" + strings.SplitN(call.Get("Url"), "?", 2)[1]
+	if !strings.Contains(body, strings.ReplaceAll(gather, "&", "&amp;")) {
+		t.Fatalf("the gather does not post back to %s: %s", gather, body)
+	}
+	if _, body := twilio(gather, url.Values{"Digits": {"*"}}); !strings.Contains(body, "<Redirect") {
+		t.Fatalf("star: %s", body)
+	}
+	if _, body := twilio(gather, url.Values{"Digits": {"9"}}); !strings.Contains(body, "does nothing") {
+		t.Fatalf("9: %s", body)
+	}
+	if _, body := twilio(gather, url.Values{"Digits": {"4"}}); !strings.Contains(body, "Acknowledged.") {
+		t.Fatalf("4: %s", body)
+	}
+	if v := state(); v.Status != "acknowledged" || v.AcknowledgedBy != "dan" {
+		t.Fatalf("after pressing 4: %s by %s", v.Status, v.AcknowledgedBy)
+	}
+	if _, body := twilio(gather, url.Values{"Digits": {"4"}}); !strings.Contains(body, "Already acknowledged by dan.") {
+		t.Fatalf("4 again: %s", body)
+	}
+	forged := url.Values{"Digits": {"6"}}
+	req, _ := http.NewRequest("POST", gather, strings.NewReader(forged.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", twilioSign("not-the-token", gather, forged))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
+		t.Fatalf("forged keypress: %v %v", resp, err)
+	}
+	if v := state(); v.Status != "acknowledged" {
+		t.Fatalf("a forged keypress changed the incident: %s", v.Status)
 	}
 }

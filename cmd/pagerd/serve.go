@@ -190,7 +190,7 @@ func buildNotifiers(cfg *policy.Config, stdout io.Writer) (map[string]notify.Not
 	if tw := n.Twilio; tw.AccountSID != "" {
 		callback := ""
 		if cfg.Server.PublicURL != "" {
-			callback = strings.TrimRight(cfg.Server.PublicURL, "/") + "/api/v1/twilio/status"
+			callback = strings.TrimRight(cfg.Server.PublicURL, "/") + "/api/v1/twilio"
 		}
 		t, err := notify.NewTwilio(tw.AccountSID, tw.AuthToken.Reveal(), tw.From, tw.APIURL, callback, &http.Client{}, time.Duration(tw.Timeout))
 		if err != nil {

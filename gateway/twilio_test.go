@@ -297,6 +297,15 @@ func TestSMSReplies(t *testing.T) {
 	if _, body := text("+15555550111", "4 "+notify.ReplyCode(first), ""); !strings.Contains(body, "already acknowledged by dan") {
 		t.Fatalf("second ack: %s", body)
 	}
+	// The ack by SMS stopped the first incident's call at 5m, for everyone.
+	h.runUntil(fixedNow.Add(6 * time.Minute))
+	h.rec.mu.Lock()
+	for _, m := range h.rec.msgs {
+		if m.Incident == first && m.Channel == "voice" {
+			t.Errorf("the call went out after the SMS ack: %+v", m)
+		}
+	}
+	h.rec.mu.Unlock()
 	if _, body := text("+15555550111", "6", ""); !strings.Contains(body, "Resolved") {
 		t.Fatalf("resolve the latest: %s", body)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -90,5 +91,29 @@ func TestRetryStopsAtAttemptsAndContext(t *testing.T) {
 	start := time.Now()
 	if _, err := Retry(ctx, &flaky{fails: 100}, Message{}, 100, 50*time.Millisecond); err == nil || time.Since(start) > time.Second {
 		t.Fatalf("err %v after %v", err, time.Since(start))
+	}
+}
+
+func TestNtfyPublishesThePage(t *testing.T) {
+	var got *http.Request
+	var body string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got, body = r, string(b)
+	}))
+	defer srv.Close()
+	n := NewNtfy(srv.Client(), time.Second)
+	m := Message{Address: srv.URL + "/oncall-ann", Priority: "P0", Service: "api", Urgency: "high", Text: "[P0] api: disk full", AckURL: "https://pagerd.example.com/ack/x"}
+	if _, err := n.Notify(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if got.URL.Path != "/oncall-ann" || body != m.Text || got.Header.Get("Priority") != "5" || got.Header.Get("Title") != "[P0] api" ||
+		got.Header.Get("Click") != m.AckURL {
+		t.Fatalf("published %s %q %v", got.URL.Path, body, got.Header)
+	}
+	m.Urgency = "low"
+	_, _ = n.Notify(context.Background(), m)
+	if got.Header.Get("Priority") != "3" {
+		t.Fatalf("low urgency priority %q", got.Header.Get("Priority"))
 	}
 }

@@ -186,6 +186,7 @@ func buildNotifiers(cfg *policy.Config, stdout io.Writer) (map[string]notify.Not
 		"log":       chain("log", notify.NewLog(w), 1),
 		"webhook":   chain("webhook", notify.NewWebhook(&http.Client{}, time.Duration(n.Webhook.Timeout)), n.Webhook.MaxAttempts),
 		"pagerduty": chain("pagerduty", notify.NewPagerDuty(n.PagerDuty.EventsURL, &http.Client{}, time.Duration(n.PagerDuty.Timeout)), 3),
+		"ntfy":      chain("ntfy", notify.NewNtfy(&http.Client{}, time.Duration(n.Webhook.Timeout)), n.Webhook.MaxAttempts),
 	}
 	if tw := n.Twilio; tw.AccountSID != "" {
 		callback := ""

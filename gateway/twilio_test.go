@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -402,5 +403,51 @@ func TestVoiceCallWithKeypress(t *testing.T) {
 	}
 	if v := state(); v.Status != "acknowledged" {
 		t.Fatalf("a forged keypress changed the incident: %s", v.Status)
+	}
+}
+
+// TestProviderSecretsNeverLogged drives every provider path, failures
+// included, with a logger that keeps everything, and looks for the secrets.
+func TestProviderSecretsNeverLogged(t *testing.T) {
+	const pdSecret, linkSecret = "pd-webhook-secret-value-77", "link-secret-value-0123456789"
+	fake := &fakeTwilio{failFirst: 100} // Twilio keeps failing: errors get logged
+	tw := httptest.NewServer(fake)
+	defer tw.Close()
+	cfgText := twilioConfig + "  pagerduty: {webhook_secret: " + pdSecret + "}\n"
+	h := newDispatchHarness(t, boltStore(t), cfgText, fixedNow, 1)
+	if err := os.WriteFile(h.cfg, []byte(cfgText+"server: {public_url: "+h.http.URL+", link_secret: "+linkSecret+"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.srv.log = log
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	tr, _ := notify.NewTwilio(twSID, twToken, twFrom, tw.URL, h.http.URL+"/api/v1/twilio", tw.Client(), time.Second)
+	h.disp[0].o.Notifiers["twilio"] = notify.Chain(tr, 2, 0, 0, 0, 1)
+	h.disp[0].log = log
+	id := fire(h)
+	h.runUntil(fixedNow.Add(6 * time.Minute))
+	bad := url.Values{"MessageStatus": {"failed"}}
+	for _, path := range []string{"/api/v1/twilio/status?incident=" + id + "&user=dan&channel=sms", "/api/v1/twilio/sms", "/api/v1/twilio/voice"} {
+		req, _ := http.NewRequest("POST", h.http.URL+path, strings.NewReader(bad.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Twilio-Signature", twilioSign("guess", h.http.URL+path, bad))
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	h.do("POST", "/api/v1/pagerduty/webhook", `{"event":{}}`, "X-PagerDuty-Signature", "v1=00")
+	h.do("GET", "/ack/forged.token", "")
+	log.Info("config", "cfg", h.srv.Config())
+	out := logs.String()
+	if !strings.Contains(out, "page failed") {
+		t.Fatalf("the failing provider was not logged at all:\n%s", out)
+	}
+	for _, secret := range []string{twToken, pdSecret, linkSecret, apiToken, amKey} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("a secret is in the logs:\n%s", out)
+		}
 	}
 }

@@ -127,10 +127,11 @@ notifiers:
 `
 
 // TestTwilioSMSAndStatusCallback: the SMS goes through twilio-go to a fake
-// Twilio REST API (a 500 first, retried), and Twilio's signed delivery
-// report lands in the timeline; a forged one is refused.
+// Twilio REST API (two 500s first, then it recovers and the retry gets
+// through), and Twilio's signed delivery report lands in the timeline; a
+// forged one is refused.
 func TestTwilioSMSAndStatusCallback(t *testing.T) {
-	fake := &fakeTwilio{failFirst: 1}
+	fake := &fakeTwilio{failFirst: 2}
 	tw := httptest.NewServer(fake)
 	defer tw.Close()
 	h := newDispatchHarness(t, boltStore(t), twilioConfig, fixedNow, 1)

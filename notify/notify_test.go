@@ -117,3 +117,17 @@ func TestNtfyPublishesThePage(t *testing.T) {
 		t.Fatalf("low urgency priority %q", got.Header.Get("Priority"))
 	}
 }
+
+// TestHTTPErrorsDoNotShowTheURL: a network failure names the host, never
+// the URL, whose query can hold a token.
+func TestHTTPErrorsDoNotShowTheURL(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	addr := srv.URL
+	srv.Close() // now nothing listens there
+	for _, n := range []Notifier{NewWebhook(nil, time.Second), NewNtfy(nil, time.Second)} {
+		retry, err := n.Notify(context.Background(), Message{Address: addr + "/hook?token=s3cret", Text: "x"})
+		if err == nil || !retry || strings.Contains(err.Error(), "s3cret") {
+			t.Fatalf("%T: retry %v err %v", n, retry, err)
+		}
+	}
+}

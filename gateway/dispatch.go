@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sort"
 	"time"
 
@@ -265,7 +266,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 			entries = append(entries, sent[id])
 		}
 		sort.SliceStable(entries, func(i, j int) bool { return entries[i].At.Before(entries[j].At) })
-		if len(entries) == 0 && len(st.Pending) == len(inc.State.Pending) {
+		if len(entries) == 0 && reflect.DeepEqual(st, inc.State) {
 			return d.o.Store.Complete(ctx, c)
 		}
 		inc.State, inc.UpdatedAt = st, now

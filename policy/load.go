@@ -333,6 +333,11 @@ func (v *validator) notifiers() {
 	if st.Immediate < 0 {
 		v.errf("notifiers.storm.immediate", "must not be negative")
 	}
+	if lease := v.cfg.Server.Lease; *st.Window > 0 && lease > 0 && *st.Window+Duration(20*time.Second) > lease {
+		// A page held for a bundle keeps its incident claimed; the claim
+		// must outlast the hold, or another replica would send it again.
+		v.errf("notifiers.storm.window", "%s is too long for server.lease %s: keep it at least 20s shorter", Duration(*st.Window), Duration(lease))
+	}
 	if st.Immediate == 0 {
 		st.Immediate = 3
 	}

@@ -1274,3 +1274,19 @@ func TestSecretNotInErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadStormWindowFitsTheLease: a page held for a bundle keeps its
+// incident claimed, so the window must be shorter than the lease.
+func TestLoadStormWindowFitsTheLease(t *testing.T) {
+	base := loadExampleText(t, "quickstart.yaml")
+	if _, err := Parse([]byte(base+"\nnotifiers: {storm: {window: 10s}}\n"), "q.yaml", t.TempDir()); err != nil {
+		t.Fatalf("10s with the default 30s lease: %v", err)
+	}
+	_, err := Parse([]byte(base+"\nnotifiers: {storm: {window: 2m}}\n"), "q.yaml", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "notifiers.storm.window: 2m is too long for server.lease 30s") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := Parse([]byte(base+"\nnotifiers: {storm: {window: 2m}}\nserver: {lease: 3m}\n"), "q.yaml", t.TempDir()); err != nil {
+		t.Fatalf("2m with a 3m lease: %v", err)
+	}
+}

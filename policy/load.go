@@ -108,7 +108,8 @@ func yamlProblems(err error) []string {
 			}
 			l = strings.Replace(l, m[0], fmt.Sprintf("unknown field %q in %s", m[1], where), 1)
 		}
-		out = append(out, l)
+		// A value quoted in the message may span lines; a problem is one line.
+		out = append(out, strings.ReplaceAll(l, "\n", `\n`))
 	}
 	return out
 }

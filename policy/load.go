@@ -325,7 +325,9 @@ func (v *validator) notifiers() {
 	}
 	st := &v.cfg.Notifiers.Storm
 	if st.Window == nil {
-		w := Duration(10 * time.Second)
+		// 10s, or less when a short lease leaves no room for it (a page
+		// held for a bundle must not outlive its claim): 0s turns it off.
+		w := min(Duration(10*time.Second), max(v.cfg.Server.Lease-Duration(20*time.Second), 0))
 		st.Window = &w
 	}
 	if *st.Window < 0 || *st.Window > Duration(10*time.Minute) {

@@ -1289,4 +1289,14 @@ func TestLoadStormWindowFitsTheLease(t *testing.T) {
 	if _, err := Parse([]byte(base+"\nnotifiers: {storm: {window: 2m}}\nserver: {lease: 3m}\n"), "q.yaml", t.TempDir()); err != nil {
 		t.Fatalf("2m with a 3m lease: %v", err)
 	}
+	// Left unset, the window shrinks to fit a short lease, or turns off.
+	for lease, want := range map[string]time.Duration{"25s": 5 * time.Second, "2s": 0, "1m": 10 * time.Second} {
+		c, err := Parse([]byte(base+"\nserver: {lease: "+lease+"}\n"), "q.yaml", t.TempDir())
+		if err != nil {
+			t.Fatalf("lease %s: %v", lease, err)
+		}
+		if got := time.Duration(*c.Notifiers.Storm.Window); got != want {
+			t.Errorf("lease %s: default storm window %s, want %s", lease, got, want)
+		}
+	}
 }

@@ -133,6 +133,16 @@ func (v *validator) errf(field, format string, args ...any) {
 	v.problems = append(v.problems, field+": "+fmt.Sprintf(format, args...))
 }
 
+// entry checks the name of entry i of a named list and returns the field
+// path to report its problems under: section[name] once the name is good,
+// section[i] otherwise.
+func (v *validator) entry(section string, i int, key, name string, seen map[string]bool) (string, bool) {
+	if v.name(fmt.Sprintf("%s[%d].%s", section, i, key), key, name, seen) {
+		return fmt.Sprintf("%s[%s]", section, name), true
+	}
+	return fmt.Sprintf("%s[%d]", section, i), false
+}
+
 func (v *validator) name(field, kind, name string, seen map[string]bool) bool {
 	switch {
 	case name == "":
@@ -189,9 +199,8 @@ func (v *validator) compensation() {
 	seen := map[string]bool{}
 	for i := range v.cfg.Compensation {
 		cp := &v.cfg.Compensation[i]
-		f := fmt.Sprintf("compensation[%d]", i)
-		if v.name(f+".name", "name", cp.Name, seen) {
-			f = fmt.Sprintf("compensation[%s]", cp.Name)
+		f, ok := v.entry("compensation", i, "name", cp.Name, seen)
+		if ok {
 			v.cfg.comp[cp.Name] = cp
 		}
 		if cp.BusinessHours == "" {
@@ -380,9 +389,8 @@ func (v *validator) calendars() {
 	seen := map[string]bool{}
 	for i := range v.cfg.BusinessHours {
 		b := &v.cfg.BusinessHours[i]
-		f := fmt.Sprintf("business_hours[%d]", i)
-		if v.name(f+".name", "name", b.Name, seen) {
-			f = fmt.Sprintf("business_hours[%s]", b.Name)
+		f, ok := v.entry("business_hours", i, "name", b.Name, seen)
+		if ok {
 			v.cfg.calendars[b.Name] = b
 		}
 		b.loc = v.location(f+".time_zone", b.TimeZone)
@@ -409,9 +417,8 @@ func (v *validator) users() {
 	seen := map[string]bool{}
 	for i := range v.cfg.Users {
 		u := &v.cfg.Users[i]
-		f := fmt.Sprintf("users[%d]", i)
-		if v.name(f+".id", "id", u.ID, seen) {
-			f = fmt.Sprintf("users[%s]", u.ID)
+		f, ok := v.entry("users", i, "id", u.ID, seen)
+		if ok {
 			v.cfg.users[u.ID] = u
 		}
 		u.loc = v.location(f+".time_zone", u.TimeZone)
@@ -498,9 +505,8 @@ func (v *validator) schedules() {
 	seen := map[string]bool{}
 	for i := range v.cfg.Schedules {
 		s := &v.cfg.Schedules[i]
-		f := fmt.Sprintf("schedules[%d]", i)
-		if v.name(f+".name", "name", s.Name, seen) {
-			f = fmt.Sprintf("schedules[%s]", s.Name)
+		f, ok := v.entry("schedules", i, "name", s.Name, seen)
+		if ok {
 			v.cfg.schedules[s.Name] = s
 		}
 		s.loc = v.location(f+".time_zone", s.TimeZone)
@@ -622,9 +628,8 @@ func (v *validator) policies() {
 	seen := map[string]bool{}
 	for i := range v.cfg.EscalationPolicies {
 		p := &v.cfg.EscalationPolicies[i]
-		f := fmt.Sprintf("escalation_policies[%d]", i)
-		if v.name(f+".name", "name", p.Name, seen) {
-			f = fmt.Sprintf("escalation_policies[%s]", p.Name)
+		f, ok := v.entry("escalation_policies", i, "name", p.Name, seen)
+		if ok {
 			v.cfg.policies[p.Name] = p
 		}
 		if p.Repeat < 0 {
@@ -695,9 +700,8 @@ func (v *validator) services() {
 	pdKeys := map[Secret]string{}
 	for i := range v.cfg.Services {
 		s := &v.cfg.Services[i]
-		f := fmt.Sprintf("services[%d]", i)
-		if v.name(f+".name", "name", s.Name, seen) {
-			f = fmt.Sprintf("services[%s]", s.Name)
+		f, ok := v.entry("services", i, "name", s.Name, seen)
+		if ok {
 			v.cfg.services[s.Name] = i
 		}
 		sc, err := LookupScheme(s.PriorityScheme)

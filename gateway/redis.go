@@ -24,6 +24,9 @@ func RedisOptions(raw string) (*redis.UniversalOptions, error) {
 	if !ok {
 		return nil, fmt.Errorf("redis url: missing scheme (redis://, rediss://, redis-sentinel://, redis-cluster://)")
 	}
+	if strings.ContainsAny(rest, "?#") {
+		return nil, fmt.Errorf("redis url: query parameters are not supported; put the password in user info (redis://:PASSWORD@host)")
+	}
 	// url.Parse does not accept several comma-separated hosts with ports,
 	// so parse the authority by hand.
 	authority, path, _ := strings.Cut(rest, "/")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -681,5 +682,56 @@ func TestRepeatThatGetsWorseRaisesPriority(t *testing.T) {
 	h.api("GET", "/api/v1/incidents/"+id, "").json(t, &again)
 	if len(again.Timeline) != len(v.Timeline) || again.Repeats != 2 {
 		t.Fatalf("a second critical repeat changed the incident: %+v", again.Timeline)
+	}
+}
+
+// TestRateLimitPerIntegrationKey: over server.rate_limit, Alertmanager gets
+// 429 with Retry-After and PagerDuty clients PagerDuty's throttle answer;
+// nothing over the limit is stored.
+func TestRateLimitPerIntegrationKey(t *testing.T) {
+	h := newHarness(t, boltStore(t))
+	if err := os.WriteFile(h.cfg, []byte(testConfig+"\nserver: {rate_limit: {per_second: 0.001, burst: 2}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	var codes []int
+	for i := 0; i < 3; i++ {
+		r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", fmt.Sprintf("g%d", i), map[string]string{"alertname": "A"}), "Authorization", "Bearer "+amKey)
+		codes = append(codes, r.code)
+		if r.code == 429 && r.hdr.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+	}
+	if fmt.Sprint(codes) != "[200 200 429]" {
+		t.Fatalf("codes %v", codes)
+	}
+	if n := len(h.list("")); n != 2 {
+		t.Fatalf("%d incidents stored", n)
+	}
+	pd := `{"routing_key":"` + pdKey + `","event_action":"trigger","payload":{"summary":"x","source":"y","severity":"error"}}`
+	h.do("POST", "/v2/enqueue", pd)
+	h.do("POST", "/v2/enqueue", pd)
+	r := h.do("POST", "/v2/enqueue", pd)
+	if r.code != 429 || !strings.Contains(r.body, `"status":"throttle event"`) {
+		t.Fatalf("third event: %d %s", r.code, r.body)
+	}
+}
+
+// TestClientAddressTrustsOnlyConfiguredProxies: X-Forwarded-For is believed
+// from a trusted proxy's address only.
+func TestClientAddressTrustsOnlyConfiguredProxies(t *testing.T) {
+	req := httptest.NewRequest("GET", "/", nil)
+	req.RemoteAddr = "10.1.2.3:5555"
+	req.Header.Set("X-Forwarded-For", "203.0.113.9")
+	if got := ipExtractor(nil)(req); got != "10.1.2.3" {
+		t.Fatalf("no trusted proxies: %s", got)
+	}
+	if got := ipExtractor([]string{"10.0.0.0/8"})(req); got != "203.0.113.9" {
+		t.Fatalf("trusted proxy: %s", got)
+	}
+	if got := ipExtractor([]string{"192.168.0.0/16"})(req); got != "10.1.2.3" {
+		t.Fatalf("untrusted peer: %s", got)
 	}
 }

@@ -204,14 +204,6 @@ func (d Date) AddDays(n int) Date {
 // Weekday is the day of the week of the date.
 func (d Date) Weekday() time.Weekday { return d.In(time.UTC).Weekday() }
 
-// DaysSince counts calendar days from o to d (negative when d is earlier).
-func (d Date) DaysSince(o Date) int {
-	return int(d.In(time.UTC).Sub(o.In(time.UTC)).Hours() / 24)
-}
-
-// Before reports whether d is earlier than o.
-func (d Date) Before(o Date) bool { return d.DaysSince(o) < 0 }
-
 // String formats as YYYY-MM-DD.
 func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day) }
 

@@ -91,6 +91,7 @@ var (
 type Store struct {
 	db  *bbolt.DB
 	dir string
+	w   *committer
 }
 
 var _ store.Store = (*Store)(nil)
@@ -147,7 +148,7 @@ func Open(dir string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open %s: %w", filepath.Join(dir, FileName), err)
 	}
-	return &Store{db: db, dir: dir}, nil
+	return &Store{db: db, dir: dir, w: newCommitter(db)}, nil
 }
 
 // syncDir makes a directory's entries durable. Windows cannot fsync a
@@ -199,13 +200,13 @@ func result(err error) error {
 	return fmt.Errorf("%w: bolt: %v", store.ErrUnavailable, err)
 }
 
-// update runs fn in one write transaction, committed (and fsynced) only if
-// fn returns nil.
+// update runs fn in a write transaction, committed (and fsynced) only if
+// fn returns nil, possibly together with other writes (commit.go).
 func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
-	return result(s.db.Update(fn))
+	return result(s.w.run(ctx, fn))
 }
 
 // view runs fn in one read-only transaction, a consistent snapshot.
@@ -786,7 +787,10 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database and releases the file lock, after the running
 // transactions end. Closing twice is harmless.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.w.close()
+	return s.db.Close()
+}
 
 func newToken() string {
 	var b [12]byte

@@ -119,6 +119,7 @@ func (s *Store) Held(ctx context.Context, key string) ([]store.HeldPage, error) 
 func (s *Store) Flushed(ctx context.Context, c store.Claim, n, top int, now time.Time, r store.StormRules) (bool, error) {
 	ok := false
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		ok = false
 		member := store.StormMember(c.Storm)
 		if _, _, tok, found := parseSched(tx.Bucket(bucketSched).Get([]byte(member))); !found || tok != c.Token {
 			return errNoop

@@ -1,0 +1,120 @@
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/pagerd/pagerd/gateway/store"
+)
+
+// TestGroupCommitSharesFsyncs: two hundred alerts arriving together are
+// all stored, in far fewer transactions (fsyncs) than alerts.
+func TestGroupCommitSharesFsyncs(t *testing.T) {
+	s, ctx := open(t, t.TempDir()), context.Background()
+	before := s.w.commits.Load()
+	var wg sync.WaitGroup
+	const n = 200
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, out, err := s.Trigger(ctx, newIncident("api", fmt.Sprintf("g%d", i), base, 1), nil); err != nil || out != store.Created {
+				t.Errorf("trigger %d: %v %v", i, out, err)
+			}
+		}()
+	}
+	wg.Wait()
+	commits := s.w.commits.Load() - before
+	if list, _ := s.List(ctx, store.Filter{Limit: 1000}); len(list) != n {
+		t.Fatalf("%d incidents stored, want %d", len(list), n)
+	}
+	t.Logf("%d alerts in %d commits", n, commits)
+	if commits >= n/2 {
+		t.Fatalf("%d alerts took %d commits: writes are not sharing them", n, commits)
+	}
+}
+
+// TestGroupCommitFailureIsOnlyItsOwn: in a batch where one write fails
+// (after writing, even), the others are committed and the failed one
+// leaves nothing behind; a write that found nothing to do is answered as
+// such.
+func TestGroupCommitFailureIsOnlyItsOwn(t *testing.T) {
+	s := open(t, t.TempDir())
+	put := func(k string) func(*bbolt.Tx) error {
+		return func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Put([]byte(k), []byte("v")) }
+	}
+	boom := errors.New("boom")
+	reqs := []*txReq{
+		{fn: put("a")},
+		{fn: func(tx *bbolt.Tx) error {
+			if err := tx.Bucket(bucketMeta).Put([]byte("half"), []byte("v")); err != nil {
+				return err
+			}
+			return boom
+		}},
+		{fn: func(*bbolt.Tx) error { return errNoop }},
+		{fn: put("b")},
+	}
+	for _, r := range reqs {
+		r.done = make(chan struct{})
+	}
+	s.w.commit(reqs)
+	if reqs[0].err != nil || reqs[3].err != nil || !errors.Is(reqs[1].err, boom) || !errors.Is(reqs[2].err, errNoop) {
+		t.Fatalf("results %v %v %v %v", reqs[0].err, reqs[1].err, reqs[2].err, reqs[3].err)
+	}
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		if m.Get([]byte("a")) == nil || m.Get([]byte("b")) == nil || m.Get([]byte("half")) != nil {
+			t.Fatalf("a=%q b=%q half=%q: want a and b written, half not", m.Get([]byte("a")), m.Get([]byte("b")), m.Get([]byte("half")))
+		}
+		return nil
+	})
+}
+
+// TestGroupCommitAbandonedWriteNeverRuns: a caller whose deadline passes
+// while its write is still queued gets ErrUnavailable, and the write never
+// happens (so "not stored" is true); one already being committed is waited
+// for.
+func TestGroupCommitAbandonedWriteNeverRuns(t *testing.T) {
+	s := open(t, t.TempDir())
+	release, entered := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = s.update(context.Background(), func(tx *bbolt.Tx) error {
+			close(entered)
+			<-release
+			return tx.Bucket(bucketMeta).Put([]byte("first"), []byte("v"))
+		})
+	}()
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	ran := false
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		ran = true
+		return tx.Bucket(bucketMeta).Put([]byte("second"), []byte("v"))
+	})
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("a write queued past its deadline: %v", err)
+	}
+	close(release)
+	// The committer is free again: a write goes through, and the abandoned
+	// one was never run.
+	if err := s.update(context.Background(), func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Put([]byte("third"), []byte("v")) }); err != nil {
+		t.Fatal(err)
+	}
+	if ran {
+		t.Fatal("an abandoned write ran")
+	}
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketMeta).Get([]byte("second")) != nil || tx.Bucket(bucketMeta).Get([]byte("first")) == nil {
+			t.Fatal("the abandoned write is on disk, or the first is not")
+		}
+		return nil
+	})
+}

@@ -27,12 +27,12 @@ import (
 )
 
 func runServe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("serve", stderr)
+	fs := newFlags("serve", stdout, stderr)
 	cfgPath := configFlag(fs)
-	listen := fs.String("listen", "", "HTTP listen address (default server.listen, or :8080)")
-	redisURL := fs.String("redis-url", "", "keep incidents in Redis at this URL instead of the embedded store (default server.redis.url)")
-	dataDir := fs.String("data-dir", "", "directory of the embedded store (default server.data_dir, or ./data)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	listen := fs.String("listen", "", "the `ADDR` to listen on for HTTP, host:port (default server.listen, or :8080)")
+	redisURL := fs.String("redis-url", "", "keep incidents in Redis at this `URL` instead of the embedded store (default server.redis.url)")
+	dataDir := fs.String("data-dir", "", "the `DIR` of the embedded store (default server.data_dir, or ./data)")
+	logLevel := fs.String("log-level", "info", "the `LEVEL` of the logs: debug, info, warn or error")
 	if _, code := parse(fs, args); code >= 0 {
 		return code
 	}
@@ -43,6 +43,11 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	cfg, err := loadConfig(*cfgPath)
+	if err == nil {
+		// The daemon needs every secret the config names: without one it
+		// would page through a transport it cannot authenticate to.
+		err = cfg.CheckSecrets()
+	}
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}

@@ -299,3 +299,48 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 	}
 	d.stop()
 }
+
+// TestServeRefusesMissingSecrets: the seed configs load for check-config
+// without their secrets, but `pagerd serve` refuses to start until every
+// one is set, and says which, never printing the ones it has.
+func TestServeRefusesMissingSecrets(t *testing.T) {
+	unsetSeedSecrets(t)
+	run := func() (string, int) {
+		t.Helper()
+		cmd := exec.Command(pagerdBinary(t), "serve", "--config", "../../configs/aivo.yaml", "--listen", freeAddr(t), "--data-dir", t.TempDir())
+		var errOut bytes.Buffer
+		cmd.Stderr = &errOut
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return errOut.String(), code
+	}
+	out, code := run()
+	if code != 1 || !strings.Contains(out, "pagerd serve:") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, s := range seedSecrets[:12] { // AIVO's
+		if !strings.Contains(out, "environment variable "+s+" is not set") {
+			t.Errorf("serve does not name %s:\n%s", s, out)
+		}
+	}
+	// All but one set: that one is named, and no value is printed.
+	for i, s := range seedSecrets[:12] {
+		t.Setenv(s, fmt.Sprintf("secret-value-%02d-0123456789abcdef", i))
+	}
+	t.Setenv("AIVO_TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef")
+	t.Setenv("AIVO_TWILIO_FROM", "+15555550100")
+	t.Setenv("AIVO_TWILIO_AUTH_TOKEN", "")
+	out, code = run()
+	if code != 1 || strings.Count(out, "is not set") != 1 ||
+		!strings.Contains(out, "../../configs/aivo.yaml: notifiers.twilio.auth_token: environment variable AIVO_TWILIO_AUTH_TOKEN is not set") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if strings.Contains(out, "secret-value-") || strings.Contains(out, "AC0123456789") {
+		t.Errorf("serve printed a secret:\n%s", out)
+	}
+}

@@ -25,6 +25,9 @@ func Instrument(s store.Store, reg prometheus.Registerer) store.Store {
 		}, []string{"op"}),
 	}
 	reg.MustRegister(i.ops, i.errs)
+	for _, op := range []string{"trigger", "find", "get", "update", "list", "claim", "complete"} {
+		i.errs.WithLabelValues(op)
+	}
 	if n, ok := s.(Nudger); ok {
 		return &instrumentedNudger{instrumented: i, Nudger: n}
 	}

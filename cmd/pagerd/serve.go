@@ -66,6 +66,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	redis.SetLogger(gateway.RedisLogger{Log: log})
 
 	st, err := openStore(ctx, log, *redisURL, cfg.Server.Redis.Prefix, *dataDir)
 	if err != nil {
@@ -75,6 +76,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gateway.RegisterBuildInfo(reg, version)
 	st = gateway.Instrument(st, reg)
 	notifiers, err := buildNotifiers(cfg, stdout)
 	if err != nil {
@@ -84,6 +86,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	disp := gateway.NewDispatcher(gateway.DispatcherOptions{Store: st, Config: func() *policy.Config { return srv.Config() },
 		Notifiers: notifiers, Logger: log, Registry: reg, Lease: time.Duration(cfg.Server.Lease),
 		SendTimeout: time.Duration(*cfg.Notifiers.Storm.Window) + 20*time.Second})
+	disp.InitMetrics(cfg)
 	wake := disp.Wake
 	if n, ok := st.(gateway.Nudger); ok {
 		wake = func() {

@@ -344,3 +344,34 @@ func TestServeRefusesMissingSecrets(t *testing.T) {
 		t.Errorf("serve printed a secret:\n%s", out)
 	}
 }
+
+// TestServeLogIsJSONDuringARedisOutage: with Redis away, go-redis's own
+// complaints go through pagerd's logger: every line on stderr stays a JSON
+// object, so the log parser works exactly when an outage is investigated.
+func TestServeLogIsJSONDuringARedisOutage(t *testing.T) {
+	dead := freeAddr(t) // nothing listens there
+	addr := freeAddr(t)
+	d := &daemon{t: t, addr: addr, logs: &bytes.Buffer{}, pages: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	d.cmd = exec.Command(pagerdBinary(t), "serve", "--config", "../../configs/quickstart.yaml", "--listen", addr, "--redis-url", "redis://"+dead)
+	d.cmd.Stderr = lockedBuffer{d.mu, d.logs}
+	d.cmd.Stdout = lockedBuffer{d.mu, d.pages}
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.cmd.Process.Kill(); _ = d.cmd.Wait() })
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(d.log(), `"component":"go-redis"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no go-redis line in the log:\n%s", d.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	d.stop()
+	for _, line := range strings.Split(strings.TrimSpace(d.log()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Errorf("not a JSON log line: %q", line)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -217,6 +218,20 @@ func TestServeEmbeddedSurvivesRestart(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// Pages carry the person's signed ack link (the quickstart sets
+	// public_url and link_secret), and it opens.
+	d.mu.Lock()
+	pages := d.pages.String()
+	d.mu.Unlock()
+	link := regexp.MustCompile(`Ack: http://127\.0\.0\.1:8080(/ack/[A-Za-z0-9_.-]+)`).FindStringSubmatch(pages)
+	if link == nil {
+		t.Fatalf("the push carries no ack link:\n%s", pages)
+	}
+	if resp, err := http.Get("http://" + addr + link[1]); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %v %v", link[1], resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	d.stop()
 
 	d = startDaemon(t, addr, "--data-dir", dataDir)
@@ -224,7 +239,14 @@ func TestServeEmbeddedSurvivesRestart(t *testing.T) {
 	if fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Fatalf("after a restart:\n%+v\nbefore:\n%+v", after, before)
 	}
-	if code, body := d.post("/api/v1/alertmanager/"+demoKey, "../../configs/examples/alertmanager-resolved.json"); code != 200 {
+	var firstAM string
+	for _, i := range before.Incidents {
+		if i.Source == "alertmanager" {
+			firstAM = i.ID
+		}
+	}
+	if code, body := d.post("/api/v1/alertmanager/"+demoKey, "../../configs/examples/alertmanager-resolved.json"); code != 200 ||
+		body != `{"incidents":[],"resolved":["`+firstAM+`"],"status":"success"}`+"\n" {
 		t.Fatalf("resolved: %d %s", code, body)
 	}
 	for _, i := range d.incidents().Incidents {
@@ -373,5 +395,35 @@ func TestServeLogIsJSONDuringARedisOutage(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Errorf("not a JSON log line: %q", line)
 		}
+	}
+}
+
+// TestReadmeQuickstartOrder: README's quickstart keeps the incident id in a
+// variable (never a hard-coded id) and goes fire, push, SMS, acknowledge.
+func TestReadmeQuickstartOrder(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	qs := readme[strings.Index(readme, "## Quickstart"):]
+	qs = qs[:strings.Index(qs[3:], "\n## ")+3]
+	last := -1
+	for _, step := range []string{
+		"$ make run",
+		"$ INCIDENT=$(curl -s -X POST 127.0.0.1:8080/api/v1/alertmanager",
+		`"channel":"push"`,
+		`"channel":"sms"`,
+		"$ curl -s -X POST 127.0.0.1:8080/api/v1/incidents/$INCIDENT/acknowledge",
+		`"status":"acknowledged"`,
+	} {
+		i := strings.Index(qs, step)
+		if i < 0 || i < last {
+			t.Fatalf("README's quickstart does not have %q after the step before it", step)
+		}
+		last = i
+	}
+	if regexp.MustCompile(`/incidents/[0-9a-z]{2}-[0-9a-z]{10,}`).MatchString(qs) {
+		t.Error("README's quickstart hard-codes an incident id in a command")
 	}
 }

@@ -4,7 +4,7 @@ BIN     := bin/pagerd
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GOFILES  = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
 
-.PHONY: build install run test test-deps bench lint fmt-check vet fuzz clean
+.PHONY: build install run test test-deps bench load lint fmt-check vet fuzz clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/pagerd
@@ -34,6 +34,12 @@ test-deps:
 
 bench: test-deps
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+
+# Load runs on the real binary as shipped (minutes; figures in
+# docs/BENCHMARKS.md). LOAD picks the runs, e.g. LOAD=TestLoadStormFlood.
+LOAD ?= ^TestLoad
+load: test-deps
+	$(GO) test -tags load -run '$(LOAD)' -v -count=1 -timeout 30m ./cmd/pagerd/
 
 lint: fmt-check vet
 

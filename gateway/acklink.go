@@ -14,12 +14,13 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
 )
 
 // Ack links let a paged person act on an incident from any page they got:
-// an HMAC-signed token naming one incident, one person and an expiry, under
-// the configured public URL. Opening the link shows the incident with
+// an HMAC-signed token naming one incident (or one alert-storm bundle of
+// incidents), one person and an expiry, under the configured public URL. Opening the link shows the incident with
 // Acknowledge and Resolve buttons; only the buttons (POST) change anything,
 // so link previews and prefetchers cannot acknowledge by accident.
 
@@ -86,7 +87,13 @@ button{font-size:1.2rem;padding:.8rem 1.4rem;margin:.4rem .4rem 0 0}.st{font-wei
 <body>
 <h1>{{.Title}}</h1>
 {{if .Message}}<p>{{.Message}}</p>{{end}}
-{{if .Incident}}
+{{if .Bundle}}
+<p>Sent to {{.UserName}} in one message during an alert storm: {{.Count}} incidents, {{.Open}} still unacknowledged.</p>
+<ul>{{range .Lines}}<li><span class="st">{{.Priority}}</span> · {{.Service}} · {{.Summary}} · <span class="st">{{.Status}}</span></li>{{end}}</ul>
+{{if gt .Count (len .Lines)}}<p>and {{.More}} more.</p>{{end}}
+{{if .CanAck}}<form method="post" action="{{.Action}}/acknowledge" style="display:inline"><button>Acknowledge all</button></form>{{end}}
+{{if .CanResolve}}<form method="post" action="{{.Action}}/resolve" style="display:inline"><button>Resolve all</button></form>{{end}}
+{{else if .Incident}}
 <p><span class="st">{{.Priority}}</span> · {{.Service}} · <span class="st">{{.Status}}</span></p>
 <p>{{.Summary}}</p>
 <p>Paged: {{.UserName}}. Incident {{.Incident}}.</p>
@@ -101,7 +108,15 @@ type linkView struct {
 	Incident, Service, Priority, Status, Summary string
 	UserName, Action                             string
 	CanAck, CanResolve                           bool
+	// A storm bundle's page: its first Lines, of Count incidents, Open
+	// of them still unacknowledged.
+	Bundle            bool
+	Lines             []linkView
+	Count, Open, More int
 }
+
+// bundlePageLines is how many of a bundle's incidents its page lists.
+const bundlePageLines = 20
 
 // linkTarget verifies the token in the path and loads its incident.
 func (s *Server) linkTarget(c echo.Context) (incident, user string, err error) {
@@ -134,6 +149,9 @@ func (s *Server) linkShow(c echo.Context) error {
 }
 
 func (s *Server) showIncident(c echo.Context, id, user string, code int, msg string) error {
+	if store.IsBundleID(id) {
+		return s.showBundle(c, id, user, code, msg)
+	}
 	inc, err := s.store.Get(c.Request().Context(), id)
 	if err != nil {
 		return err
@@ -143,6 +161,49 @@ func (s *Server) showIncident(c echo.Context, id, user string, code int, msg str
 	return s.renderLink(c, code, linkView{Title: inc.Summary, Message: msg, Incident: inc.ID, Service: inc.Service,
 		Priority: st.Priority, Status: string(st.Status), Summary: inc.Summary, UserName: u.DisplayName(),
 		Action: "/ack/" + c.Param("token"), CanAck: st.Status == policy.StatusTriggered, CanResolve: st.Status != policy.StatusResolved})
+}
+
+// showBundle is a storm bundle's page: its incidents (the first few by
+// name), how many are still open, and buttons that act on all of them.
+func (s *Server) showBundle(c echo.Context, id, user string, code int, msg string) error {
+	ctx := c.Request().Context()
+	b, err := s.store.GetBundle(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.renderLink(c, http.StatusNotFound, linkView{Title: "Link expired", Message: "This alert-storm message is no longer kept; act on its incidents one by one."})
+	}
+	if err != nil {
+		return err
+	}
+	if b.User != user {
+		return s.renderLink(c, http.StatusForbidden, linkView{Title: "Link not valid", Message: errNotYours.msg})
+	}
+	statuses, err := s.store.Statuses(ctx, b.Incidents)
+	if err != nil {
+		return err
+	}
+	v := linkView{Title: b.Summary(), Message: msg, Bundle: true, UserName: s.Config().User(user).DisplayName(),
+		Action: "/ack/" + c.Param("token"), Count: len(b.Incidents)}
+	for _, st := range statuses {
+		if st == policy.StatusTriggered {
+			v.Open++
+		}
+		if st != policy.StatusResolved {
+			v.CanResolve = true
+		}
+	}
+	v.CanAck = v.Open > 0
+	for _, incID := range b.Incidents[:min(bundlePageLines, len(b.Incidents))] {
+		inc, err := s.store.Get(ctx, incID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		v.Lines = append(v.Lines, linkView{Priority: inc.State.Priority, Service: inc.Service, Summary: inc.Summary, Status: string(inc.State.Status)})
+	}
+	v.More = v.Count - len(v.Lines)
+	return s.renderLink(c, code, v)
 }
 
 // linkAct answers POST /ack/<token>/acknowledge|resolve, as the person the
@@ -159,6 +220,16 @@ func (s *Server) linkAct(c echo.Context) error {
 		kind, done = policy.EventResolve, "Resolved"
 	default:
 		return &inputError{http.StatusNotFound, "unknown action"}
+	}
+	if store.IsBundleID(id) {
+		out, err := s.actOnBundle(c.Request().Context(), id, user, policy.Event{Kind: kind})
+		if errors.Is(err, store.ErrNotFound) {
+			return s.showBundle(c, id, user, http.StatusNotFound, "")
+		}
+		if err != nil {
+			return err
+		}
+		return s.showBundle(c, id, user, http.StatusOK, out.describe(kind)+".")
 	}
 	inc, acts, err := s.apply(c.Request().Context(), id, policy.Event{Kind: kind, Actor: user})
 	switch {

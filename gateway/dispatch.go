@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"reflect"
 	"sort"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -29,8 +31,9 @@ type DispatcherOptions struct {
 	Store  store.Store
 	Config func() *policy.Config
 	// Notifiers are the transports by contact "via" (log, webhook, ...),
-	// with their retries, rate limits and storm bundling already wrapped
-	// around them (see notify.Chain).
+	// with their retries, rate limits and circuit breakers already wrapped
+	// around them (see notify.Chain). Storm bundling is the dispatcher's
+	// own (notifiers.storm), on state in the store that replicas share.
 	Notifiers map[string]notify.Notifier
 	Logger    *slog.Logger
 	Registry  prometheus.Registerer
@@ -45,8 +48,8 @@ type DispatcherOptions struct {
 	// Workers is how many incidents are worked at once (default 16), so one
 	// incident's slow provider does not hold up everyone else's pages.
 	Workers int
-	// SendTimeout bounds one page, retries, rate-limit waits and storm
-	// bundling included (default 20s).
+	// SendTimeout bounds one page, retries and rate-limit waits included
+	// (default 20s).
 	SendTimeout time.Duration
 }
 
@@ -62,6 +65,7 @@ type Dispatcher struct {
 
 type dispatchMetrics struct {
 	pages      *prometheus.CounterVec
+	bundles    *prometheus.CounterVec
 	lateness   prometheus.Histogram
 	claims     prometheus.Counter
 	takeovers  prometheus.Counter
@@ -94,7 +98,9 @@ func NewDispatcher(o DispatcherOptions) *Dispatcher {
 	}
 	m := &dispatchMetrics{
 		pages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_pages_total",
-			Help: "Pages sent, by channel (push, sms, voice), transport and result (sent, failed)."}, []string{"channel", "via", "result"}),
+			Help: "Pages by channel (push, sms, voice), transport and result: sent, failed, or held for an alert-storm bundle (sent later as one message, counted in pagerd_storm_bundles_total)."}, []string{"channel", "via", "result"}),
+		bundles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_storm_bundles_total",
+			Help: "Alert-storm messages, each carrying the held pages of one person on one channel, by channel, transport and result (sent, failed)."}, []string{"channel", "via", "result"}),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pagerd_dispatch_lateness_seconds",
 			Help:    "Time from a step being due to its page being sent.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
@@ -107,7 +113,7 @@ func NewDispatcher(o DispatcherOptions) *Dispatcher {
 		breaches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_sla_breaches_total",
 			Help: "Missed response targets by target."}, []string{"target"}),
 	}
-	o.Registry.MustRegister(m.pages, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches)
+	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches)
 	return &Dispatcher{o: o, log: o.Logger, m: m, wake: make(chan struct{}, 1)}
 }
 
@@ -184,9 +190,16 @@ func (d *Dispatcher) start(ctx context.Context, c store.Claim, done chan<- struc
 			// incident's pages down with the process; the lease brings the
 			// incident back for another try.
 			if p := recover(); p != nil {
-				d.log.Error("dispatcher: panic working an incident", "incident", c.Incident, "panic", p)
+				d.log.Error("dispatcher: panic working an incident", "incident", c.Incident, "storm", c.Storm, "panic", p)
 			}
 		}()
+		if c.Storm != "" {
+			if err := d.flush(ctx, c); err != nil {
+				d.log.Error("dispatcher: storm bundle failed; it comes due again when the lease ends",
+					"storm", c.Storm, "err", err)
+			}
+			return
+		}
 		if err := d.work(ctx, c); err != nil {
 			d.log.Error("dispatcher: incident step failed; it comes due again when the lease ends",
 				"incident", c.Incident, "err", err)
@@ -220,10 +233,18 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	}
 }
 
+// duePage is a page an incident's due deadline asks for.
+type duePage struct {
+	deadline string
+	a        policy.Action
+}
+
 // work fires every due step of one claimed incident. Pages are sent before
 // the new state is stored: if this replica dies in between, the lease runs
 // out and another replica fires the same steps again (at most one duplicate
-// page, only in a crash), rather than a page being lost.
+// page, only in a crash), rather than a page being lost. The pages due
+// together (a level of several people) go out concurrently, so one
+// person's slow provider does not delay another's page.
 func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 	sent := map[string]store.Entry{} // deadline id -> what its page did
 	var order []string
@@ -240,6 +261,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 		now := d.o.Now().UTC().Truncate(time.Millisecond)
 		st := inc.State
 		var entries []store.Entry
+		var pages []duePage
 		for {
 			dl, ok := st.Next()
 			if !ok || dl.At.After(now) {
@@ -257,10 +279,13 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 					continue
 				}
 				if _, done := sent[dl.ID]; !done {
-					sent[dl.ID] = d.deliver(ctx, cfg, inc, a, now)
+					pages = append(pages, duePage{dl.ID, a})
 					order = append(order, dl.ID)
 				}
 			}
+		}
+		for i, e := range d.pageAll(ctx, cfg, inc, pages, now) {
+			sent[pages[i].deadline] = e
 		}
 		for _, id := range order {
 			entries = append(entries, sent[id])
@@ -293,53 +318,127 @@ func (d *Dispatcher) observe(a policy.Action) {
 	}
 }
 
-// deliver sends one page and says what happened, for the timeline. A failed
-// channel is recorded and the ladder goes on: the next step is already a
-// deadline of its own.
-func (d *Dispatcher) deliver(ctx context.Context, cfg *policy.Config, inc *store.Incident, a policy.Action, now time.Time) store.Entry {
-	e := store.Entry{At: now, Type: "notify", Level: a.Level + 1, User: a.User, Channel: a.Channel}
-	u := cfg.User(a.User)
+// pageAll sends an incident's due pages, concurrently when there are
+// several, and says what each did.
+func (d *Dispatcher) pageAll(ctx context.Context, cfg *policy.Config, inc *store.Incident, pages []duePage, now time.Time) []store.Entry {
+	out := make([]store.Entry, len(pages))
+	if len(pages) == 1 {
+		out[0] = d.page(ctx, cfg, inc, pages[0], now)
+		return out
+	}
+	var wg sync.WaitGroup
+	for i, p := range pages {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = d.page(ctx, cfg, inc, p, now)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// stormRules are the config's bundling rules.
+func stormRules(cfg *policy.Config) store.StormRules {
+	st := cfg.Notifiers.Storm
+	r := store.StormRules{Immediate: st.Immediate}
+	if st.Window != nil {
+		r.Window = time.Duration(*st.Window)
+	}
+	return r
+}
+
+// rank orders an incident's priority for storm bundling: lower is more
+// urgent; a priority outside its service's scheme comes last.
+func rank(cfg *policy.Config, service, priority string) int {
+	if svc := cfg.Service(service); svc != nil {
+		if r := svc.Scheme().Rank(priority); r >= 0 {
+			return r
+		}
+	}
+	return store.NoRank - 1
+}
+
+// transport finds how a person is reached on a channel, or says why they
+// cannot be (for the timeline).
+func (d *Dispatcher) transport(cfg *policy.Config, user, channel string) (*policy.User, *policy.Contact, notify.Notifier, string) {
+	u := cfg.User(user)
 	var contact *policy.Contact
 	if u != nil {
 		for i := range u.Contacts {
-			if u.Contacts[i].Channel == a.Channel {
+			if u.Contacts[i].Channel == channel {
 				contact = &u.Contacts[i]
 			}
 		}
 	}
 	if contact == nil {
-		e.Type, e.Detail = "notify_failed", fmt.Sprintf("user %q has no %s contact in the config", a.User, a.Channel)
-		d.m.pages.WithLabelValues(a.Channel, "none", "failed").Inc()
-		return e
+		return nil, nil, nil, fmt.Sprintf("user %q has no %s contact in the config", user, channel)
 	}
 	n := d.o.Notifiers[contact.Via]
 	if n == nil {
-		e.Type, e.Detail = "notify_failed", fmt.Sprintf("the %s transport is not available", contact.Via)
-		d.m.pages.WithLabelValues(a.Channel, contact.Via, "failed").Inc()
-		d.log.Error("page not sent: transport not available", "incident", inc.ID, "user", a.User, "channel", a.Channel, "via", contact.Via)
+		d.log.Error("page not sent: transport not available", "user", user, "channel", channel, "via", contact.Via)
+		return nil, nil, nil, fmt.Sprintf("the %s transport is not available", contact.Via)
+	}
+	return u, contact, n, ""
+}
+
+// page sends one page, or holds it for the person's storm bundle, and says
+// what happened, for the timeline. A failed channel is recorded and the
+// ladder goes on: the next step is already a deadline of its own.
+func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.Incident, p duePage, now time.Time) store.Entry {
+	a := p.a
+	e := store.Entry{At: now, Type: "notify", Level: a.Level + 1, User: a.User, Channel: a.Channel}
+	u, contact, n, why := d.transport(cfg, a.User, a.Channel)
+	if why != "" {
+		e.Type, e.Detail = "notify_failed", why
+		via := "none"
+		if contact != nil {
+			via = contact.Via
+		}
+		d.m.pages.WithLabelValues(a.Channel, via, "failed").Inc()
 		return e
 	}
-	report := &notify.Report{}
+	if r := stormRules(cfg); r.Window > 0 {
+		hp := store.HeldPage{Incident: inc.ID, Deadline: p.deadline, Service: inc.Service, Priority: inc.State.Priority,
+			Rank: rank(cfg, inc.Service, inc.State.Priority), Urgency: inc.State.Urgency, Level: a.Level,
+			Summary: clip(inc.Summary, 200), Due: a.At}
+		send, until, err := d.o.Store.Admit(ctx, store.StormKey(a.User, a.Channel), hp, now, r)
+		switch {
+		case err != nil:
+			// Whether they are in a storm is unknown: a page sent on its
+			// own beats a page held where nobody may flush it.
+			d.log.Warn("storm bundling unavailable; page sent on its own", "incident", inc.ID, "user", a.User, "channel", a.Channel, "err", err)
+		case !send:
+			d.m.pages.WithLabelValues(a.Channel, contact.Via, "held").Inc()
+			e.Type = "notify_held"
+			e.Detail = fmt.Sprintf("alert storm: held to go out with %s's other %s pages in one message at %s",
+				a.User, a.Channel, until.UTC().Format(time.RFC3339))
+			return e
+		}
+	}
 	msg := notify.Message{At: now, Incident: inc.ID, Service: inc.Service, Priority: inc.State.Priority, Urgency: inc.State.Urgency,
 		Level: a.Level + 1, LevelName: a.LevelName, User: a.User, UserName: u.DisplayName(), Channel: a.Channel,
-		Address: contact.Address, Summary: inc.Summary, Report: report}
+		Address: contact.Address, Summary: inc.Summary}
 	msg.AckURL = AckLink(cfg, inc.ID, a.User, now)
 	msg.Text = pageText(inc, msg.AckURL)
-	sctx, cancel := context.WithTimeout(ctx, d.o.SendTimeout)
-	defer cancel()
-	if _, err := n.Notify(sctx, msg); err != nil {
+	if err := d.send(ctx, n, msg); err != nil {
 		e.Type, e.Detail = "notify_failed", fmt.Sprintf("via %s: %v", contact.Via, err)
 		d.m.pages.WithLabelValues(a.Channel, contact.Via, "failed").Inc()
 		d.log.Warn("page failed", "incident", inc.ID, "user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
 		return e
 	}
 	e.Detail = "via " + contact.Via
-	if report.Bundled > 1 {
-		e.Detail += fmt.Sprintf(", in one message with %d other pages (alert storm)", report.Bundled-1)
-	}
 	d.m.pages.WithLabelValues(a.Channel, contact.Via, "sent").Inc()
 	d.m.lateness.Observe(d.o.Now().Sub(a.At).Seconds())
 	return e
+}
+
+// send hands one message to its transport, bounded by SendTimeout.
+func (d *Dispatcher) send(ctx context.Context, n notify.Notifier, msg notify.Message) error {
+	sctx, cancel := context.WithTimeout(ctx, d.o.SendTimeout)
+	defer cancel()
+	_, err := n.Notify(sctx, msg)
+	return err
 }
 
 // pageText is what a person reads or hears, with their ack link if any.
@@ -349,4 +448,16 @@ func pageText(inc *store.Incident, ackURL string) string {
 		t += " Ack: " + ackURL
 	}
 	return t
+}
+
+// clip cuts s to at most n bytes, on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n - len("…")
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }

@@ -229,22 +229,60 @@ func (s *Server) forwardToPagerDuty(id, action string) {
 	cfg := s.Config()
 	done := map[string]bool{}
 	for _, e := range tl {
-		if e.Type != "notify" || !strings.HasPrefix(e.Detail, "via pagerduty") || done[e.User] {
+		// A page that went out in an alert-storm message is PagerDuty's
+		// alert for the whole bundle: it is told once none of the
+		// bundle's incidents needs it any more.
+		target := id
+		if e.Bundle != "" {
+			target = e.Bundle
+		}
+		if e.Type != "notify" || !strings.HasPrefix(e.Detail, "via pagerduty") || done[target+"/"+e.User] {
 			continue
 		}
-		done[e.User] = true
+		done[target+"/"+e.User] = true
 		u := cfg.User(e.User)
 		if u == nil {
 			continue
 		}
+		if e.Bundle != "" {
+			settled, err := s.bundleSettled(ctx, e.Bundle, action)
+			if err != nil {
+				s.log.Warn("PagerDuty not told", "incident", id, "bundle", e.Bundle, "action", action, "err", err)
+			}
+			if !settled {
+				continue
+			}
+		}
 		for _, c := range u.Contacts {
 			if c.Via == "pagerduty" && c.Channel == e.Channel {
-				if err := s.pd.Forward(ctx, c.Address, id, e.User, action); err != nil {
+				if err := s.pd.Forward(ctx, c.Address, target, e.User, action); err != nil {
 					s.log.Warn("PagerDuty not told", "incident", id, "user", e.User, "action", action, "err", err)
 				}
 			}
 		}
 	}
+}
+
+// bundleSettled reports whether none of a bundle's incidents is still
+// triggered (for "acknowledge") or open (for "resolve").
+func (s *Server) bundleSettled(ctx context.Context, id, action string) (bool, error) {
+	b, err := s.store.GetBundle(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	statuses, err := s.store.Statuses(ctx, b.Incidents)
+	if err != nil {
+		return false, err
+	}
+	for _, st := range statuses {
+		if st == policy.StatusTriggered || (action == "resolve" && st == policy.StatusAcknowledged) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // wakeIfDue wakes the dispatchers when a write left a step due already (a

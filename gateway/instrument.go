@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
 )
 
 // Instrument wraps a store so every operation, the server's and the
@@ -25,7 +26,7 @@ func Instrument(s store.Store, reg prometheus.Registerer) store.Store {
 		}, []string{"op"}),
 	}
 	reg.MustRegister(i.ops, i.errs)
-	for _, op := range []string{"trigger", "find", "get", "update", "list", "claim", "complete"} {
+	for _, op := range storeOps {
 		i.errs.WithLabelValues(op)
 	}
 	if n, ok := s.(Nudger); ok {
@@ -33,6 +34,11 @@ func Instrument(s store.Store, reg prometheus.Registerer) store.Store {
 	}
 	return i
 }
+
+// storeOps are the op labels of the store metrics, one per operation
+// below, created at zero.
+var storeOps = []string{"trigger", "find", "get", "update", "list", "claim", "complete", "note", "statuses",
+	"storm_admit", "storm_held", "storm_flushed", "bundle_put", "bundle_get"}
 
 type instrumented struct {
 	store.Store
@@ -98,5 +104,54 @@ func (i *instrumented) Complete(ctx context.Context, c store.Claim) error {
 	start := time.Now()
 	err := i.Store.Complete(ctx, c)
 	i.observe("complete", start, err)
+	return err
+}
+
+func (i *instrumented) Admit(ctx context.Context, storm string, p store.HeldPage, now time.Time, r store.StormRules) (bool, time.Time, error) {
+	start := time.Now()
+	send, until, err := i.Store.Admit(ctx, storm, p, now, r)
+	i.observe("storm_admit", start, err)
+	return send, until, err
+}
+
+func (i *instrumented) Held(ctx context.Context, storm string) ([]store.HeldPage, error) {
+	start := time.Now()
+	ps, err := i.Store.Held(ctx, storm)
+	i.observe("storm_held", start, err)
+	return ps, err
+}
+
+func (i *instrumented) Flushed(ctx context.Context, c store.Claim, n, top int, now time.Time, r store.StormRules) (bool, error) {
+	start := time.Now()
+	ok, err := i.Store.Flushed(ctx, c, n, top, now, r)
+	i.observe("storm_flushed", start, err)
+	return ok, err
+}
+
+func (i *instrumented) PutBundle(ctx context.Context, b *store.Bundle, ttl time.Duration) error {
+	start := time.Now()
+	err := i.Store.PutBundle(ctx, b, ttl)
+	i.observe("bundle_put", start, err)
+	return err
+}
+
+func (i *instrumented) GetBundle(ctx context.Context, id string) (*store.Bundle, error) {
+	start := time.Now()
+	b, err := i.Store.GetBundle(ctx, id)
+	i.observe("bundle_get", start, err)
+	return b, err
+}
+
+func (i *instrumented) Statuses(ctx context.Context, ids []string) (map[string]policy.Status, error) {
+	start := time.Now()
+	st, err := i.Store.Statuses(ctx, ids)
+	i.observe("statuses", start, err)
+	return st, err
+}
+
+func (i *instrumented) Note(ctx context.Context, entries map[string][]store.Entry) error {
+	start := time.Now()
+	err := i.Store.Note(ctx, entries)
+	i.observe("note", start, err)
 	return err
 }

@@ -100,14 +100,18 @@ func (m *metrics) loaded(cfg *policy.Config, at time.Time) {
 }
 
 // InitMetrics creates the dispatcher's labelled counters at zero for what
-// the config can page: every channel on every transport its contacts use,
-// both results; every escalation level; every response target. Call it once
+// the config can page: pages and storm bundles on every channel and
+// transport its contacts use, every result; every escalation level; every
+// response target. Call it once
 // the dispatcher is built (pagerd serve does).
 func (d *Dispatcher) InitMetrics(cfg *policy.Config) {
 	for _, u := range cfg.Users {
 		for _, c := range u.Contacts {
-			for _, res := range []string{"sent", "failed"} {
+			for _, res := range []string{"sent", "failed", "held"} {
 				d.m.pages.WithLabelValues(c.Channel, c.Via, res)
+			}
+			for _, res := range []string{"sent", "failed"} {
+				d.m.bundles.WithLabelValues(c.Channel, c.Via, res)
 			}
 		}
 	}

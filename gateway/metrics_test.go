@@ -212,3 +212,21 @@ pagerd_config_last_reload_successful 0
 		t.Fatal(err)
 	}
 }
+
+// TestStoreOpsAllInitialised: every operation the instrumented store times
+// has its error counter created at zero.
+func TestStoreOpsAllInitialised(t *testing.T) {
+	src, err := os.ReadFile("instrument.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, op := range storeOps {
+		known[op] = true
+	}
+	for _, m := range regexp.MustCompile(`observe\("([a-z_]+)"`).FindAllStringSubmatch(string(src), -1) {
+		if !known[m[1]] {
+			t.Errorf("store operation %q is not in storeOps", m[1])
+		}
+	}
+}

@@ -93,7 +93,7 @@ func TestPagerDutyPushAndWebhook(t *testing.T) {
 	defer pdSrv.Close()
 	h := newDispatchHarness(t, boltStore(t), pdConfig, fixedNow, 1)
 	pd := notify.NewPagerDuty(pdSrv.URL, pdSrv.Client(), time.Second)
-	h.disp[0].o.Notifiers["pagerduty"] = notify.Chain(pd, 3, 0, 0, 0, 1)
+	h.disp[0].o.Notifiers["pagerduty"] = notify.Chain(pd, 3, 0, 0)
 	h.srv.pd = pd
 	id := fire(h)
 	h.step(fixedNow)

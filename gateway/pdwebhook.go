@@ -62,7 +62,12 @@ func (s *Server) pagerDutyWebhook(c echo.Context) error {
 	if !ok || s.Config().User(user) == nil {
 		return c.NoContent(http.StatusNoContent)
 	}
-	_, _, err := s.apply(r.Context(), id, policy.Event{Kind: kind, Actor: user})
+	var err error
+	if store.IsBundleID(id) {
+		_, err = s.actOnBundle(r.Context(), id, user, policy.Event{Kind: kind})
+	} else {
+		_, _, err = s.apply(r.Context(), id, policy.Event{Kind: kind, Actor: user})
+	}
 	if errors.Is(err, errAlreadyResolved) || errors.Is(err, store.ErrNotFound) {
 		return c.NoContent(http.StatusNoContent)
 	}

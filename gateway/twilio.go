@@ -70,10 +70,16 @@ func (s *Server) twilioStatus(c echo.Context) error {
 		detail += " (Twilio error " + code + ")"
 	}
 	e := store.Entry{At: s.clock(), Type: "delivery", User: q.Get("user"), Channel: q.Get("channel"), Detail: detail}
-	err := s.note(r.Context(), q.Get("incident"), e)
-	if err == nil && status != "delivered" && status != "completed" {
-		// It did not reach them: their next step (the call) comes now.
-		_, _, err = s.apply(r.Context(), q.Get("incident"), policy.Event{Kind: policy.EventChannelFailed, Actor: q.Get("user"), Channel: q.Get("channel")})
+	failed := status != "delivered" && status != "completed"
+	// It did not reach them: their next step (the call) comes now.
+	ev := policy.Event{Kind: policy.EventChannelFailed, Actor: q.Get("user"), Channel: q.Get("channel")}
+	var err error
+	if id := q.Get("incident"); store.IsBundleID(id) {
+		if _, err = s.noteBundle(r.Context(), id, e); err == nil && failed {
+			_, err = s.actOnBundle(r.Context(), id, q.Get("user"), ev)
+		}
+	} else if err = s.note(r.Context(), id, e); err == nil && failed {
+		_, _, err = s.apply(r.Context(), id, ev)
 	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, errAlreadyResolved) {
 		return err
@@ -166,6 +172,16 @@ func (s *Server) twilioSMS(c echo.Context) error {
 	if id == "" {
 		return reply("pagerd: no open incident was paged to this number.")
 	}
+	if store.IsBundleID(id) {
+		out, err := s.actOnBundle(r.Context(), id, user, policy.Event{Kind: kind})
+		if errors.Is(err, store.ErrNotFound) {
+			return reply("pagerd: that alert-storm message is no longer kept; reply with each incident's code.")
+		}
+		if err != nil {
+			return err
+		}
+		return reply(fmt.Sprintf("pagerd: %s (code %s).", out.describe(kind), notify.ReplyCode(id)))
+	}
 	inc, acts, err := s.apply(r.Context(), id, policy.Event{Kind: kind, Actor: user})
 	switch {
 	case errors.Is(err, errAlreadyResolved):
@@ -179,8 +195,9 @@ func (s *Server) twilioSMS(c echo.Context) error {
 	return reply(fmt.Sprintf("pagerd: %s [%s] %s: %s (code %s).", done, inc.State.Priority, inc.Service, inc.Summary, notify.ReplyCode(inc.ID)))
 }
 
-// latestPagedBySMS finds the open incident most recently paged to the user
-// by SMS, or the one with the reply code among those paged to them.
+// latestPagedBySMS finds what was most recently paged to the user by SMS
+// among open incidents: an incident, or the alert-storm bundle its page went
+// out in; with a reply code, the one with that code.
 func (s *Server) latestPagedBySMS(ctx context.Context, user, code string) (string, error) {
 	open, err := s.store.List(ctx, store.Filter{Limit: 1000})
 	if err != nil {
@@ -188,7 +205,7 @@ func (s *Server) latestPagedBySMS(ctx context.Context, user, code string) (strin
 	}
 	best, bestAt := "", time.Time{}
 	for _, inc := range open {
-		if !inc.Open() || (code != "" && notify.ReplyCode(inc.ID) != code) {
+		if !inc.Open() {
 			continue
 		}
 		tl, err := s.store.Timeline(ctx, inc.ID)
@@ -196,8 +213,15 @@ func (s *Server) latestPagedBySMS(ctx context.Context, user, code string) (strin
 			return "", err
 		}
 		for _, e := range tl {
-			if e.Type == "notify" && e.User == user && e.Channel == policy.ChannelSMS && e.At.After(bestAt) {
-				best, bestAt = inc.ID, e.At
+			if e.Type != "notify" || e.User != user || e.Channel != policy.ChannelSMS || !e.At.After(bestAt) {
+				continue
+			}
+			id := inc.ID
+			if e.Bundle != "" {
+				id = e.Bundle
+			}
+			if code == "" || notify.ReplyCode(id) == code {
+				best, bestAt = id, e.At
 			}
 		}
 	}
@@ -236,18 +260,45 @@ func (s *Server) twilioVoice(c echo.Context) error {
 		}
 		return twiML(c, twiml.VoiceHangup{})
 	}
-	inc, err := s.store.Get(r.Context(), q.Get("incident"))
+	say, err := s.callText(r.Context(), q.Get("incident"))
 	if errors.Is(err, store.ErrNotFound) {
 		return twiML(c, twiml.VoiceSay{Message: "This pagerd incident no longer exists. Goodbye."}, twiml.VoiceHangup{})
 	}
 	if err != nil {
 		return err
 	}
-	say := fmt.Sprintf("This is pagerd. %s incident on %s: %s. It is %s.", spell(inc.State.Priority), inc.Service, inc.Summary, inc.State.Status)
 	return twiML(c,
 		twiml.VoiceGather{NumDigits: "1", Action: s.callURL(c, "voice/gather"), Method: "POST", Timeout: "10",
 			InnerElements: []twiml.Element{twiml.VoiceSay{Message: say + " Press 4 to acknowledge, 5 to escalate, 6 to resolve, or star to repeat."}}},
 		twiml.VoiceSay{Message: "No key was pressed. Goodbye."}, twiml.VoiceHangup{})
+}
+
+// callText is what a call says about an incident, or about the incidents
+// of an alert-storm bundle (whose keys act on all of them).
+func (s *Server) callText(ctx context.Context, id string) (string, error) {
+	if store.IsBundleID(id) {
+		b, err := s.store.GetBundle(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		statuses, err := s.store.Statuses(ctx, b.Incidents)
+		if err != nil {
+			return "", err
+		}
+		open := 0
+		for _, st := range statuses {
+			if st == policy.StatusTriggered {
+				open++
+			}
+		}
+		return fmt.Sprintf("This is pagerd, during an alert storm: %d incidents, %d of them not acknowledged. The most urgent, %s, on %s. Your key acts on all of them.",
+			len(b.Incidents), open, spell(b.Priority), b.Top), nil
+	}
+	inc, err := s.store.Get(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("This is pagerd. %s incident on %s: %s. It is %s.", spell(inc.State.Priority), inc.Service, inc.Summary, inc.State.Status), nil
 }
 
 // spell makes a priority sayable ("P0" is "P 0", "SEV-1" is "SEV 1").
@@ -275,6 +326,16 @@ func (s *Server) twilioGather(c echo.Context) error {
 	user := q.Get("user")
 	if s.Config().User(user) == nil {
 		return twiML(c, twiml.VoiceSay{Message: "This call is for someone pagerd no longer knows. Goodbye."}, twiml.VoiceHangup{})
+	}
+	if id := q.Get("incident"); store.IsBundleID(id) {
+		out, err := s.actOnBundle(r.Context(), id, user, policy.Event{Kind: kind})
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return twiML(c, twiml.VoiceSay{Message: "This alert-storm message is no longer kept. Goodbye."}, twiml.VoiceHangup{})
+		case err != nil:
+			return err
+		}
+		return twiML(c, twiml.VoiceSay{Message: out.describe(kind) + ". Goodbye."}, twiml.VoiceHangup{})
 	}
 	inc, acts, err := s.apply(r.Context(), q.Get("incident"), policy.Event{Kind: kind, Actor: user})
 	var msg string

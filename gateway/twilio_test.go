@@ -146,7 +146,7 @@ func TestTwilioSMSAndStatusCallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.disp[0].o.Notifiers["twilio"] = notify.Chain(sms, 3, 0, 0, 0, 1)
+	h.disp[0].o.Notifiers["twilio"] = notify.Chain(sms, 3, 0, 0)
 	id := fire(h)
 	h.runUntil(fixedNow.Add(2 * time.Minute))
 
@@ -428,7 +428,7 @@ func TestProviderSecretsNeverLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr, _ := notify.NewTwilio(twSID, twToken, twFrom, tw.URL, h.http.URL+"/api/v1/twilio", tw.Client(), time.Second)
-	h.disp[0].o.Notifiers["twilio"] = notify.Chain(tr, 2, 0, 0, 0, 1)
+	h.disp[0].o.Notifiers["twilio"] = notify.Chain(tr, 2, 0, 0)
 	h.disp[0].log = log
 	id := fire(h)
 	h.runUntil(fixedNow.Add(6 * time.Minute))

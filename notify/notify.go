@@ -1,6 +1,7 @@
 // Package notify delivers pages: one small interface, one implementation
-// per transport (log, webhook; Twilio and PagerDuty come later), and the
-// retry policy in one place (Retry) rather than in each transport.
+// per transport (log, webhook, ntfy, Twilio, PagerDuty), and retries,
+// throttling and circuit breaking in one place (Chain) rather than in each
+// transport.
 package notify
 
 import (
@@ -32,16 +33,10 @@ type Message struct {
 	// AckURL is the person's signed link to acknowledge or resolve, when
 	// pagerd has a public URL and a link secret.
 	AckURL string `json:"ack_url,omitempty"`
-	// Report, when set, is filled in by notifiers that change how the page
-	// went out, for the timeline.
-	Report *Report `json:"-"`
-}
-
-// Report says how a page went out.
-type Report struct {
-	// Bundled is how many pages went out in the same message (0 or 1: on
-	// its own).
-	Bundled int
+	// Incidents, for an alert-storm message, are the incidents it carries;
+	// Incident is then the bundle's id, which acts on all of them wherever
+	// an incident id would (ack links, SMS replies, calls, PagerDuty).
+	Incidents []string `json:"incidents,omitempty"`
 }
 
 // Notifier sends one message. retry says whether trying again may help

@@ -388,9 +388,7 @@ func (v *validator) notifiers() {
 	}
 	st := &v.cfg.Notifiers.Storm
 	if st.Window == nil {
-		// 10s, or less when a short lease leaves no room for it (a page
-		// held for a bundle must not outlive its claim): 0s turns it off.
-		w := min(Duration(10*time.Second), max(v.cfg.Server.Lease-Duration(20*time.Second), 0))
+		w := Duration(10 * time.Second)
 		st.Window = &w
 	}
 	if *st.Window < 0 || *st.Window > Duration(10*time.Minute) {
@@ -398,11 +396,6 @@ func (v *validator) notifiers() {
 	}
 	if st.Immediate < 0 {
 		v.errf("notifiers.storm.immediate", "must not be negative")
-	}
-	if lease := v.cfg.Server.Lease; *st.Window > 0 && lease > 0 && *st.Window+Duration(20*time.Second) > lease {
-		// A page held for a bundle keeps its incident claimed; the claim
-		// must outlast the hold, or another replica would send it again.
-		v.errf("notifiers.storm.window", "%s is too long for server.lease %s: keep it at least 20s shorter", Duration(*st.Window), Duration(lease))
 	}
 	if st.Immediate == 0 {
 		st.Immediate = 3

@@ -1382,28 +1382,36 @@ func TestSecretNotInErrors(t *testing.T) {
 	}
 }
 
-// TestLoadStormWindowFitsTheLease: a page held for a bundle keeps its
-// incident claimed, so the window must be shorter than the lease.
-func TestLoadStormWindowFitsTheLease(t *testing.T) {
+// TestLoadStormWindow: a held page holds no claim, so the window is free of
+// the lease; it defaults to 10s and 3 immediate pages, 0s turns it off, and
+// over 10m is refused.
+func TestLoadStormWindow(t *testing.T) {
 	base := loadExampleText(t, "quickstart.yaml")
-	if _, err := Parse([]byte(base+"\nnotifiers: {storm: {window: 10s}}\n"), "q.yaml", t.TempDir()); err != nil {
-		t.Fatalf("10s with the default 30s lease: %v", err)
-	}
-	_, err := Parse([]byte(base+"\nnotifiers: {storm: {window: 2m}}\n"), "q.yaml", t.TempDir())
-	if err == nil || !strings.Contains(err.Error(), "notifiers.storm.window: 2m is too long for server.lease 30s") {
-		t.Fatalf("err = %v", err)
-	}
-	if _, err := Parse([]byte(loadEdit(t, base, "server:\n", "server:\n  lease: 3m\n")+"\nnotifiers: {storm: {window: 2m}}\n"), "q.yaml", t.TempDir()); err != nil {
-		t.Fatalf("2m with a 3m lease: %v", err)
-	}
-	// Left unset, the window shrinks to fit a short lease, or turns off.
-	for lease, want := range map[string]time.Duration{"25s": 5 * time.Second, "2s": 0, "1m": 10 * time.Second} {
-		c, err := Parse([]byte(loadEdit(t, base, "server:\n", "server:\n  lease: "+lease+"\n")), "q.yaml", t.TempDir())
+	for _, tc := range []struct {
+		extra     string
+		window    time.Duration
+		immediate int
+	}{
+		{"", 10 * time.Second, 3},
+		{"lease 2s", 10 * time.Second, 3},
+		{"\nnotifiers: {storm: {window: 2m, immediate: 1}}\n", 2 * time.Minute, 1},
+		{"\nnotifiers: {storm: {window: 0s}}\n", 0, 3},
+	} {
+		text := base + tc.extra
+		if lease, ok := strings.CutPrefix(tc.extra, "lease "); ok {
+			// The quickstart has a server section: the lease goes in it.
+			text = loadEdit(t, base, "server:\n", "server:\n  lease: "+lease+"\n")
+		}
+		c, err := Parse([]byte(text), "q.yaml", t.TempDir())
 		if err != nil {
-			t.Fatalf("lease %s: %v", lease, err)
+			t.Fatalf("%q: %v", tc.extra, err)
 		}
-		if got := time.Duration(*c.Notifiers.Storm.Window); got != want {
-			t.Errorf("lease %s: default storm window %s, want %s", lease, got, want)
+		if got := time.Duration(*c.Notifiers.Storm.Window); got != tc.window || c.Notifiers.Storm.Immediate != tc.immediate {
+			t.Errorf("%q: window %s immediate %d, want %s %d", tc.extra, got, c.Notifiers.Storm.Immediate, tc.window, tc.immediate)
 		}
+	}
+	_, err := Parse([]byte(base+"\nnotifiers: {storm: {window: 11m}}\n"), "q.yaml", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "notifiers.storm.window: must be from 0s (off) to 10m") {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -79,6 +79,9 @@ type page struct {
 	User     string    `json:"user"`
 	Channel  string    `json:"channel"`
 	Text     string    `json:"text"`
+	// Incidents are an alert-storm message's incidents (Incident is then
+	// its bundle).
+	Incidents []string `json:"incidents"`
 
 	from string    // the process that sent it: r0, r1, ...
 	seen time.Time // when the test read it
@@ -464,6 +467,93 @@ func TestReplicasEachStepOnce(t *testing.T) {
 		by[p.from]++
 	}
 	t.Logf("pages by replica: %v", by)
+	for _, d := range rs {
+		d.stop()
+	}
+}
+
+// TestReplicasShareOneStormBundle: twenty alerts for one person reach three
+// replicas at once. Between them the replicas send the first three pushes
+// at once and one storm message for the other seventeen when the window
+// closes: one bundle, not one per replica, and every incident named once.
+func TestReplicasShareOneStormBundle(t *testing.T) {
+	r := redistest.Start(t)
+	base, err := os.ReadFile(ladderConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "storm.yaml")
+	if err := os.WriteFile(cfg, append(base, "\nnotifiers:\n  storm: {window: 2s, immediate: 3}\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sink := &pageSink{}
+	var rs []*daemon
+	for i := range 3 {
+		rs = append(rs, startReplica(t, sink, fmt.Sprintf("r%d", i), cfg, "--redis-url", r.URL()))
+	}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := fmt.Sprintf(`{"version":"4","groupKey":"storm-%d","status":"firing","receiver":"pagerd","externalURL":"http://am",`+
+				`"alerts":[{"status":"firing","labels":{"alertname":"Storm%d","severity":"critical"},"annotations":{"summary":"storm %d"},`+
+				`"startsAt":"2025-01-01T00:00:00Z","fingerprint":"f%d"}]}`, i, i, i, i)
+			req, _ := http.NewRequest("POST", "http://"+rs[i%3].addr+"/api/v1/alertmanager", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+demoKey)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Errorf("alert %d: %d", i, resp.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	named := func(ps []page) map[string]int {
+		n := map[string]int{}
+		for _, p := range ps {
+			if p.User != "demo" || p.Channel != "push" {
+				continue
+			}
+			if len(p.Incidents) == 0 {
+				n[p.Incident]++
+			}
+			for _, id := range p.Incidents {
+				n[id]++
+			}
+		}
+		return n
+	}
+	sink.waitFor(t, "every incident named in a push", 15*time.Second, func(ps []page) bool { return len(named(ps)) == 20 }, rs...)
+	time.Sleep(settle)
+	var pushes []page
+	for _, p := range sink.snapshot() {
+		if p.User == "demo" && p.Channel == "push" {
+			pushes = append(pushes, p)
+		}
+	}
+	bundles := 0
+	for _, p := range pushes {
+		if len(p.Incidents) > 0 {
+			bundles++
+			if len(p.Incidents) != 17 || !strings.HasPrefix(p.Text, "[P0] 17 incidents (alert storm)") {
+				t.Errorf("storm message from %s carries %d incidents: %s", p.from, len(p.Incidents), p.Text)
+			}
+		}
+	}
+	if len(pushes) != 4 || bundles != 1 {
+		t.Errorf("%d pushes to demo, %d of them storm messages; want 3 at once and 1 storm message", len(pushes), bundles)
+	}
+	for id, n := range named(sink.snapshot()) {
+		if n != 1 {
+			t.Errorf("incident %s named in %d pushes", id, n)
+		}
+	}
+	checkStdout(t, sink)
 	for _, d := range rs {
 		d.stop()
 	}

@@ -84,8 +84,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	var srv *gateway.Server
 	disp := gateway.NewDispatcher(gateway.DispatcherOptions{Store: st, Config: func() *policy.Config { return srv.Config() },
-		Notifiers: notifiers, Logger: log, Registry: reg, Lease: time.Duration(cfg.Server.Lease),
-		SendTimeout: time.Duration(*cfg.Notifiers.Storm.Window) + 20*time.Second})
+		Notifiers: notifiers, Logger: log, Registry: reg, Lease: time.Duration(cfg.Server.Lease)})
 	disp.InitMetrics(cfg)
 	wake := disp.Wake
 	if n, ok := st.(gateway.Nudger); ok {
@@ -188,7 +187,7 @@ func buildNotifiers(cfg *policy.Config, stdout io.Writer) (map[string]notify.Not
 	n := cfg.Notifiers
 	chain := func(via string, t notify.Notifier, attempts int) notify.Notifier {
 		rl := n.RateLimits[via]
-		return notify.Chain(t, attempts, rl.PerSecond, rl.Burst, time.Duration(*n.Storm.Window), n.Storm.Immediate)
+		return notify.Chain(t, attempts, rl.PerSecond, rl.Burst)
 	}
 	out := map[string]notify.Notifier{
 		"log":       chain("log", notify.NewLog(w), 1),

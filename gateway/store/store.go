@@ -15,7 +15,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/fnv"
+	"strings"
 	"time"
 
 	"github.com/pagerd/pagerd/policy"
@@ -72,6 +74,9 @@ type Entry struct {
 	User    string    `json:"user,omitempty"`
 	Channel string    `json:"channel,omitempty"`
 	Detail  string    `json:"detail,omitempty"`
+	// Bundle is the storm bundle a page went out in (see Bundle), when it
+	// went out with other incidents' pages in one message.
+	Bundle string `json:"bundle,omitempty"`
 }
 
 // Filter selects incidents for List. Zero fields match everything; Limit 0
@@ -86,11 +91,15 @@ type Filter struct {
 // DefaultListLimit is how many incidents List returns when Filter.Limit is 0.
 const DefaultListLimit = 100
 
-// Claim is a lease on an incident whose earliest pending deadline is due.
-// If the replica holding it dies before completing it, the incident is due
-// again when the lease ends and another replica takes it over.
+// Claim is a lease on an incident whose earliest pending deadline is due,
+// or on a storm bundle whose window closed. If the replica holding it dies
+// before completing it, it is due again when the lease ends and another
+// replica takes it over.
 type Claim struct {
+	// Incident is the claimed incident's id; empty for a storm claim.
 	Incident string
+	// Storm is the claimed storm's key (StormKey); empty for an incident.
+	Storm string
 	// Due is when the incident's earliest pending deadline was due (not the
 	// lease end of an earlier claim), for measuring lateness.
 	Due   time.Time
@@ -149,6 +158,16 @@ type Store interface {
 	// at its lease end), for the dispatcher to sleep until. ok is false when
 	// nothing is pending.
 	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
+	// Statuses returns the status of each incident that exists among ids:
+	// what a storm bundle needs to leave out the incidents acknowledged
+	// or resolved while their pages waited. Cheap: no record is decoded
+	// whole.
+	Statuses(ctx context.Context, ids []string) (map[string]policy.Status, error)
+	// Note appends timeline entries to incidents without changing them
+	// (no version change, so nobody's Update conflicts), many incidents in
+	// few round trips. Incidents that do not exist are skipped.
+	Note(ctx context.Context, entries map[string][]Entry) error
+	Storms
 	// Ping reports whether the store answers, for /-/ready.
 	Ping(ctx context.Context) error
 	// Close releases the store.
@@ -176,4 +195,164 @@ func ShardOf(service, dedupKey string) int {
 func NextDeadline(st policy.Incident) (time.Time, bool) {
 	d, ok := st.Next()
 	return d.At, ok
+}
+
+// Storms is the part of a store that bundles pages during an alert storm.
+//
+// A storm is one person's pages on one channel (StormKey). Every page to
+// them goes through Admit, which decides by StormState.Admit whether it goes
+// out at once or waits; waiting pages are held in the store, in arrival
+// order, and the storm is due at its window's end, in the same due set as
+// incidents: the dispatcher claims it like an incident step and sends what
+// was held as one message. A held page occupies no worker and holds no
+// claim, and the state is shared, so every replica bundles into the same
+// message.
+type Storms interface {
+	// Admit decides, atomically, whether page p to the storm's person goes
+	// out now (true) or is held until the window's end (until). A held
+	// page makes the storm due at the window's end, unless it is claimed
+	// (being flushed): then Flushed or Complete reschedules it.
+	Admit(ctx context.Context, storm string, p HeldPage, now time.Time, r StormRules) (send bool, until time.Time, err error)
+	// Held returns the pages held in a storm, oldest first.
+	Held(ctx context.Context, storm string) ([]HeldPage, error)
+	// Flushed records that the first n held pages went out (or failed) as
+	// one message whose best priority rank was top, opens the next window
+	// at now, and releases the claim, if it is still this one's: the
+	// storm is due again at the new window's end if pages arrived
+	// meanwhile. It reports false when the claim had been taken over, in
+	// which case nothing changed.
+	Flushed(ctx context.Context, c Claim, n, top int, now time.Time, r StormRules) (bool, error)
+	// PutBundle keeps what a bundle carried for ttl, so its ack link, SMS
+	// reply code and call act on every incident in it.
+	PutBundle(ctx context.Context, b *Bundle, ttl time.Duration) error
+	// GetBundle returns a bundle kept by PutBundle, or ErrNotFound.
+	GetBundle(ctx context.Context, id string) (*Bundle, error)
+}
+
+// StormRules are the bundling settings: in a window, the first Immediate
+// pages go out at once and the rest wait for its end; Window 0 is off.
+type StormRules struct {
+	Window    time.Duration
+	Immediate int
+}
+
+// NoRank is the rank of "nothing sent yet": every priority beats it.
+const NoRank = 1 << 30
+
+// StormState is a storm's current window. The Redis store keeps the same
+// fields and applies the same Admit in Lua; the conformance suite checks
+// that both agree.
+type StormState struct {
+	// End is when the window closes.
+	End time.Time `json:"end"`
+	// Sent is how many pages went out at once in the window.
+	Sent int `json:"sent"`
+	// Top is the best (lowest) priority rank sent in the window.
+	Top int `json:"top"`
+	// Held is how many pages wait for the window's end.
+	Held int `json:"held"`
+}
+
+// Admit applies the bundling rules to one page of priority rank arriving at
+// now, updating the state, and reports whether it goes out at once. A page
+// after a window closed with nothing held starts a new burst; the first
+// Immediate pages of a window go out at once, as does a page more urgent
+// than any sent in it; the rest are held.
+func (s *StormState) Admit(rank int, now time.Time, r StormRules) bool {
+	if s.End.IsZero() || (!now.Before(s.End) && s.Held == 0) {
+		*s = StormState{End: now.Add(r.Window), Top: NoRank}
+	}
+	if s.Sent < max(r.Immediate, 1) || rank < s.Top {
+		s.Sent++
+		s.Top = min(s.Top, rank)
+		return true
+	}
+	s.Held++
+	return false
+}
+
+// Flushed updates the state after the first n held pages went out as one
+// message of best rank top at now: the storm may go on, so the next window
+// opens at once, and its pages are held too (until it passes quietly).
+func (s *StormState) Flushed(n, top int, now time.Time, r StormRules) {
+	s.Held = max(s.Held-n, 0)
+	s.End = now.Add(r.Window)
+	s.Sent = max(s.Sent, max(r.Immediate, 1))
+	s.Top = min(s.Top, top)
+}
+
+// HeldPage is one page waiting in a storm: enough to say what it is about
+// in the bundle and to record in its incident's timeline how it went out.
+type HeldPage struct {
+	Incident string    `json:"i"`
+	Deadline string    `json:"d,omitempty"`
+	Service  string    `json:"s"`
+	Priority string    `json:"p"`
+	Rank     int       `json:"r"`
+	Urgency  string    `json:"u,omitempty"`
+	Level    int       `json:"l"`
+	Summary  string    `json:"m"`
+	Due      time.Time `json:"t"`
+}
+
+// Bundle is what one storm message carried: the incidents it named, to
+// whom and on what channel. Its id stands where an incident id would in an
+// ack link, a PagerDuty dedup key and Twilio's callbacks, so acting on it
+// acts on every incident in it.
+type Bundle struct {
+	ID        string    `json:"id"`
+	User      string    `json:"user"`
+	Channel   string    `json:"channel"`
+	Incidents []string  `json:"incidents"`
+	SentAt    time.Time `json:"sent_at"`
+	// Priority and Top are the most urgent incident's priority and its
+	// "service: summary", for the ack page and the call.
+	Priority string `json:"priority"`
+	Top      string `json:"top"`
+}
+
+// Summary says what a bundle carried, in a line.
+func (b *Bundle) Summary() string {
+	return fmt.Sprintf("%d incidents, the most urgent %s on %s", len(b.Incidents), b.Priority, b.Top)
+}
+
+// StormKey is the key of a person's storm on a channel. User ids and
+// channels never contain a slash.
+func StormKey(user, channel string) string { return user + "/" + channel }
+
+// ParseStormKey splits a StormKey.
+func ParseStormKey(key string) (user, channel string, ok bool) {
+	i := strings.LastIndexByte(key, '/')
+	if i <= 0 || i == len(key)-1 {
+		return "", "", false
+	}
+	return key[:i], key[i+1:], true
+}
+
+// ShardOfStorm is the shard a storm's state lives in.
+func ShardOfStorm(key string) int { return ShardOf("", "storm/"+key) }
+
+// StormMember is how a storm appears in the due set, next to incident ids
+// (which start with two hex digits).
+func StormMember(key string) string { return "s:" + key }
+
+// StormOfMember returns the storm key of a due set member, if it is one.
+func StormOfMember(member string) (string, bool) { return strings.CutPrefix(member, "s:") }
+
+// NewBundleID makes a bundle id: "b" and an id of the storm's shard, so it
+// never parses as an incident id.
+func NewBundleID(storm string, t time.Time) string { return "b" + NewID(ShardOfStorm(storm), t) }
+
+// IsBundleID reports whether id was made by NewBundleID.
+func IsBundleID(id string) bool {
+	_, err := ShardOfBundle(id)
+	return err == nil
+}
+
+// ShardOfBundle reads the shard a bundle id was made in.
+func ShardOfBundle(id string) (int, error) {
+	if !strings.HasPrefix(id, "b") {
+		return 0, fmt.Errorf("%w: malformed bundle id %q", ErrNotFound, id)
+	}
+	return ShardOfID(id[1:])
 }

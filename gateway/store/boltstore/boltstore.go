@@ -25,6 +25,7 @@
 //	           ("" when unclaimed): where the incident's due entry is
 //	created    8-byte created ms + id -> index record (status, priority, service)
 //	open       the same, for incidents that are not resolved
+//	storms, held, bundles: alert-storm bundling (storm.go)
 //
 // Format 1 (one due entry per deadline, in a "deadlines" bucket) is refused
 // rather than converted.
@@ -81,7 +82,7 @@ var (
 	bucketOpen      = []byte("open")
 
 	allBuckets = [][]byte{bucketMeta, bucketIncidents, bucketDedup, bucketTimeline,
-		bucketDue, bucketSched, bucketCreated, bucketOpen}
+		bucketDue, bucketSched, bucketCreated, bucketOpen, bucketStorms, bucketHeld, bucketBundles}
 )
 
 // Store is a store.Store in one local bbolt file. It is safe for concurrent
@@ -716,7 +717,11 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 			if err := sched.Put(id, schedValue(leaseEnd, orig, token)); err != nil {
 				return err
 			}
-			out = append(out, store.Claim{Incident: string(id), Due: msTime(orig), Token: token, Takeover: takeover})
+			c := store.Claim{Incident: string(id), Due: msTime(orig), Token: token, Takeover: takeover}
+			if key, ok := store.StormOfMember(c.Incident); ok {
+				c.Incident, c.Storm = "", key
+			}
+			out = append(out, c)
 		}
 		return nil
 	})
@@ -732,6 +737,9 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 // leaves the due set with none pending. A claim voided by a takeover, or one
 // an Update already cancelled, is left alone without error.
 func (s *Store) Complete(ctx context.Context, c store.Claim) error {
+	if c.Storm != "" {
+		return s.completeStorm(ctx, c)
+	}
 	if _, err := store.ShardOfID(c.Incident); err != nil {
 		return err
 	}

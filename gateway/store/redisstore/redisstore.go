@@ -12,6 +12,7 @@
 //	                     incident with a pending deadline; a lease end while
 //	                     claimed)
 //	claims               hash id -> "<token>:<original due ms>"
+//	                     (the due set and claims also hold storms: storm.go)
 //	idx                  sorted set of ids by creation time in ms
 //	open                 sorted set of open ids by creation time in ms
 //
@@ -548,7 +549,11 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 			token, _ := res[i+2].(string)
 			take, _ := res[i+3].(int64)
 			orig, _ := strconv.ParseInt(origS, 10, 64)
-			out = append(out, store.Claim{Incident: id, Due: time.UnixMilli(orig).UTC(), Token: token, Takeover: take == 1})
+			c := store.Claim{Incident: id, Due: time.UnixMilli(orig).UTC(), Token: token, Takeover: take == 1}
+			if key, ok := store.StormOfMember(id); ok {
+				c.Incident, c.Storm = "", key
+			}
+			out = append(out, c)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Due.Before(out[j].Due) })
@@ -576,6 +581,9 @@ return 1
 // Complete releases a claim if it is still this one's, putting the incident
 // back at its earliest pending deadline.
 func (s *Store) Complete(ctx context.Context, c store.Claim) error {
+	if c.Storm != "" {
+		return s.completeStorm(ctx, c)
+	}
 	shard, err := store.ShardOfID(c.Incident)
 	if err != nil {
 		return err
@@ -634,7 +642,8 @@ func Prefix(s *Store) string { return s.prefix }
 // LoadScripts loads the store's Lua scripts into Redis's script cache ahead
 // of the first alert, so it is not the one that pays for EVAL fallback.
 func (s *Store) LoadScripts(ctx context.Context) error {
-	for _, sc := range []*redis.Script{triggerScript, updateScript, claimScript, completeScript} {
+	for _, sc := range []*redis.Script{triggerScript, updateScript, claimScript, completeScript, admitScript, flushedScript,
+		completeStormScript, noteScript} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 			return unavailable(err)
 		}

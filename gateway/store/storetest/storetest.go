@@ -52,6 +52,7 @@ func Run(t *testing.T, f Factory) {
 		{"ConcurrentTriggersCreateOneIncident", testConcurrentTriggers},
 		{"Durable", testDurable},
 	}
+	tests = append(tests, stormTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f) })
 	}

@@ -1,0 +1,360 @@
+//go:build load
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/internal/redistest"
+)
+
+// The load runs (`make load`): the real pagerd binary as shipped (default
+// storm bundling, the real notifier chain), its pages going out on the
+// webhook transport to a receiver in this process, and alerts sent open
+// loop on a fixed schedule, every time measured from the alert's scheduled
+// send. They print their figures; docs/BENCHMARKS.md records them. They are
+// not part of `make test`: they take minutes and their figures depend on the
+// machine.
+
+// loadRunConfig is the defaults (storm window 10s, 3 pages at once; the
+// default ladder) with ann paged for service api and bob for service web,
+// each on the webhook transport to the receiver.
+const loadRunConfig = `
+api:
+  tokens: [{name: load, token: load-api-token}]
+users:
+  - {id: ann, name: Ann, contacts: [{channel: push, via: webhook, address: "RECEIVER/ann"}, {channel: sms, via: webhook, address: "RECEIVER/ann"}, {channel: voice, via: webhook, address: "RECEIVER/ann"}]}
+  - {id: bob, name: Bob, contacts: [{channel: push, via: webhook, address: "RECEIVER/bob"}, {channel: sms, via: webhook, address: "RECEIVER/bob"}, {channel: voice, via: webhook, address: "RECEIVER/bob"}]}
+schedules:
+  - name: s
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - {name: api, start: 2025-01-06, members: [ann]}
+      - {name: web, start: 2025-01-06, members: [bob]}
+escalation_policies:
+  - name: api
+    levels: [{name: primary, targets: [{schedule: s, tier: api}], timeout: 15m}]
+  - name: web
+    levels: [{name: primary, targets: [{schedule: s, tier: web}], timeout: 15m}]
+services:
+  - name: api
+    priority_scheme: P0-P3
+    escalation_policy: api
+    integrations: {alertmanager_key: load-api-key-0123456789abcdef0123}
+  - name: web
+    priority_scheme: P0-P3
+    escalation_policy: web
+    integrations: {alertmanager_key: load-web-key-0123456789abcdef0123}
+`
+
+var loadKeys = map[string]string{"ann": "load-api-key-0123456789abcdef0123", "bob": "load-web-key-0123456789abcdef0123"}
+
+// received is one message at the receiver.
+type received struct {
+	at        time.Time
+	user      string
+	channel   string
+	incident  string
+	incidents []string
+}
+
+// receiver is the far side of the webhook transport.
+type receiver struct {
+	mu   sync.Mutex
+	msgs []received
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	at := time.Now()
+	var m struct {
+		Incident  string   `json:"incident"`
+		Incidents []string `json:"incidents"`
+		User      string   `json:"user"`
+		Channel   string   `json:"channel"`
+	}
+	if err := json.NewDecoder(req.Body).Decode(&m); err != nil {
+		http.Error(w, err.Error(), 400)
+		return
+	}
+	r.mu.Lock()
+	r.msgs = append(r.msgs, received{at: at, user: m.User, channel: m.Channel, incident: m.Incident, incidents: m.Incidents})
+	r.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (r *receiver) snapshot() []received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]received(nil), r.msgs...)
+}
+
+// sent is one alert: when it was scheduled, and the incident it opened.
+type sent struct {
+	user     string
+	at       time.Time
+	incident string
+	err      string
+}
+
+// loadRun is one daemon, one receiver and a sender.
+type loadRun struct {
+	t      *testing.T
+	d      *daemon
+	recv   *receiver
+	client *http.Client
+	mu     sync.Mutex
+	sent   []*sent
+	wg     sync.WaitGroup
+	seq    int
+}
+
+func startLoad(t *testing.T, store string) *loadRun {
+	t.Helper()
+	recv := &receiver{}
+	rs := httptest.NewServer(recv)
+	t.Cleanup(rs.Close)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "pagerd.yaml")
+	if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(loadRunConfig, "RECEIVER", rs.URL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--data-dir", filepath.Join(dir, "data")}
+	if store == "redis" {
+		args = []string{"--redis-url", "redis://" + redistest.Start(t).Addr}
+	}
+	d := startDaemonOut(t, io.Discard, "pagerd", cfg, freeAddr(t), args...)
+	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}
+	return &loadRun{t: t, d: d, recv: recv, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+}
+
+// fire sends one alert for user at its scheduled time, without waiting.
+func (l *loadRun) fire(user string, at time.Time) {
+	l.mu.Lock()
+	l.seq++
+	s := &sent{user: user, at: at}
+	group := fmt.Sprintf("load-%s-%d-%d", user, l.seq, rand.Int64())
+	l.sent = append(l.sent, s)
+	l.mu.Unlock()
+	body := fmt.Sprintf(`{"version":"4","groupKey":%q,"status":"firing","receiver":"pagerd","groupLabels":{},"commonLabels":{},"commonAnnotations":{},"externalURL":"http://am","alerts":[{"status":"firing","labels":{"alertname":"Load","severity":"critical","group":%q},"annotations":{"summary":"load test alert"},"startsAt":"2025-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"f"}]}`, group, group)
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		time.Sleep(time.Until(at))
+		req, _ := http.NewRequest("POST", "http://"+l.d.addr+"/api/v1/alertmanager", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+loadKeys[user])
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := l.client.Do(req)
+		if err != nil {
+			l.mu.Lock()
+			s.err = err.Error()
+			l.mu.Unlock()
+			return
+		}
+		defer resp.Body.Close()
+		var res struct{ Incidents []string }
+		b, _ := io.ReadAll(resp.Body)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if resp.StatusCode != 200 || json.Unmarshal(b, &res) != nil || len(res.Incidents) != 1 {
+			s.err = fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(b))
+			return
+		}
+		s.incident = res.Incidents[0]
+	}()
+}
+
+// result is what a load run measured.
+type result struct {
+	sent map[string]*sent // by incident
+	errs int
+	msgs []received
+}
+
+// finish waits for every alert to be answered and then until end, for the
+// pages still to come.
+func (l *loadRun) finish(end time.Time) result {
+	l.wg.Wait()
+	time.Sleep(time.Until(end))
+	r := result{sent: map[string]*sent{}, msgs: l.recv.snapshot()}
+	for _, s := range l.sent {
+		if s.err != "" {
+			r.errs++
+			l.t.Logf("alert failed: %s", s.err)
+			continue
+		}
+		r.sent[s.incident] = s
+	}
+	return r
+}
+
+// named is, for each incident, when a message first named it (alone or in
+// a storm message) and whether that message was a storm message.
+func (r result) named() (map[string]time.Time, map[string]bool) {
+	at, bundled := map[string]time.Time{}, map[string]bool{}
+	note := func(id string, t time.Time, b bool) {
+		if old, ok := at[id]; !ok || t.Before(old) {
+			at[id], bundled[id] = t, b
+		}
+	}
+	for _, m := range r.msgs {
+		if m.channel != "push" {
+			continue
+		}
+		if len(m.incidents) == 0 {
+			note(m.incident, m.at, false)
+		}
+		for _, id := range m.incidents {
+			note(id, m.at, true)
+		}
+	}
+	return at, bundled
+}
+
+func pct(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p))]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+// TestLoadStormBurst: 50 alerts 1–2 s apart to one person. Every incident
+// is named in a page within the window + 1 s; the pages that go out at once
+// (the first of a burst) within 50 ms at p99.
+func TestLoadStormBurst(t *testing.T) {
+	for _, store := range []string{"embedded", "redis"} {
+		t.Run(store, func(t *testing.T) {
+			l := startLoad(t, store)
+			at := time.Now().Add(500 * time.Millisecond)
+			for i := 0; i < 50; i++ {
+				l.fire("ann", at)
+				at = at.Add(time.Second + time.Duration(rand.Int64N(int64(time.Second))))
+			}
+			r := l.finish(at.Add(12 * time.Second))
+			named, bundled := r.named()
+			var atOnce, all []time.Duration
+			for id, s := range r.sent {
+				n, ok := named[id]
+				if !ok {
+					t.Errorf("incident %s was never named in a page", id)
+					continue
+				}
+				all = append(all, n.Sub(s.at))
+				if !bundled[id] {
+					atOnce = append(atOnce, n.Sub(s.at))
+				}
+			}
+			pushes := 0
+			for _, m := range r.msgs {
+				if m.user == "ann" && m.channel == "push" {
+					pushes++
+				}
+			}
+			t.Logf("%s: %d alerts, %d failed; %d push messages; %d pages at once: p50 %s p99 %s max %s; every incident named: p50 %s p99 %s max %s",
+				store, len(r.sent), r.errs, pushes, len(atOnce), ms(pct(atOnce, .5)), ms(pct(atOnce, .99)), ms(pct(atOnce, 1)),
+				ms(pct(all, .5)), ms(pct(all, .99)), ms(pct(all, 1)))
+			if r.errs > 0 || len(r.sent) != 50 {
+				t.Errorf("%d alerts failed", r.errs)
+			}
+			if p := pct(atOnce, .99); p > 50*time.Millisecond {
+				t.Errorf("pages at once p99 %s, target 50 ms", ms(p))
+			}
+			if m := pct(all, 1); m > 11*time.Second {
+				t.Errorf("an incident was first named %s after its alert, target window + 1 s", ms(m))
+			}
+		})
+	}
+}
+
+// TestLoadStormFlood: 10,000 alerts in 5 s to ann, and ten alerts to bob
+// spread over the same minute. Ann's first page within 1 s; one message
+// naming all of hers within the window + 1 s; fewer than 20 messages per
+// channel to her in the first minute; bob's pages on time (p99 < 100 ms).
+func TestLoadStormFlood(t *testing.T) {
+	for _, store := range []string{"embedded", "redis"} {
+		t.Run(store, func(t *testing.T) {
+			l := startLoad(t, store)
+			start := time.Now().Add(time.Second)
+			const n = 10000
+			for i := 0; i < n; i++ {
+				l.fire("ann", start.Add(time.Duration(i)*5*time.Second/n))
+			}
+			for i := 0; i < 10; i++ {
+				l.fire("bob", start.Add(time.Duration(i)*6*time.Second+300*time.Millisecond))
+			}
+			r := l.finish(start.Add(62 * time.Second))
+			named, _ := r.named()
+			var first time.Time
+			annMsgs := map[string]int{}
+			var allNamedBy time.Time
+			var bob []time.Duration
+			missing := 0
+			for id, s := range r.sent {
+				nat, ok := named[id]
+				if s.user == "bob" {
+					if ok {
+						bob = append(bob, nat.Sub(s.at))
+					} else {
+						missing++
+					}
+					continue
+				}
+				if !ok {
+					missing++
+					continue
+				}
+				if nat.After(allNamedBy) {
+					allNamedBy = nat
+				}
+			}
+			bundles := 0
+			for _, m := range r.msgs {
+				if m.user != "ann" || m.at.After(start.Add(time.Minute)) {
+					continue
+				}
+				annMsgs[m.channel]++
+				if first.IsZero() || m.at.Before(first) {
+					first = m.at
+				}
+				if len(m.incidents) > 0 && m.channel == "push" {
+					bundles++
+				}
+			}
+			sort.Slice(bob, func(i, j int) bool { return bob[i] < bob[j] })
+			t.Logf("%s: %d alerts accepted, %d failed, %d never named; ann: first page %s after the first alert, all %d named %s after it, in %d storm messages; messages to ann in the first minute by channel %v; bob's pages late p50 %s p99 %s max %s",
+				store, len(r.sent), r.errs, missing, ms(first.Sub(start)), n-r.errs, ms(allNamedBy.Sub(start)), bundles, annMsgs,
+				ms(pct(bob, .5)), ms(pct(bob, .99)), ms(pct(bob, 1)))
+			if d := first.Sub(start); first.IsZero() || d > time.Second {
+				t.Errorf("ann's first page %s after the first alert, target < 1 s", ms(d))
+			}
+			if d := allNamedBy.Sub(start); missing > 0 || d > 11*time.Second {
+				t.Errorf("all of ann's incidents named %s after the first alert (%d never), target window + 1 s", ms(d), missing)
+			}
+			for ch, c := range annMsgs {
+				if c >= 20 {
+					t.Errorf("%d %s messages to ann in the first minute, target < 20", c, ch)
+				}
+			}
+			if p := pct(bob, .99); len(bob) != 10 || p > 100*time.Millisecond {
+				t.Errorf("bob's pages: %d, p99 %s late, target < 100 ms", len(bob), ms(p))
+			}
+		})
+	}
+}

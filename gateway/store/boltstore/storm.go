@@ -1,0 +1,286 @@
+package boltstore
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// Storm buckets:
+//
+//	storms   storm key -> JSON store.StormState (its Held is the count of
+//	         the held bucket's entries)
+//	held     storm key -> nested bucket: 8-byte sequence -> JSON held page
+//	bundles  bundle id -> JSON {expires ms, bundle}
+//
+// A storm's due entry is the member "s:<key>" in the due and sched buckets,
+// so claims, leases and takeovers work as they do for incidents.
+var (
+	bucketStorms  = []byte("storms")
+	bucketHeld    = []byte("held")
+	bucketBundles = []byte("bundles")
+)
+
+func readStorm(tx *bbolt.Tx, key string) (store.StormState, error) {
+	var st store.StormState
+	v := tx.Bucket(bucketStorms).Get([]byte(key))
+	if v == nil {
+		return st, nil
+	}
+	if err := json.Unmarshal(v, &st); err != nil {
+		return st, plain("decode storm %s: %w", key, err)
+	}
+	return st, nil
+}
+
+func putStorm(tx *bbolt.Tx, key string, st store.StormState) error {
+	v, err := json.Marshal(st)
+	if err != nil {
+		return plain("encode storm %s: %w", key, err)
+	}
+	return tx.Bucket(bucketStorms).Put([]byte(key), v)
+}
+
+// Admit applies store.StormState.Admit in one transaction, holding the page
+// and scheduling the storm at its window's end when it holds its first one
+// (unless it is claimed: the flush reschedules it).
+func (s *Store) Admit(ctx context.Context, key string, p store.HeldPage, now time.Time, r store.StormRules) (bool, time.Time, error) {
+	p.Due = p.Due.UTC()
+	page, err := json.Marshal(p)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	var send bool
+	var until time.Time
+	err = s.update(ctx, func(tx *bbolt.Tx) error {
+		st, err := readStorm(tx, key)
+		if err != nil {
+			return err
+		}
+		send = st.Admit(p.Rank, now, r)
+		until = st.End
+		if !send {
+			b, err := tx.Bucket(bucketHeld).CreateBucketIfNotExists([]byte(key))
+			if err != nil {
+				return err
+			}
+			seq, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			k := make([]byte, 8)
+			binary.BigEndian.PutUint64(k, seq)
+			if err := b.Put(k, page); err != nil {
+				return err
+			}
+			member := store.StormMember(key)
+			if st.Held == 1 && !claimed(tx, member) {
+				ms := st.End.UnixMilli()
+				if err := setDue(tx, member, ms, ms, ""); err != nil {
+					return err
+				}
+			}
+		}
+		return putStorm(tx, key, st)
+	})
+	return send, until.UTC(), err
+}
+
+// Held returns the storm's held pages, oldest first.
+func (s *Store) Held(ctx context.Context, key string) ([]store.HeldPage, error) {
+	var out []store.HeldPage
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketHeld).Bucket([]byte(key))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var p store.HeldPage
+			if err := json.Unmarshal(v, &p); err != nil {
+				return plain("decode held page of storm %s: %w", key, err)
+			}
+			out = append(out, p)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Flushed drops the first n held pages, opens the next window and releases
+// the claim, if it is still this one's, in one transaction.
+func (s *Store) Flushed(ctx context.Context, c store.Claim, n, top int, now time.Time, r store.StormRules) (bool, error) {
+	ok := false
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		member := store.StormMember(c.Storm)
+		if _, _, tok, found := parseSched(tx.Bucket(bucketSched).Get([]byte(member))); !found || tok != c.Token {
+			return errNoop
+		}
+		ok = true
+		st, err := readStorm(tx, c.Storm)
+		if err != nil {
+			return err
+		}
+		left := 0
+		if b := tx.Bucket(bucketHeld).Bucket([]byte(c.Storm)); b != nil {
+			cur := b.Cursor()
+			dropped := 0
+			for k, _ := cur.First(); k != nil; k, _ = cur.First() {
+				if dropped == n {
+					break
+				}
+				if err := cur.Delete(); err != nil {
+					return err
+				}
+				dropped++
+			}
+			for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
+				left++
+			}
+		}
+		st.Flushed(n, top, now, r)
+		st.Held = left
+		if err := putStorm(tx, c.Storm, st); err != nil {
+			return err
+		}
+		if left > 0 {
+			ms := st.End.UnixMilli()
+			return setDue(tx, member, ms, ms, "")
+		}
+		return dropDue(tx, member)
+	})
+	return ok, err
+}
+
+// completeStorm releases a storm's claim without a flush: due again at its
+// window's end if pages are held, out of the due set otherwise.
+func (s *Store) completeStorm(ctx context.Context, c store.Claim) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error {
+		member := store.StormMember(c.Storm)
+		if _, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get([]byte(member))); !ok || tok != c.Token {
+			return errNoop
+		}
+		st, err := readStorm(tx, c.Storm)
+		if err != nil {
+			return err
+		}
+		if st.Held > 0 {
+			ms := st.End.UnixMilli()
+			return setDue(tx, member, ms, ms, "")
+		}
+		return dropDue(tx, member)
+	})
+}
+
+type keptBundle struct {
+	Expires int64         `json:"expires"`
+	Bundle  *store.Bundle `json:"bundle"`
+}
+
+// PutBundle keeps a bundle for ttl, and drops the bundles that expired
+// (there are few: one per person and channel per storm window).
+func (s *Store) PutBundle(ctx context.Context, b *store.Bundle, ttl time.Duration) error {
+	if _, err := store.ShardOfBundle(b.ID); err != nil {
+		return err
+	}
+	v, err := json.Marshal(keptBundle{Expires: time.Now().Add(ttl).UnixMilli(), Bundle: b})
+	if err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx *bbolt.Tx) error {
+		bk := tx.Bucket(bucketBundles)
+		now := time.Now().UnixMilli()
+		c := bk.Cursor()
+		for k, v := c.First(); k != nil; {
+			var kb keptBundle
+			if json.Unmarshal(v, &kb) == nil && kb.Expires <= now {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				k, v = c.Seek(k)
+				continue
+			}
+			k, v = c.Next()
+		}
+		return bk.Put([]byte(b.ID), v)
+	})
+}
+
+// GetBundle returns a kept bundle that has not expired.
+func (s *Store) GetBundle(ctx context.Context, id string) (*store.Bundle, error) {
+	if _, err := store.ShardOfBundle(id); err != nil {
+		return nil, err
+	}
+	var kb keptBundle
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketBundles).Get([]byte(id))
+		if v == nil {
+			return fmt.Errorf("%w: bundle %s", store.ErrNotFound, id)
+		}
+		if err := json.Unmarshal(v, &kb); err != nil {
+			return plain("decode bundle %s: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if kb.Bundle == nil || kb.Expires <= time.Now().UnixMilli() {
+		return nil, fmt.Errorf("%w: bundle %s", store.ErrNotFound, id)
+	}
+	return kb.Bundle, nil
+}
+
+// Statuses reads each incident's status from the index record, without
+// decoding the incident.
+func (s *Store) Statuses(ctx context.Context, ids []string) (map[string]policy.Status, error) {
+	out := make(map[string]policy.Status, len(ids))
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		for _, id := range ids {
+			inc, err := readIncident(tx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out[id] = inc.State.Status
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Note appends timeline entries to many incidents in one transaction.
+func (s *Store) Note(ctx context.Context, entries map[string][]store.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	enc := make(map[string][][]byte, len(entries))
+	for id, es := range entries {
+		e, err := encodeEntries(es)
+		if err != nil {
+			return err
+		}
+		enc[id] = e
+	}
+	return s.update(ctx, func(tx *bbolt.Tx) error {
+		inc := tx.Bucket(bucketIncidents)
+		for id, es := range enc {
+			if inc.Get([]byte(id)) == nil {
+				continue
+			}
+			if err := appendTimeline(tx, id, es); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,261 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// Storm keys, in the storm's shard (store.ShardOfStorm):
+//
+//	storm:<key>    hash: end (ms), sent, top — the window (store.StormState)
+//	held:<key>     list of held pages, JSON, oldest first
+//	bundle:<id>    string: JSON of a sent bundle, expiring with its links
+//
+// The storm's due entry is the member "s:<key>" of the shard's due set, so
+// claims, leases and takeovers work as they do for incidents.
+
+// admitScript is store.StormState.Admit in Lua, plus holding the page and
+// scheduling the storm at its window's end when it holds its first page
+// (unless it is claimed: the flush reschedules it).
+var admitScript = redis.NewScript(`
+local now, win, imm, rank = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if imm < 1 then imm = 1 end
+local h = redis.call('HMGET', KEYS[1], 'end', 'sent', 'top')
+local held = redis.call('LLEN', KEYS[2])
+local e, sent, top = tonumber(h[1]), tonumber(h[2]), tonumber(h[3])
+if not e or (now >= e and held == 0) then
+  e, sent, top = now + win, 0, ` + strconv.Itoa(store.NoRank) + `
+end
+local send = 0
+if sent < imm or rank < top then
+  sent = sent + 1
+  if rank < top then top = rank end
+  send = 1
+else
+  redis.call('RPUSH', KEYS[2], ARGV[5])
+  if held == 0 and redis.call('HEXISTS', KEYS[4], ARGV[6]) == 0 then
+    redis.call('ZADD', KEYS[3], e, ARGV[6])
+  end
+end
+redis.call('HSET', KEYS[1], 'end', e, 'sent', sent, 'top', top)
+return {send, e}
+`)
+
+func (s *Store) stormKeys(key string) []string {
+	shard := store.ShardOfStorm(key)
+	return []string{s.key(shard, "storm:", key), s.key(shard, "held:", key), s.key(shard, "due"), s.key(shard, "claims")}
+}
+
+// Admit decides whether a page goes out now or joins the storm's bundle:
+// one script, one round trip.
+func (s *Store) Admit(ctx context.Context, key string, p store.HeldPage, now time.Time, r store.StormRules) (bool, time.Time, error) {
+	page, err := json.Marshal(p)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	res, err := admitScript.Run(ctx, s.rdb, s.stormKeys(key), ms(now), r.Window.Milliseconds(), r.Immediate, p.Rank,
+		page, store.StormMember(key)).Int64Slice()
+	if err != nil {
+		return false, time.Time{}, unavailable(err)
+	}
+	if len(res) != 2 {
+		return false, time.Time{}, fmt.Errorf("redis: unexpected admit reply %v", res)
+	}
+	return res[0] == 1, time.UnixMilli(res[1]).UTC(), nil
+}
+
+// Held returns the storm's held pages, oldest first.
+func (s *Store) Held(ctx context.Context, key string) ([]store.HeldPage, error) {
+	vals, err := s.rdb.LRange(ctx, s.stormKeys(key)[1], 0, -1).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]store.HeldPage, 0, len(vals))
+	for _, v := range vals {
+		var p store.HeldPage
+		if err := json.Unmarshal([]byte(v), &p); err != nil {
+			return nil, fmt.Errorf("decode held page of storm %s: %w", key, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// flushedScript is store.StormState.Flushed in Lua, done only while the
+// claim is still this one's: drop the n pages that went out, open the next
+// window, release the claim and reschedule the storm if pages wait.
+var flushedScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[4], ARGV[1])
+if not cur or string.sub(cur, 1, #ARGV[2] + 1) ~= ARGV[2] .. ':' then return 0 end
+local n, now, win, imm, top = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+if imm < 1 then imm = 1 end
+if n > 0 then redis.call('LTRIM', KEYS[2], n, -1) end
+local h = redis.call('HMGET', KEYS[1], 'sent', 'top')
+local sent, t = tonumber(h[1]) or 0, tonumber(h[2]) or ` + strconv.Itoa(store.NoRank) + `
+if sent < imm then sent = imm end
+if top < t then t = top end
+local e = now + win
+redis.call('HSET', KEYS[1], 'end', e, 'sent', sent, 'top', t)
+redis.call('HDEL', KEYS[4], ARGV[1])
+if redis.call('LLEN', KEYS[2]) > 0 then
+  redis.call('ZADD', KEYS[3], e, ARGV[1])
+else
+  redis.call('ZREM', KEYS[3], ARGV[1])
+end
+return 1
+`)
+
+// Flushed records a flush and releases the storm's claim.
+func (s *Store) Flushed(ctx context.Context, c store.Claim, n, top int, now time.Time, r store.StormRules) (bool, error) {
+	ok, err := flushedScript.Run(ctx, s.rdb, s.stormKeys(c.Storm), store.StormMember(c.Storm), c.Token, n, ms(now),
+		r.Window.Milliseconds(), r.Immediate, top).Int()
+	if err != nil {
+		return false, unavailable(err)
+	}
+	return ok == 1, nil
+}
+
+// completeStormScript releases a storm's claim without a flush: it is due
+// again at once if pages are held (its window is over), or leaves the due
+// set.
+var completeStormScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[4], ARGV[1])
+if cur and string.sub(cur, 1, #ARGV[2] + 1) == ARGV[2] .. ':' then
+  redis.call('HDEL', KEYS[4], ARGV[1])
+  if redis.call('LLEN', KEYS[2]) > 0 then
+    local e = tonumber(redis.call('HGET', KEYS[1], 'end')) or tonumber(ARGV[3])
+    redis.call('ZADD', KEYS[3], e, ARGV[1])
+  else
+    redis.call('ZREM', KEYS[3], ARGV[1])
+  end
+end
+return 1
+`)
+
+func (s *Store) completeStorm(ctx context.Context, c store.Claim) error {
+	return unavailable(completeStormScript.Run(ctx, s.rdb, s.stormKeys(c.Storm), store.StormMember(c.Storm), c.Token,
+		ms(time.Now())).Err())
+}
+
+// PutBundle keeps a bundle for ttl.
+func (s *Store) PutBundle(ctx context.Context, b *store.Bundle, ttl time.Duration) error {
+	shard, err := store.ShardOfBundle(b.ID)
+	if err != nil {
+		return err
+	}
+	j, err := json.Marshal(b)
+	if err != nil {
+		return err
+	}
+	return unavailable(s.rdb.Set(ctx, s.key(shard, "bundle:", b.ID), packBlob(j), ttl).Err())
+}
+
+// GetBundle returns a kept bundle.
+func (s *Store) GetBundle(ctx context.Context, id string) (*store.Bundle, error) {
+	shard, err := store.ShardOfBundle(id)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.rdb.Get(ctx, s.key(shard, "bundle:", id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("%w: bundle %s", store.ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	j, err := unpackBlob(v)
+	if err != nil {
+		return nil, err
+	}
+	var b store.Bundle
+	if err := json.Unmarshal(j, &b); err != nil {
+		return nil, fmt.Errorf("decode bundle %s: %w", id, err)
+	}
+	return &b, nil
+}
+
+// headerPeek is how much of a record Statuses reads: the header line (see
+// the package doc) is well under it.
+const headerPeek = 160
+
+// Statuses reads the header of each record only, pipelined.
+func (s *Store) Statuses(ctx context.Context, ids []string) (map[string]policy.Status, error) {
+	out := make(map[string]policy.Status, len(ids))
+	const batch = 1000
+	for start := 0; start < len(ids); start += batch {
+		chunk := ids[start:min(start+batch, len(ids))]
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.StringCmd, len(chunk))
+		for i, id := range chunk {
+			shard, err := store.ShardOfID(id)
+			if err != nil {
+				continue
+			}
+			cmds[i] = pipe.GetRange(ctx, s.key(shard, "inc:", id), 0, headerPeek)
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, unavailable(err)
+		}
+		for i, c := range cmds {
+			if c == nil || c.Val() == "" {
+				continue
+			}
+			f := strings.Fields(strings.SplitN(c.Val(), "\n", 2)[0])
+			if len(f) < 3 || f[0] != "v1" {
+				return nil, fmt.Errorf("decode incident header of %s", chunk[i])
+			}
+			out[chunk[i]] = policy.Status(f[2])
+		}
+	}
+	return out, nil
+}
+
+// noteScript appends to an existing record: the timeline is the record's
+// tail, so an append adds entries and changes nothing else.
+var noteScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('APPEND', KEYS[1], ARGV[1])
+`)
+
+// Note appends timeline entries, pipelined in batches. The script is
+// loaded first: a pipeline cannot fall back to EVAL per command after a
+// Redis restart emptied the script cache, and one more round trip per
+// storm message costs nothing.
+func (s *Store) Note(ctx context.Context, entries map[string][]store.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	if err := noteScript.Load(ctx, s.rdb).Err(); err != nil {
+		return unavailable(err)
+	}
+	pipe := s.rdb.Pipeline()
+	queued := 0
+	for id, es := range entries {
+		shard, err := store.ShardOfID(id)
+		if err != nil {
+			continue
+		}
+		tl, err := encodeTimeline(es)
+		if err != nil {
+			return err
+		}
+		noteScript.EvalSha(ctx, pipe, []string{s.key(shard, "inc:", id)}, tl)
+		if queued++; queued%500 == 0 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				return unavailable(err)
+			}
+		}
+	}
+	_, err := pipe.Exec(ctx)
+	return unavailable(err)
+}

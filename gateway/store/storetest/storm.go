@@ -1,0 +1,408 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// stormTests are the storm-bundling part of the suite.
+var stormTests = []struct {
+	name string
+	fn   func(*testing.T, Factory)
+}{
+	{"StormSendsTheFirstPagesAndHoldsTheRest", testStormBurst},
+	{"StormLetsAMoreUrgentPageThrough", testStormPriority},
+	{"StormHeldWhileFlushingWaitsForTheNextWindow", testStormHeldWhileClaimed},
+	{"StormFlushAfterTakeoverIsVoid", testStormTakeover},
+	{"StormAgreesWithStormState", testStormAgrees},
+	{"StormConcurrentAdmitsSendImmediateOnly", testStormConcurrent},
+	{"StormsArePerPersonAndChannel", testStormKeys},
+	{"BundlesAreKeptUntilTheyExpire", testBundles},
+	{"StatusesReadOnlyWhatExists", testStatuses},
+	{"NoteAppendsWithoutAVersion", testNote},
+	{"StormDurable", testStormDurable},
+}
+
+var rules = store.StormRules{Window: 10 * time.Second, Immediate: 3}
+
+func page(inc string, rank int, at time.Time) store.HeldPage {
+	return store.HeldPage{Incident: inc, Deadline: "1.1", Service: "api", Priority: fmt.Sprintf("P%d", rank), Rank: rank,
+		Urgency: "high", Level: 0, Summary: "disk full on " + inc, Due: at}
+}
+
+func admit(t *testing.T, s store.Store, key string, p store.HeldPage, now time.Time) (bool, time.Time) {
+	t.Helper()
+	send, until, err := s.Admit(ctx(t), key, p, now, rules)
+	if err != nil {
+		t.Fatalf("admit %s: %v", p.Incident, err)
+	}
+	return send, until
+}
+
+func held(t *testing.T, s store.Store, key string) []string {
+	t.Helper()
+	ps, err := s.Held(ctx(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Incident)
+	}
+	return out
+}
+
+func flushed(t *testing.T, s store.Store, c store.Claim, n, top int, now time.Time) bool {
+	t.Helper()
+	ok, err := s.Flushed(ctx(t), c, n, top, now, rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+func testStormBurst(t *testing.T, f Factory) {
+	s := f.New(t)
+	key := store.StormKey("ann", "push")
+	for i := 0; i < 3; i++ {
+		if send, _ := admit(t, s, key, page(fmt.Sprint("i", i), 1, base), base.Add(time.Duration(i)*time.Second)); !send {
+			t.Fatalf("page %d of a burst held; the first %d go out at once", i, rules.Immediate)
+		}
+	}
+	if _, ok, _ := s.NextDue(ctx(t)); ok {
+		t.Fatal("a storm that holds nothing is due")
+	}
+	for i := 3; i < 6; i++ {
+		send, until := admit(t, s, key, page(fmt.Sprint("i", i), 1, base), base.Add(time.Duration(i)*time.Second))
+		if send || !until.Equal(base.Add(rules.Window)) {
+			t.Fatalf("page %d: send %v until %v, want held until the window's end", i, send, until)
+		}
+	}
+	if got := held(t, s, key); !reflect.DeepEqual(got, []string{"i3", "i4", "i5"}) {
+		t.Fatalf("held %v", got)
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(base.Add(rules.Window)) {
+		t.Fatalf("storm due %v %v, want at the window's end", at, ok)
+	}
+	if cs := claimAll(t, s, base.Add(rules.Window-time.Millisecond)); len(cs) != 0 {
+		t.Fatalf("claimed before the window closed: %+v", cs)
+	}
+	cs := claimAll(t, s, base.Add(rules.Window))
+	if len(cs) != 1 || cs[0].Storm != key || cs[0].Incident != "" || !cs[0].Due.Equal(base.Add(rules.Window)) {
+		t.Fatalf("claims %+v, want the storm", cs)
+	}
+	if !flushed(t, s, cs[0], 3, 1, base.Add(rules.Window)) {
+		t.Fatal("flush refused with a live claim")
+	}
+	if got := held(t, s, key); len(got) != 0 {
+		t.Fatalf("held after the flush: %v", got)
+	}
+	if _, ok, _ := s.NextDue(ctx(t)); ok {
+		t.Fatal("due after a flush that left nothing held")
+	}
+	// The storm goes on: a page in the next window is held too.
+	if send, until := admit(t, s, key, page("i6", 1, base), base.Add(15*time.Second)); send || !until.Equal(base.Add(20*time.Second)) {
+		t.Fatalf("a page in the window after a flush: send %v until %v", send, until)
+	}
+	cs = claimAll(t, s, base.Add(20*time.Second))
+	if len(cs) != 1 || !flushed(t, s, cs[0], 1, 1, base.Add(20*time.Second)) {
+		t.Fatalf("second flush: %+v", cs)
+	}
+	// A page after a window that passed quietly starts a new burst.
+	if send, _ := admit(t, s, key, page("i7", 1, base), base.Add(30*time.Second)); !send {
+		t.Fatal("the first page after a quiet window was held")
+	}
+}
+
+func testStormPriority(t *testing.T, f Factory) {
+	s := f.New(t)
+	key := store.StormKey("ann", "sms")
+	for i := 0; i < 3; i++ {
+		admit(t, s, key, page(fmt.Sprint("low", i), 2, base), base)
+	}
+	if send, _ := admit(t, s, key, page("low3", 2, base), base); send {
+		t.Fatal("a fourth page of the same priority went out")
+	}
+	if send, _ := admit(t, s, key, page("high", 0, base), base.Add(time.Second)); !send {
+		t.Fatal("a page more urgent than any sent in the window was held")
+	}
+	if send, _ := admit(t, s, key, page("high2", 0, base), base.Add(2*time.Second)); send {
+		t.Fatal("a page as urgent as one already sent went out")
+	}
+	if send, _ := admit(t, s, key, page("mid", 1, base), base.Add(3*time.Second)); send {
+		t.Fatal("a page less urgent than one already sent went out")
+	}
+	// The flush carries the priority it sent into the next window.
+	cs := claimAll(t, s, base.Add(rules.Window))
+	if len(cs) != 1 || !flushed(t, s, cs[0], 3, 0, base.Add(rules.Window)) {
+		t.Fatalf("flush %+v", cs)
+	}
+	if send, _ := admit(t, s, key, page("high3", 0, base), base.Add(12*time.Second)); send {
+		t.Fatal("after a flush that sent P0, another P0 in the next window went out")
+	}
+}
+
+func testStormHeldWhileClaimed(t *testing.T, f Factory) {
+	s := f.New(t)
+	key := store.StormKey("ann", "push")
+	for i := 0; i < 5; i++ {
+		admit(t, s, key, page(fmt.Sprint("i", i), 1, base), base)
+	}
+	cs, err := s.ClaimDue(ctx(t), base.Add(rules.Window), time.Minute, 10)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("claim %+v %v", cs, err)
+	}
+	// While the flush is sending, another page arrives: it is held, and the
+	// storm stays leased.
+	if send, _ := admit(t, s, key, page("late", 1, base), base.Add(rules.Window+time.Millisecond)); send {
+		t.Fatal("a page during a flush went out")
+	}
+	if c := claimAll(t, s, base.Add(rules.Window+time.Second)); len(c) != 0 {
+		t.Fatalf("a storm being flushed was claimed again: %+v", c)
+	}
+	// The flush sent the two pages it read; the late one waits for the
+	// next window's end.
+	now := base.Add(rules.Window + 2*time.Millisecond)
+	if !flushed(t, s, cs[0], 2, 1, now) {
+		t.Fatal("flush refused")
+	}
+	if got := held(t, s, key); !reflect.DeepEqual(got, []string{"late"}) {
+		t.Fatalf("held after the flush %v", got)
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(now.Add(rules.Window)) {
+		t.Fatalf("due %v %v, want the next window's end %v", at, ok, now.Add(rules.Window))
+	}
+	// Complete without a flush (a failed step) leaves the held page due.
+	cs = claimAll(t, s, now.Add(rules.Window))
+	if len(cs) != 1 {
+		t.Fatalf("claims %+v", cs)
+	}
+	complete(t, s, cs[0])
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || at.After(now.Add(rules.Window)) {
+		t.Fatalf("a storm released with pages held is due %v %v", at, ok)
+	}
+}
+
+func testStormTakeover(t *testing.T, f Factory) {
+	s := f.New(t)
+	key := store.StormKey("ann", "push")
+	for i := 0; i < 4; i++ {
+		admit(t, s, key, page(fmt.Sprint("i", i), 1, base), base)
+	}
+	c1, _ := s.ClaimDue(ctx(t), base.Add(rules.Window), 5*time.Second, 10)
+	c2, _ := s.ClaimDue(ctx(t), base.Add(rules.Window+5*time.Second), 5*time.Second, 10)
+	if len(c1) != 1 || len(c2) != 1 || !c2[0].Takeover || !c2[0].Due.Equal(base.Add(rules.Window)) {
+		t.Fatalf("claims %+v %+v, want a takeover of the storm", c1, c2)
+	}
+	if flushed(t, s, c1[0], 1, 1, base.Add(rules.Window+6*time.Second)) {
+		t.Fatal("a flush by a replica whose lease ran out was accepted")
+	}
+	if got := held(t, s, key); len(got) != 1 {
+		t.Fatalf("a void flush dropped pages: %v", got)
+	}
+	if !flushed(t, s, c2[0], 1, 1, base.Add(rules.Window+6*time.Second)) {
+		t.Fatal("the new holder's flush was refused")
+	}
+}
+
+// testStormAgrees plays random pages and flushes against the store and
+// against StormState.Admit and Flushed, which the embedded store uses and
+// the Redis script mirrors: they must decide alike.
+func testStormAgrees(t *testing.T, f Factory) {
+	s := f.New(t)
+	key := store.StormKey("bob", "voice")
+	rng := rand.New(rand.NewPCG(1, 2))
+	var model store.StormState
+	now := base
+	for i := 0; i < 300; i++ {
+		now = now.Add(time.Duration(rng.IntN(2500)) * time.Millisecond)
+		if cs := claimAll(t, s, now); len(cs) > 0 {
+			n := rng.IntN(model.Held + 1)
+			top := rng.IntN(4)
+			if !flushed(t, s, cs[0], n, top, now) {
+				t.Fatal("flush refused")
+			}
+			model.Flushed(n, top, now, rules)
+			if got := len(held(t, s, key)); got != model.Held {
+				t.Fatalf("step %d: %d held after the flush, the model says %d", i, got, model.Held)
+			}
+			continue
+		}
+		rank := rng.IntN(4)
+		want := model.Admit(rank, now, rules)
+		got, until := admit(t, s, key, page(fmt.Sprint("i", i), rank, now), now)
+		if got != want || !until.Equal(model.End) {
+			t.Fatalf("step %d (rank %d at +%v): store send=%v until %v, model send=%v until %v",
+				i, rank, now.Sub(base), got, until, want, model.End)
+		}
+	}
+}
+
+func testStormConcurrent(t *testing.T, f Factory) {
+	s := f.New(t)
+	key := store.StormKey("ann", "push")
+	var sent, heldN int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			send, _, err := s.Admit(ctx(t), key, page(fmt.Sprint("i", i), 1, base), base, rules)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if send {
+				sent++
+			} else {
+				heldN++
+			}
+		}(i)
+	}
+	wg.Wait()
+	if sent != rules.Immediate || heldN != 40-rules.Immediate || len(held(t, s, key)) != heldN {
+		t.Fatalf("sent %d held %d (stored %d), want %d sent", sent, heldN, len(held(t, s, key)), rules.Immediate)
+	}
+	if cs := claimAll(t, s, base.Add(rules.Window)); len(cs) != 1 {
+		t.Fatalf("%d storm claims, want 1", len(cs))
+	}
+}
+
+func testStormKeys(t *testing.T, f Factory) {
+	s := f.New(t)
+	for i := 0; i < 4; i++ {
+		admit(t, s, store.StormKey("ann", "push"), page(fmt.Sprint("a", i), 1, base), base)
+	}
+	// Bob's first page and Ann's first SMS go out at once.
+	if send, _ := admit(t, s, store.StormKey("bob", "push"), page("b", 1, base), base); !send {
+		t.Fatal("another person's page was held by Ann's storm")
+	}
+	if send, _ := admit(t, s, store.StormKey("ann", "sms"), page("a-sms", 1, base), base); !send {
+		t.Fatal("Ann's SMS was held by her push storm")
+	}
+	// Storms and incidents share the due set, and claims say which is which.
+	id := trigger(t, s, incident("api", "g1", base, rules.Window))
+	cs := claimAll(t, s, base.Add(rules.Window))
+	if len(cs) != 2 {
+		t.Fatalf("claims %+v, want the incident and Ann's push storm", cs)
+	}
+	for _, c := range cs {
+		if (c.Incident == id) == (c.Storm == store.StormKey("ann", "push")) {
+			t.Fatalf("claim %+v is not one thing or the other", c)
+		}
+	}
+}
+
+func testBundles(t *testing.T, f Factory) {
+	s := f.New(t)
+	key := store.StormKey("ann", "push")
+	b := &store.Bundle{ID: store.NewBundleID(key, base), User: "ann", Channel: "push",
+		Incidents: []string{store.NewID(1, base), store.NewID(2, base)}, SentAt: base}
+	if !store.IsBundleID(b.ID) || store.IsBundleID(b.Incidents[0]) {
+		t.Fatalf("bundle and incident ids are told apart wrongly: %s %s", b.ID, b.Incidents[0])
+	}
+	if err := s.PutBundle(ctx(t), b, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetBundle(ctx(t), b.ID)
+	if err != nil || got.User != "ann" || !reflect.DeepEqual(got.Incidents, b.Incidents) || !got.SentAt.Equal(base) {
+		t.Fatalf("bundle %+v %v", got, err)
+	}
+	for _, id := range []string{store.NewBundleID(key, base), b.Incidents[0], "nonsense"} {
+		if _, err := s.GetBundle(ctx(t), id); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("GetBundle(%q) = %v, want ErrNotFound", id, err)
+		}
+	}
+	short := &store.Bundle{ID: store.NewBundleID(key, base.Add(time.Second)), User: "ann", Channel: "push", SentAt: base}
+	if err := s.PutBundle(ctx(t), short, 5*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if _, err := s.GetBundle(ctx(t), short.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an expired bundle: %v", err)
+	}
+}
+
+func testStatuses(t *testing.T, f Factory) {
+	s := f.New(t)
+	a := trigger(t, s, incident("api", "a", base, 0))
+	b := trigger(t, s, incident("api", "b", base, 0))
+	inc := get(t, s, b)
+	inc.State.Status = policy.StatusAcknowledged
+	update(t, s, inc)
+	missing := store.NewID(3, base)
+	got, err := s.Statuses(ctx(t), []string{a, b, missing, "nonsense"})
+	want := map[string]policy.Status{a: policy.StatusTriggered, b: policy.StatusAcknowledged}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Statuses = %v %v, want %v", got, err, want)
+	}
+}
+
+func testNote(t *testing.T, f Factory) {
+	s := f.New(t)
+	a := trigger(t, s, incident("api", "a", base, 0), store.Entry{At: base, Type: "trigger"})
+	b := trigger(t, s, incident("api", "b", base, 0))
+	read := get(t, s, a)
+	sent := store.Entry{At: base.Add(10 * time.Second), Type: "notify", User: "ann", Channel: "push", Bundle: "b00-x", Detail: "via log"}
+	err := s.Note(ctx(t), map[string][]store.Entry{a: {sent}, b: {sent, sent}, store.NewID(4, base): {sent}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl, _ := s.Timeline(ctx(t), a)
+	if len(tl) != 2 || tl[1].Bundle != "b00-x" || !tl[1].At.Equal(sent.At) {
+		t.Fatalf("timeline of a after Note: %+v", tl)
+	}
+	if tl, _ := s.Timeline(ctx(t), b); len(tl) != 2 {
+		t.Fatalf("timeline of b after Note: %+v", tl)
+	}
+	// A note is no write of the incident: an update from before it applies.
+	read.State.Status = policy.StatusAcknowledged
+	if err := s.Update(ctx(t), read, []store.Entry{{At: base.Add(time.Minute), Type: "ack"}}); err != nil {
+		t.Fatalf("update after a note: %v", err)
+	}
+	if tl, _ := s.Timeline(ctx(t), a); len(tl) != 3 || tl[2].Type != "ack" {
+		t.Fatalf("timeline after the update: %+v", tl)
+	}
+	if got := get(t, s, a); got.State.Status != policy.StatusAcknowledged || !reflect.DeepEqual(got.Details, read.Details) {
+		t.Fatalf("the incident after a note and an update: %+v", got)
+	}
+}
+
+func testStormDurable(t *testing.T, f Factory) {
+	if f.Reopen == nil {
+		t.Skip("this store has no reopen step in its factory")
+	}
+	s := f.New(t)
+	key := store.StormKey("ann", "push")
+	for i := 0; i < 5; i++ {
+		admit(t, s, key, page(fmt.Sprint("i", i), 1, base), base)
+	}
+	b := &store.Bundle{ID: store.NewBundleID(key, base), User: "ann", Channel: "push", Incidents: []string{"x"}, SentAt: base}
+	if err := s.PutBundle(ctx(t), b, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	s = f.Reopen(t, s)
+	if got := held(t, s, key); !reflect.DeepEqual(got, []string{"i3", "i4"}) {
+		t.Fatalf("held after reopen %v", got)
+	}
+	if send, _ := admit(t, s, key, page("i5", 1, base), base.Add(time.Second)); send {
+		t.Fatal("the window was forgotten across a restart")
+	}
+	if cs := claimAll(t, s, base.Add(rules.Window)); len(cs) != 1 || cs[0].Storm != key {
+		t.Fatalf("claims after reopen %+v", cs)
+	}
+	if _, err := s.GetBundle(ctx(t), b.ID); err != nil {
+		t.Fatalf("bundle after reopen: %v", err)
+	}
+}

@@ -1,0 +1,190 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// Alert-storm bundling (notifiers.storm). Every page goes through the
+// store's Admit: the first pages of a burst to a person on a channel, and a
+// page more urgent than any sent to them in the window, go out at once; the
+// rest are held in the store, and the storm comes due at the window's end
+// like any step. flush then sends what was held as one message, with one
+// ack link (and SMS reply code, and call) for all of it. A held page
+// occupies no worker and holds no claim, so nobody else's pages wait.
+
+// bundleTop is how many incidents a storm message names by summary.
+const bundleTop = 5
+
+// flush sends the pages held in a claimed storm as one message and records,
+// in each incident's timeline, that its page went out in it (or failed).
+// Incidents acknowledged or resolved while their page waited are left out,
+// and the message says which.
+func (d *Dispatcher) flush(ctx context.Context, c store.Claim) error {
+	cfg := d.o.Config()
+	rules := stormRules(cfg)
+	user, channel, ok := store.ParseStormKey(c.Storm)
+	if !ok {
+		return fmt.Errorf("malformed storm key %q", c.Storm)
+	}
+	held, err := d.o.Store.Held(ctx, c.Storm)
+	if err != nil {
+		return err
+	}
+	pages := distinctIncidents(held)
+	ids := make([]string, len(pages))
+	for i, p := range pages {
+		ids[i] = p.Incident
+	}
+	statuses, err := d.o.Store.Statuses(ctx, ids)
+	if err != nil {
+		return err
+	}
+	var live, gone []store.HeldPage
+	top := store.NoRank
+	for _, p := range pages {
+		if statuses[p.Incident] == policy.StatusTriggered {
+			live = append(live, p)
+			top = min(top, p.Rank)
+		} else {
+			gone = append(gone, p)
+		}
+	}
+	now := d.o.Now().UTC().Truncate(time.Millisecond)
+	notes := map[string][]store.Entry{}
+	if len(live) > 0 {
+		notes = d.sendBundle(ctx, cfg, c, user, channel, live, gone, now)
+	}
+	if err := d.o.Store.Note(ctx, notes); err != nil {
+		// The message went out; only its record in the timelines is lost.
+		d.log.Error("storm bundle sent but not recorded in its incidents' timelines", "storm", c.Storm,
+			"incidents", len(notes), "err", err)
+	}
+	if len(gone) > 0 {
+		d.log.Info("storm bundle left out incidents acknowledged or resolved while held", "storm", c.Storm, "left_out", len(gone))
+	}
+	if _, err := d.o.Store.Flushed(ctx, c, len(held), top, now, rules); err != nil {
+		return err
+	}
+	return nil
+}
+
+// sendBundle sends one message for the live pages and returns the timeline
+// entries that say how it went.
+func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store.Claim, user, channel string,
+	live, gone []store.HeldPage, now time.Time) map[string][]store.Entry {
+	notes := make(map[string][]store.Entry, len(live))
+	record := func(typ, detail, bundle string, at time.Time) {
+		for _, p := range live {
+			notes[p.Incident] = append(notes[p.Incident], store.Entry{At: at, Type: typ, Level: p.Level + 1, User: user,
+				Channel: channel, Bundle: bundle, Detail: detail})
+		}
+	}
+	u, contact, n, why := d.transport(cfg, user, channel)
+	if why != "" {
+		d.m.bundles.WithLabelValues(channel, "none", "failed").Inc()
+		record("notify_failed", why, "", now)
+		return notes
+	}
+	first := live[0]
+	for _, p := range live[1:] {
+		if p.Rank < first.Rank {
+			first = p
+		}
+	}
+	b := &store.Bundle{ID: store.NewBundleID(c.Storm, now), User: user, Channel: channel, SentAt: now,
+		Priority: first.Priority, Top: first.Service + ": " + first.Summary}
+	for _, p := range live {
+		b.Incidents = append(b.Incidents, p.Incident)
+	}
+	ackURL := ""
+	if err := d.o.Store.PutBundle(ctx, b, time.Duration(cfg.Server.LinkTTL)); err != nil {
+		// Send anyway: the message matters more than its one-tap ack.
+		d.log.Warn("storm bundle not stored; its message goes out without an ack link", "storm", c.Storm, "err", err)
+	} else {
+		ackURL = AckLink(cfg, b.ID, user, now)
+	}
+	msg := notify.Message{At: now, Incident: b.ID, Incidents: b.Incidents, Service: first.Service, Priority: first.Priority,
+		Urgency: first.Urgency, Level: first.Level + 1, User: user, UserName: u.DisplayName(), Channel: channel,
+		Address: contact.Address, Summary: fmt.Sprintf("%d incidents", len(live)), AckURL: ackURL}
+	msg.Text = bundleText(live, gone, ackURL)
+	err := d.send(ctx, n, msg)
+	sentAt := d.o.Now().UTC().Truncate(time.Millisecond)
+	if err != nil {
+		d.m.bundles.WithLabelValues(channel, contact.Via, "failed").Inc()
+		d.log.Warn("storm bundle failed", "storm", c.Storm, "bundle", b.ID, "incidents", len(live), "via", contact.Via, "err", err)
+		record("notify_failed", fmt.Sprintf("via %s, in one message for %d incidents (alert storm): %v", contact.Via, len(live), err), b.ID, sentAt)
+		return notes
+	}
+	d.m.bundles.WithLabelValues(channel, contact.Via, "sent").Inc()
+	d.m.lateness.Observe(sentAt.Sub(c.Due).Seconds())
+	d.log.Info("storm bundle sent", "storm", c.Storm, "bundle", b.ID, "incidents", len(live), "left_out", len(gone), "via", contact.Via)
+	record("notify", fmt.Sprintf("via %s, in one message for %d incidents (alert storm)", contact.Via, len(live)), b.ID, sentAt)
+	return notes
+}
+
+// distinctIncidents keeps the first held page of each incident (a page
+// fired twice, around a crash, is one line in the message).
+func distinctIncidents(held []store.HeldPage) []store.HeldPage {
+	seen := make(map[string]bool, len(held))
+	out := make([]store.HeldPage, 0, len(held))
+	for _, p := range held {
+		if !seen[p.Incident] {
+			seen[p.Incident] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// bundleText is the storm message: how many incidents, by priority, the
+// most urgent first by summary, what was left out because someone acted
+// on it meanwhile, and the link that acknowledges all of them.
+func bundleText(live, gone []store.HeldPage, ackURL string) string {
+	byRank := append([]store.HeldPage(nil), live...)
+	sort.SliceStable(byRank, func(i, j int) bool { return byRank[i].Rank < byRank[j].Rank })
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%s] %d incidents (alert storm):", byRank[0].Priority, len(live))
+	var counts []string
+	for i := 0; i < len(byRank); {
+		j := i
+		for j < len(byRank) && byRank[j].Priority == byRank[i].Priority {
+			j++
+		}
+		counts = append(counts, fmt.Sprintf("%d %s", j-i, byRank[i].Priority))
+		i = j
+	}
+	b.WriteString(" " + strings.Join(counts, ", ") + ".")
+	for i, p := range byRank[:min(bundleTop, len(byRank))] {
+		sep := ";"
+		if i == 0 {
+			sep = ""
+		}
+		fmt.Fprintf(&b, "%s [%s] %s: %s (incident %s)", sep, p.Priority, p.Service, p.Summary, p.Incident)
+	}
+	if more := len(byRank) - bundleTop; more > 0 {
+		fmt.Fprintf(&b, "; and %d more", more)
+	}
+	b.WriteString(".")
+	if len(gone) > 0 {
+		var names []string
+		for _, p := range gone[:min(bundleTop, len(gone))] {
+			names = append(names, p.Incident)
+		}
+		if len(gone) > bundleTop {
+			names = append(names, fmt.Sprintf("%d more", len(gone)-bundleTop))
+		}
+		fmt.Fprintf(&b, " Not included, acknowledged or resolved meanwhile: %s.", strings.Join(names, ", "))
+	}
+	if ackURL != "" {
+		b.WriteString(" Ack all: " + ackURL)
+	}
+	return b.String()
+}

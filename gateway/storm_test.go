@@ -1,0 +1,638 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/policy"
+)
+
+const webKey = "web-key-0123456789abcdef012345678"
+
+// stormConfig pages ann for service api and bob for service web, with the
+// default storm bundling (10s window, 3 pages at once) and ack links.
+const stormConfig = `
+api:
+  tokens: [{name: ops, token: ` + apiToken + `}]
+server:
+  public_url: https://pagerd.example.com
+  link_secret: 0123456789abcdef0123456789abcdef
+users:
+  - {id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}
+  - {id: bob, name: Bob, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}
+schedules:
+  - name: s
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - {name: primary, start: 2025-01-06, members: [ann]}
+      - {name: web, start: 2025-01-06, members: [bob]}
+escalation_policies:
+  - name: p
+    levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]
+  - name: w
+    levels: [{name: web, targets: [{schedule: s, tier: web}]}]
+services:
+  - name: api
+    priority_scheme: P0-P3
+    escalation_policy: p
+    integrations: {alertmanager_key: ` + amKey + `}
+  - name: web
+    priority_scheme: P0-P3
+    escalation_policy: w
+    integrations: {alertmanager_key: ` + webKey + `}
+`
+
+// fireAs posts one alert of a service (by its key) and returns its incident.
+func fireAs(h *dispatchHarness, key, group, severity string) string {
+	h.t.Helper()
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", group, map[string]string{"alertname": group, "severity": severity}),
+		"Authorization", "Bearer "+key)
+	if r.code != 200 {
+		h.t.Fatalf("webhook: %d %s", r.code, r.body)
+	}
+	var res struct{ Incidents []string }
+	r.json(h.t, &res)
+	return res.Incidents[0]
+}
+
+// storm fires n critical alerts for ann at the clock's time.
+func storm(h *dispatchHarness, n int, prefix string) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fireAs(h, amKey, fmt.Sprintf("%s%02d", prefix, i), "critical")
+	}
+	return ids
+}
+
+// sentTo returns the messages a person got on a channel, in order.
+func (r *recorder) sentTo(user, channel string) []notify.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []notify.Message
+	for _, m := range r.msgs {
+		if m.User == user && m.Channel == channel {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// split tells the incidents whose page went out at once (the first three
+// messages, which claim order picks among incidents due at one instant)
+// from those held for the bundle, in ids' order.
+func split(t *testing.T, ids []string, msgs []notify.Message) (atOnce, held []string) {
+	t.Helper()
+	if len(msgs) < 3 {
+		t.Fatalf("%d messages, want at least 3 sent at once", len(msgs))
+	}
+	first := map[string]bool{}
+	for _, m := range msgs[:3] {
+		first[m.Incident] = true
+	}
+	for _, id := range ids {
+		if first[id] {
+			atOnce = append(atOnce, id)
+		} else {
+			held = append(held, id)
+		}
+	}
+	if len(atOnce) != 3 {
+		t.Fatalf("the first three messages are not three of the storm's incidents: %v", msgs[:3])
+	}
+	return atOnce, held
+}
+
+// sameSet compares two lists of ids as sets.
+func sameSet(a, b []string) bool {
+	x, y := append([]string(nil), a...), append([]string(nil), b...)
+	sort.Strings(x)
+	sort.Strings(y)
+	return strings.Join(x, ",") == strings.Join(y, ",")
+}
+
+func timeline(h *dispatchHarness, id string) []store.Entry {
+	h.t.Helper()
+	var v incidentView
+	h.api("GET", "/api/v1/incidents/"+id, "").json(h.t, &v)
+	return v.Timeline
+}
+
+func entriesOf(tl []store.Entry, typ, channel string) []store.Entry {
+	var out []store.Entry
+	for _, e := range tl {
+		if e.Type == typ && e.Channel == channel {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestStormBundling: twenty incidents page ann at once. Her first three
+// pushes go out at once, the other seventeen are held (no worker, no
+// claim) while bob's page a second later goes out at once, and when the
+// window closes one message names all seventeen, with one link for all of
+// them; every incident's timeline says when and how its page went out.
+// Two minutes later their SMS steps fold the same way.
+func TestStormBundling(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newDispatchHarness(t, mk(t), stormConfig, fixedNow, 1)
+			ids := storm(h, 20, "g")
+			h.step(fixedNow)
+			if got := len(h.rec.sentTo("ann", "push")); got != 3 {
+				t.Fatalf("ann got %d pushes at once, want 3", got)
+			}
+			atOnce, held := split(t, ids, h.rec.sentTo("ann", "push"))
+			for _, id := range held {
+				held := entriesOf(timeline(h, id), "notify_held", "push")
+				if len(held) != 1 || !strings.Contains(held[0].Detail, "at 2025-09-10T06:00:10Z") {
+					t.Fatalf("%s: held entries %+v", id, held)
+				}
+			}
+			// Nothing is claimed while the pages wait: the next thing due is
+			// the storm's window end.
+			if at, ok, _ := h.store.NextDue(context.Background()); !ok || !at.Equal(fixedNow.Add(10*time.Second)) {
+				t.Fatalf("next due %v %v, want the window's end", at, ok)
+			}
+			bobID := fireAs(h, webKey, "other", "critical")
+			h.step(fixedNow.Add(time.Second))
+			if got := h.rec.sentTo("bob", "push"); len(got) != 1 || got[0].Incident != bobID {
+				t.Fatalf("bob's page during ann's storm: %+v", got)
+			}
+			h.step(fixedNow.Add(10 * time.Second))
+			push := h.rec.sentTo("ann", "push")
+			if len(push) != 4 {
+				t.Fatalf("ann got %d pushes, want 3 and one bundle", len(push))
+			}
+			b := push[3]
+			if !store.IsBundleID(b.Incident) || len(b.Incidents) != 17 || !sameSet(b.Incidents, held) || !b.At.Equal(fixedNow.Add(10*time.Second)) {
+				t.Fatalf("bundle %s at %v carries %v, want %v", b.Incident, b.At, b.Incidents, held)
+			}
+			if !strings.HasPrefix(b.Text, "[P0] 17 incidents (alert storm): 17 P0. [P0] api: disk almost full") ||
+				!strings.Contains(b.Text, "; and 12 more.") || !strings.Contains(b.Text, "Ack all: https://pagerd.example.com/ack/") || b.AckURL == "" {
+				t.Fatalf("bundle text %q", b.Text)
+			}
+			for _, id := range held {
+				sent := entriesOf(timeline(h, id), "notify", "push")
+				if len(sent) != 1 || sent[0].Bundle != b.Incident || !sent[0].At.Equal(fixedNow.Add(10*time.Second)) ||
+					sent[0].Detail != "via log, in one message for 17 incidents (alert storm)" {
+					t.Fatalf("%s: sent entries %+v", id, sent)
+				}
+			}
+			for _, id := range atOnce {
+				if sent := entriesOf(timeline(h, id), "notify", "push"); len(sent) != 1 || sent[0].Bundle != "" || !sent[0].At.Equal(fixedNow) {
+					t.Fatalf("%s: sent entries %+v", id, sent)
+				}
+			}
+			// The SMS steps of all twenty come due together at 2m: three at
+			// once, one message for the rest when the window closes.
+			h.runUntil(fixedNow.Add(2*time.Minute + 10*time.Second))
+			sms := h.rec.sentTo("ann", "sms")
+			if len(sms) != 4 || len(sms[3].Incidents) != 17 || !sms[3].At.Equal(fixedNow.Add(2*time.Minute+10*time.Second)) {
+				t.Fatalf("ann's SMS: %d messages, last %+v", len(sms), sms[len(sms)-1])
+			}
+		})
+	}
+}
+
+// TestStormMoreUrgentGoesOutAtOnce: in a storm of P2 pages, a P0 goes out at
+// once; a second P0 in the same window waits with the rest, and the bundle
+// leads with the most urgent.
+func TestStormMoreUrgentGoesOutAtOnce(t *testing.T) {
+	h := newDispatchHarness(t, boltStore(t), stormConfig, fixedNow, 1)
+	for i := 0; i < 5; i++ {
+		fireAs(h, amKey, fmt.Sprintf("warn%d", i), "warning")
+	}
+	h.step(fixedNow)
+	p0 := fireAs(h, amKey, "crit", "critical")
+	h.step(fixedNow.Add(time.Second))
+	push := h.rec.sentTo("ann", "push")
+	if len(push) != 4 || push[3].Incident != p0 || push[3].Priority != "P0" {
+		t.Fatalf("pushes %d, last %+v: the P0 was held", len(push), push[len(push)-1])
+	}
+	p0b := fireAs(h, amKey, "crit2", "critical")
+	h.step(fixedNow.Add(2 * time.Second))
+	if len(h.rec.sentTo("ann", "push")) != 4 {
+		t.Fatal("a second P0 in the window went out at once")
+	}
+	h.step(fixedNow.Add(10 * time.Second))
+	push = h.rec.sentTo("ann", "push")
+	if len(push) != 5 || !strings.HasPrefix(push[4].Text, "[P0] 3 incidents (alert storm): 1 P0, 2 P2. [P0] api: disk almost full (incident "+p0b+")") {
+		t.Fatalf("bundle %q", push[len(push)-1].Text)
+	}
+	if push[4].Priority != "P0" {
+		t.Fatalf("bundle priority %s", push[4].Priority)
+	}
+}
+
+// TestStormLeavesOutWhatWasAcknowledged: incidents acknowledged while their
+// page waited are not in the bundle, the message says which, and their
+// timelines record no page; the others' pages go on.
+func TestStormLeavesOutWhatWasAcknowledged(t *testing.T) {
+	h := newDispatchHarness(t, boltStore(t), stormConfig, fixedNow, 1)
+	ids := storm(h, 8, "g")
+	h.step(fixedNow)
+	_, held := split(t, ids, h.rec.sentTo("ann", "push"))
+	for _, id := range held[:2] {
+		if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"bob"}`); r.code != 200 {
+			t.Fatalf("ack: %d %s", r.code, r.body)
+		}
+	}
+	h.step(fixedNow.Add(10 * time.Second))
+	push := h.rec.sentTo("ann", "push")
+	if len(push) != 4 || !sameSet(push[3].Incidents, held[2:]) {
+		t.Fatalf("bundle carries %v, want %v", push[len(push)-1].Incidents, held[2:])
+	}
+	gone := push[3].Text[strings.Index(push[3].Text, "Not included, acknowledged or resolved meanwhile: ")+50:]
+	gone = gone[:strings.Index(gone, ".")]
+	if !sameSet(strings.Split(gone, ", "), held[:2]) {
+		t.Fatalf("bundle text %q does not name %v as left out", push[3].Text, held[:2])
+	}
+	for _, id := range held[:2] {
+		if sent := entriesOf(timeline(h, id), "notify", "push"); len(sent) != 0 {
+			t.Fatalf("%s was acknowledged before the bundle, yet records a page: %+v", id, sent)
+		}
+	}
+}
+
+// stormLink returns the path of a message's ack link on the test server.
+func stormLink(t *testing.T, m notify.Message) string {
+	t.Helper()
+	u, err := url.Parse(m.AckURL)
+	if err != nil || !strings.HasPrefix(u.Path, "/ack/") {
+		t.Fatalf("ack link %q", m.AckURL)
+	}
+	return u.Path
+}
+
+// TestStormAckLinkActsOnTheBundle: the bundle's link shows its incidents
+// and acknowledges all of them as the person it was sent to, which stops
+// their SMS; the three pages sent on their own are untouched and their SMS
+// goes out. Someone else's link to the bundle acts on nothing.
+func TestStormAckLinkActsOnTheBundle(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newDispatchHarness(t, mk(t), stormConfig, fixedNow, 1)
+			ids := storm(h, 12, "g")
+			h.step(fixedNow)
+			atOnce, held := split(t, ids, h.rec.sentTo("ann", "push"))
+			if r := h.api("POST", "/api/v1/incidents/"+held[8]+"/resolve", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("resolve: %d", r.code)
+			}
+			h.step(fixedNow.Add(10 * time.Second))
+			bundle := h.rec.sentTo("ann", "push")[3]
+			link := stormLink(t, bundle)
+			page := h.do("GET", link, "")
+			if page.code != 200 || !strings.Contains(page.body, "8 incidents, the most urgent P0 on api: disk almost full") ||
+				!strings.Contains(page.body, "8 still unacknowledged") || !strings.Contains(page.body, "Acknowledge all") {
+				t.Fatalf("bundle page: %d %s", page.code, page.body)
+			}
+			// Someone acknowledges one of them first.
+			if r := h.api("POST", "/api/v1/incidents/"+held[0]+"/acknowledge", `{"user":"bob"}`); r.code != 200 {
+				t.Fatalf("ack: %d", r.code)
+			}
+			bobLink := "/ack/" + SignLink(h.srv.Config().Server.LinkSecret, bundle.Incident, "bob", fixedNow.Add(time.Hour))
+			if r := h.do("POST", bobLink+"/acknowledge", ""); r.code != 403 {
+				t.Fatalf("bob's link to ann's bundle: %d %s", r.code, r.body)
+			}
+			r := h.do("POST", link+"/acknowledge", "")
+			if r.code != 200 || !strings.Contains(r.body, "Acknowledged 7 of 8 incidents; 1 already acknowledged by bob.") {
+				t.Fatalf("acknowledge all: %d %s", r.code, r.body)
+			}
+			for i, id := range append(atOnce, held...) {
+				var v incidentView
+				h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+				want, by := "acknowledged", "ann"
+				switch {
+				case i < 3:
+					want, by = "triggered", ""
+				case i == 3:
+					by = "bob"
+				case i == 11:
+					want, by = "resolved", ""
+				}
+				if string(v.Status) != want || v.AcknowledgedBy != by {
+					t.Fatalf("incident %d: %s by %q, want %s by %q", i, v.Status, v.AcknowledgedBy, want, by)
+				}
+			}
+			h.runUntil(fixedNow.Add(3 * time.Minute))
+			sms := h.rec.sentTo("ann", "sms")
+			var got []string
+			for _, m := range sms {
+				got = append(got, m.Incident)
+			}
+			if !sameSet(got, atOnce) {
+				t.Fatalf("SMS after the bundle ack went to %v, want only the three sent on their own %v", got, atOnce)
+			}
+			r = h.do("POST", link+"/resolve", "")
+			if r.code != 200 || !strings.Contains(r.body, "Resolved 8 of 8 incidents.") {
+				t.Fatalf("resolve all: %d %s", r.code, r.body)
+			}
+		})
+	}
+}
+
+// TestStormSMSReplyAndKeypressActOnTheBundle: the storm's SMS goes through
+// Twilio with the bundle's reply code, and "4" acknowledges every incident
+// in it; the storm's call reads the bundle out and 4 acknowledges all of
+// it; the call's delivery report lands in every incident's timeline.
+func TestStormSMSReplyAndKeypressActOnTheBundle(t *testing.T) {
+	fake := &fakeTwilio{}
+	tw := newTestServer(t, fake)
+	cfgText := strings.Replace(stormConfig, `{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}`,
+		`{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: twilio, address: "+15555550111"}, {channel: voice, via: twilio, address: "+15555550111"}]}`, 1)
+	cfgText += "notifiers:\n  twilio: {account_sid: " + twSID + ", auth_token: " + twToken + ", from: \"" + twFrom + "\"}\n"
+	h := newDispatchHarness(t, boltStore(t), cfgText, fixedNow, 1)
+	if err := os.WriteFile(h.cfg, []byte(strings.Replace(cfgText, "https://pagerd.example.com", h.http.URL, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	tr, _ := notify.NewTwilio(twSID, twToken, twFrom, tw.URL, h.http.URL+"/api/v1/twilio", tw.Client(), time.Second)
+	h.disp[0].o.Notifiers["twilio"] = tr
+	smsIDs := storm(h, 10, "s")
+	h.runUntil(fixedNow.Add(2*time.Minute + 10*time.Second))
+	fake.mu.Lock()
+	if len(fake.sent) != 4 {
+		fake.mu.Unlock()
+		t.Fatalf("Twilio got %d SMS, want 3 and one bundle", len(fake.sent))
+	}
+	body := fake.sent[3].Get("Body")
+	var atOnce []string
+	for _, m := range fake.sent[:3] {
+		cb, _ := url.Parse(m.Get("StatusCallback"))
+		atOnce = append(atOnce, cb.Query().Get("incident"))
+	}
+	fake.mu.Unlock()
+	if !strings.HasPrefix(body, "[P0] 7 incidents (alert storm)") || !strings.Contains(body, "Reply 4 to ack") {
+		t.Fatalf("storm SMS %q", body)
+	}
+	code := body[strings.LastIndex(body, "(code ")+6 : strings.LastIndex(body, ")")]
+	text := func(body string) string {
+		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		_, out := twilioPost(t, h.http.URL+"/api/v1/twilio/sms", form)
+		return out
+	}
+	if out := text("4 " + code); !strings.Contains(out, "pagerd: Acknowledged 7 of 7 incidents (code "+code+")") {
+		t.Fatalf("reply to the storm SMS: %s", out)
+	}
+	checkAcked(t, h, smsIDs, atOnce)
+
+	// The call: a second storm, left unacknowledged until its voice steps.
+	callIDs := storm(h, 10, "c")
+	start := h.clock.Now()
+	h.runUntil(start.Add(5*time.Minute + 10*time.Second))
+	fake.mu.Lock()
+	calls := append([]url.Values(nil), fake.calls...)
+	fake.mu.Unlock()
+	var bundleCall url.Values
+	for _, c := range calls {
+		u, _ := url.Parse(c.Get("Url"))
+		if store.IsBundleID(u.Query().Get("incident")) && strings.HasPrefix(u.Query().Get("incident"), "b") {
+			bundleCall = c
+		}
+	}
+	if bundleCall == nil {
+		t.Fatalf("no storm call among %d calls", len(calls))
+	}
+	_, say := twilioPost(t, bundleCall.Get("Url"), url.Values{"CallSid": {"CA9"}, "AnsweredBy": {"human"}})
+	if !strings.Contains(say, "alert storm: 7 incidents, 7 of them not acknowledged. The most urgent, P 0, on api: disk almost full") {
+		t.Fatalf("the storm call says: %s", say)
+	}
+	gather := h.http.URL + "/api/v1/twilio/voice/gather?" + strings.SplitN(bundleCall.Get("Url"), "?", 2)[1]
+	if _, out := twilioPost(t, gather, url.Values{"Digits": {"4"}}); !strings.Contains(out, "Acknowledged 7 of 7 incidents.") {
+		t.Fatalf("4 on the storm call: %s", out)
+	}
+	acked := 0
+	for _, id := range callIDs {
+		var v incidentView
+		h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+		if v.Status == "acknowledged" && v.AcknowledgedBy == "ann" {
+			acked++
+		}
+	}
+	if acked != 7 {
+		t.Fatalf("%d of the storm's incidents acknowledged by the keypress, want 7", acked)
+	}
+	status, _ := url.Parse(bundleCall.Get("StatusCallback"))
+	if code, _ := twilioPost(t, h.http.URL+status.RequestURI(), url.Values{"CallSid": {"CA9"}, "CallStatus": {"completed"}}); code != 204 {
+		t.Fatalf("status callback: %d", code)
+	}
+	cb, _ := url.Parse(bundleCall.Get("Url"))
+	b, err := h.store.GetBundle(context.Background(), cb.Query().Get("incident"))
+	if err != nil || len(b.Incidents) != 7 {
+		t.Fatalf("the call's bundle: %+v %v", b, err)
+	}
+	for _, id := range b.Incidents {
+		if d := entriesOf(timeline(h, id), "delivery", "voice"); len(d) != 1 || d[0].Detail != "completed" {
+			t.Fatalf("%s: delivery entries %+v", id, d)
+		}
+	}
+}
+
+// twilioPost posts a form to one of pagerd's Twilio callbacks, signed as
+// Twilio signs it.
+func twilioPost(t *testing.T, u string, form url.Values) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", twilioSign(twToken, u, form))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestStormPagerDutyActsOnTheBundle: the storm's push goes to PagerDuty as
+// one event whose dedup key names the bundle; PagerDuty's webhook
+// acknowledging it acknowledges every incident in it.
+func TestStormPagerDutyActsOnTheBundle(t *testing.T) {
+	fake := &fakePagerDuty{}
+	pdSrv := newTestServer(t, fake)
+	h := newDispatchHarness(t, boltStore(t), pdConfig, fixedNow, 1)
+	pd := notify.NewPagerDuty(pdSrv.URL, pdSrv.Client(), time.Second)
+	h.disp[0].o.Notifiers["pagerduty"] = pd
+	h.srv.pd = pd
+	ids := storm(h, 6, "g")
+	h.step(fixedNow)
+	h.step(fixedNow.Add(10 * time.Second))
+	fake.mu.Lock()
+	if len(fake.events) != 4 {
+		fake.mu.Unlock()
+		t.Fatalf("PagerDuty got %d events, want 3 and one bundle", len(fake.events))
+	}
+	key := fake.events[3].DedupKey
+	fake.mu.Unlock()
+	bundle, user, ok := notify.ParsePagerDutyDedupKey(key)
+	if !ok || user != "carol" || !store.IsBundleID(bundle) {
+		t.Fatalf("bundle event dedup key %q", key)
+	}
+	body := `{"event":{"id":"01ABC","event_type":"incident.acknowledged","agent":{"summary":"Carol"},"data":{"id":"Q1","type":"incident","incident_key":"` + key + `"}}}`
+	if r := h.do("POST", "/api/v1/pagerduty/webhook", body, "X-PagerDuty-Signature", signPD([]byte(body), "pd-webhook-secret-for-tests")); r.code != 204 {
+		t.Fatalf("webhook: %d %s", r.code, r.body)
+	}
+	checkAcked(t, h, ids, ids3(fake))
+}
+
+// ids3 is the incidents of the first three PagerDuty events.
+func ids3(f *fakePagerDuty) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, ev := range f.events[:3] {
+		id, _, _ := notify.ParsePagerDutyDedupKey(ev.DedupKey)
+		out = append(out, id)
+	}
+	return out
+}
+
+// checkAcked: every incident but those paged at once is acknowledged (by
+// acting on the bundle), and those are still triggered.
+func checkAcked(t *testing.T, h *dispatchHarness, ids, atOnce []string) {
+	t.Helper()
+	for _, id := range ids {
+		var v incidentView
+		h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+		want := policy.StatusAcknowledged
+		if slices.Contains(atOnce, id) {
+			want = policy.StatusTriggered
+		}
+		if v.Status != want {
+			t.Fatalf("incident %s: %s, want %s", id, v.Status, want)
+		}
+	}
+}
+
+// stuckTransport holds one person's messages until released and counts
+// how many are stuck; everyone else's go through at once.
+type stuckTransport struct {
+	recorder
+	user    string
+	release chan struct{}
+	mu      sync.Mutex
+	stuck   int
+}
+
+func (s *stuckTransport) Notify(ctx context.Context, m notify.Message) (bool, error) {
+	if m.User == s.user {
+		s.mu.Lock()
+		s.stuck++
+		s.mu.Unlock()
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return true, ctx.Err()
+		}
+	}
+	return s.recorder.Notify(ctx, m)
+}
+
+func (s *stuckTransport) stuckNow() int { s.mu.Lock(); defer s.mu.Unlock(); return s.stuck }
+
+// TestStormHoldsNobodyElse: ann's provider hangs and ten thousand of her
+// pages are held in a storm. Bob's pages, and his own storm's message,
+// still go out while all of it is stuck: held pages take no worker, and
+// ann's hung sends take only the workers they are in.
+func TestStormHoldsNobodyElse(t *testing.T) {
+	st, _ := redisStore(t)
+	h := newDispatchHarness(t, st, stormConfig, fixedNow, 0)
+	slow := &stuckTransport{user: "ann", release: make(chan struct{})}
+	reg := prometheus.NewRegistry()
+	d := NewDispatcher(DispatcherOptions{Store: st, Config: h.srv.Config, Now: h.clock.Now, Registry: reg,
+		Notifiers: map[string]notify.Notifier{"log": slow}, Workers: 16, SendTimeout: time.Minute,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { defer close(ran); _ = d.Run(ctx) }()
+	defer func() { cancel(); <-ran }()
+	defer close(slow.release)
+
+	const n = 10000
+	cfg := h.srv.Config()
+	svc := cfg.Service("api")
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if _, _, err := h.srv.trigger(context.Background(), cfg, alert{service: svc, dedupKey: fmt.Sprintf("storm-%05d", i),
+				source: "test", labels: []map[string]string{{"severity": "critical"}}, summary: fmt.Sprintf("storm %d", i)}); err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	d.Wake()
+	held := d.m.pages.WithLabelValues("push", "log", "held")
+	waitUntil(t, 2*time.Minute, "ann's pages to be sent or held", func() bool {
+		return testutil.ToFloat64(held) == n-3 && slow.stuckNow() == 3
+	})
+	// The window closes: the bundle's send hangs too.
+	h.clock.Set(fixedNow.Add(10 * time.Second))
+	d.Wake()
+	waitUntil(t, time.Minute, "the storm message to be sent", func() bool { return slow.stuckNow() == 4 })
+	for i := 0; i < 10; i++ {
+		fireAs(h, webKey, fmt.Sprintf("bob%d", i), "critical")
+	}
+	d.Wake()
+	// Bob's own burst: three at once, and his storm's message at the end
+	// of his window, while ann's is still stuck.
+	waitUntil(t, 30*time.Second, "bob's first three pages", func() bool { return len(slow.sentTo("bob", "push")) == 3 })
+	h.clock.Set(fixedNow.Add(20 * time.Second))
+	d.Wake()
+	waitUntil(t, 30*time.Second, "bob's storm message", func() bool {
+		p := slow.sentTo("bob", "push")
+		return len(p) == 4 && len(p[3].Incidents) == 7
+	})
+	if got := slow.stuckNow(); got != 4 {
+		t.Fatalf("%d of ann's messages went to her provider, want 3 and one bundle", got)
+	}
+	if got := len(slow.sentTo("ann", "push")); got != 0 {
+		t.Fatalf("ann's stuck provider delivered %d", got)
+	}
+}
+
+// waitUntil polls cond in real time (for the dispatcher's own goroutines,
+// not for a ladder step: those run on the fake clock).
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", limit, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// newTestServer starts an httptest server that the test closes.
+func newTestServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s
+}

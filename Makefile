@@ -4,17 +4,25 @@ BIN     := bin/pagerd
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GOFILES  = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
 
-.PHONY: build run test test-deps bench load lint fmt-check vet fuzz clean
+.PHONY: build install run test test-deps bench load lint fmt-check vet fuzz clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/pagerd
 
-# The daemon on the quickstart config with the embedded store in ./data.
-# Set REDIS_URL=redis://127.0.0.1:6379/0 to keep incidents in Redis instead.
-LISTEN   ?= :8080
+# pagerd on your PATH, as $(PREFIX)/bin/pagerd: make install PREFIX=~/.local
+# needs no root. DESTDIR is prepended, for packaging.
+PREFIX  ?= /usr/local
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pagerd
+
+# The daemon on the quickstart config, on loopback only, with the embedded
+# store in ./data. Set REDIS_URL=redis://127.0.0.1:6379/0 to keep incidents
+# in Redis instead, LISTEN=:8080 to listen on every interface.
+LISTEN   ?= 127.0.0.1:8080
 DATA_DIR ?= data
 run: build
-	$(BIN) serve --config configs/quickstart.yaml --listen $(LISTEN) --data-dir $(DATA_DIR) $(if $(REDIS_URL),--redis-url $(REDIS_URL))
+	$(BIN) serve --config configs/quickstart.yaml --listen $(LISTEN) --data-dir $(DATA_DIR)$(if $(REDIS_URL), --redis-url $(REDIS_URL))
 
 # The tests run a real redis-server and Debian's Alertmanager; test-deps
 # installs them when missing (as root) or says how.

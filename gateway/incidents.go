@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -21,31 +22,55 @@ type alert struct {
 	source   string // alertmanager, pagerduty, api
 	actor    string
 	labels   []map[string]string
-	summary  string
-	details  json.RawMessage
+	// titles name the alerts of labels, in order (ingest.AlertGroup.Titles);
+	// they may be missing.
+	titles  []string
+	summary string
+	details json.RawMessage
 }
 
 // route decides the alert's priority: each label set is routed and the most
 // urgent result wins, so a group with one critical alert is critical.
 func route(cfg *policy.Config, svc *policy.Service, sets []map[string]string, at time.Time) policy.Route {
+	rt, _ := routeDecided(cfg, svc, sets, at)
+	return rt
+}
+
+// routeDecided is route that also returns the index of the label set that
+// decided (-1 without any).
+func routeDecided(cfg *policy.Config, svc *policy.Service, sets []map[string]string, at time.Time) (policy.Route, int) {
 	if len(sets) == 0 {
-		return cfg.Route(svc, nil, at)
+		return cfg.Route(svc, nil, at), -1
 	}
-	best := cfg.Route(svc, sets[0], at)
-	for _, ls := range sets[1:] {
+	best, at0 := cfg.Route(svc, sets[0], at), 0
+	for i, ls := range sets[1:] {
 		r := cfg.Route(svc, ls, at)
 		if svc.Scheme().Rank(r.Priority) < svc.Scheme().Rank(best.Priority) {
-			best = r
+			best, at0 = r, i+1
 		}
 	}
-	return best
+	return best, at0
+}
+
+// raisedBy names the alert that decided the priority, and says how many
+// alerts are firing, for a page about an incident whose priority it raised.
+func (a alert) raisedBy(i int) (title, firing string) {
+	title = a.summary
+	if i >= 0 && i < len(a.titles) && a.titles[i] != "" {
+		title = a.titles[i]
+	}
+	firing = "1 alert firing"
+	if n := len(a.labels); n > 1 {
+		firing = fmt.Sprintf("%d alerts firing", n)
+	}
+	return title, firing
 }
 
 // trigger opens an incident for the alert, or records a repeat on the open
 // one with the same dedup key: one store round trip either way.
 func (s *Server) trigger(ctx context.Context, cfg *policy.Config, a alert) (string, store.Outcome, error) {
 	now := s.clock()
-	rt := route(cfg, a.service, a.labels, now)
+	rt, decided := routeDecided(cfg, a.service, a.labels, now)
 	id := store.NewID(store.ShardOf(a.service.Name, a.dedupKey), now)
 	eng := policy.Engine{Config: cfg}
 	st, acts, err := eng.Apply(policy.Incident{ID: id}, policy.Event{Kind: policy.EventTrigger, Route: &rt}, now)
@@ -65,7 +90,8 @@ func (s *Server) trigger(ctx context.Context, cfg *policy.Config, a alert) (stri
 		s.wakeIfDue(st, now)
 	}
 	if out == store.Repeated {
-		if err := s.raiseIfWorse(ctx, gotID, rt, a.actor); err != nil {
+		title, firing := a.raisedBy(decided)
+		if err := s.raiseIfWorse(ctx, gotID, rt, a.actor, title, firing); err != nil {
 			return "", 0, err
 		}
 		outcome = "repeated"
@@ -80,8 +106,10 @@ func (s *Server) trigger(ctx context.Context, cfg *policy.Config, a alert) (stri
 // raiseIfWorse looks at an open incident whose alert fired again: if the
 // alert is now more urgent (a critical alert joined a warning group), the
 // incident takes the higher priority and its current level is paged again.
-// This read is the price of a repeat; a new incident costs one round trip.
-func (s *Server) raiseIfWorse(ctx context.Context, id string, rt policy.Route, actor string) error {
+// The pages must say why the incident got worse, so its summary becomes
+// the alert that raised it (title) and how many alerts are firing. This read
+// is the price of a repeat; a new incident costs one round trip.
+func (s *Server) raiseIfWorse(ctx context.Context, id string, rt policy.Route, actor, title, firing string) error {
 	inc, err := s.store.Get(ctx, id)
 	if err != nil {
 		return err
@@ -90,9 +118,13 @@ func (s *Server) raiseIfWorse(ctx context.Context, id string, rt policy.Route, a
 	if !inc.Open() || sc.Rank(rt.Priority) >= sc.Rank(inc.State.Priority) {
 		return nil
 	}
-	_, _, err = s.apply(ctx, id, policy.Event{Kind: policy.EventTrigger, Route: &rt, Actor: actor})
-	if err == nil {
-		s.log.Info("incident priority raised", "incident", id, "from", inc.State.Priority, "to", rt.Priority)
+	from := inc.State.Priority
+	why := title + "; " + firing
+	summary := ingest.CapSummary(fmt.Sprintf("%s (raised from %s to %s; %s)", title, from, rt.Priority, firing))
+	_, acts, err := s.applyWith(ctx, id, policy.Event{Kind: policy.EventTrigger, Route: &rt, Actor: actor, Message: why},
+		func(inc *store.Incident) { inc.Summary = summary })
+	if err == nil && len(acts) > 0 {
+		s.log.Info("incident priority raised", "incident", id, "from", from, "to", rt.Priority, "by", why)
 	}
 	return err
 }
@@ -104,6 +136,12 @@ var errAlreadyResolved = &inputError{http.StatusConflict, "the incident is alrea
 // incident and writes the result, retrying when another writer got there
 // first. An event that changes nothing writes nothing.
 func (s *Server) apply(ctx context.Context, id string, ev policy.Event) (*store.Incident, []policy.Action, error) {
+	return s.applyWith(ctx, id, ev, nil)
+}
+
+// applyWith is apply that also edits the stored incident (its summary) in
+// the same write, when the event changed something.
+func (s *Server) applyWith(ctx context.Context, id string, ev policy.Event, edit func(*store.Incident)) (*store.Incident, []policy.Action, error) {
 	for attempt := 0; ; attempt++ {
 		inc, err := s.store.Get(ctx, id)
 		if err != nil {
@@ -126,6 +164,9 @@ func (s *Server) apply(ctx context.Context, id string, ev policy.Event) (*store.
 			return inc, nil, nil
 		}
 		inc.State, inc.UpdatedAt = st, now
+		if edit != nil && len(acts) > 0 {
+			edit(inc)
+		}
 		err = s.store.Update(ctx, inc, toEntries(acts, ev.Actor))
 		if errors.Is(err, store.ErrConflict) && attempt < 10 {
 			continue
@@ -144,9 +185,30 @@ func (s *Server) apply(ctx context.Context, id string, ev policy.Event) (*store.
 				go s.forwardToPagerDuty(inc.ID, "resolve")
 			}
 		}
+		s.logAction(inc, ev, acts)
 		s.wakeIfDue(st, now)
 		return inc, acts, nil
 	}
+}
+
+// actionLogs are the log messages of what people do to incidents.
+var actionLogs = map[policy.EventKind]string{
+	policy.EventAcknowledge:  "incident acknowledged",
+	policy.EventResolve:      "incident resolved",
+	policy.EventEscalate:     "incident escalated",
+	policy.EventStatusUpdate: "incident status update",
+}
+
+// logAction says who acknowledged, resolved, escalated or updated an
+// incident, once it is stored: the log must answer "who acked that?".
+func (s *Server) logAction(inc *store.Incident, ev policy.Event, acts []policy.Action) {
+	msg, ok := actionLogs[ev.Kind]
+	if !ok || len(acts) == 0 {
+		return
+	}
+	st := inc.State
+	s.log.Info(msg, "incident", inc.ID, "service", inc.Service, "actor", ev.Actor, "status", st.Status,
+		"priority", st.Priority, "escalation_level", st.Level+1)
 }
 
 // forwardToPagerDuty acknowledges or resolves, in PagerDuty, what pagerd
@@ -234,30 +296,33 @@ func (s *Server) wakeIfDue(st policy.Incident, now time.Time) {
 	}
 }
 
-// resolveByDedup resolves the open incident with the dedup key, if any. A
-// resolve for an alert pagerd never opened, or already resolved, is done:
-// there is nothing to store.
-func (s *Server) resolveByDedup(ctx context.Context, svc *policy.Service, dedupKey, source, actor string) error {
+// resolveByDedup resolves the open incident with the dedup key, if any, and
+// returns its id ("" when there was none). A resolve for an alert pagerd
+// never opened, or already resolved, is done: there is nothing to store.
+func (s *Server) resolveByDedup(ctx context.Context, svc *policy.Service, dedupKey, source, actor string) (string, error) {
 	return s.actByDedup(ctx, svc, dedupKey, source, policy.Event{Kind: policy.EventResolve, Actor: actor}, "resolved")
 }
 
-func (s *Server) actByDedup(ctx context.Context, svc *policy.Service, dedupKey, source string, ev policy.Event, outcome string) error {
+// actByDedup applies ev to the open incident with the dedup key and returns
+// its id, or "" when no open incident has the key.
+func (s *Server) actByDedup(ctx context.Context, svc *policy.Service, dedupKey, source string, ev policy.Event, outcome string) (string, error) {
 	inc, err := s.store.FindByDedup(ctx, svc.Name, dedupKey)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !inc.Open()) {
 		s.m.alerts.WithLabelValues(source, svc.Name, "ignored").Inc()
-		return nil
+		return "", nil
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	_, _, err = s.apply(ctx, inc.ID, ev)
 	if errors.Is(err, errAlreadyResolved) {
 		err = nil
 	}
-	if err == nil {
-		s.m.alerts.WithLabelValues(source, svc.Name, outcome).Inc()
+	if err != nil {
+		return "", err
 	}
-	return err
+	s.m.alerts.WithLabelValues(source, svc.Name, outcome).Inc()
+	return inc.ID, nil
 }
 
 // clock is now in UTC to the millisecond: what the stores keep, and shorter

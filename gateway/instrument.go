@@ -26,11 +26,19 @@ func Instrument(s store.Store, reg prometheus.Registerer) store.Store {
 		}, []string{"op"}),
 	}
 	reg.MustRegister(i.ops, i.errs)
+	for _, op := range storeOps {
+		i.errs.WithLabelValues(op)
+	}
 	if n, ok := s.(Nudger); ok {
 		return &instrumentedNudger{instrumented: i, Nudger: n}
 	}
 	return i
 }
+
+// storeOps are the op labels of the store metrics, one per operation
+// below, created at zero.
+var storeOps = []string{"trigger", "find", "get", "update", "list", "claim", "complete", "note", "statuses",
+	"storm_admit", "storm_held", "storm_flushed", "bundle_put", "bundle_get"}
 
 type instrumented struct {
 	store.Store

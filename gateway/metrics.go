@@ -1,18 +1,37 @@
 package gateway
 
 import (
+	"context"
+	"log/slog"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	commonversion "github.com/prometheus/common/version"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
 )
 
 // metrics are the daemon's Prometheus series. They hang off a registry the
-// caller passes in; there are no package-level globals.
+// caller passes in; there are no package-level globals. docs/METRICS.md
+// describes every one (a test keeps the two in step).
 type metrics struct {
-	requests      *prometheus.CounterVec
-	duration      *prometheus.HistogramVec
-	alerts        *prometheus.CounterVec
-	reloads       *prometheus.CounterVec
-	reloadSuccess prometheus.Gauge
-	timeToAck     prometheus.Histogram
+	requests       *prometheus.CounterVec
+	duration       *prometheus.HistogramVec
+	alerts         *prometheus.CounterVec
+	reloads        *prometheus.CounterVec
+	reloadSuccess  prometheus.Gauge
+	reloadOK       prometheus.Gauge
+	timeToAck      prometheus.Histogram
+	openIncidents  *openIncidents
+	alertSources   []string
+	alertOutcomes  []string
+	reloadResults  []string
+	initialisedFor map[string]bool
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -32,13 +51,172 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "pagerd_config_reloads_total", Help: "Config reloads by result (success, failure).",
 		}, []string{"result"}),
 		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "pagerd_config_last_reload_success_timestamp_seconds", Help: "When the config was last loaded successfully.",
+			Name: "pagerd_config_last_reload_success_timestamp_seconds", Help: "When the config was last loaded successfully (at start, or by a reload).",
+		}),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pagerd_config_last_reload_successful", Help: "Whether the last config (re)load succeeded (1) or was refused and the old config kept (0).",
 		}),
 		timeToAck: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "pagerd_time_to_acknowledge_seconds", Help: "Time from trigger to first acknowledgement.",
 			Buckets: []float64{10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400},
 		}),
+		alertSources:   []string{"alertmanager", "pagerduty"},
+		alertOutcomes:  []string{"created", "repeated", "acknowledged", "resolved", "ignored"},
+		reloadResults:  []string{"success", "failure"},
+		initialisedFor: map[string]bool{},
 	}
-	reg.MustRegister(m.requests, m.duration, m.alerts, m.reloads, m.reloadSuccess, m.timeToAck)
+	reg.MustRegister(m.requests, m.duration, m.alerts, m.reloads, m.reloadSuccess, m.reloadOK, m.timeToAck)
+	for _, r := range m.reloadResults {
+		m.reloads.WithLabelValues(r)
+	}
 	return m
+}
+
+// RegisterBuildInfo registers pagerd_build_info{version, revision, branch,
+// goversion, goos, goarch, tags}, always 1: which build is running is the
+// first question of any incident review. The binary calls it once.
+func RegisterBuildInfo(reg prometheus.Registerer, version string) {
+	commonversion.Version = version
+	reg.MustRegister(versioncollector.NewCollector("pagerd"))
+}
+
+// loaded records a config taken into use (at start or by a reload) and
+// creates its services' counters at zero, so a rate() over them works from
+// the first scrape and an absent series always means something.
+func (m *metrics) loaded(cfg *policy.Config, at time.Time) {
+	m.reloadSuccess.Set(float64(at.UnixNano()) / 1e9)
+	m.reloadOK.Set(1)
+	for _, svc := range cfg.Services {
+		if m.initialisedFor[svc.Name] {
+			continue
+		}
+		m.initialisedFor[svc.Name] = true
+		for _, src := range m.alertSources {
+			for _, out := range m.alertOutcomes {
+				m.alerts.WithLabelValues(src, svc.Name, out)
+			}
+		}
+	}
+}
+
+// InitMetrics creates the dispatcher's labelled counters at zero for what
+// the config can page: pages and storm bundles on every channel and
+// transport its contacts use, every result; every escalation level; every
+// response target. Call it once
+// the dispatcher is built (pagerd serve does).
+func (d *Dispatcher) InitMetrics(cfg *policy.Config) {
+	for _, u := range cfg.Users {
+		for _, c := range u.Contacts {
+			for _, res := range []string{"sent", "failed", "held"} {
+				d.m.pages.WithLabelValues(c.Channel, c.Via, res)
+			}
+			for _, res := range []string{"sent", "failed"} {
+				d.m.bundles.WithLabelValues(c.Channel, c.Via, res)
+			}
+		}
+	}
+	levels := 0
+	for _, p := range cfg.EscalationPolicies {
+		levels = max(levels, len(p.Levels))
+	}
+	for l := 1; l <= levels; l++ {
+		d.m.escalation.WithLabelValues(strconv.Itoa(l))
+	}
+	for _, t := range []string{"acknowledge", "initial_response", "resolution", "status_update"} {
+		d.m.breaches.WithLabelValues(t)
+	}
+}
+
+// openIncidentsLimit bounds how many incidents of one status a scrape reads.
+const openIncidentsLimit = 10000
+
+// openIncidents is pagerd_open_incidents{service,priority,status}, read from
+// the store. /metrics must stay cheap and must not hammer Redis when several
+// Prometheus servers scrape it, so the counts are read at most once per ttl
+// (two List calls, bounded by openIncidentsLimit and a timeout) and served
+// from the cache in between. Every service and priority of the config is
+// reported, at 0 when nothing is open. When the store does not answer, the
+// series are left out (and pagerd_store_errors_total{op="list"} counts it)
+// rather than reported stale.
+type openIncidents struct {
+	store  store.Store
+	config func() *policy.Config
+	now    func() time.Time
+	log    *slog.Logger
+	ttl    time.Duration
+	desc   *prometheus.Desc
+
+	mu     sync.Mutex
+	readAt time.Time
+	counts map[[3]string]int
+	ok     bool
+}
+
+func newOpenIncidents(st store.Store, config func() *policy.Config, now func() time.Time, log *slog.Logger) *openIncidents {
+	return &openIncidents{store: st, config: config, now: now, log: log, ttl: 15 * time.Second,
+		desc: prometheus.NewDesc("pagerd_open_incidents",
+			"Incidents not resolved, by service, priority and status (triggered, acknowledged); read from the store at most every 15s.",
+			[]string{"service", "priority", "status"}, nil)}
+}
+
+// Describe sends the one descriptor.
+func (o *openIncidents) Describe(ch chan<- *prometheus.Desc) { ch <- o.desc }
+
+// Collect sends the counts, reading the store when the cache is older than
+// the ttl.
+func (o *openIncidents) Collect(ch chan<- prometheus.Metric) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if now := o.now(); o.readAt.IsZero() || now.Sub(o.readAt) >= o.ttl {
+		o.readAt = now
+		o.counts, o.ok = o.read()
+	}
+	if !o.ok {
+		return
+	}
+	counts := map[[3]string]int{}
+	for _, svc := range o.config().Services {
+		for _, pr := range svc.Scheme().Priorities {
+			for _, st := range []policy.Status{policy.StatusTriggered, policy.StatusAcknowledged} {
+				counts[[3]string{svc.Name, pr, string(st)}] = 0
+			}
+		}
+	}
+	for k, n := range o.counts {
+		counts[k] = n
+	}
+	keys := make([][3]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		if a[1] != b[1] {
+			return a[1] < b[1]
+		}
+		return a[2] < b[2]
+	})
+	for _, k := range keys {
+		ch <- prometheus.MustNewConstMetric(o.desc, prometheus.GaugeValue, float64(counts[k]), k[0], k[1], k[2])
+	}
+}
+
+func (o *openIncidents) read() (map[[3]string]int, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts := map[[3]string]int{}
+	for _, st := range []policy.Status{policy.StatusTriggered, policy.StatusAcknowledged} {
+		incs, err := o.store.List(ctx, store.Filter{Status: st, Limit: openIncidentsLimit})
+		if err != nil {
+			o.log.Warn("metrics: open incidents not counted", "err", err)
+			return nil, false
+		}
+		for _, inc := range incs {
+			counts[[3]string{inc.Service, inc.State.Priority, string(inc.State.Status)}]++
+		}
+	}
+	return counts, true
 }

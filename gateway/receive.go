@@ -70,13 +70,16 @@ func (s *Server) alertmanager(c echo.Context) error {
 		key = bearer(r)
 	}
 	if key == "" {
+		c.Set(ctxKeyName, "none")
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="pagerd"`)
 		return &inputError{http.StatusUnauthorized, "missing integration key: send Authorization: Bearer <key>, or POST to /api/v1/alertmanager/<key>"}
 	}
 	svc := serviceByAlertmanagerKey(cfg, key)
 	if svc == nil {
+		c.Set(ctxKeyName, "unknown")
 		return &inputError{http.StatusUnauthorized, "unknown Alertmanager integration key"}
 	}
+	c.Set(ctxKeyName, "services["+svc.Name+"].integrations.alertmanager_key")
 	if err := jsonContentType(r); err != nil {
 		return err
 	}
@@ -96,22 +99,29 @@ func (s *Server) alertmanager(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ids := []string{}
+	// The answer lists the incidents the firing groups opened (or repeated)
+	// and the ones the resolved groups resolved, so whoever sends a
+	// notification by hand sees what it did.
+	ids, resolved := []string{}, []string{}
 	for _, g := range msg.Groups(svc.IncidentKey == "fingerprint") {
 		if !g.Firing {
-			if err := s.resolveByDedup(r.Context(), svc, g.DedupKey, "alertmanager", "alertmanager"); err != nil {
+			id, err := s.resolveByDedup(r.Context(), svc, g.DedupKey, "alertmanager", "alertmanager")
+			if err != nil {
 				return err
+			}
+			if id != "" {
+				resolved = append(resolved, id)
 			}
 			continue
 		}
 		id, _, err := s.trigger(r.Context(), cfg, alert{service: svc, dedupKey: g.DedupKey, source: "alertmanager",
-			actor: "alertmanager", labels: g.Labels, summary: g.Summary, details: g.Details})
+			actor: "alertmanager", labels: g.Labels, titles: g.Titles, summary: g.Summary, details: g.Details})
 		if err != nil {
 			return err
 		}
 		ids = append(ids, id)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"status": "success", "incidents": ids})
+	return c.JSON(http.StatusOK, map[string]any{"status": "success", "incidents": ids, "resolved": resolved})
 }
 
 // enqueue is PagerDuty's Events API v2, answering with PagerDuty's own bodies
@@ -120,7 +130,10 @@ func (s *Server) alertmanager(c echo.Context) error {
 func (s *Server) enqueue(c echo.Context) error {
 	cfg := s.Config()
 	r := c.Request()
-	invalid := func(code int, errs ...string) error { return c.JSON(code, ingest.Invalid(errs)) }
+	invalid := func(code int, errs ...string) error {
+		c.Set(ctxRejected, strings.Join(errs, "; "))
+		return c.JSON(code, ingest.Invalid(errs))
+	}
 	if r.ContentLength > ingest.MaxEventBytes {
 		return invalid(http.StatusRequestEntityTooLarge, "Request body is larger than 512 KB")
 	}
@@ -142,9 +155,12 @@ func (s *Server) enqueue(c echo.Context) error {
 	}
 	svc := serviceByRoutingKey(cfg, ev.RoutingKey)
 	if svc == nil {
+		c.Set(ctxKeyName, "unknown")
 		return invalid(http.StatusBadRequest, "Invalid routing key")
 	}
+	c.Set(ctxKeyName, "services["+svc.Name+"].integrations.pagerduty_routing_key")
 	if !s.allow(cfg, "pd:"+svc.Name) {
+		c.Set(ctxRejected, "over the rate limit")
 		c.Response().Header().Set("Retry-After", "1")
 		return c.JSON(http.StatusTooManyRequests, ingest.EventResponse{Status: "throttle event",
 			Message: "Requests for this service are arriving too quickly. Please retry later."})
@@ -175,8 +191,10 @@ func (s *Server) event(c echo.Context, cfg *policy.Config, svc *policy.Service, 
 			actor: "pagerduty", labels: []map[string]string{labels}, summary: summary, details: details})
 		return err
 	case "acknowledge":
-		return s.actByDedup(ctx, svc, "pd:"+ev.DedupKey, "pagerduty", policy.Event{Kind: policy.EventAcknowledge, Actor: "pagerduty"}, "acknowledged")
+		_, err := s.actByDedup(ctx, svc, "pd:"+ev.DedupKey, "pagerduty", policy.Event{Kind: policy.EventAcknowledge, Actor: "pagerduty"}, "acknowledged")
+		return err
 	default: // resolve; DecodeEvent admits nothing else
-		return s.resolveByDedup(ctx, svc, "pd:"+ev.DedupKey, "pagerduty", "pagerduty")
+		_, err := s.resolveByDedup(ctx, svc, "pd:"+ev.DedupKey, "pagerduty", "pagerduty")
+		return err
 	}
 }

@@ -97,6 +97,9 @@ func New(o Options) (*Server, error) {
 	s := &Server{path: o.ConfigPath, store: o.Store, log: o.Logger, now: o.Now, m: newMetrics(o.Registry),
 		shutdown: o.ShutdownTimeout, limits: map[string]*rate.Limiter{}, wake: o.Wake, pd: o.PagerDuty}
 	s.cfg.Store(o.Config)
+	s.m.loaded(o.Config, o.Now())
+	s.m.openIncidents = newOpenIncidents(o.Store, s.Config, o.Now, o.Logger)
+	o.Registry.MustRegister(s.m.openIncidents)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -178,8 +181,14 @@ func (s *Server) Reload() error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	c, err := policy.LoadFile(s.path)
+	if err == nil {
+		// A reload must not swap in a config whose secrets are missing:
+		// the old one still pages.
+		err = c.CheckSecrets()
+	}
 	if err != nil {
 		s.m.reloads.WithLabelValues("failure").Inc()
+		s.m.reloadOK.Set(0)
 		s.log.Error("config reload failed; keeping the old config", "err", err)
 		return err
 	}
@@ -188,7 +197,7 @@ func (s *Server) Reload() error {
 	s.limits = map[string]*rate.Limiter{}
 	s.limitMu.Unlock()
 	s.m.reloads.WithLabelValues("success").Inc()
-	s.m.reloadSuccess.SetToCurrentTime()
+	s.m.loaded(c, s.now())
 	s.log.Info("config reloaded", "services", len(c.Services), "users", len(c.Users))
 	return nil
 }
@@ -281,10 +290,62 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if code >= 500 {
 			level = slog.LevelWarn
 		}
+		reqID := c.Response().Header().Get(echo.HeaderXRequestID)
+		if code >= 400 && code < 500 && ingestionRoutes[route] {
+			s.logRejected(c, route, code, reqID, err)
+		}
 		s.log.Log(c.Request().Context(), level, "request", "method", c.Request().Method, "route", route, "code", code,
-			"duration", time.Since(start), "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "remote", c.RealIP())
+			"duration", time.Since(start), "request_id", reqID, "remote", c.RealIP())
 		return nil
 	}
+}
+
+// ingestionRoutes are where alerts arrive: a refused alert is a page that
+// will not happen, so it is logged at warn (logRejected).
+var ingestionRoutes = map[string]bool{
+	"/api/v1/alertmanager": true, "/api/v1/alertmanager/:key": true, "/v2/enqueue": true,
+}
+
+// Context keys the ingestion handlers set for logRejected: the name of the
+// integration key presented (never the key), and why an event was refused
+// when the handler answered itself rather than returning an error.
+const (
+	ctxKeyName  = "pagerd.key_name"
+	ctxRejected = "pagerd.rejected"
+)
+
+// logRejected logs a refused alert or event at warn, with the request id
+// (which the sender got in the answer), the name of the key it presented
+// and why, so "Alertmanager says 401" can be traced in pagerd's log.
+func (s *Server) logRejected(c echo.Context, route string, code int, reqID string, err error) {
+	key, _ := c.Get(ctxKeyName).(string)
+	if key == "" && route != "/v2/enqueue" {
+		// Refused before the handler looked at the key (413): name it here.
+		key = "none"
+		if k := c.Param("key"); k != "" || bearer(c.Request()) != "" {
+			if k == "" {
+				k = bearer(c.Request())
+			}
+			key = "unknown"
+			if svc := serviceByAlertmanagerKey(s.Config(), k); svc != nil {
+				key = "services[" + svc.Name + "].integrations.alertmanager_key"
+			}
+		}
+	}
+	if key == "" {
+		key = "not read"
+	}
+	reason, _ := c.Get(ctxRejected).(string)
+	var ie *inputError
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &ie):
+		reason = ie.msg
+	case errors.As(err, &he):
+		reason = fmt.Sprint(he.Message)
+	}
+	s.log.Warn("alert rejected", "route", route, "code", code, "request_id", reqID, "key", key,
+		"reason", reason, "remote", c.RealIP())
 }
 
 // bodyLimit caps a route's request body; over the cap is 413 before any of

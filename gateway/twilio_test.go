@@ -322,7 +322,9 @@ func TestVoiceCallWithKeypress(t *testing.T) {
 	tw := httptest.NewServer(fake)
 	defer tw.Close()
 	cfgText := strings.Replace(twilioConfig, `{channel: voice, via: log}`, `{channel: voice, via: twilio, address: "+15555550111"}`, 1)
-	h := newDispatchHarness(t, boltStore(t), cfgText, fixedNow, 1)
+	// A voice contact needs a public URL (Twilio fetches the call's script
+	// from it): a placeholder until the test server's URL is known.
+	h := newDispatchHarness(t, boltStore(t), cfgText+"server: {public_url: http://pagerd.invalid}\n", fixedNow, 1)
 	if err := os.WriteFile(h.cfg, []byte(cfgText+"server: {public_url: "+h.http.URL+"}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

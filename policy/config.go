@@ -32,6 +32,38 @@ type Config struct {
 	services   map[string]int
 	comp       map[string]*Compensation
 	alwaysOpen *BusinessHours
+	// transports says which transports have their notifiers settings.
+	transports map[string]bool
+	// warnings are problems that do not stop the config from loading;
+	// missing are secrets it reads from the environment or a file that
+	// are not there now (field: what is missing).
+	warnings []string
+	missing  []string
+}
+
+// Warnings are what check-config prints about a config that loads but will
+// not behave as its author expects (a timeout that can never fire, paging
+// that stops while an urgent incident is unacknowledged), followed by every
+// secret `pagerd serve` will need that is not set here. Each names the field.
+// `pagerd check-config --strict` treats them as errors.
+func (c *Config) Warnings() []string {
+	out := append([]string(nil), c.warnings...)
+	for _, m := range c.missing {
+		out = append(out, m+" (pagerd serve needs it)")
+	}
+	return out
+}
+
+// CheckSecrets returns a *ConfigError naming every secret (or ${ENV}
+// setting) the config reads from the environment or a file that is not
+// there: the daemon must not start without one, or it would page through a
+// transport it cannot authenticate to, or not at all. The read-only commands
+// never call it.
+func (c *Config) CheckSecrets() error {
+	if len(c.missing) == 0 {
+		return nil
+	}
+	return &ConfigError{File: c.File, Problems: append([]string(nil), c.missing...)}
 }
 
 // ServerConfig is the daemon's own settings; `pagerd serve` flags override

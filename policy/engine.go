@@ -100,7 +100,9 @@ type Event struct {
 	Actor    string
 	Route    *Route
 	Deadline string
-	Message  string
+	// Message is a status update's text; for a trigger that raises an open
+	// incident's priority, which alert raised it.
+	Message string
 	// ToLevel, for escalate, is the level to go to; -1 or 0 means the next.
 	ToLevel string
 	// Channel, for channel_failed, is the channel that failed.
@@ -254,7 +256,7 @@ func (r *run) trigger(ev Event) error {
 	if r.inc.Status == StatusTriggered || r.inc.Status == StatusAcknowledged {
 		// The alert fired again while the incident is open: no new pages
 		// (the daemon's store counts such repeats), unless it got worse.
-		r.raise(ev.Route)
+		r.raise(ev.Route, ev.Message)
 		return nil
 	}
 	rt := ev.Route
@@ -307,8 +309,8 @@ func (r *run) trigger(ev Event) error {
 // and rule, re-opens an acknowledged incident, pages the current level again
 // on the new urgency's ladder with the new timeout, and pages any levels the
 // new rule pages at once. A repeat at the same or a lower priority changes
-// nothing.
-func (r *run) raise(rt *Route) {
+// nothing. why, when set, says which alert raised it, for the timeline.
+func (r *run) raise(rt *Route, why string) {
 	sc := r.svc.Scheme()
 	if rt.Priority == "" || sc.Rank(rt.Priority) < 0 || sc.Rank(rt.Priority) >= sc.Rank(r.inc.Priority) {
 		return
@@ -316,7 +318,11 @@ func (r *run) raise(rt *Route) {
 	from := r.inc.Priority
 	r.inc.Priority, r.inc.Urgency, r.inc.Rule = rt.Priority, rt.Urgency, rt.Rule
 	r.reopen()
-	r.startLevel(r.inc.Level, r.now, fmt.Sprintf("priority raised from %s to %s (%s)", from, rt.Priority, rt.Rule))
+	detail := fmt.Sprintf("priority raised from %s to %s (%s)", from, rt.Priority, rt.Rule)
+	if why != "" {
+		detail += " by " + why
+	}
+	r.startLevel(r.inc.Level, r.now, detail)
 	for _, name := range rt.PageImmediately {
 		if i := r.pol.LevelIndex(name); i > r.inc.Level && !contains(r.inc.PageImmediately, name) {
 			r.inc.PageImmediately = append(r.inc.PageImmediately, name)

@@ -234,11 +234,13 @@ func TestExampleAIVO(t *testing.T) {
 	if got := exampleLevelNames(p); !reflect.DeepEqual(got, []string{"primary", "secondary", "leadership", "executives"}) {
 		t.Errorf("levels %v", got)
 	}
-	if p.Repeat != 0 {
-		t.Errorf("repeat %d, want 0", p.Repeat)
+	// After the executives' 30 minutes the policy starts over, twice: an
+	// unacknowledged P0 never goes quiet at the CTO.
+	if p.Repeat != 2 {
+		t.Errorf("repeat %d, want 2", p.Repeat)
 	}
 	var start time.Duration
-	for i, want := range []time.Duration{15 * time.Minute, 15 * time.Minute, 30 * time.Minute} {
+	for i, want := range []time.Duration{15 * time.Minute, 15 * time.Minute, 30 * time.Minute, 30 * time.Minute} {
 		for _, pr := range []string{"P0", "P1"} {
 			to := exampleLevelTimeout(p.Levels[i], pr)
 			if to.Kind != TimeoutFixed || to.Duration != want {
@@ -252,8 +254,8 @@ func TestExampleAIVO(t *testing.T) {
 		}
 		start += want
 	}
-	if start != time.Hour {
-		t.Errorf("P0 reaches executives after %s, want 1h", start)
+	if start != 90*time.Minute {
+		t.Errorf("P0 starts over after %s, want 1h30m (executives at 1h)", start)
 	}
 	if lead := p.Levels[2].Targets; !reflect.DeepEqual(lead, []Target{{Schedule: "aivo-oncall", Tier: "escalation_lead"}, {User: "david"}}) {
 		t.Errorf("leadership targets %+v", lead)
@@ -423,7 +425,10 @@ func TestExampleAIONR(t *testing.T) {
 	if got := exampleLevelNames(p); !reflect.DeepEqual(got, []string{"primary", "secondary", "tertiary"}) {
 		t.Errorf("levels %v", got)
 	}
-	for _, l := range p.Levels[:2] {
+	if p.Repeat != 2 {
+		t.Errorf("repeat %d, want 2 (the policy starts over after the team lead)", p.Repeat)
+	}
+	for _, l := range p.Levels {
 		for pr, want := range map[string]string{"SEV-1": "10m", "SEV-2": "20m", "SEV-3": "1h", "SEV-4": "next_business_day"} {
 			if got := exampleLevelTimeout(l, pr).String(); got != want {
 				t.Errorf("level %s %s timeout %s, want %s", l.Name, pr, got, want)
@@ -436,7 +441,9 @@ func TestExampleAIONR(t *testing.T) {
 
 	// Unresolved escalations.
 	wantUnresolved := []UnresolvedRule{
-		{Priorities: []string{"SEV-1"}, After: Duration(time.Hour), Notify: []Target{{Level: "secondary"}, {User: "eng-manager"}}},
+		// "Secondary + management": the on-call team lead (tertiary) and
+		// the Engineering Manager.
+		{Priorities: []string{"SEV-1"}, After: Duration(time.Hour), Notify: []Target{{Level: "secondary"}, {Level: "tertiary"}, {User: "eng-manager"}}},
 		{Priorities: []string{"SEV-2"}, After: Duration(2 * time.Hour), Notify: []Target{{Level: "secondary"}}},
 		{Priorities: []string{"SEV-3"}, After: Duration(4 * time.Hour), Notify: []Target{{Schedule: "aion-r-oncall", Tier: "tertiary"}}},
 	}
@@ -507,7 +514,70 @@ func TestExampleQuickstart(t *testing.T) {
 		t.Errorf("demo schedule holder %q", sh.User)
 	}
 	p := cfg.Policy("demo")
-	if got := exampleLevelNames(p); !reflect.DeepEqual(got, []string{"primary"}) || p.Levels[0].Timeout.String() != "15m" || p.Repeat != 0 {
+	// The escalation at 15 minutes exists: the ladder starts over.
+	if got := exampleLevelNames(p); !reflect.DeepEqual(got, []string{"primary"}) || p.Levels[0].Timeout.String() != "15m" || p.Repeat < 1 {
 		t.Errorf("demo policy levels %v timeout %s repeat %d", got, p.Levels[0].Timeout, p.Repeat)
+	}
+	// Loopback only, and pages carry a working ack link.
+	if cfg.Server.Listen != "127.0.0.1:8080" || cfg.Server.PublicURL != "http://127.0.0.1:8080" || cfg.Server.LinkSecret.Reveal() == "" {
+		t.Errorf("server %+v", cfg.Server)
+	}
+	if w := cfg.Warnings(); len(w) != 0 {
+		t.Errorf("the quickstart has warnings: %q", w)
+	}
+}
+
+// TestExampleConfigsWarnOnlyAboutSecrets: the seed configs behave as
+// written (no paging that stops while a P0 is unacknowledged, no timeout
+// that never fires); their only warnings are the secrets pagerd serve needs,
+// which this machine does not have, and with those set they are clean.
+func TestExampleConfigsWarnOnlyAboutSecrets(t *testing.T) {
+	for name, secrets := range map[string][]string{
+		"aivo.yaml": {"AIVO_PAGERD_LINK_SECRET", "AIVO_TWILIO_ACCOUNT_SID", "AIVO_TWILIO_AUTH_TOKEN", "AIVO_TWILIO_FROM",
+			"AIVO_PAGERDUTY_WEBHOOK_SECRET", "AIVO_PD_KEY_MARCUS", "AIVO_PD_KEY_EMILY", "AIVO_PD_KEY_ALEX", "AIVO_PD_KEY_JENNIFER",
+			"AIVO_PD_KEY_DAVID", "AIVO_PD_KEY_SARAH", "AIVO_PD_KEY_MICHAEL"},
+		"aion-r.yaml": {"AION_R_PAGERD_LINK_SECRET", "AION_R_TWILIO_ACCOUNT_SID", "AION_R_TWILIO_AUTH_TOKEN", "AION_R_TWILIO_FROM",
+			"AION_R_PAGERDUTY_WEBHOOK_SECRET", "AION_R_PD_KEY_ENG_A", "AION_R_PD_KEY_ENG_B", "AION_R_PD_KEY_ENG_C", "AION_R_PD_KEY_ENG_D",
+			"AION_R_PD_KEY_ENG_E", "AION_R_PD_KEY_ENG_F", "AION_R_PD_KEY_ENG_G", "AION_R_PD_KEY_ENG_H", "AION_R_PD_KEY_LEAD_X",
+			"AION_R_PD_KEY_LEAD_Y", "AION_R_PD_KEY_MANAGER", "AION_R_PD_KEY_VP_ENG"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for _, s := range secrets {
+				t.Setenv(s, "") // unset for this test, whatever the machine has
+			}
+			cfg := loadExample(t, name)
+			w := cfg.Warnings()
+			if len(w) != len(secrets) {
+				t.Errorf("%d warnings, want one per secret (%d):\n%s", len(w), len(secrets), strings.Join(w, "\n"))
+			}
+			for _, s := range secrets {
+				found := false
+				for _, l := range w {
+					found = found || strings.Contains(l, "environment variable "+s+" is not set (pagerd serve needs it)")
+				}
+				if !found {
+					t.Errorf("no warning names %s:\n%s", s, strings.Join(w, "\n"))
+				}
+			}
+			if err := cfg.CheckSecrets(); err == nil {
+				t.Error("CheckSecrets passes without the secrets")
+			}
+			values := map[string]string{"AIVO_TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef", "AION_R_TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
+				"AIVO_TWILIO_FROM": "+15555550100", "AION_R_TWILIO_FROM": "+15555550100"}
+			for _, s := range secrets {
+				v, ok := values[s]
+				if !ok {
+					v = "test-value-for-" + strings.ToLower(s)
+				}
+				t.Setenv(s, v)
+			}
+			cfg = loadExample(t, name)
+			if w := cfg.Warnings(); len(w) != 0 {
+				t.Errorf("with every secret set, warnings:\n%s", strings.Join(w, "\n"))
+			}
+			if err := cfg.CheckSecrets(); err != nil {
+				t.Errorf("CheckSecrets: %v", err)
+			}
+		})
 	}
 }

@@ -116,6 +116,9 @@ func yamlProblems(err error) []string {
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
+// e164RE is a phone number as Twilio takes it: +, country code, number.
+var e164RE = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
 // knownVias are the transports a contact can name. Their own settings are
 // checked by the daemon that builds them.
 var knownVias = map[string]bool{"log": true, "webhook": true, "twilio": true, "pagerduty": true, "ntfy": true}
@@ -127,10 +130,45 @@ type validator struct {
 	cfg      *Config
 	baseDir  string
 	problems []string
+	unusable sameProblem
 }
 
 func (v *validator) errf(field, format string, args ...any) {
 	v.problems = append(v.problems, field+": "+fmt.Sprintf(format, args...))
+}
+
+// warnf records something that does not stop the config from loading but
+// will not do what its author expects: check-config prints it, and
+// `check-config --strict` fails on it.
+func (v *validator) warnf(field, format string, args ...any) {
+	v.cfg.warnings = append(v.cfg.warnings, field+": "+fmt.Sprintf(format, args...))
+}
+
+// secret resolves a secret field from its value, ${ENV} or _file twin. One
+// that is not there yet is noted for `pagerd serve` (Config.CheckSecrets)
+// rather than refused, so the read-only commands work without it.
+func (v *validator) secret(field string, val Secret, file string) Secret {
+	s, err := resolveSecret(val, file, v.baseDir)
+	v.resolved(field, err)
+	return s
+}
+
+// setting resolves a plain string field that may be ${ENV} (a Twilio
+// account, a number, a contact's routing key), with the same leniency.
+func (v *validator) setting(field, val string) string {
+	s, err := expandEnv(val)
+	v.resolved(field, err)
+	return s
+}
+
+func (v *validator) resolved(field string, err error) {
+	var m *missingError
+	switch {
+	case errors.As(err, &m):
+		v.cfg.missing = append(v.cfg.missing, field+": "+m.msg)
+	case err != nil:
+		v.errf(field, "%v", err)
+	}
 }
 
 // entry checks the name of entry i of a named list and returns the field
@@ -159,8 +197,22 @@ func (v *validator) name(field, kind, name string, seen map[string]bool) bool {
 	return true
 }
 
+// fixedOffsetZones are names the zone database knows that read like a
+// region's zone but never change for daylight saving time: "EST" is UTC-5
+// in July too, an hour off New York. The city a user most likely means is
+// suggested. (PST, CST and the like are not in the database at all.)
+var fixedOffsetZones = map[string]string{
+	"EST": "America/New_York (America/Panama if you mean no DST)",
+	"MST": "America/Denver (America/Phoenix if you mean no DST)",
+	"HST": "Pacific/Honolulu",
+}
+
 func (v *validator) location(field, tz string) *time.Location {
 	if tz == "" {
+		return time.UTC
+	}
+	if city, ok := fixedOffsetZones[tz]; ok {
+		v.errf(field, "%q is a fixed offset that ignores daylight saving time; use an IANA name like %s", tz, city)
 		return time.UTC
 	}
 	loc, err := time.LoadLocation(tz)
@@ -242,10 +294,7 @@ func (v *validator) server() {
 			v.errf("server.public_url", "%q is not an absolute http(s) URL", sv.PublicURL)
 		}
 	}
-	u, err := resolveSecret(sv.Redis.URL, sv.Redis.URLFile, v.baseDir)
-	if err != nil {
-		v.errf("server.redis.url", "%v", err)
-	}
+	u := v.secret("server.redis.url", sv.Redis.URL, sv.Redis.URLFile)
 	sv.Redis.URL = u
 	if u != "" {
 		ok := false
@@ -262,10 +311,8 @@ func (v *validator) server() {
 			v.errf(fmt.Sprintf("server.trusted_proxies[%d]", i), "%q is not a CIDR like 10.0.0.0/8", c)
 		}
 	}
-	ls, err := resolveSecret(sv.LinkSecret, sv.LinkSecretFile, v.baseDir)
-	if err != nil {
-		v.errf("server.link_secret", "%v", err)
-	} else if ls != "" && len(ls) < 16 {
+	ls := v.secret("server.link_secret", sv.LinkSecret, sv.LinkSecretFile)
+	if ls != "" && len(ls) < 16 {
 		v.errf("server.link_secret", "must be at least 16 bytes (a random string: openssl rand -hex 32)")
 	}
 	sv.LinkSecret = ls
@@ -312,19 +359,26 @@ func (v *validator) notifiers() {
 	if pd.Timeout == 0 {
 		pd.Timeout = Duration(10 * time.Second)
 	}
-	ws, err := resolveSecret(pd.WebhookSecret, pd.WebhookSecretFile, v.baseDir)
-	if err != nil {
-		v.errf("notifiers.pagerduty.webhook_secret", "%v", err)
-	}
-	pd.WebhookSecret = ws
+	// Declared counts: a secret given as ${ENV} or a _file is configured
+	// even while it is not there (check-config on a laptop).
+	v.cfg.transports = map[string]bool{}
+	v.cfg.transports["pagerduty"] = pd.WebhookSecret != "" || pd.WebhookSecretFile != ""
+	pd.WebhookSecret = v.secret("notifiers.pagerduty.webhook_secret", pd.WebhookSecret, pd.WebhookSecretFile)
 	tw := &v.cfg.Notifiers.Twilio
-	at, err := resolveSecret(tw.AuthToken, tw.AuthTokenFile, v.baseDir)
-	if err != nil {
-		v.errf("notifiers.twilio.auth_token", "%v", err)
+	declared := tw.AccountSID != "" || tw.AuthToken != "" || tw.AuthTokenFile != "" || tw.From != ""
+	complete := tw.AccountSID != "" && (tw.AuthToken != "" || tw.AuthTokenFile != "") && tw.From != ""
+	v.cfg.transports["twilio"] = complete
+	if declared && !complete {
+		v.errf("notifiers.twilio", "account_sid, auth_token (or auth_token_file) and from go together")
 	}
-	tw.AuthToken = at
-	if tw.AccountSID != "" && (at == "" || tw.From == "") {
-		v.errf("notifiers.twilio", "account_sid, auth_token and from go together")
+	tw.AccountSID = v.setting("notifiers.twilio.account_sid", tw.AccountSID)
+	tw.AuthToken = v.secret("notifiers.twilio.auth_token", tw.AuthToken, tw.AuthTokenFile)
+	tw.From = v.setting("notifiers.twilio.from", tw.From)
+	if tw.From != "" && !e164RE.MatchString(tw.From) {
+		v.errf("notifiers.twilio.from", "%q is not a phone number in E.164 form, like +15555550100", tw.From)
+	}
+	if tw.AccountSID != "" && !strings.HasPrefix(tw.AccountSID, "AC") {
+		v.errf("notifiers.twilio.account_sid", "a Twilio account SID starts with AC")
 	}
 	if tw.APIURL == "" {
 		tw.APIURL = "https://api.twilio.com"
@@ -364,13 +418,12 @@ func (v *validator) api() {
 		t := &v.cfg.API.Tokens[i]
 		f := fmt.Sprintf("api.tokens[%d]", i)
 		v.name(f+".name", "name", t.Name, seen)
-		s, err := resolveSecret(t.Token, t.TokenFile, v.baseDir)
+		declared := t.Token != "" || t.TokenFile != ""
+		s := v.secret(f+".token", t.Token, t.TokenFile)
 		switch {
-		case err != nil:
-			v.errf(f+".token", "%v", err)
-		case s == "":
+		case !declared:
 			v.errf(f+".token", "token or token_file is required")
-		case values[s]:
+		case s != "" && values[s]:
 			v.errf(f+".token", "the same token is given twice")
 		}
 		values[s] = true
@@ -437,13 +490,82 @@ func (v *validator) users() {
 			}
 			if !knownVias[ct.Via] {
 				v.errf(cf+".via", "unknown transport %q (use log, webhook, twilio, pagerduty or ntfy)", ct.Via)
+				continue
 			}
-			if ct.Address == "" && ct.Via != "log" {
-				v.errf(cf+".address", "address is required for %s via %s", ct.Channel, ct.Via)
-			}
+			v.contact(cf, ct)
 		}
 		v.steps(f+".notification_rules.high", &u.NotificationRules.High, has, defaultHigh)
 		v.steps(f+".notification_rules.low", &u.NotificationRules.Low, has, defaultLow)
+	}
+	v.unusable.report(v)
+}
+
+// contact checks that a contact can be paged: its transport is configured
+// (a Twilio contact with no Twilio account would fail at 3 a.m. with
+// "transport not available") and its address has the transport's form. The
+// address may be ${ENV} (a PagerDuty routing key is a credential).
+// sameProblem collects one problem that many fields share (every contact on
+// an unconfigured transport), to report it once, at the first field, with
+// how many more have it.
+type sameProblem struct {
+	order []string
+	first map[string]string
+	count map[string]int
+}
+
+func (p *sameProblem) add(key, field, format string, args ...any) {
+	if p.first == nil {
+		p.first, p.count = map[string]string{}, map[string]int{}
+	}
+	if _, ok := p.first[key]; !ok {
+		p.order = append(p.order, key)
+		p.first[key] = field + ": " + fmt.Sprintf(format, args...)
+	}
+	p.count[key]++
+}
+
+func (p *sameProblem) report(v *validator) {
+	for _, k := range p.order {
+		msg := p.first[k]
+		if n := p.count[k] - 1; n == 1 {
+			msg += " (and 1 more contact)"
+		} else if n > 1 {
+			msg += fmt.Sprintf(" (and %d more contacts)", n)
+		}
+		v.problems = append(v.problems, msg)
+	}
+}
+
+func (v *validator) contact(cf string, ct *Contact) {
+	declared := ct.Address != ""
+	ct.Address = v.setting(cf+".address", ct.Address)
+	if !declared && ct.Via != "log" {
+		v.errf(cf+".address", "address is required for %s via %s", ct.Channel, ct.Via)
+	}
+	switch ct.Via {
+	case "twilio":
+		if !v.cfg.transports["twilio"] {
+			v.unusable.add("twilio", cf+".via", "%s via twilio, but notifiers.twilio is not configured (account_sid, auth_token, from): every page on it would fail", ct.Channel)
+		}
+		if ct.Channel == ChannelPush {
+			v.errf(cf+".channel", "twilio sends sms and voice, not push")
+		}
+		if ct.Channel == ChannelVoice && v.cfg.Server.PublicURL == "" {
+			v.unusable.add("voice", cf+".via", "voice via twilio needs server.public_url: Twilio fetches the call's script from it")
+		}
+		if ct.Address != "" && !e164RE.MatchString(ct.Address) {
+			v.errf(cf+".address", "%q is not a phone number in E.164 form, like +15555550123", ct.Address)
+		}
+	case "pagerduty":
+		if !v.cfg.transports["pagerduty"] {
+			v.unusable.add("pagerduty", cf+".via", "%s via pagerduty, but notifiers.pagerduty.webhook_secret is not set: an acknowledgement in the PagerDuty app would never reach pagerd, which would go on paging and escalating", ct.Channel)
+		}
+	case "webhook", "ntfy":
+		if ct.Address != "" {
+			if u, err := url.Parse(ct.Address); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				v.errf(cf+".address", "%s via %s needs an absolute http(s) URL", ct.Channel, ct.Via)
+			}
+		}
 	}
 }
 
@@ -660,6 +782,15 @@ func (v *validator) policies() {
 				}
 			}
 		}
+		if n := len(p.Levels); n > 0 && p.Repeat == 0 {
+			if l := p.Levels[n-1]; l.Timeout.IsSet() || len(l.Timeouts) > 0 {
+				field := fmt.Sprintf("%s.levels[%s].timeout", f, l.Name)
+				if !l.Timeout.IsSet() {
+					field += "s"
+				}
+				v.warnf(field, "never fires: this is the last level and repeat is 0, so nothing comes after it; set repeat to start the policy over, or remove the timeout")
+			}
+		}
 		for j, r := range p.Unresolved {
 			rf := fmt.Sprintf("%s.unresolved[%d]", f, j)
 			if len(r.Priorities) == 0 {
@@ -769,14 +900,8 @@ func (v *validator) services() {
 
 func (v *validator) integrations(f string, s *Service, amKeys, pdKeys map[Secret]string) {
 	in := &s.Integrations
-	am, err := resolveSecret(in.AlertmanagerKey, in.AlertmanagerKeyFile, v.baseDir)
-	if err != nil {
-		v.errf(f+".alertmanager_key", "%v", err)
-	}
-	pd, err := resolveSecret(in.PagerDutyRoutingKey, in.PagerDutyRoutingKeyFile, v.baseDir)
-	if err != nil {
-		v.errf(f+".pagerduty_routing_key", "%v", err)
-	}
+	am := v.secret(f+".alertmanager_key", in.AlertmanagerKey, in.AlertmanagerKeyFile)
+	pd := v.secret(f+".pagerduty_routing_key", in.PagerDutyRoutingKey, in.PagerDutyRoutingKeyFile)
 	in.AlertmanagerKey, in.PagerDutyRoutingKey = am, pd
 	if am != "" {
 		if other, ok := amKeys[am]; ok {
@@ -841,6 +966,10 @@ func (v *validator) servicePolicy(f string, s *Service, p *EscalationPolicy) {
 			}
 		}
 	}
+	if p.Repeat == 0 && len(p.Levels) > 0 {
+		v.warnf(pf+".repeat", "%s and %s incidents of service %q that nobody acknowledges stop paging once level %s has been paged%s: set repeat so the policy starts over",
+			sc.Priorities[0], sc.Priorities[1], s.Name, p.Levels[len(p.Levels)-1].Name, lastLevelAt(p, sc.Priorities[0]))
+	}
 	for j, r := range p.Unresolved {
 		for _, pr := range r.Priorities {
 			if !sc.Has(pr) {
@@ -855,6 +984,26 @@ func (v *validator) servicePolicy(f string, s *Service, p *EscalationPolicy) {
 			}
 		}
 	}
+}
+
+// lastLevelAt says when a policy's last level is paged for a priority, as
+// " (at +1h)", when every level before it has a fixed timeout; "" otherwise.
+func lastLevelAt(p *EscalationPolicy, pr string) string {
+	if len(p.Levels) < 2 {
+		return ""
+	}
+	var at time.Duration
+	for _, l := range p.Levels[:len(p.Levels)-1] {
+		t, ok := l.Timeouts[pr]
+		if !ok {
+			t = l.Timeout
+		}
+		if t.Kind != TimeoutFixed || !t.IsSet() {
+			return ""
+		}
+		at += t.Duration
+	}
+	return fmt.Sprintf(" (%s after the trigger)", Duration(at))
 }
 
 // hasAck reports whether an acknowledge target is in force at every hour:

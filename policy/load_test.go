@@ -564,12 +564,12 @@ func loadCases() []loadCase {
 		},
 		{
 			name: "missing timeout on a repeated final level", base: "quickstart.yaml",
-			edits: []string{"    repeat: 0\n", "    repeat: 2\n", loadQTimeout, ""},
+			edits: []string{loadQTimeout, ""},
 			field: "escalation_policies[demo].levels[primary].timeout", problem: []string{"no timeout for P0"},
 		},
 		{
 			name: "negative repeat", base: "quickstart.yaml",
-			edits: []string{"    repeat: 0\n", "    repeat: -1\n"},
+			edits: []string{"    repeat: 3\n", "    repeat: -1\n"},
 			field: "escalation_policies[demo].repeat", problem: []string{"negative"},
 		},
 		{
@@ -593,6 +593,78 @@ func loadCases() []loadCase {
 			name: "bad user time zone", base: "aion-r.yaml",
 			edits: []string{loadAUserTZ, "    title: Platform Engineer\n    time_zone: EST5EDT-ish\n"},
 			field: "users[eng-a].time_zone", problem: []string{`unknown time zone "EST5EDT-ish"`},
+		},
+		{
+			name: "EST ignores daylight saving time", base: "aion-r.yaml",
+			edits: []string{loadAUserTZ, "    title: Platform Engineer\n    time_zone: EST\n"},
+			field: "users[eng-a].time_zone", problem: []string{`"EST" is a fixed offset that ignores daylight saving time`, "America/New_York"},
+		},
+		{
+			name: "MST ignores daylight saving time", base: "aion-r.yaml",
+			edits: []string{"  - name: aion-r-oncall\n    time_zone: UTC\n", "  - name: aion-r-oncall\n    time_zone: MST\n"},
+			field: "schedules[aion-r-oncall].time_zone", problem: []string{`"MST" is a fixed offset`, "America/Denver"},
+		},
+		{
+			name: "HST is refused like PST", base: "aion-r.yaml",
+			edits: []string{"  - name: aion-r-office\n    time_zone: UTC\n", "  - name: aion-r-office\n    time_zone: HST\n"},
+			field: "business_hours[aion-r-office].time_zone", problem: []string{`"HST" is a fixed offset`, "Pacific/Honolulu"},
+		},
+		{
+			name: "PST is not a time zone", base: "aion-r.yaml",
+			edits: []string{loadAUserTZ, "    title: Platform Engineer\n    time_zone: PST\n"},
+			field: "users[eng-a].time_zone", problem: []string{`unknown time zone "PST"`},
+		},
+
+		// Transports: a config that loads can page every contact it names.
+		{
+			name: "sms via twilio without notifiers.twilio", base: "quickstart.yaml",
+			edits: []string{"{channel: sms, via: log}", `{channel: sms, via: twilio, address: "+15555550123"}`},
+			field: "users[demo].contacts[1].via", problem: []string{"notifiers.twilio is not configured", "would fail"},
+		},
+		{
+			name: "every contact on an unconfigured transport is counted", base: "aion-r.yaml",
+			edits: []string{"  twilio:\n    account_sid: ${AION_R_TWILIO_ACCOUNT_SID}\n    auth_token: ${AION_R_TWILIO_AUTH_TOKEN}\n    from: ${AION_R_TWILIO_FROM}\n", ""},
+			field: "users[eng-a].contacts[1].via", problem: []string{"notifiers.twilio is not configured", "and 23 more contacts"},
+		},
+		{
+			name: "push via pagerduty without the webhook secret", base: "aion-r.yaml",
+			edits: []string{"  pagerduty:\n    webhook_secret: ${AION_R_PAGERDUTY_WEBHOOK_SECRET}\n", ""},
+			field: "users[eng-a].contacts[0].via", problem: []string{"notifiers.pagerduty.webhook_secret is not set", "PagerDuty app", "and 11 more contacts"},
+		},
+		{
+			name: "voice via twilio without a public URL", base: "aion-r.yaml",
+			edits: []string{"  public_url: https://pagerd.aion.com\n", ""},
+			field: "users[eng-a].contacts[2].via", problem: []string{"voice via twilio needs server.public_url"},
+		},
+		{
+			name: "twilio without its auth token", base: "aion-r.yaml",
+			edits: []string{"    auth_token: ${AION_R_TWILIO_AUTH_TOKEN}\n", ""},
+			field: "notifiers.twilio", problem: []string{"account_sid, auth_token (or auth_token_file) and from go together"},
+		},
+		{
+			name: "twilio account sid that is not one", base: "aion-r.yaml",
+			edits: []string{"account_sid: ${AION_R_TWILIO_ACCOUNT_SID}", "account_sid: twilio-sid-change-me"},
+			field: "notifiers.twilio.account_sid", problem: []string{"starts with AC"},
+		},
+		{
+			name: "twilio from that is not a number", base: "aion-r.yaml",
+			edits: []string{"from: ${AION_R_TWILIO_FROM}", "from: \"555-0100\""},
+			field: "notifiers.twilio.from", problem: []string{`"555-0100" is not a phone number in E.164 form`},
+		},
+		{
+			name: "sms number not in E.164 form", base: "aion-r.yaml",
+			edits: []string{`{channel: sms, via: twilio, address: "+15555550101"}`, `{channel: sms, via: twilio, address: "555-0101"}`},
+			field: "users[eng-a].contacts[1].address", problem: []string{"E.164"},
+		},
+		{
+			name: "twilio cannot push", base: "aion-r.yaml",
+			edits: []string{`{channel: push, via: pagerduty, address: "${AION_R_PD_KEY_ENG_A}"}`, `{channel: push, via: twilio, address: "+15555550101"}`},
+			field: "users[eng-a].contacts[0].channel", problem: []string{"twilio sends sms and voice, not push"},
+		},
+		{
+			name: "webhook address that is not a URL", base: "quickstart.yaml",
+			edits: []string{"{channel: sms, via: log}", "{channel: sms, via: webhook, address: hooks.example.com/page}"},
+			field: "users[demo].contacts[1].address", problem: []string{"absolute http(s) URL"},
 		},
 		{
 			name: "bad calendar time zone", base: "aion-r.yaml",
@@ -1065,9 +1137,13 @@ func TestSecretFileProblems(t *testing.T) {
 		name, token, keys string
 		field             string
 		problem           []string
+		// missing: the file is not there, which only `pagerd serve` refuses
+		// (CheckSecrets); loading (check-config, the query commands) works
+		// and warns.
+		missing bool
 	}{
 		{
-			name: "missing token file", token: "      token_file: no-such-token\n", keys: loadQKeys,
+			name: "missing token file", token: "      token_file: no-such-token\n", keys: loadQKeys, missing: true,
 			field: "api.tokens[0].token", problem: []string{"read secret file", "no-such-token"},
 		},
 		{
@@ -1079,7 +1155,7 @@ func TestSecretFileProblems(t *testing.T) {
 			field: "api.tokens[0].token", problem: []string{"not both"},
 		},
 		{
-			name: "missing key file", token: "      token: demo-api-token\n", keys: "      alertmanager_key_file: keys/am\n",
+			name: "missing key file", token: "      token: demo-api-token\n", keys: "      alertmanager_key_file: keys/am\n", missing: true,
 			field: "services[demo].integrations.alertmanager_key", problem: []string{"read secret file", "keys/am"},
 		},
 		{
@@ -1092,10 +1168,33 @@ func TestSecretFileProblems(t *testing.T) {
 			if err := os.WriteFile(path, []byte(loadSecretConfig(t, c.token, c.keys)), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, err := LoadFile(path)
+			cfg, err := LoadFile(path)
+			if c.missing {
+				if err != nil {
+					t.Fatalf("a missing secret file must not stop the config from loading: %v", err)
+				}
+				loadCheckWarning(t, cfg, c.field, c.problem...)
+				err = cfg.CheckSecrets()
+			}
 			loadCheckCase(t, loadCase{field: c.field, problem: c.problem}, "", path, err)
 		})
 	}
+}
+
+// loadCheckWarning fails the test unless one of cfg's warnings names the
+// field and says every one of want.
+func loadCheckWarning(t *testing.T, cfg *Config, field string, want ...string) {
+	t.Helper()
+	for _, w := range cfg.Warnings() {
+		ok := strings.HasPrefix(w, field+": ")
+		for _, s := range want {
+			ok = ok && strings.Contains(w, s)
+		}
+		if ok {
+			return
+		}
+	}
+	t.Errorf("no warning names %s with %q; warnings:\n%s", field, want, strings.Join(cfg.Warnings(), "\n"))
 }
 
 func TestSecretEnvExpansion(t *testing.T) {
@@ -1135,8 +1234,15 @@ func TestSecretMissingEnvVar(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			text := loadSecretConfig(t, c.token, c.keys)
-			_, err := Parse([]byte(text), "pagerd.yaml", t.TempDir())
-			loadCheckCase(t, loadCase{field: c.field, problem: []string{"environment variable " + c.variable, "not set"}}, text, "pagerd.yaml", err)
+			// Loading works (check-config, oncall, route...) and warns;
+			// only `pagerd serve` refuses, through CheckSecrets.
+			cfg, err := Parse([]byte(text), "pagerd.yaml", t.TempDir())
+			if err != nil {
+				t.Fatalf("an unset variable must not stop the config from loading: %v", err)
+			}
+			problem := []string{"environment variable " + c.variable, "not set"}
+			loadCheckWarning(t, cfg, c.field, append(problem, "pagerd serve needs it")...)
+			loadCheckCase(t, loadCase{field: c.field, problem: problem}, text, "pagerd.yaml", cfg.CheckSecrets())
 		})
 	}
 }
@@ -1242,12 +1348,13 @@ func TestSecretNeverPrintedByMarshal(t *testing.T) {
 	loadNoSecret(t, "yaml.Marshal(*Config)", string(y))
 	loadNoSecret(t, "json.Marshal(*Config)", string(j))
 	loadNoSecret(t, "json.MarshalIndent(Services)", string(ji))
-	// The fields are still there, hidden: two tokens and two keys.
-	if n := strings.Count(string(y), "<secret>"); n != 4 {
-		t.Errorf("yaml shows <secret> %d times, want 4:\n%s", n, y)
+	// The fields are still there, hidden: two tokens, two keys and the
+	// quickstart's link secret.
+	if n := strings.Count(string(y), "<secret>"); n != 5 {
+		t.Errorf("yaml shows <secret> %d times, want 5:\n%s", n, y)
 	}
-	if n := strings.Count(string(j), `"<secret>"`) + strings.Count(string(j), `"\u003csecret\u003e"`); n != 4 {
-		t.Errorf("json shows <secret> %d times, want 4:\n%s", n, j)
+	if n := strings.Count(string(j), `"<secret>"`) + strings.Count(string(j), `"\u003csecret\u003e"`); n != 5 {
+		t.Errorf("json shows <secret> %d times, want 5:\n%s", n, j)
 	}
 }
 
@@ -1286,11 +1393,16 @@ func TestLoadStormWindow(t *testing.T) {
 		immediate int
 	}{
 		{"", 10 * time.Second, 3},
-		{"\nserver: {lease: 2s}\n", 10 * time.Second, 3},
+		{"lease 2s", 10 * time.Second, 3},
 		{"\nnotifiers: {storm: {window: 2m, immediate: 1}}\n", 2 * time.Minute, 1},
 		{"\nnotifiers: {storm: {window: 0s}}\n", 0, 3},
 	} {
-		c, err := Parse([]byte(base+tc.extra), "q.yaml", t.TempDir())
+		text := base + tc.extra
+		if lease, ok := strings.CutPrefix(tc.extra, "lease "); ok {
+			// The quickstart has a server section: the lease goes in it.
+			text = loadEdit(t, base, "server:\n", "server:\n  lease: "+lease+"\n")
+		}
+		c, err := Parse([]byte(text), "q.yaml", t.TempDir())
 		if err != nil {
 			t.Fatalf("%q: %v", tc.extra, err)
 		}

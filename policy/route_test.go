@@ -672,22 +672,23 @@ func TestLevelTimeoutAIVO(t *testing.T) {
 		from     time.Time
 		want     routeDeadline
 	}{
-		// P0/P1: primary 15m, secondary 15m, leadership 30m, executives final.
+		// P0/P1: primary 15m, secondary 15m, leadership 30m, executives 30m
+		// (then the policy starts over: repeat 2).
 		{"P0 primary", "P0", 0, wed10, after(wed10, 15*time.Minute)},
 		{"P0 secondary", "P0", 1, wed10, after(wed10, 15*time.Minute)},
 		{"P0 leadership", "P0", 2, wed10, after(wed10, 30*time.Minute)},
-		{"P0 executives: no timeout", "P0", 3, wed10, none},
+		{"P0 executives: 30m, then the policy starts over", "P0", 3, wed10, after(wed10, 30*time.Minute)},
 		{"P0 off-hours primary", "P0", 0, wed22, after(wed22, 15*time.Minute)},
 		{"P0 Saturday leadership", "P0", 2, sat, after(sat, 30*time.Minute)},
 		{"P1 primary", "P1", 0, wed22, after(wed22, 15*time.Minute)},
 		{"P1 secondary", "P1", 1, wed22, after(wed22, 15*time.Minute)},
 		{"P1 leadership", "P1", 2, wed22, after(wed22, 30*time.Minute)},
-		{"P1 executives: no timeout", "P1", 3, wed22, none},
+		{"P1 executives: 30m", "P1", 3, wed22, after(wed22, 30*time.Minute)},
 		// P2: ack_target, 1h day and night.
 		{"P2 business hours primary: ack 1h", "P2", 0, wed10, after(wed10, time.Hour)},
 		{"P2 business hours leadership: ack 1h", "P2", 2, wed10, after(wed10, time.Hour)},
 		{"P2 off-hours primary: 1h", "P2", 0, wed22, after(wed22, time.Hour)},
-		{"P2 executives: no timeout", "P2", 3, wed10, none},
+		{"P2 executives: ack 1h", "P2", 3, wed10, after(wed10, time.Hour)},
 		// P3: ack_target, 4h in business hours, 1h off-hours.
 		{"P3 business hours primary: ack 4h", "P3", 0, wed10, after(wed10, 4*time.Hour)},
 		{"P3 business hours secondary: ack 4h", "P3", 1, wed10, after(wed10, 4*time.Hour)},
@@ -698,7 +699,7 @@ func TestLevelTimeoutAIVO(t *testing.T) {
 		{"P3 Labor Day: 1h", "P3", 0, labor, after(labor, time.Hour)},
 		{"P3 07:59 off-hours: 1h", "P3", 0, routeWed(t, "07:59"), after(routeWed(t, "07:59"), time.Hour)},
 		{"P3 08:00 business hours: 4h", "P3", 0, routeWed(t, "08:00"), after(routeWed(t, "08:00"), 4*time.Hour)},
-		{"P3 executives: no timeout", "P3", 3, wed10, none},
+		{"P3 executives: ack 4h", "P3", 3, wed10, after(wed10, 4*time.Hour)},
 		// Out of range.
 		{"level 4 does not exist", "P0", 4, wed10, none},
 		{"level -1 does not exist", "P0", -1, wed10, none},
@@ -743,8 +744,8 @@ func TestLevelTimeoutAIVOLadderReachesExecutives(t *testing.T) {
 				}
 				at = next
 			}
-			if _, ok := cfg.LevelTimeout(s, len(tc.paged), tc.priority, at); ok {
-				t.Errorf("the executives level has a timeout for %s, want none", tc.priority)
+			if _, ok := cfg.LevelTimeout(s, len(tc.paged), tc.priority, at); !ok {
+				t.Errorf("the executives level has no timeout for %s: the policy could not start over (repeat)", tc.priority)
 			}
 			reached := tc.paged[len(tc.paged)-1].Sub(tc.from)
 			if tc.priority == "P0" || tc.priority == "P1" {
@@ -774,18 +775,18 @@ func TestLevelTimeoutAIONR(t *testing.T) {
 	}{
 		{"SEV-1 primary 10m", "SEV-1", 0, tue10, after(tue10, 10*time.Minute)},
 		{"SEV-1 secondary 10m", "SEV-1", 1, fri20, after(fri20, 10*time.Minute)},
-		{"SEV-1 tertiary: no timeout", "SEV-1", 2, tue10, none},
+		{"SEV-1 tertiary 10m, then the policy starts over", "SEV-1", 2, tue10, after(tue10, 10*time.Minute)},
 		{"SEV-2 primary 20m", "SEV-2", 0, tue10, after(tue10, 20*time.Minute)},
 		{"SEV-2 secondary 20m", "SEV-2", 1, fri20, after(fri20, 20*time.Minute)},
-		{"SEV-2 tertiary: no timeout", "SEV-2", 2, fri20, none},
+		{"SEV-2 tertiary 20m", "SEV-2", 2, fri20, after(fri20, 20*time.Minute)},
 		{"SEV-3 primary 1h", "SEV-3", 0, tue10, after(tue10, time.Hour)},
 		{"SEV-3 secondary 1h off-hours", "SEV-3", 1, fri20, after(fri20, time.Hour)},
-		{"SEV-3 tertiary: no timeout", "SEV-3", 2, tue10, none},
+		{"SEV-3 tertiary 1h", "SEV-3", 2, tue10, after(tue10, time.Hour)},
 		{"SEV-4 Fri 20:00Z → Mon 09:00Z", "SEV-4", 0, fri20, at("2025-10-13T09:00:00Z")},
 		{"SEV-4 Sat → Mon 09:00Z", "SEV-4", 0, calZ(t, "2025-10-11T12:00:00Z"), at("2025-10-13T09:00:00Z")},
 		{"SEV-4 Tue 10:00Z → Wed 09:00Z", "SEV-4", 0, tue10, at("2025-10-15T09:00:00Z")},
 		{"SEV-4 secondary paged Mon 09:00Z → Tue 09:00Z", "SEV-4", 1, calZ(t, "2025-10-13T09:00:00Z"), at("2025-10-14T09:00:00Z")},
-		{"SEV-4 tertiary: no timeout", "SEV-4", 2, fri20, none},
+		{"SEV-4 tertiary Fri 20:00Z → Mon 09:00Z", "SEV-4", 2, fri20, at("2025-10-13T09:00:00Z")},
 		{"level 3 does not exist", "SEV-1", 3, tue10, none},
 	}
 	for _, tc := range cases {

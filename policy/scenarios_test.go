@@ -71,7 +71,8 @@ func TestScenarioAIVO(t *testing.T) {
 		{
 			// Week of Sep 8: Jennifer primary, Marcus secondary, Emily
 			// escalation lead. 15 minutes a level; leadership is the lead
-			// and the VP; the CTO from 60 minutes.
+			// and the VP; the CTO from 60 minutes; after the CTO's 30
+			// minutes the policy starts over at the primary (repeat).
 			name:     "unacknowledged P0 at night",
 			opts:     SimOptions{At: scenAt(t, "2025-09-10T02:00:00-04:00"), For: 2 * time.Hour, Labels: map[string]string{"severity": "critical"}},
 			priority: "P0", urgency: "high",
@@ -96,7 +97,18 @@ func TestScenarioAIVO(t *testing.T) {
 				1h escalate L4
 				1h notify L4 sarah push
 				1h2m notify L4 sarah sms
-				1h5m notify L4 sarah voice`,
+				1h5m notify L4 sarah voice
+				1h30m escalate L1
+				1h30m notify L1 jennifer push
+				1h32m notify L1 jennifer sms
+				1h35m notify L1 jennifer voice
+				1h45m escalate L2
+				1h45m notify L2 marcus push
+				1h47m notify L2 marcus sms
+				1h50m notify L2 marcus voice
+				2h escalate L3
+				2h notify L3 emily push
+				2h notify L3 david push`,
 		},
 		{
 			name:     "acknowledged P0 after the SMS stops the call and the escalation",
@@ -145,7 +157,9 @@ func TestScenarioAIVO(t *testing.T) {
 				2h notify L3 emily push
 				2h notify L3 david push
 				3h escalate L4
-				3h notify L4 sarah push`,
+				3h notify L4 sarah push
+				4h escalate L1
+				4h notify L1 jennifer push`,
 		},
 		{
 			// Business-hours P2 escalates on its own 1h ack target.
@@ -273,7 +287,10 @@ func TestScenarioAIONR(t *testing.T) {
 		},
 		{
 			// Acknowledged and updated, but still open after an hour: the
-			// secondary and management are paged.
+			// secondary and management are paged. Management is the on-call
+			// team lead (tertiary: "escalation for SEV-1 or >1 hour
+			// incidents") and the Engineering Manager; the incident moves
+			// up to the tertiary level.
 			name: "acknowledged SEV-1 left unresolved",
 			opts: SimOptions{At: at, For: 66 * time.Minute, AckAfter: 3 * time.Minute, UpdateEvery: 20 * time.Minute, Labels: map[string]string{"severity": "critical"}},
 			want: `
@@ -283,14 +300,17 @@ func TestScenarioAIONR(t *testing.T) {
 				15m sla_breach L1 initial_response
 				23m status_update L1 eng-a
 				43m status_update L1 eng-a
-				1h escalate L2
+				1h escalate L3
 				1h notify L2 eng-b push
-				1h notify L2 eng-manager push
+				1h notify L3 lead-x push
+				1h notify L3 eng-manager push
 				1h2m notify L2 eng-b sms
-				1h2m notify L2 eng-manager sms
-				1h3m status_update L2 eng-a
+				1h2m notify L3 lead-x sms
+				1h2m notify L3 eng-manager sms
+				1h3m status_update L3 eng-a
 				1h5m notify L2 eng-b voice
-				1h5m notify L2 eng-manager voice`,
+				1h5m notify L3 lead-x voice
+				1h5m notify L3 eng-manager voice`,
 		},
 		{
 			// No status update for 30 minutes after the ack: one level up.

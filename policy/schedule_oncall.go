@@ -19,6 +19,48 @@ type OnCallEntry struct {
 	Backup   *BackupContact `json:"backup_contact,omitempty"`
 }
 
+// WhoIsOnCallOn lists, for every tier of every schedule (or only the named
+// one), each shift that covers part of the date in the schedule's own time
+// zone, in order: "who is on call on Labor Day" has two answers for a tier
+// that hands off at 08:00 that day.
+func (c *Config) WhoIsOnCallOn(d Date, schedule string) ([]OnCallEntry, error) {
+	if schedule != "" && c.Schedule(schedule) == nil {
+		return nil, fmt.Errorf("no schedule %q is defined", schedule)
+	}
+	rows := []OnCallEntry{}
+	for i := range c.Schedules {
+		s := &c.Schedules[i]
+		if schedule != "" && s.Name != schedule {
+			continue
+		}
+		start, end := d.In(s.Location()), d.AddDays(1).In(s.Location())
+		for _, tier := range s.Tiers {
+			for t := start; t.Before(end); {
+				sh, ok := s.OnCallTier(tier.Name, t)
+				if !ok {
+					rows = append(rows, OnCallEntry{Schedule: s.Name, Tier: tier.Name})
+					break
+				}
+				rows = append(rows, c.onCallEntry(s, sh))
+				if !sh.Until.After(t) {
+					break // never loop on a shift that does not move forward
+				}
+				t = sh.Until
+			}
+		}
+	}
+	return rows, nil
+}
+
+func (c *Config) onCallEntry(s *Schedule, sh Shift) OnCallEntry {
+	e := OnCallEntry{Schedule: s.Name, Tier: sh.Tier, User: sh.User, From: sh.From.In(s.Location()),
+		Until: sh.Until.In(s.Location()), Override: sh.Override != "", Reason: sh.Override}
+	if u := c.User(sh.User); u != nil {
+		e.Name, e.Backup = u.DisplayName(), u.Backup
+	}
+	return e
+}
+
 // WhoIsOnCall lists every tier of every schedule (or only the named one) at
 // t, with times in the schedule's zone.
 func (c *Config) WhoIsOnCall(t time.Time, schedule string) ([]OnCallEntry, error) {
@@ -32,12 +74,7 @@ func (c *Config) WhoIsOnCall(t time.Time, schedule string) ([]OnCallEntry, error
 			continue
 		}
 		for _, sh := range s.OnCall(t) {
-			e := OnCallEntry{Schedule: s.Name, Tier: sh.Tier, User: sh.User, From: sh.From.In(s.Location()),
-				Until: sh.Until.In(s.Location()), Override: sh.Override != "", Reason: sh.Override}
-			if u := c.User(sh.User); u != nil {
-				e.Name, e.Backup = u.DisplayName(), u.Backup
-			}
-			rows = append(rows, e)
+			rows = append(rows, c.onCallEntry(s, sh))
 		}
 	}
 	return rows, nil

@@ -296,8 +296,44 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() +
 // Reveal returns the credential itself, for the one place that needs it.
 func (s Secret) Reveal() string { return string(s) }
 
+// missingError is a secret (or setting) that the config reads from the
+// environment or a file that is not there now: the variable is unset or
+// empty, or the file cannot be read. It is not a load error, so that
+// check-config and the query commands work on a config whose secrets only
+// the daemon's machine has; `pagerd serve` refuses to start with one
+// (Config.CheckSecrets). The message names the variable or file, never a
+// value.
+type missingError struct{ msg string }
+
+func (e *missingError) Error() string { return e.msg }
+
+// envRef reports whether s is an environment reference, ${NAME}, and the
+// name. Only the whole value is substituted: prefix-${X} is a literal.
+func envRef(s string) (string, bool) {
+	if len(s) > 3 && strings.HasPrefix(s, "${") && strings.HasSuffix(s, "}") {
+		return s[2 : len(s)-1], true
+	}
+	return "", false
+}
+
+// expandEnv reads a ${NAME} value from the environment; other values are
+// returned as they are. An unset or empty variable is a *missingError.
+func expandEnv(s string) (string, error) {
+	name, ok := envRef(s)
+	if !ok {
+		return s, nil
+	}
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return "", &missingError{fmt.Sprintf("environment variable %s is not set", name)}
+	}
+	return v, nil
+}
+
 // resolveSecret fills a secret from its _file twin or the environment.
-// Errors name the file but never the value.
+// Errors name the file but never the value. A file that cannot be read or
+// an unset variable is a *missingError; an empty file, or both the value
+// and the file, are plain errors.
 func resolveSecret(val Secret, file string, baseDir string) (Secret, error) {
 	if file != "" {
 		if val != "" {
@@ -308,7 +344,7 @@ func resolveSecret(val Secret, file string, baseDir string) (Secret, error) {
 		}
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", fmt.Errorf("read secret file: %w", err)
+			return "", &missingError{fmt.Sprintf("read secret file: %v", err)}
 		}
 		v := strings.TrimSpace(string(b))
 		if v == "" {
@@ -316,16 +352,8 @@ func resolveSecret(val Secret, file string, baseDir string) (Secret, error) {
 		}
 		return Secret(v), nil
 	}
-	s := string(val)
-	if strings.HasPrefix(s, "${") && strings.HasSuffix(s, "}") {
-		name := s[2 : len(s)-1]
-		v, ok := os.LookupEnv(name)
-		if !ok || v == "" {
-			return "", fmt.Errorf("environment variable %s is not set", name)
-		}
-		return Secret(v), nil
-	}
-	return val, nil
+	v, err := expandEnv(string(val))
+	return Secret(v), err
 }
 
 // Weekday is a day of the week in config ("monday" or "mon").

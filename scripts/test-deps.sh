@@ -3,6 +3,12 @@
 # redis-server (store tests, Redis Cluster) and Debian's Alertmanager (the
 # wire-compatibility test). As root it installs what is missing; otherwise it
 # says what to install and fails, so no test is ever skipped for lack of it.
+#
+# It never touches a service it did not install: Debian starts a package's
+# service on installation, so while installing, a policy-rc.d that forbids
+# starting services is put in place (and removed after). Where one already
+# exists it is left alone, and only the services of the packages installed
+# here are stopped afterwards: a Redis this machine already ran keeps running.
 set -euo pipefail
 
 need=()
@@ -23,12 +29,27 @@ if ! command -v apt-get >/dev/null 2>&1; then
   echo "The tests need ${need[*]} and this machine has no apt-get: install them with your package manager." >&2
   exit 1
 fi
+
+policy_rc_d=${POLICY_RC_D:-/usr/sbin/policy-rc.d}
+ours=0
+if [ ! -e "$policy_rc_d" ]; then
+  printf '#!/bin/sh\n# Written by pagerd scripts/test-deps.sh while it installs packages: start no service.\nexit 101\n' >"$policy_rc_d"
+  chmod 0755 "$policy_rc_d"
+  ours=1
+  trap 'rm -f "$policy_rc_d"' EXIT
+fi
+
 echo "Installing test dependencies: ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-# Debian starts the packaged services where it can; the tests start their own.
-if command -v service >/dev/null 2>&1; then
-  service redis-server stop >/dev/null 2>&1 || true
-  service prometheus-alertmanager stop >/dev/null 2>&1 || true
+
+# Services could start only under a policy-rc.d that was already here: stop
+# those of the packages installed just now, and nothing else.
+if [ "$ours" -eq 0 ] && command -v service >/dev/null 2>&1; then
+  for pkg in "${need[@]}"; do
+    case "$pkg" in
+      redis-server | prometheus-alertmanager) service "$pkg" stop >/dev/null 2>&1 || true ;;
+    esac
+  done
 fi

@@ -14,28 +14,44 @@ import (
 	"github.com/pagerd/pagerd/policy"
 )
 
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+// flagSet is a command's flags, with where its help goes when asked for.
+type flagSet struct {
+	*flag.FlagSet
+	name   string
+	stdout io.Writer
+}
+
+// newFlags makes a command's flag set. Flag errors go to stderr; help is
+// printed by parse, to stdout when asked for and to stderr after a mistake.
+func newFlags(name string, stdout, stderr io.Writer) *flagSet {
 	fs := flag.NewFlagSet("pagerd "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	return fs
+	fs.Usage = func() {}
+	return &flagSet{FlagSet: fs, name: name, stdout: stdout}
 }
 
 // parse parses flags that may come before, between or after positional
 // arguments ("pagerd route severity=critical --config x.yaml" works). It
 // returns the positional arguments, and an exit code >= 0 when the command
-// must stop (help or a flag error).
-func parse(fs *flag.FlagSet, args []string) ([]string, int) {
+// must stop (help, exit 0, or a flag error, exit 2).
+func parse(fs *flagSet, args []string) ([]string, int) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				printUsage(fs.stdout, fs.name, fs.FlagSet)
 				return nil, 0
 			}
+			fmt.Fprintln(fs.Output())
+			printUsage(fs.Output(), fs.name, fs.FlagSet)
 			return nil, 2
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
 			return pos, -1
+		}
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), -1
 		}
 		pos = append(pos, rest[0])
 		args = rest[1:]
@@ -43,12 +59,12 @@ func parse(fs *flag.FlagSet, args []string) ([]string, int) {
 }
 
 // configFlag adds the --config flag every query command takes.
-func configFlag(fs *flag.FlagSet) *string {
-	return fs.String("config", "", "config `FILE` (required)")
+func configFlag(fs *flagSet) *string {
+	return fs.String("config", "", "the config `FILE` (required)")
 }
 
-func outputFlag(fs *flag.FlagSet) *string {
-	o := fs.String("o", "text", "output format: text or json")
+func outputFlag(fs *flagSet) *string {
+	o := fs.String("o", "text", "output `FORMAT`: text or json")
 	return o
 }
 
@@ -66,7 +82,7 @@ func parseAt(s string, now time.Time) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("--at %q: use RFC 3339, like 2025-09-10T02:00:00-04:00", s)
+		return time.Time{}, fmt.Errorf("--at %q: use RFC 3339, like 2025-09-10T02:00:00-04:00 (oncall also takes a date, 2025-09-10)", s)
 	}
 	return t, nil
 }

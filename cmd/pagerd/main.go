@@ -16,31 +16,38 @@ import (
 var version = "dev"
 
 type command struct {
-	summary string
-	run     func(args []string, stdout, stderr io.Writer) int
+	run func(args []string, stdout, stderr io.Writer) int
 }
 
 var commands = map[string]command{
-	"serve":        {"run the daemon", runServe},
-	"check-config": {"validate config files strictly", runCheckConfig},
-	"oncall":       {"who is on call at an instant", runOncall},
-	"route":        {"which priority, urgency, targets and policy an alert gets", runRoute},
-	"simulate":     {"the timeline of pages and escalations an alert would cause", runSimulate},
-	"schedule":     {"the rotation table for the coming weeks", runSchedule},
-	"version":      {"print the version", runVersion},
+	"serve":        {runServe},
+	"check-config": {runCheckConfig},
+	"oncall":       {runOncall},
+	"route":        {runRoute},
+	"simulate":     {runSimulate},
+	"schedule":     {runSchedule},
+	"version":      {runVersion},
 }
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run is the whole CLI. Help that was asked for goes to stdout with exit 0;
+// usage printed because of a mistake goes to stderr with exit 2.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(stderr)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		usage(stdout)
 		return 0
+	case "-version", "--version":
+		return runVersion(nil, stdout, stderr)
+	case "help":
+		return runHelp(args[1:], stdout, stderr)
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
@@ -52,20 +59,40 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: pagerd COMMAND [flags]\n\ncommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
+	fmt.Fprintln(w, "usage: pagerd COMMAND [flags] [arguments]\n\ncommands:")
+	names := make([]string, 0, len(helps))
+	for n := range helps {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-13s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-13s %s\n", n, helps[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'pagerd COMMAND -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'pagerd help COMMAND' (or 'pagerd COMMAND -h') for a command's flags and arguments;")
+	fmt.Fprintln(w, "'pagerd --version' for the version. The configuration is described in docs/CONFIG.md.")
+}
+
+// runHelp is `pagerd help [COMMAND]`: the command's own -h, on stdout.
+func runHelp(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stdout)
+		return 0
+	}
+	if args[0] == "help" {
+		printUsage(stdout, "help", newFlags("help", stdout, stderr).FlagSet)
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok || len(args) > 1 {
+		fmt.Fprintf(stderr, "pagerd help: no command %q\n\n", strings.Join(args, " "))
+		usage(stderr)
+		return 2
+	}
+	return cmd.run([]string{"-h"}, stdout, stderr)
 }
 
 func runVersion(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("version", stderr)
+	fs := newFlags("version", stdout, stderr)
 	if _, code := parse(fs, args); code >= 0 {
 		return code
 	}

@@ -74,6 +74,7 @@ func TestGolden(t *testing.T) {
 		{"simulate-aion-r-missing-updates.json", []string{"simulate", "--config", aionr, "--at", "2025-10-08T03:00:00Z", "--for", "1h", "--ack-after", "4m", "severity=critical", "-o", "json"}},
 		{"simulate-quickstart.txt", []string{"simulate", "--config", qstart, "--at", "2025-09-10T06:00:00Z", "--for", "20m", "--ack-after", "3m", "--ack-by", "demo", "--resolve-after", "10m", "severity=critical"}},
 	}
+	unsetSeedSecrets(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			out, errOut, code := pagerd(t, tc.args...)

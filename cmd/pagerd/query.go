@@ -12,14 +12,24 @@ import (
 // now is the clock the query commands read when --at is not given.
 var now = time.Now
 
+// stringsFlag is a flag that may be given more than once.
+type stringsFlag []string
+
+func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
+func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
+
 func runCheckConfig(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("check-config", stderr)
+	fs := newFlags("check-config", stdout, stderr)
+	var configs stringsFlag
+	fs.Var(&configs, "config", "a config `FILE` to check, like the arguments (repeatable)")
+	strict := fs.Bool("strict", false, "treat warnings (missing secrets included) as errors: exit 1")
 	files, code := parse(fs, args)
 	if code >= 0 {
 		return code
 	}
+	files = append(configs, files...)
 	if len(files) == 0 {
-		fmt.Fprintln(stderr, "pagerd check-config: name at least one config FILE")
+		fmt.Fprintln(stderr, "pagerd check-config: name at least one config FILE (or --config FILE)")
 		return 2
 	}
 	status := 0
@@ -30,17 +40,30 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 			status = 1
 			continue
 		}
-		fmt.Fprintf(stdout, "%s: ok (%d services, %d users, %d schedules, %d escalation policies)\n",
-			f, len(c.Services), len(c.Users), len(c.Schedules), len(c.EscalationPolicies))
+		warns := c.Warnings()
+		for _, w := range warns {
+			fmt.Fprintf(stderr, "%s: warning: %s\n", f, w)
+		}
+		if *strict && len(warns) > 0 {
+			fmt.Fprintf(stderr, "%s: %d warning(s), and --strict makes them errors\n", f, len(warns))
+			status = 1
+			continue
+		}
+		note := ""
+		if len(warns) > 0 {
+			note = fmt.Sprintf(", %d warning(s)", len(warns))
+		}
+		fmt.Fprintf(stdout, "%s: ok (%d services, %d users, %d schedules, %d escalation policies%s)\n",
+			f, len(c.Services), len(c.Users), len(c.Schedules), len(c.EscalationPolicies), note)
 	}
 	return status
 }
 
 func runOncall(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("oncall", stderr)
+	fs := newFlags("oncall", stdout, stderr)
 	cfgPath := configFlag(fs)
-	at := fs.String("at", "", "instant to ask about, RFC 3339 (default now)")
-	sched := fs.String("schedule", "", "only this schedule")
+	at := fs.String("at", "", "the `TIME` to ask about, RFC 3339, or a DATE (YYYY-MM-DD: every shift of that day) (default now)")
+	sched := fs.String("schedule", "", "only the schedule with this `NAME`")
 	out := outputFlag(fs)
 	if _, code := parse(fs, args); code >= 0 {
 		return code
@@ -49,13 +72,15 @@ func runOncall(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "oncall", err)
 	}
-	t, err := parseAt(*at, now())
-	if err == nil {
-		err = checkOutput(*out)
-	}
+	err = checkOutput(*out)
 	var rows []policy.OnCallEntry
-	if err == nil {
-		rows, err = c.WhoIsOnCall(t, *sched)
+	if d, derr := policy.ParseDate(*at); err == nil && derr == nil {
+		rows, err = c.WhoIsOnCallOn(d, *sched)
+	} else if err == nil {
+		var t time.Time
+		if t, err = parseAt(*at, now()); err == nil {
+			rows, err = c.WhoIsOnCall(t, *sched)
+		}
 	}
 	if err != nil {
 		return fail(stderr, "oncall", err)
@@ -99,10 +124,10 @@ type routeJSON struct {
 }
 
 func runRoute(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("route", stderr)
+	fs := newFlags("route", stdout, stderr)
 	cfgPath := configFlag(fs)
-	svcName := fs.String("service", "", "service the alert arrives at (default: the only one)")
-	at := fs.String("at", "", "arrival instant, RFC 3339 (default now)")
+	svcName := fs.String("service", "", "the `NAME` of the service the alert arrives at (default: the only one)")
+	at := fs.String("at", "", "the `TIME` the alert arrives, RFC 3339 (default now)")
 	out := outputFlag(fs)
 	pos, code := parse(fs, args)
 	if code >= 0 {

@@ -27,12 +27,12 @@ import (
 )
 
 func runServe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("serve", stderr)
+	fs := newFlags("serve", stdout, stderr)
 	cfgPath := configFlag(fs)
-	listen := fs.String("listen", "", "HTTP listen address (default server.listen, or :8080)")
-	redisURL := fs.String("redis-url", "", "keep incidents in Redis at this URL instead of the embedded store (default server.redis.url)")
-	dataDir := fs.String("data-dir", "", "directory of the embedded store (default server.data_dir, or ./data)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	listen := fs.String("listen", "", "the `ADDR` to listen on for HTTP, host:port (default server.listen, or :8080)")
+	redisURL := fs.String("redis-url", "", "keep incidents in Redis at this `URL` instead of the embedded store (default server.redis.url)")
+	dataDir := fs.String("data-dir", "", "the `DIR` of the embedded store (default server.data_dir, or ./data)")
+	logLevel := fs.String("log-level", "info", "the `LEVEL` of the logs: debug, info, warn or error")
 	if _, code := parse(fs, args); code >= 0 {
 		return code
 	}
@@ -43,6 +43,11 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	cfg, err := loadConfig(*cfgPath)
+	if err == nil {
+		// The daemon needs every secret the config names: without one it
+		// would page through a transport it cannot authenticate to.
+		err = cfg.CheckSecrets()
+	}
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
@@ -61,6 +66,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	redis.SetLogger(gateway.RedisLogger{Log: log})
 
 	st, err := openStore(ctx, log, *redisURL, cfg.Server.Redis.Prefix, *dataDir)
 	if err != nil {
@@ -70,6 +76,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gateway.RegisterBuildInfo(reg, version)
 	st = gateway.Instrument(st, reg)
 	notifiers, err := buildNotifiers(cfg, stdout)
 	if err != nil {
@@ -78,6 +85,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	var srv *gateway.Server
 	disp := gateway.NewDispatcher(gateway.DispatcherOptions{Store: st, Config: func() *policy.Config { return srv.Config() },
 		Notifiers: notifiers, Logger: log, Registry: reg, Lease: time.Duration(cfg.Server.Lease)})
+	disp.InitMetrics(cfg)
 	wake := disp.Wake
 	if n, ok := st.(gateway.Nudger); ok {
 		wake = func() {

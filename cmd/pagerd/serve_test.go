@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -217,6 +218,20 @@ func TestServeEmbeddedSurvivesRestart(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// Pages carry the person's signed ack link (the quickstart sets
+	// public_url and link_secret), and it opens.
+	d.mu.Lock()
+	pages := d.pages.String()
+	d.mu.Unlock()
+	link := regexp.MustCompile(`Ack: http://127\.0\.0\.1:8080(/ack/[A-Za-z0-9_.-]+)`).FindStringSubmatch(pages)
+	if link == nil {
+		t.Fatalf("the push carries no ack link:\n%s", pages)
+	}
+	if resp, err := http.Get("http://" + addr + link[1]); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %v %v", link[1], resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	d.stop()
 
 	d = startDaemon(t, addr, "--data-dir", dataDir)
@@ -224,7 +239,14 @@ func TestServeEmbeddedSurvivesRestart(t *testing.T) {
 	if fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Fatalf("after a restart:\n%+v\nbefore:\n%+v", after, before)
 	}
-	if code, body := d.post("/api/v1/alertmanager/"+demoKey, "../../configs/examples/alertmanager-resolved.json"); code != 200 {
+	var firstAM string
+	for _, i := range before.Incidents {
+		if i.Source == "alertmanager" {
+			firstAM = i.ID
+		}
+	}
+	if code, body := d.post("/api/v1/alertmanager/"+demoKey, "../../configs/examples/alertmanager-resolved.json"); code != 200 ||
+		body != `{"incidents":[],"resolved":["`+firstAM+`"],"status":"success"}`+"\n" {
 		t.Fatalf("resolved: %d %s", code, body)
 	}
 	for _, i := range d.incidents().Incidents {
@@ -298,4 +320,110 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 		t.Fatalf("the rotated key does not work after SIGHUP: %d", code)
 	}
 	d.stop()
+}
+
+// TestServeRefusesMissingSecrets: the seed configs load for check-config
+// without their secrets, but `pagerd serve` refuses to start until every
+// one is set, and says which, never printing the ones it has.
+func TestServeRefusesMissingSecrets(t *testing.T) {
+	unsetSeedSecrets(t)
+	run := func() (string, int) {
+		t.Helper()
+		cmd := exec.Command(pagerdBinary(t), "serve", "--config", "../../configs/aivo.yaml", "--listen", freeAddr(t), "--data-dir", t.TempDir())
+		var errOut bytes.Buffer
+		cmd.Stderr = &errOut
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return errOut.String(), code
+	}
+	out, code := run()
+	if code != 1 || !strings.Contains(out, "pagerd serve:") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, s := range seedSecrets[:12] { // AIVO's
+		if !strings.Contains(out, "environment variable "+s+" is not set") {
+			t.Errorf("serve does not name %s:\n%s", s, out)
+		}
+	}
+	// All but one set: that one is named, and no value is printed.
+	for i, s := range seedSecrets[:12] {
+		t.Setenv(s, fmt.Sprintf("secret-value-%02d-0123456789abcdef", i))
+	}
+	t.Setenv("AIVO_TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef")
+	t.Setenv("AIVO_TWILIO_FROM", "+15555550100")
+	t.Setenv("AIVO_TWILIO_AUTH_TOKEN", "")
+	out, code = run()
+	if code != 1 || strings.Count(out, "is not set") != 1 ||
+		!strings.Contains(out, "../../configs/aivo.yaml: notifiers.twilio.auth_token: environment variable AIVO_TWILIO_AUTH_TOKEN is not set") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if strings.Contains(out, "secret-value-") || strings.Contains(out, "AC0123456789") {
+		t.Errorf("serve printed a secret:\n%s", out)
+	}
+}
+
+// TestServeLogIsJSONDuringARedisOutage: with Redis away, go-redis's own
+// complaints go through pagerd's logger: every line on stderr stays a JSON
+// object, so the log parser works exactly when an outage is investigated.
+func TestServeLogIsJSONDuringARedisOutage(t *testing.T) {
+	dead := freeAddr(t) // nothing listens there
+	addr := freeAddr(t)
+	d := &daemon{t: t, addr: addr, logs: &bytes.Buffer{}, pages: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	d.cmd = exec.Command(pagerdBinary(t), "serve", "--config", "../../configs/quickstart.yaml", "--listen", addr, "--redis-url", "redis://"+dead)
+	d.cmd.Stderr = lockedBuffer{d.mu, d.logs}
+	d.cmd.Stdout = lockedBuffer{d.mu, d.pages}
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.cmd.Process.Kill(); _ = d.cmd.Wait() })
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(d.log(), `"component":"go-redis"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no go-redis line in the log:\n%s", d.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	d.stop()
+	for _, line := range strings.Split(strings.TrimSpace(d.log()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Errorf("not a JSON log line: %q", line)
+		}
+	}
+}
+
+// TestReadmeQuickstartOrder: README's quickstart keeps the incident id in a
+// variable (never a hard-coded id) and goes fire, push, SMS, acknowledge.
+func TestReadmeQuickstartOrder(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	qs := readme[strings.Index(readme, "## Quickstart"):]
+	qs = qs[:strings.Index(qs[3:], "\n## ")+3]
+	last := -1
+	for _, step := range []string{
+		"$ make run",
+		"$ INCIDENT=$(curl -s -X POST 127.0.0.1:8080/api/v1/alertmanager",
+		`"channel":"push"`,
+		`"channel":"sms"`,
+		"$ curl -s -X POST 127.0.0.1:8080/api/v1/incidents/$INCIDENT/acknowledge",
+		`"status":"acknowledged"`,
+	} {
+		i := strings.Index(qs, step)
+		if i < 0 || i < last {
+			t.Fatalf("README's quickstart does not have %q after the step before it", step)
+		}
+		last = i
+	}
+	if regexp.MustCompile(`/incidents/[0-9a-z]{2}-[0-9a-z]{10,}`).MatchString(qs) {
+		t.Error("README's quickstart hard-codes an incident id in a command")
+	}
 }

@@ -11,15 +11,15 @@ import (
 )
 
 func runSimulate(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("simulate", stderr)
+	fs := newFlags("simulate", stdout, stderr)
 	cfgPath := configFlag(fs)
-	svcName := fs.String("service", "", "service the alert arrives at (default: the only one)")
-	at := fs.String("at", "", "when the alert fires, RFC 3339 (default now)")
-	forS := fs.String("for", "", "how much of the timeline to run (default 24h)")
-	ackAfter := fs.String("ack-after", "", "acknowledge this long after the alert (default never)")
-	ackBy := fs.String("ack-by", "", "user id who acknowledges (default the first person paged at the current level)")
-	resolveAfter := fs.String("resolve-after", "", "resolve this long after the alert (default never)")
-	updateEvery := fs.String("update-every", "", "post a status update this often after the acknowledgement")
+	svcName := fs.String("service", "", "the `NAME` of the service the alert arrives at (default: the only one)")
+	at := fs.String("at", "", "the `TIME` the alert fires, RFC 3339 (default now)")
+	forS := fs.String("for", "", "how much of the timeline to run, a `DUR` like 90m (default 24h)")
+	ackAfter := fs.String("ack-after", "", "acknowledge this `DUR` after the alert (default never)")
+	ackBy := fs.String("ack-by", "", "the `USER` id who acknowledges (default the first person paged at the current level)")
+	resolveAfter := fs.String("resolve-after", "", "resolve this `DUR` after the alert (default never)")
+	updateEvery := fs.String("update-every", "", "post a status update every `DUR` after the acknowledgement")
 	out := outputFlag(fs)
 	pos, code := parse(fs, args)
 	if code >= 0 {
@@ -102,11 +102,11 @@ type weekJSON struct {
 }
 
 func runSchedule(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("schedule", stderr)
+	fs := newFlags("schedule", stdout, stderr)
 	cfgPath := configFlag(fs)
-	sched := fs.String("schedule", "", "only this schedule")
-	from := fs.String("from", "", "first week: a date YYYY-MM-DD or RFC 3339 instant (default this week)")
-	weeks := fs.Int("weeks", 4, "how many weeks")
+	sched := fs.String("schedule", "", "only the schedule with this `NAME`")
+	from := fs.String("from", "", "the first week: a `DATE` YYYY-MM-DD or an RFC 3339 instant (default this week)")
+	weeks := fs.Int("weeks", 4, "how many weeks (`N`)")
 	out := outputFlag(fs)
 	if _, code := parse(fs, args); code >= 0 {
 		return code

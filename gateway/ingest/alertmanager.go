@@ -344,6 +344,11 @@ type AlertGroup struct {
 	// all its alerts when nothing fires) for priority routing: the router
 	// takes the most urgent. The maps are shared with the Message.
 	Labels []map[string]string
+	// Titles names each alert of Labels, in the same order: its alertname
+	// (and " on <instance>"), then ": " and its summary annotation when it
+	// has one. When a more urgent alert raises an open incident's
+	// priority, its title says in the page which alert did it.
+	Titles []string
 	// Summary is a one-line, non-empty title of at most MaxSummaryRunes runes.
 	Summary string
 	// Details is compact JSON kept for notification text and the incident's
@@ -390,14 +395,17 @@ func (m *Message) wholeGroup() AlertGroup {
 		covered = m.Alerts
 	}
 	labels := make([]map[string]string, 0, len(covered))
+	titles := make([]string, 0, len(covered))
 	for _, a := range covered {
 		labels = append(labels, a.Labels)
+		titles = append(titles, alertTitle(a))
 	}
 	ordered := append(append(make([]Alert, 0, len(m.Alerts)), firing...), resolved...)
 	return AlertGroup{
 		DedupKey: "am:" + m.GroupKey,
 		Firing:   m.Status == StatusFiring,
 		Labels:   labels,
+		Titles:   titles,
 		Summary:  summarize(m.CommonAnnotations["summary"], m.CommonLabels["alertname"], covered),
 		Details:  m.details(m.Status, ordered),
 	}
@@ -423,6 +431,7 @@ func (m *Message) fingerprintGroups() []AlertGroup {
 			DedupKey: "am:" + m.GroupKey + ":" + order[i],
 			Firing:   a.Status == StatusFiring,
 			Labels:   []map[string]string{a.Labels},
+			Titles:   []string{alertTitle(a)},
 			Summary:  summarize("", "", []Alert{a}),
 			Details:  m.details(a.Status, []Alert{a}),
 		})
@@ -473,6 +482,22 @@ func summarize(commonSummary, commonAlertname string, covered []Alert) string {
 	return capSummary(name)
 }
 
+// alertTitle names one alert for people: "DiskFull on db2: disk full on
+// db2", capped like a summary.
+func alertTitle(a Alert) string {
+	name := strings.TrimSpace(a.Labels["alertname"])
+	if name == "" {
+		name = fallbackSummary
+	}
+	if inst := strings.TrimSpace(a.Labels["instance"]); inst != "" {
+		name += " on " + inst
+	}
+	if s := strings.TrimSpace(a.Annotations["summary"]); s != "" {
+		name += ": " + s
+	}
+	return capSummary(name)
+}
+
 // sharedInstance is the instance label all alerts agree on, or "".
 func sharedInstance(alerts []Alert) string {
 	var inst string
@@ -489,6 +514,10 @@ func sharedInstance(alerts []Alert) string {
 func capSummary(s string) string {
 	return truncateRunes(s, MaxSummaryRunes, "…")
 }
+
+// CapSummary cuts a summary pagerd writes itself to MaxSummaryRunes, like
+// the ones it decodes.
+func CapSummary(s string) string { return capSummary(s) }
 
 // truncateRunes cuts s to at most n runes, the last of them being ellipsis
 // when it had to cut.

@@ -552,6 +552,9 @@ func TestGroupsGroupMode(t *testing.T) {
 			if g.Summary != tt.wantSummary {
 				t.Errorf("Summary = %q, want %q", g.Summary, tt.wantSummary)
 			}
+			if len(g.Titles) != len(g.Labels) {
+				t.Errorf("%d titles for %d label sets", len(g.Titles), len(g.Labels))
+			}
 			if n := utf8.RuneCountInString(g.Summary); n > MaxSummaryRunes {
 				t.Errorf("summary has %d runes", n)
 			}
@@ -583,17 +586,17 @@ func TestGroupsFingerprintMode(t *testing.T) {
 			name: "given and computed fingerprints",
 			msg:  Message{GroupKey: "{}:{a=\"b\"}", Status: "firing", Alerts: []Alert{withFP, noFP, bare}},
 			want: []AlertGroup{
-				{DedupKey: `am:{}:{a="b"}:00000000000000aa`, Firing: true, Labels: []map[string]string{withFP.Labels}, Summary: "A broke"},
-				{DedupKey: `am:{}:{a="b"}:` + wantFP, Firing: false, Labels: []map[string]string{noFP.Labels}, Summary: "B on h2"},
-				{DedupKey: `am:{}:{a="b"}:` + bareFP, Firing: true, Labels: []map[string]string{bare.Labels}, Summary: "Alertmanager alert"},
+				{DedupKey: `am:{}:{a="b"}:00000000000000aa`, Firing: true, Labels: []map[string]string{withFP.Labels}, Titles: []string{"A on h1: A broke"}, Summary: "A broke"},
+				{DedupKey: `am:{}:{a="b"}:` + wantFP, Firing: false, Labels: []map[string]string{noFP.Labels}, Titles: []string{"B on h2"}, Summary: "B on h2"},
+				{DedupKey: `am:{}:{a="b"}:` + bareFP, Firing: true, Labels: []map[string]string{bare.Labels}, Titles: []string{"Alertmanager alert"}, Summary: "Alertmanager alert"},
 			},
 		},
 		{
 			name: "repeated fingerprint keeps the last occurrence",
 			msg:  Message{GroupKey: "g", Status: "firing", Alerts: []Alert{dupFirst, withFP, dupLast}},
 			want: []AlertGroup{
-				{DedupKey: "am:g:00000000000000bb", Firing: false, Labels: []map[string]string{dupLast.Labels}, Summary: "A on h1"},
-				{DedupKey: "am:g:00000000000000aa", Firing: true, Labels: []map[string]string{withFP.Labels}, Summary: "A broke"},
+				{DedupKey: "am:g:00000000000000bb", Firing: false, Labels: []map[string]string{dupLast.Labels}, Titles: []string{"A on h1"}, Summary: "A on h1"},
+				{DedupKey: "am:g:00000000000000aa", Firing: true, Labels: []map[string]string{withFP.Labels}, Titles: []string{"A on h1: A broke"}, Summary: "A broke"},
 			},
 		},
 	}
@@ -822,4 +825,19 @@ func FuzzDecodeAlertmanager(f *testing.F) {
 			t.Fatalf("round trip changed the message")
 		}
 	})
+}
+
+// TestGroupTitles: each alert of a group is named, so a page can say which
+// one raised the incident: alertname, instance, summary annotation.
+func TestGroupTitles(t *testing.T) {
+	m := Message{GroupKey: "g", Status: "firing", Alerts: []Alert{
+		alertOf("firing", map[string]string{"alertname": "HighLatency", "severity": "warning"}, nil),
+		alertOf("firing", map[string]string{"alertname": "DiskFull", "instance": "db2"}, map[string]string{"summary": "disk full on db2"}),
+		alertOf("resolved", map[string]string{"alertname": "Gone"}, nil),
+	}}
+	g := m.Groups(false)[0]
+	want := []string{"HighLatency", "DiskFull on db2: disk full on db2"}
+	if !reflect.DeepEqual(g.Titles, want) {
+		t.Errorf("Titles = %q, want %q (firing alerts only, in order)", g.Titles, want)
+	}
 }

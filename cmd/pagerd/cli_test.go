@@ -1,0 +1,184 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The CLI behaves like the tools SREs know: help asked for goes to stdout
+// with exit 0, help after a mistake to stderr with exit 2; `pagerd help CMD`
+// and `CMD -h` show the command's flags and arguments; --version works.
+
+func TestHelpGolden(t *testing.T) {
+	for _, name := range []string{"check-config", "oncall", "route", "simulate", "schedule", "serve", "version", "help"} {
+		t.Run(name, func(t *testing.T) {
+			out, errOut, code := pagerd(t, "help", name)
+			if code != 0 || errOut != "" {
+				t.Fatalf("pagerd help %s: exit %d, stderr %q", name, code, errOut)
+			}
+			golden(t, "help-"+name+".txt", out)
+			if name == "help" {
+				return
+			}
+			// `CMD -h` and `CMD --help` say the same, on stdout.
+			for _, flag := range []string{"-h", "--help"} {
+				o, e, c := pagerd(t, name, flag)
+				if c != 0 || e != "" || o != out {
+					t.Errorf("pagerd %s %s: exit %d, stderr %q, stdout differs from pagerd help %s:\n%s", name, flag, c, e, name, o)
+				}
+			}
+		})
+	}
+	out, errOut, code := pagerd(t, "help")
+	if code != 0 || errOut != "" {
+		t.Fatalf("pagerd help: exit %d, stderr %q", code, errOut)
+	}
+	golden(t, "help.txt", out)
+	for _, args := range [][]string{{"-h"}, {"--help"}} {
+		if o, e, c := pagerd(t, args...); c != 0 || e != "" || o != out {
+			t.Errorf("pagerd %s: exit %d, stderr %q, stdout %q", args[0], c, e, o)
+		}
+	}
+}
+
+func TestHelpForEveryFlag(t *testing.T) {
+	// Every flag a command takes is in its help, with its argument.
+	for name, want := range map[string][]string{
+		"check-config": {"--config FILE", "--strict", "FILE  "},
+		"oncall":       {"--config FILE", "--at TIME", "DATE", "--schedule NAME", "-o FORMAT"},
+		"route":        {"--config FILE", "--service NAME", "--at TIME", "-o FORMAT", "LABEL=VALUE  "},
+		"simulate": {"--config FILE", "--service NAME", "--at TIME", "--for DUR", "--ack-after DUR", "--ack-by USER",
+			"--resolve-after DUR", "--update-every DUR", "-o FORMAT", "LABEL=VALUE  "},
+		"schedule": {"--config FILE", "--schedule NAME", "--from DATE", "--weeks N", "-o FORMAT"},
+		"serve":    {"--config FILE", "--listen ADDR", "--redis-url URL", "--data-dir DIR", "--log-level LEVEL"},
+	} {
+		out, _, _ := pagerd(t, "help", name)
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("pagerd help %s does not show %q:\n%s", name, w, out)
+			}
+		}
+	}
+}
+
+func TestUsageAfterAMistake(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{nil, "usage: pagerd COMMAND"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"help", "frobnicate"}, `no command "frobnicate"`},
+		{[]string{"route", "--nope"}, "usage: pagerd route --config FILE"},
+		{[]string{"check-config"}, "name at least one config FILE (or --config FILE)"},
+	}
+	for _, tc := range cases {
+		out, errOut, code := pagerd(t, tc.args...)
+		if code != 2 || out != "" || !strings.Contains(errOut, tc.want) {
+			t.Errorf("pagerd %q: exit %d, stdout %q, stderr %q; want exit 2, nothing on stdout, %q on stderr", tc.args, code, out, errOut, tc.want)
+		}
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"-version"}, {"version"}} {
+		out, errOut, code := pagerd(t, args...)
+		if code != 0 || errOut != "" || out != "pagerd "+version+"\n" {
+			t.Errorf("pagerd %s: exit %d, stdout %q, stderr %q", args[0], code, out, errOut)
+		}
+	}
+}
+
+// seedSecrets are the environment variables the seed configs read; the
+// tests unset them, whatever the machine has.
+var seedSecrets = []string{
+	"AIVO_PAGERD_LINK_SECRET", "AIVO_TWILIO_ACCOUNT_SID", "AIVO_TWILIO_AUTH_TOKEN", "AIVO_TWILIO_FROM", "AIVO_PAGERDUTY_WEBHOOK_SECRET",
+	"AIVO_PD_KEY_MARCUS", "AIVO_PD_KEY_EMILY", "AIVO_PD_KEY_ALEX", "AIVO_PD_KEY_JENNIFER", "AIVO_PD_KEY_DAVID", "AIVO_PD_KEY_SARAH", "AIVO_PD_KEY_MICHAEL",
+	"AION_R_PAGERD_LINK_SECRET", "AION_R_TWILIO_ACCOUNT_SID", "AION_R_TWILIO_AUTH_TOKEN", "AION_R_TWILIO_FROM", "AION_R_PAGERDUTY_WEBHOOK_SECRET",
+	"AION_R_PD_KEY_ENG_A", "AION_R_PD_KEY_ENG_B", "AION_R_PD_KEY_ENG_C", "AION_R_PD_KEY_ENG_D", "AION_R_PD_KEY_ENG_E", "AION_R_PD_KEY_ENG_F",
+	"AION_R_PD_KEY_ENG_G", "AION_R_PD_KEY_ENG_H", "AION_R_PD_KEY_LEAD_X", "AION_R_PD_KEY_LEAD_Y", "AION_R_PD_KEY_MANAGER", "AION_R_PD_KEY_VP_ENG",
+}
+
+func unsetSeedSecrets(t *testing.T) {
+	for _, s := range seedSecrets {
+		t.Setenv(s, "")
+	}
+}
+
+// TestCheckConfigWarnings: the seed configs pass check-config without their
+// secrets, which it lists as warnings; --strict makes warnings errors; the
+// quickstart has none; --config works like the arguments.
+func TestCheckConfigWarnings(t *testing.T) {
+	unsetSeedSecrets(t)
+	out, errOut, code := pagerd(t, "check-config", aivo, "--config", aionr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	golden(t, "check-config-seeds.txt", out)
+	golden(t, "check-config-seeds.stderr.txt", errOut)
+
+	out, errOut, code = pagerd(t, "check-config", "--strict", aivo)
+	if code != 1 || out != "" || !strings.Contains(errOut, aivo+": 12 warning(s), and --strict makes them errors") ||
+		!strings.Contains(errOut, aivo+": warning: notifiers.twilio.auth_token: environment variable AIVO_TWILIO_AUTH_TOKEN is not set (pagerd serve needs it)") {
+		t.Errorf("check-config --strict on the seed without secrets: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+	out, errOut, code = pagerd(t, "check-config", "--strict", "--config", qstart)
+	if code != 0 || errOut != "" || !strings.HasPrefix(out, qstart+": ok (") {
+		t.Errorf("check-config --strict on the quickstart: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	// A warning that is not about a secret: paging that stops.
+	dir := t.TempDir()
+	q, err := os.ReadFile(qstart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "stops.yaml")
+	if err := os.WriteFile(path, []byte(strings.Replace(string(q), "    repeat: 3\n", "    repeat: 0\n", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = pagerd(t, "check-config", path)
+	if code != 0 || !strings.Contains(out, "2 warning(s)") ||
+		!strings.Contains(errOut, path+": warning: escalation_policies[demo].levels[primary].timeout: never fires") ||
+		!strings.Contains(errOut, path+": warning: escalation_policies[demo].repeat: P0 and P1 incidents") {
+		t.Errorf("exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+	if _, _, code := pagerd(t, "check-config", "--strict", path); code != 1 {
+		t.Errorf("--strict with warnings: exit %d, want 1", code)
+	}
+}
+
+// TestQueryCommandsWorkWithoutSecrets: oncall, route, simulate and schedule
+// on the seed configs need none of the secrets serve needs.
+func TestQueryCommandsWorkWithoutSecrets(t *testing.T) {
+	unsetSeedSecrets(t)
+	for _, args := range [][]string{
+		{"oncall", "--config", aivo},
+		{"route", "--config", aionr, "severity=critical"},
+		{"simulate", "--config", aivo, "--for", "1h", "category=data_loss"},
+		{"schedule", "--config", aionr, "--weeks", "2"},
+	} {
+		if _, errOut, code := pagerd(t, args...); code != 0 || errOut != "" {
+			t.Errorf("pagerd %s: exit %d, stderr %q", strings.Join(args, " "), code, errOut)
+		}
+	}
+}
+
+// TestOncallOnADate: --at takes a date, and then lists every shift that
+// covers part of that day: on Monday 2025-09-08 AIVO hands off at 08:00.
+func TestOncallOnADate(t *testing.T) {
+	out, errOut, code := pagerd(t, "oncall", "--config", aivo, "--at", "2025-09-08")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	golden(t, "oncall-aivo-date.txt", out)
+	if n := strings.Count(out, "aivo-oncall"); n != 6 {
+		t.Errorf("%d shifts on the handoff day, want 6 (two per tier)", n)
+	}
+	out, errOut, code = pagerd(t, "oncall", "--config", aivo, "--at", "2025-09-01", "-o", "json")
+	if code != 0 || strings.Count(out, `"override": true`) != 3 || !strings.Contains(out, `"reason": "Labor Day weekend"`) {
+		t.Errorf("Labor Day: exit %d, stderr %q:\n%s", code, errOut, out)
+	}
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// help is what `pagerd help COMMAND` and `pagerd COMMAND -h` print: the
+// synopsis, what the command answers, its positional arguments and flags.
+type help struct {
+	summary  string
+	synopsis string
+	about    string
+	args     [][2]string
+}
+
+var helps = map[string]help{
+	"serve": {
+		summary:  "run the daemon",
+		synopsis: "--config FILE [--listen ADDR] [--redis-url URL] [--data-dir DIR] [--log-level LEVEL]",
+		about: `Runs the paging daemon: receives Alertmanager webhooks and PagerDuty
+events, pages people on their ladders, serves the incident API, health and
+metrics. Logs JSON to stderr; the log transport's pages go to stdout.
+Refuses to start while a secret the config reads from the environment or a
+file is missing. SIGHUP reloads the config; SIGTERM drains and stops.`,
+	},
+	"check-config": {
+		summary:  "validate config files strictly",
+		synopsis: "[--strict] [--config FILE]... FILE...",
+		about: `Validates config files: unknown keys, bad values and broken references
+are errors, each naming the file and the field. A config that passes can
+page every contact it names. Warnings (printed, exit 0) are what loads but
+will not behave as written, and the secrets pagerd serve will need that are
+not set here; --strict makes them errors.`,
+		args: [][2]string{{"FILE", "a config file; as many as you like, like --config"}},
+	},
+	"oncall": {
+		summary:  "who is on call at an instant, or on a date",
+		synopsis: "--config FILE [--at TIME|DATE] [--schedule NAME] [-o text|json]",
+		about: `Who holds each tier of each schedule, from when until when, and whether an
+override put them there. With a date, every shift that covers part of that
+day in the schedule's time zone.`,
+	},
+	"route": {
+		summary:  "which priority, urgency, targets and policy an alert gets",
+		synopsis: "--config FILE [--service NAME] [--at TIME] [-o text|json] LABEL=VALUE...",
+		about: `Which rule matches an alert with these labels, its priority and urgency,
+the SLA targets with their due times, and each escalation level with its
+people and timeout.`,
+		args: [][2]string{{"LABEL=VALUE", "the alert's labels, like severity=critical category=data_loss"}},
+	},
+	"simulate": {
+		summary:  "the timeline of pages and escalations an alert would cause",
+		synopsis: "--config FILE [--service NAME] [--at TIME] [--for DUR] [--ack-after DUR] [--ack-by USER]\n         [--resolve-after DUR] [--update-every DUR] [-o text|json] LABEL=VALUE...",
+		about: `Every page, escalation, acknowledgement, status update and SLA breach an
+alert would cause, to the second, on a virtual clock, with the state
+machine the daemon runs.`,
+		args: [][2]string{{"LABEL=VALUE", "the alert's labels, like severity=critical"}},
+	},
+	"schedule": {
+		summary:  "the rotation table for the coming weeks",
+		synopsis: "--config FILE [--schedule NAME] [--from DATE] [--weeks N] [-o text|json]",
+		about: `The rotation table to publish weeks ahead, as markdown (or JSON), with the
+overrides that fall in it.`,
+	},
+	"version": {
+		summary:  "print the version",
+		synopsis: "",
+		about:    "Prints the version (also: pagerd --version).",
+	},
+	"help": {
+		summary:  "show a command's flags and arguments",
+		synopsis: "[COMMAND]",
+		about:    "Shows the commands, or one command's flags and arguments.",
+		args:     [][2]string{{"COMMAND", "the command to describe"}},
+	},
+}
+
+// printUsage writes a command's help: synopsis, description, arguments and
+// flags (with their defaults), in the order people read them.
+func printUsage(w io.Writer, name string, fs *flag.FlagSet) {
+	h := helps[name]
+	fmt.Fprintf(w, "usage: %s\n", strings.TrimSpace("pagerd "+name+" "+h.synopsis))
+	if h.about != "" {
+		fmt.Fprintf(w, "\n%s\n", h.about)
+	}
+	if len(h.args) > 0 {
+		fmt.Fprintln(w, "\narguments:")
+		tw := newTable(w)
+		for _, a := range h.args {
+			fmt.Fprintf(tw, "  %s\t%s\n", a[0], a[1])
+		}
+		tw.Flush()
+	}
+	var rows [][2]string
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, text := flag.UnquoteUsage(f)
+		dash := "--"
+		if len(f.Name) == 1 {
+			dash = "-"
+		}
+		left := dash + f.Name
+		if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); !isBool && arg != "" {
+			left += " " + strings.ToUpper(arg)
+		}
+		if d := f.DefValue; d != "" && d != "false" && d != "[]" && !strings.Contains(text, "(default") {
+			text += " (default " + d + ")"
+		}
+		rows = append(rows, [2]string{left, text})
+	})
+	rows = append(rows, [2]string{"-h, --help", "show this help"})
+	sort.SliceStable(rows, func(i, j int) bool {
+		return strings.TrimLeft(rows[i][0], "-") < strings.TrimLeft(rows[j][0], "-")
+	})
+	fmt.Fprintln(w, "\nflags:")
+	tw := newTable(w)
+	for _, r := range rows {
+		fmt.Fprintf(tw, "  %s\t%s\n", r[0], r[1])
+	}
+	tw.Flush()
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The repository keeps its promises to a new user: the Go version README
+// states is the one go.mod requires, `make run` listens on loopback,
+// `make install` puts a working pagerd on the PATH, and `make test` never
+// stops a Redis it did not install.
+
+func TestGoVersionAgrees(t *testing.T) {
+	mod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("go.mod has no go line")
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Go " + string(m[1]) + " or newer"; !strings.Contains(string(readme), want) {
+		t.Errorf("README does not say %q (go.mod's go line)", want)
+	}
+	for _, v := range regexp.MustCompile(`Go (1\.\d+(?:\.\d+)?) or newer`).FindAllStringSubmatch(string(readme), -1) {
+		if v[1] != string(m[1]) {
+			t.Errorf("README says Go %s or newer; go.mod says %s", v[1], m[1])
+		}
+	}
+}
+
+// TestOneName: every doc calls the command pagerd, the name make install
+// puts on the PATH, not bin/pagerd or ./pagerd.
+func TestOneName(t *testing.T) {
+	docs, _ := filepath.Glob("../../docs/*.md")
+	docs = append(docs, "../../README.md")
+	for _, f := range docs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{"bin/pagerd ", "./pagerd ", "go run ./cmd/pagerd"} {
+			if strings.Contains(string(b), "$ "+bad) || strings.Contains(string(b), "`"+bad) {
+				t.Errorf("%s runs %q; call it pagerd (make install)", f, strings.TrimSpace(bad))
+			}
+		}
+	}
+}
+
+func TestMakeRunListensOnLoopback(t *testing.T) {
+	out, err := exec.Command("make", "-s", "-n", "-C", "../..", "run").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n run: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "serve --config configs/quickstart.yaml --listen 127.0.0.1:8080 ") {
+		t.Errorf("make run does not listen on 127.0.0.1:8080 by default:\n%s", out)
+	}
+}
+
+func TestMakeInstall(t *testing.T) {
+	dest := t.TempDir()
+	out, err := exec.Command("make", "-s", "-C", "../..", "install", "DESTDIR="+dest, "PREFIX=/opt/pagerd").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make install: %v\n%s", err, out)
+	}
+	bin := filepath.Join(dest, "opt", "pagerd", "bin", "pagerd")
+	v, err := exec.Command(bin, "--version").Output()
+	if err != nil || !strings.HasPrefix(string(v), "pagerd ") {
+		t.Fatalf("%s --version: %q %v", bin, v, err)
+	}
+}
+
+// TestTestDepsNeverStopsForeignServices runs scripts/test-deps.sh as root
+// would, with apt-get, id and service replaced by stubs that record what
+// they are asked: while installing, a policy-rc.d forbids starting any
+// service, nothing is stopped, and the policy-rc.d is removed after; where
+// the machine has its own policy-rc.d, only the services of the packages
+// installed just now are stopped.
+func TestTestDepsNeverStopsForeignServices(t *testing.T) {
+	script, err := filepath.Abs("../../scripts/test-deps.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(t *testing.T, have []string, policyRcD string) (string, string) {
+		t.Helper()
+		dir := t.TempDir()
+		bin := filepath.Join(dir, "bin")
+		if err := os.Mkdir(bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		log := filepath.Join(dir, "log")
+		prc := filepath.Join(dir, "policy-rc.d")
+		if policyRcD != "" {
+			if err := os.WriteFile(prc, []byte(policyRcD), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stub := func(name, body string) {
+			if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stub("id", "echo 0")
+		stub("service", `echo "service $*" >>"$LOG"`)
+		stub("apt-get", `echo "apt-get $*" >>"$LOG"
+case "$1" in install)
+  if [ -x "$POLICY_RC_D" ]; then "$POLICY_RC_D" redis-server start; echo "policy-rc.d answers $?" >>"$LOG"; else echo "no policy-rc.d" >>"$LOG"; fi ;;
+esac`)
+		for _, p := range have {
+			stub(p, "exit 0")
+		}
+		for _, tool := range []string{"sort", "chmod", "rm"} {
+			p, err := exec.LookPath(tool)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(p, filepath.Join(bin, tool)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bash, err := exec.LookPath("bash")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bash, script)
+		cmd.Env = []string{"PATH=" + bin, "LOG=" + log, "POLICY_RC_D=" + prc}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("test-deps.sh: %v\n%s", err, out)
+		}
+		b, _ := os.ReadFile(log)
+		after, _ := os.ReadFile(prc)
+		return string(b), string(after)
+	}
+
+	t.Run("no policy-rc.d: services never start, none is stopped", func(t *testing.T) {
+		log, after := run(t, nil, "")
+		if !strings.Contains(log, "apt-get install -y -qq --no-install-recommends prometheus-alertmanager redis-server redis-tools") {
+			t.Errorf("did not install the three packages:\n%s", log)
+		}
+		if !strings.Contains(log, "policy-rc.d answers 101") {
+			t.Errorf("services could start during the install:\n%s", log)
+		}
+		if strings.Contains(log, "service ") {
+			t.Errorf("stopped a service:\n%s", log)
+		}
+		if after != "" {
+			t.Errorf("left its policy-rc.d behind: %q", after)
+		}
+	})
+	t.Run("the machine's own policy-rc.d: only what was installed is stopped", func(t *testing.T) {
+		const theirs = "#!/bin/sh\nexit 0\n"
+		log, after := run(t, []string{"redis-server", "redis-cli", "redis-benchmark"}, theirs)
+		if !strings.Contains(log, "apt-get install -y -qq --no-install-recommends prometheus-alertmanager\n") {
+			t.Errorf("did not install only alertmanager:\n%s", log)
+		}
+		if strings.Contains(log, "service redis-server") || !strings.Contains(log, "service prometheus-alertmanager stop") {
+			t.Errorf("stopped a Redis it did not install, or not the Alertmanager it did:\n%s", log)
+		}
+		if after != theirs {
+			t.Errorf("changed the machine's policy-rc.d: %q", after)
+		}
+	})
+	t.Run("nothing missing: nothing done", func(t *testing.T) {
+		log, _ := run(t, []string{"redis-server", "redis-cli", "redis-benchmark", "prometheus-alertmanager"}, "")
+		if log != "" {
+			t.Errorf("did something with everything installed:\n%s", log)
+		}
+	})
+}

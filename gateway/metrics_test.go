@@ -1,0 +1,232 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// countingStore counts List calls, to see that /metrics stays cheap.
+type countingStore struct {
+	store.Store
+	lists atomic.Int64
+}
+
+func (c *countingStore) List(ctx context.Context, f store.Filter) ([]*store.Incident, error) {
+	c.lists.Add(1)
+	return c.Store.List(ctx, f)
+}
+
+// metricsDaemon wires a server, a dispatcher and the instrumented store on
+// one registry, as pagerd serve does.
+func metricsDaemon(t *testing.T) (*harness, *prometheus.Registry, *countingStore) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pagerd.yaml")
+	if err := os.WriteFile(path, []byte(testConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := policy.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	cs := &countingStore{Store: boltStore(t)}
+	st := Instrument(cs, reg)
+	RegisterBuildInfo(reg, "v1.2.3-test")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var srv *Server
+	disp := NewDispatcher(DispatcherOptions{Store: st, Config: func() *policy.Config { return srv.Config() },
+		Notifiers: map[string]notify.Notifier{"log": &recorder{}}, Registry: reg, Logger: log, Now: func() time.Time { return fixedNow }})
+	disp.InitMetrics(cfg)
+	srv, err = New(Options{ConfigPath: path, Config: cfg, Store: st, Registry: reg, Gatherer: reg, Logger: log,
+		Now: func() time.Time { return fixedNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, srv: srv, store: st, cfg: path, logs: &syncBuffer{}}
+	h.http = httptest.NewServer(srv.Handler())
+	t.Cleanup(h.http.Close)
+	return h, reg, cs
+}
+
+// TestMetricsAtStart: build info, the reload timestamp and every labelled
+// counter exist from the first scrape, at zero.
+func TestMetricsAtStart(t *testing.T) {
+	h, _, _ := metricsDaemon(t)
+	body := h.do("GET", "/metrics", "").body
+	for _, want := range []string{
+		`pagerd_build_info{`, `version="v1.2.3-test"`,
+		`pagerd_config_last_reload_successful 1`,
+		`pagerd_config_reloads_total{result="failure"} 0`,
+		`pagerd_alerts_received_total{outcome="created",service="api",source="alertmanager"} 0`,
+		`pagerd_alerts_received_total{outcome="ignored",service="batch",source="pagerduty"} 0`,
+		`pagerd_pages_total{channel="voice",result="failed",via="log"} 0`,
+		`pagerd_escalations_total{level="2"} 0`,
+		`pagerd_sla_breaches_total{target="resolution"} 0`,
+		`pagerd_store_errors_total{op="list"} 0`,
+		`pagerd_open_incidents{priority="P0",service="api",status="triggered"} 0`,
+		`pagerd_open_incidents{priority="SEV-4",service="batch",status="acknowledged"} 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	ts := regexp.MustCompile(`(?m)^pagerd_config_last_reload_success_timestamp_seconds (\S+)$`).FindStringSubmatch(body)
+	if ts == nil {
+		t.Fatalf("no reload timestamp:\n%s", body)
+	}
+	if v, err := strconv.ParseFloat(ts[1], 64); err != nil || int64(v) != fixedNow.Unix() {
+		t.Errorf("reload timestamp at start: %s, want the start time %d", ts[1], fixedNow.Unix())
+	}
+}
+
+// TestMetricsOpenIncidents: open incidents by service, priority and status,
+// read from the store at most once per ttl however often /metrics is asked.
+func TestMetricsOpenIncidents(t *testing.T) {
+	h, reg, cs := metricsDaemon(t)
+	if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A", "severity": "critical"}), "Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g2", map[string]string{"alertname": "B", "severity": "warning"}), "Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	id := h.list("?priority=P2")[0].ID
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", ""); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	const want = `
+# HELP pagerd_open_incidents Incidents not resolved, by service, priority and status (triggered, acknowledged); read from the store at most every 15s.
+# TYPE pagerd_open_incidents gauge
+pagerd_open_incidents{priority="P0",service="api",status="acknowledged"} 0
+pagerd_open_incidents{priority="P0",service="api",status="triggered"} 1
+pagerd_open_incidents{priority="P1",service="api",status="acknowledged"} 0
+pagerd_open_incidents{priority="P1",service="api",status="triggered"} 0
+pagerd_open_incidents{priority="P2",service="api",status="acknowledged"} 1
+pagerd_open_incidents{priority="P2",service="api",status="triggered"} 0
+pagerd_open_incidents{priority="P3",service="api",status="acknowledged"} 0
+pagerd_open_incidents{priority="P3",service="api",status="triggered"} 0
+`
+	before := cs.lists.Load()
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want+batchZeros), "pagerd_open_incidents"); err != nil {
+		t.Fatal(err)
+	}
+	// Cached: more scrapes inside the ttl read nothing, and show the same.
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", ""); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	for i := 0; i < 5; i++ {
+		h.do("GET", "/metrics", "")
+	}
+	if n := cs.lists.Load() - before; n != 2 {
+		t.Errorf("6 scrapes read the store %d times, want 2 (one List per status, once)", n)
+	}
+	// Past the ttl the store is read again.
+	h.srv.m.openIncidents.ttl = 0
+	resolvedWant := strings.Replace(want, `priority="P2",service="api",status="acknowledged"} 1`, `priority="P2",service="api",status="acknowledged"} 0`, 1)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(resolvedWant+batchZeros), "pagerd_open_incidents"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// batchZeros are the open-incident series of testConfig's second service.
+var batchZeros = func() string {
+	var b strings.Builder
+	for _, pr := range []string{"SEV-1", "SEV-2", "SEV-3", "SEV-4"} {
+		for _, st := range []string{"acknowledged", "triggered"} {
+			b.WriteString(`pagerd_open_incidents{priority="` + pr + `",service="batch",status="` + st + "\"} 0\n")
+		}
+	}
+	return b.String()
+}()
+
+// TestMetricsDocumented: every pagerd_* metric /metrics serves is described
+// in docs/METRICS.md, and the page names no metric that does not exist.
+func TestMetricsDocumented(t *testing.T) {
+	h, reg, _ := metricsDaemon(t)
+	h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A", "severity": "critical"}), "Authorization", "Bearer "+amKey)
+	doc, err := os.ReadFile("../docs/METRICS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]bool{}
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "pagerd_") {
+			served[mf.GetName()] = true
+			if !strings.Contains(string(doc), "| `"+mf.GetName()+"` |") {
+				t.Errorf("docs/METRICS.md does not describe %s", mf.GetName())
+			}
+		}
+	}
+	for _, m := range regexp.MustCompile("\\| `(pagerd_[a-z_]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
+		if !served[m[1]] {
+			t.Errorf("docs/METRICS.md describes %s, which /metrics does not serve", m[1])
+		}
+	}
+	if len(served) < 17 {
+		t.Errorf("only %d pagerd metrics served: %v", len(served), served)
+	}
+}
+
+// TestReloadRefusesMissingSecrets: a reload to a config whose secret is not
+// there is refused like a broken one: the old config keeps paging, and
+// pagerd_config_last_reload_successful says so.
+func TestReloadRefusesMissingSecrets(t *testing.T) {
+	h, reg, _ := metricsDaemon(t)
+	t.Setenv("PAGERD_TEST_UNSET_LINK_SECRET", "")
+	if err := writeConfig(h.cfg, testConfig+"\nserver: {link_secret: \"${PAGERD_TEST_UNSET_LINK_SECRET}\"}\n"); err != nil {
+		t.Fatal(err)
+	}
+	err := h.srv.Reload()
+	if err == nil || !strings.Contains(err.Error(), "server.link_secret: environment variable PAGERD_TEST_UNSET_LINK_SECRET is not set") {
+		t.Fatalf("reload: %v", err)
+	}
+	if h.srv.Config().Server.LinkSecret.Reveal() != "" || h.srv.Config().Service("api") == nil {
+		t.Fatal("the refused config was swapped in")
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP pagerd_config_last_reload_successful Whether the last config (re)load succeeded (1) or was refused and the old config kept (0).
+# TYPE pagerd_config_last_reload_successful gauge
+pagerd_config_last_reload_successful 0
+`), "pagerd_config_last_reload_successful"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStoreOpsAllInitialised: every operation the instrumented store times
+// has its error counter created at zero.
+func TestStoreOpsAllInitialised(t *testing.T) {
+	src, err := os.ReadFile("instrument.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, op := range storeOps {
+		known[op] = true
+	}
+	for _, m := range regexp.MustCompile(`observe\("([a-z_]+)"`).FindAllStringSubmatch(string(src), -1) {
+		if !known[m[1]] {
+			t.Errorf("store operation %q is not in storeOps", m[1])
+		}
+	}
+}

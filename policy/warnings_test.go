@@ -1,0 +1,145 @@
+package policy
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// Warnings are what check-config prints about a config that loads but will
+// not behave as its author expects; `check-config --strict` fails on them.
+
+func TestWarnings(t *testing.T) {
+	cases := []struct {
+		name  string
+		base  string
+		edits []string
+		// field and words of the one warning wanted; "" wants none.
+		field string
+		words []string
+	}{
+		{
+			name: "the quickstart has none", base: "quickstart.yaml",
+		},
+		{
+			name: "last level timeout never fires", base: "quickstart.yaml",
+			edits: []string{"    repeat: 3\n", "    repeat: 0\n"},
+			field: "escalation_policies[demo].levels[primary].timeout",
+			words: []string{"never fires", "last level and repeat is 0"},
+		},
+		{
+			name: "last level per-priority timeouts never fire", base: "aion-r.yaml",
+			edits: []string{"    repeat: 2\n", "    repeat: 0\n"},
+			field: "escalation_policies[aion-r].levels[tertiary].timeouts",
+			words: []string{"never fires"},
+		},
+		{
+			name: "P0 and P1 stop paging after the last level", base: "quickstart.yaml",
+			edits: []string{"    repeat: 3\n", "    repeat: 0\n"},
+			field: "escalation_policies[demo].repeat",
+			words: []string{`P0 and P1 incidents of service "demo" that nobody acknowledges stop paging once level primary has been paged`, "set repeat"},
+		},
+		{
+			name: "SEV-1 and SEV-2 stop paging, with when", base: "aion-r.yaml",
+			edits: []string{"    repeat: 2\n", "    repeat: 0\n", "          - {schedule: aion-r-oncall, tier: tertiary}\n        timeouts: {SEV-1: 10m, SEV-2: 20m, SEV-3: 1h, SEV-4: next_business_day}\n", "          - {schedule: aion-r-oncall, tier: tertiary}\n"},
+			field: "escalation_policies[aion-r].repeat",
+			words: []string{"SEV-1 and SEV-2 incidents", "once level tertiary has been paged (20m after the trigger)"},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			text := loadEdit(t, loadExampleText(t, c.base), c.edits...)
+			cfg, err := Parse([]byte(text), c.base, t.TempDir())
+			if err != nil {
+				t.Fatalf("a warning must not stop the config from loading: %v", err)
+			}
+			var got []string
+			for _, w := range cfg.warnings { // the missing secrets aside
+				got = append(got, w)
+			}
+			if c.field == "" {
+				if len(got) != 0 {
+					t.Fatalf("warnings: %q", got)
+				}
+				return
+			}
+			for _, w := range got {
+				ok := strings.HasPrefix(w, c.field+": ")
+				for _, word := range c.words {
+					ok = ok && strings.Contains(w, word)
+				}
+				if ok {
+					return
+				}
+			}
+			t.Fatalf("no warning names %s with %q; got:\n%s", c.field, c.words, strings.Join(got, "\n"))
+		})
+	}
+}
+
+// TestSettingsFromEnvironment: the transports' settings and the contacts'
+// addresses (a PagerDuty routing key is a credential) may come from the
+// environment; unset, the config still loads for the read-only commands and
+// `pagerd serve` is refused, naming the variable; set, they are used.
+func TestSettingsFromEnvironment(t *testing.T) {
+	text := loadEdit(t, loadExampleText(t, "quickstart.yaml"),
+		"      - {channel: push, via: log}\n", "      - {channel: push, via: pagerduty, address: \"${PAGERD_TEST_PD_KEY}\"}\n",
+		"      - {channel: sms, via: log}\n", "      - {channel: sms, via: twilio, address: \"${PAGERD_TEST_PHONE}\"}\n",
+	) + `
+notifiers:
+  twilio: {account_sid: "${PAGERD_TEST_SID}", auth_token_file: no-such-file, from: "${PAGERD_TEST_FROM}"}
+  pagerduty: {webhook_secret: "${PAGERD_TEST_PD_SECRET}"}
+`
+	vars := []string{"PAGERD_TEST_PD_KEY", "PAGERD_TEST_PHONE", "PAGERD_TEST_SID", "PAGERD_TEST_FROM", "PAGERD_TEST_PD_SECRET"}
+	for _, v := range vars {
+		t.Setenv(v, "")
+	}
+	dir := t.TempDir()
+	cfg, err := Parse([]byte(text), "q.yaml", dir)
+	if err != nil {
+		t.Fatalf("unset settings must not stop the config from loading: %v", err)
+	}
+	err = cfg.CheckSecrets()
+	if err == nil {
+		t.Fatal("CheckSecrets passes with every setting missing")
+	}
+	for field, what := range map[string]string{
+		"users[demo].contacts[0].address":    "PAGERD_TEST_PD_KEY",
+		"users[demo].contacts[1].address":    "PAGERD_TEST_PHONE",
+		"notifiers.twilio.account_sid":       "PAGERD_TEST_SID",
+		"notifiers.twilio.from":              "PAGERD_TEST_FROM",
+		"notifiers.pagerduty.webhook_secret": "PAGERD_TEST_PD_SECRET",
+		"notifiers.twilio.auth_token":        "no-such-file",
+	} {
+		if !strings.Contains(err.Error(), "q.yaml: "+field+": ") || !strings.Contains(err.Error(), what) {
+			t.Errorf("CheckSecrets does not name %s (%s):\n%v", field, what, err)
+		}
+		loadCheckWarning(t, cfg, field, what, "pagerd serve needs it")
+	}
+
+	for _, v := range vars {
+		t.Setenv(v, map[string]string{"PAGERD_TEST_SID": "AC0123456789abcdef0123456789abcdef", "PAGERD_TEST_FROM": "+15555550100",
+			"PAGERD_TEST_PHONE": "+15555550123"}[v]+"")
+	}
+	t.Setenv("PAGERD_TEST_PD_KEY", "pd-routing-key-from-env-0123456789")
+	t.Setenv("PAGERD_TEST_PD_SECRET", "pd-webhook-secret-from-env")
+	if err := writeFile(dir+"/no-such-file", "twilio-token-from-file\n"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = Parse([]byte(text), "q.yaml", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.CheckSecrets(); err != nil {
+		t.Fatalf("CheckSecrets with everything set: %v", err)
+	}
+	u := cfg.User("demo")
+	tw := cfg.Notifiers.Twilio
+	if u.Contacts[0].Address != "pd-routing-key-from-env-0123456789" || u.Contacts[1].Address != "+15555550123" ||
+		tw.AccountSID != "AC0123456789abcdef0123456789abcdef" || tw.From != "+15555550100" ||
+		tw.AuthToken.Reveal() != "twilio-token-from-file" || cfg.Notifiers.PagerDuty.WebhookSecret.Reveal() != "pd-webhook-secret-from-env" {
+		t.Errorf("settings not read from the environment: contacts %+v twilio %s %s", u.Contacts, tw.AccountSID, tw.From)
+	}
+}
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }

@@ -45,8 +45,10 @@ type DispatcherOptions struct {
 	// MaxSleep bounds the wait between looks at the due set when no nudge
 	// comes (default 1s).
 	MaxSleep time.Duration
-	// Workers is how many incidents are worked at once (default 16), so one
-	// incident's slow provider does not hold up everyone else's pages.
+	// Workers is how many incidents are worked at once (default 64), so one
+	// incident's slow provider does not hold up everyone else's pages, and
+	// a burst of due steps is worked with its store round trips in
+	// parallel.
 	Workers int
 	// SendTimeout bounds one page, retries and rate-limit waits included
 	// (default 20s).
@@ -88,7 +90,7 @@ func NewDispatcher(o DispatcherOptions) *Dispatcher {
 		o.MaxSleep = time.Second
 	}
 	if o.Workers <= 0 {
-		o.Workers = 16
+		o.Workers = 64
 	}
 	if o.SendTimeout <= 0 {
 		o.SendTimeout = 20 * time.Second
@@ -127,11 +129,13 @@ func (d *Dispatcher) Wake() {
 }
 
 // Run works due incidents until ctx ends. Up to Workers incidents are in
-// flight at once and a slot is refilled as soon as it frees up, so one slow
-// provider holds up only the incidents it is paging for. Between claims it
-// sleeps until the earliest deadline, a wake, a nudge from another replica,
-// a freed slot, or MaxSleep, whichever comes first. On stop it lets the
-// steps in flight finish (each bounded by SendTimeout).
+// flight at once and slots are refilled as they free up, so one slow
+// provider holds up only the incidents it is paging for. When every slot
+// is busy it waits for one to free; under a backlog it lets a few free up
+// (claimCoalesce) so that one claim fills several. Otherwise it sleeps
+// until the earliest deadline, a wake, a nudge from another replica, a
+// freed slot, or MaxSleep, whichever comes first. On stop it lets the steps
+// in flight finish (each bounded by SendTimeout).
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var nudges <-chan struct{}
 	if n, ok := d.o.Store.(Nudger); ok {
@@ -140,9 +144,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	workCtx := context.WithoutCancel(ctx)
 	done := make(chan struct{}, d.o.Workers)
 	inflight := 0
+	backlog := false // the last claim filled every free slot: more may be due
 	for {
-		if inflight < d.o.Workers {
-			claims, err := d.o.Store.ClaimDue(ctx, d.o.Now(), d.o.Lease, d.o.Workers-inflight)
+		var t *time.Timer
+		var timer <-chan time.Time
+		if free := d.o.Workers - inflight; free > 0 {
+			claims, err := d.o.Store.ClaimDue(ctx, d.o.Now(), d.o.Lease, free)
 			if err != nil && ctx.Err() == nil {
 				d.log.Warn("dispatcher: store error; retrying", "err", err)
 			}
@@ -150,29 +157,55 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				inflight++
 				d.start(workCtx, c, done)
 			}
+			backlog = len(claims) == free
 			if len(claims) > 0 {
 				continue
 			}
+			wait := d.o.MaxSleep
+			if at, ok, err := d.o.Store.NextDue(ctx); err == nil && ok {
+				wait = min(wait, max(at.Sub(d.o.Now()), 0))
+			}
+			t = time.NewTimer(wait)
+			timer = t.C
 		}
-		wait := d.o.MaxSleep
-		if at, ok, err := d.o.Store.NextDue(ctx); err == nil && ok {
-			wait = min(wait, max(at.Sub(d.o.Now()), 0))
-		}
-		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			for ; inflight > 0; inflight-- {
 				<-done
 			}
 			return nil
 		case <-done:
 			inflight--
+			if backlog {
+				inflight -= coalesce(done, claimCoalesce)
+			}
 		case <-d.wake:
 		case <-nudges:
-		case <-t.C:
+		case <-timer:
 		}
-		t.Stop()
+		if t != nil {
+			t.Stop()
+		}
+	}
+}
+
+// claimCoalesce is how long a dispatcher with a backlog lets worker slots
+// free up before claiming for them: one claim then fills several slots
+// instead of one claim per slot.
+const claimCoalesce = time.Millisecond
+
+// coalesce counts the signals on done within d.
+func coalesce(done <-chan struct{}, d time.Duration) int {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	n := 0
+	for {
+		select {
+		case <-done:
+			n++
+		case <-t.C:
+			return n
+		}
 	}
 }
 
@@ -249,7 +282,10 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 	sent := map[string]store.Entry{} // deadline id -> what its page did
 	var order []string
 	for attempt := 0; attempt < 10; attempt++ {
-		inc, err := d.o.Store.Get(ctx, c.Incident)
+		inc, err := c.Record, error(nil)
+		if inc == nil || attempt > 0 {
+			inc, err = d.o.Store.Get(ctx, c.Incident)
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			return d.o.Store.Complete(ctx, c)
 		}
@@ -295,16 +331,13 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 			return d.o.Store.Complete(ctx, c)
 		}
 		inc.State, inc.UpdatedAt = st, now
-		err = d.o.Store.Update(ctx, inc, entries)
+		err = d.o.Store.Finish(ctx, c, inc, entries)
 		if errors.Is(err, store.ErrConflict) {
 			// Someone acknowledged or updated it meanwhile: work the fresh
 			// state, without sending again what already went out.
 			continue
 		}
-		if err != nil {
-			return err
-		}
-		return d.o.Store.Complete(ctx, c)
+		return err
 	}
 	return errors.New("the incident kept changing under the dispatcher")
 }

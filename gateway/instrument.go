@@ -37,7 +37,7 @@ func Instrument(s store.Store, reg prometheus.Registerer) store.Store {
 
 // storeOps are the op labels of the store metrics, one per operation
 // below, created at zero.
-var storeOps = []string{"trigger", "find", "get", "update", "list", "claim", "complete", "note", "statuses",
+var storeOps = []string{"trigger", "find", "get", "update", "list", "claim", "finish", "complete", "note", "statuses",
 	"storm_admit", "storm_held", "storm_flushed", "bundle_put", "bundle_get"}
 
 type instrumented struct {
@@ -98,6 +98,13 @@ func (i *instrumented) ClaimDue(ctx context.Context, now time.Time, lease time.D
 	cs, err := i.Store.ClaimDue(ctx, now, lease, max)
 	i.observe("claim", start, err)
 	return cs, err
+}
+
+func (i *instrumented) Finish(ctx context.Context, c store.Claim, inc *store.Incident, tl []store.Entry) error {
+	start := time.Now()
+	err := i.Store.Finish(ctx, c, inc, tl)
+	i.observe("finish", start, err)
+	return err
 }
 
 func (i *instrumented) Complete(ctx context.Context, c store.Claim) error {

@@ -52,7 +52,7 @@ func TestInstrumentedStoreAndDispatcherMetrics(t *testing.T) {
 			}
 		}
 	}
-	for _, op := range []string{"trigger", "claim", "get", "update", "complete"} {
+	for _, op := range []string{"trigger", "claim", "storm_admit", "finish"} {
 		if !strings.Contains(strings.Join(ops, ","), op) {
 			t.Errorf("store operation %q not timed; timed: %v", op, ops)
 		}

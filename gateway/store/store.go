@@ -107,6 +107,11 @@ type Claim struct {
 	// Takeover is true when the incident had been claimed before and that
 	// lease ran out without the claim being completed.
 	Takeover bool
+	// Record is the claimed incident as it was when claimed, read in the
+	// same operation (nil for a storm), so the dispatcher need not read it
+	// again; it may be stale by the time it is used, which Finish's
+	// version check catches.
+	Record *Incident
 }
 
 // Outcome of Trigger.
@@ -149,6 +154,11 @@ type Store interface {
 	// ClaimDue leases up to max incidents whose earliest pending deadline is
 	// due at or before now, earliest first, for lease.
 	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]Claim, error)
+	// Finish writes inc and its timeline entries as Update does and, in
+	// the same atomic operation, releases the claim c as Complete does:
+	// the dispatcher's one write per claimed incident. ErrConflict if the
+	// incident changed since it was read; the claim is then kept.
+	Finish(ctx context.Context, c Claim, inc *Incident, timeline []Entry) error
 	// Complete releases a claim, if it is still this one's (a takeover by
 	// another replica voids it): the incident is due again at its earliest
 	// pending deadline as stored now. Completing a claim whose incident an

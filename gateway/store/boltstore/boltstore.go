@@ -571,28 +571,63 @@ func (s *Store) Update(ctx context.Context, inc *store.Incident, timeline []stor
 		return err
 	}
 	err = s.update(ctx, func(tx *bbolt.Tx) error {
-		old, err := readIncident(tx, inc.ID)
+		_, err := updateTx(tx, inc, entries)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	inc.Version++
+	return nil
+}
+
+// updateTx is Update's transaction; it returns the state written.
+func updateTx(tx *bbolt.Tx, inc *store.Incident, entries [][]byte) (*store.Incident, error) {
+	old, err := readIncident(tx, inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	if old.Version != inc.Version {
+		return nil, store.ErrConflict
+	}
+	rec := stored(inc)
+	rec.Version = old.Version + 1
+	rec.Repeats, rec.LastSeen, rec.Details = old.Repeats, old.LastSeen, old.Details
+	if err := putIncident(tx, &rec); err != nil {
+		return nil, err
+	}
+	if err := putIndex(tx, old, &rec); err != nil {
+		return nil, err
+	}
+	if _, ok := store.NextDeadline(rec.State); !ok || !claimed(tx, rec.ID) {
+		if err := schedule(tx, rec.ID, rec.State); err != nil {
+			return nil, err
+		}
+	}
+	return &rec, appendTimeline(tx, rec.ID, entries)
+}
+
+// Finish is Update and Complete in one transaction.
+func (s *Store) Finish(ctx context.Context, c store.Claim, inc *store.Incident, timeline []store.Entry) error {
+	if c.Incident != inc.ID {
+		return fmt.Errorf("finish: claim of %q for incident %q", c.Incident, inc.ID)
+	}
+	if _, err := store.ShardOfID(inc.ID); err != nil {
+		return err
+	}
+	entries, err := encodeEntries(timeline)
+	if err != nil {
+		return err
+	}
+	err = s.update(ctx, func(tx *bbolt.Tx) error {
+		rec, err := updateTx(tx, inc, entries)
 		if err != nil {
 			return err
 		}
-		if old.Version != inc.Version {
-			return store.ErrConflict
+		if _, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get([]byte(inc.ID))); ok && c.Token != "" && tok == c.Token {
+			return schedule(tx, inc.ID, rec.State)
 		}
-		rec := stored(inc)
-		rec.Version = old.Version + 1
-		rec.Repeats, rec.LastSeen, rec.Details = old.Repeats, old.LastSeen, old.Details
-		if err := putIncident(tx, &rec); err != nil {
-			return err
-		}
-		if err := putIndex(tx, old, &rec); err != nil {
-			return err
-		}
-		if _, ok := store.NextDeadline(rec.State); !ok || !claimed(tx, rec.ID) {
-			if err := schedule(tx, rec.ID, rec.State); err != nil {
-				return err
-			}
-		}
-		return appendTimeline(tx, rec.ID, entries)
+		return nil
 	})
 	if err != nil {
 		return err
@@ -721,6 +756,8 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 			c := store.Claim{Incident: string(id), Due: msTime(orig), Token: token, Takeover: takeover}
 			if key, ok := store.StormOfMember(c.Incident); ok {
 				c.Incident, c.Storm = "", key
+			} else if rec, err := readIncident(tx, c.Incident); err == nil {
+				c.Record = rec
 			}
 			out = append(out, c)
 		}

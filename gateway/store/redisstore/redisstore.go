@@ -318,27 +318,51 @@ func (s *Store) FindByDedup(ctx context.Context, service, dedupKey string) (*sto
 // the incident is claimed the entry stays at the lease end (Complete moves
 // it), so no other replica starts working it mid-flight. With nothing
 // pending, the entry and any claim go: everything is cancelled.
-var updateScript = redis.NewScript(recordLua + `
-local v = redis.call('GET', KEYS[1])
-if not v then return 'notfound' end
-local r = parse(v)
-if r.ver ~= ARGV[1] then return 'conflict' end
-r.ver = tonumber(r.ver) + 1
-r.st = ARGV[3]
-r.nx = ARGV[6]
-if r.nx == '' then r.nx = '-' end
-r.doc = ARGV[2]
-r.tl = r.tl .. ARGV[7]
-redis.call('SET', KEYS[1], build(r))
-if ARGV[3] == 'resolved' then
-  redis.call('ZREM', KEYS[4], ARGV[4])
-else
-  redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4])
+// writeLua is the write both Update and Finish make: check the version,
+// write the record, append to its timeline, keep the open index, and move
+// the due entry (left at the lease end while claimed; gone, with any claim,
+// when nothing is pending). It returns nil on success, or the reply.
+const writeLua = `
+local function write()
+  local v = redis.call('GET', KEYS[1])
+  if not v then return 'notfound' end
+  local r = parse(v)
+  if r.ver ~= ARGV[1] then return 'conflict' end
+  r.ver = tonumber(r.ver) + 1
+  r.st = ARGV[3]
+  r.nx = ARGV[6]
+  if r.nx == '' then r.nx = '-' end
+  r.doc = ARGV[2]
+  r.tl = r.tl .. ARGV[7]
+  redis.call('SET', KEYS[1], build(r))
+  if ARGV[3] == 'resolved' then
+    redis.call('ZREM', KEYS[4], ARGV[4])
+  else
+    redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4])
+  end
+  if ARGV[6] == '' then
+    redis.call('ZREM', KEYS[2], ARGV[4])
+    redis.call('HDEL', KEYS[3], ARGV[4])
+  elseif redis.call('HEXISTS', KEYS[3], ARGV[4]) == 0 then
+    redis.call('ZADD', KEYS[2], ARGV[6], ARGV[4])
+  end
+  return nil
 end
-if ARGV[6] == '' then
-  redis.call('ZREM', KEYS[2], ARGV[4])
+`
+
+var updateScript = redis.NewScript(recordLua + writeLua + `
+return write() or 'ok'
+`)
+
+// finishScript is Update, then Complete of the claim whose token is
+// ARGV[8], if it is still this one's: one script for the dispatcher's
+// last write of a step.
+var finishScript = redis.NewScript(recordLua + writeLua + `
+local res = write()
+if res then return res end
+local cur = redis.call('HGET', KEYS[3], ARGV[4])
+if cur and string.sub(cur, 1, #ARGV[8] + 1) == ARGV[8] .. ':' then
   redis.call('HDEL', KEYS[3], ARGV[4])
-elseif redis.call('HEXISTS', KEYS[3], ARGV[4]) == 0 then
   redis.call('ZADD', KEYS[2], ARGV[6], ARGV[4])
 end
 return 'ok'
@@ -347,6 +371,18 @@ return 'ok'
 // Update writes the incident if nobody else did since it was read, and moves
 // its due entry: one script, one round trip.
 func (s *Store) Update(ctx context.Context, inc *store.Incident, timeline []store.Entry) error {
+	return s.write(ctx, updateScript, inc, timeline)
+}
+
+// Finish is Update and Complete in one script.
+func (s *Store) Finish(ctx context.Context, c store.Claim, inc *store.Incident, timeline []store.Entry) error {
+	if c.Incident != inc.ID {
+		return fmt.Errorf("finish: claim of %q for incident %q", c.Incident, inc.ID)
+	}
+	return s.write(ctx, finishScript, inc, timeline, c.Token)
+}
+
+func (s *Store) write(ctx context.Context, script *redis.Script, inc *store.Incident, timeline []store.Entry, extra ...any) error {
 	shard, err := store.ShardOfID(inc.ID)
 	if err != nil {
 		return err
@@ -360,8 +396,8 @@ func (s *Store) Update(ctx context.Context, inc *store.Incident, timeline []stor
 		return err
 	}
 	keys := []string{s.key(shard, "inc:", inc.ID), s.key(shard, "due"), s.key(shard, "claims"), s.key(shard, "open")}
-	res, err := updateScript.Run(ctx, s.rdb, keys, inc.Version, doc, string(inc.State.Status), inc.ID, ms(inc.CreatedAt),
-		nextMS(inc.State), tl).Text()
+	args := append([]any{inc.Version, doc, string(inc.State.Status), inc.ID, ms(inc.CreatedAt), nextMS(inc.State), tl}, extra...)
+	res, err := script.Run(ctx, s.rdb, keys, args...).Text()
 	if err != nil {
 		return unavailable(err)
 	}
@@ -486,6 +522,9 @@ for i = 1, #due, 2 do
   table.insert(out, orig)
   table.insert(out, token)
   table.insert(out, takeover)
+  local rec = false
+  if string.sub(id, 1, 2) ~= 's:' then rec = redis.call('GET', ARGV[5] .. id) end
+  table.insert(out, rec)
 end
 return out
 `)
@@ -522,7 +561,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 	for shard, q := range quota {
 		if q > 0 {
 			cmds[shard] = claimScript.EvalSha(ctx, pipe, []string{s.key(shard, "due"), s.key(shard, "claims")},
-				ms(now), ms(now.Add(lease)), q, newToken())
+				ms(now), ms(now.Add(lease)), q, newToken(), s.key(shard, "inc:"))
 		}
 	}
 	if len(cmds) == 0 {
@@ -538,12 +577,12 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 			// The script cache was flushed (a Redis restart): run it the
 			// slow way once; EVAL loads it again.
 			res, err = claimScript.Run(ctx, s.rdb, []string{s.key(shard, "due"), s.key(shard, "claims")},
-				ms(now), ms(now.Add(lease)), quota[shard], newToken()).Slice()
+				ms(now), ms(now.Add(lease)), quota[shard], newToken(), s.key(shard, "inc:")).Slice()
 		}
 		if err != nil {
 			return out, unavailable(err)
 		}
-		for i := 0; i+3 < len(res); i += 4 {
+		for i := 0; i+4 < len(res); i += 5 {
 			id, _ := res[i].(string)
 			origS, _ := res[i+1].(string)
 			token, _ := res[i+2].(string)
@@ -552,6 +591,10 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 			c := store.Claim{Incident: id, Due: time.UnixMilli(orig).UTC(), Token: token, Takeover: take == 1}
 			if key, ok := store.StormOfMember(id); ok {
 				c.Incident, c.Storm = "", key
+			} else if rec, ok := res[i+4].(string); ok {
+				// A record that does not decode is read again, and
+				// reported, by the dispatcher's own Get.
+				c.Record, _ = decode(rec)
 			}
 			out = append(out, c)
 		}
@@ -642,7 +685,7 @@ func Prefix(s *Store) string { return s.prefix }
 // LoadScripts loads the store's Lua scripts into Redis's script cache ahead
 // of the first alert, so it is not the one that pays for EVAL fallback.
 func (s *Store) LoadScripts(ctx context.Context) error {
-	for _, sc := range []*redis.Script{triggerScript, updateScript, claimScript, completeScript, admitScript, flushedScript,
+	for _, sc := range []*redis.Script{triggerScript, updateScript, finishScript, claimScript, completeScript, admitScript, flushedScript,
 		completeStormScript, noteScript} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 			return unavailable(err)

@@ -29,6 +29,7 @@ var stormTests = []struct {
 	{"StatusesReadOnlyWhatExists", testStatuses},
 	{"NoteAppendsWithoutAVersion", testNote},
 	{"StormDurable", testStormDurable},
+	{"FinishIsUpdateAndComplete", testFinish},
 }
 
 var rules = store.StormRules{Window: 10 * time.Second, Immediate: 3}
@@ -404,5 +405,65 @@ func testStormDurable(t *testing.T, f Factory) {
 	}
 	if _, err := s.GetBundle(ctx(t), b.ID); err != nil {
 		t.Fatalf("bundle after reopen: %v", err)
+	}
+}
+
+// testFinish: Finish is Update and Complete at once: the claim is released
+// and the incident due at its next deadline; a stale version is a conflict
+// that keeps the claim; after a takeover it writes but leaves the new
+// holder's claim alone; with nothing pending the incident leaves the due set.
+func testFinish(t *testing.T, f Factory) {
+	s := f.New(t)
+	id := trigger(t, s, incident("api", "g1", base, 0, time.Minute, 2*time.Minute))
+	cs := claimAll(t, s, base)
+	if len(cs) != 1 || cs[0].Record == nil || cs[0].Record.ID != id || cs[0].Record.Version != 1 || len(cs[0].Record.State.Pending) != 3 {
+		t.Fatalf("claims %+v: want the incident's record with the claim", cs)
+	}
+	equal(t, "record in the claim", cs[0].Record, get(t, s, id))
+	stale := get(t, s, id)
+	mine := cs[0].Record
+	mine.State.Pending = mine.State.Pending[1:]
+	if err := s.Finish(ctx(t), cs[0], mine, []store.Entry{{At: base, Type: "notify"}}); err != nil {
+		t.Fatal(err)
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(base.Add(time.Minute)) {
+		t.Fatalf("after Finish due %v %v, want +1m", at, ok)
+	}
+	if tl, _ := s.Timeline(ctx(t), id); len(tl) != 1 {
+		t.Fatalf("timeline after Finish: %+v", tl)
+	}
+	cs = claimAll(t, s, base.Add(time.Minute))
+	if len(cs) != 1 || cs[0].Takeover {
+		t.Fatalf("the next claim %+v", cs)
+	}
+	if err := s.Finish(ctx(t), cs[0], stale, nil); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("Finish with a stale version: %v", err)
+	}
+	if c := claimAll(t, s, base.Add(time.Minute+time.Second)); len(c) != 0 {
+		t.Fatalf("a conflicting Finish released the claim: %+v", c)
+	}
+	// The lease runs out; another replica takes over; the first one's late
+	// Finish writes (its version is current) but does not release the new
+	// holder's claim.
+	takeover := claimAll(t, s, base.Add(time.Minute+time.Minute))
+	if len(takeover) != 1 || !takeover[0].Takeover {
+		t.Fatalf("takeover %+v", takeover)
+	}
+	late := get(t, s, id)
+	late.State.Pending = late.State.Pending[1:]
+	if err := s.Finish(ctx(t), cs[0], late, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c := claimAll(t, s, base.Add(2*time.Minute+time.Second)); len(c) != 0 {
+		t.Fatalf("a void Finish released another replica's claim: %+v", c)
+	}
+	// The holder resolves it: nothing pending, nothing due.
+	last := get(t, s, id)
+	last.State.Status, last.State.Pending = policy.StatusResolved, nil
+	if err := s.Finish(ctx(t), takeover[0], last, nil); err != nil {
+		t.Fatal(err)
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); ok {
+		t.Fatalf("a resolved incident is due at %v", at)
 	}
 }

@@ -52,10 +52,10 @@ type committer struct {
 	// benchmarks to see writes share them.
 	commits atomic.Int64
 	db      *bbolt.DB
-	queue  chan *txReq
-	stop   chan struct{}
-	exited chan struct{}
-	once   sync.Once
+	queue   chan *txReq
+	stop    chan struct{}
+	exited  chan struct{}
+	once    sync.Once
 }
 
 func newCommitter(db *bbolt.DB) *committer {

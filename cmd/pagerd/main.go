@@ -69,7 +69,7 @@ func runVersion(args []string, stdout, stderr io.Writer) int {
 	if _, code := parse(fs, args); code >= 0 {
 		return code
 	}
-	fmt.Fprintf(stdout, "pagerd %s\n", version)
+	fmt.Fprintln(stdout, currentBuild())
 	return 0
 }
 

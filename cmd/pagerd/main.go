@@ -28,6 +28,8 @@ var commands = map[string]command{
 	"simulate":     {"the timeline of pages and escalations an alert would cause", runSimulate},
 	"schedule":     {"the rotation table for the coming weeks", runSchedule},
 	"version":      {"print the version", runVersion},
+	"backup":       {"copy the embedded store, from a running pagerd or a stopped one's data dir", runBackup},
+	"restore":      {"restore a backup into a new data dir", runRestore},
 }
 
 func main() {

@@ -70,7 +70,17 @@ func pagerdContainer(t *testing.T, d *appsv1.Deployment) corev1.Container {
 	return corev1.Container{}
 }
 
-// checkPagerdPod: what every value set must give pagerd's pods.
+// checkHelmPod: checkPagerdPod, and the checksum that rolls the pods on a
+// config change (kustomize renames the ConfigMap instead).
+func checkHelmPod(t *testing.T, d *appsv1.Deployment) {
+	t.Helper()
+	checkPagerdPod(t, d)
+	if d.Spec.Template.Annotations["checksum/config"] == "" {
+		t.Error("no checksum/config annotation: a config change would not roll the pods")
+	}
+}
+
+// checkPagerdPod: what every way of deploying must give pagerd's pods.
 func checkPagerdPod(t *testing.T, d *appsv1.Deployment) {
 	t.Helper()
 	pod := d.Spec.Template.Spec
@@ -89,9 +99,6 @@ func checkPagerdPod(t *testing.T, d *appsv1.Deployment) {
 	}
 	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
 		t.Errorf("resources %+v: want cpu and memory requests and a memory limit", c.Resources)
-	}
-	if d.Spec.Template.Annotations["checksum/config"] == "" {
-		t.Error("no checksum/config annotation: a config change would not roll the pods")
 	}
 	if pod.TerminationGracePeriodSeconds == nil || *pod.TerminationGracePeriodSeconds <= 30 {
 		t.Error("terminationGracePeriodSeconds must exceed pagerd's 30s drain")
@@ -132,7 +139,7 @@ func TestHelmEmbedded(t *testing.T) {
 		t.Fatalf("objects:\n%s\nwant:\n%s", got, want)
 	}
 	d := objs.get("Deployment", "pagerd").(*appsv1.Deployment)
-	checkPagerdPod(t, d)
+	checkHelmPod(t, d)
 	if *d.Spec.Replicas != 1 || d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
 		t.Errorf("embedded store: %d replicas, strategy %s; want 1, Recreate (one writer per store)", *d.Spec.Replicas, d.Spec.Strategy.Type)
 	}
@@ -178,7 +185,7 @@ func TestHelmInternalRedis(t *testing.T) {
 		t.Fatalf("objects:\n%s\nwant:\n%s", got, want)
 	}
 	d := objs.get("Deployment", "pagerd").(*appsv1.Deployment)
-	checkPagerdPod(t, d)
+	checkHelmPod(t, d)
 	if *d.Spec.Replicas != 2 || d.Spec.Strategy.RollingUpdate == nil || d.Spec.Strategy.RollingUpdate.MaxUnavailable.IntValue() != 0 {
 		t.Errorf("redis store: %d replicas, strategy %+v; want 2, rolling with none unavailable", *d.Spec.Replicas, d.Spec.Strategy)
 	}
@@ -245,7 +252,7 @@ func TestHelmExternalRedis(t *testing.T) {
 		t.Fatalf("objects:\n%s\nwant:\n%s", got, want)
 	}
 	d := objs.get("Deployment", "pagerd").(*appsv1.Deployment)
-	checkPagerdPod(t, d)
+	checkHelmPod(t, d)
 	if *d.Spec.Replicas != 3 {
 		t.Errorf("%d replicas, want 3", *d.Spec.Replicas)
 	}

@@ -100,6 +100,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{path: o.ConfigPath, store: o.Store, log: o.Logger, now: o.Now, m: newMetrics(o.Registry),
 		shutdown: o.ShutdownTimeout, limits: map[string]*rate.Limiter{}, wake: o.Wake, pd: o.PagerDuty, backupFn: o.Backup}
 	s.cfg.Store(o.Config)
+	registerReadiness(o.Registry, o.Store)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -2,12 +2,14 @@
 GO      ?= go
 BIN     := bin/pagerd
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DIST    ?= dist
 GOFILES  = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
 
-.PHONY: build install run test test-deps bench load lint fmt-check vet fuzz clean
+.PHONY: build install run test test-deps bench load lint fmt-check vet fuzz clean release image deploy-check
 
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/pagerd
+	$(GO) build -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN) ./cmd/pagerd
 
 # pagerd on your PATH, as $(PREFIX)/bin/pagerd: make install PREFIX=~/.local
 # needs no root. DESTDIR is prepended, for packaging.
@@ -28,6 +30,7 @@ run: build
 # installs them when missing (as root) or says how.
 test: test-deps fmt-check vet
 	$(GO) test -race -count=1 ./...
+	$(MAKE) deploy-check
 
 test-deps:
 	@scripts/test-deps.sh
@@ -57,5 +60,26 @@ fuzz:
 	$(GO) test ./gateway/ingest/ -run '^$$' -fuzz '^FuzzDecodeAlertmanager$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./gateway/ingest/ -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME)
 
+# Release archives (static binaries for linux and darwin, amd64 and arm64)
+# and SHA256SUMS in $(DIST). Versions are semver: tag vX.Y.Z, then
+# `make release`; VERSION=X.Y.Z overrides.
+release:
+	GO=$(GO) scripts/release.sh $(patsubst v%,%,$(VERSION)) $(COMMIT) $(DIST)
+
+# The container image, built with no container engine and no base image
+# download: an OCI layout for linux/amd64 and linux/arm64, and a tarball per
+# architecture for `docker load` / `podman load`, in $(DIST).
+image:
+	GO=$(GO) PLATFORMS="linux/amd64 linux/arm64" BINARIES_ONLY=1 scripts/release.sh $(patsubst v%,%,$(VERSION)) $(COMMIT) $(DIST)
+	cd deploy && SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct) $(GO) run ./cmd/pagerd-image -version $(patsubst v%,%,$(VERSION)) -commit $(COMMIT) -dist $(abspath $(DIST))
+
+# The deploy/ checks, in their own Go module (Helm, Kubernetes, kustomize
+# and image libraries stay out of the daemon's go.mod): the chart rendered
+# with several value sets and every object decoded strictly into Kubernetes
+# types, the kustomize overlays, the compose file, the systemd unit, the
+# Prometheus rules, `make release` and `make image`.
+deploy-check: test-deps
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 -timeout 25m ./...
+
 clean:
-	rm -rf bin data
+	rm -rf bin data $(DIST)

@@ -49,6 +49,8 @@ type Options struct {
 	// PagerDuty, when set, is told when pagerd acknowledges or resolves an
 	// incident it pushed through PagerDuty.
 	PagerDuty *notify.PagerDuty
+	// Backup, when set, serves GET /-/backup (the embedded store).
+	Backup BackupFunc
 }
 
 // Server is the HTTP side of the daemon.
@@ -64,6 +66,7 @@ type Server struct {
 
 	wake     func()
 	pd       *notify.PagerDuty
+	backupFn BackupFunc
 	reloadMu sync.Mutex
 	limitMu  sync.Mutex
 	limits   map[string]*rate.Limiter
@@ -95,11 +98,12 @@ func New(o Options) (*Server, error) {
 		o.ShutdownTimeout = 30 * time.Second
 	}
 	s := &Server{path: o.ConfigPath, store: o.Store, log: o.Logger, now: o.Now, m: newMetrics(o.Registry),
-		shutdown: o.ShutdownTimeout, limits: map[string]*rate.Limiter{}, wake: o.Wake, pd: o.PagerDuty}
+		shutdown: o.ShutdownTimeout, limits: map[string]*rate.Limiter{}, wake: o.Wake, pd: o.PagerDuty, backupFn: o.Backup}
 	s.cfg.Store(o.Config)
 	s.m.loaded(o.Config, o.Now())
 	s.m.openIncidents = newOpenIncidents(o.Store, s.Config, o.Now, o.Logger)
 	o.Registry.MustRegister(s.m.openIncidents)
+	registerReadiness(o.Registry, o.Store)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -136,6 +140,7 @@ func New(o Options) (*Server, error) {
 	e.GET("/-/healthy", func(c echo.Context) error { return c.String(http.StatusOK, "pagerd is healthy\n") })
 	e.GET("/-/ready", s.ready)
 	e.POST("/-/reload", s.reload, s.apiAuth)
+	e.GET("/-/backup", s.backup, s.apiAuth)
 	gatherer := o.Gatherer
 	if gatherer == nil {
 		gatherer = prometheus.DefaultGatherer

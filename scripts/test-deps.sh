@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the programs the tests run for real are installed: a real
-# redis-server (store tests, Redis Cluster) and Debian's Alertmanager (the
-# wire-compatibility test). As root it installs what is missing; otherwise it
+# redis-server (store tests, Redis Cluster), Debian's Alertmanager and amtool
+# (the wire-compatibility test, the compose file's Alertmanager config),
+# promtool (the alert rules for pagerd) and systemd-analyze (the unit file). As root it installs what is missing; otherwise it
 # says what to install and fails, so no test is ever skipped for lack of it.
 #
 # It never touches a service it did not install: Debian starts a package's
@@ -16,6 +17,9 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v redis-benchmark >/dev/null 2>&1 || need+=(redis-tools)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 # De-duplicate.
@@ -49,7 +53,7 @@ apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 if [ "$ours" -eq 0 ] && command -v service >/dev/null 2>&1; then
   for pkg in "${need[@]}"; do
     case "$pkg" in
-      redis-server | prometheus-alertmanager) service "$pkg" stop >/dev/null 2>&1 || true ;;
+      redis-server | prometheus-alertmanager | prometheus) service "$pkg" stop >/dev/null 2>&1 || true ;;
     esac
   done
 fi

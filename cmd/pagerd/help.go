@@ -71,6 +71,24 @@ overrides that fall in it.`,
 		synopsis: "",
 		about:    "Prints the version (also: pagerd --version).",
 	},
+	"backup": {
+		summary:  "copy the embedded store, from a running pagerd or a stopped one's data dir",
+		synopsis: "(--server URL [--token-file FILE] | --data-dir DIR) OUT",
+		about: `Writes a consistent copy of the embedded store to OUT (- for stdout). With
+--server it is taken from the running pagerd while it serves (GET /-/backup);
+--data-dir reads the store of a pagerd that is not running. The copy is
+checked before it replaces OUT. Redis is backed up with Redis itself
+(docs/OPERATIONS.md).`,
+		args: [][2]string{{"OUT", "the backup file to write, or - for stdout"}},
+	},
+	"restore": {
+		summary:  "restore a backup into a new data dir",
+		synopsis: "--data-dir DIR BACKUP",
+		about: `Restores a backup made by pagerd backup into a new (or empty) data dir; then
+run pagerd serve --data-dir DIR. Steps that came due meanwhile are sent when
+it starts.`,
+		args: [][2]string{{"BACKUP", "the backup file to read, or - for stdin"}},
+	},
 	"help": {
 		summary:  "show a command's flags and arguments",
 		synopsis: "[COMMAND]",

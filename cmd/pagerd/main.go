@@ -27,6 +27,8 @@ var commands = map[string]command{
 	"simulate":     {runSimulate},
 	"schedule":     {runSchedule},
 	"version":      {runVersion},
+	"backup":       {runBackup},
+	"restore":      {runRestore},
 }
 
 func main() {
@@ -96,7 +98,7 @@ func runVersion(args []string, stdout, stderr io.Writer) int {
 	if _, code := parse(fs, args); code >= 0 {
 		return code
 	}
-	fmt.Fprintf(stdout, "pagerd %s\n", version)
+	fmt.Fprintln(stdout, currentBuild())
 	return 0
 }
 

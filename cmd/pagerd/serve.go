@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -67,12 +68,18 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	redis.SetLogger(gateway.RedisLogger{Log: log})
+	ctx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
 
 	st, err := openStore(ctx, log, *redisURL, cfg.Server.Redis.Prefix, *dataDir)
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
 	defer st.Close()
+	backup, err := checkStore(ctx, log, st, abort)
+	if err != nil {
+		return fail(stderr, "serve", err)
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -98,7 +105,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	srv, err = gateway.New(gateway.Options{ConfigPath: *cfgPath, Config: cfg, Store: st, Logger: log, Registry: reg, Gatherer: reg, Wake: wake,
-		PagerDuty: notify.NewPagerDuty(cfg.Notifiers.PagerDuty.EventsURL, &http.Client{}, time.Duration(cfg.Notifiers.PagerDuty.Timeout))})
+		PagerDuty: notify.NewPagerDuty(cfg.Notifiers.PagerDuty.EventsURL, &http.Client{}, time.Duration(cfg.Notifiers.PagerDuty.Timeout)),
+		Backup:    backup})
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
@@ -117,6 +125,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	// The dispatcher finishes the step it is on; anything left is in the
 	// store and another replica, or this one at its next start, fires it.
 	<-dispDone
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return fail(stderr, "serve", err)
+	}
 	log.Info("pagerd stopped")
 	return 0
 }

@@ -27,8 +27,9 @@
 //	open       the same, for incidents that are not resolved
 //	storms, held, bundles: alert-storm bundling (storm.go)
 //
-// Format 1 (one due entry per deadline, in a "deadlines" bucket) is refused
-// rather than converted.
+// Open upgrades a store of an older format in place (format 1 kept one due
+// entry per deadline, in a "deadlines" bucket) and refuses a newer one
+// (ErrNewerFormat); format.go holds the upgrades.
 //
 // Times in keys are Unix milliseconds with the sign bit flipped, so they sort
 // as unsigned big-endian bytes in time order, before 1970 included. Due times
@@ -92,6 +93,8 @@ type Store struct {
 	db  *bbolt.DB
 	dir string
 	w   *committer
+	// upgradedFrom is the older format Open upgraded, or 0.
+	upgradedFrom int
 }
 
 var _ store.Store = (*Store)(nil)
@@ -120,20 +123,16 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", filepath.Join(dir, FileName), err)
 	}
+	var upgradedFrom int
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
-		meta := tx.Bucket(bucketMeta)
-		switch v := meta.Get([]byte("format")); {
-		case v == nil:
-			return meta.Put([]byte("format"), []byte(format))
-		case string(v) != format:
-			return fmt.Errorf("stored format %q, this pagerd reads format %s", v, format)
-		}
-		return nil
+		var err error
+		upgradedFrom, err = checkFormat(tx)
+		return err
 	})
 	if err == nil {
 		// bbolt fsyncs the file but not the directory entries naming it:
@@ -148,7 +147,10 @@ func Open(dir string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open %s: %w", filepath.Join(dir, FileName), err)
 	}
-	return &Store{db: db, dir: dir, w: newCommitter(db)}, nil
+	if upgradedFrom == currentFormat() {
+		upgradedFrom = 0
+	}
+	return &Store{db: db, dir: dir, w: newCommitter(db), upgradedFrom: upgradedFrom}, nil
 }
 
 // syncDir makes a directory's entries durable. Windows cannot fsync a

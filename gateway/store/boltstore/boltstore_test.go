@@ -305,26 +305,6 @@ func TestLongDedupKey(t *testing.T) {
 	}
 }
 
-// A data directory in another format is refused, not misread.
-func TestOtherFormatRefused(t *testing.T) {
-	dir := t.TempDir()
-	s := open(t, dir)
-	if err := s.db.Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put([]byte("format"), []byte("1"))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	s2, err := Open(dir)
-	if err == nil {
-		s2.Close()
-		t.Fatal("opened a format 1 file")
-	}
-	if !strings.Contains(err.Error(), `stored format "1", this pagerd reads format 2`) {
-		t.Fatalf("error %v", err)
-	}
-}
-
 func TestClosedIsUnavailable(t *testing.T) {
 	s, ctx := open(t, t.TempDir()), context.Background()
 	id, _, _ := s.Trigger(ctx, newIncident("api", "g1", base, 1), nil)

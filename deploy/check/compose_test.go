@@ -1,0 +1,202 @@
+package check
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// loadCompose reads compose.yaml as `docker compose` does (compose-go,
+// validated against the compose specification's schema).
+func loadCompose(t *testing.T) *types.Project {
+	t.Helper()
+	dir := repo("deploy", "compose")
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(dir, "compose.yaml")},
+		cli.WithWorkingDirectory(dir), cli.WithOsEnv, cli.WithConsistency(true), cli.WithResolvedPaths(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := cli.ProjectFromOptions(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The compose setup: it loads as `docker compose` would load it, Redis
+// keeps an append-only file, Alertmanager's config passes Debian's amtool,
+// pagerd's passes check-config with the secrets where compose mounts them,
+// and the three run together here: an alert posted to Alertmanager becomes
+// a pagerd incident in Redis, through the webhook as the files wire it.
+func TestCompose(t *testing.T) {
+	p := loadCompose(t)
+	if got := strings.Join(p.ServiceNames(), " "); got != "alertmanager pagerd redis" {
+		t.Fatalf("services %q", got)
+	}
+	pd, _ := p.GetService("pagerd")
+	rd, _ := p.GetService("redis")
+	am, _ := p.GetService("alertmanager")
+	if pd.Build == nil || !strings.HasSuffix(pd.Build.Dockerfile, "deploy/container/Dockerfile") {
+		t.Errorf("pagerd is not built from deploy/container/Dockerfile: %+v", pd.Build)
+	}
+	if !pd.ReadOnly || !slices.Contains(pd.CapDrop, "ALL") {
+		t.Error("pagerd should run read-only with every capability dropped")
+	}
+	if d, ok := pd.DependsOn["redis"]; !ok || d.Condition != types.ServiceConditionHealthy || rd.HealthCheck == nil {
+		t.Error("pagerd should wait for a healthy Redis")
+	}
+	cmd := strings.Join(rd.Command, " ")
+	if !strings.Contains(cmd, "--appendonly yes") || !strings.Contains(cmd, "--appendfsync always") {
+		t.Errorf("Redis runs %q: want the append-only file fsynced on every write", cmd)
+	}
+	if len(rd.Volumes) != 1 || rd.Volumes[0].Target != "/data" || rd.Volumes[0].Type != types.VolumeTypeVolume {
+		t.Errorf("Redis keeps /data on %+v, want a named volume", rd.Volumes)
+	}
+
+	// Files as the containers see them, in a directory here.
+	root := t.TempDir()
+	secretFile := func(name string) string {
+		s, ok := p.Secrets[name]
+		if !ok {
+			t.Fatalf("no secret %s", name)
+		}
+		return s.File
+	}
+	mountsOf := func(s types.ServiceConfig) *strings.Replacer {
+		var pairs []string
+		for _, v := range s.Volumes {
+			if v.Type == types.VolumeTypeBind {
+				pairs = append(pairs, v.Target, v.Source)
+			}
+		}
+		for _, sec := range s.Secrets {
+			pairs = append(pairs, "/run/secrets/"+sec.Source, secretFile(sec.Source))
+		}
+		return strings.NewReplacer(pairs...)
+	}
+	amConfig := func(pagerdURL string) string {
+		var src string
+		for _, v := range am.Volumes {
+			if v.Target == "/etc/alertmanager/alertmanager.yml" {
+				src = v.Source
+			}
+		}
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatalf("Alertmanager's config: %v", err)
+		}
+		out := mountsOf(am).Replace(strings.ReplaceAll(string(b), "http://pagerd:8080", pagerdURL))
+		path := filepath.Join(root, "alertmanager.yml")
+		if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	if out, err := exec.Command("amtool", "check-config", amConfig("http://pagerd:8080")).CombinedOutput(); err != nil {
+		t.Fatalf("amtool check-config: %v\n%s", err, out)
+	}
+	pagerdArgs := append([]string(nil), pd.Command...)
+	m := mountsOf(pd)
+	for i, a := range pagerdArgs {
+		pagerdArgs[i] = m.Replace(a)
+	}
+	cfg := pagerdArgs[slices.Index(pagerdArgs, "--config")+1]
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgCopy := filepath.Join(root, "pagerd.yaml")
+	if err := os.WriteFile(cfgCopy, []byte(m.Replace(string(b))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pagerdArgs[slices.Index(pagerdArgs, "--config")+1] = cfgCopy
+	if out, err := pagerd(t, "check-config", cfgCopy); err != nil {
+		t.Fatalf("pagerd check-config: %v\n%s", err, out)
+	}
+
+	// Run them: Redis with its compose command on a port here, pagerd with
+	// its command pointed at that Redis, Alertmanager at that pagerd.
+	redisPort := strings.TrimPrefix(freeAddr(t), "127.0.0.1:")
+	redisLogs := &syncBuffer{}
+	rs := exec.Command(rd.Command[0], append(rd.Command[1:], "--port", redisPort, "--bind", "127.0.0.1", "--dir", t.TempDir())...)
+	rs.Stdout, rs.Stderr = redisLogs, redisLogs
+	if err := rs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rs.Process.Kill(); _ = rs.Wait() })
+	waitLog(t, redisLogs, "Ready to accept connections")
+	for i, a := range pagerdArgs {
+		pagerdArgs[i] = strings.ReplaceAll(a, "redis://redis:6379", "redis://127.0.0.1:"+redisPort)
+	}
+	pagerdAddr := freeAddr(t)
+	pagerdLogs := &syncBuffer{}
+	ps := exec.Command(pagerdBin, append(pagerdArgs, "--listen", pagerdAddr)...)
+	ps.Stdout, ps.Stderr = pagerdLogs, pagerdLogs
+	if err := ps.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ps.Process.Kill(); _ = ps.Wait() })
+	waitReady(t, pagerdAddr, pagerdLogs)
+
+	amAddr := freeAddr(t)
+	amLogs := &syncBuffer{}
+	ams := exec.Command("prometheus-alertmanager", "--config.file="+amConfig("http://"+pagerdAddr),
+		"--storage.path="+t.TempDir(), "--web.listen-address="+amAddr, "--cluster.listen-address=")
+	ams.Stdout, ams.Stderr = amLogs, amLogs
+	if err := ams.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ams.Process.Kill(); _ = ams.Wait() })
+	waitReady(t, amAddr, amLogs)
+	alert := `[{"labels":{"alertname":"DiskFull","service":"db","severity":"critical"},"annotations":{"summary":"disk full on db1"}}]`
+	resp, err := http.Post("http://"+amAddr+"/api/v2/alerts", "application/json", strings.NewReader(alert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("posting to Alertmanager: %s", resp.Status)
+	}
+	token, _ := os.ReadFile(secretFile("api-token"))
+	deadline := time.Now().Add(40 * time.Second) // group_wait is 10s
+	for {
+		req, _ := http.NewRequest("GET", "http://"+pagerdAddr+"/api/v1/incidents", nil)
+		req.Header.Set("Authorization", "Bearer "+string(token))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var list struct {
+			Incidents []struct{ Summary, Priority, Service string }
+		}
+		_ = json.Unmarshal(body, &list)
+		if len(list.Incidents) == 1 {
+			inc := list.Incidents[0]
+			if inc.Priority != "P0" || inc.Service != "production" || !strings.Contains(inc.Summary, "disk full") {
+				t.Fatalf("the incident from Alertmanager: %+v", inc)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no incident in pagerd %v after posting to Alertmanager (%d %s).\nAlertmanager:\n%s\npagerd:\n%s",
+				40*time.Second, resp.StatusCode, body, amLogs, pagerdLogs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(pagerdLogs.String(), `"msg":"store: redis"`) {
+		t.Fatalf("pagerd did not keep the incident in Redis:\n%s", pagerdLogs)
+	}
+}

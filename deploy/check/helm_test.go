@@ -1,0 +1,362 @@
+package check
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/cli/values"
+	"helm.sh/helm/v3/pkg/getter"
+)
+
+const release, namespace = "pagerd", "ops"
+
+// render runs `helm install --dry-run` client side, as `helm template`
+// does: values are checked against values.schema.json, the templates are
+// rendered for Kubernetes 1.30, and every object is decoded strictly.
+func render(t *testing.T, files []string, set ...string) (objects, error) {
+	t.Helper()
+	chrt, err := loader.Load(repo("deploy", "helm", "pagerd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := values.Options{Values: set}
+	for _, f := range files {
+		opts.ValueFiles = append(opts.ValueFiles, repo("deploy", "helm", f))
+	}
+	vals, err := opts.MergeValues(getter.Providers{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
+	inst.ClientOnly, inst.DryRun, inst.Replace = true, true, true
+	inst.ReleaseName, inst.Namespace = release, namespace
+	inst.KubeVersion = &chartutil.KubeVersion{Version: "v1.30.0", Major: "1", Minor: "30"}
+	rel, err := inst.Run(chrt, vals)
+	if err != nil {
+		return nil, err
+	}
+	return decodeStrict(rel.Manifest)
+}
+
+func mustRender(t *testing.T, files []string, set ...string) objects {
+	t.Helper()
+	objs, err := render(t, files, set...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkServices(t, objs)
+	return objs
+}
+
+func pagerdContainer(t *testing.T, d *appsv1.Deployment) corev1.Container {
+	t.Helper()
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if c.Name == "pagerd" {
+			return c
+		}
+	}
+	t.Fatal("no pagerd container")
+	return corev1.Container{}
+}
+
+// checkHelmPod: checkPagerdPod, and the checksum that rolls the pods on a
+// config change (kustomize renames the ConfigMap instead).
+func checkHelmPod(t *testing.T, d *appsv1.Deployment) {
+	t.Helper()
+	checkPagerdPod(t, d)
+	if d.Spec.Template.Annotations["checksum/config"] == "" {
+		t.Error("no checksum/config annotation: a config change would not roll the pods")
+	}
+}
+
+// checkPagerdPod: what every way of deploying must give pagerd's pods.
+func checkPagerdPod(t *testing.T, d *appsv1.Deployment) {
+	t.Helper()
+	pod := d.Spec.Template.Spec
+	c := pagerdContainer(t, d)
+	if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet == nil || c.LivenessProbe.HTTPGet.Path != "/-/healthy" {
+		t.Errorf("liveness probe %+v, want GET /-/healthy", c.LivenessProbe)
+	}
+	if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet == nil || c.ReadinessProbe.HTTPGet.Path != "/-/ready" {
+		t.Errorf("readiness probe %+v, want GET /-/ready", c.ReadinessProbe)
+	}
+	sc, psc := c.SecurityContext, pod.SecurityContext
+	if sc == nil || psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser != 65532 ||
+		sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+		sc.Capabilities == nil || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" {
+		t.Errorf("security context: pod %+v container %+v", psc, sc)
+	}
+	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
+		t.Errorf("resources %+v: want cpu and memory requests and a memory limit", c.Resources)
+	}
+	if pod.TerminationGracePeriodSeconds == nil || *pod.TerminationGracePeriodSeconds <= 30 {
+		t.Error("terminationGracePeriodSeconds must exceed pagerd's 30s drain")
+	}
+}
+
+// runChartConfig lays out the pod's volumes as the kubelet would and runs
+// `pagerd check-config` on the config the chart mounts, with the secret
+// files where the chart mounts them: the chart's config and its secrets
+// agree, and pagerd accepts them. It returns the rewritten args and root.
+func runChartConfig(t *testing.T, objs objects, d *appsv1.Deployment) ([]string, func(string) string) {
+	t.Helper()
+	root := t.TempDir()
+	c := pagerdContainer(t, d)
+	rewrite := mountAndRewrite(t, objs, d.Spec.Template.Spec, c, root)
+	cfgPath := rewrite("/etc/pagerd/pagerd.yaml")
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatalf("the chart does not mount the config at /etc/pagerd/pagerd.yaml: %v", err)
+	}
+	if err := os.WriteFile(cfgPath, []byte(rewrite(string(b))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := pagerd(t, "check-config", cfgPath); err != nil {
+		t.Fatalf("pagerd check-config on the chart's config: %v\n%s\n%s", err, out, b)
+	}
+	args := append([]string(nil), c.Args...)
+	for i := range args {
+		args[i] = rewrite(args[i])
+	}
+	return args, rewrite
+}
+
+func TestHelmEmbedded(t *testing.T) {
+	objs := mustRender(t, []string{"examples/embedded.yaml"})
+	want := "ConfigMap/pagerd Deployment/pagerd PersistentVolumeClaim/pagerd-data Secret/pagerd-secrets Service/pagerd ServiceAccount/pagerd"
+	if got := strings.Join(objs.names(), " "); got != want {
+		t.Fatalf("objects:\n%s\nwant:\n%s", got, want)
+	}
+	d := objs.get("Deployment", "pagerd").(*appsv1.Deployment)
+	checkHelmPod(t, d)
+	if *d.Spec.Replicas != 1 || d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		t.Errorf("embedded store: %d replicas, strategy %s; want 1, Recreate (one writer per store)", *d.Spec.Replicas, d.Spec.Strategy.Type)
+	}
+	pvc := objs.get("PersistentVolumeClaim", "pagerd-data").(*corev1.PersistentVolumeClaim)
+	if pvc.Annotations["helm.sh/resource-policy"] != "keep" || pvc.Spec.Resources.Requests.Storage().String() != "1Gi" {
+		t.Errorf("PVC %+v", pvc)
+	}
+	// With store: embedded and more replicas asked for, still one.
+	objs2 := mustRender(t, []string{"examples/embedded.yaml"}, "replicaCount=3")
+	if r := *objs2.get("Deployment", "pagerd").(*appsv1.Deployment).Spec.Replicas; r != 1 {
+		t.Errorf("embedded with replicaCount=3 runs %d replicas", r)
+	}
+	if objs2.get("PodDisruptionBudget", "pagerd") != nil {
+		t.Error("a PDB on a single replica would block node drains")
+	}
+
+	// The pod's command line and mounts, run for real: pagerd serves from
+	// the volume the chart gives it.
+	args, rewrite := runChartConfig(t, objs, d)
+	if !strings.Contains(strings.Join(args, " "), "--data-dir "+rewrite("/var/lib/pagerd")) {
+		t.Fatalf("args %v do not put the store on the volume", args)
+	}
+	addr := freeAddr(t)
+	logs := &syncBuffer{}
+	cmd := exec.Command(pagerdBin, append(args, "--listen", addr)...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	waitReady(t, addr, logs)
+	if _, err := os.Stat(filepath.Join(rewrite("/var/lib/pagerd"), "pagerd.db")); err != nil {
+		t.Fatalf("no store on the data volume: %v", err)
+	}
+}
+
+func TestHelmInternalRedis(t *testing.T) {
+	objs := mustRender(t, []string{"examples/redis.yaml"})
+	want := "ConfigMap/pagerd Deployment/pagerd NetworkPolicy/pagerd NetworkPolicy/pagerd-redis PodDisruptionBudget/pagerd " +
+		"Secret/pagerd-redis Secret/pagerd-redis-url Secret/pagerd-secrets Service/pagerd Service/pagerd-redis ServiceAccount/pagerd " +
+		"ServiceMonitor/pagerd StatefulSet/pagerd-redis"
+	if got := strings.Join(objs.names(), " "); got != want {
+		t.Fatalf("objects:\n%s\nwant:\n%s", got, want)
+	}
+	d := objs.get("Deployment", "pagerd").(*appsv1.Deployment)
+	checkHelmPod(t, d)
+	if *d.Spec.Replicas != 2 || d.Spec.Strategy.RollingUpdate == nil || d.Spec.Strategy.RollingUpdate.MaxUnavailable.IntValue() != 0 {
+		t.Errorf("redis store: %d replicas, strategy %+v; want 2, rolling with none unavailable", *d.Spec.Replicas, d.Spec.Strategy)
+	}
+	ss := objs.get("StatefulSet", "pagerd-redis").(*appsv1.StatefulSet)
+	if len(ss.Spec.VolumeClaimTemplates) != 1 || ss.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests.Storage().String() != "2Gi" {
+		t.Errorf("redis StatefulSet has no 2Gi volume: %+v", ss.Spec.VolumeClaimTemplates)
+	}
+	sec := objs.get("Secret", "pagerd-redis").(*corev1.Secret)
+	conf := string(sec.Data["redis.conf"])
+	for _, line := range []string{"appendonly yes", "appendfsync always", "dir /data", "requirepass " + string(sec.Data["password"])} {
+		if !strings.Contains(conf, line+"\n") {
+			t.Errorf("redis.conf lacks %q:\n%s", line, conf)
+		}
+	}
+	url := string(objs.get("Secret", "pagerd-redis-url").(*corev1.Secret).Data["url"])
+	if want := "redis://:" + string(sec.Data["password"]) + "@pagerd-redis:6379/0"; url != want || len(sec.Data["password"]) != 32 {
+		t.Errorf("pagerd's Redis URL %q, want %q with the generated 32-character password", url, want)
+	}
+
+	// Run it: redis-server on the chart's redis.conf (port and dir moved
+	// here), pagerd on the chart's args, config and URL secret (host moved
+	// here). pagerd must be ready and take an alert into that Redis.
+	dir := t.TempDir()
+	port := strings.TrimPrefix(freeAddr(t), "127.0.0.1:")
+	conf = strings.NewReplacer("port 6379", "port "+port, "dir /data", "dir "+dir).Replace(conf) + "bind 127.0.0.1\n"
+	if err := os.WriteFile(filepath.Join(dir, "redis.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	redisLogs := &syncBuffer{}
+	rs := exec.Command("redis-server", filepath.Join(dir, "redis.conf"))
+	rs.Stdout, rs.Stderr = redisLogs, redisLogs
+	if err := rs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rs.Process.Kill(); _ = rs.Wait() }()
+	waitLog(t, redisLogs, "Ready to accept connections")
+	args, rewrite := runChartConfig(t, objs, d)
+	urlFile := rewrite("/etc/pagerd/redis/url")
+	if err := os.WriteFile(urlFile, []byte(strings.Replace(url, "pagerd-redis:6379", "127.0.0.1:"+port, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	logs := &syncBuffer{}
+	cmd := exec.Command(pagerdBin, append(args, "--listen", addr)...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	waitReady(t, addr, logs)
+	if !strings.Contains(logs.String(), `"msg":"store: redis"`) {
+		t.Fatalf("pagerd did not use Redis:\n%s", logs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "appendonlydir")); err != nil {
+		t.Fatalf("Redis keeps no append-only file with the chart's config: %v", err)
+	}
+}
+
+func TestHelmExternalRedis(t *testing.T) {
+	objs := mustRender(t, []string{"examples/redis.yaml"}, "redis.internal.enabled=false", `redis.url=redis-sentinel://s1:26379\,s2:26379/mymaster`,
+		"replicaCount=3", "serviceMonitor.enabled=false", "networkPolicy.enabled=false")
+	want := "ConfigMap/pagerd Deployment/pagerd PodDisruptionBudget/pagerd Secret/pagerd-redis-url Secret/pagerd-secrets Service/pagerd ServiceAccount/pagerd"
+	if got := strings.Join(objs.names(), " "); got != want {
+		t.Fatalf("objects:\n%s\nwant:\n%s", got, want)
+	}
+	d := objs.get("Deployment", "pagerd").(*appsv1.Deployment)
+	checkHelmPod(t, d)
+	if *d.Spec.Replicas != 3 {
+		t.Errorf("%d replicas, want 3", *d.Spec.Replicas)
+	}
+	if u := string(objs.get("Secret", "pagerd-redis-url").(*corev1.Secret).Data["url"]); u != "redis-sentinel://s1:26379,s2:26379/mymaster" {
+		t.Errorf("redis URL secret %q", u)
+	}
+	cm := objs.get("ConfigMap", "pagerd").(*corev1.ConfigMap)
+	var cfg struct {
+		Server map[string]any `json:"server"`
+	}
+	if err := yaml.Unmarshal([]byte(cm.Data["pagerd.yaml"]), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(cfg.Server) != "map[listen::8080 redis:map[url_file:/etc/pagerd/redis/url]]" {
+		t.Errorf("the chart's server settings: %v", cfg.Server)
+	}
+	runChartConfig(t, objs, d)
+
+	// An existing Secret instead of a URL, and secrets of the user's own.
+	objs = mustRender(t, []string{"examples/redis.yaml"}, "redis.internal.enabled=false", "redis.existingSecret=my-redis",
+		"redis.existingSecretKey=uri", "secrets=null", "existingSecret=my-pagerd-secrets")
+	d = objs.get("Deployment", "pagerd").(*appsv1.Deployment)
+	var redisVol, secretsVol *corev1.Volume
+	for i, v := range d.Spec.Template.Spec.Volumes {
+		switch v.Name {
+		case "redis-url":
+			redisVol = &d.Spec.Template.Spec.Volumes[i]
+		case "secrets":
+			secretsVol = &d.Spec.Template.Spec.Volumes[i]
+		}
+	}
+	if redisVol == nil || redisVol.Secret.SecretName != "my-redis" || redisVol.Secret.Items[0].Key != "uri" ||
+		secretsVol == nil || secretsVol.Secret.SecretName != "my-pagerd-secrets" {
+		t.Errorf("volumes %+v", d.Spec.Template.Spec.Volumes)
+	}
+	if objs.get("Secret", "pagerd-redis-url") != nil || objs.get("Secret", "pagerd-secrets") != nil {
+		t.Errorf("the chart made Secrets the user provides: %v", objs.names())
+	}
+}
+
+// A config change changes the pods' checksum annotation (so the pods roll
+// and load it); an unrelated change does not.
+func TestHelmConfigChecksum(t *testing.T) {
+	sum := func(set ...string) string {
+		objs := mustRender(t, []string{"examples/embedded.yaml"}, set...)
+		return objs.get("Deployment", "pagerd").(*appsv1.Deployment).Spec.Template.Annotations["checksum/config"]
+	}
+	base := sum()
+	if base != sum("resources.limits.memory=512Mi") {
+		t.Error("the config checksum changed with no config change")
+	}
+	if base == sum("config.users[0].name=Annie") {
+		t.Error("the config checksum did not change with the config")
+	}
+}
+
+// Values that cannot work are refused with what to do: by the schema
+// (unknown keys, wrong types) or by the chart.
+func TestHelmRefusesBadValues(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files []string
+		set   []string
+		want  string
+	}{
+		{"defaults", nil, nil, "config is required"},
+		{"no redis", []string{"examples/redis.yaml"}, []string{"redis.internal.enabled=false"}, "store: redis needs exactly one of redis.url"},
+		{"two redis", []string{"examples/redis.yaml"}, []string{"redis.url=redis://r:6379"}, "store: redis needs exactly one of"},
+		{"unknown key", []string{"examples/embedded.yaml"}, []string{"replicas=2"}, "additional properties 'replicas' not allowed"},
+		{"typo in a nested key", []string{"examples/embedded.yaml"}, []string{"embedded.persistence.sise=1Gi"}, "at '/embedded/persistence': additional properties 'sise' not allowed"},
+		{"wrong type", []string{"examples/embedded.yaml"}, []string{"replicaCount=two"}, "at '/replicaCount'"},
+		{"bad store", []string{"examples/embedded.yaml"}, []string{"store=postgres"}, "at '/store'"},
+		{"bad redis url", []string{"examples/redis.yaml"}, []string{"redis.internal.enabled=false", "redis.url=http://r"}, "at '/redis/url'"},
+		{"bad size", []string{"examples/embedded.yaml"}, []string{"embedded.persistence.size=lots"}, "at '/embedded/persistence/size'"},
+		{"listen in config", []string{"examples/embedded.yaml"}, []string{"config.server.listen=:9000"}, "config.server.listen is set by the chart"},
+		{"internal redis with embedded", []string{"examples/embedded.yaml"}, []string{"redis.internal.enabled=true"}, "redis.internal.enabled needs store: redis"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := render(t, tc.files, tc.set...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("render: %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// helm lint finds nothing to warn about.
+func TestHelmLint(t *testing.T) {
+	for _, f := range []string{"examples/embedded.yaml", "examples/redis.yaml"} {
+		vals, err := (&values.Options{ValueFiles: []string{repo("deploy", "helm", f)}}).MergeValues(getter.Providers{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := action.NewLint()
+		l.Strict = true
+		l.KubeVersion = &chartutil.KubeVersion{Version: "v1.30.0", Major: "1", Minor: "30"}
+		res := l.Run([]string{repo("deploy", "helm", "pagerd")}, vals)
+		for _, m := range res.Messages {
+			if m.Severity > 1 { // above INFO
+				t.Errorf("helm lint with %s: %s", f, m)
+			}
+		}
+		for _, err := range res.Errors {
+			t.Errorf("helm lint with %s: %v", f, err)
+		}
+	}
+}

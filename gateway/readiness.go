@@ -1,0 +1,28 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pagerd/pagerd/gateway/store"
+)
+
+// registerReadiness exports what /-/ready answers as pagerd_ready, checked
+// at each scrape: probes tell Kubernetes, the metric tells the alert rules
+// (deploy/prometheus), and a replica that cannot reach Redis shows as 0
+// even while its process is up.
+func registerReadiness(reg prometheus.Registerer, st store.Store) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "pagerd_ready",
+		Help: "1 when the store answers (as /-/ready), 0 when it does not.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if st.Ping(ctx) != nil {
+			return 0
+		}
+		return 1
+	}))
+}

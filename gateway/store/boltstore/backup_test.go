@@ -1,0 +1,216 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/pagerd/pagerd/gateway/store"
+)
+
+// A backup taken while incidents are being written is a consistent store:
+// it restores into a new data dir that opens, holds every incident stored
+// before the backup began (with its pending steps and due entry), and no
+// write half applied.
+func TestBackupWhileWriting(t *testing.T) {
+	s, ctx := open(t, t.TempDir()), context.Background()
+	var before []string
+	for i := range 50 {
+		id, _, err := s.Trigger(ctx, newIncident("api", fmt.Sprintf("before-%d", i), base.Add(time.Duration(i)*time.Second), 3), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before = append(before, id)
+	}
+	var (
+		stop    atomic.Bool
+		written atomic.Int64
+		wg      sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; !stop.Load(); i++ {
+			inc := newIncident("api", fmt.Sprintf("during-%d", i), base.Add(time.Hour), 3)
+			if _, _, err := s.Trigger(ctx, inc, []store.Entry{{At: base, Type: "trigger"}}); err != nil {
+				t.Error(err)
+				return
+			}
+			inc.State.Pending = inc.State.Pending[1:] // the first step was sent
+			if err := s.Update(ctx, inc, []store.Entry{{At: base, Type: "notify"}}); err != nil {
+				t.Error(err)
+				return
+			}
+			written.Add(1)
+		}
+	}()
+	for written.Load() < 20 {
+		time.Sleep(time.Millisecond)
+	}
+	var buf bytes.Buffer
+	n, err := s.Backup(ctx, &buf)
+	stop.Store(true)
+	wg.Wait()
+	if err != nil || n != int64(buf.Len()) {
+		t.Fatalf("backup: %d bytes written, %d in the buffer, %v", n, buf.Len(), err)
+	}
+
+	dir := filepath.Join(t.TempDir(), "restored")
+	info, err := Restore(&buf, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := open(t, dir)
+	checkSched(t, r)
+	for _, id := range before {
+		inc, err := r.Get(ctx, id)
+		if err != nil {
+			t.Fatalf("incident %s stored before the backup is not in it: %v", id, err)
+		}
+		if len(inc.State.Pending) != 3 {
+			t.Errorf("incident %s restored with %d pending steps, want 3", id, len(inc.State.Pending))
+		}
+	}
+	all, err := r.List(ctx, store.Filter{Limit: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != info.Incidents || info.Open != info.Incidents || info.Format != Format() {
+		t.Fatalf("restore reported %+v; the store holds %d incidents", info, len(all))
+	}
+	during := 0
+	for _, inc := range all {
+		if !strings.HasPrefix(inc.DedupKey, "during-") {
+			continue
+		}
+		during++
+		// The trigger and the update were two transactions: either may be
+		// in the backup, never a mix of them.
+		tl, err := r.Timeline(ctx, inc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok := (inc.Version == 1 && len(inc.State.Pending) == 3 && len(tl) == 1) ||
+			(inc.Version == 2 && len(inc.State.Pending) == 2 && len(tl) == 2); !ok {
+			t.Errorf("incident %s restored half written: version %d, %d pending, %d timeline entries",
+				inc.ID, inc.Version, len(inc.State.Pending), len(tl))
+		}
+	}
+	t.Logf("backup of %d bytes: %d incidents stored before it, %d of the %d written during it", n, len(before), during, written.Load())
+	if during == 0 || int64(during) > written.Load()+1 {
+		t.Fatalf("%d incidents written during the backup are in it, of %d written", during, written.Load())
+	}
+}
+
+// The offline backup reads a stopped pagerd's data dir, and refuses one a
+// running pagerd holds (its writes cannot be copied consistently from
+// outside), pointing at the online backup.
+func TestBackupDir(t *testing.T) {
+	dir, ctx := t.TempDir(), context.Background()
+	s := open(t, dir)
+	id, _, err := s.Trigger(ctx, newIncident("api", "g1", base, 2), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := BackupDir(ctx, dir, &bytes.Buffer{}); !errors.Is(err, ErrInUse) {
+		t.Fatalf("BackupDir of a data dir in use: %v, want ErrInUse", err)
+	}
+	if d := time.Since(start); d > LockTimeout+time.Second {
+		t.Fatalf("BackupDir of a data dir in use took %v", d)
+	}
+	s.Close()
+	var buf bytes.Buffer
+	if _, err := BackupDir(ctx, dir, &buf); err != nil {
+		t.Fatal(err)
+	}
+	restored := filepath.Join(t.TempDir(), "r")
+	if _, err := Restore(&buf, restored); err != nil {
+		t.Fatal(err)
+	}
+	if inc, err := open(t, restored).Get(ctx, id); err != nil || len(inc.State.Pending) != 2 {
+		t.Fatalf("restored incident: %+v %v", inc, err)
+	}
+	if _, err := BackupDir(ctx, t.TempDir(), &buf); err == nil || !strings.Contains(err.Error(), "no store in data dir") {
+		t.Fatalf("BackupDir of an empty dir: %v", err)
+	}
+}
+
+// A restore never overwrites anything, and leaves no half-written store:
+// a data dir that is not empty, a file that is not a store, a truncated
+// backup and one from a newer pagerd are all refused.
+func TestRestoreRefuses(t *testing.T) {
+	s, ctx := open(t, t.TempDir()), context.Background()
+	if _, _, err := s.Trigger(ctx, newIncident("api", "g1", base, 2), nil); err != nil {
+		t.Fatal(err)
+	}
+	var good bytes.Buffer
+	if _, err := s.Backup(ctx, &good); err != nil {
+		t.Fatal(err)
+	}
+	var newer bytes.Buffer
+	if err := s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyFormat, []byte("9")) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Backup(ctx, &newer); err != nil {
+		t.Fatal(err)
+	}
+
+	nonEmpty := t.TempDir()
+	if err := os.WriteFile(filepath.Join(nonEmpty, "notes"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, dir string
+		backup    []byte
+		want      string
+	}{
+		{"non-empty dir", nonEmpty, good.Bytes(), "is not empty: restore into a new data dir"},
+		{"not a store", "", []byte("hello, I am not a database"), "the backup is not a readable pagerd store"},
+		{"truncated", "", good.Bytes()[:good.Len()/2], "the backup is not a readable pagerd store"},
+		{"newer format", "", newer.Bytes(), "store format 9, this pagerd reads format 2 and older"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := tc.dir
+			if dir == "" {
+				dir = filepath.Join(t.TempDir(), "new")
+			}
+			_, err := Restore(bytes.NewReader(tc.backup), dir)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("restore: %v, want an error saying %q", err, tc.want)
+			}
+			if tc.dir == "" {
+				if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+					t.Fatalf("a refused restore left %s behind (%v)", dir, err)
+				}
+			} else if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+				t.Fatalf("a refused restore changed %s: %d entries", dir, len(entries))
+			}
+		})
+	}
+	// An empty existing directory is fine (a fresh volume, say).
+	empty := t.TempDir()
+	if info, err := Restore(bytes.NewReader(good.Bytes()), empty); err != nil || info.Incidents != 1 || info.Pending != 1 {
+		t.Fatalf("restore into an empty dir: %+v %v", info, err)
+	}
+}
+
+// A backup stops when its reader goes away.
+func TestBackupCancelled(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Backup(ctx, &bytes.Buffer{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("backup with a cancelled context: %v", err)
+	}
+}

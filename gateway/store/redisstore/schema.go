@@ -1,0 +1,78 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// SchemaVersion is the layout of the keys and records this pagerd reads and
+// writes (the package doc). It is recorded at "<prefix>:schema", so a pagerd
+// never misreads data of another layout: CheckSchema refuses a newer one
+// and upgrades an older one. Version 1 is the first layout; Redis data from
+// before the key existed is version 1.
+const SchemaVersion = 1
+
+// schemaVersion is SchemaVersion, a variable so the upgrade path can be
+// tested before a second layout exists.
+var schemaVersion = SchemaVersion
+
+// ErrNewerSchema: the Redis data was written by a newer pagerd.
+var ErrNewerSchema = errors.New("redis data written by a newer pagerd")
+
+// schemaMigrations[n] upgrades the data of schema n to n+1. There is none
+// yet: version 1 is the only layout so far. Replicas start together, so a
+// migration must be safe to run concurrently and twice (a lock key, work
+// shard by shard in scripts); CheckSchema records the new version only
+// after every step has returned.
+var schemaMigrations = map[int]func(ctx context.Context, s *Store) error{}
+
+func (s *Store) schemaKey() string { return s.prefix + ":schema" }
+
+// CheckSchema makes sure the data under the store's prefix is in the layout
+// this pagerd reads: it records the version on first use, upgrades an older
+// one (returning the version it upgraded from, 0 otherwise) and refuses a
+// newer one with ErrNewerSchema. A Redis that does not answer is
+// ErrUnavailable: check again once it does.
+func (s *Store) CheckSchema(ctx context.Context) (upgradedFrom int, err error) {
+	set, err := s.rdb.SetNX(ctx, s.schemaKey(), schemaVersion, 0).Result()
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	if set {
+		return 0, nil
+	}
+	v, err := s.rdb.Get(ctx, s.schemaKey()).Result()
+	if errors.Is(err, redis.Nil) {
+		return s.CheckSchema(ctx) // deleted in between: record it again
+	}
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	have, err := strconv.Atoi(v)
+	switch {
+	case err != nil || have < 1:
+		return 0, fmt.Errorf("redis key %s holds %q, not a schema version pagerd writes", s.schemaKey(), v)
+	case have > schemaVersion:
+		return 0, fmt.Errorf("%w: schema %d under prefix %q, this pagerd reads schema %d and older: run the newer pagerd, or restore the Redis data from before the upgrade",
+			ErrNewerSchema, have, s.prefix, schemaVersion)
+	case have == schemaVersion:
+		return 0, nil
+	}
+	for v := have; v < schemaVersion; v++ {
+		m := schemaMigrations[v]
+		if m == nil {
+			return 0, fmt.Errorf("no upgrade from redis schema %d", v)
+		}
+		if err := m(ctx, s); err != nil {
+			return 0, fmt.Errorf("upgrade redis schema %d to %d: %w", v, v+1, err)
+		}
+	}
+	if err := s.rdb.Set(ctx, s.schemaKey(), schemaVersion, 0).Err(); err != nil {
+		return 0, unavailable(err)
+	}
+	return have, nil
+}

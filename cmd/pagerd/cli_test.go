@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -85,7 +86,7 @@ func TestUsageAfterAMistake(t *testing.T) {
 func TestVersionFlag(t *testing.T) {
 	for _, args := range [][]string{{"--version"}, {"-version"}, {"version"}} {
 		out, errOut, code := pagerd(t, args...)
-		if code != 0 || errOut != "" || out != "pagerd "+version+"\n" {
+		if code != 0 || errOut != "" || !strings.HasPrefix(out, "pagerd "+version+" (commit ") || !strings.HasSuffix(out, runtime.Version()+", "+runtime.GOOS+"/"+runtime.GOARCH+")\n") {
 			t.Errorf("pagerd %s: exit %d, stdout %q, stderr %q", args[0], code, out, errOut)
 		}
 	}

@@ -142,8 +142,8 @@ esac`)
 
 	t.Run("no policy-rc.d: services never start, none is stopped", func(t *testing.T) {
 		log, after := run(t, nil, "")
-		if !strings.Contains(log, "apt-get install -y -qq --no-install-recommends prometheus-alertmanager redis-server redis-tools") {
-			t.Errorf("did not install the three packages:\n%s", log)
+		if !strings.Contains(log, "apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager redis-server redis-tools systemd") {
+			t.Errorf("did not install the five packages:\n%s", log)
 		}
 		if !strings.Contains(log, "policy-rc.d answers 101") {
 			t.Errorf("services could start during the install:\n%s", log)
@@ -157,7 +157,7 @@ esac`)
 	})
 	t.Run("the machine's own policy-rc.d: only what was installed is stopped", func(t *testing.T) {
 		const theirs = "#!/bin/sh\nexit 0\n"
-		log, after := run(t, []string{"redis-server", "redis-cli", "redis-benchmark"}, theirs)
+		log, after := run(t, []string{"redis-server", "redis-cli", "redis-benchmark", "promtool", "systemd-analyze"}, theirs)
 		if !strings.Contains(log, "apt-get install -y -qq --no-install-recommends prometheus-alertmanager\n") {
 			t.Errorf("did not install only alertmanager:\n%s", log)
 		}
@@ -169,7 +169,7 @@ esac`)
 		}
 	})
 	t.Run("nothing missing: nothing done", func(t *testing.T) {
-		log, _ := run(t, []string{"redis-server", "redis-cli", "redis-benchmark", "prometheus-alertmanager"}, "")
+		log, _ := run(t, []string{"redis-server", "redis-cli", "redis-benchmark", "prometheus-alertmanager", "amtool", "promtool", "systemd-analyze"}, "")
 		if log != "" {
 			t.Errorf("did something with everything installed:\n%s", log)
 		}

@@ -470,8 +470,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 func (d *Dispatcher) send(ctx context.Context, n notify.Notifier, msg notify.Message) error {
 	sctx, cancel := context.WithTimeout(ctx, d.o.SendTimeout)
 	defer cancel()
-	_, err := n.Notify(sctx, msg)
-	return err
+	return n.Notify(sctx, msg)
 }
 
 // pageText is what a person reads or hears, with their ack link if any.

@@ -78,14 +78,14 @@ type dbPageClock struct {
 	first map[string]time.Time
 }
 
-func (p *dbPageClock) Notify(_ context.Context, m notify.Message) (bool, error) {
+func (p *dbPageClock) Notify(_ context.Context, m notify.Message) error {
 	now := time.Now()
 	p.mu.Lock()
 	if _, ok := p.first[m.Incident]; !ok {
 		p.first[m.Incident] = now
 	}
 	p.mu.Unlock()
-	return false, nil
+	return nil
 }
 
 func (p *dbPageClock) reset() {

@@ -45,16 +45,16 @@ type recorder struct {
 	fail func(notify.Message) error
 }
 
-func (r *recorder) Notify(_ context.Context, m notify.Message) (bool, error) {
+func (r *recorder) Notify(_ context.Context, m notify.Message) error {
 	if r.fail != nil {
 		if err := r.fail(m); err != nil {
-			return false, err
+			return err
 		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.msgs = append(r.msgs, m)
-	return false, nil
+	return nil
 }
 
 func (r *recorder) lines(since time.Time) []string {
@@ -471,7 +471,7 @@ type blockingRecorder struct {
 	release chan struct{}
 }
 
-func (b *blockingRecorder) Notify(ctx context.Context, m notify.Message) (bool, error) {
+func (b *blockingRecorder) Notify(ctx context.Context, m notify.Message) error {
 	if m.User == b.user {
 		b.entered <- struct{}{}
 		<-b.release

@@ -93,7 +93,7 @@ func TestPagerDutyPushAndWebhook(t *testing.T) {
 	defer pdSrv.Close()
 	h := newDispatchHarness(t, boltStore(t), pdConfig, fixedNow, 1)
 	pd := notify.NewPagerDuty(pdSrv.URL, pdSrv.Client(), time.Second)
-	h.disp[0].o.Notifiers["pagerduty"] = notify.Chain(pd, 3, 0, 0)
+	h.disp[0].o.Notifiers["pagerduty"] = notify.Chain(pd, notify.ChainOptions{Attempts: 3, RetryBase: 10 * time.Millisecond})
 	h.srv.pd = pd
 	id := fire(h)
 	h.step(fixedNow)

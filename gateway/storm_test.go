@@ -534,7 +534,7 @@ type stuckTransport struct {
 	stuck   int
 }
 
-func (s *stuckTransport) Notify(ctx context.Context, m notify.Message) (bool, error) {
+func (s *stuckTransport) Notify(ctx context.Context, m notify.Message) error {
 	if m.User == s.user {
 		s.mu.Lock()
 		s.stuck++
@@ -542,7 +542,7 @@ func (s *stuckTransport) Notify(ctx context.Context, m notify.Message) (bool, er
 		select {
 		case <-s.release:
 		case <-ctx.Done():
-			return true, ctx.Err()
+			return notify.Temporary(ctx.Err())
 		}
 	}
 	return s.recorder.Notify(ctx, m)

@@ -146,7 +146,7 @@ func TestTwilioSMSAndStatusCallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.disp[0].o.Notifiers["twilio"] = notify.Chain(sms, 3, 0, 0)
+	h.disp[0].o.Notifiers["twilio"] = notify.Chain(sms, notify.ChainOptions{Attempts: 3, RetryBase: 10 * time.Millisecond})
 	id := fire(h)
 	h.runUntil(fixedNow.Add(2 * time.Minute))
 
@@ -210,12 +210,12 @@ func TestTwilioRefusalIsNotRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	retry, err := sms.Notify(t.Context(), notify.Message{Channel: "sms", Address: "5551234", Text: "x"})
-	if err == nil || retry || !strings.Contains(err.Error(), "21211") {
-		t.Fatalf("retry %v err %v", retry, err)
+	err = sms.Notify(t.Context(), notify.Message{Channel: "sms", Address: "5551234", Text: "x"})
+	if err == nil || notify.IsTemporary(err) || !strings.Contains(err.Error(), "21211") {
+		t.Fatalf("temporary %v err %v", notify.IsTemporary(err), err)
 	}
 	bad, _ := notify.NewTwilio(twSID, "wrong", twFrom, tw.URL, "", tw.Client(), time.Second)
-	if _, err := bad.Notify(t.Context(), notify.Message{Channel: "sms", Address: "+15555550111", Text: "x"}); err == nil || !strings.Contains(err.Error(), "401") {
+	if err := bad.Notify(t.Context(), notify.Message{Channel: "sms", Address: "+15555550111", Text: "x"}); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("wrong credentials: %v", err)
 	}
 }
@@ -428,7 +428,7 @@ func TestProviderSecretsNeverLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr, _ := notify.NewTwilio(twSID, twToken, twFrom, tw.URL, h.http.URL+"/api/v1/twilio", tw.Client(), time.Second)
-	h.disp[0].o.Notifiers["twilio"] = notify.Chain(tr, 2, 0, 0)
+	h.disp[0].o.Notifiers["twilio"] = notify.Chain(tr, notify.ChainOptions{Attempts: 2, RetryBase: 10 * time.Millisecond})
 	h.disp[0].log = log
 	id := fire(h)
 	h.runUntil(fixedNow.Add(6 * time.Minute))

@@ -45,7 +45,7 @@ func NewBreaker(next Notifier, failures int, cooldown time.Duration) *Breaker {
 }
 
 // Notify sends unless the circuit is open.
-func (b *Breaker) Notify(ctx context.Context, m Message) (bool, error) {
+func (b *Breaker) Notify(ctx context.Context, m Message) error {
 	if b.failures <= 0 {
 		return b.next.Notify(ctx, m)
 	}
@@ -63,13 +63,13 @@ func (b *Breaker) Notify(ctx context.Context, m Message) (bool, error) {
 	if c.streak >= b.failures {
 		if now.Before(c.openUntil) || c.probing {
 			b.mu.Unlock()
-			return false, ErrCircuitOpen
+			return ErrCircuitOpen
 		}
 		c.probing = true // half open: this page tests the provider
 	}
 	b.mu.Unlock()
 
-	retry, err := b.next.Notify(ctx, m)
+	err := b.next.Notify(ctx, m)
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -77,11 +77,11 @@ func (b *Breaker) Notify(ctx context.Context, m Message) (bool, error) {
 	switch {
 	case err == nil:
 		c.streak = 0
-	case retry:
+	case IsTemporary(err):
 		c.streak++
 		if c.streak >= b.failures {
 			c.openUntil = b.now().Add(b.cooldown)
 		}
 	}
-	return retry, err
+	return err
 }

@@ -13,12 +13,12 @@ type switchable struct {
 	calls int
 }
 
-func (s *switchable) Notify(context.Context, Message) (bool, error) {
+func (s *switchable) Notify(context.Context, Message) error {
 	s.calls++
 	if s.down {
-		return true, errors.New("503")
+		return Temporary(errors.New("503"))
 	}
-	return false, nil
+	return nil
 }
 
 func TestBreakerOpensAndRecovers(t *testing.T) {
@@ -27,27 +27,27 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 	now := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
 	b.now = func() time.Time { return now }
 	for i := 0; i < 3; i++ {
-		if _, err := b.Notify(context.Background(), Message{}); err == nil || errors.Is(err, ErrCircuitOpen) {
+		if err := b.Notify(context.Background(), Message{}); err == nil || errors.Is(err, ErrCircuitOpen) {
 			t.Fatalf("try %d: %v", i, err)
 		}
 	}
 	// Open: fail fast without calling the provider.
-	if _, err := b.Notify(context.Background(), Message{}); !errors.Is(err, ErrCircuitOpen) || p.calls != 3 {
+	if err := b.Notify(context.Background(), Message{}); !errors.Is(err, ErrCircuitOpen) || p.calls != 3 {
 		t.Fatalf("open circuit: %v after %d calls", err, p.calls)
 	}
 	// After the cooldown one page probes; the provider is still down: open again.
 	now = now.Add(time.Minute)
-	if _, err := b.Notify(context.Background(), Message{}); err == nil || errors.Is(err, ErrCircuitOpen) || p.calls != 4 {
+	if err := b.Notify(context.Background(), Message{}); err == nil || errors.Is(err, ErrCircuitOpen) || p.calls != 4 {
 		t.Fatalf("probe: %v after %d calls", err, p.calls)
 	}
-	if _, err := b.Notify(context.Background(), Message{}); !errors.Is(err, ErrCircuitOpen) {
+	if err := b.Notify(context.Background(), Message{}); !errors.Is(err, ErrCircuitOpen) {
 		t.Fatalf("after a failed probe: %v", err)
 	}
 	// The provider recovers: the next probe closes the circuit.
 	p.down = false
 	now = now.Add(time.Minute)
 	for i := 0; i < 3; i++ {
-		if _, err := b.Notify(context.Background(), Message{}); err != nil {
+		if err := b.Notify(context.Background(), Message{}); err != nil {
 			t.Fatalf("after recovery, page %d: %v", i, err)
 		}
 	}
@@ -60,7 +60,7 @@ func TestBreakerOff(t *testing.T) {
 	p := &switchable{down: true}
 	b := NewBreaker(p, 0, time.Minute)
 	for i := 0; i < 10; i++ {
-		_, _ = b.Notify(context.Background(), Message{})
+		_ = b.Notify(context.Background(), Message{})
 	}
 	if p.calls != 10 {
 		t.Fatalf("%d calls", p.calls)
@@ -69,15 +69,15 @@ func TestBreakerOff(t *testing.T) {
 
 type refusing struct{ calls int }
 
-func (r *refusing) Notify(_ context.Context, m Message) (bool, error) {
+func (r *refusing) Notify(_ context.Context, m Message) error {
 	r.calls++
 	if strings.Contains(m.Address, "broken") {
-		return true, errors.New("503")
+		return Temporary(errors.New("503"))
 	}
 	if m.Address == "+1bad" {
-		return false, errors.New("not a valid number")
+		return errors.New("not a valid number")
 	}
-	return false, nil
+	return nil
 }
 
 // TestBreakerCircuitsAreNarrow: one person's broken webhook host opens only
@@ -87,18 +87,18 @@ func TestBreakerCircuitsAreNarrow(t *testing.T) {
 	p := &refusing{}
 	b := NewBreaker(p, 2, time.Minute)
 	for i := 0; i < 3; i++ {
-		_, _ = b.Notify(context.Background(), Message{Address: "https://broken.example/hook"})
+		_ = b.Notify(context.Background(), Message{Address: "https://broken.example/hook"})
 	}
-	if _, err := b.Notify(context.Background(), Message{Address: "https://broken.example/hook"}); !errors.Is(err, ErrCircuitOpen) {
+	if err := b.Notify(context.Background(), Message{Address: "https://broken.example/hook"}); !errors.Is(err, ErrCircuitOpen) {
 		t.Fatalf("the broken host's circuit did not open: %v", err)
 	}
-	if _, err := b.Notify(context.Background(), Message{Address: "https://fine.example/hook"}); err != nil {
+	if err := b.Notify(context.Background(), Message{Address: "https://fine.example/hook"}); err != nil {
 		t.Fatalf("another host's page failed: %v", err)
 	}
 	for i := 0; i < 5; i++ {
-		_, _ = b.Notify(context.Background(), Message{Address: "+1bad"})
+		_ = b.Notify(context.Background(), Message{Address: "+1bad"})
 	}
-	if _, err := b.Notify(context.Background(), Message{Address: "+15555550100"}); err != nil {
+	if err := b.Notify(context.Background(), Message{Address: "+15555550100"}); err != nil {
 		t.Fatalf("bad numbers opened the provider's circuit: %v", err)
 	}
 }

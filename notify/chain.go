@@ -2,18 +2,45 @@ package notify
 
 import "time"
 
+// ChainOptions say how Chain wraps a transport.
+type ChainOptions struct {
+	// Attempts is how many tries a page gets (1: no retry), RetryBase the
+	// first backoff between them (default 500ms, doubling, with jitter).
+	Attempts  int
+	RetryBase time.Duration
+	// PerSecond and Burst are the provider's rate limit (PerSecond 0: none).
+	PerSecond float64
+	Burst     int
+	// BreakerFailures is how many pages in a row must fail in a way worth
+	// retrying before the circuit opens (0: no breaker), and
+	// BreakerCooldown how long it then stays open.
+	BreakerFailures int
+	BreakerCooldown time.Duration
+}
+
+// DefaultChainOptions are the daemon's defaults for a transport.
+var DefaultChainOptions = ChainOptions{Attempts: 3, BreakerFailures: 5, BreakerCooldown: 30 * time.Second}
+
 // Chain wraps a transport the way the daemon sends: throttled to the
-// provider's rate (perSecond 0: no limit), retried (attempts), behind a
-// circuit breaker that fails fast after 5 failed sends in a row for 30s.
-// Alert-storm bundling is not a link of the chain: the dispatcher does it
-// on state in the store, shared by every replica.
-func Chain(transport Notifier, attempts int, perSecond float64, burst int) Notifier {
+// provider's rate, retried, behind a circuit breaker. The breaker is
+// outermost and sees each page's final error, temporary or not (the
+// retrier keeps it as it was), so it counts pages that failed after their
+// retries. Alert-storm bundling is not a link of the chain: the dispatcher
+// does it on state in the store, shared by every replica.
+func Chain(transport Notifier, o ChainOptions) Notifier {
 	n := transport
-	if perSecond > 0 {
-		n = NewThrottle(n, perSecond, burst)
+	if o.PerSecond > 0 {
+		n = NewThrottle(n, o.PerSecond, o.Burst)
 	}
-	if attempts > 1 {
-		n = Retrier{Next: n, Attempts: attempts, Base: 500 * time.Millisecond}
+	if o.Attempts > 1 {
+		base := o.RetryBase
+		if base <= 0 {
+			base = 500 * time.Millisecond
+		}
+		n = Retrier{Next: n, Attempts: o.Attempts, Base: base}
 	}
-	return NewBreaker(n, 5, 30*time.Second)
+	if o.BreakerFailures > 0 {
+		n = NewBreaker(n, o.BreakerFailures, o.BreakerCooldown)
+	}
+	return n
 }

@@ -27,28 +27,28 @@ func newHTTPSender(name string, client *http.Client, timeout time.Duration) http
 }
 
 // post sends one request built by build. 2xx is delivered; 429, 5xx and
-// network errors are worth retrying; other answers are not. Errors name the
+// network errors are Temporary; other answers are not. Errors name the
 // host only: a URL can carry a token.
-func (h httpSender) post(ctx context.Context, build func(ctx context.Context) (*http.Request, error)) (bool, error) {
+func (h httpSender) post(ctx context.Context, build func(ctx context.Context) (*http.Request, error)) error {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	req, err := build(ctx)
 	if err != nil {
-		return false, fmt.Errorf("%s: %w", h.name, err)
+		return fmt.Errorf("%s: %w", h.name, err)
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return true, fmt.Errorf("%s: %s: %w", h.name, req.URL.Host, errorsWithoutURL(err))
+		return Temporary(fmt.Errorf("%s: %s: %w", h.name, req.URL.Host, errorsWithoutURL(err)))
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return false, nil
+		return nil
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		return true, fmt.Errorf("%s: %s answered %d", h.name, req.URL.Host, resp.StatusCode)
+		return Temporary(fmt.Errorf("%s: %s answered %d", h.name, req.URL.Host, resp.StatusCode))
 	default:
-		return false, fmt.Errorf("%s: %s answered %d", h.name, req.URL.Host, resp.StatusCode)
+		return fmt.Errorf("%s: %s answered %d", h.name, req.URL.Host, resp.StatusCode)
 	}
 }
 

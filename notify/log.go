@@ -39,14 +39,14 @@ type logLine struct {
 
 // Notify writes the line. A write error is worth retrying (a full disk can
 // free up); nothing else can fail.
-func (l *Log) Notify(_ context.Context, m Message) (bool, error) {
+func (l *Log) Notify(_ context.Context, m Message) error {
 	b, err := json.Marshal(logLine{Time: m.At.UTC().Format("2006-01-02T15:04:05.000Z07:00"), Incident: m.Incident,
 		Service: m.Service, Priority: m.Priority, Urgency: m.Urgency, Level: m.Level, User: m.User, Channel: m.Channel, Text: m.Text, Incidents: m.Incidents})
 	if err != nil {
-		return false, err
+		return err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	_, err = l.w.Write(append(b, '\n'))
-	return err != nil, err
+	return Temporary(err)
 }

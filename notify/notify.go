@@ -39,10 +39,33 @@ type Message struct {
 	Incidents []string `json:"incidents,omitempty"`
 }
 
-// Notifier sends one message. retry says whether trying again may help
-// (a timeout, a 5xx, a 429), as opposed to a request that can never work.
+// Notifier sends one message. Whether a failure is worth retrying (a
+// timeout, a 5xx, a 429, a network error) is a property of the error it
+// returns (Temporary), so every wrapper in the chain sees it: the retrier
+// retries it and still returns it, and the circuit breaker counts it.
 type Notifier interface {
-	Notify(ctx context.Context, m Message) (retry bool, err error)
+	Notify(ctx context.Context, m Message) error
+}
+
+// Temporary marks err as worth retrying: the provider may take the same
+// page later. An error not so marked is about the page itself (a bad number,
+// a 404) and trying again cannot help.
+func Temporary(err error) error {
+	if err == nil {
+		return nil
+	}
+	return temporary{err}
+}
+
+type temporary struct{ error }
+
+func (t temporary) Unwrap() error { return t.error }
+
+// IsTemporary reports whether err, or an error it wraps, was marked by
+// Temporary.
+func IsTemporary(err error) bool {
+	var t temporary
+	return errors.As(err, &t)
 }
 
 // Retrier is a Notifier that retries another with Retry.
@@ -52,10 +75,11 @@ type Retrier struct {
 	Base     time.Duration
 }
 
-// Notify sends with retries.
-func (r Retrier) Notify(ctx context.Context, m Message) (bool, error) {
+// Notify sends with retries and returns the last failure as it was, so a
+// temporary one stays temporary for the breaker around the retrier.
+func (r Retrier) Notify(ctx context.Context, m Message) error {
 	_, err := Retry(ctx, r.Next, m, r.Attempts, r.Base)
-	return false, err
+	return err
 }
 
 // Retry sends with up to attempts tries, backing off exponentially with
@@ -65,14 +89,12 @@ func Retry(ctx context.Context, n Notifier, m Message, attempts int, base time.D
 	if attempts < 1 {
 		attempts = 1
 	}
-	var err error
 	for i := 1; ; i++ {
-		var retry bool
-		retry, err = n.Notify(ctx, m)
+		err := n.Notify(ctx, m)
 		if err == nil {
 			return i, nil
 		}
-		if !retry || i >= attempts {
+		if !IsTemporary(err) || i >= attempts {
 			return i, err
 		}
 		backoff := base << (i - 1)

@@ -18,7 +18,7 @@ func TestLogWritesOneJSONLinePerPage(t *testing.T) {
 	l := NewLog(&b)
 	at := time.Date(2025, 9, 10, 6, 2, 0, 123e6, time.UTC)
 	for _, ch := range []string{"push", "sms"} {
-		if _, err := l.Notify(context.Background(), Message{At: at, Incident: "0a-x", Service: "api", Priority: "P0", Urgency: "high",
+		if err := l.Notify(context.Background(), Message{At: at, Incident: "0a-x", Service: "api", Priority: "P0", Urgency: "high",
 			Level: 1, User: "ann", Channel: ch, Address: "+15555550100", Text: "[P0] api: disk full"}); err != nil {
 			t.Fatal(err)
 		}
@@ -55,28 +55,28 @@ func TestWebhookStatusCodes(t *testing.T) {
 			}
 			w.WriteHeader(tc.code)
 		}))
-		retry, err := NewWebhook(srv.Client(), time.Second).Notify(context.Background(), Message{Address: srv.URL + "/hook?token=s3cret"})
+		err := NewWebhook(srv.Client(), time.Second).Notify(context.Background(), Message{Address: srv.URL + "/hook?token=s3cret"})
 		srv.Close()
-		if (err == nil) != tc.ok || retry != tc.retry {
-			t.Errorf("%d: retry %v err %v", tc.code, retry, err)
+		if retry := IsTemporary(err); (err == nil) != tc.ok || retry != tc.retry {
+			t.Errorf("%d: temporary %v err %v", tc.code, IsTemporary(err), err)
 		}
 		if err != nil && strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("the error shows the URL's secret: %v", err)
 		}
 	}
-	if retry, err := NewWebhook(nil, time.Second).Notify(context.Background(), Message{}); err == nil || retry {
+	if err := NewWebhook(nil, time.Second).Notify(context.Background(), Message{}); err == nil || IsTemporary(err) {
 		t.Fatal("a contact without a URL must fail for good")
 	}
 }
 
 type flaky struct{ fails int }
 
-func (f *flaky) Notify(context.Context, Message) (bool, error) {
+func (f *flaky) Notify(context.Context, Message) error {
 	if f.fails > 0 {
 		f.fails--
-		return true, errors.New("try again")
+		return Temporary(errors.New("try again"))
 	}
-	return false, nil
+	return nil
 }
 
 func TestRetryStopsAtAttemptsAndContext(t *testing.T) {
@@ -104,7 +104,7 @@ func TestNtfyPublishesThePage(t *testing.T) {
 	defer srv.Close()
 	n := NewNtfy(srv.Client(), time.Second)
 	m := Message{Address: srv.URL + "/oncall-ann", Priority: "P0", Service: "api", Urgency: "high", Text: "[P0] api: disk full", AckURL: "https://pagerd.example.com/ack/x"}
-	if _, err := n.Notify(context.Background(), m); err != nil {
+	if err := n.Notify(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
 	if got.URL.Path != "/oncall-ann" || body != m.Text || got.Header.Get("Priority") != "5" || got.Header.Get("Title") != "[P0] api" ||
@@ -112,7 +112,7 @@ func TestNtfyPublishesThePage(t *testing.T) {
 		t.Fatalf("published %s %q %v", got.URL.Path, body, got.Header)
 	}
 	m.Urgency = "low"
-	_, _ = n.Notify(context.Background(), m)
+	_ = n.Notify(context.Background(), m)
 	if got.Header.Get("Priority") != "3" {
 		t.Fatalf("low urgency priority %q", got.Header.Get("Priority"))
 	}
@@ -125,9 +125,9 @@ func TestHTTPErrorsDoNotShowTheURL(t *testing.T) {
 	addr := srv.URL
 	srv.Close() // now nothing listens there
 	for _, n := range []Notifier{NewWebhook(nil, time.Second), NewNtfy(nil, time.Second)} {
-		retry, err := n.Notify(context.Background(), Message{Address: addr + "/hook?token=s3cret", Text: "x"})
-		if err == nil || !retry || strings.Contains(err.Error(), "s3cret") {
-			t.Fatalf("%T: retry %v err %v", n, retry, err)
+		err := n.Notify(context.Background(), Message{Address: addr + "/hook?token=s3cret", Text: "x"})
+		if err == nil || !IsTemporary(err) || strings.Contains(err.Error(), "s3cret") {
+			t.Fatalf("%T: temporary %v err %v", n, IsTemporary(err), err)
 		}
 	}
 }

@@ -23,9 +23,9 @@ func NewNtfy(client *http.Client, timeout time.Duration) *Ntfy {
 }
 
 // Notify publishes the page. 429, 5xx and network errors are worth retrying.
-func (n *Ntfy) Notify(ctx context.Context, m Message) (bool, error) {
+func (n *Ntfy) Notify(ctx context.Context, m Message) error {
 	if m.Address == "" {
-		return false, errors.New("ntfy: the contact has no topic URL")
+		return errors.New("ntfy: the contact has no topic URL")
 	}
 	prio := "5"
 	if m.Urgency == "low" {

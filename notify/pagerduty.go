@@ -62,9 +62,9 @@ func ParsePagerDutyDedupKey(key string) (incident, user string, ok bool) {
 
 // Notify triggers the PagerDuty event. 429, 5xx and network errors are
 // worth retrying; anything else PagerDuty refuses is not.
-func (p *PagerDuty) Notify(ctx context.Context, m Message) (bool, error) {
+func (p *PagerDuty) Notify(ctx context.Context, m Message) error {
 	if m.Address == "" {
-		return false, errors.New("pagerduty: the contact has no routing key")
+		return errors.New("pagerduty: the contact has no routing key")
 	}
 	severity := "critical"
 	if m.Urgency == "low" {
@@ -82,14 +82,18 @@ func (p *PagerDuty) Notify(ctx context.Context, m Message) (bool, error) {
 	defer cancel()
 	_, err := p.client.ManageEventWithContext(ctx, ev)
 	if err == nil {
-		return false, nil
+		return nil
 	}
 	var apiErr pagerduty.APIError
 	if errors.As(err, &apiErr) {
 		code := apiErr.StatusCode
-		return code == http.StatusTooManyRequests || code >= 500, fmt.Errorf("pagerduty: events API answered %d", code)
+		err := fmt.Errorf("pagerduty: events API answered %d", code)
+		if code == http.StatusTooManyRequests || code >= 500 {
+			return Temporary(err)
+		}
+		return err
 	}
-	return true, fmt.Errorf("pagerduty: %w", err)
+	return Temporary(fmt.Errorf("pagerduty: %w", err))
 }
 
 // Forward tells PagerDuty that pagerd acknowledged or resolved (action

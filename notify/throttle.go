@@ -25,9 +25,9 @@ func NewThrottle(next Notifier, perSecond float64, burst int) *Throttle {
 }
 
 // Notify waits for a token, then sends.
-func (t *Throttle) Notify(ctx context.Context, m Message) (bool, error) {
+func (t *Throttle) Notify(ctx context.Context, m Message) error {
 	if err := t.lim.Wait(ctx); err != nil {
-		return true, fmt.Errorf("rate limit: %w", err)
+		return Temporary(fmt.Errorf("rate limit: %w", err))
 	}
 	return t.next.Notify(ctx, m)
 }

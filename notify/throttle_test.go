@@ -12,11 +12,11 @@ type sink struct {
 	msgs []Message
 }
 
-func (s *sink) Notify(_ context.Context, m Message) (bool, error) {
+func (s *sink) Notify(_ context.Context, m Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.msgs = append(s.msgs, m)
-	return false, nil
+	return nil
 }
 
 func TestThrottleWaitsForItsTurn(t *testing.T) {
@@ -24,7 +24,7 @@ func TestThrottleWaitsForItsTurn(t *testing.T) {
 	th := NewThrottle(out, 20, 1) // one page every 50ms
 	start := time.Now()
 	for i := 0; i < 5; i++ {
-		if _, err := th.Notify(context.Background(), Message{}); err != nil {
+		if err := th.Notify(context.Background(), Message{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -72,9 +72,9 @@ func (h hostRewriter) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // Notify sends an SMS or places a call. 429, 5xx and network errors are
 // worth retrying; anything else Twilio refuses (a bad number, say) is not.
-func (t *Twilio) Notify(ctx context.Context, m Message) (bool, error) {
+func (t *Twilio) Notify(ctx context.Context, m Message) error {
 	if m.Address == "" {
-		return false, errors.New("twilio: the contact has no phone number")
+		return errors.New("twilio: the contact has no phone number")
 	}
 	q := url.Values{"incident": {m.Incident}, "user": {m.User}, "channel": {m.Channel}}.Encode()
 	var send func() error
@@ -92,7 +92,7 @@ func (t *Twilio) Notify(ctx context.Context, m Message) (bool, error) {
 		send = func() error { _, err := t.api.CreateMessage(p); return err }
 	case "voice":
 		if t.base == "" {
-			return false, errors.New("twilio: calls need server.public_url, for Twilio to ask what to say")
+			return errors.New("twilio: calls need server.public_url, for Twilio to ask what to say")
 		}
 		// Answering-machine detection tells a voicemail from a person, so a
 		// voicemail is never taken for an answered page.
@@ -101,7 +101,7 @@ func (t *Twilio) Notify(ctx context.Context, m Message) (bool, error) {
 			SetStatusCallback(t.base + "/status?" + q)
 		send = func() error { _, err := t.api.CreateCall(p); return err }
 	default:
-		return false, fmt.Errorf("twilio: %s pages are not supported", m.Channel)
+		return fmt.Errorf("twilio: %s pages are not supported", m.Channel)
 	}
 	type result struct {
 		err error
@@ -113,16 +113,20 @@ func (t *Twilio) Notify(ctx context.Context, m Message) (bool, error) {
 	case r := <-done:
 		err = r.err
 	case <-ctx.Done():
-		return true, fmt.Errorf("twilio: %w", ctx.Err())
+		return Temporary(fmt.Errorf("twilio: %w", ctx.Err()))
 	}
 	if err == nil {
-		return false, nil
+		return nil
 	}
 	var te *client.TwilioRestError
 	if errors.As(err, &te) {
-		return te.Status == http.StatusTooManyRequests || te.Status >= 500, fmt.Errorf("twilio: %d %s (code %d)", te.Status, te.Message, te.Code)
+		err := fmt.Errorf("twilio: %d %s (code %d)", te.Status, te.Message, te.Code)
+		if te.Status == http.StatusTooManyRequests || te.Status >= 500 {
+			return Temporary(err)
+		}
+		return err
 	}
-	return true, fmt.Errorf("twilio: %w", err)
+	return Temporary(fmt.Errorf("twilio: %w", err))
 }
 
 // ReplyCode is the short code an SMS reply can name to pick an incident

@@ -22,13 +22,13 @@ func NewWebhook(client *http.Client, timeout time.Duration) *Webhook {
 
 // Notify posts the message. 2xx is delivered; 429, 5xx and network errors
 // are worth retrying; other 4xx are not.
-func (w *Webhook) Notify(ctx context.Context, m Message) (bool, error) {
+func (w *Webhook) Notify(ctx context.Context, m Message) error {
 	if m.Address == "" {
-		return false, errors.New("webhook: the contact has no URL")
+		return errors.New("webhook: the contact has no URL")
 	}
 	body, err := json.Marshal(m)
 	if err != nil {
-		return false, err
+		return err
 	}
 	return w.h.post(ctx, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.Address, bytes.NewReader(body))

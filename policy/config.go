@@ -136,6 +136,14 @@ type NotifiersConfig struct {
 		APIURL        string   `yaml:"api_url"`
 		Timeout       Duration `yaml:"timeout"`
 	} `yaml:"twilio"`
+	// Breaker is the circuit breaker around every transport: after
+	// Failures pages in a row fail in a way worth retrying (after their
+	// retries), pages on that transport (or webhook host) fail at once for
+	// Cooldown, then one page probes it. Failures 0 turns it off.
+	Breaker struct {
+		Failures *int     `yaml:"failures"`
+		Cooldown Duration `yaml:"cooldown"`
+	} `yaml:"breaker"`
 	// RateLimits caps pages per transport ("twilio": its messages per
 	// second); pages over the rate wait for their turn.
 	RateLimits map[string]RateLimit `yaml:"rate_limits"`

@@ -400,6 +400,20 @@ func (v *validator) notifiers() {
 	if st.Immediate == 0 {
 		st.Immediate = 3
 	}
+	br := &v.cfg.Notifiers.Breaker
+	if br.Failures == nil {
+		f := 5
+		br.Failures = &f
+	}
+	if *br.Failures < 0 || *br.Failures > 1000 {
+		v.errf("notifiers.breaker.failures", "must be from 0 (off) to 1000")
+	}
+	if br.Cooldown == 0 {
+		br.Cooldown = Duration(30 * time.Second)
+	}
+	if br.Cooldown < Duration(time.Second) || br.Cooldown > Duration(time.Hour) {
+		v.errf("notifiers.breaker.cooldown", "must be from 1s to 1h")
+	}
 	for via, rl := range v.cfg.Notifiers.RateLimits {
 		f := "notifiers.rate_limits." + via
 		if !knownVias[via] {

@@ -198,7 +198,8 @@ func buildNotifiers(cfg *policy.Config, stdout io.Writer) (map[string]notify.Not
 	n := cfg.Notifiers
 	chain := func(via string, t notify.Notifier, attempts int) notify.Notifier {
 		rl := n.RateLimits[via]
-		return notify.Chain(t, attempts, rl.PerSecond, rl.Burst)
+		return notify.Chain(t, notify.ChainOptions{Attempts: attempts, PerSecond: rl.PerSecond, Burst: rl.Burst,
+			BreakerFailures: *n.Breaker.Failures, BreakerCooldown: time.Duration(n.Breaker.Cooldown)})
 	}
 	out := map[string]notify.Notifier{
 		"log":       chain("log", notify.NewLog(w), 1),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -53,16 +54,21 @@ type DispatcherOptions struct {
 	// SendTimeout bounds one page, retries and rate-limit waits included
 	// (default 20s).
 	SendTimeout time.Duration
+	// RecordRetry is how long a step whose pages went out keeps trying to
+	// write itself to a store that refuses it (default half the lease),
+	// before it gives up and lets the lease bring it back.
+	RecordRetry time.Duration
 }
 
 // Dispatcher fires due deadlines: it claims incidents whose next step is
 // due, runs the escalation machine, sends the pages, records what happened
 // in the timeline, and stores the next deadlines. Every replica runs one.
 type Dispatcher struct {
-	o    DispatcherOptions
-	log  *slog.Logger
-	m    *dispatchMetrics
-	wake chan struct{}
+	o       DispatcherOptions
+	log     *slog.Logger
+	m       *dispatchMetrics
+	wake    chan struct{}
+	journal *journal
 }
 
 type dispatchMetrics struct {
@@ -95,6 +101,9 @@ func NewDispatcher(o DispatcherOptions) *Dispatcher {
 	if o.SendTimeout <= 0 {
 		o.SendTimeout = 20 * time.Second
 	}
+	if o.RecordRetry <= 0 {
+		o.RecordRetry = o.Lease / 2
+	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
@@ -116,7 +125,11 @@ func NewDispatcher(o DispatcherOptions) *Dispatcher {
 			Help: "Missed response targets by target."}, []string{"target"}),
 	}
 	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches)
-	return &Dispatcher{o: o, log: o.Logger, m: m, wake: make(chan struct{}, 1)}
+	d := &Dispatcher{o: o, log: o.Logger, m: m, wake: make(chan struct{}, 1), journal: newJournal()}
+	o.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagerd_dispatch_unrecorded",
+		Help: "Pages and storm messages this replica sent but could not yet record in the store (the store refused the write); they are recorded, not sent again, when the store takes writes."},
+		func() float64 { return float64(d.journal.size()) }))
+	return d
 }
 
 // Wake makes the dispatcher look at the due set now (a new incident's first
@@ -145,28 +158,34 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	done := make(chan struct{}, d.o.Workers)
 	inflight := 0
 	backlog := false // the last claim filled every free slot: more may be due
+	failing := d.storeStreak()
 	for {
 		var t *time.Timer
 		var timer <-chan time.Time
 		if free := d.o.Workers - inflight; free > 0 {
 			claims, err := d.o.Store.ClaimDue(ctx, d.o.Now(), d.o.Lease, free)
 			if err != nil && ctx.Err() == nil {
-				d.log.Warn("dispatcher: store error; retrying", "err", err)
+				// Back off (capped, with jitter) instead of asking again at
+				// once; say so once per streak, not once per try.
+				t = time.NewTimer(failing.failed(err))
+				timer = t.C
+			} else {
+				failing.ok()
+				for _, c := range claims {
+					inflight++
+					d.start(workCtx, c, done)
+				}
+				backlog = len(claims) == free
+				if len(claims) > 0 {
+					continue
+				}
+				wait := d.o.MaxSleep
+				if at, ok, err := d.o.Store.NextDue(ctx); err == nil && ok {
+					wait = min(wait, max(at.Sub(d.o.Now()), 0))
+				}
+				t = time.NewTimer(wait)
+				timer = t.C
 			}
-			for _, c := range claims {
-				inflight++
-				d.start(workCtx, c, done)
-			}
-			backlog = len(claims) == free
-			if len(claims) > 0 {
-				continue
-			}
-			wait := d.o.MaxSleep
-			if at, ok, err := d.o.Store.NextDue(ctx); err == nil && ok {
-				wait = min(wait, max(at.Sub(d.o.Now()), 0))
-			}
-			t = time.NewTimer(wait)
-			timer = t.C
 		}
 		select {
 		case <-ctx.Done():
@@ -187,6 +206,41 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			t.Stop()
 		}
 	}
+}
+
+// streak tracks a run of store failures in the dispatcher's loop: the
+// first is logged with its error, the wait between tries grows (capped,
+// with jitter), and the end of the streak is logged with how long it
+// lasted.
+type streak struct {
+	log   *slog.Logger
+	bo    *backoff
+	n     int
+	since time.Time
+}
+
+func (d *Dispatcher) storeStreak() *streak {
+	return &streak{log: d.log, bo: newBackoff(100*time.Millisecond, 5*time.Second)}
+}
+
+// failed counts a failure and returns how long to wait before the next try.
+func (s *streak) failed(err error) time.Duration {
+	if s.n == 0 {
+		s.since = time.Now()
+		s.log.Error("dispatcher: the store fails; backing off until it answers (logged once until it does)", "err", err)
+	}
+	s.n++
+	return s.bo.wait()
+}
+
+// ok ends a streak, if one was running.
+func (s *streak) ok() {
+	if s.n == 0 {
+		return
+	}
+	s.log.Info("dispatcher: the store answers again", "failed_tries", s.n, "after", time.Since(s.since).Round(time.Millisecond).String())
+	s.n = 0
+	s.bo.reset()
 }
 
 // claimCoalesce is how long a dispatcher with a backlog lets worker slots
@@ -278,19 +332,65 @@ type duePage struct {
 // page, only in a crash), rather than a page being lost. The pages due
 // together (a level of several people) go out concurrently, so one
 // person's slow provider does not delay another's page.
+//
+// When the store refuses the write, the write is tried again with backoff
+// for up to RecordRetry; the pages stay in the journal, so if the step
+// comes back to this replica it is recorded, not sent again. A write whose
+// outcome is unknown (the store failed mid-call) is settled by the next
+// read: a step it consumed is no longer pending, and is not recorded twice.
 func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 	sent := map[string]store.Entry{} // deadline id -> what its page did
-	var order []string
-	for attempt := 0; attempt < 10; attempt++ {
-		inc, err := c.Record, error(nil)
-		if inc == nil || attempt > 0 {
+	var order []string               // the deadlines whose pages this call records
+	unsure := d.journal.stepsOf(c.Incident)
+	retryUntil := time.Now().Add(d.o.RecordRetry)
+	bo := newBackoff(50*time.Millisecond, 2*time.Second)
+	pause := func(err error) error {
+		if time.Now().After(retryUntil) || ctx.Err() != nil {
+			return err
+		}
+		t := time.NewTimer(bo.wait())
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return err
+		case <-t.C:
+			return nil
+		}
+	}
+	for attempt := 0; attempt < 10; {
+		inc, err := c.Record, error(nil) // read with the claim: the first try needs no read
+		if inc == nil {
 			inc, err = d.o.Store.Get(ctx, c.Incident)
 		}
+		c.Record = nil
 		if errors.Is(err, store.ErrNotFound) {
 			return d.o.Store.Complete(ctx, c)
 		}
+		if errors.Is(err, store.ErrUnavailable) {
+			if perr := pause(err); perr != nil {
+				return perr
+			}
+			continue
+		}
 		if err != nil {
 			return err
+		}
+		if len(unsure) > 0 {
+			// Pages sent by an earlier write that failed: a step still
+			// pending was not recorded (record it now, without sending);
+			// one no longer pending was, or someone else dealt with it.
+			pending := map[string]bool{}
+			for _, dl := range inc.State.Pending {
+				pending[dl.ID] = true
+			}
+			for id, e := range unsure {
+				if pending[id] {
+					sent[id] = e
+				} else {
+					d.journal.recorded(c.Incident, id)
+				}
+			}
+			unsure = nil
 		}
 		cfg := d.o.Config()
 		eng := policy.Engine{Config: cfg}
@@ -314,14 +414,17 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 					d.observe(a)
 					continue
 				}
+				if !slices.Contains(order, dl.ID) {
+					order = append(order, dl.ID)
+				}
 				if _, done := sent[dl.ID]; !done {
 					pages = append(pages, duePage{dl.ID, a})
-					order = append(order, dl.ID)
 				}
 			}
 		}
 		for i, e := range d.pageAll(ctx, cfg, inc, pages, now) {
 			sent[pages[i].deadline] = e
+			d.journal.sent(c.Incident, pages[i].deadline, e)
 		}
 		for _, id := range order {
 			entries = append(entries, sent[id])
@@ -332,12 +435,28 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 		}
 		inc.State, inc.UpdatedAt = st, now
 		err = d.o.Store.Finish(ctx, c, inc, entries)
-		if errors.Is(err, store.ErrConflict) {
+		switch {
+		case err == nil:
+			d.journal.recorded(c.Incident, order...)
+			return nil
+		case errors.Is(err, store.ErrConflict):
 			// Someone acknowledged or updated it meanwhile: work the fresh
-			// state, without sending again what already went out.
-			continue
+			// state, without sending again what already went out, and
+			// record every page that did.
+			attempt++
+		case errors.Is(err, store.ErrUnavailable):
+			// Unknown whether it was written: the next read settles it.
+			unsure = map[string]store.Entry{}
+			for _, id := range order {
+				unsure[id] = sent[id]
+			}
+			sent, order = map[string]store.Entry{}, nil
+			if perr := pause(err); perr != nil {
+				return perr
+			}
+		default:
+			return err
 		}
-		return err
 	}
 	return errors.New("the incident kept changing under the dispatcher")
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -26,7 +27,10 @@ const bundleTop = 5
 // flush sends the pages held in a claimed storm as one message and records,
 // in each incident's timeline, that its page went out in it (or failed).
 // Incidents acknowledged or resolved while their page waited are left out,
-// and the message says which.
+// and the message says which. As for a step, a message that went out is in
+// the journal until its flush is stored, and a store that refuses the
+// writes is retried for up to RecordRetry: a storm that comes back to this
+// replica is recorded, not sent again.
 func (d *Dispatcher) flush(ctx context.Context, c store.Claim) error {
 	cfg := d.o.Config()
 	rules := stormRules(cfg)
@@ -38,6 +42,58 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim) error {
 	if err != nil {
 		return err
 	}
+	now := d.o.Now().UTC().Truncate(time.Millisecond)
+	f, ok := d.journal.flushOf(c.Storm)
+	if !ok || !headIs(held, f.pages) {
+		// Nothing sent and unrecorded, or what was is no longer at the
+		// head of the list (its flush was stored after all).
+		d.journal.flushRecorded(c.Storm)
+		if f, err = d.sendHeld(ctx, cfg, c, user, channel, held, now); err != nil {
+			return err
+		}
+		d.journal.flushed(c.Storm, f)
+	}
+	until := time.Now().Add(d.o.RecordRetry)
+	if err := d.retryStore(ctx, until, func() error { return d.o.Store.Note(ctx, f.notes) }); err != nil {
+		return err
+	}
+	f.notes = nil // noted: a retried flush must not note twice
+	d.journal.flushed(c.Storm, f)
+	err = d.retryStore(ctx, until, func() error {
+		_, err := d.o.Store.Flushed(ctx, c, len(f.pages), f.top, now, rules)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	d.journal.flushRecorded(c.Storm)
+	return nil
+}
+
+// heldKey names a held page: its incident and the deadline that held it.
+func heldKey(p store.HeldPage) string { return p.Incident + "/" + p.Deadline }
+
+// headIs reports whether the held list starts with the pages named.
+func headIs(held []store.HeldPage, pages []string) bool {
+	if len(pages) == 0 || len(held) < len(pages) {
+		return false
+	}
+	for i, k := range pages {
+		if heldKey(held[i]) != k {
+			return false
+		}
+	}
+	return true
+}
+
+// sendHeld sends one message for the held pages of incidents still
+// triggered and says how it went, for the journal and the timelines.
+func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.Claim, user, channel string,
+	held []store.HeldPage, now time.Time) (journaledFlush, error) {
+	f := journaledFlush{top: store.NoRank, notes: map[string][]store.Entry{}}
+	for _, p := range held {
+		f.pages = append(f.pages, heldKey(p))
+	}
 	pages := distinctIncidents(held)
 	ids := make([]string, len(pages))
 	for i, p := range pages {
@@ -45,35 +101,43 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim) error {
 	}
 	statuses, err := d.o.Store.Statuses(ctx, ids)
 	if err != nil {
-		return err
+		return f, err
 	}
 	var live, gone []store.HeldPage
-	top := store.NoRank
 	for _, p := range pages {
 		if statuses[p.Incident] == policy.StatusTriggered {
 			live = append(live, p)
-			top = min(top, p.Rank)
+			f.top = min(f.top, p.Rank)
 		} else {
 			gone = append(gone, p)
 		}
 	}
-	now := d.o.Now().UTC().Truncate(time.Millisecond)
-	notes := map[string][]store.Entry{}
 	if len(live) > 0 {
-		notes = d.sendBundle(ctx, cfg, c, user, channel, live, gone, now)
-	}
-	if err := d.o.Store.Note(ctx, notes); err != nil {
-		// The message went out; only its record in the timelines is lost.
-		d.log.Error("storm bundle sent but not recorded in its incidents' timelines", "storm", c.Storm,
-			"incidents", len(notes), "err", err)
+		f.notes = d.sendBundle(ctx, cfg, c, user, channel, live, gone, now)
 	}
 	if len(gone) > 0 {
 		d.log.Info("storm bundle left out incidents acknowledged or resolved while held", "storm", c.Storm, "left_out", len(gone))
 	}
-	if _, err := d.o.Store.Flushed(ctx, c, len(held), top, now, rules); err != nil {
-		return err
+	return f, nil
+}
+
+// retryStore runs write until the store takes it, backing off while it
+// refuses (ErrUnavailable), until the deadline. Other errors end it.
+func (d *Dispatcher) retryStore(ctx context.Context, until time.Time, write func() error) error {
+	bo := newBackoff(50*time.Millisecond, 2*time.Second)
+	for {
+		err := write()
+		if err == nil || !errors.Is(err, store.ErrUnavailable) || time.Now().After(until) {
+			return err
+		}
+		t := time.NewTimer(bo.wait())
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
 	}
-	return nil
 }
 
 // sendBundle sends one message for the live pages and returns the timeline

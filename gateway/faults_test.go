@@ -1,0 +1,147 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/notify"
+)
+
+// faultyStore is a store that refuses what a full disk or a Redis over its
+// maxmemory refuses: the writes that record a step (Finish, Update) while
+// claims and reads still work, or claims too.
+type faultyStore struct {
+	store.Store
+	refuseRecords atomic.Bool
+	refuseClaims  atomic.Bool
+	claims        atomic.Int64
+}
+
+var errDiskFull = fmt.Errorf("%w: bolt: write: no space left on device", store.ErrUnavailable)
+
+func (f *faultyStore) Finish(ctx context.Context, c store.Claim, inc *store.Incident, tl []store.Entry) error {
+	if f.refuseRecords.Load() {
+		return errDiskFull
+	}
+	return f.Store.Finish(ctx, c, inc, tl)
+}
+
+func (f *faultyStore) Update(ctx context.Context, inc *store.Incident, tl []store.Entry) error {
+	if f.refuseRecords.Load() {
+		return errDiskFull
+	}
+	return f.Store.Update(ctx, inc, tl)
+}
+
+func (f *faultyStore) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
+	f.claims.Add(1)
+	if f.refuseClaims.Load() {
+		return nil, errDiskFull
+	}
+	return f.Store.ClaimDue(ctx, now, lease, max)
+}
+
+// TestStoreRefusingRecordsSendsAStepOnce: the push goes out, the store
+// refuses to record it (a full disk), and the step comes back at every
+// lease end. The replica that sent it does not send it again; when the
+// store takes writes, the step is recorded once and the ladder goes on. A
+// second replica taking it over sends it at most once more (one duplicate
+// per fault, as in a crash).
+func TestStoreRefusingRecordsSendsAStepOnce(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fs := &faultyStore{Store: mk(t)}
+			h := newDispatchHarness(t, fs, dispatchConfig, fixedNow, 0)
+			newDisp := func() *Dispatcher {
+				return NewDispatcher(DispatcherOptions{Store: fs, Config: h.srv.Config, Now: h.clock.Now, Registry: prometheus.NewRegistry(),
+					Notifiers: map[string]notify.Notifier{"log": h.rec, "webhook": h.rec}, Lease: 5 * time.Second,
+					RecordRetry: 30 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			}
+			a, b := newDisp(), newDisp()
+			id := fire(h)
+			fs.refuseRecords.Store(true)
+			for i := 0; i < 6; i++ { // six lease ends while the disk is full
+				h.clock.Set(fixedNow.Add(time.Duration(i) * 5 * time.Second))
+				if _, err := a.RunOnce(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := h.rec.lines(fixedNow); len(got) != 1 {
+				t.Fatalf("replica a sent %v while the store refused to record: want the push once", got)
+			}
+			if got := a.journal.size(); got != 1 {
+				t.Fatalf("journal holds %d, want the one unrecorded push", got)
+			}
+			// Another replica takes the step over: one duplicate, no more.
+			for i := 6; i < 9; i++ {
+				h.clock.Set(fixedNow.Add(time.Duration(i) * 5 * time.Second))
+				if _, err := b.RunOnce(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := h.rec.lines(fixedNow); len(got) != 2 {
+				t.Fatalf("pages after a takeover during the fault: %v, want two pushes", got)
+			}
+			// The disk frees up: a records the step without sending it.
+			fs.refuseRecords.Store(false)
+			h.clock.Set(fixedNow.Add(50 * time.Second))
+			if _, err := a.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := h.rec.lines(fixedNow); len(got) != 2 {
+				t.Fatalf("pages after the store recovered: %v", got)
+			}
+			var v incidentView
+			h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+			if n := len(entriesOf(v.Timeline, "notify", "push")); n != 1 {
+				t.Fatalf("timeline records %d pushes, want 1: %+v", n, v.Timeline)
+			}
+			// The ladder goes on: the SMS at 2m, once.
+			h.disp = []*Dispatcher{a}
+			h.runUntil(fixedNow.Add(2 * time.Minute))
+			if got := h.rec.lines(fixedNow); got[len(got)-1] != "2m L1 ann sms" || len(got) != 3 {
+				t.Fatalf("pages: %v", got)
+			}
+		})
+	}
+}
+
+// TestDispatcherBacksOffAStoreThatFails: while every claim fails, the
+// dispatcher waits longer and longer between tries (not ~1,200 a second)
+// and says so once; when the store answers again it says that once and
+// pages at once.
+func TestDispatcherBacksOffAStoreThatFails(t *testing.T) {
+	fs := &faultyStore{Store: boltStore(t)}
+	h := newDispatchHarness(t, fs, dispatchConfig, fixedNow, 0)
+	logs := &syncBuffer{}
+	d := NewDispatcher(DispatcherOptions{Store: fs, Config: h.srv.Config, Now: h.clock.Now, Registry: prometheus.NewRegistry(),
+		Notifiers: map[string]notify.Notifier{"log": h.rec}, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	fire(h) // a page is due: a loop that only waits for the next deadline would spin
+	fs.refuseClaims.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { defer close(ran); _ = d.Run(ctx) }()
+	defer func() { cancel(); <-ran }()
+	time.Sleep(1500 * time.Millisecond)
+	tries := fs.claims.Load()
+	if tries > 12 {
+		t.Fatalf("%d claims in 1.5 s against a failing store: no backoff", tries)
+	}
+	if n := strings.Count(logs.String(), "the store fails"); n != 1 {
+		t.Fatalf("the failure was logged %d times, want once per streak:\n%s", n, logs.String())
+	}
+	fs.refuseClaims.Store(false)
+	d.Wake()
+	waitUntil(t, 10*time.Second, "the page after the store recovered", func() bool { return len(h.rec.lines(fixedNow)) == 1 })
+	waitUntil(t, 5*time.Second, "the recovery log line", func() bool { return strings.Contains(logs.String(), "the store answers again") })
+	t.Logf("%d claims in 1.5 s of failures", tries)
+}

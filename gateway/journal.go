@@ -1,0 +1,151 @@
+package gateway
+
+import (
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+)
+
+// journal is what this replica sent but could not record in the store: a
+// page goes out before its step is written (so a crash loses no page), and
+// when the store then refuses the write, the step stays due and comes back
+// when the lease ends. Without the journal the same replica would send it
+// again at every lease end for as long as the store fails (an SMS or a call
+// every 30 s). With it, a step that comes back to this replica is recorded,
+// not sent again; only another replica taking it over can send it twice,
+// once per fault, as in a crash.
+//
+// It is memory only, on purpose: a restart forgets it, which is the crash
+// case. Entries expire after journalTTL, so a store that stays down longer
+// cannot grow it without bound.
+type journal struct {
+	mu      sync.Mutex
+	steps   map[string]journaledStep  // incident "/" deadline id
+	flushes map[string]journaledFlush // storm key
+}
+
+// journalTTL is how long a sent, unrecorded page is remembered.
+const journalTTL = time.Hour
+
+type journaledStep struct {
+	entry store.Entry
+	at    time.Time
+}
+
+// journaledFlush is a storm message that went out: the held pages it
+// carried (incident and deadline of each, in held order, so a later flush
+// can tell whether they are still the ones at the head of the list), its
+// best rank and the timeline entries that record it.
+type journaledFlush struct {
+	pages []string
+	top   int
+	notes map[string][]store.Entry
+	at    time.Time
+}
+
+func newJournal() *journal {
+	return &journal{steps: map[string]journaledStep{}, flushes: map[string]journaledFlush{}}
+}
+
+func stepKey(incident, deadline string) string { return incident + "/" + deadline }
+
+// sent records that a step's page went out and how.
+func (j *journal) sent(incident, deadline string, e store.Entry) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.prune()
+	j.steps[stepKey(incident, deadline)] = journaledStep{entry: e, at: time.Now()}
+}
+
+// stepsOf returns the pages of an incident this replica sent and could not
+// record, by deadline id.
+func (j *journal) stepsOf(incident string) map[string]store.Entry {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var out map[string]store.Entry
+	prefix := incident + "/"
+	for k, s := range j.steps {
+		if len(k) > len(prefix) && k[:len(prefix)] == prefix {
+			if out == nil {
+				out = map[string]store.Entry{}
+			}
+			out[k[len(prefix):]] = s.entry
+		}
+	}
+	return out
+}
+
+// recorded forgets steps once the store holds them (or they no longer need
+// recording).
+func (j *journal) recorded(incident string, deadlines ...string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, d := range deadlines {
+		delete(j.steps, stepKey(incident, d))
+	}
+}
+
+// flushed records a storm message that went out.
+func (j *journal) flushed(storm string, f journaledFlush) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.prune()
+	f.at = time.Now()
+	j.flushes[storm] = f
+}
+
+// flushOf returns the storm message this replica sent and could not record,
+// if any.
+func (j *journal) flushOf(storm string) (journaledFlush, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	f, ok := j.flushes[storm]
+	return f, ok
+}
+
+// flushRecorded forgets a storm message once its flush is stored.
+func (j *journal) flushRecorded(storm string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	delete(j.flushes, storm)
+}
+
+// size is how many unrecorded sends the journal holds, for the metric.
+func (j *journal) size() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.steps) + len(j.flushes)
+}
+
+func (j *journal) prune() {
+	cutoff := time.Now().Add(-journalTTL)
+	for k, s := range j.steps {
+		if s.at.Before(cutoff) {
+			delete(j.steps, k)
+		}
+	}
+	for k, f := range j.flushes {
+		if f.at.Before(cutoff) {
+			delete(j.flushes, k)
+		}
+	}
+}
+
+// backoff is a capped exponential backoff with jitter, for retrying the
+// store: full jitter over [d/2, d], doubling from base up to max.
+type backoff struct {
+	base, max, next time.Duration
+}
+
+func newBackoff(base, max time.Duration) *backoff { return &backoff{base: base, max: max, next: base} }
+
+// wait returns the next pause and doubles the one after.
+func (b *backoff) wait() time.Duration {
+	d := b.next
+	b.next = min(b.next*2, b.max)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+func (b *backoff) reset() { b.next = b.base }

@@ -163,7 +163,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		var t *time.Timer
 		var timer <-chan time.Time
 		if free := d.o.Workers - inflight; free > 0 {
-			claims, err := d.o.Store.ClaimDue(ctx, d.o.Now(), d.o.Lease, free)
+			cctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+			claims, err := d.o.Store.ClaimDue(cctx, d.o.Now(), d.o.Lease, free)
+			cancel()
 			if err != nil && ctx.Err() == nil {
 				// Back off (capped, with jitter) instead of asking again at
 				// once; say so once per streak, not once per try.
@@ -180,9 +182,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 					continue
 				}
 				wait := d.o.MaxSleep
-				if at, ok, err := d.o.Store.NextDue(ctx); err == nil && ok {
+				nctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+				if at, ok, err := d.o.Store.NextDue(nctx); err == nil && ok {
 					wait = min(wait, max(at.Sub(d.o.Now()), 0))
 				}
+				cancel()
 				t = time.NewTimer(wait)
 				timer = t.C
 			}
@@ -243,6 +247,10 @@ func (s *streak) ok() {
 	s.bo.reset()
 }
 
+// storeCallTimeout bounds the loop's own store calls (claims, the next
+// deadline), so a stalled store never stalls the loop.
+const storeCallTimeout = 5 * time.Second
+
 // claimCoalesce is how long a dispatcher with a backlog lets worker slots
 // free up before claiming for them: one claim then fills several slots
 // instead of one claim per slot.
@@ -272,6 +280,10 @@ func (d *Dispatcher) start(ctx context.Context, c store.Claim, done chan<- struc
 	}
 	go func() {
 		defer func() { done <- struct{}{} }()
+		// Every store call of the claim's work has a deadline: the lease,
+		// and the send timeout for the pages sent meanwhile.
+		ctx, cancel := context.WithTimeout(ctx, d.o.Lease+d.o.SendTimeout)
+		defer cancel()
 		defer func() {
 			// A bug in one incident's step must not take every other
 			// incident's pages down with the process; the lease brings the

@@ -145,3 +145,71 @@ func TestDispatcherBacksOffAStoreThatFails(t *testing.T) {
 	waitUntil(t, 5*time.Second, "the recovery log line", func() bool { return strings.Contains(logs.String(), "the store answers again") })
 	t.Logf("%d claims in 1.5 s of failures", tries)
 }
+
+// refusingAll is a store that answers reads but refuses every write, the
+// probe's included (Redis over maxmemory, a READONLY replica), or only the
+// writes too big for what is left of a disk (refuseBig).
+type refusingAll struct {
+	store.Store
+	all, big atomic.Bool
+}
+
+func (r *refusingAll) Probe(ctx context.Context) error {
+	if r.all.Load() {
+		return errDiskFull
+	}
+	return r.Store.Probe(ctx)
+}
+
+func (r *refusingAll) Trigger(ctx context.Context, inc *store.Incident, tl []store.Entry) (string, store.Outcome, error) {
+	if r.all.Load() || r.big.Load() {
+		return "", 0, errDiskFull
+	}
+	return r.Store.Trigger(ctx, inc, tl)
+}
+
+// TestReadinessFollowsWrites: /-/ready goes red when the store refuses the
+// probe's write, or when alerts cannot be stored even though small writes
+// pass, and green again when writes work. Ping alone stayed green through
+// both.
+func TestReadinessFollowsWrites(t *testing.T) {
+	rs := &refusingAll{Store: boltStore(t)}
+	h := newHarness(t, rs)
+	health := NewHealth(rs, 20*time.Millisecond)
+	h.srv.health = health
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go health.Run(ctx)
+	st := Instrument(rs, prometheus.NewRegistry(), health)
+	h.srv.store = st
+	ready := func() int { return h.do("GET", "/-/ready", "").code }
+	wait := func(want int, what string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for ready() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: /-/ready still %d", what, ready())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	wait(200, "healthy")
+	rs.all.Store(true)
+	wait(503, "every write refused")
+	if r := h.do("GET", "/-/ready", ""); !strings.Contains(r.body, "refuses writes") {
+		t.Fatalf("readiness does not say why: %s", r.body)
+	}
+	rs.all.Store(false)
+	wait(200, "writes work again")
+	// Small writes pass, alerts do not: the refused alert turns it red.
+	rs.big.Store(true)
+	if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A"}), "Authorization", "Bearer "+amKey); r.code != 503 {
+		t.Fatalf("alert on a full disk: %d %s", r.code, r.body)
+	}
+	wait(503, "an alert could not be stored")
+	rs.big.Store(false)
+	if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A"}), "Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatalf("alert after space was freed: %d %s", r.code, r.body)
+	}
+	wait(200, "alerts stored again")
+}

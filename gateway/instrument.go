@@ -15,8 +15,8 @@ import (
 // dispatcher's alike, is timed (pagerd_store_operation_duration_seconds)
 // and every failure to reach it counted (pagerd_store_errors_total). A
 // store that can nudge other replicas still can.
-func Instrument(s store.Store, reg prometheus.Registerer) store.Store {
-	i := &instrumented{Store: s,
+func Instrument(s store.Store, reg prometheus.Registerer, h *Health) store.Store {
+	i := &instrumented{Store: s, health: h,
 		ops: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "pagerd_store_operation_duration_seconds", Help: "Store operation latency by operation.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
@@ -42,6 +42,7 @@ var storeOps = []string{"trigger", "find", "get", "update", "list", "claim", "fi
 
 type instrumented struct {
 	store.Store
+	health *Health
 	ops  *prometheus.HistogramVec
 	errs *prometheus.CounterVec
 }
@@ -55,6 +56,13 @@ func (i *instrumented) observe(op string, start time.Time, err error) {
 	i.ops.WithLabelValues(op).Observe(time.Since(start).Seconds())
 	if errors.Is(err, store.ErrUnavailable) {
 		i.errs.WithLabelValues(op).Inc()
+	}
+	if op == "trigger" || op == "update" {
+		// What readiness promises is that this replica can take alerts
+		// and acknowledgements: their writes tell it whether the store
+		// takes them (the dispatcher's small writes can pass on a nearly
+		// full disk while an incident does not fit).
+		i.health.write(err)
 	}
 }
 

@@ -17,11 +17,11 @@ import (
 func TestInstrumentedStoreAndDispatcherMetrics(t *testing.T) {
 	raw, _ := redisStore(t)
 	reg := prometheus.NewRegistry()
-	st := Instrument(raw, reg)
+	st := Instrument(raw, reg, nil)
 	if _, ok := st.(Nudger); !ok {
 		t.Fatal("the instrumented Redis store lost its nudges")
 	}
-	if _, ok := Instrument(boltStore(t), prometheus.NewRegistry()).(Nudger); ok {
+	if _, ok := Instrument(boltStore(t), prometheus.NewRegistry(), nil).(Nudger); ok {
 		t.Fatal("the embedded store cannot nudge; its wrapper must not claim to")
 	}
 	h := newDispatchHarness(t, st, dispatchConfig, fixedNow, 0)

@@ -48,7 +48,7 @@ func metricsDaemon(t *testing.T) (*harness, *prometheus.Registry, *countingStore
 	}
 	reg := prometheus.NewRegistry()
 	cs := &countingStore{Store: boltStore(t)}
-	st := Instrument(cs, reg)
+	st := Instrument(cs, reg, nil)
 	RegisterBuildInfo(reg, "v1.2.3-test")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var srv *Server

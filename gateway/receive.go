@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -103,11 +104,19 @@ func (s *Server) alertmanager(c echo.Context) error {
 	// and the ones the resolved groups resolved, so whoever sends a
 	// notification by hand sees what it did.
 	ids, resolved := []string{}, []string{}
+	partly := func(err error) error {
+		// Some of the notification's groups were stored before this one
+		// failed: "nothing was stored" would be false.
+		if len(ids)+len(resolved) > 0 && errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrOutcomeUnknown) {
+			return fmt.Errorf("%w: %w", store.ErrOutcomeUnknown, err)
+		}
+		return err
+	}
 	for _, g := range msg.Groups(svc.IncidentKey == "fingerprint") {
 		if !g.Firing {
 			id, err := s.resolveByDedup(r.Context(), svc, g.DedupKey, "alertmanager", "alertmanager")
 			if err != nil {
-				return err
+				return partly(err)
 			}
 			if id != "" {
 				resolved = append(resolved, id)
@@ -117,7 +126,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 		id, _, err := s.trigger(r.Context(), cfg, alert{service: svc, dedupKey: g.DedupKey, source: "alertmanager",
 			actor: "alertmanager", labels: g.Labels, titles: g.Titles, summary: g.Summary, details: g.Details})
 		if err != nil {
-			return err
+			return partly(err)
 		}
 		ids = append(ids, id)
 	}
@@ -168,8 +177,12 @@ func (s *Server) enqueue(c echo.Context) error {
 	err = s.event(c, cfg, svc, ev)
 	if errors.Is(err, store.ErrUnavailable) {
 		c.Response().Header().Set("Retry-After", "5")
-		return c.JSON(http.StatusServiceUnavailable, ingest.EventResponse{Status: "unavailable",
-			Message: "The incident store is unavailable; the event was not stored. Please retry later."})
+		msg := "The incident store is unavailable; the event was not stored. Please retry later."
+		if errors.Is(err, store.ErrOutcomeUnknown) {
+			msg = "The incident store did not confirm the event in time: it may or may not have been stored. " +
+				"Please retry: a retry lands on the same incident."
+		}
+		return c.JSON(http.StatusServiceUnavailable, ingest.EventResponse{Status: "unavailable", Message: msg})
 	}
 	if err != nil {
 		return err

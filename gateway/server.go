@@ -46,6 +46,9 @@ type Options struct {
 	// Wake, when set, is called when a write leaves a page due at once, so
 	// the dispatchers send it now rather than at their next look.
 	Wake func()
+	// Health answers /-/ready (NewHealth; run its probes with Run). When
+	// nil, readiness is the store's Ping.
+	Health *Health
 	// PagerDuty, when set, is told when pagerd acknowledges or resolves an
 	// incident it pushed through PagerDuty.
 	PagerDuty *notify.PagerDuty
@@ -65,6 +68,7 @@ type Server struct {
 	shutdown time.Duration
 
 	wake     func()
+	health   *Health
 	pd       *notify.PagerDuty
 	backupFn BackupFunc
 	reloadMu sync.Mutex
@@ -103,7 +107,11 @@ func New(o Options) (*Server, error) {
 	s.m.loaded(o.Config, o.Now())
 	s.m.openIncidents = newOpenIncidents(o.Store, s.Config, o.Now, o.Logger)
 	o.Registry.MustRegister(s.m.openIncidents)
-	registerReadiness(o.Registry, o.Store)
+	s.health = o.Health
+	if s.health == nil {
+		s.health = NewHealth(o.Store, 0) // never probed: readiness is Ping, and the writes Instrument reports
+	}
+	registerReadiness(o.Registry, s.health)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -118,22 +126,22 @@ func New(o Options) (*Server, error) {
 		},
 	}))
 
-	e.POST("/api/v1/alertmanager", s.alertmanager, bodyLimit(alertmanagerBodyLimit))
-	e.POST("/api/v1/alertmanager/:key", s.alertmanager, bodyLimit(alertmanagerBodyLimit))
-	e.POST("/v2/enqueue", s.enqueue)
-	e.POST("/api/v1/pagerduty/webhook", s.pagerDutyWebhook, bodyLimit(2<<20))
-	e.POST("/api/v1/twilio/status", s.twilioStatus, bodyLimit(64<<10))
-	e.POST("/api/v1/twilio/sms", s.twilioSMS, bodyLimit(64<<10))
-	e.POST("/api/v1/twilio/voice", s.twilioVoice, bodyLimit(64<<10))
-	e.POST("/api/v1/twilio/voice/gather", s.twilioGather, bodyLimit(64<<10))
+	e.POST("/api/v1/alertmanager", s.alertmanager, deadline, bodyLimit(alertmanagerBodyLimit))
+	e.POST("/api/v1/alertmanager/:key", s.alertmanager, deadline, bodyLimit(alertmanagerBodyLimit))
+	e.POST("/v2/enqueue", s.enqueue, deadline)
+	e.POST("/api/v1/pagerduty/webhook", s.pagerDutyWebhook, deadline, bodyLimit(2<<20))
+	e.POST("/api/v1/twilio/status", s.twilioStatus, deadline, bodyLimit(64<<10))
+	e.POST("/api/v1/twilio/sms", s.twilioSMS, deadline, bodyLimit(64<<10))
+	e.POST("/api/v1/twilio/voice", s.twilioVoice, deadline, bodyLimit(64<<10))
+	e.POST("/api/v1/twilio/voice/gather", s.twilioGather, deadline, bodyLimit(64<<10))
 
-	api := e.Group("/api/v1", s.apiAuth, bodyLimit(apiBodyLimit))
+	api := e.Group("/api/v1", deadline, s.apiAuth, bodyLimit(apiBodyLimit))
 	api.GET("/incidents", s.listIncidents)
 	api.GET("/incidents/:id", s.getIncident)
 	api.POST("/incidents/:id/:action", s.incidentAction)
 	api.GET("/oncall", s.oncall)
 
-	links := e.Group("/ack", bodyLimit(apiBodyLimit))
+	links := e.Group("/ack", deadline, bodyLimit(apiBodyLimit))
 	links.GET("/:token", s.linkShow)
 	links.POST("/:token/:action", s.linkAct)
 
@@ -217,8 +225,8 @@ func (s *Server) reload(c echo.Context) error {
 func (s *Server) ready(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		return c.String(http.StatusServiceUnavailable, "pagerd is not ready: the store does not answer\n")
+	if err := s.health.Check(ctx); err != nil {
+		return c.String(http.StatusServiceUnavailable, "pagerd is not ready: "+err.Error()+"\n")
 	}
 	return c.String(http.StatusOK, "pagerd is ready\n")
 }
@@ -242,7 +250,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	case errors.As(err, &ie):
 		code, msg = ie.code, ie.msg
 	case errors.Is(err, store.ErrUnavailable):
-		code, msg = http.StatusServiceUnavailable, "the incident store is unavailable; nothing was stored, retry later"
+		code, msg = http.StatusServiceUnavailable, unavailableMessage(err)
 		s.log.Error("store unavailable", "route", c.Path(), "err", err)
 	case errors.Is(err, store.ErrNotFound):
 		code, msg = http.StatusNotFound, "incident not found"
@@ -261,6 +269,32 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		return
 	}
 	_ = c.JSON(code, body)
+}
+
+// unavailableMessage says what a 503 means, and never more than is known:
+// "nothing was stored" only when the write certainly did not happen.
+func unavailableMessage(err error) string {
+	if errors.Is(err, store.ErrOutcomeUnknown) {
+		return "the incident store did not confirm the write in time: it may or may not have been stored; " +
+			"retry: a retry lands on the same incident, it never opens a second one"
+	}
+	return "the incident store is unavailable; nothing was stored, retry later"
+}
+
+// requestTimeout bounds how long a request may wait for the store, so
+// senders with their own timeout (Alertmanager's and PagerDuty clients'
+// are often 10 s) get a 503 to retry on, not a timeout. The dispatcher's
+// and the probes' store calls have deadlines of their own.
+const requestTimeout = 5 * time.Second
+
+// deadline gives every request's context the request timeout.
+func deadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), requestTimeout)
+		defer cancel()
+		c.SetRequest(c.Request().WithContext(ctx))
+		return next(c)
+	}
 }
 
 // inputError is a request that can never succeed as sent (4xx).

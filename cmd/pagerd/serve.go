@@ -84,7 +84,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gateway.RegisterBuildInfo(reg, version)
-	st = gateway.Instrument(st, reg)
+	health := gateway.NewHealth(st, 0)
+	st = gateway.Instrument(st, reg, health)
 	notifiers, err := buildNotifiers(cfg, stdout)
 	if err != nil {
 		return fail(stderr, "serve", err)
@@ -106,7 +107,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	srv, err = gateway.New(gateway.Options{ConfigPath: *cfgPath, Config: cfg, Store: st, Logger: log, Registry: reg, Gatherer: reg, Wake: wake,
 		PagerDuty: notify.NewPagerDuty(cfg.Notifiers.PagerDuty.EventsURL, &http.Client{}, time.Duration(cfg.Notifiers.PagerDuty.Timeout)),
-		Backup:    backup})
+		Backup:    backup, Health: health})
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
@@ -115,6 +116,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "serve", fmt.Errorf("listen: %w", err))
 	}
 	go reloadOnHUP(ctx, srv)
+	go health.Run(ctx)
 	dispDone := make(chan struct{})
 	go func() { defer close(dispDone); _ = disp.Run(ctx) }()
 	log.Info("pagerd serving", "version", version, "listen", l.Addr().String(), "config", *cfgPath,

@@ -31,8 +31,14 @@ var (
 	// concurrency); read it again and reapply.
 	ErrConflict = errors.New("incident changed concurrently")
 	// ErrUnavailable wraps failures to reach the backing store, so the HTTP
-	// layer answers 503 and senders retry.
+	// layer answers 503 and senders retry. Unless the error also wraps
+	// ErrOutcomeUnknown, nothing was written.
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrOutcomeUnknown marks a write that failed after it may have
+	// reached the store (a timeout waiting for Redis's reply, a disk that
+	// did not finish the commit in time): it may or may not have been
+	// written. It always comes with ErrUnavailable.
+	ErrOutcomeUnknown = errors.New("the write may or may not have been stored")
 )
 
 // Incident is an incident as stored: where it came from, what it is about,
@@ -180,6 +186,10 @@ type Store interface {
 	Storms
 	// Ping reports whether the store answers, for /-/ready.
 	Ping(ctx context.Context) error
+	// Probe makes a small write that goes through the same path as an
+	// incident's, for /-/ready: a store that answers but refuses writes
+	// fails it.
+	Probe(ctx context.Context) error
 	// Close releases the store.
 	Close() error
 }

@@ -321,6 +321,31 @@ func (s *Server) Kill(t testing.TB) {
 	}
 }
 
+// Pause stops the server with SIGSTOP: it keeps its connections open and
+// answers nothing, as a Redis stalled by a slow disk or a long command
+// does; commands sent meanwhile wait in its input buffer and run on Resume.
+// Cleanup resumes it, so it can be stopped.
+func (s *Server) Pause(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc != nil {
+		s.proc.signal(syscall.SIGSTOP)
+		p := s.proc
+		t.Cleanup(func() { p.signal(syscall.SIGCONT) })
+	}
+}
+
+// Resume continues a paused server (SIGCONT).
+func (s *Server) Resume(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc != nil {
+		s.proc.signal(syscall.SIGCONT)
+	}
+}
+
 // Restart starts the server again on the same port and data directory (so
 // the AOF of a WithAOF server is reloaded) and waits until it answers PING.
 // A running server is stopped first.

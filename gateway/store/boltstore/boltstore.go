@@ -191,7 +191,7 @@ func result(err error) error {
 	switch {
 	case err == nil, errors.Is(err, errNoop):
 		return nil
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrUnavailable):
 		return err
 	case errors.As(err, &p):
 		return p.err
@@ -822,6 +822,14 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 // fails once the store is closed.
 func (s *Store) Ping(ctx context.Context) error {
 	return s.view(ctx, func(*bbolt.Tx) error { return nil })
+}
+
+// Probe writes the time in the meta bucket, fsynced like any write (and
+// batched with the writes around it).
+func (s *Store) Probe(ctx context.Context) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put([]byte("probe"), []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+	})
 }
 
 // Close closes the database and releases the file lock, after the running

@@ -70,8 +70,10 @@ var errClosed = fmt.Errorf("%w: the store is closed", store.ErrUnavailable)
 // run runs fn in a write transaction, batched with the writes waiting
 // alongside it, and returns fn's result once it is committed (and on disk)
 // or rolled back. A caller whose ctx ends while its write is still queued
-// gets ErrUnavailable and the write never runs; once taken into a batch,
-// its outcome is waited for, so an error never hides a write that happened.
+// gets ErrUnavailable and the write never runs (so "not stored" is true);
+// once taken into a batch, the caller is answered when its ctx ends with
+// ErrOutcomeUnknown too: the commit may still finish (a stalled disk must
+// not hang the request, and the answer must not claim nothing was stored).
 func (c *committer) run(ctx context.Context, fn func(*bbolt.Tx) error) error {
 	r := &txReq{fn: fn, done: make(chan struct{})}
 	select {
@@ -87,6 +89,12 @@ func (c *committer) run(ctx context.Context, fn func(*bbolt.Tx) error) error {
 	case <-ctx.Done():
 		if r.state.CompareAndSwap(txQueued, txAbandoned) {
 			return fmt.Errorf("%w: %w", store.ErrUnavailable, ctx.Err())
+		}
+		select {
+		case <-r.done:
+			return r.err
+		default:
+			return fmt.Errorf("%w: %w: the commit did not finish in time: %w", store.ErrUnavailable, store.ErrOutcomeUnknown, ctx.Err())
 		}
 	case <-c.exited:
 		// Queued as the committer stopped: it will never be taken.

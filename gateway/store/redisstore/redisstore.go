@@ -38,6 +38,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,8 +52,9 @@ import (
 
 // Store is a store.Store on Redis.
 type Store struct {
-	rdb    redis.UniversalClient
-	prefix string
+	rdb     redis.UniversalClient
+	prefix  string
+	probeID string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -63,7 +65,7 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 	if prefix == "" {
 		prefix = "pagerd"
 	}
-	return &Store{rdb: rdb, prefix: prefix}
+	return &Store{rdb: rdb, prefix: prefix, probeID: newToken()}
 }
 
 func (s *Store) key(shard int, parts ...string) string {
@@ -83,6 +85,26 @@ func unavailable(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w: redis: %v", store.ErrUnavailable, err)
+}
+
+// unavailableWrite is unavailable for a write: unless the command certainly
+// never reached Redis (no connection could be had or made), the write may
+// have happened, and the error says so (store.ErrOutcomeUnknown). A stalled
+// Redis keeps the script in its input buffer and runs it when it resumes.
+func unavailableWrite(err error) error {
+	if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	// A reply from Redis refusing the command (OOM over maxmemory,
+	// READONLY, MISCONF, LOADING) means it did not run; so does failing
+	// to get or make a connection.
+	var op *net.OpError
+	var refused redis.Error
+	if errors.As(err, &refused) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrClosed) ||
+		(errors.As(err, &op) && op.Op == "dial") {
+		return unavailable(err)
+	}
+	return fmt.Errorf("%w: %w: redis: %v", store.ErrUnavailable, store.ErrOutcomeUnknown, err)
 }
 
 // record is what the doc field holds: the incident without the fields a
@@ -189,7 +211,7 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	res, err := triggerScript.Run(ctx, s.rdb, keys, s.key(shard, "inc:"), inc.ID, doc, string(inc.State.Status), details,
 		inc.LastSeen.UTC().Format(time.RFC3339Nano), ms(inc.CreatedAt), nextMS(inc.State), tl).StringSlice()
 	if err != nil {
-		return "", 0, unavailable(err)
+		return "", 0, unavailableWrite(err)
 	}
 	if len(res) != 2 {
 		return "", 0, fmt.Errorf("redis: unexpected trigger reply %v", res)
@@ -399,7 +421,7 @@ func (s *Store) write(ctx context.Context, script *redis.Script, inc *store.Inci
 	args := append([]any{inc.Version, doc, string(inc.State.Status), inc.ID, ms(inc.CreatedAt), nextMS(inc.State), tl}, extra...)
 	res, err := script.Run(ctx, s.rdb, keys, args...).Text()
 	if err != nil {
-		return unavailable(err)
+		return unavailableWrite(err)
 	}
 	switch res {
 	case "ok":
@@ -663,6 +685,13 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error { return unavailable(s.rdb.Ping(ctx).Err()) }
+
+// Probe writes a key that expires: refused, like every write, by a Redis
+// over maxmemory with noeviction, a READONLY replica, or MISCONF after a
+// failed save.
+func (s *Store) Probe(ctx context.Context) error {
+	return unavailable(s.rdb.Set(ctx, s.prefix+":probe:"+s.probeID, time.Now().UTC().Format(time.RFC3339Nano), time.Minute).Err())
+}
 
 // Close closes the client.
 func (s *Store) Close() error { return s.rdb.Close() }

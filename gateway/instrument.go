@@ -43,8 +43,8 @@ var storeOps = []string{"trigger", "find", "get", "update", "list", "claim", "fi
 type instrumented struct {
 	store.Store
 	health *Health
-	ops  *prometheus.HistogramVec
-	errs *prometheus.CounterVec
+	ops    *prometheus.HistogramVec
+	errs   *prometheus.CounterVec
 }
 
 type instrumentedNudger struct {

@@ -163,12 +163,16 @@ func (b *builder) schedule(s *schedule) {
 	for li, layer := range s.layers {
 		if chosen >= 0 {
 			for _, r := range layer {
+				if ended(r, b.opt.Now) {
+					b.rep.add(NotMapped, r.ref, "ended %s; not imported", r.end.In(loc).Format(time.RFC3339))
+					continue
+				}
 				b.rep.add(NotMapped, r.ref, "never on call at the source: the layer above it (%s) is on call at every hour; not imported", strings.Join(rotationNames(s.layers[chosen]), ", "))
 			}
 			continue
 		}
 		for _, r := range layer {
-			if !r.end.IsZero() && !r.end.After(b.opt.Now) {
+			if ended(r, b.opt.Now) {
 				b.rep.add(NotMapped, r.ref, "ended %s; not imported", r.end.In(loc).Format(time.RFC3339))
 				continue
 			}
@@ -231,8 +235,8 @@ func (b *builder) schedule(s *schedule) {
 				b.placed[s] = append(b.placed[s], tg)
 				b.rotPlaced[r] = append(b.rotPlaced[r], tg)
 			}
-			if r.start.After(b.opt.Now) {
-				b.rep.add(Changed, r.ref, "starts %s at the source, with nobody on call before; pagerd rotations run backwards too, so before then %s holds it as if it had started earlier", r.start.In(loc).Format(time.RFC3339), g.sched.Name)
+			if from := firstOnCall(r); from.After(b.opt.Now) {
+				b.rep.add(Changed, r.ref, "starts %s at the source, with nobody on call before; pagerd rotations run backwards too, so before then %s holds it as if it had started earlier", from.In(loc).Format(time.RFC3339), g.sched.Name)
 			}
 			if !r.end.IsZero() {
 				b.rep.add(Changed, r.ref, "ends %s at the source; pagerd rotations do not end: remove its tier then", r.end.In(loc).Format(time.RFC3339))
@@ -256,6 +260,17 @@ func (b *builder) schedule(s *schedule) {
 	}
 	b.rep.Imported = append(b.rep.Imported, fmt.Sprintf("%s → %s", s.ref, strings.Join(names, ", ")))
 	b.overrides(s, loc)
+}
+
+// ended reports whether a rotation stopped before now.
+func ended(r *rotation, now time.Time) bool { return !r.end.IsZero() && !r.end.After(now) }
+
+// firstOnCall is when a rotation is first on call at the source.
+func firstOnCall(r *rotation) time.Time {
+	if !r.from.IsZero() {
+		return r.from
+	}
+	return r.start
 }
 
 func rotationNames(rs []*rotation) []string {
@@ -521,6 +536,13 @@ func (b *builder) service(s *service) {
 		if len(o.Targets) == 0 {
 			o.Targets = nil
 		}
+	}
+	for _, sr := range s.senders {
+		key := envName(name, "ALERTMANAGER_KEY")
+		if s.pagerDutyKey {
+			key = envName(name, "PAGERDUTY_ROUTING_KEY")
+		}
+		b.rep.add(Changed, sr, "a sender: point it at pagerd (docs/MIGRATING.md) and set $%s to the key it presents", key)
 	}
 	b.out.Services = append(b.out.Services, o)
 	b.rep.Imported = append(b.rep.Imported, fmt.Sprintf("%s → service %s (escalation policy %s)", s.ref, name, pol))

@@ -94,6 +94,9 @@ type rotation struct {
 	name string
 	// start is the instant group 0's first turn begins.
 	start time.Time
+	// from, when set, is when the rotation is first on call, if that is not
+	// start (PagerDuty's virtual start only sets the phase of the turns).
+	from time.Time
 	// unit is "week", "day" or "hour"; length counts them.
 	unit   string
 	length int
@@ -160,6 +163,8 @@ type service struct {
 	pagerDutyKey bool
 	// urgency, when set, is the urgency per priority rank.
 	urgency *urgencyRule
+	// senders are the source's integrations: what must be pointed at pagerd.
+	senders []ref
 }
 
 // urgencyRule is PagerDuty's incident urgency: one urgency per priority

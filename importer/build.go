@@ -160,6 +160,7 @@ func (b *builder) schedule(s *schedule) {
 	var groups []*group
 	base := ident(s.name, "schedule")
 	chosen := -1
+	var chosenNames []string
 	for li, layer := range s.layers {
 		if chosen >= 0 {
 			for _, r := range layer {
@@ -167,7 +168,7 @@ func (b *builder) schedule(s *schedule) {
 					b.rep.add(NotMapped, r.ref, "ended %s; not imported", r.end.In(loc).Format(time.RFC3339))
 					continue
 				}
-				b.rep.add(NotMapped, r.ref, "never on call at the source: the layer above it (%s) is on call at every hour; not imported", strings.Join(rotationNames(s.layers[chosen]), ", "))
+				b.rep.add(NotMapped, r.ref, "never on call at the source: the layer above it (%s) is on call at every hour; not imported", strings.Join(chosenNames, ", "))
 			}
 			continue
 		}
@@ -245,6 +246,7 @@ func (b *builder) schedule(s *schedule) {
 				b.rep.add(Changed, r.ref, "each turn is %d people on call together: imported as %d tiers that turn together", size, size)
 			}
 			chosen = li
+			chosenNames = append(chosenNames, fmt.Sprintf("%q", r.name))
 		}
 	}
 	if len(groups) == 0 {
@@ -273,13 +275,6 @@ func firstOnCall(r *rotation) time.Time {
 	return r.start
 }
 
-func rotationNames(rs []*rotation) []string {
-	var out []string
-	for _, r := range rs {
-		out = append(out, fmt.Sprintf("%q", r.name))
-	}
-	return out
-}
 
 // members resolves a rotation's groups to user ids: every turn the same
 // number of people, each of them imported.

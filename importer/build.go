@@ -275,7 +275,6 @@ func firstOnCall(r *rotation) time.Time {
 	return r.start
 }
 
-
 // members resolves a rotation's groups to user ids: every turn the same
 // number of people, each of them imported.
 func (b *builder) members(r *rotation) ([][]string, *shapeError) {

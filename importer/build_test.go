@@ -1,0 +1,142 @@
+package importer
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pagerd/pagerd/policy"
+)
+
+// ogDoc is a small Opsgenie export written inline: two users, a weekly
+// schedule, and whatever the test adds.
+func ogDocs(extra ...string) []Document {
+	docs := []Document{
+		{Name: "users.json", Data: []byte(`{"data": [
+			{"id": "u1", "username": "ann@example.com", "fullName": "Ann", "timeZone": "UTC",
+			 "userContacts": [{"contactMethod": "sms", "to": "1-5555550123", "enabled": true}]},
+			{"id": "u2", "username": "ben@example.com", "fullName": "Ben", "timeZone": "EST",
+			 "userContacts": [{"contactMethod": "sms", "to": "1-5555550124", "enabled": true}]}]}`)},
+		{Name: "schedules.json", Data: []byte(`{"data": [{"id": "s1", "name": "Ops", "timezone": "UTC", "enabled": true,
+			"rotations": [{"id": "r1", "name": "Main", "type": "weekly", "length": 1, "startDate": "2025-10-06T00:00:00Z",
+			  "participants": [{"type": "user", "id": "u1"}, {"type": "user", "id": "u2"}]}]}]}`)},
+	}
+	for i, e := range extra {
+		docs = append(docs, Document{Name: "extra" + string(rune('0'+i)) + ".json", Data: []byte(e)})
+	}
+	return docs
+}
+
+func mustImport(t *testing.T, vendor string, docs []Document, opt Options) (*Result, *policy.Config) {
+	t.Helper()
+	if opt.Now.IsZero() {
+		opt.Now = fixtureNow
+	}
+	res, err := Import(vendor, docs, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := policy.Parse(res.Config, "imported.yaml", "")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, res.Config)
+	}
+	return res, cfg
+}
+
+// TestOverlappingOverrides: pagerd refuses overlapping overrides of one
+// tier, so the later one is reported, and the config still loads.
+func TestOverlappingOverrides(t *testing.T) {
+	res, cfg := mustImport(t, Opsgenie, ogDocs(`{"data": [
+		{"_parent": {"id": "s1"}, "alias": "first", "user": {"type": "user", "id": "u2"}, "startDate": "2025-10-07T08:00:00Z", "endDate": "2025-10-07T12:00:00Z"},
+		{"_parent": {"id": "s1"}, "alias": "second", "user": {"type": "user", "id": "u1"}, "startDate": "2025-10-07T10:00:00Z", "endDate": "2025-10-07T14:00:00Z"},
+		{"_parent": {"name": "Ops"}, "alias": "later", "user": {"type": "user", "username": "ann@example.com"}, "startDate": "2025-10-08T10:00:00Z", "endDate": "2025-10-08T14:00:00Z", "rotations": [{"name": "Main"}]},
+		{"_parent": {"id": "nope"}, "alias": "elsewhere", "user": {"type": "user", "id": "u1"}, "startDate": "2025-10-08T10:00:00Z", "endDate": "2025-10-08T14:00:00Z"}]}`), Options{})
+	if n := len(cfg.Schedule("ops").Overrides); n != 2 {
+		t.Errorf("%d overrides, want 2 (first and later):\n%s", n, res.Config)
+	}
+	if issueWith(res.Report, NotMapped, `override "second"`, "overlaps an earlier override of tier ops/main") == nil {
+		t.Errorf("the overlap is not reported: %+v", res.Report.Issues)
+	}
+	if issueWith(res.Report, NotMapped, `override "elsewhere"`, `schedule "nope"`) == nil {
+		t.Errorf("the override of a schedule not in the export is not reported")
+	}
+	if issueWith(res.Report, Changed, `user "ben@example.com"`, `time zone "EST"`) == nil {
+		t.Errorf("a fixed-offset zone is not reported")
+	}
+}
+
+// TestSEVScheme: with SEV-1–4, Opsgenie priorities and "if not closed"
+// rules use the scheme's priorities.
+func TestSEVScheme(t *testing.T) {
+	_, cfg := mustImport(t, Opsgenie, ogDocs(
+		`{"data": [{"id": "e1", "name": "Ops esc", "ownerTeam": {"id": "t1"}, "rules": [
+			{"condition": "if-not-acked", "notifyType": "default", "delay": {"timeAmount": 0}, "recipient": {"type": "schedule", "id": "s1"}},
+			{"condition": "if-not-closed", "notifyType": "default", "delay": {"timeAmount": 2, "timeUnit": "hours"}, "recipient": {"type": "user", "id": "u2"}}],
+			"repeat": {"waitInterval": 0, "count": 3}}]}`,
+		`{"data": {"id": "t1", "name": "Ops team", "members": []}}`), Options{Scheme: policy.SchemeSEV})
+	svc := cfg.Service("ops-team")
+	if svc == nil || svc.PriorityScheme != "SEV-1-4" {
+		t.Fatalf("service: %+v", svc)
+	}
+	for og, want := range map[string]string{"P1": "SEV-1", "P3": "SEV-3", "P5": "SEV-4"} {
+		if r := cfg.Route(svc, map[string]string{"priority": og}, fixtureNow); r.Priority != want {
+			t.Errorf("%s → %s, want %s", og, r.Priority, want)
+		}
+	}
+	pol := cfg.Policy("ops-esc")
+	if len(pol.Unresolved) != 1 || strings.Join(pol.Unresolved[0].Priorities, ",") != "SEV-1,SEV-2,SEV-3,SEV-4" || pol.Unresolved[0].After != policy.Duration(7200e9) {
+		t.Errorf("unresolved: %+v", pol.Unresolved)
+	}
+	// Repeating with no wait: pagerd's last level waits a minute.
+	if pol.Repeat != 3 || pol.Levels[0].Timeout.Duration.Minutes() != 1 {
+		t.Errorf("repeat %d, last timeout %s; want 3, 1m", pol.Repeat, pol.Levels[0].Timeout)
+	}
+}
+
+// TestNothingLeftToPage: an escalation whose every target was left out is
+// not imported, nor the service that uses it, and both are reported.
+func TestNothingLeftToPage(t *testing.T) {
+	res, cfg := mustImport(t, Opsgenie, ogDocs(
+		`{"data": [{"id": "e1", "name": "Ghosts", "rules": [
+			{"condition": "if-not-acked", "notifyType": "default", "delay": {"timeAmount": 0}, "recipient": {"type": "user", "id": "gone"}}]}]}`,
+		`{"team": {"id": "t1", "name": "Ghost team"}, "teamRoutingRules": [{"isDefault": true, "notify": {"type": "escalation", "id": "e1"}}]}`), Options{})
+	if cfg.Policy("ghosts") != nil || cfg.Service("ghost-team") != nil {
+		t.Errorf("an escalation that pages nobody, or its service, was imported:\n%s", res.Config)
+	}
+	for _, want := range [][]string{
+		{`escalation "Ghosts"`, `pages "gone"`},
+		{`escalation "Ghosts"`, "nobody it pages was imported"},
+		{`team "Ghost team"`, "its escalation", "not imported"},
+	} {
+		if issueWith(res.Report, NotMapped, want...) == nil {
+			t.Errorf("not reported: %q\n%+v", want, res.Report.Issues)
+		}
+	}
+}
+
+// TestReportText: the report's sections, in order, with their counts.
+func TestReportText(t *testing.T) {
+	res, _ := importFixture(t, Opsgenie, Options{}, "opsgenie/OpsGenieBackups")
+	var b strings.Builder
+	if err := res.Report.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	text := b.String()
+	last := -1
+	for _, h := range []string{
+		"# pagerd import opsgenie\n\nImported 4 users, 2 schedules (2 tiers), 1 escalation policies and 1 services;",
+		"\n## Not imported: pagerd cannot express these (",
+		"\n## Not imported yet: they need pagerd features that are on their way (2)\n",
+		"\n## Imported with a difference: check these (",
+		"\n## To do before pagerd serve: what check-config says (",
+		"\n## Imported (3)\n",
+	} {
+		i := strings.Index(text, h)
+		if i < 0 || i < last {
+			t.Errorf("the report does not have %q after the section before it:\n%s", h, text)
+		}
+		last = i
+	}
+	if n := res.Report.Count(NotMapped) + res.Report.Count(NotYet) + res.Report.Count(Changed); n != len(res.Report.Issues) || strings.Count(text, "\n- ") != n+len(res.Report.Warnings)+len(res.Report.Imported) {
+		t.Errorf("%d issues, %d list items in the text", n, strings.Count(text, "\n- "))
+	}
+}

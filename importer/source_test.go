@@ -118,9 +118,9 @@ func TestPhone(t *testing.T) {
 		cc, in, want string
 		ok           bool
 	}{
-		{"", "1-5555550101", "+15555550101", true},     // Opsgenie
-		{"", "44-7700900123", "+447700900123", true},   // Opsgenie
-		{"1", "5555550111", "+15555550111", true},      // PagerDuty: country code apart
+		{"", "1-5555550101", "+15555550101", true},   // Opsgenie
+		{"", "44-7700900123", "+447700900123", true}, // Opsgenie
+		{"1", "5555550111", "+15555550111", true},    // PagerDuty: country code apart
 		{"1", "+1 (555) 555-0111", "+15555550111", true},
 		{"44", "7700 900123", "+447700900123", true},
 		{"", "555", "+555", false},

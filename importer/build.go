@@ -2,6 +2,7 @@ package importer
 
 import (
 	"fmt"
+	"net/mail"
 	"sort"
 	"strings"
 	"time"
@@ -32,6 +33,8 @@ type builder struct {
 	policyOf map[*ladder]string
 
 	twilio bool
+	emails map[string]string
+	envs   namespace
 }
 
 func newBuilder(vendor string, opt Options, rep *Report) *builder {
@@ -41,6 +44,7 @@ func newBuilder(vendor string, opt Options, rep *Report) *builder {
 		people: keyIndex[*person]{}, userID: map[*person]string{},
 		schedules: keyIndex[*schedule]{}, placed: map[*schedule][]outTarget{}, rotPlaced: map[*rotation][]outTarget{},
 		ladders: keyIndex[*ladder]{}, policyOf: map[*ladder]string{},
+		emails: map[string]string{}, envs: namespace{},
 	}
 }
 
@@ -87,7 +91,19 @@ func validZone(tz string) bool {
 func (b *builder) user(p *person) {
 	id := b.userNames.take(ident(p.hint, "user"))
 	b.userID[p] = id
-	u := outUser{ID: id, Name: p.name, Email: p.email, comment: p.ref.String()}
+	u := outUser{ID: id, Name: p.name, comment: p.ref.String()}
+	if e := p.email; e != "" {
+		a, err := mail.ParseAddress(e)
+		switch other, dup := b.emails[strings.ToLower(e)]; {
+		case err != nil || a.Address != e || a.Name != "":
+			b.rep.add(Changed, p.ref, "%q is not an email address pagerd accepts; left out", e)
+		case dup:
+			b.rep.add(Changed, p.ref, "has the same email as %s (%s); pagerd needs one person per address, so it is left out here", other, e)
+		default:
+			b.emails[strings.ToLower(e)] = id
+			u.Email = e
+		}
+	}
 	if p.tz != "" {
 		if validZone(p.tz) {
 			u.TimeZone = p.tz
@@ -432,6 +448,9 @@ func (b *builder) policy(l *ladder) {
 	for _, r := range rungs {
 		ts := b.targets(r)
 		if len(ts) == 0 {
+			if len(r.targets) == 0 {
+				b.rep.add(NotMapped, r.ref, "pages nobody pagerd could import; left out")
+			}
 			continue
 		}
 		if n := len(levels); n > 0 && levels[n-1].at == r.at {
@@ -503,13 +522,16 @@ func (b *builder) service(s *service) {
 		return
 	}
 	name := b.serviceNames.take(ident(s.name, "service"))
+	amEnv := b.envs.takeEnv(envName(name, "ALERTMANAGER_KEY"))
 	o := outService{
 		Name: name, Description: s.description, PriorityScheme: b.opt.Scheme.Name, EscalationPolicy: pol,
-		Integrations: &outIntegrations{AlertmanagerKey: quoted("${" + envName(name, "ALERTMANAGER_KEY") + "}")},
+		Integrations: &outIntegrations{AlertmanagerKey: quoted("${" + amEnv + "}")},
 		comment:      s.ref.String(),
 	}
+	senderEnv := amEnv
 	if s.pagerDutyKey {
-		o.Integrations.PagerDutyRoutingKey = quoted("${" + envName(name, "PAGERDUTY_ROUTING_KEY") + "}")
+		senderEnv = b.envs.takeEnv(envName(name, "PAGERDUTY_ROUTING_KEY"))
+		o.Integrations.PagerDutyRoutingKey = quoted("${" + senderEnv + "}")
 	}
 	if s.opsgeniePriorities {
 		o.Rules = opsgenieRules(b.opt.Scheme)
@@ -532,11 +554,7 @@ func (b *builder) service(s *service) {
 		}
 	}
 	for _, sr := range s.senders {
-		key := envName(name, "ALERTMANAGER_KEY")
-		if s.pagerDutyKey {
-			key = envName(name, "PAGERDUTY_ROUTING_KEY")
-		}
-		b.rep.add(Changed, sr, "a sender: point it at pagerd (docs/MIGRATING.md) and set $%s to the key it presents", key)
+		b.rep.add(Changed, sr, "a sender: point it at pagerd (docs/MIGRATING.md) and set $%s to the key it presents", senderEnv)
 	}
 	b.out.Services = append(b.out.Services, o)
 	b.rep.Imported = append(b.rep.Imported, fmt.Sprintf("%s → service %s (escalation policy %s)", s.ref, name, pol))
@@ -571,6 +589,14 @@ func (b *builder) calendar(service string, s *service, c *calendar) string {
 		b.rep.add(NotMapped, s.ref, "support hours in time zone %q, which pagerd does not accept; urgency is the same at every hour", c.tz)
 		return ""
 	}
+	if !validSpan(c.start, c.end) {
+		b.rep.add(NotMapped, s.ref, "support hours %s to %s are not a span of one day pagerd can express (HH:MM, end after start); urgency is the same at every hour", c.start, c.end)
+		return ""
+	}
+	if len(c.days) == 0 {
+		b.rep.add(NotMapped, s.ref, "support hours on no weekday; urgency is the same at every hour")
+		return ""
+	}
 	name := b.calendarNames.take(service + "-support-hours")
 	cal := outCalendar{Name: name, TimeZone: c.tz, Start: quoted(c.start), End: quoted(c.end), comment: s.ref.String() + " support hours"}
 	for _, d := range c.days {
@@ -578,4 +604,22 @@ func (b *builder) calendar(service string, s *service, c *calendar) string {
 	}
 	b.out.BusinessHours = append(b.out.BusinessHours, cal)
 	return name
+}
+
+// validSpan reports whether start and end are times of day "HH:MM" with
+// end after start ("24:00" ends at midnight), as a pagerd calendar needs.
+func validSpan(start, end string) bool {
+	parse := func(s string) (int, bool) {
+		t, err := time.Parse("15:04", s)
+		if s == "24:00" {
+			return 24 * 60, true
+		}
+		if err != nil || len(s) != 5 {
+			return 0, false
+		}
+		return t.Hour()*60 + t.Minute(), true
+	}
+	a, ok1 := parse(start)
+	b, ok2 := parse(end)
+	return ok1 && ok2 && b > a
 }

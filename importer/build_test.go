@@ -140,3 +140,76 @@ func TestReportText(t *testing.T) {
 		t.Errorf("%d issues, %d list items in the text", n, strings.Count(text, "\n- "))
 	}
 }
+
+// TestImportNeverWritesAConfigThatFails: input that would break pagerd's
+// rules (two people with one email, an address pagerd refuses, two
+// services whose key variables would collide, support hours that are not a
+// span) is reported, and the config still loads.
+func TestImportNeverWritesAConfigThatFails(t *testing.T) {
+	docs := []Document{
+		{Name: "users.json", Data: []byte(`{"users": [
+			{"id": "P1", "name": "One", "email": "same@example.com", "contact_methods": [{"id": "c1", "type": "sms_contact_method", "address": "5555550101", "country_code": 1}]},
+			{"id": "P2", "name": "Two", "email": "SAME@example.com", "contact_methods": [{"id": "c2", "type": "sms_contact_method", "address": "5555550102", "country_code": 1}]},
+			{"id": "P3", "name": "Three", "email": "a@b@c", "contact_methods": [{"id": "c3", "type": "sms_contact_method", "address": "12", "country_code": 1}]}]}`)},
+		{Name: "escalation_policies.json", Data: []byte(`{"escalation_policies": [{"id": "E1", "name": "E", "num_loops": 0,
+			"escalation_rules": [{"escalation_delay_in_minutes": 5, "targets": [{"id": "P1", "type": "user_reference"}]},
+			                     {"escalation_delay_in_minutes": 5, "targets": [{"id": "T1", "type": "team_reference", "summary": "Team"}]}]}]}`)},
+		{Name: "services.json", Data: []byte(`{"services": [
+			{"id": "S1", "name": "api-v2", "escalation_policy": {"id": "E1"},
+			 "incident_urgency_rule": {"type": "use_support_hours", "during_support_hours": {"type": "constant", "urgency": "high"}, "outside_support_hours": {"type": "constant", "urgency": "low"}},
+			 "support_hours": {"type": "fixed_time_per_day", "time_zone": "UTC", "start_time": "17:00:00", "end_time": "09:00:00", "days_of_week": [1,2,3,4,5]}},
+			{"id": "S2", "name": "api_v2", "escalation_policy": {"id": "E1"},
+			 "incident_urgency_rule": {"type": "constant", "urgency": "low"}}]}`)},
+	}
+	res, cfg := mustImport(t, PagerDuty, docs, Options{})
+	// Ids come from the emails' local parts: same, same-2, a.
+	for id, want := range map[string]string{"same": "same@example.com", "same-2": "", "a": ""} {
+		if u := cfg.User(id); u == nil || u.Email != want {
+			t.Errorf("user %s: %+v, want email %q", id, u, want)
+		}
+	}
+	a, b := cfg.Service("api-v2"), cfg.Service("api_v2")
+	if a == nil || b == nil {
+		t.Fatalf("services: %+v %+v", a, b)
+	}
+	if a.Integrations.PagerDutyRoutingKeyFile != "" || !strings.Contains(string(res.Config), `pagerduty_routing_key: "${PAGERD_API_V2_PAGERDUTY_ROUTING_KEY}"`) ||
+		!strings.Contains(string(res.Config), `pagerduty_routing_key: "${PAGERD_API_V2_PAGERDUTY_ROUTING_KEY_2}"`) {
+		t.Errorf("the two services do not read different variables:\n%s", res.Config)
+	}
+	if a.BusinessHours != "" {
+		t.Errorf("support hours from 17:00 to 09:00 became calendar %q", a.BusinessHours)
+	}
+	if r := cfg.Route(b, map[string]string{"severity": "critical"}, fixtureNow); r.Urgency != policy.UrgencyLow {
+		t.Errorf("a constant low urgency service routes a critical alert at %s urgency", r.Urgency)
+	}
+	for _, want := range [][]string{
+		{`user "Two"`, "same email as same"},
+		{`user "Three"`, `"a@b@c" is not an email address`},
+	} {
+		if issueWith(res.Report, Changed, want...) == nil {
+			t.Errorf("not reported: %q\n%+v", want, res.Report.Issues)
+		}
+	}
+	for _, want := range [][]string{
+		{`service "api-v2"`, "support hours 17:00 to 09:00"},
+		{`contact method`, `"12" is not a phone number`},
+		{`rule "2"`, "pages a team_reference (Team)"},
+		{`rule "2"`, "pages nobody pagerd could import"},
+	} {
+		if issueWith(res.Report, NotMapped, want...) == nil {
+			t.Errorf("not reported: %q\n%+v", want, res.Report.Issues)
+		}
+	}
+}
+
+// TestGrafanaStepsOfAnUnlistedChain: escalation steps whose chain is not in
+// the export are still imported, under the chain's id.
+func TestGrafanaStepsOfAnUnlistedChain(t *testing.T) {
+	_, cfg := mustImport(t, GrafanaOnCall, []Document{
+		{Name: "users.json", Data: []byte(`{"results": [{"id": "U1", "email": "u@example.io", "username": "u"}]}`)},
+		{Name: "steps.json", Data: []byte(`{"results": [{"id": "S1", "escalation_chain_id": "FX1", "position": 0, "type": "notify_persons", "persons_to_notify": ["U1"]}]}`)},
+	}, Options{})
+	if p := cfg.Policy("fx1"); p == nil || len(p.Levels) != 1 || p.Levels[0].Targets[0].User != "u" {
+		t.Errorf("policy fx1: %+v", p)
+	}
+}

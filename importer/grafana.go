@@ -167,6 +167,22 @@ func readGrafana(docs []Document, rep *Report) (*source, error) {
 			rep.add(NotMapped, ref{Kind: "file", Name: d.Name}, "%d objects pagerd import does not know; not read", unknown)
 		}
 	}
+	// Steps of chains the export does not list are imported under the
+	// chain's id.
+	known := map[string]bool{}
+	for _, c := range ex.chains {
+		known[c.ID] = true
+	}
+	var orphans []string
+	for id := range ex.steps {
+		if !known[id] {
+			orphans = append(orphans, id)
+		}
+	}
+	sort.Strings(orphans)
+	for _, id := range orphans {
+		ex.chains = append(ex.chains, struct{ ID, Name string }{id, id})
+	}
 	return ex.model(rep), nil
 }
 

@@ -62,3 +62,14 @@ func envName(name, what string) string {
 	b.WriteString("_" + what)
 	return b.String()
 }
+
+// takeEnv hands out a unique environment variable name: a second
+// PAGERD_X_KEY becomes PAGERD_X_KEY_2 (a '-' would not be a shell name).
+func (n namespace) takeEnv(want string) string {
+	name := want
+	for i := 2; n[name]; i++ {
+		name = fmt.Sprintf("%s_%d", want, i)
+	}
+	n[name] = true
+	return name
+}

@@ -650,6 +650,10 @@ func ogLadder(e ogEscalation, teams keyIndex[*ogTeam], rep *Report) *ladder {
 					ts = append(ts, target{person: m.User.key()})
 				}
 			}
+			if len(ts) == 0 {
+				rep.add(NotMapped, rr, "notifies the %s of team %q, which has none in the export (export the team with its members); not imported", rule.NotifyType, rc.label())
+				continue
+			}
 			rep.add(Changed, rr, "notifies the %s of team %q: imported as those people as they are now (%d); pagerd does not follow later changes to the team", rule.NotifyType, rc.label(), len(ts))
 		case rc.Type == "team":
 			rep.add(NotMapped, rr, "notifies team %q through its routing rules (%s): pagerd routes by service; page a schedule or users instead", rc.label(), rule.NotifyType)

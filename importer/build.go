@@ -175,16 +175,17 @@ func (b *builder) schedule(s *schedule) {
 	}
 	var groups []*group
 	base := ident(s.name, "schedule")
-	chosen := -1
-	var chosenNames []string
-	for li, layer := range s.layers {
-		if chosen >= 0 {
+	// A layer with a rotation on call at every hour hides the layers below
+	// it, whether or not that rotation could be imported.
+	var covering []string
+	for _, layer := range s.layers {
+		if len(covering) > 0 {
 			for _, r := range layer {
 				if ended(r, b.opt.Now) {
 					b.rep.add(NotMapped, r.ref, "ended %s; not imported", r.end.In(loc).Format(time.RFC3339))
 					continue
 				}
-				b.rep.add(NotMapped, r.ref, "never on call at the source: the layer above it (%s) is on call at every hour; not imported", strings.Join(chosenNames, ", "))
+				b.rep.add(NotMapped, r.ref, "never on call at the source: the layer above it (%s) is on call at every hour; not imported", strings.Join(covering, ", "))
 			}
 			continue
 		}
@@ -261,8 +262,11 @@ func (b *builder) schedule(s *schedule) {
 			if size > 1 {
 				b.rep.add(Changed, r.ref, "each turn is %d people on call together: imported as %d tiers that turn together", size, size)
 			}
-			chosen = li
-			chosenNames = append(chosenNames, fmt.Sprintf("%q", r.name))
+		}
+		for _, r := range layer {
+			if coversEveryHour(r, b.opt.Now) {
+				covering = append(covering, fmt.Sprintf("%q", r.name))
+			}
 		}
 	}
 	if len(groups) == 0 {
@@ -278,6 +282,21 @@ func (b *builder) schedule(s *schedule) {
 	}
 	b.rep.Imported = append(b.rep.Imported, fmt.Sprintf("%s → %s", s.ref, strings.Join(names, ", ")))
 	b.overrides(s, loc)
+}
+
+// coversEveryHour reports whether a rotation has someone on call at every
+// hour from now on (as far as the source says): no restriction, no turn
+// with nobody, not ended.
+func coversEveryHour(r *rotation, now time.Time) bool {
+	if r.restriction != "" || ended(r, now) || len(r.groups) == 0 {
+		return false
+	}
+	for _, g := range r.groups {
+		if len(g) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // ended reports whether a rotation stopped before now.

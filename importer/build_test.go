@@ -213,3 +213,23 @@ func TestGrafanaStepsOfAnUnlistedChain(t *testing.T) {
 		t.Errorf("policy fx1: %+v", p)
 	}
 }
+
+// TestLayerHiddenByALayerNotImported: a daily layer (not imported yet) on
+// top of a weekly one hides it at every hour at the source, so the weekly
+// layer is not imported as if it were on call.
+func TestLayerHiddenByALayerNotImported(t *testing.T) {
+	res, cfg := mustImport(t, PagerDuty, []Document{
+		{Name: "users.json", Data: []byte(`{"users": [{"id": "P1", "name": "One", "email": "one@example.com"}, {"id": "P2", "name": "Two", "email": "two@example.com"}]}`)},
+		{Name: "schedule.json", Data: []byte(`{"schedule": {"id": "S1", "name": "Layered", "time_zone": "UTC", "schedule_layers": [
+			{"id": "L2", "name": "Daily", "start": "2025-10-01T00:00:00Z", "rotation_virtual_start": "2025-10-01T00:00:00Z", "rotation_turn_length_seconds": 86400,
+			 "users": [{"user": {"id": "P1"}}, {"user": {"id": "P2"}}], "restrictions": []},
+			{"id": "L1", "name": "Weekly", "start": "2025-10-01T00:00:00Z", "rotation_virtual_start": "2025-10-06T00:00:00Z", "rotation_turn_length_seconds": 604800,
+			 "users": [{"user": {"id": "P2"}}, {"user": {"id": "P1"}}], "restrictions": []}]}}`)},
+	}, Options{})
+	if len(cfg.Schedules) != 0 {
+		t.Errorf("imported %d schedules; the weekly layer is never on call at the source:\n%s", len(cfg.Schedules), res.Config)
+	}
+	if issueWith(res.Report, NotYet, `layer "Daily"`, "1 day(s)") == nil || issueWith(res.Report, NotMapped, `layer "Weekly"`, `never on call`, `"Daily"`) == nil {
+		t.Errorf("the report does not say why: %+v", res.Report.Issues)
+	}
+}

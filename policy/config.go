@@ -200,9 +200,14 @@ type Holiday struct {
 
 // User is a person who can be paged.
 type User struct {
-	ID                string            `yaml:"id"`
-	Name              string            `yaml:"name"`
-	Title             string            `yaml:"title"`
+	ID    string `yaml:"id"`
+	Name  string `yaml:"name"`
+	Title string `yaml:"title"`
+	// Email is the person's address: what an imported user is matched on
+	// (Opsgenie usernames, PagerDuty and Grafana OnCall emails) and what the
+	// web console's login maps to. Unique across users, compared without
+	// regard to case.
+	Email             string            `yaml:"email"`
 	TimeZone          string            `yaml:"time_zone"`
 	Contacts          []Contact         `yaml:"contacts"`
 	Backup            *BackupContact    `yaml:"backup_contact"`

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -475,6 +476,7 @@ func (v *validator) calendars() {
 
 func (v *validator) users() {
 	seen := map[string]bool{}
+	emails := map[string]string{}
 	for i := range v.cfg.Users {
 		u := &v.cfg.Users[i]
 		f, ok := v.entry("users", i, "id", u.ID, seen)
@@ -482,6 +484,7 @@ func (v *validator) users() {
 			v.cfg.users[u.ID] = u
 		}
 		u.loc = v.location(f+".time_zone", u.TimeZone)
+		v.email(f+".email", u, emails)
 		if len(u.Contacts) == 0 {
 			v.errf(f+".contacts", "a user needs at least one contact, or nobody can page them")
 		}
@@ -512,6 +515,26 @@ func (v *validator) users() {
 		v.steps(f+".notification_rules.low", &u.NotificationRules.Low, has, defaultLow)
 	}
 	v.unusable.report(v)
+}
+
+// email checks a user's address: one plain address (no display name, no
+// list), unique across users regardless of case, since a login or an
+// imported record that matches two people would act as either.
+func (v *validator) email(field string, u *User, seen map[string]string) {
+	if u.Email == "" {
+		return
+	}
+	a, err := mail.ParseAddress(u.Email)
+	if err != nil || a.Address != u.Email || a.Name != "" {
+		v.errf(field, "%q is not an email address like jane@example.com", u.Email)
+		return
+	}
+	key := strings.ToLower(u.Email)
+	if other, ok := seen[key]; ok {
+		v.errf(field, "user %q has the same email; each person needs their own", other)
+		return
+	}
+	seen[key] = u.ID
 }
 
 // contact checks that a contact can be paged: its transport is configured

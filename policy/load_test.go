@@ -722,6 +722,22 @@ func loadCases() []loadCase {
 			field: "users[eng-a].contacts[1].address", problem: []string{"address is required for sms via twilio"},
 		},
 		{
+			name: "email with a display name", base: "quickstart.yaml",
+			edits: []string{"    name: Demo User\n", "    name: Demo User\n    email: Demo <demo@example.com>\n"},
+			field: "users[demo].email", problem: []string{`"Demo <demo@example.com>" is not an email address`},
+		},
+		{
+			name: "email without a domain", base: "quickstart.yaml",
+			edits: []string{"    name: Demo User\n", "    name: Demo User\n    email: demo\n"},
+			field: "users[demo].email", problem: []string{`"demo" is not an email address`},
+		},
+		{
+			name: "two users with one email", base: "aion-r.yaml",
+			edits: []string{"    name: Engineer A\n", "    name: Engineer A\n    email: eng@aion.example\n",
+				"    name: Engineer B\n", "    name: Engineer B\n    email: ENG@aion.example\n"},
+			field: "users[eng-b].email", problem: []string{`user "eng-a" has the same email`},
+		},
+		{
 			name: "user id with a space", base: "quickstart.yaml",
 			edits: []string{"  - id: demo\n", "  - id: demo user\n"},
 			field: "users[0].id", problem: []string{`id "demo user" may hold only`},
@@ -808,6 +824,24 @@ func loadCases() []loadCase {
 			edits:  []string{"        members: [demo]\n", "        members: demo\n"},
 			lineOf: "members: demo", problem: []string{"cannot unmarshal"},
 		},
+	}
+}
+
+// TestLoadUserEmail: a user's email is kept as written, and two users may
+// have different addresses.
+func TestLoadUserEmail(t *testing.T) {
+	text := loadEdit(t, loadExampleText(t, "aion-r.yaml"),
+		"    name: Engineer A\n", "    name: Engineer A\n    email: Eng.A@aion.example\n",
+		"    name: Engineer B\n", "    name: Engineer B\n    email: eng.b@aion.example\n")
+	c, err := Parse([]byte(text), "aion-r.yaml", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.User("eng-a").Email; got != "Eng.A@aion.example" {
+		t.Errorf("eng-a email = %q", got)
+	}
+	if got := c.User("eng-c").Email; got != "" {
+		t.Errorf("eng-c email = %q, want none", got)
 	}
 }
 

@@ -58,3 +58,24 @@ func (s *Scheme) DefaultSeverity(severity string) (string, bool) {
 	}
 	return s.Priorities[r], true
 }
+
+// opsgenieRanks is the table that maps Opsgenie's five alert priorities onto
+// pagerd's four: P1 is the most urgent, and Opsgenie's two lowest (P4,
+// "low", and P5, "informational") both become the scheme's lowest. With
+// P0–P3 that is P1→P0, P2→P1, P3→P2, P4→P3, P5→P3; with SEV-1–4, P1→SEV-1,
+// P2→SEV-2, P3→SEV-3, P4 and P5→SEV-4. The importer writes it as routing
+// rules and docs/MIGRATING.md publishes it.
+var opsgenieRanks = map[string]int{"P1": 0, "P2": 1, "P3": 2, "P4": 3, "P5": 3}
+
+// OpsgeniePriorities are Opsgenie's priorities, most urgent first.
+var OpsgeniePriorities = []string{"P1", "P2", "P3", "P4", "P5"}
+
+// FromOpsgenie returns the priority of the scheme an Opsgenie priority
+// (P1–P5) maps to, by the table above.
+func (s *Scheme) FromOpsgenie(priority string) (string, bool) {
+	r, ok := opsgenieRanks[priority]
+	if !ok {
+		return "", false
+	}
+	return s.Priorities[r], true
+}

@@ -13,7 +13,7 @@ import (
 // and `CMD -h` show the command's flags and arguments; --version works.
 
 func TestHelpGolden(t *testing.T) {
-	for _, name := range []string{"check-config", "oncall", "route", "simulate", "schedule", "serve", "version", "help"} {
+	for _, name := range []string{"check-config", "oncall", "route", "simulate", "schedule", "serve", "version", "import", "help"} {
 		t.Run(name, func(t *testing.T) {
 			out, errOut, code := pagerd(t, "help", name)
 			if code != 0 || errOut != "" {
@@ -54,6 +54,7 @@ func TestHelpForEveryFlag(t *testing.T) {
 			"--resolve-after DUR", "--update-every DUR", "-o FORMAT", "LABEL=VALUE  "},
 		"schedule": {"--config FILE", "--schedule NAME", "--from DATE", "--weeks N", "-o FORMAT"},
 		"serve":    {"--config FILE", "--listen ADDR", "--redis-url URL", "--data-dir DIR", "--log-level LEVEL"},
+		"import":   {"-o FILE", "--report FILE", "--scheme SCHEME", "--public-url URL", "FILE  ", "opsgenie|pagerduty|grafana-oncall"},
 	} {
 		out, _, _ := pagerd(t, "help", name)
 		for _, w := range want {
@@ -74,6 +75,8 @@ func TestUsageAfterAMistake(t *testing.T) {
 		{[]string{"help", "frobnicate"}, `no command "frobnicate"`},
 		{[]string{"route", "--nope"}, "usage: pagerd route --config FILE"},
 		{[]string{"check-config"}, "name at least one config FILE (or --config FILE)"},
+		{[]string{"import", "opsgenie"}, "name the vendor (opsgenie, pagerduty, grafana-oncall) and at least one FILE"},
+		{[]string{"import", "splunk", "x.json"}, `unknown vendor "splunk"`},
 	}
 	for _, tc := range cases {
 		out, errOut, code := pagerd(t, tc.args...)

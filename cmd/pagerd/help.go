@@ -89,6 +89,18 @@ run pagerd serve --data-dir DIR. Steps that came due meanwhile are sent when
 it starts.`,
 		args: [][2]string{{"BACKUP", "the backup file to read, or - for stdin"}},
 	},
+	"import": {
+		summary:  "turn an Opsgenie, PagerDuty or Grafana OnCall export into a pagerd config",
+		synopsis: "opsgenie|pagerduty|grafana-oncall [-o FILE] [--report FILE] [--scheme SCHEME] [--public-url URL] FILE...",
+		about: `Reads the vendor's own JSON as its REST API returns it (files, directories
+of them, zip archives; for Opsgenie also the opsgenie-configuration-backup
+layout) and writes a pagerd config that check-config accepts, plus a report
+of everything it could not carry over: what pagerd cannot express, what it
+will once features on their way land, and what behaves differently. Secrets
+are read from the environment (${PAGERD_...}); check-config lists them.
+Opsgenie's P1-P5 map onto the scheme by the table in docs/MIGRATING.md.`,
+		args: [][2]string{{"FILE", "a JSON file, a directory of them, or a zip archive of either; as many as you like"}},
+	},
 	"help": {
 		summary:  "show a command's flags and arguments",
 		synopsis: "[COMMAND]",

@@ -29,6 +29,7 @@ var commands = map[string]command{
 	"version":      {runVersion},
 	"backup":       {runBackup},
 	"restore":      {runRestore},
+	"import":       {runImport},
 }
 
 func main() {

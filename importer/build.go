@@ -1,0 +1,644 @@
+package importer
+
+import (
+	"fmt"
+	"net/mail"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pagerd/pagerd/policy"
+)
+
+// builder maps the neutral model onto a pagerd config, writing every
+// difference into the report.
+type builder struct {
+	opt    Options
+	vendor string
+	rep    *Report
+	out    outConfig
+
+	userNames, scheduleNames, policyNames, serviceNames, calendarNames namespace
+
+	people keyIndex[*person]
+	userID map[*person]string
+
+	schedules keyIndex[*schedule]
+	// placed are the pagerd tiers each imported source schedule became,
+	// and the tiers of each rotation.
+	placed    map[*schedule][]outTarget
+	rotPlaced map[*rotation][]outTarget
+
+	ladders  keyIndex[*ladder]
+	policyOf map[*ladder]string
+
+	twilio bool
+	emails map[string]string
+	envs   namespace
+}
+
+func newBuilder(vendor string, opt Options, rep *Report) *builder {
+	return &builder{
+		opt: opt, vendor: vendor, rep: rep,
+		userNames: namespace{}, scheduleNames: namespace{}, policyNames: namespace{}, serviceNames: namespace{}, calendarNames: namespace{},
+		people: keyIndex[*person]{}, userID: map[*person]string{},
+		schedules: keyIndex[*schedule]{}, placed: map[*schedule][]outTarget{}, rotPlaced: map[*rotation][]outTarget{},
+		ladders: keyIndex[*ladder]{}, policyOf: map[*ladder]string{},
+		emails: map[string]string{}, envs: namespace{},
+	}
+}
+
+// build maps the whole source, in dependency order.
+func (b *builder) build(src *source) {
+	for _, p := range src.people {
+		b.people.add(p.keys, p)
+		b.user(p)
+	}
+	for _, s := range src.schedules {
+		b.schedules.add(s.keys, s)
+		b.schedule(s)
+	}
+	for _, l := range src.ladders {
+		b.ladders.add(l.keys, l)
+		b.policy(l)
+	}
+	for _, s := range src.services {
+		b.service(s)
+	}
+	if b.twilio {
+		b.out.Notifiers = &outNotifiers{Twilio: &outTwilio{
+			AccountSID: "${PAGERD_TWILIO_ACCOUNT_SID}",
+			AuthToken:  "${PAGERD_TWILIO_AUTH_TOKEN}",
+			From:       "${PAGERD_TWILIO_FROM}",
+		}}
+	}
+	if b.opt.PublicURL != "" {
+		b.out.Server = &outServer{PublicURL: b.opt.PublicURL}
+	}
+}
+
+// validZone reports whether a vendor time zone is one pagerd accepts: an
+// IANA name, not one of the fixed-offset names policy refuses.
+func validZone(tz string) bool {
+	switch tz {
+	case "", "EST", "MST", "HST":
+		return false
+	}
+	_, err := time.LoadLocation(tz)
+	return err == nil
+}
+
+func (b *builder) user(p *person) {
+	id := b.userNames.take(ident(p.hint, "user"))
+	b.userID[p] = id
+	u := outUser{ID: id, Name: p.name, comment: p.ref.String()}
+	if e := p.email; e != "" {
+		a, err := mail.ParseAddress(e)
+		switch other, dup := b.emails[strings.ToLower(e)]; {
+		case err != nil || a.Address != e || a.Name != "":
+			b.rep.add(Changed, p.ref, "%q is not an email address pagerd accepts; left out", e)
+		case dup:
+			b.rep.add(Changed, p.ref, "has the same email as %s (%s); pagerd needs one person per address, so it is left out here", other, e)
+		default:
+			b.emails[strings.ToLower(e)] = id
+			u.Email = e
+		}
+	}
+	if p.tz != "" {
+		if validZone(p.tz) {
+			u.TimeZone = p.tz
+		} else {
+			b.rep.add(Changed, p.ref, "time zone %q is not an IANA zone pagerd accepts; left out (UTC)", p.tz)
+		}
+	}
+	has := map[string]bool{}
+	for _, c := range p.contacts {
+		switch {
+		case has[c.channel]:
+			b.rep.add(NotMapped, c.ref, "a second %s contact (%s): pagerd pages one contact per channel; the first is kept", c.channel, c.address)
+			continue
+		case c.channel == policy.ChannelVoice && b.opt.PublicURL == "":
+			b.rep.add(NotMapped, c.ref, "voice calls through Twilio need pagerd's public URL (Twilio fetches the call's script from it): run pagerd import again with --public-url to import %s", c.address)
+			continue
+		}
+		has[c.channel] = true
+		b.twilio = true
+		u.Contacts = append(u.Contacts, outContact{Channel: c.channel, Via: "twilio", Address: quoted(c.address)})
+	}
+	if len(u.Contacts) == 0 {
+		u.Contacts = []outContact{{Channel: policy.ChannelPush, Via: "log"}}
+		b.rep.add(Changed, p.ref, "no contact pagerd can page (a phone number for SMS or calls); given a push contact on the log transport so the config loads: pages to %s only reach pagerd's log until you add a contact", id)
+	}
+	rules := &outRules{High: b.steps(p, p.high, has, "high"), Low: b.steps(p, p.low, has, "low")}
+	if len(rules.High) > 0 || len(rules.Low) > 0 {
+		u.NotificationRules = rules
+	}
+	b.out.Users = append(b.out.Users, u)
+}
+
+func (b *builder) steps(p *person, steps []step, has map[string]bool, urgency string) []outStep {
+	var out []outStep
+	var dropped []string
+	for _, s := range steps {
+		if !has[s.channel] {
+			dropped = append(dropped, fmt.Sprintf("%s after %s", s.channel, policy.Duration(s.after)))
+			continue
+		}
+		out = append(out, outStep{After: policy.Duration(s.after).String(), Channel: s.channel})
+	}
+	if len(dropped) > 0 {
+		what := "the default ladder for the channels kept"
+		if len(out) > 0 {
+			what = "the other steps"
+		}
+		b.rep.add(Changed, p.ref, "%s-urgency notification steps on channels without a contact in pagerd left out (%s); pagerd uses %s", urgency, strings.Join(dropped, ", "), what)
+	}
+	return out
+}
+
+// schedule maps a source schedule: its rotations become tiers of one or more
+// pagerd schedules (one per handoff), its overrides pagerd overrides.
+func (b *builder) schedule(s *schedule) {
+	if s.disabled {
+		b.rep.add(NotMapped, s.ref, "disabled at the source, so it pages nobody there; not imported")
+		return
+	}
+	if !validZone(s.tz) {
+		b.rep.add(NotMapped, s.ref, "time zone %q is not an IANA zone pagerd accepts; not imported", s.tz)
+		return
+	}
+	loc, _ := time.LoadLocation(s.tz)
+	type group struct {
+		key   handoffKey
+		sched *outSchedule
+		tiers namespace
+	}
+	var groups []*group
+	base := ident(s.name, "schedule")
+	// A layer with a rotation on call at every hour hides the layers below
+	// it, whether or not that rotation could be imported.
+	var covering []string
+	for _, layer := range s.layers {
+		if len(covering) > 0 {
+			for _, r := range layer {
+				if ended(r, b.opt.Now) {
+					b.rep.add(NotMapped, r.ref, "ended %s; not imported", r.end.In(loc).Format(time.RFC3339))
+					continue
+				}
+				b.rep.add(NotMapped, r.ref, "never on call at the source: the layer above it (%s) is on call at every hour; not imported", strings.Join(covering, ", "))
+			}
+			continue
+		}
+		for _, r := range layer {
+			if ended(r, b.opt.Now) {
+				b.rep.add(NotMapped, r.ref, "ended %s; not imported", r.end.In(loc).Format(time.RFC3339))
+				continue
+			}
+			// Why a rotation can never be imported comes before why it
+			// cannot be yet.
+			var (
+				members [][]string
+				sh      tierShape
+				err     *shapeError
+			)
+			if r.unmappable != "" {
+				err = notMapped("%s", r.unmappable)
+			} else if members, err = b.members(r); err == nil {
+				sh, err = rotationShape(r, loc)
+			}
+			if err != nil {
+				b.rep.add(err.kind, r.ref, "%s", err.reason)
+				continue
+			}
+			var g *group
+			for _, cand := range groups {
+				if cand.key == sh.handoff {
+					g = cand
+				}
+			}
+			if g == nil {
+				name := base
+				if len(groups) > 0 {
+					name = base + "-" + ident(r.name, "rotation")
+				}
+				g = &group{key: sh.handoff, tiers: namespace{}, sched: &outSchedule{
+					Name:     b.scheduleNames.take(name),
+					TimeZone: s.tz,
+					Handoff:  outHandoff{Weekday: strings.ToLower(sh.handoff.weekday.String()), Time: quoted(fmt.Sprintf("%02d:%02d", sh.handoff.hour, sh.handoff.minute))},
+					comment:  s.ref.String(),
+				}}
+				if len(groups) > 0 {
+					b.rep.add(Changed, s.ref, "its rotations hand off at different times (%s and %s): pagerd schedules hand off together, so rotation %q is in schedule %s of its own; escalations to the schedule page both", groups[0].key, sh.handoff, r.name, g.sched.Name)
+				}
+				groups = append(groups, g)
+			}
+			size := len(members[0])
+			for i := 0; i < size; i++ {
+				name := ident(r.name, "rotation")
+				if size > 1 {
+					name = fmt.Sprintf("%s-%d", name, i+1)
+				}
+				t := outTier{Name: g.tiers.take(name), Start: sh.start.Format("2006-01-02")}
+				if r.name != "" && (&policy.Tier{Name: t.Name}).DisplayTitle() != r.name {
+					t.Title = r.name
+				}
+				if sh.weeks > 1 {
+					t.ShiftWeeks = sh.weeks
+				}
+				for _, m := range members {
+					t.Members = append(t.Members, m[i])
+				}
+				g.sched.Tiers = append(g.sched.Tiers, t)
+				tg := outTarget{Schedule: g.sched.Name, Tier: t.Name}
+				b.placed[s] = append(b.placed[s], tg)
+				b.rotPlaced[r] = append(b.rotPlaced[r], tg)
+			}
+			if from := firstOnCall(r); from.After(b.opt.Now) {
+				b.rep.add(Changed, r.ref, "starts %s at the source, with nobody on call before; pagerd rotations run backwards too, so before then %s holds it as if it had started earlier", from.In(loc).Format(time.RFC3339), g.sched.Name)
+			}
+			if !r.end.IsZero() {
+				b.rep.add(Changed, r.ref, "ends %s at the source; pagerd rotations do not end: remove its tier then", r.end.In(loc).Format(time.RFC3339))
+			}
+			if size > 1 {
+				b.rep.add(Changed, r.ref, "each turn is %d people on call together: imported as %d tiers that turn together", size, size)
+			}
+		}
+		for _, r := range layer {
+			if coversEveryHour(r, b.opt.Now) {
+				covering = append(covering, fmt.Sprintf("%q", r.name))
+			}
+		}
+	}
+	if len(groups) == 0 {
+		b.rep.add(NotMapped, s.ref, "no rotation could be imported, so the schedule is not either; escalations to it are left out")
+		return
+	}
+	for _, g := range groups {
+		b.out.Schedules = append(b.out.Schedules, *g.sched)
+	}
+	var names []string
+	for _, t := range b.placed[s] {
+		names = append(names, t.Schedule+"/"+t.Tier)
+	}
+	b.rep.Imported = append(b.rep.Imported, fmt.Sprintf("%s → %s", s.ref, strings.Join(names, ", ")))
+	b.overrides(s, loc)
+}
+
+// coversEveryHour reports whether a rotation has someone on call at every
+// hour from now on (as far as the source says): no restriction, no turn
+// with nobody, not ended.
+func coversEveryHour(r *rotation, now time.Time) bool {
+	if r.restriction != "" || ended(r, now) || len(r.groups) == 0 {
+		return false
+	}
+	for _, g := range r.groups {
+		if len(g) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// ended reports whether a rotation stopped before now.
+func ended(r *rotation, now time.Time) bool { return !r.end.IsZero() && !r.end.After(now) }
+
+// firstOnCall is when a rotation is first on call at the source.
+func firstOnCall(r *rotation) time.Time {
+	if !r.from.IsZero() {
+		return r.from
+	}
+	return r.start
+}
+
+// members resolves a rotation's groups to user ids: every turn the same
+// number of people, each of them imported.
+func (b *builder) members(r *rotation) ([][]string, *shapeError) {
+	if len(r.groups) == 0 {
+		return nil, notMapped("has no participants")
+	}
+	var out [][]string
+	for i, g := range r.groups {
+		if len(g) == 0 {
+			return nil, notMapped("turn %d has nobody on call: pagerd tiers always have someone; leave the turn out at the source or fill it", i+1)
+		}
+		if len(g) != len(r.groups[0]) {
+			return nil, notMapped("its turns have different numbers of people (%d and %d): pagerd tiers hold one person each", len(r.groups[0]), len(g))
+		}
+		var ids []string
+		for _, key := range g {
+			p := b.people[key]
+			if p == nil {
+				return nil, notMapped("participant %q is not a user in the export (a team, an escalation, or a user not exported): pagerd tiers hold users", key)
+			}
+			ids = append(ids, b.userID[p])
+		}
+		out = append(out, ids)
+	}
+	return out, nil
+}
+
+// overrides maps a schedule's overrides onto the tiers of the rotations they
+// name, refusing overlaps on a tier (pagerd refuses them too).
+func (b *builder) overrides(s *schedule, loc *time.Location) {
+	type span struct{ from, until time.Time }
+	taken := map[outTarget][]span{}
+	for _, o := range s.overrides {
+		p := b.people[o.person]
+		if p == nil {
+			b.rep.add(NotMapped, o.ref, "puts %q on call, who is not a user in the export (or nobody): not imported", o.person)
+			continue
+		}
+		if !o.until.After(o.from) {
+			b.rep.add(NotMapped, o.ref, "ends before it starts; not imported")
+			continue
+		}
+		var tiers []outTarget
+		if len(o.rotations) == 0 {
+			tiers = b.placed[s]
+		} else {
+			for _, key := range o.rotations {
+				var found *rotation
+				for _, layer := range s.layers {
+					for _, r := range layer {
+						for _, k := range r.keys {
+							if k == key {
+								found = r
+							}
+						}
+					}
+				}
+				if found == nil || len(b.rotPlaced[found]) == 0 {
+					b.rep.add(NotMapped, o.ref, "applies to rotation %q, which was not imported; not applied to it", key)
+					continue
+				}
+				tiers = append(tiers, b.rotPlaced[found]...)
+			}
+		}
+		bySchedule := map[string]map[string]string{}
+		var order []string
+		for _, t := range tiers {
+			clash := false
+			for _, sp := range taken[t] {
+				if o.from.Before(sp.until) && sp.from.Before(o.until) {
+					clash = true
+				}
+			}
+			if clash {
+				b.rep.add(NotMapped, o.ref, "overlaps an earlier override of tier %s/%s: pagerd overrides of one tier must not overlap; not applied to it", t.Schedule, t.Tier)
+				continue
+			}
+			taken[t] = append(taken[t], span{o.from, o.until})
+			if bySchedule[t.Schedule] == nil {
+				bySchedule[t.Schedule] = map[string]string{}
+				order = append(order, t.Schedule)
+			}
+			bySchedule[t.Schedule][t.Tier] = b.userID[p]
+		}
+		for _, name := range order {
+			for i := range b.out.Schedules {
+				sc := &b.out.Schedules[i]
+				if sc.Name != name {
+					continue
+				}
+				sc.Overrides = append(sc.Overrides, outOverride{
+					Reason: o.reason,
+					From:   o.from.In(loc).Format(time.RFC3339),
+					Until:  o.until.In(loc).Format(time.RFC3339),
+					Tiers:  bySchedule[name],
+				})
+			}
+		}
+	}
+}
+
+// targets resolves rung targets to pagerd targets, reporting those that
+// did not survive the import.
+func (b *builder) targets(r rung) []outTarget {
+	var out []outTarget
+	seen := map[outTarget]bool{}
+	addT := func(t outTarget) {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	for _, t := range r.targets {
+		switch {
+		case t.schedule != "":
+			s := b.schedules[t.schedule]
+			if s == nil || len(b.placed[s]) == 0 {
+				b.rep.add(NotMapped, r.ref, "pages schedule %q, which was not imported; left out", t.schedule)
+				continue
+			}
+			for _, pt := range b.placed[s] {
+				addT(pt)
+			}
+		case t.person != "":
+			p := b.people[t.person]
+			if p == nil {
+				b.rep.add(NotMapped, r.ref, "pages %q, who is not a user in the export; left out", t.person)
+				continue
+			}
+			addT(outTarget{User: b.userID[p]})
+		}
+	}
+	return out
+}
+
+// policy maps a ladder: rungs at the same offset share a level; each level's
+// timeout is the time to the next; the last level's is the wait before the
+// ladder starts over.
+func (b *builder) policy(l *ladder) {
+	type level struct {
+		at      time.Duration
+		targets []outTarget
+	}
+	rungs := append([]rung(nil), l.rungs...)
+	var unresolved []rung
+	for _, u := range l.unresolved {
+		if u.at <= 0 {
+			rungs = append(rungs, u) // "not closed" at creation is paged at once, like the rest
+		} else {
+			unresolved = append(unresolved, u)
+		}
+	}
+	sort.SliceStable(rungs, func(i, j int) bool { return rungs[i].at < rungs[j].at })
+	var levels []*level
+	for _, r := range rungs {
+		ts := b.targets(r)
+		if len(ts) == 0 {
+			if len(r.targets) == 0 {
+				b.rep.add(NotMapped, r.ref, "pages nobody pagerd could import; left out")
+			}
+			continue
+		}
+		if n := len(levels); n > 0 && levels[n-1].at == r.at {
+			for _, t := range ts {
+				if !containsTarget(levels[n-1].targets, t) {
+					levels[n-1].targets = append(levels[n-1].targets, t)
+				}
+			}
+			continue
+		}
+		levels = append(levels, &level{at: r.at, targets: ts})
+	}
+	if len(levels) == 0 {
+		b.rep.add(NotMapped, l.ref, "nobody it pages was imported, so the escalation is not either; services using it are left out")
+		return
+	}
+	if levels[0].at > 0 {
+		b.rep.add(Changed, l.ref, "pages its first responders %s after the alert; pagerd pages the first level at once (later levels keep their times)", policy.Duration(levels[0].at))
+		levels[0].at = 0
+	}
+	p := outPolicy{Name: b.policyNames.take(ident(l.name, "escalation")), Repeat: l.repeat, comment: l.ref.String()}
+	for i, lv := range levels {
+		ol := outLevel{Targets: lv.targets}
+		if i+1 < len(levels) {
+			ol.Timeout = policy.Duration(levels[i+1].at - lv.at).String()
+		} else if l.repeat > 0 {
+			wait := l.repeatAfter
+			if wait <= 0 {
+				wait = time.Minute
+				b.rep.add(Changed, l.ref, "starts over right after its last step; pagerd waits at least a minute (the last level's timeout)")
+			}
+			ol.Timeout = policy.Duration(wait).String()
+		}
+		p.Levels = append(p.Levels, ol)
+	}
+	for _, u := range unresolved {
+		ts := b.targets(u)
+		if len(ts) == 0 {
+			continue
+		}
+		p.Unresolved = append(p.Unresolved, outUnresolved{
+			Priorities: append([]string(nil), b.opt.Scheme.Priorities...),
+			After:      policy.Duration(u.at).String(),
+			Notify:     ts,
+		})
+	}
+	b.policyOf[l] = p.Name
+	b.out.EscalationPolicies = append(b.out.EscalationPolicies, p)
+	b.rep.Imported = append(b.rep.Imported, fmt.Sprintf("%s → escalation policy %s (%d levels, repeat %d)", l.ref, p.Name, len(p.Levels), p.Repeat))
+}
+
+func containsTarget(ts []outTarget, t outTarget) bool {
+	for _, x := range ts {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// service maps a service: its policy, integration keys (from the
+// environment, so no secret is written into the file), Opsgenie priority
+// rules and PagerDuty urgencies.
+func (b *builder) service(s *service) {
+	l := b.ladders[s.ladder]
+	pol := b.policyOf[l]
+	if l == nil || pol == "" {
+		b.rep.add(NotMapped, s.ref, "its escalation (%q) was not imported, and a pagerd service needs one; not imported", s.ladder)
+		return
+	}
+	name := b.serviceNames.take(ident(s.name, "service"))
+	amEnv := b.envs.takeEnv(envName(name, "ALERTMANAGER_KEY"))
+	o := outService{
+		Name: name, Description: s.description, PriorityScheme: b.opt.Scheme.Name, EscalationPolicy: pol,
+		Integrations: &outIntegrations{AlertmanagerKey: quoted("${" + amEnv + "}")},
+		comment:      s.ref.String(),
+	}
+	senderEnv := amEnv
+	if s.pagerDutyKey {
+		senderEnv = b.envs.takeEnv(envName(name, "PAGERDUTY_ROUTING_KEY"))
+		o.Integrations.PagerDutyRoutingKey = quoted("${" + senderEnv + "}")
+	}
+	if s.opsgeniePriorities {
+		o.Rules = opsgenieRules(b.opt.Scheme)
+	}
+	if u := s.urgency; u != nil {
+		o.Targets = map[string]outTargets{}
+		if u.calendar != nil {
+			o.BusinessHours = b.calendar(name, s, u.calendar)
+		}
+		for rank, pr := range b.opt.Scheme.Priorities {
+			switch {
+			case o.BusinessHours != "" && (u.inHours[rank] != policy.UrgencyHigh || u.offHours[rank] != policy.UrgencyHigh):
+				o.Targets[pr] = outTargets{BusinessHours: &outTargetSet{u.inHours[rank]}, OffHours: &outTargetSet{u.offHours[rank]}}
+			case o.BusinessHours == "" && u.always[rank] == policy.UrgencyLow:
+				o.Targets[pr] = outTargets{Urgency: policy.UrgencyLow}
+			}
+		}
+		if len(o.Targets) == 0 {
+			o.Targets = nil
+		}
+	}
+	for _, sr := range s.senders {
+		b.rep.add(Changed, sr, "a sender: point it at pagerd (docs/MIGRATING.md) and set $%s to the key it presents", senderEnv)
+	}
+	b.out.Services = append(b.out.Services, o)
+	b.rep.Imported = append(b.rep.Imported, fmt.Sprintf("%s → service %s (escalation policy %s)", s.ref, name, pol))
+}
+
+// opsgenieRules are the routing rules that give alerts carrying an Opsgenie
+// priority label the scheme's priority, by policy's published table.
+func opsgenieRules(sc *policy.Scheme) []outRule {
+	var rules []outRule
+	for _, pr := range sc.Priorities {
+		var ogs []string
+		for _, og := range policy.OpsgeniePriorities {
+			if got, _ := sc.FromOpsgenie(og); got == pr {
+				ogs = append(ogs, og)
+			}
+		}
+		if len(ogs) == 0 {
+			continue
+		}
+		m := fmt.Sprintf("priority=%q", ogs[0])
+		if len(ogs) > 1 {
+			m = fmt.Sprintf("priority=~%q", strings.Join(ogs, "|"))
+		}
+		rules = append(rules, outRule{Name: "Opsgenie " + strings.Join(ogs, ", "), Matchers: []string{m}, Priority: pr})
+	}
+	return rules
+}
+
+// calendar writes a service's support hours as a business_hours calendar.
+func (b *builder) calendar(service string, s *service, c *calendar) string {
+	if !validZone(c.tz) {
+		b.rep.add(NotMapped, s.ref, "support hours in time zone %q, which pagerd does not accept; urgency is the same at every hour", c.tz)
+		return ""
+	}
+	if !validSpan(c.start, c.end) {
+		b.rep.add(NotMapped, s.ref, "support hours %s to %s are not a span of one day pagerd can express (HH:MM, end after start); urgency is the same at every hour", c.start, c.end)
+		return ""
+	}
+	if len(c.days) == 0 {
+		b.rep.add(NotMapped, s.ref, "support hours on no weekday; urgency is the same at every hour")
+		return ""
+	}
+	name := b.calendarNames.take(service + "-support-hours")
+	cal := outCalendar{Name: name, TimeZone: c.tz, Start: quoted(c.start), End: quoted(c.end), comment: s.ref.String() + " support hours"}
+	for _, d := range c.days {
+		cal.Days = append(cal.Days, strings.ToLower(d.String()[:3]))
+	}
+	b.out.BusinessHours = append(b.out.BusinessHours, cal)
+	return name
+}
+
+// validSpan reports whether start and end are times of day "HH:MM" with
+// end after start ("24:00" ends at midnight), as a pagerd calendar needs.
+func validSpan(start, end string) bool {
+	parse := func(s string) (int, bool) {
+		t, err := time.Parse("15:04", s)
+		if s == "24:00" {
+			return 24 * 60, true
+		}
+		if err != nil || len(s) != 5 {
+			return 0, false
+		}
+		return t.Hour()*60 + t.Minute(), true
+	}
+	a, ok1 := parse(start)
+	b, ok2 := parse(end)
+	return ok1 && ok2 && b > a
+}

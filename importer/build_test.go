@@ -1,0 +1,235 @@
+package importer
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pagerd/pagerd/policy"
+)
+
+// ogDoc is a small Opsgenie export written inline: two users, a weekly
+// schedule, and whatever the test adds.
+func ogDocs(extra ...string) []Document {
+	docs := []Document{
+		{Name: "users.json", Data: []byte(`{"data": [
+			{"id": "u1", "username": "ann@example.com", "fullName": "Ann", "timeZone": "UTC",
+			 "userContacts": [{"contactMethod": "sms", "to": "1-5555550123", "enabled": true}]},
+			{"id": "u2", "username": "ben@example.com", "fullName": "Ben", "timeZone": "EST",
+			 "userContacts": [{"contactMethod": "sms", "to": "1-5555550124", "enabled": true}]}]}`)},
+		{Name: "schedules.json", Data: []byte(`{"data": [{"id": "s1", "name": "Ops", "timezone": "UTC", "enabled": true,
+			"rotations": [{"id": "r1", "name": "Main", "type": "weekly", "length": 1, "startDate": "2025-10-06T00:00:00Z",
+			  "participants": [{"type": "user", "id": "u1"}, {"type": "user", "id": "u2"}]}]}]}`)},
+	}
+	for i, e := range extra {
+		docs = append(docs, Document{Name: "extra" + string(rune('0'+i)) + ".json", Data: []byte(e)})
+	}
+	return docs
+}
+
+func mustImport(t *testing.T, vendor string, docs []Document, opt Options) (*Result, *policy.Config) {
+	t.Helper()
+	if opt.Now.IsZero() {
+		opt.Now = fixtureNow
+	}
+	res, err := Import(vendor, docs, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := policy.Parse(res.Config, "imported.yaml", "")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, res.Config)
+	}
+	return res, cfg
+}
+
+// TestOverlappingOverrides: pagerd refuses overlapping overrides of one
+// tier, so the later one is reported, and the config still loads.
+func TestOverlappingOverrides(t *testing.T) {
+	res, cfg := mustImport(t, Opsgenie, ogDocs(`{"data": [
+		{"_parent": {"id": "s1"}, "alias": "first", "user": {"type": "user", "id": "u2"}, "startDate": "2025-10-07T08:00:00Z", "endDate": "2025-10-07T12:00:00Z"},
+		{"_parent": {"id": "s1"}, "alias": "second", "user": {"type": "user", "id": "u1"}, "startDate": "2025-10-07T10:00:00Z", "endDate": "2025-10-07T14:00:00Z"},
+		{"_parent": {"name": "Ops"}, "alias": "later", "user": {"type": "user", "username": "ann@example.com"}, "startDate": "2025-10-08T10:00:00Z", "endDate": "2025-10-08T14:00:00Z", "rotations": [{"name": "Main"}]},
+		{"_parent": {"id": "nope"}, "alias": "elsewhere", "user": {"type": "user", "id": "u1"}, "startDate": "2025-10-08T10:00:00Z", "endDate": "2025-10-08T14:00:00Z"}]}`), Options{})
+	if n := len(cfg.Schedule("ops").Overrides); n != 2 {
+		t.Errorf("%d overrides, want 2 (first and later):\n%s", n, res.Config)
+	}
+	if issueWith(res.Report, NotMapped, `override "second"`, "overlaps an earlier override of tier ops/main") == nil {
+		t.Errorf("the overlap is not reported: %+v", res.Report.Issues)
+	}
+	if issueWith(res.Report, NotMapped, `override "elsewhere"`, `schedule "nope"`) == nil {
+		t.Errorf("the override of a schedule not in the export is not reported")
+	}
+	if issueWith(res.Report, Changed, `user "ben@example.com"`, `time zone "EST"`) == nil {
+		t.Errorf("a fixed-offset zone is not reported")
+	}
+}
+
+// TestSEVScheme: with SEV-1–4, Opsgenie priorities and "if not closed"
+// rules use the scheme's priorities.
+func TestSEVScheme(t *testing.T) {
+	_, cfg := mustImport(t, Opsgenie, ogDocs(
+		`{"data": [{"id": "e1", "name": "Ops esc", "ownerTeam": {"id": "t1"}, "rules": [
+			{"condition": "if-not-acked", "notifyType": "default", "delay": {"timeAmount": 0}, "recipient": {"type": "schedule", "id": "s1"}},
+			{"condition": "if-not-closed", "notifyType": "default", "delay": {"timeAmount": 2, "timeUnit": "hours"}, "recipient": {"type": "user", "id": "u2"}}],
+			"repeat": {"waitInterval": 0, "count": 3}}]}`,
+		`{"data": {"id": "t1", "name": "Ops team", "members": []}}`), Options{Scheme: policy.SchemeSEV})
+	svc := cfg.Service("ops-team")
+	if svc == nil || svc.PriorityScheme != "SEV-1-4" {
+		t.Fatalf("service: %+v", svc)
+	}
+	for og, want := range map[string]string{"P1": "SEV-1", "P3": "SEV-3", "P5": "SEV-4"} {
+		if r := cfg.Route(svc, map[string]string{"priority": og}, fixtureNow); r.Priority != want {
+			t.Errorf("%s → %s, want %s", og, r.Priority, want)
+		}
+	}
+	pol := cfg.Policy("ops-esc")
+	if len(pol.Unresolved) != 1 || strings.Join(pol.Unresolved[0].Priorities, ",") != "SEV-1,SEV-2,SEV-3,SEV-4" || pol.Unresolved[0].After != policy.Duration(7200e9) {
+		t.Errorf("unresolved: %+v", pol.Unresolved)
+	}
+	// Repeating with no wait: pagerd's last level waits a minute.
+	if pol.Repeat != 3 || pol.Levels[0].Timeout.Duration.Minutes() != 1 {
+		t.Errorf("repeat %d, last timeout %s; want 3, 1m", pol.Repeat, pol.Levels[0].Timeout)
+	}
+}
+
+// TestNothingLeftToPage: an escalation whose every target was left out is
+// not imported, nor the service that uses it, and both are reported.
+func TestNothingLeftToPage(t *testing.T) {
+	res, cfg := mustImport(t, Opsgenie, ogDocs(
+		`{"data": [{"id": "e1", "name": "Ghosts", "rules": [
+			{"condition": "if-not-acked", "notifyType": "default", "delay": {"timeAmount": 0}, "recipient": {"type": "user", "id": "gone"}}]}]}`,
+		`{"team": {"id": "t1", "name": "Ghost team"}, "teamRoutingRules": [{"isDefault": true, "notify": {"type": "escalation", "id": "e1"}}]}`), Options{})
+	if cfg.Policy("ghosts") != nil || cfg.Service("ghost-team") != nil {
+		t.Errorf("an escalation that pages nobody, or its service, was imported:\n%s", res.Config)
+	}
+	for _, want := range [][]string{
+		{`escalation "Ghosts"`, `pages "gone"`},
+		{`escalation "Ghosts"`, "nobody it pages was imported"},
+		{`team "Ghost team"`, "its escalation", "not imported"},
+	} {
+		if issueWith(res.Report, NotMapped, want...) == nil {
+			t.Errorf("not reported: %q\n%+v", want, res.Report.Issues)
+		}
+	}
+}
+
+// TestReportText: the report's sections, in order, with their counts.
+func TestReportText(t *testing.T) {
+	res, _ := importFixture(t, Opsgenie, Options{}, "opsgenie/OpsGenieBackups")
+	var b strings.Builder
+	if err := res.Report.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	text := b.String()
+	last := -1
+	for _, h := range []string{
+		"# pagerd import opsgenie\n\nImported 4 users, 2 schedules (2 tiers), 1 escalation policies and 1 services;",
+		"\n## Not imported: pagerd cannot express these (",
+		"\n## Not imported yet: they need pagerd features that are on their way (2)\n",
+		"\n## Imported with a difference: check these (",
+		"\n## To do before pagerd serve: what check-config says (",
+		"\n## Imported (3)\n",
+	} {
+		i := strings.Index(text, h)
+		if i < 0 || i < last {
+			t.Errorf("the report does not have %q after the section before it:\n%s", h, text)
+		}
+		last = i
+	}
+	if n := res.Report.Count(NotMapped) + res.Report.Count(NotYet) + res.Report.Count(Changed); n != len(res.Report.Issues) || strings.Count(text, "\n- ") != n+len(res.Report.Warnings)+len(res.Report.Imported) {
+		t.Errorf("%d issues, %d list items in the text", n, strings.Count(text, "\n- "))
+	}
+}
+
+// TestImportNeverWritesAConfigThatFails: input that would break pagerd's
+// rules (two people with one email, an address pagerd refuses, two
+// services whose key variables would collide, support hours that are not a
+// span) is reported, and the config still loads.
+func TestImportNeverWritesAConfigThatFails(t *testing.T) {
+	docs := []Document{
+		{Name: "users.json", Data: []byte(`{"users": [
+			{"id": "P1", "name": "One", "email": "same@example.com", "contact_methods": [{"id": "c1", "type": "sms_contact_method", "address": "5555550101", "country_code": 1}]},
+			{"id": "P2", "name": "Two", "email": "SAME@example.com", "contact_methods": [{"id": "c2", "type": "sms_contact_method", "address": "5555550102", "country_code": 1}]},
+			{"id": "P3", "name": "Three", "email": "a@b@c", "contact_methods": [{"id": "c3", "type": "sms_contact_method", "address": "12", "country_code": 1}]}]}`)},
+		{Name: "escalation_policies.json", Data: []byte(`{"escalation_policies": [{"id": "E1", "name": "E", "num_loops": 0,
+			"escalation_rules": [{"escalation_delay_in_minutes": 5, "targets": [{"id": "P1", "type": "user_reference"}]},
+			                     {"escalation_delay_in_minutes": 5, "targets": [{"id": "T1", "type": "team_reference", "summary": "Team"}]}]}]}`)},
+		{Name: "services.json", Data: []byte(`{"services": [
+			{"id": "S1", "name": "api-v2", "escalation_policy": {"id": "E1"},
+			 "incident_urgency_rule": {"type": "use_support_hours", "during_support_hours": {"type": "constant", "urgency": "high"}, "outside_support_hours": {"type": "constant", "urgency": "low"}},
+			 "support_hours": {"type": "fixed_time_per_day", "time_zone": "UTC", "start_time": "17:00:00", "end_time": "09:00:00", "days_of_week": [1,2,3,4,5]}},
+			{"id": "S2", "name": "api_v2", "escalation_policy": {"id": "E1"},
+			 "incident_urgency_rule": {"type": "constant", "urgency": "low"}}]}`)},
+	}
+	res, cfg := mustImport(t, PagerDuty, docs, Options{})
+	// Ids come from the emails' local parts: same, same-2, a.
+	for id, want := range map[string]string{"same": "same@example.com", "same-2": "", "a": ""} {
+		if u := cfg.User(id); u == nil || u.Email != want {
+			t.Errorf("user %s: %+v, want email %q", id, u, want)
+		}
+	}
+	a, b := cfg.Service("api-v2"), cfg.Service("api_v2")
+	if a == nil || b == nil {
+		t.Fatalf("services: %+v %+v", a, b)
+	}
+	if a.Integrations.PagerDutyRoutingKeyFile != "" || !strings.Contains(string(res.Config), `pagerduty_routing_key: "${PAGERD_API_V2_PAGERDUTY_ROUTING_KEY}"`) ||
+		!strings.Contains(string(res.Config), `pagerduty_routing_key: "${PAGERD_API_V2_PAGERDUTY_ROUTING_KEY_2}"`) {
+		t.Errorf("the two services do not read different variables:\n%s", res.Config)
+	}
+	if a.BusinessHours != "" {
+		t.Errorf("support hours from 17:00 to 09:00 became calendar %q", a.BusinessHours)
+	}
+	if r := cfg.Route(b, map[string]string{"severity": "critical"}, fixtureNow); r.Urgency != policy.UrgencyLow {
+		t.Errorf("a constant low urgency service routes a critical alert at %s urgency", r.Urgency)
+	}
+	for _, want := range [][]string{
+		{`user "Two"`, "same email as same"},
+		{`user "Three"`, `"a@b@c" is not an email address`},
+	} {
+		if issueWith(res.Report, Changed, want...) == nil {
+			t.Errorf("not reported: %q\n%+v", want, res.Report.Issues)
+		}
+	}
+	for _, want := range [][]string{
+		{`service "api-v2"`, "support hours 17:00 to 09:00"},
+		{`contact method`, `"12" is not a phone number`},
+		{`rule "2"`, "pages a team_reference (Team)"},
+		{`rule "2"`, "pages nobody pagerd could import"},
+	} {
+		if issueWith(res.Report, NotMapped, want...) == nil {
+			t.Errorf("not reported: %q\n%+v", want, res.Report.Issues)
+		}
+	}
+}
+
+// TestGrafanaStepsOfAnUnlistedChain: escalation steps whose chain is not in
+// the export are still imported, under the chain's id.
+func TestGrafanaStepsOfAnUnlistedChain(t *testing.T) {
+	_, cfg := mustImport(t, GrafanaOnCall, []Document{
+		{Name: "users.json", Data: []byte(`{"results": [{"id": "U1", "email": "u@example.io", "username": "u"}]}`)},
+		{Name: "steps.json", Data: []byte(`{"results": [{"id": "S1", "escalation_chain_id": "FX1", "position": 0, "type": "notify_persons", "persons_to_notify": ["U1"]}]}`)},
+	}, Options{})
+	if p := cfg.Policy("fx1"); p == nil || len(p.Levels) != 1 || p.Levels[0].Targets[0].User != "u" {
+		t.Errorf("policy fx1: %+v", p)
+	}
+}
+
+// TestLayerHiddenByALayerNotImported: a daily layer (not imported yet) on
+// top of a weekly one hides it at every hour at the source, so the weekly
+// layer is not imported as if it were on call.
+func TestLayerHiddenByALayerNotImported(t *testing.T) {
+	res, cfg := mustImport(t, PagerDuty, []Document{
+		{Name: "users.json", Data: []byte(`{"users": [{"id": "P1", "name": "One", "email": "one@example.com"}, {"id": "P2", "name": "Two", "email": "two@example.com"}]}`)},
+		{Name: "schedule.json", Data: []byte(`{"schedule": {"id": "S1", "name": "Layered", "time_zone": "UTC", "schedule_layers": [
+			{"id": "L2", "name": "Daily", "start": "2025-10-01T00:00:00Z", "rotation_virtual_start": "2025-10-01T00:00:00Z", "rotation_turn_length_seconds": 86400,
+			 "users": [{"user": {"id": "P1"}}, {"user": {"id": "P2"}}], "restrictions": []},
+			{"id": "L1", "name": "Weekly", "start": "2025-10-01T00:00:00Z", "rotation_virtual_start": "2025-10-06T00:00:00Z", "rotation_turn_length_seconds": 604800,
+			 "users": [{"user": {"id": "P2"}}, {"user": {"id": "P1"}}], "restrictions": []}]}}`)},
+	}, Options{})
+	if len(cfg.Schedules) != 0 {
+		t.Errorf("imported %d schedules; the weekly layer is never on call at the source:\n%s", len(cfg.Schedules), res.Config)
+	}
+	if issueWith(res.Report, NotYet, `layer "Daily"`, "1 day(s)") == nil || issueWith(res.Report, NotMapped, `layer "Weekly"`, `never on call`, `"Daily"`) == nil {
+		t.Errorf("the report does not say why: %+v", res.Report.Issues)
+	}
+}

@@ -1,0 +1,456 @@
+package importer
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pagerd/pagerd/policy"
+)
+
+// Grafana OnCall: the JSON its HTTP API v1 returns, lists
+// ({"count", "next", "previous", "results": [...]}) or single objects:
+// /api/v1/users/, /api/v1/schedules/, /api/v1/on_call_shifts/,
+// /api/v1/escalation_chains/, /api/v1/escalation_policies/ (the steps of
+// the chains), /api/v1/integrations/, /api/v1/routes/ and
+// /api/v1/personal_notification_rules/. A schedule's shifts are found by
+// the ids in its "shifts" list; shift start times are wall-clock times in
+// the shift's time zone, or the schedule's when the shift has none.
+
+type gUser struct {
+	ID       string `json:"id"`
+	Email    string `json:"email"`
+	Username string `json:"username"`
+	Timezone string `json:"timezone"`
+}
+
+type gSchedule struct {
+	ID               string   `json:"id"`
+	Name             string   `json:"name"`
+	Type             string   `json:"type"`
+	TimeZone         string   `json:"time_zone"`
+	Shifts           []string `json:"shifts"`
+	IcalURLPrimary   *string  `json:"ical_url_primary"`
+	IcalURLOverrides *string  `json:"ical_url_overrides"`
+}
+
+type gShift struct {
+	ID                         string     `json:"id"`
+	Name                       string     `json:"name"`
+	Type                       string     `json:"type"`
+	TimeZone                   *string    `json:"time_zone"`
+	Level                      int        `json:"level"`
+	Start                      string     `json:"start"`
+	RotationStart              string     `json:"rotation_start"`
+	Duration                   int        `json:"duration"`
+	Frequency                  *string    `json:"frequency"`
+	Interval                   *int       `json:"interval"`
+	Until                      *string    `json:"until"`
+	ByDay                      []string   `json:"by_day"`
+	ByMonth                    []int      `json:"by_month"`
+	ByMonthday                 []int      `json:"by_monthday"`
+	Users                      []string   `json:"users"`
+	RollingUsers               [][]string `json:"rolling_users"`
+	StartRotationFromUserIndex *int       `json:"start_rotation_from_user_index"`
+}
+
+type gStep struct {
+	ID                       string   `json:"id"`
+	EscalationChainID        string   `json:"escalation_chain_id"`
+	Position                 int      `json:"position"`
+	Type                     string   `json:"type"`
+	Duration                 *int     `json:"duration"`
+	Important                bool     `json:"important"`
+	PersonsToNotify          []string `json:"persons_to_notify"`
+	PersonsNextEachTime      []string `json:"persons_to_notify_next_each_time"`
+	NotifyOnCallFromSchedule string   `json:"notify_on_call_from_schedule"`
+	NotifyIfTimeFrom         string   `json:"notify_if_time_from"`
+	NotifyIfTimeTo           string   `json:"notify_if_time_to"`
+}
+
+type gIntegration struct {
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Type         string `json:"type"`
+	DefaultRoute *struct {
+		ID                string  `json:"id"`
+		EscalationChainID *string `json:"escalation_chain_id"`
+	} `json:"default_route"`
+	MaintenanceMode *string `json:"maintenance_mode"`
+}
+
+type gRoute struct {
+	ID                string  `json:"id"`
+	IntegrationID     string  `json:"integration_id"`
+	EscalationChainID *string `json:"escalation_chain_id"`
+	RoutingRegex      string  `json:"routing_regex"`
+	Position          int     `json:"position"`
+}
+
+type gRule struct {
+	ID        string `json:"id"`
+	UserID    string `json:"user_id"`
+	Position  int    `json:"position"`
+	Important bool   `json:"important"`
+	Type      string `json:"type"`
+	Duration  *int   `json:"duration"`
+}
+
+type gExport struct {
+	users        []gUser
+	schedules    []gSchedule
+	shifts       map[string]gShift
+	chains       []struct{ ID, Name string }
+	steps        map[string][]gStep
+	integrations []gIntegration
+	routes       []gRoute
+	rules        map[string][]gRule
+}
+
+func readGrafana(docs []Document, rep *Report) (*source, error) {
+	ex := &gExport{shifts: map[string]gShift{}, steps: map[string][]gStep{}, rules: map[string][]gRule{}}
+	for _, d := range docs {
+		objs, err := d.objects("results")
+		if err != nil {
+			return nil, err
+		}
+		unknown, teams := 0, 0
+		for _, obj := range objs {
+			var err error
+			switch {
+			case has(obj, "escalation_chain_id", "position", "type"):
+				var s gStep
+				err = into(obj, &s, d.Name)
+				ex.steps[s.EscalationChainID] = append(ex.steps[s.EscalationChainID], s)
+			case has(obj, "integration_id", "routing_regex"):
+				var r gRoute
+				err = into(obj, &r, d.Name)
+				ex.routes = append(ex.routes, r)
+			case has(obj, "user_id", "type", "position"):
+				var r gRule
+				err = into(obj, &r, d.Name)
+				ex.rules[r.UserID] = append(ex.rules[r.UserID], r)
+			case has(obj, "default_route") || has(obj, "link", "type"):
+				var i gIntegration
+				err = into(obj, &i, d.Name)
+				ex.integrations = append(ex.integrations, i)
+			case has(obj, "on_call_now") || has(obj, "ical_url_primary") || has(obj, "shifts", "time_zone"):
+				var s gSchedule
+				err = into(obj, &s, d.Name)
+				ex.schedules = append(ex.schedules, s)
+			case has(obj, "duration", "type", "start"):
+				var s gShift
+				err = into(obj, &s, d.Name)
+				ex.shifts[s.ID] = s
+			case has(obj, "email", "username"):
+				var u gUser
+				err = into(obj, &u, d.Name)
+				ex.users = append(ex.users, u)
+			case has(obj, "email", "avatar_url"):
+				teams++
+			case has(obj, "id", "name") && len(obj) <= 3:
+				var c struct{ ID, Name string }
+				err = into(obj, &c, d.Name)
+				ex.chains = append(ex.chains, c)
+			default:
+				unknown++
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if teams > 0 {
+			rep.add(NotMapped, ref{Kind: "file", Name: d.Name}, "%d Grafana OnCall teams: pagerd has no teams; their users, schedules and escalation chains are imported on their own", teams)
+		}
+		if unknown > 0 {
+			rep.add(NotMapped, ref{Kind: "file", Name: d.Name}, "%d objects pagerd import does not know; not read", unknown)
+		}
+	}
+	// Steps of chains the export does not list are imported under the
+	// chain's id.
+	known := map[string]bool{}
+	for _, c := range ex.chains {
+		known[c.ID] = true
+	}
+	var orphans []string
+	for id := range ex.steps {
+		if !known[id] {
+			orphans = append(orphans, id)
+		}
+	}
+	sort.Strings(orphans)
+	for _, id := range orphans {
+		ex.chains = append(ex.chains, struct{ ID, Name string }{id, id})
+	}
+	return ex.model(rep), nil
+}
+
+func (ex *gExport) model(rep *Report) *source {
+	src := &source{}
+	for _, u := range ex.users {
+		src.people = append(src.people, ex.person(u, rep))
+	}
+	if len(ex.users) > 0 {
+		rep.add(NotMapped, ref{Kind: "Grafana OnCall users"}, "the API gives no phone numbers or app devices, so every user is imported without a contact pagerd can page: add their SMS and voice numbers by hand")
+	}
+	for _, s := range ex.schedules {
+		if sc := ex.schedule(s, rep); sc != nil {
+			src.schedules = append(src.schedules, sc)
+		}
+	}
+	for _, c := range ex.chains {
+		src.ladders = append(src.ladders, ex.ladder(c.ID, c.Name, rep))
+	}
+	for _, in := range ex.integrations {
+		if s := ex.service(in, rep); s != nil {
+			src.services = append(src.services, s)
+		}
+	}
+	return src
+}
+
+// gChannel is the pagerd channel of a personal notification rule type.
+func gChannel(typ string) string {
+	switch t := strings.TrimPrefix(typ, "notify_by_"); {
+	case t == "sms":
+		return policy.ChannelSMS
+	case t == "phone_call":
+		return policy.ChannelVoice
+	case strings.HasPrefix(t, "mobile_app"):
+		return policy.ChannelPush
+	default:
+		return t
+	}
+}
+
+func (ex *gExport) person(u gUser, rep *Report) *person {
+	r := ref{Kind: "Grafana OnCall user", Name: u.Username, ID: u.ID}
+	p := &person{ref: r, keys: lowerKeys(u.ID, u.Username, u.Email), hint: u.Username, email: u.Email, tz: u.Timezone}
+	if p.hint == "" {
+		p.hint = localPart(u.Email)
+	}
+	rules := append([]gRule(nil), ex.rules[u.ID]...)
+	sort.SliceStable(rules, func(i, j int) bool { return rules[i].Position < rules[j].Position })
+	var at time.Duration
+	var important []string
+	for _, nr := range rules {
+		if nr.Important {
+			important = append(important, strings.TrimPrefix(nr.Type, "notify_by_"))
+			continue
+		}
+		if nr.Type == "wait" {
+			if nr.Duration != nil {
+				at += time.Duration(*nr.Duration) * time.Second
+			}
+			continue
+		}
+		p.high = append(p.high, step{after: at, channel: gChannel(nr.Type)})
+	}
+	if len(important) > 0 {
+		rep.add(NotMapped, r, "important notification rules (%s): pagerd has one ladder per urgency, which the alert's priority picks; the default rules became the high-urgency ladder", strings.Join(important, ", "))
+	}
+	return p
+}
+
+// shiftTime reads a shift's start or until: a wall-clock time in loc, or
+// an instant with a zone.
+func shiftTime(s string, loc *time.Location) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.ParseInLocation("2006-01-02T15:04:05", s, loc)
+}
+
+func (ex *gExport) schedule(s gSchedule, rep *Report) *schedule {
+	r := ref{Kind: "Grafana OnCall schedule", Name: s.Name, ID: s.ID}
+	if s.Type == "ical" || (s.IcalURLPrimary != nil && *s.IcalURLPrimary != "") {
+		rep.add(NotMapped, r, "an iCal schedule: its shifts live in an external calendar pagerd cannot read; recreate them as rotations (escalations to it are left out)")
+		return nil
+	}
+	if s.IcalURLOverrides != nil && *s.IcalURLOverrides != "" {
+		rep.add(NotMapped, r, "takes overrides from an iCal calendar pagerd cannot read; add them as pagerd overrides")
+	}
+	tz := s.TimeZone
+	if tz == "" {
+		tz = "UTC"
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		loc = time.UTC
+	}
+	out := &schedule{ref: r, keys: []string{s.ID, s.Name}, name: s.Name, tz: tz}
+	byLevel := map[int][]*rotation{}
+	for _, id := range s.Shifts {
+		sh, ok := ex.shifts[id]
+		sr := r.in("shift", sh.Name, id)
+		if !ok {
+			rep.add(NotMapped, r.in("shift", "", id), "is not in the export (export /api/v1/on_call_shifts/); not imported")
+			continue
+		}
+		sloc := loc
+		if sh.TimeZone != nil && *sh.TimeZone != "" {
+			if l, err := time.LoadLocation(*sh.TimeZone); err == nil {
+				sloc = l
+				if l.String() != loc.String() {
+					rep.add(Changed, sr, "keeps its handoff time in %s; pagerd keeps it in the schedule's zone (%s), which can move it by an hour across a daylight saving change one zone has and the other not", l, loc)
+				}
+			}
+		}
+		start, err := shiftTime(sh.Start, sloc)
+		if err != nil {
+			rep.add(NotMapped, sr, "start %q is not a time; not imported", sh.Start)
+			continue
+		}
+		switch sh.Type {
+		case "override":
+			if len(sh.Users) != 1 {
+				rep.add(NotMapped, sr, "an override with %d people: pagerd overrides put one person on each tier; not imported", len(sh.Users))
+				continue
+			}
+			out.overrides = append(out.overrides, &override{
+				ref: sr, person: sh.Users[0], from: start, until: start.Add(time.Duration(sh.Duration) * time.Second), reason: "Grafana OnCall override " + sh.Name,
+			})
+			continue
+		case "single_event":
+			rep.add(NotMapped, sr, "a one-off shift from %s: pagerd has rotations and overrides; add it as an override if it is still to come", start.Format(time.RFC3339))
+			continue
+		}
+		byLevel[sh.Level] = append(byLevel[sh.Level], gRotation(sh, sr, start, sloc))
+	}
+	var levels []int
+	for l := range byLevel {
+		levels = append(levels, l)
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(levels)))
+	for _, l := range levels {
+		out.layers = append(out.layers, byLevel[l])
+	}
+	return out
+}
+
+// gRotation reads a rolling_users or recurrent_event shift as a rotation.
+func gRotation(sh gShift, r ref, start time.Time, loc *time.Location) *rotation {
+	rot := &rotation{ref: r, keys: []string{sh.ID, sh.Name}, name: sh.Name, start: start, length: 1}
+	if sh.Interval != nil && *sh.Interval > 0 {
+		rot.length = *sh.Interval
+	}
+	freq := ""
+	if sh.Frequency != nil {
+		freq = *sh.Frequency
+	}
+	var unit time.Duration
+	switch freq {
+	case "weekly":
+		rot.unit, unit = "week", 7*24*time.Hour
+	case "daily":
+		rot.unit, unit = "day", 24*time.Hour
+	case "hourly":
+		rot.unit, unit = "hour", time.Hour
+	default:
+		rot.unmappable = fmt.Sprintf("repeats %q: pagerd rotates whole weeks", freq)
+	}
+	if sh.Type == "rolling_users" {
+		groups := sh.RollingUsers
+		if i := sh.StartRotationFromUserIndex; i != nil && *i > 0 && len(groups) > 0 {
+			k := *i % len(groups)
+			groups = append(append([][]string(nil), groups[k:]...), groups[:k]...)
+		}
+		rot.groups = groups
+	} else {
+		rot.groups = [][]string{sh.Users}
+	}
+	period := time.Duration(rot.length) * unit
+	dur := time.Duration(sh.Duration) * time.Second
+	switch {
+	case len(sh.ByDay) > 0 && !(len(sh.ByDay) == 7 && dur >= 24*time.Hour):
+		rot.restriction = fmt.Sprintf("on %s, %s from %s", strings.Join(sh.ByDay, ","), policy.Duration(dur), start.In(loc).Format("15:04"))
+	case len(sh.ByMonth) > 0 || len(sh.ByMonthday) > 0:
+		rot.restriction = "in some months or on some days of the month"
+	case unit > 0 && dur < period:
+		rot.restriction = fmt.Sprintf("%s from %s of every %s", policy.Duration(dur), start.In(loc).Format("Mon 15:04"), policy.Duration(period))
+	case unit > 0 && dur > period:
+		rot.unmappable = fmt.Sprintf("its shifts (%s) are longer than they repeat (%s), so they overlap", policy.Duration(dur), policy.Duration(period))
+	}
+	if sh.RotationStart != "" {
+		if rs, err := shiftTime(sh.RotationStart, loc); err == nil && rs.After(start) {
+			rot.from = rs
+		}
+	}
+	if sh.Until != nil && *sh.Until != "" {
+		if u, err := shiftTime(*sh.Until, loc); err == nil {
+			rot.end = u
+		}
+	}
+	return rot
+}
+
+// ladder reads an escalation chain's steps: waits add up; each notify step
+// is paged at the time reached; repeat_escalation starts the chain over
+// (Grafana OnCall repeats it up to five times).
+func (ex *gExport) ladder(id, name string, rep *Report) *ladder {
+	r := ref{Kind: "Grafana OnCall escalation chain", Name: name, ID: id}
+	l := &ladder{ref: r, keys: []string{id, name}, name: name}
+	steps := append([]gStep(nil), ex.steps[id]...)
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Position < steps[j].Position })
+	var at, last time.Duration
+	for _, st := range steps {
+		sr := r.in("step", fmt.Sprintf("%d %s", st.Position, st.Type), st.ID)
+		if st.Important {
+			rep.add(Changed, sr, "notifies with the people's important rules: pagerd's ladder follows the alert's urgency")
+		}
+		switch st.Type {
+		case "wait":
+			if st.Duration != nil {
+				at += time.Duration(*st.Duration) * time.Second
+			}
+		case "notify_persons":
+			rg := rung{ref: sr, at: at}
+			for _, p := range st.PersonsToNotify {
+				rg.targets = append(rg.targets, target{person: p})
+			}
+			l.rungs = append(l.rungs, rg)
+			last = at
+		case "notify_on_call_from_schedule":
+			l.rungs = append(l.rungs, rung{ref: sr, at: at, targets: []target{{schedule: st.NotifyOnCallFromSchedule}}})
+			last = at
+		case "repeat_escalation":
+			l.repeat = 5
+			l.repeatAfter = at - last
+		case "notify_person_next_each_time":
+			rep.add(NotMapped, sr, "notifies one of %d people in turn: pagerd pages everyone a level names; make a schedule of them", len(st.PersonsNextEachTime))
+		case "notify_if_time_from_to":
+			rep.add(NotMapped, sr, "continues only between %s and %s: pagerd's policies do not change with the time of day (its urgency does, with business hours)", st.NotifyIfTimeFrom, st.NotifyIfTimeTo)
+		case "resolve":
+			rep.add(NotMapped, sr, "resolves the alert group: pagerd never resolves an incident on its own")
+		default:
+			rep.add(NotMapped, sr, "a %s step: pagerd pages users and schedules; not imported", st.Type)
+		}
+	}
+	return l
+}
+
+func (ex *gExport) service(in gIntegration, rep *Report) *service {
+	r := ref{Kind: "Grafana OnCall integration", Name: in.Name, ID: in.ID}
+	if in.DefaultRoute == nil || in.DefaultRoute.EscalationChainID == nil || *in.DefaultRoute.EscalationChainID == "" {
+		rep.add(NotMapped, r, "its default route has no escalation chain, so its alerts page nobody; no service written")
+		return nil
+	}
+	for _, rt := range ex.routes {
+		if rt.IntegrationID != in.ID || rt.ID == in.DefaultRoute.ID {
+			continue
+		}
+		chain := "no escalation chain"
+		if rt.EscalationChainID != nil {
+			chain = "escalation chain " + *rt.EscalationChainID
+		}
+		rep.add(NotMapped, r.in("route", rt.RoutingRegex, rt.ID), "sends alerts matching %q to %s: a pagerd service has one escalation policy; make a service for them (rules set priorities, not policies)", rt.RoutingRegex, chain)
+	}
+	if in.MaintenanceMode != nil && *in.MaintenanceMode != "" {
+		rep.add(NotYet, r, "is in %s mode: pagerd maintenance windows are on their way (issue 16)", *in.MaintenanceMode)
+	}
+	return &service{
+		ref: r, name: in.Name, description: "Grafana OnCall " + in.Type + " integration",
+		ladder: *in.DefaultRoute.EscalationChainID, senders: []ref{r},
+	}
+}

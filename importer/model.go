@@ -1,0 +1,211 @@
+package importer
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The vendor-neutral model: what each vendor's JSON is read into, and what
+// the builder maps onto pagerd. References between entities are vendor keys
+// (ids, and the names or usernames vendors also refer by).
+
+// ref names a source entity in the report: vendor kind "name" (id ...),
+// optionally inside another entity.
+type ref struct {
+	Kind, Name, ID string
+	Parent         *ref
+}
+
+func (r ref) String() string {
+	s := r.Kind
+	if r.Name != "" {
+		s += fmt.Sprintf(" %q", r.Name)
+	}
+	if r.ID != "" && r.ID != r.Name {
+		s += " (id " + r.ID + ")"
+	}
+	if r.Parent != nil {
+		return r.Parent.String() + ", " + s
+	}
+	return s
+}
+
+// in is the ref of an entity inside r.
+func (r ref) in(kind, name, id string) ref {
+	p := r
+	return ref{Kind: kind, Name: name, ID: id, Parent: &p}
+}
+
+// source is one vendor's configuration in the neutral model.
+type source struct {
+	people    []*person
+	schedules []*schedule
+	ladders   []*ladder
+	services  []*service
+}
+
+// person is someone who can be paged.
+type person struct {
+	ref ref
+	// keys are what other entities refer to the person by.
+	keys []string
+	// hint is the pagerd id wanted (an email's local part, a username).
+	hint            string
+	name, email, tz string
+	contacts        []contact
+	// high and low are the person's own ladders, if the source has them.
+	high, low []step
+}
+
+// contact is one phone number or push target, already normalised: channel
+// "sms" or "voice" with an E.164 number.
+type contact struct {
+	channel, address string
+	ref              ref
+}
+
+// step sends on a channel some time after the person is paged.
+type step struct {
+	after   time.Duration
+	channel string
+}
+
+// schedule is who is on call: layers of rotations, the first layer taking
+// precedence over the ones after it (PagerDuty layers, Grafana OnCall
+// levels); within a layer every rotation is on call at once (Opsgenie's
+// rotations). Overrides replace the holders of some rotations for a span.
+type schedule struct {
+	ref       ref
+	keys      []string
+	name, tz  string
+	layers    [][]*rotation
+	overrides []*override
+	// disabled schedules page nobody at the source; they are reported and
+	// left out.
+	disabled bool
+}
+
+// rotation is turns of fixed length handed from one group of people to the
+// next: turn k from start+k·length belongs to groups[k mod len(groups)].
+type rotation struct {
+	ref  ref
+	keys []string
+	name string
+	// start is the instant group 0's first turn begins.
+	start time.Time
+	// from, when set, is when the rotation is first on call, if that is not
+	// start (PagerDuty's virtual start only sets the phase of the turns).
+	from time.Time
+	// unit is "week", "day" or "hour"; length counts them.
+	unit   string
+	length int
+	// groups are the people of each turn, in order (one person each for
+	// Opsgenie and PagerDuty); an empty group is a turn with nobody.
+	groups [][]string
+	// restriction, when set, says in words when the rotation is on call
+	// ("Mon-Fri 09:00-17:00"): it is off the rest of the time.
+	restriction string
+	// end, when set, is when the rotation stops.
+	end time.Time
+	// unmappable, when set, is why the vendor file already knows this
+	// rotation cannot be carried over.
+	unmappable string
+}
+
+// override puts one person on call instead of the rotations named (every
+// rotation of the schedule when none is).
+type override struct {
+	ref         ref
+	person      string
+	from, until time.Time
+	rotations   []string
+	reason      string
+}
+
+// ladder is an escalation: rungs paged at offsets from the incident's
+// creation while nobody acknowledges, then over again repeat times,
+// repeatAfter after the last rung; unresolved rungs page at their offset
+// while the incident is open, acknowledged or not.
+type ladder struct {
+	ref         ref
+	keys        []string
+	name        string
+	rungs       []rung
+	repeat      int
+	repeatAfter time.Duration
+	unresolved  []rung
+}
+
+// rung is one step of a ladder.
+type rung struct {
+	ref     ref
+	at      time.Duration
+	targets []target
+}
+
+// target is a schedule (whoever is on call in it) or a person, by key.
+type target struct {
+	schedule, person string
+}
+
+// service is where alerts arrive.
+type service struct {
+	ref         ref
+	name        string
+	description string
+	// ladder is the key of the escalation it uses.
+	ladder string
+	// opsgeniePriorities: alerts carry an Opsgenie priority label, mapped
+	// to the scheme by rules.
+	opsgeniePriorities bool
+	// pagerDutyKey: senders use a PagerDuty routing key.
+	pagerDutyKey bool
+	// urgency, when set, is the urgency per priority rank.
+	urgency *urgencyRule
+	// senders are the source's integrations: what must be pointed at pagerd.
+	senders []ref
+}
+
+// urgencyRule is PagerDuty's incident urgency: one urgency per priority
+// rank, or one during support hours and one outside them.
+type urgencyRule struct {
+	// always[rank] is the urgency when there are no support hours.
+	always [4]string
+	// inHours and offHours apply with a calendar.
+	inHours, offHours [4]string
+	calendar          *calendar
+}
+
+// calendar is support hours: days and a daily span in a time zone.
+type calendar struct {
+	tz         string
+	days       []time.Weekday
+	start, end string
+}
+
+// keyIndex finds entities by any of their keys.
+type keyIndex[T any] map[string]T
+
+func (k keyIndex[T]) add(keys []string, v T) {
+	for _, key := range keys {
+		if key == "" {
+			continue
+		}
+		if _, ok := k[key]; !ok {
+			k[key] = v
+		}
+	}
+}
+
+// lowerKeys adds lower-cased copies of keys (emails and usernames compare
+// without case).
+func lowerKeys(keys ...string) []string {
+	out := append([]string(nil), keys...)
+	for _, k := range keys {
+		if l := strings.ToLower(k); l != k {
+			out = append(out, l)
+		}
+	}
+	return out
+}

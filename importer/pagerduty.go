@@ -1,0 +1,463 @@
+package importer
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pagerd/pagerd/policy"
+)
+
+// PagerDuty: the JSON its REST API v2 returns. Users from GET /users with
+// include[]=contact_methods and include[]=notification_rules; schedules
+// from GET /schedules/{id} (with since and until, so the response carries
+// overrides_subschedule); GET /escalation_policies; GET /services. Lists
+// ({"users": [...]}) and single objects ({"schedule": {...}}) both work.
+//
+// Schedule layers come highest-precedence first, as GET returns them (the
+// reverse of the order they are created in, and of PagerDuty's UI, where
+// the bottom layer wins).
+
+type pdRef struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Summary string `json:"summary"`
+	Name    string `json:"name"`
+}
+
+func (r pdRef) label() string {
+	for _, s := range []string{r.Summary, r.Name, r.ID} {
+		if s != "" {
+			return s
+		}
+	}
+	return r.Type
+}
+
+type pdContactMethod struct {
+	ID          string `json:"id"`
+	Type        string `json:"type"`
+	Summary     string `json:"summary"`
+	Label       string `json:"label"`
+	Address     string `json:"address"`
+	CountryCode int    `json:"country_code"`
+}
+
+type pdUser struct {
+	ID                string            `json:"id"`
+	Name              string            `json:"name"`
+	Email             string            `json:"email"`
+	TimeZone          string            `json:"time_zone"`
+	ContactMethods    []pdContactMethod `json:"contact_methods"`
+	NotificationRules []struct {
+		ID                  string          `json:"id"`
+		Type                string          `json:"type"`
+		StartDelayInMinutes int             `json:"start_delay_in_minutes"`
+		ContactMethod       pdContactMethod `json:"contact_method"`
+		Urgency             string          `json:"urgency"`
+	} `json:"notification_rules"`
+}
+
+type pdRestriction struct {
+	Type            string `json:"type"`
+	StartTimeOfDay  string `json:"start_time_of_day"`
+	StartDayOfWeek  int    `json:"start_day_of_week"`
+	DurationSeconds int    `json:"duration_seconds"`
+}
+
+type pdLayer struct {
+	ID                        string   `json:"id"`
+	Name                      string   `json:"name"`
+	Start                     flexTime `json:"start"`
+	End                       flexTime `json:"end"`
+	RotationVirtualStart      flexTime `json:"rotation_virtual_start"`
+	RotationTurnLengthSeconds int      `json:"rotation_turn_length_seconds"`
+	Users                     []struct {
+		User pdRef `json:"user"`
+	} `json:"users"`
+	Restrictions []pdRestriction `json:"restrictions"`
+}
+
+type pdEntry struct {
+	ID    string   `json:"id"`
+	Start flexTime `json:"start"`
+	End   flexTime `json:"end"`
+	User  pdRef    `json:"user"`
+}
+
+type pdSchedule struct {
+	ID                   string    `json:"id"`
+	Name                 string    `json:"name"`
+	TimeZone             string    `json:"time_zone"`
+	ScheduleLayers       []pdLayer `json:"schedule_layers"`
+	OverridesSubschedule *struct {
+		RenderedScheduleEntries []pdEntry `json:"rendered_schedule_entries"`
+	} `json:"overrides_subschedule"`
+	// Overrides is not in the API's schedule; exports that attach GET
+	// /schedules/{id}/overrides to it are read too.
+	Overrides []pdEntry `json:"overrides"`
+}
+
+type pdPolicy struct {
+	ID              string `json:"id"`
+	Name            string `json:"name"`
+	NumLoops        int    `json:"num_loops"`
+	EscalationRules []struct {
+		ID                       string  `json:"id"`
+		EscalationDelayInMinutes int     `json:"escalation_delay_in_minutes"`
+		Targets                  []pdRef `json:"targets"`
+		AssignmentStrategy       *struct {
+			Type string `json:"type"`
+		} `json:"escalation_rule_assignment_strategy"`
+	} `json:"escalation_rules"`
+}
+
+type pdUrgencyRule struct {
+	Type                string         `json:"type"`
+	Urgency             string         `json:"urgency"`
+	DuringSupportHours  *pdUrgencyRule `json:"during_support_hours"`
+	OutsideSupportHours *pdUrgencyRule `json:"outside_support_hours"`
+}
+
+type pdService struct {
+	ID                     string         `json:"id"`
+	Name                   string         `json:"name"`
+	Description            string         `json:"description"`
+	Status                 string         `json:"status"`
+	EscalationPolicy       pdRef          `json:"escalation_policy"`
+	AcknowledgementTimeout *int           `json:"acknowledgement_timeout"`
+	AutoResolveTimeout     *int           `json:"auto_resolve_timeout"`
+	IncidentUrgencyRule    *pdUrgencyRule `json:"incident_urgency_rule"`
+	SupportHours           *struct {
+		Type       string `json:"type"`
+		TimeZone   string `json:"time_zone"`
+		StartTime  string `json:"start_time"`
+		EndTime    string `json:"end_time"`
+		DaysOfWeek []int  `json:"days_of_week"`
+	} `json:"support_hours"`
+	ScheduledActions []json.RawMessage `json:"scheduled_actions"`
+	Integrations     []pdRef           `json:"integrations"`
+}
+
+// pdLists are the keys of PagerDuty's list and get responses.
+var pdLists = map[string]string{
+	"users": "user", "user": "user",
+	"schedules": "schedule", "schedule": "schedule",
+	"escalation_policies": "escalation_policy", "escalation_policy": "escalation_policy",
+	"services": "service", "service": "service",
+}
+
+func readPagerDuty(docs []Document, rep *Report, now time.Time) (*source, error) {
+	src := &source{}
+	seen := map[string]bool{}
+	for _, d := range docs {
+		var top map[string]json.RawMessage
+		if err := d.decode(&top); err != nil {
+			return nil, err
+		}
+		read := false
+		keys := make([]string, 0, len(top))
+		for k := range top {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, key := range keys {
+			kind, ok := pdLists[key]
+			if !ok {
+				continue
+			}
+			read = true
+			objs, err := unwrap(top[key], nil, d.Name)
+			if err != nil {
+				return nil, err
+			}
+			for _, obj := range objs {
+				var id string
+				_ = json.Unmarshal(obj["id"], &id)
+				if seen[kind+"/"+id] && id != "" {
+					continue // the same object from a list and a get
+				}
+				seen[kind+"/"+id] = true
+				if err := pdObject(kind, obj, d.Name, src, rep, now); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if !read {
+			what := "no users, schedules, escalation_policies or services"
+			for _, k := range []string{"overrides", "contact_methods", "notification_rules"} {
+				if _, ok := top[k]; ok {
+					what = k + " without the schedule or user they belong to (see docs/MIGRATING.md for the requests that include them)"
+				}
+			}
+			rep.add(NotMapped, ref{Kind: "file", Name: d.Name}, "%s; not read", what)
+		}
+	}
+	return src, nil
+}
+
+func pdObject(kind string, obj map[string]json.RawMessage, name string, src *source, rep *Report, now time.Time) error {
+	switch kind {
+	case "user":
+		var u pdUser
+		if err := into(obj, &u, name); err != nil {
+			return err
+		}
+		src.people = append(src.people, pdPerson(u, rep))
+	case "schedule":
+		var s pdSchedule
+		if err := into(obj, &s, name); err != nil {
+			return err
+		}
+		src.schedules = append(src.schedules, pdScheduleModel(s, rep))
+	case "escalation_policy":
+		var p pdPolicy
+		if err := into(obj, &p, name); err != nil {
+			return err
+		}
+		src.ladders = append(src.ladders, pdLadder(p, rep))
+	case "service":
+		var s pdService
+		if err := into(obj, &s, name); err != nil {
+			return err
+		}
+		src.services = append(src.services, pdServiceModel(s, rep))
+	}
+	return nil
+}
+
+// pdChannel is the pagerd channel of a PagerDuty contact method type.
+func pdChannel(typ string) string {
+	switch strings.TrimSuffix(typ, "_reference") {
+	case "sms_contact_method":
+		return policy.ChannelSMS
+	case "phone_contact_method":
+		return policy.ChannelVoice
+	case "push_notification_contact_method":
+		return policy.ChannelPush
+	case "email_contact_method":
+		return "email"
+	}
+	return typ
+}
+
+func pdPerson(u pdUser, rep *Report) *person {
+	r := ref{Kind: "PagerDuty user", Name: u.Name, ID: u.ID}
+	hint := localPart(u.Email)
+	if hint == "" {
+		hint = u.Name
+	}
+	p := &person{ref: r, keys: lowerKeys(u.ID, u.Email), hint: hint, name: u.Name, email: u.Email, tz: u.TimeZone}
+	byID := map[string]pdContactMethod{}
+	var cannot []string
+	refs := false
+	for _, cm := range u.ContactMethods {
+		byID[cm.ID] = cm
+		if strings.HasSuffix(cm.Type, "_reference") {
+			refs = true
+			continue
+		}
+		ch := pdChannel(cm.Type)
+		cr := r.in("contact method", cm.Label, cm.ID)
+		switch ch {
+		case policy.ChannelSMS, policy.ChannelVoice:
+			num, ok := phone(strconv.Itoa(cm.CountryCode), cm.Address)
+			if !ok {
+				rep.add(NotMapped, cr, "%q is not a phone number pagerd can page (E.164); not imported", cm.Address)
+				continue
+			}
+			p.contacts = append(p.contacts, contact{channel: ch, address: num, ref: cr})
+		case policy.ChannelPush:
+			cannot = append(cannot, "push to the PagerDuty app ("+cm.Label+")")
+		default:
+			cannot = append(cannot, ch+" "+cm.Address)
+		}
+	}
+	if refs {
+		rep.add(NotMapped, r, "its contact methods are references without addresses: export users with include[]=contact_methods")
+	}
+	if len(cannot) > 0 {
+		rep.add(NotMapped, r, "contacts pagerd cannot page: %s (pagerd pages by SMS and calls through Twilio; for the PagerDuty app, give them a push contact via pagerduty with a routing key of their own)", strings.Join(cannot, ", "))
+	}
+	for _, nr := range u.NotificationRules {
+		if strings.HasSuffix(nr.Type, "_reference") {
+			rep.add(NotMapped, r, "its notification rules are references: export users with include[]=notification_rules")
+			break
+		}
+		cm := nr.ContactMethod
+		if full, ok := byID[cm.ID]; ok && strings.HasSuffix(cm.Type, "_reference") {
+			cm = full
+		}
+		st := step{after: time.Duration(nr.StartDelayInMinutes) * time.Minute, channel: pdChannel(cm.Type)}
+		if nr.Urgency == policy.UrgencyLow {
+			p.low = append(p.low, st)
+		} else {
+			p.high = append(p.high, st)
+		}
+	}
+	sort.SliceStable(p.high, func(i, j int) bool { return p.high[i].after < p.high[j].after })
+	sort.SliceStable(p.low, func(i, j int) bool { return p.low[i].after < p.low[j].after })
+	return p
+}
+
+func pdScheduleModel(s pdSchedule, rep *Report) *schedule {
+	r := ref{Kind: "PagerDuty schedule", Name: s.Name, ID: s.ID}
+	out := &schedule{ref: r, keys: []string{s.ID, s.Name}, name: s.Name, tz: s.TimeZone}
+	loc, err := time.LoadLocation(s.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	for _, l := range s.ScheduleLayers {
+		rot := &rotation{
+			ref: r.in("layer", l.Name, l.ID), keys: []string{l.ID, l.Name}, name: l.Name,
+			start: l.RotationVirtualStart.Time, from: l.Start.Time, end: l.End.Time,
+		}
+		if rot.start.IsZero() {
+			rot.start = l.Start.Time
+		}
+		secs := l.RotationTurnLengthSeconds
+		switch {
+		case secs <= 0:
+			rot.unmappable = "has no rotation_turn_length_seconds"
+		case secs%(7*86400) == 0:
+			rot.unit, rot.length = "week", secs/(7*86400)
+		case secs%86400 == 0:
+			rot.unit, rot.length = "day", secs/86400
+		case secs%3600 == 0:
+			rot.unit, rot.length = "hour", secs/3600
+		default:
+			rot.unmappable = fmt.Sprintf("turns of %d seconds: not whole hours", secs)
+		}
+		for _, u := range l.Users {
+			rot.groups = append(rot.groups, []string{u.User.ID})
+		}
+		rot.restriction = pdRestrictions(l.Restrictions, loc)
+		out.layers = append(out.layers, []*rotation{rot})
+	}
+	entries := s.Overrides
+	if s.OverridesSubschedule != nil {
+		entries = append(entries, s.OverridesSubschedule.RenderedScheduleEntries...)
+	}
+	for _, e := range entries {
+		out.overrides = append(out.overrides, &override{
+			ref: r.in("override", e.User.label()+" "+e.Start.Format(time.RFC3339), e.ID), person: e.User.ID,
+			from: e.Start.Time, until: e.End.Time, reason: "PagerDuty override",
+		})
+	}
+	return out
+}
+
+// pdRestrictions describes a layer's restrictions, or "" when they cover
+// every hour (a daily restriction of 24 hours, a weekly one of 7 days).
+func pdRestrictions(rs []pdRestriction, loc *time.Location) string {
+	var parts []string
+	for _, r := range rs {
+		hours := time.Duration(r.DurationSeconds) * time.Second
+		switch {
+		case r.Type == "daily_restriction" && r.DurationSeconds >= 86400,
+			r.Type == "weekly_restriction" && r.DurationSeconds >= 7*86400:
+			return ""
+		case r.Type == "weekly_restriction":
+			day := time.Weekday(r.StartDayOfWeek % 7).String()[:3]
+			parts = append(parts, fmt.Sprintf("from %s %s for %s", day, trimSeconds(r.StartTimeOfDay), policy.Duration(hours)))
+		default:
+			parts = append(parts, fmt.Sprintf("from %s for %s every day", trimSeconds(r.StartTimeOfDay), policy.Duration(hours)))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, ", ") + " (" + loc.String() + ")"
+}
+
+func trimSeconds(hms string) string {
+	if len(hms) == 8 && strings.HasSuffix(hms, ":00") {
+		return hms[:5]
+	}
+	return hms
+}
+
+func pdLadder(p pdPolicy, rep *Report) *ladder {
+	r := ref{Kind: "PagerDuty escalation policy", Name: p.Name, ID: p.ID}
+	l := &ladder{ref: r, keys: []string{p.ID, p.Name}, name: p.Name, repeat: p.NumLoops}
+	var at time.Duration
+	for i, er := range p.EscalationRules {
+		rr := r.in("rule", strconv.Itoa(i+1), er.ID)
+		rg := rung{ref: rr, at: at}
+		for _, t := range er.Targets {
+			switch strings.TrimSuffix(t.Type, "_reference") {
+			case "user":
+				rg.targets = append(rg.targets, target{person: t.ID})
+			case "schedule":
+				rg.targets = append(rg.targets, target{schedule: t.ID})
+			default:
+				rep.add(NotMapped, rr, "pages a %s (%s): pagerd pages users and schedules; not imported", t.Type, t.label())
+			}
+		}
+		if er.AssignmentStrategy != nil && er.AssignmentStrategy.Type == "round_robin" {
+			rep.add(Changed, rr, "pages one of its targets in turn (round robin); pagerd pages all of a level's targets")
+		}
+		l.rungs = append(l.rungs, rg)
+		at += time.Duration(er.EscalationDelayInMinutes) * time.Minute
+		if i == len(p.EscalationRules)-1 {
+			l.repeatAfter = time.Duration(er.EscalationDelayInMinutes) * time.Minute
+		}
+	}
+	return l
+}
+
+// pdUrgency is the urgency a rule gives each priority rank: constant, or
+// by the alert's severity (critical and error high, warning and info low,
+// PagerDuty's mapping).
+func pdUrgency(u *pdUrgencyRule) [4]string {
+	out := [4]string{policy.UrgencyHigh, policy.UrgencyHigh, policy.UrgencyHigh, policy.UrgencyHigh}
+	if u == nil {
+		return out
+	}
+	switch u.Type {
+	case "constant":
+		if u.Urgency == policy.UrgencyLow {
+			out = [4]string{policy.UrgencyLow, policy.UrgencyLow, policy.UrgencyLow, policy.UrgencyLow}
+		}
+	case "severity_based":
+		out[2], out[3] = policy.UrgencyLow, policy.UrgencyLow
+	}
+	return out
+}
+
+func pdServiceModel(s pdService, rep *Report) *service {
+	r := ref{Kind: "PagerDuty service", Name: s.Name, ID: s.ID}
+	out := &service{ref: r, name: s.Name, description: s.Description, ladder: s.EscalationPolicy.ID, pagerDutyKey: true}
+	if s.Status == "disabled" {
+		rep.add(Changed, r, "disabled in PagerDuty; imported as a service that takes alerts")
+	}
+	if u := s.IncidentUrgencyRule; u != nil {
+		ur := &urgencyRule{always: pdUrgency(u)}
+		if u.Type == "use_support_hours" && s.SupportHours != nil {
+			sh := s.SupportHours
+			cal := &calendar{tz: sh.TimeZone, start: trimSeconds(sh.StartTime), end: trimSeconds(sh.EndTime)}
+			for _, d := range sh.DaysOfWeek {
+				cal.days = append(cal.days, time.Weekday(d%7))
+			}
+			ur.calendar = cal
+			ur.inHours, ur.offHours = pdUrgency(u.DuringSupportHours), pdUrgency(u.OutsideSupportHours)
+		}
+		out.urgency = ur
+	}
+	if t := s.AcknowledgementTimeout; t != nil && *t > 0 {
+		rep.add(NotMapped, r, "re-triggers acknowledged incidents after %s: pagerd does not; a missing_status_update rule on its policy escalates acknowledged incidents whose updates stop", policy.Duration(time.Duration(*t)*time.Second))
+	}
+	if t := s.AutoResolveTimeout; t != nil && *t > 0 {
+		rep.add(NotMapped, r, "resolves incidents on its own after %s: pagerd resolves when the sender does, or a person", policy.Duration(time.Duration(*t)*time.Second))
+	}
+	if len(s.ScheduledActions) > 0 {
+		rep.add(NotMapped, r, "has %d scheduled urgency change(s): pagerd's urgency follows the business-hours calendar only", len(s.ScheduledActions))
+	}
+	for _, in := range s.Integrations {
+		out.senders = append(out.senders, r.in("integration", in.label(), in.ID))
+	}
+	return out
+}

@@ -1,0 +1,127 @@
+package importer
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/policy"
+)
+
+// pagerDutyWeek is who PagerDuty's final schedule has on call, worked out
+// by hand from testdata/pagerduty/schedule-PSCH001.json in America/Chicago
+// (CDT, UTC-5, until Sun 2025-11-02; CST, UTC-6, after):
+//
+//   - Layer "Weekend cover" (highest): jo, Saturday 00:00 for 48 hours.
+//     pagerd cannot restrict a rotation yet: it is reported, and at those
+//     instants the imported config has the weekly layer's holder (imported
+//     below); source says who PagerDuty has.
+//   - Layer "Weekly": turns of one week from the virtual start Tue
+//     2025-10-07 15:00, hana, ivan, jo (so jo holds the week before).
+//   - Layers "Old daily" (hidden beneath "Weekly" at every hour) and
+//     "Retired" (ended 2025-09-01) are never on call.
+//   - Override: jo, Thu 2025-10-09 09:00-17:00.
+var pagerDutyWeek = []struct {
+	at, source, imported string
+}{
+	{"2025-10-07T14:59:00-05:00", "jo", "jo"},
+	{"2025-10-07T15:00:00-05:00", "hana", "hana"},
+	{"2025-10-09T08:59:00-05:00", "hana", "hana"},
+	{"2025-10-09T09:00:00-05:00", "jo", "jo"},
+	{"2025-10-09T16:59:00-05:00", "jo", "jo"},
+	{"2025-10-09T17:00:00-05:00", "hana", "hana"},
+	{"2025-10-10T23:59:00-05:00", "hana", "hana"},
+	{"2025-10-11T00:00:00-05:00", "jo", "hana"}, // weekend cover: not imported yet
+	{"2025-10-12T23:59:00-05:00", "jo", "hana"},
+	{"2025-10-13T00:00:00-05:00", "hana", "hana"},
+	{"2025-10-14T14:59:00-05:00", "hana", "hana"},
+	{"2025-10-14T15:00:00-05:00", "ivan", "ivan"},
+	{"2025-11-04T14:59:00-06:00", "hana", "hana"},
+	{"2025-11-04T15:00:00-06:00", "ivan", "ivan"},
+}
+
+func TestPagerDuty(t *testing.T) {
+	res, cfg := importFixture(t, PagerDuty, Options{PublicURL: "https://pagerd.example.com"}, "pagerduty")
+	rep := res.Report
+	for _, c := range pagerDutyWeek {
+		at, err := time.Parse(time.RFC3339, c.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := onCallUsers(t, cfg, at); !reflect.DeepEqual(got, []string{c.imported}) {
+			t.Errorf("%s: on call %v, want [%s] (PagerDuty: %s)", c.at, got, c.imported, c.source)
+		}
+		if c.source != c.imported && issueWith(rep, NotYet, `layer "Weekend cover"`, "from Sat 00:00 for 2d") == nil {
+			t.Errorf("%s: PagerDuty has %s on call, the import %s, and the report does not say why", c.at, c.source, c.imported)
+		}
+	}
+	for _, w := range []struct {
+		kind IssueKind
+		want []string
+	}{
+		{NotMapped, []string{`layer "Old daily"`, "never on call", `"Weekly"`}},
+		{NotMapped, []string{`layer "Retired"`, "ended 2025-09-01"}},
+		{Changed, []string{`rule "2"`, "round robin"}},
+		{NotMapped, []string{`service "Checkout API"`, "re-triggers acknowledged incidents after 30m"}},
+		{NotMapped, []string{`service "Checkout API"`, "resolves incidents on its own after 4h"}},
+		{Changed, []string{`integration "Prometheus"`, "PAGERD_CHECKOUT_API_PAGERDUTY_ROUTING_KEY"}},
+		{NotMapped, []string{`user "Hana Hill"`, "push to the PagerDuty app (Pixel)", "email hana@example.net"}},
+		{Changed, []string{`user "Hana Hill"`, "high-urgency", "push after 0s"}},
+		{NotMapped, []string{`user "Jo Jones"`, `contact method "Home"`, "a second voice contact"}},
+	} {
+		if issueWith(rep, w.kind, w.want...) == nil {
+			t.Errorf("the report has no %v issue with %q", w.kind, w.want)
+		}
+	}
+
+	// The policy: the schedule, then ivan and hana after 10m, once more
+	// 20m after that.
+	pol := cfg.Policy("checkout")
+	if pol == nil || len(pol.Levels) != 2 || pol.Repeat != 1 {
+		t.Fatalf("policy checkout: %+v", pol)
+	}
+	if want := []policy.Target{{Schedule: "checkout-primary", Tier: "weekly"}}; !reflect.DeepEqual(pol.Levels[0].Targets, want) {
+		t.Errorf("level 1 %+v, want %+v", pol.Levels[0].Targets, want)
+	}
+	if want := []policy.Target{{User: "ivan"}, {User: "hana"}}; !reflect.DeepEqual(pol.Levels[1].Targets, want) {
+		t.Errorf("level 2 %+v, want %+v", pol.Levels[1].Targets, want)
+	}
+	if pol.Levels[0].Timeout.Duration != 10*time.Minute || pol.Levels[1].Timeout.Duration != 20*time.Minute {
+		t.Errorf("timeouts %s, %s; want 10m, 20m", pol.Levels[0].Timeout, pol.Levels[1].Timeout)
+	}
+
+	// The service: PagerDuty's routing key from the environment; high
+	// urgency in support hours, low outside them.
+	svc := cfg.Service("checkout-api")
+	if svc == nil || svc.EscalationPolicy != "checkout" || svc.BusinessHours != "checkout-api-support-hours" {
+		t.Fatalf("service checkout-api: %+v", svc)
+	}
+	for at, want := range map[string]string{
+		"2025-10-07T10:00:00-05:00": policy.UrgencyHigh, // Tuesday, in support hours
+		"2025-10-07T17:00:00-05:00": policy.UrgencyLow,
+		"2025-10-11T10:00:00-05:00": policy.UrgencyLow, // Saturday
+	} {
+		ts, _ := time.Parse(time.RFC3339, at)
+		for _, sev := range []string{"critical", "info"} {
+			if r := cfg.Route(svc, map[string]string{"severity": sev}, ts); r.Urgency != want {
+				t.Errorf("%s, severity %s: urgency %s, want %s", at, sev, r.Urgency, want)
+			}
+		}
+	}
+
+	// People: E.164 numbers from PagerDuty's country code and number, the
+	// ladders per urgency without the app push.
+	hana := cfg.User("hana")
+	if hana == nil || hana.Email != "hana@example.net" || len(hana.Contacts) != 2 {
+		t.Fatalf("hana: %+v", hana)
+	}
+	if want := []policy.NotifyStep{{After: policy.Duration(time.Minute), Channel: "sms"}, {After: policy.Duration(4 * time.Minute), Channel: "voice"}}; !reflect.DeepEqual(hana.NotificationRules.High, want) {
+		t.Errorf("hana high %+v, want %+v", hana.NotificationRules.High, want)
+	}
+	if want := []policy.NotifyStep{{After: 0, Channel: "sms"}}; !reflect.DeepEqual(hana.NotificationRules.Low, want) {
+		t.Errorf("hana low %+v, want %+v", hana.NotificationRules.Low, want)
+	}
+	if jo := cfg.User("jo"); len(jo.Contacts) != 1 || jo.Contacts[0].Address != "+15555550113" {
+		t.Errorf("jo: %+v, want the first phone only", jo.Contacts)
+	}
+}

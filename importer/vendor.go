@@ -1,0 +1,113 @@
+package importer
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Helpers the vendor readers share.
+
+// flexTime is a timestamp as vendors write it: RFC 3339 (with or without
+// fractional seconds), epoch milliseconds (Jackson's default, which an
+// opsgenie-configuration-backup file may hold), or "2006-01-02 15:04" in UTC.
+type flexTime struct{ time.Time }
+
+// UnmarshalJSON reads any of the forms; null leaves the time zero.
+func (t *flexTime) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" || len(b) == 0 {
+		return nil
+	}
+	if b[0] != '"' {
+		ms, err := strconv.ParseInt(string(b), 10, 64)
+		if err != nil {
+			return fmt.Errorf("invalid time %s", b)
+		}
+		t.Time = time.UnixMilli(ms).UTC()
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	if s == "" {
+		return nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02 15:04"} {
+		if v, err := time.Parse(layout, s); err == nil {
+			t.Time = v
+			return nil
+		}
+	}
+	return fmt.Errorf("invalid time %q", s)
+}
+
+// e164 is a phone number as Twilio takes it (policy checks the same form).
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// phone normalises a phone number to E.164 from the forms vendors store:
+// "+1 555 555 0100", "1-5555550100" (Opsgenie: country code, dash,
+// number), or a country code and a national number given apart
+// (PagerDuty). ok is false when the result is not a plausible number.
+func phone(countryCode, number string) (string, bool) {
+	var digits strings.Builder
+	plus := strings.HasPrefix(strings.TrimSpace(number), "+")
+	for _, r := range number {
+		if r >= '0' && r <= '9' {
+			digits.WriteRune(r)
+		}
+	}
+	d := digits.String()
+	if countryCode != "" && !plus && !strings.HasPrefix(d, countryCode) {
+		d = countryCode + d
+	}
+	out := "+" + d
+	return out, e164.MatchString(out)
+}
+
+// weekdayNames are full and short English weekday names, lower case.
+var weekdayNames = map[string]time.Weekday{}
+
+func init() {
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		n := strings.ToLower(d.String())
+		weekdayNames[n] = d
+		weekdayNames[n[:3]] = d
+		weekdayNames[strings.ToUpper(n[:2])] = d // iCal: MO, TU...
+	}
+}
+
+func hhmm(h, m int) string { return fmt.Sprintf("%02d:%02d", h, m) }
+
+// minutesOf reads a vendor duration (amount and unit) as a time.Duration.
+func minutesOf(amount int, unit string) time.Duration {
+	switch strings.ToLower(unit) {
+	case "hours", "hour":
+		return time.Duration(amount) * time.Hour
+	case "days", "day":
+		return time.Duration(amount) * 24 * time.Hour
+	case "seconds", "second":
+		return time.Duration(amount) * time.Second
+	default:
+		return time.Duration(amount) * time.Minute
+	}
+}
+
+// localPart is an email's part before the '@' (the whole string without one).
+func localPart(email string) string {
+	if i := strings.IndexByte(email, '@'); i > 0 {
+		return email[:i]
+	}
+	return email
+}
+
+// looksLikeEmail is a loose check, for picking a vendor username as email.
+func looksLikeEmail(s string) bool {
+	i := strings.IndexByte(s, '@')
+	return i > 0 && i < len(s)-1 && !strings.ContainsAny(s, " <>")
+}

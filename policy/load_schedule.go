@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// rotationFields are the fields a tier's own rotation and a layer share, as
-// pointers so that load can fill in the default shift length.
+// rotationFields are the fields a tier's own rotation and a layer share;
+// weeks points into the config, so that load can fill in the default shift
+// length.
 type rotationFields struct {
 	start        Date
 	weeks        *int

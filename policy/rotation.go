@@ -184,18 +184,6 @@ func (r *rotation) holder(k int64) string {
 	return members[floorMod64(k-base+off, int64(len(members)))]
 }
 
-// rosterAt is the member list in force for shift k.
-func (r *rotation) rosterAt(k int64) []string {
-	members := r.members
-	for _, c := range r.changes {
-		if ck, _ := r.changeShift(c); ck > k {
-			break
-		}
-		members = c.Members
-	}
-	return members
-}
-
 // continueFrom is the index in next of old[due], or of the first member
 // after it in old's order who is in next; 0 when nobody stays.
 func continueFrom(old []string, due int, next []string) int {

@@ -100,8 +100,12 @@ func runOncall(args []string, stdout, stderr io.Writer) int {
 		if r.Layer != "" {
 			tier += " (" + r.Layer + ")"
 		}
+		from := r.From.Format(time.RFC3339)
+		if r.From.IsZero() {
+			from = "-" // a tier nobody has held yet: its layers have not begun
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Schedule, tier, r.User, r.Name,
-			r.From.Format(time.RFC3339), r.Until.Format(time.RFC3339), r.Reason)
+			from, r.Until.Format(time.RFC3339), r.Reason)
 	}
 	tw.Flush()
 	return 0

@@ -254,14 +254,17 @@ type NotifyStep struct {
 	Channel string   `yaml:"channel"`
 }
 
-// Schedule is a weekly rotation: tiers of people who hand off on one weekday
-// at one wall-clock time in the schedule's time zone, plus overrides.
+// Schedule is a set of tiers (primary, secondary, ...), each held by one
+// person at a time, that hand off at wall-clock times in the schedule's time
+// zone, plus overrides. The schedule's Handoff is its week: the weekly
+// tables run from handoff to handoff, and weekly rotations hand off then.
 type Schedule struct {
-	Name      string     `yaml:"name"`
-	TimeZone  string     `yaml:"time_zone"`
-	Handoff   Handoff    `yaml:"handoff"`
-	Tiers     []Tier     `yaml:"tiers"`
-	Overrides []Override `yaml:"overrides"`
+	Name      string         `yaml:"name"`
+	TimeZone  string         `yaml:"time_zone"`
+	Handoff   Handoff        `yaml:"handoff"`
+	Tiers     []Tier         `yaml:"tiers"`
+	Overrides []Override     `yaml:"overrides"`
+	Fairness  []FairnessRule `yaml:"fairness"`
 	loc       *time.Location
 }
 
@@ -279,15 +282,75 @@ func (h Handoff) Day() time.Weekday {
 	return time.Weekday(*h.Weekday)
 }
 
-// Tier is one rotation inside a schedule (primary, secondary, escalation
-// lead...). Members take turns of ShiftWeeks weeks each, starting with the
-// first member at the handoff on the Start date.
+// Tier is one role inside a schedule (primary, secondary, escalation
+// lead...), held by one person at a time. Its own rotation (Start, the shift
+// length, Members) is its base; Layers sit above it, each a rotation of its
+// own, and the last layer covering an instant holds the tier then, as
+// PagerDuty's schedule layers do. With no layer, members take turns of
+// ShiftWeeks weeks each, starting with the first member at the handoff on
+// the Start date.
 type Tier struct {
-	Name       string   `yaml:"name"`
-	Title      string   `yaml:"title"`
-	Start      Date     `yaml:"start"`
-	ShiftWeeks int      `yaml:"shift_weeks"`
-	Members    []string `yaml:"members"`
+	Name  string `yaml:"name"`
+	Title string `yaml:"title"`
+	Start Date   `yaml:"start"`
+	// Exactly one shift length may be set; none means one week.
+	ShiftWeeks int `yaml:"shift_weeks"`
+	ShiftDays  int `yaml:"shift_days"`
+	ShiftHours int `yaml:"shift_hours"`
+	// HandoffTime is when shifts change (default the schedule's
+	// handoff time).
+	HandoffTime   TimeOfDay      `yaml:"handoff_time"`
+	Members       []string       `yaml:"members"`
+	RosterChanges []RosterChange `yaml:"roster_changes"`
+	Restrictions  []Restriction  `yaml:"restrictions"`
+	Layers        []Layer        `yaml:"layers"`
+}
+
+// Layer is a rotation stacked on a tier: it holds the tier from its Start
+// on, only inside its Restrictions when it has some, and leaves the rest to
+// the layers listed before it and to the tier's own rotation.
+type Layer struct {
+	Name          string         `yaml:"name"`
+	Start         Date           `yaml:"start"`
+	ShiftWeeks    int            `yaml:"shift_weeks"`
+	ShiftDays     int            `yaml:"shift_days"`
+	ShiftHours    int            `yaml:"shift_hours"`
+	HandoffTime   TimeOfDay      `yaml:"handoff_time"`
+	Members       []string       `yaml:"members"`
+	RosterChanges []RosterChange `yaml:"roster_changes"`
+	Restrictions  []Restriction  `yaml:"restrictions"`
+}
+
+// RosterChange replaces a rotation's members from a shift boundary on,
+// without moving anyone's turn before it: the rotation goes on from the
+// member whose turn it would have been (or, if they left, the next one of
+// the old order still on the roster), in the new order.
+type RosterChange struct {
+	EffectiveFrom Date     `yaml:"effective_from"`
+	Members       []string `yaml:"members"`
+}
+
+// Restriction is a window of the week in which a rotation holds its tier:
+// the same hours on each of Days (Start to End; an End at or before Start
+// runs past midnight), or one span from StartDay at Start to EndDay at End.
+// Times are wall-clock times in the schedule's time zone.
+type Restriction struct {
+	Days     []Weekday `yaml:"days"`
+	StartDay *Weekday  `yaml:"start_day"`
+	EndDay   *Weekday  `yaml:"end_day"`
+	Start    TimeOfDay `yaml:"start"`
+	End      TimeOfDay `yaml:"end"`
+}
+
+// FairnessRule is a limit on how long anyone holds the schedule's Tiers (all
+// of them when none are named) without a break, overrides included:
+// AIVO's "no more than 2 consecutive weeks" is MaxConsecutiveWeeks 2,
+// AION-R's "no back-to-back weeks" is NoBackToBack (the same as 1).
+// check-config and `pagerd schedule` warn about every stretch over it.
+type FairnessRule struct {
+	Tiers               []string `yaml:"tiers"`
+	MaxConsecutiveWeeks int      `yaml:"max_consecutive_weeks"`
+	NoBackToBack        bool     `yaml:"no_back_to_back"`
 }
 
 // Override replaces who holds some tiers between two moments: holiday

@@ -146,7 +146,18 @@ func fuzzExercise(t *testing.T, cfg *Config) {
 			}
 			s.Weeks(tm, 3)
 			s.MarkdownTable(tm, 2, func(id string) string { return id })
+			for _, sh := range s.Shifts(tm, tm.AddDate(0, 0, 7)) {
+				if !sh.From.Before(sh.Until) || cfg.User(sh.User) == nil {
+					t.Fatalf("schedule %q: shift %+v is empty or names an undefined user", s.Name, sh)
+				}
+			}
+			if _, err := cfg.ICalendar(Feed{Schedule: s.Name, From: tm, Until: tm.AddDate(0, 0, 7), Stamp: tm}); err != nil {
+				t.Fatalf("schedule %q: ICalendar: %v", s.Name, err)
+			}
 		}
+	}
+	if len(fuzzTimes) > 0 {
+		cfg.FairnessWarnings(fuzzTimes[0])
 	}
 }
 

@@ -82,7 +82,8 @@ var yamlTypeNames = map[string]string{
 	"policy.User": "a user", "policy.Contact": "a contact", "policy.BackupContact": "backup_contact",
 	"policy.NotificationRules": "notification_rules", "policy.NotifyStep": "a notification step",
 	"policy.Schedule": "a schedule", "policy.Handoff": "handoff", "policy.Tier": "a tier",
-	"policy.Override": "an override", "policy.EscalationPolicy": "an escalation policy",
+	"policy.Override": "an override", "policy.Layer": "a layer", "policy.RosterChange": "a roster change",
+	"policy.Restriction": "a restriction", "policy.FairnessRule": "a fairness rule", "policy.EscalationPolicy": "an escalation policy",
 	"policy.Level": "a level", "policy.Target": "a target", "policy.UnresolvedRule": "an unresolved rule",
 	"policy.StatusUpdateRule": "a missing_status_update rule", "policy.Service": "a service",
 	"policy.Integrations": "integrations", "policy.Rule": "a rule", "policy.PriorityTargets": "a priority's targets",
@@ -678,26 +679,10 @@ func (v *validator) schedules() {
 			if v.name(tf+".name", "name", t.Name, tiers) {
 				tf = fmt.Sprintf("%s.tiers[%s]", f, t.Name)
 			}
-			if t.ShiftWeeks < 0 || t.ShiftWeeks > 104 {
-				v.errf(tf+".shift_weeks", "must be from 1 to 104 (two years)")
-			}
-			if t.ShiftWeeks == 0 {
-				t.ShiftWeeks = 1
-			}
-			if len(t.Members) == 0 {
-				v.errf(tf+".members", "a tier needs at least one member")
-			}
-			for k, m := range t.Members {
-				v.userRef(fmt.Sprintf("%s.members[%d]", tf, k), m)
-			}
-			switch {
-			case t.Start.IsZero():
-				v.errf(tf+".start", "start is required: the date of a handoff at which the first member begins")
-			case s.Handoff.Day() != t.Start.Weekday():
-				v.errf(tf+".start", "%s is a %s, but handoffs are on %s", t.Start, t.Start.Weekday(), s.Handoff.Day())
-			}
+			v.tier(tf, s, t)
 		}
 		v.overrides(f, s, tiers)
+		v.fairness(f, s, tiers)
 	}
 }
 

@@ -13,7 +13,12 @@ import (
 type Shift struct {
 	Schedule string
 	Tier     string
-	User     string
+	// Layer is the name of the tier's layer that sets the holder, or ""
+	// for the tier's own rotation and for overrides.
+	Layer string
+	// User is empty when nothing covers the tier in the span (a gap
+	// between restricted layers).
+	User string
 	// From is the start of the span of constant holder containing the
 	// query instant.
 	From time.Time
@@ -30,9 +35,15 @@ type Shift struct {
 type WeekRow struct {
 	// Start and End are the handoff instants that open and close the week.
 	Start, End time.Time
-	// Holders are user ids, one per tier in tier order (regular rotation,
-	// overrides not applied).
+	// Holders are user ids, one per tier in tier order: who holds it at
+	// Start (regular rotation and layers, overrides not applied; "" for a
+	// gap).
 	Holders []string
+	// During lists, per tier in tier order, everyone who holds it at some
+	// time in the week, in the order their turns come ("" for a gap): one
+	// entry for a weekly rotation, several for daily or hourly shifts and
+	// layers.
+	During [][]string
 }
 
 // defaultOverrideReason labels an override that gives no reason.
@@ -92,44 +103,14 @@ func (s *Schedule) NextHandoff(t time.Time) time.Time {
 	return s.handoffAt(s.handoffDateAtOrBefore(t).AddDays(7))
 }
 
-// anchor is the date of the handoff at which the tier's first member begins:
-// the first handoff weekday on or after Start. A tier without a Start (which
-// validation rejects) is anchored at the first handoff of 1970.
-func (s *Schedule) anchor(tier *Tier) Date {
-	start := tier.Start
-	if start.IsZero() {
-		start = Date{1970, time.January, 1}
-	}
-	return start.AddDays(floorMod(int(s.Handoff.Day())-int(start.Weekday()), 7))
-}
-
-// shiftWeeks is the tier's shift length in weeks (at least 1).
-func shiftWeeks(tier *Tier) int {
-	if tier.ShiftWeeks < 1 {
-		return 1
-	}
-	return tier.ShiftWeeks
-}
-
-// RotationHolder returns the rotation member (ignoring overrides) of the tier
-// at t, with the regular shift span [From, Until); for a tier with ShiftWeeks
-// of 2 the span is both weeks. The rotation extends backwards before the
-// tier's Start. User is empty when the tier has no members.
+// RotationHolder returns who holds the tier at t by its rotation and
+// layers, overrides aside, with the span [From, Until) in which that stays
+// so: the holder's shift (both weeks of a two-week shift), cut to the
+// restriction window and to the gaps of the layers above. The tier's own
+// rotation extends backwards before its Start. User is empty when nothing
+// covers the tier at t.
 func (s *Schedule) RotationHolder(tier *Tier, t time.Time) Shift {
-	anchor := s.anchor(tier)
-	weeks := floorDiv(dayNumber(s.handoffDateAtOrBefore(t))-dayNumber(anchor), 7)
-	sw := shiftWeeks(tier)
-	shift := floorDiv(weeks, sw)
-	sh := Shift{
-		Schedule: s.Name,
-		Tier:     tier.Name,
-		From:     s.handoffAt(anchor.AddDays(shift * sw * 7)),
-		Until:    s.handoffAt(anchor.AddDays((shift + 1) * sw * 7)),
-	}
-	if len(tier.Members) > 0 {
-		sh.User = tier.Members[floorMod(shift, len(tier.Members))]
-	}
-	return sh
+	return s.regular(tier, t)
 }
 
 // OverrideSpan returns the [from, until) instants an override covers in the
@@ -172,10 +153,12 @@ func clip(from, until, t, of, ou time.Time) (time.Time, time.Time) {
 // source holds: for the regular holder, the rotation shift clipped by the
 // overrides of that tier ending before or starting after t; for an override
 // holder, the override's span (clipped by later-listed overlapping overrides,
-// which win). ok is false if the tier does not exist or has no members.
+// which win). In a gap that no layer covers and no override fills, User is
+// empty and the span is the gap's. ok is false if the tier does not exist or
+// has neither members nor layers.
 func (s *Schedule) OnCallTier(tier string, t time.Time) (Shift, bool) {
 	tr := s.Tier(tier)
-	if tr == nil || len(tr.Members) == 0 {
+	if tr == nil || !tr.hasRotation() {
 		return Shift{}, false
 	}
 	active := -1
@@ -228,7 +211,8 @@ func (s *Schedule) OnCallTier(tier string, t time.Time) (Shift, bool) {
 }
 
 // OnCall returns OnCallTier for every tier, in the order the tiers are
-// listed. A tier without members appears with only Schedule and Tier set.
+// listed. A tier without members or layers appears with only Schedule and
+// Tier set.
 func (s *Schedule) OnCall(t time.Time) []Shift {
 	out := make([]Shift, 0, len(s.Tiers))
 	for i := range s.Tiers {
@@ -242,7 +226,8 @@ func (s *Schedule) OnCall(t time.Time) []Shift {
 }
 
 // Weeks returns n consecutive handoff weeks starting with the week
-// containing from, with each tier's regular rotation holder.
+// containing from, with each tier's regular holders (rotation and layers,
+// overrides aside).
 func (s *Schedule) Weeks(from time.Time, n int) []WeekRow {
 	if n <= 0 {
 		return nil
@@ -255,9 +240,20 @@ func (s *Schedule) Weeks(from time.Time, n int) []WeekRow {
 			Start:   start,
 			End:     s.handoffAt(d.AddDays(7 * (i + 1))),
 			Holders: make([]string, len(s.Tiers)),
+			During:  make([][]string, len(s.Tiers)),
 		}
 		for j := range s.Tiers {
-			row.Holders[j] = s.RotationHolder(&s.Tiers[j], start).User
+			tier := &s.Tiers[j]
+			seen := map[string]bool{}
+			for k, sh := range s.tierSpans(tier, row.Start, row.End, false) {
+				if k == 0 {
+					row.Holders[j] = sh.User
+				}
+				if !seen[sh.User] {
+					seen[sh.User] = true
+					row.During[j] = append(row.During[j], sh.User)
+				}
+			}
 		}
 		rows = append(rows, row)
 	}
@@ -300,10 +296,14 @@ func mdCell(s string) string {
 // of "Week" and each tier's DisplayTitle, then one row per handoff week
 // starting with the week containing from, each cell the display name of the
 // regular rotation holder (name maps user ids to names; nil shows ids).
+// A cell lists everyone who holds the tier during the week, in turn order
+// ("nobody" for a gap), so a daily or hourly rotation shows several names.
 // When overrides intersect the weeks shown, a blank line, "Overrides:" and
 // one bullet per such override follow, in listed order, with its moments
-// written as in config and its holders in tier order. Every line ends in a
-// newline.
+// written as in config and its holders in tier order. Then, when there are
+// any in those weeks, "Roster changes:" (members changed from a date, layers
+// that begin) and "Fairness:" (stretches on call over a fairness rule's
+// limit). Every line ends in a newline.
 func (s *Schedule) MarkdownTable(from time.Time, weeks int, name func(userID string) string) string {
 	if name == nil {
 		name = func(id string) string { return id }
@@ -321,8 +321,15 @@ func (s *Schedule) MarkdownTable(from time.Time, weeks int, name func(userID str
 	rows := s.Weeks(from, weeks)
 	for _, w := range rows {
 		b.WriteString("| " + s.WeekLabel(w) + " |")
-		for _, id := range w.Holders {
-			b.WriteString(" " + mdCell(name(id)) + " |")
+		for _, ids := range w.During {
+			names := make([]string, len(ids))
+			for k, id := range ids {
+				names[k] = nobody
+				if id != "" {
+					names[k] = name(id)
+				}
+			}
+			b.WriteString(" " + mdCell(strings.Join(names, ", ")) + " |")
 		}
 		b.WriteString("\n")
 	}
@@ -343,7 +350,104 @@ func (s *Schedule) MarkdownTable(from time.Time, weeks int, name func(userID str
 		}
 		b.WriteString(fmt.Sprintf("- %s (%s to %s): %s\n", overrideReason(o), o.From, o.Until, s.overrideHolders(o, name)))
 	}
+	if notes := s.rosterNotes(start, end, name); len(notes) > 0 {
+		b.WriteString("\nRoster changes:\n")
+		for _, n := range notes {
+			b.WriteString("- " + n + "\n")
+		}
+	}
+	if ps := s.FairnessProblems(start, end); len(ps) > 0 {
+		b.WriteString("\nFairness:\n")
+		for _, p := range ps {
+			b.WriteString("- " + mdLine(p.Describe(s, name)) + "\n")
+		}
+	}
 	return b.String()
+}
+
+// mdLine keeps text on one markdown line.
+func mdLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
+
+// rosterNotes describes the roster changes that take effect, and the layers
+// that begin, in [start, end), in tier order and then in time: "Primary
+// On-Call from Mon 2025-11-03 08:00: Marcus Rodriguez, Priya Patel (adds
+// Priya Patel)".
+func (s *Schedule) rosterNotes(start, end time.Time, name func(string) string) []string {
+	type note struct {
+		at   time.Time
+		text string
+	}
+	loc := s.Location()
+	names := func(ids []string) string {
+		out := make([]string, len(ids))
+		for i, id := range ids {
+			out[i] = name(id)
+		}
+		return strings.Join(out, ", ")
+	}
+	var out []string
+	for i := range s.Tiers {
+		tier := &s.Tiers[i]
+		var notes []note
+		for _, r := range s.rotations(tier) {
+			what := tier.DisplayTitle()
+			if r.layer {
+				what += ", layer " + r.name + ","
+			}
+			if first := r.boundary(0); r.layer && !first.Before(start) && first.Before(end) {
+				notes = append(notes, note{first, fmt.Sprintf("%s starts %s: %s", what, first.In(loc).Format(stampLayout), names(r.members))})
+			}
+			prev := r.members
+			for _, c := range r.changes {
+				k, _ := r.changeShift(c)
+				at := r.boundary(k)
+				if !at.Before(start) && at.Before(end) {
+					notes = append(notes, note{at, fmt.Sprintf("%s from %s: %s%s", what, at.In(loc).Format(stampLayout), names(c.Members), rosterDiff(prev, c.Members, name))})
+				}
+				prev = c.Members
+			}
+		}
+		sort.SliceStable(notes, func(a, b int) bool { return notes[a].at.Before(notes[b].at) })
+		for _, n := range notes {
+			out = append(out, mdLine(n.text))
+		}
+	}
+	return out
+}
+
+// rosterDiff says who a roster change adds and removes: " (adds A; removes
+// B)", or "" when it only reorders.
+func rosterDiff(old, next []string, name func(string) string) string {
+	in := func(list []string, id string) bool {
+		for _, x := range list {
+			if x == id {
+				return true
+			}
+		}
+		return false
+	}
+	var adds, removes []string
+	for _, id := range next {
+		if !in(old, id) {
+			adds = append(adds, name(id))
+		}
+	}
+	for _, id := range old {
+		if !in(next, id) {
+			removes = append(removes, name(id))
+		}
+	}
+	var parts []string
+	if len(adds) > 0 {
+		parts = append(parts, "adds "+strings.Join(adds, ", "))
+	}
+	if len(removes) > 0 {
+		parts = append(parts, "removes "+strings.Join(removes, ", "))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
 }
 
 // overrideHolders lists "Title: Name" for each tier an override sets, in the

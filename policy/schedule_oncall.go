@@ -10,6 +10,7 @@ import (
 type OnCallEntry struct {
 	Schedule string         `json:"schedule"`
 	Tier     string         `json:"tier"`
+	Layer    string         `json:"layer,omitempty"`
 	User     string         `json:"user"`
 	Name     string         `json:"name"`
 	From     time.Time      `json:"from"`
@@ -53,7 +54,7 @@ func (c *Config) WhoIsOnCallOn(d Date, schedule string) ([]OnCallEntry, error) {
 }
 
 func (c *Config) onCallEntry(s *Schedule, sh Shift) OnCallEntry {
-	e := OnCallEntry{Schedule: s.Name, Tier: sh.Tier, User: sh.User, From: sh.From.In(s.Location()),
+	e := OnCallEntry{Schedule: s.Name, Tier: sh.Tier, Layer: sh.Layer, User: sh.User, From: sh.From.In(s.Location()),
 		Until: sh.Until.In(s.Location()), Override: sh.Override != "", Reason: sh.Override}
 	if u := c.User(sh.User); u != nil {
 		e.Name, e.Backup = u.DisplayName(), u.Backup

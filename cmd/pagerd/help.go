@@ -29,12 +29,13 @@ file is missing. SIGHUP reloads the config; SIGTERM drains and stops.`,
 	},
 	"check-config": {
 		summary:  "validate config files strictly",
-		synopsis: "[--strict] [--config FILE]... FILE...",
+		synopsis: "[--strict] [--at TIME] [--config FILE]... FILE...",
 		about: `Validates config files: unknown keys, bad values and broken references
 are errors, each naming the file and the field. A config that passes can
 page every contact it names. Warnings (printed, exit 0) are what loads but
-will not behave as written, and the secrets pagerd serve will need that are
-not set here; --strict makes them errors.`,
+will not behave as written, anyone on call longer than a schedule's
+fairness rules allow in the 12 weeks ahead, and the secrets pagerd serve
+will need that are not set here; --strict makes them errors.`,
 		args: [][2]string{{"FILE", "a config file; as many as you like, like --config"}},
 	},
 	"oncall": {
@@ -62,9 +63,11 @@ machine the daemon runs.`,
 	},
 	"schedule": {
 		summary:  "the rotation table for the coming weeks",
-		synopsis: "--config FILE [--schedule NAME] [--from DATE] [--weeks N] [-o text|json]",
+		synopsis: "--config FILE [--schedule NAME] [--from DATE] [--weeks N] [-o text|json|ics] [--user USER]",
 		about: `The rotation table to publish weeks ahead, as markdown (or JSON), with the
-overrides that fall in it.`,
+overrides, roster changes and fairness problems that fall in it. With -o
+ics, the shifts of those weeks as an iCalendar feed, one event per shift,
+overrides applied; --user keeps one person's.`,
 	},
 	"version": {
 		summary:  "print the version",

@@ -48,6 +48,7 @@ const (
 	aivo   = "../../configs/aivo.yaml"
 	aionr  = "../../configs/aion-r.yaml"
 	qstart = "../../configs/quickstart.yaml"
+	sun    = "../../configs/follow-the-sun.yaml"
 )
 
 // TestGolden pins the output of every command on the example configs, for
@@ -72,6 +73,10 @@ func TestGolden(t *testing.T) {
 		{"simulate-aivo-thanksgiving.txt", []string{"simulate", "--config", aivo, "--at", "2025-11-27T09:00:00-05:00", "--for", "70m", "severity=critical"}},
 		{"simulate-aion-r-sev1-unresolved.txt", []string{"simulate", "--config", aionr, "--at", "2025-10-08T03:00:00Z", "--for", "90m", "--ack-after", "3m", "--update-every", "20m", "severity=critical"}},
 		{"simulate-aion-r-missing-updates.json", []string{"simulate", "--config", aionr, "--at", "2025-10-08T03:00:00Z", "--for", "1h", "--ack-after", "4m", "severity=critical", "-o", "json"}},
+		{"schedule-follow-the-sun.md", []string{"schedule", "--config", sun, "--from", "2025-10-27", "--weeks", "2"}},
+		{"oncall-follow-the-sun-date.txt", []string{"oncall", "--config", sun, "--at", "2025-11-03"}},
+		{"oncall-follow-the-sun.json", []string{"oncall", "--config", sun, "--at", "2025-11-03T09:00:00Z", "-o", "json"}},
+		{"simulate-follow-the-sun-handoff.txt", []string{"simulate", "--config", sun, "--at", "2025-11-03T15:55:00Z", "--for", "45m", "severity=critical"}},
 		{"simulate-quickstart.txt", []string{"simulate", "--config", qstart, "--at", "2025-09-10T06:00:00Z", "--for", "20m", "--ack-after", "3m", "--ack-by", "demo", "--resolve-after", "10m", "severity=critical"}},
 	}
 	unsetSeedSecrets(t)

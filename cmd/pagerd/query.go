@@ -23,6 +23,7 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	var configs stringsFlag
 	fs.Var(&configs, "config", "a config `FILE` to check, like the arguments (repeatable)")
 	strict := fs.Bool("strict", false, "treat warnings (missing secrets included) as errors: exit 1")
+	at := fs.String("at", "", "check fairness rules over the 12 weeks from the week holding this `TIME`, RFC 3339 (default now)")
 	files, code := parse(fs, args)
 	if code >= 0 {
 		return code
@@ -32,6 +33,10 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pagerd check-config: name at least one config FILE (or --config FILE)")
 		return 2
 	}
+	from, err := parseAt(*at, now())
+	if err != nil {
+		return fail(stderr, "check-config", err)
+	}
 	status := 0
 	for _, f := range files {
 		c, err := policy.LoadFile(f)
@@ -40,7 +45,7 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 			status = 1
 			continue
 		}
-		warns := c.Warnings()
+		warns := append(c.Warnings(), c.FairnessWarnings(from)...)
 		for _, w := range warns {
 			fmt.Fprintf(stderr, "%s: warning: %s\n", f, w)
 		}
@@ -91,8 +96,16 @@ func runOncall(args []string, stdout, stderr io.Writer) int {
 	tw := newTable(stdout)
 	fmt.Fprintln(tw, "SCHEDULE\tTIER\tUSER\tNAME\tFROM\tUNTIL\tOVERRIDE")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Schedule, r.Tier, r.User, r.Name,
-			r.From.Format(time.RFC3339), r.Until.Format(time.RFC3339), r.Reason)
+		tier := r.Tier
+		if r.Layer != "" {
+			tier += " (" + r.Layer + ")"
+		}
+		from := r.From.Format(time.RFC3339)
+		if r.From.IsZero() {
+			from = "-" // a tier nobody has held yet: its layers have not begun
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Schedule, tier, r.User, r.Name,
+			from, r.Until.Format(time.RFC3339), r.Reason)
 	}
 	tw.Flush()
 	return 0

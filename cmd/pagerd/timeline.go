@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -94,11 +95,12 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 }
 
 type weekJSON struct {
-	Schedule string            `json:"schedule"`
-	Week     string            `json:"week"`
-	From     time.Time         `json:"from"`
-	Until    time.Time         `json:"until"`
-	Tiers    map[string]string `json:"tiers"`
+	Schedule string              `json:"schedule"`
+	Week     string              `json:"week"`
+	From     time.Time           `json:"from"`
+	Until    time.Time           `json:"until"`
+	Tiers    map[string]string   `json:"tiers"`
+	Holders  map[string][]string `json:"holders"`
 }
 
 func runSchedule(args []string, stdout, stderr io.Writer) int {
@@ -107,7 +109,8 @@ func runSchedule(args []string, stdout, stderr io.Writer) int {
 	sched := fs.String("schedule", "", "only the schedule with this `NAME`")
 	from := fs.String("from", "", "the first week: a `DATE` YYYY-MM-DD or an RFC 3339 instant (default this week)")
 	weeks := fs.Int("weeks", 4, "how many weeks (`N`)")
-	out := outputFlag(fs)
+	out := fs.String("o", "text", "output `FORMAT`: text (markdown), json or ics (iCalendar)")
+	user := fs.String("user", "", "with -o ics, only the shifts of the user with this `USER` id")
 	if _, code := parse(fs, args); code >= 0 {
 		return code
 	}
@@ -115,17 +118,25 @@ func runSchedule(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "schedule", err)
 	}
-	if err = checkOutput(*out); err == nil && *weeks < 1 {
+	switch {
+	case *out != "text" && *out != "json" && *out != "ics":
+		err = fmt.Errorf("-o %q: use text, json or ics", *out)
+	case *weeks < 1:
 		err = fmt.Errorf("--weeks %d: must be 1 or more", *weeks)
-	}
-	if err == nil && *sched != "" && c.Schedule(*sched) == nil {
+	case *sched != "" && c.Schedule(*sched) == nil:
 		err = fmt.Errorf("no schedule %q is defined", *sched)
+	case *user != "" && *out != "ics":
+		err = errors.New("--user works with -o ics")
+	case *user != "" && c.User(*user) == nil:
+		err = fmt.Errorf("no user %q is defined", *user)
 	}
 	if err != nil {
 		return fail(stderr, "schedule", err)
 	}
 	var rows []weekJSON
+	var rangeFrom, rangeUntil time.Time
 	first := true
+	name := func(id string) string { return c.User(id).DisplayName() }
 	for i := range c.Schedules {
 		s := &c.Schedules[i]
 		if *sched != "" && s.Name != *sched {
@@ -135,13 +146,28 @@ func runSchedule(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(stderr, "schedule", err)
 		}
-		if *out == "json" {
-			for _, w := range s.Weeks(start, *weeks) {
-				row := weekJSON{Schedule: s.Name, Week: s.WeekLabel(w), From: w.Start, Until: w.End, Tiers: map[string]string{}}
+		ws := s.Weeks(start, *weeks)
+		if rangeFrom.IsZero() || ws[0].Start.Before(rangeFrom) {
+			rangeFrom = ws[0].Start
+		}
+		if end := ws[len(ws)-1].End; end.After(rangeUntil) {
+			rangeUntil = end
+		}
+		switch *out {
+		case "ics":
+			continue
+		case "json":
+			for _, w := range ws {
+				row := weekJSON{Schedule: s.Name, Week: s.WeekLabel(w), From: w.Start, Until: w.End, Tiers: map[string]string{}, Holders: map[string][]string{}}
 				for j, u := range w.Holders {
 					row.Tiers[s.Tiers[j].Name] = u
+					row.Holders[s.Tiers[j].Name] = w.During[j]
 				}
 				rows = append(rows, row)
+			}
+			// The fairness problems a markdown table lists below it.
+			for _, p := range s.FairnessProblems(ws[0].Start, ws[len(ws)-1].End) {
+				fmt.Fprintf(stderr, "pagerd schedule: warning: schedules[%s].fairness[%d]: %s\n", s.Name, p.Rule, p.Describe(s, name))
 			}
 			continue
 		}
@@ -150,11 +176,18 @@ func runSchedule(args []string, stdout, stderr io.Writer) int {
 		}
 		first = false
 		fmt.Fprintf(stdout, "### %s (handoff %s %s %s)\n\n", s.Name, s.Handoff.Day(), s.Handoff.Time, s.Location())
-		fmt.Fprint(stdout, s.MarkdownTable(start, *weeks, func(id string) string { return c.User(id).DisplayName() }))
+		fmt.Fprint(stdout, s.MarkdownTable(start, *weeks, name))
 	}
-	if *out == "json" {
+	switch *out {
+	case "json":
 		sort.SliceStable(rows, func(i, j int) bool { return rows[i].Schedule < rows[j].Schedule })
 		return jsonOut(stdout, stderr, "schedule", rows)
+	case "ics":
+		feed, err := c.ICalendar(policy.Feed{Schedule: *sched, User: *user, From: rangeFrom, Until: rangeUntil, Stamp: now()})
+		if err != nil {
+			return fail(stderr, "schedule", err)
+		}
+		fmt.Fprint(stdout, feed)
 	}
 	return 0
 }

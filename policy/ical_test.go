@@ -1,0 +1,225 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	ics "github.com/arran4/golang-ical"
+)
+
+// The calendar feed is read back with a real iCalendar parser, and checked
+// against the shifts the schedule reports.
+
+// icalParse parses a feed or fails the test, after checking what the parser
+// forgives: CRLF line ends and lines of at most 75 octets.
+func icalParse(t *testing.T, feed string) *ics.Calendar {
+	t.Helper()
+	if !strings.HasSuffix(feed, "\r\n") {
+		t.Errorf("feed does not end in CRLF")
+	}
+	for i, l := range strings.Split(strings.TrimSuffix(feed, "\r\n"), "\r\n") {
+		if len(l) > 75 {
+			t.Errorf("line %d is %d octets: %q", i+1, len(l), l)
+		}
+		if strings.ContainsAny(l, "\r\n") {
+			t.Errorf("line %d holds a bare CR or LF: %q", i+1, l)
+		}
+		if !utf8.ValidString(l) {
+			t.Errorf("line %d splits a UTF-8 sequence: %q", i+1, l)
+		}
+	}
+	cal, err := ics.ParseCalendar(strings.NewReader(feed))
+	if err != nil {
+		t.Fatalf("parse feed: %v\n%s", err, feed)
+	}
+	return cal
+}
+
+func icalProp(e *ics.VEvent, p ics.ComponentProperty) string {
+	if v := e.GetProperty(p); v != nil {
+		return v.Value
+	}
+	return ""
+}
+
+func TestICalendarAIVO(t *testing.T) {
+	cfg := loadExample(t, "aivo.yaml")
+	s := cfg.Schedule("aivo-oncall")
+	ny := s.Location()
+	from, until := at(t, ny, "2025-08-25T08:00:00"), at(t, ny, "2025-09-08T08:00:00")
+	stamp := utc(t, "2025-08-20T10:00:00Z")
+	feed, err := cfg.ICalendar(Feed{Schedule: "aivo-oncall", From: from, Until: until, Stamp: stamp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := icalParse(t, feed)
+	events := cal.Events()
+	shifts := s.Shifts(from, until)
+	if len(events) != len(shifts) || len(events) == 0 {
+		t.Fatalf("%d events for %d shifts:\n%s", len(events), len(shifts), feed)
+	}
+	uids := map[string]bool{}
+	for i, e := range events {
+		sh := shifts[i]
+		start, err := e.GetStartAt()
+		if err != nil {
+			t.Fatal(err)
+		}
+		end, err := e.GetEndAt()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Shifts cuts to the range; the feed shows each shift whole.
+		if !start.Equal(sh.From) && !(sh.From.Equal(from) && start.Before(from)) {
+			t.Errorf("event %d starts %s, shift %s", i, start, sh.From)
+		}
+		if !end.Equal(sh.Until) && !(sh.Until.Equal(until) && end.After(until)) {
+			t.Errorf("event %d ends %s, shift %s", i, end, sh.Until)
+		}
+		if got, err := e.GetDtStampTime(); err != nil || !got.Equal(stamp) {
+			t.Errorf("DTSTAMP %s, %v", got, err)
+		}
+		if uids[e.Id()] {
+			t.Errorf("UID %s twice", e.Id())
+		}
+		uids[e.Id()] = true
+		name := cfg.User(sh.User).DisplayName()
+		if sum := icalProp(e, ics.ComponentPropertySummary); !strings.HasPrefix(sum, name+" on call: ") {
+			t.Errorf("summary %q does not name %s", sum, name)
+		}
+	}
+	// Labor Day: the override's own event, with its reason; the rotation's
+	// shift before it ends where it begins.
+	var labor []string
+	for _, e := range events {
+		if strings.Contains(icalProp(e, ics.ComponentPropertySummary), "override: Labor Day weekend") {
+			st, _ := e.GetStartAt()
+			en, _ := e.GetEndAt()
+			labor = append(labor, fmt.Sprintf("%s %s %s", icalProp(e, ics.ComponentPropertySummary), st.In(ny).Format(time.RFC3339), en.In(ny).Format(time.RFC3339)))
+		}
+	}
+	want := []string{
+		"Emily Watson on call: Primary On-Call (aivo-oncall), override: Labor Day weekend 2025-08-30T00:00:00-04:00 2025-09-03T00:00:00-04:00",
+		"Marcus Rodriguez on call: Secondary On-Call (aivo-oncall), override: Labor Day weekend 2025-08-30T00:00:00-04:00 2025-09-03T00:00:00-04:00",
+		"David Park on call: Escalation Lead (aivo-oncall), override: Labor Day weekend 2025-08-30T00:00:00-04:00 2025-09-03T00:00:00-04:00",
+	}
+	if fmt.Sprint(labor) != fmt.Sprint(want) {
+		t.Errorf("Labor Day events:\n%s\nwant\n%s", strings.Join(labor, "\n"), strings.Join(want, "\n"))
+	}
+	if desc := icalProp(events[0], ics.ComponentPropertyDescription); !strings.Contains(desc, "Schedule: aivo-oncall\nTier: Primary On-Call (primary)\nOn call: Emily Watson (emily)") {
+		t.Errorf("description %q", desc)
+	}
+	if v := cal.CalendarProperties; len(v) == 0 {
+		t.Error("no calendar properties")
+	}
+
+	// Rendered again later, over a range a week on, the shifts both show
+	// keep their UIDs; only DTSTAMP moves.
+	again, err := cfg.ICalendar(Feed{Schedule: "aivo-oncall", From: from.AddDate(0, 0, 7), Until: until.AddDate(0, 0, 7), Stamp: stamp.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := 0
+	for _, e := range icalParse(t, again).Events() {
+		if uids[e.Id()] {
+			kept++
+		}
+	}
+	if kept == 0 || kept == len(uids) {
+		t.Errorf("%d of %d UIDs kept over the overlapping week", kept, len(uids))
+	}
+	if again == feed {
+		t.Error("the later render is the same")
+	}
+}
+
+func TestICalendarPerUser(t *testing.T) {
+	cfg := loadExample(t, "aivo.yaml")
+	ny := cfg.Schedule("aivo-oncall").Location()
+	from, until := at(t, ny, "2025-08-18T08:00:00"), at(t, ny, "2025-10-06T08:00:00")
+	feed, err := cfg.ICalendar(Feed{User: "marcus", From: from, Until: until, Stamp: from})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range icalParse(t, feed).Events() {
+		st, _ := e.GetStartAt()
+		sum := icalProp(e, ics.ComponentPropertySummary)
+		got = append(got, st.In(ny).Format("Jan 2 15:04")+" "+strings.TrimPrefix(sum, "Marcus Rodriguez on call: "))
+	}
+	// The seed's table, Marcus's rows, and the Labor Day override that
+	// makes him secondary, and David escalation lead until Sep 3.
+	want := []string{
+		"Aug 18 08:00 Primary On-Call (aivo-oncall)",
+		"Aug 30 00:00 Secondary On-Call (aivo-oncall), override: Labor Day weekend",
+		"Sep 3 00:00 Escalation Lead (aivo-oncall)",
+		"Sep 8 08:00 Secondary On-Call (aivo-oncall)",
+		"Sep 15 08:00 Primary On-Call (aivo-oncall)",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Marcus's feed:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !strings.Contains(feed, "X-WR-CALNAME:pagerd on call: Marcus Rodriguez\r\n") {
+		t.Errorf("calendar name:\n%s", feed)
+	}
+}
+
+func TestICalendarEscapingAndFolding(t *testing.T) {
+	cfg := rotConfig(t, `  - name: s
+    time_zone: Europe/Madrid
+    handoff: {weekday: monday, time: "09:00"}
+    tiers:
+      - name: primary
+        title: "Guardia; nivel 1, día"
+        start: 2025-10-06
+        members: [ann]
+    overrides:
+      - reason: "Cobertura de vacaciones: Año Nuevo, Reyes; \\ y más días festivos de la temporada navideña en España"
+        from: 2025-10-08
+        until: 2025-10-09
+        tiers: {primary: bob}
+`)
+	feed, err := cfg.ICalendar(Feed{Schedule: "s", From: utc(t, "2025-10-06T07:00:00Z"), Until: utc(t, "2025-10-13T07:00:00Z"), Stamp: utc(t, "2025-10-01T00:00:00Z")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(feed, "\r\n ") {
+		t.Fatalf("nothing was folded:\n%s", feed)
+	}
+	events := icalParse(t, feed).Events()
+	if len(events) != 3 {
+		t.Fatalf("%d events, want ann, bob's override, ann:\n%s", len(events), feed)
+	}
+	want := "Bob on call: Guardia; nivel 1, día (s), override: Cobertura de vacaciones: Año Nuevo, Reyes; \\ y más días festivos de la temporada navideña en España"
+	if got := icalProp(events[1], ics.ComponentPropertySummary); got != want {
+		t.Errorf("summary read back:\n%q\nwant\n%q", got, want)
+	}
+	if !strings.Contains(feed, `Guardia\; nivel 1\, día`) {
+		t.Errorf("text not escaped:\n%s", feed)
+	}
+}
+
+func TestICalendarEmptyAndErrors(t *testing.T) {
+	cfg := loadExample(t, "aivo.yaml")
+	from := utc(t, "2025-09-01T00:00:00Z")
+	feed, err := cfg.ICalendar(Feed{User: "michael", From: from, Until: from.AddDate(0, 0, 28), Stamp: from})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := icalParse(t, feed)
+	if len(cal.Events()) != 0 || len(cal.Components) != 1 {
+		t.Errorf("the CEO, on no tier, has %d events and %d components", len(cal.Events()), len(cal.Components))
+	}
+	for _, f := range []Feed{
+		{Schedule: "nope", From: from, Until: from.Add(time.Hour)},
+		{User: "nobody", From: from, Until: from.Add(time.Hour)},
+		{From: from, Until: from},
+	} {
+		if _, err := cfg.ICalendar(f); err == nil {
+			t.Errorf("ICalendar(%+v) gives no error", f)
+		}
+	}
+}

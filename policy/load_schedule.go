@@ -1,0 +1,202 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+)
+
+// rotationFields are the fields a tier's own rotation and a layer share;
+// weeks points into the config, so that load can fill in the default shift
+// length.
+type rotationFields struct {
+	start        Date
+	weeks        *int
+	days         int
+	hours        int
+	handoff      TimeOfDay
+	members      []string
+	changes      []RosterChange
+	restrictions []Restriction
+}
+
+// tier checks a tier's own rotation (when it has one: it may have only
+// layers) and its layers, then warns about gaps nothing covers.
+func (v *validator) tier(tf string, s *Schedule, t *Tier) {
+	own := len(t.Members) > 0 || !t.Start.IsZero() || t.ShiftWeeks != 0 || t.ShiftDays != 0 || t.ShiftHours != 0 ||
+		t.HandoffTime.IsSet() || len(t.RosterChanges) > 0 || len(t.Restrictions) > 0
+	before := len(v.problems)
+	if own || len(t.Layers) == 0 {
+		v.rotation(tf, s, rotationFields{t.Start, &t.ShiftWeeks, t.ShiftDays, t.ShiftHours, t.HandoffTime, t.Members, t.RosterChanges, t.Restrictions})
+	}
+	names := map[string]bool{}
+	for k := range t.Layers {
+		l := &t.Layers[k]
+		lf := fmt.Sprintf("%s.layers[%d]", tf, k)
+		if v.name(lf+".name", "name", l.Name, names) {
+			lf = fmt.Sprintf("%s.layers[%s]", tf, l.Name)
+		}
+		v.rotation(lf, s, rotationFields{l.Start, &l.ShiftWeeks, l.ShiftDays, l.ShiftHours, l.HandoffTime, l.Members, l.RosterChanges, l.Restrictions})
+	}
+	if len(v.problems) == before {
+		v.gaps(tf, s, t)
+	}
+}
+
+// rotation checks one rotation: one shift length, a start on which its first
+// shift can begin, members who exist, roster changes on shift boundaries in
+// order, and restriction windows that make sense.
+func (v *validator) rotation(f string, s *Schedule, r rotationFields) {
+	set := 0
+	for _, n := range []int{*r.weeks, r.days, r.hours} {
+		if n != 0 {
+			set++
+		}
+	}
+	if set > 1 {
+		v.errf(f, "set one of shift_weeks, shift_days and shift_hours")
+	}
+	switch {
+	case *r.weeks < 0 || *r.weeks > 104:
+		v.errf(f+".shift_weeks", "must be from 1 to 104 (two years)")
+	case r.days < 0 || r.days > 728:
+		v.errf(f+".shift_days", "must be from 1 to 728 (two years)")
+	case r.hours < 0 || r.hours > 168:
+		v.errf(f+".shift_hours", "must be from 1 to 168 (a week; use shift_days for longer shifts)")
+	}
+	if set == 0 {
+		*r.weeks = 1
+	}
+	if r.handoff.IsSet() && r.handoff.Hour == 24 {
+		v.errf(f+".handoff_time", "24:00 is not a time shifts can change; use 00:00")
+	}
+	if len(r.members) == 0 {
+		v.errf(f+".members", "a tier needs at least one member (or layers)")
+	}
+	for k, m := range r.members {
+		v.userRef(fmt.Sprintf("%s.members[%d]", f, k), m)
+	}
+	weekly := r.days == 0 && r.hours == 0
+	switch {
+	case r.start.IsZero():
+		v.errf(f+".start", "start is required: the date of a handoff at which the first member begins")
+	case weekly && s.Handoff.Day() != r.start.Weekday():
+		v.errf(f+".start", "%s is a %s, but handoffs are on %s (a weekly shift that changes on another day is shift_days: 7)",
+			r.start, r.start.Weekday(), s.Handoff.Day())
+	}
+	for j := range r.restrictions {
+		v.restriction(fmt.Sprintf("%s.restrictions[%d]", f, j), &r.restrictions[j])
+	}
+	if r.start.IsZero() || set > 1 {
+		return
+	}
+	rot := s.rotation("", false, r.start, *r.weeks, r.days, r.hours, r.handoff, r.members, nil, nil)
+	prev := rot.anchorDate()
+	for j, c := range r.changes {
+		cf := fmt.Sprintf("%s.roster_changes[%d]", f, j)
+		if len(c.Members) == 0 {
+			v.errf(cf+".members", "name the members from effective_from on")
+		}
+		for k, m := range c.Members {
+			v.userRef(fmt.Sprintf("%s.members[%d]", cf, k), m)
+		}
+		if c.EffectiveFrom.IsZero() {
+			v.errf(cf+".effective_from", "effective_from is required: the date the new members take over")
+			continue
+		}
+		if dayNumber(c.EffectiveFrom) <= dayNumber(prev) {
+			v.errf(cf+".effective_from", "%s must be after %s (the rotation's start, or the change before)", c.EffectiveFrom, prev)
+			continue
+		}
+		prev = c.EffectiveFrom
+		if k, ok := rot.changeShift(c); !ok {
+			loc := s.Location()
+			v.errf(cf+".effective_from", "%s at %s is not a shift boundary: shifts start %s and %s (%s)",
+				c.EffectiveFrom, rot.handoff, rot.boundary(k).In(loc).Format(stampLayout), rot.boundary(k+1).In(loc).Format(stampLayout), loc)
+		}
+	}
+}
+
+// restriction checks a window: times of day on some days, or a span from
+// one weekday and time to another, never empty.
+func (v *validator) restriction(f string, rs *Restriction) {
+	if !rs.Start.IsSet() || !rs.End.IsSet() {
+		v.errf(f, "start and end are required (HH:MM in the schedule's time zone)")
+		return
+	}
+	if rs.Start.Hour == 24 {
+		v.errf(f+".start", "24:00 is the end of a day; start at 00:00")
+	}
+	if rs.StartDay != nil || rs.EndDay != nil {
+		switch {
+		case rs.StartDay == nil || rs.EndDay == nil:
+			v.errf(f, "start_day and end_day go together (a weekly window, like friday 17:00 to monday 08:00)")
+		case len(rs.Days) > 0:
+			v.errf(f+".days", "days is for daily windows; a window from start_day to end_day is weekly")
+		case *rs.StartDay == *rs.EndDay && rs.Start.Minutes() == rs.End.Minutes()%minutesPerDay:
+			v.errf(f, "the window is the whole week; leave the restriction out")
+		}
+		return
+	}
+	if rs.Start.Minutes() == rs.End.Minutes() {
+		v.errf(f+".end", "end %s is start %s: the window is empty (a whole day is 00:00 to 24:00)", rs.End, rs.Start)
+	}
+}
+
+// gaps warns when, once all its rotations have begun, the tier has times
+// of the week that none of them covers: escalation levels that page the
+// tier page nobody then.
+func (v *validator) gaps(tf string, s *Schedule, t *Tier) {
+	rots := s.rotations(t)
+	if len(rots) == 0 {
+		return
+	}
+	// Once every layer has begun, what is covered repeats every week.
+	restricted, begin := false, rots[0].boundary(0)
+	for i := range rots {
+		restricted = restricted || rots[i].restricted()
+		if rots[i].layer {
+			begin = maxTime(begin, rots[i].boundary(0))
+		}
+	}
+	if !restricted {
+		return
+	}
+	loc := s.Location()
+	var gap *Shift
+	for _, sh := range s.tierSpans(t, begin, begin.AddDate(0, 0, 15), false) {
+		if sh.User == "" {
+			gap = &sh
+			if sh.From.After(begin) {
+				break
+			}
+		}
+	}
+	if gap == nil {
+		return
+	}
+	when := func(x time.Time) string { return x.In(loc).Format("Mon 15:04") }
+	v.warnf(tf, "nobody holds the tier from %s to %s (%s, first on %s), so levels that page it page nobody then: add a layer without restrictions, or members of the tier's own under its layers",
+		when(gap.From), when(gap.Until), loc, gap.From.In(loc).Format("2006-01-02"))
+}
+
+// fairness checks the schedule's fairness rules: tiers it has, and one
+// limit each.
+func (v *validator) fairness(f string, s *Schedule, tiers map[string]bool) {
+	for i := range s.Fairness {
+		r := &s.Fairness[i]
+		rf := fmt.Sprintf("%s.fairness[%d]", f, i)
+		for k, t := range r.Tiers {
+			if !tiers[t] {
+				v.errf(fmt.Sprintf("%s.tiers[%d]", rf, k), "schedule %q has no tier %q", s.Name, t)
+			}
+		}
+		switch {
+		case r.MaxConsecutiveWeeks != 0 && r.NoBackToBack:
+			v.errf(rf, "set max_consecutive_weeks or no_back_to_back, not both (no_back_to_back is max_consecutive_weeks: 1)")
+		case r.MaxConsecutiveWeeks == 0 && !r.NoBackToBack:
+			v.errf(rf, "set max_consecutive_weeks (like 2) or no_back_to_back: true")
+		case r.MaxConsecutiveWeeks < 0 || r.MaxConsecutiveWeeks > 52:
+			v.errf(rf+".max_consecutive_weeks", "must be from 1 to 52")
+		}
+	}
+}

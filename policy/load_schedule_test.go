@@ -1,0 +1,128 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestLoadRotationProblems: every new schedule key is checked at load, and
+// each problem names its field path and says what to do.
+func TestLoadRotationProblems(t *testing.T) {
+	head := "  - name: s\n    time_zone: America/New_York\n    handoff: {weekday: monday, time: \"08:00\"}\n    tiers:\n      - name: primary\n"
+	cases := []struct {
+		name    string
+		tier    string // the rest of tier primary, and anything after it
+		field   string
+		problem []string
+	}{
+		{"two shift lengths", "        start: 2025-10-06\n        shift_weeks: 1\n        shift_days: 2\n        members: [ann]\n",
+			"schedules[s].tiers[primary]", []string{"one of shift_weeks, shift_days and shift_hours"}},
+		{"shift hours too long", "        start: 2025-10-06\n        shift_hours: 200\n        members: [ann]\n",
+			"schedules[s].tiers[primary].shift_hours", []string{"from 1 to 168", "shift_days"}},
+		{"negative shift days", "        start: 2025-10-06\n        shift_days: -1\n        members: [ann]\n",
+			"schedules[s].tiers[primary].shift_days", []string{"from 1 to 728"}},
+		{"weekly start off the handoff day", "        start: 2025-10-08\n        members: [ann]\n",
+			"schedules[s].tiers[primary].start", []string{"2025-10-08 is a Wednesday", "Monday", "shift_days: 7"}},
+		{"handoff time 24:00", "        start: 2025-10-06\n        handoff_time: \"24:00\"\n        members: [ann]\n",
+			"schedules[s].tiers[primary].handoff_time", []string{"use 00:00"}},
+		{"no members and no layers", "        start: 2025-10-06\n",
+			"schedules[s].tiers[primary].members", []string{"at least one member (or layers)"}},
+		{"change before start", "        start: 2025-10-06\n        members: [ann]\n        roster_changes:\n          - {effective_from: 2025-09-29, members: [ann, bob]}\n",
+			"schedules[s].tiers[primary].roster_changes[0].effective_from", []string{"must be after 2025-10-06"}},
+		{"changes out of order", "        start: 2025-10-06\n        members: [ann]\n        roster_changes:\n          - {effective_from: 2025-11-03, members: [ann, bob]}\n          - {effective_from: 2025-10-20, members: [bob]}\n",
+			"schedules[s].tiers[primary].roster_changes[1].effective_from", []string{"must be after 2025-11-03"}},
+		{"change mid-shift", "        start: 2025-10-06\n        members: [ann]\n        roster_changes:\n          - {effective_from: 2025-11-05, members: [ann, bob]}\n",
+			"schedules[s].tiers[primary].roster_changes[0].effective_from", []string{"2025-11-05 at 08:00 is not a shift boundary", "Mon 2025-11-03 08:00", "Mon 2025-11-10 08:00", "America/New_York"}},
+		{"change mid two-week shift", "        start: 2025-10-06\n        shift_weeks: 2\n        members: [ann]\n        roster_changes:\n          - {effective_from: 2025-10-13, members: [ann, bob]}\n",
+			"schedules[s].tiers[primary].roster_changes[0].effective_from", []string{"not a shift boundary", "Mon 2025-10-06 08:00", "Mon 2025-10-20 08:00"}},
+		{"change without members", "        start: 2025-10-06\n        members: [ann]\n        roster_changes:\n          - {effective_from: 2025-10-13}\n",
+			"schedules[s].tiers[primary].roster_changes[0].members", []string{"name the members"}},
+		{"change names a ghost", "        start: 2025-10-06\n        members: [ann]\n        roster_changes:\n          - {effective_from: 2025-10-13, members: [ann, ghost]}\n",
+			"schedules[s].tiers[primary].roster_changes[0].members[1]", []string{`no user "ghost"`}},
+		{"change without a date", "        start: 2025-10-06\n        members: [ann]\n        roster_changes:\n          - {members: [bob]}\n",
+			"schedules[s].tiers[primary].roster_changes[0].effective_from", []string{"effective_from is required"}},
+		{"layer without a name", "        layers:\n          - {start: 2025-10-06, members: [ann]}\n",
+			"schedules[s].tiers[primary].layers[0].name", []string{"name is required"}},
+		{"duplicate layer", "        layers:\n          - {name: a, start: 2025-10-06, members: [ann]}\n          - {name: a, start: 2025-10-06, members: [bob]}\n",
+			"schedules[s].tiers[primary].layers[1].name", []string{`duplicate name "a"`}},
+		{"layer without start", "        layers:\n          - {name: day, shift_days: 1, members: [ann]}\n",
+			"schedules[s].tiers[primary].layers[day].start", []string{"start is required"}},
+		{"layer names a ghost", "        layers:\n          - {name: day, start: 2025-10-06, members: [ghost]}\n",
+			"schedules[s].tiers[primary].layers[day].members[0]", []string{`no user "ghost"`}},
+		{"restriction without times", "        layers:\n          - name: day\n            start: 2025-10-06\n            members: [ann]\n            restrictions: [{days: [mon]}]\n",
+			"schedules[s].tiers[primary].layers[day].restrictions[0]", []string{"start and end are required"}},
+		{"empty restriction", "        layers:\n          - name: day\n            start: 2025-10-06\n            members: [ann]\n            restrictions: [{start: \"09:00\", end: \"09:00\"}]\n",
+			"schedules[s].tiers[primary].layers[day].restrictions[0].end", []string{"empty", "00:00 to 24:00"}},
+		{"weekly window half given", "        layers:\n          - name: wk\n            start: 2025-10-06\n            members: [ann]\n            restrictions: [{start_day: friday, start: \"17:00\", end: \"08:00\"}]\n",
+			"schedules[s].tiers[primary].layers[wk].restrictions[0]", []string{"start_day and end_day go together"}},
+		{"weekly window with days", "        layers:\n          - name: wk\n            start: 2025-10-06\n            members: [ann]\n            restrictions: [{days: [fri], start_day: friday, start: \"17:00\", end_day: monday, end: \"08:00\"}]\n",
+			"schedules[s].tiers[primary].layers[wk].restrictions[0].days", []string{"daily windows"}},
+		{"whole-week window", "        layers:\n          - name: wk\n            start: 2025-10-06\n            members: [ann]\n            restrictions: [{start_day: friday, start: \"17:00\", end_day: friday, end: \"17:00\"}]\n",
+			"schedules[s].tiers[primary].layers[wk].restrictions[0]", []string{"whole week"}},
+		{"restriction starts at 24:00", "        layers:\n          - name: day\n            start: 2025-10-06\n            members: [ann]\n            restrictions: [{start: \"24:00\", end: \"06:00\"}]\n",
+			"schedules[s].tiers[primary].layers[day].restrictions[0].start", []string{"start at 00:00"}},
+		{"fairness names a missing tier", "        start: 2025-10-06\n        members: [ann]\n    fairness:\n      - {tiers: [secondary], max_consecutive_weeks: 2}\n",
+			"schedules[s].fairness[0].tiers[0]", []string{`no tier "secondary"`}},
+		{"fairness with no limit", "        start: 2025-10-06\n        members: [ann]\n    fairness:\n      - {tiers: [primary]}\n",
+			"schedules[s].fairness[0]", []string{"set max_consecutive_weeks", "no_back_to_back: true"}},
+		{"fairness with both limits", "        start: 2025-10-06\n        members: [ann]\n    fairness:\n      - {max_consecutive_weeks: 2, no_back_to_back: true}\n",
+			"schedules[s].fairness[0]", []string{"not both"}},
+		{"fairness limit out of range", "        start: 2025-10-06\n        members: [ann]\n    fairness:\n      - {max_consecutive_weeks: -1}\n",
+			"schedules[s].fairness[0].max_consecutive_weeks", []string{"from 1 to 52"}},
+		{"unknown key in a layer", "        layers:\n          - {name: day, start: 2025-10-06, members: [ann], length: 1d}\n",
+			"", []string{`unknown field "length" in a layer`}},
+		{"unknown key in a restriction", "        layers:\n          - name: day\n            start: 2025-10-06\n            members: [ann]\n            restrictions: [{from: \"09:00\", end: \"17:00\"}]\n",
+			"", []string{`unknown field "from" in a restriction`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse([]byte(rotText(head+c.tier)), "rot.yaml", t.TempDir())
+			ce := loadConfigError(t, err, "rot.yaml")
+			if ce == nil {
+				return
+			}
+			want := append([]string{c.field + ": "}, c.problem...)
+			if c.field == "" {
+				want = c.problem
+			}
+			if loadProblem(ce, want...) == "" {
+				t.Errorf("no problem names %q with %q; got:\n%v", c.field, c.problem, err)
+			}
+		})
+	}
+}
+
+// TestLoadRotationAccepted: what the docs show loads, and the default
+// shift length is a week.
+func TestLoadRotationAccepted(t *testing.T) {
+	cfg := rotConfig(t, `  - name: s
+    time_zone: UTC
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - name: primary
+        start: 2025-10-06
+        members: [ann, bob]
+        roster_changes:
+          - {effective_from: 2025-11-03, members: [ann, bob, cat]}
+      - name: hourly
+        start: 2025-10-08
+        shift_hours: 8
+        handoff_time: "06:00"
+        members: [dan, eve, fay]
+        roster_changes:
+          - {effective_from: 2025-10-20, members: [dan, eve]}
+    fairness:
+      - {tiers: [primary], no_back_to_back: true}
+      - {max_consecutive_weeks: 3}
+`)
+	s := cfg.Schedule("s")
+	if s.Tiers[0].ShiftWeeks != 1 || s.Tiers[1].ShiftWeeks != 0 {
+		t.Errorf("shift weeks = %d, %d; want the default 1 only where no length is set", s.Tiers[0].ShiftWeeks, s.Tiers[1].ShiftWeeks)
+	}
+	if w := cfg.Warnings(); len(w) != 0 {
+		t.Errorf("warnings: %q", w)
+	}
+	if !strings.Contains(s.MarkdownTable(utc(t, "2025-10-20T00:00:00Z"), 1, nil), "- Hourly from Mon 2025-10-20 06:00: dan, eve (removes fay)") {
+		t.Errorf("table:\n%s", s.MarkdownTable(utc(t, "2025-10-20T00:00:00Z"), 1, nil))
+	}
+}

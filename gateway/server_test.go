@@ -35,7 +35,7 @@ const (
 const testConfig = `
 api:
   tokens:
-    - {name: ops, token: ` + apiToken + `}
+    - {name: ops, token: ` + apiToken + `, role: admin}
 users:
   - {id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}
   - {id: bob, name: Bob, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}

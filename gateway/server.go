@@ -305,7 +305,8 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			level = slog.LevelWarn
 		}
 		reqID := c.Response().Header().Get(echo.HeaderXRequestID)
-		if code >= 400 && code < 500 && ingestionRoutes[route] {
+		// A throttled alert (503) is refused like a 4xx one, and logged so.
+		if (code >= 400 && code < 500 || c.Get(ctxRejected) != nil) && ingestionRoutes[route] {
 			s.logRejected(c, route, code, reqID, err)
 		}
 		s.log.Log(c.Request().Context(), level, "request", "method", c.Request().Method, "route", route, "code", code,

@@ -220,7 +220,10 @@ func (s *Server) event(c echo.Context, cfg *policy.Config, svc *policy.Service, 
 	switch ev.Action {
 	case "trigger":
 		if ev.DedupKey == "" {
-			ev.DedupKey = ingest.NewDedupKey()
+			// Derived from the event, not random: a retry of a keyless
+			// trigger after a 5xx that was in fact stored lands on the
+			// same incident.
+			ev.DedupKey = ingest.DerivedDedupKey(ev)
 		}
 		labels, summary, details := ingest.EventGroup(ev)
 		_, _, err := s.trigger(ctx, cfg, alert{service: svc, dedupKey: "pd:" + ev.DedupKey, source: "pagerduty",

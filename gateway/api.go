@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -13,6 +16,13 @@ import (
 	"github.com/pagerd/pagerd/policy"
 )
 
+// listIncidents answers GET /api/v1/incidents: newest first (creation
+// time, then id), filtered by status, service, priority and creation time
+// (since inclusive, until exclusive, RFC 3339), a page of limit (default
+// 100, at most 1,000) at a time. When more may follow, the answer carries
+// an opaque cursor; ?cursor= with it returns the next page. New incidents
+// enter at the head of the order, so paging neither skips nor repeats one
+// while they keep arriving.
 func (s *Server) listIncidents(c echo.Context) error {
 	q := c.QueryParams()
 	f := store.Filter{Service: q.Get("service"), Priority: q.Get("priority"), Status: policy.Status(q.Get("status"))}
@@ -21,23 +31,84 @@ func (s *Server) listIncidents(c echo.Context) error {
 	default:
 		return badRequest("status %q: use triggered, acknowledged or resolved", f.Status)
 	}
+	limit := store.DefaultListLimit
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			return badRequest("limit %q: a number from 1 to 1000", l)
+		if err != nil || n < 1 || n > maxListLimit {
+			return badRequest("limit %q: a number from 1 to %d", l, maxListLimit)
 		}
-		f.Limit = n
+		limit = n
 	}
+	for _, p := range []struct {
+		name string
+		to   *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return badRequest("%s %q: use RFC 3339, like 2025-09-10T02:00:00Z", p.name, v)
+			}
+			*p.to = t
+		}
+	}
+	if v := q.Get("cursor"); v != "" {
+		cur, err := decodeCursor(v)
+		if err != nil {
+			return badRequest("cursor %q is not one this API gave out: start again without it", v)
+		}
+		f.After = &cur
+	}
+	// One more than the page, to know whether another page follows.
+	f.Limit = limit + 1
 	incs, err := s.store.List(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}
-	cfg := s.Config()
-	out := make([]incidentView, 0, len(incs))
-	for _, inc := range incs {
-		out = append(out, view(cfg, inc))
+	page := listPage{Incidents: make([]incidentView, 0, min(len(incs), limit))}
+	if len(incs) > limit {
+		incs = incs[:limit]
+		page.Cursor = encodeCursor(store.CursorOf(incs[limit-1]))
 	}
-	return c.JSON(http.StatusOK, map[string]any{"incidents": out})
+	cfg := s.Config()
+	for _, inc := range incs {
+		page.Incidents = append(page.Incidents, view(cfg, inc))
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+// maxListLimit is the largest page of incidents the API answers with.
+const maxListLimit = 1000
+
+// listPage is GET /api/v1/incidents's answer.
+type listPage struct {
+	Incidents []incidentView `json:"incidents"`
+	// Cursor, when more incidents may follow, fetches them: ?cursor=.
+	Cursor string `json:"cursor,omitempty"`
+}
+
+// encodeCursor makes a cursor opaque: its form may change, so clients must
+// only pass it back.
+func encodeCursor(c store.Cursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("1." + strconv.FormatInt(c.CreatedAt.UnixMilli(), 10) + "." + c.ID))
+}
+
+func decodeCursor(s string) (store.Cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return store.Cursor{}, err
+	}
+	parts := strings.SplitN(string(b), ".", 3)
+	if len(parts) != 3 || parts[0] != "1" {
+		return store.Cursor{}, errors.New("not a cursor")
+	}
+	ms, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return store.Cursor{}, err
+	}
+	if _, err := store.ShardOfID(parts[2]); err != nil {
+		return store.Cursor{}, err
+	}
+	return store.Cursor{CreatedAt: time.UnixMilli(ms).UTC(), ID: parts[2]}, nil
 }
 
 func (s *Server) getIncident(c echo.Context) error {

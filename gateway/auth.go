@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -49,32 +50,86 @@ func serviceByRoutingKey(c *policy.Config, key string) *policy.Service {
 	return serviceByKey(c, key, func(in *policy.Integrations) policy.Secret { return in.PagerDutyRoutingKey })
 }
 
-// apiTokenName is the name of the API token presented, or "".
-func apiTokenName(c *policy.Config, token string) string {
-	name := ""
-	for _, t := range c.API.Tokens {
-		if secretEqual(token, t.Token) {
-			name = t.Name
+// findAPIToken is the API token presented, or nil. Every token is compared, so
+// the time taken does not tell how many were tried before a match.
+func findAPIToken(c *policy.Config, token string) *policy.APIToken {
+	var found *policy.APIToken
+	for i := range c.API.Tokens {
+		if secretEqual(token, c.API.Tokens[i].Token) {
+			found = &c.API.Tokens[i]
 		}
 	}
-	return name
+	return found
+}
+
+// access is what a route lets a token do; each level includes the ones
+// before it.
+type access int
+
+const (
+	// accessRead: incidents, timelines, who is on call.
+	accessRead access = iota
+	// accessAct: acknowledge, resolve, escalate, status updates (and, as
+	// they come, overrides and maintenance windows).
+	accessAct
+	// accessAdmin: POST /-/reload, GET /-/backup.
+	accessAdmin
+)
+
+// verbs say what a level of access is for, in a 403's message.
+var verbs = map[access]string{
+	accessRead:  "read incidents",
+	accessAct:   "act on incidents",
+	accessAdmin: "administer pagerd (reload, backup)",
+}
+
+// grants is the most each role may do. A token without a role keeps what
+// every token could do before roles existed, except administering the
+// daemon: a responder's powers.
+func grants(r policy.Role) access {
+	switch r {
+	case policy.RoleViewer:
+		return accessRead
+	case policy.RoleAdmin:
+		return accessAdmin
+	default: // responder, or no role
+		return accessAct
+	}
+}
+
+// roleNames are the roles that may do at least a level of access.
+var roleNames = map[access]string{
+	accessRead:  "viewer, responder or admin",
+	accessAct:   "responder or admin",
+	accessAdmin: "admin",
 }
 
 const ctxTokenName = "pagerd.token"
 
-// apiAuth requires a configured API bearer token.
-func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		tok := bearer(c.Request())
-		if tok == "" {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="pagerd"`)
-			return &inputError{http.StatusUnauthorized, "missing Authorization: Bearer <API token>"}
+// apiAuth requires a configured API bearer token whose role grants need:
+// 401 without a known token, 403 with one that may not do this.
+func (s *Server) apiAuth(need access) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			tok := bearer(c.Request())
+			if tok == "" {
+				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="pagerd"`)
+				return &inputError{http.StatusUnauthorized, "missing Authorization: Bearer <API token>"}
+			}
+			t := findAPIToken(s.Config(), tok)
+			if t == nil {
+				return &inputError{http.StatusUnauthorized, "unknown API token"}
+			}
+			if grants(t.Role) < need {
+				role := "no role (a responder's powers)"
+				if t.Role != "" {
+					role = "role " + string(t.Role)
+				}
+				return &inputError{http.StatusForbidden, fmt.Sprintf("API token %q has %s and may not %s: that needs a token with role %s (api.tokens[].role)",
+					t.Name, role, verbs[need], roleNames[need])}
+			}
+			c.Set(ctxTokenName, t.Name)
+			return next(c)
 		}
-		name := apiTokenName(s.Config(), tok)
-		if name == "" {
-			return &inputError{http.StatusUnauthorized, "unknown API token"}
-		}
-		c.Set(ctxTokenName, name)
-		return next(c)
 	}
 }

@@ -41,11 +41,13 @@ const (
 // dbBenchConfig pages one person per level, every channel through the "log"
 // transport, which the benchmarks replace with a clock (dbPageClock). The
 // users have the default ladder: push at once, SMS at 2m, voice at 5m.
-// Storm bundling is off: these measure the dispatcher's own path for every
-// incident (a storm to one person would fold it into a few messages). The
+// Storm bundling and the per-key rate limit are off: these measure the
+// dispatcher's own path for every incident (a storm to one person would fold it into a few messages). The
 // daemon as shipped, bundling and the webhook transport included, is
 // measured by the load runs (cmd/pagerd/load_test.go, make load).
 const dbBenchConfig = `
+server:
+  rate_limit: {per_second: 0}
 notifiers:
   storm: {window: 0s}
 users:

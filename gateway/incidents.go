@@ -27,6 +27,9 @@ type alert struct {
 	titles  []string
 	summary string
 	details json.RawMessage
+	// cuts say how the alert was truncated to fit pagerd's limits: the
+	// incident's timeline says so (a "truncated" entry).
+	cuts []ingest.Cut
 }
 
 // route decides the alert's priority: each label set is routed and the most
@@ -79,11 +82,20 @@ func (s *Server) trigger(ctx context.Context, cfg *policy.Config, a alert) (stri
 	}
 	inc := &store.Incident{ID: id, Service: a.service.Name, DedupKey: a.dedupKey, Source: a.source, Summary: a.summary,
 		CreatedAt: now, UpdatedAt: now, LastSeen: now, Details: a.details, State: st}
-	tl := append([]store.Entry{{At: now, Type: "trigger", Actor: a.actor,
-		Detail: fmt.Sprintf("%s, %s urgency, rule %s", st.Priority, st.Urgency, st.Rule)}}, toEntries(acts, a.actor)...)
+	tl := []store.Entry{{At: now, Type: "trigger", Actor: a.actor,
+		Detail: fmt.Sprintf("%s, %s urgency, rule %s", st.Priority, st.Urgency, st.Rule)}}
+	var cut []store.Entry
+	if len(a.cuts) > 0 {
+		cut = []store.Entry{{At: now, Type: "truncated", Actor: "pagerd", Detail: ingest.CutDetails(a.cuts)}}
+		tl = append(tl, cut...)
+	}
+	tl = append(tl, toEntries(acts, a.actor)...)
 	gotID, out, err := s.store.Trigger(ctx, inc, tl)
 	if err != nil {
 		return "", 0, err
+	}
+	if len(a.cuts) > 0 {
+		s.recordCuts(ctx, a, gotID, out, cut)
 	}
 	outcome := "created"
 	if out == store.Created {
@@ -101,6 +113,26 @@ func (s *Server) trigger(ctx context.Context, cfg *policy.Config, a alert) (stri
 	}
 	s.m.alerts.WithLabelValues(a.source, a.service.Name, outcome).Inc()
 	return gotID, out, nil
+}
+
+// recordCuts makes a truncated alert visible: a new incident already has
+// the "truncated" entry in its timeline; a repeat gets one too (the
+// details it replaced were cut as well), and both count in
+// pagerd_alerts_truncated_total and are logged at warn. The repeat's note
+// is best effort: the alert is stored whatever becomes of it.
+func (s *Server) recordCuts(ctx context.Context, a alert, id string, out store.Outcome, cut []store.Entry) {
+	if out == store.Repeated {
+		if err := s.store.Note(ctx, map[string][]store.Entry{id: cut}); err != nil {
+			s.log.Warn("truncation not noted in the timeline", "incident", id, "err", err)
+		}
+	}
+	limits := make([]string, 0, len(a.cuts))
+	for _, c := range a.cuts {
+		s.m.truncated.WithLabelValues(a.source, a.service.Name, c.Limit).Inc()
+		limits = append(limits, c.Limit)
+	}
+	s.log.Warn("alert truncated to fit pagerd's limits", "incident", id, "service", a.service.Name, "source", a.source,
+		"limits", strings.Join(limits, ","), "detail", cut[0].Detail)
 }
 
 // raiseIfWorse looks at an open incident whose alert fired again: if the

@@ -12,6 +12,7 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	commonversion "github.com/prometheus/common/version"
 
+	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -32,6 +33,7 @@ type metrics struct {
 	alertOutcomes  []string
 	reloadResults  []string
 	initialisedFor map[string]bool
+	truncated      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -65,7 +67,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reloadResults:  []string{"success", "failure"},
 		initialisedFor: map[string]bool{},
 	}
-	reg.MustRegister(m.requests, m.duration, m.alerts, m.reloads, m.reloadSuccess, m.reloadOK, m.timeToAck)
+	m.truncated = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "pagerd_alerts_truncated_total",
+		Help: "Alerts truncated to fit pagerd's per-request limits, by source, service and limit (alerts, incidents, group_key, fingerprint, label, annotation, details).",
+	}, []string{"source", "service", "limit"})
+	reg.MustRegister(m.requests, m.duration, m.alerts, m.reloads, m.reloadSuccess, m.reloadOK, m.timeToAck, m.truncated)
 	for _, r := range m.reloadResults {
 		m.reloads.WithLabelValues(r)
 	}
@@ -95,6 +101,9 @@ func (m *metrics) loaded(cfg *policy.Config, at time.Time) {
 			for _, out := range m.alertOutcomes {
 				m.alerts.WithLabelValues(src, svc.Name, out)
 			}
+		}
+		for _, limit := range ingest.CutLimits {
+			m.truncated.WithLabelValues("alertmanager", svc.Name, limit)
 		}
 	}
 }

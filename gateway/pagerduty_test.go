@@ -123,7 +123,11 @@ func TestPagerDutyPushAndWebhook(t *testing.T) {
 		code int
 	}{
 		"forged":  {signPD([]byte(ack), "wrong-secret"), 403},
-		"missing": {"", 400},
+		"missing": {"", 403},
+		// Not hex, and not a v1 signature: malformed, so not PagerDuty's.
+		"malformed": {"v1=not-hex", 403},
+		"not v1":    {"v0=" + strings.TrimPrefix(signPD([]byte(ack), "pd-webhook-secret-for-tests"), "v1="), 403},
+		"no prefix": {"garbage", 403},
 	} {
 		if r := post(ack, tc.sig); r.code != tc.code {
 			t.Fatalf("%s signature: %d %s", name, r.code, r.body)

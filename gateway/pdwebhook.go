@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/PagerDuty/go-pagerduty/webhookv3"
@@ -39,11 +40,22 @@ func (s *Server) pagerDutyWebhook(c echo.Context) error {
 		return &inputError{http.StatusNotFound, "PagerDuty webhooks are not configured (notifiers.pagerduty.webhook_secret)"}
 	}
 	r := c.Request()
+	// A missing, malformed or wrong signature is one answer, 403: the
+	// request is not from PagerDuty. Only a body that cannot be read (over
+	// the limit: 413) or is empty (400) is answered otherwise.
+	var mbe *http.MaxBytesError
 	switch err := webhookv3.VerifySignature(r, secret); {
+	case err == nil:
 	case errors.Is(err, webhookv3.ErrNoValidSignatures):
-		return &inputError{http.StatusForbidden, "bad X-PagerDuty-Signature"}
-	case err != nil:
-		return badRequest("%v", err)
+		return &inputError{http.StatusForbidden, "bad X-PagerDuty-Signature: it does not match notifiers.pagerduty.webhook_secret"}
+	case errors.Is(err, webhookv3.ErrMalformedHeader):
+		return &inputError{http.StatusForbidden, "missing or malformed X-PagerDuty-Signature (want v1=<hex HMAC-SHA256 of the body>)"}
+	case errors.As(err, &mbe):
+		return &inputError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", mbe.Limit)}
+	case errors.Is(err, webhookv3.ErrMalformedBody):
+		return badRequest("empty webhook body")
+	default:
+		return badRequest("reading the webhook body: %v", err)
 	}
 	var wh pdWebhook
 	if err := json.NewDecoder(r.Body).Decode(&wh); err != nil {

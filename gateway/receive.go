@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -45,10 +46,11 @@ func jsonContentType(r *http.Request) error {
 	return nil
 }
 
-// allow applies the per-integration-key rate limit, if one is configured.
+// allow applies the per-integration-key rate limit (server.rate_limit,
+// on by default).
 func (s *Server) allow(cfg *policy.Config, key string) bool {
 	rl := cfg.Server.RateLimit
-	if rl.PerSecond <= 0 {
+	if rl == nil || rl.PerSecond <= 0 {
 		return true
 	}
 	s.limitMu.Lock()
@@ -85,8 +87,12 @@ func (s *Server) alertmanager(c echo.Context) error {
 		return err
 	}
 	if !s.allow(cfg, "am:"+svc.Name) {
-		c.Response().Header().Set("Retry-After", "1")
-		return &inputError{http.StatusTooManyRequests, "too many notifications for service " + svc.Name + "; retry later"}
+		// 503, not 429: Alertmanager's webhook retries a 5xx at once with
+		// backoff, but takes a 429 like any 4xx and sends the group again
+		// only at its next flush, a group_interval (5m by default) later.
+		c.Set(ctxRejected, "over the rate limit (server.rate_limit)")
+		return &inputError{http.StatusServiceUnavailable, "too many notifications for service " + svc.Name +
+			" (server.rate_limit); nothing was stored, retry later"}
 	}
 	body, err := readBody(c)
 	if err != nil {
@@ -112,7 +118,11 @@ func (s *Server) alertmanager(c echo.Context) error {
 		}
 		return err
 	}
-	for _, g := range msg.Groups(svc.IncidentKey == "fingerprint") {
+	byFingerprint := svc.IncidentKey == "fingerprint"
+	groups := msg.Groups(byFingerprint)
+	overflow := false
+	for _, g := range groups {
+		overflow = overflow || g.Overflow
 		if !g.Firing {
 			id, err := s.resolveByDedup(r.Context(), svc, g.DedupKey, "alertmanager", "alertmanager")
 			if err != nil {
@@ -124,13 +134,39 @@ func (s *Server) alertmanager(c echo.Context) error {
 			continue
 		}
 		id, _, err := s.trigger(r.Context(), cfg, alert{service: svc, dedupKey: g.DedupKey, source: "alertmanager",
-			actor: "alertmanager", labels: g.Labels, titles: g.Titles, summary: g.Summary, details: g.Details})
+			actor: "alertmanager", labels: g.Labels, titles: g.Titles, summary: g.Summary, details: g.Details, cuts: g.Cuts})
 		if err != nil {
 			return partly(err)
 		}
 		ids = append(ids, id)
 	}
+	if byFingerprint && !overflow {
+		// No firing alert is over the cap any more: the group's overflow
+		// incident, if it has one open, is over.
+		id, err := s.resolveOverflow(r.Context(), svc, msg.OverflowDedupKey())
+		if err != nil {
+			return partly(err)
+		}
+		if id != "" {
+			resolved = append(resolved, id)
+		}
+	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "success", "incidents": ids, "resolved": resolved})
+}
+
+// resolveOverflow resolves a fingerprint-mode group's overflow incident
+// (ingest.MaxIncidentsPerMessage) if it is open, and returns its id ("" if
+// there was none). Most groups never have one: looking costs one read and
+// counts nothing.
+func (s *Server) resolveOverflow(ctx context.Context, svc *policy.Service, key string) (string, error) {
+	inc, err := s.store.FindByDedup(ctx, svc.Name, key)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !inc.Open()) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return s.resolveByDedup(ctx, svc, key, "alertmanager", "alertmanager")
 }
 
 // enqueue is PagerDuty's Events API v2, answering with PagerDuty's own bodies
@@ -197,7 +233,10 @@ func (s *Server) event(c echo.Context, cfg *policy.Config, svc *policy.Service, 
 	switch ev.Action {
 	case "trigger":
 		if ev.DedupKey == "" {
-			ev.DedupKey = ingest.NewDedupKey()
+			// Derived from the event, not random: a retry of a keyless
+			// trigger after a 5xx that was in fact stored lands on the
+			// same incident.
+			ev.DedupKey = ingest.DerivedDedupKey(ev)
 		}
 		labels, summary, details := ingest.EventGroup(ev)
 		_, _, err := s.trigger(ctx, cfg, alert{service: svc, dedupKey: "pd:" + ev.DedupKey, source: "pagerduty",

@@ -135,11 +135,16 @@ func New(o Options) (*Server, error) {
 	e.POST("/api/v1/twilio/voice", s.twilioVoice, deadline, bodyLimit(64<<10))
 	e.POST("/api/v1/twilio/voice/gather", s.twilioGather, deadline, bodyLimit(64<<10))
 
-	api := e.Group("/api/v1", deadline, s.apiAuth, bodyLimit(apiBodyLimit))
-	api.GET("/incidents", s.listIncidents)
-	api.GET("/incidents/:id", s.getIncident)
-	api.POST("/incidents/:id/:action", s.incidentAction)
-	api.GET("/oncall", s.oncall)
+	// The API's middleware is given per route, never to the group: group
+	// middleware makes echo route every unmatched path and method under
+	// /api/v1 through it, so a wrong method would get the token check's
+	// 401 instead of 405 with Allow.
+	api := e.Group("/api/v1")
+	read, act, apiLimit := s.apiAuth(accessRead), s.apiAuth(accessAct), bodyLimit(apiBodyLimit)
+	api.GET("/incidents", s.listIncidents, deadline, read, apiLimit)
+	api.GET("/incidents/:id", s.getIncident, deadline, read, apiLimit)
+	api.POST("/incidents/:id/:action", s.incidentAction, deadline, act, apiLimit)
+	api.GET("/oncall", s.oncall, deadline, read, apiLimit)
 
 	links := e.Group("/ack", deadline, bodyLimit(apiBodyLimit))
 	links.GET("/:token", s.linkShow)
@@ -147,8 +152,8 @@ func New(o Options) (*Server, error) {
 
 	e.GET("/-/healthy", func(c echo.Context) error { return c.String(http.StatusOK, "pagerd is healthy\n") })
 	e.GET("/-/ready", s.ready)
-	e.POST("/-/reload", s.reload, s.apiAuth)
-	e.GET("/-/backup", s.backup, s.apiAuth)
+	e.POST("/-/reload", s.reload, s.apiAuth(accessAdmin))
+	e.GET("/-/backup", s.backup, s.apiAuth(accessAdmin))
 	gatherer := o.Gatherer
 	if gatherer == nil {
 		gatherer = prometheus.DefaultGatherer
@@ -244,6 +249,10 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	case errors.As(err, &he):
 		code = he.Code
 		msg = fmt.Sprint(he.Message)
+		if allow := c.Response().Header().Get(echo.HeaderAllow); code == http.StatusMethodNotAllowed && allow != "" {
+			// The route's pattern, never the raw path: that may hold a key.
+			msg = fmt.Sprintf("method %s is not allowed on %s; use %s", c.Request().Method, c.Path(), allow)
+		}
 		if he.Internal != nil && code >= 500 {
 			s.log.Error("request failed", "route", c.Path(), "err", he.Internal)
 		}
@@ -330,7 +339,8 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			level = slog.LevelWarn
 		}
 		reqID := c.Response().Header().Get(echo.HeaderXRequestID)
-		if code >= 400 && code < 500 && ingestionRoutes[route] {
+		// A throttled alert (503) is refused like a 4xx one, and logged so.
+		if (code >= 400 && code < 500 || c.Get(ctxRejected) != nil) && ingestionRoutes[route] {
 			s.logRejected(c, route, code, reqID, err)
 		}
 		s.log.Log(c.Request().Context(), level, "request", "method", c.Request().Method, "route", route, "code", code,

@@ -81,9 +81,11 @@ type ServerConfig struct {
 	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed for
 	// the client address; nobody else's is.
 	TrustedProxies []string `yaml:"trusted_proxies"`
-	// RateLimit bounds events per integration key; excess gets 429 so the
-	// sender retries later. Zero means no limit.
-	RateLimit RateLimit `yaml:"rate_limit"`
+	// RateLimit bounds requests per integration key; excess is refused
+	// with an answer the sender retries (503 to Alertmanager, whose webhook
+	// retries 5xx but not 429; 429 to PagerDuty clients, which retry it).
+	// Unset, it is DefaultIngestRateLimit; per_second 0 turns it off.
+	RateLimit *RateLimit `yaml:"rate_limit"`
 	// LinkSecret signs the ack links in pages (HMAC-SHA256); with a
 	// PublicURL, pages carry a link that acknowledges or resolves as the
 	// person paged. At least 16 bytes; keep it in a file or the environment.
@@ -166,6 +168,15 @@ type RateLimit struct {
 	Burst     int     `yaml:"burst"`
 }
 
+// DefaultIngestRateLimit is server.rate_limit when the config does not set
+// it: per integration key, a burst of 1,000 requests, then 100 a second. An
+// Alertmanager sends one request per alert group per group_interval and
+// retries a refused one with backoff for about a group_interval, so a storm
+// of 10,000 one-alert groups is taken in about 90 seconds, well inside that
+// retry window, while a sender stuck in a loop is held to 100 requests a
+// second (each bounded by the per-request caps).
+var DefaultIngestRateLimit = RateLimit{PerSecond: 100, Burst: 1000}
+
 // APIConfig holds the bearer tokens that may use the incident API.
 type APIConfig struct {
 	Tokens []APIToken `yaml:"tokens"`
@@ -176,7 +187,27 @@ type APIToken struct {
 	Name      string `yaml:"name"`
 	Token     Secret `yaml:"token"`
 	TokenFile string `yaml:"token_file"`
+	// Role is what the token may do: RoleViewer, RoleResponder, RoleAdmin,
+	// or "" (no role: a responder's powers, kept for configs written
+	// before roles existed).
+	Role Role `yaml:"role"`
 }
+
+// Role is an API token's role. Each role may do what the one before it
+// may, and more.
+type Role string
+
+// API token roles.
+const (
+	// RoleViewer reads: incidents, their timelines, who is on call.
+	RoleViewer Role = "viewer"
+	// RoleResponder also acts: acknowledges, resolves, escalates and
+	// updates incidents, and manages overrides and maintenance windows.
+	RoleResponder Role = "responder"
+	// RoleAdmin also administers the daemon: POST /-/reload and
+	// GET /-/backup.
+	RoleAdmin Role = "admin"
+)
 
 // BusinessHours is a named calendar: working days, opening hours and holidays
 // in one time zone. Targets and urgency switch on it; "next business day"

@@ -563,7 +563,8 @@ func TestExampleConfigsWarnOnlyAboutSecrets(t *testing.T) {
 				t.Error("CheckSecrets passes without the secrets")
 			}
 			values := map[string]string{"AIVO_TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef", "AION_R_TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
-				"AIVO_TWILIO_FROM": "+15555550100", "AION_R_TWILIO_FROM": "+15555550100"}
+				"AIVO_TWILIO_FROM": "+15555550100", "AION_R_TWILIO_FROM": "+15555550100",
+				"AIVO_TWILIO_AUTH_TOKEN": "0123456789abcdef0123456789abcdef", "AION_R_TWILIO_AUTH_TOKEN": "0123456789abcdef0123456789abcdef"}
 			for _, s := range secrets {
 				v, ok := values[s]
 				if !ok {

@@ -118,6 +118,12 @@ func yamlProblems(err error) []string {
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
+// twilioAuthTokenRE is the shape of every Twilio auth token (primary or
+// secondary): 32 hexadecimal characters (Twilio writes them in lower
+// case). Twilio answers 401 to anything else, so every SMS and call would
+// fail.
+var twilioAuthTokenRE = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
+
 // e164RE is a phone number as Twilio takes it: +, country code, number.
 var e164RE = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
@@ -330,8 +336,12 @@ func (v *validator) server() {
 	if sv.Lease == 0 {
 		sv.Lease = Duration(30 * time.Second)
 	}
+	if sv.RateLimit == nil {
+		rl := DefaultIngestRateLimit
+		sv.RateLimit = &rl
+	}
 	if sv.RateLimit.PerSecond < 0 || sv.RateLimit.Burst < 0 {
-		v.errf("server.rate_limit", "per_second and burst must not be negative")
+		v.errf("server.rate_limit", "per_second and burst must not be negative (per_second 0 turns the limit off)")
 	}
 	if sv.RateLimit.PerSecond > 0 && sv.RateLimit.Burst == 0 {
 		sv.RateLimit.Burst = int(sv.RateLimit.PerSecond) + 1
@@ -375,6 +385,10 @@ func (v *validator) notifiers() {
 	}
 	tw.AccountSID = v.setting("notifiers.twilio.account_sid", tw.AccountSID)
 	tw.AuthToken = v.secret("notifiers.twilio.auth_token", tw.AuthToken, tw.AuthTokenFile)
+	if tw.AuthToken != "" && !twilioAuthTokenRE.MatchString(string(tw.AuthToken)) {
+		// Never echo it: say only what is wrong with its shape.
+		v.errf("notifiers.twilio.auth_token", "is not a Twilio auth token (%d characters; Twilio's are 32 hexadecimal characters, shown in the Twilio Console's Account Info), so Twilio would refuse every page", len(tw.AuthToken))
+	}
 	tw.From = v.setting("notifiers.twilio.from", tw.From)
 	if tw.From != "" && !e164RE.MatchString(tw.From) {
 		v.errf("notifiers.twilio.from", "%q is not a phone number in E.164 form, like +15555550100", tw.From)
@@ -444,6 +458,11 @@ func (v *validator) api() {
 		}
 		values[s] = true
 		t.Token = s
+		switch t.Role {
+		case "", RoleViewer, RoleResponder, RoleAdmin:
+		default:
+			v.errf(f+".role", "%q is not a role: use viewer (reads), responder (also acts on incidents) or admin (also reload and backup); without a role a token acts like a responder", t.Role)
+		}
 	}
 }
 

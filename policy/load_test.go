@@ -642,6 +642,16 @@ func loadCases() []loadCase {
 			field: "notifiers.twilio", problem: []string{"account_sid, auth_token (or auth_token_file) and from go together"},
 		},
 		{
+			name: "twilio auth token that Twilio would refuse", base: "aion-r.yaml",
+			edits: []string{"auth_token: ${AION_R_TWILIO_AUTH_TOKEN}", "auth_token: twilio-token-change-me"},
+			field: "notifiers.twilio.auth_token", problem: []string{"is not a Twilio auth token", "32 hexadecimal characters"},
+		},
+		{
+			name: "twilio auth token one character short", base: "aion-r.yaml",
+			edits: []string{"auth_token: ${AION_R_TWILIO_AUTH_TOKEN}", "auth_token: 0123456789abcdef0123456789abcde"},
+			field: "notifiers.twilio.auth_token", problem: []string{"is not a Twilio auth token", "31 characters"},
+		},
+		{
 			name: "twilio account sid that is not one", base: "aion-r.yaml",
 			edits: []string{"account_sid: ${AION_R_TWILIO_ACCOUNT_SID}", "account_sid: twilio-sid-change-me"},
 			field: "notifiers.twilio.account_sid", problem: []string{"starts with AC"},
@@ -795,6 +805,16 @@ func loadCases() []loadCase {
 			name: "api token given twice", base: "quickstart.yaml",
 			edits: []string{"      token: demo-api-token\n", "      token: demo-api-token\n    - name: again\n      token: demo-api-token\n"},
 			field: "api.tokens[1].token", problem: []string{"same token is given twice"},
+		},
+		{
+			name: "api token with an unknown role", base: "quickstart.yaml",
+			edits: []string{"      token: demo-api-token\n", "      token: demo-api-token\n      role: superuser\n"},
+			field: "api.tokens[0].role", problem: []string{`"superuser" is not a role`, "viewer", "responder", "admin"},
+		},
+		{
+			name: "api token role in the wrong case", base: "quickstart.yaml",
+			edits: []string{"      token: demo-api-token\n", "      token: demo-api-token\n      role: Admin\n"},
+			field: "api.tokens[0].role", problem: []string{`"Admin" is not a role`},
 		},
 		{
 			name: "api token without value", base: "quickstart.yaml",
@@ -1447,5 +1467,87 @@ func TestLoadStormWindow(t *testing.T) {
 	_, err := Parse([]byte(base+"\nnotifiers: {storm: {window: 11m}}\n"), "q.yaml", t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "notifiers.storm.window: must be from 0s (off) to 10m") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestTwilioAuthTokenChecked: check-config refuses an auth token Twilio
+// would refuse (the field is named, the token never printed), from the
+// config, a file or the environment; a real token's shape passes.
+func TestTwilioAuthTokenChecked(t *testing.T) {
+	base := loadExampleText(t, "aion-r.yaml")
+	const bad = "my-twilio-password-do-not-print"
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "tw-token"), []byte(bad+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PAGERD_TEST_TW_TOKEN", bad)
+	for _, tc := range []struct{ name, line string }{
+		{"literal", "auth_token: " + bad},
+		{"file", "auth_token_file: tw-token"},
+		{"env", "auth_token: ${PAGERD_TEST_TW_TOKEN}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := loadEdit(t, base, "auth_token: ${AION_R_TWILIO_AUTH_TOKEN}", tc.line)
+			_, err := Parse([]byte(text), "pagerd.yaml", dir)
+			ce := loadConfigError(t, err, "pagerd.yaml")
+			if ce == nil {
+				return
+			}
+			if loadProblem(ce, "notifiers.twilio.auth_token") == "" {
+				t.Errorf("no problem names notifiers.twilio.auth_token:\n%v", err)
+			}
+			if strings.Contains(err.Error(), bad) {
+				t.Errorf("the error prints the token:\n%v", err)
+			}
+		})
+	}
+	for _, good := range []string{"0123456789abcdef0123456789abcdef", "0123456789ABCDEF0123456789ABCDEF"} {
+		text := loadEdit(t, base, "auth_token: ${AION_R_TWILIO_AUTH_TOKEN}", "auth_token: "+good)
+		if _, err := Parse([]byte(text), "pagerd.yaml", dir); err != nil {
+			t.Errorf("%s: %v", good, err)
+		}
+	}
+}
+
+// TestAPITokenRoles: roles load as written; a token without one has none
+// (the gateway gives it a responder's powers).
+func TestAPITokenRoles(t *testing.T) {
+	text := loadEdit(t, loadExampleText(t, "quickstart.yaml"), "      token: demo-api-token\n",
+		"      token: demo-api-token\n    - {name: v, token: v-token, role: viewer}\n    - {name: r, token: r-token, role: responder}\n    - {name: a, token: a-token, role: admin}\n")
+	cfg, err := Parse([]byte(text), "pagerd.yaml", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tok := range cfg.API.Tokens {
+		got = append(got, tok.Name+"="+string(tok.Role))
+	}
+	if strings.Join(got, " ") != "demo= v=viewer r=responder a=admin" {
+		t.Fatalf("roles %v", got)
+	}
+}
+
+// TestIngestRateLimitDefault: unset, the per-key limit is the default
+// (1,000 at once, then 100 a second); per_second 0 turns it off; a burst
+// left out follows the rate.
+func TestIngestRateLimitDefault(t *testing.T) {
+	base := loadExampleText(t, "quickstart.yaml")
+	for _, tc := range []struct {
+		extra string
+		want  RateLimit
+	}{
+		{"", RateLimit{PerSecond: 100, Burst: 1000}},
+		{"  rate_limit: {per_second: 0}\n", RateLimit{}},
+		{"  rate_limit: {per_second: 5}\n", RateLimit{PerSecond: 5, Burst: 6}},
+		{"  rate_limit: {per_second: 5, burst: 50}\n", RateLimit{PerSecond: 5, Burst: 50}},
+	} {
+		text := loadEdit(t, base, "server:\n", "server:\n"+tc.extra)
+		cfg, err := Parse([]byte(text), "pagerd.yaml", t.TempDir())
+		if err != nil {
+			t.Fatalf("%q: %v", tc.extra, err)
+		}
+		if *cfg.Server.RateLimit != tc.want {
+			t.Errorf("%q: rate limit %+v, want %+v", tc.extra, *cfg.Server.RateLimit, tc.want)
+		}
 	}
 }

@@ -354,36 +354,89 @@ type AlertGroup struct {
 	// Details is compact JSON kept for notification text and the incident's
 	// timeline; see Groups.
 	Details json.RawMessage
+	// Cuts say how the group was truncated to fit pagerd's limits (see
+	// MaxAlertsPerMessage and the limits after it); none when it fit.
+	Cuts []Cut
+	// Overflow marks the incident that holds, in fingerprint mode, the
+	// firing alerts beyond MaxIncidentsPerMessage (OverflowDedupKey).
+	Overflow bool
 }
 
 // Groups splits a message into incidents. In group mode (byFingerprint
 // false) the whole message is one incident keyed by its group key; in
 // fingerprint mode every distinct alert is its own incident (a fingerprint
-// repeated in one message keeps its last occurrence, at its first position).
+// repeated in one message keeps its last occurrence, at its first position),
+// up to MaxIncidentsPerMessage firing ones: the firing alerts beyond them
+// are one more incident, keyed OverflowDedupKey and marked Overflow, last.
+//
+// Only the first MaxAlertsPerMessage alerts are read. Group keys and
+// fingerprints longer than their limits are cut to a prefix and a digest
+// (so distinct ones stay distinct); the details keep label and annotation
+// values cut to their limits and at most MaxDetailsBytes in all. Every cut
+// is listed in the group's Cuts and in its details.
 //
 // Summary, in group mode: commonAnnotations["summary"]; else the first
 // covered alert's "summary" annotation; else commonLabels["alertname"] (or
 // the first alert's alertname, or "Alertmanager alert") followed by
 // " (N alerts)" when N>1 alerts are covered and " on <instance>" when all of
 // them share one instance label. In fingerprint mode the same rules apply to
-// the single alert. Summaries are capped at MaxSummaryRunes with "…".
+// the single alert (and to the overflow's alerts, followed by a note that
+// they are over the limit). Summaries are capped at MaxSummaryRunes with "…".
 //
 // Details is {"source":"alertmanager","status","receiver","group_key",
 // "group_labels","common_labels","common_annotations","external_url",
 // "truncated_alerts" (when not 0),"alerts_total","alerts_omitted" (when not
 // 0),"alerts":[{"status","labels","annotations","starts_at","ends_at",
-// "generator_url","fingerprint"}]}, with at most MaxDetailAlerts alerts
-// (firing ones first) and zero times left out.
+// "generator_url","fingerprint"}],"truncated_by_pagerd" (when cut)}, with
+// at most MaxDetailAlerts alerts (firing ones first) and zero times left
+// out.
 func (m *Message) Groups(byFingerprint bool) []AlertGroup {
+	l := m.limit()
 	if byFingerprint {
-		return m.fingerprintGroups()
+		return l.fingerprintGroups()
 	}
-	return []AlertGroup{m.wholeGroup()}
+	return []AlertGroup{l.wholeGroup()}
 }
 
-func (m *Message) wholeGroup() AlertGroup {
+// OverflowDedupKey is the dedup key of the incident that holds, in
+// fingerprint mode, a notification's firing alerts beyond
+// MaxIncidentsPerMessage. It never equals an alert's key: those have a
+// colon where it has "#".
+func (m *Message) OverflowDedupKey() string {
+	gk, _ := capKey(m.GroupKey, MaxGroupKeyBytes)
+	return "am:" + gk + "#overflow"
+}
+
+// limited is a message as pagerd reads it: its first MaxAlertsPerMessage
+// alerts and its group key within MaxGroupKeyBytes, with the cuts that
+// took (they concern every incident the message makes).
+type limited struct {
+	*Message
+	groupKey string
+	alerts   []Alert
+	cuts     []Cut
+}
+
+func (m *Message) limit() *limited {
+	l := &limited{Message: m, alerts: m.Alerts}
+	if n := len(m.Alerts); n > MaxAlertsPerMessage {
+		l.alerts = m.Alerts[:MaxAlertsPerMessage]
+		l.cuts = append(l.cuts, Cut{Limit: "alerts", Detail: fmt.Sprintf(
+			"the notification held %d alerts; pagerd read the first %d (limit %d per notification) and left %d out",
+			n, MaxAlertsPerMessage, MaxAlertsPerMessage, n-MaxAlertsPerMessage)})
+	}
+	gk, ok := capKey(m.GroupKey, MaxGroupKeyBytes)
+	l.groupKey = gk
+	if !ok {
+		l.cuts = append(l.cuts, Cut{Limit: "group_key", Detail: fmt.Sprintf(
+			"its groupKey of %s is kept as its first bytes and a SHA-256 digest (limit %d bytes)", byteSize(len(m.GroupKey)), MaxGroupKeyBytes)})
+	}
+	return l
+}
+
+func (l *limited) wholeGroup() AlertGroup {
 	var firing, resolved []Alert
-	for _, a := range m.Alerts {
+	for _, a := range l.alerts {
 		if a.Status == StatusFiring {
 			firing = append(firing, a)
 		} else {
@@ -391,8 +444,8 @@ func (m *Message) wholeGroup() AlertGroup {
 		}
 	}
 	covered := firing
-	if m.Status != StatusFiring || len(firing) == 0 {
-		covered = m.Alerts
+	if l.Status != StatusFiring || len(firing) == 0 {
+		covered = l.alerts
 	}
 	labels := make([]map[string]string, 0, len(covered))
 	titles := make([]string, 0, len(covered))
@@ -400,23 +453,25 @@ func (m *Message) wholeGroup() AlertGroup {
 		labels = append(labels, a.Labels)
 		titles = append(titles, alertTitle(a))
 	}
-	ordered := append(append(make([]Alert, 0, len(m.Alerts)), firing...), resolved...)
+	ordered := append(append(make([]Alert, 0, len(l.alerts)), firing...), resolved...)
+	details, cuts := l.details(l.Status, ordered, l.cuts)
 	return AlertGroup{
-		DedupKey: "am:" + m.GroupKey,
-		Firing:   m.Status == StatusFiring,
+		DedupKey: "am:" + l.groupKey,
+		Firing:   l.Status == StatusFiring,
 		Labels:   labels,
 		Titles:   titles,
-		Summary:  summarize(m.CommonAnnotations["summary"], m.CommonLabels["alertname"], covered),
-		Details:  m.details(m.Status, ordered),
+		Summary:  summarize(l.CommonAnnotations["summary"], l.CommonLabels["alertname"], covered),
+		Details:  details,
+		Cuts:     cuts,
 	}
 }
 
-func (m *Message) fingerprintGroups() []AlertGroup {
-	index := make(map[string]int, len(m.Alerts))
+func (l *limited) fingerprintGroups() []AlertGroup {
+	index := make(map[string]int, len(l.alerts))
 	var order []string
-	latest := make([]Alert, 0, len(m.Alerts))
-	for _, a := range m.Alerts {
-		fp := fingerprintOf(a)
+	latest := make([]Alert, 0, len(l.alerts))
+	for _, a := range l.alerts {
+		fp, _ := fingerprintKey(a)
 		if i, ok := index[fp]; ok {
 			latest[i] = a
 			continue
@@ -425,18 +480,76 @@ func (m *Message) fingerprintGroups() []AlertGroup {
 		order = append(order, fp)
 		latest = append(latest, a)
 	}
-	groups := make([]AlertGroup, 0, len(latest))
+	// The first MaxIncidentsPerMessage firing alerts are incidents of
+	// their own; the firing ones after them share the overflow incident.
+	own := make([]int, 0, len(latest))
+	var overflow []Alert
+	firing := 0
 	for i, a := range latest {
+		if a.Status == StatusFiring {
+			if firing == MaxIncidentsPerMessage {
+				overflow = append(overflow, a)
+				continue
+			}
+			firing++
+		}
+		own = append(own, i)
+	}
+	// What concerns the whole message is said where the alerts it left
+	// out would have been: on the overflow incident when there is one.
+	shared := l.cuts
+	if len(overflow) > 0 {
+		shared = nil
+	}
+	groups := make([]AlertGroup, 0, len(own)+1)
+	for _, i := range own {
+		a := latest[i]
+		pre := shared
+		if _, ok := fingerprintKey(a); !ok {
+			pre = append(append([]Cut(nil), pre...), Cut{Limit: "fingerprint", Detail: fmt.Sprintf(
+				"its fingerprint of %s is kept as its first bytes and a SHA-256 digest (limit %d bytes)", byteSize(len(fingerprintOf(a))), MaxFingerprintBytes)})
+		}
+		details, cuts := l.details(a.Status, []Alert{a}, pre)
 		groups = append(groups, AlertGroup{
-			DedupKey: "am:" + m.GroupKey + ":" + order[i],
+			DedupKey: "am:" + l.groupKey + ":" + order[i],
 			Firing:   a.Status == StatusFiring,
 			Labels:   []map[string]string{a.Labels},
 			Titles:   []string{alertTitle(a)},
 			Summary:  summarize("", "", []Alert{a}),
-			Details:  m.details(a.Status, []Alert{a}),
+			Details:  details,
+			Cuts:     cuts,
+		})
+	}
+	if len(overflow) > 0 {
+		labels := make([]map[string]string, 0, len(overflow))
+		titles := make([]string, 0, len(overflow))
+		for _, a := range overflow {
+			labels = append(labels, a.Labels)
+			titles = append(titles, alertTitle(a))
+		}
+		pre := append(append([]Cut(nil), l.cuts...), Cut{Limit: "incidents", Detail: fmt.Sprintf(
+			"%d firing alerts beyond the first %d of the notification are in this one incident rather than one each (limit %d incidents per notification)",
+			len(overflow), MaxIncidentsPerMessage, MaxIncidentsPerMessage)})
+		details, cuts := l.details(StatusFiring, overflow, pre)
+		groups = append(groups, AlertGroup{
+			DedupKey: l.OverflowDedupKey(),
+			Firing:   true,
+			Labels:   labels,
+			Titles:   titles,
+			Summary: capSummary(fmt.Sprintf("%d more alerts, beyond the %d incidents one notification may open: %s",
+				len(overflow), MaxIncidentsPerMessage, summarize("", "", overflow))),
+			Details:  details,
+			Cuts:     cuts,
+			Overflow: true,
 		})
 	}
 	return groups
+}
+
+// fingerprintKey is the alert's fingerprint within MaxFingerprintBytes;
+// ok is false when it had to be cut.
+func fingerprintKey(a Alert) (string, bool) {
+	return capKey(fingerprintOf(a), MaxFingerprintBytes)
 }
 
 // fingerprintOf is the alert's fingerprint as Alertmanager computes it:
@@ -552,6 +665,7 @@ type amDetails struct {
 	AlertsTotal       int               `json:"alerts_total"`
 	AlertsOmitted     int               `json:"alerts_omitted,omitempty"`
 	Alerts            []amAlertDetails  `json:"alerts"`
+	Truncated         []string          `json:"truncated_by_pagerd,omitempty"`
 }
 
 type amAlertDetails struct {
@@ -564,36 +678,85 @@ type amAlertDetails struct {
 	Fingerprint  string            `json:"fingerprint"`
 }
 
-func (m *Message) details(status string, alerts []Alert) json.RawMessage {
+// details builds an incident's details from the alerts it covers, within
+// the limits: values cut to MaxLabelBytes and MaxAnnotationBytes, alerts
+// left out until the whole is under MaxDetailsBytes. pre are the cuts
+// already made to the group; it returns them with its own, and lists them
+// all in the details.
+func (l *limited) details(status string, alerts []Alert, pre []Cut) (json.RawMessage, []Cut) {
+	var labelCuts, annotationCuts valueCuts
 	d := amDetails{
 		Source:            "alertmanager",
 		Status:            status,
-		Receiver:          m.Receiver,
-		GroupKey:          m.GroupKey,
-		GroupLabels:       m.GroupLabels,
-		CommonLabels:      m.CommonLabels,
-		CommonAnnotations: m.CommonAnnotations,
-		ExternalURL:       m.ExternalURL,
-		TruncatedAlerts:   m.TruncatedAlerts,
+		Receiver:          cutValue(l.Receiver, MaxLabelBytes, &labelCuts),
+		GroupKey:          l.groupKey,
+		GroupLabels:       capMap(l.GroupLabels, MaxLabelBytes, &labelCuts),
+		CommonLabels:      capMap(l.CommonLabels, MaxLabelBytes, &labelCuts),
+		CommonAnnotations: capMap(l.CommonAnnotations, MaxAnnotationBytes, &annotationCuts),
+		ExternalURL:       cutValue(l.ExternalURL, MaxAnnotationBytes, &annotationCuts),
+		TruncatedAlerts:   l.TruncatedAlerts,
 		AlertsTotal:       len(alerts),
 		Alerts:            make([]amAlertDetails, 0, min(len(alerts), MaxDetailAlerts)),
 	}
 	for _, a := range alerts {
 		if len(d.Alerts) == MaxDetailAlerts {
-			d.AlertsOmitted = len(alerts) - MaxDetailAlerts
 			break
 		}
+		fp, _ := fingerprintKey(a)
 		d.Alerts = append(d.Alerts, amAlertDetails{
 			Status:       a.Status,
-			Labels:       a.Labels,
-			Annotations:  a.Annotations,
+			Labels:       capMap(a.Labels, MaxLabelBytes, &labelCuts),
+			Annotations:  capMap(a.Annotations, MaxAnnotationBytes, &annotationCuts),
 			StartsAt:     formatTime(a.StartsAt),
 			EndsAt:       formatTime(a.EndsAt),
-			GeneratorURL: a.GeneratorURL,
-			Fingerprint:  fingerprintOf(a),
+			GeneratorURL: cutValue(a.GeneratorURL, MaxAnnotationBytes, &annotationCuts),
+			Fingerprint:  fp,
 		})
 	}
-	return compactJSON(d)
+	d.AlertsOmitted = len(alerts) - len(d.Alerts)
+	cuts := append([]Cut(nil), pre...)
+	if c, ok := labelCuts.cut("label", "label names or values", MaxLabelBytes); ok {
+		cuts = append(cuts, c)
+	}
+	if c, ok := annotationCuts.cut("annotation", "annotation values or URLs", MaxAnnotationBytes); ok {
+		cuts = append(cuts, c)
+	}
+	// Room is left for the list of cuts, which is short.
+	const budget = MaxDetailsBytes - 4<<10
+	out := compactJSON(d)
+	if len(out) > budget {
+		kept := len(d.Alerts)
+		for len(out) > budget && len(d.Alerts) > 0 {
+			d.Alerts = d.Alerts[:len(d.Alerts)/2]
+			out = compactJSON(d)
+		}
+		d.AlertsOmitted = len(alerts) - len(d.Alerts)
+		what := fmt.Sprintf("%d of the %d alerts it would show", kept-len(d.Alerts), kept)
+		if len(out) > budget {
+			d.GroupLabels, d.CommonLabels, d.CommonAnnotations = nil, nil, nil
+			what += ", and the group's common labels and annotations,"
+		}
+		cuts = append(cuts, Cut{Limit: "details", Detail: fmt.Sprintf("%s left out of the details to keep them under %s", what, byteSize(MaxDetailsBytes))})
+	}
+	if len(cuts) > 0 {
+		for _, c := range cuts {
+			d.Truncated = append(d.Truncated, c.Detail)
+		}
+		out = compactJSON(d)
+	}
+	return out, cuts
+}
+
+// cutValue is capValue, counting a cut.
+func cutValue(s string, max int, c *valueCuts) string {
+	v, ok := capValue(s, max)
+	if !ok {
+		c.n++
+		if len(s) > c.largest {
+			c.largest, c.name = len(s), "a URL or receiver"
+		}
+	}
+	return v
 }
 
 // formatTime renders t as RFC 3339, or "" for Go's and Alertmanager's zero

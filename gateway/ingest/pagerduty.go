@@ -2,7 +2,7 @@ package ingest
 
 import (
 	"bytes"
-	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -63,15 +63,39 @@ func Invalid(errs []string) EventResponse {
 	return EventResponse{Status: "invalid event", Message: "Event object is invalid", Errors: errs}
 }
 
-// NewDedupKey makes a dedup key for a trigger that has none, as PagerDuty
-// does: 32 lowercase hex characters from crypto/rand. DecodeEvent leaves an
-// absent key empty (it is deterministic); the handler calls this before
-// storing the incident and returns the key in Accepted so the sender can
-// acknowledge and resolve later.
-func NewDedupKey() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (it aborts the program instead).
-	return hex.EncodeToString(b[:])
+// DerivedDedupKey is the dedup key of a trigger sent without one: 32
+// lowercase hex digits (the shape of the keys PagerDuty makes) of a SHA-256
+// over the event's identifying content, so the same event sent again, as a
+// retry after a 5xx or a timeout is, lands on the same incident instead of
+// opening another. The handler returns it in Accepted, so the sender can
+// acknowledge and resolve with it, as with a key PagerDuty made.
+//
+// The content is the payload's summary (as kept: at most
+// MaxEventSummaryChars), source, severity, component, group, class and
+// custom_details (as JSON, whatever the order of its keys): what the event
+// says is wrong, where, and how badly. Left out are payload.timestamp, which
+// a sender sets when it sends (a retry may carry a new one), client,
+// client_url, links and images, which are presentation, and the routing
+// key: dedup keys are already scoped to the routing key's service, and the
+// key is shown to every API reader next to the payload, so a digest of the
+// routing key would let them test guesses of a weak one offline.
+//
+// Identical keyless triggers are therefore one incident while it is open
+// (repeats of it); once it is resolved, the next one opens a new incident.
+// A sender that wants changing events (a new value in custom_details) to
+// be one incident must send its own dedup_key.
+func DerivedDedupKey(ev *pagerduty.V2Event) string {
+	var p pagerduty.V2Payload
+	if ev.Payload != nil {
+		p = *ev.Payload
+	}
+	b, err := json.Marshal([]any{"pagerd-derived-dedup-key-v1", p.Summary, p.Source, p.Severity, p.Component, p.Group, p.Class, p.Details})
+	if err != nil {
+		// Unreachable: Details is decoded JSON. Fall back to the rest.
+		b, _ = json.Marshal([]any{"pagerd-derived-dedup-key-v1", p.Summary, p.Source, p.Severity, p.Component, p.Group, p.Class})
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
 // DecodeEvent parses and validates an Events API v2 body the way PagerDuty
@@ -84,7 +108,7 @@ func NewDedupKey() string {
 // than rejecting it, ignores unknown fields, and ignores the payload of
 // acknowledge and resolve events (kept if it is a well-formed object). A
 // trigger without dedup_key comes back with an empty DedupKey: see
-// NewDedupKey. Numbers inside custom_details, images and links are kept as
+// DerivedDedupKey. Numbers inside custom_details, images and links are kept as
 // json.Number so that they round-trip exactly.
 func DecodeEvent(body []byte) (*pagerduty.V2Event, []string) {
 	if len(body) > MaxEventBytes {

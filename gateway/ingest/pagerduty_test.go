@@ -65,7 +65,7 @@ func newEnqueueServer(t *testing.T) *enqueueServer {
 			return
 		}
 		if ev.DedupKey == "" {
-			ev.DedupKey = NewDedupKey()
+			ev.DedupKey = DerivedDedupKey(ev)
 		}
 		s.mu.Lock()
 		s.events = append(s.events, ev)
@@ -339,17 +339,67 @@ func TestAcceptedAndInvalidBodies(t *testing.T) {
 	}
 }
 
-func TestNewDedupKey(t *testing.T) {
-	seen := map[string]bool{}
-	for range 1000 {
-		k := NewDedupKey()
-		if !hexKey.MatchString(k) {
-			t.Fatalf("%q is not 32 lowercase hex characters", k)
+// TestDerivedDedupKey: a keyless trigger's key is 32 hex digits derived
+// from what the event says (summary, source, severity, component, group,
+// class, custom_details), so the same event sent twice has the same key
+// and a different one another; what a resend may change (timestamp,
+// client, links, images) and the routing key do not count, nor does the
+// order of custom_details' keys.
+func TestDerivedDedupKey(t *testing.T) {
+	decode := func(body string) *pagerduty.V2Event {
+		t.Helper()
+		ev, errs := DecodeEvent([]byte(body))
+		if errs != nil {
+			t.Fatalf("%s: %v", body, errs)
 		}
-		if seen[k] {
-			t.Fatalf("duplicate key %q", k)
+		return ev
+	}
+	full := func(ev, p map[string]any) {
+		p["component"], p["group"], p["class"] = "disk", "web", "capacity"
+		p["custom_details"] = map[string]any{"free": "1%", "mount": "/var", "n": 3}
+	}
+	base := DerivedDedupKey(decode(event(full)))
+	if !hexKey.MatchString(base) {
+		t.Fatalf("%q is not 32 lowercase hex characters", base)
+	}
+	if again := DerivedDedupKey(decode(event(full))); again != base {
+		t.Fatalf("the same event: %s then %s", base, again)
+	}
+	same := map[string]func(ev, p map[string]any){
+		"timestamp":   func(ev, p map[string]any) { p["timestamp"] = "2025-09-10T06:00:00Z" },
+		"client":      func(ev, p map[string]any) { ev["client"], ev["client_url"] = "Nagios", "http://nagios" },
+		"links":       func(ev, p map[string]any) { ev["links"] = []any{map[string]any{"href": "http://x"}} },
+		"images":      func(ev, p map[string]any) { ev["images"] = []any{map[string]any{"src": "http://x.png"}} },
+		"routing key": func(ev, p map[string]any) { ev["routing_key"] = "another-routing-key-0123456789ab" },
+	}
+	for name, mut := range same {
+		if k := DerivedDedupKey(decode(event(func(ev, p map[string]any) { full(ev, p); mut(ev, p) }))); k != base {
+			t.Errorf("%s changed the key", name)
 		}
-		seen[k] = true
+	}
+	reordered := `{"routing_key":"` + testRoutingKey + `","event_action":"trigger","payload":{"custom_details":{"n":3,"mount":"/var","free":"1%"},` +
+		`"class":"capacity","group":"web","component":"disk","severity":"warning","source":"web-3","summary":"Disk full"}}`
+	if k := DerivedDedupKey(decode(reordered)); k != base {
+		t.Errorf("the order of the JSON keys changed the key")
+	}
+	seen := map[string]string{base: "base"}
+	for name, mut := range map[string]func(ev, p map[string]any){
+		"summary":        func(ev, p map[string]any) { p["summary"] = "Disk full!" },
+		"source":         func(ev, p map[string]any) { p["source"] = "web-4" },
+		"severity":       func(ev, p map[string]any) { p["severity"] = "critical" },
+		"component":      func(ev, p map[string]any) { p["component"] = "disk2" },
+		"group":          func(ev, p map[string]any) { p["group"] = "api" },
+		"class":          func(ev, p map[string]any) { p["class"] = "io" },
+		"custom_details": func(ev, p map[string]any) { p["custom_details"].(map[string]any)["free"] = "2%" },
+		"no details":     func(ev, p map[string]any) { delete(p, "custom_details") },
+		// Fields must not run into each other.
+		"moved text": func(ev, p map[string]any) { p["component"], p["group"] = "diskw", "eb" },
+	} {
+		k := DerivedDedupKey(decode(event(func(ev, p map[string]any) { full(ev, p); mut(ev, p) })))
+		if prev, dup := seen[k]; dup {
+			t.Errorf("%s gives the same key as %s", name, prev)
+		}
+		seen[k] = name
 	}
 }
 

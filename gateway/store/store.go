@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"strings"
 	"time"
 
@@ -86,12 +87,77 @@ type Entry struct {
 }
 
 // Filter selects incidents for List. Zero fields match everything; Limit 0
-// means DefaultListLimit. Newest first.
+// means DefaultListLimit.
+//
+// List's order is newest first: by creation time, then by id, both
+// descending. Incidents are created at the time they are stored, so new
+// ones enter at the head of that order, never in the middle: paging with
+// After neither skips nor repeats an incident while others keep arriving.
 type Filter struct {
 	Status   policy.Status
 	Service  string
 	Priority string
-	Limit    int
+	// Since and Until bound the creation time, Since <= created_at < Until;
+	// a zero time leaves that side open. Stores keep creation times to the
+	// millisecond, and the bounds are applied at that precision.
+	Since, Until time.Time
+	// After, when set, is the last incident of the previous page: List
+	// returns only incidents that come after it in its order.
+	After *Cursor
+	Limit int
+}
+
+// Cursor is a position in List's order: an incident's creation time (to
+// the millisecond) and id.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// CursorOf is the position of an incident in List's order.
+func CursorOf(inc *Incident) Cursor {
+	return Cursor{CreatedAt: time.UnixMilli(inc.CreatedAt.UnixMilli()).UTC(), ID: inc.ID}
+}
+
+// CreatedRange is the range of creation times, in Unix milliseconds and
+// inclusive at both ends, that the filter's Since, Until and After admit;
+// ok is false when the range is empty. Stores scan their creation-time
+// indexes over it and apply Admits to what they find.
+func (f Filter) CreatedRange() (lo, hi int64, ok bool) {
+	lo, hi = math.MinInt64, math.MaxInt64
+	if !f.Since.IsZero() {
+		lo = ceilMS(f.Since)
+	}
+	if !f.Until.IsZero() {
+		hi = ceilMS(f.Until) - 1
+	}
+	if f.After != nil {
+		hi = min(hi, f.After.CreatedAt.UnixMilli())
+	}
+	return lo, hi, lo <= hi
+}
+
+// Admits reports whether an incident created at createdMS (Unix
+// milliseconds) with the id lies in the filter's time range and after its
+// cursor.
+func (f Filter) Admits(createdMS int64, id string) bool {
+	lo, hi, ok := f.CreatedRange()
+	if !ok || createdMS < lo || createdMS > hi {
+		return false
+	}
+	if f.After != nil && createdMS == f.After.CreatedAt.UnixMilli() {
+		return id < f.After.ID
+	}
+	return true
+}
+
+// ceilMS is t in Unix milliseconds, rounded up.
+func ceilMS(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if t.Nanosecond()%int(time.Millisecond) != 0 {
+		ms++
+	}
+	return ms
 }
 
 // DefaultListLimit is how many incidents List returns when Filter.Limit is 0.
@@ -153,7 +219,8 @@ type Store interface {
 	// incremented. ErrConflict if the incident changed since it was read.
 	// Repeats, LastSeen and Details are not written: Trigger owns them.
 	Update(ctx context.Context, inc *Incident, timeline []Entry) error
-	// List returns incidents matching the filter, newest first.
+	// List returns incidents matching the filter, newest first (by
+	// creation time, then id; see Filter).
 	List(ctx context.Context, f Filter) ([]*Incident, error)
 	// Timeline returns the incident's entries, oldest first.
 	Timeline(ctx context.Context, id string) ([]Entry, error)

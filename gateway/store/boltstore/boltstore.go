@@ -46,6 +46,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -640,8 +641,10 @@ func (s *Store) Finish(ctx context.Context, c store.Claim, inc *store.Incident, 
 
 // List returns incidents matching the filter, newest first (by creation
 // time, then id). Open statuses are read from the open index, so the common
-// query does not walk resolved history; the index records carry status,
-// priority and service, so only matching incidents are decoded.
+// query does not walk resolved history; the index is keyed by creation
+// time, so a time range or a cursor starts where it begins; the index
+// records carry status, priority and service, so only matching incidents
+// are decoded.
 func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -651,11 +654,32 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, er
 	if f.Status == policy.StatusTriggered || f.Status == policy.StatusAcknowledged {
 		index = bucketOpen
 	}
+	lo, hi, ok := f.CreatedRange()
+	if !ok {
+		return nil, nil
+	}
 	var out []*store.Incident
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		c := tx.Bucket(index).Cursor()
-		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+		// The newest key at or before hi: the one before the first key
+		// past it.
+		k, v := c.Last()
+		if hi < math.MaxInt64 {
+			if k, v = c.Seek(timeKey(hi + 1)); k == nil {
+				k, v = c.Last()
+			} else {
+				k, v = c.Prev()
+			}
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Prev() {
 			if len(k) < 8 {
+				continue
+			}
+			created := keyTime(k)
+			if created < lo {
+				break
+			}
+			if !f.Admits(created, string(k[8:])) {
 				continue
 			}
 			status, priority, service, ok := parseIndexRecord(v)

@@ -38,6 +38,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"sort"
 	"strconv"
@@ -461,7 +462,9 @@ func (s *Store) Timeline(ctx context.Context, id string) ([]store.Entry, error) 
 
 // List reads each shard's index and filters, newest first. Open incidents
 // are listed from the open index, so the common query does not walk
-// resolved history.
+// resolved history. The indexes are scored by creation time, so a time
+// range or a cursor is read by score; ties at the cursor's millisecond are
+// settled by id (Filter.Admits).
 func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -471,17 +474,32 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, er
 	if f.Status == policy.StatusTriggered || f.Status == policy.StatusAcknowledged {
 		index = "open"
 	}
+	lo, hi, ok := f.CreatedRange()
+	if !ok {
+		return nil, nil
+	}
+	byScore := &redis.ZRangeBy{Min: "-inf", Max: "+inf"}
+	if lo > math.MinInt64 {
+		byScore.Min = strconv.FormatInt(lo, 10)
+	}
+	if hi < math.MaxInt64 {
+		byScore.Max = strconv.FormatInt(hi, 10)
+	}
 	pipe := s.rdb.Pipeline()
 	zcmds := make([]*redis.ZSliceCmd, store.Shards)
 	for shard := range zcmds {
-		zcmds[shard] = pipe.ZRevRangeWithScores(ctx, s.key(shard, index), 0, -1)
+		zcmds[shard] = pipe.ZRevRangeByScoreWithScores(ctx, s.key(shard, index), byScore)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, unavailable(err)
 	}
 	var hits []redis.Z
 	for _, c := range zcmds {
-		hits = append(hits, c.Val()...)
+		for _, z := range c.Val() {
+			if f.Admits(int64(z.Score), z.Member.(string)) {
+				hits = append(hits, z)
+			}
+		}
 	}
 	sort.Slice(hits, func(i, j int) bool {
 		if hits[i].Score != hits[j].Score {

@@ -1,0 +1,91 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/pagerd/pagerd/gateway/store"
+)
+
+// storedThenFailed stores the first trigger and then answers as if the
+// store had failed: what a stalled Redis does when the script runs after
+// the client gave up on it.
+type storedThenFailed struct {
+	store.Store
+	failed atomic.Bool
+}
+
+func (s *storedThenFailed) Trigger(ctx context.Context, inc *store.Incident, tl []store.Entry) (string, store.Outcome, error) {
+	id, out, err := s.Store.Trigger(ctx, inc, tl)
+	if err == nil && s.failed.CompareAndSwap(false, true) {
+		return "", 0, fmt.Errorf("%w: timed out waiting for the reply", store.ErrUnavailable)
+	}
+	return id, out, err
+}
+
+type enqueueAnswer struct {
+	Status   string `json:"status"`
+	Message  string `json:"message"`
+	DedupKey string `json:"dedup_key"`
+}
+
+// TestKeylessTriggerRetriedIsOneIncident: a PagerDuty trigger without a
+// dedup_key whose first try was stored but answered 503, retried as the 503
+// says, is one incident, and both answers name the same derived key; a
+// different keyless event is another incident; the key acknowledges and
+// resolves; once resolved, the same event opens a new incident. On both
+// stores.
+func TestKeylessTriggerRetriedIsOneIncident(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := &storedThenFailed{Store: mk(t)}
+			h := newHarness(t, st)
+			keyless := `{"routing_key":"` + pdKey + `","event_action":"trigger","payload":{"summary":"DB down","source":"db1","severity":"critical",` +
+				`"timestamp":"2025-09-10T05:59:00Z","custom_details":{"replica":"b","lag_s":42}}}`
+			post := func(body string, want int) enqueueAnswer {
+				t.Helper()
+				r := h.do("POST", "/v2/enqueue", body)
+				if r.code != want {
+					t.Fatalf("%d %s, want %d", r.code, r.body, want)
+				}
+				var a enqueueAnswer
+				r.json(t, &a)
+				return a
+			}
+			post(keyless, 503) // stored, but the answer says to retry
+			// The retry, re-encoded by another client (key order, a new
+			// timestamp): the same event.
+			retry := `{"event_action":"trigger","routing_key":"` + pdKey + `","payload":{"severity":"critical","source":"db1","summary":"DB down",` +
+				`"timestamp":"2025-09-10T05:59:07Z","custom_details":{"lag_s":42,"replica":"b"}}}`
+			first := post(retry, 202)
+			again := post(keyless, 202)
+			if len(first.DedupKey) != 32 || again.DedupKey != first.DedupKey {
+				t.Fatalf("dedup keys %q and %q", first.DedupKey, again.DedupKey)
+			}
+			incs := h.list("")
+			if len(incs) != 1 || incs[0].Repeats != 2 || incs[0].DedupKey != "pd:"+first.DedupKey {
+				t.Fatalf("after a stored try and two retries: %+v", incs)
+			}
+			other := post(strings.Replace(keyless, "db1", "db2", 1), 202)
+			if other.DedupKey == first.DedupKey || len(h.list("")) != 2 {
+				t.Fatalf("a different event: key %q, %d incidents", other.DedupKey, len(h.list("")))
+			}
+			// The derived key acts on the incident, as PagerDuty's would.
+			post(`{"routing_key":"`+pdKey+`","event_action":"resolve","dedup_key":"`+first.DedupKey+`"}`, 202)
+			if got := h.incident(incs[0].ID); got.Status != "resolved" {
+				t.Fatalf("resolve by the derived key: %s", got.Status)
+			}
+			// Resolved, the same event is a new problem: a new incident.
+			if a := post(keyless, 202); a.DedupKey != first.DedupKey {
+				t.Fatalf("key changed: %q", a.DedupKey)
+			}
+			open := h.list("?status=triggered")
+			if len(open) != 2 || open[0].ID == incs[0].ID {
+				t.Fatalf("after the resolve: %+v", open)
+			}
+		})
+	}
+}

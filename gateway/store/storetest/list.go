@@ -1,0 +1,161 @@
+package storetest
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// listTests are List's paging and time filters.
+var listTests = []struct {
+	name string
+	fn   func(*testing.T, Factory)
+}{
+	{"ListPagesByCursorWhileIncidentsArrive", testListCursor},
+	{"ListFiltersByCreationTime", testListTimeRange},
+}
+
+// listIDs lists with the filter and returns the ids, in order.
+func listIDs(t *testing.T, s store.Store, f store.Filter) []string {
+	t.Helper()
+	got, err := s.List(ctx(t), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, g := range got {
+		out = append(out, g.ID)
+	}
+	return out
+}
+
+// testListCursor: paging with After visits every incident once, newest
+// first (creation time, then id), including incidents created in the same
+// millisecond in different shards, while new incidents keep arriving
+// between pages; the cursor combines with the other filters.
+func testListCursor(t *testing.T, f Factory) {
+	s := f.New(t)
+	// 30 incidents over 10 milliseconds: three per millisecond, spread
+	// over shards by their dedup keys.
+	want := map[string]*store.Incident{}
+	for i := 0; i < 30; i++ {
+		inc := incident("api", fmt.Sprintf("c%d", i), base.Add(time.Duration(i/3)*time.Millisecond))
+		if i%4 == 0 {
+			inc.State.Status = policy.StatusAcknowledged
+		}
+		trigger(t, s, inc)
+		want[inc.ID] = inc
+	}
+	all := listIDs(t, s, store.Filter{Limit: 1000})
+	if len(all) != 30 {
+		t.Fatalf("listed %d of 30", len(all))
+	}
+	for i := 1; i < len(all); i++ {
+		a, b := store.CursorOf(want[all[i-1]]), store.CursorOf(want[all[i]])
+		if a.CreatedAt.Before(b.CreatedAt) || (a.CreatedAt.Equal(b.CreatedAt) && a.ID <= b.ID) {
+			t.Fatalf("not newest first by creation time then id at %d: %v then %v", i, a, b)
+		}
+	}
+	// Late arrivals are created "now", later than everything before them,
+	// as the daemon creates incidents.
+	late := base.Add(time.Hour)
+	for _, limit := range []int{1, 2, 3, 7, 30} {
+		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
+			// Everything there is when paging starts, the late
+			// arrivals of earlier runs included.
+			before := listIDs(t, s, store.Filter{Limit: 1000})
+			var paged []string
+			var after *store.Cursor
+			for page := 0; ; page++ {
+				got, err := s.List(ctx(t), store.Filter{Limit: limit, After: after})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) == 0 {
+					break
+				}
+				for _, g := range got {
+					paged = append(paged, g.ID)
+				}
+				c := store.CursorOf(got[len(got)-1])
+				after = &c
+				// A newer incident arrives between pages: it belongs
+				// to the head of the order, not to the pages still
+				// to come.
+				late = late.Add(time.Millisecond)
+				trigger(t, s, incident("api", fmt.Sprintf("late-%d-%d", limit, page), late))
+				if page > 40 {
+					t.Fatal("paging does not end")
+				}
+			}
+			if !reflect.DeepEqual(paged, before) {
+				t.Fatalf("pages of %d:\n got %v\nwant %v", limit, paged, before)
+			}
+		})
+	}
+	// With a status filter (the open index) and a cursor in the middle of
+	// a millisecond.
+	var acked []string
+	for _, id := range all {
+		if want[id].State.Status == policy.StatusAcknowledged {
+			acked = append(acked, id)
+		}
+	}
+	mid := store.CursorOf(want[acked[2]])
+	if got := listIDs(t, s, store.Filter{Status: policy.StatusAcknowledged, After: &mid}); !reflect.DeepEqual(got, acked[3:]) {
+		t.Fatalf("acknowledged after %v: got %v, want %v", mid, got, acked[3:])
+	}
+	// After the last one, nothing.
+	last := store.CursorOf(want[all[len(all)-1]])
+	if got := listIDs(t, s, store.Filter{After: &last}); len(got) != 0 {
+		t.Fatalf("after the oldest: %v", got)
+	}
+}
+
+// testListTimeRange: Since is inclusive and Until exclusive on the
+// creation time, at millisecond precision, alone, together and with the
+// other filters.
+func testListTimeRange(t *testing.T, f Factory) {
+	s := f.New(t)
+	var ids []string
+	for i := 0; i < 6; i++ {
+		inc := incident("api", fmt.Sprintf("t%d", i), base.Add(time.Duration(i)*time.Minute))
+		if i == 3 {
+			inc.Service = "web"
+			inc.State.Service = "web"
+			inc.ID = store.NewID(store.ShardOf("web", inc.DedupKey), inc.CreatedAt)
+			inc.State.ID = inc.ID
+		}
+		ids = append(ids, trigger(t, s, inc))
+	}
+	at := func(m int) time.Time { return base.Add(time.Duration(m) * time.Minute) }
+	for _, tc := range []struct {
+		name string
+		f    store.Filter
+		want []string
+	}{
+		{"since is inclusive", store.Filter{Since: at(4)}, []string{ids[5], ids[4]}},
+		{"until is exclusive", store.Filter{Until: at(2)}, []string{ids[1], ids[0]}},
+		{"both", store.Filter{Since: at(1), Until: at(4)}, []string{ids[3], ids[2], ids[1]}},
+		{"a nanosecond past since leaves its millisecond out", store.Filter{Since: at(4).Add(time.Nanosecond)}, []string{ids[5]}},
+		{"a nanosecond past until takes its millisecond in", store.Filter{Until: at(2).Add(time.Nanosecond)}, []string{ids[2], ids[1], ids[0]}},
+		{"with a service", store.Filter{Since: at(1), Until: at(4), Service: "api"}, []string{ids[2], ids[1]}},
+		{"with a status (open index)", store.Filter{Since: at(5), Status: policy.StatusTriggered}, []string{ids[5]}},
+		{"with a limit", store.Filter{Since: at(1), Limit: 2}, []string{ids[5], ids[4]}},
+		{"empty range", store.Filter{Since: at(4), Until: at(4)}, nil},
+		{"inverted range", store.Filter{Since: at(5), Until: at(1)}, nil},
+		{"all before", store.Filter{Until: at(0)}, nil},
+		{"far future", store.Filter{Since: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}, nil},
+		{"far past", store.Filter{Since: time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC)}, []string{ids[5], ids[4], ids[3], ids[2], ids[1], ids[0]}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := listIDs(t, s, tc.f); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -56,7 +56,7 @@ func TestImportOpsgenieDoneWhen(t *testing.T) {
 	if out, errOut, code := pagerd(t, "check-config", cfg); code != 0 || !strings.Contains(out, "ok (1 services, 4 users, 2 schedules, 1 escalation policies, 4 warning(s))") {
 		t.Errorf("check-config: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
 	}
-	for _, env := range []string{"PAGERD_TWILIO_ACCOUNT_SID=AC0123456789", "PAGERD_TWILIO_AUTH_TOKEN=token", "PAGERD_TWILIO_FROM=+15555550100", "PAGERD_PLATFORM_ALERTMANAGER_KEY=platform-key"} {
+	for _, env := range []string{"PAGERD_TWILIO_ACCOUNT_SID=AC0123456789", "PAGERD_TWILIO_AUTH_TOKEN=0123456789abcdef0123456789abcdef", "PAGERD_TWILIO_FROM=+15555550100", "PAGERD_PLATFORM_ALERTMANAGER_KEY=platform-key"} {
 		k, v, _ := strings.Cut(env, "=")
 		t.Setenv(k, v)
 	}

@@ -54,6 +54,9 @@ type DispatcherOptions struct {
 	// SendTimeout bounds one page, retries and rate-limit waits included
 	// (default 20s).
 	SendTimeout time.Duration
+	// PagerDuty, when set, is told when pagerd acknowledges or resolves an
+	// incident it pushed through PagerDuty (the incident's outbox).
+	PagerDuty *notify.PagerDuty
 	// RecordRetry is how long a step whose pages went out keeps trying to
 	// write itself to a store that refuses it (default half the lease),
 	// before it gives up and lets the lease bring it back.
@@ -351,8 +354,9 @@ type duePage struct {
 // outcome is unknown (the store failed mid-call) is settled by the next
 // read: a step it consumed is no longer pending, and is not recorded twice.
 func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
-	sent := map[string]store.Entry{} // deadline id -> what its page did
-	var order []string               // the deadlines whose pages this call records
+	sent := map[string]store.Entry{}      // deadline id -> what its page did
+	var order []string                    // the deadlines whose pages this call records
+	forwarded := map[string]store.Entry{} // outbox item id -> what doing it did
 	unsure := d.journal.stepsOf(c.Incident)
 	retryUntil := time.Now().Add(d.o.RecordRetry)
 	bo := newBackoff(50*time.Millisecond, 2*time.Second)
@@ -441,11 +445,16 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 		for _, id := range order {
 			entries = append(entries, sent[id])
 		}
+		outbox, done := d.runOutbox(ctx, cfg, inc, now, forwarded)
+		entries = append(entries, done...)
 		sort.SliceStable(entries, func(i, j int) bool { return entries[i].At.Before(entries[j].At) })
-		if len(entries) == 0 && reflect.DeepEqual(st, inc.State) {
+		if len(entries) == 0 && reflect.DeepEqual(st, inc.State) && reflect.DeepEqual(outbox, inc.Outbox) {
 			return d.o.Store.Complete(ctx, c)
 		}
-		inc.State, inc.UpdatedAt = st, now
+		if len(entries) > 0 || !reflect.DeepEqual(st, inc.State) {
+			inc.UpdatedAt = now
+		}
+		inc.State, inc.Outbox = st, outbox
 		err = d.o.Store.Finish(ctx, c, inc, entries)
 		switch {
 		case err == nil:

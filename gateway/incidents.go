@@ -99,7 +99,7 @@ func (s *Server) trigger(ctx context.Context, cfg *policy.Config, a alert) (stri
 	}
 	outcome := "created"
 	if out == store.Created {
-		s.wakeIfDue(st, now)
+		s.wakeIfDue(inc, now)
 	}
 	if out == store.Repeated {
 		title, firing := a.raisedBy(decided)
@@ -199,6 +199,18 @@ func (s *Server) applyWith(ctx context.Context, id string, ev policy.Event, edit
 		if edit != nil && len(acts) > 0 {
 			edit(inc)
 		}
+		if s.pd != nil {
+			// PagerDuty is told in the same write, as work the dispatcher
+			// does (and retries): a crash cannot lose it.
+			for _, a := range acts {
+				switch a.Kind {
+				case policy.ActionAck:
+					inc.Outbox = append(inc.Outbox, forwardItem("acknowledge", inc.Version, now))
+				case policy.ActionResolve:
+					inc.Outbox = append(inc.Outbox, forwardItem("resolve", inc.Version, now))
+				}
+			}
+		}
 		err = s.store.Update(ctx, inc, toEntries(acts, ev.Actor))
 		if errors.Is(err, store.ErrConflict) && attempt < 10 {
 			continue
@@ -210,15 +222,9 @@ func (s *Server) applyWith(ctx context.Context, id string, ev policy.Event, edit
 			if a.Kind == policy.ActionAck && st.AcknowledgedAt.Equal(now) {
 				s.m.timeToAck.Observe(now.Sub(st.TriggeredAt).Seconds())
 			}
-			switch a.Kind {
-			case policy.ActionAck:
-				go s.forwardToPagerDuty(inc.ID, "acknowledge")
-			case policy.ActionResolve:
-				go s.forwardToPagerDuty(inc.ID, "resolve")
-			}
 		}
 		s.logAction(inc, ev, acts)
-		s.wakeIfDue(st, now)
+		s.wakeIfDue(inc, now)
 		return inc, acts, nil
 	}
 }
@@ -243,87 +249,13 @@ func (s *Server) logAction(inc *store.Incident, ev policy.Event, acts []policy.A
 		"priority", st.Priority, "escalation_level", st.Level+1)
 }
 
-// forwardToPagerDuty acknowledges or resolves, in PagerDuty, what pagerd
-// pushed there for this incident (the timeline says to whom), so the
-// PagerDuty app stops notifying. It is best effort, off the request path: a
-// PagerDuty outage must not fail an acknowledgement in pagerd.
-func (s *Server) forwardToPagerDuty(id, action string) {
-	if s.pd == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	tl, err := s.store.Timeline(ctx, id)
-	if err != nil {
-		s.log.Warn("PagerDuty not told", "incident", id, "action", action, "err", err)
-		return
-	}
-	cfg := s.Config()
-	done := map[string]bool{}
-	for _, e := range tl {
-		// A page that went out in an alert-storm message is PagerDuty's
-		// alert for the whole bundle: it is told once none of the
-		// bundle's incidents needs it any more.
-		target := id
-		if e.Bundle != "" {
-			target = e.Bundle
-		}
-		if e.Type != "notify" || !strings.HasPrefix(e.Detail, "via pagerduty") || done[target+"/"+e.User] {
-			continue
-		}
-		done[target+"/"+e.User] = true
-		u := cfg.User(e.User)
-		if u == nil {
-			continue
-		}
-		if e.Bundle != "" {
-			settled, err := s.bundleSettled(ctx, e.Bundle, action)
-			if err != nil {
-				s.log.Warn("PagerDuty not told", "incident", id, "bundle", e.Bundle, "action", action, "err", err)
-			}
-			if !settled {
-				continue
-			}
-		}
-		for _, c := range u.Contacts {
-			if c.Via == "pagerduty" && c.Channel == e.Channel {
-				if err := s.pd.Forward(ctx, c.Address, target, e.User, action); err != nil {
-					s.log.Warn("PagerDuty not told", "incident", id, "user", e.User, "action", action, "err", err)
-				}
-			}
-		}
-	}
-}
-
-// bundleSettled reports whether none of a bundle's incidents is still
-// triggered (for "acknowledge") or open (for "resolve").
-func (s *Server) bundleSettled(ctx context.Context, id, action string) (bool, error) {
-	b, err := s.store.GetBundle(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	statuses, err := s.store.Statuses(ctx, b.Incidents)
-	if err != nil {
-		return false, err
-	}
-	for _, st := range statuses {
-		if st == policy.StatusTriggered || (action == "resolve" && st == policy.StatusAcknowledged) {
-			return false, nil
-		}
-	}
-	return true, nil
-}
-
 // wakeIfDue wakes the dispatchers when a write left a step due already (a
 // new incident's first page, an escalation's first page).
-func (s *Server) wakeIfDue(st policy.Incident, now time.Time) {
+func (s *Server) wakeIfDue(inc *store.Incident, now time.Time) {
 	if s.wake == nil {
 		return
 	}
-	if at, ok := store.NextDeadline(st); ok && !at.After(now) {
+	if at, ok := store.DueAt(inc); ok && !at.After(now) {
 		s.wake()
 	}
 }

@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	gopd "github.com/PagerDuty/go-pagerduty"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/notify"
@@ -95,6 +98,7 @@ func TestPagerDutyPushAndWebhook(t *testing.T) {
 	pd := notify.NewPagerDuty(pdSrv.URL, pdSrv.Client(), time.Second)
 	h.disp[0].o.Notifiers["pagerduty"] = notify.Chain(pd, notify.ChainOptions{Attempts: 3, RetryBase: 10 * time.Millisecond})
 	h.srv.pd = pd
+	h.disp[0].o.PagerDuty = pd
 	id := fire(h)
 	h.step(fixedNow)
 
@@ -158,6 +162,9 @@ func TestPagerDutyPushAndWebhook(t *testing.T) {
 	if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", ""); r.code != 200 {
 		t.Fatalf("resolve: %d %s", r.code, r.body)
 	}
+	// Telling PagerDuty is the dispatcher's work, from the incident's
+	// outbox, written with the resolve.
+	h.step(h.clock.Now())
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		fake.mu.Lock()
@@ -192,5 +199,70 @@ func TestPagerDutyDedupKeyRoundTrip(t *testing.T) {
 		if _, _, ok := notify.ParsePagerDutyDedupKey(bad); ok {
 			t.Errorf("%q parsed", bad)
 		}
+	}
+}
+
+// TestPagerDutyForwardIsDurable: PagerDuty is down when carol acknowledges
+// in pagerd, and the replica that would tell it dies. The acknowledgement
+// was stored with the work of telling PagerDuty (the incident's outbox), so
+// another dispatcher, on the same store, tells PagerDuty once it answers,
+// retrying with backoff, and records it. (It used to be a goroutine's
+// best-effort call: lost in a crash, and never retried.)
+func TestPagerDutyForwardIsDurable(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := &fakePagerDuty{}
+			pdSrv := newTestServer(t, fake)
+			st := mk(t)
+			h := newDispatchHarness(t, st, pdConfig, fixedNow, 1)
+			pd := notify.NewPagerDuty(pdSrv.URL, pdSrv.Client(), time.Second)
+			h.disp[0].o.Notifiers["pagerduty"] = pd
+			h.disp[0].o.PagerDuty = pd
+			h.srv.pd = pd
+			id := fire(h)
+			h.step(fixedNow)
+			fake.mu.Lock()
+			fake.failFirst = 1000 // PagerDuty goes down
+			fake.mu.Unlock()
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"carol"}`); r.code != 200 {
+				t.Fatalf("ack: %d %s", r.code, r.body)
+			}
+			h.step(fixedNow.Add(time.Second)) // tries, fails, keeps it for later
+			acks := func() int {
+				fake.mu.Lock()
+				defer fake.mu.Unlock()
+				n := 0
+				for _, e := range fake.events {
+					if e.Action == "acknowledge" && e.DedupKey == notify.PagerDutyDedupKey(id, "carol") {
+						n++
+					}
+				}
+				return n
+			}
+			if acks() != 0 {
+				t.Fatal("PagerDuty down, yet it took the acknowledgement")
+			}
+			// That replica dies; another takes over, and PagerDuty is back.
+			fake.mu.Lock()
+			fake.failFirst = 0
+			fake.mu.Unlock()
+			other := NewDispatcher(DispatcherOptions{Store: st, Config: h.srv.Config, Now: h.clock.Now, Registry: prometheus.NewRegistry(),
+				Notifiers: map[string]notify.Notifier{"pagerduty": pd, "log": h.rec}, PagerDuty: pd,
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			h.disp = []*Dispatcher{other}
+			h.runUntil(fixedNow.Add(2 * time.Minute))
+			if n := acks(); n != 1 {
+				t.Fatalf("PagerDuty got %d acknowledgements after it came back, want 1", n)
+			}
+			var v incidentView
+			h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+			last := v.Timeline[len(v.Timeline)-1]
+			if last.Type != "forwarded" || !strings.Contains(last.Detail, "acknowledge, for carol") {
+				t.Fatalf("timeline ends with %+v", last)
+			}
+			if at, ok, _ := st.NextDue(context.Background()); ok {
+				t.Fatalf("still due at %v after the forward", at)
+			}
+		})
 	}
 }

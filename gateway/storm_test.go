@@ -474,6 +474,7 @@ func TestStormPagerDutyActsOnTheBundle(t *testing.T) {
 	pd := notify.NewPagerDuty(pdSrv.URL, pdSrv.Client(), time.Second)
 	h.disp[0].o.Notifiers["pagerduty"] = pd
 	h.srv.pd = pd
+	h.disp[0].o.PagerDuty = pd
 	ids := storm(h, 6, "g")
 	h.step(fixedNow)
 	h.step(fixedNow.Add(10 * time.Second))

@@ -91,8 +91,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "serve", err)
 	}
 	var srv *gateway.Server
+	pd := notify.NewPagerDuty(cfg.Notifiers.PagerDuty.EventsURL, &http.Client{}, time.Duration(cfg.Notifiers.PagerDuty.Timeout))
 	disp := gateway.NewDispatcher(gateway.DispatcherOptions{Store: st, Config: func() *policy.Config { return srv.Config() },
-		Notifiers: notifiers, Logger: log, Registry: reg, Lease: time.Duration(cfg.Server.Lease)})
+		Notifiers: notifiers, Logger: log, Registry: reg, Lease: time.Duration(cfg.Server.Lease), PagerDuty: pd})
 	disp.InitMetrics(cfg)
 	wake := disp.Wake
 	if n, ok := st.(gateway.Nudger); ok {
@@ -106,8 +107,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	srv, err = gateway.New(gateway.Options{ConfigPath: *cfgPath, Config: cfg, Store: st, Logger: log, Registry: reg, Gatherer: reg, Wake: wake,
-		PagerDuty: notify.NewPagerDuty(cfg.Notifiers.PagerDuty.EventsURL, &http.Client{}, time.Duration(cfg.Notifiers.PagerDuty.Timeout)),
-		Backup:    backup, Health: health})
+		PagerDuty: pd, Backup: backup, Health: health})
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}

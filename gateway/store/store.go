@@ -66,6 +66,8 @@ type Incident struct {
 	Version int64 `json:"version"`
 	// State is the escalation machine's state, pending deadlines included.
 	State policy.Incident `json:"state"`
+	// Outbox is what the incident still owes other systems (OutboxItem).
+	Outbox []OutboxItem `json:"outbox,omitempty"`
 }
 
 // Open reports whether the incident is not resolved.
@@ -277,12 +279,39 @@ func ShardOf(service, dedupKey string) int {
 	return int(h.Sum32() % Shards)
 }
 
-// NextDeadline is the earliest pending deadline of an incident state, which
-// is where its due entry belongs.
-func NextDeadline(st policy.Incident) (time.Time, bool) {
-	d, ok := st.Next()
-	return d.At, ok
+// DueAt is when an incident is next due: its earliest pending deadline or
+// outbox item, which is where its due entry belongs.
+func DueAt(inc *Incident) (time.Time, bool) {
+	d, ok := inc.State.Next()
+	at := d.At
+	for _, o := range inc.Outbox {
+		if !ok || o.Due.Before(at) {
+			at, ok = o.Due, true
+		}
+	}
+	return at, ok
 }
+
+// OutboxItem is work an incident owes the outside world after a change of
+// its own: telling PagerDuty that pagerd acknowledged or resolved what it
+// pushed there. It is stored with the change that caused it (so a crash
+// cannot lose it, as it could a goroutine's call) and the dispatcher does
+// it when due, retried with backoff like a page.
+type OutboxItem struct {
+	ID       string    `json:"id"`
+	Kind     string    `json:"kind"`
+	Action   string    `json:"action"`
+	Due      time.Time `json:"due"`
+	Since    time.Time `json:"since"`
+	Attempts int       `json:"attempts,omitempty"`
+}
+
+// Outbox kinds.
+const (
+	// OutboxPagerDuty forwards Action (acknowledge, resolve) to the
+	// PagerDuty alerts pagerd pushed for the incident.
+	OutboxPagerDuty = "pagerduty"
+)
 
 // Storms is the part of a store that bundles pages during an alert storm.
 //

@@ -403,8 +403,8 @@ func claimed(tx *bbolt.Tx, id string) bool {
 
 // schedule puts the incident's due entry, unclaimed, at its earliest pending
 // deadline, or drops it (and any claim) with nothing pending.
-func schedule(tx *bbolt.Tx, id string, st policy.Incident) error {
-	at, ok := store.NextDeadline(st)
+func schedule(tx *bbolt.Tx, id string, inc *store.Incident) error {
+	at, ok := store.DueAt(inc)
 	if !ok {
 		return dropDue(tx, id)
 	}
@@ -517,7 +517,7 @@ func triggerTx(tx *bbolt.Tx, inc *store.Incident, entries [][]byte) (string, sto
 	if err := putIndex(tx, nil, &rec); err != nil {
 		return "", 0, err
 	}
-	if err := schedule(tx, rec.ID, rec.State); err != nil {
+	if err := schedule(tx, rec.ID, &rec); err != nil {
 		return "", 0, err
 	}
 	if err := appendTimeline(tx, rec.ID, entries); err != nil {
@@ -602,8 +602,8 @@ func updateTx(tx *bbolt.Tx, inc *store.Incident, entries [][]byte) (*store.Incid
 	if err := putIndex(tx, old, &rec); err != nil {
 		return nil, err
 	}
-	if _, ok := store.NextDeadline(rec.State); !ok || !claimed(tx, rec.ID) {
-		if err := schedule(tx, rec.ID, rec.State); err != nil {
+	if _, ok := store.DueAt(&rec); !ok || !claimed(tx, rec.ID) {
+		if err := schedule(tx, rec.ID, &rec); err != nil {
 			return nil, err
 		}
 	}
@@ -628,7 +628,7 @@ func (s *Store) Finish(ctx context.Context, c store.Claim, inc *store.Incident, 
 			return err
 		}
 		if _, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get([]byte(inc.ID))); ok && c.Token != "" && tok == c.Token {
-			return schedule(tx, inc.ID, rec.State)
+			return schedule(tx, inc.ID, rec)
 		}
 		return nil
 	})
@@ -821,7 +821,7 @@ func (s *Store) Complete(ctx context.Context, c store.Claim) error {
 		if err != nil {
 			return err
 		}
-		return schedule(tx, c.Incident, inc.State)
+		return schedule(tx, c.Incident, inc)
 	})
 }
 

@@ -104,7 +104,7 @@ func checkSched(t *testing.T, s *Store) {
 			if err != nil {
 				return err
 			}
-			at, pending := store.NextDeadline(inc.State)
+			at, pending := store.DueAt(inc)
 			switch {
 			case tok == "" && (!pending || at.UnixMilli() != keyTime(k) || orig != keyTime(k)):
 				t.Errorf("unclaimed incident %s due at %d, want its earliest deadline %v", id, keyTime(k), at)
@@ -123,7 +123,7 @@ func checkSched(t *testing.T, s *Store) {
 			if err != nil {
 				return err
 			}
-			if _, pending := store.NextDeadline(inc.State); pending {
+			if _, pending := store.DueAt(inc); pending {
 				if _, ok := dueIDs[string(k)]; !ok {
 					t.Errorf("incident %s has a pending deadline and no due entry", k)
 				}

@@ -102,7 +102,7 @@ func migrate1to2(tx *bbolt.Tx) error {
 		if err != nil {
 			return err
 		}
-		return schedule(tx, inc.ID, inc.State)
+		return schedule(tx, inc.ID, inc)
 	})
 }
 

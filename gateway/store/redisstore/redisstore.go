@@ -118,14 +118,15 @@ type record struct {
 	Summary   string          `json:"summary"`
 	CreatedAt time.Time       `json:"created_at"`
 	UpdatedAt time.Time       `json:"updated_at"`
-	State     policy.Incident `json:"state"`
+	State     policy.Incident    `json:"state"`
+	Outbox    []store.OutboxItem `json:"outbox,omitempty"`
 }
 
 // encodeDoc is the stored form of the incident's document: its record as
 // JSON, without the state's copies of id and service, packed.
 func encodeDoc(i *store.Incident) ([]byte, error) {
 	r := record{ID: i.ID, Service: i.Service, DedupKey: i.DedupKey, Source: i.Source, Summary: i.Summary,
-		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, State: i.State}
+		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, State: i.State, Outbox: i.Outbox}
 	r.State.ID, r.State.Service = "", ""
 	j, err := json.Marshal(r)
 	if err != nil {
@@ -210,7 +211,7 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	keys := []string{s.dedupKey(shard, inc.Service, inc.DedupKey), s.key(shard, "inc:", inc.ID),
 		s.key(shard, "due"), s.key(shard, "idx"), s.key(shard, "open")}
 	res, err := triggerScript.Run(ctx, s.rdb, keys, s.key(shard, "inc:"), inc.ID, doc, string(inc.State.Status), details,
-		inc.LastSeen.UTC().Format(time.RFC3339Nano), ms(inc.CreatedAt), nextMS(inc.State), tl).StringSlice()
+		inc.LastSeen.UTC().Format(time.RFC3339Nano), ms(inc.CreatedAt), nextMS(inc), tl).StringSlice()
 	if err != nil {
 		return "", 0, unavailableWrite(err)
 	}
@@ -225,8 +226,8 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 }
 
 // nextMS is the earliest pending deadline in ms, or "" when none is pending.
-func nextMS(st policy.Incident) string {
-	at, ok := store.NextDeadline(st)
+func nextMS(inc *store.Incident) string {
+	at, ok := store.DueAt(inc)
 	if !ok {
 		return ""
 	}
@@ -289,7 +290,7 @@ func decode(v string) (*store.Incident, error) {
 	}
 	r.State.ID, r.State.Service = r.ID, r.Service
 	inc := &store.Incident{ID: r.ID, Service: r.Service, DedupKey: r.DedupKey, Source: r.Source, Summary: r.Summary,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, State: r.State, Version: h.ver, Repeats: int(h.repeats)}
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, State: r.State, Outbox: r.Outbox, Version: h.ver, Repeats: int(h.repeats)}
 	inc.LastSeen, _ = time.Parse(time.RFC3339Nano, h.lastSeen)
 	if h.det != "" && h.det != "null" {
 		details, err := unpackBlob(h.det)
@@ -419,7 +420,7 @@ func (s *Store) write(ctx context.Context, script *redis.Script, inc *store.Inci
 		return err
 	}
 	keys := []string{s.key(shard, "inc:", inc.ID), s.key(shard, "due"), s.key(shard, "claims"), s.key(shard, "open")}
-	args := append([]any{inc.Version, doc, string(inc.State.Status), inc.ID, ms(inc.CreatedAt), nextMS(inc.State), tl}, extra...)
+	args := append([]any{inc.Version, doc, string(inc.State.Status), inc.ID, ms(inc.CreatedAt), nextMS(inc), tl}, extra...)
 	res, err := script.Run(ctx, s.rdb, keys, args...).Text()
 	if err != nil {
 		return unavailableWrite(err)

@@ -30,6 +30,7 @@ var stormTests = []struct {
 	{"NoteAppendsWithoutAVersion", testNote},
 	{"StormDurable", testStormDurable},
 	{"FinishIsUpdateAndComplete", testFinish},
+	{"OutboxIsStoredAndDue", testOutbox},
 }
 
 var rules = store.StormRules{Window: 10 * time.Second, Immediate: 3}
@@ -465,5 +466,35 @@ func testFinish(t *testing.T, f Factory) {
 	}
 	if at, ok, _ := s.NextDue(ctx(t)); ok {
 		t.Fatalf("a resolved incident is due at %v", at)
+	}
+}
+
+// testOutbox: an incident's outbox is stored with it and makes it due, even
+// once resolved with nothing else pending; emptying it leaves the due set.
+func testOutbox(t *testing.T, f Factory) {
+	s := f.New(t)
+	id := trigger(t, s, incident("api", "g1", base, time.Hour))
+	inc := get(t, s, id)
+	inc.State.Status, inc.State.Pending = policy.StatusResolved, nil
+	inc.Outbox = []store.OutboxItem{{ID: "pagerduty-resolve-1", Kind: store.OutboxPagerDuty, Action: "resolve", Due: base.Add(time.Minute), Since: base}}
+	update(t, s, inc)
+	got := get(t, s, id)
+	if len(got.Outbox) != 1 || got.Outbox[0].Action != "resolve" || !got.Outbox[0].Due.Equal(base.Add(time.Minute)) {
+		t.Fatalf("outbox after update: %+v", got.Outbox)
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(base.Add(time.Minute)) {
+		t.Fatalf("a resolved incident with an outbox item is due %v %v, want at the item", at, ok)
+	}
+	cs := claimAll(t, s, base.Add(time.Minute))
+	if len(cs) != 1 || cs[0].Record == nil || len(cs[0].Record.Outbox) != 1 {
+		t.Fatalf("claim %+v", cs)
+	}
+	done := cs[0].Record
+	done.Outbox = nil
+	if err := s.Finish(ctx(t), cs[0], done, nil); err != nil {
+		t.Fatal(err)
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); ok {
+		t.Fatalf("due at %v with an empty outbox and nothing pending", at)
 	}
 }

@@ -1,0 +1,148 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// The outbox: what an incident owes other systems after a change of its
+// own (store.OutboxItem), stored in the same write as the change and done
+// by the dispatcher when due, like a page. Today that is telling PagerDuty
+// that pagerd acknowledged or resolved what it pushed there, so the
+// PagerDuty app stops notifying: it used to be a goroutine's call, lost if
+// the process died or PagerDuty was down at that moment.
+
+// forwardItem is the outbox item that forwards action to PagerDuty.
+func forwardItem(action string, version int64, now time.Time) store.OutboxItem {
+	return store.OutboxItem{ID: fmt.Sprintf("pagerduty-%s-%d", action, version), Kind: store.OutboxPagerDuty,
+		Action: action, Due: now, Since: now}
+}
+
+// outboxGiveUp is how long an outbox item is retried before it is dropped
+// (and the drop recorded): PagerDuty's own incident has long since been
+// dealt with by then.
+const outboxGiveUp = 24 * time.Hour
+
+// outboxBackoff is the wait after the nth failed try: 30s, 1m, 2m, ... up
+// to 30m.
+func outboxBackoff(attempts int) time.Duration {
+	return min(30*time.Second<<min(attempts-1, 6), 30*time.Minute)
+}
+
+// runOutbox does the incident's due outbox items and returns the outbox
+// to store and the timeline entries that say what happened. done names
+// the items already done in this claim (a retried write must not do them
+// again).
+func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *store.Incident, now time.Time,
+	done map[string]store.Entry) ([]store.OutboxItem, []store.Entry) {
+	var keep []store.OutboxItem
+	var entries []store.Entry
+	for _, o := range inc.Outbox {
+		if o.Due.After(now) {
+			keep = append(keep, o)
+			continue
+		}
+		e, finished := done[o.ID]
+		if !finished {
+			var err error
+			e, err = d.forward(ctx, cfg, inc, o, now)
+			if err != nil {
+				o.Attempts++
+				if now.Sub(o.Since) > outboxGiveUp {
+					e = store.Entry{At: now, Type: "forward_failed", Detail: fmt.Sprintf("PagerDuty not told of the %s after %d tries: %v; given up", o.Action, o.Attempts, err)}
+				} else {
+					o.Due = now.Add(outboxBackoff(o.Attempts))
+					keep = append(keep, o)
+					d.log.Warn("PagerDuty not told; will retry", "incident", inc.ID, "action", o.Action, "attempts", o.Attempts, "retry_at", o.Due, "err", err)
+					continue
+				}
+			}
+			done[o.ID] = e
+		}
+		if e.Type != "" {
+			entries = append(entries, e)
+		}
+	}
+	return keep, entries
+}
+
+// forward tells PagerDuty, for every person pagerd pushed this incident to
+// through PagerDuty (the timeline says who and how), that it was
+// acknowledged or resolved. A page that went out in an alert-storm message
+// is PagerDuty's alert for the whole bundle: it is told once none of the
+// bundle's incidents needs it any more. It returns the timeline entry to
+// record (none when nothing was pushed there).
+func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store.Incident, o store.OutboxItem, now time.Time) (store.Entry, error) {
+	if d.o.PagerDuty == nil {
+		return store.Entry{}, nil
+	}
+	tl, err := d.o.Store.Timeline(ctx, inc.ID)
+	if err != nil {
+		return store.Entry{}, err
+	}
+	seen := map[string]bool{}
+	var told []string
+	for _, e := range tl {
+		target := inc.ID
+		if e.Bundle != "" {
+			target = e.Bundle
+		}
+		if e.Type != "notify" || !strings.HasPrefix(e.Detail, "via pagerduty") || seen[target+"/"+e.User] {
+			continue
+		}
+		seen[target+"/"+e.User] = true
+		u := cfg.User(e.User)
+		if u == nil {
+			continue
+		}
+		if e.Bundle != "" {
+			settled, err := bundleSettled(ctx, d.o.Store, e.Bundle, o.Action)
+			if err != nil {
+				return store.Entry{}, err
+			}
+			if !settled {
+				continue
+			}
+		}
+		for _, c := range u.Contacts {
+			if c.Via == "pagerduty" && c.Channel == e.Channel {
+				if err := d.o.PagerDuty.Forward(ctx, c.Address, target, e.User, o.Action); err != nil {
+					return store.Entry{}, err
+				}
+				told = append(told, e.User)
+			}
+		}
+	}
+	if len(told) == 0 {
+		return store.Entry{}, nil
+	}
+	return store.Entry{At: now, Type: "forwarded", Detail: fmt.Sprintf("PagerDuty told of the %s, for %s", o.Action, strings.Join(told, ", "))}, nil
+}
+
+// bundleSettled reports whether none of a bundle's incidents is still
+// triggered (for "acknowledge") or open (for "resolve").
+func bundleSettled(ctx context.Context, st store.Store, id, action string) (bool, error) {
+	b, err := st.GetBundle(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	statuses, err := st.Statuses(ctx, b.Incidents)
+	if err != nil {
+		return false, err
+	}
+	for _, s := range statuses {
+		if s == policy.StatusTriggered || (action == "resolve" && s == policy.StatusAcknowledged) {
+			return false, nil
+		}
+	}
+	return true, nil
+}

@@ -111,13 +111,13 @@ func unavailableWrite(err error) error {
 // record is what the doc field holds: the incident without the fields a
 // repeat changes, which live in their own hash fields.
 type record struct {
-	ID        string          `json:"id"`
-	Service   string          `json:"service"`
-	DedupKey  string          `json:"dedup_key"`
-	Source    string          `json:"source"`
-	Summary   string          `json:"summary"`
-	CreatedAt time.Time       `json:"created_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
+	ID        string             `json:"id"`
+	Service   string             `json:"service"`
+	DedupKey  string             `json:"dedup_key"`
+	Source    string             `json:"source"`
+	Summary   string             `json:"summary"`
+	CreatedAt time.Time          `json:"created_at"`
+	UpdatedAt time.Time          `json:"updated_at"`
 	State     policy.Incident    `json:"state"`
 	Outbox    []store.OutboxItem `json:"outbox,omitempty"`
 }

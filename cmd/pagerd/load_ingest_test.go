@@ -1,0 +1,259 @@
+//go:build load
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Ingest under load, on the real binary: closed-loop capacity with the CPU
+// each webhook costs, an open-loop latency run, and overload at 2x and 5x
+// capacity, with an acknowledgement timed in the middle of it. Every time
+// is from the request's scheduled send (no coordinated omission). The load
+// generator shares the machine's cores with pagerd and Redis.
+
+// procStat is a process's CPU time and peak resident memory so far.
+type procStat struct {
+	cpu   time.Duration
+	hwmKB int
+}
+
+func readProc(t *testing.T, pid int) procStat {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	var st procStat
+	st.cpu = time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
+	s, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(s), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			st.hwmKB, _ = strconv.Atoi(strings.Fields(line)[1])
+		}
+	}
+	return st
+}
+
+// shot is one request's outcome.
+type shot struct {
+	code    int // 0: no answer (timeout, connection error)
+	latency time.Duration
+}
+
+// ingestRun drives one daemon.
+type ingestRun struct {
+	t      *testing.T
+	d      *daemon
+	client *http.Client
+	seq    atomic.Int64
+}
+
+func startIngest(t *testing.T, store string) *ingestRun {
+	t.Helper()
+	rs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(rs.Close)
+	l := startLoad(t, store)
+	tr := &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024, IdleConnTimeout: time.Minute}
+	return &ingestRun{t: t, d: l.d, client: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+}
+
+// post sends one alert of a new group, for one of the people, and reports
+// what came back; latency is from at (its scheduled send).
+func (r *ingestRun) post(at time.Time) shot {
+	n := r.seq.Add(1)
+	user := loadPeople[int(n)%len(loadPeople)]
+	group := fmt.Sprintf("ingest-%d-%d", os.Getpid(), n)
+	body := fmt.Sprintf(`{"version":"4","groupKey":%q,"status":"firing","receiver":"pagerd","externalURL":"http://am","alerts":[{"status":"firing","labels":{"alertname":"Load","severity":"warning","group":%q},"annotations":{"summary":"load"},"startsAt":"2025-01-01T00:00:00Z","fingerprint":"f"}]}`, group, group)
+	req, _ := http.NewRequest("POST", "http://"+r.d.addr+"/api/v1/alertmanager", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+loadKey(user))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return shot{latency: time.Since(at)}
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return shot{code: resp.StatusCode, latency: time.Since(at)}
+}
+
+// closedLoop runs senders back to back for d and returns the shots.
+func (r *ingestRun) closedLoop(senders int, d time.Duration) []shot {
+	var mu sync.Mutex
+	var out []shot
+	end := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for i := 0; i < senders; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []shot
+			for time.Now().Before(end) {
+				mine = append(mine, r.post(time.Now()))
+			}
+			mu.Lock()
+			out = append(out, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// openLoop offers rate requests a second for d, each sent at its scheduled
+// time whatever the others are doing. It returns the shots and how long it
+// took from the first scheduled send to the last answer.
+func (r *ingestRun) openLoop(rate int, d time.Duration) ([]shot, time.Duration) {
+	n := int(float64(rate) * d.Seconds())
+	out := make([]shot, n)
+	start := time.Now().Add(100 * time.Millisecond)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		at := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+		if w := time.Until(at); w > 0 {
+			time.Sleep(w)
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			out[i] = r.post(at)
+		}(i)
+	}
+	wg.Wait()
+	return out, time.Since(start)
+}
+
+// summary describes shots: how many of each code, the accepted ones'
+// latency, the refused ones' latency.
+type summary struct {
+	total, ok, refused, timeouts int
+	codes                        map[int]int
+	okLat, refusedLat            []time.Duration
+}
+
+func summarize(shots []shot) summary {
+	s := summary{total: len(shots), codes: map[int]int{}}
+	for _, x := range shots {
+		s.codes[x.code]++
+		switch {
+		case x.code == 200:
+			s.ok++
+			s.okLat = append(s.okLat, x.latency)
+		case x.code == 0:
+			s.timeouts++
+		default:
+			s.refused++
+			s.refusedLat = append(s.refusedLat, x.latency)
+		}
+	}
+	return s
+}
+
+func (s summary) String() string {
+	return fmt.Sprintf("%d sent: %d accepted (p50 %s p99 %s max %s), %d refused (p50 %s p99 %s), %d no answer; codes %v",
+		s.total, s.ok, ms(pct(s.okLat, .5)), ms(pct(s.okLat, .99)), ms(pct(s.okLat, 1)),
+		s.refused, ms(pct(s.refusedLat, .5)), ms(pct(s.refusedLat, .99)), s.timeouts, s.codes)
+}
+
+// TestLoadIngest measures, per store: closed-loop capacity (32 senders,
+// 10 s) and pagerd's CPU per accepted webhook; latency at 1,000/s open
+// loop; then 2x and 5x capacity open loop for 30 s each, with an
+// acknowledgement through the API in the middle; RSS at the end; and how
+// long SIGTERM takes afterwards.
+func TestLoadIngest(t *testing.T) {
+	for _, store := range []string{"redis", "embedded"} {
+		t.Run(store, func(t *testing.T) {
+			r := startIngest(t, store)
+			pid := r.d.cmd.Process.Pid
+			r.closedLoop(32, 2*time.Second) // warm up
+			before := readProc(t, pid)
+			start := time.Now()
+			closed := summarize(r.closedLoop(32, 10*time.Second))
+			took := time.Since(start)
+			after := readProc(t, pid)
+			capacity := float64(closed.ok) / took.Seconds()
+			cpuPer := time.Duration(0)
+			if closed.ok > 0 {
+				cpuPer = (after.cpu - before.cpu) / time.Duration(closed.ok)
+			}
+			t.Logf("%s closed loop, 32 senders, 10 s: %.0f webhooks/s; pagerd CPU %s per accepted webhook (%.0f%% of a core); %s",
+				store, capacity, cpuPer, 100*(after.cpu-before.cpu).Seconds()/took.Seconds(), closed)
+
+			shots, _ := r.openLoop(1000, 10*time.Second)
+			at1000 := summarize(shots)
+			t.Logf("%s open loop 1,000/s for 10 s: %s", store, at1000)
+
+			for _, x := range []int{2, 5} {
+				rate := int(capacity) * x
+				var ackLat time.Duration
+				var ackCode int
+				ackDone := make(chan struct{})
+				go func() {
+					defer close(ackDone)
+					time.Sleep(15 * time.Second)
+					ackLat, ackCode = r.ackOne()
+				}()
+				shots, took := r.openLoop(rate, 30*time.Second)
+				over := summarize(shots)
+				<-ackDone
+				goodput := float64(over.ok) / took.Seconds()
+				t.Logf("%s open loop %dx capacity (%d/s) for 30 s, last answer after %s: goodput %.0f/s (%.0f%% of capacity); %s; an acknowledgement in the middle: %d in %s",
+					store, x, rate, took.Round(time.Millisecond), goodput, 100*goodput/capacity, over, ackCode, ms(ackLat))
+			}
+			t.Logf("%s: pagerd peak RSS %d MB", store, readProc(t, pid).hwmKB/1024)
+			stop := time.Now()
+			_ = r.d.cmd.Process.Signal(syscall.SIGTERM)
+			_ = r.d.cmd.Wait()
+			t.Logf("%s: exited %s after SIGTERM", store, time.Since(stop).Round(time.Millisecond))
+		})
+	}
+}
+
+// ackOne acknowledges the newest open incident through the API and times
+// the acknowledgement.
+func (r *ingestRun) ackOne() (time.Duration, int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+r.d.addr+"/api/v1/incidents?status=triggered&limit=1", nil)
+	req.Header.Set("Authorization", "Bearer load-api-token")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return 0, 0
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	i := strings.Index(string(b), `"id":"`)
+	if i < 0 {
+		return 0, resp.StatusCode
+	}
+	id := string(b[i+6 : i+6+strings.IndexByte(string(b[i+6:]), '"')])
+	start := time.Now()
+	req, _ = http.NewRequestWithContext(ctx, "POST", "http://"+r.d.addr+"/api/v1/incidents/"+id+"/acknowledge", strings.NewReader(`{"user":"ann"}`))
+	req.Header.Set("Authorization", "Bearer load-api-token")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = r.client.Do(req)
+	if err != nil {
+		return time.Since(start), 0
+	}
+	resp.Body.Close()
+	return time.Since(start), resp.StatusCode
+}

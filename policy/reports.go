@@ -259,6 +259,16 @@ func (n NightWindow) String() string { return n.Start.String() + "-" + n.End.Str
 // and the same month a year ago both still have their history.
 const DefaultRetention = 400 * 24 * time.Hour
 
+// ExpiresAt is when a resolved incident may be expired: its resolution
+// plus server.retention. Open incidents never expire.
+func (s *ServerConfig) ExpiresAt(resolvedAt time.Time) time.Time {
+	r := time.Duration(s.Retention)
+	if r <= 0 {
+		r = DefaultRetention
+	}
+	return resolvedAt.Add(r)
+}
+
 // MinRetention is the shortest server.retention allowed: a handoff document
 // reads the week before it, and a weekly report its week.
 const MinRetention = 7 * 24 * time.Hour

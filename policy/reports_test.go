@@ -192,3 +192,18 @@ func TestConfigDocReportsExample(t *testing.T) {
 		t.Errorf("alerts per engineer per week %q", g)
 	}
 }
+
+func TestRetentionExpiresAt(t *testing.T) {
+	c := scenLoad(t, "aivo.yaml")
+	at := time.Date(2025, 10, 6, 12, 0, 0, 0, time.UTC)
+	if got := c.Server.ExpiresAt(at); !got.Equal(at.Add(400 * 24 * time.Hour)) {
+		t.Errorf("expires at %s", got)
+	}
+	c2, err := Parse([]byte("server: {retention: 90d}\n"), "r.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c2.Server.ExpiresAt(at); !got.Equal(at.Add(90 * 24 * time.Hour)) {
+		t.Errorf("expires at %s", got)
+	}
+}

@@ -37,7 +37,8 @@ type HandoffDoc struct {
 	Major []HandoffIncident `json:"major"`
 	// Open are the incidents still open at At, oldest first.
 	Open []HandoffIncident `json:"open"`
-	// Escalations are the week's escalations, in time order.
+	// Escalations are the escalations in the week (of its incidents and
+	// of older ones still open), in time order.
 	Escalations []HandoffEscalation `json:"escalations"`
 	// Recurring are the alerts that opened more than RecurringAfter
 	// incidents in the week, most frequent first.
@@ -218,6 +219,18 @@ func Handoff(cfg *policy.Config, schedule string, at time.Time, incidents []Inci
 				worst = rank
 			}
 		}
+		pol := cfg.Policy(svc.EscalationPolicy)
+		for j := range inc.Timeline {
+			e := &inc.Timeline[j]
+			if !isEscalation(e) || e.At.Before(from) || !e.At.Before(weekEnd) {
+				continue
+			}
+			he := HandoffEscalation{At: e.At, Incident: inc.ID, Priority: inc.Priority, Summary: inc.Summary, Level: e.Level, Detail: e.Detail}
+			if pol != nil && e.Level >= 1 && e.Level <= len(pol.Levels) {
+				he.LevelName = pol.Levels[e.Level-1].Name
+			}
+			d.Escalations = append(d.Escalations, he)
+		}
 		if !inWeek {
 			continue
 		}
@@ -249,18 +262,6 @@ func Handoff(cfg *policy.Config, schedule string, at time.Time, incidents []Inci
 			if inc.CreatedAt.After(r.Last) {
 				r.Last = inc.CreatedAt
 			}
-		}
-		pol := cfg.Policy(svc.EscalationPolicy)
-		for j := range inc.Timeline {
-			e := &inc.Timeline[j]
-			if !isEscalation(e) || !e.At.Before(at) {
-				continue
-			}
-			he := HandoffEscalation{At: e.At, Incident: inc.ID, Priority: inc.Priority, Summary: inc.Summary, Level: e.Level, Detail: e.Detail}
-			if pol != nil && e.Level >= 1 && e.Level <= len(pol.Levels) {
-				he.LevelName = pol.Levels[e.Level-1].Name
-			}
-			d.Escalations = append(d.Escalations, he)
 		}
 	}
 	d.ByPriority = counts

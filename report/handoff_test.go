@@ -186,3 +186,27 @@ func TestMarkdownEscapesSenderText(t *testing.T) {
 		}
 	}
 }
+
+// TestHandoffEscalationOfAnOlderIncident: an incident from before the
+// week, still open, that escalated during it is in the week's escalations
+// and among the open issues, not in the week's count.
+func TestHandoffEscalationOfAnOlderIncident(t *testing.T) {
+	cfg := loadSeed(t, "aion-r.yaml")
+	old := incident(time.UTC, "01-old", "aion-r-platform", "SEV-3", "2025-10-02 10:00", "Slow leak in the cache", nil,
+		page(0, 1, "eng-h", "push"), ack(10*m, 1, "eng-h"), escalate(6*24*time.Hour, 2, "escalated by eng-a"), page(6*24*time.Hour, 2, "eng-b", "push"))
+	d, err := Handoff(cfg, "aion-r-oncall", time.Date(2025, 10, 12, 22, 0, 0, 0, time.UTC), append(aionWeek(t), old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Incidents != 9 || ids(d.Open) != "01-old 01-p8" {
+		t.Errorf("%d incidents, open %s", d.Incidents, ids(d.Open))
+	}
+	var esc []string
+	for _, e := range d.Escalations {
+		esc = append(esc, e.Incident)
+	}
+	// Oct 8 10:00 (the old one), between P5's (Oct 7) and P2's (Oct 8 21:00).
+	if got := strings.Join(esc, " "); got != "01-p5 01-old 01-p2" {
+		t.Errorf("escalations %s", got)
+	}
+}

@@ -24,14 +24,8 @@ type table struct {
 
 // loc is the zone of the report's weeks, in which it writes times.
 func (r *Report) loc() *time.Location {
-	name := r.Week
-	if i := strings.Index(name, " ("); i >= 0 {
-		name = name[:i]
-	}
-	if f := strings.Fields(name); len(f) == 3 {
-		if l, err := time.LoadLocation(f[2]); err == nil {
-			return l
-		}
+	if l, err := time.LoadLocation(r.TimeZone); err == nil && r.TimeZone != "" {
+		return l
 	}
 	return time.UTC
 }

@@ -40,6 +40,11 @@ type zone struct {
 	from string
 }
 
+// MaxPeriod is the longest period a report covers: ten years of weeks,
+// far beyond any retention, so a mistyped date cannot make a report of
+// half a million empty weeks.
+const MaxPeriod = 520 * 7 * 24 * time.Hour
+
 // Options are a report's period and the instant it is made at.
 type Options struct {
 	// From and To bound the period: incidents created in [From, To).
@@ -57,6 +62,9 @@ func New(cfg *policy.Config, o Options) (*Builder, error) {
 	}
 	if o.From.IsZero() || o.To.IsZero() || !o.To.After(o.From) {
 		return nil, fmt.Errorf("report period %s to %s is empty: to must be after from", o.From.Format(time.RFC3339), o.To.Format(time.RFC3339))
+	}
+	if o.To.Sub(o.From) > MaxPeriod {
+		return nil, fmt.Errorf("report period %s to %s is longer than %d weeks: report it in parts", o.From.Format(time.RFC3339), o.To.Format(time.RFC3339), MaxPeriod/(7*24*time.Hour))
 	}
 	asOf := o.AsOf
 	if asOf.IsZero() {
@@ -608,6 +616,7 @@ func (b *Builder) Report() *Report {
 	r := &Report{
 		From: b.from, To: b.to, AsOf: b.asOf,
 		Week:                b.week.String(),
+		TimeZone:            b.week.Location().String(),
 		Night:               b.night.String(),
 		FalsePositiveWithin: policy.Duration(b.fpWithin).String(),
 		Services:            []Figures{},

@@ -577,3 +577,11 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestNewRefusesAnEndlessPeriod(t *testing.T) {
+	cfg := loadSeed(t, "aivo.yaml")
+	from := time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := New(cfg, Options{From: from, To: from.AddDate(11, 0, 0)}); err == nil || !strings.Contains(err.Error(), "longer than 520 weeks") {
+		t.Errorf("err = %v", err)
+	}
+}

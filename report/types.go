@@ -16,8 +16,10 @@ type Report struct {
 	// AsOf is when the report was made: an open incident whose target
 	// deadline is still ahead of it has neither met nor missed it.
 	AsOf time.Time `json:"as_of"`
-	// Week says when report weeks begin ("Monday 08:00 America/New_York").
-	Week string `json:"week"`
+	// Week says when report weeks begin ("Monday 08:00 America/New_York"),
+	// and TimeZone is their zone, in which the report writes times.
+	Week     string `json:"week"`
+	TimeZone string `json:"time_zone"`
 	// Night is the night window on each person's clock ("22:00-07:00").
 	Night string `json:"night"`
 	// FalsePositiveWithin is reports.false_positive_within ("5m").

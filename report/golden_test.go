@@ -184,3 +184,32 @@ func TestIncidentsFromTheAPI(t *testing.T) {
 		t.Error("the report of testdata/aivo-weeks.json differs from the report of aivoWeeks")
 	}
 }
+
+// TestReadmeShowsTheGoldens: the samples in README's Reports section are
+// what the package renders, not a hand-edited copy.
+func TestReadmeShowsTheGoldens(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join("testdata", "golden", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	md := read("aivo-report.md")
+	for name, sample := range map[string]string{
+		"the AIVO handoff":        "```text\n" + read("aivo-handoff.txt") + "```",
+		"the AION-R payroll":      "```csv\n" + read("aion-r-payroll.csv") + "```",
+		"the figures table":       md[strings.Index(md, "| Figure |"):strings.Index(md, "\nThe figures of service")],
+		"the engineers table":     md[strings.Index(md, "| Engineer | Time zone"):strings.Index(md, "\nAn engineer")],
+		"the chart it links to":   "(report/testdata/golden/aivo-mtta.svg)",
+		"the AION-R handoff link": "(report/testdata/golden/aion-r-handoff.md)",
+	} {
+		if !strings.Contains(string(readme), sample) {
+			t.Errorf("README does not show %s as the package renders it", name)
+		}
+	}
+}

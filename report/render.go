@@ -314,13 +314,20 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintln(bw, "(none)")
 			continue
 		}
-		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+		var cols strings.Builder
+		tw := tabwriter.NewWriter(&cols, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, strings.Join(t.header, "\t"))
 		for _, row := range t.rows {
 			fmt.Fprintln(tw, strings.Join(row, "\t"))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+		// Empty last cells pad lines with blanks: trim them.
+		for _, l := range strings.SplitAfter(cols.String(), "\n") {
+			if l != "" {
+				fmt.Fprintln(bw, strings.TrimRight(l, " \n"))
+			}
 		}
 		for _, n := range t.notes {
 			fmt.Fprintln(bw, n)

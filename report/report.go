@@ -14,7 +14,7 @@ import (
 // Builder gathers a report one incident at a time: New, Add for each
 // incident (in any order; those created outside the period are skipped),
 // then Report. It keeps counters and the durations percentiles need, never
-// the incidents.
+// the incidents. A Builder is for one goroutine.
 type Builder struct {
 	cfg        *policy.Config
 	from, to   time.Time
@@ -31,6 +31,7 @@ type Builder struct {
 	weeks      map[time.Time]*weekAcc
 	pay        *payAcc
 	unknownSvc map[string]int
+	scratch    facts
 	done       bool
 }
 
@@ -284,9 +285,14 @@ func (b *Builder) Add(inc *Incident) {
 	}
 }
 
-// facts works out what the incident counts for.
+// facts works out what the incident counts for. The result is only good
+// until the next call: nothing may keep it.
 func (b *Builder) facts(inc *Incident, svc *policy.Service) *facts {
-	f := &facts{priority: inc.Priority, alerts: alertCount(inc.Details), week: b.week.Start(inc.CreatedAt)}
+	// One incident at a time: its facts reuse the last one's memory.
+	f := &b.scratch
+	*f = facts{priority: inc.Priority, alerts: alertCount(inc.Details), week: b.week.Start(inc.CreatedAt),
+		pages: f.pages[:0], paged: f.paged[:0], involved: f.involved[:0], failed: f.failed}
+	clear(f.failed)
 	ackAt, ackBy := inc.ackTime()
 	resAt, resBy := inc.resolveTime()
 	if !ackAt.IsZero() && (resAt.IsZero() || !ackAt.After(resAt)) {
@@ -303,14 +309,12 @@ func (b *Builder) facts(inc *Incident, svc *policy.Service) *facts {
 		f.ackVerdict = b.verdict(cal, ts.Acknowledge, inc.CreatedAt, ackAt, resAt)
 		f.resolveVerdict = b.verdict(cal, ts.Resolution, inc.CreatedAt, resAt, time.Time{})
 	}
-	seen := map[string]bool{}
+	// An incident pages a handful of people: slices beat maps here.
 	involve := func(u string) {
-		if u != "" && !seen[u] {
-			seen[u] = true
+		if u != "" && !slices.Contains(f.involved, u) {
 			f.involved = append(f.involved, u)
 		}
 	}
-	pagedSeen := map[string]bool{}
 	for i := range inc.Timeline {
 		e := &inc.Timeline[i]
 		switch {
@@ -322,8 +326,7 @@ func (b *Builder) facts(inc *Incident, svc *policy.Service) *facts {
 				p.night, p.nightOf = true, b.night.NightOf(local)
 			}
 			f.pages = append(f.pages, p)
-			if !pagedSeen[e.User] {
-				pagedSeen[e.User] = true
+			if !slices.Contains(f.paged, e.User) {
 				f.paged = append(f.paged, e.User)
 			}
 			involve(e.User)

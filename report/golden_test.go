@@ -3,7 +3,9 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,6 +74,15 @@ func TestGoldenReports(t *testing.T) {
 	for _, c := range aivo.Charts() {
 		t.Run(c.Name, func(t *testing.T) {
 			golden(t, "aivo-"+c.Name+".svg", c.SVG)
+			// Well-formed XML, so a browser draws it inline or as a file.
+			dec := xml.NewDecoder(strings.NewReader(c.SVG))
+			for {
+				if _, err := dec.Token(); err == io.EOF {
+					break
+				} else if err != nil {
+					t.Fatalf("chart %s: %v", c.Name, err)
+				}
+			}
 			// Self-contained: nothing fetched, nothing run.
 			for _, bad := range []string{"<script", "href", "@import", "url(", "<style"} {
 				if strings.Contains(c.SVG, bad) {

@@ -175,8 +175,11 @@ const (
 	StatusNoData = "no data"
 )
 
-// Engineer is one person's figures: the incidents they were paged for or
-// acknowledged, their pages, their nights, their weeks.
+// Engineer is one person's figures. Its Figures are those of the incidents
+// they were paged for or acknowledged, but for two: Pages are only the
+// pages that reached them, and MTTA only counts the incidents they
+// acknowledged themselves (their own response, from each incident's
+// creation).
 type Engineer struct {
 	User string `json:"user"`
 	Figures

@@ -9,7 +9,7 @@ import (
 
 // payKey is one person's week.
 type payKey struct {
-	week time.Time
+	week int64 // the week start's Unix time
 	user string
 }
 
@@ -50,7 +50,7 @@ func (p *payAcc) add(cfg *policy.Config, svc *policy.Service, inc *Incident, f *
 	p.items = append(p.items, PayItem{Incident: inc.ID, Service: inc.Service, Priority: inc.Priority, Summary: inc.Summary,
 		User: who, Name: name, Week: f.week, Start: inc.CreatedAt, End: end,
 		BillableMinutes: pay.BillableMinutes, CompDays: pay.CompDays, Reasons: pay.Reasons})
-	k := payKey{f.week, who}
+	k := payKey{f.week.Unix(), who}
 	w := p.weeks[k]
 	if w == nil {
 		w = &PayWeek{Week: f.week, User: who, Name: name}

@@ -28,7 +28,7 @@ type Builder struct {
 	services   map[string]*acc
 	schedules  map[string]*acc
 	engineers  map[string]*acc
-	weeks      map[time.Time]*weekAcc
+	weeks      map[int64]*weekAcc // by the week start's Unix time
 	pay        *payAcc
 	unknownSvc map[string]int
 	scratch    facts
@@ -82,7 +82,7 @@ func New(cfg *policy.Config, o Options) (*Builder, error) {
 		services:   map[string]*acc{},
 		schedules:  map[string]*acc{},
 		engineers:  map[string]*acc{},
-		weeks:      map[time.Time]*weekAcc{},
+		weeks:      map[int64]*weekAcc{},
 		unknownSvc: map[string]int{},
 	}
 	if b.fpWithin <= 0 {
@@ -274,10 +274,10 @@ func (b *Builder) Add(inc *Incident) {
 			a.ackedByThem++
 		}
 	}
-	w := b.weeks[f.week]
+	w := b.weeks[f.week.Unix()]
 	if w == nil {
 		w = &weekAcc{}
-		b.weeks[f.week] = w
+		b.weeks[f.week.Unix()] = w
 	}
 	w.add(f)
 	if b.pay != nil && svc != nil {
@@ -393,7 +393,7 @@ type acc struct {
 	channels    map[string]int
 	bundles     map[string]bool
 	nights      map[policy.Date]bool
-	perWeek     map[time.Time]int
+	perWeek     map[int64]int // by the week start's Unix time
 	ackedByThem int
 }
 
@@ -486,9 +486,9 @@ func (a *acc) add(f *facts, user string) {
 	}
 	if user != "" && slices.Contains(f.paged, user) {
 		if a.perWeek == nil {
-			a.perWeek = map[time.Time]int{}
+			a.perWeek = map[int64]int{}
 		}
-		a.perWeek[f.week]++
+		a.perWeek[f.week.Unix()]++
 	}
 }
 
@@ -671,7 +671,7 @@ func (b *Builder) Report() *Report {
 	}
 	for _, s := range weekStarts {
 		w := Week{Start: s, End: b.week.Next(s)}
-		if a := b.weeks[s]; a != nil {
+		if a := b.weeks[s.Unix()]; a != nil {
 			w.Incidents, w.Alerts, w.Escalated, w.FalsePositives = a.incidents, a.alerts, a.escalated, a.fps
 			w.Pages, w.NightPages, w.MTTA = a.pages, a.night, stats(a.mtta)
 		}
@@ -714,7 +714,7 @@ func (b *Builder) Report() *Report {
 		}
 		e.AlertsPerWeek = []WeekCount{}
 		for _, s := range weekStarts {
-			n := a.perWeek[s]
+			n := a.perWeek[s.Unix()]
 			e.AlertsPerWeek = append(e.AlertsPerWeek, WeekCount{Week: s, Alerts: n})
 			e.MaxAlertsInWeek = max(e.MaxAlertsInWeek, n)
 			if limit != nil && limit.Op() != "" && !limit.Met(float64(n)) {

@@ -19,6 +19,7 @@ type Config struct {
 	EscalationPolicies []EscalationPolicy `yaml:"escalation_policies"`
 	Services           []Service          `yaml:"services"`
 	Compensation       []Compensation     `yaml:"compensation"`
+	Reports            ReportsConfig      `yaml:"reports"`
 
 	// File is the path the config was read from, for error messages.
 	File string `yaml:"-"`
@@ -97,6 +98,11 @@ type ServerConfig struct {
 	// another replica may take the incident over (default 30s): the most a
 	// step is delayed when the replica working it dies.
 	Lease Duration `yaml:"lease"`
+	// Retention is how long a resolved incident is kept, counted from its
+	// resolution, before the store expires it (DefaultRetention, 400 days,
+	// when unset; at least MinRetention). Open incidents are never expired.
+	// Reports and handoff documents read the history it keeps.
+	Retention Duration `yaml:"retention"`
 }
 
 // NotifiersConfig configures the transports pages go out on.
@@ -296,7 +302,10 @@ type Schedule struct {
 	Tiers     []Tier         `yaml:"tiers"`
 	Overrides []Override     `yaml:"overrides"`
 	Fairness  []FairnessRule `yaml:"fairness"`
-	loc       *time.Location
+	// HandoffTemplate is the form of the schedule's handoff document:
+	// HandoffText (AIVO's) or HandoffMarkdown (AION-R's, the default).
+	HandoffTemplate string `yaml:"handoff_template"`
+	loc             *time.Location
 }
 
 // Handoff is when shifts change: a weekday and a wall-clock time.

@@ -88,6 +88,8 @@ var yamlTypeNames = map[string]string{
 	"policy.StatusUpdateRule": "a missing_status_update rule", "policy.Service": "a service",
 	"policy.Integrations": "integrations", "policy.Rule": "a rule", "policy.PriorityTargets": "a priority's targets",
 	"policy.TargetSet": "a targets variant", "policy.Compensation": "compensation", "policy.CompRule": "a comp_days rule",
+	"policy.ReportsConfig": "reports", "policy.ReportWeek": "reports.week", "policy.NightWindow": "reports.night",
+	"policy.ReportTargets": "reports.targets", "policy.Goal": "a report goal",
 }
 
 var unknownFieldRE = regexp.MustCompile(`(?s)field (.*) not found in type ([\w.]+)`)
@@ -252,6 +254,7 @@ func (v *validator) validate() {
 	v.policies()
 	v.compensation()
 	v.services()
+	v.reports()
 }
 
 func (v *validator) compensation() {
@@ -336,6 +339,7 @@ func (v *validator) server() {
 	if sv.Lease == 0 {
 		sv.Lease = Duration(30 * time.Second)
 	}
+	v.retention()
 	if sv.RateLimit == nil {
 		rl := DefaultIngestRateLimit
 		sv.RateLimit = &rl
@@ -702,6 +706,7 @@ func (v *validator) schedules() {
 		}
 		v.overrides(f, s, tiers)
 		v.fairness(f, s, tiers)
+		v.handoffTemplate(f, s)
 	}
 }
 

@@ -1,0 +1,318 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/pagerd/pagerd/policy"
+)
+
+// Render writes the document in its schedule's template: AIVO's plain text
+// ("=== ON-CALL HANDOFF ===") or AION-R's markdown ("# On-Call Handoff").
+func (d *HandoffDoc) Render(w io.Writer) error {
+	if d.Template == policy.HandoffText {
+		return d.RenderText(w)
+	}
+	return d.RenderMarkdown(w)
+}
+
+// String is the document rendered in its template.
+func (d *HandoffDoc) String() string {
+	var b strings.Builder
+	_ = d.Render(&b)
+	return b.String()
+}
+
+// loc is the schedule's zone, in which the document writes times.
+func (d *HandoffDoc) loc() *time.Location {
+	if l, err := time.LoadLocation(d.TimeZone); err == nil {
+		return l
+	}
+	return time.UTC
+}
+
+// stamp writes an instant on the schedule's clock: "Tue 2025-10-07 03:00".
+func (d *HandoffDoc) stamp(t time.Time) string { return t.In(d.loc()).Format("Mon 2006-01-02 15:04") }
+
+// holder is the first tier's holder's name, or "nobody".
+func holder(hs []TierHolder) string {
+	if len(hs) == 0 || hs[0].Name == "" {
+		return "nobody"
+	}
+	return hs[0].Name
+}
+
+// counts writes incidents by priority: "8 incidents (P0 1, P1 2, P2 4, P3 1)",
+// or "8 (SEV-1: 1, ...)" without the word.
+func (d *HandoffDoc) counts(sep string, word bool) string {
+	parts := make([]string, 0, len(d.ByPriority))
+	for _, c := range d.ByPriority {
+		parts = append(parts, c.Priority+sep+fmt.Sprint(c.Incidents))
+	}
+	n := fmt.Sprint(d.Incidents)
+	if word {
+		n += " " + plural(d.Incidents, "incident", "incidents")
+	}
+	return fmt.Sprintf("%s (%s)", n, strings.Join(parts, ", "))
+}
+
+// line names an incident: "[P0] API down (00-abc)".
+func line(i HandoffIncident) string {
+	return fmt.Sprintf("[%s] %s (%s)", i.Priority, oneLine(i.Summary), i.ID)
+}
+
+// oneLine keeps a text on one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// state says where an open incident stands: who acknowledged it and its
+// last status update.
+func (d *HandoffDoc) state(i HandoffIncident) string {
+	var parts []string
+	if i.Status == "acknowledged" {
+		parts = append(parts, fmt.Sprintf("acknowledged by %s at %s", i.AcknowledgedByName, d.stamp(i.AcknowledgedAt)))
+	} else {
+		parts = append(parts, "not acknowledged")
+	}
+	if u := i.LastUpdate; u != nil {
+		parts = append(parts, fmt.Sprintf("last update %s by %s: %q", d.stamp(u.At), u.ByName, oneLine(u.Text)))
+	} else {
+		parts = append(parts, "no status update")
+	}
+	return fmt.Sprintf("open since %s, %s", d.stamp(i.CreatedAt), strings.Join(parts, "; "))
+}
+
+// outcome says how a major incident went: "resolved after 47m" or its state.
+func (d *HandoffDoc) outcome(i HandoffIncident) string {
+	if i.Status == "resolved" {
+		return fmt.Sprintf("%s, resolved after %s", d.stamp(i.CreatedAt), FormatDuration(i.ResolvedAt.Sub(i.CreatedAt)))
+	}
+	return fmt.Sprintf("%s, still open", d.stamp(i.CreatedAt))
+}
+
+// escalation writes one escalation.
+func (d *HandoffDoc) escalation(e HandoffEscalation) string {
+	lvl := fmt.Sprintf("level %d", e.Level)
+	if e.LevelName != "" {
+		lvl += " (" + e.LevelName + ")"
+	}
+	return fmt.Sprintf("%s [%s] %s (%s): %s, to %s", d.stamp(e.At), e.Priority, oneLine(e.Summary), e.Incident, e.Detail, lvl)
+}
+
+// recurring writes one recurring alert.
+func (d *HandoffDoc) recurring(r Recurring) string {
+	return fmt.Sprintf("%s: %d incidents (%s), %s to %s", r.AlertName, r.Count, strings.Join(r.Priorities, ", "), d.stamp(r.First), d.stamp(r.Last))
+}
+
+// RenderText writes AIVO's handoff template, its bracketed prompts kept
+// where pagerd cannot know the answer.
+func (d *HandoffDoc) RenderText(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	p := func(format string, args ...any) { fmt.Fprintf(bw, format+"\n", args...) }
+	p("=== ON-CALL HANDOFF ===")
+	p("Date: %s", d.Handoff.In(d.loc()).Format("2006-01-02"))
+	p("Outgoing: %s", holder(d.Outgoing))
+	p("Incoming: %s", holder(d.Incoming))
+	p("")
+	p("SYSTEM STATUS:")
+	p("- Overall health: %s (%s)", d.Health, d.HealthReason)
+	if len(d.Open) == 0 {
+		p("- Active alerts: 0")
+	} else {
+		var names []string
+		for _, i := range d.Open {
+			names = append(names, line(i))
+		}
+		p("- Active alerts: %d: %s", len(d.Open), strings.Join(names, "; "))
+	}
+	p("- Performance: [Any concerns]")
+	p("")
+	p("ONGOING ISSUES:")
+	if len(d.Open) == 0 {
+		p("- none open at handoff")
+	}
+	for _, i := range d.Open {
+		p("- %s: %s; next steps: [Status and next steps]", line(i), d.state(i))
+	}
+	p("")
+	p("RECENT CHANGES:")
+	p("- [Change 1]: [Impact and monitoring]")
+	p("- [Change 2]: [Impact and monitoring]")
+	p("")
+	p("UPCOMING:")
+	p("- [Scheduled maintenance]")
+	p("- [Planned deployments]")
+	p("- [Known issues to watch]")
+	p("")
+	p("ESCALATIONS:")
+	if len(d.Escalations) == 0 {
+		p("- no escalations this week")
+	}
+	for _, e := range d.Escalations {
+		p("- %s", d.escalation(e))
+	}
+	p("- [Executive communications]")
+	p("")
+	p("FOLLOW-UP REQUIRED:")
+	p("- [Action 1]: [By when]")
+	p("- [Action 2]: [By when]")
+	p("")
+	p("ADDITIONAL NOTES:")
+	p("- Week %s to %s (%s): %s", d.stamp(d.From), d.stamp(d.To), d.TimeZone, d.counts(" ", true))
+	if len(d.Major) == 0 {
+		p("- Major incidents: none")
+	}
+	for _, i := range d.Major {
+		p("- Major incident: %s, %s", line(i), d.outcome(i))
+	}
+	if len(d.Recurring) == 0 {
+		p("- Recurring alerts: none opened more than %d incidents", d.RecurringAfter)
+	}
+	for _, r := range d.Recurring {
+		p("- Recurring alert %s", d.recurring(r))
+	}
+	for _, i := range d.FalsePositives {
+		p("- False-positive candidate (resolved unacknowledged within %s): %s", d.FalsePositiveWithin, line(i))
+	}
+	p("[Any other relevant information]")
+	return bw.Flush()
+}
+
+// RenderMarkdown writes AION-R's handoff template, its bracketed prompts
+// kept where pagerd cannot know the answer.
+func (d *HandoffDoc) RenderMarkdown(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	p := func(format string, args ...any) { fmt.Fprintf(bw, format+"\n", args...) }
+	p("# On-Call Handoff - %s", d.Handoff.In(d.loc()).Format("2006-01-02"))
+	p("")
+	var out, in []string
+	for i := range d.Outgoing {
+		out = append(out, fmt.Sprintf("%s: %s", d.Outgoing[i].Title, nameOr(d.Outgoing[i].Name)))
+		in = append(in, fmt.Sprintf("%s: %s", d.Incoming[i].Title, nameOr(d.Incoming[i].Name)))
+	}
+	p("Schedule %s, week %s to %s (%s).", mdText(d.Schedule), d.stamp(d.From), d.stamp(d.To), d.TimeZone)
+	p("")
+	p("- Outgoing: %s", mdText(strings.Join(out, "; ")))
+	p("- Incoming: %s", mdText(strings.Join(in, "; ")))
+	p("")
+	p("## Summary")
+	p("- Incidents this week: %s", d.counts(": ", false))
+	if len(d.Major) == 0 {
+		p("- Major incidents: none")
+	} else {
+		p("- Major incidents:")
+		for _, i := range d.Major {
+			p("  - %s, %s", mdText(line(i)), d.outcome(i))
+		}
+	}
+	if len(d.Escalations) == 0 {
+		p("- Escalations: none")
+	} else {
+		p("- Escalations:")
+		for _, e := range d.Escalations {
+			p("  - %s", mdText(d.escalation(e)))
+		}
+	}
+	p("- System health: %s (%s)", d.Health, d.HealthReason)
+	p("")
+	p("## Active Issues")
+	if len(d.Open) == 0 {
+		p("No incident is open at handoff.")
+	}
+	for n, i := range d.Open {
+		if n > 0 {
+			p("")
+		}
+		p("### Issue %d: [%s] %s", n+1, i.Priority, mdText(oneLine(i.Summary)))
+		p("- Incident: %s (%s)", i.ID, mdText(i.Service))
+		p("- Status: %s", mdText(d.state(i)))
+		p("- Impact: [User impact]")
+		p("- Next steps: [What needs doing]")
+		owner := "[If not resolved]"
+		if i.AcknowledgedByName != "" {
+			owner = i.AcknowledgedByName
+		}
+		p("- Owner: %s", mdText(owner))
+	}
+	p("")
+	p("## Recurring Problems")
+	if len(d.Recurring) == 0 {
+		p("No alert opened more than %d incidents this week.", d.RecurringAfter)
+	}
+	for n, r := range d.Recurring {
+		if n > 0 {
+			p("")
+		}
+		p("- %s", mdText(r.AlertName))
+		p("- Frequency: %d incidents this week (%s), %s to %s", r.Count, strings.Join(r.Priorities, ", "), d.stamp(r.First), d.stamp(r.Last))
+		p("- Mitigation: [Current workaround]")
+		p("- Action item: [Long-term fix needed]")
+	}
+	p("")
+	p("## Known Issues")
+	p("- [Issue 1]: [Description and impact]")
+	p("- [Issue 2]: [Description and impact]")
+	p("")
+	p("## Recent Changes")
+	p("- [Date]: [Deployment or change]")
+	p("- Impact: [Any issues observed]")
+	p("")
+	p("## Monitoring Notes")
+	for _, i := range d.FalsePositives {
+		p("- False-positive candidate (resolved unacknowledged within %s): %s", d.FalsePositiveWithin, mdText(line(i)))
+	}
+	p("- [Any monitoring anomalies]")
+	p("- [Dashboard issues]")
+	p("- [Alert tuning needed]")
+	p("")
+	p("## Recommendations")
+	p("- [Suggested improvements]")
+	p("- [Documentation updates needed]")
+	p("- [Tools or access issues]")
+	return bw.Flush()
+}
+
+func nameOr(n string) string {
+	if n == "" {
+		return "nobody"
+	}
+	return n
+}
+
+// mdText escapes what markdown would read as markup in a summary or name
+// an alert sender chose; the template's own brackets are written as they
+// are, and so is an underscore inside a word (America/New_York), which
+// markdown leaves alone.
+func mdText(s string) string {
+	var b strings.Builder
+	word := func(i int) bool {
+		if i < 0 || i >= len(s) {
+			return false
+		}
+		c := s[i]
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\', '`', '*', '|':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '_':
+			if !word(i-1) || !word(i+1) {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(c)
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,209 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+)
+
+// Incident is one incident with its timeline, as reports read it. Its JSON
+// form is the incident API's (GET /api/v1/incidents/<id>): a list of them
+// decoded from the API feeds a report as well as the store does. From the
+// store it is one assignment per field (store.Incident's State carries the
+// status, priority, acknowledgement and resolution) and one conversion per
+// timeline entry, report.Entry(e), since Entry has store.Entry's fields.
+type Incident struct {
+	ID       string `json:"id"`
+	Service  string `json:"service"`
+	Status   string `json:"status"`
+	Priority string `json:"priority"`
+	Summary  string `json:"summary"`
+	// CreatedAt places the incident in a period and a week.
+	CreatedAt time.Time `json:"created_at"`
+	// AcknowledgedAt and ResolvedAt are the first acknowledgement and the
+	// resolution; zero when there was none (the timeline's first ack and
+	// resolve entries stand in for a record that lacks them).
+	AcknowledgedAt time.Time `json:"acknowledged_at,omitzero"`
+	AcknowledgedBy string    `json:"acknowledged_by,omitempty"`
+	ResolvedAt     time.Time `json:"resolved_at,omitzero"`
+	ResolvedBy     string    `json:"resolved_by,omitempty"`
+	// Details is what the sender sent (Alertmanager's group with its
+	// alerts and labels, or the PagerDuty event): where an incident's
+	// alertname and its number of alerts come from.
+	Details json.RawMessage `json:"details,omitempty"`
+	// Timeline is the incident's entries, oldest first.
+	Timeline []Entry `json:"timeline,omitempty"`
+}
+
+// Entry is one line of an incident's timeline. Its fields are those of
+// store.Entry, in the same order, so a store entry converts with Entry(e).
+// Levels are 1-based, as the timeline writes them.
+type Entry struct {
+	At      time.Time `json:"at"`
+	Type    string    `json:"type"`
+	Actor   string    `json:"actor,omitempty"`
+	Level   int       `json:"level,omitempty"`
+	User    string    `json:"user,omitempty"`
+	Channel string    `json:"channel,omitempty"`
+	Detail  string    `json:"detail,omitempty"`
+	Bundle  string    `json:"bundle,omitempty"`
+}
+
+// Timeline entry types reports read.
+const (
+	EntryTrigger      = "trigger"
+	EntryNotify       = "notify"
+	EntryNotifyFailed = "notify_failed"
+	EntryEscalate     = "escalate"
+	EntryAck          = "ack"
+	EntryResolve      = "resolve"
+	EntryStatusUpdate = "status_update"
+)
+
+// ackTime is when the incident was first acknowledged, and by whom.
+func (inc *Incident) ackTime() (time.Time, string) {
+	if !inc.AcknowledgedAt.IsZero() {
+		return inc.AcknowledgedAt, inc.AcknowledgedBy
+	}
+	for _, e := range inc.Timeline {
+		if e.Type == EntryAck {
+			who := e.User
+			if who == "" {
+				who = e.Actor
+			}
+			return e.At, who
+		}
+	}
+	return time.Time{}, ""
+}
+
+// resolveTime is when the incident was resolved, and by whom.
+func (inc *Incident) resolveTime() (time.Time, string) {
+	if !inc.ResolvedAt.IsZero() {
+		return inc.ResolvedAt, inc.ResolvedBy
+	}
+	if inc.Status != "" && inc.Status != "resolved" {
+		return time.Time{}, ""
+	}
+	for i := len(inc.Timeline) - 1; i >= 0; i-- {
+		if e := inc.Timeline[i]; e.Type == EntryResolve {
+			who := e.User
+			if who == "" {
+				who = e.Actor
+			}
+			return e.At, who
+		}
+	}
+	return time.Time{}, ""
+}
+
+// isEscalation reports whether a timeline entry moved the incident beyond
+// the level it was at: a timeout, an "unresolved after" or "no status
+// update" rule, a manual escalation or an auto-escalation trigger. A
+// priority raise pages the same level again and is not one.
+func isEscalation(e *Entry) bool {
+	return e.Type == EntryEscalate && !bytes.HasPrefix([]byte(e.Detail), []byte("priority raised"))
+}
+
+// sender is the part of an incident's details that says which alert it is
+// and how many alerts it covers: Alertmanager's group (its labels, its
+// alerts) or a PagerDuty event (its custom details and class).
+type sender struct {
+	AlertsTotal  int               `json:"alerts_total"`
+	GroupLabels  map[string]string `json:"group_labels"`
+	CommonLabels map[string]string `json:"common_labels"`
+	Alerts       []struct {
+		Labels map[string]string `json:"labels"`
+	} `json:"alerts"`
+	Event *struct {
+		Payload *struct {
+			Class   string         `json:"class"`
+			Details map[string]any `json:"custom_details"`
+		} `json:"payload"`
+	} `json:"event"`
+}
+
+// alertName is the incident's alertname: Alertmanager's group or common
+// label, or its first alert's; a PagerDuty event's custom_details
+// alertname, or its class. "" when the details say none.
+func (s *sender) alertName() string {
+	for _, m := range []map[string]string{s.GroupLabels, s.CommonLabels} {
+		if v := m["alertname"]; v != "" {
+			return v
+		}
+	}
+	if len(s.Alerts) > 0 && s.Alerts[0].Labels["alertname"] != "" {
+		return s.Alerts[0].Labels["alertname"]
+	}
+	if s.Event != nil && s.Event.Payload != nil {
+		if v, ok := s.Event.Payload.Details["alertname"].(string); ok && v != "" {
+			return v
+		}
+		return s.Event.Payload.Class
+	}
+	return ""
+}
+
+// readSender decodes what reports need from details; undecodable or
+// missing details give an empty sender.
+func readSender(details json.RawMessage) sender {
+	var s sender
+	if len(details) > 0 {
+		_ = json.Unmarshal(details, &s)
+	}
+	return s
+}
+
+// AlertName is the alertname an incident is about, read from its details
+// (Alertmanager labels, or a PagerDuty event's custom_details alertname or
+// class); "" when they name none. Handoff documents count recurring alerts
+// by it.
+func AlertName(details json.RawMessage) string {
+	s := readSender(details)
+	return s.alertName()
+}
+
+// alertCount is how many alerts an incident covers: an Alertmanager
+// group's alerts_total, else one. It reads the number without decoding the
+// details (a year of history holds megabytes of them): the top-level
+// alerts_total is the only "alerts_total" key with a number for a value,
+// labels and annotations being strings.
+func alertCount(details json.RawMessage) int {
+	rest, ok := afterKey(details, `"source"`)
+	if !ok || !bytes.HasPrefix(rest, []byte(`"alertmanager"`)) {
+		return 1
+	}
+	for rest = details; ; {
+		var found bool
+		if rest, found = afterKey(rest, `"alerts_total"`); !found {
+			return 1
+		}
+		n, digits := 0, 0
+		for _, c := range rest {
+			if c < '0' || c > '9' || digits > 9 {
+				break
+			}
+			n = n*10 + int(c-'0')
+			digits++
+		}
+		if digits > 0 {
+			return max(n, 1)
+		}
+	}
+}
+
+// afterKey finds the first occurrence of key followed by a colon (blanks
+// around it allowed, as in indented JSON) and returns what follows, blanks
+// skipped.
+func afterKey(b []byte, key string) ([]byte, bool) {
+	for {
+		i := bytes.Index(b, []byte(key))
+		if i < 0 {
+			return nil, false
+		}
+		b = bytes.TrimLeft(b[i+len(key):], " \t\r\n")
+		if len(b) > 0 && b[0] == ':' {
+			return bytes.TrimLeft(b[1:], " \t\r\n"), true
+		}
+	}
+}

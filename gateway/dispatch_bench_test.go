@@ -213,7 +213,7 @@ func (e *dbDispatchEnv) incident(n int64, at time.Time) (*store.Incident, []stor
 	at = at.UTC().Truncate(time.Millisecond)
 	labels := map[string]string{"alertname": fmt.Sprintf("DBPending%d", n), "severity": "critical", "instance": fmt.Sprintf("db%d", n%100)}
 	dedup := fmt.Sprintf(`{}:{alertname="DBPending%d"}`, n)
-	rt := route(e.cfg, e.svc, []map[string]string{labels}, at)
+	rt, _ := e.cfg.RouteGroup(e.svc, []map[string]string{labels}, at)
 	id := store.NewID(store.ShardOf(e.svc.Name, dedup), at)
 	eng := policy.Engine{Config: e.cfg}
 	st, acts, err := eng.Apply(policy.Incident{ID: id}, policy.Event{Kind: policy.EventTrigger, Route: &rt}, at)

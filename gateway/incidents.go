@@ -32,29 +32,6 @@ type alert struct {
 	cuts []ingest.Cut
 }
 
-// route decides the alert's priority: each label set is routed and the most
-// urgent result wins, so a group with one critical alert is critical.
-func route(cfg *policy.Config, svc *policy.Service, sets []map[string]string, at time.Time) policy.Route {
-	rt, _ := routeDecided(cfg, svc, sets, at)
-	return rt
-}
-
-// routeDecided is route that also returns the index of the label set that
-// decided (-1 without any).
-func routeDecided(cfg *policy.Config, svc *policy.Service, sets []map[string]string, at time.Time) (policy.Route, int) {
-	if len(sets) == 0 {
-		return cfg.Route(svc, nil, at), -1
-	}
-	best, at0 := cfg.Route(svc, sets[0], at), 0
-	for i, ls := range sets[1:] {
-		r := cfg.Route(svc, ls, at)
-		if svc.Scheme().Rank(r.Priority) < svc.Scheme().Rank(best.Priority) {
-			best, at0 = r, i+1
-		}
-	}
-	return best, at0
-}
-
 // raisedBy names the alert that decided the priority, and says how many
 // alerts are firing, for a page about an incident whose priority it raised.
 func (a alert) raisedBy(i int) (title, firing string) {
@@ -73,7 +50,7 @@ func (a alert) raisedBy(i int) (title, firing string) {
 // one with the same dedup key: one store round trip either way.
 func (s *Server) trigger(ctx context.Context, cfg *policy.Config, a alert) (string, store.Outcome, error) {
 	now := s.clock()
-	rt, decided := routeDecided(cfg, a.service, a.labels, now)
+	rt, decided := cfg.RouteGroup(a.service, a.labels, now)
 	id := store.NewID(store.ShardOf(a.service.Name, a.dedupKey), now)
 	eng := policy.Engine{Config: cfg}
 	st, acts, err := eng.Apply(policy.Incident{ID: id}, policy.Event{Kind: policy.EventTrigger, Route: &rt}, now)

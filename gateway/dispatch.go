@@ -19,14 +19,6 @@ import (
 	"github.com/pagerd/pagerd/policy"
 )
 
-// Nudger is a store that can wake the dispatchers of every replica when an
-// earlier deadline appears (Redis pub/sub). Nudges are a shortcut, not a
-// guarantee: dispatchers also look at the due set at least every MaxSleep.
-type Nudger interface {
-	Nudge(ctx context.Context) error
-	Nudges(ctx context.Context) <-chan struct{}
-}
-
 // DispatcherOptions configure a Dispatcher.
 type DispatcherOptions struct {
 	Store  store.Store
@@ -154,7 +146,7 @@ func (d *Dispatcher) Wake() {
 // in flight finish (each bounded by SendTimeout).
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var nudges <-chan struct{}
-	if n, ok := d.o.Store.(Nudger); ok {
+	if n, ok := d.o.Store.(store.Nudger); ok {
 		nudges = n.Nudges(ctx)
 	}
 	workCtx := context.WithoutCancel(ctx)

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
 )
 
@@ -18,10 +19,10 @@ func TestInstrumentedStoreAndDispatcherMetrics(t *testing.T) {
 	raw, _ := redisStore(t)
 	reg := prometheus.NewRegistry()
 	st := Instrument(raw, reg, nil)
-	if _, ok := st.(Nudger); !ok {
+	if _, ok := st.(store.Nudger); !ok {
 		t.Fatal("the instrumented Redis store lost its nudges")
 	}
-	if _, ok := Instrument(boltStore(t), prometheus.NewRegistry(), nil).(Nudger); ok {
+	if _, ok := Instrument(boltStore(t), prometheus.NewRegistry(), nil).(store.Nudger); ok {
 		t.Fatal("the embedded store cannot nudge; its wrapper must not claim to")
 	}
 	h := newDispatchHarness(t, st, dispatchConfig, fixedNow, 0)

@@ -17,7 +17,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/pagerd/pagerd/gateway"
 	"github.com/pagerd/pagerd/gateway/store"
@@ -67,7 +66,6 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	redis.SetLogger(gateway.RedisLogger{Log: log})
 	ctx, abort := context.WithCancelCause(ctx)
 	defer abort(nil)
 
@@ -96,7 +94,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		Notifiers: notifiers, Logger: log, Registry: reg, Lease: time.Duration(cfg.Server.Lease), PagerDuty: pd})
 	disp.InitMetrics(cfg)
 	wake := disp.Wake
-	if n, ok := st.(gateway.Nudger); ok {
+	if n, ok := st.(store.Nudger); ok {
 		wake = func() {
 			disp.Wake()
 			go func() {
@@ -139,27 +137,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 // are.
 func openStore(ctx context.Context, log *slog.Logger, redisURL, prefix, dataDir string) (store.Store, error) {
 	if redisURL != "" {
-		opts, err := gateway.RedisOptions(redisURL)
-		if err != nil {
-			return nil, err
-		}
-		s := redisstore.New(redis.NewUniversalClient(opts), prefix)
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		if err := s.LoadScripts(pctx); err != nil {
-			// Start anyway: /-/ready stays red and ingestion answers 503
-			// until Redis is back, so senders retry.
-			log.Warn("redis does not answer yet", "err", err)
-		}
-		mode := "standalone"
-		switch {
-		case opts.IsClusterMode:
-			mode = "cluster"
-		case opts.MasterName != "":
-			mode = "sentinel"
-		}
-		log.Info("store: redis", "mode", mode, "addrs", opts.Addrs, "prefix", redisstore.Prefix(s))
-		return s, nil
+		return redisstore.Open(ctx, redisURL, prefix, log)
 	}
 	s, err := boltstore.Open(dataDir)
 	if err != nil {

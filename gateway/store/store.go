@@ -200,6 +200,14 @@ const (
 	Repeated
 )
 
+// Nudger is a store that can wake the dispatchers of every replica when an
+// earlier deadline appears (Redis pub/sub). Nudges are a shortcut, not a
+// guarantee: dispatchers also look at the due set at least every MaxSleep.
+type Nudger interface {
+	Nudge(ctx context.Context) error
+	Nudges(ctx context.Context) <-chan struct{}
+}
+
 // Store keeps incidents, their timelines and their deadlines.
 type Store interface {
 	// Trigger stores inc unless an open incident of the same service has

@@ -727,9 +727,6 @@ func randShard() int {
 	return int(b[0]) % store.Shards
 }
 
-// Prefix is the key prefix the store uses.
-func Prefix(s *Store) string { return s.prefix }
-
 // LoadScripts loads the store's Lua scripts into Redis's script cache ahead
 // of the first alert, so it is not the one that pays for EVAL fallback.
 func (s *Store) LoadScripts(ctx context.Context) error {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/notify/pagerduty"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -48,7 +49,7 @@ type DispatcherOptions struct {
 	SendTimeout time.Duration
 	// PagerDuty, when set, is told when pagerd acknowledges or resolves an
 	// incident it pushed through PagerDuty (the incident's outbox).
-	PagerDuty *notify.PagerDuty
+	PagerDuty *pagerduty.Notifier
 	// RecordRetry is how long a step whose pages went out keeps trying to
 	// write itself to a store that refuses it (default half the lease),
 	// before it gives up and lets the lease bring it back.

@@ -10,7 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/pagerd/pagerd/gateway/store"
-	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/notify/pagerduty"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -70,7 +70,7 @@ func (s *Server) pagerDutyWebhook(c echo.Context) error {
 	default:
 		return c.NoContent(http.StatusNoContent)
 	}
-	id, user, ok := notify.ParsePagerDutyDedupKey(wh.Event.Data.IncidentKey)
+	id, user, ok := pagerduty.ParseDedupKey(wh.Event.Data.IncidentKey)
 	if !ok || s.Config().User(user) == nil {
 		return c.NoContent(http.StatusNoContent)
 	}

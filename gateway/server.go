@@ -23,7 +23,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/pagerd/pagerd/gateway/store"
-	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/notify/pagerduty"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -51,7 +51,7 @@ type Options struct {
 	Health *Health
 	// PagerDuty, when set, is told when pagerd acknowledges or resolves an
 	// incident it pushed through PagerDuty.
-	PagerDuty *notify.PagerDuty
+	PagerDuty *pagerduty.Notifier
 	// Backup, when set, serves GET /-/backup (the embedded store).
 	Backup BackupFunc
 }
@@ -69,7 +69,7 @@ type Server struct {
 
 	wake     func()
 	health   *Health
-	pd       *notify.PagerDuty
+	pd       *pagerduty.Notifier
 	backupFn BackupFunc
 	reloadMu sync.Mutex
 	limitMu  sync.Mutex

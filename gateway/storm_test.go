@@ -20,7 +20,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/providertest"
 	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/notify/pagerduty"
+	"github.com/pagerd/pagerd/notify/twilio"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -354,8 +357,8 @@ func TestStormAckLinkActsOnTheBundle(t *testing.T) {
 // in it; the storm's call reads the bundle out and 4 acknowledges all of
 // it; the call's delivery report lands in every incident's timeline.
 func TestStormSMSReplyAndKeypressActOnTheBundle(t *testing.T) {
-	fake := &fakeTwilio{}
-	tw := newTestServer(t, fake)
+	fake := providertest.NewTwilio(t)
+	tw := fake
 	cfgText := strings.Replace(stormConfig, `{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}`,
 		`{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: twilio, address: "+15555550111"}, {channel: voice, via: twilio, address: "+15555550111"}]}`, 1)
 	cfgText += "notifiers:\n  twilio: {account_sid: " + twSID + ", auth_token: " + twToken + ", from: \"" + twFrom + "\"}\n"
@@ -366,22 +369,19 @@ func TestStormSMSReplyAndKeypressActOnTheBundle(t *testing.T) {
 	if err := h.srv.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	tr, _ := notify.NewTwilio(twSID, twToken, twFrom, tw.URL, h.http.URL+"/api/v1/twilio", tw.Client(), time.Second)
+	tr, _ := twilio.New(twilio.Options{AccountSID: twSID, AuthToken: twToken, From: twFrom, APIURL: tw.URL, PublicURL: h.http.URL, Timeout: time.Second})
 	h.disp[0].o.Notifiers["twilio"] = tr
 	smsIDs := storm(h, 10, "s")
 	h.runUntil(fixedNow.Add(2*time.Minute + 10*time.Second))
-	fake.mu.Lock()
-	if len(fake.sent) != 4 {
-		fake.mu.Unlock()
-		t.Fatalf("Twilio got %d SMS, want 3 and one bundle", len(fake.sent))
+	if len(fake.Messages()) != 4 {
+		t.Fatalf("Twilio got %d SMS, want 3 and one bundle", len(fake.Messages()))
 	}
-	body := fake.sent[3].Get("Body")
+	body := fake.Messages()[3].Get("Body")
 	var atOnce []string
-	for _, m := range fake.sent[:3] {
+	for _, m := range fake.Messages()[:3] {
 		cb, _ := url.Parse(m.Get("StatusCallback"))
 		atOnce = append(atOnce, cb.Query().Get("incident"))
 	}
-	fake.mu.Unlock()
 	if !strings.HasPrefix(body, "[P0] 7 incidents (alert storm)") || !strings.Contains(body, "Reply 4 to ack") {
 		t.Fatalf("storm SMS %q", body)
 	}
@@ -400,9 +400,7 @@ func TestStormSMSReplyAndKeypressActOnTheBundle(t *testing.T) {
 	callIDs := storm(h, 10, "c")
 	start := h.clock.Now()
 	h.runUntil(start.Add(5*time.Minute + 10*time.Second))
-	fake.mu.Lock()
-	calls := append([]url.Values(nil), fake.calls...)
-	fake.mu.Unlock()
+	calls := append([]url.Values(nil), fake.Calls()...)
 	var bundleCall url.Values
 	for _, c := range calls {
 		u, _ := url.Parse(c.Get("Url"))
@@ -454,7 +452,7 @@ func twilioPost(t *testing.T, u string, form url.Values) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", twilioSign(twToken, u, form))
+	req.Header.Set("X-Twilio-Signature", providertest.TwilioSign(twToken, u, form))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -468,41 +466,36 @@ func twilioPost(t *testing.T, u string, form url.Values) (int, string) {
 // one event whose dedup key names the bundle; PagerDuty's webhook
 // acknowledging it acknowledges every incident in it.
 func TestStormPagerDutyActsOnTheBundle(t *testing.T) {
-	fake := &fakePagerDuty{}
-	pdSrv := newTestServer(t, fake)
+	fake := providertest.NewPagerDuty(t)
+	pdSrv := fake
 	h := newDispatchHarness(t, boltStore(t), pdConfig, fixedNow, 1)
-	pd := notify.NewPagerDuty(pdSrv.URL, pdSrv.Client(), time.Second)
+	pd := pagerduty.New(pdSrv.URL, nil, time.Second)
 	h.disp[0].o.Notifiers["pagerduty"] = pd
 	h.srv.pd = pd
 	h.disp[0].o.PagerDuty = pd
 	ids := storm(h, 6, "g")
 	h.step(fixedNow)
 	h.step(fixedNow.Add(10 * time.Second))
-	fake.mu.Lock()
-	if len(fake.events) != 4 {
-		fake.mu.Unlock()
-		t.Fatalf("PagerDuty got %d events, want 3 and one bundle", len(fake.events))
+	if len(fake.Events()) != 4 {
+		t.Fatalf("PagerDuty got %d events, want 3 and one bundle", len(fake.Events()))
 	}
-	key := fake.events[3].DedupKey
-	fake.mu.Unlock()
-	bundle, user, ok := notify.ParsePagerDutyDedupKey(key)
+	key := fake.Events()[3].DedupKey
+	bundle, user, ok := pagerduty.ParseDedupKey(key)
 	if !ok || user != "carol" || !store.IsBundleID(bundle) {
 		t.Fatalf("bundle event dedup key %q", key)
 	}
 	body := `{"event":{"id":"01ABC","event_type":"incident.acknowledged","agent":{"summary":"Carol"},"data":{"id":"Q1","type":"incident","incident_key":"` + key + `"}}}`
-	if r := h.do("POST", "/api/v1/pagerduty/webhook", body, "X-PagerDuty-Signature", signPD([]byte(body), "pd-webhook-secret-for-tests")); r.code != 204 {
+	if r := h.do("POST", "/api/v1/pagerduty/webhook", body, "X-PagerDuty-Signature", providertest.PagerDutySign([]byte(body), "pd-webhook-secret-for-tests")); r.code != 204 {
 		t.Fatalf("webhook: %d %s", r.code, r.body)
 	}
 	checkAcked(t, h, ids, ids3(fake))
 }
 
 // ids3 is the incidents of the first three PagerDuty events.
-func ids3(f *fakePagerDuty) []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func ids3(f *providertest.PagerDuty) []string {
 	var out []string
-	for _, ev := range f.events[:3] {
-		id, _, _ := notify.ParsePagerDutyDedupKey(ev.DedupKey)
+	for _, ev := range f.Events()[:3] {
+		id, _, _ := pagerduty.ParseDedupKey(ev.DedupKey)
 		out = append(out, id)
 	}
 	return out

@@ -14,7 +14,7 @@ import (
 	"github.com/twilio/twilio-go/twiml"
 
 	"github.com/pagerd/pagerd/gateway/store"
-	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/notify/twilio"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -180,7 +180,7 @@ func (s *Server) twilioSMS(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return reply(fmt.Sprintf("pagerd: %s (code %s).", out.describe(kind), notify.ReplyCode(id)))
+		return reply(fmt.Sprintf("pagerd: %s (code %s).", out.describe(kind), twilio.ReplyCode(id)))
 	}
 	inc, acts, err := s.apply(r.Context(), id, policy.Event{Kind: kind, Actor: user})
 	switch {
@@ -192,7 +192,7 @@ func (s *Server) twilioSMS(c echo.Context) error {
 		return reply("pagerd: already acknowledged" + by(inc.State.AcknowledgedBy) + ".")
 	}
 	done := map[policy.EventKind]string{policy.EventAcknowledge: "Acknowledged", policy.EventResolve: "Resolved", policy.EventEscalate: "Escalated"}[kind]
-	return reply(fmt.Sprintf("pagerd: %s [%s] %s: %s (code %s).", done, inc.State.Priority, inc.Service, inc.Summary, notify.ReplyCode(inc.ID)))
+	return reply(fmt.Sprintf("pagerd: %s [%s] %s: %s (code %s).", done, inc.State.Priority, inc.Service, inc.Summary, twilio.ReplyCode(inc.ID)))
 }
 
 // latestPagedBySMS finds what was most recently paged to the user by SMS
@@ -220,7 +220,7 @@ func (s *Server) latestPagedBySMS(ctx context.Context, user, code string) (strin
 			if e.Bundle != "" {
 				id = e.Bundle
 			}
-			if code == "" || notify.ReplyCode(id) == code {
+			if code == "" || twilio.ReplyCode(id) == code {
 				best, bestAt = id, e.At
 			}
 		}

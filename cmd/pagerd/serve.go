@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -23,6 +22,8 @@ import (
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
 	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/notify/pagerduty"
+	"github.com/pagerd/pagerd/notify/twilio"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -89,7 +90,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "serve", err)
 	}
 	var srv *gateway.Server
-	pd := notify.NewPagerDuty(cfg.Notifiers.PagerDuty.EventsURL, &http.Client{}, time.Duration(cfg.Notifiers.PagerDuty.Timeout))
+	pd := pagerduty.New(cfg.Notifiers.PagerDuty.EventsURL, &http.Client{}, time.Duration(cfg.Notifiers.PagerDuty.Timeout))
 	disp := gateway.NewDispatcher(gateway.DispatcherOptions{Store: st, Config: func() *policy.Config { return srv.Config() },
 		Notifiers: notifiers, Logger: log, Registry: reg, Lease: time.Duration(cfg.Server.Lease), PagerDuty: pd})
 	disp.InitMetrics(cfg)
@@ -176,6 +177,10 @@ func buildNotifiers(cfg *policy.Config, stdout io.Writer) (map[string]notify.Not
 		w = f
 	}
 	n := cfg.Notifiers
+	webhookTries := n.Webhook.MaxAttempts
+	if webhookTries == 0 {
+		webhookTries = notify.DefaultChainOptions.Attempts
+	}
 	chain := func(via string, t notify.Notifier, attempts int) notify.Notifier {
 		rl := n.RateLimits[via]
 		return notify.Chain(t, notify.ChainOptions{Attempts: attempts, PerSecond: rl.PerSecond, Burst: rl.Burst,
@@ -183,16 +188,13 @@ func buildNotifiers(cfg *policy.Config, stdout io.Writer) (map[string]notify.Not
 	}
 	out := map[string]notify.Notifier{
 		"log":       chain("log", notify.NewLog(w), 1),
-		"webhook":   chain("webhook", notify.NewWebhook(&http.Client{}, time.Duration(n.Webhook.Timeout)), n.Webhook.MaxAttempts),
-		"pagerduty": chain("pagerduty", notify.NewPagerDuty(n.PagerDuty.EventsURL, &http.Client{}, time.Duration(n.PagerDuty.Timeout)), 3),
-		"ntfy":      chain("ntfy", notify.NewNtfy(&http.Client{}, time.Duration(n.Webhook.Timeout)), n.Webhook.MaxAttempts),
+		"webhook":   chain("webhook", notify.NewWebhook(&http.Client{}, time.Duration(n.Webhook.Timeout)), webhookTries),
+		"pagerduty": chain("pagerduty", pagerduty.New(n.PagerDuty.EventsURL, &http.Client{}, time.Duration(n.PagerDuty.Timeout)), 3),
+		"ntfy":      chain("ntfy", notify.NewNtfy(&http.Client{}, time.Duration(n.Webhook.Timeout)), webhookTries),
 	}
 	if tw := n.Twilio; tw.AccountSID != "" {
-		callback := ""
-		if cfg.Server.PublicURL != "" {
-			callback = strings.TrimRight(cfg.Server.PublicURL, "/") + "/api/v1/twilio"
-		}
-		t, err := notify.NewTwilio(tw.AccountSID, tw.AuthToken.Reveal(), tw.From, tw.APIURL, callback, &http.Client{}, time.Duration(tw.Timeout))
+		t, err := twilio.New(twilio.Options{AccountSID: tw.AccountSID, AuthToken: tw.AuthToken.Reveal(), From: tw.From,
+			APIURL: tw.APIURL, PublicURL: cfg.Server.PublicURL, HTTPClient: &http.Client{}, Timeout: time.Duration(tw.Timeout)})
 		if err != nil {
 			return nil, fmt.Errorf("notifiers.twilio: %w", err)
 		}

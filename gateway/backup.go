@@ -20,7 +20,7 @@ type BackupFunc func(ctx context.Context, w io.Writer) (int64, error)
 // consistent copy can only come from inside it. It takes an API token, as
 // /-/reload does: the copy holds every incident and its alert details.
 func (s *Server) backup(c echo.Context) error {
-	if s.backupFn == nil {
+	if s.o.Backup == nil {
 		return echo.NewHTTPError(http.StatusNotImplemented,
 			"this pagerd keeps incidents in Redis: back up Redis itself (AOF or RDB, see docs/OPERATIONS.md)")
 	}
@@ -34,7 +34,7 @@ func (s *Server) backup(c echo.Context) error {
 	// writers, so there is no reason to cut it off.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	w.WriteHeader(http.StatusOK)
-	n, err := s.backupFn(c.Request().Context(), w)
+	n, err := s.o.Backup(c.Request().Context(), w)
 	if err != nil {
 		// The status is sent: abort the connection, so the client sees a
 		// truncated body rather than a short file that looks whole.

@@ -5,12 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -24,7 +20,6 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
 	"github.com/pagerd/pagerd/internal/redistest"
-	"github.com/pagerd/pagerd/policy"
 )
 
 // The daemon's ingest path under load, on this machine, against a local
@@ -38,6 +33,8 @@ type benchEnv struct {
 	redis *redistest.Server
 }
 
+// newBenchEnv is the daemon on a private redis-server, on the real clock,
+// with no dispatcher running: what ingestion alone can do.
 func newBenchEnv(b *testing.B) *benchEnv {
 	b.Helper()
 	r := redistest.Start(b)
@@ -47,24 +44,10 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if err := st.LoadScripts(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	dir := b.TempDir()
-	path := filepath.Join(dir, "pagerd.yaml")
 	// The benchmarks measure ingestion at full speed on one key: the
 	// per-key rate limit would measure itself.
-	if err := os.WriteFile(path, []byte(testConfig+"server: {rate_limit: {per_second: 0}}\n"), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := policy.LoadFile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv, err := New(Options{ConfigPath: path, Config: cfg, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	b.Cleanup(hs.Close)
-	return &benchEnv{url: hs.URL, rdb: rdb, redis: r}
+	h := newHarness(b, withStore(st), withConfig(testConfig+"server: {rate_limit: {per_second: 0}}\n"), withNow(time.Now), quiet())
+	return &benchEnv{url: h.url, rdb: rdb, redis: r}
 }
 
 var benchClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}

@@ -2,16 +2,12 @@ package gateway
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/internal/providertest"
-	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pagerduty"
 )
 
@@ -35,8 +31,13 @@ services:
     escalation_policy: p
     integrations: {alertmanager_key: ` + amKey + `}
 notifiers:
-  pagerduty: {webhook_secret: pd-webhook-secret-for-tests}
+  pagerduty: {webhook_secret: ` + providertest.PagerDutyWebhookSecret + `}
 `
+
+// pagerDutyAt is pdConfig with PagerDuty's Events API at a fake's URL.
+func pagerDutyAt(fake *providertest.PagerDuty) string {
+	return strings.Replace(pdConfig, "pagerduty: {", "pagerduty: {events_url: "+fake.URL+", ", 1)
+}
 
 // TestPagerDutyPushAndWebhook: the push goes to PagerDuty through
 // go-pagerduty (a 500 first, retried), and PagerDuty's signed v3 webhook
@@ -45,12 +46,7 @@ notifiers:
 func TestPagerDutyPushAndWebhook(t *testing.T) {
 	fake := providertest.NewPagerDuty(t)
 	fake.FailFirst(1)
-	pdSrv := fake
-	h := newDispatchHarness(t, boltStore(t), pdConfig, fixedNow, 1)
-	pd := pagerduty.New(pdSrv.URL, nil, time.Second)
-	h.disp[0].o.Notifiers["pagerduty"] = notify.Chain(pd, notify.ChainOptions{Attempts: 3, RetryBase: 10 * time.Millisecond})
-	h.srv.pd = pd
-	h.disp[0].o.PagerDuty = pd
+	h := newHarness(t, withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
 	id := fire(h)
 	h.step(fixedNow)
 	if len(fake.Events()) != 1 {
@@ -78,7 +74,7 @@ func TestPagerDutyPushAndWebhook(t *testing.T) {
 		"missing": {"", 403},
 		// Not hex, and not a v1 signature: malformed, so not PagerDuty's.
 		"malformed": {"v1=not-hex", 403},
-		"not v1":    {"v0=" + strings.TrimPrefix(providertest.PagerDutySign([]byte(ack), "pd-webhook-secret-for-tests"), "v1="), 403},
+		"not v1":    {"v0=" + strings.TrimPrefix(providertest.PagerDutySign([]byte(ack), providertest.PagerDutyWebhookSecret), "v1="), 403},
 		"no prefix": {"garbage", 403},
 	} {
 		if r := post(ack, tc.sig); r.code != tc.code {
@@ -91,11 +87,11 @@ func TestPagerDutyPushAndWebhook(t *testing.T) {
 		t.Fatal("a refused webhook changed the incident")
 	}
 	other := `{"event":{"event_type":"incident.priority_updated","data":{"incident_key":"` + ev.DedupKey + `"}}}`
-	if r := post(other, providertest.PagerDutySign([]byte(other), "pd-webhook-secret-for-tests")); r.code != 204 {
-		t.Fatalf("other event: %d", r.code)
+	if code, _ := fake.Webhook(t, h.url+pagerduty.WebhookPath, other); code != 204 {
+		t.Fatalf("other event: %d", code)
 	}
-	if r := post(ack, providertest.PagerDutySign([]byte(ack), "pd-webhook-secret-for-tests")); r.code != 204 {
-		t.Fatalf("signed ack: %d %s", r.code, r.body)
+	if code, body := fake.Webhook(t, h.url+pagerduty.WebhookPath, ack); code != 204 {
+		t.Fatalf("signed ack: %d %s", code, body)
 	}
 	h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
 	if v.Status != "acknowledged" || v.AcknowledgedBy != "carol" {
@@ -131,8 +127,8 @@ func TestPagerDutyPushAndWebhook(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	foreign := `{"event":{"event_type":"incident.resolved","data":{"incident_key":"someone-elses"}}}`
-	if r := post(foreign, providertest.PagerDutySign([]byte(foreign), "pd-webhook-secret-for-tests")); r.code != 204 {
-		t.Fatalf("foreign incident: %d", r.code)
+	if code, _ := fake.Webhook(t, h.url+pagerduty.WebhookPath, foreign); code != 204 {
+		t.Fatalf("foreign incident: %d", code)
 	}
 }
 
@@ -146,13 +142,8 @@ func TestPagerDutyForwardIsDurable(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			fake := providertest.NewPagerDuty(t)
-			pdSrv := fake
 			st := mk(t)
-			h := newDispatchHarness(t, st, pdConfig, fixedNow, 1)
-			pd := pagerduty.New(pdSrv.URL, nil, time.Second)
-			h.disp[0].o.Notifiers["pagerduty"] = pd
-			h.disp[0].o.PagerDuty = pd
-			h.srv.pd = pd
+			h := newHarness(t, withStore(st), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
 			id := fire(h)
 			h.step(fixedNow)
 			fake.FailFirst(1000) // PagerDuty goes down
@@ -174,10 +165,8 @@ func TestPagerDutyForwardIsDurable(t *testing.T) {
 			}
 			// That replica dies; another takes over, and PagerDuty is back.
 			fake.FailFirst(0)
-			other := NewDispatcher(DispatcherOptions{Store: st, Config: h.srv.Config, Now: h.clock.Now, Registry: prometheus.NewRegistry(),
-				Notifiers: map[string]notify.Notifier{"pagerduty": pd, "log": h.rec}, PagerDuty: pd,
-				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-			h.disp = []*Dispatcher{other}
+			other, _ := h.dispatcher(nil)
+			h.disp = []*dispatch.Dispatcher{other}
 			h.runUntil(fixedNow.Add(2 * time.Minute))
 			if n := acks(); n != 1 {
 				t.Fatalf("PagerDuty got %d acknowledgements after it came back, want 1", n)

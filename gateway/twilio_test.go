@@ -1,17 +1,12 @@
 package gateway
 
 import (
-	"io"
-	"log/slog"
-	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pagerd/pagerd/internal/providertest"
-	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/twilio"
 )
 
@@ -42,6 +37,13 @@ notifiers:
   twilio: {account_sid: ` + twSID + `, auth_token: ` + twToken + `, from: "` + twFrom + `"}
 `
 
+// twilioAt is a config with Twilio's API at the fake's URL and pagerd's
+// public URL the harness's, where the fake calls back.
+func twilioAt(fake *providertest.Twilio, config string) string {
+	return strings.Replace(config, `from: "`+twFrom+`"}`, `from: "`+twFrom+`", api_url: `+fake.URL+`}`, 1) +
+		"server: {public_url: " + harnessURL + "}\n"
+}
+
 // TestTwilioSMSAndStatusCallback: the SMS goes through twilio-go to a fake
 // Twilio REST API (two 500s first, then it recovers and the retry gets
 // through), and Twilio's signed delivery report lands in the timeline; a
@@ -49,20 +51,7 @@ notifiers:
 func TestTwilioSMSAndStatusCallback(t *testing.T) {
 	fake := providertest.NewTwilio(t)
 	fake.FailFirst(2)
-	tw := fake
-	h := newDispatchHarness(t, boltStore(t), twilioConfig, fixedNow, 1)
-	// The public URL is the test server's, known only now.
-	if err := os.WriteFile(h.cfg, []byte(twilioConfig+"server: {public_url: "+h.http.URL+"}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.srv.Reload(); err != nil {
-		t.Fatal(err)
-	}
-	sms, err := twilio.New(twilio.Options{AccountSID: twSID, AuthToken: twToken, From: twFrom, APIURL: tw.URL, PublicURL: h.http.URL, Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.disp[0].o.Notifiers["twilio"] = notify.Chain(sms, notify.ChainOptions{Attempts: 3, RetryBase: 10 * time.Millisecond})
+	h := newHarness(t, withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"), fastRetries())
 	id := fire(h)
 	h.runUntil(fixedNow.Add(2 * time.Minute))
 	if len(fake.Messages()) != 1 {
@@ -78,20 +67,11 @@ func TestTwilioSMSAndStatusCallback(t *testing.T) {
 	}
 
 	report := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
+	full := h.url + cb.RequestURI()
 	send := func(sig string) int {
-		req, _ := http.NewRequest("POST", h.http.URL+cb.RequestURI(), strings.NewReader(report.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if sig != "" {
-			req.Header.Set("X-Twilio-Signature", sig)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		code, _ := providertest.TwilioPost(t, full, report, sig)
+		return code
 	}
-	full := h.http.URL + cb.RequestURI()
 	if code := send(providertest.TwilioSign("wrong-token", full, report)); code != 403 {
 		t.Fatalf("forged signature: %d", code)
 	}
@@ -118,16 +98,7 @@ func TestTwilioSMSAndStatusCallback(t *testing.T) {
 // words and forged requests get nowhere.
 func TestSMSReplies(t *testing.T) {
 	fake := providertest.NewTwilio(t)
-	tw := fake
-	h := newDispatchHarness(t, boltStore(t), twilioConfig, fixedNow, 1)
-	if err := os.WriteFile(h.cfg, []byte(twilioConfig+"server: {public_url: "+h.http.URL+"}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.srv.Reload(); err != nil {
-		t.Fatal(err)
-	}
-	sms, _ := twilio.New(twilio.Options{AccountSID: twSID, AuthToken: twToken, From: twFrom, APIURL: tw.URL, Timeout: time.Second})
-	h.disp[0].o.Notifiers["twilio"] = sms
+	h := newHarness(t, withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"))
 	first := fire(h)
 	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "second", map[string]string{"alertname": "B", "severity": "critical"}),
 		"Authorization", "Bearer "+amKey)
@@ -141,21 +112,11 @@ func TestSMSReplies(t *testing.T) {
 
 	text := func(from, body, sig string) (int, string) {
 		form := url.Values{"From": {from}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
-		u := h.http.URL + "/api/v1/twilio/sms"
+		u := h.url + twilio.SMSPath
 		if sig == "" {
-			sig = providertest.TwilioSign(twToken, u, form)
+			return fake.Callback(t, u, form)
 		}
-		req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Twilio-Signature", sig)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var b strings.Builder
-		_, _ = io.Copy(&b, resp.Body)
-		return resp.StatusCode, b.String()
+		return providertest.TwilioPost(t, u, form, sig)
 	}
 	status := func(id string) (string, string) {
 		var v incidentView
@@ -209,19 +170,10 @@ func TestSMSReplies(t *testing.T) {
 // pickup is recorded and is not an acknowledgement.
 func TestVoiceCallWithKeypress(t *testing.T) {
 	fake := providertest.NewTwilio(t)
-	tw := fake
+	// A voice contact needs a public URL: Twilio fetches the call's script
+	// from it.
 	cfgText := strings.Replace(twilioConfig, `{channel: voice, via: log}`, `{channel: voice, via: twilio, address: "+15555550111"}`, 1)
-	// A voice contact needs a public URL (Twilio fetches the call's script
-	// from it): a placeholder until the test server's URL is known.
-	h := newDispatchHarness(t, boltStore(t), cfgText+"server: {public_url: http://pagerd.invalid}\n", fixedNow, 1)
-	if err := os.WriteFile(h.cfg, []byte(cfgText+"server: {public_url: "+h.http.URL+"}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.srv.Reload(); err != nil {
-		t.Fatal(err)
-	}
-	tr, _ := twilio.New(twilio.Options{AccountSID: twSID, AuthToken: twToken, From: twFrom, APIURL: tw.URL, PublicURL: h.http.URL, Timeout: time.Second})
-	h.disp[0].o.Notifiers["twilio"] = tr
+	h := newHarness(t, withConfig(twilioAt(fake, cfgText)), realTransport("twilio"))
 	id := fire(h)
 	h.runUntil(fixedNow.Add(5 * time.Minute))
 	if len(fake.Calls()) != 1 {
@@ -231,18 +183,7 @@ func TestVoiceCallWithKeypress(t *testing.T) {
 	if call.Get("To") != "+15555550111" || call.Get("MachineDetection") != "Enable" || !strings.Contains(call.Get("Url"), "/api/v1/twilio/voice?") {
 		t.Fatalf("call placed: %v", call)
 	}
-	twilio := func(u string, form url.Values) (int, string) {
-		req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Twilio-Signature", providertest.TwilioSign(twToken, u, form))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	callback := func(u string, form url.Values) (int, string) { return fake.Callback(t, u, form) }
 	state := func() incidentView {
 		var v incidentView
 		h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
@@ -250,7 +191,7 @@ func TestVoiceCallWithKeypress(t *testing.T) {
 	}
 
 	// A voicemail picks up: recorded, hung up, not acknowledged.
-	code, body := twilio(call.Get("Url"), url.Values{"CallSid": {"CA1"}, "AnsweredBy": {"machine_start"}})
+	code, body := callback(call.Get("Url"), url.Values{"CallSid": {"CA1"}, "AnsweredBy": {"machine_start"}})
 	if code != 200 || !strings.Contains(body, "<Hangup") || strings.Contains(body, "<Gather") {
 		t.Fatalf("voicemail: %d %s", code, body)
 	}
@@ -259,36 +200,33 @@ func TestVoiceCallWithKeypress(t *testing.T) {
 	}
 
 	// A person answers: the incident is read out and a key gathered.
-	code, body = twilio(call.Get("Url"), url.Values{"CallSid": {"CA1"}, "AnsweredBy": {"human"}})
+	code, body = callback(call.Get("Url"), url.Values{"CallSid": {"CA1"}, "AnsweredBy": {"human"}})
 	if code != 200 || !strings.Contains(body, `<Gather`) || !strings.Contains(body, `numDigits="1"`) ||
 		!strings.Contains(body, "P 0 incident on api: disk almost full") || !strings.Contains(body, "Press 4 to acknowledge") {
 		t.Fatalf("answered: %d %s", code, body)
 	}
-	gather := h.http.URL + "/api/v1/twilio/voice/gather?" + strings.SplitN(call.Get("Url"), "?", 2)[1]
+	gather := h.url + "/api/v1/twilio/voice/gather?" + strings.SplitN(call.Get("Url"), "?", 2)[1]
 	if !strings.Contains(body, strings.ReplaceAll(gather, "&", "&amp;")) {
 		t.Fatalf("the gather does not post back to %s: %s", gather, body)
 	}
-	if _, body := twilio(gather, url.Values{"Digits": {"*"}}); !strings.Contains(body, "<Redirect") {
+	if _, body := callback(gather, url.Values{"Digits": {"*"}}); !strings.Contains(body, "<Redirect") {
 		t.Fatalf("star: %s", body)
 	}
-	if _, body := twilio(gather, url.Values{"Digits": {"9"}}); !strings.Contains(body, "does nothing") {
+	if _, body := callback(gather, url.Values{"Digits": {"9"}}); !strings.Contains(body, "does nothing") {
 		t.Fatalf("9: %s", body)
 	}
-	if _, body := twilio(gather, url.Values{"Digits": {"4"}}); !strings.Contains(body, "Acknowledged.") {
+	if _, body := callback(gather, url.Values{"Digits": {"4"}}); !strings.Contains(body, "Acknowledged.") {
 		t.Fatalf("4: %s", body)
 	}
 	if v := state(); v.Status != "acknowledged" || v.AcknowledgedBy != "dan" {
 		t.Fatalf("after pressing 4: %s by %s", v.Status, v.AcknowledgedBy)
 	}
-	if _, body := twilio(gather, url.Values{"Digits": {"4"}}); !strings.Contains(body, "Already acknowledged by dan.") {
+	if _, body := callback(gather, url.Values{"Digits": {"4"}}); !strings.Contains(body, "Already acknowledged by dan.") {
 		t.Fatalf("4 again: %s", body)
 	}
 	forged := url.Values{"Digits": {"6"}}
-	req, _ := http.NewRequest("POST", gather, strings.NewReader(forged.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", providertest.TwilioSign("not-the-token", gather, forged))
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
-		t.Fatalf("forged keypress: %v %v", resp, err)
+	if code, body := providertest.TwilioPost(t, gather, forged, providertest.TwilioSign("not-the-token", gather, forged)); code != 403 {
+		t.Fatalf("forged keypress: %d %s", code, body)
 	}
 	if v := state(); v.Status != "acknowledged" {
 		t.Fatalf("a forged keypress changed the incident: %s", v.Status)
@@ -301,35 +239,20 @@ func TestProviderSecretsNeverLogged(t *testing.T) {
 	const pdSecret, linkSecret = "pd-webhook-secret-value-77", "link-secret-value-0123456789"
 	fake := providertest.NewTwilio(t)
 	fake.FailFirst(100) // Twilio keeps failing: errors get logged
-	tw := fake
-	cfgText := twilioConfig + "  pagerduty: {webhook_secret: " + pdSecret + "}\n"
-	h := newDispatchHarness(t, boltStore(t), cfgText, fixedNow, 1)
-	if err := os.WriteFile(h.cfg, []byte(cfgText+"server: {public_url: "+h.http.URL+", link_secret: "+linkSecret+"}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.srv.log = log
-	if err := h.srv.Reload(); err != nil {
-		t.Fatal(err)
-	}
-	tr, _ := twilio.New(twilio.Options{AccountSID: twSID, AuthToken: twToken, From: twFrom, APIURL: tw.URL, PublicURL: h.http.URL, Timeout: time.Second})
-	h.disp[0].o.Notifiers["twilio"] = notify.Chain(tr, notify.ChainOptions{Attempts: 2, RetryBase: 10 * time.Millisecond})
-	h.disp[0].log = log
+	cfgText := strings.Replace(twilioAt(fake, twilioConfig+"  pagerduty: {webhook_secret: "+pdSecret+"}\n"),
+		"public_url: "+harnessURL, "public_url: "+harnessURL+", link_secret: "+linkSecret, 1)
+	// The harness's logger keeps everything, the dispatcher's lines too.
+	h := newHarness(t, withConfig(cfgText), realTransport("twilio"), fastRetries())
+	logs, log := h.logs, h.log
 	id := fire(h)
 	h.runUntil(fixedNow.Add(6 * time.Minute))
 	bad := url.Values{"MessageStatus": {"failed"}}
 	for _, path := range []string{"/api/v1/twilio/status?incident=" + id + "&user=dan&channel=sms", "/api/v1/twilio/sms", "/api/v1/twilio/voice"} {
-		req, _ := http.NewRequest("POST", h.http.URL+path, strings.NewReader(bad.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Twilio-Signature", providertest.TwilioSign("guess", h.http.URL+path, bad))
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-		}
+		providertest.TwilioPost(t, h.url+path, bad, providertest.TwilioSign("guess", h.url+path, bad))
 	}
 	h.do("POST", "/api/v1/pagerduty/webhook", `{"event":{}}`, "X-PagerDuty-Signature", "v1=00")
 	h.do("GET", "/ack/forged.token", "")
-	log.Info("config", "cfg", h.srv.Config())
+	log.Info("config", "cfg", h.config())
 	out := logs.String()
 	if !strings.Contains(out, "page failed") {
 		t.Fatalf("the failing provider was not logged at all:\n%s", out)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +48,7 @@ func findLog(lines []map[string]any, msg string, attrs map[string]any) map[strin
 // 415, 429) is logged at warn with the request id the sender got, the name
 // of the key it presented and why, never the key itself.
 func TestRejectedIngestionLogged(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	h := newHarness(t)
 	const wrongKey = "wrong-key-ffffffffffffffffffffffff"
 	good := amPayload("firing", "g", map[string]string{"alertname": "A"})
 	amName := "services[api].integrations.alertmanager_key"
@@ -79,7 +78,7 @@ func TestRejectedIngestionLogged(t *testing.T) {
 				if err := writeConfig(h.cfg, testConfig+"\nserver: {rate_limit: {per_second: 0.001, burst: 1}}\n"); err != nil {
 					t.Fatal(err)
 				}
-				if err := h.srv.Reload(); err != nil {
+				if err := h.d.Reload(); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -114,7 +113,7 @@ func TestRejectedIngestionLogged(t *testing.T) {
 // TestIncidentActionsLogged: acknowledging, updating, escalating and
 // resolving are logged with who did it.
 func TestIncidentActionsLogged(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	h := newHarness(t)
 	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "critical"}), "Authorization", "Bearer "+amKey)
 	if r.code != 200 {
 		t.Fatal(r.body)
@@ -149,7 +148,7 @@ func TestIncidentActionsLogged(t *testing.T) {
 // TestAlertmanagerResolveAnswersWithIncidents: a resolved notification
 // answers with the incidents it resolved, and nothing when there was none.
 func TestAlertmanagerResolveAnswersWithIncidents(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	h := newHarness(t)
 	firing := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "critical"})
 	r := h.do("POST", "/api/v1/alertmanager", firing, "Authorization", "Bearer "+amKey)
 	var opened struct{ Incidents, Resolved []string }
@@ -175,7 +174,7 @@ func TestAlertmanagerResolveAnswersWithIncidents(t *testing.T) {
 // the pages for the raised incident name that alert and how many alerts
 // are firing, and so does the timeline.
 func TestRaisedPageNamesTheAlert(t *testing.T) {
-	h := newDispatchHarness(t, boltStore(t), dispatchConfig, fixedNow, 1)
+	h := newHarness(t, withConfig(dispatchConfig))
 	latency := map[string]string{"alertname": "HighLatency", "severity": "warning"}
 	disk := map[string]string{"alertname": "DiskFull", "severity": "critical", "instance": "db2"}
 	if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g", latency), "Authorization", "Bearer "+amKey); r.code != 200 {
@@ -209,5 +208,3 @@ func TestRaisedPageNamesTheAlert(t *testing.T) {
 		t.Errorf("summary %q, timeline %+v", v.Summary, v.Timeline)
 	}
 }
-
-func writeConfig(path, text string) error { return os.WriteFile(path, []byte(text), 0o600) }

@@ -1,12 +1,10 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -200,65 +198,4 @@ func usedMemory(b *testing.B, rdb *redis.Client) int64 {
 	}
 	v, _ := strconv.ParseInt(m[1], 10, 64)
 	return v
-}
-
-// BenchmarkRedisBenchmarkTriggerScript is the ceiling: redis-benchmark
-// calling the same ingest script directly (EVALSHA, 50 connections,
-// pipelining off), with arguments the size of a real single-alert incident
-// and a new dedup key each time. pagerd's webhooks/s divided by this is how
-// close it gets to what Redis allows on this machine.
-func BenchmarkRedisBenchmarkTriggerScript(b *testing.B) {
-	e := newBenchEnv(b)
-	// Take the real arguments from one real incident.
-	if _, err := e.post(); err != nil {
-		b.Fatal(err)
-	}
-	keys, err := e.rdb.Keys(context.Background(), "bench:*:inc:*").Result()
-	if err != nil || len(keys) == 0 {
-		b.Fatalf("no incident stored: %v", err)
-	}
-	rec, err := e.rdb.Get(context.Background(), keys[0]).Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := redisstore.ParseRecordForTest(rec)
-	if err != nil {
-		b.Fatal(err)
-	}
-	// The packed document and details are binary, which exec cannot pass:
-	// printable stand-ins of the same sizes do the same work in the script.
-	doc, det := strings.Repeat("d", len(h.Doc)), strings.Repeat("e", len(h.Details))
-	tag := "rb:{00}:"
-	// Key names differ only in the NUL separator, which exec cannot pass.
-	args := []string{"-h", "127.0.0.1", "-p", portOf(e.redis.Addr), "-n", "100000", "-c", "50", "-r", "1000000000", "--csv",
-		"EVALSHA", redisstore.TriggerScriptSHA(), "5",
-		tag + "dedup:api/__rand_int__", tag + "inc:__rand_int__", tag + "due", tag + "idx", tag + "open",
-		tag + "inc:", "__rand_int__", doc, "triggered", det, "2025-09-10T06:00:00Z", "1757484000000", "1757484000000", h.Timeline}
-	for b.Loop() {
-		out, err := exec.Command("redis-benchmark", args...).CombinedOutput()
-		if err != nil {
-			b.Fatalf("redis-benchmark: %v\n%s", err, out)
-		}
-		// --csv: "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		fields := strings.Split(lines[len(lines)-1], ",")
-		if len(fields) < 7 {
-			b.Fatalf("unexpected redis-benchmark output:\n%s", out)
-		}
-		num := func(i int) float64 {
-			v, _ := strconv.ParseFloat(strings.Trim(fields[i], `"`), 64)
-			return v
-		}
-		if bytes.Contains(out, []byte("ERR")) || num(1) == 0 {
-			b.Fatalf("redis-benchmark failed:\n%s", out)
-		}
-		b.ReportMetric(num(1), "scripts/s")
-		b.ReportMetric(num(4), "p50-ms")
-		b.ReportMetric(num(6), "p99-ms")
-	}
-}
-
-func portOf(addr string) string {
-	_, p, _ := strings.Cut(addr, ":")
-	return p
 }

@@ -739,20 +739,6 @@ func (s *Store) LoadScripts(ctx context.Context) error {
 	return nil
 }
 
-// TriggerScriptSHA is the SHA1 of the ingest script, for benchmarking the
-// same script raw with redis-benchmark.
-func TriggerScriptSHA() string { return triggerScript.Hash() }
-
-// StoredParts are the parts of a stored incident record, for benchmarks
-// that replay the ingest script with the same sizes.
-type StoredParts struct{ Doc, Details, Timeline string }
-
-// ParseRecordForTest splits a stored incident record into its parts.
-func ParseRecordForTest(v string) (StoredParts, error) {
-	h, err := parseRecord(v)
-	return StoredParts{h.doc, h.det, h.tl}, err
-}
-
 // Nudge tells every replica's dispatcher to look at the due set now.
 func (s *Store) Nudge(ctx context.Context) error {
 	return unavailable(s.rdb.Publish(ctx, s.prefix+":nudge", "1").Err())

@@ -305,4 +305,3 @@ func WriteBackup(out string, copyTo func(io.Writer) error) (Info, error) {
 	}
 	return info, os.Rename(tmp, out)
 }
-

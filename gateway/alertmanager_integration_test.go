@@ -550,24 +550,6 @@ func amITFreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// amITBuffer is a goroutine-safe log sink.
-type amITBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *amITBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *amITBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func amITTail(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -332,7 +332,7 @@ func (d *Daemon) Close() error {
 	return errors.Join(errs...)
 }
 
-// Run builds the daemon, runs it until ctx ends and tears it down: what
+// Run builds the daemon, runs it until ctx ends and tears it down: all
 // pagerd serve does once it has parsed its flags.
 func Run(ctx context.Context, o Options) error {
 	d, err := New(ctx, o)

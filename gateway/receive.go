@@ -134,7 +134,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 			}
 			continue
 		}
-		id, err := s.trigger(r.Context(), cfg, incident.Alert{Service: svc, DedupKey: g.DedupKey, Source: "alertmanager",
+		id, err := s.submit(r.Context(), cfg, incident.Alert{Service: svc, DedupKey: g.DedupKey, Source: "alertmanager",
 			Actor: "alertmanager", Labels: g.Labels, Titles: g.Titles, Summary: g.Summary, Details: g.Details}, g.Cuts)
 		if err != nil {
 			return partly(err)
@@ -155,12 +155,12 @@ func (s *Server) alertmanager(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"status": "success", "incidents": ids, "resolved": resolved})
 }
 
-// trigger hands an alert the intake decoded to the incident service and
+// submit hands an alert the intake decoded to the incident service and
 // makes its truncation visible: the incident's timeline says what was cut
 // (a "truncated" entry, on a repeat too: the details it replaced were cut
 // as well), pagerd_alerts_truncated_total counts it and it is logged at
 // warn.
-func (s *Server) trigger(ctx context.Context, cfg *policy.Config, a incident.Alert, cuts []ingest.Cut) (string, error) {
+func (s *Server) submit(ctx context.Context, cfg *policy.Config, a incident.Alert, cuts []ingest.Cut) (string, error) {
 	if len(cuts) > 0 {
 		a.Truncated = ingest.CutDetails(cuts)
 	}

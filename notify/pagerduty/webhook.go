@@ -19,6 +19,7 @@ type Webhook struct {
 	// Secret reads notifiers.pagerduty.webhook_secret in force; empty
 	// means webhooks are not configured, and they answer 404.
 	Secret func() string
+	// Logger says which webhooks acted (default slog.Default()).
 	Logger *slog.Logger
 }
 
@@ -94,7 +95,11 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	wh.Logger.Info("PagerDuty webhook applied", "incident", id, "user", user, "event", body.Event.EventType)
+	log := wh.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Info("PagerDuty webhook applied", "incident", id, "user", user, "event", body.Event.EventType)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

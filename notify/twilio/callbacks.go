@@ -4,7 +4,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 
@@ -36,7 +35,6 @@ type Callbacks struct {
 	Receiver notify.Receiver
 	// Settings reads the config in force (it changes on reload).
 	Settings func() Settings
-	Logger   *slog.Logger
 }
 
 // verify checks X-Twilio-Signature with client.RequestValidator against

@@ -48,7 +48,7 @@ func newConfigHolder(path string, cfg *policy.Config, reg prometheus.Registerer,
 		h.reloads.WithLabelValues(r)
 	}
 	h.cur.Store(cfg)
-	h.loaded(cfg)
+	h.loaded()
 	return h
 }
 
@@ -65,7 +65,7 @@ func (h *configHolder) OnLoad(f func(*policy.Config)) {
 }
 
 // loaded records a config taken into use, at start or by a reload.
-func (h *configHolder) loaded(cfg *policy.Config) {
+func (h *configHolder) loaded() {
 	h.reloadSuccess.Set(float64(h.now().UnixNano()) / 1e9)
 	h.reloadOK.Set(1)
 }
@@ -91,7 +91,7 @@ func (h *configHolder) Reload() error {
 		f(c)
 	}
 	h.reloads.WithLabelValues("success").Inc()
-	h.loaded(c)
+	h.loaded()
 	h.log.Info("config reloaded", "services", len(c.Services), "users", len(c.Users))
 	return nil
 }

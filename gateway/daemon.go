@@ -224,6 +224,15 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		if d.listener, err = net.Listen("tcp", addr); err != nil {
 			return nil, fmt.Errorf("listen: %w", err)
 		}
+		// Run's server closes it when it stops; this is for a daemon that
+		// never ran.
+		l := d.listener
+		d.teardown = append(d.teardown, func() error {
+			if err := l.Close(); !errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			return nil
+		})
 	}
 	return d, nil
 }

@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"context"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -10,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -28,40 +25,14 @@ import (
 func TestRealAlertmanagerExampleConfig(t *testing.T) {
 	amBin := amITLookAlertmanager(t)
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "pagerd.yaml")
-	if err := os.WriteFile(cfgPath, []byte(amExConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := policy.LoadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := boltStore(t)
-	pagerdLog := &amITBuffer{}
-	log := slog.New(slog.NewJSONHandler(pagerdLog, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	rec := &recorder{}
-	var srv *Server
-	disp := NewDispatcher(DispatcherOptions{Store: st, Config: func() *policy.Config { return srv.Config() },
-		Notifiers: map[string]notify.Notifier{"log": rec}, Logger: log, MaxSleep: 50 * time.Millisecond})
-	srv, err = New(Options{ConfigPath: cfgPath, Config: cfg, Store: st, Logger: log, Wake: disp.Wake, ShutdownTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served, dispatched := make(chan error, 1), make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, l) }()
-	go func() { dispatched <- disp.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("pagerd Serve: %v", err)
-		}
-		<-dispatched
-	})
+	rec := &recorder{}
+	h := newHarness(t, withConfig(amExConfig), withNow(time.Now), withNotifier("log", rec), maxSleep(50*time.Millisecond), onListener(l))
+	pagerdLog := h.logs
+	h.runFor(t)
 	pagerdURL := "http://" + l.Addr().String()
 
 	// The example, with the test's URL, keys and timings.

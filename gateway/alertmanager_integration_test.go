@@ -2,11 +2,9 @@ package gateway
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -51,38 +49,18 @@ func TestRealAlertmanager(t *testing.T) {
 
 	// pagerd, in process, on Redis, on a real listener whose traffic is
 	// recorded.
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "pagerd.yaml")
-	if err := os.WriteFile(cfgPath, []byte(amITConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := policy.LoadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	r := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = rdb.Close() })
-	pagerdLog := &amITBuffer{}
-	srv, err := New(Options{ConfigPath: cfgPath, Config: cfg, Store: redisstore.New(rdb, "amit"),
-		Logger: slog.New(slog.NewJSONHandler(pagerdLog, &slog.HandlerOptions{Level: slog.LevelDebug})), ShutdownTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	tap := &amITTap{}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, &amITTapListener{Listener: l, tap: tap}) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("pagerd Serve: %v", err)
-		}
-	})
+	h := newHarness(t, withStore(redisstore.New(rdb, "amit")), withConfig(amITConfig), withNow(time.Now),
+		onListener(&amITTapListener{Listener: l, tap: tap}))
+	pagerdLog := h.logs
+	h.runFor(t)
 	pagerdURL := "http://" + l.Addr().String()
 
 	// Alertmanager, pointed at pagerd.
@@ -570,24 +548,6 @@ func amITFreePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// amITBuffer is a goroutine-safe log sink.
-type amITBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *amITBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *amITBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func amITTail(path string, n int) string {

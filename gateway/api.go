@@ -60,7 +60,7 @@ func (s *Server) listIncidents(c echo.Context) error {
 	}
 	// One more than the page, to know whether another page follows.
 	f.Limit = limit + 1
-	incs, err := s.store.List(c.Request().Context(), f)
+	incs, err := s.o.Incidents.List(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func (s *Server) listIncidents(c echo.Context) error {
 		incs = incs[:limit]
 		page.Cursor = encodeCursor(store.CursorOf(incs[limit-1]))
 	}
-	cfg := s.Config()
+	cfg := s.config()
 	for _, inc := range incs {
 		page.Incidents = append(page.Incidents, view(cfg, inc))
 	}
@@ -113,15 +113,15 @@ func decodeCursor(s string) (store.Cursor, error) {
 
 func (s *Server) getIncident(c echo.Context) error {
 	ctx := c.Request().Context()
-	inc, err := s.store.Get(ctx, c.Param("id"))
+	inc, err := s.o.Incidents.Get(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	tl, err := s.store.Timeline(ctx, inc.ID)
+	tl, err := s.o.Incidents.Timeline(ctx, inc.ID)
 	if err != nil {
 		return err
 	}
-	v := view(s.Config(), inc)
+	v := view(s.config(), inc)
 	v.Timeline = tl
 	return c.JSON(http.StatusOK, v)
 }
@@ -165,7 +165,7 @@ func (s *Server) incidentAction(c echo.Context) error {
 	}
 	actor := "api:" + c.Get(ctxTokenName).(string)
 	if req.User != "" {
-		if s.Config().User(req.User) == nil {
+		if s.config().User(req.User) == nil {
 			return badRequest("user %q is not in the config", req.User)
 		}
 		actor = req.User
@@ -173,11 +173,11 @@ func (s *Server) incidentAction(c echo.Context) error {
 	if kind == policy.EventStatusUpdate && req.Message == "" {
 		return badRequest("a status update needs a message")
 	}
-	inc, _, err := s.apply(c.Request().Context(), c.Param("id"), policy.Event{Kind: kind, Actor: actor, Message: req.Message, ToLevel: req.Level})
+	inc, _, err := s.o.Incidents.Apply(c.Request().Context(), c.Param("id"), policy.Event{Kind: kind, Actor: actor, Message: req.Message, ToLevel: req.Level})
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, view(s.Config(), inc))
+	return c.JSON(http.StatusOK, view(s.config(), inc))
 }
 
 func (s *Server) oncall(c echo.Context) error {
@@ -189,7 +189,7 @@ func (s *Server) oncall(c echo.Context) error {
 		}
 		at = t
 	}
-	rows, err := s.Config().WhoIsOnCall(at, c.QueryParam("schedule"))
+	rows, err := s.config().WhoIsOnCall(at, c.QueryParam("schedule"))
 	if err != nil {
 		return &inputError{http.StatusNotFound, err.Error()}
 	}

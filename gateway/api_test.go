@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
-	"os"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -19,18 +18,12 @@ import (
 func TestIncidentListPages(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, mk(t))
-			// More alerts than the default rate limit's burst.
-			if err := os.WriteFile(h.cfg, []byte(testConfig+"\nserver: {rate_limit: {per_second: 0}}\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if err := h.srv.Reload(); err != nil {
-				t.Fatal(err)
-			}
 			// A clock that moves a millisecond per incident, then stops,
 			// so some share a millisecond (ties are settled by id).
 			var tick atomic.Int64
-			h.srv.now = func() time.Time { return fixedNow.Add(time.Duration(tick.Load()/2) * time.Millisecond) }
+			now := func() time.Time { return fixedNow.Add(time.Duration(tick.Load()/2) * time.Millisecond) }
+			// More alerts than the default rate limit's burst.
+			h := newHarness(t, withStore(mk(t)), withConfig(testConfig+"\nserver: {rate_limit: {per_second: 0}}\n"), withNow(now))
 			fire := func(group string) {
 				t.Helper()
 				r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", group, map[string]string{"alertname": "A", "severity": "warning"}),

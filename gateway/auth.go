@@ -116,7 +116,7 @@ func (s *Server) apiAuth(need access) echo.MiddlewareFunc {
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="pagerd"`)
 				return &inputError{http.StatusUnauthorized, "missing Authorization: Bearer <API token>"}
 			}
-			t := findAPIToken(s.Config(), tok)
+			t := findAPIToken(s.config(), tok)
 			if t == nil {
 				return &inputError{http.StatusUnauthorized, "unknown API token"}
 			}

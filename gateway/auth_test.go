@@ -20,11 +20,12 @@ var rolesConfig = strings.Replace(testConfig, "    - {name: ops, token: "+apiTok
 // role acts but neither reloads nor takes backups. A refusal is 403 and
 // says which role the token has and which it needs.
 func TestAPITokenRoles(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	st, _ := redisStore(t) // a store without an online backup
+	h := newHarness(t, withStore(st))
 	if err := os.WriteFile(h.cfg, []byte(rolesConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.srv.Reload(); err != nil {
+	if err := h.d.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A", "severity": "critical"}),
@@ -98,7 +99,7 @@ func TestAPITokenRoles(t *testing.T) {
 // Allow, whether or not a token came with it (not 401 or 404); a path
 // that is no route is 404.
 func TestWrongMethodUnderAPI(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	h := newHarness(t)
 	for _, tc := range []struct {
 		method, path, allow string
 	}{

@@ -6,7 +6,10 @@ import (
 	"net/http"
 	"time"
 
+	"fmt"
 	"github.com/labstack/echo/v4"
+	"net"
+	"strings"
 )
 
 // BackupFunc writes a consistent copy of the store to w and returns the
@@ -20,7 +23,7 @@ type BackupFunc func(ctx context.Context, w io.Writer) (int64, error)
 // consistent copy can only come from inside it. It takes an API token, as
 // /-/reload does: the copy holds every incident and its alert details.
 func (s *Server) backup(c echo.Context) error {
-	if s.backupFn == nil {
+	if s.o.Backup == nil {
 		return echo.NewHTTPError(http.StatusNotImplemented,
 			"this pagerd keeps incidents in Redis: back up Redis itself (AOF or RDB, see docs/OPERATIONS.md)")
 	}
@@ -34,7 +37,7 @@ func (s *Server) backup(c echo.Context) error {
 	// writers, so there is no reason to cut it off.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	w.WriteHeader(http.StatusOK)
-	n, err := s.backupFn(c.Request().Context(), w)
+	n, err := s.o.Backup(c.Request().Context(), w)
 	if err != nil {
 		// The status is sent: abort the connection, so the client sees a
 		// truncated body rather than a short file that looks whole.
@@ -42,5 +45,37 @@ func (s *Server) backup(c echo.Context) error {
 		panic(http.ErrAbortHandler)
 	}
 	s.log.Info("backup sent", "bytes", n, "token", c.Get(ctxTokenName))
+	return nil
+}
+
+// FetchBackup streams a running pagerd's online backup (GET
+// <server>/-/backup, as `pagerd backup --server` takes it) into w.
+func FetchBackup(ctx context.Context, server, token string, w io.Writer) error {
+	u := strings.TrimRight(server, "/") + "/-/backup"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return fmt.Errorf("--server %q: %w", server, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	// No overall timeout: a large store takes as long as it takes. Connecting
+	// and the first byte are bounded.
+	client := &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+	}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("backup from %s: %w", server, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("backup from %s: %s: %s", server, resp.Status, strings.TrimSpace(string(body)))
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("backup from %s cut off: %w", server, err)
+	}
 	return nil
 }

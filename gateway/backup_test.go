@@ -5,48 +5,27 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
-	"github.com/pagerd/pagerd/policy"
 )
 
-func backupServer(t *testing.T, backup BackupFunc) (*harness, *boltstore.Store) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "pagerd.yaml")
-	if err := os.WriteFile(path, []byte(testConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := policy.LoadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := boltStore(t).(*boltstore.Store)
-	if backup == nil {
-		backup = st.Backup
-	}
-	logs := &syncBuffer{}
-	srv, err := New(Options{ConfigPath: path, Config: cfg, Store: st, Now: func() time.Time { return fixedNow },
-		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Backup: backup})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	return &harness{t: t, srv: srv, http: hs, store: st, cfg: path, logs: logs}, st
+// failingBackup is an embedded store whose backup breaks half way.
+type failingBackup struct{ store.Store }
+
+func (failingBackup) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	n, _ := w.Write(bytes.Repeat([]byte{1}, 64<<10))
+	return int64(n), errors.New("disk on fire")
 }
 
 // GET /-/backup streams the embedded store as it is, to API tokens only,
 // and the copy restores with the incident and its pending steps.
 func TestBackupEndpoint(t *testing.T) {
-	h, _ := backupServer(t, nil)
+	h := newHarness(t)
 	if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"severity": "critical"}),
 		"Authorization", "Bearer "+amKey); r.code != 200 {
 		t.Fatalf("alert: %d %s", r.code, r.body)
@@ -86,11 +65,8 @@ func TestBackupEndpoint(t *testing.T) {
 // A backup that fails half way aborts the connection: the client gets an
 // error, never a short file that looks complete.
 func TestBackupFailureAbortsTheStream(t *testing.T) {
-	h, _ := backupServer(t, func(ctx context.Context, w io.Writer) (int64, error) {
-		n, _ := w.Write(bytes.Repeat([]byte{1}, 64<<10))
-		return int64(n), errors.New("disk on fire")
-	})
-	req, _ := http.NewRequest("GET", h.http.URL+"/-/backup", nil)
+	h := newHarness(t, withStore(failingBackup{boltStore(t)}))
+	req, _ := http.NewRequest("GET", h.url+"/-/backup", nil)
 	req.Header.Set("Authorization", "Bearer "+apiToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -104,7 +80,8 @@ func TestBackupFailureAbortsTheStream(t *testing.T) {
 
 // With Redis there is nothing to stream: the answer says what to do.
 func TestBackupEndpointWithoutEmbeddedStore(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	st, _ := redisStore(t)
+	h := newHarness(t, withStore(st))
 	if r := h.api("GET", "/-/backup", ""); r.code != 501 || !strings.Contains(r.body, "back up Redis itself") {
 		t.Fatalf("backup without an embedded store: %d %s", r.code, r.body)
 	}

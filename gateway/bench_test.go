@@ -1,16 +1,10 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -24,7 +18,6 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
 	"github.com/pagerd/pagerd/internal/redistest"
-	"github.com/pagerd/pagerd/policy"
 )
 
 // The daemon's ingest path under load, on this machine, against a local
@@ -38,6 +31,8 @@ type benchEnv struct {
 	redis *redistest.Server
 }
 
+// newBenchEnv is the daemon on a private redis-server, on the real clock,
+// with no dispatcher running: what ingestion alone can do.
 func newBenchEnv(b *testing.B) *benchEnv {
 	b.Helper()
 	r := redistest.Start(b)
@@ -47,24 +42,10 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if err := st.LoadScripts(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	dir := b.TempDir()
-	path := filepath.Join(dir, "pagerd.yaml")
 	// The benchmarks measure ingestion at full speed on one key: the
 	// per-key rate limit would measure itself.
-	if err := os.WriteFile(path, []byte(testConfig+"server: {rate_limit: {per_second: 0}}\n"), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := policy.LoadFile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv, err := New(Options{ConfigPath: path, Config: cfg, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	b.Cleanup(hs.Close)
-	return &benchEnv{url: hs.URL, rdb: rdb, redis: r}
+	h := newHarness(b, withStore(st), withConfig(testConfig+"server: {rate_limit: {per_second: 0}}\n"), withNow(time.Now), quiet())
+	return &benchEnv{url: h.url, rdb: rdb, redis: r}
 }
 
 var benchClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
@@ -217,65 +198,4 @@ func usedMemory(b *testing.B, rdb *redis.Client) int64 {
 	}
 	v, _ := strconv.ParseInt(m[1], 10, 64)
 	return v
-}
-
-// BenchmarkRedisBenchmarkTriggerScript is the ceiling: redis-benchmark
-// calling the same ingest script directly (EVALSHA, 50 connections,
-// pipelining off), with arguments the size of a real single-alert incident
-// and a new dedup key each time. pagerd's webhooks/s divided by this is how
-// close it gets to what Redis allows on this machine.
-func BenchmarkRedisBenchmarkTriggerScript(b *testing.B) {
-	e := newBenchEnv(b)
-	// Take the real arguments from one real incident.
-	if _, err := e.post(); err != nil {
-		b.Fatal(err)
-	}
-	keys, err := e.rdb.Keys(context.Background(), "bench:*:inc:*").Result()
-	if err != nil || len(keys) == 0 {
-		b.Fatalf("no incident stored: %v", err)
-	}
-	rec, err := e.rdb.Get(context.Background(), keys[0]).Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := redisstore.ParseRecordForTest(rec)
-	if err != nil {
-		b.Fatal(err)
-	}
-	// The packed document and details are binary, which exec cannot pass:
-	// printable stand-ins of the same sizes do the same work in the script.
-	doc, det := strings.Repeat("d", len(h.Doc)), strings.Repeat("e", len(h.Details))
-	tag := "rb:{00}:"
-	// Key names differ only in the NUL separator, which exec cannot pass.
-	args := []string{"-h", "127.0.0.1", "-p", portOf(e.redis.Addr), "-n", "100000", "-c", "50", "-r", "1000000000", "--csv",
-		"EVALSHA", redisstore.TriggerScriptSHA(), "5",
-		tag + "dedup:api/__rand_int__", tag + "inc:__rand_int__", tag + "due", tag + "idx", tag + "open",
-		tag + "inc:", "__rand_int__", doc, "triggered", det, "2025-09-10T06:00:00Z", "1757484000000", "1757484000000", h.Timeline}
-	for b.Loop() {
-		out, err := exec.Command("redis-benchmark", args...).CombinedOutput()
-		if err != nil {
-			b.Fatalf("redis-benchmark: %v\n%s", err, out)
-		}
-		// --csv: "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		fields := strings.Split(lines[len(lines)-1], ",")
-		if len(fields) < 7 {
-			b.Fatalf("unexpected redis-benchmark output:\n%s", out)
-		}
-		num := func(i int) float64 {
-			v, _ := strconv.ParseFloat(strings.Trim(fields[i], `"`), 64)
-			return v
-		}
-		if bytes.Contains(out, []byte("ERR")) || num(1) == 0 {
-			b.Fatalf("redis-benchmark failed:\n%s", out)
-		}
-		b.ReportMetric(num(1), "scripts/s")
-		b.ReportMetric(num(4), "p50-ms")
-		b.ReportMetric(num(6), "p99-ms")
-	}
-}
-
-func portOf(addr string) string {
-	_, p, _ := strings.Cut(addr, ":")
-	return p
 }

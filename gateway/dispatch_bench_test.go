@@ -4,12 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pagerd/pagerd/gateway/store"
@@ -25,6 +19,7 @@ import (
 	"github.com/pagerd/pagerd/internal/redistest"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
+	"net"
 )
 
 // The paging path under load, on this machine, against a local redis-server
@@ -126,19 +121,19 @@ func (p *dbPageClock) waitFor(ids []string, until time.Time) int {
 }
 
 type dbDispatchEnv struct {
+	h     *harness
 	url   string
 	rdb   *redis.Client
 	st    *redisstore.Store
 	cfg   *policy.Config
 	svc   *policy.Service
 	pages *dbPageClock
-	disp  *Dispatcher
 }
 
-// newDBDispatchEnv runs a server and a dispatcher (not started) on a private
-// redis-server, the server's Wake wired to the dispatcher's, as serve does
-// within one replica.
-func newDBDispatchEnv(b *testing.B, maxSleep time.Duration) *dbDispatchEnv {
+// newDBDispatchEnv builds the daemon (not running) on a private
+// redis-server, on the real clock, its "log" transport the clock of first
+// pages.
+func newDBDispatchEnv(b *testing.B, maxSleepFor time.Duration) *dbDispatchEnv {
 	b.Helper()
 	r := redistest.Start(b)
 	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true, PoolSize: 64})
@@ -147,34 +142,21 @@ func newDBDispatchEnv(b *testing.B, maxSleep time.Duration) *dbDispatchEnv {
 	if err := st.LoadScripts(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	path := filepath.Join(b.TempDir(), "pagerd.yaml")
-	if err := os.WriteFile(path, []byte(dbBenchConfig), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := policy.LoadFile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	pages := &dbPageClock{first: map[string]time.Time{}}
-	var srv *Server
-	disp := NewDispatcher(DispatcherOptions{Store: st, Config: func() *policy.Config { return srv.Config() },
-		Notifiers: map[string]notify.Notifier{"log": pages}, Logger: quiet, Registry: prometheus.NewRegistry(),
-		MaxSleep: maxSleep})
-	srv, err = New(Options{ConfigPath: path, Config: cfg, Store: st, Logger: quiet, Wake: disp.Wake})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
-	b.Cleanup(hs.Close)
-	return &dbDispatchEnv{url: hs.URL, rdb: rdb, st: st, cfg: cfg, svc: cfg.Service("dbsvc"), pages: pages, disp: disp}
+	h := newHarness(b, withStore(st), withConfig(dbBenchConfig), withNow(time.Now), withNotifier("log", pages),
+		maxSleep(maxSleepFor), onListener(l), quiet())
+	cfg := h.config()
+	return &dbDispatchEnv{h: h, url: h.url, rdb: rdb, st: st, cfg: cfg, svc: cfg.Service("dbsvc"), pages: pages}
 }
 
-// run starts the dispatcher; the returned stop ends it and waits for it.
+// run runs the daemon; the returned stop ends it and waits for it.
 func (e *dbDispatchEnv) run() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = e.disp.Run(ctx) }()
+	done := e.h.run(ctx)
 	return func() { cancel(); <-done }
 }
 
@@ -208,12 +190,12 @@ func (e *dbDispatchEnv) post() (id string, start time.Time, err error) {
 }
 
 // incident builds a new incident triggered at the given time, the way the
-// webhook does (trigger in incidents.go), so its first page is due at at.
+// incident service does (Trigger), so its first page is due at at.
 func (e *dbDispatchEnv) incident(n int64, at time.Time) (*store.Incident, []store.Entry, error) {
 	at = at.UTC().Truncate(time.Millisecond)
 	labels := map[string]string{"alertname": fmt.Sprintf("DBPending%d", n), "severity": "critical", "instance": fmt.Sprintf("db%d", n%100)}
 	dedup := fmt.Sprintf(`{}:{alertname="DBPending%d"}`, n)
-	rt := route(e.cfg, e.svc, []map[string]string{labels}, at)
+	rt, _ := e.cfg.RouteGroup(e.svc, []map[string]string{labels}, at)
 	id := store.NewID(store.ShardOf(e.svc.Name, dedup), at)
 	eng := policy.Engine{Config: e.cfg}
 	st, acts, err := eng.Apply(policy.Incident{ID: id}, policy.Event{Kind: policy.EventTrigger, Route: &rt}, at)
@@ -224,7 +206,7 @@ func (e *dbDispatchEnv) incident(n int64, at time.Time) (*store.Incident, []stor
 	inc := &store.Incident{ID: id, Service: e.svc.Name, DedupKey: dedup, Source: "alertmanager", Summary: "disk almost full",
 		CreatedAt: at, UpdatedAt: at, LastSeen: at, Details: details, State: st}
 	tl := append([]store.Entry{{At: at, Type: "trigger", Actor: "alertmanager",
-		Detail: fmt.Sprintf("%s, %s urgency, rule %s", st.Priority, st.Urgency, st.Rule)}}, toEntries(acts, "alertmanager")...)
+		Detail: fmt.Sprintf("%s, %s urgency, rule %s", st.Priority, st.Urgency, st.Rule)}}, store.ActionEntries(acts, "alertmanager")...)
 	return inc, tl, nil
 }
 

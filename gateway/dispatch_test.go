@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -17,133 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
 )
-
-// fakeClock is the controllable clock the dispatcher tests run on: no test
-// waits for a ladder step, it moves the clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-// recorder is a transport that remembers every page.
-type recorder struct {
-	mu   sync.Mutex
-	msgs []notify.Message
-	fail func(notify.Message) error
-}
-
-func (r *recorder) Notify(_ context.Context, m notify.Message) error {
-	if r.fail != nil {
-		if err := r.fail(m); err != nil {
-			return err
-		}
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.msgs = append(r.msgs, m)
-	return nil
-}
-
-func (r *recorder) lines(since time.Time) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, m := range r.msgs {
-		out = append(out, fmt.Sprintf("%s L%d %s %s", policy.Duration(m.At.Sub(since)), m.Level, m.User, m.Channel))
-	}
-	return out
-}
-
-type dispatchHarness struct {
-	*harness
-	clock *fakeClock
-	rec   *recorder
-	disp  []*Dispatcher
-}
-
-// newDispatchHarness runs a server and n dispatchers on one store and one
-// fake clock. Every transport of the config goes to one recorder.
-func newDispatchHarness(t *testing.T, st store.Store, configYAML string, at time.Time, n int) *dispatchHarness {
-	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "pagerd.yaml")
-	if err := os.WriteFile(path, []byte(configYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := policy.LoadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &fakeClock{t: at}
-	rec := &recorder{}
-	h := &dispatchHarness{clock: clock, rec: rec}
-	notifiers := map[string]notify.Notifier{"log": rec, "twilio": rec, "pagerduty": rec, "webhook": rec}
-	var srv *Server
-	for i := 0; i < n; i++ {
-		h.disp = append(h.disp, NewDispatcher(DispatcherOptions{Store: st, Config: func() *policy.Config { return srv.Config() },
-			Notifiers: notifiers, Now: clock.Now, Registry: prometheus.NewRegistry(), Lease: 30 * time.Second,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
-	}
-	srv, err = New(Options{ConfigPath: path, Config: cfg, Store: st, Now: clock.Now,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	h.harness = &harness{t: t, srv: srv, http: hs, store: st, cfg: path, logs: &syncBuffer{}}
-	return h
-}
-
-// step moves the clock to at and lets every dispatcher work, concurrently.
-func (h *dispatchHarness) step(at time.Time) {
-	h.t.Helper()
-	h.clock.Set(at)
-	var wg sync.WaitGroup
-	for _, d := range h.disp {
-		wg.Add(1)
-		go func(d *Dispatcher) {
-			defer wg.Done()
-			if _, err := d.RunOnce(context.Background()); err != nil {
-				h.t.Error(err)
-			}
-		}(d)
-	}
-	wg.Wait()
-}
-
-// runUntil fires every deadline, in time order, up to end.
-func (h *dispatchHarness) runUntil(end time.Time) {
-	h.t.Helper()
-	h.step(h.clock.Now())
-	for {
-		at, ok, err := h.store.NextDue(context.Background())
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		if !ok || at.After(end) {
-			h.clock.Set(end)
-			return
-		}
-		if at.Before(h.clock.Now()) {
-			at = h.clock.Now()
-		}
-		h.step(at)
-	}
-}
 
 const dispatchConfig = `
 api:
@@ -169,22 +44,10 @@ services:
     integrations: {alertmanager_key: ` + amKey + `}
 `
 
-func fire(h *dispatchHarness) string {
-	h.t.Helper()
-	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A", "severity": "critical"}),
-		"Authorization", "Bearer "+amKey)
-	if r.code != 200 {
-		h.t.Fatalf("webhook: %d %s", r.code, r.body)
-	}
-	var res struct{ Incidents []string }
-	r.json(h.t, &res)
-	return res.Incidents[0]
-}
-
 func TestDispatcherWalksTheLadder(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			h := newDispatchHarness(t, mk(t), dispatchConfig, fixedNow, 1)
+			h := newHarness(t, withStore(mk(t)), withConfig(dispatchConfig))
 			id := fire(h)
 			h.runUntil(fixedNow.Add(25 * time.Minute))
 			want := []string{
@@ -213,7 +76,7 @@ func TestDispatcherWalksTheLadder(t *testing.T) {
 func TestAcknowledgeAfterSMSStopsTheRest(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			h := newDispatchHarness(t, mk(t), dispatchConfig, fixedNow, 1)
+			h := newHarness(t, withStore(mk(t)), withConfig(dispatchConfig))
 			id := fire(h)
 			h.runUntil(fixedNow.Add(3 * time.Minute))
 			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
@@ -237,7 +100,7 @@ func TestAcknowledgeAfterSMSStopsTheRest(t *testing.T) {
 // channel between them, not one each.
 func TestThreeDispatchersSendEachStepOnce(t *testing.T) {
 	st, _ := redisStore(t)
-	h := newDispatchHarness(t, st, dispatchConfig, fixedNow, 3)
+	h := newHarness(t, withStore(st), withConfig(dispatchConfig), replicas(3))
 	for i := 0; i < 20; i++ {
 		r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", fmt.Sprintf("g%d", i), map[string]string{"alertname": "A", "severity": "critical"}),
 			"Authorization", "Bearer "+amKey)
@@ -275,7 +138,7 @@ func TestThreeDispatchersSendEachStepOnce(t *testing.T) {
 // another replica fires the step.
 func TestTakeoverAfterLease(t *testing.T) {
 	st, _ := redisStore(t)
-	h := newDispatchHarness(t, st, dispatchConfig, fixedNow, 1)
+	h := newHarness(t, withStore(st), withConfig(dispatchConfig))
 	fire(h)
 	dead, err := st.ClaimDue(context.Background(), fixedNow, 30*time.Second, 10)
 	if err != nil || len(dead) != 1 {
@@ -299,7 +162,7 @@ func TestTakeoverAfterLease(t *testing.T) {
 // TestFailedChannelDoesNotStallTheLadder: a page that cannot be delivered is
 // recorded as such, and the next step still fires on time.
 func TestFailedChannelDoesNotStallTheLadder(t *testing.T) {
-	h := newDispatchHarness(t, boltStore(t), dispatchConfig, fixedNow, 1)
+	h := newHarness(t, withConfig(dispatchConfig))
 	h.rec.fail = func(m notify.Message) error {
 		if m.Channel == "sms" {
 			return fmt.Errorf("carrier said no")
@@ -387,8 +250,8 @@ func TestDaemonMatchesSimulate(t *testing.T) {
 				t.Fatal(err)
 			}
 			o := tc.opts
-			h := newDispatchHarness(t, boltStore(t), string(raw), o.At, 1)
-			cfg := h.srv.Config()
+			h := newHarness(t, withConfig(string(raw)), startAt(o.At))
+			cfg := h.config()
 			o.AckBy = tc.ackBy
 			sim, err := cfg.Simulate(o)
 			if err != nil {
@@ -482,11 +345,12 @@ func (b *blockingRecorder) Notify(ctx context.Context, m notify.Message) error {
 // TestSlowProviderDoesNotHoldUpOthers: while one person's page hangs on a
 // slow provider, other incidents' pages go out.
 func TestSlowProviderDoesNotHoldUpOthers(t *testing.T) {
-	st := boltStore(t)
-	h := newDispatchHarness(t, st, dispatchConfig, fixedNow, 1)
+	h := newHarness(t, withConfig(dispatchConfig), replicas(0))
 	slow := &blockingRecorder{user: "bob", entered: make(chan struct{}, 1), release: make(chan struct{})}
-	h.disp[0] = NewDispatcher(DispatcherOptions{Store: st, Config: h.srv.Config, Now: h.clock.Now, Registry: prometheus.NewRegistry(),
-		Notifiers: map[string]notify.Notifier{"log": slow, "webhook": slow}, Workers: 4, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	d, _ := h.dispatcher(func(o *dispatch.Options) {
+		o.Notifiers = map[string]notify.Notifier{"log": slow, "webhook": slow}
+		o.Workers = 4
+	})
 	first := fire(h)
 	// Escalated at once: bob's push, which will hang, is due with ann's.
 	if r := h.api("POST", "/api/v1/incidents/"+first+"/escalate", `{"level":"secondary"}`); r.code != 200 {
@@ -494,7 +358,7 @@ func TestSlowProviderDoesNotHoldUpOthers(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})
-	go func() { defer close(ran); _ = h.disp[0].Run(ctx) }()
+	go func() { defer close(ran); _ = d.Run(ctx) }()
 	<-slow.entered
 	// A second incident while bob's page is stuck: ann must get its push
 	// from the same running dispatcher.
@@ -502,7 +366,7 @@ func TestSlowProviderDoesNotHoldUpOthers(t *testing.T) {
 		"Authorization", "Bearer "+amKey)
 	var res struct{ Incidents []string }
 	r.json(t, &res)
-	h.disp[0].Wake()
+	d.Wake()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		n := 0

@@ -42,7 +42,7 @@ func TestKeylessTriggerRetriedIsOneIncident(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			st := &storedThenFailed{Store: mk(t)}
-			h := newHarness(t, st)
+			h := newHarness(t, withStore(st))
 			keyless := `{"routing_key":"` + pdKey + `","event_action":"trigger","payload":{"summary":"DB down","source":"db1","severity":"critical",` +
 				`"timestamp":"2025-09-10T05:59:00Z","custom_details":{"replica":"b","lag_s":42}}}`
 			post := func(body string, want int) enqueueAnswer {

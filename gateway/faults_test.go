@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -12,8 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/store"
-	"github.com/pagerd/pagerd/notify"
 )
 
 // faultyStore is a store that refuses what a full disk or a Redis over its
@@ -60,13 +59,14 @@ func TestStoreRefusingRecordsSendsAStepOnce(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			fs := &faultyStore{Store: mk(t)}
-			h := newDispatchHarness(t, fs, dispatchConfig, fixedNow, 0)
-			newDisp := func() *Dispatcher {
-				return NewDispatcher(DispatcherOptions{Store: fs, Config: h.srv.Config, Now: h.clock.Now, Registry: prometheus.NewRegistry(),
-					Notifiers: map[string]notify.Notifier{"log": h.rec, "webhook": h.rec}, Lease: 5 * time.Second,
-					RecordRetry: 30 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			h := newHarness(t, withStore(fs), withConfig(dispatchConfig), replicas(0))
+			newDisp := func() (*dispatch.Dispatcher, *prometheus.Registry) {
+				return h.dispatcher(func(o *dispatch.Options) {
+					o.Lease, o.RecordRetry = 5*time.Second, 30*time.Millisecond
+				})
 			}
-			a, b := newDisp(), newDisp()
+			a, aReg := newDisp()
+			b, _ := newDisp()
 			id := fire(h)
 			fs.refuseRecords.Store(true)
 			for i := 0; i < 6; i++ { // six lease ends while the disk is full
@@ -78,8 +78,8 @@ func TestStoreRefusingRecordsSendsAStepOnce(t *testing.T) {
 			if got := h.rec.lines(fixedNow); len(got) != 1 {
 				t.Fatalf("replica a sent %v while the store refused to record: want the push once", got)
 			}
-			if got := a.journal.size(); got != 1 {
-				t.Fatalf("journal holds %d, want the one unrecorded push", got)
+			if got := metric(t, aReg, "pagerd_dispatch_unrecorded"); got != 1 {
+				t.Fatalf("journal holds %v, want the one unrecorded push", got)
 			}
 			// Another replica takes the step over: one duplicate, no more.
 			for i := 6; i < 9; i++ {
@@ -106,7 +106,7 @@ func TestStoreRefusingRecordsSendsAStepOnce(t *testing.T) {
 				t.Fatalf("timeline records %d pushes, want 1: %+v", n, v.Timeline)
 			}
 			// The ladder goes on: the SMS at 2m, once.
-			h.disp = []*Dispatcher{a}
+			h.disp = []*dispatch.Dispatcher{a}
 			h.runUntil(fixedNow.Add(2 * time.Minute))
 			if got := h.rec.lines(fixedNow); got[len(got)-1] != "2m L1 ann sms" || len(got) != 3 {
 				t.Fatalf("pages: %v", got)
@@ -121,10 +121,9 @@ func TestStoreRefusingRecordsSendsAStepOnce(t *testing.T) {
 // pages at once.
 func TestDispatcherBacksOffAStoreThatFails(t *testing.T) {
 	fs := &faultyStore{Store: boltStore(t)}
-	h := newDispatchHarness(t, fs, dispatchConfig, fixedNow, 0)
+	h := newHarness(t, withStore(fs), withConfig(dispatchConfig), replicas(0))
 	logs := &syncBuffer{}
-	d := NewDispatcher(DispatcherOptions{Store: fs, Config: h.srv.Config, Now: h.clock.Now, Registry: prometheus.NewRegistry(),
-		Notifiers: map[string]notify.Notifier{"log": h.rec}, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	d, _ := h.dispatcher(func(o *dispatch.Options) { o.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
 	fire(h) // a page is due: a loop that only waits for the next deadline would spin
 	fs.refuseClaims.Store(true)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -174,14 +173,7 @@ func (r *refusingAll) Trigger(ctx context.Context, inc *store.Incident, tl []sto
 // both.
 func TestReadinessFollowsWrites(t *testing.T) {
 	rs := &refusingAll{Store: boltStore(t)}
-	h := newHarness(t, rs)
-	health := NewHealth(rs, 20*time.Millisecond)
-	h.srv.health = health
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go health.Run(ctx)
-	st := Instrument(rs, prometheus.NewRegistry(), health)
-	h.srv.store = st
+	h := newHarness(t, withStore(rs), probing(20*time.Millisecond))
 	ready := func() int { return h.do("GET", "/-/ready", "").code }
 	wait := func(want int, what string) {
 		t.Helper()

@@ -29,7 +29,7 @@ func Instrument(s store.Store, reg prometheus.Registerer, h *Health) store.Store
 	for _, op := range storeOps {
 		i.errs.WithLabelValues(op)
 	}
-	if n, ok := s.(Nudger); ok {
+	if n, ok := s.(store.Nudger); ok {
 		return &instrumentedNudger{instrumented: i, Nudger: n}
 	}
 	return i
@@ -49,7 +49,7 @@ type instrumented struct {
 
 type instrumentedNudger struct {
 	*instrumented
-	Nudger
+	store.Nudger
 }
 
 func (i *instrumented) observe(op string, start time.Time, err error) {

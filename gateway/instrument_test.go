@@ -6,9 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/gateway/store"
 )
 
 // TestInstrumentedStoreAndDispatcherMetrics: one wrapped store times the
@@ -16,28 +15,23 @@ import (
 // the dispatcher counts what it sent.
 func TestInstrumentedStoreAndDispatcherMetrics(t *testing.T) {
 	raw, _ := redisStore(t)
-	reg := prometheus.NewRegistry()
-	st := Instrument(raw, reg, nil)
-	if _, ok := st.(Nudger); !ok {
+	h := newHarness(t, withStore(raw), withConfig(dispatchConfig))
+	if _, ok := h.d.Store().(store.Nudger); !ok {
 		t.Fatal("the instrumented Redis store lost its nudges")
 	}
-	if _, ok := Instrument(boltStore(t), prometheus.NewRegistry(), nil).(Nudger); ok {
+	if _, ok := Instrument(boltStore(t), prometheus.NewRegistry(), nil).(store.Nudger); ok {
 		t.Fatal("the embedded store cannot nudge; its wrapper must not claim to")
 	}
-	h := newDispatchHarness(t, st, dispatchConfig, fixedNow, 0)
-	rec := &recorder{}
-	d := NewDispatcher(DispatcherOptions{Store: st, Config: h.srv.Config, Now: h.clock.Now, Registry: reg,
-		Notifiers: map[string]notify.Notifier{"log": rec}})
-	h.disp = []*Dispatcher{d}
+	reg := h.reg
 	fire(h)
 	h.runUntil(fixedNow.Add(3 * time.Minute))
-	if got := testutil.ToFloat64(d.m.pages.WithLabelValues("push", "log", "sent")); got != 1 {
+	if got := metric(t, reg, "pagerd_pages_total", "channel", "push", "via", "log", "result", "sent"); got != 1 {
 		t.Fatalf("push pages sent: %v", got)
 	}
-	if got := testutil.ToFloat64(d.m.pages.WithLabelValues("sms", "log", "sent")); got != 1 {
+	if got := metric(t, reg, "pagerd_pages_total", "channel", "sms", "via", "log", "result", "sent"); got != 1 {
 		t.Fatalf("sms pages sent: %v", got)
 	}
-	if got := testutil.ToFloat64(d.m.claims); got < 2 {
+	if got := metric(t, reg, "pagerd_dispatch_claims_total"); got < 2 {
 		t.Fatalf("claims: %v", got)
 	}
 	mfs, err := reg.Gather()

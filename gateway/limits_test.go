@@ -34,24 +34,13 @@ func timelineTypes(v incidentView) string {
 	return strings.Join(ts, ",")
 }
 
-func (h *harness) incident(id string) incidentView {
-	h.t.Helper()
-	r := h.api("GET", "/api/v1/incidents/"+id, "")
-	if r.code != 200 {
-		h.t.Fatalf("get %s: %d %s", id, r.code, r.body)
-	}
-	var v incidentView
-	r.json(h.t, &v)
-	return v
-}
-
 // TestOneRequestOpensAtMostTheCap: in fingerprint mode a notification of
 // 5,000 alerts opens 100 incidents and one overflow incident for the rest
 // (not 5,000), is answered 200 (Alertmanager would drop a 4xx), and the
 // overflow incident says in its timeline what was cut and still pages.
 // When no alert is over the cap any more, the overflow incident resolves.
 func TestOneRequestOpensAtMostTheCap(t *testing.T) {
-	h := newDispatchHarness(t, boltStore(t), noStorm, fixedNow, 1)
+	h := newHarness(t, withConfig(noStorm))
 	r := h.do("POST", "/api/v1/alertmanager", manyAlerts("firing", "g-flood", 5000), "Authorization", "Bearer "+batchKey)
 	if r.code != 200 {
 		t.Fatalf("%d %.300s", r.code, r.body)
@@ -111,7 +100,7 @@ func TestOneRequestOpensAtMostTheCap(t *testing.T) {
 // TestGroupModeReadsTheFirstAlerts: in group mode a notification over the
 // alert cap is one incident that says what was left out, and pages.
 func TestGroupModeReadsTheFirstAlerts(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	h := newHarness(t)
 	r := h.do("POST", "/api/v1/alertmanager", manyAlerts("firing", "g-big", 1500), "Authorization", "Bearer "+amKey)
 	var res struct{ Incidents []string }
 	r.json(t, &res)
@@ -131,7 +120,7 @@ func TestGroupModeReadsTheFirstAlerts(t *testing.T) {
 func TestHugeAnnotationAndGroupKeyAreNotStoredWhole(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, mk(t))
+			h := newHarness(t, withStore(mk(t)))
 			groupKey := strings.Repeat("{}:{alertname=\"Big\"}", 100<<10/20)
 			var m map[string]any
 			if err := json.Unmarshal([]byte(amPayload("firing", groupKey, map[string]string{"alertname": "Big", "severity": "critical"})), &m); err != nil {
@@ -194,8 +183,8 @@ func TestHugeAnnotationAndGroupKeyAreNotStoredWhole(t *testing.T) {
 // Retry-After (Alertmanager retries it with backoff), while another
 // service's key is unaffected.
 func TestDefaultRateLimit(t *testing.T) {
-	h := newHarness(t, boltStore(t))
-	if rl := h.srv.Config().Server.RateLimit; rl.PerSecond != 100 || rl.Burst != 1000 {
+	h := newHarness(t)
+	if rl := h.config().Server.RateLimit; rl.PerSecond != 100 || rl.Burst != 1000 {
 		t.Fatalf("default rate limit %+v", *rl)
 	}
 	// Cheap requests: refused after the limit is applied, storing nothing.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -17,23 +16,18 @@ import (
 	"github.com/pagerd/pagerd/policy"
 )
 
-// metrics are the daemon's Prometheus series. They hang off a registry the
-// caller passes in; there are no package-level globals. docs/METRICS.md
-// describes every one (a test keeps the two in step).
+// metrics are the HTTP layer's Prometheus series: requests, and alerts the
+// intake truncated. They hang off a registry the caller passes in; there
+// are no package-level globals. The incident service, the dispatcher and
+// the config holder count their own. docs/METRICS.md describes every one
+// (a test keeps the two in step).
 type metrics struct {
-	requests       *prometheus.CounterVec
-	duration       *prometheus.HistogramVec
-	alerts         *prometheus.CounterVec
-	reloads        *prometheus.CounterVec
-	reloadSuccess  prometheus.Gauge
-	reloadOK       prometheus.Gauge
-	timeToAck      prometheus.Histogram
-	openIncidents  *openIncidents
-	alertSources   []string
-	alertOutcomes  []string
-	reloadResults  []string
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	truncated *prometheus.CounterVec
+
+	mu             sync.Mutex
 	initialisedFor map[string]bool
-	truncated      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -45,37 +39,31 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "pagerd_http_request_duration_seconds", Help: "HTTP request latency by route.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route"}),
-		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "pagerd_alerts_received_total",
-			Help: "Alerts and events received, by source, service and outcome (created, repeated, acknowledged, resolved, ignored).",
-		}, []string{"source", "service", "outcome"}),
-		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "pagerd_config_reloads_total", Help: "Config reloads by result (success, failure).",
-		}, []string{"result"}),
-		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "pagerd_config_last_reload_success_timestamp_seconds", Help: "When the config was last loaded successfully (at start, or by a reload).",
-		}),
-		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "pagerd_config_last_reload_successful", Help: "Whether the last config (re)load succeeded (1) or was refused and the old config kept (0).",
-		}),
-		timeToAck: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "pagerd_time_to_acknowledge_seconds", Help: "Time from trigger to first acknowledgement.",
-			Buckets: []float64{10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400},
-		}),
-		alertSources:   []string{"alertmanager", "pagerduty"},
-		alertOutcomes:  []string{"created", "repeated", "acknowledged", "resolved", "ignored"},
-		reloadResults:  []string{"success", "failure"},
+		truncated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pagerd_alerts_truncated_total",
+			Help: "Alerts truncated to fit pagerd's per-request limits, by source, service and limit (alerts, incidents, group_key, fingerprint, label, annotation, details).",
+		}, []string{"source", "service", "limit"}),
 		initialisedFor: map[string]bool{},
 	}
-	m.truncated = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "pagerd_alerts_truncated_total",
-		Help: "Alerts truncated to fit pagerd's per-request limits, by source, service and limit (alerts, incidents, group_key, fingerprint, label, annotation, details).",
-	}, []string{"source", "service", "limit"})
-	reg.MustRegister(m.requests, m.duration, m.alerts, m.reloads, m.reloadSuccess, m.reloadOK, m.timeToAck, m.truncated)
-	for _, r := range m.reloadResults {
-		m.reloads.WithLabelValues(r)
-	}
+	reg.MustRegister(m.requests, m.duration, m.truncated)
 	return m
+}
+
+// loaded creates the counters of a config's services at zero, so a rate()
+// over them works from the first scrape and an absent series always means
+// something.
+func (m *metrics) loaded(cfg *policy.Config) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, svc := range cfg.Services {
+		if m.initialisedFor[svc.Name] {
+			continue
+		}
+		m.initialisedFor[svc.Name] = true
+		for _, limit := range ingest.CutLimits {
+			m.truncated.WithLabelValues("alertmanager", svc.Name, limit)
+		}
+	}
 }
 
 // RegisterBuildInfo registers pagerd_build_info{version, revision, branch,
@@ -84,56 +72,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 func RegisterBuildInfo(reg prometheus.Registerer, version string) {
 	commonversion.Version = version
 	reg.MustRegister(versioncollector.NewCollector("pagerd"))
-}
-
-// loaded records a config taken into use (at start or by a reload) and
-// creates its services' counters at zero, so a rate() over them works from
-// the first scrape and an absent series always means something.
-func (m *metrics) loaded(cfg *policy.Config, at time.Time) {
-	m.reloadSuccess.Set(float64(at.UnixNano()) / 1e9)
-	m.reloadOK.Set(1)
-	for _, svc := range cfg.Services {
-		if m.initialisedFor[svc.Name] {
-			continue
-		}
-		m.initialisedFor[svc.Name] = true
-		for _, src := range m.alertSources {
-			for _, out := range m.alertOutcomes {
-				m.alerts.WithLabelValues(src, svc.Name, out)
-			}
-		}
-		for _, limit := range ingest.CutLimits {
-			m.truncated.WithLabelValues("alertmanager", svc.Name, limit)
-		}
-	}
-}
-
-// InitMetrics creates the dispatcher's labelled counters at zero for what
-// the config can page: pages and storm bundles on every channel and
-// transport its contacts use, every result; every escalation level; every
-// response target. Call it once
-// the dispatcher is built (pagerd serve does).
-func (d *Dispatcher) InitMetrics(cfg *policy.Config) {
-	for _, u := range cfg.Users {
-		for _, c := range u.Contacts {
-			for _, res := range []string{"sent", "failed", "held"} {
-				d.m.pages.WithLabelValues(c.Channel, c.Via, res)
-			}
-			for _, res := range []string{"sent", "failed"} {
-				d.m.bundles.WithLabelValues(c.Channel, c.Via, res)
-			}
-		}
-	}
-	levels := 0
-	for _, p := range cfg.EscalationPolicies {
-		levels = max(levels, len(p.Levels))
-	}
-	for l := 1; l <= levels; l++ {
-		d.m.escalation.WithLabelValues(strconv.Itoa(l))
-	}
-	for _, t := range []string{"acknowledge", "initial_response", "resolution", "status_update"} {
-		d.m.breaches.WithLabelValues(t)
-	}
 }
 
 // openIncidentsLimit bounds how many incidents of one status a scrape reads.

@@ -2,11 +2,7 @@ package gateway
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,8 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/pagerd/pagerd/gateway/store"
-	"github.com/pagerd/pagerd/notify"
-	"github.com/pagerd/pagerd/policy"
 )
 
 // countingStore counts List calls, to see that /metrics stays cheap.
@@ -33,37 +27,12 @@ func (c *countingStore) List(ctx context.Context, f store.Filter) ([]*store.Inci
 	return c.Store.List(ctx, f)
 }
 
-// metricsDaemon wires a server, a dispatcher and the instrumented store on
-// one registry, as pagerd serve does.
+// metricsDaemon is the daemon on a store that counts its List calls.
 func metricsDaemon(t *testing.T) (*harness, *prometheus.Registry, *countingStore) {
 	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "pagerd.yaml")
-	if err := os.WriteFile(path, []byte(testConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := policy.LoadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
 	cs := &countingStore{Store: boltStore(t)}
-	st := Instrument(cs, reg, nil)
-	RegisterBuildInfo(reg, "v1.2.3-test")
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var srv *Server
-	disp := NewDispatcher(DispatcherOptions{Store: st, Config: func() *policy.Config { return srv.Config() },
-		Notifiers: map[string]notify.Notifier{"log": &recorder{}}, Registry: reg, Logger: log, Now: func() time.Time { return fixedNow }})
-	disp.InitMetrics(cfg)
-	srv, err = New(Options{ConfigPath: path, Config: cfg, Store: st, Registry: reg, Gatherer: reg, Logger: log,
-		Now: func() time.Time { return fixedNow }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, srv: srv, store: st, cfg: path, logs: &syncBuffer{}}
-	h.http = httptest.NewServer(srv.Handler())
-	t.Cleanup(h.http.Close)
-	return h, reg, cs
+	h := newHarness(t, withStore(cs), version("v1.2.3-test"))
+	return h, h.reg, cs
 }
 
 // TestMetricsAtStart: build info, the reload timestamp and every labelled
@@ -138,7 +107,7 @@ pagerd_open_incidents{priority="P3",service="api",status="triggered"} 0
 		t.Errorf("6 scrapes read the store %d times, want 2 (one List per status, once)", n)
 	}
 	// Past the ttl the store is read again.
-	h.srv.m.openIncidents.ttl = 0
+	h.clock.Set(fixedNow.Add(15 * time.Second))
 	resolvedWant := strings.Replace(want, `priority="P2",service="api",status="acknowledged"} 1`, `priority="P2",service="api",status="acknowledged"} 0`, 1)
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(resolvedWant+batchZeros), "pagerd_open_incidents"); err != nil {
 		t.Fatal(err)
@@ -197,11 +166,11 @@ func TestReloadRefusesMissingSecrets(t *testing.T) {
 	if err := writeConfig(h.cfg, testConfig+"\nserver: {link_secret: \"${PAGERD_TEST_UNSET_LINK_SECRET}\"}\n"); err != nil {
 		t.Fatal(err)
 	}
-	err := h.srv.Reload()
+	err := h.d.Reload()
 	if err == nil || !strings.Contains(err.Error(), "server.link_secret: environment variable PAGERD_TEST_UNSET_LINK_SECRET is not set") {
 		t.Fatalf("reload: %v", err)
 	}
-	if h.srv.Config().Server.LinkSecret.Reveal() != "" || h.srv.Config().Service("api") == nil {
+	if h.config().Server.LinkSecret.Reveal() != "" || h.config().Service("api") == nil {
 		t.Fatal("the refused config was swapped in")
 	}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(`

@@ -2,60 +2,14 @@ package gateway
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	gopd "github.com/PagerDuty/go-pagerduty"
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/pagerd/pagerd/gateway/ingest"
-	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/internal/providertest"
+	"github.com/pagerd/pagerd/notify/pagerduty"
 )
-
-// fakePagerDuty is an Events API v2 that validates events the way PagerDuty
-// does (pagerd's own decoder, which mirrors it) and answers with its bodies
-// and status codes. failFirst makes its first answers 500s.
-type fakePagerDuty struct {
-	mu        sync.Mutex
-	events    []*gopd.V2Event
-	failFirst int
-}
-
-func (f *fakePagerDuty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/v2/enqueue" || r.Method != http.MethodPost {
-		http.NotFound(w, r)
-		return
-	}
-	body, _ := io.ReadAll(r.Body)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	if f.failFirst > 0 {
-		f.failFirst--
-		w.WriteHeader(500)
-		_, _ = w.Write([]byte(`{"status":"error","message":"internal error"}`))
-		return
-	}
-	ev, errs := ingest.DecodeEvent(body)
-	if len(errs) > 0 {
-		w.WriteHeader(400)
-		_ = json.NewEncoder(w).Encode(ingest.Invalid(errs))
-		return
-	}
-	f.events = append(f.events, ev)
-	w.WriteHeader(202)
-	_ = json.NewEncoder(w).Encode(ingest.Accepted(ev.DedupKey))
-}
 
 const pdUserKey = "carolpd000000000000000000000000a"
 
@@ -77,13 +31,12 @@ services:
     escalation_policy: p
     integrations: {alertmanager_key: ` + amKey + `}
 notifiers:
-  pagerduty: {webhook_secret: pd-webhook-secret-for-tests}
+  pagerduty: {webhook_secret: ` + providertest.PagerDutyWebhookSecret + `}
 `
 
-func signPD(body []byte, secret string) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return "v1=" + hex.EncodeToString(m.Sum(nil))
+// pagerDutyAt is pdConfig with PagerDuty's Events API at a fake's URL.
+func pagerDutyAt(fake *providertest.PagerDuty) string {
+	return strings.Replace(pdConfig, "pagerduty: {", "pagerduty: {events_url: "+fake.URL+", ", 1)
 }
 
 // TestPagerDutyPushAndWebhook: the push goes to PagerDuty through
@@ -91,25 +44,16 @@ func signPD(body []byte, secret string) string {
 // for that incident acknowledges the pagerd incident as the person pushed
 // to, which stops the SMS.
 func TestPagerDutyPushAndWebhook(t *testing.T) {
-	fake := &fakePagerDuty{failFirst: 1}
-	pdSrv := httptest.NewServer(fake)
-	defer pdSrv.Close()
-	h := newDispatchHarness(t, boltStore(t), pdConfig, fixedNow, 1)
-	pd := notify.NewPagerDuty(pdSrv.URL, pdSrv.Client(), time.Second)
-	h.disp[0].o.Notifiers["pagerduty"] = notify.Chain(pd, notify.ChainOptions{Attempts: 3, RetryBase: 10 * time.Millisecond})
-	h.srv.pd = pd
-	h.disp[0].o.PagerDuty = pd
+	fake := providertest.NewPagerDuty(t)
+	fake.FailFirst(1)
+	h := newHarness(t, withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
 	id := fire(h)
 	h.step(fixedNow)
-
-	fake.mu.Lock()
-	if len(fake.events) != 1 {
-		fake.mu.Unlock()
-		t.Fatalf("PagerDuty got %d events", len(fake.events))
+	if len(fake.Events()) != 1 {
+		t.Fatalf("PagerDuty got %d events", len(fake.Events()))
 	}
-	ev := fake.events[0]
-	fake.mu.Unlock()
-	if ev.RoutingKey != pdUserKey || ev.Action != "trigger" || ev.DedupKey != notify.PagerDutyDedupKey(id, "carol") ||
+	ev := fake.Events()[0]
+	if ev.RoutingKey != pdUserKey || ev.Action != "trigger" || ev.DedupKey != pagerduty.DedupKey(id, "carol") ||
 		ev.Payload.Severity != "critical" || !strings.Contains(ev.Payload.Summary, "disk almost full") {
 		t.Fatalf("event sent to PagerDuty: %+v %+v", ev, ev.Payload)
 	}
@@ -126,11 +70,11 @@ func TestPagerDutyPushAndWebhook(t *testing.T) {
 		sig  string
 		code int
 	}{
-		"forged":  {signPD([]byte(ack), "wrong-secret"), 403},
+		"forged":  {providertest.PagerDutySign([]byte(ack), "wrong-secret"), 403},
 		"missing": {"", 403},
 		// Not hex, and not a v1 signature: malformed, so not PagerDuty's.
 		"malformed": {"v1=not-hex", 403},
-		"not v1":    {"v0=" + strings.TrimPrefix(signPD([]byte(ack), "pd-webhook-secret-for-tests"), "v1="), 403},
+		"not v1":    {"v0=" + strings.TrimPrefix(providertest.PagerDutySign([]byte(ack), providertest.PagerDutyWebhookSecret), "v1="), 403},
 		"no prefix": {"garbage", 403},
 	} {
 		if r := post(ack, tc.sig); r.code != tc.code {
@@ -143,11 +87,11 @@ func TestPagerDutyPushAndWebhook(t *testing.T) {
 		t.Fatal("a refused webhook changed the incident")
 	}
 	other := `{"event":{"event_type":"incident.priority_updated","data":{"incident_key":"` + ev.DedupKey + `"}}}`
-	if r := post(other, signPD([]byte(other), "pd-webhook-secret-for-tests")); r.code != 204 {
-		t.Fatalf("other event: %d", r.code)
+	if code, _ := fake.Webhook(t, h.url+pagerduty.WebhookPath, other); code != 204 {
+		t.Fatalf("other event: %d", code)
 	}
-	if r := post(ack, signPD([]byte(ack), "pd-webhook-secret-for-tests")); r.code != 204 {
-		t.Fatalf("signed ack: %d %s", r.code, r.body)
+	if code, body := fake.Webhook(t, h.url+pagerduty.WebhookPath, ack); code != 204 {
+		t.Fatalf("signed ack: %d %s", code, body)
 	}
 	h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
 	if v.Status != "acknowledged" || v.AcknowledgedBy != "carol" {
@@ -167,14 +111,12 @@ func TestPagerDutyPushAndWebhook(t *testing.T) {
 	h.step(h.clock.Now())
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		fake.mu.Lock()
 		var actions []string
-		for _, e := range fake.events {
+		for _, e := range fake.Events() {
 			if e.DedupKey == ev.DedupKey && e.RoutingKey == pdUserKey {
 				actions = append(actions, e.Action)
 			}
 		}
-		fake.mu.Unlock()
 		got := strings.Join(actions, ",")
 		if got == "trigger,acknowledge,resolve" || got == "trigger,resolve,acknowledge" {
 			break
@@ -185,20 +127,8 @@ func TestPagerDutyPushAndWebhook(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	foreign := `{"event":{"event_type":"incident.resolved","data":{"incident_key":"someone-elses"}}}`
-	if r := post(foreign, signPD([]byte(foreign), "pd-webhook-secret-for-tests")); r.code != 204 {
-		t.Fatalf("foreign incident: %d", r.code)
-	}
-}
-
-func TestPagerDutyDedupKeyRoundTrip(t *testing.T) {
-	inc, user, ok := notify.ParsePagerDutyDedupKey(notify.PagerDutyDedupKey("0a-06h0:x", "eng-a"))
-	if !ok || inc != "0a-06h0:x" || user != "eng-a" {
-		t.Fatalf("%q %q %v", inc, user, ok)
-	}
-	for _, bad := range []string{"", "pagerd:", "pagerd:x", "pagerd:x:", "other:x:y"} {
-		if _, _, ok := notify.ParsePagerDutyDedupKey(bad); ok {
-			t.Errorf("%q parsed", bad)
-		}
+	if code, _ := fake.Webhook(t, h.url+pagerduty.WebhookPath, foreign); code != 204 {
+		t.Fatalf("foreign incident: %d", code)
 	}
 }
 
@@ -211,29 +141,20 @@ func TestPagerDutyDedupKeyRoundTrip(t *testing.T) {
 func TestPagerDutyForwardIsDurable(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			fake := &fakePagerDuty{}
-			pdSrv := newTestServer(t, fake)
+			fake := providertest.NewPagerDuty(t)
 			st := mk(t)
-			h := newDispatchHarness(t, st, pdConfig, fixedNow, 1)
-			pd := notify.NewPagerDuty(pdSrv.URL, pdSrv.Client(), time.Second)
-			h.disp[0].o.Notifiers["pagerduty"] = pd
-			h.disp[0].o.PagerDuty = pd
-			h.srv.pd = pd
+			h := newHarness(t, withStore(st), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
 			id := fire(h)
 			h.step(fixedNow)
-			fake.mu.Lock()
-			fake.failFirst = 1000 // PagerDuty goes down
-			fake.mu.Unlock()
+			fake.FailFirst(1000) // PagerDuty goes down
 			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"carol"}`); r.code != 200 {
 				t.Fatalf("ack: %d %s", r.code, r.body)
 			}
 			h.step(fixedNow.Add(time.Second)) // tries, fails, keeps it for later
 			acks := func() int {
-				fake.mu.Lock()
-				defer fake.mu.Unlock()
 				n := 0
-				for _, e := range fake.events {
-					if e.Action == "acknowledge" && e.DedupKey == notify.PagerDutyDedupKey(id, "carol") {
+				for _, e := range fake.Events() {
+					if e.Action == "acknowledge" && e.DedupKey == pagerduty.DedupKey(id, "carol") {
 						n++
 					}
 				}
@@ -243,13 +164,9 @@ func TestPagerDutyForwardIsDurable(t *testing.T) {
 				t.Fatal("PagerDuty down, yet it took the acknowledgement")
 			}
 			// That replica dies; another takes over, and PagerDuty is back.
-			fake.mu.Lock()
-			fake.failFirst = 0
-			fake.mu.Unlock()
-			other := NewDispatcher(DispatcherOptions{Store: st, Config: h.srv.Config, Now: h.clock.Now, Registry: prometheus.NewRegistry(),
-				Notifiers: map[string]notify.Notifier{"pagerduty": pd, "log": h.rec}, PagerDuty: pd,
-				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-			h.disp = []*Dispatcher{other}
+			fake.FailFirst(0)
+			other, _ := h.dispatcher(nil)
+			h.disp = []*dispatch.Dispatcher{other}
 			h.runUntil(fixedNow.Add(2 * time.Minute))
 			if n := acks(); n != 1 {
 				t.Fatalf("PagerDuty got %d acknowledgements after it came back, want 1", n)

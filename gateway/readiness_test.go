@@ -9,7 +9,7 @@ import (
 // down, 1 once it is back.
 func TestReadyMetric(t *testing.T) {
 	st, r := redisStore(t)
-	h := newHarness(t, st)
+	h := newHarness(t, withStore(st))
 	ready := func() string {
 		t.Helper()
 		for _, l := range strings.Split(h.do("GET", "/metrics", "").body, "\n") {

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
 
+	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
@@ -66,7 +67,7 @@ func (s *Server) allow(cfg *policy.Config, key string) bool {
 // alertmanager receives Alertmanager webhook notifications (payload v4). The
 // integration key comes as a bearer token or as the last path segment.
 func (s *Server) alertmanager(c echo.Context) error {
-	cfg := s.Config()
+	cfg := s.config()
 	r := c.Request()
 	key := c.Param("key")
 	if key == "" {
@@ -124,7 +125,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 	for _, g := range groups {
 		overflow = overflow || g.Overflow
 		if !g.Firing {
-			id, err := s.resolveByDedup(r.Context(), svc, g.DedupKey, "alertmanager", "alertmanager")
+			id, err := s.o.Incidents.ResolveByDedup(r.Context(), svc, g.DedupKey, "alertmanager", "alertmanager")
 			if err != nil {
 				return partly(err)
 			}
@@ -133,8 +134,8 @@ func (s *Server) alertmanager(c echo.Context) error {
 			}
 			continue
 		}
-		id, _, err := s.trigger(r.Context(), cfg, alert{service: svc, dedupKey: g.DedupKey, source: "alertmanager",
-			actor: "alertmanager", labels: g.Labels, titles: g.Titles, summary: g.Summary, details: g.Details, cuts: g.Cuts})
+		id, err := s.submit(r.Context(), cfg, incident.Alert{Service: svc, DedupKey: g.DedupKey, Source: "alertmanager",
+			Actor: "alertmanager", Labels: g.Labels, Titles: g.Titles, Summary: g.Summary, Details: g.Details}, g.Cuts)
 		if err != nil {
 			return partly(err)
 		}
@@ -143,7 +144,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 	if byFingerprint && !overflow {
 		// No firing alert is over the cap any more: the group's overflow
 		// incident, if it has one open, is over.
-		id, err := s.resolveOverflow(r.Context(), svc, msg.OverflowDedupKey())
+		id, err := s.o.Incidents.ResolveIfOpen(r.Context(), svc, msg.OverflowDedupKey(), "alertmanager", "alertmanager")
 		if err != nil {
 			return partly(err)
 		}
@@ -154,26 +155,34 @@ func (s *Server) alertmanager(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"status": "success", "incidents": ids, "resolved": resolved})
 }
 
-// resolveOverflow resolves a fingerprint-mode group's overflow incident
-// (ingest.MaxIncidentsPerMessage) if it is open, and returns its id ("" if
-// there was none). Most groups never have one: looking costs one read and
-// counts nothing.
-func (s *Server) resolveOverflow(ctx context.Context, svc *policy.Service, key string) (string, error) {
-	inc, err := s.store.FindByDedup(ctx, svc.Name, key)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !inc.Open()) {
-		return "", nil
+// submit hands an alert the intake decoded to the incident service and
+// makes its truncation visible: the incident's timeline says what was cut
+// (a "truncated" entry, on a repeat too: the details it replaced were cut
+// as well), pagerd_alerts_truncated_total counts it and it is logged at
+// warn.
+func (s *Server) submit(ctx context.Context, cfg *policy.Config, a incident.Alert, cuts []ingest.Cut) (string, error) {
+	if len(cuts) > 0 {
+		a.Truncated = ingest.CutDetails(cuts)
 	}
-	if err != nil {
-		return "", err
+	id, _, err := s.o.Incidents.Trigger(ctx, cfg, a)
+	if err != nil || len(cuts) == 0 {
+		return id, err
 	}
-	return s.resolveByDedup(ctx, svc, key, "alertmanager", "alertmanager")
+	limits := make([]string, 0, len(cuts))
+	for _, c := range cuts {
+		s.m.truncated.WithLabelValues(a.Source, a.Service.Name, c.Limit).Inc()
+		limits = append(limits, c.Limit)
+	}
+	s.log.Warn("alert truncated to fit pagerd's limits", "incident", id, "service", a.Service.Name, "source", a.Source,
+		"limits", strings.Join(limits, ","), "detail", a.Truncated)
+	return id, nil
 }
 
 // enqueue is PagerDuty's Events API v2, answering with PagerDuty's own bodies
 // and status codes so any PagerDuty client, and Alertmanager's
 // pagerduty_configs, can point here unchanged.
 func (s *Server) enqueue(c echo.Context) error {
-	cfg := s.Config()
+	cfg := s.config()
 	r := c.Request()
 	invalid := func(code int, errs ...string) error {
 		c.Set(ctxRejected, strings.Join(errs, "; "))
@@ -239,14 +248,14 @@ func (s *Server) event(c echo.Context, cfg *policy.Config, svc *policy.Service, 
 			ev.DedupKey = ingest.DerivedDedupKey(ev)
 		}
 		labels, summary, details := ingest.EventGroup(ev)
-		_, _, err := s.trigger(ctx, cfg, alert{service: svc, dedupKey: "pd:" + ev.DedupKey, source: "pagerduty",
-			actor: "pagerduty", labels: []map[string]string{labels}, summary: summary, details: details})
+		_, _, err := s.o.Incidents.Trigger(ctx, cfg, incident.Alert{Service: svc, DedupKey: "pd:" + ev.DedupKey, Source: "pagerduty",
+			Actor: "pagerduty", Labels: []map[string]string{labels}, Summary: summary, Details: details})
 		return err
 	case "acknowledge":
-		_, err := s.actByDedup(ctx, svc, "pd:"+ev.DedupKey, "pagerduty", policy.Event{Kind: policy.EventAcknowledge, Actor: "pagerduty"}, "acknowledged")
+		_, err := s.o.Incidents.ActByDedup(ctx, svc, "pd:"+ev.DedupKey, "pagerduty", policy.Event{Kind: policy.EventAcknowledge, Actor: "pagerduty"}, "acknowledged")
 		return err
 	default: // resolve; DecodeEvent admits nothing else
-		_, err := s.resolveByDedup(ctx, svc, "pd:"+ev.DedupKey, "pagerduty", "pagerduty")
+		_, err := s.o.Incidents.ResolveByDedup(ctx, svc, "pd:"+ev.DedupKey, "pagerduty", "pagerduty")
 		return err
 	}
 }

@@ -1,7 +1,3 @@
-// Package gateway is the pagerd daemon: it receives Alertmanager webhooks and
-// PagerDuty events, turns them into incidents through the policy state
-// machine, stores them, and serves the incident API, health, metrics and
-// config reload over HTTP (echo).
 package gateway
 
 import (
@@ -13,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -22,58 +17,58 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
-	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/acklink"
+	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/notify/pagerduty"
+	"github.com/pagerd/pagerd/notify/twilio"
 	"github.com/pagerd/pagerd/policy"
 )
 
-// Options configure a Server.
-type Options struct {
-	// ConfigPath is where the config is reloaded from.
-	ConfigPath string
-	// Config is the config already loaded from ConfigPath.
-	Config *policy.Config
-	Store  store.Store
+// ServerOptions configure a Server.
+type ServerOptions struct {
+	// Config is the config in force (it changes on reload); Reload reloads
+	// it, for POST /-/reload.
+	Config func() *policy.Config
+	Reload func() error
+	// Incidents is where every change to an incident goes.
+	Incidents *incident.Service
+	// Links answers the signed ack links.
+	Links *acklink.Pages
+	// Twilio and PagerDuty answer the providers' callbacks.
+	Twilio    *twilio.Callbacks
+	PagerDuty *pagerduty.Webhook
+	// Health answers /-/ready.
+	Health *Health
+	// Backup, when set, serves GET /-/backup (the embedded store).
+	Backup BackupFunc
 	Logger *slog.Logger
-	// Registry receives the daemon's metrics; Gatherer serves /metrics.
+	// Registry receives the server's metrics; Gatherer serves /metrics.
 	Registry prometheus.Registerer
 	Gatherer prometheus.Gatherer
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// TrustedProxies are the addresses whose X-Forwarded-For is believed
+	// (server.trusted_proxies, read at start).
+	TrustedProxies []string
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish after a stop (default 30s).
 	ShutdownTimeout time.Duration
-	// Wake, when set, is called when a write leaves a page due at once, so
-	// the dispatchers send it now rather than at their next look.
-	Wake func()
-	// Health answers /-/ready (NewHealth; run its probes with Run). When
-	// nil, readiness is the store's Ping.
-	Health *Health
-	// PagerDuty, when set, is told when pagerd acknowledges or resolves an
-	// incident it pushed through PagerDuty.
-	PagerDuty *notify.PagerDuty
-	// Backup, when set, serves GET /-/backup (the embedded store).
-	Backup BackupFunc
 }
 
-// Server is the HTTP side of the daemon.
+// Server is the daemon's HTTP side: routes, authentication, body limits,
+// the intake's decoding, and the answers. It changes no incident itself:
+// every change goes to the incident service.
 type Server struct {
-	cfg      atomic.Pointer[policy.Config]
-	path     string
-	store    store.Store
+	o        ServerOptions
 	log      *slog.Logger
 	now      func() time.Time
 	m        *metrics
 	echo     *echo.Echo
 	shutdown time.Duration
 
-	wake     func()
-	health   *Health
-	pd       *notify.PagerDuty
-	backupFn BackupFunc
-	reloadMu sync.Mutex
-	limitMu  sync.Mutex
-	limits   map[string]*rate.Limiter
+	limitMu sync.Mutex
+	limits  map[string]*rate.Limiter
 }
 
 // Body limits: PagerDuty's documented cap for events, and a generous one for
@@ -81,13 +76,12 @@ type Server struct {
 const (
 	alertmanagerBodyLimit = 8 << 20
 	apiBodyLimit          = 64 << 10
+	callbackBodyLimit     = 64 << 10
+	webhookBodyLimit      = 2 << 20
 )
 
-// New builds the server and its routes.
-func New(o Options) (*Server, error) {
-	if o.Config == nil || o.Store == nil {
-		return nil, errors.New("gateway: Config and Store are required")
-	}
+// NewServer builds the server and its routes.
+func NewServer(o ServerOptions) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -101,21 +95,12 @@ func New(o Options) (*Server, error) {
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = 30 * time.Second
 	}
-	s := &Server{path: o.ConfigPath, store: o.Store, log: o.Logger, now: o.Now, m: newMetrics(o.Registry),
-		shutdown: o.ShutdownTimeout, limits: map[string]*rate.Limiter{}, wake: o.Wake, pd: o.PagerDuty, backupFn: o.Backup}
-	s.cfg.Store(o.Config)
-	s.m.loaded(o.Config, o.Now())
-	s.m.openIncidents = newOpenIncidents(o.Store, s.Config, o.Now, o.Logger)
-	o.Registry.MustRegister(s.m.openIncidents)
-	s.health = o.Health
-	if s.health == nil {
-		s.health = NewHealth(o.Store, 0) // never probed: readiness is Ping, and the writes Instrument reports
-	}
-	registerReadiness(o.Registry, s.health)
+	s := &Server{o: o, log: o.Logger, now: o.Now, m: newMetrics(o.Registry), shutdown: o.ShutdownTimeout,
+		limits: map[string]*rate.Limiter{}}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.IPExtractor = ipExtractor(o.Config.Server.TrustedProxies)
+	e.IPExtractor = ipExtractor(o.TrustedProxies)
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{}))
 	e.Use(s.observe)
@@ -129,11 +114,11 @@ func New(o Options) (*Server, error) {
 	e.POST("/api/v1/alertmanager", s.alertmanager, deadline, bodyLimit(alertmanagerBodyLimit))
 	e.POST("/api/v1/alertmanager/:key", s.alertmanager, deadline, bodyLimit(alertmanagerBodyLimit))
 	e.POST("/v2/enqueue", s.enqueue, deadline)
-	e.POST("/api/v1/pagerduty/webhook", s.pagerDutyWebhook, deadline, bodyLimit(2<<20))
-	e.POST("/api/v1/twilio/status", s.twilioStatus, deadline, bodyLimit(64<<10))
-	e.POST("/api/v1/twilio/sms", s.twilioSMS, deadline, bodyLimit(64<<10))
-	e.POST("/api/v1/twilio/voice", s.twilioVoice, deadline, bodyLimit(64<<10))
-	e.POST("/api/v1/twilio/voice/gather", s.twilioGather, deadline, bodyLimit(64<<10))
+	e.POST(pagerduty.WebhookPath, handle(o.PagerDuty.ServeWebhook), deadline, bodyLimit(webhookBodyLimit))
+	e.POST(twilio.StatusPath, handle(o.Twilio.Status), deadline, bodyLimit(callbackBodyLimit))
+	e.POST(twilio.SMSPath, handle(o.Twilio.SMS), deadline, bodyLimit(callbackBodyLimit))
+	e.POST(twilio.VoicePath, handle(o.Twilio.Voice), deadline, bodyLimit(callbackBodyLimit))
+	e.POST(twilio.GatherPath, handle(o.Twilio.Gather), deadline, bodyLimit(callbackBodyLimit))
 
 	// The API's middleware is given per route, never to the group: group
 	// middleware makes echo route every unmatched path and method under
@@ -146,9 +131,9 @@ func New(o Options) (*Server, error) {
 	api.POST("/incidents/:id/:action", s.incidentAction, deadline, act, apiLimit)
 	api.GET("/oncall", s.oncall, deadline, read, apiLimit)
 
-	links := e.Group("/ack", deadline, bodyLimit(apiBodyLimit))
-	links.GET("/:token", s.linkShow)
-	links.POST("/:token/:action", s.linkAct)
+	links := e.Group(acklink.Path, deadline, bodyLimit(apiBodyLimit))
+	links.GET("/:token", handle(o.Links.Show))
+	links.POST("/:token/:action", handle(o.Links.Act))
 
 	e.GET("/-/healthy", func(c echo.Context) error { return c.String(http.StatusOK, "pagerd is healthy\n") })
 	e.GET("/-/ready", s.ready)
@@ -160,14 +145,36 @@ func New(o Options) (*Server, error) {
 	}
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 	s.echo = e
-	return s, nil
+	return s
+}
+
+// handle mounts a handler of another package (a provider's callback, the
+// ack links): it gets the route's parameters as the request's path values,
+// and its errors go to the one error handler like the server's own.
+func handle(h func(http.ResponseWriter, *http.Request) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		for _, name := range c.ParamNames() {
+			r.SetPathValue(name, c.Param(name))
+		}
+		return h(c.Response(), r)
+	}
 }
 
 // Handler is the server's HTTP handler, for tests and embedding.
 func (s *Server) Handler() http.Handler { return s.echo }
 
-// Config is the config in force.
-func (s *Server) Config() *policy.Config { return s.cfg.Load() }
+// config is the config in force.
+func (s *Server) config() *policy.Config { return s.o.Config() }
+
+// configLoaded takes a new config into use: the rate limits start over
+// for it, and its services' counters are created at zero.
+func (s *Server) configLoaded(cfg *policy.Config) {
+	s.limitMu.Lock()
+	s.limits = map[string]*rate.Limiter{}
+	s.limitMu.Unlock()
+	s.m.loaded(cfg)
+}
 
 // Serve answers on the listener until ctx ends, then stops taking new
 // connections and waits up to the shutdown timeout for in-flight requests.
@@ -193,35 +200,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return nil
 }
 
-// Reload reads the config file again and swaps it in if it is valid. A bad
-// config is refused and the old one stays.
-func (s *Server) Reload() error {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	c, err := policy.LoadFile(s.path)
-	if err == nil {
-		// A reload must not swap in a config whose secrets are missing:
-		// the old one still pages.
-		err = c.CheckSecrets()
-	}
-	if err != nil {
-		s.m.reloads.WithLabelValues("failure").Inc()
-		s.m.reloadOK.Set(0)
-		s.log.Error("config reload failed; keeping the old config", "err", err)
-		return err
-	}
-	s.cfg.Store(c)
-	s.limitMu.Lock()
-	s.limits = map[string]*rate.Limiter{}
-	s.limitMu.Unlock()
-	s.m.reloads.WithLabelValues("success").Inc()
-	s.m.loaded(c, s.now())
-	s.log.Info("config reloaded", "services", len(c.Services), "users", len(c.Users))
-	return nil
-}
-
 func (s *Server) reload(c echo.Context) error {
-	if err := s.Reload(); err != nil {
+	if err := s.o.Reload(); err != nil {
 		return echo.NewHTTPError(http.StatusInternalServerError, "config not reloaded, the old one stays: "+err.Error())
 	}
 	return c.String(http.StatusOK, "config reloaded\n")
@@ -230,14 +210,17 @@ func (s *Server) reload(c echo.Context) error {
 func (s *Server) ready(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
-	if err := s.health.Check(ctx); err != nil {
+	if err := s.o.Health.Check(ctx); err != nil {
 		return c.String(http.StatusServiceUnavailable, "pagerd is not ready: "+err.Error()+"\n")
 	}
 	return c.String(http.StatusOK, "pagerd is ready\n")
 }
 
-// errorHandler answers every error as JSON {"error": ..., "request_id": ...}.
-// Store outages become 503 so senders retry; nothing else leaks internals.
+// errorHandler answers every error as JSON {"error": ..., "request_id": ...}:
+// the server's own refusals (inputError), those of the handlers it mounts
+// (notify.RequestError), and the incident service's errors, each mapped to
+// its status code. Store outages become 503 so senders retry; nothing else
+// leaks internals.
 func (s *Server) errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
@@ -245,6 +228,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	code, msg := http.StatusInternalServerError, "internal error"
 	var he *echo.HTTPError
 	var ie *inputError
+	var re *notify.RequestError
 	switch {
 	case errors.As(err, &he):
 		code = he.Code
@@ -258,11 +242,19 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		}
 	case errors.As(err, &ie):
 		code, msg = ie.code, ie.msg
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.As(err, &re):
+		code, msg = re.Status, re.Msg
+	case errors.Is(err, incident.ErrUnavailable):
 		code, msg = http.StatusServiceUnavailable, unavailableMessage(err)
 		s.log.Error("store unavailable", "route", c.Path(), "err", err)
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, incident.ErrNotFound):
 		code, msg = http.StatusNotFound, "incident not found"
+	case errors.Is(err, incident.ErrAlreadyResolved), errors.Is(err, incident.ErrConflict):
+		code, msg = http.StatusConflict, err.Error()
+	case errors.Is(err, incident.ErrNotYours):
+		code, msg = http.StatusForbidden, err.Error()
+	case errors.Is(err, incident.ErrBadInput):
+		code, msg = http.StatusBadRequest, err.Error()
 	default:
 		s.log.Error("request failed", "route", c.Path(), "err", err)
 	}
@@ -283,7 +275,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 // unavailableMessage says what a 503 means, and never more than is known:
 // "nothing was stored" only when the write certainly did not happen.
 func unavailableMessage(err error) string {
-	if errors.Is(err, store.ErrOutcomeUnknown) {
+	if errors.Is(err, incident.ErrOutcomeUnknown) {
 		return "the incident store did not confirm the write in time: it may or may not have been stored; " +
 			"retry: a retry lands on the same incident, it never opens a second one"
 	}
@@ -376,7 +368,7 @@ func (s *Server) logRejected(c echo.Context, route string, code int, reqID strin
 				k = bearer(c.Request())
 			}
 			key = "unknown"
-			if svc := serviceByAlertmanagerKey(s.Config(), k); svc != nil {
+			if svc := serviceByAlertmanagerKey(s.config(), k); svc != nil {
 				key = "services[" + svc.Name + "].integrations.alertmanager_key"
 			}
 		}

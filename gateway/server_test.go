@@ -1,211 +1,28 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pagerd/pagerd/gateway/store"
-	"github.com/pagerd/pagerd/gateway/store/boltstore"
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
 	"github.com/pagerd/pagerd/internal/redistest"
 	"github.com/pagerd/pagerd/policy"
 )
 
-const (
-	amKey    = "am-key-0123456789abcdef0123456789"
-	pdKey    = "pdkey00000000000000000000000000a"
-	apiToken = "api-token-for-tests"
-)
-
-const testConfig = `
-api:
-  tokens:
-    - {name: ops, token: ` + apiToken + `, role: admin}
-users:
-  - {id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}
-  - {id: bob, name: Bob, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}
-schedules:
-  - name: s
-    handoff: {weekday: monday, time: "00:00"}
-    tiers:
-      - {name: primary, start: 2025-01-06, members: [ann]}
-      - {name: secondary, start: 2025-01-06, members: [bob]}
-escalation_policies:
-  - name: p
-    levels:
-      - {name: primary, targets: [{schedule: s, tier: primary}], timeout: 15m}
-      - {name: secondary, targets: [{schedule: s, tier: secondary}]}
-services:
-  - name: api
-    priority_scheme: P0-P3
-    escalation_policy: p
-    integrations: {alertmanager_key: ` + amKey + `, pagerduty_routing_key: ` + pdKey + `}
-    targets:
-      P0: {acknowledge: 5m}
-  - name: batch
-    priority_scheme: SEV-1-4
-    escalation_policy: p
-    incident_key: fingerprint
-    integrations: {alertmanager_key: batch-key-0000000000000000000000}
-`
-
-// fixedNow is the test clock: a Wednesday in the week ann is primary.
-var fixedNow = time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
-
-type harness struct {
-	t     *testing.T
-	srv   *Server
-	http  *httptest.Server
-	store store.Store
-	cfg   string
-	logs  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-func newHarness(t *testing.T, st store.Store) *harness {
-	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "pagerd.yaml")
-	if err := os.WriteFile(path, []byte(testConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := policy.LoadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	srv, err := New(Options{ConfigPath: path, Config: cfg, Store: st, Now: func() time.Time { return fixedNow },
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	return &harness{t: t, srv: srv, http: hs, store: st, cfg: path, logs: logs}
-}
-
-func redisStore(t *testing.T) (store.Store, *redistest.Server) {
-	t.Helper()
-	r := redistest.Start(t)
-	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true, MaxRetries: -1,
-		DialTimeout: 500 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
-	t.Cleanup(func() { rdb.Close() })
-	return redisstore.New(rdb, "t"), r
-}
-
-func boltStore(t *testing.T) store.Store {
-	t.Helper()
-	s, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-type response struct {
-	code int
-	body string
-	hdr  http.Header
-}
-
-func (r response) json(t *testing.T, v any) {
-	t.Helper()
-	if err := json.Unmarshal([]byte(r.body), v); err != nil {
-		t.Fatalf("response is not JSON (%v): %s", err, r.body)
-	}
-}
-
-func (h *harness) do(method, path string, body string, hdr ...string) response {
-	h.t.Helper()
-	req, err := http.NewRequest(method, h.http.URL+path, strings.NewReader(body))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, string(b), resp.Header}
-}
-
-func (h *harness) api(method, path, body string) response {
-	return h.do(method, path, body, "Authorization", "Bearer "+apiToken)
-}
-
-// amPayload is a webhook v4 body as Alertmanager sends it.
-func amPayload(status, groupKey string, alerts ...map[string]string) string {
-	var as []map[string]any
-	for _, ls := range alerts {
-		as = append(as, map[string]any{"status": status, "labels": ls, "annotations": map[string]string{"summary": "disk almost full"},
-			"startsAt": "2025-09-10T05:59:00Z", "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prom/graph", "fingerprint": ""})
-	}
-	b, _ := json.Marshal(map[string]any{"version": "4", "groupKey": groupKey, "status": status, "receiver": "pagerd",
-		"groupLabels": map[string]string{"alertname": "DiskFull"}, "commonLabels": alerts[0], "commonAnnotations": map[string]string{},
-		"externalURL": "http://am:9093", "alerts": as})
-	return string(b)
-}
-
-type listResp struct {
-	Incidents []incidentView `json:"incidents"`
-}
-
-func (h *harness) list(query string) []incidentView {
-	h.t.Helper()
-	r := h.api("GET", "/api/v1/incidents"+query, "")
-	if r.code != 200 {
-		h.t.Fatalf("list: %d %s", r.code, r.body)
-	}
-	var l listResp
-	r.json(h.t, &l)
-	return l.Incidents
-}
-
-func stores(t *testing.T) map[string]func(*testing.T) store.Store {
-	return map[string]func(*testing.T) store.Store{
-		"redis":    func(t *testing.T) store.Store { s, _ := redisStore(t); return s },
-		"embedded": boltStore,
-	}
-}
-
 func TestAlertmanagerWebhook(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, mk(t))
+			h := newHarness(t, withStore(mk(t)))
 			firing := amPayload("firing", `{}:{alertname="DiskFull"}`, map[string]string{"alertname": "DiskFull", "severity": "critical", "instance": "db1"})
 			r := h.do("POST", "/api/v1/alertmanager", firing, "Authorization", "Bearer "+amKey)
 			if r.code != 200 {
@@ -256,7 +73,7 @@ func TestAlertmanagerWebhook(t *testing.T) {
 }
 
 func TestAlertmanagerFingerprintMode(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	h := newHarness(t)
 	body := amPayload("firing", `{}:{alertname="Job"}`,
 		map[string]string{"alertname": "Job", "job": "a", "severity": "warning"},
 		map[string]string{"alertname": "Job", "job": "b", "severity": "critical"})
@@ -277,7 +94,7 @@ func TestAlertmanagerFingerprintMode(t *testing.T) {
 }
 
 func TestGroupTakesTheMostUrgentAlert(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	h := newHarness(t)
 	body := amPayload("firing", `{}:{alertname="Mixed"}`,
 		map[string]string{"alertname": "Mixed", "severity": "info"},
 		map[string]string{"alertname": "Mixed", "severity": "critical", "instance": "x"})
@@ -290,7 +107,7 @@ func TestGroupTakesTheMostUrgentAlert(t *testing.T) {
 }
 
 func TestAlertmanagerBadInput(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	h := newHarness(t)
 	good := amPayload("firing", "g", map[string]string{"alertname": "A"})
 	auth := []string{"Authorization", "Bearer " + amKey}
 	cases := []struct {
@@ -328,7 +145,7 @@ func TestAlertmanagerBadInput(t *testing.T) {
 }
 
 func TestPagerDutyEvents(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	h := newHarness(t)
 	trigger := `{"routing_key":"` + pdKey + `","event_action":"trigger","dedup_key":"db-down","payload":{"summary":"DB down","source":"db1","severity":"critical","custom_details":{"team":"storage"}}}`
 	r := h.do("POST", "/v2/enqueue", trigger)
 	if r.code != 202 || r.body != `{"status":"success","message":"Event processed","dedup_key":"db-down"}`+"\n" {
@@ -391,7 +208,7 @@ func TestPagerDutyEvents(t *testing.T) {
 }
 
 func TestIncidentAPI(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	h := newHarness(t)
 	h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A", "severity": "critical"}), "Authorization", "Bearer "+amKey)
 	h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g2", map[string]string{"alertname": "B", "severity": "warning"}), "Authorization", "Bearer "+amKey)
 	incs := h.list("?priority=P0")
@@ -477,7 +294,7 @@ func TestIncidentAPI(t *testing.T) {
 // back, the retry succeeds.
 func TestRedisDown(t *testing.T) {
 	st, r := redisStore(t)
-	h := newHarness(t, st)
+	h := newHarness(t, withStore(st))
 	body := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "critical"})
 	r.Stop(t)
 	resp := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+amKey)
@@ -492,11 +309,13 @@ func TestRedisDown(t *testing.T) {
 		t.Fatalf("PD event with redis down: %d %s", resp.code, resp.body)
 	}
 	r.Restart(t)
-	if resp := h.do("GET", "/-/ready", ""); resp.code != 200 {
-		t.Fatalf("ready after restart: %d", resp.code)
-	}
 	if resp := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+amKey); resp.code != 200 {
 		t.Fatalf("retry: %d %s", resp.code, resp.body)
+	}
+	// Ready once an alert is stored again (or 10 s after the refused one,
+	// docs/RELIABILITY.md).
+	if resp := h.do("GET", "/-/ready", ""); resp.code != 200 {
+		t.Fatalf("ready after restart: %d", resp.code)
 	}
 	if incs := h.list(""); len(incs) != 1 {
 		t.Fatalf("after retry: %d incidents", len(incs))
@@ -504,7 +323,7 @@ func TestRedisDown(t *testing.T) {
 }
 
 func TestReload(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	h := newHarness(t)
 	body := amPayload("firing", "g", map[string]string{"alertname": "A"})
 	if r := h.do("POST", "/-/reload", ""); r.code != 401 {
 		t.Fatalf("reload without token: %d", r.code)
@@ -541,14 +360,14 @@ func TestReload(t *testing.T) {
 // TestSecretsNeverLogged sends keys in every place they travel and checks
 // the logs.
 func TestSecretsNeverLogged(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	h := newHarness(t)
 	body := amPayload("firing", "g", map[string]string{"alertname": "A"})
 	h.do("POST", "/api/v1/alertmanager/"+amKey, body)
 	h.do("POST", "/api/v1/alertmanager/"+amKey+"x", body)
 	h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+amKey)
 	h.do("POST", "/v2/enqueue", `{"routing_key":"`+pdKey+`","event_action":"trigger","payload":{"summary":"x","source":"y","severity":"error"}}`)
 	h.api("GET", "/api/v1/incidents", "")
-	h.srv.log.Info("config", "cfg", h.srv.Config())
+	h.log.Info("config", "cfg", h.config())
 	logs := h.logs.String()
 	if !strings.Contains(logs, "/api/v1/alertmanager/:key") {
 		t.Fatalf("requests were not logged at all:\n%s", logs)
@@ -569,7 +388,7 @@ func TestTwoServersShareRedis(t *testing.T) {
 		t.Cleanup(func() { rdb.Close() })
 		return redisstore.New(rdb, "shared")
 	}
-	a, b := newHarness(t, open()), newHarness(t, open())
+	a, b := newHarness(t, withStore(open())), newHarness(t, withStore(open()))
 	body := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "critical"})
 	a.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+amKey)
 	b.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+amKey)
@@ -598,18 +417,17 @@ func (g *gatedStore) Trigger(ctx context.Context, inc *store.Incident, tl []stor
 	return g.Store.Trigger(ctx, inc, tl)
 }
 
-// TestGracefulShutdown: stopping the server lets the request in flight
-// finish and store its alert, then Serve returns.
+// TestGracefulShutdown: stopping the daemon lets the request in flight
+// finish and store its alert, then Run returns.
 func TestGracefulShutdown(t *testing.T) {
 	g := &gatedStore{Store: boltStore(t), entered: make(chan struct{}), release: make(chan struct{})}
-	h := newHarness(t, g)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	h := newHarness(t, withStore(g), onListener(l))
 	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- h.srv.Serve(ctx, l) }()
+	served := h.run(ctx)
 	done := make(chan int, 1)
 	go func() {
 		req, _ := http.NewRequest("POST", "http://"+l.Addr().String()+"/api/v1/alertmanager",
@@ -643,7 +461,7 @@ func TestGracefulShutdown(t *testing.T) {
 }
 
 func TestHealthAndReady(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	h := newHarness(t)
 	for path, want := range map[string]int{"/-/healthy": 200, "/-/ready": 200, "/metrics": 200, "/nope": 404} {
 		if r := h.do("GET", path, ""); r.code != want {
 			t.Errorf("%s: %d, want %d", path, r.code, want)
@@ -654,7 +472,7 @@ func TestHealthAndReady(t *testing.T) {
 // TestRepeatThatGetsWorseRaisesPriority: a warning group is P2; when a
 // critical alert joins it, the repeat makes it P0 and pages again.
 func TestRepeatThatGetsWorseRaisesPriority(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	h := newHarness(t)
 	warn := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"})
 	if r := h.do("POST", "/api/v1/alertmanager", warn, "Authorization", "Bearer "+amKey); r.code != 200 {
 		t.Fatalf("%d %s", r.code, r.body)
@@ -690,11 +508,11 @@ func TestRepeatThatGetsWorseRaisesPriority(t *testing.T) {
 // group's next flush) and PagerDuty clients PagerDuty's 429 throttle
 // answer; nothing over the limit is stored.
 func TestRateLimitPerIntegrationKey(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	h := newHarness(t)
 	if err := os.WriteFile(h.cfg, []byte(testConfig+"\nserver: {rate_limit: {per_second: 0.001, burst: 2}}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.srv.Reload(); err != nil {
+	if err := h.d.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	var codes []int

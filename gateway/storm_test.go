@@ -3,12 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -16,11 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
+	"github.com/pagerd/pagerd/gateway/acklink"
+	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/providertest"
 	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/notify/pagerduty"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -60,7 +57,7 @@ services:
 `
 
 // fireAs posts one alert of a service (by its key) and returns its incident.
-func fireAs(h *dispatchHarness, key, group, severity string) string {
+func fireAs(h *harness, key, group, severity string) string {
 	h.t.Helper()
 	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", group, map[string]string{"alertname": group, "severity": severity}),
 		"Authorization", "Bearer "+key)
@@ -73,7 +70,7 @@ func fireAs(h *dispatchHarness, key, group, severity string) string {
 }
 
 // storm fires n critical alerts for ann at the clock's time.
-func storm(h *dispatchHarness, n int, prefix string) []string {
+func storm(h *harness, n int, prefix string) []string {
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = fireAs(h, amKey, fmt.Sprintf("%s%02d", prefix, i), "critical")
@@ -127,7 +124,7 @@ func sameSet(a, b []string) bool {
 	return strings.Join(x, ",") == strings.Join(y, ",")
 }
 
-func timeline(h *dispatchHarness, id string) []store.Entry {
+func timeline(h *harness, id string) []store.Entry {
 	h.t.Helper()
 	var v incidentView
 	h.api("GET", "/api/v1/incidents/"+id, "").json(h.t, &v)
@@ -153,7 +150,7 @@ func entriesOf(tl []store.Entry, typ, channel string) []store.Entry {
 func TestStormBundling(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			h := newDispatchHarness(t, mk(t), stormConfig, fixedNow, 1)
+			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig))
 			ids := storm(h, 20, "g")
 			h.step(fixedNow)
 			if got := len(h.rec.sentTo("ann", "push")); got != 3 {
@@ -216,7 +213,7 @@ func TestStormBundling(t *testing.T) {
 // once; a second P0 in the same window waits with the rest, and the bundle
 // leads with the most urgent.
 func TestStormMoreUrgentGoesOutAtOnce(t *testing.T) {
-	h := newDispatchHarness(t, boltStore(t), stormConfig, fixedNow, 1)
+	h := newHarness(t, withConfig(stormConfig))
 	for i := 0; i < 5; i++ {
 		fireAs(h, amKey, fmt.Sprintf("warn%d", i), "warning")
 	}
@@ -246,7 +243,7 @@ func TestStormMoreUrgentGoesOutAtOnce(t *testing.T) {
 // page waited are not in the bundle, the message says which, and their
 // timelines record no page; the others' pages go on.
 func TestStormLeavesOutWhatWasAcknowledged(t *testing.T) {
-	h := newDispatchHarness(t, boltStore(t), stormConfig, fixedNow, 1)
+	h := newHarness(t, withConfig(stormConfig))
 	ids := storm(h, 8, "g")
 	h.step(fixedNow)
 	_, held := split(t, ids, h.rec.sentTo("ann", "push"))
@@ -289,7 +286,7 @@ func stormLink(t *testing.T, m notify.Message) string {
 func TestStormAckLinkActsOnTheBundle(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			h := newDispatchHarness(t, mk(t), stormConfig, fixedNow, 1)
+			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig))
 			ids := storm(h, 12, "g")
 			h.step(fixedNow)
 			atOnce, held := split(t, ids, h.rec.sentTo("ann", "push"))
@@ -308,7 +305,7 @@ func TestStormAckLinkActsOnTheBundle(t *testing.T) {
 			if r := h.api("POST", "/api/v1/incidents/"+held[0]+"/acknowledge", `{"user":"bob"}`); r.code != 200 {
 				t.Fatalf("ack: %d", r.code)
 			}
-			bobLink := "/ack/" + SignLink(h.srv.Config().Server.LinkSecret, bundle.Incident, "bob", fixedNow.Add(time.Hour))
+			bobLink := "/ack/" + acklink.Sign(h.config().Server.LinkSecret, bundle.Incident, "bob", fixedNow.Add(time.Hour))
 			if r := h.do("POST", bobLink+"/acknowledge", ""); r.code != 403 {
 				t.Fatalf("bob's link to ann's bundle: %d %s", r.code, r.body)
 			}
@@ -354,41 +351,30 @@ func TestStormAckLinkActsOnTheBundle(t *testing.T) {
 // in it; the storm's call reads the bundle out and 4 acknowledges all of
 // it; the call's delivery report lands in every incident's timeline.
 func TestStormSMSReplyAndKeypressActOnTheBundle(t *testing.T) {
-	fake := &fakeTwilio{}
-	tw := newTestServer(t, fake)
+	fake := providertest.NewTwilio(t)
 	cfgText := strings.Replace(stormConfig, `{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}`,
 		`{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: twilio, address: "+15555550111"}, {channel: voice, via: twilio, address: "+15555550111"}]}`, 1)
-	cfgText += "notifiers:\n  twilio: {account_sid: " + twSID + ", auth_token: " + twToken + ", from: \"" + twFrom + "\"}\n"
-	h := newDispatchHarness(t, boltStore(t), cfgText, fixedNow, 1)
-	if err := os.WriteFile(h.cfg, []byte(strings.Replace(cfgText, "https://pagerd.example.com", h.http.URL, 1)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.srv.Reload(); err != nil {
-		t.Fatal(err)
-	}
-	tr, _ := notify.NewTwilio(twSID, twToken, twFrom, tw.URL, h.http.URL+"/api/v1/twilio", tw.Client(), time.Second)
-	h.disp[0].o.Notifiers["twilio"] = tr
+	cfgText = strings.Replace(cfgText, "https://pagerd.example.com", harnessURL, 1)
+	cfgText += "notifiers:\n  twilio: {account_sid: " + twSID + ", auth_token: " + twToken + ", from: \"" + twFrom + "\", api_url: " + fake.URL + "}\n"
+	h := newHarness(t, withConfig(cfgText), realTransport("twilio"))
 	smsIDs := storm(h, 10, "s")
 	h.runUntil(fixedNow.Add(2*time.Minute + 10*time.Second))
-	fake.mu.Lock()
-	if len(fake.sent) != 4 {
-		fake.mu.Unlock()
-		t.Fatalf("Twilio got %d SMS, want 3 and one bundle", len(fake.sent))
+	if len(fake.Messages()) != 4 {
+		t.Fatalf("Twilio got %d SMS, want 3 and one bundle", len(fake.Messages()))
 	}
-	body := fake.sent[3].Get("Body")
+	body := fake.Messages()[3].Get("Body")
 	var atOnce []string
-	for _, m := range fake.sent[:3] {
+	for _, m := range fake.Messages()[:3] {
 		cb, _ := url.Parse(m.Get("StatusCallback"))
 		atOnce = append(atOnce, cb.Query().Get("incident"))
 	}
-	fake.mu.Unlock()
 	if !strings.HasPrefix(body, "[P0] 7 incidents (alert storm)") || !strings.Contains(body, "Reply 4 to ack") {
 		t.Fatalf("storm SMS %q", body)
 	}
 	code := body[strings.LastIndex(body, "(code ")+6 : strings.LastIndex(body, ")")]
 	text := func(body string) string {
 		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
-		_, out := twilioPost(t, h.http.URL+"/api/v1/twilio/sms", form)
+		_, out := fake.Callback(t, h.url+"/api/v1/twilio/sms", form)
 		return out
 	}
 	if out := text("4 " + code); !strings.Contains(out, "pagerd: Acknowledged 7 of 7 incidents (code "+code+")") {
@@ -400,9 +386,7 @@ func TestStormSMSReplyAndKeypressActOnTheBundle(t *testing.T) {
 	callIDs := storm(h, 10, "c")
 	start := h.clock.Now()
 	h.runUntil(start.Add(5*time.Minute + 10*time.Second))
-	fake.mu.Lock()
-	calls := append([]url.Values(nil), fake.calls...)
-	fake.mu.Unlock()
+	calls := append([]url.Values(nil), fake.Calls()...)
 	var bundleCall url.Values
 	for _, c := range calls {
 		u, _ := url.Parse(c.Get("Url"))
@@ -413,12 +397,12 @@ func TestStormSMSReplyAndKeypressActOnTheBundle(t *testing.T) {
 	if bundleCall == nil {
 		t.Fatalf("no storm call among %d calls", len(calls))
 	}
-	_, say := twilioPost(t, bundleCall.Get("Url"), url.Values{"CallSid": {"CA9"}, "AnsweredBy": {"human"}})
+	_, say := fake.Callback(t, bundleCall.Get("Url"), url.Values{"CallSid": {"CA9"}, "AnsweredBy": {"human"}})
 	if !strings.Contains(say, "alert storm: 7 incidents, 7 of them not acknowledged. The most urgent, P 0, on api: disk almost full") {
 		t.Fatalf("the storm call says: %s", say)
 	}
-	gather := h.http.URL + "/api/v1/twilio/voice/gather?" + strings.SplitN(bundleCall.Get("Url"), "?", 2)[1]
-	if _, out := twilioPost(t, gather, url.Values{"Digits": {"4"}}); !strings.Contains(out, "Acknowledged 7 of 7 incidents.") {
+	gather := h.url + "/api/v1/twilio/voice/gather?" + strings.SplitN(bundleCall.Get("Url"), "?", 2)[1]
+	if _, out := fake.Callback(t, gather, url.Values{"Digits": {"4"}}); !strings.Contains(out, "Acknowledged 7 of 7 incidents.") {
 		t.Fatalf("4 on the storm call: %s", out)
 	}
 	acked := 0
@@ -433,7 +417,7 @@ func TestStormSMSReplyAndKeypressActOnTheBundle(t *testing.T) {
 		t.Fatalf("%d of the storm's incidents acknowledged by the keypress, want 7", acked)
 	}
 	status, _ := url.Parse(bundleCall.Get("StatusCallback"))
-	if code, _ := twilioPost(t, h.http.URL+status.RequestURI(), url.Values{"CallSid": {"CA9"}, "CallStatus": {"completed"}}); code != 204 {
+	if code, _ := fake.Callback(t, h.url+status.RequestURI(), url.Values{"CallSid": {"CA9"}, "CallStatus": {"completed"}}); code != 204 {
 		t.Fatalf("status callback: %d", code)
 	}
 	cb, _ := url.Parse(bundleCall.Get("Url"))
@@ -448,61 +432,35 @@ func TestStormSMSReplyAndKeypressActOnTheBundle(t *testing.T) {
 	}
 }
 
-// twilioPost posts a form to one of pagerd's Twilio callbacks, signed as
-// Twilio signs it.
-func twilioPost(t *testing.T, u string, form url.Values) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", twilioSign(twToken, u, form))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 // TestStormPagerDutyActsOnTheBundle: the storm's push goes to PagerDuty as
 // one event whose dedup key names the bundle; PagerDuty's webhook
 // acknowledging it acknowledges every incident in it.
 func TestStormPagerDutyActsOnTheBundle(t *testing.T) {
-	fake := &fakePagerDuty{}
-	pdSrv := newTestServer(t, fake)
-	h := newDispatchHarness(t, boltStore(t), pdConfig, fixedNow, 1)
-	pd := notify.NewPagerDuty(pdSrv.URL, pdSrv.Client(), time.Second)
-	h.disp[0].o.Notifiers["pagerduty"] = pd
-	h.srv.pd = pd
-	h.disp[0].o.PagerDuty = pd
+	fake := providertest.NewPagerDuty(t)
+	h := newHarness(t, withConfig(pagerDutyAt(fake)), realTransport("pagerduty"))
 	ids := storm(h, 6, "g")
 	h.step(fixedNow)
 	h.step(fixedNow.Add(10 * time.Second))
-	fake.mu.Lock()
-	if len(fake.events) != 4 {
-		fake.mu.Unlock()
-		t.Fatalf("PagerDuty got %d events, want 3 and one bundle", len(fake.events))
+	if len(fake.Events()) != 4 {
+		t.Fatalf("PagerDuty got %d events, want 3 and one bundle", len(fake.Events()))
 	}
-	key := fake.events[3].DedupKey
-	fake.mu.Unlock()
-	bundle, user, ok := notify.ParsePagerDutyDedupKey(key)
+	key := fake.Events()[3].DedupKey
+	bundle, user, ok := pagerduty.ParseDedupKey(key)
 	if !ok || user != "carol" || !store.IsBundleID(bundle) {
 		t.Fatalf("bundle event dedup key %q", key)
 	}
 	body := `{"event":{"id":"01ABC","event_type":"incident.acknowledged","agent":{"summary":"Carol"},"data":{"id":"Q1","type":"incident","incident_key":"` + key + `"}}}`
-	if r := h.do("POST", "/api/v1/pagerduty/webhook", body, "X-PagerDuty-Signature", signPD([]byte(body), "pd-webhook-secret-for-tests")); r.code != 204 {
-		t.Fatalf("webhook: %d %s", r.code, r.body)
+	if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, body); code != 204 {
+		t.Fatalf("webhook: %d %s", code, out)
 	}
 	checkAcked(t, h, ids, ids3(fake))
 }
 
 // ids3 is the incidents of the first three PagerDuty events.
-func ids3(f *fakePagerDuty) []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func ids3(f *providertest.PagerDuty) []string {
 	var out []string
-	for _, ev := range f.events[:3] {
-		id, _, _ := notify.ParsePagerDutyDedupKey(ev.DedupKey)
+	for _, ev := range f.Events()[:3] {
+		id, _, _ := pagerduty.ParseDedupKey(ev.DedupKey)
 		out = append(out, id)
 	}
 	return out
@@ -510,7 +468,7 @@ func ids3(f *fakePagerDuty) []string {
 
 // checkAcked: every incident but those paged at once is acknowledged (by
 // acting on the bundle), and those are still triggered.
-func checkAcked(t *testing.T, h *dispatchHarness, ids, atOnce []string) {
+func checkAcked(t *testing.T, h *harness, ids, atOnce []string) {
 	t.Helper()
 	for _, id := range ids {
 		var v incidentView
@@ -557,12 +515,12 @@ func (s *stuckTransport) stuckNow() int { s.mu.Lock(); defer s.mu.Unlock(); retu
 // ann's hung sends take only the workers they are in.
 func TestStormHoldsNobodyElse(t *testing.T) {
 	st, _ := redisStore(t)
-	h := newDispatchHarness(t, st, stormConfig, fixedNow, 0)
+	h := newHarness(t, withStore(st), withConfig(stormConfig), replicas(0))
 	slow := &stuckTransport{user: "ann", release: make(chan struct{})}
-	reg := prometheus.NewRegistry()
-	d := NewDispatcher(DispatcherOptions{Store: st, Config: h.srv.Config, Now: h.clock.Now, Registry: reg,
-		Notifiers: map[string]notify.Notifier{"log": slow}, Workers: 16, SendTimeout: time.Minute,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	d, reg := h.dispatcher(func(o *dispatch.Options) {
+		o.Notifiers = map[string]notify.Notifier{"log": slow}
+		o.Workers, o.SendTimeout = 16, time.Minute
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})
 	go func() { defer close(ran); _ = d.Run(ctx) }()
@@ -570,7 +528,7 @@ func TestStormHoldsNobodyElse(t *testing.T) {
 	defer close(slow.release)
 
 	const n = 10000
-	cfg := h.srv.Config()
+	cfg := h.config()
 	svc := cfg.Service("api")
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
@@ -580,17 +538,16 @@ func TestStormHoldsNobodyElse(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if _, _, err := h.srv.trigger(context.Background(), cfg, alert{service: svc, dedupKey: fmt.Sprintf("storm-%05d", i),
-				source: "test", labels: []map[string]string{{"severity": "critical"}}, summary: fmt.Sprintf("storm %d", i)}); err != nil {
+			if _, _, err := h.d.Incidents().Trigger(context.Background(), cfg, incident.Alert{Service: svc, DedupKey: fmt.Sprintf("storm-%05d", i),
+				Source: "test", Labels: []map[string]string{{"severity": "critical"}}, Summary: fmt.Sprintf("storm %d", i)}); err != nil {
 				t.Error(err)
 			}
 		}(i)
 	}
 	wg.Wait()
 	d.Wake()
-	held := d.m.pages.WithLabelValues("push", "log", "held")
 	waitUntil(t, 2*time.Minute, "ann's pages to be sent or held", func() bool {
-		return testutil.ToFloat64(held) == n-3 && slow.stuckNow() == 3
+		return metric(t, reg, "pagerd_pages_total", "channel", "push", "via", "log", "result", "held") == n-3 && slow.stuckNow() == 3
 	})
 	// The window closes: the bundle's send hangs too.
 	h.clock.Set(fixedNow.Add(10 * time.Second))
@@ -615,25 +572,4 @@ func TestStormHoldsNobodyElse(t *testing.T) {
 	if got := len(slow.sentTo("ann", "push")); got != 0 {
 		t.Fatalf("ann's stuck provider delivered %d", got)
 	}
-}
-
-// waitUntil polls cond in real time (for the dispatcher's own goroutines,
-// not for a ladder step: those run on the fake clock).
-func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s", limit, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// newTestServer starts an httptest server that the test closes.
-func newTestServer(t *testing.T, h http.Handler) *httptest.Server {
-	t.Helper()
-	s := httptest.NewServer(h)
-	t.Cleanup(s.Close)
-	return s
 }

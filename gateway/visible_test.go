@@ -2,18 +2,11 @@ package gateway
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/logging"
 )
 
 // What happened must be visible: refused alerts in the log, who acted on
@@ -55,7 +48,7 @@ func findLog(lines []map[string]any, msg string, attrs map[string]any) map[strin
 // 415, 429) is logged at warn with the request id the sender got, the name
 // of the key it presented and why, never the key itself.
 func TestRejectedIngestionLogged(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	h := newHarness(t)
 	const wrongKey = "wrong-key-ffffffffffffffffffffffff"
 	good := amPayload("firing", "g", map[string]string{"alertname": "A"})
 	amName := "services[api].integrations.alertmanager_key"
@@ -85,7 +78,7 @@ func TestRejectedIngestionLogged(t *testing.T) {
 				if err := writeConfig(h.cfg, testConfig+"\nserver: {rate_limit: {per_second: 0.001, burst: 1}}\n"); err != nil {
 					t.Fatal(err)
 				}
-				if err := h.srv.Reload(); err != nil {
+				if err := h.d.Reload(); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -120,7 +113,7 @@ func TestRejectedIngestionLogged(t *testing.T) {
 // TestIncidentActionsLogged: acknowledging, updating, escalating and
 // resolving are logged with who did it.
 func TestIncidentActionsLogged(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	h := newHarness(t)
 	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "critical"}), "Authorization", "Bearer "+amKey)
 	if r.code != 200 {
 		t.Fatal(r.body)
@@ -155,7 +148,7 @@ func TestIncidentActionsLogged(t *testing.T) {
 // TestAlertmanagerResolveAnswersWithIncidents: a resolved notification
 // answers with the incidents it resolved, and nothing when there was none.
 func TestAlertmanagerResolveAnswersWithIncidents(t *testing.T) {
-	h := newHarness(t, boltStore(t))
+	h := newHarness(t)
 	firing := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "critical"})
 	r := h.do("POST", "/api/v1/alertmanager", firing, "Authorization", "Bearer "+amKey)
 	var opened struct{ Incidents, Resolved []string }
@@ -181,7 +174,7 @@ func TestAlertmanagerResolveAnswersWithIncidents(t *testing.T) {
 // the pages for the raised incident name that alert and how many alerts
 // are firing, and so does the timeline.
 func TestRaisedPageNamesTheAlert(t *testing.T) {
-	h := newDispatchHarness(t, boltStore(t), dispatchConfig, fixedNow, 1)
+	h := newHarness(t, withConfig(dispatchConfig))
 	latency := map[string]string{"alertname": "HighLatency", "severity": "warning"}
 	disk := map[string]string{"alertname": "DiskFull", "severity": "critical", "instance": "db2"}
 	if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g", latency), "Authorization", "Bearer "+amKey); r.code != 200 {
@@ -215,38 +208,3 @@ func TestRaisedPageNamesTheAlert(t *testing.T) {
 		t.Errorf("summary %q, timeline %+v", v.Summary, v.Timeline)
 	}
 }
-
-// TestRedisLogsThroughSlog: go-redis's own lines (a dial that fails during
-// an outage) come out as JSON through pagerd's logger, not as raw text.
-func TestRedisLogsThroughSlog(t *testing.T) {
-	logs := &syncBuffer{}
-	redis.SetLogger(RedisLogger{Log: slog.New(slog.NewJSONHandler(logs, nil))})
-	t.Cleanup(logging.Enable) // go-redis's default logger again
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close() // nothing listens there now
-	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
-	defer rdb.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err == nil {
-		t.Fatal("ping to nothing succeeded")
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(logs.String(), "failed to dial") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	lines := logLines(t, logs.String())
-	found := false
-	for _, l := range lines {
-		found = found || (l["level"] == "WARN" && l["component"] == "go-redis" && strings.HasPrefix(fmt.Sprint(l["msg"]), "redis client: connection pool: failed to dial"))
-	}
-	if !found {
-		t.Fatalf("go-redis's dial failure is not a JSON warn line:\n%s", logs.String())
-	}
-}
-
-func writeConfig(path, text string) error { return os.WriteFile(path, []byte(text), 0o600) }

@@ -1,7 +1,10 @@
-// Package notify delivers pages: one small interface, one implementation
-// per transport (log, webhook, ntfy, Twilio, PagerDuty), and retries,
-// throttling and circuit breaking in one place (Chain) rather than in each
-// transport.
+// Package notify delivers pages: one small interface (Notifier), the
+// transports that need no provider account (log, webhook, ntfy), and
+// retries, throttling and circuit breaking in one place (Chain) rather than
+// in each transport. Each provider with an account and callbacks has a
+// subpackage that holds all of it, sending and callbacks alike
+// (notify/twilio, notify/pagerduty); its callbacks act on incidents only
+// through Receiver, which the daemon's incident service implements.
 package notify
 
 import (

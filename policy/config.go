@@ -111,7 +111,10 @@ type NotifiersConfig struct {
 	Log struct {
 		Path string `yaml:"path"`
 	} `yaml:"log"`
-	// Webhook POSTs each page to the contact's address.
+	// Webhook POSTs each page to the contact's address; ntfy shares its
+	// settings. Unset, they are the transports' defaults (a 10s timeout, 3
+	// tries), as are the URLs and timeouts of PagerDuty and Twilio below:
+	// each transport sets its own, in one place.
 	Webhook struct {
 		Timeout     Duration `yaml:"timeout"`
 		MaxAttempts int      `yaml:"max_attempts"`

@@ -357,23 +357,16 @@ func (v *validator) notifiers() {
 	if w.Timeout < 0 {
 		v.errf("notifiers.webhook.timeout", "must not be negative")
 	}
-	if w.Timeout == 0 {
-		w.Timeout = Duration(10 * time.Second)
-	}
 	if w.MaxAttempts < 0 || w.MaxAttempts > 10 {
 		v.errf("notifiers.webhook.max_attempts", "must be from 1 to 10")
 	}
-	if w.MaxAttempts == 0 {
-		w.MaxAttempts = 3
-	}
 	pd := &v.cfg.Notifiers.PagerDuty
-	if pd.EventsURL == "" {
-		pd.EventsURL = "https://events.pagerduty.com"
-	} else if u, err := url.Parse(pd.EventsURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.errf("notifiers.pagerduty.events_url", "%q is not an absolute http(s) URL", pd.EventsURL)
-	}
-	if pd.Timeout == 0 {
-		pd.Timeout = Duration(10 * time.Second)
+	// The providers' URLs and timeouts left unset take the defaults of
+	// their transports (notify/pagerduty, notify/twilio), set there once.
+	if pd.EventsURL != "" {
+		if u, err := url.Parse(pd.EventsURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.errf("notifiers.pagerduty.events_url", "%q is not an absolute http(s) URL", pd.EventsURL)
+		}
 	}
 	// Declared counts: a secret given as ${ENV} or a _file is configured
 	// even while it is not there (check-config on a laptop).
@@ -399,12 +392,6 @@ func (v *validator) notifiers() {
 	}
 	if tw.AccountSID != "" && !strings.HasPrefix(tw.AccountSID, "AC") {
 		v.errf("notifiers.twilio.account_sid", "a Twilio account SID starts with AC")
-	}
-	if tw.APIURL == "" {
-		tw.APIURL = "https://api.twilio.com"
-	}
-	if tw.Timeout == 0 {
-		tw.Timeout = Duration(10 * time.Second)
 	}
 	st := &v.cfg.Notifiers.Storm
 	if st.Window == nil {

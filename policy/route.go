@@ -51,6 +51,25 @@ func (c *Config) Route(s *Service, lbls map[string]string, at time.Time) Route {
 	return r
 }
 
+// RouteGroup routes the alerts of one incident (an Alertmanager group):
+// each label set is routed and the most urgent result wins, so a group
+// with one critical alert among warnings is critical. It also returns the
+// index of the label set that decided, -1 when there are none (the route
+// of an alert without labels).
+func (c *Config) RouteGroup(s *Service, sets []map[string]string, at time.Time) (Route, int) {
+	if len(sets) == 0 {
+		return c.Route(s, nil, at), -1
+	}
+	best, decided := c.Route(s, sets[0], at), 0
+	for i, ls := range sets[1:] {
+		r := c.Route(s, ls, at)
+		if s.Scheme().Rank(r.Priority) < s.Scheme().Rank(best.Priority) {
+			best, decided = r, i+1
+		}
+	}
+	return best, decided
+}
+
 // severityPriority maps the severity label: the service's own table first,
 // then the default one, then the service's default priority. A rule that
 // matched without setting a priority keeps its name in the answer.

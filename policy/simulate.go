@@ -64,7 +64,7 @@ func (c *Config) Simulate(o SimOptions) (*SimResult, error) {
 		o.For = DefaultSimDuration
 	}
 	if o.AckBy != "" && c.User(o.AckBy) == nil {
-		return nil, fmt.Errorf("--ack-by: no user %q is defined", o.AckBy)
+		return nil, fmt.Errorf("the acknowledger %q is not a user of the config", o.AckBy)
 	}
 	route := c.Route(svc, o.Labels, o.At)
 	res := &SimResult{Route: route, Priority: route.Priority, Urgency: route.Urgency, Rule: route.Rule, Service: svc.Name, Policy: svc.EscalationPolicy}
@@ -157,8 +157,8 @@ func (c *Config) Simulate(o SimOptions) (*SimResult, error) {
 	return res, nil
 }
 
-// firstAtLevel is who acknowledges in a simulation when --ack-by is not
-// given: the first person paged at the incident's current level.
+// firstAtLevel is who acknowledges in a simulation when AckBy is not
+// set: the first person paged at the incident's current level.
 func (c *Config) firstAtLevel(svc *Service, inc Incident, fallback string) string {
 	p := c.Policy(svc.EscalationPolicy)
 	r := &run{c: c, svc: svc, pol: p, inc: inc}
@@ -167,6 +167,10 @@ func (c *Config) firstAtLevel(svc *Service, inc Incident, fallback string) strin
 	}
 	return fallback
 }
+
+// ErrServiceNotNamed is PickService's answer when no name was given and the
+// config has several services: the caller says how to name one.
+var ErrServiceNotNamed = errors.New("name one")
 
 // PickService finds the named service, or the only one when no name is
 // given.
@@ -185,5 +189,5 @@ func (c *Config) PickService(name string) (*Service, error) {
 	for _, s := range c.Services {
 		names = append(names, s.Name)
 	}
-	return nil, fmt.Errorf("the config has %d services %v: name one with --service", len(c.Services), names)
+	return nil, fmt.Errorf("the config has %d services %v: %w", len(c.Services), names, ErrServiceNotNamed)
 }

@@ -5,15 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
+	"github.com/pagerd/pagerd/gateway"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
 )
 
@@ -46,7 +44,7 @@ func runBackup(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(stderr, "backup", err)
 		}
-		copyTo = func(w io.Writer) error { return fetchBackup(ctx, *server, token, w) }
+		copyTo = func(w io.Writer) error { return gateway.FetchBackup(ctx, *server, token, w) }
 	} else {
 		copyTo = func(w io.Writer) error {
 			_, err := boltstore.BackupDir(ctx, *dataDir, w)
@@ -89,75 +87,29 @@ func apiToken(file string) (string, error) {
 	return t, nil
 }
 
-// fetchBackup streams GET <server>/-/backup into w.
-func fetchBackup(ctx context.Context, server, token string, w io.Writer) error {
-	u := strings.TrimRight(server, "/") + "/-/backup"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return fmt.Errorf("--server %q: %w", server, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	// No overall timeout: a large store takes as long as it takes. Connecting
-	// and the first byte are bounded.
-	client := &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
-	}}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("backup from %s: %w", server, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("backup from %s: %s: %s", server, resp.Status, strings.TrimSpace(string(body)))
-	}
-	if _, err := io.Copy(w, resp.Body); err != nil {
-		return fmt.Errorf("backup from %s cut off: %w", server, err)
-	}
-	return nil
-}
-
-// writeBackup has copyTo write the backup into a temporary file next to out,
-// syncs and inspects it, then renames it to out (or copies it to stdout for
-// "-"): out is only ever a whole, checked backup.
+// writeBackup writes the backup to out through a checked file
+// (boltstore.WriteBackup); "-" is stdout, by way of a temporary file.
 func writeBackup(out string, copyTo func(io.Writer) error, stdout io.Writer) (boltstore.Info, error) {
-	dir := filepath.Dir(out)
-	if out == "-" {
-		dir = ""
+	if out != "-" {
+		return boltstore.WriteBackup(out, copyTo)
 	}
-	f, err := os.CreateTemp(dir, ".pagerd-backup-*")
+	dir, err := os.MkdirTemp("", "pagerd-backup-")
 	if err != nil {
 		return boltstore.Info{}, err
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	err = copyTo(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "backup.db")
+	info, err := boltstore.WriteBackup(path, copyTo)
 	if err != nil {
-		return boltstore.Info{}, err
-	}
-	info, err := boltstore.Inspect(tmp)
-	if err != nil {
-		return boltstore.Info{}, fmt.Errorf("the copy is not a readable store, nothing written: %w", err)
-	}
-	if out == "-" {
-		f, err := os.Open(tmp)
-		if err != nil {
-			return boltstore.Info{}, err
-		}
-		defer f.Close()
-		_, err = io.Copy(stdout, f)
 		return info, err
 	}
-	return info, os.Rename(tmp, out)
+	f, err := os.Open(path)
+	if err != nil {
+		return info, err
+	}
+	defer f.Close()
+	_, err = io.Copy(stdout, f)
+	return info, err
 }
 
 // runRestore writes a backup into a new data dir, for `pagerd serve

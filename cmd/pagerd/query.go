@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -111,31 +112,6 @@ func runOncall(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-type targetJSON struct {
-	Timeout string    `json:"timeout"`
-	Due     time.Time `json:"due"`
-}
-
-type levelJSON struct {
-	Level   int       `json:"level"`
-	Name    string    `json:"name"`
-	Users   []string  `json:"users"`
-	Timeout string    `json:"timeout,omitempty"`
-	Next    time.Time `json:"escalates_at,omitzero"`
-}
-
-type routeJSON struct {
-	Service          string                `json:"service"`
-	Priority         string                `json:"priority"`
-	Urgency          string                `json:"urgency"`
-	Rule             string                `json:"rule"`
-	BusinessHours    bool                  `json:"business_hours"`
-	EscalationPolicy string                `json:"escalation_policy"`
-	PageImmediately  []string              `json:"page_immediately,omitempty"`
-	Targets          map[string]targetJSON `json:"targets"`
-	Levels           []levelJSON           `json:"levels"`
-}
-
 func runRoute(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("route", stdout, stderr)
 	cfgPath := configFlag(fs)
@@ -160,50 +136,26 @@ func runRoute(args []string, stdout, stderr io.Writer) int {
 	}
 	var svc *policy.Service
 	if err == nil {
-		svc, err = c.PickService(*svcName)
+		svc, err = pickService(c, *svcName)
 	}
 	if err != nil {
 		return fail(stderr, "route", err)
 	}
-	r := c.Route(svc, lbls, t)
-	loc := c.Calendar(svc).Location()
-	res := routeJSON{
-		Service: svc.Name, Priority: r.Priority, Urgency: r.Urgency, Rule: r.Rule, BusinessHours: r.BusinessHours,
-		EscalationPolicy: r.EscalationPolicy, PageImmediately: r.PageImmediately, Targets: map[string]targetJSON{},
-	}
-	cal := c.Calendar(svc)
-	for _, tg := range []struct {
-		name string
-		to   policy.Timeout
-	}{{"acknowledge", r.Targets.Acknowledge}, {"initial_response", r.Targets.InitialResponse}, {"resolution", r.Targets.Resolution}, {"status_update", r.Targets.StatusUpdate}} {
-		if tg.to.IsSet() {
-			res.Targets[tg.name] = targetJSON{Timeout: tg.to.String(), Due: cal.Resolve(tg.to, t).In(loc)}
-		}
-	}
-	levelStart := t
-	for i, l := range c.Policy(svc.EscalationPolicy).Levels {
-		lj := levelJSON{Level: i + 1, Name: l.Name, Users: c.LevelUsers(svc, i, levelStart)}
-		if next, ok := c.LevelTimeout(svc, i, r.Priority, levelStart); ok && i < len(c.Policy(svc.EscalationPolicy).Levels)-1 {
-			lj.Timeout = policy.Duration(next.Sub(levelStart)).String()
-			lj.Next = next.In(loc)
-			levelStart = next
-		}
-		res.Levels = append(res.Levels, lj)
-	}
+	res := c.Preview(svc, lbls, t)
 	if *out == "json" {
 		return jsonOut(stdout, stderr, "route", res)
 	}
 	hours := "off-hours"
-	if r.BusinessHours {
+	if res.BusinessHours {
 		hours = "business hours"
 	}
 	fmt.Fprintf(stdout, "service:    %s\npriority:   %s\nurgency:    %s (%s)\nrule:       %s\npolicy:     %s\n",
 		res.Service, res.Priority, res.Urgency, hours, res.Rule, res.EscalationPolicy)
-	if len(r.PageImmediately) > 0 {
-		fmt.Fprintf(stdout, "at once:    %s\n", strings.Join(r.PageImmediately, ", "))
+	if len(res.PageImmediately) > 0 {
+		fmt.Fprintf(stdout, "at once:    %s\n", strings.Join(res.PageImmediately, ", "))
 	}
 	fmt.Fprintln(stdout, "targets:")
-	for _, n := range []string{"acknowledge", "initial_response", "resolution", "status_update"} {
+	for _, n := range policy.TargetNames {
 		if tg, ok := res.Targets[n]; ok {
 			fmt.Fprintf(stdout, "  %-17s %-18s due %s\n", n, tg.Timeout, tg.Due.Format(time.RFC3339))
 		}
@@ -221,6 +173,15 @@ func runRoute(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout)
 	}
 	return 0
+}
+
+// pickService is policy's PickService, saying which flag names a service.
+func pickService(c *policy.Config, name string) (*policy.Service, error) {
+	s, err := c.PickService(name)
+	if errors.Is(err, policy.ErrServiceNotNamed) {
+		err = fmt.Errorf("%w with --service", err)
+	}
+	return s, err
 }
 
 func jsonOut(stdout, stderr io.Writer, cmd string, v any) int {

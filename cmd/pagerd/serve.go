@@ -2,29 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"syscall"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/pagerd/pagerd/gateway"
-	"github.com/pagerd/pagerd/gateway/store"
-	"github.com/pagerd/pagerd/gateway/store/boltstore"
-	"github.com/pagerd/pagerd/gateway/store/redisstore"
-	"github.com/pagerd/pagerd/notify"
-	"github.com/pagerd/pagerd/policy"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -52,173 +37,15 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
-	if *listen == "" {
-		*listen = cfg.Server.Listen
-	}
-	if *redisURL == "" {
-		*redisURL = cfg.Server.Redis.URL.Reveal()
-	}
-	if *dataDir == "" {
-		*dataDir = cfg.Server.DataDir
-	}
-	if *dataDir == "" {
-		*dataDir = "data"
-	}
-
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	redis.SetLogger(gateway.RedisLogger{Log: log})
-	ctx, abort := context.WithCancelCause(ctx)
-	defer abort(nil)
-
-	st, err := openStore(ctx, log, *redisURL, cfg.Server.Redis.Prefix, *dataDir)
-	if err != nil {
-		return fail(stderr, "serve", err)
-	}
-	defer st.Close()
-	backup, err := checkStore(ctx, log, st, abort)
-	if err != nil {
-		return fail(stderr, "serve", err)
-	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	gateway.RegisterBuildInfo(reg, version)
-	health := gateway.NewHealth(st, 0)
-	st = gateway.Instrument(st, reg, health)
-	notifiers, err := buildNotifiers(cfg, stdout)
-	if err != nil {
-		return fail(stderr, "serve", err)
-	}
-	var srv *gateway.Server
-	pd := notify.NewPagerDuty(cfg.Notifiers.PagerDuty.EventsURL, &http.Client{}, time.Duration(cfg.Notifiers.PagerDuty.Timeout))
-	disp := gateway.NewDispatcher(gateway.DispatcherOptions{Store: st, Config: func() *policy.Config { return srv.Config() },
-		Notifiers: notifiers, Logger: log, Registry: reg, Lease: time.Duration(cfg.Server.Lease), PagerDuty: pd})
-	disp.InitMetrics(cfg)
-	wake := disp.Wake
-	if n, ok := st.(gateway.Nudger); ok {
-		wake = func() {
-			disp.Wake()
-			go func() {
-				nctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-				defer cancel()
-				_ = n.Nudge(nctx)
-			}()
-		}
-	}
-	srv, err = gateway.New(gateway.Options{ConfigPath: *cfgPath, Config: cfg, Store: st, Logger: log, Registry: reg, Gatherer: reg, Wake: wake,
-		PagerDuty: pd, Backup: backup, Health: health})
-	if err != nil {
-		return fail(stderr, "serve", err)
-	}
-	l, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fail(stderr, "serve", fmt.Errorf("listen: %w", err))
-	}
-	go reloadOnHUP(ctx, srv)
-	go health.Run(ctx)
-	dispDone := make(chan struct{})
-	go func() { defer close(dispDone); _ = disp.Run(ctx) }()
-	log.Info("pagerd serving", "version", version, "listen", l.Addr().String(), "config", *cfgPath,
-		"services", len(cfg.Services), "users", len(cfg.Users))
-	if err := srv.Serve(ctx, l); err != nil {
-		return fail(stderr, "serve", err)
-	}
-	// The dispatcher finishes the step it is on; anything left is in the
-	// store and another replica, or this one at its next start, fires it.
-	<-dispDone
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return fail(stderr, "serve", err)
-	}
-	log.Info("pagerd stopped")
-	return 0
-}
-
-// openStore opens Redis when a URL is given, the embedded store otherwise,
-// and says which in the log: an operator must never wonder where incidents
-// are.
-func openStore(ctx context.Context, log *slog.Logger, redisURL, prefix, dataDir string) (store.Store, error) {
-	if redisURL != "" {
-		opts, err := gateway.RedisOptions(redisURL)
-		if err != nil {
-			return nil, err
-		}
-		s := redisstore.New(redis.NewUniversalClient(opts), prefix)
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		if err := s.LoadScripts(pctx); err != nil {
-			// Start anyway: /-/ready stays red and ingestion answers 503
-			// until Redis is back, so senders retry.
-			log.Warn("redis does not answer yet", "err", err)
-		}
-		mode := "standalone"
-		switch {
-		case opts.IsClusterMode:
-			mode = "cluster"
-		case opts.MasterName != "":
-			mode = "sentinel"
-		}
-		log.Info("store: redis", "mode", mode, "addrs", opts.Addrs, "prefix", redisstore.Prefix(s))
-		return s, nil
-	}
-	s, err := boltstore.Open(dataDir)
-	if err != nil {
-		return nil, err
-	}
-	abs, _ := filepath.Abs(dataDir)
-	log.Info("store: embedded (single replica)", "data_dir", abs)
-	return s, nil
-}
-
-// reloadOnHUP reloads the config on SIGHUP; a bad config is refused and the
-// old one stays, as with POST /-/reload.
-func reloadOnHUP(ctx context.Context, srv *gateway.Server) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			_ = srv.Reload()
-		}
+	err = gateway.Run(ctx, gateway.Options{ConfigPath: *cfgPath, Config: cfg, Listen: *listen, RedisURL: *redisURL,
+		DataDir: *dataDir, Version: version, Logger: log, Stdout: stdout, Reload: hup})
+	if err != nil {
+		return fail(stderr, "serve", err)
 	}
-}
-
-// buildNotifiers makes the transports pages go out on. The log transport
-// writes to stdout (the daemon's own logs go to stderr) or to a file.
-func buildNotifiers(cfg *policy.Config, stdout io.Writer) (map[string]notify.Notifier, error) {
-	w := stdout
-	if p := cfg.Notifiers.Log.Path; p != "" && p != "-" {
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
-		if err != nil {
-			return nil, fmt.Errorf("notifiers.log.path: %w", err)
-		}
-		w = f
-	}
-	n := cfg.Notifiers
-	chain := func(via string, t notify.Notifier, attempts int) notify.Notifier {
-		rl := n.RateLimits[via]
-		return notify.Chain(t, notify.ChainOptions{Attempts: attempts, PerSecond: rl.PerSecond, Burst: rl.Burst,
-			BreakerFailures: *n.Breaker.Failures, BreakerCooldown: time.Duration(n.Breaker.Cooldown)})
-	}
-	out := map[string]notify.Notifier{
-		"log":       chain("log", notify.NewLog(w), 1),
-		"webhook":   chain("webhook", notify.NewWebhook(&http.Client{}, time.Duration(n.Webhook.Timeout)), n.Webhook.MaxAttempts),
-		"pagerduty": chain("pagerduty", notify.NewPagerDuty(n.PagerDuty.EventsURL, &http.Client{}, time.Duration(n.PagerDuty.Timeout)), 3),
-		"ntfy":      chain("ntfy", notify.NewNtfy(&http.Client{}, time.Duration(n.Webhook.Timeout)), n.Webhook.MaxAttempts),
-	}
-	if tw := n.Twilio; tw.AccountSID != "" {
-		callback := ""
-		if cfg.Server.PublicURL != "" {
-			callback = strings.TrimRight(cfg.Server.PublicURL, "/") + "/api/v1/twilio"
-		}
-		t, err := notify.NewTwilio(tw.AccountSID, tw.AuthToken.Reveal(), tw.From, tw.APIURL, callback, &http.Client{}, time.Duration(tw.Timeout))
-		if err != nil {
-			return nil, fmt.Errorf("notifiers.twilio: %w", err)
-		}
-		out["twilio"] = chain("twilio", t, 3)
-	}
-	return out, nil
+	return 0
 }

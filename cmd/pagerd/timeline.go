@@ -47,6 +47,13 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		o.Labels, err = parseLabels(pos)
 	}
+	if err == nil {
+		// The flags' names in the errors: policy knows only the options.
+		_, err = pickService(c, o.Service)
+	}
+	if err == nil && o.AckBy != "" && c.User(o.AckBy) == nil {
+		err = fmt.Errorf("--ack-by: no user %q is defined", o.AckBy)
+	}
 	var res *policy.SimResult
 	if err == nil {
 		res, err = c.Simulate(o)

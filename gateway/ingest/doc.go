@@ -7,5 +7,5 @@
 // can be tested (and fuzzed) without a daemon. A handler reads the body under
 // its own size limit, calls DecodeAlertmanager or DecodeEvent, answers 400
 // for input that can never succeed, and hands the resulting groups to the
-// router.
+// incident service (gateway/incident), which routes and stores them.
 package ingest

@@ -88,6 +88,24 @@ type Entry struct {
 	Bundle string `json:"bundle,omitempty"`
 }
 
+// ActionEntries are the timeline entries of the state machine's actions,
+// as the incident service and the dispatcher both record them: levels
+// 1-based, as people count them, and actor on everything but a page.
+func ActionEntries(acts []policy.Action, actor string) []Entry {
+	out := make([]Entry, 0, len(acts))
+	for _, a := range acts {
+		e := Entry{At: a.At, Type: string(a.Kind), Level: a.Level + 1, User: a.User, Channel: a.Channel, Detail: a.Detail}
+		if a.Kind != policy.ActionNotify {
+			e.Actor = actor
+		}
+		if a.LevelName != "" && e.Detail == "" {
+			e.Detail = "level " + a.LevelName
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
 // Filter selects incidents for List. Zero fields match everything; Limit 0
 // means DefaultListLimit.
 //
@@ -199,6 +217,14 @@ const (
 	// seen time and details were updated and nothing else.
 	Repeated
 )
+
+// Nudger is a store that can wake the dispatchers of every replica when an
+// earlier deadline appears (Redis pub/sub). Nudges are a shortcut, not a
+// guarantee: dispatchers also look at the due set at least every MaxSleep.
+type Nudger interface {
+	Nudge(ctx context.Context) error
+	Nudges(ctx context.Context) <-chan struct{}
+}
 
 // Store keeps incidents, their timelines and their deadlines.
 type Store interface {

@@ -276,3 +276,32 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 	}
 	return c.w.Write(p)
 }
+
+// WriteBackup has copyTo write a backup (Backup, BackupDir, or a running
+// daemon's) into a temporary file next to out, syncs and inspects it
+// (Inspect), then renames it to out: out is only ever a whole, checked
+// backup.
+func WriteBackup(out string, copyTo func(io.Writer) error) (Info, error) {
+	dir := filepath.Dir(out)
+	f, err := os.CreateTemp(dir, ".pagerd-backup-*")
+	if err != nil {
+		return Info{}, err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	err = copyTo(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Info{}, err
+	}
+	info, err := Inspect(tmp)
+	if err != nil {
+		return Info{}, fmt.Errorf("the copy is not a readable store, nothing written: %w", err)
+	}
+	return info, os.Rename(tmp, out)
+}

@@ -727,9 +727,6 @@ func randShard() int {
 	return int(b[0]) % store.Shards
 }
 
-// Prefix is the key prefix the store uses.
-func Prefix(s *Store) string { return s.prefix }
-
 // LoadScripts loads the store's Lua scripts into Redis's script cache ahead
 // of the first alert, so it is not the one that pays for EVAL fallback.
 func (s *Store) LoadScripts(ctx context.Context) error {
@@ -740,20 +737,6 @@ func (s *Store) LoadScripts(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// TriggerScriptSHA is the SHA1 of the ingest script, for benchmarking the
-// same script raw with redis-benchmark.
-func TriggerScriptSHA() string { return triggerScript.Hash() }
-
-// StoredParts are the parts of a stored incident record, for benchmarks
-// that replay the ingest script with the same sizes.
-type StoredParts struct{ Doc, Details, Timeline string }
-
-// ParseRecordForTest splits a stored incident record into its parts.
-func ParseRecordForTest(v string) (StoredParts, error) {
-	h, err := parseRecord(v)
-	return StoredParts{h.doc, h.det, h.tl}, err
 }
 
 // Nudge tells every replica's dispatcher to look at the due set now.

@@ -1,4 +1,14 @@
-package gateway
+// Package dispatch fires the deadlines stored with incidents: every
+// replica runs a Dispatcher, which claims due incidents atomically with a
+// lease (so a replica killed mid-step is taken over when the lease ends),
+// runs the policy state machine on each due step, sends the pages through
+// the transports (notify), holds and bundles pages in an alert storm (on
+// state in the store that replicas share), does the outbox (telling
+// PagerDuty of acknowledgements), and records it all in one write per step
+// (store Finish). Pages go out before their step is recorded, so a crash
+// loses no page; the journal keeps a page the store refused to record from
+// being sent again by this replica.
+package dispatch
 
 import (
 	"context"
@@ -14,21 +24,21 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pagerd/pagerd/gateway/acklink"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
 )
 
-// Nudger is a store that can wake the dispatchers of every replica when an
-// earlier deadline appears (Redis pub/sub). Nudges are a shortcut, not a
-// guarantee: dispatchers also look at the due set at least every MaxSleep.
-type Nudger interface {
-	Nudge(ctx context.Context) error
-	Nudges(ctx context.Context) <-chan struct{}
+// Forwarder tells PagerDuty that pagerd acknowledged or resolved (action
+// "acknowledge" or "resolve") an incident it pushed to a person through
+// the PagerDuty service with routingKey (pagerduty.Notifier).
+type Forwarder interface {
+	Forward(ctx context.Context, routingKey, incident, user, action string) error
 }
 
-// DispatcherOptions configure a Dispatcher.
-type DispatcherOptions struct {
+// Options configure a Dispatcher.
+type Options struct {
 	Store  store.Store
 	Config func() *policy.Config
 	// Notifiers are the transports by contact "via" (log, webhook, ...),
@@ -56,7 +66,7 @@ type DispatcherOptions struct {
 	SendTimeout time.Duration
 	// PagerDuty, when set, is told when pagerd acknowledges or resolves an
 	// incident it pushed through PagerDuty (the incident's outbox).
-	PagerDuty *notify.PagerDuty
+	PagerDuty Forwarder
 	// RecordRetry is how long a step whose pages went out keeps trying to
 	// write itself to a store that refuses it (default half the lease),
 	// before it gives up and lets the lease bring it back.
@@ -67,7 +77,7 @@ type DispatcherOptions struct {
 // due, runs the escalation machine, sends the pages, records what happened
 // in the timeline, and stores the next deadlines. Every replica runs one.
 type Dispatcher struct {
-	o       DispatcherOptions
+	o       Options
 	log     *slog.Logger
 	m       *dispatchMetrics
 	wake    chan struct{}
@@ -84,8 +94,8 @@ type dispatchMetrics struct {
 	breaches   *prometheus.CounterVec
 }
 
-// NewDispatcher builds a dispatcher.
-func NewDispatcher(o DispatcherOptions) *Dispatcher {
+// New builds a dispatcher.
+func New(o Options) *Dispatcher {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -154,7 +164,7 @@ func (d *Dispatcher) Wake() {
 // in flight finish (each bounded by SendTimeout).
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var nudges <-chan struct{}
-	if n, ok := d.o.Store.(Nudger); ok {
+	if n, ok := d.o.Store.(store.Nudger); ok {
 		nudges = n.Nudges(ctx)
 	}
 	workCtx := context.WithoutCancel(ctx)
@@ -426,7 +436,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 			st = next
 			for _, a := range acts {
 				if a.Kind != policy.ActionNotify {
-					entries = append(entries, toEntries([]policy.Action{a}, "pagerd")...)
+					entries = append(entries, store.ActionEntries([]policy.Action{a}, "pagerd")...)
 					d.observe(a)
 					continue
 				}
@@ -592,7 +602,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	msg := notify.Message{At: now, Incident: inc.ID, Service: inc.Service, Priority: inc.State.Priority, Urgency: inc.State.Urgency,
 		Level: a.Level + 1, LevelName: a.LevelName, User: a.User, UserName: u.DisplayName(), Channel: a.Channel,
 		Address: contact.Address, Summary: inc.Summary}
-	msg.AckURL = AckLink(cfg, inc.ID, a.User, now)
+	msg.AckURL = acklink.URL(cfg, inc.ID, a.User, now)
 	msg.Text = pageText(inc, msg.AckURL)
 	if err := d.send(ctx, n, msg); err != nil {
 		e.Type, e.Detail = "notify_failed", fmt.Sprintf("via %s: %v", contact.Via, err)

@@ -1,4 +1,9 @@
-package notify
+// Package twilio is pagerd's Twilio integration, all of it: SMS pages and
+// voice calls sent through Twilio's REST API (twilio-go), and the callbacks
+// Twilio makes back to the daemon, signed with the account's auth token:
+// delivery and call status, SMS replies, what a call says (TwiML) and the
+// key pressed. The callbacks act on incidents only through notify.Receiver.
+package twilio
 
 import (
 	"context"
@@ -11,17 +16,47 @@ import (
 
 	"github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
+
+	"github.com/pagerd/pagerd/notify"
 )
 
-// DefaultTwilioAPIURL is Twilio's REST API host.
-const DefaultTwilioAPIURL = "https://api.twilio.com"
+// Twilio's addresses and pagerd's defaults for it, in one place.
+const (
+	// DefaultAPIURL is Twilio's REST API host.
+	DefaultAPIURL = "https://api.twilio.com"
+	// DefaultTimeout bounds one call to Twilio's API.
+	DefaultTimeout = 10 * time.Second
+	// CallbackPath is where under the daemon's public URL Twilio calls
+	// back: /status, /sms, /voice and /voice/gather.
+	CallbackPath = "/api/v1/twilio"
+)
 
-// Twilio sends SMS pages and places voice calls through Twilio's REST API
+// Options configure the Twilio transport.
+type Options struct {
+	AccountSID, AuthToken string
+	// From is the number pages are sent from.
+	From string
+	// APIURL replaces Twilio's fixed API host (regional edges, egress
+	// proxies, tests); default DefaultAPIURL.
+	APIURL string
+	// PublicURL is the daemon's public URL, under which Twilio calls back
+	// (CallbackPath); without it SMS go out without delivery reports and
+	// calls cannot be placed.
+	PublicURL string
+	// HTTPClient's transport carries the calls (default
+	// http.DefaultTransport).
+	HTTPClient *http.Client
+	// Timeout bounds each call (default DefaultTimeout): twilio-go has no
+	// context support, so it is the HTTP client's.
+	Timeout time.Duration
+}
+
+// Notifier sends SMS pages and places voice calls through Twilio's REST API
 // with twilio-go. Delivery and call status come back to the daemon's
-// callbacks under its public URL (signed by Twilio; the daemon checks the
+// callbacks under its public URL (signed by Twilio; Callbacks checks the
 // signature), with the incident and the person in their query; a call asks
 // the daemon what to say (TwiML) and gathers a keypress.
-type Twilio struct {
+type Notifier struct {
 	api     *openapi.ApiService
 	sid     string
 	from    string
@@ -29,32 +64,33 @@ type Twilio struct {
 	timeout time.Duration
 }
 
-var _ Notifier = (*Twilio)(nil)
+var _ notify.Notifier = (*Notifier)(nil)
 
-// NewTwilio makes the transport. apiURL replaces Twilio's fixed API host
-// (regional edges, egress proxies, tests); twilio-go has no context support,
-// so every call is bounded by timeout on the HTTP client. callbackBase,
-// when set, is the absolute URL of the daemon's Twilio callbacks
-// (<public URL>/api/v1/twilio); voice calls need it.
-func NewTwilio(accountSID, authToken, from, apiURL, callbackBase string, hc *http.Client, timeout time.Duration) (*Twilio, error) {
+// New makes the transport.
+func New(o Options) (*Notifier, error) {
+	timeout := o.Timeout
 	if timeout <= 0 {
-		timeout = 10 * time.Second
+		timeout = DefaultTimeout
 	}
 	base := http.DefaultTransport
-	if hc != nil && hc.Transport != nil {
-		base = hc.Transport
+	if o.HTTPClient != nil && o.HTTPClient.Transport != nil {
+		base = o.HTTPClient.Transport
 	}
 	tr := base
-	if apiURL != "" && apiURL != DefaultTwilioAPIURL {
-		u, err := url.Parse(apiURL)
+	if o.APIURL != "" && o.APIURL != DefaultAPIURL {
+		u, err := url.Parse(o.APIURL)
 		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("twilio api url %q: not an absolute URL", apiURL)
+			return nil, fmt.Errorf("twilio api url %q: not an absolute URL", o.APIURL)
 		}
 		tr = hostRewriter{to: u, next: base}
 	}
-	c := &client.Client{Credentials: client.NewCredentials(accountSID, authToken), HTTPClient: &http.Client{Transport: tr, Timeout: timeout}}
-	c.SetAccountSid(accountSID)
-	return &Twilio{api: openapi.NewApiServiceWithClient(c), sid: accountSID, from: from, base: strings.TrimRight(callbackBase, "/"), timeout: timeout}, nil
+	c := &client.Client{Credentials: client.NewCredentials(o.AccountSID, o.AuthToken), HTTPClient: &http.Client{Transport: tr, Timeout: timeout}}
+	c.SetAccountSid(o.AccountSID)
+	t := &Notifier{api: openapi.NewApiServiceWithClient(c), sid: o.AccountSID, from: o.From, timeout: timeout}
+	if o.PublicURL != "" {
+		t.base = strings.TrimRight(o.PublicURL, "/") + CallbackPath
+	}
+	return t, nil
 }
 
 // hostRewriter sends requests for Twilio's API host to another base URL.
@@ -72,7 +108,7 @@ func (h hostRewriter) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // Notify sends an SMS or places a call. 429, 5xx and network errors are
 // worth retrying; anything else Twilio refuses (a bad number, say) is not.
-func (t *Twilio) Notify(ctx context.Context, m Message) error {
+func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	if m.Address == "" {
 		return errors.New("twilio: the contact has no phone number")
 	}
@@ -113,7 +149,7 @@ func (t *Twilio) Notify(ctx context.Context, m Message) error {
 	case r := <-done:
 		err = r.err
 	case <-ctx.Done():
-		return Temporary(fmt.Errorf("twilio: %w", ctx.Err()))
+		return notify.Temporary(fmt.Errorf("twilio: %w", ctx.Err()))
 	}
 	if err == nil {
 		return nil
@@ -122,11 +158,11 @@ func (t *Twilio) Notify(ctx context.Context, m Message) error {
 	if errors.As(err, &te) {
 		err := fmt.Errorf("twilio: %d %s (code %d)", te.Status, te.Message, te.Code)
 		if te.Status == http.StatusTooManyRequests || te.Status >= 500 {
-			return Temporary(err)
+			return notify.Temporary(err)
 		}
 		return err
 	}
-	return Temporary(fmt.Errorf("twilio: %w", err))
+	return notify.Temporary(fmt.Errorf("twilio: %w", err))
 }
 
 // ReplyCode is the short code an SMS reply can name to pick an incident

@@ -1,4 +1,4 @@
-package gateway
+package dispatch
 
 import (
 	"context"
@@ -12,17 +12,11 @@ import (
 )
 
 // The outbox: what an incident owes other systems after a change of its
-// own (store.OutboxItem), stored in the same write as the change and done
-// by the dispatcher when due, like a page. Today that is telling PagerDuty
+// own (store.OutboxItem), stored by the incident service in the same write
+// as the change and done by the dispatcher when due, like a page. Today that is telling PagerDuty
 // that pagerd acknowledged or resolved what it pushed there, so the
 // PagerDuty app stops notifying: it used to be a goroutine's call, lost if
 // the process died or PagerDuty was down at that moment.
-
-// forwardItem is the outbox item that forwards action to PagerDuty.
-func forwardItem(action string, version int64, now time.Time) store.OutboxItem {
-	return store.OutboxItem{ID: fmt.Sprintf("pagerduty-%s-%d", action, version), Kind: store.OutboxPagerDuty,
-		Action: action, Due: now, Since: now}
-}
 
 // outboxGiveUp is how long an outbox item is retried before it is dropped
 // (and the drop recorded): PagerDuty's own incident has long since been

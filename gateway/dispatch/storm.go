@@ -1,4 +1,4 @@
-package gateway
+package dispatch
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/acklink"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
@@ -173,7 +174,7 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 		// Send anyway: the message matters more than its one-tap ack.
 		d.log.Warn("storm bundle not stored; its message goes out without an ack link", "storm", c.Storm, "err", err)
 	} else {
-		ackURL = AckLink(cfg, b.ID, user, now)
+		ackURL = acklink.URL(cfg, b.ID, user, now)
 	}
 	msg := notify.Message{At: now, Incident: b.ID, Incidents: b.Incidents, Service: first.Service, Priority: first.Priority,
 		Urgency: first.Urgency, Level: first.Level + 1, User: user, UserName: u.DisplayName(), Channel: channel,

@@ -1,4 +1,4 @@
-package gateway
+package redisstore
 
 import (
 	"reflect"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestRedisOptions(t *testing.T) {
+func TestParseURL(t *testing.T) {
 	cases := []struct {
 		url                string
 		addrs              []string
@@ -22,7 +22,7 @@ func TestRedisOptions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.url, func(t *testing.T) {
-			o, err := RedisOptions(tc.url)
+			o, err := ParseURL(tc.url)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -34,7 +34,7 @@ func TestRedisOptions(t *testing.T) {
 	}
 	for _, bad := range []string{"127.0.0.1:6379", "http://x", "redis://a:1,b:2", "redis://h/x", "redis-sentinel://s1:26379", "redis-cluster://a:1/3", "redis://"} {
 		t.Run("bad "+bad, func(t *testing.T) {
-			_, err := RedisOptions(bad + "?password=hunter2")
+			_, err := ParseURL(bad + "?password=hunter2")
 			if err == nil {
 				t.Fatal("accepted")
 			}

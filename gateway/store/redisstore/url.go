@@ -1,4 +1,4 @@
-package gateway
+package redisstore
 
 import (
 	"crypto/tls"
@@ -10,7 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// RedisOptions turns a Redis URL into go-redis UniversalOptions, so one
+// ParseURL turns a Redis URL into go-redis UniversalOptions, so one
 // setting covers a single server, Sentinel and Cluster:
 //
 //	redis://[user:pass@]host:port[/db]             one server
@@ -19,7 +19,7 @@ import (
 //	redis-cluster://[user:pass@]h1:p1,h2:p2
 //
 // Errors never include the URL: it may hold a password.
-func RedisOptions(raw string) (*redis.UniversalOptions, error) {
+func ParseURL(raw string) (*redis.UniversalOptions, error) {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
 		return nil, fmt.Errorf("redis url: missing scheme (redis://, rediss://, redis-sentinel://, redis-cluster://)")

@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"context"
@@ -6,34 +6,30 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/pagerd/pagerd/gateway"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
 )
 
-// checkStore finishes opening the store for serve: it says in the log when
-// the embedded store was upgraded to this pagerd's format (an older pagerd
-// can no longer read it), and checks the Redis schema version, refusing
-// data written by a newer pagerd. If Redis does not answer yet, the check
-// runs as soon as it does, and a newer schema then stops the daemon
-// (abort). It returns the online backup of the embedded store, nil for
-// Redis.
-func checkStore(ctx context.Context, log *slog.Logger, st store.Store, abort context.CancelCauseFunc) (gateway.BackupFunc, error) {
+// checkStore finishes opening the store: it says in the log when the
+// embedded store was upgraded to this pagerd's format (an older pagerd can
+// no longer read it), and checks the Redis schema version, refusing data
+// written by a newer pagerd. If Redis does not answer yet, it returns the
+// check to run (watchSchema) once the daemon runs: as soon as Redis
+// answers, a newer schema stops the daemon.
+func checkStore(ctx context.Context, log *slog.Logger, st store.Store) (watch *redisstore.Store, err error) {
 	switch s := st.(type) {
 	case *boltstore.Store:
 		if from := s.UpgradedFrom(); from != 0 {
 			log.Warn("store upgraded: pagerd versions older than this one can no longer read it",
 				"from_format", from, "format", boltstore.Format())
 		}
-		return s.Backup, nil
 	case *redisstore.Store:
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		err := checkSchema(cctx, log, s)
 		if errors.Is(err, store.ErrUnavailable) {
-			go watchSchema(ctx, log, s, abort)
-			return nil, nil
+			return s, nil
 		}
 		return nil, err
 	}

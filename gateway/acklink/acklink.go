@@ -1,28 +1,34 @@
-package gateway
+// Package acklink is pagerd's signed ack links, all of them: a link lets
+// a paged person act on an incident from any page they got. It is an
+// HMAC-signed token naming one incident (or one alert-storm bundle of
+// incidents), one person and an expiry, under the configured public URL
+// (URL, which the dispatcher puts in every page). Opening the link shows
+// the incident with Acknowledge and Resolve buttons (Pages); only the
+// buttons (POST) change anything, so link previews and prefetchers cannot
+// acknowledge by accident. They act through the incident service, as the
+// person the link was made for.
+package acklink
 
 import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
+	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
 )
 
-// Ack links let a paged person act on an incident from any page they got:
-// an HMAC-signed token naming one incident (or one alert-storm bundle of
-// incidents), one person and an expiry, under the configured public URL. Opening the link shows the incident with
-// Acknowledge and Resolve buttons; only the buttons (POST) change anything,
-// so link previews and prefetchers cannot acknowledge by accident.
+// Path is where links live: GET Path/{token} shows one, POST
+// Path/{token}/{action} acts (acknowledge or resolve).
+const Path = "/ack"
 
 // linkVersion starts every token, so the format can change later.
 const linkVersion = "v1"
@@ -31,8 +37,8 @@ const linkVersion = "v1"
 // incident, or expired.
 var errBadLink = errors.New("this link is not valid: it was changed, or it has expired")
 
-// SignLink makes the token for an incident and a user, valid until expiry.
-func SignLink(secret policy.Secret, incident, user string, expiry time.Time) string {
+// Sign makes the token for an incident and a user, valid until expiry.
+func Sign(secret policy.Secret, incident, user string, expiry time.Time) string {
 	payload := strings.Join([]string{linkVersion, incident, user, strconv.FormatInt(expiry.Unix(), 10)}, "|")
 	return base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." + base64.RawURLEncoding.EncodeToString(linkMAC(secret, payload))
 }
@@ -43,9 +49,9 @@ func linkMAC(secret policy.Secret, payload string) []byte {
 	return m.Sum(nil)
 }
 
-// VerifyLink checks a token's signature (in constant time) and expiry, and
+// Verify checks a token's signature (in constant time) and expiry, and
 // returns the incident and user it is for.
-func VerifyLink(secret policy.Secret, token string, now time.Time) (incident, user string, err error) {
+func Verify(secret policy.Secret, token string, now time.Time) (incident, user string, err error) {
 	if secret.Reveal() == "" {
 		return "", "", errBadLink
 	}
@@ -69,14 +75,14 @@ func VerifyLink(secret policy.Secret, token string, now time.Time) (incident, us
 	return parts[1], parts[2], nil
 }
 
-// AckLink is the full URL of an ack link, or "" when the config has no
-// public URL or link secret.
-func AckLink(cfg *policy.Config, incident, user string, now time.Time) string {
+// URL is the full URL of an ack link, or "" when the config has no public
+// URL or link secret.
+func URL(cfg *policy.Config, incident, user string, now time.Time) string {
 	sv := cfg.Server
 	if sv.PublicURL == "" || sv.LinkSecret.Reveal() == "" {
 		return ""
 	}
-	return strings.TrimRight(sv.PublicURL, "/") + "/ack/" + SignLink(sv.LinkSecret, incident, user, now.Add(time.Duration(sv.LinkTTL)))
+	return strings.TrimRight(sv.PublicURL, "/") + Path + "/" + Sign(sv.LinkSecret, incident, user, now.Add(time.Duration(sv.LinkTTL)))
 }
 
 var linkPage = template.Must(template.New("ack").Parse(`<!doctype html>
@@ -118,71 +124,81 @@ type linkView struct {
 // bundlePageLines is how many of a bundle's incidents its page lists.
 const bundlePageLines = 20
 
-// linkTarget verifies the token in the path and loads its incident.
-func (s *Server) linkTarget(c echo.Context) (incident, user string, err error) {
-	incident, user, err = VerifyLink(s.Config().Server.LinkSecret, c.Param("token"), s.clock())
+// Pages answers the links.
+type Pages struct {
+	Incidents *incident.Service
+	// Config is the config in force (it changes on reload).
+	Config func() *policy.Config
+	// Now is the clock.
+	Now func() time.Time
+}
+
+// target verifies the token in the path and says whom it is for.
+func (p *Pages) target(r *http.Request) (incident, user string, err error) {
+	cfg := p.Config()
+	incident, user, err = Verify(cfg.Server.LinkSecret, r.PathValue("token"), p.Now().UTC().Truncate(time.Millisecond))
 	if err != nil {
 		return "", "", err
 	}
-	if s.Config().User(user) == nil {
+	if cfg.User(user) == nil {
 		return "", "", errBadLink
 	}
 	return incident, user, nil
 }
 
-func (s *Server) renderLink(c echo.Context, code int, v linkView) error {
-	c.Response().Header().Set("Cache-Control", "no-store")
-	c.Response().Header().Set("Referrer-Policy", "no-referrer")
-	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-	c.Response().WriteHeader(code)
-	return linkPage.Execute(c.Response(), v)
+func render(w http.ResponseWriter, code int, v linkView) error {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+	w.WriteHeader(code)
+	return linkPage.Execute(w, v)
 }
 
-// linkShow answers GET /ack/<token>: the incident and its buttons. It never
+// Show answers GET /ack/{token}: the incident and its buttons. It never
 // changes anything.
-func (s *Server) linkShow(c echo.Context) error {
-	id, user, err := s.linkTarget(c)
+func (p *Pages) Show(w http.ResponseWriter, r *http.Request) error {
+	id, user, err := p.target(r)
 	if err != nil {
-		return s.renderLink(c, http.StatusForbidden, linkView{Title: "Link not valid", Message: err.Error()})
+		return render(w, http.StatusForbidden, linkView{Title: "Link not valid", Message: err.Error()})
 	}
-	return s.showIncident(c, id, user, http.StatusOK, "")
+	return p.showIncident(w, r, id, user, http.StatusOK, "")
 }
 
-func (s *Server) showIncident(c echo.Context, id, user string, code int, msg string) error {
+func (p *Pages) showIncident(w http.ResponseWriter, r *http.Request, id, user string, code int, msg string) error {
 	if store.IsBundleID(id) {
-		return s.showBundle(c, id, user, code, msg)
+		return p.showBundle(w, r, id, user, code, msg)
 	}
-	inc, err := s.store.Get(c.Request().Context(), id)
+	inc, err := p.Incidents.Get(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	u := s.Config().User(user)
+	u := p.Config().User(user)
 	st := inc.State
-	return s.renderLink(c, code, linkView{Title: inc.Summary, Message: msg, Incident: inc.ID, Service: inc.Service,
+	return render(w, code, linkView{Title: inc.Summary, Message: msg, Incident: inc.ID, Service: inc.Service,
 		Priority: st.Priority, Status: string(st.Status), Summary: inc.Summary, UserName: u.DisplayName(),
-		Action: "/ack/" + c.Param("token"), CanAck: st.Status == policy.StatusTriggered, CanResolve: st.Status != policy.StatusResolved})
+		Action: Path + "/" + r.PathValue("token"), CanAck: st.Status == policy.StatusTriggered, CanResolve: st.Status != policy.StatusResolved})
 }
 
 // showBundle is a storm bundle's page: its incidents (the first few by
 // name), how many are still open, and buttons that act on all of them.
-func (s *Server) showBundle(c echo.Context, id, user string, code int, msg string) error {
-	ctx := c.Request().Context()
-	b, err := s.store.GetBundle(ctx, id)
+func (p *Pages) showBundle(w http.ResponseWriter, r *http.Request, id, user string, code int, msg string) error {
+	ctx := r.Context()
+	b, err := p.Incidents.Bundle(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return s.renderLink(c, http.StatusNotFound, linkView{Title: "Link expired", Message: "This alert-storm message is no longer kept; act on its incidents one by one."})
+		return render(w, http.StatusNotFound, linkView{Title: "Link expired", Message: "This alert-storm message is no longer kept; act on its incidents one by one."})
 	}
 	if err != nil {
 		return err
 	}
 	if b.User != user {
-		return s.renderLink(c, http.StatusForbidden, linkView{Title: "Link not valid", Message: errNotYours.msg})
+		return render(w, http.StatusForbidden, linkView{Title: "Link not valid", Message: incident.ErrNotYours.Error()})
 	}
-	statuses, err := s.store.Statuses(ctx, b.Incidents)
+	statuses, err := p.Incidents.Statuses(ctx, b.Incidents)
 	if err != nil {
 		return err
 	}
-	v := linkView{Title: b.Summary(), Message: msg, Bundle: true, UserName: s.Config().User(user).DisplayName(),
-		Action: "/ack/" + c.Param("token"), Count: len(b.Incidents)}
+	v := linkView{Title: b.Summary(), Message: msg, Bundle: true, UserName: p.Config().User(user).DisplayName(),
+		Action: Path + "/" + r.PathValue("token"), Count: len(b.Incidents)}
 	for _, st := range statuses {
 		if st == policy.StatusTriggered {
 			v.Open++
@@ -193,7 +209,7 @@ func (s *Server) showBundle(c echo.Context, id, user string, code int, msg strin
 	}
 	v.CanAck = v.Open > 0
 	for _, incID := range b.Incidents[:min(bundlePageLines, len(b.Incidents))] {
-		inc, err := s.store.Get(ctx, incID)
+		inc, err := p.Incidents.Get(ctx, incID)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -203,50 +219,43 @@ func (s *Server) showBundle(c echo.Context, id, user string, code int, msg strin
 		v.Lines = append(v.Lines, linkView{Priority: inc.State.Priority, Service: inc.Service, Summary: inc.Summary, Status: string(inc.State.Status)})
 	}
 	v.More = v.Count - len(v.Lines)
-	return s.renderLink(c, code, v)
+	return render(w, code, v)
 }
 
-// linkAct answers POST /ack/<token>/acknowledge|resolve, as the person the
-// link was made for.
-func (s *Server) linkAct(c echo.Context) error {
-	id, user, err := s.linkTarget(c)
+// Act answers POST /ack/{token}/{action} (acknowledge or resolve), as the
+// person the link was made for.
+func (p *Pages) Act(w http.ResponseWriter, r *http.Request) error {
+	id, user, err := p.target(r)
 	if err != nil {
-		return s.renderLink(c, http.StatusForbidden, linkView{Title: "Link not valid", Message: err.Error()})
+		return render(w, http.StatusForbidden, linkView{Title: "Link not valid", Message: err.Error()})
 	}
 	kind, done := policy.EventAcknowledge, "Acknowledged"
-	switch c.Param("action") {
+	switch r.PathValue("action") {
 	case "acknowledge":
 	case "resolve":
 		kind, done = policy.EventResolve, "Resolved"
 	default:
-		return &inputError{http.StatusNotFound, "unknown action"}
+		return &notify.RequestError{Status: http.StatusNotFound, Msg: "unknown action"}
 	}
 	if store.IsBundleID(id) {
-		out, err := s.actOnBundle(c.Request().Context(), id, user, policy.Event{Kind: kind})
+		out, err := p.Incidents.ActOnBundle(r.Context(), id, user, policy.Event{Kind: kind})
 		if errors.Is(err, store.ErrNotFound) {
-			return s.showBundle(c, id, user, http.StatusNotFound, "")
+			return p.showBundle(w, r, id, user, http.StatusNotFound, "")
 		}
 		if err != nil {
 			return err
 		}
-		return s.showBundle(c, id, user, http.StatusOK, out.describe(kind)+".")
+		return p.showBundle(w, r, id, user, http.StatusOK, out.Describe(kind)+".")
 	}
-	inc, acts, err := s.apply(c.Request().Context(), id, policy.Event{Kind: kind, Actor: user})
+	inc, acts, err := p.Incidents.Apply(r.Context(), id, policy.Event{Kind: kind, Actor: user})
 	switch {
-	case errors.Is(err, errAlreadyResolved) || (err == nil && len(acts) == 0 && inc.State.Status == policy.StatusResolved):
-		return s.showIncident(c, id, user, http.StatusConflict, "Already resolved"+by(inc.State.ResolvedBy)+".")
+	case errors.Is(err, incident.ErrAlreadyResolved) || (err == nil && len(acts) == 0 && inc.State.Status == policy.StatusResolved):
+		return p.showIncident(w, r, id, user, http.StatusConflict, "Already resolved"+incident.By(inc.State.ResolvedBy)+".")
 	case err != nil:
 		return err
 	case len(acts) == 0:
 		// Someone acknowledged first: say who, as the phone call will.
-		return s.showIncident(c, id, user, http.StatusOK, "Already acknowledged"+by(inc.State.AcknowledgedBy)+".")
+		return p.showIncident(w, r, id, user, http.StatusOK, "Already acknowledged"+incident.By(inc.State.AcknowledgedBy)+".")
 	}
-	return s.showIncident(c, id, user, http.StatusOK, done+".")
-}
-
-func by(actor string) string {
-	if actor == "" {
-		return ""
-	}
-	return fmt.Sprintf(" by %s", actor)
+	return p.showIncident(w, r, id, user, http.StatusOK, done+".")
 }

@@ -1,0 +1,46 @@
+package acklink
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/policy"
+)
+
+// fixedNow is the tests' clock.
+var fixedNow = time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+
+func TestSignAndVerifyLink(t *testing.T) {
+	secret := policy.Secret("0123456789abcdef0123456789abcdef")
+	exp := fixedNow.Add(time.Hour)
+	tok := Sign(secret, "0a-abc", "ann", exp)
+	if inc, user, err := Verify(secret, tok, fixedNow); err != nil || inc != "0a-abc" || user != "ann" {
+		t.Fatalf("verify: %q %q %v", inc, user, err)
+	}
+	forged := Sign(policy.Secret("another-secret-of-enough-length"), "0a-abc", "ann", exp)
+	p, m, _ := strings.Cut(tok, ".")
+	other, _, _ := strings.Cut(Sign(secret, "0a-xyz", "ann", exp), ".")
+	for name, bad := range map[string]string{
+		"expired":              "",
+		"forged":               forged,
+		"another incident":     other + "." + m,
+		"truncated":            p,
+		"garbage":              "!!!.???",
+		"empty":                "",
+		"signature of another": p + "." + strings.Split(forged, ".")[1],
+	} {
+		t.Run(name, func(t *testing.T) {
+			now := fixedNow
+			if name == "expired" {
+				bad, now = tok, exp
+			}
+			if _, _, err := Verify(secret, bad, now); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+	if _, _, err := Verify("", tok, fixedNow); err == nil {
+		t.Fatal("no secret configured must accept no link")
+	}
+}

@@ -1,0 +1,97 @@
+package gateway
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pagerd/pagerd/policy"
+)
+
+// configHolder is the config in force. Everything that reads the config
+// (the HTTP server, the incident service, the dispatcher, the callbacks)
+// reads it through Load at the moment it needs it, so a reload (POST
+// /-/reload, SIGHUP) swaps the whole config at once under all of them. A
+// config that does not load, or names a secret that is not there, is
+// refused and the old one stays.
+type configHolder struct {
+	path string
+	cur  atomic.Pointer[policy.Config]
+	log  *slog.Logger
+	now  func() time.Time
+
+	mu     sync.Mutex // one reload at a time
+	onLoad []func(*policy.Config)
+
+	reloads       *prometheus.CounterVec
+	reloadSuccess prometheus.Gauge
+	reloadOK      prometheus.Gauge
+}
+
+func newConfigHolder(path string, cfg *policy.Config, reg prometheus.Registerer, log *slog.Logger, now func() time.Time) *configHolder {
+	h := &configHolder{path: path, log: log, now: now,
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pagerd_config_reloads_total", Help: "Config reloads by result (success, failure).",
+		}, []string{"result"}),
+		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pagerd_config_last_reload_success_timestamp_seconds", Help: "When the config was last loaded successfully (at start, or by a reload).",
+		}),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pagerd_config_last_reload_successful", Help: "Whether the last config (re)load succeeded (1) or was refused and the old config kept (0).",
+		}),
+	}
+	reg.MustRegister(h.reloads, h.reloadSuccess, h.reloadOK)
+	for _, r := range []string{"success", "failure"} {
+		h.reloads.WithLabelValues(r)
+	}
+	h.cur.Store(cfg)
+	h.loaded()
+	return h
+}
+
+// Load is the config in force.
+func (h *configHolder) Load() *policy.Config { return h.cur.Load() }
+
+// OnLoad has f called with every config taken into use from now on,
+// starting with the one in force.
+func (h *configHolder) OnLoad(f func(*policy.Config)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.onLoad = append(h.onLoad, f)
+	f(h.Load())
+}
+
+// loaded records a config taken into use, at start or by a reload.
+func (h *configHolder) loaded() {
+	h.reloadSuccess.Set(float64(h.now().UnixNano()) / 1e9)
+	h.reloadOK.Set(1)
+}
+
+// Reload reads the config file again and swaps it in if it is valid.
+func (h *configHolder) Reload() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, err := policy.LoadFile(h.path)
+	if err == nil {
+		// A reload must not swap in a config whose secrets are missing:
+		// the old one still pages.
+		err = c.CheckSecrets()
+	}
+	if err != nil {
+		h.reloads.WithLabelValues("failure").Inc()
+		h.reloadOK.Set(0)
+		h.log.Error("config reload failed; keeping the old config", "err", err)
+		return err
+	}
+	h.cur.Store(c)
+	for _, f := range h.onLoad {
+		f(c)
+	}
+	h.reloads.WithLabelValues("success").Inc()
+	h.loaded()
+	h.log.Info("config reloaded", "services", len(c.Services), "users", len(c.Users))
+	return nil
+}

@@ -1,0 +1,383 @@
+// Package gateway is the pagerd daemon: Run builds it, in order, and runs
+// it until its context ends. It owns the HTTP side (Server: routes,
+// authentication, the Alertmanager and PagerDuty intake, the incident API,
+// health, metrics and config reload) and the wiring of everything else,
+// each in a package of its own: the store (gateway/store), the incident
+// service every change to an incident goes through (gateway/incident), the
+// dispatcher that fires deadlines (gateway/dispatch), the ack links
+// (gateway/acklink), and the transports and provider callbacks (notify).
+// docs/ARCHITECTURE.md draws the whole.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/pagerd/pagerd/gateway/acklink"
+	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/gateway/incident"
+	"github.com/pagerd/pagerd/gateway/ingest"
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/boltstore"
+	"github.com/pagerd/pagerd/gateway/store/redisstore"
+	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/notify/pagerduty"
+	"github.com/pagerd/pagerd/notify/twilio"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// Options configure a daemon. pagerd serve sets the first group from its
+// flags; the rest are for tests and embedding, and are zero in serve.
+type Options struct {
+	// ConfigPath is the config file, read again on every reload.
+	ConfigPath string
+	// Config is the config already loaded from ConfigPath, its secrets
+	// checked (nil: New loads and checks it).
+	Config *policy.Config
+	// Listen is the address to listen on (default server.listen, or
+	// :8080).
+	Listen string
+	// RedisURL keeps incidents in Redis (default server.redis.url);
+	// without one the embedded store in DataDir (default server.data_dir,
+	// or ./data) keeps them.
+	RedisURL, DataDir string
+	// Version is pagerd's, for pagerd_build_info and the log.
+	Version string
+	// Logger is the daemon's log (its own lines, on stderr in serve).
+	Logger *slog.Logger
+	// Stdout is where the log transport writes pages when
+	// notifiers.log.path is unset.
+	Stdout io.Writer
+	// Reload reloads the config at every value it delivers (SIGHUP).
+	Reload <-chan os.Signal
+
+	// Listener, when set, is listened on instead of Listen.
+	Listener net.Listener
+	// Store, when set, keeps incidents instead of the store RedisURL or
+	// DataDir names. The daemon does not close it.
+	Store store.Store
+	// Registry receives every metric and serves /metrics (default a new
+	// one, with Go and process metrics).
+	Registry *prometheus.Registry
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Notifiers replace the transports of these vias, as they are: no
+	// chain is wrapped around them.
+	Notifiers map[string]notify.Notifier
+	// HTTPClient carries the providers' calls (default a client each).
+	HTTPClient *http.Client
+	// RetryBase is the first wait between a page's tries (default
+	// notify's, 500ms).
+	RetryBase time.Duration
+	// MaxSleep bounds the dispatcher's wait between looks at the due set
+	// (default dispatch's, 1s).
+	MaxSleep time.Duration
+	// ProbeInterval is how often readiness probes the store with a write
+	// (default 2s).
+	ProbeInterval time.Duration
+	// ShutdownTimeout bounds how long in-flight requests may take to
+	// finish after a stop (default 30s).
+	ShutdownTimeout time.Duration
+}
+
+// Daemon is pagerd built and ready to run: New builds it, Run runs it,
+// Close tears down what New opened.
+type Daemon struct {
+	o         Options
+	log       *slog.Logger
+	cfg       *configHolder
+	store     store.Store
+	health    *Health
+	notifiers map[string]notify.Notifier
+	dispOpts  dispatch.Options
+	incidents *incident.Service
+	disp      *dispatch.Dispatcher
+	server    *Server
+	listener  net.Listener
+	// schema is the Redis store whose schema is checked once Redis
+	// answers (it did not at start).
+	schema *redisstore.Store
+	// teardown is what New opened, closed in reverse by Close.
+	teardown []func() error
+}
+
+// New builds the daemon in order: config, store, readiness, transports,
+// incident service, dispatcher, HTTP server, listener. Each step that opens
+// something registers its teardown; if a step fails, what was opened is
+// closed again.
+func New(ctx context.Context, o Options) (_ *Daemon, err error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Stdout == nil {
+		o.Stdout = os.Stdout
+	}
+	d := &Daemon{o: o, log: o.Logger}
+	defer func() {
+		if err != nil {
+			_ = d.Close()
+		}
+	}()
+	reg := o.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	RegisterBuildInfo(reg, o.Version)
+
+	cfg := o.Config
+	if cfg == nil {
+		if cfg, err = policy.LoadFile(o.ConfigPath); err == nil {
+			// The daemon needs every secret the config names: without one
+			// it would page through a transport it cannot authenticate to.
+			err = cfg.CheckSecrets()
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	d.cfg = newConfigHolder(o.ConfigPath, cfg, reg, d.log, o.Now)
+
+	// The store, and readiness, which watches every write of it.
+	st := o.Store
+	if st == nil {
+		if st, err = d.openStore(ctx, cfg); err != nil {
+			return nil, err
+		}
+		d.teardown = append(d.teardown, st.Close)
+	}
+	if d.schema, err = checkStore(ctx, d.log, st); err != nil {
+		return nil, err
+	}
+	backup := BackupFunc(nil)
+	if b, ok := st.(interface {
+		Backup(ctx context.Context, w io.Writer) (int64, error)
+	}); ok {
+		backup = b.Backup
+	}
+	d.health = NewHealth(st, o.ProbeInterval)
+	d.store = Instrument(st, reg, d.health)
+	registerReadiness(reg, d.health)
+	open := newOpenIncidents(d.store, d.cfg.Load, o.Now, d.log)
+	reg.MustRegister(open)
+
+	// The transports, wrapped the way the daemon sends.
+	var hc func() *http.Client
+	if o.HTTPClient != nil {
+		hc = func() *http.Client { return o.HTTPClient }
+	}
+	tr, err := buildNotifiers(cfg, o.Stdout, hc, o.RetryBase)
+	if err != nil {
+		return nil, err
+	}
+	d.teardown = append(d.teardown, tr.close)
+	d.notifiers = tr.byVia
+	for via, n := range o.Notifiers {
+		d.notifiers[via] = n
+	}
+	pd := cfg.Notifiers.PagerDuty
+	forwarder := pagerduty.New(pd.EventsURL, o.HTTPClient, time.Duration(pd.Timeout))
+
+	// The incident service, and the dispatcher it wakes.
+	d.dispOpts = dispatch.Options{Store: d.store, Config: d.cfg.Load, Notifiers: d.notifiers, Logger: d.log, Registry: reg,
+		Now: o.Now, Lease: time.Duration(cfg.Server.Lease), MaxSleep: o.MaxSleep, PagerDuty: forwarder}
+	d.disp = dispatch.New(d.dispOpts)
+	d.disp.InitMetrics(cfg)
+	d.incidents = incident.New(incident.Options{Store: d.store, Config: d.cfg.Load, Logger: d.log, Registry: reg, Now: o.Now,
+		Wake: d.wake(ctx), CapSummary: ingest.CapSummary})
+	d.cfg.OnLoad(d.incidents.InitMetrics)
+
+	// The HTTP side: the server, the links and the providers' callbacks,
+	// all acting through the incident service.
+	d.server = NewServer(ServerOptions{Config: d.cfg.Load, Reload: d.cfg.Reload, Incidents: d.incidents,
+		Links: &acklink.Pages{Incidents: d.incidents, Config: d.cfg.Load, Now: o.Now},
+		Twilio: &twilio.Callbacks{Receiver: d.incidents, Settings: func() twilio.Settings {
+			c := d.cfg.Load()
+			return twilio.Settings{AuthToken: c.Notifiers.Twilio.AuthToken.Reveal(), PublicURL: c.Server.PublicURL}
+		}},
+		PagerDuty: &pagerduty.Webhook{Receiver: d.incidents, Logger: d.log,
+			Secret: func() string { return d.cfg.Load().Notifiers.PagerDuty.WebhookSecret.Reveal() }},
+		Health: d.health, Backup: backup, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
+		TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout})
+	d.cfg.OnLoad(d.server.configLoaded)
+
+	d.listener = o.Listener
+	if d.listener == nil {
+		addr := o.Listen
+		if addr == "" {
+			addr = cfg.Server.Listen
+		}
+		if d.listener, err = net.Listen("tcp", addr); err != nil {
+			return nil, fmt.Errorf("listen: %w", err)
+		}
+		// Run's server closes it when it stops; this is for a daemon that
+		// never ran.
+		l := d.listener
+		d.teardown = append(d.teardown, func() error {
+			if err := l.Close(); !errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			return nil
+		})
+	}
+	return d, nil
+}
+
+// openStore opens Redis when a URL is given, the embedded store otherwise,
+// and says which in the log: an operator must never wonder where incidents
+// are.
+func (d *Daemon) openStore(ctx context.Context, cfg *policy.Config) (store.Store, error) {
+	redisURL := d.o.RedisURL
+	if redisURL == "" {
+		redisURL = cfg.Server.Redis.URL.Reveal()
+	}
+	if redisURL != "" {
+		s, err := redisstore.Open(ctx, redisURL, cfg.Server.Redis.Prefix, d.log)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	dir := d.o.DataDir
+	if dir == "" {
+		dir = cfg.Server.DataDir
+	}
+	if dir == "" {
+		dir = "data"
+	}
+	s, err := boltstore.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	abs, _ := filepath.Abs(dir)
+	d.log.Info("store: embedded (single replica)", "data_dir", abs)
+	return s, nil
+}
+
+// wake is what the incident service calls when a write leaves a step due
+// at once: this replica's dispatcher looks now, and a store that can
+// (Redis) tells every other replica's too.
+func (d *Daemon) wake(ctx context.Context) func() {
+	n, ok := d.store.(store.Nudger)
+	if !ok {
+		return d.disp.Wake
+	}
+	return func() {
+		d.disp.Wake()
+		go func() {
+			nctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			_ = n.Nudge(nctx)
+		}()
+	}
+}
+
+// Run runs the daemon until ctx ends: readiness probes, config reloads,
+// the dispatcher and the HTTP server. On stop the server finishes the
+// requests in flight and the dispatcher the steps it is on; anything left
+// is in the store, and another replica, or this one at its next start,
+// fires it. It returns why it stopped when that was not ctx ending (data
+// in Redis of a newer schema, a listener that failed).
+func (d *Daemon) Run(ctx context.Context) error {
+	ctx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
+	if d.schema != nil {
+		go watchSchema(ctx, d.log, d.schema, abort)
+	}
+	go d.health.Run(ctx)
+	go d.reloads(ctx)
+	dispDone := make(chan struct{})
+	go func() { defer close(dispDone); _ = d.disp.Run(ctx) }()
+	cfg := d.cfg.Load()
+	d.log.Info("pagerd serving", "version", d.o.Version, "listen", d.listener.Addr().String(), "config", d.o.ConfigPath,
+		"services", len(cfg.Services), "users", len(cfg.Users))
+	err := d.server.Serve(ctx, d.listener)
+	abort(nil)
+	<-dispDone
+	if err != nil {
+		return err
+	}
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	d.log.Info("pagerd stopped")
+	return nil
+}
+
+// reloads reloads the config at every signal; a bad config is refused and
+// the old one stays, as with POST /-/reload.
+func (d *Daemon) reloads(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.o.Reload:
+			_ = d.cfg.Reload()
+		}
+	}
+}
+
+// Close tears down what New opened, in the reverse order.
+func (d *Daemon) Close() error {
+	var errs []error
+	for i := len(d.teardown) - 1; i >= 0; i-- {
+		errs = append(errs, d.teardown[i]())
+	}
+	d.teardown = nil
+	return errors.Join(errs...)
+}
+
+// Run builds the daemon, runs it until ctx ends and tears it down: all
+// pagerd serve does once it has parsed its flags.
+func Run(ctx context.Context, o Options) error {
+	d, err := New(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Run(ctx)
+}
+
+// What tests and embedders may reach of a daemon built by New.
+
+// Handler is the daemon's HTTP handler.
+func (d *Daemon) Handler() http.Handler { return d.server.Handler() }
+
+// Addr is the address the daemon listens on.
+func (d *Daemon) Addr() net.Addr { return d.listener.Addr() }
+
+// Config is the config in force.
+func (d *Daemon) Config() *policy.Config { return d.cfg.Load() }
+
+// Reload reads the config file again and swaps it in if it is valid.
+func (d *Daemon) Reload() error { return d.cfg.Reload() }
+
+// Incidents is the incident service.
+func (d *Daemon) Incidents() *incident.Service { return d.incidents }
+
+// Dispatcher is the daemon's dispatcher; Run runs it.
+func (d *Daemon) Dispatcher() *dispatch.Dispatcher { return d.disp }
+
+// DispatchOptions are the options the daemon built its dispatcher with,
+// for another replica's dispatcher on the same store.
+func (d *Daemon) DispatchOptions() dispatch.Options { return d.dispOpts }
+
+// Store is the store as the daemon uses it (instrumented).
+func (d *Daemon) Store() store.Store { return d.store }
+
+// Health is the daemon's readiness; Run runs its probes.
+func (d *Daemon) Health() *Health { return d.health }

@@ -1,0 +1,137 @@
+package incident
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// A storm bundle's id stands where an incident id would in the ack link,
+// the SMS reply code, the call and the PagerDuty dedup key of its message,
+// so that acting on it acts on every incident it carried, as the person it
+// was sent to.
+
+// BundleOutcome says what acting on a bundle did, incident by incident.
+type BundleOutcome struct {
+	Bundle *store.Bundle
+	// Done changed; Already were acknowledged before (for an
+	// acknowledgement); Resolved were resolved before; Missing are gone.
+	Done, Already, Resolved []*store.Incident
+	Missing                 int
+}
+
+// bundleWorkers bounds how many incidents of a bundle are acted on at once.
+const bundleWorkers = 16
+
+// ActOnBundle applies ev to every incident of the bundle, as user (who must
+// be the person it was sent to: ErrNotYours otherwise).
+func (s *Service) ActOnBundle(ctx context.Context, id, user string, ev policy.Event) (*BundleOutcome, error) {
+	b, err := s.o.Store.GetBundle(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if user != b.User {
+		return nil, ErrNotYours
+	}
+	ev.Actor = user
+	out := &BundleOutcome{Bundle: b}
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, bundleWorkers)
+	var wg sync.WaitGroup
+	for _, incID := range b.Incidents {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			inc, acts, err := s.Apply(ctx, incID, ev)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, ErrAlreadyResolved):
+				out.Resolved = append(out.Resolved, inc)
+			case errors.Is(err, store.ErrNotFound):
+				out.Missing++
+			case err != nil:
+				if firstErr == nil {
+					firstErr = err
+				}
+			case len(acts) == 0 && inc.State.Status == policy.StatusResolved:
+				out.Resolved = append(out.Resolved, inc)
+			case len(acts) == 0:
+				out.Already = append(out.Already, inc)
+			default:
+				out.Done = append(out.Done, inc)
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return out, firstErr
+	}
+	s.log.Info("storm bundle acted on", "bundle", id, "user", user, "event", ev.Kind, "incidents", len(out.Done),
+		"already", len(out.Already), "resolved_before", len(out.Resolved))
+	return out, nil
+}
+
+// Describe says what an action on the bundle did, in a sentence without
+// its full stop.
+func (o *BundleOutcome) Describe(kind policy.EventKind) string {
+	verb := map[policy.EventKind]string{policy.EventAcknowledge: "Acknowledged", policy.EventResolve: "Resolved",
+		policy.EventEscalate: "Escalated"}[kind]
+	parts := []string{fmt.Sprintf("%s %d of %d incidents", verb, len(o.Done), len(o.Bundle.Incidents))}
+	if n := len(o.Already); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d already acknowledged%s", n, byWhom(o.Already, func(i *store.Incident) string { return i.State.AcknowledgedBy })))
+	}
+	if n := len(o.Resolved); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d already resolved%s", n, byWhom(o.Resolved, func(i *store.Incident) string { return i.State.ResolvedBy })))
+	}
+	if o.Missing > 0 {
+		parts = append(parts, fmt.Sprintf("%d no longer exist", o.Missing))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// byWhom names who acted first, when it was one person.
+func byWhom(incs []*store.Incident, who func(*store.Incident) string) string {
+	first := ""
+	for _, i := range incs {
+		switch w := who(i); {
+		case first == "":
+			first = w
+		case w != first:
+			return ""
+		}
+	}
+	return By(first)
+}
+
+// By is " by <actor>", or nothing without one: "Already acknowledged by
+// ann".
+func By(actor string) string {
+	if actor == "" {
+		return ""
+	}
+	return fmt.Sprintf(" by %s", actor)
+}
+
+// NoteBundle records an entry (a delivery report) in the timeline of every
+// incident of a bundle, naming the bundle.
+func (s *Service) NoteBundle(ctx context.Context, id string, e store.Entry) (*store.Bundle, error) {
+	b, err := s.o.Store.GetBundle(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	e.Bundle = b.ID
+	notes := make(map[string][]store.Entry, len(b.Incidents))
+	for _, inc := range b.Incidents {
+		notes[inc] = []store.Entry{e}
+	}
+	return b, s.o.Store.Note(ctx, notes)
+}

@@ -1,0 +1,160 @@
+package incident
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// The Service is what the providers' callbacks act through.
+var _ notify.Receiver = (*Service)(nil)
+
+// actionEvents are the state machine's events for what a person does from
+// a provider.
+var actionEvents = map[notify.Action]policy.EventKind{
+	notify.Acknowledge: policy.EventAcknowledge,
+	notify.Resolve:     policy.EventResolve,
+	notify.Escalate:    policy.EventEscalate,
+}
+
+// notFound marks a store's not-found error as notify.ErrNotFound too, for
+// a provider's callback; the HTTP layer still sees ErrNotFound.
+func notFound(err error) error {
+	if isNotFound(err) {
+		return fmt.Errorf("%w (%w)", err, notify.ErrNotFound)
+	}
+	return err
+}
+
+// stormGone is notFound for a storm bundle: notify.ErrStormGone too.
+func stormGone(err error) error {
+	if isNotFound(err) {
+		return fmt.Errorf("%w (%w, %w)", err, notify.ErrNotFound, notify.ErrStormGone)
+	}
+	return err
+}
+
+// Act has user act on an incident, or on every incident of a storm bundle
+// sent to them (notify.Receiver).
+func (s *Service) Act(ctx context.Context, target, user string, a notify.Action) (notify.Acted, error) {
+	kind, ok := actionEvents[a]
+	if !ok {
+		return notify.Acted{}, &refusal{ErrBadInput, fmt.Sprintf("unknown action %q", a)}
+	}
+	if store.IsBundleID(target) {
+		out, err := s.ActOnBundle(ctx, target, user, policy.Event{Kind: kind})
+		if err != nil {
+			return notify.Acted{}, stormGone(err)
+		}
+		return notify.Acted{Storm: out.Describe(kind)}, nil
+	}
+	inc, acts, err := s.Apply(ctx, target, policy.Event{Kind: kind, Actor: user})
+	if err != nil && !isResolved(err) {
+		return notify.Acted{}, notFound(err)
+	}
+	st := inc.State
+	return notify.Acted{Changed: len(acts) > 0, AlreadyResolved: isResolved(err), Incident: inc.ID, Service: inc.Service,
+		Priority: st.Priority, Summary: inc.Summary, AcknowledgedBy: st.AcknowledgedBy, ResolvedBy: st.ResolvedBy}, nil
+}
+
+// Delivered records a provider's delivery report, and a page that did not
+// arrive brings the person's next step forward (notify.Receiver).
+func (s *Service) Delivered(ctx context.Context, target string, d notify.Delivery) error {
+	e := store.Entry{At: s.clock(), Type: "delivery", User: d.User, Channel: d.Channel, Detail: d.Detail}
+	// It did not reach them: their next step (the call) comes now.
+	ev := policy.Event{Kind: policy.EventChannelFailed, Actor: d.User, Channel: d.Channel}
+	var err error
+	if store.IsBundleID(target) {
+		if _, err = s.NoteBundle(ctx, target, e); err == nil && d.Failed {
+			_, err = s.ActOnBundle(ctx, target, d.User, ev)
+		}
+	} else if err = s.Note(ctx, target, e); err == nil && d.Failed {
+		_, _, err = s.Apply(ctx, target, ev)
+	}
+	if isNotFound(err) || isResolved(err) {
+		return nil
+	}
+	return err
+}
+
+// LastPaged finds what was most recently paged to the user on the channel
+// among open incidents: an incident, or the storm bundle its page went out
+// in, that match accepts (notify.Receiver).
+func (s *Service) LastPaged(ctx context.Context, user, channel string, match func(target string) bool) (string, error) {
+	open, err := s.o.Store.List(ctx, store.Filter{Limit: 1000})
+	if err != nil {
+		return "", err
+	}
+	best, bestAt := "", time.Time{}
+	for _, inc := range open {
+		if !inc.Open() {
+			continue
+		}
+		tl, err := s.o.Store.Timeline(ctx, inc.ID)
+		if err != nil {
+			return "", err
+		}
+		for _, e := range tl {
+			if e.Type != "notify" || e.User != user || e.Channel != channel || !e.At.After(bestAt) {
+				continue
+			}
+			id := inc.ID
+			if e.Bundle != "" {
+				id = e.Bundle
+			}
+			if match(id) {
+				best, bestAt = id, e.At
+			}
+		}
+	}
+	return best, nil
+}
+
+// About says what an incident, or a storm bundle, is (notify.Receiver).
+func (s *Service) About(ctx context.Context, target string) (notify.About, error) {
+	if store.IsBundleID(target) {
+		b, err := s.o.Store.GetBundle(ctx, target)
+		if err != nil {
+			return notify.About{}, stormGone(err)
+		}
+		statuses, err := s.o.Store.Statuses(ctx, b.Incidents)
+		if err != nil {
+			return notify.About{}, err
+		}
+		open := 0
+		for _, st := range statuses {
+			if st == policy.StatusTriggered {
+				open++
+			}
+		}
+		return notify.About{Storm: true, Incidents: len(b.Incidents), Unacknowledged: open, Priority: b.Priority, Top: b.Top}, nil
+	}
+	inc, err := s.o.Store.Get(ctx, target)
+	if err != nil {
+		return notify.About{}, notFound(err)
+	}
+	return notify.About{Incidents: 1, Priority: inc.State.Priority, Service: inc.Service, Summary: inc.Summary,
+		Status: string(inc.State.Status)}, nil
+}
+
+// UserByAddress finds whose contact on the channel has the address
+// (notify.Receiver).
+func (s *Service) UserByAddress(channel, address string) string {
+	var user string
+	for _, u := range s.o.Config().Users {
+		for _, ct := range u.Contacts {
+			if ct.Channel == channel && ct.Address != "" && ct.Address == address {
+				user = u.ID
+			}
+		}
+	}
+	return user
+}
+
+// KnowsUser reports whether the user is in the config in force
+// (notify.Receiver).
+func (s *Service) KnowsUser(user string) bool { return s.o.Config().User(user) != nil }

@@ -1,0 +1,234 @@
+// Package incident is the one place that changes incidents. Every front
+// door (the HTTP API, Alertmanager and PagerDuty intake, ack links, and the
+// providers' callbacks through notify.Receiver) calls a Service: to open an
+// incident from an alert or repeat it, to acknowledge, resolve, escalate or
+// update it, to act on one by its dedup key or on every incident of an
+// alert-storm message, and to note what happened in its timeline. Each
+// change runs the policy state machine on the stored incident and writes
+// the result in one compare-and-swap loop (update), which also stores what
+// the change owes other systems (the outbox) with it.
+//
+// It knows nothing of HTTP: refusals are the errors below, which the HTTP
+// layer turns into status codes. The dispatcher, which fires deadlines,
+// writes through the store's claim and Finish instead, on its own hot path.
+package incident
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// The refusals of a Service. The store's errors come through as they are
+// (ErrNotFound, ErrUnavailable and ErrOutcomeUnknown are the store's).
+var (
+	// ErrNotFound: no such incident or storm message.
+	ErrNotFound = store.ErrNotFound
+	// ErrUnavailable: the store could not be reached; nothing changed.
+	ErrUnavailable = store.ErrUnavailable
+	// ErrOutcomeUnknown: the store did not confirm a write in time; it
+	// may or may not have happened (it also matches ErrUnavailable).
+	ErrOutcomeUnknown = store.ErrOutcomeUnknown
+	// ErrAlreadyResolved: an action on a resolved incident.
+	ErrAlreadyResolved = errors.New("the incident is already resolved")
+	// ErrNotYours: acting on a storm message sent to someone else.
+	ErrNotYours = errors.New("this was sent to someone else")
+	// ErrConflict: the incident cannot take the action as things stand
+	// (its service is no longer in the config). The error says why.
+	ErrConflict = errors.New("conflict")
+	// ErrBadInput: an event the state machine refuses (a level that does
+	// not exist, say). The error says why.
+	ErrBadInput = errors.New("bad input")
+)
+
+// refusal is an error of one of the kinds above with a message of its own.
+type refusal struct {
+	kind error
+	msg  string
+}
+
+func (r *refusal) Error() string        { return r.msg }
+func (r *refusal) Is(target error) bool { return target == r.kind }
+
+// Options configure a Service.
+type Options struct {
+	Store store.Store
+	// Config is the config in force (it changes on reload).
+	Config func() *policy.Config
+	Logger *slog.Logger
+	// Registry receives the service's metrics.
+	Registry prometheus.Registerer
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Wake, when set, is called when a write leaves a step due at once,
+	// so the dispatchers send it now rather than at their next look.
+	Wake func()
+	// CapSummary cuts a summary the service writes itself (a raised
+	// incident's) to what the intake keeps (ingest.CapSummary).
+	CapSummary func(string) string
+}
+
+// Service changes incidents. It is safe for concurrent use.
+type Service struct {
+	o   Options
+	log *slog.Logger
+	m   *metrics
+}
+
+// New makes a Service.
+func New(o Options) *Service {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	if o.CapSummary == nil {
+		o.CapSummary = func(s string) string { return s }
+	}
+	return &Service{o: o, log: o.Logger, m: newMetrics(o.Registry)}
+}
+
+// conflictRetries is how many times a change is tried again when another
+// writer changed the incident first.
+const conflictRetries = 10
+
+// update is the read-modify-write of one incident, the one loop every
+// change goes through: it reads the incident, lets change edit it and say
+// what to append to its timeline, and writes both, comparing the version
+// read (store.Update); when another writer got there first it starts over
+// from a fresh read. change returns write false to write nothing.
+func (s *Service) update(ctx context.Context, id string, change func(inc *store.Incident) (tl []store.Entry, write bool, err error)) (*store.Incident, error) {
+	for attempt := 0; ; attempt++ {
+		inc, err := s.o.Store.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		tl, write, err := change(inc)
+		if err != nil || !write {
+			return inc, err
+		}
+		err = s.o.Store.Update(ctx, inc, tl)
+		if errors.Is(err, store.ErrConflict) && attempt < conflictRetries {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return inc, nil
+	}
+}
+
+// Apply runs an event through the escalation machine against the stored
+// incident and writes the result. An event that changes nothing writes
+// nothing (and returns no actions). An action on a resolved incident is
+// ErrAlreadyResolved, with the incident.
+func (s *Service) Apply(ctx context.Context, id string, ev policy.Event) (*store.Incident, []policy.Action, error) {
+	return s.applyWith(ctx, id, ev, nil)
+}
+
+// applyWith is Apply that also edits the stored incident (its summary) in
+// the same write, when the event changed something.
+func (s *Service) applyWith(ctx context.Context, id string, ev policy.Event, edit func(*store.Incident)) (*store.Incident, []policy.Action, error) {
+	var acts []policy.Action
+	var now time.Time
+	wrote := false
+	inc, err := s.update(ctx, id, func(inc *store.Incident) ([]store.Entry, bool, error) {
+		wrote = false
+		cfg := s.o.Config()
+		if cfg.Service(inc.Service) == nil {
+			return nil, false, &refusal{ErrConflict, fmt.Sprintf("service %q is no longer in the config", inc.Service)}
+		}
+		now = s.clock()
+		eng := policy.Engine{Config: cfg}
+		var st policy.Incident
+		var err error
+		st, acts, err = eng.Apply(inc.State, ev, now)
+		if errors.Is(err, policy.ErrResolved) {
+			return nil, false, ErrAlreadyResolved
+		}
+		if err != nil {
+			return nil, false, &refusal{ErrBadInput, err.Error()}
+		}
+		if len(acts) == 0 && reflect.DeepEqual(st, inc.State) {
+			return nil, false, nil
+		}
+		inc.State, inc.UpdatedAt = st, now
+		if edit != nil && len(acts) > 0 {
+			edit(inc)
+		}
+		// Telling PagerDuty of an acknowledgement or resolve is stored
+		// with it, as work the dispatcher does (and retries).
+		inc.Outbox = append(inc.Outbox, forwards(acts, inc.Version, now)...)
+		wrote = true
+		return store.ActionEntries(acts, ev.Actor), true, nil
+	})
+	switch {
+	case errors.Is(err, ErrAlreadyResolved):
+		return inc, nil, err
+	case err != nil:
+		return nil, nil, err
+	case !wrote:
+		return inc, nil, nil
+	}
+	for _, a := range acts {
+		if a.Kind == policy.ActionAck && inc.State.AcknowledgedAt.Equal(now) {
+			s.m.timeToAck.Observe(now.Sub(inc.State.TriggeredAt).Seconds())
+		}
+	}
+	s.logAction(inc, ev, acts)
+	s.wakeIfDue(inc, now)
+	return inc, acts, nil
+}
+
+// Note appends entries to an incident's timeline without changing it.
+func (s *Service) Note(ctx context.Context, id string, entries ...store.Entry) error {
+	_, err := s.update(ctx, id, func(*store.Incident) ([]store.Entry, bool, error) { return entries, true, nil })
+	return err
+}
+
+// actionLogs are the log messages of what people do to incidents.
+var actionLogs = map[policy.EventKind]string{
+	policy.EventAcknowledge:  "incident acknowledged",
+	policy.EventResolve:      "incident resolved",
+	policy.EventEscalate:     "incident escalated",
+	policy.EventStatusUpdate: "incident status update",
+}
+
+// logAction says who acknowledged, resolved, escalated or updated an
+// incident, once it is stored: the log must answer "who acked that?".
+func (s *Service) logAction(inc *store.Incident, ev policy.Event, acts []policy.Action) {
+	msg, ok := actionLogs[ev.Kind]
+	if !ok || len(acts) == 0 {
+		return
+	}
+	st := inc.State
+	s.log.Info(msg, "incident", inc.ID, "service", inc.Service, "actor", ev.Actor, "status", st.Status,
+		"priority", st.Priority, "escalation_level", st.Level+1)
+}
+
+// wakeIfDue wakes the dispatchers when a write left a step due already (a
+// new incident's first page, an escalation's first page).
+func (s *Service) wakeIfDue(inc *store.Incident, now time.Time) {
+	if s.o.Wake == nil {
+		return
+	}
+	if at, ok := store.DueAt(inc); ok && !at.After(now) {
+		s.o.Wake()
+	}
+}
+
+// clock is now in UTC to the millisecond: what the stores keep, and shorter
+// to store than nanoseconds in a local zone.
+func (s *Service) clock() time.Time { return s.o.Now().UTC().Truncate(time.Millisecond) }

@@ -1,0 +1,166 @@
+package incident
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// Alert is one incident's worth of an arriving alert, whatever sent it.
+type Alert struct {
+	Service  *policy.Service
+	DedupKey string
+	// Source is where it came from (alertmanager, pagerduty), Actor who is
+	// named in the timeline.
+	Source, Actor string
+	// Labels are the label sets of its alerts: the most urgent decides the
+	// priority (policy.Config.RouteGroup).
+	Labels []map[string]string
+	// Titles name the alerts of Labels, in order; they may be missing.
+	Titles  []string
+	Summary string
+	Details json.RawMessage
+	// Truncated, when the intake cut the alert to fit pagerd's limits,
+	// says what it cut, for a "truncated" timeline entry.
+	Truncated string
+}
+
+// raisedBy names the alert that decided the priority, and says how many
+// alerts are firing, for a page about an incident whose priority it raised.
+func (a Alert) raisedBy(i int) (title, firing string) {
+	title = a.Summary
+	if i >= 0 && i < len(a.Titles) && a.Titles[i] != "" {
+		title = a.Titles[i]
+	}
+	firing = "1 alert firing"
+	if n := len(a.Labels); n > 1 {
+		firing = fmt.Sprintf("%d alerts firing", n)
+	}
+	return title, firing
+}
+
+// Trigger opens an incident for the alert, or records a repeat on the open
+// one with the same dedup key: one store round trip either way (a repeat
+// that makes the incident worse costs a read and a write more). cfg is the
+// config the alert's service was found in.
+func (s *Service) Trigger(ctx context.Context, cfg *policy.Config, a Alert) (string, store.Outcome, error) {
+	now := s.clock()
+	rt, decided := cfg.RouteGroup(a.Service, a.Labels, now)
+	id := store.NewID(store.ShardOf(a.Service.Name, a.DedupKey), now)
+	eng := policy.Engine{Config: cfg}
+	st, acts, err := eng.Apply(policy.Incident{ID: id}, policy.Event{Kind: policy.EventTrigger, Route: &rt}, now)
+	if err != nil {
+		return "", 0, err
+	}
+	inc := &store.Incident{ID: id, Service: a.Service.Name, DedupKey: a.DedupKey, Source: a.Source, Summary: a.Summary,
+		CreatedAt: now, UpdatedAt: now, LastSeen: now, Details: a.Details, State: st}
+	tl := []store.Entry{{At: now, Type: "trigger", Actor: a.Actor,
+		Detail: fmt.Sprintf("%s, %s urgency, rule %s", st.Priority, st.Urgency, st.Rule)}}
+	var cut []store.Entry
+	if a.Truncated != "" {
+		cut = []store.Entry{{At: now, Type: "truncated", Actor: "pagerd", Detail: a.Truncated}}
+		tl = append(tl, cut...)
+	}
+	tl = append(tl, store.ActionEntries(acts, a.Actor)...)
+	gotID, out, err := s.o.Store.Trigger(ctx, inc, tl)
+	if err != nil {
+		return "", 0, err
+	}
+	if out == store.Repeated && cut != nil {
+		// The details the repeat replaced were cut as well: say so. Best
+		// effort: the alert is stored whatever becomes of the note.
+		if err := s.o.Store.Note(ctx, map[string][]store.Entry{gotID: cut}); err != nil {
+			s.log.Warn("truncation not noted in the timeline", "incident", gotID, "err", err)
+		}
+	}
+	outcome := "created"
+	if out == store.Created {
+		s.wakeIfDue(inc, now)
+	}
+	if out == store.Repeated {
+		title, firing := a.raisedBy(decided)
+		if err := s.raiseIfWorse(ctx, gotID, rt, a.Actor, title, firing); err != nil {
+			return "", 0, err
+		}
+		outcome = "repeated"
+	} else {
+		s.log.Info("incident opened", "incident", gotID, "service", a.Service.Name, "priority", st.Priority,
+			"urgency", st.Urgency, "source", a.Source)
+	}
+	s.m.alerts.WithLabelValues(a.Source, a.Service.Name, outcome).Inc()
+	return gotID, out, nil
+}
+
+// raiseIfWorse looks at an open incident whose alert fired again: if the
+// alert is now more urgent (a critical alert joined a warning group), the
+// incident takes the higher priority and its current level is paged again.
+// The pages must say why the incident got worse, so its summary becomes
+// the alert that raised it (title) and how many alerts are firing. This read
+// is the price of a repeat; a new incident costs one round trip.
+func (s *Service) raiseIfWorse(ctx context.Context, id string, rt policy.Route, actor, title, firing string) error {
+	inc, err := s.o.Store.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	sc := rt.Service.Scheme()
+	if !inc.Open() || sc.Rank(rt.Priority) >= sc.Rank(inc.State.Priority) {
+		return nil
+	}
+	from := inc.State.Priority
+	why := title + "; " + firing
+	summary := s.o.CapSummary(fmt.Sprintf("%s (raised from %s to %s; %s)", title, from, rt.Priority, firing))
+	_, acts, err := s.applyWith(ctx, id, policy.Event{Kind: policy.EventTrigger, Route: &rt, Actor: actor, Message: why},
+		func(inc *store.Incident) { inc.Summary = summary })
+	if err == nil && len(acts) > 0 {
+		s.log.Info("incident priority raised", "incident", id, "from", from, "to", rt.Priority, "by", why)
+	}
+	return err
+}
+
+// ResolveByDedup resolves the open incident with the dedup key, if any, and
+// returns its id ("" when there was none). A resolve for an alert pagerd
+// never opened, or already resolved, is done: there is nothing to store.
+func (s *Service) ResolveByDedup(ctx context.Context, svc *policy.Service, dedupKey, source, actor string) (string, error) {
+	return s.ActByDedup(ctx, svc, dedupKey, source, policy.Event{Kind: policy.EventResolve, Actor: actor}, "resolved")
+}
+
+// ActByDedup applies ev to the open incident of the service with the dedup
+// key and returns its id, or "" when no open incident has the key. outcome
+// is what pagerd_alerts_received_total counts it as.
+func (s *Service) ActByDedup(ctx context.Context, svc *policy.Service, dedupKey, source string, ev policy.Event, outcome string) (string, error) {
+	inc, err := s.o.Store.FindByDedup(ctx, svc.Name, dedupKey)
+	if isNotFound(err) || (err == nil && !inc.Open()) {
+		s.m.alerts.WithLabelValues(source, svc.Name, "ignored").Inc()
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	_, _, err = s.Apply(ctx, inc.ID, ev)
+	if isResolved(err) {
+		err = nil
+	}
+	if err != nil {
+		return "", err
+	}
+	s.m.alerts.WithLabelValues(source, svc.Name, outcome).Inc()
+	return inc.ID, nil
+}
+
+// ResolveIfOpen resolves the service's open incident with the dedup key,
+// if there is one, and returns its id ("" if there was none); unlike
+// ResolveByDedup, finding none counts nothing. It is for incidents most
+// alerts never have (a group's overflow incident): looking costs one read.
+func (s *Service) ResolveIfOpen(ctx context.Context, svc *policy.Service, dedupKey, source, actor string) (string, error) {
+	inc, err := s.o.Store.FindByDedup(ctx, svc.Name, dedupKey)
+	if isNotFound(err) || (err == nil && !inc.Open()) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return s.ResolveByDedup(ctx, svc, dedupKey, source, actor)
+}

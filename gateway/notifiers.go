@@ -1,0 +1,70 @@
+package gateway
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/notify/pagerduty"
+	"github.com/pagerd/pagerd/notify/twilio"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// transports are the transports pages go out on, by contact "via", each
+// wrapped the way the daemon sends (notify.Chain), and what building them
+// opened, for the teardown.
+type transports struct {
+	byVia map[string]notify.Notifier
+	close func() error
+}
+
+// buildNotifiers makes the transports pages go out on. The log transport
+// writes to stdout (the daemon's own logs go to stderr) or to a file. The
+// providers' URLs and timeouts left unset in the config are their own
+// defaults; hc carries their calls (nil: a client of their own each).
+// retryBase is the first wait between a page's tries (0: notify's
+// default).
+func buildNotifiers(cfg *policy.Config, stdout io.Writer, hc func() *http.Client, retryBase time.Duration) (transports, error) {
+	out := transports{close: func() error { return nil }}
+	if hc == nil {
+		hc = func() *http.Client { return &http.Client{} }
+	}
+	w := stdout
+	if p := cfg.Notifiers.Log.Path; p != "" && p != "-" {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+		if err != nil {
+			return out, fmt.Errorf("notifiers.log.path: %w", err)
+		}
+		w, out.close = f, f.Close
+	}
+	n := cfg.Notifiers
+	tries := notify.DefaultChainOptions.Attempts
+	webhookTries := n.Webhook.MaxAttempts
+	if webhookTries == 0 {
+		webhookTries = tries
+	}
+	chain := func(via string, t notify.Notifier, attempts int) notify.Notifier {
+		rl := n.RateLimits[via]
+		return notify.Chain(t, notify.ChainOptions{Attempts: attempts, RetryBase: retryBase, PerSecond: rl.PerSecond, Burst: rl.Burst,
+			BreakerFailures: *n.Breaker.Failures, BreakerCooldown: time.Duration(n.Breaker.Cooldown)})
+	}
+	out.byVia = map[string]notify.Notifier{
+		"log":       chain("log", notify.NewLog(w), 1),
+		"webhook":   chain("webhook", notify.NewWebhook(hc(), time.Duration(n.Webhook.Timeout)), webhookTries),
+		"pagerduty": chain("pagerduty", pagerduty.New(n.PagerDuty.EventsURL, hc(), time.Duration(n.PagerDuty.Timeout)), tries),
+		"ntfy":      chain("ntfy", notify.NewNtfy(hc(), time.Duration(n.Webhook.Timeout)), webhookTries),
+	}
+	if tw := n.Twilio; tw.AccountSID != "" {
+		t, err := twilio.New(twilio.Options{AccountSID: tw.AccountSID, AuthToken: tw.AuthToken.Reveal(), From: tw.From,
+			APIURL: tw.APIURL, PublicURL: cfg.Server.PublicURL, HTTPClient: hc(), Timeout: time.Duration(tw.Timeout)})
+		if err != nil {
+			_ = out.close()
+			return out, fmt.Errorf("notifiers.twilio: %w", err)
+		}
+		out.byVia["twilio"] = chain("twilio", t, tries)
+	}
+	return out, nil
+}

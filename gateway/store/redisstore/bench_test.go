@@ -1,0 +1,128 @@
+package redisstore_test
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pagerd/pagerd/gateway/incident"
+	"github.com/pagerd/pagerd/gateway/ingest"
+	"github.com/pagerd/pagerd/gateway/store/redisstore"
+	"github.com/pagerd/pagerd/internal/redistest"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// benchConfig is one service with the default ladder.
+const benchConfig = `
+users:
+  - {id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}
+schedules:
+  - name: s
+    handoff: {weekday: monday, time: "00:00"}
+    tiers: [{name: primary, start: 2025-01-06, members: [ann]}]
+escalation_policies:
+  - name: p
+    levels: [{name: primary, targets: [{schedule: s, tier: primary}], timeout: 15m}]
+services:
+  - name: api
+    priority_scheme: P0-P3
+    escalation_policy: p
+    integrations: {alertmanager_key: bench-key-0123456789abcdef0123456}
+    targets:
+      P0: {acknowledge: 5m}
+`
+
+// benchAlert is a single-alert Alertmanager notification, as the ingest
+// benchmarks send it (gateway/bench_test.go).
+const benchAlert = `{"version":"4","groupKey":"{}:{alertname=\"Bench1\"}","status":"firing","receiver":"pagerd",
+"groupLabels":{"alertname":"DiskFull"},"commonLabels":{"alertname":"Bench1","severity":"critical","instance":"db1"},
+"commonAnnotations":{},"externalURL":"http://am:9093","alerts":[{"status":"firing",
+"labels":{"alertname":"Bench1","severity":"critical","instance":"db1"},"annotations":{"summary":"disk almost full"},
+"startsAt":"2025-09-10T05:59:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prom/graph","fingerprint":""}]}`
+
+// BenchmarkRedisBenchmarkTriggerScript is the ceiling of the ingest path
+// (the gateway's benchmarks): redis-benchmark calling the same ingest
+// script directly (EVALSHA, 50 connections, pipelining off), with
+// arguments the size of a real single-alert incident and a new dedup key
+// each time. pagerd's webhooks/s divided by this is how close it gets to
+// what Redis allows on this machine.
+func BenchmarkRedisBenchmarkTriggerScript(b *testing.B) {
+	r := redistest.Start(b)
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true})
+	b.Cleanup(func() { rdb.Close() })
+	st := redisstore.New(rdb, "bench")
+	ctx := context.Background()
+	if err := st.LoadScripts(ctx); err != nil {
+		b.Fatal(err)
+	}
+	// Take the real arguments from one real incident, stored as the
+	// daemon stores an alert: decoded by the intake, opened by the
+	// incident service.
+	cfg, err := policy.Parse([]byte(benchConfig), "bench.yaml", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg, err := ingest.DecodeAlertmanager([]byte(benchAlert))
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := msg.Groups(false)[0]
+	svc := cfg.Service("api")
+	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	incidents := incident.New(incident.Options{Store: st, Config: func() *policy.Config { return cfg }, Now: func() time.Time { return at }})
+	id, _, err := incidents.Trigger(ctx, cfg, incident.Alert{Service: svc, DedupKey: g.DedupKey, Source: "alertmanager", Actor: "alertmanager",
+		Labels: g.Labels, Titles: g.Titles, Summary: g.Summary, Details: g.Details})
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys, err := rdb.Keys(ctx, "bench:*:inc:"+id).Result()
+	if err != nil || len(keys) == 0 {
+		b.Fatalf("no incident stored: %v", err)
+	}
+	rec, err := rdb.Get(ctx, keys[0]).Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := redisstore.ParseRecord(rec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The packed document and details are binary, which exec cannot pass:
+	// printable stand-ins of the same sizes do the same work in the script.
+	doc, det := strings.Repeat("d", len(h.Doc)), strings.Repeat("e", len(h.Details))
+	tag := "rb:{00}:"
+	_, port, _ := strings.Cut(r.Addr, ":")
+	// Key names differ only in the NUL separator, which exec cannot pass.
+	args := []string{"-h", "127.0.0.1", "-p", port, "-n", "100000", "-c", "50", "-r", "1000000000", "--csv",
+		"EVALSHA", redisstore.TriggerScriptSHA(), "5",
+		tag + "dedup:api/__rand_int__", tag + "inc:__rand_int__", tag + "due", tag + "idx", tag + "open",
+		tag + "inc:", "__rand_int__", doc, "triggered", det, "2025-09-10T06:00:00Z", "1757484000000", "1757484000000", h.Timeline}
+	for b.Loop() {
+		out, err := exec.Command("redis-benchmark", args...).CombinedOutput()
+		if err != nil {
+			b.Fatalf("redis-benchmark: %v\n%s", err, out)
+		}
+		// --csv: "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		fields := strings.Split(lines[len(lines)-1], ",")
+		if len(fields) < 7 {
+			b.Fatalf("unexpected redis-benchmark output:\n%s", out)
+		}
+		num := func(i int) float64 {
+			v, _ := strconv.ParseFloat(strings.Trim(fields[i], `"`), 64)
+			return v
+		}
+		if bytes.Contains(out, []byte("ERR")) || num(1) == 0 {
+			b.Fatalf("redis-benchmark failed:\n%s", out)
+		}
+		b.ReportMetric(num(1), "scripts/s")
+		b.ReportMetric(num(4), "p50-ms")
+		b.ReportMetric(num(6), "p99-ms")
+	}
+}

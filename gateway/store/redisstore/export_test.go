@@ -1,0 +1,18 @@
+package redisstore
+
+// Prefix is the key prefix a store uses, for tests that reopen it.
+func Prefix(s *Store) string { return s.prefix }
+
+// TriggerScriptSHA is the SHA1 of the ingest script, for benchmarking the
+// same script raw with redis-benchmark.
+func TriggerScriptSHA() string { return triggerScript.Hash() }
+
+// StoredParts are the parts of a stored incident record, for benchmarks
+// that replay the ingest script with the same sizes.
+type StoredParts struct{ Doc, Details, Timeline string }
+
+// ParseRecord splits a stored incident record into its parts.
+func ParseRecord(v string) (StoredParts, error) {
+	h, err := parseRecord(v)
+	return StoredParts{h.doc, h.det, h.tl}, err
+}

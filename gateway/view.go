@@ -1,0 +1,61 @@
+package gateway
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// incidentView is an incident as the API shows it.
+type incidentView struct {
+	ID             string          `json:"id"`
+	Service        string          `json:"service"`
+	Status         policy.Status   `json:"status"`
+	Priority       string          `json:"priority"`
+	Urgency        string          `json:"urgency"`
+	Summary        string          `json:"summary"`
+	CreatedAt      time.Time       `json:"created_at"`
+	UpdatedAt      time.Time       `json:"updated_at"`
+	AcknowledgedAt *time.Time      `json:"acknowledged_at,omitempty"`
+	AcknowledgedBy string          `json:"acknowledged_by,omitempty"`
+	ResolvedAt     *time.Time      `json:"resolved_at,omitempty"`
+	ResolvedBy     string          `json:"resolved_by,omitempty"`
+	Level          int             `json:"level"`
+	LevelName      string          `json:"level_name,omitempty"`
+	Rule           string          `json:"rule,omitempty"`
+	Source         string          `json:"source"`
+	DedupKey       string          `json:"dedup_key"`
+	Repeats        int             `json:"repeats"`
+	LastSeen       time.Time       `json:"last_seen"`
+	StatusUpdates  int             `json:"status_updates"`
+	NextStepAt     *time.Time      `json:"next_step_at,omitempty"`
+	Details        json.RawMessage `json:"details,omitempty"`
+	Timeline       []store.Entry   `json:"timeline,omitempty"`
+}
+
+func view(cfg *policy.Config, inc *store.Incident) incidentView {
+	st := inc.State
+	v := incidentView{ID: inc.ID, Service: inc.Service, Status: st.Status, Priority: st.Priority, Urgency: st.Urgency,
+		Summary: inc.Summary, CreatedAt: inc.CreatedAt, UpdatedAt: inc.UpdatedAt, AcknowledgedBy: st.AcknowledgedBy,
+		ResolvedBy: st.ResolvedBy, Level: st.Level + 1, Rule: st.Rule, Source: inc.Source, DedupKey: inc.DedupKey,
+		Repeats: inc.Repeats, LastSeen: inc.LastSeen, StatusUpdates: st.StatusUpdates, Details: inc.Details}
+	if !st.AcknowledgedAt.IsZero() {
+		t := st.AcknowledgedAt
+		v.AcknowledgedAt = &t
+	}
+	if !st.ResolvedAt.IsZero() {
+		t := st.ResolvedAt
+		v.ResolvedAt = &t
+	}
+	if d, ok := st.Next(); ok {
+		v.NextStepAt = &d.At
+	}
+	if svc := cfg.Service(inc.Service); svc != nil {
+		if p := cfg.Policy(svc.EscalationPolicy); p != nil && st.Level < len(p.Levels) {
+			v.LevelName = p.Levels[st.Level].Name
+		}
+	}
+	return v
+}

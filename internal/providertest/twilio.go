@@ -1,0 +1,175 @@
+// Package providertest holds the fakes of pagerd's paging providers that
+// every test uses: a Twilio and a PagerDuty that take what pagerd sends the
+// way the real ones do, refuse what the real ones refuse, and sign the
+// callbacks they make back to pagerd like the real ones, so the daemon's
+// signature checks run in every test that goes through them. Each fake is
+// an httptest server of its own, closed when the test ends.
+package providertest
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// The fake Twilio account: a SID and an auth token shaped like Twilio's (the
+// config checks their shape), and the number pages come from.
+const (
+	TwilioSID   = "AC00000000000000000000000000000001"
+	TwilioToken = "0123456789abcdef0123456789abcdef"
+	TwilioFrom  = "+15555550000"
+)
+
+// Twilio is Twilio's REST API as twilio-go sees it (Messages and Calls):
+// basic auth with the account SID and token, form-encoded parameters, 201
+// with the resource as JSON, and Twilio's JSON errors (401, 400 for a
+// number that is not E.164 or a call without a URL, 404, 500).
+type Twilio struct {
+	// URL is where the fake listens: the api_url for pagerd.
+	URL string
+
+	mu        sync.Mutex
+	sent      []url.Values
+	calls     []url.Values
+	failFirst int
+}
+
+// NewTwilio starts a fake Twilio for the test.
+func NewTwilio(t testing.TB) *Twilio {
+	t.Helper()
+	f := &Twilio{}
+	s := httptest.NewServer(f)
+	t.Cleanup(s.Close)
+	f.URL = s.URL
+	return f
+}
+
+// FailFirst makes the next n requests fail with Twilio's 500.
+func (f *Twilio) FailFirst(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failFirst = n
+}
+
+// Messages are the SMS Twilio took, in order, as their POSTed forms.
+func (f *Twilio) Messages() []url.Values {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]url.Values(nil), f.sent...)
+}
+
+// Calls are the calls Twilio placed, in order, as their POSTed forms.
+func (f *Twilio) Calls() []url.Values {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]url.Values(nil), f.calls...)
+}
+
+// ServeHTTP answers as Twilio's REST API.
+func (f *Twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	fail := func(code, twCode int, msg string) {
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(map[string]any{"code": twCode, "message": msg, "more_info": "https://www.twilio.com/docs/errors", "status": code})
+	}
+	user, pass, ok := r.BasicAuth()
+	if !ok || user != TwilioSID || pass != TwilioToken {
+		fail(401, 20003, "Authenticate")
+		return
+	}
+	isCall := r.URL.Path == "/2010-04-01/Accounts/"+TwilioSID+"/Calls.json"
+	if r.Method != http.MethodPost || (r.URL.Path != "/2010-04-01/Accounts/"+TwilioSID+"/Messages.json" && !isCall) {
+		fail(404, 20404, "The requested resource was not found")
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		fail(400, 21600, "expected a form, got "+ct)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		fail(400, 21600, err.Error())
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failFirst > 0 {
+		f.failFirst--
+		fail(500, 20500, "Internal Server Error")
+		return
+	}
+	if !strings.HasPrefix(r.PostForm.Get("To"), "+") {
+		fail(400, 21211, "Invalid 'To' Phone Number")
+		return
+	}
+	if isCall {
+		if r.PostForm.Get("Url") == "" {
+			fail(400, 21205, "Url parameter is required")
+			return
+		}
+		f.calls = append(f.calls, r.PostForm)
+		w.WriteHeader(201)
+		_ = json.NewEncoder(w).Encode(map[string]any{"sid": fmt.Sprintf("CA%032d", len(f.calls)), "status": "queued"})
+		return
+	}
+	f.sent = append(f.sent, r.PostForm)
+	w.WriteHeader(201)
+	_ = json.NewEncoder(w).Encode(map[string]any{"sid": fmt.Sprintf("SM%032d", len(f.sent)), "status": "queued",
+		"to": r.PostForm.Get("To"), "from": r.PostForm.Get("From"), "body": r.PostForm.Get("Body")})
+}
+
+// TwilioSign is Twilio's X-Twilio-Signature: base64 HMAC-SHA1, keyed with
+// the auth token, over the URL Twilio called followed by the POST
+// parameters sorted by name, each name then value.
+func TwilioSign(token, u string, form url.Values) string {
+	keys := make([]string, 0, len(form))
+	for k := range form {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	s := u
+	for _, k := range keys {
+		s += k + form.Get(k)
+	}
+	m := hmac.New(sha1.New, []byte(token))
+	m.Write([]byte(s))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Callback posts form to one of pagerd's Twilio callbacks at u, signed as
+// Twilio signs it with the fake account's token, and returns the answer's
+// status and body.
+func (f *Twilio) Callback(t testing.TB, u string, form url.Values) (int, string) {
+	t.Helper()
+	return TwilioPost(t, u, form, TwilioSign(TwilioToken, u, form))
+}
+
+// TwilioPost posts form to u with the signature given (a forged one, or
+// none when it is empty), as Twilio posts its callbacks.
+func TwilioPost(t testing.TB, u string, form url.Values, signature string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if signature != "" {
+		req.Header.Set("X-Twilio-Signature", signature)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}

@@ -1,0 +1,105 @@
+package pagerduty
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/PagerDuty/go-pagerduty/webhookv3"
+
+	"github.com/pagerd/pagerd/notify"
+)
+
+// Webhook receives PagerDuty's webhooks v3 (at WebhookPath), verified with
+// the configured secret, and acts through the Receiver only.
+type Webhook struct {
+	Receiver notify.Receiver
+	// Secret reads notifiers.pagerduty.webhook_secret in force; empty
+	// means webhooks are not configured, and they answer 404.
+	Secret func() string
+	// Logger says which webhooks acted (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// webhookBody is the part of a PagerDuty v3 webhook pagerd reads.
+type webhookBody struct {
+	Event struct {
+		EventType string `json:"event_type"`
+		Agent     struct {
+			Summary string `json:"summary"`
+		} `json:"agent"`
+		Data struct {
+			Type        string `json:"type"`
+			IncidentKey string `json:"incident_key"`
+		} `json:"data"`
+	} `json:"event"`
+}
+
+func badRequest(format string, args ...any) error {
+	return &notify.RequestError{Status: http.StatusBadRequest, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ServeWebhook acts on one webhook: incident.acknowledged and
+// incident.resolved on an incident pagerd pushed through PagerDuty act on
+// the pagerd incident as the person it was pushed to, which stops the
+// ladder for everyone. Other events, and incidents pagerd did not push, are
+// accepted and ignored, so PagerDuty does not redeliver them.
+func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
+	secret := wh.Secret()
+	if secret == "" {
+		return &notify.RequestError{Status: http.StatusNotFound, Msg: "PagerDuty webhooks are not configured (notifiers.pagerduty.webhook_secret)"}
+	}
+	// A missing, malformed or wrong signature is one answer, 403: the
+	// request is not from PagerDuty. Only a body that cannot be read (over
+	// the limit: 413) or is empty (400) is answered otherwise.
+	var mbe *http.MaxBytesError
+	switch err := webhookv3.VerifySignature(r, secret); {
+	case err == nil:
+	case errors.Is(err, webhookv3.ErrNoValidSignatures):
+		return &notify.RequestError{Status: http.StatusForbidden, Msg: "bad X-PagerDuty-Signature: it does not match notifiers.pagerduty.webhook_secret"}
+	case errors.Is(err, webhookv3.ErrMalformedHeader):
+		return &notify.RequestError{Status: http.StatusForbidden, Msg: "missing or malformed X-PagerDuty-Signature (want v1=<hex HMAC-SHA256 of the body>)"}
+	case errors.As(err, &mbe):
+		return &notify.RequestError{Status: http.StatusRequestEntityTooLarge, Msg: fmt.Sprintf("request body is over the limit of %d bytes", mbe.Limit)}
+	case errors.Is(err, webhookv3.ErrMalformedBody):
+		return badRequest("empty webhook body")
+	default:
+		return badRequest("reading the webhook body: %v", err)
+	}
+	var body webhookBody
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		return badRequest("webhook body: %v", err)
+	}
+	var action notify.Action
+	switch body.Event.EventType {
+	case "incident.acknowledged":
+		action = notify.Acknowledge
+	case "incident.resolved":
+		action = notify.Resolve
+	default:
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	id, user, ok := ParseDedupKey(body.Event.Data.IncidentKey)
+	if !ok || !wh.Receiver.KnowsUser(user) {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	acted, err := wh.Receiver.Act(r.Context(), id, user, action)
+	if err == nil && acted.AlreadyResolved || errors.Is(err, notify.ErrNotFound) {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log := wh.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Info("PagerDuty webhook applied", "incident", id, "user", user, "event", body.Event.EventType)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,111 @@
+package notify
+
+import (
+	"context"
+	"errors"
+)
+
+// Receiver is all a provider's callbacks may do to pagerd: act on what was
+// paged, as the person it was paged to, record what the provider reports
+// about a page, and read what a callback must say. The daemon's incident
+// service implements it, so a callback (Twilio's SMS replies and calls,
+// PagerDuty's webhooks) never sees the store or the config, and a new
+// provider needs nothing else.
+//
+// A target is what a page's Message.Incident named: an incident, or an
+// alert-storm message whose every incident acting on it acts on.
+type Receiver interface {
+	// Act has user acknowledge, resolve or escalate target. A target that
+	// is no longer kept is an error matching ErrNotFound (and ErrStormGone
+	// for a storm message); a storm message sent to someone else is
+	// refused.
+	Act(ctx context.Context, target, user string, a Action) (Acted, error)
+	// Delivered records a provider's report on a page to target in its
+	// timeline (each of its incidents', for a storm message). A page that
+	// did not arrive (Failed) brings the person's next step forward to
+	// now, so the ladder goes on. A report about what is no longer kept,
+	// or already resolved, changes nothing and is not an error.
+	Delivered(ctx context.Context, target string, d Delivery) error
+	// LastPaged is the target most recently paged to user on channel among
+	// open incidents that match accepts, "" when there is none.
+	LastPaged(ctx context.Context, user, channel string, match func(target string) bool) (string, error)
+	// About says what target is, for a call to read out. A target no
+	// longer kept is an error matching ErrNotFound.
+	About(ctx context.Context, target string) (About, error)
+	// UserByAddress is the user whose contact on channel has this address
+	// (a phone number), "" when nobody's has.
+	UserByAddress(channel, address string) string
+	// KnowsUser reports whether user is in the config in force.
+	KnowsUser(user string) bool
+}
+
+// Errors a Receiver's errors match, for a callback to answer in its own
+// words; any other error is the daemon's to answer.
+var (
+	// ErrNotFound: the target is no longer kept.
+	ErrNotFound = errors.New("no such incident or alert-storm message")
+	// ErrStormGone: the target was a storm message no longer kept (past
+	// its link lifetime); its incidents may still be acted on one by one.
+	ErrStormGone = errors.New("the alert-storm message is no longer kept")
+)
+
+// Action is what a person does to a target from a provider.
+type Action string
+
+// The actions a person can take from a provider.
+const (
+	Acknowledge Action = "acknowledge"
+	Resolve     Action = "resolve"
+	Escalate    Action = "escalate"
+)
+
+// Acted says what an action did.
+type Acted struct {
+	// Storm, for a storm message, says what acting did to its incidents,
+	// in a sentence without its full stop ("Acknowledged 7 of 8 incidents;
+	// 1 already acknowledged by bob"). The fields below are for one
+	// incident.
+	Storm string
+	// Changed is false when the incident already was so (acknowledged
+	// before an acknowledgement); AlreadyResolved when it was resolved
+	// before, which nothing changes.
+	Changed, AlreadyResolved bool
+	// The incident as it stands after the action.
+	Incident, Service, Priority, Summary string
+	AcknowledgedBy, ResolvedBy           string
+}
+
+// Delivery is a provider's report on one page.
+type Delivery struct {
+	// User and Channel are whom the page was for, and on what.
+	User, Channel string
+	// Detail is the report as the timeline shows it ("undelivered (Twilio
+	// error 30003)").
+	Detail string
+	// Failed says the page did not reach them.
+	Failed bool
+}
+
+// About is what a target is, for a call to say.
+type About struct {
+	// Storm is true for a storm message: Incidents of them, Open still
+	// unacknowledged, the most urgent of Priority, Top ("service:
+	// summary").
+	Storm          bool
+	Incidents      int
+	Unacknowledged int
+	Top            string
+	// Priority, and for one incident its Service, Summary and Status.
+	Priority, Service, Summary, Status string
+}
+
+// RequestError refuses a provider's callback request for what it is (a
+// bad signature, an unreadable form, a callback that is not configured):
+// the HTTP status and what the sender is told. The daemon's HTTP layer
+// answers it like its own refusals.
+type RequestError struct {
+	Status int
+	Msg    string
+}
+
+func (e *RequestError) Error() string { return e.Msg }

@@ -1,0 +1,288 @@
+package twilio
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/twilio/twilio-go/client"
+	"github.com/twilio/twilio-go/twiml"
+
+	"github.com/pagerd/pagerd/notify"
+)
+
+// The callbacks' paths under the daemon's public URL.
+const (
+	StatusPath = CallbackPath + "/status"
+	SMSPath    = CallbackPath + "/sms"
+	VoicePath  = CallbackPath + "/voice"
+	GatherPath = CallbackPath + "/voice/gather"
+)
+
+// Settings are what the callbacks need of the config in force: the auth
+// token Twilio signs with and the public URL it calls. Both empty means
+// the callbacks are not configured, and they answer 404.
+type Settings struct {
+	AuthToken string
+	PublicURL string
+}
+
+// Callbacks answers Twilio's requests to the daemon. Each handler checks
+// the signature first, then acts through the Receiver only.
+type Callbacks struct {
+	Receiver notify.Receiver
+	// Settings reads the config in force (it changes on reload).
+	Settings func() Settings
+}
+
+// verify checks X-Twilio-Signature with client.RequestValidator against
+// the URL Twilio called: the configured public URL plus the path and
+// query, with the POSTed form. Anything else is refused before it is read
+// for meaning.
+func (cb *Callbacks) verify(r *http.Request) error {
+	st := cb.Settings()
+	if st.AuthToken == "" || st.PublicURL == "" {
+		return &notify.RequestError{Status: http.StatusNotFound, Msg: "Twilio callbacks are not configured (notifiers.twilio and server.public_url)"}
+	}
+	if err := r.ParseForm(); err != nil {
+		return &notify.RequestError{Status: http.StatusBadRequest, Msg: fmt.Sprintf("form: %v", err)}
+	}
+	params := map[string]string{}
+	for k, v := range r.PostForm {
+		if len(v) > 0 {
+			params[k] = v[0]
+		}
+	}
+	rv := client.NewRequestValidator(st.AuthToken)
+	if !rv.Validate(strings.TrimRight(st.PublicURL, "/")+r.URL.RequestURI(), params, r.Header.Get("X-Twilio-Signature")) {
+		return &notify.RequestError{Status: http.StatusForbidden, Msg: "bad or missing X-Twilio-Signature"}
+	}
+	return nil
+}
+
+// Status records an SMS's final delivery status (delivered, undelivered,
+// failed) or a call's (completed, busy, no-answer, failed, canceled) in the
+// incident's timeline; a page that did not arrive brings the person's next
+// step forward to now, so the ladder goes on. Twilio is answered 204 for
+// anything signed, so it does not retry.
+func (cb *Callbacks) Status(w http.ResponseWriter, r *http.Request) error {
+	if err := cb.verify(r); err != nil {
+		return err
+	}
+	status := r.PostForm.Get("MessageStatus")
+	if status == "" {
+		status = r.PostForm.Get("CallStatus")
+	}
+	switch status {
+	case "delivered", "undelivered", "failed", "completed", "busy", "no-answer", "canceled":
+	default:
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	q := r.URL.Query()
+	detail := status
+	if code := r.PostForm.Get("ErrorCode"); code != "" {
+		detail += " (Twilio error " + code + ")"
+	}
+	d := notify.Delivery{User: q.Get("user"), Channel: q.Get("channel"), Detail: detail,
+		Failed: status != "delivered" && status != "completed"}
+	if err := cb.Receiver.Delivered(r.Context(), q.Get("incident"), d); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// parseSMSReply reads what a person texts back: an action, and optionally
+// the reply code of the incident it is about.
+func parseSMSReply(body string) (notify.Action, string, bool) {
+	f := strings.Fields(strings.ToLower(strings.TrimSpace(body)))
+	if len(f) == 0 || len(f) > 2 {
+		return "", "", false
+	}
+	var a notify.Action
+	switch f[0] {
+	case "4", "ack", "acknowledge":
+		a = notify.Acknowledge
+	case "6", "resolve":
+		a = notify.Resolve
+	case "5", "escalate":
+		a = notify.Escalate
+	default:
+		return "", "", false
+	}
+	code := ""
+	if len(f) == 2 {
+		code = strings.ToUpper(f[1])
+	}
+	return a, code, true
+}
+
+const smsHelp = "pagerd: reply 4 (ack), 6 (resolve) or 5 (escalate), optionally followed by the incident's code, e.g. \"4 AB12\"."
+
+// done is how an answer names an action done.
+var done = map[notify.Action]string{notify.Acknowledge: "Acknowledged", notify.Resolve: "Resolved", notify.Escalate: "Escalated"}
+
+// SMS receives SMS replies (Twilio's incoming-message webhook,
+// signature-checked): 4/ack, 6/resolve or 5/escalate, alone (the latest
+// incident that number was paged for) or with a reply code. A number acts
+// only on incidents it was paged for, as the person it belongs to. The
+// answer is TwiML with one message saying what happened.
+func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
+	if err := cb.verify(r); err != nil {
+		return err
+	}
+	reply := func(text string) error {
+		w.Header().Set("Content-Type", "application/xml")
+		var b strings.Builder
+		_ = xml.EscapeText(&b, []byte(text))
+		w.WriteHeader(http.StatusOK)
+		_, err := w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response><Message>` + b.String() + `</Message></Response>`))
+		return err
+	}
+	user := cb.Receiver.UserByAddress("sms", r.PostForm.Get("From"))
+	if user == "" {
+		return reply("pagerd: this number is not on call here.")
+	}
+	action, code, ok := parseSMSReply(r.PostForm.Get("Body"))
+	if !ok {
+		return reply(smsHelp)
+	}
+	id, err := cb.Receiver.LastPaged(r.Context(), user, "sms", func(id string) bool { return code == "" || ReplyCode(id) == code })
+	if err != nil {
+		return err
+	}
+	if id == "" && code != "" {
+		return reply("pagerd: no open incident with code " + code + " was paged to this number.")
+	}
+	if id == "" {
+		return reply("pagerd: no open incident was paged to this number.")
+	}
+	acted, err := cb.Receiver.Act(r.Context(), id, user, action)
+	switch {
+	case errors.Is(err, notify.ErrStormGone):
+		return reply("pagerd: that alert-storm message is no longer kept; reply with each incident's code.")
+	case err != nil:
+		return err
+	case acted.Storm != "":
+		return reply(fmt.Sprintf("pagerd: %s (code %s).", acted.Storm, ReplyCode(id)))
+	case acted.AlreadyResolved:
+		return reply("pagerd: already resolved" + by(acted.ResolvedBy) + ".")
+	case !acted.Changed && action == notify.Acknowledge:
+		return reply("pagerd: already acknowledged" + by(acted.AcknowledgedBy) + ".")
+	}
+	return reply(fmt.Sprintf("pagerd: %s [%s] %s: %s (code %s).", done[action], acted.Priority, acted.Service, acted.Summary, ReplyCode(acted.Incident)))
+}
+
+func by(actor string) string {
+	if actor == "" {
+		return ""
+	}
+	return " by " + actor
+}
+
+// twiML answers Twilio with a voice document.
+func twiML(w http.ResponseWriter, verbs ...twiml.Element) error {
+	doc, err := twiml.Voice(verbs)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write([]byte(doc))
+	return err
+}
+
+// callURL is the daemon's URL for a call step, with the call's query.
+func (cb *Callbacks) callURL(r *http.Request, path string) string {
+	return strings.TrimRight(cb.Settings().PublicURL, "/") + path + "?" + r.URL.RawQuery
+}
+
+// Voice is what a page call says when answered: the priority, service and
+// summary, then it gathers one digit: 4 acknowledge, 5 escalate, 6 resolve,
+// * repeat (PagerDuty's and GoAlert's digits). A voicemail pickup
+// (answering-machine detection) is recorded and the call hangs up: it is
+// never an acknowledgement, and the ladder goes on.
+func (cb *Callbacks) Voice(w http.ResponseWriter, r *http.Request) error {
+	if err := cb.verify(r); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	if answered := r.PostForm.Get("AnsweredBy"); strings.HasPrefix(answered, "machine") || answered == "fax" {
+		d := notify.Delivery{User: q.Get("user"), Channel: "voice", Detail: "voicemail pickup (" + answered + "), not a page answered"}
+		if err := cb.Receiver.Delivered(r.Context(), q.Get("incident"), d); err != nil {
+			return err
+		}
+		return twiML(w, twiml.VoiceHangup{})
+	}
+	about, err := cb.Receiver.About(r.Context(), q.Get("incident"))
+	if errors.Is(err, notify.ErrNotFound) {
+		return twiML(w, twiml.VoiceSay{Message: "This pagerd incident no longer exists. Goodbye."}, twiml.VoiceHangup{})
+	}
+	if err != nil {
+		return err
+	}
+	return twiML(w,
+		twiml.VoiceGather{NumDigits: "1", Action: cb.callURL(r, GatherPath), Method: "POST", Timeout: "10",
+			InnerElements: []twiml.Element{twiml.VoiceSay{Message: callText(about) + " Press 4 to acknowledge, 5 to escalate, 6 to resolve, or star to repeat."}}},
+		twiml.VoiceSay{Message: "No key was pressed. Goodbye."}, twiml.VoiceHangup{})
+}
+
+// callText is what a call says about an incident, or about the incidents
+// of an alert-storm message (whose keys act on all of them).
+func callText(a notify.About) string {
+	if a.Storm {
+		return fmt.Sprintf("This is pagerd, during an alert storm: %d incidents, %d of them not acknowledged. The most urgent, %s, on %s. Your key acts on all of them.",
+			a.Incidents, a.Unacknowledged, spell(a.Priority), a.Top)
+	}
+	return fmt.Sprintf("This is pagerd. %s incident on %s: %s. It is %s.", spell(a.Priority), a.Service, a.Summary, a.Status)
+}
+
+// spell makes a priority sayable ("P0" is "P 0", "SEV-1" is "SEV 1").
+func spell(p string) string {
+	return strings.Join(strings.Split(strings.ReplaceAll(p, "-", ""), ""), " ")
+}
+
+// Gather acts on the key pressed and says what happened.
+func (cb *Callbacks) Gather(w http.ResponseWriter, r *http.Request) error {
+	if err := cb.verify(r); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	actions := map[string]notify.Action{"4": notify.Acknowledge, "5": notify.Escalate, "6": notify.Resolve}
+	digit := r.PostForm.Get("Digits")
+	action, ok := actions[digit]
+	if !ok {
+		msg := "Sorry, that key does nothing."
+		if digit == "*" {
+			msg = "Again."
+		}
+		return twiML(w, twiml.VoiceSay{Message: msg}, twiml.VoiceRedirect{Url: cb.callURL(r, VoicePath), Method: "POST"})
+	}
+	user := q.Get("user")
+	if !cb.Receiver.KnowsUser(user) {
+		return twiML(w, twiml.VoiceSay{Message: "This call is for someone pagerd no longer knows. Goodbye."}, twiml.VoiceHangup{})
+	}
+	acted, err := cb.Receiver.Act(r.Context(), q.Get("incident"), user, action)
+	var msg string
+	switch {
+	case errors.Is(err, notify.ErrStormGone):
+		return twiML(w, twiml.VoiceSay{Message: "This alert-storm message is no longer kept. Goodbye."}, twiml.VoiceHangup{})
+	case errors.Is(err, notify.ErrNotFound):
+		msg = "This incident no longer exists."
+	case err != nil:
+		return err
+	case acted.Storm != "":
+		msg = acted.Storm + "."
+	case acted.AlreadyResolved:
+		msg = "Already resolved" + by(acted.ResolvedBy) + "."
+	case !acted.Changed && action == notify.Acknowledge:
+		msg = "Already acknowledged" + by(acted.AcknowledgedBy) + "."
+	default:
+		msg = map[notify.Action]string{notify.Acknowledge: "Acknowledged.", notify.Escalate: "Escalated to the next level.",
+			notify.Resolve: "Resolved."}[action]
+	}
+	return twiML(w, twiml.VoiceSay{Message: msg + " Goodbye."}, twiml.VoiceHangup{})
+}

@@ -1,0 +1,89 @@
+package twilio_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/pagerd/pagerd/internal/providertest"
+	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/notify/twilio"
+)
+
+// receiver is pagerd as the callbacks see it: one person, one incident
+// paged to them by SMS.
+type receiver struct {
+	acted []string
+}
+
+func (r *receiver) Act(_ context.Context, target, user string, a notify.Action) (notify.Acted, error) {
+	r.acted = append(r.acted, target+" "+user+" "+string(a))
+	return notify.Acted{Changed: true, Incident: target, Service: "api", Priority: "P0", Summary: "disk full"}, nil
+}
+func (r *receiver) Delivered(context.Context, string, notify.Delivery) error { return nil }
+func (r *receiver) LastPaged(_ context.Context, user, channel string, match func(string) bool) (string, error) {
+	if user == "ann" && channel == "sms" && match("00-incidentab12") {
+		return "00-incidentab12", nil
+	}
+	return "", nil
+}
+func (r *receiver) About(context.Context, string) (notify.About, error) { return notify.About{}, nil }
+func (r *receiver) UserByAddress(channel, address string) string {
+	if channel == "sms" && address == "+15555550111" {
+		return "ann"
+	}
+	return ""
+}
+func (r *receiver) KnowsUser(user string) bool { return user == "ann" }
+
+// TestSMSReplyThroughTheReceiver: the SMS callback needs nothing of pagerd
+// but the Receiver: a signed reply from a paged number acts as its owner,
+// on what was paged to them, and says so.
+func TestSMSReplyThroughTheReceiver(t *testing.T) {
+	r := &receiver{}
+	cb := &twilio.Callbacks{Receiver: r}
+	srv := httptest.NewServer(handler(cb.SMS))
+	defer srv.Close()
+	cb.Settings = func() twilio.Settings {
+		return twilio.Settings{AuthToken: providertest.TwilioToken, PublicURL: srv.URL}
+	}
+	reply := func(from, body string) string {
+		u, form := srv.URL+twilio.SMSPath, url.Values{"From": {from}, "Body": {body}}
+		_, out := providertest.TwilioPost(t, u, form, providertest.TwilioSign(providertest.TwilioToken, u, form))
+		return out
+	}
+	if out := reply("+15555550999", "4"); !strings.Contains(out, "not on call here") {
+		t.Fatalf("a stranger's reply: %s", out)
+	}
+	if out := reply("+15555550111", "4 ZZZZ"); !strings.Contains(out, "no open incident with code ZZZZ") {
+		t.Fatalf("a wrong code: %s", out)
+	}
+	if out := reply("+15555550111", "ack ab12"); !strings.Contains(out, "pagerd: Acknowledged [P0] api: disk full (code AB12).") {
+		t.Fatalf("an acknowledgement: %s", out)
+	}
+	if strings.Join(r.acted, ",") != "00-incidentab12 ann acknowledge" {
+		t.Fatalf("acted: %v", r.acted)
+	}
+	if code, _ := providertest.TwilioPost(t, srv.URL+twilio.SMSPath, url.Values{"From": {"+15555550111"}, "Body": {"6"}}, "forged"); code != 403 {
+		t.Fatalf("a forged reply: %d", code)
+	}
+}
+
+// handler serves a callback as the daemon's HTTP layer does, a refusal
+// answered with its status.
+func handler(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			code := http.StatusInternalServerError
+			var re *notify.RequestError
+			if errors.As(err, &re) {
+				code = re.Status
+			}
+			http.Error(w, err.Error(), code)
+		}
+	})
+}

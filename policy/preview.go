@@ -1,0 +1,66 @@
+package policy
+
+import "time"
+
+// RoutePreview is what an alert would get, without an incident: the route
+// (service, priority, urgency, rule, escalation policy), when each of its
+// response targets falls due, and who each level of the escalation policy
+// pages and when it escalates, all from the instant the alert arrives.
+// `pagerd route` prints it; the JSON names are part of its stable output.
+type RoutePreview struct {
+	Service          string               `json:"service"`
+	Priority         string               `json:"priority"`
+	Urgency          string               `json:"urgency"`
+	Rule             string               `json:"rule"`
+	BusinessHours    bool                 `json:"business_hours"`
+	EscalationPolicy string               `json:"escalation_policy"`
+	PageImmediately  []string             `json:"page_immediately,omitempty"`
+	Targets          map[string]TargetDue `json:"targets"`
+	Levels           []LevelPreview       `json:"levels"`
+}
+
+// TargetDue is one response target: its timeout and when it falls due.
+type TargetDue struct {
+	Timeout string    `json:"timeout"`
+	Due     time.Time `json:"due"`
+}
+
+// LevelPreview is one level of the escalation policy as the alert would
+// meet it: who it pages and, unless it is the last, when it escalates.
+type LevelPreview struct {
+	Level   int       `json:"level"`
+	Name    string    `json:"name"`
+	Users   []string  `json:"users"`
+	Timeout string    `json:"timeout,omitempty"`
+	Next    time.Time `json:"escalates_at,omitzero"`
+}
+
+// TargetNames are the response targets in the order people read them.
+var TargetNames = []string{"acknowledge", "initial_response", "resolution", "status_update"}
+
+// Preview routes an alert with these labels arriving at at, and lays out
+// its targets and levels in the service's time zone.
+func (c *Config) Preview(s *Service, lbls map[string]string, at time.Time) RoutePreview {
+	r := c.Route(s, lbls, at)
+	cal := c.Calendar(s)
+	loc := cal.Location()
+	p := RoutePreview{Service: s.Name, Priority: r.Priority, Urgency: r.Urgency, Rule: r.Rule, BusinessHours: r.BusinessHours,
+		EscalationPolicy: r.EscalationPolicy, PageImmediately: r.PageImmediately, Targets: map[string]TargetDue{}}
+	for i, to := range []Timeout{r.Targets.Acknowledge, r.Targets.InitialResponse, r.Targets.Resolution, r.Targets.StatusUpdate} {
+		if to.IsSet() {
+			p.Targets[TargetNames[i]] = TargetDue{Timeout: to.String(), Due: cal.Resolve(to, at).In(loc)}
+		}
+	}
+	levels := c.Policy(s.EscalationPolicy).Levels
+	start := at
+	for i, l := range levels {
+		lp := LevelPreview{Level: i + 1, Name: l.Name, Users: c.LevelUsers(s, i, start)}
+		if next, ok := c.LevelTimeout(s, i, r.Priority, start); ok && i < len(levels)-1 {
+			lp.Timeout = Duration(next.Sub(start)).String()
+			lp.Next = next.In(loc)
+			start = next
+		}
+		p.Levels = append(p.Levels, lp)
+	}
+	return p
+}

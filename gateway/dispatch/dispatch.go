@@ -71,7 +71,16 @@ type Options struct {
 	// write itself to a store that refuses it (default half the lease),
 	// before it gives up and lets the lease bring it back.
 	RecordRetry time.Duration
+	// Jobs are the handlers of the store's jobs (store.Jobs) by kind:
+	// scheduled work that belongs to no incident (a heartbeat's expiry, a
+	// shift notice), claimed and done once across replicas like a step.
+	Jobs map[string]JobHandler
 }
+
+// JobHandler does a due job and says what comes next: the job's next run,
+// or nil when it is done (it is then deleted). An error leaves the job due
+// again when the lease ends, so it is retried, by this replica or another.
+type JobHandler func(ctx context.Context, j *store.Job) (next *store.Job, err error)
 
 // Dispatcher fires due deadlines: it claims incidents whose next step is
 // due, runs the escalation machine, sends the pages, records what happened
@@ -305,6 +314,13 @@ func (d *Dispatcher) start(ctx context.Context, c store.Claim, done chan<- struc
 				d.log.Error("dispatcher: panic working an incident", "incident", c.Incident, "storm", c.Storm, "panic", p)
 			}
 		}()
+		if c.Job != nil {
+			if err := d.runJob(ctx, c); err != nil {
+				d.log.Error("dispatcher: job failed; it comes due again when the lease ends",
+					"job", c.Job.Kind+"/"+c.Job.Key, "err", err)
+			}
+			return
+		}
 		if c.Storm != "" {
 			if err := d.flush(ctx, c); err != nil {
 				d.log.Error("dispatcher: storm bundle failed; it comes due again when the lease ends",
@@ -642,4 +658,24 @@ func clip(s string, n int) string {
 		i--
 	}
 	return s[:i] + "…"
+}
+
+// runJob does a claimed job with its kind's handler and stores what comes
+// next. A job of a kind nobody handles any more (a feature removed from the
+// config) is dropped, and said so: left due, it would come back at every
+// look.
+func (d *Dispatcher) runJob(ctx context.Context, c store.Claim) error {
+	if c.Job.Version == 0 {
+		return d.o.Store.FinishJob(ctx, c, nil) // deleted since it came due
+	}
+	h := d.o.Jobs[c.Job.Kind]
+	if h == nil {
+		d.log.Error("dispatcher: a job of a kind nothing handles is dropped", "job", c.Job.Kind+"/"+c.Job.Key)
+		return d.o.Store.FinishJob(ctx, c, nil)
+	}
+	next, err := h(ctx, c.Job)
+	if err != nil {
+		return err
+	}
+	return d.retryStore(ctx, time.Now().Add(d.o.RecordRetry), func() error { return d.o.Store.FinishJob(ctx, c, next) })
 }

@@ -204,6 +204,9 @@ type Claim struct {
 	// again; it may be stale by the time it is used, which Finish's
 	// version check catches.
 	Record *Incident
+	// Job is the claimed job, as it was when claimed (nil unless this is
+	// a job's claim).
+	Job *Job
 }
 
 // Outcome of Trigger.
@@ -279,6 +282,8 @@ type Store interface {
 	// few round trips. Incidents that do not exist are skipped.
 	Note(ctx context.Context, entries map[string][]Entry) error
 	Storms
+	Jobs
+	Docs
 	// Ping reports whether the store answers, for /-/ready.
 	Ping(ctx context.Context) error
 	// Probe makes a small write that goes through the same path as an
@@ -497,4 +502,70 @@ func ShardOfBundle(id string) (int, error) {
 		return 0, fmt.Errorf("%w: malformed bundle id %q", ErrNotFound, id)
 	}
 	return ShardOfID(id[1:])
+}
+
+// Jobs is the part of a store that keeps scheduled work belonging to no
+// incident: a heartbeat's expiry, a shift notice, the start and end of a
+// maintenance window. A job is due at its Due in the same due set as
+// incidents and storms, so it is claimed with a lease, taken over if its
+// replica dies, and done once across replicas. Kinds and keys are chosen by
+// the daemon; a kind never contains a slash.
+type Jobs interface {
+	// PutJob stores the job, due at its Due, replacing the job of the same
+	// kind and key if there is one. A job being worked (claimed) stays
+	// claimed; its FinishJob then keeps this replacement.
+	PutJob(ctx context.Context, j Job) error
+	// GetJob returns the job of the kind and key, or ErrNotFound.
+	GetJob(ctx context.Context, kind, key string) (*Job, error)
+	// DeleteJob removes the job, and any claim on it. Deleting a job that
+	// does not exist is not an error.
+	DeleteJob(ctx context.Context, kind, key string) error
+	// FinishJob releases a job's claim, if it is still this one's: with
+	// next, the job becomes next (same kind and key) due at next.Due;
+	// without, it is deleted. If the job was replaced by PutJob since it
+	// was claimed, the replacement stands and is due at its own Due.
+	FinishJob(ctx context.Context, c Claim, next *Job) error
+}
+
+// Job is one piece of scheduled work (see Jobs).
+type Job struct {
+	Kind string          `json:"kind"`
+	Key  string          `json:"key"`
+	Due  time.Time       `json:"due"`
+	Data json.RawMessage `json:"data,omitempty"`
+	// Version increases each time the job is stored; FinishJob uses it to
+	// tell a replacement from the job it claimed.
+	Version int64 `json:"version"`
+}
+
+// JobMember is how a job appears in the due set.
+func JobMember(kind, key string) string { return "j:" + kind + "/" + key }
+
+// JobOfMember returns the kind and key of a due set member, if it is a job.
+func JobOfMember(member string) (kind, key string, ok bool) {
+	rest, ok := strings.CutPrefix(member, "j:")
+	if !ok {
+		return "", "", false
+	}
+	kind, key, ok = strings.Cut(rest, "/")
+	return kind, key, ok && kind != "" && key != ""
+}
+
+// ShardOfJob is the shard a job lives in.
+func ShardOfJob(kind, key string) int { return ShardOf("", "job/"+kind+"/"+key) }
+
+// Docs is the part of a store that keeps small documents the daemon manages
+// at run time, by kind and key: overrides made through the API, maintenance
+// windows, calendar feed tokens, chat message references. Every replica
+// sees the same. A kind is updated atomically as a whole (PutDocs), so a
+// rule across its documents (two overrides on one tier must not overlap)
+// can be checked and kept.
+type Docs interface {
+	// ListDocs returns every document of a kind by key, and the kind's
+	// version (0 for a kind never written).
+	ListDocs(ctx context.Context, kind string) (map[string][]byte, int64, error)
+	// PutDocs writes and deletes documents of a kind in one atomic step,
+	// if the kind's version is still version (ErrConflict otherwise), and
+	// returns the new version.
+	PutDocs(ctx context.Context, kind string, version int64, put map[string][]byte, del []string) (int64, error)
 }

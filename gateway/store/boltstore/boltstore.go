@@ -84,7 +84,7 @@ var (
 	bucketOpen      = []byte("open")
 
 	allBuckets = [][]byte{bucketMeta, bucketIncidents, bucketDedup, bucketTimeline,
-		bucketDue, bucketSched, bucketCreated, bucketOpen, bucketStorms, bucketHeld, bucketBundles}
+		bucketDue, bucketSched, bucketCreated, bucketOpen, bucketStorms, bucketHeld, bucketBundles, bucketJobs, bucketDocs, bucketDocsVer}
 )
 
 // Store is a store.Store in one local bbolt file. It is safe for concurrent
@@ -782,6 +782,12 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 			c := store.Claim{Incident: string(id), Due: msTime(orig), Token: token, Takeover: takeover}
 			if key, ok := store.StormOfMember(c.Incident); ok {
 				c.Incident, c.Storm = "", key
+			} else if kind, key, ok := store.JobOfMember(c.Incident); ok {
+				c.Incident = ""
+				c.Job = &store.Job{Kind: kind, Key: key} // a job deleted meanwhile: version 0
+				if j, err := readJob(tx, kind, key); err == nil {
+					c.Job = j
+				}
 			} else if rec, err := readIncident(tx, c.Incident); err == nil {
 				c.Record = rec
 			}
@@ -803,6 +809,9 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 func (s *Store) Complete(ctx context.Context, c store.Claim) error {
 	if c.Storm != "" {
 		return s.completeStorm(ctx, c)
+	}
+	if c.Job != nil {
+		return s.FinishJob(ctx, c, c.Job)
 	}
 	if _, err := store.ShardOfID(c.Incident); err != nil {
 		return err

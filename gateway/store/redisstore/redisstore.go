@@ -564,7 +564,12 @@ for i = 1, #due, 2 do
   table.insert(out, token)
   table.insert(out, takeover)
   local rec = false
-  if string.sub(id, 1, 2) ~= 's:' then rec = redis.call('GET', ARGV[5] .. id) end
+  local kind = string.sub(id, 1, 2)
+  if kind == 'j:' then
+    rec = redis.call('GET', ARGV[6] .. string.sub(id, 3))
+  elseif kind ~= 's:' then
+    rec = redis.call('GET', ARGV[5] .. id)
+  end
   table.insert(out, rec)
 end
 return out
@@ -602,7 +607,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 	for shard, q := range quota {
 		if q > 0 {
 			cmds[shard] = claimScript.EvalSha(ctx, pipe, []string{s.key(shard, "due"), s.key(shard, "claims")},
-				ms(now), ms(now.Add(lease)), q, newToken(), s.key(shard, "inc:"))
+				ms(now), ms(now.Add(lease)), q, newToken(), s.key(shard, "inc:"), s.key(shard, "job:"))
 		}
 	}
 	if len(cmds) == 0 {
@@ -618,7 +623,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 			// The script cache was flushed (a Redis restart): run it the
 			// slow way once; EVAL loads it again.
 			res, err = claimScript.Run(ctx, s.rdb, []string{s.key(shard, "due"), s.key(shard, "claims")},
-				ms(now), ms(now.Add(lease)), quota[shard], newToken(), s.key(shard, "inc:")).Slice()
+				ms(now), ms(now.Add(lease)), quota[shard], newToken(), s.key(shard, "inc:"), s.key(shard, "job:")).Slice()
 		}
 		if err != nil {
 			return out, unavailable(err)
@@ -632,6 +637,15 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 			c := store.Claim{Incident: id, Due: time.UnixMilli(orig).UTC(), Token: token, Takeover: take == 1}
 			if key, ok := store.StormOfMember(id); ok {
 				c.Incident, c.Storm = "", key
+			} else if kind, key, ok := store.JobOfMember(id); ok {
+				c.Incident = ""
+				c.Job = &store.Job{Kind: kind, Key: key} // a job deleted meanwhile: version 0
+				if rec, ok := res[i+4].(string); ok {
+					if j, err := decodeJob(rec); err == nil {
+						j.Kind, j.Key = kind, key
+						c.Job = j
+					}
+				}
 			} else if rec, ok := res[i+4].(string); ok {
 				// A record that does not decode is read again, and
 				// reported, by the dispatcher's own Get.
@@ -667,6 +681,9 @@ return 1
 func (s *Store) Complete(ctx context.Context, c store.Claim) error {
 	if c.Storm != "" {
 		return s.completeStorm(ctx, c)
+	}
+	if c.Job != nil {
+		return s.completeJob(ctx, c)
 	}
 	shard, err := store.ShardOfID(c.Incident)
 	if err != nil {
@@ -731,7 +748,7 @@ func randShard() int {
 // of the first alert, so it is not the one that pays for EVAL fallback.
 func (s *Store) LoadScripts(ctx context.Context) error {
 	for _, sc := range []*redis.Script{triggerScript, updateScript, finishScript, claimScript, completeScript, admitScript, flushedScript,
-		completeStormScript, noteScript} {
+		completeStormScript, noteScript, putJobScript, deleteJobScript, finishJobScript, completeJobScript, listDocsScript, putDocsScript} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 			return unavailable(err)
 		}

@@ -53,6 +53,7 @@ func Run(t *testing.T, f Factory) {
 		{"Durable", testDurable},
 	}
 	tests = append(tests, stormTests...)
+	tests = append(tests, jobTests...)
 	tests = append(tests, listTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f) })

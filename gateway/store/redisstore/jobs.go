@@ -1,0 +1,215 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pagerd/pagerd/gateway/store"
+)
+
+// Jobs and documents. A job is the string job:<kind>/<key> in its shard
+// (store.ShardOfJob): "<version> <due ms>\n<data>", and the member
+// "j:<kind>/<key>" of that shard's due set and claims. Documents of a kind
+// are the hash {docs}:docs:<kind> and its version the string
+// {docs}:docsver:<kind>, all in one hash slot.
+
+func (s *Store) jobKeys(kind, key string) []string {
+	shard := store.ShardOfJob(kind, key)
+	return []string{s.key(shard, "job:", kind, "/", key), s.key(shard, "due"), s.key(shard, "claims")}
+}
+
+// decodeJob reads a stored job record.
+func decodeJob(v string) (*store.Job, error) {
+	head, data, ok := strings.Cut(v, "\n")
+	if !ok {
+		return nil, fmt.Errorf("decode job: no header")
+	}
+	verS, dueS, _ := strings.Cut(head, " ")
+	ver, err1 := strconv.ParseInt(verS, 10, 64)
+	due, err2 := strconv.ParseInt(dueS, 10, 64)
+	if err1 != nil || err2 != nil {
+		return nil, fmt.Errorf("decode job header %q", head)
+	}
+	j := &store.Job{Due: time.UnixMilli(due).UTC(), Version: ver}
+	if data != "" {
+		j.Data = []byte(data)
+	}
+	return j, nil
+}
+
+var putJobScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+local ver = 0
+if cur then ver = tonumber(string.match(cur, '^(%d+) ')) end
+ver = ver + 1
+redis.call('SET', KEYS[1], ver .. ' ' .. ARGV[2] .. '\n' .. ARGV[3])
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 0 then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+end
+return ver
+`)
+
+// PutJob stores and schedules a job: one script.
+func (s *Store) PutJob(ctx context.Context, j store.Job) error {
+	if strings.Contains(j.Kind, "/") || j.Kind == "" || j.Key == "" {
+		return fmt.Errorf("job %q/%q: a kind (without a slash) and a key are required", j.Kind, j.Key)
+	}
+	return unavailableWrite(putJobScript.Run(ctx, s.rdb, s.jobKeys(j.Kind, j.Key), store.JobMember(j.Kind, j.Key),
+		ms(j.Due), string(j.Data)).Err())
+}
+
+// GetJob reads a job.
+func (s *Store) GetJob(ctx context.Context, kind, key string) (*store.Job, error) {
+	v, err := s.rdb.Get(ctx, s.jobKeys(kind, key)[0]).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("%w: job %s/%s", store.ErrNotFound, kind, key)
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	j, err := decodeJob(v)
+	if err != nil {
+		return nil, err
+	}
+	j.Kind, j.Key = kind, key
+	return j, nil
+}
+
+var deleteJobScript = redis.NewScript(`
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return 1
+`)
+
+// DeleteJob removes a job, its schedule and any claim.
+func (s *Store) DeleteJob(ctx context.Context, kind, key string) error {
+	return unavailableWrite(deleteJobScript.Run(ctx, s.rdb, s.jobKeys(kind, key), store.JobMember(kind, key)).Err())
+}
+
+// finishJobScript releases a job's claim if it is still this one's: a job
+// replaced since it was claimed (another version) stays, due at its own
+// time; otherwise it becomes the next job, or is deleted.
+var finishJobScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[3], ARGV[1])
+if not cur or string.sub(cur, 1, #ARGV[2] + 1) ~= ARGV[2] .. ':' then return 0 end
+redis.call('HDEL', KEYS[3], ARGV[1])
+local v = redis.call('GET', KEYS[1])
+if v then
+  local ver, due = string.match(v, '^(%d+) (%d+)')
+  if tonumber(ver) ~= tonumber(ARGV[3]) then
+    redis.call('ZADD', KEYS[2], due, ARGV[1])
+    return 1
+  end
+end
+if ARGV[4] == '' then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 1
+end
+redis.call('SET', KEYS[1], (tonumber(ARGV[3]) + 1) .. ' ' .. ARGV[5] .. '\n' .. ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
+return 1
+`)
+
+// FinishJob releases a job's claim, keeping, replacing or deleting it.
+func (s *Store) FinishJob(ctx context.Context, c store.Claim, next *store.Job) error {
+	if c.Job == nil {
+		return fmt.Errorf("finish job: not a job's claim")
+	}
+	j := c.Job
+	has, due, data := "", int64(0), ""
+	if next != nil {
+		has, due, data = "1", ms(next.Due), string(next.Data)
+	}
+	return unavailableWrite(finishJobScript.Run(ctx, s.rdb, s.jobKeys(j.Kind, j.Key), store.JobMember(j.Kind, j.Key), c.Token,
+		j.Version, has, due, data).Err())
+}
+
+// completeJob releases a job's claim without changing the job: it is due
+// again at its own time.
+func (s *Store) completeJob(ctx context.Context, c store.Claim) error {
+	return unavailable(completeJobScript.Run(ctx, s.rdb, s.jobKeys(c.Job.Kind, c.Job.Key), store.JobMember(c.Job.Kind, c.Job.Key), c.Token).Err())
+}
+
+var completeJobScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[3], ARGV[1])
+if not cur or string.sub(cur, 1, #ARGV[2] + 1) ~= ARGV[2] .. ':' then return 0 end
+redis.call('HDEL', KEYS[3], ARGV[1])
+local v = redis.call('GET', KEYS[1])
+if v then
+  local due = string.match(v, '^%d+ (%d+)')
+  redis.call('ZADD', KEYS[2], due, ARGV[1])
+else
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+return 1
+`)
+
+func (s *Store) docKeys(kind string) []string {
+	return []string{s.prefix + ":{docs}:docs:" + kind, s.prefix + ":{docs}:docsver:" + kind}
+}
+
+var listDocsScript = redis.NewScript(`
+return {redis.call('GET', KEYS[2]) or '0', redis.call('HGETALL', KEYS[1])}
+`)
+
+// ListDocs reads a kind's documents and version in one script, a
+// consistent snapshot.
+func (s *Store) ListDocs(ctx context.Context, kind string) (map[string][]byte, int64, error) {
+	res, err := listDocsScript.Run(ctx, s.rdb, s.docKeys(kind)).Slice()
+	if err != nil {
+		return nil, 0, unavailable(err)
+	}
+	if len(res) != 2 {
+		return nil, 0, fmt.Errorf("redis: unexpected docs reply")
+	}
+	verS, _ := res[0].(string)
+	ver, _ := strconv.ParseInt(verS, 10, 64)
+	flat, _ := res[1].([]any)
+	out := make(map[string][]byte, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		k, _ := flat[i].(string)
+		v, _ := flat[i+1].(string)
+		out[k] = []byte(v)
+	}
+	return out, ver, nil
+}
+
+var putDocsScript = redis.NewScript(`
+local ver = tonumber(redis.call('GET', KEYS[2]) or '0')
+if ver ~= tonumber(ARGV[1]) then return -1 end
+local nput = tonumber(ARGV[2])
+for i = 0, nput - 1 do
+  redis.call('HSET', KEYS[1], ARGV[3 + 2 * i], ARGV[4 + 2 * i])
+end
+for i = 3 + 2 * nput, #ARGV do
+  redis.call('HDEL', KEYS[1], ARGV[i])
+end
+return redis.call('INCR', KEYS[2])
+`)
+
+// PutDocs writes a kind's documents if its version is still version.
+func (s *Store) PutDocs(ctx context.Context, kind string, version int64, put map[string][]byte, del []string) (int64, error) {
+	args := []any{version, len(put)}
+	for k, v := range put {
+		args = append(args, k, string(v))
+	}
+	for _, k := range del {
+		args = append(args, k)
+	}
+	v, err := putDocsScript.Run(ctx, s.rdb, s.docKeys(kind), args...).Int64()
+	if err != nil {
+		return 0, unavailableWrite(err)
+	}
+	if v < 0 {
+		return 0, store.ErrConflict
+	}
+	return v, nil
+}

@@ -1,0 +1,189 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+)
+
+// jobTests are the jobs-and-documents part of the suite.
+var jobTests = []struct {
+	name string
+	fn   func(*testing.T, Factory)
+}{
+	{"JobsAreDueClaimedAndFinished", testJobs},
+	{"JobReplacedWhileClaimedKeepsTheReplacement", testJobReplaced},
+	{"JobClaimLeaseAndTakeover", testJobTakeover},
+	{"DocsAreVersionedByKind", testDocs},
+	{"JobsAndDocsDurable", testJobsDurable},
+}
+
+func testJobs(t *testing.T, f Factory) {
+	s := f.New(t)
+	j := store.Job{Kind: "heartbeat", Key: "api/watchdog", Due: base.Add(time.Minute), Data: []byte(`{"interval":"1m"}`)}
+	if err := s.PutJob(ctx(t), j); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetJob(ctx(t), "heartbeat", "api/watchdog")
+	if err != nil || !got.Due.Equal(j.Due) || string(got.Data) != string(j.Data) || got.Version != 1 || got.Kind != "heartbeat" || got.Key != "api/watchdog" {
+		t.Fatalf("GetJob = %+v %v", got, err)
+	}
+	if _, err := s.GetJob(ctx(t), "heartbeat", "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown job: %v", err)
+	}
+	// Moved later by another put (a ping): not due at the old time.
+	j.Due = base.Add(2 * time.Minute)
+	if err := s.PutJob(ctx(t), j); err != nil {
+		t.Fatal(err)
+	}
+	if cs := claimAll(t, s, base.Add(time.Minute)); len(cs) != 0 {
+		t.Fatalf("claimed at the job's old time: %+v", cs)
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(base.Add(2*time.Minute)) {
+		t.Fatalf("next due %v %v", at, ok)
+	}
+	cs := claimAll(t, s, base.Add(2*time.Minute))
+	if len(cs) != 1 || cs[0].Job == nil || cs[0].Incident != "" || cs[0].Storm != "" || cs[0].Job.Key != "api/watchdog" ||
+		cs[0].Job.Version != 2 || string(cs[0].Job.Data) != string(j.Data) || !cs[0].Due.Equal(base.Add(2*time.Minute)) {
+		t.Fatalf("claims %+v", cs)
+	}
+	// Finished with a next run: due then, nothing in between.
+	next := &store.Job{Due: base.Add(10 * time.Minute), Data: []byte(`{"n":2}`)}
+	if err := s.FinishJob(ctx(t), cs[0], next); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetJob(ctx(t), "heartbeat", "api/watchdog")
+	if !got.Due.Equal(next.Due) || string(got.Data) != `{"n":2}` {
+		t.Fatalf("after FinishJob with a next run: %+v", got)
+	}
+	cs = claimAll(t, s, base.Add(10*time.Minute))
+	if len(cs) != 1 {
+		t.Fatalf("claims %+v", cs)
+	}
+	// Finished without one: gone.
+	if err := s.FinishJob(ctx(t), cs[0], nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetJob(ctx(t), "heartbeat", "api/watchdog"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a finished job is still there: %v", err)
+	}
+	if _, ok, _ := s.NextDue(ctx(t)); ok {
+		t.Fatal("a finished job is still due")
+	}
+	// Deleted: gone, and not due.
+	if err := s.PutJob(ctx(t), store.Job{Kind: "notice", Key: "aivo", Due: base}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteJob(ctx(t), "notice", "aivo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteJob(ctx(t), "notice", "aivo"); err != nil {
+		t.Fatalf("deleting twice: %v", err)
+	}
+	if cs := claimAll(t, s, base.Add(time.Hour)); len(cs) != 0 {
+		t.Fatalf("a deleted job was claimed: %+v", cs)
+	}
+	if err := s.PutJob(ctx(t), store.Job{Kind: "a/b", Key: "x", Due: base}); err == nil {
+		t.Fatal("a kind with a slash was taken")
+	}
+}
+
+func testJobReplaced(t *testing.T, f Factory) {
+	s := f.New(t)
+	if err := s.PutJob(ctx(t), store.Job{Kind: "heartbeat", Key: "w", Due: base}); err != nil {
+		t.Fatal(err)
+	}
+	cs := claimAll(t, s, base)
+	if len(cs) != 1 {
+		t.Fatalf("claims %+v", cs)
+	}
+	// A ping arrives while the expiry is being worked: it stands.
+	if err := s.PutJob(ctx(t), store.Job{Kind: "heartbeat", Key: "w", Due: base.Add(5 * time.Minute), Data: []byte(`"pinged"`)}); err != nil {
+		t.Fatal(err)
+	}
+	if c := claimAll(t, s, base.Add(time.Second)); len(c) != 0 {
+		t.Fatalf("a claimed job was claimed again after a put: %+v", c)
+	}
+	if err := s.FinishJob(ctx(t), cs[0], nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetJob(ctx(t), "heartbeat", "w")
+	if err != nil || string(got.Data) != `"pinged"` || !got.Due.Equal(base.Add(5*time.Minute)) {
+		t.Fatalf("the replacement: %+v %v", got, err)
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(base.Add(5*time.Minute)) {
+		t.Fatalf("the replacement is due %v %v", at, ok)
+	}
+}
+
+func testJobTakeover(t *testing.T, f Factory) {
+	s := f.New(t)
+	if err := s.PutJob(ctx(t), store.Job{Kind: "notice", Key: "s", Due: base}); err != nil {
+		t.Fatal(err)
+	}
+	c1, _ := s.ClaimDue(ctx(t), base, 10*time.Second, 10)
+	c2, _ := s.ClaimDue(ctx(t), base.Add(10*time.Second), 10*time.Second, 10)
+	if len(c1) != 1 || len(c2) != 1 || !c2[0].Takeover || c2[0].Job == nil {
+		t.Fatalf("claims %+v %+v", c1, c2)
+	}
+	// The first holder's late finish is void.
+	if err := s.FinishJob(ctx(t), c1[0], nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetJob(ctx(t), "notice", "s"); err != nil {
+		t.Fatalf("a void finish deleted the job: %v", err)
+	}
+	// Complete (a failed run) leaves it due at its time.
+	complete(t, s, c2[0])
+	if cs := claimAll(t, s, base.Add(11*time.Second)); len(cs) != 1 {
+		t.Fatalf("after Complete: %+v", cs)
+	}
+}
+
+func testDocs(t *testing.T, f Factory) {
+	s := f.New(t)
+	docs, ver, err := s.ListDocs(ctx(t), "override:aivo")
+	if err != nil || len(docs) != 0 || ver != 0 {
+		t.Fatalf("empty kind: %v %d %v", docs, ver, err)
+	}
+	v1, err := s.PutDocs(ctx(t), "override:aivo", 0, map[string][]byte{"o1": []byte(`{"user":"ann"}`), "o2": []byte(`{"user":"bob"}`)}, nil)
+	if err != nil || v1 != 1 {
+		t.Fatalf("first put: %d %v", v1, err)
+	}
+	if _, err := s.PutDocs(ctx(t), "override:aivo", 0, map[string][]byte{"o3": []byte(`{}`)}, nil); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a put on a stale version: %v", err)
+	}
+	v2, err := s.PutDocs(ctx(t), "override:aivo", v1, map[string][]byte{"o3": []byte(`{"user":"cat"}`)}, []string{"o1"})
+	if err != nil || v2 != 2 {
+		t.Fatalf("second put: %d %v", v2, err)
+	}
+	docs, ver, err = s.ListDocs(ctx(t), "override:aivo")
+	if err != nil || ver != 2 || len(docs) != 2 || string(docs["o2"]) != `{"user":"bob"}` || string(docs["o3"]) != `{"user":"cat"}` {
+		t.Fatalf("after the second put: %v %d %v", docs, ver, err)
+	}
+	if other, ver, _ := s.ListDocs(ctx(t), "override:aion-r"); len(other) != 0 || ver != 0 {
+		t.Fatalf("kinds are not apart: %v %d", other, ver)
+	}
+}
+
+func testJobsDurable(t *testing.T, f Factory) {
+	if f.Reopen == nil {
+		t.Skip("this store has no reopen step in its factory")
+	}
+	s := f.New(t)
+	if err := s.PutJob(ctx(t), store.Job{Kind: "heartbeat", Key: "w", Due: base.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutDocs(ctx(t), "maintenance", 0, map[string][]byte{"m1": []byte(`{}`)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s = f.Reopen(t, s)
+	if cs := claimAll(t, s, base.Add(time.Minute)); len(cs) != 1 || cs[0].Job == nil {
+		t.Fatalf("the job after a restart: %+v", cs)
+	}
+	if docs, ver, _ := s.ListDocs(ctx(t), "maintenance"); len(docs) != 1 || ver != 1 {
+		t.Fatalf("docs after a restart: %v %d", docs, ver)
+	}
+}

@@ -2,10 +2,11 @@ package redisstore
 
 import (
 	"bytes"
-	"compress/flate"
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // Incident documents and alert details are stored deflated with a preset
@@ -55,16 +56,27 @@ func packBlob(j []byte) []byte {
 	return b.Bytes()
 }
 
+// inflaters are pooled: a new reader allocates its ~40 KB window and tables.
+var inflaters sync.Pool
+
 // unpackBlob returns the JSON in a stored blob.
 func unpackBlob(s string) ([]byte, error) {
 	if s == "" || s[0] != blobDeflate {
 		return []byte(s), nil
 	}
-	r := flate.NewReaderDict(bytes.NewReader([]byte(s[1:])), blobDict)
-	defer r.Close()
-	out, err := io.ReadAll(r)
+	src := bytes.NewReader([]byte(s[1:]))
+	r, _ := inflaters.Get().(io.ReadCloser)
+	if r == nil {
+		r = flate.NewReaderDict(src, blobDict)
+	} else if err := r.(flate.Resetter).Reset(src, blobDict); err != nil {
+		return nil, fmt.Errorf("inflate stored document: %w", err)
+	}
+	var out bytes.Buffer
+	out.Grow(len(s) * 4)
+	_, err := out.ReadFrom(r)
+	inflaters.Put(r)
 	if err != nil {
 		return nil, fmt.Errorf("inflate stored document: %w", err)
 	}
-	return out, nil
+	return out.Bytes(), nil
 }

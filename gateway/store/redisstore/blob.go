@@ -49,13 +49,12 @@ var blobDict = []byte(`{"id":"","service":"","dedup_key":"am:{}:{alertname=\"\"}
 	`"fingerprint":""}]}{"source":"pagerduty","event":{"event_action":"trigger","dedup_key":"","payload":{"summary":"",` +
 	`"source":"","severity":"error","timestamp":"","component":"","group":"","class":"","custom_details":{}}}}`)
 
-
 // packBlob compresses JSON for storage.
 func packBlob(j []byte) []byte {
 	dst := make([]byte, 1+s2.MaxEncodedLen(len(j)))
 	dst[0] = blobS2
 	n := len(s2Dict.Encode(dst[1:], j))
-	return dst[:1+n:1+n]
+	return dst[: 1+n : 1+n]
 }
 
 // s2Dict is blobDict prepared for S2.

@@ -184,6 +184,9 @@ type RedisConfig struct {
 type RateLimit struct {
 	PerSecond float64 `yaml:"per_second"`
 	Burst     int     `yaml:"burst"`
+	// Concurrency, for a transport (notifiers.rate_limits), caps the
+	// pages sent to it at once (0: no cap); the others wait their turn.
+	Concurrency int `yaml:"concurrency"`
 }
 
 // DefaultIngestRateLimit is server.rate_limit when the config does not set

@@ -353,6 +353,9 @@ func (v *validator) server() {
 	if sv.RateLimit.PerSecond < 0 || sv.RateLimit.Burst < 0 {
 		v.errf("server.rate_limit", "per_second and burst must not be negative (per_second 0 turns the limit off)")
 	}
+	if sv.RateLimit.Concurrency != 0 {
+		v.errf("server.rate_limit.concurrency", "is for transports (notifiers.rate_limits); the intake's is server.admission.max_inflight")
+	}
 	if sv.RateLimit.PerSecond > 0 && sv.RateLimit.Burst == 0 {
 		sv.RateLimit.Burst = int(sv.RateLimit.PerSecond) + 1
 	}
@@ -432,8 +435,8 @@ func (v *validator) notifiers() {
 		if !knownVias[via] {
 			v.errf(f, "unknown transport %q (use log, webhook, twilio, pagerduty or ntfy)", via)
 		}
-		if rl.PerSecond <= 0 || rl.Burst < 0 {
-			v.errf(f, "per_second must be more than zero and burst not negative")
+		if rl.PerSecond < 0 || rl.Burst < 0 || rl.Concurrency < 0 || (rl.PerSecond == 0 && rl.Concurrency == 0) {
+			v.errf(f, "set per_second (more than zero), concurrency (more than zero) or both; none negative")
 		}
 	}
 }

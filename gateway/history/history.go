@@ -80,9 +80,15 @@ func Handoff(ctx context.Context, src Source, cfg *policy.Config, schedule strin
 	if err != nil {
 		return nil, err
 	}
+	// The week, and from its end to at when the document is made after
+	// the handoff: what opened since is open at at.
+	until := to
+	if at.After(until) {
+		until = at.Add(time.Millisecond)
+	}
 	var incs []report.Incident
 	seen := map[string]bool{}
-	err = src.Incidents(ctx, from.Add(-HandoffLookback), to, true, func(inc *report.Incident) error {
+	err = src.Incidents(ctx, from.Add(-HandoffLookback), until, true, func(inc *report.Incident) error {
 		if !seen[inc.ID] {
 			seen[inc.ID] = true
 			incs = append(incs, *inc)

@@ -135,23 +135,30 @@ func TestRetentionErrorLeavesTheJobToItsLease(t *testing.T) {
 	}
 }
 
-// TestHandoffReadsWhatIsStillOpenFromEarlierWeeks: a handoff document
-// lists an incident opened six weeks before and still open, read from the
-// open index, and not one resolved then.
-func TestHandoffReadsWhatIsStillOpenFromEarlierWeeks(t *testing.T) {
+// TestHandoffReadsWhatIsOpenAtItsTime: a handoff document made six hours
+// after the handoff lists what is open then: an incident opened six weeks
+// before and still open (read from the open index) and one opened after
+// the handoff, not one resolved long ago; its week is the one before the
+// handoff.
+func TestHandoffReadsWhatIsOpenAtItsTime(t *testing.T) {
 	s := openStore(t)
 	cfg := loadConfig(t, "aion-r.yaml")
-	at := time.Date(2025, 10, 13, 0, 0, 0, 0, time.UTC) // a Monday handoff
-	long := at.Add(-6 * 7 * 24 * time.Hour)
+	handoff := time.Date(2025, 10, 13, 0, 0, 0, 0, time.UTC) // a Monday
+	long := handoff.Add(-6 * 7 * 24 * time.Hour)
 	stale := put(t, s, "stale", long, time.Time{})
 	put(t, s, "done", long, long.Add(time.Hour))
-	thisWeek := put(t, s, "week", at.Add(-2*24*time.Hour), at.Add(-47*time.Hour))
-	doc, err := Handoff(context.Background(), Store{Store: s}, cfg, "aion-r-oncall", at)
+	put(t, s, "week", handoff.Add(-2*24*time.Hour), handoff.Add(-47*time.Hour))
+	later := put(t, s, "later", handoff.Add(time.Hour), time.Time{})
+	doc, err := Handoff(context.Background(), Store{Store: s}, cfg, "aion-r-oncall", handoff.Add(6*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if doc.Incidents != 1 || len(doc.Open) != 1 || doc.Open[0].ID != stale {
-		t.Fatalf("incidents %d, open %+v (want %s open, %s this week's)", doc.Incidents, doc.Open, stale, thisWeek)
+	var open []string
+	for _, o := range doc.Open {
+		open = append(open, o.ID)
+	}
+	if !doc.Handoff.Equal(handoff) || doc.Incidents != 1 || fmt.Sprint(open) != fmt.Sprint([]string{stale, later}) {
+		t.Fatalf("handoff %s, %d incidents in the week, open %v (want %s and %s)", doc.Handoff, doc.Incidents, open, stale, later)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -42,75 +44,142 @@ func readTimeline(tx *bbolt.Tx, id string) ([]store.Entry, error) {
 
 // History calls fn with every incident created in [since, until), oldest
 // first, with its timeline: one read transaction per store.HistoryBatch
-// incidents, fn called between them.
+// incidents, which copies their records out. Decoding JSON is most of what
+// a year of history costs, so the records are decoded outside the
+// transaction, on every core, and the next batch is read and decoded while
+// fn works through the one before.
 func (s *Store) History(ctx context.Context, since, until time.Time, fn func(*store.Incident, []store.Entry) error) error {
 	lo, hi, ok := store.Filter{Since: since, Until: until}.CreatedRange()
 	if !ok {
 		return nil
 	}
-	type item struct {
-		inc *store.Incident
-		tl  []store.Entry
+	type result struct {
+		batch []rawIncident
+		err   error
 	}
-	batch := make([]item, 0, store.HistoryBatch)
-	var last []byte // the last key read, where the next batch starts after
-	for {
-		batch = batch[:0]
-		done := false
-		err := s.view(ctx, func(tx *bbolt.Tx) error {
-			c := tx.Bucket(bucketCreated).Cursor()
-			var k []byte
-			switch {
-			case last != nil:
-				if k, _ = c.Seek(last); bytes.Equal(k, last) {
-					k, _ = c.Next()
-				}
-			case lo > math.MinInt64:
-				k, _ = c.Seek(timeKey(lo))
-			default:
-				k, _ = c.First()
+	batches := make(chan result, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(batches)
+		var last []byte
+		for {
+			batch, done, err := s.readBatch(ctx, lo, hi, &last)
+			if err == nil {
+				err = decodeAll(batch)
 			}
-			for ; len(batch) < store.HistoryBatch; k, _ = c.Next() {
-				if k == nil {
-					done = true
-					return nil
-				}
-				if len(k) < 8 {
-					continue
-				}
-				if keyTime(k) > hi {
-					done = true
-					return nil
-				}
-				last = bytes.Clone(k)
-				id := string(k[8:])
-				inc, err := readIncident(tx, id)
-				if errors.Is(err, store.ErrNotFound) {
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				tl, err := readTimeline(tx, id)
-				if err != nil {
-					return err
-				}
-				batch = append(batch, item{inc, tl})
+			select {
+			case batches <- result{batch, err}:
+			case <-stop:
+				return
 			}
-			return nil
-		})
-		if err != nil {
-			return err
+			if err != nil || done {
+				return
+			}
 		}
-		for _, it := range batch {
-			if err := fn(it.inc, it.tl); err != nil {
+	}()
+	for r := range batches {
+		if r.err != nil {
+			return r.err
+		}
+		for i := range r.batch {
+			if err := fn(r.batch[i].inc, r.batch[i].entries); err != nil {
 				return err
 			}
 		}
-		if done {
-			return nil
-		}
 	}
+	return nil
+}
+
+// readBatch copies out the records of up to store.HistoryBatch incidents
+// created in [lo, hi] ms after the index key *last, in one read
+// transaction, and moves *last on; done is true when none are left.
+func (s *Store) readBatch(ctx context.Context, lo, hi int64, last *[]byte) (batch []rawIncident, done bool, err error) {
+	batch = make([]rawIncident, 0, store.HistoryBatch)
+	err = s.view(ctx, func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketCreated).Cursor()
+		incidents, timelines := tx.Bucket(bucketIncidents), tx.Bucket(bucketTimeline)
+		var k []byte
+		switch {
+		case *last != nil:
+			if k, _ = c.Seek(*last); bytes.Equal(k, *last) {
+				k, _ = c.Next()
+			}
+		case lo > math.MinInt64:
+			k, _ = c.Seek(timeKey(lo))
+		default:
+			k, _ = c.First()
+		}
+		for ; len(batch) < store.HistoryBatch; k, _ = c.Next() {
+			if k == nil || (len(k) >= 8 && keyTime(k) > hi) {
+				done = true
+				return nil
+			}
+			if len(k) < 8 {
+				continue
+			}
+			*last = bytes.Clone(k)
+			id := k[8:]
+			v := incidents.Get(id)
+			if v == nil {
+				continue
+			}
+			r := rawIncident{id: string(id), rec: bytes.Clone(v), tl: []byte{'['}}
+			if b := timelines.Bucket(id); b != nil {
+				_ = b.ForEach(func(_, e []byte) error {
+					if len(r.tl) > 1 {
+						r.tl = append(r.tl, ',')
+					}
+					r.tl = append(r.tl, e...)
+					return nil
+				})
+			}
+			r.tl = append(r.tl, ']')
+			batch = append(batch, r)
+		}
+		return nil
+	})
+	return batch, done, err
+}
+
+// rawIncident is an incident's record and its timeline (a JSON array of
+// its entries) as History copies them out of a transaction, and then
+// decoded.
+type rawIncident struct {
+	id      string
+	rec, tl []byte
+	inc     *store.Incident
+	entries []store.Entry
+}
+
+// decodeAll decodes a batch on every core.
+func decodeAll(batch []rawIncident) error {
+	workers := min(runtime.GOMAXPROCS(0), max(len(batch)/64, 1))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(batch); i += workers {
+				r := &batch[i]
+				var inc store.Incident
+				if err := json.Unmarshal(r.rec, &inc); err != nil {
+					errs[w] = plain("decode incident %s: %w", r.id, err)
+					return
+				}
+				inc.Details = details(inc.Details)
+				r.entries = []store.Entry{}
+				if err := json.Unmarshal(r.tl, &r.entries); err != nil {
+					errs[w] = plain("decode timeline of %s: %w", r.id, err)
+					return
+				}
+				r.inc, r.rec, r.tl = &inc, nil, nil
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Expire removes up to max resolved incidents that store.Expirable allows,

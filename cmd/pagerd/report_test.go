@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/boltstore"
 	"github.com/pagerd/pagerd/policy"
 	"github.com/pagerd/pagerd/report"
 )
@@ -265,5 +268,101 @@ func TestReportRefusals(t *testing.T) {
 		if code != 1 || !strings.Contains(errOut, tc.want) {
 			t.Errorf("pagerd %s: exit %d %q, want %q", strings.Join(tc.args, " "), code, errOut, tc.want)
 		}
+	}
+}
+
+// storeWeeks puts incidents written as the incident API writes them (the
+// report package's test weeks) in a new data dir, as the daemon stores
+// them, and returns the dir.
+func storeWeeks(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var incs []report.Incident
+	if err := json.Unmarshal(b, &incs); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	st, err := boltstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, ri := range incs {
+		shard, err := store.ShardOfID(ri.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := ""
+		for n := 0; key == "" || store.ShardOf(ri.Service, key) != shard; n++ { // a dedup key of the id's shard
+			key = fmt.Sprintf("%s/%d", ri.ID, n)
+		}
+		inc := &store.Incident{ID: ri.ID, Service: ri.Service, DedupKey: key, Source: "alertmanager", Summary: ri.Summary,
+			CreatedAt: ri.CreatedAt, UpdatedAt: ri.CreatedAt, LastSeen: ri.CreatedAt, Details: ri.Details,
+			State: policy.Incident{ID: ri.ID, Service: ri.Service, Status: policy.Status(ri.Status), Priority: ri.Priority,
+				TriggeredAt: ri.CreatedAt, AcknowledgedAt: ri.AcknowledgedAt, AcknowledgedBy: ri.AcknowledgedBy,
+				ResolvedAt: ri.ResolvedAt, ResolvedBy: ri.ResolvedBy}}
+		tl := make([]store.Entry, len(ri.Timeline))
+		for i, e := range ri.Timeline {
+			tl[i] = store.Entry(e)
+		}
+		if _, _, err := st.Trigger(context.Background(), inc, tl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestReadmeReportCommands: the commands README's Reports section shows
+// print what it shows: run on the report package's hand-checked weeks,
+// put in a store, they give its goldens (which README's samples are
+// checked against, report.TestReadmeShowsTheGoldens).
+func TestReadmeReportCommands(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aivoDir := storeWeeks(t, "../../report/testdata/aivo-weeks.json")
+	aionDir := storeWeeks(t, "../../report/testdata/aion-r-week.json")
+	ny, _ := time.LoadLocation("America/New_York")
+	for _, tc := range []struct {
+		command string
+		dir     string
+		now     time.Time
+		golden  string
+	}{
+		{"pagerd report --config configs/aivo.yaml --from 2025-09-29 --to 2025-10-13 -o markdown", aivoDir,
+			time.Date(2025, 10, 13, 8, 0, 0, 0, ny), "aivo-report.md"},
+		{"pagerd report --config configs/aivo.yaml --from 2025-09-29 --to 2025-10-13", aivoDir,
+			time.Date(2025, 10, 13, 8, 0, 0, 0, ny), "aivo-report.txt"},
+		{"pagerd report --config configs/aion-r.yaml --from 2025-10-06 --to 2025-10-13 --payroll", aionDir,
+			time.Date(2025, 10, 13, 0, 0, 0, 0, time.UTC), "aion-r-payroll.csv"},
+		{"pagerd handoff --config configs/aivo.yaml --at 2025-10-13T07:45:00-04:00", aivoDir, time.Time{}, "aivo-handoff.txt"},
+		{"pagerd handoff --config configs/aion-r.yaml --at 2025-10-12T22:00:00Z", aionDir, time.Time{}, "aion-r-handoff.md"},
+	} {
+		t.Run(tc.golden, func(t *testing.T) {
+			if !strings.Contains(string(readme), "$ "+strings.Replace(tc.command, " --", " --server https://pagerd.example.com --", 1)) &&
+				!strings.Contains(string(readme), "$ "+tc.command) {
+				t.Errorf("README does not show %q", tc.command)
+			}
+			args := strings.Fields(strings.ReplaceAll(tc.command, "configs/", "../../configs/"))[1:]
+			args = append(args, "--data-dir", tc.dir)
+			old := now
+			now = func() time.Time { return tc.now }
+			defer func() { now = old }()
+			var o, e bytes.Buffer
+			if code := run(args, &o, &e); code != 0 {
+				t.Fatalf("exit %d: %s", code, e.String())
+			}
+			want, err := os.ReadFile("../../report/testdata/golden/" + tc.golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.String() != string(want) {
+				t.Errorf("%s prints:\n%s\n--- the golden %s ---\n%s", tc.command, o.String(), tc.golden, want)
+			}
+		})
 	}
 }

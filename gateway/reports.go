@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -147,4 +148,47 @@ func (s *Server) reportHistory(c echo.Context) error {
 		return c.Blob(http.StatusOK, history.NDJSON, nil)
 	}
 	return nil
+}
+
+// handoffDoc answers GET /api/v1/reports/handoff: a schedule's handoff
+// document (the handoff nearest to at, default now), made by the daemon
+// with the config in force, in the schedule's template (format text, the
+// default) or as JSON. pagerd handoff --server without a config asks it.
+func (s *Server) handoffDoc(c echo.Context) error {
+	cfg := s.config()
+	name := c.QueryParam("schedule")
+	if name == "" {
+		if len(cfg.Schedules) != 1 {
+			return badRequest("schedule is required: the config has %d schedules", len(cfg.Schedules))
+		}
+		name = cfg.Schedules[0].Name
+	}
+	if cfg.Schedule(name) == nil {
+		return &inputError{http.StatusNotFound, fmt.Sprintf("no schedule %q is defined", name)}
+	}
+	at := s.now()
+	if v := c.QueryParam("at"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return badRequest("at %q: use RFC 3339, like 2025-10-13T07:45:00-04:00", v)
+		}
+		at = t
+	}
+	format := c.QueryParam("format")
+	if format != "" && format != "text" && format != "json" {
+		return badRequest("format %q: use text (the schedule's handoff template) or json", format)
+	}
+	doc, err := history.Handoff(c.Request().Context(), s.o.History, cfg, name, at)
+	if err != nil {
+		s.log.Error("handoff document failed", "schedule", name, "err", err)
+		return historyError(err)
+	}
+	if format == "json" {
+		return c.JSONPretty(http.StatusOK, doc, "  ") // as pagerd handoff -o json writes it
+	}
+	contentType := "text/markdown; charset=utf-8"
+	if doc.Template == policy.HandoffText {
+		contentType = echo.MIMETextPlainCharsetUTF8
+	}
+	return c.Blob(http.StatusOK, contentType, []byte(doc.String()))
 }

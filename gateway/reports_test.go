@@ -14,7 +14,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pagerd/pagerd/gateway/history"
-	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/report"
 )
 
@@ -354,4 +353,43 @@ func TestHandoffPostedOnceAtTheHandoff(t *testing.T) {
 	}
 }
 
-var _ store.Jobs = store.Store(nil)
+// TestHandoffAPI: GET /api/v1/reports/handoff answers the document the
+// daemon makes with its config, in the schedule's template or as JSON,
+// the same as history.Handoff makes of the store; what cannot be answered
+// says why.
+func TestHandoffAPI(t *testing.T) {
+	h := newHarness(t)
+	ids := knownWeek(h)
+	monday := time.Date(2025, 9, 15, 0, 0, 0, 0, time.UTC)
+	want, err := history.Handoff(context.Background(), history.Store{Store: h.store}, h.config(), "s", monday)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := h.api("GET", history.HandoffPath+"?schedule=s&at=2025-09-15T00:00:00Z", "")
+	if r.code != 200 || r.body != want.String() || !strings.HasPrefix(r.hdr.Get("Content-Type"), "text/markdown") ||
+		!strings.Contains(r.body, "- Incident: "+ids[3]+" (api)") {
+		t.Errorf("text: %d %s\n%s\n--- want ---\n%s", r.code, r.hdr.Get("Content-Type"), r.body, want)
+	}
+	r = h.api("GET", history.HandoffPath+"?at=2025-09-15T00:00:00Z&format=json", "") // the only schedule
+	var doc report.HandoffDoc
+	if r.json(t, &doc); r.code != 200 || doc.Incidents != 4 || !doc.Handoff.Equal(monday) || len(doc.Open) != 1 {
+		t.Errorf("json: %d %s", r.code, r.body)
+	}
+	// Without at: the daemon's now (Wednesday 10:01), the handoff before.
+	r = h.api("GET", history.HandoffPath+"?format=json", "")
+	if r.json(t, &doc); r.code != 200 || !doc.Handoff.Equal(monday.Add(-7*24*time.Hour)) || !doc.At.Equal(h.clock.Now()) {
+		t.Errorf("now: %d %s", r.code, r.body)
+	}
+	for _, tc := range []struct {
+		q, want string
+		code    int
+	}{
+		{"?schedule=nope", `no schedule \"nope\" is defined`, 404},
+		{"?at=monday", "use RFC 3339", 400},
+		{"?format=pdf", "use text", 400},
+	} {
+		if r := h.api("GET", history.HandoffPath+tc.q, ""); r.code != tc.code || !strings.Contains(r.body, tc.want) {
+			t.Errorf("GET %s: %d %s", tc.q, r.code, r.body)
+		}
+	}
+}

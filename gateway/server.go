@@ -136,6 +136,7 @@ func NewServer(o ServerOptions) *Server {
 	api.GET("/oncall", s.oncall, deadline, read, apiLimit)
 	api.GET("/reports", s.reports, reportDeadline, read, apiLimit)
 	api.GET("/reports/history", s.reportHistory, reportDeadline, read, apiLimit)
+	api.GET("/reports/handoff", s.handoffDoc, reportDeadline, read, apiLimit)
 
 	links := e.Group(acklink.Path, deadline, bodyLimit(apiBodyLimit))
 	links.GET("/:token", handle(o.Links.Show))

@@ -122,13 +122,15 @@ The daemon answers the same at GET /api/v1/reports.`,
 	},
 	"handoff": {
 		summary:  "a schedule's handoff document, filled from the outgoing week",
-		synopsis: "--config FILE [--schedule NAME] [--at TIME] [--server URL [--token-file FILE] | --data-dir DIR] [-o text|json]",
+		synopsis: "[--config FILE] [--schedule NAME] [--at TIME] [--server URL [--token-file FILE] | --data-dir DIR] [-o text|json]",
 		about: `The handoff document of the handoff nearest to --at (default now), in the
 schedule's template (handoff_template: AIVO's text or AION-R's markdown):
 the outgoing week's incidents by priority, the major ones, escalations,
 recurring alerts, false-positive candidates, and every incident still
 open with its last status update; what pagerd cannot know stays as the
-template's prompts. The history is read as pagerd report reads it.`,
+template's prompts. The history is read as pagerd report reads it; with
+--server and no --config, the running pagerd makes the document with the
+config it runs (GET /api/v1/reports/handoff).`,
 	},
 	"help": {
 		summary:  "show a command's flags and arguments",

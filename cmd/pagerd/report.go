@@ -128,10 +128,11 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 }
 
 // runHandoff is pagerd handoff: a schedule's handoff document, in its
-// template, from the outgoing week's real incidents.
+// template, from the outgoing week's real incidents. With --server and no
+// --config, the daemon makes it with the config it runs.
 func runHandoff(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("handoff", stdout, stderr)
-	cfgPath := configFlag(fs)
+	cfgPath := fs.String("config", "", "the config `FILE` (default with --server: the one the daemon runs)")
 	sched := fs.String("schedule", "", "the schedule's `NAME` (default: the only one)")
 	at := fs.String("at", "", "when the document is made, RFC 3339: it is for the handoff nearest to this `TIME` (default now)")
 	out := fs.String("o", "text", "output `FORMAT`: text (the schedule's handoff_template) or json")
@@ -139,14 +140,20 @@ func runHandoff(args []string, stdout, stderr io.Writer) int {
 	if _, code := parse(fs, args); code >= 0 {
 		return code
 	}
+	if err := checkOutput(*out); err != nil {
+		return fail(stderr, "handoff", err)
+	}
+	if *cfgPath == "" && *src.server != "" {
+		return remoteHandoff(src, *sched, *at, *out, stdout, stderr)
+	}
+	if *cfgPath == "" {
+		return fail(stderr, "handoff", errors.New("--config FILE is required, unless --server URL makes the document with the config it runs"))
+	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return fail(stderr, "handoff", err)
 	}
 	t, err := parseAt(*at, now())
-	if err == nil {
-		err = checkOutput(*out)
-	}
 	name := *sched
 	if err == nil && name == "" {
 		if len(cfg.Schedules) != 1 {
@@ -176,6 +183,32 @@ func runHandoff(args []string, stdout, stderr io.Writer) int {
 		return jsonOut(stdout, stderr, "handoff", doc)
 	}
 	if err := doc.Render(stdout); err != nil {
+		return fail(stderr, "handoff", err)
+	}
+	return 0
+}
+
+// remoteHandoff asks a running pagerd for the document, made with its
+// config (GET /api/v1/reports/handoff).
+func remoteHandoff(src historyFlags, schedule, at, format string, stdout, stderr io.Writer) int {
+	var t time.Time
+	if at != "" {
+		var err error
+		if t, err = parseAt(at, now()); err != nil {
+			return fail(stderr, "handoff", err)
+		}
+	}
+	if *src.dataDir != "" {
+		return fail(stderr, "handoff", errors.New("--server and --data-dir: read from one or the other"))
+	}
+	token, err := apiToken(*src.tokenFile)
+	if err != nil {
+		return fail(stderr, "handoff", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	r := history.Remote{URL: *src.server, Token: token}
+	if err := r.Handoff(ctx, stdout, schedule, t, format); err != nil {
 		return fail(stderr, "handoff", err)
 	}
 	return 0

@@ -198,10 +198,16 @@ func TestReportAndHandoffOnRealHistory(t *testing.T) {
 		t.Errorf("GET /api/v1/reports as markdown: %d\n%s", code, b)
 	}
 
-	// The handoff document lists the open incident, escalated to bob.
-	out, errOut, code := pagerdCmd(t, env, "handoff", "--config", teamConfig, "--server", "http://"+d.addr)
+	// The handoff document lists the open incident, escalated to bob;
+	// without a config, the daemon makes the same with its own.
+	at := time.Now().UTC().Format(time.RFC3339Nano)
+	out, errOut, code := pagerdCmd(t, env, "handoff", "--config", teamConfig, "--server", "http://"+d.addr, "--at", at)
 	if code != 0 || !strings.HasPrefix(out, "# On-Call Handoff - ") || !strings.Contains(out, "- Incident: "+open+" (api)") {
 		t.Errorf("pagerd handoff: exit %d %s\n%s", code, errOut, out)
+	}
+	byDaemon, errOut, code := pagerdCmd(t, env, "handoff", "--server", "http://"+d.addr, "--schedule", "team", "--at", at)
+	if code != 0 || byDaemon != out {
+		t.Errorf("pagerd handoff --server without --config: exit %d %s\n%s\n--- with the config ---\n%s", code, errOut, byDaemon, out)
 	}
 
 	// While the daemon holds the data dir, it says where to go instead.
@@ -263,6 +269,7 @@ func TestReportRefusals(t *testing.T) {
 		{[]string{"report", "--config", redisCfg, "--from", "2025-09-08", "--to", "2025-09-15"}, "the config keeps incidents in Redis (server.redis): read them through a running pagerd with --server URL"},
 		{[]string{"report", "--config", qstart, "--from", "2025-09-08", "--to", "2025-09-15", "--server", "http://x", "--data-dir", empty}, "read from one or the other"},
 		{[]string{"handoff", "--config", aivo, "--schedule", "nope"}, `--schedule: no schedule "nope" is defined`},
+		{[]string{"handoff", "--schedule", "team"}, "--config FILE is required, unless --server URL"},
 	} {
 		_, errOut, code := pagerd(t, tc.args...)
 		if code != 1 || !strings.Contains(errOut, tc.want) {

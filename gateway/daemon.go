@@ -26,6 +26,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/acklink"
 	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/gateway/history"
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/store"
@@ -89,6 +90,11 @@ type Options struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish after a stop (default 30s).
 	ShutdownTimeout time.Duration
+	// PostHandoff, when set, posts each schedule's handoff document to
+	// its team channel at every handoff (a store job per schedule, once
+	// across replicas): the hook the Slack wiring fills
+	// (history.HandoffPoster). Nil: no document is posted.
+	PostHandoff history.HandoffPoster
 }
 
 // Daemon is pagerd built and ready to run: New builds it, Run runs it,
@@ -108,6 +114,11 @@ type Daemon struct {
 	// schema is the Redis store whose schema is checked once Redis
 	// answers (it did not at start).
 	schema *redisstore.Store
+	// retention expires resolved incidents past server.retention, and
+	// handoffs posts handoff documents (nil without PostHandoff): store
+	// jobs the dispatcher runs.
+	retention *history.Retention
+	handoffs  *history.Handoffs
 	// teardown is what New opened, closed in reverse by Close.
 	teardown []func() error
 }
@@ -192,9 +203,21 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	pd := cfg.Notifiers.PagerDuty
 	forwarder := pagerduty.New(pd.EventsURL, o.HTTPClient, time.Duration(pd.Timeout))
 
+	// The store jobs: retention, and handoff documents when something
+	// posts them.
+	jobs := map[string]dispatch.JobHandler{}
+	d.retention = &history.Retention{Store: d.store, Config: d.cfg.Load, Now: o.Now, Logger: d.log,
+		Expired: history.NewExpiredCounter(reg)}
+	jobs[history.RetentionKind] = d.retention.Run
+	if o.PostHandoff != nil {
+		d.handoffs = &history.Handoffs{Source: history.Store{Store: d.store}, Jobs: d.store, Config: d.cfg.Load, Now: o.Now,
+			Post: o.PostHandoff, Logger: d.log}
+		jobs[history.HandoffKind] = d.handoffs.Run
+	}
+
 	// The incident service, and the dispatcher it wakes.
 	d.dispOpts = dispatch.Options{Store: d.store, Config: d.cfg.Load, Notifiers: d.notifiers, Logger: d.log, Registry: reg,
-		Now: o.Now, Lease: time.Duration(cfg.Server.Lease), MaxSleep: o.MaxSleep, PagerDuty: forwarder}
+		Now: o.Now, Lease: time.Duration(cfg.Server.Lease), MaxSleep: o.MaxSleep, PagerDuty: forwarder, Jobs: jobs}
 	d.disp = dispatch.New(d.dispOpts)
 	d.disp.InitMetrics(cfg)
 	d.incidents = incident.New(incident.Options{Store: d.store, Config: d.cfg.Load, Logger: d.log, Registry: reg, Now: o.Now,
@@ -211,7 +234,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		}},
 		PagerDuty: &pagerduty.Webhook{Receiver: d.incidents, Logger: d.log,
 			Secret: func() string { return d.cfg.Load().Notifiers.PagerDuty.WebhookSecret.Reveal() }},
-		Health: d.health, Backup: backup, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
+		Health: d.health, Backup: backup, History: history.Store{Store: d.store}, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
 		TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout,
 		MaxInflight: cfg.Server.Admission.MaxInflight, QueueTimeout: time.Duration(cfg.Server.Admission.QueueTimeout)})
 	d.cfg.OnLoad(d.server.configLoaded)
@@ -316,6 +339,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	go d.health.Run(ctx)
 	go d.reloads(ctx)
+	go d.ensureJobs(ctx)
 	dispDone := make(chan struct{})
 	go func() { defer close(dispDone); _ = d.disp.Run(ctx) }()
 	cfg := d.cfg.Load()
@@ -345,6 +369,39 @@ func (d *Daemon) reloads(ctx context.Context) {
 			_ = d.cfg.Reload()
 		}
 	}
+}
+
+// ensureJobs makes sure the store jobs the daemon runs are scheduled:
+// retention, and each schedule's handoff document when they are posted.
+// Every replica does, and each job stays one. It tries at once, every
+// minute while the store refuses, then every hour, which also schedules
+// the handoffs of schedules a reload added.
+func (d *Daemon) ensureJobs(ctx context.Context) {
+	for {
+		err := d.EnsureJobs(ctx)
+		wait := time.Hour
+		if err != nil {
+			d.log.Warn("store jobs not scheduled yet; trying again in a minute", "err", err)
+			wait = time.Minute
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// EnsureJobs schedules the daemon's store jobs that are not: what Run
+// does at start (and hourly after).
+func (d *Daemon) EnsureJobs(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := d.retention.Ensure(ctx)
+	if d.handoffs != nil {
+		err = errors.Join(err, d.handoffs.Ensure(ctx))
+	}
+	return err
 }
 
 // Close tears down what New opened, in the reverse order.

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/pagerd/pagerd/gateway/acklink"
+	"github.com/pagerd/pagerd/gateway/history"
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pagerduty"
@@ -42,7 +43,10 @@ type ServerOptions struct {
 	Health *Health
 	// Backup, when set, serves GET /-/backup (the embedded store).
 	Backup BackupFunc
-	Logger *slog.Logger
+	// History is the incident history GET /api/v1/reports and
+	// /api/v1/reports/history read.
+	History history.Source
+	Logger  *slog.Logger
 	// Registry receives the server's metrics; Gatherer serves /metrics.
 	Registry prometheus.Registerer
 	Gatherer prometheus.Gatherer
@@ -136,6 +140,9 @@ func NewServer(o ServerOptions) *Server {
 	api.GET("/incidents/:id", s.getIncident, deadline, read, apiLimit)
 	api.POST("/incidents/:id/:action", s.incidentAction, deadline, act, apiLimit)
 	api.GET("/oncall", s.oncall, deadline, read, apiLimit)
+	api.GET("/reports", s.reports, reportDeadline, read, apiLimit)
+	api.GET("/reports/history", s.reportHistory, reportDeadline, read, apiLimit)
+	api.GET("/reports/handoff", s.handoffDoc, reportDeadline, read, apiLimit)
 
 	links := e.Group(acklink.Path, deadline, bodyLimit(apiBodyLimit))
 	links.GET("/:token", handle(o.Links.Show))

@@ -104,6 +104,34 @@ are read from the environment (${PAGERD_...}); check-config lists them.
 Opsgenie's P1-P5 map onto the scheme by the table in docs/MIGRATING.md.`,
 		args: [][2]string{{"FILE", "a JSON file, a directory of them, or a zip archive of either; as many as you like"}},
 	},
+	"report": {
+		summary:  "the on-call report of a period, from the incident history",
+		synopsis: "--config FILE --from DATE --to DATE [--server URL [--token-file FILE] | --data-dir DIR]\n         [-o text|json|csv|markdown] [--payroll]",
+		about: `The figures both reference organisations run their on-call by, for the
+incidents created from --from up to (not including) --to: per service,
+schedule, engineer and week, alerts and incidents by priority, MTTA and
+MTTR, acknowledged and resolved within target, escalations, pages by
+channel, off hours and at night, alerts per engineer per week,
+false-positive candidates, fairness, each held to the config's reports
+goals; with a compensation policy, the pay history earned (--payroll: the
+CSV for payroll). A DATE is taken at the time report weeks begin
+(reports.week), so dates on week starts cover whole weeks. The history is
+read from a running pagerd (--server, any API token) or from the data dir
+of one that is not running; the figures are computed here, with --config.
+The daemon answers the same at GET /api/v1/reports.`,
+	},
+	"handoff": {
+		summary:  "a schedule's handoff document, filled from the outgoing week",
+		synopsis: "[--config FILE] [--schedule NAME] [--at TIME] [--server URL [--token-file FILE] | --data-dir DIR] [-o text|json]",
+		about: `The handoff document of the handoff nearest to --at (default now), in the
+schedule's template (handoff_template: AIVO's text or AION-R's markdown):
+the outgoing week's incidents by priority, the major ones, escalations,
+recurring alerts, false-positive candidates, and every incident still
+open with its last status update; what pagerd cannot know stays as the
+template's prompts. The history is read as pagerd report reads it; with
+--server and no --config, the running pagerd makes the document with the
+config it runs (GET /api/v1/reports/handoff).`,
+	},
 	"help": {
 		summary:  "show a command's flags and arguments",
 		synopsis: "[COMMAND]",

@@ -30,6 +30,8 @@ var commands = map[string]command{
 	"backup":       {runBackup},
 	"restore":      {runRestore},
 	"import":       {runImport},
+	"report":       {runReport},
+	"handoff":      {runHandoff},
 }
 
 func main() {

@@ -284,6 +284,7 @@ type Store interface {
 	Storms
 	Jobs
 	Docs
+	History
 	// Ping reports whether the store answers, for /-/ready.
 	Ping(ctx context.Context) error
 	// Probe makes a small write that goes through the same path as an

@@ -720,23 +720,14 @@ func (s *Store) Timeline(ctx context.Context, id string) ([]store.Entry, error) 
 	if _, err := store.ShardOfID(id); err != nil {
 		return nil, err
 	}
-	out := []store.Entry{}
+	var out []store.Entry
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketIncidents).Get([]byte(id)) == nil {
 			return fmt.Errorf("%w: %s", store.ErrNotFound, id)
 		}
-		b := tx.Bucket(bucketTimeline).Bucket([]byte(id))
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(_, v []byte) error {
-			var e store.Entry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return plain("decode timeline of %s: %w", id, err)
-			}
-			out = append(out, e)
-			return nil
-		})
+		var err error
+		out, err = readTimeline(tx, id)
+		return err
 	})
 	if err != nil {
 		return nil, err

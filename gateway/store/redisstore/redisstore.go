@@ -289,6 +289,11 @@ func decode(v string) (*store.Incident, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeParsed(h)
+}
+
+// decodeParsed is decode of a record parseRecord has split.
+func decodeParsed(h header) (*store.Incident, error) {
 	doc, err := unpackBlob(h.doc)
 	if err != nil {
 		return nil, err
@@ -779,7 +784,8 @@ func randShard() int {
 // of the first alert, so it is not the one that pays for EVAL fallback.
 func (s *Store) LoadScripts(ctx context.Context) error {
 	for _, sc := range []*redis.Script{triggerScript, updateScript, finishScript, claimScript, completeScript, admitScript, flushedScript,
-		completeStormScript, noteScript, putJobScript, deleteJobScript, finishJobScript, completeJobScript, listDocsScript, putDocsScript} {
+		completeStormScript, noteScript, putJobScript, deleteJobScript, finishJobScript, completeJobScript, listDocsScript, putDocsScript,
+		expireScript} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 			return unavailable(err)
 		}

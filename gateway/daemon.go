@@ -26,8 +26,10 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/acklink"
 	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/gateway/heartbeat"
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/ingest"
+	"github.com/pagerd/pagerd/gateway/maintenance"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
@@ -104,6 +106,12 @@ type Daemon struct {
 	incidents *incident.Service
 	disp      *dispatch.Dispatcher
 	server    *Server
+	// heartbeats and windows own the dispatcher's jobs (heartbeat
+	// expiries, maintenance windows' starts and ends); arm receives every
+	// config taken into use, whose jobs Run stores.
+	heartbeats *heartbeat.Monitor
+	windows    *maintenance.Windows
+	arm        chan *policy.Config
 	listener  net.Listener
 	// schema is the Redis store whose schema is checked once Redis
 	// answers (it did not at start).
@@ -194,12 +202,35 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 
 	// The incident service, and the dispatcher it wakes.
 	d.dispOpts = dispatch.Options{Store: d.store, Config: d.cfg.Load, Notifiers: d.notifiers, Logger: d.log, Registry: reg,
-		Now: o.Now, Lease: time.Duration(cfg.Server.Lease), MaxSleep: o.MaxSleep, PagerDuty: forwarder}
+		Now: o.Now, Lease: time.Duration(cfg.Server.Lease), MaxSleep: o.MaxSleep, PagerDuty: forwarder,
+		Silencer: &dispatch.AlertmanagerSilencer{Client: o.HTTPClient},
+		Jobs: map[string]dispatch.JobHandler{
+			heartbeat.JobKind:   func(ctx context.Context, j *store.Job) (*store.Job, error) { return d.heartbeats.Expire(ctx, j) },
+			maintenance.JobKind: func(ctx context.Context, j *store.Job) (*store.Job, error) { return d.windows.Job(ctx, j) },
+		}}
 	d.disp = dispatch.New(d.dispOpts)
 	d.disp.InitMetrics(cfg)
 	d.incidents = incident.New(incident.Options{Store: d.store, Config: d.cfg.Load, Logger: d.log, Registry: reg, Now: o.Now,
-		Wake: d.wake(ctx), CapSummary: ingest.CapSummary})
+		Wake: d.wake(ctx), CapSummary: ingest.CapSummary,
+		Maintenance: func(ctx context.Context, service string, labels []map[string]string, at time.Time) *policy.Hold {
+			return d.windows.Hold(ctx, service, labels, at)
+		}})
 	d.cfg.OnLoad(d.incidents.InitMetrics)
+
+	// Heartbeats and maintenance windows, whose jobs the dispatchers do.
+	d.heartbeats = heartbeat.New(heartbeat.Options{Store: d.store, Config: d.cfg.Load, Incidents: d.incidents, Logger: d.log,
+		Registry: reg, Now: o.Now})
+	d.cfg.OnLoad(d.heartbeats.InitMetrics)
+	d.windows = maintenance.New(maintenance.Options{Store: d.store, Config: d.cfg.Load, Incidents: d.incidents, Logger: d.log,
+		Now: o.Now, Wake: d.wake(ctx)})
+	d.arm = make(chan *policy.Config, 1)
+	d.cfg.OnLoad(func(c *policy.Config) {
+		select {
+		case <-d.arm: // a config not armed yet is replaced by the newer one
+		default:
+		}
+		d.arm <- c
+	})
 
 	// The HTTP side: the server, the links and the providers' callbacks,
 	// all acting through the incident service.
@@ -211,6 +242,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		}},
 		PagerDuty: &pagerduty.Webhook{Receiver: d.incidents, Logger: d.log,
 			Secret: func() string { return d.cfg.Load().Notifiers.PagerDuty.WebhookSecret.Reveal() }},
+		Heartbeats: d.heartbeats, Maintenance: d.windows,
 		Health: d.health, Backup: backup, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
 		TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout})
 	d.cfg.OnLoad(d.server.configLoaded)
@@ -300,6 +332,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	go d.health.Run(ctx)
 	go d.reloads(ctx)
+	go d.armJobs(ctx)
 	dispDone := make(chan struct{})
 	go func() { defer close(dispDone); _ = d.disp.Run(ctx) }()
 	cfg := d.cfg.Load()

@@ -18,7 +18,9 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/pagerd/pagerd/gateway/acklink"
+	"github.com/pagerd/pagerd/gateway/heartbeat"
 	"github.com/pagerd/pagerd/gateway/incident"
+	"github.com/pagerd/pagerd/gateway/maintenance"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pagerduty"
 	"github.com/pagerd/pagerd/notify/twilio"
@@ -42,6 +44,10 @@ type ServerOptions struct {
 	Health *Health
 	// Backup, when set, serves GET /-/backup (the embedded store).
 	Backup BackupFunc
+	// Heartbeats take the heartbeats' pings; Maintenance keeps the
+	// maintenance windows.
+	Heartbeats  *heartbeat.Monitor
+	Maintenance *maintenance.Windows
 	Logger *slog.Logger
 	// Registry receives the server's metrics; Gatherer serves /metrics.
 	Registry prometheus.Registerer
@@ -119,6 +125,16 @@ func NewServer(o ServerOptions) *Server {
 	e.POST(twilio.SMSPath, handle(o.Twilio.SMS), deadline, bodyLimit(callbackBodyLimit))
 	e.POST(twilio.VoicePath, handle(o.Twilio.Voice), deadline, bodyLimit(callbackBodyLimit))
 	e.POST(twilio.GatherPath, handle(o.Twilio.Gather), deadline, bodyLimit(callbackBodyLimit))
+	// The Opsgenie-compatible intake reads its bodies under Opsgenie's
+	// limit itself, to refuse in Opsgenie's words; heartbeat pings never
+	// read theirs.
+	e.POST(opsgenieAlertsPath, s.opsgenieCreate, deadline)
+	e.POST(opsgenieActionPath, s.opsgenieAct, deadline)
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut} {
+		e.Add(m, opsgeniePingPath, s.opsgeniePing, deadline, bodyLimit(alertmanagerBodyLimit))
+	}
+	e.GET(heartbeatPingPath, s.heartbeatPing, deadline, bodyLimit(alertmanagerBodyLimit))
+	e.POST(heartbeatPingPath, s.heartbeatPing, deadline, bodyLimit(alertmanagerBodyLimit))
 
 	// The API's middleware is given per route, never to the group: group
 	// middleware makes echo route every unmatched path and method under
@@ -130,6 +146,9 @@ func NewServer(o ServerOptions) *Server {
 	api.GET("/incidents/:id", s.getIncident, deadline, read, apiLimit)
 	api.POST("/incidents/:id/:action", s.incidentAction, deadline, act, apiLimit)
 	api.GET("/oncall", s.oncall, deadline, read, apiLimit)
+	api.GET("/maintenance", s.listMaintenance, deadline, read, apiLimit)
+	api.POST("/maintenance", s.addMaintenance, deadline, act, apiLimit)
+	api.DELETE("/maintenance/:id", s.deleteMaintenance, deadline, act, apiLimit)
 
 	links := e.Group(acklink.Path, deadline, bodyLimit(apiBodyLimit))
 	links.GET("/:token", handle(o.Links.Show))
@@ -345,6 +364,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 // will not happen, so it is logged at warn (logRejected).
 var ingestionRoutes = map[string]bool{
 	"/api/v1/alertmanager": true, "/api/v1/alertmanager/:key": true, "/v2/enqueue": true,
+	opsgenieAlertsPath: true, opsgenieActionPath: true, opsgeniePingPath: true, heartbeatPingPath: true,
 }
 
 // Context keys the ingestion handlers set for logRejected: the name of the

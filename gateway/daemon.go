@@ -112,7 +112,7 @@ type Daemon struct {
 	heartbeats *heartbeat.Monitor
 	windows    *maintenance.Windows
 	arm        chan *policy.Config
-	listener  net.Listener
+	listener   net.Listener
 	// schema is the Redis store whose schema is checked once Redis
 	// answers (it did not at start).
 	schema *redisstore.Store

@@ -48,7 +48,7 @@ type ServerOptions struct {
 	// maintenance windows.
 	Heartbeats  *heartbeat.Monitor
 	Maintenance *maintenance.Windows
-	Logger *slog.Logger
+	Logger      *slog.Logger
 	// Registry receives the server's metrics; Gatherer serves /metrics.
 	Registry prometheus.Registerer
 	Gatherer prometheus.Gatherer

@@ -106,18 +106,19 @@ type Daemon struct {
 	incidents *incident.Service
 	disp      *dispatch.Dispatcher
 	server    *Server
+	listener  net.Listener
+	// schema is the Redis store whose schema is checked once Redis
+	// answers (it did not at start).
+	schema *redisstore.Store
+	// teardown is what New opened, closed in reverse by Close.
+	teardown []func() error
+
 	// heartbeats and windows own the dispatcher's jobs (heartbeat
 	// expiries, maintenance windows' starts and ends); arm receives every
 	// config taken into use, whose jobs Run stores.
 	heartbeats *heartbeat.Monitor
 	windows    *maintenance.Windows
 	arm        chan *policy.Config
-	listener   net.Listener
-	// schema is the Redis store whose schema is checked once Redis
-	// answers (it did not at start).
-	schema *redisstore.Store
-	// teardown is what New opened, closed in reverse by Close.
-	teardown []func() error
 }
 
 // New builds the daemon in order: config, store, readiness, transports,

@@ -44,11 +44,7 @@ type ServerOptions struct {
 	Health *Health
 	// Backup, when set, serves GET /-/backup (the embedded store).
 	Backup BackupFunc
-	// Heartbeats take the heartbeats' pings; Maintenance keeps the
-	// maintenance windows.
-	Heartbeats  *heartbeat.Monitor
-	Maintenance *maintenance.Windows
-	Logger      *slog.Logger
+	Logger *slog.Logger
 	// Registry receives the server's metrics; Gatherer serves /metrics.
 	Registry prometheus.Registerer
 	Gatherer prometheus.Gatherer
@@ -60,6 +56,11 @@ type ServerOptions struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish after a stop (default 30s).
 	ShutdownTimeout time.Duration
+
+	// Heartbeats take the heartbeats' pings; Maintenance keeps the
+	// maintenance windows.
+	Heartbeats  *heartbeat.Monitor
+	Maintenance *maintenance.Windows
 }
 
 // Server is the daemon's HTTP side: routes, authentication, body limits,

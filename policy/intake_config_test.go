@@ -124,3 +124,29 @@ func TestLoadIntakeSettingsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigDocIntakeExamples: the heartbeats, silence and maintenance
+// examples of docs/CONFIG.md load as written, into a service checkout.
+func TestConfigDocIntakeExamples(t *testing.T) {
+	base := `
+users:
+  - {id: a, contacts: [{channel: push, via: log}]}
+escalation_policies:
+  - {name: p, repeat: 1, levels: [{name: first, targets: [{user: a}], timeout: 5m}]}
+services:
+  - name: checkout
+    priority_scheme: P0-P3
+    escalation_policy: p
+`
+	hb := docYAML(t, "### Heartbeats", 0)
+	si := docYAML(t, "### Silences on acknowledgement", 0)
+	mw := docYAML(t, "## `maintenance`", 0)
+	c, err := Parse([]byte(base+hb+si+mw), "doc.yaml", t.TempDir())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, base+hb+si+mw)
+	}
+	svc := c.Service("checkout")
+	if len(svc.Heartbeats) != 2 || svc.SilenceOnAcknowledge == nil || len(c.Maintenance) != 2 || len(svc.Rules) != 1 {
+		t.Fatalf("loaded %d heartbeats, silence %v, %d windows", len(svc.Heartbeats), svc.SilenceOnAcknowledge, len(c.Maintenance))
+	}
+}

@@ -138,6 +138,11 @@ func (m *Monitor) Ping(ctx context.Context, svc *policy.Service, name string) (e
 	m.pings.WithLabelValues(svc.Name, name).Inc()
 	resolved, err = m.o.Incidents.ResolveIfOpen(ctx, svc, DedupKey(name), Source, Source)
 	if err != nil {
+		// The ping is stored: a 503 must not say nothing was. A retry
+		// is harmless.
+		if errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrOutcomeUnknown) {
+			err = fmt.Errorf("%w: %w", store.ErrOutcomeUnknown, err)
+		}
 		return time.Time{}, "", fmt.Errorf("the ping is stored, but its incident could not be resolved: %w", err)
 	}
 	if resolved != "" {

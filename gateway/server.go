@@ -56,6 +56,11 @@ type ServerOptions struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish after a stop (default 30s).
 	ShutdownTimeout time.Duration
+	// MaxInflight and QueueTimeout bound the intake (admission.go): at
+	// most MaxInflight alerts are taken in at once, and one that finds no
+	// slot within QueueTimeout is refused at once (defaults 64, 20ms).
+	MaxInflight  int
+	QueueTimeout time.Duration
 
 	// Heartbeats take the heartbeats' pings; Maintenance keeps the
 	// maintenance windows.
@@ -76,6 +81,7 @@ type Server struct {
 
 	limitMu sync.Mutex
 	limits  map[string]*rate.Limiter
+	adm     *admission // in front of echo: it refuses past the intake's limit
 }
 
 // Body limits: PagerDuty's documented cap for events, and a generous one for
@@ -165,6 +171,7 @@ func NewServer(o ServerOptions) *Server {
 	}
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 	s.echo = e
+	s.adm = newAdmission(e, o.Registry, o.Logger, o.MaxInflight, o.QueueTimeout)
 	return s
 }
 
@@ -182,7 +189,7 @@ func handle(h func(http.ResponseWriter, *http.Request) error) echo.HandlerFunc {
 }
 
 // Handler is the server's HTTP handler, for tests and embedding.
-func (s *Server) Handler() http.Handler { return s.echo }
+func (s *Server) Handler() http.Handler { return s.adm }
 
 // config is the config in force.
 func (s *Server) config() *policy.Config { return s.o.Config() }
@@ -199,7 +206,7 @@ func (s *Server) configLoaded(cfg *policy.Config) {
 // Serve answers on the listener until ctx ends, then stops taking new
 // connections and waits up to the shutdown timeout for in-flight requests.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	srv := &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+	srv := &http.Server{Handler: s.adm, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()

@@ -559,7 +559,10 @@ func TestStormHoldsNobodyElse(t *testing.T) {
 	d.Wake()
 	// Bob's own burst: three at once, and his storm's message at the end
 	// of his window, while ann's is still stuck.
-	waitUntil(t, 30*time.Second, "bob's first three pages", func() bool { return len(slow.sentTo("bob", "push")) == 3 })
+	waitUntil(t, 30*time.Second, "bob's first three pages, and his other seven held", func() bool {
+		return len(slow.sentTo("bob", "push")) == 3 &&
+			metric(t, reg, "pagerd_pages_total", "channel", "push", "via", "log", "result", "held") == n-3+7
+	})
 	h.clock.Set(fixedNow.Add(20 * time.Second))
 	d.Wake()
 	waitUntil(t, 30*time.Second, "bob's storm message", func() bool {

@@ -91,6 +91,15 @@ type ServerConfig struct {
 	// retries 5xx but not 429; 429 to PagerDuty clients, which retry it).
 	// Unset, it is DefaultIngestRateLimit; per_second 0 turns it off.
 	RateLimit *RateLimit `yaml:"rate_limit"`
+	// Admission bounds the intake (read at start): at most MaxInflight
+	// alerts are taken in at once; one that finds no slot within
+	// QueueTimeout is refused at once with a 503 (429 on the PagerDuty
+	// endpoint) so the sender retries, and the alerts taken keep their
+	// latency.
+	Admission struct {
+		MaxInflight  int      `yaml:"max_inflight"`
+		QueueTimeout Duration `yaml:"queue_timeout"`
+	} `yaml:"admission"`
 	// LinkSecret signs the ack links in pages (HMAC-SHA256); with a
 	// PublicURL, pages carry a link that acknowledges or resolves as the
 	// person paged. At least 16 bytes; keep it in a file or the environment.

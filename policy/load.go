@@ -330,6 +330,12 @@ func (v *validator) server() {
 		v.errf("server.link_secret", "must be at least 16 bytes (a random string: openssl rand -hex 32)")
 	}
 	sv.LinkSecret = ls
+	if ad := &sv.Admission; ad.MaxInflight < 0 || ad.MaxInflight > 100000 {
+		v.errf("server.admission.max_inflight", "must be from 1 to 100000 (0: the default, 64)")
+	}
+	if ad := &sv.Admission; ad.QueueTimeout < 0 || ad.QueueTimeout > Duration(10*time.Second) {
+		v.errf("server.admission.queue_timeout", "must be from 0s (the default, 20ms) to 10s")
+	}
 	if sv.LinkTTL < 0 {
 		v.errf("server.link_ttl", "must not be negative")
 	}

@@ -517,7 +517,12 @@ func triggerTx(tx *bbolt.Tx, inc *store.Incident, entries [][]byte) (string, sto
 	if err := putIndex(tx, nil, &rec); err != nil {
 		return "", 0, err
 	}
-	if err := schedule(tx, rec.ID, &rec); err != nil {
+	if at, ok := store.TriggerScore(&rec); ok {
+		due, _ := store.DueAt(&rec)
+		if err := setDue(tx, rec.ID, at.UnixMilli(), due.UnixMilli(), ""); err != nil {
+			return "", 0, err
+		}
+	} else if err := schedule(tx, rec.ID, &rec); err != nil {
 		return "", 0, err
 	}
 	if err := appendTimeline(tx, rec.ID, entries); err != nil {
@@ -766,8 +771,11 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 		for _, k := range keys {
 			id := k[8:]
 			orig, takeover := keyTime(k), false
-			if _, o, tok, ok := parseSched(sched.Get(id)); ok && tok != "" {
-				orig, takeover = o, true
+			if _, o, tok, ok := parseSched(sched.Get(id)); ok {
+				// The original due time: when it was really due (a new
+				// incident's first page is queued ahead of it), and what
+				// a takeover reports.
+				orig, takeover = o, tok != ""
 			}
 			token := newToken()
 			if err := due.Delete(k); err != nil {

@@ -66,7 +66,7 @@ func newAdmission(next http.Handler, reg prometheus.Registerer, log *slog.Logger
 			Help: "Alerts being taken in right now (at most server.admission.max_inflight)."}),
 	}
 	reg.MustRegister(a.refused, a.active)
-	for _, r := range []string{"/api/v1/alertmanager", "/v2/enqueue"} {
+	for _, r := range []string{"/api/v1/alertmanager", "/v2/enqueue", opsgenieAlertsPath} {
 		a.refused.WithLabelValues(r)
 	}
 	return a
@@ -83,6 +83,8 @@ func intakeRoute(r *http.Request) string {
 		return "/api/v1/alertmanager"
 	case p == "/v2/enqueue":
 		return "/v2/enqueue"
+	case p == opsgenieAlertsPath:
+		return opsgenieAlertsPath
 	}
 	return ""
 }
@@ -143,6 +145,13 @@ func (a *admission) refuse(w http.ResponseWriter, route string) {
 	if route == "/v2/enqueue" {
 		w.WriteHeader(http.StatusTooManyRequests)
 		_, _ = w.Write([]byte(`{"status":"throttle event","message":"Requests are arriving too quickly. Please retry later."}` + "\n"))
+		return
+	}
+	if route == opsgenieAlertsPath {
+		// Opsgenie's 429, which its clients and Alertmanager's
+		// opsgenie_configs retry.
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"message":"You are making too many requests! pagerd is taking in as many alerts as it can; this one was not stored: retry","took":0}` + "\n"))
 		return
 	}
 	w.WriteHeader(http.StatusServiceUnavailable)

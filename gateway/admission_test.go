@@ -66,6 +66,10 @@ func TestAdmissionRefusesPastTheLimitAtOnce(t *testing.T) {
 	if r := h.do("POST", "/v2/enqueue", pd); r.code != http.StatusTooManyRequests || !strings.Contains(r.body, "throttle event") {
 		t.Fatalf("a PagerDuty event over the limit: %d %s", r.code, r.body)
 	}
+	if r := h.do("POST", "/v2/alerts", `{"message":"x"}`, "Authorization", "GenieKey x"); r.code != http.StatusTooManyRequests ||
+		!strings.Contains(r.body, `"message":"You are making too many requests!`) {
+		t.Fatalf("an Opsgenie alert over the limit: %d %s", r.code, r.body)
+	}
 	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
 		t.Fatalf("an acknowledgement during the overload: %d %s", r.code, r.body)
 	}

@@ -27,8 +27,10 @@ import (
 	"github.com/pagerd/pagerd/gateway/acklink"
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/history"
+	"github.com/pagerd/pagerd/gateway/heartbeat"
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/ingest"
+	"github.com/pagerd/pagerd/gateway/maintenance"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
@@ -121,6 +123,13 @@ type Daemon struct {
 	handoffs  *history.Handoffs
 	// teardown is what New opened, closed in reverse by Close.
 	teardown []func() error
+
+	// heartbeats and windows own the dispatcher's jobs (heartbeat
+	// expiries, maintenance windows' starts and ends); arm receives every
+	// config taken into use, whose jobs Run stores.
+	heartbeats *heartbeat.Monitor
+	windows    *maintenance.Windows
+	arm        chan *policy.Config
 }
 
 // New builds the daemon in order: config, store, readiness, transports,
@@ -209,6 +218,8 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	d.retention = &history.Retention{Store: d.store, Config: d.cfg.Load, Now: o.Now, Logger: d.log,
 		Expired: history.NewExpiredCounter(reg)}
 	jobs[history.RetentionKind] = d.retention.Run
+	jobs[heartbeat.JobKind] = func(ctx context.Context, j *store.Job) (*store.Job, error) { return d.heartbeats.Expire(ctx, j) }
+	jobs[maintenance.JobKind] = func(ctx context.Context, j *store.Job) (*store.Job, error) { return d.windows.Job(ctx, j) }
 	if o.PostHandoff != nil {
 		d.handoffs = &history.Handoffs{Source: history.Store{Store: d.store}, Jobs: d.store, Config: d.cfg.Load, Now: o.Now,
 			Post: o.PostHandoff, Logger: d.log}
@@ -217,12 +228,31 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 
 	// The incident service, and the dispatcher it wakes.
 	d.dispOpts = dispatch.Options{Store: d.store, Config: d.cfg.Load, Notifiers: d.notifiers, Logger: d.log, Registry: reg,
-		Now: o.Now, Lease: time.Duration(cfg.Server.Lease), MaxSleep: o.MaxSleep, PagerDuty: forwarder, Jobs: jobs}
+		Now: o.Now, Lease: time.Duration(cfg.Server.Lease), MaxSleep: o.MaxSleep, PagerDuty: forwarder,
+		Silencer: &dispatch.AlertmanagerSilencer{Client: o.HTTPClient}, Jobs: jobs}
 	d.disp = dispatch.New(d.dispOpts)
 	d.disp.InitMetrics(cfg)
 	d.incidents = incident.New(incident.Options{Store: d.store, Config: d.cfg.Load, Logger: d.log, Registry: reg, Now: o.Now,
-		Wake: d.wake(ctx), CapSummary: ingest.CapSummary})
+		Wake: d.wake(ctx), CapSummary: ingest.CapSummary,
+		Maintenance: func(ctx context.Context, service string, labels []map[string]string, at time.Time) *policy.Hold {
+			return d.windows.Hold(ctx, service, labels, at)
+		}})
 	d.cfg.OnLoad(d.incidents.InitMetrics)
+
+	// Heartbeats and maintenance windows, whose jobs the dispatchers do.
+	d.heartbeats = heartbeat.New(heartbeat.Options{Store: d.store, Config: d.cfg.Load, Incidents: d.incidents, Logger: d.log,
+		Registry: reg, Now: o.Now})
+	d.cfg.OnLoad(d.heartbeats.InitMetrics)
+	d.windows = maintenance.New(maintenance.Options{Store: d.store, Config: d.cfg.Load, Incidents: d.incidents, Logger: d.log,
+		Now: o.Now, Wake: d.wake(ctx)})
+	d.arm = make(chan *policy.Config, 1)
+	d.cfg.OnLoad(func(c *policy.Config) {
+		select {
+		case <-d.arm: // a config not armed yet is replaced by the newer one
+		default:
+		}
+		d.arm <- c
+	})
 
 	// The HTTP side: the server, the links and the providers' callbacks,
 	// all acting through the incident service.
@@ -234,6 +264,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		}},
 		PagerDuty: &pagerduty.Webhook{Receiver: d.incidents, Logger: d.log,
 			Secret: func() string { return d.cfg.Load().Notifiers.PagerDuty.WebhookSecret.Reveal() }},
+		Heartbeats: d.heartbeats, Maintenance: d.windows,
 		Health: d.health, Backup: backup, History: history.Store{Store: d.store}, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
 		TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout,
 		MaxInflight: cfg.Server.Admission.MaxInflight, QueueTimeout: time.Duration(cfg.Server.Admission.QueueTimeout)})
@@ -340,6 +371,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go d.health.Run(ctx)
 	go d.reloads(ctx)
 	go d.ensureJobs(ctx)
+	go d.armJobs(ctx)
 	dispDone := make(chan struct{})
 	go func() { defer close(dispDone); _ = d.disp.Run(ctx) }()
 	cfg := d.cfg.Load()

@@ -19,7 +19,9 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/acklink"
 	"github.com/pagerd/pagerd/gateway/history"
+	"github.com/pagerd/pagerd/gateway/heartbeat"
 	"github.com/pagerd/pagerd/gateway/incident"
+	"github.com/pagerd/pagerd/gateway/maintenance"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pagerduty"
 	"github.com/pagerd/pagerd/notify/twilio"
@@ -63,6 +65,11 @@ type ServerOptions struct {
 	// slot within QueueTimeout is refused at once (defaults 64, 20ms).
 	MaxInflight  int
 	QueueTimeout time.Duration
+
+	// Heartbeats take the heartbeats' pings; Maintenance keeps the
+	// maintenance windows.
+	Heartbeats  *heartbeat.Monitor
+	Maintenance *maintenance.Windows
 }
 
 // Server is the daemon's HTTP side: routes, authentication, body limits,
@@ -129,6 +136,16 @@ func NewServer(o ServerOptions) *Server {
 	e.POST(twilio.SMSPath, handle(o.Twilio.SMS), deadline, bodyLimit(callbackBodyLimit))
 	e.POST(twilio.VoicePath, handle(o.Twilio.Voice), deadline, bodyLimit(callbackBodyLimit))
 	e.POST(twilio.GatherPath, handle(o.Twilio.Gather), deadline, bodyLimit(callbackBodyLimit))
+	// The Opsgenie-compatible intake reads its bodies under Opsgenie's
+	// limit itself, to refuse in Opsgenie's words; heartbeat pings never
+	// read theirs.
+	e.POST(opsgenieAlertsPath, s.opsgenieCreate, deadline)
+	e.POST(opsgenieActionPath, s.opsgenieAct, deadline)
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut} {
+		e.Add(m, opsgeniePingPath, s.opsgeniePing, deadline, bodyLimit(alertmanagerBodyLimit))
+	}
+	e.GET(heartbeatPingPath, s.heartbeatPing, deadline, bodyLimit(alertmanagerBodyLimit))
+	e.POST(heartbeatPingPath, s.heartbeatPing, deadline, bodyLimit(alertmanagerBodyLimit))
 
 	// The API's middleware is given per route, never to the group: group
 	// middleware makes echo route every unmatched path and method under
@@ -143,6 +160,9 @@ func NewServer(o ServerOptions) *Server {
 	api.GET("/reports", s.reports, reportDeadline, read, apiLimit)
 	api.GET("/reports/history", s.reportHistory, reportDeadline, read, apiLimit)
 	api.GET("/reports/handoff", s.handoffDoc, reportDeadline, read, apiLimit)
+	api.GET("/maintenance", s.listMaintenance, deadline, read, apiLimit)
+	api.POST("/maintenance", s.addMaintenance, deadline, act, apiLimit)
+	api.DELETE("/maintenance/:id", s.deleteMaintenance, deadline, act, apiLimit)
 
 	links := e.Group(acklink.Path, deadline, bodyLimit(apiBodyLimit))
 	links.GET("/:token", handle(o.Links.Show))
@@ -359,6 +379,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 // will not happen, so it is logged at warn (logRejected).
 var ingestionRoutes = map[string]bool{
 	"/api/v1/alertmanager": true, "/api/v1/alertmanager/:key": true, "/v2/enqueue": true,
+	opsgenieAlertsPath: true, opsgenieActionPath: true, opsgeniePingPath: true, heartbeatPingPath: true,
 }
 
 // Context keys the ingestion handlers set for logRejected: the name of the

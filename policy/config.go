@@ -20,6 +20,10 @@ type Config struct {
 	Services           []Service          `yaml:"services"`
 	Compensation       []Compensation     `yaml:"compensation"`
 	Reports            ReportsConfig      `yaml:"reports"`
+	// Maintenance are the scheduled maintenance windows written in the
+	// config; windows made at run time (the API, pagerd maintenance) live
+	// in the store.
+	Maintenance []MaintenanceWindow `yaml:"maintenance"`
 
 	// File is the path the config was read from, for error messages.
 	File string `yaml:"-"`
@@ -118,7 +122,8 @@ type ServerConfig struct {
 type NotifiersConfig struct {
 	// Log writes one JSON line per page; Path "-" or "" is stdout.
 	Log struct {
-		Path string `yaml:"path"`
+		Path   string `yaml:"path"`
+		DryRun bool   `yaml:"dry_run"`
 	} `yaml:"log"`
 	// Webhook POSTs each page to the contact's address; ntfy shares its
 	// settings. Unset, they are the transports' defaults (a 10s timeout, 3
@@ -127,7 +132,13 @@ type NotifiersConfig struct {
 	Webhook struct {
 		Timeout     Duration `yaml:"timeout"`
 		MaxAttempts int      `yaml:"max_attempts"`
+		DryRun      bool     `yaml:"dry_run"`
 	} `yaml:"webhook"`
+	// Ntfy has only dry_run of its own: its timeout and tries are the
+	// webhook's.
+	Ntfy struct {
+		DryRun bool `yaml:"dry_run"`
+	} `yaml:"ntfy"`
 	// Storm bundles pages to one person on one channel: the first
 	// Immediate pages (default 3) in a Window (default 10s; 0s turns
 	// bundling off) go out at once, the rest together as one message when
@@ -145,6 +156,7 @@ type NotifiersConfig struct {
 		Timeout           Duration `yaml:"timeout"`
 		WebhookSecret     Secret   `yaml:"webhook_secret"`
 		WebhookSecretFile string   `yaml:"webhook_secret_file"`
+		DryRun            bool     `yaml:"dry_run"`
 	} `yaml:"pagerduty"`
 	// Twilio sends SMS pages (contacts `via: twilio`, channel sms) from
 	// From; delivery reports come back to the public URL, signed.
@@ -155,6 +167,7 @@ type NotifiersConfig struct {
 		From          string   `yaml:"from"`
 		APIURL        string   `yaml:"api_url"`
 		Timeout       Duration `yaml:"timeout"`
+		DryRun        bool     `yaml:"dry_run"`
 	} `yaml:"twilio"`
 	// Breaker is the circuit breaker around every transport: after
 	// Failures pages in a row fail in a way worth retrying (after their
@@ -483,16 +496,31 @@ type Service struct {
 	Rules            []Rule                     `yaml:"rules"`
 	Targets          map[string]PriorityTargets `yaml:"targets"`
 	Compensation     string                     `yaml:"compensation"`
-	scheme           *Scheme
+	// Heartbeats are the dead-man's switches of the service: each must be
+	// pinged within its interval (and grace), or an incident is raised
+	// through the service's rules.
+	Heartbeats []Heartbeat `yaml:"heartbeats"`
+	// Shadow makes the service compute its pages and record them
+	// (notify_shadow) without sending any, to run pagerd side by side
+	// with another pager.
+	Shadow bool `yaml:"shadow"`
+	// SilenceOnAcknowledge, when set, silences an acknowledged incident's
+	// alerts in Alertmanager, and expires the silence when it is resolved.
+	SilenceOnAcknowledge *SilenceOnAcknowledge `yaml:"silence_on_acknowledge"`
+	scheme               *Scheme
 }
 
 // Integrations are the keys senders present: the Alertmanager integration key
-// (bearer token or URL path) and the PagerDuty Events v2 routing key.
+// (bearer token or URL path), the PagerDuty Events v2 routing key and the
+// Opsgenie API key (Authorization: GenieKey) of the Opsgenie-compatible
+// intake.
 type Integrations struct {
 	AlertmanagerKey         Secret `yaml:"alertmanager_key"`
 	AlertmanagerKeyFile     string `yaml:"alertmanager_key_file"`
 	PagerDutyRoutingKey     Secret `yaml:"pagerduty_routing_key"`
 	PagerDutyRoutingKeyFile string `yaml:"pagerduty_routing_key_file"`
+	OpsgenieKey             Secret `yaml:"opsgenie_key"`
+	OpsgenieKeyFile         string `yaml:"opsgenie_key_file"`
 }
 
 // Rule sets an alert's priority when all its matchers match. Rules are tried

@@ -90,6 +90,8 @@ var yamlTypeNames = map[string]string{
 	"policy.TargetSet": "a targets variant", "policy.Compensation": "compensation", "policy.CompRule": "a comp_days rule",
 	"policy.ReportsConfig": "reports", "policy.ReportWeek": "reports.week", "policy.NightWindow": "reports.night",
 	"policy.ReportTargets": "reports.targets", "policy.Goal": "a report goal",
+	"policy.Heartbeat": "a heartbeat", "policy.MaintenanceWindow": "a maintenance window",
+	"policy.SilenceOnAcknowledge": "silence_on_acknowledge",
 }
 
 var unknownFieldRE = regexp.MustCompile(`(?s)field (.*) not found in type ([\w.]+)`)
@@ -254,6 +256,7 @@ func (v *validator) validate() {
 	v.policies()
 	v.compensation()
 	v.services()
+	v.maintenance()
 	v.reports()
 }
 
@@ -864,6 +867,7 @@ func (v *validator) services() {
 	seen := map[string]bool{}
 	amKeys := map[Secret]string{}
 	pdKeys := map[Secret]string{}
+	ogKeys := map[Secret]string{}
 	for i := range v.cfg.Services {
 		s := &v.cfg.Services[i]
 		f, ok := v.entry("services", i, "name", s.Name, seen)
@@ -891,6 +895,9 @@ func (v *validator) services() {
 			v.errf(f+".business_hours", "no business_hours calendar %q is defined", s.BusinessHours)
 		}
 		v.integrations(f+".integrations", s, amKeys, pdKeys)
+		v.opsgenieKey(f+".integrations", s, ogKeys)
+		v.heartbeats(f, s)
+		v.silences(f, s)
 		switch s.IncidentKey {
 		case "":
 			s.IncidentKey = "group"
@@ -957,6 +964,21 @@ func (v *validator) integrations(f string, s *Service, amKeys, pdKeys map[Secret
 		}
 		pdKeys[pd] = s.Name
 	}
+}
+
+// opsgenieKey resolves the service's Opsgenie key: like the other keys,
+// each service needs its own.
+func (v *validator) opsgenieKey(f string, s *Service, ogKeys map[Secret]string) {
+	in := &s.Integrations
+	og := v.secret(f+".opsgenie_key", in.OpsgenieKey, in.OpsgenieKeyFile)
+	in.OpsgenieKey = og
+	if og == "" {
+		return
+	}
+	if other, ok := ogKeys[og]; ok {
+		v.errf(f+".opsgenie_key", "the same key is used by service %q; each service needs its own", other)
+	}
+	ogKeys[og] = s.Name
 }
 
 func (v *validator) targetSet(f string, t TargetSet) {

@@ -132,6 +132,19 @@ template's prompts. The history is read as pagerd report reads it; with
 --server and no --config, the running pagerd makes the document with the
 config it runs (GET /api/v1/reports/handoff).`,
 	},
+	"maintenance": {
+		summary:  "add, list and remove maintenance windows of a running pagerd",
+		synopsis: "add|list|rm --server URL [--token-file FILE] [flags] [ID]",
+		about: `Maintenance windows through a running pagerd's API (/api/v1/maintenance).
+add makes one: of --service and/or --matcher, now --for DUR, or from --start
+to --end. Alerts it covers open incidents that page nobody until it ends;
+a window that starts stops the pending pages of the open incidents it
+covers, and when it ends those still triggered are paged as new. list
+shows every window, the config's too; rm ID ends one now. The API token
+comes from --token-file or $PAGERD_API_TOKEN (never a flag); add and rm
+need the responder or admin role.`,
+		args: [][2]string{{"ID", "rm: the window's id, as add and list show it"}},
+	},
 	"help": {
 		summary:  "show a command's flags and arguments",
 		synopsis: "[COMMAND]",

@@ -32,6 +32,7 @@ var commands = map[string]command{
 	"import":       {runImport},
 	"report":       {runReport},
 	"handoff":      {runHandoff},
+	"maintenance":  {runMaintenance},
 }
 
 func main() {

@@ -13,10 +13,12 @@ import (
 
 // The outbox: what an incident owes other systems after a change of its
 // own (store.OutboxItem), stored by the incident service in the same write
-// as the change and done by the dispatcher when due, like a page. Today that is telling PagerDuty
-// that pagerd acknowledged or resolved what it pushed there, so the
-// PagerDuty app stops notifying: it used to be a goroutine's call, lost if
-// the process died or PagerDuty was down at that moment.
+// as the change and done by the dispatcher when due, like a page: telling
+// PagerDuty that pagerd acknowledged or resolved what it pushed there, so
+// the PagerDuty app stops notifying (it used to be a goroutine's call, lost
+// if the process died or PagerDuty was down at that moment), and silencing
+// an acknowledged incident's alerts in Alertmanager, expired when it is
+// resolved (silence.go).
 
 // outboxGiveUp is how long an outbox item is retried before it is dropped
 // (and the drop recorded): PagerDuty's own incident has long since been
@@ -45,15 +47,22 @@ func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 		e, finished := done[o.ID]
 		if !finished {
 			var err error
-			e, err = d.forward(ctx, cfg, inc, o, now)
+			if o.Kind == store.OutboxSilence {
+				e, err = d.silence(ctx, cfg, inc, o, now, entries)
+			} else {
+				e, err = d.forward(ctx, cfg, inc, o, now)
+			}
 			if err != nil {
 				o.Attempts++
 				if now.Sub(o.Since) > outboxGiveUp {
 					e = store.Entry{At: now, Type: "forward_failed", Detail: fmt.Sprintf("PagerDuty not told of the %s after %d tries: %v; given up", o.Action, o.Attempts, err)}
+					if o.Kind == store.OutboxSilence {
+						e = store.Entry{At: now, Type: "silence_failed", Detail: fmt.Sprintf("Alertmanager silences not %sd after %d tries: %v; given up", o.Action, o.Attempts, err)}
+					}
 				} else {
 					o.Due = now.Add(outboxBackoff(o.Attempts))
 					keep = append(keep, o)
-					d.log.Warn("PagerDuty not told; will retry", "incident", inc.ID, "action", o.Action, "attempts", o.Attempts, "retry_at", o.Due, "err", err)
+					d.log.Warn("outbox item not done; will retry", "incident", inc.ID, "kind", o.Kind, "action", o.Action, "attempts", o.Attempts, "retry_at", o.Due, "err", err)
 					continue
 				}
 			}

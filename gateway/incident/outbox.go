@@ -29,3 +29,30 @@ func forwardItem(action string, version int64, now time.Time) store.OutboxItem {
 	return store.OutboxItem{ID: fmt.Sprintf("pagerduty-%s-%d", action, version), Kind: store.OutboxPagerDuty,
 		Action: action, Due: now, Since: now}
 }
+
+// silences are the outbox items an acknowledgement or a resolve owes
+// Alertmanager, for a service that silences acknowledged incidents
+// (silence_on_acknowledge): silence the incident's alerts, or expire the
+// silences. Only incidents Alertmanager sent have alerts to silence; a
+// shadow service touches nothing outside pagerd.
+func silences(cfg *policy.Config, inc *store.Incident, acts []policy.Action, now time.Time) []store.OutboxItem {
+	svc := cfg.Service(inc.Service)
+	if svc == nil || svc.SilenceOnAcknowledge == nil || svc.Shadow || inc.Source != "alertmanager" {
+		return nil
+	}
+	var out []store.OutboxItem
+	for _, a := range acts {
+		action := ""
+		switch a.Kind {
+		case policy.ActionAck:
+			action = "create"
+		case policy.ActionResolve:
+			action = "expire"
+		default:
+			continue
+		}
+		out = append(out, store.OutboxItem{ID: fmt.Sprintf("silence-%s-%d", action, inc.Version), Kind: store.OutboxSilence,
+			Action: action, Due: now, Since: now})
+	}
+	return out
+}

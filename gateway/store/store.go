@@ -361,6 +361,9 @@ const (
 	// OutboxPagerDuty forwards Action (acknowledge, resolve) to the
 	// PagerDuty alerts pagerd pushed for the incident.
 	OutboxPagerDuty = "pagerduty"
+	// OutboxSilence creates (Action "create") Alertmanager silences for
+	// the incident's alerts, or expires them (Action "expire").
+	OutboxSilence = "alertmanager_silence"
 )
 
 // Storms is the part of a store that bundles pages during an alert storm.

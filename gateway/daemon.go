@@ -26,8 +26,8 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/acklink"
 	"github.com/pagerd/pagerd/gateway/dispatch"
-	"github.com/pagerd/pagerd/gateway/history"
 	"github.com/pagerd/pagerd/gateway/heartbeat"
+	"github.com/pagerd/pagerd/gateway/history"
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/maintenance"

@@ -18,8 +18,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/pagerd/pagerd/gateway/acklink"
-	"github.com/pagerd/pagerd/gateway/history"
 	"github.com/pagerd/pagerd/gateway/heartbeat"
+	"github.com/pagerd/pagerd/gateway/history"
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/maintenance"
 	"github.com/pagerd/pagerd/notify"

@@ -404,6 +404,12 @@ type Override struct {
 	From   Moment            `yaml:"from"`
 	Until  Moment            `yaml:"until"`
 	Tiers  map[string]string `yaml:"tiers"`
+	// ID is set on overrides made at run time (through the API, kept in
+	// the daemon's store, never in the file), with who made them: the
+	// escalation machine names them in an incident's timeline when they
+	// change who is paged (ActionOverride). Config overrides have none.
+	ID        string `yaml:"-"`
+	CreatedBy string `yaml:"-"`
 }
 
 // EscalationPolicy is the ordered list of levels an incident walks until

@@ -28,6 +28,7 @@ import (
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/ingest"
+	"github.com/pagerd/pagerd/gateway/overrides"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
@@ -102,6 +103,7 @@ type Daemon struct {
 	notifiers map[string]notify.Notifier
 	dispOpts  dispatch.Options
 	incidents *incident.Service
+	overrides *overrides.Service
 	disp      *dispatch.Dispatcher
 	server    *Server
 	listener  net.Listener
@@ -192,18 +194,27 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	pd := cfg.Notifiers.PagerDuty
 	forwarder := pagerduty.New(pd.EventsURL, o.HTTPClient, time.Duration(pd.Timeout))
 
+	// Run-time overrides: kept in the store, merged into the config that
+	// pages (paging reads the merged config; only the config holder reads
+	// the file).
+	d.overrides = overrides.New(overrides.Options{Store: d.store, Config: d.cfg.Load, Now: o.Now, Logger: d.log, Nudge: d.nudge()})
+	pagingConfig := d.overrides.Config
+	if err := d.readOverrides(ctx); err != nil {
+		d.log.Warn("overrides: not read at start; paging by the config file until they are", "err", err)
+	}
+
 	// The incident service, and the dispatcher it wakes.
-	d.dispOpts = dispatch.Options{Store: d.store, Config: d.cfg.Load, Notifiers: d.notifiers, Logger: d.log, Registry: reg,
+	d.dispOpts = dispatch.Options{Store: d.store, Config: pagingConfig, Notifiers: d.notifiers, Logger: d.log, Registry: reg,
 		Now: o.Now, Lease: time.Duration(cfg.Server.Lease), MaxSleep: o.MaxSleep, PagerDuty: forwarder}
 	d.disp = dispatch.New(d.dispOpts)
 	d.disp.InitMetrics(cfg)
-	d.incidents = incident.New(incident.Options{Store: d.store, Config: d.cfg.Load, Logger: d.log, Registry: reg, Now: o.Now,
+	d.incidents = incident.New(incident.Options{Store: d.store, Config: pagingConfig, Logger: d.log, Registry: reg, Now: o.Now,
 		Wake: d.wake(ctx), CapSummary: ingest.CapSummary})
 	d.cfg.OnLoad(d.incidents.InitMetrics)
 
 	// The HTTP side: the server, the links and the providers' callbacks,
 	// all acting through the incident service.
-	d.server = NewServer(ServerOptions{Config: d.cfg.Load, Reload: d.cfg.Reload, Incidents: d.incidents,
+	d.server = NewServer(ServerOptions{Config: pagingConfig, Reload: d.cfg.Reload, Incidents: d.incidents, Overrides: d.overrides,
 		Links: &acklink.Pages{Incidents: d.incidents, Config: d.cfg.Load, Now: o.Now},
 		Twilio: &twilio.Callbacks{Receiver: d.incidents, Settings: func() twilio.Settings {
 			c := d.cfg.Load()
@@ -286,6 +297,25 @@ func (d *Daemon) wake(ctx context.Context) func() {
 	}
 }
 
+// nudge is how a change of the overrides is told to the other replicas:
+// the store's nudge (Redis pub/sub), or nothing for a store one replica
+// has to itself.
+func (d *Daemon) nudge() func(ctx context.Context) error {
+	if n, ok := d.store.(store.Nudger); ok {
+		return n.Nudge
+	}
+	return nil
+}
+
+// readOverrides reads the run-time overrides once, before the daemon
+// pages, bounded so that a slow store does not hold up the start (Run
+// reads them again).
+func (d *Daemon) readOverrides(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return d.overrides.Refresh(rctx)
+}
+
 // Run runs the daemon until ctx ends: readiness probes, config reloads,
 // the dispatcher and the HTTP server. On stop the server finishes the
 // requests in flight and the dispatcher the steps it is on; anything left
@@ -300,6 +330,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	go d.health.Run(ctx)
 	go d.reloads(ctx)
+	var nudges <-chan struct{}
+	if n, ok := d.store.(store.Nudger); ok {
+		nudges = n.Nudges(ctx)
+	}
+	go d.overrides.Run(ctx, nudges)
 	dispDone := make(chan struct{})
 	go func() { defer close(dispDone); _ = d.disp.Run(ctx) }()
 	cfg := d.cfg.Load()
@@ -365,6 +400,9 @@ func (d *Daemon) Config() *policy.Config { return d.cfg.Load() }
 
 // Reload reads the config file again and swaps it in if it is valid.
 func (d *Daemon) Reload() error { return d.cfg.Reload() }
+
+// Overrides is the run-time overrides' service.
+func (d *Daemon) Overrides() *overrides.Service { return d.overrides }
 
 // Incidents is the incident service.
 func (d *Daemon) Incidents() *incident.Service { return d.incidents }

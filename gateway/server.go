@@ -19,6 +19,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/acklink"
 	"github.com/pagerd/pagerd/gateway/incident"
+	"github.com/pagerd/pagerd/gateway/overrides"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pagerduty"
 	"github.com/pagerd/pagerd/notify/twilio"
@@ -33,6 +34,8 @@ type ServerOptions struct {
 	Reload func() error
 	// Incidents is where every change to an incident goes.
 	Incidents *incident.Service
+	// Overrides keeps the overrides made at run time.
+	Overrides *overrides.Service
 	// Links answers the signed ack links.
 	Links *acklink.Pages
 	// Twilio and PagerDuty answer the providers' callbacks.
@@ -130,6 +133,9 @@ func NewServer(o ServerOptions) *Server {
 	api.GET("/incidents/:id", s.getIncident, deadline, read, apiLimit)
 	api.POST("/incidents/:id/:action", s.incidentAction, deadline, act, apiLimit)
 	api.GET("/oncall", s.oncall, deadline, read, apiLimit)
+	api.GET("/schedules/:schedule/overrides", s.listOverrides, deadline, read, apiLimit)
+	api.POST("/schedules/:schedule/overrides", s.createOverride, deadline, act, apiLimit)
+	api.DELETE("/schedules/:schedule/overrides/:id", s.deleteOverride, deadline, act, apiLimit)
 
 	links := e.Group(acklink.Path, deadline, bodyLimit(apiBodyLimit))
 	links.GET("/:token", handle(o.Links.Show))

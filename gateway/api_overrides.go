@@ -18,31 +18,8 @@ import (
 // DELETE .../overrides/<id>. The overrides service does the work; these
 // handlers read requests and write answers.
 
-// overrideRequest is POST .../overrides's body. Start defaults to now
-// ("take the shift now"); Duration may stand for End ("for the next 4
-// hours"). SwapStart and SwapEnd make it a swap: whoever holds the tier
-// at Start takes User's shift between them, in the same call.
-type overrideRequest struct {
-	Tier      string    `json:"tier"`
-	User      string    `json:"user"`
-	Start     time.Time `json:"start"`
-	End       time.Time `json:"end"`
-	Duration  string    `json:"duration"`
-	Reason    string    `json:"reason"`
-	SwapStart time.Time `json:"swap_start"`
-	SwapEnd   time.Time `json:"swap_end"`
-}
-
-// overrideView is an override as the API answers it: with the person's
-// display name, and for one half of a swap the other half.
-type overrideView struct {
-	overrides.Override
-	Name         string        `json:"name,omitempty"`
-	SwapOverride *overrideView `json:"swap_override,omitempty"`
-}
-
-func viewOverride(cfg *policy.Config, o overrides.Override) overrideView {
-	v := overrideView{Override: o}
+func viewOverride(cfg *policy.Config, o overrides.Override) overrides.Made {
+	v := overrides.Made{Override: o}
 	if u := cfg.User(o.User); u != nil {
 		v.Name = u.DisplayName()
 	}
@@ -56,7 +33,7 @@ func (s *Server) listOverrides(c echo.Context) error {
 		return overrideError(err)
 	}
 	cfg := s.config()
-	out := make([]overrideView, 0, len(list))
+	out := make([]overrides.Made, 0, len(list))
 	for _, o := range list {
 		out = append(out, viewOverride(cfg, o))
 	}
@@ -71,7 +48,7 @@ func (s *Server) createOverride(c echo.Context) error {
 	if err := jsonContentType(c.Request()); err != nil {
 		return err
 	}
-	var req overrideRequest
+	var req overrides.CreateBody
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
@@ -112,7 +89,7 @@ func (s *Server) deleteOverride(c echo.Context) error {
 		return overrideError(err)
 	}
 	cfg := s.config()
-	out := make([]overrideView, 0, len(gone))
+	out := make([]overrides.Made, 0, len(gone))
 	for _, o := range gone {
 		out = append(out, viewOverride(cfg, o))
 	}

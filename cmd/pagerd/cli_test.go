@@ -13,7 +13,7 @@ import (
 // and `CMD -h` show the command's flags and arguments; --version works.
 
 func TestHelpGolden(t *testing.T) {
-	for _, name := range []string{"check-config", "oncall", "route", "simulate", "schedule", "serve", "version", "import", "help"} {
+	for _, name := range []string{"check-config", "oncall", "route", "simulate", "schedule", "serve", "version", "import", "override", "help"} {
 		t.Run(name, func(t *testing.T) {
 			out, errOut, code := pagerd(t, "help", name)
 			if code != 0 || errOut != "" {
@@ -55,6 +55,8 @@ func TestHelpForEveryFlag(t *testing.T) {
 		"schedule": {"--config FILE", "--schedule NAME", "--from DATE", "--weeks N", "-o FORMAT"},
 		"serve":    {"--config FILE", "--listen ADDR", "--redis-url URL", "--data-dir DIR", "--log-level LEVEL"},
 		"import":   {"-o FILE", "--report FILE", "--scheme SCHEME", "--public-url URL", "FILE  ", "opsgenie|pagerduty|grafana-oncall"},
+		"override": {"--server URL", "--token-file FILE", "--schedule NAME", "--tier TIER", "--user USER", "--start TIME", "--end TIME",
+			"--for DUR", "--reason TEXT", "--swap-start TIME", "--swap-end TIME", "-o FORMAT", "--ended", "ID..."},
 	} {
 		out, _, _ := pagerd(t, "help", name)
 		for _, w := range want {

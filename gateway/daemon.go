@@ -26,6 +26,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/acklink"
 	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/gateway/feeds"
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/overrides"
@@ -215,6 +216,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	// The HTTP side: the server, the links and the providers' callbacks,
 	// all acting through the incident service.
 	d.server = NewServer(ServerOptions{Config: pagingConfig, Reload: d.cfg.Reload, Incidents: d.incidents, Overrides: d.overrides,
+		Feeds: &feeds.Service{Store: d.store, Config: pagingConfig, Now: o.Now},
 		Links: &acklink.Pages{Incidents: d.incidents, Config: d.cfg.Load, Now: o.Now},
 		Twilio: &twilio.Callbacks{Receiver: d.incidents, Settings: func() twilio.Settings {
 			c := d.cfg.Load()

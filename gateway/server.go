@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/pagerd/pagerd/gateway/acklink"
+	"github.com/pagerd/pagerd/gateway/feeds"
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/overrides"
 	"github.com/pagerd/pagerd/notify"
@@ -36,6 +37,8 @@ type ServerOptions struct {
 	Incidents *incident.Service
 	// Overrides keeps the overrides made at run time.
 	Overrides *overrides.Service
+	// Feeds answers the calendar feeds.
+	Feeds *feeds.Service
 	// Links answers the signed ack links.
 	Links *acklink.Pages
 	// Twilio and PagerDuty answer the providers' callbacks.
@@ -136,6 +139,9 @@ func NewServer(o ServerOptions) *Server {
 	api.GET("/schedules/:schedule/overrides", s.listOverrides, deadline, read, apiLimit)
 	api.POST("/schedules/:schedule/overrides", s.createOverride, deadline, act, apiLimit)
 	api.DELETE("/schedules/:schedule/overrides/:id", s.deleteOverride, deadline, act, apiLimit)
+	api.GET("/schedules/:schedule/feed", s.feedURL, deadline, read, apiLimit)
+	api.POST("/schedules/:schedule/feed", s.feedURL, deadline, act, apiLimit)
+	e.GET(feeds.Path+"/:token", s.feed, deadline)
 
 	links := e.Group(acklink.Path, deadline, bodyLimit(apiBodyLimit))
 	links.GET("/:token", handle(o.Links.Show))

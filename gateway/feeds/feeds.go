@@ -143,7 +143,9 @@ func (s *Service) Render(ctx context.Context, token string, weeks int) (string, 
 }
 
 // URL is the feed's URL under base (the public URL).
-func URL(base, token string) string { return strings.TrimRight(base, "/") + Path + "/" + token + ".ics" }
+func URL(base, token string) string {
+	return strings.TrimRight(base, "/") + Path + "/" + token + ".ics"
+}
 
 // newToken is 32 random bytes, URL-safe.
 func newToken() string {

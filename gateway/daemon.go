@@ -35,6 +35,7 @@ import (
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pagerduty"
+	"github.com/pagerd/pagerd/notify/slack"
 	"github.com/pagerd/pagerd/notify/twilio"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -206,7 +207,12 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 
 	// The incident service, and the dispatcher it wakes.
 	d.dispOpts = dispatch.Options{Store: d.store, Config: pagingConfig, Notifiers: d.notifiers, Logger: d.log, Registry: reg,
-		Now: o.Now, Lease: time.Duration(cfg.Server.Lease), MaxSleep: o.MaxSleep, PagerDuty: forwarder}
+		Now: o.Now, Lease: time.Duration(cfg.Server.Lease), MaxSleep: o.MaxSleep, PagerDuty: forwarder,
+		Outbox: map[string]dispatch.OutboxHandler{}}
+	if tr.slack != nil {
+		so := &slackOutbox{client: tr.slack, store: d.store, config: pagingConfig, now: o.Now}
+		d.dispOpts.Outbox[store.OutboxSlack] = so.handle
+	}
 	d.disp = dispatch.New(d.dispOpts)
 	d.disp.InitMetrics(cfg)
 	d.incidents = incident.New(incident.Options{Store: d.store, Config: pagingConfig, Logger: d.log, Registry: reg, Now: o.Now,
@@ -224,6 +230,14 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		}},
 		PagerDuty: &pagerduty.Webhook{Receiver: d.incidents, Logger: d.log,
 			Secret: func() string { return d.cfg.Load().Notifiers.PagerDuty.WebhookSecret.Reveal() }},
+		Slack: &slack.Callbacks{Receiver: d.incidents, Logger: d.log, Client: func() *slack.Client { return tr.slack },
+			Secret: func() string {
+				if tr.slack == nil {
+					return "" // Slack was not configured at start: not served
+				}
+				return d.cfg.Load().Notifiers.Slack.SigningSecret.Reveal()
+			},
+			OnCall: slackOnCall(pagingConfig, o.Now)},
 		Health: d.health, Backup: backup, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
 		TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout})
 	d.cfg.OnLoad(d.server.configLoaded)

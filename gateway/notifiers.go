@@ -9,6 +9,7 @@ import (
 
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pagerduty"
+	"github.com/pagerd/pagerd/notify/slack"
 	"github.com/pagerd/pagerd/notify/twilio"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -19,6 +20,10 @@ import (
 type transports struct {
 	byVia map[string]notify.Notifier
 	close func() error
+	// slack is the Slack Web API client, when Slack is configured: pages
+	// by direct message use it, and so do incidents' channel messages and
+	// shift notices.
+	slack *slack.Client
 }
 
 // buildNotifiers makes the transports pages go out on. The log transport
@@ -56,6 +61,10 @@ func buildNotifiers(cfg *policy.Config, stdout io.Writer, hc func() *http.Client
 		"webhook":   chain("webhook", notify.NewWebhook(hc(), time.Duration(n.Webhook.Timeout)), webhookTries),
 		"pagerduty": chain("pagerduty", pagerduty.New(n.PagerDuty.EventsURL, hc(), time.Duration(n.PagerDuty.Timeout)), tries),
 		"ntfy":      chain("ntfy", notify.NewNtfy(hc(), time.Duration(n.Webhook.Timeout)), webhookTries),
+	}
+	if sl := n.Slack; sl.Configured() {
+		out.slack = slack.New(slack.Options{Token: sl.BotToken.Reveal(), APIURL: sl.APIURL, HTTPClient: hc(), Timeout: time.Duration(sl.Timeout)})
+		out.byVia["slack"] = chain("slack", slack.NewNotifier(out.slack), tries)
 	}
 	if tw := n.Twilio; tw.AccountSID != "" {
 		t, err := twilio.New(twilio.Options{AccountSID: tw.AccountSID, AuthToken: tw.AuthToken.Reveal(), From: tw.From,

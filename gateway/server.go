@@ -23,6 +23,7 @@ import (
 	"github.com/pagerd/pagerd/gateway/overrides"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pagerduty"
+	"github.com/pagerd/pagerd/notify/slack"
 	"github.com/pagerd/pagerd/notify/twilio"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -44,6 +45,8 @@ type ServerOptions struct {
 	// Twilio and PagerDuty answer the providers' callbacks.
 	Twilio    *twilio.Callbacks
 	PagerDuty *pagerduty.Webhook
+	// Slack answers Slack's button presses and slash commands.
+	Slack *slack.Callbacks
 	// Health answers /-/ready.
 	Health *Health
 	// Backup, when set, serves GET /-/backup (the embedded store).
@@ -125,6 +128,8 @@ func NewServer(o ServerOptions) *Server {
 	e.POST(twilio.SMSPath, handle(o.Twilio.SMS), deadline, bodyLimit(callbackBodyLimit))
 	e.POST(twilio.VoicePath, handle(o.Twilio.Voice), deadline, bodyLimit(callbackBodyLimit))
 	e.POST(twilio.GatherPath, handle(o.Twilio.Gather), deadline, bodyLimit(callbackBodyLimit))
+	e.POST(slack.InteractionsPath, handle(o.Slack.Interactions), deadline, bodyLimit(callbackBodyLimit))
+	e.POST(slack.CommandsPath, handle(o.Slack.Command), deadline, bodyLimit(callbackBodyLimit))
 
 	// The API's middleware is given per route, never to the group: group
 	// middleware makes echo route every unmatched path and method under

@@ -29,3 +29,40 @@ func forwardItem(action string, version int64, now time.Time) store.OutboxItem {
 	return store.OutboxItem{ID: fmt.Sprintf("pagerduty-%s-%d", action, version), Kind: store.OutboxPagerDuty,
 		Action: action, Due: now, Since: now}
 }
+
+// chatActions are the changes an incident's chat message is updated for,
+// and the outbox Action each is stored as.
+var chatActions = map[policy.ActionKind]string{
+	policy.ActionAck:          "acknowledge",
+	policy.ActionResolve:      "resolve",
+	policy.ActionEscalate:     "escalate",
+	policy.ActionStatusUpdate: "status_update",
+}
+
+// ChatItems are the outbox items the actions owe the incident's message in
+// its service's Slack channel (none when the service has no channel or
+// Slack is not configured). The dispatcher stores them for the actions it
+// takes (escalations) as the service does for the rest. An item's id
+// comes from its action, so a write tried again does not owe it twice.
+func ChatItems(cfg *policy.Config, service string, acts []policy.Action, now time.Time) []store.OutboxItem {
+	if !chatConfigured(cfg, service) {
+		return nil
+	}
+	var out []store.OutboxItem
+	for _, a := range acts {
+		if action, ok := chatActions[a.Kind]; ok {
+			out = append(out, chatItem(action, fmt.Sprintf("%d.%d", a.At.UnixMilli(), a.Level), now))
+		}
+	}
+	return out
+}
+
+func chatConfigured(cfg *policy.Config, service string) bool {
+	svc := cfg.Service(service)
+	return svc != nil && svc.SlackChannel != "" && cfg.Notifiers.Slack.Configured()
+}
+
+// chatItem is the outbox item that brings the chat message up to date.
+func chatItem(action, key string, now time.Time) store.OutboxItem {
+	return store.OutboxItem{ID: "slack-" + action + "-" + key, Kind: store.OutboxSlack, Action: action, Due: now, Since: now}
+}

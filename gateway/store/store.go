@@ -342,6 +342,10 @@ const (
 	// OutboxPagerDuty forwards Action (acknowledge, resolve) to the
 	// PagerDuty alerts pagerd pushed for the incident.
 	OutboxPagerDuty = "pagerduty"
+	// OutboxSlack brings the incident's message in its service's Slack
+	// channel up to date (posting it, for Action "trigger"), with a
+	// thread reply saying what happened.
+	OutboxSlack = "slack"
 )
 
 // Storms is the part of a store that bundles pages during an alert storm.

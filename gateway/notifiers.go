@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/notify/email"
 	"github.com/pagerd/pagerd/notify/pagerduty"
 	"github.com/pagerd/pagerd/notify/slack"
 	"github.com/pagerd/pagerd/notify/twilio"
@@ -24,6 +26,8 @@ type transports struct {
 	// by direct message use it, and so do incidents' channel messages and
 	// shift notices.
 	slack *slack.Client
+	// email sends email, when it is configured (pages and shift notices).
+	email *email.Notifier
 }
 
 // buildNotifiers makes the transports pages go out on. The log transport
@@ -65,6 +69,28 @@ func buildNotifiers(cfg *policy.Config, stdout io.Writer, hc func() *http.Client
 	if sl := n.Slack; sl.Configured() {
 		out.slack = slack.New(slack.Options{Token: sl.BotToken.Reveal(), APIURL: sl.APIURL, HTTPClient: hc(), Timeout: time.Duration(sl.Timeout)})
 		out.byVia["slack"] = chain("slack", slack.NewNotifier(out.slack), tries)
+	}
+	if em := n.Email; em.Smarthost != "" {
+		var pool *x509.CertPool
+		if em.CAFile != "" {
+			pem, err := os.ReadFile(em.CAFile)
+			if err != nil {
+				_ = out.close()
+				return out, fmt.Errorf("notifiers.email.ca_file: %w", err)
+			}
+			if pool = x509.NewCertPool(); !pool.AppendCertsFromPEM(pem) {
+				_ = out.close()
+				return out, fmt.Errorf("notifiers.email.ca_file %s: no PEM certificate in it", em.CAFile)
+			}
+		}
+		e, err := email.New(email.Options{Smarthost: em.Smarthost, From: em.From, Username: em.Username, Password: em.Password.Reveal(),
+			TLS: em.TLS, RootCAs: pool, Timeout: time.Duration(em.Timeout)})
+		if err != nil {
+			_ = out.close()
+			return out, fmt.Errorf("notifiers.email: %w", err)
+		}
+		out.email = e
+		out.byVia["email"] = chain("email", e, tries)
 	}
 	if tw := n.Twilio; tw.AccountSID != "" {
 		t, err := twilio.New(twilio.Options{AccountSID: tw.AccountSID, AuthToken: tw.AuthToken.Reveal(), From: tw.From,

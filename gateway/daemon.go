@@ -29,6 +29,7 @@ import (
 	"github.com/pagerd/pagerd/gateway/feeds"
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/ingest"
+	"github.com/pagerd/pagerd/gateway/notices"
 	"github.com/pagerd/pagerd/gateway/overrides"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
@@ -106,6 +107,7 @@ type Daemon struct {
 	dispOpts  dispatch.Options
 	incidents *incident.Service
 	overrides *overrides.Service
+	notices   *notices.Service
 	disp      *dispatch.Dispatcher
 	server    *Server
 	listener  net.Listener
@@ -199,16 +201,22 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	// Run-time overrides: kept in the store, merged into the config that
 	// pages (paging reads the merged config; only the config holder reads
 	// the file).
-	d.overrides = overrides.New(overrides.Options{Store: d.store, Config: d.cfg.Load, Now: o.Now, Logger: d.log, Nudge: d.nudge()})
+	d.overrides = overrides.New(overrides.Options{Store: d.store, Config: d.cfg.Load, Now: o.Now, Logger: d.log, Nudge: d.nudge(),
+		Changed: func(ctx context.Context, schedule string) { d.armNotices(ctx, schedule) }})
 	pagingConfig := d.overrides.Config
 	if err := d.readOverrides(ctx); err != nil {
 		d.log.Warn("overrides: not read at start; paging by the config file until they are", "err", err)
 	}
 
+	// Shift notices: a job per schedule, done by the dispatcher.
+	d.notices = notices.New(notices.Options{Store: d.store, Config: pagingConfig, Notifiers: d.notifiers, Slack: tr.slack,
+		Now: o.Now, Logger: d.log})
+	d.cfg.OnLoad(func(*policy.Config) { d.armNotices(ctx) })
+
 	// The incident service, and the dispatcher it wakes.
 	d.dispOpts = dispatch.Options{Store: d.store, Config: pagingConfig, Notifiers: d.notifiers, Logger: d.log, Registry: reg,
 		Now: o.Now, Lease: time.Duration(cfg.Server.Lease), MaxSleep: o.MaxSleep, PagerDuty: forwarder,
-		Outbox: map[string]dispatch.OutboxHandler{}}
+		Outbox: map[string]dispatch.OutboxHandler{}, Jobs: map[string]dispatch.JobHandler{notices.Kind: d.notices.Handle}}
 	if tr.slack != nil {
 		so := &slackOutbox{client: tr.slack, store: d.store, config: pagingConfig, now: o.Now}
 		d.dispOpts.Outbox[store.OutboxSlack] = so.handle
@@ -323,6 +331,19 @@ func (d *Daemon) nudge() func(ctx context.Context) error {
 	return nil
 }
 
+// armNotices makes sure the schedules with shift notices (all of them, or
+// those named) have their jobs, and that each is due at its next notice.
+// A failure only delays notices: a job that exists sends, when it runs,
+// every notice that came due since it last ran; the daemon arms again at
+// every start and reload.
+func (d *Daemon) armNotices(ctx context.Context, schedules ...string) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := d.notices.Arm(actx, schedules...); err != nil {
+		d.log.Warn("shift notices: jobs not armed; they are again at the next start or reload", "err", err)
+	}
+}
+
 // readOverrides reads the run-time overrides once, before the daemon
 // pages, bounded so that a slow store does not hold up the start (Run
 // reads them again).
@@ -419,6 +440,9 @@ func (d *Daemon) Reload() error { return d.cfg.Reload() }
 
 // Overrides is the run-time overrides' service.
 func (d *Daemon) Overrides() *overrides.Service { return d.overrides }
+
+// Notices is the shift notices' service.
+func (d *Daemon) Notices() *notices.Service { return d.notices }
 
 // Incidents is the incident service.
 func (d *Daemon) Incidents() *incident.Service { return d.incidents }

@@ -34,7 +34,11 @@ func (n *Ntfy) Notify(ctx context.Context, m Message) error {
 	return n.h.post(ctx, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.Address, strings.NewReader(m.Text))
 		if err == nil {
-			req.Header.Set("Title", fmt.Sprintf("[%s] %s", m.Priority, m.Service))
+			title := fmt.Sprintf("[%s] %s", m.Priority, m.Service)
+			if m.Notice {
+				title = m.Summary // a shift notice
+			}
+			req.Header.Set("Title", title)
 			req.Header.Set("Priority", prio)
 			req.Header.Set("Tags", "rotating_light")
 			if m.AckURL != "" {

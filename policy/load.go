@@ -549,7 +549,9 @@ func (v *validator) users() {
 		}
 		v.steps(f+".notification_rules.high", &u.NotificationRules.High, has, defaultHigh)
 		v.steps(f+".notification_rules.low", &u.NotificationRules.Low, has, defaultLow)
-		if u.NoticeChannel != "" && !has[u.NoticeChannel] {
+		if u.NoticeChannel == ChannelVoice {
+			v.errf(f+".notice_channel", "a shift notice is not a call: use push, sms, slack or email")
+		} else if u.NoticeChannel != "" && !has[u.NoticeChannel] {
 			v.errf(f+".notice_channel", "the user has no %q contact", u.NoticeChannel)
 		}
 	}

@@ -105,7 +105,7 @@ var seedSecrets = []string{
 	"AION_R_PAGERD_LINK_SECRET", "AION_R_TWILIO_ACCOUNT_SID", "AION_R_TWILIO_AUTH_TOKEN", "AION_R_TWILIO_FROM", "AION_R_PAGERDUTY_WEBHOOK_SECRET",
 	"AION_R_PD_KEY_ENG_A", "AION_R_PD_KEY_ENG_B", "AION_R_PD_KEY_ENG_C", "AION_R_PD_KEY_ENG_D", "AION_R_PD_KEY_ENG_E", "AION_R_PD_KEY_ENG_F",
 	"AION_R_PD_KEY_ENG_G", "AION_R_PD_KEY_ENG_H", "AION_R_PD_KEY_LEAD_X", "AION_R_PD_KEY_LEAD_Y", "AION_R_PD_KEY_MANAGER", "AION_R_PD_KEY_VP_ENG",
-	"AION_R_SMTP_SMARTHOST", "AION_R_SMTP_USERNAME", "AION_R_SMTP_PASSWORD",
+	"AION_R_SMTP_SMARTHOST", "AION_R_SMTP_USERNAME", "AION_R_SMTP_PASSWORD", "AIVO_SLACK_BOT_TOKEN", "AIVO_SLACK_SIGNING_SECRET",
 }
 
 func unsetSeedSecrets(t *testing.T) {
@@ -127,7 +127,7 @@ func TestCheckConfigWarnings(t *testing.T) {
 	golden(t, "check-config-seeds.stderr.txt", errOut)
 
 	out, errOut, code = pagerd(t, "check-config", "--strict", aivo)
-	if code != 1 || out != "" || !strings.Contains(errOut, aivo+": 12 warning(s), and --strict makes them errors") ||
+	if code != 1 || out != "" || !strings.Contains(errOut, aivo+": 14 warning(s), and --strict makes them errors") ||
 		!strings.Contains(errOut, aivo+": warning: notifiers.twilio.auth_token: environment variable AIVO_TWILIO_AUTH_TOKEN is not set (pagerd serve needs it)") {
 		t.Errorf("check-config --strict on the seed without secrets: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
 	}

@@ -131,6 +131,9 @@ type Options struct {
 	// PollInterval bounds how stale a replica's overrides can be when a
 	// nudge is lost (default DefaultPollInterval).
 	PollInterval time.Duration
+	// Changed, when set, is called after this replica changed a
+	// schedule's overrides (shift notices move with them).
+	Changed func(ctx context.Context, schedule string)
 }
 
 // Service makes, lists and deletes overrides, and merges them into the
@@ -509,6 +512,9 @@ func (s *Service) wrote(ctx context.Context, schedule string, list, put []Overri
 	}
 	sortOverrides(next)
 	s.set(schedule, next, ver)
+	if s.o.Changed != nil {
+		s.o.Changed(ctx, schedule)
+	}
 	if s.o.Nudge != nil {
 		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()

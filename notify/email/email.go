@@ -92,6 +92,9 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 		return errors.New("email: the contact has no address")
 	}
 	subject := fmt.Sprintf("[%s] %s: %s", m.Priority, m.Service, m.Summary)
+	if m.Notice {
+		subject = m.Summary // a shift notice
+	}
 	var b strings.Builder
 	b.WriteString(m.Text + "\n\n")
 	if m.Incident != "" {

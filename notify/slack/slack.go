@@ -254,7 +254,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 		return errors.New("slack: the contact has no Slack member id or channel")
 	}
 	blocks := []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, escape(m.Text), false, false), nil, nil)}
-	if m.Incident != "" {
+	if m.Incident != "" && !m.Notice {
 		if b := buttons(m.Incident, ""); b != nil {
 			blocks = append(blocks, b)
 		}

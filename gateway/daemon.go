@@ -36,6 +36,7 @@ import (
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pagerduty"
+	"github.com/pagerd/pagerd/notify/pushover"
 	"github.com/pagerd/pagerd/notify/slack"
 	"github.com/pagerd/pagerd/notify/twilio"
 	"github.com/pagerd/pagerd/policy"
@@ -186,7 +187,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	if o.HTTPClient != nil {
 		hc = func() *http.Client { return o.HTTPClient }
 	}
-	tr, err := buildNotifiers(cfg, o.Stdout, hc, o.RetryBase)
+	tr, err := buildNotifiers(cfg, o.Stdout, hc, o.RetryBase, o.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -221,6 +222,10 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		so := &slackOutbox{client: tr.slack, store: d.store, config: pagingConfig, now: o.Now}
 		d.dispOpts.Outbox[store.OutboxSlack] = so.handle
 	}
+	if tr.pushover != nil {
+		po := &pushoverOutbox{n: tr.pushover, store: d.store, now: o.Now}
+		d.dispOpts.Outbox[store.OutboxPushover] = po.handle
+	}
 	d.disp = dispatch.New(d.dispOpts)
 	d.disp.InitMetrics(cfg)
 	d.incidents = incident.New(incident.Options{Store: d.store, Config: pagingConfig, Logger: d.log, Registry: reg, Now: o.Now,
@@ -246,7 +251,8 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 				return d.cfg.Load().Notifiers.Slack.SigningSecret.Reveal()
 			},
 			OnCall: slackOnCall(pagingConfig, o.Now)},
-		Health: d.health, Backup: backup, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
+		Pushover: &pushover.Callbacks{Receiver: d.incidents, Verify: d.pushoverVerify(tr.pushover != nil, o.Now)},
+		Health:   d.health, Backup: backup, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
 		TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout})
 	d.cfg.OnLoad(d.server.configLoaded)
 
@@ -318,6 +324,23 @@ func (d *Daemon) wake(ctx context.Context) func() {
 			defer cancel()
 			_ = n.Nudge(nctx)
 		}()
+	}
+}
+
+// pushoverVerify checks the token of a Pushover receipt callback: signed
+// like an ack link, for a person still in the config. Nil when Pushover
+// was not configured at start (the callback then answers 404).
+func (d *Daemon) pushoverVerify(configured bool, now func() time.Time) func(token string) (string, string, error) {
+	if !configured {
+		return nil
+	}
+	return func(token string) (string, string, error) {
+		cfg := d.cfg.Load()
+		target, user, err := acklink.Verify(cfg.Server.LinkSecret, token, now())
+		if err == nil && cfg.User(user) == nil {
+			err = errors.New("no such user")
+		}
+		return target, user, err
 	}
 }
 

@@ -6,11 +6,14 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/acklink"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/email"
 	"github.com/pagerd/pagerd/notify/pagerduty"
+	"github.com/pagerd/pagerd/notify/pushover"
 	"github.com/pagerd/pagerd/notify/slack"
 	"github.com/pagerd/pagerd/notify/twilio"
 	"github.com/pagerd/pagerd/policy"
@@ -28,6 +31,9 @@ type transports struct {
 	slack *slack.Client
 	// email sends email, when it is configured (pages and shift notices).
 	email *email.Notifier
+	// pushover pushes through Pushover, when it is configured; the outbox
+	// cancels its emergency pages.
+	pushover *pushover.Notifier
 }
 
 // buildNotifiers makes the transports pages go out on. The log transport
@@ -36,7 +42,7 @@ type transports struct {
 // defaults; hc carries their calls (nil: a client of their own each).
 // retryBase is the first wait between a page's tries (0: notify's
 // default).
-func buildNotifiers(cfg *policy.Config, stdout io.Writer, hc func() *http.Client, retryBase time.Duration) (transports, error) {
+func buildNotifiers(cfg *policy.Config, stdout io.Writer, hc func() *http.Client, retryBase time.Duration, now func() time.Time) (transports, error) {
 	out := transports{close: func() error { return nil }}
 	if hc == nil {
 		hc = func() *http.Client { return &http.Client{} }
@@ -91,6 +97,22 @@ func buildNotifiers(cfg *policy.Config, stdout io.Writer, hc func() *http.Client
 		}
 		out.email = e
 		out.byVia["email"] = chain("email", e, tries)
+	}
+	if po := n.Pushover; po.Token != "" {
+		// Pushover calls back when someone acknowledges in the app, on a
+		// URL signed like an ack link (it signs nothing itself), valid for
+		// as long as the page can alert and the link lifetime besides.
+		sv := cfg.Server
+		valid := time.Duration(po.Expire) + time.Duration(sv.LinkTTL)
+		callback := func(target, user string) string {
+			if sv.PublicURL == "" || sv.LinkSecret == "" {
+				return ""
+			}
+			return strings.TrimRight(sv.PublicURL, "/") + pushover.CallbackPath + "/" + acklink.Sign(sv.LinkSecret, target, user, now().Add(valid))
+		}
+		out.pushover = pushover.New(pushover.Options{Token: po.Token.Reveal(), APIURL: po.APIURL, Retry: time.Duration(po.Retry),
+			Expire: time.Duration(po.Expire), Callback: callback, HTTPClient: hc(), Timeout: time.Duration(po.Timeout)})
+		out.byVia["pushover"] = chain("pushover", out.pushover, tries)
 	}
 	if tw := n.Twilio; tw.AccountSID != "" {
 		t, err := twilio.New(twilio.Options{AccountSID: tw.AccountSID, AuthToken: tw.AuthToken.Reveal(), From: tw.From,

@@ -23,6 +23,7 @@ import (
 	"github.com/pagerd/pagerd/gateway/overrides"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pagerduty"
+	"github.com/pagerd/pagerd/notify/pushover"
 	"github.com/pagerd/pagerd/notify/slack"
 	"github.com/pagerd/pagerd/notify/twilio"
 	"github.com/pagerd/pagerd/policy"
@@ -47,6 +48,8 @@ type ServerOptions struct {
 	PagerDuty *pagerduty.Webhook
 	// Slack answers Slack's button presses and slash commands.
 	Slack *slack.Callbacks
+	// Pushover answers Pushover's receipt callbacks.
+	Pushover *pushover.Callbacks
 	// Health answers /-/ready.
 	Health *Health
 	// Backup, when set, serves GET /-/backup (the embedded store).
@@ -130,6 +133,7 @@ func NewServer(o ServerOptions) *Server {
 	e.POST(twilio.GatherPath, handle(o.Twilio.Gather), deadline, bodyLimit(callbackBodyLimit))
 	e.POST(slack.InteractionsPath, handle(o.Slack.Interactions), deadline, bodyLimit(callbackBodyLimit))
 	e.POST(slack.CommandsPath, handle(o.Slack.Command), deadline, bodyLimit(callbackBodyLimit))
+	e.POST(pushover.CallbackPath+"/:token", handle(o.Pushover.Receipt), deadline, bodyLimit(callbackBodyLimit))
 
 	// The API's middleware is given per route, never to the group: group
 	// middleware makes echo route every unmatched path and method under

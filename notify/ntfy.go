@@ -12,7 +12,8 @@ import (
 // Ntfy pushes a page to an ntfy topic (the contact's address, a topic URL
 // such as https://ntfy.sh/oncall-ann): a phone push for teams without
 // PagerDuty. High urgency pages are sent at ntfy's top priority; the ack
-// link, if any, is the notification's click action.
+// link, if any, is the notification's click action, and its Acknowledge
+// button POSTs to the link (the acknowledgement the link's page makes).
 type Ntfy struct{ h httpSender }
 
 var _ Notifier = (*Ntfy)(nil)
@@ -43,6 +44,9 @@ func (n *Ntfy) Notify(ctx context.Context, m Message) error {
 			req.Header.Set("Tags", "rotating_light")
 			if m.AckURL != "" {
 				req.Header.Set("Click", m.AckURL)
+				// An Acknowledge button on the notification: the app POSTs
+				// to the signed ack link, as its page's button does.
+				req.Header.Set("Actions", "http, Acknowledge, "+m.AckURL+"/acknowledge, method=POST, clear=true")
 			}
 		}
 		return req, err

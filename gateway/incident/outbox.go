@@ -2,6 +2,7 @@ package incident
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
@@ -28,6 +29,22 @@ func forwards(acts []policy.Action, version int64, now time.Time) []store.Outbox
 func forwardItem(action string, version int64, now time.Time) store.OutboxItem {
 	return store.OutboxItem{ID: fmt.Sprintf("pagerduty-%s-%d", action, version), Kind: store.OutboxPagerDuty,
 		Action: action, Due: now, Since: now}
+}
+
+// pushoverItems are the outbox items an acknowledgement or a resolve owes
+// Pushover, when pagerd pushes through it: its emergency pages for the
+// incident stop alerting (the handler looks whether there were any).
+func pushoverItems(cfg *policy.Config, acts []policy.Action, version int64, now time.Time) []store.OutboxItem {
+	if cfg.Notifiers.Pushover.Token == "" {
+		return nil
+	}
+	var out []store.OutboxItem
+	for _, it := range forwards(acts, version, now) {
+		it.ID = strings.Replace(it.ID, "pagerduty-", "pushover-", 1)
+		it.Kind = store.OutboxPushover
+		out = append(out, it)
+	}
+	return out
 }
 
 // chatActions are the changes an incident's chat message is updated for,

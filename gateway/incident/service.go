@@ -172,6 +172,7 @@ func (s *Service) applyWith(ctx context.Context, id string, ev policy.Event, edi
 		// with it, as work the dispatcher does (and retries).
 		inc.Outbox = append(inc.Outbox, forwards(acts, inc.Version, now)...)
 		inc.Outbox = append(inc.Outbox, ChatItems(cfg, inc.Service, acts, now)...)
+		inc.Outbox = append(inc.Outbox, pushoverItems(cfg, acts, inc.Version, now)...)
 		wrote = true
 		return store.ActionEntries(acts, ev.Actor), true, nil
 	})

@@ -346,6 +346,9 @@ const (
 	// channel up to date (posting it, for Action "trigger"), with a
 	// thread reply saying what happened.
 	OutboxSlack = "slack"
+	// OutboxPushover stops the emergency pages pagerd sent the incident's
+	// people through Pushover (Action "acknowledge" or "resolve").
+	OutboxPushover = "pushover"
 )
 
 // Storms is the part of a store that bundles pages during an alert storm.

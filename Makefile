@@ -59,6 +59,7 @@ fuzz:
 	$(GO) test ./policy/ -run '^$$' -fuzz '^FuzzMatcher$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./gateway/ingest/ -run '^$$' -fuzz '^FuzzDecodeAlertmanager$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./gateway/ingest/ -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./gateway/ingest/ -run '^$$' -fuzz '^FuzzDecodeOpsgenieAlert$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./importer/ -run '^$$' -fuzz '^FuzzImport$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 
 # Release archives (static binaries for linux and darwin, amd64 and arm64)

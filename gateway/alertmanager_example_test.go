@@ -40,8 +40,8 @@ func TestRealAlertmanagerExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	amKeyFile, pdKeyFile := filepath.Join(dir, "am-key"), filepath.Join(dir, "pd-key")
-	for f, v := range map[string]string{amKeyFile: amExAMKey + "\n", pdKeyFile: amExPDKey + "\n"} {
+	amKeyFile, pdKeyFile, ogKeyFile := filepath.Join(dir, "am-key"), filepath.Join(dir, "pd-key"), filepath.Join(dir, "og-key")
+	for f, v := range map[string]string{amKeyFile: amExAMKey + "\n", pdKeyFile: amExPDKey + "\n", ogKeyFile: "unused\n"} {
 		if err := os.WriteFile(f, []byte(v), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -51,10 +51,11 @@ func TestRealAlertmanagerExampleConfig(t *testing.T) {
 		{"http://pagerd:8080", pagerdURL},
 		{"/etc/alertmanager/secrets/pagerd-alertmanager-key", amKeyFile},
 		{"/etc/alertmanager/secrets/pagerd-routing-key", pdKeyFile},
+		{"/etc/alertmanager/secrets/pagerd-opsgenie-key", ogKeyFile},
 		{"  group_wait: 30s\n", "  group_wait: 1s\n"},
 		{"  group_interval: 5m\n", "  group_interval: 1s\n"},
 		// Both receivers get every alert.
-		{"  receiver: pagerd\n", "  receiver: pagerd\n  routes:\n    - {receiver: pagerd, continue: true}\n    - {receiver: pagerd-as-pagerduty, continue: true}\n"},
+		{"  routes:\n", "  routes:\n    - {receiver: pagerd, continue: true}\n    - {receiver: pagerd-as-pagerduty, continue: true}\n"},
 	} {
 		if !strings.Contains(amCfg, r[0]) {
 			t.Fatalf("configs/examples/alertmanager.yml has no %q; the example changed, update the test", r[0])

@@ -27,8 +27,11 @@ import (
 	"github.com/pagerd/pagerd/gateway/acklink"
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/feeds"
+	"github.com/pagerd/pagerd/gateway/heartbeat"
+	"github.com/pagerd/pagerd/gateway/history"
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/ingest"
+	"github.com/pagerd/pagerd/gateway/maintenance"
 	"github.com/pagerd/pagerd/gateway/notices"
 	"github.com/pagerd/pagerd/gateway/overrides"
 	"github.com/pagerd/pagerd/gateway/store"
@@ -94,6 +97,11 @@ type Options struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish after a stop (default 30s).
 	ShutdownTimeout time.Duration
+	// PostHandoff, when set, posts each schedule's handoff document to
+	// its team channel at every handoff (a store job per schedule, once
+	// across replicas): the hook the Slack wiring fills
+	// (history.HandoffPoster). Nil: no document is posted.
+	PostHandoff history.HandoffPoster
 }
 
 // Daemon is pagerd built and ready to run: New builds it, Run runs it,
@@ -115,8 +123,20 @@ type Daemon struct {
 	// schema is the Redis store whose schema is checked once Redis
 	// answers (it did not at start).
 	schema *redisstore.Store
+	// retention expires resolved incidents past server.retention, and
+	// handoffs posts handoff documents (nil without PostHandoff): store
+	// jobs the dispatcher runs.
+	retention *history.Retention
+	handoffs  *history.Handoffs
 	// teardown is what New opened, closed in reverse by Close.
 	teardown []func() error
+
+	// heartbeats and windows own the dispatcher's jobs (heartbeat
+	// expiries, maintenance windows' starts and ends); arm receives every
+	// config taken into use, whose jobs Run stores.
+	heartbeats *heartbeat.Monitor
+	windows    *maintenance.Windows
+	arm        chan *policy.Config
 }
 
 // New builds the daemon in order: config, store, readiness, transports,
@@ -208,16 +228,29 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	if err := d.readOverrides(ctx); err != nil {
 		d.log.Warn("overrides: not read at start; paging by the config file until they are", "err", err)
 	}
-
 	// Shift notices: a job per schedule, done by the dispatcher.
 	d.notices = notices.New(notices.Options{Store: d.store, Config: pagingConfig, Notifiers: d.notifiers, Slack: tr.slack,
 		Now: o.Now, Logger: d.log})
-	d.cfg.OnLoad(func(*policy.Config) { d.armNotices(ctx) })
+
+	// The store jobs: retention, and handoff documents when something
+	// posts them.
+	jobs := map[string]dispatch.JobHandler{}
+	d.retention = &history.Retention{Store: d.store, Config: d.cfg.Load, Now: o.Now, Logger: d.log,
+		Expired: history.NewExpiredCounter(reg)}
+	jobs[history.RetentionKind] = d.retention.Run
+	jobs[heartbeat.JobKind] = func(ctx context.Context, j *store.Job) (*store.Job, error) { return d.heartbeats.Expire(ctx, j) }
+	jobs[maintenance.JobKind] = func(ctx context.Context, j *store.Job) (*store.Job, error) { return d.windows.Job(ctx, j) }
+	jobs[notices.Kind] = d.notices.Handle
+	if o.PostHandoff != nil {
+		d.handoffs = &history.Handoffs{Source: history.Store{Store: d.store}, Jobs: d.store, Config: d.cfg.Load, Now: o.Now,
+			Post: o.PostHandoff, Logger: d.log}
+		jobs[history.HandoffKind] = d.handoffs.Run
+	}
 
 	// The incident service, and the dispatcher it wakes.
 	d.dispOpts = dispatch.Options{Store: d.store, Config: pagingConfig, Notifiers: d.notifiers, Logger: d.log, Registry: reg,
 		Now: o.Now, Lease: time.Duration(cfg.Server.Lease), MaxSleep: o.MaxSleep, PagerDuty: forwarder,
-		Outbox: map[string]dispatch.OutboxHandler{}, Jobs: map[string]dispatch.JobHandler{notices.Kind: d.notices.Handle}}
+		Silencer: &dispatch.AlertmanagerSilencer{Client: o.HTTPClient}, Jobs: jobs, Outbox: map[string]dispatch.OutboxHandler{}}
 	if tr.slack != nil {
 		so := &slackOutbox{client: tr.slack, store: d.store, config: pagingConfig, now: o.Now}
 		d.dispOpts.Outbox[store.OutboxSlack] = so.handle
@@ -229,8 +262,26 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	d.disp = dispatch.New(d.dispOpts)
 	d.disp.InitMetrics(cfg)
 	d.incidents = incident.New(incident.Options{Store: d.store, Config: pagingConfig, Logger: d.log, Registry: reg, Now: o.Now,
-		Wake: d.wake(ctx), CapSummary: ingest.CapSummary})
+		Wake: d.wake(ctx), CapSummary: ingest.CapSummary,
+		Maintenance: func(ctx context.Context, service string, labels []map[string]string, at time.Time) *policy.Hold {
+			return d.windows.Hold(ctx, service, labels, at)
+		}})
 	d.cfg.OnLoad(d.incidents.InitMetrics)
+
+	// Heartbeats and maintenance windows, whose jobs the dispatchers do.
+	d.heartbeats = heartbeat.New(heartbeat.Options{Store: d.store, Config: d.cfg.Load, Incidents: d.incidents, Logger: d.log,
+		Registry: reg, Now: o.Now})
+	d.cfg.OnLoad(d.heartbeats.InitMetrics)
+	d.windows = maintenance.New(maintenance.Options{Store: d.store, Config: d.cfg.Load, Incidents: d.incidents, Logger: d.log,
+		Now: o.Now, Wake: d.wake(ctx)})
+	d.arm = make(chan *policy.Config, 1)
+	d.cfg.OnLoad(func(c *policy.Config) {
+		select {
+		case <-d.arm: // a config not armed yet is replaced by the newer one
+		default:
+		}
+		d.arm <- c
+	})
 
 	// The HTTP side: the server, the links and the providers' callbacks,
 	// all acting through the incident service.
@@ -251,9 +302,11 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 				return d.cfg.Load().Notifiers.Slack.SigningSecret.Reveal()
 			},
 			OnCall: slackOnCall(pagingConfig, o.Now)},
-		Pushover: &pushover.Callbacks{Receiver: d.incidents, Verify: d.pushoverVerify(tr.pushover != nil, o.Now)},
-		Health:   d.health, Backup: backup, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
-		TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout})
+		Pushover:   &pushover.Callbacks{Receiver: d.incidents, Verify: d.pushoverVerify(tr.pushover != nil, o.Now)},
+		Heartbeats: d.heartbeats, Maintenance: d.windows,
+		Health: d.health, Backup: backup, History: history.Store{Store: d.store}, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
+		TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout,
+		MaxInflight: cfg.Server.Admission.MaxInflight, QueueTimeout: time.Duration(cfg.Server.Admission.QueueTimeout)})
 	d.cfg.OnLoad(d.server.configLoaded)
 
 	d.listener = o.Listener
@@ -309,24 +362,6 @@ func (d *Daemon) openStore(ctx context.Context, cfg *policy.Config) (store.Store
 	return s, nil
 }
 
-// wake is what the incident service calls when a write leaves a step due
-// at once: this replica's dispatcher looks now, and a store that can
-// (Redis) tells every other replica's too.
-func (d *Daemon) wake(ctx context.Context) func() {
-	n, ok := d.store.(store.Nudger)
-	if !ok {
-		return d.disp.Wake
-	}
-	return func() {
-		d.disp.Wake()
-		go func() {
-			nctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
-			_ = n.Nudge(nctx)
-		}()
-	}
-}
-
 // pushoverVerify checks the token of a Pushover receipt callback: signed
 // like an ack link, for a person still in the config. Nil when Pushover
 // was not configured at start (the callback then answers 404).
@@ -354,16 +389,15 @@ func (d *Daemon) nudge() func(ctx context.Context) error {
 	return nil
 }
 
-// armNotices makes sure the schedules with shift notices (all of them, or
-// those named) have their jobs, and that each is due at its next notice.
-// A failure only delays notices: a job that exists sends, when it runs,
-// every notice that came due since it last ran; the daemon arms again at
-// every start and reload.
+// armNotices moves the shift-notice jobs of the schedules named to their
+// next notice, after their overrides changed. A failure only delays
+// notices: a job sends, when it runs, every notice that came due since it
+// last ran, and the daemon arms again at every start, reload and hour.
 func (d *Daemon) armNotices(ctx context.Context, schedules ...string) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := d.notices.Arm(actx, schedules...); err != nil {
-		d.log.Warn("shift notices: jobs not armed; they are again at the next start or reload", "err", err)
+		d.log.Warn("shift notices: jobs not armed; they are again at the next start, reload or hour", "err", err)
 	}
 }
 
@@ -374,6 +408,39 @@ func (d *Daemon) readOverrides(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	return d.overrides.Refresh(rctx)
+}
+
+// wake is what the incident service calls when a write leaves a step due
+// at once: this replica's dispatcher looks now, and a store that can
+// (Redis) tells every other replica's too. Nudges are coalesced: one
+// goroutine publishes them, and the wakes that come while one is on its way
+// make one more after it, not one each (a publish per alert was 5% of the
+// daemon's CPU under a flood of alerts).
+func (d *Daemon) wake(ctx context.Context) func() {
+	n, ok := d.store.(store.Nudger)
+	if !ok {
+		return d.disp.Wake
+	}
+	poke := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-poke:
+			}
+			nctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_ = n.Nudge(nctx)
+			cancel()
+		}
+	}()
+	return func() {
+		d.disp.Wake()
+		select {
+		case poke <- struct{}{}:
+		default: // one is already on its way: it will do
+		}
+	}
 }
 
 // Run runs the daemon until ctx ends: readiness probes, config reloads,
@@ -390,6 +457,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	go d.health.Run(ctx)
 	go d.reloads(ctx)
+	go d.ensureJobs(ctx)
+	go d.armJobs(ctx)
 	var nudges <-chan struct{}
 	if n, ok := d.store.(store.Nudger); ok {
 		nudges = n.Nudges(ctx)
@@ -424,6 +493,39 @@ func (d *Daemon) reloads(ctx context.Context) {
 			_ = d.cfg.Reload()
 		}
 	}
+}
+
+// ensureJobs makes sure the store jobs the daemon runs are scheduled:
+// retention, and each schedule's handoff document when they are posted.
+// Every replica does, and each job stays one. It tries at once, every
+// minute while the store refuses, then every hour, which also schedules
+// the handoffs of schedules a reload added.
+func (d *Daemon) ensureJobs(ctx context.Context) {
+	for {
+		err := d.EnsureJobs(ctx)
+		wait := time.Hour
+		if err != nil {
+			d.log.Warn("store jobs not scheduled yet; trying again in a minute", "err", err)
+			wait = time.Minute
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// EnsureJobs schedules the daemon's store jobs that are not: what Run
+// does at start (and hourly after).
+func (d *Daemon) EnsureJobs(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := d.retention.Ensure(ctx)
+	if d.handoffs != nil {
+		err = errors.Join(err, d.handoffs.Ensure(ctx))
+	}
+	return errors.Join(err, d.notices.Arm(ctx))
 }
 
 // Close tears down what New opened, in the reverse order.

@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/gateway/history"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
@@ -115,6 +116,7 @@ type harnessOptions struct {
 	listener    net.Listener
 	quiet       bool
 	version     string
+	postHandoff history.HandoffPoster
 }
 
 type option func(*harnessOptions)
@@ -170,6 +172,12 @@ func quiet() option { return func(o *harnessOptions) { o.quiet = true } }
 // version is the daemon's version.
 func version(v string) option { return func(o *harnessOptions) { o.version = v } }
 
+// postingHandoffs gives the daemon a handoff poster (what the Slack wiring
+// will give it).
+func postingHandoffs(p history.HandoffPoster) option {
+	return func(o *harnessOptions) { o.postHandoff = p }
+}
+
 // newHarness builds a daemon for the test.
 func newHarness(t testing.TB, opts ...option) *harness {
 	t.Helper()
@@ -221,7 +229,7 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	}
 	d, err := New(context.Background(), Options{ConfigPath: h.cfg, Config: cfg, Listener: listener, Store: o.store, Registry: h.reg,
 		Now: now, Logger: h.log, Notifiers: notifiers, RetryBase: o.retryBase, MaxSleep: o.maxSleep,
-		ProbeInterval: o.probe, ShutdownTimeout: 5 * time.Second, Version: o.version})
+		ProbeInterval: o.probe, ShutdownTimeout: 5 * time.Second, Version: o.version, PostHandoff: o.postHandoff})
 	if err != nil {
 		t.Fatal(err)
 	}

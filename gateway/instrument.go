@@ -38,7 +38,8 @@ func Instrument(s store.Store, reg prometheus.Registerer, h *Health) store.Store
 // storeOps are the op labels of the store metrics, one per operation
 // below, created at zero.
 var storeOps = []string{"trigger", "find", "get", "update", "list", "claim", "finish", "complete", "note", "statuses",
-	"storm_admit", "storm_held", "storm_flushed", "bundle_put", "bundle_get"}
+	"storm_admit", "storm_held", "storm_flushed", "bundle_put", "bundle_get", "expire",
+	"job_put", "job_get", "job_delete", "job_finish", "docs_list", "docs_put"}
 
 type instrumented struct {
 	store.Store
@@ -169,4 +170,13 @@ func (i *instrumented) Note(ctx context.Context, entries map[string][]store.Entr
 	err := i.Store.Note(ctx, entries)
 	i.observe("note", start, err)
 	return err
+}
+
+// Expire is timed: one batch of the retention job, a write like any other.
+// History is not: its time is mostly its reader's.
+func (i *instrumented) Expire(ctx context.Context, before time.Time, max int) (int, bool, error) {
+	start := time.Now()
+	n, more, err := i.Store.Expire(ctx, before, max)
+	i.observe("expire", start, err)
+	return n, more, err
 }

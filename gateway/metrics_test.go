@@ -31,7 +31,9 @@ func (c *countingStore) List(ctx context.Context, f store.Filter) ([]*store.Inci
 func metricsDaemon(t *testing.T) (*harness, *prometheus.Registry, *countingStore) {
 	t.Helper()
 	cs := &countingStore{Store: boltStore(t)}
-	h := newHarness(t, withStore(cs), version("v1.2.3-test"))
+	// With a heartbeat, whose counters are created for it.
+	cfg := strings.Replace(testConfig, "      P0: {acknowledge: 5m}\n", "      P0: {acknowledge: 5m}\n    heartbeats: [{name: watchdog, interval: 1m}]\n", 1)
+	h := newHarness(t, withStore(cs), withConfig(cfg), version("v1.2.3-test"))
 	return h, h.reg, cs
 }
 

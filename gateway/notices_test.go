@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -54,10 +55,22 @@ func TestShiftNoticesOnceAcrossReplicas(t *testing.T) {
 	sl := providertest.NewSlack(t)
 	st, _ := redisStore(t)
 	h := newHarness(t, withStore(st), withConfig(noticesConfig(sl.URL)), replicas(3))
+	// What Run does at start: the schedule's notice job, due at ann's
+	// notice on Sunday.
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if at, ok, _ := st.NextDue(context.Background()); !ok || !at.Equal(time.Date(2025, 9, 14, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("the notice job is due %v %v", at, ok)
+	}
 
 	// Cat takes Thursday afternoon (Sep 11, 14:00-18:00 UTC) from bob.
 	if r := h.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","start":"2025-09-11T14:00:00Z","end":"2025-09-11T18:00:00Z","reason":"bob at the dentist"}`); r.code != 201 {
 		t.Fatalf("override: %d %s", r.code, r.body)
+	}
+	// The override moved the job to its own first notice.
+	if at, _, _ := st.NextDue(context.Background()); !at.Equal(time.Date(2025, 9, 10, 14, 0, 0, 0, time.UTC)) {
+		t.Fatalf("after the override the notice job is due %v", at)
 	}
 	h.runUntil(time.Date(2025, 9, 15, 1, 0, 0, 0, time.UTC))
 

@@ -19,7 +19,10 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/acklink"
 	"github.com/pagerd/pagerd/gateway/feeds"
+	"github.com/pagerd/pagerd/gateway/heartbeat"
+	"github.com/pagerd/pagerd/gateway/history"
 	"github.com/pagerd/pagerd/gateway/incident"
+	"github.com/pagerd/pagerd/gateway/maintenance"
 	"github.com/pagerd/pagerd/gateway/overrides"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pagerduty"
@@ -54,7 +57,10 @@ type ServerOptions struct {
 	Health *Health
 	// Backup, when set, serves GET /-/backup (the embedded store).
 	Backup BackupFunc
-	Logger *slog.Logger
+	// History is the incident history GET /api/v1/reports and
+	// /api/v1/reports/history read.
+	History history.Source
+	Logger  *slog.Logger
 	// Registry receives the server's metrics; Gatherer serves /metrics.
 	Registry prometheus.Registerer
 	Gatherer prometheus.Gatherer
@@ -66,6 +72,16 @@ type ServerOptions struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish after a stop (default 30s).
 	ShutdownTimeout time.Duration
+	// MaxInflight and QueueTimeout bound the intake (admission.go): at
+	// most MaxInflight alerts are taken in at once, and one that finds no
+	// slot within QueueTimeout is refused at once (defaults 64, 20ms).
+	MaxInflight  int
+	QueueTimeout time.Duration
+
+	// Heartbeats take the heartbeats' pings; Maintenance keeps the
+	// maintenance windows.
+	Heartbeats  *heartbeat.Monitor
+	Maintenance *maintenance.Windows
 }
 
 // Server is the daemon's HTTP side: routes, authentication, body limits,
@@ -81,6 +97,7 @@ type Server struct {
 
 	limitMu sync.Mutex
 	limits  map[string]*rate.Limiter
+	adm     *admission // in front of echo: it refuses past the intake's limit
 }
 
 // Body limits: PagerDuty's documented cap for events, and a generous one for
@@ -134,6 +151,16 @@ func NewServer(o ServerOptions) *Server {
 	e.POST(slack.InteractionsPath, handle(o.Slack.Interactions), deadline, bodyLimit(callbackBodyLimit))
 	e.POST(slack.CommandsPath, handle(o.Slack.Command), deadline, bodyLimit(callbackBodyLimit))
 	e.POST(pushover.CallbackPath+"/:token", handle(o.Pushover.Receipt), deadline, bodyLimit(callbackBodyLimit))
+	// The Opsgenie-compatible intake reads its bodies under Opsgenie's
+	// limit itself, to refuse in Opsgenie's words; heartbeat pings never
+	// read theirs.
+	e.POST(opsgenieAlertsPath, s.opsgenieCreate, deadline)
+	e.POST(opsgenieActionPath, s.opsgenieAct, deadline)
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut} {
+		e.Add(m, opsgeniePingPath, s.opsgeniePing, deadline, bodyLimit(alertmanagerBodyLimit))
+	}
+	e.GET(heartbeatPingPath, s.heartbeatPing, deadline, bodyLimit(alertmanagerBodyLimit))
+	e.POST(heartbeatPingPath, s.heartbeatPing, deadline, bodyLimit(alertmanagerBodyLimit))
 
 	// The API's middleware is given per route, never to the group: group
 	// middleware makes echo route every unmatched path and method under
@@ -151,6 +178,12 @@ func NewServer(o ServerOptions) *Server {
 	api.GET("/schedules/:schedule/feed", s.feedURL, deadline, read, apiLimit)
 	api.POST("/schedules/:schedule/feed", s.feedURL, deadline, act, apiLimit)
 	e.GET(feeds.Path+"/:token", s.feed, deadline)
+	api.GET("/reports", s.reports, reportDeadline, read, apiLimit)
+	api.GET("/reports/history", s.reportHistory, reportDeadline, read, apiLimit)
+	api.GET("/reports/handoff", s.handoffDoc, reportDeadline, read, apiLimit)
+	api.GET("/maintenance", s.listMaintenance, deadline, read, apiLimit)
+	api.POST("/maintenance", s.addMaintenance, deadline, act, apiLimit)
+	api.DELETE("/maintenance/:id", s.deleteMaintenance, deadline, act, apiLimit)
 
 	links := e.Group(acklink.Path, deadline, bodyLimit(apiBodyLimit))
 	links.GET("/:token", handle(o.Links.Show))
@@ -166,6 +199,7 @@ func NewServer(o ServerOptions) *Server {
 	}
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 	s.echo = e
+	s.adm = newAdmission(e, o.Registry, o.Logger, o.MaxInflight, o.QueueTimeout)
 	return s
 }
 
@@ -183,7 +217,7 @@ func handle(h func(http.ResponseWriter, *http.Request) error) echo.HandlerFunc {
 }
 
 // Handler is the server's HTTP handler, for tests and embedding.
-func (s *Server) Handler() http.Handler { return s.echo }
+func (s *Server) Handler() http.Handler { return s.adm }
 
 // config is the config in force.
 func (s *Server) config() *policy.Config { return s.o.Config() }
@@ -200,7 +234,7 @@ func (s *Server) configLoaded(cfg *policy.Config) {
 // Serve answers on the listener until ctx ends, then stops taking new
 // connections and waits up to the shutdown timeout for in-flight requests.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	srv := &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+	srv := &http.Server{Handler: s.adm, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
@@ -366,6 +400,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 // will not happen, so it is logged at warn (logRejected).
 var ingestionRoutes = map[string]bool{
 	"/api/v1/alertmanager": true, "/api/v1/alertmanager/:key": true, "/v2/enqueue": true,
+	opsgenieAlertsPath: true, opsgenieActionPath: true, opsgeniePingPath: true, heartbeatPingPath: true,
 }
 
 // Context keys the ingestion handlers set for logRejected: the name of the

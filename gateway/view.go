@@ -31,6 +31,7 @@ type incidentView struct {
 	LastSeen       time.Time       `json:"last_seen"`
 	StatusUpdates  int             `json:"status_updates"`
 	NextStepAt     *time.Time      `json:"next_step_at,omitempty"`
+	Maintenance    *policy.Hold    `json:"maintenance,omitempty"` // the maintenance window holding its pages
 	Details        json.RawMessage `json:"details,omitempty"`
 	Timeline       []store.Entry   `json:"timeline,omitempty"`
 }
@@ -40,7 +41,8 @@ func view(cfg *policy.Config, inc *store.Incident) incidentView {
 	v := incidentView{ID: inc.ID, Service: inc.Service, Status: st.Status, Priority: st.Priority, Urgency: st.Urgency,
 		Summary: inc.Summary, CreatedAt: inc.CreatedAt, UpdatedAt: inc.UpdatedAt, AcknowledgedBy: st.AcknowledgedBy,
 		ResolvedBy: st.ResolvedBy, Level: st.Level + 1, Rule: st.Rule, Source: inc.Source, DedupKey: inc.DedupKey,
-		Repeats: inc.Repeats, LastSeen: inc.LastSeen, StatusUpdates: st.StatusUpdates, Details: inc.Details}
+		Repeats: inc.Repeats, LastSeen: inc.LastSeen, StatusUpdates: st.StatusUpdates, Details: inc.Details,
+		Maintenance: st.Maintenance}
 	if !st.AcknowledgedAt.IsZero() {
 		t := st.AcknowledgedAt
 		v.AcknowledgedAt = &t

@@ -575,6 +575,14 @@ func (b *builder) service(s *service) {
 	for _, sr := range s.senders {
 		b.rep.add(Changed, sr, "a sender: point it at pagerd (docs/MIGRATING.md) and set $%s to the key it presents", senderEnv)
 	}
+	hbNames := namespace{}
+	for _, h := range s.heartbeats {
+		hn := hbNames.take(ident(h.name, "heartbeat"))
+		o.Heartbeats = append(o.Heartbeats, outHeartbeat{Name: hn, Interval: policy.Duration(h.interval).String(),
+			Labels: map[string]string{"priority": h.priority}})
+		b.rep.add(Changed, h.ref, "a heartbeat of service %s: point its pinger at pagerd, /api/v1/heartbeats/%s/ping with the service's key ($%s) as bearer, or Opsgenie's /v2/heartbeats/%s/ping with an integrations.opsgenie_key you add (docs/MIGRATING.md); its grace is 0s, as in Opsgenie",
+			name, hn, amEnv, hn)
+	}
 	b.out.Services = append(b.out.Services, o)
 	b.rep.Imported = append(b.rep.Imported, fmt.Sprintf("%s → service %s (escalation policy %s)", s.ref, name, pol))
 }

@@ -125,7 +125,7 @@ func TestReportText(t *testing.T) {
 	for _, h := range []string{
 		"# pagerd import opsgenie\n\nImported 4 users, 2 schedules (2 tiers), 1 escalation policies and 1 services;",
 		"\n## Not imported: pagerd cannot express these (",
-		"\n## Not imported yet: they need pagerd features that are on their way (2)\n",
+		"\n## Not imported yet: they need pagerd features that are on their way (1)\n",
 		"\n## Imported with a difference: check these (",
 		"\n## To do before pagerd serve: what check-config says (",
 		"\n## Imported (3)\n",

@@ -447,7 +447,7 @@ func (ex *gExport) service(in gIntegration, rep *Report) *service {
 		rep.add(NotMapped, r.in("route", rt.RoutingRegex, rt.ID), "sends alerts matching %q to %s: a pagerd service has one escalation policy; make a service for them (rules set priorities, not policies)", rt.RoutingRegex, chain)
 	}
 	if in.MaintenanceMode != nil && *in.MaintenanceMode != "" {
-		rep.add(NotYet, r, "is in %s mode: pagerd maintenance windows are on their way (issue 16)", *in.MaintenanceMode)
+		rep.add(NotMapped, r, "is in %s mode, a state of the moment rather than config: make a pagerd maintenance window for it (pagerd maintenance add --service ... --for ...) if it should go on", *in.MaintenanceMode)
 	}
 	return &service{
 		ref: r, name: in.Name, description: "Grafana OnCall " + in.Type + " integration",

@@ -165,6 +165,17 @@ type service struct {
 	urgency *urgencyRule
 	// senders are the source's integrations: what must be pointed at pagerd.
 	senders []ref
+	// heartbeats are the source's heartbeats of this service.
+	heartbeats []heartbeat
+}
+
+// heartbeat is a dead-man's switch of a service: pinged every interval,
+// its incident raised with an Opsgenie priority label when it is missed.
+type heartbeat struct {
+	ref      ref
+	name     string
+	interval time.Duration
+	priority string
 }
 
 // urgencyRule is PagerDuty's incident urgency: one urgency per priority

@@ -463,26 +463,51 @@ func (ex *ogExport) model(rep *Report) *source {
 	for _, e := range ex.escalation {
 		src.ladders = append(src.ladders, ogLadder(e, teamByKey, rep))
 	}
-	for _, h := range ex.heartbeats {
-		prio := h.AlertPriority
-		if prio == "" {
-			prio = "P3"
-		}
-		state := ""
-		if h.Enabled != nil && !*h.Enabled {
-			state = " (disabled)"
-		}
-		rep.add(NotYet, ref{Kind: "Opsgenie heartbeat", Name: h.Name}, "expects a ping every %d %s%s and raises a %s alert when one is missed: pagerd heartbeats are on their way (issue 16); create it then, on the service of its team", h.Interval, h.IntervalUnit, state, prio)
-	}
+	byTeam := map[string]*service{}
 	for i := range ex.teams {
-		if s := ex.service(&ex.teams[i], src, rep); s != nil {
+		t := &ex.teams[i]
+		if s := ex.service(t, src, rep); s != nil {
 			src.services = append(src.services, s)
+			byTeam[t.ID], byTeam[t.Name] = s, s
 		}
+	}
+	for _, h := range ex.heartbeats {
+		ex.heartbeat(h, byTeam, rep)
 	}
 	if len(ex.teams) == 0 && len(ex.escalation) > 0 {
 		rep.add(Changed, ref{Kind: "Opsgenie export"}, "has no teams, so no services were written (one per team); add a service for each sender, with one of the escalation policies")
 	}
 	return src
+}
+
+// heartbeat puts an Opsgenie heartbeat on the service of its team: the
+// same interval, no grace (Opsgenie has none), and its alert priority as
+// the label priority, which the service's rules route by the published
+// table.
+func (ex *ogExport) heartbeat(h ogHeartbeat, byTeam map[string]*service, rep *Report) {
+	r := ref{Kind: "Opsgenie heartbeat", Name: h.Name}
+	prio := h.AlertPriority
+	if prio == "" {
+		prio = "P3"
+	}
+	units := map[string]time.Duration{"minutes": time.Minute, "hours": time.Hour, "days": 24 * time.Hour}
+	unit, ok := units[h.IntervalUnit]
+	var s *service
+	if h.OwnerTeam != nil {
+		if s = byTeam[h.OwnerTeam.ID]; s == nil {
+			s = byTeam[h.OwnerTeam.Name]
+		}
+	}
+	switch {
+	case !ok || h.Interval < 1:
+		rep.add(NotMapped, r, "expects a ping every %d %s, which is no interval pagerd reads; not imported: add it by hand (docs/CONFIG.md, heartbeats)", h.Interval, h.IntervalUnit)
+	case h.Enabled != nil && !*h.Enabled:
+		rep.add(NotMapped, r, "expects a ping every %d %s (disabled) and raises a %s alert when one is missed: disabled, so not imported; add it to its team's service when you turn it on", h.Interval, h.IntervalUnit, prio)
+	case s == nil:
+		rep.add(NotMapped, r, "expects a ping every %d %s and raises a %s alert when one is missed, but its team has no service here; not imported: add it to a service by hand", h.Interval, h.IntervalUnit, prio)
+	default:
+		s.heartbeats = append(s.heartbeats, heartbeat{ref: r, name: h.Name, interval: time.Duration(h.Interval) * unit, priority: prio})
+	}
 }
 
 func (ex *ogExport) person(u ogUser, rep *Report) *person {

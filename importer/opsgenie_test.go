@@ -139,14 +139,24 @@ func TestOpsgenieDoneWhen(t *testing.T) {
 		}
 	}
 
+	// The team's heartbeat is the service's: missed, it is P0 by its
+	// Opsgenie priority.
+	hb := svc.Heartbeat("platform-watchdog")
+	if hb == nil || hb.Expiry() != 5*time.Minute {
+		t.Fatalf("heartbeats %+v, want platform-watchdog every 5m", svc.Heartbeats)
+	}
+	if r := cfg.Route(svc, hb.AlertLabels(), at); r.Priority != "P0" {
+		t.Errorf("the missed heartbeat gets %s (rule %q), want P0 (Opsgenie P1)", r.Priority, r.Rule)
+	}
+
 	// The rest of the report: what the team's second routing rule, the
-	// heartbeat, the contacts and the notification rules lost.
+	// heartbeat's pinger, the contacts and the notification rules lost.
 	for _, w := range []struct {
 		kind IssueKind
 		want []string
 	}{
 		{NotMapped, []string{`routing rule "Databases at night"`, "from 22:00 to 06:00 every day", "make a service"}},
-		{NotYet, []string{`heartbeat "platform-watchdog"`, "every 5 minutes", "P1"}},
+		{Changed, []string{`heartbeat "platform-watchdog"`, "/api/v1/heartbeats/platform-watchdog/ping", "PAGERD_PLATFORM_ALERTMANAGER_KEY"}},
 		{NotMapped, []string{`user "alice@example.com"`, "the Opsgenie app (Alice's phone)", "email alice@example.com"}},
 		{NotMapped, []string{`user "alice@example.com"`, `"Acknowledged Alert" (acknowledged-alert)`}},
 		{Changed, []string{`user "alice@example.com"`, "push after 0s"}},
@@ -212,7 +222,7 @@ func TestOpsgenieAPIResponses(t *testing.T) {
 		{NotYet, []string{`rotation "Follow the sun"`, "12 hour(s)", "hourly rotations"}},
 		{NotMapped, []string{`rotation "Escalate to SRE"`, `"SRE" is a team`}},
 		{NotMapped, []string{`override "offsite"`, "puts nobody on call"}},
-		{NotYet, []string{`heartbeat "checkout-cron"`, "every 1 hours (disabled)", "P4"}},
+		{NotMapped, []string{`heartbeat "checkout-cron"`, "every 1 hours (disabled)", "P4"}},
 		{NotMapped, []string{"notification-rules-erin.json", "1 notification rules without their user"}},
 		{Changed, []string{`escalation "Payments_escalation"`, "first responders 5m after the alert"}},
 		{Changed, []string{`user "frank@example.org"`, "no contact pagerd can page", "log transport"}},

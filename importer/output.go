@@ -133,7 +133,14 @@ type outService struct {
 	Integrations     *outIntegrations      `yaml:"integrations,omitempty"`
 	Rules            []outRule             `yaml:"rules,omitempty"`
 	Targets          map[string]outTargets `yaml:"targets,omitempty"`
+	Heartbeats       []outHeartbeat        `yaml:"heartbeats,omitempty"`
 	comment          string
+}
+
+type outHeartbeat struct {
+	Name     string            `yaml:"name"`
+	Interval string            `yaml:"interval"`
+	Labels   map[string]string `yaml:"labels,omitempty,flow"`
 }
 
 type outIntegrations struct {

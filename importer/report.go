@@ -13,7 +13,7 @@ const (
 	// NotMapped is something pagerd cannot express; it is not in the config.
 	NotMapped IssueKind = iota
 	// NotYet is something pagerd will express once a feature that is on its
-	// way lands (time restrictions, daily and hourly rotations, heartbeats);
+	// way lands (time restrictions, daily and hourly rotations);
 	// it is not in the config until then.
 	NotYet
 	// Changed is something in the config that behaves differently from the

@@ -8,9 +8,11 @@ type ChainOptions struct {
 	// first backoff between them (default 500ms, doubling, with jitter).
 	Attempts  int
 	RetryBase time.Duration
-	// PerSecond and Burst are the provider's rate limit (PerSecond 0: none).
-	PerSecond float64
-	Burst     int
+	// PerSecond and Burst are the provider's rate limit (PerSecond 0: none),
+	// Concurrency how many pages may be in flight to it at once (0: no cap).
+	PerSecond   float64
+	Burst       int
+	Concurrency int
 	// BreakerFailures is how many pages in a row must fail in a way worth
 	// retrying before the circuit opens (0: no breaker), and
 	// BreakerCooldown how long it then stays open.
@@ -21,14 +23,18 @@ type ChainOptions struct {
 // DefaultChainOptions are the daemon's defaults for a transport.
 var DefaultChainOptions = ChainOptions{Attempts: 3, BreakerFailures: 5, BreakerCooldown: 30 * time.Second}
 
-// Chain wraps a transport the way the daemon sends: throttled to the
-// provider's rate, retried, behind a circuit breaker. The breaker is
+// Chain wraps a transport the way the daemon sends: capped to the
+// provider's concurrency, throttled to its rate, retried, behind a circuit
+// breaker. The breaker is
 // outermost and sees each page's final error, temporary or not (the
 // retrier keeps it as it was), so it counts pages that failed after their
 // retries. Alert-storm bundling is not a link of the chain: the dispatcher
 // does it on state in the store, shared by every replica.
 func Chain(transport Notifier, o ChainOptions) Notifier {
 	n := transport
+	if o.Concurrency > 0 {
+		n = NewConcurrency(n, o.Concurrency)
+	}
 	if o.PerSecond > 0 {
 		n = NewThrottle(n, o.PerSecond, o.Burst)
 	}

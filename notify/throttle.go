@@ -31,3 +31,28 @@ func (t *Throttle) Notify(ctx context.Context, m Message) error {
 	}
 	return t.next.Notify(ctx, m)
 }
+
+// Concurrency caps the pages in flight to a provider (Twilio's concurrent
+// requests, say); the others wait for a slot, within their deadline.
+type Concurrency struct {
+	next  Notifier
+	slots chan struct{}
+}
+
+var _ Notifier = (*Concurrency)(nil)
+
+// NewConcurrency wraps next with at most n pages in flight.
+func NewConcurrency(next Notifier, n int) *Concurrency {
+	return &Concurrency{next: next, slots: make(chan struct{}, max(n, 1))}
+}
+
+// Notify waits for a slot, then sends.
+func (c *Concurrency) Notify(ctx context.Context, m Message) error {
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return Temporary(fmt.Errorf("waiting for one of the provider's %d connections: %w", cap(c.slots), ctx.Err()))
+	}
+	defer func() { <-c.slots }()
+	return c.next.Notify(ctx, m)
+}

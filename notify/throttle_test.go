@@ -32,3 +32,53 @@ func TestThrottleWaitsForItsTurn(t *testing.T) {
 		t.Fatalf("5 pages at 20/s took %v; the limit was not respected", d)
 	}
 }
+
+// TestConcurrencyCapsPagesInFlight: with a cap of 2, a third page waits for
+// one of the first two to finish, and gives up at its deadline.
+func TestConcurrencyCapsPagesInFlight(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	inflight, most := 0, 0
+	slow := notifierFunc(func(ctx context.Context, m Message) error {
+		mu.Lock()
+		inflight++
+		most = max(most, inflight)
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		inflight--
+		mu.Unlock()
+		return nil
+	})
+	c := NewConcurrency(slow, 2)
+	var wg sync.WaitGroup
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = c.Notify(context.Background(), Message{}) }()
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		mu.Lock()
+		n := inflight
+		mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pages in flight, want 2 waiting on the provider", n)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if err := c.Notify(ctx, Message{}); err == nil || !IsTemporary(err) {
+		t.Fatalf("a page past its deadline waiting for a slot: %v", err)
+	}
+	close(release)
+	wg.Wait()
+	if most != 2 {
+		t.Fatalf("%d pages in flight at once, want at most 2", most)
+	}
+}
+
+type notifierFunc func(ctx context.Context, m Message) error
+
+func (f notifierFunc) Notify(ctx context.Context, m Message) error { return f(ctx, m) }

@@ -20,6 +20,10 @@ type Config struct {
 	Services           []Service          `yaml:"services"`
 	Compensation       []Compensation     `yaml:"compensation"`
 	Reports            ReportsConfig      `yaml:"reports"`
+	// Maintenance are the scheduled maintenance windows written in the
+	// config; windows made at run time (the API, pagerd maintenance) live
+	// in the store.
+	Maintenance []MaintenanceWindow `yaml:"maintenance"`
 
 	// File is the path the config was read from, for error messages.
 	File string `yaml:"-"`
@@ -87,6 +91,15 @@ type ServerConfig struct {
 	// retries 5xx but not 429; 429 to PagerDuty clients, which retry it).
 	// Unset, it is DefaultIngestRateLimit; per_second 0 turns it off.
 	RateLimit *RateLimit `yaml:"rate_limit"`
+	// Admission bounds the intake (read at start): at most MaxInflight
+	// alerts are taken in at once; one that finds no slot within
+	// QueueTimeout is refused at once with a 503 (429 on the PagerDuty
+	// endpoint) so the sender retries, and the alerts taken keep their
+	// latency.
+	Admission struct {
+		MaxInflight  int      `yaml:"max_inflight"`
+		QueueTimeout Duration `yaml:"queue_timeout"`
+	} `yaml:"admission"`
 	// LinkSecret signs the ack links in pages (HMAC-SHA256); with a
 	// PublicURL, pages carry a link that acknowledges or resolves as the
 	// person paged. At least 16 bytes; keep it in a file or the environment.
@@ -109,7 +122,8 @@ type ServerConfig struct {
 type NotifiersConfig struct {
 	// Log writes one JSON line per page; Path "-" or "" is stdout.
 	Log struct {
-		Path string `yaml:"path"`
+		Path   string `yaml:"path"`
+		DryRun bool   `yaml:"dry_run"`
 	} `yaml:"log"`
 	// Webhook POSTs each page to the contact's address; ntfy shares its
 	// settings. Unset, they are the transports' defaults (a 10s timeout, 3
@@ -118,7 +132,13 @@ type NotifiersConfig struct {
 	Webhook struct {
 		Timeout     Duration `yaml:"timeout"`
 		MaxAttempts int      `yaml:"max_attempts"`
+		DryRun      bool     `yaml:"dry_run"`
 	} `yaml:"webhook"`
+	// Ntfy has only dry_run of its own: its timeout and tries are the
+	// webhook's.
+	Ntfy struct {
+		DryRun bool `yaml:"dry_run"`
+	} `yaml:"ntfy"`
 	// Storm bundles pages to one person on one channel: the first
 	// Immediate pages (default 3) in a Window (default 10s; 0s turns
 	// bundling off) go out at once, the rest together as one message when
@@ -136,6 +156,7 @@ type NotifiersConfig struct {
 		Timeout           Duration `yaml:"timeout"`
 		WebhookSecret     Secret   `yaml:"webhook_secret"`
 		WebhookSecretFile string   `yaml:"webhook_secret_file"`
+		DryRun            bool     `yaml:"dry_run"`
 	} `yaml:"pagerduty"`
 	// Twilio sends SMS pages (contacts `via: twilio`, channel sms) from
 	// From; delivery reports come back to the public URL, signed.
@@ -146,6 +167,7 @@ type NotifiersConfig struct {
 		From          string   `yaml:"from"`
 		APIURL        string   `yaml:"api_url"`
 		Timeout       Duration `yaml:"timeout"`
+		DryRun        bool     `yaml:"dry_run"`
 	} `yaml:"twilio"`
 	// Slack posts each incident of a service with a slack_channel to that
 	// channel, one message kept up to date, with buttons that act as the
@@ -183,6 +205,9 @@ type SlackConfig struct {
 	SigningSecretFile string   `yaml:"signing_secret_file"`
 	APIURL            string   `yaml:"api_url"`
 	Timeout           Duration `yaml:"timeout"`
+	// DryRun records Slack pages and channel messages instead of sending
+	// them (shadow mode for the transport).
+	DryRun bool `yaml:"dry_run"`
 }
 
 // Configured reports whether Slack's token and signing secret are set
@@ -202,6 +227,8 @@ type EmailConfig struct {
 	TLS          string   `yaml:"tls"`
 	CAFile       string   `yaml:"ca_file"`
 	Timeout      Duration `yaml:"timeout"`
+	// DryRun records email pages instead of sending them.
+	DryRun bool `yaml:"dry_run"`
 }
 
 // Email TLS modes.
@@ -221,6 +248,8 @@ type PushoverConfig struct {
 	Retry     Duration `yaml:"retry"`
 	Expire    Duration `yaml:"expire"`
 	Timeout   Duration `yaml:"timeout"`
+	// DryRun records Pushover pages instead of sending them.
+	DryRun bool `yaml:"dry_run"`
 }
 
 // RedisConfig says where Redis is. URL forms: redis://[user:pass@]host:port[/db]
@@ -238,6 +267,9 @@ type RedisConfig struct {
 type RateLimit struct {
 	PerSecond float64 `yaml:"per_second"`
 	Burst     int     `yaml:"burst"`
+	// Concurrency, for a transport (notifiers.rate_limits), caps the
+	// pages sent to it at once (0: no cap); the others wait their turn.
+	Concurrency int `yaml:"concurrency"`
 }
 
 // DefaultIngestRateLimit is server.rate_limit when the config does not set
@@ -568,16 +600,31 @@ type Service struct {
 	// channel id, C..., or #name): one message each, updated as it is
 	// acknowledged, escalated, updated and resolved.
 	SlackChannel string `yaml:"slack_channel"`
-	scheme       *Scheme
+	// Heartbeats are the dead-man's switches of the service: each must be
+	// pinged within its interval (and grace), or an incident is raised
+	// through the service's rules.
+	Heartbeats []Heartbeat `yaml:"heartbeats"`
+	// Shadow makes the service compute its pages and record them
+	// (notify_shadow) without sending any, to run pagerd side by side
+	// with another pager.
+	Shadow bool `yaml:"shadow"`
+	// SilenceOnAcknowledge, when set, silences an acknowledged incident's
+	// alerts in Alertmanager, and expires the silence when it is resolved.
+	SilenceOnAcknowledge *SilenceOnAcknowledge `yaml:"silence_on_acknowledge"`
+	scheme               *Scheme
 }
 
 // Integrations are the keys senders present: the Alertmanager integration key
-// (bearer token or URL path) and the PagerDuty Events v2 routing key.
+// (bearer token or URL path), the PagerDuty Events v2 routing key and the
+// Opsgenie API key (Authorization: GenieKey) of the Opsgenie-compatible
+// intake.
 type Integrations struct {
 	AlertmanagerKey         Secret `yaml:"alertmanager_key"`
 	AlertmanagerKeyFile     string `yaml:"alertmanager_key_file"`
 	PagerDutyRoutingKey     Secret `yaml:"pagerduty_routing_key"`
 	PagerDutyRoutingKeyFile string `yaml:"pagerduty_routing_key_file"`
+	OpsgenieKey             Secret `yaml:"opsgenie_key"`
+	OpsgenieKeyFile         string `yaml:"opsgenie_key_file"`
 }
 
 // Rule sets an alert's priority when all its matchers match. Rules are tried

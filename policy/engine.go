@@ -33,6 +33,10 @@ const (
 	DeadlineStatusUpdate DeadlineKind = "status_update"
 	// DeadlineSLA records a missed target.
 	DeadlineSLA DeadlineKind = "sla"
+	// DeadlineMaintenance is the end of the maintenance window holding the
+	// incident (Target is the window's id): a triggered incident is paged
+	// as new.
+	DeadlineMaintenance DeadlineKind = "maintenance"
 )
 
 // Deadline is a future step of an incident. Deadlines are data: the daemon
@@ -73,6 +77,27 @@ type Incident struct {
 	LevelStartedAt  time.Time  `json:"level_started_at"`
 	Seq             int        `json:"seq"`
 	Pending         []Deadline `json:"pending,omitempty"`
+	// Maintenance is the maintenance window holding the incident's pages,
+	// if one does: while it holds, nobody is paged.
+	Maintenance *Hold `json:"maintenance,omitempty"`
+}
+
+// Hold is a maintenance window holding an incident's pages until Until:
+// the incident is recorded, its pending pages and escalations are
+// cancelled and none are armed; when the window ends, an incident still
+// triggered is paged as new, from the first level.
+type Hold struct {
+	ID    string    `json:"id"`
+	Name  string    `json:"name,omitempty"`
+	Until time.Time `json:"until"`
+}
+
+// String names the window for the timeline.
+func (h *Hold) String() string {
+	if h.Name != "" && h.Name != h.ID {
+		return fmt.Sprintf("%s (%s)", h.Name, h.ID)
+	}
+	return h.ID
 }
 
 // EventKind is something that happens to an incident.
@@ -89,6 +114,16 @@ const (
 	// EventChannelFailed says a page to Actor on Channel did not reach
 	// them (an SMS reported undelivered): their next step comes at once.
 	EventChannelFailed EventKind = "channel_failed"
+	// EventHold says the maintenance window Hold started and covers the
+	// open incident: its pending pages stop until the window ends. A
+	// window that ends no later than the one already holding it changes
+	// nothing.
+	EventHold EventKind = "hold"
+	// EventRelease says the maintenance window Hold (by its id) ended
+	// early (it was deleted): the incident it holds is released as at the
+	// window's end, or, when Then is set, held by that other window
+	// instead, without paging in between.
+	EventRelease EventKind = "release"
 )
 
 // Event is an input to the machine. Trigger carries the Route decided for
@@ -107,6 +142,12 @@ type Event struct {
 	ToLevel string
 	// Channel, for channel_failed, is the channel that failed.
 	Channel string
+	// Hold, for a trigger, is the maintenance window covering the new
+	// incident (it is recorded and pages nobody); for hold and release,
+	// the window that starts or ends.
+	Hold *Hold
+	// Then, for release, is another window that still covers the incident.
+	Then *Hold
 }
 
 // ActionKind is what the machine tells the daemon to do or record.
@@ -126,6 +167,9 @@ const (
 	// Overrides in the config file, which `pagerd simulate` sees too, are
 	// not recorded: the file says them already.
 	ActionOverride ActionKind = "override"
+	// ActionMaintenance records a maintenance window holding or releasing
+	// the incident's pages.
+	ActionMaintenance ActionKind = "maintenance"
 )
 
 // Action is one thing to send or record. Notify actions are pages to send;
@@ -200,6 +244,12 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 		err = r.deadline(ev.Deadline)
 	case EventChannelFailed:
 		r.channelFailed(ev.Actor, ev.Channel)
+	case EventHold:
+		r.hold(ev.Hold)
+	case EventRelease:
+		if ev.Hold != nil && r.held(ev.Hold.ID) {
+			r.release(r.now, fmt.Sprintf("maintenance window %s ended", ev.Hold), ev.Then)
+		}
 	default:
 		err = fmt.Errorf("unknown event %q", ev.Kind)
 	}
@@ -296,21 +346,93 @@ func (r *run) trigger(ev Event) error {
 		}
 	}
 	r.armStatusSLA(t)
+	if ev.Hold != nil {
+		// Recorded, paging nobody until the window ends.
+		r.holdBy(ev.Hold, fmt.Sprintf("in maintenance window %s until %s: recorded, pages nobody until it ends",
+			ev.Hold, ev.Hold.Until.UTC().Format(time.RFC3339)))
+		return nil
+	}
+	r.pageAsNew(t)
+	return nil
+}
+
+// pageAsNew pages an incident from its first level, as a trigger does:
+// level 1, the levels its rule pages at once, and its unresolved rules
+// counted from t.
+func (r *run) pageAsNew(t time.Time) {
+	r.inc.Round = 0
 	r.startLevel(0, t, "")
-	for _, name := range rt.PageImmediately {
+	for _, name := range r.inc.PageImmediately {
 		i := r.pol.LevelIndex(name)
 		if i <= 0 {
 			continue
 		}
-		r.act(Action{Kind: ActionEscalate, Level: i, Detail: "auto-escalation trigger (" + rt.Rule + ")"})
+		r.act(Action{Kind: ActionEscalate, At: t, Level: i, Detail: "auto-escalation trigger (" + r.inc.Rule + ")"})
 		r.page(r.levelUsers(i, t), i, t)
 	}
+	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineUnresolved })
 	for i, u := range r.pol.Unresolved {
-		if contains(u.Priorities, rt.Priority) {
+		if contains(u.Priorities, r.inc.Priority) {
 			r.schedule(Deadline{At: t.Add(time.Duration(u.After)), Kind: DeadlineUnresolved, Rule: i})
 		}
 	}
-	return nil
+}
+
+// held reports whether the maintenance window id holds the incident (any
+// window, for id "").
+func (r *run) held(id string) bool {
+	return r.inc.Maintenance != nil && (id == "" || r.inc.Maintenance.ID == id)
+}
+
+// hold is a maintenance window starting over an open incident: unless a
+// window ending no earlier already holds it, its pages stop until h ends.
+func (r *run) hold(h *Hold) {
+	if h == nil || r.inc.Status == StatusResolved {
+		return
+	}
+	if cur := r.inc.Maintenance; cur != nil && !h.Until.After(cur.Until) {
+		return
+	}
+	r.holdBy(h, fmt.Sprintf("maintenance window %s started: pending pages cancelled, nobody is paged until %s",
+		h, h.Until.UTC().Format(time.RFC3339)))
+}
+
+// holdBy puts the incident under the window h: every pending page,
+// escalation, unresolved and status-update step is cancelled (none are
+// armed while it holds), and the window's end is a deadline of its own.
+func (r *run) holdBy(h *Hold, why string) {
+	hh := *h
+	r.inc.Maintenance = &hh
+	r.cancel(func(d Deadline) bool {
+		switch d.Kind {
+		case DeadlineNotify, DeadlineEscalate, DeadlineUnresolved, DeadlineStatusUpdate, DeadlineMaintenance:
+			return true
+		}
+		return false
+	})
+	r.schedule(Deadline{At: hh.Until, Kind: DeadlineMaintenance, Target: hh.ID})
+	r.act(Action{Kind: ActionMaintenance, Level: r.inc.Level, Detail: why})
+}
+
+// release ends the hold at t: a triggered incident is paged as new, an
+// acknowledged one gets its status-update clock back. With then, another
+// window that still covers the incident holds it instead.
+func (r *run) release(t time.Time, why string, then *Hold) {
+	if then != nil && then.Until.After(t) {
+		r.holdBy(then, fmt.Sprintf("%s; maintenance window %s still covers it: nobody is paged until %s",
+			why, then, then.Until.UTC().Format(time.RFC3339)))
+		return
+	}
+	r.inc.Maintenance = nil
+	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineMaintenance })
+	switch r.inc.Status {
+	case StatusTriggered:
+		r.act(Action{Kind: ActionMaintenance, At: t, Level: 0, Detail: why + ": still firing, paged as new"})
+		r.pageAsNew(t)
+	case StatusAcknowledged:
+		r.act(Action{Kind: ActionMaintenance, At: t, Level: r.inc.Level, Detail: why + ": acknowledged, nobody is paged"})
+		r.armStatusEscalation(t)
+	}
 }
 
 // raise handles an open incident whose alert fires again more urgently (a
@@ -354,6 +476,9 @@ func (r *run) startLevel(i int, t time.Time, why string) {
 
 func (r *run) armLevelTimeout(t time.Time) {
 	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineEscalate })
+	if r.held("") {
+		return
+	}
 	at, ok := r.c.LevelTimeout(r.svc, r.inc.Level, r.inc.Priority, t)
 	last := r.inc.Level == len(r.pol.Levels)-1 && r.inc.Round >= r.pol.Repeat
 	if ok && !last {
@@ -412,6 +537,10 @@ func (r *run) resolveTargets(ts []Target, t time.Time) []string {
 // ladder for this incident starts over, so nobody gets two SMS two minutes
 // apart.
 func (r *run) page(users []string, level int, t time.Time) {
+	if r.held("") {
+		// A maintenance window holds the incident: nobody is paged.
+		return
+	}
 	for _, id := range users {
 		u := r.c.User(id)
 		if u == nil {
@@ -444,7 +573,7 @@ func (r *run) armStatusSLA(from time.Time) {
 // acknowledged incident.
 func (r *run) armStatusEscalation(from time.Time) {
 	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineStatusUpdate })
-	if r.inc.Status != StatusAcknowledged {
+	if r.inc.Status != StatusAcknowledged || r.held("") {
 		return
 	}
 	for i, rule := range r.pol.MissingStatusUpdate {
@@ -484,6 +613,7 @@ func (r *run) resolve(actor string) error {
 	r.inc.ResolvedAt = r.now
 	r.inc.ResolvedBy = actor
 	r.inc.Pending = nil
+	r.inc.Maintenance = nil
 	r.act(Action{Kind: ActionResolve, Level: r.inc.Level, User: actor})
 	return nil
 }
@@ -520,6 +650,13 @@ func (r *run) escalate(actor, to string) error {
 	why := "escalated"
 	if actor != "" {
 		why = "escalated by " + actor
+	}
+	if h := r.inc.Maintenance; h != nil {
+		// Escalating is asking for people to be paged: the window no
+		// longer holds this incident.
+		r.inc.Maintenance = nil
+		r.cancel(func(d Deadline) bool { return d.Kind == DeadlineMaintenance })
+		r.act(Action{Kind: ActionMaintenance, Level: next, Detail: fmt.Sprintf("paged despite maintenance window %s: %s", h, why)})
 	}
 	r.reopen()
 	r.startLevel(next, r.now, why)
@@ -642,6 +779,10 @@ func (r *run) deadline(id string) error {
 		r.startLevel(next, t, fmt.Sprintf("no status update for %s", Duration(rule.After)))
 	case DeadlineSLA:
 		r.act(Action{Kind: ActionSLABreach, At: t, Level: r.inc.Level, Detail: d.Target})
+	case DeadlineMaintenance:
+		if r.held(d.Target) {
+			r.release(t, fmt.Sprintf("maintenance window %s ended", r.inc.Maintenance), nil)
+		}
 	}
 	return nil
 }

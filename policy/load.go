@@ -90,6 +90,8 @@ var yamlTypeNames = map[string]string{
 	"policy.TargetSet": "a targets variant", "policy.Compensation": "compensation", "policy.CompRule": "a comp_days rule",
 	"policy.ReportsConfig": "reports", "policy.ReportWeek": "reports.week", "policy.NightWindow": "reports.night",
 	"policy.ReportTargets": "reports.targets", "policy.Goal": "a report goal",
+	"policy.Heartbeat": "a heartbeat", "policy.MaintenanceWindow": "a maintenance window",
+	"policy.SilenceOnAcknowledge": "silence_on_acknowledge",
 }
 
 var unknownFieldRE = regexp.MustCompile(`(?s)field (.*) not found in type ([\w.]+)`)
@@ -265,6 +267,7 @@ func (v *validator) validate() {
 	v.policies()
 	v.compensation()
 	v.services()
+	v.maintenance()
 	v.reports()
 }
 
@@ -339,6 +342,12 @@ func (v *validator) server() {
 		v.errf("server.link_secret", "must be at least 16 bytes (a random string: openssl rand -hex 32)")
 	}
 	sv.LinkSecret = ls
+	if ad := &sv.Admission; ad.MaxInflight < 0 || ad.MaxInflight > 100000 {
+		v.errf("server.admission.max_inflight", "must be from 1 to 100000 (0: the default, 64)")
+	}
+	if ad := &sv.Admission; ad.QueueTimeout < 0 || ad.QueueTimeout > Duration(10*time.Second) {
+		v.errf("server.admission.queue_timeout", "must be from 0s (the default, 20ms) to 10s")
+	}
 	if sv.LinkTTL < 0 {
 		v.errf("server.link_ttl", "must not be negative")
 	}
@@ -358,6 +367,9 @@ func (v *validator) server() {
 	}
 	if sv.RateLimit.PerSecond < 0 || sv.RateLimit.Burst < 0 {
 		v.errf("server.rate_limit", "per_second and burst must not be negative (per_second 0 turns the limit off)")
+	}
+	if sv.RateLimit.Concurrency != 0 {
+		v.errf("server.rate_limit.concurrency", "is for transports (notifiers.rate_limits); the intake's is server.admission.max_inflight")
 	}
 	if sv.RateLimit.PerSecond > 0 && sv.RateLimit.Burst == 0 {
 		sv.RateLimit.Burst = int(sv.RateLimit.PerSecond) + 1
@@ -441,8 +453,8 @@ func (v *validator) notifiers() {
 		if !knownVias[via] {
 			v.errf(f, "unknown transport %q (use log, webhook, twilio, pagerduty or ntfy)", via)
 		}
-		if rl.PerSecond <= 0 || rl.Burst < 0 {
-			v.errf(f, "per_second must be more than zero and burst not negative")
+		if rl.PerSecond < 0 || rl.Burst < 0 || rl.Concurrency < 0 || (rl.PerSecond == 0 && rl.Concurrency == 0) {
+			v.errf(f, "set per_second (more than zero), concurrency (more than zero) or both; none negative")
 		}
 	}
 }
@@ -1070,6 +1082,7 @@ func (v *validator) services() {
 	seen := map[string]bool{}
 	amKeys := map[Secret]string{}
 	pdKeys := map[Secret]string{}
+	ogKeys := map[Secret]string{}
 	for i := range v.cfg.Services {
 		s := &v.cfg.Services[i]
 		f, ok := v.entry("services", i, "name", s.Name, seen)
@@ -1105,6 +1118,9 @@ func (v *validator) services() {
 			}
 		}
 		v.integrations(f+".integrations", s, amKeys, pdKeys)
+		v.opsgenieKey(f+".integrations", s, ogKeys)
+		v.heartbeats(f, s)
+		v.silences(f, s)
 		switch s.IncidentKey {
 		case "":
 			s.IncidentKey = "group"
@@ -1171,6 +1187,21 @@ func (v *validator) integrations(f string, s *Service, amKeys, pdKeys map[Secret
 		}
 		pdKeys[pd] = s.Name
 	}
+}
+
+// opsgenieKey resolves the service's Opsgenie key: like the other keys,
+// each service needs its own.
+func (v *validator) opsgenieKey(f string, s *Service, ogKeys map[Secret]string) {
+	in := &s.Integrations
+	og := v.secret(f+".opsgenie_key", in.OpsgenieKey, in.OpsgenieKeyFile)
+	in.OpsgenieKey = og
+	if og == "" {
+		return
+	}
+	if other, ok := ogKeys[og]; ok {
+		v.errf(f+".opsgenie_key", "the same key is used by service %q; each service needs its own", other)
+	}
+	ogKeys[og] = s.Name
 }
 
 func (v *validator) targetSet(f string, t TargetSet) {

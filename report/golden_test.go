@@ -224,3 +224,34 @@ func TestReadmeShowsTheGoldens(t *testing.T) {
 		}
 	}
 }
+
+// TestAionWeekFile: AION-R's test week written as the incident API writes
+// incidents (testdata/aion-r-week.json, like aivo-weeks.json), for the
+// tests that put the weeks in a store and run pagerd report and pagerd
+// handoff over it (cmd/pagerd): they must give these goldens.
+func TestAionWeekFile(t *testing.T) {
+	want := aionWeek(t)
+	path := filepath.Join("testdata", "aion-r-week.json")
+	if *update {
+		b, err := json.MarshalIndent(want, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Incident
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	gj, _ := json.Marshal(got)
+	wj, _ := json.Marshal(want)
+	if !bytes.Equal(gj, wj) {
+		t.Error("testdata/aion-r-week.json decodes to other incidents than aionWeek (go test ./report -run TestAionWeekFile -update rewrites it)")
+	}
+}

@@ -13,7 +13,7 @@ import (
 // and `CMD -h` show the command's flags and arguments; --version works.
 
 func TestHelpGolden(t *testing.T) {
-	for _, name := range []string{"check-config", "oncall", "route", "simulate", "schedule", "serve", "version", "import", "override", "help"} {
+	for _, name := range []string{"check-config", "oncall", "route", "simulate", "schedule", "serve", "version", "import", "report", "handoff", "maintenance", "override", "help"} {
 		t.Run(name, func(t *testing.T) {
 			out, errOut, code := pagerd(t, "help", name)
 			if code != 0 || errOut != "" {
@@ -57,6 +57,11 @@ func TestHelpForEveryFlag(t *testing.T) {
 		"import":   {"-o FILE", "--report FILE", "--scheme SCHEME", "--public-url URL", "FILE  ", "opsgenie|pagerduty|grafana-oncall"},
 		"override": {"--server URL", "--token-file FILE", "--schedule NAME", "--tier TIER", "--user USER", "--start TIME", "--end TIME",
 			"--for DUR", "--reason TEXT", "--swap-start TIME", "--swap-end TIME", "-o FORMAT", "--ended", "ID..."},
+		"report": {"--config FILE", "--from DATE", "--to DATE", "--server URL", "--token-file FILE", "--data-dir DIR", "-o FORMAT",
+			"--payroll", "text|json|csv|markdown"},
+		"handoff": {"--config FILE", "--schedule NAME", "--at TIME", "--server URL", "--token-file FILE", "--data-dir DIR", "-o FORMAT"},
+		"maintenance": {"add|list|rm", "--server URL", "--token-file FILE", "--service SERVICE", "--matcher MATCHER", "--for DUR",
+			"--start TIME", "--end TIME", "--name NAME", "--reason TEXT", "--state STATE", "-o FORMAT", "ID  "},
 	} {
 		out, _, _ := pagerd(t, "help", name)
 		for _, w := range want {

@@ -122,6 +122,47 @@ in the same call. An override that overlaps another on the same tier is
 refused, naming it. "rm" deletes overrides by id (both halves of a swap).
 pagerd oncall and pagerd schedule show them with --server.`,
 	},
+	"report": {
+		summary:  "the on-call report of a period, from the incident history",
+		synopsis: "--config FILE --from DATE --to DATE [--server URL [--token-file FILE] | --data-dir DIR]\n         [-o text|json|csv|markdown] [--payroll]",
+		about: `The figures both reference organisations run their on-call by, for the
+incidents created from --from up to (not including) --to: per service,
+schedule, engineer and week, alerts and incidents by priority, MTTA and
+MTTR, acknowledged and resolved within target, escalations, pages by
+channel, off hours and at night, alerts per engineer per week,
+false-positive candidates, fairness, each held to the config's reports
+goals; with a compensation policy, the pay history earned (--payroll: the
+CSV for payroll). A DATE is taken at the time report weeks begin
+(reports.week), so dates on week starts cover whole weeks. The history is
+read from a running pagerd (--server, any API token) or from the data dir
+of one that is not running; the figures are computed here, with --config.
+The daemon answers the same at GET /api/v1/reports.`,
+	},
+	"handoff": {
+		summary:  "a schedule's handoff document, filled from the outgoing week",
+		synopsis: "[--config FILE] [--schedule NAME] [--at TIME] [--server URL [--token-file FILE] | --data-dir DIR] [-o text|json]",
+		about: `The handoff document of the handoff nearest to --at (default now), in the
+schedule's template (handoff_template: AIVO's text or AION-R's markdown):
+the outgoing week's incidents by priority, the major ones, escalations,
+recurring alerts, false-positive candidates, and every incident still
+open with its last status update; what pagerd cannot know stays as the
+template's prompts. The history is read as pagerd report reads it; with
+--server and no --config, the running pagerd makes the document with the
+config it runs (GET /api/v1/reports/handoff).`,
+	},
+	"maintenance": {
+		summary:  "add, list and remove maintenance windows of a running pagerd",
+		synopsis: "add|list|rm --server URL [--token-file FILE] [flags] [ID]",
+		about: `Maintenance windows through a running pagerd's API (/api/v1/maintenance).
+add makes one: of --service and/or --matcher, now --for DUR, or from --start
+to --end. Alerts it covers open incidents that page nobody until it ends;
+a window that starts stops the pending pages of the open incidents it
+covers, and when it ends those still triggered are paged as new. list
+shows every window, the config's too; rm ID ends one now. The API token
+comes from --token-file or $PAGERD_API_TOKEN (never a flag); add and rm
+need the responder or admin role.`,
+		args: [][2]string{{"ID", "rm: the window's id, as add and list show it"}},
+	},
 	"help": {
 		summary:  "show a command's flags and arguments",
 		synopsis: "[COMMAND]",

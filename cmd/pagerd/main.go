@@ -31,6 +31,9 @@ var commands = map[string]command{
 	"restore":      {runRestore},
 	"import":       {runImport},
 	"override":     {runOverride},
+	"report":       {runReport},
+	"handoff":      {runHandoff},
+	"maintenance":  {runMaintenance},
 }
 
 func main() {

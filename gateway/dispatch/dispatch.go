@@ -68,6 +68,10 @@ type Options struct {
 	// PagerDuty, when set, is told when pagerd acknowledges or resolves an
 	// incident it pushed through PagerDuty (the incident's outbox).
 	PagerDuty Forwarder
+	// Silencer creates and expires the Alertmanager silences of services
+	// that silence acknowledged incidents (the incident's outbox); nil is
+	// an AlertmanagerSilencer with a client of its own.
+	Silencer Silencer
 	// RecordRetry is how long a step whose pages went out keeps trying to
 	// write itself to a store that refuses it (default half the lease),
 	// before it gives up and lets the lease bring it back.
@@ -139,12 +143,15 @@ func New(o Options) *Dispatcher {
 	if o.RecordRetry <= 0 {
 		o.RecordRetry = o.Lease / 2
 	}
+	if o.Silencer == nil {
+		o.Silencer = &AlertmanagerSilencer{}
+	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
 	m := &dispatchMetrics{
 		pages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_pages_total",
-			Help: "Pages by channel (push, sms, voice), transport and result: sent, failed, or held for an alert-storm bundle (sent later as one message, counted in pagerd_storm_bundles_total)."}, []string{"channel", "via", "result"}),
+			Help: "Pages by channel (push, sms, voice), transport and result: sent, failed, held for an alert-storm bundle (sent later as one message, counted in pagerd_storm_bundles_total), or shadow (worked out and recorded, not sent: a shadow service or a dry-run transport)."}, []string{"channel", "via", "result"}),
 		bundles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_storm_bundles_total",
 			Help: "Alert-storm messages, each carrying the held pages of one person on one channel, by channel, transport and result (sent, failed)."}, []string{"channel", "via", "result"}),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pagerd_dispatch_lateness_seconds",
@@ -613,6 +620,12 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			via = contact.Via
 		}
 		d.m.pages.WithLabelValues(a.Channel, via, "failed").Inc()
+		return e
+	}
+	if why := cfg.ShadowOf(inc.Service, contact.Via); why != "" {
+		// Shadow mode: the page is worked out and recorded, never sent.
+		e.Type, e.Detail = "notify_shadow", fmt.Sprintf("would have sent via %s; not sent: %s", contact.Via, why)
+		d.m.pages.WithLabelValues(a.Channel, contact.Via, "shadow").Inc()
 		return e
 	}
 	if r := stormRules(cfg); r.Window > 0 {

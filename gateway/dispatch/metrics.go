@@ -14,7 +14,7 @@ import (
 func (d *Dispatcher) InitMetrics(cfg *policy.Config) {
 	for _, u := range cfg.Users {
 		for _, c := range u.Contacts {
-			for _, res := range []string{"sent", "failed", "held"} {
+			for _, res := range []string{"sent", "failed", "held", "shadow"} {
 				d.m.pages.WithLabelValues(c.Channel, c.Via, res)
 			}
 			for _, res := range []string{"sent", "failed"} {

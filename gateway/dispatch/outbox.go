@@ -13,10 +13,12 @@ import (
 
 // The outbox: what an incident owes other systems after a change of its
 // own (store.OutboxItem), stored by the incident service in the same write
-// as the change and done by the dispatcher when due, like a page. Today that is telling PagerDuty
-// that pagerd acknowledged or resolved what it pushed there, so the
-// PagerDuty app stops notifying: it used to be a goroutine's call, lost if
-// the process died or PagerDuty was down at that moment.
+// as the change and done by the dispatcher when due, like a page: telling
+// PagerDuty that pagerd acknowledged or resolved what it pushed there, so
+// the PagerDuty app stops notifying (it used to be a goroutine's call, lost
+// if the process died or PagerDuty was down at that moment), and silencing
+// an acknowledged incident's alerts in Alertmanager, expired when it is
+// resolved (silence.go).
 
 // outboxGiveUp is how long an outbox item is retried before it is dropped
 // (and the drop recorded): PagerDuty's own incident has long since been
@@ -50,6 +52,9 @@ func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 			switch h := d.o.Outbox[o.Kind]; {
 			case o.Kind == store.OutboxPagerDuty || o.Kind == "":
 				e, err = d.forward(ctx, cfg, inc, o, now)
+			case o.Kind == store.OutboxSilence:
+				who = "Alertmanager"
+				e, err = d.silence(ctx, cfg, inc, o, now, entries)
 			case h != nil:
 				who = o.Kind
 				e, err = h(ctx, inc, o, append(append([]store.Entry(nil), recorded...), entries...))
@@ -62,10 +67,13 @@ func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 				o.Attempts++
 				if now.Sub(o.Since) > outboxGiveUp {
 					e = store.Entry{At: now, Type: "forward_failed", Detail: fmt.Sprintf("%s not told of the %s after %d tries: %v; given up", who, o.Action, o.Attempts, err)}
+					if o.Kind == store.OutboxSilence {
+						e = store.Entry{At: now, Type: "silence_failed", Detail: fmt.Sprintf("Alertmanager silences not %sd after %d tries: %v; given up", o.Action, o.Attempts, err)}
+					}
 				} else {
 					o.Due = now.Add(outboxBackoff(o.Attempts))
 					keep = append(keep, o)
-					d.log.Warn(who+" not told; will retry", "incident", inc.ID, "action", o.Action, "attempts", o.Attempts, "retry_at", o.Due, "err", err)
+					d.log.Warn("outbox item not done; will retry", "incident", inc.ID, "kind", o.Kind, "action", o.Action, "attempts", o.Attempts, "retry_at", o.Due, "err", err)
 					continue
 				}
 			}

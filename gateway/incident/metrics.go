@@ -20,7 +20,7 @@ type metrics struct {
 // alertSources and alertOutcomes are the labels of
 // pagerd_alerts_received_total, created at zero for every service.
 var (
-	alertSources  = []string{"alertmanager", "pagerduty"}
+	alertSources  = []string{"alertmanager", "pagerduty", "opsgenie", "heartbeat"}
 	alertOutcomes = []string{"created", "repeated", "acknowledged", "resolved", "ignored"}
 )
 

@@ -31,6 +31,33 @@ func forwardItem(action string, version int64, now time.Time) store.OutboxItem {
 		Action: action, Due: now, Since: now}
 }
 
+// silences are the outbox items an acknowledgement or a resolve owes
+// Alertmanager, for a service that silences acknowledged incidents
+// (silence_on_acknowledge): silence the incident's alerts, or expire the
+// silences. Only incidents Alertmanager sent have alerts to silence; a
+// shadow service touches nothing outside pagerd.
+func silences(cfg *policy.Config, inc *store.Incident, acts []policy.Action, now time.Time) []store.OutboxItem {
+	svc := cfg.Service(inc.Service)
+	if svc == nil || svc.SilenceOnAcknowledge == nil || svc.Shadow || inc.Source != "alertmanager" {
+		return nil
+	}
+	var out []store.OutboxItem
+	for _, a := range acts {
+		action := ""
+		switch a.Kind {
+		case policy.ActionAck:
+			action = "create"
+		case policy.ActionResolve:
+			action = "expire"
+		default:
+			continue
+		}
+		out = append(out, store.OutboxItem{ID: fmt.Sprintf("silence-%s-%d", action, inc.Version), Kind: store.OutboxSilence,
+			Action: action, Due: now, Since: now})
+	}
+	return out
+}
+
 // pushoverItems are the outbox items an acknowledgement or a resolve owes
 // Pushover, when pagerd pushes through it: its emergency pages for the
 // incident stop alerting (the handler looks whether there were any).
@@ -74,9 +101,12 @@ func ChatItems(cfg *policy.Config, service string, acts []policy.Action, now tim
 	return out
 }
 
+// chatConfigured reports whether the service's incidents have a Slack
+// message: a channel, Slack configured and not in dry run, and not a
+// shadow service (which touches nothing outside pagerd).
 func chatConfigured(cfg *policy.Config, service string) bool {
 	svc := cfg.Service(service)
-	return svc != nil && svc.SlackChannel != "" && cfg.Notifiers.Slack.Configured()
+	return svc != nil && svc.SlackChannel != "" && !svc.Shadow && cfg.Notifiers.Slack.Configured() && !cfg.Notifiers.Slack.DryRun
 }
 
 // chatItem is the outbox item that brings the chat message up to date.

@@ -74,6 +74,10 @@ type Options struct {
 	// CapSummary cuts a summary the service writes itself (a raised
 	// incident's) to what the intake keeps (ingest.CapSummary).
 	CapSummary func(string) string
+	// Maintenance, when set, says which maintenance window, if any, holds
+	// a new incident of the service with these label sets at a time: it
+	// is recorded and pages nobody until the window ends.
+	Maintenance func(ctx context.Context, service string, labels []map[string]string, at time.Time) *policy.Hold
 }
 
 // Service changes incidents. It is safe for concurrent use.
@@ -173,6 +177,7 @@ func (s *Service) applyWith(ctx context.Context, id string, ev policy.Event, edi
 		inc.Outbox = append(inc.Outbox, forwards(acts, inc.Version, now)...)
 		inc.Outbox = append(inc.Outbox, ChatItems(cfg, inc.Service, acts, now)...)
 		inc.Outbox = append(inc.Outbox, pushoverItems(cfg, acts, inc.Version, now)...)
+		inc.Outbox = append(inc.Outbox, silences(cfg, inc, acts, now)...)
 		wrote = true
 		return store.ActionEntries(acts, ev.Actor), true, nil
 	})

@@ -50,8 +50,12 @@ func (s *Service) Trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 	now := s.clock()
 	rt, decided := cfg.RouteGroup(a.Service, a.Labels, now)
 	id := store.NewID(store.ShardOf(a.Service.Name, a.DedupKey), now)
+	var hold *policy.Hold
+	if s.o.Maintenance != nil {
+		hold = s.o.Maintenance(ctx, a.Service.Name, a.Labels, now)
+	}
 	eng := policy.Engine{Config: cfg}
-	st, acts, err := eng.Apply(policy.Incident{ID: id}, policy.Event{Kind: policy.EventTrigger, Route: &rt}, now)
+	st, acts, err := eng.Apply(policy.Incident{ID: id}, policy.Event{Kind: policy.EventTrigger, Route: &rt, Hold: hold}, now)
 	if err != nil {
 		return "", 0, err
 	}
@@ -92,8 +96,13 @@ func (s *Service) Trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 		}
 		outcome = "repeated"
 	} else {
-		s.log.Info("incident opened", "incident", gotID, "service", a.Service.Name, "priority", st.Priority,
-			"urgency", st.Urgency, "source", a.Source)
+		if hold != nil {
+			s.log.Info("incident opened in a maintenance window: recorded, pages nobody", "incident", gotID, "service", a.Service.Name,
+				"priority", st.Priority, "source", a.Source, "window", hold.ID, "until", hold.Until)
+		} else {
+			s.log.Info("incident opened", "incident", gotID, "service", a.Service.Name, "priority", st.Priority,
+				"urgency", st.Urgency, "source", a.Source)
+		}
 	}
 	s.m.alerts.WithLabelValues(a.Source, a.Service.Name, outcome).Inc()
 	return gotID, out, nil

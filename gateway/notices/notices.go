@@ -283,6 +283,10 @@ func (s *Service) send(ctx context.Context, cfg *policy.Config, p pending, now t
 		if s.o.Slack == nil {
 			return errors.New("Slack is not configured")
 		}
+		if cfg.DryRun("slack") {
+			s.log.Info("shift notice not sent: notifiers.slack.dry_run", "to", p.To, "text", p.Text)
+			return nil
+		}
 		return s.o.Slack.Say(ctx, ch, p.Text)
 	}
 	id := strings.TrimPrefix(p.To, "user:")
@@ -293,6 +297,10 @@ func (s *Service) send(ctx context.Context, cfg *policy.Config, p pending, now t
 	ct := NoticeContact(u)
 	if ct == nil {
 		return fmt.Errorf("user %q has no contact a notice can go to", id)
+	}
+	if cfg.DryRun(ct.Via) {
+		s.log.Info("shift notice not sent: notifiers."+ct.Via+".dry_run", "to", p.To, "channel", ct.Channel, "text", p.Text)
+		return nil
 	}
 	n := s.o.Notifiers[ct.Via]
 	if n == nil {

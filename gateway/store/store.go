@@ -284,6 +284,7 @@ type Store interface {
 	Storms
 	Jobs
 	Docs
+	History
 	// Ping reports whether the store answers, for /-/ready.
 	Ping(ctx context.Context) error
 	// Probe makes a small write that goes through the same path as an
@@ -323,6 +324,24 @@ func DueAt(inc *Incident) (time.Time, bool) {
 	return at, ok
 }
 
+// FirstPageLead is how far ahead of its time a new incident's first page is
+// queued in the due set: under a backlog (a storm, a replica catching up
+// after an outage) the first page of a new incident goes out before the
+// later ladder steps of older ones that are due at the same time; nobody
+// has been told of the new one yet. Its claim still says when it was due.
+const FirstPageLead = time.Second
+
+// TriggerScore is where Trigger puts a new incident in the due set: at its
+// first deadline, FirstPageLead earlier when that is its first page (due
+// when it is created).
+func TriggerScore(inc *Incident) (time.Time, bool) {
+	at, ok := DueAt(inc)
+	if ok && !at.After(inc.CreatedAt) {
+		at = at.Add(-FirstPageLead)
+	}
+	return at, ok
+}
+
 // OutboxItem is work an incident owes the outside world after a change of
 // its own: telling PagerDuty that pagerd acknowledged or resolved what it
 // pushed there. It is stored with the change that caused it (so a crash
@@ -349,6 +368,9 @@ const (
 	// OutboxPushover stops the emergency pages pagerd sent the incident's
 	// people through Pushover (Action "acknowledge" or "resolve").
 	OutboxPushover = "pushover"
+	// OutboxSilence creates (Action "create") Alertmanager silences for
+	// the incident's alerts, or expires them (Action "expire").
+	OutboxSilence = "alertmanager_silence"
 )
 
 // Storms is the part of a store that bundles pages during an alert storm.

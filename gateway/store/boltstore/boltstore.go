@@ -517,7 +517,12 @@ func triggerTx(tx *bbolt.Tx, inc *store.Incident, entries [][]byte) (string, sto
 	if err := putIndex(tx, nil, &rec); err != nil {
 		return "", 0, err
 	}
-	if err := schedule(tx, rec.ID, &rec); err != nil {
+	if at, ok := store.TriggerScore(&rec); ok {
+		due, _ := store.DueAt(&rec)
+		if err := setDue(tx, rec.ID, at.UnixMilli(), due.UnixMilli(), ""); err != nil {
+			return "", 0, err
+		}
+	} else if err := schedule(tx, rec.ID, &rec); err != nil {
 		return "", 0, err
 	}
 	if err := appendTimeline(tx, rec.ID, entries); err != nil {
@@ -715,23 +720,14 @@ func (s *Store) Timeline(ctx context.Context, id string) ([]store.Entry, error) 
 	if _, err := store.ShardOfID(id); err != nil {
 		return nil, err
 	}
-	out := []store.Entry{}
+	var out []store.Entry
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketIncidents).Get([]byte(id)) == nil {
 			return fmt.Errorf("%w: %s", store.ErrNotFound, id)
 		}
-		b := tx.Bucket(bucketTimeline).Bucket([]byte(id))
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(_, v []byte) error {
-			var e store.Entry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return plain("decode timeline of %s: %w", id, err)
-			}
-			out = append(out, e)
-			return nil
-		})
+		var err error
+		out, err = readTimeline(tx, id)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -766,8 +762,11 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 		for _, k := range keys {
 			id := k[8:]
 			orig, takeover := keyTime(k), false
-			if _, o, tok, ok := parseSched(sched.Get(id)); ok && tok != "" {
-				orig, takeover = o, true
+			if _, o, tok, ok := parseSched(sched.Get(id)); ok {
+				// The original due time: when it was really due (a new
+				// incident's first page is queued ahead of it), and what
+				// a takeover reports.
+				orig, takeover = o, tok != ""
 			}
 			token := newToken()
 			if err := due.Delete(k); err != nil {

@@ -2,21 +2,33 @@ package redisstore
 
 import (
 	"bytes"
-	"compress/flate"
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/s2"
 )
 
-// Incident documents and alert details are stored deflated with a preset
+// Incident documents and alert details are stored compressed with a preset
 // dictionary of the JSON they are made of. Most of a small document is field
 // names and fixed words, which the dictionary supplies, so a 1 KB incident
 // takes a few hundred bytes of Redis memory; open incidents are what Redis
 // must hold, so this is the difference between ~3 KB and under 2 KB each.
 //
-// A stored blob starts with a format byte: blobDeflate for this encoding.
-// Anything else is taken to be plain JSON, so a blob is always readable.
-const blobDeflate = 0x01
+// A stored blob starts with a format byte: blobS2 (S2, klauspost/compress's
+// Snappy successor, with the dictionary) for what is written now;
+// blobDeflate (DEFLATE with the dictionary) for what earlier versions
+// wrote, still read. Anything else is taken to be plain JSON, so a blob is
+// always readable. S2 replaced DEFLATE because building DEFLATE's Huffman
+// tables for every small document was a sixth of the CPU of taking an
+// alert in: S2 encodes a 1 KB document in 1.4 µs instead of 7.5–9 µs, to a
+// size between the two DEFLATE encoders' (254 bytes here, against 227 and
+// 392), and decodes it in 0.5 µs instead of 3–15 µs.
+const (
+	blobDeflate = 0x01
+	blobS2      = 0x02
+)
 
 // blobDict is part of the stored format: changing it makes existing blobs
 // unreadable. Add a new format byte instead.
@@ -37,34 +49,49 @@ var blobDict = []byte(`{"id":"","service":"","dedup_key":"am:{}:{alertname=\"\"}
 	`"fingerprint":""}]}{"source":"pagerduty","event":{"event_action":"trigger","dedup_key":"","payload":{"summary":"",` +
 	`"source":"","severity":"error","timestamp":"","component":"","group":"","class":"","custom_details":{}}}}`)
 
-var deflaters = sync.Pool{New: func() any {
-	w, _ := flate.NewWriterDict(io.Discard, flate.BestSpeed, blobDict)
-	return w
-}}
-
-// packBlob deflates JSON for storage.
+// packBlob compresses JSON for storage.
 func packBlob(j []byte) []byte {
-	var b bytes.Buffer
-	b.Grow(len(j)/2 + 16)
-	b.WriteByte(blobDeflate)
-	w := deflaters.Get().(*flate.Writer)
-	w.Reset(&b)
-	_, _ = w.Write(j)
-	_ = w.Close()
-	deflaters.Put(w)
-	return b.Bytes()
+	dst := make([]byte, 1+s2.MaxEncodedLen(len(j)))
+	dst[0] = blobS2
+	n := len(s2Dict.Encode(dst[1:], j))
+	return dst[: 1+n : 1+n]
 }
+
+// s2Dict is blobDict prepared for S2.
+var s2Dict = s2.MakeDict(blobDict, nil)
+
+// inflaters are pooled: a new reader allocates its ~40 KB window and tables.
+var inflaters sync.Pool
 
 // unpackBlob returns the JSON in a stored blob.
 func unpackBlob(s string) ([]byte, error) {
-	if s == "" || s[0] != blobDeflate {
+	if s == "" {
+		return nil, nil
+	}
+	switch s[0] {
+	case blobS2:
+		out, err := s2Dict.Decode(nil, []byte(s[1:]))
+		if err != nil {
+			return nil, fmt.Errorf("decode stored document: %w", err)
+		}
+		return out, nil
+	case blobDeflate:
+	default:
 		return []byte(s), nil
 	}
-	r := flate.NewReaderDict(bytes.NewReader([]byte(s[1:])), blobDict)
-	defer r.Close()
-	out, err := io.ReadAll(r)
+	src := bytes.NewReader([]byte(s[1:]))
+	r, _ := inflaters.Get().(io.ReadCloser)
+	if r == nil {
+		r = flate.NewReaderDict(src, blobDict)
+	} else if err := r.(flate.Resetter).Reset(src, blobDict); err != nil {
+		return nil, fmt.Errorf("inflate stored document: %w", err)
+	}
+	var out bytes.Buffer
+	out.Grow(len(s) * 4)
+	_, err := out.ReadFrom(r)
+	inflaters.Put(r)
 	if err != nil {
 		return nil, fmt.Errorf("inflate stored document: %w", err)
 	}
-	return out, nil
+	return out.Bytes(), nil
 }

@@ -185,7 +185,7 @@ redis.call('SET', KEYS[2], build({ver = 1, st = ARGV[4], nx = nx, rep = 0, seen 
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[4], ARGV[7], ARGV[2])
 if ARGV[4] ~= 'resolved' then redis.call('ZADD', KEYS[5], ARGV[7], ARGV[2]) end
-if ARGV[8] ~= '' then redis.call('ZADD', KEYS[3], ARGV[8], ARGV[2]) end
+if ARGV[8] ~= '' then redis.call('ZADD', KEYS[3], ARGV[10], ARGV[2]) end
 return {'created', ARGV[2]}
 `)
 
@@ -211,7 +211,7 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	keys := []string{s.dedupKey(shard, inc.Service, inc.DedupKey), s.key(shard, "inc:", inc.ID),
 		s.key(shard, "due"), s.key(shard, "idx"), s.key(shard, "open")}
 	res, err := triggerScript.Run(ctx, s.rdb, keys, s.key(shard, "inc:"), inc.ID, doc, string(inc.State.Status), details,
-		inc.LastSeen.UTC().Format(time.RFC3339Nano), ms(inc.CreatedAt), nextMS(inc), tl).StringSlice()
+		inc.LastSeen.UTC().Format(time.RFC3339Nano), ms(inc.CreatedAt), nextMS(inc), tl, triggerScoreMS(inc)).StringSlice()
 	if err != nil {
 		return "", 0, unavailableWrite(err)
 	}
@@ -223,6 +223,15 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	}
 	inc.Version = 1
 	return res[1], store.Created, nil
+}
+
+// triggerScoreMS is store.TriggerScore in ms, or "" when nothing is pending.
+func triggerScoreMS(inc *store.Incident) string {
+	at, ok := store.TriggerScore(inc)
+	if !ok {
+		return ""
+	}
+	return strconv.FormatInt(ms(at), 10)
 }
 
 // nextMS is the earliest pending deadline in ms, or "" when none is pending.
@@ -280,6 +289,11 @@ func decode(v string) (*store.Incident, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeParsed(h)
+}
+
+// decodeParsed is decode of a record parseRecord has split.
+func decodeParsed(h header) (*store.Incident, error) {
 	doc, err := unpackBlob(h.doc)
 	if err != nil {
 		return nil, err
@@ -549,12 +563,24 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 
 local out = {}
 for i = 1, #due, 2 do
   local id, score = due[i], due[i + 1]
+  local rec = false
+  local kind = string.sub(id, 1, 2)
+  if kind == 'j:' then
+    rec = redis.call('GET', ARGV[6] .. string.sub(id, 3))
+  elseif kind ~= 's:' then
+    rec = redis.call('GET', ARGV[5] .. id)
+  end
   local prev = redis.call('HGET', KEYS[2], id)
   local orig = score
   local takeover = 0
   if prev then
     orig = string.match(prev, ':(.*)$')
     takeover = 1
+  elseif rec and kind ~= 'j:' then
+    -- An incident's due entry may be queued ahead of its time (a new
+    -- incident's first page): the claim says when it was really due.
+    local nx = string.match(rec, '^v1 %d+ %S+ (%d+) ')
+    if nx then orig = nx end
   end
   local token = ARGV[4] .. i
   redis.call('ZADD', KEYS[1], ARGV[2], id)
@@ -563,21 +589,14 @@ for i = 1, #due, 2 do
   table.insert(out, orig)
   table.insert(out, token)
   table.insert(out, takeover)
-  local rec = false
-  local kind = string.sub(id, 1, 2)
-  if kind == 'j:' then
-    rec = redis.call('GET', ARGV[6] .. string.sub(id, 3))
-  elseif kind ~= 's:' then
-    rec = redis.call('GET', ARGV[5] .. id)
-  end
   table.insert(out, rec)
 end
 return out
 `)
 
 // ClaimDue leases due incidents in two round trips whatever the number of
-// shards: one pipeline counts what is due in each shard, a second claims
-// from the shards that have some. Earliest first in the result. A claimed
+// shards: one pipeline reads the earliest due entries of each shard, a
+// second claims the earliest max of them from their shards. Earliest first in the result. A claimed
 // incident is re-scored to its lease end, so it comes due again by itself if
 // the claimer dies.
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
@@ -586,21 +605,38 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 	}
 	nowMS := strconv.FormatInt(ms(now), 10)
 	pipe := s.rdb.Pipeline()
-	counts := make([]*redis.IntCmd, store.Shards)
-	for shard := range counts {
-		counts[shard] = pipe.ZCount(ctx, s.key(shard, "due"), "-inf", nowMS)
+	heads := make([]*redis.ZSliceCmd, store.Shards)
+	for shard := range heads {
+		heads[shard] = pipe.ZRangeByScoreWithScores(ctx, s.key(shard, "due"), &redis.ZRangeBy{Min: "-inf", Max: nowMS, Count: int64(max)})
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, unavailable(err)
 	}
-	// Share max among the shards with due work, starting at a random one so
+	// The max earliest over every shard (each shard's own are in order),
+	// so claims come earliest first across shards: a new incident's first
+	// page, queued ahead of its time, goes before older steps whatever
+	// shard it is in. Equal times are taken from a random shard first, so
 	// no shard is always served last.
+	type head struct {
+		score float64
+		shard int
+	}
+	start := randShard()
+	var due []head
+	for shard, c := range heads {
+		for _, z := range c.Val() {
+			due = append(due, head{z.Score, shard})
+		}
+	}
+	sort.Slice(due, func(i, j int) bool {
+		if due[i].score != due[j].score {
+			return due[i].score < due[j].score
+		}
+		return (due[i].shard-start+store.Shards)%store.Shards < (due[j].shard-start+store.Shards)%store.Shards
+	})
 	quota := make([]int, store.Shards)
-	left := max
-	for start, n := randShard(), 0; n < store.Shards && left > 0; n++ {
-		shard := (start + n) % store.Shards
-		q := min(int(counts[shard].Val()), left)
-		quota[shard], left = q, left-q
+	for _, h := range due[:min(max, len(due))] {
+		quota[h.shard]++
 	}
 	pipe = s.rdb.Pipeline()
 	cmds := map[int]*redis.Cmd{}
@@ -748,7 +784,8 @@ func randShard() int {
 // of the first alert, so it is not the one that pays for EVAL fallback.
 func (s *Store) LoadScripts(ctx context.Context) error {
 	for _, sc := range []*redis.Script{triggerScript, updateScript, finishScript, claimScript, completeScript, admitScript, flushedScript,
-		completeStormScript, noteScript, putJobScript, deleteJobScript, finishJobScript, completeJobScript, listDocsScript, putDocsScript} {
+		completeStormScript, noteScript, putJobScript, deleteJobScript, finishJobScript, completeJobScript, listDocsScript, putDocsScript,
+		expireScript} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 			return unavailable(err)
 		}

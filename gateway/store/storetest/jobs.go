@@ -18,6 +18,7 @@ var jobTests = []struct {
 	{"JobClaimLeaseAndTakeover", testJobTakeover},
 	{"DocsAreVersionedByKind", testDocs},
 	{"JobsAndDocsDurable", testJobsDurable},
+	{"NewIncidentsFirstPageIsClaimedFirst", testFirstPageFirst},
 }
 
 func testJobs(t *testing.T, f Factory) {
@@ -185,5 +186,20 @@ func testJobsDurable(t *testing.T, f Factory) {
 	}
 	if docs, ver, _ := s.ListDocs(ctx(t), "maintenance"); len(docs) != 1 || ver != 1 {
 		t.Fatalf("docs after a restart: %v %d", docs, ver)
+	}
+}
+
+// testFirstPageFirst: under a backlog, a new incident's first page is
+// claimed before an older incident's later step due at the same time, and
+// its claim still says when it was due.
+func testFirstPageFirst(t *testing.T, f Factory) {
+	s := f.New(t)
+	older := incident("api", "older", base.Add(-2*time.Minute), 2*time.Minute) // its SMS, due at base
+	trigger(t, s, older)
+	fresh := incident("api", "fresh", base, 0) // its first page, due at base
+	id := trigger(t, s, fresh)
+	cs, err := s.ClaimDue(ctx(t), base, time.Minute, 1)
+	if err != nil || len(cs) != 1 || cs[0].Incident != id || !cs[0].Due.Equal(base) {
+		t.Fatalf("first claim %+v %v, want the new incident's first page, due at %v", cs, err, base)
 	}
 }

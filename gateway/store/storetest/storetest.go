@@ -55,6 +55,7 @@ func Run(t *testing.T, f Factory) {
 	tests = append(tests, stormTests...)
 	tests = append(tests, jobTests...)
 	tests = append(tests, listTests...)
+	tests = append(tests, historyTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f) })
 	}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/history"
+	"github.com/pagerd/pagerd/gateway/store/boltstore"
+	"github.com/pagerd/pagerd/policy"
+	"github.com/pagerd/pagerd/report"
+)
+
+// historyFlags are where pagerd report and pagerd handoff read incident
+// history: a running pagerd (--server, with a token), or the embedded
+// store's data dir of a pagerd that is not running.
+type historyFlags struct {
+	server, tokenFile, dataDir *string
+}
+
+func addHistoryFlags(fs *flagSet) historyFlags {
+	return historyFlags{
+		server:    fs.String("server", "", "`URL` of a running pagerd to read the incident history from (its API)"),
+		tokenFile: fs.String("token-file", "", "`FILE` holding an API token for --server, any role (default $PAGERD_API_TOKEN)"),
+		dataDir:   fs.String("data-dir", "", "data `DIR` of a pagerd that is not running, read directly (default server.data_dir, or data)"),
+	}
+}
+
+// source opens the history: the API of --server, or the data dir
+// read-only. Close what it returns when done.
+func (f historyFlags) source(cfg *policy.Config) (history.Source, func(), error) {
+	if *f.server != "" {
+		if *f.dataDir != "" {
+			return nil, nil, errors.New("--server and --data-dir: read from one or the other")
+		}
+		token, err := apiToken(*f.tokenFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		return history.Remote{URL: *f.server, Token: token}, func() {}, nil
+	}
+	dir := *f.dataDir
+	if dir == "" {
+		if cfg.Server.Redis.URL.Reveal() != "" || cfg.Server.Redis.URLFile != "" {
+			return nil, nil, errors.New("the config keeps incidents in Redis (server.redis): read them through a running pagerd with --server URL")
+		}
+		dir = cfg.Server.DataDir
+		if dir == "" {
+			dir = "data"
+		}
+	}
+	st, err := boltstore.OpenReadOnly(dir)
+	switch {
+	case errors.Is(err, boltstore.ErrInUse):
+		return nil, nil, fmt.Errorf("%w: read the history through it with --server URL", err)
+	case err != nil:
+		return nil, nil, fmt.Errorf("%w (a pagerd on Redis, or on another machine: use --server URL)", err)
+	}
+	return history.Store{Store: st}, func() { _ = st.Close() }, nil
+}
+
+// reportWriters are the report's -o formats.
+var reportWriters = map[string]func(*report.Report, io.Writer) error{
+	"text":     (*report.Report).WriteText,
+	"json":     (*report.Report).WriteJSON,
+	"csv":      (*report.Report).WriteCSV,
+	"markdown": (*report.Report).WriteMarkdown,
+}
+
+// runReport is pagerd report: the on-call report of a period from real
+// incident history, held to the config's goals (report.Build, on the
+// history that history.Report streams into it).
+func runReport(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("report", stdout, stderr)
+	cfgPath := configFlag(fs)
+	fromS := fs.String("from", "", "the period's start, a `DATE` (at the time report weeks begin) or an RFC 3339 time (required)")
+	toS := fs.String("to", "", "the period's end, not included, a `DATE` or an RFC 3339 time (required)")
+	out := fs.String("o", "text", "output `FORMAT`: text, json, csv or markdown (with SVG charts)")
+	payroll := fs.Bool("payroll", false, "write the on-call pay as the payroll CSV instead (billable time and comp days per person and week)")
+	src := addHistoryFlags(fs)
+	if _, code := parse(fs, args); code >= 0 {
+		return code
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return fail(stderr, "report", err)
+	}
+	write, ok := reportWriters[*out]
+	switch {
+	case !ok:
+		return fail(stderr, "report", fmt.Errorf("-o %q: use text, json, csv or markdown", *out))
+	case *payroll && *out != "text" && *out != "csv":
+		return fail(stderr, "report", errors.New("--payroll writes CSV: leave -o out"))
+	case *payroll:
+		write = (*report.Report).WritePayrollCSV
+	}
+	var from, to time.Time
+	for _, b := range []struct {
+		name, val string
+		to        *time.Time
+	}{{"from", *fromS, &from}, {"to", *toS, &to}} {
+		if b.val == "" {
+			return fail(stderr, "report", fmt.Errorf("--%s is required: a date (YYYY-MM-DD) or an RFC 3339 time", b.name))
+		}
+		if *b.to, err = history.ParseTime(cfg, b.val); err != nil {
+			return fail(stderr, "report", fmt.Errorf("--%s: %w", b.name, err))
+		}
+	}
+	s, closeSrc, err := src.source(cfg)
+	if err != nil {
+		return fail(stderr, "report", err)
+	}
+	defer closeSrc()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	r, err := history.Report(ctx, s, cfg, report.Options{From: from, To: to, AsOf: now()})
+	if err == nil {
+		err = write(r, stdout)
+	}
+	if err != nil {
+		return fail(stderr, "report", err)
+	}
+	return 0
+}
+
+// runHandoff is pagerd handoff: a schedule's handoff document, in its
+// template, from the outgoing week's real incidents. With --server and no
+// --config, the daemon makes it with the config it runs.
+func runHandoff(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("handoff", stdout, stderr)
+	cfgPath := fs.String("config", "", "the config `FILE` (default with --server: the one the daemon runs)")
+	sched := fs.String("schedule", "", "the schedule's `NAME` (default: the only one)")
+	at := fs.String("at", "", "when the document is made, RFC 3339: it is for the handoff nearest to this `TIME` (default now)")
+	out := fs.String("o", "text", "output `FORMAT`: text (the schedule's handoff_template) or json")
+	src := addHistoryFlags(fs)
+	if _, code := parse(fs, args); code >= 0 {
+		return code
+	}
+	if err := checkOutput(*out); err != nil {
+		return fail(stderr, "handoff", err)
+	}
+	if *cfgPath == "" && *src.server != "" {
+		return remoteHandoff(src, *sched, *at, *out, stdout, stderr)
+	}
+	if *cfgPath == "" {
+		return fail(stderr, "handoff", errors.New("--config FILE is required, unless --server URL makes the document with the config it runs"))
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return fail(stderr, "handoff", err)
+	}
+	t, err := parseAt(*at, now())
+	name := *sched
+	if err == nil && name == "" {
+		if len(cfg.Schedules) != 1 {
+			err = fmt.Errorf("the config has %d schedules: name one with --schedule", len(cfg.Schedules))
+		} else {
+			name = cfg.Schedules[0].Name
+		}
+	}
+	if err == nil && cfg.Schedule(name) == nil {
+		err = fmt.Errorf("--schedule: no schedule %q is defined", name)
+	}
+	if err != nil {
+		return fail(stderr, "handoff", err)
+	}
+	s, closeSrc, err := src.source(cfg)
+	if err != nil {
+		return fail(stderr, "handoff", err)
+	}
+	defer closeSrc()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	doc, err := history.Handoff(ctx, s, cfg, name, t)
+	if err != nil {
+		return fail(stderr, "handoff", err)
+	}
+	if *out == "json" {
+		return jsonOut(stdout, stderr, "handoff", doc)
+	}
+	if err := doc.Render(stdout); err != nil {
+		return fail(stderr, "handoff", err)
+	}
+	return 0
+}
+
+// remoteHandoff asks a running pagerd for the document, made with its
+// config (GET /api/v1/reports/handoff).
+func remoteHandoff(src historyFlags, schedule, at, format string, stdout, stderr io.Writer) int {
+	var t time.Time
+	if at != "" {
+		var err error
+		if t, err = parseAt(at, now()); err != nil {
+			return fail(stderr, "handoff", err)
+		}
+	}
+	if *src.dataDir != "" {
+		return fail(stderr, "handoff", errors.New("--server and --data-dir: read from one or the other"))
+	}
+	token, err := apiToken(*src.tokenFile)
+	if err != nil {
+		return fail(stderr, "handoff", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	r := history.Remote{URL: *src.server, Token: token}
+	if err := r.Handoff(ctx, stdout, schedule, t, format); err != nil {
+		return fail(stderr, "handoff", err)
+	}
+	return 0
+}

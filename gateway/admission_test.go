@@ -1,0 +1,92 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+)
+
+// heldStore holds every Trigger until released, counting those held.
+type heldStore struct {
+	store.Store
+	mu      sync.Mutex
+	held    int
+	release chan struct{}
+}
+
+func (h *heldStore) Trigger(ctx context.Context, inc *store.Incident, tl []store.Entry) (string, store.Outcome, error) {
+	h.mu.Lock()
+	h.held++
+	h.mu.Unlock()
+	<-h.release
+	return h.Store.Trigger(ctx, inc, tl)
+}
+
+func (h *heldStore) count() int { h.mu.Lock(); defer h.mu.Unlock(); return h.held }
+
+// TestAdmissionRefusesPastTheLimitAtOnce: with two alerts in flight (the
+// limit here) a third is refused within the queue timeout, before its body
+// is read, with a 503 and Retry-After (429 on the PagerDuty endpoint); an
+// acknowledgement goes through meanwhile; once a slot frees, alerts are
+// taken again. (Before: every request queued behind the others until
+// senders timed out.)
+func TestAdmissionRefusesPastTheLimitAtOnce(t *testing.T) {
+	hs := &heldStore{Store: boltStore(t), release: make(chan struct{})}
+	cfg := strings.Replace(testConfig, "api:\n", "server:\n  admission: {max_inflight: 2, queue_timeout: 30ms}\napi:\n", 1)
+	h := newHarness(t, withStore(hs), withConfig(cfg))
+	// An incident to acknowledge later, stored before the store is held.
+	close(hs.release)
+	id := fire(h)
+	hs.mu.Lock()
+	hs.release, hs.held = make(chan struct{}), 0
+	hs.mu.Unlock()
+
+	var wg sync.WaitGroup
+	codes := make(chan int, 2)
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			codes <- h.do("POST", "/api/v1/alertmanager", amPayload("firing", "held"+string(rune('a'+i)), map[string]string{"alertname": "A"}), "Authorization", "Bearer "+amKey).code
+		}(i)
+	}
+	waitUntil(t, 5*time.Second, "two alerts in flight", func() bool { return hs.count() == 2 })
+	start := time.Now()
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "third", map[string]string{"alertname": "A"}), "Authorization", "Bearer "+amKey)
+	took := time.Since(start)
+	if r.code != http.StatusServiceUnavailable || r.hdr.Get("Retry-After") == "" || !strings.Contains(r.body, "not stored") || took > time.Second {
+		t.Fatalf("a third alert over the limit: %d %q after %v (Retry-After %q)", r.code, r.body, took, r.hdr.Get("Retry-After"))
+	}
+	pd := `{"routing_key":"` + pdKey + `","event_action":"trigger","payload":{"summary":"x","source":"y","severity":"critical"}}`
+	if r := h.do("POST", "/v2/enqueue", pd); r.code != http.StatusTooManyRequests || !strings.Contains(r.body, "throttle event") {
+		t.Fatalf("a PagerDuty event over the limit: %d %s", r.code, r.body)
+	}
+	if r := h.do("POST", "/v2/alerts", `{"message":"x"}`, "Authorization", "GenieKey x"); r.code != http.StatusTooManyRequests ||
+		!strings.Contains(r.body, `"message":"You are making too many requests!`) {
+		t.Fatalf("an Opsgenie alert over the limit: %d %s", r.code, r.body)
+	}
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("an acknowledgement during the overload: %d %s", r.code, r.body)
+	}
+	if hs.count() != 2 {
+		t.Fatalf("%d alerts reached the store, want the 2 in flight", hs.count())
+	}
+	if n := metric(t, h.reg, "pagerd_ingest_refused_total", "route", "/api/v1/alertmanager"); n != 1 {
+		t.Fatalf("refused alerts counted %v, want 1", n)
+	}
+	close(hs.release)
+	wg.Wait()
+	for i := 0; i < 2; i++ {
+		if c := <-codes; c != 200 {
+			t.Fatalf("an alert taken in: %d", c)
+		}
+	}
+	if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "after", map[string]string{"alertname": "A"}), "Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatalf("an alert after the overload: %d %s", r.code, r.body)
+	}
+}

@@ -1,0 +1,361 @@
+package gateway
+
+import (
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/policy"
+)
+
+const (
+	amInAMKey = "amin-webhook-key-0123456789abcdef"
+	amInOGKey = "amin-opsgenie-key-0123456789abcd"
+)
+
+// amInConfig is one service that takes Alertmanager's webhook and its
+// Opsgenie integration, and watches the Watchdog's heartbeat (scaled down:
+// Alertmanager pings it every second or so in the test).
+const amInConfig = `
+api:
+  tokens:
+    - {name: amit, token: ` + amITAPIToken + `}
+users:
+  - {id: carol, name: Carol, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}
+escalation_policies:
+  - name: p
+    repeat: 1
+    levels:
+      - {name: primary, targets: [{user: carol}], timeout: 15m}
+services:
+  - name: checkout
+    priority_scheme: P0-P3
+    escalation_policy: p
+    integrations: {alertmanager_key: ` + amInAMKey + `, opsgenie_key: ` + amInOGKey + `}
+    heartbeats:
+      - {name: alertmanager-watchdog, interval: 5s, grace: 5s, labels: {severity: critical}}
+`
+
+// amExample is configs/examples/alertmanager.yml with the test's pagerd
+// URL, key files in dir and group timings, and the replacements more.
+func amExample(t *testing.T, pagerdURL, dir string, more ...[2]string) string {
+	t.Helper()
+	example, err := os.ReadFile(filepath.Join("..", "configs", "examples", "alertmanager.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"pagerd-alertmanager-key": amInAMKey, "pagerd-routing-key": "unused", "pagerd-opsgenie-key": amInOGKey}
+	cfg := string(example)
+	for name, v := range files {
+		f := filepath.Join(dir, name)
+		// Alertmanager 0.25 sends the Opsgenie key file's content as it
+		// is: a trailing newline makes the header invalid (the example's
+		// comment says so). The other files may have one.
+		if name != "pagerd-opsgenie-key" {
+			v += "\n"
+		}
+		if err := os.WriteFile(f, []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg = strings.ReplaceAll(cfg, "/etc/alertmanager/secrets/"+name, f)
+	}
+	for _, r := range append([][2]string{
+		{"http://pagerd:8080", pagerdURL},
+		{"  group_wait: 30s\n", "  group_wait: 1s\n"},
+		{"  group_interval: 5m\n", "  group_interval: 1s\n"},
+	}, more...) {
+		if !strings.Contains(cfg, r[0]) {
+			t.Fatalf("configs/examples/alertmanager.yml has no %q; the example changed, update the test", r[0])
+		}
+		cfg = strings.ReplaceAll(cfg, r[0], r[1])
+	}
+	return cfg
+}
+
+// TestRealAlertmanagerOpsgenieAndWatchdog runs the Opsgenie receiver and
+// the Watchdog route of configs/examples/alertmanager.yml in Debian's real
+// prometheus-alertmanager against pagerd. Alertmanager's opsgenie_configs,
+// only their api_url pointed at pagerd, open a pagerd incident with the
+// group's labels and priority, and close it when the group resolves; the
+// always-firing Watchdog pings the service's heartbeat, and when it stops
+// (here: resolved, which the route does not send), pagerd raises the
+// heartbeat's incident and pages.
+func TestRealAlertmanagerOpsgenieAndWatchdog(t *testing.T) {
+	amBin := amITLookAlertmanager(t)
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	h := newHarness(t, withConfig(amInConfig), withNow(time.Now), withNotifier("log", rec), maxSleep(50*time.Millisecond), onListener(l))
+	pagerdURL := "http://" + l.Addr().String()
+	amCfg := amExample(t, pagerdURL, dir,
+		// Every other alert goes to the Opsgenie receiver; the Watchdog
+		// pings every second.
+		[2]string{"  routes:\n", "  routes:\n    - {receiver: pagerd-as-opsgenie, continue: true, matchers: ['alertname!=\"Watchdog\"']}\n"},
+		[2]string{"      group_interval: 1m\n      repeat_interval: 1m\n", "      group_interval: 1s\n      repeat_interval: 1s\n"})
+	h.runFor(t)
+	am := amITStartAlertmanager(t, amBin, amCfg)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("--- Alertmanager's config ---\n%s", amCfg)
+			t.Logf("--- Alertmanager's log ---\n%s", amITTail(am.logPath, 60))
+			t.Logf("--- pagerd's log ---\n%s", amITTailString(amITWithoutPolling(h.logs.String()), 60))
+		}
+	})
+	api := &amITClient{base: pagerdURL}
+	list := func() []incidentView {
+		var out struct{ Incidents []incidentView }
+		api.get(t, "/api/v1/incidents", &out)
+		return out.Incidents
+	}
+	wait := func(what string, cond func([]incidentView) bool) []incidentView {
+		t.Helper()
+		deadline := time.Now().Add(amITTimeout)
+		for {
+			incs := list()
+			if cond(incs) {
+				return incs
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("waited %v for %s; incidents: %+v", amITTimeout, what, incs)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	startsAt := time.Now().Add(-time.Minute).UTC()
+	disk := amITAlert{Labels: map[string]string{"alertname": "DiskFull", "severity": "critical", "instance": "db1", "team": "db"},
+		Annotations: map[string]string{"summary": "disk full on db1"}, StartsAt: startsAt}
+	watchdog := amITAlert{Labels: map[string]string{"alertname": "Watchdog", "severity": "none"}, StartsAt: startsAt}
+	am.postAlerts(t, disk, watchdog)
+
+	// The Opsgenie receiver opens one incident, routed on the labels it
+	// carried.
+	incs := wait("the Opsgenie receiver's incident", func(incs []incidentView) bool { return len(incs) >= 1 })
+	if len(incs) != 1 {
+		t.Fatalf("incidents %+v, want the DiskFull one only", incs)
+	}
+	inc := incs[0]
+	if inc.Source != "opsgenie" || inc.Priority != "P0" || inc.Summary != "disk full on db1" || !strings.HasPrefix(inc.DedupKey, "og:") {
+		t.Fatalf("incident %+v", inc)
+	}
+	for _, want := range []string{`"team":"db"`, `"priority":"P1"`, `"instance":"db1"`} {
+		if !strings.Contains(string(inc.Details), want) {
+			t.Errorf("the incident's details lack %s: %s", want, inc.Details)
+		}
+	}
+	// The Watchdog pings the heartbeat, again and again.
+	waitUntil(t, amITTimeout, "three pings of the Watchdog", func() bool {
+		return metric(t, h.reg, "pagerd_heartbeat_pings_total", "service", "checkout", "heartbeat", "alertmanager-watchdog") >= 3
+	})
+
+	// DiskFull resolves: Alertmanager closes the alias, pagerd resolves.
+	disk.EndsAt = time.Now().UTC()
+	am.postAlerts(t, disk)
+	wait("the incident closed by Alertmanager", func(incs []incidentView) bool {
+		return len(incs) == 1 && incs[0].Status == policy.StatusResolved
+	})
+	if v := list()[0]; v.ResolvedBy != "opsgenie" {
+		t.Errorf("resolved by %q, want opsgenie", v.ResolvedBy)
+	}
+
+	// The Watchdog stops: within its interval and grace (10s) of the last
+	// ping, the heartbeat's incident is raised and paged.
+	watchdog.EndsAt = time.Now().UTC()
+	am.postAlerts(t, watchdog)
+	stopped := time.Now()
+	incs = wait("the missed heartbeat's incident", func(incs []incidentView) bool {
+		for _, v := range incs {
+			if v.Source == "heartbeat" {
+				return true
+			}
+		}
+		return false
+	})
+	raised := time.Since(stopped)
+	var hb incidentView
+	for _, v := range incs {
+		if v.Source == "heartbeat" {
+			hb = v
+		}
+	}
+	if hb.Priority != "P0" || !strings.Contains(hb.Summary, "Heartbeat alertmanager-watchdog missed") || raised > 15*time.Second {
+		t.Fatalf("heartbeat incident %+v, %v after the Watchdog stopped", hb, raised)
+	}
+	waitUntil(t, 10*time.Second, "the heartbeat incident's page", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		for _, m := range rec.msgs {
+			if m.Incident == hb.ID && m.User == "carol" {
+				return true
+			}
+		}
+		return false
+	})
+
+	sent, failed := am.notificationMetrics(t)
+	for _, integration := range []string{"opsgenie", "webhook"} {
+		if sent[integration] < 1 || failed[integration] != 0 {
+			t.Errorf("Alertmanager integration %s: %v sent, %v failed", integration, sent[integration], failed[integration])
+		}
+	}
+	t.Logf("heartbeat incident %v after the Watchdog stopped; Alertmanager sent %v opsgenie and %v webhook notifications",
+		raised.Round(time.Millisecond), sent["opsgenie"], sent["webhook"])
+}
+
+// amSilence is a silence as Alertmanager's API v2 lists it.
+type amSilence struct {
+	ID       string `json:"id"`
+	Matchers []struct {
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	} `json:"matchers"`
+	CreatedBy string `json:"createdBy"`
+	Comment   string `json:"comment"`
+	Status    struct {
+		State string `json:"state"`
+	} `json:"status"`
+}
+
+func amSilences(t *testing.T, am *amITAlertmanager) []amSilence {
+	t.Helper()
+	resp, err := http.Get(am.url + "/api/v2/silences")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out []amSilence
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("GET /api/v2/silences: %v: %s", err, b)
+	}
+	return out
+}
+
+// TestRealAlertmanagerSilenceOnAcknowledge: for a service with
+// silence_on_acknowledge, acknowledging an incident in pagerd silences its
+// alerts in Debian's real Alertmanager (one silence per alert, by its
+// labels: Alertmanager shows the alerts suppressed), and resolving it
+// expires the silences; both through the incident's outbox, recorded in
+// its timeline.
+func TestRealAlertmanagerSilenceOnAcknowledge(t *testing.T) {
+	amBin := amITLookAlertmanager(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pagerdURL := "http://" + l.Addr().String()
+	am := amITStartAlertmanager(t, amBin, `
+route:
+  receiver: pagerd
+  group_by: ['alertname']
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: pagerd
+    webhook_configs:
+      - url: '`+pagerdURL+`/api/v1/alertmanager'
+        send_resolved: true
+        http_config:
+          authorization: {type: Bearer, credentials: '`+amInAMKey+`'}
+`)
+	cfg := strings.Replace(amInConfig, "    heartbeats:\n      - {name: alertmanager-watchdog, interval: 5s, grace: 5s, labels: {severity: critical}}\n",
+		"    silence_on_acknowledge: {alertmanager_url: '"+am.url+"', duration: 2h}\n", 1)
+	h := newHarness(t, withConfig(cfg), withNow(time.Now), maxSleep(50*time.Millisecond), onListener(l))
+	h.runFor(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("--- Alertmanager's log ---\n%s", amITTail(am.logPath, 60))
+			t.Logf("--- pagerd's log ---\n%s", amITTailString(amITWithoutPolling(h.logs.String()), 60))
+		}
+	})
+	startsAt := time.Now().Add(-time.Minute).UTC()
+	db1 := amITAlert{Labels: map[string]string{"alertname": "DiskFull", "severity": "critical", "instance": "db1"}, StartsAt: startsAt}
+	db2 := amITAlert{Labels: map[string]string{"alertname": "DiskFull", "severity": "critical", "instance": "db2"}, StartsAt: startsAt}
+	am.postAlerts(t, db1, db2)
+	api := &amITClient{base: pagerdURL}
+	var id string
+	waitUntil(t, amITTimeout, "the group's incident with both alerts", func() bool {
+		var out struct{ Incidents []incidentView }
+		api.get(t, "/api/v1/incidents", &out)
+		if len(out.Incidents) == 1 && strings.Contains(string(out.Incidents[0].Details), `"alerts_total":2`) {
+			id = out.Incidents[0].ID
+			return true
+		}
+		return false
+	})
+	act := func(action string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", pagerdURL+"/api/v1/incidents/"+id+"/"+action, strings.NewReader(`{"user":"carol"}`))
+		req.Header.Set("Authorization", "Bearer "+amITAPIToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", action, resp.StatusCode)
+		}
+	}
+	act("acknowledge")
+	var active []amSilence
+	waitUntil(t, 10*time.Second, "two active silences", func() bool {
+		active = nil
+		for _, s := range amSilences(t, am) {
+			if s.Status.State == "active" {
+				active = append(active, s)
+			}
+		}
+		return len(active) == 2
+	})
+	instances := map[string]bool{}
+	for _, s := range active {
+		if s.CreatedBy != "pagerd" || !strings.Contains(s.Comment, id) || len(s.Matchers) != 3 {
+			t.Errorf("silence %+v", s)
+		}
+		for _, m := range s.Matchers {
+			if m.Name == "instance" {
+				instances[m.Value] = true
+			}
+		}
+	}
+	if !instances["db1"] || !instances["db2"] {
+		t.Errorf("silences for %v, want one per alert", instances)
+	}
+	// Alertmanager shows the alerts suppressed by them.
+	resp, err := http.Get(am.url + "/api/v2/alerts?silenced=true&active=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Count(string(b), `"state":"suppressed"`) != 2 {
+		t.Errorf("Alertmanager's alerts are not both suppressed: %s", b)
+	}
+	if !strings.Contains(strings.Join(api.timeline(t, id), ","), "silenced") {
+		t.Errorf("timeline %v lacks silenced", api.timeline(t, id))
+	}
+
+	act("resolve")
+	waitUntil(t, 10*time.Second, "the silences expired", func() bool {
+		for _, s := range amSilences(t, am) {
+			if s.Status.State != "expired" {
+				return false
+			}
+		}
+		return true
+	})
+	if tl := strings.Join(api.timeline(t, id), ","); !strings.HasSuffix(tl, "resolve,unsilenced") {
+		t.Errorf("timeline %s: want resolve, then unsilenced", tl)
+	}
+}

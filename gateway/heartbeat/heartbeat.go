@@ -1,0 +1,238 @@
+// Package heartbeat watches the services' heartbeats (dead-man's switches):
+// a ping moves the heartbeat's expiry, a store job (kind "heartbeat"), to
+// the ping's time plus the heartbeat's interval and grace; a job that comes
+// due means no ping came in time, and raises an incident through the
+// service's rules. Jobs are claimed by the dispatchers of every replica with
+// a lease, so an expiry fires exactly once across replicas, and fires even
+// when the replica that took the last ping has died. The next ping resolves
+// the incident.
+package heartbeat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pagerd/pagerd/gateway/incident"
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// JobKind is the kind of the store jobs that are heartbeats' expiries.
+const JobKind = "heartbeat"
+
+// Source is the source of heartbeat incidents, and the actor of their
+// timeline entries.
+const Source = "heartbeat"
+
+// ErrUnknown is a ping for a heartbeat the service does not have.
+var ErrUnknown = errors.New("no such heartbeat")
+
+// DedupKey is the dedup key of a heartbeat's incident.
+func DedupKey(name string) string { return "hb:" + name }
+
+// jobKey is the store job key of a service's heartbeat. Heartbeat names are
+// unique per service; kinds never hold a slash, keys may.
+func jobKey(service, name string) string { return service + "/" + name }
+
+// jobData is what a heartbeat's job carries.
+type jobData struct {
+	Service string `json:"service"`
+	Name    string `json:"name"`
+	// LastPing is the last ping's time; zero before the first one.
+	LastPing time.Time `json:"last_ping,omitzero"`
+	// Since is when pagerd began watching a heartbeat never pinged.
+	Since time.Time `json:"since,omitzero"`
+}
+
+// ref is the time the expiry counts from.
+func (d jobData) ref() time.Time {
+	if !d.LastPing.IsZero() {
+		return d.LastPing
+	}
+	return d.Since
+}
+
+// Options configure a Monitor.
+type Options struct {
+	Store     store.Store
+	Config    func() *policy.Config
+	Incidents *incident.Service
+	Logger    *slog.Logger
+	Registry  prometheus.Registerer
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Monitor takes pings and raises the incidents of missed heartbeats.
+type Monitor struct {
+	o      Options
+	log    *slog.Logger
+	pings  *prometheus.CounterVec
+	misses *prometheus.CounterVec
+
+	mu     sync.Mutex
+	inited map[string]bool
+}
+
+// New makes a Monitor.
+func New(o Options) *Monitor {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	m := &Monitor{o: o, log: o.Logger, inited: map[string]bool{},
+		pings: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_heartbeat_pings_total",
+			Help: "Heartbeat pings taken, by service and heartbeat."}, []string{"service", "heartbeat"}),
+		misses: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_heartbeat_misses_total",
+			Help: "Heartbeats that expired without a ping (each raised or repeated the heartbeat's incident), by service and heartbeat."},
+			[]string{"service", "heartbeat"}),
+	}
+	o.Registry.MustRegister(m.pings, m.misses)
+	return m
+}
+
+// InitMetrics creates the counters of every heartbeat of cfg at zero.
+func (m *Monitor) InitMetrics(cfg *policy.Config) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, svc := range cfg.Services {
+		for _, hb := range svc.Heartbeats {
+			if k := jobKey(svc.Name, hb.Name); !m.inited[k] {
+				m.inited[k] = true
+				m.pings.WithLabelValues(svc.Name, hb.Name)
+				m.misses.WithLabelValues(svc.Name, hb.Name)
+			}
+		}
+	}
+}
+
+func (m *Monitor) clock() time.Time { return m.o.Now().UTC().Truncate(time.Millisecond) }
+
+// Ping records a ping of the service's heartbeat: its expiry moves to now
+// plus its interval and grace, stored before Ping returns, and its
+// incident, if one is open, is resolved (resolved is its id). ErrUnknown
+// when the service has no such heartbeat; the store's errors otherwise.
+func (m *Monitor) Ping(ctx context.Context, svc *policy.Service, name string) (expires time.Time, resolved string, err error) {
+	hb := svc.Heartbeat(name)
+	if hb == nil {
+		return time.Time{}, "", fmt.Errorf("%w %q in service %s", ErrUnknown, name, svc.Name)
+	}
+	now := m.clock()
+	expires = now.Add(hb.Expiry())
+	data, _ := json.Marshal(jobData{Service: svc.Name, Name: name, LastPing: now})
+	if err := m.o.Store.PutJob(ctx, store.Job{Kind: JobKind, Key: jobKey(svc.Name, name), Due: expires, Data: data}); err != nil {
+		return time.Time{}, "", err
+	}
+	m.pings.WithLabelValues(svc.Name, name).Inc()
+	resolved, err = m.o.Incidents.ResolveIfOpen(ctx, svc, DedupKey(name), Source, Source)
+	if err != nil {
+		// The ping is stored: a 503 must not say nothing was. A retry
+		// is harmless.
+		if errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrOutcomeUnknown) {
+			err = fmt.Errorf("%w: %w", store.ErrOutcomeUnknown, err)
+		}
+		return time.Time{}, "", fmt.Errorf("the ping is stored, but its incident could not be resolved: %w", err)
+	}
+	if resolved != "" {
+		m.log.Info("heartbeat back: its incident is resolved", "service", svc.Name, "heartbeat", name, "incident", resolved)
+	}
+	return expires, resolved, nil
+}
+
+// Expire is the dispatcher's handler of heartbeat jobs: the heartbeat was
+// not pinged in time, so its incident is raised (or, when it is open, its
+// repeat recorded), and the heartbeat stays watched: while no ping comes,
+// the incident is raised again every interval and grace, so one resolved
+// by hand while the heartbeat is still dead comes back. A heartbeat no
+// longer in the config is dropped.
+func (m *Monitor) Expire(ctx context.Context, j *store.Job) (*store.Job, error) {
+	var d jobData
+	if err := json.Unmarshal(j.Data, &d); err != nil || d.Service == "" || d.Name == "" {
+		m.log.Error("heartbeat job unreadable; dropped", "job", j.Key, "err", err)
+		return nil, nil
+	}
+	cfg := m.o.Config()
+	svc := cfg.Service(d.Service)
+	var hb *policy.Heartbeat
+	if svc != nil {
+		hb = svc.Heartbeat(d.Name)
+	}
+	if hb == nil {
+		m.log.Info("heartbeat no longer in the config; no longer watched", "service", d.Service, "heartbeat", d.Name)
+		return nil, nil
+	}
+	now := m.clock()
+	// The interval may have grown in a reload since the ping.
+	if due := d.ref().Add(hb.Expiry()); due.After(now) {
+		return &store.Job{Due: due, Data: j.Data}, nil
+	}
+	labels := hb.AlertLabels()
+	summary := fmt.Sprintf("Heartbeat %s missed: no ping since %s (expected every %s, grace %s)", hb.Name,
+		d.LastPing.Format(time.RFC3339), hb.Interval, hb.Grace)
+	if d.LastPing.IsZero() {
+		summary = fmt.Sprintf("Heartbeat %s missed: never pinged since pagerd began watching it at %s (expected every %s, grace %s)",
+			hb.Name, d.Since.Format(time.RFC3339), hb.Interval, hb.Grace)
+	}
+	details, _ := json.Marshal(map[string]any{"source": Source, "service": svc.Name, "heartbeat": hb.Name,
+		"last_ping": d.LastPing, "interval": hb.Interval.String(), "grace": hb.Grace.String(),
+		"description": hb.Description, "labels": labels})
+	id, out, err := m.o.Incidents.Trigger(ctx, cfg, incident.Alert{Service: svc, DedupKey: DedupKey(hb.Name), Source: Source,
+		Actor: Source, Labels: []map[string]string{labels}, Titles: []string{summary}, Summary: summary, Details: details})
+	if err != nil {
+		return nil, err
+	}
+	m.misses.WithLabelValues(svc.Name, hb.Name).Inc()
+	if out == store.Created {
+		m.log.Warn("heartbeat missed: incident raised", "service", svc.Name, "heartbeat", hb.Name, "incident", id,
+			"last_ping", d.LastPing)
+		// A ping that came while this ran may have looked for an open
+		// incident before it existed: the job it stored says so.
+		if cur, err := m.o.Store.GetJob(ctx, JobKind, j.Key); err == nil && cur.Version != j.Version {
+			var c jobData
+			if json.Unmarshal(cur.Data, &c) == nil && c.LastPing.After(d.ref()) {
+				if _, err := m.o.Incidents.ResolveIfOpen(ctx, svc, DedupKey(hb.Name), Source, Source); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return &store.Job{Due: now.Add(hb.Expiry()), Data: j.Data}, nil
+}
+
+// Arm starts watching every heartbeat of cfg that is not watched yet (a
+// new one, or every one on a fresh store): it is missed if no ping comes
+// within its interval and grace from now. A heartbeat already watched
+// keeps its expiry; a changed interval applies from its next ping.
+func (m *Monitor) Arm(ctx context.Context, cfg *policy.Config) error {
+	now := m.clock()
+	for _, svc := range cfg.Services {
+		for _, hb := range svc.Heartbeats {
+			key := jobKey(svc.Name, hb.Name)
+			_, err := m.o.Store.GetJob(ctx, JobKind, key)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			data, _ := json.Marshal(jobData{Service: svc.Name, Name: hb.Name, Since: now})
+			if err := m.o.Store.PutJob(ctx, store.Job{Kind: JobKind, Key: key, Due: now.Add(hb.Expiry()), Data: data}); err != nil {
+				return err
+			}
+			m.log.Info("heartbeat watched", "service", svc.Name, "heartbeat", hb.Name, "expires", now.Add(hb.Expiry()))
+		}
+	}
+	return nil
+}

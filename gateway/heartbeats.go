@@ -1,0 +1,73 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/pagerd/pagerd/gateway/heartbeat"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// heartbeatPingPath is where heartbeats are pinged with a service's
+// integration key.
+const heartbeatPingPath = "/api/v1/heartbeats/:name/ping"
+
+// serviceByIntegrationKey finds the service that has this key among its
+// integration keys (Alertmanager, PagerDuty, Opsgenie). Every key of every
+// service is compared, in constant time.
+func serviceByIntegrationKey(c *policy.Config, key string) (*policy.Service, string) {
+	var found *policy.Service
+	var which string
+	for i := range c.Services {
+		in := &c.Services[i].Integrations
+		for _, k := range []struct {
+			name string
+			s    policy.Secret
+		}{{"alertmanager_key", in.AlertmanagerKey}, {"pagerduty_routing_key", in.PagerDutyRoutingKey}, {"opsgenie_key", in.OpsgenieKey}} {
+			if secretEqual(key, k.s) {
+				found, which = &c.Services[i], k.name
+			}
+		}
+	}
+	return found, which
+}
+
+// heartbeatPing is GET|POST /api/v1/heartbeats/<name>/ping: a ping of the
+// heartbeat of the service whose integration key is the bearer token. A
+// body is allowed (an Alertmanager webhook receiver sends its notification)
+// and not read. 200 once the new expiry is stored, with it and the
+// incident the ping resolved, if any.
+func (s *Server) heartbeatPing(c echo.Context) error {
+	cfg := s.config()
+	key := bearer(c.Request())
+	if key == "" {
+		c.Set(ctxKeyName, "none")
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="pagerd"`)
+		return &inputError{http.StatusUnauthorized, "missing Authorization: Bearer <the service's integration key>"}
+	}
+	svc, which := serviceByIntegrationKey(cfg, key)
+	if svc == nil {
+		c.Set(ctxKeyName, "unknown")
+		return &inputError{http.StatusUnauthorized, "unknown integration key"}
+	}
+	c.Set(ctxKeyName, "services["+svc.Name+"].integrations."+which)
+	if !s.allow(cfg, "hb:"+svc.Name) {
+		c.Set(ctxRejected, "over the rate limit (server.rate_limit)")
+		return &inputError{http.StatusServiceUnavailable, "too many pings for service " + svc.Name + " (server.rate_limit); nothing was stored, retry later"}
+	}
+	name := c.Param("name")
+	expires, resolved, err := s.o.Heartbeats.Ping(c.Request().Context(), svc, name)
+	if errors.Is(err, heartbeat.ErrUnknown) {
+		return &inputError{http.StatusNotFound, "service " + svc.Name + " has no heartbeat " + name + " (services[].heartbeats)"}
+	}
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"status": "ok", "service": svc.Name, "heartbeat": name, "expires_at": expires}
+	if resolved != "" {
+		out["resolved"] = resolved
+	}
+	return c.JSON(http.StatusOK, out)
+}

@@ -1,0 +1,188 @@
+package gateway
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/policy"
+)
+
+// hbConfig is ogConfig with two heartbeats on service api and a rule
+// that makes a missed watchdog a P0 (the labels a heartbeat incident
+// carries route it).
+var hbConfig = strings.Replace(ogConfig,
+	"    rules:\n",
+	"    heartbeats:\n"+
+		"      - {name: watchdog, interval: 1m, grace: 30s, labels: {team: sre}}\n"+
+		"      - {name: nightly, interval: 1d}\n"+
+		"    rules:\n"+
+		"      - {name: watchdog-missing, matchers: ['alertname=\"HeartbeatMissing\"', 'heartbeat=\"watchdog\"'], priority: P0}\n", 1)
+
+type pingAnswer struct {
+	Status    string    `json:"status"`
+	Service   string    `json:"service"`
+	Heartbeat string    `json:"heartbeat"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Resolved  string    `json:"resolved"`
+}
+
+func (h *harness) ping(name, key string, want int) pingAnswer {
+	h.t.Helper()
+	r := h.do("POST", "/api/v1/heartbeats/"+name+"/ping", "", "Authorization", "Bearer "+key)
+	if r.code != want {
+		h.t.Fatalf("ping %s: %d %s, want %d", name, r.code, r.body, want)
+	}
+	var a pingAnswer
+	if want == 200 {
+		r.json(h.t, &a)
+	}
+	return a
+}
+
+// pushes counts the pushes the recorder got.
+func (h *harness) pushes() int {
+	n := 0
+	for _, l := range h.rec.lines(fixedNow) {
+		if strings.HasSuffix(l, " push") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestHeartbeatMissedIsPagedOnceAcrossReplicas: a heartbeat pinged and then
+// silent expires at its last ping plus interval and grace, not before;
+// three replicas' dispatchers raise one incident, routed by its labels, and
+// page it once, however long it stays silent; the next ping resolves it.
+// On both stores.
+func TestHeartbeatMissedIsPagedOnceAcrossReplicas(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(hbConfig), replicas(3))
+			if err := h.d.Arm(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			h.clock.Set(fixedNow.Add(10 * time.Second))
+			a := h.ping("watchdog", amKey, 200)
+			expires := fixedNow.Add(10*time.Second + 90*time.Second)
+			if !a.ExpiresAt.Equal(expires) || a.Service != "api" || a.Resolved != "" {
+				t.Fatalf("ping answer %+v, want it to expire at %v", a, expires)
+			}
+			h.step(expires.Add(-time.Millisecond))
+			if n := len(h.list("")); n != 0 {
+				t.Fatalf("%d incidents before the heartbeat expired", n)
+			}
+			h.step(expires)
+			incs := h.list("")
+			if len(incs) != 1 {
+				t.Fatalf("%d incidents when the heartbeat expired, want 1", len(incs))
+			}
+			inc := h.incident(incs[0].ID)
+			if inc.Source != "heartbeat" || inc.Priority != "P0" || inc.Rule != "watchdog-missing" || inc.DedupKey != "hb:watchdog" ||
+				!strings.Contains(inc.Summary, "Heartbeat watchdog missed: no ping since 2025-09-10T06:00:10Z") {
+				t.Fatalf("incident %+v", inc)
+			}
+			for _, want := range []string{`"alertname":"HeartbeatMissing"`, `"heartbeat":"watchdog"`, `"team":"sre"`} {
+				if !strings.Contains(string(inc.Details), want) {
+					t.Errorf("details lack %s: %s", want, inc.Details)
+				}
+			}
+			// Silent for another ten minutes: the expiry comes back every
+			// 1m30s as a repeat of the open incident, never a new page.
+			h.runUntil(expires.Add(10 * time.Minute))
+			if n := len(h.list("")); n != 1 || h.pushes() != 1 {
+				t.Fatalf("after ten silent minutes: %d incidents, %d pushes; want 1 and 1 (the ladder's first step, once)", n, h.pushes())
+			}
+			if metric(t, h.reg, "pagerd_heartbeat_misses_total", "service", "api", "heartbeat", "watchdog") < 2 {
+				t.Error("pagerd_heartbeat_misses_total does not count the expiries")
+			}
+			// Back: the ping resolves it.
+			a = h.ping("watchdog", amKey, 200)
+			if a.Resolved != inc.ID {
+				t.Fatalf("the ping resolved %q, want %s", a.Resolved, inc.ID)
+			}
+			if v := h.incident(inc.ID); v.Status != policy.StatusResolved || v.ResolvedBy != "heartbeat" {
+				t.Fatalf("after the ping: %s by %s", v.Status, v.ResolvedBy)
+			}
+		})
+	}
+}
+
+// TestHeartbeatNeverPinged: a heartbeat pagerd starts watching is missed
+// when no first ping comes within its interval and grace.
+func TestHeartbeatNeverPinged(t *testing.T) {
+	h := newHarness(t, withConfig(hbConfig))
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Set(fixedNow.Add(time.Minute))
+	if err := h.d.Arm(context.Background()); err != nil { // a restart keeps the expiry
+		t.Fatal(err)
+	}
+	h.runUntil(fixedNow.Add(90 * time.Second))
+	incs := h.list("")
+	if len(incs) != 1 || !strings.Contains(incs[0].Summary, "never pinged since pagerd began watching it at 2025-09-10T06:00:00Z") {
+		t.Fatalf("incidents %+v", incs)
+	}
+}
+
+// TestHeartbeatResolvedByHandComesBack: an incident resolved by hand while
+// the heartbeat is still silent is raised again at its next expiry.
+func TestHeartbeatResolvedByHandComesBack(t *testing.T) {
+	h := newHarness(t, withConfig(hbConfig))
+	h.ping("watchdog", amKey, 200)
+	h.runUntil(fixedNow.Add(90 * time.Second))
+	id := h.list("")[0].ID
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", ""); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	h.runUntil(fixedNow.Add(3 * time.Minute))
+	if incs := h.list("?status=triggered"); len(incs) != 1 || incs[0].ID == id {
+		t.Fatalf("still silent after a resolve by hand: %+v, want a new incident", incs)
+	}
+}
+
+// TestHeartbeatRemovedFromConfig: a heartbeat taken out of the config at a
+// reload is no longer watched: its expiry raises nothing.
+func TestHeartbeatRemovedFromConfig(t *testing.T) {
+	h := newHarness(t, withConfig(hbConfig))
+	h.ping("watchdog", amKey, 200)
+	if err := h.reload(strings.Replace(hbConfig, "      - {name: watchdog, interval: 1m, grace: 30s, labels: {team: sre}}\n", "", 1)); err != nil {
+		t.Fatal(err)
+	}
+	h.runUntil(fixedNow.Add(5 * time.Minute))
+	if n := len(h.list("")); n != 0 {
+		t.Fatalf("%d incidents for a heartbeat no longer in the config", n)
+	}
+}
+
+// TestHeartbeatPingAuth: a ping needs one of the service's integration
+// keys (any of them) as bearer; Opsgenie's ping path takes its GenieKey.
+// An Alertmanager webhook notification as the body is fine.
+func TestHeartbeatPingAuth(t *testing.T) {
+	h := newHarness(t, withConfig(hbConfig))
+	for _, key := range []string{amKey, pdKey, ogKey} {
+		h.ping("watchdog", key, 200)
+	}
+	h.ping("watchdog", "", 401)
+	h.ping("watchdog", apiToken, 401)
+	h.ping("watchdog", "batch-key-0000000000000000000000", 404) // batch has no such heartbeat
+	h.ping("nope", amKey, 404)
+	if r := h.do("GET", "/api/v1/heartbeats/watchdog/ping", "", "Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatalf("GET ping: %d %s", r.code, r.body)
+	}
+	body := amPayload("firing", `{}:{alertname="Watchdog"}`, map[string]string{"alertname": "Watchdog", "severity": "none"})
+	if r := h.do("POST", "/api/v1/heartbeats/watchdog/ping", body, "Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatalf("ping with Alertmanager's notification: %d %s", r.code, r.body)
+	}
+	for _, m := range []string{"GET", "POST", "PUT"} {
+		if a := h.og(m, "/v2/heartbeats/watchdog/ping", "", 202); a.Result != "PONG - Heartbeat received" {
+			t.Fatalf("Opsgenie ping: %+v", a)
+		}
+	}
+	if got := metric(t, h.reg, "pagerd_heartbeat_pings_total", "service", "api", "heartbeat", "watchdog"); got != 8 {
+		t.Errorf("pagerd_heartbeat_pings_total = %v, want 8", got)
+	}
+}

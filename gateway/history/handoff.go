@@ -1,0 +1,99 @@
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+	"github.com/pagerd/pagerd/report"
+)
+
+// HandoffPoster posts a schedule's handoff document to the team's channel
+// at the handoff. It is the hook for the chat integration: the Slack
+// wiring (notify/slack) provides one, rendering doc with doc.String() (the
+// schedule's own template) into the channel its config names for the
+// schedule, and the daemon takes it as gateway.Options.PostHandoff. Until
+// something sets it, no handoff job is scheduled and nothing is posted.
+// An error is retried when the job's lease ends, for up to
+// HandoffPostWindow after the handoff.
+type HandoffPoster func(ctx context.Context, schedule string, doc *report.HandoffDoc) error
+
+// HandoffKind is the kind of the store jobs that post handoff documents:
+// one per schedule (the key is its name), due at its next handoff, so each
+// document is posted once across replicas.
+const HandoffKind = "handoff"
+
+// HandoffPostWindow is how long after a handoff its document is still
+// posted: a daemon that was down over a handoff posts it when it is back
+// within the hour, not days later, when it would only mislead.
+const HandoffPostWindow = time.Hour
+
+// Handoffs posts every schedule's handoff document at each of its
+// handoffs, through Post.
+type Handoffs struct {
+	Source Source
+	Jobs   store.Jobs
+	Config func() *policy.Config
+	Now    func() time.Time
+	Post   HandoffPoster
+	Logger *slog.Logger
+}
+
+func (h *Handoffs) defaults() {
+	if h.Now == nil {
+		h.Now = time.Now
+	}
+	if h.Logger == nil {
+		h.Logger = slog.Default()
+	}
+}
+
+// Run is the job's handler (a dispatch.JobHandler): it makes the
+// document of the handoff the job is due at, posts it, and schedules the
+// schedule's next handoff. A schedule no longer in the config has its job
+// dropped.
+func (h *Handoffs) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
+	h.defaults()
+	cfg := h.Config()
+	s := cfg.Schedule(j.Key)
+	if s == nil {
+		h.Logger.Info("handoff: the schedule is no longer in the config; its handoff documents stop", "schedule", j.Key)
+		return nil, nil
+	}
+	at := j.Due
+	next := &store.Job{Due: s.NextHandoff(h.Now())}
+	if h.Now().Sub(at) > HandoffPostWindow {
+		h.Logger.Warn("handoff: document not posted, the handoff is long past", "schedule", j.Key, "handoff", at.UTC().Format(time.RFC3339))
+		return next, nil
+	}
+	doc, err := Handoff(ctx, h.Source, cfg, j.Key, at)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.Post(ctx, j.Key, doc); err != nil {
+		return nil, fmt.Errorf("post the handoff document of %s: %w", j.Key, err)
+	}
+	h.Logger.Info("handoff: document posted", "schedule", j.Key, "handoff", doc.Handoff.UTC().Format(time.RFC3339))
+	return next, nil
+}
+
+// Ensure schedules the next handoff of every schedule in the config that
+// has no job yet (at start, and after a reload adds a schedule).
+func (h *Handoffs) Ensure(ctx context.Context) error {
+	h.defaults()
+	cfg := h.Config()
+	var errs []error
+	for i := range cfg.Schedules {
+		s := &cfg.Schedules[i]
+		_, err := h.Jobs.GetJob(ctx, HandoffKind, s.Name)
+		if errors.Is(err, store.ErrNotFound) {
+			err = h.Jobs.PutJob(ctx, store.Job{Kind: HandoffKind, Key: s.Name, Due: s.NextHandoff(h.Now())})
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

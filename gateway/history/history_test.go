@@ -1,0 +1,218 @@
+package history
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/boltstore"
+	"github.com/pagerd/pagerd/policy"
+	"github.com/pagerd/pagerd/report"
+)
+
+func loadConfig(t *testing.T, name string) *policy.Config {
+	t.Helper()
+	cfg, err := policy.LoadFile("../../configs/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func openStore(t *testing.T) *boltstore.Store {
+	t.Helper()
+	s, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// put stores an incident of service "aion-r-platform" created at `at`,
+// resolved at resolved unless that is zero, with a trigger entry.
+func put(t *testing.T, s store.Store, key string, at, resolved time.Time) string {
+	t.Helper()
+	inc := &store.Incident{ID: store.NewID(store.ShardOf("aion-r-platform", key), at), Service: "aion-r-platform", DedupKey: key,
+		Source: "api", Summary: "incident " + key, CreatedAt: at, UpdatedAt: at, LastSeen: at,
+		State: policy.Incident{Service: "aion-r-platform", Priority: "SEV-2", Status: policy.StatusTriggered, TriggeredAt: at}}
+	inc.State.ID = inc.ID
+	if !resolved.IsZero() {
+		inc.State.Status, inc.State.ResolvedAt, inc.State.ResolvedBy = policy.StatusResolved, resolved, "eng-a"
+	}
+	if _, _, err := s.Trigger(context.Background(), inc, []store.Entry{{At: at, Type: "trigger", Actor: "alertmanager"}}); err != nil {
+		t.Fatal(err)
+	}
+	return inc.ID
+}
+
+// TestParseTime: a date is the date at the time report weeks begin, in
+// their zone, so whole weeks are written as dates; RFC 3339 is taken as
+// it is.
+func TestParseTime(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	aivo, aion := loadConfig(t, "aivo.yaml"), loadConfig(t, "aion-r.yaml")
+	for _, tc := range []struct {
+		cfg  *policy.Config
+		in   string
+		want time.Time
+	}{
+		{aivo, "2025-09-29", time.Date(2025, 9, 29, 8, 0, 0, 0, ny)},
+		{aivo, "2025-11-03", time.Date(2025, 11, 3, 8, 0, 0, 0, ny)}, // after the clocks went back
+		{aion, "2025-10-06", time.Date(2025, 10, 6, 0, 0, 0, 0, time.UTC)},
+		{aion, "2025-10-06T12:30:00+02:00", time.Date(2025, 10, 6, 10, 30, 0, 0, time.UTC)},
+	} {
+		got, err := ParseTime(tc.cfg, tc.in)
+		if err != nil || !got.Equal(tc.want) {
+			t.Errorf("ParseTime(%q) = %s %v, want %s", tc.in, got, err, tc.want)
+		}
+	}
+	if _, err := ParseTime(aivo, "yesterday"); err == nil || !strings.Contains(err.Error(), "neither a date") {
+		t.Errorf("a bad bound: %v", err)
+	}
+}
+
+// TestRetentionRunsInBatchesWithinItsBudget: one run removes a batch at a
+// time and stops when its budget is spent, leaving the job due at once for
+// the rest; the run that finishes schedules the next day's. The cut-off is
+// server.retention before now.
+func TestRetentionRunsInBatchesWithinItsBudget(t *testing.T) {
+	s := openStore(t)
+	cfg := loadConfig(t, "aion-r.yaml") // retention: the 400d default
+	now := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	old := now.Add(-401 * 24 * time.Hour)
+	for i := range 5 {
+		put(t, s, fmt.Sprint("old", i), old.Add(time.Duration(i)*time.Minute), old.Add(time.Hour))
+	}
+	kept := put(t, s, "recent", old, now.Add(-399*24*time.Hour))
+	open := put(t, s, "open", old, time.Time{})
+	r := &Retention{Store: s, Config: func() *policy.Config { return cfg }, Now: func() time.Time { return now }, Batch: 2, Budget: time.Nanosecond}
+	var dues []time.Time
+	for range 3 {
+		next, err := r.Run(context.Background(), &store.Job{Kind: RetentionKind, Key: RetentionKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dues = append(dues, next.Due)
+	}
+	if want := []time.Time{now, now, now.Add(24 * time.Hour)}; fmt.Sprint(dues) != fmt.Sprint(want) {
+		t.Fatalf("next runs %v, want %v", dues, want)
+	}
+	var left []string
+	_ = s.History(context.Background(), time.Time{}, time.Time{}, func(inc *store.Incident, _ []store.Entry) error {
+		left = append(left, inc.ID)
+		return nil
+	})
+	if len(left) != 2 || !strings.Contains(strings.Join(left, " "), kept) || !strings.Contains(strings.Join(left, " "), open) {
+		t.Fatalf("left %v, want the recent and the open incident", left)
+	}
+	if got := Cutoff(cfg, now); !got.Equal(now.Add(-400 * 24 * time.Hour)) {
+		t.Errorf("cut-off %s", got)
+	}
+}
+
+// failingExpire is a store whose Expire fails.
+type failingExpire struct{ *boltstore.Store }
+
+func (failingExpire) Expire(context.Context, time.Time, int) (int, bool, error) {
+	return 0, false, fmt.Errorf("%w: disk gone", store.ErrUnavailable)
+}
+
+// TestRetentionErrorLeavesTheJobToItsLease: a store that refuses makes the
+// run fail, so the job comes back when its lease ends.
+func TestRetentionErrorLeavesTheJobToItsLease(t *testing.T) {
+	cfg := loadConfig(t, "aion-r.yaml")
+	r := &Retention{Store: failingExpire{openStore(t)}, Config: func() *policy.Config { return cfg }}
+	if next, err := r.Run(context.Background(), &store.Job{}); err == nil || next != nil {
+		t.Fatalf("Run = %v, %v", next, err)
+	}
+}
+
+// TestHandoffReadsWhatIsOpenAtItsTime: a handoff document made six hours
+// after the handoff lists what is open then: an incident opened six weeks
+// before and still open (read from the open index) and one opened after
+// the handoff, not one resolved long ago; its week is the one before the
+// handoff.
+func TestHandoffReadsWhatIsOpenAtItsTime(t *testing.T) {
+	s := openStore(t)
+	cfg := loadConfig(t, "aion-r.yaml")
+	handoff := time.Date(2025, 10, 13, 0, 0, 0, 0, time.UTC) // a Monday
+	long := handoff.Add(-6 * 7 * 24 * time.Hour)
+	stale := put(t, s, "stale", long, time.Time{})
+	put(t, s, "done", long, long.Add(time.Hour))
+	put(t, s, "week", handoff.Add(-2*24*time.Hour), handoff.Add(-47*time.Hour))
+	later := put(t, s, "later", handoff.Add(time.Hour), time.Time{})
+	doc, err := Handoff(context.Background(), Store{Store: s}, cfg, "aion-r-oncall", handoff.Add(6*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var open []string
+	for _, o := range doc.Open {
+		open = append(open, o.ID)
+	}
+	if !doc.Handoff.Equal(handoff) || doc.Incidents != 1 || fmt.Sprint(open) != fmt.Sprint([]string{stale, later}) {
+		t.Fatalf("handoff %s, %d incidents in the week, open %v (want %s and %s)", doc.Handoff, doc.Incidents, open, stale, later)
+	}
+}
+
+// TestRemoteReadsTheStreamAndSaysWhenItIsCut: the client reads the
+// history stream line by line; an error answer says the server's reason;
+// a stream cut short is an error, not a short history.
+func TestRemoteReadsTheStreamAndSaysWhenItIsCut(t *testing.T) {
+	inc := report.Incident{ID: "00-a", Service: "api", Status: "resolved", CreatedAt: time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)}
+	line, _ := json.Marshal(inc)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != HistoryPath || r.Header.Get("Authorization") != "Bearer tok" {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"API token required"}`))
+			return
+		}
+		if r.URL.Query().Get("open") != "true" || r.URL.Query().Get("from") != "2025-09-08T00:00:00Z" {
+			t.Errorf("query %s", r.URL.RawQuery)
+		}
+		w.Header().Set("Content-Type", NDJSON)
+		_, _ = w.Write(append(line, '\n'))
+		_, _ = w.Write(append(line, '\n'))
+		if r.URL.Query().Get("to") == "2025-09-15T00:00:00Z" {
+			return
+		}
+		_, _ = w.Write(line[:10])
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	}))
+	defer srv.Close()
+	from := time.Date(2025, 9, 8, 0, 0, 0, 0, time.UTC)
+	read := func(r Remote, to time.Time) (int, error) {
+		n := 0
+		err := r.Incidents(context.Background(), from, to, true, func(got *report.Incident) error {
+			if got.ID != "00-a" || !got.CreatedAt.Equal(inc.CreatedAt) {
+				t.Errorf("read %+v", got)
+			}
+			n++
+			return nil
+		})
+		return n, err
+	}
+	if n, err := read(Remote{URL: srv.URL, Token: "tok"}, from.Add(7*24*time.Hour)); err != nil || n != 2 {
+		t.Errorf("whole stream: %d, %v", n, err)
+	}
+	if n, err := read(Remote{URL: srv.URL, Token: "tok"}, from.Add(8*24*time.Hour)); err == nil || !strings.Contains(err.Error(), "cut off") || n != 2 {
+		t.Errorf("cut stream: %d, %v", n, err)
+	}
+	if _, err := read(Remote{URL: srv.URL + "/", Token: "bad"}, from.Add(7*24*time.Hour)); err == nil ||
+		!strings.Contains(err.Error(), "401 Unauthorized: API token required") {
+		t.Errorf("refused: %v", err)
+	}
+	stop := errors.New("stop")
+	if err := (Remote{URL: srv.URL, Token: "tok"}).Incidents(context.Background(), from, from.Add(7*24*time.Hour), true,
+		func(*report.Incident) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("the reader's error: %v", err)
+	}
+}

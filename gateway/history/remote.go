@@ -1,0 +1,138 @@
+package history
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pagerd/pagerd/report"
+)
+
+// HistoryPath is the API route that streams the incident history a report
+// reads: GET with from and to (RFC 3339) and open=true for the incidents
+// still open from before from; the answer is one incident per line
+// (report.Incident's JSON, the incident API's form), oldest first.
+const HistoryPath = "/api/v1/reports/history"
+
+// NDJSON is the history stream's content type.
+const NDJSON = "application/x-ndjson"
+
+// Remote is a Source on a running pagerd: its history stream, read with an
+// API token (any role).
+type Remote struct {
+	// URL is the pagerd's base URL, like https://pagerd.example.com.
+	URL   string
+	Token string
+	// Client carries the request (default: one that bounds connecting and
+	// the wait for the answer's first byte, not how long the stream takes).
+	Client *http.Client
+}
+
+var _ Source = Remote{}
+
+// HandoffPath is the API route that answers a schedule's handoff
+// document, made by the daemon with its config: GET with schedule, at
+// (RFC 3339, default now) and format (text, the schedule's template, or
+// json).
+const HandoffPath = "/api/v1/reports/handoff"
+
+// client is the HTTP client of r.
+func (r Remote) client() *http.Client {
+	if r.Client != nil {
+		return r.Client
+	}
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+	}}
+}
+
+// get sends a GET of path with the query and the token, and returns the
+// answer if it is a 200; what the daemon said otherwise.
+func (r Remote) get(ctx context.Context, what, path string, q url.Values, accept string) (*http.Response, error) {
+	u := strings.TrimRight(r.URL, "/") + path + "?" + q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("--server %q: %w", r.URL, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+r.Token)
+	req.Header.Set("Accept", accept)
+	resp, err := r.client().Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s from %s: %w", what, r.URL, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		msg := strings.TrimSpace(string(body))
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+			msg = e.Error
+		}
+		return nil, fmt.Errorf("%s from %s: %s: %s", what, r.URL, resp.Status, msg)
+	}
+	return resp, nil
+}
+
+// Handoff writes the handoff document the daemon makes for the schedule
+// at `at` (zero: the daemon's now) to w, as format (text or json).
+func (r Remote) Handoff(ctx context.Context, w io.Writer, schedule string, at time.Time, format string) error {
+	q := url.Values{}
+	if schedule != "" {
+		q.Set("schedule", schedule)
+	}
+	if !at.IsZero() {
+		q.Set("at", at.Format(time.RFC3339Nano))
+	}
+	q.Set("format", format)
+	resp, err := r.get(ctx, "handoff document", HandoffPath, q, "*/*")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("handoff document from %s cut off: %w", r.URL, err)
+	}
+	return nil
+}
+
+// Incidents streams the history from the API, fn called as each incident
+// arrives.
+func (r Remote) Incidents(ctx context.Context, since, until time.Time, open bool, fn func(*report.Incident) error) error {
+	q := url.Values{}
+	q.Set("from", since.UTC().Format(time.RFC3339Nano))
+	q.Set("to", until.UTC().Format(time.RFC3339Nano))
+	if open {
+		q.Set("open", "true")
+	}
+	resp, err := r.get(ctx, "history", HistoryPath, q, NDJSON)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var inc report.Incident
+		err := dec.Decode(&inc)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("history from %s cut off: %w", r.URL, err)
+		}
+		if err := fn(&inc); err != nil {
+			return err
+		}
+	}
+}

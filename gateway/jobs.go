@@ -1,0 +1,71 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/heartbeat"
+	"github.com/pagerd/pagerd/gateway/maintenance"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// armJobs stores the jobs every config taken into use needs (its new
+// heartbeats' first expiries, its maintenance windows' starts and ends),
+// retrying with backoff while the store refuses, until a newer config
+// replaces it or ctx ends. Every replica does it; the jobs are keyed, so
+// doing it twice stores them once.
+func (d *Daemon) armJobs(ctx context.Context) {
+	wait := 100 * time.Millisecond
+	for {
+		var cfg *policy.Config
+		select {
+		case <-ctx.Done():
+			return
+		case cfg = <-d.arm:
+		}
+		for {
+			err := d.armConfig(ctx, cfg)
+			if err == nil {
+				wait = 100 * time.Millisecond
+				break
+			}
+			d.log.Warn("heartbeats and maintenance windows not armed yet; retrying", "err", err, "retry_in", wait)
+			select {
+			case <-ctx.Done():
+				return
+			case cfg = <-d.arm: // a newer config: arm that one
+			case <-time.After(wait):
+			}
+			wait = min(wait*2, 5*time.Second)
+		}
+	}
+}
+
+// armConfig stores the jobs of one config.
+func (d *Daemon) armConfig(ctx context.Context, cfg *policy.Config) error {
+	actx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	if err := d.heartbeats.Arm(actx, cfg); err != nil {
+		return err
+	}
+	if err := d.notices.Arm(actx); err != nil {
+		return err
+	}
+	return d.windows.Arm(actx, cfg)
+}
+
+// Arm stores the jobs of the config in force (as Run does at start and at
+// every reload), for tests and tools that do not Run the daemon.
+func (d *Daemon) Arm(ctx context.Context) error {
+	select {
+	case <-d.arm:
+	default:
+	}
+	return d.armConfig(ctx, d.cfg.Load())
+}
+
+// Heartbeats is the daemon's heartbeat monitor.
+func (d *Daemon) Heartbeats() *heartbeat.Monitor { return d.heartbeats }
+
+// Maintenance is the daemon's maintenance windows.
+func (d *Daemon) Maintenance() *maintenance.Windows { return d.windows }

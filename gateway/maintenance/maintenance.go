@@ -1,0 +1,649 @@
+// Package maintenance keeps the maintenance windows: the ones written in
+// the config (scheduled) and the ones made at run time through the API
+// (ad hoc or scheduled), kept as store documents (kind "maintenance") that
+// every replica sees. An alert a window covers opens its incident as
+// usual, recorded, but pages nobody (the incident service asks Hold); a
+// window that starts stops the pending pages of the open incidents it
+// covers, and each incident it holds carries the window's end as a
+// deadline of its own, at which, still triggered, it is paged as new. The
+// start of a window, and its early end when it is deleted, are store jobs
+// (kind "maintenance") fired once across replicas by the dispatchers.
+package maintenance
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/incident"
+	"github.com/pagerd/pagerd/gateway/ingest"
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// Kinds of the store documents and jobs of maintenance windows.
+const (
+	DocKind = "maintenance"
+	JobKind = "maintenance"
+)
+
+// Actor is who the timeline says held and released incidents.
+const Actor = "maintenance"
+
+// Errors of Add and Delete.
+var (
+	// ErrNotFound: no window with that id.
+	ErrNotFound = errors.New("no maintenance window with that id")
+	// ErrInConfig: the window is written in the config; only the config
+	// changes it.
+	ErrInConfig = errors.New("the window is written in the config: remove it there and reload")
+	// ErrBadInput: a window that can never be made as asked; the error
+	// says why.
+	ErrBadInput = errors.New("bad maintenance window")
+)
+
+// Window is a maintenance window as the API shows it and the store keeps
+// it: what it covers (Services and Matchers, policy.Coverage), when, and
+// who made it why.
+type Window struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name,omitempty"`
+	Services  []string  `json:"services,omitempty"`
+	Matchers  []string  `json:"matchers,omitempty"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Reason    string    `json:"reason,omitempty"`
+	CreatedBy string    `json:"created_by,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	// Source is "config" or "api".
+	Source   string `json:"source"`
+	coverage policy.Coverage
+}
+
+// Active reports whether the window is in force at t.
+func (w *Window) Active(t time.Time) bool { return !t.Before(w.Start) && t.Before(w.End) }
+
+// State is "scheduled", "active" or "ended" at t.
+func (w *Window) State(t time.Time) string {
+	switch {
+	case t.Before(w.Start):
+		return "scheduled"
+	case t.Before(w.End):
+		return "active"
+	}
+	return "ended"
+}
+
+// Covers reports whether an alert of the service with the label sets is in
+// the window's scope (policy.Coverage).
+func (w *Window) Covers(service string, sets []map[string]string) bool {
+	return w.coverage.Covers(service, sets)
+}
+
+// hold is the window as it holds an incident.
+func (w *Window) hold() *policy.Hold {
+	return &policy.Hold{ID: w.ID, Name: w.Name, Until: w.End}
+}
+
+// fromConfig is a window of the config as a Window.
+func fromConfig(c *policy.MaintenanceWindow) Window {
+	return Window{ID: c.ID(), Name: c.Name, Services: c.Services, Matchers: c.Matchers, Start: c.From(), End: c.Until(),
+		Reason: c.Reason, Source: "config", coverage: c.Coverage()}
+}
+
+// Options configure Windows.
+type Options struct {
+	Store     store.Store
+	Config    func() *policy.Config
+	Incidents *incident.Service
+	Logger    *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Wake, when set, makes the dispatchers look at once: a deleted
+	// window's end is due now.
+	Wake func()
+	// CacheFor is how long the windows read from the store are trusted
+	// before they are read again (default 1s): the alert path reads them
+	// from memory. A window made or deleted on another replica takes
+	// effect here within it; the start and end jobs sweep a second time
+	// after Settle, for incidents opened meanwhile.
+	CacheFor time.Duration
+}
+
+// Windows keeps the maintenance windows.
+type Windows struct {
+	o   Options
+	log *slog.Logger
+
+	mu      sync.Mutex
+	cached  []Window
+	readAt  time.Time // real time, for the cache
+	version int64
+	// prev are the config's windows as last armed, to notice one removed
+	// or changed at a reload.
+	prev map[string]Window
+}
+
+// New makes Windows.
+func New(o Options) *Windows {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.CacheFor <= 0 {
+		o.CacheFor = time.Second
+	}
+	return &Windows{o: o, log: o.Logger}
+}
+
+// Settle is how long after a window starts or ends its jobs sweep the open
+// incidents again: longer than the cache and a request's wait for the
+// store together, so an alert decided on a stale view on some replica is
+// caught.
+func (w *Windows) Settle() time.Duration { return 2*w.o.CacheFor + 5*time.Second }
+
+func (w *Windows) clock() time.Time { return w.o.Now().UTC().Truncate(time.Millisecond) }
+
+// stored returns the windows kept in the store, from the cache when it is
+// fresh. When the store does not answer, the last windows read are used
+// (a window's times still apply exactly), and the error is returned with
+// them.
+func (w *Windows) stored(ctx context.Context, fresh bool) ([]Window, int64, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !fresh && !w.readAt.IsZero() && time.Since(w.readAt) < w.o.CacheFor {
+		return w.cached, w.version, nil
+	}
+	docs, ver, err := w.o.Store.ListDocs(ctx, DocKind)
+	if err != nil {
+		return w.cached, w.version, err
+	}
+	out := make([]Window, 0, len(docs))
+	for id, b := range docs {
+		var win Window
+		if err := json.Unmarshal(b, &win); err != nil {
+			w.log.Error("maintenance window unreadable; ignored", "window", id, "err", err)
+			continue
+		}
+		cv, err := policy.NewCoverage(win.Services, win.Matchers)
+		if err != nil {
+			w.log.Error("maintenance window unreadable; ignored", "window", id, "err", err)
+			continue
+		}
+		win.coverage = cv
+		out = append(out, win)
+	}
+	w.cached, w.version, w.readAt = out, ver, time.Now()
+	return out, ver, nil
+}
+
+// invalidate makes the next read go to the store.
+func (w *Windows) invalidate() {
+	w.mu.Lock()
+	w.readAt = time.Time{}
+	w.mu.Unlock()
+}
+
+// all are the config's windows and the stored ones.
+func (w *Windows) all(ctx context.Context, fresh bool) ([]Window, error) {
+	st, _, err := w.stored(ctx, fresh)
+	cfg := w.o.Config()
+	out := make([]Window, 0, len(cfg.Maintenance)+len(st))
+	for i := range cfg.Maintenance {
+		out = append(out, fromConfig(&cfg.Maintenance[i]))
+	}
+	return append(out, st...), err
+}
+
+// Hold is the window that holds a new incident of the service with these
+// label sets at t: of the windows in force that cover it, the one that
+// ends last; nil when none does. It reads the windows from memory (the
+// store at most once per CacheFor); when the store cannot be read and no
+// windows were ever read, nothing is held: an alert pages rather than be
+// lost in a window nobody can see.
+func (w *Windows) Hold(ctx context.Context, service string, sets []map[string]string, at time.Time) *policy.Hold {
+	ws, err := w.all(ctx, false)
+	if err != nil {
+		w.log.Warn("maintenance windows not read; the last ones read apply", "err", err)
+	}
+	return covering(ws, service, sets, at, "")
+}
+
+// covering is the window of ws, other than except, in force at t that
+// covers the alert and ends last.
+func covering(ws []Window, service string, sets []map[string]string, at time.Time, except string) *policy.Hold {
+	var best *Window
+	for i := range ws {
+		win := &ws[i]
+		if win.ID == except || !win.Active(at) || !win.Covers(service, sets) {
+			continue
+		}
+		if best == nil || win.End.After(best.End) {
+			best = win
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	return best.hold()
+}
+
+// List returns every window, the config's first, then the API's by start.
+func (w *Windows) List(ctx context.Context) ([]Window, error) {
+	ws, err := w.all(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(ws, func(i, j int) bool {
+		if (ws[i].Source == "config") != (ws[j].Source == "config") {
+			return ws[i].Source == "config"
+		}
+		return ws[i].Start.Before(ws[j].Start)
+	})
+	return ws, nil
+}
+
+// Request is a window to make: Services and/or Matchers; Start (default
+// now) and End, or a Duration from Start.
+type Request struct {
+	Name     string   `json:"name"`
+	Services []string `json:"services"`
+	Matchers []string `json:"matchers"`
+	Start    string   `json:"start"`
+	End      string   `json:"end"`
+	Duration string   `json:"duration"`
+	Reason   string   `json:"reason"`
+}
+
+// maxAhead is how far ahead a window may be scheduled.
+const maxAhead = 366 * 24 * time.Hour
+
+func bad(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
+}
+
+// window checks a request and makes its window.
+func (w *Windows) window(req Request, actor string, now time.Time) (Window, error) {
+	cfg := w.o.Config()
+	for _, s := range req.Services {
+		if cfg.Service(s) == nil {
+			return Window{}, bad("services: no service %q is in the config", s)
+		}
+	}
+	cv, err := policy.NewCoverage(req.Services, req.Matchers)
+	if err != nil {
+		return Window{}, bad("%v", err)
+	}
+	if len(req.Name) > 200 || len(req.Reason) > 2000 {
+		return Window{}, bad("name is at most 200 bytes and reason at most 2000")
+	}
+	start := now
+	if req.Start != "" {
+		if start, err = time.Parse(time.RFC3339, req.Start); err != nil {
+			return Window{}, bad("start %q: use RFC 3339, like 2025-10-13T22:00:00Z", req.Start)
+		}
+	}
+	var end time.Time
+	switch {
+	case req.End != "" && req.Duration != "":
+		return Window{}, bad("give end or duration, not both")
+	case req.End != "":
+		if end, err = time.Parse(time.RFC3339, req.End); err != nil {
+			return Window{}, bad("end %q: use RFC 3339, like 2025-10-14T02:00:00Z", req.End)
+		}
+	case req.Duration != "":
+		d, err := policy.ParseDuration(req.Duration)
+		if err != nil || d <= 0 {
+			return Window{}, bad("duration %q: a duration like 30m or 2h", req.Duration)
+		}
+		end = start.Add(d)
+	default:
+		return Window{}, bad("give end (RFC 3339) or duration (like 90m)")
+	}
+	switch {
+	case !end.After(start):
+		return Window{}, bad("end must be after start")
+	case !end.After(now):
+		return Window{}, bad("the window would be over already (end %s)", end.UTC().Format(time.RFC3339))
+	case end.Sub(start) > policy.MaxMaintenance:
+		return Window{}, bad("a window may last at most %s", policy.Duration(policy.MaxMaintenance))
+	case start.Sub(now) > maxAhead:
+		return Window{}, bad("a window may start at most a year ahead")
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return Window{ID: "mw-" + hex.EncodeToString(b[:]), Name: strings.TrimSpace(req.Name), Services: slices.Clone(req.Services),
+		Matchers: slices.Clone(req.Matchers), Start: start.UTC().Truncate(time.Second), End: end.UTC().Truncate(time.Second),
+		Reason: req.Reason, CreatedBy: actor, CreatedAt: now, Source: "api", coverage: cv}, nil
+}
+
+// putDocs writes and deletes window documents, reading the kind's version
+// again when another writer got there first.
+func (w *Windows) putDocs(ctx context.Context, put map[string][]byte, del []string) error {
+	for attempt := 0; ; attempt++ {
+		_, ver, err := w.stored(ctx, true)
+		if err != nil {
+			return err
+		}
+		_, err = w.o.Store.PutDocs(ctx, DocKind, ver, put, del)
+		if errors.Is(err, store.ErrConflict) && attempt < 10 {
+			continue
+		}
+		w.invalidate()
+		return err
+	}
+}
+
+// jobData says what a window's job does: start or end it, and which
+// sweep this is (a second one follows after Settle).
+type jobData struct {
+	Op   string `json:"op"`
+	Pass int    `json:"pass,omitempty"`
+	// Done marks a start job whose sweeps are over: it stays until the
+	// window ends, so a restart does not sweep again.
+	Done bool `json:"done,omitempty"`
+	// Name is the window's, for the timeline of a window already gone.
+	Name string `json:"name,omitempty"`
+}
+
+func startKey(id string) string { return "start/" + id }
+func endKey(id string) string   { return "end/" + id }
+
+func (w *Windows) putJob(ctx context.Context, key string, due time.Time, d jobData) error {
+	b, _ := json.Marshal(d)
+	return w.o.Store.PutJob(ctx, store.Job{Kind: JobKind, Key: key, Due: due, Data: b})
+}
+
+// Add makes a window from the request, stored before it returns with the
+// jobs that start it (now, for one in force already) and end it.
+func (w *Windows) Add(ctx context.Context, req Request, actor string) (*Window, error) {
+	now := w.clock()
+	win, err := w.window(req, actor, now)
+	if err != nil {
+		return nil, err
+	}
+	doc, _ := json.Marshal(win)
+	if err := w.putDocs(ctx, map[string][]byte{win.ID: doc}, nil); err != nil {
+		return nil, err
+	}
+	start := win.Start
+	if start.Before(now) {
+		start = now
+	}
+	err = w.putJob(ctx, startKey(win.ID), start, jobData{Op: "start", Name: win.Name})
+	if err == nil {
+		err = w.putJob(ctx, endKey(win.ID), win.End, jobData{Op: "end", Name: win.Name})
+	}
+	if err != nil {
+		// Without its jobs the window would hold new alerts but never
+		// stop the pages of open incidents: take it back.
+		if derr := w.putDocs(ctx, nil, []string{win.ID}); derr != nil {
+			return nil, fmt.Errorf("%w: %w: the window may have been stored without its start: %v", store.ErrUnavailable, store.ErrOutcomeUnknown, err)
+		}
+		return nil, err
+	}
+	if !start.After(now) && w.o.Wake != nil {
+		w.o.Wake()
+	}
+	w.log.Info("maintenance window added", "window", win.ID, "name", win.Name, "covers", win.coverage.String(),
+		"start", win.Start, "end", win.End, "actor", actor)
+	return &win, nil
+}
+
+// Delete ends a window made through the API now: the incidents it holds
+// are released (paged as new when still triggered), unless another window
+// still covers them. A window of the config is ErrInConfig.
+func (w *Windows) Delete(ctx context.Context, id, actor string) (*Window, error) {
+	if w.o.Config().MaintenanceWindow(id) != nil {
+		return nil, ErrInConfig
+	}
+	ws, _, err := w.stored(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(ws, func(win Window) bool { return win.ID == id })
+	if i < 0 {
+		return nil, ErrNotFound
+	}
+	win := ws[i]
+	now := w.clock()
+	// The end, stored first: once it is, the window is certain to end, and
+	// its job removes the document too.
+	if err := w.putJob(ctx, endKey(id), now, jobData{Op: "end", Name: win.Name}); err != nil {
+		return nil, err
+	}
+	if err := w.putDocs(ctx, nil, []string{id}); err != nil {
+		w.log.Warn("maintenance window deleted; its document goes with its end job", "window", id, "err", err)
+	}
+	if err := w.o.Store.DeleteJob(ctx, JobKind, startKey(id)); err != nil {
+		w.log.Warn("maintenance window deleted; its start job was not (it finds no window)", "window", id, "err", err)
+	}
+	if w.o.Wake != nil {
+		w.o.Wake()
+	}
+	w.log.Info("maintenance window deleted", "window", id, "name", win.Name, "actor", actor)
+	if win.End.After(now) {
+		win.End = now
+	}
+	return &win, nil
+}
+
+// Job is the dispatcher's handler of maintenance jobs: a window's start
+// holds the open incidents it covers; its end (at its time, or now when it
+// is deleted or changed in the config) releases the incidents it holds, and
+// removes its document. Each sweeps twice, Settle apart.
+func (w *Windows) Job(ctx context.Context, j *store.Job) (*store.Job, error) {
+	var d jobData
+	_ = json.Unmarshal(j.Data, &d)
+	op, id, ok := strings.Cut(j.Key, "/")
+	if !ok {
+		w.log.Error("maintenance job unreadable; dropped", "job", j.Key)
+		return nil, nil
+	}
+	now := w.clock()
+	ws, err := w.all(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	var win *Window
+	for i := range ws {
+		if ws[i].ID == id {
+			win = &ws[i]
+		}
+	}
+	switch op {
+	case "start":
+		if win == nil || !now.Before(win.End) || d.Done {
+			return nil, nil
+		}
+		if err := w.sweepHold(ctx, win); err != nil {
+			return nil, err
+		}
+		if d.Pass == 0 {
+			d.Pass = 1
+			b, _ := json.Marshal(d)
+			return &store.Job{Due: now.Add(w.Settle()), Data: b}, nil
+		}
+		d.Done = true
+		b, _ := json.Marshal(d)
+		return &store.Job{Due: win.End, Data: b}, nil
+	case "end":
+		// A window of the API ends for good. One of the config changed at a
+		// reload and still in force stays in ws: its incidents are handed
+		// to it as it is now.
+		if win != nil && win.Source == "api" {
+			if err := w.putDocs(ctx, nil, []string{id}); err != nil {
+				return nil, err
+			}
+			ws = slices.DeleteFunc(ws, func(x Window) bool { return x.ID == id })
+		}
+		if err := w.sweepRelease(ctx, id, d.Name, ws, now); err != nil {
+			return nil, err
+		}
+		if d.Pass == 0 {
+			d.Pass = 1
+			b, _ := json.Marshal(d)
+			return &store.Job{Due: now.Add(w.Settle()), Data: b}, nil
+		}
+		return nil, nil
+	}
+	w.log.Error("maintenance job of an unknown kind; dropped", "job", j.Key)
+	return nil, nil
+}
+
+// openIncidents calls f with every open incident of the services (of
+// every service when none is named).
+func (w *Windows) openIncidents(ctx context.Context, services []string, f func(*store.Incident) error) error {
+	if len(services) == 0 {
+		services = []string{""}
+	}
+	for _, svc := range services {
+		for _, st := range []policy.Status{policy.StatusTriggered, policy.StatusAcknowledged} {
+			filter := store.Filter{Service: svc, Status: st, Limit: 1000}
+			for {
+				incs, err := w.o.Incidents.List(ctx, filter)
+				if err != nil {
+					return err
+				}
+				for _, inc := range incs {
+					if err := f(inc); err != nil {
+						return err
+					}
+				}
+				if len(incs) < filter.Limit {
+					break
+				}
+				cur := store.CursorOf(incs[len(incs)-1])
+				filter.After = &cur
+			}
+		}
+	}
+	return nil
+}
+
+// sweepHold holds the open incidents the window covers. An incident whose
+// stored details cannot tell every alert's labels is not held: it pages.
+func (w *Windows) sweepHold(ctx context.Context, win *Window) error {
+	held := 0
+	err := w.openIncidents(ctx, win.Services, func(inc *store.Incident) error {
+		if h := inc.State.Maintenance; h != nil && !win.End.After(h.Until) {
+			return nil
+		}
+		sets, complete := ingest.LabelSets(inc.Details)
+		if !complete || !win.Covers(inc.Service, sets) {
+			return nil
+		}
+		_, acts, err := w.o.Incidents.Apply(ctx, inc.ID, policy.Event{Kind: policy.EventHold, Hold: win.hold(), Actor: Actor})
+		if err != nil && !errors.Is(err, incident.ErrAlreadyResolved) {
+			return err
+		}
+		if len(acts) > 0 {
+			held++
+		}
+		return nil
+	})
+	if held > 0 {
+		w.log.Info("maintenance window started: incidents held", "window", win.ID, "incidents", held)
+	}
+	return err
+}
+
+// sweepRelease releases the open incidents the window id holds, handing
+// each to another window of ws that still covers it, if one does.
+func (w *Windows) sweepRelease(ctx context.Context, id, name string, ws []Window, now time.Time) error {
+	released := 0
+	err := w.openIncidents(ctx, nil, func(inc *store.Incident) error {
+		h := inc.State.Maintenance
+		if h == nil || h.ID != id {
+			return nil
+		}
+		var then *policy.Hold
+		if sets, complete := ingest.LabelSets(inc.Details); complete {
+			then = covering(ws, inc.Service, sets, now, "")
+		}
+		ended := &policy.Hold{ID: id, Name: name}
+		_, acts, err := w.o.Incidents.Apply(ctx, inc.ID, policy.Event{Kind: policy.EventRelease, Hold: ended, Then: then, Actor: Actor})
+		if err != nil && !errors.Is(err, incident.ErrAlreadyResolved) {
+			return err
+		}
+		if len(acts) > 0 {
+			released++
+		}
+		return nil
+	})
+	if released > 0 {
+		w.log.Info("maintenance window ended: incidents released", "window", id, "incidents", released)
+	}
+	return err
+}
+
+// Arm stores the jobs of the config's windows: a window's start (now, for
+// one in force already, unless it was swept before) and its end. A window
+// removed from the config or changed since the last Arm is ended now (its
+// incidents released, or held as it is now), and started again when it
+// is still in force.
+func (w *Windows) Arm(ctx context.Context, cfg *policy.Config) error {
+	now := w.clock()
+	cur := map[string]Window{}
+	for i := range cfg.Maintenance {
+		win := fromConfig(&cfg.Maintenance[i])
+		cur[win.ID] = win
+	}
+	w.mu.Lock()
+	prev := w.prev
+	w.mu.Unlock()
+	for id, old := range prev {
+		win, kept := cur[id]
+		if kept && same(old, win) {
+			continue
+		}
+		if err := w.putJob(ctx, endKey(id), now, jobData{Op: "end", Name: old.Name}); err != nil {
+			return err
+		}
+		if kept {
+			if err := w.o.Store.DeleteJob(ctx, JobKind, startKey(id)); err != nil {
+				return err
+			}
+		}
+	}
+	for id, win := range cur {
+		if !win.End.After(now) {
+			continue
+		}
+		if _, err := w.o.Store.GetJob(ctx, JobKind, startKey(id)); errors.Is(err, store.ErrNotFound) {
+			start := win.Start
+			if start.Before(now) {
+				start = now
+			}
+			if err := w.putJob(ctx, startKey(id), start, jobData{Op: "start", Name: win.Name}); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
+	}
+	w.mu.Lock()
+	w.prev = cur
+	w.mu.Unlock()
+	if w.o.Wake != nil {
+		w.o.Wake()
+	}
+	return nil
+}
+
+// same reports whether a config window is unchanged.
+func same(a, b Window) bool {
+	return a.Start.Equal(b.Start) && a.End.Equal(b.End) && slices.Equal(a.Services, b.Services) && slices.Equal(a.Matchers, b.Matchers) &&
+		a.Name == b.Name
+}

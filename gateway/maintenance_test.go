@@ -1,0 +1,321 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/policy"
+)
+
+// mwConfig is testConfig with a viewer token and a scheduled maintenance
+// window of service api for alerts of team db, an hour after the clock's
+// start, for an hour.
+var mwConfig = strings.Replace(testConfig, "api:\n  tokens:\n", "api:\n  tokens:\n    - {name: looker, token: viewer-token-0123456789, role: viewer}\n", 1) + `
+maintenance:
+  - name: db-upgrade
+    services: [api]
+    matchers: ['team="db"']
+    start: 2025-09-10T07:00:00Z
+    end: 2025-09-10T08:00:00Z
+    reason: Postgres 17
+`
+
+type mwView struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Services []string  `json:"services"`
+	Matchers []string  `json:"matchers"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Source   string    `json:"source"`
+	State    string    `json:"state"`
+	Created  string    `json:"created_by"`
+}
+
+func (h *harness) addWindow(body string, want int) mwView {
+	h.t.Helper()
+	r := h.api("POST", "/api/v1/maintenance", body)
+	if r.code != want {
+		h.t.Fatalf("add window: %d %s, want %d", r.code, r.body, want)
+	}
+	var v mwView
+	if want == 201 {
+		r.json(h.t, &v)
+	}
+	return v
+}
+
+func (h *harness) windows() []mwView {
+	h.t.Helper()
+	r := h.api("GET", "/api/v1/maintenance", "")
+	if r.code != 200 {
+		h.t.Fatalf("list windows: %d %s", r.code, r.body)
+	}
+	var out struct{ Windows []mwView }
+	r.json(h.t, &out)
+	return out.Windows
+}
+
+// fireLabels posts one firing alert of group g with the labels to
+// service api and returns its incident.
+func fireLabels(h *harness, g string, labels map[string]string) string {
+	h.t.Helper()
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", g, labels), "Authorization", "Bearer "+amKey)
+	if r.code != 200 {
+		h.t.Fatalf("webhook: %d %s", r.code, r.body)
+	}
+	var res struct{ Incidents []string }
+	r.json(h.t, &res)
+	return res.Incidents[0]
+}
+
+// timelineHas reports whether the incident's timeline has an entry of the
+// type whose detail contains text.
+func (h *harness) timelineHas(id, typ, text string) bool {
+	for _, e := range h.incident(id).Timeline {
+		if e.Type == typ && strings.Contains(e.Detail, text) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestMaintenanceAdHocWindow: an ad hoc window (now, for 30 minutes) of
+// one service and label: an alert it covers is recorded, says so in its
+// timeline, and pages nobody; one it does not cover pages; when the window
+// ends, the covered incident, still triggered, is paged as new. On both
+// stores.
+func TestMaintenanceAdHocWindow(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(mwConfig))
+			w := h.addWindow(`{"name":"failover","services":["api"],"matchers":["team=\"db\""],"duration":"30m","reason":"planned failover"}`, 201)
+			if !strings.HasPrefix(w.ID, "mw-") || w.State != "active" || !w.End.Equal(fixedNow.Add(30*time.Minute)) || w.Created != "api:ops" {
+				t.Fatalf("window %+v", w)
+			}
+			held := fireLabels(h, "g-db", map[string]string{"alertname": "Replication", "severity": "critical", "team": "db"})
+			paged := fireLabels(h, "g-web", map[string]string{"alertname": "HTTP", "severity": "critical", "team": "web"})
+			h.runUntil(fixedNow.Add(10 * time.Minute))
+			if got := h.rec.lines(fixedNow); len(got) != 3 || !strings.Contains(strings.Join(got, ","), "L1 ann push") {
+				t.Fatalf("pages during the window: %q; want only the uncovered incident's ladder", got)
+			}
+			if !h.timelineHas(held, "maintenance", "in maintenance window failover ("+w.ID+")") {
+				t.Errorf("the held incident's timeline does not name the window: %+v", h.incident(held).Timeline)
+			}
+			if h.timelineHas(paged, "maintenance", "") {
+				t.Error("an alert the window does not cover was held")
+			}
+			if v := h.incident(held); v.Status != policy.StatusTriggered || v.NextStepAt == nil || !v.NextStepAt.Equal(w.End) {
+				t.Fatalf("held incident: %s, next step %v; want triggered, next at the window's end", v.Status, v.NextStepAt)
+			}
+			// The window ends: the held incident is paged as new.
+			h.runUntil(w.End.Add(3 * time.Minute))
+			var after []string
+			for _, m := range h.rec.msgs {
+				if m.Incident == held {
+					after = append(after, policy.Duration(m.At.Sub(fixedNow)).String()+" "+m.User+" "+m.Channel)
+				}
+			}
+			if strings.Join(after, ",") != "30m ann push,32m ann sms" {
+				t.Fatalf("pages of the held incident: %q; want its ladder from the window's end", after)
+			}
+			if !h.timelineHas(held, "maintenance", "ended: still firing, paged as new") {
+				t.Error("the timeline does not say the window ended")
+			}
+			// Its end job cleans up: the window is gone from the list.
+			h.runUntil(w.End.Add(10 * time.Minute))
+			for _, v := range h.windows() {
+				if v.ID == w.ID {
+					t.Errorf("window still listed after its end: %+v", v)
+				}
+			}
+		})
+	}
+}
+
+// TestMaintenanceStartStopsPendingPages: a window that starts over an open
+// incident it covers cancels its pending pages; acknowledged during the
+// window, it is not paged when the window ends. The config's scheduled
+// window does it at its start.
+func TestMaintenanceStartStopsPendingPages(t *testing.T) {
+	h := newHarness(t, withConfig(mwConfig))
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Set(fixedNow.Add(59*time.Minute + 30*time.Second))
+	acked := fireLabels(h, "g1", map[string]string{"alertname": "Vacuum", "severity": "critical", "team": "db"})
+	open := fireLabels(h, "g2", map[string]string{"alertname": "Lag", "severity": "critical", "team": "db"})
+	h.runUntil(fixedNow.Add(60 * time.Minute))
+	pushes := h.pushes()
+	if pushes != 2 {
+		t.Fatalf("%d pushes before the window, want 2", pushes)
+	}
+	// The window starts at 07:00: both are held, the SMS at +2m never
+	// comes; one is acknowledged meanwhile.
+	h.runUntil(fixedNow.Add(70 * time.Minute))
+	if n := len(h.rec.lines(fixedNow)); n != 2 {
+		t.Fatalf("pages in the window: %q", h.rec.lines(fixedNow))
+	}
+	if !h.timelineHas(open, "maintenance", "maintenance window db-upgrade (config-db-upgrade) started: pending pages cancelled") {
+		t.Fatalf("timeline: %+v", h.incident(open).Timeline)
+	}
+	if r := h.api("POST", "/api/v1/incidents/"+acked+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	// 08:00: the unacknowledged one is paged as new; the other is not.
+	h.runUntil(fixedNow.Add(2*time.Hour + time.Minute))
+	var after []string
+	for _, m := range h.rec.msgs[2:] {
+		after = append(after, m.Incident+" "+m.Channel)
+	}
+	if len(after) != 1 || after[0] != open+" push" {
+		t.Fatalf("pages at the window's end: %q; want %s's push only", after, open)
+	}
+	if !h.timelineHas(acked, "maintenance", "acknowledged, nobody is paged") {
+		t.Error("the acknowledged incident's timeline does not say the window ended")
+	}
+}
+
+// TestMaintenanceDeletedEarly: a window deleted before its end releases at
+// once the incidents it held (paged as new); viewers may read windows but
+// not change them; a window of the config cannot be deleted through the
+// API.
+func TestMaintenanceDeletedEarly(t *testing.T) {
+	h := newHarness(t, withConfig(mwConfig))
+	w := h.addWindow(`{"matchers":["alertname=~\".*\""],"duration":"2h"}`, 201)
+	id := fireLabels(h, "g1", map[string]string{"alertname": "A", "severity": "critical"})
+	h.runUntil(fixedNow.Add(5 * time.Minute))
+	if n := len(h.rec.lines(fixedNow)); n != 0 {
+		t.Fatalf("pages while held: %d", n)
+	}
+	viewer := func(method, path, body string) response {
+		return h.do(method, path, body, "Authorization", "Bearer viewer-token-0123456789")
+	}
+	if r := viewer("GET", "/api/v1/maintenance", ""); r.code != 200 || !strings.Contains(r.body, w.ID) || !strings.Contains(r.body, "config-db-upgrade") {
+		t.Fatalf("viewer list: %d %s", r.code, r.body)
+	}
+	if r := viewer("DELETE", "/api/v1/maintenance/"+w.ID, ""); r.code != 403 {
+		t.Fatalf("viewer delete: %d %s", r.code, r.body)
+	}
+	if r := viewer("POST", "/api/v1/maintenance", `{"services":["api"],"duration":"1h"}`); r.code != 403 {
+		t.Fatalf("viewer add: %d %s", r.code, r.body)
+	}
+	if r := h.api("DELETE", "/api/v1/maintenance/config-db-upgrade", ""); r.code != 409 {
+		t.Fatalf("delete a config window: %d %s", r.code, r.body)
+	}
+	if r := h.api("DELETE", "/api/v1/maintenance/mw-nope", ""); r.code != 404 {
+		t.Fatalf("delete an unknown window: %d %s", r.code, r.body)
+	}
+	r := h.api("DELETE", "/api/v1/maintenance/"+w.ID, "")
+	if r.code != 200 || !strings.Contains(r.body, `"state":"ended"`) {
+		t.Fatalf("delete: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+	if got := h.rec.lines(fixedNow); len(got) != 1 || got[0] != "5m L1 ann push" {
+		t.Fatalf("pages after the delete: %q; want the released incident paged at once", got)
+	}
+	if !h.timelineHas(id, "maintenance", "maintenance window "+w.ID+" ended: still firing, paged as new") {
+		t.Errorf("timeline: %+v", h.incident(id).Timeline)
+	}
+	for _, v := range h.windows() {
+		if v.ID == w.ID {
+			t.Errorf("deleted window still listed: %+v", v)
+		}
+	}
+}
+
+// TestMaintenanceOverlapping: an incident covered by two windows is held
+// until the later end; deleting the later one hands it to the other, with
+// no page in between.
+func TestMaintenanceOverlapping(t *testing.T) {
+	h := newHarness(t, withConfig(mwConfig))
+	short := h.addWindow(`{"services":["api"],"duration":"1h"}`, 201)
+	long := h.addWindow(`{"services":["api"],"duration":"3h"}`, 201)
+	id := fireLabels(h, "g1", map[string]string{"alertname": "A", "severity": "critical"})
+	if v := h.incident(id); v.Maintenance == nil || v.Maintenance.ID != long.ID || !v.Maintenance.Until.Equal(long.End) {
+		t.Fatalf("held by %+v, want the window that ends later (%s)", v.Maintenance, long.ID)
+	}
+	if r := h.api("DELETE", "/api/v1/maintenance/"+long.ID, ""); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	h.runUntil(fixedNow.Add(30 * time.Minute))
+	if n := len(h.rec.lines(fixedNow)); n != 0 {
+		t.Fatalf("paged between two windows: %q", h.rec.lines(fixedNow))
+	}
+	if !h.timelineHas(id, "maintenance", "still covers it") {
+		t.Fatalf("timeline: %+v", h.incident(id).Timeline)
+	}
+	h.runUntil(short.End.Add(time.Minute))
+	if got := h.rec.lines(fixedNow); len(got) != 1 {
+		t.Fatalf("pages after both windows: %q", got)
+	}
+}
+
+// TestMaintenanceAPIRefusals: what a window cannot be.
+func TestMaintenanceAPIRefusals(t *testing.T) {
+	h := newHarness(t, withConfig(mwConfig))
+	for _, body := range []string{
+		`{"duration":"1h"}`,                            // covers nothing named
+		`{"services":["nope"],"duration":"1h"}`,        // no such service
+		`{"matchers":["team=~\"(\""],"duration":"1h"}`, // bad matcher
+		`{"services":["api"]}`,                         // no end
+		`{"services":["api"],"duration":"1h","end":"2025-09-10T08:00:00Z"}`,
+		`{"services":["api"],"duration":"forever"}`,
+		`{"services":["api"],"start":"2025-09-10T05:00:00Z","end":"2025-09-10T05:30:00Z"}`, // over already
+		`{"services":["api"],"duration":"40d"}`,
+		`{"services":["api"],"duration":"1h","colour":"red"}`,
+		`not json`,
+	} {
+		r := h.api("POST", "/api/v1/maintenance", body)
+		if r.code != 400 {
+			t.Errorf("%s: %d %s, want 400", body, r.code, r.body)
+		}
+	}
+	// A scheduled window ahead is fine, and listed as scheduled.
+	w := h.addWindow(`{"services":["api"],"start":"2025-09-11T00:00:00Z","end":"2025-09-11T02:00:00Z"}`, 201)
+	if w.State != "scheduled" {
+		t.Errorf("state %q", w.State)
+	}
+	var states []string
+	for _, v := range h.windows() {
+		states = append(states, v.Source+"/"+v.State)
+	}
+	if strings.Join(states, ",") != "config/scheduled,api/scheduled" {
+		t.Errorf("list: %v", states)
+	}
+	r := h.api("GET", "/api/v1/maintenance?state=active", "")
+	var out struct{ Windows []json.RawMessage }
+	r.json(t, &out)
+	if len(out.Windows) != 0 {
+		t.Errorf("?state=active: %s", r.body)
+	}
+}
+
+// TestMaintenanceStaleReplica: a window made on one replica, whose start
+// has swept already, and an alert it covers arriving on another replica
+// that read the windows a moment before (within its cache): the alert
+// opens an incident that is not held, and the window's second sweep,
+// Settle after its start, holds it.
+func TestMaintenanceStaleReplica(t *testing.T) {
+	st := boltStore(t)
+	a := newHarness(t, withStore(st), withConfig(mwConfig))
+	b := newHarness(t, withStore(st), withConfig(mwConfig))
+	fireLabels(b, "g0", map[string]string{"alertname": "Warmup", "severity": "info", "team": "web"}) // b reads the windows: none
+	w := a.addWindow(`{"services":["api"],"matchers":["team=\"db\""],"duration":"1h"}`, 201)
+	a.step(fixedNow) // the first sweep: nothing to hold yet
+	id := fireLabels(b, "g1", map[string]string{"alertname": "A", "severity": "critical", "team": "db"})
+	if v := b.incident(id); v.Maintenance != nil {
+		t.Skip("the replica read the windows again already (its cache is a second of real time)")
+	}
+	a.step(fixedNow.Add(a.d.Maintenance().Settle()))
+	v := a.incident(id)
+	if v.Maintenance == nil || v.Maintenance.ID != w.ID {
+		t.Fatalf("after the second sweep the incident is held by %+v, want %s", v.Maintenance, w.ID)
+	}
+	if !a.timelineHas(id, "maintenance", "started: pending pages cancelled") {
+		t.Errorf("timeline %+v", v.Timeline)
+	}
+}

@@ -1,0 +1,254 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/pagerd/pagerd/gateway/heartbeat"
+	"github.com/pagerd/pagerd/gateway/incident"
+	"github.com/pagerd/pagerd/gateway/ingest"
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// The Opsgenie-compatible intake: Opsgenie's Alert API v2 (create, close,
+// acknowledge) and heartbeat pings, with Opsgenie's bodies and codes, so
+// Alertmanager's opsgenie_configs with api_url pointing at pagerd, and any
+// Opsgenie client, work unchanged. The key is the service's opsgenie_key,
+// presented as Opsgenie's are: Authorization: GenieKey <key>.
+
+// Opsgenie routes.
+const (
+	opsgenieAlertsPath = "/v2/alerts"
+	opsgenieActionPath = "/v2/alerts/:identifier/:action"
+	opsgeniePingPath   = "/v2/heartbeats/:name/ping"
+)
+
+// genieKey reads "Authorization: GenieKey X" (any case of the scheme).
+func genieKey(r *http.Request) string {
+	h := r.Header.Get(echo.HeaderAuthorization)
+	if len(h) > 9 && strings.EqualFold(h[:9], "geniekey ") {
+		return strings.TrimSpace(h[9:])
+	}
+	return ""
+}
+
+// serviceByOpsgenieKey finds the service of an Opsgenie key.
+func serviceByOpsgenieKey(c *policy.Config, key string) *policy.Service {
+	return serviceByKey(c, key, func(in *policy.Integrations) policy.Secret { return in.OpsgenieKey })
+}
+
+// opsgenie is one request of the Opsgenie-compatible intake: its start
+// (for took) and its request id, a UUID as Opsgenie's are, which also
+// replaces the X-Request-ID the server set, so the sender and pagerd's log
+// name the same one.
+type opsgenie struct {
+	c     echo.Context
+	start time.Time
+	id    string
+}
+
+func (s *Server) opsgenieRequest(c echo.Context) *opsgenie {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	id := fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	c.Response().Header().Set(echo.HeaderXRequestID, id)
+	return &opsgenie{c: c, start: time.Now(), id: id}
+}
+
+func (o *opsgenie) took() float64 {
+	return float64(time.Since(o.start).Microseconds()/1000) / 1000
+}
+
+// accepted answers 202 {"result":…,"took":…,"requestId":…}.
+func (o *opsgenie) accepted(result string) error {
+	return o.c.JSON(http.StatusAccepted, ingest.OpsgenieResponse{Result: result, Took: o.took(), RequestID: o.id})
+}
+
+// refuse answers an error in Opsgenie's form, and notes why for the log of
+// refused alerts.
+func (o *opsgenie) refuse(code int, msg string, errs map[string]string) error {
+	body := ingest.OpsgenieResponse{Message: msg, Errors: errs, Took: o.took(), RequestID: o.id}
+	o.c.Set(ctxRejected, strings.TrimSpace(msg+" "+(&ingest.OpsgenieProblem{Errors: errs}).Error()))
+	if code == http.StatusServiceUnavailable {
+		o.c.Response().Header().Set("Retry-After", "5")
+	}
+	return o.c.JSON(code, body)
+}
+
+// stored answers what a failed write means, in Opsgenie's form: 503 when
+// the store did not take it (senders retry), the refusal otherwise.
+func (o *opsgenie) stored(err error) error {
+	switch {
+	case errors.Is(err, store.ErrOutcomeUnknown):
+		return o.refuse(http.StatusServiceUnavailable, "The incident store did not confirm the request in time: it may or may not have been processed. "+
+			"Please retry: a retry lands on the same alert.", nil)
+	case errors.Is(err, store.ErrUnavailable):
+		return o.refuse(http.StatusServiceUnavailable, "The incident store is unavailable; the request was not processed. Please retry later.", nil)
+	}
+	return err
+}
+
+// service authenticates the request by its GenieKey and applies the
+// service's rate limit; nil when it answered already.
+func (s *Server) opsgenieService(o *opsgenie, cfg *policy.Config) (*policy.Service, error) {
+	key := genieKey(o.c.Request())
+	if key == "" {
+		o.c.Set(ctxKeyName, "none")
+		return nil, o.refuse(http.StatusUnauthorized, "Could not authenticate: send Authorization: GenieKey <key> (the service's opsgenie_key)", nil)
+	}
+	svc := serviceByOpsgenieKey(cfg, key)
+	if svc == nil {
+		o.c.Set(ctxKeyName, "unknown")
+		return nil, o.refuse(http.StatusUnauthorized, "Could not authenticate", nil)
+	}
+	o.c.Set(ctxKeyName, "services["+svc.Name+"].integrations.opsgenie_key")
+	if !s.allow(cfg, "og:"+svc.Name) {
+		o.c.Response().Header().Set("Retry-After", "1")
+		return nil, o.refuse(http.StatusTooManyRequests, "You are making too many requests! To prevent abuse, requests are limited (server.rate_limit). Please retry later.", nil)
+	}
+	return svc, nil
+}
+
+// body reads the body under Opsgenie's limit; ok is false when it
+// answered instead (err is then the answer's).
+func (o *opsgenie) body() (b []byte, ok bool, err error) {
+	r := o.c.Request()
+	tooLarge := fmt.Sprintf("Request body is larger than %d bytes", ingest.MaxOpsgenieBytes)
+	if r.ContentLength > ingest.MaxOpsgenieBytes {
+		return nil, false, o.refuse(http.StatusRequestEntityTooLarge, tooLarge, nil)
+	}
+	b, err = io.ReadAll(http.MaxBytesReader(o.c.Response(), r.Body, ingest.MaxOpsgenieBytes))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, false, o.refuse(http.StatusRequestEntityTooLarge, tooLarge, nil)
+	}
+	if err != nil {
+		return nil, false, o.refuse(http.StatusBadRequest, "Could not read the request body", nil)
+	}
+	if len(b) > 0 && jsonContentType(r) != nil {
+		return nil, false, o.refuse(http.StatusUnsupportedMediaType, "Content-Type must be application/json", nil)
+	}
+	return b, true, nil
+}
+
+// opsgenieCreate is POST /v2/alerts: Opsgenie's create alert. The alias is
+// the dedup key (one open incident per alias); an alert without one gets
+// an alias derived from its content (ingest.OpsgenieAlert.DerivedAlias), so
+// a retry is the same incident.
+func (s *Server) opsgenieCreate(c echo.Context) error {
+	o := s.opsgenieRequest(c)
+	cfg := s.config()
+	svc, err := s.opsgenieService(o, cfg)
+	if svc == nil {
+		return err
+	}
+	body, ok, err := o.body()
+	if !ok {
+		return err
+	}
+	a, p := ingest.DecodeOpsgenieAlert(body)
+	if p != nil {
+		return o.refuse(p.Code, p.Message, p.Errors)
+	}
+	alias := a.Alias
+	if alias == "" {
+		alias = a.DerivedAlias()
+	}
+	labels := a.Labels(svc.SeverityLabel)
+	_, _, err = s.o.Incidents.Trigger(c.Request().Context(), cfg, incident.Alert{Service: svc, DedupKey: ingest.OpsgenieDedupKey(alias),
+		Source: "opsgenie", Actor: "opsgenie", Labels: []map[string]string{labels}, Titles: []string{a.Summary()}, Summary: a.Summary(),
+		Details: a.IncidentDetails(labels)})
+	if err != nil {
+		return o.stored(err)
+	}
+	return o.accepted(ingest.OpsgenieAccepted)
+}
+
+// opsgenieAct is POST /v2/alerts/<identifier>/close and /acknowledge, the
+// identifier an alias or (Opsgenie's default) an id, as identifierType
+// says: a pagerd incident id of the key's service. Like Opsgenie, which
+// does the request later, an identifier that names no open alert is
+// accepted and changes nothing.
+func (s *Server) opsgenieAct(c echo.Context) error {
+	o := s.opsgenieRequest(c)
+	cfg := s.config()
+	svc, err := s.opsgenieService(o, cfg)
+	if svc == nil {
+		return err
+	}
+	var ev policy.Event
+	outcome := ""
+	switch c.Param("action") {
+	case "close":
+		ev, outcome = policy.Event{Kind: policy.EventResolve, Actor: "opsgenie"}, "resolved"
+	case "acknowledge":
+		ev, outcome = policy.Event{Kind: policy.EventAcknowledge, Actor: "opsgenie"}, "acknowledged"
+	default:
+		return o.refuse(http.StatusNotFound, fmt.Sprintf("pagerd takes close and acknowledge of an alert, not %q", c.Param("action")), nil)
+	}
+	body, ok, err := o.body()
+	if !ok {
+		return err
+	}
+	if _, p := ingest.DecodeOpsgenieAction(body); p != nil {
+		return o.refuse(p.Code, p.Message, p.Errors)
+	}
+	ident := c.Param("identifier")
+	ctx := c.Request().Context()
+	switch t := c.QueryParam("identifierType"); t {
+	case "alias":
+		_, err = s.o.Incidents.ActByDedup(ctx, svc, ingest.OpsgenieDedupKey(ident), "opsgenie", ev, outcome)
+	case "", "id":
+		var inc *store.Incident
+		inc, err = s.o.Incidents.Get(ctx, ident)
+		switch {
+		case errors.Is(err, store.ErrNotFound) || (err == nil && inc.Service != svc.Name):
+			err = nil // no such alert for this key: nothing to do
+		case err == nil:
+			_, _, err = s.o.Incidents.Apply(ctx, inc.ID, ev)
+			if errors.Is(err, incident.ErrAlreadyResolved) {
+				err = nil
+			}
+		}
+	case "tiny":
+		return o.refuse(http.StatusUnprocessableEntity, "Request body is not processable. Please check the errors.",
+			map[string]string{"identifierType": "pagerd has no tiny ids: use alias, or id (the pagerd incident id)"})
+	default:
+		return o.refuse(http.StatusUnprocessableEntity, "Request body is not processable. Please check the errors.",
+			map[string]string{"identifierType": "should be one of [id, alias, tiny]"})
+	}
+	if err != nil {
+		return o.stored(err)
+	}
+	return o.accepted(ingest.OpsgenieAccepted)
+}
+
+// opsgeniePing is GET|POST|PUT /v2/heartbeats/<name>/ping: Opsgenie's
+// heartbeat ping, for the service of the GenieKey.
+func (s *Server) opsgeniePing(c echo.Context) error {
+	o := s.opsgenieRequest(c)
+	cfg := s.config()
+	svc, err := s.opsgenieService(o, cfg)
+	if svc == nil {
+		return err
+	}
+	name := c.Param("name")
+	_, _, err = s.o.Heartbeats.Ping(c.Request().Context(), svc, name)
+	switch {
+	case errors.Is(err, heartbeat.ErrUnknown):
+		return o.refuse(http.StatusNotFound, fmt.Sprintf("Heartbeat with name [%s] does not exist in service %s", name, svc.Name), nil)
+	case err != nil:
+		return o.stored(err)
+	}
+	return o.accepted(ingest.OpsgeniePong)
+}

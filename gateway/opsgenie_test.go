@@ -1,0 +1,204 @@
+package gateway
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/pagerd/pagerd/policy"
+)
+
+const ogKey = "og-key-0123456789abcdef01234567"
+
+// ogConfig is testConfig with an Opsgenie key on service api, whose rules
+// are the ones pagerd import writes (a priority label per Opsgenie
+// priority), and a rate limit small enough to reach.
+var ogConfig = strings.Replace(strings.Replace(testConfig,
+	"integrations: {alertmanager_key: "+amKey+", pagerduty_routing_key: "+pdKey+"}",
+	"integrations: {alertmanager_key: "+amKey+", pagerduty_routing_key: "+pdKey+", opsgenie_key: "+ogKey+"}\n"+
+		"    rules:\n      - {name: opsgenie-P2, matchers: ['priority=\"P2\"'], priority: P1}", 1),
+	"api:\n", "server:\n  rate_limit: {per_second: 1, burst: 30}\napi:\n", 1)
+
+type ogAnswer struct {
+	Result    string            `json:"result"`
+	Message   string            `json:"message"`
+	Errors    map[string]string `json:"errors"`
+	Took      *float64          `json:"took"`
+	RequestID string            `json:"requestId"`
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// og sends an Opsgenie request with the GenieKey and checks the answer's
+// code and its Opsgenie shape.
+func (h *harness) og(method, path, body string, want int, hdr ...string) ogAnswer {
+	h.t.Helper()
+	r := h.do(method, path, body, append([]string{"Authorization", "GenieKey " + ogKey}, hdr...)...)
+	if r.code != want {
+		h.t.Fatalf("%s %s: %d %s, want %d", method, path, r.code, r.body, want)
+	}
+	var a ogAnswer
+	r.json(h.t, &a)
+	if a.Took == nil || !uuidRE.MatchString(a.RequestID) || r.hdr.Get("X-Request-ID") != a.RequestID {
+		h.t.Fatalf("%s %s: not Opsgenie's answer (took, a UUID requestId, the same X-Request-ID): %s %v", method, path, r.body, r.hdr)
+	}
+	return a
+}
+
+// TestOpsgenieCreateCloseAcknowledge: an Opsgenie create opens an
+// incident on the key's service with its priority from the labels (the
+// rules import writes, or the severity of the same rank), the alias is its
+// dedup key, and close and acknowledge by alias or by id act on it.
+func TestOpsgenieCreateCloseAcknowledge(t *testing.T) {
+	h := newHarness(t, withConfig(ogConfig))
+	a := h.og("POST", "/v2/alerts", `{"message":"DB down","alias":"db-down","priority":"P1","tags":["team:db"],"details":{"region":"eu"}}`, 202)
+	if a.Result != "Request will be processed" {
+		t.Fatalf("answer %+v", a)
+	}
+	incs := h.list("")
+	if len(incs) != 1 {
+		t.Fatalf("%d incidents", len(incs))
+	}
+	inc := h.incident(incs[0].ID)
+	if inc.Service != "api" || inc.Source != "opsgenie" || inc.Priority != "P0" || inc.Summary != "DB down" || inc.DedupKey != "og:db-down" {
+		t.Fatalf("incident %+v", inc)
+	}
+	for _, want := range []string{`"team":"db"`, `"region":"eu"`, `"priority":"P1"`, `"severity":"critical"`} {
+		if !strings.Contains(string(inc.Details), want) {
+			t.Errorf("details lack %s: %s", want, inc.Details)
+		}
+	}
+	// The same alias again is a repeat; P2 goes through import's rule.
+	h.og("POST", "/v2/alerts", `{"message":"DB down","alias":"db-down","priority":"P1"}`, 202)
+	h.og("POST", "/v2/alerts", `{"message":"Slow","alias":"slow","priority":"P2"}`, 202)
+	if n := len(h.list("")); n != 2 {
+		t.Fatalf("%d incidents after a repeat and a new alias, want 2", n)
+	}
+	if v := h.incident(inc.ID); v.Repeats != 1 {
+		t.Errorf("repeats %d, want 1", v.Repeats)
+	}
+	if got := h.list("?priority=P1"); len(got) != 1 || got[0].DedupKey != "og:slow" || got[0].Rule != "opsgenie-P2" {
+		t.Errorf("P2 alert: %+v", got)
+	}
+
+	h.og("POST", "/v2/alerts/db-down/acknowledge?identifierType=alias", `{"user":"ann","source":"cli","note":"on it"}`, 202)
+	if v := h.incident(inc.ID); v.Status != policy.StatusAcknowledged || v.AcknowledgedBy != "opsgenie" {
+		t.Fatalf("after acknowledge: %s by %s", v.Status, v.AcknowledgedBy)
+	}
+	h.og("POST", "/v2/alerts/db-down/close?identifierType=alias", `{"source":"http://am:9093"}`, 202)
+	if v := h.incident(inc.ID); v.Status != policy.StatusResolved || v.ResolvedBy != "opsgenie" {
+		t.Fatalf("after close: %s by %s", v.Status, v.ResolvedBy)
+	}
+	// By id (Opsgenie's default identifier type), with no body.
+	slow := h.list("?priority=P1")[0].ID
+	h.og("POST", "/v2/alerts/"+slow+"/close", "", 202)
+	if v := h.incident(slow); v.Status != policy.StatusResolved {
+		t.Fatalf("close by id: %s", v.Status)
+	}
+	// Closing what is not open, or not there, is accepted and changes
+	// nothing, as in Opsgenie (which does it later).
+	h.og("POST", "/v2/alerts/db-down/close?identifierType=alias", "", 202)
+	h.og("POST", "/v2/alerts/nope/close?identifierType=alias", "", 202)
+	h.og("POST", "/v2/alerts/00-nope/acknowledge?identifierType=id", "", 202)
+	if metric(t, h.reg, "pagerd_alerts_received_total", "source", "opsgenie", "service", "api", "outcome", "created") != 2 {
+		t.Error("pagerd_alerts_received_total does not count the Opsgenie creates")
+	}
+}
+
+// TestOpsgenieIdOfAnotherService: a key acts only on its own service's
+// incidents.
+func TestOpsgenieIdOfAnotherService(t *testing.T) {
+	h := newHarness(t, withConfig(ogConfig))
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g9", map[string]string{"alertname": "X", "severity": "warning"}),
+		"Authorization", "Bearer batch-key-0000000000000000000000")
+	if r.code != 200 {
+		t.Fatal(r.body)
+	}
+	id := h.list("")[0].ID
+	h.og("POST", "/v2/alerts/"+id+"/close", "", 202)
+	if v := h.incident(id); v.Status != policy.StatusTriggered {
+		t.Fatalf("an Opsgenie key of service api closed an incident of batch: %s", v.Status)
+	}
+}
+
+// TestOpsgenieKeylessCreateIsOneIncident: a create without an alias,
+// retried after a 503 that stored it, is one incident (its alias derived
+// from the content, as for a keyless PagerDuty trigger).
+func TestOpsgenieKeylessCreateIsOneIncident(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := &storedThenFailed{Store: mk(t)}
+			h := newHarness(t, withStore(st), withConfig(ogConfig))
+			body := `{"message":"Disk full","tags":["a","b"],"details":{"host":"db1"}}`
+			if a := h.og("POST", "/v2/alerts", body, 503); !strings.Contains(a.Message, "retry") {
+				t.Errorf("503 answer %+v", a)
+			}
+			h.og("POST", "/v2/alerts", `{"details":{"host":"db1"},"tags":["b","a"],"message":"Disk full","note":"retry"}`, 202)
+			incs := h.list("")
+			if len(incs) != 1 || incs[0].Repeats != 1 || !strings.HasPrefix(incs[0].DedupKey, "og:") || len(incs[0].DedupKey) != 35 {
+				t.Fatalf("incidents %+v", incs)
+			}
+			h.og("POST", "/v2/alerts", `{"message":"Disk full","details":{"host":"db2"}}`, 202)
+			if n := len(h.list("")); n != 2 {
+				t.Fatalf("another keyless alert: %d incidents, want 2", n)
+			}
+		})
+	}
+}
+
+// TestOpsgenieRefusals: Opsgenie's codes and bodies for what can never
+// succeed, and 429 over the rate limit (which Alertmanager's
+// opsgenie_configs retry).
+func TestOpsgenieRefusals(t *testing.T) {
+	h := newHarness(t, withConfig(ogConfig))
+	for _, tc := range []struct {
+		name, method, path, body string
+		hdr                      []string
+		code                     int
+		field                    string
+	}{
+		{"no key", "POST", "/v2/alerts", `{"message":"m"}`, []string{"Authorization", ""}, 401, ""},
+		{"bearer, not GenieKey", "POST", "/v2/alerts", `{"message":"m"}`, []string{"Authorization", "Bearer " + ogKey}, 401, ""},
+		{"unknown key", "POST", "/v2/alerts", `{"message":"m"}`, []string{"Authorization", "GenieKey " + amKey}, 401, ""},
+		{"not JSON", "POST", "/v2/alerts", `{"message":`, nil, 400, ""},
+		{"no message", "POST", "/v2/alerts", `{"alias":"x"}`, nil, 422, "message"},
+		{"bad priority", "POST", "/v2/alerts", `{"message":"m","priority":"P9"}`, nil, 422, "priority"},
+		{"not JSON content", "POST", "/v2/alerts", `{"message":"m"}`, []string{"Content-Type", "text/plain"}, 415, ""},
+		{"too large", "POST", "/v2/alerts", `{"message":"` + strings.Repeat("x", 300<<10) + `"}`, nil, 413, ""},
+		{"tiny ids", "POST", "/v2/alerts/12/close?identifierType=tiny", ``, nil, 422, "identifierType"},
+		{"bad identifier type", "POST", "/v2/alerts/12/close?identifierType=name", ``, nil, 422, "identifierType"},
+		{"unknown action", "POST", "/v2/alerts/12/snooze", ``, nil, 404, ""},
+		{"unknown heartbeat", "GET", "/v2/heartbeats/nope/ping", ``, nil, 404, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := h.og(tc.method, tc.path, tc.body, tc.code, tc.hdr...)
+			if a.Message == "" || a.Result != "" || (tc.field != "" && a.Errors[tc.field] == "") {
+				t.Errorf("answer %+v", a)
+			}
+		})
+	}
+	if n := len(h.list("")); n != 0 {
+		t.Fatalf("refused requests stored %d incidents", n)
+	}
+	if !strings.Contains(h.logs.String(), `"key":"services[api].integrations.opsgenie_key"`) {
+		t.Error("a refused Opsgenie request is not logged with the key's name")
+	}
+	// Over the rate limit (a burst of 30): 429, with Retry-After.
+	var last response
+	for i := 0; i < 40; i++ {
+		last = h.do("POST", "/v2/alerts", `{"message":"m","alias":"flood"}`, "Authorization", "GenieKey "+ogKey)
+	}
+	if last.code != 429 || last.hdr.Get("Retry-After") == "" {
+		t.Fatalf("over the rate limit: %d %s", last.code, last.body)
+	}
+}
+
+// TestOpsgenieUpdateRefused: pagerd does not take Opsgenie's alert updates
+// (Alertmanager's update_alerts): a clear 4xx, not a 2xx for nothing done.
+func TestOpsgenieUpdateRefused(t *testing.T) {
+	h := newHarness(t, withConfig(ogConfig))
+	r := h.do("PUT", "/v2/alerts/x/message?identifierType=alias", `{"message":"m"}`, "Authorization", "GenieKey "+ogKey)
+	if r.code/100 != 4 {
+		t.Fatalf("update: %d %s", r.code, r.body)
+	}
+}

@@ -1,0 +1,53 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// History is the part of a store that reports and handoff documents read,
+// and that retention trims: incidents by creation time with their
+// timelines, read in few round trips, and resolved incidents expired once
+// server.retention has passed.
+type History interface {
+	// History calls fn with every incident created in [since, until), by
+	// creation time then id, oldest first, each with its timeline (oldest
+	// entry first). A zero since or until leaves that side open; the
+	// bounds apply at millisecond precision, as Filter's do. The store
+	// reads HistoryBatch incidents at a time, in a few round trips
+	// (pipelined on Redis, one read transaction on the embedded store),
+	// never one per incident, and calls fn outside any transaction, so a
+	// slow fn (a slow HTTP client) holds nothing of the store's. An
+	// incident created while History runs may or may not be seen. An
+	// error from fn stops History, which returns it.
+	History(ctx context.Context, since, until time.Time, fn func(inc *Incident, timeline []Entry) error) error
+	// Expire removes up to max incidents that were resolved before
+	// `before` and have nothing pending (no deadline, no outbox item), each
+	// with its timeline, its index entries and its dedup key when that
+	// still names it, oldest created first, in one atomic write per shard
+	// on Redis and one transaction on the embedded store. It returns how
+	// many it removed and whether more may be left (it stopped at max).
+	// Open incidents are never removed.
+	Expire(ctx context.Context, before time.Time, max int) (removed int, more bool, err error)
+}
+
+// HistoryBatch is how many incidents History reads at a time: a
+// thousand incidents with their timelines are a few megabytes.
+const HistoryBatch = 1000
+
+// Expirable reports whether a stored incident may be expired at
+// `before`: resolved before it, with nothing pending.
+// A resolved record without its resolution time (none is written so, but
+// a record must never live forever for lack of one) counts from its last
+// update.
+func Expirable(inc *Incident, before time.Time) bool {
+	resolved := inc.State.ResolvedAt
+	if resolved.IsZero() {
+		resolved = inc.UpdatedAt
+	}
+	if inc.Open() || resolved.IsZero() || !resolved.Before(before) {
+		return false
+	}
+	_, pending := DueAt(inc)
+	return !pending
+}

@@ -1,0 +1,141 @@
+package policy
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// engTriggerHeld triggers a critical alert inside a maintenance window
+// that ends at t0+until.
+func engTriggerHeld(t *testing.T, e *Engine, s *Service, until time.Duration) (Incident, []Action) {
+	t.Helper()
+	rt := e.Config.Route(s, map[string]string{"severity": "critical"}, t0)
+	h := &Hold{ID: "mw-1", Name: "db upgrade", Until: t0.Add(until)}
+	inc, acts, err := e.Apply(Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt, Hold: h}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inc, acts
+}
+
+// TestEngineHeldTriggerPagesNobodyUntilTheWindowEnds: an alert inside a
+// maintenance window opens an incident that says so and arms no page, no
+// escalation and no unresolved rule (its SLA targets are still recorded);
+// when the window ends it is paged as new, from level 1, on the whole
+// ladder.
+func TestEngineHeldTriggerPagesNobodyUntilTheWindowEnds(t *testing.T) {
+	e, s := engLoad(t)
+	inc, acts := engTriggerHeld(t, e, s, 30*time.Minute)
+	if len(acts) != 1 || acts[0].Kind != ActionMaintenance || !strings.Contains(acts[0].Detail, "in maintenance window db upgrade (mw-1)") {
+		t.Fatalf("trigger actions %+v: want one maintenance entry naming the window", acts)
+	}
+	if inc.Maintenance == nil || inc.Maintenance.ID != "mw-1" {
+		t.Fatalf("incident not held: %+v", inc.Maintenance)
+	}
+	k := engPendingKinds(inc)
+	if k[DeadlineNotify] != 0 || k[DeadlineEscalate] != 0 || k[DeadlineUnresolved] != 0 || k[DeadlineMaintenance] != 1 || k[DeadlineSLA] != 2 {
+		t.Fatalf("pending while held: %v", k)
+	}
+	// Nothing but SLA breaches until the window's end, then the ladder from
+	// the window's end, as for a new incident.
+	inc, lines := engRun(t, e, inc, t0.Add(36*time.Minute))
+	want := []string{"5m sla_breach first acknowledge", "30m sla_breach first status_update", "30m maintenance first", "30m notify first a push",
+		"32m notify first a sms", "35m notify first a voice"}
+	if !reflect.DeepEqual(lines, want) {
+		t.Fatalf("held then released:\n got %q\nwant %q", lines, want)
+	}
+	if inc.Maintenance != nil {
+		t.Fatalf("still held after the window ended: %+v", inc.Maintenance)
+	}
+	// Its escalation and unresolved rule count from the release.
+	var esc, unres time.Time
+	for _, d := range inc.Pending {
+		switch d.Kind {
+		case DeadlineEscalate:
+			esc = d.At
+		case DeadlineUnresolved:
+			unres = d.At
+		}
+	}
+	if !esc.Equal(t0.Add(40*time.Minute)) || !unres.Equal(t0.Add(90*time.Minute)) {
+		t.Fatalf("escalation at %v, unresolved at %v: want 10m and 1h after the window's end", esc.Sub(t0), unres.Sub(t0))
+	}
+}
+
+// TestEngineHoldStopsPendingPagesOfAnOpenIncident: a window that starts
+// over an open incident cancels its pending pages and escalation; an
+// incident acknowledged meanwhile is not paged when the window ends.
+func TestEngineHoldStopsPendingPagesOfAnOpenIncident(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	inc, _, _ = engFire(t, e, inc) // the push at 0s
+	h := &Hold{ID: "mw-2", Until: t0.Add(time.Hour)}
+	inc, acts := engApply(t, e, inc, Event{Kind: EventHold, Hold: h}, t0.Add(time.Minute))
+	if len(acts) != 1 || acts[0].Kind != ActionMaintenance || !strings.Contains(acts[0].Detail, "maintenance window mw-2 started") {
+		t.Fatalf("hold actions %+v", acts)
+	}
+	if k := engPendingKinds(inc); k[DeadlineNotify] != 0 || k[DeadlineEscalate] != 0 || k[DeadlineUnresolved] != 0 {
+		t.Fatalf("pages still pending while held: %v", k)
+	}
+	// A window ending earlier changes nothing; the same one neither.
+	for _, other := range []*Hold{{ID: "mw-3", Until: t0.Add(30 * time.Minute)}, h} {
+		if _, acts := engApply(t, e, inc, Event{Kind: EventHold, Hold: other}, t0.Add(2*time.Minute)); len(acts) != 0 {
+			t.Fatalf("a window ending no later took over: %+v", acts)
+		}
+	}
+	// Acknowledged while held: the window's end pages nobody (until the
+	// missing-status-update rule, 30m after it, as for any acknowledged
+	// incident).
+	inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "a"}, t0.Add(10*time.Minute))
+	if k := engPendingKinds(inc); k[DeadlineStatusUpdate] != 0 {
+		t.Fatalf("the status-update escalation was armed while held: %v", k)
+	}
+	inc, lines := engRun(t, e, inc, t0.Add(80*time.Minute))
+	for _, l := range lines {
+		if strings.Contains(l, "notify") {
+			t.Fatalf("an acknowledged incident was paged when its window ended: %q", lines)
+		}
+	}
+	if inc.Maintenance != nil || engPendingKinds(inc)[DeadlineStatusUpdate] != 1 {
+		t.Fatalf("after the window: held %v, pending %v; want released with its status-update clock back", inc.Maintenance, engPendingKinds(inc))
+	}
+}
+
+// TestEngineReleaseEarly: a window deleted early releases the incidents it
+// holds (and only those), or hands them to another window that still
+// covers them without paging in between.
+func TestEngineReleaseEarly(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTriggerHeld(t, e, s, 2*time.Hour)
+	if _, acts := engApply(t, e, inc, Event{Kind: EventRelease, Hold: &Hold{ID: "other"}}, t0.Add(time.Minute)); len(acts) != 0 {
+		t.Fatalf("another window's end released it: %+v", acts)
+	}
+	then := &Hold{ID: "mw-9", Until: t0.Add(3 * time.Hour)}
+	handed, acts := engApply(t, e, inc, Event{Kind: EventRelease, Hold: &Hold{ID: "mw-1"}, Then: then}, t0.Add(time.Minute))
+	if handed.Maintenance == nil || handed.Maintenance.ID != "mw-9" || engPendingKinds(handed)[DeadlineNotify] != 0 || len(acts) != 1 {
+		t.Fatalf("handed over: held by %+v, pending %v, actions %+v", handed.Maintenance, engPendingKinds(handed), acts)
+	}
+	released, acts := engApply(t, e, inc, Event{Kind: EventRelease, Hold: &Hold{ID: "mw-1"}}, t0.Add(time.Minute))
+	if released.Maintenance != nil || engPendingKinds(released)[DeadlineNotify] != 3 || engPendingKinds(released)[DeadlineMaintenance] != 0 {
+		t.Fatalf("released: held by %+v, pending %v", released.Maintenance, engPendingKinds(released))
+	}
+	if len(acts) != 1 || !strings.Contains(acts[0].Detail, "ended: still firing, paged as new") {
+		t.Fatalf("release actions %+v", acts)
+	}
+}
+
+// TestEngineEscalateLiftsTheHold: a person escalating a held incident is
+// asking for pages: the window no longer holds it.
+func TestEngineEscalateLiftsTheHold(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTriggerHeld(t, e, s, 2*time.Hour)
+	inc, acts := engApply(t, e, inc, Event{Kind: EventEscalate, Actor: "a"}, t0.Add(time.Minute))
+	if inc.Maintenance != nil || engPendingKinds(inc)[DeadlineNotify] == 0 || engPendingKinds(inc)[DeadlineMaintenance] != 0 {
+		t.Fatalf("escalated: held by %+v, pending %v", inc.Maintenance, engPendingKinds(inc))
+	}
+	if acts[0].Kind != ActionMaintenance || !strings.Contains(acts[0].Detail, "paged despite maintenance window") {
+		t.Fatalf("escalate actions %+v", acts)
+	}
+}

@@ -39,9 +39,12 @@ bench: test-deps
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 
 # Load runs on the real binary as shipped (minutes; figures in
-# docs/BENCHMARKS.md). LOAD picks the runs, e.g. LOAD=TestLoadStormFlood.
+# docs/BENCHMARKS.md), after the raw Redis baseline of the same run
+# (redis-benchmark calling the ingest script), which the figures are
+# compared with. LOAD picks the runs, e.g. LOAD=TestLoadStormFlood.
 LOAD ?= ^TestLoad
 load: test-deps
+	$(GO) test -run '^$$' -bench 'RedisBenchmarkTriggerScript' -benchtime 3x -count=1 ./gateway/store/redisstore/
 	$(GO) test -tags load -run '$(LOAD)' -v -count=1 -timeout 30m ./cmd/pagerd/
 
 lint: fmt-check vet

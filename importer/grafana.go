@@ -192,7 +192,7 @@ func (ex *gExport) model(rep *Report) *source {
 		src.people = append(src.people, ex.person(u, rep))
 	}
 	if len(ex.users) > 0 {
-		rep.add(NotMapped, ref{Kind: "Grafana OnCall users"}, "the API gives no phone numbers or app devices, so every user is imported without a contact pagerd can page: add their SMS and voice numbers by hand")
+		rep.add(NotMapped, ref{Kind: "Grafana OnCall users"}, "the API gives no phone numbers or app devices, so SMS, phone-call and app notification steps have no contact to be imported with: add their SMS and voice numbers by hand (email steps are imported, sent to the user's email)")
 	}
 	for _, s := range ex.schedules {
 		if sc := ex.schedule(s, rep); sc != nil {
@@ -219,6 +219,8 @@ func gChannel(typ string) string {
 		return policy.ChannelVoice
 	case strings.HasPrefix(t, "mobile_app"):
 		return policy.ChannelPush
+	case t == "email":
+		return policy.ChannelEmail
 	default:
 		return t
 	}
@@ -232,6 +234,20 @@ func (ex *gExport) person(u gUser, rep *Report) *person {
 	}
 	rules := append([]gRule(nil), ex.rules[u.ID]...)
 	sort.SliceStable(rules, func(i, j int) bool { return rules[i].Position < rules[j].Position })
+	// The user's email is where notify_by_email sends: an email contact
+	// when any of their rules uses it (important ones too, so a ladder
+	// rebuilt by hand has it).
+	for _, nr := range rules {
+		if gChannel(nr.Type) != policy.ChannelEmail {
+			continue
+		}
+		if u.Email == "" {
+			rep.add(NotMapped, r, "notifies by email (notify_by_email), but the export has no email for them; not imported")
+		} else {
+			p.contacts = append(p.contacts, contact{channel: policy.ChannelEmail, address: u.Email, ref: r.in("email", u.Email, "")})
+		}
+		break
+	}
 	var at time.Duration
 	var important []string
 	for _, nr := range rules {

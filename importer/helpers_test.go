@@ -140,3 +140,40 @@ func emailMapped(t *testing.T, res *Result, cfg *policy.Config, id, addr string)
 		}
 	}
 }
+
+// slackMapped checks that user id is paged by Slack direct message to
+// member, who is their slack_user too, through notifiers.slack with its
+// token and signing secret from the environment.
+func slackMapped(t *testing.T, res *Result, cfg *policy.Config, id, member string) {
+	t.Helper()
+	u := cfg.User(id)
+	if u == nil {
+		t.Fatalf("no user %s:\n%s", id, res.Config)
+	}
+	if want := (policy.Contact{Channel: policy.ChannelSlack, Via: "slack", Address: member}); !hasContact(u, want) || u.SlackUser != member {
+		t.Errorf("%s: contacts %+v, slack_user %q; want %+v and %s", id, u.Contacts, u.SlackUser, want, member)
+	}
+	for _, want := range []string{
+		"  slack:\n",
+		`    bot_token: "${PAGERD_SLACK_BOT_TOKEN}"`,
+		`    signing_secret: "${PAGERD_SLACK_SIGNING_SECRET}"`,
+	} {
+		if !strings.Contains(string(res.Config), want) {
+			t.Errorf("the config has no %q:\n%s", want, res.Config)
+		}
+	}
+	missing := 0
+	for _, w := range res.Report.Warnings {
+		if strings.HasPrefix(w, "notifiers.slack.") && strings.Contains(w, "environment variable PAGERD_SLACK_") {
+			missing++
+		}
+	}
+	if missing != 2 {
+		t.Errorf("check-config names %d of notifiers.slack's 2 secrets as not set: %q", missing, res.Report.Warnings)
+	}
+	for _, is := range res.Report.Issues {
+		if strings.Contains(is.Source, `"`+id+`"`) && strings.Contains(is.Detail, "slack after") {
+			t.Errorf("the report still leaves %s's Slack steps out: %s", id, is.Detail)
+		}
+	}
+}

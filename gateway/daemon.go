@@ -97,10 +97,11 @@ type Options struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish after a stop (default 30s).
 	ShutdownTimeout time.Duration
-	// PostHandoff, when set, posts each schedule's handoff document to
-	// its team channel at every handoff (a store job per schedule, once
-	// across replicas): the hook the Slack wiring fills
-	// (history.HandoffPoster). Nil: no document is posted.
+	// PostHandoff, when set, posts each schedule's handoff document at
+	// every handoff (a store job per schedule, once across replicas)
+	// instead of the daemon's own poster, which posts it to the
+	// schedule's Slack channel when notifiers.slack is configured. Nil
+	// and no Slack: no document is posted.
 	PostHandoff history.HandoffPoster
 }
 
@@ -124,8 +125,8 @@ type Daemon struct {
 	// answers (it did not at start).
 	schema *redisstore.Store
 	// retention expires resolved incidents past server.retention, and
-	// handoffs posts handoff documents (nil without PostHandoff): store
-	// jobs the dispatcher runs.
+	// handoffs posts handoff documents (nil without PostHandoff or
+	// Slack): store jobs the dispatcher runs.
 	retention *history.Retention
 	handoffs  *history.Handoffs
 	// teardown is what New opened, closed in reverse by Close.
@@ -233,7 +234,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		Now: o.Now, Logger: d.log})
 
 	// The store jobs: retention, and handoff documents when something
-	// posts them.
+	// posts them (Slack, when it is configured).
 	jobs := map[string]dispatch.JobHandler{}
 	d.retention = &history.Retention{Store: d.store, Config: d.cfg.Load, Now: o.Now, Logger: d.log,
 		Expired: history.NewExpiredCounter(reg)}
@@ -241,9 +242,15 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	jobs[heartbeat.JobKind] = func(ctx context.Context, j *store.Job) (*store.Job, error) { return d.heartbeats.Expire(ctx, j) }
 	jobs[maintenance.JobKind] = func(ctx context.Context, j *store.Job) (*store.Job, error) { return d.windows.Job(ctx, j) }
 	jobs[notices.Kind] = d.notices.Handle
-	if o.PostHandoff != nil {
-		d.handoffs = &history.Handoffs{Source: history.Store{Store: d.store}, Jobs: d.store, Config: d.cfg.Load, Now: o.Now,
-			Post: o.PostHandoff, Logger: d.log}
+	// The document names who takes over, so it is made with the config
+	// pages go by (run-time overrides merged in), as the API makes it.
+	postHandoff := o.PostHandoff
+	if postHandoff == nil && tr.slack != nil {
+		postHandoff = slackHandoffs(tr.slack, pagingConfig)
+	}
+	if postHandoff != nil {
+		d.handoffs = &history.Handoffs{Source: history.Store{Store: d.store}, Jobs: d.store, Config: pagingConfig, Now: o.Now,
+			Post: postHandoff, Logger: d.log}
 		jobs[history.HandoffKind] = d.handoffs.Run
 	}
 

@@ -172,8 +172,8 @@ func quiet() option { return func(o *harnessOptions) { o.quiet = true } }
 // version is the daemon's version.
 func version(v string) option { return func(o *harnessOptions) { o.version = v } }
 
-// postingHandoffs gives the daemon a handoff poster (what the Slack wiring
-// will give it).
+// postingHandoffs gives the daemon a handoff poster of the test's own
+// (Options.PostHandoff, which wins over the daemon's Slack poster).
 func postingHandoffs(p history.HandoffPoster) option {
 	return func(o *harnessOptions) { o.postHandoff = p }
 }

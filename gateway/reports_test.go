@@ -307,10 +307,11 @@ func TestRetentionOnceADayAcrossReplicas(t *testing.T) {
 	}
 }
 
-// TestHandoffPostedOnceAtTheHandoff: with a poster (what the Slack wiring
-// gives the daemon), each schedule's handoff document is posted once at
-// its handoff, whatever the number of replicas, with the outgoing week
-// (d, left open, escalated at 10:15 too), and the next one is scheduled.
+// TestHandoffPostedOnceAtTheHandoff: with a poster (Options.PostHandoff;
+// Slack's is TestHandoffPostedToSlackOnceAcrossReplicas), each schedule's
+// handoff document is posted once at its handoff, whatever the number of
+// replicas, with the outgoing week (d, left open, escalated at 10:15
+// too), and the next one is scheduled.
 func TestHandoffPostedOnceAtTheHandoff(t *testing.T) {
 	var mu sync.Mutex
 	var posted []*report.HandoffDoc

@@ -7,14 +7,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/history"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify/slack"
 	"github.com/pagerd/pagerd/policy"
+	"github.com/pagerd/pagerd/report"
 )
 
 // The daemon's side of Slack: what an incident's channel message says and
-// when it changes (the outbox handler the dispatcher runs), and who is on
-// call for /oncall. notify/slack does the talking.
+// when it changes (the outbox handler the dispatcher runs), where a
+// schedule's handoff document goes, and who is on call for /oncall.
+// notify/slack does the talking.
 
 // slackPosted starts the timeline entry that records where an incident's
 // channel message is: "message <channel> <ts> posted to <channel>". The
@@ -140,6 +143,35 @@ func slackReply(cfg *policy.Config, inc *store.Incident, action string, tl []sto
 		text += " (by " + who + ")"
 	}
 	return text
+}
+
+// slackHandoffs posts each schedule's handoff document to the team's
+// channel, the one its shift notices go to (notices.slack_channel), in the
+// schedule's template. Like shift notices, and unlike pages, it is held
+// back by notifiers.slack.dry_run only: a document is about a schedule,
+// not a service, so services' shadow mode does not reach it. The config is
+// read at each handoff, so a reload that sets the channel or dry_run takes
+// effect at the next one.
+func slackHandoffs(client *slack.Client, config func() *policy.Config) history.HandoffPoster {
+	return func(ctx context.Context, schedule string, doc *report.HandoffDoc) error {
+		cfg := config()
+		sc := cfg.Schedule(schedule)
+		switch {
+		case sc == nil:
+			return fmt.Errorf("%w: schedule %s is not in the config", history.ErrNotPosted, schedule)
+		case sc.Notices == nil || sc.Notices.SlackChannel == "":
+			return fmt.Errorf("%w: schedule %s names no team channel (schedules[].notices.slack_channel)", history.ErrNotPosted, schedule)
+		case !cfg.Notifiers.Slack.Configured():
+			return fmt.Errorf("%w: notifiers.slack is no longer configured", history.ErrNotPosted)
+		case cfg.DryRun("slack"):
+			return fmt.Errorf("%w: notifiers.slack.dry_run (it would have gone to %s)", history.ErrNotPosted, sc.Notices.SlackChannel)
+		}
+		err := client.PostDocument(ctx, sc.Notices.SlackChannel, doc.String(), doc.Template == policy.HandoffMarkdown)
+		if slack.IsPermanent(err) {
+			return fmt.Errorf("%w: %s: %v", history.ErrRefused, sc.Notices.SlackChannel, err)
+		}
+		return err
+	}
 }
 
 // slackOnCall answers /oncall: every tier of every schedule (or one) now,

@@ -1,14 +1,22 @@
 package gateway
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/history"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/providertest"
+	"github.com/pagerd/pagerd/notify/slack"
+	"github.com/pagerd/pagerd/policy"
+	"github.com/pagerd/pagerd/report"
 )
 
 // slackConfig pages ann (push, then a Slack message, SMS, a call) and
@@ -246,5 +254,184 @@ func TestSlackOnCallCommand(t *testing.T) {
 	}
 	if r := h.slackPost("/api/v1/slack/commands", body, providertest.SignSlack("wrong", body, time.Now())); r.code != 401 {
 		t.Fatalf("forged /oncall: %d", r.code)
+	}
+}
+
+// handoffConfig: two schedules handing off Monday 00:00 UTC, s with a
+// team channel (its shift notices' #on-call-handoff) and AIVO's plain-text
+// template, t with none; Slack dry-run or not.
+func handoffConfig(apiURL string, dryRun bool) string {
+	return `
+api:
+  tokens: [{name: ops, token: ` + apiToken + `, role: admin}]
+notifiers:
+  slack: {bot_token: ` + providertest.SlackBotToken + `, signing_secret: ` + providertest.SlackSigningSecret + `, api_url: "` + apiURL + `", dry_run: ` + fmt.Sprint(dryRun) + `}
+users:
+  - {id: ann, name: Ann, contacts: [{channel: push, via: log}]}
+  - {id: bob, name: Bob, contacts: [{channel: push, via: log}]}
+  - {id: cat, name: Cat, contacts: [{channel: push, via: log}]}
+schedules:
+  - name: s
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - {name: primary, start: 2025-01-06, members: [bob, ann]}
+    notices: {slack_channel: "#on-call-handoff"}
+    handoff_template: text
+  - name: t
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - {name: primary, start: 2025-01-06, members: [ann]}
+escalation_policies:
+  - {name: p, levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]}
+services:
+  - {name: api, priority_scheme: P0-P3, escalation_policy: p, integrations: {alertmanager_key: ` + amKey + `}}
+`
+}
+
+// With Slack configured and nothing else to post them, each schedule's
+// handoff document goes to its team channel at the handoff, once although
+// two daemons on one Redis store both schedule it and both dispatch at
+// the handoff: s's in its plain-text template with Slack's markup off,
+// beside its shift notice, naming who takes over by a run-time override;
+// t, with no channel, posts nothing and the log says why. A reload to
+// slack.dry_run holds back the next one.
+func TestHandoffPostedToSlackOnceAcrossReplicas(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	st, _ := redisStore(t)
+	h1 := newHarness(t, withStore(st), withConfig(handoffConfig(sl.URL, false)))
+	knownWeek(h1)
+	// Cat takes bob's coming week, at run time.
+	if r := h1.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","start":"2025-09-15T00:00:00Z","end":"2025-09-22T00:00:00Z","reason":"swap"}`); r.code != 201 {
+		t.Fatalf("override: %d %s", r.code, r.body)
+	}
+	h2 := newHarness(t, withStore(st), withConfig(handoffConfig(sl.URL, false)))
+	for _, h := range []*harness{h1, h2} { // what each replica's Run does at start
+		if err := h.d.EnsureJobs(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// step moves both daemons' clocks to at and lets both dispatch at
+	// once.
+	step := func(at time.Time) {
+		var wg sync.WaitGroup
+		for _, h := range []*harness{h1, h2} {
+			wg.Add(1)
+			go func() { defer wg.Done(); h.step(at) }()
+		}
+		wg.Wait()
+	}
+	monday := time.Date(2025, 9, 15, 0, 0, 0, 0, time.UTC)
+	step(monday.Add(-time.Second))
+	if n := len(sl.Calls()); n != 0 {
+		t.Fatalf("%d Slack calls before the handoff", n)
+	}
+	step(monday)
+	step(monday.Add(time.Minute))
+
+	want, err := history.Handoff(context.Background(), history.Store{Store: st}, h1.d.Overrides().Config(), "s", monday)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := want.String()
+	if !strings.HasPrefix(text, "=== ON-CALL HANDOFF ===\nDate: 2025-09-15\nOutgoing: Ann\nIncoming: Cat\n") || want.Incidents != 4 {
+		t.Fatalf("the document to expect is not the week's:\n%s", text)
+	}
+	var docs, notices int
+	for _, c := range sl.Calls() {
+		switch {
+		case c.Method != "chat.postMessage" || c.Channel != "#on-call-handoff":
+			t.Errorf("a call besides the channel's two: %+v", c)
+		case strings.HasPrefix(c.Text, "On-call handoff of s,"):
+			notices++
+		case c.Text == strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(text) && c.Mrkdwn == "false" && c.Blocks == "":
+			docs++
+		default:
+			t.Errorf("posted to the channel:\n%+v\nwant the document:\n%s", c, text)
+		}
+	}
+	if docs != 1 || notices != 1 {
+		t.Fatalf("%d handoff documents and %d handoff notices in #on-call-handoff, want one each", docs, notices)
+	}
+	logs := h1.logs.String() + h2.logs.String()
+	if !strings.Contains(logs, `"msg":"handoff: document not posted","schedule":"t"`) ||
+		!strings.Contains(logs, "schedule t names no team channel (schedules[].notices.slack_channel)") {
+		t.Errorf("the log does not say why t's document was not posted:\n%s", logs)
+	}
+	for _, s := range []string{"s", "t"} {
+		if j, err := st.GetJob(context.Background(), history.HandoffKind, s); err != nil || !j.Due.Equal(monday.Add(7*24*time.Hour)) {
+			t.Errorf("%s's next handoff job: %+v %v", s, j, err)
+		}
+	}
+
+	// Dry run: the next week's document is made and logged, not posted.
+	for _, h := range []*harness{h1, h2} {
+		if err := h.reload(handoffConfig(sl.URL, true)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := len(sl.Calls())
+	step(monday.Add(7 * 24 * time.Hour))
+	step(monday.Add(7*24*time.Hour + time.Minute))
+	if n := len(sl.Calls()); n != before {
+		t.Errorf("dry run: %d more Slack calls: %+v", n-before, sl.Calls()[before:])
+	}
+	logs = h1.logs.String() + h2.logs.String()
+	if !strings.Contains(logs, "notifiers.slack.dry_run (it would have gone to #on-call-handoff)") {
+		t.Errorf("the log does not say the dry run held the document back:\n%s", logs)
+	}
+}
+
+// An explicit Options.PostHandoff wins over Slack: the document goes to
+// it, and nothing of it to Slack.
+func TestPostHandoffOptionWinsOverSlack(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	var posted []string
+	var mu sync.Mutex
+	post := func(_ context.Context, schedule string, _ *report.HandoffDoc) error {
+		mu.Lock()
+		defer mu.Unlock()
+		posted = append(posted, schedule)
+		return nil
+	}
+	h := newHarness(t, withConfig(handoffConfig(sl.URL, false)), postingHandoffs(post))
+	if err := h.d.EnsureJobs(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	monday := time.Date(2025, 9, 15, 0, 0, 0, 0, time.UTC)
+	h.step(monday)
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(posted, " ") != "s t" && strings.Join(posted, " ") != "t s" {
+		t.Errorf("posted through the option: %v", posted)
+	}
+	for _, c := range sl.Calls() {
+		if !strings.HasPrefix(c.Text, "On-call handoff of s,") {
+			t.Errorf("Slack got more than the shift notice: %+v", c)
+		}
+	}
+}
+
+// Slack's answers to a handoff document, as the job takes them: a refusal
+// that will not change (no such channel) is ErrRefused, moving on to the
+// next handoff; one worth trying again (rate limited) is left to the
+// job's lease.
+func TestSlackHandoffRefusals(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	cfg, err := policy.Parse([]byte(handoffConfig(sl.URL, false)), "pagerd.yaml", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := slackHandoffs(slack.New(slack.Options{Token: providertest.SlackBotToken, APIURL: sl.URL}), func() *policy.Config { return cfg })
+	doc := &report.HandoffDoc{Schedule: "s", Template: policy.HandoffText}
+	sl.Fail("chat.postMessage", "channel_not_found")
+	if err := post(context.Background(), "s", doc); !errors.Is(err, history.ErrRefused) || !strings.Contains(err.Error(), "#on-call-handoff") {
+		t.Errorf("no such channel: %v", err)
+	}
+	sl.Fail("chat.postMessage", "ratelimited")
+	if err := post(context.Background(), "s", doc); err == nil || errors.Is(err, history.ErrRefused) || errors.Is(err, history.ErrNotPosted) {
+		t.Errorf("rate limited: %v", err)
+	}
+	if err := post(context.Background(), "s", doc); err != nil || len(sl.Messages()) != 1 {
+		t.Errorf("then: %v, %d messages", err, len(sl.Messages()))
 	}
 }

@@ -3,6 +3,7 @@ package importer
 import (
 	"fmt"
 	"net/mail"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -32,9 +33,12 @@ type builder struct {
 	ladders  keyIndex[*ladder]
 	policyOf map[*ladder]string
 
-	twilio bool
-	emails map[string]string
-	envs   namespace
+	// twilio, smtp and slack: a contact uses the transport, so the
+	// config gets its notifiers settings.
+	twilio, smtp, slack bool
+	emails              map[string]string
+	slackUsers          map[string]string
+	envs                namespace
 }
 
 func newBuilder(vendor string, opt Options, rep *Report) *builder {
@@ -44,7 +48,7 @@ func newBuilder(vendor string, opt Options, rep *Report) *builder {
 		people: keyIndex[*person]{}, userID: map[*person]string{},
 		schedules: keyIndex[*schedule]{}, placed: map[*schedule][]outTarget{}, rotPlaced: map[*rotation][]outTarget{},
 		ladders: keyIndex[*ladder]{}, policyOf: map[*ladder]string{},
-		emails: map[string]string{}, envs: namespace{},
+		emails: map[string]string{}, slackUsers: map[string]string{}, envs: namespace{},
 	}
 }
 
@@ -65,17 +69,62 @@ func (b *builder) build(src *source) {
 	for _, s := range src.services {
 		b.service(s)
 	}
-	if b.twilio {
-		b.out.Notifiers = &outNotifiers{Twilio: &outTwilio{
-			AccountSID: "${PAGERD_TWILIO_ACCOUNT_SID}",
-			AuthToken:  "${PAGERD_TWILIO_AUTH_TOKEN}",
-			From:       "${PAGERD_TWILIO_FROM}",
-		}}
-	}
+	b.notifiers()
 	if b.opt.PublicURL != "" {
 		b.out.Server = &outServer{PublicURL: b.opt.PublicURL}
 	}
 }
+
+// notifiers writes the settings of the transports the contacts use, every
+// secret, login and address from the environment, so none is written into
+// the file: check-config lists the variables that are not set, and pagerd
+// serve refuses to start without them.
+func (b *builder) notifiers() {
+	var n outNotifiers
+	if b.twilio {
+		n.Twilio = &outTwilio{
+			AccountSID: "${PAGERD_TWILIO_ACCOUNT_SID}",
+			AuthToken:  "${PAGERD_TWILIO_AUTH_TOKEN}",
+			From:       "${PAGERD_TWILIO_FROM}",
+		}
+	}
+	if b.slack {
+		n.Slack = &outSlack{
+			BotToken:      "${PAGERD_SLACK_BOT_TOKEN}",
+			SigningSecret: "${PAGERD_SLACK_SIGNING_SECRET}",
+		}
+	}
+	if b.smtp {
+		n.Email = &outEmail{
+			Smarthost: "${PAGERD_SMTP_SMARTHOST}",
+			From:      "${PAGERD_SMTP_FROM}",
+			Username:  "${PAGERD_SMTP_USERNAME}",
+			Password:  "${PAGERD_SMTP_PASSWORD}",
+		}
+	}
+	if n != (outNotifiers{}) {
+		b.out.Notifiers = &n
+	}
+}
+
+// contactVia is the transport that carries a channel's imported contacts.
+var contactVia = map[string]string{
+	policy.ChannelSMS:   "twilio",
+	policy.ChannelVoice: "twilio",
+	policy.ChannelEmail: "email",
+	policy.ChannelSlack: "slack",
+}
+
+// plainEmail reports whether e is one plain address (no display name, no
+// list), as pagerd takes in users[].email and email contacts.
+func plainEmail(e string) bool {
+	a, err := mail.ParseAddress(e)
+	return err == nil && a.Address == e && a.Name == ""
+}
+
+// slackMemberRE is a Slack member id as pagerd takes it in
+// users[].slack_user and slack contacts.
+var slackMemberRE = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 
 // validZone reports whether a vendor time zone is one pagerd accepts: an
 // IANA name, not one of the fixed-offset names policy refuses.
@@ -93,15 +142,25 @@ func (b *builder) user(p *person) {
 	b.userID[p] = id
 	u := outUser{ID: id, Name: p.name, comment: p.ref.String()}
 	if e := p.email; e != "" {
-		a, err := mail.ParseAddress(e)
 		switch other, dup := b.emails[strings.ToLower(e)]; {
-		case err != nil || a.Address != e || a.Name != "":
+		case !plainEmail(e):
 			b.rep.add(Changed, p.ref, "%q is not an email address pagerd accepts; left out", e)
 		case dup:
 			b.rep.add(Changed, p.ref, "has the same email as %s (%s); pagerd needs one person per address, so it is left out here", other, e)
 		default:
 			b.emails[strings.ToLower(e)] = id
 			u.Email = e
+		}
+	}
+	if su := p.slackUser; su != "" {
+		switch other, dup := b.slackUsers[su]; {
+		case !slackMemberRE.MatchString(su):
+			b.rep.add(Changed, p.ref, "%q is not a Slack member id pagerd accepts (U... or W...); left out", su)
+		case dup:
+			b.rep.add(Changed, p.ref, "has the same Slack member id as %s (%s); a button pressed in Slack acts as one person, so it is left out here", other, su)
+		default:
+			b.slackUsers[su] = id
+			u.SlackUser = su
 		}
 	}
 	if p.tz != "" {
@@ -120,14 +179,28 @@ func (b *builder) user(p *person) {
 		case c.channel == policy.ChannelVoice && b.opt.PublicURL == "":
 			b.rep.add(NotMapped, c.ref, "voice calls through Twilio need pagerd's public URL (Twilio fetches the call's script from it): run pagerd import again with --public-url to import %s", c.address)
 			continue
+		case c.channel == policy.ChannelEmail && !plainEmail(c.address):
+			b.rep.add(NotMapped, c.ref, "%q is not an email address pagerd can send to (one plain address, like jane@example.com); not imported", c.address)
+			continue
+		case c.channel == policy.ChannelSlack && !slackMemberRE.MatchString(c.address):
+			b.rep.add(NotMapped, c.ref, "%q is not a Slack member id pagerd can message (U... or W...); not imported", c.address)
+			continue
+		}
+		via := contactVia[c.channel]
+		switch via {
+		case "twilio":
+			b.twilio = true
+		case "email":
+			b.smtp = true
+		case "slack":
+			b.slack = true
 		}
 		has[c.channel] = true
-		b.twilio = true
-		u.Contacts = append(u.Contacts, outContact{Channel: c.channel, Via: "twilio", Address: quoted(c.address)})
+		u.Contacts = append(u.Contacts, outContact{Channel: c.channel, Via: via, Address: quoted(c.address)})
 	}
 	if len(u.Contacts) == 0 {
 		u.Contacts = []outContact{{Channel: policy.ChannelPush, Via: "log"}}
-		b.rep.add(Changed, p.ref, "no contact pagerd can page (a phone number for SMS or calls); given a push contact on the log transport so the config loads: pages to %s only reach pagerd's log until you add a contact", id)
+		b.rep.add(Changed, p.ref, "no contact pagerd can page (a phone number for SMS or calls, an email address, a Slack member id); given a push contact on the log transport so the config loads: pages to %s only reach pagerd's log until you add a contact", id)
 	}
 	rules := &outRules{High: b.steps(p, p.high, has, "high"), Low: b.steps(p, p.low, has, "low")}
 	if len(rules.High) > 0 || len(rules.Low) > 0 {

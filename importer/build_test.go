@@ -233,3 +233,61 @@ func TestLayerHiddenByALayerNotImported(t *testing.T) {
 		t.Errorf("the report does not say why: %+v", res.Report.Issues)
 	}
 }
+
+// TestContactsPagerdWouldRefuse: email addresses and Slack member ids that
+// pagerd's config would refuse, and a Slack member id two users share, are
+// reported and left out, and the config still loads.
+func TestContactsPagerdWouldRefuse(t *testing.T) {
+	res, cfg := mustImport(t, GrafanaOnCall, []Document{
+		{Name: "users.json", Data: []byte(`{"results": [
+			{"id": "U1", "email": "one@example.io", "username": "one", "slack": [{"user_id": "U0SHARED1"}, {"user_id": "U0OTHER01"}]},
+			{"id": "U2", "email": "two@example.io", "username": "two", "slack": {"user_id": "U0SHARED1"}},
+			{"id": "U3", "email": "three@example.io", "username": "three", "slack": [{"user_id": "someone"}]},
+			{"id": "U4", "email": "four@example.io", "username": "four", "slack": "U0NOTALIST"}]}`)},
+		{Name: "rules.json", Data: []byte(`{"results": [
+			{"id": "R1", "user_id": "U1", "position": 0, "type": "notify_by_slack"},
+			{"id": "R2", "user_id": "U2", "position": 0, "type": "notify_by_slack"},
+			{"id": "R3", "user_id": "U3", "position": 0, "type": "notify_by_slack"},
+			{"id": "R4", "user_id": "U4", "position": 0, "type": "notify_by_slack"}]}`)},
+	}, Options{})
+	if u := cfg.User("one"); u.SlackUser != "U0SHARED1" || len(u.Contacts) != 1 || u.Contacts[0].Address != "U0SHARED1" {
+		t.Errorf("one: %+v", u)
+	}
+	// two is messaged at the shared id, but only one user can be it.
+	if u := cfg.User("two"); u.SlackUser != "" || len(u.Contacts) != 1 || u.Contacts[0].Address != "U0SHARED1" {
+		t.Errorf("two: %+v", u)
+	}
+	if u := cfg.User("three"); u.SlackUser != "" || u.Contacts[0].Via != "log" {
+		t.Errorf("three: %+v", u)
+	}
+	if u := cfg.User("four"); u.SlackUser != "" || u.Contacts[0].Via != "log" {
+		t.Errorf("four: %+v", u)
+	}
+	for _, w := range []struct {
+		kind IssueKind
+		want []string
+	}{
+		{NotMapped, []string{`user "one"`, "linked to 2 Slack users (U0SHARED1, U0OTHER01)", "the first is imported"}},
+		{Changed, []string{`user "two"`, "same Slack member id as one"}},
+		{Changed, []string{`user "three"`, `"someone" is not a Slack member id`}},
+		{NotMapped, []string{`user "three"`, `Slack user "someone"`, "not a Slack member id pagerd can message"}},
+		{NotMapped, []string{`user "four"`, "notify_by_slack", "no Slack member id"}},
+	} {
+		if issueWith(res.Report, w.kind, w.want...) == nil {
+			t.Errorf("the report has no %v issue with %q:\n%+v", w.kind, w.want, res.Report.Issues)
+		}
+	}
+
+	res, cfg = mustImport(t, PagerDuty, []Document{{Name: "users.json", Data: []byte(`{"users": [
+		{"id": "P1", "name": "One", "email": "one@example.com", "contact_methods": [
+			{"id": "c1", "type": "email_contact_method", "label": "Work", "address": "One <one@example.com>"},
+			{"id": "c2", "type": "email_contact_method", "label": "Home", "address": "one@home.example"},
+			{"id": "c3", "type": "email_contact_method", "label": "Old", "address": "one@old.example"}]}]}`)}}, Options{})
+	if u := cfg.User("one"); len(u.Contacts) != 1 || u.Contacts[0] != (policy.Contact{Channel: "email", Via: "email", Address: "one@home.example"}) {
+		t.Errorf("one: %+v, want the first address pagerd takes", u.Contacts)
+	}
+	if issueWith(res.Report, NotMapped, `contact method "Work"`, `"One <one@example.com>" is not an email address pagerd can send to`) == nil ||
+		issueWith(res.Report, NotMapped, `contact method "Old"`, "a second email contact") == nil {
+		t.Errorf("the refused and the second address are not reported: %+v", res.Report.Issues)
+	}
+}

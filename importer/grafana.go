@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -19,10 +20,50 @@ import (
 // the shift's time zone, or the schedule's when the shift has none.
 
 type gUser struct {
-	ID       string `json:"id"`
-	Email    string `json:"email"`
-	Username string `json:"username"`
-	Timezone string `json:"timezone"`
+	ID       string  `json:"id"`
+	Email    string  `json:"email"`
+	Username string  `json:"username"`
+	Timezone string  `json:"timezone"`
+	Slack    gSlacks `json:"slack"`
+}
+
+// gSlacks are the Slack users an OnCall user is linked to: a list of
+// {user_id, team_id} in OnCall OSS's API, one such object in Grafana
+// Cloud's, null or empty when the user has not linked Slack.
+type gSlacks []gSlack
+
+type gSlack struct {
+	UserID string `json:"user_id"`
+	TeamID string `json:"team_id"`
+}
+
+// UnmarshalJSON reads the list or the single object. Anything else reads
+// as no Slack user: the user is imported without one, and a Slack rule of
+// theirs is reported as such.
+func (g *gSlacks) UnmarshalJSON(data []byte) error {
+	var list []gSlack
+	if err := json.Unmarshal(data, &list); err == nil {
+		*g = list
+		return nil
+	}
+	var one gSlack
+	if err := json.Unmarshal(data, &one); err == nil {
+		*g = gSlacks{one}
+	}
+	return nil
+}
+
+// ids are the distinct Slack member ids, in order.
+func (g gSlacks) ids() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range g {
+		if s.UserID != "" && !seen[s.UserID] {
+			seen[s.UserID] = true
+			out = append(out, s.UserID)
+		}
+	}
+	return out
 }
 
 type gSchedule struct {
@@ -192,7 +233,7 @@ func (ex *gExport) model(rep *Report) *source {
 		src.people = append(src.people, ex.person(u, rep))
 	}
 	if len(ex.users) > 0 {
-		rep.add(NotMapped, ref{Kind: "Grafana OnCall users"}, "the API gives no phone numbers or app devices, so every user is imported without a contact pagerd can page: add their SMS and voice numbers by hand")
+		rep.add(NotMapped, ref{Kind: "Grafana OnCall users"}, "the API gives no phone numbers or app devices, so SMS, phone-call and app notification steps have no contact to be imported with: add their SMS and voice numbers by hand (email and Slack steps are imported, to the user's email and the Slack user they linked)")
 	}
 	for _, s := range ex.schedules {
 		if sc := ex.schedule(s, rep); sc != nil {
@@ -219,6 +260,10 @@ func gChannel(typ string) string {
 		return policy.ChannelVoice
 	case strings.HasPrefix(t, "mobile_app"):
 		return policy.ChannelPush
+	case t == "email":
+		return policy.ChannelEmail
+	case t == "slack":
+		return policy.ChannelSlack
 	default:
 		return t
 	}
@@ -232,6 +277,36 @@ func (ex *gExport) person(u gUser, rep *Report) *person {
 	}
 	rules := append([]gRule(nil), ex.rules[u.ID]...)
 	sort.SliceStable(rules, func(i, j int) bool { return rules[i].Position < rules[j].Position })
+	// The Slack user they linked is who pressing a button in Slack acts
+	// as, and who notify_by_slack messages.
+	slack := u.Slack.ids()
+	if len(slack) > 0 {
+		p.slackUser = slack[0]
+	}
+	if len(slack) > 1 {
+		rep.add(NotMapped, r, "linked to %d Slack users (%s): pagerd knows a person as one; the first is imported", len(slack), strings.Join(slack, ", "))
+	}
+	// The user's email is where notify_by_email sends, their Slack user
+	// where notify_by_slack does: a contact on each channel any of their
+	// rules uses (important ones too, so a ladder rebuilt by hand has it).
+	used := map[string]bool{}
+	for _, nr := range rules {
+		ch := gChannel(nr.Type)
+		if used[ch] {
+			continue
+		}
+		used[ch] = true
+		switch {
+		case ch == policy.ChannelEmail && u.Email == "":
+			rep.add(NotMapped, r, "notifies by email (notify_by_email), but the export has no email for them; not imported")
+		case ch == policy.ChannelEmail:
+			p.contacts = append(p.contacts, contact{channel: ch, address: u.Email, ref: r.in("email", u.Email, "")})
+		case ch == policy.ChannelSlack && len(slack) == 0:
+			rep.add(NotMapped, r, "notifies by Slack (notify_by_slack), but the export has no Slack member id for them (the users API's slack is empty while their OnCall user is not linked to Slack); not imported: add slack_user and a slack contact by hand")
+		case ch == policy.ChannelSlack:
+			p.contacts = append(p.contacts, contact{channel: ch, address: slack[0], ref: r.in("Slack user", slack[0], "")})
+		}
+	}
 	var at time.Duration
 	var important []string
 	for _, nr := range rules {

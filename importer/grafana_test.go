@@ -92,7 +92,8 @@ func TestGrafanaOnCall(t *testing.T) {
 		{Changed, []string{`step "2 notify_persons"`, "important"}},
 		{NotMapped, []string{`route "team=\"db\""`, "make a service"}},
 		{NotMapped, []string{`user "kate"`, "important notification rules (phone_call)"}},
-		{Changed, []string{`user "kate"`, "push after 0s", "voice after 5m"}},
+		{Changed, []string{`user "kate"`, "push after 0s", "voice after 5m", "the other steps"}},
+		{Changed, []string{`user "leo"`, "sms after 0s", "the other steps"}},
 		{Changed, []string{`integration "Alertmanager prod"`, "PAGERD_ALERTMANAGER_PROD_ALERTMANAGER_KEY"}},
 	} {
 		if issueWith(rep, w.kind, w.want...) == nil {
@@ -114,7 +115,35 @@ func TestGrafanaOnCall(t *testing.T) {
 	if svc := cfg.Service("alertmanager-prod"); svc == nil || svc.EscalationPolicy != "core-default" {
 		t.Errorf("service alertmanager-prod: %+v", svc)
 	}
-	if k := cfg.User("kate"); k == nil || k.Email != "kate@example.io" || k.TimeZone != "Europe/Madrid" || k.Contacts[0].Via != "log" {
-		t.Errorf("kate: %+v", k)
+	// notify_by_email sends to the user's email, notify_by_slack to the
+	// Slack user they linked (a list in OnCall OSS's API, kate; one object
+	// in Grafana Cloud's, leo): kate's ladder keeps her email step at 15m
+	// and her Slack one at 20m, leo's his email at 2m. Both are their
+	// Slack users, so buttons pressed in Slack act as them. mia's Slack
+	// rule has no Slack user to go to: reported, and she has the log
+	// placeholder.
+	k := cfg.User("kate")
+	if k == nil || k.Email != "kate@example.io" || k.TimeZone != "Europe/Madrid" || len(k.Contacts) != 2 {
+		t.Fatalf("kate: %+v", k)
+	}
+	emailMapped(t, res, cfg, "kate", "kate@example.io")
+	emailMapped(t, res, cfg, "leo", "leo@example.io")
+	slackMapped(t, res, cfg, "kate", "U0KATE001")
+	if l := cfg.User("leo"); l.SlackUser != "U0LEO0002" || len(l.Contacts) != 1 {
+		t.Errorf("leo: slack_user %q, contacts %+v; want U0LEO0002 and his email only (no Slack rule)", l.SlackUser, l.Contacts)
+	}
+	for id, want := range map[string][]policy.NotifyStep{
+		"kate": {{After: policy.Duration(15 * time.Minute), Channel: "email"}, {After: policy.Duration(20 * time.Minute), Channel: "slack"}},
+		"leo":  {{After: policy.Duration(2 * time.Minute), Channel: "email"}},
+	} {
+		if got := cfg.User(id).NotificationRules.High; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s's ladder %+v, want %+v", id, got, want)
+		}
+	}
+	if m := cfg.User("mia"); len(m.Contacts) != 1 || m.Contacts[0].Via != "log" || m.SlackUser != "" {
+		t.Errorf("mia: %+v", m)
+	}
+	if issueWith(rep, NotMapped, `user "mia"`, "notify_by_slack", "no Slack member id", "not linked to Slack") == nil {
+		t.Errorf("mia's Slack rule without a Slack user is not reported")
 	}
 }

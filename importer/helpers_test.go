@@ -88,3 +88,92 @@ func issueWith(rep *Report, kind IssueKind, want ...string) *Issue {
 	}
 	return nil
 }
+
+// hasContact reports whether the user has exactly this contact.
+func hasContact(u *policy.User, want policy.Contact) bool {
+	for _, c := range u.Contacts {
+		if c == want {
+			return true
+		}
+	}
+	return false
+}
+
+// emailMapped checks that user id is paged by email at addr, through
+// notifiers.email with its server, sender and login from the environment
+// (which check-config lists, unset here, rather than refuses), and that
+// the report no longer calls an email contact one pagerd cannot page.
+func emailMapped(t *testing.T, res *Result, cfg *policy.Config, id, addr string) {
+	t.Helper()
+	u := cfg.User(id)
+	if u == nil {
+		t.Fatalf("no user %s:\n%s", id, res.Config)
+	}
+	if want := (policy.Contact{Channel: policy.ChannelEmail, Via: "email", Address: addr}); !hasContact(u, want) {
+		t.Errorf("%s's contacts %+v, want %+v among them", id, u.Contacts, want)
+	}
+	for _, want := range []string{
+		"  email:\n",
+		`    smarthost: "${PAGERD_SMTP_SMARTHOST}"`,
+		`    from: "${PAGERD_SMTP_FROM}"`,
+		`    username: "${PAGERD_SMTP_USERNAME}"`,
+		`    password: "${PAGERD_SMTP_PASSWORD}"`,
+	} {
+		if !strings.Contains(string(res.Config), want) {
+			t.Errorf("the config has no %q:\n%s", want, res.Config)
+		}
+	}
+	missing := 0
+	for _, w := range res.Report.Warnings {
+		if strings.HasPrefix(w, "notifiers.email.") && strings.Contains(w, "environment variable PAGERD_SMTP_") {
+			missing++
+		}
+	}
+	if missing != 4 {
+		t.Errorf("check-config names %d of notifiers.email's 4 settings from the environment as not set: %q", missing, res.Report.Warnings)
+	}
+	for _, is := range res.Report.Issues {
+		listed, _, _ := strings.Cut(is.Detail, " (")
+		if strings.Contains(listed, "cannot page") && strings.Contains(listed, "email") ||
+			strings.Contains(is.Detail, "email after") {
+			t.Errorf("the report still leaves email out: %s: %s", is.Source, is.Detail)
+		}
+	}
+}
+
+// slackMapped checks that user id is paged by Slack direct message to
+// member, who is their slack_user too, through notifiers.slack with its
+// token and signing secret from the environment.
+func slackMapped(t *testing.T, res *Result, cfg *policy.Config, id, member string) {
+	t.Helper()
+	u := cfg.User(id)
+	if u == nil {
+		t.Fatalf("no user %s:\n%s", id, res.Config)
+	}
+	if want := (policy.Contact{Channel: policy.ChannelSlack, Via: "slack", Address: member}); !hasContact(u, want) || u.SlackUser != member {
+		t.Errorf("%s: contacts %+v, slack_user %q; want %+v and %s", id, u.Contacts, u.SlackUser, want, member)
+	}
+	for _, want := range []string{
+		"  slack:\n",
+		`    bot_token: "${PAGERD_SLACK_BOT_TOKEN}"`,
+		`    signing_secret: "${PAGERD_SLACK_SIGNING_SECRET}"`,
+	} {
+		if !strings.Contains(string(res.Config), want) {
+			t.Errorf("the config has no %q:\n%s", want, res.Config)
+		}
+	}
+	missing := 0
+	for _, w := range res.Report.Warnings {
+		if strings.HasPrefix(w, "notifiers.slack.") && strings.Contains(w, "environment variable PAGERD_SLACK_") {
+			missing++
+		}
+	}
+	if missing != 2 {
+		t.Errorf("check-config names %d of notifiers.slack's 2 secrets as not set: %q", missing, res.Report.Warnings)
+	}
+	for _, is := range res.Report.Issues {
+		if strings.Contains(is.Source, `"`+id+`"`) && strings.Contains(is.Detail, "slack after") {
+			t.Errorf("the report still leaves %s's Slack steps out: %s", id, is.Detail)
+		}
+	}
+}

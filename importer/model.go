@@ -53,13 +53,17 @@ type person struct {
 	// hint is the pagerd id wanted (an email's local part, a username).
 	hint            string
 	name, email, tz string
-	contacts        []contact
+	// slackUser is the person's Slack member id, when the source links
+	// them to Slack.
+	slackUser string
+	contacts  []contact
 	// high and low are the person's own ladders, if the source has them.
 	high, low []step
 }
 
-// contact is one phone number or push target, already normalised: channel
-// "sms" or "voice" with an E.164 number.
+// contact is one way to page the person: channel "sms" or "voice" with an
+// E.164 number (already normalised), "email" with an address, or "slack"
+// with a Slack member id (the builder checks those two).
 type contact struct {
 	channel, address string
 	ref              ref

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/pagerd/pagerd/policy"
 )
 
 // Opsgenie: the JSON its REST API v2 returns (GET /v2/users/{id}?expand=contact,
@@ -532,6 +534,8 @@ func (ex *ogExport) person(u ogUser, rep *Report) *person {
 				continue
 			}
 			p.contacts = append(p.contacts, contact{channel: m, address: num, ref: cr})
+		case m == "email":
+			p.contacts = append(p.contacts, contact{channel: policy.ChannelEmail, address: c.To, ref: cr})
 		case m == "mobile":
 			cannot = append(cannot, fmt.Sprintf("the Opsgenie app (%s)", c.To))
 		default:
@@ -539,7 +543,7 @@ func (ex *ogExport) person(u ogUser, rep *Report) *person {
 		}
 	}
 	if len(cannot) > 0 {
-		rep.add(NotMapped, r, "contacts pagerd cannot page: %s (pagerd pages by SMS and calls through Twilio, and pushes through PagerDuty or ntfy: add a push contact by hand)", strings.Join(cannot, ", "))
+		rep.add(NotMapped, r, "contacts pagerd cannot page: %s (pagerd pages by SMS and calls through Twilio and by email, and pushes through PagerDuty, ntfy or Pushover, not the Opsgenie app: add a push contact by hand)", strings.Join(cannot, ", "))
 	}
 	rules := append([]ogNotificationRule(nil), ex.rules[u.ID]...)
 	sort.SliceStable(rules, func(i, j int) bool { return rules[i].Order < rules[j].Order })

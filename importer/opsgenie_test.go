@@ -157,7 +157,7 @@ func TestOpsgenieDoneWhen(t *testing.T) {
 	}{
 		{NotMapped, []string{`routing rule "Databases at night"`, "from 22:00 to 06:00 every day", "make a service"}},
 		{Changed, []string{`heartbeat "platform-watchdog"`, "/api/v1/heartbeats/platform-watchdog/ping", "PAGERD_PLATFORM_ALERTMANAGER_KEY"}},
-		{NotMapped, []string{`user "alice@example.com"`, "the Opsgenie app (Alice's phone)", "email alice@example.com"}},
+		{NotMapped, []string{`user "alice@example.com"`, "the Opsgenie app (Alice's phone)", "by SMS and calls through Twilio and by email"}},
 		{NotMapped, []string{`user "alice@example.com"`, `"Acknowledged Alert" (acknowledged-alert)`}},
 		{Changed, []string{`user "alice@example.com"`, "push after 0s"}},
 		{NotMapped, []string{`user "dave@example.com"`, "disabled sms"}},
@@ -168,17 +168,20 @@ func TestOpsgenieDoneWhen(t *testing.T) {
 		}
 	}
 
-	// People: emails from Opsgenie usernames, phone numbers in E.164, and
-	// alice's ladder without the app push.
+	// People: emails from Opsgenie usernames, phone numbers in E.164,
+	// email contacts through SMTP, and alice's ladder without the app push.
 	alice := cfg.User("alice")
 	if alice == nil || alice.Email != "alice@example.com" || alice.Name != "Alice Andersen" || alice.TimeZone != "Europe/Berlin" {
 		t.Fatalf("alice: %+v", alice)
 	}
-	if want := []policy.NotifyStep{{After: policy.Duration(time.Minute), Channel: "sms"}, {After: policy.Duration(3 * time.Minute), Channel: "voice"}}; !reflect.DeepEqual(alice.NotificationRules.High, want) {
+	if want := []policy.NotifyStep{{After: policy.Duration(time.Minute), Channel: "sms"}, {After: policy.Duration(3 * time.Minute), Channel: "voice"}, {After: policy.Duration(10 * time.Minute), Channel: "email"}}; !reflect.DeepEqual(alice.NotificationRules.High, want) {
 		t.Errorf("alice's ladder %+v, want %+v", alice.NotificationRules.High, want)
 	}
-	if d := cfg.User("dave"); len(d.Contacts) != 1 || d.Contacts[0].Address != "+447700900123" || d.Contacts[0].Channel != "voice" {
-		t.Errorf("dave's contacts %+v, want only voice +447700900123", d.Contacts)
+	for _, u := range []string{"alice", "bob", "carol", "dave"} {
+		emailMapped(t, res, cfg, u, u+"@example.com")
+	}
+	if d := cfg.User("dave"); len(d.Contacts) != 2 || !hasContact(d, policy.Contact{Channel: "voice", Via: "twilio", Address: "+447700900123"}) {
+		t.Errorf("dave's contacts %+v, want email and voice +447700900123 (his SMS is disabled)", d.Contacts)
 	}
 }
 
@@ -236,9 +239,10 @@ func TestOpsgenieAPIResponses(t *testing.T) {
 	if len(cfg.Users) != 2 {
 		t.Errorf("%d users, want 2 (erin read twice is one user)", len(cfg.Users))
 	}
-	if e := cfg.User("erin"); e == nil || len(e.Contacts) != 1 || e.Contacts[0].Address != "+4915550100200" {
-		t.Errorf("erin: %+v; want her SMS contact (no voice without --public-url)", e)
+	if e := cfg.User("erin"); e == nil || len(e.Contacts) != 2 || !hasContact(e, policy.Contact{Channel: "sms", Via: "twilio", Address: "+4915550100200"}) {
+		t.Errorf("erin: %+v; want her email and SMS contacts (no voice without --public-url)", e)
 	}
+	emailMapped(t, res, cfg, "erin", "erin@example.org")
 	// No routing rules in API responses: the team's one escalation is its
 	// service's. Level 1 (erin) is paged at once, the schedule at 20m; no
 	// repeat, which check-config warns about.

@@ -27,12 +27,26 @@ type outServer struct {
 
 type outNotifiers struct {
 	Twilio *outTwilio `yaml:"twilio,omitempty"`
+	Slack  *outSlack  `yaml:"slack,omitempty"`
+	Email  *outEmail  `yaml:"email,omitempty"`
 }
 
 type outTwilio struct {
 	AccountSID quoted `yaml:"account_sid"`
 	AuthToken  quoted `yaml:"auth_token"`
 	From       quoted `yaml:"from"`
+}
+
+type outSlack struct {
+	BotToken      quoted `yaml:"bot_token"`
+	SigningSecret quoted `yaml:"signing_secret"`
+}
+
+type outEmail struct {
+	Smarthost quoted `yaml:"smarthost"`
+	From      quoted `yaml:"from"`
+	Username  quoted `yaml:"username"`
+	Password  quoted `yaml:"password"`
 }
 
 type outCalendar struct {
@@ -50,6 +64,7 @@ type outUser struct {
 	Email             string       `yaml:"email,omitempty"`
 	TimeZone          string       `yaml:"time_zone,omitempty"`
 	Contacts          []outContact `yaml:"contacts"`
+	SlackUser         string       `yaml:"slack_user,omitempty"`
 	NotificationRules *outRules    `yaml:"notification_rules,omitempty"`
 	comment           string
 }

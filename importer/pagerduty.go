@@ -239,7 +239,7 @@ func pdChannel(typ string) string {
 	case "push_notification_contact_method":
 		return policy.ChannelPush
 	case "email_contact_method":
-		return "email"
+		return policy.ChannelEmail
 	}
 	return typ
 }
@@ -270,6 +270,8 @@ func pdPerson(u pdUser, rep *Report) *person {
 				continue
 			}
 			p.contacts = append(p.contacts, contact{channel: ch, address: num, ref: cr})
+		case policy.ChannelEmail:
+			p.contacts = append(p.contacts, contact{channel: ch, address: cm.Address, ref: cr})
 		case policy.ChannelPush:
 			cannot = append(cannot, "push to the PagerDuty app ("+cm.Label+")")
 		default:
@@ -280,7 +282,7 @@ func pdPerson(u pdUser, rep *Report) *person {
 		rep.add(NotMapped, r, "its contact methods are references without addresses: export users with include[]=contact_methods")
 	}
 	if len(cannot) > 0 {
-		rep.add(NotMapped, r, "contacts pagerd cannot page: %s (pagerd pages by SMS and calls through Twilio; for the PagerDuty app, give them a push contact via pagerduty with a routing key of their own)", strings.Join(cannot, ", "))
+		rep.add(NotMapped, r, "contacts pagerd cannot page: %s (pagerd pages by SMS and calls through Twilio and by email; for the PagerDuty app, give them a push contact via pagerduty with a routing key of their own)", strings.Join(cannot, ", "))
 	}
 	for _, nr := range u.NotificationRules {
 		if strings.HasSuffix(nr.Type, "_reference") {

@@ -65,7 +65,7 @@ func TestPagerDuty(t *testing.T) {
 		{NotMapped, []string{`service "Checkout API"`, "re-triggers acknowledged incidents after 30m"}},
 		{NotMapped, []string{`service "Checkout API"`, "resolves incidents on its own after 4h"}},
 		{Changed, []string{`integration "Prometheus"`, "PAGERD_CHECKOUT_API_PAGERDUTY_ROUTING_KEY"}},
-		{NotMapped, []string{`user "Hana Hill"`, "push to the PagerDuty app (Pixel)", "email hana@example.net"}},
+		{NotMapped, []string{`user "Hana Hill"`, "push to the PagerDuty app (Pixel)", "by SMS and calls through Twilio and by email"}},
 		{Changed, []string{`user "Hana Hill"`, "high-urgency", "push after 0s"}},
 		{NotMapped, []string{`user "Jo Jones"`, `contact method "Home"`, "a second voice contact"}},
 	} {
@@ -109,16 +109,19 @@ func TestPagerDuty(t *testing.T) {
 		}
 	}
 
-	// People: E.164 numbers from PagerDuty's country code and number, the
-	// ladders per urgency without the app push.
+	// People: E.164 numbers from PagerDuty's country code and number,
+	// email contact methods through SMTP, the ladders per urgency without
+	// the app push.
 	hana := cfg.User("hana")
-	if hana == nil || hana.Email != "hana@example.net" || len(hana.Contacts) != 2 {
+	if hana == nil || hana.Email != "hana@example.net" || len(hana.Contacts) != 3 {
 		t.Fatalf("hana: %+v", hana)
 	}
+	emailMapped(t, res, cfg, "hana", "hana@example.net")
+	emailMapped(t, res, cfg, "ivan", "ivan@example.net")
 	if want := []policy.NotifyStep{{After: policy.Duration(time.Minute), Channel: "sms"}, {After: policy.Duration(4 * time.Minute), Channel: "voice"}}; !reflect.DeepEqual(hana.NotificationRules.High, want) {
 		t.Errorf("hana high %+v, want %+v", hana.NotificationRules.High, want)
 	}
-	if want := []policy.NotifyStep{{After: 0, Channel: "sms"}}; !reflect.DeepEqual(hana.NotificationRules.Low, want) {
+	if want := []policy.NotifyStep{{After: 0, Channel: "sms"}, {After: policy.Duration(10 * time.Minute), Channel: "email"}}; !reflect.DeepEqual(hana.NotificationRules.Low, want) {
 		t.Errorf("hana low %+v, want %+v", hana.NotificationRules.Low, want)
 	}
 	if jo := cfg.User("jo"); len(jo.Contacts) != 1 || jo.Contacts[0].Address != "+15555550113" {

@@ -16,8 +16,9 @@ const opsgenieBackup = "../../importer/testdata/opsgenie/OpsGenieBackups"
 // line: an Opsgenie export of a team with two rotations, a third
 // restricted to business hours, an override and an escalation imports;
 // the report lists what did not map; check-config accepts the result
-// (strictly, once the secrets it reads are set); and `pagerd oncall` on it
-// matches the source for a week of instants.
+// (strictly, once the secrets it reads are set: Twilio's, the SMTP
+// server's the email contacts go through, and the service's key); and
+// `pagerd oncall` on it matches the source for a week of instants.
 //
 // Who the source has on call, by hand from the fixture, America/New_York
 // (EDT, UTC-4): Primary weekly from Mon 2025-10-06 09:00, alice, bob,
@@ -53,10 +54,13 @@ func TestImportOpsgenieDoneWhen(t *testing.T) {
 	}
 
 	// check-config accepts it; strictly once its secrets are there.
-	if out, errOut, code := pagerd(t, "check-config", cfg); code != 0 || !strings.Contains(out, "ok (1 services, 4 users, 2 schedules, 1 escalation policies, 4 warning(s))") {
+	if out, errOut, code := pagerd(t, "check-config", cfg); code != 0 || !strings.Contains(out, "ok (1 services, 4 users, 2 schedules, 1 escalation policies, 8 warning(s))") ||
+		!strings.Contains(errOut, "notifiers.email.smarthost: environment variable PAGERD_SMTP_SMARTHOST is not set") {
 		t.Errorf("check-config: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
 	}
-	for _, env := range []string{"PAGERD_TWILIO_ACCOUNT_SID=AC0123456789", "PAGERD_TWILIO_AUTH_TOKEN=0123456789abcdef0123456789abcdef", "PAGERD_TWILIO_FROM=+15555550100", "PAGERD_PLATFORM_ALERTMANAGER_KEY=platform-key"} {
+	for _, env := range []string{"PAGERD_TWILIO_ACCOUNT_SID=AC0123456789", "PAGERD_TWILIO_AUTH_TOKEN=0123456789abcdef0123456789abcdef", "PAGERD_TWILIO_FROM=+15555550100",
+		"PAGERD_SMTP_SMARTHOST=smtp.example.com:587", "PAGERD_SMTP_FROM=pagerd@example.com", "PAGERD_SMTP_USERNAME=pagerd", "PAGERD_SMTP_PASSWORD=smtp-password",
+		"PAGERD_PLATFORM_ALERTMANAGER_KEY=platform-key"} {
 		k, v, _ := strings.Cut(env, "=")
 		t.Setenv(k, v)
 	}

@@ -13,14 +13,27 @@ import (
 )
 
 // HandoffPoster posts a schedule's handoff document to the team's channel
-// at the handoff. It is the hook for the chat integration: the Slack
-// wiring (notify/slack) provides one, rendering doc with doc.String() (the
-// schedule's own template) into the channel its config names for the
-// schedule, and the daemon takes it as gateway.Options.PostHandoff. Until
-// something sets it, no handoff job is scheduled and nothing is posted.
-// An error is retried when the job's lease ends, for up to
-// HandoffPostWindow after the handoff.
+// at the handoff. It is the hook for the chat integration: the daemon
+// makes one of Slack when notifiers.slack is configured (rendering doc in
+// the schedule's own template into the schedule's team channel), and takes
+// gateway.Options.PostHandoff instead when it is set. Without either, no
+// handoff job is scheduled and nothing is posted. An error is retried when
+// the job's lease ends, for up to HandoffPostWindow after the handoff,
+// except ErrNotPosted and ErrRefused, which move on to the next handoff.
 type HandoffPoster func(ctx context.Context, schedule string, doc *report.HandoffDoc) error
+
+// ErrNotPosted, wrapped with why, is a poster's answer when the config says
+// not to post the schedule's document (it names no channel for it, the
+// transport is in dry run): the job goes on to the next handoff, and the
+// log says why.
+var ErrNotPosted = errors.New("handoff document not posted")
+
+// ErrRefused, wrapped with the refusal, is a poster's answer when the chat
+// refused the document for a reason trying again will not change (no such
+// channel, the app not in it, a revoked token): it is logged as an error
+// and the job goes on to the next handoff, rather than try it again at
+// every lease for an hour.
+var ErrRefused = errors.New("handoff document refused")
 
 // HandoffKind is the kind of the store jobs that post handoff documents:
 // one per schedule (the key is its name), due at its next handoff, so each
@@ -74,7 +87,14 @@ func (h *Handoffs) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := h.Post(ctx, j.Key, doc); err != nil {
+	switch err := h.Post(ctx, j.Key, doc); {
+	case errors.Is(err, ErrNotPosted):
+		h.Logger.Info("handoff: document not posted", "schedule", j.Key, "handoff", at.UTC().Format(time.RFC3339), "why", err.Error())
+		return next, nil
+	case errors.Is(err, ErrRefused):
+		h.Logger.Error("handoff: document not posted, refused for good", "schedule", j.Key, "handoff", at.UTC().Format(time.RFC3339), "err", err)
+		return next, nil
+	case err != nil:
 		return nil, fmt.Errorf("post the handoff document of %s: %w", j.Key, err)
 	}
 	h.Logger.Info("handoff: document posted", "schedule", j.Key, "handoff", doc.Handoff.UTC().Format(time.RFC3339))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -159,6 +160,49 @@ func TestHandoffReadsWhatIsOpenAtItsTime(t *testing.T) {
 	}
 	if !doc.Handoff.Equal(handoff) || doc.Incidents != 1 || fmt.Sprint(open) != fmt.Sprint([]string{stale, later}) {
 		t.Fatalf("handoff %s, %d incidents in the week, open %v (want %s and %s)", doc.Handoff, doc.Incidents, open, stale, later)
+	}
+}
+
+// TestHandoffPosterAnswers: what a poster answers decides the job's next
+// run. Posted, not posted by the config (ErrNotPosted) and refused for
+// good (ErrRefused) all move on to the next handoff, the two last saying
+// why in the log; any other error leaves the job to its lease, to be tried
+// again.
+func TestHandoffPosterAnswers(t *testing.T) {
+	cfg := loadConfig(t, "aion-r.yaml")
+	handoff := time.Date(2025, 10, 13, 0, 0, 0, 0, time.UTC)
+	nextHandoff := handoff.Add(7 * 24 * time.Hour)
+	for _, tc := range []struct {
+		name    string
+		err     error
+		retried bool
+		log     string
+	}{
+		{"posted", nil, false, `"level":"INFO","msg":"handoff: document posted"`},
+		{"not posted", fmt.Errorf("%w: no channel", ErrNotPosted), false, `"level":"INFO","msg":"handoff: document not posted","schedule":"aion-r-oncall","handoff":"2025-10-13T00:00:00Z","why":"handoff document not posted: no channel"`},
+		{"refused", fmt.Errorf("%w: #gone: channel_not_found", ErrRefused), false, `"level":"ERROR","msg":"handoff: document not posted, refused for good"`},
+		{"failed", errors.New("slack chat.postMessage: ratelimited"), true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs strings.Builder
+			h := &Handoffs{Source: Store{Store: openStore(t)}, Config: func() *policy.Config { return cfg },
+				Now:    func() time.Time { return handoff.Add(time.Minute) },
+				Post:   func(context.Context, string, *report.HandoffDoc) error { return tc.err },
+				Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+			next, err := h.Run(context.Background(), &store.Job{Kind: HandoffKind, Key: "aion-r-oncall", Due: handoff})
+			if tc.retried {
+				if err == nil || next != nil {
+					t.Fatalf("Run = %+v, %v; want the error, for the lease", next, err)
+				}
+				return
+			}
+			if err != nil || next == nil || !next.Due.Equal(nextHandoff) {
+				t.Fatalf("Run = %+v, %v; want the next handoff", next, err)
+			}
+			if !strings.Contains(logs.String(), tc.log) {
+				t.Errorf("log:\n%s\nwant %s", logs.String(), tc.log)
+			}
+		})
 	}
 }
 

@@ -15,11 +15,13 @@ import (
 	"testing"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Slack's fake: the Web API methods pagerd calls (chat.postMessage,
 // chat.update, chat.postEphemeral), checking the bot token, the channel,
-// the message a call names and that blocks are JSON, and answering as
+// the message a call names and that blocks are JSON (a markdown block's
+// text within Slack's 12,000 characters), and answering as
 // Slack does (HTTP 200 with {"ok": false, "error": ...} for a refusal);
 // and Slack's side of the app's requests to pagerd, signed as Slack signs
 // them (v0 HMAC-SHA256 of the timestamp and body with the signing secret).
@@ -39,6 +41,9 @@ type SlackCall struct {
 	User     string // chat.postEphemeral: who sees it
 	Text     string
 	Blocks   string // the blocks' JSON
+	// Mrkdwn is "false" when the message turned Slack's markup off (its
+	// text shows as written).
+	Mrkdwn string
 }
 
 // SlackMessage is a message as it stands in the fake.
@@ -151,7 +156,7 @@ func (f *Slack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := SlackCall{Method: method, Channel: r.PostForm.Get("channel"), TS: r.PostForm.Get("ts"), ThreadTS: r.PostForm.Get("thread_ts"),
-		User: r.PostForm.Get("user"), Text: r.PostForm.Get("text"), Blocks: r.PostForm.Get("blocks")}
+		User: r.PostForm.Get("user"), Text: r.PostForm.Get("text"), Blocks: r.PostForm.Get("blocks"), Mrkdwn: r.PostForm.Get("mrkdwn")}
 	if c.Channel == "" {
 		f.refuse(w, "channel_not_found")
 		return
@@ -167,7 +172,14 @@ func (f *Slack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, b := range blocks {
-			if _, ok := b["type"].(string); !ok {
+			typ, ok := b["type"].(string)
+			if !ok {
+				f.refuse(w, "invalid_blocks")
+				return
+			}
+			// A markdown block holds standard markdown, up to 12,000
+			// characters.
+			if text, _ := b["text"].(string); typ == "markdown" && (text == "" || utf8.RuneCountInString(text) > 12000) {
 				f.refuse(w, "invalid_blocks")
 				return
 			}

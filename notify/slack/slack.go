@@ -3,11 +3,11 @@
 // contacts `via: slack`), the one message per incident in its service's
 // channel, posted and then updated in place with a thread reply for each
 // change (Client.Post, Update, Reply; the daemon's outbox calls them, so a
-// Slack outage delays them but loses none), shift notices to a team's
-// channel, and Slack's requests coming back, verified with the app's
-// signing secret: the Acknowledge, Escalate and Resolve buttons, which act
-// through notify.Receiver as the pagerd user the Slack user is, and the
-// /oncall slash command.
+// Slack outage delays them but loses none), shift notices and handoff
+// documents to a team's channel (Say, PostDocument), and Slack's requests
+// coming back, verified with the app's signing secret: the Acknowledge,
+// Escalate and Resolve buttons, which act through notify.Receiver as the
+// pagerd user the Slack user is, and the /oncall slash command.
 package slack
 
 import (
@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
@@ -188,6 +189,30 @@ func (c *Client) Say(ctx context.Context, channel, text string) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	_, _, err := c.api.PostMessageContext(ctx, channel, slack.MsgOptionText(text, false), slack.MsgOptionDisableLinkUnfurl())
+	return classify("chat.postMessage", err)
+}
+
+// MaxMarkdownBlock is the most text one markdown block takes (Slack's
+// limit); a longer markdown document goes as plain text.
+const MaxMarkdownBlock = 12000
+
+// PostDocument posts a document to a channel (a handoff document to a
+// team) as it is written: markdown in a markdown block, which Slack renders
+// as standard markdown (headings, lists, bold), and plain text with Slack's
+// own markup off, so that the lines come out as the template has them. The
+// message's text is the whole document either way (what notifications and
+// clients without blocks show). A markdown document too long for one
+// block goes as plain text.
+func (c *Client) PostDocument(ctx context.Context, channel, doc string, markdown bool) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	opts := []slack.MsgOption{slack.MsgOptionText(escape(doc), false), slack.MsgOptionDisableLinkUnfurl()}
+	if markdown && utf8.RuneCountInString(doc) <= MaxMarkdownBlock {
+		opts = append(opts, slack.MsgOptionBlocks(slack.NewMarkdownBlock("", doc)))
+	} else {
+		opts = append(opts, slack.MsgOptionDisableMarkdown())
+	}
+	_, _, err := c.api.PostMessageContext(ctx, channel, opts...)
 	return classify("chat.postMessage", err)
 }
 

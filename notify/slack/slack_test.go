@@ -51,6 +51,51 @@ func TestSlackClient(t *testing.T) {
 	}
 }
 
+// A document goes as written: markdown in a markdown block that Slack
+// renders, plain text with Slack's markup off; the message's text is the
+// document (escaped as Slack's text must be) either way, and a markdown
+// document too long for one block goes as plain text rather than be
+// refused.
+func TestPostDocument(t *testing.T) {
+	f := providertest.NewSlack(t)
+	c := slack.New(slack.Options{Token: providertest.SlackBotToken, APIURL: f.URL, Timeout: 5 * time.Second})
+	ctx := context.Background()
+	md := "# On-Call Handoff - 2025-10-13\n\n- **Incidents** this week: 9 (p99 < 2s & falling)\n"
+	text := "=== ON-CALL HANDOFF ===\nDate: 2025-10-13\n- Active alerts: 1: [P3] *not bold* <none>\n"
+	long := "# Week\n" + strings.Repeat("- an escalation, one line of many\n", 400)
+	for _, doc := range []struct {
+		text     string
+		markdown bool
+	}{{md, true}, {text, false}, {long, true}} {
+		if err := c.PostDocument(ctx, "#on-call-handoff", doc.text, doc.markdown); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := f.Calls()
+	if len(calls) != 3 {
+		t.Fatalf("%d calls: %+v", len(calls), calls)
+	}
+	for i, c := range calls {
+		if c.Method != "chat.postMessage" || c.Channel != "#on-call-handoff" {
+			t.Errorf("call %d: %+v", i, c)
+		}
+	}
+	if c := calls[0]; c.Mrkdwn != "" || !strings.Contains(c.Blocks, `"type":"markdown"`) || !strings.Contains(c.Blocks, `**Incidents**`) ||
+		c.Text != "# On-Call Handoff - 2025-10-13\n\n- **Incidents** this week: 9 (p99 &lt; 2s &amp; falling)\n" {
+		t.Errorf("markdown: %+v", c)
+	}
+	if c := calls[1]; c.Mrkdwn != "false" || c.Blocks != "" || c.Text != "=== ON-CALL HANDOFF ===\nDate: 2025-10-13\n- Active alerts: 1: [P3] *not bold* &lt;none&gt;\n" {
+		t.Errorf("text: %+v", c)
+	}
+	if c := calls[2]; len(long) <= slack.MaxMarkdownBlock || c.Mrkdwn != "false" || c.Blocks != "" || c.Text != long {
+		t.Errorf("long markdown (%d characters): mrkdwn %q, blocks %d bytes, text %d bytes", len(long), c.Mrkdwn, len(c.Blocks), len(c.Text))
+	}
+	f.Fail("chat.postMessage", "channel_not_found")
+	if err := c.PostDocument(ctx, "#nope", md, true); !slack.IsPermanent(err) {
+		t.Errorf("no such channel: %v", err)
+	}
+}
+
 func TestFormatOnCall(t *testing.T) {
 	until := time.Date(2025, 9, 15, 0, 0, 0, 0, time.UTC)
 	got := slack.FormatOnCall(slack.OnCall{

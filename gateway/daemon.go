@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/pagerd/pagerd/gateway/acklink"
+	"github.com/pagerd/pagerd/gateway/console"
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/heartbeat"
 	"github.com/pagerd/pagerd/gateway/history"
@@ -97,6 +98,9 @@ type Options struct {
 	// across replicas): the hook the Slack wiring fills
 	// (history.HandoffPoster). Nil: no document is posted.
 	PostHandoff history.HandoffPoster
+	// ConsolePoll is how often an open incident's page in the web console
+	// asks whether it changed (default 5s).
+	ConsolePoll time.Duration
 }
 
 // Daemon is pagerd built and ready to run: New builds it, Run runs it,
@@ -258,6 +262,8 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	// all acting through the incident service.
 	d.server = NewServer(ServerOptions{Config: d.cfg.Load, Reload: d.cfg.Reload, Incidents: d.incidents,
 		Links: &acklink.Pages{Incidents: d.incidents, Config: d.cfg.Load, Now: o.Now},
+		Console: console.New(console.Options{Incidents: d.incidents, Config: d.cfg.Load, History: history.Store{Store: d.store},
+			Now: o.Now, Logger: d.log, HTTPClient: o.HTTPClient, PollInterval: o.ConsolePoll}),
 		Twilio: &twilio.Callbacks{Receiver: d.incidents, Settings: func() twilio.Settings {
 			c := d.cfg.Load()
 			return twilio.Settings{AuthToken: c.Notifiers.Twilio.AuthToken.Reveal(), PublicURL: c.Server.PublicURL}

@@ -210,11 +210,11 @@ type incidentView struct {
 }
 
 type entryView struct {
-	At                   time.Time
-	Type, What, Actor    string
-	Level                int
+	At                    time.Time
+	Type, What, Actor     string
+	Level                 int
 	User, Channel, Detail string
-	Class                string
+	Class                 string
 }
 
 type pendingView struct {

@@ -11,15 +11,15 @@ import (
 
 // holder is who holds a tier over a span, with how to reach them.
 type holder struct {
-	Name, User   string
-	From, Until  time.Time
-	Override     bool
-	Reason       string
-	Contacts     []contact
-	Nobody       bool
-	Backup       *policy.BackupContact
-	PartFrom     bool // the span starts inside the day shown
-	PartUntil    bool // the span ends inside the day shown
+	Name, User  string
+	From, Until time.Time
+	Override    bool
+	Reason      string
+	Contacts    []contact
+	Nobody      bool
+	Backup      *policy.BackupContact
+	PartFrom    bool // the span starts inside the day shown
+	PartUntil   bool // the span ends inside the day shown
 }
 
 // contact is one of a person's channels. Only phone numbers are shown:

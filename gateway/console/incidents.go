@@ -80,13 +80,15 @@ func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
 	}
 	var parts []part
 	switch lv.Status {
-	case "", "open":
-		lv.Status = "open"
+	case "", "all":
+		lv.Status = "all"
 		parts = []part{{"Triggered", policy.StatusTriggered}, {"Acknowledged", policy.StatusAcknowledged}, {"Resolved", policy.StatusResolved}}
+	case "open":
+		parts = []part{{"Triggered", policy.StatusTriggered}, {"Acknowledged", policy.StatusAcknowledged}}
 	case string(policy.StatusTriggered), string(policy.StatusAcknowledged), string(policy.StatusResolved):
 		parts = []part{{strings.ToUpper(lv.Status[:1]) + lv.Status[1:], policy.Status(lv.Status)}}
 	default:
-		c.fail(w, r, v, http.StatusBadRequest, "Unknown status: use open, triggered, acknowledged or resolved.")
+		c.fail(w, r, v, http.StatusBadRequest, "Unknown status: use all, open, triggered, acknowledged or resolved.")
 		return
 	}
 	now := c.o.Now()

@@ -120,7 +120,7 @@ func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
 				}
 				rw.PagedLast = pagedLast(cfg, tl, v.loc())
 				if d, ok := nextStep(inc); ok {
-					rw.Next, rw.NextAt = describeDeadline(cfg, d), d.At
+					rw.Next, rw.NextAt = describeDeadline(cfg, inc.Service, d), d.At
 				}
 			}
 			g.Rows = append(g.Rows, rw)
@@ -159,13 +159,34 @@ func nextStep(inc *store.Incident) (policy.Deadline, bool) {
 	return *first, true
 }
 
-// describeDeadline says what a pending step will do.
-func describeDeadline(cfg *policy.Config, d policy.Deadline) string {
+// levelNames are the names of the levels of a service's escalation
+// policy.
+func levelNames(cfg *policy.Config, service string) []string {
+	var out []string
+	if svc := cfg.Service(service); svc != nil {
+		if p := cfg.Policy(svc.EscalationPolicy); p != nil {
+			for _, l := range p.Levels {
+				out = append(out, l.Name)
+			}
+		}
+	}
+	return out
+}
+
+// describeDeadline says what a pending step of an incident of the service
+// will do.
+func describeDeadline(cfg *policy.Config, service string, d policy.Deadline) string {
 	switch d.Kind {
 	case policy.DeadlineNotify:
 		return "page " + userName(cfg, d.User) + " by " + d.Channel
 	case policy.DeadlineEscalate:
-		return "escalate to level " + strconv.Itoa(d.Level+1)
+		// The deadline is the current level's timeout: the next one
+		// takes over, or the ladder starts again after the last.
+		levels := levelNames(cfg, service)
+		if next := d.Level + 1; next < len(levels) {
+			return "escalate to level " + strconv.Itoa(next+1) + " (" + levels[next] + ")"
+		}
+		return "page the ladder again from level 1"
 	case policy.DeadlineUnresolved:
 		return "page more people: still unresolved"
 	case policy.DeadlineStatusUpdate:
@@ -248,21 +269,20 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
 	cfg := v.cfg
 	iv := incidentView{Inc: inc, Age: age(c.o.Now().Sub(inc.CreatedAt)), Details: readDetails(inc.Details),
 		CanAck: inc.State.Status == policy.StatusTriggered, CanClose: inc.Open()}
-	if svc := cfg.Service(inc.Service); svc != nil {
-		if p := cfg.Policy(svc.EscalationPolicy); p != nil {
-			if inc.State.Level < len(p.Levels) {
-				iv.LevelName = p.Levels[inc.State.Level].Name
-			}
-			for _, l := range p.Levels {
-				iv.Levels = append(iv.Levels, l.Name)
-			}
-		}
+	iv.Levels = levelNames(cfg, inc.Service)
+	if inc.State.Level < len(iv.Levels) {
+		iv.LevelName = iv.Levels[inc.State.Level]
 	}
 	for _, e := range tl {
 		ev := entryView{At: e.At, Type: e.Type, What: entryWords[e.Type], Actor: e.Actor, Level: e.Level, User: e.User,
 			Channel: e.Channel, Detail: e.Detail, Class: strings.ReplaceAll(e.Type, "_", "-")}
 		if ev.What == "" {
 			ev.What = strings.ReplaceAll(e.Type, "_", " ")
+		}
+		if ev.User == ev.Actor || (e.Type != string(policy.ActionNotify) && e.Type != "notify_failed" && e.Type != "delivery" && e.Type != "escalate") {
+			// The person acted: they are the actor. Only pages and
+			// escalations say who they were for and at which level.
+			ev.User, ev.Level = "", 0
 		}
 		if ev.User != "" {
 			ev.User = userName(cfg, ev.User)
@@ -275,7 +295,7 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
 	pend := append([]policy.Deadline(nil), inc.State.Pending...)
 	sort.SliceStable(pend, func(i, j int) bool { return pend[i].At.Before(pend[j].At) })
 	for _, d := range pend {
-		iv.Pending = append(iv.Pending, pendingView{At: d.At, What: describeDeadline(cfg, d)})
+		iv.Pending = append(iv.Pending, pendingView{At: d.At, What: describeDeadline(cfg, inc.Service, d)})
 	}
 	p := page{Title: inc.State.Priority + " " + inc.Summary, Nav: "incidents", Viewer: v, Body: iv,
 		Refresh: "/ui/incidents/" + url.PathEscape(inc.ID) + "/version", Version: strconv.FormatInt(inc.Version, 10)}

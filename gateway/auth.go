@@ -79,7 +79,7 @@ const (
 // verbs say what a level of access is for, in a 403's message.
 var verbs = map[access]string{
 	accessRead:  "read incidents",
-	accessAct:   "act on incidents",
+	accessAct:   "act on incidents or change overrides",
 	accessAdmin: "administer pagerd (reload, backup)",
 }
 

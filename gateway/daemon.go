@@ -27,16 +27,21 @@ import (
 	"github.com/pagerd/pagerd/gateway/acklink"
 	"github.com/pagerd/pagerd/gateway/console"
 	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/gateway/feeds"
 	"github.com/pagerd/pagerd/gateway/heartbeat"
 	"github.com/pagerd/pagerd/gateway/history"
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/maintenance"
+	"github.com/pagerd/pagerd/gateway/notices"
+	"github.com/pagerd/pagerd/gateway/overrides"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pagerduty"
+	"github.com/pagerd/pagerd/notify/pushover"
+	"github.com/pagerd/pagerd/notify/slack"
 	"github.com/pagerd/pagerd/notify/twilio"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -114,6 +119,8 @@ type Daemon struct {
 	notifiers map[string]notify.Notifier
 	dispOpts  dispatch.Options
 	incidents *incident.Service
+	overrides *overrides.Service
+	notices   *notices.Service
 	disp      *dispatch.Dispatcher
 	server    *Server
 	listener  net.Listener
@@ -204,7 +211,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	if o.HTTPClient != nil {
 		hc = func() *http.Client { return o.HTTPClient }
 	}
-	tr, err := buildNotifiers(cfg, o.Stdout, hc, o.RetryBase)
+	tr, err := buildNotifiers(cfg, o.Stdout, hc, o.RetryBase, o.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -216,6 +223,19 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	pd := cfg.Notifiers.PagerDuty
 	forwarder := pagerduty.New(pd.EventsURL, o.HTTPClient, time.Duration(pd.Timeout))
 
+	// Run-time overrides: kept in the store, merged into the config that
+	// pages (paging reads the merged config; only the config holder reads
+	// the file).
+	d.overrides = overrides.New(overrides.Options{Store: d.store, Config: d.cfg.Load, Now: o.Now, Logger: d.log, Nudge: d.nudge(),
+		Changed: func(ctx context.Context, schedule string) { d.armNotices(ctx, schedule) }})
+	pagingConfig := d.overrides.Config
+	if err := d.readOverrides(ctx); err != nil {
+		d.log.Warn("overrides: not read at start; paging by the config file until they are", "err", err)
+	}
+	// Shift notices: a job per schedule, done by the dispatcher.
+	d.notices = notices.New(notices.Options{Store: d.store, Config: pagingConfig, Notifiers: d.notifiers, Slack: tr.slack,
+		Now: o.Now, Logger: d.log})
+
 	// The store jobs: retention, and handoff documents when something
 	// posts them.
 	jobs := map[string]dispatch.JobHandler{}
@@ -224,6 +244,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	jobs[history.RetentionKind] = d.retention.Run
 	jobs[heartbeat.JobKind] = func(ctx context.Context, j *store.Job) (*store.Job, error) { return d.heartbeats.Expire(ctx, j) }
 	jobs[maintenance.JobKind] = func(ctx context.Context, j *store.Job) (*store.Job, error) { return d.windows.Job(ctx, j) }
+	jobs[notices.Kind] = d.notices.Handle
 	if o.PostHandoff != nil {
 		d.handoffs = &history.Handoffs{Source: history.Store{Store: d.store}, Jobs: d.store, Config: d.cfg.Load, Now: o.Now,
 			Post: o.PostHandoff, Logger: d.log}
@@ -231,12 +252,20 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	}
 
 	// The incident service, and the dispatcher it wakes.
-	d.dispOpts = dispatch.Options{Store: d.store, Config: d.cfg.Load, Notifiers: d.notifiers, Logger: d.log, Registry: reg,
+	d.dispOpts = dispatch.Options{Store: d.store, Config: pagingConfig, Notifiers: d.notifiers, Logger: d.log, Registry: reg,
 		Now: o.Now, Lease: time.Duration(cfg.Server.Lease), MaxSleep: o.MaxSleep, PagerDuty: forwarder,
-		Silencer: &dispatch.AlertmanagerSilencer{Client: o.HTTPClient}, Jobs: jobs}
+		Silencer: &dispatch.AlertmanagerSilencer{Client: o.HTTPClient}, Jobs: jobs, Outbox: map[string]dispatch.OutboxHandler{}}
+	if tr.slack != nil {
+		so := &slackOutbox{client: tr.slack, store: d.store, config: pagingConfig, now: o.Now}
+		d.dispOpts.Outbox[store.OutboxSlack] = so.handle
+	}
+	if tr.pushover != nil {
+		po := &pushoverOutbox{n: tr.pushover, store: d.store, now: o.Now}
+		d.dispOpts.Outbox[store.OutboxPushover] = po.handle
+	}
 	d.disp = dispatch.New(d.dispOpts)
 	d.disp.InitMetrics(cfg)
-	d.incidents = incident.New(incident.Options{Store: d.store, Config: d.cfg.Load, Logger: d.log, Registry: reg, Now: o.Now,
+	d.incidents = incident.New(incident.Options{Store: d.store, Config: pagingConfig, Logger: d.log, Registry: reg, Now: o.Now,
 		Wake: d.wake(ctx), CapSummary: ingest.CapSummary,
 		Maintenance: func(ctx context.Context, service string, labels []map[string]string, at time.Time) *policy.Hold {
 			return d.windows.Hold(ctx, service, labels, at)
@@ -260,7 +289,8 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 
 	// The HTTP side: the server, the links and the providers' callbacks,
 	// all acting through the incident service.
-	d.server = NewServer(ServerOptions{Config: d.cfg.Load, Reload: d.cfg.Reload, Incidents: d.incidents,
+	d.server = NewServer(ServerOptions{Config: pagingConfig, Reload: d.cfg.Reload, Incidents: d.incidents, Overrides: d.overrides,
+		Feeds: &feeds.Service{Store: d.store, Config: pagingConfig, Now: o.Now},
 		Links: &acklink.Pages{Incidents: d.incidents, Config: d.cfg.Load, Now: o.Now},
 		Console: console.New(console.Options{Incidents: d.incidents, Config: d.cfg.Load, History: history.Store{Store: d.store},
 			Now: o.Now, Logger: d.log, HTTPClient: o.HTTPClient, PollInterval: o.ConsolePoll}),
@@ -270,6 +300,15 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		}},
 		PagerDuty: &pagerduty.Webhook{Receiver: d.incidents, Logger: d.log,
 			Secret: func() string { return d.cfg.Load().Notifiers.PagerDuty.WebhookSecret.Reveal() }},
+		Slack: &slack.Callbacks{Receiver: d.incidents, Logger: d.log, Client: func() *slack.Client { return tr.slack },
+			Secret: func() string {
+				if tr.slack == nil {
+					return "" // Slack was not configured at start: not served
+				}
+				return d.cfg.Load().Notifiers.Slack.SigningSecret.Reveal()
+			},
+			OnCall: slackOnCall(pagingConfig, o.Now)},
+		Pushover:   &pushover.Callbacks{Receiver: d.incidents, Verify: d.pushoverVerify(tr.pushover != nil, o.Now)},
 		Heartbeats: d.heartbeats, Maintenance: d.windows,
 		Health: d.health, Backup: backup, History: history.Store{Store: d.store}, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
 		TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout,
@@ -329,6 +368,54 @@ func (d *Daemon) openStore(ctx context.Context, cfg *policy.Config) (store.Store
 	return s, nil
 }
 
+// pushoverVerify checks the token of a Pushover receipt callback: signed
+// like an ack link, for a person still in the config. Nil when Pushover
+// was not configured at start (the callback then answers 404).
+func (d *Daemon) pushoverVerify(configured bool, now func() time.Time) func(token string) (string, string, error) {
+	if !configured {
+		return nil
+	}
+	return func(token string) (string, string, error) {
+		cfg := d.cfg.Load()
+		target, user, err := acklink.Verify(cfg.Server.LinkSecret, token, now())
+		if err == nil && cfg.User(user) == nil {
+			err = errors.New("no such user")
+		}
+		return target, user, err
+	}
+}
+
+// nudge is how a change of the overrides is told to the other replicas:
+// the store's nudge (Redis pub/sub), or nothing for a store one replica
+// has to itself.
+func (d *Daemon) nudge() func(ctx context.Context) error {
+	if n, ok := d.store.(store.Nudger); ok {
+		return n.Nudge
+	}
+	return nil
+}
+
+// armNotices moves the shift-notice jobs of the schedules named to their
+// next notice, after their overrides changed. A failure only delays
+// notices: a job sends, when it runs, every notice that came due since it
+// last ran, and the daemon arms again at every start, reload and hour.
+func (d *Daemon) armNotices(ctx context.Context, schedules ...string) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := d.notices.Arm(actx, schedules...); err != nil {
+		d.log.Warn("shift notices: jobs not armed; they are again at the next start, reload or hour", "err", err)
+	}
+}
+
+// readOverrides reads the run-time overrides once, before the daemon
+// pages, bounded so that a slow store does not hold up the start (Run
+// reads them again).
+func (d *Daemon) readOverrides(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return d.overrides.Refresh(rctx)
+}
+
 // wake is what the incident service calls when a write leaves a step due
 // at once: this replica's dispatcher looks now, and a store that can
 // (Redis) tells every other replica's too. Nudges are coalesced: one
@@ -378,6 +465,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go d.reloads(ctx)
 	go d.ensureJobs(ctx)
 	go d.armJobs(ctx)
+	var nudges <-chan struct{}
+	if n, ok := d.store.(store.Nudger); ok {
+		nudges = n.Nudges(ctx)
+	}
+	go d.overrides.Run(ctx, nudges)
 	dispDone := make(chan struct{})
 	go func() { defer close(dispDone); _ = d.disp.Run(ctx) }()
 	cfg := d.cfg.Load()
@@ -439,7 +531,7 @@ func (d *Daemon) EnsureJobs(ctx context.Context) error {
 	if d.handoffs != nil {
 		err = errors.Join(err, d.handoffs.Ensure(ctx))
 	}
-	return err
+	return errors.Join(err, d.notices.Arm(ctx))
 }
 
 // Close tears down what New opened, in the reverse order.
@@ -476,6 +568,12 @@ func (d *Daemon) Config() *policy.Config { return d.cfg.Load() }
 
 // Reload reads the config file again and swaps it in if it is valid.
 func (d *Daemon) Reload() error { return d.cfg.Reload() }
+
+// Overrides is the run-time overrides' service.
+func (d *Daemon) Overrides() *overrides.Service { return d.overrides }
+
+// Notices is the shift notices' service.
+func (d *Daemon) Notices() *notices.Service { return d.notices }
 
 // Incidents is the incident service.
 func (d *Daemon) Incidents() *incident.Service { return d.incidents }

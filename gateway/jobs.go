@@ -48,6 +48,9 @@ func (d *Daemon) armConfig(ctx context.Context, cfg *policy.Config) error {
 	if err := d.heartbeats.Arm(actx, cfg); err != nil {
 		return err
 	}
+	if err := d.notices.Arm(actx); err != nil {
+		return err
+	}
 	return d.windows.Arm(actx, cfg)
 }
 

@@ -1,14 +1,20 @@
 package gateway
 
 import (
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/acklink"
 	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/notify/email"
 	"github.com/pagerd/pagerd/notify/pagerduty"
+	"github.com/pagerd/pagerd/notify/pushover"
+	"github.com/pagerd/pagerd/notify/slack"
 	"github.com/pagerd/pagerd/notify/twilio"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -19,6 +25,15 @@ import (
 type transports struct {
 	byVia map[string]notify.Notifier
 	close func() error
+	// slack is the Slack Web API client, when Slack is configured: pages
+	// by direct message use it, and so do incidents' channel messages and
+	// shift notices.
+	slack *slack.Client
+	// email sends email, when it is configured (pages and shift notices).
+	email *email.Notifier
+	// pushover pushes through Pushover, when it is configured; the outbox
+	// cancels its emergency pages.
+	pushover *pushover.Notifier
 }
 
 // buildNotifiers makes the transports pages go out on. The log transport
@@ -27,7 +42,7 @@ type transports struct {
 // defaults; hc carries their calls (nil: a client of their own each).
 // retryBase is the first wait between a page's tries (0: notify's
 // default).
-func buildNotifiers(cfg *policy.Config, stdout io.Writer, hc func() *http.Client, retryBase time.Duration) (transports, error) {
+func buildNotifiers(cfg *policy.Config, stdout io.Writer, hc func() *http.Client, retryBase time.Duration, now func() time.Time) (transports, error) {
 	out := transports{close: func() error { return nil }}
 	if hc == nil {
 		hc = func() *http.Client { return &http.Client{} }
@@ -56,6 +71,48 @@ func buildNotifiers(cfg *policy.Config, stdout io.Writer, hc func() *http.Client
 		"webhook":   chain("webhook", notify.NewWebhook(hc(), time.Duration(n.Webhook.Timeout)), webhookTries),
 		"pagerduty": chain("pagerduty", pagerduty.New(n.PagerDuty.EventsURL, hc(), time.Duration(n.PagerDuty.Timeout)), tries),
 		"ntfy":      chain("ntfy", notify.NewNtfy(hc(), time.Duration(n.Webhook.Timeout)), webhookTries),
+	}
+	if sl := n.Slack; sl.Configured() {
+		out.slack = slack.New(slack.Options{Token: sl.BotToken.Reveal(), APIURL: sl.APIURL, HTTPClient: hc(), Timeout: time.Duration(sl.Timeout)})
+		out.byVia["slack"] = chain("slack", slack.NewNotifier(out.slack), tries)
+	}
+	if em := n.Email; em.Smarthost != "" {
+		var pool *x509.CertPool
+		if em.CAFile != "" {
+			pem, err := os.ReadFile(em.CAFile)
+			if err != nil {
+				_ = out.close()
+				return out, fmt.Errorf("notifiers.email.ca_file: %w", err)
+			}
+			if pool = x509.NewCertPool(); !pool.AppendCertsFromPEM(pem) {
+				_ = out.close()
+				return out, fmt.Errorf("notifiers.email.ca_file %s: no PEM certificate in it", em.CAFile)
+			}
+		}
+		e, err := email.New(email.Options{Smarthost: em.Smarthost, From: em.From, Username: em.Username, Password: em.Password.Reveal(),
+			TLS: em.TLS, RootCAs: pool, Timeout: time.Duration(em.Timeout)})
+		if err != nil {
+			_ = out.close()
+			return out, fmt.Errorf("notifiers.email: %w", err)
+		}
+		out.email = e
+		out.byVia["email"] = chain("email", e, tries)
+	}
+	if po := n.Pushover; po.Token != "" {
+		// Pushover calls back when someone acknowledges in the app, on a
+		// URL signed like an ack link (it signs nothing itself), valid for
+		// as long as the page can alert and the link lifetime besides.
+		sv := cfg.Server
+		valid := time.Duration(po.Expire) + time.Duration(sv.LinkTTL)
+		callback := func(target, user string) string {
+			if sv.PublicURL == "" || sv.LinkSecret == "" {
+				return ""
+			}
+			return strings.TrimRight(sv.PublicURL, "/") + pushover.CallbackPath + "/" + acklink.Sign(sv.LinkSecret, target, user, now().Add(valid))
+		}
+		out.pushover = pushover.New(pushover.Options{Token: po.Token.Reveal(), APIURL: po.APIURL, Retry: time.Duration(po.Retry),
+			Expire: time.Duration(po.Expire), Callback: callback, HTTPClient: hc(), Timeout: time.Duration(po.Timeout)})
+		out.byVia["pushover"] = chain("pushover", out.pushover, tries)
 	}
 	if tw := n.Twilio; tw.AccountSID != "" {
 		t, err := twilio.New(twilio.Options{AccountSID: tw.AccountSID, AuthToken: tw.AuthToken.Reveal(), From: tw.From,

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
@@ -39,7 +40,7 @@ func TestDaemonChainOpensItsBreaker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := buildNotifiers(cfg, io.Discard, nil, 0)
+	tr, err := buildNotifiers(cfg, io.Discard, nil, 0, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

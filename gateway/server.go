@@ -18,12 +18,16 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/pagerd/pagerd/gateway/acklink"
+	"github.com/pagerd/pagerd/gateway/feeds"
 	"github.com/pagerd/pagerd/gateway/heartbeat"
 	"github.com/pagerd/pagerd/gateway/history"
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/maintenance"
+	"github.com/pagerd/pagerd/gateway/overrides"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pagerduty"
+	"github.com/pagerd/pagerd/notify/pushover"
+	"github.com/pagerd/pagerd/notify/slack"
 	"github.com/pagerd/pagerd/notify/twilio"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -36,6 +40,10 @@ type ServerOptions struct {
 	Reload func() error
 	// Incidents is where every change to an incident goes.
 	Incidents *incident.Service
+	// Overrides keeps the overrides made at run time.
+	Overrides *overrides.Service
+	// Feeds answers the calendar feeds.
+	Feeds *feeds.Service
 	// Links answers the signed ack links.
 	Links *acklink.Pages
 	// Console answers the web console under /ui/ (gateway/console); nil:
@@ -44,6 +52,10 @@ type ServerOptions struct {
 	// Twilio and PagerDuty answer the providers' callbacks.
 	Twilio    *twilio.Callbacks
 	PagerDuty *pagerduty.Webhook
+	// Slack answers Slack's button presses and slash commands.
+	Slack *slack.Callbacks
+	// Pushover answers Pushover's receipt callbacks.
+	Pushover *pushover.Callbacks
 	// Health answers /-/ready.
 	Health *Health
 	// Backup, when set, serves GET /-/backup (the embedded store).
@@ -139,6 +151,9 @@ func NewServer(o ServerOptions) *Server {
 	e.POST(twilio.SMSPath, handle(o.Twilio.SMS), deadline, bodyLimit(callbackBodyLimit))
 	e.POST(twilio.VoicePath, handle(o.Twilio.Voice), deadline, bodyLimit(callbackBodyLimit))
 	e.POST(twilio.GatherPath, handle(o.Twilio.Gather), deadline, bodyLimit(callbackBodyLimit))
+	e.POST(slack.InteractionsPath, handle(o.Slack.Interactions), deadline, bodyLimit(callbackBodyLimit))
+	e.POST(slack.CommandsPath, handle(o.Slack.Command), deadline, bodyLimit(callbackBodyLimit))
+	e.POST(pushover.CallbackPath+"/:token", handle(o.Pushover.Receipt), deadline, bodyLimit(callbackBodyLimit))
 	// The Opsgenie-compatible intake reads its bodies under Opsgenie's
 	// limit itself, to refuse in Opsgenie's words; heartbeat pings never
 	// read theirs.
@@ -160,6 +175,12 @@ func NewServer(o ServerOptions) *Server {
 	api.GET("/incidents/:id", s.getIncident, deadline, read, apiLimit)
 	api.POST("/incidents/:id/:action", s.incidentAction, deadline, act, apiLimit)
 	api.GET("/oncall", s.oncall, deadline, read, apiLimit)
+	api.GET("/schedules/:schedule/overrides", s.listOverrides, deadline, read, apiLimit)
+	api.POST("/schedules/:schedule/overrides", s.createOverride, deadline, act, apiLimit)
+	api.DELETE("/schedules/:schedule/overrides/:id", s.deleteOverride, deadline, act, apiLimit)
+	api.GET("/schedules/:schedule/feed", s.feedURL, deadline, read, apiLimit)
+	api.POST("/schedules/:schedule/feed", s.feedURL, deadline, act, apiLimit)
+	e.GET(feeds.Path+"/:token", s.feed, deadline)
 	api.GET("/reports", s.reports, reportDeadline, read, apiLimit)
 	api.GET("/reports/history", s.reportHistory, reportDeadline, read, apiLimit)
 	api.GET("/reports/handoff", s.handoffDoc, reportDeadline, read, apiLimit)

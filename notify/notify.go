@@ -36,6 +36,9 @@ type Message struct {
 	// AckURL is the person's signed link to acknowledge or resolve, when
 	// pagerd has a public URL and a link secret.
 	AckURL string `json:"ack_url,omitempty"`
+	// Notice marks a shift notice, not a page: it is about no incident,
+	// and there is nothing to acknowledge (Summary is its subject).
+	Notice bool `json:"notice,omitempty"`
 	// Incidents, for an alert-storm message, are the incidents it carries;
 	// Incident is then the bundle's id, which acts on all of them wherever
 	// an incident id would (ack links, SMS replies, calls, PagerDuty).

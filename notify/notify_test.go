@@ -108,7 +108,7 @@ func TestNtfyPublishesThePage(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.URL.Path != "/oncall-ann" || body != m.Text || got.Header.Get("Priority") != "5" || got.Header.Get("Title") != "[P0] api" ||
-		got.Header.Get("Click") != m.AckURL {
+		got.Header.Get("Click") != m.AckURL || got.Header.Get("Actions") != "http, Acknowledge, "+m.AckURL+"/acknowledge, method=POST, clear=true" {
 		t.Fatalf("published %s %q %v", got.URL.Path, body, got.Header)
 	}
 	m.Urgency = "low"

@@ -171,6 +171,21 @@ type NotifiersConfig struct {
 		Timeout       Duration `yaml:"timeout"`
 		DryRun        bool     `yaml:"dry_run"`
 	} `yaml:"twilio"`
+	// Slack posts each incident of a service with a slack_channel to that
+	// channel, one message kept up to date, with buttons that act as the
+	// Slack user who presses them (users[].slack_user); contacts `via:
+	// slack` are paged by direct message; /oncall answers who is on call.
+	// BotToken is the app's bot token (xoxb-...), SigningSecret verifies
+	// what Slack sends (buttons, slash commands).
+	Slack SlackConfig `yaml:"slack"`
+	// Email sends pages and shift notices through an SMTP server
+	// (contacts `via: email`).
+	Email EmailConfig `yaml:"email"`
+	// Pushover pushes pages to the Pushover app (contacts `via:
+	// pushover`, the address a user key), high urgency at emergency
+	// priority: repeated until acknowledged in the app, which
+	// acknowledges in pagerd.
+	Pushover PushoverConfig `yaml:"pushover"`
 	// Breaker is the circuit breaker around every transport: after
 	// Failures pages in a row fail in a way worth retrying (after their
 	// retries), pages on that transport (or webhook host) fail at once for
@@ -182,6 +197,61 @@ type NotifiersConfig struct {
 	// RateLimits caps pages per transport ("twilio": its messages per
 	// second); pages over the rate wait for their turn.
 	RateLimits map[string]RateLimit `yaml:"rate_limits"`
+}
+
+// SlackConfig is notifiers.slack.
+type SlackConfig struct {
+	BotToken          Secret   `yaml:"bot_token"`
+	BotTokenFile      string   `yaml:"bot_token_file"`
+	SigningSecret     Secret   `yaml:"signing_secret"`
+	SigningSecretFile string   `yaml:"signing_secret_file"`
+	APIURL            string   `yaml:"api_url"`
+	Timeout           Duration `yaml:"timeout"`
+	// DryRun records Slack pages and channel messages instead of sending
+	// them (shadow mode for the transport).
+	DryRun bool `yaml:"dry_run"`
+}
+
+// Configured reports whether Slack's token and signing secret are set
+// (pagerd serve refuses a config whose secrets are missing).
+func (s SlackConfig) Configured() bool { return s.BotToken != "" && s.SigningSecret != "" }
+
+// EmailConfig is notifiers.email: the SMTP server (Smarthost, host:port)
+// pages are sent through, From whom, the login, and how the connection is
+// protected (TLS: starttls, the default, required; tls, implicit TLS as on
+// port 465; none, for a relay on the same host or network).
+type EmailConfig struct {
+	Smarthost    string   `yaml:"smarthost"`
+	From         string   `yaml:"from"`
+	Username     string   `yaml:"username"`
+	Password     Secret   `yaml:"password"`
+	PasswordFile string   `yaml:"password_file"`
+	TLS          string   `yaml:"tls"`
+	CAFile       string   `yaml:"ca_file"`
+	Timeout      Duration `yaml:"timeout"`
+	// DryRun records email pages instead of sending them.
+	DryRun bool `yaml:"dry_run"`
+}
+
+// Email TLS modes.
+const (
+	EmailSTARTTLS = "starttls"
+	EmailTLS      = "tls"
+	EmailNoTLS    = "none"
+)
+
+// PushoverConfig is notifiers.pushover: the application's API token, and
+// how emergency-priority pages repeat (every Retry until acknowledged,
+// for at most Expire).
+type PushoverConfig struct {
+	Token     Secret   `yaml:"token"`
+	TokenFile string   `yaml:"token_file"`
+	APIURL    string   `yaml:"api_url"`
+	Retry     Duration `yaml:"retry"`
+	Expire    Duration `yaml:"expire"`
+	Timeout   Duration `yaml:"timeout"`
+	// DryRun records Pushover pages instead of sending them.
+	DryRun bool `yaml:"dry_run"`
 }
 
 // RedisConfig says where Redis is. URL forms: redis://[user:pass@]host:port[/db]
@@ -287,7 +357,14 @@ type User struct {
 	Contacts          []Contact         `yaml:"contacts"`
 	Backup            *BackupContact    `yaml:"backup_contact"`
 	NotificationRules NotificationRules `yaml:"notification_rules"`
-	loc               *time.Location
+	// SlackUser is the person's Slack member id (U...): pressing a button
+	// in Slack acts as them, and a `channel: slack` contact without an
+	// address messages them.
+	SlackUser string `yaml:"slack_user"`
+	// NoticeChannel is the channel shift notices reach them on (default
+	// the first step of their low-urgency ladder).
+	NoticeChannel string `yaml:"notice_channel"`
+	loc           *time.Location
 }
 
 // Channel kinds a person can be reached on.
@@ -295,6 +372,9 @@ const (
 	ChannelPush  = "push"
 	ChannelSMS   = "sms"
 	ChannelVoice = "voice"
+	// ChannelSlack is a Slack direct message; ChannelEmail an email.
+	ChannelSlack = "slack"
+	ChannelEmail = "email"
 )
 
 // Contact is one way to reach a user: a channel kind (push, sms, voice), the
@@ -340,10 +420,24 @@ type Schedule struct {
 	Tiers     []Tier         `yaml:"tiers"`
 	Overrides []Override     `yaml:"overrides"`
 	Fairness  []FairnessRule `yaml:"fairness"`
+	// Notices, when set, tell each incoming person at their handoff (and
+	// Before it) that their shift starts, and the team's Slack channel at
+	// each handoff.
+	Notices *Notices `yaml:"notices"`
 	// HandoffTemplate is the form of the schedule's handoff document:
 	// HandoffText (AIVO's) or HandoffMarkdown (AION-R's, the default).
 	HandoffTemplate string `yaml:"handoff_template"`
 	loc             *time.Location
+}
+
+// Notices are a schedule's shift notices: at each handoff, and Before a
+// person's shift starts, the incoming person is told on their notice
+// channel; the team's SlackChannel hears of every handoff too. Tiers
+// limits them to some tiers (default all).
+type Notices struct {
+	Before       Duration `yaml:"before"`
+	Tiers        []string `yaml:"tiers"`
+	SlackChannel string   `yaml:"slack_channel"`
 }
 
 // Handoff is when shifts change: a weekday and a wall-clock time.
@@ -439,6 +533,12 @@ type Override struct {
 	From   Moment            `yaml:"from"`
 	Until  Moment            `yaml:"until"`
 	Tiers  map[string]string `yaml:"tiers"`
+	// ID is set on overrides made at run time (through the API, kept in
+	// the daemon's store, never in the file), with who made them: the
+	// escalation machine names them in an incident's timeline when they
+	// change who is paged (ActionOverride). Config overrides have none.
+	ID        string `yaml:"-"`
+	CreatedBy string `yaml:"-"`
 }
 
 // EscalationPolicy is the ordered list of levels an incident walks until
@@ -506,6 +606,10 @@ type Service struct {
 	Rules            []Rule                     `yaml:"rules"`
 	Targets          map[string]PriorityTargets `yaml:"targets"`
 	Compensation     string                     `yaml:"compensation"`
+	// SlackChannel is where the service's incidents are posted (a Slack
+	// channel id, C..., or #name): one message each, updated as it is
+	// acknowledged, escalated, updated and resolved.
+	SlackChannel string `yaml:"slack_channel"`
 	// Heartbeats are the dead-man's switches of the service: each must be
 	// pinged within its interval (and grace), or an incident is raised
 	// through the service's rules.

@@ -161,6 +161,12 @@ const (
 	ActionResolve      ActionKind = "resolve"
 	ActionStatusUpdate ActionKind = "status_update"
 	ActionSLABreach    ActionKind = "sla_breach"
+	// ActionOverride records, when a level is paged, that a run-time
+	// override (made through the API, Override.ID) put the person paged
+	// on the tier: the timeline says whose shift it was and who moved it.
+	// Overrides in the config file, which `pagerd simulate` sees too, are
+	// not recorded: the file says them already.
+	ActionOverride ActionKind = "override"
 	// ActionMaintenance records a maintenance window holding or releasing
 	// the incident's pages.
 	ActionMaintenance ActionKind = "maintenance"
@@ -196,6 +202,9 @@ type run struct {
 	inc     Incident
 	now     time.Time
 	actions []Action
+	// overridden notes who the last resolved targets put on call through
+	// a run-time override, and how (for ActionOverride).
+	overridden map[string]string
 }
 
 // Apply returns the incident after the event and the actions it causes. The
@@ -507,6 +516,12 @@ func (r *run) resolveTargets(ts []Target, t time.Time) []string {
 		case tg.Schedule != "":
 			if s := r.c.Schedule(tg.Schedule); s != nil {
 				if sh, ok := s.OnCallTier(tg.Tier, t); ok {
+					if sh.OverrideID != "" && sh.User != "" && !seen[sh.User] {
+						if r.overridden == nil {
+							r.overridden = map[string]string{}
+						}
+						r.overridden[sh.User] = s.overrideNote(sh, t)
+					}
 					add(sh.User)
 				}
 			}
@@ -530,6 +545,10 @@ func (r *run) page(users []string, level int, t time.Time) {
 		u := r.c.User(id)
 		if u == nil {
 			continue
+		}
+		if note, ok := r.overridden[id]; ok {
+			r.act(Action{Kind: ActionOverride, At: t, Level: level, User: id, Detail: note})
+			delete(r.overridden, id)
 		}
 		r.cancel(func(d Deadline) bool { return d.Kind == DeadlineNotify && d.User == id })
 		steps := u.NotificationRules.High

@@ -136,6 +136,12 @@ func (c *Config) DryRun(via string) bool {
 		return n.PagerDuty.DryRun
 	case "twilio":
 		return n.Twilio.DryRun
+	case "slack":
+		return n.Slack.DryRun
+	case "email":
+		return n.Email.DryRun
+	case "pushover":
+		return n.Pushover.DryRun
 	}
 	return false
 }

@@ -133,16 +133,27 @@ var e164RE = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
 // knownVias are the transports a contact can name. Their own settings are
 // checked by the daemon that builds them.
-var knownVias = map[string]bool{"log": true, "webhook": true, "twilio": true, "pagerduty": true, "ntfy": true}
+var knownVias = map[string]bool{"log": true, "webhook": true, "twilio": true, "pagerduty": true, "ntfy": true,
+	"slack": true, "email": true, "pushover": true}
 
 // defaultVia is the transport a contact uses when it names none.
-var defaultVia = map[string]string{ChannelPush: "pagerduty", ChannelSMS: "twilio", ChannelVoice: "twilio"}
+var defaultVia = map[string]string{ChannelPush: "pagerduty", ChannelSMS: "twilio", ChannelVoice: "twilio",
+	ChannelSlack: "slack", ChannelEmail: "email"}
+
+// slackUserRE is a Slack member id; slackChannelRE a channel id or #name.
+var (
+	slackUserRE    = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+	slackChannelRE = regexp.MustCompile(`^([CGD][A-Z0-9]{2,}|#[a-z0-9][a-z0-9._-]{0,79})$`)
+	pushoverKeyRE  = regexp.MustCompile(`^[A-Za-z0-9]{30}$`)
+)
 
 type validator struct {
 	cfg      *Config
 	baseDir  string
 	problems []string
 	unusable sameProblem
+	// linksDeclared: server.link_secret is given (even if not there yet).
+	linksDeclared bool
 }
 
 func (v *validator) errf(field, format string, args ...any) {
@@ -326,6 +337,7 @@ func (v *validator) server() {
 			v.errf(fmt.Sprintf("server.trusted_proxies[%d]", i), "%q is not a CIDR like 10.0.0.0/8", c)
 		}
 	}
+	v.linksDeclared = sv.LinkSecret != "" || sv.LinkSecretFile != ""
 	ls := v.secret("server.link_secret", sv.LinkSecret, sv.LinkSecretFile)
 	if ls != "" && len(ls) < 16 {
 		v.errf("server.link_secret", "must be at least 16 bytes (a random string: openssl rand -hex 32)")
@@ -383,7 +395,7 @@ func (v *validator) notifiers() {
 	}
 	// Declared counts: a secret given as ${ENV} or a _file is configured
 	// even while it is not there (check-config on a laptop).
-	v.cfg.transports = map[string]bool{}
+	v.cfg.transports = map[string]bool{"links": v.linksDeclared}
 	v.cfg.transports["pagerduty"] = pd.WebhookSecret != "" || pd.WebhookSecretFile != ""
 	pd.WebhookSecret = v.secret("notifiers.pagerduty.webhook_secret", pd.WebhookSecret, pd.WebhookSecretFile)
 	tw := &v.cfg.Notifiers.Twilio
@@ -406,6 +418,9 @@ func (v *validator) notifiers() {
 	if tw.AccountSID != "" && !strings.HasPrefix(tw.AccountSID, "AC") {
 		v.errf("notifiers.twilio.account_sid", "a Twilio account SID starts with AC")
 	}
+	v.slack()
+	v.emailSettings()
+	v.pushover()
 	st := &v.cfg.Notifiers.Storm
 	if st.Window == nil {
 		w := Duration(10 * time.Second)
@@ -501,6 +516,7 @@ func (v *validator) calendars() {
 func (v *validator) users() {
 	seen := map[string]bool{}
 	emails := map[string]string{}
+	slackUsers := map[string]string{}
 	for i := range v.cfg.Users {
 		u := &v.cfg.Users[i]
 		f, ok := v.entry("users", i, "id", u.ID, seen)
@@ -513,15 +529,24 @@ func (v *validator) users() {
 		if len(u.Contacts) == 0 {
 			v.errf(f+".contacts", "a user needs at least one contact, or nobody can page them")
 		}
+		v.slackUser(f+".slack_user", u, slackUsers)
 		has := map[string]bool{}
 		for j := range u.Contacts {
 			ct := &u.Contacts[j]
 			cf := fmt.Sprintf("%s.contacts[%d]", f, j)
 			switch ct.Channel {
-			case ChannelPush, ChannelSMS, ChannelVoice:
+			case ChannelPush, ChannelSMS, ChannelVoice, ChannelSlack, ChannelEmail:
 			default:
-				v.errf(cf+".channel", "unknown channel %q (use push, sms or voice)", ct.Channel)
+				v.errf(cf+".channel", "unknown channel %q (use push, sms, voice, slack or email)", ct.Channel)
 				continue
+			}
+			// A Slack or email contact without an address reaches the
+			// person's own Slack user or email address.
+			if ct.Address == "" && ct.Channel == ChannelSlack && ct.Via == "" {
+				ct.Address = u.SlackUser
+			}
+			if ct.Address == "" && ct.Channel == ChannelEmail && ct.Via == "" {
+				ct.Address = u.Email
 			}
 			if has[ct.Channel] {
 				v.errf(cf+".channel", "a second %s contact; give each channel one contact", ct.Channel)
@@ -531,13 +556,18 @@ func (v *validator) users() {
 				ct.Via = defaultVia[ct.Channel]
 			}
 			if !knownVias[ct.Via] {
-				v.errf(cf+".via", "unknown transport %q (use log, webhook, twilio, pagerduty or ntfy)", ct.Via)
+				v.errf(cf+".via", "unknown transport %q (use log, webhook, twilio, pagerduty, ntfy, pushover, slack or email)", ct.Via)
 				continue
 			}
 			v.contact(cf, ct)
 		}
 		v.steps(f+".notification_rules.high", &u.NotificationRules.High, has, defaultHigh)
 		v.steps(f+".notification_rules.low", &u.NotificationRules.Low, has, defaultLow)
+		if u.NoticeChannel == ChannelVoice {
+			v.errf(f+".notice_channel", "a shift notice is not a call: use push, sms, slack or email")
+		} else if u.NoticeChannel != "" && !has[u.NoticeChannel] {
+			v.errf(f+".notice_channel", "the user has no %q contact", u.NoticeChannel)
+		}
 	}
 	v.unusable.report(v)
 }
@@ -628,6 +658,166 @@ func (v *validator) contact(cf string, ct *Contact) {
 				v.errf(cf+".address", "%s via %s needs an absolute http(s) URL", ct.Channel, ct.Via)
 			}
 		}
+	case "slack":
+		if ct.Channel != ChannelSlack {
+			v.errf(cf+".channel", "slack sends slack messages: use channel: slack")
+		}
+		if !v.cfg.transports["slack"] {
+			v.unusable.add("slack", cf+".via", "%s via slack, but notifiers.slack is not configured (bot_token, signing_secret): every page on it would fail", ct.Channel)
+		}
+		if ct.Address != "" && !slackUserRE.MatchString(ct.Address) && !slackChannelRE.MatchString(ct.Address) {
+			v.errf(cf+".address", "%q is not a Slack member id (U...) or channel (C... or #name)", ct.Address)
+		}
+	case "email":
+		if ct.Channel != ChannelEmail {
+			v.errf(cf+".channel", "email sends email: use channel: email")
+		}
+		if !v.cfg.transports["email"] {
+			v.unusable.add("email", cf+".via", "%s via email, but notifiers.email is not configured (smarthost, from): every page on it would fail", ct.Channel)
+		}
+		if a, err := mail.ParseAddress(ct.Address); ct.Address != "" && (err != nil || a.Address != ct.Address) {
+			v.errf(cf+".address", "%q is not an email address like jane@example.com", ct.Address)
+		}
+	case "pushover":
+		if ct.Channel != ChannelPush {
+			v.errf(cf+".channel", "pushover sends push: use channel: push")
+		}
+		if !v.cfg.transports["pushover"] {
+			v.unusable.add("pushover", cf+".via", "%s via pushover, but notifiers.pushover.token is not set: every page on it would fail", ct.Channel)
+		}
+		if v.cfg.Server.PublicURL == "" || !v.cfg.transports["links"] {
+			v.unusable.add("pushover-links", cf+".via", "push via pushover needs server.public_url and server.link_secret: an acknowledgement in the Pushover app comes back to pagerd on a signed link, and without it the app would stop alerting while pagerd went on paging")
+		}
+		if ct.Address != "" && !pushoverKeyRE.MatchString(ct.Address) {
+			v.errf(cf+".address", "is not a Pushover user or group key (30 letters and digits)")
+		}
+	}
+	if ct.Channel == ChannelSlack && ct.Via != "slack" && ct.Via != "log" && ct.Via != "webhook" {
+		v.errf(cf+".via", "a slack contact goes via slack (or log or webhook)")
+	}
+	if ct.Channel == ChannelEmail && ct.Via != "email" && ct.Via != "log" && ct.Via != "webhook" {
+		v.errf(cf+".via", "an email contact goes via email (or log or webhook)")
+	}
+}
+
+// slackUser checks a user's Slack member id: its form, and that no two
+// users share one (a button pressed in Slack acts as exactly one person).
+func (v *validator) slackUser(field string, u *User, seen map[string]string) {
+	if u.SlackUser == "" {
+		return
+	}
+	if !slackUserRE.MatchString(u.SlackUser) {
+		v.errf(field, "%q is not a Slack member id (U... or W...; in Slack: the person's profile, More, Copy member ID)", u.SlackUser)
+		return
+	}
+	if other, ok := seen[u.SlackUser]; ok {
+		v.errf(field, "user %q has the same Slack member id; each person needs their own", other)
+		return
+	}
+	seen[u.SlackUser] = u.ID
+}
+
+// slack checks notifiers.slack: the bot token and the signing secret go
+// together (buttons and /oncall are verified with the secret), and they
+// are secrets.
+func (v *validator) slack() {
+	sl := &v.cfg.Notifiers.Slack
+	token := sl.BotToken != "" || sl.BotTokenFile != ""
+	signing := sl.SigningSecret != "" || sl.SigningSecretFile != ""
+	v.cfg.transports["slack"] = token && signing
+	if token != signing {
+		v.errf("notifiers.slack", "bot_token and signing_secret go together (Slack's buttons and /oncall are verified with the signing secret)")
+	}
+	sl.BotToken = v.secret("notifiers.slack.bot_token", sl.BotToken, sl.BotTokenFile)
+	sl.SigningSecret = v.secret("notifiers.slack.signing_secret", sl.SigningSecret, sl.SigningSecretFile)
+	if t := string(sl.BotToken); t != "" && !strings.HasPrefix(t, "xoxb-") {
+		v.errf("notifiers.slack.bot_token", "is not a Slack bot token (they start with xoxb-; the app's OAuth & Permissions page shows it)")
+	}
+	v.httpURL("notifiers.slack.api_url", sl.APIURL)
+	if sl.Timeout < 0 {
+		v.errf("notifiers.slack.timeout", "must not be negative")
+	}
+}
+
+// emailSettings checks notifiers.email.
+func (v *validator) emailSettings() {
+	em := &v.cfg.Notifiers.Email
+	declared := em.Smarthost != "" || em.From != "" || em.Username != "" || em.Password != "" || em.PasswordFile != ""
+	v.cfg.transports["email"] = em.Smarthost != "" && em.From != ""
+	if declared && (em.Smarthost == "" || em.From == "") {
+		v.errf("notifiers.email", "smarthost and from are required")
+	}
+	em.Smarthost = v.setting("notifiers.email.smarthost", em.Smarthost)
+	if em.Smarthost != "" {
+		if _, port, err := net.SplitHostPort(em.Smarthost); err != nil || port == "" {
+			v.errf("notifiers.email.smarthost", "%q is not host:port, like smtp.example.com:587", em.Smarthost)
+		}
+	}
+	em.From = v.setting("notifiers.email.from", em.From)
+	if em.From != "" {
+		if _, err := mail.ParseAddress(em.From); err != nil {
+			v.errf("notifiers.email.from", "%q is not an email address like pagerd@example.com or \"pagerd <pagerd@example.com>\"", em.From)
+		}
+	}
+	if (em.Username != "") != (em.Password != "" || em.PasswordFile != "") {
+		v.errf("notifiers.email", "username and password (or password_file) go together: pagerd logs in with both, or with neither")
+	}
+	em.Username = v.setting("notifiers.email.username", em.Username)
+	em.Password = v.secret("notifiers.email.password", em.Password, em.PasswordFile)
+	switch em.TLS {
+	case "":
+		if declared {
+			em.TLS = EmailSTARTTLS
+		}
+	case EmailSTARTTLS, EmailTLS:
+	case EmailNoTLS:
+		if em.Username != "" {
+			v.errf("notifiers.email.tls", "none would send the password in the clear: use starttls or tls with a username")
+		}
+	default:
+		v.errf("notifiers.email.tls", "unknown mode %q (use starttls, tls or none)", em.TLS)
+	}
+	if em.CAFile != "" && !strings.HasPrefix(em.CAFile, "/") && v.baseDir != "" {
+		em.CAFile = v.baseDir + "/" + em.CAFile
+	}
+	if em.Timeout < 0 {
+		v.errf("notifiers.email.timeout", "must not be negative")
+	}
+}
+
+// pushover checks notifiers.pushover.
+func (v *validator) pushover() {
+	po := &v.cfg.Notifiers.Pushover
+	v.cfg.transports["pushover"] = po.Token != "" || po.TokenFile != ""
+	po.Token = v.secret("notifiers.pushover.token", po.Token, po.TokenFile)
+	if po.Token != "" && !pushoverKeyRE.MatchString(string(po.Token)) {
+		v.errf("notifiers.pushover.token", "is not a Pushover application token (30 letters and digits)")
+	}
+	v.httpURL("notifiers.pushover.api_url", po.APIURL)
+	if po.Retry == 0 {
+		po.Retry = Duration(time.Minute)
+	}
+	if po.Retry < Duration(30*time.Second) {
+		v.errf("notifiers.pushover.retry", "Pushover repeats emergency alerts at most every 30s")
+	}
+	if po.Expire == 0 {
+		po.Expire = Duration(time.Hour)
+	}
+	if po.Expire > Duration(3*time.Hour) || po.Expire < po.Retry {
+		v.errf("notifiers.pushover.expire", "must be from retry to 3h (Pushover's limit)")
+	}
+	if po.Timeout < 0 {
+		v.errf("notifiers.pushover.timeout", "must not be negative")
+	}
+}
+
+// httpURL checks an optional absolute http(s) URL setting.
+func (v *validator) httpURL(field, s string) {
+	if s == "" {
+		return
+	}
+	if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.errf(field, "%q is not an absolute http(s) URL", s)
 	}
 }
 
@@ -649,7 +839,7 @@ func (v *validator) steps(field string, steps *[]NotifyStep, has map[string]bool
 		if len(*steps) == 0 && len(has) > 0 {
 			// Low urgency defaults to push only; someone without push gets
 			// their first channel at once rather than nothing.
-			for _, ch := range []string{ChannelPush, ChannelSMS, ChannelVoice} {
+			for _, ch := range []string{ChannelPush, ChannelSMS, ChannelVoice, ChannelSlack, ChannelEmail} {
 				if has[ch] {
 					*steps = append(*steps, NotifyStep{0, ch})
 					break
@@ -706,8 +896,33 @@ func (v *validator) schedules() {
 			v.tier(tf, s, t)
 		}
 		v.overrides(f, s, tiers)
+		v.notices(f, s, tiers)
 		v.fairness(f, s, tiers)
 		v.handoffTemplate(f, s)
+	}
+}
+
+// notices checks a schedule's shift notices.
+func (v *validator) notices(f string, s *Schedule, tiers map[string]bool) {
+	n := s.Notices
+	if n == nil {
+		return
+	}
+	if n.Before < 0 || n.Before > Duration(14*24*time.Hour) {
+		v.errf(f+".notices.before", "must be from 0s (only at the handoff) to 14d")
+	}
+	for j, t := range n.Tiers {
+		if !tiers[t] {
+			v.errf(fmt.Sprintf("%s.notices.tiers[%d]", f, j), "no tier %q in schedule %q", t, s.Name)
+		}
+	}
+	if n.SlackChannel != "" {
+		if !slackChannelRE.MatchString(n.SlackChannel) {
+			v.errf(f+".notices.slack_channel", "%q is not a Slack channel (C... or #name)", n.SlackChannel)
+		}
+		if !v.cfg.transports["slack"] {
+			v.errf(f+".notices.slack_channel", "notifiers.slack is not configured (bot_token, signing_secret)")
+		}
 	}
 }
 
@@ -895,6 +1110,14 @@ func (v *validator) services() {
 		}
 		if s.BusinessHours != "" && v.cfg.calendars[s.BusinessHours] == nil {
 			v.errf(f+".business_hours", "no business_hours calendar %q is defined", s.BusinessHours)
+		}
+		if s.SlackChannel != "" {
+			if !slackChannelRE.MatchString(s.SlackChannel) {
+				v.errf(f+".slack_channel", "%q is not a Slack channel (C... or #name)", s.SlackChannel)
+			}
+			if !v.cfg.transports["slack"] {
+				v.errf(f+".slack_channel", "notifiers.slack is not configured (bot_token, signing_secret)")
+			}
 		}
 		v.integrations(f+".integrations", s, amKeys, pdKeys)
 		v.opsgenieKey(f+".integrations", s, ogKeys)

@@ -707,9 +707,8 @@ func loadCases() []loadCase {
 		},
 		{
 			name: "low urgency rule on a channel without contact", base: "aion-r.yaml",
-			edits: []string{"      high: [{after: 0s, channel: push}, {after: 2m, channel: sms}, {after: 5m, channel: voice}]\n",
-				"      high: [{after: 0s, channel: push}, {after: 2m, channel: sms}, {after: 5m, channel: voice}]\n      low: [{after: 0s, channel: email}]\n"},
-			field: "users[eng-a].notification_rules.low[0].channel", problem: []string{`no "email" contact`},
+			edits: []string{"      low: [{after: 0s, channel: email}]\n", "      low: [{after: 0s, channel: slack}]\n"},
+			field: "users[eng-a].notification_rules.low[0].channel", problem: []string{`no "slack" contact`},
 		},
 		{
 			name: "unknown contact channel", base: "quickstart.yaml",

@@ -354,15 +354,16 @@ func TestScenarioAIONR(t *testing.T) {
 		},
 		{
 			// SEV-4 waits for the next business day (09:00 UTC): a Friday
-			// night alert reaches the secondary Monday morning.
+			// night alert reaches the secondary Monday morning; being
+			// non-critical, by email.
 			name: "SEV-4 on a Friday night",
 			opts: SimOptions{At: scenAt(t, "2025-10-10T20:00:00Z"), For: 62 * time.Hour, Labels: map[string]string{"severity": "info"}},
 			want: `
-				0s notify L1 eng-a push
+				0s notify L1 eng-a email
 				2h sla_breach L1 acknowledge
 				4h sla_breach L1 initial_response
 				2d13h escalate L2
-				2d13h notify L2 eng-c push`,
+				2d13h notify L2 eng-c email`,
 		},
 	}
 	for _, tc := range cases {

@@ -28,6 +28,9 @@ type Shift struct {
 	// ("override" when the override gives none), or "" for the regular
 	// rotation.
 	Override string
+	// OverrideID is the ID of that override when it was made at run time
+	// (Override.ID), "" otherwise.
+	OverrideID string
 }
 
 // WeekRow is one row of a published rotation table: the regular rotation
@@ -201,12 +204,13 @@ func (s *Schedule) OnCallTier(tier string, t time.Time) (Shift, bool) {
 		from, until = clip(from, until, t, of, ou)
 	}
 	return Shift{
-		Schedule: s.Name,
-		Tier:     tier,
-		User:     user,
-		From:     from,
-		Until:    until,
-		Override: overrideReason(o),
+		Schedule:   s.Name,
+		Tier:       tier,
+		User:       user,
+		From:       from,
+		Until:      until,
+		Override:   overrideReason(o),
+		OverrideID: o.ID,
 	}, true
 }
 

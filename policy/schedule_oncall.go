@@ -8,16 +8,19 @@ import (
 // OnCallEntry is who holds one tier of one schedule at an instant: what
 // `pagerd oncall` prints and GET /api/v1/oncall answers.
 type OnCallEntry struct {
-	Schedule string         `json:"schedule"`
-	Tier     string         `json:"tier"`
-	Layer    string         `json:"layer,omitempty"`
-	User     string         `json:"user"`
-	Name     string         `json:"name"`
-	From     time.Time      `json:"from"`
-	Until    time.Time      `json:"until"`
-	Override bool           `json:"override"`
-	Reason   string         `json:"reason,omitempty"`
-	Backup   *BackupContact `json:"backup_contact,omitempty"`
+	Schedule string    `json:"schedule"`
+	Tier     string    `json:"tier"`
+	Layer    string    `json:"layer,omitempty"`
+	User     string    `json:"user"`
+	Name     string    `json:"name"`
+	From     time.Time `json:"from"`
+	Until    time.Time `json:"until"`
+	Override bool      `json:"override"`
+	Reason   string    `json:"reason,omitempty"`
+	// OverrideID names the run-time override that holds the tier (made
+	// through the API), for `pagerd override rm`.
+	OverrideID string         `json:"override_id,omitempty"`
+	Backup     *BackupContact `json:"backup_contact,omitempty"`
 }
 
 // WhoIsOnCallOn lists, for every tier of every schedule (or only the named
@@ -55,7 +58,7 @@ func (c *Config) WhoIsOnCallOn(d Date, schedule string) ([]OnCallEntry, error) {
 
 func (c *Config) onCallEntry(s *Schedule, sh Shift) OnCallEntry {
 	e := OnCallEntry{Schedule: s.Name, Tier: sh.Tier, Layer: sh.Layer, User: sh.User, From: sh.From.In(s.Location()),
-		Until: sh.Until.In(s.Location()), Override: sh.Override != "", Reason: sh.Override}
+		Until: sh.Until.In(s.Location()), Override: sh.Override != "", Reason: sh.Override, OverrideID: sh.OverrideID}
 	if u := c.User(sh.User); u != nil {
 		e.Name, e.Backup = u.DisplayName(), u.Backup
 	}

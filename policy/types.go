@@ -240,6 +240,10 @@ func (m *Moment) decode(n *yaml.Node) error {
 // IsSet reports whether the config gave a value.
 func (m Moment) IsSet() bool { return m.set }
 
+// InstantMoment is the moment of an exact instant, as an override made at
+// run time gives its start and end.
+func InstantMoment(t time.Time) Moment { return Moment{Instant: t, set: true} }
+
 // Start is the instant the moment begins, dates at midnight in loc.
 func (m Moment) Start(loc *time.Location) time.Time {
 	if m.IsDate {

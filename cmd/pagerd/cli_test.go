@@ -13,7 +13,7 @@ import (
 // and `CMD -h` show the command's flags and arguments; --version works.
 
 func TestHelpGolden(t *testing.T) {
-	for _, name := range []string{"check-config", "oncall", "route", "simulate", "schedule", "serve", "version", "import", "report", "handoff", "maintenance", "help"} {
+	for _, name := range []string{"check-config", "oncall", "route", "simulate", "schedule", "serve", "version", "import", "report", "handoff", "maintenance", "override", "help"} {
 		t.Run(name, func(t *testing.T) {
 			out, errOut, code := pagerd(t, "help", name)
 			if code != 0 || errOut != "" {
@@ -55,6 +55,8 @@ func TestHelpForEveryFlag(t *testing.T) {
 		"schedule": {"--config FILE", "--schedule NAME", "--from DATE", "--weeks N", "-o FORMAT"},
 		"serve":    {"--config FILE", "--listen ADDR", "--redis-url URL", "--data-dir DIR", "--log-level LEVEL"},
 		"import":   {"-o FILE", "--report FILE", "--scheme SCHEME", "--public-url URL", "FILE  ", "opsgenie|pagerduty|grafana-oncall"},
+		"override": {"--server URL", "--token-file FILE", "--schedule NAME", "--tier TIER", "--user USER", "--start TIME", "--end TIME",
+			"--for DUR", "--reason TEXT", "--swap-start TIME", "--swap-end TIME", "-o FORMAT", "--ended", "ID..."},
 		"report": {"--config FILE", "--from DATE", "--to DATE", "--server URL", "--token-file FILE", "--data-dir DIR", "-o FORMAT",
 			"--payroll", "text|json|csv|markdown"},
 		"handoff": {"--config FILE", "--schedule NAME", "--at TIME", "--server URL", "--token-file FILE", "--data-dir DIR", "-o FORMAT"},
@@ -105,9 +107,11 @@ func TestVersionFlag(t *testing.T) {
 var seedSecrets = []string{
 	"AIVO_PAGERD_LINK_SECRET", "AIVO_TWILIO_ACCOUNT_SID", "AIVO_TWILIO_AUTH_TOKEN", "AIVO_TWILIO_FROM", "AIVO_PAGERDUTY_WEBHOOK_SECRET",
 	"AIVO_PD_KEY_MARCUS", "AIVO_PD_KEY_EMILY", "AIVO_PD_KEY_ALEX", "AIVO_PD_KEY_JENNIFER", "AIVO_PD_KEY_DAVID", "AIVO_PD_KEY_SARAH", "AIVO_PD_KEY_MICHAEL",
+	"AIVO_SLACK_BOT_TOKEN", "AIVO_SLACK_SIGNING_SECRET",
 	"AION_R_PAGERD_LINK_SECRET", "AION_R_TWILIO_ACCOUNT_SID", "AION_R_TWILIO_AUTH_TOKEN", "AION_R_TWILIO_FROM", "AION_R_PAGERDUTY_WEBHOOK_SECRET",
 	"AION_R_PD_KEY_ENG_A", "AION_R_PD_KEY_ENG_B", "AION_R_PD_KEY_ENG_C", "AION_R_PD_KEY_ENG_D", "AION_R_PD_KEY_ENG_E", "AION_R_PD_KEY_ENG_F",
 	"AION_R_PD_KEY_ENG_G", "AION_R_PD_KEY_ENG_H", "AION_R_PD_KEY_LEAD_X", "AION_R_PD_KEY_LEAD_Y", "AION_R_PD_KEY_MANAGER", "AION_R_PD_KEY_VP_ENG",
+	"AION_R_SMTP_SMARTHOST", "AION_R_SMTP_USERNAME", "AION_R_SMTP_PASSWORD",
 }
 
 func unsetSeedSecrets(t *testing.T) {
@@ -129,7 +133,7 @@ func TestCheckConfigWarnings(t *testing.T) {
 	golden(t, "check-config-seeds.stderr.txt", errOut)
 
 	out, errOut, code = pagerd(t, "check-config", "--strict", aivo)
-	if code != 1 || out != "" || !strings.Contains(errOut, aivo+": 12 warning(s), and --strict makes them errors") ||
+	if code != 1 || out != "" || !strings.Contains(errOut, aivo+": 14 warning(s), and --strict makes them errors") ||
 		!strings.Contains(errOut, aivo+": warning: notifiers.twilio.auth_token: environment variable AIVO_TWILIO_AUTH_TOKEN is not set (pagerd serve needs it)") {
 		t.Errorf("check-config --strict on the seed without secrets: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
 	}

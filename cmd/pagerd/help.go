@@ -40,10 +40,11 @@ will need that are not set here; --strict makes them errors.`,
 	},
 	"oncall": {
 		summary:  "who is on call at an instant, or on a date",
-		synopsis: "--config FILE [--at TIME|DATE] [--schedule NAME] [-o text|json]",
+		synopsis: "--config FILE [--at TIME|DATE] [--schedule NAME] [--server URL [--token-file FILE]] [-o text|json]",
 		about: `Who holds each tier of each schedule, from when until when, and whether an
 override put them there. With a date, every shift that covers part of that
-day in the schedule's time zone.`,
+day in the schedule's time zone. With --server, the overrides made at run
+time on that pagerd count too.`,
 	},
 	"route": {
 		summary:  "which priority, urgency, targets and policy an alert gets",
@@ -63,11 +64,12 @@ machine the daemon runs.`,
 	},
 	"schedule": {
 		summary:  "the rotation table for the coming weeks",
-		synopsis: "--config FILE [--schedule NAME] [--from DATE] [--weeks N] [-o text|json|ics] [--user USER]",
+		synopsis: "--config FILE [--schedule NAME] [--from DATE] [--weeks N] [-o text|json|ics] [--user USER]\n         [--server URL [--token-file FILE]]",
 		about: `The rotation table to publish weeks ahead, as markdown (or JSON), with the
 overrides, roster changes and fairness problems that fall in it. With -o
 ics, the shifts of those weeks as an iCalendar feed, one event per shift,
-overrides applied; --user keeps one person's.`,
+overrides applied; --user keeps one person's. With --server, the overrides
+made at run time on that pagerd are listed and applied too.`,
 	},
 	"version": {
 		summary:  "print the version",
@@ -103,6 +105,22 @@ will once features on their way land, and what behaves differently. Secrets
 are read from the environment (${PAGERD_...}); check-config lists them.
 Opsgenie's P1-P5 map onto the scheme by the table in docs/MIGRATING.md.`,
 		args: [][2]string{{"FILE", "a JSON file, a directory of them, or a zip archive of either; as many as you like"}},
+	},
+	"override": {
+		summary: "make, list and delete overrides on a running pagerd",
+		synopsis: "add|list|rm --server URL [--token-file FILE] --schedule NAME ...\n" +
+			"       add: --tier TIER --user USER [--start TIME] (--end TIME | --for DUR) [--reason TEXT]\n" +
+			"            [--swap-start TIME --swap-end TIME] [-o text|json]\n" +
+			"       list: [-o text|json]    rm: ID...",
+		about: `Overrides made at run time, through a running pagerd's API (a responder
+token to change them, from --token-file or $PAGERD_API_TOKEN): every replica
+pages by them at once, and the config file is left alone. "add" puts USER
+on the tier from --start (default now) until --end or for --for ("take the
+shift now for 4 hours" is --for 4h); with --swap-start and --swap-end it is
+a swap: whoever holds the tier at --start takes USER's shift between them,
+in the same call. An override that overlaps another on the same tier is
+refused, naming it. "rm" deletes overrides by id (both halves of a swap).
+pagerd oncall and pagerd schedule show them with --server.`,
 	},
 	"report": {
 		summary:  "the on-call report of a period, from the incident history",

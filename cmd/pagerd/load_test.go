@@ -33,7 +33,10 @@ import (
 // loadRunConfig is the defaults (storm window 10s, 3 pages at once; the
 // default ladder) with one service per person (ann, bob, and p0 to p9),
 // each paging its person on the webhook transport to the receiver.
-func loadRunConfig(receiver string) string {
+func loadRunConfig(receiver string) string { return loadRunConfigFor(receiver, loadPeople) }
+
+// loadRunConfigFor is loadRunConfig for the people named.
+func loadRunConfigFor(receiver string, loadPeople []string) string {
 	var b strings.Builder
 	// The per-key rate limit is off: the runs measure the store, the
 	// dispatcher and bundling under floods no Alertmanager would send one
@@ -151,11 +154,12 @@ func (l *loadRun) fire(user string, at time.Time) {
 	l.sent = append(l.sent, s)
 	l.mu.Unlock()
 	body := fmt.Sprintf(`{"version":"4","groupKey":%q,"status":"firing","receiver":"pagerd","groupLabels":{},"commonLabels":{},"commonAnnotations":{},"externalURL":"http://am","alerts":[{"status":"firing","labels":{"alertname":"Load","severity":"critical","group":%q},"annotations":{"summary":"load test alert"},"startsAt":"2025-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"f"}]}`, group, group)
+	addr := l.d.addr // the replica it goes to, as the caller chose it now
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		time.Sleep(time.Until(at))
-		req, _ := http.NewRequest("POST", "http://"+l.d.addr+"/api/v1/alertmanager", strings.NewReader(body))
+		req, _ := http.NewRequest("POST", "http://"+addr+"/api/v1/alertmanager", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+loadKey(user))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := l.client.Do(req)
@@ -189,9 +193,15 @@ type result struct {
 // finish waits for every alert to be answered and then until end, for the
 // pages still to come.
 func (l *loadRun) finish(end time.Time) result {
+	r := l.collect(end)
+	l.d.stop()
+	return r
+}
+
+// collect is finish without stopping the daemon.
+func (l *loadRun) collect(end time.Time) result {
 	l.wg.Wait()
 	time.Sleep(time.Until(end))
-	l.d.stop()
 	r := result{sent: map[string]*sent{}, msgs: l.recv.snapshot()}
 	for _, s := range l.sent {
 		if s.err != "" {

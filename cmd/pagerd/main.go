@@ -30,6 +30,7 @@ var commands = map[string]command{
 	"backup":       {runBackup},
 	"restore":      {runRestore},
 	"import":       {runImport},
+	"override":     {runOverride},
 	"report":       {runReport},
 	"handoff":      {runHandoff},
 	"maintenance":  {runMaintenance},

@@ -345,15 +345,16 @@ func TestServeRefusesMissingSecrets(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "pagerd serve:") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	for _, s := range seedSecrets[:12] { // AIVO's
+	for _, s := range seedSecrets[:14] { // AIVO's
 		if !strings.Contains(out, "environment variable "+s+" is not set") {
 			t.Errorf("serve does not name %s:\n%s", s, out)
 		}
 	}
 	// All but one set: that one is named, and no value is printed.
-	for i, s := range seedSecrets[:12] {
+	for i, s := range seedSecrets[:14] {
 		t.Setenv(s, fmt.Sprintf("secret-value-%02d-0123456789abcdef", i))
 	}
+	t.Setenv("AIVO_SLACK_BOT_TOKEN", "xoxb-secret-value-slack-0123456789")
 	t.Setenv("AIVO_TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef")
 	t.Setenv("AIVO_TWILIO_FROM", "+15555550100")
 	t.Setenv("AIVO_TWILIO_AUTH_TOKEN", "")

@@ -118,10 +118,14 @@ func runSchedule(args []string, stdout, stderr io.Writer) int {
 	weeks := fs.Int("weeks", 4, "how many weeks (`N`)")
 	out := fs.String("o", "text", "output `FORMAT`: text (markdown), json or ics (iCalendar)")
 	user := fs.String("user", "", "with -o ics, only the shifts of the user with this `USER` id")
+	sf := addServerFlags(fs, false)
 	if _, code := parse(fs, args); code >= 0 {
 		return code
 	}
 	c, err := loadConfig(*cfgPath)
+	if err == nil {
+		c, err = mergeServer(sf, c)
+	}
 	if err != nil {
 		return fail(stderr, "schedule", err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagerd/pagerd/gateway/acklink"
+	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
@@ -75,11 +76,23 @@ type Options struct {
 	// write itself to a store that refuses it (default half the lease),
 	// before it gives up and lets the lease bring it back.
 	RecordRetry time.Duration
+	// Outbox are the handlers of outbox items (store.OutboxItem) by kind,
+	// besides PagerDuty's, which is built in: updating an incident's chat
+	// message, say. Each is done when due, retried with backoff for a day
+	// when it fails, like telling PagerDuty.
+	Outbox map[string]OutboxHandler
 	// Jobs are the handlers of the store's jobs (store.Jobs) by kind:
 	// scheduled work that belongs to no incident (a heartbeat's expiry, a
 	// shift notice), claimed and done once across replicas like a step.
 	Jobs map[string]JobHandler
 }
+
+// OutboxHandler does one outbox item of an incident and returns the
+// timeline entry that says so (a zero Entry: nothing to record). earlier
+// are the entries the incident's items done before it in the same claim
+// wrote, which its timeline does not hold yet. An error is retried with
+// backoff.
+type OutboxHandler func(ctx context.Context, inc *store.Incident, item store.OutboxItem, earlier []store.Entry) (store.Entry, error)
 
 // JobHandler does a due job and says what comes next: the job's next run,
 // or nil when it is done (it is then deleted). An error leaves the job due
@@ -447,6 +460,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 		st := inc.State
 		var entries []store.Entry
 		var pages []duePage
+		var acted []policy.Action // what the machine did besides paging
 		for {
 			dl, ok := st.Next()
 			if !ok || dl.At.After(now) {
@@ -460,6 +474,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 			for _, a := range acts {
 				if a.Kind != policy.ActionNotify {
 					entries = append(entries, store.ActionEntries([]policy.Action{a}, "pagerd")...)
+					acted = append(acted, a)
 					d.observe(a)
 					continue
 				}
@@ -478,7 +493,10 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 		for _, id := range order {
 			entries = append(entries, sent[id])
 		}
-		outbox, done := d.runOutbox(ctx, cfg, inc, now, forwarded)
+		// An escalation owes the incident's chat message an update, done
+		// in this claim with the rest of its outbox.
+		inc.Outbox = append(inc.Outbox, incident.ChatItems(cfg, inc.Service, acted, now)...)
+		outbox, done := d.runOutbox(ctx, cfg, inc, now, forwarded, entries)
 		entries = append(entries, done...)
 		sort.SliceStable(entries, func(i, j int) bool { return entries[i].At.Before(entries[j].At) })
 		if len(entries) == 0 && reflect.DeepEqual(st, inc.State) && reflect.DeepEqual(outbox, inc.Outbox) {

@@ -34,9 +34,10 @@ func outboxBackoff(attempts int) time.Duration {
 // runOutbox does the incident's due outbox items and returns the outbox
 // to store and the timeline entries that say what happened. done names
 // the items already done in this claim (a retried write must not do them
-// again).
+// again); recorded are the entries this claim writes besides (an
+// escalation's), which a handler may need to read.
 func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *store.Incident, now time.Time,
-	done map[string]store.Entry) ([]store.OutboxItem, []store.Entry) {
+	done map[string]store.Entry, recorded []store.Entry) ([]store.OutboxItem, []store.Entry) {
 	var keep []store.OutboxItem
 	var entries []store.Entry
 	for _, o := range inc.Outbox {
@@ -47,15 +48,25 @@ func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 		e, finished := done[o.ID]
 		if !finished {
 			var err error
-			if o.Kind == store.OutboxSilence {
-				e, err = d.silence(ctx, cfg, inc, o, now, entries)
-			} else {
+			who := "PagerDuty"
+			switch h := d.o.Outbox[o.Kind]; {
+			case o.Kind == store.OutboxPagerDuty || o.Kind == "":
 				e, err = d.forward(ctx, cfg, inc, o, now)
+			case o.Kind == store.OutboxSilence:
+				who = "Alertmanager"
+				e, err = d.silence(ctx, cfg, inc, o, now, entries)
+			case h != nil:
+				who = o.Kind
+				e, err = h(ctx, inc, o, append(append([]store.Entry(nil), recorded...), entries...))
+			default:
+				// Owed to something no longer configured (Slack taken out
+				// of the config): there is nobody to tell.
+				d.log.Warn("outbox item of a kind nothing handles now; dropped", "incident", inc.ID, "kind", o.Kind, "action", o.Action)
 			}
 			if err != nil {
 				o.Attempts++
 				if now.Sub(o.Since) > outboxGiveUp {
-					e = store.Entry{At: now, Type: "forward_failed", Detail: fmt.Sprintf("PagerDuty not told of the %s after %d tries: %v; given up", o.Action, o.Attempts, err)}
+					e = store.Entry{At: now, Type: "forward_failed", Detail: fmt.Sprintf("%s not told of the %s after %d tries: %v; given up", who, o.Action, o.Attempts, err)}
 					if o.Kind == store.OutboxSilence {
 						e = store.Entry{At: now, Type: "silence_failed", Detail: fmt.Sprintf("Alertmanager silences not %sd after %d tries: %v; given up", o.Action, o.Attempts, err)}
 					}

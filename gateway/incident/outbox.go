@@ -2,6 +2,7 @@ package incident
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
@@ -55,4 +56,60 @@ func silences(cfg *policy.Config, inc *store.Incident, acts []policy.Action, now
 			Action: action, Due: now, Since: now})
 	}
 	return out
+}
+
+// pushoverItems are the outbox items an acknowledgement or a resolve owes
+// Pushover, when pagerd pushes through it: its emergency pages for the
+// incident stop alerting (the handler looks whether there were any).
+func pushoverItems(cfg *policy.Config, acts []policy.Action, version int64, now time.Time) []store.OutboxItem {
+	if cfg.Notifiers.Pushover.Token == "" {
+		return nil
+	}
+	var out []store.OutboxItem
+	for _, it := range forwards(acts, version, now) {
+		it.ID = strings.Replace(it.ID, "pagerduty-", "pushover-", 1)
+		it.Kind = store.OutboxPushover
+		out = append(out, it)
+	}
+	return out
+}
+
+// chatActions are the changes an incident's chat message is updated for,
+// and the outbox Action each is stored as.
+var chatActions = map[policy.ActionKind]string{
+	policy.ActionAck:          "acknowledge",
+	policy.ActionResolve:      "resolve",
+	policy.ActionEscalate:     "escalate",
+	policy.ActionStatusUpdate: "status_update",
+}
+
+// ChatItems are the outbox items the actions owe the incident's message in
+// its service's Slack channel (none when the service has no channel or
+// Slack is not configured). The dispatcher stores them for the actions it
+// takes (escalations) as the service does for the rest. An item's id
+// comes from its action, so a write tried again does not owe it twice.
+func ChatItems(cfg *policy.Config, service string, acts []policy.Action, now time.Time) []store.OutboxItem {
+	if !chatConfigured(cfg, service) {
+		return nil
+	}
+	var out []store.OutboxItem
+	for _, a := range acts {
+		if action, ok := chatActions[a.Kind]; ok {
+			out = append(out, chatItem(action, fmt.Sprintf("%d.%d", a.At.UnixMilli(), a.Level), now))
+		}
+	}
+	return out
+}
+
+// chatConfigured reports whether the service's incidents have a Slack
+// message: a channel, Slack configured and not in dry run, and not a
+// shadow service (which touches nothing outside pagerd).
+func chatConfigured(cfg *policy.Config, service string) bool {
+	svc := cfg.Service(service)
+	return svc != nil && svc.SlackChannel != "" && !svc.Shadow && cfg.Notifiers.Slack.Configured() && !cfg.Notifiers.Slack.DryRun
+}
+
+// chatItem is the outbox item that brings the chat message up to date.
+func chatItem(action, key string, now time.Time) store.OutboxItem {
+	return store.OutboxItem{ID: "slack-" + action + "-" + key, Kind: store.OutboxSlack, Action: action, Due: now, Since: now}
 }

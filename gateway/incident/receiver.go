@@ -142,10 +142,15 @@ func (s *Service) About(ctx context.Context, target string) (notify.About, error
 }
 
 // UserByAddress finds whose contact on the channel has the address
-// (notify.Receiver).
+// (notify.Receiver). On Slack, the address is a Slack member id, and a
+// user's slack_user counts as well as their contacts: a button pressed in
+// Slack acts as the person it maps to.
 func (s *Service) UserByAddress(channel, address string) string {
 	var user string
 	for _, u := range s.o.Config().Users {
+		if channel == policy.ChannelSlack && address != "" && u.SlackUser == address {
+			user = u.ID
+		}
 		for _, ct := range u.Contacts {
 			if ct.Channel == channel && ct.Address != "" && ct.Address == address {
 				user = u.ID

@@ -175,6 +175,8 @@ func (s *Service) applyWith(ctx context.Context, id string, ev policy.Event, edi
 		// Telling PagerDuty of an acknowledgement or resolve is stored
 		// with it, as work the dispatcher does (and retries).
 		inc.Outbox = append(inc.Outbox, forwards(acts, inc.Version, now)...)
+		inc.Outbox = append(inc.Outbox, ChatItems(cfg, inc.Service, acts, now)...)
+		inc.Outbox = append(inc.Outbox, pushoverItems(cfg, acts, inc.Version, now)...)
 		inc.Outbox = append(inc.Outbox, silences(cfg, inc, acts, now)...)
 		wrote = true
 		return store.ActionEntries(acts, ev.Actor), true, nil

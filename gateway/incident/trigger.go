@@ -61,6 +61,11 @@ func (s *Service) Trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 	}
 	inc := &store.Incident{ID: id, Service: a.Service.Name, DedupKey: a.DedupKey, Source: a.Source, Summary: a.Summary,
 		CreatedAt: now, UpdatedAt: now, LastSeen: now, Details: a.Details, State: st}
+	if chatConfigured(cfg, a.Service.Name) {
+		// Posting the incident to its service's channel is owed from the
+		// start, and stored with it.
+		inc.Outbox = []store.OutboxItem{chatItem("trigger", "0", now)}
+	}
 	tl := []store.Entry{{At: now, Type: "trigger", Actor: a.Actor,
 		Detail: fmt.Sprintf("%s, %s urgency, rule %s", st.Priority, st.Urgency, st.Rule)}}
 	var cut []store.Entry

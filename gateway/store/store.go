@@ -361,6 +361,13 @@ const (
 	// OutboxPagerDuty forwards Action (acknowledge, resolve) to the
 	// PagerDuty alerts pagerd pushed for the incident.
 	OutboxPagerDuty = "pagerduty"
+	// OutboxSlack brings the incident's message in its service's Slack
+	// channel up to date (posting it, for Action "trigger"), with a
+	// thread reply saying what happened.
+	OutboxSlack = "slack"
+	// OutboxPushover stops the emergency pages pagerd sent the incident's
+	// people through Pushover (Action "acknowledge" or "resolve").
+	OutboxPushover = "pushover"
 	// OutboxSilence creates (Action "create") Alertmanager silences for
 	// the incident's alerts, or expires them (Action "expire").
 	OutboxSilence = "alertmanager_silence"

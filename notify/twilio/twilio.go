@@ -117,12 +117,15 @@ func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	switch m.Channel {
 	case "sms":
 		body := m.Text + " Reply 4 to ack, 6 to resolve, 5 to escalate (code " + ReplyCode(m.Incident) + ")."
+		if m.Notice {
+			body = m.Text // a shift notice: nothing to reply to
+		}
 		if len(body) > 1600 {
 			body = body[:1600]
 		}
 		p := &openapi.CreateMessageParams{}
 		p.SetTo(m.Address).SetFrom(t.from).SetBody(body)
-		if t.base != "" {
+		if t.base != "" && !m.Notice {
 			p.SetStatusCallback(t.base + "/status?" + q)
 		}
 		send = func() error { _, err := t.api.CreateMessage(p); return err }

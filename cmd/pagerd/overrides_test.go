@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/internal/redistest"
+)
+
+// TestOverrideOnOneReplicaPagesOnAnother is issue 14's done-when: an
+// override made through the API of one replica (with `pagerd override
+// add`) changes who is paged for an alert that arrives at another replica
+// a second later. Real binaries, one Redis.
+func TestOverrideOnOneReplicaPagesOnAnother(t *testing.T) {
+	r := redistest.Start(t)
+	sink := &pageSink{}
+	r0 := startReplica(t, sink, "r0", ladderConfig, "--redis-url", r.URL())
+	r1 := startReplica(t, sink, "r1", ladderConfig, "--redis-url", r.URL())
+	t.Setenv("PAGERD_API_TOKEN", "demo-api-token")
+
+	// ops takes demo's shift now, for an hour, through r0.
+	out, errOut, code := pagerd(t, "override", "add", "--server", "http://"+r0.addr, "--schedule", "demo", "--tier", "primary",
+		"--user", "ops", "--for", "1h", "--reason", "demo is on a plane", "-o", "json")
+	if code != 0 {
+		t.Fatalf("pagerd override add: exit %d: %s%s", code, errOut, logsOf([]*daemon{r0, r1}))
+	}
+	var made struct{ ID, User, Replaces string }
+	if err := json.Unmarshal([]byte(out), &made); err != nil || made.User != "ops" || made.Replaces != "demo" {
+		t.Fatalf("override add said %s (%v)", out, err)
+	}
+
+	// A second later, an alert arrives at r1.
+	time.Sleep(time.Second)
+	created := postAlert(t, r1)
+	ps := sink.waitFor(t, "ops paged at level 1", ladderTimeout, hasSteps("L1 ops push"), r0, r1)
+	for _, p := range ps {
+		if p.User == "demo" {
+			t.Fatalf("demo was paged although ops holds the shift:\n%s", dump(ps, created))
+		}
+	}
+	inc := r1.incident(ps[0].Incident)
+	noted := false
+	for _, e := range inc.Timeline {
+		if e.Type == "override" && e.User == "ops" && strings.Contains(e.Detail, made.ID) && strings.Contains(e.Detail, "instead of demo") {
+			noted = true
+		}
+	}
+	if !noted {
+		t.Errorf("the timeline does not say the override changed who was paged:\n%s", inc)
+	}
+
+	// Both replicas say who is on call, and why; the CLI merges the
+	// run-time overrides with --server.
+	for _, d := range []*daemon{r0, r1} {
+		code, body := d.get("/api/v1/oncall?schedule=demo")
+		if code != 200 || !strings.Contains(body, `"user":"ops"`) || !strings.Contains(body, `"override":true`) || !strings.Contains(body, made.ID) {
+			t.Errorf("%s: GET /api/v1/oncall: %d %s", d.addr, code, body)
+		}
+	}
+	at := time.Now().UTC().Format(time.RFC3339)
+	out, errOut, code = pagerd(t, "oncall", "--config", ladderConfig, "--server", "http://"+r1.addr, "--at", at, "-o", "json")
+	if code != 0 || !strings.Contains(out, `"user": "ops"`) || !strings.Contains(out, `"override": true`) {
+		t.Errorf("pagerd oncall --server: exit %d %s%s", code, out, errOut)
+	}
+	out, _, code = pagerd(t, "override", "list", "--server", "http://"+r1.addr, "--schedule", "demo")
+	if code != 0 || !strings.Contains(out, made.ID) || !strings.Contains(out, "demo is on a plane") {
+		t.Errorf("pagerd override list: exit %d %s", code, out)
+	}
+	out, errOut, code = pagerd(t, "override", "rm", "--server", "http://"+r1.addr, "--schedule", "demo", made.ID)
+	if code != 0 || !strings.Contains(out, "deleted "+made.ID) {
+		t.Errorf("pagerd override rm: exit %d %s%s", code, out, errOut)
+	}
+	// The other replica takes the deletion in at the nudge, within moments.
+	deadline := time.Now().Add(time.Second)
+	for {
+		code, body := r0.get("/api/v1/oncall?schedule=demo")
+		if code == 200 && strings.Contains(body, `"user":"demo"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a second after rm, r0 says %d %s", code, body)
+		}
+		time.Sleep(pollEvery)
+	}
+}

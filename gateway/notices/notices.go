@@ -1,0 +1,343 @@
+// Package notices sends shift notices: at each handoff of a schedule with
+// `notices`, and a set time before a person's shift starts, the incoming
+// person is told on their notice channel, and the team's Slack channel
+// hears of the handoff. Each schedule's notices are one job in the store
+// (kind "notice", keyed by the schedule): the dispatcher of one replica
+// claims it when it is due, Handle sends what came due and says when the
+// next notice is, so every notice goes out once across replicas, and one a
+// replica died before sending goes out when the job's lease ends. A notice
+// that fails is kept in the job and tried again.
+package notices
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/notify/slack"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// Kind is the store job kind of shift notices.
+const Kind = "notice"
+
+// horizon is how far ahead the next notice is looked for; with none in it,
+// the job looks again after idle.
+const (
+	horizon = 35 * 24 * time.Hour
+	idle    = 24 * time.Hour
+)
+
+// maxAttempts is how many times a notice is tried before it is given up.
+const maxAttempts = 6
+
+// Options configure a Service.
+type Options struct {
+	Store store.Jobs
+	// Config is the config pages go by: the file's, with the run-time
+	// overrides merged in.
+	Config func() *policy.Config
+	// Notifiers are the transports by via, as the dispatcher sends on them.
+	Notifiers map[string]notify.Notifier
+	// Slack posts to the teams' channels (nil: Slack is not configured).
+	Slack  *slack.Client
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Service sends shift notices.
+type Service struct {
+	o   Options
+	log *slog.Logger
+}
+
+// New makes a Service.
+func New(o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Service{o: o, log: o.Logger}
+}
+
+// state is a notice job's data: every notice due up to Last was sent or is
+// in Pending, to be tried again.
+type state struct {
+	Last    time.Time `json:"last"`
+	Pending []pending `json:"pending,omitempty"`
+}
+
+// pending is a notice that failed and is tried again at Retry.
+type pending struct {
+	// To is "user:<id>" or "slack:<channel>".
+	To       string    `json:"to"`
+	Subject  string    `json:"subject"`
+	Text     string    `json:"text"`
+	Due      time.Time `json:"due"`
+	Until    time.Time `json:"until"` // pointless after: the shift is over
+	Attempts int       `json:"attempts"`
+	Retry    time.Time `json:"retry"`
+}
+
+// Arm makes sure every schedule with notices has its job; a job already
+// there is moved earlier if a notice is now due sooner (a changed config,
+// a new override), and is otherwise left alone. The daemon calls it at
+// start, on reload and when overrides change.
+func (s *Service) Arm(ctx context.Context, schedules ...string) error {
+	cfg := s.o.Config()
+	var errs []error
+	for i := range cfg.Schedules {
+		sc := &cfg.Schedules[i]
+		if sc.Notices == nil || (len(schedules) > 0 && !contains(schedules, sc.Name)) {
+			continue
+		}
+		if err := s.arm(ctx, sc); err != nil {
+			errs = append(errs, fmt.Errorf("notices of schedule %s: %w", sc.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) arm(ctx context.Context, sc *policy.Schedule) error {
+	now := s.o.Now().UTC()
+	j, err := s.o.Store.GetJob(ctx, Kind, sc.Name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		st := state{Last: now}
+		return s.o.Store.PutJob(ctx, store.Job{Kind: Kind, Key: sc.Name, Due: next(sc, st, now), Data: mustJSON(st)})
+	case err != nil:
+		return err
+	}
+	var st state
+	if err := json.Unmarshal(j.Data, &st); err != nil {
+		st = state{Last: now}
+	}
+	if due := next(sc, st, st.Last); due.Before(j.Due) {
+		j.Due = due
+		return s.o.Store.PutJob(ctx, *j)
+	}
+	return nil
+}
+
+// next is when the job is due next after t: its next notice or its first
+// retry, or idle from now when there is neither.
+func next(sc *policy.Schedule, st state, t time.Time) time.Time {
+	due, ok := sc.NextNotice(t, horizon)
+	if !ok {
+		due = t.Add(idle)
+	}
+	for _, p := range st.Pending {
+		if p.Retry.Before(due) {
+			due = p.Retry
+		}
+	}
+	return due
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// Handle is the dispatcher's handler of notice jobs: it sends the notices
+// due since the job last ran (and those to try again), and returns the job
+// due at the next notice. A schedule that no longer has notices ends its
+// job.
+func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) {
+	cfg := s.o.Config()
+	sc := cfg.Schedule(j.Key)
+	if sc == nil || sc.Notices == nil {
+		return nil, nil
+	}
+	now := s.o.Now().UTC()
+	var st state
+	if err := json.Unmarshal(j.Data, &st); err != nil || st.Last.IsZero() || st.Last.After(now) {
+		st = state{Last: now}
+	}
+	due := st.Pending
+	st.Pending = nil
+	for _, p := range s.compose(cfg, sc, sc.ShiftNotices(st.Last, now), now) {
+		due = append(due, p)
+	}
+	for _, p := range due {
+		if p.Retry.After(now) {
+			st.Pending = append(st.Pending, p)
+			continue
+		}
+		if !p.Until.After(now) {
+			s.log.Warn("shift notice dropped: the shift it is about is over", "schedule", sc.Name, "to", p.To, "due", p.Due)
+			continue
+		}
+		err := s.send(ctx, cfg, p, now)
+		if err == nil {
+			continue
+		}
+		p.Attempts++
+		if p.Attempts >= maxAttempts || !notify.IsTemporary(err) && p.Attempts >= 2 {
+			s.log.Error("shift notice given up", "schedule", sc.Name, "to", p.To, "attempts", p.Attempts, "err", err)
+			continue
+		}
+		p.Retry = now.Add(time.Minute << (p.Attempts - 1))
+		s.log.Warn("shift notice failed; will retry", "schedule", sc.Name, "to", p.To, "attempts", p.Attempts, "retry_at", p.Retry, "err", err)
+		st.Pending = append(st.Pending, p)
+	}
+	st.Last = now
+	return &store.Job{Kind: Kind, Key: sc.Name, Due: next(sc, st, now), Data: mustJSON(st)}, nil
+}
+
+// compose turns the notices due into messages: one to each incoming
+// person, and one per instant to the team's channel. A notice before a
+// shift that has begun by now is left out (it says nothing any more).
+func (s *Service) compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.ShiftNotice, now time.Time) []pending {
+	var out []pending
+	loc := sc.Location()
+	name := func(id string) string {
+		if u := cfg.User(id); u != nil {
+			return u.DisplayName()
+		}
+		if id == "" {
+			return "nobody"
+		}
+		return id
+	}
+	title := func(tier string) string {
+		if t := sc.Tier(tier); t != nil {
+			return t.DisplayTitle()
+		}
+		return tier
+	}
+	stamp := func(t time.Time) string { return t.In(loc).Format("Mon Jan 2 15:04 MST") }
+	type team struct {
+		at    time.Time
+		kind  string
+		parts []string
+		until time.Time
+	}
+	var teams []*team
+	for _, n := range ns {
+		if n.Kind == policy.NoticeBefore && !n.Shift.From.After(now) {
+			continue
+		}
+		sh := n.Shift
+		what := fmt.Sprintf("%s of %s", title(sh.Tier), sc.Name)
+		extra := ""
+		if sh.Override != "" {
+			extra = " (override: " + sh.Override + ")"
+		}
+		p := pending{To: "user:" + sh.User, Due: n.At, Until: sh.Until}
+		if n.Kind == policy.NoticeHandoff {
+			p.Subject = "You are on call now: " + what
+			p.Text = fmt.Sprintf("You are on call now: %s, until %s%s. You take over from %s.", what, stamp(sh.Until), extra, name(n.Outgoing))
+		} else {
+			p.Subject = "Your on-call shift starts " + stamp(sh.From) + ": " + what
+			p.Text = fmt.Sprintf("Your on-call shift starts in %s: %s, from %s until %s%s. You take over from %s.",
+				policy.Duration(sc.Notices.Before), what, stamp(sh.From), stamp(sh.Until), extra, name(n.Outgoing))
+		}
+		out = append(out, p)
+		if sc.Notices.SlackChannel == "" {
+			continue
+		}
+		if len(teams) == 0 || !teams[len(teams)-1].at.Equal(n.At) || teams[len(teams)-1].kind != n.Kind {
+			teams = append(teams, &team{at: n.At, kind: n.Kind, until: sh.Until})
+		}
+		tm := teams[len(teams)-1]
+		tm.parts = append(tm.parts, fmt.Sprintf("%s: %s → %s%s", title(sh.Tier), name(n.Outgoing), name(sh.User), extra))
+		if sh.Until.After(tm.until) {
+			tm.until = sh.Until
+		}
+	}
+	for _, tm := range teams {
+		var head string
+		if tm.kind == policy.NoticeHandoff {
+			head = fmt.Sprintf("On-call handoff of %s, %s", sc.Name, stamp(tm.at))
+		} else {
+			head = fmt.Sprintf("%s hands off in %s, %s", sc.Name, policy.Duration(sc.Notices.Before), stamp(tm.at.Add(time.Duration(sc.Notices.Before))))
+		}
+		out = append(out, pending{To: "slack:" + sc.Notices.SlackChannel, Subject: head, Text: head + ": " + strings.Join(tm.parts, "; "),
+			Due: tm.at, Until: tm.until})
+	}
+	return out
+}
+
+// send delivers one notice: to a person on their notice channel, or to a
+// team's Slack channel.
+func (s *Service) send(ctx context.Context, cfg *policy.Config, p pending, now time.Time) error {
+	if ch, ok := strings.CutPrefix(p.To, "slack:"); ok {
+		if s.o.Slack == nil {
+			return errors.New("Slack is not configured")
+		}
+		if cfg.DryRun("slack") {
+			s.log.Info("shift notice not sent: notifiers.slack.dry_run", "to", p.To, "text", p.Text)
+			return nil
+		}
+		return s.o.Slack.Say(ctx, ch, p.Text)
+	}
+	id := strings.TrimPrefix(p.To, "user:")
+	u := cfg.User(id)
+	if u == nil {
+		return fmt.Errorf("user %q is not in the config", id)
+	}
+	ct := NoticeContact(u)
+	if ct == nil {
+		return fmt.Errorf("user %q has no contact a notice can go to", id)
+	}
+	if cfg.DryRun(ct.Via) {
+		s.log.Info("shift notice not sent: notifiers."+ct.Via+".dry_run", "to", p.To, "channel", ct.Channel, "text", p.Text)
+		return nil
+	}
+	n := s.o.Notifiers[ct.Via]
+	if n == nil {
+		return fmt.Errorf("the %s transport is not available", ct.Via)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	return n.Notify(sctx, notify.Message{At: now, User: u.ID, UserName: u.DisplayName(), Channel: ct.Channel, Address: ct.Address,
+		Urgency: policy.UrgencyLow, Summary: p.Subject, Text: p.Text, Notice: true})
+}
+
+// NoticeContact is where a person's shift notices go: their
+// notice_channel, or else the first step of their low-urgency ladder;
+// never a call (a notice is not a page), which falls back to their first
+// other contact.
+func NoticeContact(u *policy.User) *policy.Contact {
+	find := func(ch string) *policy.Contact {
+		for i := range u.Contacts {
+			if u.Contacts[i].Channel == ch {
+				return &u.Contacts[i]
+			}
+		}
+		return nil
+	}
+	ch := u.NoticeChannel
+	if ch == "" && len(u.NotificationRules.Low) > 0 {
+		ch = u.NotificationRules.Low[0].Channel
+	}
+	if ch != "" && ch != policy.ChannelVoice {
+		if c := find(ch); c != nil {
+			return c
+		}
+	}
+	for _, ch := range []string{policy.ChannelSlack, policy.ChannelEmail, policy.ChannelPush, policy.ChannelSMS} {
+		if c := find(ch); c != nil {
+			return c
+		}
+	}
+	return nil
+}

@@ -1,0 +1,103 @@
+package gateway
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/internal/providertest"
+	"github.com/pagerd/pagerd/notify"
+)
+
+// noticesConfig: ann and bob take weekly turns (bob's week holds
+// fixedNow; ann's starts Monday Sep 15 00:00 UTC); notices a day ahead and
+// at the handoff, the team's channel told of both.
+func noticesConfig(slackURL string) string {
+	return `
+api:
+  tokens: [{name: ops, token: ` + apiToken + `, role: admin}]
+notifiers:
+  slack: {bot_token: ` + providertest.SlackBotToken + `, signing_secret: ` + providertest.SlackSigningSecret + `, api_url: "` + slackURL + `"}
+users:
+  - {id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}]}
+  - {id: bob, name: Bob, contacts: [{channel: push, via: log}, {channel: sms, via: log}], notice_channel: sms}
+  - {id: cat, name: Cat, contacts: [{channel: push, via: log}]}
+schedules:
+  - name: s
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - {name: primary, start: 2025-01-06, members: [ann, bob]}
+    notices: {before: 24h, slack_channel: "#on-call-handoff"}
+escalation_policies:
+  - {name: p, levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]}
+services:
+  - {name: api, priority_scheme: P0-P3, escalation_policy: p, integrations: {alertmanager_key: ` + amKey + `}}
+`
+}
+
+func (r *recorder) notices() []notify.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []notify.Message
+	for _, m := range r.msgs {
+		if m.Notice {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Shift notices go out once across replicas, to the incoming person on
+// their notice channel and to the team's Slack channel, a day ahead and
+// at the handoff; an override made at run time brings its own, in time.
+func TestShiftNoticesOnceAcrossReplicas(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	st, _ := redisStore(t)
+	h := newHarness(t, withStore(st), withConfig(noticesConfig(sl.URL)), replicas(3))
+	// What Run does at start: the schedule's notice job, due at ann's
+	// notice on Sunday.
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if at, ok, _ := st.NextDue(context.Background()); !ok || !at.Equal(time.Date(2025, 9, 14, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("the notice job is due %v %v", at, ok)
+	}
+
+	// Cat takes Thursday afternoon (Sep 11, 14:00-18:00 UTC) from bob.
+	if r := h.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","start":"2025-09-11T14:00:00Z","end":"2025-09-11T18:00:00Z","reason":"bob at the dentist"}`); r.code != 201 {
+		t.Fatalf("override: %d %s", r.code, r.body)
+	}
+	// The override moved the job to its own first notice.
+	if at, _, _ := st.NextDue(context.Background()); !at.Equal(time.Date(2025, 9, 10, 14, 0, 0, 0, time.UTC)) {
+		t.Fatalf("after the override the notice job is due %v", at)
+	}
+	h.runUntil(time.Date(2025, 9, 15, 1, 0, 0, 0, time.UTC))
+
+	var got []string
+	for _, m := range h.rec.notices() {
+		got = append(got, m.At.UTC().Format("Jan 2 15:04")+" "+m.User+" "+m.Channel+": "+m.Text)
+	}
+	want := []string{
+		"Sep 10 14:00 cat push: Your on-call shift starts in 1d: Primary of s, from Thu Sep 11 14:00 UTC until Thu Sep 11 18:00 UTC (override: bob at the dentist). You take over from Bob.",
+		"Sep 10 18:00 bob sms: Your on-call shift starts in 1d: Primary of s, from Thu Sep 11 18:00 UTC until Mon Sep 15 00:00 UTC. You take over from Cat.",
+		"Sep 11 14:00 cat push: You are on call now: Primary of s, until Thu Sep 11 18:00 UTC (override: bob at the dentist). You take over from Bob.",
+		"Sep 11 18:00 bob sms: You are on call now: Primary of s, until Mon Sep 15 00:00 UTC. You take over from Cat.",
+		"Sep 14 00:00 ann push: Your on-call shift starts in 1d: Primary of s, from Mon Sep 15 00:00 UTC until Mon Sep 22 00:00 UTC. You take over from Bob.",
+		"Sep 15 00:00 ann push: You are on call now: Primary of s, until Mon Sep 22 00:00 UTC. You take over from Bob.",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("notices:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	var team []string
+	for _, m := range channelMessages(sl, "CONCALLHANDOFF") {
+		team = append(team, m.Text)
+	}
+	if len(team) != 6 || team[5] != "On-call handoff of s, Mon Sep 15 00:00 UTC: Primary: Bob → Ann" ||
+		team[4] != "s hands off in 1d, Mon Sep 15 00:00 UTC: Primary: Bob → Ann" {
+		t.Fatalf("team channel:\n%s", strings.Join(team, "\n"))
+	}
+	if pages := h.rec.lines(fixedNow); len(pages) != len(got) {
+		t.Fatalf("pages besides the notices: %v", pages)
+	}
+}

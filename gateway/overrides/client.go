@@ -1,0 +1,159 @@
+package overrides
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pagerd/pagerd/policy"
+)
+
+// Client is the overrides API of a running pagerd, for `pagerd override`
+// and `pagerd oncall|schedule --server`: the same JSON the handlers write.
+type Client struct {
+	// Server is pagerd's base URL, Token an API token (responder to
+	// change overrides, any role to read them).
+	Server, Token string
+	// HTTP carries the calls (default one with a 30s timeout).
+	HTTP *http.Client
+}
+
+// Made is POST .../overrides's answer: the override, and for a swap the
+// other half.
+type Made struct {
+	Override
+	Name         string `json:"name,omitempty"`
+	SwapOverride *Made  `json:"swap_override,omitempty"`
+}
+
+// CreateBody is POST .../overrides's body: Tier and User from Start to
+// End, with Reason. Start zero means now ("take the shift now"); Duration
+// may stand for End ("for the next 4 hours"). SwapStart and SwapEnd make
+// it a swap: whoever holds the tier at Start takes User's shift between
+// them, in the same call.
+type CreateBody struct {
+	Tier      string    `json:"tier"`
+	User      string    `json:"user"`
+	Start     time.Time `json:"start,omitzero"`
+	End       time.Time `json:"end,omitzero"`
+	Duration  string    `json:"duration,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	SwapStart time.Time `json:"swap_start,omitzero"`
+	SwapEnd   time.Time `json:"swap_end,omitzero"`
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := strings.TrimRight(c.Server, "/") + path
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return fmt.Errorf("--server %q: %w", c.Server, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: http.ProxyFromEnvironment,
+			DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext, TLSHandshakeTimeout: 10 * time.Second}}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, c.Server, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return fmt.Errorf("pagerd answered %s: %s", resp.Status, e.Error)
+		}
+		return fmt.Errorf("pagerd answered %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("%s %s: the answer is not what pagerd sends: %w", method, u, err)
+		}
+	}
+	return nil
+}
+
+func overridesPath(schedule string) string {
+	return "/api/v1/schedules/" + url.PathEscape(schedule) + "/overrides"
+}
+
+// Create makes an override (two, for a swap).
+func (c *Client) Create(ctx context.Context, schedule string, r CreateBody) (*Made, error) {
+	var m Made
+	if err := c.do(ctx, http.MethodPost, overridesPath(schedule), r, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// List is a schedule's overrides; with ended, those that ended in the last
+// 30 days too.
+func (c *Client) List(ctx context.Context, schedule string, ended bool) ([]Override, error) {
+	var out struct {
+		Overrides []Override `json:"overrides"`
+	}
+	q := ""
+	if ended {
+		q = "?ended=true"
+	}
+	if err := c.do(ctx, http.MethodGet, overridesPath(schedule)+q, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Overrides, nil
+}
+
+// Delete deletes an override (and the other half of a swap).
+func (c *Client) Delete(ctx context.Context, schedule, id string) ([]Override, error) {
+	var out struct {
+		Deleted []Override `json:"deleted"`
+	}
+	if err := c.do(ctx, http.MethodDelete, overridesPath(schedule)+"/"+url.PathEscape(id), nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Deleted, nil
+}
+
+// Merge reads the overrides of every schedule of cfg from the server
+// (ended ones too, so past instants show what happened) and merges them
+// into cfg as the daemon does: what `pagerd oncall --server` and
+// `pagerd schedule --server` show.
+func (c *Client) Merge(ctx context.Context, cfg *policy.Config) (*policy.Config, error) {
+	extra := map[string][]policy.Override{}
+	for _, s := range cfg.Schedules {
+		list, err := c.List(ctx, s.Name, true)
+		if err != nil {
+			return nil, fmt.Errorf("schedule %s: %w", s.Name, err)
+		}
+		for _, o := range list {
+			if s.Tier(o.Tier) != nil && cfg.User(o.User) != nil {
+				extra[s.Name] = append(extra[s.Name], o.policy())
+			}
+		}
+	}
+	return cfg.WithOverrides(extra), nil
+}

@@ -1,0 +1,533 @@
+// Package overrides is the overrides people make at run time: "Bob takes
+// Ann's shift tonight", a swap of two shifts, "I take it now for the next
+// four hours". They are kept in the store (store.Docs, one kind per
+// schedule, so the store's version check refuses two overlapping overrides
+// of one tier atomically, whichever replica they arrive at), with who made
+// them, why and when, and merged into the config the daemon pages from
+// (Service.Config), after the file's own overrides, so they win where the
+// two overlap.
+//
+// Every replica keeps the overrides in memory and reads them again when
+// another replica says something changed (the Redis nudge: Run) and at
+// least every PollInterval, so an override made on one replica decides who
+// is paged on every replica within moments, without a store read on the
+// paging path.
+package overrides
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// Override is an override made at run time, as stored and as the API
+// answers it.
+type Override struct {
+	ID       string    `json:"id"`
+	Schedule string    `json:"schedule"`
+	Tier     string    `json:"tier"`
+	User     string    `json:"user"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Reason   string    `json:"reason,omitempty"`
+	// CreatedBy is who made it (api:<token name>), CreatedAt when.
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	// Replaces is who held the tier at Start when it was made.
+	Replaces string `json:"replaces,omitempty"`
+	// Swap, for one half of a swap, is the other half's id: both were
+	// made in one call and each gives one person the other's shift.
+	Swap string `json:"swap,omitempty"`
+}
+
+// policy is the override as the config's overrides are written.
+func (o Override) policy() policy.Override {
+	return policy.Override{ID: o.ID, CreatedBy: o.CreatedBy, Reason: o.Reason, Tiers: map[string]string{o.Tier: o.User},
+		From: policy.InstantMoment(o.Start), Until: policy.InstantMoment(o.End)}
+}
+
+// Describe is the override in a phrase: "ov-1a2b... (primary: bob, from
+// ... to ..., by api:ops: dentist)".
+func (o Override) Describe() string {
+	s := fmt.Sprintf("%s (%s: %s, %s to %s, made by %s", o.ID, o.Tier, o.User, o.Start.UTC().Format(time.RFC3339),
+		o.End.UTC().Format(time.RFC3339), o.CreatedBy)
+	if o.Reason != "" {
+		s += ": " + o.Reason
+	}
+	return s + ")"
+}
+
+// Request asks for an override: User holds Tier from Start to End. With a
+// swap span, it is a swap: whoever holds the tier at Start gets User's
+// shift from SwapStart to SwapEnd in return, in the same call.
+type Request struct {
+	Tier, User         string
+	Start, End         time.Time
+	Reason             string
+	SwapStart, SwapEnd time.Time
+}
+
+// The refusals of a Service; each error says what is wrong.
+var (
+	// ErrNotFound: no such schedule or override.
+	ErrNotFound = errors.New("not found")
+	// ErrBadInput: a request that can never succeed as sent.
+	ErrBadInput = errors.New("bad input")
+	// ErrOverlap: the override overlaps another on the same tier; the
+	// error names it.
+	ErrOverlap = errors.New("overlaps another override")
+)
+
+type refusal struct {
+	kind error
+	msg  string
+}
+
+func (r *refusal) Error() string        { return r.msg }
+func (r *refusal) Is(target error) bool { return target == r.kind }
+
+func refuse(kind error, format string, args ...any) error {
+	return &refusal{kind, fmt.Sprintf(format, args...)}
+}
+
+// Kind is the store.Docs kind of a schedule's overrides.
+func Kind(schedule string) string { return "overrides:" + schedule }
+
+// keepEnded is how long an override that has ended stays in the store (and
+// in GET ...?ended=true) before the next change of its schedule drops it.
+const keepEnded = 30 * 24 * time.Hour
+
+// maxSpan is the longest override: a longer one is a roster change, which
+// belongs in the file.
+const maxSpan = 92 * 24 * time.Hour
+
+// DefaultPollInterval is how often a replica reads the overrides again
+// when no nudge says they changed.
+const DefaultPollInterval = 5 * time.Second
+
+// Options configure a Service.
+type Options struct {
+	Store store.Docs
+	// Config is the config in force as the file has it (it changes on
+	// reload).
+	Config func() *policy.Config
+	// Nudge, when set, tells the other replicas that the overrides changed
+	// (the Redis store's nudge); they read them again.
+	Nudge  func(ctx context.Context) error
+	Now    func() time.Time
+	Logger *slog.Logger
+	// PollInterval bounds how stale a replica's overrides can be when a
+	// nudge is lost (default DefaultPollInterval).
+	PollInterval time.Duration
+	// Changed, when set, is called after this replica changed a
+	// schedule's overrides (shift notices move with them).
+	Changed func(ctx context.Context, schedule string)
+}
+
+// Service makes, lists and deletes overrides, and merges them into the
+// config. It is safe for concurrent use.
+type Service struct {
+	o   Options
+	log *slog.Logger
+
+	mu sync.Mutex // guards byName and vers
+	// byName are the overrides of each schedule as last read or written,
+	// and vers the version of its kind they were at.
+	byName map[string][]Override
+	vers   map[string]int64
+	gen    atomic.Uint64
+	merged atomic.Pointer[merged]
+}
+
+// merged is a config with the overrides of one generation merged in.
+type merged struct {
+	base *policy.Config
+	gen  uint64
+	cfg  *policy.Config
+}
+
+// New makes a Service. Its overrides are empty until Refresh or Run reads
+// them.
+func New(o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = DefaultPollInterval
+	}
+	return &Service{o: o, log: o.Logger, byName: map[string][]Override{}, vers: map[string]int64{}}
+}
+
+// Config is the config in force with the overrides merged in: what the
+// daemon pages from and answers who is on call with. It is built once per
+// change of either and shared, so it costs nothing on the paging path.
+func (s *Service) Config() *policy.Config {
+	base := s.o.Config()
+	gen := s.gen.Load()
+	if m := s.merged.Load(); m != nil && m.base == base && m.gen == gen {
+		return m.cfg
+	}
+	s.mu.Lock()
+	gen = s.gen.Load()
+	extra := map[string][]policy.Override{}
+	for name, os := range s.byName {
+		sc := base.Schedule(name)
+		if sc == nil {
+			continue
+		}
+		for _, o := range os {
+			if sc.Tier(o.Tier) != nil && base.User(o.User) != nil {
+				extra[name] = append(extra[name], o.policy())
+			}
+		}
+	}
+	s.mu.Unlock()
+	m := &merged{base: base, gen: gen, cfg: base.WithOverrides(extra)}
+	s.merged.Store(m)
+	return m.cfg
+}
+
+// parse reads stored overrides, by start.
+func (s *Service) parse(schedule string, docs map[string][]byte) []Override {
+	list := make([]Override, 0, len(docs))
+	for id, b := range docs {
+		var o Override
+		if err := json.Unmarshal(b, &o); err != nil {
+			s.log.Error("override not readable; left out", "schedule", schedule, "override", id, "err", err)
+			continue
+		}
+		list = append(list, o)
+	}
+	sortOverrides(list)
+	return list
+}
+
+// set records a schedule's overrides as the store holds them at version
+// ver, unless what is known already is as new (a read that raced a write).
+func (s *Service) set(schedule string, list []Override, ver int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, ok := s.vers[schedule]; ok && cur >= ver {
+		return
+	}
+	s.byName[schedule], s.vers[schedule] = list, ver
+	s.gen.Add(1)
+}
+
+func sortOverrides(list []Override) {
+	sort.Slice(list, func(i, j int) bool {
+		if !list[i].Start.Equal(list[j].Start) {
+			return list[i].Start.Before(list[j].Start)
+		}
+		return list[i].ID < list[j].ID
+	})
+}
+
+// read reads a schedule's overrides from the store, takes them in, and
+// returns them with the version they are at.
+func (s *Service) read(ctx context.Context, schedule string) ([]Override, int64, error) {
+	docs, ver, err := s.o.Store.ListDocs(ctx, Kind(schedule))
+	if err != nil {
+		return nil, 0, err
+	}
+	list := s.parse(schedule, docs)
+	s.set(schedule, list, ver)
+	return list, ver, nil
+}
+
+// Refresh reads every schedule's overrides from the store.
+func (s *Service) Refresh(ctx context.Context) error {
+	var errs []error
+	for _, sc := range s.o.Config().Schedules {
+		if _, _, err := s.read(ctx, sc.Name); err != nil {
+			errs = append(errs, fmt.Errorf("read the overrides of schedule %q: %w", sc.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// minRefreshGap spaces the reads nudges cause: a storm of new incidents
+// nudges every replica many times a second, and one read per gap takes in
+// any override among them.
+const minRefreshGap = 100 * time.Millisecond
+
+// Run keeps the overrides current until ctx ends: it reads them at once,
+// again after every nudge (another replica may have changed them; nudges
+// close together are taken in by one read), and every PollInterval in case
+// a nudge was lost.
+func (s *Service) Run(ctx context.Context, nudges <-chan struct{}) {
+	failing := false
+	refresh := func() {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		err := s.Refresh(rctx)
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			s.log.Error("overrides: cannot read them from the store; paging with the last ones read until it answers", "err", err)
+			failing = true
+		case err == nil && failing:
+			s.log.Info("overrides: read from the store again")
+			failing = false
+		}
+	}
+	refresh()
+	t := time.NewTicker(s.o.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-nudges:
+		}
+		refresh()
+		gap := time.NewTimer(minRefreshGap)
+		select {
+		case <-ctx.Done():
+			gap.Stop()
+			return
+		case <-gap.C:
+		}
+	}
+}
+
+// List is a schedule's overrides, read from the store, by start: those
+// that have not ended, or with ended also those that ended in the last 30
+// days.
+func (s *Service) List(ctx context.Context, schedule string, ended bool) ([]Override, error) {
+	if s.o.Config().Schedule(schedule) == nil {
+		return nil, refuse(ErrNotFound, "no schedule %q is defined", schedule)
+	}
+	list, _, err := s.read(ctx, schedule)
+	if err != nil {
+		return nil, err
+	}
+	now := s.o.Now()
+	out := []Override{}
+	for _, o := range list {
+		if ended || o.End.After(now) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// writeRetries is how many times a change is tried again when another
+// replica changed the schedule's overrides first.
+const writeRetries = 10
+
+// Create makes the override the request asks for (two, for a swap) as
+// actor, atomically: if it overlaps an override of the same tier, nothing
+// is made and the error (ErrOverlap) names the one it overlaps.
+func (s *Service) Create(ctx context.Context, schedule string, req Request, actor string) ([]Override, error) {
+	for attempt := 0; ; attempt++ {
+		cfg := s.Config()
+		sc := cfg.Schedule(schedule)
+		if sc == nil {
+			return nil, refuse(ErrNotFound, "no schedule %q is defined", schedule)
+		}
+		now := s.o.Now().UTC().Truncate(time.Second)
+		made, err := s.plan(cfg, sc, req, actor, now)
+		if err != nil {
+			return nil, err
+		}
+		list, ver, err := s.read(ctx, schedule)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range made {
+			for _, old := range list {
+				if old.Tier == o.Tier && old.Start.Before(o.End) && o.Start.Before(old.End) {
+					return nil, refuse(ErrOverlap, "the override overlaps override %s on tier %s: delete it first, or choose another span", old.Describe(), o.Tier)
+				}
+			}
+		}
+		put := map[string][]byte{}
+		for _, o := range made {
+			b, _ := json.Marshal(o)
+			put[o.ID] = b
+		}
+		nver, err := s.o.Store.PutDocs(ctx, Kind(schedule), ver, put, expired(list, now))
+		if errors.Is(err, store.ErrConflict) && attempt < writeRetries {
+			continue // another replica changed them: check again
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.wrote(ctx, schedule, list, made, nil, nver)
+		for _, o := range made {
+			s.log.Info("override made", "schedule", schedule, "override", o.ID, "tier", o.Tier, "user", o.User,
+				"start", o.Start, "end", o.End, "replaces", o.Replaces, "actor", actor, "reason", o.Reason)
+		}
+		return made, nil
+	}
+}
+
+// plan checks a request and makes the overrides it asks for.
+func (s *Service) plan(cfg *policy.Config, sc *policy.Schedule, req Request, actor string, now time.Time) ([]Override, error) {
+	if sc.Tier(req.Tier) == nil {
+		names := make([]string, len(sc.Tiers))
+		for i, t := range sc.Tiers {
+			names[i] = t.Name
+		}
+		return nil, refuse(ErrBadInput, "tier %q: schedule %s has %s", req.Tier, sc.Name, strings.Join(names, ", "))
+	}
+	if cfg.User(req.User) == nil {
+		return nil, refuse(ErrBadInput, "user %q is not in the config", req.User)
+	}
+	if len(req.Reason) > 500 {
+		return nil, refuse(ErrBadInput, "reason: at most 500 bytes")
+	}
+	if err := checkSpan("", req.Start, req.End, now); err != nil {
+		return nil, err
+	}
+	holder := func(t time.Time) string {
+		sh, _ := sc.OnCallTier(req.Tier, t)
+		return sh.User
+	}
+	first := Override{ID: newID(), Schedule: sc.Name, Tier: req.Tier, User: req.User, Start: req.Start.UTC(), End: req.End.UTC(),
+		Reason: req.Reason, CreatedBy: actor, CreatedAt: now, Replaces: holder(req.Start)}
+	if req.SwapStart.IsZero() && req.SwapEnd.IsZero() {
+		return []Override{first}, nil
+	}
+	if err := checkSpan("swap_", req.SwapStart, req.SwapEnd, now); err != nil {
+		return nil, err
+	}
+	if req.SwapStart.Before(req.End) && req.Start.Before(req.SwapEnd) {
+		return nil, refuse(ErrBadInput, "the two shifts of a swap overlap")
+	}
+	other := first.Replaces
+	if other == "" || other == req.User {
+		return nil, refuse(ErrBadInput, "swap: %s does not take anyone's shift at %s (the tier is held by %q then)",
+			req.User, req.Start.UTC().Format(time.RFC3339), other)
+	}
+	if h := holder(req.SwapStart); h != req.User {
+		return nil, refuse(ErrBadInput, "swap: at swap_start %s tier %s is held by %q, not by %s: a swap gives each person the other's shift",
+			req.SwapStart.UTC().Format(time.RFC3339), req.Tier, h, req.User)
+	}
+	second := Override{ID: newID(), Schedule: sc.Name, Tier: req.Tier, User: other, Start: req.SwapStart.UTC(), End: req.SwapEnd.UTC(),
+		Reason: req.Reason, CreatedBy: actor, CreatedAt: now, Replaces: req.User, Swap: first.ID}
+	first.Swap = second.ID
+	return []Override{first, second}, nil
+}
+
+func checkSpan(prefix string, start, end, now time.Time) error {
+	switch {
+	case start.IsZero() || end.IsZero():
+		return refuse(ErrBadInput, "%sstart and %send are required (RFC 3339)", prefix, prefix)
+	case !end.After(start):
+		return refuse(ErrBadInput, "%send must be after %sstart", prefix, prefix)
+	case !end.After(now):
+		return refuse(ErrBadInput, "%send %s has passed", prefix, end.UTC().Format(time.RFC3339))
+	case end.Sub(start) > maxSpan:
+		return refuse(ErrBadInput, "an override lasts at most %d days; a longer change belongs in the config (roster_changes)", int(maxSpan.Hours()/24))
+	}
+	return nil
+}
+
+// expired are the overrides a write drops: ended more than keepEnded ago.
+func expired(list []Override, now time.Time) []string {
+	var del []string
+	for _, o := range list {
+		if now.Sub(o.End) > keepEnded {
+			del = append(del, o.ID)
+		}
+	}
+	return del
+}
+
+// Delete deletes an override as actor, and the other half of a swap with
+// it (a swap undone by halves would leave one person with two shifts).
+func (s *Service) Delete(ctx context.Context, schedule, id, actor string) ([]Override, error) {
+	if s.o.Config().Schedule(schedule) == nil {
+		return nil, refuse(ErrNotFound, "no schedule %q is defined", schedule)
+	}
+	for attempt := 0; ; attempt++ {
+		list, ver, err := s.read(ctx, schedule)
+		if err != nil {
+			return nil, err
+		}
+		var gone []Override
+		for _, o := range list {
+			if o.ID == id {
+				gone = append(gone, o)
+			}
+		}
+		if len(gone) == 0 {
+			return nil, refuse(ErrNotFound, "schedule %s has no override %q", schedule, id)
+		}
+		for _, o := range list {
+			if gone[0].Swap != "" && o.ID == gone[0].Swap {
+				gone = append(gone, o)
+			}
+		}
+		now := s.o.Now().UTC()
+		del := expired(list, now)
+		for _, o := range gone {
+			del = append(del, o.ID)
+		}
+		nver, err := s.o.Store.PutDocs(ctx, Kind(schedule), ver, nil, del)
+		if errors.Is(err, store.ErrConflict) && attempt < writeRetries {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.wrote(ctx, schedule, list, nil, del, nver)
+		for _, o := range gone {
+			s.log.Info("override deleted", "schedule", schedule, "override", o.ID, "tier", o.Tier, "user", o.User,
+				"start", o.Start, "end", o.End, "made_by", o.CreatedBy, "actor", actor)
+		}
+		return gone, nil
+	}
+}
+
+// wrote takes in a write this replica made (list was read at the version
+// before it) and tells the other replicas.
+func (s *Service) wrote(ctx context.Context, schedule string, list, put []Override, del []string, ver int64) {
+	gone := map[string]bool{}
+	for _, id := range del {
+		gone[id] = true
+	}
+	var next []Override
+	for _, o := range append(append([]Override(nil), list...), put...) {
+		if !gone[o.ID] {
+			next = append(next, o)
+		}
+	}
+	sortOverrides(next)
+	s.set(schedule, next, ver)
+	if s.o.Changed != nil {
+		s.o.Changed(ctx, schedule)
+	}
+	if s.o.Nudge != nil {
+		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := s.o.Nudge(nctx); err != nil {
+			// The others read them again within their poll interval.
+			s.log.Warn("overrides: other replicas not nudged; they see the change within their poll interval", "err", err)
+		}
+	}
+}
+
+// newID makes an override id: "ov-" and 16 hex digits.
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "ov-" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,257 @@
+package overrides_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pagerd/pagerd/gateway/overrides"
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/boltstore"
+	"github.com/pagerd/pagerd/gateway/store/redisstore"
+	"github.com/pagerd/pagerd/internal/redistest"
+	"github.com/pagerd/pagerd/policy"
+)
+
+const cfgYAML = `
+users:
+  - {id: ann, contacts: [{channel: push, via: log}]}
+  - {id: bob, contacts: [{channel: push, via: log}]}
+  - {id: cat, contacts: [{channel: push, via: log}]}
+schedules:
+  - name: s
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - {name: primary, start: 2025-01-06, members: [ann, bob]}
+      - {name: secondary, start: 2025-01-06, members: [bob, ann]}
+escalation_policies:
+  - name: p
+    levels:
+      - {name: primary, targets: [{schedule: s, tier: primary}]}
+services:
+  - {name: api, priority_scheme: P0-P3, escalation_policy: p}
+`
+
+// now is a Wednesday of a week bob is primary (week of Sep 8, 2025);
+// ann is primary the week after, and so on.
+var now = time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+
+func config(t *testing.T) *policy.Config {
+	t.Helper()
+	c, err := policy.Parse([]byte(cfgYAML), "t.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func stores(t *testing.T) map[string]func(t *testing.T) store.Store {
+	return map[string]func(t *testing.T) store.Store{
+		"embedded": func(t *testing.T) store.Store {
+			s, err := boltstore.Open(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+		"redis": func(t *testing.T) store.Store {
+			r := redistest.Start(t)
+			rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true})
+			t.Cleanup(func() { rdb.Close() })
+			return redisstore.New(rdb, "t")
+		},
+	}
+}
+
+func service(st store.Store, cfg *policy.Config) *overrides.Service {
+	return overrides.New(overrides.Options{Store: st, Config: func() *policy.Config { return cfg },
+		Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+}
+
+func holder(t *testing.T, s *overrides.Service, tier string, at time.Time) policy.OnCallEntry {
+	t.Helper()
+	rows, err := s.Config().WhoIsOnCall(at, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.Tier == tier {
+			return r
+		}
+	}
+	t.Fatalf("no tier %s", tier)
+	return policy.OnCallEntry{}
+}
+
+func TestOverrides(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := open(t)
+			cfg := config(t)
+			a, b := service(st, cfg), service(st, cfg) // two replicas
+
+			// Take the shift now, for four hours: one call.
+			made, err := a.Create(ctx, "s", overrides.Request{Tier: "primary", User: "cat", Start: now, End: now.Add(4 * time.Hour), Reason: "bob at the dentist"}, "api:ops")
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := made[0]
+			if len(made) != 1 || o.Replaces != "bob" || o.CreatedBy != "api:ops" || !o.CreatedAt.Equal(now) || !strings.HasPrefix(o.ID, "ov-") {
+				t.Fatalf("made %+v", made)
+			}
+			if r := holder(t, a, "primary", now.Add(time.Hour)); r.User != "cat" || !r.Override || r.OverrideID != o.ID {
+				t.Fatalf("on the replica that made it: %+v", r)
+			}
+			// The other replica sees it once it reads (Run: at a nudge).
+			if r := holder(t, b, "primary", now.Add(time.Hour)); r.User != "bob" {
+				t.Fatalf("replica b knew before reading: %+v", r)
+			}
+			if err := b.Refresh(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if r := holder(t, b, "primary", now.Add(time.Hour)); r.User != "cat" || r.Reason != "bob at the dentist" {
+				t.Fatalf("on the other replica: %+v", r)
+			}
+
+			// Overlapping on the same tier: refused, naming the one in the way.
+			_, err = b.Create(ctx, "s", overrides.Request{Tier: "primary", User: "ann", Start: now.Add(3 * time.Hour), End: now.Add(5 * time.Hour)}, "api:x")
+			if !errors.Is(err, overrides.ErrOverlap) || !strings.Contains(err.Error(), o.ID) {
+				t.Fatalf("overlap: %v", err)
+			}
+			// Another tier at the same time is fine.
+			if _, err := b.Create(ctx, "s", overrides.Request{Tier: "secondary", User: "cat", Start: now, End: now.Add(time.Hour)}, "api:x"); err != nil {
+				t.Fatal(err)
+			}
+
+			// Bad requests.
+			for _, bad := range []overrides.Request{
+				{Tier: "tertiary", User: "cat", Start: now, End: now.Add(time.Hour)},
+				{Tier: "primary", User: "nobody", Start: now.Add(5 * time.Hour), End: now.Add(6 * time.Hour)},
+				{Tier: "primary", User: "cat", Start: now.Add(6 * time.Hour), End: now.Add(5 * time.Hour)},
+				{Tier: "primary", User: "cat", Start: now.Add(-6 * time.Hour), End: now.Add(-5 * time.Hour)},
+			} {
+				if _, err := a.Create(ctx, "s", bad, "api:x"); !errors.Is(err, overrides.ErrBadInput) {
+					t.Errorf("%+v: %v", bad, err)
+				}
+			}
+			if _, err := a.Create(ctx, "nope", overrides.Request{}, "api:x"); !errors.Is(err, overrides.ErrNotFound) {
+				t.Errorf("unknown schedule: %v", err)
+			}
+
+			// A swap is one call: ann takes bob's week, and bob takes
+			// ann's week in return.
+			bobWeek := time.Date(2025, 9, 22, 0, 0, 0, 0, time.UTC)
+			annWeek := time.Date(2025, 9, 29, 0, 0, 0, 0, time.UTC)
+			sw, err := a.Create(ctx, "s", overrides.Request{Tier: "primary", User: "ann", Start: bobWeek, End: bobWeek.AddDate(0, 0, 7),
+				SwapStart: annWeek, SwapEnd: annWeek.AddDate(0, 0, 7), Reason: "swap"}, "api:ops")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sw) != 2 || sw[0].User != "ann" || sw[1].User != "bob" || sw[0].Swap != sw[1].ID || sw[1].Swap != sw[0].ID {
+				t.Fatalf("swap %+v", sw)
+			}
+			if r := holder(t, a, "primary", bobWeek.Add(time.Hour)); r.User != "ann" {
+				t.Fatalf("bob's week: %+v", r)
+			}
+			if r := holder(t, a, "primary", annWeek.Add(time.Hour)); r.User != "bob" {
+				t.Fatalf("ann's week: %+v", r)
+			}
+			// A swap whose second shift is not the taker's is refused.
+			_, err = a.Create(ctx, "s", overrides.Request{Tier: "secondary", User: "cat", Start: annWeek, End: annWeek.Add(time.Hour),
+				SwapStart: bobWeek, SwapEnd: bobWeek.Add(time.Hour)}, "api:ops")
+			if !errors.Is(err, overrides.ErrBadInput) {
+				t.Fatalf("swap of someone else's shift: %v", err)
+			}
+
+			list, err := b.List(ctx, "s", false)
+			if err != nil || len(list) != 4 {
+				t.Fatalf("list %d %v", len(list), err)
+			}
+			// Deleting half a swap deletes both halves.
+			gone, err := b.Delete(ctx, "s", sw[1].ID, "api:ops")
+			if err != nil || len(gone) != 2 {
+				t.Fatalf("delete swap: %+v %v", gone, err)
+			}
+			if _, err := b.Delete(ctx, "s", sw[1].ID, "api:ops"); !errors.Is(err, overrides.ErrNotFound) {
+				t.Fatalf("delete again: %v", err)
+			}
+			if r := holder(t, b, "primary", bobWeek.Add(time.Hour)); r.User != "bob" || r.Override {
+				t.Fatalf("after delete, on the replica that deleted: %+v", r)
+			}
+			if err := a.Refresh(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if r := holder(t, a, "primary", bobWeek.Add(time.Hour)); r.User != "bob" {
+				t.Fatalf("after delete, on the other replica: %+v", r)
+			}
+		})
+	}
+}
+
+// Two replicas making overlapping overrides at once: exactly one is made.
+func TestOverridesConcurrentOverlapOneWins(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := open(t)
+			cfg := config(t)
+			var wg sync.WaitGroup
+			errs := make([]error, 8)
+			for i := range errs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					s := service(st, cfg)
+					_, errs[i] = s.Create(context.Background(), "s", overrides.Request{Tier: "primary", User: "cat",
+						Start: now.Add(time.Duration(i) * time.Minute), End: now.Add(time.Hour)}, "api:x")
+				}()
+			}
+			wg.Wait()
+			ok := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					ok++
+				case !errors.Is(err, overrides.ErrOverlap):
+					t.Errorf("unexpected error: %v", err)
+				}
+			}
+			if ok != 1 {
+				t.Fatalf("%d overlapping overrides made, want 1", ok)
+			}
+		})
+	}
+}
+
+// Run reads the overrides again at a nudge, within moments.
+func TestRunReadsAtANudge(t *testing.T) {
+	st := stores(t)["embedded"](t)
+	cfg := config(t)
+	a, b := service(st, cfg), service(st, cfg)
+	nudges := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); b.Run(ctx, nudges) }()
+	if _, err := a.Create(ctx, "s", overrides.Request{Tier: "primary", User: "cat", Start: now, End: now.Add(time.Hour)}, "api:x"); err != nil {
+		t.Fatal(err)
+	}
+	nudges <- struct{}{}
+	deadline := time.Now().Add(2 * time.Second)
+	for holder(t, b, "primary", now).User != "cat" {
+		if time.Now().After(deadline) {
+			t.Fatal("the nudged replica did not read the override")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}

@@ -1,0 +1,181 @@
+package gateway
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+)
+
+// overridesConfig is testConfig with a viewer token and a third person.
+var overridesConfig = strings.Replace(strings.Replace(testConfig,
+	"role: admin}", "role: admin}\n    - {name: dash, token: viewer-token, role: viewer}", 1),
+	"users:\n", "users:\n  - {id: cat, name: Cat, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}\n", 1)
+
+type onCallResp struct {
+	OnCall []struct {
+		Schedule, Tier, User, Name, Reason string
+		Override                           bool
+		OverrideID                         string `json:"override_id"`
+	} `json:"oncall"`
+}
+
+func (h *harness) primary() (user string, override bool, id string) {
+	h.t.Helper()
+	r := h.api("GET", "/api/v1/oncall?schedule=s", "")
+	if r.code != 200 {
+		h.t.Fatalf("oncall: %d %s", r.code, r.body)
+	}
+	var oc onCallResp
+	r.json(h.t, &oc)
+	for _, e := range oc.OnCall {
+		if e.Tier == "primary" {
+			return e.User, e.Override, e.OverrideID
+		}
+	}
+	h.t.Fatal("no primary")
+	return "", false, ""
+}
+
+// The overrides API: made, listed, refused when they overlap (naming the
+// one in the way), shown by /oncall, paged from, named in the incident's
+// timeline, deleted; viewers read, responders change.
+func TestOverridesAPI(t *testing.T) {
+	h := newHarness(t, withConfig(overridesConfig))
+	if u, ov, _ := h.primary(); u != "ann" || ov {
+		t.Fatalf("before: %s %v", u, ov)
+	}
+	// Take the shift now, for the next 4 hours: one call.
+	r := h.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","duration":"4h","reason":"ann is on a plane"}`)
+	if r.code != 201 {
+		t.Fatalf("create: %d %s", r.code, r.body)
+	}
+	var made struct {
+		ID, Tier, User, Name, Reason, Replaces string
+		CreatedBy                              string `json:"created_by"`
+		Start                                  time.Time
+	}
+	r.json(t, &made)
+	if made.ID == "" || made.User != "cat" || made.Name != "Cat" || made.Replaces != "ann" || made.CreatedBy != "api:ops" || !made.Start.Equal(fixedNow) {
+		t.Fatalf("created %s", r.body)
+	}
+	if u, ov, id := h.primary(); u != "cat" || !ov || id != made.ID {
+		t.Fatalf("oncall after: %s %v %s", u, ov, id)
+	}
+
+	// Overlapping the same tier: 409 naming the override in the way.
+	r = h.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"bob","start":"2025-09-10T08:00:00Z","end":"2025-09-10T12:00:00Z"}`)
+	if r.code != 409 || !strings.Contains(r.body, made.ID) {
+		t.Fatalf("overlap: %d %s", r.code, r.body)
+	}
+	for _, bad := range []struct {
+		path, body string
+		code       int
+	}{
+		{"/api/v1/schedules/nope/overrides", `{"tier":"primary","user":"cat","duration":"1h"}`, 404},
+		{"/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","duration":"1h","extra":1}`, 400},
+		{"/api/v1/schedules/s/overrides", `{"tier":"primary","user":"zed","duration":"1h"}`, 400},
+		{"/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","start":"2025-09-11T00:00:00Z"}`, 400},
+		{"/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","duration":"1h","end":"2025-09-11T00:00:00Z"}`, 400},
+	} {
+		if r := h.api("POST", bad.path, bad.body); r.code != bad.code {
+			t.Errorf("%s %s: %d %s", bad.path, bad.body, r.code, r.body)
+		}
+	}
+	// Viewers read, and may not change.
+	if r := h.do("GET", "/api/v1/schedules/s/overrides", "", "Authorization", "Bearer viewer-token"); r.code != 200 || !strings.Contains(r.body, made.ID) {
+		t.Fatalf("viewer list: %d %s", r.code, r.body)
+	}
+	if r := h.do("POST", "/api/v1/schedules/s/overrides", `{"tier":"secondary","user":"cat","duration":"1h"}`, "Authorization", "Bearer viewer-token"); r.code != 403 {
+		t.Fatalf("viewer create: %d %s", r.code, r.body)
+	}
+	if r := h.do("DELETE", "/api/v1/schedules/s/overrides/"+made.ID, "", "Authorization", "Bearer viewer-token"); r.code != 403 {
+		t.Fatalf("viewer delete: %d %s", r.code, r.body)
+	}
+	if r := h.do("GET", "/api/v1/schedules/s/overrides", ""); r.code != 401 {
+		t.Fatalf("no token: %d", r.code)
+	}
+
+	// An alert now pages cat, and the timeline says why.
+	id := fire(h)
+	h.step(fixedNow)
+	if got := strings.Join(h.rec.lines(fixedNow), "; "); got != "0s L1 cat push" {
+		t.Fatalf("pages: %s", got)
+	}
+	found := false
+	for _, e := range h.incident(id).Timeline {
+		if e.Type == "override" {
+			found = e.User == "cat" && e.Level == 1 && strings.Contains(e.Detail, made.ID) && strings.Contains(e.Detail, "ann is on a plane") &&
+				strings.Contains(e.Detail, "instead of ann") && strings.Contains(e.Detail, "api:ops")
+		}
+	}
+	if !found {
+		t.Fatalf("no override entry in the timeline: %+v", h.incident(id).Timeline)
+	}
+
+	// Deleted: ann holds the tier again.
+	if r := h.api("DELETE", "/api/v1/schedules/s/overrides/"+made.ID, ""); r.code != 200 {
+		t.Fatalf("delete: %d %s", r.code, r.body)
+	}
+	if r := h.api("DELETE", "/api/v1/schedules/s/overrides/"+made.ID, ""); r.code != 404 {
+		t.Fatalf("delete again: %d %s", r.code, r.body)
+	}
+	if u, ov, _ := h.primary(); u != "ann" || ov {
+		t.Fatalf("after delete: %s %v", u, ov)
+	}
+}
+
+// A swap is one call: both shifts change, and the answer carries both.
+func TestOverridesAPISwap(t *testing.T) {
+	cfg := strings.Replace(overridesConfig, "members: [ann]}", "members: [ann, bob]}", 1)
+	h := newHarness(t, withConfig(cfg))
+	// Week of Sep 8 2025 is bob's (35 weeks after Jan 6), Sep 15 ann's.
+	r := h.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"ann","start":"2025-09-08T00:00:00Z","end":"2025-09-15T00:00:00Z",
+		"swap_start":"2025-09-15T00:00:00Z","swap_end":"2025-09-22T00:00:00Z","reason":"swap"}`)
+	if r.code != 201 {
+		t.Fatalf("swap: %d %s", r.code, r.body)
+	}
+	var sw struct {
+		ID, User, Swap string
+		SwapOverride   *struct{ ID, User, Swap string } `json:"swap_override"`
+	}
+	r.json(t, &sw)
+	if sw.User != "ann" || sw.SwapOverride == nil || sw.SwapOverride.User != "bob" || sw.Swap != sw.SwapOverride.ID || sw.SwapOverride.Swap != sw.ID {
+		t.Fatalf("swap answer %s", r.body)
+	}
+	if u, _, _ := h.primary(); u != "ann" {
+		t.Fatalf("this week: %s", u)
+	}
+	r = h.api("GET", "/api/v1/oncall?schedule=s&at=2025-09-16T00:00:00Z", "")
+	if !strings.Contains(r.body, `"user":"bob"`) || !strings.Contains(r.body, sw.SwapOverride.ID) {
+		t.Fatalf("next week: %s", r.body)
+	}
+}
+
+// An override made through one replica's API decides who the other
+// replica pages for an alert it takes a moment later (the Redis nudge).
+func TestOverrideReachesTheOtherReplica(t *testing.T) {
+	st, _ := redisStore(t)
+	a := newHarness(t, withStore(st), withConfig(overridesConfig))
+	b := newHarness(t, withStore(st), withConfig(overridesConfig))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go b.d.Overrides().Run(ctx, b.d.Store().(store.Nudger).Nudges(ctx))
+	time.Sleep(100 * time.Millisecond) // subscribed
+
+	r := a.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","duration":"1h"}`)
+	if r.code != 201 {
+		t.Fatalf("create: %d %s", r.code, r.body)
+	}
+	waitUntil(t, time.Second, "the other replica to take the override in", func() bool {
+		u, _, _ := b.primary()
+		return u == "cat"
+	})
+	fire(b)
+	b.step(fixedNow)
+	if got := strings.Join(b.rec.lines(fixedNow), "; "); got != "0s L1 cat push" {
+		t.Fatalf("pages on the other replica: %s", got)
+	}
+}

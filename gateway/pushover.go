@@ -1,0 +1,87 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/notify/pushover"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// pushoverOutbox stops Pushover's emergency alerts for an incident that
+// was acknowledged or resolved in pagerd: the dispatcher's handler of
+// store.OutboxPushover items.
+type pushoverOutbox struct {
+	n     *pushover.Notifier
+	store store.Store
+	now   func() time.Time
+}
+
+// handle cancels the emergency pages pagerd pushed for the incident, and
+// those of the storm bundles it went out in once none of their incidents
+// is still triggered. With nothing pushed through Pushover, it does
+// nothing.
+func (o *pushoverOutbox) handle(ctx context.Context, inc *store.Incident, item store.OutboxItem, _ []store.Entry) (store.Entry, error) {
+	tl, err := o.store.Timeline(ctx, inc.ID)
+	if err != nil {
+		return store.Entry{}, err
+	}
+	seen := map[string]bool{}
+	var stopped []string
+	for _, e := range tl {
+		if e.Type != "notify" || !strings.HasPrefix(e.Detail, "via pushover") {
+			continue
+		}
+		target := inc.ID
+		if e.Bundle != "" {
+			target = e.Bundle
+		}
+		if seen[target] {
+			continue
+		}
+		seen[target] = true
+		if e.Bundle != "" {
+			settled, err := o.bundleSettled(ctx, e.Bundle)
+			if err != nil {
+				return store.Entry{}, err
+			}
+			if !settled {
+				continue
+			}
+		}
+		if err := o.n.Cancel(ctx, target); err != nil {
+			return store.Entry{}, err
+		}
+		stopped = append(stopped, target)
+	}
+	if len(stopped) == 0 {
+		return store.Entry{}, nil
+	}
+	return store.Entry{At: o.now().UTC().Truncate(time.Millisecond), Type: "forwarded",
+		Detail: "Pushover's emergency alerts stopped after the " + item.Action}, nil
+}
+
+// bundleSettled reports whether none of a bundle's incidents is still
+// triggered.
+func (o *pushoverOutbox) bundleSettled(ctx context.Context, id string) (bool, error) {
+	b, err := o.store.GetBundle(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	st, err := o.store.Statuses(ctx, b.Incidents)
+	if err != nil {
+		return false, err
+	}
+	for _, s := range st {
+		if s == policy.StatusTriggered {
+			return false, nil
+		}
+	}
+	return true, nil
+}

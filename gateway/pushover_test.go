@@ -1,0 +1,146 @@
+package gateway
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/internal/providertest"
+)
+
+const annPushoverKey = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
+
+func pushoverConfig(apiURL, ntfyURL string) string {
+	return `
+server:
+  public_url: ` + harnessURL + `
+  link_secret: pushover-test-link-secret-0123456789
+api:
+  tokens: [{name: ops, token: ` + apiToken + `, role: admin}]
+notifiers:
+  pushover: {token: ` + providertest.PushoverToken + `, api_url: "` + apiURL + `", retry: 30s, expire: 2h}
+users:
+  - {id: ann, name: Ann, contacts: [{channel: push, via: pushover, address: ` + annPushoverKey + `}, {channel: sms, via: log}, {channel: voice, via: log}]}
+  - {id: bob, name: Bob, contacts: [{channel: push, via: ntfy, address: "` + ntfyURL + `/oncall-bob"}, {channel: sms, via: log}]}
+schedules:
+  - name: s
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - {name: primary, start: 2025-01-06, members: [ann]}
+      - {name: secondary, start: 2025-01-06, members: [bob]}
+escalation_policies:
+  - name: p
+    levels:
+      - {name: primary, targets: [{schedule: s, tier: primary}], timeout: 15m}
+      - {name: secondary, targets: [{schedule: s, tier: secondary}]}
+services:
+  - name: api
+    priority_scheme: P0-P3
+    escalation_policy: p
+    integrations: {alertmanager_key: ` + amKey + `}
+`
+}
+
+// Pushover: a high-urgency page is an emergency message (repeating until
+// acknowledged in the app) with a signed receipt callback; acknowledging
+// in the app acknowledges the incident in pagerd, and the SMS and call
+// never go out; a callback pagerd did not sign changes nothing. An
+// incident acknowledged in pagerd stops the app's alerts.
+func TestPushoverEmergencyAcknowledgedInTheApp(t *testing.T) {
+	po := providertest.NewPushover(t)
+	h := newHarness(t, withConfig(pushoverConfig(po.URL, "http://127.0.0.1:1")))
+	id := fire(h)
+	h.step(fixedNow)
+	ms := po.Messages()
+	if len(ms) != 1 {
+		t.Fatalf("messages %+v", ms)
+	}
+	m := ms[0]
+	if m.Priority != 2 || m.Retry != 30 || m.Expire != 7200 || m.Tags != id || m.User != annPushoverKey ||
+		!strings.HasPrefix(m.URL, h.url+"/ack/") || !strings.HasPrefix(m.Callback, h.url+"/api/v1/pushover/receipt/") {
+		t.Fatalf("emergency message %+v", m)
+	}
+	// A forged callback (another token) is refused and changes nothing.
+	forged := h.url + "/api/v1/pushover/receipt/" + "djF8eHx5fDk5OTk5OTk5OTk.AAAA"
+	if code := providertest.PushoverCallback(t, forged, m.Receipt, annPushoverKey, "iphone"); code != 403 {
+		t.Fatalf("forged callback: %d", code)
+	}
+	if st := h.incident(id).Status; st != "triggered" {
+		t.Fatalf("a forged callback changed the incident: %s", st)
+	}
+	// Acknowledged in the app.
+	h.clock.Set(fixedNow.Add(time.Minute))
+	if code := po.Acknowledge(t, 0, "iphone"); code != 204 {
+		t.Fatalf("callback: %d", code)
+	}
+	inc := h.incident(id)
+	if inc.Status != "acknowledged" || inc.AcknowledgedBy != "ann" {
+		t.Fatalf("after the app: %s by %s", inc.Status, inc.AcknowledgedBy)
+	}
+	noted := false
+	for _, e := range inc.Timeline {
+		noted = noted || (e.Type == "delivery" && e.Detail == "acknowledged in the Pushover app on iphone")
+	}
+	if !noted {
+		t.Fatalf("timeline %+v", inc.Timeline)
+	}
+	h.runUntil(fixedNow.Add(20 * time.Minute))
+	if got := strings.Join(h.rec.lines(fixedNow), "; "); got != "" {
+		t.Fatalf("pages after the app's acknowledgement: %s", got)
+	}
+
+	// An incident acknowledged in pagerd stops the app's emergency alerts.
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g2", map[string]string{"alertname": "B", "severity": "critical"}),
+		"Authorization", "Bearer "+amKey)
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	h.step(h.clock.Now())
+	if r := h.api("POST", "/api/v1/incidents/"+res.Incidents[0]+"/acknowledge", ""); r.code != 200 {
+		t.Fatalf("ack: %d", r.code)
+	}
+	h.step(h.clock.Now())
+	// (The first incident's alerts were cancelled too, harmlessly: the app
+	// had stopped them when it was acknowledged there.)
+	if c := po.Cancels(); len(c) != 2 || c[0] != id || c[1] != res.Incidents[0] {
+		t.Fatalf("cancels %v", c)
+	}
+}
+
+// ntfy: a page carries an Acknowledge action that POSTs to the signed ack
+// link, and pressing it acknowledges.
+func TestNtfyAcknowledgeAction(t *testing.T) {
+	var mu sync.Mutex
+	var actions []string
+	ntfy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		actions = append(actions, r.Header.Get("Actions"))
+		mu.Unlock()
+	}))
+	defer ntfy.Close()
+	po := providertest.NewPushover(t)
+	h := newHarness(t, withConfig(pushoverConfig(po.URL, ntfy.URL)), realTransport("ntfy"))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(15 * time.Minute)) // bob is paged at level 2
+	mu.Lock()
+	defer mu.Unlock()
+	if len(actions) != 1 {
+		t.Fatalf("ntfy messages: %v", actions)
+	}
+	parts := strings.Split(actions[0], ", ")
+	if len(parts) != 5 || parts[0] != "http" || parts[1] != "Acknowledge" || parts[3] != "method=POST" {
+		t.Fatalf("Actions %q", actions[0])
+	}
+	resp, err := http.Post(parts[2], "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if inc := h.incident(id); resp.StatusCode != 200 || inc.Status != "acknowledged" || inc.AcknowledgedBy != "bob" {
+		t.Fatalf("the action: %d, %s by %s", resp.StatusCode, inc.Status, inc.AcknowledgedBy)
+	}
+}

@@ -1,0 +1,169 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/notify/slack"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// The daemon's side of Slack: what an incident's channel message says and
+// when it changes (the outbox handler the dispatcher runs), and who is on
+// call for /oncall. notify/slack does the talking.
+
+// slackPosted starts the timeline entry that records where an incident's
+// channel message is: "message <channel> <ts> posted to <channel>". The
+// entry expires with the incident, and no other replica needs to know.
+const slackPosted = "message "
+
+// slackOutbox brings incidents' channel messages up to date.
+type slackOutbox struct {
+	client *slack.Client
+	store  store.Store
+	config func() *policy.Config
+	now    func() time.Time
+}
+
+// handle is the dispatcher's handler of store.OutboxSlack items: the first
+// posts the incident's message to its service's channel and records where
+// it is; each later one updates it in place and says in its thread what
+// happened. An item whose message cannot be found (posting failed for
+// good) posts it then, so the channel always ends up with the incident as
+// it stands. Failures Slack may get over are retried; a refusal that will
+// not change (no such channel, the app not in it) is recorded and given up.
+func (o *slackOutbox) handle(ctx context.Context, inc *store.Incident, item store.OutboxItem, earlier []store.Entry) (store.Entry, error) {
+	cfg := o.config()
+	svc := cfg.Service(inc.Service)
+	if svc == nil || svc.SlackChannel == "" {
+		return store.Entry{}, nil
+	}
+	tl, err := o.store.Timeline(ctx, inc.ID)
+	if err != nil {
+		return store.Entry{}, err
+	}
+	tl = append(tl, earlier...)
+	card := slackCard(cfg, inc)
+	now := o.now().UTC().Truncate(time.Millisecond)
+	ref, ok := slackRef(tl)
+	if !ok {
+		r, err := o.client.Post(ctx, svc.SlackChannel, card)
+		if slack.IsPermanent(err) {
+			return store.Entry{At: now, Type: "slack_failed", Detail: fmt.Sprintf("not posted to %s: %v", svc.SlackChannel, err)}, nil
+		}
+		if err != nil {
+			return store.Entry{}, err
+		}
+		return store.Entry{At: now, Type: "slack", Detail: slackPosted + r.String() + " posted to " + svc.SlackChannel}, nil
+	}
+	err = o.client.Update(ctx, ref, card)
+	if err == nil && item.Action != "trigger" {
+		err = o.client.Reply(ctx, ref, slackReply(cfg, inc, item.Action, tl))
+	}
+	if slack.IsPermanent(err) {
+		return store.Entry{At: now, Type: "slack_failed", Detail: fmt.Sprintf("message not updated for the %s: %v", item.Action, err)}, nil
+	}
+	return store.Entry{}, err
+}
+
+// slackRef finds where the incident's channel message is, from the
+// timeline.
+func slackRef(tl []store.Entry) (slack.Ref, bool) {
+	for i := len(tl) - 1; i >= 0; i-- {
+		if e := tl[i]; e.Type == "slack" && strings.HasPrefix(e.Detail, slackPosted) {
+			f := strings.Fields(strings.TrimPrefix(e.Detail, slackPosted))
+			if len(f) >= 2 {
+				return slack.ParseRef(f[0] + " " + f[1])
+			}
+		}
+	}
+	return slack.Ref{}, false
+}
+
+// displayName is a user's name, or the actor as it stands (api:ops).
+func displayName(cfg *policy.Config, who string) string {
+	if u := cfg.User(who); u != nil {
+		return u.DisplayName()
+	}
+	return who
+}
+
+// slackCard is an incident as its channel message shows it.
+func slackCard(cfg *policy.Config, inc *store.Incident) slack.Card {
+	st := inc.State
+	level := fmt.Sprint(st.Level + 1)
+	if svc := cfg.Service(inc.Service); svc != nil {
+		if p := cfg.Policy(svc.EscalationPolicy); p != nil && st.Level < len(p.Levels) {
+			level += " (" + p.Levels[st.Level].Name + ")"
+		}
+	}
+	c := slack.Card{Incident: inc.ID, Service: inc.Service, Priority: st.Priority, Summary: inc.Summary, Status: string(st.Status),
+		Level: level, Escalated: st.Level > 0}
+	if st.AcknowledgedBy != "" {
+		c.AcknowledgedBy = displayName(cfg, st.AcknowledgedBy)
+	}
+	if st.ResolvedBy != "" {
+		c.ResolvedBy = displayName(cfg, st.ResolvedBy)
+	}
+	return c
+}
+
+// slackReply says in the message's thread what an outbox item's change
+// was, from the latest timeline entry of its kind.
+func slackReply(cfg *policy.Config, inc *store.Incident, action string, tl []store.Entry) string {
+	kind := map[string]string{"acknowledge": "ack", "resolve": "resolve", "escalate": "escalate", "status_update": "status_update"}[action]
+	var e store.Entry
+	for i := len(tl) - 1; i >= 0; i-- {
+		if tl[i].Type == kind {
+			e = tl[i]
+			break
+		}
+	}
+	who := displayName(cfg, e.Actor)
+	switch action {
+	case "acknowledge":
+		return "Acknowledged by " + who
+	case "resolve":
+		return "Resolved by " + who
+	case "status_update":
+		return fmt.Sprintf("Status update by %s: %s", who, e.Detail)
+	}
+	text := fmt.Sprintf("Escalated to level %d", e.Level)
+	if e.Detail != "" {
+		text += ": " + e.Detail
+	}
+	if e.Actor != "" && e.Actor != "pagerd" {
+		text += " (by " + who + ")"
+	}
+	return text
+}
+
+// slackOnCall answers /oncall: every tier of every schedule (or one) now,
+// and who holds it next, by the config with the run-time overrides.
+func slackOnCall(config func() *policy.Config, now func() time.Time) func(ctx context.Context, schedule string) (slack.OnCall, error) {
+	return func(ctx context.Context, schedule string) (slack.OnCall, error) {
+		cfg := config()
+		t := now()
+		rows, err := cfg.WhoIsOnCall(t, schedule)
+		if err != nil {
+			return slack.OnCall{}, errors.New("No schedule " + schedule + ": try /oncall without a name")
+		}
+		var oc slack.OnCall
+		for _, r := range rows {
+			oc.Now = append(oc.Now, slack.Shift{Schedule: r.Schedule, Tier: r.Tier, User: r.User, Name: r.Name, From: r.From,
+				Until: r.Until, Override: r.Reason})
+			if r.Until.IsZero() || !r.Until.After(t) {
+				continue
+			}
+			if sh, ok := cfg.Schedule(r.Schedule).OnCallTier(r.Tier, r.Until); ok {
+				oc.Next = append(oc.Next, slack.Shift{Schedule: r.Schedule, Tier: r.Tier, User: sh.User,
+					Name: displayName(cfg, sh.User), From: sh.From, Until: sh.Until, Override: sh.Override})
+			}
+		}
+		return oc, nil
+	}
+}

@@ -1,0 +1,250 @@
+package gateway
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/providertest"
+)
+
+// slackConfig pages ann (push, then a Slack message, SMS, a call) and
+// posts the api service's incidents to #incident-response.
+func slackConfig(apiURL string) string {
+	return `
+server:
+  public_url: ` + harnessURL + `
+  link_secret: slack-test-link-secret-0123456789
+api:
+  tokens:
+    - {name: ops, token: ` + apiToken + `, role: admin}
+notifiers:
+  slack: {bot_token: ` + providertest.SlackBotToken + `, signing_secret: ` + providertest.SlackSigningSecret + `, api_url: "` + apiURL + `"}
+users:
+  - id: ann
+    name: Ann
+    slack_user: U0ANN
+    contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}, {channel: slack}]
+    notification_rules:
+      high: [{after: 0s, channel: push}, {after: 1m, channel: slack}, {after: 2m, channel: sms}, {after: 5m, channel: voice}]
+  - {id: bob, name: Bob, slack_user: U0BOB, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}
+schedules:
+  - name: s
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - {name: primary, start: 2025-01-06, members: [ann]}
+      - {name: secondary, start: 2025-01-06, members: [bob]}
+escalation_policies:
+  - name: p
+    levels:
+      - {name: primary, targets: [{schedule: s, tier: primary}], timeout: 15m}
+      - {name: secondary, targets: [{schedule: s, tier: secondary}]}
+services:
+  - name: api
+    priority_scheme: P0-P3
+    escalation_policy: p
+    slack_channel: "#incident-response"
+    integrations: {alertmanager_key: ` + amKey + `}
+`
+}
+
+// slackPost sends a body to a Slack callback with the headers Slack signs
+// it with.
+func (h *harness) slackPost(path, body string, hdr http.Header) response {
+	h.t.Helper()
+	req, _ := http.NewRequest("POST", h.url+path, strings.NewReader(body))
+	req.Header = hdr
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, string(b), resp.Header}
+}
+
+// TestSlackButtonAcknowledges is issue 14's done-when for Slack: the
+// incident is posted to its service's channel; a forged or stale
+// signature is refused with 401 and changes nothing; a Slack user pagerd
+// does not know is told so; the Acknowledge button pressed by the person
+// acknowledges the incident, the pending SMS and call never go out, and
+// the channel message is updated in place, with the story in its thread.
+func TestSlackButtonAcknowledges(t *testing.T) {
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) { testSlackButtonAcknowledges(t, st(t)) })
+	}
+}
+
+func testSlackButtonAcknowledges(t *testing.T, st store.Store) {
+	sl := providertest.NewSlack(t)
+	h := newHarness(t, withConfig(slackConfig(sl.URL)), withStore(st))
+	id := fire(h)
+	h.step(fixedNow)
+
+	msgs := sl.Messages()
+	if len(msgs) != 1 || msgs[0].Channel != "CINCIDENTRESPONSE" || !strings.Contains(msgs[0].Blocks, "pagerd:acknowledge") ||
+		!strings.Contains(msgs[0].Blocks, id) || !strings.Contains(msgs[0].Text, "triggered") {
+		t.Fatalf("channel messages after the trigger: %+v", msgs)
+	}
+	msg := msgs[0]
+
+	// Ann's ladder: the Slack message at 1m, by direct message, with buttons.
+	h.step(fixedNow.Add(time.Minute))
+	var dm *providertest.SlackCall
+	for _, c := range sl.Calls() {
+		if c.Method == "chat.postMessage" && c.Channel == "U0ANN" {
+			dm = &c
+		}
+	}
+	if dm == nil || !strings.Contains(dm.Blocks, "pagerd:acknowledge") || !strings.Contains(dm.Text, id) {
+		t.Fatalf("no direct message with buttons to ann: %+v", sl.Calls())
+	}
+
+	press := providertest.ButtonPress("U0ANN", msg.Channel, msg.TS, "pagerd:acknowledge", id)
+	forged := providertest.SignSlack("not-the-signing-secret", press, time.Now())
+	if r := h.slackPost("/api/v1/slack/interactions", press, forged); r.code != 401 {
+		t.Fatalf("forged signature: %d %s", r.code, r.body)
+	}
+	stale := providertest.SignSlack(providertest.SlackSigningSecret, press, time.Now().Add(-6*time.Minute))
+	if r := h.slackPost("/api/v1/slack/interactions", press, stale); r.code != 401 {
+		t.Fatalf("stale signature: %d %s", r.code, r.body)
+	}
+	unsigned := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	if r := h.slackPost("/api/v1/slack/interactions", press, unsigned); r.code != 401 {
+		t.Fatalf("no signature: %d %s", r.code, r.body)
+	}
+	if st := h.incident(id).Status; st != "triggered" {
+		t.Fatalf("a refused request changed the incident: %s", st)
+	}
+
+	// A Slack user pagerd does not know: told so, only them; nothing changes.
+	stranger := providertest.ButtonPress("U0NOBODY", msg.Channel, msg.TS, "pagerd:acknowledge", id)
+	if r := h.slackPost("/api/v1/slack/interactions", stranger, providertest.SignSlack(providertest.SlackSigningSecret, stranger, time.Now())); r.code != 200 {
+		t.Fatalf("unknown user: %d %s", r.code, r.body)
+	}
+	if st := h.incident(id).Status; st != "triggered" {
+		t.Fatalf("an unknown Slack user changed the incident: %s", st)
+	}
+	if c := lastCall(sl, "chat.postEphemeral"); c == nil || c.User != "U0NOBODY" || !strings.Contains(c.Text, "not linked to a pagerd user") {
+		t.Fatalf("the stranger was not told: %+v", c)
+	}
+
+	// Ann presses Acknowledge.
+	h.clock.Set(fixedNow.Add(90 * time.Second))
+	if r := h.slackPost("/api/v1/slack/interactions", press, providertest.SignSlack(providertest.SlackSigningSecret, press, time.Now())); r.code != 200 {
+		t.Fatalf("button: %d %s", r.code, r.body)
+	}
+	inc := h.incident(id)
+	if inc.Status != "acknowledged" || inc.AcknowledgedBy != "ann" {
+		t.Fatalf("after the button: %s by %q", inc.Status, inc.AcknowledgedBy)
+	}
+	if c := lastCall(sl, "chat.postEphemeral"); c == nil || c.User != "U0ANN" || !strings.HasPrefix(c.Text, "Acknowledged [P0] api") {
+		t.Fatalf("ann was not told: %+v", c)
+	}
+
+	// The SMS at 2m and the call at 5m never go out; the message is
+	// updated in place, and its thread says who acknowledged.
+	h.runUntil(fixedNow.Add(20 * time.Minute))
+	if got := strings.Join(h.rec.lines(fixedNow), "; "); got != "0s L1 ann push" {
+		t.Fatalf("pages after the acknowledgement: %s", got)
+	}
+	msgs = channelMessages(sl, "CINCIDENTRESPONSE")
+	if len(msgs) != 1 {
+		t.Fatalf("a second channel message was posted: %+v", msgs)
+	}
+	m := msgs[0]
+	if !strings.Contains(m.Text, "acknowledged") || !strings.Contains(m.Blocks, "acknowledged by Ann") ||
+		strings.Contains(m.Blocks, "pagerd:acknowledge") || !strings.Contains(m.Blocks, "pagerd:resolve") {
+		t.Fatalf("the message was not updated in place: %+v", m)
+	}
+	if len(m.Replies) != 1 || m.Replies[0] != "Acknowledged by Ann" {
+		t.Fatalf("thread: %q", m.Replies)
+	}
+
+	// Bob resolves from Slack: the message says so, and has no buttons.
+	resolve := providertest.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:resolve", id)
+	if r := h.slackPost("/api/v1/slack/interactions", resolve, providertest.SignSlack(providertest.SlackSigningSecret, resolve, time.Now())); r.code != 200 {
+		t.Fatalf("resolve: %d", r.code)
+	}
+	h.step(h.clock.Now())
+	m = channelMessages(sl, "CINCIDENTRESPONSE")[0]
+	if !strings.Contains(m.Blocks, "resolved by Bob") || strings.Contains(m.Blocks, `"actions"`) || len(m.Replies) != 2 || m.Replies[1] != "Resolved by Bob" {
+		t.Fatalf("after resolve: %+v", m)
+	}
+	for _, c := range sl.Calls() {
+		if c.Method == "chat.update" && c.TS != msg.TS {
+			t.Fatalf("an update of another message: %+v", c)
+		}
+	}
+}
+
+func channelMessages(sl *providertest.Slack, channel string) []providertest.SlackMessage {
+	var out []providertest.SlackMessage
+	for _, m := range sl.Messages() {
+		if m.Channel == channel {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func lastCall(sl *providertest.Slack, method string) *providertest.SlackCall {
+	cs := sl.Calls()
+	for i := len(cs) - 1; i >= 0; i-- {
+		if cs[i].Method == method {
+			return &cs[i]
+		}
+	}
+	return nil
+}
+
+// An escalation by timeout and a status update reach the thread; a
+// Slack outage delays the update, which is retried, and loses nothing.
+func TestSlackMessageFollowsEscalationAndOutage(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	h := newHarness(t, withConfig(slackConfig(sl.URL)))
+	sl.Fail("chat.postMessage", "service_unavailable")
+	id := fire(h)
+	h.step(fixedNow)
+	if len(sl.Messages()) != 0 {
+		t.Fatal("posted through a failure")
+	}
+	// Retried 30s later: posted.
+	h.step(fixedNow.Add(30 * time.Second))
+	if len(sl.Messages()) != 1 {
+		t.Fatalf("not posted on the retry: %+v", sl.Calls())
+	}
+	h.runUntil(fixedNow.Add(16 * time.Minute)) // level 1 times out at 15m
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/status", `{"user":"bob","message":"looking at db1"}`); r.code != 200 {
+		t.Fatalf("status: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+	m := sl.Messages()[0]
+	if len(m.Replies) != 2 || !strings.HasPrefix(m.Replies[0], "Escalated to level 2: not acknowledged within 15m") ||
+		m.Replies[1] != "Status update by Bob: looking at db1" || !strings.Contains(m.Blocks, "2 (secondary)") {
+		t.Fatalf("message %+v", m)
+	}
+}
+
+// /oncall answers who is on call now and next, only to the asker.
+func TestSlackOnCallCommand(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	h := newHarness(t, withConfig(slackConfig(sl.URL)))
+	body := providertest.SlashCommand("/oncall", "", "U0NOBODY", "C0X")
+	r := h.slackPost("/api/v1/slack/commands", body, providertest.SignSlack(providertest.SlackSigningSecret, body, time.Now()))
+	if r.code != 200 || !strings.Contains(r.body, `"response_type":"ephemeral"`) || !strings.Contains(r.body, "primary: Ann") ||
+		!strings.Contains(r.body, "secondary: Bob") || !strings.Contains(r.body, "next Ann") {
+		t.Fatalf("/oncall: %d %s", r.code, r.body)
+	}
+	body = providertest.SlashCommand("/oncall", "nope", "U0ANN", "C0X")
+	r = h.slackPost("/api/v1/slack/commands", body, providertest.SignSlack(providertest.SlackSigningSecret, body, time.Now()))
+	if r.code != 200 || !strings.Contains(r.body, "No schedule nope") {
+		t.Fatalf("/oncall nope: %d %s", r.code, r.body)
+	}
+	if r := h.slackPost("/api/v1/slack/commands", body, providertest.SignSlack("wrong", body, time.Now())); r.code != 401 {
+		t.Fatalf("forged /oncall: %d", r.code)
+	}
+}

@@ -1,0 +1,243 @@
+// Package email sends pages and shift notices as plain-text email through
+// an SMTP server (github.com/emersion/go-smtp's client): STARTTLS (the
+// default, required) or implicit TLS, and AUTH PLAIN only over TLS. A page
+// carries the person's ack link. Contacts `via: email` use it, typically
+// in low-urgency ladders (AION-R's "Email (non-critical)").
+package email
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"mime"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/pagerd/pagerd/notify"
+)
+
+// TLS modes (notifiers.email.tls).
+const (
+	STARTTLS = "starttls"
+	TLS      = "tls"
+	NoTLS    = "none"
+)
+
+// DefaultTimeout bounds one message's whole conversation with the server.
+const DefaultTimeout = 30 * time.Second
+
+// Options configure a Notifier.
+type Options struct {
+	// Smarthost is the SMTP server, host:port.
+	Smarthost string
+	// From is the sender, an address with an optional name.
+	From string
+	// Username and Password log in (AUTH PLAIN), when set.
+	Username, Password string
+	// TLS is STARTTLS (default), TLS or NoTLS.
+	TLS string
+	// RootCAs verify the server's certificate (default the system's).
+	RootCAs *x509.CertPool
+	// Timeout bounds each message (default DefaultTimeout).
+	Timeout time.Duration
+}
+
+// Notifier sends email.
+type Notifier struct {
+	o    Options
+	host string
+	from *mail.Address
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// New checks the options and makes a Notifier.
+func New(o Options) (*Notifier, error) {
+	host, _, err := net.SplitHostPort(o.Smarthost)
+	if err != nil {
+		return nil, fmt.Errorf("smarthost %q: %w", o.Smarthost, err)
+	}
+	from, err := mail.ParseAddress(o.From)
+	if err != nil {
+		return nil, fmt.Errorf("from %q: %w", o.From, err)
+	}
+	if o.TLS == "" {
+		o.TLS = STARTTLS
+	}
+	if o.TLS == NoTLS && o.Username != "" {
+		return nil, errors.New("a login without TLS would send the password in the clear")
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	return &Notifier{o: o, host: host, from: from}, nil
+}
+
+// Notify emails the page to the contact's address: the subject names the
+// priority, service and summary; the body is the page's text and its ack
+// link.
+func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
+	if m.Address == "" {
+		return errors.New("email: the contact has no address")
+	}
+	subject := fmt.Sprintf("[%s] %s: %s", m.Priority, m.Service, m.Summary)
+	if m.Notice {
+		subject = m.Summary // a shift notice
+	}
+	var b strings.Builder
+	b.WriteString(m.Text + "\n\n")
+	if m.Incident != "" {
+		fmt.Fprintf(&b, "Service:  %s\nPriority: %s (%s urgency)\nIncident: %s\n", m.Service, m.Priority, m.Urgency, m.Incident)
+		if m.LevelName != "" {
+			fmt.Fprintf(&b, "Level:    %d (%s)\n", m.Level, m.LevelName)
+		}
+	}
+	if m.AckURL != "" {
+		fmt.Fprintf(&b, "\nAcknowledge or resolve: %s\n", m.AckURL)
+	}
+	b.WriteString("\n-- \nSent by pagerd to " + m.UserName + ".\n")
+	return n.Send(ctx, m.Address, subject, b.String(), map[string]string{"X-Pagerd-Incident": m.Incident})
+}
+
+// Send emails a plain-text message (a shift notice). Extra headers are
+// added as they are; an empty value is left out.
+func (n *Notifier) Send(ctx context.Context, to, subject, body string, extra map[string]string) error {
+	rcpt, err := mail.ParseAddress(to)
+	if err != nil {
+		return fmt.Errorf("email: %q is not an address: %w", to, err)
+	}
+	msg, err := n.compose(rcpt, subject, body, extra)
+	if err != nil {
+		return err
+	}
+	return n.deliver(ctx, rcpt.Address, msg)
+}
+
+// oneLine keeps a header value on one line: an alert's summary must not
+// start headers of its own.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.NewReplacer("\r", " ", "\n", " ").Replace(s)), " ")
+}
+
+func (n *Notifier) compose(to *mail.Address, subject, body string, extra map[string]string) ([]byte, error) {
+	var h bytes.Buffer
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	domain := n.from.Address[strings.LastIndexByte(n.from.Address, '@')+1:]
+	header := func(k, v string) { fmt.Fprintf(&h, "%s: %s\r\n", k, v) }
+	header("From", n.from.String())
+	header("To", to.String())
+	header("Subject", mime.QEncoding.Encode("utf-8", oneLine(subject)))
+	header("Date", time.Now().Format(time.RFC1123Z))
+	header("Message-ID", "<"+hex.EncodeToString(id[:])+"@"+domain+">")
+	header("MIME-Version", "1.0")
+	header("Content-Type", "text/plain; charset=utf-8")
+	header("Content-Transfer-Encoding", "quoted-printable")
+	header("Auto-Submitted", "auto-generated")
+	for k, v := range extra {
+		if v != "" {
+			header(k, oneLine(v))
+		}
+	}
+	h.WriteString("\r\n")
+	qp := quotedprintable.NewWriter(&h)
+	if _, err := qp.Write([]byte(strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\n", "\r\n"))); err != nil {
+		return nil, err
+	}
+	if err := qp.Close(); err != nil {
+		return nil, err
+	}
+	return h.Bytes(), nil
+}
+
+// deliver hands one message to the server: connect (TLS at once, or
+// STARTTLS, which must be offered), log in if set, MAIL, RCPT, DATA, QUIT,
+// all within the timeout and ctx.
+func (n *Notifier) deliver(ctx context.Context, rcpt string, msg []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, n.o.Timeout)
+	defer cancel()
+	tlsCfg := &tls.Config{ServerName: n.host, RootCAs: n.o.RootCAs, MinVersion: tls.VersionTLS12}
+	d := &net.Dialer{}
+	var conn net.Conn
+	var err error
+	if n.o.TLS == TLS {
+		conn, err = (&tls.Dialer{NetDialer: d, Config: tlsCfg}).DialContext(ctx, "tcp", n.o.Smarthost)
+	} else {
+		conn, err = d.DialContext(ctx, "tcp", n.o.Smarthost)
+	}
+	if err != nil {
+		return notify.Temporary(fmt.Errorf("email: connect to %s: %w", n.o.Smarthost, err))
+	}
+	// A stalled server must not outlive the timeout: closing the
+	// connection ends whatever command is waiting.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	deadline, _ := ctx.Deadline()
+	_ = conn.SetDeadline(deadline)
+
+	var c *smtp.Client
+	if n.o.TLS == STARTTLS {
+		c, err = smtp.NewClientStartTLS(conn, tlsCfg)
+		if err != nil {
+			conn.Close()
+			return n.failed("STARTTLS", err)
+		}
+	} else {
+		c = smtp.NewClient(conn)
+	}
+	defer c.Close()
+	c.CommandTimeout, c.SubmissionTimeout = n.o.Timeout, n.o.Timeout
+	if n.o.Username != "" {
+		if err := c.Auth(sasl.NewPlainClient("", n.o.Username, n.o.Password)); err != nil {
+			return n.failed("AUTH", err)
+		}
+	}
+	if err := c.Mail(n.from.Address, nil); err != nil {
+		return n.failed("MAIL FROM", err)
+	}
+	if err := c.Rcpt(rcpt, nil); err != nil {
+		return n.failed("RCPT TO", err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		return n.failed("DATA", err)
+	}
+	if _, err := w.Write(msg); err != nil {
+		return n.failed("DATA", err)
+	}
+	if err := w.Close(); err != nil {
+		return n.failed("DATA", err)
+	}
+	_ = c.Quit()
+	return nil
+}
+
+// failed names the step that failed and marks what is worth retrying: the
+// server's 4xx (try again later) and the network; a 5xx (no such mailbox,
+// a login refused) is not. go-smtp's errors never hold the password.
+func (n *Notifier) failed(step string, err error) error {
+	e := fmt.Errorf("email: %s: %s: %w", n.o.Smarthost, step, err)
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		if se.Code >= 400 && se.Code < 500 {
+			return notify.Temporary(e)
+		}
+		return e
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, net.ErrClosed) {
+		return notify.Temporary(e)
+	}
+	return e
+}

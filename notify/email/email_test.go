@@ -1,0 +1,128 @@
+package email_test
+
+import (
+	"context"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"net/mail"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/internal/providertest"
+	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/notify/email"
+)
+
+func page() notify.Message {
+	return notify.Message{Incident: "0a-06ck4dd3020w86jz", Service: "aion-r-api", Priority: "SEV-4", Urgency: "low", Level: 1,
+		LevelName: "primary", User: "eng-a", UserName: "Engineer A", Channel: "email", Address: "eng-a@aion.example",
+		Summary: "Disk 80% full\r\nBcc: evil@example.com", Text: "[SEV-4] aion-r-api: Disk 80% full (incident 0a-06ck4dd3020w86jz)",
+		AckURL: "https://pagerd.example.com/ack/djF8MGEtMDZjazRkZDMwMjB3ODZqenxlbmctYXwxNzU3NTcwNDYw.Fs5ZzSNiIScAiBD9KiyTJzPIdLewuPQ4Pe94Uvm1y3E"}
+}
+
+// A page delivered over STARTTLS with AUTH PLAIN to a real SMTP server,
+// and read back as mail: who from, to whom, the subject, and the plain
+// text body with the ack link whole.
+func TestEmailDeliversOverSTARTTLS(t *testing.T) {
+	srv := providertest.NewSMTP(t)
+	n, err := email.New(email.Options{Smarthost: srv.Addr, From: "pagerd <pagerd@aion.example>", Username: providertest.SMTPUser,
+		Password: providertest.SMTPPassword, RootCAs: srv.Pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := page()
+	if err := n.Notify(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	mails := srv.Mails()
+	if len(mails) != 1 {
+		t.Fatalf("%d mails", len(mails))
+	}
+	got := mails[0]
+	if !got.TLS || got.User != providertest.SMTPUser || got.From != "pagerd@aion.example" || len(got.To) != 1 || got.To[0] != m.Address {
+		t.Fatalf("envelope: TLS %v user %q from %q to %q", got.TLS, got.User, got.From, got.To)
+	}
+	msg, err := mail.ReadMessage(strings.NewReader(string(got.Data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subject != "[SEV-4] aion-r-api: Disk 80% full Bcc: evil@example.com" {
+		t.Fatalf("subject %q", subject)
+	}
+	if msg.Header.Get("Bcc") != "" {
+		t.Fatal("the summary made a header of its own")
+	}
+	from, _ := mail.ParseAddress(msg.Header.Get("From"))
+	to, _ := mail.ParseAddress(msg.Header.Get("To"))
+	if from == nil || from.Address != "pagerd@aion.example" || to == nil || to.Address != m.Address {
+		t.Fatalf("From %q To %q", msg.Header.Get("From"), msg.Header.Get("To"))
+	}
+	if ct, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type")); ct != "text/plain" || params["charset"] != "utf-8" {
+		t.Fatalf("Content-Type %q", msg.Header.Get("Content-Type"))
+	}
+	if _, err := mail.ParseDate(msg.Header.Get("Date")); err != nil || msg.Header.Get("Message-Id") == "" {
+		t.Fatalf("Date %q Message-ID %q", msg.Header.Get("Date"), msg.Header.Get("Message-Id"))
+	}
+	body, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(body)
+	if !strings.Contains(text, "Acknowledge or resolve: "+m.AckURL+"\r\n") || !strings.Contains(text, m.Text) || !strings.Contains(text, "Incident: "+m.Incident) {
+		t.Fatalf("body:\n%s", text)
+	}
+}
+
+func TestEmailImplicitTLSAndRefusals(t *testing.T) {
+	srv := providertest.NewSMTP(t)
+	ctx := context.Background()
+	good := email.Options{Smarthost: srv.Addr, From: "pagerd@aion.example", Username: providertest.SMTPUser, Password: providertest.SMTPPassword,
+		RootCAs: srv.Pool, Timeout: 5 * time.Second}
+
+	for _, tc := range []struct {
+		name      string
+		edit      func(*email.Options)
+		to        string
+		temporary bool
+		want      string
+	}{
+		{"wrong password", func(o *email.Options) { o.Password = "nope" }, "a@example.com", false, "AUTH"},
+		{"untrusted certificate", func(o *email.Options) { o.RootCAs = nil }, "a@example.com", false, "certificate"},
+		{"mailbox full, later", nil, "full@example.com", true, "452"},
+		{"no such mailbox", nil, "nobody@example.com", false, "550"},
+		{"implicit TLS to a STARTTLS port", func(o *email.Options) { o.TLS = email.TLS; o.Timeout = time.Second }, "a@example.com", true, ""},
+		{"nobody listening", func(o *email.Options) { o.Smarthost = "127.0.0.1:1" }, "a@example.com", true, "connect"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := good
+			if tc.edit != nil {
+				tc.edit(&o)
+			}
+			n, err := email.New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := page()
+			m.Address = tc.to
+			err = n.Notify(ctx, m)
+			if err == nil || notify.IsTemporary(err) != tc.temporary || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v (temporary %v), want temporary %v containing %q", err, notify.IsTemporary(err), tc.temporary, tc.want)
+			}
+			if strings.Contains(err.Error(), providertest.SMTPPassword) || strings.Contains(err.Error(), o.Password) {
+				t.Fatalf("the password is in the error: %v", err)
+			}
+		})
+	}
+	if _, err := email.New(email.Options{Smarthost: srv.Addr, From: "pagerd@aion.example", Username: "u", Password: "p", TLS: email.NoTLS}); err == nil {
+		t.Fatal("a login without TLS was accepted")
+	}
+	if len(srv.Mails()) != 0 {
+		t.Fatalf("a refused message arrived: %+v", srv.Mails())
+	}
+}

@@ -1,0 +1,212 @@
+// Package pushover is pagerd's Pushover integration, all of it: push
+// pages through the Pushover app for teams without a PagerDuty seat, high
+// urgency at emergency priority (the phone alerts again every retry until
+// someone acknowledges in the app, or the alert expires), the receipt
+// callback that Pushover sends when someone does, which acknowledges the
+// incident in pagerd, and cancelling the emergency when the incident is
+// acknowledged elsewhere (Cancel), so the phone stops.
+//
+// The callback URL is signed like an ack link (the daemon's Sign and
+// Verify: HMAC, one incident, one person, expiring), since Pushover does
+// not sign what it sends; the callback acts only through notify.Receiver.
+package pushover
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pagerd/pagerd/notify"
+)
+
+// Pushover's address and pagerd's defaults for it.
+const (
+	DefaultAPIURL  = "https://api.pushover.net"
+	DefaultTimeout = 10 * time.Second
+	// CallbackPath is where receipt callbacks come: CallbackPath/<token>.
+	CallbackPath = "/api/v1/pushover/receipt"
+)
+
+// Options configure a Notifier.
+type Options struct {
+	// Token is the application's API token.
+	Token string
+	// APIURL is Pushover's API (default DefaultAPIURL).
+	APIURL string
+	// Retry and Expire are how often an emergency page alerts again until
+	// acknowledged, and for how long at most.
+	Retry, Expire time.Duration
+	// Callback is the receipt callback URL for an emergency page of an
+	// incident (or storm bundle) to a person ("" for none).
+	Callback   func(target, user string) string
+	HTTPClient *http.Client
+	Timeout    time.Duration
+}
+
+// Notifier pushes through Pushover.
+type Notifier struct{ o Options }
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// New makes a Notifier.
+func New(o Options) *Notifier {
+	if o.APIURL == "" {
+		o.APIURL = DefaultAPIURL
+	}
+	o.APIURL = strings.TrimRight(o.APIURL, "/")
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{}
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Retry < 30*time.Second {
+		o.Retry = time.Minute
+	}
+	if o.Expire <= 0 || o.Expire > 3*time.Hour {
+		o.Expire = time.Hour
+	}
+	return &Notifier{o: o}
+}
+
+// Pushover's limits on what a message may hold.
+const (
+	maxMessage = 1024
+	maxTitle   = 250
+)
+
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+// Notify pushes the page to the contact's user (or group) key. High
+// urgency is emergency priority, tagged with the incident (or bundle) so
+// Cancel can stop it; the ack link is the message's URL.
+func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
+	if m.Address == "" {
+		return errors.New("pushover: the contact has no user key")
+	}
+	title := fmt.Sprintf("[%s] %s", m.Priority, m.Service)
+	if m.Notice {
+		title = m.Summary
+	}
+	form := url.Values{"token": {n.o.Token}, "user": {m.Address}, "message": {cut(m.Text, maxMessage)}, "title": {cut(title, maxTitle)}}
+	if m.AckURL != "" {
+		form.Set("url", m.AckURL)
+		form.Set("url_title", "Acknowledge or resolve")
+	}
+	switch {
+	case m.Notice || m.Urgency == "low":
+		form.Set("priority", "0")
+	default:
+		form.Set("priority", "2")
+		form.Set("retry", strconv.Itoa(int(n.o.Retry.Seconds())))
+		form.Set("expire", strconv.Itoa(int(n.o.Expire.Seconds())))
+		form.Set("tags", m.Incident)
+		if n.o.Callback != nil {
+			if cb := n.o.Callback(m.Incident, m.User); cb != "" {
+				form.Set("callback", cb)
+			}
+		}
+	}
+	return n.post(ctx, "/1/messages.json", form)
+}
+
+// Cancel stops the emergency pages tagged with target (an incident or a
+// storm bundle): the phones stop alerting. Cancelling what is not alerting
+// any more is not an error.
+func (n *Notifier) Cancel(ctx context.Context, target string) error {
+	return n.post(ctx, "/1/receipts/cancel_by_tag/"+url.PathEscape(target)+".json", url.Values{"token": {n.o.Token}})
+}
+
+// post makes one API call. Pushover answers {"status": 1} when it took the
+// request; 429 and 5xx are worth retrying, other refusals are not. Errors
+// say what Pushover said, never the token.
+func (n *Notifier) post(ctx context.Context, path string, form url.Values) error {
+	ctx, cancel := context.WithTimeout(ctx, n.o.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.o.APIURL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		return fmt.Errorf("pushover: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", "pagerd")
+	resp, err := n.o.HTTPClient.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return notify.Temporary(fmt.Errorf("pushover: %w", err))
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var r struct {
+		Status int      `json:"status"`
+		Errors []string `json:"errors"`
+	}
+	_ = json.Unmarshal(body, &r)
+	if resp.StatusCode == http.StatusOK && r.Status == 1 {
+		return nil
+	}
+	e := fmt.Errorf("pushover: answered %d: %s", resp.StatusCode, strings.Join(r.Errors, "; "))
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+		return notify.Temporary(e)
+	}
+	return e
+}
+
+// Callbacks receives Pushover's receipt callbacks.
+type Callbacks struct {
+	Receiver notify.Receiver
+	// Verify checks a callback URL's token (as signed for the Callback
+	// option) and says whose page it was; an error refuses the request.
+	// Nil means Pushover is not configured: the callbacks answer 404.
+	Verify func(token string) (target, user string, err error)
+}
+
+// Receipt acknowledges the incident (or storm bundle) of an emergency page
+// acknowledged in the Pushover app, as the person it was paged to, and
+// notes the device in its timeline. The token in the URL must verify: a
+// callback pagerd did not make is refused with 403 and changes nothing.
+func (cb *Callbacks) Receipt(w http.ResponseWriter, r *http.Request) error {
+	if cb.Verify == nil {
+		return &notify.RequestError{Status: http.StatusNotFound, Msg: "Pushover is not configured (notifiers.pushover)"}
+	}
+	target, user, err := cb.Verify(r.PathValue("token"))
+	if err != nil {
+		return &notify.RequestError{Status: http.StatusForbidden, Msg: "this receipt callback is not one pagerd made, or it has expired"}
+	}
+	if err := r.ParseForm(); err != nil {
+		return &notify.RequestError{Status: http.StatusBadRequest, Msg: "form: " + err.Error()}
+	}
+	if r.PostForm.Get("acknowledged") != "1" {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	detail := "acknowledged in the Pushover app"
+	if dev := r.PostForm.Get("acknowledged_by_device"); dev != "" {
+		detail += " on " + cut(dev, 64)
+	}
+	if err := cb.Receiver.Delivered(r.Context(), target, notify.Delivery{User: user, Channel: "push", Detail: detail}); err != nil {
+		return err
+	}
+	if _, err := cb.Receiver.Act(r.Context(), target, user, notify.Acknowledge); err != nil && !errors.Is(err, notify.ErrNotFound) {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,267 @@
+// Package slack is pagerd's Slack integration, all of it, on
+// github.com/slack-go/slack: pages to a person by direct message (Notifier,
+// contacts `via: slack`), the one message per incident in its service's
+// channel, posted and then updated in place with a thread reply for each
+// change (Client.Post, Update, Reply; the daemon's outbox calls them, so a
+// Slack outage delays them but loses none), shift notices to a team's
+// channel, and Slack's requests coming back, verified with the app's
+// signing secret: the Acknowledge, Escalate and Resolve buttons, which act
+// through notify.Receiver as the pagerd user the Slack user is, and the
+// /oncall slash command.
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/pagerd/pagerd/notify"
+)
+
+// Slack's addresses and pagerd's defaults for it.
+const (
+	// DefaultAPIURL is Slack's Web API.
+	DefaultAPIURL = "https://slack.com/api/"
+	// DefaultTimeout bounds one call to it.
+	DefaultTimeout = 10 * time.Second
+)
+
+// Options configure a Client.
+type Options struct {
+	// Token is the app's bot token (xoxb-...).
+	Token string
+	// APIURL is the Web API's base (default DefaultAPIURL): a test's fake,
+	// an egress proxy.
+	APIURL string
+	// HTTPClient carries the calls (default a client of its own).
+	HTTPClient *http.Client
+	// Timeout bounds each call (default DefaultTimeout).
+	Timeout time.Duration
+}
+
+// Client calls Slack's Web API as pagerd's app.
+type Client struct {
+	api     *slack.Client
+	timeout time.Duration
+}
+
+// New makes a Client.
+func New(o Options) *Client {
+	if o.APIURL == "" {
+		o.APIURL = DefaultAPIURL
+	}
+	if !strings.HasSuffix(o.APIURL, "/") {
+		o.APIURL += "/"
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{}
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	return &Client{api: slack.New(o.Token, slack.OptionAPIURL(o.APIURL), slack.OptionHTTPClient(o.HTTPClient)), timeout: o.Timeout}
+}
+
+// Ref is where a posted message is: its channel's id and its timestamp,
+// which Slack uses as the message's id.
+type Ref struct {
+	Channel, TS string
+}
+
+// String writes the reference as pagerd records it ("C0123 1712345678.000100").
+func (r Ref) String() string { return r.Channel + " " + r.TS }
+
+// ParseRef reads what String wrote.
+func ParseRef(s string) (Ref, bool) {
+	ch, ts, ok := strings.Cut(s, " ")
+	return Ref{ch, ts}, ok && ch != "" && ts != "" && !strings.Contains(ts, " ")
+}
+
+// Card is what an incident's channel message shows.
+type Card struct {
+	Incident, Service, Priority, Summary string
+	// Status is triggered, acknowledged or resolved.
+	Status string
+	// Level says where the incident is on its ladder ("2 (secondary)").
+	Level string
+	// AcknowledgedBy and ResolvedBy name who did, when someone did.
+	AcknowledgedBy, ResolvedBy string
+	// Escalated says the incident climbed past its first level.
+	Escalated bool
+}
+
+// statusIcon marks a status at a glance.
+var statusIcon = map[string]string{"triggered": ":red_circle:", "acknowledged": ":large_orange_circle:", "resolved": ":large_green_circle:"}
+
+// Action ids of the buttons: "pagerd:" and the action.
+const actionPrefix = "pagerd:"
+
+func (c Card) text() string {
+	return fmt.Sprintf("[%s] %s: %s (%s)", c.Priority, c.Service, c.Summary, c.Status)
+}
+
+func (c Card) blocks() []slack.Block {
+	head := slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType,
+		fmt.Sprintf("%s *[%s] %s*: %s", statusIcon[c.Status], escape(c.Priority), escape(c.Service), escape(c.Summary)), false, false), nil, nil)
+	facts := []string{"*" + c.Status + "*", "level " + escape(c.Level), "incident `" + escape(c.Incident) + "`"}
+	if c.AcknowledgedBy != "" {
+		facts = append(facts, "acknowledged by "+escape(c.AcknowledgedBy))
+	}
+	if c.ResolvedBy != "" {
+		facts = append(facts, "resolved by "+escape(c.ResolvedBy))
+	}
+	ctx := slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, strings.Join(facts, " · "), false, false))
+	blocks := []slack.Block{head, ctx}
+	if b := buttons(c.Incident, c.Status); b != nil {
+		blocks = append(blocks, b)
+	}
+	return blocks
+}
+
+// buttons are the actions a message offers on target (an incident or an
+// alert-storm bundle): none once it is resolved.
+func buttons(target, status string) slack.Block {
+	var els []slack.BlockElement
+	add := func(action notify.Action, label, style string) {
+		b := slack.NewButtonBlockElement(actionPrefix+string(action), target, slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
+		if style != "" {
+			b = b.WithStyle(slack.Style(style))
+		}
+		els = append(els, b)
+	}
+	switch status {
+	case "resolved":
+		return nil
+	case "triggered", "":
+		add(notify.Acknowledge, "Acknowledge", "primary")
+	}
+	add(notify.Escalate, "Escalate", "")
+	add(notify.Resolve, "Resolve", "danger")
+	return slack.NewActionBlock("pagerd-actions", els...)
+}
+
+// escape makes text safe in Slack's mrkdwn: &, < and > are its only
+// control characters.
+func escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// Post posts an incident's message to a channel (an id, or #name) and
+// returns where it is.
+func (c *Client) Post(ctx context.Context, channel string, card Card) (Ref, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	ch, ts, err := c.api.PostMessageContext(ctx, channel, slack.MsgOptionText(card.text(), false),
+		slack.MsgOptionBlocks(card.blocks()...), slack.MsgOptionDisableLinkUnfurl())
+	if err != nil {
+		return Ref{}, classify("chat.postMessage", err)
+	}
+	return Ref{ch, ts}, nil
+}
+
+// Update brings an incident's message up to date.
+func (c *Client) Update(ctx context.Context, ref Ref, card Card) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	_, _, _, err := c.api.UpdateMessageContext(ctx, ref.Channel, ref.TS, slack.MsgOptionText(card.text(), false),
+		slack.MsgOptionBlocks(card.blocks()...))
+	return classify("chat.update", err)
+}
+
+// Reply posts text in the thread of a message.
+func (c *Client) Reply(ctx context.Context, ref Ref, text string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	_, _, err := c.api.PostMessageContext(ctx, ref.Channel, slack.MsgOptionText(text, false), slack.MsgOptionTS(ref.TS),
+		slack.MsgOptionDisableLinkUnfurl())
+	return classify("chat.postMessage", err)
+}
+
+// Say posts text to a channel (a shift notice to a team).
+func (c *Client) Say(ctx context.Context, channel, text string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	_, _, err := c.api.PostMessageContext(ctx, channel, slack.MsgOptionText(text, false), slack.MsgOptionDisableLinkUnfurl())
+	return classify("chat.postMessage", err)
+}
+
+// ephemeral shows text to one user in a channel, and to nobody else.
+func (c *Client) ephemeral(ctx context.Context, channel, user, text string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	_, err := c.api.PostEphemeralContext(ctx, channel, user, slack.MsgOptionText(text, false))
+	return classify("chat.postEphemeral", err)
+}
+
+// temporaryErrors are Slack's error codes worth trying again.
+var temporaryErrors = map[string]bool{"ratelimited": true, "internal_error": true, "fatal_error": true,
+	"service_unavailable": true, "request_timeout": true}
+
+// classify names the method in an error and marks what is worth retrying
+// (rate limits, Slack's 5xx and transient errors, the network) as
+// notify.Temporary. Slack's errors never carry the token.
+func classify(method string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var rl *slack.RateLimitedError
+	var sc slack.StatusCodeError
+	var se slack.SlackErrorResponse
+	var ne net.Error
+	e := fmt.Errorf("slack %s: %w", method, err)
+	switch {
+	case errors.As(err, &rl):
+		return notify.Temporary(e)
+	case errors.As(err, &sc):
+		if sc.Code >= 500 || sc.Code == http.StatusTooManyRequests {
+			return notify.Temporary(e)
+		}
+		return e
+	case errors.As(err, &se):
+		if temporaryErrors[se.Err] {
+			return notify.Temporary(e)
+		}
+		return e
+	case errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
+		return notify.Temporary(e)
+	}
+	return e
+}
+
+// IsPermanent reports whether an error of a call says the call can never
+// succeed as made (a channel that does not exist, a token Slack refuses).
+func IsPermanent(err error) bool { return err != nil && !notify.IsTemporary(err) }
+
+// Notifier pages a person by direct message (the contact's address, their
+// Slack member id, or a channel), with Acknowledge, Escalate and Resolve
+// buttons and their ack link.
+type Notifier struct{ c *Client }
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// NewNotifier pages through c.
+func NewNotifier(c *Client) *Notifier { return &Notifier{c: c} }
+
+// Notify sends the page.
+func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
+	if m.Address == "" {
+		return errors.New("slack: the contact has no Slack member id or channel")
+	}
+	blocks := []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, escape(m.Text), false, false), nil, nil)}
+	if m.Incident != "" && !m.Notice {
+		if b := buttons(m.Incident, ""); b != nil {
+			blocks = append(blocks, b)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.c.timeout)
+	defer cancel()
+	_, _, err := n.c.api.PostMessageContext(ctx, m.Address, slack.MsgOptionText(m.Text, false), slack.MsgOptionBlocks(blocks...),
+		slack.MsgOptionDisableLinkUnfurl())
+	return classify("chat.postMessage", err)
+}

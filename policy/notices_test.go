@@ -1,0 +1,81 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+const noticesConfig = `
+users:
+  - {id: a, contacts: [{channel: push, via: log}]}
+  - {id: b, contacts: [{channel: push, via: log}]}
+  - {id: c, contacts: [{channel: push, via: log}]}
+schedules:
+  - name: s
+    time_zone: America/New_York
+    handoff: {weekday: monday, time: "08:00"}
+    tiers:
+      - {name: primary, start: 2025-08-18, members: [a, b]}
+      - {name: secondary, start: 2025-08-18, members: [b, a]}
+    notices: {before: 24h, tiers: [primary]}
+escalation_policies:
+  - {name: p, levels: [{name: one, targets: [{schedule: s, tier: primary}]}]}
+services:
+  - {name: api, priority_scheme: P0-P3, escalation_policy: p}
+`
+
+func noticeLines(ns []ShiftNotice) string {
+	var out []string
+	for _, n := range ns {
+		out = append(out, fmt.Sprintf("%s %s %s %s<-%s %s", n.At.UTC().Format(time.RFC3339), n.Kind, n.Shift.Tier, n.Shift.User, n.Outgoing,
+			n.Shift.Until.UTC().Format(time.RFC3339)))
+	}
+	return strings.Join(out, "\n")
+}
+
+// Notices come at each change of holder and Before it, only for the tiers
+// named; an override that changes the holder brings notices of its own,
+// and the shift after it starts again with one.
+func TestShiftNotices(t *testing.T) {
+	c, err := Parse([]byte(noticesConfig), "n.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Schedule("s")
+	// Week of Aug 25 is b's; Sep 1 a's. 08:00 EDT is 12:00 UTC.
+	from, until := time.Date(2025, 8, 30, 0, 0, 0, 0, time.UTC), time.Date(2025, 9, 2, 0, 0, 0, 0, time.UTC)
+	want := "2025-08-31T12:00:00Z before primary a<-b 2025-09-08T12:00:00Z\n" +
+		"2025-09-01T12:00:00Z handoff primary a<-b 2025-09-08T12:00:00Z"
+	if got := noticeLines(s.ShiftNotices(from, until)); got != want {
+		t.Fatalf("notices:\n%s\nwant\n%s", got, want)
+	}
+	// The range is (from, until]: a notice at from is not in it, one at
+	// until is.
+	if got := s.ShiftNotices(time.Date(2025, 9, 1, 12, 0, 0, 0, time.UTC), until); len(got) != 0 {
+		t.Fatalf("a notice at from: %s", noticeLines(got))
+	}
+	if at, ok := s.NextNotice(from, 30*24*time.Hour); !ok || !at.Equal(time.Date(2025, 8, 31, 12, 0, 0, 0, time.UTC)) {
+		t.Fatalf("next notice %v %v", at, ok)
+	}
+
+	// c takes four hours of a's week: notices for c, and for a taking it back.
+	ov := Override{ID: "ov1", Tiers: map[string]string{"primary": "c"},
+		From: InstantMoment(time.Date(2025, 9, 3, 14, 0, 0, 0, time.UTC)), Until: InstantMoment(time.Date(2025, 9, 3, 18, 0, 0, 0, time.UTC))}
+	m := c.WithOverrides(map[string][]Override{"s": {ov}})
+	got := noticeLines(m.Schedule("s").ShiftNotices(until, time.Date(2025, 9, 4, 0, 0, 0, 0, time.UTC)))
+	want = "2025-09-02T14:00:00Z before primary c<-a 2025-09-03T18:00:00Z\n" +
+		"2025-09-02T18:00:00Z before primary a<-c 2025-09-08T12:00:00Z\n" +
+		"2025-09-03T14:00:00Z handoff primary c<-a 2025-09-03T18:00:00Z\n" +
+		"2025-09-03T18:00:00Z handoff primary a<-c 2025-09-08T12:00:00Z"
+	if got != want {
+		t.Fatalf("with an override:\n%s\nwant\n%s", got, want)
+	}
+	// An override that keeps the holder is no change.
+	same := ov
+	same.Tiers = map[string]string{"primary": "a"}
+	if got := c.WithOverrides(map[string][]Override{"s": {same}}).Schedule("s").ShiftNotices(until, time.Date(2025, 9, 4, 0, 0, 0, 0, time.UTC)); len(got) != 0 {
+		t.Fatalf("notices for no change: %s", noticeLines(got))
+	}
+}

@@ -1,0 +1,105 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+)
+
+// Slack, email and Pushover contacts, Slack channels and shift notices:
+// a config that loads can page everyone it names, so a contact on a
+// transport without its settings is an error, as are malformed ids.
+
+const peopleBase = `
+server:
+  public_url: https://pagerd.example.com
+  link_secret: 0123456789abcdef0123
+notifiers:
+  slack: {bot_token: xoxb-1-2-abc, signing_secret: 8f742231b10e8888abcd99yyyzzz85a5}
+  email: {smarthost: "smtp.example.com:587", from: "pagerd <pagerd@example.com>", username: pagerd, password: hunter2}
+  pushover: {token: azGDORePK8gMaC0QOYAMyEEuzJnyUi}
+users:
+  - id: ann
+    email: ann@example.com
+    slack_user: U0ANN
+    contacts:
+      - {channel: push, via: pushover, address: uQiRzpo4DXghDmr9QzzfQu27cmVRsG}
+      - {channel: slack}
+      - {channel: email}
+    notification_rules:
+      high: [{after: 0s, channel: push}, {after: 1m, channel: slack}]
+      low: [{after: 0s, channel: email}]
+    notice_channel: slack
+schedules:
+  - name: s
+    handoff: {weekday: monday, time: "00:00"}
+    tiers: [{name: primary, start: 2025-01-06, members: [ann]}]
+    notices: {before: 24h, slack_channel: "#on-call-handoff"}
+escalation_policies:
+  - {name: p, levels: [{name: one, targets: [{schedule: s, tier: primary}]}]}
+services:
+  - {name: api, priority_scheme: P0-P3, escalation_policy: p, slack_channel: C0INCIDENTS}
+`
+
+func TestLoadPeopleChannels(t *testing.T) {
+	c, err := Parse([]byte(peopleBase), "p.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := c.User("ann")
+	for _, ct := range u.Contacts {
+		switch ct.Channel {
+		case ChannelSlack:
+			if ct.Via != "slack" || ct.Address != "U0ANN" {
+				t.Errorf("slack contact %+v: want via slack to the user's slack_user", ct)
+			}
+		case ChannelEmail:
+			if ct.Via != "email" || ct.Address != "ann@example.com" {
+				t.Errorf("email contact %+v: want via email to the user's email", ct)
+			}
+		}
+	}
+	if c.Notifiers.Email.TLS != EmailSTARTTLS || c.Notifiers.Pushover.Retry == 0 || c.Notifiers.Pushover.Expire == 0 {
+		t.Errorf("defaults: %+v %+v", c.Notifiers.Email, c.Notifiers.Pushover)
+	}
+	if !c.Notifiers.Slack.Configured() || c.Service("api").SlackChannel != "C0INCIDENTS" || c.Schedule("s").Notices.SlackChannel != "#on-call-handoff" {
+		t.Error("slack settings not read")
+	}
+
+	for _, tc := range []struct {
+		name      string
+		old, repl string
+		want      string
+	}{
+		{"slack contact without slack", "  slack: {bot_token: xoxb-1-2-abc, signing_secret: 8f742231b10e8888abcd99yyyzzz85a5}\n", "",
+			"users[ann].contacts[1].via: slack via slack, but notifiers.slack is not configured"},
+		{"half of slack", "signing_secret: 8f742231b10e8888abcd99yyyzzz85a5}", "}", "notifiers.slack: bot_token and signing_secret go together"},
+		{"not a bot token", "xoxb-1-2-abc", "xoxp-1-2-abc", "notifiers.slack.bot_token: is not a Slack bot token"},
+		{"bad slack user", "slack_user: U0ANN", "slack_user: ann", `users[ann].slack_user: "ann" is not a Slack member id`},
+		{"bad service channel", "slack_channel: C0INCIDENTS", "slack_channel: incidents", `services[api].slack_channel: "incidents" is not a Slack channel`},
+		{"email contact without email", "  email: {smarthost:", "  x-email: {smarthost:", "unknown field"},
+		{"email without settings", `  email: {smarthost: "smtp.example.com:587", from: "pagerd <pagerd@example.com>", username: pagerd, password: hunter2}` + "\n", "",
+			"users[ann].contacts[2].via: email via email, but notifiers.email is not configured"},
+		{"smarthost without port", `smarthost: "smtp.example.com:587"`, `smarthost: smtp.example.com`, "notifiers.email.smarthost: \"smtp.example.com\" is not host:port"},
+		{"password in the clear", "password: hunter2}", "password: hunter2, tls: none}", "notifiers.email.tls: none would send the password in the clear"},
+		{"username alone", ", password: hunter2}", "}", "notifiers.email: username and password"},
+		{"pushover without token", "  pushover: {token: azGDORePK8gMaC0QOYAMyEEuzJnyUi}\n", "", "push via pushover, but notifiers.pushover.token is not set"},
+		{"pushover without links", "  link_secret: 0123456789abcdef0123\n", "", "push via pushover needs server.public_url and server.link_secret"},
+		{"bad pushover key", "address: uQiRzpo4DXghDmr9QzzfQu27cmVRsG", "address: short", "users[ann].contacts[0].address: is not a Pushover user or group key"},
+		{"slack via twilio", "- {channel: slack}", "- {channel: slack, via: twilio}", "a slack contact goes via slack"},
+		{"notice channel missing", "notice_channel: slack", "notice_channel: sms", `users[ann].notice_channel: the user has no "sms" contact`},
+		{"notice tier", `notices: {before: 24h,`, `notices: {tiers: [nope], before: 24h,`, `schedules[s].notices.tiers[0]: no tier "nope"`},
+		{"notice channel without slack", "  slack: {bot_token: xoxb-1-2-abc, signing_secret: 8f742231b10e8888abcd99yyyzzz85a5}\n", "",
+			"schedules[s].notices.slack_channel: notifiers.slack is not configured"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := loadEdit(t, peopleBase, tc.old, tc.repl)
+			_, err := Parse([]byte(src), "p.yaml", "")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want an error containing %q, got: %v", tc.want, err)
+			}
+			if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "xoxb-1-2-abc") {
+				t.Fatalf("a secret in the error: %v", err)
+			}
+		})
+	}
+}

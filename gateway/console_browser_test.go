@@ -140,7 +140,8 @@ func noHorizontalScroll(t testing.TB, ctx context.Context, page string) {
 // TestConsoleInBrowser: sign in through the identity provider, see the
 // incident that fired, watch its page refresh itself on news, press
 // Acknowledge and see the pending SMS and call go, open who is on call
-// and the schedule; every page fits a phone.
+// and the schedule, add an override there and see GET /api/v1/oncall
+// change; every page fits a phone.
 func TestConsoleInBrowser(t *testing.T) {
 	var h *harness
 	idp := oidctest.Start(t, func() time.Time { return h.clock.Now() })
@@ -215,6 +216,22 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the calendar:\n%s", got)
 	}
 	noHorizontalScroll(t, ctx, "the schedule")
+
+	// Add an override with the schedule page's form: GET /api/v1/oncall
+	// answers with it at once.
+	runIn(t, ctx, "add an override", chromedp.SetValue(chromedp.ID("ovr-user"), "bob"),
+		chromedp.SetValue(chromedp.ID("ovr-reason"), "covering for Ann"),
+		chromedp.Click(chromedp.ID("ovr-add")), chromedp.WaitVisible(`//p[contains(., "Override made: Bob holds primary")]`))
+	var oncall struct {
+		OnCall []struct {
+			Tier, User, Reason string
+			Override           bool
+		} `json:"oncall"`
+	}
+	h.api("GET", "/api/v1/oncall?schedule=s", "").json(t, &oncall)
+	if len(oncall.OnCall) == 0 || oncall.OnCall[0].User != "bob" || !oncall.OnCall[0].Override || oncall.OnCall[0].Reason != "covering for Ann" {
+		t.Errorf("GET /api/v1/oncall after the form: %+v, want bob on primary by override", oncall.OnCall)
+	}
 	screenshot(t, ctx, "schedule")
 
 	runIn(t, ctx, "open reports", chromedp.Navigate(h.url+"/ui/reports?from=2025-09-01&to=2025-09-15"),

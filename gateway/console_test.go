@@ -510,7 +510,7 @@ func TestConsolePages(t *testing.T) {
 	cal := c.get("/ui/schedules/s?weeks=2")
 	mustContain(t, "the calendar", cal.body, "Week of Mon 8 Sep 2025", "Week of Mon 15 Sep 2025", "Fri 12 Sep",
 		`<div class="shift is-override">Bob <span class="override" title="dentist">override</span></div>`,
-		"Overrides in these weeks", "Primary Bob (dentist)")
+		"In the config file", "Primary Bob (dentist)", `id="ovr-add"`)
 	if n := strings.Count(cal.body, "<tr class="); n != 14 {
 		t.Errorf("two weeks of days: %d rows", n)
 	}
@@ -544,5 +544,101 @@ func TestConsoleOffWithoutSessionKey(t *testing.T) {
 	}
 	if r := h.do("GET", "/ui", ""); r.code != http.StatusNotFound {
 		t.Errorf("/ui with the console off: %d", r.code)
+	}
+}
+
+func TestConsoleOverrides(t *testing.T) {
+	h, idp := consoleHarness(t)
+	ann := newUIClient(t, h.url)
+	ann.signIn("ann", consolePassword)
+	cal := ann.get("/ui/schedules/s")
+	mustContain(t, "the calendar", cal.body, `name="start" id="ovr-start" value="2025-09-10T06:00"`, `value="2025-09-10T10:00"`)
+
+	oncall := func() string {
+		var got struct {
+			OnCall []struct {
+				Tier, User string
+				Override   bool
+			} `json:"oncall"`
+		}
+		h.api("GET", "/api/v1/oncall?schedule=s", "").json(t, &got)
+		for _, e := range got.OnCall {
+			if e.Tier == "primary" {
+				return fmt.Sprintf("%s %v", e.User, e.Override)
+			}
+		}
+		return ""
+	}
+	if got := oncall(); got != "ann false" {
+		t.Fatalf("primary before: %s", got)
+	}
+	add := url.Values{"kind": {"override"}, "tier": {"primary"}, "user": {"bob"}, "start": {"2025-09-10T06:00"}, "end": {"2025-09-10T10:00"},
+		"reason": {"ann's handover"}}
+	r := ann.post(cal.body, "/ui/schedules/s/overrides", add)
+	if r.code != http.StatusSeeOther {
+		t.Fatalf("add: %d %s", r.code, r.body)
+	}
+	page := ann.follow(r)
+	mustContain(t, "after adding", page.body, "Override made: Bob holds primary from Wed 10 Sep 06:00 to Wed 10 Sep 10:00 UTC.",
+		"Primary: Bob</strong> <small>(instead of Ann)</small>", "ann&#39;s handover; made by Ann", "Remove</button>")
+	if got := oncall(); got != "bob true" {
+		t.Errorf("GET /api/v1/oncall after the console's override: primary %s, want bob true", got)
+	}
+	var listed struct {
+		Overrides []struct {
+			ID, User  string
+			CreatedBy string `json:"created_by"`
+		} `json:"overrides"`
+	}
+	h.api("GET", "/api/v1/schedules/s/overrides", "").json(t, &listed)
+	if len(listed.Overrides) != 1 || listed.Overrides[0].CreatedBy != "ann" {
+		t.Fatalf("the API lists %+v", listed.Overrides)
+	}
+	id := listed.Overrides[0].ID
+
+	// The service's refusals come back on the page.
+	if r := ann.post(page.body, "/ui/schedules/s/overrides", add); r.code != http.StatusConflict || !strings.Contains(r.body, "overlaps override") {
+		t.Errorf("overlapping: %d\n%s", r.code, r.body)
+	}
+	bad := url.Values{"kind": {"override"}, "tier": {"primary"}, "user": {"bob"}, "start": {"tomorrow"}, "end": {""}}
+	if r := ann.post(page.body, "/ui/schedules/s/overrides", bad); r.code != http.StatusBadRequest || !strings.Contains(r.body, "start tomorrow is not a date and time; end is required") {
+		t.Errorf("bad times: %d\n%s", r.code, r.body)
+	}
+
+	// A swap: Bob takes Ann's Thursday morning, Ann Bob's Friday morning
+	// (his by the config's override); removing one half removes both.
+	swap := url.Values{"kind": {"swap"}, "tier": {"primary"}, "user": {"bob"}, "start": {"2025-09-11T00:00"}, "end": {"2025-09-11T12:00"},
+		"swap_start": {"2025-09-12T08:00"}, "swap_end": {"2025-09-12T12:00"}}
+	r = ann.post(page.body, "/ui/schedules/s/overrides", swap)
+	page = ann.follow(r)
+	mustContain(t, "after the swap", page.body, "Swap made: Bob and Ann hold each other&#39;s shifts.")
+	h.api("GET", "/api/v1/schedules/s/overrides", "").json(t, &listed)
+	if len(listed.Overrides) != 3 {
+		t.Fatalf("after the swap the API lists %+v", listed.Overrides)
+	}
+	var swapID string
+	for _, o := range listed.Overrides {
+		if o.ID != id {
+			swapID = o.ID
+		}
+	}
+	r = ann.post(page.body, "/ui/schedules/s/overrides/"+swapID+"/delete", nil)
+	mustContain(t, "after removing the swap", ann.follow(r).body, "Swap removed")
+	r = ann.post(page.body, "/ui/schedules/s/overrides/"+id+"/delete", nil)
+	mustContain(t, "after removing the override", ann.follow(r).body, "Override removed.")
+	h.api("GET", "/api/v1/schedules/s/overrides", "").json(t, &listed)
+	if len(listed.Overrides) != 0 || oncall() != "ann false" {
+		t.Errorf("after removing: %+v, primary %s", listed.Overrides, oncall())
+	}
+
+	// A viewer sees no forms and may not change anything.
+	bob := newUIClient(t, h.url)
+	idp.SignInAs("bob@example.com", true)
+	r = bob.get("/ui/login/oidc")
+	bob.follow(bob.do("GET", bob.do("GET", r.hdr.Get("Location"), nil).hdr.Get("Location"), nil))
+	cal = bob.get("/ui/schedules/s")
+	mustNotContain(t, "a viewer's calendar", cal.body, `id="ovr-add"`)
+	if r := bob.post(cal.body, "/ui/schedules/s/overrides", add); r.code != http.StatusForbidden {
+		t.Errorf("a viewer adds an override: %d", r.code)
 	}
 }

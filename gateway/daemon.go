@@ -292,7 +292,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	d.server = NewServer(ServerOptions{Config: pagingConfig, Reload: d.cfg.Reload, Incidents: d.incidents, Overrides: d.overrides,
 		Feeds: &feeds.Service{Store: d.store, Config: pagingConfig, Now: o.Now},
 		Links: &acklink.Pages{Incidents: d.incidents, Config: d.cfg.Load, Now: o.Now},
-		Console: console.New(console.Options{Incidents: d.incidents, Config: d.cfg.Load, History: history.Store{Store: d.store},
+		Console: console.New(console.Options{Incidents: d.incidents, Config: pagingConfig, Overrides: d.overrides, History: history.Store{Store: d.store},
 			Now: o.Now, Logger: d.log, HTTPClient: o.HTTPClient, PollInterval: o.ConsolePoll}),
 		Twilio: &twilio.Callbacks{Receiver: d.incidents, Settings: func() twilio.Settings {
 			c := d.cfg.Load()

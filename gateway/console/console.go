@@ -47,9 +47,13 @@ type Incidents interface {
 // Options configure a Console.
 type Options struct {
 	Incidents Incidents
-	// Config is the config in force (it changes on reload): the one the
-	// daemon pages from, so the on-call pages show who would be paged.
+	// Config is the config in force (it changes on reload) with the
+	// run-time overrides merged in: the one the daemon pages from, so the
+	// on-call pages show who would be paged.
 	Config func() *policy.Config
+	// Overrides makes, lists and removes run-time overrides (the service
+	// the overrides API uses); nil: the calendar is read-only.
+	Overrides Overrides
 	// History is where the reports page reads incident history: the
 	// source GET /api/v1/reports reads.
 	History history.Source
@@ -123,6 +127,8 @@ func New(o Options) *Console {
 	m.HandleFunc("POST /ui/incidents/{id}/{action}", c.signedIn(c.act))
 	m.HandleFunc("GET /ui/oncall", c.signedIn(c.onCall))
 	m.HandleFunc("GET /ui/schedules/{name}", c.signedIn(c.schedule))
+	m.HandleFunc("POST /ui/schedules/{name}/overrides", c.signedIn(c.addOverride))
+	m.HandleFunc("POST /ui/schedules/{name}/overrides/{id}/delete", c.signedIn(c.deleteOverride))
 	m.HandleFunc("GET /ui/reports", c.signedIn(c.reports))
 	m.HandleFunc("/ui/", c.signedIn(func(w http.ResponseWriter, r *http.Request, _ *viewer) {
 		c.fail(w, r, nil, http.StatusNotFound, "There is no such page.")

@@ -116,6 +116,12 @@ type scheduleView struct {
 	Prev, Next     string
 	Overrides      []overrideView
 	Schedules      []string
+	// Runtime are the overrides made at run time, with Remove buttons;
+	// Forms, when the viewer may change them, the forms to make more.
+	Runtime []runtimeOverride
+	Forms   *overrideForms
+	// Changeable is false when no overrides service is wired.
+	Changeable bool
 }
 
 // maxWeeks bounds a calendar.
@@ -124,12 +130,17 @@ const maxWeeks = 12
 // schedule is a schedule's calendar for the weeks ahead, day by day, who
 // holds each tier, overrides marked, and the overrides themselves.
 func (c *Console) schedule(w http.ResponseWriter, r *http.Request, v *viewer) {
-	cfg := v.cfg
-	s := cfg.Schedule(r.PathValue("name"))
+	s := v.cfg.Schedule(r.PathValue("name"))
 	if s == nil {
 		c.fail(w, r, v, http.StatusNotFound, "No such schedule.")
 		return
 	}
+	c.renderSchedule(w, r, v, s, http.StatusOK, r.URL.Query().Get("done"), "")
+}
+
+// renderSchedule renders the calendar page of s with a message.
+func (c *Console) renderSchedule(w http.ResponseWriter, r *http.Request, v *viewer, s *policy.Schedule, code int, msg, errMsg string) {
+	cfg := v.cfg
 	loc := s.Location()
 	q := r.URL.Query()
 	weeks := 4
@@ -177,6 +188,9 @@ func (c *Console) schedule(w http.ResponseWriter, r *http.Request, v *viewer) {
 	}
 	for i := range s.Overrides {
 		o := &s.Overrides[i]
+		if o.ID != "" {
+			continue // made at run time: listed below, from the service
+		}
 		of, ou := s.OverrideSpan(o)
 		if !ou.After(from) || !of.Before(until) {
 			continue
@@ -189,5 +203,17 @@ func (c *Console) schedule(w http.ResponseWriter, r *http.Request, v *viewer) {
 		}
 		sv.Overrides = append(sv.Overrides, ov)
 	}
-	c.render(w, http.StatusOK, "schedule.html", page{Title: "Schedule " + s.Name, Nav: "oncall", Viewer: v, Body: sv})
+	if c.o.Overrides != nil {
+		sv.Changeable = true
+		rt, err := c.runtimeOverrides(r.Context(), cfg, s)
+		if err != nil {
+			c.failErr(w, r, v, err)
+			return
+		}
+		sv.Runtime = rt
+		if v.CanAct() {
+			sv.Forms = forms(cfg, s, now)
+		}
+	}
+	c.render(w, code, "schedule.html", page{Title: "Schedule " + s.Name, Nav: "oncall", Viewer: v, Body: sv, Message: msg, Error: errMsg})
 }

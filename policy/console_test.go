@@ -106,3 +106,24 @@ func TestLoadConsoleRefuses(t *testing.T) {
 		}
 	})
 }
+
+// TestConfigDocConsoleExample: the console example in docs/CONFIG.md
+// loads (its secrets are files and variables not set here, which the
+// read-only commands allow), with the roles it says.
+func TestConfigDocConsoleExample(t *testing.T) {
+	text := "notifiers:\n  twilio: {account_sid: ACx, auth_token: 0123456789abcdef0123456789abcdef, from: \"+15555550100\"}\n" +
+		docYAML(t, "## `console`", 0)
+	c, err := Parse([]byte(text), "doc.yaml", t.TempDir())
+	if err != nil {
+		t.Fatalf("the example does not load: %v\n%s", err, text)
+	}
+	if c.Console.OIDC == nil || c.Console.OIDC.Name != "Google" || time.Duration(c.Console.SessionTTL) != 12*time.Hour {
+		t.Errorf("console %+v", c.Console)
+	}
+	if c.User("marcus").ConsoleRole() != RoleResponder || c.User("dana").ConsoleRole() != RoleViewer {
+		t.Error("roles")
+	}
+	if err := c.CheckSecrets(); err == nil || !strings.Contains(err.Error(), "console.session_key") {
+		t.Errorf("serve would start without the session key: %v", err)
+	}
+}

@@ -437,6 +437,21 @@ func TestConsoleViewerReadsOnly(t *testing.T) {
 	if st := h.incident(id).Status; st != "triggered" {
 		t.Errorf("a viewer's button changed the incident: %s", st)
 	}
+
+	// The role is the config's at every request: a reload that makes
+	// bob a responder gives him the buttons at once.
+	cfg := strings.Replace(consoleConfig(t, idp.URL), "role: viewer,", "role: responder,", 1)
+	if err := h.reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, "a new responder's page", bob.get("/ui/incidents/"+id).body, `id="ack"`, "Bob <small>(responder)</small>")
+	// A changed email ends the sessions the old one opened.
+	if err := h.reload(strings.Replace(cfg, "email: Bob@Example.com", "email: robert@example.com", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if r := bob.get("/ui/incidents/" + id); r.code != http.StatusSeeOther {
+		t.Errorf("after bob's email changed: %d, want the sign-in page", r.code)
+	}
 }
 
 func TestConsoleEscapesWhatAlertsSay(t *testing.T) {

@@ -246,17 +246,21 @@ func (c *Console) viewer(r *http.Request) (*viewer, error) {
 	if u == nil {
 		return nil, errBadToken
 	}
+	// A changed or removed password or email ends the sessions it
+	// opened, and so does turning the way they signed in off.
 	switch s.Method {
 	case methodPassword:
-		// A changed or removed password ends the sessions it opened.
-		if u.PasswordHash == "" || !hmacEqual(s.Password, passwordDigest(key, u.PasswordHash)) {
+		if u.PasswordHash == "" {
 			return nil, errBadToken
 		}
 	case methodOIDC:
-		if cfg.Console.OIDC == nil {
+		if cfg.Console.OIDC == nil || u.Email == "" {
 			return nil, errBadToken
 		}
 	default:
+		return nil, errBadToken
+	}
+	if !hmacEqual(s.Bind, binding(key, u, s.Method)) {
 		return nil, errBadToken
 	}
 	return &viewer{User: u, Role: u.ConsoleRole(), CSRF: csrfToken(key, s.Nonce), sess: s, cfg: cfg}, nil

@@ -153,10 +153,8 @@ func (c *Console) allow(name string) bool {
 // a new CSRF token), then on to where they were going.
 func (c *Console) startSession(w http.ResponseWriter, r *http.Request, cfg *policy.Config, u *policy.User, method, next string) {
 	ttl := time.Duration(cfg.Console.SessionTTL)
-	s := session{User: u.ID, Method: method, Nonce: random(), Expires: c.o.Now().Add(ttl).Unix()}
-	if method == methodPassword {
-		s.Password = passwordDigest(cfg.Console.SessionKey, u.PasswordHash)
-	}
+	s := session{User: u.ID, Method: method, Nonce: random(), Expires: c.o.Now().Add(ttl).Unix(),
+		Bind: binding(cfg.Console.SessionKey, u, method)}
 	tok, err := sign(cfg.Console.SessionKey, "session", s)
 	if err != nil {
 		c.fail(w, r, nil, http.StatusInternalServerError, "The session could not be made.")

@@ -45,9 +45,10 @@ type session struct {
 	Nonce string `json:"n"`
 	// Expires is the Unix time the session ends.
 	Expires int64 `json:"e"`
-	// Password is a digest of the password hash signed in with: changing
-	// the password ends the sessions it opened.
-	Password string `json:"p,omitempty"`
+	// Bind is a digest of what the sign-in vouched for: the password
+	// hash (password) or the user's email (OIDC). Changing either in the
+	// config ends the sessions it opened.
+	Bind string `json:"p,omitempty"`
 }
 
 // loginState is a sign-in under way, in the login cookie.
@@ -118,12 +119,18 @@ func csrfOK(key policy.Secret, nonce, presented string) bool {
 	return presented != "" && hmac.Equal([]byte(presented), []byte(want))
 }
 
-// passwordDigest identifies a password hash without revealing it.
-func passwordDigest(key policy.Secret, hash policy.Secret) string {
-	if hash == "" {
+// binding is what a session of the user signed in by method is bound to:
+// a digest of their password hash, or of their email, which reveals
+// neither.
+func binding(key policy.Secret, u *policy.User, method string) string {
+	v := strings.ToLower(u.Email)
+	if method == methodPassword {
+		v = u.PasswordHash.Reveal()
+	}
+	if v == "" {
 		return ""
 	}
-	return base64.RawURLEncoding.EncodeToString(mac(key, "password", hash.Reveal())[:12])
+	return base64.RawURLEncoding.EncodeToString(mac(key, "bind/"+method, v)[:12])
 }
 
 // setCookie sets one of the console's cookies: HttpOnly, Secure,

@@ -91,8 +91,12 @@ func (c *Console) loginState(r *http.Request) (*loginState, error) {
 }
 
 // dummyHash is compared against when no user has the name given, so that
-// an unknown name takes as long to refuse as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("pagerd: no such user"), bcrypt.DefaultCost)
+// an unknown name takes as long to refuse as a wrong password. It is made
+// at the first sign-in, not when pagerd starts.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("pagerd: no such user"), bcrypt.DefaultCost)
+	return h
+})
 
 // passwordLogin answers the password form: the user (id or email) and
 // their password against the bcrypt hash in their user entry. Attempts are
@@ -119,7 +123,7 @@ func (c *Console) passwordLogin(w http.ResponseWriter, r *http.Request) {
 	if u == nil {
 		u = cfg.UserByEmail(name)
 	}
-	hash := dummyHash
+	hash := dummyHash()
 	if u != nil && u.PasswordHash != "" {
 		hash = []byte(u.PasswordHash.Reveal())
 	}

@@ -35,7 +35,7 @@ func chromiumPath(t testing.TB) string {
 			return p
 		}
 	}
-	t.Fatal("the browser tests need Chromium: apt-get install chromium chromium-driver (make test runs scripts/test-deps.sh, which installs them as root), or set PAGERD_CHROMIUM")
+	t.Fatal("the browser tests need Chromium: apt-get install chromium (make test runs scripts/test-deps.sh, which installs it as root), or set PAGERD_CHROMIUM")
 	return ""
 }
 

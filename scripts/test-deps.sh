@@ -22,9 +22,10 @@ command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertman
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# chromedp speaks the DevTools protocol to the browser itself: no
+# chromedriver. PAGERD_CHROMIUM names a browser installed elsewhere.
 if [ -z "${PAGERD_CHROMIUM:-}" ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
-  command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -593,12 +593,22 @@ func TestConsoleOverrides(t *testing.T) {
 	if r.code != http.StatusSeeOther {
 		t.Fatalf("add: %d %s", r.code, r.body)
 	}
+	done := r.hdr.Get("Location")
 	page := ann.follow(r)
 	mustContain(t, "after adding", page.body, "Override made: Bob holds primary from Wed 10 Sep 06:00 to Wed 10 Sep 10:00 UTC.",
 		"Primary: Bob</strong> <small>(instead of Ann)</small>", "ann&#39;s handover; made by Ann", "Remove</button>")
 	if got := oncall(); got != "bob true" {
 		t.Errorf("GET /api/v1/oncall after the console's override: primary %s, want bob true", got)
 	}
+	// The calendar says only what this session's own forms did: a link
+	// made elsewhere puts no words on a pagerd page, nor does the same
+	// message sent to another session.
+	forged := "/ui/schedules/s?done=" + url.QueryEscape("Your session expired: call +1 555 0100 to restore it.")
+	mustNotContain(t, "a link with a message of its own", ann.get(forged).body, "Your session expired", `class="note"`)
+	mustNotContain(t, "a signed message with another signature", ann.get(forged+"&sig="+done[strings.Index(done, "&sig=")+5:]).body, "Your session expired")
+	other := newUIClient(t, h.url)
+	other.signIn("ann", consolePassword)
+	mustNotContain(t, "another session's message", other.get(done).body, "Override made")
 	var listed struct {
 		Overrides []struct {
 			ID, User  string

@@ -135,7 +135,12 @@ func (c *Console) schedule(w http.ResponseWriter, r *http.Request, v *viewer) {
 		c.fail(w, r, v, http.StatusNotFound, "No such schedule.")
 		return
 	}
-	c.renderSchedule(w, r, v, s, http.StatusOK, r.URL.Query().Get("done"), "")
+	// What a form did, said only if this session's redirect signed it.
+	msg := r.URL.Query().Get("done")
+	if msg != "" && !hmacEqual(r.URL.Query().Get("sig"), flashSig(v.cfg.Console.SessionKey, v.sess.Nonce, msg)) {
+		msg = ""
+	}
+	c.renderSchedule(w, r, v, s, http.StatusOK, msg, "")
 }
 
 // renderSchedule renders the calendar page of s with a message.

@@ -129,7 +129,7 @@ func (c *Console) addOverride(w http.ResponseWriter, r *http.Request, v *viewer)
 	if len(made) > 1 {
 		what = "Swap made: " + userName(v.cfg, made[0].User) + " and " + userName(v.cfg, made[1].User) + " hold each other's shifts."
 	}
-	c.redirectSchedule(w, r, s, what)
+	c.redirectSchedule(w, r, v, s, what)
 }
 
 // deleteOverride answers a Remove button: the override goes, and the
@@ -148,7 +148,7 @@ func (c *Console) deleteOverride(w http.ResponseWriter, r *http.Request, v *view
 	if len(gone) > 1 {
 		what = "Swap removed: both its shifts are back to the rotation."
 	}
-	c.redirectSchedule(w, r, s, what)
+	c.redirectSchedule(w, r, v, s, what)
 }
 
 // overrideTarget is the schedule a form acts on, if the viewer may.
@@ -185,9 +185,12 @@ func (c *Console) overrideFailed(w http.ResponseWriter, r *http.Request, v *view
 }
 
 // redirectSchedule goes back to the calendar, saying what was done (POST,
-// redirect, GET: a reload never acts twice).
-func (c *Console) redirectSchedule(w http.ResponseWriter, r *http.Request, s *policy.Schedule, msg string) {
-	http.Redirect(w, r, "/ui/schedules/"+url.PathEscape(s.Name)+"?done="+url.QueryEscape(msg), http.StatusSeeOther)
+// redirect, GET: a reload never acts twice). The message is signed for
+// the session: the calendar shows no message a link of someone else's
+// carries.
+func (c *Console) redirectSchedule(w http.ResponseWriter, r *http.Request, v *viewer, s *policy.Schedule, msg string) {
+	http.Redirect(w, r, "/ui/schedules/"+url.PathEscape(s.Name)+"?done="+url.QueryEscape(msg)+
+		"&sig="+flashSig(v.cfg.Console.SessionKey, v.sess.Nonce, msg), http.StatusSeeOther)
 }
 
 // refused shows the calendar again with a refusal, as a 4xx.

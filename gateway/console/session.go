@@ -119,6 +119,13 @@ func csrfOK(key policy.Secret, nonce, presented string) bool {
 	return presented != "" && hmac.Equal([]byte(presented), []byte(want))
 }
 
+// flashSig signs a message a redirect carries to the page it goes to
+// (?done=...&sig=...), for this session only: a link made elsewhere
+// cannot make a pagerd page say what its maker wants.
+func flashSig(key policy.Secret, nonce, msg string) string {
+	return base64.RawURLEncoding.EncodeToString(mac(key, "flash/"+nonce, msg)[:16])
+}
+
 // binding is what a session of the user signed in by method is bound to:
 // a digest of their password hash, or of their email, which reveals
 // neither.

@@ -183,7 +183,10 @@ func describeDeadline(cfg *policy.Config, service string, d policy.Deadline) str
 		// The deadline is the current level's timeout: the next one
 		// takes over, or the ladder starts again after the last.
 		levels := levelNames(cfg, service)
-		if next := d.Level + 1; next < len(levels) {
+		switch next := d.Level + 1; {
+		case len(levels) == 0:
+			return "escalate" // the service or its policy left the config
+		case next < len(levels):
 			return "escalate to level " + strconv.Itoa(next+1) + " (" + levels[next] + ")"
 		}
 		return "page the ladder again from level 1"

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/pagerd/pagerd/internal/oidctest"
+	"github.com/pagerd/pagerd/notify"
 )
 
 // The web console, tested as the daemon builds it: its pages, sign-in
@@ -416,6 +418,59 @@ func TestConsoleActsThroughTheIncidentService(t *testing.T) {
 		if actors[typ] != "ann" {
 			t.Errorf("timeline %s by %q, want ann: %+v", typ, actors[typ], tl)
 		}
+	}
+}
+
+// TestConsoleTimeline: the incident page's timeline has every step, in
+// order, each with who it was for and on what, or who did it: the pages
+// with their channel and the providers' delivery reports, the SLA breach,
+// the escalation and the next level's page, status updates and the
+// acknowledgement.
+func TestConsoleTimeline(t *testing.T) {
+	h, _ := consoleHarness(t)
+	id := fire(h)
+	h.step(fixedNow)
+	ctx := context.Background()
+	if err := h.d.Incidents().Delivered(ctx, id, notify.Delivery{User: "ann", Channel: "push", Detail: "delivered"}); err != nil {
+		t.Fatal(err)
+	}
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	if err := h.d.Incidents().Delivered(ctx, id, notify.Delivery{User: "ann", Channel: "sms", Detail: "undelivered (Twilio error 30003)", Failed: true}); err != nil {
+		t.Fatal(err)
+	}
+	h.runUntil(fixedNow.Add(16 * time.Minute))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/status", `{"message":"looking into it","user":"bob"}`); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	c := newUIClient(t, h.url)
+	c.signIn("ann", consolePassword)
+	page := c.get("/ui/incidents/" + id).body
+	c.post(page, "/ui/incidents/"+id+"/acknowledge", nil)
+	page = c.get("/ui/incidents/" + id).body
+	i := strings.Index(page, `id="timeline"`)
+	if i < 0 {
+		t.Fatalf("no timeline:\n%s", page)
+	}
+	tl := page[i:]
+	at := 0
+	for _, want := range []string{
+		"Triggered</strong>", "by alertmanager",
+		"Paged</strong>\n Ann by push <small>(level 1)</small>",
+		"Delivery</strong>\n Ann by push", `<span class="detail">delivered</span>`,
+		"Paged</strong>\n Ann by sms",
+		"Delivery</strong>\n Ann by sms", "undelivered (Twilio error 30003)",
+		"Paged</strong>\n Ann by voice",
+		"SLA breached</strong>",
+		"Escalated</strong>",
+		"Paged</strong>\n Bob by push <small>(level 2)</small>",
+		"Status update</strong>", `<span class="actor">by Bob</span>`, "looking into it",
+		"Acknowledged</strong>", `<span class="actor">by Ann</span>`,
+	} {
+		j := strings.Index(tl[at:], want)
+		if j < 0 {
+			t.Fatalf("the timeline lacks %q after what came before:\n%s", want, tl)
+		}
+		at += j + len(want)
 	}
 }
 

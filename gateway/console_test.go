@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -471,6 +472,80 @@ func TestConsoleTimeline(t *testing.T) {
 			t.Fatalf("the timeline lacks %q after what came before:\n%s", want, tl)
 		}
 		at += j + len(want)
+	}
+}
+
+var (
+	postFormRE = regexp.MustCompile(`(?s)<form([^>]*method="post"[^>]*)>(.*?)</form>`)
+	actionRE   = regexp.MustCompile(`action="([^"]+)"`)
+)
+
+// TestConsoleEveryFormHasCSRF finds every form that changes something on
+// every page (sign-in, sign-out, the incident's four buttons, the
+// override and swap forms, Remove): each carries the CSRF token, and each
+// sent without it, or with another session's, is refused and changes
+// nothing.
+func TestConsoleEveryFormHasCSRF(t *testing.T) {
+	h, _ := consoleHarness(t)
+	id := fire(h)
+	h.step(fixedNow)
+	ann, other := newUIClient(t, h.url), newUIClient(t, h.url)
+	ann.signIn("ann", consolePassword)
+	other.signIn("ann", consolePassword)
+	cal := ann.get("/ui/schedules/s").body
+	ann.post(cal, "/ui/schedules/s/overrides", url.Values{"kind": {"override"}, "tier": {"primary"}, "user": {"bob"},
+		"start": {"2025-09-11T06:00"}, "end": {"2025-09-11T10:00"}})
+	otherToken := csrf(t, other.get("/ui/oncall").body)
+
+	state := func() string {
+		inc := h.incident(id)
+		return fmt.Sprintf("%s %d %s", inc.Status, len(inc.Timeline), h.api("GET", "/api/v1/schedules/s/overrides", "").body)
+	}
+	before := state()
+	actions := map[string]bool{}
+	pages := map[string]*uiClient{"/ui/login": newUIClient(t, h.url)}
+	for _, p := range []string{"/ui/incidents", "/ui/incidents/" + id, "/ui/oncall", "/ui/schedules/s", "/ui/reports"} {
+		pages[p] = ann
+	}
+	for path, c := range pages {
+		page := c.get(path)
+		if page.code != http.StatusOK {
+			t.Fatalf("%s: %d", path, page.code)
+		}
+		for _, m := range postFormRE.FindAllStringSubmatch(page.body, -1) {
+			a := actionRE.FindStringSubmatch(m[1])
+			if a == nil {
+				t.Errorf("%s: a form without an action: %s", path, m[0])
+				continue
+			}
+			action, form := html.UnescapeString(a[1]), m[2]
+			if !strings.Contains(form, `<input type="hidden" name="csrf" value="`) {
+				t.Errorf("%s: the form to %s has no CSRF token:\n%s", path, action, form)
+			}
+			actions[regexp.MustCompile(`/ui/schedules/s/overrides/[^/]+/`).ReplaceAllString(action, "/ui/schedules/s/overrides/ID/")] = true
+			fields := url.Values{"message": {"x"}, "user": {"ann"}, "password": {consolePassword}, "kind": {"override"}, "tier": {"primary"},
+				"start": {"2025-09-12T06:00"}, "end": {"2025-09-12T10:00"}}
+			for _, token := range []string{"", otherToken} {
+				if token != "" {
+					fields.Set("csrf", token)
+				}
+				if r := c.do("POST", action, fields); r.code != http.StatusForbidden {
+					t.Errorf("%s: the form to %s sent with CSRF token %q: %d, want 403", path, action, token, r.code)
+				}
+			}
+		}
+	}
+	for _, want := range []string{"/ui/login/password", "/ui/logout", "/ui/incidents/" + id + "/acknowledge", "/ui/incidents/" + id + "/escalate",
+		"/ui/incidents/" + id + "/resolve", "/ui/incidents/" + id + "/status", "/ui/schedules/s/overrides", "/ui/schedules/s/overrides/ID/delete"} {
+		if !actions[want] {
+			t.Errorf("no form to %s found (forms: %v)", want, actions)
+		}
+	}
+	if after := state(); after != before {
+		t.Errorf("forms without a good CSRF token changed something:\n%s\n%s", before, after)
+	}
+	if ann.get("/ui/oncall").code != http.StatusOK {
+		t.Error("a refused sign-out form signed ann out")
 	}
 }
 

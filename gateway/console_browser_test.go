@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -137,6 +138,116 @@ func noHorizontalScroll(t testing.TB, ctx context.Context, page string) {
 	runIn(t, ctx, "back to the desktop size", chromedp.EmulateViewport(1280, 900))
 }
 
+// auditJS checks the page as it is drawn: every control has a label
+// (a <label>, aria-label or aria-labelledby; a button its text), every
+// link a text and every image an alt; every piece of text has a contrast
+// against the background behind it of at least 4.5:1, or 3:1 for large
+// text (WCAG 2.1 AA, 1.4.3), and every control's border at least 3:1
+// against what surrounds it (1.4.11). Colours are the computed ones;
+// backgrounds are found by walking up to the first opaque one.
+const auditJS = `(() => {
+  const out = [];
+  const what = el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.getAttribute("name") ? "[name=" + el.getAttribute("name") + "]" : "");
+  const shown = el => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+  for (const el of document.querySelectorAll("input, select, textarea, button")) {
+    if (el.type === "hidden") continue;
+    let name = el.getAttribute("aria-label") || "";
+    const by = el.getAttribute("aria-labelledby");
+    if (!name && by) name = by.split(/\s+/).map(id => (document.getElementById(id) || {}).textContent || "").join(" ");
+    if (!name && el.labels) name = Array.from(el.labels).map(l => l.textContent).join(" ");
+    if (!name && el.tagName === "BUTTON") name = el.textContent;
+    if (!name.trim()) out.push("no label: " + what(el));
+  }
+  for (const a of document.querySelectorAll("a[href]")) {
+    if (!(a.textContent.trim() || a.getAttribute("aria-label"))) out.push("a link without text: " + a.getAttribute("href"));
+  }
+  for (const img of document.querySelectorAll("img")) {
+    if (!img.getAttribute("alt")) out.push("an image without alt: " + img.src.slice(0, 40));
+  }
+  const rgba = c => {
+    const m = /rgba?\(([^)]*)\)/.exec(c);
+    if (!m) return null;
+    const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+    return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1};
+  };
+  const back = el => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0) return c;
+    }
+    return {r: 255, g: 255, b: 255, a: 1};
+  };
+  const over = (fg, bg) => fg.a >= 1 ? fg : {r: fg.r * fg.a + bg.r * (1 - fg.a), g: fg.g * fg.a + bg.g * (1 - fg.a), b: fg.b * fg.a + bg.b * (1 - fg.a), a: 1};
+  const lum = c => {
+    const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
+  };
+  const ratio = (a, b) => { const x = lum(a), y = lum(b); return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05); };
+  const hex = c => "#" + [c.r, c.g, c.b].map(v => Math.round(v).toString(16).padStart(2, "0")).join("");
+  const done = new Set();
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    const el = n.parentElement;
+    if (!n.textContent.trim() || done.has(el) || el.closest("select") || !shown(el)) continue;
+    done.add(el);
+    const st = getComputedStyle(el);
+    const bg = back(el), fg = over(rgba(st.color), bg);
+    const size = parseFloat(st.fontSize), bold = parseInt(st.fontWeight, 10) >= 700;
+    const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    const r = ratio(fg, bg);
+    if (r < need) out.push("contrast " + r.toFixed(2) + " < " + need + " (" + hex(fg) + " on " + hex(bg) + "): " + what(el) + " " + JSON.stringify(n.textContent.trim().slice(0, 40)));
+  }
+  for (const el of document.querySelectorAll("input, select, textarea, button")) {
+    if (el.type === "hidden" || !shown(el)) continue;
+    const st = getComputedStyle(el);
+    if (parseFloat(st.borderTopWidth) === 0) continue;
+    const around = back(el.parentElement), border = over(rgba(st.borderTopColor), around);
+    const fill = over(rgba(st.backgroundColor) || {r: 0, g: 0, b: 0, a: 0}, around);
+    const r = Math.max(ratio(border, around), ratio(fill, around));
+    if (r < 3) out.push("control contrast " + r.toFixed(2) + " < 3 (border " + hex(border) + " on " + hex(around) + "): " + what(el));
+  }
+  return out;
+})()`
+
+// accessible fails the test for what auditJS finds on the page, at a
+// desktop's width and a phone's.
+func accessible(t testing.TB, ctx context.Context, page string) {
+	t.Helper()
+	for _, w := range []int64{1280, 390} {
+		runIn(t, ctx, "resize "+page, chromedp.EmulateViewport(w, 900))
+		for _, p := range value(t, ctx, "audit "+page, chromedp.Evaluate[[]string](auditJS)) {
+			t.Errorf("%s at %dpx: %s", page, w, p)
+		}
+	}
+	runIn(t, ctx, "back to the desktop size", chromedp.EmulateViewport(1280, 900))
+}
+
+// consoleMessages collects what the browser reports on its console that
+// a page of pagerd should never cause: script errors, and anything the
+// Content-Security-Policy refused.
+func consoleMessages(ctx context.Context) func() []string {
+	var mu sync.Mutex
+	var bad []string
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == chromedp.ConsoleError || strings.Contains(m.Text, "Content Security Policy") {
+				mu.Lock()
+				bad = append(bad, fmt.Sprintf("%s (%s)", m, m.URL))
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), bad...)
+	}
+}
+
 // TestConsoleInBrowser: sign in through the identity provider, see the
 // incident that fired, watch its page refresh itself on news, press
 // Acknowledge and see the pending SMS and call go, open who is on call
@@ -148,9 +259,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	h = newHarness(t, withConfig(consoleConfig(t, idp.URL)), consolePolling(200*time.Millisecond))
 	idp.SignInAs("ann@example.com", true)
 	ctx := browser(t)
+	complaints := consoleMessages(ctx)
 
 	// Signed out, the console sends the browser to sign in, and back.
 	runIn(t, ctx, "open the console", chromedp.Navigate(h.url+"/ui/incidents"), chromedp.WaitVisible(chromedp.ID("#oidc")))
+	accessible(t, ctx, "the sign-in page")
 	screenshot(t, ctx, "login")
 	runIn(t, ctx, "sign in through the provider", chromedp.Click(chromedp.ID("#oidc")),
 		chromedp.WaitVisible(`//h1[text()="Incidents"]`))
@@ -169,6 +282,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the list:\n%s", got)
 	}
 	noHorizontalScroll(t, ctx, "the incidents")
+	accessible(t, ctx, "the incidents")
 	screenshot(t, ctx, "incidents")
 
 	runIn(t, ctx, "open the incident", chromedp.Click(chromedp.CSS(`a[href="/ui/incidents/`+id+`"]`)),
@@ -182,6 +296,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	runIn(t, ctx, "see the page refresh itself", chromedp.WaitVisible(`//li[contains(., "looking into it")]`))
 	noHorizontalScroll(t, ctx, "the incident")
+	accessible(t, ctx, "the incident")
 	screenshot(t, ctx, "incident")
 
 	// Acknowledge with the button: the SMS and the call are cancelled.
@@ -195,6 +310,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if strings.Contains(got, "page Ann by sms") {
 		t.Errorf("the SMS is still pending:\n%s", got)
 	}
+	accessible(t, ctx, "the acknowledged incident")
 	if v := h.incident(id); v.Status != "acknowledged" || v.AcknowledgedBy != "ann" || v.NextStepAt != nil {
 		t.Errorf("the incident after the button: %s by %q, next step %v", v.Status, v.AcknowledgedBy, v.NextStepAt)
 	}
@@ -209,6 +325,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("on call:\n%s", got)
 	}
 	noHorizontalScroll(t, ctx, "on call")
+	accessible(t, ctx, "on call")
 	screenshot(t, ctx, "oncall")
 	runIn(t, ctx, "open the calendar", chromedp.Click(chromedp.CSS(`a[href="/ui/schedules/s"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`table.calendar`)))
@@ -232,6 +349,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if len(oncall.OnCall) == 0 || oncall.OnCall[0].User != "bob" || !oncall.OnCall[0].Override || oncall.OnCall[0].Reason != "covering for Ann" {
 		t.Errorf("GET /api/v1/oncall after the form: %+v, want bob on primary by override", oncall.OnCall)
 	}
+	accessible(t, ctx, "the schedule")
 	screenshot(t, ctx, "schedule")
 
 	runIn(t, ctx, "open reports", chromedp.Navigate(h.url+"/ui/reports?from=2025-09-01&to=2025-09-15"),
@@ -241,8 +359,14 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Error("the report's charts did not load (the CSP must allow data: images)")
 	}
 	noHorizontalScroll(t, ctx, "reports")
+	accessible(t, ctx, "reports")
 	screenshot(t, ctx, "reports")
 
 	// Sign out.
 	runIn(t, ctx, "sign out", chromedp.Click(`//button[text()="Sign out"]`), chromedp.WaitVisible(`//p[contains(., "You are signed out")]`))
+	accessible(t, ctx, "the sign-in page after signing out")
+
+	for _, m := range complaints() {
+		t.Errorf("the browser's console: %s", m)
+	}
 }

@@ -198,6 +198,11 @@ func TestConsolePasswordSignIn(t *testing.T) {
 	}
 	login := c.get("/ui/login")
 	mustContain(t, "the sign-in page", login.body, "Sign in with Test IdP", `name="password"`, `<label for="password">`)
+	// The cookie of a sign-in under way has the session's attributes.
+	if len(c.setCookies) != 1 || c.setCookies[0].Name != "__Host-pagerd-login" || !c.setCookies[0].HttpOnly || !c.setCookies[0].Secure ||
+		c.setCookies[0].SameSite != http.SameSiteLaxMode || c.setCookies[0].Path != "/" || c.setCookies[0].MaxAge != 600 {
+		t.Errorf("the sign-in page's cookies %+v: want one, HttpOnly, Secure, SameSite=Lax, Path=/, 10 minutes", c.setCookies)
+	}
 
 	// No token, a forged one, another site's form: refused.
 	if r := c.do("POST", "/ui/login/password", url.Values{"user": {"ann"}, "password": {consolePassword}}); r.code != http.StatusForbidden {

@@ -6,7 +6,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DIST    ?= dist
 GOFILES  = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
 
-.PHONY: build install run test test-deps bench load lint fmt-check vet fuzz clean release image deploy-check
+.PHONY: build install run test test-deps bench load lint fmt-check vet fuzz clean release image deploy-check screenshots
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN) ./cmd/pagerd
@@ -34,6 +34,12 @@ test: test-deps fmt-check vet
 
 test-deps:
 	@scripts/test-deps.sh
+
+# The web console's pages at a phone's width and a desktop's, taken by the
+# browser test in headless Chromium, into docs/screenshots (README shows them).
+screenshots: test-deps
+	mkdir -p docs/screenshots
+	PAGERD_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestConsoleInBrowser$$' ./gateway/
 
 bench: test-deps
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/pagerd/pagerd/gateway/acklink"
+	"github.com/pagerd/pagerd/gateway/console"
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/feeds"
 	"github.com/pagerd/pagerd/gateway/heartbeat"
@@ -103,6 +104,9 @@ type Options struct {
 	// schedule's Slack channel when notifiers.slack is configured. Nil
 	// and no Slack: no document is posted.
 	PostHandoff history.HandoffPoster
+	// ConsolePoll is how often an open incident's page in the web console
+	// asks whether it changed (default 5s).
+	ConsolePoll time.Duration
 }
 
 // Daemon is pagerd built and ready to run: New builds it, Run runs it,
@@ -295,6 +299,8 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	d.server = NewServer(ServerOptions{Config: pagingConfig, Reload: d.cfg.Reload, Incidents: d.incidents, Overrides: d.overrides,
 		Feeds: &feeds.Service{Store: d.store, Config: pagingConfig, Now: o.Now},
 		Links: &acklink.Pages{Incidents: d.incidents, Config: d.cfg.Load, Now: o.Now},
+		Console: console.New(console.Options{Incidents: d.incidents, Config: pagingConfig, Overrides: d.overrides, History: history.Store{Store: d.store},
+			Now: o.Now, Logger: d.log, HTTPClient: o.HTTPClient, PollInterval: o.ConsolePoll}),
 		Twilio: &twilio.Callbacks{Receiver: d.incidents, Settings: func() twilio.Settings {
 			c := d.cfg.Load()
 			return twilio.Settings{AuthToken: c.Notifiers.Twilio.AuthToken.Reveal(), PublicURL: c.Server.PublicURL}

@@ -117,6 +117,7 @@ type harnessOptions struct {
 	quiet       bool
 	version     string
 	postHandoff history.HandoffPoster
+	consolePoll time.Duration
 }
 
 type option func(*harnessOptions)
@@ -178,6 +179,10 @@ func postingHandoffs(p history.HandoffPoster) option {
 	return func(o *harnessOptions) { o.postHandoff = p }
 }
 
+// consolePolling makes the web console's incident page ask for news
+// every d (default 5s).
+func consolePolling(d time.Duration) option { return func(o *harnessOptions) { o.consolePoll = d } }
+
 // newHarness builds a daemon for the test.
 func newHarness(t testing.TB, opts ...option) *harness {
 	t.Helper()
@@ -229,7 +234,8 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	}
 	d, err := New(context.Background(), Options{ConfigPath: h.cfg, Config: cfg, Listener: listener, Store: o.store, Registry: h.reg,
 		Now: now, Logger: h.log, Notifiers: notifiers, RetryBase: o.retryBase, MaxSleep: o.maxSleep,
-		ProbeInterval: o.probe, ShutdownTimeout: 5 * time.Second, Version: o.version, PostHandoff: o.postHandoff})
+		ProbeInterval: o.probe, ShutdownTimeout: 5 * time.Second, Version: o.version, PostHandoff: o.postHandoff,
+		ConsolePoll: o.consolePoll})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,9 @@ type ServerOptions struct {
 	Feeds *feeds.Service
 	// Links answers the signed ack links.
 	Links *acklink.Pages
+	// Console answers the web console under /ui/ (gateway/console); nil:
+	// no console routes.
+	Console http.Handler
 	// Twilio and PagerDuty answer the providers' callbacks.
 	Twilio    *twilio.Callbacks
 	PagerDuty *pagerduty.Webhook
@@ -184,6 +187,14 @@ func NewServer(o ServerOptions) *Server {
 	api.GET("/maintenance", s.listMaintenance, deadline, read, apiLimit)
 	api.POST("/maintenance", s.addMaintenance, deadline, act, apiLimit)
 	api.DELETE("/maintenance/:id", s.deleteMaintenance, deadline, act, apiLimit)
+
+	// The web console authenticates, limits and times its own requests
+	// (sessions, CSRF, forms of a few KB).
+	if o.Console != nil {
+		ui := echo.WrapHandler(o.Console)
+		e.Any("/ui", ui)
+		e.Any("/ui/*", ui)
+	}
 
 	links := e.Group(acklink.Path, deadline, bodyLimit(apiBodyLimit))
 	links.GET("/:token", handle(o.Links.Show))

@@ -24,6 +24,8 @@ type Config struct {
 	// config; windows made at run time (the API, pagerd maintenance) live
 	// in the store.
 	Maintenance []MaintenanceWindow `yaml:"maintenance"`
+	// Console turns on the web console and says how people sign in.
+	Console ConsoleConfig `yaml:"console"`
 
 	// File is the path the config was read from, for error messages.
 	File string `yaml:"-"`
@@ -342,7 +344,15 @@ type User struct {
 	// (Opsgenie usernames, PagerDuty and Grafana OnCall emails) and what the
 	// web console's login maps to. Unique across users, compared without
 	// regard to case.
-	Email             string            `yaml:"email"`
+	Email string `yaml:"email"`
+	// Role is what the person may do in the web console: RoleViewer,
+	// RoleResponder (the default) or RoleAdmin, as API tokens have.
+	Role Role `yaml:"role"`
+	// PasswordHash, a bcrypt hash, lets the person sign in to the console
+	// with a password (the fallback for teams without an identity
+	// provider).
+	PasswordHash      Secret            `yaml:"password_hash"`
+	PasswordHashFile  string            `yaml:"password_hash_file"`
 	TimeZone          string            `yaml:"time_zone"`
 	Contacts          []Contact         `yaml:"contacts"`
 	Backup            *BackupContact    `yaml:"backup_contact"`

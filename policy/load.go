@@ -269,6 +269,7 @@ func (v *validator) validate() {
 	v.services()
 	v.maintenance()
 	v.reports()
+	v.console()
 }
 
 func (v *validator) compensation() {
@@ -524,6 +525,7 @@ func (v *validator) users() {
 		}
 		u.loc = v.location(f+".time_zone", u.TimeZone)
 		v.email(f+".email", u, emails)
+		v.userLogin(f, u)
 		if len(u.Contacts) == 0 {
 			v.errf(f+".contacts", "a user needs at least one contact, or nobody can page them")
 		}

@@ -2,7 +2,9 @@
 # Makes sure the programs the tests run for real are installed: a real
 # redis-server (store tests, Redis Cluster), Debian's Alertmanager and amtool
 # (the wire-compatibility test, the compose file's Alertmanager config),
-# promtool (the alert rules for pagerd) and systemd-analyze (the unit file). As root it installs what is missing; otherwise it
+# promtool (the alert rules for pagerd), systemd-analyze (the unit file) and
+# Chromium (the web console's browser tests, which drive it headless over the
+# DevTools protocol). As root it installs what is missing; otherwise it
 # says what to install and fails, so no test is ever skipped for lack of it.
 #
 # It never touches a service it did not install: Debian starts a package's
@@ -20,6 +22,11 @@ command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertman
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# chromedp speaks the DevTools protocol to the browser itself: no
+# chromedriver. PAGERD_CHROMIUM names a browser installed elsewhere.
+if [ -z "${PAGERD_CHROMIUM:-}" ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
 # De-duplicate.

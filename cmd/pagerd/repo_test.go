@@ -83,13 +83,14 @@ func TestMakeInstall(t *testing.T) {
 // they are asked: while installing, a policy-rc.d forbids starting any
 // service, nothing is stopped, and the policy-rc.d is removed after; where
 // the machine has its own policy-rc.d, only the services of the packages
-// installed just now are stopped.
+// installed just now are stopped. Chromium, for the console's browser
+// tests, is installed when missing unless PAGERD_CHROMIUM names a browser.
 func TestTestDepsNeverStopsForeignServices(t *testing.T) {
 	script, err := filepath.Abs("../../scripts/test-deps.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(t *testing.T, have []string, policyRcD string) (string, string) {
+	run := func(t *testing.T, have []string, policyRcD string, env ...string) (string, string) {
 		t.Helper()
 		dir := t.TempDir()
 		bin := filepath.Join(dir, "bin")
@@ -131,7 +132,7 @@ esac`)
 			t.Fatal(err)
 		}
 		cmd := exec.Command(bash, script)
-		cmd.Env = []string{"PATH=" + bin, "LOG=" + log, "POLICY_RC_D=" + prc}
+		cmd.Env = append([]string{"PATH=" + bin, "LOG=" + log, "POLICY_RC_D=" + prc}, env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("test-deps.sh: %v\n%s", err, out)
 		}
@@ -142,8 +143,8 @@ esac`)
 
 	t.Run("no policy-rc.d: services never start, none is stopped", func(t *testing.T) {
 		log, after := run(t, nil, "")
-		if !strings.Contains(log, "apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager redis-server redis-tools systemd") {
-			t.Errorf("did not install the five packages:\n%s", log)
+		if !strings.Contains(log, "apt-get install -y -qq --no-install-recommends chromium prometheus prometheus-alertmanager redis-server redis-tools systemd\n") {
+			t.Errorf("did not install the six packages:\n%s", log)
 		}
 		if !strings.Contains(log, "policy-rc.d answers 101") {
 			t.Errorf("services could start during the install:\n%s", log)
@@ -157,7 +158,7 @@ esac`)
 	})
 	t.Run("the machine's own policy-rc.d: only what was installed is stopped", func(t *testing.T) {
 		const theirs = "#!/bin/sh\nexit 0\n"
-		log, after := run(t, []string{"redis-server", "redis-cli", "redis-benchmark", "promtool", "systemd-analyze"}, theirs)
+		log, after := run(t, []string{"redis-server", "redis-cli", "redis-benchmark", "promtool", "systemd-analyze", "chromium"}, theirs)
 		if !strings.Contains(log, "apt-get install -y -qq --no-install-recommends prometheus-alertmanager\n") {
 			t.Errorf("did not install only alertmanager:\n%s", log)
 		}
@@ -169,9 +170,19 @@ esac`)
 		}
 	})
 	t.Run("nothing missing: nothing done", func(t *testing.T) {
-		log, _ := run(t, []string{"redis-server", "redis-cli", "redis-benchmark", "prometheus-alertmanager", "amtool", "promtool", "systemd-analyze"}, "")
+		log, _ := run(t, []string{"redis-server", "redis-cli", "redis-benchmark", "prometheus-alertmanager", "amtool", "promtool", "systemd-analyze", "chromium"}, "")
 		if log != "" {
 			t.Errorf("did something with everything installed:\n%s", log)
+		}
+	})
+	t.Run("chromium: installed when missing, and only it; not when PAGERD_CHROMIUM names one", func(t *testing.T) {
+		rest := []string{"redis-server", "redis-cli", "redis-benchmark", "prometheus-alertmanager", "amtool", "promtool", "systemd-analyze"}
+		log, _ := run(t, rest, "")
+		if !strings.Contains(log, "apt-get install -y -qq --no-install-recommends chromium\n") {
+			t.Errorf("did not install chromium alone:\n%s", log)
+		}
+		if log, _ := run(t, rest, "", "PAGERD_CHROMIUM=/opt/chrome/chrome"); log != "" {
+			t.Errorf("installed something with PAGERD_CHROMIUM set:\n%s", log)
 		}
 	})
 }

@@ -1,0 +1,374 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/incident"
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// listLimit is how many incidents of each status the list shows.
+const listLimit = 100
+
+// row is one incident in the list.
+type row struct {
+	ID, Priority, Summary, Service string
+	Status                         policy.Status
+	Created                        time.Time
+	Age                            string
+	// PagedLast is who was paged last, and on what; Next is the next
+	// step and when it is due.
+	PagedLast, Next string
+	NextAt          time.Time
+}
+
+// listView is the incidents page.
+type listView struct {
+	Services   []string
+	Priorities []string
+	// The filters in force.
+	Service, Priority, Status, Since string
+	Groups                           []rowGroup
+	Truncated                        bool
+}
+
+type rowGroup struct {
+	Title string
+	Rows  []row
+}
+
+// sinceChoices are the time filter's choices: incidents created within.
+var sinceChoices = map[string]time.Duration{"1h": time.Hour, "24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour}
+
+// incidents is the list: open incidents first (triggered, then
+// acknowledged, newest first in each), then the resolved ones of the
+// period, filtered by service, priority, status and creation time.
+func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
+	q := r.URL.Query()
+	cfg := v.cfg
+	lv := listView{Service: q.Get("service"), Priority: q.Get("priority"), Status: q.Get("status"), Since: q.Get("since")}
+	seenP := map[string]bool{}
+	for i := range cfg.Services {
+		s := &cfg.Services[i]
+		lv.Services = append(lv.Services, s.Name)
+		for _, p := range s.Scheme().Priorities {
+			if !seenP[p] {
+				seenP[p] = true
+				lv.Priorities = append(lv.Priorities, p)
+			}
+		}
+	}
+	if lv.Since == "" {
+		lv.Since = "7d"
+	}
+	f := store.Filter{Service: lv.Service, Priority: lv.Priority, Limit: listLimit + 1}
+	if d, ok := sinceChoices[lv.Since]; ok {
+		f.Since = c.o.Now().Add(-d)
+	} else {
+		lv.Since = "all"
+	}
+	type part struct {
+		title  string
+		status policy.Status
+	}
+	var parts []part
+	switch lv.Status {
+	case "", "all":
+		lv.Status = "all"
+		parts = []part{{"Triggered", policy.StatusTriggered}, {"Acknowledged", policy.StatusAcknowledged}, {"Resolved", policy.StatusResolved}}
+	case "open":
+		parts = []part{{"Triggered", policy.StatusTriggered}, {"Acknowledged", policy.StatusAcknowledged}}
+	case string(policy.StatusTriggered), string(policy.StatusAcknowledged), string(policy.StatusResolved):
+		parts = []part{{strings.ToUpper(lv.Status[:1]) + lv.Status[1:], policy.Status(lv.Status)}}
+	default:
+		c.fail(w, r, v, http.StatusBadRequest, "Unknown status: use all, open, triggered, acknowledged or resolved.")
+		return
+	}
+	now := c.o.Now()
+	for _, p := range parts {
+		ff := f
+		ff.Status = p.status
+		if p.status != policy.StatusResolved {
+			// Open incidents are shown whatever their age: an incident
+			// open for a week still needs someone.
+			ff.Since = time.Time{}
+		}
+		incs, err := c.o.Incidents.List(r.Context(), ff)
+		if err != nil {
+			c.failErr(w, r, v, err)
+			return
+		}
+		if len(incs) > listLimit {
+			incs, lv.Truncated = incs[:listLimit], true
+		}
+		g := rowGroup{Title: p.title}
+		for _, inc := range incs {
+			rw := row{ID: inc.ID, Priority: inc.State.Priority, Summary: inc.Summary, Service: inc.Service,
+				Status: inc.State.Status, Created: inc.CreatedAt, Age: age(now.Sub(inc.CreatedAt))}
+			if inc.Open() {
+				tl, err := c.o.Incidents.Timeline(r.Context(), inc.ID)
+				if err != nil {
+					c.failErr(w, r, v, err)
+					return
+				}
+				rw.PagedLast = pagedLast(cfg, tl, v.loc())
+				if d, ok := nextStep(inc); ok {
+					rw.Next, rw.NextAt = describeDeadline(cfg, inc.Service, d), d.At
+				}
+			}
+			g.Rows = append(g.Rows, rw)
+		}
+		lv.Groups = append(lv.Groups, g)
+	}
+	c.render(w, http.StatusOK, "incidents.html", page{Title: "Incidents", Nav: "incidents", Viewer: v, Body: lv})
+}
+
+// pagedLast is who the latest page went to, on what, and when.
+func pagedLast(cfg *policy.Config, tl []store.Entry, loc *time.Location) string {
+	for i := len(tl) - 1; i >= 0; i-- {
+		if e := tl[i]; e.Type == string(policy.ActionNotify) {
+			return userName(cfg, e.User) + " by " + e.Channel + " at " + e.At.In(loc).Format("15:04")
+		}
+	}
+	return ""
+}
+
+// nextStep is an incident's next pending step that someone would notice:
+// a page or an escalation, else whatever comes first.
+func nextStep(inc *store.Incident) (policy.Deadline, bool) {
+	var first *policy.Deadline
+	for i := range inc.State.Pending {
+		d := &inc.State.Pending[i]
+		if d.Kind == policy.DeadlineSLA {
+			continue
+		}
+		if first == nil || d.At.Before(first.At) {
+			first = d
+		}
+	}
+	if first == nil {
+		return inc.State.Next()
+	}
+	return *first, true
+}
+
+// levelNames are the names of the levels of a service's escalation
+// policy.
+func levelNames(cfg *policy.Config, service string) []string {
+	var out []string
+	if svc := cfg.Service(service); svc != nil {
+		if p := cfg.Policy(svc.EscalationPolicy); p != nil {
+			for _, l := range p.Levels {
+				out = append(out, l.Name)
+			}
+		}
+	}
+	return out
+}
+
+// describeDeadline says what a pending step of an incident of the service
+// will do.
+func describeDeadline(cfg *policy.Config, service string, d policy.Deadline) string {
+	switch d.Kind {
+	case policy.DeadlineNotify:
+		return "page " + userName(cfg, d.User) + " by " + d.Channel
+	case policy.DeadlineEscalate:
+		// The deadline is the current level's timeout: the next one
+		// takes over, or the ladder starts again after the last.
+		levels := levelNames(cfg, service)
+		switch next := d.Level + 1; {
+		case len(levels) == 0:
+			return "escalate" // the service or its policy left the config
+		case next < len(levels):
+			return "escalate to level " + strconv.Itoa(next+1) + " (" + levels[next] + ")"
+		}
+		return "page the ladder again from level 1"
+	case policy.DeadlineUnresolved:
+		return "page more people: still unresolved"
+	case policy.DeadlineStatusUpdate:
+		return "escalate: no status update"
+	case policy.DeadlineSLA:
+		return "SLA target due"
+	case policy.DeadlineMaintenance:
+		return "maintenance window ends"
+	}
+	return string(d.Kind)
+}
+
+func userName(cfg *policy.Config, id string) string {
+	if u := cfg.User(id); u != nil {
+		return u.DisplayName()
+	}
+	return id
+}
+
+// age says how long ago, roughly: "3m", "2h 5m", "4d 3h".
+func age(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + "s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + "h " + strconv.Itoa(int(d%time.Hour/time.Minute)) + "m"
+	}
+	return strconv.Itoa(int(d/(24*time.Hour))) + "d " + strconv.Itoa(int(d%(24*time.Hour)/time.Hour)) + "h"
+}
+
+// incidentView is one incident's page.
+type incidentView struct {
+	Inc       *store.Incident
+	LevelName string
+	Age       string
+	Details   details
+	Timeline  []entryView
+	Pending   []pendingView
+	CanAck    bool
+	CanClose  bool
+	Levels    []string
+}
+
+type entryView struct {
+	At                    time.Time
+	Type, What, Actor     string
+	Level                 int
+	User, Channel, Detail string
+	Class                 string
+}
+
+type pendingView struct {
+	At   time.Time
+	What string
+}
+
+// entryWords name the timeline's entry types for people.
+var entryWords = map[string]string{
+	"trigger": "Triggered", "notify": "Paged", "notify_failed": "Page failed", "notify_shadow": "Page (shadow mode, not sent)",
+	"escalate": "Escalated", "ack": "Acknowledged", "resolve": "Resolved", "status_update": "Status update",
+	"sla_breach": "SLA breached", "repeat": "Repeated", "delivery": "Delivery",
+}
+
+// incident is one incident: what it is about, its timeline, its next
+// steps, and the buttons.
+func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
+	id := r.PathValue("id")
+	inc, err := c.o.Incidents.Get(r.Context(), id)
+	if err != nil {
+		c.failErr(w, r, v, err)
+		return
+	}
+	tl, err := c.o.Incidents.Timeline(r.Context(), id)
+	if err != nil {
+		c.failErr(w, r, v, err)
+		return
+	}
+	cfg := v.cfg
+	iv := incidentView{Inc: inc, Age: age(c.o.Now().Sub(inc.CreatedAt)), Details: readDetails(inc.Details),
+		CanAck: inc.State.Status == policy.StatusTriggered, CanClose: inc.Open()}
+	iv.Levels = levelNames(cfg, inc.Service)
+	if inc.State.Level < len(iv.Levels) {
+		iv.LevelName = iv.Levels[inc.State.Level]
+	}
+	for _, e := range tl {
+		ev := entryView{At: e.At, Type: e.Type, What: entryWords[e.Type], Actor: e.Actor, Level: e.Level, User: e.User,
+			Channel: e.Channel, Detail: e.Detail, Class: strings.ReplaceAll(e.Type, "_", "-")}
+		if ev.What == "" {
+			ev.What = strings.ReplaceAll(e.Type, "_", " ")
+		}
+		if ev.User == ev.Actor || (e.Type != string(policy.ActionNotify) && e.Type != "notify_failed" && e.Type != "delivery" && e.Type != "escalate") {
+			// The person acted: they are the actor. Only pages and
+			// escalations say who they were for and at which level.
+			ev.User, ev.Level = "", 0
+		}
+		if ev.User != "" {
+			ev.User = userName(cfg, ev.User)
+		}
+		if ev.Actor != "" && cfg.User(ev.Actor) != nil {
+			ev.Actor = userName(cfg, ev.Actor)
+		}
+		iv.Timeline = append(iv.Timeline, ev)
+	}
+	pend := append([]policy.Deadline(nil), inc.State.Pending...)
+	sort.SliceStable(pend, func(i, j int) bool { return pend[i].At.Before(pend[j].At) })
+	for _, d := range pend {
+		iv.Pending = append(iv.Pending, pendingView{At: d.At, What: describeDeadline(cfg, inc.Service, d)})
+	}
+	p := page{Title: inc.State.Priority + " " + inc.Summary, Nav: "incidents", Viewer: v, Body: iv,
+		Refresh: "/ui/incidents/" + url.PathEscape(inc.ID) + "/version", Version: strconv.FormatInt(inc.Version, 10)}
+	switch r.URL.Query().Get("done") {
+	case "acknowledge":
+		p.Message = "Acknowledged: every pending page of this incident is cancelled."
+	case "resolve":
+		p.Message = "Resolved."
+	case "escalate":
+		p.Message = "Escalated."
+	case "status":
+		p.Message = "Status update posted."
+	case "nothing":
+		p.Message = "Nothing changed: someone got there first."
+	}
+	c.render(w, http.StatusOK, "incident.html", p)
+}
+
+// incidentVersion answers the page's script: the incident's version, which
+// changes with every write, so the page reloads only when there is news.
+func (c *Console) incidentVersion(w http.ResponseWriter, r *http.Request, v *viewer) {
+	inc, err := c.o.Incidents.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte(strconv.FormatInt(inc.Version, 10)))
+}
+
+// actions are the console's buttons, as the API names them.
+var actions = map[string]policy.EventKind{
+	"acknowledge": policy.EventAcknowledge,
+	"resolve":     policy.EventResolve,
+	"escalate":    policy.EventEscalate,
+	"status":      policy.EventStatusUpdate,
+}
+
+// act presses a button: the incident service applies the event as the
+// signed-in user, then the incident page shows the result (POST, redirect,
+// GET: a reload never acts twice).
+func (c *Console) act(w http.ResponseWriter, r *http.Request, v *viewer) {
+	kind, ok := actions[r.PathValue("action")]
+	if !ok {
+		c.fail(w, r, v, http.StatusNotFound, "Unknown action.")
+		return
+	}
+	if !v.CanAct() {
+		c.fail(w, r, v, http.StatusForbidden, "Your role is "+string(v.Role)+": it may read, not act. Ask an admin for the responder role (users[].role).")
+		return
+	}
+	id := r.PathValue("id")
+	ev := policy.Event{Kind: kind, Actor: v.User.ID, Message: strings.TrimSpace(r.PostForm.Get("message")), ToLevel: r.PostForm.Get("level")}
+	if kind == policy.EventStatusUpdate && ev.Message == "" {
+		c.fail(w, r, v, http.StatusBadRequest, "A status update needs a message.")
+		return
+	}
+	_, acts, err := c.o.Incidents.Apply(r.Context(), id, ev)
+	done := r.PathValue("action")
+	switch {
+	case errors.Is(err, incident.ErrAlreadyResolved):
+		done = "nothing"
+	case errors.Is(err, incident.ErrBadInput), errors.Is(err, incident.ErrConflict):
+		c.fail(w, r, v, http.StatusConflict, err.Error())
+		return
+	case err != nil:
+		c.failErr(w, r, v, err)
+		return
+	case len(acts) == 0:
+		done = "nothing"
+	}
+	http.Redirect(w, r, "/ui/incidents/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
+}

@@ -1,0 +1,59 @@
+package console
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// TestIncidentLevelIsOneBased: the page counts levels from 1, as the
+// timeline does, where it cannot name the level (the loader names every
+// level, so only when a reload removed the service or its policy).
+func TestIncidentLevelIsOneBased(t *testing.T) {
+	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	inc := &store.Incident{ID: "i1", Service: "api", Summary: "s", CreatedAt: at,
+		State: policy.Incident{Status: policy.StatusTriggered, Priority: "P1", Urgency: "high", Level: 0}}
+	v := &viewer{User: &policy.User{ID: "ann"}, Role: policy.RoleViewer}
+	var b strings.Builder
+	if err := templates.ExecuteTemplate(&b, "incident.html", page{Viewer: v, Body: incidentView{Inc: inc, Age: "1m"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "<dt>Level</dt><dd>1 (urgency high)</dd>") {
+		t.Errorf("the first level of an unnamed ladder is not shown as 1:\n%s", b.String())
+	}
+}
+
+// TestDescribeEscalation: the next step of an escalation names the level
+// it goes to, or the ladder's start again after the last; an incident
+// whose service a reload removed says only that it escalates.
+func TestDescribeEscalation(t *testing.T) {
+	cfg, err := policy.Parse([]byte(`
+users: [{id: ann, contacts: [{channel: push, via: log}]}]
+escalation_policies:
+  - name: n
+    levels:
+      - {name: primary, targets: [{user: ann}], timeout: 5m}
+      - {name: secondary, targets: [{user: ann}]}
+services:
+  - {name: named, escalation_policy: n, priority_scheme: P0-P3}
+`), "test.yaml", ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		service string
+		level   int
+		want    string
+	}{
+		{"named", 0, "escalate to level 2 (secondary)"},
+		{"named", 1, "page the ladder again from level 1"},
+		{"gone", 0, "escalate"},
+	} {
+		if got := describeDeadline(cfg, tc.service, policy.Deadline{Kind: policy.DeadlineEscalate, Level: tc.level}); got != tc.want {
+			t.Errorf("%s at level %d: %q, want %q", tc.service, tc.level+1, got, tc.want)
+		}
+	}
+}

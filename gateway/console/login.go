@@ -1,0 +1,316 @@
+package console
+
+import (
+	"context"
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/oauth2"
+	"golang.org/x/time/rate"
+
+	"github.com/pagerd/pagerd/policy"
+)
+
+// How a session was opened.
+const (
+	methodOIDC     = "oidc"
+	methodPassword = "password"
+)
+
+// CallbackPath is where the identity provider sends people back: the
+// redirect URL to register with it is server.public_url + CallbackPath.
+const CallbackPath = "/ui/login/callback"
+
+func hmacEqual(a, b string) bool { return hmac.Equal([]byte(a), []byte(b)) }
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// loginView is the sign-in page.
+type loginView struct {
+	OIDC      bool
+	OIDCName  string
+	Passwords bool
+	Next      string
+	CSRF      string
+}
+
+// loginPage shows the ways to sign in the config allows. The password
+// form carries a CSRF token bound to a cookie of its own (there is no
+// session yet), so another site cannot sign a browser in as someone else.
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	c.showLogin(w, r, http.StatusOK, "", "")
+}
+
+func (c *Console) showLogin(w http.ResponseWriter, r *http.Request, code int, msg, errMsg string) {
+	cfg := c.o.Config()
+	lv := loginView{Next: safeNext(r.FormValue("next"))}
+	if o := cfg.Console.OIDC; o != nil {
+		lv.OIDC, lv.OIDCName = true, o.Name
+	}
+	for i := range cfg.Users {
+		lv.Passwords = lv.Passwords || cfg.Users[i].PasswordHash != ""
+	}
+	if lv.Passwords {
+		st := loginState{Nonce: random(), Expires: c.o.Now().Add(loginTTL).Unix()}
+		tok, err := sign(cfg.Console.SessionKey, "login", st)
+		if err != nil {
+			c.fail(w, r, nil, http.StatusInternalServerError, "The sign-in page could not be made.")
+			return
+		}
+		setCookie(w, loginCookie, tok, loginTTL)
+		lv.CSRF = csrfToken(cfg.Console.SessionKey, "login:"+st.Nonce)
+	}
+	if r.URL.Query().Has("signed_out") && msg == "" {
+		msg = "You are signed out."
+	}
+	c.render(w, code, "login.html", page{Title: "Sign in", Message: msg, Error: errMsg, Body: lv})
+}
+
+// loginState reads the login cookie, checked and unexpired.
+func (c *Console) loginState(r *http.Request) (*loginState, error) {
+	ck, err := r.Cookie(loginCookie)
+	if err != nil {
+		return nil, err
+	}
+	var st loginState
+	if err := open(c.o.Config().Console.SessionKey, "login", ck.Value, &st); err != nil {
+		return nil, err
+	}
+	if !c.o.Now().Before(time.Unix(st.Expires, 0)) {
+		return nil, errBadToken
+	}
+	return &st, nil
+}
+
+// dummyHash is compared against when no user has the name given, so that
+// an unknown name takes as long to refuse as a wrong password. It is made
+// at the first sign-in, not when pagerd starts.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("pagerd: no such user"), bcrypt.DefaultCost)
+	return h
+})
+
+// passwordLogin answers the password form: the user (id or email) and
+// their password against the bcrypt hash in their user entry. Attempts are
+// limited per name and overall, so a guesser gets a handful a minute.
+func (c *Console) passwordLogin(w http.ResponseWriter, r *http.Request) {
+	cfg := c.o.Config()
+	key := cfg.Console.SessionKey
+	if err := r.ParseForm(); err != nil {
+		c.showLogin(w, r, http.StatusBadRequest, "", "The form could not be read.")
+		return
+	}
+	st, err := c.loginState(r)
+	if err != nil || !sameOrigin(r) || !csrfOK(key, "login:"+st.Nonce, r.PostForm.Get("csrf")) {
+		c.showLogin(w, r, http.StatusForbidden, "", "The sign-in form was out of date: try again.")
+		return
+	}
+	name := strings.TrimSpace(r.PostForm.Get("user"))
+	if !c.allow(strings.ToLower(name)) {
+		c.log.Warn("console: sign-in attempts limited", "user", name, "remote", r.RemoteAddr)
+		c.showLogin(w, r, http.StatusTooManyRequests, "", "Too many attempts: wait a minute and try again.")
+		return
+	}
+	u := cfg.User(name)
+	if u == nil {
+		u = cfg.UserByEmail(name)
+	}
+	hash := dummyHash()
+	if u != nil && u.PasswordHash != "" {
+		hash = []byte(u.PasswordHash.Reveal())
+	}
+	err = bcrypt.CompareHashAndPassword(hash, []byte(r.PostForm.Get("password")))
+	if u == nil || u.PasswordHash == "" || err != nil {
+		c.log.Info("console: sign-in refused", "method", methodPassword, "remote", r.RemoteAddr)
+		c.showLogin(w, r, http.StatusUnauthorized, "", "That user and password do not match.")
+		return
+	}
+	clearCookie(w, loginCookie)
+	c.startSession(w, r, cfg, u, methodPassword, r.PostForm.Get("next"))
+}
+
+// allow takes one sign-in attempt for the name from its limiter (5 a
+// minute, a burst of 5) and from the overall one.
+func (c *Console) allow(name string) bool {
+	c.limitMu.Lock()
+	defer c.limitMu.Unlock()
+	if len(c.limits) > 10000 {
+		c.limits = map[string]*rate.Limiter{} // names are chosen by strangers: bound the map
+	}
+	l, ok := c.limits[name]
+	if !ok {
+		l = rate.NewLimiter(rate.Every(12*time.Second), 5)
+		c.limits[name] = l
+	}
+	return c.global.Allow() && l.Allow()
+}
+
+// startSession signs the user in: a new session cookie (a new nonce, so
+// a new CSRF token), then on to where they were going.
+func (c *Console) startSession(w http.ResponseWriter, r *http.Request, cfg *policy.Config, u *policy.User, method, next string) {
+	ttl := time.Duration(cfg.Console.SessionTTL)
+	s := session{User: u.ID, Method: method, Nonce: random(), Expires: c.o.Now().Add(ttl).Unix(),
+		Bind: binding(cfg.Console.SessionKey, u, method)}
+	tok, err := sign(cfg.Console.SessionKey, "session", s)
+	if err != nil {
+		c.fail(w, r, nil, http.StatusInternalServerError, "The session could not be made.")
+		return
+	}
+	setCookie(w, sessionCookie, tok, ttl)
+	c.log.Info("console: signed in", "user", u.ID, "method", method, "role", string(u.ConsoleRole()))
+	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
+}
+
+// logout ends the session in this browser.
+func (c *Console) logout(w http.ResponseWriter, r *http.Request, v *viewer) {
+	clearCookie(w, sessionCookie)
+	c.log.Info("console: signed out", "user", v.User.ID)
+	http.Redirect(w, r, "/ui/login?signed_out=1", http.StatusSeeOther)
+}
+
+// oidcClients keeps the provider of the issuer in force, discovered on the
+// first sign-in (a provider that is down when pagerd starts must not stop
+// it) and again when the config names another issuer.
+type oidcClients struct {
+	http *http.Client
+	mu   sync.Mutex
+	// issuer is the issuer p was discovered from.
+	issuer string
+	p      *oidc.Provider
+}
+
+// provider is the discovered provider of the issuer.
+func (o *oidcClients) provider(ctx context.Context, issuer string) (*oidc.Provider, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.p != nil && o.issuer == issuer {
+		return o.p, nil
+	}
+	p, err := oidc.NewProvider(oidc.ClientContext(ctx, o.http), issuer)
+	if err != nil {
+		return nil, err
+	}
+	o.p, o.issuer = p, issuer
+	return p, nil
+}
+
+// oauth is the OAuth 2 client of the config's OIDC settings.
+func oauth(cfg *policy.Config, p *oidc.Provider) *oauth2.Config {
+	o := cfg.Console.OIDC
+	return &oauth2.Config{ClientID: o.ClientID, ClientSecret: o.ClientSecret.Reveal(), Endpoint: p.Endpoint(),
+		RedirectURL: strings.TrimRight(cfg.Server.PublicURL, "/") + CallbackPath, Scopes: []string{oidc.ScopeOpenID, "email", "profile"}}
+}
+
+// oidcStart sends the browser to the provider: the authorization code
+// flow with PKCE, a state and a nonce, kept in the login cookie for the
+// callback to check.
+func (c *Console) oidcStart(w http.ResponseWriter, r *http.Request) {
+	cfg := c.o.Config()
+	if cfg.Console.OIDC == nil {
+		c.showLogin(w, r, http.StatusNotFound, "", "Sign-in through an identity provider is not configured.")
+		return
+	}
+	p, err := c.oidc.provider(r.Context(), cfg.Console.OIDC.Issuer)
+	if err != nil {
+		c.log.Error("console: identity provider not reached", "issuer", cfg.Console.OIDC.Issuer, "err", err)
+		c.showLogin(w, r, http.StatusBadGateway, "", "The identity provider did not answer: try again in a minute.")
+		return
+	}
+	st := loginState{State: random(), Nonce: random(), Verifier: oauth2.GenerateVerifier(),
+		Next: safeNext(r.URL.Query().Get("next")), Expires: c.o.Now().Add(loginTTL).Unix()}
+	tok, err := sign(cfg.Console.SessionKey, "login", st)
+	if err != nil {
+		c.fail(w, r, nil, http.StatusInternalServerError, "The sign-in could not be started.")
+		return
+	}
+	setCookie(w, loginCookie, tok, loginTTL)
+	http.Redirect(w, r, oauth(cfg, p).AuthCodeURL(st.State, oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)), http.StatusFound)
+}
+
+// errNoUser is an identity the provider vouched for that is no pagerd
+// user.
+var errNoUser = errors.New("no pagerd user has this email")
+
+// oidcCallback finishes the sign-in: the state must be the one this
+// browser was sent with, the code is exchanged (with the PKCE verifier)
+// for an ID token whose signature, issuer, audience, expiry and nonce are
+// checked, and its email, unless the provider says it is unverified, picks
+// the user.
+func (c *Console) oidcCallback(w http.ResponseWriter, r *http.Request) {
+	cfg := c.o.Config()
+	q := r.URL.Query()
+	st, err := c.loginState(r)
+	clearCookie(w, loginCookie)
+	switch {
+	case cfg.Console.OIDC == nil:
+		c.showLogin(w, r, http.StatusNotFound, "", "Sign-in through an identity provider is not configured.")
+		return
+	case q.Get("error") != "":
+		c.showLogin(w, r, http.StatusUnauthorized, "", "The identity provider refused the sign-in: "+q.Get("error")+".")
+		return
+	case err != nil || st.State == "" || !hmacEqual(q.Get("state"), st.State):
+		c.showLogin(w, r, http.StatusBadRequest, "", "This sign-in was not started here, or took too long: sign in again.")
+		return
+	}
+	u, err := c.exchange(r.Context(), cfg, q.Get("code"), st)
+	if err != nil {
+		c.log.Warn("console: sign-in refused", "method", methodOIDC, "err", err)
+		msg := "The identity provider's answer could not be checked: sign in again."
+		if errors.Is(err, errNoUser) {
+			msg = err.Error() + ": ask an admin to add it to your user in pagerd's config (users[].email)."
+		}
+		c.showLogin(w, r, http.StatusForbidden, "", msg)
+		return
+	}
+	c.startSession(w, r, cfg, u, methodOIDC, st.Next)
+}
+
+// exchange trades the code for a verified ID token and its user.
+func (c *Console) exchange(ctx context.Context, cfg *policy.Config, code string, st *loginState) (*policy.User, error) {
+	p, err := c.oidc.provider(ctx, cfg.Console.OIDC.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	ctx = oidc.ClientContext(ctx, c.o.HTTPClient)
+	tok, err := oauth(cfg, p).Exchange(ctx, code, oauth2.VerifierOption(st.Verifier))
+	if err != nil {
+		return nil, fmt.Errorf("exchange the code: %w", err)
+	}
+	raw, ok := tok.Extra("id_token").(string)
+	if !ok {
+		return nil, errors.New("the token response has no id_token")
+	}
+	idt, err := p.Verifier(&oidc.Config{ClientID: cfg.Console.OIDC.ClientID, Now: c.o.Now}).Verify(ctx, raw)
+	if err != nil {
+		return nil, fmt.Errorf("verify the ID token: %w", err)
+	}
+	if !hmacEqual(idt.Nonce, st.Nonce) {
+		return nil, errors.New("the ID token's nonce is not this sign-in's")
+	}
+	var claims struct {
+		Email    string `json:"email"`
+		Verified *bool  `json:"email_verified"`
+	}
+	if err := idt.Claims(&claims); err != nil {
+		return nil, fmt.Errorf("read the ID token's claims: %w", err)
+	}
+	if claims.Email == "" {
+		return nil, errors.New("the ID token has no email: ask for the email scope at the provider")
+	}
+	if claims.Verified != nil && !*claims.Verified {
+		return nil, fmt.Errorf("the provider has not verified %s", claims.Email)
+	}
+	u := cfg.UserByEmail(claims.Email)
+	if u == nil {
+		return nil, fmt.Errorf("%w (%s)", errNoUser, claims.Email)
+	}
+	return u, nil
+}

@@ -1,0 +1,372 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/pagerd/pagerd/internal/oidctest"
+)
+
+// The web console in a real browser: headless Chromium, driven over the
+// DevTools protocol. scripts/test-deps.sh installs Debian's chromium (as
+// root; otherwise it says what to install), so these tests never skip:
+// without a browser they fail and say what is missing.
+//
+// PAGERD_SCREENSHOTS=DIR (make screenshots) also saves each page at a
+// phone's width and a desktop's into DIR.
+
+// chromiumPath finds the browser: $PAGERD_CHROMIUM, else chromium on the
+// PATH.
+func chromiumPath(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("PAGERD_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("the browser tests need Chromium: apt-get install chromium (make test runs scripts/test-deps.sh, which installs it as root), or set PAGERD_CHROMIUM")
+	return ""
+}
+
+// browser starts a headless Chromium with a new empty profile for the
+// test, closed (the process ended) when the test ends. The flags keep it
+// from reaching out on its own: without them its connections are refused
+// in a sandbox without a network.
+func browser(t testing.TB) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc() // ends the browser process and removes nothing else
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return ctx
+}
+
+// run runs browser actions with a deadline, failing the test with what
+// it was doing.
+func runIn(t testing.TB, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(tctx, actions...); err != nil {
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		html, _ := chromedp.Run(hctx, chromedp.OuterHTML(chromedp.CSS("html")))
+		t.Fatalf("%s: %v\npage:\n%s", what, err, html)
+	}
+}
+
+// value runs one browser action that answers a value.
+func value[T any](t testing.TB, ctx context.Context, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(tctx, a)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+func bodyText(t testing.TB, ctx context.Context) string {
+	t.Helper()
+	return value(t, ctx, "read the page", chromedp.Text(chromedp.CSS("body")))
+}
+
+// screenshot saves the page at a phone's width and a desktop's, when
+// PAGERD_SCREENSHOTS names a directory.
+func screenshot(t testing.TB, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("PAGERD_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	for _, size := range []struct {
+		name string
+		w, h int64
+	}{{"phone", 390, 844}, {"desktop", 1280, 900}} {
+		runIn(t, ctx, "resize for "+name, chromedp.EmulateViewport(size.w, size.h))
+		png := value(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%s.png", name, size.name)), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runIn(t, ctx, "back to the desktop size", chromedp.EmulateViewport(1280, 900))
+}
+
+// noHorizontalScroll checks the page fits a phone's width: nothing wider
+// than the viewport (tables scroll inside their own box).
+func noHorizontalScroll(t testing.TB, ctx context.Context, page string) {
+	t.Helper()
+	runIn(t, ctx, "resize "+page, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3)))
+	widths := value(t, ctx, "measure "+page, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth]`))
+	if len(widths) != 2 || widths[0] > widths[1] {
+		t.Errorf("%s at 390px: the page is %v px wide (scroll width, viewport): it scrolls sideways", page, widths)
+	}
+	runIn(t, ctx, "back to the desktop size", chromedp.EmulateViewport(1280, 900))
+}
+
+// auditJS checks the page as it is drawn: every control has a label
+// (a <label>, aria-label or aria-labelledby; a button its text), every
+// link a text and every image an alt; every piece of text has a contrast
+// against the background behind it of at least 4.5:1, or 3:1 for large
+// text (WCAG 2.1 AA, 1.4.3), and every control's border at least 3:1
+// against what surrounds it (1.4.11). Colours are the computed ones;
+// backgrounds are found by walking up to the first opaque one.
+const auditJS = `(() => {
+  const out = [];
+  const what = el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.getAttribute("name") ? "[name=" + el.getAttribute("name") + "]" : "");
+  const shown = el => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+  for (const el of document.querySelectorAll("input, select, textarea, button")) {
+    if (el.type === "hidden") continue;
+    let name = el.getAttribute("aria-label") || "";
+    const by = el.getAttribute("aria-labelledby");
+    if (!name && by) name = by.split(/\s+/).map(id => (document.getElementById(id) || {}).textContent || "").join(" ");
+    if (!name && el.labels) name = Array.from(el.labels).map(l => l.textContent).join(" ");
+    if (!name && el.tagName === "BUTTON") name = el.textContent;
+    if (!name.trim()) out.push("no label: " + what(el));
+  }
+  for (const a of document.querySelectorAll("a[href]")) {
+    if (!(a.textContent.trim() || a.getAttribute("aria-label"))) out.push("a link without text: " + a.getAttribute("href"));
+  }
+  for (const img of document.querySelectorAll("img")) {
+    if (!img.getAttribute("alt")) out.push("an image without alt: " + img.src.slice(0, 40));
+  }
+  const rgba = c => {
+    const m = /rgba?\(([^)]*)\)/.exec(c);
+    if (!m) return null;
+    const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+    return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1};
+  };
+  const back = el => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0) return c;
+    }
+    return {r: 255, g: 255, b: 255, a: 1};
+  };
+  const over = (fg, bg) => fg.a >= 1 ? fg : {r: fg.r * fg.a + bg.r * (1 - fg.a), g: fg.g * fg.a + bg.g * (1 - fg.a), b: fg.b * fg.a + bg.b * (1 - fg.a), a: 1};
+  const lum = c => {
+    const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
+  };
+  const ratio = (a, b) => { const x = lum(a), y = lum(b); return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05); };
+  const hex = c => "#" + [c.r, c.g, c.b].map(v => Math.round(v).toString(16).padStart(2, "0")).join("");
+  const done = new Set();
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    const el = n.parentElement;
+    if (!n.textContent.trim() || done.has(el) || el.closest("select") || !shown(el)) continue;
+    done.add(el);
+    const st = getComputedStyle(el);
+    const bg = back(el), fg = over(rgba(st.color), bg);
+    const size = parseFloat(st.fontSize), bold = parseInt(st.fontWeight, 10) >= 700;
+    const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    const r = ratio(fg, bg);
+    if (r < need) out.push("contrast " + r.toFixed(2) + " < " + need + " (" + hex(fg) + " on " + hex(bg) + "): " + what(el) + " " + JSON.stringify(n.textContent.trim().slice(0, 40)));
+  }
+  for (const el of document.querySelectorAll("input, select, textarea, button")) {
+    if (el.type === "hidden" || !shown(el)) continue;
+    const st = getComputedStyle(el);
+    if (parseFloat(st.borderTopWidth) === 0) continue;
+    const around = back(el.parentElement), border = over(rgba(st.borderTopColor), around);
+    const fill = over(rgba(st.backgroundColor) || {r: 0, g: 0, b: 0, a: 0}, around);
+    const r = Math.max(ratio(border, around), ratio(fill, around));
+    if (r < 3) out.push("control contrast " + r.toFixed(2) + " < 3 (border " + hex(border) + " on " + hex(around) + "): " + what(el));
+  }
+  return out;
+})()`
+
+// accessible fails the test for what auditJS finds on the page, at a
+// desktop's width and a phone's.
+func accessible(t testing.TB, ctx context.Context, page string) {
+	t.Helper()
+	for _, w := range []int64{1280, 390} {
+		runIn(t, ctx, "resize "+page, chromedp.EmulateViewport(w, 900))
+		for _, p := range value(t, ctx, "audit "+page, chromedp.Evaluate[[]string](auditJS)) {
+			t.Errorf("%s at %dpx: %s", page, w, p)
+		}
+	}
+	runIn(t, ctx, "back to the desktop size", chromedp.EmulateViewport(1280, 900))
+}
+
+// consoleMessages collects what the browser reports on its console that
+// a page of pagerd should never cause: script errors, and anything the
+// Content-Security-Policy refused.
+func consoleMessages(ctx context.Context) func() []string {
+	var mu sync.Mutex
+	var bad []string
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == chromedp.ConsoleError || strings.Contains(m.Text, "Content Security Policy") {
+				mu.Lock()
+				bad = append(bad, fmt.Sprintf("%s (%s)", m, m.URL))
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), bad...)
+	}
+}
+
+// TestConsoleInBrowser: sign in through the identity provider, see the
+// incident that fired, watch its page refresh itself on news, press
+// Acknowledge and see the pending SMS and call go, open who is on call
+// and the schedule, add an override there and see GET /api/v1/oncall
+// change; every page fits a phone.
+func TestConsoleInBrowser(t *testing.T) {
+	var h *harness
+	idp := oidctest.Start(t, func() time.Time { return h.clock.Now() })
+	h = newHarness(t, withConfig(consoleConfig(t, idp.URL)), consolePolling(200*time.Millisecond))
+	idp.SignInAs("ann@example.com", true)
+	ctx := browser(t)
+	complaints := consoleMessages(ctx)
+
+	// Signed out, the console sends the browser to sign in, and back.
+	runIn(t, ctx, "open the console", chromedp.Navigate(h.url+"/ui/incidents"), chromedp.WaitVisible(chromedp.ID("#oidc")))
+	accessible(t, ctx, "the sign-in page")
+	screenshot(t, ctx, "login")
+	runIn(t, ctx, "sign in through the provider", chromedp.Click(chromedp.ID("#oidc")),
+		chromedp.WaitVisible(`//h1[text()="Incidents"]`))
+	if got := bodyText(t, ctx); !strings.Contains(got, "Ann (responder)") {
+		t.Fatalf("signed in as someone else:\n%s", got)
+	}
+	if idp.Issued() != 1 {
+		t.Errorf("the provider issued %d ID tokens", idp.Issued())
+	}
+
+	// An alert fires; the list shows it.
+	id := fire(h)
+	h.step(fixedNow)
+	runIn(t, ctx, "see it fire", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`a[href="/ui/incidents/`+id+`"]`)))
+	if got := bodyText(t, ctx); !strings.Contains(got, "disk almost full") || !strings.Contains(got, "Paged last: Ann by push") {
+		t.Errorf("the list:\n%s", got)
+	}
+	noHorizontalScroll(t, ctx, "the incidents")
+	accessible(t, ctx, "the incidents")
+	screenshot(t, ctx, "incidents")
+
+	runIn(t, ctx, "open the incident", chromedp.Click(chromedp.CSS(`a[href="/ui/incidents/`+id+`"]`)),
+		chromedp.WaitVisible(chromedp.ID("#pending")))
+	if got := bodyText(t, ctx); !strings.Contains(got, "page Ann by sms") || !strings.Contains(got, "page Ann by voice") {
+		t.Fatalf("the pending SMS and call are not shown:\n%s", got)
+	}
+	// News from elsewhere (the API) shows up without a reload.
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/status", `{"message":"looking into it","user":"bob"}`); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	runIn(t, ctx, "see the page refresh itself", chromedp.WaitVisible(`//li[contains(., "looking into it")]`))
+	noHorizontalScroll(t, ctx, "the incident")
+	accessible(t, ctx, "the incident")
+	screenshot(t, ctx, "incident")
+
+	// Acknowledge with the button: the SMS and the call are cancelled.
+	runIn(t, ctx, "acknowledge", chromedp.Click(chromedp.ID("#ack")), chromedp.WaitVisible(chromedp.ID("#pending-none")))
+	got := bodyText(t, ctx)
+	for _, want := range []string{"Acknowledged: every pending page", "acknowledged by ann", "Acknowledged by Ann"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("after the button, the page lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "page Ann by sms") {
+		t.Errorf("the SMS is still pending:\n%s", got)
+	}
+	accessible(t, ctx, "the acknowledged incident")
+	if v := h.incident(id); v.Status != "acknowledged" || v.AcknowledgedBy != "ann" || v.NextStepAt != nil {
+		t.Errorf("the incident after the button: %s by %q, next step %v", v.Status, v.AcknowledgedBy, v.NextStepAt)
+	}
+	h.runUntil(fixedNow.Add(10 * time.Minute))
+	if pages := h.rec.lines(fixedNow); len(pages) != 1 {
+		t.Errorf("pages sent: %v, want only the first push (no SMS, no call)", pages)
+	}
+
+	// Who is on call, and the schedule.
+	runIn(t, ctx, "open on call", chromedp.Click(`//nav//a[text()="On call"]`), chromedp.WaitVisible(`//h1[text()="On call"]`))
+	if got := bodyText(t, ctx); !strings.Contains(got, "Primary") || !strings.Contains(got, "Ann") || !strings.Contains(got, "Bob") {
+		t.Errorf("on call:\n%s", got)
+	}
+	noHorizontalScroll(t, ctx, "on call")
+	accessible(t, ctx, "on call")
+	screenshot(t, ctx, "oncall")
+	runIn(t, ctx, "open the calendar", chromedp.Click(chromedp.CSS(`a[href="/ui/schedules/s"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`table.calendar`)))
+	if got := bodyText(t, ctx); !strings.Contains(got, "Week of Mon 8 Sep 2025") || !strings.Contains(got, "override") {
+		t.Errorf("the calendar:\n%s", got)
+	}
+	noHorizontalScroll(t, ctx, "the schedule")
+
+	// Add an override with the schedule page's form: GET /api/v1/oncall
+	// answers with it at once.
+	runIn(t, ctx, "add an override", chromedp.SetValue(chromedp.ID("ovr-user"), "bob"),
+		chromedp.SetValue(chromedp.ID("ovr-reason"), "covering for Ann"),
+		chromedp.Click(chromedp.ID("ovr-add")), chromedp.WaitVisible(`//p[contains(., "Override made: Bob holds primary")]`))
+	var oncall struct {
+		OnCall []struct {
+			Tier, User, Reason string
+			Override           bool
+		} `json:"oncall"`
+	}
+	h.api("GET", "/api/v1/oncall?schedule=s", "").json(t, &oncall)
+	if len(oncall.OnCall) == 0 || oncall.OnCall[0].User != "bob" || !oncall.OnCall[0].Override || oncall.OnCall[0].Reason != "covering for Ann" {
+		t.Errorf("GET /api/v1/oncall after the form: %+v, want bob on primary by override", oncall.OnCall)
+	}
+	accessible(t, ctx, "the schedule")
+	screenshot(t, ctx, "schedule")
+
+	runIn(t, ctx, "open reports", chromedp.Navigate(h.url+"/ui/reports?from=2025-09-01&to=2025-09-15"),
+		chromedp.WaitVisible(chromedp.CSS(`.charts img`)))
+	loaded := value(t, ctx, "check the charts drew", chromedp.Evaluate[bool](`Array.from(document.querySelectorAll(".charts img")).every(i => i.complete && i.naturalWidth > 0)`))
+	if !loaded {
+		t.Error("the report's charts did not load (the CSP must allow data: images)")
+	}
+	noHorizontalScroll(t, ctx, "reports")
+	accessible(t, ctx, "reports")
+	screenshot(t, ctx, "reports")
+
+	// Sign out.
+	runIn(t, ctx, "sign out", chromedp.Click(`//button[text()="Sign out"]`), chromedp.WaitVisible(`//p[contains(., "You are signed out")]`))
+	accessible(t, ctx, "the sign-in page after signing out")
+
+	for _, m := range complaints() {
+		t.Errorf("the browser's console: %s", m)
+	}
+}

@@ -1,0 +1,129 @@
+package policy
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// consoleBase is a small config the console cases edit.
+const consoleBase = `server:
+  public_url: https://pagerd.example
+users:
+  - id: ann
+    email: ann@example.com
+    contacts: [{channel: push, via: log}]
+  - id: bob
+    contacts: [{channel: push, via: log}]
+`
+
+// testHash has the shape of a bcrypt hash (cost 4).
+const testHash = "$2a$04$3H.Ugw7FPO8S9nSGVm1i6uNOTQmjJ6ghIIcM5i8m9nAzOGaDfbxS6"
+
+func TestLoadConsole(t *testing.T) {
+	text := consoleBase + `console:
+  session_key: 0123456789abcdef0123456789abcdef
+  oidc: {issuer: https://idp.example, client_id: pagerd, client_secret_file: secret.txt}
+`
+	text = strings.Replace(text, "    email: ann@example.com\n", "    email: ann@example.com\n    role: admin\n    password_hash: '"+testHash+"'\n", 1)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "secret.txt"), []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse([]byte(text), "c.yaml", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Console.Enabled() || c.Console.OIDC.ClientSecret.Reveal() != "s3cret" || time.Duration(c.Console.SessionTTL) != DefaultSessionTTL ||
+		c.Console.OIDC.Name != "your identity provider" {
+		t.Errorf("console %+v", c.Console)
+	}
+	if got := c.User("ann").ConsoleRole(); got != RoleAdmin {
+		t.Errorf("ann's role %q", got)
+	}
+	if got := c.User("bob").ConsoleRole(); got != RoleResponder {
+		t.Errorf("bob's role without one %q, want responder", got)
+	}
+	if c.UserByEmail("ANN@example.COM") != c.User("ann") || c.UserByEmail("") != nil {
+		t.Error("UserByEmail")
+	}
+	if len(c.Warnings()) != 0 {
+		t.Errorf("warnings %v", c.Warnings())
+	}
+	// Off without a session key.
+	c, err = Parse([]byte(consoleBase), "c.yaml", dir)
+	if err != nil || c.Console.Enabled() {
+		t.Errorf("no console section: %v, enabled %v", err, c.Console.Enabled())
+	}
+}
+
+func TestLoadConsoleRefuses(t *testing.T) {
+	for name, tc := range map[string]struct{ edit, want string }{
+		"unknown role":      {"users:\n  - id: ann\n", "users[ann].role: \"boss\" is not a role"},
+		"not a bcrypt hash": {"users:\n  - id: ann\n", "users[ann].password_hash: is not a bcrypt hash"},
+		"short session key": {"console: {session_key: short}\n", "console.session_key: must be at least 32 bytes"},
+		"session ttl":       {"console: {session_key: 0123456789abcdef0123456789abcdef, session_ttl: 1m}\n", "console.session_ttl: must be from 5m to 30d"},
+		"oidc without key":  {"console: {oidc: {issuer: https://idp.example, client_id: x}}\n", "console.oidc: the console is off without console.session_key"},
+		"oidc issuer":       {"console: {session_key: 0123456789abcdef0123456789abcdef, oidc: {issuer: idp.example, client_id: x}}\n", "console.oidc.issuer: \"idp.example\" is not an absolute http(s) URL"},
+		"oidc client":       {"console: {session_key: 0123456789abcdef0123456789abcdef, oidc: {issuer: https://idp.example}}\n", "console.oidc.client_id: is required"},
+		"unknown key":       {"console: {session_key: 0123456789abcdef0123456789abcdef, sesion_ttl: 1h}\n", "sesion_ttl"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			text := consoleBase
+			switch name {
+			case "unknown role":
+				text = strings.Replace(text, "  - id: ann\n", "  - id: ann\n    role: boss\n", 1)
+			case "not a bcrypt hash":
+				text = strings.Replace(text, "  - id: ann\n", "  - id: ann\n    password_hash: hunter2\n", 1)
+			default:
+				text += tc.edit
+			}
+			_, err := Parse([]byte(text), "c.yaml", t.TempDir())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("the error shows the hash: %v", err)
+			}
+		})
+	}
+	t.Run("oidc without public_url", func(t *testing.T) {
+		text := strings.Replace(consoleBase, "server:\n  public_url: https://pagerd.example\n", "", 1) +
+			"console: {session_key: 0123456789abcdef0123456789abcdef, oidc: {issuer: https://idp.example, client_id: x}}\n"
+		if _, err := Parse([]byte(text), "c.yaml", t.TempDir()); err == nil || !strings.Contains(err.Error(), "needs server.public_url") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("nobody can sign in", func(t *testing.T) {
+		c, err := Parse([]byte(consoleBase+"console: {session_key: 0123456789abcdef0123456789abcdef}\n"), "c.yaml", t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := strings.Join(c.Warnings(), "\n"); !strings.Contains(w, "console: nobody can sign in") {
+			t.Errorf("warnings %q", w)
+		}
+	})
+}
+
+// TestConfigDocConsoleExample: the console example in docs/CONFIG.md
+// loads (its secrets are files and variables not set here, which the
+// read-only commands allow), with the roles it says.
+func TestConfigDocConsoleExample(t *testing.T) {
+	text := "notifiers:\n  twilio: {account_sid: ACx, auth_token: 0123456789abcdef0123456789abcdef, from: \"+15555550100\"}\n" +
+		docYAML(t, "## `console`", 0)
+	c, err := Parse([]byte(text), "doc.yaml", t.TempDir())
+	if err != nil {
+		t.Fatalf("the example does not load: %v\n%s", err, text)
+	}
+	if c.Console.OIDC == nil || c.Console.OIDC.Name != "Google" || time.Duration(c.Console.SessionTTL) != 12*time.Hour {
+		t.Errorf("console %+v", c.Console)
+	}
+	if c.User("marcus").ConsoleRole() != RoleResponder || c.User("dana").ConsoleRole() != RoleViewer {
+		t.Error("roles")
+	}
+	if err := c.CheckSecrets(); err == nil || !strings.Contains(err.Error(), "console.session_key") {
+		t.Errorf("serve would start without the session key: %v", err)
+	}
+}

@@ -25,10 +25,13 @@ import (
 // is from the request's scheduled send (no coordinated omission). The load
 // generator shares the machine's cores with pagerd and Redis.
 
-// procStat is a process's CPU time and peak resident memory so far.
+// procStat is a process's CPU time, peak resident memory so far, and its
+// anonymous resident memory now (heap and stacks: resident memory less
+// mapped files, such as the embedded store's, which the kernel can drop).
 type procStat struct {
-	cpu   time.Duration
-	hwmKB int
+	cpu    time.Duration
+	hwmKB  int
+	anonKB int
 }
 
 func readProc(t *testing.T, pid int) procStat {
@@ -45,8 +48,11 @@ func readProc(t *testing.T, pid int) procStat {
 	st.cpu = time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
 	s, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	for _, line := range strings.Split(string(s), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
+		switch {
+		case strings.HasPrefix(line, "VmHWM:"):
 			st.hwmKB, _ = strconv.Atoi(strings.Fields(line)[1])
+		case strings.HasPrefix(line, "RssAnon:"):
+			st.anonKB, _ = strconv.Atoi(strings.Fields(line)[1])
 		}
 	}
 	return st
@@ -281,6 +287,30 @@ func TestLoadIngest(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			r := startIngest(t, store)
 			pid := r.d.cmd.Process.Pid
+			// The peak of anonymous memory, sampled, as /proc keeps no
+			// peak of it.
+			var peakAnon atomic.Int64
+			sampled := make(chan struct{})
+			stopSampling := make(chan struct{})
+			go func() {
+				defer close(sampled)
+				for {
+					if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+						for _, line := range strings.Split(string(b), "\n") {
+							if f := strings.Fields(line); len(f) > 1 && f[0] == "RssAnon:" {
+								if kb, _ := strconv.ParseInt(f[1], 10, 64); kb > peakAnon.Load() {
+									peakAnon.Store(kb)
+								}
+							}
+						}
+					}
+					select {
+					case <-stopSampling:
+						return
+					case <-time.After(100 * time.Millisecond):
+					}
+				}
+			}()
 			r.closedLoop(32, 2*time.Second) // warm up
 			before := readProc(t, pid)
 			start := time.Now()
@@ -316,7 +346,10 @@ func TestLoadIngest(t *testing.T) {
 				t.Logf("%s open loop %dx capacity (%d/s) for 30 s, last answer after %s: goodput %.0f/s (%.0f%% of capacity); %s; an acknowledgement in the middle: %d in %s",
 					store, x, rate, took.Round(time.Millisecond), goodput, 100*goodput/capacity, over, ackCode, ms(ackLat))
 			}
-			t.Logf("%s: pagerd peak RSS %d MB", store, readProc(t, pid).hwmKB/1024)
+			close(stopSampling)
+			<-sampled
+			t.Logf("%s: pagerd peak RSS %d MB, of which anonymous memory (heap, stacks) at most %d MB; the rest is mapped files (the embedded store's, which the kernel can drop)",
+				store, readProc(t, pid).hwmKB/1024, peakAnon.Load()/1024)
 			stop := time.Now()
 			_ = r.d.cmd.Process.Signal(syscall.SIGTERM)
 			_ = r.d.cmd.Wait()

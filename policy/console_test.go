@@ -175,6 +175,9 @@ func TestConfigDocConsoleExample(t *testing.T) {
 	if c.User("marcus").ConsoleRole() != RoleResponder || c.User("dana").ConsoleRole() != RoleViewer {
 		t.Error("roles")
 	}
+	if c.UserBySubject("110248495921238986420") != c.User("marcus") {
+		t.Error("marcus's oidc_subject")
+	}
 	if err := c.CheckSecrets(); err == nil || !strings.Contains(err.Error(), "console.session_key") {
 		t.Errorf("serve would start without the session key: %v", err)
 	}

@@ -281,19 +281,24 @@ func TestConsolePasswordSignIn(t *testing.T) {
 // sessionCookieName is the console's session cookie.
 const sessionCookieName = "__Host-pagerd-session"
 
+// oidcSignIn signs the client in through the provider, as whoever it
+// signs in, and answers the callback's response.
+func oidcSignIn(t testing.TB, c *uiClient, idp *oidctest.Provider, next string) response {
+	t.Helper()
+	r := c.get("/ui/login/oidc?next=" + url.QueryEscape(next))
+	if r.code != http.StatusFound || !strings.HasPrefix(r.hdr.Get("Location"), idp.URL+"/authorize?") {
+		t.Fatalf("start: %d %q", r.code, r.hdr.Get("Location"))
+	}
+	back := c.do("GET", r.hdr.Get("Location"), nil) // the provider
+	if back.code != http.StatusFound {
+		t.Fatalf("provider: %d %s", back.code, back.body)
+	}
+	return c.do("GET", back.hdr.Get("Location"), nil) // the callback
+}
+
 func TestConsoleOIDCSignIn(t *testing.T) {
 	h, idp := consoleHarness(t)
-	signIn := func(c *uiClient, next string) response {
-		r := c.get("/ui/login/oidc?next=" + url.QueryEscape(next))
-		if r.code != http.StatusFound || !strings.HasPrefix(r.hdr.Get("Location"), idp.URL+"/authorize?") {
-			t.Fatalf("start: %d %q", r.code, r.hdr.Get("Location"))
-		}
-		back := c.do("GET", r.hdr.Get("Location"), nil) // the provider
-		if back.code != http.StatusFound {
-			t.Fatalf("provider: %d %s", back.code, back.body)
-		}
-		return c.do("GET", back.hdr.Get("Location"), nil) // the callback
-	}
+	signIn := func(c *uiClient, next string) response { t.Helper(); return oidcSignIn(t, c, idp, next) }
 
 	t.Run("email maps to the user", func(t *testing.T) {
 		c := newUIClient(t, h.url)
@@ -348,6 +353,105 @@ func TestConsoleOIDCSignIn(t *testing.T) {
 		if r := c.do("GET", back.hdr.Get("Location"), nil); r.code != http.StatusBadRequest {
 			t.Errorf("after 11 minutes: %d", r.code)
 		}
+	})
+}
+
+// TestConsoleOIDCSubject: a user's oidc_subject picks them by the ID
+// token's subject, with or without an email and before the email does,
+// and a session it opened is bound to the subject (and the issuer) rather
+// than to the email.
+func TestConsoleOIDCSubject(t *testing.T) {
+	var h *harness
+	idp := oidctest.Start(t, func() time.Time { return h.clock.Now() })
+	cfg := strings.Replace(consoleConfig(t, idp.URL), "email: Bob@Example.com,", "email: Bob@Example.com, oidc_subject: 00uBob,", 1)
+	h = newHarness(t, withConfig(cfg))
+	signedIn := func(t *testing.T, c *uiClient, who oidctest.Identity) response {
+		t.Helper()
+		idp.SignIn(who)
+		return oidcSignIn(t, c, idp, "/ui/oncall")
+	}
+	for name, tc := range map[string]struct {
+		who  oidctest.Identity
+		want string
+	}{
+		"the subject with no email":    {oidctest.Identity{Subject: "00uBob"}, "Bob <small>(viewer)</small>"},
+		"the subject before the email": {oidctest.Identity{Subject: "00uBob", Email: "ann@example.com", Verified: true}, "Bob <small>(viewer)</small>"},
+		"an unknown subject, by email": {oidctest.Identity{Subject: "00uAnn", Email: "ann@example.com", Verified: true}, "Ann <small>(responder)</small>"},
+		"another subject, bob's email": {oidctest.Identity{Subject: "00uRobert", Email: "bob@example.com", Verified: true}, "Bob <small>(viewer)</small>"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := newUIClient(t, h.url)
+			r := signedIn(t, c, tc.who)
+			if r.code != http.StatusSeeOther || r.hdr.Get("Location") != "/ui/oncall" {
+				t.Fatalf("callback: %d %q\n%s", r.code, r.hdr.Get("Location"), r.body)
+			}
+			mustContain(t, "the on-call page", c.follow(r).body, tc.want)
+		})
+	}
+	for name, tc := range map[string]struct {
+		who  oidctest.Identity
+		want string
+	}{
+		// Subjects are case sensitive.
+		"a subject in another case":               {oidctest.Identity{Subject: "00ubob"}, "no pagerd user has this subject (00ubob): ask an admin to add it to your user in pagerd&#39;s config (users[].oidc_subject)"},
+		"an unknown subject, an unverified email": {oidctest.Identity{Subject: "00uAnn", Email: "ann@example.com"}, "could not be checked"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := newUIClient(t, h.url)
+			if r := signedIn(t, c, tc.who); r.code != http.StatusForbidden || !strings.Contains(r.body, tc.want) || c.cookies[sessionCookieName] != nil {
+				t.Errorf("%d %v, want 403 and %q\n%s", r.code, c.cookies, tc.want, r.body)
+			}
+		})
+	}
+
+	t.Run("a session is bound to the subject", func(t *testing.T) {
+		bob, ann := newUIClient(t, h.url), newUIClient(t, h.url)
+		signIn := func() {
+			t.Helper()
+			signedIn(t, bob, oidctest.Identity{Subject: "00uBob"})
+			signedIn(t, ann, oidctest.Identity{Subject: "00uAnn", Email: "ann@example.com", Verified: true})
+			for _, c := range []*uiClient{bob, ann} {
+				if r := c.get("/ui/oncall"); r.code != http.StatusOK {
+					t.Fatalf("signed in: %d", r.code)
+				}
+			}
+		}
+		still := func(after string, wantBob int) {
+			t.Helper()
+			if err := h.reload(cfg); err != nil {
+				t.Fatal(err)
+			}
+			if r := bob.get("/ui/oncall"); r.code != wantBob {
+				t.Errorf("bob, signed in by his subject, after %s: %d, want %d", after, r.code, wantBob)
+			}
+			if r := ann.get("/ui/oncall"); r.code != http.StatusOK {
+				t.Errorf("ann, signed in by her email, after %s: %d, want 200", after, r.code)
+			}
+		}
+		signIn()
+		// Not to the email, which this sign-in did not use.
+		cfg = strings.Replace(cfg, "email: Bob@Example.com,", "email: robert@example.com,", 1)
+		still("his email changed", http.StatusOK)
+		cfg = strings.Replace(cfg, "oidc_subject: 00uBob,", "oidc_subject: 00uRobert,", 1)
+		still("his subject changed", http.StatusSeeOther)
+
+		cfg = strings.Replace(cfg, "oidc_subject: 00uRobert,", "oidc_subject: 00uBob,", 1)
+		if err := h.reload(cfg); err != nil {
+			t.Fatal(err)
+		}
+		signIn()
+		cfg = strings.Replace(cfg, " oidc_subject: 00uBob,", "", 1)
+		still("his subject was removed", http.StatusSeeOther)
+
+		// A subject is one at the issuer: another issuer ends the
+		// sessions subjects opened, not those emails did.
+		cfg = strings.Replace(cfg, "email: robert@example.com,", "email: robert@example.com, oidc_subject: 00uBob,", 1)
+		if err := h.reload(cfg); err != nil {
+			t.Fatal(err)
+		}
+		signIn()
+		cfg = strings.Replace(cfg, "issuer: \""+idp.URL+"\"", "issuer: \""+idp.URL+"/v2\"", 1)
+		still("the issuer changed", http.StatusSeeOther)
 	})
 }
 

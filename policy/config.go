@@ -345,6 +345,13 @@ type User struct {
 	// web console's login maps to. Unique across users, compared without
 	// regard to case.
 	Email string `yaml:"email"`
+	// OIDCSubject is the subject (the ID token's sub claim) of the person
+	// at the console's identity provider (console.oidc). A token with it
+	// signs them in whatever email it carries, or with none: subjects are
+	// never reassigned, where an email may be, and some providers send no
+	// email. Unique across users, compared exactly (subjects are case
+	// sensitive).
+	OIDCSubject string `yaml:"oidc_subject"`
 	// Role is what the person may do in the web console: RoleViewer,
 	// RoleResponder (the default) or RoleAdmin, as API tokens have.
 	Role Role `yaml:"role"`

@@ -22,8 +22,9 @@ type ConsoleConfig struct {
 	SessionKeyFile string `yaml:"session_key_file"`
 	// SessionTTL is how long a sign-in lasts (default 12h, at most 30d).
 	SessionTTL Duration `yaml:"session_ttl"`
-	// OIDC, when set, signs people in with an identity provider; the
-	// email it vouches for picks the user (users[].email).
+	// OIDC, when set, signs people in with an identity provider: the
+	// subject it vouches for picks the user who has it
+	// (users[].oidc_subject), or else the email (users[].email).
 	OIDC *OIDCConfig `yaml:"oidc"`
 }
 
@@ -70,9 +71,24 @@ func (c *Config) UserByEmail(email string) *User {
 	return nil
 }
 
-// userLogin checks what lets a user into the console: their role and
-// their password hash.
-func (v *validator) userLogin(f string, u *User) {
+// UserBySubject is the user whose oidc_subject is sub, compared exactly
+// (an OpenID Connect subject is case sensitive), or nil.
+func (c *Config) UserBySubject(sub string) *User {
+	if sub == "" {
+		return nil
+	}
+	for i := range c.Users {
+		if c.Users[i].OIDCSubject == sub {
+			return &c.Users[i]
+		}
+	}
+	return nil
+}
+
+// userLogin checks what lets a user into the console: their role, their
+// password hash and their subject at the identity provider, which no
+// other user may have (seen maps each subject to its user's id).
+func (v *validator) userLogin(f string, u *User, seen map[string]string) {
 	switch u.Role {
 	case "", RoleViewer, RoleResponder, RoleAdmin:
 	default:
@@ -85,6 +101,30 @@ func (v *validator) userLogin(f string, u *User) {
 			v.errf(f+".password_hash", "is not a bcrypt hash (like $2y$10$...: htpasswd -nbBC 10 \"\" PASSWORD | cut -c2-)")
 		}
 	}
+	v.oidcSubject(f+".oidc_subject", u, seen)
+}
+
+// oidcSubject checks a user's subject: there (a blank one is a mistake,
+// not a way to leave it out), as the provider writes it, and no other
+// user's, since a token with it would sign in as either.
+func (v *validator) oidcSubject(field string, u *User, seen map[string]string) {
+	sub := u.OIDCSubject
+	switch {
+	case sub == "":
+		return
+	case strings.TrimSpace(sub) == "":
+		v.errf(field, "is blank: write the subject (the ID token's sub claim) of the person at the provider, or remove oidc_subject")
+		return
+	case strings.TrimSpace(sub) != sub:
+		v.errf(field, "%q has spaces at an end: the ID token's sub claim is compared exactly, so it would never match", sub)
+		return
+	}
+	v.subjectFields = append(v.subjectFields, field)
+	if other, ok := seen[sub]; ok {
+		v.errf(field, "user %q has the same oidc_subject; a subject is one person at the provider, so give it to one user", other)
+		return
+	}
+	seen[sub] = u.ID
 }
 
 // console checks the console section.
@@ -101,6 +141,17 @@ func (v *validator) console() {
 		v.errf("console.session_ttl", "must be from 5m to 30d")
 	}
 	declared := c.SessionKey != "" || c.SessionKeyFile != ""
+	if c.OIDC == nil && len(v.subjectFields) > 0 {
+		more := ""
+		switch n := len(v.subjectFields) - 1; n {
+		case 0:
+		case 1:
+			more = " (nor does one more user's)"
+		default:
+			more = fmt.Sprintf(" (nor do %d more users')", n)
+		}
+		v.warnf(v.subjectFields[0], "does nothing without console.oidc%s: a subject is who the identity provider signs in; set console.oidc, or remove oidc_subject", more)
+	}
 	if o := c.OIDC; o != nil {
 		if !declared {
 			v.errf("console.oidc", "the console is off without console.session_key: set it, or remove oidc")
@@ -131,14 +182,14 @@ func (v *validator) console() {
 		v.warnf("console", "nobody can sign in: set console.oidc, or give users a password_hash")
 	}
 	if c.OIDC != nil {
-		emails := 0
+		mapped := 0
 		for i := range v.cfg.Users {
-			if v.cfg.Users[i].Email != "" {
-				emails++
+			if v.cfg.Users[i].Email != "" || v.cfg.Users[i].OIDCSubject != "" {
+				mapped++
 			}
 		}
-		if emails == 0 {
-			v.warnf("console.oidc", "no user has an email, so nobody can sign in through the provider (users[].email)")
+		if mapped == 0 {
+			v.warnf("console.oidc", "no user has an email or an oidc_subject, so nobody can sign in through the provider (users[].email, users[].oidc_subject)")
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +29,7 @@ func TestLoadConsole(t *testing.T) {
   oidc: {issuer: https://idp.example, client_id: pagerd, client_secret_file: secret.txt}
 `
 	text = strings.Replace(text, "    email: ann@example.com\n", "    email: ann@example.com\n    role: admin\n    password_hash: '"+testHash+"'\n", 1)
+	text = strings.Replace(text, "  - id: bob\n", "  - id: bob\n    oidc_subject: '00uB0b'\n", 1)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "secret.txt"), []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -49,6 +51,10 @@ func TestLoadConsole(t *testing.T) {
 	if c.UserByEmail("ANN@example.COM") != c.User("ann") || c.UserByEmail("") != nil {
 		t.Error("UserByEmail")
 	}
+	// A subject is compared exactly: providers' subjects are case sensitive.
+	if c.UserBySubject("00uB0b") != c.User("bob") || c.UserBySubject("00ub0b") != nil || c.UserBySubject("") != nil {
+		t.Error("UserBySubject")
+	}
 	if len(c.Warnings()) != 0 {
 		t.Errorf("warnings %v", c.Warnings())
 	}
@@ -69,6 +75,11 @@ func TestLoadConsoleRefuses(t *testing.T) {
 		"oidc issuer":       {"console: {session_key: 0123456789abcdef0123456789abcdef, oidc: {issuer: idp.example, client_id: x}}\n", "console.oidc.issuer: \"idp.example\" is not an absolute http(s) URL"},
 		"oidc client":       {"console: {session_key: 0123456789abcdef0123456789abcdef, oidc: {issuer: https://idp.example}}\n", "console.oidc.client_id: is required"},
 		"unknown key":       {"console: {session_key: 0123456789abcdef0123456789abcdef, sesion_ttl: 1h}\n", "sesion_ttl"},
+		"same subject":      {withSubjects("ann", "00uA", "bob", "00uA"), "users[bob].oidc_subject: user \"ann\" has the same oidc_subject"},
+		// The second ann is named by its index.
+		"same subject, same id": {withSubjects("ann", "00uA", "ann", "00uA"), "users[1].oidc_subject: user \"ann\" has the same oidc_subject"},
+		"blank subject":         {withSubjects("ann", " "), "users[ann].oidc_subject: is blank"},
+		"subject with a space":  {withSubjects("ann", "00uA "), "users[ann].oidc_subject: \"00uA \" has spaces at an end"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			text := consoleBase
@@ -77,6 +88,8 @@ func TestLoadConsoleRefuses(t *testing.T) {
 				text = strings.Replace(text, "  - id: ann\n", "  - id: ann\n    role: boss\n", 1)
 			case "not a bcrypt hash":
 				text = strings.Replace(text, "  - id: ann\n", "  - id: ann\n    password_hash: hunter2\n", 1)
+			case "same subject", "same subject, same id", "blank subject", "subject with a space":
+				text = "server:\n  public_url: https://pagerd.example\n" + tc.edit
 			default:
 				text += tc.edit
 			}
@@ -96,6 +109,35 @@ func TestLoadConsoleRefuses(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+	t.Run("a subject without a provider", func(t *testing.T) {
+		text := withSubjects("ann", "00uA", "bob", "00uB") + "console: {session_key: 0123456789abcdef0123456789abcdef}\n"
+		c, err := Parse([]byte(text), "c.yaml", t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "users[ann].oidc_subject: does nothing without console.oidc (nor does one more user's)"
+		if w := strings.Join(c.Warnings(), "\n"); !strings.Contains(w, want) || strings.Contains(w, "users[bob]") {
+			t.Errorf("warnings %q, want one: %q", w, want)
+		}
+	})
+	t.Run("subjects alone let people in", func(t *testing.T) {
+		text := strings.Replace(consoleBase, "    email: ann@example.com\n", "    oidc_subject: '00uA'\n", 1) +
+			"console: {session_key: 0123456789abcdef0123456789abcdef, oidc: {issuer: https://idp.example, client_id: x}}\n"
+		c, err := Parse([]byte(text), "c.yaml", t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Warnings()) != 0 {
+			t.Errorf("warnings %v", c.Warnings())
+		}
+		c, err = Parse([]byte(strings.Replace(text, "    oidc_subject: '00uA'\n", "", 1)), "c.yaml", t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := strings.Join(c.Warnings(), "\n"); !strings.Contains(w, "console.oidc: no user has an email or an oidc_subject") {
+			t.Errorf("warnings %q", w)
+		}
+	})
 	t.Run("nobody can sign in", func(t *testing.T) {
 		c, err := Parse([]byte(consoleBase+"console: {session_key: 0123456789abcdef0123456789abcdef}\n"), "c.yaml", t.TempDir())
 		if err != nil {
@@ -105,6 +147,16 @@ func TestLoadConsoleRefuses(t *testing.T) {
 			t.Errorf("warnings %q", w)
 		}
 	})
+}
+
+// withSubjects is a users section of people with the ids and oidc_subjects
+// given in pairs.
+func withSubjects(idSubjects ...string) string {
+	s := "users:\n"
+	for i := 0; i < len(idSubjects); i += 2 {
+		s += fmt.Sprintf("  - {id: %s, oidc_subject: '%s', contacts: [{channel: push, via: log}]}\n", idSubjects[i], idSubjects[i+1])
+	}
+	return s
 }
 
 // TestConfigDocConsoleExample: the console example in docs/CONFIG.md
@@ -122,6 +174,9 @@ func TestConfigDocConsoleExample(t *testing.T) {
 	}
 	if c.User("marcus").ConsoleRole() != RoleResponder || c.User("dana").ConsoleRole() != RoleViewer {
 		t.Error("roles")
+	}
+	if c.UserBySubject("110248495921238986420") != c.User("marcus") {
+		t.Error("marcus's oidc_subject")
 	}
 	if err := c.CheckSecrets(); err == nil || !strings.Contains(err.Error(), "console.session_key") {
 		t.Errorf("serve would start without the session key: %v", err)

@@ -154,6 +154,9 @@ type validator struct {
 	unusable sameProblem
 	// linksDeclared: server.link_secret is given (even if not there yet).
 	linksDeclared bool
+	// subjectFields are the users' oidc_subject fields that are set, in
+	// order, for the console's check that a provider is configured.
+	subjectFields []string
 }
 
 func (v *validator) errf(field, format string, args ...any) {
@@ -517,6 +520,7 @@ func (v *validator) users() {
 	seen := map[string]bool{}
 	emails := map[string]string{}
 	slackUsers := map[string]string{}
+	subjects := map[string]string{}
 	for i := range v.cfg.Users {
 		u := &v.cfg.Users[i]
 		f, ok := v.entry("users", i, "id", u.ID, seen)
@@ -525,7 +529,7 @@ func (v *validator) users() {
 		}
 		u.loc = v.location(f+".time_zone", u.TimeZone)
 		v.email(f+".email", u, emails)
-		v.userLogin(f, u)
+		v.userLogin(f, u, subjects)
 		if len(u.Contacts) == 0 {
 			v.errf(f+".contacts", "a user needs at least one contact, or nobody can page them")
 		}

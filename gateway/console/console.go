@@ -246,8 +246,8 @@ func (c *Console) viewer(r *http.Request) (*viewer, error) {
 	if u == nil {
 		return nil, errBadToken
 	}
-	// A changed or removed password or email ends the sessions it
-	// opened, and so does turning the way they signed in off.
+	// A changed or removed password, email or subject ends the sessions
+	// it opened, and so does turning the way they signed in off.
 	switch s.Method {
 	case methodPassword:
 		if u.PasswordHash == "" {
@@ -257,10 +257,14 @@ func (c *Console) viewer(r *http.Request) (*viewer, error) {
 		if cfg.Console.OIDC == nil || u.Email == "" {
 			return nil, errBadToken
 		}
+	case methodOIDCSubject:
+		if cfg.Console.OIDC == nil || u.OIDCSubject == "" {
+			return nil, errBadToken
+		}
 	default:
 		return nil, errBadToken
 	}
-	if !hmacEqual(s.Bind, binding(key, u, s.Method)) {
+	if !hmacEqual(s.Bind, binding(cfg, u, s.Method)) {
 		return nil, errBadToken
 	}
 	return &viewer{User: u, Role: u.ConsoleRole(), CSRF: csrfToken(key, s.Nonce), sess: s, cfg: cfg}, nil

@@ -19,10 +19,13 @@ import (
 	"github.com/pagerd/pagerd/policy"
 )
 
-// How a session was opened.
+// How a session was opened: through the identity provider, the user
+// picked by the email it vouched for (methodOIDC) or by the subject
+// (methodOIDCSubject), or with a password.
 const (
-	methodOIDC     = "oidc"
-	methodPassword = "password"
+	methodOIDC        = "oidc"
+	methodOIDCSubject = "oidc-subject"
+	methodPassword    = "password"
 )
 
 // CallbackPath is where the identity provider sends people back: the
@@ -158,7 +161,7 @@ func (c *Console) allow(name string) bool {
 func (c *Console) startSession(w http.ResponseWriter, r *http.Request, cfg *policy.Config, u *policy.User, method, next string) {
 	ttl := time.Duration(cfg.Console.SessionTTL)
 	s := session{User: u.ID, Method: method, Nonce: random(), Expires: c.o.Now().Add(ttl).Unix(),
-		Bind: binding(cfg.Console.SessionKey, u, method)}
+		Bind: binding(cfg, u, method)}
 	tok, err := sign(cfg.Console.SessionKey, "session", s)
 	if err != nil {
 		c.fail(w, r, nil, http.StatusInternalServerError, "The session could not be made.")
@@ -235,15 +238,18 @@ func (c *Console) oidcStart(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, oauth(cfg, p).AuthCodeURL(st.State, oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)), http.StatusFound)
 }
 
-// errNoUser is an identity the provider vouched for that is no pagerd
-// user.
-var errNoUser = errors.New("no pagerd user has this email")
+// errNoUser and errNoSubject are an identity the provider vouched for
+// that is no pagerd user: by its email, or by its subject when the token
+// has no email.
+var (
+	errNoUser    = errors.New("no pagerd user has this email")
+	errNoSubject = errors.New("the identity provider sent no email, and no pagerd user has this subject")
+)
 
 // oidcCallback finishes the sign-in: the state must be the one this
 // browser was sent with, the code is exchanged (with the PKCE verifier)
 // for an ID token whose signature, issuer, audience, expiry and nonce are
-// checked, and its email, unless the provider says it is unverified, picks
-// the user.
+// checked, and its subject or email picks the user (exchange).
 func (c *Console) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	cfg := c.o.Config()
 	q := r.URL.Query()
@@ -260,57 +266,69 @@ func (c *Console) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		c.showLogin(w, r, http.StatusBadRequest, "", "This sign-in was not started here, or took too long: sign in again.")
 		return
 	}
-	u, err := c.exchange(r.Context(), cfg, q.Get("code"), st)
+	u, method, err := c.exchange(r.Context(), cfg, q.Get("code"), st)
 	if err != nil {
 		c.log.Warn("console: sign-in refused", "method", methodOIDC, "err", err)
 		msg := "The identity provider's answer could not be checked: sign in again."
-		if errors.Is(err, errNoUser) {
+		switch {
+		case errors.Is(err, errNoUser):
 			msg = err.Error() + ": ask an admin to add it to your user in pagerd's config (users[].email)."
+		case errors.Is(err, errNoSubject):
+			msg = err.Error() + ": ask an admin to add it to your user in pagerd's config (users[].oidc_subject)."
 		}
 		c.showLogin(w, r, http.StatusForbidden, "", msg)
 		return
 	}
-	c.startSession(w, r, cfg, u, methodOIDC, st.Next)
+	c.startSession(w, r, cfg, u, method, st.Next)
 }
 
-// exchange trades the code for a verified ID token and its user.
-func (c *Console) exchange(ctx context.Context, cfg *policy.Config, code string, st *loginState) (*policy.User, error) {
+// exchange trades the code for a verified ID token and its user, and
+// says how the token picked them. The user whose oidc_subject is the
+// token's subject comes first, whatever email the token carries or lacks:
+// a subject is never reassigned at the provider, where an address may be
+// passed on, so when the subject is one user's and the email another's,
+// the subject's user signs in. Otherwise the email picks the user, as
+// long as the provider has not said it is unverified.
+func (c *Console) exchange(ctx context.Context, cfg *policy.Config, code string, st *loginState) (*policy.User, string, error) {
 	p, err := c.oidc.provider(ctx, cfg.Console.OIDC.Issuer)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	ctx = oidc.ClientContext(ctx, c.o.HTTPClient)
 	tok, err := oauth(cfg, p).Exchange(ctx, code, oauth2.VerifierOption(st.Verifier))
 	if err != nil {
-		return nil, fmt.Errorf("exchange the code: %w", err)
+		return nil, "", fmt.Errorf("exchange the code: %w", err)
 	}
 	raw, ok := tok.Extra("id_token").(string)
 	if !ok {
-		return nil, errors.New("the token response has no id_token")
+		return nil, "", errors.New("the token response has no id_token")
 	}
 	idt, err := p.Verifier(&oidc.Config{ClientID: cfg.Console.OIDC.ClientID, Now: c.o.Now}).Verify(ctx, raw)
 	if err != nil {
-		return nil, fmt.Errorf("verify the ID token: %w", err)
+		return nil, "", fmt.Errorf("verify the ID token: %w", err)
 	}
 	if !hmacEqual(idt.Nonce, st.Nonce) {
-		return nil, errors.New("the ID token's nonce is not this sign-in's")
+		return nil, "", errors.New("the ID token's nonce is not this sign-in's")
+	}
+	if u := cfg.UserBySubject(idt.Subject); u != nil {
+		return u, methodOIDCSubject, nil
 	}
 	var claims struct {
 		Email    string `json:"email"`
 		Verified *bool  `json:"email_verified"`
 	}
 	if err := idt.Claims(&claims); err != nil {
-		return nil, fmt.Errorf("read the ID token's claims: %w", err)
+		return nil, "", fmt.Errorf("read the ID token's claims: %w", err)
 	}
 	if claims.Email == "" {
-		return nil, errors.New("the ID token has no email: ask for the email scope at the provider")
+		return nil, "", fmt.Errorf("%w (%s)", errNoSubject, idt.Subject)
 	}
 	if claims.Verified != nil && !*claims.Verified {
-		return nil, fmt.Errorf("the provider has not verified %s", claims.Email)
+		return nil, "", fmt.Errorf("the provider has not verified %s", claims.Email)
 	}
 	u := cfg.UserByEmail(claims.Email)
 	if u == nil {
-		return nil, fmt.Errorf("%w (%s)", errNoUser, claims.Email)
+		return nil, "", fmt.Errorf("%w (%s)", errNoUser, claims.Email)
 	}
-	return u, nil
+	return u, methodOIDC, nil
 }

@@ -38,7 +38,8 @@ var errBadToken = errors.New("not valid")
 type session struct {
 	// User is the pagerd user id.
 	User string `json:"u"`
-	// Method is how they signed in: "oidc" or "password".
+	// Method is how they signed in: "oidc" (the provider's email picked
+	// the user), "oidc-subject" (its subject did) or "password".
 	Method string `json:"m"`
 	// Nonce is random; the CSRF token of the session's forms is derived
 	// from it.
@@ -46,8 +47,9 @@ type session struct {
 	// Expires is the Unix time the session ends.
 	Expires int64 `json:"e"`
 	// Bind is a digest of what the sign-in vouched for: the password
-	// hash (password) or the user's email (OIDC). Changing either in the
-	// config ends the sessions it opened.
+	// hash (password), the user's email (oidc) or their oidc_subject at
+	// the issuer (oidc-subject). Changing it in the config ends the
+	// sessions it opened.
 	Bind string `json:"p,omitempty"`
 }
 
@@ -127,17 +129,25 @@ func flashSig(key policy.Secret, nonce, msg string) string {
 }
 
 // binding is what a session of the user signed in by method is bound to:
-// a digest of their password hash, or of their email, which reveals
-// neither.
-func binding(key policy.Secret, u *policy.User, method string) string {
-	v := strings.ToLower(u.Email)
-	if method == methodPassword {
+// a digest of their password hash, their email, or their subject and the
+// issuer it is a subject at (a subject means nothing at another), which
+// reveals none of them.
+func binding(cfg *policy.Config, u *policy.User, method string) string {
+	var v string
+	switch method {
+	case methodPassword:
 		v = u.PasswordHash.Reveal()
+	case methodOIDCSubject:
+		if u.OIDCSubject != "" && cfg.Console.OIDC != nil {
+			v = cfg.Console.OIDC.Issuer + "\x00" + u.OIDCSubject
+		}
+	default:
+		v = strings.ToLower(u.Email)
 	}
 	if v == "" {
 		return ""
 	}
-	return base64.RawURLEncoding.EncodeToString(mac(key, "bind/"+method, v)[:12])
+	return base64.RawURLEncoding.EncodeToString(mac(cfg.Console.SessionKey, "bind/"+method, v)[:12])
 }
 
 // setCookie sets one of the console's cookies: HttpOnly, Secure,

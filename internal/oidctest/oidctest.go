@@ -5,7 +5,7 @@
 // go-oidc's own ProviderConfig and its keys go-jose's JSONWebKeySet, so
 // the console's client meets the same shapes a real provider serves.
 //
-// It signs in whoever the test says (SignInAs), at once: the
+// It signs in whoever the test says (SignInAs, SignIn), at once: the
 // authorization endpoint redirects straight back with a code, as a
 // provider does for a user who is already signed in there.
 package oidctest
@@ -40,18 +40,27 @@ type Provider struct {
 	key    *rsa.PrivateKey
 	signer jose.Signer
 
-	mu       sync.Mutex
-	email    string
-	verified bool
-	codes    map[string]grant
+	mu    sync.Mutex
+	who   Identity
+	codes map[string]grant
 	// Issued counts the ID tokens issued.
 	issued int
 }
 
+// Identity is who the provider signs in: the ID token's subject (sub)
+// and email claims, and whether the email is verified. A token for an
+// identity without an email has neither email nor email_verified, as
+// providers send when the email scope is not granted or they have none.
+type Identity struct {
+	Subject  string
+	Email    string
+	Verified bool
+}
+
 // grant is what an authorization code stands for.
 type grant struct {
-	email, nonce, challenge, redirect string
-	verified                          bool
+	who                        Identity
+	nonce, challenge, redirect string
 }
 
 // Start runs a provider until the test ends; now is its clock (the one
@@ -68,7 +77,7 @@ func Start(t testing.TB, now func() time.Time) *Provider {
 		t.Fatal(err)
 	}
 	p := &Provider{ClientID: "pagerd-console", ClientSecret: "test-client-secret-0123456789", now: now, key: key, signer: signer,
-		codes: map[string]grant{}, verified: true}
+		codes: map[string]grant{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	mux.HandleFunc("GET /keys", p.keys)
@@ -81,11 +90,16 @@ func Start(t testing.TB, now func() time.Time) *Provider {
 }
 
 // SignInAs makes the provider sign in the person with this email, as
-// verified or not.
+// verified or not; their subject is "sub-" and the email.
 func (p *Provider) SignInAs(email string, verified bool) {
+	p.SignIn(Identity{Subject: "sub-" + email, Email: email, Verified: verified})
+}
+
+// SignIn makes the provider sign in this identity.
+func (p *Provider) SignIn(who Identity) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.email, p.verified = email, verified
+	p.who = who
 }
 
 // Issued is how many ID tokens the provider issued.
@@ -122,7 +136,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	p.mu.Lock()
 	code := randomString()
-	p.codes[code] = grant{email: p.email, verified: p.verified, nonce: q.Get("nonce"), challenge: q.Get("code_challenge"), redirect: redirect.String()}
+	p.codes[code] = grant{who: p.who, nonce: q.Get("nonce"), challenge: q.Get("code_challenge"), redirect: redirect.String()}
 	p.mu.Unlock()
 	back := redirect.Query()
 	back.Set("code", code)
@@ -161,10 +175,13 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		jwt.Claims
 		Nonce    string `json:"nonce,omitempty"`
 		Email    string `json:"email,omitempty"`
-		Verified bool   `json:"email_verified"`
-	}{Claims: jwt.Claims{Issuer: p.URL, Subject: "sub-" + g.email, Audience: jwt.Audience{p.ClientID},
+		Verified *bool  `json:"email_verified,omitempty"`
+	}{Claims: jwt.Claims{Issuer: p.URL, Subject: g.who.Subject, Audience: jwt.Audience{p.ClientID},
 		IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(5 * time.Minute))},
-		Nonce: g.nonce, Email: g.email, Verified: g.verified}
+		Nonce: g.nonce, Email: g.who.Email}
+	if g.who.Email != "" {
+		claims.Verified = &g.who.Verified
+	}
 	raw, err := jwt.Signed(p.signer).Claims(claims).Serialize()
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)

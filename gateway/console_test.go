@@ -377,7 +377,6 @@ func TestConsoleOIDCSubject(t *testing.T) {
 		"the subject with no email":    {oidctest.Identity{Subject: "00uBob"}, "Bob <small>(viewer)</small>"},
 		"the subject before the email": {oidctest.Identity{Subject: "00uBob", Email: "ann@example.com", Verified: true}, "Bob <small>(viewer)</small>"},
 		"an unknown subject, by email": {oidctest.Identity{Subject: "00uAnn", Email: "ann@example.com", Verified: true}, "Ann <small>(responder)</small>"},
-		"another subject, bob's email": {oidctest.Identity{Subject: "00uRobert", Email: "bob@example.com", Verified: true}, "Bob <small>(viewer)</small>"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := newUIClient(t, h.url)
@@ -395,6 +394,8 @@ func TestConsoleOIDCSubject(t *testing.T) {
 		// Subjects are case sensitive.
 		"a subject in another case":               {oidctest.Identity{Subject: "00ubob"}, "no pagerd user has this subject (00ubob): ask an admin to add it to your user in pagerd&#39;s config (users[].oidc_subject)"},
 		"an unknown subject, an unverified email": {oidctest.Identity{Subject: "00uAnn", Email: "ann@example.com"}, "could not be checked"},
+		// Bob has a subject: his email alone does not let anyone in as him.
+		"another subject, bob's email": {oidctest.Identity{Subject: "00uRobert", Email: "bob@example.com", Verified: true}, "the user with this email signs in by their subject only, and this sign-in has another (bob@example.com, subject 00uRobert)"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := newUIClient(t, h.url)

@@ -244,6 +244,10 @@ func (c *Console) oidcStart(w http.ResponseWriter, r *http.Request) {
 var (
 	errNoUser    = errors.New("no pagerd user has this email")
 	errNoSubject = errors.New("the identity provider sent no email, and no pagerd user has this subject")
+	// errPinned is an email whose user signs in by subject only: a
+	// token with another subject is not theirs, whatever its email says
+	// (an address can be passed on to a new person; a subject cannot).
+	errPinned = errors.New("the user with this email signs in by their subject only, and this sign-in has another")
 )
 
 // oidcCallback finishes the sign-in: the state must be the one this
@@ -275,6 +279,8 @@ func (c *Console) oidcCallback(w http.ResponseWriter, r *http.Request) {
 			msg = err.Error() + ": ask an admin to add it to your user in pagerd's config (users[].email)."
 		case errors.Is(err, errNoSubject):
 			msg = err.Error() + ": ask an admin to add it to your user in pagerd's config (users[].oidc_subject)."
+		case errors.Is(err, errPinned):
+			msg = err.Error() + ": sign in with the account their users[].oidc_subject names, or ask an admin to change it."
 		}
 		c.showLogin(w, r, http.StatusForbidden, "", msg)
 		return
@@ -329,6 +335,9 @@ func (c *Console) exchange(ctx context.Context, cfg *policy.Config, code string,
 	u := cfg.UserByEmail(claims.Email)
 	if u == nil {
 		return nil, "", fmt.Errorf("%w (%s)", errNoUser, claims.Email)
+	}
+	if u.OIDCSubject != "" {
+		return nil, "", fmt.Errorf("%w (%s, subject %s)", errPinned, claims.Email, idt.Subject)
 	}
 	return u, methodOIDC, nil
 }

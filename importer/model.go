@@ -142,11 +142,15 @@ func weeklyWindow(day time.Weekday, start, length int) window {
 	endAbs := startAbs + length
 	endDay := time.Weekday((endAbs / minutesPerDay) % 7)
 	end := endAbs % minutesPerDay
-	if end == 0 {
-		// Midnight ending the day before reads better than 00:00.
+	startDay := time.Weekday(startAbs / minutesPerDay % 7)
+	if end == 0 && (endDay+6)%7 != startDay {
+		// Midnight ending the day before reads better than 00:00 (but a
+		// window of one day, from its midnight to the next, is written to
+		// the next day: pagerd reads a span from a day to the same day as
+		// the whole week).
 		endDay, end = (endDay+6)%7, minutesPerDay
 	}
-	return window{weekly: true, startDay: time.Weekday(startAbs / minutesPerDay % 7), endDay: endDay, start: startAbs % minutesPerDay, end: end}
+	return window{weekly: true, startDay: startDay, endDay: endDay, start: startAbs % minutesPerDay, end: end}
 }
 
 const minutesPerDay = 24 * 60

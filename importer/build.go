@@ -229,8 +229,10 @@ func (b *builder) steps(p *person, steps []step, has map[string]bool, urgency st
 	return out
 }
 
-// schedule maps a source schedule: its rotations become tiers of one or more
-// pagerd schedules (one per handoff), its overrides pagerd overrides.
+// schedule maps a source schedule: the rotations of its layers on call at
+// the source become tiers of one or more pagerd schedules (one per weekly
+// handoff), stacked layers a tier's layers; its overrides pagerd
+// overrides.
 func (b *builder) schedule(s *schedule) {
 	if s.disabled {
 		b.rep.add(NotMapped, s.ref, "disabled at the source, so it pages nobody there; not imported")
@@ -241,16 +243,14 @@ func (b *builder) schedule(s *schedule) {
 		return
 	}
 	loc, _ := time.LoadLocation(s.tz)
-	type group struct {
-		key   handoffKey
-		sched *outSchedule
-		tiers namespace
-	}
-	var groups []*group
-	base := ident(s.name, "schedule")
-	// A layer with a rotation on call at every hour hides the layers below
-	// it, whether or not that rotation could be imported.
-	var covering []string
+	// The layers on call at the source: from the top down to the first
+	// with a rotation on call at every hour, which hides the layers below
+	// it (whether or not that rotation could be imported).
+	var (
+		stack    [][]placedRotation // top first; each layer's rotations that map
+		names    []string           // each layer's rotations, for the report
+		covering []string
+	)
 	for _, layer := range s.layers {
 		if len(covering) > 0 {
 			for _, r := range layer {
@@ -262,13 +262,14 @@ func (b *builder) schedule(s *schedule) {
 			}
 			continue
 		}
+		var mapped []placedRotation
+		var labels []string
 		for _, r := range layer {
 			if ended(r, b.opt.Now) {
 				b.rep.add(NotMapped, r.ref, "ended %s; not imported", r.end.In(loc).Format(time.RFC3339))
 				continue
 			}
-			// Why a rotation can never be imported comes before why it
-			// cannot be yet.
+			labels = append(labels, fmt.Sprintf("%q", r.name))
 			var (
 				members [][]string
 				sh      tierShape
@@ -283,58 +284,11 @@ func (b *builder) schedule(s *schedule) {
 				b.rep.add(err.kind, r.ref, "%s", err.reason)
 				continue
 			}
-			var g *group
-			for _, cand := range groups {
-				if cand.key == sh.handoff {
-					g = cand
-				}
-			}
-			if g == nil {
-				name := base
-				if len(groups) > 0 {
-					name = base + "-" + ident(r.name, "rotation")
-				}
-				g = &group{key: sh.handoff, tiers: namespace{}, sched: &outSchedule{
-					Name:     b.scheduleNames.take(name),
-					TimeZone: s.tz,
-					Handoff:  outHandoff{Weekday: strings.ToLower(sh.handoff.weekday.String()), Time: quoted(fmt.Sprintf("%02d:%02d", sh.handoff.hour, sh.handoff.minute))},
-					comment:  s.ref.String(),
-				}}
-				if len(groups) > 0 {
-					b.rep.add(Changed, s.ref, "its rotations hand off at different times (%s and %s): pagerd schedules hand off together, so rotation %q is in schedule %s of its own; escalations to the schedule page both", groups[0].key, sh.handoff, r.name, g.sched.Name)
-				}
-				groups = append(groups, g)
-			}
-			size := len(members[0])
-			for i := 0; i < size; i++ {
-				name := ident(r.name, "rotation")
-				if size > 1 {
-					name = fmt.Sprintf("%s-%d", name, i+1)
-				}
-				t := outTier{Name: g.tiers.take(name), Start: sh.start.Format("2006-01-02")}
-				if r.name != "" && (&policy.Tier{Name: t.Name}).DisplayTitle() != r.name {
-					t.Title = r.name
-				}
-				if sh.weeks > 1 {
-					t.ShiftWeeks = sh.weeks
-				}
-				for _, m := range members {
-					t.Members = append(t.Members, m[i])
-				}
-				g.sched.Tiers = append(g.sched.Tiers, t)
-				tg := outTarget{Schedule: g.sched.Name, Tier: t.Name}
-				b.placed[s] = append(b.placed[s], tg)
-				b.rotPlaced[r] = append(b.rotPlaced[r], tg)
-			}
-			if from := firstOnCall(r); from.After(b.opt.Now) {
-				b.rep.add(Changed, r.ref, "starts %s at the source, with nobody on call before; pagerd rotations run backwards too, so before then %s holds it as if it had started earlier", from.In(loc).Format(time.RFC3339), g.sched.Name)
-			}
-			if !r.end.IsZero() {
-				b.rep.add(Changed, r.ref, "ends %s at the source; pagerd rotations do not end: remove its tier then", r.end.In(loc).Format(time.RFC3339))
-			}
-			if size > 1 {
-				b.rep.add(Changed, r.ref, "each turn is %d people on call together: imported as %d tiers that turn together", size, size)
-			}
+			mapped = append(mapped, placedRotation{r, members, sh})
+		}
+		if len(mapped) > 0 {
+			stack = append(stack, mapped)
+			names = append(names, strings.Join(labels, ", "))
 		}
 		for _, r := range layer {
 			if coversEveryHour(r, b.opt.Now) {
@@ -342,26 +296,199 @@ func (b *builder) schedule(s *schedule) {
 			}
 		}
 	}
-	if len(groups) == 0 {
+	if len(stack) == 0 {
 		b.rep.add(NotMapped, s.ref, "no rotation could be imported, so the schedule is not either; escalations to it are left out")
 		return
+	}
+	// One layer: each rotation is a tier of its own, all on call at once.
+	// Several: one tier, the layers stacked on it bottom up, as long as
+	// each layer is one rotation of as many people a turn as the others.
+	if len(stack) > 1 {
+		stackable := true
+		for _, l := range stack {
+			stackable = stackable && len(l) == 1 && len(l[0].members[0]) == len(stack[0][0].members[0])
+		}
+		if !stackable {
+			for i, l := range stack[1:] {
+				for _, pr := range l {
+					b.rep.add(NotMapped, pr.r.ref, "on call at the source where the layer above it (%s) has nobody on call; pagerd stacks layers of one rotation each, with as many people a turn, and these layers are not: not imported", names[i])
+				}
+			}
+			stack = stack[:1]
+		}
+	}
+	var groups []*scheduleGroup
+	if len(stack) == 1 {
+		for _, pr := range stack[0] {
+			b.tier(s, loc, &groups, pr, nil)
+		}
+	} else {
+		var layers []placedRotation
+		for i := len(stack) - 2; i >= 0; i-- {
+			layers = append(layers, stack[i][0])
+		}
+		b.tier(s, loc, &groups, stack[len(stack)-1][0], layers)
 	}
 	for _, g := range groups {
 		b.out.Schedules = append(b.out.Schedules, *g.sched)
 	}
-	var names []string
+	var placed []string
 	for _, t := range b.placed[s] {
-		names = append(names, t.Schedule+"/"+t.Tier)
+		placed = append(placed, t.Schedule+"/"+t.Tier)
 	}
-	b.rep.Imported = append(b.rep.Imported, fmt.Sprintf("%s → %s", s.ref, strings.Join(names, ", ")))
+	b.rep.Imported = append(b.rep.Imported, fmt.Sprintf("%s → %s", s.ref, strings.Join(placed, ", ")))
 	b.overrides(s, loc)
+}
+
+// placedRotation is a rotation that maps: its members by turn (as user
+// ids) and its shape.
+type placedRotation struct {
+	r       *rotation
+	members [][]string
+	sh      tierShape
+}
+
+// scheduleGroup is a pagerd schedule made from a source schedule: its
+// weekly tiers hand off at key.
+type scheduleGroup struct {
+	key   handoffKey
+	sched *outSchedule
+	tiers namespace
+}
+
+// tier writes a rotation as tiers (one per person of a turn), with layers
+// stacked on it bottom up. Weekly turns go to the pagerd schedule that
+// hands off when they do (a new one if none does); daily and hourly ones,
+// and rotations of the same people every turn, carry their own handoff
+// time, so they go to the first.
+func (b *builder) tier(s *schedule, loc *time.Location, groups *[]*scheduleGroup, base placedRotation, layers []placedRotation) {
+	r, sh := base.r, base.sh
+	// The same people every turn: the turn does not matter either.
+	anyTurn := len(layers) == 0 && len(distinctGroups(r.groups)) == 1
+	var g *scheduleGroup
+	for _, cand := range *groups {
+		if g == nil && (!sh.weekly() || anyTurn || cand.key == sh.handoff) {
+			g = cand
+		}
+	}
+	if g == nil {
+		name := ident(s.name, "schedule")
+		if len(*groups) > 0 {
+			name += "-" + ident(r.name, "rotation")
+		}
+		g = &scheduleGroup{key: sh.handoff, tiers: namespace{}, sched: &outSchedule{
+			Name:     b.scheduleNames.take(name),
+			TimeZone: s.tz,
+			Handoff:  outHandoff{Weekday: strings.ToLower(sh.handoff.weekday.String()), Time: quoted(fmt.Sprintf("%02d:%02d", sh.handoff.hour, sh.handoff.minute))},
+			comment:  s.ref.String(),
+		}}
+		if len(*groups) > 0 {
+			b.rep.add(Changed, s.ref, "its rotations hand off at different times (%s and %s): pagerd schedules hand off together, so rotation %q is in schedule %s of its own; escalations to the schedule page both", (*groups)[0].key, sh.handoff, r.name, g.sched.Name)
+		}
+		*groups = append(*groups, g)
+	}
+	size := len(base.members[0])
+	for i := 0; i < size; i++ {
+		name := ident(r.name, "rotation")
+		if size > 1 {
+			name = fmt.Sprintf("%s-%d", name, i+1)
+		}
+		t := outTier{Name: g.tiers.take(name)}
+		if r.name != "" && (&policy.Tier{Name: t.Name}).DisplayTitle() != r.name {
+			t.Title = r.name
+		}
+		f := shiftFields(sh, g.key)
+		t.Start, t.ShiftWeeks, t.ShiftDays, t.ShiftHours, t.HandoffTime = f.start, f.weeks, f.days, f.hours, f.handoff
+		t.Members = turnMembers(base.members, i)
+		t.Restrictions = outRestrictions(sh.windows)
+		layerNames := namespace{}
+		for _, l := range layers {
+			lf := shiftFields(l.sh, g.key)
+			t.Layers = append(t.Layers, outLayer{
+				Name: layerNames.take(ident(l.r.name, "layer")), Start: lf.start,
+				ShiftWeeks: lf.weeks, ShiftDays: lf.days, ShiftHours: lf.hours, HandoffTime: lf.handoff,
+				Members: turnMembers(l.members, i), Restrictions: outRestrictions(l.sh.windows),
+			})
+		}
+		g.sched.Tiers = append(g.sched.Tiers, t)
+		tg := outTarget{Schedule: g.sched.Name, Tier: t.Name}
+		b.placed[s] = append(b.placed[s], tg)
+		for _, pr := range append([]placedRotation{base}, layers...) {
+			b.rotPlaced[pr.r] = append(b.rotPlaced[pr.r], tg)
+		}
+	}
+	for _, pr := range append([]placedRotation{base}, layers...) {
+		if from := firstOnCall(pr.r); from.After(b.opt.Now) {
+			b.rep.add(Changed, pr.r.ref, "starts %s at the source, with nobody on call before; pagerd rotations run backwards too, so before then %s holds it as if it had started earlier", from.In(loc).Format(time.RFC3339), g.sched.Name)
+		}
+		if !pr.r.end.IsZero() {
+			b.rep.add(Changed, pr.r.ref, "ends %s at the source; pagerd rotations do not end: remove it then", pr.r.end.In(loc).Format(time.RFC3339))
+		}
+	}
+	if size > 1 {
+		b.rep.add(Changed, r.ref, "each turn is %d people on call together: imported as %d tiers that turn together", size, size)
+	}
+}
+
+// turnMembers are the i-th person of each turn.
+func turnMembers(groups [][]string, i int) []string {
+	out := make([]string, 0, len(groups))
+	for _, g := range groups {
+		out = append(out, g[i])
+	}
+	return out
+}
+
+// rotationFieldValues are a pagerd rotation's start and shift length.
+type rotationFieldValues struct {
+	start              string
+	weeks, days, hours int
+	handoff            quoted
+}
+
+// shiftFields writes a shape as the fields of a pagerd rotation in a
+// schedule handing off at key: whole weeks when it hands off then too,
+// else days or hours from its own handoff time (a week on another weekday
+// is seven days).
+func shiftFields(sh tierShape, key handoffKey) rotationFieldValues {
+	f := rotationFieldValues{start: sh.start.Format("2006-01-02")}
+	own := quoted(fmt.Sprintf("%02d:%02d", sh.handoff.hour, sh.handoff.minute))
+	switch {
+	case sh.weekly() && sh.handoff == key:
+		if sh.weeks > 1 {
+			f.weeks = sh.weeks
+		}
+	case sh.weekly():
+		f.days, f.handoff = 7*sh.weeks, own
+	case sh.days > 0:
+		f.days, f.handoff = sh.days, own
+	default:
+		f.hours, f.handoff = sh.hours, own
+	}
+	return f
+}
+
+// outRestrictions writes windows as pagerd restrictions.
+func outRestrictions(ws []window) []outRestriction {
+	var out []outRestriction
+	for _, w := range ws {
+		r := outRestriction{Start: quoted(clock(w.start)), End: quoted(clock(w.end))}
+		if w.weekly {
+			r.StartDay, r.EndDay = strings.ToLower(w.startDay.String()), strings.ToLower(w.endDay.String())
+		}
+		for _, d := range w.days {
+			r.Days = append(r.Days, strings.ToLower(d.String()[:3]))
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // coversEveryHour reports whether a rotation has someone on call at every
 // hour from now on (as far as the source says): no restriction, no turn
 // with nobody, not ended.
 func coversEveryHour(r *rotation, now time.Time) bool {
-	if r.restriction != "" || ended(r, now) || len(r.groups) == 0 {
+	if r.restriction != "" || len(r.windows) > 0 || ended(r, now) || len(r.groups) == 0 {
 		return false
 	}
 	for _, g := range r.groups {

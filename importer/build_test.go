@@ -123,9 +123,8 @@ func TestReportText(t *testing.T) {
 	text := b.String()
 	last := -1
 	for _, h := range []string{
-		"# pagerd import opsgenie\n\nImported 4 users, 2 schedules (2 tiers), 1 escalation policies and 1 services;",
+		"# pagerd import opsgenie\n\nImported 4 users, 2 schedules (3 tiers), 1 escalation policies and 1 services;",
 		"\n## Not imported: pagerd cannot express these (",
-		"\n## Not imported yet: they need pagerd features that are on their way (1)\n",
 		"\n## Imported with a difference: check these (",
 		"\n## To do before pagerd serve: what check-config says (",
 		"\n## Imported (3)\n",
@@ -136,7 +135,7 @@ func TestReportText(t *testing.T) {
 		}
 		last = i
 	}
-	if n := res.Report.Count(NotMapped) + res.Report.Count(NotYet) + res.Report.Count(Changed); n != len(res.Report.Issues) || strings.Count(text, "\n- ") != n+len(res.Report.Warnings)+len(res.Report.Imported) {
+	if n := res.Report.Count(NotMapped) + res.Report.Count(Changed); n != len(res.Report.Issues) || strings.Count(text, "\n- ") != n+len(res.Report.Warnings)+len(res.Report.Imported) {
 		t.Errorf("%d issues, %d list items in the text", n, strings.Count(text, "\n- "))
 	}
 }
@@ -214,14 +213,15 @@ func TestGrafanaStepsOfAnUnlistedChain(t *testing.T) {
 	}
 }
 
-// TestLayerHiddenByALayerNotImported: a daily layer (not imported yet) on
-// top of a weekly one hides it at every hour at the source, so the weekly
-// layer is not imported as if it were on call.
+// TestLayerHiddenByALayerNotImported: a layer of 90-minute turns (not
+// whole hours, which pagerd cannot express) on top of a weekly one hides it
+// at every hour at the source, so the weekly layer is not imported as if it
+// were on call.
 func TestLayerHiddenByALayerNotImported(t *testing.T) {
 	res, cfg := mustImport(t, PagerDuty, []Document{
 		{Name: "users.json", Data: []byte(`{"users": [{"id": "P1", "name": "One", "email": "one@example.com"}, {"id": "P2", "name": "Two", "email": "two@example.com"}]}`)},
 		{Name: "schedule.json", Data: []byte(`{"schedule": {"id": "S1", "name": "Layered", "time_zone": "UTC", "schedule_layers": [
-			{"id": "L2", "name": "Daily", "start": "2025-10-01T00:00:00Z", "rotation_virtual_start": "2025-10-01T00:00:00Z", "rotation_turn_length_seconds": 86400,
+			{"id": "L2", "name": "Daily", "start": "2025-10-01T00:00:00Z", "rotation_virtual_start": "2025-10-01T00:00:00Z", "rotation_turn_length_seconds": 5400,
 			 "users": [{"user": {"id": "P1"}}, {"user": {"id": "P2"}}], "restrictions": []},
 			{"id": "L1", "name": "Weekly", "start": "2025-10-01T00:00:00Z", "rotation_virtual_start": "2025-10-06T00:00:00Z", "rotation_turn_length_seconds": 604800,
 			 "users": [{"user": {"id": "P2"}}, {"user": {"id": "P1"}}], "restrictions": []}]}}`)},
@@ -229,7 +229,7 @@ func TestLayerHiddenByALayerNotImported(t *testing.T) {
 	if len(cfg.Schedules) != 0 {
 		t.Errorf("imported %d schedules; the weekly layer is never on call at the source:\n%s", len(cfg.Schedules), res.Config)
 	}
-	if issueWith(res.Report, NotYet, `layer "Daily"`, "1 day(s)") == nil || issueWith(res.Report, NotMapped, `layer "Weekly"`, `never on call`, `"Daily"`) == nil {
+	if issueWith(res.Report, NotMapped, `layer "Daily"`, "turns of 5400 seconds: not whole hours") == nil || issueWith(res.Report, NotMapped, `layer "Weekly"`, `never on call`, `"Daily"`) == nil {
 		t.Errorf("the report does not say why: %+v", res.Report.Issues)
 	}
 }

@@ -11,17 +11,19 @@ import (
 // FuzzImport: whatever JSON an import is given, it either fails on the
 // input or writes a config pagerd loads; it never panics and never writes
 // one that does not load (which Import reports as its own bug). The seeds
-// are every fixture document.
+// are every fixture document, the rotation shapes' too.
 func FuzzImport(f *testing.F) {
 	for vi, dir := range []string{"opsgenie", "pagerduty", "grafana-oncall"} {
-		_ = filepath.Walk(filepath.Join("testdata", dir), func(path string, info os.FileInfo, err error) error {
-			if err == nil && strings.HasSuffix(path, ".json") {
-				if data, err := os.ReadFile(path); err == nil {
-					f.Add(uint8(vi), data)
+		for _, root := range []string{filepath.Join("testdata", dir), filepath.Join("testdata", "shapes", dir)} {
+			_ = filepath.Walk(root, func(path string, info os.FileInfo, err error) error {
+				if err == nil && strings.HasSuffix(path, ".json") {
+					if data, err := os.ReadFile(path); err == nil {
+						f.Add(uint8(vi), data)
+					}
 				}
-			}
-			return nil
-		})
+				return nil
+			})
+		}
 	}
 	f.Fuzz(func(t *testing.T, vendor uint8, data []byte) {
 		v := Vendors[int(vendor)%len(Vendors)]

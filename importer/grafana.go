@@ -89,6 +89,7 @@ type gShift struct {
 	Interval                   *int       `json:"interval"`
 	Until                      *string    `json:"until"`
 	ByDay                      []string   `json:"by_day"`
+	WeekStart                  string     `json:"week_start"`
 	ByMonth                    []int      `json:"by_month"`
 	ByMonthday                 []int      `json:"by_monthday"`
 	Users                      []string   `json:"users"`
@@ -391,7 +392,7 @@ func (ex *gExport) schedule(s gSchedule, rep *Report) *schedule {
 			rep.add(NotMapped, sr, "a one-off shift from %s: pagerd has rotations and overrides; add it as an override if it is still to come", start.Format(time.RFC3339))
 			continue
 		}
-		byLevel[sh.Level] = append(byLevel[sh.Level], gRotation(sh, sr, start, sloc))
+		byLevel[sh.Level] = append(byLevel[sh.Level], gRotation(sh, sr, start, sloc, loc))
 	}
 	var levels []int
 	for l := range byLevel {
@@ -404,8 +405,13 @@ func (ex *gExport) schedule(s gSchedule, rep *Report) *schedule {
 	return out
 }
 
-// gRotation reads a rolling_users or recurrent_event shift as a rotation.
-func gRotation(sh gShift, r ref, start time.Time, loc *time.Location) *rotation {
+// gRotation reads a rolling_users or recurrent_event shift as a rotation:
+// its events recur every interval hours, days or weeks from start, in the
+// shift's zone (sloc); rolling_users hands each occurrence to the next
+// group. An event shorter than the recurrence, or one on some weekdays
+// only (by_day), makes a restricted rotation, whose windows are written on
+// the schedule's wall clock (loc).
+func gRotation(sh gShift, r ref, start time.Time, sloc, loc *time.Location) *rotation {
 	rot := &rotation{ref: r, keys: []string{sh.ID, sh.Name}, name: sh.Name, start: start, length: 1}
 	if sh.Interval != nil && *sh.Interval > 0 {
 		rot.length = *sh.Interval
@@ -423,7 +429,7 @@ func gRotation(sh gShift, r ref, start time.Time, loc *time.Location) *rotation 
 	case "hourly":
 		rot.unit, unit = "hour", time.Hour
 	default:
-		rot.unmappable = fmt.Sprintf("repeats %q: pagerd rotates whole weeks", freq)
+		rot.unmappable = fmt.Sprintf("repeats %q: pagerd's shifts are whole weeks, days or hours", freq)
 	}
 	if sh.Type == "rolling_users" {
 		groups := sh.RollingUsers
@@ -435,29 +441,160 @@ func gRotation(sh gShift, r ref, start time.Time, loc *time.Location) *rotation 
 	} else {
 		rot.groups = [][]string{sh.Users}
 	}
-	period := time.Duration(rot.length) * unit
-	dur := time.Duration(sh.Duration) * time.Second
-	switch {
-	case len(sh.ByDay) > 0 && !(len(sh.ByDay) == 7 && dur >= 24*time.Hour):
-		rot.restriction = fmt.Sprintf("on %s, %s from %s", strings.Join(sh.ByDay, ","), policy.Duration(dur), start.In(loc).Format("15:04"))
-	case len(sh.ByMonth) > 0 || len(sh.ByMonthday) > 0:
-		rot.restriction = "in some months or on some days of the month"
-	case unit > 0 && dur < period:
-		rot.restriction = fmt.Sprintf("%s from %s of every %s", policy.Duration(dur), start.In(loc).Format("Mon 15:04"), policy.Duration(period))
-	case unit > 0 && dur > period:
-		rot.unmappable = fmt.Sprintf("its shifts (%s) are longer than they repeat (%s), so they overlap", policy.Duration(dur), policy.Duration(period))
-	}
 	if sh.RotationStart != "" {
-		if rs, err := shiftTime(sh.RotationStart, loc); err == nil && rs.After(start) {
+		if rs, err := shiftTime(sh.RotationStart, sloc); err == nil && rs.After(start) {
 			rot.from = rs
 		}
 	}
 	if sh.Until != nil && *sh.Until != "" {
-		if u, err := shiftTime(*sh.Until, loc); err == nil {
+		if u, err := shiftTime(*sh.Until, sloc); err == nil {
 			rot.end = u
 		}
 	}
+	if rot.unmappable != "" {
+		return rot
+	}
+	period := time.Duration(rot.length) * unit
+	dur := time.Duration(sh.Duration) * time.Second
+	turns := len(distinctGroups(rot.groups))
+	// Where the events start on the schedule's wall clock: minute of the
+	// day, weekday, and how many days the schedule's date is ahead of the
+	// shift's (by_day names the shift's days).
+	ls, ss := start.In(loc), start.In(sloc)
+	tod := ls.Hour()*60 + ls.Minute()
+	dayShift := int(time.Date(ls.Year(), ls.Month(), ls.Day(), 0, 0, 0, 0, time.UTC).Sub(time.Date(ss.Year(), ss.Month(), ss.Day(), 0, 0, 0, 0, time.UTC)).Hours() / 24)
+	restrict := func(words string, ws []window, why string) {
+		rot.restriction = words
+		if why != "" {
+			rot.unmappable = fmt.Sprintf("on call only %s: %s", words, why)
+			return
+		}
+		rot.windows = ws
+		rot.restriction = describeWindows(ws)
+	}
+	var byDay []time.Weekday
+	for _, d := range sh.ByDay {
+		wd, ok := weekdayNames[strings.ToUpper(d)]
+		if !ok || len(d) != 2 {
+			rot.unmappable = fmt.Sprintf("by_day %q is not an iCal weekday (MO to SU)", d)
+			return rot
+		}
+		byDay = append(byDay, wd)
+	}
+	everyDay := len(distinctDays(byDay)) == 7 && freq == "daily" && rot.length == 1
+	switch {
+	case dur <= 0 || dur%time.Minute != 0:
+		rot.unmappable = fmt.Sprintf("its events last %d seconds, not a whole number of minutes", sh.Duration)
+	case len(sh.ByMonth) > 0 || len(sh.ByMonthday) > 0:
+		restrict("in some months or on some days of the month", nil, "pagerd's restriction windows repeat every week")
+	case len(byDay) > 0 && !everyDay:
+		words := fmt.Sprintf("on %s, %s from %s", strings.Join(sh.ByDay, ","), policy.Duration(dur), ss.Format("15:04"))
+		var ws []window
+		set := distinctDays(byDay)
+		for i := 1; i <= 7; i++ {
+			if !set[time.Weekday(i%7)] {
+				continue
+			}
+			day := time.Weekday(floorMod(i%7+dayShift, 7))
+			if dur == 24*time.Hour {
+				ws = append(ws, weeklyWindow(day, tod, minutesPerDay))
+			} else {
+				ws = append(ws, window{days: []time.Weekday{day}, start: tod, end: (tod + int(dur.Minutes())) % minutesPerDay})
+			}
+		}
+		ws = mergeDaily(ws)
+		switch {
+		case dur > 24*time.Hour:
+			restrict(words, nil, fmt.Sprintf("its events (%s) are longer than a day, so they overlap", policy.Duration(dur)))
+		case freq == "hourly":
+			restrict(words, nil, "hourly turns on some weekdays only, which pagerd's windows cannot follow")
+		case rot.length > 1:
+			restrict(words, nil, fmt.Sprintf("on those days every %d %ss only, and pagerd's restriction windows repeat every week", rot.length, rot.unit))
+		case freq == "daily" && turns > 1:
+			restrict(words, nil, "Grafana OnCall hands the turn on at each selected day only, skipping the others, and pagerd's daily turns count every day")
+		default:
+			restrict(words, ws, "")
+			if freq == "weekly" && turns > 1 {
+				// Turns pass at the start of each week (week_start), at
+				// the events' time, from the week of the first event.
+				weekStart := time.Monday
+				if d, ok := weekdayNames[strings.ToUpper(sh.WeekStart)]; ok && len(sh.WeekStart) == 2 {
+					weekStart = d
+				}
+				first := ss
+				if !set[first.Weekday()] {
+					for i := 0; i < 7; i++ {
+						if d := time.Weekday((int(weekStart) + i) % 7); set[d] {
+							first = first.AddDate(0, 0, floorMod(int(d)-int(first.Weekday()), 7))
+							break
+						}
+					}
+				}
+				rot.start = first.AddDate(0, 0, -floorMod(int(first.Weekday())-int(weekStart), 7))
+			}
+		}
+	case dur > period:
+		rot.unmappable = fmt.Sprintf("its events (%s) are longer than they repeat (%s), so they overlap", policy.Duration(dur), policy.Duration(period))
+	case dur < period:
+		words := fmt.Sprintf("%s from %s of every %s", policy.Duration(dur), ss.Format("Mon 15:04"), policy.Duration(period))
+		week, day := 7*24*time.Hour, 24*time.Hour
+		var ws []window
+		switch {
+		case day%period == 0:
+			for k := 0; time.Duration(k)*period < day; k++ {
+				a := (tod + k*int(period.Minutes())) % minutesPerDay
+				ws = append(ws, window{start: a, end: (a + int(dur.Minutes())) % minutesPerDay})
+			}
+		case week%period == 0:
+			for k := 0; time.Duration(k)*period < week; k++ {
+				a := int(ls.Weekday())*minutesPerDay + tod + k*int(period.Minutes())
+				ws = append(ws, weeklyWindow(time.Weekday(a/minutesPerDay%7), a%minutesPerDay, int(dur.Minutes())))
+			}
+		default:
+			restrict(words, nil, fmt.Sprintf("that repeats every %s, not with the week, and pagerd's restriction windows repeat every week", policy.Duration(period)))
+			return rot
+		}
+		restrict(words, ws, "")
+	}
 	return rot
+}
+
+// distinctDays is a set of weekdays.
+func distinctDays(ds []time.Weekday) map[time.Weekday]bool {
+	out := map[time.Weekday]bool{}
+	for _, d := range ds {
+		out[d] = true
+	}
+	return out
+}
+
+// mergeDaily joins daily windows with the same hours into one with their
+// days, in week order from Monday.
+func mergeDaily(ws []window) []window {
+	var out []window
+	for _, w := range ws {
+		if w.weekly {
+			out = append(out, w)
+			continue
+		}
+		merged := false
+		for i := range out {
+			if !out[i].weekly && out[i].start == w.start && out[i].end == w.end {
+				out[i].days = append(out[i].days, w.days...)
+				merged = true
+			}
+		}
+		if !merged {
+			out = append(out, w)
+		}
+	}
+	for i := range out {
+		sort.Slice(out[i].days, func(a, b int) bool { return (out[i].days[a]+6)%7 < (out[i].days[b]+6)%7 })
+	}
+	sort.SliceStable(out, func(a, b int) bool {
+		return out[a].weekly && out[b].weekly && (out[a].startDay+6)%7 < (out[b].startDay+6)%7
+	})
+	return out
 }
 
 // ladder reads an escalation chain's steps: waits add up; each notify step

@@ -18,8 +18,8 @@ import (
 //     [kate leo] from Oct 13, [mia kate] from Oct 20, [kate leo] from Oct 27.
 //   - "Fortnight" (level 1): two weeks from Mon Oct 6 10:00: leo, then mia
 //     from Oct 20 10:00.
-//   - "Office hours" (level 1): mia, weekdays 09:00-17:00. Not imported yet
-//     (a restriction); office says whether it adds mia at the source.
+//   - "Office hours" (level 1): mia, weekdays 09:00-17:00: a tier of her
+//     own restricted to those hours; office says whether she holds it.
 //   - "Old weekly" (level 0): beneath the level-1 rotations, never on call.
 //   - Override: leo alone from Wed Oct 8 20:00 for 12 hours.
 var grafanaWeeks = []struct {
@@ -65,8 +65,14 @@ func TestGrafanaOnCall(t *testing.T) {
 		if want := [3]string{c.pair[0], c.pair[1], c.fortnite}; got != want {
 			t.Errorf("%s: tiers %v, want %v", c.at, got, want)
 		}
-		// As a set, what the source has minus the office-hours rotation.
+		if sh, _ := sc.OnCallTier("office-hours", at); (sh.User == "mia") != c.office {
+			t.Errorf("%s: office hours held by %q, want mia: %v", c.at, sh.User, c.office)
+		}
+		// As a set, what the source has.
 		want := map[string]bool{c.pair[0]: true, c.pair[1]: true, c.fortnite: true}
+		if c.office {
+			want["mia"] = true
+		}
 		var wl []string
 		for u := range want {
 			wl = append(wl, u)
@@ -75,15 +81,11 @@ func TestGrafanaOnCall(t *testing.T) {
 		if got := onCallUsers(t, cfg, at); !reflect.DeepEqual(got, wl) {
 			t.Errorf("%s: on call %v, want %v", c.at, got, wl)
 		}
-		if c.office && !want["mia"] && issueWith(rep, NotYet, `shift "Office hours"`, "on MO,TU,WE,TH,FR, 8h from 09:00") == nil {
-			t.Errorf("%s: the source has mia on call for office hours and the report does not say why the import does not", c.at)
-		}
 	}
 	for _, w := range []struct {
 		kind IssueKind
 		want []string
 	}{
-		{NotYet, []string{`shift "Office hours"`, "cannot restrict"}},
 		{NotMapped, []string{`shift "Old weekly"`, "never on call"}},
 		{NotMapped, []string{`shift "Launch night"`, "one-off shift"}},
 		{Changed, []string{`shift "Weekly pair"`, "2 people on call together", "2 tiers"}},
@@ -106,7 +108,7 @@ func TestGrafanaOnCall(t *testing.T) {
 	if pol == nil || len(pol.Levels) != 2 || pol.Repeat != 5 {
 		t.Fatalf("policy core-default: %+v", pol)
 	}
-	if want := []policy.Target{{Schedule: "core-web", Tier: "weekly-pair-1"}, {Schedule: "core-web", Tier: "weekly-pair-2"}, {Schedule: "core-web", Tier: "fortnight"}}; !reflect.DeepEqual(pol.Levels[0].Targets, want) {
+	if want := []policy.Target{{Schedule: "core-web", Tier: "weekly-pair-1"}, {Schedule: "core-web", Tier: "weekly-pair-2"}, {Schedule: "core-web", Tier: "fortnight"}, {Schedule: "core-web", Tier: "office-hours"}}; !reflect.DeepEqual(pol.Levels[0].Targets, want) {
 		t.Errorf("level 1 %+v, want %+v", pol.Levels[0].Targets, want)
 	}
 	if pol.Levels[0].Timeout.Duration != 15*time.Minute || pol.Levels[1].Timeout.Duration != 30*time.Minute {

@@ -93,8 +93,8 @@ func Import(vendor string, docs []Document, opt Options) (*Result, error) {
 	for _, s := range cfg.Schedules {
 		tiers += len(s.Tiers)
 	}
-	rep.Summary = fmt.Sprintf("Imported %d users, %d schedules (%d tiers), %d escalation policies and %d services; %d not imported, %d not imported yet, %d imported with a difference.",
+	rep.Summary = fmt.Sprintf("Imported %d users, %d schedules (%d tiers), %d escalation policies and %d services; %d not imported, %d imported with a difference.",
 		len(cfg.Users), len(cfg.Schedules), tiers, len(cfg.EscalationPolicies), len(cfg.Services),
-		rep.Count(NotMapped), rep.Count(NotYet), rep.Count(Changed))
+		rep.Count(NotMapped), rep.Count(Changed))
 	return &Result{Config: data, Report: rep}, nil
 }

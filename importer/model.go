@@ -110,12 +110,50 @@ type rotation struct {
 	// restriction, when set, says in words when the rotation is on call
 	// ("Mon-Fri 09:00-17:00"): it is off the rest of the time.
 	restriction string
+	// windows are that restriction as windows of the week on the
+	// schedule's wall clock. A rotation with a restriction and no windows
+	// is one whose restriction pagerd cannot express; the vendor reader
+	// says why in unmappable.
+	windows []window
 	// end, when set, is when the rotation stops.
 	end time.Time
 	// unmappable, when set, is why the vendor file already knows this
 	// rotation cannot be carried over.
 	unmappable string
 }
+
+// window is a span of the week in which a restricted rotation is on call,
+// in wall-clock minutes from midnight in the schedule's zone (end may be
+// 1440, midnight ending the day): on each of days (every day when none)
+// from start to end, running past midnight when end is at or before start;
+// or, weekly, one span from startDay at start to endDay at end.
+type window struct {
+	weekly           bool
+	days             []time.Weekday
+	startDay, endDay time.Weekday
+	start, end       int
+}
+
+// weeklyWindow is the window of the week that opens on day at minute
+// start (from that day's midnight) and lasts length minutes, shorter than
+// a week.
+func weeklyWindow(day time.Weekday, start, length int) window {
+	startAbs := int(day)*minutesPerDay + start
+	endAbs := startAbs + length
+	endDay := time.Weekday((endAbs / minutesPerDay) % 7)
+	end := endAbs % minutesPerDay
+	startDay := time.Weekday(startAbs / minutesPerDay % 7)
+	if end == 0 && (endDay+6)%7 != startDay {
+		// Midnight ending the day before reads better than 00:00 (but a
+		// window of one day, from its midnight to the next, is written to
+		// the next day: pagerd reads a span from a day to the same day as
+		// the whole week).
+		endDay, end = (endDay+6)%7, minutesPerDay
+	}
+	return window{weekly: true, startDay: startDay, endDay: endDay, start: startAbs % minutesPerDay, end: end}
+}
+
+const minutesPerDay = 24 * 60
 
 // override puts one person on call instead of the rotations named (every
 // rotation of the schedule when none is).

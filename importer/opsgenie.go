@@ -88,6 +88,67 @@ func (tr *ogTimeRestriction) describe() string {
 	return "at restricted times (" + tr.Type + ")"
 }
 
+// windows reads a rotation's restriction as windows of the week, or says
+// why it is not one: "time-of-day" is the same hours every day (running
+// past midnight when the end is before the start), "weekday-and-time-of-day"
+// spans from one weekday and time to another.
+func (tr *ogTimeRestriction) windows() ([]window, string) {
+	minute := func(h, m int, end bool) (int, bool) {
+		max := 23
+		if end {
+			max = 24
+		}
+		v := h*60 + m
+		return v, h >= 0 && h <= max && m >= 0 && m < 60 && v <= minutesPerDay
+	}
+	switch tr.Type {
+	case "time-of-day":
+		r := tr.Restriction
+		if r == nil {
+			return nil, "a time-of-day restriction without its hours"
+		}
+		a, ok1 := minute(r.StartHour, r.StartMin, false)
+		e, ok2 := minute(r.EndHour, r.EndMin, true)
+		switch {
+		case !ok1 || !ok2:
+			return nil, fmt.Sprintf("a time-of-day restriction from %s to %s, which are not times of day", hhmm(r.StartHour, r.StartMin), hhmm(r.EndHour, r.EndMin))
+		case a == e%minutesPerDay:
+			return nil, fmt.Sprintf("a time-of-day restriction from %s to %s, which is no window (empty, or the whole day)", hhmm(r.StartHour, r.StartMin), hhmm(r.EndHour, r.EndMin))
+		}
+		return []window{{start: a, end: e}}, ""
+	case "weekday-and-time-of-day":
+		if len(tr.Restrictions) == 0 {
+			return nil, "a weekday-and-time-of-day restriction without its spans"
+		}
+		var out []window
+		for _, r := range tr.Restrictions {
+			sd, ok1 := weekdayNames[strings.ToLower(r.StartDay)]
+			ed, ok2 := weekdayNames[strings.ToLower(r.EndDay)]
+			a, ok3 := minute(r.StartHour, r.StartMin, false)
+			e, ok4 := minute(r.EndHour, r.EndMin, true)
+			if !ok1 || !ok2 || !ok3 || !ok4 {
+				return nil, fmt.Sprintf("a span from %s %s to %s %s, which is not a weekday and time of day each", r.StartDay, hhmm(r.StartHour, r.StartMin), r.EndDay, hhmm(r.EndHour, r.EndMin))
+			}
+			length := floorMod(int(ed)*minutesPerDay+e-(int(sd)*minutesPerDay+a), 7*minutesPerDay)
+			if length == 0 {
+				return nil, fmt.Sprintf("a span from %s %s to %s %s, which is no window (empty, or the whole week)", r.StartDay, hhmm(r.StartHour, r.StartMin), r.EndDay, hhmm(r.EndHour, r.EndMin))
+			}
+			out = append(out, weeklyWindow(sd, a, length))
+		}
+		return out, ""
+	}
+	return nil, fmt.Sprintf("a restriction of type %q, which is not one Opsgenie documents (time-of-day, weekday-and-time-of-day)", tr.Type)
+}
+
+// floorMod is a mod b in [0, b).
+func floorMod(a, b int) int {
+	m := a % b
+	if m < 0 {
+		m += b
+	}
+	return m
+}
+
 type ogRotation struct {
 	ID              string             `json:"id"`
 	Name            string             `json:"name"`
@@ -625,8 +686,13 @@ func ogScheduleModel(s *ogSchedule, rep *Report) *schedule {
 				rot.unmappable = fmt.Sprintf("participant %q is a %s: pagerd tiers hold users; list its people instead", pt.label(), pt.Type)
 			}
 		}
-		if ro.TimeRestriction != nil {
-			rot.restriction = ro.TimeRestriction.describe()
+		if tr := ro.TimeRestriction; tr != nil {
+			rot.restriction = tr.describe()
+			ws, why := tr.windows()
+			if why != "" && rot.unmappable == "" {
+				rot.unmappable = fmt.Sprintf("on call only %s: %s, which pagerd cannot restrict a rotation to", rot.restriction, why)
+			}
+			rot.windows = ws
 		}
 		layer = append(layer, rot)
 	}

@@ -24,9 +24,8 @@ import (
 //   - Secondary: daily, 7 days a turn, from Wed 2025-10-01 12:00, dave,
 //     alice, bob: dave until Wed Oct 8 12:00, alice until Wed Oct 15 12:00.
 //   - Business hours: weekly from Mon Oct 6 09:00, carol, dave, on call only
-//     Monday to Friday 09:00-17:00. pagerd cannot restrict a rotation yet:
-//     it is reported as not imported yet, and its column says who the
-//     source has on call, for the day pagerd can.
+//     Monday to Friday 09:00-17:00: a tier restricted to those windows, so
+//     nobody holds it outside them.
 var opsgenieWeek = []struct {
 	at                           string
 	primary, secondary, business string
@@ -50,31 +49,33 @@ func TestOpsgenieDoneWhen(t *testing.T) {
 	res, cfg := importFixture(t, Opsgenie, Options{PublicURL: "https://pagerd.example.com"}, "opsgenie/OpsGenieBackups")
 	rep := res.Report
 
-	// The restricted rotation is reported, not imported.
-	if issueWith(rep, NotYet, `rotation "Business hours"`, "Mon 09:00 to Mon 17:00", "Fri 09:00 to Fri 17:00", "cannot restrict a rotation") == nil {
-		t.Errorf("the business-hours rotation is not reported as not imported yet:\n%+v", rep.Issues)
+	// The restricted rotation is a tier restricted to its windows.
+	if issueWith(rep, NotMapped, `rotation "Business hours"`) != nil {
+		t.Errorf("the business-hours rotation is reported as not imported:\n%+v", rep.Issues)
 	}
-	for _, s := range cfg.Schedules {
-		for _, tr := range s.Tiers {
-			if strings.Contains(tr.Name, "business") {
-				t.Errorf("schedule %s has tier %s: a restricted rotation must not be imported as if it were on call at every hour", s.Name, tr.Name)
-			}
-		}
+	bh := cfg.Schedule("platform_schedule")
+	if bh == nil {
+		t.Fatalf("no schedule platform_schedule:\n%s", res.Config)
 	}
-
+	if tr := bh.Tier("business-hours"); tr == nil || len(tr.Restrictions) != 5 {
+		t.Fatalf("tier business-hours: %+v, want five windows, Monday to Friday", tr)
+	}
 	for _, c := range opsgenieWeek {
 		at, err := time.Parse(time.RFC3339, c.at)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := map[string]bool{c.primary: true, c.secondary: true}
+		if c.business != "" {
+			want[c.business] = true
+		}
 		var wantList []string
 		for u := range want {
 			wantList = append(wantList, u)
 		}
 		sort.Strings(wantList)
 		if got := onCallUsers(t, cfg, at); !reflect.DeepEqual(got, wantList) {
-			t.Errorf("%s: on call %v, want %v (primary %s, secondary %s; business hours %q is reported, not imported)",
+			t.Errorf("%s: on call %v, want %v (primary %s, secondary %s, business hours %q)",
 				c.at, got, wantList, c.primary, c.secondary, c.business)
 		}
 	}
@@ -83,12 +84,14 @@ func TestOpsgenieDoneWhen(t *testing.T) {
 		at, _ := time.Parse(time.RFC3339, c.at)
 		p, _ := cfg.Schedule("platform_schedule").OnCallTier("primary", at)
 		s, _ := cfg.Schedule("platform_schedule-secondary").OnCallTier("secondary", at)
-		if p.User != c.primary || s.User != c.secondary {
-			t.Errorf("%s: primary %s, secondary %s; want %s, %s", c.at, p.User, s.User, c.primary, c.secondary)
+		b, _ := cfg.Schedule("platform_schedule").OnCallTier("business-hours", at)
+		if p.User != c.primary || s.User != c.secondary || b.User != c.business {
+			t.Errorf("%s: primary %s, secondary %s, business hours %q; want %s, %s, %q", c.at, p.User, s.User, b.User, c.primary, c.secondary, c.business)
 		}
 	}
 
-	// The escalation: the schedule at once (both of its pagerd schedules),
+	// The escalation: the schedule at once (its three tiers, in two pagerd
+	// schedules),
 	// "next on call" at 5m not imported, the whole team at 15m, then over
 	// again twice, 10m after the last step; alice if still open after 1h.
 	pol := cfg.Policy("platform_escalation")
@@ -99,7 +102,7 @@ func TestOpsgenieDoneWhen(t *testing.T) {
 		t.Fatalf("levels %d, repeat %d; want 2 levels, repeat 2", len(pol.Levels), pol.Repeat)
 	}
 	wantTargets := [][]policy.Target{
-		{{Schedule: "platform_schedule", Tier: "primary"}, {Schedule: "platform_schedule-secondary", Tier: "secondary"}},
+		{{Schedule: "platform_schedule", Tier: "primary"}, {Schedule: "platform_schedule-secondary", Tier: "secondary"}, {Schedule: "platform_schedule", Tier: "business-hours"}},
 		{{User: "alice"}, {User: "bob"}, {User: "carol"}, {User: "dave"}},
 	}
 	for i, want := range wantTargets {
@@ -122,14 +125,14 @@ func TestOpsgenieDoneWhen(t *testing.T) {
 	}
 
 	// Who the levels page during the override: dave on primary, alice on
-	// secondary.
+	// secondary, carol for business hours.
 	svc := cfg.Service("platform")
 	if svc == nil {
 		t.Fatalf("no service platform")
 	}
 	at, _ := time.Parse(time.RFC3339, "2025-10-08T14:00:00-04:00")
-	if got := cfg.LevelUsers(svc, 0, at); !reflect.DeepEqual(got, []string{"dave", "alice"}) {
-		t.Errorf("level 1 during the override pages %v, want [dave alice]", got)
+	if got := cfg.LevelUsers(svc, 0, at); !reflect.DeepEqual(got, []string{"dave", "alice", "carol"}) {
+		t.Errorf("level 1 during the override pages %v, want [dave alice carol]", got)
 	}
 
 	// Opsgenie priorities route by the published table.
@@ -193,28 +196,34 @@ func TestOpsgenieDoneWhen(t *testing.T) {
 // By hand, Europe/Berlin: Fortnight hands off Monday 08:00, erin from Mon
 // 2025-10-06 08:00 CEST (06:00Z) for two weeks, frank from Mon Oct 20
 // 08:00 CEST (06:00Z), erin again from Mon Nov 3 08:00 CET (07:00Z, after
-// the clocks went back on Oct 26). frank covers the whole schedule on Fri
+// the clocks went back on Oct 26). Follow the sun hands off every 12 hours
+// from Oct 6 08:00 on the wall clock: erin 08:00-20:00, frank 20:00-08:00,
+// before and after the change. frank covers the whole schedule on Fri
 // Oct 10 12:00-18:00Z.
 func TestOpsgenieAPIResponses(t *testing.T) {
 	res, cfg := importFixture(t, Opsgenie, Options{}, "opsgenie/api")
-	for at, want := range map[string]string{
-		"2025-10-06T06:00:00Z": "erin",
-		"2025-10-10T11:59:00Z": "erin",
-		"2025-10-10T12:00:00Z": "frank",
-		"2025-10-10T17:59:00Z": "frank",
-		"2025-10-10T18:00:00Z": "erin",
-		"2025-10-20T05:59:00Z": "erin",
-		"2025-10-20T06:00:00Z": "frank",
-		"2025-11-03T06:59:00Z": "frank",
-		"2025-11-03T07:00:00Z": "erin",
+	for at, want := range map[string][]string{
+		"2025-10-06T06:00:00Z": {"erin"},
+		"2025-10-10T11:59:00Z": {"erin"},
+		"2025-10-10T12:00:00Z": {"frank"},
+		"2025-10-10T17:59:00Z": {"frank"},
+		"2025-10-10T18:00:00Z": {"erin", "frank"}, // 20:00 CEST: frank's night
+		"2025-10-20T05:59:00Z": {"erin", "frank"},
+		"2025-10-20T06:00:00Z": {"erin", "frank"}, // fortnight frank, the day erin
+		"2025-10-26T18:59:00Z": {"erin", "frank"}, // 19:59 CET, the clocks went back: still erin's day
+		"2025-10-26T19:00:00Z": {"frank"},         // 20:00 CET
+		"2025-10-27T06:59:00Z": {"frank"},
+		"2025-10-27T07:00:00Z": {"erin", "frank"}, // 08:00 CET
+		"2025-11-03T06:59:00Z": {"frank"},
+		"2025-11-03T07:00:00Z": {"erin"},
 	} {
 		ts, _ := time.Parse(time.RFC3339, at)
-		if got := onCallUsers(t, cfg, ts); !reflect.DeepEqual(got, []string{want}) {
-			t.Errorf("%s: on call %v, want [%s]", at, got, want)
+		if got := onCallUsers(t, cfg, ts); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: on call %v, want %v", at, got, want)
 		}
 	}
 	s := cfg.Schedule("payments_schedule")
-	if s == nil || len(s.Tiers) != 1 || s.Tiers[0].ShiftWeeks != 2 {
+	if s == nil || len(s.Tiers) != 2 || s.Tiers[0].ShiftWeeks != 2 || s.Tiers[1].ShiftHours != 12 || s.Tiers[1].HandoffTime.String() != "08:00" {
 		t.Fatalf("payments_schedule: %+v", s)
 	}
 	rep := res.Report
@@ -222,7 +231,6 @@ func TestOpsgenieAPIResponses(t *testing.T) {
 		kind IssueKind
 		want []string
 	}{
-		{NotYet, []string{`rotation "Follow the sun"`, "12 hour(s)", "hourly rotations"}},
 		{NotMapped, []string{`rotation "Escalate to SRE"`, `"SRE" is a team`}},
 		{NotMapped, []string{`override "offsite"`, "puts nobody on call"}},
 		{NotMapped, []string{`heartbeat "checkout-cron"`, "every 1 hours (disabled)", "P4"}},

@@ -100,11 +100,37 @@ type outHandoff struct {
 }
 
 type outTier struct {
-	Name       string   `yaml:"name"`
-	Title      string   `yaml:"title,omitempty"`
-	Start      string   `yaml:"start"`
-	ShiftWeeks int      `yaml:"shift_weeks,omitempty"`
-	Members    []string `yaml:"members,flow"`
+	Name         string           `yaml:"name"`
+	Title        string           `yaml:"title,omitempty"`
+	Start        string           `yaml:"start"`
+	ShiftWeeks   int              `yaml:"shift_weeks,omitempty"`
+	ShiftDays    int              `yaml:"shift_days,omitempty"`
+	ShiftHours   int              `yaml:"shift_hours,omitempty"`
+	HandoffTime  quoted           `yaml:"handoff_time,omitempty"`
+	Members      []string         `yaml:"members,flow"`
+	Restrictions []outRestriction `yaml:"restrictions,omitempty"`
+	Layers       []outLayer       `yaml:"layers,omitempty"`
+}
+
+// outLayer is a rotation stacked on a tier: the same fields as the tier's
+// own rotation, and a name.
+type outLayer struct {
+	Name         string           `yaml:"name"`
+	Start        string           `yaml:"start"`
+	ShiftWeeks   int              `yaml:"shift_weeks,omitempty"`
+	ShiftDays    int              `yaml:"shift_days,omitempty"`
+	ShiftHours   int              `yaml:"shift_hours,omitempty"`
+	HandoffTime  quoted           `yaml:"handoff_time,omitempty"`
+	Members      []string         `yaml:"members,flow"`
+	Restrictions []outRestriction `yaml:"restrictions,omitempty"`
+}
+
+type outRestriction struct {
+	Days     []string `yaml:"days,omitempty,flow"`
+	StartDay string   `yaml:"start_day,omitempty"`
+	Start    quoted   `yaml:"start"`
+	EndDay   string   `yaml:"end_day,omitempty"`
+	End      quoted   `yaml:"end"`
 }
 
 type outOverride struct {

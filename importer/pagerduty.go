@@ -337,6 +337,13 @@ func pdScheduleModel(s pdSchedule, rep *Report) *schedule {
 			rot.groups = append(rot.groups, []string{u.User.ID})
 		}
 		rot.restriction = pdRestrictions(l.Restrictions, loc)
+		if rot.restriction != "" {
+			ws, why := pdWindows(l.Restrictions)
+			if why != "" && rot.unmappable == "" {
+				rot.unmappable = fmt.Sprintf("on call only %s: %s, which pagerd cannot restrict a rotation to", rot.restriction, why)
+			}
+			rot.windows = ws
+		}
 		out.layers = append(out.layers, []*rotation{rot})
 	}
 	entries := s.Overrides
@@ -373,6 +380,43 @@ func pdRestrictions(rs []pdRestriction, loc *time.Location) string {
 		return ""
 	}
 	return strings.Join(parts, ", ") + " (" + loc.String() + ")"
+}
+
+// pdWindows reads a layer's restrictions as windows of the week: a daily
+// restriction is duration_seconds from start_time_of_day every day, a
+// weekly one from start_time_of_day on start_day_of_week (1 is Monday, 7
+// Sunday). They are called only when some restriction leaves hours out.
+func pdWindows(rs []pdRestriction) ([]window, string) {
+	var out []window
+	for _, r := range rs {
+		t, err := time.Parse("15:04:05", r.StartTimeOfDay)
+		if err != nil {
+			t, err = time.Parse("15:04", r.StartTimeOfDay)
+		}
+		switch {
+		case err != nil || t.Second() != 0:
+			return nil, fmt.Sprintf("a restriction starting at %q, not a whole minute of the day", r.StartTimeOfDay)
+		case r.DurationSeconds <= 0 || r.DurationSeconds%60 != 0:
+			return nil, fmt.Sprintf("a restriction of %d seconds, not a whole number of minutes", r.DurationSeconds)
+		}
+		start, length := t.Hour()*60+t.Minute(), r.DurationSeconds/60
+		switch r.Type {
+		case "daily_restriction":
+			end := start + length
+			if end > minutesPerDay {
+				end -= minutesPerDay
+			}
+			out = append(out, window{start: start, end: end})
+		case "weekly_restriction":
+			if r.StartDayOfWeek < 1 || r.StartDayOfWeek > 7 {
+				return nil, fmt.Sprintf("a weekly restriction on day %d of the week, not 1 (Monday) to 7 (Sunday)", r.StartDayOfWeek)
+			}
+			out = append(out, weeklyWindow(time.Weekday(r.StartDayOfWeek%7), start, length))
+		default:
+			return nil, fmt.Sprintf("a restriction of type %q, not one PagerDuty documents (daily_restriction, weekly_restriction)", r.Type)
+		}
+	}
+	return out, ""
 }
 
 func trimSeconds(hms string) string {

@@ -12,10 +12,8 @@ import (
 // by hand from testdata/pagerduty/schedule-PSCH001.json in America/Chicago
 // (CDT, UTC-5, until Sun 2025-11-02; CST, UTC-6, after):
 //
-//   - Layer "Weekend cover" (highest): jo, Saturday 00:00 for 48 hours.
-//     pagerd cannot restrict a rotation yet: it is reported, and at those
-//     instants the imported config has the weekly layer's holder (imported
-//     below); source says who PagerDuty has.
+//   - Layer "Weekend cover" (highest): jo, Saturday 00:00 for 48 hours: a
+//     layer restricted to that window on the weekly layer's tier.
 //   - Layer "Weekly": turns of one week from the virtual start Tue
 //     2025-10-07 15:00, hana, ivan, jo (so jo holds the week before).
 //   - Layers "Old daily" (hidden beneath "Weekly" at every hour) and
@@ -31,8 +29,8 @@ var pagerDutyWeek = []struct {
 	{"2025-10-09T16:59:00-05:00", "jo", "jo"},
 	{"2025-10-09T17:00:00-05:00", "hana", "hana"},
 	{"2025-10-10T23:59:00-05:00", "hana", "hana"},
-	{"2025-10-11T00:00:00-05:00", "jo", "hana"}, // weekend cover: not imported yet
-	{"2025-10-12T23:59:00-05:00", "jo", "hana"},
+	{"2025-10-11T00:00:00-05:00", "jo", "jo"}, // weekend cover
+	{"2025-10-12T23:59:00-05:00", "jo", "jo"},
 	{"2025-10-13T00:00:00-05:00", "hana", "hana"},
 	{"2025-10-14T14:59:00-05:00", "hana", "hana"},
 	{"2025-10-14T15:00:00-05:00", "ivan", "ivan"},
@@ -51,8 +49,8 @@ func TestPagerDuty(t *testing.T) {
 		if got := onCallUsers(t, cfg, at); !reflect.DeepEqual(got, []string{c.imported}) {
 			t.Errorf("%s: on call %v, want [%s] (PagerDuty: %s)", c.at, got, c.imported, c.source)
 		}
-		if c.source != c.imported && issueWith(rep, NotYet, `layer "Weekend cover"`, "from Sat 00:00 for 2d") == nil {
-			t.Errorf("%s: PagerDuty has %s on call, the import %s, and the report does not say why", c.at, c.source, c.imported)
+		if c.source != c.imported {
+			t.Errorf("%s: PagerDuty has %s on call, the table says the import has %s", c.at, c.source, c.imported)
 		}
 	}
 	for _, w := range []struct {

@@ -12,10 +12,6 @@ type IssueKind int
 const (
 	// NotMapped is something pagerd cannot express; it is not in the config.
 	NotMapped IssueKind = iota
-	// NotYet is something pagerd will express once a feature that is on its
-	// way lands (time restrictions, daily and hourly rotations);
-	// it is not in the config until then.
-	NotYet
 	// Changed is something in the config that behaves differently from the
 	// source, or a placeholder that needs a person's decision.
 	Changed
@@ -67,7 +63,6 @@ var sectionTitles = []struct {
 	title string
 }{
 	{NotMapped, "Not imported: pagerd cannot express these"},
-	{NotYet, "Not imported yet: they need pagerd features that are on their way"},
 	{Changed, "Imported with a difference: check these"},
 }
 

@@ -6,15 +6,19 @@ import (
 	"time"
 )
 
-// How a rotation becomes pagerd tiers. pagerd's schedule model today is
-// weekly: every tier of a schedule hands off on one weekday at one
-// wall-clock time, and each member holds a tier for a whole number of weeks.
-// One function per rotation shape says whether a rotation fits and how;
-// shapes pagerd cannot express yet say so, and are where the mapping goes
-// once pagerd has daily, hourly and time-restricted rotations.
+// How a rotation becomes a pagerd rotation. pagerd lays every rotation out
+// on the schedule's wall clock: shift k starts at the first shift's
+// wall-clock time plus k shift lengths of whole weeks, days or hours, and a
+// rotation may be on call only inside windows of the week. The vendors'
+// rotations are read the same way (turns counted on the schedule's wall
+// clock, restrictions that mask the turns without moving them), so a
+// rotation maps when its turn is a whole number of hours within pagerd's
+// limits and its restriction is a set of weekly windows. Weekly turns hand
+// off together with the other weekly tiers of their pagerd schedule; daily
+// and hourly ones carry their own handoff time.
 
-// handoffKey is a handoff weekday and wall-clock time: the rotations that
-// share one can be tiers of one pagerd schedule.
+// handoffKey is a handoff weekday and wall-clock time: the weekly
+// rotations that share one can be tiers of one pagerd schedule.
 type handoffKey struct {
 	weekday time.Weekday
 	hour    int
@@ -25,16 +29,24 @@ func (h handoffKey) String() string {
 	return fmt.Sprintf("%s %02d:%02d", h.weekday.String()[:3], h.hour, h.minute)
 }
 
-// tierShape is where a rotation goes: its handoff, the date of the handoff
-// at which the first group begins, and how many weeks each group holds it.
+// tierShape is what a rotation becomes: its handoff (the weekday matters
+// only for weekly turns), the date of the handoff at which the first group
+// begins, the turn length (one of weeks, days and hours), and the windows
+// it is on call in (always when none).
 type tierShape struct {
 	handoff handoffKey
 	start   time.Time // local midnight of the first handoff's date
 	weeks   int
+	days    int
+	hours   int
+	windows []window
 }
 
-// shapeError is why a rotation cannot become tiers: not (NotMapped) or not
-// yet (NotYet).
+// weekly reports whether the shape turns in whole weeks on its handoff
+// weekday.
+func (sh tierShape) weekly() bool { return sh.weeks > 0 }
+
+// shapeError is why a rotation cannot become a pagerd rotation.
 type shapeError struct {
 	kind   IssueKind
 	reason string
@@ -44,38 +56,88 @@ func notMapped(format string, args ...any) *shapeError {
 	return &shapeError{NotMapped, fmt.Sprintf(format, args...)}
 }
 
-func notYet(format string, args ...any) *shapeError {
-	return &shapeError{NotYet, fmt.Sprintf(format, args...)}
-}
+// pagerd's limits on a shift's length.
+const (
+	maxShiftWeeks = 104
+	maxShiftDays  = 728
+	maxShiftHours = 168
+)
 
-// rotationShape dispatches on the rotation's shape.
+// rotationShape dispatches on the rotation's turn length, then adds its
+// restriction windows.
 func rotationShape(r *rotation, loc *time.Location) (tierShape, *shapeError) {
+	var (
+		sh  tierShape
+		err *shapeError
+	)
 	switch {
 	case r.unmappable != "":
 		return tierShape{}, notMapped("%s", r.unmappable)
-	case r.restriction != "":
-		return restrictedShape(r)
+	case r.restriction != "" && len(r.windows) == 0:
+		return tierShape{}, notMapped("on call only %s, which is not a set of windows of the week pagerd can restrict a rotation to", r.restriction)
 	case len(distinctGroups(r.groups)) == 1:
 		// The same people every turn: the turn length does not matter.
-		return weeklyShape(r, loc, 1)
+		sh, err = weeklyShape(r, loc, 1)
+	case r.unit == "week":
+		sh, err = weeklyShape(r, loc, r.length)
+	case r.unit == "day":
+		sh, err = dailyShape(r, loc, r.length)
+	case r.unit == "hour":
+		sh, err = hourlyShape(r, loc)
+	default:
+		return tierShape{}, notMapped("turns of %d %s: pagerd's shifts are whole weeks, days or hours", r.length, r.unit)
 	}
-	switch r.unit {
-	case "week":
-		return weeklyShape(r, loc, r.length)
-	case "day":
-		return dailyShape(r, loc)
-	case "hour":
-		return hourlyShape(r, loc)
+	if err != nil {
+		return tierShape{}, err
 	}
-	return tierShape{}, notMapped("turns of %d %s: pagerd rotates whole weeks", r.length, r.unit)
+	sh.windows = r.windows
+	return sh, nil
 }
 
 // weeklyShape is a rotation of turns of whole weeks: one tier, handing off
 // at the weekday and time its start shows in the schedule's zone.
 func weeklyShape(r *rotation, loc *time.Location, weeks int) (tierShape, *shapeError) {
-	if weeks < 1 || weeks > 104 {
-		return tierShape{}, notMapped("turns of %d weeks: pagerd shifts are 1 to 104 weeks", weeks)
+	if weeks < 1 || weeks > maxShiftWeeks {
+		return tierShape{}, notMapped("turns of %d weeks: pagerd shifts are 1 to %d weeks", weeks, maxShiftWeeks)
 	}
+	sh, err := anchored(r, loc)
+	sh.weeks = weeks
+	return sh, err
+}
+
+// dailyShape is turns of whole days. Seven days (or any multiple) is a
+// weekly rotation that keeps its wall-clock handoff; any other number is
+// pagerd's N-day shift.
+func dailyShape(r *rotation, loc *time.Location, days int) (tierShape, *shapeError) {
+	if days > 0 && days%7 == 0 {
+		return weeklyShape(r, loc, days/7)
+	}
+	if days < 1 || days > maxShiftDays {
+		return tierShape{}, notMapped("turns of %d days: pagerd shifts are 1 to %d days", days, maxShiftDays)
+	}
+	sh, err := anchored(r, loc)
+	sh.days = days
+	return sh, err
+}
+
+// hourlyShape is turns of whole hours: whole days when they are, else
+// pagerd's hourly shift (up to a week).
+func hourlyShape(r *rotation, loc *time.Location) (tierShape, *shapeError) {
+	h := r.length
+	if h > 0 && h%24 == 0 {
+		return dailyShape(r, loc, h/24)
+	}
+	if h < 1 || h > maxShiftHours {
+		return tierShape{}, notMapped("turns of %d hours: pagerd's hourly shifts are 1 to %d hours, and longer ones must be whole days", h, maxShiftHours)
+	}
+	sh, err := anchored(r, loc)
+	sh.hours = h
+	return sh, err
+}
+
+// anchored is where the rotation's first turn begins on the schedule's wall
+// clock, which must be a whole minute.
+func anchored(r *rotation, loc *time.Location) (tierShape, *shapeError) {
 	local := r.start.In(loc)
 	if local.Second() != 0 || local.Nanosecond() != 0 {
 		return tierShape{}, notMapped("hands off at %s, not on a whole minute", local.Format("15:04:05"))
@@ -83,30 +145,32 @@ func weeklyShape(r *rotation, loc *time.Location, weeks int) (tierShape, *shapeE
 	return tierShape{
 		handoff: handoffKey{local.Weekday(), local.Hour(), local.Minute()},
 		start:   time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc),
-		weeks:   weeks,
 	}, nil
 }
 
-// dailyShape is turns of whole days. Seven days (or any multiple) is a
-// weekly rotation that keeps its wall-clock handoff; anything else needs
-// pagerd's N-day rotations.
-func dailyShape(r *rotation, loc *time.Location) (tierShape, *shapeError) {
-	if r.length > 0 && r.length%7 == 0 {
-		return weeklyShape(r, loc, r.length/7)
+// describeWindows says in words when a restricted rotation is on call.
+func describeWindows(ws []window) string {
+	var parts []string
+	for _, w := range ws {
+		if w.weekly {
+			parts = append(parts, fmt.Sprintf("%s %s to %s %s", w.startDay.String()[:3], clock(w.start), w.endDay.String()[:3], clock(w.end)))
+			continue
+		}
+		days := "every day"
+		if len(w.days) > 0 {
+			var ds []string
+			for _, d := range w.days {
+				ds = append(ds, d.String()[:3])
+			}
+			days = strings.Join(ds, ",")
+		}
+		parts = append(parts, fmt.Sprintf("%s %s-%s", days, clock(w.start), clock(w.end)))
 	}
-	return tierShape{}, notYet("turns of %d day(s): pagerd's schedules rotate whole weeks today; daily and N-day rotations are on their way", r.length)
+	return strings.Join(parts, ", ")
 }
 
-// hourlyShape is turns of hours, which need pagerd's hourly rotations.
-func hourlyShape(r *rotation, _ *time.Location) (tierShape, *shapeError) {
-	return tierShape{}, notYet("turns of %d hour(s): pagerd's schedules rotate whole weeks today; hourly rotations are on their way", r.length)
-}
-
-// restrictedShape is a rotation on call only part of the time, which needs
-// pagerd's time-of-day and weekday restrictions.
-func restrictedShape(r *rotation) (tierShape, *shapeError) {
-	return tierShape{}, notYet("on call only %s: pagerd cannot restrict a rotation to hours or weekdays yet (on its way); import it then, or cover those hours with a rotation of its own", r.restriction)
-}
+// clock is a minute of the day as HH:MM (1440 is 24:00).
+func clock(m int) string { return hhmm(m/60, m%60) }
 
 // distinctGroups returns the different groups of a rotation (as sorted,
 // joined keys).

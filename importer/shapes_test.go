@@ -1,51 +1,61 @@
 package importer
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
 
-// TestRotationShapes: which rotation shapes become weekly tiers today, and
-// why the others do not (yet).
+// TestRotationShapes: which rotation shapes become which pagerd rotations,
+// and why the others do not.
 func TestRotationShapes(t *testing.T) {
 	ny, _ := time.LoadLocation("America/New_York")
 	monday9 := time.Date(2025, 10, 6, 9, 0, 0, 0, ny)
 	two := [][]string{{"a"}, {"b"}}
+	weekdays := []window{{days: []time.Weekday{time.Monday, time.Friday}, start: 9 * 60, end: 17 * 60}}
 	cases := []struct {
-		name  string
-		r     rotation
-		weeks int    // when it maps
-		kind  string // "not" or "yet" when it does not
+		name               string
+		r                  rotation
+		weeks, days, hours int    // when it maps
+		not                string // in the reason when it does not
 	}{
-		{"weekly", rotation{start: monday9, unit: "week", length: 1, groups: two}, 1, ""},
-		{"three weeks", rotation{start: monday9, unit: "week", length: 3, groups: two}, 3, ""},
-		{"seven days", rotation{start: monday9, unit: "day", length: 7, groups: two}, 1, ""},
-		{"fourteen days", rotation{start: monday9, unit: "day", length: 14, groups: two}, 2, ""},
-		{"daily", rotation{start: monday9, unit: "day", length: 1, groups: two}, 0, "yet"},
-		{"three days", rotation{start: monday9, unit: "day", length: 3, groups: two}, 0, "yet"},
-		{"hourly", rotation{start: monday9, unit: "hour", length: 12, groups: two}, 0, "yet"},
-		{"hourly, one person", rotation{start: monday9, unit: "hour", length: 12, groups: [][]string{{"a"}, {"a"}}}, 1, ""},
-		{"restricted", rotation{start: monday9, unit: "week", length: 1, groups: two, restriction: "Mon-Fri"}, 0, "yet"},
-		{"restricted, one person", rotation{start: monday9, unit: "week", length: 1, groups: [][]string{{"a"}}, restriction: "Mon-Fri"}, 0, "yet"},
-		{"handoff at seconds", rotation{start: monday9.Add(30 * time.Second), unit: "week", length: 1, groups: two}, 0, "not"},
-		{"two hundred weeks", rotation{start: monday9, unit: "week", length: 200, groups: two}, 0, "not"},
-		{"monthly", rotation{start: monday9, unit: "month", length: 1, groups: two}, 0, "not"},
-		{"known not to fit", rotation{start: monday9, unit: "week", length: 1, groups: two, unmappable: "a team"}, 0, "not"},
+		{name: "weekly", r: rotation{start: monday9, unit: "week", length: 1, groups: two}, weeks: 1},
+		{name: "three weeks", r: rotation{start: monday9, unit: "week", length: 3, groups: two}, weeks: 3},
+		{name: "seven days", r: rotation{start: monday9, unit: "day", length: 7, groups: two}, weeks: 1},
+		{name: "fourteen days", r: rotation{start: monday9, unit: "day", length: 14, groups: two}, weeks: 2},
+		{name: "daily", r: rotation{start: monday9, unit: "day", length: 1, groups: two}, days: 1},
+		{name: "three days", r: rotation{start: monday9, unit: "day", length: 3, groups: two}, days: 3},
+		{name: "hourly", r: rotation{start: monday9, unit: "hour", length: 12, groups: two}, hours: 12},
+		{name: "48 hours", r: rotation{start: monday9, unit: "hour", length: 48, groups: two}, days: 2},
+		{name: "168 hours", r: rotation{start: monday9, unit: "hour", length: 168, groups: two}, weeks: 1},
+		{name: "hourly, one person", r: rotation{start: monday9, unit: "hour", length: 12, groups: [][]string{{"a"}, {"a"}}}, weeks: 1},
+		{name: "restricted", r: rotation{start: monday9, unit: "week", length: 1, groups: two, restriction: "Mon-Fri", windows: weekdays}, weeks: 1},
+		{name: "restricted, one person", r: rotation{start: monday9, unit: "day", length: 1, groups: [][]string{{"a"}}, restriction: "Mon-Fri", windows: weekdays}, weeks: 1},
+		{name: "restricted without windows", r: rotation{start: monday9, unit: "week", length: 1, groups: two, restriction: "in some months"}, not: "not a set of windows of the week"},
+		{name: "200 hours", r: rotation{start: monday9, unit: "hour", length: 200, groups: two}, not: "1 to 168 hours"},
+		{name: "800 days", r: rotation{start: monday9, unit: "day", length: 800, groups: two}, not: "1 to 728 days"},
+		{name: "handoff at seconds", r: rotation{start: monday9.Add(30 * time.Second), unit: "week", length: 1, groups: two}, not: "not on a whole minute"},
+		{name: "two hundred weeks", r: rotation{start: monday9, unit: "week", length: 200, groups: two}, not: "1 to 104 weeks"},
+		{name: "monthly", r: rotation{start: monday9, unit: "month", length: 1, groups: two}, not: "whole weeks, days or hours"},
+		{name: "known not to fit", r: rotation{start: monday9, unit: "week", length: 1, groups: two, unmappable: "a team"}, not: "a team"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			sh, err := rotationShape(&c.r, ny)
 			switch {
-			case c.kind == "" && err != nil:
+			case c.not == "" && err != nil:
 				t.Fatalf("not mapped: %s", err.reason)
-			case c.kind == "":
-				if sh.weeks != c.weeks || sh.handoff != (handoffKey{time.Monday, 9, 0}) || !sh.start.Equal(time.Date(2025, 10, 6, 0, 0, 0, 0, ny)) {
-					t.Errorf("shape %+v, want %d weeks handing off Mon 09:00 from 2025-10-06", sh, c.weeks)
+			case c.not == "":
+				if sh.weeks != c.weeks || sh.days != c.days || sh.hours != c.hours || sh.handoff != (handoffKey{time.Monday, 9, 0}) || !sh.start.Equal(time.Date(2025, 10, 6, 0, 0, 0, 0, ny)) {
+					t.Errorf("shape %+v, want %d weeks, %d days, %d hours handing off Mon 09:00 from 2025-10-06", sh, c.weeks, c.days, c.hours)
+				}
+				if len(sh.windows) != len(c.r.windows) {
+					t.Errorf("windows %+v, want %+v", sh.windows, c.r.windows)
 				}
 			case err == nil:
-				t.Fatalf("mapped to %+v, want %s", sh, c.kind)
-			case (c.kind == "yet") != (err.kind == NotYet):
-				t.Errorf("kind %v (%s), want %s", err.kind, err.reason, c.kind)
+				t.Fatalf("mapped to %+v, want it reported (%s)", sh, c.not)
+			case err.kind != NotMapped || !strings.Contains(err.reason, c.not):
+				t.Errorf("kind %v (%s), want not mapped: %s", err.kind, err.reason, c.not)
 			}
 		})
 	}

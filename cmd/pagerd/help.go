@@ -100,8 +100,9 @@ it starts.`,
 		about: `Reads the vendor's own JSON as its REST API returns it (files, directories
 of them, zip archives; for Opsgenie also the opsgenie-configuration-backup
 layout) and writes a pagerd config that check-config accepts, plus a report
-of everything it could not carry over: what pagerd cannot express, what it
-will once features on their way land, and what behaves differently. Secrets
+of everything it could not carry over: what pagerd cannot express, and
+what behaves differently. Daily, N-day and hourly turns, layers and
+time-of-day or weekday restrictions carry over as pagerd rotations. Secrets
 are read from the environment (${PAGERD_...}); check-config lists them.
 Opsgenie's P1-P5 map onto the scheme by the table in docs/MIGRATING.md.`,
 		args: [][2]string{{"FILE", "a JSON file, a directory of them, or a zip archive of either; as many as you like"}},

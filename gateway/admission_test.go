@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
 )
 
 // heldStore holds every Trigger until released, counting those held.
@@ -88,5 +89,32 @@ func TestAdmissionRefusesPastTheLimitAtOnce(t *testing.T) {
 	}
 	if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "after", map[string]string{"alertname": "A"}), "Authorization", "Bearer "+amKey); r.code != 200 {
 		t.Fatalf("an alert after the overload: %d %s", r.code, r.body)
+	}
+}
+
+// The embedded store's intake takes more alerts at once by default, as they
+// share fsyncs; a limit in the config wins on either store.
+func TestMaxInflightDefaults(t *testing.T) {
+	bolt := boltStore(t)
+	other := &heldStore{Store: bolt} // any store but the embedded one
+	cfg := func(n int) *policy.Config {
+		c := &policy.Config{}
+		c.Server.Admission.MaxInflight = n
+		return c
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  *policy.Config
+		st   store.Store
+		want int
+	}{
+		{"embedded, default", cfg(0), bolt, embeddedMaxInflight},
+		{"embedded, configured", cfg(10), bolt, 10},
+		{"other store, default", cfg(0), other, 0},
+		{"other store, configured", cfg(10), other, 10},
+	} {
+		if got := maxInflight(tc.cfg, tc.st); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
 	}
 }

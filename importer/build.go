@@ -397,18 +397,11 @@ func (b *builder) tier(s *schedule, loc *time.Location, groups *[]*scheduleGroup
 		if r.name != "" && (&policy.Tier{Name: t.Name}).DisplayTitle() != r.name {
 			t.Title = r.name
 		}
-		f := shiftFields(sh, g.key)
-		t.Start, t.ShiftWeeks, t.ShiftDays, t.ShiftHours, t.HandoffTime = f.start, f.weeks, f.days, f.hours, f.handoff
-		t.Members = turnMembers(base.members, i)
-		t.Restrictions = outRestrictions(sh.windows)
+		t.outRotation = rotationOf(sh, g.key, turnMembers(base.members, i))
 		layerNames := namespace{}
 		for _, l := range layers {
-			lf := shiftFields(l.sh, g.key)
-			t.Layers = append(t.Layers, outLayer{
-				Name: layerNames.take(ident(l.r.name, "layer")), Start: lf.start,
-				ShiftWeeks: lf.weeks, ShiftDays: lf.days, ShiftHours: lf.hours, HandoffTime: lf.handoff,
-				Members: turnMembers(l.members, i), Restrictions: outRestrictions(l.sh.windows),
-			})
+			t.Layers = append(t.Layers, outLayer{Name: layerNames.take(ident(l.r.name, "layer")),
+				outRotation: rotationOf(l.sh, g.key, turnMembers(l.members, i))})
 		}
 		g.sched.Tiers = append(g.sched.Tiers, t)
 		tg := outTarget{Schedule: g.sched.Name, Tier: t.Name}
@@ -439,33 +432,26 @@ func turnMembers(groups [][]string, i int) []string {
 	return out
 }
 
-// rotationFieldValues are a pagerd rotation's start and shift length.
-type rotationFieldValues struct {
-	start              string
-	weeks, days, hours int
-	handoff            quoted
-}
-
-// shiftFields writes a shape as the fields of a pagerd rotation in a
-// schedule handing off at key: whole weeks when it hands off then too,
-// else days or hours from its own handoff time (a week on another weekday
-// is seven days).
-func shiftFields(sh tierShape, key handoffKey) rotationFieldValues {
-	f := rotationFieldValues{start: sh.start.Format("2006-01-02")}
+// rotationOf writes a shape as a pagerd rotation of members in a schedule
+// handing off at key: whole weeks when it hands off then too, else days or
+// hours from its own handoff time (a week on another weekday is seven
+// days), with its restrictions.
+func rotationOf(sh tierShape, key handoffKey, members []string) outRotation {
+	r := outRotation{Start: sh.start.Format("2006-01-02"), Members: members, Restrictions: outRestrictions(sh.windows)}
 	own := quoted(fmt.Sprintf("%02d:%02d", sh.handoff.hour, sh.handoff.minute))
 	switch {
 	case sh.weekly() && sh.handoff == key:
 		if sh.weeks > 1 {
-			f.weeks = sh.weeks
+			r.ShiftWeeks = sh.weeks
 		}
 	case sh.weekly():
-		f.days, f.handoff = 7*sh.weeks, own
+		r.ShiftDays, r.HandoffTime = 7*sh.weeks, own
 	case sh.days > 0:
-		f.days, f.handoff = sh.days, own
+		r.ShiftDays, r.HandoffTime = sh.days, own
 	default:
-		f.hours, f.handoff = sh.hours, own
+		r.ShiftHours, r.HandoffTime = sh.hours, own
 	}
-	return f
+	return r
 }
 
 // outRestrictions writes windows as pagerd restrictions.

@@ -100,22 +100,21 @@ type outHandoff struct {
 }
 
 type outTier struct {
-	Name         string           `yaml:"name"`
-	Title        string           `yaml:"title,omitempty"`
-	Start        string           `yaml:"start"`
-	ShiftWeeks   int              `yaml:"shift_weeks,omitempty"`
-	ShiftDays    int              `yaml:"shift_days,omitempty"`
-	ShiftHours   int              `yaml:"shift_hours,omitempty"`
-	HandoffTime  quoted           `yaml:"handoff_time,omitempty"`
-	Members      []string         `yaml:"members,flow"`
-	Restrictions []outRestriction `yaml:"restrictions,omitempty"`
-	Layers       []outLayer       `yaml:"layers,omitempty"`
+	Name        string `yaml:"name"`
+	Title       string `yaml:"title,omitempty"`
+	outRotation `yaml:",inline"`
+	Layers      []outLayer `yaml:"layers,omitempty"`
 }
 
 // outLayer is a rotation stacked on a tier: the same fields as the tier's
 // own rotation, and a name.
 type outLayer struct {
-	Name         string           `yaml:"name"`
+	Name        string `yaml:"name"`
+	outRotation `yaml:",inline"`
+}
+
+// outRotation is a rotation's fields, a tier's own or a layer's.
+type outRotation struct {
 	Start        string           `yaml:"start"`
 	ShiftWeeks   int              `yaml:"shift_weeks,omitempty"`
 	ShiftDays    int              `yaml:"shift_days,omitempty"`

@@ -2,8 +2,9 @@ package console
 
 import (
 	"encoding/json"
+	"maps"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -77,7 +78,7 @@ func readDetails(raw json.RawMessage) details {
 		out.Links = append(out.Links, link{Text: text, URL: u})
 	}
 	annotationLinks := func(ann map[string]string) {
-		for _, k := range sortedKeys(ann) {
+		for _, k := range slices.Sorted(maps.Keys(ann)) {
 			lk := strings.ToLower(k)
 			if strings.Contains(lk, "runbook") || strings.Contains(lk, "dashboard") || strings.Contains(lk, "playbook") {
 				addLink(k, ann[k])
@@ -135,19 +136,10 @@ func isWebURL(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // pairs are a map's non-empty entries, sorted by key.
 func pairs(m map[string]string) []kv {
 	var out []kv
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if m[k] != "" {
 			out = append(out, kv{k, m[k]})
 		}

@@ -6,9 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,7 +89,7 @@ func (a *AlertmanagerSilencer) do(ctx context.Context, method, u string, body []
 // Silence posts a silence to /api/v2/silences.
 func (a *AlertmanagerSilencer) Silence(ctx context.Context, base string, labels map[string]string, end time.Time, createdBy, comment string) (string, error) {
 	s := amSilence{StartsAt: time.Now().UTC(), EndsAt: end.UTC(), CreatedBy: createdBy, Comment: comment}
-	for _, k := range sortedKeys(labels) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		s.Matchers = append(s.Matchers, amMatcher{Name: k, Value: labels[k], IsEqual: true})
 	}
 	body, _ := json.Marshal(s)
@@ -119,15 +120,6 @@ func (a *AlertmanagerSilencer) Expire(ctx context.Context, base, id string) erro
 		return fmt.Errorf("alertmanager answered %d: %s", code, bytes.TrimSpace(b))
 	}
 	return nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // silencedPrefix starts the detail of a "silenced" timeline entry; the ids
@@ -234,7 +226,7 @@ func silenceIDs(detail string) []string {
 // labelString writes labels as name="value" pairs, sorted.
 func labelString(ls map[string]string) string {
 	parts := make([]string, 0, len(ls))
-	for _, k := range sortedKeys(ls) {
+	for _, k := range slices.Sorted(maps.Keys(ls)) {
 		parts = append(parts, fmt.Sprintf("%s=%q", k, ls[k]))
 	}
 	return "{" + strings.Join(parts, ", ") + "}"

@@ -333,7 +333,6 @@ func TestLoadIngest(t *testing.T) {
 			t.Logf("%s closed loop, 32 senders, 10 s: %.0f webhooks/s; pagerd CPU %s per accepted webhook (%.0f%% of a core); %s",
 				store, capacity, cpuPer, 100*(after.cpu-before.cpu).Seconds()/took.Seconds(), closed)
 
-
 			for _, x := range []int{2, 5} {
 				rate := int(capacity) * x
 				var ackLat time.Duration

@@ -82,18 +82,21 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 }
 
 // LastPaged finds what was most recently paged to the user on the channel
-// among open incidents: an incident, or the storm bundle its page went out
-// in, that match accepts (notify.Receiver).
+// among open incidents (the newest 1,000 triggered and 1,000 acknowledged
+// ones): an incident, or the storm bundle its page went out in, that
+// match accepts (notify.Receiver). It lists by status, so resolved
+// incidents, however many and however new, never push an open one out.
 func (s *Service) LastPaged(ctx context.Context, user, channel string, match func(target string) bool) (string, error) {
-	open, err := s.o.Store.List(ctx, store.Filter{Limit: 1000})
-	if err != nil {
-		return "", err
+	var open []*store.Incident
+	for _, st := range []policy.Status{policy.StatusTriggered, policy.StatusAcknowledged} {
+		incs, err := s.o.Store.List(ctx, store.Filter{Status: st, Limit: 1000})
+		if err != nil {
+			return "", err
+		}
+		open = append(open, incs...)
 	}
 	best, bestAt := "", time.Time{}
 	for _, inc := range open {
-		if !inc.Open() {
-			continue
-		}
 		tl, err := s.o.Store.Timeline(ctx, inc.ID)
 		if err != nil {
 			return "", err

@@ -1,0 +1,47 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/incident"
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// An SMS reply finds the open incident paged to the number even when more
+// than a thousand newer incidents have been resolved since (before, it
+// looked only at the newest thousand incidents of any status).
+func TestLastPagedLooksPastResolvedIncidents(t *testing.T) {
+	ctx := context.Background()
+	st := boltStore(t)
+	at := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
+	put := func(dedup string, at time.Time, status policy.Status, tl ...store.Entry) string {
+		t.Helper()
+		inc := &store.Incident{ID: store.NewID(store.ShardOf("api", dedup), at), Service: "api", DedupKey: dedup,
+			Source: "alertmanager", Summary: dedup, CreatedAt: at, UpdatedAt: at, LastSeen: at,
+			Details: json.RawMessage(`{}`),
+			State:   policy.Incident{Service: "api", Priority: "P1", Urgency: "high", Status: status, Epoch: 1, TriggeredAt: at, LevelStartedAt: at}}
+		inc.State.ID = inc.ID
+		id, _, err := st.Trigger(ctx, inc, tl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	paged := put("paged", at, policy.StatusTriggered, store.Entry{At: at, Type: "notify", User: "ann", Channel: "sms"})
+	for i := 0; i < 1001; i++ {
+		put(fmt.Sprintf("later-%d", i), at.Add(time.Duration(i+1)*time.Second), policy.StatusResolved)
+	}
+	svc := incident.New(incident.Options{Store: st, Config: func() *policy.Config { return &policy.Config{} }})
+	got, err := svc.LastPaged(ctx, "ann", "sms", func(string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != paged {
+		t.Errorf("last paged to ann by SMS: %q, want %s", got, paged)
+	}
+}

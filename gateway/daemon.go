@@ -271,9 +271,11 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		d.dispOpts.Outbox[store.OutboxPushover] = po.handle
 	}
 	d.disp = dispatch.New(d.dispOpts)
-	d.disp.InitMetrics(cfg)
+	d.cfg.OnLoad(d.disp.InitMetrics)
+	// One waker for every writer, so that their nudges coalesce.
+	wake := d.wake(ctx)
 	d.incidents = incident.New(incident.Options{Store: d.store, Config: pagingConfig, Logger: d.log, Registry: reg, Now: o.Now,
-		Wake: d.wake(ctx), CapSummary: ingest.CapSummary,
+		Wake: wake, CapSummary: ingest.CapSummary,
 		Maintenance: func(ctx context.Context, service string, labels []map[string]string, at time.Time) *policy.Hold {
 			return d.windows.Hold(ctx, service, labels, at)
 		}})
@@ -284,7 +286,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		Registry: reg, Now: o.Now})
 	d.cfg.OnLoad(d.heartbeats.InitMetrics)
 	d.windows = maintenance.New(maintenance.Options{Store: d.store, Config: d.cfg.Load, Incidents: d.incidents, Logger: d.log,
-		Now: o.Now, Wake: d.wake(ctx)})
+		Now: o.Now, Wake: wake})
 	d.arm = make(chan *policy.Config, 1)
 	d.cfg.OnLoad(func(c *policy.Config) {
 		select {
@@ -456,6 +458,7 @@ func (d *Daemon) wake(ctx context.Context) func() {
 	}
 	poke := make(chan struct{}, 1)
 	go func() {
+		failing := false
 		for {
 			select {
 			case <-ctx.Done():
@@ -463,8 +466,18 @@ func (d *Daemon) wake(ctx context.Context) func() {
 			case <-poke:
 			}
 			nctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			_ = n.Nudge(nctx)
+			err := n.Nudge(nctx)
 			cancel()
+			// Other replicas then find the step at their next look (at
+			// most a second later): worth a line, once per streak.
+			switch {
+			case err != nil && !failing && ctx.Err() == nil:
+				d.log.Warn("other replicas not nudged; they find new pages at their next look", "err", err)
+				failing = true
+			case err == nil && failing:
+				d.log.Info("other replicas nudged again")
+				failing = false
+			}
 		}
 	}()
 	return func() {

@@ -201,3 +201,24 @@ func TestStoreOpsAllInitialised(t *testing.T) {
 		}
 	}
 }
+
+// TestPageMetricsFollowReload: a contact a reload adds has its page
+// counters from the next scrape, at zero, as those of the config at start.
+func TestPageMetricsFollowReload(t *testing.T) {
+	h, _, _ := metricsDaemon(t)
+	want := `pagerd_pages_total{channel="push",result="sent",via="webhook"} 0`
+	if body := h.do("GET", "/metrics", "").body; strings.Contains(body, want) {
+		t.Fatalf("the config at start already has %s", want)
+	}
+	cfg := strings.Replace(testConfig, "{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}\n  - {id: bob",
+		"{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}\n  - {id: cal, name: Cal, contacts: [{channel: push, via: webhook, address: \"http://127.0.0.1:9/push\"}]}\n  - {id: bob", 1)
+	if cfg == testConfig {
+		t.Fatal("the test config changed: no user added")
+	}
+	if err := h.reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if body := h.do("GET", "/metrics", "").body; !strings.Contains(body, want) {
+		t.Errorf("after the reload /metrics lacks %s", want)
+	}
+}

@@ -128,6 +128,9 @@ type Windows struct {
 	cached  []Window
 	readAt  time.Time // real time, for the cache
 	version int64
+	// unread is set while the store does not answer, so that the streak
+	// is logged once, not at every alert.
+	unread bool
 	// prev are the config's windows as last armed, to notice one removed
 	// or changed at a reload.
 	prev map[string]Window
@@ -167,7 +170,18 @@ func (w *Windows) stored(ctx context.Context, fresh bool) ([]Window, int64, erro
 	}
 	docs, ver, err := w.o.Store.ListDocs(ctx, DocKind)
 	if err != nil {
+		// Not again before CacheFor: alerts wait for this lock, and one
+		// read per alert would make each of them wait on a failing store.
+		w.readAt = time.Now()
+		if !w.unread {
+			w.unread = true
+			w.log.Warn("maintenance windows not read; the last ones read apply until they are", "err", err)
+		}
 		return w.cached, w.version, err
+	}
+	if w.unread {
+		w.unread = false
+		w.log.Info("maintenance windows read again")
 	}
 	out := make([]Window, 0, len(docs))
 	for id, b := range docs {
@@ -213,20 +227,17 @@ func (w *Windows) all(ctx context.Context, fresh bool) ([]Window, error) {
 // windows were ever read, nothing is held: an alert pages rather than be
 // lost in a window nobody can see.
 func (w *Windows) Hold(ctx context.Context, service string, sets []map[string]string, at time.Time) *policy.Hold {
-	ws, err := w.all(ctx, false)
-	if err != nil {
-		w.log.Warn("maintenance windows not read; the last ones read apply", "err", err)
-	}
-	return covering(ws, service, sets, at, "")
+	ws, _ := w.all(ctx, false) // a failed read is logged by stored
+	return covering(ws, service, sets, at)
 }
 
-// covering is the window of ws, other than except, in force at t that
-// covers the alert and ends last.
-func covering(ws []Window, service string, sets []map[string]string, at time.Time, except string) *policy.Hold {
+// covering is the window of ws in force at t that covers the alert and
+// ends last.
+func covering(ws []Window, service string, sets []map[string]string, at time.Time) *policy.Hold {
 	var best *Window
 	for i := range ws {
 		win := &ws[i]
-		if win.ID == except || !win.Active(at) || !win.Covers(service, sets) {
+		if !win.Active(at) || !win.Covers(service, sets) {
 			continue
 		}
 		if best == nil || win.End.After(best.End) {
@@ -570,7 +581,7 @@ func (w *Windows) sweepRelease(ctx context.Context, id, name string, ws []Window
 		}
 		var then *policy.Hold
 		if sets, complete := ingest.LabelSets(inc.Details); complete {
-			then = covering(ws, inc.Service, sets, now, "")
+			then = covering(ws, inc.Service, sets, now)
 		}
 		ended := &policy.Hold{ID: id, Name: name}
 		_, acts, err := w.o.Incidents.Apply(ctx, inc.ID, policy.Event{Kind: policy.EventRelease, Hold: ended, Then: then, Actor: Actor})

@@ -319,3 +319,32 @@ func TestMaintenanceStaleReplica(t *testing.T) {
 		t.Errorf("timeline %+v", v.Timeline)
 	}
 }
+
+// TestMaintenanceConfigWindowRemovedWhileDown: a config window removed
+// while no pagerd ran ends at the next start, and the incidents it held
+// are paged as new then, not at the window's old end.
+func TestMaintenanceConfigWindowRemovedWhileDown(t *testing.T) {
+	st := boltStore(t)
+	h := newHarness(t, withStore(st), withConfig(mwConfig), startAt(fixedNow.Add(65*time.Minute)))
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.runUntil(fixedNow.Add(66 * time.Minute))
+	id := fireLabels(h, "g1", map[string]string{"alertname": "Vacuum", "severity": "critical", "team": "db"})
+	h.runUntil(fixedNow.Add(70 * time.Minute))
+	if n := len(h.rec.lines(fixedNow)); n != 0 {
+		t.Fatalf("pages in the window: %q", h.rec.lines(fixedNow))
+	}
+	// pagerd stops; the window is taken out of the config; pagerd starts.
+	h2 := newHarness(t, withStore(st), withConfig(strings.Split(mwConfig, "\nmaintenance:\n")[0]+"\n"), startAt(fixedNow.Add(75*time.Minute)))
+	if err := h2.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h2.runUntil(fixedNow.Add(76 * time.Minute))
+	if got := h2.rec.lines(fixedNow); len(got) != 1 || got[0] != "1h15m L1 ann push" {
+		t.Fatalf("pages after the start without the window: %q; want the held incident paged at once", got)
+	}
+	if !h2.timelineHas(id, "maintenance", "ended: still firing, paged as new") {
+		t.Errorf("timeline: %+v", h2.incident(id).Timeline)
+	}
+}

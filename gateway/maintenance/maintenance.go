@@ -34,6 +34,11 @@ import (
 const (
 	DocKind = "maintenance"
 	JobKind = "maintenance"
+	// ArmedKind keeps the config's windows as last armed (one document,
+	// ArmedKey), so that a window removed or changed while no pagerd ran
+	// is ended at the next start, not held until its old end.
+	ArmedKind = "maintenance-armed"
+	ArmedKey  = "config"
 )
 
 // Actor is who the timeline says held and released incidents.
@@ -614,6 +619,13 @@ func (w *Windows) Arm(ctx context.Context, cfg *policy.Config) error {
 	w.mu.Lock()
 	prev := w.prev
 	w.mu.Unlock()
+	armed, armedVer, err := w.armed(ctx)
+	if err != nil {
+		return err
+	}
+	if prev == nil {
+		prev = armed // the first Arm since this pagerd started
+	}
 	for id, old := range prev {
 		win, kept := cur[id]
 		if kept && same(old, win) {
@@ -644,6 +656,17 @@ func (w *Windows) Arm(ctx context.Context, cfg *policy.Config) error {
 			return err
 		}
 	}
+	if !sameSet(armed, cur) {
+		b, err := json.Marshal(cur)
+		if err != nil {
+			return err
+		}
+		// A conflict is another replica arming at once: what it stored
+		// is its config, and this one's is stored at its next Arm.
+		if _, err := w.o.Store.PutDocs(ctx, ArmedKind, armedVer, map[string][]byte{ArmedKey: b}, nil); err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
 	w.mu.Lock()
 	w.prev = cur
 	w.mu.Unlock()
@@ -651,6 +674,34 @@ func (w *Windows) Arm(ctx context.Context, cfg *policy.Config) error {
 		w.o.Wake()
 	}
 	return nil
+}
+
+// armed reads the config's windows as last armed by any pagerd (nil
+// before the first), and the version to store the next ones at.
+func (w *Windows) armed(ctx context.Context) (map[string]Window, int64, error) {
+	docs, ver, err := w.o.Store.ListDocs(ctx, ArmedKind)
+	if err != nil || docs[ArmedKey] == nil {
+		return nil, ver, err
+	}
+	var m map[string]Window
+	if err := json.Unmarshal(docs[ArmedKey], &m); err != nil {
+		w.log.Error("maintenance: the windows last armed are unreadable; windows removed while pagerd was down end at their old end", "err", err)
+		return nil, ver, nil
+	}
+	return m, ver, nil
+}
+
+// sameSet reports whether two sets of config windows are the same.
+func sameSet(a, b map[string]Window) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for id, x := range a {
+		if y, ok := b[id]; !ok || !same(x, y) {
+			return false
+		}
+	}
+	return true
 }
 
 // same reports whether a config window is unchanged.

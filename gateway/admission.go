@@ -17,11 +17,12 @@ import (
 // 10–50 s latencies at 3,000/s offered). So the intake takes at most
 // MaxInflight alerts at once; one that finds no slot within QueueTimeout
 // is refused at once, before anything else is done with it (no routing,
-// no request id, its body unread), with a 503 (PagerDuty's endpoint: a
-// 429, as PagerDuty answers) and Retry-After: Alertmanager and PagerDuty
-// clients retry, and the alerts taken keep their latency. Refusals are
-// counted, and logged once per streak with their number, not one line
-// each. Acknowledgements, the API, health, readiness and metrics are not
+// no request id, its body unread), with a 503 (PagerDuty's and
+// Opsgenie's endpoints: a 429, as they answer) and Retry-After: their
+// clients and Alertmanager retry, and the alerts taken keep their latency.
+// Refusals are counted, and logged when a streak starts, every
+// admissionLogEvery while it lasts and when it ends, not one line each.
+// The API, ack links, callbacks, health, readiness and metrics are not
 // behind it, so a person can act during a storm of alerts.
 //
 // The limit is fixed, not adaptive: the work per alert is known (one

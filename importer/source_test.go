@@ -123,6 +123,7 @@ func TestPhone(t *testing.T) {
 		{"1", "5555550111", "+15555550111", true},    // PagerDuty: country code apart
 		{"1", "+1 (555) 555-0111", "+15555550111", true},
 		{"44", "7700 900123", "+447700900123", true},
+		{"39", "3931234567", "+393931234567", true}, // national number that starts with the country code
 		{"", "555", "+555", false},
 		{"", "", "+", false},
 	} {

@@ -52,8 +52,12 @@ var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
 // phone normalises a phone number to E.164 from the forms vendors store:
 // "+1 555 555 0100", "1-5555550100" (Opsgenie: country code, dash,
-// number), or a country code and a national number given apart
-// (PagerDuty). ok is false when the result is not a plausible number.
+// number; countryCode is empty), or a country code and a national number
+// given apart (PagerDuty). A national number is never checked for the
+// country code already being there: Italian mobiles start with 3, so
+// "3931234567" under 39 is the national number, and guessing otherwise
+// dials someone else. A number written with "+" is taken as complete.
+// ok is false when the result is not a plausible number.
 func phone(countryCode, number string) (string, bool) {
 	var digits strings.Builder
 	plus := strings.HasPrefix(strings.TrimSpace(number), "+")
@@ -63,7 +67,7 @@ func phone(countryCode, number string) (string, bool) {
 		}
 	}
 	d := digits.String()
-	if countryCode != "" && !plus && !strings.HasPrefix(d, countryCode) {
+	if countryCode != "" && !plus {
 		d = countryCode + d
 	}
 	out := "+" + d

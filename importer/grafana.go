@@ -157,6 +157,7 @@ func readGrafana(docs []Document, rep *Report) (*source, error) {
 		if err != nil {
 			return nil, err
 		}
+		reportLaterPages(d, rep)
 		unknown, teams := 0, 0
 		for _, obj := range objs {
 			var err error

@@ -312,6 +312,7 @@ func readOpsgenie(docs []Document, rep *Report) (*source, error) {
 		if err != nil {
 			return nil, err
 		}
+		reportLaterPages(d, rep)
 		if err := ex.read(d, objs, rep); err != nil {
 			return nil, err
 		}

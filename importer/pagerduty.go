@@ -158,6 +158,7 @@ func readPagerDuty(docs []Document, rep *Report, now time.Time) (*source, error)
 		if err := d.decode(&top); err != nil {
 			return nil, err
 		}
+		reportLaterPages(d, rep)
 		read := false
 		keys := make([]string, 0, len(top))
 		for k := range top {

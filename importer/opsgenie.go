@@ -266,6 +266,19 @@ type ogRoutingRule struct {
 	Notify          ogRecipient        `json:"notify"`
 }
 
+// limits names what narrows the alerts a routing rule takes, "" when it
+// takes every alert at every time.
+func (rr *ogRoutingRule) limits() string {
+	var ls []string
+	if rr.Criteria != nil && rr.Criteria.Type != "" && rr.Criteria.Type != "match-all" {
+		ls = append(ls, fmt.Sprintf("criteria (%s, %d conditions)", rr.Criteria.Type, len(rr.Criteria.Conditions)))
+	}
+	if rr.TimeRestriction != nil {
+		ls = append(ls, "time restriction ("+rr.TimeRestriction.describe()+")")
+	}
+	return strings.Join(ls, " and ")
+}
+
 type ogEscalation struct {
 	ID          string       `json:"id"`
 	Name        string       `json:"name"`
@@ -783,11 +796,26 @@ func (ex *ogExport) service(t *ogTeam, src *source, rep *Report) *service {
 	s := &service{ref: r, name: t.Name, description: t.Description, opsgeniePriorities: true}
 	rules := append([]ogRoutingRule(nil), ex.routing[t.ID]...)
 	sort.SliceStable(rules, func(i, j int) bool { return rules[i].Order < rules[j].Order })
+	// The default rule is the service's escalation: the one marked
+	// isDefault or, with none marked, the last in order, which Opsgenie
+	// tries when no other matches. It is picked before the others are
+	// reported, so the one imported is never also called not imported.
 	var def *ogRoutingRule
 	for i := range rules {
+		if rules[i].IsDefault {
+			def = &rules[i]
+			break
+		}
+	}
+	if def == nil && len(rules) > 0 {
+		def = &rules[len(rules)-1]
+		if limited := def.limits(); limited != "" {
+			rep.add(Changed, r.in("routing rule", def.Name, def.ID), "no routing rule is the default (isDefault), so this one, the last, sends the service's alerts to %s %q: its %s is ignored, and it gets every alert the other rules do not", def.Notify.Type, def.Notify.label(), limited)
+		}
+	}
+	for i := range rules {
 		rr := &rules[i]
-		if rr.IsDefault && def == nil {
-			def = rr
+		if rr == def {
 			continue
 		}
 		when := ""
@@ -795,9 +823,6 @@ func (ex *ogExport) service(t *ogTeam, src *source, rep *Report) *service {
 			when = " " + rr.TimeRestriction.describe()
 		}
 		rep.add(NotMapped, r.in("routing rule", rr.Name, rr.ID), "sends some alerts%s to %s %q: a pagerd service has one escalation policy; make a service for those alerts and point their senders at it", when, rr.Notify.Type, rr.Notify.label())
-	}
-	if def == nil && len(rules) > 0 {
-		def = &rules[len(rules)-1]
 	}
 	var notify ogRecipient
 	switch {

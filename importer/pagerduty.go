@@ -150,38 +150,75 @@ var pdLists = map[string]string{
 	"services": "service", "service": "service",
 }
 
+// pdDoc is a document's lists, decoded once for both passes.
+type pdDoc struct {
+	Document
+	top  map[string]json.RawMessage
+	keys []string
+	objs map[string][]map[string]json.RawMessage
+}
+
 func readPagerDuty(docs []Document, rep *Report, now time.Time) (*source, error) {
-	src := &source{}
-	seen := map[string]bool{}
+	// First pass: decode, and pick which copy of an object read twice (a
+	// list and a get) is imported: the later one, unless it is a bare
+	// reference and the earlier one is not, as Opsgenie's dedupe keeps the
+	// fuller copy.
+	var pds []pdDoc
+	type pick struct{ doc, obj int }
+	winner := map[string]pick{}
+	winnerObj := map[string]map[string]json.RawMessage{}
 	for _, d := range docs {
-		var top map[string]json.RawMessage
-		if err := d.decode(&top); err != nil {
+		pd := pdDoc{Document: d, objs: map[string][]map[string]json.RawMessage{}}
+		if err := d.decode(&pd.top); err != nil {
 			return nil, err
 		}
+		for k := range pd.top {
+			pd.keys = append(pd.keys, k)
+		}
+		sort.Strings(pd.keys)
+		for _, key := range pd.keys {
+			kind, ok := pdLists[key]
+			if !ok {
+				continue
+			}
+			objs, err := unwrap(pd.top[key], nil, d.Name)
+			if err != nil {
+				return nil, err
+			}
+			pd.objs[key] = objs
+			for i, obj := range objs {
+				var id string
+				_ = json.Unmarshal(obj["id"], &id)
+				if id == "" {
+					continue
+				}
+				k := kind + "/" + id
+				if old, ok := winnerObj[k]; ok && pdIsReference(obj) && !pdIsReference(old) {
+					continue
+				}
+				winner[k] = pick{len(pds), i}
+				winnerObj[k] = obj
+			}
+		}
+		pds = append(pds, pd)
+	}
+	src := &source{}
+	for di, pd := range pds {
+		d := pd.Document
 		reportLaterPages(d, rep)
 		read := false
-		keys := make([]string, 0, len(top))
-		for k := range top {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, key := range keys {
+		for _, key := range pd.keys {
 			kind, ok := pdLists[key]
 			if !ok {
 				continue
 			}
 			read = true
-			objs, err := unwrap(top[key], nil, d.Name)
-			if err != nil {
-				return nil, err
-			}
-			for _, obj := range objs {
+			for i, obj := range pd.objs[key] {
 				var id string
 				_ = json.Unmarshal(obj["id"], &id)
-				if seen[kind+"/"+id] && id != "" {
-					continue // the same object from a list and a get
+				if w, ok := winner[kind+"/"+id]; ok && id != "" && w != (pick{di, i}) {
+					continue // the same object from a list and a get: the other copy is imported
 				}
-				seen[kind+"/"+id] = true
 				if err := pdObject(kind, obj, d.Name, src, rep, now); err != nil {
 					return nil, err
 				}
@@ -190,7 +227,7 @@ func readPagerDuty(docs []Document, rep *Report, now time.Time) (*source, error)
 		if !read {
 			what := "no users, schedules, escalation_policies or services"
 			for _, k := range []string{"overrides", "contact_methods", "notification_rules"} {
-				if _, ok := top[k]; ok {
+				if _, ok := pd.top[k]; ok {
 					what = k + " without the schedule or user they belong to (see docs/MIGRATING.md for the requests that include them)"
 				}
 			}
@@ -198,6 +235,15 @@ func readPagerDuty(docs []Document, rep *Report, now time.Time) (*source, error)
 		}
 	}
 	return src, nil
+}
+
+// pdIsReference reports whether an object is a bare reference
+// ("type": "user_reference" and the like), which PagerDuty gives in place
+// of the object where a response does not include it.
+func pdIsReference(obj map[string]json.RawMessage) bool {
+	var typ string
+	_ = json.Unmarshal(obj["type"], &typ)
+	return strings.HasSuffix(typ, "_reference")
 }
 
 func pdObject(kind string, obj map[string]json.RawMessage, name string, src *source, rep *Report, now time.Time) error {

@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -124,5 +125,32 @@ func TestPagerDuty(t *testing.T) {
 	}
 	if jo := cfg.User("jo"); len(jo.Contacts) != 1 || jo.Contacts[0].Address != "+15555550113" {
 		t.Errorf("jo: %+v, want the first phone only", jo.Contacts)
+	}
+}
+
+// TestPagerDutyFullerCopyWins: an object read twice (a list and a get) is
+// imported from the fuller copy: a bare reference never displaces the
+// object, and the object displaces an earlier reference.
+func TestPagerDutyFullerCopyWins(t *testing.T) {
+	ref := `{"id": "P1", "type": "user_reference", "summary": "One"}`
+	full := `{"id": "P1", "type": "user", "name": "One", "email": "one@example.com", "contact_methods": [
+		{"id": "c1", "type": "sms_contact_method", "label": "Mobile", "address": "5555550123", "country_code": 1}]}`
+	for name, docs := range map[string][]string{
+		"reference first": {`{"users": [` + ref + `]}`, `{"user": ` + full + `}`},
+		"reference last":  {`{"user": ` + full + `}`, `{"users": [` + ref + `]}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var in []Document
+			for i, d := range docs {
+				in = append(in, Document{Name: fmt.Sprintf("doc%d.json", i), Data: []byte(d)})
+			}
+			res, cfg := mustImport(t, PagerDuty, in, Options{})
+			if len(cfg.Users) != 1 {
+				t.Fatalf("%d users, want 1:\n%s", len(cfg.Users), res.Config)
+			}
+			if u := cfg.Users[0]; !hasContact(&u, policy.Contact{Channel: "sms", Via: "twilio", Address: "+15555550123"}) {
+				t.Errorf("user %+v, want the full copy's SMS contact", u)
+			}
+		})
 	}
 }

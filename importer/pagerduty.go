@@ -150,6 +150,10 @@ var pdLists = map[string]string{
 	"services": "service", "service": "service",
 }
 
+// pdPaging are the keys of a list response's paging (reportLaterPages
+// reads them), which hold no objects.
+var pdPaging = map[string]bool{"limit": true, "offset": true, "more": true, "total": true}
+
 // pdDoc is a document's lists, decoded once for both passes.
 type pdDoc struct {
 	Document
@@ -207,9 +211,13 @@ func readPagerDuty(docs []Document, rep *Report, now time.Time) (*source, error)
 		d := pd.Document
 		reportLaterPages(d, rep)
 		read := false
+		var unknown []string
 		for _, key := range pd.keys {
 			kind, ok := pdLists[key]
 			if !ok {
+				if !pdPaging[key] {
+					unknown = append(unknown, key)
+				}
 				continue
 			}
 			read = true
@@ -232,6 +240,8 @@ func readPagerDuty(docs []Document, rep *Report, now time.Time) (*source, error)
 				}
 			}
 			rep.add(NotMapped, ref{Kind: "file", Name: d.Name}, "%s; not read", what)
+		} else if len(unknown) > 0 {
+			rep.add(NotMapped, ref{Kind: "file", Name: d.Name}, "keys pagerd import does not know (%s), next to the ones it read; not read", strings.Join(unknown, ", "))
 		}
 	}
 	return src, nil

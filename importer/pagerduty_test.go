@@ -3,6 +3,7 @@ package importer
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,5 +153,21 @@ func TestPagerDutyFullerCopyWins(t *testing.T) {
 				t.Errorf("user %+v, want the full copy's SMS contact", u)
 			}
 		})
+	}
+}
+
+// TestPagerDutyUnknownKeyReported: a key pagerd import does not read, in a
+// file whose other keys it does read, is reported rather than skipped.
+func TestPagerDutyUnknownKeyReported(t *testing.T) {
+	res, _ := mustImport(t, PagerDuty, []Document{{Name: "users.json", Data: []byte(`{
+		"users": [{"id": "P1", "type": "user", "name": "One", "email": "one@example.com"}],
+		"teams": [{"id": "T1", "name": "Ops"}], "limit": 25, "offset": 0, "more": false, "total": null}`)}}, Options{})
+	if issueWith(res.Report, NotMapped, `file "users.json"`, "(teams)", "not read") == nil {
+		t.Errorf("the teams key is not reported: %+v", res.Report.Issues)
+	}
+	for _, is := range res.Report.Issues {
+		if strings.Contains(is.Detail, "limit") || strings.Contains(is.Detail, "offset") {
+			t.Errorf("paging keys reported: %s", is.Detail)
+		}
 	}
 }

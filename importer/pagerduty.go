@@ -547,6 +547,8 @@ func pdServiceModel(s pdService, rep *Report) *service {
 			}
 			ur.calendar = cal
 			ur.inHours, ur.offHours = pdUrgency(u.DuringSupportHours), pdUrgency(u.OutsideSupportHours)
+		} else if u.Type == "use_support_hours" {
+			rep.add(NotMapped, r, "its urgency follows support hours (use_support_hours), but the export has no support_hours for it: every priority is imported as high urgency, and its urgencies during and outside support hours are not: export the service again with its support_hours, or set its business hours and urgencies by hand")
 		}
 		out.urgency = ur
 	}

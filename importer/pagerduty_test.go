@@ -171,3 +171,21 @@ func TestPagerDutyUnknownKeyReported(t *testing.T) {
 		}
 	}
 }
+
+// TestPagerDutySupportHoursMissing: a service whose urgency follows
+// support hours, exported without them, is reported: its urgencies are
+// lost and every priority pages at high urgency.
+func TestPagerDutySupportHoursMissing(t *testing.T) {
+	res, _ := mustImport(t, PagerDuty, []Document{
+		{Name: "users.json", Data: []byte(`{"users": [{"id": "P1", "name": "One", "email": "one@example.com"}]}`)},
+		{Name: "policies.json", Data: []byte(`{"escalation_policies": [{"id": "E1", "name": "Main", "escalation_rules": [
+			{"escalation_delay_in_minutes": 30, "targets": [{"id": "P1", "type": "user_reference"}]}]}]}`)},
+		{Name: "services.json", Data: []byte(`{"services": [{"id": "S1", "name": "Web", "escalation_policy": {"id": "E1"},
+			"incident_urgency_rule": {"type": "use_support_hours",
+				"during_support_hours": {"type": "constant", "urgency": "high"},
+				"outside_support_hours": {"type": "constant", "urgency": "low"}}}]}`)},
+	}, Options{})
+	if issueWith(res.Report, NotMapped, `PagerDuty service "Web"`, "use_support_hours", "no support_hours", "high urgency") == nil {
+		t.Errorf("the lost urgencies are not reported: %+v", res.Report.Issues)
+	}
+}

@@ -246,6 +246,15 @@ type ogAmount struct {
 	TimeUnit   string `json:"timeUnit"`
 }
 
+// duration is the amount as a time.Duration; a missing unit is minutes,
+// Opsgenie's default. ok is false for a unit vendorDuration does not know.
+func (a ogAmount) duration() (time.Duration, bool) {
+	if a.TimeUnit == "" {
+		return time.Duration(a.TimeAmount) * time.Minute, true
+	}
+	return vendorDuration(a.TimeAmount, a.TimeUnit)
+}
+
 type ogTeam struct {
 	ID          string `json:"id"`
 	Name        string `json:"name"`
@@ -567,8 +576,7 @@ func (ex *ogExport) heartbeat(h ogHeartbeat, byTeam map[string]*service, rep *Re
 	if prio == "" {
 		prio = "P3"
 	}
-	units := map[string]time.Duration{"minutes": time.Minute, "hours": time.Hour, "days": 24 * time.Hour}
-	unit, ok := units[h.IntervalUnit]
+	interval, ok := vendorDuration(h.Interval, h.IntervalUnit)
 	var s *service
 	if h.OwnerTeam != nil {
 		if s = byTeam[h.OwnerTeam.ID]; s == nil {
@@ -583,7 +591,7 @@ func (ex *ogExport) heartbeat(h ogHeartbeat, byTeam map[string]*service, rep *Re
 	case s == nil:
 		rep.add(NotMapped, r, "expects a ping every %d %s and raises a %s alert when one is missed, but its team has no service here; not imported: add it to a service by hand", h.Interval, h.IntervalUnit, prio)
 	default:
-		s.heartbeats = append(s.heartbeats, heartbeat{ref: r, name: h.Name, interval: time.Duration(h.Interval) * unit, priority: prio})
+		s.heartbeats = append(s.heartbeats, heartbeat{ref: r, name: h.Name, interval: interval, priority: prio})
 	}
 }
 
@@ -649,7 +657,11 @@ func (ex *ogExport) person(u ogUser, rep *Report) *person {
 				}
 				var after time.Duration
 				if s.SendAfter != nil {
-					after = minutesOf(s.SendAfter.TimeAmount, s.SendAfter.TimeUnit)
+					var ok bool
+					if after, ok = s.SendAfter.duration(); !ok {
+						rep.add(NotMapped, rr, "a %s step after %d %s, a time unit pagerd import does not know; not imported: add it by hand", ch, s.SendAfter.TimeAmount, s.SendAfter.TimeUnit)
+						continue
+					}
 				}
 				p.high = append(p.high, step{after: after, channel: ch})
 			}
@@ -734,7 +746,11 @@ func ogLadder(e ogEscalation, teams keyIndex[*ogTeam], rep *Report) *ladder {
 	l := &ladder{ref: r, keys: []string{e.ID, e.Name}, name: e.Name}
 	for i, rule := range e.Rules {
 		rr := r.in("rule", fmt.Sprint(i+1), "")
-		at := minutesOf(rule.Delay.TimeAmount, rule.Delay.TimeUnit)
+		at, ok := rule.Delay.duration()
+		if !ok {
+			rep.add(NotMapped, rr, "notifies %s %q after %d %s, a time unit pagerd import does not know; not imported: add it by hand", rule.Recipient.Type, rule.Recipient.label(), rule.Delay.TimeAmount, rule.Delay.TimeUnit)
+			continue
+		}
 		rc := rule.Recipient
 		var ts []target
 		switch {

@@ -301,3 +301,19 @@ func TestOpsgenieRoutingWithoutADefault(t *testing.T) {
 		t.Errorf("the report does not say the last rule's criteria are ignored: %+v", res.Report.Issues)
 	}
 }
+
+// TestOpsgenieTimeUnits: delays are read in their unit, and one in a unit
+// the importer does not know is reported, not read as minutes.
+func TestOpsgenieTimeUnits(t *testing.T) {
+	res, cfg := mustImport(t, Opsgenie, ogDocs(`{"data": [{"id": "e1", "name": "Slow", "rules": [
+		{"condition": "if-not-acked", "notifyType": "default", "delay": {"timeAmount": 0, "timeUnit": "minutes"}, "recipient": {"type": "user", "id": "u1"}},
+		{"condition": "if-not-acked", "notifyType": "default", "delay": {"timeAmount": 2, "timeUnit": "weeks"}, "recipient": {"type": "user", "id": "u2"}},
+		{"condition": "if-not-acked", "notifyType": "default", "delay": {"timeAmount": 3, "timeUnit": "fortnights"}, "recipient": {"type": "schedule", "id": "s1"}}]}]}`), Options{})
+	pol := cfg.Policy("slow")
+	if pol == nil || len(pol.Levels) != 2 || pol.Levels[0].Timeout.Duration != 14*24*time.Hour {
+		t.Fatalf("policy slow: %+v, want two levels, the second after two weeks\n%s", pol, res.Config)
+	}
+	if issueWith(res.Report, NotMapped, `escalation "Slow" (id e1), rule "3"`, `3 fortnights`, "time unit pagerd import does not know") == nil {
+		t.Errorf("the unknown unit is not reported: %+v", res.Report.Issues)
+	}
+}

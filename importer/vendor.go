@@ -88,18 +88,20 @@ func init() {
 
 func hhmm(h, m int) string { return fmt.Sprintf("%02d:%02d", h, m) }
 
-// minutesOf reads a vendor duration (amount and unit) as a time.Duration.
-func minutesOf(amount int, unit string) time.Duration {
-	switch strings.ToLower(unit) {
-	case "hours", "hour":
-		return time.Duration(amount) * time.Hour
-	case "days", "day":
-		return time.Duration(amount) * 24 * time.Hour
-	case "seconds", "second":
-		return time.Duration(amount) * time.Second
-	default:
-		return time.Duration(amount) * time.Minute
-	}
+// timeUnits are the units vendors give durations in (Opsgenie's timeUnit
+// and intervalUnit), singular and plural.
+var timeUnits = map[string]time.Duration{
+	"second": time.Second, "minute": time.Minute, "hour": time.Hour,
+	"day": 24 * time.Hour, "week": 7 * 24 * time.Hour,
+}
+
+// vendorDuration reads a vendor duration, an amount and a unit. ok is
+// false for a unit it does not know, which the caller reports: reading
+// one as minutes would turn a two-week delay into two minutes.
+func vendorDuration(amount int, unit string) (time.Duration, bool) {
+	u := strings.TrimSuffix(strings.ToLower(unit), "s")
+	d, ok := timeUnits[u]
+	return time.Duration(amount) * d, ok
 }
 
 // localPart is an email's part before the '@' (the whole string without one).

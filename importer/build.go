@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -660,7 +661,7 @@ func (b *builder) policy(l *ladder) {
 		}
 		if n := len(levels); n > 0 && levels[n-1].at == r.at {
 			for _, t := range ts {
-				if !containsTarget(levels[n-1].targets, t) {
+				if !slices.Contains(levels[n-1].targets, t) {
 					levels[n-1].targets = append(levels[n-1].targets, t)
 				}
 			}
@@ -705,15 +706,6 @@ func (b *builder) policy(l *ladder) {
 	b.policyOf[l] = p.Name
 	b.out.EscalationPolicies = append(b.out.EscalationPolicies, p)
 	b.rep.Imported = append(b.rep.Imported, fmt.Sprintf("%s → escalation policy %s (%d levels, repeat %d)", l.ref, p.Name, len(p.Levels), p.Repeat))
-}
-
-func containsTarget(ts []outTarget, t outTarget) bool {
-	for _, x := range ts {
-		if x == t {
-			return true
-		}
-	}
-	return false
 }
 
 // service maps a service: its policy, integration keys (from the

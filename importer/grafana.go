@@ -157,6 +157,7 @@ func readGrafana(docs []Document, rep *Report) (*source, error) {
 		if err != nil {
 			return nil, err
 		}
+		reportLaterPages(d, rep)
 		unknown, teams := 0, 0
 		for _, obj := range objs {
 			var err error
@@ -249,7 +250,55 @@ func (ex *gExport) model(rep *Report) *source {
 			src.services = append(src.services, s)
 		}
 	}
+	ex.reportUnattached(rep)
 	return src
+}
+
+// reportUnattached reports what the export holds but nothing in it leads
+// to: shifts no schedule lists, routes of integrations and personal rules
+// of users that are not in the export. Each is left out, and doc.go
+// promises a line for everything left out.
+func (ex *gExport) reportUnattached(rep *Report) {
+	listed := map[string]bool{}
+	for _, s := range ex.schedules {
+		for _, id := range s.Shifts {
+			listed[id] = true
+		}
+	}
+	var shifts []string
+	for id := range ex.shifts {
+		if !listed[id] {
+			shifts = append(shifts, id)
+		}
+	}
+	sort.Strings(shifts)
+	for _, id := range shifts {
+		sh := ex.shifts[id]
+		rep.add(NotMapped, ref{Kind: "Grafana OnCall shift", Name: sh.Name, ID: id}, "is in no schedule of the export (export /api/v1/schedules/ with it); not imported")
+	}
+	integrations := map[string]bool{}
+	for _, in := range ex.integrations {
+		integrations[in.ID] = true
+	}
+	for _, rt := range ex.routes {
+		if !integrations[rt.IntegrationID] {
+			rep.add(NotMapped, ref{Kind: "Grafana OnCall route", Name: rt.RoutingRegex, ID: rt.ID}, "belongs to integration %s, which is not in the export (export /api/v1/integrations/); not imported", rt.IntegrationID)
+		}
+	}
+	users := map[string]bool{}
+	for _, u := range ex.users {
+		users[u.ID] = true
+	}
+	var owners []string
+	for id := range ex.rules {
+		if !users[id] {
+			owners = append(owners, id)
+		}
+	}
+	sort.Strings(owners)
+	for _, id := range owners {
+		rep.add(NotMapped, ref{Kind: "Grafana OnCall user", ID: id}, "has %d personal notification rules, but is not in the export (export /api/v1/users/); not imported", len(ex.rules[id]))
+	}
 }
 
 // gChannel is the pagerd channel of a personal notification rule type.
@@ -371,6 +420,8 @@ func (ex *gExport) schedule(s gSchedule, rep *Report) *schedule {
 				if l.String() != loc.String() {
 					rep.add(Changed, sr, "keeps its handoff time in %s; pagerd keeps it in the schedule's zone (%s), which can move it by an hour across a daylight saving change one zone has and the other not", l, loc)
 				}
+			} else {
+				rep.add(Changed, sr, "time zone %q is not one pagerd knows; its times are read in the schedule's zone (%s): check its handoffs", *sh.TimeZone, loc)
 			}
 		}
 		start, err := shiftTime(sh.Start, sloc)
@@ -392,7 +443,7 @@ func (ex *gExport) schedule(s gSchedule, rep *Report) *schedule {
 			rep.add(NotMapped, sr, "a one-off shift from %s: pagerd has rotations and overrides; add it as an override if it is still to come", start.Format(time.RFC3339))
 			continue
 		}
-		byLevel[sh.Level] = append(byLevel[sh.Level], gRotation(sh, sr, start, sloc, loc))
+		byLevel[sh.Level] = append(byLevel[sh.Level], gRotation(sh, sr, start, sloc, loc, rep))
 	}
 	var levels []int
 	for l := range byLevel {
@@ -411,7 +462,7 @@ func (ex *gExport) schedule(s gSchedule, rep *Report) *schedule {
 // group. An event shorter than the recurrence, or one on some weekdays
 // only (by_day), makes a restricted rotation, whose windows are written on
 // the schedule's wall clock (loc).
-func gRotation(sh gShift, r ref, start time.Time, sloc, loc *time.Location) *rotation {
+func gRotation(sh gShift, r ref, start time.Time, sloc, loc *time.Location, rep *Report) *rotation {
 	rot := &rotation{ref: r, keys: []string{sh.ID, sh.Name}, name: sh.Name, start: start, length: 1}
 	if sh.Interval != nil && *sh.Interval > 0 {
 		rot.length = *sh.Interval
@@ -442,13 +493,19 @@ func gRotation(sh gShift, r ref, start time.Time, sloc, loc *time.Location) *rot
 		rot.groups = [][]string{sh.Users}
 	}
 	if sh.RotationStart != "" {
-		if rs, err := shiftTime(sh.RotationStart, sloc); err == nil && rs.After(start) {
+		rs, err := shiftTime(sh.RotationStart, sloc)
+		switch {
+		case err != nil:
+			rep.add(Changed, r, "rotation_start %q is not a time; imported as on call from its start (%s): check when it begins", sh.RotationStart, start.Format(time.RFC3339))
+		case rs.After(start):
 			rot.from = rs
 		}
 	}
 	if sh.Until != nil && *sh.Until != "" {
 		if u, err := shiftTime(*sh.Until, sloc); err == nil {
 			rot.end = u
+		} else {
+			rep.add(Changed, r, "until %q is not a time; imported as if it never ends: if it has ended, remove it from the config", *sh.Until)
 		}
 	}
 	if rot.unmappable != "" {

@@ -149,3 +149,42 @@ func TestGrafanaOnCall(t *testing.T) {
 		t.Errorf("mia's Slack rule without a Slack user is not reported")
 	}
 }
+
+// TestGrafanaLeftOutIsReported: values the importer cannot read, and
+// objects nothing in the export leads to, each get a report line rather
+// than being dropped or guessed at in silence.
+func TestGrafanaLeftOutIsReported(t *testing.T) {
+	shift := func(id, extra string) string {
+		return `{"id": "` + id + `", "name": "` + id + `", "type": "rolling_users", "level": 1, "start": "2025-10-06T10:00:00", "duration": 604800,
+			"frequency": "weekly", "interval": 1, "rolling_users": [["U1"]]` + extra + `}`
+	}
+	res, cfg := mustImport(t, GrafanaOnCall, []Document{
+		{Name: "users.json", Data: []byte(`{"results": [{"id": "U1", "email": "u@example.io", "username": "u"}]}`)},
+		{Name: "schedules.json", Data: []byte(`{"results": [{"id": "S1", "name": "Main", "type": "web", "time_zone": "UTC", "shifts": ["OZONE", "OSTART", "OUNTIL"]}]}`)},
+		{Name: "shifts.json", Data: []byte(`{"results": [` +
+			shift("OZONE", `, "time_zone": "Mars/Olympus"`) + `,` +
+			shift("OSTART", `, "rotation_start": "next tuesday"`) + `,` +
+			shift("OUNTIL", `, "until": "2025-13-45"`) + `,` +
+			shift("OSTRAY", ``) + `]}`)},
+		{Name: "routes.json", Data: []byte(`{"results": [{"id": "RGONE", "integration_id": "CGONE", "escalation_chain_id": "F1", "routing_regex": ".*", "position": 0}]}`)},
+		{Name: "rules.json", Data: []byte(`{"results": [{"id": "R1", "user_id": "UGONE", "position": 0, "type": "notify_by_sms"}, {"id": "R2", "user_id": "UGONE", "position": 1, "type": "wait", "duration": 300}]}`)},
+	}, Options{})
+	if cfg.Schedule("main") == nil {
+		t.Fatalf("schedule main not imported:\n%s", res.Config)
+	}
+	for _, w := range []struct {
+		kind IssueKind
+		want []string
+	}{
+		{Changed, []string{`shift "OZONE"`, `time zone "Mars/Olympus" is not one pagerd knows`}},
+		{Changed, []string{`shift "OSTART"`, `rotation_start "next tuesday" is not a time`}},
+		{Changed, []string{`shift "OUNTIL"`, `until "2025-13-45" is not a time`}},
+		{NotMapped, []string{`shift "OSTRAY"`, "in no schedule"}},
+		{NotMapped, []string{`route ".*" (id RGONE)`, "integration CGONE", "not in the export"}},
+		{NotMapped, []string{`user (id UGONE)`, "2 personal notification rules", "not in the export"}},
+	} {
+		if issueWith(res.Report, w.kind, w.want...) == nil {
+			t.Errorf("the report has no %v issue with %q:\n%+v", w.kind, w.want, res.Report.Issues)
+		}
+	}
+}

@@ -246,6 +246,15 @@ type ogAmount struct {
 	TimeUnit   string `json:"timeUnit"`
 }
 
+// duration is the amount as a time.Duration; a missing unit is minutes,
+// Opsgenie's default. ok is false for a unit vendorDuration does not know.
+func (a ogAmount) duration() (time.Duration, bool) {
+	if a.TimeUnit == "" {
+		return time.Duration(a.TimeAmount) * time.Minute, true
+	}
+	return vendorDuration(a.TimeAmount, a.TimeUnit)
+}
+
 type ogTeam struct {
 	ID          string `json:"id"`
 	Name        string `json:"name"`
@@ -264,6 +273,19 @@ type ogRoutingRule struct {
 	Criteria        *ogCriteria        `json:"criteria"`
 	TimeRestriction *ogTimeRestriction `json:"timeRestriction"`
 	Notify          ogRecipient        `json:"notify"`
+}
+
+// limits names what narrows the alerts a routing rule takes, "" when it
+// takes every alert at every time.
+func (rr *ogRoutingRule) limits() string {
+	var ls []string
+	if rr.Criteria != nil && rr.Criteria.Type != "" && rr.Criteria.Type != "match-all" {
+		ls = append(ls, fmt.Sprintf("criteria (%s, %d conditions)", rr.Criteria.Type, len(rr.Criteria.Conditions)))
+	}
+	if rr.TimeRestriction != nil {
+		ls = append(ls, "time restriction ("+rr.TimeRestriction.describe()+")")
+	}
+	return strings.Join(ls, " and ")
 }
 
 type ogEscalation struct {
@@ -312,6 +334,7 @@ func readOpsgenie(docs []Document, rep *Report) (*source, error) {
 		if err != nil {
 			return nil, err
 		}
+		reportLaterPages(d, rep)
 		if err := ex.read(d, objs, rep); err != nil {
 			return nil, err
 		}
@@ -553,8 +576,7 @@ func (ex *ogExport) heartbeat(h ogHeartbeat, byTeam map[string]*service, rep *Re
 	if prio == "" {
 		prio = "P3"
 	}
-	units := map[string]time.Duration{"minutes": time.Minute, "hours": time.Hour, "days": 24 * time.Hour}
-	unit, ok := units[h.IntervalUnit]
+	interval, ok := vendorDuration(h.Interval, h.IntervalUnit)
 	var s *service
 	if h.OwnerTeam != nil {
 		if s = byTeam[h.OwnerTeam.ID]; s == nil {
@@ -569,7 +591,7 @@ func (ex *ogExport) heartbeat(h ogHeartbeat, byTeam map[string]*service, rep *Re
 	case s == nil:
 		rep.add(NotMapped, r, "expects a ping every %d %s and raises a %s alert when one is missed, but its team has no service here; not imported: add it to a service by hand", h.Interval, h.IntervalUnit, prio)
 	default:
-		s.heartbeats = append(s.heartbeats, heartbeat{ref: r, name: h.Name, interval: time.Duration(h.Interval) * unit, priority: prio})
+		s.heartbeats = append(s.heartbeats, heartbeat{ref: r, name: h.Name, interval: interval, priority: prio})
 	}
 }
 
@@ -635,7 +657,11 @@ func (ex *ogExport) person(u ogUser, rep *Report) *person {
 				}
 				var after time.Duration
 				if s.SendAfter != nil {
-					after = minutesOf(s.SendAfter.TimeAmount, s.SendAfter.TimeUnit)
+					var ok bool
+					if after, ok = s.SendAfter.duration(); !ok {
+						rep.add(NotMapped, rr, "a %s step after %d %s, a time unit pagerd import does not know; not imported: add it by hand", ch, s.SendAfter.TimeAmount, s.SendAfter.TimeUnit)
+						continue
+					}
 				}
 				p.high = append(p.high, step{after: after, channel: ch})
 			}
@@ -720,7 +746,11 @@ func ogLadder(e ogEscalation, teams keyIndex[*ogTeam], rep *Report) *ladder {
 	l := &ladder{ref: r, keys: []string{e.ID, e.Name}, name: e.Name}
 	for i, rule := range e.Rules {
 		rr := r.in("rule", fmt.Sprint(i+1), "")
-		at := minutesOf(rule.Delay.TimeAmount, rule.Delay.TimeUnit)
+		at, ok := rule.Delay.duration()
+		if !ok {
+			rep.add(NotMapped, rr, "notifies %s %q after %d %s, a time unit pagerd import does not know; not imported: add it by hand", rule.Recipient.Type, rule.Recipient.label(), rule.Delay.TimeAmount, rule.Delay.TimeUnit)
+			continue
+		}
 		rc := rule.Recipient
 		var ts []target
 		switch {
@@ -782,11 +812,26 @@ func (ex *ogExport) service(t *ogTeam, src *source, rep *Report) *service {
 	s := &service{ref: r, name: t.Name, description: t.Description, opsgeniePriorities: true}
 	rules := append([]ogRoutingRule(nil), ex.routing[t.ID]...)
 	sort.SliceStable(rules, func(i, j int) bool { return rules[i].Order < rules[j].Order })
+	// The default rule is the service's escalation: the one marked
+	// isDefault or, with none marked, the last in order, which Opsgenie
+	// tries when no other matches. It is picked before the others are
+	// reported, so the one imported is never also called not imported.
 	var def *ogRoutingRule
 	for i := range rules {
+		if rules[i].IsDefault {
+			def = &rules[i]
+			break
+		}
+	}
+	if def == nil && len(rules) > 0 {
+		def = &rules[len(rules)-1]
+		if limited := def.limits(); limited != "" {
+			rep.add(Changed, r.in("routing rule", def.Name, def.ID), "no routing rule is the default (isDefault), so this one, the last, sends the service's alerts to %s %q: its %s is ignored, and it gets every alert the other rules do not", def.Notify.Type, def.Notify.label(), limited)
+		}
+	}
+	for i := range rules {
 		rr := &rules[i]
-		if rr.IsDefault && def == nil {
-			def = rr
+		if rr == def {
 			continue
 		}
 		when := ""
@@ -794,9 +839,6 @@ func (ex *ogExport) service(t *ogTeam, src *source, rep *Report) *service {
 			when = " " + rr.TimeRestriction.describe()
 		}
 		rep.add(NotMapped, r.in("routing rule", rr.Name, rr.ID), "sends some alerts%s to %s %q: a pagerd service has one escalation policy; make a service for those alerts and point their senders at it", when, rr.Notify.Type, rr.Notify.label())
-	}
-	if def == nil && len(rules) > 0 {
-		def = &rules[len(rules)-1]
 	}
 	var notify ogRecipient
 	switch {

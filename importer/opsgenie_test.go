@@ -270,3 +270,50 @@ func TestOpsgenieAPIResponses(t *testing.T) {
 		t.Errorf("the report does not pass on check-config's warning about a policy that stops paging: %q", rep.Warnings)
 	}
 }
+
+// TestOpsgenieRoutingWithoutADefault: with no rule marked isDefault, the
+// last rule becomes the service's escalation; it is reported as changed
+// (its criteria and time restriction no longer apply), not as left out.
+func TestOpsgenieRoutingWithoutADefault(t *testing.T) {
+	esc := func(id, name string) string {
+		return `{"id": "` + id + `", "name": "` + name + `", "rules": [{"condition": "if-not-acked", "notifyType": "default", "delay": {"timeAmount": 0, "timeUnit": "minutes"}, "recipient": {"type": "schedule", "id": "s1"}}]}`
+	}
+	res, cfg := mustImport(t, Opsgenie, ogDocs(
+		`{"data": [`+esc("e1", "Day")+`, `+esc("e2", "Night")+`]}`,
+		`{"team": {"id": "t1", "name": "Ops"}, "teamRoutingRules": [
+			{"id": "rr1", "name": "Day rule", "isDefault": false, "order": 0, "criteria": {"type": "match-all"},
+			 "timeRestriction": {"type": "time-of-day", "restriction": {"startHour": 8, "startMin": 0, "endHour": 20, "endMin": 0}},
+			 "notify": {"type": "escalation", "id": "e1", "name": "Day"}},
+			{"id": "rr2", "name": "Night rule", "isDefault": false, "order": 1,
+			 "criteria": {"type": "match-all-conditions", "conditions": [{"field": "priority", "operation": "equals", "expectedValue": "P1"}]},
+			 "notify": {"type": "escalation", "id": "e2", "name": "Night"}}]}`), Options{})
+	svc := cfg.Service("ops")
+	if svc == nil || svc.EscalationPolicy != "night" {
+		t.Fatalf("service ops: %+v, want escalation night (the last rule)\n%s", svc, res.Config)
+	}
+	if issueWith(res.Report, NotMapped, `routing rule "Day rule"`, "make a service") == nil {
+		t.Errorf("the first rule is not reported as left out: %+v", res.Report.Issues)
+	}
+	if is := issueWith(res.Report, NotMapped, `routing rule "Night rule"`); is != nil {
+		t.Errorf("the rule imported as the service's escalation is reported as not imported: %s", is.Detail)
+	}
+	if issueWith(res.Report, Changed, `routing rule "Night rule"`, "no routing rule is the default", "criteria (match-all-conditions, 1 conditions) is ignored") == nil {
+		t.Errorf("the report does not say the last rule's criteria are ignored: %+v", res.Report.Issues)
+	}
+}
+
+// TestOpsgenieTimeUnits: delays are read in their unit, and one in a unit
+// the importer does not know is reported, not read as minutes.
+func TestOpsgenieTimeUnits(t *testing.T) {
+	res, cfg := mustImport(t, Opsgenie, ogDocs(`{"data": [{"id": "e1", "name": "Slow", "rules": [
+		{"condition": "if-not-acked", "notifyType": "default", "delay": {"timeAmount": 0, "timeUnit": "minutes"}, "recipient": {"type": "user", "id": "u1"}},
+		{"condition": "if-not-acked", "notifyType": "default", "delay": {"timeAmount": 2, "timeUnit": "weeks"}, "recipient": {"type": "user", "id": "u2"}},
+		{"condition": "if-not-acked", "notifyType": "default", "delay": {"timeAmount": 3, "timeUnit": "fortnights"}, "recipient": {"type": "schedule", "id": "s1"}}]}]}`), Options{})
+	pol := cfg.Policy("slow")
+	if pol == nil || len(pol.Levels) != 2 || pol.Levels[0].Timeout.Duration != 14*24*time.Hour {
+		t.Fatalf("policy slow: %+v, want two levels, the second after two weeks\n%s", pol, res.Config)
+	}
+	if issueWith(res.Report, NotMapped, `escalation "Slow" (id e1), rule "3"`, `3 fortnights`, "time unit pagerd import does not know") == nil {
+		t.Errorf("the unknown unit is not reported: %+v", res.Report.Issues)
+	}
+}

@@ -150,37 +150,83 @@ var pdLists = map[string]string{
 	"services": "service", "service": "service",
 }
 
+// pdPaging are the keys of a list response's paging (reportLaterPages
+// reads them), which hold no objects.
+var pdPaging = map[string]bool{"limit": true, "offset": true, "more": true, "total": true}
+
+// pdDoc is a document's lists, decoded once for both passes.
+type pdDoc struct {
+	Document
+	top  map[string]json.RawMessage
+	keys []string
+	objs map[string][]map[string]json.RawMessage
+}
+
 func readPagerDuty(docs []Document, rep *Report, now time.Time) (*source, error) {
-	src := &source{}
-	seen := map[string]bool{}
+	// First pass: decode, and pick which copy of an object read twice (a
+	// list and a get) is imported: the later one, unless it is a bare
+	// reference and the earlier one is not, as Opsgenie's dedupe keeps the
+	// fuller copy.
+	var pds []pdDoc
+	type pick struct{ doc, obj int }
+	winner := map[string]pick{}
+	winnerObj := map[string]map[string]json.RawMessage{}
 	for _, d := range docs {
-		var top map[string]json.RawMessage
-		if err := d.decode(&top); err != nil {
+		pd := pdDoc{Document: d, objs: map[string][]map[string]json.RawMessage{}}
+		if err := d.decode(&pd.top); err != nil {
 			return nil, err
 		}
-		read := false
-		keys := make([]string, 0, len(top))
-		for k := range top {
-			keys = append(keys, k)
+		for k := range pd.top {
+			pd.keys = append(pd.keys, k)
 		}
-		sort.Strings(keys)
-		for _, key := range keys {
+		sort.Strings(pd.keys)
+		for _, key := range pd.keys {
 			kind, ok := pdLists[key]
 			if !ok {
 				continue
 			}
-			read = true
-			objs, err := unwrap(top[key], nil, d.Name)
+			objs, err := unwrap(pd.top[key], nil, d.Name)
 			if err != nil {
 				return nil, err
 			}
-			for _, obj := range objs {
+			pd.objs[key] = objs
+			for i, obj := range objs {
 				var id string
 				_ = json.Unmarshal(obj["id"], &id)
-				if seen[kind+"/"+id] && id != "" {
-					continue // the same object from a list and a get
+				if id == "" {
+					continue
 				}
-				seen[kind+"/"+id] = true
+				k := kind + "/" + id
+				if old, ok := winnerObj[k]; ok && pdIsReference(obj) && !pdIsReference(old) {
+					continue
+				}
+				winner[k] = pick{len(pds), i}
+				winnerObj[k] = obj
+			}
+		}
+		pds = append(pds, pd)
+	}
+	src := &source{}
+	for di, pd := range pds {
+		d := pd.Document
+		reportLaterPages(d, rep)
+		read := false
+		var unknown []string
+		for _, key := range pd.keys {
+			kind, ok := pdLists[key]
+			if !ok {
+				if !pdPaging[key] {
+					unknown = append(unknown, key)
+				}
+				continue
+			}
+			read = true
+			for i, obj := range pd.objs[key] {
+				var id string
+				_ = json.Unmarshal(obj["id"], &id)
+				if w, ok := winner[kind+"/"+id]; ok && id != "" && w != (pick{di, i}) {
+					continue // the same object from a list and a get: the other copy is imported
+				}
 				if err := pdObject(kind, obj, d.Name, src, rep, now); err != nil {
 					return nil, err
 				}
@@ -189,14 +235,25 @@ func readPagerDuty(docs []Document, rep *Report, now time.Time) (*source, error)
 		if !read {
 			what := "no users, schedules, escalation_policies or services"
 			for _, k := range []string{"overrides", "contact_methods", "notification_rules"} {
-				if _, ok := top[k]; ok {
+				if _, ok := pd.top[k]; ok {
 					what = k + " without the schedule or user they belong to (see docs/MIGRATING.md for the requests that include them)"
 				}
 			}
 			rep.add(NotMapped, ref{Kind: "file", Name: d.Name}, "%s; not read", what)
+		} else if len(unknown) > 0 {
+			rep.add(NotMapped, ref{Kind: "file", Name: d.Name}, "keys pagerd import does not know (%s), next to the ones it read; not read", strings.Join(unknown, ", "))
 		}
 	}
 	return src, nil
+}
+
+// pdIsReference reports whether an object is a bare reference
+// ("type": "user_reference" and the like), which PagerDuty gives in place
+// of the object where a response does not include it.
+func pdIsReference(obj map[string]json.RawMessage) bool {
+	var typ string
+	_ = json.Unmarshal(obj["type"], &typ)
+	return strings.HasSuffix(typ, "_reference")
 }
 
 func pdObject(kind string, obj map[string]json.RawMessage, name string, src *source, rep *Report, now time.Time) error {
@@ -490,6 +547,8 @@ func pdServiceModel(s pdService, rep *Report) *service {
 			}
 			ur.calendar = cal
 			ur.inHours, ur.offHours = pdUrgency(u.DuringSupportHours), pdUrgency(u.OutsideSupportHours)
+		} else if u.Type == "use_support_hours" {
+			rep.add(NotMapped, r, "its urgency follows support hours (use_support_hours), but the export has no support_hours for it: every priority is imported as high urgency, and its urgencies during and outside support hours are not: export the service again with its support_hours, or set its business hours and urgencies by hand")
 		}
 		out.urgency = ur
 	}

@@ -1,7 +1,9 @@
 package importer
 
 import (
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +126,66 @@ func TestPagerDuty(t *testing.T) {
 	}
 	if jo := cfg.User("jo"); len(jo.Contacts) != 1 || jo.Contacts[0].Address != "+15555550113" {
 		t.Errorf("jo: %+v, want the first phone only", jo.Contacts)
+	}
+}
+
+// TestPagerDutyFullerCopyWins: an object read twice (a list and a get) is
+// imported from the fuller copy: a bare reference never displaces the
+// object, and the object displaces an earlier reference.
+func TestPagerDutyFullerCopyWins(t *testing.T) {
+	ref := `{"id": "P1", "type": "user_reference", "summary": "One"}`
+	full := `{"id": "P1", "type": "user", "name": "One", "email": "one@example.com", "contact_methods": [
+		{"id": "c1", "type": "sms_contact_method", "label": "Mobile", "address": "5555550123", "country_code": 1}]}`
+	for name, docs := range map[string][]string{
+		"reference first": {`{"users": [` + ref + `]}`, `{"user": ` + full + `}`},
+		"reference last":  {`{"user": ` + full + `}`, `{"users": [` + ref + `]}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var in []Document
+			for i, d := range docs {
+				in = append(in, Document{Name: fmt.Sprintf("doc%d.json", i), Data: []byte(d)})
+			}
+			res, cfg := mustImport(t, PagerDuty, in, Options{})
+			if len(cfg.Users) != 1 {
+				t.Fatalf("%d users, want 1:\n%s", len(cfg.Users), res.Config)
+			}
+			if u := cfg.Users[0]; !hasContact(&u, policy.Contact{Channel: "sms", Via: "twilio", Address: "+15555550123"}) {
+				t.Errorf("user %+v, want the full copy's SMS contact", u)
+			}
+		})
+	}
+}
+
+// TestPagerDutyUnknownKeyReported: a key pagerd import does not read, in a
+// file whose other keys it does read, is reported rather than skipped.
+func TestPagerDutyUnknownKeyReported(t *testing.T) {
+	res, _ := mustImport(t, PagerDuty, []Document{{Name: "users.json", Data: []byte(`{
+		"users": [{"id": "P1", "type": "user", "name": "One", "email": "one@example.com"}],
+		"teams": [{"id": "T1", "name": "Ops"}], "limit": 25, "offset": 0, "more": false, "total": null}`)}}, Options{})
+	if issueWith(res.Report, NotMapped, `file "users.json"`, "(teams)", "not read") == nil {
+		t.Errorf("the teams key is not reported: %+v", res.Report.Issues)
+	}
+	for _, is := range res.Report.Issues {
+		if strings.Contains(is.Detail, "limit") || strings.Contains(is.Detail, "offset") {
+			t.Errorf("paging keys reported: %s", is.Detail)
+		}
+	}
+}
+
+// TestPagerDutySupportHoursMissing: a service whose urgency follows
+// support hours, exported without them, is reported: its urgencies are
+// lost and every priority pages at high urgency.
+func TestPagerDutySupportHoursMissing(t *testing.T) {
+	res, _ := mustImport(t, PagerDuty, []Document{
+		{Name: "users.json", Data: []byte(`{"users": [{"id": "P1", "name": "One", "email": "one@example.com"}]}`)},
+		{Name: "policies.json", Data: []byte(`{"escalation_policies": [{"id": "E1", "name": "Main", "escalation_rules": [
+			{"escalation_delay_in_minutes": 30, "targets": [{"id": "P1", "type": "user_reference"}]}]}]}`)},
+		{Name: "services.json", Data: []byte(`{"services": [{"id": "S1", "name": "Web", "escalation_policy": {"id": "E1"},
+			"incident_urgency_rule": {"type": "use_support_hours",
+				"during_support_hours": {"type": "constant", "urgency": "high"},
+				"outside_support_hours": {"type": "constant", "urgency": "low"}}}]}`)},
+	}, Options{})
+	if issueWith(res.Report, NotMapped, `PagerDuty service "Web"`, "use_support_hours", "no support_hours", "high urgency") == nil {
+		t.Errorf("the lost urgencies are not reported: %+v", res.Report.Issues)
 	}
 }

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -177,17 +178,7 @@ func clock(m int) string { return hhmm(m/60, m%60) }
 func distinctGroups(groups [][]string) map[string]bool {
 	out := map[string]bool{}
 	for _, g := range groups {
-		out[strings.Join(sortedCopy(g), "\x00")] = true
+		out[strings.Join(slices.Sorted(slices.Values(g)), "\x00")] = true
 	}
 	return out
-}
-
-func sortedCopy(s []string) []string {
-	c := append([]string(nil), s...)
-	for i := 1; i < len(c); i++ {
-		for j := i; j > 0 && c[j] < c[j-1]; j-- {
-			c[j], c[j-1] = c[j-1], c[j]
-		}
-	}
-	return c
 }

@@ -195,3 +195,38 @@ func into(obj map[string]json.RawMessage, v any, name string) error {
 	}
 	return nil
 }
+
+// reportLaterPages adds a report line when a document is one page of a
+// longer list: PagerDuty's "more": true, Grafana OnCall's "next" URL,
+// Opsgenie's "paging.next". The pages after it are not in the export, so
+// whatever they hold would otherwise be missing without a word.
+func reportLaterPages(d Document, rep *Report) {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(d.Data, &top) != nil {
+		return // a bare list has no paging
+	}
+	// Each field alone, so that one of an odd type does not hide another.
+	var more bool
+	var offset, limit int
+	var next string
+	var paging struct {
+		Next string `json:"next"`
+	}
+	_ = json.Unmarshal(top["more"], &more)
+	_ = json.Unmarshal(top["offset"], &offset)
+	_ = json.Unmarshal(top["limit"], &limit)
+	_ = json.Unmarshal(top["next"], &next)
+	_ = json.Unmarshal(top["paging"], &paging)
+	var how string
+	switch {
+	case more:
+		how = fmt.Sprintf(`PagerDuty says "more": true; request the list again with offset=%d (and the same limit, %d), and so on until "more" is false`, offset+limit, limit)
+	case next != "":
+		how = fmt.Sprintf(`Grafana OnCall gives "next": %q; fetch it, and each page's "next" until it is null`, next)
+	case paging.Next != "":
+		how = fmt.Sprintf(`Opsgenie gives "paging.next": %q; fetch it, and each page's paging.next until there is none`, paging.Next)
+	default:
+		return
+	}
+	rep.add(NotMapped, ref{Kind: "file", Name: d.Name}, "is one page of a longer list: the later pages are not in the export, so what they hold is not imported (%s, then import every page together)", how)
+}

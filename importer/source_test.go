@@ -123,6 +123,7 @@ func TestPhone(t *testing.T) {
 		{"1", "5555550111", "+15555550111", true},    // PagerDuty: country code apart
 		{"1", "+1 (555) 555-0111", "+15555550111", true},
 		{"44", "7700 900123", "+447700900123", true},
+		{"39", "3931234567", "+393931234567", true}, // national number that starts with the country code
 		{"", "555", "+555", false},
 		{"", "", "+", false},
 	} {
@@ -151,5 +152,30 @@ func TestNames(t *testing.T) {
 	}
 	if got := envName("checkout-api.v2", "ALERTMANAGER_KEY"); got != "PAGERD_CHECKOUT_API_V2_ALERTMANAGER_KEY" {
 		t.Errorf("envName: %s", got)
+	}
+}
+
+// TestLaterPagesReported: a list export that says more pages follow is
+// imported with a report line naming the file and how to fetch the rest,
+// since what the later pages hold is missing.
+func TestLaterPagesReported(t *testing.T) {
+	for _, c := range []struct {
+		vendor, doc string
+		want        []string
+	}{
+		{PagerDuty, `{"users": [{"id": "P1", "name": "One", "email": "one@example.com"}], "limit": 25, "offset": 50, "more": true, "total": null}`,
+			[]string{`"more": true`, "offset=75"}},
+		{GrafanaOnCall, `{"count": 60, "next": "https://oncall.example.com/api/v1/users/?page=2", "previous": null, "results": [{"id": "U1", "email": "u@example.io", "username": "u"}]}`,
+			[]string{`"next": "https://oncall.example.com/api/v1/users/?page=2"`}},
+		{Opsgenie, `{"data": [{"id": "u1", "username": "ann@example.com", "fullName": "Ann"}], "paging": {"next": "https://api.opsgenie.com/v2/users?limit=100&offset=100", "first": "x", "last": "y"}}`,
+			[]string{`"paging.next": "https://api.opsgenie.com/v2/users?limit=100&offset=100"`}},
+	} {
+		t.Run(c.vendor, func(t *testing.T) {
+			res, _ := mustImport(t, c.vendor, []Document{{Name: "users.json", Data: []byte(c.doc)}}, Options{})
+			want := append([]string{`file "users.json"`, "later pages are not in the export"}, c.want...)
+			if issueWith(res.Report, NotMapped, want...) == nil {
+				t.Errorf("no report line with %q: %+v", want, res.Report.Issues)
+			}
+		})
 	}
 }

@@ -52,8 +52,12 @@ var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
 // phone normalises a phone number to E.164 from the forms vendors store:
 // "+1 555 555 0100", "1-5555550100" (Opsgenie: country code, dash,
-// number), or a country code and a national number given apart
-// (PagerDuty). ok is false when the result is not a plausible number.
+// number; countryCode is empty), or a country code and a national number
+// given apart (PagerDuty). A national number is never checked for the
+// country code already being there: Italian mobiles start with 3, so
+// "3931234567" under 39 is the national number, and guessing otherwise
+// dials someone else. A number written with "+" is taken as complete.
+// ok is false when the result is not a plausible number.
 func phone(countryCode, number string) (string, bool) {
 	var digits strings.Builder
 	plus := strings.HasPrefix(strings.TrimSpace(number), "+")
@@ -63,7 +67,7 @@ func phone(countryCode, number string) (string, bool) {
 		}
 	}
 	d := digits.String()
-	if countryCode != "" && !plus && !strings.HasPrefix(d, countryCode) {
+	if countryCode != "" && !plus {
 		d = countryCode + d
 	}
 	out := "+" + d
@@ -84,18 +88,20 @@ func init() {
 
 func hhmm(h, m int) string { return fmt.Sprintf("%02d:%02d", h, m) }
 
-// minutesOf reads a vendor duration (amount and unit) as a time.Duration.
-func minutesOf(amount int, unit string) time.Duration {
-	switch strings.ToLower(unit) {
-	case "hours", "hour":
-		return time.Duration(amount) * time.Hour
-	case "days", "day":
-		return time.Duration(amount) * 24 * time.Hour
-	case "seconds", "second":
-		return time.Duration(amount) * time.Second
-	default:
-		return time.Duration(amount) * time.Minute
-	}
+// timeUnits are the units vendors give durations in (Opsgenie's timeUnit
+// and intervalUnit), singular and plural.
+var timeUnits = map[string]time.Duration{
+	"second": time.Second, "minute": time.Minute, "hour": time.Hour,
+	"day": 24 * time.Hour, "week": 7 * 24 * time.Hour,
+}
+
+// vendorDuration reads a vendor duration, an amount and a unit. ok is
+// false for a unit it does not know, which the caller reports: reading
+// one as minutes would turn a two-week delay into two minutes.
+func vendorDuration(amount int, unit string) (time.Duration, bool) {
+	u := strings.TrimSuffix(strings.ToLower(unit), "s")
+	d, ok := timeUnits[u]
+	return time.Duration(amount) * d, ok
 }
 
 // localPart is an email's part before the '@' (the whole string without one).

@@ -344,6 +344,33 @@ func TestConsoleOIDCSignIn(t *testing.T) {
 			t.Errorf("login CSRF: %d", r.code)
 		}
 	})
+	t.Run("the provider's error says only what pagerd says", func(t *testing.T) {
+		const forged = "Your account is locked, call the helpdesk at evil dot example"
+		c := newUIClient(t, h.url)
+		// Anyone's link: no sign-in under way, no state.
+		r := c.get("/ui/login/callback?error=" + url.QueryEscape(forged))
+		if r.code != http.StatusBadRequest {
+			t.Errorf("an error with no state: %d, want 400", r.code)
+		}
+		mustNotContain(t, "the page of an error with no state", r.body, forged, "helpdesk")
+		// A sign-in under way, and the provider (or who stands for it)
+		// answers with an error: only the standard codes have words.
+		for code, want := range map[string]string{
+			"access_denied": "refused the sign-in (access denied)",
+			forged:          "The identity provider refused the sign-in.",
+		} {
+			start := c.get("/ui/login/oidc")
+			loc, err := url.Parse(start.hdr.Get("Location"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := c.get("/ui/login/callback?" + url.Values{"error": {code}, "state": {loc.Query().Get("state")}}.Encode())
+			if r.code != http.StatusUnauthorized || !strings.Contains(r.body, want) {
+				t.Errorf("error %q with the state: %d, want 401 and %q\n%s", code, r.code, want, r.body)
+			}
+			mustNotContain(t, "the page of an error with the state", r.body, forged, "helpdesk")
+		}
+	})
 	t.Run("an expired sign-in", func(t *testing.T) {
 		c := newUIClient(t, h.url)
 		r := c.get("/ui/login/oidc")

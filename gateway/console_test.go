@@ -483,6 +483,36 @@ func TestConsoleOIDCSubject(t *testing.T) {
 	})
 }
 
+// TestConsoleOIDCSubjectEndsEmailSessions: once an admin gives a user an
+// oidc_subject, their email no longer signs them in (errPinned), and the
+// sessions it opened before end too.
+func TestConsoleOIDCSubjectEndsEmailSessions(t *testing.T) {
+	var h *harness
+	idp := oidctest.Start(t, func() time.Time { return h.clock.Now() })
+	cfg := consoleConfig(t, idp.URL)
+	h = newHarness(t, withConfig(cfg))
+	ann, pw := newUIClient(t, h.url), newUIClient(t, h.url)
+	idp.SignIn(oidctest.Identity{Subject: "00uSomeone", Email: "ann@example.com", Verified: true})
+	if r := oidcSignIn(t, ann, idp, "/ui/oncall"); r.code != http.StatusSeeOther {
+		t.Fatalf("sign-in by email: %d\n%s", r.code, r.body)
+	}
+	pw.signIn("ann", consolePassword)
+	for _, c := range []*uiClient{ann, pw} {
+		if r := c.get("/ui/oncall"); r.code != http.StatusOK {
+			t.Fatalf("signed in: %d", r.code)
+		}
+	}
+	if err := h.reload(strings.Replace(cfg, "email: ann@example.com,", "email: ann@example.com, oidc_subject: 00uAnn,", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if r := ann.get("/ui/oncall"); r.code != http.StatusSeeOther {
+		t.Errorf("a session her email opened, after she was given a subject: %d, want 303 to the sign-in page", r.code)
+	}
+	if r := pw.get("/ui/oncall"); r.code != http.StatusOK {
+		t.Errorf("a session her password opened, after she was given a subject: %d, want 200", r.code)
+	}
+}
+
 func TestConsoleActsThroughTheIncidentService(t *testing.T) {
 	h, _ := consoleHarness(t)
 	id := fire(h)

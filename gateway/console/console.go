@@ -254,7 +254,9 @@ func (c *Console) viewer(r *http.Request) (*viewer, error) {
 			return nil, errBadToken
 		}
 	case methodOIDC:
-		if cfg.Console.OIDC == nil || u.Email == "" {
+		// A user given a subject signs in by it only (errPinned): the
+		// sessions their email opened before end with it.
+		if cfg.Console.OIDC == nil || u.Email == "" || u.OIDCSubject != "" {
 			return nil, errBadToken
 		}
 	case methodOIDCSubject:

@@ -237,6 +237,53 @@ func TestSlackMessageFollowsEscalationAndOutage(t *testing.T) {
 	}
 }
 
+// What alerts and people say reaches Slack as text, never as Slack's
+// markup: an alert summary with <!channel> or a link of its own, and a
+// status update with the same, arrive escaped in the channel message, in
+// the direct message that pages ann, and in the thread.
+func TestSlackEscapesWhatAlertsSay(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	h := newHarness(t, withConfig(slackConfig(sl.URL)))
+	const said = "<!channel> db down & <https://evil.example|the runbook>"
+	const escaped = "&lt;!channel&gt; db down &amp; &lt;https://evil.example|the runbook&gt;"
+	body := strings.Replace(amPayload("firing", "g1", map[string]string{"alertname": "A", "severity": "critical"}),
+		`"disk almost full"`, fmt.Sprintf("%q", said), 1)
+	r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+amKey)
+	if r.code != 200 {
+		t.Fatalf("webhook: %d %s", r.code, r.body)
+	}
+	id := h.list("")[0].ID
+	h.step(fixedNow)
+	h.step(fixedNow.Add(time.Minute)) // ann's direct message
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/status", `{"user":"bob","message":"<!here> see <https://evil.example|this>"}`); r.code != 200 {
+		t.Fatalf("status: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+
+	var posts int
+	for _, c := range sl.Calls() {
+		if c.Method != "chat.postMessage" {
+			continue
+		}
+		if c.ThreadTS == "" {
+			posts++
+			if !strings.Contains(c.Text, escaped) {
+				t.Errorf("a message to %s: text %q, want the summary as %q", c.Channel, c.Text, escaped)
+			}
+		}
+		if strings.Contains(c.Text, "<!") || strings.Contains(c.Text, "<https://evil") {
+			t.Errorf("a message to %s has Slack markup from outside: %q", c.Channel, c.Text)
+		}
+	}
+	if posts != 2 {
+		t.Errorf("%d messages out of threads, want the channel's and ann's: %+v", posts, sl.Calls())
+	}
+	m := channelMessages(sl, "CINCIDENTRESPONSE")
+	if len(m) != 1 || len(m[0].Replies) != 1 || m[0].Replies[0] != "Status update by Bob: &lt;!here&gt; see &lt;https://evil.example|this&gt;" {
+		t.Errorf("the thread: %+v", m)
+	}
+}
+
 // /oncall answers who is on call now and next, only to the asker.
 func TestSlackOnCallCommand(t *testing.T) {
 	sl := providertest.NewSlack(t)

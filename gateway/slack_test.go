@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -186,6 +189,55 @@ func testSlackButtonAcknowledges(t *testing.T, st store.Store) {
 		if c.Method == "chat.update" && c.TS != msg.TS {
 			t.Fatalf("an update of another message: %+v", c)
 		}
+	}
+}
+
+// Slack wants its answer to a button press within 3 seconds: it gets it
+// before the reply to the presser goes out (held back here), and the
+// reply still goes out after Slack has closed the connection.
+func TestSlackButtonAnsweredBeforeTheReply(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	release := make(chan struct{})
+	target, err := url.Parse(strings.TrimSuffix(sl.URL, "/api/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/chat.postEphemeral") {
+			select {
+			case <-release:
+			case <-time.After(10 * time.Second):
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(slow.Close)
+	h := newHarness(t, withConfig(slackConfig(slow.URL+"/api/")))
+	id := fire(h)
+	h.step(fixedNow)
+	msg := sl.Messages()[0]
+
+	press := providertest.ButtonPress("U0ANN", msg.Channel, msg.TS, "pagerd:acknowledge", id)
+	req, _ := http.NewRequest("POST", h.url+"/api/v1/slack/interactions", strings.NewReader(press))
+	req.Header = providertest.SignSlack(providertest.SlackSigningSecret, press, time.Now())
+	req.Close = true // as Slack may, once answered
+	start := time.Now()
+	resp, err := (&http.Client{Timeout: 3 * time.Second}).Do(req)
+	close(release)
+	if err != nil {
+		t.Fatalf("no answer within Slack's 3 seconds while the reply to the presser was held back: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || time.Since(start) > 2*time.Second {
+		t.Fatalf("answer: %d after %s", resp.StatusCode, time.Since(start))
+	}
+	waitUntil(t, 5*time.Second, "the reply to ann", func() bool {
+		c := lastCall(sl, "chat.postEphemeral")
+		return c != nil && c.User == "U0ANN" && strings.HasPrefix(c.Text, "Acknowledged [P0] api")
+	})
+	if st := h.incident(id).Status; st != "acknowledged" {
+		t.Fatalf("after the button: %s", st)
 	}
 }
 

@@ -9,11 +9,13 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/oidctest"
 	"github.com/pagerd/pagerd/notify"
 )
@@ -594,6 +596,45 @@ func TestConsoleActsThroughTheIncidentService(t *testing.T) {
 // with their channel and the providers' delivery reports, the SLA breach,
 // the escalation and the next level's page, status updates and the
 // acknowledgement.
+// timelineRefusing is a store whose timeline of one incident cannot be
+// read (a corrupt record, a Redis timeout on that key).
+type timelineRefusing struct {
+	store.Store
+	id atomic.Value // string
+}
+
+func (s *timelineRefusing) Timeline(ctx context.Context, id string) ([]store.Entry, error) {
+	if bad, _ := s.id.Load().(string); bad == id {
+		return nil, fmt.Errorf("%w: timeline of %s: i/o timeout", store.ErrUnavailable, id)
+	}
+	return s.Store.Timeline(ctx, id)
+}
+
+// One open incident whose timeline cannot be read costs its row its
+// "paged last", logged, not the whole list.
+func TestConsoleListOutlivesATimeline(t *testing.T) {
+	st := &timelineRefusing{Store: boltStore(t)}
+	h := newHarness(t, withConfig(consoleConfig(t, "")), withStore(st))
+	good := fire(h)
+	bad := fireLabels(h, "g2", map[string]string{"alertname": "B", "severity": "critical"})
+	h.step(fixedNow)
+	st.id.Store(bad)
+
+	ann := newUIClient(t, h.url)
+	ann.signIn("ann", consolePassword)
+	r := ann.get("/ui/incidents")
+	if r.code != http.StatusOK {
+		t.Fatalf("the list with one timeline unreadable: %d\n%s", r.code, r.body)
+	}
+	mustContain(t, "the list", r.body, `href="/ui/incidents/`+good+`"`, `href="/ui/incidents/`+bad+`"`)
+	if n := strings.Count(r.body, "Paged last: Ann by push at 06:00"); n != 1 {
+		t.Errorf("%d rows say who was paged last, want the one whose timeline was read:\n%s", n, r.body)
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, `"level":"WARN","msg":"console: timeline not read for the incident list"`) || !strings.Contains(logs, `"incident":"`+bad+`"`) {
+		t.Errorf("the unread timeline was not logged:\n%s", logs)
+	}
+}
+
 func TestConsoleTimeline(t *testing.T) {
 	h, _ := consoleHarness(t)
 	id := fire(h)

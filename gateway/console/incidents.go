@@ -113,12 +113,13 @@ func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
 			rw := row{ID: inc.ID, Priority: inc.State.Priority, Summary: inc.Summary, Service: inc.Service,
 				Status: inc.State.Status, Created: inc.CreatedAt, Age: age(now.Sub(inc.CreatedAt))}
 			if inc.Open() {
-				tl, err := c.o.Incidents.Timeline(r.Context(), inc.ID)
-				if err != nil {
-					c.failErr(w, r, v, err)
-					return
+				// One timeline that cannot be read costs its row its
+				// "paged last", not the whole list its incidents.
+				if tl, err := c.o.Incidents.Timeline(r.Context(), inc.ID); err != nil {
+					c.log.Warn("console: timeline not read for the incident list", "incident", inc.ID, "err", err)
+				} else {
+					rw.PagedLast = pagedLast(cfg, tl, v.loc())
 				}
-				rw.PagedLast = pagedLast(cfg, tl, v.loc())
 				if d, ok := nextStep(inc); ok {
 					rw.Next, rw.NextAt = describeDeadline(cfg, inc.Service, d), d.At
 				}

@@ -635,6 +635,26 @@ func TestConsoleListOutlivesATimeline(t *testing.T) {
 	}
 }
 
+// An incident that is gone (retention) is 404 to the page's script, which
+// then stops asking (an outage, 503, it asks again after), and to its
+// buttons.
+func TestConsoleGoneIncidentIsNotFound(t *testing.T) {
+	h := newHarness(t, withConfig(consoleConfig(t, "")))
+	ann := newUIClient(t, h.url)
+	ann.signIn("ann", consolePassword)
+	page := ann.get("/ui/incidents")
+	if r := ann.get("/ui/incidents/0f-gone/version"); r.code != http.StatusNotFound {
+		t.Errorf("the version of a gone incident: %d, want 404", r.code)
+	}
+	if r := ann.post(page.body, "/ui/incidents/0f-gone/acknowledge", nil); r.code != http.StatusNotFound {
+		t.Errorf("acknowledge a gone incident: %d, want 404", r.code)
+	}
+	id := fire(h)
+	if r := ann.get("/ui/incidents/" + id + "/version"); r.code != http.StatusOK {
+		t.Errorf("the version of an incident: %d, want 200", r.code)
+	}
+}
+
 func TestConsoleTimeline(t *testing.T) {
 	h, _ := consoleHarness(t)
 	id := fire(h)

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -322,8 +323,17 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
 // changes with every write, so the page reloads only when there is news.
 func (c *Console) incidentVersion(w http.ResponseWriter, r *http.Request, v *viewer) {
 	inc, err := c.o.Incidents.Get(r.Context(), r.PathValue("id"))
-	if err != nil {
+	switch {
+	case errors.Is(err, incident.ErrNotFound):
+		// Gone (retention): the script stops asking.
+		w.WriteHeader(http.StatusNotFound)
+		return
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	case err != nil:
+		c.log.Error("console: incident version not read", "incident", r.PathValue("id"), "err", err)
+		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

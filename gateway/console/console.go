@@ -16,6 +16,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"errors"
@@ -291,14 +292,22 @@ type page struct {
 
 var templates = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html"))
 
-// render writes a page.
+// render writes a page. It is made in full before the status goes out,
+// so a template that fails halfway is a 500, not a cut-off page with the
+// status meant for a whole one.
 func (c *Console) render(w http.ResponseWriter, code int, name string, p page) {
 	p.PollMS = c.o.PollInterval.Milliseconds()
+	var b bytes.Buffer
+	if err := templates.ExecuteTemplate(&b, name, p); err != nil {
+		c.log.Error("console: page not rendered", "page", name, "err", err)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte("The page could not be made; the log has the details.\n"))
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
-	if err := templates.ExecuteTemplate(w, name, p); err != nil {
-		c.log.Error("console: page not rendered", "page", name, "err", err)
-	}
+	_, _ = b.WriteTo(w)
 }
 
 // fail answers with an error page, never with internals: store outages

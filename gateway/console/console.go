@@ -25,6 +25,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -208,7 +209,7 @@ func (c *Console) signedIn(h func(http.ResponseWriter, *http.Request, *viewer)) 
 		if err != nil {
 			clearCookie(w, sessionCookie)
 			if r.Method == http.MethodGet {
-				http.Redirect(w, r, "/ui/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				http.Redirect(w, r, "/ui/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
 			c.fail(w, r, nil, http.StatusUnauthorized, "You are not signed in (or your session ended): sign in again.")

@@ -234,7 +234,6 @@ type incidentView struct {
 	Pending   []pendingView
 	CanAck    bool
 	CanClose  bool
-	Levels    []string
 }
 
 type entryView struct {
@@ -274,9 +273,8 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
 	cfg := v.cfg
 	iv := incidentView{Inc: inc, Age: age(c.o.Now().Sub(inc.CreatedAt)), Details: readDetails(inc.Details),
 		CanAck: inc.State.Status == policy.StatusTriggered, CanClose: inc.Open()}
-	iv.Levels = levelNames(cfg, inc.Service)
-	if inc.State.Level < len(iv.Levels) {
-		iv.LevelName = iv.Levels[inc.State.Level]
+	if levels := levelNames(cfg, inc.Service); inc.State.Level < len(levels) {
+		iv.LevelName = levels[inc.State.Level]
 	}
 	for _, e := range tl {
 		ev := entryView{At: e.At, Type: e.Type, What: entryWords[e.Type], Actor: e.Actor, Level: e.Level, User: e.User,

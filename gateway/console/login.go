@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -33,8 +32,6 @@ const (
 const CallbackPath = "/ui/login/callback"
 
 func hmacEqual(a, b string) bool { return hmac.Equal([]byte(a), []byte(b)) }
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 // loginView is the sign-in page.
 type loginView struct {

@@ -9,11 +9,13 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/oidctest"
 	"github.com/pagerd/pagerd/notify"
 )
@@ -344,6 +346,33 @@ func TestConsoleOIDCSignIn(t *testing.T) {
 			t.Errorf("login CSRF: %d", r.code)
 		}
 	})
+	t.Run("the provider's error says only what pagerd says", func(t *testing.T) {
+		const forged = "Your account is locked, call the helpdesk at evil dot example"
+		c := newUIClient(t, h.url)
+		// Anyone's link: no sign-in under way, no state.
+		r := c.get("/ui/login/callback?error=" + url.QueryEscape(forged))
+		if r.code != http.StatusBadRequest {
+			t.Errorf("an error with no state: %d, want 400", r.code)
+		}
+		mustNotContain(t, "the page of an error with no state", r.body, forged, "helpdesk")
+		// A sign-in under way, and the provider (or who stands for it)
+		// answers with an error: only the standard codes have words.
+		for code, want := range map[string]string{
+			"access_denied": "refused the sign-in (access denied)",
+			forged:          "The identity provider refused the sign-in.",
+		} {
+			start := c.get("/ui/login/oidc")
+			loc, err := url.Parse(start.hdr.Get("Location"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := c.get("/ui/login/callback?" + url.Values{"error": {code}, "state": {loc.Query().Get("state")}}.Encode())
+			if r.code != http.StatusUnauthorized || !strings.Contains(r.body, want) {
+				t.Errorf("error %q with the state: %d, want 401 and %q\n%s", code, r.code, want, r.body)
+			}
+			mustNotContain(t, "the page of an error with the state", r.body, forged, "helpdesk")
+		}
+	})
 	t.Run("an expired sign-in", func(t *testing.T) {
 		c := newUIClient(t, h.url)
 		r := c.get("/ui/login/oidc")
@@ -456,6 +485,36 @@ func TestConsoleOIDCSubject(t *testing.T) {
 	})
 }
 
+// TestConsoleOIDCSubjectEndsEmailSessions: once an admin gives a user an
+// oidc_subject, their email no longer signs them in (errPinned), and the
+// sessions it opened before end too.
+func TestConsoleOIDCSubjectEndsEmailSessions(t *testing.T) {
+	var h *harness
+	idp := oidctest.Start(t, func() time.Time { return h.clock.Now() })
+	cfg := consoleConfig(t, idp.URL)
+	h = newHarness(t, withConfig(cfg))
+	ann, pw := newUIClient(t, h.url), newUIClient(t, h.url)
+	idp.SignIn(oidctest.Identity{Subject: "00uSomeone", Email: "ann@example.com", Verified: true})
+	if r := oidcSignIn(t, ann, idp, "/ui/oncall"); r.code != http.StatusSeeOther {
+		t.Fatalf("sign-in by email: %d\n%s", r.code, r.body)
+	}
+	pw.signIn("ann", consolePassword)
+	for _, c := range []*uiClient{ann, pw} {
+		if r := c.get("/ui/oncall"); r.code != http.StatusOK {
+			t.Fatalf("signed in: %d", r.code)
+		}
+	}
+	if err := h.reload(strings.Replace(cfg, "email: ann@example.com,", "email: ann@example.com, oidc_subject: 00uAnn,", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if r := ann.get("/ui/oncall"); r.code != http.StatusSeeOther {
+		t.Errorf("a session her email opened, after she was given a subject: %d, want 303 to the sign-in page", r.code)
+	}
+	if r := pw.get("/ui/oncall"); r.code != http.StatusOK {
+		t.Errorf("a session her password opened, after she was given a subject: %d, want 200", r.code)
+	}
+}
+
 func TestConsoleActsThroughTheIncidentService(t *testing.T) {
 	h, _ := consoleHarness(t)
 	id := fire(h)
@@ -537,6 +596,65 @@ func TestConsoleActsThroughTheIncidentService(t *testing.T) {
 // with their channel and the providers' delivery reports, the SLA breach,
 // the escalation and the next level's page, status updates and the
 // acknowledgement.
+// timelineRefusing is a store whose timeline of one incident cannot be
+// read (a corrupt record, a Redis timeout on that key).
+type timelineRefusing struct {
+	store.Store
+	id atomic.Value // string
+}
+
+func (s *timelineRefusing) Timeline(ctx context.Context, id string) ([]store.Entry, error) {
+	if bad, _ := s.id.Load().(string); bad == id {
+		return nil, fmt.Errorf("%w: timeline of %s: i/o timeout", store.ErrUnavailable, id)
+	}
+	return s.Store.Timeline(ctx, id)
+}
+
+// One open incident whose timeline cannot be read costs its row its
+// "paged last", logged, not the whole list.
+func TestConsoleListOutlivesATimeline(t *testing.T) {
+	st := &timelineRefusing{Store: boltStore(t)}
+	h := newHarness(t, withConfig(consoleConfig(t, "")), withStore(st))
+	good := fire(h)
+	bad := fireLabels(h, "g2", map[string]string{"alertname": "B", "severity": "critical"})
+	h.step(fixedNow)
+	st.id.Store(bad)
+
+	ann := newUIClient(t, h.url)
+	ann.signIn("ann", consolePassword)
+	r := ann.get("/ui/incidents")
+	if r.code != http.StatusOK {
+		t.Fatalf("the list with one timeline unreadable: %d\n%s", r.code, r.body)
+	}
+	mustContain(t, "the list", r.body, `href="/ui/incidents/`+good+`"`, `href="/ui/incidents/`+bad+`"`)
+	if n := strings.Count(r.body, "Paged last: Ann by push at 06:00"); n != 1 {
+		t.Errorf("%d rows say who was paged last, want the one whose timeline was read:\n%s", n, r.body)
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, `"level":"WARN","msg":"console: timeline not read for the incident list"`) || !strings.Contains(logs, `"incident":"`+bad+`"`) {
+		t.Errorf("the unread timeline was not logged:\n%s", logs)
+	}
+}
+
+// An incident that is gone (retention) is 404 to the page's script, which
+// then stops asking (an outage, 503, it asks again after), and to its
+// buttons.
+func TestConsoleGoneIncidentIsNotFound(t *testing.T) {
+	h := newHarness(t, withConfig(consoleConfig(t, "")))
+	ann := newUIClient(t, h.url)
+	ann.signIn("ann", consolePassword)
+	page := ann.get("/ui/incidents")
+	if r := ann.get("/ui/incidents/0f-gone/version"); r.code != http.StatusNotFound {
+		t.Errorf("the version of a gone incident: %d, want 404", r.code)
+	}
+	if r := ann.post(page.body, "/ui/incidents/0f-gone/acknowledge", nil); r.code != http.StatusNotFound {
+		t.Errorf("acknowledge a gone incident: %d, want 404", r.code)
+	}
+	id := fire(h)
+	if r := ann.get("/ui/incidents/" + id + "/version"); r.code != http.StatusOK {
+		t.Errorf("the version of an incident: %d, want 200", r.code)
+	}
+}
+
 func TestConsoleTimeline(t *testing.T) {
 	h, _ := consoleHarness(t)
 	id := fire(h)

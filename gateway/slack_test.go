@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -189,6 +192,55 @@ func testSlackButtonAcknowledges(t *testing.T, st store.Store) {
 	}
 }
 
+// Slack wants its answer to a button press within 3 seconds: it gets it
+// before the reply to the presser goes out (held back here), and the
+// reply still goes out after Slack has closed the connection.
+func TestSlackButtonAnsweredBeforeTheReply(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	release := make(chan struct{})
+	target, err := url.Parse(strings.TrimSuffix(sl.URL, "/api/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/chat.postEphemeral") {
+			select {
+			case <-release:
+			case <-time.After(10 * time.Second):
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(slow.Close)
+	h := newHarness(t, withConfig(slackConfig(slow.URL+"/api/")))
+	id := fire(h)
+	h.step(fixedNow)
+	msg := sl.Messages()[0]
+
+	press := providertest.ButtonPress("U0ANN", msg.Channel, msg.TS, "pagerd:acknowledge", id)
+	req, _ := http.NewRequest("POST", h.url+"/api/v1/slack/interactions", strings.NewReader(press))
+	req.Header = providertest.SignSlack(providertest.SlackSigningSecret, press, time.Now())
+	req.Close = true // as Slack may, once answered
+	start := time.Now()
+	resp, err := (&http.Client{Timeout: 3 * time.Second}).Do(req)
+	close(release)
+	if err != nil {
+		t.Fatalf("no answer within Slack's 3 seconds while the reply to the presser was held back: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || time.Since(start) > 2*time.Second {
+		t.Fatalf("answer: %d after %s", resp.StatusCode, time.Since(start))
+	}
+	waitUntil(t, 5*time.Second, "the reply to ann", func() bool {
+		c := lastCall(sl, "chat.postEphemeral")
+		return c != nil && c.User == "U0ANN" && strings.HasPrefix(c.Text, "Acknowledged [P0] api")
+	})
+	if st := h.incident(id).Status; st != "acknowledged" {
+		t.Fatalf("after the button: %s", st)
+	}
+}
+
 func channelMessages(sl *providertest.Slack, channel string) []providertest.SlackMessage {
 	var out []providertest.SlackMessage
 	for _, m := range sl.Messages() {
@@ -234,6 +286,53 @@ func TestSlackMessageFollowsEscalationAndOutage(t *testing.T) {
 	if len(m.Replies) != 2 || !strings.HasPrefix(m.Replies[0], "Escalated to level 2: not acknowledged within 15m") ||
 		m.Replies[1] != "Status update by Bob: looking at db1" || !strings.Contains(m.Blocks, "2 (secondary)") {
 		t.Fatalf("message %+v", m)
+	}
+}
+
+// What alerts and people say reaches Slack as text, never as Slack's
+// markup: an alert summary with <!channel> or a link of its own, and a
+// status update with the same, arrive escaped in the channel message, in
+// the direct message that pages ann, and in the thread.
+func TestSlackEscapesWhatAlertsSay(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	h := newHarness(t, withConfig(slackConfig(sl.URL)))
+	const said = "<!channel> db down & <https://evil.example|the runbook>"
+	const escaped = "&lt;!channel&gt; db down &amp; &lt;https://evil.example|the runbook&gt;"
+	body := strings.Replace(amPayload("firing", "g1", map[string]string{"alertname": "A", "severity": "critical"}),
+		`"disk almost full"`, fmt.Sprintf("%q", said), 1)
+	r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+amKey)
+	if r.code != 200 {
+		t.Fatalf("webhook: %d %s", r.code, r.body)
+	}
+	id := h.list("")[0].ID
+	h.step(fixedNow)
+	h.step(fixedNow.Add(time.Minute)) // ann's direct message
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/status", `{"user":"bob","message":"<!here> see <https://evil.example|this>"}`); r.code != 200 {
+		t.Fatalf("status: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+
+	var posts int
+	for _, c := range sl.Calls() {
+		if c.Method != "chat.postMessage" {
+			continue
+		}
+		if c.ThreadTS == "" {
+			posts++
+			if !strings.Contains(c.Text, escaped) {
+				t.Errorf("a message to %s: text %q, want the summary as %q", c.Channel, c.Text, escaped)
+			}
+		}
+		if strings.Contains(c.Text, "<!") || strings.Contains(c.Text, "<https://evil") {
+			t.Errorf("a message to %s has Slack markup from outside: %q", c.Channel, c.Text)
+		}
+	}
+	if posts != 2 {
+		t.Errorf("%d messages out of threads, want the channel's and ann's: %+v", posts, sl.Calls())
+	}
+	m := channelMessages(sl, "CINCIDENTRESPONSE")
+	if len(m) != 1 || len(m[0].Replies) != 1 || m[0].Replies[0] != "Status update by Bob: &lt;!here&gt; see &lt;https://evil.example|this&gt;" {
+		t.Errorf("the thread: %+v", m)
 	}
 }
 

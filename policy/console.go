@@ -193,8 +193,3 @@ func (v *validator) console() {
 		}
 	}
 }
-
-// String names the role for messages.
-func (r Role) String() string { return string(r) }
-
-var _ fmt.Stringer = Role("")

@@ -16,6 +16,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -207,7 +209,7 @@ func (c *Console) signedIn(h func(http.ResponseWriter, *http.Request, *viewer)) 
 		if err != nil {
 			clearCookie(w, sessionCookie)
 			if r.Method == http.MethodGet {
-				http.Redirect(w, r, "/ui/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				http.Redirect(w, r, "/ui/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
 			c.fail(w, r, nil, http.StatusUnauthorized, "You are not signed in (or your session ended): sign in again.")
@@ -254,7 +256,9 @@ func (c *Console) viewer(r *http.Request) (*viewer, error) {
 			return nil, errBadToken
 		}
 	case methodOIDC:
-		if cfg.Console.OIDC == nil || u.Email == "" {
+		// A user given a subject signs in by it only (errPinned): the
+		// sessions their email opened before end with it.
+		if cfg.Console.OIDC == nil || u.Email == "" || u.OIDCSubject != "" {
 			return nil, errBadToken
 		}
 	case methodOIDCSubject:
@@ -289,14 +293,22 @@ type page struct {
 
 var templates = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html"))
 
-// render writes a page.
+// render writes a page. It is made in full before the status goes out,
+// so a template that fails halfway is a 500, not a cut-off page with the
+// status meant for a whole one.
 func (c *Console) render(w http.ResponseWriter, code int, name string, p page) {
 	p.PollMS = c.o.PollInterval.Milliseconds()
+	var b bytes.Buffer
+	if err := templates.ExecuteTemplate(&b, name, p); err != nil {
+		c.log.Error("console: page not rendered", "page", name, "err", err)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte("The page could not be made; the log has the details.\n"))
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
-	if err := templates.ExecuteTemplate(w, name, p); err != nil {
-		c.log.Error("console: page not rendered", "page", name, "err", err)
-	}
+	_, _ = b.WriteTo(w)
 }
 
 // fail answers with an error page, never with internals: store outages

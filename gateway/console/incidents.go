@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -113,12 +114,13 @@ func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
 			rw := row{ID: inc.ID, Priority: inc.State.Priority, Summary: inc.Summary, Service: inc.Service,
 				Status: inc.State.Status, Created: inc.CreatedAt, Age: age(now.Sub(inc.CreatedAt))}
 			if inc.Open() {
-				tl, err := c.o.Incidents.Timeline(r.Context(), inc.ID)
-				if err != nil {
-					c.failErr(w, r, v, err)
-					return
+				// One timeline that cannot be read costs its row its
+				// "paged last", not the whole list its incidents.
+				if tl, err := c.o.Incidents.Timeline(r.Context(), inc.ID); err != nil {
+					c.log.Warn("console: timeline not read for the incident list", "incident", inc.ID, "err", err)
+				} else {
+					rw.PagedLast = pagedLast(cfg, tl, v.loc())
 				}
-				rw.PagedLast = pagedLast(cfg, tl, v.loc())
 				if d, ok := nextStep(inc); ok {
 					rw.Next, rw.NextAt = describeDeadline(cfg, inc.Service, d), d.At
 				}
@@ -232,7 +234,6 @@ type incidentView struct {
 	Pending   []pendingView
 	CanAck    bool
 	CanClose  bool
-	Levels    []string
 }
 
 type entryView struct {
@@ -272,9 +273,8 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
 	cfg := v.cfg
 	iv := incidentView{Inc: inc, Age: age(c.o.Now().Sub(inc.CreatedAt)), Details: readDetails(inc.Details),
 		CanAck: inc.State.Status == policy.StatusTriggered, CanClose: inc.Open()}
-	iv.Levels = levelNames(cfg, inc.Service)
-	if inc.State.Level < len(iv.Levels) {
-		iv.LevelName = iv.Levels[inc.State.Level]
+	if levels := levelNames(cfg, inc.Service); inc.State.Level < len(levels) {
+		iv.LevelName = levels[inc.State.Level]
 	}
 	for _, e := range tl {
 		ev := entryView{At: e.At, Type: e.Type, What: entryWords[e.Type], Actor: e.Actor, Level: e.Level, User: e.User,
@@ -321,8 +321,17 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
 // changes with every write, so the page reloads only when there is news.
 func (c *Console) incidentVersion(w http.ResponseWriter, r *http.Request, v *viewer) {
 	inc, err := c.o.Incidents.Get(r.Context(), r.PathValue("id"))
-	if err != nil {
+	switch {
+	case errors.Is(err, incident.ErrNotFound):
+		// Gone (retention): the script stops asking.
+		w.WriteHeader(http.StatusNotFound)
+		return
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	case err != nil:
+		c.log.Error("console: incident version not read", "incident", r.PathValue("id"), "err", err)
+		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -33,8 +32,6 @@ const (
 const CallbackPath = "/ui/login/callback"
 
 func hmacEqual(a, b string) bool { return hmac.Equal([]byte(a), []byte(b)) }
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 // loginView is the sign-in page.
 type loginView struct {
@@ -263,11 +260,14 @@ func (c *Console) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	case cfg.Console.OIDC == nil:
 		c.showLogin(w, r, http.StatusNotFound, "", "Sign-in through an identity provider is not configured.")
 		return
-	case q.Get("error") != "":
-		c.showLogin(w, r, http.StatusUnauthorized, "", "The identity provider refused the sign-in: "+q.Get("error")+".")
-		return
 	case err != nil || st.State == "" || !hmacEqual(q.Get("state"), st.State):
+		// Before the error: a callback this browser did not start is
+		// anyone's link, and what it says is not the provider's.
 		c.showLogin(w, r, http.StatusBadRequest, "", "This sign-in was not started here, or took too long: sign in again.")
+		return
+	case q.Get("error") != "":
+		c.log.Warn("console: the identity provider refused the sign-in", "method", methodOIDC, "error", q.Get("error"))
+		c.showLogin(w, r, http.StatusUnauthorized, "", providerRefusal(q.Get("error")))
 		return
 	}
 	u, method, err := c.exchange(r.Context(), cfg, q.Get("code"), st)
@@ -286,6 +286,21 @@ func (c *Console) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.startSession(w, r, cfg, u, method, st.Next)
+}
+
+// providerRefusal is the page's words for an OAuth error code
+// (RFC 6749 4.1.2.1, OpenID Connect Core 3.1.2.6). The code comes in the
+// URL, so only the standard ones are named, and never as sent.
+func providerRefusal(code string) string {
+	switch code {
+	case "access_denied":
+		return "The identity provider refused the sign-in (access denied)."
+	case "login_required", "interaction_required", "consent_required", "account_selection_required":
+		return "The identity provider needs you to sign in there first: sign in again."
+	case "temporarily_unavailable", "server_error":
+		return "The identity provider could not sign you in just now: try again later."
+	}
+	return "The identity provider refused the sign-in."
 }
 
 // exchange trades the code for a verified ID token and its user, and

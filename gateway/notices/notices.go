@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,7 +97,7 @@ func (s *Service) Arm(ctx context.Context, schedules ...string) error {
 	var errs []error
 	for i := range cfg.Schedules {
 		sc := &cfg.Schedules[i]
-		if sc.Notices == nil || (len(schedules) > 0 && !contains(schedules, sc.Name)) {
+		if sc.Notices == nil || (len(schedules) > 0 && !slices.Contains(schedules, sc.Name)) {
 			continue
 		}
 		if err := s.arm(ctx, sc); err != nil {
@@ -104,15 +105,6 @@ func (s *Service) Arm(ctx context.Context, schedules ...string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Service) arm(ctx context.Context, sc *policy.Schedule) error {

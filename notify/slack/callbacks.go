@@ -103,10 +103,20 @@ func (cb *Callbacks) Interactions(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return &notify.RequestError{Status: http.StatusBadRequest, Msg: "not a Slack interaction payload"}
 	}
+	// Slack wants its answer within 3 seconds, and the action and the
+	// reply to the presser can take longer: the (empty, complete) answer
+	// goes now. The work then runs on a context of its own, since Slack
+	// may close the connection once answered, which ends the request's.
+	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
+	if err := http.NewResponseController(w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		cb.log().Warn("slack: the answer to a button press was not sent", "err", err)
+	}
 	if ic.Type != slack.InteractionTypeBlockActions {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), actTimeout)
+	defer cancel()
 	for _, a := range ic.ActionCallback.BlockActions {
 		name, ok := strings.CutPrefix(a.ActionID, actionPrefix)
 		if !ok {
@@ -118,10 +128,14 @@ func (cb *Callbacks) Interactions(w http.ResponseWriter, r *http.Request) error 
 		default:
 			continue
 		}
-		cb.act(r.Context(), ic, action, a.Value)
+		cb.act(ctx, ic, action, a.Value)
 	}
 	return nil
 }
+
+// actTimeout bounds a button's actions and the replies to the presser,
+// once Slack has its answer.
+const actTimeout = 10 * time.Second
 
 // act does one button's action and tells the presser what happened.
 func (cb *Callbacks) act(ctx context.Context, ic slack.InteractionCallback, action notify.Action, target string) {

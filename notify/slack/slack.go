@@ -158,7 +158,7 @@ func escape(s string) string {
 func (c *Client) Post(ctx context.Context, channel string, card Card) (Ref, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	ch, ts, err := c.api.PostMessageContext(ctx, channel, slack.MsgOptionText(card.text(), false),
+	ch, ts, err := c.api.PostMessageContext(ctx, channel, slack.MsgOptionText(escape(card.text()), false),
 		slack.MsgOptionBlocks(card.blocks()...), slack.MsgOptionDisableLinkUnfurl())
 	if err != nil {
 		return Ref{}, classify("chat.postMessage", err)
@@ -170,25 +170,28 @@ func (c *Client) Post(ctx context.Context, channel string, card Card) (Ref, erro
 func (c *Client) Update(ctx context.Context, ref Ref, card Card) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	_, _, _, err := c.api.UpdateMessageContext(ctx, ref.Channel, ref.TS, slack.MsgOptionText(card.text(), false),
+	_, _, _, err := c.api.UpdateMessageContext(ctx, ref.Channel, ref.TS, slack.MsgOptionText(escape(card.text()), false),
 		slack.MsgOptionBlocks(card.blocks()...))
 	return classify("chat.update", err)
 }
 
-// Reply posts text in the thread of a message.
+// Reply posts text in the thread of a message, as written: its &, < and
+// > are escaped, since status updates and reasons come from outside and
+// must not mention @channel or make links.
 func (c *Client) Reply(ctx context.Context, ref Ref, text string) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	_, _, err := c.api.PostMessageContext(ctx, ref.Channel, slack.MsgOptionText(text, false), slack.MsgOptionTS(ref.TS),
+	_, _, err := c.api.PostMessageContext(ctx, ref.Channel, slack.MsgOptionText(escape(text), false), slack.MsgOptionTS(ref.TS),
 		slack.MsgOptionDisableLinkUnfurl())
 	return classify("chat.postMessage", err)
 }
 
-// Say posts text to a channel (a shift notice to a team).
+// Say posts text to a channel (a shift notice to a team), escaped as
+// Reply's is.
 func (c *Client) Say(ctx context.Context, channel, text string) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	_, _, err := c.api.PostMessageContext(ctx, channel, slack.MsgOptionText(text, false), slack.MsgOptionDisableLinkUnfurl())
+	_, _, err := c.api.PostMessageContext(ctx, channel, slack.MsgOptionText(escape(text), false), slack.MsgOptionDisableLinkUnfurl())
 	return classify("chat.postMessage", err)
 }
 
@@ -286,7 +289,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.c.timeout)
 	defer cancel()
-	_, _, err := n.c.api.PostMessageContext(ctx, m.Address, slack.MsgOptionText(m.Text, false), slack.MsgOptionBlocks(blocks...),
+	_, _, err := n.c.api.PostMessageContext(ctx, m.Address, slack.MsgOptionText(escape(m.Text), false), slack.MsgOptionBlocks(blocks...),
 		slack.MsgOptionDisableLinkUnfurl())
 	return classify("chat.postMessage", err)
 }

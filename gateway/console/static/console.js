@@ -1,6 +1,7 @@
 // pagerd console: refreshes an open incident's page when the incident
 // changes. The page asks for the incident's version every few seconds and
-// reloads when it moved on, unless someone is typing a status update.
+// reloads when it moved on, unless someone is typing a status update;
+// it stops when the incident is gone (404).
 // Without this script the page still works, and refreshes itself every
 // 30 seconds (a <noscript> refresh).
 (function () {
@@ -27,8 +28,16 @@
   }
   function poll() {
     fetch(url, { credentials: "same-origin", cache: "no-store" })
-      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (r) {
+        if (r.status === 404) {
+          return undefined; // the incident is gone: stop asking
+        }
+        return r.ok ? r.text() : null;
+      })
       .then(function (v) {
+        if (v === undefined) {
+          return;
+        }
         if (v && v !== version && !typing()) {
           window.location.replace(window.location.pathname);
           return;

@@ -133,9 +133,7 @@ func testSlackButtonAcknowledges(t *testing.T, st store.Store) {
 
 	// A Slack user pagerd does not know: told so, only them; nothing changes.
 	stranger := providertest.ButtonPress("U0NOBODY", msg.Channel, msg.TS, "pagerd:acknowledge", id)
-	if r := h.slackPost("/api/v1/slack/interactions", stranger, providertest.SignSlack(providertest.SlackSigningSecret, stranger, time.Now())); r.code != 200 {
-		t.Fatalf("unknown user: %d %s", r.code, r.body)
-	}
+	h.pressButton(sl, stranger)
 	if st := h.incident(id).Status; st != "triggered" {
 		t.Fatalf("an unknown Slack user changed the incident: %s", st)
 	}
@@ -145,9 +143,7 @@ func testSlackButtonAcknowledges(t *testing.T, st store.Store) {
 
 	// Ann presses Acknowledge.
 	h.clock.Set(fixedNow.Add(90 * time.Second))
-	if r := h.slackPost("/api/v1/slack/interactions", press, providertest.SignSlack(providertest.SlackSigningSecret, press, time.Now())); r.code != 200 {
-		t.Fatalf("button: %d %s", r.code, r.body)
-	}
+	h.pressButton(sl, press)
 	inc := h.incident(id)
 	if inc.Status != "acknowledged" || inc.AcknowledgedBy != "ann" {
 		t.Fatalf("after the button: %s by %q", inc.Status, inc.AcknowledgedBy)
@@ -177,9 +173,7 @@ func testSlackButtonAcknowledges(t *testing.T, st store.Store) {
 
 	// Bob resolves from Slack: the message says so, and has no buttons.
 	resolve := providertest.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:resolve", id)
-	if r := h.slackPost("/api/v1/slack/interactions", resolve, providertest.SignSlack(providertest.SlackSigningSecret, resolve, time.Now())); r.code != 200 {
-		t.Fatalf("resolve: %d", r.code)
-	}
+	h.pressButton(sl, resolve)
 	h.step(h.clock.Now())
 	m = channelMessages(sl, "CINCIDENTRESPONSE")[0]
 	if !strings.Contains(m.Blocks, "resolved by Bob") || strings.Contains(m.Blocks, `"actions"`) || len(m.Replies) != 2 || m.Replies[1] != "Resolved by Bob" {
@@ -249,6 +243,27 @@ func channelMessages(sl *providertest.Slack, channel string) []providertest.Slac
 		}
 	}
 	return out
+}
+
+// pressButton posts a signed button press and waits for the presser's
+// answer: Slack's request is answered at once, and the action and the
+// answer follow it.
+func (h *harness) pressButton(sl *providertest.Slack, body string) {
+	h.t.Helper()
+	answers := func() int {
+		n := 0
+		for _, c := range sl.Calls() {
+			if c.Method == "chat.postEphemeral" {
+				n++
+			}
+		}
+		return n
+	}
+	before := answers()
+	if r := h.slackPost("/api/v1/slack/interactions", body, providertest.SignSlack(providertest.SlackSigningSecret, body, time.Now())); r.code != 200 {
+		h.t.Fatalf("button: %d %s", r.code, r.body)
+	}
+	waitUntil(h.t, 10*time.Second, "the answer to the button press", func() bool { return answers() > before })
 }
 
 func lastCall(sl *providertest.Slack, method string) *providertest.SlackCall {
@@ -333,6 +348,13 @@ func TestSlackEscapesWhatAlertsSay(t *testing.T) {
 	m := channelMessages(sl, "CINCIDENTRESPONSE")
 	if len(m) != 1 || len(m[0].Replies) != 1 || m[0].Replies[0] != "Status update by Bob: &lt;!here&gt; see &lt;https://evil.example|this&gt;" {
 		t.Errorf("the thread: %+v", m)
+	}
+
+	// The answer to whoever presses a button names the summary too.
+	press := providertest.ButtonPress("U0ANN", m[0].Channel, m[0].TS, "pagerd:acknowledge", id)
+	h.pressButton(sl, press)
+	if c := lastCall(sl, "chat.postEphemeral"); c == nil || !strings.Contains(c.Text, escaped) {
+		t.Errorf("the answer to the button: %+v, want the summary as %q", c, escaped)
 	}
 }
 

@@ -151,7 +151,8 @@ func (cb *Callbacks) act(ctx context.Context, ic slack.InteractionCallback, acti
 			cb.log().Error("slack button failed", "incident", target, "user", user, "action", action, "err", err)
 		}
 	}
-	if err := cb.Client().ephemeral(ctx, ic.Channel.ID, ic.User.ID, say); err != nil {
+	// say names the incident's summary, which an alert wrote: no markup.
+	if err := cb.Client().ephemeral(ctx, ic.Channel.ID, ic.User.ID, escape(say)); err != nil {
 		cb.log().Warn("slack: the answer to a button press was not shown", "slack_user", ic.User.ID, "err", err)
 	}
 }

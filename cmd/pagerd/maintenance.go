@@ -79,11 +79,9 @@ func runMaintenance(args []string, stdout, stderr io.Writer) int {
 	}
 	if *out == "json" {
 		if sub == "list" {
-			_ = writeJSON(stdout, ws)
-		} else {
-			_ = writeJSON(stdout, ws[0])
+			return jsonOut(stdout, stderr, "maintenance "+sub, ws)
 		}
-		return 0
+		return jsonOut(stdout, stderr, "maintenance "+sub, ws[0])
 	}
 	writeWindows(stdout, ws)
 	return 0

@@ -96,17 +96,16 @@ func (c *Client) Delete(ctx context.Context, schedule, id string) ([]Override, e
 // into cfg as the daemon does: what `pagerd oncall --server` and
 // `pagerd schedule --server` show.
 func (c *Client) Merge(ctx context.Context, cfg *policy.Config) (*policy.Config, error) {
-	extra := map[string][]policy.Override{}
+	bySchedule := map[string][]Override{}
 	for _, s := range cfg.Schedules {
 		list, err := c.List(ctx, s.Name, true)
 		if err != nil {
 			return nil, fmt.Errorf("schedule %s: %w", s.Name, err)
 		}
-		for _, o := range list {
-			if s.Tier(o.Tier) != nil && cfg.User(o.User) != nil {
-				extra[s.Name] = append(extra[s.Name], o.policy())
-			}
-		}
+		bySchedule[s.Name] = list
 	}
+	// Those the local config cannot apply (its tier or user is not in
+	// it) are left out, as the daemon leaves them out.
+	extra, _ := applicable(cfg, bySchedule)
 	return cfg.WithOverrides(extra), nil
 }

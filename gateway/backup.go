@@ -2,14 +2,14 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
 
-	"fmt"
 	"github.com/labstack/echo/v4"
-	"net"
-	"strings"
+
+	"github.com/pagerd/pagerd/internal/apiclient"
 )
 
 // BackupFunc writes a consistent copy of the store to w and returns the
@@ -49,31 +49,16 @@ func (s *Server) backup(c echo.Context) error {
 }
 
 // FetchBackup streams a running pagerd's online backup (GET
-// <server>/-/backup, as `pagerd backup --server` takes it) into w.
+// <server>/-/backup, as `pagerd backup --server` takes it) into w. No
+// overall timeout: a large store takes as long as it takes; connecting and
+// the first byte are bounded (apiclient's shared client).
 func FetchBackup(ctx context.Context, server, token string, w io.Writer) error {
-	u := strings.TrimRight(server, "/") + "/-/backup"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return fmt.Errorf("--server %q: %w", server, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	// No overall timeout: a large store takes as long as it takes. Connecting
-	// and the first byte are bounded.
-	client := &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
-	}}
-	resp, err := client.Do(req)
+	c := apiclient.Client{Server: server, Token: token}
+	resp, err := c.Get(ctx, "/-/backup", "application/octet-stream")
 	if err != nil {
 		return fmt.Errorf("backup from %s: %w", server, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("backup from %s: %s: %s", server, resp.Status, strings.TrimSpace(string(body)))
-	}
 	if _, err := io.Copy(w, resp.Body); err != nil {
 		return fmt.Errorf("backup from %s cut off: %w", server, err)
 	}

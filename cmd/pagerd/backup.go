@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/pagerd/pagerd/gateway"
@@ -23,14 +22,13 @@ import (
 // incident) before it replaces OUT.
 func runBackup(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("backup", stdout, stderr)
-	server := fs.String("server", "", "`URL` of a running pagerd to take the backup from (online)")
-	tokenFile := fs.String("token-file", "", "`FILE` holding an API token for --server (default $PAGERD_API_TOKEN)")
+	sf := addServerFlags(fs, "`URL` of a running pagerd to take the backup from (online)", tokenFileUsage)
 	dataDir := fs.String("data-dir", "", "data `DIR` of a stopped pagerd to back up (offline)")
 	pos, code := parse(fs, args)
 	if code >= 0 {
 		return code
 	}
-	if len(pos) != 1 || (*server == "") == (*dataDir == "") {
+	if len(pos) != 1 || (*sf.server == "") == (*dataDir == "") {
 		printUsage(stderr, fs.name, fs.FlagSet)
 		return 2
 	}
@@ -39,12 +37,12 @@ func runBackup(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 
 	var copyTo func(w io.Writer) error
-	if *server != "" {
-		token, err := apiToken(*tokenFile)
+	if *sf.server != "" {
+		token, err := sf.token()
 		if err != nil {
 			return fail(stderr, "backup", err)
 		}
-		copyTo = func(w io.Writer) error { return gateway.FetchBackup(ctx, *server, token, w) }
+		copyTo = func(w io.Writer) error { return gateway.FetchBackup(ctx, *sf.server, token, w) }
 	} else {
 		copyTo = func(w io.Writer) error {
 			_, err := boltstore.BackupDir(ctx, *dataDir, w)
@@ -65,26 +63,6 @@ func runBackup(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "pagerd backup: wrote %s: %d incidents (%d open, %d with steps pending), store format %d, %d bytes\n",
 		name, info.Incidents, info.Open, info.Pending, info.Format, info.Size)
 	return 0
-}
-
-// apiToken reads the API token from a file, or $PAGERD_API_TOKEN. Never a
-// flag: command lines are visible to every user of the machine.
-func apiToken(file string) (string, error) {
-	if file == "" {
-		if t := os.Getenv("PAGERD_API_TOKEN"); t != "" {
-			return t, nil
-		}
-		return "", errors.New("--server needs an API token: --token-file FILE or $PAGERD_API_TOKEN")
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("--token-file: %w", err)
-	}
-	t := strings.TrimSpace(string(b))
-	if t == "" {
-		return "", fmt.Errorf("--token-file %s is empty", file)
-	}
-	return t, nil
 }
 
 // writeBackup writes the backup to out through a checked file

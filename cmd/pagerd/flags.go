@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -110,6 +111,44 @@ func parseLabels(args []string) (map[string]string, error) {
 		ls[k] = v
 	}
 	return ls, nil
+}
+
+// serverFlags are --server and --token-file: every command that talks to a
+// running pagerd takes them.
+type serverFlags struct{ server, tokenFile *string }
+
+// tokenFileUsage is --token-file's help where the command has nothing to
+// add about the token's role.
+const tokenFileUsage = "`FILE` holding an API token for --server (default $PAGERD_API_TOKEN)"
+
+// addServerFlags declares --server and --token-file with the command's own
+// help for them: what the server is for, and what role the token needs.
+func addServerFlags(fs *flagSet, serverUsage, tokenUsage string) serverFlags {
+	return serverFlags{fs.String("server", "", serverUsage), fs.String("token-file", "", tokenUsage)}
+}
+
+// token is the API token for --server: from --token-file, or
+// $PAGERD_API_TOKEN.
+func (f serverFlags) token() (string, error) { return apiToken(*f.tokenFile) }
+
+// apiToken reads the API token from a file, or $PAGERD_API_TOKEN. Never a
+// flag: command lines are visible to every user of the machine.
+func apiToken(file string) (string, error) {
+	if file == "" {
+		if t := os.Getenv("PAGERD_API_TOKEN"); t != "" {
+			return t, nil
+		}
+		return "", errors.New("--server needs an API token: --token-file FILE or $PAGERD_API_TOKEN")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	t := strings.TrimSpace(string(b))
+	if t == "" {
+		return "", fmt.Errorf("--token-file %s is empty", file)
+	}
+	return t, nil
 }
 
 func checkOutput(o string) error {

@@ -21,8 +21,8 @@ func runMaintenance(args []string, stdout, stderr io.Writer) int {
 		sub, args = args[0], args[1:]
 	}
 	fs := newFlags("maintenance", stdout, stderr)
-	server := fs.String("server", "", "`URL` of the running pagerd (required)")
-	tokenFile := fs.String("token-file", "", "`FILE` holding an API token (default $PAGERD_API_TOKEN); add and rm need the responder or admin role")
+	sf := addServerFlags(fs, "`URL` of the running pagerd (required)",
+		"`FILE` holding an API token (default $PAGERD_API_TOKEN); add and rm need the responder or admin role")
 	var services, matchers stringsFlag
 	fs.Var(&services, "service", "add: a `SERVICE` the window covers (repeatable)")
 	fs.Var(&matchers, "matcher", "add: a label `MATCHER` the covered alerts match, like 'team=\"db\"' (repeatable; all must match)")
@@ -42,20 +42,20 @@ func runMaintenance(args []string, stdout, stderr io.Writer) int {
 	}
 	wantArgs := map[string]int{"add": 0, "list": 0, "rm": 1}
 	n, ok := wantArgs[sub]
-	if !ok || len(pos) != n || *server == "" {
+	if !ok || len(pos) != n || *sf.server == "" {
 		if !ok && sub != "" {
 			fmt.Fprintf(stderr, "pagerd maintenance: unknown subcommand %q (add, list or rm)\n\n", sub)
 		}
 		printUsage(stderr, fs.name, fs.FlagSet)
 		return 2
 	}
-	token, err := apiToken(*tokenFile)
+	token, err := sf.token()
 	if err != nil {
 		return fail(stderr, "maintenance", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	c := &maintenance.Client{Server: *server, Token: token}
+	c := &maintenance.Client{Server: *sf.server, Token: token}
 	var ws []maintenance.Listed
 	switch sub {
 	case "add":
@@ -79,11 +79,9 @@ func runMaintenance(args []string, stdout, stderr io.Writer) int {
 	}
 	if *out == "json" {
 		if sub == "list" {
-			_ = writeJSON(stdout, ws)
-		} else {
-			_ = writeJSON(stdout, ws[0])
+			return jsonOut(stdout, stderr, "maintenance "+sub, ws)
 		}
-		return 0
+		return jsonOut(stdout, stderr, "maintenance "+sub, ws[0])
 	}
 	writeWindows(stdout, ws)
 	return 0

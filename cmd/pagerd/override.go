@@ -36,24 +36,19 @@ func runOverride(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-// serverFlags are the flags every command that talks to a running pagerd
-// takes.
-type serverFlags struct{ server, tokenFile *string }
+// --server's help for the commands on overrides: those that need it, and
+// oncall and schedule, which merge what it holds into the config.
+const (
+	overrideServerUsage = "`URL` of a running pagerd"
+	mergeServerUsage    = "`URL` of a running pagerd: merge the overrides made there at run time"
+)
 
-func addServerFlags(fs *flagSet, required bool) serverFlags {
-	what := "`URL` of a running pagerd"
-	if !required {
-		what += ": merge the overrides made there at run time"
-	}
-	return serverFlags{fs.String("server", "", what),
-		fs.String("token-file", "", "`FILE` holding an API token for --server (default $PAGERD_API_TOKEN)")}
-}
-
+// client is the overrides API of --server.
 func (f serverFlags) client() (*overrides.Client, error) {
 	if *f.server == "" {
 		return nil, errors.New("--server URL is required")
 	}
-	token, err := apiToken(*f.tokenFile)
+	token, err := f.token()
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +72,7 @@ func mergeServer(f serverFlags, cfg *policy.Config) (*policy.Config, error) {
 
 func runOverrideAdd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("override", stdout, stderr)
-	sf := addServerFlags(fs, true)
+	sf := addServerFlags(fs, overrideServerUsage, tokenFileUsage)
 	sched := fs.String("schedule", "", "the schedule's `NAME` (required)")
 	tier := fs.String("tier", "", "the `TIER` to take (required)")
 	user := fs.String("user", "", "the `USER` id who takes it (required)")
@@ -152,7 +147,7 @@ func printMade(w io.Writer, m *overrides.Made) {
 
 func runOverrideList(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("override", stdout, stderr)
-	sf := addServerFlags(fs, true)
+	sf := addServerFlags(fs, overrideServerUsage, tokenFileUsage)
 	sched := fs.String("schedule", "", "the schedule's `NAME` (required)")
 	ended := fs.Bool("ended", false, "also the overrides that ended in the last 30 days")
 	out := outputFlag(fs)
@@ -191,7 +186,7 @@ func runOverrideList(args []string, stdout, stderr io.Writer) int {
 
 func runOverrideRm(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("override", stdout, stderr)
-	sf := addServerFlags(fs, true)
+	sf := addServerFlags(fs, overrideServerUsage, tokenFileUsage)
 	sched := fs.String("schedule", "", "the schedule's `NAME` (required)")
 	ids, code := parse(fs, args)
 	if code >= 0 {

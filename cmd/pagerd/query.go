@@ -71,7 +71,7 @@ func runOncall(args []string, stdout, stderr io.Writer) int {
 	at := fs.String("at", "", "the `TIME` to ask about, RFC 3339, or a DATE (YYYY-MM-DD: every shift of that day) (default now)")
 	sched := fs.String("schedule", "", "only the schedule with this `NAME`")
 	out := outputFlag(fs)
-	sf := addServerFlags(fs, false)
+	sf := addServerFlags(fs, mergeServerUsage, tokenFileUsage)
 	if _, code := parse(fs, args); code >= 0 {
 		return code
 	}

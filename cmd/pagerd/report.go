@@ -19,29 +19,39 @@ import (
 // history: a running pagerd (--server, with a token), or the embedded
 // store's data dir of a pagerd that is not running.
 type historyFlags struct {
-	server, tokenFile, dataDir *string
+	serverFlags
+	dataDir *string
 }
 
 func addHistoryFlags(fs *flagSet) historyFlags {
 	return historyFlags{
-		server:    fs.String("server", "", "`URL` of a running pagerd to read the incident history from (its API)"),
-		tokenFile: fs.String("token-file", "", "`FILE` holding an API token for --server, any role (default $PAGERD_API_TOKEN)"),
-		dataDir:   fs.String("data-dir", "", "data `DIR` of a pagerd that is not running, read directly (default server.data_dir, or data)"),
+		serverFlags: addServerFlags(fs, "`URL` of a running pagerd to read the incident history from (its API)",
+			"`FILE` holding an API token for --server, any role (default $PAGERD_API_TOKEN)"),
+		dataDir: fs.String("data-dir", "", "data `DIR` of a pagerd that is not running, read directly (default server.data_dir, or data)"),
 	}
+}
+
+// remote is the history on --server, read through its API.
+func (f historyFlags) remote() (history.Remote, error) {
+	if *f.dataDir != "" {
+		return history.Remote{}, errors.New("--server and --data-dir: read from one or the other")
+	}
+	token, err := f.token()
+	if err != nil {
+		return history.Remote{}, err
+	}
+	return history.Remote{URL: *f.server, Token: token}, nil
 }
 
 // source opens the history: the API of --server, or the data dir
 // read-only. Close what it returns when done.
 func (f historyFlags) source(cfg *policy.Config) (history.Source, func(), error) {
 	if *f.server != "" {
-		if *f.dataDir != "" {
-			return nil, nil, errors.New("--server and --data-dir: read from one or the other")
-		}
-		token, err := apiToken(*f.tokenFile)
+		r, err := f.remote()
 		if err != nil {
 			return nil, nil, err
 		}
-		return history.Remote{URL: *f.server, Token: token}, func() {}, nil
+		return r, func() {}, nil
 	}
 	dir := *f.dataDir
 	if dir == "" {
@@ -198,16 +208,12 @@ func remoteHandoff(src historyFlags, schedule, at, format string, stdout, stderr
 			return fail(stderr, "handoff", err)
 		}
 	}
-	if *src.dataDir != "" {
-		return fail(stderr, "handoff", errors.New("--server and --data-dir: read from one or the other"))
-	}
-	token, err := apiToken(*src.tokenFile)
+	r, err := src.remote()
 	if err != nil {
 		return fail(stderr, "handoff", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	r := history.Remote{URL: *src.server, Token: token}
 	if err := r.Handoff(ctx, stdout, schedule, t, format); err != nil {
 		return fail(stderr, "handoff", err)
 	}

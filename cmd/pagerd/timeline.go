@@ -118,7 +118,7 @@ func runSchedule(args []string, stdout, stderr io.Writer) int {
 	weeks := fs.Int("weeks", 4, "how many weeks (`N`)")
 	out := fs.String("o", "text", "output `FORMAT`: text (markdown), json or ics (iCalendar)")
 	user := fs.String("user", "", "with -o ics, only the shifts of the user with this `USER` id")
-	sf := addServerFlags(fs, false)
+	sf := addServerFlags(fs, mergeServerUsage, tokenFileUsage)
 	if _, code := parse(fs, args); code >= 0 {
 		return code
 	}

@@ -6,12 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
+	"github.com/pagerd/pagerd/internal/apiclient"
 	"github.com/pagerd/pagerd/report"
 )
 
@@ -30,8 +29,9 @@ type Remote struct {
 	// URL is the pagerd's base URL, like https://pagerd.example.com.
 	URL   string
 	Token string
-	// Client carries the request (default: one that bounds connecting and
-	// the wait for the answer's first byte, not how long the stream takes).
+	// Client carries the request (default: apiclient's shared client,
+	// which bounds connecting and the wait for the answer's first byte, not
+	// how long the stream takes).
 	Client *http.Client
 }
 
@@ -43,44 +43,13 @@ var _ Source = Remote{}
 // json).
 const HandoffPath = "/api/v1/reports/handoff"
 
-// client is the HTTP client of r.
-func (r Remote) client() *http.Client {
-	if r.Client != nil {
-		return r.Client
-	}
-	return &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
-	}}
-}
-
 // get sends a GET of path with the query and the token, and returns the
-// answer if it is a 200; what the daemon said otherwise.
+// answer if it is a 2xx; what the daemon said otherwise.
 func (r Remote) get(ctx context.Context, what, path string, q url.Values, accept string) (*http.Response, error) {
-	u := strings.TrimRight(r.URL, "/") + path + "?" + q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, fmt.Errorf("--server %q: %w", r.URL, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+r.Token)
-	req.Header.Set("Accept", accept)
-	resp, err := r.client().Do(req)
+	c := apiclient.Client{Server: r.URL, Token: r.Token, HTTP: r.Client}
+	resp, err := c.Get(ctx, path+"?"+q.Encode(), accept)
 	if err != nil {
 		return nil, fmt.Errorf("%s from %s: %w", what, r.URL, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		msg := strings.TrimSpace(string(body))
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			msg = e.Error
-		}
-		return nil, fmt.Errorf("%s from %s: %s: %s", what, r.URL, resp.Status, msg)
 	}
 	return resp, nil
 }

@@ -1,17 +1,13 @@
 package overrides
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
+	"github.com/pagerd/pagerd/internal/apiclient"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -21,7 +17,8 @@ type Client struct {
 	// Server is pagerd's base URL, Token an API token (responder to
 	// change overrides, any role to read them).
 	Server, Token string
-	// HTTP carries the calls (default one with a 30s timeout).
+	// HTTP carries the calls (default apiclient's shared client, with
+	// apiclient.CallTimeout per call).
 	HTTP *http.Client
 }
 
@@ -49,53 +46,9 @@ type CreateBody struct {
 	SwapEnd   time.Time `json:"swap_end,omitzero"`
 }
 
-func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	u := strings.TrimRight(c.Server, "/") + path
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return fmt.Errorf("--server %q: %w", c.Server, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: http.ProxyFromEnvironment,
-			DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext, TLSHandshakeTimeout: 10 * time.Second}}
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, c.Server, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, u, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return fmt.Errorf("pagerd answered %s: %s", resp.Status, e.Error)
-		}
-		return fmt.Errorf("pagerd answered %s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("%s %s: the answer is not what pagerd sends: %w", method, u, err)
-		}
-	}
-	return nil
+// api is the shared API client c calls through.
+func (c *Client) api() *apiclient.Client {
+	return &apiclient.Client{Server: c.Server, Token: c.Token, HTTP: c.HTTP}
 }
 
 func overridesPath(schedule string) string {
@@ -105,7 +58,7 @@ func overridesPath(schedule string) string {
 // Create makes an override (two, for a swap).
 func (c *Client) Create(ctx context.Context, schedule string, r CreateBody) (*Made, error) {
 	var m Made
-	if err := c.do(ctx, http.MethodPost, overridesPath(schedule), r, &m); err != nil {
+	if err := c.api().Call(ctx, http.MethodPost, overridesPath(schedule), r, &m); err != nil {
 		return nil, err
 	}
 	return &m, nil
@@ -121,7 +74,7 @@ func (c *Client) List(ctx context.Context, schedule string, ended bool) ([]Overr
 	if ended {
 		q = "?ended=true"
 	}
-	if err := c.do(ctx, http.MethodGet, overridesPath(schedule)+q, nil, &out); err != nil {
+	if err := c.api().Call(ctx, http.MethodGet, overridesPath(schedule)+q, nil, &out); err != nil {
 		return nil, err
 	}
 	return out.Overrides, nil
@@ -132,7 +85,7 @@ func (c *Client) Delete(ctx context.Context, schedule, id string) ([]Override, e
 	var out struct {
 		Deleted []Override `json:"deleted"`
 	}
-	if err := c.do(ctx, http.MethodDelete, overridesPath(schedule)+"/"+url.PathEscape(id), nil, &out); err != nil {
+	if err := c.api().Call(ctx, http.MethodDelete, overridesPath(schedule)+"/"+url.PathEscape(id), nil, &out); err != nil {
 		return nil, err
 	}
 	return out.Deleted, nil
@@ -143,17 +96,16 @@ func (c *Client) Delete(ctx context.Context, schedule, id string) ([]Override, e
 // into cfg as the daemon does: what `pagerd oncall --server` and
 // `pagerd schedule --server` show.
 func (c *Client) Merge(ctx context.Context, cfg *policy.Config) (*policy.Config, error) {
-	extra := map[string][]policy.Override{}
+	bySchedule := map[string][]Override{}
 	for _, s := range cfg.Schedules {
 		list, err := c.List(ctx, s.Name, true)
 		if err != nil {
 			return nil, fmt.Errorf("schedule %s: %w", s.Name, err)
 		}
-		for _, o := range list {
-			if s.Tier(o.Tier) != nil && cfg.User(o.User) != nil {
-				extra[s.Name] = append(extra[s.Name], o.policy())
-			}
-		}
+		bySchedule[s.Name] = list
 	}
+	// Those the local config cannot apply (its tier or user is not in
+	// it) are left out, as the daemon leaves them out.
+	extra, _ := applicable(cfg, bySchedule)
 	return cfg.WithOverrides(extra), nil
 }

@@ -183,23 +183,41 @@ func (s *Service) Config() *policy.Config {
 		return m.cfg
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	gen = s.gen.Load()
-	extra := map[string][]policy.Override{}
-	for name, os := range s.byName {
-		sc := base.Schedule(name)
-		if sc == nil {
-			continue
-		}
-		for _, o := range os {
-			if sc.Tier(o.Tier) != nil && base.User(o.User) != nil {
-				extra[name] = append(extra[name], o.policy())
-			}
-		}
+	// Another caller may have merged this generation while this one waited.
+	if m := s.merged.Load(); m != nil && m.base == base && m.gen == gen {
+		return m.cfg
 	}
-	s.mu.Unlock()
+	extra, dropped := applicable(base, s.byName)
+	if len(dropped) > 0 {
+		s.log.Warn("overrides left out: their schedule, tier or user is no longer in the config",
+			"count", len(dropped), "overrides", dropped)
+	}
 	m := &merged{base: base, gen: gen, cfg: base.WithOverrides(extra)}
 	s.merged.Store(m)
 	return m.cfg
+}
+
+// applicable is what of the run-time overrides, by schedule, cfg can
+// apply: those whose schedule, tier and user it still has, as config
+// overrides. The others (a tier or user removed by a reload) are left out
+// and their ids returned, sorted, so the caller can say so.
+func applicable(cfg *policy.Config, bySchedule map[string][]Override) (map[string][]policy.Override, []string) {
+	extra := map[string][]policy.Override{}
+	var dropped []string
+	for name, list := range bySchedule {
+		sc := cfg.Schedule(name)
+		for _, o := range list {
+			if sc != nil && sc.Tier(o.Tier) != nil && cfg.User(o.User) != nil {
+				extra[name] = append(extra[name], o.policy())
+			} else {
+				dropped = append(dropped, o.ID)
+			}
+		}
+	}
+	sort.Strings(dropped)
+	return extra, dropped
 }
 
 // parse reads stored overrides, by start.

@@ -255,3 +255,46 @@ func TestRunReadsAtANudge(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestOverrideLeftOutAfterAReloadIsLogged: an override whose user a
+// reload removed can no longer be applied; it is left out of the merged
+// config, and the log says so once per merge, with its id, rather than it
+// vanishing silently.
+func TestOverrideLeftOutAfterAReloadIsLogged(t *testing.T) {
+	ctx := context.Background()
+	st, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := config(t)
+	var logs strings.Builder
+	s := overrides.New(overrides.Options{Store: st, Config: func() *policy.Config { return cfg },
+		Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	made, err := s.Create(ctx, "s", overrides.Request{Tier: "primary", User: "cat", Start: now, End: now.Add(4 * time.Hour)}, "api:ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := holder(t, s, "primary", now.Add(time.Hour)); r.User != "cat" {
+		t.Fatalf("before the reload: %+v", r)
+	}
+	if strings.Contains(logs.String(), "left out") {
+		t.Fatalf("logged before anything was left out:\n%s", logs.String())
+	}
+
+	// The reload: cat is no longer a user.
+	reloaded, err := policy.Parse([]byte(strings.Replace(cfgYAML, "  - {id: cat, contacts: [{channel: push, via: log}]}\n", "", 1)), "t.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = reloaded
+	if r := holder(t, s, "primary", now.Add(time.Hour)); r.User != "bob" || r.Override {
+		t.Fatalf("after the reload: %+v", r)
+	}
+	_ = s.Config() // the same merge: not logged again
+	if n := strings.Count(logs.String(), "overrides left out"); n != 1 ||
+		!strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), made[0].ID) ||
+		!strings.Contains(logs.String(), "count=1") {
+		t.Errorf("logged %d times, want once with the id %s and count=1:\n%s", n, made[0].ID, logs.String())
+	}
+}

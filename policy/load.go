@@ -1086,9 +1086,7 @@ func (v *validator) policies() {
 
 func (v *validator) services() {
 	seen := map[string]bool{}
-	amKeys := map[Secret]string{}
-	pdKeys := map[Secret]string{}
-	ogKeys := map[Secret]string{}
+	keys := map[Secret]keyOwner{}
 	for i := range v.cfg.Services {
 		s := &v.cfg.Services[i]
 		f, ok := v.entry("services", i, "name", s.Name, seen)
@@ -1123,8 +1121,7 @@ func (v *validator) services() {
 				v.errf(f+".slack_channel", "notifiers.slack is not configured (bot_token, signing_secret)")
 			}
 		}
-		v.integrations(f+".integrations", s, amKeys, pdKeys)
-		v.opsgenieKey(f+".integrations", s, ogKeys)
+		v.integrations(f+".integrations", s, keys)
 		v.heartbeats(f, s)
 		v.silences(f, s)
 		switch s.IncidentKey {
@@ -1176,38 +1173,40 @@ func (v *validator) services() {
 	}
 }
 
-func (v *validator) integrations(f string, s *Service, amKeys, pdKeys map[Secret]string) {
-	in := &s.Integrations
-	am := v.secret(f+".alertmanager_key", in.AlertmanagerKey, in.AlertmanagerKeyFile)
-	pd := v.secret(f+".pagerduty_routing_key", in.PagerDutyRoutingKey, in.PagerDutyRoutingKeyFile)
-	in.AlertmanagerKey, in.PagerDutyRoutingKey = am, pd
-	if am != "" {
-		if other, ok := amKeys[am]; ok {
-			v.errf(f+".alertmanager_key", "the same key is used by service %q; each service needs its own", other)
-		}
-		amKeys[am] = s.Name
-	}
-	if pd != "" {
-		if other, ok := pdKeys[pd]; ok {
-			v.errf(f+".pagerduty_routing_key", "the same key is used by service %q; each service needs its own", other)
-		}
-		pdKeys[pd] = s.Name
-	}
-}
+// keyOwner is the service and field that first gave an integration key.
+type keyOwner struct{ service, field string }
 
-// opsgenieKey resolves the service's Opsgenie key: like the other keys,
-// each service needs its own.
-func (v *validator) opsgenieKey(f string, s *Service, ogKeys map[Secret]string) {
+// integrations resolves the service's integration keys and checks that no
+// other service gives any of them, whatever its type: a heartbeat ping is
+// matched against every key of every service (gateway
+// serviceByIntegrationKey), so a key shared by two services, even as an
+// Alertmanager key of one and an Opsgenie key of the other, would land one
+// service's pings on the other and page a false HeartbeatMissing. One
+// service may give the same key for several types (the quickstart does).
+func (v *validator) integrations(f string, s *Service, keys map[Secret]keyOwner) {
 	in := &s.Integrations
-	og := v.secret(f+".opsgenie_key", in.OpsgenieKey, in.OpsgenieKeyFile)
-	in.OpsgenieKey = og
-	if og == "" {
-		return
+	for _, k := range []struct {
+		name string
+		val  *Secret
+		file string
+	}{
+		{"alertmanager_key", &in.AlertmanagerKey, in.AlertmanagerKeyFile},
+		{"pagerduty_routing_key", &in.PagerDutyRoutingKey, in.PagerDutyRoutingKeyFile},
+		{"opsgenie_key", &in.OpsgenieKey, in.OpsgenieKeyFile},
+	} {
+		key := v.secret(f+"."+k.name, *k.val, k.file)
+		*k.val = key
+		if key == "" {
+			continue
+		}
+		if other, ok := keys[key]; ok && other.service != s.Name {
+			v.errf(f+"."+k.name, "the same key is used by service %q (integrations.%s); each service needs its own", other.service, other.field)
+			continue
+		}
+		if _, ok := keys[key]; !ok {
+			keys[key] = keyOwner{s.Name, k.name}
+		}
 	}
-	if other, ok := ogKeys[og]; ok {
-		v.errf(f+".opsgenie_key", "the same key is used by service %q; each service needs its own", other)
-	}
-	ogKeys[og] = s.Name
 }
 
 func (v *validator) targetSet(f string, t TargetSet) {

@@ -801,6 +801,17 @@ func loadCases() []loadCase {
 			field:     "services[demo2].integrations.pagerduty_routing_key", problem: []string{`same key is used by service "demo"`},
 		},
 		{
+			name: "alertmanager key of one service is the opsgenie key of another", base: "quickstart.yaml",
+			afterKeys: loadSecondService("demo2", "      opsgenie_key: demo0000000000000000000000000000\n"),
+			field:     "services[demo2].integrations.opsgenie_key", problem: []string{`same key is used by service "demo"`, "alertmanager_key"},
+		},
+		{
+			name: "routing key of one service is the alertmanager key of another", base: "quickstart.yaml",
+			edits: []string{loadQKeys, "      alertmanager_key: demo0000000000000000000000000000\n      pagerduty_routing_key: route000000000000000000000000000\n" +
+				loadSecondService("demo2", "      alertmanager_key: route000000000000000000000000000\n")},
+			field: "services[demo2].integrations.alertmanager_key", problem: []string{`same key is used by service "demo"`, "pagerduty_routing_key"},
+		},
+		{
 			name: "api token given twice", base: "quickstart.yaml",
 			edits: []string{"      token: demo-api-token\n", "      token: demo-api-token\n    - name: again\n      token: demo-api-token\n"},
 			field: "api.tokens[1].token", problem: []string{"same token is given twice"},

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -391,11 +392,7 @@ func (v *validator) notifiers() {
 	pd := &v.cfg.Notifiers.PagerDuty
 	// The providers' URLs and timeouts left unset take the defaults of
 	// their transports (notify/pagerduty, notify/twilio), set there once.
-	if pd.EventsURL != "" {
-		if u, err := url.Parse(pd.EventsURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			v.errf("notifiers.pagerduty.events_url", "%q is not an absolute http(s) URL", pd.EventsURL)
-		}
-	}
+	v.httpURL("notifiers.pagerduty.events_url", pd.EventsURL)
 	// Declared counts: a secret given as ${ENV} or a _file is configured
 	// even while it is not there (check-config on a laptop).
 	v.cfg.transports = map[string]bool{"links": v.linksDeclared}
@@ -414,6 +411,7 @@ func (v *validator) notifiers() {
 		// Never echo it: say only what is wrong with its shape.
 		v.errf("notifiers.twilio.auth_token", "is not a Twilio auth token (%d characters; Twilio's are 32 hexadecimal characters, shown in the Twilio Console's Account Info), so Twilio would refuse every page", len(tw.AuthToken))
 	}
+	v.httpURL("notifiers.twilio.api_url", tw.APIURL)
 	tw.From = v.setting("notifiers.twilio.from", tw.From)
 	if tw.From != "" && !e164RE.MatchString(tw.From) {
 		v.errf("notifiers.twilio.from", "%q is not a phone number in E.164 form, like +15555550100", tw.From)
@@ -784,8 +782,27 @@ func (v *validator) emailSettings() {
 	if em.CAFile != "" && !strings.HasPrefix(em.CAFile, "/") && v.baseDir != "" {
 		em.CAFile = v.baseDir + "/" + em.CAFile
 	}
+	v.caFile("notifiers.email.ca_file", em.CAFile)
 	if em.Timeout < 0 {
 		v.errf("notifiers.email.timeout", "must not be negative")
+	}
+}
+
+// caFile reads a CA file as the daemon will when it starts, so that
+// check-config does not pass a file serve refuses: one that is not there
+// now is reported like a missing secret file (check-config on a laptop),
+// one without a PEM certificate is an error.
+func (v *validator) caFile(field, path string) {
+	if path == "" {
+		return
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		v.resolved(field, &missingError{fmt.Sprintf("read CA file: %v", err)})
+		return
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(b) {
+		v.errf(field, "%s has no PEM certificate in it (-----BEGIN CERTIFICATE-----)", path)
 	}
 }
 

@@ -543,11 +543,12 @@ func (v *validator) users() {
 				continue
 			}
 			// A Slack or email contact without an address reaches the
-			// person's own Slack user or email address.
-			if ct.Address == "" && ct.Channel == ChannelSlack && ct.Via == "" {
+			// person's own Slack user or email address, whether it names
+			// its transport (via: slack, via: email) or takes the default.
+			if ct.Address == "" && ct.Channel == ChannelSlack && (ct.Via == "" || ct.Via == "slack") {
 				ct.Address = u.SlackUser
 			}
-			if ct.Address == "" && ct.Channel == ChannelEmail && ct.Via == "" {
+			if ct.Address == "" && ct.Channel == ChannelEmail && (ct.Via == "" || ct.Via == "email") {
 				ct.Address = u.Email
 			}
 			if has[ct.Channel] {

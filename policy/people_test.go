@@ -124,3 +124,20 @@ func TestLoadEmailCAFileMissing(t *testing.T) {
 		t.Errorf("CheckSecrets = %v, want it to name notifiers.email.ca_file", err)
 	}
 }
+
+// TestLoadPeopleExplicitVia: a slack or email contact that names its usual
+// transport still defaults its address to the user's slack_user or email,
+// as it does when it names none (docs/CONFIG.md, contacts[].address).
+func TestLoadPeopleExplicitVia(t *testing.T) {
+	src := loadEdit(t, peopleBase, "- {channel: slack}", "- {channel: slack, via: slack}", "- {channel: email}", "- {channel: email, via: email}")
+	c, err := Parse([]byte(src), "p.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{ChannelSlack: "U0ANN", ChannelEmail: "ann@example.com"}
+	for _, ct := range c.User("ann").Contacts {
+		if w, ok := want[ct.Channel]; ok && ct.Address != w {
+			t.Errorf("%s contact via %s: address %q, want the user's %q", ct.Channel, ct.Via, ct.Address, w)
+		}
+	}
+}

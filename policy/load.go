@@ -919,6 +919,9 @@ func (v *validator) schedules() {
 		}
 		v.overrides(f, s, tiers)
 		v.notices(f, s, tiers)
+		if s.Notices != nil {
+			v.noticeUnreachable(f, s)
+		}
 		v.fairness(f, s, tiers)
 		v.handoffTemplate(f, s)
 	}
@@ -944,6 +947,51 @@ func (v *validator) notices(f string, s *Schedule, tiers map[string]bool) {
 		}
 		if !v.cfg.transports["slack"] {
 			v.errf(f+".notices.slack_channel", "notifiers.slack is not configured (bot_token, signing_secret)")
+		}
+	}
+}
+
+// noticeUnreachable warns about the people of a schedule's notified tiers
+// who have no contact a shift notice can go to: a notice is never a call,
+// so someone reachable only by voice would have every notice fail when it
+// is sent (gateway/notices NoticeContact). A notice_channel, when set, is
+// a contact of theirs that is not voice (users checks it), so it suffices.
+func (v *validator) noticeUnreachable(f string, s *Schedule) {
+	warned := map[string]bool{}
+	check := func(ids []string) {
+		for _, id := range ids {
+			u := v.cfg.users[id]
+			if u == nil || warned[id] {
+				continue
+			}
+			warned[id] = true
+			reachable := false
+			for _, ct := range u.Contacts {
+				if ct.Channel != ChannelVoice {
+					reachable = true
+					break
+				}
+			}
+			if !reachable {
+				v.warnf(f+".notices", "user %q is on a notified tier but has only a voice contact, and a notice is never a call: their shift notices would fail (give them a push, sms, slack or email contact)", id)
+			}
+		}
+	}
+	for _, t := range s.noticeTiers() {
+		check(t.Members)
+		for _, rc := range t.RosterChanges {
+			check(rc.Members)
+		}
+		for _, l := range t.Layers {
+			check(l.Members)
+			for _, rc := range l.RosterChanges {
+				check(rc.Members)
+			}
+		}
+		for _, o := range s.Overrides {
+			if id, ok := o.Tiers[t.Name]; ok {
+				check([]string{id})
+			}
 		}
 	}
 }

@@ -132,10 +132,21 @@ var twilioAuthTokenRE = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
 // e164RE is a phone number as Twilio takes it: +, country code, number.
 var e164RE = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
-// knownVias are the transports a contact can name. Their own settings are
-// checked by the daemon that builds them.
-var knownVias = map[string]bool{"log": true, "webhook": true, "twilio": true, "pagerduty": true, "ntfy": true,
-	"slack": true, "email": true, "pushover": true}
+// vias are the transports a contact can name, in the order errors list
+// them; knownVias is the same set to look a name up in, and viaChoices
+// the list for an error text, both made from it so they cannot drift.
+var vias = []string{"log", "webhook", "twilio", "pagerduty", "ntfy", "pushover", "slack", "email"}
+
+var knownVias = func() map[string]bool {
+	m := make(map[string]bool, len(vias))
+	for _, v := range vias {
+		m[v] = true
+	}
+	return m
+}()
+
+// viaChoices is "log, webhook, ... or email".
+var viaChoices = strings.Join(vias[:len(vias)-1], ", ") + " or " + vias[len(vias)-1]
 
 // defaultVia is the transport a contact uses when it names none.
 var defaultVia = map[string]string{ChannelPush: "pagerduty", ChannelSMS: "twilio", ChannelVoice: "twilio",
@@ -348,7 +359,7 @@ func (v *validator) server() {
 	}
 	sv.LinkSecret = ls
 	if ad := &sv.Admission; ad.MaxInflight < 0 || ad.MaxInflight > 100000 {
-		v.errf("server.admission.max_inflight", "must be from 1 to 100000 (0: the default, 64)")
+		v.errf("server.admission.max_inflight", "must be from 1 to 100000 (0: the default, 64 on Redis, 256 on the embedded store)")
 	}
 	if ad := &sv.Admission; ad.QueueTimeout < 0 || ad.QueueTimeout > Duration(10*time.Second) {
 		v.errf("server.admission.queue_timeout", "must be from 0s (the default, 20ms) to 10s")
@@ -453,7 +464,7 @@ func (v *validator) notifiers() {
 	for via, rl := range v.cfg.Notifiers.RateLimits {
 		f := "notifiers.rate_limits." + via
 		if !knownVias[via] {
-			v.errf(f, "unknown transport %q (use log, webhook, twilio, pagerduty or ntfy)", via)
+			v.errf(f, "unknown transport %q (use %s)", via, viaChoices)
 		}
 		if rl.PerSecond < 0 || rl.Burst < 0 || rl.Concurrency < 0 || (rl.PerSecond == 0 && rl.Concurrency == 0) {
 			v.errf(f, "set per_second (more than zero), concurrency (more than zero) or both; none negative")
@@ -559,7 +570,7 @@ func (v *validator) users() {
 				ct.Via = defaultVia[ct.Channel]
 			}
 			if !knownVias[ct.Via] {
-				v.errf(cf+".via", "unknown transport %q (use log, webhook, twilio, pagerduty, ntfy, pushover, slack or email)", ct.Via)
+				v.errf(cf+".via", "unknown transport %q (use %s)", ct.Via, viaChoices)
 				continue
 			}
 			v.contact(cf, ct)

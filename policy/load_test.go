@@ -721,6 +721,16 @@ func loadCases() []loadCase {
 			field: "users[demo].contacts[2].channel", problem: []string{"a second sms contact"},
 		},
 		{
+			name: "negative max_inflight", base: "quickstart.yaml",
+			edits: []string{"server:\n", "server:\n  admission: {max_inflight: -1}\n"},
+			field: "server.admission.max_inflight", problem: []string{"64 on Redis", "256 on the embedded store"},
+		},
+		{
+			name: "rate limit of an unknown transport", base: "quickstart.yaml",
+			append: "notifiers:\n  rate_limits:\n    carrier-pigeon: {per_second: 1}\n",
+			field:  "notifiers.rate_limits.carrier-pigeon", problem: []string{`unknown transport "carrier-pigeon"`, "pushover", "slack", "email"},
+		},
+		{
 			name: "unknown transport", base: "quickstart.yaml",
 			edits: []string{"{channel: sms, via: log}", "{channel: sms, via: carrier-pigeon}"},
 			field: "users[demo].contacts[1].via", problem: []string{`unknown transport "carrier-pigeon"`},

@@ -68,7 +68,9 @@ func Parse(data []byte, file, baseDir string) (*Config, error) {
 		return nil, &ConfigError{File: file, Problems: []string{"more than one YAML document; put everything in one"}}
 	}
 	c.File = file
-	v := &validator{cfg: &c, baseDir: baseDir}
+	// The load time is the one clock reading of a load: from it on, a tier
+	// nobody holds yet is worth a warning (gaps); none is ever an error.
+	v := &validator{cfg: &c, baseDir: baseDir, now: time.Now()}
 	v.validate()
 	if len(v.problems) > 0 {
 		return nil, &ConfigError{File: file, Problems: v.problems}
@@ -160,7 +162,10 @@ var (
 )
 
 type validator struct {
-	cfg      *Config
+	cfg *Config
+	// now is when the config is loaded: the warnings about times nobody
+	// holds a tier look from it on, never at times already past.
+	now      time.Time
 	baseDir  string
 	problems []string
 	unusable sameProblem

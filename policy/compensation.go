@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -46,7 +47,7 @@ func (c *Config) Pay(cp *Compensation, priority, user string, start, end time.Ti
 	dur := end.Sub(start)
 	best, bestWhy := 0, ""
 	for _, r := range cp.CompDays {
-		if !contains(r.Priorities, priority) {
+		if !slices.Contains(r.Priorities, priority) {
 			continue
 		}
 		switch {

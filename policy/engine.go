@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
@@ -372,7 +373,7 @@ func (r *run) pageAsNew(t time.Time) {
 	}
 	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineUnresolved })
 	for i, u := range r.pol.Unresolved {
-		if contains(u.Priorities, r.inc.Priority) {
+		if slices.Contains(u.Priorities, r.inc.Priority) {
 			r.schedule(Deadline{At: t.Add(time.Duration(u.After)), Kind: DeadlineUnresolved, Rule: i})
 		}
 	}
@@ -455,7 +456,7 @@ func (r *run) raise(rt *Route, why string) {
 	}
 	r.startLevel(r.inc.Level, r.now, detail)
 	for _, name := range rt.PageImmediately {
-		if i := r.pol.LevelIndex(name); i > r.inc.Level && !contains(r.inc.PageImmediately, name) {
+		if i := r.pol.LevelIndex(name); i > r.inc.Level && !slices.Contains(r.inc.PageImmediately, name) {
 			r.inc.PageImmediately = append(r.inc.PageImmediately, name)
 			r.act(Action{Kind: ActionEscalate, At: r.now, Level: i, Detail: "auto-escalation trigger (" + rt.Rule + ")"})
 			r.page(r.levelUsers(i, r.now), i, r.now)
@@ -577,7 +578,7 @@ func (r *run) armStatusEscalation(from time.Time) {
 		return
 	}
 	for i, rule := range r.pol.MissingStatusUpdate {
-		if contains(rule.Priorities, r.inc.Priority) {
+		if slices.Contains(rule.Priorities, r.inc.Priority) {
 			r.schedule(Deadline{At: from.Add(time.Duration(rule.After)), Kind: DeadlineStatusUpdate, Rule: i})
 			return
 		}
@@ -802,15 +803,6 @@ func (r *run) targetLevel(tg Target) int {
 		}
 	}
 	return -1
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // LevelUsers is who level i of the service's policy pages at t, in target

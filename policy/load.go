@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -67,7 +68,9 @@ func Parse(data []byte, file, baseDir string) (*Config, error) {
 		return nil, &ConfigError{File: file, Problems: []string{"more than one YAML document; put everything in one"}}
 	}
 	c.File = file
-	v := &validator{cfg: &c, baseDir: baseDir}
+	// The load time is the one clock reading of a load: from it on, a tier
+	// nobody holds yet is worth a warning (gaps); none is ever an error.
+	v := &validator{cfg: &c, baseDir: baseDir, now: time.Now()}
 	v.validate()
 	if len(v.problems) > 0 {
 		return nil, &ConfigError{File: file, Problems: v.problems}
@@ -131,10 +134,21 @@ var twilioAuthTokenRE = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
 // e164RE is a phone number as Twilio takes it: +, country code, number.
 var e164RE = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
-// knownVias are the transports a contact can name. Their own settings are
-// checked by the daemon that builds them.
-var knownVias = map[string]bool{"log": true, "webhook": true, "twilio": true, "pagerduty": true, "ntfy": true,
-	"slack": true, "email": true, "pushover": true}
+// vias are the transports a contact can name, in the order errors list
+// them; knownVias is the same set to look a name up in, and viaChoices
+// the list for an error text, both made from it so they cannot drift.
+var vias = []string{"log", "webhook", "twilio", "pagerduty", "ntfy", "pushover", "slack", "email"}
+
+var knownVias = func() map[string]bool {
+	m := make(map[string]bool, len(vias))
+	for _, v := range vias {
+		m[v] = true
+	}
+	return m
+}()
+
+// viaChoices is "log, webhook, ... or email".
+var viaChoices = strings.Join(vias[:len(vias)-1], ", ") + " or " + vias[len(vias)-1]
 
 // defaultVia is the transport a contact uses when it names none.
 var defaultVia = map[string]string{ChannelPush: "pagerduty", ChannelSMS: "twilio", ChannelVoice: "twilio",
@@ -148,7 +162,10 @@ var (
 )
 
 type validator struct {
-	cfg      *Config
+	cfg *Config
+	// now is when the config is loaded: the warnings about times nobody
+	// holds a tier look from it on, never at times already past.
+	now      time.Time
 	baseDir  string
 	problems []string
 	unusable sameProblem
@@ -347,7 +364,7 @@ func (v *validator) server() {
 	}
 	sv.LinkSecret = ls
 	if ad := &sv.Admission; ad.MaxInflight < 0 || ad.MaxInflight > 100000 {
-		v.errf("server.admission.max_inflight", "must be from 1 to 100000 (0: the default, 64)")
+		v.errf("server.admission.max_inflight", "must be from 1 to 100000 (0: the default, 64 on Redis, 256 on the embedded store)")
 	}
 	if ad := &sv.Admission; ad.QueueTimeout < 0 || ad.QueueTimeout > Duration(10*time.Second) {
 		v.errf("server.admission.queue_timeout", "must be from 0s (the default, 20ms) to 10s")
@@ -391,11 +408,7 @@ func (v *validator) notifiers() {
 	pd := &v.cfg.Notifiers.PagerDuty
 	// The providers' URLs and timeouts left unset take the defaults of
 	// their transports (notify/pagerduty, notify/twilio), set there once.
-	if pd.EventsURL != "" {
-		if u, err := url.Parse(pd.EventsURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			v.errf("notifiers.pagerduty.events_url", "%q is not an absolute http(s) URL", pd.EventsURL)
-		}
-	}
+	v.httpURL("notifiers.pagerduty.events_url", pd.EventsURL)
 	// Declared counts: a secret given as ${ENV} or a _file is configured
 	// even while it is not there (check-config on a laptop).
 	v.cfg.transports = map[string]bool{"links": v.linksDeclared}
@@ -414,6 +427,7 @@ func (v *validator) notifiers() {
 		// Never echo it: say only what is wrong with its shape.
 		v.errf("notifiers.twilio.auth_token", "is not a Twilio auth token (%d characters; Twilio's are 32 hexadecimal characters, shown in the Twilio Console's Account Info), so Twilio would refuse every page", len(tw.AuthToken))
 	}
+	v.httpURL("notifiers.twilio.api_url", tw.APIURL)
 	tw.From = v.setting("notifiers.twilio.from", tw.From)
 	if tw.From != "" && !e164RE.MatchString(tw.From) {
 		v.errf("notifiers.twilio.from", "%q is not a phone number in E.164 form, like +15555550100", tw.From)
@@ -455,7 +469,7 @@ func (v *validator) notifiers() {
 	for via, rl := range v.cfg.Notifiers.RateLimits {
 		f := "notifiers.rate_limits." + via
 		if !knownVias[via] {
-			v.errf(f, "unknown transport %q (use log, webhook, twilio, pagerduty or ntfy)", via)
+			v.errf(f, "unknown transport %q (use %s)", via, viaChoices)
 		}
 		if rl.PerSecond < 0 || rl.Burst < 0 || rl.Concurrency < 0 || (rl.PerSecond == 0 && rl.Concurrency == 0) {
 			v.errf(f, "set per_second (more than zero), concurrency (more than zero) or both; none negative")
@@ -545,11 +559,12 @@ func (v *validator) users() {
 				continue
 			}
 			// A Slack or email contact without an address reaches the
-			// person's own Slack user or email address.
-			if ct.Address == "" && ct.Channel == ChannelSlack && ct.Via == "" {
+			// person's own Slack user or email address, whether it names
+			// its transport (via: slack, via: email) or takes the default.
+			if ct.Address == "" && ct.Channel == ChannelSlack && (ct.Via == "" || ct.Via == "slack") {
 				ct.Address = u.SlackUser
 			}
-			if ct.Address == "" && ct.Channel == ChannelEmail && ct.Via == "" {
+			if ct.Address == "" && ct.Channel == ChannelEmail && (ct.Via == "" || ct.Via == "email") {
 				ct.Address = u.Email
 			}
 			if has[ct.Channel] {
@@ -560,7 +575,7 @@ func (v *validator) users() {
 				ct.Via = defaultVia[ct.Channel]
 			}
 			if !knownVias[ct.Via] {
-				v.errf(cf+".via", "unknown transport %q (use log, webhook, twilio, pagerduty, ntfy, pushover, slack or email)", ct.Via)
+				v.errf(cf+".via", "unknown transport %q (use %s)", ct.Via, viaChoices)
 				continue
 			}
 			v.contact(cf, ct)
@@ -784,8 +799,27 @@ func (v *validator) emailSettings() {
 	if em.CAFile != "" && !strings.HasPrefix(em.CAFile, "/") && v.baseDir != "" {
 		em.CAFile = v.baseDir + "/" + em.CAFile
 	}
+	v.caFile("notifiers.email.ca_file", em.CAFile)
 	if em.Timeout < 0 {
 		v.errf("notifiers.email.timeout", "must not be negative")
+	}
+}
+
+// caFile reads a CA file as the daemon will when it starts, so that
+// check-config does not pass a file serve refuses: one that is not there
+// now is reported like a missing secret file (check-config on a laptop),
+// one without a PEM certificate is an error.
+func (v *validator) caFile(field, path string) {
+	if path == "" {
+		return
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		v.resolved(field, &missingError{fmt.Sprintf("read CA file: %v", err)})
+		return
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(b) {
+		v.errf(field, "%s has no PEM certificate in it (-----BEGIN CERTIFICATE-----)", path)
 	}
 }
 
@@ -901,6 +935,9 @@ func (v *validator) schedules() {
 		}
 		v.overrides(f, s, tiers)
 		v.notices(f, s, tiers)
+		if s.Notices != nil {
+			v.noticeUnreachable(f, s)
+		}
 		v.fairness(f, s, tiers)
 		v.handoffTemplate(f, s)
 	}
@@ -926,6 +963,51 @@ func (v *validator) notices(f string, s *Schedule, tiers map[string]bool) {
 		}
 		if !v.cfg.transports["slack"] {
 			v.errf(f+".notices.slack_channel", "notifiers.slack is not configured (bot_token, signing_secret)")
+		}
+	}
+}
+
+// noticeUnreachable warns about the people of a schedule's notified tiers
+// who have no contact a shift notice can go to: a notice is never a call,
+// so someone reachable only by voice would have every notice fail when it
+// is sent (gateway/notices NoticeContact). A notice_channel, when set, is
+// a contact of theirs that is not voice (users checks it), so it suffices.
+func (v *validator) noticeUnreachable(f string, s *Schedule) {
+	warned := map[string]bool{}
+	check := func(ids []string) {
+		for _, id := range ids {
+			u := v.cfg.users[id]
+			if u == nil || warned[id] {
+				continue
+			}
+			warned[id] = true
+			reachable := false
+			for _, ct := range u.Contacts {
+				if ct.Channel != ChannelVoice {
+					reachable = true
+					break
+				}
+			}
+			if !reachable {
+				v.warnf(f+".notices", "user %q is on a notified tier but has only a voice contact, and a notice is never a call: their shift notices would fail (give them a push, sms, slack or email contact)", id)
+			}
+		}
+	}
+	for _, t := range s.noticeTiers() {
+		check(t.Members)
+		for _, rc := range t.RosterChanges {
+			check(rc.Members)
+		}
+		for _, l := range t.Layers {
+			check(l.Members)
+			for _, rc := range l.RosterChanges {
+				check(rc.Members)
+			}
+		}
+		for _, o := range s.Overrides {
+			if id, ok := o.Tiers[t.Name]; ok {
+				check([]string{id})
+			}
 		}
 	}
 }
@@ -1086,9 +1168,7 @@ func (v *validator) policies() {
 
 func (v *validator) services() {
 	seen := map[string]bool{}
-	amKeys := map[Secret]string{}
-	pdKeys := map[Secret]string{}
-	ogKeys := map[Secret]string{}
+	keys := map[Secret]keyOwner{}
 	for i := range v.cfg.Services {
 		s := &v.cfg.Services[i]
 		f, ok := v.entry("services", i, "name", s.Name, seen)
@@ -1123,8 +1203,7 @@ func (v *validator) services() {
 				v.errf(f+".slack_channel", "notifiers.slack is not configured (bot_token, signing_secret)")
 			}
 		}
-		v.integrations(f+".integrations", s, amKeys, pdKeys)
-		v.opsgenieKey(f+".integrations", s, ogKeys)
+		v.integrations(f+".integrations", s, keys)
 		v.heartbeats(f, s)
 		v.silences(f, s)
 		switch s.IncidentKey {
@@ -1176,38 +1255,40 @@ func (v *validator) services() {
 	}
 }
 
-func (v *validator) integrations(f string, s *Service, amKeys, pdKeys map[Secret]string) {
-	in := &s.Integrations
-	am := v.secret(f+".alertmanager_key", in.AlertmanagerKey, in.AlertmanagerKeyFile)
-	pd := v.secret(f+".pagerduty_routing_key", in.PagerDutyRoutingKey, in.PagerDutyRoutingKeyFile)
-	in.AlertmanagerKey, in.PagerDutyRoutingKey = am, pd
-	if am != "" {
-		if other, ok := amKeys[am]; ok {
-			v.errf(f+".alertmanager_key", "the same key is used by service %q; each service needs its own", other)
-		}
-		amKeys[am] = s.Name
-	}
-	if pd != "" {
-		if other, ok := pdKeys[pd]; ok {
-			v.errf(f+".pagerduty_routing_key", "the same key is used by service %q; each service needs its own", other)
-		}
-		pdKeys[pd] = s.Name
-	}
-}
+// keyOwner is the service and field that first gave an integration key.
+type keyOwner struct{ service, field string }
 
-// opsgenieKey resolves the service's Opsgenie key: like the other keys,
-// each service needs its own.
-func (v *validator) opsgenieKey(f string, s *Service, ogKeys map[Secret]string) {
+// integrations resolves the service's integration keys and checks that no
+// other service gives any of them, whatever its type: a heartbeat ping is
+// matched against every key of every service (gateway
+// serviceByIntegrationKey), so a key shared by two services, even as an
+// Alertmanager key of one and an Opsgenie key of the other, would land one
+// service's pings on the other and page a false HeartbeatMissing. One
+// service may give the same key for several types (the quickstart does).
+func (v *validator) integrations(f string, s *Service, keys map[Secret]keyOwner) {
 	in := &s.Integrations
-	og := v.secret(f+".opsgenie_key", in.OpsgenieKey, in.OpsgenieKeyFile)
-	in.OpsgenieKey = og
-	if og == "" {
-		return
+	for _, k := range []struct {
+		name string
+		val  *Secret
+		file string
+	}{
+		{"alertmanager_key", &in.AlertmanagerKey, in.AlertmanagerKeyFile},
+		{"pagerduty_routing_key", &in.PagerDutyRoutingKey, in.PagerDutyRoutingKeyFile},
+		{"opsgenie_key", &in.OpsgenieKey, in.OpsgenieKeyFile},
+	} {
+		key := v.secret(f+"."+k.name, *k.val, k.file)
+		*k.val = key
+		if key == "" {
+			continue
+		}
+		if other, ok := keys[key]; ok && other.service != s.Name {
+			v.errf(f+"."+k.name, "the same key is used by service %q (integrations.%s); each service needs its own", other.service, other.field)
+			continue
+		}
+		if _, ok := keys[key]; !ok {
+			keys[key] = keyOwner{s.Name, k.name}
+		}
 	}
-	if other, ok := ogKeys[og]; ok {
-		v.errf(f+".opsgenie_key", "the same key is used by service %q; each service needs its own", other)
-	}
-	ogKeys[og] = s.Name
 }
 
 func (v *validator) targetSet(f string, t TargetSet) {

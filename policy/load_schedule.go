@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -142,26 +143,41 @@ func (v *validator) restriction(f string, rs *Restriction) {
 	}
 }
 
-// gaps warns when, once all its rotations have begun, the tier has times
-// of the week that none of them covers: escalation levels that page the
-// tier page nobody then.
+// gaps warns when the tier has times nobody holds it, so escalation levels
+// that page the tier page nobody then: from the load time until its first
+// rotation starts; before all its rotations have begun, from the load time
+// on (a tier whose own rotation is restricted, with a layer that fills the
+// rest starting later); and, once all have begun, times of the week that
+// none of them covers.
 func (v *validator) gaps(tf string, s *Schedule, t *Tier) {
 	rots := s.rotations(t)
 	if len(rots) == 0 {
 		return
 	}
+	loc := s.Location()
 	// Once every layer has begun, what is covered repeats every week.
-	restricted, begin := false, rots[0].boundary(0)
+	restricted, first, begin := false, rots[0].boundary(0), rots[0].boundary(0)
+	starts := make([]time.Time, 0, len(rots))
 	for i := range rots {
 		restricted = restricted || rots[i].restricted()
+		first = minTime(first, rots[i].boundary(0))
 		if rots[i].layer {
 			begin = maxTime(begin, rots[i].boundary(0))
 		}
+		starts = append(starts, rots[i].boundary(0))
+	}
+	stamp := func(x time.Time) string { return x.In(loc).Format("2006-01-02 15:04") }
+	if !v.now.IsZero() && v.now.Before(first) {
+		v.warnf(tf, "nobody holds the tier until %s (%s), when its first rotation starts, so levels that page it page nobody until then: start a rotation sooner, or page another tier until then",
+			stamp(first), loc)
+	}
+	if gap := v.gapBefore(s, t, maxTime(first, v.now), begin, starts); gap != nil {
+		v.warnf(tf, "nobody holds the tier from %s to %s (%s), before all its rotations have begun (the last on %s), so levels that page it page nobody then: start its layers with its own rotation, or add members of the tier's own",
+			stamp(gap.From), stamp(gap.Until), loc, stamp(begin))
 	}
 	if !restricted {
 		return
 	}
-	loc := s.Location()
 	var gap *Shift
 	for _, sh := range s.tierSpans(t, begin, begin.AddDate(0, 0, 15), false) {
 		if sh.User == "" {
@@ -177,6 +193,35 @@ func (v *validator) gaps(tf string, s *Schedule, t *Tier) {
 	when := func(x time.Time) string { return x.In(loc).Format("Mon 15:04") }
 	v.warnf(tf, "nobody holds the tier from %s to %s (%s, first on %s), so levels that page it page nobody then: add a layer without restrictions, or members of the tier's own under its layers",
 		when(gap.From), when(gap.Until), loc, gap.From.In(loc).Format("2006-01-02"))
+}
+
+// gapBefore is the first time in [from, until) that nobody holds the tier,
+// or nil. What the tier's rotations cover changes only when one of them
+// starts and repeats every week in between, so each stretch between starts
+// is scanned for at most 15 days.
+func (v *validator) gapBefore(s *Schedule, t *Tier, from, until time.Time, starts []time.Time) *Shift {
+	if !from.Before(until) {
+		return nil
+	}
+	cuts := []time.Time{from, until}
+	for _, st := range starts {
+		if st.After(from) && st.Before(until) {
+			cuts = append(cuts, st)
+		}
+	}
+	sort.Slice(cuts, func(i, j int) bool { return cuts[i].Before(cuts[j]) })
+	for i := 0; i+1 < len(cuts); i++ {
+		a, b := cuts[i], cuts[i+1]
+		if !a.Before(b) {
+			continue
+		}
+		for _, sh := range s.tierSpans(t, a, minTime(b, a.AddDate(0, 0, 15)), false) {
+			if sh.User == "" {
+				return &sh
+			}
+		}
+	}
+	return nil
 }
 
 // fairness checks the schedule's fairness rules: tiers it has, and one

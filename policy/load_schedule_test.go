@@ -126,3 +126,54 @@ func TestLoadRotationAccepted(t *testing.T) {
 		t.Errorf("table:\n%s", s.MarkdownTable(utc(t, "2025-10-20T00:00:00Z"), 1, nil))
 	}
 }
+
+// TestGapsBeforeRotationsBegin: a tier nobody holds from now until its
+// rotations start is warned about like a gap in its week, but a gap that is
+// already over is not.
+func TestGapsBeforeRotationsBegin(t *testing.T) {
+	const ownRestricted = `  - name: s
+    time_zone: America/New_York
+    handoff: {weekday: monday, time: "09:00"}
+    tiers:
+      - name: primary
+        start: 2025-10-06
+        members: [ann]
+        restrictions:
+          - {days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}
+        layers:
+          - {name: nights, start: LAYER_START, members: [bob]}
+`
+	for _, c := range []struct {
+		name, schedule string
+		want           []string // words of the one warning; nil wants none
+	}{
+		{"only layer starts in 2099", `  - name: s
+    handoff: {weekday: monday, time: "09:00"}
+    tiers:
+      - name: primary
+        layers:
+          - {name: later, start: 2099-01-05, members: [ann, bob]}
+`, []string{"schedules[s].tiers[primary]: nobody holds the tier until 2099-01-05 09:00 (UTC), when its first rotation starts"}},
+		{"layer filling the nights starts in 2099", strings.Replace(ownRestricted, "LAYER_START", "2099-01-05", 1),
+			[]string{"schedules[s].tiers[primary]: nobody holds the tier from", "before all its rotations have begun (the last on 2099-01-05 09:00)"}},
+		{"layer filling the nights started in 2025", strings.Replace(ownRestricted, "LAYER_START", "2025-10-20", 1), nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := rotConfig(t, c.schedule).Warnings()
+			if c.want == nil {
+				if len(w) != 0 {
+					t.Fatalf("warnings: %q", w)
+				}
+				return
+			}
+			if len(w) != 1 {
+				t.Fatalf("want one warning with %q, got %q", c.want, w)
+			}
+			for _, word := range c.want {
+				if !strings.Contains(w[0], word) {
+					t.Errorf("warning %q lacks %q", w[0], word)
+				}
+			}
+		})
+	}
+}

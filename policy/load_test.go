@@ -721,6 +721,16 @@ func loadCases() []loadCase {
 			field: "users[demo].contacts[2].channel", problem: []string{"a second sms contact"},
 		},
 		{
+			name: "negative max_inflight", base: "quickstart.yaml",
+			edits: []string{"server:\n", "server:\n  admission: {max_inflight: -1}\n"},
+			field: "server.admission.max_inflight", problem: []string{"64 on Redis", "256 on the embedded store"},
+		},
+		{
+			name: "rate limit of an unknown transport", base: "quickstart.yaml",
+			append: "notifiers:\n  rate_limits:\n    carrier-pigeon: {per_second: 1}\n",
+			field:  "notifiers.rate_limits.carrier-pigeon", problem: []string{`unknown transport "carrier-pigeon"`, "pushover", "slack", "email"},
+		},
+		{
 			name: "unknown transport", base: "quickstart.yaml",
 			edits: []string{"{channel: sms, via: log}", "{channel: sms, via: carrier-pigeon}"},
 			field: "users[demo].contacts[1].via", problem: []string{`unknown transport "carrier-pigeon"`},
@@ -799,6 +809,17 @@ func loadCases() []loadCase {
 			name: "pagerduty routing key shared by two services", base: "quickstart.yaml",
 			afterKeys: loadSecondService("demo2", "      pagerduty_routing_key: demo0000000000000000000000000000\n"),
 			field:     "services[demo2].integrations.pagerduty_routing_key", problem: []string{`same key is used by service "demo"`},
+		},
+		{
+			name: "alertmanager key of one service is the opsgenie key of another", base: "quickstart.yaml",
+			afterKeys: loadSecondService("demo2", "      opsgenie_key: demo0000000000000000000000000000\n"),
+			field:     "services[demo2].integrations.opsgenie_key", problem: []string{`same key is used by service "demo"`, "alertmanager_key"},
+		},
+		{
+			name: "routing key of one service is the alertmanager key of another", base: "quickstart.yaml",
+			edits: []string{loadQKeys, "      alertmanager_key: demo0000000000000000000000000000\n      pagerduty_routing_key: route000000000000000000000000000\n" +
+				loadSecondService("demo2", "      alertmanager_key: route000000000000000000000000000\n")},
+			field: "services[demo2].integrations.alertmanager_key", problem: []string{`same key is used by service "demo"`, "pagerduty_routing_key"},
 		},
 		{
 			name: "api token given twice", base: "quickstart.yaml",

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"sort"
 	"time"
 )
@@ -39,7 +40,7 @@ func (s *Schedule) noticeTiers() []*Tier {
 		if s.Notices == nil || !t.hasRotation() {
 			continue
 		}
-		if len(s.Notices.Tiers) == 0 || contains(s.Notices.Tiers, t.Name) {
+		if len(s.Notices.Tiers) == 0 || slices.Contains(s.Notices.Tiers, t.Name) {
 			out = append(out, t)
 		}
 	}

@@ -82,6 +82,9 @@ func TestLoadPeopleChannels(t *testing.T) {
 		{"smarthost without port", `smarthost: "smtp.example.com:587"`, `smarthost: smtp.example.com`, "notifiers.email.smarthost: \"smtp.example.com\" is not host:port"},
 		{"password in the clear", "password: hunter2}", "password: hunter2, tls: none}", "notifiers.email.tls: none would send the password in the clear"},
 		{"username alone", ", password: hunter2}", "}", "notifiers.email: username and password"},
+		{"ca file not PEM", "password: hunter2}", "password: hunter2, ca_file: people_test.go}", "notifiers.email.ca_file: people_test.go has no PEM certificate"},
+		{"twilio api url not absolute", "  pushover: {", `  twilio: {account_sid: AC0123, auth_token: 0123456789abcdef0123456789abcdef, from: "+15555550100", api_url: api.twilio.com}` + "\n  pushover: {",
+			`notifiers.twilio.api_url: "api.twilio.com" is not an absolute http(s) URL`},
 		{"pushover without token", "  pushover: {token: azGDORePK8gMaC0QOYAMyEEuzJnyUi}\n", "", "push via pushover, but notifiers.pushover.token is not set"},
 		{"pushover without links", "  link_secret: 0123456789abcdef0123\n", "", "push via pushover needs server.public_url and server.link_secret"},
 		{"bad pushover key", "address: uQiRzpo4DXghDmr9QzzfQu27cmVRsG", "address: short", "users[ann].contacts[0].address: is not a Pushover user or group key"},
@@ -101,5 +104,40 @@ func TestLoadPeopleChannels(t *testing.T) {
 				t.Fatalf("a secret in the error: %v", err)
 			}
 		})
+	}
+}
+
+// TestLoadEmailCAFileMissing: the daemon reads notifiers.email.ca_file when
+// it starts and refuses to without it, so a CA file that is not there is
+// reported like a missing secret file: a warning for check-config, an
+// error for serve (CheckSecrets).
+func TestLoadEmailCAFileMissing(t *testing.T) {
+	src := loadEdit(t, peopleBase, "password: hunter2}", "password: hunter2, ca_file: no-such-ca.pem}")
+	c, err := Parse([]byte(src), "p.yaml", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(c.Warnings(), "\n"); !strings.Contains(w, "notifiers.email.ca_file: read CA file") || !strings.Contains(w, "no-such-ca.pem") {
+		t.Errorf("warnings do not name the missing CA file:\n%s", w)
+	}
+	if err := c.CheckSecrets(); err == nil || !strings.Contains(err.Error(), "notifiers.email.ca_file") {
+		t.Errorf("CheckSecrets = %v, want it to name notifiers.email.ca_file", err)
+	}
+}
+
+// TestLoadPeopleExplicitVia: a slack or email contact that names its usual
+// transport still defaults its address to the user's slack_user or email,
+// as it does when it names none (docs/CONFIG.md, contacts[].address).
+func TestLoadPeopleExplicitVia(t *testing.T) {
+	src := loadEdit(t, peopleBase, "- {channel: slack}", "- {channel: slack, via: slack}", "- {channel: email}", "- {channel: email, via: email}")
+	c, err := Parse([]byte(src), "p.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{ChannelSlack: "U0ANN", ChannelEmail: "ann@example.com"}
+	for _, ct := range c.User("ann").Contacts {
+		if w, ok := want[ct.Channel]; ok && ct.Address != w {
+			t.Errorf("%s contact via %s: address %q, want the user's %q", ct.Channel, ct.Via, ct.Address, w)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -422,22 +423,14 @@ func (s *Schedule) rosterNotes(start, end time.Time, name func(string) string) [
 // rosterDiff says who a roster change adds and removes: " (adds A; removes
 // B)", or "" when it only reorders.
 func rosterDiff(old, next []string, name func(string) string) string {
-	in := func(list []string, id string) bool {
-		for _, x := range list {
-			if x == id {
-				return true
-			}
-		}
-		return false
-	}
 	var adds, removes []string
 	for _, id := range next {
-		if !in(old, id) {
+		if !slices.Contains(old, id) {
 			adds = append(adds, name(id))
 		}
 	}
 	for _, id := range old {
-		if !in(next, id) {
+		if !slices.Contains(next, id) {
 			removes = append(removes, name(id))
 		}
 	}

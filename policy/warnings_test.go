@@ -45,6 +45,13 @@ func TestWarnings(t *testing.T) {
 			field: "escalation_policies[aion-r].repeat",
 			words: []string{"SEV-1 and SEV-2 incidents", "once level tertiary has been paged (20m after the trigger)"},
 		},
+		{
+			name: "shift notices to someone reachable only by voice", base: "quickstart.yaml",
+			edits: []string{loadQContacts, "    contacts:\n      - {channel: voice, via: log}\n",
+				"        - {after: 0s, channel: push}\n        - {after: 2m, channel: sms}\n", "", loadQMembers, loadQMembers + "    notices: {before: 1h}\n"},
+			field: "schedules[demo].notices",
+			words: []string{`user "demo"`, "only a voice contact", "shift notices would fail"},
+		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

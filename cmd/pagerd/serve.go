@@ -2,13 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/pagerd/pagerd/gateway"
 )
@@ -20,6 +25,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	redisURL := fs.String("redis-url", "", "keep incidents in Redis at this `URL` instead of the embedded store (default server.redis.url)")
 	dataDir := fs.String("data-dir", "", "the `DIR` of the embedded store (default server.data_dir, or ./data)")
 	logLevel := fs.String("log-level", "info", "the `LEVEL` of the logs: debug, info, warn or error")
+	debugListen := fs.String("debug-listen", "", "serve Go's profiler (/debug/pprof/) on this `ADDR`, apart from the API; keep it on loopback (default off)")
 	if _, code := parse(fs, args); code >= 0 {
 		return code
 	}
@@ -44,12 +50,45 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	if *debugListen != "" {
+		stopDebug, err := serveDebug(*debugListen, log)
+		if err != nil {
+			return fail(stderr, "serve", err)
+		}
+		defer stopDebug()
+	}
 	err = gateway.Run(ctx, gateway.Options{ConfigPath: *cfgPath, Config: cfg, Listen: *listen, RedisURL: *redisURL,
 		DataDir: *dataDir, Version: version, Logger: log, Stdout: stdout, Reload: hup})
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
 	return 0
+}
+
+// serveDebug serves Go's profiler on addr, on a listener of its own so that
+// it is never reachable through the API's address and needs no token: who
+// can reach addr can read the process's profiles, so it belongs on
+// loopback. The profiles are how an operator (and `make load`) sees where
+// the CPU goes under load.
+func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--debug-listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("debug listener stopped", "err", err)
+		}
+	}()
+	log.Info("serving Go's profiler", "debug_listen", l.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
 
 // The garbage collector's settings for the daemon, unless the environment

@@ -322,6 +322,31 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 	d.stop()
 }
 
+// TestServeDebugListen: --debug-listen serves Go's profiler on its own
+// address, and the API's address does not serve it.
+func TestServeDebugListen(t *testing.T) {
+	dbg := freeAddr(t)
+	d := startDaemon(t, freeAddr(t), "--data-dir", t.TempDir(), "--debug-listen", dbg)
+	resp, err := http.Get("http://" + dbg + "/debug/pprof/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "serve") {
+		t.Fatalf("the debug address answered %d %q, want 200 and the command line", resp.StatusCode, b)
+	}
+	resp, err = http.Get("http://" + d.addr + "/debug/pprof/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == 200 {
+		t.Fatal("the API's address serves the profiler")
+	}
+	d.stop()
+}
+
 // TestServeRefusesMissingSecrets: the seed configs load for check-config
 // without their secrets, but `pagerd serve` refuses to start until every
 // one is set, and says which, never printing the ones it has.

@@ -4,7 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,13 +15,18 @@ import (
 // retry, and the daemon spends itself on requests that will be thrown
 // away (issue 12 measured goodput falling to 180–1,480 alerts/s with
 // 10–50 s latencies at 3,000/s offered). So the intake takes at most
-// MaxInflight alerts at once; one that finds no slot within QueueTimeout
-// is refused at once, before anything else is done with it (no routing,
-// no request id, its body unread), with a 503 (PagerDuty's and
-// Opsgenie's endpoints: a 429, as they answer) and Retry-After: their
-// clients and Alertmanager retry, and the alerts taken keep their latency.
+// MaxInflight alerts at once. Up to MaxQueue more wait for a slot, for at
+// most QueueTimeout; one that finds the queue full, or no slot in time, is
+// refused, before anything else is done with it (no routing, no request
+// id, its body unread), with a 503 (PagerDuty's and Opsgenie's endpoints:
+// a 429, as they answer) and Retry-After: their clients and Alertmanager
+// retry, and the alerts taken keep their latency. Under sustained overload
+// the queue stays full, so the excess is refused at once instead of after
+// waiting out the timeout: a short burst still waits for a slot, a flood
+// costs its refusals as little as possible.
 // Refusals are counted, and logged when a streak starts, every
-// admissionLogEvery while it lasts and when it ends, not one line each.
+// admissionLogEvery while it lasts and when it ends, not one line each;
+// the counting takes no lock, as it runs for every refused request.
 // The API, ack links, callbacks, health, readiness and metrics are not
 // behind it, so a person can act during a storm of alerts.
 //
@@ -31,17 +36,18 @@ import (
 // capacity, a few tens here) keeps it busy without queueing; an adaptive
 // limit would chase the noise of a small box.
 type admission struct {
-	next    http.Handler
-	slots   chan struct{}
-	wait    time.Duration
-	log     *slog.Logger
-	refused *prometheus.CounterVec
-	active  prometheus.Gauge
+	next     http.Handler
+	slots    chan struct{}
+	maxQueue int64
+	wait     time.Duration
+	log      *slog.Logger
+	refused  [len(intakeRoutes)]prometheus.Counter
+	active   prometheus.Gauge
 
-	mu      sync.Mutex
-	streak  int
-	since   time.Time
-	lastLog time.Time
+	queued  atomic.Int64
+	streak  atomic.Int64 // refusals since the last calm
+	since   atomic.Int64 // when the streak began, Unix ns
+	lastLog atomic.Int64 // Unix ns
 }
 
 // Admission defaults.
@@ -53,47 +59,63 @@ const (
 // admissionLogEvery is how often an overload streak is logged.
 const admissionLogEvery = 10 * time.Second
 
-func newAdmission(next http.Handler, reg prometheus.Registerer, log *slog.Logger, max int, wait time.Duration) *admission {
+// The intake routes, as metric labels; the index is a route's number.
+var intakeRoutes = [...]string{"/api/v1/alertmanager", "/v2/enqueue", opsgenieAlertsPath}
+
+// Route numbers, for intakeRoutes.
+const (
+	routeNone = iota - 1
+	routeAlertmanager
+	routeEnqueue
+	routeOpsgenie
+)
+
+// newAdmission bounds next's intake: at most max alerts in flight (0: the
+// default) and queue waiting (0: as many as max), each for at most wait.
+func newAdmission(next http.Handler, reg prometheus.Registerer, log *slog.Logger, max, queue int, wait time.Duration) *admission {
 	if max <= 0 {
 		max = defaultMaxInflight
+	}
+	if queue <= 0 {
+		queue = max
 	}
 	if wait <= 0 {
 		wait = defaultQueueTimeout
 	}
-	a := &admission{next: next, slots: make(chan struct{}, max), wait: wait, log: log,
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_ingest_refused_total",
-			Help: "Alerts refused at once because the intake was at its limit of alerts in flight (server.admission); senders retry."}, []string{"route"}),
+	a := &admission{next: next, slots: make(chan struct{}, max), maxQueue: int64(queue), wait: wait, log: log,
 		active: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pagerd_ingest_inflight",
 			Help: "Alerts being taken in right now (at most server.admission.max_inflight)."}),
 	}
-	reg.MustRegister(a.refused, a.active)
-	for _, r := range []string{"/api/v1/alertmanager", "/v2/enqueue", opsgenieAlertsPath} {
-		a.refused.WithLabelValues(r)
+	refused := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_ingest_refused_total",
+		Help: "Alerts refused at once because the intake was at its limit of alerts in flight and waiting (server.admission); senders retry."}, []string{"route"})
+	for i, r := range intakeRoutes {
+		a.refused[i] = refused.WithLabelValues(r)
 	}
+	reg.MustRegister(refused, a.active)
 	return a
 }
 
-// intakeRoute is the metric label of an alert intake path, or "" for any
+// intakeRoute is the number of an alert intake path, or routeNone for any
 // other path (which admission lets through untouched).
-func intakeRoute(r *http.Request) string {
+func intakeRoute(r *http.Request) int {
 	if r.Method != http.MethodPost {
-		return ""
+		return routeNone
 	}
 	switch p := r.URL.Path; {
 	case p == "/api/v1/alertmanager" || strings.HasPrefix(p, "/api/v1/alertmanager/"):
-		return "/api/v1/alertmanager"
+		return routeAlertmanager
 	case p == "/v2/enqueue":
-		return "/v2/enqueue"
+		return routeEnqueue
 	case p == opsgenieAlertsPath:
-		return opsgenieAlertsPath
+		return routeOpsgenie
 	}
-	return ""
+	return routeNone
 }
 
 // ServeHTTP admits an alert or refuses it, and passes anything else on.
 func (a *admission) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	route := intakeRoute(r)
-	if route == "" {
+	if route == routeNone {
 		a.next.ServeHTTP(w, r)
 		return
 	}
@@ -110,12 +132,19 @@ func (a *admission) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.next.ServeHTTP(w, r)
 }
 
+// acquire takes a slot: at once, or after waiting in the queue if it has
+// room, for up to the queue timeout.
 func (a *admission) acquire(r *http.Request) bool {
 	select {
 	case a.slots <- struct{}{}:
 		return true
 	default:
 	}
+	if a.queued.Add(1) > a.maxQueue {
+		a.queued.Add(-1)
+		return false
+	}
+	defer a.queued.Add(-1)
 	t := time.NewTimer(a.wait)
 	defer t.Stop()
 	select {
@@ -128,44 +157,51 @@ func (a *admission) acquire(r *http.Request) bool {
 	}
 }
 
-func (a *admission) refuse(w http.ResponseWriter, route string) {
-	a.refused.WithLabelValues(route).Inc()
-	a.mu.Lock()
-	if a.streak == 0 {
-		a.since = time.Now()
-	}
-	a.streak++
-	if now := time.Now(); now.Sub(a.lastLog) >= admissionLogEvery {
-		a.lastLog = now
-		a.log.Warn("intake at its limit of alerts in flight: refusing alerts (senders retry)", "refused", a.streak,
-			"since", a.since, "max_inflight", cap(a.slots))
-	}
-	a.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Retry-After", "1")
-	if route == "/v2/enqueue" {
-		w.WriteHeader(http.StatusTooManyRequests)
-		_, _ = w.Write([]byte(`{"status":"throttle event","message":"Requests are arriving too quickly. Please retry later."}` + "\n"))
-		return
-	}
-	if route == opsgenieAlertsPath {
+// The refusals' answers, made once: a refusal is the one answer pagerd
+// gives thousands of times a second when it is over capacity.
+var (
+	refusalContentType = []string{"application/json"}
+	retryAfter         = []string{"1"}
+	refusalBodies      = [len(intakeRoutes)][]byte{
+		routeAlertmanager: []byte(`{"error":"pagerd is taking in as many alerts as it can; this one was not stored: retry"}` + "\n"),
+		routeEnqueue:      []byte(`{"status":"throttle event","message":"Requests are arriving too quickly. Please retry later."}` + "\n"),
 		// Opsgenie's 429, which its clients and Alertmanager's
 		// opsgenie_configs retry.
-		w.WriteHeader(http.StatusTooManyRequests)
-		_, _ = w.Write([]byte(`{"message":"You are making too many requests! pagerd is taking in as many alerts as it can; this one was not stored: retry","took":0}` + "\n"))
-		return
+		routeOpsgenie: []byte(`{"message":"You are making too many requests! pagerd is taking in as many alerts as it can; this one was not stored: retry","took":0}` + "\n"),
 	}
-	w.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = w.Write([]byte(`{"error":"pagerd is taking in as many alerts as it can; this one was not stored: retry"}` + "\n"))
+	refusalCodes = [len(intakeRoutes)]int{
+		routeAlertmanager: http.StatusServiceUnavailable,
+		routeEnqueue:      http.StatusTooManyRequests,
+		routeOpsgenie:     http.StatusTooManyRequests,
+	}
+)
+
+func (a *admission) refuse(w http.ResponseWriter, route int) {
+	a.refused[route].Inc()
+	now := time.Now().UnixNano()
+	if a.streak.Add(1) == 1 {
+		a.since.Store(now)
+	}
+	if last := a.lastLog.Load(); now-last >= int64(admissionLogEvery) && a.lastLog.CompareAndSwap(last, now) {
+		a.log.Warn("intake at its limit of alerts in flight: refusing alerts (senders retry)", "refused", a.streak.Load(),
+			"since", time.Unix(0, a.since.Load()), "max_inflight", cap(a.slots), "max_queue", a.maxQueue)
+	}
+	h := w.Header()
+	h["Content-Type"] = refusalContentType
+	h["Retry-After"] = retryAfter
+	w.WriteHeader(refusalCodes[route])
+	_, _ = w.Write(refusalBodies[route])
 }
 
-// calm ends an overload streak, saying how many were refused.
+// calm ends an overload streak, saying how many were refused; it costs an
+// alert taken in one atomic load when there is none.
 func (a *admission) calm() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.streak == 0 || time.Since(a.lastLog) < time.Second {
+	if a.streak.Load() == 0 || time.Now().UnixNano()-a.lastLog.Load() < int64(time.Second) {
 		return
 	}
-	a.log.Info("intake below its limit again", "refused", a.streak, "for", time.Since(a.since).Round(time.Millisecond).String())
-	a.streak = 0
+	n := a.streak.Swap(0) // only one of the alerts calming at once gets n > 0
+	if n == 0 {
+		return
+	}
+	a.log.Info("intake below its limit again", "refused", n, "for", time.Since(time.Unix(0, a.since.Load())).Round(time.Millisecond).String())
 }

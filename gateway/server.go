@@ -75,10 +75,13 @@ type ServerOptions struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish after a stop (default 30s).
 	ShutdownTimeout time.Duration
-	// MaxInflight and QueueTimeout bound the intake (admission.go): at
-	// most MaxInflight alerts are taken in at once, and one that finds no
-	// slot within QueueTimeout is refused at once (defaults 64, 20ms).
+	// MaxInflight, MaxQueue and QueueTimeout bound the intake
+	// (admission.go): at most MaxInflight alerts are taken in at once, up
+	// to MaxQueue more wait for a slot, and one that finds the queue full
+	// or no slot within QueueTimeout is refused (defaults 64, as many as
+	// MaxInflight, 20ms).
 	MaxInflight  int
+	MaxQueue     int
 	QueueTimeout time.Duration
 
 	// Heartbeats take the heartbeats' pings; Maintenance keeps the
@@ -210,7 +213,7 @@ func NewServer(o ServerOptions) *Server {
 	}
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 	s.echo = e
-	s.adm = newAdmission(e, o.Registry, o.Logger, o.MaxInflight, o.QueueTimeout)
+	s.adm = newAdmission(e, o.Registry, o.Logger, o.MaxInflight, o.MaxQueue, o.QueueTimeout)
 	return s
 }
 

@@ -94,12 +94,13 @@ type ServerConfig struct {
 	// Unset, it is DefaultIngestRateLimit; per_second 0 turns it off.
 	RateLimit *RateLimit `yaml:"rate_limit"`
 	// Admission bounds the intake (read at start): at most MaxInflight
-	// alerts are taken in at once; one that finds no slot within
-	// QueueTimeout is refused at once with a 503 (429 on the PagerDuty
-	// endpoint) so the sender retries, and the alerts taken keep their
-	// latency.
+	// alerts are taken in at once and up to MaxQueue more wait for a slot;
+	// one that finds the queue full, or no slot within QueueTimeout, is
+	// refused with a 503 (429 on the PagerDuty and Opsgenie endpoints) so
+	// the sender retries, and the alerts taken keep their latency.
 	Admission struct {
 		MaxInflight  int      `yaml:"max_inflight"`
+		MaxQueue     int      `yaml:"max_queue"`
 		QueueTimeout Duration `yaml:"queue_timeout"`
 	} `yaml:"admission"`
 	// LinkSecret signs the ack links in pages (HMAC-SHA256); with a

@@ -198,6 +198,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	workCtx := context.WithoutCancel(ctx)
 	done := make(chan struct{}, d.o.Workers)
+	pool := d.newWorkers()
+	defer pool.stop()
 	inflight := 0
 	backlog := false // the last claim filled every free slot: more may be due
 	failing := d.storeStreak()
@@ -217,7 +219,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				failing.ok()
 				for _, c := range claims {
 					inflight++
-					d.start(workCtx, c, done)
+					d.start(workCtx, pool, c, done)
 				}
 				backlog = len(claims) == free
 				if len(claims) > 0 {
@@ -313,46 +315,81 @@ func coalesce(done <-chan struct{}, d time.Duration) int {
 	}
 }
 
-// start works one claimed incident in its own goroutine and signals done.
-func (d *Dispatcher) start(ctx context.Context, c store.Claim, done chan<- struct{}) {
+// workers are the goroutines that work claims, started as claims come and
+// kept for the next ones. A goroutine per claim grew a new stack for every
+// claim (encoding the incident for the store alone takes 64 KB of it), and
+// growing stacks was about 5% of pagerd's CPU per alert under load.
+type workers struct {
+	in      chan claimWork
+	max     int
+	started int // only the loop that submits touches it
+}
+
+type claimWork struct {
+	ctx  context.Context
+	c    store.Claim
+	done chan<- struct{}
+}
+
+func (d *Dispatcher) newWorkers() *workers {
+	return &workers{in: make(chan claimWork, d.o.Workers), max: d.o.Workers}
+}
+
+// stop ends the workers once they have worked what was submitted.
+func (w *workers) stop() { close(w.in) }
+
+// start works one claimed incident on a worker and signals done. The
+// caller keeps at most Workers in flight, so it never waits here.
+func (d *Dispatcher) start(ctx context.Context, w *workers, c store.Claim, done chan<- struct{}) {
 	d.m.claims.Inc()
 	if c.Takeover {
 		d.m.takeovers.Inc()
 		d.log.Warn("dispatcher: took over an incident whose claim ran out", "incident", c.Incident, "due", c.Due)
 	}
-	go func() {
-		defer func() { done <- struct{}{} }()
-		// Every store call of the claim's work has a deadline: the lease,
-		// and the send timeout for the pages sent meanwhile.
-		ctx, cancel := context.WithTimeout(ctx, d.o.Lease+d.o.SendTimeout)
-		defer cancel()
-		defer func() {
-			// A bug in one incident's step must not take every other
-			// incident's pages down with the process; the lease brings the
-			// incident back for another try.
-			if p := recover(); p != nil {
-				d.log.Error("dispatcher: panic working an incident", "incident", c.Incident, "storm", c.Storm, "panic", p)
+	if w.started < w.max {
+		w.started++
+		go func() {
+			for cw := range w.in {
+				d.workClaim(cw.ctx, cw.c)
+				cw.done <- struct{}{}
 			}
 		}()
-		if c.Job != nil {
-			if err := d.runJob(ctx, c); err != nil {
-				d.log.Error("dispatcher: job failed; it comes due again when the lease ends",
-					"job", c.Job.Kind+"/"+c.Job.Key, "err", err)
-			}
-			return
-		}
-		if c.Storm != "" {
-			if err := d.flush(ctx, c); err != nil {
-				d.log.Error("dispatcher: storm bundle failed; it comes due again when the lease ends",
-					"storm", c.Storm, "err", err)
-			}
-			return
-		}
-		if err := d.work(ctx, c); err != nil {
-			d.log.Error("dispatcher: incident step failed; it comes due again when the lease ends",
-				"incident", c.Incident, "err", err)
+	}
+	w.in <- claimWork{ctx: ctx, c: c, done: done}
+}
+
+// workClaim works one claimed incident, storm or job.
+func (d *Dispatcher) workClaim(ctx context.Context, c store.Claim) {
+	// Every store call of the claim's work has a deadline: the lease,
+	// and the send timeout for the pages sent meanwhile.
+	ctx, cancel := context.WithTimeout(ctx, d.o.Lease+d.o.SendTimeout)
+	defer cancel()
+	defer func() {
+		// A bug in one incident's step must not take every other
+		// incident's pages down with the process; the lease brings the
+		// incident back for another try.
+		if p := recover(); p != nil {
+			d.log.Error("dispatcher: panic working an incident", "incident", c.Incident, "storm", c.Storm, "panic", p)
 		}
 	}()
+	if c.Job != nil {
+		if err := d.runJob(ctx, c); err != nil {
+			d.log.Error("dispatcher: job failed; it comes due again when the lease ends",
+				"job", c.Job.Kind+"/"+c.Job.Key, "err", err)
+		}
+		return
+	}
+	if c.Storm != "" {
+		if err := d.flush(ctx, c); err != nil {
+			d.log.Error("dispatcher: storm bundle failed; it comes due again when the lease ends",
+				"storm", c.Storm, "err", err)
+		}
+		return
+	}
+	if err := d.work(ctx, c); err != nil {
+		d.log.Error("dispatcher: incident step failed; it comes due again when the lease ends",
+			"incident", c.Incident, "err", err)
+	}
 }
 
 // RunOnce claims and works everything due now, waits for it, and reports
@@ -360,12 +397,14 @@ func (d *Dispatcher) start(ctx context.Context, c store.Claim, done chan<- struc
 // and tools that move their own clock.
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	done := make(chan struct{}, d.o.Workers)
+	pool := d.newWorkers()
+	defer pool.stop()
 	inflight, total := 0, 0
 	for {
 		claims, err := d.o.Store.ClaimDue(ctx, d.o.Now(), d.o.Lease, d.o.Workers-inflight)
 		for _, c := range claims {
 			inflight++
-			d.start(ctx, c, done)
+			d.start(ctx, pool, c, done)
 		}
 		total += len(claims)
 		if err != nil || (len(claims) == 0 && inflight == 0) {

@@ -72,6 +72,7 @@ type shot struct {
 // ingestRun drives one daemon.
 type ingestRun struct {
 	t      *testing.T
+	l      *loadRun
 	d      *daemon
 	client *http.Client
 	seq    atomic.Int64
@@ -81,7 +82,7 @@ func startIngest(t *testing.T, store string) *ingestRun {
 	t.Helper()
 	l := startLoad(t, store)
 	tr := &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute}
-	return &ingestRun{t: t, d: l.d, client: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	return &ingestRun{t: t, l: l, d: l.d, client: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
 }
 
 // sender is one keep-alive connection that writes requests as bytes and
@@ -322,9 +323,11 @@ func TestLoadIngest(t *testing.T) {
 			r.closedLoop(32, 2*time.Second) // warm up
 			before := readProc(t, pid)
 			start := time.Now()
+			profiled := r.l.profile(store+"-closed-loop", 9*time.Second)
 			closed := summarize(r.closedLoop(32, 10*time.Second))
 			took := time.Since(start)
 			after := readProc(t, pid)
+			profiled()
 			capacity := float64(closed.ok) / took.Seconds()
 			cpuPer := time.Duration(0)
 			if closed.ok > 0 {
@@ -333,7 +336,7 @@ func TestLoadIngest(t *testing.T) {
 			t.Logf("%s closed loop, 32 senders, 10 s: %.0f webhooks/s; pagerd CPU %s per accepted webhook (%.0f%% of a core); %s",
 				store, capacity, cpuPer, 100*(after.cpu-before.cpu).Seconds()/took.Seconds(), closed)
 
-			for _, x := range []int{2, 5} {
+			for _, x := range overloads(t) {
 				rate := int(capacity) * x
 				var ackLat time.Duration
 				var ackCode int
@@ -343,8 +346,10 @@ func TestLoadIngest(t *testing.T) {
 					time.Sleep(15 * time.Second)
 					ackLat, ackCode = r.ackOne()
 				}()
+				profiled := r.l.profile(fmt.Sprintf("%s-%dx", store, x), 20*time.Second)
 				shots, took := r.openLoop(rate, 30*time.Second)
 				over := summarize(shots)
+				profiled()
 				<-ackDone
 				goodput := float64(over.ok) / took.Seconds()
 				t.Logf("%s open loop %dx capacity (%d/s) for 30 s, last answer after %s: goodput %.0f/s (%.0f%% of capacity); %s; an acknowledgement in the middle: %d in %s",
@@ -360,6 +365,28 @@ func TestLoadIngest(t *testing.T) {
 			t.Logf("%s: exited %s after SIGTERM", store, time.Since(stop).Round(time.Millisecond))
 		})
 	}
+}
+
+// overloads are the multiples of capacity offered open loop: 2 and 5, or
+// the comma-separated list in PAGERD_LOAD_OVERLOAD ("none" for none, to
+// measure capacity alone while working on the CPU it costs).
+func overloads(t *testing.T) []int {
+	v := os.Getenv("PAGERD_LOAD_OVERLOAD")
+	switch v {
+	case "":
+		return []int{2, 5}
+	case "none":
+		return nil
+	}
+	var xs []int
+	for _, f := range strings.Split(v, ",") {
+		x, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || x < 1 {
+			t.Fatalf("PAGERD_LOAD_OVERLOAD=%q: want multiples of capacity such as 2,5, or none", v)
+		}
+		xs = append(xs, x)
+	}
+	return xs
 }
 
 // ackOne acknowledges the newest open incident through the API and times

@@ -120,6 +120,7 @@ type loadRun struct {
 	d      *daemon
 	recv   *receiver
 	client *http.Client
+	debug  string // the daemon's --debug-listen address, with PAGERD_LOAD_PROFILE
 	mu     sync.Mutex
 	sent   []*sent
 	wg     sync.WaitGroup
@@ -140,9 +141,42 @@ func startLoad(t *testing.T, store string) *loadRun {
 	if store == "redis" {
 		args = []string{"--redis-url", "redis://" + redistest.Start(t).Addr}
 	}
+	var debug string
+	if os.Getenv("PAGERD_LOAD_PROFILE") != "" {
+		debug = freeAddr(t)
+		args = append(args, "--debug-listen", debug)
+	}
 	d := startDaemonOut(t, io.Discard, "pagerd", cfg, freeAddr(t), args...)
 	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}
-	return &loadRun{t: t, d: d, recv: recv, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return &loadRun{t: t, d: d, recv: recv, debug: debug, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+}
+
+// profile saves a CPU profile of the daemon over the next d into
+// $PAGERD_LOAD_PROFILE/name.pprof, in the background; wait for it with the
+// returned function. Without PAGERD_LOAD_PROFILE it does nothing.
+func (l *loadRun) profile(name string, d time.Duration) (wait func()) {
+	dir := os.Getenv("PAGERD_LOAD_PROFILE")
+	if dir == "" || l.debug == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", l.debug, int(d.Seconds())))
+		if err != nil {
+			l.t.Errorf("profile %s: %v", name, err)
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, name+".pprof"), b, 0o644)
+		}
+		if err != nil {
+			l.t.Errorf("profile %s: %v", name, err)
+		}
+	}()
+	return func() { <-done }
 }
 
 // fire sends one alert for user at its scheduled time, without waiting.

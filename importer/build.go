@@ -269,7 +269,7 @@ func (b *builder) schedule(s *schedule) {
 				sh, err = rotationShape(r, loc)
 			}
 			if err != nil {
-				b.rep.add(err.kind, r.ref, "%s", err.reason)
+				b.rep.add(NotMapped, r.ref, "%s", err.reason)
 				continue
 			}
 			mapped = append(mapped, placedRotation{r, members, sh})

@@ -2,8 +2,6 @@ package importer
 
 import (
 	"fmt"
-	"net/mail"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -116,25 +114,14 @@ var contactVia = map[string]string{
 	policy.ChannelSlack: "slack",
 }
 
-// plainEmail reports whether e is one plain address (no display name, no
-// list), as pagerd takes in users[].email and email contacts.
-func plainEmail(e string) bool {
-	a, err := mail.ParseAddress(e)
-	return err == nil && a.Address == e && a.Name == ""
-}
-
-// slackMemberRE is a Slack member id as pagerd takes it in
-// users[].slack_user and slack contacts.
-var slackMemberRE = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
-
-// validZone reports whether a vendor time zone is one pagerd accepts: an
-// IANA name, not one of the fixed-offset names policy refuses.
+// validZone reports whether a vendor time zone is one pagerd accepts, by
+// check-config's own check (policy.LoadZone). A zone the vendor left empty
+// is not: the importer does not guess UTC.
 func validZone(tz string) bool {
-	switch tz {
-	case "", "EST", "MST", "HST":
+	if tz == "" {
 		return false
 	}
-	_, err := time.LoadLocation(tz)
+	_, err := policy.LoadZone(tz)
 	return err == nil
 }
 
@@ -144,7 +131,7 @@ func (b *builder) user(p *person) {
 	u := outUser{ID: id, Name: p.name, comment: p.ref.String()}
 	if e := p.email; e != "" {
 		switch other, dup := b.emails[strings.ToLower(e)]; {
-		case !plainEmail(e):
+		case !policy.IsPlainEmail(e):
 			b.rep.add(Changed, p.ref, "%q is not an email address pagerd accepts; left out", e)
 		case dup:
 			b.rep.add(Changed, p.ref, "has the same email as %s (%s); pagerd needs one person per address, so it is left out here", other, e)
@@ -155,7 +142,7 @@ func (b *builder) user(p *person) {
 	}
 	if su := p.slackUser; su != "" {
 		switch other, dup := b.slackUsers[su]; {
-		case !slackMemberRE.MatchString(su):
+		case !policy.IsSlackMemberID(su):
 			b.rep.add(Changed, p.ref, "%q is not a Slack member id pagerd accepts (U... or W...); left out", su)
 		case dup:
 			b.rep.add(Changed, p.ref, "has the same Slack member id as %s (%s); a button pressed in Slack acts as one person, so it is left out here", other, su)
@@ -180,10 +167,10 @@ func (b *builder) user(p *person) {
 		case c.channel == policy.ChannelVoice && b.opt.PublicURL == "":
 			b.rep.add(NotMapped, c.ref, "voice calls through Twilio need pagerd's public URL (Twilio fetches the call's script from it): run pagerd import again with --public-url to import %s", c.address)
 			continue
-		case c.channel == policy.ChannelEmail && !plainEmail(c.address):
+		case c.channel == policy.ChannelEmail && !policy.IsPlainEmail(c.address):
 			b.rep.add(NotMapped, c.ref, "%q is not an email address pagerd can send to (one plain address, like jane@example.com); not imported", c.address)
 			continue
-		case c.channel == policy.ChannelSlack && !slackMemberRE.MatchString(c.address):
+		case c.channel == policy.ChannelSlack && !policy.IsSlackMemberID(c.address):
 			b.rep.add(NotMapped, c.ref, "%q is not a Slack member id pagerd can message (U... or W...); not imported", c.address)
 			continue
 		}
@@ -243,7 +230,7 @@ func (b *builder) schedule(s *schedule) {
 		b.rep.add(NotMapped, s.ref, "time zone %q is not an IANA zone pagerd accepts; not imported", s.tz)
 		return
 	}
-	loc, _ := time.LoadLocation(s.tz)
+	loc, _ := policy.LoadZone(s.tz)
 	// The layers on call at the source: from the top down to the first
 	// with a rotation on call at every hour, which hides the layers below
 	// it (whether or not that rotation could be imported).
@@ -282,7 +269,7 @@ func (b *builder) schedule(s *schedule) {
 				sh, err = rotationShape(r, loc)
 			}
 			if err != nil {
-				b.rep.add(err.kind, r.ref, "%s", err.reason)
+				b.rep.add(NotMapped, r.ref, "%s", err.reason)
 				continue
 			}
 			mapped = append(mapped, placedRotation{r, members, sh})

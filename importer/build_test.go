@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -289,5 +290,76 @@ func TestContactsPagerdWouldRefuse(t *testing.T) {
 	if issueWith(res.Report, NotMapped, `contact method "Work"`, `"One <one@example.com>" is not an email address pagerd can send to`) == nil ||
 		issueWith(res.Report, NotMapped, `contact method "Old"`, "a second email contact") == nil {
 		t.Errorf("the refused and the second address are not reported: %+v", res.Report.Issues)
+	}
+}
+
+// checkConfigTakes reports whether check-config loads a config whose one
+// user has the YAML fields given (each value quoted; a push contact on the
+// log when they give no contacts): the notifiers every contact needs are
+// configured, so a refusal is the value's.
+func checkConfigTakes(t *testing.T, user string) bool {
+	t.Helper()
+	if !strings.Contains(user, "contacts:") {
+		user += ", contacts: [{channel: push, via: log}]"
+	}
+	cfg := `notifiers:
+  twilio: {account_sid: AC0123456789abcdef0123456789abcdef, auth_token: 0123456789abcdef0123456789abcdef, from: "+15555550100"}
+  email: {smarthost: "smtp.example.com:587", from: pagerd@example.com}
+  slack: {bot_token: xoxb-0123, signing_secret: 0123456789abcdef}
+users:
+  - {id: x, ` + user + `}
+`
+	_, err := policy.Parse([]byte(cfg), "c.yaml", "")
+	return err == nil
+}
+
+// TestImportTakesWhatCheckConfigTakes: the importer keeps a phone number,
+// an email address, a Slack member id or a time zone exactly when
+// check-config would load it, so an imported config never fails
+// check-config on one, and nothing check-config would load is dropped. The
+// values are the edges of each form.
+func TestImportTakesWhatCheckConfigTakes(t *testing.T) {
+	q := strconv.Quote
+	for _, n := range []struct{ cc, number string }{
+		{"1", "555 555 0100"}, {"", "+1 555 555 0100"}, {"", "1-5555550100"}, {"44", "7700 900123"},
+		{"1", "12"}, {"", "+123456"}, {"", "+1234567"}, {"", "+123456789012345"}, {"", "+1234567890123456"},
+		{"0", "5555550100"}, {"", "+0 555 555 0100"}, {"", ""},
+	} {
+		num, ok := phone(n.cc, n.number)
+		if takes := checkConfigTakes(t, "contacts: [{channel: sms, via: twilio, address: "+q(num)+"}]"); ok != takes {
+			t.Errorf("phone(%q, %q) = %q, %v; check-config takes it: %v", n.cc, n.number, num, ok, takes)
+		}
+	}
+	for _, e := range []string{
+		"jane@example.com", "JANE+pager@Example.COM", "jane@example", `"jane doe"@example.com`, "Jane <jane@example.com>",
+		"<jane@example.com>", "jane@example.com (Jane)", " jane@example.com", "a@b@c", "jane@example.com, joe@example.com", "jane",
+	} {
+		res, cfg := mustImport(t, PagerDuty, []Document{{Name: "users.json", Data: []byte(`{"users": [
+			{"id": "P1", "name": "Jane", "email": ` + q(e) + `, "contact_methods": [
+				{"id": "c1", "type": "email_contact_method", "label": "Work", "address": ` + q(e) + `}]}]}`)}}, Options{})
+		u := cfg.Users[0]
+		if kept, takes := u.Email == e, checkConfigTakes(t, "email: "+q(e)); kept != takes {
+			t.Errorf("user email %q: imported %v, check-config takes it %v\n%s", e, kept, takes, res.Config)
+		}
+		kept := len(u.Contacts) == 1 && u.Contacts[0].Channel == policy.ChannelEmail && u.Contacts[0].Address == e
+		if takes := checkConfigTakes(t, "contacts: [{channel: email, via: email, address: "+q(e)+"}]"); kept != takes {
+			t.Errorf("email contact %q: imported %v, check-config takes it %v\n%s", e, kept, takes, res.Config)
+		}
+	}
+	for _, id := range []string{"U0SHARED1", "W012ABC", "U01", "U1", "u0123ABC", "C0123ABC", "U0123abc", "someone"} {
+		res, cfg := mustImport(t, GrafanaOnCall, []Document{{Name: "users.json", Data: []byte(
+			`{"results": [{"id": "U1", "email": "jane@example.io", "username": "jane", "slack": [{"user_id": ` + q(id) + `}]}]}`)}}, Options{})
+		if kept, takes := cfg.Users[0].SlackUser == id, checkConfigTakes(t, "slack_user: "+q(id)); kept != takes {
+			t.Errorf("Slack member id %q: imported %v, check-config takes it %v\n%s", id, kept, takes, res.Config)
+		}
+	}
+	// An empty zone is left out on purpose (the importer does not guess
+	// UTC), so it is not among these.
+	for _, tz := range []string{"Europe/Madrid", "America/New_York", "UTC", "EST5EDT", "EST", "MST", "HST", "Mars/Olympus", "utc", "europe/madrid"} {
+		res, cfg := mustImport(t, PagerDuty, []Document{{Name: "users.json", Data: []byte(`{"users": [
+			{"id": "P1", "name": "Jane", "email": "jane@example.com", "time_zone": ` + q(tz) + `}]}`)}}, Options{})
+		if kept, takes := cfg.Users[0].TimeZone == tz, checkConfigTakes(t, "time_zone: "+q(tz)); kept != takes {
+			t.Errorf("time zone %q: imported %v, check-config takes it %v\n%s", tz, kept, takes, res.Config)
+		}
 	}
 }

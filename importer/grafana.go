@@ -402,7 +402,10 @@ func (ex *gExport) schedule(s gSchedule, rep *Report) *schedule {
 	}
 	loc, err := time.LoadLocation(tz)
 	if err != nil {
-		loc = time.UTC
+		// Its shifts' start times are wall-clock times in this zone: read
+		// in UTC instead, every handoff would move by the zone's offset.
+		rep.add(NotMapped, r, "time zone %q is not one pagerd knows, and its shifts' times are on that zone's clock (read in UTC, every handoff would move by hours); not imported (escalations to it are left out)", tz)
+		return nil
 	}
 	out := &schedule{ref: r, keys: []string{s.ID, s.Name}, name: s.Name, tz: tz}
 	byLevel := map[int][]*rotation{}

@@ -3,6 +3,7 @@ package importer
 import (
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,5 +187,53 @@ func TestGrafanaLeftOutIsReported(t *testing.T) {
 		if issueWith(res.Report, w.kind, w.want...) == nil {
 			t.Errorf("the report has no %v issue with %q:\n%+v", w.kind, w.want, res.Report.Issues)
 		}
+	}
+}
+
+// TestGrafanaUnknownScheduleZone: a schedule whose time_zone Go cannot
+// load is reported once, as not imported, and none of its shifts is read
+// in UTC instead (which would move every handoff by hours) or reported
+// against a zone the schedule does not have; the escalation step to it is
+// left out and says so.
+func TestGrafanaUnknownScheduleZone(t *testing.T) {
+	shift := func(id, extra string) string {
+		return `{"id": "` + id + `", "name": "` + id + `", "type": "rolling_users", "level": 1, "start": "2025-10-06T10:00:00", "duration": 604800,
+			"frequency": "weekly", "interval": 1, "rolling_users": [["U1"], ["U2"]]` + extra + `}`
+	}
+	res, cfg := mustImport(t, GrafanaOnCall, []Document{
+		{Name: "users.json", Data: []byte(`{"results": [{"id": "U1", "email": "u1@example.io", "username": "u1"}, {"id": "U2", "email": "u2@example.io", "username": "u2"}]}`)},
+		{Name: "schedules.json", Data: []byte(`{"results": [{"id": "S1", "name": "Main", "type": "web", "time_zone": "Europe/Madird", "shifts": ["OWEEK", "OMADRID", "OVER"]}]}`)},
+		{Name: "shifts.json", Data: []byte(`{"results": [` +
+			shift("OWEEK", ``) + `,` +
+			shift("OMADRID", `, "time_zone": "Europe/Madrid"`) + `,` +
+			`{"id": "OVER", "name": "OVER", "type": "override", "start": "2025-10-08T20:00:00", "duration": 43200, "users": ["U2"]}]}`)},
+		{Name: "chains.json", Data: []byte(`{"results": [{"id": "F1", "name": "Main chain"}]}`)},
+		{Name: "steps.json", Data: []byte(`{"results": [
+			{"id": "E1", "escalation_chain_id": "F1", "position": 0, "type": "notify_on_call_from_schedule", "notify_on_call_from_schedule": "S1"},
+			{"id": "E2", "escalation_chain_id": "F1", "position": 1, "type": "notify_persons", "persons_to_notify": ["U1"]}]}`)},
+	}, Options{})
+	if len(cfg.Schedules) != 0 {
+		t.Errorf("a schedule in an unknown zone was imported:\n%s", res.Config)
+	}
+	if issueWith(res.Report, NotMapped, `schedule "Main" (id S1)`, `time zone "Europe/Madird" is not one pagerd knows`, "not imported") == nil {
+		t.Errorf("the unknown zone is not reported: %+v", res.Report.Issues)
+	}
+	var zone, shifts []string
+	for _, is := range res.Report.Issues {
+		if strings.Contains(is.Detail, "Europe/Madird") {
+			zone = append(zone, is.Source+": "+is.Detail)
+		}
+		if strings.Contains(is.Source, "shift") {
+			shifts = append(shifts, is.Source+": "+is.Detail)
+		}
+	}
+	if len(zone) != 1 {
+		t.Errorf("the unknown zone is reported %d times, want once: %q", len(zone), zone)
+	}
+	if len(shifts) != 0 {
+		t.Errorf("shifts of a schedule that is not imported were read against a zone it does not have: %q", shifts)
+	}
+	if issueWith(res.Report, NotMapped, `step "0 notify_on_call_from_schedule"`, `pages schedule "S1", which was not imported`) == nil || cfg.Policy("main-chain") == nil {
+		t.Errorf("the escalation step to the schedule: %+v\n%s", res.Report.Issues, res.Config)
 	}
 }

@@ -47,14 +47,16 @@ type tierShape struct {
 // weekday.
 func (sh tierShape) weekly() bool { return sh.weeks > 0 }
 
-// shapeError is why a rotation cannot become a pagerd rotation.
+// shapeError is why a rotation cannot become a pagerd rotation. It has no
+// kind of report issue: a rotation that has one is left out, which the
+// report always lists as not imported (NotMapped); a rotation imported with
+// a difference has a shape, not an error.
 type shapeError struct {
-	kind   IssueKind
 	reason string
 }
 
 func notMapped(format string, args ...any) *shapeError {
-	return &shapeError{NotMapped, fmt.Sprintf(format, args...)}
+	return &shapeError{fmt.Sprintf(format, args...)}
 }
 
 // pagerd's limits on a shift's length.

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pagerd/pagerd/policy"
 )
 
 // Helpers the vendor readers share.
@@ -47,9 +48,6 @@ func (t *flexTime) UnmarshalJSON(b []byte) error {
 	return fmt.Errorf("invalid time %q", s)
 }
 
-// e164 is a phone number as Twilio takes it (policy checks the same form).
-var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
-
 // phone normalises a phone number to E.164 from the forms vendors store:
 // "+1 555 555 0100", "1-5555550100" (Opsgenie: country code, dash,
 // number; countryCode is empty), or a country code and a national number
@@ -57,7 +55,8 @@ var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 // country code already being there: Italian mobiles start with 3, so
 // "3931234567" under 39 is the national number, and guessing otherwise
 // dials someone else. A number written with "+" is taken as complete.
-// ok is false when the result is not a plausible number.
+// ok is false when the result is not a number pagerd's config takes
+// (policy.IsE164).
 func phone(countryCode, number string) (string, bool) {
 	var digits strings.Builder
 	plus := strings.HasPrefix(strings.TrimSpace(number), "+")
@@ -71,7 +70,7 @@ func phone(countryCode, number string) (string, bool) {
 		d = countryCode + d
 	}
 	out := "+" + d
-	return out, e164.MatchString(out)
+	return out, policy.IsE164(out)
 }
 
 // weekdayNames are full and short English weekday names, lower case.

@@ -134,6 +134,27 @@ var twilioAuthTokenRE = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
 // e164RE is a phone number as Twilio takes it: +, country code, number.
 var e164RE = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
+// IsE164 reports whether s is a phone number as sms and voice contacts and
+// notifiers.twilio.from take it: E.164, "+", the country code and the
+// number, 7 to 15 digits. It is the check the config's loader makes, given
+// to pagerd import so that a number it writes always loads.
+func IsE164(s string) bool { return e164RE.MatchString(s) }
+
+// IsPlainEmail reports whether s is one plain email address (no display
+// name, no list, no comment), as users[].email and email contacts take it.
+// It is the check the config's loader makes, given to pagerd import so
+// that an address it writes always loads.
+func IsPlainEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && a.Name == ""
+}
+
+// IsSlackMemberID reports whether s is a Slack member id (U... or W...), as
+// users[].slack_user takes it; a slack contact takes one or a channel. It
+// is the check the config's loader makes, given to pagerd import so that
+// an id it writes always loads.
+func IsSlackMemberID(s string) bool { return slackUserRE.MatchString(s) }
+
 // vias are the transports a contact can name, in the order errors list
 // them; knownVias is the same set to look a name up in, and viaChoices
 // the list for an error text, both made from it so they cannot drift.
@@ -250,17 +271,29 @@ var fixedOffsetZones = map[string]string{
 	"HST": "Pacific/Honolulu",
 }
 
-func (v *validator) location(field, tz string) *time.Location {
+// LoadZone is the time zone a time_zone field names, as the config takes
+// it: an IANA name the zone database knows ("" is UTC), never one of the
+// fixed-offset names that read like a region's zone. The error says which
+// name to use instead. pagerd import checks the zones it writes with it,
+// so that they always load.
+func LoadZone(tz string) (*time.Location, error) {
 	if tz == "" {
-		return time.UTC
+		return time.UTC, nil
 	}
 	if city, ok := fixedOffsetZones[tz]; ok {
-		v.errf(field, "%q is a fixed offset that ignores daylight saving time; use an IANA name like %s", tz, city)
-		return time.UTC
+		return nil, fmt.Errorf("%q is a fixed offset that ignores daylight saving time; use an IANA name like %s", tz, city)
 	}
 	loc, err := time.LoadLocation(tz)
 	if err != nil {
-		v.errf(field, "unknown time zone %q (use an IANA name like America/New_York)", tz)
+		return nil, fmt.Errorf("unknown time zone %q (use an IANA name like America/New_York)", tz)
+	}
+	return loc, nil
+}
+
+func (v *validator) location(field, tz string) *time.Location {
+	loc, err := LoadZone(tz)
+	if err != nil {
+		v.errf(field, "%v", err)
 		return time.UTC
 	}
 	return loc
@@ -432,7 +465,7 @@ func (v *validator) notifiers() {
 	}
 	v.httpURL("notifiers.twilio.api_url", tw.APIURL)
 	tw.From = v.setting("notifiers.twilio.from", tw.From)
-	if tw.From != "" && !e164RE.MatchString(tw.From) {
+	if tw.From != "" && !IsE164(tw.From) {
 		v.errf("notifiers.twilio.from", "%q is not a phone number in E.164 form, like +15555550100", tw.From)
 	}
 	if tw.AccountSID != "" && !strings.HasPrefix(tw.AccountSID, "AC") {
@@ -601,8 +634,7 @@ func (v *validator) email(field string, u *User, seen map[string]string) {
 	if u.Email == "" {
 		return
 	}
-	a, err := mail.ParseAddress(u.Email)
-	if err != nil || a.Address != u.Email || a.Name != "" {
+	if !IsPlainEmail(u.Email) {
 		v.errf(field, "%q is not an email address like jane@example.com", u.Email)
 		return
 	}
@@ -667,7 +699,7 @@ func (v *validator) contact(cf string, ct *Contact) {
 		if ct.Channel == ChannelVoice && v.cfg.Server.PublicURL == "" {
 			v.unusable.add("voice", cf+".via", "voice via twilio needs server.public_url: Twilio fetches the call's script from it")
 		}
-		if ct.Address != "" && !e164RE.MatchString(ct.Address) {
+		if ct.Address != "" && !IsE164(ct.Address) {
 			v.errf(cf+".address", "%q is not a phone number in E.164 form, like +15555550123", ct.Address)
 		}
 	case "pagerduty":
@@ -687,7 +719,7 @@ func (v *validator) contact(cf string, ct *Contact) {
 		if !v.cfg.transports["slack"] {
 			v.unusable.add("slack", cf+".via", "%s via slack, but notifiers.slack is not configured (bot_token, signing_secret): every page on it would fail", ct.Channel)
 		}
-		if ct.Address != "" && !slackUserRE.MatchString(ct.Address) && !slackChannelRE.MatchString(ct.Address) {
+		if ct.Address != "" && !IsSlackMemberID(ct.Address) && !slackChannelRE.MatchString(ct.Address) {
 			v.errf(cf+".address", "%q is not a Slack member id (U...) or channel (C... or #name)", ct.Address)
 		}
 	case "email":
@@ -697,7 +729,7 @@ func (v *validator) contact(cf string, ct *Contact) {
 		if !v.cfg.transports["email"] {
 			v.unusable.add("email", cf+".via", "%s via email, but notifiers.email is not configured (smarthost, from): every page on it would fail", ct.Channel)
 		}
-		if a, err := mail.ParseAddress(ct.Address); ct.Address != "" && (err != nil || a.Address != ct.Address) {
+		if ct.Address != "" && !IsPlainEmail(ct.Address) {
 			v.errf(cf+".address", "%q is not an email address like jane@example.com", ct.Address)
 		}
 	case "pushover":
@@ -728,7 +760,7 @@ func (v *validator) slackUser(field string, u *User, seen map[string]string) {
 	if u.SlackUser == "" {
 		return
 	}
-	if !slackUserRE.MatchString(u.SlackUser) {
+	if !IsSlackMemberID(u.SlackUser) {
 		v.errf(field, "%q is not a Slack member id (U... or W...; in Slack: the person's profile, More, Copy member ID)", u.SlackUser)
 		return
 	}

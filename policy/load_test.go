@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -1569,5 +1570,56 @@ func TestIngestRateLimitDefault(t *testing.T) {
 		if *cfg.Server.RateLimit != tc.want {
 			t.Errorf("%q: rate limit %+v, want %+v", tc.extra, *cfg.Server.RateLimit, tc.want)
 		}
+	}
+}
+
+// TestContactForms: the forms the exported checks take, which pagerd
+// import writes by, are the ones the loader takes: each value is checked
+// with its function and loaded in the field it is for, and the two agree.
+func TestContactForms(t *testing.T) {
+	load := func(user string) error {
+		_, err := Parse([]byte(`notifiers:
+  twilio: {account_sid: AC0123456789abcdef0123456789abcdef, auth_token: 0123456789abcdef0123456789abcdef, from: "+15555550100"}
+  email: {smarthost: "smtp.example.com:587", from: pagerd@example.com}
+  slack: {bot_token: xoxb-0123, signing_secret: 0123456789abcdef}
+users:
+  - {id: x, `+user+`}
+`), "c.yaml", "")
+		return err
+	}
+	q := strconv.Quote
+	push := ", contacts: [{channel: push, via: log}]"
+	for _, c := range []struct {
+		check func(string) bool
+		field func(string) string
+		in    []string
+		want  []bool
+	}{
+		{IsE164, func(s string) string { return "contacts: [{channel: sms, via: twilio, address: " + q(s) + "}]" },
+			[]string{"+15555550100", "+1234567", "+123456789012345", "+123456", "+1234567890123456", "+05555550100", "15555550100", "+1 555 555 0100"},
+			[]bool{true, true, true, false, false, false, false, false}},
+		{IsPlainEmail, func(s string) string { return "email: " + q(s) + push },
+			[]string{"jane@example.com", "Jane+pager@Example.COM", "Jane <jane@example.com>", "<jane@example.com>", "jane@example.com (Jane)", "a@b@c", "jane@example.com, joe@example.com", " jane@example.com"},
+			[]bool{true, true, false, false, false, false, false, false}},
+		{IsPlainEmail, func(s string) string { return "contacts: [{channel: email, via: email, address: " + q(s) + "}]" },
+			[]string{"jane@example.com", "Jane <jane@example.com>", "jane@example.com (Jane)"},
+			[]bool{true, false, false}},
+		{IsSlackMemberID, func(s string) string { return "slack_user: " + q(s) + push },
+			[]string{"U0123ABC", "W012ABC", "U01", "U1", "u0123ABC", "U0123abc", "C0123ABC", "#general"},
+			[]bool{true, true, true, false, false, false, false, false}},
+		{func(s string) bool { _, err := LoadZone(s); return err == nil }, func(s string) string { return "time_zone: " + q(s) + push },
+			[]string{"Europe/Madrid", "", "UTC", "EST5EDT", "EST", "MST", "HST", "Mars/Olympus", "utc"},
+			[]bool{true, true, true, true, false, false, false, false, false}},
+	} {
+		for i, in := range c.in {
+			got := c.check(in)
+			err := load(c.field(in))
+			if got != c.want[i] || got != (err == nil) {
+				t.Errorf("%q: check %v, want %v; the loader: %v", in, got, c.want[i], err)
+			}
+		}
+	}
+	if _, err := LoadZone("EST"); err == nil || !strings.Contains(err.Error(), "America/New_York") {
+		t.Errorf("LoadZone(EST): %v, want the zone to use instead", err)
 	}
 }

@@ -202,7 +202,8 @@ func (v *viewer) loc() *time.Location { return v.User.Location() }
 
 // signedIn requires a session: without a valid one, a GET goes to the
 // sign-in page (and back here after it), anything else is refused. POSTs
-// must carry the session's CSRF token and come from this host.
+// must carry the session's CSRF token and come from the console's origin
+// (sameOrigin).
 func (c *Console) signedIn(h func(http.ResponseWriter, *http.Request, *viewer)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v, err := c.viewer(r)
@@ -220,7 +221,7 @@ func (c *Console) signedIn(h func(http.ResponseWriter, *http.Request, *viewer)) 
 				c.fail(w, r, v, http.StatusBadRequest, "The form could not be read.")
 				return
 			}
-			if !sameOrigin(r) || !csrfOK(v.cfg.Console.SessionKey, v.sess.Nonce, r.PostForm.Get("csrf")) {
+			if !sameOrigin(r, v.cfg.Server.PublicURL) || !csrfOK(v.cfg.Console.SessionKey, v.sess.Nonce, r.PostForm.Get("csrf")) {
 				c.fail(w, r, v, http.StatusForbidden, "This form is out of date or did not come from pagerd: reload the page and try again.")
 				return
 			}

@@ -109,7 +109,7 @@ func (c *Console) passwordLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st, err := c.loginState(r)
-	if err != nil || !sameOrigin(r) || !csrfOK(key, "login:"+st.Nonce, r.PostForm.Get("csrf")) {
+	if err != nil || !sameOrigin(r, cfg.Server.PublicURL) || !csrfOK(key, "login:"+st.Nonce, r.PostForm.Get("csrf")) {
 		c.showLogin(w, r, http.StatusForbidden, "", "The sign-in form was out of date: try again.")
 		return
 	}

@@ -164,16 +164,40 @@ func setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) 
 
 func clearCookie(w http.ResponseWriter, name string) { setCookie(w, name, "", 0) }
 
-// sameOrigin reports whether a POST came from a page of this host, by its
-// Origin header when the browser sends one (every current browser does on
-// a POST): a second guard behind the CSRF token.
-func sameOrigin(r *http.Request) bool {
+// sameOrigin reports whether a POST came from a page of the console, by
+// its Origin header when the browser sends one (every current browser does
+// on a POST): a second guard behind the CSRF token. The console's origin is
+// server.public_url's scheme and host when it is set: behind a reverse
+// proxy that rewrites Host (proxy_pass to 127.0.0.1:8080), the Host header
+// names the proxy's upstream, never the address the browser is on. Without
+// public_url, the Host header is all there is to go by.
+func sameOrigin(r *http.Request, publicURL string) bool {
 	o := r.Header.Get("Origin")
 	if o == "" {
 		return true
 	}
 	u, err := url.Parse(o)
-	return err == nil && u.Host == r.Host
+	if err != nil {
+		return false
+	}
+	if publicURL == "" {
+		return u.Host == r.Host
+	}
+	want, err := url.Parse(publicURL)
+	if err != nil || want.Host == "" {
+		return false
+	}
+	return strings.EqualFold(u.Scheme, want.Scheme) && strings.EqualFold(originHost(u), originHost(want))
+}
+
+// originHost is a URL's host[:port] as a browser's Origin header gives it:
+// without the scheme's default port, which browsers leave out.
+func originHost(u *url.URL) string {
+	port := u.Port()
+	if port == "" || (port == "443" && strings.EqualFold(u.Scheme, "https")) || (port == "80" && strings.EqualFold(u.Scheme, "http")) {
+		return u.Hostname()
+	}
+	return u.Host
 }
 
 // safeNext is where to go after signing in: a path of the console, never

@@ -3,9 +3,16 @@ package console
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/pagerd/pagerd/policy"
 )
@@ -65,13 +72,99 @@ func TestSafeNext(t *testing.T) {
 }
 
 func TestSameOrigin(t *testing.T) {
-	for origin, want := range map[string]bool{"": true, "https://pagerd.example": true, "https://evil.example": false, "null": false} {
-		r := httptest.NewRequest("POST", "https://pagerd.example/ui/logout", nil)
-		if origin != "" {
-			r.Header.Set("Origin", origin)
-		}
-		if got := sameOrigin(r); got != want {
-			t.Errorf("Origin %q: %v, want %v", origin, got, want)
+	for _, tc := range []struct {
+		name, publicURL, host, origin string
+		want                          bool
+	}{
+		{"no Origin header", "", "pagerd.example", "", true},
+		{"Origin is the Host", "", "pagerd.example", "https://pagerd.example", true},
+		{"foreign Origin", "", "pagerd.example", "https://evil.example", false},
+		{"opaque Origin", "", "pagerd.example", "null", false},
+		// Behind a proxy that rewrites Host, public_url is the console's origin.
+		{"behind a proxy: public_url's origin", "https://pagerd.example.com", "127.0.0.1:8080", "https://pagerd.example.com", true},
+		{"public_url with a path", "https://pagerd.example.com/pagerd/", "127.0.0.1:8080", "https://pagerd.example.com", true},
+		{"public_url's default port", "https://pagerd.example.com:443", "127.0.0.1:8080", "https://pagerd.example.com", true},
+		{"public_url in capitals", "https://PagerD.Example.com", "127.0.0.1:8080", "https://pagerd.example.com", true},
+		{"public_url's own port", "https://pagerd.example.com:8443", "127.0.0.1:8080", "https://pagerd.example.com:8443", true},
+		{"behind a proxy: foreign Origin", "https://pagerd.example.com", "127.0.0.1:8080", "https://evil.example", false},
+		{"foreign Origin naming the Host", "https://pagerd.example.com", "127.0.0.1:8080", "http://127.0.0.1:8080", false},
+		{"public_url's host, another scheme", "https://pagerd.example.com", "pagerd.example.com", "http://pagerd.example.com", false},
+		{"public_url's host, another port", "https://pagerd.example.com", "pagerd.example.com", "https://pagerd.example.com:8443", false},
+		{"opaque Origin behind a proxy", "https://pagerd.example.com", "127.0.0.1:8080", "null", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "http://"+tc.host+"/ui/logout", nil)
+			if tc.origin != "" {
+				r.Header.Set("Origin", tc.origin)
+			}
+			if got := sameOrigin(r, tc.publicURL); got != tc.want {
+				t.Errorf("public_url %q, Host %q, Origin %q: %v, want %v", tc.publicURL, tc.host, tc.origin, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestFormsBehindProxy: with the console behind a reverse proxy that
+// rewrites Host to its upstream (nginx proxy_pass http://127.0.0.1:8080),
+// a form posted from server.public_url's origin is accepted, signing in
+// with a password and a signed-in form alike, and one posted from another
+// site is still refused.
+func TestFormsBehindProxy(t *testing.T) {
+	const key = "0123456789abcdef0123456789abcdef"
+	hash, err := bcrypt.GenerateFromPassword([]byte("hunter2hunter2"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := policy.Parse([]byte(`server:
+  public_url: https://pagerd.example.com
+console:
+  session_key: `+key+`
+users:
+  - id: ann
+    email: ann@example.com
+    password_hash: '`+string(hash)+`'
+    contacts: [{channel: push, via: log}]
+`), "c.yaml", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2025, 9, 12, 10, 0, 0, 0, time.UTC)
+	c := New(Options{Config: func() *policy.Config { return cfg }, Now: func() time.Time { return now },
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	sess, err := sign(cfg.Console.SessionKey, "session", session{User: "ann", Method: methodPassword, Nonce: "s",
+		Expires: now.Add(time.Hour).Unix(), Bind: binding(cfg, cfg.User("ann"), methodPassword)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	login, err := sign(cfg.Console.SessionKey, "login", loginState{Nonce: "l", Expires: now.Add(time.Minute).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forms := []struct {
+		name, path, cookie, token string
+		form                      url.Values
+	}{
+		{"sign-in", "/ui/login/password", loginCookie + "=" + login, csrfToken(cfg.Console.SessionKey, "login:l"),
+			url.Values{"user": {"ann"}, "password": {"hunter2hunter2"}}},
+		{"sign-out", "/ui/logout", sessionCookie + "=" + sess, csrfToken(cfg.Console.SessionKey, "s"), url.Values{}},
+	}
+	for _, f := range forms {
+		for origin, want := range map[string]int{
+			"https://pagerd.example.com": http.StatusSeeOther,
+			"https://evil.example":       http.StatusForbidden,
+		} {
+			t.Run(f.name+" from "+origin, func(t *testing.T) {
+				f.form.Set("csrf", f.token)
+				r := httptest.NewRequest("POST", "http://127.0.0.1:8080"+f.path, strings.NewReader(f.form.Encode()))
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				r.Header.Set("Cookie", f.cookie)
+				r.Header.Set("Origin", origin)
+				w := httptest.NewRecorder()
+				c.ServeHTTP(w, r)
+				if w.Code != want {
+					t.Errorf("Host %q, Origin %q: %d, want %d\n%s", r.Host, origin, w.Code, want, w.Body.String())
+				}
+			})
 		}
 	}
 }

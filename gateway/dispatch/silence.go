@@ -9,10 +9,13 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -24,14 +27,34 @@ import (
 // are outbox items (store.OutboxSilence), done here and retried like
 // telling PagerDuty. The silences made are recorded in the timeline
 // ("silenced"), which is where expiring finds them.
+//
+// Only the alerts the incident's details kept can be silenced: at most
+// ingest.MaxDetailAlerts of the group's, with label names and values cut
+// to ingest.MaxLabelBytes. The timeline says how many of the group's
+// firing alerts were silenced and why the others were not, so nobody takes
+// a partly silenced group for a quiet one. A kept alert with a cut value
+// is silenced by a regular expression on the kept part of it: the other
+// labels still match exactly, and it is the alert the person acknowledged,
+// which an equality matcher on the cut value would never match. One with a
+// cut label name is not silenced: a matcher needs the whole name.
 
 // Silencer creates and expires Alertmanager silences.
 type Silencer interface {
-	// Silence silences alerts with exactly these labels at base (an
-	// Alertmanager's URL) until end, and returns the silence's id.
-	Silence(ctx context.Context, base string, labels map[string]string, end time.Time, createdBy, comment string) (string, error)
+	// Silence silences the alerts the matchers match (all of them) at
+	// base (an Alertmanager's URL) until end, and returns the silence's
+	// id.
+	Silence(ctx context.Context, base string, matchers []Matcher, end time.Time, createdBy, comment string) (string, error)
 	// Expire expires a silence; one already gone is not an error.
 	Expire(ctx context.Context, base, id string) error
+}
+
+// Matcher is one matcher of a silence: the label Name's value equals
+// Value, or, with IsRegex, matches it as a regular expression, which
+// Alertmanager anchors at both ends.
+type Matcher struct {
+	Name    string
+	Value   string
+	IsRegex bool
 }
 
 // AlertmanagerSilencer is a Silencer on Alertmanager's API v2.
@@ -87,10 +110,10 @@ func (a *AlertmanagerSilencer) do(ctx context.Context, method, u string, body []
 }
 
 // Silence posts a silence to /api/v2/silences.
-func (a *AlertmanagerSilencer) Silence(ctx context.Context, base string, labels map[string]string, end time.Time, createdBy, comment string) (string, error) {
+func (a *AlertmanagerSilencer) Silence(ctx context.Context, base string, matchers []Matcher, end time.Time, createdBy, comment string) (string, error) {
 	s := amSilence{StartsAt: time.Now().UTC(), EndsAt: end.UTC(), CreatedBy: createdBy, Comment: comment}
-	for _, k := range slices.Sorted(maps.Keys(labels)) {
-		s.Matchers = append(s.Matchers, amMatcher{Name: k, Value: labels[k], IsEqual: true})
+	for _, m := range matchers {
+		s.Matchers = append(s.Matchers, amMatcher{Name: m.Name, Value: m.Value, IsRegex: m.IsRegex, IsEqual: true})
 	}
 	body, _ := json.Marshal(s)
 	b, code, err := a.do(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/api/v2/silences", body)
@@ -127,8 +150,9 @@ func (a *AlertmanagerSilencer) Expire(ctx context.Context, base, id string) erro
 const silencedPrefix = "Alertmanager silences "
 
 // silence does one silence outbox item: creates a silence per firing alert
-// of the incident, or expires every silence the timeline (and entries, what
-// this claim did before) says was made and not yet expired.
+// the incident's details kept (planSilences) and records how many of the
+// group's that is, or expires every silence the timeline (and entries,
+// what this claim did before) says was made and not yet expired.
 func (d *Dispatcher) silence(ctx context.Context, cfg *policy.Config, inc *store.Incident, o store.OutboxItem, now time.Time,
 	entries []store.Entry) (store.Entry, error) {
 	svc := cfg.Service(inc.Service)
@@ -140,22 +164,14 @@ func (d *Dispatcher) silence(ctx context.Context, cfg *policy.Config, inc *store
 		if inc.State.Status != policy.StatusAcknowledged {
 			return store.Entry{}, nil // resolved or re-triggered meanwhile
 		}
-		// The alerts as Alertmanager sent them (ingest keeps them in the
-		// details, firing ones first).
-		var details struct {
-			Alerts []struct {
-				Status string            `json:"status"`
-				Labels map[string]string `json:"labels"`
-			} `json:"alerts"`
+		plan := planSilences(inc.Details)
+		if plan.kept == 0 && plan.firingTotal == 0 {
+			return store.Entry{}, nil // nothing fires
 		}
-		_ = json.Unmarshal(inc.Details, &details)
 		end := now.Add(time.Duration(svc.SilenceOnAcknowledge.Duration))
 		var ids, what []string
-		for _, a := range details.Alerts {
-			if a.Status != "firing" || len(a.Labels) == 0 {
-				continue
-			}
-			id, err := d.o.Silencer.Silence(ctx, base, a.Labels, end, "pagerd",
+		for _, ms := range plan.silences {
+			id, err := d.o.Silencer.Silence(ctx, base, ms, end, "pagerd",
 				fmt.Sprintf("Acknowledged in pagerd by %s: incident %s (%s)", inc.State.AcknowledgedBy, inc.ID, inc.Summary))
 			if err != nil {
 				if len(ids) > 0 {
@@ -166,13 +182,22 @@ func (d *Dispatcher) silence(ctx context.Context, cfg *policy.Config, inc *store
 				return store.Entry{}, err
 			}
 			ids = append(ids, id)
-			what = append(what, labelString(a.Labels))
+			what = append(what, matcherString(ms))
 		}
+		said := plan.say()
+		msg := "Alertmanager silences made"
+		switch {
+		case len(ids) == 0:
+			msg = "no Alertmanager silences made"
+		case !plan.complete():
+			msg = "Alertmanager silences made for some of the group's firing alerts only"
+		}
+		d.log.Info(msg, "incident", inc.ID, "silenced", len(ids), "firing", plan.firingTotal, "detail", said)
 		if len(ids) == 0 {
-			return store.Entry{}, nil
+			return store.Entry{At: now, Type: "not_silenced", Detail: "No Alertmanager silences made: " + said}, nil
 		}
-		return store.Entry{At: now, Type: "silenced", Detail: fmt.Sprintf("%s%s (until %s) for %s", silencedPrefix, strings.Join(ids, " "),
-			end.UTC().Format(time.RFC3339), strings.Join(what, "; "))}, nil
+		return store.Entry{At: now, Type: "silenced", Detail: fmt.Sprintf("%s%s (until %s): %s; for %s", silencedPrefix, strings.Join(ids, " "),
+			end.UTC().Format(time.RFC3339), said, strings.Join(what, "; "))}, nil
 	}
 	tl, err := d.o.Store.Timeline(ctx, inc.ID)
 	if err != nil {
@@ -223,11 +248,140 @@ func silenceIDs(detail string) []string {
 	return strings.Fields(rest)
 }
 
-// labelString writes labels as name="value" pairs, sorted.
-func labelString(ls map[string]string) string {
-	parts := make([]string, 0, len(ls))
-	for _, k := range slices.Sorted(maps.Keys(ls)) {
-		parts = append(parts, fmt.Sprintf("%s=%q", k, ls[k]))
+// matcherString writes a silence's matchers as Alertmanager shows them:
+// name="value" or name=~"regex".
+func matcherString(ms []Matcher) string {
+	parts := make([]string, 0, len(ms))
+	for _, m := range ms {
+		op := "="
+		if m.IsRegex {
+			op = "=~"
+		}
+		parts = append(parts, fmt.Sprintf("%s%s%q", m.Name, op, m.Value))
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// silencePlan is what silencing an incident's alerts can do from its
+// details, and what it cannot: the kept alerts are all a silence can be
+// made from (see the top of this file).
+type silencePlan struct {
+	// silences are the matchers of a silence for each kept firing alert
+	// that can have one.
+	silences [][]Matcher
+	// kept is how many firing alerts the details kept; firingTotal how
+	// many the group had (-1: the details do not say).
+	kept, firingTotal int
+	// byRegex counts the silences that match a cut value by its kept
+	// part, regexLabels names those labels.
+	byRegex     int
+	regexLabels []string
+	// cutName and noLabels count the kept alerts with no silence: a
+	// label name was cut, or there is no label to match.
+	cutName, noLabels int
+	// unread and truncatedByAM count the alerts nobody knows of: those
+	// the notification held beyond what pagerd reads, and those
+	// Alertmanager left out of it.
+	unread, truncatedByAM int
+}
+
+// planSilences works out the silences for the firing alerts an incident's
+// details kept.
+func planSilences(details json.RawMessage) silencePlan {
+	k, ok := ingest.ReadKeptAlerts(details)
+	if !ok {
+		return silencePlan{}
+	}
+	p := silencePlan{kept: len(k.Firing), firingTotal: k.FiringTotal, unread: k.Unread, truncatedByAM: k.TruncatedByAlertmanager}
+	regexLabels := map[string]bool{}
+	for _, labels := range k.Firing {
+		if len(labels) == 0 {
+			p.noLabels++
+			continue
+		}
+		var ms []Matcher
+		nameCut, valueCut := false, false
+		for _, name := range slices.Sorted(maps.Keys(labels)) {
+			if _, cut := ingest.CutLabel(name); cut {
+				nameCut = true
+				break
+			}
+			m := Matcher{Name: name, Value: labels[name]}
+			if kept, cut := ingest.CutLabel(m.Value); cut {
+				// Alertmanager anchors the expression; (?s) lets the
+				// rest of the value hold newlines.
+				m.Value, m.IsRegex = regexp.QuoteMeta(kept)+"(?s:.*)", true
+				valueCut = true
+				regexLabels[name] = true
+			}
+			ms = append(ms, m)
+		}
+		if nameCut {
+			p.cutName++
+			continue
+		}
+		if valueCut {
+			p.byRegex++
+		}
+		p.silences = append(p.silences, ms)
+	}
+	p.regexLabels = slices.Sorted(maps.Keys(regexLabels))
+	return p
+}
+
+// complete reports whether every firing alert of the group is silenced.
+func (p silencePlan) complete() bool {
+	return p.firingTotal == len(p.silences) && p.unread == 0 && p.truncatedByAM == 0
+}
+
+// say says how many of the group's firing alerts the silences cover, and
+// why the others are not silenced, for the timeline and the log.
+func (p silencePlan) say() string {
+	n := len(p.silences)
+	var parts []string
+	if p.firingTotal < 0 {
+		parts = append(parts, fmt.Sprintf("silenced %d of %s pagerd kept; the group had more alerts, which pagerd did not keep "+
+			"(nor count how many fire), and they are not silenced", n, plural(p.kept, "firing alert")))
+	} else {
+		parts = append(parts, fmt.Sprintf("silenced %d of %s", n, plural(p.firingTotal, "firing alert")))
+		if other := p.firingTotal - p.kept; other > 0 {
+			the := ""
+			if n == p.kept {
+				the = "the other "
+			}
+			parts = append(parts, fmt.Sprintf("%s%d were not kept (pagerd keeps at most %d alerts of a group) and are not silenced",
+				the, other, ingest.MaxDetailAlerts))
+		}
+	}
+	if p.byRegex > 0 {
+		names := make([]string, 0, len(p.regexLabels))
+		for _, l := range p.regexLabels {
+			names = append(names, "label "+strconv.Quote(l))
+		}
+		parts = append(parts, fmt.Sprintf("%s silenced by a regex on the first KiB of %s, all pagerd kept of the value (an exact match on a cut "+
+			"value would silence nothing), so alerts that differ from it only after that are silenced too",
+			plural(p.byRegex, "alert"), strings.Join(names, ", ")))
+	}
+	if p.cutName > 0 {
+		parts = append(parts, fmt.Sprintf("%s kept but not silenced: pagerd cut a label name, and a silence needs the whole name", plural(p.cutName, "alert")))
+	}
+	if p.noLabels > 0 {
+		parts = append(parts, fmt.Sprintf("%s kept but not silenced: no labels to match", plural(p.noLabels, "alert")))
+	}
+	if p.unread > 0 {
+		parts = append(parts, fmt.Sprintf("Alertmanager's notification held %s more, which pagerd did not read (it reads %d) and are not silenced",
+			plural(p.unread, "alert"), ingest.MaxAlertsPerMessage))
+	}
+	if p.truncatedByAM > 0 {
+		parts = append(parts, fmt.Sprintf("Alertmanager left %s out of its notification (max_alerts); they are not silenced", plural(p.truncatedByAM, "alert")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// plural is n and the word, with an s when n is not 1.
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -385,8 +385,10 @@ type AlertGroup struct {
 //
 // Details is {"source":"alertmanager","status","receiver","group_key",
 // "group_labels","common_labels","common_annotations","external_url",
-// "truncated_alerts" (when not 0),"alerts_total","alerts_omitted" (when not
-// 0),"alerts":[{"status","labels","annotations","starts_at","ends_at",
+// "truncated_alerts" (when not 0),"alerts_total","alerts_firing" (how many of
+// them fire),"alerts_unread" (the notification's alerts over
+// MaxAlertsPerMessage, when not 0),"alerts_omitted" (when not 0),
+// "alerts":[{"status","labels","annotations","starts_at","ends_at",
 // "generator_url","fingerprint"}],"truncated_by_pagerd" (when cut)}, with
 // at most MaxDetailAlerts alerts (firing ones first) and zero times left
 // out.
@@ -652,6 +654,9 @@ func truncateRunes(s string, n int, ellipsis string) string {
 	return s + ellipsis
 }
 
+// amDetails are an Alertmanager incident's details (see Groups).
+// AlertsFiring is a pointer so that details stored before pagerd counted
+// them read back as not saying (KeptAlerts).
 type amDetails struct {
 	Source            string            `json:"source"`
 	Status            string            `json:"status"`
@@ -663,6 +668,8 @@ type amDetails struct {
 	ExternalURL       string            `json:"external_url,omitempty"`
 	TruncatedAlerts   uint64            `json:"truncated_alerts,omitempty"`
 	AlertsTotal       int               `json:"alerts_total"`
+	AlertsFiring      *int              `json:"alerts_firing,omitempty"`
+	AlertsUnread      int               `json:"alerts_unread,omitempty"`
 	AlertsOmitted     int               `json:"alerts_omitted,omitempty"`
 	Alerts            []amAlertDetails  `json:"alerts"`
 	Truncated         []string          `json:"truncated_by_pagerd,omitempty"`
@@ -696,7 +703,18 @@ func (l *limited) details(status string, alerts []Alert, pre []Cut) (json.RawMes
 		ExternalURL:       cutValue(l.ExternalURL, MaxAnnotationBytes, &annotationCuts),
 		TruncatedAlerts:   l.TruncatedAlerts,
 		AlertsTotal:       len(alerts),
+		AlertsFiring:      new(int),
 		Alerts:            make([]amAlertDetails, 0, min(len(alerts), MaxDetailAlerts)),
+	}
+	for _, a := range alerts {
+		if a.Status == StatusFiring {
+			*d.AlertsFiring++
+		}
+	}
+	for _, c := range pre {
+		if c.Limit == "alerts" {
+			d.AlertsUnread = len(l.Message.Alerts) - len(l.alerts)
+		}
 	}
 	for _, a := range alerts {
 		if len(d.Alerts) == MaxDetailAlerts {

@@ -50,3 +50,47 @@ func LabelSets(details json.RawMessage) (sets []map[string]string, complete bool
 	}
 	return nil, false
 }
+
+// KeptAlerts is what an Alertmanager incident's details kept of its
+// group's alerts, for acting on them in Alertmanager (silencing them): the
+// details keep at most MaxDetailAlerts alerts, and label names and values
+// cut to MaxLabelBytes (CutLabel tells which).
+type KeptAlerts struct {
+	// Firing are the label sets of the firing alerts kept, in the order
+	// Alertmanager sent them.
+	Firing []map[string]string
+	// FiringTotal is how many firing alerts the group had of those pagerd
+	// read, or -1 when the details do not say (stored before they counted
+	// them, with alerts left out).
+	FiringTotal int
+	// Unread is how many alerts of the notification pagerd did not read
+	// (over MaxAlertsPerMessage), and TruncatedByAlertmanager how many
+	// Alertmanager itself left out of it (its max_alerts): whether they
+	// fire is not known.
+	Unread, TruncatedByAlertmanager int
+}
+
+// ReadKeptAlerts reads from an incident's stored details what they kept of
+// its Alertmanager group's alerts; ok is false for details that are not an
+// Alertmanager group's.
+func ReadKeptAlerts(details json.RawMessage) (k KeptAlerts, ok bool) {
+	var d amDetails
+	if len(details) == 0 || json.Unmarshal(details, &d) != nil || d.Source != "alertmanager" {
+		return KeptAlerts{}, false
+	}
+	for _, a := range d.Alerts {
+		if a.Status == StatusFiring {
+			k.Firing = append(k.Firing, a.Labels)
+		}
+	}
+	switch {
+	case d.AlertsFiring != nil:
+		k.FiringTotal = *d.AlertsFiring
+	case d.AlertsOmitted == 0:
+		k.FiringTotal = len(k.Firing)
+	default:
+		k.FiringTotal = -1
+	}
+	k.Unread, k.TruncatedByAlertmanager = d.AlertsUnread, int(d.TruncatedAlerts)
+	return k, true
+}

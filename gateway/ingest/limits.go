@@ -152,3 +152,20 @@ func CutDetails(cuts []Cut) string {
 	}
 	return "pagerd truncated this alert to fit its limits: " + strings.Join(parts, "; ")
 }
+
+// CutLabel tells whether a label name or value read back from an
+// incident's details is one that pagerd cut to MaxLabelBytes, and if so
+// the part of the original it kept: capValue keeps the first
+// MaxLabelBytes-3 bytes (up to 3 fewer, at a rune boundary) and adds "…",
+// so a cut one is 1021 to 1024 bytes ending in "…". A value that long that
+// ended in "…" as sent reads as cut too; its kept part is still a prefix
+// of it.
+func CutLabel(s string) (kept string, cut bool) {
+	const ellipsis = "…"
+	// cutBytes backs off at most UTFMax-1 bytes to a rune boundary.
+	shortest := MaxLabelBytes - (utf8.UTFMax - 1)
+	if len(s) > MaxLabelBytes || len(s) < shortest || !strings.HasSuffix(s, ellipsis) {
+		return s, false
+	}
+	return strings.TrimSuffix(s, ellipsis), true
+}

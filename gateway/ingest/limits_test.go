@@ -230,3 +230,72 @@ func TestDetailsCap(t *testing.T) {
 		t.Errorf("cut says %q", g.Cuts[0].Detail)
 	}
 }
+
+// TestReadKeptAlerts: the details say how many of the group's alerts fire
+// beside the ones they keep, and how many the notification held that
+// pagerd never read, so that what is done with the kept ones (silencing
+// them) can say what it left undone.
+func TestReadKeptAlerts(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		details             json.RawMessage
+		kept, total, unread int
+		truncatedByAM       int
+	}{
+		{name: "57 firing, 3 resolved", details: flood(60, 3).Groups(false)[0].Details, kept: MaxDetailAlerts, total: 57},
+		{name: "over the alerts per notification", details: flood(MaxAlertsPerMessage+5, 0).Groups(false)[0].Details,
+			kept: MaxDetailAlerts, total: MaxAlertsPerMessage, unread: 5},
+		{name: "Alertmanager's max_alerts", details: func() json.RawMessage {
+			m := flood(2, 0)
+			m.TruncatedAlerts = 7
+			return m.Groups(false)[0].Details
+		}(), kept: 2, total: 2, truncatedByAM: 7},
+		{name: "stored before alerts_firing, all kept", details: json.RawMessage(`{"source":"alertmanager","alerts_total":2,"alerts":[` +
+			`{"status":"firing","labels":{"a":"1"}},{"status":"resolved","labels":{"a":"2"}}]}`), kept: 1, total: 1},
+		{name: "stored before alerts_firing, some left out", details: json.RawMessage(`{"source":"alertmanager","alerts_total":30,` +
+			`"alerts_omitted":10,"alerts":[{"status":"firing","labels":{"a":"1"}}]}`), kept: 1, total: -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k, ok := ReadKeptAlerts(tc.details)
+			if !ok || len(k.Firing) != tc.kept || k.FiringTotal != tc.total || k.Unread != tc.unread || k.TruncatedByAlertmanager != tc.truncatedByAM {
+				t.Errorf("ok %v, %d kept of %d firing, %d unread, %d cut by Alertmanager; want %d of %d, %d, %d",
+					ok, len(k.Firing), k.FiringTotal, k.Unread, k.TruncatedByAlertmanager, tc.kept, tc.total, tc.unread, tc.truncatedByAM)
+			}
+		})
+	}
+	for _, d := range []string{``, `{}`, `{"source":"pagerduty"}`, `x`} {
+		if _, ok := ReadKeptAlerts(json.RawMessage(d)); ok {
+			t.Errorf("details %q read as an Alertmanager group's", d)
+		}
+	}
+}
+
+// TestCutLabel: a label value the details cut reads back as cut, with a
+// kept part that is a prefix of what Alertmanager sent, whatever rune the
+// cut fell on; one that fit reads back whole.
+func TestCutLabel(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		value string
+		cut   bool
+	}{
+		{"short", "db1", false},
+		{"exactly the limit", strings.Repeat("v", MaxLabelBytes), false},
+		{"one over", strings.Repeat("v", MaxLabelBytes+1), true},
+		{"ASCII, long", strings.Repeat("v", 5000), true},
+		{"two-byte runes", strings.Repeat("é", 1000), true},
+		{"four-byte runes, cut backs off 3 bytes", "xx" + strings.Repeat("𝄞", 400), true},
+		{"ends in an ellipsis as sent, short", "wait…", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &Message{GroupKey: "g", Status: StatusFiring, Alerts: []Alert{{Status: StatusFiring, Labels: map[string]string{"v": tc.value}}}}
+			k, _ := ReadKeptAlerts(m.Groups(false)[0].Details)
+			stored := k.Firing[0]["v"]
+			kept, cut := CutLabel(stored)
+			if cut != tc.cut || !strings.HasPrefix(tc.value, kept) || (!cut && kept != tc.value) {
+				t.Errorf("stored %d bytes: cut %v, kept %d bytes (a prefix: %v); want cut %v", len(stored), cut, len(kept),
+					strings.HasPrefix(tc.value, kept), tc.cut)
+			}
+		})
+	}
+}

@@ -1,0 +1,270 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pagerd/pagerd/gateway/ingest"
+	"github.com/pagerd/pagerd/gateway/store"
+)
+
+// fakeSilences is Alertmanager's silences API v2 as pagerd uses it:
+// POST /api/v2/silences answers {"silenceID"} (400 for a matcher
+// Alertmanager would refuse), DELETE /api/v2/silence/{id} expires one (404
+// for one it does not know). It matches alerts as Alertmanager does, so a
+// test can ask which alerts its silences silence.
+type fakeSilences struct {
+	url string
+
+	mu       sync.Mutex
+	silences []fakeSilence
+}
+
+type fakeSilence struct {
+	ID       string
+	Matchers []struct {
+		Name    string `json:"name"`
+		Value   string `json:"value"`
+		IsRegex bool   `json:"isRegex"`
+		IsEqual bool   `json:"isEqual"`
+	} `json:"matchers"`
+	CreatedBy string `json:"createdBy"`
+	Comment   string `json:"comment"`
+	Expired   bool
+}
+
+func newFakeSilences(t *testing.T) *fakeSilences {
+	t.Helper()
+	f := &fakeSilences{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v2/silences", func(w http.ResponseWriter, r *http.Request) {
+		var s fakeSilence
+		if err := json.NewDecoder(r.Body).Decode(&s); err != nil || len(s.Matchers) == 0 {
+			http.Error(w, "bad silence", http.StatusBadRequest)
+			return
+		}
+		for _, m := range s.Matchers {
+			if _, err := regexp.Compile("^(?:" + m.Value + ")$"); m.IsRegex && err != nil {
+				http.Error(w, "invalid regex", http.StatusBadRequest)
+				return
+			}
+		}
+		f.mu.Lock()
+		s.ID = fmt.Sprintf("sil-%d", len(f.silences)+1)
+		f.silences = append(f.silences, s)
+		f.mu.Unlock()
+		_ = json.NewEncoder(w).Encode(map[string]string{"silenceID": s.ID})
+	})
+	mux.HandleFunc("DELETE /api/v2/silence/{id}", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for i := range f.silences {
+			if f.silences[i].ID == r.PathValue("id") {
+				f.silences[i].Expired = true
+				return
+			}
+		}
+		http.Error(w, "silence not found", http.StatusNotFound)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	f.url = srv.URL
+	return f
+}
+
+// posted are the silences made so far.
+func (f *fakeSilences) posted() []fakeSilence {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]fakeSilence(nil), f.silences...)
+}
+
+// silencedBy names the active silences that match an alert's labels, as
+// Alertmanager matches them (a regex is anchored at both ends; a label
+// the alert lacks has the empty value).
+func (f *fakeSilences) silencedBy(labels map[string]string) []string {
+	var ids []string
+	for _, s := range f.posted() {
+		matches := !s.Expired
+		for _, m := range s.Matchers {
+			v := labels[m.Name]
+			if m.IsRegex {
+				matches = matches && regexp.MustCompile("^(?:"+m.Value+")$").MatchString(v)
+			} else {
+				matches = matches && v == m.Value
+			}
+		}
+		if matches {
+			ids = append(ids, s.ID)
+		}
+	}
+	return ids
+}
+
+// silenceConfig is testConfig with the api service silencing its
+// acknowledged incidents at url.
+func silenceConfig(url string) string {
+	return strings.Replace(testConfig, "    targets:\n      P0: {acknowledge: 5m}\n",
+		"    silence_on_acknowledge: {alertmanager_url: '"+url+"', duration: 2h}\n    targets:\n      P0: {acknowledge: 5m}\n", 1)
+}
+
+// TestSilenceOnAcknowledgeSaysWhatIsNotSilenced: acknowledging an incident
+// silences in Alertmanager only the alerts its details kept, and the
+// timeline says how many of the group's firing alerts that is and why the
+// others are not silenced. A kept alert whose label value pagerd cut is
+// silenced by a regex on the kept part, which matches the alert as
+// Alertmanager holds it (an equality matcher on the cut value would match
+// nothing); one whose label name was cut gets no silence and the timeline
+// says so. Resolving expires exactly the silences made.
+func TestSilenceOnAcknowledgeSaysWhatIsNotSilenced(t *testing.T) {
+	// The value holds a newline past the cut: the regex must match it too.
+	longValue := "/var/lib/" + strings.Repeat("x", 2*ingest.MaxLabelBytes) + "\n(tail)"
+	longName := "n" + strings.Repeat("a", ingest.MaxLabelBytes+100)
+	alert := func(i int) map[string]string {
+		return map[string]string{"alertname": "DiskFull", "severity": "critical", "instance": fmt.Sprintf("db%02d", i)}
+	}
+	cutValue, cutName := alert(2), alert(4)
+	cutValue["path"] = longValue
+	cutName[longName] = "x"
+
+	for _, tc := range []struct {
+		name   string
+		alerts []map[string]string
+		// silenced are the indexes of the alerts the silences must
+		// silence, all others must not be.
+		silenced  []int
+		entryType string
+		says      []string
+	}{
+		{
+			name: "more alerts than kept, a cut value and a cut name",
+			alerts: func() []map[string]string {
+				as := []map[string]string{alert(0), alert(1), cutValue, alert(3), cutName}
+				for i := 5; i < 57; i++ {
+					as = append(as, alert(i))
+				}
+				return as
+			}(),
+			silenced:  []int{0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19},
+			entryType: "silenced",
+			says: []string{
+				"silenced 19 of 57 firing alerts; 37 were not kept (pagerd keeps at most 20 alerts of a group) and are not silenced",
+				`1 alert silenced by a regex on the first KiB of label "path", all pagerd kept of the value`,
+				"1 alert kept but not silenced: pagerd cut a label name, and a silence needs the whole name",
+			},
+		},
+		{
+			name: "more alerts than kept",
+			alerts: func() []map[string]string {
+				var as []map[string]string
+				for i := range 57 {
+					as = append(as, alert(i))
+				}
+				return as
+			}(),
+			silenced:  []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19},
+			entryType: "silenced",
+			says:      []string{"silenced 20 of 57 firing alerts; the other 37 were not kept (pagerd keeps at most 20 alerts of a group) and are not silenced; for {"},
+		},
+		{
+			name:      "every alert kept",
+			alerts:    []map[string]string{alert(0), alert(1)},
+			silenced:  []int{0, 1},
+			entryType: "silenced",
+			says:      []string{"(until 2025-09-10T08:00:00Z): silenced 2 of 2 firing alerts; for {"},
+		},
+		{
+			name:      "nothing that can be silenced",
+			alerts:    []map[string]string{cutName},
+			entryType: "not_silenced",
+			says: []string{"No Alertmanager silences made: silenced 0 of 1 firing alert; " +
+				"1 alert kept but not silenced: pagerd cut a label name, and a silence needs the whole name"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			am := newFakeSilences(t)
+			h := newHarness(t, withConfig(silenceConfig(am.url)))
+			r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g-"+tc.name, tc.alerts...), "Authorization", "Bearer "+amKey)
+			if r.code != 200 {
+				t.Fatalf("webhook: %d %s", r.code, r.body)
+			}
+			var res struct{ Incidents []string }
+			r.json(t, &res)
+			id := res.Incidents[0]
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("acknowledge: %d %s", r.code, r.body)
+			}
+			h.step(h.clock.Now())
+
+			want := map[int]bool{}
+			for _, i := range tc.silenced {
+				want[i] = true
+			}
+			for i, labels := range tc.alerts {
+				if by := am.silencedBy(labels); (len(by) == 1) != want[i] {
+					t.Errorf("alert %d (%d labels) silenced by %v, want silenced: %v", i, len(labels), by, want[i])
+				}
+			}
+			if got := len(am.posted()); got != len(tc.silenced) {
+				t.Errorf("%d silences posted, want %d", got, len(tc.silenced))
+			}
+			for _, s := range am.posted() {
+				if s.CreatedBy != "pagerd" || !strings.Contains(s.Comment, id) {
+					t.Errorf("silence %s by %q, comment %q", s.ID, s.CreatedBy, s.Comment)
+				}
+				for _, m := range s.Matchers {
+					// Only the cut value is matched by a regex, on what
+					// pagerd kept of it.
+					if m.IsRegex != (m.Name == "path") || !m.IsEqual {
+						t.Errorf("silence %s: matcher %s isRegex %v isEqual %v", s.ID, m.Name, m.IsRegex, m.IsEqual)
+					}
+					if m.IsRegex && !strings.HasPrefix(m.Value, regexp.QuoteMeta("/var/lib/xxx")) {
+						t.Errorf("silence %s: regex %.40q… is not on the kept prefix", s.ID, m.Value)
+					}
+				}
+			}
+
+			e := lastEntry(t, h, id, tc.entryType)
+			for _, s := range tc.says {
+				if !strings.Contains(e.Detail, s) {
+					t.Errorf("timeline %s says %q\nwant it to say %q", e.Type, e.Detail, s)
+				}
+			}
+			if logged := fmt.Sprintf(`"silenced":%d,"firing":%d,"detail":"`, len(tc.silenced), len(tc.alerts)); !strings.Contains(h.logs.String(), logged) {
+				t.Errorf("no log line with %s", logged)
+			}
+
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("resolve: %d %s", r.code, r.body)
+			}
+			h.step(h.clock.Now())
+			for _, s := range am.posted() {
+				if !s.Expired {
+					t.Errorf("silence %s not expired on resolve", s.ID)
+				}
+			}
+			if len(tc.silenced) > 0 {
+				lastEntry(t, h, id, "unsilenced")
+			}
+		})
+	}
+}
+
+// lastEntry is the incident's last timeline entry of type typ.
+func lastEntry(t *testing.T, h *harness, id, typ string) store.Entry {
+	t.Helper()
+	tl := h.incident(id).Timeline
+	for i := len(tl) - 1; i >= 0; i-- {
+		if tl[i].Type == typ {
+			return tl[i]
+		}
+	}
+	t.Fatalf("no %s entry in the timeline: %v", typ, tl)
+	return store.Entry{}
+}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -368,5 +369,90 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	for _, m := range complaints() {
 		t.Errorf("the browser's console: %s", m)
+	}
+}
+
+// versionAsks counts the incident page script's requests for an
+// incident's version, by the answer's status.
+type versionAsks struct {
+	mu   sync.Mutex
+	byID map[string][]int // statuses, in order
+}
+
+func (v *versionAsks) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := strings.CutPrefix(r.URL.Path, "/ui/incidents/")
+		if id, isVersion := strings.CutSuffix(id, "/version"); ok && isVersion {
+			sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+			next.ServeHTTP(sw, r)
+			v.mu.Lock()
+			v.byID[id] = append(v.byID[id], sw.code)
+			v.mu.Unlock()
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// answered is the statuses of the asks about id so far.
+func (v *versionAsks) answered(id string) []int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]int(nil), v.byID[id]...)
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// TestConsoleInBrowserStopsAskingAboutAGoneIncident: the incident page's
+// script asks for the incident's version every interval; once the
+// incident is gone (expired by retention) and the server answers 404, it
+// asks no more, however long the page stays open.
+func TestConsoleInBrowserStopsAskingAboutAGoneIncident(t *testing.T) {
+	const every = 50 * time.Millisecond
+	var h *harness
+	asks := &versionAsks{byID: map[string][]int{}}
+	idp := oidctest.Start(t, func() time.Time { return h.clock.Now() })
+	h = newHarness(t, withConfig(consoleConfig(t, idp.URL)), consolePolling(every), serving(asks.wrap))
+	idp.SignInAs("ann@example.com", true)
+	ctx := browser(t)
+	runIn(t, ctx, "sign in", chromedp.Navigate(h.url+"/ui/incidents"), chromedp.WaitVisible(chromedp.ID("#oidc")),
+		chromedp.Click(chromedp.ID("#oidc")), chromedp.WaitVisible(`//h1[text()="Incidents"]`))
+
+	// A resolved incident, so its version no longer moves (a change
+	// reloads the page) and retention may remove it.
+	id := fire(h)
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", ""); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	h.step(fixedNow) // PagerDuty told of the resolve: nothing more to do
+	runIn(t, ctx, "open the incident", chromedp.Navigate(h.url+"/ui/incidents/"+id), chromedp.WaitVisible(chromedp.ID("#pending-none")))
+	waitUntil(t, 5*time.Second, "the page to ask for the version twice", func() bool { return len(asks.answered(id)) >= 2 })
+
+	n, _, err := h.store.Expire(context.Background(), fixedNow.AddDate(1, 0, 0), 10)
+	if err != nil || n != 1 {
+		t.Fatalf("expire the incident: %d %v", n, err)
+	}
+	waitUntil(t, 5*time.Second, "the page to be told the incident is gone", func() bool {
+		a := asks.answered(id)
+		return len(a) > 0 && a[len(a)-1] == http.StatusNotFound
+	})
+	gone := asks.answered(id)
+	// Ten intervals: a script that kept asking would ask about ten times.
+	time.Sleep(10 * every)
+	if after := asks.answered(id); len(after) != len(gone) {
+		t.Fatalf("the page asked %d more times after the 404 (answers %v)", len(after)-len(gone), after)
+	}
+	for i, code := range gone[:len(gone)-1] {
+		if code != http.StatusOK {
+			t.Errorf("ask %d about the incident was answered %d, want 200 before it was gone", i+1, code)
+		}
 	}
 }

@@ -118,6 +118,7 @@ type harnessOptions struct {
 	version     string
 	postHandoff history.HandoffPoster
 	consolePoll time.Duration
+	serve       func(http.Handler) http.Handler
 }
 
 type option func(*harnessOptions)
@@ -183,6 +184,12 @@ func postingHandoffs(p history.HandoffPoster) option {
 // every d (default 5s).
 func consolePolling(d time.Duration) option { return func(o *harnessOptions) { o.consolePoll = d } }
 
+// serving puts wrap around the daemon's handler on the test server, to
+// see the requests the daemon gets (a browser's, say).
+func serving(wrap func(http.Handler) http.Handler) option {
+	return func(o *harnessOptions) { o.serve = wrap }
+}
+
 // newHarness builds a daemon for the test.
 func newHarness(t testing.TB, opts ...option) *harness {
 	t.Helper()
@@ -243,6 +250,9 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	t.Cleanup(func() { _ = d.Close() })
 	if hs != nil {
 		hs.Config.Handler = d.Handler()
+		if o.serve != nil {
+			hs.Config.Handler = o.serve(hs.Config.Handler)
+		}
 		hs.Start()
 		t.Cleanup(hs.Close)
 	}

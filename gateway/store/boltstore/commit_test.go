@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -117,4 +118,73 @@ func TestGroupCommitAbandonedWriteNeverRuns(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestGroupCommitUnfinishedCommitMayHaveStored: an alert whose write was
+// taken into a batch, and whose caller's deadline passes before the
+// batch's commit finishes (a stalled disk), is answered at once with
+// ErrUnavailable and ErrOutcomeUnknown: not a success, and not "nothing
+// was stored", since the commit then finishes and the incident is stored.
+func TestGroupCommitUnfinishedCommitMayHaveStored(t *testing.T) {
+	s := open(t, t.TempDir())
+	// blocker is a write that holds its transaction open until released:
+	// the slow commit.
+	blocker := func(key string) (entered, release chan struct{}) {
+		entered, release = make(chan struct{}), make(chan struct{})
+		go func() {
+			_ = s.update(context.Background(), func(tx *bbolt.Tx) error {
+				close(entered)
+				<-release
+				return tx.Bucket(bucketMeta).Put([]byte(key), []byte("v"))
+			})
+		}()
+		return entered, release
+	}
+	queued := func(n int) {
+		for len(s.w.queue) < n {
+			runtime.Gosched()
+		}
+	}
+	// The committer is busy with a first write while the alert and a
+	// second slow write queue behind it, so that the two go in one batch,
+	// the alert first.
+	enteredA, releaseA := blocker("a")
+	<-enteredA
+	inc := newIncident("api", "stalled", base, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	answered := make(chan error, 1)
+	go func() {
+		_, _, err := s.Trigger(ctx, inc, nil)
+		answered <- err
+	}()
+	queued(1)
+	enteredB, releaseB := blocker("b")
+	var once sync.Once
+	finishB := func() { once.Do(func() { close(releaseB) }) }
+	t.Cleanup(finishB) // before Close, which waits for the committer
+	queued(2)
+	close(releaseA)
+	// The second write runs after the alert's in the same transaction: the
+	// alert's write is taken, and its commit waits on the second.
+	<-enteredB
+	cancel() // the caller's deadline
+	select {
+	case err := <-answered:
+		if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, store.ErrOutcomeUnknown) || !errors.Is(err, context.Canceled) {
+			t.Fatalf("the caller whose commit did not finish got %v, want ErrUnavailable and ErrOutcomeUnknown", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the caller is held until the commit finishes, past its deadline")
+	}
+	finishB()
+	// The commit finishes after the answer: the alert is stored, which is
+	// why the answer may not say it was not.
+	if err := s.update(context.Background(), func(*bbolt.Tx) error { return errNoop }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(context.Background(), inc.ID)
+	if err != nil || got.DedupKey != "stalled" {
+		t.Fatalf("after the commit finished, the alert: %+v %v", got, err)
+	}
 }

@@ -16,3 +16,7 @@ func ParseRecord(v string) (StoredParts, error) {
 	h, err := parseRecord(v)
 	return StoredParts{h.doc, h.det, h.tl}, err
 }
+
+// UnavailableWrite is how a write's error is classified, for the replies
+// no write path can be steered into (NOSCRIPT behind a pipelined EVALSHA).
+func UnavailableWrite(err error) error { return unavailableWrite(err) }

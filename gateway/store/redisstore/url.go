@@ -30,7 +30,12 @@ func ParseURL(raw string) (*redis.UniversalOptions, error) {
 	// url.Parse does not accept several comma-separated hosts with ports,
 	// so parse the authority by hand.
 	authority, path, _ := strings.Cut(rest, "/")
-	o := &redis.UniversalOptions{ContextTimeoutEnabled: true}
+	// No retries inside the client: a command retried after its reply was
+	// lost may have run, and the retry's own failure (a refused dial) would
+	// then say it certainly did not, so a stored alert would be answered
+	// "nothing was stored". The daemon retries where retrying is safe (the
+	// dispatcher's backoff, the record journal) and senders retry a 503.
+	o := &redis.UniversalOptions{ContextTimeoutEnabled: true, MaxRetries: -1}
 	if at := strings.LastIndex(authority, "@"); at >= 0 {
 		userinfo, err := url.PathUnescape(authority[:at])
 		if err != nil {

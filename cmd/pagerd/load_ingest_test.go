@@ -321,7 +321,7 @@ func TestLoadIngest(t *testing.T) {
 			t.Logf("%s open loop 1,000/s for 10 s: %s", store, at1000)
 
 			r.closedLoop(32, 2*time.Second) // warm up
-			before := readProc(t, pid)
+			before, callsBefore := readProc(t, pid), r.l.redisCalls()
 			start := time.Now()
 			profiled := r.l.profile(store+"-closed-loop", 9*time.Second)
 			closed := summarize(r.closedLoop(32, 10*time.Second))
@@ -335,6 +335,9 @@ func TestLoadIngest(t *testing.T) {
 			}
 			t.Logf("%s closed loop, 32 senders, 10 s: %.0f webhooks/s; pagerd CPU %s per accepted webhook (%.0f%% of a core); %s",
 				store, capacity, cpuPer, 100*(after.cpu-before.cpu).Seconds()/took.Seconds(), closed)
+			if calls := perWebhook(callsBefore, r.l.redisCalls(), closed.ok); calls != "" {
+				t.Logf("%s closed loop: %s", store, calls)
+			}
 
 			for _, x := range overloads(t) {
 				rate := int(capacity) * x

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,10 +15,13 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/pagerd/pagerd/internal/redistest"
 )
@@ -121,6 +125,7 @@ type loadRun struct {
 	recv   *receiver
 	client *http.Client
 	debug  string // the daemon's --debug-listen address, with PAGERD_LOAD_PROFILE
+	redis  string // the Redis server's address, on the Redis store
 	mu     sync.Mutex
 	sent   []*sent
 	wg     sync.WaitGroup
@@ -138,8 +143,10 @@ func startLoad(t *testing.T, store string) *loadRun {
 		t.Fatal(err)
 	}
 	args := []string{"--data-dir", filepath.Join(dir, "data")}
+	var redisAddr string
 	if store == "redis" {
-		args = []string{"--redis-url", "redis://" + redistest.Start(t).Addr}
+		redisAddr = redistest.Start(t).Addr
+		args = []string{"--redis-url", "redis://" + redisAddr}
 	}
 	var debug string
 	if os.Getenv("PAGERD_LOAD_PROFILE") != "" {
@@ -148,7 +155,7 @@ func startLoad(t *testing.T, store string) *loadRun {
 	}
 	d := startDaemonOut(t, io.Discard, "pagerd", cfg, freeAddr(t), args...)
 	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}
-	return &loadRun{t: t, d: d, recv: recv, debug: debug, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return &loadRun{t: t, d: d, recv: recv, debug: debug, redis: redisAddr, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
 // profile saves a CPU profile of the daemon over the next d into
@@ -177,6 +184,58 @@ func (l *loadRun) profile(name string, d time.Duration) (wait func()) {
 		}
 	}()
 	return func() { <-done }
+}
+
+// redisCalls is how many times Redis ran each command so far (INFO
+// commandstats), on the Redis store; nil on the embedded one.
+func (l *loadRun) redisCalls() map[string]int64 {
+	if l.redis == "" {
+		return nil
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: l.redis})
+	defer rdb.Close()
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		l.t.Errorf("INFO commandstats: %v", err)
+		return nil
+	}
+	calls := map[string]int64{}
+	for _, line := range strings.Split(info, "\n") {
+		// cmdstat_evalsha:calls=123,usec=...
+		name, rest, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "cmdstat_"), ":calls=")
+		if !ok {
+			continue
+		}
+		n, _, _ := strings.Cut(rest, ",")
+		calls[name], _ = strconv.ParseInt(n, 10, 64)
+	}
+	return calls
+}
+
+// perWebhook says how many Redis commands of each kind ran per webhook
+// between two redisCalls, most first.
+func perWebhook(before, after map[string]int64, webhooks int) string {
+	if after == nil || webhooks == 0 {
+		return ""
+	}
+	type c struct {
+		name string
+		n    int64
+	}
+	var cs []c
+	var total int64
+	for name, n := range after {
+		if d := n - before[name]; d > 0 {
+			cs = append(cs, c{name, d})
+			total += d
+		}
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].n > cs[j].n })
+	parts := []string{fmt.Sprintf("%.2f Redis commands per webhook", float64(total)/float64(webhooks))}
+	for _, x := range cs {
+		parts = append(parts, fmt.Sprintf("%s %.2f", x.name, float64(x.n)/float64(webhooks)))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // fire sends one alert for user at its scheduled time, without waiting.

@@ -99,5 +99,6 @@ func ParseURL(raw string) (*redis.UniversalOptions, error) {
 	default:
 		return nil, fmt.Errorf("redis url: unknown scheme %q", scheme)
 	}
+	o.Dialer = dialer(o.TLSConfig)
 	return o, nil
 }

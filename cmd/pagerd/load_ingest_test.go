@@ -245,8 +245,9 @@ type summary struct {
 	codes                        map[int]int
 	okLat, refusedLat, behind    []time.Duration
 	// served is each answered request's time from its actual send to its
-	// answer: the server's share of latency when the generator is late.
-	served []time.Duration
+	// answer: the server's share of latency when the generator is late;
+	// servedRefused is the refused ones'.
+	served, servedRefused []time.Duration
 }
 
 func summarize(shots []shot) summary {
@@ -266,16 +267,18 @@ func summarize(shots []shot) summary {
 		default:
 			s.refused++
 			s.refusedLat = append(s.refusedLat, x.latency)
+			s.servedRefused = append(s.servedRefused, x.latency-x.behind)
 		}
 	}
 	return s
 }
 
 func (s summary) String() string {
-	return fmt.Sprintf("%d sent: %d accepted (p50 %s p99 %s max %s), %d refused (p50 %s p99 %s max %s), %d no answer; codes %v; generator behind schedule p50 %s p99 %s; from actual send to answer p50 %s p99 %s",
+	return fmt.Sprintf("%d sent: %d accepted (p50 %s p99 %s max %s), %d refused (p50 %s p99 %s max %s), %d no answer; codes %v; generator behind schedule p50 %s p99 %s; from actual send to answer p50 %s p99 %s (refused: p50 %s p99 %s)",
 		s.total, s.ok, ms(pct(s.okLat, .5)), ms(pct(s.okLat, .99)), ms(pct(s.okLat, 1)),
 		s.refused, ms(pct(s.refusedLat, .5)), ms(pct(s.refusedLat, .99)), ms(pct(s.refusedLat, 1)), s.timeouts, s.codes,
-		ms(pct(s.behind, .5)), ms(pct(s.behind, .99)), ms(pct(s.served, .5)), ms(pct(s.served, .99)))
+		ms(pct(s.behind, .5)), ms(pct(s.behind, .99)), ms(pct(s.served, .5)), ms(pct(s.served, .99)),
+		ms(pct(s.servedRefused, .5)), ms(pct(s.servedRefused, .99)))
 }
 
 // TestLoadIngest measures, per store: latency at 1,000/s open loop on the

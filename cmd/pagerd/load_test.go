@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -154,6 +156,9 @@ func startLoad(t *testing.T, store string) *loadRun {
 		args = append(args, "--debug-listen", debug)
 	}
 	d := startDaemonOut(t, io.Discard, "pagerd", cfg, freeAddr(t), args...)
+	if os.Getenv("PAGERD_LOAD_PIN") != "" {
+		pinApart(t, d.cmd.Process.Pid, redisAddr)
+	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}
 	return &loadRun{t: t, d: d, recv: recv, debug: debug, redis: redisAddr, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
@@ -184,6 +189,42 @@ func (l *loadRun) profile(name string, d time.Duration) (wait func()) {
 		}
 	}()
 	return func() { <-done }
+}
+
+// pinApart puts pagerd and Redis on the last core and this process (the
+// load generator and the receiver) on the others, as when senders are
+// other machines: at five times capacity the generator needs about a core
+// of its own, and sharing the cores it measures itself as much as pagerd.
+// PAGERD_LOAD_PIN turns it on; the figures then say so.
+func pinApart(t *testing.T, pid int, redisAddr string) {
+	t.Helper()
+	n := runtime.NumCPU()
+	if n < 2 {
+		t.Fatal("PAGERD_LOAD_PIN needs two cores or more")
+	}
+	pin := func(pid int, cpus string) {
+		if out, err := exec.Command("taskset", "-a", "-p", "-c", cpus, strconv.Itoa(pid)).CombinedOutput(); err != nil {
+			t.Fatalf("taskset %d: %v\n%s", pid, err, out)
+		}
+	}
+	last := strconv.Itoa(n - 1)
+	pin(os.Getpid(), fmt.Sprintf("0-%d", n-2))
+	pin(pid, last)
+	if redisAddr != "" {
+		rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+		defer rdb.Close()
+		info, err := rdb.Info(context.Background(), "server").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rest, _ := strings.Cut(info, "process_id:")
+		rpid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(rest, "\n", 2)[0]))
+		if err != nil {
+			t.Fatalf("no process_id in INFO server: %v", err)
+		}
+		pin(rpid, last)
+	}
+	t.Logf("pinned: pagerd and Redis on core %s, the generator on cores 0-%d", last, n-2)
 }
 
 // redisCalls is how many times Redis ran each command so far (INFO

@@ -227,7 +227,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	// Run-time overrides: kept in the store, merged into the config that
 	// pages (paging reads the merged config; only the config holder reads
 	// the file).
-	d.overrides = overrides.New(overrides.Options{Store: d.store, Config: d.cfg.Load, Now: o.Now, Logger: d.log, Nudge: d.nudge(),
+	d.overrides = overrides.New(overrides.Options{Store: d.store, Config: d.cfg.Load, Now: o.Now, Logger: d.log, Nudge: d.overridesChanged(),
 		Changed: func(ctx context.Context, schedule string) { d.armNotices(ctx, schedule) }})
 	pagingConfig := d.overrides.Config
 	if err := d.readOverrides(ctx); err != nil {
@@ -414,12 +414,25 @@ func (d *Daemon) pushoverVerify(configured bool, now func() time.Time) func(toke
 	}
 }
 
-// nudge is how a change of the overrides is told to the other replicas:
-// the store's nudge (Redis pub/sub), or nothing for a store one replica
-// has to itself.
-func (d *Daemon) nudge() func(ctx context.Context) error {
-	if n, ok := d.store.(store.Nudger); ok {
-		return n.Nudge
+// overridesChanged is how a change of the overrides is told to the other
+// replicas: a broadcast on the store's overrides topic (Redis pub/sub, a
+// channel apart from the dispatcher's nudges, so that an alert storm does
+// not make every replica read its overrides again at each new incident), or
+// nothing for a store one replica has to itself (it takes in its own writes
+// as it makes them).
+func (d *Daemon) overridesChanged() func(ctx context.Context) error {
+	if b, ok := d.store.(store.Broadcaster); ok {
+		return func(ctx context.Context) error { return b.Broadcast(ctx, overrides.Topic) }
+	}
+	return nil
+}
+
+// overrideChanges delivers the other replicas' changes of the overrides
+// (overridesChanged) until ctx ends; nil for a store one replica has to
+// itself.
+func (d *Daemon) overrideChanges(ctx context.Context) <-chan struct{} {
+	if b, ok := d.store.(store.Broadcaster); ok {
+		return b.Broadcasts(ctx, overrides.Topic)
 	}
 	return nil
 }
@@ -505,11 +518,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go d.reloads(ctx)
 	go d.ensureJobs(ctx)
 	go d.armJobs(ctx)
-	var nudges <-chan struct{}
-	if n, ok := d.store.(store.Nudger); ok {
-		nudges = n.Nudges(ctx)
-	}
-	go d.overrides.Run(ctx, nudges)
+	go d.overrides.Run(ctx, d.overrideChanges(ctx))
 	dispDone := make(chan struct{})
 	go func() { defer close(dispDone); _ = d.disp.Run(ctx) }()
 	cfg := d.cfg.Load()

@@ -14,7 +14,7 @@ import (
 // Instrument wraps a store so every operation, the server's and the
 // dispatcher's alike, is timed (pagerd_store_operation_duration_seconds)
 // and every failure to reach it counted (pagerd_store_errors_total). A
-// store that can nudge other replicas still can.
+// store that can nudge or broadcast to other replicas still can.
 func Instrument(s store.Store, reg prometheus.Registerer, h *Health) store.Store {
 	i := &instrumented{Store: s, health: h,
 		ops: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -29,8 +29,15 @@ func Instrument(s store.Store, reg prometheus.Registerer, h *Health) store.Store
 	for _, op := range storeOps {
 		i.errs.WithLabelValues(op)
 	}
-	if n, ok := s.(store.Nudger); ok {
+	n, nudges := s.(store.Nudger)
+	b, broadcasts := s.(store.Broadcaster)
+	switch {
+	case nudges && broadcasts:
+		return &instrumentedPubSub{instrumented: i, Nudger: n, Broadcaster: b}
+	case nudges:
 		return &instrumentedNudger{instrumented: i, Nudger: n}
+	case broadcasts:
+		return &instrumentedBroadcaster{instrumented: i, Broadcaster: b}
 	}
 	return i
 }
@@ -51,6 +58,17 @@ type instrumented struct {
 type instrumentedNudger struct {
 	*instrumented
 	store.Nudger
+}
+
+type instrumentedBroadcaster struct {
+	*instrumented
+	store.Broadcaster
+}
+
+type instrumentedPubSub struct {
+	*instrumented
+	store.Nudger
+	store.Broadcaster
 }
 
 func (i *instrumented) observe(op string, start time.Time, err error) {

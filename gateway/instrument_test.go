@@ -11,16 +11,23 @@ import (
 )
 
 // TestInstrumentedStoreAndDispatcherMetrics: one wrapped store times the
-// server's and the dispatcher's operations alike, keeps Redis's nudges, and
-// the dispatcher counts what it sent.
+// server's and the dispatcher's operations alike, keeps Redis's nudges and
+// broadcasts, and the dispatcher counts what it sent.
 func TestInstrumentedStoreAndDispatcherMetrics(t *testing.T) {
 	raw, _ := redisStore(t)
 	h := newHarness(t, withStore(raw), withConfig(dispatchConfig))
 	if _, ok := h.d.Store().(store.Nudger); !ok {
 		t.Fatal("the instrumented Redis store lost its nudges")
 	}
-	if _, ok := Instrument(boltStore(t), prometheus.NewRegistry(), nil).(store.Nudger); ok {
+	if _, ok := h.d.Store().(store.Broadcaster); !ok {
+		t.Fatal("the instrumented Redis store lost its broadcasts")
+	}
+	embedded := Instrument(boltStore(t), prometheus.NewRegistry(), nil)
+	if _, ok := embedded.(store.Nudger); ok {
 		t.Fatal("the embedded store cannot nudge; its wrapper must not claim to")
+	}
+	if _, ok := embedded.(store.Broadcaster); ok {
+		t.Fatal("the embedded store cannot broadcast; its wrapper must not claim to")
 	}
 	reg := h.reg
 	fire(h)

@@ -2,11 +2,17 @@ package gateway
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/overrides"
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/redisstore"
 )
 
 // overridesConfig is testConfig with a viewer token and a third person.
@@ -155,14 +161,15 @@ func TestOverridesAPISwap(t *testing.T) {
 }
 
 // An override made through one replica's API decides who the other
-// replica pages for an alert it takes a moment later (the Redis nudge).
+// replica pages for an alert it takes a moment later (the broadcast on the
+// overrides topic).
 func TestOverrideReachesTheOtherReplica(t *testing.T) {
 	st, _ := redisStore(t)
 	a := newHarness(t, withStore(st), withConfig(overridesConfig))
 	b := newHarness(t, withStore(st), withConfig(overridesConfig))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go b.d.Overrides().Run(ctx, b.d.Store().(store.Nudger).Nudges(ctx))
+	go b.d.Overrides().Run(ctx, b.d.overrideChanges(ctx))
 	time.Sleep(100 * time.Millisecond) // subscribed
 
 	r := a.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","duration":"1h"}`)
@@ -177,5 +184,111 @@ func TestOverrideReachesTheOtherReplica(t *testing.T) {
 	b.step(fixedNow)
 	if got := strings.Join(b.rec.lines(fixedNow), "; "); got != "0s L1 cat push" {
 		t.Fatalf("pages on the other replica: %s", got)
+	}
+}
+
+// overrideReads is the Redis store, its nudges and broadcasts included,
+// counting the reads of run-time overrides.
+type overrideReads struct {
+	*redisstore.Store
+	n atomic.Int64
+}
+
+func (s *overrideReads) ListDocs(ctx context.Context, kind string) (map[string][]byte, int64, error) {
+	if strings.HasPrefix(kind, overrides.Kind("")) {
+		s.n.Add(1)
+	}
+	return s.Store.ListDocs(ctx, kind)
+}
+
+// In an alert storm on Redis every new incident nudges every replica's
+// dispatcher; a replica reads its overrides again when they change, not at
+// each of those nudges (it did, up to ten times a second, when the two
+// shared a channel). An override made on one replica still reaches the
+// other within a second. Two whole daemons, as Run wires them.
+func TestOverridesNotReadAgainAtIncidentNudges(t *testing.T) {
+	raw, _ := redisStore(t)
+	counted := &overrideReads{Store: raw.(*redisstore.Store)}
+	run := func(st store.Store) *harness {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := newHarness(t, withStore(st), withConfig(overridesConfig), withNow(time.Now), maxSleep(50*time.Millisecond),
+			onListener(l), quiet())
+		h.runFor(t)
+		return h
+	}
+	a, b := run(raw), run(counted)
+	waitUntil(t, 2*time.Second, "the other replica to read its overrides at start", func() bool { return counted.n.Load() > 0 })
+	// The dispatcher's nudges, as the other replica hears them.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var nudged atomic.Int64
+	nudges := counted.Nudges(ctx)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-nudges:
+				nudged.Add(1)
+			}
+		}
+	}()
+	time.Sleep(200 * time.Millisecond) // subscribed, and the start's reads done
+
+	// A second of new incidents on a: far from the poll interval (5 s).
+	before := counted.n.Load()
+	made := 0
+	for start := time.Now(); time.Since(start) < time.Second; made++ {
+		r := a.do("POST", "/api/v1/alertmanager", amPayload("firing", fmt.Sprintf("storm-%d", made),
+			map[string]string{"alertname": "A", "severity": "critical", "n": strconv.Itoa(made)}), "Authorization", "Bearer "+amKey)
+		if r.code != 200 {
+			t.Fatalf("alert %d: %d %s", made, r.code, r.body)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	reads := counted.n.Load() - before
+	t.Logf("%d new incidents, %d nudges heard, %d reads of the overrides", made, nudged.Load(), reads)
+	if n := nudged.Load(); n < 5 {
+		t.Fatalf("%d new incidents nudged the other replica's dispatcher %d times: no storm to test with", made, n)
+	}
+	// At most one: a poll that fell in the second, on a slow machine.
+	if reads > 1 {
+		t.Fatalf("the other replica read its overrides %d times while %d new incidents nudged its dispatcher %d times; want them read when they change",
+			reads, made, nudged.Load())
+	}
+
+	r := a.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","duration":"1h"}`)
+	if r.code != 201 {
+		t.Fatalf("create: %d %s", r.code, r.body)
+	}
+	waitUntil(t, time.Second, "the other replica to take the override in", func() bool {
+		u, _, _ := b.primary()
+		return u == "cat"
+	})
+}
+
+// On the embedded store no other replica shares the overrides: nothing is
+// broadcast or listened to, and the running daemon pages by an override
+// made through its API at once.
+func TestOverridesEmbeddedTakenInLocally(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, withConfig(overridesConfig), withNow(time.Now), maxSleep(50*time.Millisecond), onListener(l))
+	if h.d.overridesChanged() != nil || h.d.overrideChanges(context.Background()) != nil {
+		t.Fatal("the embedded store has no other replica to tell of overrides")
+	}
+	h.runFor(t)
+	r := h.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","duration":"1h"}`)
+	if r.code != 201 {
+		t.Fatalf("create: %d %s", r.code, r.body)
+	}
+	if u, ov, _ := h.primary(); u != "cat" || !ov {
+		t.Fatalf("right after the override: %s %v", u, ov)
 	}
 }

@@ -8,8 +8,8 @@
 // two overlap.
 //
 // Every replica keeps the overrides in memory and reads them again when
-// another replica says something changed (the Redis nudge: Run) and at
-// least every PollInterval, so an override made on one replica decides who
+// another replica says they changed (a broadcast on the store's Topic, on
+// Redis a pub/sub channel of its own: Run) and at least every PollInterval, so an override made on one replica decides who
 // is paged on every replica within moments, without a store read on the
 // paging path.
 package overrides
@@ -113,6 +113,13 @@ const keepEnded = 30 * 24 * time.Hour
 // belongs in the file.
 const maxSpan = 92 * 24 * time.Hour
 
+// Topic is the store's broadcast topic (store.Broadcaster) on which a
+// replica that changed the overrides tells the others. It is not the
+// dispatcher's nudge channel: that one is nudged at every new incident,
+// and an alert storm must not make every replica read its overrides again
+// and again.
+const Topic = "overrides"
+
 // DefaultPollInterval is how often a replica reads the overrides again
 // when no nudge says they changed.
 const DefaultPollInterval = 5 * time.Second
@@ -124,7 +131,7 @@ type Options struct {
 	// reload).
 	Config func() *policy.Config
 	// Nudge, when set, tells the other replicas that the overrides changed
-	// (the Redis store's nudge); they read them again.
+	// (a broadcast on the store's Topic); they read them again.
 	Nudge  func(ctx context.Context) error
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -279,13 +286,14 @@ func (s *Service) Refresh(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// minRefreshGap spaces the reads nudges cause: a storm of new incidents
-// nudges every replica many times a second, and one read per gap takes in
-// any override among them.
+// minRefreshGap spaces the reads nudges cause: a burst of changes (a
+// script making overrides one by one, replicas changing them together) is
+// taken in by one read per gap.
 const minRefreshGap = 100 * time.Millisecond
 
 // Run keeps the overrides current until ctx ends: it reads them at once,
-// again after every nudge (another replica may have changed them; nudges
+// again after every nudge (another replica changed them: the broadcasts on
+// the store's Topic, nil when no other replica shares the store; nudges
 // close together are taken in by one read), and every PollInterval in case
 // a nudge was lost.
 func (s *Service) Run(ctx context.Context, nudges <-chan struct{}) {

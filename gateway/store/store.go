@@ -229,6 +229,22 @@ type Nudger interface {
 	Nudges(ctx context.Context) <-chan struct{}
 }
 
+// Broadcaster is a store that can tell every replica that something other
+// than the due set changed, on a topic of its own (Redis pub/sub, one
+// channel per topic), so that each listener wakes for its own changes only:
+// the dispatcher's nudges come once per new incident in an alert storm, and
+// must not make every replica read its overrides again each time. Like
+// nudges, broadcasts are a shortcut: a listener also reads again on a
+// timer, in case one was lost.
+type Broadcaster interface {
+	// Broadcast tells every replica listening on topic, this one included,
+	// that what the topic names changed.
+	Broadcast(ctx context.Context, topic string) error
+	// Broadcasts delivers the broadcasts on topic until ctx ends; those
+	// that arrive while one is waiting to be taken make one.
+	Broadcasts(ctx context.Context, topic string) <-chan struct{}
+}
+
 // Store keeps incidents, their timelines and their deadlines.
 type Store interface {
 	// Trigger stores inc unless an open incident of the same service has

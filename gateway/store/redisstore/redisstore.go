@@ -16,6 +16,12 @@
 //	idx                  sorted set of ids by creation time in ms
 //	open                 sorted set of open ids by creation time in ms
 //
+// Pub/sub channels (no keys): <prefix>:nudge wakes every replica's
+// dispatcher when a step is due now (once per new incident, coalesced);
+// <prefix>:topic:<name> carries the other broadcasts (store.Broadcaster:
+// "overrides" when run-time overrides change), apart, so that an alert
+// storm's nudges wake nothing else.
+//
 // An incident record is one string, a header line and a body:
 //
 //	v1 <ver> <status> <next ms or -> <repeats> <last seen> <doc len> <details len>\n
@@ -58,7 +64,11 @@ type Store struct {
 	probeID string
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store       = (*Store)(nil)
+	_ store.Nudger      = (*Store)(nil)
+	_ store.Broadcaster = (*Store)(nil)
+)
 
 // New wraps a client. prefix namespaces the keys (default "pagerd") so
 // several deployments can share one Redis.
@@ -802,8 +812,30 @@ func (s *Store) Nudge(ctx context.Context) error {
 // durable: a nudge lost while disconnected only delays a step until the
 // dispatcher's next regular look.
 func (s *Store) Nudges(ctx context.Context) <-chan struct{} {
+	return s.subscribe(ctx, s.prefix+":nudge")
+}
+
+// topic is the pub/sub channel of a broadcast topic: apart from the
+// dispatcher's nudge channel, so that neither wakes the other's listeners.
+func (s *Store) topic(name string) string { return s.prefix + ":topic:" + name }
+
+// Broadcast tells every replica listening on topic that what it names
+// changed.
+func (s *Store) Broadcast(ctx context.Context, topic string) error {
+	return unavailable(s.rdb.Publish(ctx, s.topic(topic), "1").Err())
+}
+
+// Broadcasts delivers the broadcasts on topic until ctx ends. Like nudges
+// they are not durable: a listener also reads again on a timer.
+func (s *Store) Broadcasts(ctx context.Context, topic string) <-chan struct{} {
+	return s.subscribe(ctx, s.topic(topic))
+}
+
+// subscribe delivers the messages of a pub/sub channel as signals until ctx
+// ends; those that arrive while one waits to be taken make one.
+func (s *Store) subscribe(ctx context.Context, channel string) <-chan struct{} {
 	out := make(chan struct{}, 1)
-	sub := s.rdb.Subscribe(ctx, s.prefix+":nudge")
+	sub := s.rdb.Subscribe(ctx, channel)
 	go func() {
 		defer sub.Close()
 		ch := sub.Channel()

@@ -51,7 +51,7 @@ func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 			who := "PagerDuty"
 			switch h := d.o.Outbox[o.Kind]; {
 			case o.Kind == store.OutboxPagerDuty || o.Kind == "":
-				e, err = d.forward(ctx, cfg, inc, o, now)
+				e, err = d.forward(ctx, cfg, inc, o, now, recorded)
 			case o.Kind == store.OutboxSilence:
 				who = "Alertmanager"
 				e, err = d.silence(ctx, cfg, inc, o, now, entries)
@@ -91,8 +91,11 @@ func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 // acknowledged or resolved. A page that went out in an alert-storm message
 // is PagerDuty's alert for the whole bundle: it is told once none of the
 // bundle's incidents needs it any more. It returns the timeline entry to
-// record (none when nothing was pushed there).
-func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store.Incident, o store.OutboxItem, now time.Time) (store.Entry, error) {
+// record (none when nothing was pushed there). recorded are the entries
+// the claim writes besides, which the timeline does not hold yet: a page
+// that went to PagerDuty while the incident was being acknowledged.
+func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store.Incident, o store.OutboxItem, now time.Time,
+	recorded []store.Entry) (store.Entry, error) {
 	if d.o.PagerDuty == nil {
 		return store.Entry{}, nil
 	}
@@ -100,6 +103,7 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 	if err != nil {
 		return store.Entry{}, err
 	}
+	tl = append(tl, recorded...)
 	seen := map[string]bool{}
 	var told []string
 	for _, e := range tl {
@@ -107,7 +111,7 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 		if e.Bundle != "" {
 			target = e.Bundle
 		}
-		if e.Type != "notify" || !strings.HasPrefix(e.Detail, "via pagerduty") || seen[target+"/"+e.User] {
+		if !pagedViaPagerDuty(e) || seen[target+"/"+e.User] {
 			continue
 		}
 		seen[target+"/"+e.User] = true
@@ -137,6 +141,39 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 		return store.Entry{}, nil
 	}
 	return store.Entry{At: now, Type: "forwarded", Detail: fmt.Sprintf("PagerDuty told of the %s, for %s", o.Action, strings.Join(told, ", "))}, nil
+}
+
+// pagedViaPagerDuty reports whether the entry records a page that went to
+// PagerDuty, on its own or in an alert-storm message.
+func pagedViaPagerDuty(e store.Entry) bool {
+	return e.Type == "notify" && strings.HasPrefix(e.Detail, "via pagerduty")
+}
+
+// toPagerDuty reports whether a claim's entries record a page that went to
+// PagerDuty, or one held for an alert-storm message that goes through the
+// person's PagerDuty contact (the message is recorded without a write of
+// the incident, so the hold is where the incident learns it).
+func toPagerDuty(cfg *policy.Config, entries []store.Entry) bool {
+	for _, e := range entries {
+		if pagedViaPagerDuty(e) || (e.Type == "notify_held" && viaOf(cfg, e.User, e.Channel) == "pagerduty") {
+			return true
+		}
+	}
+	return false
+}
+
+// viaOf is the transport of a person's contact on a channel in the config
+// (the last such contact, as transport picks), or "".
+func viaOf(cfg *policy.Config, user, channel string) string {
+	via := ""
+	if u := cfg.User(user); u != nil {
+		for _, c := range u.Contacts {
+			if c.Channel == channel {
+				via = c.Via
+			}
+		}
+	}
+	return via
 }
 
 // bundleSettled reports whether none of a bundle's incidents is still

@@ -191,8 +191,10 @@ func TestPagerDutyForwardIsDurable(t *testing.T) {
 // PagerDuty a forward (an outbox item: a claim, a timeline read and a
 // write) only for an incident a page went to PagerDuty for, as the
 // incident records. Never pushed: nothing is stored and PagerDuty hears
-// nothing. Pushed: forwarded. A record from before pagerd kept the mark,
-// whose page went there, is still forwarded.
+// nothing. Pushed, and a reload then took away the PagerDuty contact:
+// still owed, and the timeline says PagerDuty could not be told, the
+// routing key having gone with the contact. A record from before pagerd
+// kept the mark, whose page went there, is still forwarded.
 func TestPagerDutyForwardOnlyWhenPushed(t *testing.T) {
 	// carol pushes through the log, not PagerDuty; dave, on no schedule,
 	// keeps the PagerDuty transport in use.
@@ -245,6 +247,33 @@ func TestPagerDutyForwardOnlyWhenPushed(t *testing.T) {
 				}
 				if n := len(fake.Events()); n != 0 {
 					t.Fatalf("PagerDuty got %d events for an incident never pushed there", n)
+				}
+			})
+			t.Run("pushed, contact removed by a reload", func(t *testing.T) {
+				fake := providertest.NewPagerDuty(t)
+				st := mk(t)
+				h := newHarness(t, withStore(st), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
+				id := fire(h)
+				h.step(fixedNow)
+				if got := actions(fake, id); got != "trigger" {
+					t.Fatalf("PagerDuty got %q", got)
+				}
+				if err := h.reload(strings.Replace(pdConfig, "{channel: push, via: pagerduty, address: "+pdUserKey+"}", "{channel: push, via: log}", 1)); err != nil {
+					t.Fatal(err)
+				}
+				act(t, h, id, "acknowledge")
+				if n := pdItems(t, st, id); n != 1 {
+					t.Fatalf("the acknowledgement of an incident pushed to PagerDuty stored %d PagerDuty outbox items, want 1", n)
+				}
+				h.step(fixedNow.Add(time.Second))
+				var v incidentView
+				h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+				last := v.Timeline[len(v.Timeline)-1]
+				if last.Type != "forward_failed" || !strings.Contains(last.Detail, "not told of the acknowledge for carol") {
+					t.Fatalf("timeline ends with %+v, want the forward it could not make", last)
+				}
+				if n := pdItems(t, st, id); n != 0 {
+					t.Fatalf("%d PagerDuty outbox items left", n)
 				}
 			})
 			t.Run("pushed, forwarded", func(t *testing.T) {

@@ -105,7 +105,7 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 	}
 	tl = append(tl, recorded...)
 	seen := map[string]bool{}
-	var told []string
+	var told, lost []string
 	for _, e := range tl {
 		target := inc.ID
 		if e.Bundle != "" {
@@ -115,10 +115,6 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 			continue
 		}
 		seen[target+"/"+e.User] = true
-		u := cfg.User(e.User)
-		if u == nil {
-			continue
-		}
 		if e.Bundle != "" {
 			settled, err := bundleSettled(ctx, d.o.Store, e.Bundle, o.Action)
 			if err != nil {
@@ -128,19 +124,43 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 				continue
 			}
 		}
-		for _, c := range u.Contacts {
-			if c.Via == "pagerduty" && c.Channel == e.Channel {
-				if err := d.o.PagerDuty.Forward(ctx, c.Address, target, e.User, o.Action); err != nil {
-					return store.Entry{}, err
+		found := false
+		if u := cfg.User(e.User); u != nil {
+			for _, c := range u.Contacts {
+				if c.Via == "pagerduty" && c.Channel == e.Channel {
+					if err := d.o.PagerDuty.Forward(ctx, c.Address, target, e.User, o.Action); err != nil {
+						return store.Entry{}, err
+					}
+					told = append(told, e.User)
+					found = true
 				}
-				told = append(told, e.User)
 			}
 		}
+		if !found {
+			// The routing key is the contact's address, kept only in
+			// the config: a reload that took the contact away leaves
+			// nothing to tell PagerDuty with. Say so, for whoever
+			// closes PagerDuty's incident by hand.
+			lost = append(lost, e.User)
+		}
 	}
-	if len(told) == 0 {
+	var parts []string
+	if len(told) > 0 {
+		parts = append(parts, fmt.Sprintf("PagerDuty told of the %s, for %s", o.Action, strings.Join(told, ", ")))
+	}
+	if len(lost) > 0 {
+		d.log.Warn("PagerDuty not told: the contact the page went through is no longer in the config",
+			"incident", inc.ID, "action", o.Action, "users", lost)
+		parts = append(parts, fmt.Sprintf("PagerDuty not told of the %s for %s: no PagerDuty contact on the channel paged in the config now (its routing key went with it)",
+			o.Action, strings.Join(lost, ", ")))
+	}
+	switch {
+	case len(parts) == 0:
 		return store.Entry{}, nil
+	case len(told) == 0:
+		return store.Entry{At: now, Type: "forward_failed", Detail: parts[0]}, nil
 	}
-	return store.Entry{At: now, Type: "forwarded", Detail: fmt.Sprintf("PagerDuty told of the %s, for %s", o.Action, strings.Join(told, ", "))}, nil
+	return store.Entry{At: now, Type: "forwarded", Detail: strings.Join(parts, "; ")}, nil
 }
 
 // pagedViaPagerDuty reports whether the entry records a page that went to

@@ -3,11 +3,14 @@ package gateway
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/providertest"
+	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pagerduty"
 )
 
@@ -179,6 +182,178 @@ func TestPagerDutyForwardIsDurable(t *testing.T) {
 			}
 			if at, ok, _ := st.NextDue(context.Background()); ok {
 				t.Fatalf("still due at %v after the forward", at)
+			}
+		})
+	}
+}
+
+// TestPagerDutyForwardOnlyWhenPushed: an acknowledgement or resolve owes
+// PagerDuty a forward (an outbox item: a claim, a timeline read and a
+// write) only for an incident a page went to PagerDuty for, as the
+// incident records. Never pushed: nothing is stored and PagerDuty hears
+// nothing. Pushed, and a reload then took away the PagerDuty contact:
+// still owed, and the timeline says PagerDuty could not be told, the
+// routing key having gone with the contact. A record from before pagerd
+// kept the mark, whose page went there, is still forwarded.
+func TestPagerDutyForwardOnlyWhenPushed(t *testing.T) {
+	// carol pushes through the log, not PagerDuty; dave, on no schedule,
+	// keeps the PagerDuty transport in use.
+	notPushed := strings.Replace(pdConfig, "{channel: push, via: pagerduty, address: "+pdUserKey+"}", "{channel: push, via: log}", 1)
+	notPushed = strings.Replace(notPushed, "users:\n", "users:\n  - {id: dave, name: Dave, contacts: [{channel: push, via: pagerduty, address: "+pdUserKey+"}]}\n", 1)
+	pdItems := func(t *testing.T, st store.Store, id string) int {
+		t.Helper()
+		inc, err := st.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, o := range inc.Outbox {
+			if o.Kind == store.OutboxPagerDuty {
+				n++
+			}
+		}
+		return n
+	}
+	actions := func(fake *providertest.PagerDuty, id string) string {
+		var got []string
+		for _, e := range fake.Events() {
+			if e.DedupKey == pagerduty.DedupKey(id, "carol") {
+				got = append(got, e.Action)
+			}
+		}
+		return strings.Join(got, ",")
+	}
+	act := func(t *testing.T, h *harness, id, what string) {
+		t.Helper()
+		if r := h.api("POST", "/api/v1/incidents/"+id+"/"+what, `{"user":"carol"}`); r.code != 200 {
+			t.Fatalf("%s: %d %s", what, r.code, r.body)
+		}
+	}
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Run("never pushed", func(t *testing.T) {
+				fake := providertest.NewPagerDuty(t)
+				st := mk(t)
+				h := newHarness(t, withStore(st), withConfig(strings.Replace(notPushed, "pagerduty: {", "pagerduty: {events_url: "+fake.URL+", ", 1)),
+					realTransport("pagerduty"), fastRetries())
+				id := fire(h)
+				h.step(fixedNow)
+				for i, what := range []string{"acknowledge", "resolve"} {
+					act(t, h, id, what)
+					if n := pdItems(t, st, id); n != 0 {
+						t.Fatalf("%s of an incident never pushed to PagerDuty stored %d PagerDuty outbox items", what, n)
+					}
+					h.step(fixedNow.Add(time.Duration(i+1) * time.Second))
+				}
+				if n := len(fake.Events()); n != 0 {
+					t.Fatalf("PagerDuty got %d events for an incident never pushed there", n)
+				}
+			})
+			t.Run("pushed, contact removed by a reload", func(t *testing.T) {
+				fake := providertest.NewPagerDuty(t)
+				st := mk(t)
+				h := newHarness(t, withStore(st), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
+				id := fire(h)
+				h.step(fixedNow)
+				if got := actions(fake, id); got != "trigger" {
+					t.Fatalf("PagerDuty got %q", got)
+				}
+				if err := h.reload(strings.Replace(pdConfig, "{channel: push, via: pagerduty, address: "+pdUserKey+"}", "{channel: push, via: log}", 1)); err != nil {
+					t.Fatal(err)
+				}
+				act(t, h, id, "acknowledge")
+				if n := pdItems(t, st, id); n != 1 {
+					t.Fatalf("the acknowledgement of an incident pushed to PagerDuty stored %d PagerDuty outbox items, want 1", n)
+				}
+				h.step(fixedNow.Add(time.Second))
+				var v incidentView
+				h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+				last := v.Timeline[len(v.Timeline)-1]
+				if last.Type != "forward_failed" || !strings.Contains(last.Detail, "not told of the acknowledge for carol") {
+					t.Fatalf("timeline ends with %+v, want the forward it could not make", last)
+				}
+				if n := pdItems(t, st, id); n != 0 {
+					t.Fatalf("%d PagerDuty outbox items left", n)
+				}
+			})
+			t.Run("pushed, forwarded", func(t *testing.T) {
+				fake := providertest.NewPagerDuty(t)
+				st := mk(t)
+				h := newHarness(t, withStore(st), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
+				id := fire(h)
+				h.step(fixedNow)
+				act(t, h, id, "acknowledge")
+				h.step(fixedNow.Add(time.Second))
+				act(t, h, id, "resolve")
+				h.step(fixedNow.Add(2 * time.Second))
+				if got := actions(fake, id); got != "trigger,acknowledge,resolve" {
+					t.Fatalf("PagerDuty got %q", got)
+				}
+			})
+			t.Run("record from before the mark", func(t *testing.T) {
+				// Paged through PagerDuty by a pagerd that kept no mark:
+				// the record does not say, the timeline has the page.
+				fake := providertest.NewPagerDuty(t)
+				st := mk(t)
+				h := newHarness(t, withStore(st), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
+				id := fire(h)
+				inc, err := st.Get(context.Background(), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !inc.NotPushedToPagerDuty {
+					t.Fatal("a new incident is not marked as not pushed to PagerDuty")
+				}
+				inc.NotPushedToPagerDuty, inc.State.Pending = false, nil
+				page := store.Entry{At: fixedNow, Type: "notify", Level: 1, User: "carol", Channel: "push", Detail: "via pagerduty"}
+				if err := st.Update(context.Background(), inc, []store.Entry{page}); err != nil {
+					t.Fatal(err)
+				}
+				act(t, h, id, "resolve")
+				if n := pdItems(t, st, id); n != 1 {
+					t.Fatalf("the resolve of a record that does not say stored %d PagerDuty outbox items, want 1", n)
+				}
+				h.step(fixedNow.Add(time.Second))
+				if got := actions(fake, id); got != "resolve" {
+					t.Fatalf("PagerDuty got %q, want the resolve", got)
+				}
+			})
+		})
+	}
+}
+
+// TestPagerDutyForwardOfAPageRecordedAfterTheAck: carol acknowledges while
+// her PagerDuty push is on its way. The acknowledgement, written first,
+// found an incident not pushed to PagerDuty and owed it nothing; the
+// dispatcher, recording the push on the acknowledged incident, owes it
+// then, so PagerDuty is still told.
+func TestPagerDutyForwardOfAPageRecordedAfterTheAck(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewPagerDuty(t)
+			h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake))) // the push goes to the recorder
+			id := fire(h)
+			var once sync.Once
+			h.rec.fail = func(m notify.Message) error {
+				once.Do(func() {
+					if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"carol"}`); r.code != 200 {
+						t.Errorf("ack: %d %s", r.code, r.body)
+					}
+				})
+				return nil
+			}
+			h.step(fixedNow)
+			if len(h.rec.lines(fixedNow)) != 1 {
+				t.Fatalf("pages: %v", h.rec.lines(fixedNow))
+			}
+			var acks int
+			for _, e := range fake.Events() {
+				if e.Action == "acknowledge" && e.DedupKey == pagerduty.DedupKey(id, "carol") {
+					acks++
+				}
+			}
+			if acks != 1 {
+				t.Fatalf("PagerDuty got %d acknowledgements, want 1 (events %d)", acks, len(fake.Events()))
 			}
 		})
 	}

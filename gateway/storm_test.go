@@ -576,3 +576,42 @@ func TestStormHoldsNobodyElse(t *testing.T) {
 		t.Fatalf("ann's stuck provider delivered %d", got)
 	}
 }
+
+// TestStormPagerDutyForwardsHeldPages: a page held for an alert-storm
+// message through PagerDuty marks its incident as pushed there when it is
+// held (the message is recorded in the timelines without a write of the
+// incidents), so resolving the incidents in pagerd resolves the bundle's
+// PagerDuty alert once all of them are resolved.
+func TestStormPagerDutyForwardsHeldPages(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewPagerDuty(t)
+			h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"))
+			ids := storm(h, 6, "g")
+			h.step(fixedNow)
+			h.step(fixedNow.Add(10 * time.Second))
+			if len(fake.Events()) != 4 {
+				t.Fatalf("PagerDuty got %d events, want 3 and one bundle", len(fake.Events()))
+			}
+			key := fake.Events()[3].DedupKey
+			for _, id := range ids {
+				if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"carol"}`); r.code != 200 {
+					t.Fatalf("resolve: %d %s", r.code, r.body)
+				}
+			}
+			h.runUntil(fixedNow.Add(time.Minute))
+			// Each held incident's resolve finds the bundle settled when
+			// they are all resolved at once; PagerDuty takes the repeats
+			// as one.
+			var resolved []string
+			for _, ev := range fake.Events() {
+				if ev.Action == "resolve" && !slices.Contains(resolved, ev.DedupKey) {
+					resolved = append(resolved, ev.DedupKey)
+				}
+			}
+			if !slices.Contains(resolved, key) || len(resolved) != 4 {
+				t.Fatalf("PagerDuty got resolves for %v, want the three pushed alone and the bundle %s", resolved, key)
+			}
+		})
+	}
+}

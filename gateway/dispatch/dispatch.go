@@ -532,6 +532,13 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 		for _, id := range order {
 			entries = append(entries, sent[id])
 		}
+		if inc.NotPushedToPagerDuty && toPagerDuty(cfg, entries) {
+			// Recorded on the incident, so its acknowledgement and
+			// resolve tell PagerDuty. One that came first, while this
+			// page went out, owed PagerDuty nothing: owe it now.
+			inc.NotPushedToPagerDuty = false
+			inc.Outbox = append(inc.Outbox, incident.LateForward(st.Status, now)...)
+		}
 		// An escalation owes the incident's chat message an update, done
 		// in this claim with the rest of its outbox.
 		inc.Outbox = append(inc.Outbox, incident.ChatItems(cfg, inc.Service, acted, now)...)

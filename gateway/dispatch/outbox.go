@@ -51,7 +51,7 @@ func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 			who := "PagerDuty"
 			switch h := d.o.Outbox[o.Kind]; {
 			case o.Kind == store.OutboxPagerDuty || o.Kind == "":
-				e, err = d.forward(ctx, cfg, inc, o, now)
+				e, err = d.forward(ctx, cfg, inc, o, now, recorded)
 			case o.Kind == store.OutboxSilence:
 				who = "Alertmanager"
 				e, err = d.silence(ctx, cfg, inc, o, now, entries)
@@ -91,8 +91,11 @@ func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 // acknowledged or resolved. A page that went out in an alert-storm message
 // is PagerDuty's alert for the whole bundle: it is told once none of the
 // bundle's incidents needs it any more. It returns the timeline entry to
-// record (none when nothing was pushed there).
-func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store.Incident, o store.OutboxItem, now time.Time) (store.Entry, error) {
+// record (none when nothing was pushed there). recorded are the entries
+// the claim writes besides, which the timeline does not hold yet: a page
+// that went to PagerDuty while the incident was being acknowledged.
+func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store.Incident, o store.OutboxItem, now time.Time,
+	recorded []store.Entry) (store.Entry, error) {
 	if d.o.PagerDuty == nil {
 		return store.Entry{}, nil
 	}
@@ -100,21 +103,18 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 	if err != nil {
 		return store.Entry{}, err
 	}
+	tl = append(tl, recorded...)
 	seen := map[string]bool{}
-	var told []string
+	var told, lost []string
 	for _, e := range tl {
 		target := inc.ID
 		if e.Bundle != "" {
 			target = e.Bundle
 		}
-		if e.Type != "notify" || !strings.HasPrefix(e.Detail, "via pagerduty") || seen[target+"/"+e.User] {
+		if !pagedViaPagerDuty(e) || seen[target+"/"+e.User] {
 			continue
 		}
 		seen[target+"/"+e.User] = true
-		u := cfg.User(e.User)
-		if u == nil {
-			continue
-		}
 		if e.Bundle != "" {
 			settled, err := bundleSettled(ctx, d.o.Store, e.Bundle, o.Action)
 			if err != nil {
@@ -124,19 +124,76 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 				continue
 			}
 		}
-		for _, c := range u.Contacts {
-			if c.Via == "pagerduty" && c.Channel == e.Channel {
-				if err := d.o.PagerDuty.Forward(ctx, c.Address, target, e.User, o.Action); err != nil {
-					return store.Entry{}, err
+		found := false
+		if u := cfg.User(e.User); u != nil {
+			for _, c := range u.Contacts {
+				if c.Via == "pagerduty" && c.Channel == e.Channel {
+					if err := d.o.PagerDuty.Forward(ctx, c.Address, target, e.User, o.Action); err != nil {
+						return store.Entry{}, err
+					}
+					told = append(told, e.User)
+					found = true
 				}
-				told = append(told, e.User)
+			}
+		}
+		if !found {
+			// The routing key is the contact's address, kept only in
+			// the config: a reload that took the contact away leaves
+			// nothing to tell PagerDuty with. Say so, for whoever
+			// closes PagerDuty's incident by hand.
+			lost = append(lost, e.User)
+		}
+	}
+	var parts []string
+	if len(told) > 0 {
+		parts = append(parts, fmt.Sprintf("PagerDuty told of the %s, for %s", o.Action, strings.Join(told, ", ")))
+	}
+	if len(lost) > 0 {
+		d.log.Warn("PagerDuty not told: the contact the page went through is no longer in the config",
+			"incident", inc.ID, "action", o.Action, "users", lost)
+		parts = append(parts, fmt.Sprintf("PagerDuty not told of the %s for %s: no PagerDuty contact on the channel paged in the config now (its routing key went with it)",
+			o.Action, strings.Join(lost, ", ")))
+	}
+	switch {
+	case len(parts) == 0:
+		return store.Entry{}, nil
+	case len(told) == 0:
+		return store.Entry{At: now, Type: "forward_failed", Detail: parts[0]}, nil
+	}
+	return store.Entry{At: now, Type: "forwarded", Detail: strings.Join(parts, "; ")}, nil
+}
+
+// pagedViaPagerDuty reports whether the entry records a page that went to
+// PagerDuty, on its own or in an alert-storm message.
+func pagedViaPagerDuty(e store.Entry) bool {
+	return e.Type == "notify" && strings.HasPrefix(e.Detail, "via pagerduty")
+}
+
+// toPagerDuty reports whether a claim's entries record a page that went to
+// PagerDuty, or one held for an alert-storm message that goes through the
+// person's PagerDuty contact (the message is recorded without a write of
+// the incident, so the hold is where the incident learns it).
+func toPagerDuty(cfg *policy.Config, entries []store.Entry) bool {
+	for _, e := range entries {
+		if pagedViaPagerDuty(e) || (e.Type == "notify_held" && viaOf(cfg, e.User, e.Channel) == "pagerduty") {
+			return true
+		}
+	}
+	return false
+}
+
+// viaOf is the transport of a person's contact on a channel in the config
+// (the last such contact, as transport picks), or "".
+func viaOf(cfg *policy.Config, user, channel string) string {
+	via := ""
+	if u := cfg.User(user); u != nil {
+		for _, c := range u.Contacts {
+			if c.Channel == channel {
+				via = c.Via
 			}
 		}
 	}
-	if len(told) == 0 {
-		return store.Entry{}, nil
-	}
-	return store.Entry{At: now, Type: "forwarded", Detail: fmt.Sprintf("PagerDuty told of the %s, for %s", o.Action, strings.Join(told, ", "))}, nil
+	return via
 }
 
 // bundleSettled reports whether none of a bundle's incidents is still

@@ -25,6 +25,25 @@ func forwards(acts []policy.Action, version int64, now time.Time) []store.Outbox
 	return out
 }
 
+// LateForward is the outbox item owed PagerDuty by a page that went there
+// but was recorded only after the incident was acknowledged or resolved
+// (the acknowledgement, written first, saw an incident not pushed there and
+// owed nothing): it tells PagerDuty of the incident's status, the one the
+// write stores. None for an incident still triggered. Its id is the same in every try of the
+// write, so a retried write does not tell PagerDuty twice.
+func LateForward(status policy.Status, now time.Time) []store.OutboxItem {
+	action := ""
+	switch status {
+	case policy.StatusAcknowledged:
+		action = "acknowledge"
+	case policy.StatusResolved:
+		action = "resolve"
+	default:
+		return nil
+	}
+	return []store.OutboxItem{{ID: "pagerduty-" + action + "-late", Kind: store.OutboxPagerDuty, Action: action, Due: now, Since: now}}
+}
+
 // forwardItem is the outbox item that forwards action to PagerDuty.
 func forwardItem(action string, version int64, now time.Time) store.OutboxItem {
 	return store.OutboxItem{ID: fmt.Sprintf("pagerduty-%s-%d", action, version), Kind: store.OutboxPagerDuty,

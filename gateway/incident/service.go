@@ -173,8 +173,11 @@ func (s *Service) applyWith(ctx context.Context, id string, ev policy.Event, edi
 			edit(inc)
 		}
 		// Telling PagerDuty of an acknowledgement or resolve is stored
-		// with it, as work the dispatcher does (and retries).
-		inc.Outbox = append(inc.Outbox, forwards(acts, inc.Version, now)...)
+		// with it, as work the dispatcher does (and retries), when a page
+		// of the incident went there (or the record is too old to say).
+		if !inc.NotPushedToPagerDuty {
+			inc.Outbox = append(inc.Outbox, forwards(acts, inc.Version, now)...)
+		}
 		inc.Outbox = append(inc.Outbox, ChatItems(cfg, inc.Service, acts, now)...)
 		inc.Outbox = append(inc.Outbox, pushoverItems(cfg, acts, inc.Version, now)...)
 		inc.Outbox = append(inc.Outbox, silences(cfg, inc, acts, now)...)

@@ -68,6 +68,17 @@ type Incident struct {
 	State policy.Incident `json:"state"`
 	// Outbox is what the incident still owes other systems (OutboxItem).
 	Outbox []OutboxItem `json:"outbox,omitempty"`
+	// NotPushedToPagerDuty is true while no page of the incident has gone
+	// to PagerDuty, nor been held to go there in an alert-storm message:
+	// its acknowledgement and resolve then owe PagerDuty nothing, and no
+	// outbox item (a claim, a timeline read and a write) is spent on
+	// telling it. New incidents start with it set; the dispatcher clears
+	// it in the write that records such a page. It is kept on the
+	// incident, not worked out from the config, because a reload may
+	// take away the contact a page already went through. False, its zero
+	// value, is the safe side: records stored before pagerd kept it are
+	// forwarded as before.
+	NotPushedToPagerDuty bool `json:"not_pagerduty,omitempty"`
 }
 
 // Open reports whether the incident is not resolved.

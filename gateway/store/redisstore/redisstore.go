@@ -130,13 +130,16 @@ type record struct {
 	UpdatedAt time.Time          `json:"updated_at"`
 	State     policy.Incident    `json:"state"`
 	Outbox    []store.OutboxItem `json:"outbox,omitempty"`
+	// NotPushed is store.Incident.NotPushedToPagerDuty; absent (false)
+	// in records stored before it, which are forwarded as before.
+	NotPushed bool `json:"not_pagerduty,omitempty"`
 }
 
 // encodeDoc is the stored form of the incident's document: its record as
 // JSON, without the state's copies of id and service, packed.
 func encodeDoc(i *store.Incident) ([]byte, error) {
 	r := record{ID: i.ID, Service: i.Service, DedupKey: i.DedupKey, Source: i.Source, Summary: i.Summary,
-		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, State: i.State, Outbox: i.Outbox}
+		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, State: i.State, Outbox: i.Outbox, NotPushed: i.NotPushedToPagerDuty}
 	r.State.ID, r.State.Service = "", ""
 	j, err := json.Marshal(r)
 	if err != nil {
@@ -314,7 +317,8 @@ func decodeParsed(h header) (*store.Incident, error) {
 	}
 	r.State.ID, r.State.Service = r.ID, r.Service
 	inc := &store.Incident{ID: r.ID, Service: r.Service, DedupKey: r.DedupKey, Source: r.Source, Summary: r.Summary,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, State: r.State, Outbox: r.Outbox, Version: h.ver, Repeats: int(h.repeats)}
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, State: r.State, Outbox: r.Outbox, Version: h.ver, Repeats: int(h.repeats),
+		NotPushedToPagerDuty: r.NotPushed}
 	inc.LastSeen, _ = time.Parse(time.RFC3339Nano, h.lastSeen)
 	if h.det != "" && h.det != "null" {
 		details, err := unpackBlob(h.det)

@@ -31,6 +31,7 @@ var stormTests = []struct {
 	{"StormDurable", testStormDurable},
 	{"FinishIsUpdateAndComplete", testFinish},
 	{"OutboxIsStoredAndDue", testOutbox},
+	{"NotPushedToPagerDutyIsKept", testNotPushedToPagerDuty},
 }
 
 var rules = store.StormRules{Window: 10 * time.Second, Immediate: 3}
@@ -496,5 +497,56 @@ func testOutbox(t *testing.T, f Factory) {
 	}
 	if at, ok, _ := s.NextDue(ctx(t)); ok {
 		t.Fatalf("due at %v with an empty outbox and nothing pending", at)
+	}
+}
+
+// testNotPushedToPagerDuty: whether an incident went to PagerDuty is kept
+// by every write and read back by every read (Get, a claim's record, List,
+// FindByDedup); a repeat leaves it as it was; a record written without it,
+// as every record was before it existed, reads as false, the value that
+// still forwards.
+func testNotPushedToPagerDuty(t *testing.T, f Factory) {
+	s := f.New(t)
+	inc := incident("api", "g1", base, 0)
+	inc.NotPushedToPagerDuty = true
+	id := trigger(t, s, inc)
+	if !get(t, s, id).NotPushedToPagerDuty {
+		t.Fatal("Get lost NotPushedToPagerDuty as triggered")
+	}
+	again := incident("api", "g1", base.Add(time.Second), 0) // a repeat says nothing of it
+	if _, out, err := s.Trigger(ctx(t), again, nil); err != nil || out != store.Repeated {
+		t.Fatalf("repeat: %v %v", out, err)
+	}
+	if found, err := s.FindByDedup(ctx(t), "api", "g1"); err != nil || !found.NotPushedToPagerDuty {
+		t.Fatalf("after a repeat, FindByDedup: %+v %v", found, err)
+	}
+	cs := claimAll(t, s, base)
+	if len(cs) != 1 || cs[0].Record == nil || !cs[0].Record.NotPushedToPagerDuty {
+		t.Fatalf("the claim's record lost NotPushedToPagerDuty: %+v", cs)
+	}
+	listed, err := s.List(ctx(t), store.Filter{})
+	if err != nil || len(listed) != 1 || !listed[0].NotPushedToPagerDuty {
+		t.Fatalf("List: %+v %v", listed, err)
+	}
+	// The dispatcher records a page that went to PagerDuty.
+	rec := cs[0].Record
+	rec.NotPushedToPagerDuty = false
+	rec.State.Pending = nil
+	if err := s.Finish(ctx(t), cs[0], rec, []store.Entry{{At: base, Type: "notify", User: "u", Channel: "push", Detail: "via pagerduty"}}); err != nil {
+		t.Fatal(err)
+	}
+	if get(t, s, id).NotPushedToPagerDuty {
+		t.Fatal("Finish did not clear NotPushedToPagerDuty")
+	}
+	// An incident stored without it: as a record from before it existed.
+	old := trigger(t, s, incident("api", "g2", base, 0))
+	if got := get(t, s, old); got.NotPushedToPagerDuty {
+		t.Fatalf("a record without the field reads %+v", got)
+	}
+	got := get(t, s, id)
+	got.NotPushedToPagerDuty = true
+	update(t, s, got)
+	if !get(t, s, id).NotPushedToPagerDuty {
+		t.Fatal("Update did not write NotPushedToPagerDuty")
 	}
 }

@@ -273,8 +273,10 @@ var fixedOffsetZones = map[string]string{
 
 // LoadZone is the time zone a time_zone field names, as the config takes
 // it: an IANA name the zone database knows ("" is UTC), never one of the
-// fixed-offset names that read like a region's zone. The error says which
-// name to use instead. pagerd import checks the zones it writes with it,
+// fixed-offset names that read like a region's zone, nor "Local", the zone
+// of whatever machine pagerd runs on (a laptop's where check-config ran,
+// UTC in a container), which would move every shift and business hour when
+// the config moves. The error says which name to use instead. pagerd import checks the zones it writes with it,
 // so that they always load.
 func LoadZone(tz string) (*time.Location, error) {
 	if tz == "" {
@@ -282,6 +284,9 @@ func LoadZone(tz string) (*time.Location, error) {
 	}
 	if city, ok := fixedOffsetZones[tz]; ok {
 		return nil, fmt.Errorf("%q is a fixed offset that ignores daylight saving time; use an IANA name like %s", tz, city)
+	}
+	if tz == "Local" {
+		return nil, fmt.Errorf(`"Local" is the zone of the machine pagerd runs on, which differs between a laptop and a container; name the zone, like Europe/Rome`)
 	}
 	loc, err := time.LoadLocation(tz)
 	if err != nil {

@@ -611,6 +611,11 @@ func loadCases() []loadCase {
 			field: "business_hours[aion-r-office].time_zone", problem: []string{`"HST" is a fixed offset`, "Pacific/Honolulu"},
 		},
 		{
+			name: "Local is the machine's zone", base: "aion-r.yaml",
+			edits: []string{"  - name: aion-r-oncall\n    time_zone: UTC\n", "  - name: aion-r-oncall\n    time_zone: Local\n"},
+			field: "schedules[aion-r-oncall].time_zone", problem: []string{`"Local" is the zone of the machine pagerd runs on`, "Europe/Rome"},
+		},
+		{
 			name: "PST is not a time zone", base: "aion-r.yaml",
 			edits: []string{loadAUserTZ, "    title: Platform Engineer\n    time_zone: PST\n"},
 			field: "users[eng-a].time_zone", problem: []string{`unknown time zone "PST"`},
@@ -1608,8 +1613,8 @@ users:
 			[]string{"U0123ABC", "W012ABC", "U01", "U1", "u0123ABC", "U0123abc", "C0123ABC", "#general"},
 			[]bool{true, true, true, false, false, false, false, false}},
 		{func(s string) bool { _, err := LoadZone(s); return err == nil }, func(s string) string { return "time_zone: " + q(s) + push },
-			[]string{"Europe/Madrid", "", "UTC", "EST5EDT", "EST", "MST", "HST", "Mars/Olympus", "utc"},
-			[]bool{true, true, true, true, false, false, false, false, false}},
+			[]string{"Europe/Madrid", "", "UTC", "EST5EDT", "EST", "MST", "HST", "Mars/Olympus", "utc", "Local"},
+			[]bool{true, true, true, true, false, false, false, false, false, false}},
 	} {
 		for i, in := range c.in {
 			got := c.check(in)

@@ -113,11 +113,14 @@ const conflictRetries = 10
 // what to append to its timeline, and writes both, comparing the version
 // read (store.Update); when another writer got there first it starts over
 // from a fresh read. change returns write false to write nothing.
-func (s *Service) update(ctx context.Context, id string, change func(inc *store.Incident) (tl []store.Entry, write bool, err error)) (*store.Incident, error) {
+func (s *Service) update(ctx context.Context, id string, first *store.Incident, change func(inc *store.Incident) (tl []store.Entry, write bool, err error)) (*store.Incident, error) {
 	for attempt := 0; ; attempt++ {
-		inc, err := s.o.Store.Get(ctx, id)
-		if err != nil {
-			return nil, err
+		inc := first
+		if attempt > 0 || inc == nil {
+			var err error
+			if inc, err = s.o.Store.Get(ctx, id); err != nil {
+				return nil, err
+			}
 		}
 		tl, write, err := change(inc)
 		if err != nil || !write {
@@ -139,16 +142,18 @@ func (s *Service) update(ctx context.Context, id string, change func(inc *store.
 // nothing (and returns no actions). An action on a resolved incident is
 // ErrAlreadyResolved, with the incident.
 func (s *Service) Apply(ctx context.Context, id string, ev policy.Event) (*store.Incident, []policy.Action, error) {
-	return s.applyWith(ctx, id, ev, nil)
+	return s.applyWith(ctx, id, nil, ev, nil)
 }
 
 // applyWith is Apply that also edits the stored incident (its summary) in
-// the same write, when the event changed something.
-func (s *Service) applyWith(ctx context.Context, id string, ev policy.Event, edit func(*store.Incident)) (*store.Incident, []policy.Action, error) {
+// the same write, when the event changed something. first, when the caller
+// has just read the incident, is used instead of reading it again; a write
+// that finds it changed since reads it afresh.
+func (s *Service) applyWith(ctx context.Context, id string, first *store.Incident, ev policy.Event, edit func(*store.Incident)) (*store.Incident, []policy.Action, error) {
 	var acts []policy.Action
 	var now time.Time
 	wrote := false
-	inc, err := s.update(ctx, id, func(inc *store.Incident) ([]store.Entry, bool, error) {
+	inc, err := s.update(ctx, id, first, func(inc *store.Incident) ([]store.Entry, bool, error) {
 		wrote = false
 		cfg := s.o.Config()
 		if cfg.Service(inc.Service) == nil {
@@ -204,7 +209,7 @@ func (s *Service) applyWith(ctx context.Context, id string, ev policy.Event, edi
 
 // Note appends entries to an incident's timeline without changing it.
 func (s *Service) Note(ctx context.Context, id string, entries ...store.Entry) error {
-	_, err := s.update(ctx, id, func(*store.Incident) ([]store.Entry, bool, error) { return entries, true, nil })
+	_, err := s.update(ctx, id, nil, func(*store.Incident) ([]store.Entry, bool, error) { return entries, true, nil })
 	return err
 }
 

@@ -126,7 +126,7 @@ func (s *Service) raiseIfWorse(ctx context.Context, id string, rt policy.Route, 
 	from := inc.State.Priority
 	why := title + "; " + firing
 	summary := s.o.CapSummary(fmt.Sprintf("%s (raised from %s to %s; %s)", title, from, rt.Priority, firing))
-	_, acts, err := s.applyWith(ctx, id, policy.Event{Kind: policy.EventTrigger, Route: &rt, Actor: actor, Message: why},
+	_, acts, err := s.applyWith(ctx, id, inc, policy.Event{Kind: policy.EventTrigger, Route: &rt, Actor: actor, Message: why},
 		func(inc *store.Incident) { inc.Summary = summary })
 	if err == nil && len(acts) > 0 {
 		s.log.Info("incident priority raised", "incident", id, "from", from, "to", rt.Priority, "by", why)
@@ -153,7 +153,12 @@ func (s *Service) ActByDedup(ctx context.Context, svc *policy.Service, dedupKey,
 	if err != nil {
 		return "", err
 	}
-	_, _, err = s.Apply(ctx, inc.ID, ev)
+	return s.actOn(ctx, svc, inc, source, ev, outcome)
+}
+
+// actOn applies ev to inc, the open incident a dedup key found, just read.
+func (s *Service) actOn(ctx context.Context, svc *policy.Service, inc *store.Incident, source string, ev policy.Event, outcome string) (string, error) {
+	_, _, err := s.applyWith(ctx, inc.ID, inc, ev, nil)
 	if isResolved(err) {
 		err = nil
 	}
@@ -167,7 +172,8 @@ func (s *Service) ActByDedup(ctx context.Context, svc *policy.Service, dedupKey,
 // ResolveIfOpen resolves the service's open incident with the dedup key,
 // if there is one, and returns its id ("" if there was none); unlike
 // ResolveByDedup, finding none counts nothing. It is for incidents most
-// alerts never have (a group's overflow incident): looking costs one read.
+// alerts never have (a group's overflow incident): looking costs one read,
+// and the resolve uses what it read.
 func (s *Service) ResolveIfOpen(ctx context.Context, svc *policy.Service, dedupKey, source, actor string) (string, error) {
 	inc, err := s.o.Store.FindByDedup(ctx, svc.Name, dedupKey)
 	if isNotFound(err) || (err == nil && !inc.Open()) {
@@ -176,5 +182,5 @@ func (s *Service) ResolveIfOpen(ctx context.Context, svc *policy.Service, dedupK
 	if err != nil {
 		return "", err
 	}
-	return s.ResolveByDedup(ctx, svc, dedupKey, source, actor)
+	return s.actOn(ctx, svc, inc, source, policy.Event{Kind: policy.EventResolve, Actor: actor}, "resolved")
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/pagerd/pagerd/policy"
 )
 
 // How a rotation becomes a pagerd rotation. pagerd lays every rotation out
@@ -61,9 +63,9 @@ func notMapped(format string, args ...any) *shapeError {
 
 // pagerd's limits on a shift's length.
 const (
-	maxShiftWeeks = 104
-	maxShiftDays  = 728
-	maxShiftHours = 168
+	maxShiftWeeks = policy.MaxShiftWeeks
+	maxShiftDays  = policy.MaxShiftDays
+	maxShiftHours = policy.MaxShiftHours
 )
 
 // rotationShape dispatches on the rotation's turn length, then adds its

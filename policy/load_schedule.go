@@ -46,6 +46,15 @@ func (v *validator) tier(tf string, s *Schedule, t *Tier) {
 // rotation checks one rotation: one shift length, a start on which its first
 // shift can begin, members who exist, roster changes on shift boundaries in
 // order, and restriction windows that make sense.
+// The longest shift a rotation takes, in each unit: two years of weeks or
+// days, a week of hours (longer shifts are counted in days). pagerd import
+// holds imported rotations to the same limits.
+const (
+	MaxShiftWeeks = 104
+	MaxShiftDays  = 728
+	MaxShiftHours = 168
+)
+
 func (v *validator) rotation(f string, s *Schedule, r rotationFields) {
 	set := 0
 	for _, n := range []int{*r.weeks, r.days, r.hours} {
@@ -57,12 +66,12 @@ func (v *validator) rotation(f string, s *Schedule, r rotationFields) {
 		v.errf(f, "set one of shift_weeks, shift_days and shift_hours")
 	}
 	switch {
-	case *r.weeks < 0 || *r.weeks > 104:
-		v.errf(f+".shift_weeks", "must be from 1 to 104 (two years)")
-	case r.days < 0 || r.days > 728:
-		v.errf(f+".shift_days", "must be from 1 to 728 (two years)")
-	case r.hours < 0 || r.hours > 168:
-		v.errf(f+".shift_hours", "must be from 1 to 168 (a week; use shift_days for longer shifts)")
+	case *r.weeks < 0 || *r.weeks > MaxShiftWeeks:
+		v.errf(f+".shift_weeks", "must be from 1 to %d (two years)", MaxShiftWeeks)
+	case r.days < 0 || r.days > MaxShiftDays:
+		v.errf(f+".shift_days", "must be from 1 to %d (two years)", MaxShiftDays)
+	case r.hours < 0 || r.hours > MaxShiftHours:
+		v.errf(f+".shift_hours", "must be from 1 to %d (a week; use shift_days for longer shifts)", MaxShiftHours)
 	}
 	if set == 0 {
 		*r.weeks = 1

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pagerd/pagerd/internal/textcut"
 	"github.com/pagerd/pagerd/notify"
 )
 
@@ -82,16 +83,6 @@ const (
 	maxTitle   = 250
 )
 
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
-}
-
 // Notify pushes the page to the contact's user (or group) key. High
 // urgency is emergency priority, tagged with the incident (or bundle) so
 // Cancel can stop it; the ack link is the message's URL.
@@ -103,7 +94,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	if m.Notice {
 		title = m.Summary
 	}
-	form := url.Values{"token": {n.o.Token}, "user": {m.Address}, "message": {cut(m.Text, maxMessage)}, "title": {cut(title, maxTitle)}}
+	form := url.Values{"token": {n.o.Token}, "user": {m.Address}, "message": {textcut.Bytes(m.Text, maxMessage, "")}, "title": {textcut.Bytes(title, maxTitle, "")}}
 	if m.AckURL != "" {
 		form.Set("url", m.AckURL)
 		form.Set("url_title", "Acknowledge or resolve")
@@ -199,7 +190,7 @@ func (cb *Callbacks) Receipt(w http.ResponseWriter, r *http.Request) error {
 	}
 	detail := "acknowledged in the Pushover app"
 	if dev := r.PostForm.Get("acknowledged_by_device"); dev != "" {
-		detail += " on " + cut(dev, 64)
+		detail += " on " + textcut.Bytes(dev, 64, "")
 	}
 	if err := cb.Receiver.Delivered(r.Context(), target, notify.Delivery{User: user, Channel: "push", Detail: detail}); err != nil {
 		return err

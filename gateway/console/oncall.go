@@ -72,7 +72,7 @@ func holderOf(cfg *policy.Config, sh policy.Shift, loc *time.Location) holder {
 		h.Name = "nobody"
 		return h
 	}
-	h.Name = userName(cfg, sh.User)
+	h.Name = cfg.UserName(sh.User)
 	if u := cfg.User(sh.User); u != nil {
 		h.Backup = u.Backup
 		for _, ct := range u.Contacts {
@@ -203,7 +203,7 @@ func (c *Console) renderSchedule(w http.ResponseWriter, r *http.Request, v *view
 		ov := overrideView{From: of.In(loc), Until: ou.In(loc), Reason: o.Reason, Active: !of.After(now) && ou.After(now)}
 		for _, t := range s.Tiers {
 			if u, ok := o.Tiers[t.Name]; ok && u != "" {
-				ov.Tiers = append(ov.Tiers, kv{t.DisplayTitle(), userName(cfg, u)})
+				ov.Tiers = append(ov.Tiers, kv{t.DisplayTitle(), cfg.UserName(u)})
 			}
 		}
 		sv.Overrides = append(sv.Overrides, ov)

@@ -180,10 +180,7 @@ func slackOnCall(config func() *policy.Config, now func() time.Time) func(ctx co
 		for _, r := range rows {
 			oc.Now = append(oc.Now, slack.Shift{Schedule: r.Schedule, Tier: r.Tier, User: r.User, Name: r.Name, From: r.From,
 				Until: r.Until, Override: r.Reason})
-			if r.Until.IsZero() || !r.Until.After(t) {
-				continue
-			}
-			if sh, ok := cfg.Schedule(r.Schedule).OnCallTier(r.Tier, r.Until); ok {
+			if sh, ok := cfg.Schedule(r.Schedule).NextOnCall(r.Tier, r.Until, t); ok {
 				oc.Next = append(oc.Next, slack.Shift{Schedule: r.Schedule, Tier: r.Tier, User: sh.User,
 					Name: cfg.UserName(sh.User), From: sh.From, Until: sh.Until, Override: sh.Override})
 			}

@@ -53,10 +53,8 @@ func (c *Console) onCall(w http.ResponseWriter, r *http.Request, v *viewer) {
 				continue
 			}
 			tn := tierNow{Tier: t.DisplayTitle(), Now: holderOf(cfg, cur, s.Location())}
-			if cur.Until.After(now) {
-				if next, ok := s.OnCallTier(t.Name, cur.Until); ok {
-					tn.Next = holderOf(cfg, next, s.Location())
-				}
+			if next, ok := s.NextOnCall(t.Name, cur.Until, now); ok {
+				tn.Next = holderOf(cfg, next, s.Location())
 			}
 			sv.Tiers = append(sv.Tiers, tn)
 		}

@@ -52,6 +52,22 @@ func newConfigHolder(path string, cfg *policy.Config, reg prometheus.Registerer,
 	return h
 }
 
+// LoadConfig reads the config the daemon runs on: the file, and every
+// secret it names. The daemon needs them all, at start and at a reload:
+// without one it would page through a transport it cannot authenticate to,
+// and a reload must not swap in such a config while the old one still pages.
+// The read-only commands load with policy.LoadFile and never ask for them.
+func LoadConfig(path string) (*policy.Config, error) {
+	c, err := policy.LoadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.CheckSecrets(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // Load is the config in force.
 func (h *configHolder) Load() *policy.Config { return h.cur.Load() }
 
@@ -74,12 +90,7 @@ func (h *configHolder) loaded() {
 func (h *configHolder) Reload() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	c, err := policy.LoadFile(h.path)
-	if err == nil {
-		// A reload must not swap in a config whose secrets are missing:
-		// the old one still pages.
-		err = c.CheckSecrets()
-	}
+	c, err := LoadConfig(h.path)
 	if err != nil {
 		h.reloads.WithLabelValues("failure").Inc()
 		h.reloadOK.Set(0)

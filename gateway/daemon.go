@@ -173,12 +173,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 
 	cfg := o.Config
 	if cfg == nil {
-		if cfg, err = policy.LoadFile(o.ConfigPath); err == nil {
-			// The daemon needs every secret the config names: without one
-			// it would page through a transport it cannot authenticate to.
-			err = cfg.CheckSecrets()
-		}
-		if err != nil {
+		if cfg, err = LoadConfig(o.ConfigPath); err != nil {
 			return nil, err
 		}
 	}

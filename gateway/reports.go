@@ -46,26 +46,12 @@ var reportFormats = map[string]struct {
 	"payroll":  {"text/csv; charset=utf-8", (*report.Report).WritePayrollCSV},
 }
 
-// period reads from and to (RFC 3339, or dates at the time report weeks
-// begin: history.ParseTime), both required.
+// period reads from and to (history.Period): a period a report cannot
+// cover is a 400.
 func period(c echo.Context, cfg *policy.Config) (from, to time.Time, err error) {
-	for _, p := range []struct {
-		name string
-		to   *time.Time
-	}{{"from", &from}, {"to", &to}} {
-		v := c.QueryParam(p.name)
-		if v == "" {
-			return from, to, badRequest("%s is required: an RFC 3339 time or a date (YYYY-MM-DD, at the time report weeks begin)", p.name)
-		}
-		if *p.to, err = history.ParseTime(cfg, v); err != nil {
-			return from, to, badRequest("%s: %v", p.name, err)
-		}
-	}
-	if !to.After(from) {
-		return from, to, badRequest("to (%s) must be after from (%s)", to.Format(time.RFC3339), from.Format(time.RFC3339))
-	}
-	if to.Sub(from) > report.MaxPeriod {
-		return from, to, badRequest("the period is longer than %d weeks: ask for it in parts", report.MaxPeriod/(7*24*time.Hour))
+	from, to, err = history.Period(cfg, c.QueryParam("from"), c.QueryParam("to"))
+	if err != nil {
+		return from, to, badRequest("%v", err)
 	}
 	return from, to, nil
 }

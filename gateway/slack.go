@@ -87,14 +87,6 @@ func slackRef(tl []store.Entry) (slack.Ref, bool) {
 	return slack.Ref{}, false
 }
 
-// displayName is a user's name, or the actor as it stands (api:ops).
-func displayName(cfg *policy.Config, who string) string {
-	if u := cfg.User(who); u != nil {
-		return u.DisplayName()
-	}
-	return who
-}
-
 // slackCard is an incident as its channel message shows it.
 func slackCard(cfg *policy.Config, inc *store.Incident) slack.Card {
 	st := inc.State
@@ -107,10 +99,10 @@ func slackCard(cfg *policy.Config, inc *store.Incident) slack.Card {
 	c := slack.Card{Incident: inc.ID, Service: inc.Service, Priority: st.Priority, Summary: inc.Summary, Status: string(st.Status),
 		Level: level, Escalated: st.Level > 0}
 	if st.AcknowledgedBy != "" {
-		c.AcknowledgedBy = displayName(cfg, st.AcknowledgedBy)
+		c.AcknowledgedBy = cfg.UserName(st.AcknowledgedBy)
 	}
 	if st.ResolvedBy != "" {
-		c.ResolvedBy = displayName(cfg, st.ResolvedBy)
+		c.ResolvedBy = cfg.UserName(st.ResolvedBy)
 	}
 	return c
 }
@@ -126,7 +118,7 @@ func slackReply(cfg *policy.Config, inc *store.Incident, action string, tl []sto
 			break
 		}
 	}
-	who := displayName(cfg, e.Actor)
+	who := cfg.UserName(e.Actor)
 	switch action {
 	case "acknowledge":
 		return "Acknowledged by " + who
@@ -188,12 +180,9 @@ func slackOnCall(config func() *policy.Config, now func() time.Time) func(ctx co
 		for _, r := range rows {
 			oc.Now = append(oc.Now, slack.Shift{Schedule: r.Schedule, Tier: r.Tier, User: r.User, Name: r.Name, From: r.From,
 				Until: r.Until, Override: r.Reason})
-			if r.Until.IsZero() || !r.Until.After(t) {
-				continue
-			}
-			if sh, ok := cfg.Schedule(r.Schedule).OnCallTier(r.Tier, r.Until); ok {
+			if sh, ok := cfg.Schedule(r.Schedule).NextOnCall(r.Tier, r.Until, t); ok {
 				oc.Next = append(oc.Next, slack.Shift{Schedule: r.Schedule, Tier: r.Tier, User: sh.User,
-					Name: displayName(cfg, sh.User), From: sh.From, Until: sh.Until, Override: sh.Override})
+					Name: cfg.UserName(sh.User), From: sh.From, Until: sh.Until, Override: sh.Override})
 			}
 		}
 		return oc, nil

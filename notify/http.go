@@ -8,28 +8,39 @@ import (
 	"time"
 )
 
-// httpSender is the HTTP plumbing the webhook and ntfy transports share: one
-// client, a timeout per request, and one reading of status codes.
-type httpSender struct {
+// HTTPSender is the HTTP plumbing the transports that call a provider over
+// plain HTTP share (webhook, ntfy, Pushover): one client, a timeout per
+// request, and one reading of status codes, so that what is worth retrying
+// is decided in one place.
+type HTTPSender struct {
 	name    string
 	client  *http.Client
 	timeout time.Duration
 }
 
-func newHTTPSender(name string, client *http.Client, timeout time.Duration) httpSender {
+// NewHTTPSender makes the sender of the transport called name (which
+// starts its errors). A nil client is a client of its own; a timeout of
+// zero or less is 10 seconds.
+func NewHTTPSender(name string, client *http.Client, timeout time.Duration) HTTPSender {
 	if client == nil {
 		client = &http.Client{}
 	}
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	return httpSender{name: name, client: client, timeout: timeout}
+	return HTTPSender{name: name, client: client, timeout: timeout}
 }
 
-// post sends one request built by build. 2xx is delivered; 429, 5xx and
-// network errors are Temporary; other answers are not. Errors name the
-// host only: a URL can carry a token.
-func (h httpSender) post(ctx context.Context, build func(ctx context.Context) (*http.Request, error)) error {
+// maxAnswer is as much of an answer's body as is read.
+const maxAnswer = 64 << 10
+
+// Post sends one request built by build. Network errors are Temporary.
+// check reads the answer, its status and up to 64 KiB of its body: nil is
+// delivered, an error a refusal, which is Temporary when the status is 429
+// or 5xx (the provider may take the same request later) and final
+// otherwise. A nil check takes any 2xx. Errors name the host only: a URL
+// can carry a token.
+func (h HTTPSender) Post(ctx context.Context, build func(ctx context.Context) (*http.Request, error), check func(status int, body []byte) error) error {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	req, err := build(ctx)
@@ -41,15 +52,22 @@ func (h httpSender) post(ctx context.Context, build func(ctx context.Context) (*
 		return Temporary(fmt.Errorf("%s: %s: %w", h.name, req.URL.Host, errorsWithoutURL(err)))
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return nil
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		return Temporary(fmt.Errorf("%s: %s answered %d", h.name, req.URL.Host, resp.StatusCode))
-	default:
-		return fmt.Errorf("%s: %s answered %d", h.name, req.URL.Host, resp.StatusCode)
+	if check == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswer))
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			return nil
+		}
+		err = fmt.Errorf("%s: %s answered %d", h.name, req.URL.Host, resp.StatusCode)
+	} else {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+		if err = check(resp.StatusCode, body); err == nil {
+			return nil
+		}
 	}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+		return Temporary(err)
+	}
+	return err
 }
 
 // errorsWithoutURL drops the URL an *url.Error repeats, keeping its cause.

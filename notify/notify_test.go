@@ -43,6 +43,35 @@ func TestLogWritesOneJSONLinePerPage(t *testing.T) {
 	}
 }
 
+// A transport's own reading of the answer (Pushover's) says what was
+// taken; the sender still decides what is worth retrying by the status.
+func TestHTTPSenderCheck(t *testing.T) {
+	refuse := func(status int, body []byte) error {
+		if status == http.StatusOK && string(body) == "taken" {
+			return nil
+		}
+		return errors.New("refused: " + string(body))
+	}
+	for _, tc := range []struct {
+		code      int
+		body      string
+		ok, retry bool
+	}{{200, "taken", true, false}, {200, "no", false, false}, {400, "bad", false, false}, {429, "slow down", false, true}, {503, "down", false, true}} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(tc.code)
+			io.WriteString(w, tc.body)
+		}))
+		h := NewHTTPSender("test", srv.Client(), time.Second)
+		err := h.Post(context.Background(), func(ctx context.Context) (*http.Request, error) {
+			return http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, nil)
+		}, refuse)
+		srv.Close()
+		if (err == nil) != tc.ok || IsTemporary(err) != tc.retry || (err != nil && !strings.Contains(err.Error(), tc.body)) {
+			t.Errorf("%d %q: temporary %v err %v", tc.code, tc.body, IsTemporary(err), err)
+		}
+	}
+}
+
 func TestWebhookStatusCodes(t *testing.T) {
 	for _, tc := range []struct {
 		code  int

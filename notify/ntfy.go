@@ -14,13 +14,13 @@ import (
 // PagerDuty. High urgency pages are sent at ntfy's top priority; the ack
 // link, if any, is the notification's click action, and its Acknowledge
 // button POSTs to the link (the acknowledgement the link's page makes).
-type Ntfy struct{ h httpSender }
+type Ntfy struct{ h HTTPSender }
 
 var _ Notifier = (*Ntfy)(nil)
 
 // NewNtfy makes the transport; each request is bounded by timeout.
 func NewNtfy(client *http.Client, timeout time.Duration) *Ntfy {
-	return &Ntfy{h: newHTTPSender("ntfy", client, timeout)}
+	return &Ntfy{h: NewHTTPSender("ntfy", client, timeout)}
 }
 
 // Notify publishes the page. 429, 5xx and network errors are worth retrying.
@@ -32,7 +32,7 @@ func (n *Ntfy) Notify(ctx context.Context, m Message) error {
 	if m.Urgency == "low" {
 		prio = "3"
 	}
-	return n.h.post(ctx, func(ctx context.Context) (*http.Request, error) {
+	return n.h.Post(ctx, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.Address, strings.NewReader(m.Text))
 		if err == nil {
 			title := fmt.Sprintf("[%s] %s", m.Priority, m.Service)
@@ -50,5 +50,5 @@ func (n *Ntfy) Notify(ctx context.Context, m Message) error {
 			}
 		}
 		return req, err
-	})
+	}, nil)
 }

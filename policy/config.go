@@ -747,6 +747,16 @@ func (u *User) DisplayName() string {
 	return u.ID
 }
 
+// UserName is how the user with the id is named to people: their display
+// name, or the id as it stands when no user has it (an actor such as
+// api:ops, or a user a reload removed from the config).
+func (c *Config) UserName(id string) string {
+	if u := c.User(id); u != nil {
+		return u.DisplayName()
+	}
+	return id
+}
+
 // Location is the schedule's time zone.
 func (s *Schedule) Location() *time.Location {
 	if s.loc == nil {

@@ -91,10 +91,7 @@ func (c *Config) ICalendar(f Feed) (string, error) {
 	for _, sh := range shifts {
 		s := &c.Schedules[sh.sched]
 		tier := &s.Tiers[sh.tier]
-		who := sh.User
-		if u := c.User(sh.User); u != nil {
-			who = u.DisplayName()
-		}
+		who := c.UserName(sh.User)
 		summary := fmt.Sprintf("%s on call: %s (%s)", who, tier.DisplayTitle(), s.Name)
 		desc := []string{"Schedule: " + s.Name, "Tier: " + tier.DisplayTitle() + " (" + tier.Name + ")", "On call: " + who + " (" + sh.User + ")"}
 		if sh.Layer != "" {

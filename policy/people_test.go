@@ -141,3 +141,31 @@ func TestLoadPeopleExplicitVia(t *testing.T) {
 		}
 	}
 }
+
+// UserName is what people read for an id: a user's name, the id when the
+// user has none, and the id as it stands for an actor no user is.
+func TestUserName(t *testing.T) {
+	text := strings.Replace(peopleBase, "  - id: ann\n", "  - id: ann\n    name: Ann Example\n", 1)
+	text = strings.Replace(text, "\nschedules:", `
+  - id: bob
+    email: bob@example.com
+    contacts: [{channel: email}]
+    notification_rules: {high: [{after: 0s, channel: email}], low: [{after: 0s, channel: email}]}
+schedules:`, 1)
+	c, err := Parse([]byte(text), "p.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ id, want string }{
+		{"ann", "Ann Example"},
+		{"bob", "bob"},
+		{"api:ops", "api:ops"},
+		{"", ""},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			if got := c.UserName(tc.id); got != tc.want {
+				t.Fatalf("UserName(%q) = %q, want %q", tc.id, got, tc.want)
+			}
+		})
+	}
+}

@@ -230,6 +230,18 @@ func (s *Schedule) OnCall(t time.Time) []Shift {
 	return out
 }
 
+// NextOnCall is who holds the tier next: from until, when the shift that
+// holds it at t ends. ok is false when there is no next: that shift does
+// not end after t (a tier without members or layers has a zero until) or
+// the tier has no rotation. The console's on-call page and Slack's /oncall
+// both say who is next through it.
+func (s *Schedule) NextOnCall(tier string, until, t time.Time) (Shift, bool) {
+	if !until.After(t) {
+		return Shift{}, false
+	}
+	return s.OnCallTier(tier, until)
+}
+
 // Weeks returns n consecutive handoff weeks starting with the week
 // containing from, with each tier's regular holders (rotation and layers,
 // overrides aside).

@@ -497,6 +497,36 @@ func TestScheduleOnCallTierMissing(t *testing.T) {
 	})
 }
 
+// NextOnCall is the holder from when the current shift ends, and nobody
+// when that shift does not end after now.
+func TestScheduleNextOnCall(t *testing.T) {
+	s := aionSchedule(t)
+	now := utc(t, "2025-10-10T00:00:00Z")
+	cur, ok := s.OnCallTier("primary", now)
+	if !ok {
+		t.Fatal("OnCallTier(primary) not ok")
+	}
+	next, ok := s.NextOnCall("primary", cur.Until, now)
+	if want, _ := s.OnCallTier("primary", cur.Until); !ok || !next.From.Equal(cur.Until) || next.User != want.User {
+		t.Errorf("NextOnCall = %+v, %v; want the holder from %s, %s", next, ok, cur.Until, want.User)
+	}
+	for _, tc := range []struct {
+		name  string
+		tier  string
+		until time.Time
+	}{
+		{"a shift that never ends", "primary", time.Time{}},
+		{"a shift ending now", "primary", now},
+		{"an unknown tier", "quaternary", now.Add(time.Hour)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if sh, ok := s.NextOnCall(tc.tier, tc.until, now); ok {
+				t.Errorf("NextOnCall = %+v, true; want not ok", sh)
+			}
+		})
+	}
+}
+
 func TestScheduleWeekLabel(t *testing.T) {
 	ny := mustLoc(t, "America/New_York")
 	tokyo := mustLoc(t, "Asia/Tokyo")

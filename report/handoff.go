@@ -165,7 +165,7 @@ func Handoff(cfg *policy.Config, schedule string, at time.Time, incidents []Inci
 		holder := func(when time.Time) TierHolder {
 			th := TierHolder{Tier: t.Name, Title: t.DisplayTitle()}
 			if sh, ok := s.OnCallTier(t.Name, when); ok && sh.User != "" {
-				th.User, th.Name = sh.User, displayName(cfg, sh.User)
+				th.User, th.Name = sh.User, cfg.UserName(sh.User)
 			}
 			return th
 		}
@@ -323,7 +323,7 @@ func handoffIncident(cfg *policy.Config, inc *Incident, at time.Time) HandoffInc
 	hi := HandoffIncident{ID: inc.ID, Service: inc.Service, Priority: inc.Priority, Summary: inc.Summary,
 		AlertName: AlertName(inc.Details), CreatedAt: inc.CreatedAt, Status: "triggered"}
 	if t, by := inc.ackTime(); !t.IsZero() && !t.After(at) {
-		hi.Status, hi.AcknowledgedAt, hi.AcknowledgedBy, hi.AcknowledgedByName = "acknowledged", t, by, displayName(cfg, by)
+		hi.Status, hi.AcknowledgedAt, hi.AcknowledgedBy, hi.AcknowledgedByName = "acknowledged", t, by, cfg.UserName(by)
 	}
 	if t, _ := inc.resolveTime(); !t.IsZero() && !t.After(at) {
 		hi.Status, hi.ResolvedAt = "resolved", t
@@ -338,7 +338,7 @@ func handoffIncident(cfg *policy.Config, inc *Incident, at time.Time) HandoffInc
 			if by == "" {
 				by = e.Actor
 			}
-			hi.LastUpdate = &StatusUpdate{At: e.At, By: by, ByName: displayName(cfg, by), Text: e.Detail}
+			hi.LastUpdate = &StatusUpdate{At: e.At, By: by, ByName: cfg.UserName(by), Text: e.Detail}
 			break
 		}
 	}

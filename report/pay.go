@@ -46,7 +46,7 @@ func (p *payAcc) add(cfg *policy.Config, svc *policy.Service, inc *Incident, f *
 	if pay.Billable <= 0 && pay.CompDays == 0 {
 		return
 	}
-	name := displayName(cfg, who)
+	name := cfg.UserName(who)
 	p.items = append(p.items, PayItem{Incident: inc.ID, Service: inc.Service, Priority: inc.Priority, Summary: inc.Summary,
 		User: who, Name: name, Week: f.week, Start: inc.CreatedAt, End: end,
 		BillableMinutes: pay.BillableMinutes, CompDays: pay.CompDays, Reasons: pay.Reasons})

@@ -684,8 +684,8 @@ func (b *Builder) Report() *Report {
 		s := &cfg.Schedules[i]
 		for _, p := range s.FairnessProblems(b.from, b.to) {
 			fr := Fairness{Schedule: s.Name, Rule: fmt.Sprintf("schedules[%s].fairness[%d]", s.Name, p.Rule), User: p.User,
-				Name: displayName(cfg, p.User), From: p.From, Until: p.Until, Limit: p.Limit,
-				Text: p.Describe(s, func(id string) string { return displayName(cfg, id) })}
+				Name: cfg.UserName(p.User), From: p.From, Until: p.Until, Limit: p.Limit,
+				Text: p.Describe(s, cfg.UserName)}
 			r.Fairness = append(r.Fairness, fr)
 			perUser[p.User]++
 		}
@@ -766,13 +766,6 @@ func hasFairness(cfg *policy.Config) bool {
 		}
 	}
 	return false
-}
-
-func displayName(cfg *policy.Config, id string) string {
-	if u := cfg.User(id); u != nil {
-		return u.DisplayName()
-	}
-	return id
 }
 
 // incidentChecks holds a set's incident figures to the goals.

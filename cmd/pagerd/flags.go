@@ -69,9 +69,14 @@ func outputFlag(fs *flagSet) *string {
 	return o
 }
 
+// errNoConfig is the answer to a command run without --config.
+var errNoConfig = errors.New("--config FILE is required")
+
+// loadConfig reads the config of a read-only command: secrets that are not
+// there are not its concern (gateway.LoadConfig is the daemon's).
 func loadConfig(path string) (*policy.Config, error) {
 	if path == "" {
-		return nil, errors.New("--config FILE is required")
+		return nil, errNoConfig
 	}
 	return policy.LoadFile(path)
 }

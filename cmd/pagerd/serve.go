@@ -36,12 +36,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	tuneGC(os.Getenv)
 
-	cfg, err := loadConfig(*cfgPath)
-	if err == nil {
-		// The daemon needs every secret the config names: without one it
-		// would page through a transport it cannot authenticate to.
-		err = cfg.CheckSecrets()
+	if *cfgPath == "" {
+		return fail(stderr, "serve", errNoConfig)
 	}
+	cfg, err := gateway.LoadConfig(*cfgPath)
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}

@@ -136,7 +136,7 @@ func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
 func pagedLast(cfg *policy.Config, tl []store.Entry, loc *time.Location) string {
 	for i := len(tl) - 1; i >= 0; i-- {
 		if e := tl[i]; e.Type == string(policy.ActionNotify) {
-			return userName(cfg, e.User) + " by " + e.Channel + " at " + e.At.In(loc).Format("15:04")
+			return cfg.UserName(e.User) + " by " + e.Channel + " at " + e.At.In(loc).Format("15:04")
 		}
 	}
 	return ""
@@ -180,7 +180,7 @@ func levelNames(cfg *policy.Config, service string) []string {
 func describeDeadline(cfg *policy.Config, service string, d policy.Deadline) string {
 	switch d.Kind {
 	case policy.DeadlineNotify:
-		return "page " + userName(cfg, d.User) + " by " + d.Channel
+		return "page " + cfg.UserName(d.User) + " by " + d.Channel
 	case policy.DeadlineEscalate:
 		// The deadline is the current level's timeout: the next one
 		// takes over, or the ladder starts again after the last.
@@ -202,13 +202,6 @@ func describeDeadline(cfg *policy.Config, service string, d policy.Deadline) str
 		return "maintenance window ends"
 	}
 	return string(d.Kind)
-}
-
-func userName(cfg *policy.Config, id string) string {
-	if u := cfg.User(id); u != nil {
-		return u.DisplayName()
-	}
-	return id
 }
 
 // age says how long ago, roughly: "3m", "2h 5m", "4d 3h".
@@ -288,10 +281,10 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
 			ev.User, ev.Level = "", 0
 		}
 		if ev.User != "" {
-			ev.User = userName(cfg, ev.User)
+			ev.User = cfg.UserName(ev.User)
 		}
 		if ev.Actor != "" && cfg.User(ev.Actor) != nil {
-			ev.Actor = userName(cfg, ev.Actor)
+			ev.Actor = cfg.UserName(ev.Actor)
 		}
 		iv.Timeline = append(iv.Timeline, ev)
 	}

@@ -53,10 +53,8 @@ func (c *Console) onCall(w http.ResponseWriter, r *http.Request, v *viewer) {
 				continue
 			}
 			tn := tierNow{Tier: t.DisplayTitle(), Now: holderOf(cfg, cur, s.Location())}
-			if cur.Until.After(now) {
-				if next, ok := s.OnCallTier(t.Name, cur.Until); ok {
-					tn.Next = holderOf(cfg, next, s.Location())
-				}
+			if next, ok := s.NextOnCall(t.Name, cur.Until, now); ok {
+				tn.Next = holderOf(cfg, next, s.Location())
 			}
 			sv.Tiers = append(sv.Tiers, tn)
 		}
@@ -72,7 +70,7 @@ func holderOf(cfg *policy.Config, sh policy.Shift, loc *time.Location) holder {
 		h.Name = "nobody"
 		return h
 	}
-	h.Name = userName(cfg, sh.User)
+	h.Name = cfg.UserName(sh.User)
 	if u := cfg.User(sh.User); u != nil {
 		h.Backup = u.Backup
 		for _, ct := range u.Contacts {
@@ -203,7 +201,7 @@ func (c *Console) renderSchedule(w http.ResponseWriter, r *http.Request, v *view
 		ov := overrideView{From: of.In(loc), Until: ou.In(loc), Reason: o.Reason, Active: !of.After(now) && ou.After(now)}
 		for _, t := range s.Tiers {
 			if u, ok := o.Tiers[t.Name]; ok && u != "" {
-				ov.Tiers = append(ov.Tiers, kv{t.DisplayTitle(), userName(cfg, u)})
+				ov.Tiers = append(ov.Tiers, kv{t.DisplayTitle(), cfg.UserName(u)})
 			}
 		}
 		sv.Overrides = append(sv.Overrides, ov)

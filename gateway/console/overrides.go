@@ -54,17 +54,14 @@ func (c *Console) runtimeOverrides(ctx context.Context, cfg *policy.Config, s *p
 	loc, now := s.Location(), c.o.Now()
 	out := make([]runtimeOverride, 0, len(list))
 	for _, o := range list {
-		ro := runtimeOverride{ID: o.ID, Tier: o.Tier, Name: userName(cfg, o.User), Reason: o.Reason, CreatedBy: o.CreatedBy,
+		ro := runtimeOverride{ID: o.ID, Tier: o.Tier, Name: cfg.UserName(o.User), Reason: o.Reason, CreatedBy: cfg.UserName(o.CreatedBy),
 			From: o.Start.In(loc), Until: o.End.In(loc), CreatedAt: o.CreatedAt.In(loc), Swap: o.Swap != "",
 			Active: !o.Start.After(now) && o.End.After(now)}
 		if o.Replaces != "" {
-			ro.Replaces = userName(cfg, o.Replaces)
+			ro.Replaces = cfg.UserName(o.Replaces)
 		}
 		if t := s.Tier(o.Tier); t != nil {
 			ro.Tier = t.DisplayTitle()
-		}
-		if u := cfg.User(o.CreatedBy); u != nil {
-			ro.CreatedBy = u.DisplayName()
 		}
 		out = append(out, ro)
 	}
@@ -124,10 +121,10 @@ func (c *Console) addOverride(w http.ResponseWriter, r *http.Request, v *viewer)
 		c.overrideFailed(w, r, v, s, err)
 		return
 	}
-	what := "Override made: " + userName(v.cfg, made[0].User) + " holds " + req.Tier + " from " + made[0].Start.In(loc).Format("Mon 2 Jan 15:04") +
+	what := "Override made: " + v.cfg.UserName(made[0].User) + " holds " + req.Tier + " from " + made[0].Start.In(loc).Format("Mon 2 Jan 15:04") +
 		" to " + made[0].End.In(loc).Format("Mon 2 Jan 15:04 MST") + "."
 	if len(made) > 1 {
-		what = "Swap made: " + userName(v.cfg, made[0].User) + " and " + userName(v.cfg, made[1].User) + " hold each other's shifts."
+		what = "Swap made: " + v.cfg.UserName(made[0].User) + " and " + v.cfg.UserName(made[1].User) + " hold each other's shifts."
 	}
 	c.redirectSchedule(w, r, v, s, what)
 }

@@ -5,8 +5,8 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
-	"strconv"
-	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/pagerd/pagerd/gateway/history"
 	"github.com/pagerd/pagerd/policy"
@@ -48,19 +48,9 @@ func (c *Console) reports(w http.ResponseWriter, r *http.Request, v *viewer) {
 		}
 	}
 	p := page{Title: "Reports", Nav: "reports", Viewer: v, Body: &rv}
-	from, err1 := history.ParseTime(cfg, rv.From)
-	to, err2 := history.ParseTime(cfg, rv.To)
-	switch {
-	case err1 != nil:
-		p.Error = "From: " + err1.Error()
-	case err2 != nil:
-		p.Error = "To: " + err2.Error()
-	case !to.After(from):
-		p.Error = "To must be after from."
-	case to.Sub(from) > report.MaxPeriod:
-		p.Error = "The period is too long: ask for at most " + strconv.Itoa(int(report.MaxPeriod/(7*24*time.Hour))) + " weeks."
-	}
-	if p.Error != "" {
+	from, to, err := history.Period(cfg, rv.From, rv.To)
+	if err != nil {
+		p.Error = sentence(err.Error())
 		c.render(w, http.StatusBadRequest, "reports.html", p)
 		return
 	}
@@ -81,4 +71,11 @@ func (c *Console) reports(w http.ResponseWriter, r *http.Request, v *viewer) {
 		rv.Text = b.String()
 	}
 	c.render(w, http.StatusOK, "reports.html", p)
+}
+
+// sentence shows an error written the Go way (lower case, no full stop) as
+// a sentence on a page.
+func sentence(msg string) string {
+	r, n := utf8.DecodeRuneInString(msg)
+	return string(unicode.ToUpper(r)) + msg[n:] + "."
 }

@@ -20,13 +20,13 @@ import (
 	"sort"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagerd/pagerd/gateway/acklink"
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/textcut"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -677,7 +677,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	if r := stormRules(cfg); r.Window > 0 {
 		hp := store.HeldPage{Incident: inc.ID, Deadline: p.deadline, Service: inc.Service, Priority: inc.State.Priority,
 			Rank: rank(cfg, inc.Service, inc.State.Priority), Urgency: inc.State.Urgency, Level: a.Level,
-			Summary: clip(inc.Summary, 200), Due: a.At}
+			Summary: textcut.Bytes(inc.Summary, 200, textcut.Ellipsis), Due: a.At}
 		send, until, err := d.o.Store.Admit(ctx, store.StormKey(a.User, a.Channel), hp, now, r)
 		switch {
 		case err != nil:
@@ -723,18 +723,6 @@ func pageText(inc *store.Incident, ackURL string) string {
 		t += " Ack: " + ackURL
 	}
 	return t
-}
-
-// clip cuts s to at most n bytes, on a rune boundary, marking the cut.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := n - len("…")
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + "…"
 }
 
 // runJob does a claimed job with its kind's handler and stores what comes

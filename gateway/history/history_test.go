@@ -80,6 +80,32 @@ func TestParseTime(t *testing.T) {
 	}
 }
 
+// TestPeriod: the API and the console's reports page refuse the same
+// periods, for the same reasons.
+func TestPeriod(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	aivo := loadConfig(t, "aivo.yaml")
+	from, to, err := Period(aivo, "2025-09-29", "2025-10-13")
+	if err != nil || !from.Equal(time.Date(2025, 9, 29, 8, 0, 0, 0, ny)) || !to.Equal(time.Date(2025, 10, 13, 8, 0, 0, 0, ny)) {
+		t.Errorf("Period = %s, %s, %v", from, to, err)
+	}
+	for _, tc := range []struct{ from, to, want string }{
+		{"", "2025-10-13", "from is required"},
+		{"2025-09-29", "", "to is required"},
+		{"yesterday", "2025-10-13", "from: \"yesterday\" is neither a date"},
+		{"2025-09-29", "soon", "to: \"soon\" is neither a date"},
+		{"2025-10-13", "2025-09-29", "to must be after from"},
+		{"2025-09-29", "2025-09-29", "to must be after from"},
+		{"2000-01-03", "2025-09-29", "longer than 520 weeks"},
+	} {
+		t.Run(tc.from+"_"+tc.to, func(t *testing.T) {
+			if _, _, err := Period(aivo, tc.from, tc.to); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Period(%q, %q) = %v, want %q", tc.from, tc.to, err, tc.want)
+			}
+		})
+	}
+}
+
 // TestRetentionRunsInBatchesWithinItsBudget: one run removes a batch at a
 // time and stops when its budget is spent, leaving the job due at once for
 // the rest; the run that finishes schedules the next day's. The cut-off is

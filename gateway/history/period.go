@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/pagerd/pagerd/policy"
+	"github.com/pagerd/pagerd/report"
 )
 
 // ParseTime reads a bound of a report's period: an RFC 3339 time, or a
@@ -22,4 +23,31 @@ func ParseTime(cfg *policy.Config, s string) (time.Time, error) {
 	}
 	w := &cfg.Reports.Week
 	return time.Date(d.Year, d.Month, d.Day, w.Time.Hour, w.Time.Minute, 0, 0, w.Location()), nil
+}
+
+// Period reads the period [from, to) a report is asked for, its bounds as
+// ParseTime reads them, and holds it to what a report covers: both bounds
+// given, to after from, at most report.MaxPeriod. The API and the
+// console's reports page both ask through it, so that one refuses what the
+// other refuses; the errors are the API's words, which the console shows
+// as sentences.
+func Period(cfg *policy.Config, from, to string) (f, t time.Time, err error) {
+	for _, b := range []struct {
+		name, val string
+		dst       *time.Time
+	}{{"from", from, &f}, {"to", to, &t}} {
+		if b.val == "" {
+			return f, t, fmt.Errorf("%s is required: an RFC 3339 time or a date (YYYY-MM-DD, at the time report weeks begin)", b.name)
+		}
+		if *b.dst, err = ParseTime(cfg, b.val); err != nil {
+			return f, t, fmt.Errorf("%s: %w", b.name, err)
+		}
+	}
+	if !t.After(f) {
+		return f, t, fmt.Errorf("to must be after from (from %s, to %s)", f.Format(time.RFC3339), t.Format(time.RFC3339))
+	}
+	if t.Sub(f) > report.MaxPeriod {
+		return f, t, fmt.Errorf("the period is longer than %d weeks: ask for it in parts", report.MaxPeriod/(7*24*time.Hour))
+	}
+	return f, t, nil
 }

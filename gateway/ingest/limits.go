@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pagerd/pagerd/internal/textcut"
 )
 
 // Limits on the work one Alertmanager notification makes pagerd do and on
@@ -66,18 +68,7 @@ func capKey(key string, max int) (string, bool) {
 	}
 	sum := sha256.Sum256([]byte(key))
 	tail := "…sha256:" + hex.EncodeToString(sum[:16])
-	return cutBytes(key, max-len(tail)) + tail, false
-}
-
-// cutBytes cuts s to at most n bytes, at a rune boundary.
-func cutBytes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
+	return textcut.Bytes(key, max, tail), false
 }
 
 // capValue cuts a stored value to max bytes, ending in "…" when it had to.
@@ -85,7 +76,7 @@ func capValue(s string, max int) (string, bool) {
 	if len(s) <= max {
 		return s, true
 	}
-	return cutBytes(s, max-len("…")) + "…", false
+	return textcut.Bytes(s, max, textcut.Ellipsis), false
 }
 
 // valueCuts counts the values a set of maps lost to a limit, and the
@@ -116,7 +107,7 @@ func capMap(m map[string]string, valueMax int, c *valueCuts) map[string]string {
 		if !okK || !okV {
 			c.n++
 			if size := len(k) + len(v); size > c.largest {
-				c.largest, c.name = size, cutBytes(k, 64)
+				c.largest, c.name = size, textcut.Bytes(k, 64, "")
 			}
 		}
 		out[ck] = cv
@@ -161,11 +152,10 @@ func CutDetails(cuts []Cut) string {
 // ended in "…" as sent reads as cut too; its kept part is still a prefix
 // of it.
 func CutLabel(s string) (kept string, cut bool) {
-	const ellipsis = "…"
-	// cutBytes backs off at most UTFMax-1 bytes to a rune boundary.
+	// textcut.Bytes backs off at most UTFMax-1 bytes to a rune boundary.
 	shortest := MaxLabelBytes - (utf8.UTFMax - 1)
-	if len(s) > MaxLabelBytes || len(s) < shortest || !strings.HasSuffix(s, ellipsis) {
+	if len(s) > MaxLabelBytes || len(s) < shortest || !strings.HasSuffix(s, textcut.Ellipsis) {
 		return s, false
 	}
-	return strings.TrimSuffix(s, ellipsis), true
+	return strings.TrimSuffix(s, textcut.Ellipsis), true
 }

@@ -201,13 +201,10 @@ func (s *Service) compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.S
 	var out []pending
 	loc := sc.Location()
 	name := func(id string) string {
-		if u := cfg.User(id); u != nil {
-			return u.DisplayName()
-		}
 		if id == "" {
 			return "nobody"
 		}
-		return id
+		return cfg.UserName(id)
 	}
 	title := func(tier string) string {
 		if t := sc.Tier(tier); t != nil {

@@ -16,13 +16,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pagerd/pagerd/internal/textcut"
 	"github.com/pagerd/pagerd/notify"
 )
 
@@ -51,7 +51,10 @@ type Options struct {
 }
 
 // Notifier pushes through Pushover.
-type Notifier struct{ o Options }
+type Notifier struct {
+	o Options
+	h notify.HTTPSender
+}
 
 var _ notify.Notifier = (*Notifier)(nil)
 
@@ -61,9 +64,6 @@ func New(o Options) *Notifier {
 		o.APIURL = DefaultAPIURL
 	}
 	o.APIURL = strings.TrimRight(o.APIURL, "/")
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{}
-	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
@@ -73,7 +73,7 @@ func New(o Options) *Notifier {
 	if o.Expire <= 0 || o.Expire > 3*time.Hour {
 		o.Expire = time.Hour
 	}
-	return &Notifier{o: o}
+	return &Notifier{o: o, h: notify.NewHTTPSender("pushover", o.HTTPClient, o.Timeout)}
 }
 
 // Pushover's limits on what a message may hold.
@@ -81,16 +81,6 @@ const (
 	maxMessage = 1024
 	maxTitle   = 250
 )
-
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
-}
 
 // Notify pushes the page to the contact's user (or group) key. High
 // urgency is emergency priority, tagged with the incident (or bundle) so
@@ -103,7 +93,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	if m.Notice {
 		title = m.Summary
 	}
-	form := url.Values{"token": {n.o.Token}, "user": {m.Address}, "message": {cut(m.Text, maxMessage)}, "title": {cut(title, maxTitle)}}
+	form := url.Values{"token": {n.o.Token}, "user": {m.Address}, "message": {textcut.Bytes(m.Text, maxMessage, "")}, "title": {textcut.Bytes(title, maxTitle, "")}}
 	if m.AckURL != "" {
 		form.Set("url", m.AckURL)
 		form.Set("url_title", "Acknowledge or resolve")
@@ -132,41 +122,31 @@ func (n *Notifier) Cancel(ctx context.Context, target string) error {
 	return n.post(ctx, "/1/receipts/cancel_by_tag/"+url.PathEscape(target)+".json", url.Values{"token": {n.o.Token}})
 }
 
-// post makes one API call. Pushover answers {"status": 1} when it took the
-// request; 429 and 5xx are worth retrying, other refusals are not. Errors
-// say what Pushover said, never the token.
+// post makes one API call through the sender, which decides what is worth
+// retrying (429, 5xx, network errors). Pushover answers {"status": 1} when
+// it took the request. Errors say what Pushover said, never the token.
 func (n *Notifier) post(ctx context.Context, path string, form url.Values) error {
-	ctx, cancel := context.WithTimeout(ctx, n.o.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.o.APIURL+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		return fmt.Errorf("pushover: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("User-Agent", "pagerd")
-	resp, err := n.o.HTTPClient.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
+	return n.h.Post(ctx, func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.o.APIURL+path, strings.NewReader(form.Encode()))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("User-Agent", "pagerd")
 		}
-		return notify.Temporary(fmt.Errorf("pushover: %w", err))
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return req, err
+	}, answered)
+}
+
+// answered reads Pushover's answer.
+func answered(status int, body []byte) error {
 	var r struct {
 		Status int      `json:"status"`
 		Errors []string `json:"errors"`
 	}
 	_ = json.Unmarshal(body, &r)
-	if resp.StatusCode == http.StatusOK && r.Status == 1 {
+	if status == http.StatusOK && r.Status == 1 {
 		return nil
 	}
-	e := fmt.Errorf("pushover: answered %d: %s", resp.StatusCode, strings.Join(r.Errors, "; "))
-	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-		return notify.Temporary(e)
-	}
-	return e
+	return fmt.Errorf("pushover: answered %d: %s", status, strings.Join(r.Errors, "; "))
 }
 
 // Callbacks receives Pushover's receipt callbacks.
@@ -199,7 +179,7 @@ func (cb *Callbacks) Receipt(w http.ResponseWriter, r *http.Request) error {
 	}
 	detail := "acknowledged in the Pushover app"
 	if dev := r.PostForm.Get("acknowledged_by_device"); dev != "" {
-		detail += " on " + cut(dev, 64)
+		detail += " on " + textcut.Bytes(dev, 64, "")
 	}
 	if err := cb.Receiver.Delivered(r.Context(), target, notify.Delivery{User: user, Channel: "push", Detail: detail}); err != nil {
 		return err

@@ -44,7 +44,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"sort"
 	"strconv"
@@ -507,54 +506,29 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, er
 	if !ok {
 		return nil, nil
 	}
-	byScore := &redis.ZRangeBy{Min: "-inf", Max: "+inf"}
-	if lo > math.MinInt64 {
-		byScore.Min = strconv.FormatInt(lo, 10)
+	all, err := s.indexRange(ctx, index, lo, hi)
+	if err != nil {
+		return nil, err
 	}
-	if hi < math.MaxInt64 {
-		byScore.Max = strconv.FormatInt(hi, 10)
-	}
-	pipe := s.rdb.Pipeline()
-	zcmds := make([]*redis.ZSliceCmd, store.Shards)
-	for shard := range zcmds {
-		zcmds[shard] = pipe.ZRevRangeByScoreWithScores(ctx, s.key(shard, index), byScore)
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, unavailable(err)
-	}
-	var hits []redis.Z
-	for _, c := range zcmds {
-		for _, z := range c.Val() {
-			if f.Admits(int64(z.Score), z.Member.(string)) {
-				hits = append(hits, z)
-			}
+	// Newest first: indexRange's order (creation time, then id) reversed.
+	var hits []string
+	for i := len(all) - 1; i >= 0; i-- {
+		if id := all[i].Member.(string); f.Admits(int64(all[i].Score), id) {
+			hits = append(hits, id)
 		}
 	}
-	sort.Slice(hits, func(i, j int) bool {
-		if hits[i].Score != hits[j].Score {
-			return hits[i].Score > hits[j].Score
-		}
-		return hits[i].Member.(string) > hits[j].Member.(string)
-	})
 	const page = 256
 	var out []*store.Incident
 	for start := 0; start < len(hits) && len(out) < limit; start += page {
-		end := min(start+page, len(hits))
-		pipe := s.rdb.Pipeline()
-		cmds := make([]*redis.StringCmd, 0, end-start)
-		for _, h := range hits[start:end] {
-			id := h.Member.(string)
-			shard, _ := store.ShardOfID(id)
-			cmds = append(cmds, pipe.Get(ctx, s.key(shard, "inc:", id)))
+		recs, err := s.records(ctx, hits[start:min(start+page, len(hits))])
+		if err != nil {
+			return nil, err
 		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, unavailable(err)
-		}
-		for _, c := range cmds {
-			if errors.Is(c.Err(), redis.Nil) {
-				continue
+		for _, rec := range recs {
+			if rec == "" {
+				continue // expired since the index was read
 			}
-			inc, err := decode(c.Val())
+			inc, err := decode(rec)
 			if err != nil {
 				return nil, err
 			}

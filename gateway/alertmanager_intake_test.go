@@ -347,18 +347,21 @@ receivers:
 		t.Errorf("silences for %v, want one per alert", instances)
 	}
 	// Alertmanager shows the alerts suppressed by them.
-	resp, err := http.Get(am.url + "/api/v2/alerts?silenced=true&active=false")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if strings.Count(string(b), `"state":"suppressed"`) != 2 {
-		t.Errorf("Alertmanager's alerts are not both suppressed: %s", b)
-	}
-	if !strings.Contains(strings.Join(api.timeline(t, id), ","), "silenced") {
-		t.Errorf("timeline %v lacks silenced", api.timeline(t, id))
-	}
+	var b []byte
+	waitUntil(t, 10*time.Second, "both alerts suppressed in Alertmanager", func() bool {
+		resp, err := http.Get(am.url + "/api/v2/alerts?silenced=true&active=false")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return strings.Count(string(b), `"state":"suppressed"`) == 2
+	})
+	// The dispatcher records the silences once Alertmanager has answered
+	// for both, so the timeline may lag them by a moment.
+	waitUntil(t, 10*time.Second, "silenced in the timeline", func() bool {
+		return strings.Contains(strings.Join(api.timeline(t, id), ","), "silenced")
+	})
 
 	act("resolve")
 	waitUntil(t, 10*time.Second, "the silences expired", func() bool {

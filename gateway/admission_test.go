@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
@@ -156,6 +159,17 @@ func TestMaxInflightDefaults(t *testing.T) {
 	} {
 		if got := maxInflight(tc.cfg, tc.st); got != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestAdmissionQueueDefault: unset, the queue holds twice the slots; a
+// configured one wins.
+func TestAdmissionQueueDefault(t *testing.T) {
+	for _, c := range []struct{ max, queue, want int }{{3, 0, 6}, {0, 0, 2 * defaultMaxInflight}, {3, 1, 1}} {
+		a := newAdmission(http.NotFoundHandler(), prometheus.NewRegistry(), slog.New(slog.DiscardHandler), c.max, c.queue, 0)
+		if a.maxQueue != int64(c.want) {
+			t.Errorf("max_inflight %d, max_queue %d: a queue of %d, want %d", c.max, c.queue, a.maxQueue, c.want)
 		}
 	}
 }

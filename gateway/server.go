@@ -78,7 +78,7 @@ type ServerOptions struct {
 	// MaxInflight, MaxQueue and QueueTimeout bound the intake
 	// (admission.go): at most MaxInflight alerts are taken in at once, up
 	// to MaxQueue more wait for a slot, and one that finds the queue full
-	// or no slot within QueueTimeout is refused (defaults 64, as many as
+	// or no slot within QueueTimeout is refused (defaults 64, twice
 	// MaxInflight, 20ms).
 	MaxInflight  int
 	MaxQueue     int

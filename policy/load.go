@@ -405,7 +405,7 @@ func (v *validator) server() {
 		v.errf("server.admission.max_inflight", "must be from 1 to 100000 (0: the default, 64 on Redis, 256 on the embedded store)")
 	}
 	if ad := &sv.Admission; ad.MaxQueue < 0 || ad.MaxQueue > 100000 {
-		v.errf("server.admission.max_queue", "must be from 1 to 100000 (0: the default, as many as max_inflight)")
+		v.errf("server.admission.max_queue", "must be from 1 to 100000 (0: the default, twice max_inflight)")
 	}
 	if ad := &sv.Admission; ad.QueueTimeout < 0 || ad.QueueTimeout > Duration(10*time.Second) {
 		v.errf("server.admission.queue_timeout", "must be from 0s (the default, 20ms) to 10s")

@@ -21,13 +21,9 @@ func serviceByIntegrationKey(c *policy.Config, key string) (*policy.Service, str
 	var found *policy.Service
 	var which string
 	for i := range c.Services {
-		in := &c.Services[i].Integrations
-		for _, k := range []struct {
-			name string
-			s    policy.Secret
-		}{{"alertmanager_key", in.AlertmanagerKey}, {"pagerduty_routing_key", in.PagerDutyRoutingKey}, {"opsgenie_key", in.OpsgenieKey}} {
-			if secretEqual(key, k.s) {
-				found, which = &c.Services[i], k.name
+		for _, k := range c.Services[i].Integrations.Keys() {
+			if secretEqual(key, *k.Key) {
+				found, which = &c.Services[i], k.Field
 			}
 		}
 	}

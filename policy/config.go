@@ -645,6 +645,25 @@ type Integrations struct {
 	OpsgenieKeyFile         string `yaml:"opsgenie_key_file"`
 }
 
+// IntegrationKey is one of a service's integration keys: its config field,
+// the key, and the file it is read from, if any.
+type IntegrationKey struct {
+	Field string
+	Key   *Secret
+	File  string
+}
+
+// Keys are the service's integration keys, of every type: the one list
+// the validator checks for uniqueness and heartbeat pings are matched
+// against, so a new type of key cannot reach one and not the other.
+func (in *Integrations) Keys() []IntegrationKey {
+	return []IntegrationKey{
+		{"alertmanager_key", &in.AlertmanagerKey, in.AlertmanagerKeyFile},
+		{"pagerduty_routing_key", &in.PagerDutyRoutingKey, in.PagerDutyRoutingKeyFile},
+		{"opsgenie_key", &in.OpsgenieKey, in.OpsgenieKeyFile},
+	}
+}
+
 // Rule sets an alert's priority when all its matchers match. Rules are tried
 // in order and the first match wins. PageImmediately names escalation levels
 // paged at once in addition to the first level (AIVO's executive triggers).

@@ -1306,27 +1306,18 @@ type keyOwner struct{ service, field string }
 // service's pings on the other and page a false HeartbeatMissing. One
 // service may give the same key for several types (the quickstart does).
 func (v *validator) integrations(f string, s *Service, keys map[Secret]keyOwner) {
-	in := &s.Integrations
-	for _, k := range []struct {
-		name string
-		val  *Secret
-		file string
-	}{
-		{"alertmanager_key", &in.AlertmanagerKey, in.AlertmanagerKeyFile},
-		{"pagerduty_routing_key", &in.PagerDutyRoutingKey, in.PagerDutyRoutingKeyFile},
-		{"opsgenie_key", &in.OpsgenieKey, in.OpsgenieKeyFile},
-	} {
-		key := v.secret(f+"."+k.name, *k.val, k.file)
-		*k.val = key
+	for _, k := range s.Integrations.Keys() {
+		key := v.secret(f+"."+k.Field, *k.Key, k.File)
+		*k.Key = key
 		if key == "" {
 			continue
 		}
 		if other, ok := keys[key]; ok && other.service != s.Name {
-			v.errf(f+"."+k.name, "the same key is used by service %q (integrations.%s); each service needs its own", other.service, other.field)
+			v.errf(f+"."+k.Field, "the same key is used by service %q (integrations.%s); each service needs its own", other.service, other.field)
 			continue
 		}
 		if _, ok := keys[key]; !ok {
-			keys[key] = keyOwner{s.Name, k.name}
+			keys[key] = keyOwner{s.Name, k.Field}
 		}
 	}
 }

@@ -79,14 +79,10 @@ func buildNotifiers(cfg *policy.Config, stdout io.Writer, hc func() *http.Client
 	if em := n.Email; em.Smarthost != "" {
 		var pool *x509.CertPool
 		if em.CAFile != "" {
-			pem, err := os.ReadFile(em.CAFile)
-			if err != nil {
+			var err error
+			if pool, err = policy.LoadCAFile(em.CAFile); err != nil {
 				_ = out.close()
 				return out, fmt.Errorf("notifiers.email.ca_file: %w", err)
-			}
-			if pool = x509.NewCertPool(); !pool.AppendCertsFromPEM(pem) {
-				_ = out.close()
-				return out, fmt.Errorf("notifiers.email.ca_file %s: no PEM certificate in it", em.CAFile)
 			}
 		}
 		e, err := email.New(email.Options{Smarthost: em.Smarthost, From: em.From, Username: em.Username, Password: em.Password.Reveal(),

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/mail"
 	"net/url"
@@ -853,14 +854,29 @@ func (v *validator) caFile(field, path string) {
 	if path == "" {
 		return
 	}
+	_, err := LoadCAFile(path)
+	var read *fs.PathError
+	switch {
+	case errors.As(err, &read):
+		v.resolved(field, &missingError{fmt.Sprintf("read CA file: %v", err)})
+	case err != nil:
+		v.errf(field, "%v", err)
+	}
+}
+
+// LoadCAFile reads a file of PEM CA certificates (notifiers.email.ca_file),
+// for check-config and the daemon alike. An error reading it is an
+// *fs.PathError; a file with no certificate in it is an error that says so.
+func LoadCAFile(path string) (*x509.CertPool, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		v.resolved(field, &missingError{fmt.Sprintf("read CA file: %v", err)})
-		return
+		return nil, err
 	}
-	if !x509.NewCertPool().AppendCertsFromPEM(b) {
-		v.errf(field, "%s has no PEM certificate in it (-----BEGIN CERTIFICATE-----)", path)
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s has no PEM certificate in it (-----BEGIN CERTIFICATE-----)", path)
 	}
+	return pool, nil
 }
 
 // pushover checks notifiers.pushover.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -252,22 +253,13 @@ func (a *OpsgenieAlert) limit() {
 		n := utf8.RuneCountInString(k) + utf8.RuneCountInString(a.Details[k])
 		if n > budget {
 			delete(a.Details, k)
-			if !containsString(a.Cut, "details") {
+			if !slices.Contains(a.Cut, "details") {
 				a.Cut = append(a.Cut, "details")
 			}
 			continue
 		}
 		budget -= n
 	}
-}
-
-func containsString(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // DecodeOpsgenieAction parses the optional body of a close or acknowledge

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/store"
@@ -17,13 +18,17 @@ import (
 // fakeSilences is Alertmanager's silences API v2 as pagerd uses it:
 // POST /api/v2/silences answers {"silenceID"} (400 for a matcher
 // Alertmanager would refuse), DELETE /api/v2/silence/{id} expires one (404
-// for one it does not know). It matches alerts as Alertmanager does, so a
-// test can ask which alerts its silences silence.
+// for one it does not know), GET /api/v2/silences lists them all with
+// their state. It matches alerts as Alertmanager does, so a test can ask
+// which alerts its silences silence.
 type fakeSilences struct {
 	url string
 
 	mu       sync.Mutex
 	silences []fakeSilence
+	// posts counts the POSTs; failPost is the number of the one that
+	// answers 500 instead of making a silence (0: none).
+	posts, failPost int
 }
 
 type fakeSilence struct {
@@ -56,10 +61,35 @@ func newFakeSilences(t *testing.T) *fakeSilences {
 			}
 		}
 		f.mu.Lock()
+		f.posts++
+		if f.posts == f.failPost {
+			f.mu.Unlock()
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
 		s.ID = fmt.Sprintf("sil-%d", len(f.silences)+1)
 		f.silences = append(f.silences, s)
 		f.mu.Unlock()
 		_ = json.NewEncoder(w).Encode(map[string]string{"silenceID": s.ID})
+	})
+	mux.HandleFunc("GET /api/v2/silences", func(w http.ResponseWriter, r *http.Request) {
+		type status struct {
+			State string `json:"state"`
+		}
+		type listed struct {
+			fakeSilence
+			ID     string `json:"id"`
+			Status status `json:"status"`
+		}
+		out := []listed{}
+		for _, s := range f.posted() {
+			state := "active"
+			if s.Expired {
+				state = "expired"
+			}
+			out = append(out, listed{fakeSilence: s, ID: s.ID, Status: status{state}})
+		}
+		_ = json.NewEncoder(w).Encode(out)
 	})
 	mux.HandleFunc("DELETE /api/v2/silence/{id}", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -251,6 +281,78 @@ func TestSilenceOnAcknowledgeSaysWhatIsNotSilenced(t *testing.T) {
 			}
 			if len(tc.silenced) > 0 {
 				lastEntry(t, h, id, "unsilenced")
+			}
+		})
+	}
+}
+
+// TestSilencesOfAFailedTryDoNotOutliveTheIncident: when one of an
+// incident's silences cannot be made, those made in the same try stay in
+// Alertmanager and the timeline does not name them. The retry reuses them
+// (no duplicates), and a resolve expires them, also when it comes before
+// the retry: left in place, they would mute the alerts when they fire
+// again, and nobody would be paged.
+func TestSilencesOfAFailedTryDoNotOutliveTheIncident(t *testing.T) {
+	alerts := []map[string]string{
+		{"alertname": "DiskFull", "instance": "db01"},
+		{"alertname": "DiskFull", "instance": "db02"},
+		{"alertname": "DiskFull", "instance": "db03"},
+	}
+	for _, retry := range []bool{true, false} {
+		t.Run(fmt.Sprintf("retried first: %v", retry), func(t *testing.T) {
+			am := newFakeSilences(t)
+			am.failPost = 3
+			h := newHarness(t, withConfig(silenceConfig(am.url)))
+			r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g-partial", alerts...), "Authorization", "Bearer "+amKey)
+			if r.code != 200 {
+				t.Fatalf("webhook: %d %s", r.code, r.body)
+			}
+			var res struct{ Incidents []string }
+			r.json(t, &res)
+			id := res.Incidents[0]
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("acknowledge: %d %s", r.code, r.body)
+			}
+			h.step(h.clock.Now())
+			if got := len(am.posted()); got != 2 {
+				t.Fatalf("%d silences made by the failed try, want 2", got)
+			}
+			for _, e := range h.incident(id).Timeline {
+				if e.Type == "silenced" {
+					t.Fatalf("the failed try recorded %s", e.Detail)
+				}
+			}
+			if retry {
+				h.step(h.clock.Now().Add(time.Minute))
+				if got := len(am.posted()); got != 3 {
+					t.Errorf("%d silences after the retry, want 3: the retry must reuse the 2 made", got)
+				}
+				for i, labels := range alerts {
+					if by := am.silencedBy(labels); len(by) != 1 {
+						t.Errorf("alert %d silenced by %v, want one silence", i, by)
+					}
+				}
+				if e := lastEntry(t, h, id, "silenced"); !strings.Contains(e.Detail, "silenced 3 of 3 firing alerts") {
+					t.Errorf("silenced entry: %s", e.Detail)
+				}
+			}
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("resolve: %d %s", r.code, r.body)
+			}
+			h.step(h.clock.Now())
+			for _, s := range am.posted() {
+				if !s.Expired {
+					t.Errorf("silence %s (%s) not expired on resolve", s.ID, s.Comment)
+				}
+			}
+			for i, labels := range alerts {
+				if by := am.silencedBy(labels); len(by) != 0 {
+					t.Errorf("alert %d still silenced by %v after the resolve", i, by)
+				}
+			}
+			e := lastEntry(t, h, id, "unsilenced")
+			if !retry && !strings.Contains(e.Detail, "2 silences Alertmanager listed for the incident, which the timeline did not record") {
+				t.Errorf("unsilenced entry: %s", e.Detail)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/ingest"
@@ -26,7 +28,13 @@ import (
 // (anyone else too), and the silences expired when it is resolved. Both
 // are outbox items (store.OutboxSilence), done here and retried like
 // telling PagerDuty. The silences made are recorded in the timeline
-// ("silenced"), which is where expiring finds them.
+// ("silenced"), and each names the incident in its comment: expiring
+// expires those the timeline names and those Alertmanager lists for the
+// incident, so a silence whose making was not recorded (one call of
+// several failed, or the claim's write did not land) cannot outlive the
+// incident and mute the alerts when they fire again. Making them again
+// after such a failure reuses the silences Alertmanager lists with the
+// same matchers instead of adding duplicates.
 //
 // Only the alerts the incident's details kept can be silenced: at most
 // ingest.MaxDetailAlerts of the group's, with label names and values cut
@@ -46,6 +54,40 @@ type Silencer interface {
 	Silence(ctx context.Context, base string, matchers []Matcher, end time.Time, createdBy, comment string) (string, error)
 	// Expire expires a silence; one already gone is not an error.
 	Expire(ctx context.Context, base, id string) error
+	// Made lists the silences at base, active or pending, that pagerd made
+	// for the incident (by the comment silenceComment wrote).
+	Made(ctx context.Context, base, incident string) ([]Silence, error)
+}
+
+// Silence is a silence pagerd made, as Alertmanager lists it.
+type Silence struct {
+	ID       string
+	Matchers []Matcher
+}
+
+// silenceComment is the comment of the silences made for an incident, which
+// commentIncident reads back.
+func silenceComment(inc *store.Incident) string {
+	return fmt.Sprintf("Acknowledged in pagerd by %s: incident %s (%s)", inc.State.AcknowledgedBy, inc.ID, inc.Summary)
+}
+
+// commentIncident is the incident a silence's comment (silenceComment)
+// names, or "". User names hold no ": incident ", so the first one is
+// where the id starts, whatever the summary says.
+func commentIncident(comment string) string {
+	rest, ok := strings.CutPrefix(comment, "Acknowledged in pagerd by ")
+	if !ok {
+		return ""
+	}
+	_, rest, ok = strings.Cut(rest, ": incident ")
+	if !ok {
+		return ""
+	}
+	id, _, ok := strings.Cut(rest, " (")
+	if !ok {
+		return ""
+	}
+	return id
 }
 
 // Matcher is one matcher of a silence: the label Name's value equals
@@ -82,7 +124,23 @@ type amSilence struct {
 	Comment   string      `json:"comment"`
 }
 
-func (a *AlertmanagerSilencer) do(ctx context.Context, method, u string, body []byte) ([]byte, int, error) {
+// amGettableSilence is a silence as GET /api/v2/silences lists it.
+type amGettableSilence struct {
+	ID     string `json:"id"`
+	Status struct {
+		State string `json:"state"`
+	} `json:"status"`
+	amSilence
+}
+
+// Answers' sizes read: a silence's id, an error; and the list of every
+// silence Alertmanager holds (expired ones too, for days).
+const (
+	amAnswerMax = 64 << 10
+	amListMax   = 64 << 20
+)
+
+func (a *AlertmanagerSilencer) do(ctx context.Context, method, u string, body []byte, limit int64) ([]byte, int, error) {
 	c := a.Client
 	if c == nil {
 		c = &http.Client{}
@@ -105,7 +163,10 @@ func (a *AlertmanagerSilencer) do(ctx context.Context, method, u string, body []
 		return nil, 0, err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err != nil && resp.StatusCode == http.StatusOK {
+		return nil, 0, err
+	}
 	return b, resp.StatusCode, nil
 }
 
@@ -116,7 +177,7 @@ func (a *AlertmanagerSilencer) Silence(ctx context.Context, base string, matcher
 		s.Matchers = append(s.Matchers, amMatcher{Name: m.Name, Value: m.Value, IsRegex: m.IsRegex, IsEqual: true})
 	}
 	body, _ := json.Marshal(s)
-	b, code, err := a.do(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/api/v2/silences", body)
+	b, code, err := a.do(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/api/v2/silences", body, amAnswerMax)
 	if err != nil {
 		return "", err
 	}
@@ -134,7 +195,7 @@ func (a *AlertmanagerSilencer) Silence(ctx context.Context, base string, matcher
 
 // Expire deletes /api/v2/silence/<id>.
 func (a *AlertmanagerSilencer) Expire(ctx context.Context, base, id string) error {
-	b, code, err := a.do(ctx, http.MethodDelete, strings.TrimRight(base, "/")+"/api/v2/silence/"+url.PathEscape(id), nil)
+	b, code, err := a.do(ctx, http.MethodDelete, strings.TrimRight(base, "/")+"/api/v2/silence/"+url.PathEscape(id), nil, amAnswerMax)
 	if err != nil {
 		return err
 	}
@@ -145,6 +206,37 @@ func (a *AlertmanagerSilencer) Expire(ctx context.Context, base, id string) erro
 	return nil
 }
 
+// Made gets /api/v2/silences and keeps pagerd's active and pending
+// silences whose comment names the incident.
+func (a *AlertmanagerSilencer) Made(ctx context.Context, base, incident string) ([]Silence, error) {
+	b, code, err := a.do(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/api/v2/silences", nil, amListMax+1)
+	if err != nil {
+		return nil, err
+	}
+	if code != http.StatusOK {
+		return nil, fmt.Errorf("alertmanager answered %d to the list of silences: %s", code, bytes.TrimSpace(b[:min(len(b), 512)]))
+	}
+	if len(b) > amListMax {
+		return nil, fmt.Errorf("alertmanager's list of silences is larger than %d MiB; not read", amListMax>>20)
+	}
+	var all []amGettableSilence
+	if err := json.Unmarshal(b, &all); err != nil {
+		return nil, fmt.Errorf("alertmanager's list of silences: %w", err)
+	}
+	var out []Silence
+	for _, s := range all {
+		if s.CreatedBy != "pagerd" || s.Status.State == "expired" || commentIncident(s.Comment) != incident {
+			continue
+		}
+		ms := make([]Matcher, 0, len(s.Matchers))
+		for _, m := range s.Matchers {
+			ms = append(ms, Matcher{Name: m.Name, Value: m.Value, IsRegex: m.IsRegex})
+		}
+		out = append(out, Silence{ID: s.ID, Matchers: ms})
+	}
+	return out, nil
+}
+
 // silencedPrefix starts the detail of a "silenced" timeline entry; the ids
 // follow, up to the "(".
 const silencedPrefix = "Alertmanager silences "
@@ -152,7 +244,8 @@ const silencedPrefix = "Alertmanager silences "
 // silence does one silence outbox item: creates a silence per firing alert
 // the incident's details kept (planSilences) and records how many of the
 // group's that is, or expires every silence the timeline (and entries,
-// what this claim did before) says was made and not yet expired.
+// what this claim did before) says was made and not yet expired, and every
+// one Alertmanager lists for the incident.
 func (d *Dispatcher) silence(ctx context.Context, cfg *policy.Config, inc *store.Incident, o store.OutboxItem, now time.Time,
 	entries []store.Entry) (store.Entry, error) {
 	svc := cfg.Service(inc.Service)
@@ -169,19 +262,12 @@ func (d *Dispatcher) silence(ctx context.Context, cfg *policy.Config, inc *store
 			return store.Entry{}, nil // nothing fires
 		}
 		end := now.Add(time.Duration(svc.SilenceOnAcknowledge.Duration))
-		var ids, what []string
+		ids, err := d.makeSilences(ctx, base, inc, plan.silences, end)
+		if err != nil {
+			return store.Entry{}, err
+		}
+		what := make([]string, 0, len(plan.silences))
 		for _, ms := range plan.silences {
-			id, err := d.o.Silencer.Silence(ctx, base, ms, end, "pagerd",
-				fmt.Sprintf("Acknowledged in pagerd by %s: incident %s (%s)", inc.State.AcknowledgedBy, inc.ID, inc.Summary))
-			if err != nil {
-				if len(ids) > 0 {
-					// Those made are recorded; the item is tried again
-					// whole, and Alertmanager keeps the duplicates apart.
-					d.log.Warn("some Alertmanager silences made before one failed", "incident", inc.ID, "silences", ids)
-				}
-				return store.Entry{}, err
-			}
-			ids = append(ids, id)
 			what = append(what, matcherString(ms))
 		}
 		said := plan.say()
@@ -220,6 +306,21 @@ func (d *Dispatcher) silence(ctx context.Context, cfg *policy.Config, inc *store
 			}
 		}
 	}
+	// Those Alertmanager lists for the incident include any whose making
+	// was not recorded.
+	listed, err := d.o.Silencer.Made(ctx, base, inc.ID)
+	if err != nil {
+		return store.Entry{}, err
+	}
+	unrecorded := 0
+	for _, sl := range listed {
+		if !made[sl.ID] {
+			made[sl.ID] = true
+			order = append(order, sl.ID)
+			unrecorded++
+		}
+		delete(expired, sl.ID) // still active: expire it again
+	}
 	var done []string
 	for _, id := range order {
 		if expired[id] {
@@ -233,7 +334,70 @@ func (d *Dispatcher) silence(ctx context.Context, cfg *policy.Config, inc *store
 	if len(done) == 0 {
 		return store.Entry{}, nil
 	}
-	return store.Entry{At: now, Type: "unsilenced", Detail: silencedPrefix + strings.Join(done, " ") + " (expired: the incident is resolved)"}, nil
+	why := "expired: the incident is resolved"
+	if unrecorded > 0 {
+		why += fmt.Sprintf("; %s Alertmanager listed for the incident, which the timeline did not record", plural(unrecorded, "silence"))
+		d.log.Warn("expired Alertmanager silences of the incident that the timeline did not record", "incident", inc.ID, "silences", unrecorded)
+	}
+	return store.Entry{At: now, Type: "unsilenced", Detail: silencedPrefix + strings.Join(done, " ") + " (" + why + ")"}, nil
+}
+
+// makeSilences makes a silence for each of an incident's matchers, all at
+// once (each call is bounded by the Silencer's timeout, and all of them
+// together must fit in the claim's lease), and returns their ids in the
+// matchers' order. A silence Alertmanager already lists for the incident
+// with the same matchers (made by a try whose record did not land) is
+// reused. When a call fails, the others' silences stay in Alertmanager,
+// named by their comment: the retry reuses them, and the resolve expires
+// them.
+func (d *Dispatcher) makeSilences(ctx context.Context, base string, inc *store.Incident, plan [][]Matcher, end time.Time) ([]string, error) {
+	if len(plan) == 0 {
+		return nil, nil
+	}
+	listed, err := d.o.Silencer.Made(ctx, base, inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(plan))
+	errs := make([]error, len(plan))
+	var wg sync.WaitGroup
+	for i, ms := range plan {
+		if j := slices.IndexFunc(listed, func(s Silence) bool { return sameMatchers(s.Matchers, ms) }); j >= 0 {
+			ids[i] = listed[j].ID
+			listed = slices.Delete(listed, j, j+1)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ids[i], errs[i] = d.o.Silencer.Silence(ctx, base, ms, end, "pagerd", silenceComment(inc))
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		if made := slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == "" }); len(made) > 0 {
+			d.log.Warn("some Alertmanager silences made before others failed; the retry reuses them and the resolve expires them",
+				"incident", inc.ID, "silences", made)
+		}
+		return nil, err
+	}
+	return ids, nil
+}
+
+// sameMatchers reports whether two silences match with the same matchers,
+// in any order.
+func sameMatchers(a, b []Matcher) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	key := func(m Matcher) string { return fmt.Sprintf("%q%v%q", m.Name, m.IsRegex, m.Value) }
+	ka, kb := make([]string, len(a)), make([]string, len(b))
+	for i := range a {
+		ka[i], kb[i] = key(a[i]), key(b[i])
+	}
+	slices.Sort(ka)
+	slices.Sort(kb)
+	return slices.Equal(ka, kb)
 }
 
 // silenceIDs reads the silence ids of a "silenced" or "unsilenced" entry.

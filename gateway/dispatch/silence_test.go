@@ -1,10 +1,96 @@
 package dispatch
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
 )
+
+// barrierSilencer answers each Silence only once want calls are in
+// flight together (or after a second, so a Silencer called one call at a
+// time still ends), and records how many were.
+type barrierSilencer struct {
+	want int
+
+	mu       sync.Mutex
+	inFlight int
+	most     int
+	all      chan struct{}
+}
+
+func (b *barrierSilencer) Silence(ctx context.Context, base string, ms []Matcher, end time.Time, by, comment string) (string, error) {
+	b.mu.Lock()
+	b.inFlight++
+	b.most = max(b.most, b.inFlight)
+	if b.inFlight == b.want {
+		close(b.all)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.all:
+	case <-time.After(time.Second):
+	}
+	b.mu.Lock()
+	b.inFlight--
+	b.mu.Unlock()
+	return "id-" + ms[0].Value, nil
+}
+
+func (b *barrierSilencer) Expire(ctx context.Context, base, id string) error { return nil }
+
+func (b *barrierSilencer) Made(ctx context.Context, base, incident string) ([]Silence, error) {
+	return nil, nil
+}
+
+// TestSilencesAreMadeAtOnce: an incident's silences are made concurrently,
+// so up to 20 calls to a slow Alertmanager fit in the claim's lease (one
+// after another, they take up to 20 times the call timeout, and the lease
+// runs out and another replica silences again), and the ids come back in
+// the alerts' order.
+func TestSilencesAreMadeAtOnce(t *testing.T) {
+	b := &barrierSilencer{want: 5, all: make(chan struct{})}
+	d := &Dispatcher{o: Options{Silencer: b}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	var plan [][]Matcher
+	for i := range b.want {
+		plan = append(plan, []Matcher{{Name: "instance", Value: fmt.Sprint(i)}})
+	}
+	ids, err := d.makeSilences(context.Background(), "http://am", &store.Incident{ID: "inc-1"}, plan, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.most != b.want {
+		t.Errorf("at most %d silences made at once, want all %d", b.most, b.want)
+	}
+	if got := strings.Join(ids, ","); got != "id-0,id-1,id-2,id-3,id-4" {
+		t.Errorf("ids %s, want them in the alerts' order", got)
+	}
+}
+
+// TestCommentIncident: the incident a silence's comment names is read from
+// where silenceComment writes it, whatever the summary says; a silence
+// someone else made names none.
+func TestCommentIncident(t *testing.T) {
+	inc := &store.Incident{ID: "08-abc", Summary: "disk full: incident 08-other (db1)"}
+	inc.State.AcknowledgedBy = "ann"
+	for comment, want := range map[string]string{
+		silenceComment(inc): "08-abc",
+		"Acknowledged in pagerd by bob: incident 08-xyz (x)": "08-xyz",
+		"maintenance: incident 08-abc (db)":                  "",
+		"Acknowledged in pagerd by bob":                      "",
+	} {
+		if got := commentIncident(comment); got != want {
+			t.Errorf("commentIncident(%q) = %q, want %q", comment, got, want)
+		}
+	}
+}
 
 // TestSilencePlanSays: what the timeline says of the silences for the
 // cases the whole-daemon test (gateway's TestSilenceOnAcknowledge...)

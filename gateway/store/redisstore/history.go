@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,13 +51,18 @@ func (s *Store) indexRange(ctx context.Context, index string, lo, hi int64) ([]r
 	for _, c := range cmds {
 		out = append(out, c.Val()...)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Score != out[j].Score {
-			return out[i].Score < out[j].Score
-		}
-		return out[i].Member.(string) < out[j].Member.(string)
-	})
+	sortByScore(out)
 	return out, nil
+}
+
+// sortByScore orders index entries by score (creation time), then id.
+func sortByScore(zs []redis.Z) {
+	sort.Slice(zs, func(i, j int) bool {
+		if zs[i].Score != zs[j].Score {
+			return zs[i].Score < zs[j].Score
+		}
+		return zs[i].Member.(string) < zs[j].Member.(string)
+	})
 }
 
 // records reads the stored records of ids in one pipeline; an id with no
@@ -197,20 +203,17 @@ return n
 const expireRead = 256
 
 // Expire removes up to max resolved incidents that store.Expirable allows,
-// oldest created first: one pipeline over the indexes, the records of the
-// candidates (resolved ones: the open index rules the rest out unread) in
-// pipelines of expireRead, and one pipeline of expireScript, a script per
-// shard.
+// oldest created first: the open index once, then each shard's index up to
+// the cut-off a page at a time (so a large backlog is not read whole for
+// every batch), the records of the candidates (resolved ones: the open
+// index rules the rest out unread) in pipelines of expireRead, and one
+// pipeline of expireScript, a script per shard.
 func (s *Store) Expire(ctx context.Context, before time.Time, max int) (int, bool, error) {
 	if max <= 0 {
 		return 0, false, nil
 	}
-	hi := before.UnixMilli()
-	all, err := s.indexRange(ctx, "idx", math.MinInt64, hi)
-	if err != nil {
-		return 0, false, err
-	}
-	open, err := s.indexRange(ctx, "open", math.MinInt64, hi)
+	hi := strconv.FormatInt(before.UnixMilli(), 10)
+	open, err := s.indexRange(ctx, "open", math.MinInt64, before.UnixMilli())
 	if err != nil {
 		return 0, false, err
 	}
@@ -218,42 +221,71 @@ func (s *Store) Expire(ctx context.Context, before time.Time, max int) (int, boo
 	for _, z := range open {
 		isOpen[z.Member.(string)] = true
 	}
-	var candidates []string
-	for _, z := range all {
-		if id := z.Member.(string); !isOpen[id] {
-			candidates = append(candidates, id)
-		}
-	}
 	type victim struct {
 		inc *store.Incident
 		ver int64
 	}
 	var victims []victim
 	more := false
-scan:
-	for start := 0; start < len(candidates); start += expireRead {
-		ids := candidates[start:min(start+expireRead, len(candidates))]
-		recs, err := s.records(ctx, ids)
-		if err != nil {
-			return 0, false, err
+	// Each shard's oldest max+1 hold the oldest max+1 of all; a page
+	// that is all kept (open, or owing something) moves that shard on.
+	page := int64(max + 1)
+	offset := make([]int64, store.Shards)
+	done := make([]bool, store.Shards)
+	for !more && slices.Contains(done, false) {
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.ZSliceCmd, store.Shards)
+		for shard := range cmds {
+			if !done[shard] {
+				cmds[shard] = pipe.ZRangeByScoreWithScores(ctx, s.key(shard, "idx"),
+					&redis.ZRangeBy{Min: "-inf", Max: hi, Offset: offset[shard], Count: page})
+			}
 		}
-		for _, v := range recs {
-			if v == "" {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return 0, false, unavailable(err)
+		}
+		var zs []redis.Z
+		for shard, c := range cmds {
+			if c == nil {
 				continue
 			}
-			h, err := parseRecord(v)
-			if err != nil || h.status != string(policy.StatusResolved) || h.next != "-" {
-				continue
+			got := c.Val()
+			offset[shard] += int64(len(got))
+			done[shard] = int64(len(got)) < page
+			zs = append(zs, got...)
+		}
+		sortByScore(zs)
+		var candidates []string
+		for _, z := range zs {
+			if id := z.Member.(string); !isOpen[id] {
+				candidates = append(candidates, id)
 			}
-			inc, err := decodeParsed(h)
-			if err != nil || !store.Expirable(inc, before) {
-				continue
+		}
+	scan:
+		for start := 0; start < len(candidates); start += expireRead {
+			ids := candidates[start:min(start+expireRead, len(candidates))]
+			recs, err := s.records(ctx, ids)
+			if err != nil {
+				return 0, false, err
 			}
-			if len(victims) == max {
-				more = true
-				break scan
+			for _, v := range recs {
+				if v == "" {
+					continue
+				}
+				h, err := parseRecord(v)
+				if err != nil || h.status != string(policy.StatusResolved) || h.next != "-" {
+					continue
+				}
+				inc, err := decodeParsed(h)
+				if err != nil || !store.Expirable(inc, before) {
+					continue
+				}
+				if len(victims) == max {
+					more = true
+					break scan
+				}
+				victims = append(victims, victim{inc, h.ver})
 			}
-			victims = append(victims, victim{inc, h.ver})
 		}
 	}
 	if len(victims) == 0 {

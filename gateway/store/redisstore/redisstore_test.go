@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,5 +93,67 @@ func TestClaimAfterScriptFlush(t *testing.T) {
 	cs, err := s.ClaimDue(ctx, at, time.Minute, 10)
 	if err != nil || len(cs) != 1 || cs[0].Incident != inc.ID {
 		t.Fatalf("claim after SCRIPT FLUSH: %+v %v", cs, err)
+	}
+}
+
+// zsliceCounter counts the index entries Redis returns, in pipelines too.
+type zsliceCounter struct{ n atomic.Int64 }
+
+func (c *zsliceCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *zsliceCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if z, ok := cmd.(*redis.ZSliceCmd); ok {
+			c.n.Add(int64(len(z.Val())))
+		}
+		return err
+	}
+}
+
+func (c *zsliceCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		for _, cmd := range cmds {
+			if z, ok := cmd.(*redis.ZSliceCmd); ok {
+				c.n.Add(int64(len(z.Val())))
+			}
+		}
+		return err
+	}
+}
+
+// TestExpireReadsTheIndexAPageAtATime: a batch of Expire reads a page of
+// each shard's index, not the whole backlog past the cut-off, so catching
+// up on a large backlog (retention shortened, the job down for weeks) is
+// not quadratic in it.
+func TestExpireReadsTheIndexAPageAtATime(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	s := redisstore.New(rdb, "exp")
+	ctx := context.Background()
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	const backlog = 2000
+	for i := range backlog {
+		at := base.Add(time.Duration(i) * time.Second)
+		dedup := "k" + itoa(i)
+		inc := &store.Incident{ID: store.NewID(store.ShardOf("api", dedup), at), Service: "api", DedupKey: dedup, Source: "api",
+			Summary: "s", CreatedAt: at, UpdatedAt: at, LastSeen: at,
+			State: policy.Incident{Service: "api", Priority: "P1", Status: policy.StatusResolved, TriggeredAt: at, ResolvedAt: at}}
+		inc.State.ID = inc.ID
+		if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var c zsliceCounter
+	rdb.AddHook(&c)
+	const max = 10
+	n, more, err := s.Expire(ctx, base.Add(24*time.Hour), max)
+	if err != nil || n != max || !more {
+		t.Fatalf("Expire = %d %v %v, want %d and more", n, more, err, max)
+	}
+	// The open index (empty here), and a page of max+1 per shard.
+	if read, bound := c.n.Load(), int64(store.Shards*(max+1)); read > bound {
+		t.Fatalf("one batch of %d read %d index entries of a backlog of %d; want at most %d", max, read, backlog, bound)
 	}
 }

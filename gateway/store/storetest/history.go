@@ -21,6 +21,7 @@ var historyTests = []struct {
 	{"HistoryStopsAtTheCallersError", testHistoryStops},
 	{"ExpireRemovesResolvedIncidentsPastRetention", testExpire},
 	{"ExpireWorksInBatches", testExpireBatches},
+	{"ExpireFindsResolvedPastKeptOnes", testExpirePastKeptOnes},
 }
 
 // historyRecord is what History gave for one incident.
@@ -262,6 +263,43 @@ func testExpire(t *testing.T, f Factory) {
 	// Nothing more to do.
 	if n, more, err := s.Expire(ctx(t), cut, 100); err != nil || n != 0 || more {
 		t.Fatalf("Expire again = %d %v %v", n, more, err)
+	}
+}
+
+// testExpirePastKeptOnes: resolved incidents behind many older ones that
+// are kept (open, however old) are still found, a few at a time.
+func testExpirePastKeptOnes(t *testing.T, f Factory) {
+	s := f.New(t)
+	for i := range 80 {
+		trigger(t, s, incident("api", fmt.Sprintf("open%d", i), base.Add(time.Duration(i)*time.Second), 900*24*time.Hour))
+	}
+	var ids []string
+	for i := range 5 {
+		at := base.Add(time.Hour + time.Duration(i)*time.Minute)
+		ids = append(ids, trigger(t, s, resolvedIncident("api", fmt.Sprintf("r%d", i), at, at.Add(time.Minute))))
+	}
+	cut := base.Add(24 * time.Hour)
+	total := 0
+	for range 5 {
+		n, more, err := s.Expire(ctx(t), cut, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+		if !more {
+			break
+		}
+	}
+	if total != 5 {
+		t.Fatalf("removed %d of the 5 resolved incidents behind 80 open ones", total)
+	}
+	for _, id := range ids {
+		if _, err := s.Get(ctx(t), id); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("%s: %v", id, err)
+		}
+	}
+	if got := listIDs(t, s, store.Filter{Status: policy.StatusTriggered, Limit: 100}); len(got) != 80 {
+		t.Fatalf("%d open incidents left, want 80", len(got))
 	}
 }
 

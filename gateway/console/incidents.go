@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/incident"
@@ -110,17 +111,12 @@ func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
 			incs, lv.Truncated = incs[:listLimit], true
 		}
 		g := rowGroup{Title: p.title}
-		for _, inc := range incs {
+		paged := c.pagedLastOf(r.Context(), cfg, incs, v.loc())
+		for i, inc := range incs {
 			rw := row{ID: inc.ID, Priority: inc.State.Priority, Summary: inc.Summary, Service: inc.Service,
 				Status: inc.State.Status, Created: inc.CreatedAt, Age: age(now.Sub(inc.CreatedAt))}
 			if inc.Open() {
-				// One timeline that cannot be read costs its row its
-				// "paged last", not the whole list its incidents.
-				if tl, err := c.o.Incidents.Timeline(r.Context(), inc.ID); err != nil {
-					c.log.Warn("console: timeline not read for the incident list", "incident", inc.ID, "err", err)
-				} else {
-					rw.PagedLast = pagedLast(cfg, tl, v.loc())
-				}
+				rw.PagedLast = paged[i]
 				if d, ok := nextStep(inc); ok {
 					rw.Next, rw.NextAt = describeDeadline(cfg, inc.Service, d), d.At
 				}
@@ -130,6 +126,38 @@ func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
 		lv.Groups = append(lv.Groups, g)
 	}
 	c.render(w, http.StatusOK, "incidents.html", page{Title: "Incidents", Nav: "incidents", Viewer: v, Body: lv})
+}
+
+// timelineReads is how many timelines the incident list reads at once.
+const timelineReads = 8
+
+// pagedLastOf is pagedLast for each open incident of a list ("" for the
+// others), their timelines read a few at a time: during a storm the list
+// holds hundreds of open incidents, and one read after another kept the
+// page waiting for all of their round trips. One timeline that cannot be
+// read costs its row its "paged last", not the whole list its incidents.
+func (c *Console) pagedLastOf(ctx context.Context, cfg *policy.Config, incs []*store.Incident, loc *time.Location) []string {
+	out := make([]string, len(incs))
+	sem := make(chan struct{}, timelineReads)
+	var wg sync.WaitGroup
+	for i, inc := range incs {
+		if !inc.Open() {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			tl, err := c.o.Incidents.Timeline(ctx, inc.ID)
+			if err != nil {
+				c.log.Warn("console: timeline not read for the incident list", "incident", inc.ID, "err", err)
+				return
+			}
+			out[i] = pagedLast(cfg, tl, loc)
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // pagedLast is who the latest page went to, on what, and when.

@@ -1,7 +1,13 @@
 package console
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,6 +60,68 @@ services:
 	} {
 		if got := describeDeadline(cfg, tc.service, policy.Deadline{Kind: policy.DeadlineEscalate, Level: tc.level}); got != tc.want {
 			t.Errorf("%s at level %d: %q, want %q", tc.service, tc.level+1, got, tc.want)
+		}
+	}
+}
+
+// slowTimelines is an Incidents whose Timeline answers once timelineReads
+// reads are in flight together (or after a second, so reads one after
+// another still end), and fails for "bad".
+type slowTimelines struct {
+	Incidents
+	mu             sync.Mutex
+	inFlight, most int
+	all            chan struct{}
+	once           sync.Once
+}
+
+func (s *slowTimelines) Timeline(ctx context.Context, id string) ([]store.Entry, error) {
+	s.mu.Lock()
+	s.inFlight++
+	s.most = max(s.most, s.inFlight)
+	if s.inFlight == timelineReads {
+		s.once.Do(func() { close(s.all) })
+	}
+	s.mu.Unlock()
+	select {
+	case <-s.all:
+	case <-time.After(time.Second):
+	}
+	s.mu.Lock()
+	s.inFlight--
+	s.mu.Unlock()
+	if id == "bad" {
+		return nil, errors.New("store down")
+	}
+	return []store.Entry{{At: time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC), Type: "notify", User: id, Channel: "sms"}}, nil
+}
+
+// TestIncidentListReadsTimelinesAtOnce: the list reads its open incidents'
+// timelines several at a time (a storm's hundreds, one after another, held
+// the page for all of their round trips), each row gets its own "paged
+// last", a resolved one reads nothing, and one that cannot be read costs
+// only its row.
+func TestIncidentListReadsTimelinesAtOnce(t *testing.T) {
+	st := &slowTimelines{all: make(chan struct{})}
+	c := &Console{o: Options{Incidents: st}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := &policy.Config{}
+	var incs []*store.Incident
+	for i := range 2 * timelineReads {
+		incs = append(incs, &store.Incident{ID: fmt.Sprintf("u%d", i), State: policy.Incident{Status: policy.StatusTriggered}})
+	}
+	incs = append(incs, &store.Incident{ID: "bad", State: policy.Incident{Status: policy.StatusTriggered}},
+		&store.Incident{ID: "done", State: policy.Incident{Status: policy.StatusResolved}})
+	got := c.pagedLastOf(context.Background(), cfg, incs, time.UTC)
+	if st.most != timelineReads {
+		t.Errorf("at most %d timelines read at once, want %d", st.most, timelineReads)
+	}
+	for i, inc := range incs {
+		want := ""
+		if strings.HasPrefix(inc.ID, "u") {
+			want = inc.ID + " by sms at 06:00"
+		}
+		if got[i] != want {
+			t.Errorf("%s: paged last %q, want %q", inc.ID, got[i], want)
 		}
 	}
 }

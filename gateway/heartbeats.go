@@ -14,6 +14,12 @@ import (
 // integration key.
 const heartbeatPingPath = "/api/v1/heartbeats/:name/ping"
 
+// heartbeatPingBucket is the rate-limit bucket (per service) of heartbeat
+// pings, on this path and on Opsgenie's: apart from the service's alerts,
+// so that a burst of alerts cannot make pings fail and page a false
+// HeartbeatMissing.
+const heartbeatPingBucket = "hb:"
+
 // serviceByIntegrationKey finds the service that has this key among its
 // integration keys (Alertmanager, PagerDuty, Opsgenie). Every key of every
 // service is compared, in constant time.
@@ -49,7 +55,7 @@ func (s *Server) heartbeatPing(c echo.Context) error {
 		return &inputError{http.StatusUnauthorized, "unknown integration key"}
 	}
 	c.Set(ctxKeyName, "services["+svc.Name+"].integrations."+which)
-	if !s.allow(cfg, "hb:"+svc.Name) {
+	if !s.allow(cfg, heartbeatPingBucket+svc.Name) {
 		c.Set(ctxRejected, "over the rate limit (server.rate_limit)")
 		return &inputError{http.StatusServiceUnavailable, "too many pings for service " + svc.Name + " (server.rate_limit); nothing was stored, retry later"}
 	}

@@ -186,3 +186,22 @@ func TestHeartbeatPingAuth(t *testing.T) {
 		t.Errorf("pagerd_heartbeat_pings_total = %v, want 8", got)
 	}
 }
+
+// TestHeartbeatPingsNotLimitedByAlerts: a service's heartbeat pings, on
+// Opsgenie's path as on pagerd's, are rate limited apart from its alerts:
+// once a burst of Opsgenie alerts has used up the alerts' limit (429),
+// the pings still get through, else a false HeartbeatMissing follows.
+func TestHeartbeatPingsNotLimitedByAlerts(t *testing.T) {
+	h := newHarness(t, withConfig(hbConfig)) // server.rate_limit: 1/s, burst 30
+	var last response
+	for i := 0; i < 40 && last.code != 429; i++ {
+		last = h.do("POST", "/v2/alerts", `{"message":"m","alias":"flood"}`, "Authorization", "GenieKey "+ogKey)
+	}
+	if last.code != 429 {
+		t.Fatalf("40 Opsgenie alerts did not reach the rate limit: %d %s", last.code, last.body)
+	}
+	if a := h.og("POST", "/v2/heartbeats/watchdog/ping", "", 202); a.Result != "PONG - Heartbeat received" {
+		t.Fatalf("Opsgenie ping after a burst of alerts: %+v", a)
+	}
+	h.ping("watchdog", ogKey, 200)
+}

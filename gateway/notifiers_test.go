@@ -58,3 +58,55 @@ func TestDaemonChainOpensItsBreaker(t *testing.T) {
 		t.Fatalf("%d requests, want 6 (three pages, two tries each, none once open)", n)
 	}
 }
+
+// TestDaemonChainCapsConcurrency: notifiers.rate_limits.<via>.concurrency
+// reaches the transport as the daemon builds it. With a concurrency of 1
+// on the webhook transport, pages sent at once reach the receiver one at
+// a time; the receiver records the most requests it held at once.
+func TestDaemonChainCapsConcurrency(t *testing.T) {
+	var inflight, most atomic.Int64
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inflight.Add(1)
+		defer inflight.Add(-1)
+		for m := most.Load(); n > m; m = most.Load() {
+			if most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond) // long enough for the other pages to arrive, were they let through
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer recv.Close()
+	base, err := os.ReadFile("../configs/quickstart.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "pagerd.yaml")
+	extra := "\nnotifiers:\n  webhook: {timeout: 5s}\n  rate_limits:\n    webhook: {concurrency: 1}\n"
+	if err := os.WriteFile(path, append(base, extra...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := policy.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := buildNotifiers(cfg, io.Discard, nil, 0, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pages = 4
+	errs := make(chan error, pages)
+	for i := 0; i < pages; i++ {
+		go func() {
+			errs <- tr.byVia["webhook"].Notify(context.Background(), notify.Message{User: "demo", Channel: "push", Address: recv.URL + "/hook", Text: "x"})
+		}()
+	}
+	for i := 0; i < pages; i++ {
+		if err := <-errs; err != nil {
+			t.Fatalf("page: %v", err)
+		}
+	}
+	if n := most.Load(); n != 1 {
+		t.Fatalf("the receiver held %d pages at once, want 1 (notifiers.rate_limits.webhook.concurrency)", n)
+	}
+}

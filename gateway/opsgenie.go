@@ -98,9 +98,14 @@ func (o *opsgenie) stored(err error) error {
 	return err
 }
 
+// opsgenieAlertBucket is the rate-limit bucket (per service) of the
+// Opsgenie intake's alerts: create, close, acknowledge. Its heartbeat
+// pings are limited in heartbeatPingBucket instead.
+const opsgenieAlertBucket = "og:"
+
 // service authenticates the request by its GenieKey and applies the
-// service's rate limit; nil when it answered already.
-func (s *Server) opsgenieService(o *opsgenie, cfg *policy.Config) (*policy.Service, error) {
+// service's rate limit in the bucket; nil when it answered already.
+func (s *Server) opsgenieService(o *opsgenie, cfg *policy.Config, bucket string) (*policy.Service, error) {
 	key := genieKey(o.c.Request())
 	if key == "" {
 		o.c.Set(ctxKeyName, "none")
@@ -112,7 +117,7 @@ func (s *Server) opsgenieService(o *opsgenie, cfg *policy.Config) (*policy.Servi
 		return nil, o.refuse(http.StatusUnauthorized, "Could not authenticate", nil)
 	}
 	o.c.Set(ctxKeyName, "services["+svc.Name+"].integrations.opsgenie_key")
-	if !s.allow(cfg, "og:"+svc.Name) {
+	if !s.allow(cfg, bucket+svc.Name) {
 		o.c.Response().Header().Set("Retry-After", "1")
 		return nil, o.refuse(http.StatusTooManyRequests, "You are making too many requests! To prevent abuse, requests are limited (server.rate_limit). Please retry later.", nil)
 	}
@@ -148,7 +153,7 @@ func (o *opsgenie) body() (b []byte, ok bool, err error) {
 func (s *Server) opsgenieCreate(c echo.Context) error {
 	o := s.opsgenieRequest(c)
 	cfg := s.config()
-	svc, err := s.opsgenieService(o, cfg)
+	svc, err := s.opsgenieService(o, cfg, opsgenieAlertBucket)
 	if svc == nil {
 		return err
 	}
@@ -182,7 +187,7 @@ func (s *Server) opsgenieCreate(c echo.Context) error {
 func (s *Server) opsgenieAct(c echo.Context) error {
 	o := s.opsgenieRequest(c)
 	cfg := s.config()
-	svc, err := s.opsgenieService(o, cfg)
+	svc, err := s.opsgenieService(o, cfg, opsgenieAlertBucket)
 	if svc == nil {
 		return err
 	}
@@ -234,11 +239,12 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 }
 
 // opsgeniePing is GET|POST|PUT /v2/heartbeats/<name>/ping: Opsgenie's
-// heartbeat ping, for the service of the GenieKey.
+// heartbeat ping, for the service of the GenieKey, limited with the
+// service's other pings, not with its alerts.
 func (s *Server) opsgeniePing(c echo.Context) error {
 	o := s.opsgenieRequest(c)
 	cfg := s.config()
-	svc, err := s.opsgenieService(o, cfg)
+	svc, err := s.opsgenieService(o, cfg, heartbeatPingBucket)
 	if svc == nil {
 		return err
 	}

@@ -576,7 +576,10 @@ func (ex *ogExport) heartbeat(h ogHeartbeat, byTeam map[string]*service, rep *Re
 	if prio == "" {
 		prio = "P3"
 	}
-	interval, ok := vendorDuration(h.Interval, h.IntervalUnit)
+	unit, ok := vendorDuration(1, h.IntervalUnit)
+	interval := time.Duration(h.Interval) * unit
+	// Compared by unit, so that no count of days overflows past the limit.
+	inRange := unit > 0 && time.Duration(h.Interval) <= policy.MaxHeartbeatInterval/unit && interval >= policy.MinHeartbeatInterval
 	var s *service
 	if h.OwnerTeam != nil {
 		if s = byTeam[h.OwnerTeam.ID]; s == nil {
@@ -586,6 +589,9 @@ func (ex *ogExport) heartbeat(h ogHeartbeat, byTeam map[string]*service, rep *Re
 	switch {
 	case !ok || h.Interval < 1:
 		rep.add(NotMapped, r, "expects a ping every %d %s, which is no interval pagerd reads; not imported: add it by hand (docs/CONFIG.md, heartbeats)", h.Interval, h.IntervalUnit)
+	case !inRange:
+		rep.add(NotMapped, r, "expects a ping every %d %s and raises a %s alert when one is missed, but pagerd's heartbeats are pinged at least every %s (heartbeats[].interval is %s to %s); not imported: have its job ping more often and add it by hand (docs/CONFIG.md, heartbeats)",
+			h.Interval, h.IntervalUnit, prio, policy.Duration(policy.MaxHeartbeatInterval), policy.Duration(policy.MinHeartbeatInterval), policy.Duration(policy.MaxHeartbeatInterval))
 	case h.Enabled != nil && !*h.Enabled:
 		rep.add(NotMapped, r, "expects a ping every %d %s (disabled) and raises a %s alert when one is missed: disabled, so not imported; add it to its team's service when you turn it on", h.Interval, h.IntervalUnit, prio)
 	case s == nil:

@@ -234,6 +234,9 @@ func TestOpsgenieAPIResponses(t *testing.T) {
 		{NotMapped, []string{`rotation "Escalate to SRE"`, `"SRE" is a team`}},
 		{NotMapped, []string{`override "offsite"`, "puts nobody on call"}},
 		{NotMapped, []string{`heartbeat "checkout-cron"`, "every 1 hours (disabled)", "P4"}},
+		{NotMapped, []string{`heartbeat "quarterly-audit"`, "every 92 days", "pagerd's heartbeats are pinged at least every 31d"}},
+		{NotMapped, []string{`heartbeat "forever"`, "every 300000 days"}}, // more nanoseconds than a time.Duration holds
+		{Changed, []string{`heartbeat "monthly-invoices"`, "/api/v1/heartbeats/monthly-invoices/ping"}},
 		{NotMapped, []string{"notification-rules-erin.json", "1 notification rules without their user"}},
 		{Changed, []string{`escalation "Payments_escalation"`, "first responders 5m after the alert"}},
 		{Changed, []string{`user "frank@example.org"`, "no contact pagerd can page", "log transport"}},
@@ -257,6 +260,11 @@ func TestOpsgenieAPIResponses(t *testing.T) {
 	svc := cfg.Service("payments")
 	if svc == nil || svc.EscalationPolicy != "payments_escalation" {
 		t.Fatalf("service payments: %+v", svc)
+	}
+	// A heartbeat of 31 days, pagerd's longest, is imported; one of 92
+	// days is reported as not mapped, so the written config loads.
+	if hb := svc.Heartbeat("monthly-invoices"); hb == nil || hb.Expiry() != policy.MaxHeartbeatInterval || len(svc.Heartbeats) != 1 {
+		t.Errorf("heartbeats %+v, want only monthly-invoices every 31d", svc.Heartbeats)
 	}
 	pol := cfg.Policy("payments_escalation")
 	if len(pol.Levels) != 2 || pol.Levels[0].Timeout.Duration != 20*time.Minute || pol.Levels[1].Timeout.IsSet() || pol.Repeat != 0 {

@@ -63,11 +63,21 @@ const (
 	MaxHeartbeatInterval = 31 * 24 * time.Hour
 )
 
-func (v *validator) heartbeats(f string, s *Service) {
+// heartbeats checks the service's heartbeats. keyed says whether the
+// service gives an integration key: a ping authenticates with one (any of
+// them on /api/v1/heartbeats/<name>/ping, the opsgenie_key on Opsgenie's
+// /v2/heartbeats/<name>/ping), so a heartbeat of a service without one
+// could never be pinged and would page HeartbeatMissing after its first
+// interval and grace.
+func (v *validator) heartbeats(f string, s *Service, keyed bool) {
 	seen := map[string]bool{}
 	for i := range s.Heartbeats {
 		h := &s.Heartbeats[i]
 		hf, ok := v.entry(f+".heartbeats", i, "name", h.Name, seen)
+		if !keyed {
+			v.errf(hf, "service %q has no integration key, so heartbeat %q could never be pinged and would page HeartbeatMissing; "+
+				"give the service one under integrations (alertmanager_key, pagerduty_routing_key or opsgenie_key) to ping it with", s.Name, h.Name)
+		}
 		if ok && url.PathEscape(h.Name) != h.Name {
 			v.errf(hf+".name", "must be usable in a URL path as it is")
 		}

@@ -125,6 +125,40 @@ func TestLoadIntakeSettingsRefused(t *testing.T) {
 	}
 }
 
+// TestHeartbeatNeedsIntegrationKey: a heartbeat is pinged with one of its
+// service's integration keys (any of them on pagerd's ping path, the
+// opsgenie_key on Opsgenie's), so check-config refuses a heartbeat of a
+// service that gives none: it could never be pinged and would page
+// HeartbeatMissing. A key check-config cannot resolve (an unset ${VAR}, a
+// _file only the daemon's machine has) still counts as given.
+func TestHeartbeatNeedsIntegrationKey(t *testing.T) {
+	const keys = "integrations: {alertmanager_key: k1, opsgenie_key: og-1}"
+	for _, tc := range []struct{ name, integrations, want string }{
+		{"no integrations", "", `services[web].heartbeats[watchdog]: service "web" has no integration key, so heartbeat "watchdog" could never be pinged`},
+		{"empty integrations", "integrations: {}", `services[web].heartbeats[nightly-backup]: service "web" has no integration key, so heartbeat "nightly-backup" could never be pinged`},
+		{"alertmanager key only", "integrations: {alertmanager_key: k1}", ""},
+		{"pagerduty routing key only", "integrations: {pagerduty_routing_key: k1}", ""},
+		{"opsgenie key only", "integrations: {opsgenie_key: og-1}", ""},
+		{"unset environment variable", `integrations: {alertmanager_key: "${PAGERD_TEST_UNSET_KEY}"}`, ""},
+		{"unreadable key file", "integrations: {alertmanager_key_file: no-such-file}", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := writeFile(dir+"/og-db-key", "og-2\n"); err != nil {
+				t.Fatal(err)
+			}
+			text := loadEdit(t, intakeBase, keys, tc.integrations)
+			_, err := Parse([]byte(text), "intake.yaml", dir)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
 // TestConfigDocIntakeExamples: the heartbeats, silence and maintenance
 // examples of docs/CONFIG.md load as written, into a service checkout.
 func TestConfigDocIntakeExamples(t *testing.T) {
@@ -137,6 +171,7 @@ services:
   - name: checkout
     priority_scheme: P0-P3
     escalation_policy: p
+    integrations: {alertmanager_key: k1}
 `
 	hb := docYAML(t, "### Heartbeats", 0)
 	si := docYAML(t, "### Silences on acknowledgement", 0)

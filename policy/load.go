@@ -1259,8 +1259,8 @@ func (v *validator) services() {
 				v.errf(f+".slack_channel", "notifiers.slack is not configured (bot_token, signing_secret)")
 			}
 		}
-		v.integrations(f+".integrations", s, keys)
-		v.heartbeats(f, s)
+		given := v.integrations(f+".integrations", s, keys)
+		v.heartbeats(f, s, given)
 		v.silences(f, s)
 		switch s.IncidentKey {
 		case "":
@@ -1321,8 +1321,13 @@ type keyOwner struct{ service, field string }
 // Alertmanager key of one and an Opsgenie key of the other, would land one
 // service's pings on the other and page a false HeartbeatMissing. One
 // service may give the same key for several types (the quickstart does).
-func (v *validator) integrations(f string, s *Service, keys map[Secret]keyOwner) {
+// It reports whether the service gives any key, resolved or not (a
+// ${VAR} or a _file check-config cannot read still gives one).
+func (v *validator) integrations(f string, s *Service, keys map[Secret]keyOwner) (given bool) {
 	for _, k := range s.Integrations.Keys() {
+		if *k.Key != "" || k.File != "" {
+			given = true
+		}
 		key := v.secret(f+"."+k.Field, *k.Key, k.File)
 		*k.Key = key
 		if key == "" {
@@ -1336,6 +1341,7 @@ func (v *validator) integrations(f string, s *Service, keys map[Secret]keyOwner)
 			keys[key] = keyOwner{s.Name, k.Field}
 		}
 	}
+	return given
 }
 
 func (v *validator) targetSet(f string, t TargetSet) {

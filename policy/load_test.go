@@ -737,6 +737,21 @@ func loadCases() []loadCase {
 			field:  "notifiers.rate_limits.carrier-pigeon", problem: []string{`unknown transport "carrier-pigeon"`, "pushover", "slack", "email"},
 		},
 		{
+			name: "transport rate limit with neither a rate nor a concurrency", base: "quickstart.yaml",
+			append: "notifiers:\n  rate_limits:\n    webhook: {burst: 5}\n",
+			field:  "notifiers.rate_limits.webhook", problem: []string{"set per_second (more than zero), concurrency (more than zero) or both"},
+		},
+		{
+			name: "negative transport concurrency", base: "quickstart.yaml",
+			append: "notifiers:\n  rate_limits:\n    webhook: {per_second: 5, concurrency: -1}\n",
+			field:  "notifiers.rate_limits.webhook", problem: []string{"none negative"},
+		},
+		{
+			name: "concurrency on the intake's rate limit", base: "quickstart.yaml",
+			edits: []string{"server:\n", "server:\n  rate_limit: {per_second: 5, concurrency: 2}\n"},
+			field: "server.rate_limit.concurrency", problem: []string{"is for transports (notifiers.rate_limits)", "server.admission.max_inflight"},
+		},
+		{
 			name: "unknown transport", base: "quickstart.yaml",
 			edits: []string{"{channel: sms, via: log}", "{channel: sms, via: carrier-pigeon}"},
 			field: "users[demo].contacts[1].via", problem: []string{`unknown transport "carrier-pigeon"`},
@@ -1574,6 +1589,31 @@ func TestIngestRateLimitDefault(t *testing.T) {
 		}
 		if *cfg.Server.RateLimit != tc.want {
 			t.Errorf("%q: rate limit %+v, want %+v", tc.extra, *cfg.Server.RateLimit, tc.want)
+		}
+	}
+}
+
+// TestTransportRateLimits: a transport's limits (notifiers.rate_limits)
+// may be a rate, a concurrency, or both: a concurrency alone (a provider
+// that caps connections, not requests a second) is accepted as it is,
+// with no rate.
+func TestTransportRateLimits(t *testing.T) {
+	base := loadExampleText(t, "quickstart.yaml")
+	for _, tc := range []struct {
+		limits string
+		want   RateLimit
+	}{
+		{"{concurrency: 1}", RateLimit{Concurrency: 1}},
+		{"{per_second: 5, burst: 10}", RateLimit{PerSecond: 5, Burst: 10}},
+		{"{per_second: 5, burst: 10, concurrency: 4}", RateLimit{PerSecond: 5, Burst: 10, Concurrency: 4}},
+	} {
+		text := base + "notifiers:\n  rate_limits:\n    webhook: " + tc.limits + "\n"
+		cfg, err := Parse([]byte(text), "pagerd.yaml", t.TempDir())
+		if err != nil {
+			t.Fatalf("%s: %v", tc.limits, err)
+		}
+		if got := cfg.Notifiers.RateLimits["webhook"]; got != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.limits, got, tc.want)
 		}
 	}
 }

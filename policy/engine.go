@@ -371,7 +371,22 @@ func (r *run) pageAsNew(t time.Time) {
 		r.act(Action{Kind: ActionEscalate, At: t, Level: i, Detail: "auto-escalation trigger (" + r.inc.Rule + ")"})
 		r.page(r.levelUsers(i, t), i, t)
 	}
+	r.armUnresolved(t)
+}
+
+// armUnresolved arms the incident's unresolved rules (those of its
+// priority) counted from t, in place of any armed before. A maintenance
+// hold cancels them, so every path that lifts a hold (the window's end or
+// deletion, triggered or acknowledged; an escalation by hand) calls this
+// as well as a trigger does: an incident still open when paging resumes
+// gets its "unresolved after" rules back, counted from then, as a new
+// incident would. Nothing is armed while a window holds the incident or
+// once it is resolved.
+func (r *run) armUnresolved(t time.Time) {
 	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineUnresolved })
+	if r.inc.Status == StatusResolved || r.held("") {
+		return
+	}
 	for i, u := range r.pol.Unresolved {
 		if slices.Contains(u.Priorities, r.inc.Priority) {
 			r.schedule(Deadline{At: t.Add(time.Duration(u.After)), Kind: DeadlineUnresolved, Rule: i})
@@ -416,8 +431,9 @@ func (r *run) holdBy(h *Hold, why string) {
 }
 
 // release ends the hold at t: a triggered incident is paged as new, an
-// acknowledged one gets its status-update clock back. With then, another
-// window that still covers the incident holds it instead.
+// acknowledged one gets its status-update clock and its unresolved rules
+// back, counted from t. With then, another window that still covers the
+// incident holds it instead.
 func (r *run) release(t time.Time, why string, then *Hold) {
 	if then != nil && then.Until.After(t) {
 		r.holdBy(then, fmt.Sprintf("%s; maintenance window %s still covers it: nobody is paged until %s",
@@ -433,6 +449,7 @@ func (r *run) release(t time.Time, why string, then *Hold) {
 	case StatusAcknowledged:
 		r.act(Action{Kind: ActionMaintenance, At: t, Level: r.inc.Level, Detail: why + ": acknowledged, nobody is paged"})
 		r.armStatusEscalation(t)
+		r.armUnresolved(t)
 	}
 }
 
@@ -652,7 +669,8 @@ func (r *run) escalate(actor, to string) error {
 	if actor != "" {
 		why = "escalated by " + actor
 	}
-	if h := r.inc.Maintenance; h != nil {
+	h := r.inc.Maintenance
+	if h != nil {
 		// Escalating is asking for people to be paged: the window no
 		// longer holds this incident.
 		r.inc.Maintenance = nil
@@ -661,6 +679,11 @@ func (r *run) escalate(actor, to string) error {
 	}
 	r.reopen()
 	r.startLevel(next, r.now, why)
+	if h != nil {
+		// The hold had cancelled the unresolved rules; an escalation of
+		// an incident paging all along leaves them as they were.
+		r.armUnresolved(r.now)
+	}
 	return nil
 }
 

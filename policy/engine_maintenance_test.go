@@ -101,6 +101,72 @@ func TestEngineHoldStopsPendingPagesOfAnOpenIncident(t *testing.T) {
 	if inc.Maintenance != nil || engPendingKinds(inc)[DeadlineStatusUpdate] != 1 {
 		t.Fatalf("after the window: held %v, pending %v; want released with its status-update clock back", inc.Maintenance, engPendingKinds(inc))
 	}
+	// Its unresolved rule is back too, counted from the window's end.
+	if got := engPendingAt(inc, DeadlineUnresolved); len(got) != 1 || !got[0].Equal(t0.Add(2*time.Hour)) {
+		t.Fatalf("unresolved rule after the window: %v; want one, 1h after the window's end", got)
+	}
+}
+
+// engPendingAt is when the pending deadlines of a kind are due, in order.
+func engPendingAt(inc Incident, kind DeadlineKind) []time.Time {
+	var out []time.Time
+	for _, d := range inc.Pending {
+		if d.Kind == kind {
+			out = append(out, d.At)
+		}
+	}
+	return out
+}
+
+// TestEngineAcknowledgedBeforeTheWindowKeepsItsUnresolvedRule: an
+// incident acknowledged before a window starts over it, and released by
+// the window's end, is still open: its unresolved rule comes back,
+// counted from the window's end, and fires (it used to be dropped for
+// good, so nobody was paged about an incident left open).
+func TestEngineAcknowledgedBeforeTheWindowKeepsItsUnresolvedRule(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "a"}, t0.Add(2*time.Minute))
+	if got := engPendingAt(inc, DeadlineUnresolved); len(got) != 1 || !got[0].Equal(t0.Add(time.Hour)) {
+		t.Fatalf("unresolved rule when acknowledged: %v; want one at 1h", got)
+	}
+	inc, _ = engApply(t, e, inc, Event{Kind: EventHold, Hold: &Hold{ID: "mw-4", Until: t0.Add(90 * time.Minute)}}, t0.Add(5*time.Minute))
+	if got := engPendingAt(inc, DeadlineUnresolved); len(got) != 0 {
+		t.Fatalf("unresolved rule armed while held: %v", got)
+	}
+	inc, lines := engRun(t, e, inc, t0.Add(90*time.Minute))
+	if want := []string{"30m sla_breach first status_update", "1h30m maintenance first"}; !reflect.DeepEqual(lines, want) {
+		t.Fatalf("held:\n got %q\nwant %q", lines, want)
+	}
+	if got := engPendingAt(inc, DeadlineUnresolved); len(got) != 1 || !got[0].Equal(t0.Add(150*time.Minute)) {
+		t.Fatalf("unresolved rule after the window: %v; want one, 1h after the window's end (2h30m)", got)
+	}
+	// Status updates after the window keep the missing-update rule
+	// quiet: what fires at 2h30m is the unresolved rule.
+	for _, at := range []time.Duration{100 * time.Minute, 125 * time.Minute} {
+		inc, _ = engApply(t, e, inc, Event{Kind: EventStatusUpdate, Actor: "a"}, t0.Add(at))
+	}
+	_, lines = engRun(t, e, inc, t0.Add(150*time.Minute))
+	want := []string{"2h30m escalate third", "2h30m notify second b push", "2h30m notify third d sms"}
+	if !reflect.DeepEqual(lines, want) {
+		t.Fatalf("after the window:\n got %q\nwant %q", lines, want)
+	}
+}
+
+// TestEngineAcknowledgedDuringTheWindowKeepsItsUnresolvedRule: the same
+// for an incident that opened held and was acknowledged before the
+// window ended.
+func TestEngineAcknowledgedDuringTheWindowKeepsItsUnresolvedRule(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTriggerHeld(t, e, s, 30*time.Minute)
+	inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "a"}, t0.Add(10*time.Minute))
+	inc, _ = engApply(t, e, inc, Event{Kind: EventRelease, Hold: &Hold{ID: "mw-1"}}, t0.Add(20*time.Minute))
+	if inc.Maintenance != nil {
+		t.Fatalf("still held: %+v", inc.Maintenance)
+	}
+	if got := engPendingAt(inc, DeadlineUnresolved); len(got) != 1 || !got[0].Equal(t0.Add(80*time.Minute)) {
+		t.Fatalf("unresolved rule after the window was deleted: %v; want one, 1h after (1h20m)", got)
+	}
 }
 
 // TestEngineReleaseEarly: a window deleted early releases the incidents it
@@ -124,6 +190,12 @@ func TestEngineReleaseEarly(t *testing.T) {
 	if len(acts) != 1 || !strings.Contains(acts[0].Detail, "ended: still firing, paged as new") {
 		t.Fatalf("release actions %+v", acts)
 	}
+	if got := engPendingAt(handed, DeadlineUnresolved); len(got) != 0 {
+		t.Fatalf("unresolved rule armed when handed to another window: %v", got)
+	}
+	if got := engPendingAt(released, DeadlineUnresolved); len(got) != 1 || !got[0].Equal(t0.Add(61*time.Minute)) {
+		t.Fatalf("unresolved rule after an early release: %v; want one, 1h after it", got)
+	}
 }
 
 // TestEngineEscalateLiftsTheHold: a person escalating a held incident is
@@ -137,5 +209,27 @@ func TestEngineEscalateLiftsTheHold(t *testing.T) {
 	}
 	if acts[0].Kind != ActionMaintenance || !strings.Contains(acts[0].Detail, "paged despite maintenance window") {
 		t.Fatalf("escalate actions %+v", acts)
+	}
+	// The escalation lifted the hold: the unresolved rule the hold had
+	// cancelled is armed again, counted from the escalation, and fires.
+	if got := engPendingAt(inc, DeadlineUnresolved); len(got) != 1 || !got[0].Equal(t0.Add(61*time.Minute)) {
+		t.Fatalf("unresolved rule after escalating a held incident: %v; want one, 1h after it", got)
+	}
+	inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "b"}, t0.Add(2*time.Minute))
+	inc, _ = engApply(t, e, inc, Event{Kind: EventStatusUpdate, Actor: "b"}, t0.Add(40*time.Minute))
+	_, lines := engRun(t, e, inc, t0.Add(61*time.Minute))
+	if want := []string{"1h1m escalate third", "1h1m notify second b push", "1h1m notify third d sms"}; !reflect.DeepEqual(lines, want) {
+		t.Fatalf("after the escalation:\n got %q\nwant %q", lines, want)
+	}
+}
+
+// TestEngineEscalateKeepsTheUnresolvedClock: escalating an incident that
+// was never held does not restart its unresolved rule.
+func TestEngineEscalateKeepsTheUnresolvedClock(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	inc, _ = engApply(t, e, inc, Event{Kind: EventEscalate, Actor: "a"}, t0.Add(3*time.Minute))
+	if got := engPendingAt(inc, DeadlineUnresolved); len(got) != 1 || !got[0].Equal(t0.Add(time.Hour)) {
+		t.Fatalf("unresolved rule after escalating: %v; want it still at 1h", got)
 	}
 }

@@ -471,10 +471,22 @@ func (r *run) raise(rt *Route, why string) {
 	if why != "" {
 		detail += " by " + why
 	}
+	h := r.inc.Maintenance
+	if h != nil {
+		detail += fmt.Sprintf(": in maintenance window %s, nobody is paged until %s", h, h.Until.UTC().Format(time.RFC3339))
+	}
 	r.startLevel(r.inc.Level, r.now, detail)
 	for _, name := range rt.PageImmediately {
 		if i := r.pol.LevelIndex(name); i > r.inc.Level && !slices.Contains(r.inc.PageImmediately, name) {
 			r.inc.PageImmediately = append(r.inc.PageImmediately, name)
+			if h != nil {
+				// Nobody is paged now: the level is paged, and the
+				// auto-escalation recorded, when the window ends and the
+				// incident is paged as new (pageAsNew). Recording it now
+				// would tell the timeline, and the reports' escalation
+				// count, of a page that was not sent.
+				continue
+			}
 			r.act(Action{Kind: ActionEscalate, At: r.now, Level: i, Detail: "auto-escalation trigger (" + rt.Rule + ")"})
 			r.page(r.levelUsers(i, r.now), i, r.now)
 		}

@@ -233,3 +233,66 @@ func TestEngineEscalateKeepsTheUnresolvedClock(t *testing.T) {
 		t.Fatalf("unresolved rule after escalating: %v; want it still at 1h", got)
 	}
 }
+
+// TestEngineRaiseWhileHeldRecordsNoEscalation: a worse repeat of a held
+// incident whose new rule pages a further level at once records the new
+// priority and pages nobody: the timeline gets no "auto-escalation
+// trigger" (which reports count as an escalation) until the window ends
+// and the level is paged.
+func TestEngineRaiseWhileHeldRecordsNoEscalation(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(engConfig, "    escalation_policy: p\n",
+		"    escalation_policy: p\n    rules:\n      - {name: db, matchers: ['team=\"db\"'], priority: P0, page_immediately: [second]}\n", 1)), "engine.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, s := &Engine{Config: c}, c.Service("svc")
+	mild := c.Route(s, map[string]string{"severity": "info"}, t0)
+	worse := c.Route(s, map[string]string{"severity": "critical", "team": "db"}, t0)
+	h := &Hold{ID: "mw-1", Until: t0.Add(30 * time.Minute)}
+	for _, tc := range []struct {
+		name string
+		hold *Hold
+		want []string // the raise's actions, "kind detail"
+	}{
+		{"paging", nil, []string{"escalate priority raised from P3 to P0 (db)", "escalate auto-escalation trigger (db)"}},
+		{"held", h, []string{"escalate priority raised from P3 to P0 (db): in maintenance window mw-1, nobody is paged until 2025-01-08T03:30:00Z"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inc, _ := engApply(t, e, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &mild, Hold: tc.hold}, t0)
+			inc, acts := engApply(t, e, inc, Event{Kind: EventTrigger, Route: &worse}, t0.Add(time.Minute))
+			var got []string
+			for _, a := range acts {
+				got = append(got, string(a.Kind)+" "+a.Detail)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("raise:\n got %q\nwant %q", got, tc.want)
+			}
+			if tc.hold == nil {
+				return
+			}
+			if k := engPendingKinds(inc); k[DeadlineNotify] != 0 || k[DeadlineEscalate] != 0 {
+				t.Fatalf("a held raise armed pages: %v", k)
+			}
+			// The window's end pages the incident as new, the rule's
+			// further level included, and records that escalation then.
+			inc, acts = engApply(t, e, inc, Event{Kind: EventRelease, Hold: h}, t0.Add(10*time.Minute))
+			got = nil
+			for _, a := range acts {
+				got = append(got, string(a.Kind)+" "+a.LevelName+" "+a.Detail)
+			}
+			want := []string{"maintenance first maintenance window mw-1 ended: still firing, paged as new", "escalate second auto-escalation trigger (db)"}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("release:\n got %q\nwant %q", got, want)
+			}
+			var users []string
+			for _, d := range inc.Pending {
+				if d.Kind == DeadlineNotify && d.Channel == "push" {
+					users = append(users, d.User)
+				}
+			}
+			if !reflect.DeepEqual(users, []string{"a", "b"}) {
+				t.Fatalf("pushes after the release: %v; want levels first and second", users)
+			}
+		})
+	}
+}

@@ -81,12 +81,36 @@ type Incident struct {
 	// Maintenance is the maintenance window holding the incident's pages,
 	// if one does: while it holds, nobody is paged.
 	Maintenance *Hold `json:"maintenance,omitempty"`
+	// PausedTargets are the SLA targets whose clocks the hold stopped:
+	// while a window holds the incident their deadlines are not pending,
+	// and when the hold is lifted they run again with the time they had
+	// left.
+	PausedTargets []PausedTarget `json:"paused_targets,omitempty"`
+}
+
+// PausedTarget is an SLA target (acknowledge, initial_response,
+// resolution, status_update) stopped by a maintenance hold. An incident
+// held by a window pages nobody, so nobody can be late acknowledging or
+// answering it: its target clocks stop for as long as the hold lasts and
+// resume, when it is lifted, with the time they had left, rather than
+// starting over. An incident held from its trigger thus gets its whole
+// targets counted from the window's end, like the ladder that is paged
+// then; one held part-way gets what it had left, so a long-open incident
+// is not handed a fresh resolution target by a short window. Left is
+// wall-clock time, business-hours and next_business_day targets included
+// (they were resolved to an instant when armed).
+type PausedTarget struct {
+	Target string `json:"target"`
+	// Left is the time the target had left when the hold began, or, for
+	// a status update posted while held, the whole interval to the next.
+	Left time.Duration `json:"left_ns"`
 }
 
 // Hold is a maintenance window holding an incident's pages until Until:
 // the incident is recorded, its pending pages and escalations are
-// cancelled and none are armed; when the window ends, an incident still
-// triggered is paged as new, from the first level.
+// cancelled and none are armed, and its SLA targets are paused
+// (PausedTarget); when the window ends, an incident still triggered is
+// paged as new, from the first level.
 type Hold struct {
 	ID    string    `json:"id"`
 	Name  string    `json:"name,omitempty"`
@@ -215,6 +239,7 @@ type run struct {
 func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Action, error) {
 	inc.Pending = append([]Deadline(nil), inc.Pending...)
 	inc.PageImmediately = append([]string(nil), inc.PageImmediately...)
+	inc.PausedTargets = append([]PausedTarget(nil), inc.PausedTargets...)
 	svcName := inc.Service
 	if ev.Kind == EventTrigger && ev.Route != nil {
 		svcName = ev.Route.Service.Name
@@ -415,7 +440,9 @@ func (r *run) hold(h *Hold) {
 
 // holdBy puts the incident under the window h: every pending page,
 // escalation, unresolved and status-update step is cancelled (none are
-// armed while it holds), and the window's end is a deadline of its own.
+// armed while it holds), the SLA targets still ahead are paused (see
+// PausedTarget), and the window's end is a deadline of its own. A target
+// already due stays: it was missed before the window began.
 func (r *run) holdBy(h *Hold, why string) {
 	hh := *h
 	r.inc.Maintenance = &hh
@@ -423,6 +450,11 @@ func (r *run) holdBy(h *Hold, why string) {
 		switch d.Kind {
 		case DeadlineNotify, DeadlineEscalate, DeadlineUnresolved, DeadlineStatusUpdate, DeadlineMaintenance:
 			return true
+		case DeadlineSLA:
+			if d.At.After(r.now) {
+				r.inc.PausedTargets = append(r.inc.PausedTargets, PausedTarget{Target: d.Target, Left: d.At.Sub(r.now)})
+				return true
+			}
 		}
 		return false
 	})
@@ -440,8 +472,7 @@ func (r *run) release(t time.Time, why string, then *Hold) {
 			why, then, then.Until.UTC().Format(time.RFC3339)))
 		return
 	}
-	r.inc.Maintenance = nil
-	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineMaintenance })
+	r.lift(t)
 	switch r.inc.Status {
 	case StatusTriggered:
 		r.act(Action{Kind: ActionMaintenance, At: t, Level: 0, Detail: why + ": still firing, paged as new"})
@@ -451,6 +482,24 @@ func (r *run) release(t time.Time, why string, then *Hold) {
 		r.armStatusEscalation(t)
 		r.armUnresolved(t)
 	}
+}
+
+// lift ends the hold at t, whatever comes next: the window's end is no
+// longer a deadline, and the SLA targets the hold paused run again with
+// the time they had left, armed before any page so that a breach due with
+// a step is recorded first, as at a trigger.
+func (r *run) lift(t time.Time) {
+	r.inc.Maintenance = nil
+	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineMaintenance })
+	for _, p := range r.inc.PausedTargets {
+		r.schedule(Deadline{At: t.Add(p.Left), Kind: DeadlineSLA, Target: p.Target})
+	}
+	r.inc.PausedTargets = nil
+}
+
+// unpause drops a paused target that was met while the hold lasted.
+func (r *run) unpause(target string) {
+	r.inc.PausedTargets = slices.DeleteFunc(r.inc.PausedTargets, func(p PausedTarget) bool { return p.Target == target })
 }
 
 // raise handles an open incident whose alert fires again more urgently (a
@@ -591,12 +640,22 @@ func (r *run) page(users []string, level int, t time.Time) {
 	}
 }
 
+// armStatusSLA restarts the status-update target from a status update (or
+// the trigger); while a window holds the incident it is paused instead,
+// its whole interval counted from the hold's end.
 func (r *run) armStatusSLA(from time.Time) {
 	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineSLA && d.Target == "status_update" })
+	r.unpause("status_update")
 	ts := r.c.TargetsAt(r.svc, r.inc.Priority, r.inc.TriggeredAt)
-	if ts.StatusUpdate.IsSet() {
-		r.schedule(Deadline{At: r.c.Calendar(r.svc).Resolve(ts.StatusUpdate, from), Kind: DeadlineSLA, Target: "status_update"})
+	if !ts.StatusUpdate.IsSet() {
+		return
 	}
+	at := r.c.Calendar(r.svc).Resolve(ts.StatusUpdate, from)
+	if r.held("") {
+		r.inc.PausedTargets = append(r.inc.PausedTargets, PausedTarget{Target: "status_update", Left: at.Sub(from)})
+		return
+	}
+	r.schedule(Deadline{At: at, Kind: DeadlineSLA, Target: "status_update"})
 }
 
 // armStatusEscalation restarts the missing-status-update clock of an
@@ -630,6 +689,7 @@ func (r *run) acknowledge(actor string) error {
 	r.cancel(func(d Deadline) bool {
 		return d.Kind == DeadlineNotify || d.Kind == DeadlineEscalate || (d.Kind == DeadlineSLA && d.Target == "acknowledge")
 	})
+	r.unpause("acknowledge")
 	r.act(Action{Kind: ActionAck, Level: r.inc.Level, User: actor})
 	r.armStatusEscalation(r.now)
 	return nil
@@ -644,6 +704,7 @@ func (r *run) resolve(actor string) error {
 	r.inc.ResolvedBy = actor
 	r.inc.Pending = nil
 	r.inc.Maintenance = nil
+	r.inc.PausedTargets = nil
 	r.act(Action{Kind: ActionResolve, Level: r.inc.Level, User: actor})
 	return nil
 }
@@ -655,6 +716,7 @@ func (r *run) statusUpdate(actor, msg string) error {
 	r.inc.LastStatusAt = r.now
 	r.inc.StatusUpdates++
 	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineSLA && d.Target == "initial_response" })
+	r.unpause("initial_response")
 	r.act(Action{Kind: ActionStatusUpdate, Level: r.inc.Level, User: actor, Detail: msg})
 	r.armStatusSLA(r.now)
 	r.armStatusEscalation(r.now)
@@ -685,8 +747,7 @@ func (r *run) escalate(actor, to string) error {
 	if h != nil {
 		// Escalating is asking for people to be paged: the window no
 		// longer holds this incident.
-		r.inc.Maintenance = nil
-		r.cancel(func(d Deadline) bool { return d.Kind == DeadlineMaintenance })
+		r.lift(r.now)
 		r.act(Action{Kind: ActionMaintenance, Level: next, Detail: fmt.Sprintf("paged despite maintenance window %s: %s", h, why)})
 	}
 	r.reopen()

@@ -22,9 +22,10 @@ func engTriggerHeld(t *testing.T, e *Engine, s *Service, until time.Duration) (I
 
 // TestEngineHeldTriggerPagesNobodyUntilTheWindowEnds: an alert inside a
 // maintenance window opens an incident that says so and arms no page, no
-// escalation and no unresolved rule (its SLA targets are still recorded);
-// when the window ends it is paged as new, from level 1, on the whole
-// ladder.
+// escalation, no unresolved rule and no SLA target (their clocks are
+// paused: nobody is paged, so nobody can be late); when the window ends it
+// is paged as new, from level 1, on the whole ladder, its targets counted
+// from then.
 func TestEngineHeldTriggerPagesNobodyUntilTheWindowEnds(t *testing.T) {
 	e, s := engLoad(t)
 	inc, acts := engTriggerHeld(t, e, s, 30*time.Minute)
@@ -35,14 +36,17 @@ func TestEngineHeldTriggerPagesNobodyUntilTheWindowEnds(t *testing.T) {
 		t.Fatalf("incident not held: %+v", inc.Maintenance)
 	}
 	k := engPendingKinds(inc)
-	if k[DeadlineNotify] != 0 || k[DeadlineEscalate] != 0 || k[DeadlineUnresolved] != 0 || k[DeadlineMaintenance] != 1 || k[DeadlineSLA] != 2 {
+	if k[DeadlineNotify] != 0 || k[DeadlineEscalate] != 0 || k[DeadlineUnresolved] != 0 || k[DeadlineMaintenance] != 1 || k[DeadlineSLA] != 0 {
 		t.Fatalf("pending while held: %v", k)
 	}
-	// Nothing but SLA breaches until the window's end, then the ladder from
+	if want := []PausedTarget{{"acknowledge", 5 * time.Minute}, {"status_update", 30 * time.Minute}}; !reflect.DeepEqual(inc.PausedTargets, want) {
+		t.Fatalf("paused targets %v, want %v", inc.PausedTargets, want)
+	}
+	// Nothing until the window's end, then the ladder and the targets from
 	// the window's end, as for a new incident.
 	inc, lines := engRun(t, e, inc, t0.Add(36*time.Minute))
-	want := []string{"5m sla_breach first acknowledge", "30m sla_breach first status_update", "30m maintenance first", "30m notify first a push",
-		"32m notify first a sms", "35m notify first a voice"}
+	want := []string{"30m maintenance first", "30m notify first a push",
+		"32m notify first a sms", "35m sla_breach first acknowledge", "35m notify first a voice"}
 	if !reflect.DeepEqual(lines, want) {
 		t.Fatalf("held then released:\n got %q\nwant %q", lines, want)
 	}
@@ -135,7 +139,7 @@ func TestEngineAcknowledgedBeforeTheWindowKeepsItsUnresolvedRule(t *testing.T) {
 		t.Fatalf("unresolved rule armed while held: %v", got)
 	}
 	inc, lines := engRun(t, e, inc, t0.Add(90*time.Minute))
-	if want := []string{"30m sla_breach first status_update", "1h30m maintenance first"}; !reflect.DeepEqual(lines, want) {
+	if want := []string{"1h30m maintenance first"}; !reflect.DeepEqual(lines, want) {
 		t.Fatalf("held:\n got %q\nwant %q", lines, want)
 	}
 	if got := engPendingAt(inc, DeadlineUnresolved); len(got) != 1 || !got[0].Equal(t0.Add(150*time.Minute)) {
@@ -294,5 +298,124 @@ func TestEngineRaiseWhileHeldRecordsNoEscalation(t *testing.T) {
 				t.Fatalf("pushes after the release: %v; want levels first and second", users)
 			}
 		})
+	}
+}
+
+// engTargets is when each pending SLA target is due.
+func engTargets(inc Incident) map[string]time.Time {
+	m := map[string]time.Time{}
+	for _, d := range inc.Pending {
+		if d.Kind == DeadlineSLA {
+			m[d.Target] = d.At
+		}
+	}
+	return m
+}
+
+// TestEngineHoldPausesSLATargets: a maintenance hold stops the clocks of
+// the incident's SLA targets and lifting it starts them again with the
+// time they had left; a target met while held is not armed again, one
+// already missed stays missed.
+func TestEngineHoldPausesSLATargets(t *testing.T) {
+	e, s := engLoad(t)
+	mins := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
+	hold := func(until int) Event { return Event{Kind: EventHold, Hold: &Hold{ID: "mw-5", Until: mins(until)}} }
+	type step struct {
+		ev Event
+		at int // minutes after t0
+	}
+	cases := []struct {
+		name  string
+		held  bool // triggered inside the window (mw-1, until 30m)
+		steps []step
+		end   int                  // run deadlines until then
+		want  map[string]time.Time // SLA targets pending at end
+		lines []string             // sla_breach lines up to end
+	}{
+		{
+			// Triggered at 0 (acknowledge 5m, status update 30m), held
+			// from 2m to 1h: 3m and 28m left, from 1h.
+			name:  "held part-way",
+			steps: []step{{hold(60), 2}},
+			end:   62,
+			want:  map[string]time.Time{"acknowledge": mins(63), "status_update": mins(88)},
+		},
+		{
+			name:  "held part-way, breached after the window",
+			steps: []step{{hold(60), 2}},
+			end:   63,
+			want:  map[string]time.Time{"status_update": mins(88)},
+			lines: []string{"1h3m sla_breach first acknowledge"},
+		},
+		{
+			name:  "acknowledged while held",
+			held:  true,
+			steps: []step{{Event{Kind: EventAcknowledge, Actor: "a"}, 10}},
+			end:   30,
+			want:  map[string]time.Time{"status_update": mins(60)},
+		},
+		{
+			name:  "status update while held",
+			held:  true,
+			steps: []step{{Event{Kind: EventStatusUpdate, Actor: "a"}, 20}},
+			end:   30,
+			want:  map[string]time.Time{"acknowledge": mins(35), "status_update": mins(60)},
+		},
+		{
+			// The dispatcher had not fired the acknowledge target due at
+			// 5m when the window began at 6m: it was missed, and is
+			// recorded, window or not.
+			name:  "missed before the window",
+			steps: []step{{hold(60), 6}},
+			end:   6,
+			want:  map[string]time.Time{},
+			lines: []string{"5m sla_breach first acknowledge"},
+		},
+		{
+			name:  "escalated out of the window",
+			held:  true,
+			steps: []step{{Event{Kind: EventEscalate, Actor: "a"}, 10}},
+			end:   10,
+			want:  map[string]time.Time{"acknowledge": mins(15), "status_update": mins(40)},
+		},
+		{
+			name:  "handed to a later window",
+			held:  true,
+			steps: []step{{Event{Kind: EventRelease, Hold: &Hold{ID: "mw-1"}, Then: &Hold{ID: "mw-6", Until: mins(90)}}, 10}},
+			end:   90,
+			want:  map[string]time.Time{"acknowledge": mins(95), "status_update": mins(120)},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var inc Incident
+			if tc.held {
+				inc, _ = engTriggerHeld(t, e, s, 30*time.Minute)
+			} else {
+				inc, _ = engTrigger(t, e, s, "critical")
+			}
+			for _, st := range tc.steps {
+				inc, _ = engApply(t, e, inc, st.ev, mins(st.at))
+			}
+			inc, all := engRun(t, e, inc, mins(tc.end))
+			var lines []string
+			for _, l := range all {
+				if strings.Contains(l, "sla_breach") {
+					lines = append(lines, l)
+				}
+			}
+			if !reflect.DeepEqual(lines, tc.lines) {
+				t.Fatalf("breaches:\n got %q\nwant %q", lines, tc.lines)
+			}
+			if got := engTargets(inc); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("targets pending at %dm: %v, want %v", tc.end, got, tc.want)
+			}
+		})
+	}
+	// Resolving a held incident forgets its paused targets with the rest.
+	inc, _ := engTriggerHeld(t, e, s, 30*time.Minute)
+	inc, _ = engApply(t, e, inc, Event{Kind: EventResolve, Actor: "a"}, mins(10))
+	if len(inc.PausedTargets) != 0 || len(inc.Pending) != 0 {
+		t.Fatalf("resolved: paused %v, pending %v", inc.PausedTargets, inc.Pending)
 	}
 }

@@ -86,6 +86,36 @@ type Incident struct {
 	// and when the hold is lifted they run again with the time they had
 	// left.
 	PausedTargets []PausedTarget `json:"paused_targets,omitempty"`
+	// Held is when maintenance windows held the incident, oldest first;
+	// the last span is open (To zero) while one still does. Reports count
+	// the time to acknowledge and to resolve without it, as the engine's
+	// SLA targets do (PausedTarget).
+	Held []HeldSpan `json:"held,omitempty"`
+}
+
+// HeldSpan is a stretch of an incident's life in which a maintenance
+// window (one, or several handed over) held its pages.
+type HeldSpan struct {
+	From time.Time `json:"from"`
+	// To is zero while the hold lasts.
+	To time.Time `json:"to,omitzero"`
+}
+
+// HeldBefore is how much of the spans lies before t, an open span counting
+// up to t: the time maintenance windows held an incident before t, which
+// reports take off its times to acknowledge and to resolve.
+func HeldBefore(spans []HeldSpan, t time.Time) time.Duration {
+	var d time.Duration
+	for _, s := range spans {
+		end := s.To
+		if end.IsZero() || end.After(t) {
+			end = t
+		}
+		if end.After(s.From) {
+			d += end.Sub(s.From)
+		}
+	}
+	return d
 }
 
 // PausedTarget is an SLA target (acknowledge, initial_response,
@@ -240,6 +270,7 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 	inc.Pending = append([]Deadline(nil), inc.Pending...)
 	inc.PageImmediately = append([]string(nil), inc.PageImmediately...)
 	inc.PausedTargets = append([]PausedTarget(nil), inc.PausedTargets...)
+	inc.Held = append([]HeldSpan(nil), inc.Held...)
 	svcName := inc.Service
 	if ev.Kind == EventTrigger && ev.Route != nil {
 		svcName = ev.Route.Service.Name
@@ -445,6 +476,10 @@ func (r *run) hold(h *Hold) {
 // already due stays: it was missed before the window began.
 func (r *run) holdBy(h *Hold, why string) {
 	hh := *h
+	if r.inc.Maintenance == nil {
+		// A window taking over from another continues the same span.
+		r.inc.Held = append(r.inc.Held, HeldSpan{From: r.now})
+	}
 	r.inc.Maintenance = &hh
 	r.cancel(func(d Deadline) bool {
 		switch d.Kind {
@@ -489,12 +524,20 @@ func (r *run) release(t time.Time, why string, then *Hold) {
 // the time they had left, armed before any page so that a breach due with
 // a step is recorded first, as at a trigger.
 func (r *run) lift(t time.Time) {
+	r.endHeldSpan(t)
 	r.inc.Maintenance = nil
 	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineMaintenance })
 	for _, p := range r.inc.PausedTargets {
 		r.schedule(Deadline{At: t.Add(p.Left), Kind: DeadlineSLA, Target: p.Target})
 	}
 	r.inc.PausedTargets = nil
+}
+
+// endHeldSpan closes the open span of Held at t, if there is one.
+func (r *run) endHeldSpan(t time.Time) {
+	if n := len(r.inc.Held); n > 0 && r.inc.Held[n-1].To.IsZero() {
+		r.inc.Held[n-1].To = t
+	}
 }
 
 // unpause drops a paused target that was met while the hold lasted.
@@ -703,6 +746,7 @@ func (r *run) resolve(actor string) error {
 	r.inc.ResolvedAt = r.now
 	r.inc.ResolvedBy = actor
 	r.inc.Pending = nil
+	r.endHeldSpan(r.now)
 	r.inc.Maintenance = nil
 	r.inc.PausedTargets = nil
 	r.act(Action{Kind: ActionResolve, Level: r.inc.Level, User: actor})

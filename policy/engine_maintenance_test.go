@@ -419,3 +419,44 @@ func TestEngineHoldPausesSLATargets(t *testing.T) {
 		t.Fatalf("resolved: paused %v, pending %v", inc.PausedTargets, inc.Pending)
 	}
 }
+
+// TestEngineRecordsHeldSpans: the incident keeps when windows held it, a
+// hand-over to another window continuing the same span, so reports can
+// count its times without them.
+func TestEngineRecordsHeldSpans(t *testing.T) {
+	e, s := engLoad(t)
+	mins := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
+	inc, _ := engTriggerHeld(t, e, s, 30*time.Minute)
+	if want := []HeldSpan{{From: t0}}; !reflect.DeepEqual(inc.Held, want) {
+		t.Fatalf("held from the trigger: %v, want %v", inc.Held, want)
+	}
+	// Handed to a window ending at 40m: one span, 0 to 40m.
+	inc, _ = engApply(t, e, inc, Event{Kind: EventRelease, Hold: &Hold{ID: "mw-1"}, Then: &Hold{ID: "mw-7", Until: mins(40)}}, mins(10))
+	inc, _ = engRun(t, e, inc, mins(40))
+	// Held again from 50m, escalated out of it at 55m; held from 60m and
+	// resolved at 70m while held.
+	inc, _ = engApply(t, e, inc, Event{Kind: EventHold, Hold: &Hold{ID: "mw-8", Until: mins(120)}}, mins(50))
+	inc, _ = engApply(t, e, inc, Event{Kind: EventEscalate, Actor: "a"}, mins(55))
+	inc, _ = engApply(t, e, inc, Event{Kind: EventHold, Hold: &Hold{ID: "mw-9", Until: mins(120)}}, mins(60))
+	if got := HeldBefore(inc.Held, mins(65)); got != 50*time.Minute {
+		t.Fatalf("held before 65m, still held: %v, want 40m+5m+5m", got)
+	}
+	inc, _ = engApply(t, e, inc, Event{Kind: EventResolve, Actor: "a"}, mins(70))
+	want := []HeldSpan{{t0, mins(40)}, {mins(50), mins(55)}, {mins(60), mins(70)}}
+	if !reflect.DeepEqual(inc.Held, want) {
+		t.Fatalf("held spans %v, want %v", inc.Held, want)
+	}
+	for _, c := range []struct {
+		at   int
+		want time.Duration
+	}{{0, 0}, {20, 20 * time.Minute}, {45, 40 * time.Minute}, {52, 42 * time.Minute}, {200, 55 * time.Minute}} {
+		if got := HeldBefore(inc.Held, mins(c.at)); got != c.want {
+			t.Errorf("held before %dm: %v, want %v", c.at, got, c.want)
+		}
+	}
+	// A trigger after the resolution starts afresh.
+	rt := e.Config.Route(s, map[string]string{"severity": "critical"}, t0)
+	if again, _ := engApply(t, e, inc, Event{Kind: EventTrigger, Route: &rt}, mins(80)); len(again.Held) != 0 {
+		t.Fatalf("a new trigger kept the old spans: %v", again.Held)
+	}
+}

@@ -34,6 +34,10 @@ type incidentView struct {
 	Maintenance    *policy.Hold    `json:"maintenance,omitempty"` // the maintenance window holding its pages
 	Details        json.RawMessage `json:"details,omitempty"`
 	Timeline       []store.Entry   `json:"timeline,omitempty"`
+
+	// Held is when maintenance windows held it: reports (which read this
+	// JSON as report.Incident) leave that time out of MTTA and MTTR.
+	Held []policy.HeldSpan `json:"held,omitempty"`
 }
 
 func view(cfg *policy.Config, inc *store.Incident) incidentView {
@@ -42,7 +46,7 @@ func view(cfg *policy.Config, inc *store.Incident) incidentView {
 		Summary: inc.Summary, CreatedAt: inc.CreatedAt, UpdatedAt: inc.UpdatedAt, AcknowledgedBy: st.AcknowledgedBy,
 		ResolvedBy: st.ResolvedBy, Level: st.Level + 1, Rule: st.Rule, Source: inc.Source, DedupKey: inc.DedupKey,
 		Repeats: inc.Repeats, LastSeen: inc.LastSeen, StatusUpdates: st.StatusUpdates, Details: inc.Details,
-		Maintenance: st.Maintenance}
+		Maintenance: st.Maintenance, Held: st.Held}
 	if !st.AcknowledgedAt.IsZero() {
 		t := st.AcknowledgedAt
 		v.AcknowledgedAt = &t

@@ -81,12 +81,66 @@ type Incident struct {
 	// Maintenance is the maintenance window holding the incident's pages,
 	// if one does: while it holds, nobody is paged.
 	Maintenance *Hold `json:"maintenance,omitempty"`
+	// PausedTargets are the SLA targets whose clocks the hold stopped:
+	// while a window holds the incident their deadlines are not pending,
+	// and when the hold is lifted they run again with the time they had
+	// left.
+	PausedTargets []PausedTarget `json:"paused_targets,omitempty"`
+	// Held is when maintenance windows held the incident, oldest first;
+	// the last span is open (To zero) while one still does. Reports count
+	// the time to acknowledge and to resolve without it, as the engine's
+	// SLA targets do (PausedTarget).
+	Held []HeldSpan `json:"held,omitempty"`
+}
+
+// HeldSpan is a stretch of an incident's life in which a maintenance
+// window (one, or several handed over) held its pages.
+type HeldSpan struct {
+	From time.Time `json:"from"`
+	// To is zero while the hold lasts.
+	To time.Time `json:"to,omitzero"`
+}
+
+// HeldBefore is how much of the spans lies before t, an open span counting
+// up to t: the time maintenance windows held an incident before t, which
+// reports take off its times to acknowledge and to resolve.
+func HeldBefore(spans []HeldSpan, t time.Time) time.Duration {
+	var d time.Duration
+	for _, s := range spans {
+		end := s.To
+		if end.IsZero() || end.After(t) {
+			end = t
+		}
+		if end.After(s.From) {
+			d += end.Sub(s.From)
+		}
+	}
+	return d
+}
+
+// PausedTarget is an SLA target (acknowledge, initial_response,
+// resolution, status_update) stopped by a maintenance hold. An incident
+// held by a window pages nobody, so nobody can be late acknowledging or
+// answering it: its target clocks stop for as long as the hold lasts and
+// resume, when it is lifted, with the time they had left, rather than
+// starting over. An incident held from its trigger thus gets its whole
+// targets counted from the window's end, like the ladder that is paged
+// then; one held part-way gets what it had left, so a long-open incident
+// is not handed a fresh resolution target by a short window. Left is
+// wall-clock time, business-hours and next_business_day targets included
+// (they were resolved to an instant when armed).
+type PausedTarget struct {
+	Target string `json:"target"`
+	// Left is the time the target had left when the hold began, or, for
+	// a status update posted while held, the whole interval to the next.
+	Left time.Duration `json:"left_ns"`
 }
 
 // Hold is a maintenance window holding an incident's pages until Until:
 // the incident is recorded, its pending pages and escalations are
-// cancelled and none are armed; when the window ends, an incident still
-// triggered is paged as new, from the first level.
+// cancelled and none are armed, and its SLA targets are paused
+// (PausedTarget); when the window ends, an incident still triggered is
+// paged as new, from the first level.
 type Hold struct {
 	ID    string    `json:"id"`
 	Name  string    `json:"name,omitempty"`
@@ -215,6 +269,8 @@ type run struct {
 func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Action, error) {
 	inc.Pending = append([]Deadline(nil), inc.Pending...)
 	inc.PageImmediately = append([]string(nil), inc.PageImmediately...)
+	inc.PausedTargets = append([]PausedTarget(nil), inc.PausedTargets...)
+	inc.Held = append([]HeldSpan(nil), inc.Held...)
 	svcName := inc.Service
 	if ev.Kind == EventTrigger && ev.Route != nil {
 		svcName = ev.Route.Service.Name
@@ -371,7 +427,22 @@ func (r *run) pageAsNew(t time.Time) {
 		r.act(Action{Kind: ActionEscalate, At: t, Level: i, Detail: "auto-escalation trigger (" + r.inc.Rule + ")"})
 		r.page(r.levelUsers(i, t), i, t)
 	}
+	r.armUnresolved(t)
+}
+
+// armUnresolved arms the incident's unresolved rules (those of its
+// priority) counted from t, in place of any armed before. A maintenance
+// hold cancels them, so every path that lifts a hold (the window's end or
+// deletion, triggered or acknowledged; an escalation by hand) calls this
+// as well as a trigger does: an incident still open when paging resumes
+// gets its "unresolved after" rules back, counted from then, as a new
+// incident would. Nothing is armed while a window holds the incident or
+// once it is resolved.
+func (r *run) armUnresolved(t time.Time) {
 	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineUnresolved })
+	if r.inc.Status == StatusResolved || r.held("") {
+		return
+	}
 	for i, u := range r.pol.Unresolved {
 		if slices.Contains(u.Priorities, r.inc.Priority) {
 			r.schedule(Deadline{At: t.Add(time.Duration(u.After)), Kind: DeadlineUnresolved, Rule: i})
@@ -400,14 +471,25 @@ func (r *run) hold(h *Hold) {
 
 // holdBy puts the incident under the window h: every pending page,
 // escalation, unresolved and status-update step is cancelled (none are
-// armed while it holds), and the window's end is a deadline of its own.
+// armed while it holds), the SLA targets still ahead are paused (see
+// PausedTarget), and the window's end is a deadline of its own. A target
+// already due stays: it was missed before the window began.
 func (r *run) holdBy(h *Hold, why string) {
 	hh := *h
+	if r.inc.Maintenance == nil {
+		// A window taking over from another continues the same span.
+		r.inc.Held = append(r.inc.Held, HeldSpan{From: r.now})
+	}
 	r.inc.Maintenance = &hh
 	r.cancel(func(d Deadline) bool {
 		switch d.Kind {
 		case DeadlineNotify, DeadlineEscalate, DeadlineUnresolved, DeadlineStatusUpdate, DeadlineMaintenance:
 			return true
+		case DeadlineSLA:
+			if d.At.After(r.now) {
+				r.inc.PausedTargets = append(r.inc.PausedTargets, PausedTarget{Target: d.Target, Left: d.At.Sub(r.now)})
+				return true
+			}
 		}
 		return false
 	})
@@ -416,16 +498,16 @@ func (r *run) holdBy(h *Hold, why string) {
 }
 
 // release ends the hold at t: a triggered incident is paged as new, an
-// acknowledged one gets its status-update clock back. With then, another
-// window that still covers the incident holds it instead.
+// acknowledged one gets its status-update clock and its unresolved rules
+// back, counted from t. With then, another window that still covers the
+// incident holds it instead.
 func (r *run) release(t time.Time, why string, then *Hold) {
 	if then != nil && then.Until.After(t) {
 		r.holdBy(then, fmt.Sprintf("%s; maintenance window %s still covers it: nobody is paged until %s",
 			why, then, then.Until.UTC().Format(time.RFC3339)))
 		return
 	}
-	r.inc.Maintenance = nil
-	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineMaintenance })
+	r.lift(t)
 	switch r.inc.Status {
 	case StatusTriggered:
 		r.act(Action{Kind: ActionMaintenance, At: t, Level: 0, Detail: why + ": still firing, paged as new"})
@@ -433,7 +515,34 @@ func (r *run) release(t time.Time, why string, then *Hold) {
 	case StatusAcknowledged:
 		r.act(Action{Kind: ActionMaintenance, At: t, Level: r.inc.Level, Detail: why + ": acknowledged, nobody is paged"})
 		r.armStatusEscalation(t)
+		r.armUnresolved(t)
 	}
+}
+
+// lift ends the hold at t, whatever comes next: the window's end is no
+// longer a deadline, and the SLA targets the hold paused run again with
+// the time they had left, armed before any page so that a breach due with
+// a step is recorded first, as at a trigger.
+func (r *run) lift(t time.Time) {
+	r.endHeldSpan(t)
+	r.inc.Maintenance = nil
+	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineMaintenance })
+	for _, p := range r.inc.PausedTargets {
+		r.schedule(Deadline{At: t.Add(p.Left), Kind: DeadlineSLA, Target: p.Target})
+	}
+	r.inc.PausedTargets = nil
+}
+
+// endHeldSpan closes the open span of Held at t, if there is one.
+func (r *run) endHeldSpan(t time.Time) {
+	if n := len(r.inc.Held); n > 0 && r.inc.Held[n-1].To.IsZero() {
+		r.inc.Held[n-1].To = t
+	}
+}
+
+// unpause drops a paused target that was met while the hold lasted.
+func (r *run) unpause(target string) {
+	r.inc.PausedTargets = slices.DeleteFunc(r.inc.PausedTargets, func(p PausedTarget) bool { return p.Target == target })
 }
 
 // raise handles an open incident whose alert fires again more urgently (a
@@ -454,10 +563,22 @@ func (r *run) raise(rt *Route, why string) {
 	if why != "" {
 		detail += " by " + why
 	}
+	h := r.inc.Maintenance
+	if h != nil {
+		detail += fmt.Sprintf(": in maintenance window %s, nobody is paged until %s", h, h.Until.UTC().Format(time.RFC3339))
+	}
 	r.startLevel(r.inc.Level, r.now, detail)
 	for _, name := range rt.PageImmediately {
 		if i := r.pol.LevelIndex(name); i > r.inc.Level && !slices.Contains(r.inc.PageImmediately, name) {
 			r.inc.PageImmediately = append(r.inc.PageImmediately, name)
+			if h != nil {
+				// Nobody is paged now: the level is paged, and the
+				// auto-escalation recorded, when the window ends and the
+				// incident is paged as new (pageAsNew). Recording it now
+				// would tell the timeline, and the reports' escalation
+				// count, of a page that was not sent.
+				continue
+			}
 			r.act(Action{Kind: ActionEscalate, At: r.now, Level: i, Detail: "auto-escalation trigger (" + rt.Rule + ")"})
 			r.page(r.levelUsers(i, r.now), i, r.now)
 		}
@@ -562,12 +683,22 @@ func (r *run) page(users []string, level int, t time.Time) {
 	}
 }
 
+// armStatusSLA restarts the status-update target from a status update (or
+// the trigger); while a window holds the incident it is paused instead,
+// its whole interval counted from the hold's end.
 func (r *run) armStatusSLA(from time.Time) {
 	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineSLA && d.Target == "status_update" })
+	r.unpause("status_update")
 	ts := r.c.TargetsAt(r.svc, r.inc.Priority, r.inc.TriggeredAt)
-	if ts.StatusUpdate.IsSet() {
-		r.schedule(Deadline{At: r.c.Calendar(r.svc).Resolve(ts.StatusUpdate, from), Kind: DeadlineSLA, Target: "status_update"})
+	if !ts.StatusUpdate.IsSet() {
+		return
 	}
+	at := r.c.Calendar(r.svc).Resolve(ts.StatusUpdate, from)
+	if r.held("") {
+		r.inc.PausedTargets = append(r.inc.PausedTargets, PausedTarget{Target: "status_update", Left: at.Sub(from)})
+		return
+	}
+	r.schedule(Deadline{At: at, Kind: DeadlineSLA, Target: "status_update"})
 }
 
 // armStatusEscalation restarts the missing-status-update clock of an
@@ -601,6 +732,7 @@ func (r *run) acknowledge(actor string) error {
 	r.cancel(func(d Deadline) bool {
 		return d.Kind == DeadlineNotify || d.Kind == DeadlineEscalate || (d.Kind == DeadlineSLA && d.Target == "acknowledge")
 	})
+	r.unpause("acknowledge")
 	r.act(Action{Kind: ActionAck, Level: r.inc.Level, User: actor})
 	r.armStatusEscalation(r.now)
 	return nil
@@ -614,7 +746,9 @@ func (r *run) resolve(actor string) error {
 	r.inc.ResolvedAt = r.now
 	r.inc.ResolvedBy = actor
 	r.inc.Pending = nil
+	r.endHeldSpan(r.now)
 	r.inc.Maintenance = nil
+	r.inc.PausedTargets = nil
 	r.act(Action{Kind: ActionResolve, Level: r.inc.Level, User: actor})
 	return nil
 }
@@ -626,6 +760,7 @@ func (r *run) statusUpdate(actor, msg string) error {
 	r.inc.LastStatusAt = r.now
 	r.inc.StatusUpdates++
 	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineSLA && d.Target == "initial_response" })
+	r.unpause("initial_response")
 	r.act(Action{Kind: ActionStatusUpdate, Level: r.inc.Level, User: actor, Detail: msg})
 	r.armStatusSLA(r.now)
 	r.armStatusEscalation(r.now)
@@ -652,15 +787,20 @@ func (r *run) escalate(actor, to string) error {
 	if actor != "" {
 		why = "escalated by " + actor
 	}
-	if h := r.inc.Maintenance; h != nil {
+	h := r.inc.Maintenance
+	if h != nil {
 		// Escalating is asking for people to be paged: the window no
 		// longer holds this incident.
-		r.inc.Maintenance = nil
-		r.cancel(func(d Deadline) bool { return d.Kind == DeadlineMaintenance })
+		r.lift(r.now)
 		r.act(Action{Kind: ActionMaintenance, Level: next, Detail: fmt.Sprintf("paged despite maintenance window %s: %s", h, why)})
 	}
 	r.reopen()
 	r.startLevel(next, r.now, why)
+	if h != nil {
+		// The hold had cancelled the unresolved rules; an escalation of
+		// an incident paging all along leaves them as they were.
+		r.armUnresolved(r.now)
+	}
 	return nil
 }
 

@@ -21,11 +21,17 @@
 //   - Alerts: an Alertmanager incident counts the alerts of its group
 //     (alerts_total in its details), any other incident one.
 //   - MTTA and MTTR run from creation to the first acknowledgement and to
-//     the resolution. Mean, median and p90; percentiles by nearest rank (the
+//     the resolution, less the time maintenance windows held the incident
+//     (Incident.Held): nobody was paged then. An incident held from its
+//     creation counts from the window's end; one acknowledged while held,
+//     before anyone was paged, has the time it paged before the hold (zero
+//     if none). Mean, median and p90; percentiles by nearest rank (the
 //     median of 4 values is the 2nd smallest, the p90 of 10 the 9th).
 //   - Acknowledged (resolved) within target: the priority's acknowledge
 //     (resolution) target in force when the incident was created, business
-//     hours and next_business_day included, as policy computes it. An
+//     hours and next_business_day included, as policy computes it, its
+//     clock stopped while a maintenance window held the incident (as the
+//     engine's targets are). An
 //     incident resolved before its acknowledge deadline without an
 //     acknowledgement, or still open before its deadline at AsOf, is not
 //     counted either way.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"time"
+
+	"github.com/pagerd/pagerd/policy"
 )
 
 // Incident is one incident with its timeline, as reports read it. Its JSON
@@ -27,6 +29,10 @@ type Incident struct {
 	AcknowledgedBy string    `json:"acknowledged_by,omitempty"`
 	ResolvedAt     time.Time `json:"resolved_at,omitzero"`
 	ResolvedBy     string    `json:"resolved_by,omitempty"`
+	// Held is when maintenance windows held the incident's pages (the
+	// escalation state's Held). Nobody was paged then, so MTTA and MTTR
+	// and the targets leave that time out, as the engine's SLA targets do.
+	Held []policy.HeldSpan `json:"held,omitempty"`
 	// Details is what the sender sent (Alertmanager's group with its
 	// alerts and labels, or the PagerDuty event): where an incident's
 	// alertname and its number of alerts come from.
@@ -75,6 +81,16 @@ func (inc *Incident) ackTime() (time.Time, string) {
 		}
 	}
 	return time.Time{}, ""
+}
+
+// unheld is t less the time maintenance windows held the incident before
+// it: the instant t would have been had its clocks run only while it could
+// page. Zero stays zero.
+func (inc *Incident) unheld(t time.Time) time.Time {
+	if t.IsZero() || len(inc.Held) == 0 {
+		return t
+	}
+	return t.Add(-policy.HeldBefore(inc.Held, t))
 }
 
 // resolveTime is when the incident was resolved, and by whom.

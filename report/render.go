@@ -295,7 +295,7 @@ func (r *Report) preamble() []string {
 		fmt.Sprintf("Period: %s to %s (%s), as of %s.", r.stamp(r.From), r.stamp(r.To), r.loc(), r.stamp(r.AsOf)),
 		fmt.Sprintf("Weeks begin %s. Night is %s on each person's own clock.", r.Week, r.Night),
 		fmt.Sprintf("False-positive candidates are resolved within %s without an acknowledgement.", r.FalsePositiveWithin),
-		"MTTA and MTTR run from creation to acknowledgement and resolution; median and p90 by nearest rank.",
+		"MTTA and MTTR run from creation to acknowledgement and resolution, less any time a maintenance window held the incident; median and p90 by nearest rank.",
 	}
 }
 

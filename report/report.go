@@ -295,19 +295,27 @@ func (b *Builder) facts(inc *Incident, svc *policy.Service) *facts {
 	clear(f.failed)
 	ackAt, ackBy := inc.ackTime()
 	resAt, resBy := inc.resolveTime()
+	// Times to acknowledge and to resolve, and the targets, leave out the
+	// time a maintenance window held the incident: nobody was paged then
+	// (an incident held from its creation counts from the window's end),
+	// and the engine's SLA targets stopped too, so a target the timeline
+	// shows kept is kept here.
 	if !ackAt.IsZero() && (resAt.IsZero() || !ackAt.After(resAt)) {
-		f.acked, f.ackBy, f.mtta = true, ackBy, ackAt.Sub(inc.CreatedAt)
+		f.acked, f.ackBy, f.mtta = true, ackBy, inc.unheld(ackAt).Sub(inc.CreatedAt)
 	}
 	if !resAt.IsZero() {
-		f.resolved, f.resolvedBy, f.mttr = true, resBy, resAt.Sub(inc.CreatedAt)
-		f.falsePositive = !f.acked && f.mttr <= b.fpWithin
+		f.resolved, f.resolvedBy, f.mttr = true, resBy, inc.unheld(resAt).Sub(inc.CreatedAt)
+		// Whether it went away by itself is a matter of the alert, not of
+		// paging: wall-clock time.
+		f.falsePositive = !f.acked && resAt.Sub(inc.CreatedAt) <= b.fpWithin
 	}
 	var cal *policy.BusinessHours
 	if svc != nil {
 		cal = b.cfg.Calendar(svc)
 		ts := b.cfg.TargetsAt(svc, inc.Priority, inc.CreatedAt)
-		f.ackVerdict = b.verdict(cal, ts.Acknowledge, inc.CreatedAt, ackAt, resAt)
-		f.resolveVerdict = b.verdict(cal, ts.Resolution, inc.CreatedAt, resAt, time.Time{})
+		asOf := inc.unheld(b.asOf)
+		f.ackVerdict = targetVerdict(cal, ts.Acknowledge, inc.CreatedAt, inc.unheld(ackAt), inc.unheld(resAt), asOf)
+		f.resolveVerdict = targetVerdict(cal, ts.Resolution, inc.CreatedAt, inc.unheld(resAt), time.Time{}, asOf)
 	}
 	// An incident pages a handful of people: slices beat maps here.
 	involve := func(u string) {
@@ -346,10 +354,11 @@ func (b *Builder) facts(inc *Incident, svc *policy.Service) *facts {
 	return f
 }
 
-// verdict says whether a target was kept: done is when it was done (zero:
+// targetVerdict says whether a target was kept: done is when it was done (zero:
 // not done), ended is when the incident ended without it being done (an
-// acknowledge target of an incident resolved unacknowledged).
-func (b *Builder) verdict(cal *policy.BusinessHours, to policy.Timeout, created, done, ended time.Time) int {
+// acknowledge target of an incident resolved unacknowledged), asOf is
+// when the report is made.
+func targetVerdict(cal *policy.BusinessHours, to policy.Timeout, created, done, ended, asOf time.Time) int {
 	if !to.IsSet() || to.Kind == policy.TimeoutAckTarget {
 		return notDue
 	}
@@ -365,7 +374,7 @@ func (b *Builder) verdict(cal *policy.BusinessHours, to policy.Timeout, created,
 			return missed
 		}
 		return notDue
-	case b.asOf.After(due):
+	case asOf.After(due):
 		return missed
 	}
 	return notDue

@@ -585,3 +585,110 @@ func TestNewRefusesAnEndlessPeriod(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestMaintenanceHoldIsLeftOut: the time a maintenance window held an
+// incident, when nobody was paged, counts neither in its MTTA and MTTR nor
+// against its targets, as the engine's SLA targets stop while it holds;
+// whether it went away by itself is still judged on the wall clock.
+func TestMaintenanceHoldIsLeftOut(t *testing.T) {
+	cfg := loadSeed(t, "aivo.yaml")
+	ny := mustZone(t, "America/New_York")
+	// A P1 on Monday at 10:00: acknowledge within 15m, resolve within 4h.
+	at := func(hm string) time.Time {
+		v, err := time.ParseInLocation("2006-01-02 15:04", "2025-10-06 "+hm, ny)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.UTC()
+	}
+	span := func(from, to string) policy.HeldSpan {
+		s := policy.HeldSpan{From: at(from)}
+		if to != "" {
+			s.To = at(to)
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name     string
+		held     []policy.HeldSpan
+		steps    []step
+		asOf     string
+		mtta     string // "" when not acknowledged
+		mttr     string // "" when not resolved
+		ack, res [2]int // within target: count, of
+		fp       int
+	}{
+		{
+			// Paged at 11:00 when the window ended, acknowledged 5m later.
+			name:  "held from its creation",
+			held:  []policy.HeldSpan{span("10:00", "11:00")},
+			steps: []step{page(time.Hour, 1, "jennifer", "push"), ack(65*time.Minute, 1, "jennifer"), resolve(2*time.Hour, "jennifer")},
+			asOf:  "18:00", mtta: "5m", mttr: "1h", ack: [2]int{1, 1}, res: [2]int{1, 1},
+		},
+		{
+			// Paged at 10:00, held 10:10-10:40, acknowledged at 10:44:
+			// 14m of paging, inside the 15m.
+			name:  "held part-way",
+			held:  []policy.HeldSpan{span("10:10", "10:40")},
+			steps: []step{page(0, 1, "jennifer", "push"), ack(44*time.Minute, 1, "jennifer"), resolve(5*time.Hour, "jennifer")},
+			asOf:  "18:00", mtta: "14m", mttr: "4h30m", ack: [2]int{1, 1}, res: [2]int{0, 1},
+		},
+		{
+			// Acknowledged before anyone was paged; still open at 18:00,
+			// 7h after the window: its 4h resolution target is missed.
+			name:  "acknowledged while held",
+			held:  []policy.HeldSpan{span("10:00", "11:00")},
+			steps: []step{ack(30*time.Minute, 1, "jennifer")},
+			asOf:  "18:00", mtta: "0s", ack: [2]int{1, 1}, res: [2]int{0, 1},
+		},
+		{
+			// Open and acknowledged at 14:30: 3h30m of its 4h resolution
+			// target gone, not 4h30m.
+			name:  "acknowledged while held, resolution still ahead",
+			held:  []policy.HeldSpan{span("10:00", "11:00")},
+			steps: []step{ack(30*time.Minute, 1, "jennifer")},
+			asOf:  "14:30", mtta: "0s", ack: [2]int{1, 1}, res: [2]int{0, 0},
+		},
+		{
+			// Still held at the report's time: nothing is due yet.
+			name: "held at the report's time",
+			held: []policy.HeldSpan{span("10:00", "")},
+			asOf: "18:00", ack: [2]int{0, 0}, res: [2]int{0, 0},
+		},
+		{
+			// Gone 2m after the window ended, unacknowledged: within its
+			// acknowledge target, not a false-positive candidate (62m on
+			// the wall clock).
+			name:  "gone after the window",
+			held:  []policy.HeldSpan{span("10:00", "11:00")},
+			steps: []step{page(time.Hour, 1, "jennifer", "push"), resolve(62*time.Minute, "")},
+			asOf:  "18:00", mttr: "2m", ack: [2]int{0, 0}, res: [2]int{1, 1},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inc := incident(ny, "00-h", "aivo-production", "P1", "2025-10-06 10:00", "Held", nil, tc.steps...)
+			inc.Held = tc.held
+			r, err := Build(cfg, Options{From: time.Date(2025, 10, 6, 8, 0, 0, 0, ny), To: time.Date(2025, 10, 13, 8, 0, 0, 0, ny), AsOf: at(tc.asOf)}, []Incident{inc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tot := r.Total
+			for _, c := range []struct {
+				what string
+				got  Stats
+				want string
+			}{{"MTTA", tot.MTTA, tc.mtta}, {"MTTR", tot.MTTR, tc.mttr}} {
+				if c.want == "" {
+					if c.got.Count != 0 {
+						t.Errorf("%s counted: %+v", c.what, c.got)
+					}
+					continue
+				}
+				wantStats(t, c.what, c.got, 1, c.want, c.want, c.want)
+			}
+			wantRatio(t, "ack within target", tot.AckWithinTarget, tc.ack[0], tc.ack[1])
+			wantRatio(t, "resolved within target", tot.ResolvedWithinTarget, tc.res[0], tc.res[1])
+			wantRatio(t, "false-positive candidates", tot.FalsePositives, tc.fp, 1)
+		})
+	}
+}

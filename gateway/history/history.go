@@ -43,7 +43,7 @@ func Incident(inc *store.Incident, timeline []store.Entry) report.Incident {
 	st := &inc.State
 	out := report.Incident{ID: inc.ID, Service: inc.Service, Status: string(st.Status), Priority: st.Priority,
 		Summary: inc.Summary, CreatedAt: inc.CreatedAt, AcknowledgedAt: st.AcknowledgedAt, AcknowledgedBy: st.AcknowledgedBy,
-		ResolvedAt: st.ResolvedAt, ResolvedBy: st.ResolvedBy, Details: inc.Details, Timeline: make([]report.Entry, len(timeline))}
+		ResolvedAt: st.ResolvedAt, ResolvedBy: st.ResolvedBy, Held: st.Held, Details: inc.Details, Timeline: make([]report.Entry, len(timeline))}
 	for i, e := range timeline {
 		out.Timeline[i] = report.Entry(e)
 	}

@@ -243,13 +243,16 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	jobs[notices.Kind] = d.notices.Handle
 	// The document names who takes over, so it is made with the config
 	// pages go by (run-time overrides merged in), as the API makes it.
+	// Slack's poster is asked first whether it would post a schedule's
+	// document, so none is made for a schedule without a channel.
 	postHandoff := o.PostHandoff
+	var checkHandoff func(*policy.Config, string) error
 	if postHandoff == nil && tr.slack != nil {
-		postHandoff = slackHandoffs(tr.slack, pagingConfig)
+		postHandoff, checkHandoff = slackHandoffs(tr.slack, pagingConfig), slackHandoffHeld
 	}
 	if postHandoff != nil {
 		d.handoffs = &history.Handoffs{Source: history.Store{Store: d.store}, Jobs: d.store, Config: pagingConfig, Now: o.Now,
-			Post: postHandoff, Logger: d.log}
+			Post: postHandoff, Check: checkHandoff, Logger: d.log}
 		jobs[history.HandoffKind] = d.handoffs.Run
 	}
 

@@ -235,8 +235,8 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	// The store jobs: retention, and handoff documents when something
 	// posts them (Slack, when it is configured).
 	jobs := map[string]dispatch.JobHandler{}
-	d.retention = &history.Retention{Store: d.store, Config: d.cfg.Load, Now: o.Now, Logger: d.log,
-		Expired: history.NewExpiredCounter(reg)}
+	d.retention = history.NewRetention(history.Retention{Store: d.store, Config: d.cfg.Load, Now: o.Now, Logger: d.log,
+		Expired: history.NewExpiredCounter(reg)})
 	jobs[history.RetentionKind] = d.retention.Run
 	jobs[heartbeat.JobKind] = func(ctx context.Context, j *store.Job) (*store.Job, error) { return d.heartbeats.Expire(ctx, j) }
 	jobs[maintenance.JobKind] = func(ctx context.Context, j *store.Job) (*store.Job, error) { return d.windows.Job(ctx, j) }
@@ -251,8 +251,8 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		postHandoff, checkHandoff = slackHandoffs(tr.slack, pagingConfig), slackHandoffHeld
 	}
 	if postHandoff != nil {
-		d.handoffs = &history.Handoffs{Source: history.Store{Store: d.store}, Jobs: d.store, Config: pagingConfig, Now: o.Now,
-			Post: postHandoff, Check: checkHandoff, Logger: d.log}
+		d.handoffs = history.NewHandoffs(history.Handoffs{Source: history.Store{Store: d.store}, Jobs: d.store, Config: pagingConfig, Now: o.Now,
+			Post: postHandoff, Check: checkHandoff, Logger: d.log})
 		jobs[history.HandoffKind] = d.handoffs.Run
 	}
 

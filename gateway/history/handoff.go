@@ -46,7 +46,7 @@ const HandoffKind = "handoff"
 const HandoffPostWindow = time.Hour
 
 // Handoffs posts every schedule's handoff document at each of its
-// handoffs, through Post.
+// handoffs, through Post. Make one with NewHandoffs.
 type Handoffs struct {
 	Source Source
 	Jobs   store.Jobs
@@ -60,6 +60,14 @@ type Handoffs struct {
 	// without reading a month of history for a document nobody gets.
 	Check  func(cfg *policy.Config, schedule string) error
 	Logger *slog.Logger
+}
+
+// NewHandoffs is h with its defaults set, ready to run: set here, where
+// the job is built, as NewRetention's are, so a handoff job run while
+// the replica ensures the jobs only reads h.
+func NewHandoffs(h Handoffs) *Handoffs {
+	h.defaults()
+	return &h
 }
 
 func (h *Handoffs) defaults() {
@@ -76,7 +84,6 @@ func (h *Handoffs) defaults() {
 // schedule's next handoff. A schedule no longer in the config has its job
 // dropped.
 func (h *Handoffs) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
-	h.defaults()
 	cfg := h.Config()
 	s := cfg.Schedule(j.Key)
 	if s == nil {
@@ -123,7 +130,6 @@ func (h *Handoffs) notPosted(schedule string, at time.Time, next *store.Job, err
 // Ensure schedules the next handoff of every schedule in the config that
 // has no job yet (at start, and after a reload adds a schedule).
 func (h *Handoffs) Ensure(ctx context.Context) error {
-	h.defaults()
 	cfg := h.Config()
 	var errs []error
 	for i := range cfg.Schedules {

@@ -235,21 +235,24 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	// The store jobs: retention, and handoff documents when something
 	// posts them (Slack, when it is configured).
 	jobs := map[string]dispatch.JobHandler{}
-	d.retention = &history.Retention{Store: d.store, Config: d.cfg.Load, Now: o.Now, Logger: d.log,
-		Expired: history.NewExpiredCounter(reg)}
+	d.retention = history.NewRetention(history.Retention{Store: d.store, Config: d.cfg.Load, Now: o.Now, Logger: d.log,
+		Expired: history.NewExpiredCounter(reg)})
 	jobs[history.RetentionKind] = d.retention.Run
 	jobs[heartbeat.JobKind] = func(ctx context.Context, j *store.Job) (*store.Job, error) { return d.heartbeats.Expire(ctx, j) }
 	jobs[maintenance.JobKind] = func(ctx context.Context, j *store.Job) (*store.Job, error) { return d.windows.Job(ctx, j) }
 	jobs[notices.Kind] = d.notices.Handle
 	// The document names who takes over, so it is made with the config
 	// pages go by (run-time overrides merged in), as the API makes it.
+	// Slack's poster is asked first whether it would post a schedule's
+	// document, so none is made for a schedule without a channel.
 	postHandoff := o.PostHandoff
+	var checkHandoff func(*policy.Config, string) error
 	if postHandoff == nil && tr.slack != nil {
-		postHandoff = slackHandoffs(tr.slack, pagingConfig)
+		postHandoff, checkHandoff = slackHandoffs(tr.slack, pagingConfig), slackHandoffHeld
 	}
 	if postHandoff != nil {
-		d.handoffs = &history.Handoffs{Source: history.Store{Store: d.store}, Jobs: d.store, Config: pagingConfig, Now: o.Now,
-			Post: postHandoff, Logger: d.log}
+		d.handoffs = history.NewHandoffs(history.Handoffs{Source: history.Store{Store: d.store}, Jobs: d.store, Config: pagingConfig, Now: o.Now,
+			Post: postHandoff, Check: checkHandoff, Logger: d.log})
 		jobs[history.HandoffKind] = d.handoffs.Run
 	}
 

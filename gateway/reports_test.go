@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pagerd/pagerd/gateway/history"
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/report"
 )
 
@@ -305,6 +306,38 @@ func TestRetentionOnceADayAcrossReplicas(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHistoryJobsRunWhileEnsured: a replica starting runs its store jobs
+// (retention and handoff documents, due already) while it ensures them;
+// the jobs as the daemon builds them have their defaults from the start,
+// so the two do not race (go test -race).
+func TestHistoryJobsRunWhileEnsured(t *testing.T) {
+	post := func(context.Context, string, *report.HandoffDoc) error { return nil }
+	h := newHarness(t, withConfig("server: {retention: 7d}\n"+testConfig), postingHandoffs(post))
+	now := h.clock.Now()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if _, err := h.d.retention.Run(ctx, &store.Job{Kind: history.RetentionKind, Key: history.RetentionKey, Due: now}); err != nil {
+			t.Error(err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if _, err := h.d.handoffs.Run(ctx, &store.Job{Kind: history.HandoffKind, Key: "s", Due: now}); err != nil {
+			t.Error(err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := h.d.EnsureJobs(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	wg.Wait()
 }
 
 // TestHandoffPostedOnceAtTheHandoff: with a poster (Options.PostHandoff;

@@ -147,23 +147,35 @@ func slackReply(cfg *policy.Config, inc *store.Incident, action string, tl []sto
 func slackHandoffs(client *slack.Client, config func() *policy.Config) history.HandoffPoster {
 	return func(ctx context.Context, schedule string, doc *report.HandoffDoc) error {
 		cfg := config()
-		sc := cfg.Schedule(schedule)
-		switch {
-		case sc == nil:
-			return fmt.Errorf("%w: schedule %s is not in the config", history.ErrNotPosted, schedule)
-		case sc.Notices == nil || sc.Notices.SlackChannel == "":
-			return fmt.Errorf("%w: schedule %s names no team channel (schedules[].notices.slack_channel)", history.ErrNotPosted, schedule)
-		case !cfg.Notifiers.Slack.Configured():
-			return fmt.Errorf("%w: notifiers.slack is no longer configured", history.ErrNotPosted)
-		case cfg.DryRun("slack"):
-			return fmt.Errorf("%w: notifiers.slack.dry_run (it would have gone to %s)", history.ErrNotPosted, sc.Notices.SlackChannel)
+		if err := slackHandoffHeld(cfg, schedule); err != nil {
+			return err
 		}
-		err := client.PostDocument(ctx, sc.Notices.SlackChannel, doc.String(), doc.Template == policy.HandoffMarkdown)
+		channel := cfg.Schedule(schedule).Notices.SlackChannel
+		err := client.PostDocument(ctx, channel, doc.String(), doc.Template == policy.HandoffMarkdown)
 		if slack.IsPermanent(err) {
-			return fmt.Errorf("%w: %s: %v", history.ErrRefused, sc.Notices.SlackChannel, err)
+			return fmt.Errorf("%w: %s: %v", history.ErrRefused, channel, err)
 		}
 		return err
 	}
+}
+
+// slackHandoffHeld says why the config holds back a schedule's handoff
+// document from Slack (an error wrapping history.ErrNotPosted), or nil
+// when it is posted. The handoff job asks it before making the document
+// (history.Handoffs.Check), and slackHandoffs again before posting it.
+func slackHandoffHeld(cfg *policy.Config, schedule string) error {
+	sc := cfg.Schedule(schedule)
+	switch {
+	case sc == nil:
+		return fmt.Errorf("%w: schedule %s is not in the config", history.ErrNotPosted, schedule)
+	case sc.Notices == nil || sc.Notices.SlackChannel == "":
+		return fmt.Errorf("%w: schedule %s names no team channel (schedules[].notices.slack_channel)", history.ErrNotPosted, schedule)
+	case !cfg.Notifiers.Slack.Configured():
+		return fmt.Errorf("%w: notifiers.slack is no longer configured", history.ErrNotPosted)
+	case cfg.DryRun("slack"):
+		return fmt.Errorf("%w: notifiers.slack.dry_run (it would have gone to %s)", history.ErrNotPosted, sc.Notices.SlackChannel)
+	}
+	return nil
 }
 
 // slackOnCall answers /oncall: every tier of every schedule (or one) now,

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -484,7 +485,7 @@ func TestHandoffPostedToSlackOnceAcrossReplicas(t *testing.T) {
 		}
 	}
 
-	// Dry run: the next week's document is made and logged, not posted.
+	// Dry run: the next week's document is not posted (nor made), and the log says why.
 	for _, h := range []*harness{h1, h2} {
 		if err := h.reload(handoffConfig(sl.URL, true)); err != nil {
 			t.Fatal(err)
@@ -554,5 +555,53 @@ func TestSlackHandoffRefusals(t *testing.T) {
 	}
 	if err := post(context.Background(), "s", doc); err != nil || len(sl.Messages()) != 1 {
 		t.Errorf("then: %v, %d messages", err, len(sl.Messages()))
+	}
+}
+
+// historyReads counts the history reads a handoff document is made of.
+type historyReads struct {
+	store.Store
+	n atomic.Int64
+}
+
+func (s *historyReads) History(ctx context.Context, since, until time.Time, fn func(*store.Incident, []store.Entry) error) error {
+	s.n.Add(1)
+	return s.Store.History(ctx, since, until, fn)
+}
+
+// A handoff document Slack would not post (the schedule names no channel,
+// or Slack is in dry run) is not made: the job reads no history for it,
+// and still goes on to the next handoff. A schedule with a channel is the
+// control: its document is made, and read.
+func TestHandoffNotMadeWhenSlackWouldNotPostIt(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		config func(url string) string
+		reads  bool
+	}{
+		{"no channel", func(url string) string {
+			return strings.Replace(handoffConfig(url, false), `    notices: {slack_channel: "#on-call-handoff"}`+"\n", "", 1)
+		}, false},
+		{"dry run", func(url string) string { return handoffConfig(url, true) }, false},
+		{"posted", func(url string) string { return handoffConfig(url, false) }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sl := providertest.NewSlack(t)
+			st := &historyReads{Store: boltStore(t)}
+			h := newHarness(t, withStore(st), withConfig(tc.config(sl.URL)))
+			if err := h.d.EnsureJobs(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			monday := time.Date(2025, 9, 15, 0, 0, 0, 0, time.UTC)
+			h.step(monday)
+			if got := st.n.Load() > 0; got != tc.reads {
+				t.Errorf("%d history reads at the handoff, want reads: %v", st.n.Load(), tc.reads)
+			}
+			for _, s := range []string{"s", "t"} {
+				if j, err := st.GetJob(context.Background(), history.HandoffKind, s); err != nil || !j.Due.Equal(monday.Add(7*24*time.Hour)) {
+					t.Errorf("%s's next handoff job: %+v %v", s, j, err)
+				}
+			}
+		})
 	}
 }

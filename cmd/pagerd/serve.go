@@ -11,7 +11,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -34,14 +33,15 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "serve", fmt.Errorf("--log-level %q: use debug, info, warn or error", *logLevel))
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	tuneGC(os.Getenv)
-
 	if *cfgPath == "" {
 		return fail(stderr, "serve", errNoConfig)
 	}
 	cfg, err := gateway.LoadConfig(*cfgPath)
 	if err != nil {
 		return fail(stderr, "serve", err)
+	}
+	if limit, from := tuneGC(os.Getenv, cgroupMemoryFiles); limit > 0 {
+		log.Info("garbage collector tuned", "memory_limit_bytes", limit, "from", from)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -87,27 +87,4 @@ func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
 	}()
 	log.Info("serving Go's profiler", "debug_listen", l.Addr().String())
 	return func() { _ = srv.Close() }, nil
-}
-
-// The garbage collector's settings for the daemon, unless the environment
-// sets its own (GOGC, GOMEMLIMIT). pagerd keeps little in memory (incidents
-// live in the store), so Go's default of collecting when the heap doubles
-// runs the collector after every few hundred webhooks: under load it was
-// about a sixth of pagerd's CPU. Collecting at five times the live heap
-// cuts the CPU per webhook by about as much for some 15 MB more resident
-// memory (docs/BENCHMARKS.md), and the soft limit makes the collector work
-// harder instead of letting the heap grow past it.
-const (
-	defaultGCPercent   = 400
-	defaultMemoryLimit = 192 << 20
-)
-
-// tuneGC applies the daemon's collector settings where getenv has none.
-func tuneGC(getenv func(string) string) {
-	if getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
-	}
-	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(defaultMemoryLimit)
-	}
 }

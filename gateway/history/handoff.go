@@ -46,14 +46,28 @@ const HandoffKind = "handoff"
 const HandoffPostWindow = time.Hour
 
 // Handoffs posts every schedule's handoff document at each of its
-// handoffs, through Post.
+// handoffs, through Post. Make one with NewHandoffs.
 type Handoffs struct {
 	Source Source
 	Jobs   store.Jobs
 	Config func() *policy.Config
 	Now    func() time.Time
 	Post   HandoffPoster
+	// Check, when set, says before the document is made whether Post would
+	// post it, by the config it would be made with: the same answers as
+	// Post's, so an error wrapping ErrNotPosted (no channel for the
+	// schedule, the transport in dry run) moves on to the next handoff
+	// without reading a month of history for a document nobody gets.
+	Check  func(cfg *policy.Config, schedule string) error
 	Logger *slog.Logger
+}
+
+// NewHandoffs is h with its defaults set, ready to run: set here, where
+// the job is built, as NewRetention's are, so a handoff job run while
+// the replica ensures the jobs only reads h.
+func NewHandoffs(h Handoffs) *Handoffs {
+	h.defaults()
+	return &h
 }
 
 func (h *Handoffs) defaults() {
@@ -70,7 +84,6 @@ func (h *Handoffs) defaults() {
 // schedule's next handoff. A schedule no longer in the config has its job
 // dropped.
 func (h *Handoffs) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
-	h.defaults()
 	cfg := h.Config()
 	s := cfg.Schedule(j.Key)
 	if s == nil {
@@ -83,28 +96,40 @@ func (h *Handoffs) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 		h.Logger.Warn("handoff: document not posted, the handoff is long past", "schedule", j.Key, "handoff", at.UTC().Format(time.RFC3339))
 		return next, nil
 	}
+	if h.Check != nil {
+		if err := h.Check(cfg, j.Key); err != nil {
+			return h.notPosted(j.Key, at, next, err)
+		}
+	}
 	doc, err := Handoff(ctx, h.Source, cfg, j.Key, at)
 	if err != nil {
 		return nil, err
 	}
-	switch err := h.Post(ctx, j.Key, doc); {
-	case errors.Is(err, ErrNotPosted):
-		h.Logger.Info("handoff: document not posted", "schedule", j.Key, "handoff", at.UTC().Format(time.RFC3339), "why", err.Error())
-		return next, nil
-	case errors.Is(err, ErrRefused):
-		h.Logger.Error("handoff: document not posted, refused for good", "schedule", j.Key, "handoff", at.UTC().Format(time.RFC3339), "err", err)
-		return next, nil
-	case err != nil:
-		return nil, fmt.Errorf("post the handoff document of %s: %w", j.Key, err)
+	if err := h.Post(ctx, j.Key, doc); err != nil {
+		return h.notPosted(j.Key, at, next, err)
 	}
 	h.Logger.Info("handoff: document posted", "schedule", j.Key, "handoff", doc.Handoff.UTC().Format(time.RFC3339))
 	return next, nil
 }
 
+// notPosted is the job's answer to a document Check or Post did not let
+// through: ErrNotPosted and ErrRefused move on to the next handoff, saying
+// why in the log; any other error is left to the job's lease.
+func (h *Handoffs) notPosted(schedule string, at time.Time, next *store.Job, err error) (*store.Job, error) {
+	switch {
+	case errors.Is(err, ErrNotPosted):
+		h.Logger.Info("handoff: document not posted", "schedule", schedule, "handoff", at.UTC().Format(time.RFC3339), "why", err.Error())
+		return next, nil
+	case errors.Is(err, ErrRefused):
+		h.Logger.Error("handoff: document not posted, refused for good", "schedule", schedule, "handoff", at.UTC().Format(time.RFC3339), "err", err)
+		return next, nil
+	}
+	return nil, fmt.Errorf("post the handoff document of %s: %w", schedule, err)
+}
+
 // Ensure schedules the next handoff of every schedule in the config that
 // has no job yet (at start, and after a reload adds a schedule).
 func (h *Handoffs) Ensure(ctx context.Context) error {
-	h.defaults()
 	cfg := h.Config()
 	var errs []error
 	for i := range cfg.Schedules {

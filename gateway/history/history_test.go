@@ -120,7 +120,7 @@ func TestRetentionRunsInBatchesWithinItsBudget(t *testing.T) {
 	}
 	kept := put(t, s, "recent", old, now.Add(-399*24*time.Hour))
 	open := put(t, s, "open", old, time.Time{})
-	r := &Retention{Store: s, Config: func() *policy.Config { return cfg }, Now: func() time.Time { return now }, Batch: 2, Budget: time.Nanosecond}
+	r := NewRetention(Retention{Store: s, Config: func() *policy.Config { return cfg }, Now: func() time.Time { return now }, Batch: 2, Budget: time.Nanosecond})
 	var dues []time.Time
 	for range 3 {
 		next, err := r.Run(context.Background(), &store.Job{Kind: RetentionKind, Key: RetentionKey})
@@ -156,7 +156,7 @@ func (failingExpire) Expire(context.Context, time.Time, int) (int, bool, error) 
 // run fail, so the job comes back when its lease ends.
 func TestRetentionErrorLeavesTheJobToItsLease(t *testing.T) {
 	cfg := loadConfig(t, "aion-r.yaml")
-	r := &Retention{Store: failingExpire{openStore(t)}, Config: func() *policy.Config { return cfg }}
+	r := NewRetention(Retention{Store: failingExpire{openStore(t)}, Config: func() *policy.Config { return cfg }})
 	if next, err := r.Run(context.Background(), &store.Job{}); err == nil || next != nil {
 		t.Fatalf("Run = %v, %v", next, err)
 	}
@@ -211,10 +211,10 @@ func TestHandoffPosterAnswers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs strings.Builder
-			h := &Handoffs{Source: Store{Store: openStore(t)}, Config: func() *policy.Config { return cfg },
+			h := NewHandoffs(Handoffs{Source: Store{Store: openStore(t)}, Config: func() *policy.Config { return cfg },
 				Now:    func() time.Time { return handoff.Add(time.Minute) },
 				Post:   func(context.Context, string, *report.HandoffDoc) error { return tc.err },
-				Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+				Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 			next, err := h.Run(context.Background(), &store.Job{Kind: HandoffKind, Key: "aion-r-oncall", Due: handoff})
 			if tc.retried {
 				if err == nil || next != nil {

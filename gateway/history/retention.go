@@ -32,7 +32,7 @@ type RetentionStore interface {
 // timelines and index entries, as a daily store job. It removes them in
 // batches (one store write of Batch incidents each, so alerts and pages are
 // never held up behind it) for at most Budget per run; what is left is
-// done by the next run, due at once.
+// done by the next run, due at once. Make one with NewRetention.
 type Retention struct {
 	Store  RetentionStore
 	Config func() *policy.Config
@@ -56,6 +56,15 @@ func NewExpiredCounter(reg prometheus.Registerer) prometheus.Counter {
 		Help: "Resolved incidents removed from the store, with their timelines, because server.retention had passed since their resolution."})
 	reg.MustRegister(c)
 	return c
+}
+
+// NewRetention is r with its defaults set, ready to run. They are set
+// here, where the job is built, not at its first Run or Ensure: the
+// dispatcher runs a job due at start while the replica ensures it, and
+// the two must only read r.
+func NewRetention(r Retention) *Retention {
+	r.defaults()
+	return &r
 }
 
 func (r *Retention) defaults() {
@@ -86,7 +95,6 @@ func Cutoff(cfg *policy.Config, now time.Time) time.Time {
 // and says when it runs next. An error leaves the job to come back when
 // its lease ends; what was removed stays removed.
 func (r *Retention) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
-	r.defaults()
 	now := r.Now()
 	cut := Cutoff(r.Config(), now)
 	started := time.Now() // the budget is wall-clock time, whatever the clock
@@ -117,7 +125,6 @@ func (r *Retention) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 // Ensure schedules the job unless it is: every replica calls it when it
 // starts, and there stays one job. Its first run is a minute away.
 func (r *Retention) Ensure(ctx context.Context) error {
-	r.defaults()
 	_, err := r.Store.GetJob(ctx, RetentionKind, RetentionKey)
 	if !errors.Is(err, store.ErrNotFound) {
 		return err

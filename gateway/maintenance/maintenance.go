@@ -24,6 +24,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/store"
@@ -129,10 +131,19 @@ type Windows struct {
 	o   Options
 	log *slog.Logger
 
+	// refresh makes the alerts that find the cache stale share one read.
+	refresh singleflight.Group
+
 	mu      sync.Mutex
 	cached  []Window
 	readAt  time.Time // real time, for the cache
 	version int64
+	// loaded is set once windows were read: until then an alert has
+	// nothing to fall back on and waits for the read.
+	loaded bool
+	// reads counts the reads begun; kept is the one whose windows are
+	// cached, changed the last begun when the windows changed here.
+	reads, kept, changed uint64
 	// unread is set while the store does not answer, so that the streak
 	// is logged once, not at every alert.
 	unread bool
@@ -156,33 +167,86 @@ func New(o Options) *Windows {
 }
 
 // Settle is how long after a window starts or ends its jobs sweep the open
-// incidents again: longer than the cache and a request's wait for the
-// store together, so an alert decided on a stale view on some replica is
-// caught.
-func (w *Windows) Settle() time.Duration { return 2*w.o.CacheFor + 5*time.Second }
+// incidents again: longer than the cache and a refresh of it together (an
+// alert uses the cached windows while they are read again), so an alert
+// decided on a stale view on some replica is caught.
+func (w *Windows) Settle() time.Duration { return 2*w.o.CacheFor + refreshTimeout }
 
 func (w *Windows) clock() time.Time { return w.o.Now().UTC().Truncate(time.Millisecond) }
 
+// refreshTimeout bounds a refresh of the cache. The refresh is the
+// cache's, not a request's: a sender that hangs up does not fail it for
+// the alerts waiting on it. Settle allows for it.
+const refreshTimeout = 5 * time.Second
+
 // stored returns the windows kept in the store, from the cache when it is
-// fresh. When the store does not answer, the last windows read are used
-// (a window's times still apply exactly), and the error is returned with
-// them.
+// fresh. A stale cache is refreshed by one read at a time, outside the
+// lock and under a context of its own: meanwhile the alerts use the
+// windows last read (at most a refresh's time older than CacheFor), so a
+// slow store holds none of them. When there is nothing to fall back on
+// (no windows were ever read, or they changed here since) they wait for
+// the read, bounded by their own context: a window missed would page
+// people during maintenance. A fresh read (the API and the jobs, which
+// need the kind's version to write at) goes to the store with the
+// caller's context. When the store does not answer, the last windows read
+// are used (a window's times still apply exactly), and the error is
+// returned with them.
 func (w *Windows) stored(ctx context.Context, fresh bool) ([]Window, int64, error) {
+	if fresh {
+		ws, ver, _, err := w.read(ctx)
+		return ws, ver, err
+	}
+	for {
+		w.mu.Lock()
+		cached, ver, readAt, loaded := w.cached, w.version, w.readAt, w.loaded
+		w.mu.Unlock()
+		if !readAt.IsZero() && time.Since(readAt) < w.o.CacheFor {
+			return cached, ver, nil
+		}
+		ch := w.refresh.DoChan("", func() (any, error) {
+			rctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+			defer cancel()
+			_, _, current, err := w.read(rctx)
+			return current, err
+		})
+		if loaded && !readAt.IsZero() {
+			return cached, ver, nil // only expired: a moment stale is fine
+		}
+		select {
+		case r := <-ch:
+			if current, _ := r.Val.(bool); current || r.Err != nil {
+				w.mu.Lock()
+				defer w.mu.Unlock()
+				return w.cached, w.version, r.Err
+			}
+			// The read had begun before the windows changed here: again.
+		case <-ctx.Done():
+			return cached, ver, ctx.Err()
+		}
+	}
+}
+
+// read reads the windows from the store and keeps them in the cache,
+// unless a read begun later was kept already. current reports whether
+// the read began after the windows last changed here, so that they are
+// fresh in the cache.
+func (w *Windows) read(ctx context.Context) (ws []Window, ver int64, current bool, err error) {
+	w.mu.Lock()
+	w.reads++
+	seq := w.reads
+	w.mu.Unlock()
+	docs, ver, err := w.o.Store.ListDocs(ctx, DocKind)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !fresh && !w.readAt.IsZero() && time.Since(w.readAt) < w.o.CacheFor {
-		return w.cached, w.version, nil
-	}
-	docs, ver, err := w.o.Store.ListDocs(ctx, DocKind)
 	if err != nil {
-		// Not again before CacheFor: alerts wait for this lock, and one
-		// read per alert would make each of them wait on a failing store.
+		// Not again before CacheFor: one read per alert would make each
+		// of them wait on a failing store.
 		w.readAt = time.Now()
 		if !w.unread {
 			w.unread = true
 			w.log.Warn("maintenance windows not read; the last ones read apply until they are", "err", err)
 		}
-		return w.cached, w.version, err
+		return w.cached, w.version, false, err
 	}
 	if w.unread {
 		w.unread = false
@@ -203,14 +267,23 @@ func (w *Windows) stored(ctx context.Context, fresh bool) ([]Window, int64, erro
 		win.coverage = cv
 		out = append(out, win)
 	}
-	w.cached, w.version, w.readAt = out, ver, time.Now()
-	return out, ver, nil
+	current = seq > w.changed
+	if seq > w.kept {
+		w.cached, w.version, w.kept, w.loaded = out, ver, seq, true
+		// A read begun before the windows last changed here is kept, as
+		// the newest known, but not trusted: the next alert reads again.
+		if current {
+			w.readAt = time.Now()
+		}
+	}
+	return out, ver, current, nil
 }
 
 // invalidate makes the next read go to the store.
 func (w *Windows) invalidate() {
 	w.mu.Lock()
 	w.readAt = time.Time{}
+	w.changed = w.reads
 	w.mu.Unlock()
 }
 

@@ -360,7 +360,7 @@ func TestLoadIngest(t *testing.T) {
 			// leaves more of it behind must not look cheaper.
 			if backlog, settled := settleCPU(t, pid); closed.ok > 0 {
 				t.Logf("%s closed loop: pagerd settled %.1f s after the loop; CPU %s per accepted webhook with the dispatch it left",
-					store, backlog.Seconds(), ((settled.cpu-before.cpu)/time.Duration(closed.ok)).Round(100*time.Nanosecond))
+					store, backlog.Seconds(), ((settled.cpu - before.cpu) / time.Duration(closed.ok)).Round(100*time.Nanosecond))
 			}
 			if calls := perWebhook(callsBefore, r.l.redisCalls(), closed.ok); calls != "" {
 				t.Logf("%s closed loop: %s", store, calls)

@@ -59,6 +59,7 @@ import (
 // Store is a store.Store on Redis.
 type Store struct {
 	rdb     redis.UniversalClient
+	batch   *batcher
 	prefix  string
 	probeID string
 }
@@ -75,7 +76,7 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 	if prefix == "" {
 		prefix = "pagerd"
 	}
-	return &Store{rdb: rdb, prefix: prefix, probeID: newToken()}
+	return &Store{rdb: rdb, batch: newBatcher(rdb), prefix: prefix, probeID: newToken()}
 }
 
 func (s *Store) key(shard int, parts ...string) string {
@@ -107,10 +108,11 @@ func unavailableWrite(err error) error {
 	}
 	// A reply from Redis refusing the command (OOM over maxmemory,
 	// READONLY, MISCONF, LOADING) means it did not run; so does failing
-	// to get or make a connection.
+	// to get or make a connection, or a script its caller gave up on
+	// before it was sent (errNotSent).
 	var op *net.OpError
 	var refused redis.Error
-	if errors.As(err, &refused) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrClosed) ||
+	if errors.As(err, &refused) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrClosed) || errors.Is(err, errNotSent) ||
 		(errors.As(err, &op) && op.Op == "dial") {
 		return unavailable(err)
 	}
@@ -222,7 +224,7 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	details := encodeDetails(inc.Details)
 	keys := []string{s.dedupKey(shard, inc.Service, inc.DedupKey), s.key(shard, "inc:", inc.ID),
 		s.key(shard, "due"), s.key(shard, "idx"), s.key(shard, "open")}
-	res, err := triggerScript.Run(ctx, s.rdb, keys, s.key(shard, "inc:"), inc.ID, doc, string(inc.State.Status), details,
+	res, err := s.batch.run(ctx, triggerScript, keys, s.key(shard, "inc:"), inc.ID, doc, string(inc.State.Status), details,
 		inc.LastSeen.UTC().Format(time.RFC3339Nano), ms(inc.CreatedAt), nextMS(inc), tl, triggerScoreMS(inc)).StringSlice()
 	if err != nil {
 		return "", 0, unavailableWrite(err)
@@ -448,7 +450,7 @@ func (s *Store) write(ctx context.Context, script *redis.Script, inc *store.Inci
 	}
 	keys := []string{s.key(shard, "inc:", inc.ID), s.key(shard, "due"), s.key(shard, "claims"), s.key(shard, "open")}
 	args := append([]any{inc.Version, doc, string(inc.State.Status), inc.ID, ms(inc.CreatedAt), nextMS(inc), tl}, extra...)
-	res, err := script.Run(ctx, s.rdb, keys, args...).Text()
+	res, err := s.batch.run(ctx, script, keys, args...).Text()
 	if err != nil {
 		return unavailableWrite(err)
 	}
@@ -754,7 +756,10 @@ func (s *Store) Probe(ctx context.Context) error {
 }
 
 // Close closes the client.
-func (s *Store) Close() error { return s.rdb.Close() }
+func (s *Store) Close() error {
+	s.batch.close()
+	return s.rdb.Close()
+}
 
 func newToken() string {
 	var b [8]byte

@@ -63,7 +63,7 @@ func (s *Store) Admit(ctx context.Context, key string, p store.HeldPage, now tim
 	if err != nil {
 		return false, time.Time{}, err
 	}
-	res, err := admitScript.Run(ctx, s.rdb, s.stormKeys(key), ms(now), r.Window.Milliseconds(), r.Immediate, p.Rank,
+	res, err := s.batch.run(ctx, admitScript, s.stormKeys(key), ms(now), r.Window.Milliseconds(), r.Immediate, p.Rank,
 		page, store.StormMember(key)).Int64Slice()
 	if err != nil {
 		return false, time.Time{}, unavailable(err)

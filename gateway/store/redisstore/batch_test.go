@@ -1,0 +1,270 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/redistest"
+)
+
+// incrScript adds its argument to its key and answers the key and the sum.
+var incrScript = redis.NewScript(`return {KEYS[1], redis.call('INCRBY', KEYS[1], ARGV[1])}`)
+
+// gate holds every command a client sends until it is opened, so the
+// scripts run meanwhile queue up behind the senders it holds; it counts
+// the sends it held, the pipelines and the scripts they carried.
+type gate struct {
+	open      chan struct{}
+	once      sync.Once
+	arrived   atomic.Int64
+	pipelines atomic.Int64
+	piped     atomic.Int64
+}
+
+func newGate() *gate { return &gate{open: make(chan struct{})} }
+
+func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
+
+func (g *gate) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (g *gate) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		g.arrived.Add(1)
+		<-g.open
+		return next(ctx, cmd)
+	}
+}
+
+func (g *gate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		g.arrived.Add(1)
+		<-g.open
+		scripts := 0
+		for _, c := range cmds {
+			if c.Name() == "evalsha" {
+				scripts++
+			}
+		}
+		if scripts > 0 { // not a connection's own HELLO and SETINFO
+			g.pipelines.Add(1)
+			g.piped.Add(int64(scripts))
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// waitArrived waits until the gate holds n sends.
+func waitArrived(t *testing.T, g *gate, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for g.arrived.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sends at the gate, want %d", g.arrived.Load(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// plug holds every sender at the gate with a script of its own, one sender
+// after another, and returns their replies.
+func plug(t *testing.T, b *batcher, g *gate) chan *redis.Cmd {
+	t.Helper()
+	held := make(chan *redis.Cmd, batchSenders)
+	for i := range batchSenders {
+		go func() { held <- b.run(context.Background(), incrScript, []string{fmt.Sprintf("plug%d", i)}, 1) }()
+		waitArrived(t, g, int64(i+1))
+	}
+	return held
+}
+
+// waitQueued waits until n scripts wait for a sender.
+func waitQueued(t *testing.T, b *batcher, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(b.reqs) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d scripts queued, want %d", len(b.reqs), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestBatcherSendsWaitingScriptsTogether: scripts run while the senders are
+// busy go out in pipelines, several to one, and each caller gets its own
+// script's reply.
+func TestBatcherSendsWaitingScriptsTogether(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	g := newGate()
+	rdb.AddHook(g)
+	b := newBatcher(rdb)
+	t.Cleanup(b.close)
+	t.Cleanup(g.release)
+	ctx := context.Background()
+	plugs := plug(t, b, g)
+
+	const n = 100
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprintf("k%d", i)
+			res, err := b.run(ctx, incrScript, []string{key}, i).Slice()
+			if err != nil {
+				errs <- err
+				return
+			}
+			if res[0] != key || res[1] != int64(i) {
+				errs <- fmt.Errorf("script on %s answered %v", key, res)
+			}
+		}()
+	}
+	// Every sender is held at the gate; all n wait in the queue.
+	waitQueued(t, b, n)
+	g.release()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for range batchSenders {
+		if err := (<-plugs).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, s := g.pipelines.Load(), g.piped.Load(); s != n || p > (n+batchMax-1)/batchMax+batchSenders {
+		t.Errorf("%d scripts went in %d pipelines; want all %d that waited, up to %d to a pipeline", s, p, n, batchMax)
+	}
+}
+
+// TestBatcherGivenUpBeforeSentNeverRuns: a caller whose context ends while
+// its script waits for a sender is told it was not sent, the store says
+// nothing was stored (not "may or may not"), and the script never runs.
+// One taken into a pipeline before its caller gave up may run: that
+// caller is told the outcome is unknown.
+func TestBatcherGivenUpBeforeSentNeverRuns(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	g := newGate()
+	rdb.AddHook(g)
+	b := newBatcher(rdb)
+	t.Cleanup(b.close)
+	t.Cleanup(g.release)
+	held := plug(t, b, g)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.run(ctx, incrScript, []string{"given-up"}, 1).Err() }()
+	waitQueued(t, b, 1)
+	cancel()
+	err := <-done
+	if !errors.Is(err, errNotSent) {
+		t.Fatalf("given up while queued: %v, want errNotSent", err)
+	}
+	if w := unavailableWrite(err); !errors.Is(w, store.ErrUnavailable) || errors.Is(w, store.ErrOutcomeUnknown) {
+		t.Fatalf("the store says %v; want unavailable, and known not stored", w)
+	}
+	g.release()
+	for range batchSenders {
+		if err := (<-held).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := rdb.Exists(context.Background(), "given-up").Result(); err != nil || n != 0 {
+		t.Fatalf("the script given up ran: exists %d %v", n, err)
+	}
+
+	// Taken, then given up: the outcome is unknown.
+	g2 := newGate()
+	rdb.AddHook(g2)
+	t.Cleanup(g2.release)
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	done2 := make(chan error, 1)
+	go func() { done2 <- b.run(ctx2, incrScript, []string{"taken"}, 1).Err() }()
+	waitArrived(t, g2, 1)
+	cancel2()
+	err = <-done2
+	g2.release()
+	if errors.Is(err, errNotSent) {
+		t.Fatalf("a script taken into a pipeline was said not sent: %v", err)
+	}
+	if w := unavailableWrite(err); !errors.Is(w, store.ErrOutcomeUnknown) {
+		t.Fatalf("the store says %v; want the outcome unknown", w)
+	}
+}
+
+// TestBatcherRunsScriptsRedisLost: after Redis lost its scripts (a restart,
+// SCRIPT FLUSH), a pipeline of them still runs each one, once.
+func TestBatcherRunsScriptsRedisLost(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+	if err := incrScript.Load(ctx, rdb).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	g := newGate()
+	rdb.AddHook(g)
+	b := newBatcher(rdb)
+	t.Cleanup(b.close)
+	t.Cleanup(g.release)
+	plugs := plug(t, b, g)
+	const n = 20
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := b.run(ctx, incrScript, []string{"flushed"}, 1).Err(); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	waitQueued(t, b, n)
+	g.release()
+	wg.Wait()
+	for range batchSenders {
+		if err := (<-plugs).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, err := rdb.Get(ctx, "flushed").Int(); err != nil || v != n {
+		t.Fatalf("the key is %d (%v), want %d: every script once", v, err, n)
+	}
+	if g.pipelines.Load() == 0 {
+		t.Fatal("no pipeline was sent")
+	}
+}
+
+// TestBatcherClose: after close, a script is not sent and its caller is
+// told so at once.
+func TestBatcherClose(t *testing.T) {
+	srv := redistest.Start(t)
+	b := newBatcher(srv.Client(t))
+	ctx := context.Background()
+	if err := b.run(ctx, incrScript, []string{"before"}, 1).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b.close()
+	done := make(chan error, 1)
+	go func() { done <- b.run(ctx, incrScript, []string{"after"}, 1).Err() }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errNotSent) && !errors.Is(err, redis.ErrClosed) {
+			t.Fatalf("after close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a script run after close waits for ever")
+	}
+}

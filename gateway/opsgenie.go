@@ -214,17 +214,7 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 	case "alias":
 		_, err = s.o.Incidents.ActByDedup(ctx, svc, ingest.OpsgenieDedupKey(ident), "opsgenie", ev, outcome)
 	case "", "id":
-		var inc *store.Incident
-		inc, err = s.o.Incidents.Get(ctx, ident)
-		switch {
-		case errors.Is(err, store.ErrNotFound) || (err == nil && inc.Service != svc.Name):
-			err = nil // no such alert for this key: nothing to do
-		case err == nil:
-			_, _, err = s.o.Incidents.Apply(ctx, inc.ID, ev)
-			if errors.Is(err, incident.ErrAlreadyResolved) {
-				err = nil
-			}
-		}
+		_, err = s.o.Incidents.ActByID(ctx, svc, ident, "opsgenie", ev, outcome)
 	case "tiny":
 		return o.refuse(http.StatusUnprocessableEntity, "Request body is not processable. Please check the errors.",
 			map[string]string{"identifierType": "pagerd has no tiny ids: use alias, or id (the pagerd incident id)"})

@@ -100,8 +100,11 @@ func TestOpsgenieCreateCloseAcknowledge(t *testing.T) {
 	h.og("POST", "/v2/alerts/db-down/close?identifierType=alias", "", 202)
 	h.og("POST", "/v2/alerts/nope/close?identifierType=alias", "", 202)
 	h.og("POST", "/v2/alerts/00-nope/acknowledge?identifierType=id", "", 202)
-	if metric(t, h.reg, "pagerd_alerts_received_total", "source", "opsgenie", "service", "api", "outcome", "created") != 2 {
-		t.Error("pagerd_alerts_received_total does not count the Opsgenie creates")
+	// Every request is counted, by id as by alias.
+	for outcome, want := range map[string]float64{"created": 2, "acknowledged": 1, "resolved": 2, "ignored": 3} {
+		if got := metric(t, h.reg, "pagerd_alerts_received_total", "source", "opsgenie", "service", "api", "outcome", outcome); got != want {
+			t.Errorf("pagerd_alerts_received_total{outcome=%q} = %v, want %v", outcome, got, want)
+		}
 	}
 }
 

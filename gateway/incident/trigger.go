@@ -156,6 +156,23 @@ func (s *Service) ActByDedup(ctx context.Context, svc *policy.Service, dedupKey,
 	return s.actOn(ctx, svc, inc, source, ev, outcome)
 }
 
+// ActByID applies ev to the service's incident with the id and returns the
+// id, or "" when the id names no open incident of the service (nothing
+// changes, and it is counted as ignored), as ActByDedup does with a dedup
+// key: for intakes that act on an incident by its id (Opsgenie's close and
+// acknowledge). The incident is read once.
+func (s *Service) ActByID(ctx context.Context, svc *policy.Service, id, source string, ev policy.Event, outcome string) (string, error) {
+	inc, err := s.o.Store.Get(ctx, id)
+	if isNotFound(err) || (err == nil && (inc.Service != svc.Name || !inc.Open())) {
+		s.m.alerts.WithLabelValues(source, svc.Name, "ignored").Inc()
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return s.actOn(ctx, svc, inc, source, ev, outcome)
+}
+
 // actOn applies ev to inc, the open incident a dedup key found, just read.
 func (s *Service) actOn(ctx context.Context, svc *policy.Service, inc *store.Incident, source string, ev policy.Event, outcome string) (string, error) {
 	_, _, err := s.applyWith(ctx, inc.ID, inc, ev, nil)

@@ -583,6 +583,26 @@ func (r *run) raise(rt *Route, why string) {
 			r.page(r.levelUsers(i, r.now), i, r.now)
 		}
 	}
+	r.armRaisedUnresolved()
+}
+
+// armRaisedUnresolved arms, at a raise, the unresolved rules of the new
+// priority that are not armed yet (a "P0 unresolved after 1h" rule for an
+// incident raised to P0), counted from the raise: from when it became that
+// urgent, not from its trigger, which could make the rule fire at once for
+// an incident long open at a milder priority. A rule already armed (of both
+// priorities) keeps its time. While a window holds the incident nothing is
+// armed: lifting the hold arms them all (armUnresolved).
+func (r *run) armRaisedUnresolved() {
+	if r.held("") || r.inc.Status == StatusResolved {
+		return
+	}
+	for i, u := range r.pol.Unresolved {
+		armed := slices.ContainsFunc(r.inc.Pending, func(d Deadline) bool { return d.Kind == DeadlineUnresolved && d.Rule == i })
+		if !armed && slices.Contains(u.Priorities, r.inc.Priority) {
+			r.schedule(Deadline{At: r.now.Add(time.Duration(u.After)), Kind: DeadlineUnresolved, Rule: i})
+		}
+	}
 }
 
 // startLevel pages level i at t and arms its timeout.

@@ -464,6 +464,10 @@ func TestEngineRaisesPriorityOnAWorseRepeat(t *testing.T) {
 	if len(acts) != 1 || acts[0].Kind != ActionEscalate || !strings.Contains(acts[0].Detail, "priority raised from P3 to P0") {
 		t.Fatalf("actions %v", acts)
 	}
+	// P0's unresolved rule applies now, counted from the raise.
+	if got := engPendingAt(inc, DeadlineUnresolved); len(got) != 1 || !got[0].Equal(t0.Add(64*time.Minute)) {
+		t.Fatalf("unresolved rule after the raise to P0: %v, want one at 1h after the raise", got)
+	}
 	_, lines := engRun(t, e, inc, t0.Add(9*time.Minute))
 	want := []string{"4m notify first a push", "6m notify first a sms", "9m notify first a voice"}
 	if !reflect.DeepEqual(lines, want) {

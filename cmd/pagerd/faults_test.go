@@ -138,7 +138,8 @@ func (d *daemon) readyWithin(t *testing.T, want int, limit time.Duration) (time.
 }
 
 // TestFaultRedisStalled: Redis stops answering (SIGSTOP) with the alert's
-// script already in its input buffer. Ingestion answers 503 within its
+// script already in its input buffer (the maintenance windows read and
+// cached by an alert before). Ingestion answers 503 within its
 // 5 s budget, without claiming that nothing was stored; reads are bounded
 // too; readiness goes red. When Redis resumes the script runs, and the
 // retry the 503 asked for lands on the same incident: one incident, one
@@ -150,6 +151,13 @@ func TestFaultRedisStalled(t *testing.T) {
 	rs := httptest.NewServer(h)
 	defer rs.Close()
 	d := startDaemonOut(t, io.Discard, "pagerd", faultConfig(t, rs.URL), freeAddr(t), "--redis-url", r.URL())
+	// An alert first, so the maintenance windows are read and cached:
+	// the stalled alert's own script must be what waits on Redis (with
+	// nothing read yet, its window lookup waits instead, its script is
+	// never sent, and "nothing was stored" is then true).
+	if code, body, _ := d.send("warm"); code != 200 {
+		t.Fatalf("the first alert: %d %s", code, body)
+	}
 
 	r.Pause(t)
 	code, body, took := d.send("stalled")
@@ -173,16 +181,16 @@ func TestFaultRedisStalled(t *testing.T) {
 	}
 	var list incidentList
 	_, lb := d.get("/api/v1/incidents")
-	if err := json.Unmarshal([]byte(lb), &list); err != nil || len(list.Incidents) != 1 {
-		t.Fatalf("incidents after the stall and the retry: %s", lb)
+	if err := json.Unmarshal([]byte(lb), &list); err != nil || len(list.Incidents) != 2 {
+		t.Fatalf("incidents after the stall and the retry: %s, want the first alert's and the stalled one's", lb)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for h.count() < 1 && time.Now().Before(deadline) {
+	for h.count() < 2 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(1500 * time.Millisecond)
-	if n := h.count(); n != 1 {
-		t.Fatalf("%d pages for the one incident, want 1", n)
+	if n := h.count(); n != 2 {
+		t.Fatalf("%d pages for the two incidents, want 2", n)
 	}
 }
 

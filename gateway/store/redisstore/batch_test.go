@@ -73,16 +73,30 @@ func waitArrived(t *testing.T, g *gate, n int64) {
 	}
 }
 
-// plug holds every sender at the gate with a script of its own, one sender
-// after another, and returns their replies.
-func plug(t *testing.T, b *batcher, g *gate) chan *redis.Cmd {
+// plugged is a batcher on rdb whose every sender is held at a gate with a
+// script of its own, one sender after another; unplug opens the gate and
+// checks those scripts' replies.
+func plugged(t *testing.T, rdb *redis.Client) (*batcher, *gate, func()) {
 	t.Helper()
+	g := newGate()
+	rdb.AddHook(g)
+	b := newBatcher(rdb)
+	t.Cleanup(b.close)
+	t.Cleanup(g.release)
 	held := make(chan *redis.Cmd, batchSenders)
 	for i := range batchSenders {
 		go func() { held <- b.run(context.Background(), incrScript, []string{fmt.Sprintf("plug%d", i)}, 1) }()
 		waitArrived(t, g, int64(i+1))
 	}
-	return held
+	return b, g, func() {
+		t.Helper()
+		g.release()
+		for range batchSenders {
+			if err := (<-held).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }
 
 // waitQueued waits until n scripts wait for a sender.
@@ -103,13 +117,8 @@ func waitQueued(t *testing.T, b *batcher, n int) {
 func TestBatcherSendsWaitingScriptsTogether(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
-	g := newGate()
-	rdb.AddHook(g)
-	b := newBatcher(rdb)
-	t.Cleanup(b.close)
-	t.Cleanup(g.release)
 	ctx := context.Background()
-	plugs := plug(t, b, g)
+	b, g, unplug := plugged(t, rdb)
 
 	const n = 100
 	var wg sync.WaitGroup
@@ -131,16 +140,11 @@ func TestBatcherSendsWaitingScriptsTogether(t *testing.T) {
 	}
 	// Every sender is held at the gate; all n wait in the queue.
 	waitQueued(t, b, n)
-	g.release()
+	unplug()
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Error(err)
-	}
-	for range batchSenders {
-		if err := (<-plugs).Err(); err != nil {
-			t.Fatal(err)
-		}
 	}
 	if p, s := g.pipelines.Load(), g.piped.Load(); s != n || p > (n+batchMax-1)/batchMax+batchSenders {
 		t.Errorf("%d scripts went in %d pipelines; want all %d that waited, up to %d to a pipeline", s, p, n, batchMax)
@@ -155,12 +159,7 @@ func TestBatcherSendsWaitingScriptsTogether(t *testing.T) {
 func TestBatcherGivenUpBeforeSentNeverRuns(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
-	g := newGate()
-	rdb.AddHook(g)
-	b := newBatcher(rdb)
-	t.Cleanup(b.close)
-	t.Cleanup(g.release)
-	held := plug(t, b, g)
+	b, _, unplug := plugged(t, rdb)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.run(ctx, incrScript, []string{"given-up"}, 1).Err() }()
@@ -173,12 +172,7 @@ func TestBatcherGivenUpBeforeSentNeverRuns(t *testing.T) {
 	if w := unavailableWrite(err); !errors.Is(w, store.ErrUnavailable) || errors.Is(w, store.ErrOutcomeUnknown) {
 		t.Fatalf("the store says %v; want unavailable, and known not stored", w)
 	}
-	g.release()
-	for range batchSenders {
-		if err := (<-held).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	unplug()
 	if n, err := rdb.Exists(context.Background(), "given-up").Result(); err != nil || n != 0 {
 		t.Fatalf("the script given up ran: exists %d %v", n, err)
 	}
@@ -214,12 +208,7 @@ func TestBatcherRunsScriptsRedisLost(t *testing.T) {
 	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	g := newGate()
-	rdb.AddHook(g)
-	b := newBatcher(rdb)
-	t.Cleanup(b.close)
-	t.Cleanup(g.release)
-	plugs := plug(t, b, g)
+	b, g, unplug := plugged(t, rdb)
 	const n = 20
 	var wg sync.WaitGroup
 	for range n {
@@ -232,13 +221,8 @@ func TestBatcherRunsScriptsRedisLost(t *testing.T) {
 		}()
 	}
 	waitQueued(t, b, n)
-	g.release()
+	unplug()
 	wg.Wait()
-	for range batchSenders {
-		if err := (<-plugs).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
 	if v, err := rdb.Get(ctx, "flushed").Int(); err != nil || v != n {
 		t.Fatalf("the key is %d (%v), want %d: every script once", v, err, n)
 	}

@@ -62,6 +62,7 @@ type batcher struct {
 	reqs  chan *batchReq
 	start sync.Once
 	stop  chan struct{}
+	stops sync.Once
 	wg    sync.WaitGroup
 }
 
@@ -184,8 +185,9 @@ func (b *batcher) exec(batch []*batchReq) {
 }
 
 // close stops the senders once their pipelines are done; scripts not yet
-// sent are not sent.
+// sent are not sent. Closing again does nothing, as closing the Redis
+// client again only returns an error.
 func (b *batcher) close() {
-	close(b.stop)
+	b.stops.Do(func() { close(b.stop) })
 	b.wg.Wait()
 }

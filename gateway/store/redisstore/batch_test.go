@@ -252,3 +252,12 @@ func TestBatcherClose(t *testing.T) {
 		t.Fatal("a script run after close waits for ever")
 	}
 }
+
+// TestStoreClosedTwice: closing the store again is an error at most, not a
+// panic of the batcher's.
+func TestStoreClosedTwice(t *testing.T) {
+	srv := redistest.Start(t)
+	s := New(srv.Client(t), "twice")
+	_ = s.Close()
+	_ = s.Close()
+}

@@ -220,17 +220,7 @@ func TestSilenceOnAcknowledgeSaysWhatIsNotSilenced(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			am := newFakeSilences(t)
 			h := newHarness(t, withConfig(silenceConfig(am.url)))
-			r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g-"+tc.name, tc.alerts...), "Authorization", "Bearer "+amKey)
-			if r.code != 200 {
-				t.Fatalf("webhook: %d %s", r.code, r.body)
-			}
-			var res struct{ Incidents []string }
-			r.json(t, &res)
-			id := res.Incidents[0]
-			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
-				t.Fatalf("acknowledge: %d %s", r.code, r.body)
-			}
-			h.step(h.clock.Now())
+			id := fireAndAcknowledge(t, h, "g-"+tc.name, tc.alerts...)
 
 			want := map[int]bool{}
 			for _, i := range tc.silenced {
@@ -303,17 +293,7 @@ func TestSilencesOfAFailedTryDoNotOutliveTheIncident(t *testing.T) {
 			am := newFakeSilences(t)
 			am.failPost = 3
 			h := newHarness(t, withConfig(silenceConfig(am.url)))
-			r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g-partial", alerts...), "Authorization", "Bearer "+amKey)
-			if r.code != 200 {
-				t.Fatalf("webhook: %d %s", r.code, r.body)
-			}
-			var res struct{ Incidents []string }
-			r.json(t, &res)
-			id := res.Incidents[0]
-			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
-				t.Fatalf("acknowledge: %d %s", r.code, r.body)
-			}
-			h.step(h.clock.Now())
+			id := fireAndAcknowledge(t, h, "g-partial", alerts...)
 			if got := len(am.posted()); got != 2 {
 				t.Fatalf("%d silences made by the failed try, want 2", got)
 			}
@@ -356,6 +336,24 @@ func TestSilencesOfAFailedTryDoNotOutliveTheIncident(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fireAndAcknowledge sends a firing group, acknowledges its incident as ann
+// and lets the dispatcher do what that owes; it returns the incident's id.
+func fireAndAcknowledge(t *testing.T, h *harness, group string, alerts ...map[string]string) string {
+	t.Helper()
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", group, alerts...), "Authorization", "Bearer "+amKey)
+	if r.code != 200 {
+		t.Fatalf("webhook: %d %s", r.code, r.body)
+	}
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	id := res.Incidents[0]
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("acknowledge: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+	return id
 }
 
 // lastEntry is the incident's last timeline entry of type typ.

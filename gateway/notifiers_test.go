@@ -27,23 +27,7 @@ func TestDaemonChainOpensItsBreaker(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	defer down.Close()
-	base, err := os.ReadFile("../configs/quickstart.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "pagerd.yaml")
-	extra := "\nnotifiers:\n  webhook: {max_attempts: 2, timeout: 1s}\n  breaker: {failures: 3, cooldown: 1m}\n"
-	if err := os.WriteFile(path, append(base, extra...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := policy.LoadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := buildNotifiers(cfg, io.Discard, nil, 0, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := quickstartNotifiers(t, "\nnotifiers:\n  webhook: {max_attempts: 2, timeout: 1s}\n  breaker: {failures: 3, cooldown: 1m}\n")
 	ns := tr.byVia
 	m := notify.Message{User: "demo", Channel: "push", Address: down.URL + "/hook", Text: "x"}
 	for i := 0; i < 3; i++ {
@@ -77,23 +61,7 @@ func TestDaemonChainCapsConcurrency(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	}))
 	defer recv.Close()
-	base, err := os.ReadFile("../configs/quickstart.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "pagerd.yaml")
-	extra := "\nnotifiers:\n  webhook: {timeout: 5s}\n  rate_limits:\n    webhook: {concurrency: 1}\n"
-	if err := os.WriteFile(path, append(base, extra...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := policy.LoadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := buildNotifiers(cfg, io.Discard, nil, 0, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := quickstartNotifiers(t, "\nnotifiers:\n  webhook: {timeout: 5s}\n  rate_limits:\n    webhook: {concurrency: 1}\n")
 	const pages = 4
 	errs := make(chan error, pages)
 	for i := 0; i < pages; i++ {
@@ -109,4 +77,27 @@ func TestDaemonChainCapsConcurrency(t *testing.T) {
 	if n := most.Load(); n != 1 {
 		t.Fatalf("the receiver held %d pages at once, want 1 (notifiers.rate_limits.webhook.concurrency)", n)
 	}
+}
+
+// quickstartNotifiers are the transports the daemon builds from the
+// quickstart config with extra appended.
+func quickstartNotifiers(t *testing.T, extra string) transports {
+	t.Helper()
+	base, err := os.ReadFile("../configs/quickstart.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "pagerd.yaml")
+	if err := os.WriteFile(path, append(base, extra...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := policy.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := buildNotifiers(cfg, io.Discard, nil, 0, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
 }

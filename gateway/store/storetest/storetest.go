@@ -39,6 +39,7 @@ func Run(t *testing.T, f Factory) {
 		{"DedupKeysArePerService", testDedupPerService},
 		{"UpdateIsOptimistic", testUpdateCAS},
 		{"DueFollowsTheEarliestDeadline", testDueFollowsEarliest},
+		{"ClaimTakesTheEarliestOfEveryShard", testClaimTakesEarliest},
 		{"ClaimedIncidentStaysLeasedThroughUpdates", testClaimedStaysLeased},
 		{"ResolveCancelsEveryDeadline", testResolveCancels},
 		{"ClaimLeaseAndTakeover", testClaimLease},
@@ -295,6 +296,40 @@ func testDueFollowsEarliest(t *testing.T, f Factory) {
 	cs = claimAll(t, s2, base.Add(time.Hour))
 	if len(cs) != 3 || cs[0].Incident != early || cs[1].Incident != mid || cs[2].Incident != late {
 		t.Fatalf("claims out of order: %+v", cs)
+	}
+}
+
+// testClaimTakesEarliest: a claim of fewer than are due takes the earliest
+// due, wherever their shards are, and leaves the later ones for the next.
+func testClaimTakesEarliest(t *testing.T, f Factory) {
+	s := f.New(t)
+	// 40 incidents in many shards, due a second apart in an order unrelated
+	// to their shards; several shards hold more than one.
+	due := map[string]time.Duration{}
+	for i := range 40 {
+		offset := time.Duration((i*17)%40+1) * time.Second
+		due[trigger(t, s, incident(fmt.Sprintf("svc%d", i%7), fmt.Sprintf("g%d", i), base, offset))] = offset
+	}
+	var got []time.Duration
+	for len(got) < len(due) {
+		cs, err := s.ClaimDue(ctx(t), base.Add(time.Hour), time.Minute, 6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) == 0 {
+			break
+		}
+		for _, c := range cs {
+			got = append(got, due[c.Incident])
+		}
+	}
+	if len(got) != len(due) {
+		t.Fatalf("claimed %d of %d due incidents", len(got), len(due))
+	}
+	for i, d := range got {
+		if want := time.Duration(i+1) * time.Second; d != want {
+			t.Fatalf("claim %d was the incident due at +%v, want +%v (claims in order: %v)", i, d, want, got)
+		}
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -108,6 +109,9 @@ type Dispatcher struct {
 	m       *dispatchMetrics
 	wake    chan struct{}
 	journal *journal
+	// behind is how late, in ns, the earliest of the last claims was
+	// (Behind).
+	behind atomic.Int64
 }
 
 type dispatchMetrics struct {
@@ -171,7 +175,28 @@ func New(o Options) *Dispatcher {
 	o.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagerd_dispatch_unrecorded",
 		Help: "Pages and storm messages this replica sent but could not yet record in the store (the store refused the write); they are recorded, not sent again, when the store takes writes."},
 		func() float64 { return float64(d.journal.size()) }))
+	o.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagerd_dispatch_behind_seconds",
+		Help: "How late the earliest step this replica's dispatcher last claimed was: 0 when it keeps up. Past server.admission.brake_behind the intake takes fewer alerts until it catches up."},
+		func() float64 { return d.Behind().Seconds() }))
 	return d
+}
+
+// Behind is how far behind the due steps the dispatcher is: how long ago
+// the earliest of the steps it last claimed was due, or 0 when its last
+// look found nothing due. With every worker busy it does not look, and
+// Behind stays what it was. A takeover does not count: its lateness is the
+// lease of the replica that died, not a backlog.
+func (d *Dispatcher) Behind() time.Duration { return time.Duration(d.behind.Load()) }
+
+// noteBehind records Behind from claims taken at now.
+func (d *Dispatcher) noteBehind(claims []store.Claim, now time.Time) {
+	late := time.Duration(0)
+	for _, c := range claims {
+		if !c.Takeover {
+			late = max(late, now.Sub(c.Due))
+		}
+	}
+	d.behind.Store(int64(late))
 }
 
 // Wake makes the dispatcher look at the due set now (a new incident's first
@@ -208,7 +233,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		var timer <-chan time.Time
 		if free := d.o.Workers - inflight; free > 0 {
 			cctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
-			claims, err := d.o.Store.ClaimDue(cctx, d.o.Now(), d.o.Lease, free)
+			now := d.o.Now()
+			claims, err := d.o.Store.ClaimDue(cctx, now, d.o.Lease, free)
 			cancel()
 			if err != nil && ctx.Err() == nil {
 				// Back off (capped, with jitter) instead of asking again at
@@ -217,6 +243,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				timer = t.C
 			} else {
 				failing.ok()
+				d.noteBehind(claims, now)
 				for _, c := range claims {
 					inflight++
 					d.start(workCtx, pool, c, done)

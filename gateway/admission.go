@@ -35,6 +35,23 @@ import (
 // times what keeps the store busy (Little's law: capacity × the latency at
 // capacity, a few tens here) keeps it busy without queueing; an adaptive
 // limit would chase the noise of a small box.
+//
+// One thing lowers it: the pages the daemon owes. Each alert taken in
+// leaves work for the dispatcher (its first page, later its ladder), and
+// at capacity the intake took the CPU first: in the load run the
+// dispatcher fell 5 s behind in 10 s at 10,000 alerts/s, and went on
+// falling for as long as the flood lasted, so every page, the new
+// incidents' first pages and the older ones' next steps, went out later
+// and later. An alert refused is retried by its sender; a page owed is
+// late for someone already promised one. So while the dispatcher is more
+// than brakeBehind behind with due steps (dispatch.Dispatcher.Behind),
+// the intake brakes: it takes at most brakeInflight alerts at once and
+// refuses the rest at once, as above, until the dispatcher is back within
+// half of brakeBehind. A concurrency limit, not a rate: when the
+// dispatcher is behind for want of something other than CPU (a provider
+// that hangs, the store), alerts taken in still cost the dispatcher's
+// pages nothing, and the few slots, each free again within a millisecond
+// or so, keep taking them in at thousands a second.
 type admission struct {
 	next     http.Handler
 	slots    chan struct{}
@@ -43,6 +60,14 @@ type admission struct {
 	log      *slog.Logger
 	refused  [len(intakeRoutes)]prometheus.Counter
 	active   prometheus.Gauge
+
+	// The brake (above): behind is how far behind the dispatcher is,
+	// nil for none.
+	behind        func() time.Duration
+	brakeBehind   time.Duration
+	brakeInflight int64
+	braking       atomic.Bool
+	inflight      atomic.Int64 // alerts admitted and not yet answered
 
 	queued  atomic.Int64
 	streak  atomic.Int64 // refusals since the last calm
@@ -54,7 +79,16 @@ type admission struct {
 const (
 	defaultMaxInflight  = 64
 	defaultQueueTimeout = 20 * time.Millisecond
+	// DefaultBrakeBehind is how far behind with due steps the dispatcher
+	// may fall before the intake brakes: ten times the p99 lateness of a
+	// step at 300 alerts/s over 3 replicas in the load run (50 ms; none
+	// over 500 ms), so a busy box that keeps up does not brake, and the
+	// issue's own bound on a step's lateness (p99 < 500 ms).
+	DefaultBrakeBehind = 500 * time.Millisecond
 )
+
+// brakeShare is the share of max_inflight the intake keeps while it brakes.
+const brakeShare = 8
 
 // admissionLogEvery is how often an overload streak is logged.
 const admissionLogEvery = 10 * time.Second
@@ -70,11 +104,21 @@ const (
 	routeOpsgenie
 )
 
-// newAdmission bounds next's intake: at most max alerts in flight (0: the
-// default) and queue waiting (0: twice max), each for at most wait.
-func newAdmission(next http.Handler, reg prometheus.Registerer, log *slog.Logger, max, queue int, wait time.Duration) *admission {
-	if max <= 0 {
-		max = defaultMaxInflight
+// admissionLimits bound the intake (ServerOptions says what each is).
+type admissionLimits struct {
+	maxInflight, maxQueue int
+	queueTimeout          time.Duration
+	behind                func() time.Duration
+	brakeBehind           time.Duration
+}
+
+// newAdmission bounds next's intake: at most maxInflight alerts in flight
+// (0: the default) and maxQueue waiting (0: twice maxInflight), each for at
+// most queueTimeout; with behind, the brake (0 brakeBehind: the default).
+func newAdmission(next http.Handler, reg prometheus.Registerer, log *slog.Logger, l admissionLimits) *admission {
+	slots, queue, wait := l.maxInflight, l.maxQueue, l.queueTimeout
+	if slots <= 0 {
+		slots = defaultMaxInflight
 	}
 	if queue <= 0 {
 		// Twice the slots: at capacity the queue drains in a little less
@@ -84,17 +128,21 @@ func newAdmission(next http.Handler, reg prometheus.Registerer, log *slog.Logger
 		// 81-90%; twice as long: 85-95%), and still refuses most of a
 		// flood at once (refusals p50 1.5-1.8 ms; four times as long:
 		// 22 ms, most of them waiting out the timeout).
-		queue = 2 * max
+		queue = 2 * slots
 	}
 	if wait <= 0 {
 		wait = defaultQueueTimeout
 	}
-	a := &admission{next: next, slots: make(chan struct{}, max), maxQueue: int64(queue), wait: wait, log: log,
+	if l.brakeBehind <= 0 {
+		l.brakeBehind = DefaultBrakeBehind
+	}
+	a := &admission{next: next, slots: make(chan struct{}, slots), maxQueue: int64(queue), wait: wait, log: log,
+		behind: l.behind, brakeBehind: l.brakeBehind, brakeInflight: int64(max(1, slots/brakeShare)),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pagerd_ingest_inflight",
 			Help: "Alerts being taken in right now (at most server.admission.max_inflight)."}),
 	}
 	refused := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_ingest_refused_total",
-		Help: "Alerts refused at once because the intake was at its limit of alerts in flight and waiting (server.admission); senders retry."}, []string{"route"})
+		Help: "Alerts refused at once because the intake was at its limit of alerts in flight and waiting (server.admission), or braking while the dispatcher is behind with due pages; senders retry."}, []string{"route"})
 	for i, r := range intakeRoutes {
 		a.refused[i] = refused.WithLabelValues(r)
 	}
@@ -126,17 +174,44 @@ func (a *admission) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.next.ServeHTTP(w, r)
 		return
 	}
+	if n := a.inflight.Add(1); a.braked() && n > a.brakeInflight {
+		a.inflight.Add(-1)
+		a.refuse(w, route)
+		return
+	}
 	if !a.acquire(r) {
+		a.inflight.Add(-1)
 		a.refuse(w, route)
 		return
 	}
 	a.active.Inc()
 	defer func() {
 		a.active.Dec()
+		a.inflight.Add(-1)
 		<-a.slots
 	}()
 	a.calm()
 	a.next.ServeHTTP(w, r)
+}
+
+// braked says whether the intake brakes now: the dispatcher is more than
+// brakeBehind behind, or, once braking, more than half of it. It says so
+// in the log when it starts and when it ends.
+func (a *admission) braked() bool {
+	if a.behind == nil {
+		return false
+	}
+	late, was := a.behind(), a.braking.Load()
+	on := late > a.brakeBehind || (was && late > a.brakeBehind/2)
+	if on != was && a.braking.CompareAndSwap(was, on) {
+		if on {
+			a.log.Warn("intake braking: the dispatcher is behind with due pages; taking in fewer alerts until it catches up (senders retry)",
+				"behind", late.Round(time.Millisecond).String(), "brake_behind", a.brakeBehind.String(), "max_inflight_braking", a.brakeInflight)
+		} else {
+			a.log.Info("intake no longer braking: the dispatcher caught up", "behind", late.Round(time.Millisecond).String())
+		}
+	}
+	return on
 }
 
 // acquire takes a slot: at once, or after waiting in the queue if it has

@@ -4,8 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -167,9 +169,82 @@ func TestMaxInflightDefaults(t *testing.T) {
 // configured one wins.
 func TestAdmissionQueueDefault(t *testing.T) {
 	for _, c := range []struct{ max, queue, want int }{{3, 0, 6}, {0, 0, 2 * defaultMaxInflight}, {3, 1, 1}} {
-		a := newAdmission(http.NotFoundHandler(), prometheus.NewRegistry(), slog.New(slog.DiscardHandler), c.max, c.queue, 0)
+		a := newAdmission(http.NotFoundHandler(), prometheus.NewRegistry(), slog.New(slog.DiscardHandler), admissionLimits{maxInflight: c.max, maxQueue: c.queue})
 		if a.maxQueue != int64(c.want) {
 			t.Errorf("max_inflight %d, max_queue %d: a queue of %d, want %d", c.max, c.queue, a.maxQueue, c.want)
 		}
 	}
+}
+
+// TestIntakeBrakesWhileTheDispatcherIsBehind: while the dispatcher is more
+// than brake_behind behind with due pages, the intake takes an eighth of
+// max_inflight alerts at once and refuses the rest at once, so the pages
+// already owed get the CPU; it takes them all again once the dispatcher is
+// back within half of brake_behind (not at once below brake_behind: the
+// brake does not flap on the threshold). Acknowledgements and probes are
+// never braked. (Before: at capacity the dispatcher fell 5 s behind in a
+// 10 s flood and kept falling for as long as it lasted.)
+func TestIntakeBrakesWhileTheDispatcherIsBehind(t *testing.T) {
+	var behind atomic.Int64
+	release := make(chan struct{})
+	entered := make(chan struct{}, 16)
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Hold") == "" { // taken in at once
+			http.NotFound(w, r)
+			return
+		}
+		entered <- struct{}{}
+		<-release
+	})
+	logs := &syncBuffer{}
+	a := newAdmission(next, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(logs, nil)), admissionLimits{maxInflight: 16,
+		behind: func() time.Duration { return time.Duration(behind.Load()) }, brakeBehind: time.Second})
+	srv := httptest.NewServer(a)
+	defer srv.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(release)
+	post := func(hold bool) int {
+		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/alertmanager", strings.NewReader("{}"))
+		if hold {
+			req.Header.Set("Hold", "1")
+		}
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		r.Body.Close()
+		return r.StatusCode
+	}
+	hold := func(n int) { // n more alerts in flight, held
+		for range n {
+			wg.Add(1)
+			go func() { defer wg.Done(); post(true) }()
+			<-entered
+		}
+	}
+
+	hold(3) // the dispatcher keeps up: more than the brake's 2 at once
+	behind.Store(int64(1500 * time.Millisecond))
+	if c := post(false); c != http.StatusServiceUnavailable {
+		t.Fatalf("an alert with 3 in flight and the dispatcher 1.5 s behind: %d, want 503", c)
+	}
+	if r, err := http.Get(srv.URL + "/healthz"); err != nil || r.StatusCode != http.StatusNotFound { // passed on, not braked
+		t.Fatalf("a probe while braking: %v %v", r, err)
+	}
+	if !strings.Contains(logs.String(), "intake braking") {
+		t.Fatalf("the brake was not logged:\n%s", logs)
+	}
+	behind.Store(int64(700 * time.Millisecond)) // under brake_behind, over half of it
+	if c := post(false); c != http.StatusServiceUnavailable {
+		t.Fatalf("an alert with the dispatcher 0.7 s behind, braking: %d, want 503", c)
+	}
+	behind.Store(int64(400 * time.Millisecond))
+	hold(1) // within half of brake_behind: taken again
+	if !strings.Contains(logs.String(), "intake no longer braking") {
+		t.Fatalf("the end of the brake was not logged:\n%s", logs)
+	}
+	behind.Store(int64(700 * time.Millisecond)) // under brake_behind, not braking
+	hold(1)
 }

@@ -389,3 +389,33 @@ func TestSlowProviderDoesNotHoldUpOthers(t *testing.T) {
 	cancel()
 	<-ran
 }
+
+// TestDispatcherSaysHowFarBehindItIs: Behind is how long ago the step it
+// last claimed was due, kept while every worker is busy, and back to 0
+// when a look finds nothing due; the daemon's intake brakes on it.
+func TestDispatcherSaysHowFarBehindItIs(t *testing.T) {
+	h := newHarness(t, withConfig(dispatchConfig), replicas(0))
+	if h.d.server.adm.behind == nil {
+		t.Fatal("the daemon's intake does not know how far behind its dispatcher is")
+	}
+	slow := &blockingRecorder{user: "ann", entered: make(chan struct{}, 1), release: make(chan struct{})}
+	d, _ := h.dispatcher(func(o *dispatch.Options) {
+		o.Notifiers = map[string]notify.Notifier{"log": slow, "webhook": slow}
+		o.Workers = 1
+	})
+	fire(h) // ann's push is due now
+	h.clock.Set(fixedNow.Add(10 * time.Second))
+	if b := d.Behind(); b != 0 {
+		t.Fatalf("behind %v before running", b)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { defer close(ran); _ = d.Run(ctx) }()
+	defer func() { cancel(); <-ran }()
+	<-slow.entered // its only worker pages ann, so it claims no more
+	if b := d.Behind(); b != 10*time.Second {
+		t.Fatalf("behind %v with a push claimed 10 s after it was due, want 10s", b)
+	}
+	close(slow.release)
+	waitUntil(t, 5*time.Second, "the dispatcher to find nothing due", func() bool { return d.Behind() == 0 })
+}

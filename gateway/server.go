@@ -83,6 +83,13 @@ type ServerOptions struct {
 	MaxInflight  int
 	MaxQueue     int
 	QueueTimeout time.Duration
+	// DispatchBehind, if set, is how far behind with due steps the
+	// dispatcher is (dispatch.Dispatcher.Behind). Past BrakeBehind
+	// (default DefaultBrakeBehind) the intake brakes: it takes at most an
+	// eighth of MaxInflight alerts at once until the dispatcher is back
+	// within half of BrakeBehind (admission.go).
+	DispatchBehind func() time.Duration
+	BrakeBehind    time.Duration
 
 	// Heartbeats take the heartbeats' pings; Maintenance keeps the
 	// maintenance windows.
@@ -213,7 +220,8 @@ func NewServer(o ServerOptions) *Server {
 	}
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 	s.echo = e
-	s.adm = newAdmission(e, o.Registry, o.Logger, o.MaxInflight, o.MaxQueue, o.QueueTimeout)
+	s.adm = newAdmission(e, o.Registry, o.Logger, admissionLimits{maxInflight: o.MaxInflight, maxQueue: o.MaxQueue,
+		queueTimeout: o.QueueTimeout, behind: o.DispatchBehind, brakeBehind: o.BrakeBehind})
 	return s
 }
 

@@ -98,10 +98,14 @@ type ServerConfig struct {
 	// one that finds the queue full, or no slot within QueueTimeout, is
 	// refused with a 503 (429 on the PagerDuty and Opsgenie endpoints) so
 	// the sender retries, and the alerts taken keep their latency.
+	// While the dispatcher is more than BrakeBehind behind with due pages
+	// (default 500ms), the intake takes at most an eighth of MaxInflight
+	// alerts at once, so the pages owed go out first.
 	Admission struct {
 		MaxInflight  int      `yaml:"max_inflight"`
 		MaxQueue     int      `yaml:"max_queue"`
 		QueueTimeout Duration `yaml:"queue_timeout"`
+		BrakeBehind  Duration `yaml:"brake_behind"`
 	} `yaml:"admission"`
 	// LinkSecret signs the ack links in pages (HMAC-SHA256); with a
 	// PublicURL, pages carry a link that acknowledges or resolves as the

@@ -411,6 +411,9 @@ func (v *validator) server() {
 	if ad := &sv.Admission; ad.QueueTimeout < 0 || ad.QueueTimeout > Duration(10*time.Second) {
 		v.errf("server.admission.queue_timeout", "must be from 0s (the default, 20ms) to 10s")
 	}
+	if ad := &sv.Admission; ad.BrakeBehind != 0 && (ad.BrakeBehind < Duration(100*time.Millisecond) || ad.BrakeBehind > Duration(time.Hour)) {
+		v.errf("server.admission.brake_behind", "must be from 100ms to 1h (0: the default, 500ms; 1h in effect never brakes)")
+	}
 	if sv.LinkTTL < 0 {
 		v.errf("server.link_ttl", "must not be negative")
 	}

@@ -732,6 +732,11 @@ func loadCases() []loadCase {
 			field: "server.admission.max_inflight", problem: []string{"64 on Redis", "256 on the embedded store"},
 		},
 		{
+			name: "brake_behind under 100ms", base: "quickstart.yaml",
+			edits: []string{"server:\n", "server:\n  admission: {brake_behind: 10ms}\n"},
+			field: "server.admission.brake_behind", problem: []string{"from 100ms to 1h", "the default, 500ms"},
+		},
+		{
 			name: "rate limit of an unknown transport", base: "quickstart.yaml",
 			append: "notifiers:\n  rate_limits:\n    carrier-pigeon: {per_second: 1}\n",
 			field:  "notifiers.rate_limits.carrier-pigeon", problem: []string{`unknown transport "carrier-pigeon"`, "pushover", "slack", "email"},

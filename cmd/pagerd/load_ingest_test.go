@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -198,7 +199,11 @@ func (s *sender) roundTrip() (int, error) {
 	return code, nil
 }
 
-// closedLoop runs senders back to back for d and returns the shots.
+// closedLoop runs senders back to back for d and returns the shots. A
+// sender refused waits before it sends again, as Alertmanager does (its
+// first retry comes after 250-750 ms: exponential backoff from 500 ms,
+// ±50%); one that sent again at once would measure how fast pagerd
+// refuses, not how much it takes in.
 func (r *ingestRun) closedLoop(senders int, d time.Duration) []shot {
 	var mu sync.Mutex
 	var out []shot
@@ -212,7 +217,11 @@ func (r *ingestRun) closedLoop(senders int, d time.Duration) []shot {
 			snd := &sender{r: r}
 			defer snd.close()
 			for time.Now().Before(end) {
-				mine = append(mine, snd.post(time.Now()))
+				sh := snd.post(time.Now())
+				mine = append(mine, sh)
+				if sh.code != http.StatusOK {
+					time.Sleep(min(time.Duration(250+rand.IntN(500))*time.Millisecond, time.Until(end)))
+				}
 			}
 			mu.Lock()
 			out = append(out, mine...)
@@ -344,10 +353,12 @@ func TestLoadIngest(t *testing.T) {
 			before, callsBefore := readProc(t, pid), r.l.redisCalls()
 			start := time.Now()
 			profiled := r.l.profile(store+"-closed-loop", 9*time.Second)
+			behindOf := sampleBehind(r.d)
 			closed := summarize(r.closedLoop(32, 10*time.Second))
 			took := time.Since(start)
 			after := readProc(t, pid)
 			profiled()
+			behindMax, brakes := behindOf()
 			capacity := float64(closed.ok) / took.Seconds()
 			cpuPer := time.Duration(0)
 			if closed.ok > 0 {
@@ -355,6 +366,8 @@ func TestLoadIngest(t *testing.T) {
 			}
 			t.Logf("%s closed loop, 32 senders, 10 s: %.0f webhooks/s; pagerd CPU %s per accepted webhook (%.0f%% of a core); %s",
 				store, capacity, cpuPer, 100*(after.cpu-before.cpu).Seconds()/took.Seconds(), closed)
+			t.Logf("%s closed loop: the dispatcher at most %.2f s behind with due steps (sampled every 500 ms); the intake braked in %d of %d samples",
+				store, behindMax.Seconds(), brakes.braked, brakes.samples)
 			// The dispatcher may still be paging the loop's incidents: that
 			// work is part of each webhook's cost, and a faster intake that
 			// leaves more of it behind must not look cheaper.
@@ -395,6 +408,62 @@ func TestLoadIngest(t *testing.T) {
 			t.Logf("%s: exited %s after SIGTERM", store, time.Since(stop).Round(time.Millisecond))
 		})
 	}
+}
+
+// braking counts the samples of sampleBehind in which the dispatcher was
+// past the intake's brake (the default brake_behind: the load config sets
+// none).
+type braking struct{ braked, samples int }
+
+// sampleBehind reads pagerd_dispatch_behind_seconds every 500 ms until the
+// returned function is called, which returns the most it was and how often
+// the intake braked. Not more often: each scrape of /metrics lists the open
+// incidents (pagerd_incidents_open), and at every 100 ms that was 5% of
+// pagerd's CPU in the closed loop.
+func sampleBehind(d *daemon) func() (time.Duration, braking) {
+	stop, done := make(chan struct{}), make(chan struct{})
+	var most time.Duration
+	var b braking
+	go func() {
+		defer close(done)
+		for {
+			if v, ok := metricValue(d, "pagerd_dispatch_behind_seconds"); ok {
+				late := time.Duration(v * float64(time.Second))
+				most = max(most, late)
+				b.samples++
+				if late > 500*time.Millisecond {
+					b.braked++
+				}
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}()
+	return func() (time.Duration, braking) {
+		close(stop)
+		<-done
+		return most, b
+	}
+}
+
+// metricValue reads one unlabelled metric of d's /metrics.
+func metricValue(d *daemon, name string) (float64, bool) {
+	resp, err := http.Get("http://" + d.addr + "/metrics")
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
 }
 
 // overloads are the multiples of capacity offered open loop: 2 and 5, or

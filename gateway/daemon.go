@@ -391,6 +391,7 @@ func (d *Daemon) openStore(ctx context.Context, cfg *policy.Config) (store.Store
 	if err != nil {
 		return nil, err
 	}
+	s.SetLogger(d.log)
 	abs, _ := filepath.Abs(dir)
 	d.log.Info("store: embedded (single replica)", "data_dir", abs)
 	return s, nil

@@ -1,32 +1,16 @@
 package gateway
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pagerd/pagerd/internal/logtest"
 )
 
 // What happened must be visible: refused alerts in the log, who acted on
 // an incident, go-redis's own lines as JSON, and pages that say why.
-
-// logLines parses a JSON log, failing the test on a line that is not JSON.
-func logLines(t *testing.T, log string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(log))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("log line is not JSON: %q", sc.Text())
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 func findLog(lines []map[string]any, msg string, attrs map[string]any) map[string]any {
 	for _, l := range lines {
@@ -87,7 +71,7 @@ func TestRejectedIngestionLogged(t *testing.T) {
 				t.Fatalf("%d %s, want %d", r.code, r.body, c.code)
 			}
 			reqID := r.hdr.Get("X-Request-Id")
-			line := findLog(logLines(t, h.logs.String()), "alert rejected", map[string]any{"request_id": reqID})
+			line := findLog(logtest.Lines(t, h.logs.String()), "alert rejected", map[string]any{"request_id": reqID})
 			if c.code < 400 {
 				if line != nil {
 					t.Fatalf("a stored alert logged as rejected: %v", line)
@@ -132,7 +116,7 @@ func TestIncidentActionsLogged(t *testing.T) {
 		"Authorization", "Bearer "+amKey); r.code != 200 {
 		t.Fatal(r.body)
 	}
-	lines := logLines(t, h.logs.String())
+	lines := logtest.Lines(t, h.logs.String())
 	for msg, actor := range map[string]string{
 		"incident acknowledged":  "ann",
 		"incident status update": "ann",

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -50,4 +51,36 @@ func Expirable(inc *Incident, before time.Time) bool {
 	}
 	_, pending := DueAt(inc)
 	return !pending
+}
+
+// Undecodable counts the incident records an Expire call passes over
+// because they do not decode, so that it can say so once. Such a record is
+// kept (removing what cannot be read would destroy the evidence), but it
+// is never expired and the incident in it can no longer be read: data
+// loss that nobody sees unless it is logged. The zero value counts none.
+type Undecodable struct {
+	n   int
+	id  string
+	err error
+}
+
+// Add counts the record of incident id, which err says does not decode;
+// the first one counted is the example Log names.
+func (u *Undecodable) Add(id string, err error) {
+	if u.n == 0 {
+		u.id, u.err = id, err
+	}
+	u.n++
+}
+
+// Log says at Error level how many records were skipped, with one example,
+// in one line however many there were (a store with thousands of them must
+// not flood the log on every retention batch); nothing when there were
+// none.
+func (u *Undecodable) Log(ctx context.Context, log *slog.Logger) {
+	if u.n == 0 {
+		return
+	}
+	log.ErrorContext(ctx, "retention skipped incident records that do not decode: they are kept, unreadable",
+		"records", u.n, "incident", u.id, "err", u.err)
 }

@@ -46,6 +46,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -96,6 +97,10 @@ type Store struct {
 	w   *committer
 	// upgradedFrom is the older format Open upgraded, or 0.
 	upgradedFrom int
+	// log is where the store says what goes wrong without failing a
+	// call (a record Expire cannot decode): SetLogger's, or
+	// slog.Default().
+	log *slog.Logger
 }
 
 var _ store.Store = (*Store)(nil)
@@ -151,7 +156,7 @@ func Open(dir string) (*Store, error) {
 	if upgradedFrom == currentFormat() {
 		upgradedFrom = 0
 	}
-	return &Store{db: db, dir: dir, w: newCommitter(db), upgradedFrom: upgradedFrom}, nil
+	return &Store{db: db, dir: dir, w: newCommitter(db), upgradedFrom: upgradedFrom, log: slog.Default()}, nil
 }
 
 // syncDir makes a directory's entries durable. Windows cannot fsync a
@@ -202,6 +207,12 @@ func result(err error) error {
 	}
 	return fmt.Errorf("%w: bolt: %v", store.ErrUnavailable, err)
 }
+
+// SetLogger makes the store say through log what goes wrong without
+// failing a call (a record Expire cannot decode), in the daemon's log
+// rather than slog.Default(), which writes plain text. Call it before the
+// store is used, as the daemon does right after Open.
+func (s *Store) SetLogger(log *slog.Logger) { s.log = log }
 
 // update runs fn in a write transaction, committed (and fsynced) only if
 // fn returns nil, possibly together with other writes (commit.go).

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -306,6 +307,23 @@ func TestLongDedupKey(t *testing.T) {
 	if got, err := s.FindByDedup(ctx, "api", key); err != nil || got.ID != id {
 		t.Fatalf("FindByDedup %v", err)
 	}
+}
+
+// TestExpireLogsUndecodable: an incident record that is not JSON is kept
+// by retention and said in the log the daemon gives the store
+// (storetest.ExpireLogsUndecodable), not passed over in silence.
+func TestExpireLogsUndecodable(t *testing.T) {
+	s := open(t, t.TempDir())
+	var logs bytes.Buffer
+	s.SetLogger(slog.New(slog.NewJSONHandler(&logs, nil)))
+	storetest.ExpireLogsUndecodable(t, s, logs.String, func(t *testing.T, id string) {
+		err := s.db.Update(func(tx *bbolt.Tx) error {
+			return tx.Bucket(bucketIncidents).Put([]byte(id), []byte(`{"id":`))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 func TestClosedIsUnavailable(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -186,15 +187,19 @@ func decodeAll(batch []rawIncident) error {
 // oldest created first, with their timelines, index entries and dedup keys,
 // in one transaction. The walk starts at the oldest incident and ends at
 // the first created after before; open incidents on the way are
-// passed over by their index record, without being read.
+// passed over by their index record, without being read. A record that
+// does not decode is skipped, kept, and logged (store.Undecodable).
 func (s *Store) Expire(ctx context.Context, before time.Time, max int) (int, bool, error) {
 	if max <= 0 {
 		return 0, false, nil
 	}
 	var n int
 	var more bool
+	// Counted in the transaction, logged after it succeeds: the committer
+	// may run the transaction again (commit.go), and the log says it once.
+	var skipped store.Undecodable
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		n, more = 0, false
+		n, more, skipped = 0, false, store.Undecodable{}
 		var victims [][]byte
 		var incs []*store.Incident
 		c := tx.Bucket(bucketCreated).Cursor()
@@ -208,9 +213,14 @@ func (s *Store) Expire(ctx context.Context, before time.Time, max int) (int, boo
 			if status, _, _, ok := parseIndexRecord(v); ok && status != "resolved" {
 				continue
 			}
-			inc, err := readIncident(tx, string(k[8:]))
+			id := string(k[8:])
+			inc, err := readIncident(tx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // a dangling index entry: no record to lose
+			}
 			if err != nil {
-				continue // a dangling index entry, or a record that does not decode: left as it is
+				skipped.Add(id, err) // left as it is, and logged
+				continue
 			}
 			if !store.Expirable(inc, before) {
 				continue
@@ -234,8 +244,9 @@ func (s *Store) Expire(ctx context.Context, before time.Time, max int) (int, boo
 		return nil
 	})
 	if err != nil {
-		return 0, false, err
+		return 0, false, err // not logged: a commit still running past ctx's end may be writing skipped
 	}
+	skipped.Log(ctx, s.log)
 	return n, more, nil
 }
 
@@ -301,5 +312,5 @@ func OpenReadOnly(dir string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &Store{db: db, dir: dir, w: newCommitter(db)}, nil
+	return &Store{db: db, dir: dir, w: newCommitter(db), log: slog.Default()}, nil
 }

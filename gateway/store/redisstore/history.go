@@ -207,7 +207,8 @@ const expireRead = 256
 // the cut-off a page at a time (so a large backlog is not read whole for
 // every batch), the records of the candidates (resolved ones: the open
 // index rules the rest out unread) in pipelines of expireRead, and one
-// pipeline of expireScript, a script per shard.
+// pipeline of expireScript, a script per shard. A record that does not
+// decode is skipped, kept, and logged (store.Undecodable).
 func (s *Store) Expire(ctx context.Context, before time.Time, max int) (int, bool, error) {
 	if max <= 0 {
 		return 0, false, nil
@@ -226,6 +227,7 @@ func (s *Store) Expire(ctx context.Context, before time.Time, max int) (int, boo
 		ver int64
 	}
 	var victims []victim
+	var skipped store.Undecodable
 	more := false
 	// Each shard's oldest max+1 hold the oldest max+1 of all; a page
 	// that is all kept (open, or owing something) moves that shard on.
@@ -268,16 +270,24 @@ func (s *Store) Expire(ctx context.Context, before time.Time, max int) (int, boo
 			if err != nil {
 				return 0, false, err
 			}
-			for _, v := range recs {
+			for i, v := range recs {
 				if v == "" {
 					continue
 				}
 				h, err := parseRecord(v)
-				if err != nil || h.status != string(policy.StatusResolved) || h.next != "-" {
+				if err != nil {
+					skipped.Add(ids[i], err)
+					continue
+				}
+				if h.status != string(policy.StatusResolved) || h.next != "-" {
 					continue
 				}
 				inc, err := decodeParsed(h)
-				if err != nil || !store.Expirable(inc, before) {
+				if err != nil {
+					skipped.Add(ids[i], err)
+					continue
+				}
+				if !store.Expirable(inc, before) {
 					continue
 				}
 				if len(victims) == max {
@@ -288,6 +298,7 @@ func (s *Store) Expire(ctx context.Context, before time.Time, max int) (int, boo
 			}
 		}
 	}
+	skipped.Log(ctx, s.log)
 	if len(victims) == 0 {
 		return 0, false, nil
 	}

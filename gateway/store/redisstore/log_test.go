@@ -1,10 +1,8 @@
 package redisstore_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -17,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9/logging"
 
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
+	"github.com/pagerd/pagerd/internal/logtest"
 )
 
 type lockedBuffer struct {
@@ -30,21 +29,6 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
-// logLines parses a JSON log, failing the test on a line that is not JSON.
-func logLines(t *testing.T, log string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(log))
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("log line is not JSON: %q", sc.Text())
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 // TestRedisLogsThroughSlog: go-redis's own lines (a dial that fails during
 // an outage) come out as JSON through pagerd's logger, not as raw text.
@@ -69,7 +53,7 @@ func TestRedisLogsThroughSlog(t *testing.T) {
 	for !strings.Contains(logs.String(), "failed to dial") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	lines := logLines(t, logs.String())
+	lines := logtest.Lines(t, logs.String())
 	found := false
 	for _, l := range lines {
 		found = found || (l["level"] == "WARN" && l["component"] == "go-redis" && strings.HasPrefix(fmt.Sprint(l["msg"]), "redis client: connection pool: failed to dial"))

@@ -10,9 +10,10 @@ import (
 
 // Open connects to the Redis that rawURL names (ParseURL) and says in the
 // log which mode and keys it uses: an operator must never wonder where
-// incidents are. go-redis's own lines go through log too (Logger). Redis
-// that does not answer yet is not an error: the daemon starts, /-/ready
-// stays red and alerts are answered 503 until it does, so senders retry.
+// incidents are. go-redis's own lines go through log too (Logger), and so
+// do the store's own (a record Expire cannot decode). Redis that does not
+// answer yet is not an error: the daemon starts, /-/ready stays red and
+// alerts are answered 503 until it does, so senders retry.
 func Open(ctx context.Context, rawURL, prefix string, log *slog.Logger) (*Store, error) {
 	opts, err := ParseURL(rawURL)
 	if err != nil {
@@ -20,6 +21,7 @@ func Open(ctx context.Context, rawURL, prefix string, log *slog.Logger) (*Store,
 	}
 	redis.SetLogger(Logger{Log: log})
 	s := New(redis.NewUniversalClient(opts), prefix)
+	s.log = log
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := s.LoadScripts(pctx); err != nil {

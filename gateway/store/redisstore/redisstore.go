@@ -44,6 +44,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sort"
 	"strconv"
@@ -66,6 +67,10 @@ type Store struct {
 	// of every webhook names a few keys, and formatting them was 3% of the
 	// CPU an alert costs.
 	shards [store.Shards]string
+	// log is where the store says what goes wrong without failing a
+	// call (a record Expire cannot decode): the daemon's logger when
+	// opened with Open, slog.Default() otherwise.
+	log *slog.Logger
 }
 
 var (
@@ -80,7 +85,7 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 	if prefix == "" {
 		prefix = "pagerd"
 	}
-	s := &Store{rdb: rdb, batch: newBatcher(rdb), prefix: prefix, probeID: newToken()}
+	s := &Store{rdb: rdb, batch: newBatcher(rdb), prefix: prefix, probeID: newToken(), log: slog.Default()}
 	for shard := range s.shards {
 		s.shards[shard] = fmt.Sprintf("%s:{%02x}:", prefix, shard)
 	}

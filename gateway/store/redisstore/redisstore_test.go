@@ -2,11 +2,14 @@ package redisstore_test
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
@@ -155,5 +158,54 @@ func TestExpireReadsTheIndexAPageAtATime(t *testing.T) {
 	// The open index (empty here), and a page of max+1 per shard.
 	if read, bound := c.n.Load(), int64(store.Shards*(max+1)); read > bound {
 		t.Fatalf("one batch of %d read %d index entries of a backlog of %d; want at most %d", max, read, backlog, bound)
+	}
+}
+
+// TestExpireLogsUndecodable: an incident record whose header does not
+// parse, or whose document does not decode, is kept by retention and said
+// in the log the daemon gives Open (storetest.ExpireLogsUndecodable), not
+// passed over in silence.
+func TestExpireLogsUndecodable(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	for _, tc := range []struct {
+		name    string
+		corrupt func(t *testing.T, v string) string
+	}{
+		{"header", func(*testing.T, string) string { return "not an incident record" }},
+		{"document", func(t *testing.T, v string) string {
+			// The header stays valid (resolved, nothing pending); the
+			// document, as long as before, is not JSON.
+			parts, err := redisstore.ParseRecord(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			header, _, _ := strings.Cut(v, "\n")
+			return header + "\n" + strings.Repeat("x", len(parts.Doc)) + parts.Details + parts.Timeline
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			var logs lockedBuffer
+			s, err := redisstore.Open(ctx, "redis://"+srv.Addr, "undecodable-"+tc.name, slog.New(slog.NewJSONHandler(&logs, nil)))
+			t.Cleanup(logging.Enable) // Open set go-redis's logger to this test's
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			storetest.ExpireLogsUndecodable(t, s, logs.String, func(t *testing.T, id string) {
+				keys, err := rdb.Keys(ctx, redisstore.Prefix(s)+":*:inc:"+id).Result()
+				if err != nil || len(keys) != 1 {
+					t.Fatalf("record key of %s: %v %v", id, keys, err)
+				}
+				v, err := rdb.Get(ctx, keys[0]).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := rdb.Set(ctx, keys[0], tc.corrupt(t, v), 0).Err(); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
 	}
 }

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/logtest"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -343,4 +345,59 @@ func testExpireBatches(t *testing.T, f Factory) {
 			t.Fatalf("%s: %v", id, err)
 		}
 	}
+}
+
+// ExpireLogsUndecodable checks what Expire does with incident records that
+// do not decode, which only a store's own tests can write: corrupt
+// overwrites the stored record of id. Expire keeps them (still there,
+// still failing to decode), expires the records that decode as before, and
+// says so in one Error line per call however many it skipped, naming one
+// of them, through the store's logger, whose JSON output logs returns.
+func ExpireLogsUndecodable(t *testing.T, s store.Store, logs func() string, corrupt func(t *testing.T, id string)) {
+	t.Helper()
+	var good, bad []string
+	for i := range 4 {
+		at := base.Add(time.Duration(i) * time.Minute)
+		id := trigger(t, s, resolvedIncident("api", fmt.Sprintf("u%d", i), at, at.Add(time.Minute)))
+		if i%2 == 0 {
+			good = append(good, id)
+		} else {
+			bad = append(bad, id)
+			corrupt(t, id)
+		}
+	}
+	cut := base.Add(time.Hour)
+	for call, want := range []int{len(good), 0} {
+		n, more, err := s.Expire(ctx(t), cut, 100)
+		if err != nil || n != want || more {
+			t.Fatalf("Expire call %d = %d %v %v, want %d removed (the records that decode), no more", call+1, n, more, err, want)
+		}
+		if lines := errorLines(t, logs()); len(lines) != call+1 {
+			t.Fatalf("after Expire call %d: %d Error lines, want one per call:\n%s", call+1, len(lines), logs())
+		} else if l := lines[call]; l["records"] != float64(len(bad)) || !slices.Contains(bad, fmt.Sprint(l["incident"])) {
+			t.Fatalf("Error line of Expire call %d: %v; want records %d and one of %v as incident", call+1, l, len(bad), bad)
+		}
+	}
+	for _, id := range good {
+		if _, err := s.Get(ctx(t), id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("record %s decodes and is past retention: Get after Expire = %v, want not found", id, err)
+		}
+	}
+	for _, id := range bad {
+		if _, err := s.Get(ctx(t), id); err == nil || errors.Is(err, store.ErrNotFound) {
+			t.Errorf("record %s does not decode: Get after Expire = %v, want it kept, failing to decode", id, err)
+		}
+	}
+}
+
+// errorLines are the Error lines of a JSON log.
+func errorLines(t *testing.T, log string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range logtest.Lines(t, log) {
+		if l["level"] == "ERROR" {
+			out = append(out, l)
+		}
+	}
+	return out
 }

@@ -580,6 +580,10 @@ func (d *Daemon) EnsureJobs(ctx context.Context) error {
 	if d.handoffs != nil {
 		err = errors.Join(err, d.handoffs.Ensure(ctx))
 	}
+	// armJobs arms the shift notices at start and at every reload; arming
+	// them here too, every hour, moves a notice job that the arming after
+	// an override change (armNotices) failed to move. At start both arm
+	// them, which is harmless: the job is keyed, so it is stored once.
 	return errors.Join(err, d.notices.Arm(ctx))
 }
 

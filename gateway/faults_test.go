@@ -17,11 +17,13 @@ import (
 
 // faultyStore is a store that refuses what a full disk or a Redis over its
 // maxmemory refuses: the writes that record a step (Finish, Update) while
-// claims and reads still work, or claims too.
+// claims and reads still work, or claims too, or the writes of jobs
+// (PutJob).
 type faultyStore struct {
 	store.Store
 	refuseRecords atomic.Bool
 	refuseClaims  atomic.Bool
+	refuseJobs    atomic.Bool
 	claims        atomic.Int64
 }
 
@@ -39,6 +41,13 @@ func (f *faultyStore) Update(ctx context.Context, inc *store.Incident, tl []stor
 		return errDiskFull
 	}
 	return f.Store.Update(ctx, inc, tl)
+}
+
+func (f *faultyStore) PutJob(ctx context.Context, j store.Job) error {
+	if f.refuseJobs.Load() {
+		return errDiskFull
+	}
+	return f.Store.PutJob(ctx, j)
 }
 
 func (f *faultyStore) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {

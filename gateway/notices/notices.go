@@ -91,7 +91,7 @@ type pending struct {
 // Arm makes sure every schedule with notices has its job; a job already
 // there is moved earlier if a notice is now due sooner (a changed config,
 // a new override), and is otherwise left alone. The daemon calls it at
-// start, on reload and when overrides change.
+// start, on reload, every hour and when overrides change.
 func (s *Service) Arm(ctx context.Context, schedules ...string) error {
 	cfg := s.o.Config()
 	var errs []error

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -149,13 +150,18 @@ type Service struct {
 	o   Options
 	log *slog.Logger
 
-	mu sync.Mutex // guards byName and vers
+	mu sync.Mutex // guards byName, vers and leftOut
 	// byName are the overrides of each schedule as last read or written,
 	// and vers the version of its kind they were at.
 	byName map[string][]Override
 	vers   map[string]int64
 	gen    atomic.Uint64
 	merged atomic.Pointer[merged]
+
+	// leftOut are the ids the last merge left out, so that the warning
+	// comes when they change, not at every reload and every change of
+	// any schedule's overrides (each merges again).
+	leftOut []string
 }
 
 // merged is a config with the overrides of one generation merged in.
@@ -197,9 +203,14 @@ func (s *Service) Config() *policy.Config {
 		return m.cfg
 	}
 	extra, dropped := applicable(base, s.byName)
-	if len(dropped) > 0 {
-		s.log.Warn("overrides left out: their schedule, tier or user is no longer in the config",
-			"count", len(dropped), "overrides", dropped)
+	if !slices.Equal(dropped, s.leftOut) {
+		if len(dropped) > 0 {
+			s.log.Warn("overrides left out: their schedule, tier or user is no longer in the config",
+				"count", len(dropped), "overrides", dropped)
+		} else {
+			s.log.Info("overrides: none left out any more")
+		}
+		s.leftOut = dropped
 	}
 	m := &merged{base: base, gen: gen, cfg: base.WithOverrides(extra)}
 	s.merged.Store(m)

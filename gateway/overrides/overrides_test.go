@@ -258,7 +258,7 @@ func TestRunReadsAtANudge(t *testing.T) {
 
 // TestOverrideLeftOutAfterAReloadIsLogged: an override whose user a
 // reload removed can no longer be applied; it is left out of the merged
-// config, and the log says so once per merge, with its id, rather than it
+// config, and the log says so once, with its id, rather than it
 // vanishing silently.
 func TestOverrideLeftOutAfterAReloadIsLogged(t *testing.T) {
 	ctx := context.Background()
@@ -296,5 +296,70 @@ func TestOverrideLeftOutAfterAReloadIsLogged(t *testing.T) {
 		!strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), made[0].ID) ||
 		!strings.Contains(logs.String(), "count=1") {
 		t.Errorf("logged %d times, want once with the id %s and count=1:\n%s", n, made[0].ID, logs.String())
+	}
+}
+
+// TestOverrideLeftOutIsLoggedWhenTheSetChanges: the overrides are merged
+// again at every reload and every change of any schedule's overrides; the
+// warning about those left out comes once per set of them, not at each of
+// those merges, and again when the set changes.
+func TestOverrideLeftOutIsLoggedWhenTheSetChanges(t *testing.T) {
+	ctx := context.Background()
+	cfg := config(t)
+	reload := func(yaml string) {
+		t.Helper()
+		c, err := policy.Parse([]byte(yaml), "t.yaml", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg = c
+	}
+	var logs strings.Builder
+	s := overrides.New(overrides.Options{Store: stores(t)["embedded"](t), Config: func() *policy.Config { return cfg },
+		Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	create := func(tier, user string, start time.Time) string {
+		t.Helper()
+		made, err := s.Create(ctx, "s", overrides.Request{Tier: tier, User: user, Start: start, End: start.Add(time.Hour)}, "api:ops")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return made[0].ID
+	}
+	warnings := func() int { return strings.Count(logs.String(), "overrides left out") }
+
+	catsFirst := create("primary", "cat", now)
+	withoutCat := strings.Replace(cfgYAML, "  - {id: cat, contacts: [{channel: push, via: log}]}\n", "", 1)
+	reload(withoutCat)
+	_ = s.Config()
+	if n := warnings(); n != 1 || !strings.Contains(logs.String(), catsFirst) {
+		t.Fatalf("after the reload that left %s out: %d warnings, want 1:\n%s", catsFirst, n, logs.String())
+	}
+
+	// The same one left out: a reload of the same file, an override made
+	// on another tier.
+	reload(withoutCat)
+	_ = s.Config()
+	create("secondary", "bob", now)
+	_ = s.Config()
+	if n := warnings(); n != 1 {
+		t.Fatalf("the same override left out at later merges: %d warnings, want 1:\n%s", n, logs.String())
+	}
+
+	// cat back: none left out; another override of cat's, cat gone
+	// again: two left out.
+	reload(cfgYAML)
+	_ = s.Config()
+	if n := strings.Count(logs.String(), "none left out any more"); n != 1 {
+		t.Fatalf("with cat back: %d lines saying none is left out, want 1:\n%s", n, logs.String())
+	}
+	catsSecond := create("primary", "cat", now.Add(2*time.Hour))
+	reload(withoutCat)
+	_ = s.Config()
+	if n := warnings(); n != 2 {
+		t.Fatalf("two overrides left out: %d warnings, want 2:\n%s", n, logs.String())
+	}
+	last := logs.String()[strings.LastIndex(logs.String(), "overrides left out"):]
+	if !strings.Contains(last, "count=2") || !strings.Contains(last, catsFirst) || !strings.Contains(last, catsSecond) {
+		t.Errorf("the second warning does not name both:\n%s", last)
 	}
 }

@@ -45,13 +45,18 @@ import (
 // and later. An alert refused is retried by its sender; a page owed is
 // late for someone already promised one. So while the dispatcher is more
 // than brakeBehind behind with due steps (dispatch.Dispatcher.Behind),
-// the intake brakes: it takes at most brakeInflight alerts at once and
-// refuses the rest at once, as above, until the dispatcher is back within
-// half of brakeBehind. A concurrency limit, not a rate: when the
-// dispatcher is behind for want of something other than CPU (a provider
-// that hangs, the store), alerts taken in still cost the dispatcher's
-// pages nothing, and the few slots, each free again within a millisecond
-// or so, keep taking them in at thousands a second.
+// the intake brakes: it halves the alerts it takes at once, every
+// brakeEvery, down to a sixteenth of the slots, and refuses the rest at
+// once, as above; back within half of brakeBehind, it adds a sixteenth of
+// the slots every brakeEvery until it has them all. Halving finds a level
+// the dispatcher keeps up with whatever the store: a fixed level of an
+// eighth kept Redis's dispatcher within 0.6 s, but the embedded store's
+// (whose limit is 256) fell 11 s behind at twice capacity (26 s with no
+// brake). It limits alerts at once, not a rate: when the dispatcher is
+// behind for want of something other than CPU (a provider that hangs),
+// alerts taken in cost its pages little, and the slots left, each free
+// again within a millisecond or so, still take alerts in at a thousand a
+// second or more.
 type admission struct {
 	next     http.Handler
 	slots    chan struct{}
@@ -62,12 +67,15 @@ type admission struct {
 	active   prometheus.Gauge
 
 	// The brake (above): behind is how far behind the dispatcher is,
-	// nil for none.
-	behind        func() time.Duration
-	brakeBehind   time.Duration
-	brakeInflight int64
-	braking       atomic.Bool
-	inflight      atomic.Int64 // alerts admitted and not yet answered
+	// nil for none; limit is how many alerts it lets in at once now (all
+	// the slots when not braking), floor and step its least and its
+	// increase.
+	behind      func() time.Duration
+	brakeBehind time.Duration
+	limit       atomic.Int64
+	floor, step int64
+	adjusted    atomic.Int64 // when limit was last looked at, Unix ns
+	inflight    atomic.Int64 // alerts admitted and not yet answered
 
 	queued  atomic.Int64
 	streak  atomic.Int64 // refusals since the last calm
@@ -87,8 +95,9 @@ const (
 	DefaultBrakeBehind = 500 * time.Millisecond
 )
 
-// brakeShare is the share of max_inflight the intake keeps while it brakes.
-const brakeShare = 8
+// brakeEvery is how often the brake looks at the dispatcher: a claim
+// takes a few milliseconds, so its lateness moves within this.
+const brakeEvery = 100 * time.Millisecond
 
 // admissionLogEvery is how often an overload streak is logged.
 const admissionLogEvery = 10 * time.Second
@@ -137,7 +146,7 @@ func newAdmission(next http.Handler, reg prometheus.Registerer, log *slog.Logger
 		l.brakeBehind = DefaultBrakeBehind
 	}
 	a := &admission{next: next, slots: make(chan struct{}, slots), maxQueue: int64(queue), wait: wait, log: log,
-		behind: l.behind, brakeBehind: l.brakeBehind, brakeInflight: int64(max(1, slots/brakeShare)),
+		behind: l.behind, brakeBehind: l.brakeBehind, floor: int64(max(1, slots/16)), step: int64(max(1, slots/16)),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pagerd_ingest_inflight",
 			Help: "Alerts being taken in right now (at most server.admission.max_inflight)."}),
 	}
@@ -146,6 +155,7 @@ func newAdmission(next http.Handler, reg prometheus.Registerer, log *slog.Logger
 	for i, r := range intakeRoutes {
 		a.refused[i] = refused.WithLabelValues(r)
 	}
+	a.limit.Store(int64(slots))
 	reg.MustRegister(refused, a.active)
 	return a
 }
@@ -174,7 +184,7 @@ func (a *admission) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.next.ServeHTTP(w, r)
 		return
 	}
-	if n := a.inflight.Add(1); a.braked() && n > a.brakeInflight {
+	if n := a.inflight.Add(1); a.braked(n) {
 		a.inflight.Add(-1)
 		a.refuse(w, route)
 		return
@@ -194,24 +204,47 @@ func (a *admission) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.next.ServeHTTP(w, r)
 }
 
-// braked says whether the intake brakes now: the dispatcher is more than
-// brakeBehind behind, or, once braking, more than half of it. It says so
-// in the log when it starts and when it ends.
-func (a *admission) braked() bool {
+// braked says whether the brake refuses an alert that would be the nth
+// in flight or waiting.
+func (a *admission) braked(n int64) bool {
 	if a.behind == nil {
 		return false
 	}
-	late, was := a.behind(), a.braking.Load()
-	on := late > a.brakeBehind || (was && late > a.brakeBehind/2)
-	if on != was && a.braking.CompareAndSwap(was, on) {
-		if on {
-			a.log.Warn("intake braking: the dispatcher is behind with due pages; taking in fewer alerts until it catches up (senders retry)",
-				"behind", late.Round(time.Millisecond).String(), "brake_behind", a.brakeBehind.String(), "max_inflight_braking", a.brakeInflight)
-		} else {
-			a.log.Info("intake no longer braking: the dispatcher caught up", "behind", late.Round(time.Millisecond).String())
-		}
+	l := a.brakeLimit()
+	return l < int64(cap(a.slots)) && n > l
+}
+
+// brakeLimit is how many alerts the brake lets in at once now; every
+// brakeEvery one caller adjusts it.
+func (a *admission) brakeLimit() int64 {
+	now := time.Now().UnixNano()
+	if last := a.adjusted.Load(); now-last >= int64(brakeEvery) && a.adjusted.CompareAndSwap(last, now) {
+		a.adjust()
 	}
-	return on
+	return a.limit.Load()
+}
+
+// adjust halves the limit while the dispatcher is more than brakeBehind
+// behind, and raises it by a step while it is within half of that. It says
+// so in the log when braking starts and when it ends.
+func (a *admission) adjust() {
+	late, was := a.behind(), a.limit.Load()
+	all := int64(cap(a.slots))
+	l := was
+	switch {
+	case late > a.brakeBehind:
+		l = max(a.floor, l/2)
+	case late < a.brakeBehind/2:
+		l = min(all, l+a.step)
+	}
+	a.limit.Store(l)
+	switch {
+	case was == all && l < all:
+		a.log.Warn("intake braking: the dispatcher is behind with due pages; taking in fewer alerts at once until it catches up (senders retry)",
+			"behind", late.Round(time.Millisecond).String(), "brake_behind", a.brakeBehind.String(), "max_inflight_now", l)
+	case was < all && l == all:
+		a.log.Info("intake no longer braking: the dispatcher caught up", "behind", late.Round(time.Millisecond).String())
+	}
 }
 
 // acquire takes a slot: at once, or after waiting in the queue if it has

@@ -177,17 +177,18 @@ func TestAdmissionQueueDefault(t *testing.T) {
 }
 
 // TestIntakeBrakesWhileTheDispatcherIsBehind: while the dispatcher is more
-// than brake_behind behind with due pages, the intake takes an eighth of
-// max_inflight alerts at once and refuses the rest at once, so the pages
-// already owed get the CPU; it takes them all again once the dispatcher is
-// back within half of brake_behind (not at once below brake_behind: the
-// brake does not flap on the threshold). Acknowledgements and probes are
-// never braked. (Before: at capacity the dispatcher fell 5 s behind in a
-// 10 s flood and kept falling for as long as it lasted.)
+// than brake_behind behind with due pages, the intake halves the alerts it
+// takes at once at every look, down to a sixteenth of max_inflight, and
+// refuses the rest at once, so the pages already owed get the CPU; within
+// half of brake_behind it takes a sixteenth more at every look until it
+// takes them all (in between it holds: no flapping on the threshold).
+// Acknowledgements and probes are never braked. (Before: at twice capacity
+// the dispatcher fell 20 s behind in 30 s on Redis, 26 s on the embedded
+// store.)
 func TestIntakeBrakesWhileTheDispatcherIsBehind(t *testing.T) {
 	var behind atomic.Int64
 	release := make(chan struct{})
-	entered := make(chan struct{}, 16)
+	entered := make(chan struct{}, 64)
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Hold") == "" { // taken in at once
 			http.NotFound(w, r)
@@ -197,7 +198,7 @@ func TestIntakeBrakesWhileTheDispatcherIsBehind(t *testing.T) {
 		<-release
 	})
 	logs := &syncBuffer{}
-	a := newAdmission(next, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(logs, nil)), admissionLimits{maxInflight: 16,
+	a := newAdmission(next, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(logs, nil)), admissionLimits{maxInflight: 32,
 		behind: func() time.Duration { return time.Duration(behind.Load()) }, brakeBehind: time.Second})
 	srv := httptest.NewServer(a)
 	defer srv.Close()
@@ -224,27 +225,52 @@ func TestIntakeBrakesWhileTheDispatcherIsBehind(t *testing.T) {
 			<-entered
 		}
 	}
+	looks := func(n int) { // the brake looks n times (in the daemon: every brakeEvery)
+		for range n {
+			a.adjust()
+		}
+	}
 
-	hold(3) // the dispatcher keeps up: more than the brake's 2 at once
+	hold(3) // the dispatcher keeps up: all 32 slots
+	if l := a.brakeLimit(); l != 32 {
+		t.Fatalf("limit %d with the dispatcher keeping up, want all 32", l)
+	}
 	behind.Store(int64(1500 * time.Millisecond))
+	looks(1) // 16
+	if !strings.Contains(logs.String(), "intake braking") {
+		t.Fatalf("the brake was not logged:\n%s", logs)
+	}
+	looks(2) // 8, 4
+	if c := post(false); c != http.StatusNotFound {
+		t.Fatalf("a 4th alert with the limit at 4: %d, want it taken in", c)
+	}
+	looks(1) // 2
 	if c := post(false); c != http.StatusServiceUnavailable {
-		t.Fatalf("an alert with 3 in flight and the dispatcher 1.5 s behind: %d, want 503", c)
+		t.Fatalf("an alert with 3 in flight and the limit at 2: %d, want 503", c)
 	}
 	if r, err := http.Get(srv.URL + "/healthz"); err != nil || r.StatusCode != http.StatusNotFound { // passed on, not braked
 		t.Fatalf("a probe while braking: %v %v", r, err)
 	}
-	if !strings.Contains(logs.String(), "intake braking") {
-		t.Fatalf("the brake was not logged:\n%s", logs)
+	looks(5)
+	if l := a.brakeLimit(); l != 2 {
+		t.Fatalf("limit %d after halving on, want the floor of 2 (a sixteenth)", l)
 	}
-	behind.Store(int64(700 * time.Millisecond)) // under brake_behind, over half of it
+	behind.Store(int64(700 * time.Millisecond)) // under brake_behind, over half of it: hold
+	looks(3)
 	if c := post(false); c != http.StatusServiceUnavailable {
-		t.Fatalf("an alert with the dispatcher 0.7 s behind, braking: %d, want 503", c)
+		t.Fatalf("an alert with the dispatcher 0.7 s behind after braking: %d, want 503", c)
 	}
-	behind.Store(int64(400 * time.Millisecond))
-	hold(1) // within half of brake_behind: taken again
+	behind.Store(int64(400 * time.Millisecond)) // within half: 2 more at every look
+	looks(1)                                    // 4
+	hold(1)
+	if strings.Contains(logs.String(), "no longer braking") {
+		t.Fatalf("the end of the brake logged at a limit of 4 of 32:\n%s", logs)
+	}
+	looks(20)
+	if l := a.brakeLimit(); l != 32 {
+		t.Fatalf("limit %d once the dispatcher caught up, want all 32", l)
+	}
 	if !strings.Contains(logs.String(), "intake no longer braking") {
 		t.Fatalf("the end of the brake was not logged:\n%s", logs)
 	}
-	behind.Store(int64(700 * time.Millisecond)) // under brake_behind, not braking
-	hold(1)
 }

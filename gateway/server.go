@@ -85,9 +85,9 @@ type ServerOptions struct {
 	QueueTimeout time.Duration
 	// DispatchBehind, if set, is how far behind with due steps the
 	// dispatcher is (dispatch.Dispatcher.Behind). Past BrakeBehind
-	// (default DefaultBrakeBehind) the intake brakes: it takes at most an
-	// eighth of MaxInflight alerts at once until the dispatcher is back
-	// within half of BrakeBehind (admission.go).
+	// (default DefaultBrakeBehind) the intake brakes: it takes fewer
+	// alerts at once until the dispatcher is back within half of
+	// BrakeBehind (admission.go).
 	DispatchBehind func() time.Duration
 	BrakeBehind    time.Duration
 

@@ -99,8 +99,8 @@ type ServerConfig struct {
 	// refused with a 503 (429 on the PagerDuty and Opsgenie endpoints) so
 	// the sender retries, and the alerts taken keep their latency.
 	// While the dispatcher is more than BrakeBehind behind with due pages
-	// (default 500ms), the intake takes at most an eighth of MaxInflight
-	// alerts at once, so the pages owed go out first.
+	// (default 500ms), the intake takes fewer alerts at once (halving,
+	// down to a sixteenth of MaxInflight), so the pages owed go out first.
 	Admission struct {
 		MaxInflight  int      `yaml:"max_inflight"`
 		MaxQueue     int      `yaml:"max_queue"`

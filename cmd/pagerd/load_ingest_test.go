@@ -390,13 +390,18 @@ func TestLoadIngest(t *testing.T) {
 					ackLat, ackCode = r.ackOne()
 				}()
 				profiled := r.l.profile(fmt.Sprintf("%s-%dx", store, x), 20*time.Second)
+				behindOf := sampleBehind(r.d)
 				shots, took := r.openLoop(rate, 30*time.Second)
 				over := summarize(shots)
 				profiled()
+				behindMax, brakes := behindOf()
+				backlog, _ := settleCPU(t, pid)
 				<-ackDone
 				goodput := float64(over.ok) / took.Seconds()
 				t.Logf("%s open loop %dx capacity (%d/s) for 30 s, last answer after %s: goodput %.0f/s (%.0f%% of capacity); %s; an acknowledgement in the middle: %d in %s",
 					store, x, rate, took.Round(time.Millisecond), goodput, 100*goodput/capacity, over, ackCode, ms(ackLat))
+				t.Logf("%s open loop %dx: the dispatcher at most %.2f s behind with due steps, the intake braked in %d of %d samples; pagerd settled %.1f s after the last answer",
+					store, x, behindMax.Seconds(), brakes.braked, brakes.samples, backlog.Seconds())
 			}
 			close(stopSampling)
 			<-sampled

@@ -47,7 +47,13 @@ func loadRunConfigFor(receiver string, loadPeople []string) string {
 	// The per-key rate limit is off: the runs measure the store, the
 	// dispatcher and bundling under floods no Alertmanager would send one
 	// key (10,000 single-alert requests in 5 s).
-	b.WriteString("server:\n  rate_limit: {per_second: 0}\napi:\n  tokens: [{name: load, token: load-api-token}]\nusers:\n")
+	b.WriteString("server:\n  rate_limit: {per_second: 0}\n")
+	// PAGERD_LOAD_BRAKE sets server.admission.brake_behind, to compare
+	// (1h: in effect no brake).
+	if v := os.Getenv("PAGERD_LOAD_BRAKE"); v != "" {
+		fmt.Fprintf(&b, "  admission: {brake_behind: %s}\n", v)
+	}
+	b.WriteString("api:\n  tokens: [{name: load, token: load-api-token}]\nusers:\n")
 	for _, u := range loadPeople {
 		fmt.Fprintf(&b, "  - {id: %s, name: %s, contacts: [{channel: push, via: webhook, address: %q}, {channel: sms, via: webhook, address: %q}, {channel: voice, via: webhook, address: %q}]}\n",
 			u, u, receiver+"/"+u, receiver+"/"+u, receiver+"/"+u)

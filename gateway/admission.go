@@ -76,6 +76,12 @@ type admission struct {
 	floor, step int64
 	adjusted    atomic.Int64 // when limit was last looked at, Unix ns
 	inflight    atomic.Int64 // alerts admitted and not yet answered
+	// brakeLog is when the start of a brake was last logged (Unix ns),
+	// brakeLogged whether the brake running now was: under a lasting
+	// overload the brake comes and goes every second or so, and one
+	// line each time would flood the log.
+	brakeLog    atomic.Int64
+	brakeLogged atomic.Bool
 
 	queued  atomic.Int64
 	streak  atomic.Int64 // refusals since the last calm
@@ -238,12 +244,16 @@ func (a *admission) adjust() {
 		l = min(all, l+a.step)
 	}
 	a.limit.Store(l)
+	now := time.Now().UnixNano()
 	switch {
-	case was == all && l < all:
-		a.log.Warn("intake braking: the dispatcher is behind with due pages; taking in fewer alerts at once until it catches up (senders retry)",
+	case was == all && l < all && now-a.brakeLog.Load() >= int64(admissionLogEvery):
+		a.brakeLog.Store(now)
+		a.brakeLogged.Store(true)
+		a.log.Warn("intake braking: the dispatcher is behind with due pages; taking in fewer alerts at once until it catches up (senders retry; logged at most every 10s)",
 			"behind", late.Round(time.Millisecond).String(), "brake_behind", a.brakeBehind.String(), "max_inflight_now", l)
-	case was < all && l == all:
-		a.log.Info("intake no longer braking: the dispatcher caught up", "behind", late.Round(time.Millisecond).String())
+	case was < all && l == all && a.brakeLogged.Swap(false):
+		a.log.Info("intake no longer braking: the dispatcher caught up", "behind", late.Round(time.Millisecond).String(),
+			"braking_for", time.Duration(now-a.brakeLog.Load()).Round(time.Millisecond).String())
 	}
 }
 

@@ -273,4 +273,13 @@ func TestIntakeBrakesWhileTheDispatcherIsBehind(t *testing.T) {
 	if !strings.Contains(logs.String(), "intake no longer braking") {
 		t.Fatalf("the end of the brake was not logged:\n%s", logs)
 	}
+	// Braking again within 10 s of the first: no new lines, as under a
+	// lasting overload the brake comes and goes every second or so.
+	behind.Store(int64(1500 * time.Millisecond))
+	looks(5)
+	behind.Store(0)
+	looks(20)
+	if n, m := strings.Count(logs.String(), "intake braking"), strings.Count(logs.String(), "no longer braking"); n != 1 || m != 1 {
+		t.Fatalf("two brakes within 10 s logged %d starts and %d ends, want 1 and 1:\n%s", n, m, logs)
+	}
 }

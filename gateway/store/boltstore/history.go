@@ -10,8 +10,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sync"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -153,34 +151,25 @@ type rawIncident struct {
 	entries []store.Entry
 }
 
-// decodeAll decodes a batch on every core.
+// decodeAll decodes a batch on every core (store.ParallelDecode).
 func decodeAll(batch []rawIncident) error {
-	workers := min(runtime.GOMAXPROCS(0), max(len(batch)/64, 1))
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(batch); i += workers {
-				r := &batch[i]
-				var inc store.Incident
-				if err := json.Unmarshal(r.rec, &inc); err != nil {
-					errs[w] = plain("decode incident %s: %w", r.id, err)
-					return
-				}
-				inc.Details = details(inc.Details)
-				r.entries = []store.Entry{}
-				if err := json.Unmarshal(r.tl, &r.entries); err != nil {
-					errs[w] = plain("decode timeline of %s: %w", r.id, err)
-					return
-				}
-				r.inc, r.rec, r.tl = &inc, nil, nil
-			}
-		}()
+	return store.ParallelDecode(len(batch), func(i int) error { return batch[i].decode() })
+}
+
+// decode decodes the record and the timeline that readBatch copied out,
+// and drops the copies.
+func (r *rawIncident) decode() error {
+	var inc store.Incident
+	if err := json.Unmarshal(r.rec, &inc); err != nil {
+		return plain("decode incident %s: %w", r.id, err)
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	inc.Details = details(inc.Details)
+	r.entries = []store.Entry{}
+	if err := json.Unmarshal(r.tl, &r.entries); err != nil {
+		return plain("decode timeline of %s: %w", r.id, err)
+	}
+	r.inc, r.rec, r.tl = &inc, nil, nil
+	return nil
 }
 
 // Expire removes up to max resolved incidents that store.Expirable allows,

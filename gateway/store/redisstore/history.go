@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -139,38 +137,28 @@ func (s *Store) History(ctx context.Context, since, until time.Time, fn func(*st
 	return nil
 }
 
-// decodeAll decodes records and their timelines on every core: inflating
-// and decoding is most of what a year of history costs. An empty record
-// gives a nil incident.
+// decodeAll decodes records and their timelines on every core
+// (store.ParallelDecode): inflating and decoding is most of what a year of
+// history costs. An empty record gives a nil incident.
 func decodeAll(ids, recs []string) ([]*store.Incident, [][]store.Entry, error) {
 	incs, tls := make([]*store.Incident, len(recs)), make([][]store.Entry, len(recs))
-	workers := min(runtime.GOMAXPROCS(0), max(len(recs)/64, 1))
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(recs); i += workers {
-				if recs[i] == "" {
-					continue
-				}
-				h, err := parseRecord(recs[i])
-				if err == nil {
-					incs[i], err = decodeParsed(h)
-				}
-				if err == nil {
-					tls[i], err = decodeTimeline(ids[i], h.tl)
-				}
-				if err != nil {
-					errs[w] = fmt.Errorf("incident %s: %w", ids[i], err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return incs, tls, errors.Join(errs...)
+	err := store.ParallelDecode(len(recs), func(i int) error {
+		if recs[i] == "" {
+			return nil
+		}
+		h, err := parseRecord(recs[i])
+		if err == nil {
+			incs[i], err = decodeParsed(h)
+		}
+		if err == nil {
+			tls[i], err = decodeTimeline(ids[i], h.tl)
+		}
+		if err != nil {
+			return fmt.Errorf("incident %s: %w", ids[i], err)
+		}
+		return nil
+	})
+	return incs, tls, err
 }
 
 // expireScript removes the incidents ARGV names (id, version pairs) from

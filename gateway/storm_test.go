@@ -615,3 +615,51 @@ func TestStormPagerDutyForwardsHeldPages(t *testing.T) {
 		})
 	}
 }
+
+// TestStormMessageSwitchedToPagerDutyForwardsTheResolve: pages held while
+// the person's contact was not PagerDuty, sent in a storm message after a
+// reload switched it to PagerDuty, mark their incidents as pushed there,
+// so resolving them resolves the message's incident in PagerDuty. (Before:
+// only a hold through a PagerDuty contact marked the incident, and
+// PagerDuty's incident stayed open until closed by hand.)
+func TestStormMessageSwitchedToPagerDutyForwardsTheResolve(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewPagerDuty(t)
+			viaPD := pagerDutyAt(fake)
+			viaLog := strings.Replace(viaPD, "{channel: push, via: pagerduty, address: "+pdUserKey+"}", "{channel: push, via: log}", 1)
+			if viaLog == viaPD {
+				t.Fatal("the config has no PagerDuty push contact to switch")
+			}
+			h := newHarness(t, withStore(mk(t)), withConfig(viaLog), realTransport("pagerduty"))
+			ids := storm(h, 6, "g")
+			h.step(fixedNow) // three pushes on their own, three held
+			if n := len(fake.Events()); n != 0 {
+				t.Fatalf("PagerDuty got %d events before the switch", n)
+			}
+			if err := h.reload(viaPD); err != nil {
+				t.Fatal(err)
+			}
+			h.step(fixedNow.Add(10 * time.Second)) // the storm message, now through PagerDuty
+			if len(fake.Events()) != 1 {
+				t.Fatalf("PagerDuty got %d events, want the storm message", len(fake.Events()))
+			}
+			key := fake.Events()[0].DedupKey
+			for _, id := range ids {
+				if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"carol"}`); r.code != 200 {
+					t.Fatalf("resolve: %d %s", r.code, r.body)
+				}
+			}
+			h.runUntil(fixedNow.Add(time.Minute))
+			var resolved []string
+			for _, ev := range fake.Events() {
+				if ev.Action == "resolve" && !slices.Contains(resolved, ev.DedupKey) {
+					resolved = append(resolved, ev.DedupKey)
+				}
+			}
+			if !slices.Equal(resolved, []string{key}) {
+				t.Fatalf("PagerDuty got resolves for %v, want the storm message %s alone", resolved, key)
+			}
+		})
+	}
+}

@@ -42,7 +42,9 @@ type journaledFlush struct {
 	pages []string
 	top   int
 	notes map[string][]store.Entry
-	at    time.Time
+	// pushed are the incidents to mark as pushed to PagerDuty (markPushed).
+	pushed []string
+	at     time.Time
 }
 
 func newJournal() *journal {

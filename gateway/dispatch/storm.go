@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/acklink"
+	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
@@ -60,6 +61,13 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim) error {
 	}
 	f.notes = nil // noted: a retried flush must not note twice
 	d.journal.flushed(c.Storm, f)
+	if len(f.pushed) > 0 {
+		if err := d.retryStore(ctx, until, func() error { return d.markPushed(ctx, f.pushed, now) }); err != nil {
+			return err
+		}
+		f.pushed = nil
+		d.journal.flushed(c.Storm, f)
+	}
 	err = d.retryStore(ctx, until, func() error {
 		_, err := d.o.Store.Flushed(ctx, c, len(f.pages), f.top, now, rules)
 		return err
@@ -114,7 +122,7 @@ func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.C
 		}
 	}
 	if len(live) > 0 {
-		f.notes = d.sendBundle(ctx, cfg, c, user, channel, live, gone, now)
+		f.notes, f.pushed = d.sendBundle(ctx, cfg, c, user, channel, live, gone, now)
 	}
 	if len(gone) > 0 {
 		d.log.Info("storm bundle left out incidents acknowledged or resolved while held", "storm", c.Storm, "left_out", len(gone))
@@ -142,9 +150,10 @@ func (d *Dispatcher) retryStore(ctx context.Context, until time.Time, write func
 }
 
 // sendBundle sends one message for the live pages and returns the timeline
-// entries that say how it went.
+// entries that say how it went, and the incidents whose pages it took to
+// PagerDuty though their contact was another when they were held.
 func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store.Claim, user, channel string,
-	live, gone []store.HeldPage, now time.Time) map[string][]store.Entry {
+	live, gone []store.HeldPage, now time.Time) (map[string][]store.Entry, []string) {
 	notes := make(map[string][]store.Entry, len(live))
 	record := func(typ, detail, bundle string, at time.Time) {
 		for _, p := range live {
@@ -156,7 +165,7 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 	if why != "" {
 		d.m.bundles.WithLabelValues(channel, "none", "failed").Inc()
 		record("notify_failed", why, "", now)
-		return notes
+		return notes, nil
 	}
 	first := live[0]
 	for _, p := range live[1:] {
@@ -186,13 +195,55 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 		d.m.bundles.WithLabelValues(channel, contact.Via, "failed").Inc()
 		d.log.Warn("storm bundle failed", "storm", c.Storm, "bundle", b.ID, "incidents", len(live), "via", contact.Via, "err", err)
 		record("notify_failed", fmt.Sprintf("via %s, in one message for %d incidents (alert storm): %v", contact.Via, len(live), err), b.ID, sentAt)
-		return notes
+		return notes, nil
 	}
 	d.m.bundles.WithLabelValues(channel, contact.Via, "sent").Inc()
 	d.m.lateness.Observe(sentAt.Sub(c.Due).Seconds())
 	d.log.Info("storm bundle sent", "storm", c.Storm, "bundle", b.ID, "incidents", len(live), "left_out", len(gone), "via", contact.Via)
 	record("notify", fmt.Sprintf("via %s, in one message for %d incidents (alert storm)", contact.Via, len(live)), b.ID, sentAt)
-	return notes
+	var pushed []string
+	if contact.Via == "pagerduty" {
+		for _, p := range live {
+			if p.Via != "pagerduty" {
+				pushed = append(pushed, p.Incident)
+			}
+		}
+	}
+	return notes, pushed
+}
+
+// markPushed marks incidents as pushed to PagerDuty, for a storm message
+// that went there though their contact was another when their pages were
+// held (a reload switched it; a page held through a PagerDuty contact
+// marked its incident then, as any page does). Their acknowledgement and
+// resolve then tell PagerDuty, which closes the message's incident there;
+// one already acknowledged or resolved owes PagerDuty that now.
+func (d *Dispatcher) markPushed(ctx context.Context, ids []string, now time.Time) error {
+	for _, id := range ids {
+		for attempt := 0; ; attempt++ {
+			inc, err := d.o.Store.Get(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if !inc.NotPushedToPagerDuty {
+				break
+			}
+			inc.NotPushedToPagerDuty = false
+			inc.Outbox = append(inc.Outbox, incident.LateForward(inc.State.Status, now)...)
+			err = d.o.Store.Update(ctx, inc, nil)
+			if errors.Is(err, store.ErrConflict) && attempt < 10 {
+				continue // acknowledged or repeated meanwhile: read it again
+			}
+			if err != nil {
+				return fmt.Errorf("incident %s: %w", id, err)
+			}
+			break
+		}
+	}
+	return nil
 }
 
 // distinctIncidents keeps the first held page of each incident (a page

@@ -496,6 +496,11 @@ type HeldPage struct {
 	Level    int       `json:"l"`
 	Summary  string    `json:"m"`
 	Due      time.Time `json:"t"`
+	// Via is the transport of the person's contact when the page was
+	// held. A reload may switch it before the storm message goes out; a
+	// message that then goes to PagerDuty must mark the incident as
+	// pushed there. Empty in pages held before it was kept.
+	Via string `json:"v,omitempty"`
 }
 
 // Bundle is what one storm message carried: the incidents it named, to

@@ -366,7 +366,7 @@ func TestLoadIngest(t *testing.T) {
 			}
 			t.Logf("%s closed loop, 32 senders, 10 s: %.0f webhooks/s; pagerd CPU %s per accepted webhook (%.0f%% of a core); %s",
 				store, capacity, cpuPer, 100*(after.cpu-before.cpu).Seconds()/took.Seconds(), closed)
-			t.Logf("%s closed loop: the dispatcher at most %.2f s behind with due steps (sampled every 500 ms); the intake braked in %d of %d samples",
+			t.Logf("%s closed loop: the dispatcher at most %.2f s behind with due steps (sampled every 500 ms), over 500 ms in %d of %d samples",
 				store, behindMax.Seconds(), brakes.braked, brakes.samples)
 			// The dispatcher may still be paging the loop's incidents: that
 			// work is part of each webhook's cost, and a faster intake that
@@ -400,7 +400,7 @@ func TestLoadIngest(t *testing.T) {
 				goodput := float64(over.ok) / took.Seconds()
 				t.Logf("%s open loop %dx capacity (%d/s) for 30 s, last answer after %s: goodput %.0f/s (%.0f%% of capacity); %s; an acknowledgement in the middle: %d in %s",
 					store, x, rate, took.Round(time.Millisecond), goodput, 100*goodput/capacity, over, ackCode, ms(ackLat))
-				t.Logf("%s open loop %dx: the dispatcher at most %.2f s behind with due steps, the intake braked in %d of %d samples; pagerd settled %.1f s after the last answer",
+				t.Logf("%s open loop %dx: the dispatcher at most %.2f s behind with due steps, over 500 ms in %d of %d samples; pagerd settled %.1f s after the last answer",
 					store, x, behindMax.Seconds(), brakes.braked, brakes.samples, backlog.Seconds())
 			}
 			close(stopSampling)
@@ -416,13 +416,13 @@ func TestLoadIngest(t *testing.T) {
 }
 
 // braking counts the samples of sampleBehind in which the dispatcher was
-// past the intake's brake (the default brake_behind: the load config sets
-// none).
+// past the default brake_behind (500 ms), where the intake brakes unless
+// PAGERD_LOAD_BRAKE moves it.
 type braking struct{ braked, samples int }
 
 // sampleBehind reads pagerd_dispatch_behind_seconds every 500 ms until the
 // returned function is called, which returns the most it was and how often
-// the intake braked. Not more often: each scrape of /metrics lists the open
+// it was past 500 ms. Not more often: each scrape of /metrics lists the open
 // incidents (pagerd_incidents_open), and at every 100 ms that was 5% of
 // pagerd's CPU in the closed loop.
 func sampleBehind(d *daemon) func() (time.Duration, braking) {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/logtest"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -282,4 +283,80 @@ func TestIntakeBrakesWhileTheDispatcherIsBehind(t *testing.T) {
 	if n, m := strings.Count(logs.String(), "intake braking"), strings.Count(logs.String(), "no longer braking"); n != 1 || m != 1 {
 		t.Fatalf("two brakes within 10 s logged %d starts and %d ends, want 1 and 1:\n%s", n, m, logs)
 	}
+}
+
+// TestAdmissionLogsAnOverloadStreakOnce: a streak of refusals is one line
+// as it starts, not one per refusal (a flood refuses thousands a second),
+// and the first alert taken in again ends it with one line carrying how
+// many were refused.
+func TestAdmissionLogsAnOverloadStreakOnce(t *testing.T) {
+	release, entered := make(chan struct{}), make(chan struct{})
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Hold") != "" {
+			entered <- struct{}{}
+			<-release
+		}
+	})
+	logs := &syncBuffer{}
+	a := newAdmission(next, prometheus.NewRegistry(), slog.New(slog.NewJSONHandler(logs, nil)),
+		admissionLimits{maxInflight: 1, maxQueue: 1, queueTimeout: time.Millisecond})
+	post := func(hold bool) int {
+		r := httptest.NewRequest("POST", "/api/v1/alertmanager", strings.NewReader("{}"))
+		if hold {
+			r.Header.Set("Hold", "1")
+		}
+		w := httptest.NewRecorder()
+		a.ServeHTTP(w, r)
+		return w.Code
+	}
+	held := make(chan struct{})
+	go func() { defer close(held); post(true) }()
+	<-entered
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }); <-held }
+	defer free() // a failed check must not leave the held alert waiting
+
+	const refusals = 50
+	for i := range refusals {
+		if c := post(false); c != http.StatusServiceUnavailable {
+			t.Fatalf("alert %d with the one slot taken: %d, want 503", i, c)
+		}
+	}
+	const overloaded, calmed = "intake at its limit of alerts in flight: refusing alerts (senders retry)", "intake below its limit again"
+	if l := logsSaying(t, logs, overloaded); len(l) != 1 || l[0]["refused"] != 1.0 {
+		t.Fatalf("%d refusals in a row logged %d lines saying %q, want 1 with refused=1 as the streak started:\n%s",
+			refusals, len(l), overloaded, logs)
+	}
+	if l := logsSaying(t, logs, calmed); len(l) != 0 {
+		t.Fatalf("the overload's end logged while it lasted:\n%s", logs)
+	}
+
+	free()
+	// As if the streak's line were a second old: calm waits that long
+	// after it, so that a streak that comes and goes is not two lines.
+	a.lastLog.Store(time.Now().Add(-time.Second).UnixNano())
+	for range 2 {
+		if c := post(false); c != http.StatusOK {
+			t.Fatalf("an alert with the slot free again: %d, want it taken in", c)
+		}
+	}
+	if l := logsSaying(t, logs, calmed); len(l) != 1 || l[0]["refused"] != float64(refusals) {
+		t.Fatalf("two alerts taken in after the overload logged %d lines saying %q, want 1 with refused=%d:\n%s",
+			len(l), calmed, refusals, logs)
+	}
+	if l := logsSaying(t, logs, overloaded); len(l) != 1 {
+		t.Fatalf("the overload logged again once it ended:\n%s", logs)
+	}
+}
+
+// logsSaying is the lines of a JSON log whose message is msg.
+func logsSaying(t testing.TB, logs *syncBuffer, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range logtest.Lines(t, logs.String()) {
+		if l["msg"] == msg {
+			out = append(out, l)
+		}
+	}
+	return out
 }

@@ -1,0 +1,90 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/gateway/store"
+)
+
+// answeredNudger is a store whose nudges each wait for the test's answer
+// (nil: the other replicas were nudged), counting those asked.
+type answeredNudger struct {
+	store.Store
+	asked   atomic.Int64
+	answers chan error
+}
+
+func (n *answeredNudger) Nudge(ctx context.Context) error {
+	n.asked.Add(1)
+	select {
+	case err := <-n.answers:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (n *answeredNudger) Nudges(ctx context.Context) <-chan struct{} { return nil }
+
+var _ store.Nudger = (*answeredNudger)(nil)
+
+// TestWakeCoalescesNudgesAndLogsAFailingStreakOnce: the wakes that come
+// while a nudge is on its way make one more nudge, not one each; nudges
+// that fail in a row are one line, not one each (in an alert storm there
+// is a nudge per new incident), and the first that goes through again
+// says so; a failure after that starts a new streak, with its own line.
+func TestWakeCoalescesNudgesAndLogsAFailingStreakOnce(t *testing.T) {
+	n := &answeredNudger{answers: make(chan error)}
+	logs := &syncBuffer{}
+	d := &Daemon{store: n, disp: dispatch.New(dispatch.Options{}), log: slog.New(slog.NewJSONHandler(logs, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wake := d.wake(ctx)
+	answer := func(err error) {
+		t.Helper()
+		select {
+		case n.answers <- err:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no nudge to answer after %d", n.asked.Load())
+		}
+	}
+	const failed, recovered = "other replicas not nudged; they find new pages at their next look", "other replicas nudged again"
+	down := errors.New("redis: connection refused")
+
+	wake()
+	waitUntil(t, 5*time.Second, "a nudge on its way", func() bool { return n.asked.Load() == 1 })
+	for range 100 {
+		wake()
+	}
+	answer(down)
+	answer(down) // the one more the burst made
+	select {
+	case n.answers <- down:
+		t.Fatalf("101 wakes, the last 100 while a nudge was on its way, made %d nudges, want 2", n.asked.Load())
+	case <-time.After(100 * time.Millisecond):
+	}
+	wake()
+	answer(nil) // returns once the failures before it are logged
+	waitUntil(t, 5*time.Second, "the recovery logged", func() bool { return len(logsSaying(t, logs, recovered)) == 1 })
+	if l := logsSaying(t, logs, failed); len(l) != 1 || l[0]["level"] != "WARN" || l[0]["err"] != down.Error() {
+		t.Fatalf("two nudges failing in a row logged %d lines saying %q, want 1 at warn with the error:\n%s", len(l), failed, logs)
+	}
+
+	wake()
+	answer(down)
+	waitUntil(t, 5*time.Second, "a new failing streak logged", func() bool { return len(logsSaying(t, logs, failed)) == 2 })
+	wake()
+	answer(down)
+	wake()
+	answer(nil)
+	waitUntil(t, 5*time.Second, "the second recovery logged", func() bool { return len(logsSaying(t, logs, recovered)) == 2 })
+	if l := logsSaying(t, logs, failed); len(l) != 2 {
+		t.Fatalf("two failing streaks logged %d lines saying %q, want 2:\n%s", len(l), failed, logs)
+	}
+}

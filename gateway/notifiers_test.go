@@ -2,12 +2,16 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,38 +48,113 @@ func TestDaemonChainOpensItsBreaker(t *testing.T) {
 }
 
 // TestDaemonChainCapsConcurrency: notifiers.rate_limits.<via>.concurrency
-// reaches the transport as the daemon builds it. With a concurrency of 1
-// on the webhook transport, pages sent at once reach the receiver one at
-// a time; the receiver records the most requests it held at once.
+// reaches the transport as the daemon builds it. The receiver holds every
+// request until the test lets it go, so nothing depends on how fast the
+// machine is: with a cap of 2, five pages sent at once put exactly two
+// requests in the receiver and leave three waiting; a page sent then, its
+// context already cancelled, fails waiting for one of the 2 connections
+// (without the cap it would fail in the HTTP request instead);
+// each request let go lets one waiting page in; and every page arrives once.
 func TestDaemonChainCapsConcurrency(t *testing.T) {
-	var inflight, most atomic.Int64
+	const limit, pages = 2, 5
+	var (
+		mu        sync.Mutex
+		inside    int                // requests the receiver holds now
+		most      int                // the most it held at once
+		delivered = map[string]int{} // answered requests, by page text
+	)
+	held := func() (now, high int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return inside, most
+	}
+	release := make(chan struct{})
+	var releaseAll sync.Once
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := inflight.Add(1)
-		defer inflight.Add(-1)
-		for m := most.Load(); n > m; m = most.Load() {
-			if most.CompareAndSwap(m, n) {
-				break
-			}
+		var m notify.Message
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
 		}
-		time.Sleep(50 * time.Millisecond) // long enough for the other pages to arrive, were they let through
+		mu.Lock()
+		inside++
+		most = max(most, inside)
+		mu.Unlock()
+		defer func() { mu.Lock(); inside--; mu.Unlock() }()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		mu.Lock()
+		delivered[m.Text]++
+		mu.Unlock()
 		w.WriteHeader(http.StatusOK)
 	}))
 	defer recv.Close()
-	tr := quickstartNotifiers(t, "\nnotifiers:\n  webhook: {timeout: 5s}\n  rate_limits:\n    webhook: {concurrency: 1}\n")
-	const pages = 4
+	defer releaseAll.Do(func() { close(release) }) // before Close, which waits for the held requests
+	// A timeout far past the waits below: a page never times out and
+	// retries, which would blur what the receiver counts.
+	tr := quickstartNotifiers(t, fmt.Sprintf("\nnotifiers:\n  webhook: {timeout: 5m}\n  rate_limits:\n    webhook: {concurrency: %d}\n", limit))
+	webhook := tr.byVia["webhook"]
+	page := func(text string) notify.Message {
+		return notify.Message{User: "demo", Channel: "push", Address: recv.URL + "/hook", Text: text}
+	}
+
+	var returned atomic.Int64
 	errs := make(chan error, pages)
 	for i := 0; i < pages; i++ {
 		go func() {
-			errs <- tr.byVia["webhook"].Notify(context.Background(), notify.Message{User: "demo", Channel: "push", Address: recv.URL + "/hook", Text: "x"})
+			err := webhook.Notify(context.Background(), page(fmt.Sprintf("page %d", i)))
+			returned.Add(1)
+			errs <- err
 		}()
 	}
-	for i := 0; i < pages; i++ {
+	waitUntil(t, 10*time.Second, fmt.Sprintf("%d requests held by the receiver", limit), func() bool {
+		now, _ := held()
+		return now == limit
+	})
+	if n := returned.Load(); n != 0 {
+		t.Fatalf("%d pages returned while the receiver held every request, want none", n)
+	}
+
+	// Every slot is taken, so a page whose context is already over must
+	// fail waiting for one, never reaching the receiver.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := webhook.Notify(ctx, page("cancelled"))
+	if want := fmt.Sprintf("waiting for one of the provider's %d connections", limit); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("a cancelled page with every slot taken: %v, want it %s", err, want)
+	}
+
+	// Let one request go: its page returns and one waiting page takes its slot.
+	release <- struct{}{}
+	waitUntil(t, 10*time.Second, fmt.Sprintf("one page returned and a waiting one let in (%d held)", limit), func() bool {
+		now, _ := held()
+		return returned.Load() == 1 && now == limit
+	})
+	if err := <-errs; err != nil {
+		t.Fatalf("first page let go: %v", err)
+	}
+
+	releaseAll.Do(func() { close(release) })
+	for i := 1; i < pages; i++ {
 		if err := <-errs; err != nil {
 			t.Fatalf("page: %v", err)
 		}
 	}
-	if n := most.Load(); n != 1 {
-		t.Fatalf("the receiver held %d pages at once, want 1 (notifiers.rate_limits.webhook.concurrency)", n)
+	if _, high := held(); high != limit {
+		t.Fatalf("the receiver held %d pages at once, want %d (notifiers.rate_limits.webhook.concurrency)", high, limit)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := 0; i < pages; i++ {
+		if n := delivered[fmt.Sprintf("page %d", i)]; n != 1 {
+			t.Errorf("page %d delivered %d times, want once", i, n)
+		}
+	}
+	if n := len(delivered); n != pages {
+		t.Errorf("%d distinct pages delivered, want %d: %v", n, pages, delivered)
 	}
 }
 

@@ -225,15 +225,18 @@ func (a *admission) braked(n int64) bool {
 func (a *admission) brakeLimit() int64 {
 	now := time.Now().UnixNano()
 	if last := a.adjusted.Load(); now-last >= int64(brakeEvery) && a.adjusted.CompareAndSwap(last, now) {
-		a.adjust()
+		a.adjust(time.Duration(now - last))
 	}
 	return a.limit.Load()
 }
 
 // adjust halves the limit while the dispatcher is more than brakeBehind
-// behind, and raises it by a step while it is within half of that. It says
-// so in the log when braking starts and when it ends.
-func (a *admission) adjust() {
+// behind, and raises it by a step for every brakeEvery since the last look
+// while it is within half of that: only alerts make the brake look, and
+// the first alert after a quiet spell must not find the brake where the
+// last overload left it. It says so in the log when braking starts and
+// when it ends.
+func (a *admission) adjust(since time.Duration) {
 	late, was := a.behind(), a.limit.Load()
 	all := int64(cap(a.slots))
 	l := was
@@ -241,7 +244,7 @@ func (a *admission) adjust() {
 	case late > a.brakeBehind:
 		l = max(a.floor, l/2)
 	case late < a.brakeBehind/2:
-		l = min(all, l+a.step)
+		l = min(all, l+a.step*max(1, int64(since/brakeEvery)))
 	}
 	a.limit.Store(l)
 	now := time.Now().UnixNano()

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -201,6 +202,7 @@ func TestIntakeBrakesWhileTheDispatcherIsBehind(t *testing.T) {
 	logs := &syncBuffer{}
 	a := newAdmission(next, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(logs, nil)), admissionLimits{maxInflight: 32,
 		behind: func() time.Duration { return time.Duration(behind.Load()) }, brakeBehind: time.Second})
+	a.adjusted.Store(math.MaxInt64) // the brake looks only when the test says (looks), however slow the box
 	srv := httptest.NewServer(a)
 	defer srv.Close()
 	var wg sync.WaitGroup
@@ -228,7 +230,7 @@ func TestIntakeBrakesWhileTheDispatcherIsBehind(t *testing.T) {
 	}
 	looks := func(n int) { // the brake looks n times (in the daemon: every brakeEvery)
 		for range n {
-			a.adjust()
+			a.adjust(brakeEvery)
 		}
 	}
 
@@ -266,6 +268,14 @@ func TestIntakeBrakesWhileTheDispatcherIsBehind(t *testing.T) {
 	hold(1)
 	if strings.Contains(logs.String(), "no longer braking") {
 		t.Fatalf("the end of the brake logged at a limit of 4 of 32:\n%s", logs)
+	}
+	looks(1) // 6
+	if l := a.brakeLimit(); l != 6 {
+		t.Fatalf("limit %d a look after 4, want 6", l)
+	}
+	a.adjust(time.Second) // the first alert after a quiet second: 10 steps at once
+	if l := a.brakeLimit(); l != 26 {
+		t.Fatalf("limit %d after a quiet second, want 26", l)
 	}
 	looks(20)
 	if l := a.brakeLimit(); l != 32 {

@@ -101,3 +101,54 @@ func TestShiftNoticesOnceAcrossReplicas(t *testing.T) {
 		t.Fatalf("pages besides the notices: %v", pages)
 	}
 }
+
+// TestShiftNoticeJobOverriddenWhileItRuns: an override made while the
+// notice job sends its notices neither sends them again nor loses the
+// override's own. (Before: arming after the override replaced the job
+// being worked with the state it had before its notices went out, and the
+// job, due again at once, sent ann's notice a second time.)
+func TestShiftNoticeJobOverriddenWhileItRuns(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	h := newHarness(t, withConfig(noticesConfig(sl.URL)))
+	ctx := context.Background()
+	if err := h.d.Arm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Ann's notice a day ahead is due at Sep 14 00:00: a dispatcher claims
+	// the job and begins it.
+	h.clock.Set(time.Date(2025, 9, 14, 0, 0, 30, 0, time.UTC))
+	claims, err := h.store.ClaimDue(ctx, h.clock.Now(), time.Minute, 10)
+	if err != nil || len(claims) != 1 || claims[0].Job == nil {
+		t.Fatalf("claims %+v %v, want the notice job", claims, err)
+	}
+	// Meanwhile cat takes Sunday morning (from 06:00), bob the rest of
+	// Sunday: the arming that follows finds the job claimed.
+	if r := h.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","start":"2025-09-14T06:00:00Z","end":"2025-09-14T10:00:00Z","reason":"swap"}`); r.code != 201 {
+		t.Fatalf("override: %d %s", r.code, r.body)
+	}
+	next, err := h.d.notices.Handle(ctx, claims[0].Job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.FinishJob(ctx, claims[0], next); err != nil {
+		t.Fatal(err)
+	}
+	h.runUntil(time.Date(2025, 9, 15, 1, 0, 0, 0, time.UTC))
+	var got []string
+	for _, m := range h.rec.notices() {
+		got = append(got, m.At.UTC().Format("Jan 2 15:04")+" "+m.User+": "+m.Text)
+	}
+	count := func(prefix string) int {
+		n := 0
+		for _, g := range got {
+			if strings.HasPrefix(g, prefix) {
+				n++
+			}
+		}
+		return n
+	}
+	if count("Sep 14 00:00 ann: Your on-call shift starts in 1d") != 1 || count("Sep 14 06:00 cat: You are on call now") != 1 ||
+		count("Sep 15 00:00 ann: You are on call now") != 1 {
+		t.Fatalf("notices:\n%s\nwant ann's day-ahead notice once, cat's at 06:00 and ann's at the handoff", strings.Join(got, "\n"))
+	}
+}

@@ -117,6 +117,13 @@ func (s *Service) arm(ctx context.Context, sc *policy.Schedule) error {
 	case err != nil:
 		return err
 	}
+	if !j.Due.After(now) {
+		// Due: a dispatcher works it now or is about to, and works out
+		// its next due from the config as it is when it ends (Handle).
+		// Replacing it meanwhile would bring back the state it had
+		// before its notices went out, and they would go out again.
+		return nil
+	}
 	var st state
 	if err := json.Unmarshal(j.Data, &st); err != nil {
 		st = state{Last: now}
@@ -191,6 +198,12 @@ func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) 
 		st.Pending = append(st.Pending, p)
 	}
 	st.Last = now
+	// The next due from the config as it is now, not as it was when the
+	// job began: an override made while the notices went out does not
+	// move the job (Arm leaves a job that is due alone).
+	if sc = s.o.Config().Schedule(j.Key); sc == nil || sc.Notices == nil {
+		return nil, nil
+	}
 	return &store.Job{Kind: Kind, Key: sc.Name, Due: next(sc, st, now), Data: mustJSON(st)}, nil
 }
 

@@ -594,21 +594,10 @@ func TestStormPagerDutyForwardsHeldPages(t *testing.T) {
 				t.Fatalf("PagerDuty got %d events, want 3 and one bundle", len(fake.Events()))
 			}
 			key := fake.Events()[3].DedupKey
-			for _, id := range ids {
-				if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"carol"}`); r.code != 200 {
-					t.Fatalf("resolve: %d %s", r.code, r.body)
-				}
-			}
-			h.runUntil(fixedNow.Add(time.Minute))
 			// Each held incident's resolve finds the bundle settled when
 			// they are all resolved at once; PagerDuty takes the repeats
 			// as one.
-			var resolved []string
-			for _, ev := range fake.Events() {
-				if ev.Action == "resolve" && !slices.Contains(resolved, ev.DedupKey) {
-					resolved = append(resolved, ev.DedupKey)
-				}
-			}
+			resolved := resolveAll(h, fake, ids)
 			if !slices.Contains(resolved, key) || len(resolved) != 4 {
 				t.Fatalf("PagerDuty got resolves for %v, want the three pushed alone and the bundle %s", resolved, key)
 			}
@@ -645,21 +634,29 @@ func TestStormMessageSwitchedToPagerDutyForwardsTheResolve(t *testing.T) {
 				t.Fatalf("PagerDuty got %d events, want the storm message", len(fake.Events()))
 			}
 			key := fake.Events()[0].DedupKey
-			for _, id := range ids {
-				if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"carol"}`); r.code != 200 {
-					t.Fatalf("resolve: %d %s", r.code, r.body)
-				}
-			}
-			h.runUntil(fixedNow.Add(time.Minute))
-			var resolved []string
-			for _, ev := range fake.Events() {
-				if ev.Action == "resolve" && !slices.Contains(resolved, ev.DedupKey) {
-					resolved = append(resolved, ev.DedupKey)
-				}
-			}
-			if !slices.Equal(resolved, []string{key}) {
+			if resolved := resolveAll(h, fake, ids); !slices.Equal(resolved, []string{key}) {
 				t.Fatalf("PagerDuty got resolves for %v, want the storm message %s alone", resolved, key)
 			}
 		})
 	}
+}
+
+// resolveAll resolves the incidents as carol, lets the dispatcher tell
+// PagerDuty, and returns the dedup keys PagerDuty got a resolve for, each
+// once, in order.
+func resolveAll(h *harness, fake *providertest.PagerDuty, ids []string) []string {
+	h.t.Helper()
+	for _, id := range ids {
+		if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"carol"}`); r.code != 200 {
+			h.t.Fatalf("resolve: %d %s", r.code, r.body)
+		}
+	}
+	h.runUntil(h.clock.Now().Add(50 * time.Second))
+	var resolved []string
+	for _, ev := range fake.Events() {
+		if ev.Action == "resolve" && !slices.Contains(resolved, ev.DedupKey) {
+			resolved = append(resolved, ev.DedupKey)
+		}
+	}
+	return resolved
 }

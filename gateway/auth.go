@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -27,27 +28,35 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
-// serviceByKey finds the service whose key (as key picks it) this is. Every
-// service is compared, so the time taken does not tell how many keys were
-// tried before a match.
-func serviceByKey(c *policy.Config, presented string, key func(*policy.Integrations) policy.Secret) *policy.Service {
+// serviceByIntegrationKey finds the service that has this key among its
+// integration keys of the types fields names (its config fields, as
+// policy.Integrations.Keys gives them; every type when fields is empty),
+// and the field it was found in. Every such key of every service is
+// compared, in constant time, so the time taken does not tell how many
+// keys were tried before a match.
+func serviceByIntegrationKey(c *policy.Config, presented string, fields ...string) (*policy.Service, string) {
 	var found *policy.Service
+	var which string
 	for i := range c.Services {
-		if secretEqual(presented, key(&c.Services[i].Integrations)) {
-			found = &c.Services[i]
+		for _, k := range c.Services[i].Integrations.Keys() {
+			if (len(fields) == 0 || slices.Contains(fields, k.Field)) && secretEqual(presented, *k.Key) {
+				found, which = &c.Services[i], k.Field
+			}
 		}
 	}
-	return found
+	return found, which
 }
 
 // serviceByAlertmanagerKey finds the service of an Alertmanager integration key.
 func serviceByAlertmanagerKey(c *policy.Config, key string) *policy.Service {
-	return serviceByKey(c, key, func(in *policy.Integrations) policy.Secret { return in.AlertmanagerKey })
+	svc, _ := serviceByIntegrationKey(c, key, "alertmanager_key")
+	return svc
 }
 
 // serviceByRoutingKey finds the service of a PagerDuty routing key.
 func serviceByRoutingKey(c *policy.Config, key string) *policy.Service {
-	return serviceByKey(c, key, func(in *policy.Integrations) policy.Secret { return in.PagerDutyRoutingKey })
+	svc, _ := serviceByIntegrationKey(c, key, "pagerduty_routing_key")
+	return svc
 }
 
 // findAPIToken is the API token presented, or nil. Every token is compared, so

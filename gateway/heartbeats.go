@@ -7,7 +7,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/pagerd/pagerd/gateway/heartbeat"
-	"github.com/pagerd/pagerd/policy"
 )
 
 // heartbeatPingPath is where heartbeats are pinged with a service's
@@ -19,22 +18,6 @@ const heartbeatPingPath = "/api/v1/heartbeats/:name/ping"
 // so that a burst of alerts cannot make pings fail and page a false
 // HeartbeatMissing.
 const heartbeatPingBucket = "hb:"
-
-// serviceByIntegrationKey finds the service that has this key among its
-// integration keys (Alertmanager, PagerDuty, Opsgenie). Every key of every
-// service is compared, in constant time.
-func serviceByIntegrationKey(c *policy.Config, key string) (*policy.Service, string) {
-	var found *policy.Service
-	var which string
-	for i := range c.Services {
-		for _, k := range c.Services[i].Integrations.Keys() {
-			if secretEqual(key, *k.Key) {
-				found, which = &c.Services[i], k.Field
-			}
-		}
-	}
-	return found, which
-}
 
 // heartbeatPing is GET|POST /api/v1/heartbeats/<name>/ping: a ping of the
 // heartbeat of the service whose integration key is the bearer token. A

@@ -42,7 +42,8 @@ func genieKey(r *http.Request) string {
 
 // serviceByOpsgenieKey finds the service of an Opsgenie key.
 func serviceByOpsgenieKey(c *policy.Config, key string) *policy.Service {
-	return serviceByKey(c, key, func(in *policy.Integrations) policy.Secret { return in.OpsgenieKey })
+	svc, _ := serviceByIntegrationKey(c, key, "opsgenie_key")
+	return svc
 }
 
 // opsgenie is one request of the Opsgenie-compatible intake: its start

@@ -36,6 +36,7 @@
 package redisstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -71,6 +72,9 @@ type Store struct {
 	// call (a record Expire cannot decode): the daemon's logger when
 	// opened with Open, slog.Default() otherwise.
 	log *slog.Logger
+	// created is the incidents this store just created, for the claim of
+	// their first page (created.go).
+	created *createdCache
 }
 
 var (
@@ -85,7 +89,8 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 	if prefix == "" {
 		prefix = "pagerd"
 	}
-	s := &Store{rdb: rdb, batch: newBatcher(rdb), prefix: prefix, probeID: newToken(), log: slog.Default()}
+	s := &Store{rdb: rdb, batch: newBatcher(rdb), prefix: prefix, probeID: newToken(), log: slog.Default(),
+		created: newCreatedCache(createdKept)}
 	for shard := range s.shards {
 		s.shards[shard] = fmt.Sprintf("%s:{%02x}:", prefix, shard)
 	}
@@ -159,14 +164,19 @@ type record struct {
 // encodeDoc is the stored form of the incident's document: its record as
 // JSON, without the state's copies of id and service, packed.
 func encodeDoc(i *store.Incident) ([]byte, error) {
-	r := record{ID: i.ID, Service: i.Service, DedupKey: i.DedupKey, Source: i.Source, Summary: i.Summary,
-		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, State: i.State, Outbox: i.Outbox, NotPushed: i.NotPushedToPagerDuty}
-	r.State.ID, r.State.Service = "", ""
-	j, err := json.Marshal(r)
+	j, err := marshalDoc(i)
 	if err != nil {
 		return nil, err
 	}
 	return packBlob(j), nil
+}
+
+// marshalDoc is the incident's document as JSON, before packing.
+func marshalDoc(i *store.Incident) ([]byte, error) {
+	r := record{ID: i.ID, Service: i.Service, DedupKey: i.DedupKey, Source: i.Source, Summary: i.Summary,
+		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, State: i.State, Outbox: i.Outbox, NotPushed: i.NotPushedToPagerDuty}
+	r.State.ID, r.State.Service = "", ""
+	return json.Marshal(r)
 }
 
 // encodeDetails is the stored form of the alert details: packed, or "null".
@@ -233,19 +243,34 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	if want := store.ShardOf(inc.Service, inc.DedupKey); shard != want {
 		return "", 0, fmt.Errorf("incident id %s is not in shard %02x of its dedup key", inc.ID, want)
 	}
-	doc, err := encodeDoc(inc)
+	j, err := marshalDoc(inc)
 	if err != nil {
 		return "", 0, err
 	}
+	doc := packBlob(j)
 	tl, err := encodeTimeline(timeline)
 	if err != nil {
 		return "", 0, err
 	}
 	details := encodeDetails(inc.Details)
+	seen, next := inc.LastSeen.UTC().Format(time.RFC3339Nano), nextMS(inc)
+	// Kept before the script runs, so that a claim that comes at once
+	// finds it. JSON written with \ufffd had a string that was not UTF-8,
+	// which decoding would not give back as it was.
+	kept := false
+	if !bytes.Contains(j, []byte(`\ufffd`)) {
+		if c := createdRecord(inc, doc, details, next, seen); c != nil {
+			s.created.keep(inc.ID, c)
+			kept = true
+		}
+	}
 	keys := []string{s.dedupKey(shard, inc.Service, inc.DedupKey), s.key(shard, "inc:", inc.ID),
 		s.key(shard, "due"), s.key(shard, "idx"), s.key(shard, "open")}
 	res, err := s.batch.run(ctx, triggerScript, keys, s.key(shard, "inc:"), inc.ID, doc, string(inc.State.Status), details,
-		inc.LastSeen.UTC().Format(time.RFC3339Nano), ms(inc.CreatedAt), nextMS(inc), tl, triggerScoreMS(inc)).StringSlice()
+		seen, ms(inc.CreatedAt), next, tl, triggerScoreMS(inc)).StringSlice()
+	if kept && (err != nil || len(res) != 2 || res[0] == "repeated") {
+		s.created.drop(inc.ID)
+	}
 	if err != nil {
 		return "", 0, unavailableWrite(err)
 	}
@@ -691,7 +716,9 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 			} else if rec, ok := res[i+4].(string); ok {
 				// A record that does not decode is read again, and
 				// reported, by the dispatcher's own Get.
-				c.Record, _ = decode(rec)
+				if c.Record = s.created.take(id, rec); c.Record == nil {
+					c.Record, _ = decode(rec)
+				}
 			}
 			out = append(out, c)
 		}

@@ -1,0 +1,171 @@
+package redisstore
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+)
+
+// A new incident's first page is queued to come due at once, and the
+// replica that created the incident is usually the one whose dispatcher
+// claims it, within a second. Decoding the record the claim reads back
+// (unpacking and parsing its JSON) was a tenth of the CPU an alert costs
+// under load, to rebuild an incident this replica held a moment before.
+// So Trigger keeps a copy of each incident it creates, and ClaimDue hands
+// that copy over instead of decoding, once, and only when the record it
+// read is byte for byte the one Trigger wrote (its header, document and
+// details: what decode reads). Any write since (a repeat, an update, an
+// acknowledgement through another replica) changes those bytes, and the
+// record is decoded as before. The copy is what decode would give for
+// those bytes (canonical): times in UTC without a monotonic reading,
+// empty slices as nil, State's id and service those of the incident.
+
+// createdKept is how many just-created incidents a store keeps for their
+// first claim: at 7,000 alerts a second, more than a second's worth, and
+// a few MB. The oldest go first; one not claimed by then (another replica
+// took it, or the dispatcher is further behind) is decoded as before.
+const createdKept = 8192
+
+// createdCache is the store's copies of the incidents it just created.
+type createdCache struct {
+	mu   sync.Mutex
+	byID map[string]*created
+	// ring is the ids in the order they were kept, to drop the oldest.
+	ring []string
+	next int
+}
+
+// created is a kept incident and the stored bytes it is the decoding of.
+type created struct {
+	header   string // the record's header line, without its newline
+	doc, det []byte
+	inc      *store.Incident
+}
+
+func newCreatedCache(n int) *createdCache {
+	return &createdCache{byID: make(map[string]*created, n), ring: make([]string, n)}
+}
+
+// keep holds c for the claim of id, dropping the oldest when full.
+func (cc *createdCache) keep(id string, c *created) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if old := cc.ring[cc.next]; old != "" {
+		delete(cc.byID, old)
+	}
+	cc.ring[cc.next] = id
+	cc.next = (cc.next + 1) % len(cc.ring)
+	cc.byID[id] = c
+}
+
+// drop forgets id: its incident was not created after all.
+func (cc *createdCache) drop(id string) {
+	cc.mu.Lock()
+	delete(cc.byID, id)
+	cc.mu.Unlock()
+}
+
+// take hands over the copy of id if rec is the record it was kept with,
+// and forgets it either way: a copy is handed over once, as a decode
+// gives a new incident each time.
+func (cc *createdCache) take(id, rec string) *store.Incident {
+	cc.mu.Lock()
+	c := cc.byID[id]
+	delete(cc.byID, id)
+	cc.mu.Unlock()
+	if c == nil || !c.is(rec) {
+		return nil
+	}
+	return c.inc
+}
+
+// is reports whether rec's header, document and details are those kept;
+// the timeline after them is not part of what decode reads.
+func (c *created) is(rec string) bool {
+	h, d, e := len(c.header), len(c.doc), len(c.det)
+	return len(rec) >= h+1+d+e && rec[:h] == c.header && rec[h] == '\n' &&
+		rec[h+1:h+1+d] == string(c.doc) && rec[h+1+d:h+1+d+e] == string(c.det)
+}
+
+// createdRecord is what Trigger keeps of an incident it creates: the
+// header the trigger script writes for it (recordLua's build, version 1,
+// no repeats), its stored document and details, and the canonical copy.
+// It is nil when the incident has a time that decoding would not give
+// back as it is (one not at UTC's offset), which is then decoded.
+func createdRecord(inc *store.Incident, doc, det []byte, next, seen string) *created {
+	cp, ok := canonicalCopy(inc)
+	if !ok {
+		return nil
+	}
+	if next == "" {
+		next = "-"
+	}
+	header := "v1 1 " + string(inc.State.Status) + " " + next + " 0 " + seen + " " +
+		strconv.Itoa(len(doc)) + " " + strconv.Itoa(len(det))
+	return &created{header: header, doc: doc, det: det, inc: cp}
+}
+
+// canonicalCopy is the incident as decoding its record just after Trigger
+// created it gives it back: a deep copy, version 1, no repeats, times in
+// UTC with no monotonic reading, slices the JSON omits when empty nil, and
+// details nil when empty. ok is false if a time is not at UTC's offset:
+// its decoding would carry another zone.
+func canonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
+	ok = true
+	at := func(t *time.Time) {
+		if _, off := t.Zone(); off != 0 {
+			ok = false
+		}
+		*t = t.UTC()
+	}
+	c := *inc
+	c.Version, c.Repeats = 1, 0
+	at(&c.CreatedAt)
+	at(&c.UpdatedAt)
+	at(&c.LastSeen)
+	if len(inc.Details) > 0 {
+		c.Details = append([]byte(nil), inc.Details...)
+	} else {
+		c.Details = nil
+	}
+	c.Outbox = cloneOrNil(inc.Outbox)
+	for i := range c.Outbox {
+		at(&c.Outbox[i].Due)
+		at(&c.Outbox[i].Since)
+	}
+	s := &c.State
+	s.ID, s.Service = inc.ID, inc.Service
+	at(&s.TriggeredAt)
+	at(&s.AcknowledgedAt)
+	at(&s.ResolvedAt)
+	at(&s.LastStatusAt)
+	at(&s.LevelStartedAt)
+	s.PageImmediately = cloneOrNil(s.PageImmediately)
+	s.Pending = cloneOrNil(s.Pending)
+	for i := range s.Pending {
+		at(&s.Pending[i].At)
+	}
+	if s.Maintenance != nil {
+		m := *s.Maintenance
+		at(&m.Until)
+		s.Maintenance = &m
+	}
+	s.PausedTargets = cloneOrNil(s.PausedTargets)
+	s.Held = cloneOrNil(s.Held)
+	for i := range s.Held {
+		at(&s.Held[i].From)
+		at(&s.Held[i].To)
+	}
+	return &c, ok
+}
+
+// cloneOrNil copies a slice, nil when empty: what decoding gives for a
+// field the JSON omits when empty.
+func cloneOrNil[S ~[]E, E any](s S) S {
+	if len(s) == 0 {
+		return nil
+	}
+	return append(S(nil), s...)
+}

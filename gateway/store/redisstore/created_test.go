@@ -1,0 +1,265 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/redistest"
+)
+
+// fill sets every field of v, recursively, to a value that is not its
+// zero: strings (with characters JSON escapes), numbers, times (base plus a
+// field's own offset, so no two are equal), one element in each slice, a
+// value behind each pointer. With empty, slices are made empty but not
+// nil instead. A slice or pointer already set is filled in place, as a
+// caller changing its incident would: a copy sharing them would change. A kind it does not know fails the test, so a field of a new
+// kind added to an incident cannot go unchecked by the tests below.
+func fill(t *testing.T, v reflect.Value, base time.Time, n *int, empty bool) {
+	t.Helper()
+	*n++
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString("v<&>é-" + string(rune('a'+*n%26)))
+	case reflect.Int, reflect.Int64:
+		v.SetInt(int64(*n))
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		fill(t, v.Elem(), base, n, empty)
+	case reflect.Slice:
+		if v.Type() == reflect.TypeFor[json.RawMessage]() {
+			if v.Len() > 0 { // in place, as a caller changing its own could
+				copy(v.Bytes(), `{"labels":{"alertname":"Fan!"},"n":2}`)
+				return
+			}
+			v.SetBytes([]byte(`{"labels":{"alertname":"Disk"},"n":1}`))
+			return
+		}
+		if v.Len() == 0 {
+			if empty {
+				v.Set(reflect.MakeSlice(v.Type(), 0, 1))
+				return
+			}
+			v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		}
+		fill(t, v.Index(0), base, n, empty)
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			v.Set(reflect.ValueOf(base.Add(time.Duration(*n)*time.Second + time.Duration(*n))))
+			return
+		}
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fill(t, v.Field(i), base, n, empty)
+			}
+		}
+	default:
+		t.Fatalf("fill: a field of kind %s: teach fill and canonicalCopy about it", v.Kind())
+	}
+}
+
+// filledIncident is an incident with every field set, stored in shard
+// order, its first step pending.
+func filledIncident(t *testing.T, base time.Time, seed int, empty bool) *store.Incident {
+	inc := &store.Incident{}
+	n := seed
+	fill(t, reflect.ValueOf(inc).Elem(), base, &n, empty)
+	inc.DedupKey = "am:" + inc.DedupKey
+	inc.ID = store.NewID(store.ShardOf(inc.Service, inc.DedupKey), base)
+	inc.State.Status = "triggered"
+	inc.Version, inc.Repeats = 0, 0
+	return inc
+}
+
+// openStore is a store of its own prefix on srv.
+func openStore(t *testing.T, srv *redistest.Server, prefix string) *Store {
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { rdb.Close() })
+	return New(rdb, prefix)
+}
+
+// TestCreatedClaimIsWhatDecodingGives checks that the incident a claim is
+// handed from Trigger's copy is what decoding the stored record gives, for
+// an incident with every field set (times with a monotonic reading and in
+// a zone at UTC's offset), with its slices empty rather than nil, and with
+// the original changed after Trigger returned; and that the claim was
+// handed the copy, not a decoding.
+func TestCreatedClaimIsWhatDecodingGives(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	now := time.Now() // a monotonic reading, and the Local zone
+	if _, off := now.Zone(); off != 0 {
+		now = time.Now().In(time.FixedZone("here", 0)) // a zone of its own at UTC's offset
+	}
+	for i, tc := range []struct {
+		name  string
+		empty bool
+	}{{"every field set", false}, {"slices empty, not nil", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t, srv, "cc"+strconv.Itoa(i))
+			inc := filledIncident(t, now, 0, tc.empty)
+			inc.UpdatedAt = inc.UpdatedAt.In(time.FixedZone("Z0", 0))
+			if tc.empty { // one step pending, to be claimed
+				n := 500
+				fill(t, reflect.ValueOf(&inc.State.Pending).Elem(), now, &n, false)
+			}
+			if _, outcome, err := s.Trigger(ctx, inc, nil); err != nil || outcome != store.Created {
+				t.Fatalf("Trigger: %v %v", outcome, err)
+			}
+			kept := s.created.byID[inc.ID]
+			if kept == nil {
+				t.Fatal("Trigger kept no copy of the incident it created")
+			}
+			// Whatever the caller does with its incident afterwards is
+			// not the copy's business.
+			n := 1000
+			fill(t, reflect.ValueOf(inc).Elem(), now.Add(time.Hour), &n, false)
+
+			claims, err := s.ClaimDue(ctx, now.Add(time.Hour), time.Minute, 10)
+			if err != nil || len(claims) != 1 {
+				t.Fatalf("ClaimDue: %v %v", claims, err)
+			}
+			got := claims[0].Record
+			if got != kept.inc {
+				t.Fatal("the claim decoded the record instead of taking the copy Trigger kept")
+			}
+			if s.created.byID[claims[0].Incident] != nil {
+				t.Error("the copy is still kept after being handed over")
+			}
+			raw, err := s.raw(ctx, claims[0].Incident)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := decode(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				gj, _ := json.Marshal(got)
+				wj, _ := json.Marshal(want)
+				t.Errorf("the copy differs from the decoded record:\ncopy    %s\ndecoded %s\n%#v\n%#v", gj, wj, got, want)
+			}
+		})
+	}
+}
+
+// TestCreatedCopyIsNotHandedOverWhenItWouldDiffer checks the cases where the
+// copy is not what decoding gives, and the claim must decode: the record
+// was written again since (a repeat), a string that is not UTF-8 (JSON
+// writes it replaced), a time at another offset than UTC's; and that a
+// copy is handed over once.
+func TestCreatedCopyIsNotHandedOverWhenItWouldDiffer(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	claimOne := func(t *testing.T, s *Store) *store.Incident {
+		t.Helper()
+		claims, err := s.ClaimDue(ctx, now.Add(time.Hour), time.Minute, 10)
+		if err != nil || len(claims) != 1 || claims[0].Record == nil {
+			t.Fatalf("ClaimDue: %+v %v", claims, err)
+		}
+		return claims[0].Record
+	}
+
+	t.Run("repeated since", func(t *testing.T) {
+		s := openStore(t, srv, "ccr")
+		inc := filledIncident(t, now, 0, false)
+		if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
+			t.Fatal(err)
+		}
+		again := filledIncident(t, now.Add(time.Second), 0, false)
+		again.Service, again.DedupKey = inc.Service, inc.DedupKey
+		again.ID = store.NewID(store.ShardOf(inc.Service, inc.DedupKey), now.Add(time.Second))
+		if _, outcome, err := s.Trigger(ctx, again, nil); err != nil || outcome != store.Repeated {
+			t.Fatalf("second Trigger: %v %v", outcome, err)
+		}
+		if s.created.byID[again.ID] != nil {
+			t.Error("a repeat's incident, never created, is kept")
+		}
+		if got := claimOne(t, s); got.Repeats != 1 || got == inc {
+			t.Errorf("claim after a repeat: repeats %d; want 1, from the record", got.Repeats)
+		}
+	})
+	t.Run("not UTF-8", func(t *testing.T) {
+		s := openStore(t, srv, "ccu")
+		inc := filledIncident(t, now, 0, false)
+		inc.Summary = "disk \xff full"
+		if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
+			t.Fatal(err)
+		}
+		if s.created.byID[inc.ID] != nil {
+			t.Error("kept a copy whose summary decoding changes")
+		}
+		if got := claimOne(t, s); got.Summary != "disk \uFFFD full" {
+			t.Errorf("summary %q", got.Summary)
+		}
+	})
+	t.Run("another offset", func(t *testing.T) {
+		s := openStore(t, srv, "cco")
+		inc := filledIncident(t, now, 0, false)
+		inc.State.TriggeredAt = inc.State.TriggeredAt.In(time.FixedZone("CET", 3600))
+		if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
+			t.Fatal(err)
+		}
+		if s.created.byID[inc.ID] != nil {
+			t.Error("kept a copy with a time decoding gives in another zone")
+		}
+		claimOne(t, s)
+	})
+	t.Run("handed over once", func(t *testing.T) {
+		s := openStore(t, srv, "cc1")
+		inc := filledIncident(t, now, 0, false)
+		if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := s.raw(ctx, inc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.created.take(inc.ID, raw) == nil {
+			t.Fatal("the first take of an unchanged record got no copy")
+		}
+		if s.created.take(inc.ID, raw) != nil {
+			t.Error("a copy was handed over twice")
+		}
+	})
+	t.Run("a byte differs", func(t *testing.T) {
+		s := openStore(t, srv, "ccb")
+		inc := filledIncident(t, now, 0, false)
+		if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := s.raw(ctx, inc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := s.created.byID[inc.ID]
+		h, d := len(c.header), len(c.doc)
+		for what, at := range map[string]int{"header": 3, "document": h + 1 + d/2, "details": h + 1 + d + 1} {
+			s.created.keep(inc.ID, c)
+			changed := raw[:at] + string(raw[at]^1) + raw[at+1:]
+			if s.created.take(inc.ID, changed) != nil {
+				t.Errorf("handed over the copy for a record whose %s differs", what)
+			}
+		}
+	})
+	t.Run("oldest dropped", func(t *testing.T) {
+		cc := newCreatedCache(2)
+		for _, id := range []string{"a", "b", "c"} {
+			cc.keep(id, &created{inc: &store.Incident{ID: id}})
+		}
+		if cc.byID["a"] != nil || cc.byID["b"] == nil || cc.byID["c"] == nil || len(cc.byID) != 2 {
+			t.Errorf("kept %v; want b and c", cc.byID)
+		}
+	})
+}

@@ -332,9 +332,20 @@ func parseRecord(v string) (header, error) {
 	if !ok {
 		return h, fmt.Errorf("decode incident: no header")
 	}
-	var magic string
-	if _, err := fmt.Sscan(line, &magic, &h.ver, &h.status, &h.next, &h.repeats, &h.lastSeen, &h.docLen, &h.detLen); err != nil || magic != "v1" {
-		return h, fmt.Errorf("decode incident header %q: %v", line, err)
+	// Split by hand: fmt.Sscan was a tenth of the cost of decoding.
+	var f [8]string
+	rest, n, more := line, 0, true
+	for ; n < len(f) && more; n++ {
+		f[n], rest, more = strings.Cut(rest, " ")
+	}
+	var errs [4]error
+	h.ver, errs[0] = strconv.ParseInt(f[1], 10, 64)
+	h.repeats, errs[1] = strconv.ParseInt(f[4], 10, 64)
+	h.docLen, errs[2] = strconv.Atoi(f[6])
+	h.detLen, errs[3] = strconv.Atoi(f[7])
+	h.status, h.next, h.lastSeen = f[2], f[3], f[5]
+	if err := errors.Join(errs[:]...); n != len(f) || more || f[0] != "v1" || err != nil || h.docLen < 0 || h.detLen < 0 {
+		return h, fmt.Errorf("decode incident header %q: not v1 and 7 fields (%v)", line, err)
 	}
 	if h.docLen+h.detLen > len(body) {
 		return h, fmt.Errorf("decode incident: body shorter than its header says")

@@ -1,0 +1,35 @@
+package redisstore
+
+import "testing"
+
+// TestParseRecordHeader checks the header split: what recordLua's build
+// writes is read back field by field, and anything else is an error, never
+// a panic or a silently shifted field.
+func TestParseRecordHeader(t *testing.T) {
+	good := "v1 7 acknowledged 1767225600000 3 2026-01-01T00:00:00.5Z 3 2\n{d}xxtl\n"
+	h, err := parseRecord(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := header{ver: 7, repeats: 3, status: "acknowledged", next: "1767225600000", lastSeen: "2026-01-01T00:00:00.5Z",
+		docLen: 3, detLen: 2, doc: "{d}", det: "xx", tl: "tl\n"}
+	if h != want {
+		t.Errorf("got %+v\nwant %+v", h, want)
+	}
+	for _, bad := range []string{
+		"",
+		"v1 7 triggered - 0 2026-01-01T00:00:00Z 3 2",          // no newline
+		"v2 7 triggered - 0 2026-01-01T00:00:00Z 3 2\n{d}xx",   // another format
+		"v1 7 triggered - 0 2026-01-01T00:00:00Z 3\n{d}xx",     // a field short
+		"v1 7 triggered - 0 2026-01-01T00:00:00Z 3 2 9\n{d}xx", // one too many
+		"v1 x triggered - 0 2026-01-01T00:00:00Z 3 2\n{d}xx",   // version not a number
+		"v1 7 triggered - 0 2026-01-01T00:00:00Z -1 2\n{d}xx",  // negative length
+		"v1 7 triggered - 0 2026-01-01T00:00:00Z 30 2\n{d}xx",  // longer than the body
+		"v1 7 triggered - 0 2026-01-01T00:00:00Z 3 2 \n{d}xx",  // trailing space
+		"v1 7 triggered -  0 2026-01-01T00:00:00Z 3 2\n{d}xx",  // a field empty
+	} {
+		if _, err := parseRecord(bad); err == nil {
+			t.Errorf("parseRecord(%q) took it", bad)
+		}
+	}
+}

@@ -46,7 +46,7 @@ func Instrument(s store.Store, reg prometheus.Registerer, h *Health) store.Store
 // below, created at zero.
 var storeOps = []string{"trigger", "find", "get", "update", "list", "claim", "finish", "complete", "note", "statuses",
 	"storm_admit", "storm_held", "storm_flushed", "bundle_put", "bundle_get", "expire",
-	"job_put", "job_get", "job_delete", "job_finish", "docs_list", "docs_put"}
+	"job_put", "job_get", "job_delete", "job_finish", "docs_list", "docs_put", "count_open"}
 
 type instrumented struct {
 	store.Store
@@ -188,6 +188,14 @@ func (i *instrumented) Note(ctx context.Context, entries map[string][]store.Entr
 	err := i.Store.Note(ctx, entries)
 	i.observe("note", start, err)
 	return err
+}
+
+// CountOpen is the store's count of open incidents, or its listing's.
+func (i *instrumented) CountOpen(ctx context.Context, limit int) (map[store.OpenKey]int, error) {
+	start := time.Now()
+	n, err := store.CountOpen(ctx, i.Store, limit)
+	i.observe("count_open", start, err)
+	return n, err
 }
 
 // Expire is timed: one batch of the retention job, a write like any other.

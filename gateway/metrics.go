@@ -80,11 +80,11 @@ const openIncidentsLimit = 10000
 // openIncidents is pagerd_open_incidents{service,priority,status}, read from
 // the store. /metrics must stay cheap and must not hammer Redis when several
 // Prometheus servers scrape it, so the counts are read at most once per ttl
-// (two List calls, bounded by openIncidentsLimit and a timeout) and served
+// (store.CountOpen, bounded by openIncidentsLimit and a timeout) and served
 // from the cache in between. Every service and priority of the config is
 // reported, at 0 when nothing is open. When the store does not answer, the
-// series are left out (and pagerd_store_errors_total{op="list"} counts it)
-// rather than reported stale.
+// series are left out (and pagerd_store_errors_total{op="count_open"}
+// counts it) rather than reported stale.
 type openIncidents struct {
 	store  store.Store
 	config func() *policy.Config
@@ -154,16 +154,14 @@ func (o *openIncidents) Collect(ch chan<- prometheus.Metric) {
 func (o *openIncidents) read() (map[[3]string]int, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	counts := map[[3]string]int{}
-	for _, st := range []policy.Status{policy.StatusTriggered, policy.StatusAcknowledged} {
-		incs, err := o.store.List(ctx, store.Filter{Status: st, Limit: openIncidentsLimit})
-		if err != nil {
-			o.log.Warn("metrics: open incidents not counted", "err", err)
-			return nil, false
-		}
-		for _, inc := range incs {
-			counts[[3]string{inc.Service, inc.State.Priority, string(inc.State.Status)}]++
-		}
+	n, err := store.CountOpen(ctx, o.store, openIncidentsLimit)
+	if err != nil {
+		o.log.Warn("metrics: open incidents not counted", "err", err)
+		return nil, false
+	}
+	counts := make(map[[3]string]int, len(n))
+	for k, v := range n {
+		counts[[3]string{k.Service, k.Priority, string(k.Status)}] = v
 	}
 	return counts, true
 }

@@ -240,6 +240,41 @@ type Nudger interface {
 	Nudges(ctx context.Context) <-chan struct{}
 }
 
+// OpenCounter is a store that counts its open incidents without decoding
+// each whole, for the open-incidents gauge: a scrape with tens of
+// thousands open (a storm) listed and decoded every one of them twice, once
+// per status.
+type OpenCounter interface {
+	// CountOpen counts the open incidents by service, priority and
+	// status, the newest limit of each status at most.
+	CountOpen(ctx context.Context, limit int) (map[OpenKey]int, error)
+}
+
+// OpenKey is what CountOpen counts open incidents by.
+type OpenKey struct {
+	Service, Priority string
+	Status            policy.Status
+}
+
+// CountOpen is s's CountOpen if it has one, or the count of what List
+// gives for each open status.
+func CountOpen(ctx context.Context, s Store, limit int) (map[OpenKey]int, error) {
+	if c, ok := s.(OpenCounter); ok {
+		return c.CountOpen(ctx, limit)
+	}
+	counts := map[OpenKey]int{}
+	for _, st := range []policy.Status{policy.StatusTriggered, policy.StatusAcknowledged} {
+		incs, err := s.List(ctx, Filter{Status: st, Limit: limit})
+		if err != nil {
+			return nil, err
+		}
+		for _, inc := range incs {
+			counts[OpenKey{inc.Service, inc.State.Priority, inc.State.Status}]++
+		}
+	}
+	return counts, nil
+}
+
 // Broadcaster is a store that can tell every replica that something other
 // than the due set changed, on a topic of its own (Redis pub/sub, one
 // channel per topic), so that each listener wakes for its own changes only:

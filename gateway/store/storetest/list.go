@@ -17,6 +17,50 @@ var listTests = []struct {
 }{
 	{"ListPagesByCursorWhileIncidentsArrive", testListCursor},
 	{"ListFiltersByCreationTime", testListTimeRange},
+	{"CountOpenByServicePriorityAndStatus", testCountOpen},
+}
+
+// testCountOpen: store.CountOpen (the store's own, or List's) counts open
+// incidents by service, priority and status, resolved ones not at all, and
+// the newest limit of each status at most.
+func testCountOpen(t *testing.T, f Factory) {
+	s := f.New(t)
+	var ids []string
+	for i, svc := range []string{"api", "web", "api", "db", "api", "web"} {
+		inc := incident(svc, fmt.Sprintf("k%d", i), base.Add(time.Duration(i)*time.Minute))
+		if i == 1 {
+			inc.State.Priority = "P0"
+		}
+		ids = append(ids, trigger(t, s, inc))
+	}
+	r := get(t, s, ids[2])
+	r.State.Status = policy.StatusResolved
+	update(t, s, r)
+	for _, i := range []int{0, 4} {
+		a := get(t, s, ids[i])
+		a.State.Status = policy.StatusAcknowledged
+		update(t, s, a)
+	}
+	tr, ack := policy.StatusTriggered, policy.StatusAcknowledged
+	k := func(svc, pr string, st policy.Status) store.OpenKey {
+		return store.OpenKey{Service: svc, Priority: pr, Status: st}
+	}
+	for _, tc := range []struct {
+		limit int
+		want  map[store.OpenKey]int
+	}{
+		{100, map[store.OpenKey]int{k("web", "P0", tr): 1, k("db", "P1", tr): 1, k("web", "P1", tr): 1, k("api", "P1", ack): 2}},
+		{2, map[store.OpenKey]int{k("db", "P1", tr): 1, k("web", "P1", tr): 1, k("api", "P1", ack): 2}},
+		{1, map[store.OpenKey]int{k("web", "P1", tr): 1, k("api", "P1", ack): 1}},
+	} {
+		got, err := store.CountOpen(ctx(t), s, tc.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("limit %d: got %v, want %v", tc.limit, got, tc.want)
+		}
+	}
 }
 
 // listIDs lists with the filter and returns the ids, in order.

@@ -190,10 +190,9 @@ func (i *instrumented) Note(ctx context.Context, entries map[string][]store.Entr
 	return err
 }
 
-// CountOpen is the store's count of open incidents, or its listing's.
 func (i *instrumented) CountOpen(ctx context.Context, limit int) (map[store.OpenKey]int, error) {
 	start := time.Now()
-	n, err := store.CountOpen(ctx, i.Store, limit)
+	n, err := i.Store.CountOpen(ctx, limit)
 	i.observe("count_open", start, err)
 	return n, err
 }

@@ -80,7 +80,7 @@ const openIncidentsLimit = 10000
 // openIncidents is pagerd_open_incidents{service,priority,status}, read from
 // the store. /metrics must stay cheap and must not hammer Redis when several
 // Prometheus servers scrape it, so the counts are read at most once per ttl
-// (store.CountOpen, bounded by openIncidentsLimit and a timeout) and served
+// (the store's CountOpen, bounded by openIncidentsLimit and a timeout) and served
 // from the cache in between. Every service and priority of the config is
 // reported, at 0 when nothing is open. When the store does not answer, the
 // series are left out (and pagerd_store_errors_total{op="count_open"}
@@ -154,7 +154,7 @@ func (o *openIncidents) Collect(ch chan<- prometheus.Metric) {
 func (o *openIncidents) read() (map[[3]string]int, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	n, err := store.CountOpen(ctx, o.store, openIncidentsLimit)
+	n, err := o.store.CountOpen(ctx, openIncidentsLimit)
 	if err != nil {
 		o.log.Warn("metrics: open incidents not counted", "err", err)
 		return nil, false

@@ -16,6 +16,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
 )
 
 // History and retention. Both walk the created index (creation time, then
@@ -302,4 +303,41 @@ func OpenReadOnly(dir string) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return &Store{db: db, dir: dir, w: newCommitter(db), log: slog.Default()}, nil
+}
+
+// CountOpen counts open incidents from the open index alone, newest first:
+// its records carry status, priority and service, so nothing is decoded.
+func (s *Store) CountOpen(ctx context.Context, limit int) (map[store.OpenKey]int, error) {
+	counts := map[store.OpenKey]int{}
+	seen := map[policy.Status]int{}
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketOpen).Cursor()
+		for k, v := c.Last(); k != nil && (seen[policy.StatusTriggered] < limit || seen[policy.StatusAcknowledged] < limit); k, v = c.Prev() {
+			if len(k) < 8 {
+				continue
+			}
+			status, priority, service, ok := parseIndexRecord(v)
+			if !ok { // as List does, the incident itself then
+				inc, err := readIncident(tx, string(k[8:]))
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				status, priority, service = string(inc.State.Status), inc.State.Priority, inc.Service
+			}
+			st := policy.Status(status)
+			if (st != policy.StatusTriggered && st != policy.StatusAcknowledged) || seen[st] >= limit {
+				continue
+			}
+			seen[st]++
+			counts[store.OpenKey{Service: service, Priority: priority, Status: st}]++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return counts, nil
 }

@@ -320,8 +320,6 @@ func (s *Store) Expire(ctx context.Context, before time.Time, max int) (int, boo
 	return n, more, nil
 }
 
-var _ store.OpenCounter = (*Store)(nil)
-
 // CountOpen counts open incidents in one pass over the open index, newest
 // first, reading of each record its status (from the header) and its
 // service and priority (from its document, decoded into those two fields

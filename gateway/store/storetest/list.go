@@ -20,7 +20,7 @@ var listTests = []struct {
 	{"CountOpenByServicePriorityAndStatus", testCountOpen},
 }
 
-// testCountOpen: store.CountOpen (the store's own, or List's) counts open
+// testCountOpen: CountOpen counts open
 // incidents by service, priority and status, resolved ones not at all, and
 // the newest limit of each status at most.
 func testCountOpen(t *testing.T, f Factory) {
@@ -53,7 +53,7 @@ func testCountOpen(t *testing.T, f Factory) {
 		{2, map[store.OpenKey]int{k("db", "P1", tr): 1, k("web", "P1", tr): 1, k("api", "P1", ack): 2}},
 		{1, map[store.OpenKey]int{k("web", "P1", tr): 1, k("api", "P1", ack): 1}},
 	} {
-		got, err := store.CountOpen(ctx(t), s, tc.limit)
+		got, err := s.CountOpen(ctx(t), tc.limit)
 		if err != nil {
 			t.Fatal(err)
 		}

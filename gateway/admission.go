@@ -162,7 +162,15 @@ func newAdmission(next http.Handler, reg prometheus.Registerer, log *slog.Logger
 		a.refused[i] = refused.WithLabelValues(r)
 	}
 	a.limit.Store(int64(slots))
-	reg.MustRegister(refused, a.active)
+	limit := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagerd_ingest_limit",
+		Help: "Alerts the intake takes in at once now: server.admission.max_inflight, fewer while it brakes because the dispatcher is behind with due pages."},
+		func() float64 {
+			if a.behind == nil {
+				return float64(cap(a.slots))
+			}
+			return float64(a.brakeLimit()) // a look, as an alert's: not left where the last overload left it
+		})
+	reg.MustRegister(refused, a.active, limit)
 	return a
 }
 

@@ -200,7 +200,8 @@ func TestIntakeBrakesWhileTheDispatcherIsBehind(t *testing.T) {
 		<-release
 	})
 	logs := &syncBuffer{}
-	a := newAdmission(next, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(logs, nil)), admissionLimits{maxInflight: 32,
+	reg := prometheus.NewRegistry()
+	a := newAdmission(next, reg, slog.New(slog.NewTextHandler(logs, nil)), admissionLimits{maxInflight: 32,
 		behind: func() time.Duration { return time.Duration(behind.Load()) }, brakeBehind: time.Second})
 	a.adjusted.Store(math.MaxInt64) // the brake looks only when the test says (looks), however slow the box
 	srv := httptest.NewServer(a)
@@ -258,6 +259,9 @@ func TestIntakeBrakesWhileTheDispatcherIsBehind(t *testing.T) {
 	if l := a.brakeLimit(); l != 2 {
 		t.Fatalf("limit %d after halving on, want the floor of 2 (a sixteenth)", l)
 	}
+	if g := metric(t, reg, "pagerd_ingest_limit"); g != 2 {
+		t.Fatalf("pagerd_ingest_limit %v while braking at the floor, want 2", g)
+	}
 	behind.Store(int64(700 * time.Millisecond)) // under brake_behind, over half of it: hold
 	looks(3)
 	if c := post(false); c != http.StatusServiceUnavailable {
@@ -280,6 +284,9 @@ func TestIntakeBrakesWhileTheDispatcherIsBehind(t *testing.T) {
 	looks(20)
 	if l := a.brakeLimit(); l != 32 {
 		t.Fatalf("limit %d once the dispatcher caught up, want all 32", l)
+	}
+	if g := metric(t, reg, "pagerd_ingest_limit"); g != 32 {
+		t.Fatalf("pagerd_ingest_limit %v once the dispatcher caught up, want 32", g)
 	}
 	if !strings.Contains(logs.String(), "intake no longer braking") {
 		t.Fatalf("the end of the brake was not logged:\n%s", logs)

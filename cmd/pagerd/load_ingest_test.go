@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Ingest under load, on the real binary: closed-loop capacity with the CPU
@@ -76,6 +79,64 @@ func readProc(t *testing.T, pid int) procStat {
 	return st
 }
 
+// cpuSnap is the CPU time used so far by pagerd, by this process (the load
+// generator), by Redis (on the Redis store) and by the whole machine
+// (busy, and all of it, idle included): on a box the generator shares with
+// pagerd, what each took says what a figure measures.
+type cpuSnap struct{ pagerd, gen, redis, busy, all time.Duration }
+
+func (r *ingestRun) cpuNow() cpuSnap {
+	t := r.t
+	t.Helper()
+	c := cpuSnap{pagerd: readProc(t, r.d.cmd.Process.Pid).cpu, gen: readProc(t, os.Getpid()).cpu}
+	if r.redisPID > 0 {
+		c.redis = readProc(t, r.redisPID).cpu
+	}
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// cpu  user nice system idle iowait irq softirq steal ...
+	line, _, _ := strings.Cut(string(b), "\n")
+	for i, f := range strings.Fields(line)[1:] {
+		if i > 7 {
+			break // guest time is in user time already
+		}
+		n, _ := strconv.ParseInt(f, 10, 64)
+		d := time.Duration(n) * time.Second / 100
+		c.all += d
+		if i != 3 && i != 4 {
+			c.busy += d
+		}
+	}
+	return c
+}
+
+// cpuShares says how many cores each used between two snapshots.
+func cpuShares(a, b cpuSnap, wall time.Duration) string {
+	core := func(d time.Duration) float64 { return d.Seconds() / wall.Seconds() }
+	return fmt.Sprintf("cores used: pagerd %.2f, load generator %.2f, Redis %.2f, the machine %.2f of %.0f",
+		core(b.pagerd-a.pagerd), core(b.gen-a.gen), core(b.redis-a.redis), core(b.busy-a.busy), core(b.all-a.all))
+}
+
+// redisPID is the Redis server's process id, from INFO.
+func redisPID(t *testing.T, addr string) int {
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	info, err := rdb.Info(context.Background(), "server").Result()
+	if err != nil {
+		t.Fatalf("INFO server: %v", err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			pid, _ := strconv.Atoi(v)
+			return pid
+		}
+	}
+	t.Fatal("INFO server: no process_id")
+	return 0
+}
+
 // shot is one request's outcome.
 type shot struct {
 	code    int // 0: no answer (timeout, connection error)
@@ -94,13 +155,19 @@ type ingestRun struct {
 	d      *daemon
 	client *http.Client
 	seq    atomic.Int64
+	// redisPID is the Redis server's process, on the Redis store.
+	redisPID int
 }
 
 func startIngest(t *testing.T, store string) *ingestRun {
 	t.Helper()
 	l := startLoad(t, store)
 	tr := &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute}
-	return &ingestRun{t: t, l: l, d: l.d, client: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	r := &ingestRun{t: t, l: l, d: l.d, client: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	if l.redis != "" {
+		r.redisPID = redisPID(t, l.redis)
+	}
+	return r
 }
 
 // sender is one keep-alive connection that writes requests as bytes and
@@ -351,11 +418,12 @@ func TestLoadIngest(t *testing.T) {
 
 			r.closedLoop(32, 2*time.Second) // warm up
 			before, callsBefore := readProc(t, pid), r.l.redisCalls()
-			start := time.Now()
+			start, cpuBefore := time.Now(), r.cpuNow()
 			profiled := r.l.profile(store+"-closed-loop", 9*time.Second)
 			behindOf := sampleBehind(r.d)
 			closed := summarize(r.closedLoop(32, 10*time.Second))
 			took := time.Since(start)
+			shares := cpuShares(cpuBefore, r.cpuNow(), took)
 			after := readProc(t, pid)
 			profiled()
 			behindMax, brakes := behindOf()
@@ -366,8 +434,8 @@ func TestLoadIngest(t *testing.T) {
 			}
 			t.Logf("%s closed loop, 32 senders, 10 s: %.0f webhooks/s; pagerd CPU %s per accepted webhook (%.0f%% of a core); %s",
 				store, capacity, cpuPer, 100*(after.cpu-before.cpu).Seconds()/took.Seconds(), closed)
-			t.Logf("%s closed loop: the dispatcher at most %.2f s behind with due steps (sampled every 500 ms), over 500 ms in %d of %d samples",
-				store, behindMax.Seconds(), brakes.braked, brakes.samples)
+			t.Logf("%s closed loop: the dispatcher at most %.2f s behind with due steps (sampled every 500 ms), over 500 ms in %d of %d samples; %s; %s",
+				store, behindMax.Seconds(), brakes.braked, brakes.samples, brakes, shares)
 			// The dispatcher may still be paging the loop's incidents: that
 			// work is part of each webhook's cost, and a faster intake that
 			// leaves more of it behind must not look cheaper.
@@ -391,7 +459,9 @@ func TestLoadIngest(t *testing.T) {
 				}()
 				profiled := r.l.profile(fmt.Sprintf("%s-%dx", store, x), 20*time.Second)
 				behindOf := sampleBehind(r.d)
+				cpuBefore := r.cpuNow()
 				shots, took := r.openLoop(rate, 30*time.Second)
+				shares := cpuShares(cpuBefore, r.cpuNow(), took)
 				over := summarize(shots)
 				profiled()
 				behindMax, brakes := behindOf()
@@ -400,8 +470,8 @@ func TestLoadIngest(t *testing.T) {
 				goodput := float64(over.ok) / took.Seconds()
 				t.Logf("%s open loop %dx capacity (%d/s) for 30 s, last answer after %s: goodput %.0f/s (%.0f%% of capacity); %s; an acknowledgement in the middle: %d in %s",
 					store, x, rate, took.Round(time.Millisecond), goodput, 100*goodput/capacity, over, ackCode, ms(ackLat))
-				t.Logf("%s open loop %dx: the dispatcher at most %.2f s behind with due steps, over 500 ms in %d of %d samples; pagerd settled %.1f s after the last answer",
-					store, x, behindMax.Seconds(), brakes.braked, brakes.samples, backlog.Seconds())
+				t.Logf("%s open loop %dx: the dispatcher at most %.2f s behind with due steps, over 500 ms in %d of %d samples; %s; pagerd settled %.1f s after the last answer; %s",
+					store, x, behindMax.Seconds(), brakes.braked, brakes.samples, brakes, backlog.Seconds(), shares)
 			}
 			close(stopSampling)
 			<-sampled
@@ -417,14 +487,29 @@ func TestLoadIngest(t *testing.T) {
 
 // braking counts the samples of sampleBehind in which the dispatcher was
 // past the default brake_behind (500 ms), where the intake brakes unless
-// PAGERD_LOAD_BRAKE moves it.
-type braking struct{ braked, samples int }
+// PAGERD_LOAD_BRAKE moves it, and the intake's limit (pagerd_ingest_limit)
+// over the samples: its least and its mean.
+type braking struct {
+	braked, samples int
+	limitMin        float64
+	limitSum        float64
+	limits          int
+}
 
-// sampleBehind reads pagerd_dispatch_behind_seconds every 500 ms until the
-// returned function is called, which returns the most it was and how often
-// it was past 500 ms. Not more often: each scrape of /metrics lists the open
-// incidents (pagerd_incidents_open), and at every 100 ms that was 5% of
-// pagerd's CPU in the closed loop.
+// String says how far the intake braked.
+func (b braking) String() string {
+	if b.limits == 0 {
+		return "the intake's limit not read"
+	}
+	return fmt.Sprintf("the intake's limit at least %.0f, %.1f on average", b.limitMin, b.limitSum/float64(b.limits))
+}
+
+// sampleBehind reads pagerd_dispatch_behind_seconds and pagerd_ingest_limit
+// every 500 ms until the returned function is called, which returns the
+// most the first was, how often it was past 500 ms, and the limit's least
+// and mean. Not more often: a scrape costs pagerd CPU the load run counts
+// (it listed the open incidents, 5% of the closed loop at every 100 ms,
+// before the count of them was made cheap and it is still a scrape).
 func sampleBehind(d *daemon) func() (time.Duration, braking) {
 	stop, done := make(chan struct{}), make(chan struct{})
 	var most time.Duration
@@ -432,13 +517,21 @@ func sampleBehind(d *daemon) func() (time.Duration, braking) {
 	go func() {
 		defer close(done)
 		for {
-			if v, ok := metricValue(d, "pagerd_dispatch_behind_seconds"); ok {
+			m := metricValues(d, "pagerd_dispatch_behind_seconds", "pagerd_ingest_limit")
+			if v, ok := m["pagerd_dispatch_behind_seconds"]; ok {
 				late := time.Duration(v * float64(time.Second))
 				most = max(most, late)
 				b.samples++
 				if late > 500*time.Millisecond {
 					b.braked++
 				}
+			}
+			if v, ok := m["pagerd_ingest_limit"]; ok {
+				if b.limits == 0 || v < b.limitMin {
+					b.limitMin = v
+				}
+				b.limitSum += v
+				b.limits++
 			}
 			select {
 			case <-stop:
@@ -454,21 +547,24 @@ func sampleBehind(d *daemon) func() (time.Duration, braking) {
 	}
 }
 
-// metricValue reads one unlabelled metric of d's /metrics.
-func metricValue(d *daemon, name string) (float64, bool) {
+// metricValues reads unlabelled metrics of d's /metrics, in one scrape.
+func metricValues(d *daemon, names ...string) map[string]float64 {
+	out := map[string]float64{}
 	resp, err := http.Get("http://" + d.addr + "/metrics")
 	if err != nil {
-		return 0, false
+		return out
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			return f, err == nil
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if ok && slices.Contains(names, name) {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				out[name] = f
+			}
 		}
 	}
-	return 0, false
+	return out
 }
 
 // overloads are the multiples of capacity offered open loop: 2 and 5, or

@@ -21,7 +21,7 @@ import (
 // nil instead. A slice or pointer already set is filled in place, as a
 // caller changing its incident would: a copy sharing them would change. A kind it does not know fails the test, so a field of a new
 // kind added to an incident cannot go unchecked by the tests below.
-func fill(t *testing.T, v reflect.Value, base time.Time, n *int, empty bool) {
+func fill(t testing.TB, v reflect.Value, base time.Time, n *int, empty bool) {
 	t.Helper()
 	*n++
 	switch v.Kind() {

@@ -176,7 +176,7 @@ func marshalDoc(i *store.Incident) ([]byte, error) {
 	r := record{ID: i.ID, Service: i.Service, DedupKey: i.DedupKey, Source: i.Source, Summary: i.Summary,
 		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, State: i.State, Outbox: i.Outbox, NotPushed: i.NotPushedToPagerDuty}
 	r.State.ID, r.State.Service = "", ""
-	return json.Marshal(r)
+	return appendRecord(make([]byte, 0, 1024), &r)
 }
 
 // encodeDetails is the stored form of the alert details: packed, or "null".

@@ -1,0 +1,125 @@
+package redisstore
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// TestAppendRecordIsJSONMarshal: appendRecord writes what json.Marshal
+// writes, byte for byte, for a record with every field set (fill sets all
+// of them by reflection: a field added to any type a record holds, and
+// not written by hand, fails this), with slices empty, with every field
+// zero, with strings JSON escapes, and with times in other zones; and fails
+// where json.Marshal fails.
+func TestAppendRecordIsJSONMarshal(t *testing.T) {
+	now := time.Now()
+	filled := func(empty bool, seed int) record {
+		var r record
+		n := seed
+		fill(t, reflect.ValueOf(&r).Elem(), now, &n, empty)
+		return r
+	}
+	cet := time.FixedZone("CET", 3600)
+	odd := filled(false, 7)
+	odd.Summary = "disk \"full\" <on> & \\ \n\t\x01 é \u2028 \u2029 \xff end"
+	odd.State.PageImmediately = []string{"a\x7f", "</script>"}
+	odd.State.TriggeredAt = odd.State.TriggeredAt.In(cet)
+	odd.State.Pending[0].At = time.Date(2026, 3, 1, 2, 3, 4, 0, time.UTC)
+	odd.State.Held[0].To = time.Time{}
+	plain := filled(false, 5)
+	plainStrings(reflect.ValueOf(&plain).Elem(), new(int))
+	one := filled(false, 9) // strings with one character to escape each
+	plainStrings(reflect.ValueOf(&one).Elem(), new(int))
+	one.State.PageImmediately = []string{"a<b", "c>d", "e&f", "g\"h", "i\\j", "k\x1fl", "m\u2028n", "o\xffp", "q\u00e9r"}
+	for name, r := range map[string]record{
+		"every field set":       filled(false, 0),
+		"plain ASCII strings":   plain,
+		"one escape each":       one,
+		"another seed":          filled(false, 1234),
+		"slices empty, not nil": filled(true, 0),
+		"every field zero":      {},
+		"escapes and zones":     odd,
+		"nil maintenance": func() record {
+			r := filled(false, 3)
+			r.State.Maintenance = nil
+			r.Outbox = []store.OutboxItem{{ID: "o"}, {ID: "p", Attempts: 2}}
+			r.State.Pending = append(r.State.Pending, policy.Deadline{ID: "x"})
+			return r
+		}(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			want, err := json.Marshal(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := appendRecord(nil, &r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("appendRecord:\n%s\njson.Marshal:\n%s", got, want)
+			}
+		})
+	}
+	bad := filled(false, 0)
+	bad.CreatedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := appendRecord(nil, &bad); err == nil {
+		t.Error("appendRecord took a year JSON cannot hold")
+	}
+	bad = filled(false, 0)
+	bad.UpdatedAt = bad.UpdatedAt.In(time.FixedZone("far", 25*3600))
+	if _, err := json.Marshal(bad); err == nil {
+		t.Fatal("json.Marshal took an offset of 25 hours: the case below tests nothing")
+	}
+	if _, err := appendRecord(nil, &bad); err == nil {
+		t.Error("appendRecord took an offset of 25 hours, which json.Marshal refuses")
+	}
+}
+
+// plainStrings sets every string in v to printable ASCII that JSON writes
+// as it is, for the path that does not escape.
+func plainStrings(v reflect.Value, n *int) {
+	switch v.Kind() {
+	case reflect.String:
+		*n++
+		v.SetString("plain-" + strconv.Itoa(*n) + " ok")
+	case reflect.Pointer:
+		if !v.IsNil() {
+			plainStrings(v.Elem(), n)
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			plainStrings(v.Index(i), n)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				plainStrings(v.Field(i), n)
+			}
+		}
+	}
+}
+
+func BenchmarkMarshalDoc(b *testing.B) {
+	var r record
+	n := 0
+	fill(b, reflect.ValueOf(&r).Elem(), time.Now().UTC(), &n, false)
+	plainStrings(reflect.ValueOf(&r).Elem(), new(int)) // as most are
+	b.Run("json.Marshal", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = json.Marshal(r)
+		}
+	})
+	b.Run("appendRecord", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = appendRecord(make([]byte, 0, 1024), &r)
+		}
+	})
+}

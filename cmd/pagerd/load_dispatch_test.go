@@ -60,7 +60,7 @@ func loadDispatch(t *testing.T, people []string) {
 	r := redistest.Start(t)
 	var ds []*daemon
 	for i := 0; i < 3; i++ {
-		ds = append(ds, startDaemonOut(t, io.Discard, fmt.Sprintf("r%d", i), path, freeAddr(t), "--redis-url", r.URL()))
+		ds = append(ds, startDaemonLog(t, io.Discard, filepath.Join(filepath.Dir(path), fmt.Sprintf("r%d.log", i)), fmt.Sprintf("r%d", i), path, freeAddr(t), "--redis-url", r.URL()))
 	}
 	l := &loadRun{t: t, d: ds[0], recv: recv, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}}
 	start := time.Now().Add(500 * time.Millisecond)

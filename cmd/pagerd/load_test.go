@@ -161,7 +161,7 @@ func startLoad(t *testing.T, store string) *loadRun {
 		debug = freeAddr(t)
 		args = append(args, "--debug-listen", debug)
 	}
-	d := startDaemonOut(t, io.Discard, "pagerd", cfg, freeAddr(t), args...)
+	d := startDaemonLog(t, io.Discard, filepath.Join(dir, "pagerd.log"), "pagerd", cfg, freeAddr(t), args...)
 	if os.Getenv("PAGERD_LOAD_PIN") != "" {
 		pinApart(t, d.cmd.Process.Pid, redisAddr)
 	}

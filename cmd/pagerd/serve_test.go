@@ -58,6 +58,8 @@ type daemon struct {
 	logs  *bytes.Buffer
 	pages *bytes.Buffer // stdout: the log transport's page lines
 	mu    *sync.Mutex
+	// logFile is where its log goes instead of logs, when set.
+	logFile string
 }
 
 func freeAddr(t *testing.T) string {
@@ -94,9 +96,26 @@ func startDaemonWith(t *testing.T, config, addr string, args ...string) *daemon 
 // stdout (the log transport's pages) goes to stdout, or to d.pages when nil.
 func startDaemonOut(t *testing.T, stdout io.Writer, name, config, addr string, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, addr: addr, logs: &bytes.Buffer{}, pages: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	return startDaemonLog(t, stdout, "", name, config, addr, args...)
+}
+
+// startDaemonLog is startDaemonOut with its log written to the file
+// logFile (when not ""), not kept in memory: a load run's log is hundreds
+// of MB, which a buffer in the load generator's process would hold and copy
+// as it grows, while pagerd waits on the pipe.
+func startDaemonLog(t *testing.T, stdout io.Writer, logFile, name, config, addr string, args ...string) *daemon {
+	t.Helper()
+	d := &daemon{t: t, addr: addr, logs: &bytes.Buffer{}, pages: &bytes.Buffer{}, mu: &sync.Mutex{}, logFile: logFile}
 	d.cmd = exec.Command(pagerdBinary(t), append([]string{"serve", "--config", config, "--listen", addr}, args...)...)
 	d.cmd.Stderr = lockedBuffer{d.mu, d.logs}
+	if logFile != "" {
+		f, err := os.Create(logFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		d.cmd.Stderr = f
+	}
 	d.cmd.Stdout = stdout
 	if stdout == nil {
 		d.cmd.Stdout = lockedBuffer{d.mu, d.pages}
@@ -122,7 +141,15 @@ func startDaemonOut(t *testing.T, stdout io.Writer, name, config, addr string, a
 	}
 }
 
-func (d *daemon) log() string { d.mu.Lock(); defer d.mu.Unlock(); return d.logs.String() }
+func (d *daemon) log() string {
+	if d.logFile != "" {
+		b, _ := os.ReadFile(d.logFile)
+		return string(b)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.logs.String()
+}
 
 // stop sends SIGTERM and expects a clean exit.
 func (d *daemon) stop() {

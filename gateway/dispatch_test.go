@@ -411,12 +411,12 @@ func (b *countingBlocker) Notify(ctx context.Context, m notify.Message) error {
 	}
 }
 
-// TestDispatcherWorksABurstAtOnce: with the default Workers, a burst of 200
+// TestDispatcherWorksABurstAtOnce: with the default Workers, a burst of 128
 // new incidents whose pages each take a while (a provider's round trip)
 // are all paged at once, not 64 at a time: at 8,000 alerts a second on
 // Redis, 64 at a time left the dispatcher a second behind with CPU to spare.
 func TestDispatcherWorksABurstAtOnce(t *testing.T) {
-	const burst = 200
+	const burst = 128
 	h := newHarness(t, withConfig(dispatchConfig+"notifiers: {storm: {window: 0s}}\n"), replicas(0))
 	for i := range burst {
 		if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", fmt.Sprintf("g%d", i), map[string]string{"alertname": "A", "severity": "critical"}),

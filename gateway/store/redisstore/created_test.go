@@ -216,8 +216,11 @@ func TestCreatedCopyIsNotHandedOverWhenItWouldDiffer(t *testing.T) {
 		}
 		claimOne(t, s)
 	})
-	t.Run("handed over once", func(t *testing.T) {
-		s := openStore(t, srv, "cc1")
+	// triggered triggers a filled incident on a store of its own and returns
+	// the store, the incident and its stored record.
+	triggered := func(t *testing.T, prefix string) (*Store, *store.Incident, string) {
+		t.Helper()
+		s := openStore(t, srv, prefix)
 		inc := filledIncident(t, now, 0, false)
 		if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
 			t.Fatal(err)
@@ -226,6 +229,10 @@ func TestCreatedCopyIsNotHandedOverWhenItWouldDiffer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		return s, inc, raw
+	}
+	t.Run("handed over once", func(t *testing.T) {
+		s, inc, raw := triggered(t, "cc1")
 		if s.created.take(inc.ID, raw) == nil {
 			t.Fatal("the first take of an unchanged record got no copy")
 		}
@@ -234,15 +241,7 @@ func TestCreatedCopyIsNotHandedOverWhenItWouldDiffer(t *testing.T) {
 		}
 	})
 	t.Run("a byte differs", func(t *testing.T) {
-		s := openStore(t, srv, "ccb")
-		inc := filledIncident(t, now, 0, false)
-		if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
-			t.Fatal(err)
-		}
-		raw, err := s.raw(ctx, inc.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, inc, raw := triggered(t, "ccb")
 		c := s.created.byID[inc.ID]
 		h, d := len(c.header), len(c.doc)
 		for what, at := range map[string]int{"header": 3, "document": h + 1 + d/2, "details": h + 1 + d + 1} {

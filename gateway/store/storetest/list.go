@@ -25,17 +25,7 @@ var listTests = []struct {
 // the newest limit of each status at most.
 func testCountOpen(t *testing.T, f Factory) {
 	s := f.New(t)
-	var ids []string
-	for i, svc := range []string{"api", "web", "api", "db", "api", "web"} {
-		inc := incident(svc, fmt.Sprintf("k%d", i), base.Add(time.Duration(i)*time.Minute))
-		if i == 1 {
-			inc.State.Priority = "P0"
-		}
-		ids = append(ids, trigger(t, s, inc))
-	}
-	r := get(t, s, ids[2])
-	r.State.Status = policy.StatusResolved
-	update(t, s, r)
+	ids := seedListed(t, s, "api", "web", "api", "db", "api", "web")
 	for _, i := range []int{0, 4} {
 		a := get(t, s, ids[i])
 		a.State.Status = policy.StatusAcknowledged

@@ -481,10 +481,13 @@ func testTimeline(t *testing.T, f Factory) {
 	}
 }
 
-func testList(t *testing.T, f Factory) {
-	s := f.New(t)
+// seedListed triggers an incident of each service, a minute apart, the
+// second at P0 and the rest at P1, and resolves the third: what the List
+// and CountOpen tests filter.
+func seedListed(t *testing.T, s store.Store, services ...string) []string {
+	t.Helper()
 	var ids []string
-	for i, svc := range []string{"api", "web", "api", "db", "api"} {
+	for i, svc := range services {
 		inc := incident(svc, fmt.Sprintf("k%d", i), base.Add(time.Duration(i)*time.Minute))
 		if i == 1 {
 			inc.State.Priority = "P0"
@@ -494,6 +497,12 @@ func testList(t *testing.T, f Factory) {
 	r := get(t, s, ids[2])
 	r.State.Status = policy.StatusResolved
 	update(t, s, r)
+	return ids
+}
+
+func testList(t *testing.T, f Factory) {
+	s := f.New(t)
+	ids := seedListed(t, s, "api", "web", "api", "db", "api")
 	a := get(t, s, ids[4])
 	a.State.Status = policy.StatusAcknowledged
 	update(t, s, a)

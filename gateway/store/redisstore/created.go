@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -93,8 +94,12 @@ func (c *created) is(rec string) bool {
 // header the trigger script writes for it (recordLua's build, version 1,
 // no repeats), its stored document and details, and the canonical copy.
 // It is nil when the incident has a time that decoding would not give
-// back as it is (one not at UTC's offset), which is then decoded.
+// back as it is (one not at UTC's offset, or outside years 0-9999), or a
+// status the header cannot hold; that incident is then decoded.
 func createdRecord(inc *store.Incident, doc, det []byte, next, seen string) *created {
+	if st := string(inc.State.Status); st == "" || strings.ContainsAny(st, " \n") {
+		return nil // a header parseRecord would not take: decoding fails, as it must
+	}
 	cp, ok := canonicalCopy(inc)
 	if !ok {
 		return nil
@@ -110,13 +115,13 @@ func createdRecord(inc *store.Incident, doc, det []byte, next, seen string) *cre
 // canonicalCopy is the incident as decoding its record just after Trigger
 // created it gives it back: a deep copy, version 1, no repeats, times in
 // UTC with no monotonic reading, slices the JSON omits when empty nil, and
-// details nil when empty. ok is false if a time is not at UTC's offset:
-// its decoding would carry another zone.
+// details nil when empty. ok is false if a time is not at UTC's offset
+// (its decoding would carry another zone) or outside years 0-9999.
 func canonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 	ok = true
 	at := func(t *time.Time) {
-		if _, off := t.Zone(); off != 0 {
-			ok = false
+		if _, off := t.Zone(); off != 0 || t.Year() < 0 || t.Year() > 9999 {
+			ok = false // not given back as it is (LastSeen, in the header, not at all)
 		}
 		*t = t.UTC()
 	}

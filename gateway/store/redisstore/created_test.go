@@ -12,6 +12,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/redistest"
+	"github.com/pagerd/pagerd/policy"
 )
 
 // fill sets every field of v, recursively, to a value that is not its
@@ -231,6 +232,31 @@ func TestCreatedCopyIsNotHandedOverWhenItWouldDiffer(t *testing.T) {
 		}
 		return s, inc, raw
 	}
+	t.Run("last seen outside years 0-9999", func(t *testing.T) {
+		s := openStore(t, srv, "ccy")
+		inc := filledIncident(t, now, 0, false)
+		inc.LastSeen = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) // in the header only: decoding gives zero
+		if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
+			t.Fatal(err)
+		}
+		if s.created.byID[inc.ID] != nil {
+			t.Error("kept a copy whose last seen decoding does not give back")
+		}
+		claimOne(t, s)
+	})
+	t.Run("a status the header cannot hold", func(t *testing.T) {
+		for i, st := range []string{"a b", "a\nb", ""} {
+			s := openStore(t, srv, "ccs"+strconv.Itoa(i))
+			inc := filledIncident(t, now, 0, false)
+			inc.State.Status = policy.Status(st)
+			if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
+				t.Fatal(err)
+			}
+			if s.created.byID[inc.ID] != nil {
+				t.Errorf("kept a copy of an incident of status %q, whose record does not decode", st)
+			}
+		}
+	})
 	t.Run("handed over once", func(t *testing.T) {
 		s, inc, raw := triggered(t, "cc1")
 		if s.created.take(inc.ID, raw) == nil {

@@ -18,15 +18,20 @@ func TestParseRecordHeader(t *testing.T) {
 	}
 	for _, bad := range []string{
 		"",
-		"v1 7 triggered - 0 2026-01-01T00:00:00Z 3 2",          // no newline
-		"v2 7 triggered - 0 2026-01-01T00:00:00Z 3 2\n{d}xx",   // another format
-		"v1 7 triggered - 0 2026-01-01T00:00:00Z 3\n{d}xx",     // a field short
-		"v1 7 triggered - 0 2026-01-01T00:00:00Z 3 2 9\n{d}xx", // one too many
-		"v1 x triggered - 0 2026-01-01T00:00:00Z 3 2\n{d}xx",   // version not a number
-		"v1 7 triggered - 0 2026-01-01T00:00:00Z -1 2\n{d}xx",  // negative length
-		"v1 7 triggered - 0 2026-01-01T00:00:00Z 30 2\n{d}xx",  // longer than the body
-		"v1 7 triggered - 0 2026-01-01T00:00:00Z 3 2 \n{d}xx",  // trailing space
-		"v1 7 triggered -  0 2026-01-01T00:00:00Z 3 2\n{d}xx",  // a field empty
+		"v1 7 triggered - 0 2026-01-01T00:00:00Z 3 2",                        // no newline
+		"v2 7 triggered - 0 2026-01-01T00:00:00Z 3 2\n{d}xx",                 // another format
+		"v1 7 triggered - 0 2026-01-01T00:00:00Z 3\n{d}xx",                   // a field short
+		"v1 7 triggered - 0 2026-01-01T00:00:00Z 3 2 9\n{d}xx",               // one too many
+		"v1 x triggered - 0 2026-01-01T00:00:00Z 3 2\n{d}xx",                 // version not a number
+		"v1 7 triggered - 0 2026-01-01T00:00:00Z -1 2\n{d}xx",                // negative length
+		"v1 7 triggered - 0 2026-01-01T00:00:00Z 30 2\n{d}xx",                // longer than the body
+		"v1 7 triggered - 0 2026-01-01T00:00:00Z 3 2 \n{d}xx",                // trailing space
+		"v1 7 triggered -  0 2026-01-01T00:00:00Z 3 2\n{d}xx",                // a field empty
+		"v1 +7 triggered - 0 2026-01-01T00:00:00Z 3 2\n{d}xx",                // a sign, which %d+ does not read
+		"v1 7 triggered - -1 2026-01-01T00:00:00Z 3 2\n{d}xx",                // a negative count
+		"v1 1 triggered - 0 2026-01-01T00:00:00Z 9223372036854775807 1\nabc", // lengths whose sum overflows
+		"v1 1 triggered - 0 2026-01-01T00:00:00Z 1 9223372036854775807\nabc",
+		"v1 1 triggered - 0 2026-01-01T00:00:00Z 99999999999999999999 1\nabc", // past int64
 	} {
 		if _, err := parseRecord(bad); err == nil {
 			t.Errorf("parseRecord(%q) took it", bad)

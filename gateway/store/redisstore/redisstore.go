@@ -338,18 +338,22 @@ func parseRecord(v string) (header, error) {
 	for ; n < len(f) && more; n++ {
 		f[n], rest, more = strings.Cut(rest, " ")
 	}
+	// Numbers as Lua's %d+ reads them: digits, no sign.
+	var nums [4]uint64
 	var errs [4]error
-	h.ver, errs[0] = strconv.ParseInt(f[1], 10, 64)
-	h.repeats, errs[1] = strconv.ParseInt(f[4], 10, 64)
-	h.docLen, errs[2] = strconv.Atoi(f[6])
-	h.detLen, errs[3] = strconv.Atoi(f[7])
+	for i, field := range []string{f[1], f[4], f[6], f[7]} {
+		nums[i], errs[i] = strconv.ParseUint(field, 10, 63)
+	}
+	h.ver, h.repeats = int64(nums[0]), int64(nums[1])
 	h.status, h.next, h.lastSeen = f[2], f[3], f[5]
-	if err := errors.Join(errs[:]...); n != len(f) || more || f[0] != "v1" || err != nil || h.docLen < 0 || h.detLen < 0 {
+	if err := errors.Join(errs[:]...); n != len(f) || more || f[0] != "v1" || err != nil {
 		return h, fmt.Errorf("decode incident header %q: not v1 and 7 fields (%v)", line, err)
 	}
-	if h.docLen+h.detLen > len(body) {
+	// Each length apart: their sum can overflow.
+	if nums[2] > uint64(len(body)) || nums[3] > uint64(len(body))-nums[2] {
 		return h, fmt.Errorf("decode incident: body shorter than its header says")
 	}
+	h.docLen, h.detLen = int(nums[2]), int(nums[3])
 	h.doc, h.det, h.tl = body[:h.docLen], body[h.docLen:h.docLen+h.detLen], body[h.docLen+h.detLen:]
 	return h, nil
 }

@@ -246,6 +246,49 @@ type OpenKey struct {
 	Status            policy.Status
 }
 
+// OpenCounter is CountOpen's rule, for the stores to share: open incidents
+// fed newest first are counted by service, priority and status, at most
+// the first limit of each open status; other statuses are not counted.
+type OpenCounter struct {
+	Counts                  map[OpenKey]int
+	limit                   int
+	triggered, acknowledged int
+}
+
+// NewOpenCounter counts up to limit incidents of each open status.
+func NewOpenCounter(limit int) *OpenCounter {
+	return &OpenCounter{Counts: map[OpenKey]int{}, limit: limit}
+}
+
+// Wants reports whether an incident of the status would still be counted.
+func (c *OpenCounter) Wants(status policy.Status) bool {
+	switch status {
+	case policy.StatusTriggered:
+		return c.triggered < c.limit
+	case policy.StatusAcknowledged:
+		return c.acknowledged < c.limit
+	}
+	return false
+}
+
+// Add counts an incident, if Wants its status.
+func (c *OpenCounter) Add(service, priority string, status policy.Status) {
+	if !c.Wants(status) {
+		return
+	}
+	if status == policy.StatusTriggered {
+		c.triggered++
+	} else {
+		c.acknowledged++
+	}
+	c.Counts[OpenKey{Service: service, Priority: priority, Status: status}]++
+}
+
+// Full reports whether no more incidents would be counted.
+func (c *OpenCounter) Full() bool {
+	return !c.Wants(policy.StatusTriggered) && !c.Wants(policy.StatusAcknowledged)
+}
+
 // Broadcaster is a store that can tell every replica that something other
 // than the due set changed, on a topic of its own (Redis pub/sub, one
 // channel per topic), so that each listener wakes for its own changes only:

@@ -308,11 +308,10 @@ func OpenReadOnly(dir string) (*Store, error) {
 // CountOpen counts open incidents from the open index alone, newest first:
 // its records carry status, priority and service, so nothing is decoded.
 func (s *Store) CountOpen(ctx context.Context, limit int) (map[store.OpenKey]int, error) {
-	counts := map[store.OpenKey]int{}
-	seen := map[policy.Status]int{}
+	n := store.NewOpenCounter(limit)
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketOpen).Cursor()
-		for k, v := c.Last(); k != nil && (seen[policy.StatusTriggered] < limit || seen[policy.StatusAcknowledged] < limit); k, v = c.Prev() {
+		for k, v := c.Last(); k != nil && !n.Full(); k, v = c.Prev() {
 			if len(k) < 8 {
 				continue
 			}
@@ -327,17 +326,12 @@ func (s *Store) CountOpen(ctx context.Context, limit int) (map[store.OpenKey]int
 				}
 				status, priority, service = string(inc.State.Status), inc.State.Priority, inc.Service
 			}
-			st := policy.Status(status)
-			if (st != policy.StatusTriggered && st != policy.StatusAcknowledged) || seen[st] >= limit {
-				continue
-			}
-			seen[st]++
-			counts[store.OpenKey{Service: service, Priority: priority, Status: st}]++
+			n.Add(service, priority, policy.Status(status))
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return counts, nil
+	return n.Counts, nil
 }

@@ -331,9 +331,8 @@ func (s *Store) CountOpen(ctx context.Context, limit int) (map[store.OpenKey]int
 		return nil, err
 	}
 	const page = 256
-	counts := map[store.OpenKey]int{}
-	var triggered, acked int
-	for end := len(all); end > 0 && (triggered < limit || acked < limit); end -= page {
+	n := store.NewOpenCounter(limit)
+	for end := len(all); end > 0 && !n.Full(); end -= page {
 		ids := make([]string, 0, page)
 		for i := end - 1; i >= max(0, end-page); i-- {
 			ids = append(ids, all[i].Member.(string))
@@ -350,17 +349,9 @@ func (s *Store) CountOpen(ctx context.Context, limit int) (map[store.OpenKey]int
 			if err != nil {
 				return nil, err
 			}
-			var n *int
-			switch policy.Status(h.status) {
-			case policy.StatusTriggered:
-				n = &triggered
-			case policy.StatusAcknowledged:
-				n = &acked
-			default:
-				continue // resolved since the index was read
-			}
-			if *n >= limit {
-				continue
+			status := policy.Status(h.status)
+			if !n.Wants(status) {
+				continue // resolved since the index was read, or its status counted in full
 			}
 			var v struct {
 				Service string `json:"service"`
@@ -375,9 +366,8 @@ func (s *Store) CountOpen(ctx context.Context, limit int) (map[store.OpenKey]int
 			if err != nil {
 				return nil, fmt.Errorf("count open incidents: %w", err)
 			}
-			*n++
-			counts[store.OpenKey{Service: v.Service, Priority: v.State.Priority, Status: policy.Status(h.status)}]++
+			n.Add(v.Service, v.State.Priority, status)
 		}
 	}
-	return counts, nil
+	return n.Counts, nil
 }

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,12 +94,16 @@ func (c *created) is(rec string) bool {
 // createdRecord is what Trigger keeps of an incident it creates: the
 // header the trigger script writes for it (recordLua's build, version 1,
 // no repeats), its stored document and details, and the canonical copy.
-// It is nil when the incident has a time that decoding would not give
-// back as it is (one not at UTC's offset, or outside years 0-9999), or a
-// status the header cannot hold; that incident is then decoded.
-func createdRecord(inc *store.Incident, doc, det []byte, next, seen string) *created {
+// It is nil when decoding would not give the incident back as it is: a
+// time not at UTC's offset or outside years 0-9999, a string that is not
+// UTF-8 (its document's JSON, j, then holds \ufffd), or a status the
+// header cannot hold; that incident is then decoded.
+func createdRecord(inc *store.Incident, j, doc, det []byte, next, seen string) *created {
 	if st := string(inc.State.Status); st == "" || strings.ContainsAny(st, " \n") {
 		return nil // a header parseRecord would not take: decoding fails, as it must
+	}
+	if bytes.Contains(j, []byte(`\ufffd`)) {
+		return nil
 	}
 	cp, ok := canonicalCopy(inc)
 	if !ok {

@@ -36,7 +36,6 @@
 package redisstore
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -255,14 +254,11 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	details := encodeDetails(inc.Details)
 	seen, next := inc.LastSeen.UTC().Format(time.RFC3339Nano), nextMS(inc)
 	// Kept before the script runs, so that a claim that comes at once
-	// finds it. JSON written with \ufffd had a string that was not UTF-8,
-	// which decoding would not give back as it was.
+	// finds it.
 	kept := false
-	if !bytes.Contains(j, []byte(`\ufffd`)) {
-		if c := createdRecord(inc, doc, details, next, seen); c != nil {
-			s.created.keep(inc.ID, c)
-			kept = true
-		}
+	if c := createdRecord(inc, j, doc, details, next, seen); c != nil {
+		s.created.keep(inc.ID, c)
+		kept = true
 	}
 	keys := []string{s.dedupKey(shard, inc.Service, inc.DedupKey), s.key(shard, "inc:", inc.ID),
 		s.key(shard, "due"), s.key(shard, "idx"), s.key(shard, "open")}

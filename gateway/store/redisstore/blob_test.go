@@ -3,8 +3,13 @@ package redisstore
 import (
 	"bytes"
 	stdflate "compress/flate"
+	"fmt"
+	"reflect"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // TestBlobsWrittenByEarlierVersionsStillRead: records stored deflated (by
@@ -39,4 +44,73 @@ func TestBlobsWrittenByEarlierVersionsStillRead(t *testing.T) {
 	if _, err := unpackBlob(string([]byte{blobS2, 0xff, 0x00})); err == nil {
 		t.Fatal("a broken S2 blob was read")
 	}
+}
+
+// TestPackingLeavesTheCallersStackSmall: packBlob gives the bytes S2 with
+// the dictionary gives, to many callers at once, each its own; and the
+// encoder's 64 KB table is not on the callers' stacks (a hundred callers
+// that each packed a document and then wait hold 100 small stacks, not 100
+// of 128 KB).
+func TestPackingLeavesTheCallersStackSmall(t *testing.T) {
+	const callers = 100
+	docs := make([][]byte, callers)
+	for i := range docs {
+		docs[i] = []byte(fmt.Sprintf(`{"id":"0f-%d","service":"api","summary":"Disk almost full on db%d","state":{"priority":"P0","status":"triggered"}}`, i, i))
+	}
+	packBlob(docs[0]) // the packers start, their stacks grow
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	release := make(chan struct{})
+	var packed, waiting sync.WaitGroup
+	got := make([][]byte, callers)
+	for i := range callers {
+		packed.Add(1)
+		waiting.Add(1)
+		go func() {
+			defer waiting.Done()
+			got[i] = packBlob(docs[i])
+			packed.Done()
+			<-release
+		}()
+	}
+	packed.Wait()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	close(release)
+	waiting.Wait()
+	for i := range docs {
+		if want := packS2(docs[i]); !bytes.Equal(got[i], want) {
+			t.Fatalf("caller %d got %q, want %q", i, got[i], want)
+		}
+	}
+	if grew := int64(after.StackInuse) - int64(before.StackInuse); grew > callers*32<<10 {
+		t.Errorf("%d callers that packed a document hold %d KB of stack, %d KB each: the encoder's table is on their stacks",
+			callers, grew>>10, grew/callers>>10)
+	}
+}
+
+// BenchmarkPackBlob packs a stored incident document, handed to a packer
+// and encoded in place, on the benchmark's goroutine, whose stack stays
+// grown: what handing over costs. What it saves (stacks grown again after
+// every collection, on hundreds of goroutines) shows in a profile of the
+// load run, not here.
+func BenchmarkPackBlob(b *testing.B) {
+	var r record
+	fill(b, reflect.ValueOf(&r).Elem(), time.Now().UTC(), new(int), false)
+	plainStrings(reflect.ValueOf(&r).Elem(), new(int))
+	doc, err := appendRecord(nil, &r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("handed over", func(b *testing.B) {
+		for b.Loop() {
+			packBlob(doc)
+		}
+	})
+	b.Run("in place", func(b *testing.B) {
+		for b.Loop() {
+			packS2(doc)
+		}
+	})
 }

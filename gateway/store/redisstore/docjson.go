@@ -71,10 +71,7 @@ func appendState(b []byte, s *policy.Incident) ([]byte, error) {
 	b = appendJSONString(b, s.Priority)
 	b = append(b, `,"urgency":`...)
 	b = appendJSONString(b, s.Urgency)
-	if s.Rule != "" {
-		b = append(b, `,"rule":`...)
-		b = appendJSONString(b, s.Rule)
-	}
+	b = appendOmitEmpty(b, `,"rule":`, s.Rule)
 	if len(s.PageImmediately) > 0 {
 		b = append(b, `,"page_immediately":[`...)
 		for i, p := range s.PageImmediately {
@@ -99,20 +96,14 @@ func appendState(b []byte, s *policy.Incident) ([]byte, error) {
 			return nil, err
 		}
 	}
-	if s.AcknowledgedBy != "" {
-		b = append(b, `,"acknowledged_by":`...)
-		b = appendJSONString(b, s.AcknowledgedBy)
-	}
+	b = appendOmitEmpty(b, `,"acknowledged_by":`, s.AcknowledgedBy)
 	if !s.ResolvedAt.IsZero() {
 		b = append(b, `,"resolved_at":`...)
 		if b, err = appendJSONTime(b, s.ResolvedAt); err != nil {
 			return nil, err
 		}
 	}
-	if s.ResolvedBy != "" {
-		b = append(b, `,"resolved_by":`...)
-		b = appendJSONString(b, s.ResolvedBy)
-	}
+	b = appendOmitEmpty(b, `,"resolved_by":`, s.ResolvedBy)
 	if !s.LastStatusAt.IsZero() {
 		b = append(b, `,"last_status_at":`...)
 		if b, err = appendJSONTime(b, s.LastStatusAt); err != nil {
@@ -150,10 +141,7 @@ func appendState(b []byte, s *policy.Incident) ([]byte, error) {
 	if m := s.Maintenance; m != nil {
 		b = append(b, `,"maintenance":{"id":`...)
 		b = appendJSONString(b, m.ID)
-		if m.Name != "" {
-			b = append(b, `,"name":`...)
-			b = appendJSONString(b, m.Name)
-		}
+		b = appendOmitEmpty(b, `,"name":`, m.Name)
 		b = append(b, `,"until":`...)
 		if b, err = appendJSONTime(b, m.Until); err != nil {
 			return nil, err
@@ -211,22 +199,13 @@ func appendDeadline(b []byte, d *policy.Deadline) ([]byte, error) {
 		b = append(b, `,"level":`...)
 		b = strconv.AppendInt(b, int64(d.Level), 10)
 	}
-	if d.User != "" {
-		b = append(b, `,"user":`...)
-		b = appendJSONString(b, d.User)
-	}
-	if d.Channel != "" {
-		b = append(b, `,"channel":`...)
-		b = appendJSONString(b, d.Channel)
-	}
+	b = appendOmitEmpty(b, `,"user":`, d.User)
+	b = appendOmitEmpty(b, `,"channel":`, d.Channel)
 	if d.Rule != 0 {
 		b = append(b, `,"rule":`...)
 		b = strconv.AppendInt(b, int64(d.Rule), 10)
 	}
-	if d.Target != "" {
-		b = append(b, `,"target":`...)
-		b = appendJSONString(b, d.Target)
-	}
+	b = appendOmitEmpty(b, `,"target":`, d.Target)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendInt(b, int64(d.Seq), 10)
 	return append(b, '}'), nil
@@ -284,4 +263,36 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// appendEntry appends a timeline entry as json.Marshal writes it (every
+// alert writes two or three, and json.Marshal was 2% of the CPU an alert
+// costs on Redis); TestAppendEntryIsJSONMarshal compares the two.
+func appendEntry(b []byte, e *store.Entry) ([]byte, error) {
+	var err error
+	b = append(b, `{"at":`...)
+	if b, err = appendJSONTime(b, e.At); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, e.Type)
+	b = appendOmitEmpty(b, `,"actor":`, e.Actor)
+	if e.Level != 0 {
+		b = append(b, `,"level":`...)
+		b = strconv.AppendInt(b, int64(e.Level), 10)
+	}
+	b = appendOmitEmpty(b, `,"user":`, e.User)
+	b = appendOmitEmpty(b, `,"channel":`, e.Channel)
+	b = appendOmitEmpty(b, `,"detail":`, e.Detail)
+	b = appendOmitEmpty(b, `,"bundle":`, e.Bundle)
+	return append(b, '}'), nil
+}
+
+// appendOmitEmpty appends a string field tagged omitempty: key and value,
+// or nothing when it is empty.
+func appendOmitEmpty(b []byte, key, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return appendJSONString(append(b, key...), s)
 }

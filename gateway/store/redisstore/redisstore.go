@@ -300,16 +300,15 @@ func nextMS(inc *store.Incident) string {
 
 // encodeTimeline writes entries one JSON object per line.
 func encodeTimeline(es []store.Entry) (string, error) {
-	var b strings.Builder
-	for _, e := range es {
-		j, err := json.Marshal(e)
-		if err != nil {
+	b := make([]byte, 0, 160*len(es))
+	for i := range es {
+		var err error
+		if b, err = appendEntry(b, &es[i]); err != nil {
 			return "", err
 		}
-		b.Write(j)
-		b.WriteByte('\n')
+		b = append(b, '\n')
 	}
-	return b.String(), nil
+	return string(b), nil
 }
 
 // record header fields, as parse in recordLua reads them.

@@ -214,3 +214,31 @@ func TestReadinessFollowsWrites(t *testing.T) {
 	}
 	wait(200, "alerts stored again")
 }
+
+// TestRepeatStoredButRaiseFailedDoesNotSayNothingStored: a critical alert
+// joins a warning group; the repeat is stored, then the write that raises
+// the priority is refused. The answer must be a 503 (the raise must be
+// retried), and must not claim that nothing was stored: the repeat was.
+func TestRepeatStoredButRaiseFailedDoesNotSayNothingStored(t *testing.T) {
+	fs := &faultyStore{Store: boltStore(t)}
+	h := newHarness(t, withStore(fs))
+	warn := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"})
+	if r := h.do("POST", "/api/v1/alertmanager", warn, "Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	id := h.list("")[0].ID
+	fs.refuseRecords.Store(true)
+	worse := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"},
+		map[string]string{"alertname": "A", "severity": "critical", "instance": "db2"})
+	r := h.do("POST", "/api/v1/alertmanager", worse, "Authorization", "Bearer "+amKey)
+	fs.refuseRecords.Store(false)
+	if r.code != 503 {
+		t.Fatalf("raise refused: %d %s, want 503", r.code, r.body)
+	}
+	if v := h.incident(id); v.Repeats != 1 {
+		t.Fatalf("the repeat was not stored (repeats %d): the test does not test what it says", v.Repeats)
+	}
+	if strings.Contains(r.body, "nothing was stored") || !strings.Contains(r.body, "may or may not") {
+		t.Fatalf("the repeat was stored, the answer says: %s", r.body)
+	}
+}

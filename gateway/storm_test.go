@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -659,4 +660,49 @@ func resolveAll(h *harness, fake *providertest.PagerDuty, ids []string) []string
 		}
 	}
 	return resolved
+}
+
+// updatesAllowed is a store that takes only the next allow Updates once
+// limited, and refuses the rest as a full disk does.
+type updatesAllowed struct {
+	store.Store
+	limited atomic.Bool
+	allow   atomic.Int64
+}
+
+func (u *updatesAllowed) Update(ctx context.Context, inc *store.Incident, tl []store.Entry) error {
+	if u.limited.Load() && u.allow.Add(-1) < 0 {
+		return errDiskFull
+	}
+	return u.Store.Update(ctx, inc, tl)
+}
+
+// TestStormAckLinkPartlyStoredDoesNotSayNothingStored: the bundle's link
+// acknowledges some of its incidents before the store refuses the rest.
+// The answer is a 503 (the person tries again), and it must not say that
+// nothing was stored: some incidents are acknowledged.
+func TestStormAckLinkPartlyStoredDoesNotSayNothingStored(t *testing.T) {
+	st := &updatesAllowed{Store: boltStore(t)}
+	h := newHarness(t, withStore(st), withConfig(stormConfig))
+	ids := storm(h, 12, "g")
+	h.step(fixedNow)
+	_, held := split(t, ids, h.rec.sentTo("ann", "push"))
+	h.step(fixedNow.Add(10 * time.Second))
+	link := stormLink(t, h.rec.sentTo("ann", "push")[3])
+	st.allow.Store(1)
+	st.limited.Store(true)
+	r := h.do("POST", link+"/acknowledge", "")
+	st.limited.Store(false)
+	acked := 0
+	for _, id := range held {
+		if h.incident(id).Status == "acknowledged" {
+			acked++
+		}
+	}
+	if acked != 1 {
+		t.Fatalf("%d incidents acknowledged, want the 1 the store took: the test does not test what it says", acked)
+	}
+	if r.code != 503 || strings.Contains(r.body, "nothing was stored") {
+		t.Fatalf("1 of %d acknowledged, the answer: %d %s", len(held), r.code, r.body)
+	}
 }

@@ -73,6 +73,11 @@ func (s *Service) ActOnBundle(ctx context.Context, id, user string, ev policy.Ev
 	}
 	wg.Wait()
 	if firstErr != nil {
+		// Some of the incidents took the action before another's write
+		// failed: a 503 must not say nothing was stored.
+		if len(out.Done) > 0 && errors.Is(firstErr, store.ErrUnavailable) && !errors.Is(firstErr, store.ErrOutcomeUnknown) {
+			firstErr = fmt.Errorf("%w: %w", store.ErrOutcomeUnknown, firstErr)
+		}
 		return out, firstErr
 	}
 	s.log.Info("storm bundle acted on", "bundle", id, "user", user, "event", ev.Kind, "incidents", len(out.Done),

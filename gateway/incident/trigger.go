@@ -3,6 +3,7 @@ package incident
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/pagerd/pagerd/gateway/store"
@@ -92,7 +93,12 @@ func (s *Service) Trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 	if out == store.Repeated {
 		title, firing := a.raisedBy(decided)
 		if err := s.raiseIfWorse(ctx, gotID, rt, a.Actor, title, firing); err != nil {
-			return "", 0, err
+			// The repeat is stored: a 503 must not say nothing was. A
+			// retry lands on the same incident and raises it then.
+			if errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrOutcomeUnknown) {
+				err = fmt.Errorf("%w: %w", store.ErrOutcomeUnknown, err)
+			}
+			return "", 0, fmt.Errorf("the repeat is stored, but its priority could not be raised: %w", err)
 		}
 		outcome = "repeated"
 	} else {

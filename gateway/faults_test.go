@@ -178,8 +178,8 @@ func (r *refusingAll) Trigger(ctx context.Context, inc *store.Incident, tl []sto
 
 // TestReadinessFollowsWrites: /-/ready goes red when the store refuses the
 // probe's write, or when alerts cannot be stored even though small writes
-// pass, and green again when writes work. Ping alone stayed green through
-// both.
+// pass (an acknowledgement stored meanwhile does not turn it green), and
+// green again when writes work. Ping alone stayed green through both.
 func TestReadinessFollowsWrites(t *testing.T) {
 	rs := &refusingAll{Store: boltStore(t)}
 	h := newHarness(t, withStore(rs), probing(20*time.Millisecond))
@@ -202,12 +202,24 @@ func TestReadinessFollowsWrites(t *testing.T) {
 	}
 	rs.all.Store(false)
 	wait(200, "writes work again")
+	if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g0", map[string]string{"alertname": "Z"}), "Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatalf("alert: %d %s", r.code, r.body)
+	}
+	open := h.list("")[0].ID
 	// Small writes pass, alerts do not: the refused alert turns it red.
 	rs.big.Store(true)
 	if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A"}), "Authorization", "Bearer "+amKey); r.code != 503 {
 		t.Fatalf("alert on a full disk: %d %s", r.code, r.body)
 	}
 	wait(503, "an alert could not be stored")
+	// An acknowledgement fits where an incident does not: it is stored,
+	// and readiness stays red, as alerts are still refused.
+	if r := h.api("POST", "/api/v1/incidents/"+open+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("acknowledgement on a nearly full disk: %d %s", r.code, r.body)
+	}
+	if r := h.do("GET", "/-/ready", ""); r.code != 503 || !strings.Contains(r.body, "writes of alerts") {
+		t.Fatalf("an acknowledgement stored turned readiness green while alerts are refused: %d %s", r.code, r.body)
+	}
 	rs.big.Store(false)
 	if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A"}), "Authorization", "Bearer "+amKey); r.code != 200 {
 		t.Fatalf("alert after space was freed: %d %s", r.code, r.body)

@@ -16,10 +16,13 @@ import (
 // replica, MISCONF after a failed save); a readiness probe that only
 // pings would stay green while every alert gets a 503. So Health also
 // writes: a small probe write every two seconds, and it watches the
-// outcome of the writes of alerts and acknowledgements (Instrument reports
-// them). Readiness is red while the probe fails, and while the last such
-// write failed (within writeFailHold) with none succeeding since: a disk
-// that takes the probe's few bytes but not an incident still shows.
+// outcome of the writes of alerts and of acknowledgements and other
+// updates (Instrument reports them), each kind apart. Readiness is red
+// while the probe fails, and while the last write of either kind failed
+// (within writeFailHold) with none of that kind succeeding since: a disk
+// that takes the probe's few bytes but not an incident still shows, and
+// an acknowledgement that fits where a new incident does not cannot turn
+// it green while alerts are still refused.
 type Health struct {
 	st    store.Store
 	every time.Duration
@@ -27,16 +30,33 @@ type Health struct {
 	mu       sync.Mutex
 	probeErr error
 	probed   time.Time
-	failed   time.Time
-	failErr  error
-	wrote    time.Time
+	writes   [writeKinds]writeOutcomes
+}
+
+// The kinds of write readiness watches apart.
+const (
+	writeAlert  = iota // an alert taken in: a new incident or a repeat
+	writeUpdate        // an acknowledgement, resolve or other update
+	writeKinds
+)
+
+// writeOutcomes is when writes of one kind last failed and last succeeded.
+type writeOutcomes struct {
+	failed, wrote time.Time
+	failErr       error
+}
+
+// failing says whether the last write failed, within writeFailHold, with
+// none succeeding since.
+func (w *writeOutcomes) failing() bool {
+	return w.failed.After(w.wrote) && time.Since(w.failed) < writeFailHold
 }
 
 // writeFailHold is how long a failed alert or acknowledgement write keeps
-// readiness red when none succeeds after it. It ends so that a replica
-// taken out of service for it (no traffic, so no write to succeed) comes
-// back once the probe passes; the next failing write turns it red again
-// at once.
+// readiness red when none of its kind succeeds after it. It ends so that
+// a replica taken out of service for it (no traffic, so no write to
+// succeed) comes back once the probe passes; the next failing write turns
+// it red again at once.
 const writeFailHold = 10 * time.Second
 
 // NewHealth watches st; probes run every every (default 2s) once Run is
@@ -74,19 +94,24 @@ func (h *Health) probe(ctx context.Context) {
 	h.probeErr, h.probed = err, time.Now()
 }
 
-// wrote records the outcome of a real write: success (one that changed
-// something), or a failure to reach the store.
-func (h *Health) write(err error) {
-	if h == nil {
+// write records the outcome of a real write of a kind: success (one that
+// changed something), or a failure to reach the store. A write given up
+// because its caller went away (context.Canceled: a sender that hung up)
+// says nothing about the store and is not counted; one that ran out of
+// time is, as a store too slow to answer in time is not one to send
+// alerts to.
+func (h *Health) write(kind int, err error) {
+	if h == nil || errors.Is(err, context.Canceled) {
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	w := &h.writes[kind]
 	switch {
 	case err == nil:
-		h.wrote = time.Now()
+		w.wrote = time.Now()
 	case errors.Is(err, store.ErrUnavailable):
-		h.failed, h.failErr = time.Now(), err
+		w.failed, w.failErr = time.Now(), err
 	}
 }
 
@@ -101,8 +126,10 @@ func (h *Health) Check(ctx context.Context) error {
 	if h.probeErr != nil {
 		return fmt.Errorf("the store refuses writes: %w", h.probeErr)
 	}
-	if h.failed.After(h.wrote) && time.Since(h.failed) < writeFailHold {
-		return fmt.Errorf("writes to the store are failing (last %s ago): %w", time.Since(h.failed).Round(time.Millisecond), h.failErr)
+	for kind, what := range [writeKinds]string{writeAlert: "alerts", writeUpdate: "acknowledgements and updates"} {
+		if w := &h.writes[kind]; w.failing() {
+			return fmt.Errorf("writes of %s to the store are failing (last %s ago): %w", what, time.Since(w.failed).Round(time.Millisecond), w.failErr)
+		}
 	}
 	return nil
 }

@@ -76,12 +76,15 @@ func (i *instrumented) observe(op string, start time.Time, err error) {
 	if errors.Is(err, store.ErrUnavailable) {
 		i.errs.WithLabelValues(op).Inc()
 	}
-	if op == "trigger" || op == "update" {
-		// What readiness promises is that this replica can take alerts
-		// and acknowledgements: their writes tell it whether the store
-		// takes them (the dispatcher's small writes can pass on a nearly
-		// full disk while an incident does not fit).
-		i.health.write(err)
+	// What readiness promises is that this replica can take alerts and
+	// acknowledgements: their writes tell it whether the store takes them
+	// (the dispatcher's small writes can pass on a nearly full disk while
+	// an incident does not fit).
+	switch op {
+	case "trigger":
+		i.health.write(writeAlert, err)
+	case "update":
+		i.health.write(writeUpdate, err)
 	}
 }
 

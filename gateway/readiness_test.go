@@ -1,8 +1,12 @@
 package gateway
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/pagerd/pagerd/gateway/store"
 )
 
 // pagerd_ready says at each scrape what /-/ready says: 0 while Redis is
@@ -30,5 +34,29 @@ func TestReadyMetric(t *testing.T) {
 	r.Restart(t)
 	if v := ready(); v != "1" {
 		t.Fatalf("pagerd_ready %s after Redis came back", v)
+	}
+}
+
+// TestReadinessIgnoresWritesTheirSenderGaveUp: a write that failed because
+// its sender hung up (context.Canceled) says nothing about the store and
+// leaves readiness green; one that ran out of time turns it red, as does
+// a refused one.
+func TestReadinessIgnoresWritesTheirSenderGaveUp(t *testing.T) {
+	h := NewHealth(boltStore(t), 0)
+	ctx := context.Background()
+	gaveUp := fmt.Errorf("%w: %w: the commit did not finish in time: %w", store.ErrUnavailable, store.ErrOutcomeUnknown, context.Canceled)
+	h.write(writeAlert, gaveUp)
+	if err := h.Check(ctx); err != nil {
+		t.Fatalf("a sender that hung up turned readiness red: %v", err)
+	}
+	slow := fmt.Errorf("%w: %w: the commit did not finish in time: %w", store.ErrUnavailable, store.ErrOutcomeUnknown, context.DeadlineExceeded)
+	h.write(writeAlert, slow)
+	if err := h.Check(ctx); err == nil || !strings.Contains(err.Error(), "writes of alerts") {
+		t.Fatalf("a write that ran out of time: readiness %v", err)
+	}
+	h.write(writeAlert, nil)
+	h.write(writeUpdate, fmt.Errorf("%w: disk full", store.ErrUnavailable))
+	if err := h.Check(ctx); err == nil || !strings.Contains(err.Error(), "acknowledgements") {
+		t.Fatalf("a refused acknowledgement: readiness %v", err)
 	}
 }

@@ -461,7 +461,8 @@ func TestLoadIngest(t *testing.T) {
 				behindOf := sampleBehind(r.d)
 				cpuBefore := r.cpuNow()
 				shots, took := r.openLoop(rate, 30*time.Second)
-				shares := cpuShares(cpuBefore, r.cpuNow(), took)
+				cpuAfter := r.cpuNow()
+				shares := cpuShares(cpuBefore, cpuAfter, took)
 				over := summarize(shots)
 				profiled()
 				behindMax, brakes := behindOf()
@@ -472,6 +473,7 @@ func TestLoadIngest(t *testing.T) {
 					store, x, rate, took.Round(time.Millisecond), goodput, 100*goodput/capacity, over, ackCode, ms(ackLat))
 				t.Logf("%s open loop %dx: the dispatcher at most %.2f s behind with due steps, over 500 ms in %d of %d samples; %s; pagerd settled %.1f s after the last answer; %s",
 					store, x, behindMax.Seconds(), brakes.braked, brakes.samples, brakes, backlog.Seconds(), shares)
+				t.Logf("%s open loop %dx: %s", store, x, requestCosts(cpuBefore, cpuAfter, over, cpuPer))
 			}
 			close(stopSampling)
 			<-sampled
@@ -483,6 +485,23 @@ func TestLoadIngest(t *testing.T) {
 			t.Logf("%s: exited %s after SIGTERM", store, time.Since(stop).Round(time.Millisecond))
 		})
 	}
+}
+
+// requestCosts estimates what a refusal cost pagerd and what a request
+// cost the generator in an overload run: pagerd's CPU less what the
+// accepted alerts cost each in the closed loop (perAccepted), over the
+// refused; the generator's CPU over all it sent. At twice capacity pagerd
+// refuses more than it takes in, so on a box the generator shares these
+// two decide how much CPU is left for the alerts taken in.
+func requestCosts(a, b cpuSnap, s summary, perAccepted time.Duration) string {
+	refusals := "no refusals"
+	if s.refused > 0 {
+		left := (b.pagerd - a.pagerd) - time.Duration(s.ok)*perAccepted
+		refusals = fmt.Sprintf("pagerd's CPU per refusal about %s (its CPU less %s for each accepted alert, over %d refused)",
+			(left / time.Duration(s.refused)).Round(100*time.Nanosecond), perAccepted.Round(100*time.Nanosecond), s.refused)
+	}
+	return fmt.Sprintf("%s; the generator's CPU per request sent %s", refusals,
+		((b.gen - a.gen) / time.Duration(max(1, s.total))).Round(100*time.Nanosecond))
 }
 
 // braking counts the samples of sampleBehind in which the dispatcher was

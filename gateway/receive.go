@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,14 +24,56 @@ import (
 // readBody reads a size-limited body; over the limit is 413.
 func readBody(c echo.Context) ([]byte, error) {
 	b, err := io.ReadAll(c.Request().Body)
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, &inputError{http.StatusRequestEntityTooLarge, "request body is over the limit of " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
-	}
 	if err != nil {
-		return nil, badRequest("reading the request body: %v", err)
+		return nil, bodyError(err)
 	}
 	return b, nil
+}
+
+// readAlertmanager reads a notification: whole, when it is at most
+// alertmanagerBodyLimit (as nearly every one is), or as a stream up to
+// alertmanagerStreamLimit (ingest.DecodeAlertmanagerStream: a group of
+// tens of thousands of alerts, in the outage where paging matters most).
+// Streamed notifications are read one at a time, each holding at most
+// alertmanagerBodyLimit and the alerts pagerd reads, so a few of them
+// cannot take the memory; one that finds another being read waits for it
+// within the request's deadline, or is answered 503 (retried).
+func (s *Server) readAlertmanager(c echo.Context) (*ingest.Message, error) {
+	r := c.Request()
+	head, err := io.ReadAll(io.LimitReader(r.Body, alertmanagerBodyLimit+1))
+	if err != nil {
+		return nil, bodyError(err)
+	}
+	if len(head) <= alertmanagerBodyLimit {
+		return ingest.DecodeAlertmanager(head)
+	}
+	select {
+	case s.streaming <- struct{}{}:
+		defer func() { <-s.streaming }()
+	case <-r.Context().Done():
+		return nil, &inputError{http.StatusServiceUnavailable, "another notification over " +
+			strconv.Itoa(alertmanagerBodyLimit>>20) + " MiB was being read; this one was not stored: retry"}
+	}
+	msg, err := ingest.DecodeAlertmanagerStream(io.MultiReader(bytes.NewReader(head), r.Body))
+	if err != nil {
+		var ie *ingest.InputError
+		if errors.As(err, &ie) {
+			return nil, err
+		}
+		return nil, bodyError(err)
+	}
+	s.log.Warn("read a notification over "+strconv.Itoa(alertmanagerBodyLimit>>20)+" MiB as a stream; set max_alerts on the Alertmanager receiver to keep notifications small",
+		"group_key", msg.GroupKey, "alerts", len(msg.Alerts)+msg.Unread)
+	return msg, nil
+}
+
+// bodyError is the answer to a request body that could not be read.
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &inputError{http.StatusRequestEntityTooLarge, "request body is over the limit of " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
+	}
+	return badRequest("reading the request body: %v", err)
 }
 
 // jsonContentType refuses a body that says it is not JSON. A missing
@@ -95,11 +138,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 		return &inputError{http.StatusServiceUnavailable, "too many notifications for service " + svc.Name +
 			" (server.rate_limit); nothing was stored, retry later"}
 	}
-	body, err := readBody(c)
-	if err != nil {
-		return err
-	}
-	msg, err := ingest.DecodeAlertmanager(body)
+	msg, err := s.readAlertmanager(c)
 	var ie *ingest.InputError
 	if errors.As(err, &ie) {
 		return badRequest("%s", ie.Msg)

@@ -111,15 +111,21 @@ type Server struct {
 	limitMu sync.Mutex
 	limits  map[string]*rate.Limiter
 	adm     *admission // in front of echo: it refuses past the intake's limit
+	// streaming is held while a notification over alertmanagerBodyLimit
+	// is read (readAlertmanager): one at a time.
+	streaming chan struct{}
 }
 
 // Body limits: PagerDuty's documented cap for events, and a generous one for
 // Alertmanager groups (Alertmanager truncates groups with max_alerts).
 const (
 	alertmanagerBodyLimit = 8 << 20
-	apiBodyLimit          = 64 << 10
-	callbackBodyLimit     = 64 << 10
-	webhookBodyLimit      = 2 << 20
+	// alertmanagerStreamLimit bounds a notification read as a stream: some
+	// 50,000 alerts of typical size, read in a second or so.
+	alertmanagerStreamLimit = 64 << 20
+	apiBodyLimit            = 64 << 10
+	callbackBodyLimit       = 64 << 10
+	webhookBodyLimit        = 2 << 20
 )
 
 // NewServer builds the server and its routes.
@@ -137,7 +143,7 @@ func NewServer(o ServerOptions) *Server {
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = 30 * time.Second
 	}
-	s := &Server{o: o, log: o.Logger, now: o.Now, m: newMetrics(o.Registry), shutdown: o.ShutdownTimeout,
+	s := &Server{o: o, streaming: make(chan struct{}, 1), log: o.Logger, now: o.Now, m: newMetrics(o.Registry), shutdown: o.ShutdownTimeout,
 		limits: map[string]*rate.Limiter{}}
 
 	e := echo.New()
@@ -153,8 +159,8 @@ func NewServer(o ServerOptions) *Server {
 		},
 	}))
 
-	e.POST("/api/v1/alertmanager", s.alertmanager, deadline, bodyLimit(alertmanagerBodyLimit))
-	e.POST("/api/v1/alertmanager/:key", s.alertmanager, deadline, bodyLimit(alertmanagerBodyLimit))
+	e.POST("/api/v1/alertmanager", s.alertmanager, deadline, bodyLimit(alertmanagerStreamLimit))
+	e.POST("/api/v1/alertmanager/:key", s.alertmanager, deadline, bodyLimit(alertmanagerStreamLimit))
 	e.POST("/v2/enqueue", s.enqueue, deadline)
 	e.POST(pagerduty.WebhookPath, handle(o.PagerDuty.ServeWebhook), deadline, bodyLimit(webhookBodyLimit))
 	e.POST(twilio.StatusPath, handle(o.Twilio.Status), deadline, bodyLimit(callbackBodyLimit))

@@ -124,7 +124,8 @@ func TestAlertmanagerBadInput(t *testing.T) {
 		{"wrong version", strings.Replace(good, `"version":"4"`, `"version":"3"`, 1), auth, 400, "version"},
 		{"no alerts", `{"version":"4","groupKey":"g","status":"firing","alerts":[]}`, auth, 400, "alerts"},
 		{"wrong type", `{"version":"4","groupKey":"g","status":"firing","alerts":"many"}`, auth, 400, "alerts"},
-		{"oversize", `{"version":"4","pad":"` + strings.Repeat("x", alertmanagerBodyLimit) + `"}`, auth, 413, "limit"},
+		{"oversize", `{"version":"4","pad":"` + strings.Repeat("x", alertmanagerStreamLimit) + `"}`, auth, 413, "limit"},
+		{"over the in-memory size, streamed, no alerts", `{"version":"4","groupKey":"g","status":"firing","pad":"` + strings.Repeat("x", alertmanagerBodyLimit) + `"}`, auth, 400, "alerts: missing"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -555,4 +556,52 @@ func TestClientAddressTrustsOnlyConfiguredProxies(t *testing.T) {
 	if got := ipExtractor([]string{"192.168.0.0/16"})(req); got != "10.1.2.3" {
 		t.Fatalf("untrusted peer: %s", got)
 	}
+}
+
+// TestAlertmanagerNotificationOverTheInMemorySize: a group of 12,000
+// alerts, over the 8 MiB read whole (Alertmanager sends them all unless
+// its receiver sets max_alerts), is read as a stream: stored, paged, and
+// it says how many alerts were left unread. While one is read, another
+// waits its turn, and is answered 503 (retried) if its deadline comes
+// first.
+func TestAlertmanagerNotificationOverTheInMemorySize(t *testing.T) {
+	h := newHarness(t)
+	alerts := make([]map[string]string, 12000)
+	pad := strings.Repeat("p", 600)
+	for i := range alerts {
+		alerts[i] = map[string]string{"alertname": "InstanceDown", "instance": fmt.Sprintf("node-%05d", i), "pad": pad}
+	}
+	body := amPayload("firing", `{}:{alertname="InstanceDown"}`, alerts...)
+	if len(body) <= alertmanagerBodyLimit {
+		t.Fatalf("the notification is %d bytes, not over %d: the test tests nothing", len(body), alertmanagerBodyLimit)
+	}
+	r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+amKey)
+	if r.code != 200 {
+		t.Fatalf("a notification of %d bytes: %d %s", len(body), r.code, r.body)
+	}
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	if len(res.Incidents) != 1 {
+		t.Fatalf("incidents %v", res.Incidents)
+	}
+	inc := h.incident(res.Incidents[0])
+	if !strings.Contains(string(inc.Details), `"alerts_unread":11000`) || !h.timelineHas(inc.ID, "truncated", "held 12000 alerts") {
+		t.Fatalf("the incident does not say what was left unread: %.300s", inc.Details)
+	}
+	if !strings.Contains(h.logs.String(), "as a stream") {
+		t.Errorf("not logged:\n%s", h.logs.String())
+	}
+	h.step(h.clock.Now())
+	if n := len(h.rec.lines(fixedNow)); n == 0 {
+		t.Error("nobody was paged")
+	}
+
+	h.d.server.streaming <- struct{}{} // another is being read
+	start := time.Now()
+	r = h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+amKey)
+	<-h.d.server.streaming
+	if r.code != 503 || !strings.Contains(r.body, "not stored: retry") {
+		t.Fatalf("while another was read: %d %s", r.code, r.body)
+	}
+	t.Logf("answered 503 after %s waiting for its turn", time.Since(start).Round(time.Millisecond))
 }

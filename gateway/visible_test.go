@@ -50,7 +50,7 @@ func TestRejectedIngestionLogged(t *testing.T) {
 		{"wrong key in the path", "/api/v1/alertmanager/" + wrongKey, good, nil, 401, "unknown", "unknown Alertmanager integration key"},
 		{"bad payload", "/api/v1/alertmanager", `{"version":"3"}`, []string{"Authorization", "Bearer " + amKey}, 400, amName, "version"},
 		{"not JSON", "/api/v1/alertmanager", good, []string{"Authorization", "Bearer " + amKey, "Content-Type", "text/plain"}, 415, amName, "Content-Type text/plain"},
-		{"too big", "/api/v1/alertmanager", strings.Repeat(" ", alertmanagerBodyLimit+1), []string{"Authorization", "Bearer " + amKey}, 413, amName, "the limit is"},
+		{"too big", "/api/v1/alertmanager", strings.Repeat(" ", alertmanagerStreamLimit+1), []string{"Authorization", "Bearer " + amKey}, 413, amName, "the limit is"},
 		{"rate limited: the first passes", "/api/v1/alertmanager", good, []string{"Authorization", "Bearer " + amKey}, 200, "", ""},
 		{"over the rate limit", "/api/v1/alertmanager", good, []string{"Authorization", "Bearer " + amKey}, 503, amName, "too many notifications"},
 		{"unknown routing key", "/v2/enqueue", `{"routing_key":"` + wrongKey + `","event_action":"trigger","payload":{"summary":"s","source":"h","severity":"error"}}`, nil, 400, "unknown", "Invalid routing key"},

@@ -34,6 +34,10 @@ type Message struct {
 	CommonAnnotations map[string]string `json:"commonAnnotations"`
 	ExternalURL       string            `json:"externalURL"`
 	Alerts            []Alert           `json:"alerts"`
+	// Unread is how many alerts after the first MaxAlertsPerMessage were
+	// counted and not kept, by DecodeAlertmanagerStream (0 from
+	// DecodeAlertmanager, which keeps them all).
+	Unread int `json:"-"`
 }
 
 // Alert is one alert of a Message, in Alertmanager's webhook shape. Its
@@ -112,6 +116,11 @@ func DecodeAlertmanager(body []byte) (*Message, error) {
 	if err := decodeOne(body, &w, ""); err != nil {
 		return nil, err
 	}
+	return fromWire(&w)
+}
+
+// fromWire checks a decoded notification and decodes its alerts.
+func fromWire(w *wireMessage) (*Message, error) {
 	if w.Version == "" {
 		return nil, inputErrorf("version: missing; only Alertmanager webhook payload version %q is supported (what Alertmanager 0.25 and later send)", AlertmanagerVersion)
 	}
@@ -421,8 +430,8 @@ type limited struct {
 
 func (m *Message) limit() *limited {
 	l := &limited{Message: m, alerts: m.Alerts}
-	if n := len(m.Alerts); n > MaxAlertsPerMessage {
-		l.alerts = m.Alerts[:MaxAlertsPerMessage]
+	if n := len(m.Alerts) + m.Unread; n > MaxAlertsPerMessage {
+		l.alerts = m.Alerts[:min(len(m.Alerts), MaxAlertsPerMessage)]
 		l.cuts = append(l.cuts, Cut{Limit: "alerts", Detail: fmt.Sprintf(
 			"the notification held %d alerts; pagerd read the first %d (limit %d per notification) and left %d out",
 			n, MaxAlertsPerMessage, MaxAlertsPerMessage, n-MaxAlertsPerMessage)})
@@ -713,7 +722,7 @@ func (l *limited) details(status string, alerts []Alert, pre []Cut) (json.RawMes
 	}
 	for _, c := range pre {
 		if c.Limit == "alerts" {
-			d.AlertsUnread = len(l.Message.Alerts) - len(l.alerts)
+			d.AlertsUnread = len(l.Message.Alerts) + l.Unread - len(l.alerts)
 		}
 	}
 	for _, a := range alerts {

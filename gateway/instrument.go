@@ -193,7 +193,7 @@ func (i *instrumented) Note(ctx context.Context, entries map[string][]store.Entr
 	return err
 }
 
-func (i *instrumented) CountOpen(ctx context.Context, limit int) (map[store.OpenKey]int, error) {
+func (i *instrumented) CountOpen(ctx context.Context, limit int) (store.OpenCounts, error) {
 	start := time.Now()
 	n, err := i.Store.CountOpen(ctx, limit)
 	i.observe("count_open", start, err)

@@ -77,6 +77,12 @@ func RegisterBuildInfo(reg prometheus.Registerer, version string) {
 // openIncidentsLimit bounds how many incidents of one status a scrape reads.
 const openIncidentsLimit = 10000
 
+// undecodableLogLines bounds the Error lines one read of the open
+// incidents writes about records that do not decode: a store full of them
+// (a replica older than the records it reads) names them all over a few
+// reads instead of flooding the log at once.
+const undecodableLogLines = 10
+
 // openIncidents is pagerd_open_incidents{service,priority,status}, read from
 // the store. /metrics must stay cheap and must not hammer Redis when several
 // Prometheus servers scrape it, so the counts are read at most once per ttl
@@ -85,6 +91,15 @@ const openIncidentsLimit = 10000
 // reported, at 0 when nothing is open. When the store does not answer, the
 // series are left out (and pagerd_store_errors_total{op="count_open"}
 // counts it) rather than reported stale.
+//
+// An open incident whose record does not decode is in none of those
+// counts (its service, priority and status are what cannot be read) but
+// must not go unseen either: it is an open incident pagerd can no longer
+// read. pagerd_open_incidents_undecodable says how many there are, beside
+// the counts and from the same read (a gauge, not a counter: they are a
+// state of the store, and a counter bumped on every read would rise with
+// the scrape rate), and each is logged at Error once, by its incident id,
+// while it stays so.
 type openIncidents struct {
 	store  store.Store
 	config func() *policy.Config
@@ -92,22 +107,32 @@ type openIncidents struct {
 	log    *slog.Logger
 	ttl    time.Duration
 	desc   *prometheus.Desc
+	bad    *prometheus.Desc
 
-	mu     sync.Mutex
-	readAt time.Time
-	counts map[[3]string]int
-	ok     bool
+	mu          sync.Mutex
+	readAt      time.Time
+	counts      map[[3]string]int
+	undecodable int
+	logged      map[string]bool // undecodable incidents already logged
+	ok          bool
 }
 
 func newOpenIncidents(st store.Store, config func() *policy.Config, now func() time.Time, log *slog.Logger) *openIncidents {
 	return &openIncidents{store: st, config: config, now: now, log: log, ttl: 15 * time.Second,
 		desc: prometheus.NewDesc("pagerd_open_incidents",
 			"Incidents not resolved, by service, priority and status (triggered, acknowledged); read from the store at most every 15s.",
-			[]string{"service", "priority", "status"}, nil)}
+			[]string{"service", "priority", "status"}, nil),
+		bad: prometheus.NewDesc("pagerd_open_incidents_undecodable",
+			"Open incidents whose stored record does not decode, left out of pagerd_open_incidents; each is logged once with its incident id.",
+			nil, nil),
+		logged: map[string]bool{}}
 }
 
-// Describe sends the one descriptor.
-func (o *openIncidents) Describe(ch chan<- *prometheus.Desc) { ch <- o.desc }
+// Describe sends the two descriptors.
+func (o *openIncidents) Describe(ch chan<- *prometheus.Desc) {
+	ch <- o.desc
+	ch <- o.bad
+}
 
 // Collect sends the counts, reading the store when the cache is older than
 // the ttl.
@@ -116,11 +141,12 @@ func (o *openIncidents) Collect(ch chan<- prometheus.Metric) {
 	defer o.mu.Unlock()
 	if now := o.now(); o.readAt.IsZero() || now.Sub(o.readAt) >= o.ttl {
 		o.readAt = now
-		o.counts, o.ok = o.read()
+		o.ok = o.read()
 	}
 	if !o.ok {
 		return
 	}
+	ch <- prometheus.MustNewConstMetric(o.bad, prometheus.GaugeValue, float64(o.undecodable))
 	counts := map[[3]string]int{}
 	for _, svc := range o.config().Services {
 		for _, pr := range svc.Scheme().Priorities {
@@ -151,17 +177,47 @@ func (o *openIncidents) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (o *openIncidents) read() (map[[3]string]int, bool) {
+// read fills the cache from the store, and reports whether it answered.
+func (o *openIncidents) read() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	n, err := o.store.CountOpen(ctx, openIncidentsLimit)
 	if err != nil {
 		o.log.Warn("metrics: open incidents not counted", "err", err)
-		return nil, false
+		return false
 	}
-	counts := make(map[[3]string]int, len(n))
-	for k, v := range n {
-		counts[[3]string{k.Service, k.Priority, string(k.Status)}] = v
+	o.counts = make(map[[3]string]int, len(n.ByKey))
+	for k, v := range n.ByKey {
+		o.counts[[3]string{k.Service, k.Priority, string(k.Status)}] = v
 	}
-	return counts, true
+	o.undecodable = len(n.Undecodable)
+	o.logUndecodable(n.Undecodable)
+	return true
+}
+
+// logUndecodable logs each undecodable incident not logged yet, in id
+// order, up to undecodableLogLines of them (the rest on later reads), and
+// forgets those that decode again or are gone, so the memory of what was
+// logged stays the size of what is broken.
+func (o *openIncidents) logUndecodable(bad map[string]error) {
+	ids := make([]string, 0, len(bad))
+	for id := range bad {
+		if !o.logged[id] {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	for id := range o.logged {
+		if _, still := bad[id]; !still {
+			delete(o.logged, id)
+		}
+	}
+	for i, id := range ids {
+		if i == undecodableLogLines {
+			break
+		}
+		o.logged[id] = true
+		o.log.Error("metrics: open incident record does not decode: not counted in pagerd_open_incidents",
+			"incident", id, "err", bad[id], "undecodable", len(bad))
+	}
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"regexp"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/logtest"
 )
 
 // countingStore counts the reads /metrics makes (CountOpen, and List,
@@ -28,7 +30,7 @@ func (c *countingStore) List(ctx context.Context, f store.Filter) ([]*store.Inci
 	return c.Store.List(ctx, f)
 }
 
-func (c *countingStore) CountOpen(ctx context.Context, limit int) (map[store.OpenKey]int, error) {
+func (c *countingStore) CountOpen(ctx context.Context, limit int) (store.OpenCounts, error) {
 	c.reads.Add(1)
 	return c.Store.CountOpen(ctx, limit)
 }
@@ -119,6 +121,61 @@ pagerd_open_incidents{priority="P3",service="api",status="triggered"} 0
 	resolvedWant := strings.Replace(want, `priority="P2",service="api",status="acknowledged"} 1`, `priority="P2",service="api",status="acknowledged"} 0`, 1)
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(resolvedWant+batchZeros), "pagerd_open_incidents"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMetricsOpenIncidentsSkipUndecodable: one open incident whose record
+// no longer decodes (written over in Redis here) does not take the gauge
+// away: the others are still counted, pagerd_open_incidents_undecodable
+// says one is not, and the log names it once, however many reads see it.
+func TestMetricsOpenIncidentsSkipUndecodable(t *testing.T) {
+	st, srv := redisStore(t)
+	h := newHarness(t, withStore(st))
+	for _, a := range []struct{ key, severity string }{{"g1", "critical"}, {"g2", "warning"}} {
+		if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", a.key, map[string]string{"alertname": a.key, "severity": a.severity}), "Authorization", "Bearer "+amKey); r.code != 200 {
+			t.Fatal(r.body)
+		}
+	}
+	bad := h.list("?priority=P2")[0].ID
+	rdb := srv.Client(t)
+	keys, err := rdb.Keys(context.Background(), "t:*:inc:"+bad).Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("record key of %s: %v %v", bad, keys, err)
+	}
+	if err := rdb.Set(context.Background(), keys[0], "not an incident record", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	const want = `
+# HELP pagerd_open_incidents Incidents not resolved, by service, priority and status (triggered, acknowledged); read from the store at most every 15s.
+# TYPE pagerd_open_incidents gauge
+pagerd_open_incidents{priority="P0",service="api",status="acknowledged"} 0
+pagerd_open_incidents{priority="P0",service="api",status="triggered"} 1
+pagerd_open_incidents{priority="P1",service="api",status="acknowledged"} 0
+pagerd_open_incidents{priority="P1",service="api",status="triggered"} 0
+pagerd_open_incidents{priority="P2",service="api",status="acknowledged"} 0
+pagerd_open_incidents{priority="P2",service="api",status="triggered"} 0
+pagerd_open_incidents{priority="P3",service="api",status="acknowledged"} 0
+pagerd_open_incidents{priority="P3",service="api",status="triggered"} 0
+`
+	const wantBad = `
+# HELP pagerd_open_incidents_undecodable Open incidents whose stored record does not decode, left out of pagerd_open_incidents; each is logged once with its incident id.
+# TYPE pagerd_open_incidents_undecodable gauge
+pagerd_open_incidents_undecodable 1
+`
+	for read := range 2 {
+		h.clock.Set(fixedNow.Add(time.Duration(read) * time.Minute)) // past the ttl: a read each time
+		if err := testutil.GatherAndCompare(h.reg, strings.NewReader(want+batchZeros+wantBad), "pagerd_open_incidents", "pagerd_open_incidents_undecodable"); err != nil {
+			t.Fatalf("read %d: %v", read+1, err)
+		}
+	}
+	var named int
+	for _, l := range logtest.Lines(t, h.logs.String()) {
+		if l["level"] == "ERROR" && strings.Contains(fmt.Sprint(l["msg"]), "does not decode") && l["incident"] == bad {
+			named++
+		}
+	}
+	if named != 1 {
+		t.Errorf("%d Error lines name %s as not decoding after two reads, want 1:\n%s", named, bad, h.logs.String())
 	}
 }
 

@@ -1,8 +1,13 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"sort"
@@ -705,4 +710,107 @@ func TestStormAckLinkPartlyStoredDoesNotSayNothingStored(t *testing.T) {
 	if r.code != 503 || strings.Contains(r.body, "nothing was stored") {
 		t.Fatalf("1 of %d acknowledged, the answer: %d %s", len(held), r.code, r.body)
 	}
+}
+
+// TestStormMessageForwardsAnAckThatCameWhileItWasSent: pages held while
+// the person's contact was not PagerDuty go out after a reload in a storm
+// message through PagerDuty, and the incidents are acknowledged in pagerd
+// while that message is on its way. The acknowledgements, written first,
+// saw incidents not pushed to PagerDuty and owed it nothing; recording the
+// message then owes PagerDuty the acknowledgement (incident.LateForward in
+// markPushed), and the dispatcher tells it, so PagerDuty's incident for
+// the message stops notifying.
+func TestStormMessageForwardsAnAckThatCameWhileItWasSent(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewPagerDuty(t)
+			var h *harness
+			var held []string
+			acked := make(chan error, 1)
+			// PagerDuty, with the held incidents acknowledged in pagerd
+			// while the storm message is being sent to it.
+			pd := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				var ev struct {
+					Action   string `json:"event_action"`
+					DedupKey string `json:"dedup_key"`
+				}
+				_ = json.Unmarshal(body, &ev)
+				if bundle, _, ok := pagerduty.ParseDedupKey(ev.DedupKey); ok && ev.Action == "trigger" && store.IsBundleID(bundle) {
+					acked <- ackAll(h.url, held)
+				}
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				fake.ServeHTTP(w, r)
+			}))
+			t.Cleanup(pd.Close)
+			viaPD := strings.Replace(pdConfig, "pagerduty: {", "pagerduty: {events_url: "+pd.URL+", ", 1)
+			viaLog := strings.Replace(viaPD, "{channel: push, via: pagerduty, address: "+pdUserKey+"}", "{channel: push, via: log}", 1)
+			if viaLog == viaPD {
+				t.Fatal("the config has no PagerDuty push contact to switch")
+			}
+			h = newHarness(t, withStore(mk(t)), withConfig(viaLog), realTransport("pagerduty"))
+			ids := storm(h, 6, "g")
+			h.step(fixedNow) // three pushes on their own, three held
+			_, held = split(t, ids, h.rec.sentTo("carol", "push"))
+			if err := h.reload(viaPD); err != nil {
+				t.Fatal(err)
+			}
+			h.step(fixedNow.Add(10 * time.Second)) // the storm message, through PagerDuty, then the outbox
+			select {
+			case err := <-acked:
+				if err != nil {
+					t.Fatal(err)
+				}
+			default:
+				t.Fatalf("no storm message reached PagerDuty: %d events", len(fake.Events()))
+			}
+			evs := fake.Events()
+			if len(evs) == 0 || evs[0].Action != "trigger" {
+				t.Fatalf("PagerDuty events %+v, want the storm message first", evs)
+			}
+			key := evs[0].DedupKey
+			var acks int
+			for _, ev := range evs[1:] {
+				if ev.Action != "acknowledge" || ev.DedupKey != key {
+					t.Fatalf("PagerDuty got %s for %s, want only acknowledgements of the storm message %s", ev.Action, ev.DedupKey, key)
+				}
+				acks++
+			}
+			if acks == 0 {
+				t.Fatalf("PagerDuty was not told that the storm message's incidents were acknowledged while it was sent: events %d", len(evs))
+			}
+			for _, id := range held {
+				if f := entriesOf(timeline(h, id), "forwarded", ""); len(f) != 1 || !strings.Contains(f[0].Detail, "PagerDuty told of the acknowledge, for carol") {
+					t.Errorf("%s: forwarded entries %+v, want one telling PagerDuty of the acknowledge", id, f)
+				}
+				inc, err := h.store.Get(context.Background(), id)
+				if err != nil || inc.NotPushedToPagerDuty || len(inc.Outbox) != 0 {
+					t.Errorf("%s after the outbox ran: %+v %v; want marked as pushed to PagerDuty, nothing owed", id, inc, err)
+				}
+			}
+		})
+	}
+}
+
+// ackAll acknowledges the incidents as carol through the API, from outside
+// the test's goroutine (no t.Fatal there).
+func ackAll(base string, ids []string) error {
+	for _, id := range ids {
+		req, err := http.NewRequest("POST", base+"/api/v1/incidents/"+id+"/acknowledge", strings.NewReader(`{"user":"carol"}`))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+apiToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("acknowledge %s: %d %s", id, resp.StatusCode, b)
+		}
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 
 	"github.com/pagerd/pagerd/policy"
@@ -179,27 +180,58 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, v *viewer) {
 // oidcClients keeps the provider of the issuer in force, discovered on the
 // first sign-in (a provider that is down when pagerd starts must not stop
 // it) and again when the config names another issuer.
+//
+// Discovery is an HTTP call to the provider, slow or hanging when it is
+// down: it runs outside mu, one at a time per issuer, and every sign-in
+// that needs it meanwhile waits for that one (singleflight) rather than
+// queueing to make its own after it, each waiting out the timeout in
+// turn. A sign-in whose request ends stops waiting; the discovery goes on
+// for the others. A failure is not kept: the next sign-in asks again.
 type oidcClients struct {
-	http *http.Client
-	mu   sync.Mutex
+	http      *http.Client
+	discovery singleflight.Group
+
+	mu sync.Mutex
 	// issuer is the issuer p was discovered from.
 	issuer string
 	p      *oidc.Provider
 }
 
+// discoveryTimeout bounds one discovery, which no single sign-in's request
+// bounds (it is shared), besides the HTTP client's own timeout.
+const discoveryTimeout = 30 * time.Second
+
 // provider is the discovered provider of the issuer.
 func (o *oidcClients) provider(ctx context.Context, issuer string) (*oidc.Provider, error) {
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.p != nil && o.issuer == issuer {
-		return o.p, nil
+	p, cached := o.p, o.p != nil && o.issuer == issuer
+	o.mu.Unlock()
+	if cached {
+		return p, nil
 	}
-	p, err := oidc.NewProvider(oidc.ClientContext(ctx, o.http), issuer)
-	if err != nil {
-		return nil, err
+	ch := o.discovery.DoChan(issuer, func() (any, error) {
+		// Not the first caller's request's context: its end must not
+		// fail the others waiting on this discovery.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), discoveryTimeout)
+		defer cancel()
+		p, err := oidc.NewProvider(oidc.ClientContext(dctx, o.http), issuer)
+		if err != nil {
+			return nil, err
+		}
+		o.mu.Lock()
+		o.p, o.issuer = p, issuer
+		o.mu.Unlock()
+		return p, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*oidc.Provider), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("discover the identity provider %s: %w", issuer, ctx.Err())
 	}
-	o.p, o.issuer = p, issuer
-	return p, nil
 }
 
 // oauth is the OAuth 2 client of the config's OIDC settings.

@@ -246,18 +246,32 @@ type OpenKey struct {
 	Status            policy.Status
 }
 
+// OpenCounts is what CountOpen found.
+type OpenCounts struct {
+	// ByKey counts the open incidents by service, priority and status.
+	ByKey map[OpenKey]int
+	// Undecodable names the open incidents whose records CountOpen had to
+	// read and could not decode, with what was wrong: they are in no
+	// count of ByKey (their service, priority and status are what could
+	// not be read), and each is an open incident pagerd can no longer
+	// read, so the caller must make them seen. Nil when there are none.
+	Undecodable map[string]error
+}
+
 // OpenCounter is CountOpen's rule, for the stores to share: open incidents
 // fed newest first are counted by service, priority and status, at most
 // the first limit of each open status; other statuses are not counted.
+// A record that does not decode is skipped and named (Skip), so that one
+// of them does not hide all the others.
 type OpenCounter struct {
-	Counts                  map[OpenKey]int
+	OpenCounts
 	limit                   int
 	triggered, acknowledged int
 }
 
 // NewOpenCounter counts up to limit incidents of each open status.
 func NewOpenCounter(limit int) *OpenCounter {
-	return &OpenCounter{Counts: map[OpenKey]int{}, limit: limit}
+	return &OpenCounter{OpenCounts: OpenCounts{ByKey: map[OpenKey]int{}}, limit: limit}
 }
 
 // Wants reports whether an incident of the status would still be counted.
@@ -281,7 +295,17 @@ func (c *OpenCounter) Add(service, priority string, status policy.Status) {
 	} else {
 		c.acknowledged++
 	}
-	c.Counts[OpenKey{Service: service, Priority: priority, Status: status}]++
+	c.ByKey[OpenKey{Service: service, Priority: priority, Status: status}]++
+}
+
+// Skip names the open incident id, whose record err says does not decode,
+// in Undecodable instead of counting it. It uses up no status's limit: its
+// status is unknown.
+func (c *OpenCounter) Skip(id string, err error) {
+	if c.Undecodable == nil {
+		c.Undecodable = map[string]error{}
+	}
+	c.Undecodable[id] = err
 }
 
 // Full reports whether no more incidents would be counted.
@@ -332,8 +356,11 @@ type Store interface {
 	// CountOpen counts the open incidents by service, priority and
 	// status, the newest limit of each status at most, without decoding
 	// each whole (the open-incidents gauge: listing and decoding them
-	// made a scrape in a storm cost half a second of CPU).
-	CountOpen(ctx context.Context, limit int) (map[OpenKey]int, error)
+	// made a scrape in a storm cost half a second of CPU). A record it
+	// must read and cannot decode is not an error: it is left out of the
+	// counts and named in OpenCounts.Undecodable, so that one corrupt
+	// record does not hide every other open incident from the gauge.
+	CountOpen(ctx context.Context, limit int) (OpenCounts, error)
 	// Timeline returns the incident's entries, oldest first.
 	Timeline(ctx context.Context, id string) ([]Entry, error)
 	// ClaimDue leases up to max incidents whose earliest pending deadline is

@@ -45,6 +45,12 @@ type Provider struct {
 	codes map[string]grant
 	// Issued counts the ID tokens issued.
 	issued int
+	// discoveries counts the discovery requests; while hold is not nil
+	// they wait for it to close, and the next failDiscovery of them
+	// answer 503.
+	discoveries   int
+	hold          chan struct{}
+	failDiscovery int
 }
 
 // Identity is who the provider signs in: the ID token's subject (sub)
@@ -109,7 +115,66 @@ func (p *Provider) Issued() int {
 	return p.issued
 }
 
-func (p *Provider) discovery(w http.ResponseWriter, _ *http.Request) {
+// Discoveries is how many times the discovery document was asked for,
+// answered or not.
+func (p *Provider) Discoveries() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.discoveries
+}
+
+// HoldDiscovery makes discovery requests wait, as a provider that is slow
+// or down does, until release is called (or the request ends). release
+// may be called more than once; the test's end calls it too.
+func (p *Provider) HoldDiscovery(t testing.TB) (release func()) {
+	hold := make(chan struct{})
+	p.mu.Lock()
+	p.hold = hold
+	p.mu.Unlock()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			p.mu.Lock()
+			if p.hold == hold {
+				p.hold = nil
+			}
+			p.mu.Unlock()
+			close(hold)
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// FailDiscovery makes the next n discovery requests answer 503.
+func (p *Provider) FailDiscovery(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failDiscovery = n
+}
+
+func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	p.discoveries++
+	hold := p.hold
+	p.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	p.mu.Lock()
+	fail := p.failDiscovery > 0
+	if fail {
+		p.failDiscovery--
+	}
+	p.mu.Unlock()
+	if fail {
+		http.Error(w, "discovery unavailable", http.StatusServiceUnavailable)
+		return
+	}
 	writeJSON(w, oidc.ProviderConfig{IssuerURL: p.URL, AuthURL: p.URL + "/authorize", TokenURL: p.URL + "/token",
 		JWKSURL: p.URL + "/keys", Algorithms: []string{"RS256"}})
 }

@@ -307,7 +307,10 @@ func OpenReadOnly(dir string) (*Store, error) {
 
 // CountOpen counts open incidents from the open index alone, newest first:
 // its records carry status, priority and service, so nothing is decoded.
-func (s *Store) CountOpen(ctx context.Context, limit int) (map[store.OpenKey]int, error) {
+// An index record that does not parse is read from the incident instead,
+// as List does; when that does not decode either, the incident is skipped
+// and named (store.OpenCounter.Skip).
+func (s *Store) CountOpen(ctx context.Context, limit int) (store.OpenCounts, error) {
 	n := store.NewOpenCounter(limit)
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketOpen).Cursor()
@@ -317,12 +320,14 @@ func (s *Store) CountOpen(ctx context.Context, limit int) (map[store.OpenKey]int
 			}
 			status, priority, service, ok := parseIndexRecord(v)
 			if !ok { // as List does, the incident itself then
-				inc, err := readIncident(tx, string(k[8:]))
+				id := string(k[8:])
+				inc, err := readIncident(tx, id)
 				if errors.Is(err, store.ErrNotFound) {
 					continue
 				}
 				if err != nil {
-					return err
+					n.Skip(id, err)
+					continue
 				}
 				status, priority, service = string(inc.State.Status), inc.State.Priority, inc.Service
 			}
@@ -331,7 +336,7 @@ func (s *Store) CountOpen(ctx context.Context, limit int) (map[store.OpenKey]int
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return store.OpenCounts{}, err
 	}
-	return n.Counts, nil
+	return n.OpenCounts, nil
 }

@@ -324,11 +324,13 @@ func (s *Store) Expire(ctx context.Context, before time.Time, max int) (int, boo
 // first, reading of each record its status (from the header) and its
 // service and priority (from its document, decoded into those two fields
 // only): a full decode of every open incident, per status, made a scrape
-// in a storm cost half a second of CPU.
-func (s *Store) CountOpen(ctx context.Context, limit int) (map[store.OpenKey]int, error) {
+// in a storm cost half a second of CPU. A record whose header does not
+// parse, or whose document does not decode, is skipped and named
+// (store.OpenCounter.Skip).
+func (s *Store) CountOpen(ctx context.Context, limit int) (store.OpenCounts, error) {
 	all, err := s.indexRange(ctx, "open", math.MinInt64, math.MaxInt64)
 	if err != nil {
-		return nil, err
+		return store.OpenCounts{}, err
 	}
 	const page = 256
 	n := store.NewOpenCounter(limit)
@@ -339,15 +341,16 @@ func (s *Store) CountOpen(ctx context.Context, limit int) (map[store.OpenKey]int
 		}
 		recs, err := s.records(ctx, ids)
 		if err != nil {
-			return nil, err
+			return store.OpenCounts{}, err
 		}
-		for _, rec := range recs {
+		for i, rec := range recs {
 			if rec == "" {
 				continue // resolved and expired since the index was read
 			}
 			h, err := parseRecord(rec)
 			if err != nil {
-				return nil, err
+				n.Skip(ids[i], err)
+				continue
 			}
 			status := policy.Status(h.status)
 			if !n.Wants(status) {
@@ -364,10 +367,11 @@ func (s *Store) CountOpen(ctx context.Context, limit int) (map[store.OpenKey]int
 				err = json.Unmarshal(doc, &v)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("count open incidents: %w", err)
+				n.Skip(ids[i], fmt.Errorf("decode incident: %w", err))
+				continue
 			}
 			n.Add(v.Service, v.State.Priority, status)
 		}
 	}
-	return n.Counts, nil
+	return n.OpenCounts, nil
 }

@@ -161,6 +161,49 @@ func TestExpireReadsTheIndexAPageAtATime(t *testing.T) {
 	}
 }
 
+// TestCountOpenSkipsUndecodable: an open incident record whose header does
+// not parse, or whose document does not decode, is left out of the counts
+// and named, and the others are still counted
+// (storetest.CountOpenSkipsUndecodable).
+func TestCountOpenSkipsUndecodable(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	for _, tc := range []struct {
+		name    string
+		corrupt func(t *testing.T, v string) string
+	}{
+		{"header", func(*testing.T, string) string { return "not an incident record" }},
+		{"document", func(t *testing.T, v string) string {
+			// The header stays valid (triggered); the document, as
+			// long as before, is not JSON.
+			parts, err := redisstore.ParseRecord(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			header, _, _ := strings.Cut(v, "\n")
+			return header + "\n" + strings.Repeat("x", len(parts.Doc)) + parts.Details + parts.Timeline
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := redisstore.New(rdb, "count-undecodable-"+tc.name)
+			storetest.CountOpenSkipsUndecodable(t, s, func(t *testing.T, id string) {
+				keys, err := rdb.Keys(ctx, redisstore.Prefix(s)+":*:inc:"+id).Result()
+				if err != nil || len(keys) != 1 {
+					t.Fatalf("record key of %s: %v %v", id, keys, err)
+				}
+				v, err := rdb.Get(ctx, keys[0]).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := rdb.Set(ctx, keys[0], tc.corrupt(t, v), 0).Err(); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
+}
+
 // TestExpireLogsUndecodable: an incident record whose header does not
 // parse, or whose document does not decode, is kept by retention and said
 // in the log the daemon gives Open (storetest.ExpireLogsUndecodable), not

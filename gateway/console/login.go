@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -190,6 +191,9 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, v *viewer) {
 type oidcClients struct {
 	http      *http.Client
 	discovery singleflight.Group
+	// waiting counts the sign-ins waiting on a discovery now (tests wait
+	// for all of theirs to join one).
+	waiting atomic.Int64
 
 	mu sync.Mutex
 	// issuer is the issuer p was discovered from.
@@ -223,6 +227,8 @@ func (o *oidcClients) provider(ctx context.Context, issuer string) (*oidc.Provid
 		o.mu.Unlock()
 		return p, nil
 	})
+	o.waiting.Add(1)
+	defer o.waiting.Add(-1)
 	select {
 	case r := <-ch:
 		if r.Err != nil {

@@ -19,8 +19,8 @@ type discovered struct {
 }
 
 // discoverAll asks for the issuer's provider from n callers at once, and
-// returns, once the first has reached the provider and the others have
-// had time to join it, where each one's answer will come.
+// returns, once the first has reached the provider and all of them wait
+// on it, where each one's answer will come.
 func discoverAll(t *testing.T, o *oidcClients, idp *oidctest.Provider, n int) <-chan discovered {
 	t.Helper()
 	out := make(chan discovered, n)
@@ -31,7 +31,7 @@ func discoverAll(t *testing.T, o *oidcClients, idp *oidctest.Provider, n int) <-
 		}()
 	}
 	waitFor(t, "the first discovery request", func() bool { return idp.Discoveries() >= 1 })
-	time.Sleep(300 * time.Millisecond) // the others join it, or queue behind it
+	waitFor(t, "every caller waiting on it", func() bool { return o.waiting.Load() == int64(n) })
 	return out
 }
 

@@ -459,7 +459,7 @@ func TestLoadIngest(t *testing.T) {
 				}()
 				profiled := r.l.profile(fmt.Sprintf("%s-%dx", store, x), 20*time.Second)
 				behindOf := sampleBehind(r.d)
-				cpuBefore := r.cpuNow()
+				cpuBefore, callsBefore := r.cpuNow(), r.l.redisCalls()
 				shots, took := r.openLoop(rate, 30*time.Second)
 				cpuAfter := r.cpuNow()
 				shares := cpuShares(cpuBefore, cpuAfter, took)
@@ -474,6 +474,9 @@ func TestLoadIngest(t *testing.T) {
 				t.Logf("%s open loop %dx: the dispatcher at most %.2f s behind with due steps, over 500 ms in %d of %d samples; %s; pagerd settled %.1f s after the last answer; %s",
 					store, x, behindMax.Seconds(), brakes.braked, brakes.samples, brakes, backlog.Seconds(), shares)
 				t.Logf("%s open loop %dx: %s", store, x, requestCosts(cpuBefore, cpuAfter, over, cpuPer))
+				if calls := perWebhook(callsBefore, r.l.redisCalls(), over.ok); calls != "" {
+					t.Logf("%s open loop %dx: %s", store, x, calls)
+				}
 			}
 			close(stopSampling)
 			<-sampled

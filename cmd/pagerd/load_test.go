@@ -50,8 +50,16 @@ func loadRunConfigFor(receiver string, loadPeople []string) string {
 	b.WriteString("server:\n  rate_limit: {per_second: 0}\n")
 	// PAGERD_LOAD_BRAKE sets server.admission.brake_behind, to compare
 	// (1h: in effect no brake).
+	// PAGERD_LOAD_INFLIGHT sets server.admission.max_inflight, to compare.
+	var adm []string
 	if v := os.Getenv("PAGERD_LOAD_BRAKE"); v != "" {
-		fmt.Fprintf(&b, "  admission: {brake_behind: %s}\n", v)
+		adm = append(adm, "brake_behind: "+v)
+	}
+	if v := os.Getenv("PAGERD_LOAD_INFLIGHT"); v != "" {
+		adm = append(adm, "max_inflight: "+v)
+	}
+	if len(adm) > 0 {
+		fmt.Fprintf(&b, "  admission: {%s}\n", strings.Join(adm, ", "))
 	}
 	b.WriteString("api:\n  tokens: [{name: load, token: load-api-token}]\nusers:\n")
 	for _, u := range loadPeople {
@@ -233,9 +241,14 @@ func pinApart(t *testing.T, pid int, redisAddr string) {
 	t.Logf("pinned: pagerd and Redis on core %s, the generator on cores 0-%d", last, n-2)
 }
 
-// redisCalls is how many times Redis ran each command so far (INFO
-// commandstats), on the Redis store; nil on the embedded one.
-func (l *loadRun) redisCalls() map[string]int64 {
+// cmdStat is how many times Redis ran a command, and the time it spent in
+// it (a script's time includes the commands it calls, which are counted
+// on their own too).
+type cmdStat struct{ calls, usec int64 }
+
+// redisCalls is how many times Redis ran each command so far, and for how
+// long (INFO commandstats), on the Redis store; nil on the embedded one.
+func (l *loadRun) redisCalls() map[string]cmdStat {
 	if l.redis == "" {
 		return nil
 	}
@@ -246,22 +259,30 @@ func (l *loadRun) redisCalls() map[string]int64 {
 		l.t.Errorf("INFO commandstats: %v", err)
 		return nil
 	}
-	calls := map[string]int64{}
+	calls := map[string]cmdStat{}
 	for _, line := range strings.Split(info, "\n") {
-		// cmdstat_evalsha:calls=123,usec=...
+		// cmdstat_evalsha:calls=123,usec=456,usec_per_call=...
 		name, rest, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "cmdstat_"), ":calls=")
 		if !ok {
 			continue
 		}
-		n, _, _ := strings.Cut(rest, ",")
-		calls[name], _ = strconv.ParseInt(n, 10, 64)
+		n, rest, _ := strings.Cut(rest, ",")
+		var st cmdStat
+		st.calls, _ = strconv.ParseInt(n, 10, 64)
+		if u, ok := strings.CutPrefix(rest, "usec="); ok {
+			u, _, _ = strings.Cut(u, ",")
+			st.usec, _ = strconv.ParseInt(u, 10, 64)
+		}
+		calls[name] = st
 	}
 	return calls
 }
 
 // perWebhook says how many Redis commands of each kind ran per webhook
-// between two redisCalls, most first.
-func perWebhook(before, after map[string]int64, webhooks int) string {
+// between two redisCalls, most first, and how long Redis spent in scripts
+// per webhook (the rest of its CPU is reading, parsing and answering
+// commands: what fewer round trips save).
+func perWebhook(before, after map[string]cmdStat, webhooks int) string {
 	if after == nil || webhooks == 0 {
 		return ""
 	}
@@ -272,13 +293,15 @@ func perWebhook(before, after map[string]int64, webhooks int) string {
 	var cs []c
 	var total int64
 	for name, n := range after {
-		if d := n - before[name]; d > 0 {
+		if d := n.calls - before[name].calls; d > 0 {
 			cs = append(cs, c{name, d})
 			total += d
 		}
 	}
 	sort.Slice(cs, func(i, j int) bool { return cs[i].n > cs[j].n })
-	parts := []string{fmt.Sprintf("%.2f Redis commands per webhook", float64(total)/float64(webhooks))}
+	scripts := time.Duration(after["evalsha"].usec-before["evalsha"].usec) * time.Microsecond / time.Duration(webhooks)
+	parts := []string{fmt.Sprintf("%.2f Redis commands per webhook (Redis's time in scripts %s per webhook)",
+		float64(total)/float64(webhooks), scripts.Round(100*time.Nanosecond))}
 	for _, x := range cs {
 		parts = append(parts, fmt.Sprintf("%s %.2f", x.name, float64(x.n)/float64(webhooks)))
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -153,8 +152,8 @@ func (s *Server) alertmanager(c echo.Context) error {
 	partly := func(err error) error {
 		// Some of the notification's groups were stored before this one
 		// failed: "nothing was stored" would be false.
-		if len(ids)+len(resolved) > 0 && errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrOutcomeUnknown) {
-			return fmt.Errorf("%w: %w", store.ErrOutcomeUnknown, err)
+		if len(ids)+len(resolved) > 0 {
+			return store.PartlyStored(err)
 		}
 		return err
 	}

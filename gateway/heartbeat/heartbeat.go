@@ -140,10 +140,7 @@ func (m *Monitor) Ping(ctx context.Context, svc *policy.Service, name string) (e
 	if err != nil {
 		// The ping is stored: a 503 must not say nothing was. A retry
 		// is harmless.
-		if errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrOutcomeUnknown) {
-			err = fmt.Errorf("%w: %w", store.ErrOutcomeUnknown, err)
-		}
-		return time.Time{}, "", fmt.Errorf("the ping is stored, but its incident could not be resolved: %w", err)
+		return time.Time{}, "", fmt.Errorf("the ping is stored, but its incident could not be resolved: %w", store.PartlyStored(err))
 	}
 	if resolved != "" {
 		m.log.Info("heartbeat back: its incident is resolved", "service", svc.Name, "heartbeat", name, "incident", resolved)

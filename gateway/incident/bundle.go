@@ -75,8 +75,8 @@ func (s *Service) ActOnBundle(ctx context.Context, id, user string, ev policy.Ev
 	if firstErr != nil {
 		// Some of the incidents took the action before another's write
 		// failed: a 503 must not say nothing was stored.
-		if len(out.Done) > 0 && errors.Is(firstErr, store.ErrUnavailable) && !errors.Is(firstErr, store.ErrOutcomeUnknown) {
-			firstErr = fmt.Errorf("%w: %w", store.ErrOutcomeUnknown, firstErr)
+		if len(out.Done) > 0 {
+			firstErr = store.PartlyStored(firstErr)
 		}
 		return out, firstErr
 	}

@@ -3,7 +3,6 @@ package incident
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/pagerd/pagerd/gateway/store"
@@ -95,10 +94,7 @@ func (s *Service) Trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 		if err := s.raiseIfWorse(ctx, gotID, rt, a.Actor, title, firing); err != nil {
 			// The repeat is stored: a 503 must not say nothing was. A
 			// retry lands on the same incident and raises it then.
-			if errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrOutcomeUnknown) {
-				err = fmt.Errorf("%w: %w", store.ErrOutcomeUnknown, err)
-			}
-			return "", 0, fmt.Errorf("the repeat is stored, but its priority could not be raised: %w", err)
+			return "", 0, fmt.Errorf("the repeat is stored, but its priority could not be raised: %w", store.PartlyStored(err))
 		}
 		outcome = "repeated"
 	} else {

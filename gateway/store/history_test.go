@@ -53,3 +53,24 @@ func TestParallelDecode(t *testing.T) {
 		})
 	}
 }
+
+// TestPartlyStored: a refused write after another of the request stored
+// is marked outcome unknown; one already so, or not the store's, is left
+// as it is.
+func TestPartlyStored(t *testing.T) {
+	refused := fmt.Errorf("%w: READONLY", ErrUnavailable)
+	if err := PartlyStored(refused); !errors.Is(err, ErrOutcomeUnknown) || !errors.Is(err, ErrUnavailable) {
+		t.Errorf("refused: %v", err)
+	}
+	unknown := fmt.Errorf("%w: %w: timeout", ErrUnavailable, ErrOutcomeUnknown)
+	if err := PartlyStored(unknown); err != unknown {
+		t.Errorf("already unknown: %v", err)
+	}
+	conflict := errors.New("conflict")
+	if err := PartlyStored(conflict); err != conflict {
+		t.Errorf("not the store's: %v", err)
+	}
+	if err := PartlyStored(nil); err != nil {
+		t.Errorf("nil: %v", err)
+	}
+}

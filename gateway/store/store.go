@@ -42,6 +42,17 @@ var (
 	ErrOutcomeUnknown = errors.New("the write may or may not have been stored")
 )
 
+// PartlyStored is err, from a write that failed after another write of
+// the same request was stored, marked ErrOutcomeUnknown when the store
+// refused it outright: the request as a whole did store something, so its
+// 503 must not say nothing was. Any other error is returned as it is.
+func PartlyStored(err error) error {
+	if errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrOutcomeUnknown) {
+		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+	}
+	return err
+}
+
 // Incident is an incident as stored: where it came from, what it is about,
 // and its escalation state.
 type Incident struct {

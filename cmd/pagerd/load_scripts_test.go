@@ -17,10 +17,10 @@ import (
 // script, in a closed loop on the Redis store: every command Redis runs for
 // 5 s is in its slow log (threshold 0), scripts named by their first key
 // (trigger: dedup, Update and Finish: inc, claim: the shard's due set,
-// storm admission: storm), with the commands they call apart. Not part of
-// make load: run it alone (go test -tags load -run TestLoadRedisScripts
-// ./cmd/pagerd). The slow log times with the wall clock, so on a busy box
-// its figures include time Redis waited for a CPU.
+// storm admission: storm), with the commands they call apart. It is part
+// of make load (5 s); alone: make load LOAD=TestLoadRedisScripts. The slow
+// log times with the wall clock, so on a busy box its figures include time
+// Redis waited for a CPU.
 func TestLoadRedisScripts(t *testing.T) {
 	r := startIngest(t, "redis")
 	rdb := redis.NewClient(&redis.Options{Addr: r.l.redis})

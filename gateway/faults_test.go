@@ -13,6 +13,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
 )
 
 // faultyStore is a store that refuses what a full disk or a Redis over its
@@ -252,5 +253,86 @@ func TestRepeatStoredButRaiseFailedDoesNotSayNothingStored(t *testing.T) {
 	}
 	if strings.Contains(r.body, "nothing was stored") || !strings.Contains(r.body, "may or may not") {
 		t.Fatalf("the repeat was stored, the answer says: %s", r.body)
+	}
+}
+
+// resolvingFirst is a store on which, once armed, the next Get (onGet) or
+// Update is preceded by a person resolving the incident through the API:
+// the race of a resolve with a write already under way.
+type resolvingFirst struct {
+	store.Store
+	onGet   bool
+	armed   atomic.Bool
+	resolve func(id string)
+}
+
+func (r *resolvingFirst) Get(ctx context.Context, id string) (*store.Incident, error) {
+	if r.onGet && r.armed.CompareAndSwap(true, false) {
+		r.resolve(id)
+	}
+	return r.Store.Get(ctx, id)
+}
+
+func (r *resolvingFirst) Update(ctx context.Context, inc *store.Incident, tl []store.Entry) error {
+	if !r.onGet && r.armed.CompareAndSwap(true, false) {
+		r.resolve(inc.ID)
+	}
+	return r.Store.Update(ctx, inc, tl)
+}
+
+// TestAlertThatRaisesAnIncidentResolvedMeanwhileOpensItsOwn: a critical
+// alert joins a warning group, and a person resolves the incident between
+// the repeat and its raise. The resolve stands (the incident is not
+// reopened behind the person's back, as it was), and the critical alert,
+// which the person never saw and Alertmanager counts delivered, opens an
+// incident of its own and pages at once. The resolve comes before the
+// raise reads the incident, or between its read and its write.
+func TestAlertThatRaisesAnIncidentResolvedMeanwhileOpensItsOwn(t *testing.T) {
+	for _, onGet := range []bool{true, false} {
+		t.Run(map[bool]string{true: "before the read", false: "before the write"}[onGet], func(t *testing.T) {
+			raiseResolvedMeanwhile(t, onGet)
+		})
+	}
+}
+
+func raiseResolvedMeanwhile(t *testing.T, onGet bool) {
+	rs := &resolvingFirst{Store: boltStore(t), onGet: onGet}
+	h := newHarness(t, withStore(rs))
+	rs.resolve = func(id string) {
+		if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
+			t.Errorf("resolve: %d %s", r.code, r.body)
+		}
+	}
+	warn := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"})
+	if r := h.do("POST", "/api/v1/alertmanager", warn, "Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	first := h.list("")[0].ID
+	h.step(h.clock.Now())
+	pages := len(h.rec.lines(fixedNow))
+	rs.armed.Store(true)
+	worse := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"},
+		map[string]string{"alertname": "A", "severity": "critical", "instance": "db2"})
+	r := h.do("POST", "/api/v1/alertmanager", worse, "Authorization", "Bearer "+amKey)
+	if r.code != 200 {
+		t.Fatalf("a critical alert whose incident was resolved meanwhile: %d %s, want 200", r.code, r.body)
+	}
+	if rs.armed.Load() {
+		t.Fatal("no raise was attempted: the test tests nothing")
+	}
+	if v := h.incident(first); v.Status != policy.StatusResolved || v.Repeats != 1 {
+		t.Fatalf("the resolved incident: %s, repeats %d; want it resolved with the repeat counted: %+v", v.Status, v.Repeats, v.Timeline)
+	}
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	if len(res.Incidents) != 1 || res.Incidents[0] == first {
+		t.Fatalf("answer names %v, want the new incident", res.Incidents)
+	}
+	if v := h.incident(res.Incidents[0]); v.Status != policy.StatusTriggered || v.Priority != "P0" {
+		t.Fatalf("the new incident: %s %s", v.Status, v.Priority)
+	}
+	h.step(h.clock.Now())
+	if got := h.rec.lines(fixedNow); len(got) <= pages {
+		t.Fatalf("the critical alert paged nobody: %v", got)
 	}
 }

@@ -159,6 +159,12 @@ func (s *Service) applyWith(ctx context.Context, id string, first *store.Inciden
 		if cfg.Service(inc.Service) == nil {
 			return nil, false, &refusal{ErrConflict, fmt.Sprintf("service %q is no longer in the config", inc.Service)}
 		}
+		if ev.Kind == policy.EventTrigger && !inc.Open() {
+			// A trigger through here raises an open incident; on a
+			// resolved one the engine would reopen it as new, undoing
+			// whoever resolved it since it was read.
+			return nil, false, ErrAlreadyResolved
+		}
 		now = s.clock()
 		eng := policy.Engine{Config: cfg}
 		var st policy.Incident

@@ -3,6 +3,7 @@ package incident
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/pagerd/pagerd/gateway/store"
@@ -47,6 +48,27 @@ func (a Alert) raisedBy(i int) (title, firing string) {
 // that makes the incident worse costs a read and a write more). cfg is the
 // config the alert's service was found in.
 func (s *Service) Trigger(ctx context.Context, cfg *policy.Config, a Alert) (string, store.Outcome, error) {
+	id, out, err := s.trigger(ctx, cfg, a)
+	if errors.Is(err, errResolvedWhileRaised) {
+		// The incident the alert would have raised was resolved in the
+		// meantime by someone who never saw the alert; Alertmanager
+		// counts it delivered, and sends it again only when its group
+		// changes or after repeat_interval (4 hours by default). So it
+		// opens an incident of its own, and pages, now. Once: another
+		// resolve in that instant is someone who has seen it.
+		id, out, err = s.trigger(ctx, cfg, a)
+		if errors.Is(err, errResolvedWhileRaised) {
+			err = nil
+		}
+	}
+	return id, out, err
+}
+
+// errResolvedWhileRaised is a repeat that made its incident worse (it is
+// stored) but found the incident resolved when it came to raise it.
+var errResolvedWhileRaised = errors.New("the incident was resolved while the alert that raises it was stored")
+
+func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (string, store.Outcome, error) {
 	now := s.clock()
 	rt, decided := cfg.RouteGroup(a.Service, a.Labels, now)
 	id := store.NewID(store.ShardOf(a.Service.Name, a.DedupKey), now)
@@ -91,7 +113,9 @@ func (s *Service) Trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 	}
 	if out == store.Repeated {
 		title, firing := a.raisedBy(decided)
-		if err := s.raiseIfWorse(ctx, gotID, rt, a.Actor, title, firing); err != nil {
+		if err := s.raiseIfWorse(ctx, gotID, rt, a.Actor, title, firing); errors.Is(err, errResolvedWhileRaised) {
+			return gotID, out, err
+		} else if err != nil {
 			// The repeat is stored: a 503 must not say nothing was. A
 			// retry lands on the same incident and raises it then.
 			return "", 0, fmt.Errorf("the repeat is stored, but its priority could not be raised: %w", store.PartlyStored(err))
@@ -122,14 +146,20 @@ func (s *Service) raiseIfWorse(ctx context.Context, id string, rt policy.Route, 
 		return err
 	}
 	sc := rt.Service.Scheme()
-	if !inc.Open() || sc.Rank(rt.Priority) >= sc.Rank(inc.State.Priority) {
+	if sc.Rank(rt.Priority) >= sc.Rank(inc.State.Priority) {
 		return nil
+	}
+	if !inc.Open() {
+		return errResolvedWhileRaised
 	}
 	from := inc.State.Priority
 	why := title + "; " + firing
 	summary := s.o.CapSummary(fmt.Sprintf("%s (raised from %s to %s; %s)", title, from, rt.Priority, firing))
 	_, acts, err := s.applyWith(ctx, id, inc, policy.Event{Kind: policy.EventTrigger, Route: &rt, Actor: actor, Message: why},
 		func(inc *store.Incident) { inc.Summary = summary })
+	if errors.Is(err, ErrAlreadyResolved) {
+		return errResolvedWhileRaised
+	}
 	if err == nil && len(acts) > 0 {
 		s.log.Info("incident priority raised", "incident", id, "from", from, "to", rt.Priority, "by", why)
 	}

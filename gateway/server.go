@@ -116,8 +116,10 @@ type Server struct {
 	streaming chan struct{}
 }
 
-// Body limits: PagerDuty's documented cap for events, and a generous one for
-// Alertmanager groups (Alertmanager truncates groups with max_alerts).
+// Body limits: PagerDuty's documented cap for events, and for Alertmanager
+// notifications what is read whole, and (alertmanagerStreamLimit) what is
+// read as a stream: Alertmanager sends every alert of a group unless its
+// receiver sets max_alerts.
 const (
 	alertmanagerBodyLimit = 8 << 20
 	// alertmanagerStreamLimit bounds a notification read as a stream: some

@@ -237,6 +237,10 @@ type Action struct {
 	User      string     `json:"user,omitempty"`
 	Channel   string     `json:"channel,omitempty"`
 	Detail    string     `json:"detail,omitempty"`
+	// PagedNobody marks an escalation that reached nobody: every target
+	// of the level (or of the rule) is in a gap nothing covers. The
+	// daemon logs it; a missed page must not pass unseen.
+	PagedNobody bool `json:"paged_nobody,omitempty"`
 }
 
 // ErrResolved is returned for an acknowledge, escalate or status update on a
@@ -425,7 +429,7 @@ func (r *run) pageAsNew(t time.Time) {
 			continue
 		}
 		r.act(Action{Kind: ActionEscalate, At: t, Level: i, Detail: "auto-escalation trigger (" + r.inc.Rule + ")"})
-		r.page(r.levelUsers(i, t), i, t)
+		r.pagedNobody(r.page(r.levelUsers(i, t), i, t), "level "+r.pol.Levels[i].Name)
 	}
 	r.armUnresolved(t)
 }
@@ -580,7 +584,7 @@ func (r *run) raise(rt *Route, why string) {
 				continue
 			}
 			r.act(Action{Kind: ActionEscalate, At: r.now, Level: i, Detail: "auto-escalation trigger (" + rt.Rule + ")"})
-			r.page(r.levelUsers(i, r.now), i, r.now)
+			r.pagedNobody(r.page(r.levelUsers(i, r.now), i, r.now), "level "+r.pol.Levels[i].Name)
 		}
 	}
 	r.armRaisedUnresolved()
@@ -605,14 +609,55 @@ func (r *run) armRaisedUnresolved() {
 	}
 }
 
-// startLevel pages level i at t and arms its timeout.
-func (r *run) startLevel(i int, t time.Time, why string) {
-	r.inc.Level = i
-	r.inc.LevelStartedAt = t
-	if why != "" {
-		r.act(Action{Kind: ActionEscalate, At: t, Level: i, Detail: why})
+// pagedNobody marks the escalation just recorded as one that reached
+// nobody, when paging it paged no one (and no maintenance window holds the
+// incident, which pages nobody on purpose): what names who it would page.
+func (r *run) pagedNobody(paged int, what string) {
+	if paged > 0 || r.held("") || len(r.actions) == 0 {
+		return
 	}
-	r.page(r.levelUsers(i, t), i, t)
+	a := &r.actions[len(r.actions)-1]
+	a.PagedNobody = true
+	if a.Detail != "" {
+		a.Detail += ": "
+	}
+	a.Detail += what + " pages nobody (nobody is on call for it)"
+}
+
+// startLevel pages level i at t and arms its timeout. A level that pages
+// nobody at t (the tiers it targets are in a gap nothing covers) is not
+// waited on: waiting out its timeout would page the next level late, and
+// nobody would know why. The timeline says so and the next level is paged
+// at once (after the last, level 1 of the next round while repeat allows);
+// when no level pages anyone, the timeline says that too and the last one
+// reached keeps its timeout, so a later round tries again.
+func (r *run) startLevel(i int, t time.Time, why string) {
+	for skipped := 0; ; skipped++ {
+		r.inc.Level = i
+		r.inc.LevelStartedAt = t
+		if why != "" {
+			r.act(Action{Kind: ActionEscalate, At: t, Level: i, Detail: why})
+		}
+		if r.page(r.levelUsers(i, t), i, t) > 0 || r.held("") {
+			break
+		}
+		next := i + 1
+		if next >= len(r.pol.Levels) {
+			next = 0
+		}
+		if skipped+1 >= len(r.pol.Levels) || (next == 0 && r.inc.Round >= r.pol.Repeat) {
+			if why == "" {
+				r.act(Action{Kind: ActionEscalate, At: t, Level: i})
+			}
+			r.pagedNobody(0, "level "+r.pol.Levels[i].Name)
+			break
+		}
+		if next == 0 {
+			r.inc.Round++
+		}
+		why = fmt.Sprintf("level %s pages nobody (nobody is on call for it): escalated at once", r.pol.Levels[i].Name)
+		i = next
+	}
 	r.armLevelTimeout(t)
 }
 
@@ -678,16 +723,20 @@ func (r *run) resolveTargets(ts []Target, t time.Time) []string {
 // even if the process dies a moment later. A user already part-way through a
 // ladder for this incident starts over, so nobody gets two SMS two minutes
 // apart.
-func (r *run) page(users []string, level int, t time.Time) {
+//
+// It returns how many people it paged.
+func (r *run) page(users []string, level int, t time.Time) int {
 	if r.held("") {
 		// A maintenance window holds the incident: nobody is paged.
-		return
+		return 0
 	}
+	paged := 0
 	for _, id := range users {
 		u := r.c.User(id)
 		if u == nil {
 			continue
 		}
+		paged++
 		if note, ok := r.overridden[id]; ok {
 			r.act(Action{Kind: ActionOverride, At: t, Level: level, User: id, Detail: note})
 			delete(r.overridden, id)
@@ -701,6 +750,7 @@ func (r *run) page(users []string, level int, t time.Time) {
 			r.schedule(Deadline{At: t.Add(time.Duration(s.After)), Kind: DeadlineNotify, Level: level, User: id, Channel: s.Channel})
 		}
 	}
+	return paged
 }
 
 // armStatusSLA restarts the status-update target from a status update (or
@@ -906,7 +956,7 @@ func (r *run) deadline(id string) error {
 		}
 		r.reopen()
 		r.act(Action{Kind: ActionEscalate, At: t, Level: top, Detail: fmt.Sprintf("unresolved after %s", Duration(rule.After))})
-		paged := map[string]bool{}
+		paged, n := map[string]bool{}, 0
 		for k, tg := range rule.Notify {
 			lvl := levels[k]
 			if lvl < 0 {
@@ -919,8 +969,9 @@ func (r *run) deadline(id string) error {
 					fresh = append(fresh, u)
 				}
 			}
-			r.page(fresh, lvl, t)
+			n += r.page(fresh, lvl, t)
 		}
+		r.pagedNobody(n, "the rule")
 		r.inc.Level = top
 		r.inc.LevelStartedAt = t
 		r.armLevelTimeout(t)

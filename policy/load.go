@@ -925,13 +925,19 @@ var (
 
 // steps checks a user's ladder, or fills in the default one restricted to
 // the channels the user has. A user with no push contact still gets SMS and
-// voice, so the default never leaves someone unreachable.
+// voice, so the default never leaves someone unreachable; and their first
+// channel comes at once, as push would have, so the default never leaves
+// them unpaged for the first minutes either (SMS and voice only: SMS at
+// once, voice at 5m; voice only: a call at once).
 func (v *validator) steps(field string, steps *[]NotifyStep, has map[string]bool, def []NotifyStep) {
 	if len(*steps) == 0 {
 		for _, s := range def {
 			if has[s.Channel] {
 				*steps = append(*steps, s)
 			}
+		}
+		if len(*steps) > 0 {
+			(*steps)[0].After = 0
 		}
 		if len(*steps) == 0 && len(has) > 0 {
 			// Low urgency defaults to push only; someone without push gets

@@ -244,19 +244,21 @@ func (m Moment) IsSet() bool { return m.set }
 // run time gives its start and end.
 func InstantMoment(t time.Time) Moment { return Moment{Instant: t, set: true} }
 
-// Start is the instant the moment begins, dates at midnight in loc.
+// Start is the instant the moment begins, dates at midnight in loc (at
+// the first instant of the day where clocks skip midnight: Date.In would
+// give an instant of the day before).
 func (m Moment) Start(loc *time.Location) time.Time {
 	if m.IsDate {
-		return m.Date.In(loc)
+		return wallClock(m.Date, TimeOfDay{set: true}, loc)
 	}
 	return m.Instant
 }
 
 // EndInclusive is the instant a span ending at this moment ends: a date
-// covers its whole day, so it ends at the next midnight in loc.
+// covers its whole day, so it ends when the next day begins in loc.
 func (m Moment) EndInclusive(loc *time.Location) time.Time {
 	if m.IsDate {
-		return m.Date.AddDays(1).In(loc)
+		return wallClock(m.Date.AddDays(1), TimeOfDay{set: true}, loc)
 	}
 	return m.Instant
 }

@@ -589,6 +589,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 		switch {
 		case err == nil:
 			d.journal.recorded(c.Incident, order...)
+			incident.LogPagedNobody(d.log, inc, acted)
 			return nil
 		case errors.Is(err, store.ErrConflict):
 			// Someone acknowledged or updated it meanwhile: work the fresh

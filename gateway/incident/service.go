@@ -209,6 +209,7 @@ func (s *Service) applyWith(ctx context.Context, id string, first *store.Inciden
 		}
 	}
 	s.logAction(inc, ev, acts)
+	LogPagedNobody(s.log, inc, acts)
 	s.wakeIfDue(inc, now)
 	return inc, acts, nil
 }
@@ -225,6 +226,19 @@ var actionLogs = map[policy.EventKind]string{
 	policy.EventResolve:      "incident resolved",
 	policy.EventEscalate:     "incident escalated",
 	policy.EventStatusUpdate: "incident status update",
+}
+
+// LogPagedNobody warns about every escalation among acts that reached
+// nobody (policy.Action.PagedNobody): the tiers it pages are in a gap, so
+// a page was missed, and whoever runs pagerd must hear of it, not only
+// whoever reads the incident's timeline.
+func LogPagedNobody(log *slog.Logger, inc *store.Incident, acts []policy.Action) {
+	for _, a := range acts {
+		if a.PagedNobody {
+			log.Warn("escalation paged nobody: nobody is on call for it", "incident", inc.ID, "service", inc.Service,
+				"priority", inc.State.Priority, "escalation_level", a.Level+1, "level", a.LevelName, "detail", a.Detail)
+		}
+	}
 }
 
 // logAction says who acknowledged, resolved, escalated or updated an

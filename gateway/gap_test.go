@@ -1,0 +1,60 @@
+package gateway
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// gapTestConfig is testConfig with ann's primary tier held only in
+// office hours (09:00-17:00 UTC on weekdays): at fixedNow, Wednesday
+// 06:00, nobody holds it.
+func gapTestConfig(secondary string) string {
+	c := strings.Replace(testConfig, `      - {name: primary, start: 2025-01-06, members: [ann]}`, `      - name: primary
+        layers:
+          - {name: office, start: 2025-01-06, members: [ann], restrictions: [{days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}]}`, 1)
+	return strings.Replace(c, `      - {name: secondary, start: 2025-01-06, members: [bob]}`, secondary, 1)
+}
+
+// TestLevelInAGapPagesTheNextLevelAtOnce: an alert at a time the first
+// level's tier has nobody on call pages the next level at once, not after
+// the first level's 15 minutes, and the incident's timeline says why. When
+// no level pages anyone, the timeline and pagerd's log say so.
+func TestLevelInAGapPagesTheNextLevelAtOnce(t *testing.T) {
+	t.Run("next level", func(t *testing.T) {
+		h := newHarness(t, withConfig(gapTestConfig(`      - {name: secondary, start: 2025-01-06, members: [bob]}`)))
+		id := fire(h)
+		h.runUntil(fixedNow.Add(time.Minute))
+		if got, want := h.rec.lines(fixedNow), []string{"0s L2 bob push"}; !reflect.DeepEqual(got, want) {
+			t.Fatalf("pages = %q, want %q", got, want)
+		}
+		var said bool
+		for _, e := range h.incident(id).Timeline {
+			said = said || (e.Type == "escalate" && e.Level == 2 && strings.Contains(e.Detail, "level primary pages nobody"))
+		}
+		if !said {
+			t.Fatalf("the timeline does not say level primary paged nobody: %+v", h.incident(id).Timeline)
+		}
+	})
+	t.Run("no level", func(t *testing.T) {
+		h := newHarness(t, withConfig(gapTestConfig(`      - name: secondary
+        layers:
+          - {name: office, start: 2025-01-06, members: [bob], restrictions: [{days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}]}`)))
+		id := fire(h)
+		h.runUntil(fixedNow.Add(time.Minute))
+		if got := h.rec.lines(fixedNow); len(got) != 0 {
+			t.Fatalf("pages = %q, want none", got)
+		}
+		var said bool
+		for _, e := range h.incident(id).Timeline {
+			said = said || (e.Type == "escalate" && strings.Contains(e.Detail, "level secondary pages nobody"))
+		}
+		if !said {
+			t.Fatalf("the timeline does not say nobody was paged: %+v", h.incident(id).Timeline)
+		}
+		if logs := h.logs.String(); !strings.Contains(logs, `"msg":"escalation paged nobody: nobody is on call for it"`) || !strings.Contains(logs, id) {
+			t.Fatalf("pagerd's log does not say nobody was paged:\n%s", logs)
+		}
+	})
+}

@@ -1,0 +1,154 @@
+package policy
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+// gapConfig has a primary tier held only in office hours (a layer with
+// restrictions and nothing under it) and a secondary held all the time.
+const gapConfig = `
+users:
+  - {id: a, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}
+  - {id: b, name: Bob, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}
+schedules:
+  - name: s
+    time_zone: UTC
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - name: primary
+        layers:
+          - name: office
+            start: 2025-01-06
+            members: [a]
+            restrictions: [{days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}]
+      - name: night
+        layers:
+          - name: night
+            start: 2025-01-06
+            members: [a]
+            restrictions: [{days: [mon, tue, wed, thu, fri], start: "22:00", end: "23:00"}]
+      - {name: secondary, start: 2025-01-06, members: [b]}
+escalation_policies:
+  - name: p
+    repeat: 1
+    levels:
+      - name: first
+        targets: [{schedule: s, tier: primary}]
+        timeout: 15m
+      - name: second
+        targets: [{schedule: s, tier: secondary}]
+        timeout: 15m
+    unresolved:
+      - {priorities: [P0], after: 1h, notify: [{schedule: s, tier: primary}]}
+  - name: empty
+    repeat: 1
+    levels:
+      - name: first
+        targets: [{schedule: s, tier: primary}]
+        timeout: 15m
+      - name: second
+        targets: [{schedule: s, tier: night}]
+        timeout: 15m
+services:
+  - name: svc
+    priority_scheme: P0-P3
+    escalation_policy: p
+  - name: nobody
+    priority_scheme: P0-P3
+    escalation_policy: empty
+`
+
+// TestEngineLevelInAGapEscalatesAtOnceAndSaysSo: an incident whose level
+// targets a tier nobody holds at that instant (a layer's gap) is not
+// left waiting out the level's timeout with nobody paged, and nothing on
+// its timeline saying so: the next level is paged at once and the
+// escalation says why. When no level pages anyone, the timeline says that
+// (PagedNobody, which the daemon logs) and the machine does not spin
+// through the levels; an unresolved rule that reaches nobody says so too.
+func TestEngineLevelInAGapEscalatesAtOnceAndSaysSo(t *testing.T) {
+	c, err := Parse([]byte(gapConfig), "gap.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Config: c}
+	night := time.Date(2025, 1, 8, 3, 0, 0, 0, time.UTC) // Wed 03:00: primary is in its gap
+	trigger := func(svc string) (Incident, []Action) {
+		rt := c.Route(c.Service(svc), map[string]string{"severity": "critical"}, night)
+		inc, acts, err := e.Apply(Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt}, night)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inc, acts
+	}
+	summary := func(acts []Action) []string {
+		var out []string
+		for _, a := range acts {
+			s := Duration(a.At.Sub(night)).String() + " " + string(a.Kind) + " " + a.LevelName + " " + a.User + a.Channel + " " + a.Detail
+			if a.PagedNobody {
+				s += " [nobody]"
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+
+	t.Run("the next level is paged at once", func(t *testing.T) {
+		inc, acts := trigger("svc")
+		want := []string{"0s escalate second  level first pages nobody (nobody is on call for it): escalated at once"}
+		if got := summary(acts); !reflect.DeepEqual(got, want) {
+			t.Fatalf("trigger acts = %q, want %q", got, want)
+		}
+		if inc.Level != 1 {
+			t.Fatalf("level = %d, want 1 (second)", inc.Level)
+		}
+		var pushAt time.Time
+		for _, d := range inc.Pending {
+			if d.Kind == DeadlineNotify && d.User == "b" && d.Channel == "push" {
+				pushAt = d.At
+			}
+		}
+		if !pushAt.Equal(night) {
+			t.Fatalf("bob's push is due at %v, want at once (%v); pending %+v", pushAt, night, inc.Pending)
+		}
+		// The unresolved rule pages the primary tier, still in its gap.
+		var lines []string
+		for {
+			d, ok := inc.Next()
+			if !ok || d.At.After(night.Add(time.Hour)) {
+				break
+			}
+			inc, acts, err = e.Apply(inc, Event{Kind: EventDeadline, Deadline: d.ID}, d.At)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range summary(acts) {
+				if acts[0].Kind != ActionNotify {
+					lines = append(lines, l)
+				}
+			}
+		}
+		want = []string{
+			// Round 2 starts at level 1, empty again: straight on to second.
+			"15m escalate first  not acknowledged within 15m",
+			"15m escalate second  level first pages nobody (nobody is on call for it): escalated at once",
+			"1h escalate second  unresolved after 1h: the rule pages nobody (nobody is on call for it) [nobody]",
+		}
+		if !reflect.DeepEqual(lines, want) {
+			t.Fatalf("escalations = %q, want %q", lines, want)
+		}
+	})
+
+	t.Run("no level pages anyone", func(t *testing.T) {
+		inc, acts := trigger("nobody")
+		want := []string{"0s escalate second  level first pages nobody (nobody is on call for it): escalated at once: level second pages nobody (nobody is on call for it) [nobody]"}
+		if got := summary(acts); !reflect.DeepEqual(got, want) {
+			t.Fatalf("trigger acts = %q, want %q", got, want)
+		}
+		// The last level keeps its timeout, so the next round tries again.
+		if k := engPendingKinds(inc); k[DeadlineEscalate] != 1 || k[DeadlineNotify] != 0 {
+			t.Fatalf("pending = %+v", inc.Pending)
+		}
+	})
+}

@@ -600,9 +600,17 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 			inc.Outbox = append(inc.Outbox, incident.LateForward(st.Status, now)...)
 		}
 		// An escalation owes the incident's chat message an update, done
-		// in this claim with the rest of its outbox.
+		// with the rest of its outbox.
 		inc.Outbox = append(inc.Outbox, incident.ChatItems(cfg, inc.Service, acted, now)...)
-		outbox, done := d.runOutbox(ctx, cfg, inc, now, forwarded, entries)
+		// Pages that went out are recorded at once: the outbox (a chat
+		// message, PagerDuty, silences) waits for the next claim, due at
+		// once, so a system that hangs there cannot hold the record past
+		// the lease, when another replica would send the pages again. A
+		// retried write that already did some of it does the rest.
+		outbox, done := inc.Outbox, []store.Entry(nil)
+		if len(order) == 0 || len(forwarded) > 0 {
+			outbox, done = d.runOutbox(ctx, cfg, inc, now, forwarded, entries)
+		}
 		entries = append(entries, done...)
 		sort.SliceStable(entries, func(i, j int) bool { return entries[i].At.Before(entries[j].At) })
 		if len(entries) == 0 && reflect.DeepEqual(st, inc.State) && reflect.DeepEqual(outbox, inc.Outbox) {

@@ -405,3 +405,57 @@ func TestPageWhoseRecordWasLostIsRecordedAfterAnAck(t *testing.T) {
 		})
 	}
 }
+
+// beforeUpdate is a store on which, once armed, the next Update is
+// preceded by fn: something another writer does between a change's read
+// and its write.
+type beforeUpdate struct {
+	store.Store
+	armed atomic.Bool
+	fn    func()
+}
+
+func (b *beforeUpdate) Update(ctx context.Context, inc *store.Incident, tl []store.Entry) error {
+	if b.armed.CompareAndSwap(true, false) {
+		b.fn()
+	}
+	return b.Store.Update(ctx, inc, tl)
+}
+
+// TestEscalateRetriedAfterTheLadderEscalatedPagesOnce: ann presses
+// "escalate" (to the next level) as her 15 minutes run out, and the
+// dispatcher escalates to bob between the press's read and its write. The
+// press's retry escalated again from the fresh state: bob's ladder started
+// over and he was paged twice (with more levels, one was skipped). Now the
+// retry sees that the incident was escalated since it was read, and
+// leaves it as it is.
+func TestEscalateRetriedAfterTheLadderEscalatedPagesOnce(t *testing.T) {
+	bu := &beforeUpdate{Store: boltStore(t)}
+	h := newHarness(t, withStore(bu))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(14 * time.Minute))
+	at := fixedNow.Add(15 * time.Minute)
+	h.clock.Set(at)
+	bu.fn = func() { h.step(at) }
+	bu.armed.Store(true)
+	r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"ann"}`)
+	if r.code != 200 {
+		t.Fatalf("escalate: %d %s", r.code, r.body)
+	}
+	if bu.armed.Load() {
+		t.Fatal("the escalation wrote nothing: the test tests nothing")
+	}
+	h.step(at)
+	n := 0
+	for _, l := range h.rec.lines(fixedNow) {
+		if strings.HasSuffix(l, "L2 bob push") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("bob's push sent %d times, want once: %v", n, h.rec.lines(fixedNow))
+	}
+	if v := h.incident(id); len(entriesOf(v.Timeline, "escalate", "")) != 1 {
+		t.Fatalf("timeline: %+v", v.Timeline)
+	}
+}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/providertest"
+	"github.com/pagerd/pagerd/notify/pagerduty"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -334,5 +336,126 @@ func raiseResolvedMeanwhile(t *testing.T, onGet bool) {
 	h.step(h.clock.Now())
 	if got := h.rec.lines(fixedNow); len(got) <= pages {
 		t.Fatalf("the critical alert paged nobody: %v", got)
+	}
+}
+
+// lostFinish is a store whose next Finish, once armed, fails as a write
+// whose reply was lost (it was not written), after a person acknowledged
+// the incident through the API: the race of an acknowledgement with a step
+// whose record did not get through.
+type lostFinish struct {
+	store.Store
+	armed atomic.Bool
+	ack   func(id string)
+}
+
+func (l *lostFinish) Finish(ctx context.Context, c store.Claim, inc *store.Incident, tl []store.Entry) error {
+	if l.armed.CompareAndSwap(true, false) {
+		l.ack(inc.ID)
+		return fmt.Errorf("%w: %w: redis: i/o timeout", store.ErrUnavailable, store.ErrOutcomeUnknown)
+	}
+	return l.Store.Finish(ctx, c, inc, tl)
+}
+
+// TestPageWhoseRecordWasLostIsRecordedAfterAnAck: carol's PagerDuty push
+// goes out, its record is lost (the store times out, nothing written), and
+// carol acknowledges before the dispatcher writes again. The step is no
+// longer pending, which the dispatcher took for "recorded": the push was
+// never written to the timeline, and PagerDuty, which the acknowledgement
+// owed nothing (no page had gone there, as far as the store knew), kept
+// paging carol for an incident she had acknowledged. Now the timeline is
+// asked: the push is recorded, and PagerDuty is told of the ack.
+func TestPageWhoseRecordWasLostIsRecordedAfterAnAck(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewPagerDuty(t)
+			lf := &lostFinish{Store: mk(t)}
+			h := newHarness(t, withStore(lf), withConfig(pagerDutyAt(fake)))
+			lf.ack = func(id string) {
+				if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"carol"}`); r.code != 200 {
+					t.Errorf("ack: %d %s", r.code, r.body)
+				}
+			}
+			id := fire(h)
+			lf.armed.Store(true)
+			h.step(fixedNow)
+			if lf.armed.Load() {
+				t.Fatal("no Finish was attempted: the test tests nothing")
+			}
+			if got := h.rec.lines(fixedNow); len(got) != 1 {
+				t.Fatalf("pages: %v", got)
+			}
+			v := h.incident(id)
+			if v.Status != policy.StatusAcknowledged {
+				t.Fatalf("status %s", v.Status)
+			}
+			if n := len(entriesOf(v.Timeline, "notify", "push")); n != 1 {
+				t.Fatalf("timeline records %d pushes, want the one that went out: %+v", n, v.Timeline)
+			}
+			h.step(h.clock.Now())
+			acks := 0
+			for _, e := range fake.Events() {
+				if e.Action == "acknowledge" && e.DedupKey == pagerduty.DedupKey(id, "carol") {
+					acks++
+				}
+			}
+			if acks != 1 {
+				t.Fatalf("PagerDuty got %d acknowledgements, want 1 (events %d)", acks, len(fake.Events()))
+			}
+		})
+	}
+}
+
+// beforeUpdate is a store on which, once armed, the next Update is
+// preceded by fn: something another writer does between a change's read
+// and its write.
+type beforeUpdate struct {
+	store.Store
+	armed atomic.Bool
+	fn    func()
+}
+
+func (b *beforeUpdate) Update(ctx context.Context, inc *store.Incident, tl []store.Entry) error {
+	if b.armed.CompareAndSwap(true, false) {
+		b.fn()
+	}
+	return b.Store.Update(ctx, inc, tl)
+}
+
+// TestEscalateRetriedAfterTheLadderEscalatedPagesOnce: ann presses
+// "escalate" (to the next level) as her 15 minutes run out, and the
+// dispatcher escalates to bob between the press's read and its write. The
+// press's retry escalated again from the fresh state: bob's ladder started
+// over and he was paged twice (with more levels, one was skipped). Now the
+// retry sees that the incident was escalated since it was read, and
+// leaves it as it is.
+func TestEscalateRetriedAfterTheLadderEscalatedPagesOnce(t *testing.T) {
+	bu := &beforeUpdate{Store: boltStore(t)}
+	h := newHarness(t, withStore(bu))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(14 * time.Minute))
+	at := fixedNow.Add(15 * time.Minute)
+	h.clock.Set(at)
+	bu.fn = func() { h.step(at) }
+	bu.armed.Store(true)
+	r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"ann"}`)
+	if r.code != 200 {
+		t.Fatalf("escalate: %d %s", r.code, r.body)
+	}
+	if bu.armed.Load() {
+		t.Fatal("the escalation wrote nothing: the test tests nothing")
+	}
+	h.step(at)
+	n := 0
+	for _, l := range h.rec.lines(fixedNow) {
+		if strings.HasSuffix(l, "L2 bob push") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("bob's push sent %d times, want once: %v", n, h.rec.lines(fixedNow))
+	}
+	if v := h.incident(id); len(entriesOf(v.Timeline, "escalate", "")) != 1 {
+		t.Fatalf("timeline: %+v", v.Timeline)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/history"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/providertest"
@@ -601,6 +602,66 @@ func TestHandoffNotMadeWhenSlackWouldNotPostIt(t *testing.T) {
 				if j, err := st.GetJob(context.Background(), history.HandoffKind, s); err != nil || !j.Due.Equal(monday.Add(7*24*time.Hour)) {
 					t.Errorf("%s's next handoff job: %+v %v", s, j, err)
 				}
+			}
+		})
+	}
+}
+
+// TestSlowSlackDoesNotMakeAnotherReplicaPageAgain: replica a escalates the
+// incident to bob, pages him, and then brings the Slack message up to date
+// in the same claim, before recording the step. Slack hangs past a's
+// lease, so replica b takes the incident over: the step was not recorded,
+// and b paged bob a second time, in normal operation (no crash). Now the
+// page is recorded as soon as it went out; Slack is told in the next claim.
+func TestSlowSlackDoesNotMakeAnotherReplicaPageAgain(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			sl := providertest.NewSlack(t)
+			h := newHarness(t, withStore(mk(t)), withConfig(slackConfig(sl.URL)), replicas(0))
+			entered, release := make(chan struct{}, 10), make(chan struct{})
+			a, _ := h.dispatcher(func(o *dispatch.Options) {
+				outbox := map[string]dispatch.OutboxHandler{}
+				for k, v := range o.Outbox {
+					outbox[k] = v
+				}
+				real := o.Outbox[store.OutboxSlack]
+				outbox[store.OutboxSlack] = func(ctx context.Context, inc *store.Incident, item store.OutboxItem, earlier []store.Entry) (store.Entry, error) {
+					if item.Action == "escalate" {
+						entered <- struct{}{}
+						<-release // Slack hangs
+					}
+					return real(ctx, inc, item, earlier)
+				}
+				o.Outbox = outbox
+			})
+			b, _ := h.dispatcher(nil)
+			fire(h)
+			h.disp = []*dispatch.Dispatcher{b}
+			h.runUntil(fixedNow.Add(14 * time.Minute))
+			h.clock.Set(fixedNow.Add(15 * time.Minute)) // level 1 times out
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				if _, err := a.RunOnce(context.Background()); err != nil {
+					t.Error(err)
+				}
+			}()
+			<-entered
+			h.step(fixedNow.Add(15*time.Minute + 31*time.Second)) // b, past a's lease
+			close(release)
+			<-done
+			n := 0
+			for _, l := range h.rec.lines(fixedNow) {
+				if strings.HasSuffix(l, "L2 bob push") {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Fatalf("bob's level-2 push sent %d times, want once: %v", n, h.rec.lines(fixedNow))
+			}
+			h.step(h.clock.Now())
+			if m := channelMessages(sl, "CINCIDENTRESPONSE"); len(m) != 1 || len(m[0].Replies) == 0 || !strings.HasPrefix(m[0].Replies[0], "Escalated to level 2") {
+				t.Fatalf("Slack not told of the escalation: %+v", m)
 			}
 		})
 	}

@@ -669,7 +669,13 @@ func (r *run) armLevelTimeout(t time.Time) {
 	at, ok := r.c.LevelTimeout(r.svc, r.inc.Level, r.inc.Priority, t)
 	last := r.inc.Level == len(r.pol.Levels)-1 && r.inc.Round >= r.pol.Repeat
 	if ok && !last {
-		r.schedule(Deadline{At: at, Kind: DeadlineEscalate, Level: r.inc.Level})
+		d := Deadline{At: at, Kind: DeadlineEscalate, Level: r.inc.Level}
+		if next := r.inc.Level + 1; next < len(r.pol.Levels) {
+			// The level to go to, by name: a reload that removes or
+			// moves levels meanwhile shifts their indexes.
+			d.Target = r.pol.Levels[next].Name
+		}
+		r.schedule(d)
 	}
 }
 
@@ -930,6 +936,12 @@ func (r *run) deadline(id string) error {
 			return nil
 		}
 		next := r.inc.Level + 1
+		if i := r.pol.LevelIndex(d.Target); d.Target != "" && i >= 0 {
+			// The level that was next when the timeout was armed, where
+			// the policy has it now: a reload that took the current
+			// level out must not skip the one after it.
+			next = i
+		}
 		if next >= len(r.pol.Levels) {
 			if r.inc.Round >= r.pol.Repeat {
 				return nil

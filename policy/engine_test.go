@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,7 +155,7 @@ func TestEngineTriggerPagesFirstLevelAndArmsDeadlines(t *testing.T) {
 	for _, d := range inc.Pending {
 		got = append(got, Duration(d.At.Sub(t0)).String()+" "+string(d.Kind)+" "+d.User+d.Channel+d.Target)
 	}
-	want := []string{"0s notify apush", "2m notify asms", "5m sla acknowledge", "5m notify avoice", "10m escalate ", "30m sla status_update", "1h unresolved "}
+	want := []string{"0s notify apush", "2m notify asms", "5m sla acknowledge", "5m notify avoice", "10m escalate second", "30m sla status_update", "1h unresolved "}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("pending = %q, want %q", got, want)
 	}
@@ -439,6 +440,36 @@ func TestEngineSurvivesAConfigThatShrank(t *testing.T) {
 	}
 	if _, _, err := e2.Apply(inc, Event{Kind: EventEscalate}, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEngineLevelRemovedMidLadderStillPagesTheNext: a reload takes out
+// the level an incident is at. Levels were kept by index, so the incident
+// stood at the next level (third) without its people ever paged, and the
+// timeout of the removed level escalated past the end of the policy:
+// nothing, silently; d, the third level, was never paged. Now the timeout
+// goes to the level that was next when it was armed, by name.
+func TestEngineLevelRemovedMidLadderStillPagesTheNext(t *testing.T) {
+	cfg := strings.Replace(engConfig, "    repeat: 1\n", "", 1)
+	c, err := Parse([]byte(cfg), "before.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Config: c}
+	inc, _ := engTrigger(t, e, c.Service("svc"), "critical")
+	inc, _ = engRun(t, e, inc, t0.Add(11*time.Minute)) // at second
+	smaller := strings.Replace(cfg, `      - name: second
+        targets: [{schedule: s, tier: secondary}, {user: b}]
+        timeout: 10m
+        timeouts: {P1: 20m}
+`, "", 1)
+	smaller = strings.Replace(smaller, "notify: [{level: second}, {user: d}]", "notify: [{user: d}]", 1)
+	if c, err = Parse([]byte(smaller), "after.yaml", ""); err != nil {
+		t.Fatal(err)
+	}
+	_, lines := engRun(t, &Engine{Config: c}, inc, t0.Add(59*time.Minute))
+	if !slices.Contains(lines, "20m notify third d sms") {
+		t.Fatalf("third level (d) not paged when second's timeout ran out: %v", lines)
 	}
 }
 

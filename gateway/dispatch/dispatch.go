@@ -470,7 +470,9 @@ type duePage struct {
 // for up to RecordRetry; the pages stay in the journal, so if the step
 // comes back to this replica it is recorded, not sent again. A write whose
 // outcome is unknown (the store failed mid-call) is settled by the next
-// read: a step it consumed is no longer pending, and is not recorded twice.
+// read: a step still pending was not recorded; one no longer pending was,
+// unless its page is missing from the timeline (an acknowledgement got in
+// first), and is recorded once.
 func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 	sent := map[string]store.Entry{}      // deadline id -> what its page did
 	var order []string                    // the deadlines whose pages this call records
@@ -512,15 +514,40 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 		if len(unsure) > 0 {
 			// Pages sent by an earlier write that failed: a step still
 			// pending was not recorded (record it now, without sending);
-			// one no longer pending was, or someone else dealt with it.
+			// one no longer pending was, or someone else dealt with it
+			// first, and the timeline lacks its page (record it too).
 			pending := map[string]bool{}
 			for _, dl := range inc.State.Pending {
 				pending[dl.ID] = true
 			}
+			var tl []store.Entry
+			for id := range unsure {
+				if !pending[id] && tl == nil {
+					// Not pending may also mean acknowledged (or
+					// resolved) before the write got through: only the
+					// timeline says whether the page is recorded.
+					if tl, err = d.o.Store.Timeline(ctx, c.Incident); err != nil {
+						break
+					}
+				}
+			}
+			if errors.Is(err, store.ErrUnavailable) {
+				if perr := pause(err); perr != nil {
+					return perr
+				}
+				continue
+			}
+			if err != nil {
+				return err
+			}
 			for id, e := range unsure {
-				if pending[id] {
+				switch {
+				case pending[id]:
 					sent[id] = e
-				} else {
+				case !slices.ContainsFunc(tl, func(r store.Entry) bool { return sameEntry(r, e) }):
+					sent[id] = e
+					order = append(order, id)
+				default:
 					d.journal.recorded(c.Incident, id)
 				}
 			}
@@ -573,9 +600,17 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 			inc.Outbox = append(inc.Outbox, incident.LateForward(st.Status, now)...)
 		}
 		// An escalation owes the incident's chat message an update, done
-		// in this claim with the rest of its outbox.
+		// with the rest of its outbox.
 		inc.Outbox = append(inc.Outbox, incident.ChatItems(cfg, inc.Service, acted, now)...)
-		outbox, done := d.runOutbox(ctx, cfg, inc, now, forwarded, entries)
+		// Pages that went out are recorded at once: the outbox (a chat
+		// message, PagerDuty, silences) waits for the next claim, due at
+		// once, so a system that hangs there cannot hold the record past
+		// the lease, when another replica would send the pages again. A
+		// retried write that already did some of it does the rest.
+		outbox, done := inc.Outbox, []store.Entry(nil)
+		if len(order) == 0 || len(forwarded) > 0 {
+			outbox, done = d.runOutbox(ctx, cfg, inc, now, forwarded, entries)
+		}
 		entries = append(entries, done...)
 		sort.SliceStable(entries, func(i, j int) bool { return entries[i].At.Before(entries[j].At) })
 		if len(entries) == 0 && reflect.DeepEqual(st, inc.State) && reflect.DeepEqual(outbox, inc.Outbox) {
@@ -611,6 +646,14 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 		}
 	}
 	return errors.New("the incident kept changing under the dispatcher")
+}
+
+// sameEntry reports whether two timeline entries record the same thing at
+// the same time (a stored one comes back with another location).
+func sameEntry(a, b store.Entry) bool {
+	at := a.At.Equal(b.At)
+	a.At, b.At = time.Time{}, time.Time{}
+	return at && a == b
 }
 
 func (d *Dispatcher) observe(a policy.Action) {

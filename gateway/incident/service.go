@@ -153,6 +153,7 @@ func (s *Service) applyWith(ctx context.Context, id string, first *store.Inciden
 	var acts []policy.Action
 	var now time.Time
 	wrote := false
+	var seen *policy.Incident // the state the event was first applied to
 	inc, err := s.update(ctx, id, first, func(inc *store.Incident) ([]store.Entry, bool, error) {
 		wrote = false
 		cfg := s.o.Config()
@@ -164,6 +165,17 @@ func (s *Service) applyWith(ctx context.Context, id string, first *store.Inciden
 			// resolved one the engine would reopen it as new, undoing
 			// whoever resolved it since it was read.
 			return nil, false, ErrAlreadyResolved
+		}
+		if ev.Kind == policy.EventEscalate {
+			if seen == nil {
+				st := inc.State
+				seen = &st
+			} else if inc.State.Level != seen.Level || !inc.State.LevelStartedAt.Equal(seen.LevelStartedAt) {
+				// Escalated since it was read (the ladder's timeout,
+				// another person): escalating again would page the
+				// new level twice, or skip one.
+				return nil, false, nil
+			}
 		}
 		now = s.clock()
 		eng := policy.Engine{Config: cfg}

@@ -190,7 +190,9 @@ func TestFaultRedisStalled(t *testing.T) {
 	}
 	time.Sleep(1500 * time.Millisecond)
 	if n := h.count(); n != 2 {
-		t.Fatalf("%d pages for the two incidents, want 2", n)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		t.Fatalf("%d pages for the two incidents, want 2: pages of %v; incidents %s", n, h.pages, lb)
 	}
 }
 

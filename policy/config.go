@@ -288,6 +288,11 @@ type RateLimit struct {
 // second (each bounded by the per-request caps).
 var DefaultIngestRateLimit = RateLimit{PerSecond: 100, Burst: 1000}
 
+// PageSendTimeout bounds the sending of one page, its retries and rate
+// limit waits included (the dispatcher's default): a lease shorter than it
+// can run out mid-send.
+const PageSendTimeout = 20 * time.Second
+
 // APIConfig holds the bearer tokens that may use the incident API.
 type APIConfig struct {
 	Tokens []APIToken `yaml:"tokens"`

@@ -426,6 +426,10 @@ func (v *validator) server() {
 	if sv.Lease == 0 {
 		sv.Lease = Duration(30 * time.Second)
 	}
+	if sv.Lease < Duration(PageSendTimeout) {
+		v.warnf("server.lease", "%s is shorter than a page may take to send (up to %s, retries included): a slow provider can hold a step past its lease, and the incident be claimed again and the page sent twice; keep it at least that (the default is 30s)",
+			sv.Lease, Duration(PageSendTimeout))
+	}
 	v.retention()
 	if sv.RateLimit == nil {
 		rl := DefaultIngestRateLimit

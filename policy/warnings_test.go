@@ -22,6 +22,12 @@ func TestWarnings(t *testing.T) {
 			name: "the quickstart has none", base: "quickstart.yaml",
 		},
 		{
+			name: "a lease shorter than a page may take to send", base: "quickstart.yaml",
+			edits: []string{"  listen: 127.0.0.1:8080\n", "  listen: 127.0.0.1:8080\n  lease: 5s\n"},
+			field: "server.lease",
+			words: []string{"5s is shorter than a page may take to send (up to 20s", "sent twice"},
+		},
+		{
 			name: "last level timeout never fires", base: "quickstart.yaml",
 			edits: []string{"    repeat: 3\n", "    repeat: 0\n"},
 			field: "escalation_policies[demo].levels[primary].timeout",

@@ -148,7 +148,7 @@ func New(o Options) *Dispatcher {
 		o.Workers = 128
 	}
 	if o.SendTimeout <= 0 {
-		o.SendTimeout = 20 * time.Second
+		o.SendTimeout = policy.PageSendTimeout
 	}
 	if o.RecordRetry <= 0 {
 		o.RecordRetry = o.Lease / 2
@@ -242,6 +242,18 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			now := d.o.Now()
 			claims, err := d.o.Store.ClaimDue(cctx, now, d.o.Lease, free)
 			cancel()
+			if late := d.o.Now().Sub(now); err == nil && len(claims) > 0 && late > d.o.Lease/2 {
+				// The claims came back so late (a store that stalled
+				// with the claim in its buffer) that more than half of
+				// their leases, counted from when they were asked for,
+				// is gone: worked now, a lease could run out mid-send
+				// and this replica, or another, claim the incident again
+				// and send the same page twice. They are left to run
+				// out and be claimed afresh.
+				d.log.Warn("dispatcher: claims came back after more than half their lease; left to be claimed again",
+					"claims", len(claims), "after", late.Round(time.Millisecond).String(), "lease", d.o.Lease.String())
+				claims = nil
+			}
 			if err != nil && ctx.Err() == nil {
 				// Back off (capped, with jitter) instead of asking again at
 				// once; say so once per streak, not once per try.

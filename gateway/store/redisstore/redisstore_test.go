@@ -161,6 +161,42 @@ func TestExpireReadsTheIndexAPageAtATime(t *testing.T) {
 	}
 }
 
+// undecodable are the two ways a stored record can fail to decode: its
+// header does not parse, or (the header valid, as the record's status
+// needs) its document, as long as before, is not JSON.
+var undecodable = []struct {
+	name    string
+	corrupt func(t *testing.T, v string) string
+}{
+	{"header", func(*testing.T, string) string { return "not an incident record" }},
+	{"document", func(t *testing.T, v string) string {
+		parts, err := redisstore.ParseRecord(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		header, _, _ := strings.Cut(v, "\n")
+		return header + "\n" + strings.Repeat("x", len(parts.Doc)) + parts.Details + parts.Timeline
+	}},
+}
+
+// corrupter rewrites the record of an incident of s with corrupt.
+func corrupter(rdb *redis.Client, s *redisstore.Store, corrupt func(*testing.T, string) string) func(t *testing.T, id string) {
+	return func(t *testing.T, id string) {
+		ctx := context.Background()
+		keys, err := rdb.Keys(ctx, redisstore.Prefix(s)+":*:inc:"+id).Result()
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("record key of %s: %v %v", id, keys, err)
+		}
+		v, err := rdb.Get(ctx, keys[0]).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rdb.Set(ctx, keys[0], corrupt(t, v), 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestCountOpenSkipsUndecodable: an open incident record whose header does
 // not parse, or whose document does not decode, is left out of the counts
 // and named, and the others are still counted
@@ -168,38 +204,10 @@ func TestExpireReadsTheIndexAPageAtATime(t *testing.T) {
 func TestCountOpenSkipsUndecodable(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
-	for _, tc := range []struct {
-		name    string
-		corrupt func(t *testing.T, v string) string
-	}{
-		{"header", func(*testing.T, string) string { return "not an incident record" }},
-		{"document", func(t *testing.T, v string) string {
-			// The header stays valid (triggered); the document, as
-			// long as before, is not JSON.
-			parts, err := redisstore.ParseRecord(v)
-			if err != nil {
-				t.Fatal(err)
-			}
-			header, _, _ := strings.Cut(v, "\n")
-			return header + "\n" + strings.Repeat("x", len(parts.Doc)) + parts.Details + parts.Timeline
-		}},
-	} {
+	for _, tc := range undecodable {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
 			s := redisstore.New(rdb, "count-undecodable-"+tc.name)
-			storetest.CountOpenSkipsUndecodable(t, s, func(t *testing.T, id string) {
-				keys, err := rdb.Keys(ctx, redisstore.Prefix(s)+":*:inc:"+id).Result()
-				if err != nil || len(keys) != 1 {
-					t.Fatalf("record key of %s: %v %v", id, keys, err)
-				}
-				v, err := rdb.Get(ctx, keys[0]).Result()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := rdb.Set(ctx, keys[0], tc.corrupt(t, v), 0).Err(); err != nil {
-					t.Fatal(err)
-				}
-			})
+			storetest.CountOpenSkipsUndecodable(t, s, corrupter(rdb, s, tc.corrupt))
 		})
 	}
 }
@@ -211,22 +219,7 @@ func TestCountOpenSkipsUndecodable(t *testing.T) {
 func TestExpireLogsUndecodable(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
-	for _, tc := range []struct {
-		name    string
-		corrupt func(t *testing.T, v string) string
-	}{
-		{"header", func(*testing.T, string) string { return "not an incident record" }},
-		{"document", func(t *testing.T, v string) string {
-			// The header stays valid (resolved, nothing pending); the
-			// document, as long as before, is not JSON.
-			parts, err := redisstore.ParseRecord(v)
-			if err != nil {
-				t.Fatal(err)
-			}
-			header, _, _ := strings.Cut(v, "\n")
-			return header + "\n" + strings.Repeat("x", len(parts.Doc)) + parts.Details + parts.Timeline
-		}},
-	} {
+	for _, tc := range undecodable {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			var logs lockedBuffer
@@ -236,19 +229,7 @@ func TestExpireLogsUndecodable(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { s.Close() })
-			storetest.ExpireLogsUndecodable(t, s, logs.String, func(t *testing.T, id string) {
-				keys, err := rdb.Keys(ctx, redisstore.Prefix(s)+":*:inc:"+id).Result()
-				if err != nil || len(keys) != 1 {
-					t.Fatalf("record key of %s: %v %v", id, keys, err)
-				}
-				v, err := rdb.Get(ctx, keys[0]).Result()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := rdb.Set(ctx, keys[0], tc.corrupt(t, v), 0).Err(); err != nil {
-					t.Fatal(err)
-				}
-			})
+			storetest.ExpireLogsUndecodable(t, s, logs.String, corrupter(rdb, s, tc.corrupt))
 		})
 	}
 }

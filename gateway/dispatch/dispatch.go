@@ -505,6 +505,18 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 			return nil
 		}
 	}
+	// settle says what a store error means: try again after a pause (the
+	// store is unavailable, within RecordRetry), give up with an error, or
+	// go on (none).
+	settle := func(err error) (retry bool, fail error) {
+		if errors.Is(err, store.ErrUnavailable) {
+			if perr := pause(err); perr != nil {
+				return false, perr
+			}
+			return true, nil
+		}
+		return false, err
+	}
 	for attempt := 0; attempt < 10; {
 		inc, err := c.Record, error(nil) // read with the claim: the first try needs no read
 		if inc == nil {
@@ -514,14 +526,10 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 		if errors.Is(err, store.ErrNotFound) {
 			return d.o.Store.Complete(ctx, c)
 		}
-		if errors.Is(err, store.ErrUnavailable) {
-			if perr := pause(err); perr != nil {
-				return perr
-			}
+		if retry, fail := settle(err); retry {
 			continue
-		}
-		if err != nil {
-			return err
+		} else if fail != nil {
+			return fail
 		}
 		if len(unsure) > 0 {
 			// Pages sent by an earlier write that failed: a step still
@@ -543,14 +551,10 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 					}
 				}
 			}
-			if errors.Is(err, store.ErrUnavailable) {
-				if perr := pause(err); perr != nil {
-					return perr
-				}
+			if retry, fail := settle(err); retry {
 				continue
-			}
-			if err != nil {
-				return err
+			} else if fail != nil {
+				return fail
 			}
 			for id, e := range unsure {
 				switch {

@@ -273,7 +273,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	// One waker for every writer, so that their nudges coalesce.
 	wake := d.wake(ctx)
 	d.incidents = incident.New(incident.Options{Store: d.store, Config: pagingConfig, Logger: d.log, Registry: reg, Now: o.Now,
-		Wake: wake, CapSummary: ingest.CapSummary,
+		Wake: wake, CapSummary: ingest.CapSummary, PagedNobody: d.disp.PagedNobody,
 		Maintenance: func(ctx context.Context, service string, labels []map[string]string, at time.Time) *policy.Hold {
 			return d.windows.Hold(ctx, service, labels, at)
 		}})

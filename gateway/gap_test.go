@@ -20,7 +20,8 @@ func gapTestConfig(secondary string) string {
 // TestLevelInAGapPagesTheNextLevelAtOnce: an alert at a time the first
 // level's tier has nobody on call pages the next level at once, not after
 // the first level's 15 minutes, and the incident's timeline says why. When
-// no level pages anyone, the timeline and pagerd's log say so.
+// no level pages anyone, the timeline, pagerd's log and
+// pagerd_paged_nobody_total say so.
 func TestLevelInAGapPagesTheNextLevelAtOnce(t *testing.T) {
 	t.Run("next level", func(t *testing.T) {
 		h := newHarness(t, withConfig(gapTestConfig(`      - {name: secondary, start: 2025-01-06, members: [bob]}`)))
@@ -55,6 +56,9 @@ func TestLevelInAGapPagesTheNextLevelAtOnce(t *testing.T) {
 		}
 		if logs := h.logs.String(); !strings.Contains(logs, `"msg":"escalation paged nobody: nobody is on call for it"`) || !strings.Contains(logs, id) {
 			t.Fatalf("pagerd's log does not say nobody was paged:\n%s", logs)
+		}
+		if n := metric(t, h.reg, "pagerd_paged_nobody_total", "service", "api"); n != 1 {
+			t.Fatalf("pagerd_paged_nobody_total{service=api} %v, want 1: an alert rule must see a missed page", n)
 		}
 	})
 }

@@ -128,6 +128,7 @@ type dispatchMetrics struct {
 	takeovers  prometheus.Counter
 	escalation *prometheus.CounterVec
 	breaches   *prometheus.CounterVec
+	nobody     *prometheus.CounterVec
 }
 
 // New builds a dispatcher.
@@ -175,8 +176,10 @@ func New(o Options) *Dispatcher {
 			Help: "Escalations by level reached (1-based)."}, []string{"level"}),
 		breaches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_sla_breaches_total",
 			Help: "Missed response targets by target."}, []string{"target"}),
+		nobody: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_paged_nobody_total",
+			Help: "Escalations (a level, an unresolved rule, a page_immediately level) that paged nobody because nobody was on call for them, by service: a missed page."}, []string{"service"}),
 	}
-	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches)
+	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches, m.nobody)
 	d := &Dispatcher{o: o, log: o.Logger, m: m, wake: make(chan struct{}, 1), journal: newJournal()}
 	o.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagerd_dispatch_unrecorded",
 		Help: "Pages and storm messages this replica sent but could not yet record in the store (the store refused the write); they are recorded, not sent again, when the store takes writes."},
@@ -640,7 +643,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 		switch {
 		case err == nil:
 			d.journal.recorded(c.Incident, order...)
-			incident.LogPagedNobody(d.log, inc, acted)
+			d.PagedNobody(inc, acted)
 			return nil
 		case errors.Is(err, store.ErrConflict):
 			// Someone acknowledged or updated it meanwhile: work the fresh
@@ -670,6 +673,19 @@ func sameEntry(a, b store.Entry) bool {
 	at := a.At.Equal(b.At)
 	a.At, b.At = time.Time{}, time.Time{}
 	return at && a == b
+}
+
+// PagedNobody logs, and counts in pagerd_paged_nobody_total, every
+// escalation among acts that paged nobody (incident.LogPagedNobody):
+// whoever writes them, the dispatcher, the intake or a person through the
+// API (the daemon gives the incident service this).
+func (d *Dispatcher) PagedNobody(inc *store.Incident, acts []policy.Action) {
+	incident.LogPagedNobody(d.log, inc, acts)
+	for _, a := range acts {
+		if a.PagedNobody {
+			d.m.nobody.WithLabelValues(inc.Service).Inc()
+		}
+	}
 }
 
 func (d *Dispatcher) observe(a policy.Action) {

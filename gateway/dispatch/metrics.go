@@ -9,7 +9,7 @@ import (
 // InitMetrics creates the dispatcher's labelled counters at zero for what
 // the config can page: pages and storm bundles on every channel and
 // transport its contacts use, every result; every escalation level; every
-// response target. Call it once
+// response target; escalations that paged nobody, by service. Call it once
 // the dispatcher is built (the daemon does).
 func (d *Dispatcher) InitMetrics(cfg *policy.Config) {
 	for _, u := range cfg.Users {
@@ -28,6 +28,9 @@ func (d *Dispatcher) InitMetrics(cfg *policy.Config) {
 	}
 	for l := 1; l <= levels; l++ {
 		d.m.escalation.WithLabelValues(strconv.Itoa(l))
+	}
+	for _, svc := range cfg.Services {
+		d.m.nobody.WithLabelValues(svc.Name)
 	}
 	for _, t := range []string{"acknowledge", "initial_response", "resolution", "status_update"} {
 		d.m.breaches.WithLabelValues(t)

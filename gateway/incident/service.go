@@ -78,6 +78,10 @@ type Options struct {
 	// a new incident of the service with these label sets at a time: it
 	// is recorded and pages nobody until the window ends.
 	Maintenance func(ctx context.Context, service string, labels []map[string]string, at time.Time) *policy.Hold
+	// PagedNobody, when set, is told of the escalations a write made
+	// that paged nobody (dispatch.Dispatcher.PagedNobody logs and counts
+	// them); unset, they are logged (LogPagedNobody).
+	PagedNobody func(inc *store.Incident, acts []policy.Action)
 }
 
 // Service changes incidents. It is safe for concurrent use.
@@ -221,7 +225,7 @@ func (s *Service) applyWith(ctx context.Context, id string, first *store.Inciden
 		}
 	}
 	s.logAction(inc, ev, acts)
-	LogPagedNobody(s.log, inc, acts)
+	s.pagedNobody(inc, acts)
 	s.wakeIfDue(inc, now)
 	return inc, acts, nil
 }
@@ -238,6 +242,15 @@ var actionLogs = map[policy.EventKind]string{
 	policy.EventResolve:      "incident resolved",
 	policy.EventEscalate:     "incident escalated",
 	policy.EventStatusUpdate: "incident status update",
+}
+
+// pagedNobody reports the escalations among acts that paged nobody.
+func (s *Service) pagedNobody(inc *store.Incident, acts []policy.Action) {
+	if s.o.PagedNobody != nil {
+		s.o.PagedNobody(inc, acts)
+		return
+	}
+	LogPagedNobody(s.log, inc, acts)
 }
 
 // LogPagedNobody warns about every escalation among acts that reached

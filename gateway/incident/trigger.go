@@ -128,7 +128,7 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 		} else {
 			s.log.Info("incident opened", "incident", gotID, "service", a.Service.Name, "priority", st.Priority,
 				"urgency", st.Urgency, "source", a.Source)
-			LogPagedNobody(s.log, inc, acts)
+			s.pagedNobody(inc, acts)
 		}
 	}
 	s.m.alerts.WithLabelValues(a.Source, a.Service.Name, outcome).Inc()

@@ -1,11 +1,15 @@
 package gateway
 
 import (
+	"context"
 	"net/url"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/providertest"
 	"github.com/pagerd/pagerd/notify/twilio"
 )
@@ -261,5 +265,60 @@ func TestProviderSecretsNeverLogged(t *testing.T) {
 		if strings.Contains(out, secret) {
 			t.Fatalf("a secret is in the logs:\n%s", out)
 		}
+	}
+}
+
+// refusingUpdates is a store that refuses the next n Updates that do not
+// note a delivery report: a store that blips after the report is noted.
+type refusingUpdates struct {
+	store.Store
+	n atomic.Int64
+}
+
+func (r *refusingUpdates) Update(ctx context.Context, inc *store.Incident, tl []store.Entry) error {
+	if !slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == "delivery" }) && r.n.Add(-1) >= 0 {
+		return errDiskFull
+	}
+	return r.Store.Update(ctx, inc, tl)
+}
+
+// TestUndeliveredSMSBringsTheCallForwardThroughAStoreBlip: Twilio sends a
+// delivery report once, whatever pagerd answers. While the store refuses
+// the write that brings the person's call forward, the answer is a 503
+// that does not claim nothing was stored (the report is in the timeline);
+// when it refuses twice and then takes it, it is asked again within the
+// request, and the call is due now.
+func TestUndeliveredSMSBringsTheCallForwardThroughAStoreBlip(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	rs := &refusingUpdates{Store: boltStore(t)}
+	h := newHarness(t, withStore(rs), withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	if len(fake.Messages()) != 1 {
+		t.Fatalf("Twilio got %d messages", len(fake.Messages()))
+	}
+	cb, err := url.Parse(fake.Messages()[0].Get("StatusCallback"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
+	full := h.url + cb.RequestURI()
+	send := func() (int, string) {
+		return providertest.TwilioPost(t, full, report, providertest.TwilioSign(twToken, full, report))
+	}
+	rs.n.Store(100)
+	code, body := send()
+	rs.n.Store(0)
+	if code != 503 || strings.Contains(body, "nothing was stored") {
+		t.Fatalf("report while the store refuses: %d %s; want a 503 that does not say nothing was stored", code, body)
+	}
+	rs.n.Store(2)
+	if code, body := send(); code != 204 {
+		t.Fatalf("report while the store refused twice: %d %s", code, body)
+	}
+	var v incidentView
+	h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+	if v.NextStepAt == nil || !v.NextStepAt.Equal(fixedNow.Add(2*time.Minute)) {
+		t.Fatalf("next step at %v, want now (2m): the call was not brought forward", v.NextStepAt)
 	}
 }

@@ -2,6 +2,7 @@ package incident
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -69,16 +70,53 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 	ev := policy.Event{Kind: policy.EventChannelFailed, Actor: d.User, Channel: d.Channel}
 	var err error
 	if store.IsBundleID(target) {
-		if _, err = s.NoteBundle(ctx, target, e); err == nil && d.Failed {
-			_, err = s.ActOnBundle(ctx, target, d.User, ev)
+		_, err = s.NoteBundle(ctx, target, e)
+	} else {
+		err = s.Note(ctx, target, e)
+	}
+	if err == nil && d.Failed {
+		// Twilio does not send a delivery report again, whatever the
+		// answer: if bringing the step forward fails here, the call
+		// comes only at its own time. So a store that refuses it is
+		// asked again, within the request's time, before giving up.
+		for wait := deliveredRetry; ; wait *= 3 {
+			if store.IsBundleID(target) {
+				_, err = s.ActOnBundle(ctx, target, d.User, ev)
+			} else {
+				_, _, err = s.Apply(ctx, target, ev)
+			}
+			if !errors.Is(err, store.ErrUnavailable) || wait > deliveredRetryMax || !sleepCtx(ctx, wait) {
+				break
+			}
 		}
-	} else if err = s.Note(ctx, target, e); err == nil && d.Failed {
-		_, _, err = s.Apply(ctx, target, ev)
+		// The report is in the timeline: a 503 must not say nothing was
+		// stored.
+		err = store.PartlyStored(err)
 	}
 	if isNotFound(err) || isResolved(err) {
 		return nil
 	}
 	return err
+}
+
+// deliveredRetry is the first wait before bringing a person's next step
+// forward again after the store refused it (then three times longer each
+// time, up to deliveredRetryMax: 0.1, 0.3, 0.9 s, within a request's 5 s).
+const (
+	deliveredRetry    = 100 * time.Millisecond
+	deliveredRetryMax = time.Second
+)
+
+// sleepCtx waits d, or until ctx ends, and says whether it waited it all.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // LastPaged finds what was most recently paged to the user on the channel

@@ -459,3 +459,57 @@ func TestEscalateRetriedAfterTheLadderEscalatedPagesOnce(t *testing.T) {
 		t.Fatalf("timeline: %+v", v.Timeline)
 	}
 }
+
+// TestEscalateRetriedAfterARaiseStillEscalates: ann presses "escalate"
+// (to bob) while a critical alert raises the incident's priority between
+// the press's read and its write. The raise re-pages the level the
+// incident is at (ann's), which moves its LevelStartedAt; the press's
+// retry took that for an escalation since it was read and did nothing,
+// answering 200: bob, whom ann asked for, was not paged.
+func TestEscalateRetriedAfterARaiseStillEscalates(t *testing.T) {
+	bu := &beforeUpdate{Store: boltStore(t)}
+	h := newHarness(t, withStore(bu))
+	warn := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"})
+	if r := h.do("POST", "/api/v1/alertmanager", warn, "Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	id := h.list("")[0].ID
+	h.runUntil(fixedNow.Add(5 * time.Minute))
+	at := fixedNow.Add(6 * time.Minute)
+	h.clock.Set(at)
+	bu.fn = func() {
+		worse := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"},
+			map[string]string{"alertname": "A", "severity": "critical", "instance": "db2"})
+		if r := h.do("POST", "/api/v1/alertmanager", worse, "Authorization", "Bearer "+amKey); r.code != 200 {
+			t.Errorf("raise: %d %s", r.code, r.body)
+		}
+	}
+	bu.armed.Store(true)
+	r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"ann"}`)
+	if r.code != 200 {
+		t.Fatalf("escalate: %d %s", r.code, r.body)
+	}
+	if bu.armed.Load() {
+		t.Fatal("the escalation wrote nothing: the test tests nothing")
+	}
+	v := h.incident(id)
+	if v.Priority != "P0" {
+		t.Fatalf("not raised: %s", v.Priority)
+	}
+	h.step(at)
+	bob := 0
+	for _, l := range h.rec.lines(fixedNow) {
+		if strings.HasSuffix(l, "L2 bob push") {
+			bob++
+		}
+	}
+	byAnn := 0
+	for _, e := range entriesOf(h.incident(id).Timeline, "escalate", "") {
+		if e.Actor == "ann" {
+			byAnn++
+		}
+	}
+	if bob != 1 || byAnn != 1 {
+		t.Fatalf("ann escalated to bob: bob paged %d times, timeline %+v", bob, h.incident(id).Timeline)
+	}
+}

@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
 )
 
 // pagerd_ready says at each scrape what /-/ready says: 0 while Redis is
@@ -58,5 +61,34 @@ func TestReadinessIgnoresWritesTheirSenderGaveUp(t *testing.T) {
 	h.write(writeUpdate, fmt.Errorf("%w: disk full", store.ErrUnavailable))
 	if err := h.Check(ctx); err == nil || !strings.Contains(err.Error(), "acknowledgements") {
 		t.Fatalf("a refused acknowledgement: readiness %v", err)
+	}
+}
+
+// TestReadinessIgnoresHungUpSendersOnEveryStore: the error each store
+// returns for a write whose sender hung up is one readiness ignores; the
+// Redis store's errors once kept only the text of context.Canceled, so a
+// sender that hung up still turned a healthy replica red for 10 s.
+func TestReadinessIgnoresHungUpSendersOnEveryStore(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := open(t)
+			at := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
+			inc := &store.Incident{ID: store.NewID(store.ShardOf("api", "k"), at), Service: "api", DedupKey: "k",
+				Source: "alertmanager", Summary: "k", CreatedAt: at, UpdatedAt: at, LastSeen: at,
+				Details: json.RawMessage(`{}`),
+				State:   policy.Incident{Service: "api", Priority: "P1", Urgency: "high", Status: policy.StatusTriggered, Epoch: 1, TriggeredAt: at, LevelStartedAt: at}}
+			inc.State.ID = inc.ID
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_, _, err := st.Trigger(ctx, inc, nil)
+			if err == nil {
+				t.Skip("the store took a write whose context was canceled")
+			}
+			h := NewHealth(st, 0)
+			h.write(writeAlert, err)
+			if cerr := h.Check(context.Background()); cerr != nil {
+				t.Fatalf("a write given up by its sender (%v) turned readiness red: %v", err, cerr)
+			}
+		})
 	}
 }

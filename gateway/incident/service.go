@@ -174,10 +174,13 @@ func (s *Service) applyWith(ctx context.Context, id string, first *store.Inciden
 			if seen == nil {
 				st := inc.State
 				seen = &st
-			} else if inc.State.Level != seen.Level || !inc.State.LevelStartedAt.Equal(seen.LevelStartedAt) {
+			} else if inc.State.Level != seen.Level ||
+				(!inc.State.LevelStartedAt.Equal(seen.LevelStartedAt) && inc.State.Priority == seen.Priority) {
 				// Escalated since it was read (the ladder's timeout,
 				// another person): escalating again would page the
-				// new level twice, or skip one.
+				// new level twice, or skip one. A priority raise also
+				// restarts the level, but re-pages it and escalates
+				// nothing: the person's escalation still stands.
 				return nil, false, nil
 			}
 		}

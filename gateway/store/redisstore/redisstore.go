@@ -119,7 +119,7 @@ func unavailable(err error) error {
 	if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
 		return err
 	}
-	return fmt.Errorf("%w: redis: %v", store.ErrUnavailable, err)
+	return fmt.Errorf("%w: redis: %w", store.ErrUnavailable, err)
 }
 
 // unavailableWrite is unavailable for a write: unless the command certainly
@@ -140,7 +140,7 @@ func unavailableWrite(err error) error {
 		(errors.As(err, &op) && op.Op == "dial") {
 		return unavailable(err)
 	}
-	return fmt.Errorf("%w: %w: redis: %v", store.ErrUnavailable, store.ErrOutcomeUnknown, err)
+	return fmt.Errorf("%w: %w: redis: %w", store.ErrUnavailable, store.ErrOutcomeUnknown, err)
 }
 
 // record is what the doc field holds: the incident without the fields a

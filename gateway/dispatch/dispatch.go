@@ -236,6 +236,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer pool.stop()
 	inflight := 0
 	backlog := false // the last claim filled every free slot: more may be due
+	// lateBefore: the last claims came back after more than half their
+	// lease (and were left, unless late twice in a row).
+	lateBefore := false
 	failing := d.storeStreak()
 	for {
 		var t *time.Timer
@@ -246,16 +249,28 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			claims, err := d.o.Store.ClaimDue(cctx, now, d.o.Lease, free)
 			cancel()
 			if late := d.o.Now().Sub(now); err == nil && len(claims) > 0 && late > d.o.Lease/2 {
-				// The claims came back so late (a store that stalled
-				// with the claim in its buffer) that more than half of
-				// their leases, counted from when they were asked for,
-				// is gone: worked now, a lease could run out mid-send
-				// and this replica, or another, claim the incident again
-				// and send the same page twice. They are left to run
-				// out and be claimed afresh.
-				d.log.Warn("dispatcher: claims came back after more than half their lease; left to be claimed again",
-					"claims", len(claims), "after", late.Round(time.Millisecond).String(), "lease", d.o.Lease.String())
-				claims = nil
+				if !lateBefore {
+					// The claims came back so late (a store that
+					// stalled with the claim in its buffer) that more
+					// than half of their leases, counted from when they
+					// were asked for, is gone: worked now, a lease could
+					// run out mid-send and this replica, or another,
+					// claim the incident again and send the same page
+					// twice. They are left to run out and be claimed
+					// afresh.
+					d.log.Warn("dispatcher: claims came back after more than half their lease; left to be claimed again",
+						"claims", len(claims), "after", late.Round(time.Millisecond).String(), "lease", d.o.Lease.String())
+					claims = nil
+				} else {
+					// Late again: the store is slow every time, not
+					// stalled once, and leaving every claim would page
+					// nobody. A page sent twice is better than none.
+					d.log.Warn("dispatcher: claims came back after more than half their lease again; worked (a store this slow for this lease can page twice: raise server.lease)",
+						"claims", len(claims), "after", late.Round(time.Millisecond).String(), "lease", d.o.Lease.String())
+				}
+				lateBefore = true
+			} else if err == nil {
+				lateBefore = false
 			}
 			if err != nil && ctx.Err() == nil {
 				// Back off (capped, with jitter) instead of asking again at

@@ -89,6 +89,10 @@ func DecodeAlertmanagerStream(r io.Reader) (*Message, error) {
 		return nil, malformed(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var syn *json.SyntaxError
+		if err != nil && !errors.As(err, &syn) {
+			return nil, err // reading the rest of the body failed (over its limit, say)
+		}
 		return nil, inputErrorf("malformed JSON at byte %d: unexpected data after the top-level object", dec.InputOffset())
 	}
 	rest, err := json.Marshal(fields)

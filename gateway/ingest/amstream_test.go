@@ -3,7 +3,9 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -88,6 +90,32 @@ func TestStreamRefusesWhatCanNeverBeRead(t *testing.T) {
 			}
 			if _, ok := err.(*InputError); !ok {
 				t.Fatalf("%T is not an input error: the sender would be told to retry", err)
+			}
+		})
+	}
+}
+
+// failingReader fails every read: a body that could not be read to its end
+// (over its size limit, or cut off).
+type failingReader struct{ err error }
+
+func (f failingReader) Read([]byte) (int, error) { return 0, f.err }
+
+// TestStreamSaysWhenTheBodyCouldNotBeRead: a body whose reading fails, in
+// the middle or after its JSON ended, is that error (the intake answers
+// it as such: 413 over the limit), not a 400 for JSON it never saw.
+func TestStreamSaysWhenTheBodyCouldNotBeRead(t *testing.T) {
+	over := errors.New("http: request body too large")
+	body := `{"version":"4","groupKey":"g","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"A"}}]}`
+	for name, r := range map[string]io.Reader{
+		"after the JSON": io.MultiReader(strings.NewReader(body+"   "), failingReader{over}),
+		"in the middle":  io.MultiReader(strings.NewReader(body[:60]), failingReader{over}),
+		"at the start":   failingReader{over},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := DecodeAlertmanagerStream(r)
+			if !errors.Is(err, over) {
+				t.Fatalf("got %v, want the read error", err)
 			}
 		})
 	}

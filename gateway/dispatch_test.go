@@ -471,19 +471,21 @@ func TestDispatcherSaysHowFarBehindItIs(t *testing.T) {
 	waitUntil(t, 5*time.Second, "the dispatcher to find nothing due", func() bool { return d.Behind() == 0 })
 }
 
-// lateClaims is a store whose next claim, once armed, comes back after the
-// clock moved on by late: a store that stalled with the claim in its
-// buffer and ran it when it came back.
+// lateClaims is a store whose claims come back after the clock moved on
+// by late: the next claim once armed (a store that stalled with the claim
+// in its buffer and ran it when it came back), or every claim (a store
+// slow every time).
 type lateClaims struct {
 	store.Store
 	armed atomic.Bool
+	every bool
 	clock *fakeClock
 	late  time.Duration
 }
 
 func (l *lateClaims) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
 	cs, err := l.Store.ClaimDue(ctx, now, lease, max)
-	if len(cs) > 0 && l.armed.CompareAndSwap(true, false) {
+	if len(cs) > 0 && (l.every || l.armed.CompareAndSwap(true, false)) {
 		l.clock.Set(now.Add(l.late))
 	}
 	return cs, err
@@ -522,22 +524,6 @@ func TestClaimsThatCameBackLateAreNotWorked(t *testing.T) {
 	}
 }
 
-// slowClaims is a store whose every claim takes late (on the test's
-// clock): a consistently slow store, not one that stalled once.
-type slowClaims struct {
-	store.Store
-	clock *fakeClock
-	late  time.Duration
-}
-
-func (l *slowClaims) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
-	cs, err := l.Store.ClaimDue(ctx, now, lease, max)
-	if len(cs) > 0 {
-		l.clock.Set(now.Add(l.late))
-	}
-	return cs, err
-}
-
 // TestAConsistentlySlowStoreStillPages: with a 2 s lease (allowed, with a
 // warning) and a store whose claims each take 1.5 s, within the
 // dispatcher's 5 s store timeout, every claim comes back after half its
@@ -545,7 +531,7 @@ func (l *slowClaims) ClaimDue(ctx context.Context, now time.Time, lease time.Dur
 // that stalled once); late again, they are worked, with a warning: leaving
 // them all paged nobody.
 func TestAConsistentlySlowStoreStillPages(t *testing.T) {
-	ls := &slowClaims{Store: boltStore(t), late: 1500 * time.Millisecond}
+	ls := &lateClaims{Store: boltStore(t), every: true, late: 1500 * time.Millisecond}
 	h := newHarness(t, withStore(ls), withConfig(dispatchConfig), replicas(0))
 	ls.clock = h.clock
 	fire(h)

@@ -237,14 +237,9 @@ func TestReadinessFollowsWrites(t *testing.T) {
 func TestRepeatStoredButRaiseFailedDoesNotSayNothingStored(t *testing.T) {
 	fs := &faultyStore{Store: boltStore(t)}
 	h := newHarness(t, withStore(fs))
-	warn := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"})
-	if r := h.do("POST", "/api/v1/alertmanager", warn, "Authorization", "Bearer "+amKey); r.code != 200 {
-		t.Fatalf("%d %s", r.code, r.body)
-	}
-	id := h.list("")[0].ID
+	id := openWarning(h)
 	fs.refuseRecords.Store(true)
-	worse := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"},
-		map[string]string{"alertname": "A", "severity": "critical", "instance": "db2"})
+	worse := criticalJoinsWarning()
 	r := h.do("POST", "/api/v1/alertmanager", worse, "Authorization", "Bearer "+amKey)
 	fs.refuseRecords.Store(false)
 	if r.code != 503 {
@@ -305,16 +300,11 @@ func raiseResolvedMeanwhile(t *testing.T, onGet bool) {
 			t.Errorf("resolve: %d %s", r.code, r.body)
 		}
 	}
-	warn := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"})
-	if r := h.do("POST", "/api/v1/alertmanager", warn, "Authorization", "Bearer "+amKey); r.code != 200 {
-		t.Fatalf("%d %s", r.code, r.body)
-	}
-	first := h.list("")[0].ID
+	first := openWarning(h)
 	h.step(h.clock.Now())
 	pages := len(h.rec.lines(fixedNow))
 	rs.armed.Store(true)
-	worse := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"},
-		map[string]string{"alertname": "A", "severity": "critical", "instance": "db2"})
+	worse := criticalJoinsWarning()
 	r := h.do("POST", "/api/v1/alertmanager", worse, "Authorization", "Bearer "+amKey)
 	if r.code != 200 {
 		t.Fatalf("a critical alert whose incident was resolved meanwhile: %d %s, want 200", r.code, r.body)
@@ -469,17 +459,12 @@ func TestEscalateRetriedAfterTheLadderEscalatedPagesOnce(t *testing.T) {
 func TestEscalateRetriedAfterARaiseStillEscalates(t *testing.T) {
 	bu := &beforeUpdate{Store: boltStore(t)}
 	h := newHarness(t, withStore(bu))
-	warn := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"})
-	if r := h.do("POST", "/api/v1/alertmanager", warn, "Authorization", "Bearer "+amKey); r.code != 200 {
-		t.Fatalf("%d %s", r.code, r.body)
-	}
-	id := h.list("")[0].ID
+	id := openWarning(h)
 	h.runUntil(fixedNow.Add(5 * time.Minute))
 	at := fixedNow.Add(6 * time.Minute)
 	h.clock.Set(at)
 	bu.fn = func() {
-		worse := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"},
-			map[string]string{"alertname": "A", "severity": "critical", "instance": "db2"})
+		worse := criticalJoinsWarning()
 		if r := h.do("POST", "/api/v1/alertmanager", worse, "Authorization", "Bearer "+amKey); r.code != 200 {
 			t.Errorf("raise: %d %s", r.code, r.body)
 		}
@@ -512,4 +497,23 @@ func TestEscalateRetriedAfterARaiseStillEscalates(t *testing.T) {
 	if bob != 1 || byAnn != 1 {
 		t.Fatalf("ann escalated to bob: bob paged %d times, timeline %+v", bob, h.incident(id).Timeline)
 	}
+}
+
+// openWarning opens the incident of a warning alert of group g, and
+// returns its id: the group a critical alert then joins
+// (criticalJoinsWarning), raising it.
+func openWarning(h *harness) string {
+	h.t.Helper()
+	warn := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"})
+	if r := h.do("POST", "/api/v1/alertmanager", warn, "Authorization", "Bearer "+amKey); r.code != 200 {
+		h.t.Fatalf("%d %s", r.code, r.body)
+	}
+	return h.list("")[0].ID
+}
+
+// criticalJoinsWarning is group g's notification once a critical alert
+// joined its warning one.
+func criticalJoinsWarning() string {
+	return amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"},
+		map[string]string{"alertname": "A", "severity": "critical", "instance": "db2"})
 }

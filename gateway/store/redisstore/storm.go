@@ -220,26 +220,33 @@ func (s *Store) Statuses(ctx context.Context, ids []string) (map[string]policy.S
 	return out, nil
 }
 
-// noteScript appends to an existing record: the timeline is the record's
-// tail, so an append adds entries and changes nothing else.
+// noteScript appends to existing records, each KEYS[i] getting ARGV[i]:
+// the timeline is the record's tail, so an append adds entries and changes
+// nothing else. The keys are of one shard, and so of one cluster slot.
+// One script for many incidents: in a storm every held page's incident
+// gets a note when its bundle goes out, and a script call (before the
+// commands it runs) costs Redis as much as a few of those commands.
 var noteScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-return redis.call('APPEND', KEYS[1], ARGV[1])
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('APPEND', KEYS[i], ARGV[i]) end
+end
+return #KEYS
 `)
 
-// Note appends timeline entries, pipelined in batches. The script is
-// loaded first: a pipeline cannot fall back to EVAL per command after a
-// Redis restart emptied the script cache, and one more round trip per
-// storm message costs nothing.
+// notesPerScript bounds one note script, so a flood's bundle (thousands of
+// incidents) does not hold Redis for long in one call.
+const notesPerScript = 100
+
+// Note appends timeline entries, pipelined: one script per shard for up to
+// notesPerScript incidents. The script is loaded first: a pipeline cannot
+// fall back to EVAL per command after a Redis restart emptied the script
+// cache, and one more round trip per storm message costs nothing.
 func (s *Store) Note(ctx context.Context, entries map[string][]store.Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	if err := noteScript.Load(ctx, s.rdb).Err(); err != nil {
-		return unavailable(err)
-	}
-	pipe := s.rdb.Pipeline()
-	queued := 0
+	type shardNotes struct{ keys, tls []string }
+	byShard := map[int]*shardNotes{}
 	for id, es := range entries {
 		shard, err := store.ShardOfID(id)
 		if err != nil {
@@ -249,11 +256,25 @@ func (s *Store) Note(ctx context.Context, entries map[string][]store.Entry) erro
 		if err != nil {
 			return err
 		}
-		noteScript.EvalSha(ctx, pipe, []string{s.key(shard, "inc:", id)}, tl)
-		if queued++; queued%500 == 0 {
-			if _, err := pipe.Exec(ctx); err != nil {
-				return unavailable(err)
+		n := byShard[shard]
+		if n == nil {
+			n = &shardNotes{}
+			byShard[shard] = n
+		}
+		n.keys, n.tls = append(n.keys, s.key(shard, "inc:", id)), append(n.tls, tl)
+	}
+	if err := noteScript.Load(ctx, s.rdb).Err(); err != nil {
+		return unavailable(err)
+	}
+	pipe := s.rdb.Pipeline()
+	for _, n := range byShard {
+		for start := 0; start < len(n.keys); start += notesPerScript {
+			end := min(start+notesPerScript, len(n.keys))
+			args := make([]any, 0, end-start)
+			for _, tl := range n.tls[start:end] {
+				args = append(args, tl)
 			}
+			noteScript.EvalSha(ctx, pipe, n.keys[start:end], args...)
 		}
 	}
 	_, err := pipe.Exec(ctx)

@@ -191,9 +191,12 @@ func (d *Date) decode(n *yaml.Node) error {
 // IsZero reports whether the date is unset.
 func (d Date) IsZero() bool { return d.Year == 0 }
 
-// In is midnight at the start of the date in loc.
+// In is the first instant of the date in loc: its midnight, or where the
+// clocks skip midnight (Santiago goes from 23:59 to 01:00 when DST starts)
+// the first instant after the jump. time.Date alone would give 23:00 of the
+// day before, so a day's span would take in the last hour of the one before.
 func (d Date) In(loc *time.Location) time.Time {
-	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, loc)
+	return wallClock(d, TimeOfDay{set: true}, loc)
 }
 
 // AddDays moves the date by n calendar days.
@@ -244,12 +247,11 @@ func (m Moment) IsSet() bool { return m.set }
 // run time gives its start and end.
 func InstantMoment(t time.Time) Moment { return Moment{Instant: t, set: true} }
 
-// Start is the instant the moment begins, dates at midnight in loc (at
-// the first instant of the day where clocks skip midnight: Date.In would
-// give an instant of the day before).
+// Start is the instant the moment begins: a date begins at its first
+// instant in loc (Date.In).
 func (m Moment) Start(loc *time.Location) time.Time {
 	if m.IsDate {
-		return wallClock(m.Date, TimeOfDay{set: true}, loc)
+		return m.Date.In(loc)
 	}
 	return m.Instant
 }
@@ -258,7 +260,7 @@ func (m Moment) Start(loc *time.Location) time.Time {
 // covers its whole day, so it ends when the next day begins in loc.
 func (m Moment) EndInclusive(loc *time.Location) time.Time {
 	if m.IsDate {
-		return wallClock(m.Date.AddDays(1), TimeOfDay{set: true}, loc)
+		return m.Date.AddDays(1).In(loc)
 	}
 	return m.Instant
 }

@@ -13,8 +13,9 @@ import (
 
 // Instrument wraps a store so every operation, the server's and the
 // dispatcher's alike, is timed (pagerd_store_operation_duration_seconds)
-// and every failure to reach it counted (pagerd_store_errors_total). A
-// store that can nudge or broadcast to other replicas still can.
+// and every failure to reach it counted (pagerd_store_errors_total), but
+// for those given up because their caller hung up. A store that can nudge
+// or broadcast to other replicas still can.
 func Instrument(s store.Store, reg prometheus.Registerer, h *Health) store.Store {
 	i := &instrumented{Store: s, health: h,
 		ops: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -73,7 +74,12 @@ type instrumentedPubSub struct {
 
 func (i *instrumented) observe(op string, start time.Time, err error) {
 	i.ops.WithLabelValues(op).Observe(time.Since(start).Seconds())
-	if errors.Is(err, store.ErrUnavailable) {
+	// An operation given up because its caller went away (context.Canceled:
+	// a sender that hung up) says nothing about the store, as readiness
+	// holds too (Health.write): counted, disconnecting clients alone would
+	// fire PagerdStoreErrors. One that ran out of time is a store too slow
+	// to answer, and counts.
+	if errors.Is(err, store.ErrUnavailable) && !errors.Is(err, context.Canceled) {
 		i.errs.WithLabelValues(op).Inc()
 	}
 	// What readiness promises is that this replica can take alerts and

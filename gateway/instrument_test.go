@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -57,5 +60,59 @@ func TestInstrumentedStoreAndDispatcherMetrics(t *testing.T) {
 		if !strings.Contains(strings.Join(ops, ","), op) {
 			t.Errorf("store operation %q not timed; timed: %v", op, ops)
 		}
+	}
+}
+
+// failingTrigger is a store whose writes of alerts fail with err.
+type failingTrigger struct {
+	store.Store
+	err error
+}
+
+func (f failingTrigger) Trigger(context.Context, *store.Incident, []store.Entry) (string, store.Outcome, error) {
+	return "", 0, f.err
+}
+
+// TestStoreErrorsLeaveOutHungUpSenders: pagerd_store_errors_total agrees
+// with readiness. A write that failed because its sender hung up
+// (context.Canceled) says nothing about the store and is not counted, so
+// clients that disconnect do not fire PagerdStoreErrors; one that ran out
+// of time is counted, as is a refused one.
+func TestStoreErrorsLeaveOutHungUpSenders(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want float64
+	}{
+		{"the sender hung up", fmt.Errorf("%w: %w: the commit did not finish in time: %w", store.ErrUnavailable, store.ErrOutcomeUnknown, context.Canceled), 0},
+		{"the store ran out of time", fmt.Errorf("%w: %w: the commit did not finish in time: %w", store.ErrUnavailable, store.ErrOutcomeUnknown, context.DeadlineExceeded), 1},
+		{"the store refused", fmt.Errorf("%w: disk full", store.ErrUnavailable), 1},
+		{"not the store's failure", errors.New("incident too large"), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			st := Instrument(failingTrigger{Store: boltStore(t), err: tc.err}, reg, nil)
+			if _, _, err := st.Trigger(context.Background(), &store.Incident{}, nil); !errors.Is(err, tc.err) {
+				t.Fatalf("the wrapper answered %v, want %v", err, tc.err)
+			}
+			if got := metric(t, reg, "pagerd_store_errors_total", "op", "trigger"); got != tc.want {
+				t.Errorf("pagerd_store_errors_total{op=\"trigger\"} %v after %v, want %v", got, tc.err, tc.want)
+			}
+		})
+	}
+
+	// What each store really answers a sender that hung up.
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			st := Instrument(open(t), reg, nil)
+			err := triggerHungUp(st)
+			if err == nil {
+				t.Skip("the store took a write whose context was canceled")
+			}
+			if got := metric(t, reg, "pagerd_store_errors_total", "op", "trigger"); got != 0 {
+				t.Errorf("a write given up by its sender (%v) counted as %v store errors", err, got)
+			}
+		})
 	}
 }

@@ -72,15 +72,7 @@ func TestReadinessIgnoresHungUpSendersOnEveryStore(t *testing.T) {
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			st := open(t)
-			at := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
-			inc := &store.Incident{ID: store.NewID(store.ShardOf("api", "k"), at), Service: "api", DedupKey: "k",
-				Source: "alertmanager", Summary: "k", CreatedAt: at, UpdatedAt: at, LastSeen: at,
-				Details: json.RawMessage(`{}`),
-				State:   policy.Incident{Service: "api", Priority: "P1", Urgency: "high", Status: policy.StatusTriggered, Epoch: 1, TriggeredAt: at, LevelStartedAt: at}}
-			inc.State.ID = inc.ID
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			_, _, err := st.Trigger(ctx, inc, nil)
+			err := triggerHungUp(st)
 			if err == nil {
 				t.Skip("the store took a write whose context was canceled")
 			}
@@ -91,4 +83,19 @@ func TestReadinessIgnoresHungUpSendersOnEveryStore(t *testing.T) {
 			}
 		})
 	}
+}
+
+// triggerHungUp writes a new incident to st for a sender that has already
+// hung up (its context canceled), and is the store's answer.
+func triggerHungUp(st store.Store) error {
+	at := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
+	inc := &store.Incident{ID: store.NewID(store.ShardOf("api", "k"), at), Service: "api", DedupKey: "k",
+		Source: "alertmanager", Summary: "k", CreatedAt: at, UpdatedAt: at, LastSeen: at,
+		Details: json.RawMessage(`{}`),
+		State:   policy.Incident{Service: "api", Priority: "P1", Urgency: "high", Status: policy.StatusTriggered, Epoch: 1, TriggeredAt: at, LevelStartedAt: at}}
+	inc.State.ID = inc.ID
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err := st.Trigger(ctx, inc, nil)
+	return err
 }

@@ -38,7 +38,7 @@ func (h handoffKey) String() string {
 // it is on call in (always when none).
 type tierShape struct {
 	handoff handoffKey
-	start   time.Time // local midnight of the first handoff's date
+	start   time.Time // the first instant of the first handoff's date (policy.Date.In)
 	weeks   int
 	days    int
 	hours   int
@@ -149,7 +149,7 @@ func anchored(r *rotation, loc *time.Location) (tierShape, *shapeError) {
 	}
 	return tierShape{
 		handoff: handoffKey{local.Weekday(), local.Hour(), local.Minute()},
-		start:   time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc),
+		start:   policy.Date{Year: local.Year(), Month: local.Month(), Day: local.Day()}.In(loc),
 	}, nil
 }
 

@@ -74,3 +74,21 @@ func TestHandoffInScheduleZone(t *testing.T) {
 		t.Errorf("handoff %s from %s, want %s from 2025-10-06", sh.handoff, sh.start.Format("2006-01-02"), want)
 	}
 }
+
+// TestRotationStartOnADayMidnightIsSkipped: a rotation whose first handoff
+// is on the day Santiago's clocks skip midnight starts on that date, not
+// the day before (local midnight of that day is 23:00 of the Saturday).
+func TestRotationStartOnADayMidnightIsSkipped(t *testing.T) {
+	scl, _ := time.LoadLocation("America/Santiago")
+	r := rotation{start: time.Date(2026, 9, 6, 9, 0, 0, 0, scl), unit: "week", length: 1, groups: [][]string{{"a"}, {"b"}}}
+	sh, err := rotationShape(&r, scl)
+	if err != nil {
+		t.Fatal(err.reason)
+	}
+	if got := sh.start.In(scl).Format("2006-01-02"); got != "2026-09-06" || sh.handoff != (handoffKey{time.Sunday, 9, 0}) {
+		t.Errorf("starts %s handing off %s, want 2026-09-06, Sun 09:00", got, sh.handoff)
+	}
+	if got := rotationOf(sh, sh.handoff, []string{"a", "b"}).Start; got != "2026-09-06" {
+		t.Errorf("the imported rotation starts %s, want 2026-09-06", got)
+	}
+}

@@ -199,6 +199,12 @@ func (d Date) In(loc *time.Location) time.Time {
 	return wallClock(d, TimeOfDay{set: true}, loc)
 }
 
+// At is the instant the wall clock in loc shows tod on the date, or where
+// the clocks jump forward over that time (Santiago skips 00:00 when DST
+// starts) the first instant after the jump; time.Date alone would give an
+// instant of the day before.
+func (d Date) At(tod TimeOfDay, loc *time.Location) time.Time { return wallClock(d, tod, loc) }
+
 // AddDays moves the date by n calendar days.
 func (d Date) AddDays(n int) Date {
 	return DateOf(time.Date(d.Year, d.Month, d.Day+n, 12, 0, 0, 0, time.UTC))

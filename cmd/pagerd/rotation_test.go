@@ -8,6 +8,8 @@ import (
 	"time"
 
 	ics "github.com/arran4/golang-ical"
+
+	"github.com/pagerd/pagerd/policy"
 )
 
 // `pagerd schedule -o ics` writes the weeks it would print as a calendar
@@ -110,5 +112,34 @@ func TestScheduleFlagErrors(t *testing.T) {
 		if code != 1 || !strings.Contains(errOut, tc.want) {
 			t.Errorf("pagerd %q: exit %d, stderr %q; want %q", tc.args, code, errOut, tc.want)
 		}
+	}
+}
+
+// TestScheduleFromOnADayMidnightIsSkipped: `--from` a date is that day's
+// handoff; with a 00:00 handoff in Santiago on the day its clocks skip
+// midnight, that is 01:00 that day, not 23:00 the day before (whose week
+// would be shown instead).
+func TestScheduleFromOnADayMidnightIsSkipped(t *testing.T) {
+	cfg, err := policy.Parse([]byte(`
+users:
+  - {id: ann, name: Ann, contacts: [{channel: sms, via: log}]}
+schedules:
+  - name: s
+    time_zone: America/Santiago
+    handoff: {weekday: sunday, time: "00:00"}
+    tiers: [{name: primary, start: 2026-08-30, members: [ann]}]
+escalation_policies:
+  - name: p
+    levels: [{name: primary, targets: [{schedule: s, tier: primary}], timeout: 15m}]
+services:
+  - {name: api, priority_scheme: P0-P3, escalation_policy: p}
+`), "skip.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scl, _ := time.LoadLocation("America/Santiago")
+	got, err := parseFrom("2026-09-06", cfg.Schedule("s"))
+	if want := time.Date(2026, 9, 6, 1, 0, 0, 0, scl); err != nil || !got.Equal(want) {
+		t.Fatalf("--from 2026-09-06 is %s %v, want %s", got.In(scl), err, want)
 	}
 }

@@ -211,7 +211,7 @@ func parseFrom(v string, s *policy.Schedule) (time.Time, error) {
 		return now(), nil
 	}
 	if d, err := policy.ParseDate(v); err == nil {
-		return time.Date(d.Year, d.Month, d.Day, s.Handoff.Time.Hour, s.Handoff.Time.Minute, 0, 0, s.Location()), nil
+		return d.At(s.Handoff.Time, s.Location()), nil
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {

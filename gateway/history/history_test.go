@@ -286,3 +286,33 @@ func TestRemoteReadsTheStreamAndSaysWhenItIsCut(t *testing.T) {
 		t.Errorf("the reader's error: %v", err)
 	}
 }
+
+// TestParseTimeOnADayMidnightIsSkipped: report weeks that begin at 00:00
+// in Santiago begin at 01:00 on the day DST starts there (the clocks go
+// from 23:59 to 01:00), not at 23:00 the day before.
+func TestParseTimeOnADayMidnightIsSkipped(t *testing.T) {
+	cfg, err := policy.Parse([]byte(`
+users:
+  - {id: ann, name: Ann, contacts: [{channel: sms, via: log}]}
+schedules:
+  - name: s
+    time_zone: America/Santiago
+    handoff: {weekday: sunday, time: "00:00"}
+    tiers: [{name: primary, start: 2026-08-30, members: [ann]}]
+escalation_policies:
+  - name: p
+    levels: [{name: primary, targets: [{schedule: s, tier: primary}], timeout: 15m}]
+services:
+  - {name: api, priority_scheme: P0-P3, escalation_policy: p}
+reports:
+  week: {time_zone: America/Santiago, weekday: sunday, time: "00:00"}
+`), "skip.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scl, _ := time.LoadLocation("America/Santiago")
+	got, err := ParseTime(cfg, "2026-09-06")
+	if want := time.Date(2026, 9, 6, 1, 0, 0, 0, scl); err != nil || !got.Equal(want) || got.In(scl).Day() != 6 {
+		t.Fatalf("ParseTime(2026-09-06) = %s %v, want %s: the week would take in the last hour of Saturday", got.In(scl), err, want)
+	}
+}

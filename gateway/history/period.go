@@ -22,7 +22,7 @@ func ParseTime(cfg *policy.Config, s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%q is neither a date (YYYY-MM-DD) nor an RFC 3339 time (2025-10-06T08:00:00-04:00)", s)
 	}
 	w := &cfg.Reports.Week
-	return time.Date(d.Year, d.Month, d.Day, w.Time.Hour, w.Time.Minute, 0, 0, w.Location()), nil
+	return d.At(w.Time, w.Location()), nil
 }
 
 // Period reads the period [from, to) a report is asked for, its bounds as

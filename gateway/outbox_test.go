@@ -1,0 +1,112 @@
+package gateway
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/providertest"
+	"github.com/pagerd/pagerd/notify/pagerduty"
+)
+
+// forwardConfig is pdConfig with PagerDuty's Events API at pdURL, Slack's
+// Web API at slackURL and the api service's incidents in
+// #incident-response: an acknowledgement owes both.
+func forwardConfig(t *testing.T, pdURL, slackURL string) string {
+	t.Helper()
+	cfg := pdConfig
+	for _, r := range []struct{ old, new string }{
+		{"pagerduty: {", "slack: {bot_token: " + providertest.SlackBotToken + ", signing_secret: " + providertest.SlackSigningSecret +
+			`, api_url: "` + slackURL + `"}` + "\n  pagerduty: {events_url: " + pdURL + ", "},
+		{"    integrations: {", "    slack_channel: \"#incident-response\"\n    integrations: {"},
+	} {
+		if !strings.Contains(cfg, r.old) {
+			t.Fatalf("pdConfig has no %q to change", r.old)
+		}
+		cfg = strings.Replace(cfg, r.old, r.new, 1)
+	}
+	return cfg
+}
+
+// TestOutboxRetriesOnlyWhatFailed: an acknowledgement owes PagerDuty (for
+// every person pushed there) and the incident's Slack message (updated in
+// place, with a reply in its thread). One of them fails once, the others
+// go through; the retry, 30s later, does what failed, and nothing that
+// already went out is sent again: Slack's thread says "Acknowledged" once,
+// and PagerDuty takes one acknowledgement per alert pushed there.
+func TestOutboxRetriesOnlyWhatFailed(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// fail makes one call of the acknowledgement's fail once.
+		fail func(pd *providertest.PagerDuty, sl *providertest.Slack)
+		kept string // the kind of the outbox item retried
+	}{
+		{"PagerDuty fails once", func(pd *providertest.PagerDuty, _ *providertest.Slack) { pd.FailFirst(1) }, store.OutboxPagerDuty},
+		{"Slack's update fails once", func(_ *providertest.PagerDuty, sl *providertest.Slack) { sl.Fail("chat.update", "internal_error") }, store.OutboxSlack},
+		{"Slack's reply fails once", func(_ *providertest.PagerDuty, sl *providertest.Slack) { sl.Fail("chat.postMessage", "ratelimited") }, store.OutboxSlack},
+	} {
+		for name, mk := range stores(t) {
+			t.Run(tc.name+"/"+name, func(t *testing.T) {
+				pd := providertest.NewPagerDuty(t)
+				sl := providertest.NewSlack(t)
+				h := newHarness(t, withStore(mk(t)), withConfig(forwardConfig(t, pd.URL, sl.URL)), realTransport("pagerduty"), fastRetries())
+				id := fire(h)
+				h.step(fixedNow)
+				people := []string{"carol"}
+				events := func(user, action string) int {
+					n := 0
+					for _, e := range pd.Events() {
+						if e.Action == action && e.DedupKey == pagerduty.DedupKey(id, user) {
+							n++
+						}
+					}
+					return n
+				}
+				for _, u := range people {
+					if n := events(u, "trigger"); n != 1 {
+						t.Fatalf("PagerDuty got %d pushes for %s, want 1", n, u)
+					}
+				}
+				if m := sl.Messages(); len(m) != 1 || len(m[0].Replies) != 0 {
+					t.Fatalf("Slack messages before the acknowledgement: %+v", m)
+				}
+				// The failure is the acknowledgement's, not the page's or
+				// the channel message's.
+				tc.fail(pd, sl)
+				if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"carol"}`); r.code != 200 {
+					t.Fatalf("ack: %d %s", r.code, r.body)
+				}
+				h.step(fixedNow.Add(time.Second)) // one call fails: its item is retried 30s later
+				if inc, err := h.store.Get(context.Background(), id); err != nil || len(inc.Outbox) != 1 || inc.Outbox[0].Kind != tc.kept {
+					t.Fatalf("after the failure: outbox %+v (%v), want the %s item kept, alone", inc.Outbox, err, tc.kept)
+				}
+				h.runUntil(fixedNow.Add(10 * time.Minute))
+
+				for _, u := range people {
+					if n := events(u, "acknowledge"); n != 1 {
+						t.Errorf("PagerDuty got %d acknowledgements for %s, want 1", n, u)
+					}
+				}
+				m := sl.Messages()
+				if len(m) != 1 || len(m[0].Replies) != 1 || m[0].Replies[0] != "Acknowledged by Carol" {
+					t.Errorf("Slack messages %+v, want one, with one reply saying Carol acknowledged", m)
+				} else if !strings.Contains(m[0].Blocks, "acknowledged") {
+					t.Errorf("Slack message not brought up to date: %s", m[0].Blocks)
+				}
+				inc, err := h.store.Get(context.Background(), id)
+				if err != nil || len(inc.Outbox) != 0 {
+					t.Fatalf("after the retry: outbox %+v (%v), want nothing owed", inc.Outbox, err)
+				}
+				f := entriesOf(timeline(h, id), "forwarded", "")
+				if len(f) != 1 || !strings.Contains(f[0].Detail, "PagerDuty told of the acknowledge, for "+strings.Join(people, ", ")) {
+					t.Errorf("forwarded entries %+v, want one telling PagerDuty for %s", f, strings.Join(people, ", "))
+				}
+				if at, ok, _ := h.store.NextDue(context.Background()); ok {
+					t.Errorf("still due at %v", at)
+				}
+			})
+		}
+	}
+}

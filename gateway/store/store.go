@@ -473,6 +473,11 @@ type OutboxItem struct {
 	Due      time.Time `json:"due"`
 	Since    time.Time `json:"since"`
 	Attempts int       `json:"attempts,omitempty"`
+	// Done names the targets earlier tries reached, for an item owed to
+	// several (PagerDuty: one per alert pushed there, "<incident or
+	// bundle>/<user>"): a try that fails part way keeps them, so its
+	// retry tells only the rest, and nobody twice.
+	Done []string `json:"done,omitempty"`
 }
 
 // Outbox kinds.

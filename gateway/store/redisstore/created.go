@@ -144,6 +144,7 @@ func canonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 	for i := range c.Outbox {
 		at(&c.Outbox[i].Due)
 		at(&c.Outbox[i].Since)
+		c.Outbox[i].Done = cloneOrNil(c.Outbox[i].Done)
 	}
 	s := &c.State
 	s.ID, s.Service = inc.ID, inc.Service

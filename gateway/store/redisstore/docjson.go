@@ -231,6 +231,16 @@ func appendOutboxItem(b []byte, o *store.OutboxItem) ([]byte, error) {
 		b = append(b, `,"attempts":`...)
 		b = strconv.AppendInt(b, int64(o.Attempts), 10)
 	}
+	if len(o.Done) > 0 {
+		b = append(b, `,"done":[`...)
+		for i, d := range o.Done {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, d)
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}'), nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -470,24 +471,27 @@ func testFinish(t *testing.T, f Factory) {
 	}
 }
 
-// testOutbox: an incident's outbox is stored with it and makes it due, even
-// once resolved with nothing else pending; emptying it leaves the due set.
+// testOutbox: an incident's outbox is stored with it, with what earlier
+// tries of an item did, and makes it due, even once resolved with nothing
+// else pending; emptying it leaves the due set.
 func testOutbox(t *testing.T, f Factory) {
 	s := f.New(t)
 	id := trigger(t, s, incident("api", "g1", base, time.Hour))
 	inc := get(t, s, id)
 	inc.State.Status, inc.State.Pending = policy.StatusResolved, nil
-	inc.Outbox = []store.OutboxItem{{ID: "pagerduty-resolve-1", Kind: store.OutboxPagerDuty, Action: "resolve", Due: base.Add(time.Minute), Since: base}}
+	inc.Outbox = []store.OutboxItem{{ID: "pagerduty-resolve-1", Kind: store.OutboxPagerDuty, Action: "resolve", Due: base.Add(time.Minute), Since: base,
+		Attempts: 1, Done: []string{id + "/carol", "b-1/dave"}}}
 	update(t, s, inc)
 	got := get(t, s, id)
-	if len(got.Outbox) != 1 || got.Outbox[0].Action != "resolve" || !got.Outbox[0].Due.Equal(base.Add(time.Minute)) {
+	if len(got.Outbox) != 1 || got.Outbox[0].Action != "resolve" || !got.Outbox[0].Due.Equal(base.Add(time.Minute)) || got.Outbox[0].Attempts != 1 ||
+		!slices.Equal(got.Outbox[0].Done, []string{id + "/carol", "b-1/dave"}) {
 		t.Fatalf("outbox after update: %+v", got.Outbox)
 	}
 	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(base.Add(time.Minute)) {
 		t.Fatalf("a resolved incident with an outbox item is due %v %v, want at the item", at, ok)
 	}
 	cs := claimAll(t, s, base.Add(time.Minute))
-	if len(cs) != 1 || cs[0].Record == nil || len(cs[0].Record.Outbox) != 1 {
+	if len(cs) != 1 || cs[0].Record == nil || len(cs[0].Record.Outbox) != 1 || !slices.Equal(cs[0].Record.Outbox[0].Done, got.Outbox[0].Done) {
 		t.Fatalf("claim %+v", cs)
 	}
 	done := cs[0].Record

@@ -1,8 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,10 +17,13 @@ import (
 	"github.com/pagerd/pagerd/notify/pagerduty"
 )
 
+const pdDaveKey = "davepd0000000000000000000000000b"
+
 // forwardConfig is pdConfig with PagerDuty's Events API at pdURL, Slack's
 // Web API at slackURL and the api service's incidents in
-// #incident-response: an acknowledgement owes both.
-func forwardConfig(t *testing.T, pdURL, slackURL string) string {
+// #incident-response: an acknowledgement owes both. With dave, the level
+// also pages dave through PagerDuty, on a routing key of his own.
+func forwardConfig(t *testing.T, pdURL, slackURL string, dave bool) string {
 	t.Helper()
 	cfg := pdConfig
 	for _, r := range []struct{ old, new string }{
@@ -27,7 +36,47 @@ func forwardConfig(t *testing.T, pdURL, slackURL string) string {
 		}
 		cfg = strings.Replace(cfg, r.old, r.new, 1)
 	}
+	if dave {
+		level := "targets: [{schedule: s, tier: primary}]"
+		if !strings.Contains(cfg, level) {
+			t.Fatalf("pdConfig has no %q to change", level)
+		}
+		cfg = strings.Replace(cfg, level, "targets: [{schedule: s, tier: primary}, {user: dave}]", 1)
+		cfg = strings.Replace(cfg, "schedules:", "  - {id: dave, name: Dave, contacts: [{channel: push, via: pagerduty, address: "+pdDaveKey+"}]}\nschedules:", 1)
+	}
 	return cfg
+}
+
+// secondAckFails is PagerDuty's Events API in front of the fake: once
+// armed, it answers 500 to the second acknowledgement it gets (whoever's
+// it is), once, and passes everything else on. It returns its URL and
+// what arms it.
+func secondAckFails(t *testing.T, fake *providertest.PagerDuty) (string, func()) {
+	var mu sync.Mutex
+	acks := -1 // not armed
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var ev struct {
+			Action string `json:"event_action"`
+		}
+		_ = json.Unmarshal(body, &ev)
+		mu.Lock()
+		if acks >= 0 && ev.Action == "acknowledge" {
+			acks++
+		}
+		fail := acks == 2
+		mu.Unlock()
+		if fail {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(500)
+			_, _ = w.Write([]byte(`{"status":"error","message":"internal error"}`))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	return s.URL, func() { mu.Lock(); defer mu.Unlock(); acks = 0 }
 }
 
 // TestOutboxRetriesOnlyWhatFailed: an acknowledgement owes PagerDuty (for
@@ -35,26 +84,41 @@ func forwardConfig(t *testing.T, pdURL, slackURL string) string {
 // place, with a reply in its thread). One of them fails once, the others
 // go through; the retry, 30s later, does what failed, and nothing that
 // already went out is sent again: Slack's thread says "Acknowledged" once,
-// and PagerDuty takes one acknowledgement per alert pushed there.
+// and PagerDuty takes one acknowledgement per alert pushed there, also
+// when the failure was one person's of two (the item records who was
+// told, so its retry tells only the other).
 func TestOutboxRetriesOnlyWhatFailed(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		// fail makes one call of the acknowledgement's fail once.
-		fail func(pd *providertest.PagerDuty, sl *providertest.Slack)
-		kept string // the kind of the outbox item retried
+		dave bool // dave is paged through PagerDuty too
+		// fail makes one call of the acknowledgement's fail once; with
+		// secondAck, PagerDuty fails the second person's (secondAckFails).
+		fail      func(pd *providertest.PagerDuty, sl *providertest.Slack)
+		secondAck bool
+		kept      string // the kind of the outbox item retried
 	}{
-		{"PagerDuty fails once", func(pd *providertest.PagerDuty, _ *providertest.Slack) { pd.FailFirst(1) }, store.OutboxPagerDuty},
-		{"Slack's update fails once", func(_ *providertest.PagerDuty, sl *providertest.Slack) { sl.Fail("chat.update", "internal_error") }, store.OutboxSlack},
-		{"Slack's reply fails once", func(_ *providertest.PagerDuty, sl *providertest.Slack) { sl.Fail("chat.postMessage", "ratelimited") }, store.OutboxSlack},
+		{name: "PagerDuty fails once", fail: func(pd *providertest.PagerDuty, _ *providertest.Slack) { pd.FailFirst(1) }, kept: store.OutboxPagerDuty},
+		{name: "Slack's update fails once", fail: func(_ *providertest.PagerDuty, sl *providertest.Slack) { sl.Fail("chat.update", "internal_error") },
+			kept: store.OutboxSlack},
+		{name: "Slack's reply fails once", fail: func(_ *providertest.PagerDuty, sl *providertest.Slack) { sl.Fail("chat.postMessage", "ratelimited") },
+			kept: store.OutboxSlack},
+		{name: "PagerDuty fails once for the second of two people", dave: true, secondAck: true, kept: store.OutboxPagerDuty},
 	} {
 		for name, mk := range stores(t) {
 			t.Run(tc.name+"/"+name, func(t *testing.T) {
 				pd := providertest.NewPagerDuty(t)
 				sl := providertest.NewSlack(t)
-				h := newHarness(t, withStore(mk(t)), withConfig(forwardConfig(t, pd.URL, sl.URL)), realTransport("pagerduty"), fastRetries())
+				pdURL, arm := pd.URL, func() { tc.fail(pd, sl) }
+				if tc.secondAck {
+					pdURL, arm = secondAckFails(t, pd)
+				}
+				h := newHarness(t, withStore(mk(t)), withConfig(forwardConfig(t, pdURL, sl.URL, tc.dave)), realTransport("pagerduty"), fastRetries())
 				id := fire(h)
 				h.step(fixedNow)
 				people := []string{"carol"}
+				if tc.dave {
+					people = append(people, "dave")
+				}
 				events := func(user, action string) int {
 					n := 0
 					for _, e := range pd.Events() {
@@ -74,7 +138,7 @@ func TestOutboxRetriesOnlyWhatFailed(t *testing.T) {
 				}
 				// The failure is the acknowledgement's, not the page's or
 				// the channel message's.
-				tc.fail(pd, sl)
+				arm()
 				if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"carol"}`); r.code != 200 {
 					t.Fatalf("ack: %d %s", r.code, r.body)
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,7 +52,7 @@ func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 			who := "PagerDuty"
 			switch h := d.o.Outbox[o.Kind]; {
 			case o.Kind == store.OutboxPagerDuty || o.Kind == "":
-				e, err = d.forward(ctx, cfg, inc, o, now, recorded)
+				e, err = d.forward(ctx, cfg, inc, &o, now, recorded)
 			case o.Kind == store.OutboxSilence:
 				who = "Alertmanager"
 				e, err = d.silence(ctx, cfg, inc, o, now, entries)
@@ -90,11 +91,15 @@ func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 // through PagerDuty (the timeline says who and how), that it was
 // acknowledged or resolved. A page that went out in an alert-storm message
 // is PagerDuty's alert for the whole bundle: it is told once none of the
-// bundle's incidents needs it any more. It returns the timeline entry to
-// record (none when nothing was pushed there). recorded are the entries
-// the claim writes besides, which the timeline does not hold yet: a page
-// that went to PagerDuty while the incident was being acknowledged.
-func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store.Incident, o store.OutboxItem, now time.Time,
+// bundle's incidents needs it any more. Each person told (through every
+// PagerDuty contact of theirs on the channel paged) goes into o.Done at
+// once: when telling a later one fails, the retry tells only the rest. It
+// returns the timeline entry to record (none when nothing was pushed
+// there), naming everyone told, by this try or an earlier one. recorded
+// are the entries the claim writes besides, which the timeline does not
+// hold yet: a page that went to PagerDuty while the incident was being
+// acknowledged.
+func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store.Incident, o *store.OutboxItem, now time.Time,
 	recorded []store.Entry) (store.Entry, error) {
 	if d.o.PagerDuty == nil {
 		return store.Entry{}, nil
@@ -111,10 +116,15 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 		if e.Bundle != "" {
 			target = e.Bundle
 		}
-		if !pagedViaPagerDuty(e) || seen[target+"/"+e.User] {
+		key := target + "/" + e.User
+		if !pagedViaPagerDuty(e) || seen[key] {
 			continue
 		}
-		seen[target+"/"+e.User] = true
+		seen[key] = true
+		if slices.Contains(o.Done, key) {
+			told = append(told, e.User) // by an earlier try
+			continue
+		}
 		if e.Bundle != "" {
 			settled, err := bundleSettled(ctx, d.o.Store, e.Bundle, o.Action)
 			if err != nil {
@@ -131,12 +141,14 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 					if err := d.o.PagerDuty.Forward(ctx, c.Address, target, e.User, o.Action); err != nil {
 						return store.Entry{}, err
 					}
-					told = append(told, e.User)
 					found = true
 				}
 			}
 		}
-		if !found {
+		if found {
+			told = append(told, e.User)
+			o.Done = append(slices.Clip(o.Done), key)
+		} else {
 			// The routing key is the contact's address, kept only in
 			// the config: a reload that took the contact away leaves
 			// nothing to tell PagerDuty with. Say so, for whoever

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -49,9 +51,9 @@ func forwardConfig(t *testing.T, pdURL, slackURL string, dave bool) string {
 
 // secondAckFails is PagerDuty's Events API in front of the fake: once
 // armed, it answers 500 to the second acknowledgement it gets (whoever's
-// it is), once, and passes everything else on. It returns its URL and
-// what arms it.
-func secondAckFails(t *testing.T, fake *providertest.PagerDuty) (string, func()) {
+// it is), once, after calling meanwhile (unless nil), and passes
+// everything else on. It returns its URL and what arms it.
+func secondAckFails(t *testing.T, fake *providertest.PagerDuty, meanwhile func()) (string, func()) {
 	var mu sync.Mutex
 	acks := -1 // not armed
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -67,6 +69,9 @@ func secondAckFails(t *testing.T, fake *providertest.PagerDuty) (string, func())
 		fail := acks == 2
 		mu.Unlock()
 		if fail {
+			if meanwhile != nil {
+				meanwhile()
+			}
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(500)
 			_, _ = w.Write([]byte(`{"status":"error","message":"internal error"}`))
@@ -86,16 +91,21 @@ func secondAckFails(t *testing.T, fake *providertest.PagerDuty) (string, func())
 // already went out is sent again: Slack's thread says "Acknowledged" once,
 // and PagerDuty takes one acknowledgement per alert pushed there, also
 // when the failure was one person's of two (the item records who was
-// told, so its retry tells only the other).
+// told, so its retry tells only the other), and when the incident changed
+// while that call failed (the dispatcher's write, refused, is tried again
+// on the new record: the failed item is kept as it was tried, not tried
+// again at once without its record of who was told).
 func TestOutboxRetriesOnlyWhatFailed(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		dave bool // dave is paged through PagerDuty too
 		// fail makes one call of the acknowledgement's fail once; with
-		// secondAck, PagerDuty fails the second person's (secondAckFails).
-		fail      func(pd *providertest.PagerDuty, sl *providertest.Slack)
-		secondAck bool
-		kept      string // the kind of the outbox item retried
+		// secondAck, PagerDuty fails the second person's (secondAckFails),
+		// and with meanwhile, carol posts a status update as it fails.
+		fail                 func(pd *providertest.PagerDuty, sl *providertest.Slack)
+		secondAck, meanwhile bool
+		kept                 string   // the kind of the outbox item retried
+		replies              []string // in the Slack thread at the end, beyond "Acknowledged by Carol"
 	}{
 		{name: "PagerDuty fails once", fail: func(pd *providertest.PagerDuty, _ *providertest.Slack) { pd.FailFirst(1) }, kept: store.OutboxPagerDuty},
 		{name: "Slack's update fails once", fail: func(_ *providertest.PagerDuty, sl *providertest.Slack) { sl.Fail("chat.update", "internal_error") },
@@ -103,17 +113,29 @@ func TestOutboxRetriesOnlyWhatFailed(t *testing.T) {
 		{name: "Slack's reply fails once", fail: func(_ *providertest.PagerDuty, sl *providertest.Slack) { sl.Fail("chat.postMessage", "ratelimited") },
 			kept: store.OutboxSlack},
 		{name: "PagerDuty fails once for the second of two people", dave: true, secondAck: true, kept: store.OutboxPagerDuty},
+		{name: "PagerDuty fails once for the second of two people as the incident changes", dave: true, secondAck: true, meanwhile: true,
+			kept: store.OutboxPagerDuty, replies: []string{"Status update by Carol: looking"}},
 	} {
 		for name, mk := range stores(t) {
 			t.Run(tc.name+"/"+name, func(t *testing.T) {
 				pd := providertest.NewPagerDuty(t)
 				sl := providertest.NewSlack(t)
+				var h *harness
+				var id string
+				var meanwhile func()
+				if tc.meanwhile {
+					meanwhile = func() {
+						if err := statusUpdate(h.url, id, "carol", "looking"); err != nil {
+							t.Error(err)
+						}
+					}
+				}
 				pdURL, arm := pd.URL, func() { tc.fail(pd, sl) }
 				if tc.secondAck {
-					pdURL, arm = secondAckFails(t, pd)
+					pdURL, arm = secondAckFails(t, pd, meanwhile)
 				}
-				h := newHarness(t, withStore(mk(t)), withConfig(forwardConfig(t, pdURL, sl.URL, tc.dave)), realTransport("pagerduty"), fastRetries())
-				id := fire(h)
+				h = newHarness(t, withStore(mk(t)), withConfig(forwardConfig(t, pdURL, sl.URL, tc.dave)), realTransport("pagerduty"), fastRetries())
+				id = fire(h)
 				h.step(fixedNow)
 				people := []string{"carol"}
 				if tc.dave {
@@ -144,7 +166,7 @@ func TestOutboxRetriesOnlyWhatFailed(t *testing.T) {
 				}
 				h.step(fixedNow.Add(time.Second)) // one call fails: its item is retried 30s later
 				if inc, err := h.store.Get(context.Background(), id); err != nil || len(inc.Outbox) != 1 || inc.Outbox[0].Kind != tc.kept {
-					t.Fatalf("after the failure: outbox %+v (%v), want the %s item kept, alone", inc.Outbox, err, tc.kept)
+					t.Errorf("after the failure: outbox %+v (%v), want the %s item kept, alone", inc.Outbox, err, tc.kept)
 				}
 				h.runUntil(fixedNow.Add(10 * time.Minute))
 
@@ -154,8 +176,9 @@ func TestOutboxRetriesOnlyWhatFailed(t *testing.T) {
 					}
 				}
 				m := sl.Messages()
-				if len(m) != 1 || len(m[0].Replies) != 1 || m[0].Replies[0] != "Acknowledged by Carol" {
-					t.Errorf("Slack messages %+v, want one, with one reply saying Carol acknowledged", m)
+				replies := append([]string{"Acknowledged by Carol"}, tc.replies...)
+				if len(m) != 1 || !slices.Equal(m[0].Replies, replies) {
+					t.Errorf("Slack messages %+v, want one, with the replies %q", m, replies)
 				} else if !strings.Contains(m[0].Blocks, "acknowledged") {
 					t.Errorf("Slack message not brought up to date: %s", m[0].Blocks)
 				}
@@ -173,4 +196,29 @@ func TestOutboxRetriesOnlyWhatFailed(t *testing.T) {
 			})
 		}
 	}
+}
+
+// statusUpdate posts a status update as user through the API, from
+// outside the test's goroutine (no t.Fatal there).
+func statusUpdate(base, id, user, message string) error {
+	body, err := json.Marshal(map[string]string{"user": user, "message": message})
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest("POST", base+"/api/v1/incidents/"+id+"/status", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("status update of %s: %d %s", id, resp.StatusCode, b)
+	}
+	return nil
 }

@@ -504,9 +504,9 @@ type duePage struct {
 // unless its page is missing from the timeline (an acknowledgement got in
 // first), and is recorded once.
 func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
-	sent := map[string]store.Entry{}      // deadline id -> what its page did
-	var order []string                    // the deadlines whose pages this call records
-	forwarded := map[string]store.Entry{} // outbox item id -> what doing it did
+	sent := map[string]store.Entry{} // deadline id -> what its page did
+	var order []string               // the deadlines whose pages this call records
+	tried := map[string]outboxTry{}  // outbox item id -> what trying it did
 	unsure := d.journal.stepsOf(c.Incident)
 	retryUntil := time.Now().Add(d.o.RecordRetry)
 	bo := newBackoff(50*time.Millisecond, 2*time.Second)
@@ -642,8 +642,8 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 		// the lease, when another replica would send the pages again. A
 		// retried write that already did some of it does the rest.
 		outbox, done := inc.Outbox, []store.Entry(nil)
-		if len(order) == 0 || len(forwarded) > 0 {
-			outbox, done = d.runOutbox(ctx, cfg, inc, now, forwarded, entries)
+		if len(order) == 0 || len(tried) > 0 {
+			outbox, done = d.runOutbox(ctx, cfg, inc, now, tried, entries)
 		}
 		entries = append(entries, done...)
 		sort.SliceStable(entries, func(i, j int) bool { return entries[i].At.Before(entries[j].At) })

@@ -33,12 +33,13 @@ func outboxBackoff(attempts int) time.Duration {
 }
 
 // runOutbox does the incident's due outbox items and returns the outbox
-// to store and the timeline entries that say what happened. done names
-// the items already done in this claim (a retried write must not do them
-// again); recorded are the entries this claim writes besides (an
-// escalation's), which a handler may need to read.
+// to store and the timeline entries that say what happened. tried are the
+// items already tried in this claim (a retried write must not do them
+// again, nor tell again whom a failed try told); recorded are the entries
+// this claim writes besides (an escalation's), which a handler may need to
+// read.
 func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *store.Incident, now time.Time,
-	done map[string]store.Entry, recorded []store.Entry) ([]store.OutboxItem, []store.Entry) {
+	tried map[string]outboxTry, recorded []store.Entry) ([]store.OutboxItem, []store.Entry) {
 	var keep []store.OutboxItem
 	var entries []store.Entry
 	for _, o := range inc.Outbox {
@@ -46,8 +47,9 @@ func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 			keep = append(keep, o)
 			continue
 		}
-		e, finished := done[o.ID]
-		if !finished {
+		r, ok := tried[o.ID]
+		if !ok {
+			var e store.Entry
 			var err error
 			who := "PagerDuty"
 			switch h := d.o.Outbox[o.Kind]; {
@@ -64,27 +66,39 @@ func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 				// of the config): there is nobody to tell.
 				d.log.Warn("outbox item of a kind nothing handles now; dropped", "incident", inc.ID, "kind", o.Kind, "action", o.Action)
 			}
+			r = outboxTry{entry: e}
 			if err != nil {
 				o.Attempts++
 				if now.Sub(o.Since) > outboxGiveUp {
-					e = store.Entry{At: now, Type: "forward_failed", Detail: fmt.Sprintf("%s not told of the %s after %d tries: %v; given up", who, o.Action, o.Attempts, err)}
+					r.entry = store.Entry{At: now, Type: "forward_failed", Detail: fmt.Sprintf("%s not told of the %s after %d tries: %v; given up", who, o.Action, o.Attempts, err)}
 					if o.Kind == store.OutboxSilence {
-						e = store.Entry{At: now, Type: "silence_failed", Detail: fmt.Sprintf("Alertmanager silences not %sd after %d tries: %v; given up", o.Action, o.Attempts, err)}
+						r.entry = store.Entry{At: now, Type: "silence_failed", Detail: fmt.Sprintf("Alertmanager silences not %sd after %d tries: %v; given up", o.Action, o.Attempts, err)}
 					}
 				} else {
 					o.Due = now.Add(outboxBackoff(o.Attempts))
-					keep = append(keep, o)
+					r = outboxTry{kept: &o}
 					d.log.Warn("outbox item not done; will retry", "incident", inc.ID, "kind", o.Kind, "action", o.Action, "attempts", o.Attempts, "retry_at", o.Due, "err", err)
-					continue
 				}
 			}
-			done[o.ID] = e
+			tried[o.ID] = r
 		}
-		if e.Type != "" {
-			entries = append(entries, e)
+		if r.kept != nil {
+			keep = append(keep, *r.kept)
+			continue
+		}
+		if r.entry.Type != "" {
+			entries = append(entries, r.entry)
 		}
 	}
 	return keep, entries
+}
+
+// outboxTry is what a claim's try of an outbox item came to: the entry to
+// record (none when there is nothing to say), or, when it failed, the item
+// as it is kept for a later try.
+type outboxTry struct {
+	entry store.Entry
+	kept  *store.OutboxItem
 }
 
 // forward tells PagerDuty, for every person pagerd pushed this incident to

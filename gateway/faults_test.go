@@ -517,3 +517,130 @@ func criticalJoinsWarning() string {
 	return amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"},
 		map[string]string{"alertname": "A", "severity": "critical", "instance": "db2"})
 }
+
+// TestPageUnrecordedWhenAnAckLeftNothingPendingIsRecorded: carol's
+// PagerDuty push goes out and the store refuses to record it (a full disk)
+// for longer than the dispatcher retries; the page waits in the journal
+// for its step to come back. The disk frees up and carol acknowledges
+// before the lease ends: the acknowledgement cancels every step, nothing
+// is due, no claim ever comes back, and the page stayed unrecorded for
+// good (pagerd_dispatch_unrecorded at 1 for an hour, then forgotten): the
+// timeline said nobody was paged, and PagerDuty, which the ack owed
+// nothing as far as the store knew, went on paging carol.
+// (TestPageWhoseRecordWasLostIsRecordedAfterAnAck is the ack that gets
+// in while the dispatcher still retries the write, in the same claim.)
+func TestPageUnrecordedWhenAnAckLeftNothingPendingIsRecorded(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewPagerDuty(t)
+			fs := &faultyStore{Store: mk(t)}
+			h := newHarness(t, withStore(fs), withConfig(pagerDutyAt(fake)), replicas(0))
+			a, reg := h.dispatcher(func(o *dispatch.Options) {
+				o.Lease, o.RecordRetry = 5*time.Second, 30*time.Millisecond
+			})
+			h.disp = []*dispatch.Dispatcher{a}
+			id := fire(h)
+			fs.refuseRecords.Store(true)
+			h.step(fixedNow)
+			if got := metric(t, reg, "pagerd_dispatch_unrecorded"); got != 1 {
+				t.Fatalf("journal holds %v, want the unrecorded push: the test tests nothing", got)
+			}
+			fs.refuseRecords.Store(false)
+			h.clock.Set(fixedNow.Add(time.Second))
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"carol"}`); r.code != 200 {
+				t.Fatalf("ack: %d %s", r.code, r.body)
+			}
+			if v := h.incident(id); v.NextStepAt != nil {
+				t.Fatalf("the ack left a step due at %v: the test tests nothing", v.NextStepAt)
+			}
+			h.step(fixedNow.Add(5 * time.Second)) // the lease ends
+			h.runUntil(fixedNow.Add(time.Hour))
+			if got := h.rec.lines(fixedNow); len(got) != 1 {
+				t.Fatalf("pages: %v, want the one push", got)
+			}
+			if n := len(entriesOf(h.incident(id).Timeline, "notify", "push")); n != 1 {
+				t.Fatalf("timeline records %d pushes, want the one that went out: %+v", n, h.incident(id).Timeline)
+			}
+			if got := metric(t, reg, "pagerd_dispatch_unrecorded"); got != 0 {
+				t.Fatalf("pagerd_dispatch_unrecorded %v after the store took writes again, want 0", got)
+			}
+			acks := 0
+			for _, e := range fake.Events() {
+				if e.Action == "acknowledge" && e.DedupKey == pagerduty.DedupKey(id, "carol") {
+					acks++
+				}
+			}
+			if acks != 1 {
+				t.Fatalf("PagerDuty got %d acknowledgements, want 1 (events %d)", acks, len(fake.Events()))
+			}
+		})
+	}
+}
+
+// beforeFinish is a store on which, once armed, the next Finish is
+// preceded by fn.
+type beforeFinish struct {
+	store.Store
+	armed atomic.Bool
+	fn    func()
+}
+
+func (b *beforeFinish) Finish(ctx context.Context, c store.Claim, inc *store.Incident, tl []store.Entry) error {
+	if b.armed.CompareAndSwap(true, false) {
+		b.fn()
+	}
+	return b.Store.Finish(ctx, c, inc, tl)
+}
+
+// TestPageUnrecordedIsRecordedOnceWhenItsIncidentComesDue: as in
+// TestPageUnrecordedWhenAnAckLeftNothingPendingIsRecorded, ann's push is
+// unrecorded when she acknowledges, but the acknowledgement leaves a step
+// (escalate to bob without a status update in 30m): at 30m the claim
+// records the push with its step, while the replica also looks at its
+// journal on its own. Both read a timeline without the push; only one may
+// write it (and bob's page, sent in the claim, is not the journal's to
+// record before the claim does).
+func TestPageUnrecordedIsRecordedOnceWhenItsIncidentComesDue(t *testing.T) {
+	cfg := strings.Replace(dispatchConfig, "      - {name: secondary, targets: [{schedule: s, tier: secondary}]}\n",
+		"      - {name: secondary, targets: [{schedule: s, tier: secondary}]}\n    missing_status_update: [{priorities: [P0], after: 30m}]\n", 1)
+	if cfg == dispatchConfig {
+		t.Fatal("config edit did not apply")
+	}
+	fs := &faultyStore{Store: boltStore(t)}
+	bf := &beforeFinish{Store: fs}
+	h := newHarness(t, withStore(bf), withConfig(cfg), replicas(0))
+	a, reg := h.dispatcher(func(o *dispatch.Options) {
+		o.Lease, o.RecordRetry = 5*time.Second, 30*time.Millisecond
+	})
+	h.disp = []*dispatch.Dispatcher{a}
+	id := fire(h)
+	fs.refuseRecords.Store(true)
+	h.step(fixedNow)
+	fs.refuseRecords.Store(false)
+	h.clock.Set(fixedNow.Add(time.Second))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	// The claim's write waits while the replica looks at its journal.
+	bf.fn = func() {
+		if _, err := a.RunOnce(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}
+	bf.armed.Store(true)
+	h.step(fixedNow.Add(31 * time.Minute))
+	if bf.armed.Load() {
+		t.Fatal("no Finish was attempted: the test tests nothing")
+	}
+	h.runUntil(fixedNow.Add(32 * time.Minute))
+	tl := h.incident(id).Timeline
+	if n := len(entriesOf(tl, "notify", "push")); n != 2 {
+		t.Fatalf("timeline records %d pushes, want ann's and bob's once each: %+v", n, tl)
+	}
+	if got := h.rec.lines(fixedNow); strings.Join(got, ",") != "0s L1 ann push,31m L2 bob push" {
+		t.Fatalf("pages: %v", got)
+	}
+	if got := metric(t, reg, "pagerd_dispatch_unrecorded"); got != 0 {
+		t.Fatalf("pagerd_dispatch_unrecorded %v, want 0", got)
+	}
+}

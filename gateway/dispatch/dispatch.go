@@ -118,6 +118,8 @@ type Dispatcher struct {
 	// behind is how late, in ns, the earliest of the last claims was
 	// (Behind).
 	behind atomic.Int64
+	// recording is set while recordJournal runs aside (Run).
+	recording atomic.Bool
 }
 
 type dispatchMetrics struct {
@@ -234,6 +236,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	done := make(chan struct{}, d.o.Workers)
 	pool := d.newWorkers()
 	defer pool.stop()
+	var aside sync.WaitGroup // recordJournal, on a goroutine of its own
+	defer aside.Wait()
 	inflight := 0
 	backlog := false // the last claim filled every free slot: more may be due
 	// lateBefore: the last claims came back after more than half their
@@ -241,6 +245,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	lateBefore := false
 	failing := d.storeStreak()
 	for {
+		d.recordAside(ctx, &aside)
 		var t *time.Timer
 		var timer <-chan time.Time
 		if free := d.o.Workers - inflight; free > 0 {
@@ -317,6 +322,21 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			t.Stop()
 		}
 	}
+}
+
+// recordAside starts recordJournal on a goroutine of its own when the
+// journal has an incident to look at and none is running, so that a store
+// slow to answer holds up no page.
+func (d *Dispatcher) recordAside(ctx context.Context, wg *sync.WaitGroup) {
+	if !d.journal.anyDue(d.o.Now()) || !d.recording.CompareAndSwap(false, true) {
+		return
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer d.recording.Store(false)
+		d.recordJournal(ctx)
+	}()
 }
 
 // streak tracks a run of store failures in the dispatcher's loop: the
@@ -474,6 +494,9 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 			for ; inflight > 0; inflight-- {
 				<-done
 			}
+			if err == nil {
+				d.recordJournal(ctx)
+			}
 			return total, err
 		}
 		if len(claims) == 0 || inflight == d.o.Workers {
@@ -502,8 +525,21 @@ type duePage struct {
 // outcome is unknown (the store failed mid-call) is settled by the next
 // read: a step still pending was not recorded; one no longer pending was,
 // unless its page is missing from the timeline (an acknowledgement got in
-// first), and is recorded once.
+// first), and is recorded once. A call holds its incident in the journal
+// (journal.hold) while it runs: recordJournal leaves it alone, and a
+// second claim of the same incident on this replica (its lease ran out
+// mid-call) waits for the first, then finds its pages journaled.
 func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
+	// recordJournal must not record, meanwhile, a page this call is
+	// recording, nor one it is about to send and record.
+	release, waited, err := d.journal.hold(ctx, c.Incident)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if waited {
+		c.Record = nil // read before whoever held it wrote: read it again
+	}
 	sent := map[string]store.Entry{} // deadline id -> what its page did
 	var order []string               // the deadlines whose pages this call records
 	tried := map[string]outboxTry{}  // outbox item id -> what trying it did
@@ -554,36 +590,18 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 			// pending was not recorded (record it now, without sending);
 			// one no longer pending was, or someone else dealt with it
 			// first, and the timeline lacks its page (record it too).
-			pending := map[string]bool{}
-			for _, dl := range inc.State.Pending {
-				pending[dl.ID] = true
-			}
-			var tl []store.Entry
-			for id := range unsure {
-				if !pending[id] && tl == nil {
-					// Not pending may also mean acknowledged (or
-					// resolved) before the write got through: only the
-					// timeline says whether the page is recorded.
-					if tl, err = d.o.Store.Timeline(ctx, c.Incident); err != nil {
-						break
-					}
-				}
-			}
+			pending, missing, err := d.sortUnsure(ctx, inc, unsure)
 			if retry, fail := settle(err); retry {
 				continue
 			} else if fail != nil {
 				return fail
 			}
-			for id, e := range unsure {
-				switch {
-				case pending[id]:
-					sent[id] = e
-				case !slices.ContainsFunc(tl, func(r store.Entry) bool { return sameEntry(r, e) }):
-					sent[id] = e
-					order = append(order, id)
-				default:
-					d.journal.recorded(c.Incident, id)
-				}
+			for id, e := range pending {
+				sent[id] = e
+			}
+			for id, e := range missing {
+				sent[id] = e
+				order = append(order, id)
 			}
 			unsure = nil
 		}
@@ -621,7 +639,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 		}
 		for i, e := range d.pageAll(ctx, cfg, inc, pages, now) {
 			sent[pages[i].deadline] = e
-			d.journal.sent(c.Incident, pages[i].deadline, e)
+			d.journal.sent(c.Incident, pages[i].deadline, e, now.Add(d.o.Lease))
 		}
 		for _, id := range order {
 			entries = append(entries, sent[id])
@@ -667,17 +685,136 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 			attempt++
 		case errors.Is(err, store.ErrUnavailable):
 			// Unknown whether it was written: the next read settles it.
-			unsure = map[string]store.Entry{}
-			for _, id := range order {
-				unsure[id] = sent[id]
-			}
-			sent, order = map[string]store.Entry{}, nil
+			unsure, sent, order = unsureOf(sent, order), map[string]store.Entry{}, nil
 			if perr := pause(err); perr != nil {
 				return perr
 			}
 		default:
 			return err
 		}
+	}
+	return errors.New("the incident kept changing under the dispatcher")
+}
+
+// unsureOf are the pages of the steps in order, by deadline id: what a
+// write that did not go through was to record.
+func unsureOf(sent map[string]store.Entry, order []string) map[string]store.Entry {
+	unsure := make(map[string]store.Entry, len(order))
+	for _, id := range order {
+		unsure[id] = sent[id]
+	}
+	return unsure
+}
+
+// sortUnsure sorts pages this replica sent for an incident and may not
+// have recorded (by deadline id) against the incident as stored: those of
+// steps still pending, not recorded, go with their step; those of steps no
+// longer pending whose page the timeline lacks (an acknowledgement or a
+// resolve got in before the write) are missing, to be recorded now; those
+// the timeline holds are forgotten.
+func (d *Dispatcher) sortUnsure(ctx context.Context, inc *store.Incident, unsure map[string]store.Entry) (pending, missing map[string]store.Entry, err error) {
+	isPending := map[string]bool{}
+	for _, dl := range inc.State.Pending {
+		isPending[dl.ID] = true
+	}
+	var tl []store.Entry
+	pending, missing = map[string]store.Entry{}, map[string]store.Entry{}
+	for id, e := range unsure {
+		if isPending[id] {
+			pending[id] = e
+			continue
+		}
+		if tl == nil {
+			// Not pending may also mean acknowledged (or resolved)
+			// before the write got through: only the timeline says
+			// whether the page is recorded.
+			if tl, err = d.o.Store.Timeline(ctx, inc.ID); err != nil {
+				return nil, nil, err
+			}
+		}
+		if slices.ContainsFunc(tl, func(r store.Entry) bool { return sameEntry(r, e) }) {
+			d.journal.recorded(inc.ID, id)
+		} else {
+			missing[id] = e
+		}
+	}
+	return pending, missing, nil
+}
+
+// recordJournal records the pages this replica sent and could not record
+// whose steps are no longer pending: an acknowledgement or a resolve took
+// them out of their incident while the store refused the write, and with
+// nothing left due no claim brings the incident back to record them (the
+// timeline would say nobody was paged, and PagerDuty, if the page went
+// there, would not be told of the acknowledgement). A step still pending is
+// left to its claim. Each incident is looked at from its lease's end, once
+// per lease.
+func (d *Dispatcher) recordJournal(ctx context.Context) {
+	for _, id := range d.journal.due(d.o.Now(), d.o.Lease) {
+		release, ok := d.journal.tryHold(id)
+		if !ok {
+			continue // a claim works it, and the journal with it
+		}
+		if err := d.recordUnclaimed(ctx, id); err != nil {
+			d.log.Warn("dispatcher: a page sent but not recorded could not be recorded yet; tried again in a lease",
+				"incident", id, "err", err)
+		}
+		release()
+	}
+}
+
+// recordUnclaimed records the journaled pages of an incident whose steps
+// are no longer pending, with an Update: no claim is held, and a write
+// that gets in meanwhile (another replica's claim, a person's action)
+// makes it read again. The caller holds the incident (journal.tryHold).
+func (d *Dispatcher) recordUnclaimed(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+	defer cancel()
+	for attempt := 0; attempt < 10; attempt++ {
+		unsure := d.journal.stepsOf(id)
+		if len(unsure) == 0 {
+			return nil
+		}
+		inc, err := d.o.Store.Get(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			for dl := range unsure {
+				d.journal.recorded(id, dl)
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_, missing, err := d.sortUnsure(ctx, inc, unsure)
+		if err != nil || len(missing) == 0 {
+			return err
+		}
+		var entries []store.Entry
+		var ids []string
+		for dl, e := range missing {
+			entries, ids = append(entries, e), append(ids, dl)
+		}
+		sort.SliceStable(entries, func(i, j int) bool { return entries[i].At.Before(entries[j].At) })
+		now := d.o.Now().UTC().Truncate(time.Millisecond)
+		if inc.NotPushedToPagerDuty && toPagerDuty(d.o.Config(), entries) {
+			// As in work: the acknowledgement that got in first owed
+			// PagerDuty nothing; it does now.
+			inc.NotPushedToPagerDuty = false
+			inc.Outbox = append(inc.Outbox, incident.LateForward(inc.State.Status, now)...)
+		}
+		inc.UpdatedAt = now
+		err = d.o.Store.Update(ctx, inc, entries)
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			// Unknown whether it was written, or refused: the next look
+			// asks the timeline again.
+			return err
+		}
+		d.journal.recorded(id, ids...)
+		d.log.Info("dispatcher: recorded pages sent before their steps were cancelled", "incident", id, "pages", len(ids))
+		return nil
 	}
 	return errors.New("the incident kept changing under the dispatcher")
 }

@@ -1,7 +1,9 @@
 package dispatch
 
 import (
+	"context"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +19,11 @@ import (
 // not sent again; only another replica taking it over can send it twice,
 // once per fault, as in a crash.
 //
+// A step that an acknowledgement or a resolve took out of its incident
+// meanwhile never comes back: with nothing left due, no claim does. The
+// journal is then worked on its own (Dispatcher.recordJournal), once per
+// lease per incident, so that such a page is recorded all the same.
+//
 // It is memory only, on purpose: a restart forgets it, which is the crash
 // case. Entries expire after journalTTL, so a store that stays down longer
 // cannot grow it without bound.
@@ -24,6 +31,9 @@ type journal struct {
 	mu      sync.Mutex
 	steps   map[string]journaledStep  // incident "/" deadline id
 	flushes map[string]journaledFlush // storm key
+	// held are the incidents a claim or recordJournal works on this
+	// replica, each with a channel closed when it is done (hold).
+	held map[string]chan struct{}
 }
 
 // journalTTL is how long a sent, unrecorded page is remembered.
@@ -32,6 +42,10 @@ const journalTTL = time.Hour
 type journaledStep struct {
 	entry store.Entry
 	at    time.Time
+	// look is when, on the dispatcher's clock, recordJournal next looks
+	// at the step's incident: at the lease end, when its claim would come
+	// back, then once per lease.
+	look time.Time
 }
 
 // journaledFlush is a storm message that went out: the held pages it
@@ -48,17 +62,95 @@ type journaledFlush struct {
 }
 
 func newJournal() *journal {
-	return &journal{steps: map[string]journaledStep{}, flushes: map[string]journaledFlush{}}
+	return &journal{steps: map[string]journaledStep{}, flushes: map[string]journaledFlush{}, held: map[string]chan struct{}{}}
 }
 
 func stepKey(incident, deadline string) string { return incident + "/" + deadline }
 
-// sent records that a step's page went out and how.
-func (j *journal) sent(incident, deadline string, e store.Entry) {
+// sent records that a step's page went out and how, and when to look at
+// it on its own if no claim records it first (look).
+func (j *journal) sent(incident, deadline string, e store.Entry, look time.Time) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.prune()
-	j.steps[stepKey(incident, deadline)] = journaledStep{entry: e, at: time.Now()}
+	j.steps[stepKey(incident, deadline)] = journaledStep{entry: e, at: time.Now(), look: look}
+}
+
+// anyDue reports whether a step is to be looked at by now.
+func (j *journal) anyDue(now time.Time) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, s := range j.steps {
+		if !s.look.After(now) {
+			return true
+		}
+	}
+	return false
+}
+
+// due returns the incidents with a step to look at by now, and puts their
+// next look a lease later.
+func (j *journal) due(now time.Time, lease time.Duration) []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for k, s := range j.steps {
+		if s.look.After(now) {
+			continue
+		}
+		s.look = now.Add(lease)
+		j.steps[k] = s
+		inc, _, _ := strings.Cut(k, "/")
+		if !seen[inc] {
+			seen[inc] = true
+			out = append(out, inc)
+		}
+	}
+	return out
+}
+
+// hold makes the caller the one that works the incident's journaled
+// steps on this replica, waiting for whoever does now (until ctx ends),
+// so that a step is never recorded twice: by a claim and by
+// recordJournal, each reading the timeline before the other wrote it.
+// release ends the hold; waited says whether someone else held it first.
+func (j *journal) hold(ctx context.Context, incident string) (release func(), waited bool, err error) {
+	for {
+		release, busy := j.take(incident)
+		if busy == nil {
+			return release, waited, nil
+		}
+		waited = true
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, waited, ctx.Err()
+		}
+	}
+}
+
+// tryHold is hold without waiting: ok is false when the incident is held.
+func (j *journal) tryHold(incident string) (release func(), ok bool) {
+	release, busy := j.take(incident)
+	return release, busy == nil
+}
+
+// take holds the incident, or returns the channel of whoever holds it.
+func (j *journal) take(incident string) (release func(), busy <-chan struct{}) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if ch, ok := j.held[incident]; ok {
+		return nil, ch
+	}
+	ch := make(chan struct{})
+	j.held[incident] = ch
+	return func() {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		delete(j.held, incident)
+		close(ch)
+	}, nil
 }
 
 // stepsOf returns the pages of an incident this replica sent and could not

@@ -814,3 +814,109 @@ func ackAll(base string, ids []string) error {
 	}
 	return nil
 }
+
+// stormLadderConfig is stormConfig with api's policy on two levels: ann
+// (primary), then bob and ann again (web, primary).
+var stormLadderConfig = strings.Replace(stormConfig,
+	"    levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]\n",
+	"    levels:\n      - {name: primary, targets: [{schedule: s, tier: primary}], timeout: 15m}\n"+
+		"      - {name: both, targets: [{schedule: s, tier: web}, {schedule: s, tier: primary}]}\n", 1)
+
+// mentions returns the messages among msgs that page for the incident, on
+// their own or in a storm message.
+func mentions(msgs []notify.Message, id string) []notify.Message {
+	var out []notify.Message
+	for _, m := range msgs {
+		if m.Incident == id || slices.Contains(m.Incidents, id) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// TestStormEscalatedWhileHeldPagesEachPersonOnce: an incident whose push
+// to ann waits for her storm message is escalated to a level that pages
+// bob and ann again. Bob gets his push at once; ann's new push joins her
+// held one, and her storm message names the incident once: nobody is
+// paged twice for it. A held page of a level escalated past still goes out
+// in the message, as the rest of that level's ladder does (escalating adds
+// people, it does not stand the first level down): ann has not heard of
+// the incident yet.
+func TestStormEscalatedWhileHeldPagesEachPersonOnce(t *testing.T) {
+	if stormLadderConfig == stormConfig {
+		t.Fatal("config edit did not apply")
+	}
+	h := newHarness(t, withConfig(stormLadderConfig))
+	ids := storm(h, 6, "g")
+	h.step(fixedNow)
+	_, held := split(t, ids, h.rec.sentTo("ann", "push"))
+	x := held[0]
+	h.clock.Set(fixedNow.Add(2 * time.Second))
+	if r := h.api("POST", "/api/v1/incidents/"+x+"/escalate", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("escalate: %d %s", r.code, r.body)
+	}
+	h.step(fixedNow.Add(2 * time.Second))
+	if got := mentions(h.rec.sentTo("bob", "push"), x); len(got) != 1 || got[0].Level != 2 {
+		t.Fatalf("bob's pushes for the escalated incident: %+v, want one at level 2", got)
+	}
+	h.runUntil(fixedNow.Add(10 * time.Second))
+	got := mentions(h.rec.sentTo("ann", "push"), x)
+	if len(got) != 1 || !store.IsBundleID(got[0].Incident) {
+		t.Fatalf("ann's pushes naming the escalated incident: %d, want it once, in her storm message: %+v", len(got), got)
+	}
+	if n := strings.Count(got[0].Text, x); n != 1 {
+		t.Fatalf("the storm message names the incident %d times: %q", n, got[0].Text)
+	}
+}
+
+// raise posts, for the incident of fireAs's group g (warning), the group
+// with a critical alert joined: its priority goes to P0.
+func raise(h *harness, g string) {
+	h.t.Helper()
+	worse := amPayload("firing", g, map[string]string{"alertname": g, "severity": "warning"},
+		map[string]string{"alertname": g, "severity": "critical", "instance": "db2"})
+	if r := h.do("POST", "/api/v1/alertmanager", worse, "Authorization", "Bearer "+amKey); r.code != 200 {
+		h.t.Fatalf("raise: %d %s", r.code, r.body)
+	}
+}
+
+// TestStormRaisedWhileHeldPagesOnce: a P2 incident whose push to ann waits
+// for her storm message is raised to P0 by a critical alert. The raise
+// pages her level again, and a P0 is more urgent than anything sent in the
+// window, so her new push goes out at once. The storm message then named
+// the incident again, as a P2, eight seconds later: ann was paged twice for
+// it. Now the page sent at once is listed in the storm (HeldPage.Sent),
+// and the message leaves out what was held of its incident before it.
+func TestStormRaisedWhileHeldPagesOnce(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig))
+			var ids []string
+			for i := 0; i < 5; i++ {
+				ids = append(ids, fireAs(h, amKey, fmt.Sprintf("warn%d", i), "warning"))
+			}
+			h.step(fixedNow)
+			_, held := split(t, ids, h.rec.sentTo("ann", "push"))
+			x := held[0]
+			h.clock.Set(fixedNow.Add(2 * time.Second))
+			raise(h, fmt.Sprintf("warn%d", slices.Index(ids, x)))
+			h.step(fixedNow.Add(2 * time.Second))
+			if got := mentions(h.rec.sentTo("ann", "push"), x); len(got) != 1 || got[0].Incident != x || got[0].Priority != "P0" {
+				t.Fatalf("ann's pushes for the raised incident: %+v, want its P0 at once", got)
+			}
+			h.runUntil(fixedNow.Add(10 * time.Second))
+			if got := mentions(h.rec.sentTo("ann", "push"), x); len(got) != 1 {
+				t.Fatalf("ann got %d pushes naming the raised incident, want 1: the storm message named it again: %q",
+					len(got), got[len(got)-1].Text)
+			}
+			push := h.rec.sentTo("ann", "push")
+			if b := push[len(push)-1]; !store.IsBundleID(b.Incident) || !slices.Equal(b.Incidents, held[1:]) {
+				t.Fatalf("the storm message carries %v, want the other held incident %v", b.Incidents, held[1:])
+			}
+			tl := timeline(h, x)
+			if sent := entriesOf(tl, "notify", "push"); len(sent) != 1 || sent[0].Bundle != "" {
+				t.Fatalf("the raised incident's pushes recorded: %+v, want the one sent on its own", sent)
+			}
+		})
+	}
+}

@@ -103,7 +103,8 @@ func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.C
 	for _, p := range held {
 		f.pages = append(f.pages, heldKey(p))
 	}
-	pages := distinctIncidents(held)
+	waiting, before := unsent(held)
+	pages := distinctIncidents(waiting)
 	ids := make([]string, len(pages))
 	for i, p := range pages {
 		ids[i] = p.Incident
@@ -127,7 +128,34 @@ func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.C
 	if len(gone) > 0 {
 		d.log.Info("storm bundle left out incidents acknowledged or resolved while held", "storm", c.Storm, "left_out", len(gone))
 	}
+	if before > 0 {
+		d.log.Info("storm bundle left out pages whose incidents went out on their own since", "storm", c.Storm, "left_out", before)
+	}
 	return f, nil
+}
+
+// unsent are the held pages still to send: not those that went out at once
+// (listed Sent), nor those held before one of their incident did (a raise
+// made it more urgent than anything sent in the window, and it went out
+// on its own: sending the incident again in the message would page the
+// person twice for it). before is how many of the latter there were.
+func unsent(held []store.HeldPage) (out []store.HeldPage, before int) {
+	last := map[string]int{} // incident -> its last page sent at once
+	for i, p := range held {
+		if p.Sent {
+			last[p.Incident] = i
+		}
+	}
+	for i, p := range held {
+		switch j, ok := last[p.Incident]; {
+		case p.Sent:
+		case ok && i < j:
+			before++
+		default:
+			out = append(out, p)
+		}
+	}
+	return out, before
 }
 
 // retryStore runs write until the store takes it, backing off while it

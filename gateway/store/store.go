@@ -511,7 +511,10 @@ type Storms interface {
 	// Admit decides, atomically, whether page p to the storm's person goes
 	// out now (true) or is held until the window's end (until). A held
 	// page makes the storm due at the window's end, unless it is claimed
-	// (being flushed): then Flushed or Complete reschedules it.
+	// (being flushed): then Flushed or Complete reschedules it. A page
+	// that goes out now while pages are held is listed after them too,
+	// marked Sent, so that the flush leaves out what was held of its
+	// incident before it; Flushed counts it like a held page.
 	Admit(ctx context.Context, storm string, p HeldPage, now time.Time, r StormRules) (send bool, until time.Time, err error)
 	// Held returns the pages held in a storm, oldest first.
 	Held(ctx context.Context, storm string) ([]HeldPage, error)
@@ -557,7 +560,9 @@ type StormState struct {
 // now, updating the state, and reports whether it goes out at once. A page
 // after a window closed with nothing held starts a new burst; the first
 // Immediate pages of a window go out at once, as does a page more urgent
-// than any sent in it; the rest are held.
+// than any sent in it; the rest are held. Held counts the pages listed:
+// those held, and those that go out at once while some are held (listed
+// as Sent: HeldPage.Sent).
 func (s *StormState) Admit(rank int, now time.Time, r StormRules) bool {
 	if s.End.IsZero() || (!now.Before(s.End) && s.Held == 0) {
 		*s = StormState{End: now.Add(r.Window), Top: NoRank}
@@ -565,6 +570,9 @@ func (s *StormState) Admit(rank int, now time.Time, r StormRules) bool {
 	if s.Sent < max(r.Immediate, 1) || rank < s.Top {
 		s.Sent++
 		s.Top = min(s.Top, rank)
+		if s.Held > 0 {
+			s.Held++
+		}
 		return true
 	}
 	s.Held++
@@ -598,6 +606,11 @@ type HeldPage struct {
 	// message that then goes to PagerDuty must mark the incident as
 	// pushed there. Empty in pages held before it was kept.
 	Via string `json:"v,omitempty"`
+	// Sent marks a page that went out at once while others were held (a
+	// priority raise made it more urgent than anything sent in the
+	// window): it is not sent again, and the person has had its incident,
+	// so the flush leaves out the pages of that incident held before it.
+	Sent bool `json:"x,omitempty"`
 }
 
 // Bundle is what one storm message carried: the incidents it named, to

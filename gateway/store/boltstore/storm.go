@@ -49,12 +49,18 @@ func putStorm(tx *bbolt.Tx, key string, st store.StormState) error {
 	return tx.Bucket(bucketStorms).Put([]byte(key), v)
 }
 
-// Admit applies store.StormState.Admit in one transaction, holding the page
+// Admit applies store.StormState.Admit in one transaction, listing the
+// page when it is held (or sent while others are: store.HeldPage.Sent),
 // and scheduling the storm at its window's end when it holds its first one
 // (unless it is claimed: the flush reschedules it).
 func (s *Store) Admit(ctx context.Context, key string, p store.HeldPage, now time.Time, r store.StormRules) (bool, time.Time, error) {
 	p.Due = p.Due.UTC()
-	page, err := json.Marshal(p)
+	held, err := json.Marshal(p)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	p.Sent = true
+	sent, err := json.Marshal(p)
 	if err != nil {
 		return false, time.Time{}, err
 	}
@@ -65,9 +71,14 @@ func (s *Store) Admit(ctx context.Context, key string, p store.HeldPage, now tim
 		if err != nil {
 			return err
 		}
+		before := st.Held
 		send = st.Admit(p.Rank, now, r)
 		until = st.End
-		if !send {
+		if st.Held > before {
+			page := held
+			if send {
+				page = sent
+			}
 			b, err := tx.Bucket(bucketHeld).CreateBucketIfNotExists([]byte(key))
 			if err != nil {
 				return err

@@ -24,7 +24,8 @@ import (
 // The storm's due entry is the member "s:<key>" of the shard's due set, so
 // claims, leases and takeovers work as they do for incidents.
 
-// admitScript is store.StormState.Admit in Lua, plus holding the page and
+// admitScript is store.StormState.Admit in Lua, plus listing the page when
+// it is held (ARGV[5]) or sent while others are (ARGV[7], marked Sent), and
 // scheduling the storm at its window's end when it holds its first page
 // (unless it is claimed: the flush reschedules it).
 var admitScript = redis.NewScript(`
@@ -41,6 +42,7 @@ if sent < imm or rank < top then
   sent = sent + 1
   if rank < top then top = rank end
   send = 1
+  if held > 0 then redis.call('RPUSH', KEYS[2], ARGV[7]) end
 else
   redis.call('RPUSH', KEYS[2], ARGV[5])
   if held == 0 and redis.call('HEXISTS', KEYS[4], ARGV[6]) == 0 then
@@ -63,8 +65,13 @@ func (s *Store) Admit(ctx context.Context, key string, p store.HeldPage, now tim
 	if err != nil {
 		return false, time.Time{}, err
 	}
+	p.Sent = true
+	sent, err := json.Marshal(p)
+	if err != nil {
+		return false, time.Time{}, err
+	}
 	res, err := s.batch.run(ctx, admitScript, s.stormKeys(key), ms(now), r.Window.Milliseconds(), r.Immediate, p.Rank,
-		page, store.StormMember(key)).Int64Slice()
+		page, store.StormMember(key), sent).Int64Slice()
 	if err != nil {
 		return false, time.Time{}, unavailable(err)
 	}

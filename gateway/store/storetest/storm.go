@@ -21,6 +21,7 @@ var stormTests = []struct {
 }{
 	{"StormSendsTheFirstPagesAndHoldsTheRest", testStormBurst},
 	{"StormLetsAMoreUrgentPageThrough", testStormPriority},
+	{"StormListsAPageSentWhileOthersWait", testStormListsSent},
 	{"StormHeldWhileFlushingWaitsForTheNextWindow", testStormHeldWhileClaimed},
 	{"StormFlushAfterTakeoverIsVoid", testStormTakeover},
 	{"StormAgreesWithStormState", testStormAgrees},
@@ -151,6 +152,49 @@ func testStormPriority(t *testing.T, f Factory) {
 	}
 	if send, _ := admit(t, s, key, page("high3", 0, base), base.Add(12*time.Second)); send {
 		t.Fatal("after a flush that sent P0, another P0 in the next window went out")
+	}
+}
+
+// testStormListsSent: a page that goes out at once while others wait is
+// listed after them, marked Sent, so that the flush can leave out what was
+// held of its incident before it, and Flushed counts it; one sent while
+// nothing waits is not listed.
+func testStormListsSent(t *testing.T, f Factory) {
+	s := f.New(t)
+	key := store.StormKey("ann", "push")
+	for i := 0; i < 4; i++ {
+		admit(t, s, key, page(fmt.Sprint("i", i), 2, base), base)
+	}
+	raised := page("i3", 0, base.Add(time.Second))
+	raised.Deadline = "1.2"
+	if send, _ := admit(t, s, key, raised, base.Add(time.Second)); !send {
+		t.Fatal("a page more urgent than any sent in the window was held")
+	}
+	ps, err := s.Held(ctx(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 2 || ps[0].Incident != "i3" || ps[0].Sent || ps[1].Incident != "i3" || !ps[1].Sent ||
+		ps[1].Deadline != "1.2" || ps[1].Rank != 0 {
+		t.Fatalf("held %+v, want i3's held page, then its page sent at once, marked Sent", ps)
+	}
+	cs := claimAll(t, s, base.Add(rules.Window))
+	if len(cs) != 1 || !flushed(t, s, cs[0], 2, store.NoRank, base.Add(rules.Window)) {
+		t.Fatalf("flush %+v", cs)
+	}
+	if got := held(t, s, key); len(got) != 0 {
+		t.Fatalf("held after a flush of both: %v", got)
+	}
+	if _, ok, _ := s.NextDue(ctx(t)); ok {
+		t.Fatal("due after a flush that left nothing listed")
+	}
+	// A window passed quietly: the first pages of a new burst are sent,
+	// and not listed, as nothing waits.
+	if send, _ := admit(t, s, key, page("j0", 0, base), base.Add(time.Minute)); !send {
+		t.Fatal("the first page of a new burst was held")
+	}
+	if got := held(t, s, key); len(got) != 0 {
+		t.Fatalf("a page sent while nothing waits was listed: %v", got)
 	}
 }
 

@@ -920,3 +920,29 @@ func TestStormRaisedWhileHeldPagesOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestStormRaisedWhileHeldGoesOutAsRaised: in ann's storm of P0 pages, a
+// P2 incident's push is held, and a critical alert raises it to P0: its
+// new push is no more urgent than what the window sent, and is held with
+// the first. The storm message names it once, as the P0 it is.
+func TestStormRaisedWhileHeldGoesOutAsRaised(t *testing.T) {
+	h := newHarness(t, withConfig(stormConfig))
+	storm(h, 3, "crit")
+	h.step(fixedNow)
+	h.clock.Set(fixedNow.Add(time.Second))
+	x := fireAs(h, amKey, "warn", "warning")
+	h.step(fixedNow.Add(time.Second))
+	if got := mentions(h.rec.sentTo("ann", "push"), x); len(got) != 0 {
+		t.Fatalf("the P2 went out at once in a storm of P0s: %+v", got)
+	}
+	h.clock.Set(fixedNow.Add(2 * time.Second))
+	raise(h, "warn")
+	h.runUntil(fixedNow.Add(10 * time.Second))
+	got := mentions(h.rec.sentTo("ann", "push"), x)
+	if len(got) != 1 || !store.IsBundleID(got[0].Incident) {
+		t.Fatalf("ann's pushes naming the raised incident: %+v, want one storm message", got)
+	}
+	if got[0].Priority != "P0" || !strings.HasPrefix(got[0].Text, "[P0] 1 incidents (alert storm): 1 P0. [P0] api:") {
+		t.Fatalf("the storm message for the raised incident: %s %q, want it as a P0", got[0].Priority, got[0].Text)
+	}
+}

@@ -274,15 +274,21 @@ func (d *Dispatcher) markPushed(ctx context.Context, ids []string, now time.Time
 	return nil
 }
 
-// distinctIncidents keeps the first held page of each incident (a page
-// fired twice, around a crash, is one line in the message).
+// distinctIncidents keeps one held page of each incident, in the place of
+// its first (a page fired twice, around a crash, or an incident paged
+// again while held, is one line in the message): its most urgent, so that
+// an incident raised to P0 while its P2 page waited goes out as a P0.
 func distinctIncidents(held []store.HeldPage) []store.HeldPage {
-	seen := make(map[string]bool, len(held))
+	at := make(map[string]int, len(held))
 	out := make([]store.HeldPage, 0, len(held))
 	for _, p := range held {
-		if !seen[p.Incident] {
-			seen[p.Incident] = true
+		i, seen := at[p.Incident]
+		switch {
+		case !seen:
+			at[p.Incident] = len(out)
 			out = append(out, p)
+		case p.Rank < out[i].Rank:
+			out[i] = p
 		}
 	}
 	return out

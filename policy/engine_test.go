@@ -473,6 +473,55 @@ func TestEngineLevelRemovedMidLadderStillPagesTheNext(t *testing.T) {
 	}
 }
 
+// engReload parses cfg with each old/new pair replaced, failing the test
+// if one does not apply.
+func engReload(t *testing.T, cfg string, edits ...string) *Engine {
+	t.Helper()
+	for i := 0; i+1 < len(edits); i += 2 {
+		if !strings.Contains(cfg, edits[i]) {
+			t.Fatalf("edit %q does not apply", edits[i])
+		}
+		cfg = strings.ReplaceAll(cfg, edits[i], edits[i+1])
+	}
+	c, err := Parse([]byte(cfg), "after.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Engine{Config: c}
+}
+
+// TestEngineRenamedNextLevelIsStillPaged: a reload renames the level an
+// incident at the first level escalates to next. The timeout names its
+// target by the old name, which the policy no longer has: it goes to the
+// level after the incident's, as it would have without a name, and the
+// renamed level is paged.
+func TestEngineRenamedNextLevelIsStillPaged(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	inc, _ = engRun(t, e, inc, t0.Add(5*time.Minute))
+	e2 := engReload(t, engConfig, "      - name: second\n", "      - name: backup\n", "{level: second}", "{level: backup}")
+	_, acts := engApplyUntil(t, e2, inc, t0.Add(11*time.Minute))
+	if lines := engSummary(acts); !slices.Contains(lines, "10m escalate backup") || !slices.Contains(lines, "10m notify backup b push") {
+		t.Fatalf("after the rename: %v, want the renamed level paged at the first level's timeout", lines)
+	}
+}
+
+// engApplyUntil fires deadlines in order until none is left before end and
+// returns every action.
+func engApplyUntil(t *testing.T, e *Engine, inc Incident, end time.Time) (Incident, []Action) {
+	t.Helper()
+	var all []Action
+	for {
+		d, ok := inc.Next()
+		if !ok || d.At.After(end) {
+			return inc, all
+		}
+		var acts []Action
+		inc, acts, _ = engFire(t, e, inc)
+		all = append(all, acts...)
+	}
+}
+
 // TestEngineRaisesPriorityOnAWorseRepeat: a low-urgency P3 whose alert
 // fires again as critical becomes P0, is re-opened if acknowledged, and its
 // current level is paged again on the high-urgency ladder; the same or a

@@ -932,8 +932,18 @@ func (r *run) deadline(id string) error {
 			r.act(Action{Kind: ActionNotify, At: t, Level: d.Level, User: d.User, Channel: d.Channel})
 		}
 	case DeadlineEscalate:
-		if r.inc.Status != StatusTriggered || d.Level != r.inc.Level {
+		// The level the timeout was armed at, as the policy has it now: a
+		// reload that shortened the policy below it left the incident at
+		// the last level there is (Apply), and the timeout is that
+		// level's. Matched by index alone, it was dropped, and the
+		// policy's repeat never came.
+		from := min(d.Level, len(r.pol.Levels)-1)
+		if r.inc.Status != StatusTriggered || from != r.inc.Level {
 			return nil
+		}
+		why := fmt.Sprintf("not acknowledged within %s", Duration(t.Sub(r.inc.LevelStartedAt)))
+		if d.Level > from {
+			why += fmt.Sprintf("; level %d, where it stood, is no longer in policy %s", d.Level+1, r.pol.Name)
 		}
 		next := r.inc.Level + 1
 		if i := r.pol.LevelIndex(d.Target); d.Target != "" && i >= 0 {
@@ -949,7 +959,7 @@ func (r *run) deadline(id string) error {
 			r.inc.Round++
 			next = 0
 		}
-		r.startLevel(next, t, fmt.Sprintf("not acknowledged within %s", Duration(t.Sub(r.inc.LevelStartedAt))))
+		r.startLevel(next, t, why)
 	case DeadlineUnresolved:
 		// Each person is paged as part of the level that names them; people
 		// named directly are paged at the highest level the rule reaches,

@@ -490,6 +490,43 @@ func engReload(t *testing.T, cfg string, edits ...string) *Engine {
 	return &Engine{Config: c}
 }
 
+// engThirdLevel is engConfig's third level, as a reload takes it out.
+const engThirdLevel = `      - name: third
+        targets: [{user: d}]
+        timeout: 10m
+`
+
+// TestEngineShrunkBelowTheIncidentGoesOnWithTheLadder: an incident at the
+// third and last level of a policy that repeats once, when a reload takes
+// that level out. Its timeout, armed at the level's index, no longer
+// matched the level the incident stood at (the last there is now, the
+// second) and was dropped: the repeat round never came, silently, and
+// nobody was paged again. The policy's own behaviour past its last level
+// goes on: the round repeats from the first level, and the timeline says
+// why.
+func TestEngineShrunkBelowTheIncidentGoesOnWithTheLadder(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	inc, lines := engRun(t, e, inc, t0.Add(25*time.Minute))
+	if inc.Level != 2 || !slices.Contains(lines, "20m escalate third") {
+		t.Fatalf("not at the third level: %d %v", inc.Level, lines)
+	}
+	e2 := engReload(t, engConfig, engThirdLevel, "")
+	inc, acts := engApplyUntil(t, e2, inc, t0.Add(31*time.Minute))
+	lines = engSummary(acts)
+	if !slices.Contains(lines, "30m escalate first") || !slices.Contains(lines, "30m notify first a push") {
+		t.Fatalf("after the reload, at the third level's timeout: %v, want the repeat round from the first level", lines)
+	}
+	for _, a := range acts {
+		if a.Kind == ActionEscalate && !strings.Contains(a.Detail, "level 3, where it stood, is no longer in policy p") {
+			t.Fatalf("the escalation does not say the level it came from is gone: %q", a.Detail)
+		}
+	}
+	if inc.Level != 0 || inc.Round != 1 {
+		t.Fatalf("after the repeat: level %d round %d", inc.Level, inc.Round)
+	}
+}
+
 // TestEngineRenamedNextLevelIsStillPaged: a reload renames the level an
 // incident at the first level escalates to next. The timeout names its
 // target by the old name, which the policy no longer has: it goes to the

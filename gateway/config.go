@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -25,6 +27,9 @@ type configHolder struct {
 
 	mu     sync.Mutex // one reload at a time
 	onLoad []func(*policy.Config)
+	// fits, when set, refuses a reloaded config the running daemon cannot
+	// page with although it loads (startedTransports).
+	fits func(*policy.Config) error
 
 	reloads       *prometheus.CounterVec
 	reloadSuccess prometheus.Gauge
@@ -91,6 +96,9 @@ func (h *configHolder) Reload() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c, err := LoadConfig(h.path)
+	if err == nil && h.fits != nil {
+		err = h.fits(c)
+	}
 	if err != nil {
 		h.reloads.WithLabelValues("failure").Inc()
 		h.reloadOK.Set(0)
@@ -105,4 +113,60 @@ func (h *configHolder) Reload() error {
 	h.loaded()
 	h.log.Info("config reloaded", "services", len(c.Services), "users", len(c.Users))
 	return nil
+}
+
+// startedTransports is the check a reloaded config must pass besides
+// loading: it pages only through transports the daemon has. They are built
+// once, at start (their credentials, connections, rate limits and
+// breakers), and a reload does not build new ones, so a contact on a
+// transport the daemon started without (notifiers.email added with the
+// contacts that use it), or a service's or a schedule's slack_channel when
+// it started without Slack, would load and then fail at every page ("the
+// email transport is not available"). The error names the first field of
+// each such transport and says to restart.
+func startedTransports(have map[string]notify.Notifier, slack bool) func(*policy.Config) error {
+	return func(c *policy.Config) error {
+		var problems []string
+		first, count := map[string]string{}, map[string]int{}
+		var order []string
+		need := func(via, field, what string) {
+			if _, ok := first[via]; !ok {
+				order = append(order, via)
+				first[via] = field + ": " + what
+			}
+			count[via]++
+		}
+		for _, u := range c.Users {
+			for j, ct := range u.Contacts {
+				if have[ct.Via] == nil {
+					need(ct.Via, fmt.Sprintf("users[%s].contacts[%d].via", u.ID, j), "pages via "+ct.Via)
+				}
+			}
+		}
+		if !slack {
+			for _, s := range c.Services {
+				if s.SlackChannel != "" {
+					need("slack", fmt.Sprintf("services[%s].slack_channel", s.Name), "posts to a Slack channel")
+				}
+			}
+			for _, s := range c.Schedules {
+				if s.Notices != nil && s.Notices.SlackChannel != "" {
+					need("slack", fmt.Sprintf("schedules[%s].notices.slack_channel", s.Name), "posts to a Slack channel")
+				}
+			}
+		}
+		for _, via := range order {
+			msg := fmt.Sprintf("%s, but pagerd started without the %s transport, and a reload does not start one: every page on it would fail; restart pagerd (not reload) to take this config", first[via], via)
+			if n := count[via] - 1; n == 1 {
+				msg += " (and 1 more field needs it)"
+			} else if n > 1 {
+				msg += fmt.Sprintf(" (and %d more fields need it)", n)
+			}
+			problems = append(problems, msg)
+		}
+		if len(problems) == 0 {
+			return nil
+		}
+		return &policy.ConfigError{File: c.File, Problems: problems}
+	}
 }

@@ -216,6 +216,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	for via, n := range o.Notifiers {
 		d.notifiers[via] = n
 	}
+	d.cfg.fits = startedTransports(d.notifiers, tr.slack != nil)
 	pd := cfg.Notifiers.PagerDuty
 	forwarder := pagerduty.New(pd.EventsURL, o.HTTPClient, time.Duration(pd.Timeout))
 

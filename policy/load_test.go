@@ -1673,3 +1673,36 @@ users:
 		t.Errorf("LoadZone(EST): %v, want the zone to use instead", err)
 	}
 }
+
+// TestEnvReferenceInsideAValue: only a whole value is read from the
+// environment. A ${NAME} inside a longer one (a topic in an ntfy URL, a
+// host in a smarthost, a prefix on a token) would be sent as it is written,
+// and every page on it would go to the wrong place or be refused, with a
+// config that loads and a daemon that starts. It is an error naming the
+// field and the variable, never the value.
+func TestEnvReferenceInsideAValue(t *testing.T) {
+	t.Setenv("PAGERD_TEST_TOPIC", "oncall-demo")
+	t.Setenv("PAGERD_TEST_SMTP_HOST", "smtp.example.com")
+	t.Setenv("PAGERD_TEST_TOKEN_PART", "0123456789abcdef")
+	for _, c := range []loadCase{
+		{name: "ntfy topic in a contact's URL",
+			edits: []string{"      - {channel: push, via: log}\n", "      - {channel: push, via: ntfy, address: \"https://ntfy.sh/${PAGERD_TEST_TOPIC}\"}\n"},
+			field: "users[demo].contacts[0].address", problem: []string{"${PAGERD_TEST_TOPIC}", "whole value"}},
+		{name: "smarthost host",
+			edits: []string{"      - {channel: push, via: log}\n", "      - {channel: push, via: log}\n      - {channel: email, address: demo@example.com}\n",
+				"users:\n", "notifiers:\n  email: {smarthost: \"${PAGERD_TEST_SMTP_HOST}:587\", from: pagerd@example.com}\nusers:\n"},
+			field: "notifiers.email.smarthost", problem: []string{"${PAGERD_TEST_SMTP_HOST}", "whole value"}},
+		{name: "secret with a prefix",
+			edits: []string{"      token: demo-api-token\n", "      token: \"tok-${PAGERD_TEST_TOKEN_PART}\"\n"},
+			field: "api.tokens[0].token", problem: []string{"${PAGERD_TEST_TOKEN_PART}", "whole value"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			text := loadEdit(t, loadExampleText(t, "quickstart.yaml"), c.edits...)
+			_, err := Parse([]byte(text), "pagerd.yaml", t.TempDir())
+			loadCheckCase(t, c, text, "pagerd.yaml", err)
+			if err != nil && strings.Contains(err.Error(), "0123456789abcdef") {
+				t.Errorf("the error shows the secret's value: %v", err)
+			}
+		})
+	}
+}

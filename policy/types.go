@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -330,11 +331,23 @@ func envRef(s string) (string, bool) {
 	return "", false
 }
 
+// innerEnvRefRE finds a ${NAME} inside a longer value.
+var innerEnvRefRE = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*\}`)
+
 // expandEnv reads a ${NAME} value from the environment; other values are
 // returned as they are. An unset or empty variable is a *missingError.
+// A ${NAME} inside a longer value is an error: it is not substituted, so
+// the value would go out as written (an ntfy topic "${TOPIC}", a smarthost
+// "${SMTP_HOST}:587", a token "tok-${X}") and every page or login with it
+// would fail while the config loads and the daemon starts. The error names
+// the variable, never the value (it may be a secret); a secret that really
+// holds "${" goes in a _file, which is read as it is.
 func expandEnv(s string) (string, error) {
 	name, ok := envRef(s)
 	if !ok {
+		if ref := innerEnvRefRE.FindString(s); ref != "" {
+			return "", fmt.Errorf("%s is inside a longer value, and only a whole value is read from the environment (\"${NAME}\"): put the whole value in the variable", ref)
+		}
 		return s, nil
 	}
 	v, ok := os.LookupEnv(name)

@@ -1472,9 +1472,13 @@ func (t PriorityTargets) usesNextBusinessDay() bool {
 
 func (v *validator) rules(f string, s *Service, p *EscalationPolicy) {
 	names := map[string]bool{}
+	// parsed: the rules whose every matcher parsed, the only ones whose
+	// reach can be compared (shadowed).
+	parsed := make([]bool, len(s.Rules))
 	for j := range s.Rules {
 		r := &s.Rules[j]
 		rf := fmt.Sprintf("%s.rules[%d]", f, j)
+		parsed[j] = len(r.Matchers) > 0
 		if r.Name != "" {
 			if names[r.Name] {
 				v.errf(rf+".name", "duplicate rule name %q", r.Name)
@@ -1494,6 +1498,7 @@ func (v *validator) rules(f string, s *Service, p *EscalationPolicy) {
 			}
 			if err != nil {
 				v.errf(fmt.Sprintf("%s.matchers[%d]", rf, k), "bad matcher %q: %q", m, err.Error())
+				parsed[j] = false
 				continue
 			}
 			r.matchers = append(r.matchers, ms...)
@@ -1505,6 +1510,47 @@ func (v *validator) rules(f string, s *Service, p *EscalationPolicy) {
 			if p != nil && p.LevelIndex(l) < 0 {
 				v.errf(fmt.Sprintf("%s.page_immediately[%d]", rf, k), "policy %q has no level %q", p.Name, l)
 			}
+		}
+	}
+	v.shadowed(f, s, parsed)
+}
+
+// shadowed reports the rules that can never match: rules are tried in
+// order and the first match wins, so a rule that has every matcher of an
+// earlier one (and maybe more) is reached by no alert. Its priority and
+// page_immediately never apply: AIVO's executive trigger written below a
+// rule on severity="critical" alone would never page the executives at
+// once. Only matchers written alike are compared, so what is reported is
+// certain; rules whose matchers overlap otherwise are not.
+func (v *validator) shadowed(f string, s *Service, parsed []bool) {
+	for j := range s.Rules {
+		if !parsed[j] {
+			continue
+		}
+		has := map[string]bool{}
+		for _, m := range s.Rules[j].matchers {
+			has[m.String()] = true
+		}
+		for i := 0; i < j; i++ {
+			if !parsed[i] {
+				continue
+			}
+			covers := true
+			var ms []string
+			for _, m := range s.Rules[i].matchers {
+				covers = covers && has[m.String()]
+				ms = append(ms, m.String())
+			}
+			if !covers {
+				continue
+			}
+			earlier := fmt.Sprintf("rules[%d]", i)
+			if n := s.Rules[i].Name; n != "" {
+				earlier += fmt.Sprintf(" (%q)", n)
+			}
+			v.errf(fmt.Sprintf("%s.rules[%d]", f, j), "never matches: %s comes first and matches every alert this rule matches (%s), and the first match wins; move it above %s, or remove it",
+				earlier, strings.Join(ms, ", "), fmt.Sprintf("rules[%d]", i))
+			break
 		}
 	}
 }

@@ -338,6 +338,22 @@ func loadCases() []loadCase {
 			field:     "services[demo].rules[1].matchers[1]", problem: []string{"bad matcher", `"=foo"`},
 		},
 		{
+			// Rules are tried in order and the first match wins: a rule
+			// whose every matcher an earlier rule also has is never
+			// reached (AIVO's executive trigger below the severity rule
+			// would never page the executives at once).
+			name: "rule shadowed by an earlier one", base: "quickstart.yaml",
+			afterKeys: loadQRules + "      - {name: critical, matchers: [severity=critical], priority: P0}\n" +
+				"      - {name: breach, matchers: ['{severity=\"critical\", category=\"security_breach\"}'], priority: P0, page_immediately: [primary]}\n",
+			field: "services[demo].rules[1]", problem: []string{"never matches", `rules[0] ("critical")`, `severity="critical"`, "move it above"},
+		},
+		{
+			name: "unnamed rule shadowed by an earlier one", base: "quickstart.yaml",
+			afterKeys: loadQRules + "      - {matchers: [team=db, 'env=~\"prod.*\"'], priority: P1}\n" +
+				"      - {matchers: ['env=~\"prod.*\"', team=db, tier=1], priority: P0}\n",
+			field: "services[demo].rules[1]", problem: []string{"never matches", "rules[0]"},
+		},
+		{
 			name: "matcher without operator", base: "quickstart.yaml",
 			afterKeys: loadQRules + "      - {matchers: [database], priority: P1}\n",
 			field:     "services[demo].rules[0].matchers[0]", problem: []string{"bad matcher", `"database"`},

@@ -1273,6 +1273,13 @@ func (v *validator) services() {
 			}
 		}
 		given := v.integrations(f+".integrations", s, keys)
+		if !given {
+			// Every way in (Alertmanager, Events v2, Opsgenie, heartbeat
+			// pings) presents one of the service's keys: without one the
+			// service never gets an incident. A warning, not an error:
+			// route and simulate work on it while it is being written.
+			v.warnf(f+".integrations", "no integration key (alertmanager_key, pagerduty_routing_key or opsgenie_key): no alert can reach the service, so it pages nobody")
+		}
 		v.heartbeats(f, s, given)
 		v.silences(f, s)
 		switch s.IncidentKey {

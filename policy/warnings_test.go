@@ -28,6 +28,12 @@ func TestWarnings(t *testing.T) {
 			words: []string{"5s is shorter than a page may take to send (up to 20s", "sent twice"},
 		},
 		{
+			name: "a service no alert can reach", base: "quickstart.yaml",
+			edits: []string{"    integrations:\n" + loadQKeys, ""},
+			field: "services[demo].integrations",
+			words: []string{"no integration key", "no alert can reach", "pages nobody"},
+		},
+		{
 			name: "last level timeout never fires", base: "quickstart.yaml",
 			edits: []string{"    repeat: 3\n", "    repeat: 0\n"},
 			field: "escalation_policies[demo].levels[primary].timeout",

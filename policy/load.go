@@ -322,6 +322,7 @@ func (v *validator) validate() {
 	v.api()
 	v.calendars()
 	v.users()
+	v.publicURLReach()
 	v.schedules()
 	v.policies()
 	v.compensation()
@@ -1559,5 +1560,47 @@ func (v *validator) shadowed(f string, s *Service, parsed []bool) {
 				earlier, strings.Join(ms, ", "), fmt.Sprintf("rules[%d]", i))
 			break
 		}
+	}
+}
+
+// publicURLReach warns when server.public_url is an address the providers
+// that call it cannot reach (loopback, a private or link-local address)
+// while contacts depend on it: Twilio fetches a voice call's script from
+// it, and Pushover calls back on it when someone acknowledges in the app.
+// A provider given a stand-in (api_url: an egress proxy, a test's fake)
+// may reach it, so then it is not judged; nor is a host name.
+func (v *validator) publicURLReach() {
+	u, err := url.Parse(v.cfg.Server.PublicURL)
+	if v.cfg.Server.PublicURL == "" || err != nil {
+		return
+	}
+	host := u.Hostname()
+	kind := ""
+	ip := net.ParseIP(host)
+	switch {
+	case host == "localhost" || strings.HasSuffix(host, ".localhost") || (ip != nil && ip.IsLoopback()):
+		kind = "a loopback address"
+	case ip != nil && ip.IsUnspecified():
+		kind = "an unspecified address"
+	case ip != nil && (ip.IsPrivate() || ip.IsLinkLocalUnicast()):
+		kind = "a private address"
+	default:
+		return
+	}
+	voice, pushover := false, false
+	for _, usr := range v.cfg.Users {
+		for _, ct := range usr.Contacts {
+			voice = voice || (ct.Via == "twilio" && ct.Channel == ChannelVoice)
+			pushover = pushover || ct.Via == "pushover"
+		}
+	}
+	n := v.cfg.Notifiers
+	if voice && n.Twilio.APIURL == "" {
+		v.warnf("server.public_url", "%q is %s, which Twilio cannot reach: calls via twilio fetch their script from it, so every call would play Twilio's application error and no keypress would acknowledge; set the URL Twilio reaches pagerd at",
+			v.cfg.Server.PublicURL, kind)
+	}
+	if pushover && n.Pushover.APIURL == "" {
+		v.warnf("server.public_url", "%q is %s, which Pushover cannot reach: an acknowledgement in the Pushover app comes back on it, so it would never reach pagerd, which would go on paging; set the URL Pushover reaches pagerd at",
+			v.cfg.Server.PublicURL, kind)
 	}
 }

@@ -64,6 +64,21 @@ func TestWarnings(t *testing.T) {
 			field: "schedules[demo].notices",
 			words: []string{`user "demo"`, "only a voice contact", "shift notices would fail"},
 		},
+		{
+			// Twilio fetches a call's script from server.public_url: on
+			// loopback (the quickstart's), every call plays Twilio's
+			// application error and no keypress acknowledges.
+			name: "voice through Twilio with a public_url Twilio cannot reach", base: "quickstart.yaml",
+			edits: []string{"      - {channel: voice, via: log}\n", "      - {channel: voice, via: twilio, address: \"+15555550123\"}\n",
+				"users:\n", "notifiers:\n  twilio: {account_sid: AC0123456789abcdef0123456789abcdef, auth_token: 0123456789abcdef0123456789abcdef, from: \"+15555550100\"}\nusers:\n"},
+			field: "server.public_url",
+			words: []string{`"http://127.0.0.1:8080" is a loopback address`, "Twilio cannot reach", "every call"},
+		},
+		{
+			name: "a public_url Twilio cannot reach is fine with a Twilio stand-in", base: "quickstart.yaml",
+			edits: []string{"      - {channel: voice, via: log}\n", "      - {channel: voice, via: twilio, address: \"+15555550123\"}\n",
+				"users:\n", "notifiers:\n  twilio: {account_sid: AC0123456789abcdef0123456789abcdef, auth_token: 0123456789abcdef0123456789abcdef, from: \"+15555550100\", api_url: \"http://127.0.0.1:9999\"}\nusers:\n"},
+		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -222,3 +222,97 @@ func statusUpdate(base, id, user, message string) error {
 	}
 	return nil
 }
+
+// daveAcksAnswer is PagerDuty's Events API in front of the fake: dave's
+// acknowledgements get code and body, and are counted; everything else is
+// passed on.
+func daveAcksAnswer(t *testing.T, fake *providertest.PagerDuty, code int, body string) (string, func() int) {
+	var mu sync.Mutex
+	n := 0
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var ev struct {
+			Action string `json:"event_action"`
+			Key    string `json:"routing_key"`
+		}
+		_ = json.Unmarshal(b, &ev)
+		if ev.Action == "acknowledge" && ev.Key == pdDaveKey {
+			mu.Lock()
+			n++
+			mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(code)
+			_, _ = w.Write([]byte(body))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	return s.URL, func() int { mu.Lock(); defer mu.Unlock(); return n }
+}
+
+// TestOutboxGivenUpSaysWhoWasTold: PagerDuty fails dave's acknowledgement
+// with a 500 for a day; carol's went through at the first try. The entry
+// that gives the item up says so, instead of reading as if PagerDuty was
+// told of nothing.
+func TestOutboxGivenUpSaysWhoWasTold(t *testing.T) {
+	pd := providertest.NewPagerDuty(t)
+	sl := providertest.NewSlack(t)
+	url, _ := daveAcksAnswer(t, pd, 500, `{"status":"error","message":"internal error"}`)
+	h := newHarness(t, withConfig(forwardConfig(t, url, sl.URL, true)), realTransport("pagerduty"), fastRetries())
+	id := fire(h)
+	h.step(fixedNow)
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"carol"}`); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	h.runUntil(fixedNow.Add(25 * time.Hour))
+	f := entriesOf(timeline(h, id), "forward_failed", "")
+	if len(f) != 1 || !strings.Contains(f[0].Detail, "given up (told or settled before: carol)") {
+		t.Errorf("forward_failed entries %+v, want one giving up that names carol as told", f)
+	}
+}
+
+// TestOutboxDoesNotRetryWhatPagerDutyRefusesForGood: PagerDuty answers a
+// 400 to dave's acknowledgement (one it will refuse however often it is
+// sent) and takes carol's. The item is not kept for a day of retries: it
+// is done at once, carol's acknowledgement is recorded as told and
+// dave's as refused, with PagerDuty's answer, for whoever closes
+// PagerDuty's incident by hand.
+func TestOutboxDoesNotRetryWhatPagerDutyRefusesForGood(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			pd := providertest.NewPagerDuty(t)
+			sl := providertest.NewSlack(t)
+			url, daveAcks := daveAcksAnswer(t, pd, 400, `{"status":"invalid event","message":"Event object is invalid","errors":["Invalid routing key"]}`)
+			h := newHarness(t, withStore(mk(t)), withConfig(forwardConfig(t, url, sl.URL, true)), realTransport("pagerduty"), fastRetries())
+			id := fire(h)
+			h.step(fixedNow)
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"carol"}`); r.code != 200 {
+				t.Fatalf("ack: %d %s", r.code, r.body)
+			}
+			h.step(fixedNow.Add(time.Second))
+			if inc, err := h.store.Get(context.Background(), id); err != nil || len(inc.Outbox) != 0 {
+				t.Errorf("after PagerDuty refused dave's acknowledgement: outbox %+v (%v), want nothing kept to retry", inc.Outbox, err)
+			}
+			h.runUntil(fixedNow.Add(10 * time.Minute))
+			if n := daveAcks(); n != 1 {
+				t.Errorf("dave's acknowledgement sent %d times, want once: PagerDuty refuses it for good", n)
+			}
+			carol := 0
+			for _, e := range pd.Events() {
+				if e.Action == "acknowledge" && e.DedupKey == pagerduty.DedupKey(id, "carol") {
+					carol++
+				}
+			}
+			if carol != 1 {
+				t.Errorf("PagerDuty got %d acknowledgements for carol, want 1", carol)
+			}
+			f := entriesOf(timeline(h, id), "forwarded", "")
+			if len(f) != 1 || !strings.Contains(f[0].Detail, "PagerDuty told of the acknowledge, for carol") ||
+				!strings.Contains(f[0].Detail, "PagerDuty refused the acknowledge for dave (pagerduty acknowledge: events API answered 400); not retried") {
+				t.Errorf("forwarded entries %+v, want carol told and dave refused", f)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -70,7 +71,7 @@ func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 			if err != nil {
 				o.Attempts++
 				if now.Sub(o.Since) > outboxGiveUp {
-					r.entry = store.Entry{At: now, Type: "forward_failed", Detail: fmt.Sprintf("%s not told of the %s after %d tries: %v; given up", who, o.Action, o.Attempts, err)}
+					r.entry = store.Entry{At: now, Type: "forward_failed", Detail: fmt.Sprintf("%s not told of the %s after %d tries: %v; given up%s", who, o.Action, o.Attempts, err, toldBefore(o.Done))}
 					if o.Kind == store.OutboxSilence {
 						r.entry = store.Entry{At: now, Type: "silence_failed", Detail: fmt.Sprintf("Alertmanager silences not %sd after %d tries: %v; given up", o.Action, o.Attempts, err)}
 					}
@@ -91,6 +92,20 @@ func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 		}
 	}
 	return keep, entries
+}
+
+// toldBefore names, for an item given up, the people earlier tries did
+// tell ("<incident or bundle>/<user>" in Done), so that the entry does not
+// read as if nobody was.
+func toldBefore(done []string) string {
+	if len(done) == 0 {
+		return ""
+	}
+	users := make([]string, 0, len(done))
+	for _, k := range done {
+		users = append(users, k[strings.LastIndex(k, "/")+1:])
+	}
+	return fmt.Sprintf(" (told or settled before: %s)", strings.Join(users, ", "))
 }
 
 // outboxTry is what a claim's try of an outbox item came to: the entry to
@@ -124,7 +139,7 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 	}
 	tl = append(tl, recorded...)
 	seen := map[string]bool{}
-	var told, lost []string
+	var told, lost, refused []string
 	for _, e := range tl {
 		target := inc.ID
 		if e.Bundle != "" {
@@ -148,21 +163,34 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 				continue
 			}
 		}
-		found := false
+		found, refusedBy := false, ""
 		if u := cfg.User(e.User); u != nil {
 			for _, c := range u.Contacts {
 				if c.Via == "pagerduty" && c.Channel == e.Channel {
-					if err := d.o.PagerDuty.Forward(ctx, c.Address, target, e.User, o.Action); err != nil {
+					err := d.o.PagerDuty.Forward(ctx, c.Address, target, e.User, o.Action)
+					switch {
+					case err == nil:
+						found = true
+					case notify.IsTemporary(err) || ctx.Err() != nil:
 						return store.Entry{}, err
+					default:
+						// PagerDuty refuses it for good (a 400):
+						// retrying for a day would change nothing.
+						refusedBy = err.Error()
 					}
-					found = true
 				}
 			}
 		}
+		if refusedBy != "" {
+			d.log.Warn("PagerDuty refused to be told; not retried", "incident", inc.ID, "action", o.Action, "user", e.User, "err", refusedBy)
+			refused = append(refused, fmt.Sprintf("%s (%s)", e.User, refusedBy))
+		}
+		if found || refusedBy != "" {
+			o.Done = append(slices.Clip(o.Done), key)
+		}
 		if found {
 			told = append(told, e.User)
-			o.Done = append(slices.Clip(o.Done), key)
-		} else {
+		} else if refusedBy == "" {
 			// The routing key is the contact's address, kept only in
 			// the config: a reload that took the contact away leaves
 			// nothing to tell PagerDuty with. Say so, for whoever
@@ -179,6 +207,10 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 			"incident", inc.ID, "action", o.Action, "users", lost)
 		parts = append(parts, fmt.Sprintf("PagerDuty not told of the %s for %s: no PagerDuty contact on the channel paged in the config now (its routing key went with it)",
 			o.Action, strings.Join(lost, ", ")))
+	}
+	if len(refused) > 0 {
+		parts = append(parts, fmt.Sprintf("PagerDuty refused the %s for %s; not retried: close PagerDuty's incident by hand",
+			o.Action, strings.Join(refused, ", ")))
 	}
 	switch {
 	case len(parts) == 0:

@@ -113,14 +113,25 @@ func (p *Notifier) Notify(ctx context.Context, m notify.Message) error {
 
 // Forward tells PagerDuty that pagerd acknowledged or resolved (action
 // "acknowledge" or "resolve") an incident it pushed to a person, so the
-// PagerDuty app stops notifying them too.
+// PagerDuty app stops notifying them too. As for Notify, 429, 5xx and
+// network errors are temporary (notify.IsTemporary); anything else
+// PagerDuty refuses it will refuse again.
 func (p *Notifier) Forward(ctx context.Context, routingKey, incident, user, action string) error {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	_, err := p.client.ManageEventWithContext(ctx, &gopd.V2Event{RoutingKey: routingKey, Action: action,
 		DedupKey: DedupKey(incident, user), Client: "pagerd"})
-	if err != nil {
-		return fmt.Errorf("pagerduty %s: %w", action, err)
+	if err == nil {
+		return nil
 	}
-	return nil
+	var apiErr gopd.APIError
+	if errors.As(err, &apiErr) {
+		code := apiErr.StatusCode
+		err := fmt.Errorf("pagerduty %s: events API answered %d", action, code)
+		if code == http.StatusTooManyRequests || code >= 500 {
+			return notify.Temporary(err)
+		}
+		return err
+	}
+	return notify.Temporary(fmt.Errorf("pagerduty %s: %w", action, err))
 }

@@ -302,7 +302,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		Links: &acklink.Pages{Incidents: d.incidents, Config: d.cfg.Load, Now: o.Now},
 		Console: console.New(console.Options{Incidents: d.incidents, Config: pagingConfig, Overrides: d.overrides, History: history.Store{Store: d.store},
 			Now: o.Now, Logger: d.log, HTTPClient: o.HTTPClient, PollInterval: o.ConsolePoll}),
-		Twilio: &twilio.Callbacks{Receiver: d.incidents, Settings: func() twilio.Settings {
+		Twilio: &twilio.Callbacks{Receiver: d.incidents, Logger: d.log, Settings: func() twilio.Settings {
 			c := d.cfg.Load()
 			return twilio.Settings{AuthToken: c.Notifiers.Twilio.AuthToken.Reveal(), PublicURL: c.Server.PublicURL}
 		}},

@@ -322,3 +322,67 @@ func TestUndeliveredSMSBringsTheCallForwardThroughAStoreBlip(t *testing.T) {
 		t.Fatalf("next step at %v, want now (2m): the call was not brought forward", v.NextStepAt)
 	}
 }
+
+// TestSMSReplyWhileTheStoreRefusesTellsThePerson: Twilio does not retry
+// an incoming-message webhook that fails, and sends no reply: a 5xx would
+// leave the person who texted "4" believing it worked while the ladder
+// goes on. The answer is a message saying the reply was not recorded and
+// the paging goes on; once the store is back, the same reply acknowledges.
+func TestSMSReplyWhileTheStoreRefusesTellsThePerson(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	rs := &refusingUpdates{Store: boltStore(t)}
+	h := newHarness(t, withStore(rs), withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	text := func(body string) (int, string) {
+		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		return fake.Callback(t, h.url+twilio.SMSPath, form)
+	}
+	rs.n.Store(100)
+	code, body := text("4")
+	rs.n.Store(0)
+	if code != 200 || !strings.Contains(body, "<Message>") || !strings.Contains(body, "NOT recorded") {
+		t.Fatalf("reply while the store refuses: %d %s; want 200 with a message saying it was not recorded", code, body)
+	}
+	if v := h.incident(id); v.Status != "triggered" {
+		t.Fatalf("status %s after a refused write", v.Status)
+	}
+	if !strings.Contains(h.logs.String(), "SMS reply not recorded") {
+		t.Fatalf("the failure is not logged:\n%s", h.logs.String())
+	}
+	if code, body := text("4"); code != 200 || !strings.Contains(body, "Acknowledged") {
+		t.Fatalf("reply once the store is back: %d %s", code, body)
+	}
+}
+
+// TestKeypressWhileTheStoreRefusesAsksAgain: a key pressed while the store
+// refuses the write is not an application error that hangs up (what
+// Twilio plays for a 5xx): the call says it was not recorded and gathers
+// the key again, and pressing it again once the store is back acts.
+func TestKeypressWhileTheStoreRefusesAsksAgain(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	rs := &refusingUpdates{Store: boltStore(t)}
+	cfgText := strings.Replace(twilioConfig, `{channel: voice, via: log}`, `{channel: voice, via: twilio, address: "+15555550111"}`, 1)
+	h := newHarness(t, withStore(rs), withConfig(twilioAt(fake, cfgText)), realTransport("twilio"))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(5 * time.Minute))
+	if len(fake.Calls()) != 1 {
+		t.Fatalf("%d calls placed", len(fake.Calls()))
+	}
+	gather := h.url + twilio.GatherPath + "?" + strings.SplitN(fake.Calls()[0].Get("Url"), "?", 2)[1]
+	rs.n.Store(100)
+	code, body := fake.Callback(t, gather, url.Values{"Digits": {"4"}})
+	rs.n.Store(0)
+	if code != 200 || !strings.Contains(body, "not recorded") || !strings.Contains(body, "<Gather") {
+		t.Fatalf("keypress while the store refuses: %d %s; want 200 saying so and gathering again", code, body)
+	}
+	if !strings.Contains(body, strings.ReplaceAll(gather, "&", "&amp;")) {
+		t.Fatalf("the gather does not post back to %s: %s", gather, body)
+	}
+	if v := h.incident(id); v.Status != "triggered" {
+		t.Fatalf("status %s after a refused write", v.Status)
+	}
+	if _, body := fake.Callback(t, gather, url.Values{"Digits": {"4"}}); !strings.Contains(body, "Acknowledged.") {
+		t.Fatalf("4 again: %s", body)
+	}
+}

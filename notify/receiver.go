@@ -47,6 +47,10 @@ var (
 	// ErrStormGone: the target was a storm message no longer kept (past
 	// its link lifetime); its incidents may still be acted on one by one.
 	ErrStormGone = errors.New("the alert-storm message is no longer kept")
+	// ErrOutcomeUnknown: the daemon could not confirm the action was
+	// stored; it may or may not have been (some incidents of a storm
+	// message took it, say). Any other error means it was not.
+	ErrOutcomeUnknown = errors.New("the action may or may not have been stored")
 )
 
 // Action is what a person does to a target from a provider.

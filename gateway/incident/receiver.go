@@ -23,10 +23,14 @@ var actionEvents = map[notify.Action]policy.EventKind{
 }
 
 // notFound marks a store's not-found error as notify.ErrNotFound too, for
-// a provider's callback; the HTTP layer still sees ErrNotFound.
+// a provider's callback, and a write that may have happened as
+// notify.ErrOutcomeUnknown; the HTTP layer still sees the store's errors.
 func notFound(err error) error {
 	if isNotFound(err) {
 		return fmt.Errorf("%w (%w)", err, notify.ErrNotFound)
+	}
+	if errors.Is(err, store.ErrOutcomeUnknown) {
+		return fmt.Errorf("%w (%w)", err, notify.ErrOutcomeUnknown)
 	}
 	return err
 }
@@ -36,7 +40,7 @@ func stormGone(err error) error {
 	if isNotFound(err) {
 		return fmt.Errorf("%w (%w, %w)", err, notify.ErrNotFound, notify.ErrStormGone)
 	}
-	return err
+	return notFound(err)
 }
 
 // Act has user act on an incident, or on every incident of a storm bundle

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -35,6 +36,31 @@ type Callbacks struct {
 	Receiver notify.Receiver
 	// Settings reads the config in force (it changes on reload).
 	Settings func() Settings
+	// Logger records what a person was told pagerd could not do (default
+	// slog.Default()).
+	Logger *slog.Logger
+}
+
+func (cb *Callbacks) log() *slog.Logger {
+	if cb.Logger == nil {
+		return slog.Default()
+	}
+	return cb.Logger
+}
+
+// notRecorded is what a person is told when pagerd could not store what
+// they did. Twilio neither retries an incoming-message webhook that fails
+// nor sends anything back, and for a call's keypress it plays a generic
+// "application error" and hangs up: a 5xx would leave the person who
+// texted "4" believing it worked. So they are told, in an answer Twilio
+// delivers, that it did not (or may not have) worked and that the paging
+// goes on; the failure is logged for whoever runs pagerd.
+func (cb *Callbacks) notRecorded(what, user, target string, err error) string {
+	cb.log().Error("twilio: "+what+" not recorded; the person was told to try again", "user", user, "incident", target, "err", err)
+	if errors.Is(err, notify.ErrOutcomeUnknown) {
+		return "may not have been recorded: the incident store did not confirm it. Until it is, the paging goes on"
+	}
+	return "was NOT recorded: the incident store is unavailable. The paging goes on"
 }
 
 // verify checks X-Twilio-Signature with client.RequestValidator against
@@ -152,7 +178,7 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 	}
 	id, err := cb.Receiver.LastPaged(r.Context(), user, "sms", func(id string) bool { return code == "" || ReplyCode(id) == code })
 	if err != nil {
-		return err
+		return reply("pagerd: your reply " + cb.notRecorded("SMS reply", user, "", err) + ": reply again in a minute, or use the link in the page.")
 	}
 	if id == "" && code != "" {
 		return reply("pagerd: no open incident with code " + code + " was paged to this number.")
@@ -164,8 +190,10 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case errors.Is(err, notify.ErrStormGone):
 		return reply("pagerd: that alert-storm message is no longer kept; reply with each incident's code.")
+	case errors.Is(err, notify.ErrNotFound):
+		return reply("pagerd: that incident is no longer kept.")
 	case err != nil:
-		return err
+		return reply("pagerd: your reply (code " + ReplyCode(id) + ") " + cb.notRecorded("SMS reply", user, id, err) + ": reply again in a minute, or use the link in the page.")
 	case acted.Storm != "":
 		return reply(fmt.Sprintf("pagerd: %s (code %s).", acted.Storm, ReplyCode(id)))
 	case acted.AlreadyResolved:
@@ -273,7 +301,14 @@ func (cb *Callbacks) Gather(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, notify.ErrNotFound):
 		msg = "This incident no longer exists."
 	case err != nil:
-		return err
+		// Ask for the key again, on this call: the person is still on
+		// the line, and pressing it again once the store is back acts.
+		// Capitals are for reading, not for a voice to spell out.
+		said := strings.Replace(cb.notRecorded("keypress", user, q.Get("incident"), err), "NOT", "not", 1)
+		return twiML(w, twiml.VoiceSay{Message: "Your key " + said + "."},
+			twiml.VoiceGather{NumDigits: "1", Action: cb.callURL(r, GatherPath), Method: "POST", Timeout: "10",
+				InnerElements: []twiml.Element{twiml.VoiceSay{Message: "Press 4 to acknowledge, 5 to escalate, 6 to resolve, or star to hear the incident again."}}},
+			twiml.VoiceSay{Message: "No key was pressed. Goodbye."}, twiml.VoiceHangup{})
 	case acted.Storm != "":
 		msg = acted.Storm + "."
 	case acted.AlreadyResolved:

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"unicode"
 
 	"github.com/twilio/twilio-go/client"
 	"github.com/twilio/twilio-go/twiml"
@@ -122,9 +123,30 @@ func (cb *Callbacks) Status(w http.ResponseWriter, r *http.Request) error {
 }
 
 // parseSMSReply reads what a person texts back: an action, and optionally
-// the reply code of the incident it is about.
+// the reply code of the incident it is about. It reads what phones and
+// carriers really send: only the first line (a carrier or an app may add
+// a signature below), punctuation around the words ("Ack!", "4."),
+// full-width forms and other scripts' digits ("４", "٤"), the code run
+// into the action ("4AB12") and Crockford's look-alikes in it (O for 0,
+// I and L for 1). Anything more than the action and a code is not read as
+// an action: "4 on it" might not mean what "4" does.
 func parseSMSReply(body string) (notify.Action, string, bool) {
-	f := strings.Fields(strings.ToLower(strings.TrimSpace(body)))
+	line := ""
+	for _, l := range strings.FieldsFunc(body, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if strings.TrimSpace(l) != "" {
+			line = l
+			break
+		}
+	}
+	var f []string
+	for _, w := range strings.FieldsFunc(strings.ToLower(strings.Map(asciiForm, line)), func(r rune) bool { return unicode.IsSpace(r) || r == ',' }) {
+		if w = strings.TrimFunc(w, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSymbol(r) }); w != "" {
+			f = append(f, w)
+		}
+	}
+	if len(f) == 1 && len(f[0]) == 5 && strings.ContainsRune("456", rune(f[0][0])) {
+		f = []string{f[0][:1], f[0][1:]}
+	}
 	if len(f) == 0 || len(f) > 2 {
 		return "", "", false
 	}
@@ -141,9 +163,27 @@ func parseSMSReply(body string) (notify.Action, string, bool) {
 	}
 	code := ""
 	if len(f) == 2 {
-		code = strings.ToUpper(f[1])
+		code = strings.NewReplacer("O", "0", "I", "1", "L", "1").Replace(strings.ToUpper(f[1]))
 	}
 	return a, code, true
+}
+
+// asciiForm maps a full-width character to its ASCII form and any decimal
+// digit to its ASCII digit; other runes are kept.
+func asciiForm(r rune) rune {
+	if r >= 0xFF01 && r <= 0xFF5E {
+		return r - 0xFEE0
+	}
+	if r < 0x80 || !unicode.Is(unicode.Nd, r) {
+		return r
+	}
+	// Unicode keeps every script's decimal digits in runs of ten, 0 to 9,
+	// some runs next to others: the digit is the offset in its run.
+	zero := r
+	for unicode.Is(unicode.Nd, zero-1) {
+		zero--
+	}
+	return '0' + (r-zero)%10
 }
 
 const smsHelp = "pagerd: reply 4 (ack), 6 (resolve) or 5 (escalate), optionally followed by the incident's code, e.g. \"4 AB12\"."

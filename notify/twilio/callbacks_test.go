@@ -87,3 +87,41 @@ func handler(h func(http.ResponseWriter, *http.Request) error) http.Handler {
 		}
 	})
 }
+
+// TestSMSReplyAsPhonesSendIt: what real phones and carriers send for "4":
+// punctuation, a carrier's signature on the next lines, full-width and
+// other scripts' digits, Crockford's look-alike letters in the code, the
+// code run into the action. Each acts; words around the action do not.
+func TestSMSReplyAsPhonesSendIt(t *testing.T) {
+	r := &receiver{}
+	cb := &twilio.Callbacks{Receiver: r}
+	srv := httptest.NewServer(handler(cb.SMS))
+	defer srv.Close()
+	cb.Settings = func() twilio.Settings {
+		return twilio.Settings{AuthToken: providertest.TwilioToken, PublicURL: srv.URL}
+	}
+	reply := func(body string) string {
+		u, form := srv.URL+twilio.SMSPath, url.Values{"From": {"+15555550111"}, "Body": {body}}
+		_, out := providertest.TwilioPost(t, u, form, providertest.TwilioSign(providertest.TwilioToken, u, form))
+		return out
+	}
+	acts := []string{
+		"4.", "Ack!", " ACK ", "4\n", "\n4", "4\n--\nSent from my T-Mobile", "Ack\r\nSent from Yahoo Mail on Android",
+		"４", "٤", "４ ＡＢ１２", "4 ab12.", "4 ABI2", "4 abl2", "4AB12", "ack, ab12",
+	}
+	for _, body := range acts {
+		r.acted = nil
+		if out := reply(body); !strings.Contains(out, "pagerd: Acknowledged") || len(r.acted) != 1 || r.acted[0] != "00-incidentab12 ann acknowledge" {
+			t.Errorf("%q: %s (acted %v)", body, out, r.acted)
+		}
+	}
+	for _, body := range []string{"ok 4", "4 on it", "will do", "4 AB12 AB13", "44", "4444", ""} {
+		r.acted = nil
+		if out := reply(body); len(r.acted) != 0 || !strings.Contains(out, "reply 4 (ack)") {
+			t.Errorf("%q acted or was not answered with the help: %s (acted %v)", body, out, r.acted)
+		}
+	}
+	if out := reply("Ack 12"); len(r.acted) != 0 || !strings.Contains(out, "no open incident with code 12") {
+		t.Errorf("a code that is not one: %s", out)
+	}
+}

@@ -386,3 +386,53 @@ func TestKeypressWhileTheStoreRefusesAsksAgain(t *testing.T) {
 		t.Fatalf("4 again: %s", body)
 	}
 }
+
+// sameCodeIDs is a store whose new incidents all end in the same four
+// characters, so they share a reply code: the one-in-a-million collision
+// of two open incidents paged to the same number, made certain.
+type sameCodeIDs struct{ store.Store }
+
+func (s sameCodeIDs) Trigger(ctx context.Context, inc *store.Incident, tl []store.Entry) (string, store.Outcome, error) {
+	inc.ID = inc.ID[:len(inc.ID)-4] + "zz12"
+	inc.State.ID = inc.ID
+	return s.Store.Trigger(ctx, inc, tl)
+}
+
+// TestSMSReplyCodeSharedByTwoIncidentsActsOnNeither: a reply code is the
+// last four characters of an incident id, so two open incidents paged to
+// one number can share it. "4 ZZ12" must not acknowledge whichever was
+// paged last, which may not be the one the person looked at (the other
+// would go on paging, and the one acknowledged might be missed): it acts
+// on neither and asks for more of the id, which then picks one.
+func TestSMSReplyCodeSharedByTwoIncidentsActsOnNeither(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	h := newHarness(t, withStore(sameCodeIDs{boltStore(t)}), withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"))
+	first := fire(h)
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "second", map[string]string{"alertname": "B", "severity": "critical"}),
+		"Authorization", "Bearer "+amKey)
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	second := res.Incidents[0]
+	if twilio.ReplyCode(first) != twilio.ReplyCode(second) || first == second {
+		t.Fatalf("the incidents %s and %s do not share a code", first, second)
+	}
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	text := func(body string) string {
+		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
+		return out
+	}
+	if out := text("4 ZZ12"); !strings.Contains(out, "matches 2 incidents") {
+		t.Fatalf("a code two incidents share: %s", out)
+	}
+	if a, b := h.incident(first), h.incident(second); a.Status != "triggered" || b.Status != "triggered" {
+		t.Fatalf("a shared code acted: %s %s", a.Status, b.Status)
+	}
+	longer := strings.ToUpper(strings.ReplaceAll(first, "-", "")[len(strings.ReplaceAll(first, "-", ""))-8:])
+	if out := text("4 " + longer); !strings.Contains(out, "Acknowledged") {
+		t.Fatalf("more of the id (%s): %s", longer, out)
+	}
+	if a, b := h.incident(first), h.incident(second); a.Status != "acknowledged" || b.Status != "triggered" {
+		t.Fatalf("after more of the id: first %s, second %s", a.Status, b.Status)
+	}
+}

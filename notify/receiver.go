@@ -27,7 +27,9 @@ type Receiver interface {
 	// or already resolved, changes nothing and is not an error.
 	Delivered(ctx context.Context, target string, d Delivery) error
 	// LastPaged is the target most recently paged to user on channel among
-	// open incidents that match accepts, "" when there is none.
+	// open incidents that match accepts, "" when there is none. match is
+	// asked about the target of every such page, not only the newest, so
+	// a caller can tell when it accepts more than one.
 	LastPaged(ctx context.Context, user, channel string, match func(target string) bool) (string, error)
 	// About says what target is, for a call to read out. A target no
 	// longer kept is an error matching ErrNotFound.

@@ -126,7 +126,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // LastPaged finds what was most recently paged to the user on the channel
 // among open incidents (the newest 1,000 triggered and 1,000 acknowledged
 // ones): an incident, or the storm bundle its page went out in, that
-// match accepts (notify.Receiver). It lists by status, so resolved
+// match accepts (notify.Receiver). match is asked about every such page. It lists by status, so resolved
 // incidents, however many and however new, never push an open one out.
 func (s *Service) LastPaged(ctx context.Context, user, channel string, match func(target string) bool) (string, error) {
 	var open []*store.Incident
@@ -144,14 +144,16 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, match fun
 			return "", err
 		}
 		for _, e := range tl {
-			if e.Type != "notify" || e.User != user || e.Channel != channel || !e.At.After(bestAt) {
+			if e.Type != "notify" || e.User != user || e.Channel != channel {
 				continue
 			}
 			id := inc.ID
 			if e.Bundle != "" {
 				id = e.Bundle
 			}
-			if match(id) {
+			// match is asked about every page, the older ones too, so a
+			// caller can tell when it accepts more than one target.
+			if match(id) && e.At.After(bestAt) {
 				best, bestAt = id, e.At
 			}
 		}

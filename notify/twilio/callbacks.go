@@ -216,7 +216,24 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return reply(smsHelp)
 	}
-	id, err := cb.Receiver.LastPaged(r.Context(), user, "sms", func(id string) bool { return code == "" || ReplyCode(id) == code })
+	matched := map[string]bool{}
+	id, err := cb.Receiver.LastPaged(r.Context(), user, "sms", func(id string) bool {
+		if code == "" {
+			return true
+		}
+		if !MatchesCode(id, code) {
+			return false
+		}
+		matched[id] = true
+		return true
+	})
+	if err == nil && len(matched) > 1 {
+		// A code is four characters of an id: two open incidents paged to
+		// this number can share it. Acting on the newest might stop the
+		// paging of the one the person did not look at.
+		return reply(fmt.Sprintf("pagerd: code %s matches %d incidents paged to this number; nothing was done. "+
+			"Reply with more of the incident id from the page, e.g. \"4\" and its last 8 characters.", code, len(matched)))
+	}
 	if err != nil {
 		return reply("pagerd: your reply " + cb.notRecorded("SMS reply", user, "", err) + ": reply again in a minute, or use the link in the page.")
 	}

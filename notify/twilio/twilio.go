@@ -177,3 +177,13 @@ func ReplyCode(incident string) string {
 	}
 	return strings.ToUpper(incident[len(incident)-4:])
 }
+
+// MatchesCode reports whether a code from an SMS reply (upper case) names
+// the incident: its ReplyCode, or, for when two incidents share that,
+// any longer end of its id.
+func MatchesCode(incident, code string) bool {
+	if len(code) <= 4 {
+		return ReplyCode(incident) == code
+	}
+	return strings.HasSuffix(strings.ToUpper(incident), code)
+}

@@ -436,3 +436,23 @@ func TestSMSReplyCodeSharedByTwoIncidentsActsOnNeither(t *testing.T) {
 		t.Fatalf("after more of the id: first %s, second %s", a.Status, b.Status)
 	}
 }
+
+// TestSMSReplyFromANumberTwoPeopleShare: a number in two people's
+// contacts (a team's on-call handset, one person in two roles) acts as
+// whichever of them the page it answers went to, not as the last of them
+// in the config, who was never paged and would be told nothing was.
+func TestSMSReplyFromANumberTwoPeopleShare(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	cfgText := strings.Replace(twilioConfig, "schedules:", `  - {id: eve, name: Eve, contacts: [{channel: sms, via: twilio, address: "+15555550111"}]}
+schedules:`, 1)
+	h := newHarness(t, withConfig(twilioAt(fake, cfgText)), realTransport("twilio"))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+	if _, out := fake.Callback(t, h.url+twilio.SMSPath, form); !strings.Contains(out, "Acknowledged") {
+		t.Fatalf("a reply from the shared number: %s", out)
+	}
+	if v := h.incident(id); v.Status != "acknowledged" || v.AcknowledgedBy != "dan" {
+		t.Fatalf("after the reply: %s by %q, want acknowledged by dan (who was paged)", v.Status, v.AcknowledgedBy)
+	}
+}

@@ -37,6 +37,10 @@ type Receiver interface {
 	// UserByAddress is the user whose contact on channel has this address
 	// (a phone number), "" when nobody's has.
 	UserByAddress(channel, address string) string
+	// UsersByAddress is every user whose contact on channel has this
+	// address, in config order: a phone can be in several people's
+	// contacts (a team's handset, one person in two roles).
+	UsersByAddress(channel, address string) []string
 	// KnowsUser reports whether user is in the config in force.
 	KnowsUser(user string) bool
 }

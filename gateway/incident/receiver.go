@@ -207,6 +207,24 @@ func (s *Service) UserByAddress(channel, address string) string {
 	return user
 }
 
+// UsersByAddress finds everyone whose contact on the channel has the
+// address (notify.Receiver).
+func (s *Service) UsersByAddress(channel, address string) []string {
+	var users []string
+	if address == "" {
+		return nil
+	}
+	for _, u := range s.o.Config().Users {
+		for _, ct := range u.Contacts {
+			if ct.Channel == channel && ct.Address == address {
+				users = append(users, u.ID)
+				break
+			}
+		}
+	}
+	return users
+}
+
 // KnowsUser reports whether the user is in the config in force
 // (notify.Receiver).
 func (s *Service) KnowsUser(user string) bool { return s.o.Config().User(user) != nil }

@@ -208,41 +208,58 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 		_, err := w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response><Message>` + b.String() + `</Message></Response>`))
 		return err
 	}
-	user := cb.Receiver.UserByAddress("sms", r.PostForm.Get("From"))
-	if user == "" {
+	users := cb.Receiver.UsersByAddress("sms", r.PostForm.Get("From"))
+	if len(users) == 0 {
 		return reply("pagerd: this number is not on call here.")
 	}
 	action, code, ok := parseSMSReply(r.PostForm.Get("Body"))
 	if !ok {
 		return reply(smsHelp)
 	}
+	// The number may be several people's: each one's latest page that
+	// the reply can mean, and as whom to act on it (the first person it
+	// was paged to, in config order).
 	matched := map[string]bool{}
-	id, err := cb.Receiver.LastPaged(r.Context(), user, "sms", func(id string) bool {
-		if code == "" {
+	latest := map[string]string{}
+	var targets []string
+	for _, u := range users {
+		id, err := cb.Receiver.LastPaged(r.Context(), u, "sms", func(id string) bool {
+			if code == "" {
+				return true
+			}
+			if !MatchesCode(id, code) {
+				return false
+			}
+			matched[id] = true
 			return true
+		})
+		if err != nil {
+			return reply("pagerd: your reply " + cb.notRecorded("SMS reply", u, "", err) + ": reply again in a minute, or use the link in the page.")
 		}
-		if !MatchesCode(id, code) {
-			return false
+		if _, seen := latest[id]; id != "" && !seen {
+			latest[id] = u
+			targets = append(targets, id)
 		}
-		matched[id] = true
-		return true
-	})
-	if err == nil && len(matched) > 1 {
+	}
+	switch {
+	case len(matched) > 1:
 		// A code is four characters of an id: two open incidents paged to
 		// this number can share it. Acting on the newest might stop the
 		// paging of the one the person did not look at.
 		return reply(fmt.Sprintf("pagerd: code %s matches %d incidents paged to this number; nothing was done. "+
 			"Reply with more of the incident id from the page, e.g. \"4\" and its last 8 characters.", code, len(matched)))
-	}
-	if err != nil {
-		return reply("pagerd: your reply " + cb.notRecorded("SMS reply", user, "", err) + ": reply again in a minute, or use the link in the page.")
-	}
-	if id == "" && code != "" {
+	case len(targets) == 0 && code != "":
 		return reply("pagerd: no open incident with code " + code + " was paged to this number.")
-	}
-	if id == "" {
+	case len(targets) == 0:
 		return reply("pagerd: no open incident was paged to this number.")
+	case len(targets) > 1:
+		// Different people on this number were paged last for different
+		// incidents: which one the reply means only its code can say.
+		return reply(fmt.Sprintf("pagerd: this number is %d people's, paged for different incidents; nothing was done. "+
+			"Reply with the incident's code, e.g. \"4 %s\".", len(users), ReplyCode(targets[0])))
 	}
+	id := targets[0]
+	user := latest[id]
 	acted, err := cb.Receiver.Act(r.Context(), id, user, action)
 	switch {
 	case errors.Is(err, notify.ErrStormGone):

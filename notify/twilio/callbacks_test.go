@@ -38,6 +38,12 @@ func (r *receiver) UserByAddress(channel, address string) string {
 	}
 	return ""
 }
+func (r *receiver) UsersByAddress(channel, address string) []string {
+	if u := r.UserByAddress(channel, address); u != "" {
+		return []string{u}
+	}
+	return nil
+}
 func (r *receiver) KnowsUser(user string) bool { return user == "ann" }
 
 // TestSMSReplyThroughTheReceiver: the SMS callback needs nothing of pagerd

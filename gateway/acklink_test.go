@@ -1,11 +1,14 @@
 package gateway
 
 import (
+	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/acklink"
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -80,5 +83,53 @@ func TestLinkSecretIsChecked(t *testing.T) {
 	if _, err := policy.Parse([]byte(dispatchConfig+"\nserver: {link_secret: short}\n"), "x.yaml", ""); err == nil ||
 		!strings.Contains(err.Error(), "server.link_secret: must be at least 16 bytes") || strings.Contains(err.Error(), "short") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// readsFailAfterWrite is a store whose reads of incidents fail once a
+// write went through (while fail is set): a store that blips between the
+// acknowledgement and the page that says so.
+type readsFailAfterWrite struct {
+	store.Store
+	fail, wrote atomic.Bool
+}
+
+func (s *readsFailAfterWrite) Update(ctx context.Context, inc *store.Incident, tl []store.Entry) error {
+	err := s.Store.Update(ctx, inc, tl)
+	if err == nil && s.fail.Load() {
+		s.wrote.Store(true)
+	}
+	return err
+}
+
+func (s *readsFailAfterWrite) Get(ctx context.Context, id string) (*store.Incident, error) {
+	if s.wrote.Load() {
+		return nil, errDiskFull
+	}
+	return s.Store.Get(ctx, id)
+}
+
+// TestAckLinkStoredIsAnsweredAsStored: the page after the button shows
+// the incident as the acknowledgement left it, not read again: a store
+// that fails that read must not turn a stored acknowledgement into a 503
+// saying nothing was stored.
+func TestAckLinkStoredIsAnsweredAsStored(t *testing.T) {
+	st := &readsFailAfterWrite{Store: boltStore(t)}
+	h := newHarness(t, withStore(st), withConfig(linkConfig))
+	id := fire(h)
+	h.step(fixedNow)
+	h.rec.mu.Lock()
+	msg := h.rec.msgs[0]
+	h.rec.mu.Unlock()
+	path := "/ack/" + strings.TrimPrefix(msg.AckURL, "https://pagerd.example.com/ack/")
+	st.fail.Store(true)
+	r := h.do("POST", path+"/acknowledge", "")
+	st.fail.Store(false)
+	st.wrote.Store(false)
+	if r.code != 200 || !strings.Contains(r.body, "Acknowledged.") {
+		t.Fatalf("acknowledge, the read after it failing: %d %s", r.code, r.body)
+	}
+	if v := h.incident(id); v.Status != "acknowledged" {
+		t.Fatalf("status %s", v.Status)
 	}
 }

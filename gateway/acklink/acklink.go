@@ -161,17 +161,20 @@ func (p *Pages) Show(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return render(w, http.StatusForbidden, linkView{Title: "Link not valid", Message: err.Error()})
 	}
-	return p.showIncident(w, r, id, user, http.StatusOK, "")
-}
-
-func (p *Pages) showIncident(w http.ResponseWriter, r *http.Request, id, user string, code int, msg string) error {
 	if store.IsBundleID(id) {
-		return p.showBundle(w, r, id, user, code, msg)
+		return p.showBundle(w, r, id, user, http.StatusOK, "")
 	}
 	inc, err := p.Incidents.Get(r.Context(), id)
 	if err != nil {
 		return err
 	}
+	return p.showIncident(w, r, inc, user, http.StatusOK, "")
+}
+
+// showIncident shows inc as it stands: after an action, as the action's
+// write left it, never read again (a read that failed would answer a
+// stored acknowledgement with a 503 saying nothing was stored).
+func (p *Pages) showIncident(w http.ResponseWriter, r *http.Request, inc *store.Incident, user string, code int, msg string) error {
 	u := p.Config().User(user)
 	st := inc.State
 	return render(w, code, linkView{Title: inc.Summary, Message: msg, Incident: inc.ID, Service: inc.Service,
@@ -249,13 +252,13 @@ func (p *Pages) Act(w http.ResponseWriter, r *http.Request) error {
 	}
 	inc, acts, err := p.Incidents.Apply(r.Context(), id, policy.Event{Kind: kind, Actor: user})
 	switch {
-	case errors.Is(err, incident.ErrAlreadyResolved) || (err == nil && len(acts) == 0 && inc.State.Status == policy.StatusResolved):
-		return p.showIncident(w, r, id, user, http.StatusConflict, "Already resolved"+incident.By(inc.State.ResolvedBy)+".")
+	case (errors.Is(err, incident.ErrAlreadyResolved) && inc != nil) || (err == nil && len(acts) == 0 && inc.State.Status == policy.StatusResolved):
+		return p.showIncident(w, r, inc, user, http.StatusConflict, "Already resolved"+incident.By(inc.State.ResolvedBy)+".")
 	case err != nil:
 		return err
 	case len(acts) == 0:
 		// Someone acknowledged first: say who, as the phone call will.
-		return p.showIncident(w, r, id, user, http.StatusOK, "Already acknowledged"+incident.By(inc.State.AcknowledgedBy)+".")
+		return p.showIncident(w, r, inc, user, http.StatusOK, "Already acknowledged"+incident.By(inc.State.AcknowledgedBy)+".")
 	}
-	return p.showIncident(w, r, id, user, http.StatusOK, done+".")
+	return p.showIncident(w, r, inc, user, http.StatusOK, done+".")
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/providertest"
-	"github.com/pagerd/pagerd/notify/pagerduty"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -383,13 +382,7 @@ func TestPageWhoseRecordWasLostIsRecordedAfterAnAck(t *testing.T) {
 				t.Fatalf("timeline records %d pushes, want the one that went out: %+v", n, v.Timeline)
 			}
 			h.step(h.clock.Now())
-			acks := 0
-			for _, e := range fake.Events() {
-				if e.Action == "acknowledge" && e.DedupKey == pagerduty.DedupKey(id, "carol") {
-					acks++
-				}
-			}
-			if acks != 1 {
+			if acks := pdEvents(fake, id, "carol", "acknowledge"); acks != 1 {
 				t.Fatalf("PagerDuty got %d acknowledgements, want 1 (events %d)", acks, len(fake.Events()))
 			}
 		})
@@ -564,13 +557,7 @@ func TestPageUnrecordedWhenAnAckLeftNothingPendingIsRecorded(t *testing.T) {
 			if got := metric(t, reg, "pagerd_dispatch_unrecorded"); got != 0 {
 				t.Fatalf("pagerd_dispatch_unrecorded %v after the store took writes again, want 0", got)
 			}
-			acks := 0
-			for _, e := range fake.Events() {
-				if e.Action == "acknowledge" && e.DedupKey == pagerduty.DedupKey(id, "carol") {
-					acks++
-				}
-			}
-			if acks != 1 {
+			if acks := pdEvents(fake, id, "carol", "acknowledge"); acks != 1 {
 				t.Fatalf("PagerDuty got %d acknowledgements, want 1 (events %d)", acks, len(fake.Events()))
 			}
 		})

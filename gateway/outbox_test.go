@@ -16,7 +16,6 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/providertest"
-	"github.com/pagerd/pagerd/notify/pagerduty"
 )
 
 const pdDaveKey = "davepd0000000000000000000000000b"
@@ -141,15 +140,7 @@ func TestOutboxRetriesOnlyWhatFailed(t *testing.T) {
 				if tc.dave {
 					people = append(people, "dave")
 				}
-				events := func(user, action string) int {
-					n := 0
-					for _, e := range pd.Events() {
-						if e.Action == action && e.DedupKey == pagerduty.DedupKey(id, user) {
-							n++
-						}
-					}
-					return n
-				}
+				events := func(user, action string) int { return pdEvents(pd, id, user, action) }
 				for _, u := range people {
 					if n := events(u, "trigger"); n != 1 {
 						t.Fatalf("PagerDuty got %d pushes for %s, want 1", n, u)
@@ -299,13 +290,7 @@ func TestOutboxDoesNotRetryWhatPagerDutyRefusesForGood(t *testing.T) {
 			if n := daveAcks(); n != 1 {
 				t.Errorf("dave's acknowledgement sent %d times, want once: PagerDuty refuses it for good", n)
 			}
-			carol := 0
-			for _, e := range pd.Events() {
-				if e.Action == "acknowledge" && e.DedupKey == pagerduty.DedupKey(id, "carol") {
-					carol++
-				}
-			}
-			if carol != 1 {
+			if carol := pdEvents(pd, id, "carol", "acknowledge"); carol != 1 {
 				t.Errorf("PagerDuty got %d acknowledgements for carol, want 1", carol)
 			}
 			f := entriesOf(timeline(h, id), "forwarded", "")

@@ -154,15 +154,7 @@ func TestPagerDutyForwardIsDurable(t *testing.T) {
 				t.Fatalf("ack: %d %s", r.code, r.body)
 			}
 			h.step(fixedNow.Add(time.Second)) // tries, fails, keeps it for later
-			acks := func() int {
-				n := 0
-				for _, e := range fake.Events() {
-					if e.Action == "acknowledge" && e.DedupKey == pagerduty.DedupKey(id, "carol") {
-						n++
-					}
-				}
-				return n
-			}
+			acks := func() int { return pdEvents(fake, id, "carol", "acknowledge") }
 			if acks() != 0 {
 				t.Fatal("PagerDuty down, yet it took the acknowledgement")
 			}
@@ -346,15 +338,21 @@ func TestPagerDutyForwardOfAPageRecordedAfterTheAck(t *testing.T) {
 			if len(h.rec.lines(fixedNow)) != 1 {
 				t.Fatalf("pages: %v", h.rec.lines(fixedNow))
 			}
-			var acks int
-			for _, e := range fake.Events() {
-				if e.Action == "acknowledge" && e.DedupKey == pagerduty.DedupKey(id, "carol") {
-					acks++
-				}
-			}
-			if acks != 1 {
+			if acks := pdEvents(fake, id, "carol", "acknowledge"); acks != 1 {
 				t.Fatalf("PagerDuty got %d acknowledgements, want 1 (events %d)", acks, len(fake.Events()))
 			}
 		})
 	}
+}
+
+// pdEvents counts the events of action PagerDuty took for user's page of
+// incident id.
+func pdEvents(fake *providertest.PagerDuty, id, user, action string) int {
+	n := 0
+	for _, e := range fake.Events() {
+		if e.Action == action && e.DedupKey == pagerduty.DedupKey(id, user) {
+			n++
+		}
+	}
+	return n
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -196,22 +195,7 @@ func statusUpdate(base, id, user, message string) error {
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequest("POST", base+"/api/v1/incidents/"+id+"/status", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+apiToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("status update of %s: %d %s", id, resp.StatusCode, b)
-	}
-	return nil
+	return apiPost(base, "/api/v1/incidents/"+id+"/status", string(body))
 }
 
 // daveAcksAnswer is PagerDuty's Events API in front of the fake: dave's

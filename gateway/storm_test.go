@@ -796,21 +796,30 @@ func TestStormMessageForwardsAnAckThatCameWhileItWasSent(t *testing.T) {
 // the test's goroutine (no t.Fatal there).
 func ackAll(base string, ids []string) error {
 	for _, id := range ids {
-		req, err := http.NewRequest("POST", base+"/api/v1/incidents/"+id+"/acknowledge", strings.NewReader(`{"user":"carol"}`))
-		if err != nil {
+		if err := apiPost(base, "/api/v1/incidents/"+id+"/acknowledge", `{"user":"carol"}`); err != nil {
 			return err
 		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+apiToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("acknowledge %s: %d %s", id, resp.StatusCode, b)
-		}
+	}
+	return nil
+}
+
+// apiPost posts body to the API at path, from outside the test's goroutine
+// (no t.Fatal there): an error unless it is answered 200.
+func apiPost(base, path, body string) error {
+	req, err := http.NewRequest("POST", base+path, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("POST %s: %d %s", path, resp.StatusCode, b)
 	}
 	return nil
 }

@@ -269,7 +269,8 @@ type run struct {
 // Apply returns the incident after the event and the actions it causes. The
 // input incident is not modified. For a deadline event, step times are
 // counted from the deadline's own time, not from now, so a late dispatcher
-// does not shift the rest of the ladder.
+// does not shift the rest of the ladder; who is paged is who is on call
+// now, which is what every other view of the schedules says.
 func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Action, error) {
 	inc.Pending = append([]Deadline(nil), inc.Pending...)
 	inc.PageImmediately = append([]string(nil), inc.PageImmediately...)
@@ -687,7 +688,14 @@ func (r *run) levelUsers(i int, t time.Time) []string {
 	return r.resolveTargets(r.pol.Levels[i].Targets, t)
 }
 
+// resolveTargets resolves targets to user ids, in order, once each, as
+// the schedules have them when the page goes out: at t, or at now when
+// that is later. A deadline's steps count from its own time (t), but a
+// deadline fired late (a lease taken over, the store away, a restart)
+// across a handoff must page who holds the tier now, as `pagerd oncall`
+// says, not the person whose shift ended meanwhile.
 func (r *run) resolveTargets(ts []Target, t time.Time) []string {
+	t = maxTime(t, r.now)
 	var out []string
 	seen := map[string]bool{}
 	add := func(u string) {

@@ -35,7 +35,9 @@ func (s *Server) listOverrides(c echo.Context) error {
 	cfg := s.config()
 	out := make([]overrides.Made, 0, len(list))
 	for _, o := range list {
-		out = append(out, viewOverride(cfg, o))
+		v := viewOverride(cfg, o)
+		v.LeftOut = overrides.LeftOut(cfg, o)
+		out = append(out, v)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"schedule": c.Param("schedule"), "overrides": out})
 }

@@ -292,3 +292,45 @@ func TestOverridesEmbeddedTakenInLocally(t *testing.T) {
 		t.Fatalf("right after the override: %s %v", u, ov)
 	}
 }
+
+// TestOverrideLeftOutByAReloadSaysSoWhereListed: a reload that removes the
+// person an override names leaves the override out of the config pages go
+// by (the tier goes back to its rotation, as /oncall and the calendar
+// say), and the lists of overrides, the API's and the console's, must say
+// so too rather than call it the holder now: someone reading them would
+// take the override for who is paged.
+func TestOverrideLeftOutByAReloadSaysSoWhereListed(t *testing.T) {
+	withCat := strings.Replace(consoleConfig(t, ""), "users:\n",
+		"users:\n  - {id: cat, name: Cat, contacts: [{channel: push, via: log}]}\n", 1)
+	h := newHarness(t, withConfig(withCat))
+	r := h.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","duration":"4h","reason":"ann is on a plane"}`)
+	if r.code != 201 {
+		t.Fatalf("create: %d %s", r.code, r.body)
+	}
+	if err := h.reload(consoleConfig(t, "")); err != nil {
+		t.Fatal(err)
+	}
+	if u, ov, _ := h.primary(); u != "ann" || ov {
+		t.Fatalf("oncall after the reload: %s %v, want ann by the rotation", u, ov)
+	}
+	var listed struct {
+		Overrides []struct {
+			User    string
+			LeftOut string `json:"left_out"`
+		} `json:"overrides"`
+	}
+	h.api("GET", "/api/v1/schedules/s/overrides", "").json(t, &listed)
+	if len(listed.Overrides) != 1 || !strings.Contains(listed.Overrides[0].LeftOut, "user cat is no longer in the config") {
+		t.Errorf("the API lists %+v, want cat's override with left_out saying cat is no longer in the config", listed.Overrides)
+	}
+	ann := newUIClient(t, h.url)
+	ann.signIn("ann", consolePassword)
+	cal := ann.get("/ui/schedules/s").body
+	i := strings.Index(cal, `id="runtime-overrides"`)
+	if i < 0 {
+		t.Fatalf("no run-time overrides on the calendar:\n%s", cal)
+	}
+	item := cal[i : i+strings.Index(cal[i:], "</li>")]
+	mustContain(t, "the left-out override", item, "Primary: cat", "not applied: user cat is no longer in the config")
+	mustNotContain(t, "the left-out override", item, "<strong>now</strong>")
+}

@@ -32,7 +32,10 @@ type runtimeOverride struct {
 	ID, Tier, Name, Replaces, Reason, CreatedBy string
 	From, Until, CreatedAt                      time.Time
 	Swap                                        bool
-	Active                                      bool
+	// Active: it holds the tier now. LeftOut: why it holds nothing (a
+	// reload took its tier or user away; overrides.LeftOut).
+	Active  bool
+	LeftOut string
 }
 
 // overrideForms is what the schedule page's forms offer.
@@ -56,7 +59,8 @@ func (c *Console) runtimeOverrides(ctx context.Context, cfg *policy.Config, s *p
 	for _, o := range list {
 		ro := runtimeOverride{ID: o.ID, Tier: o.Tier, Name: cfg.UserName(o.User), Reason: o.Reason, CreatedBy: cfg.UserName(o.CreatedBy),
 			From: o.Start.In(loc), Until: o.End.In(loc), CreatedAt: o.CreatedAt.In(loc), Swap: o.Swap != "",
-			Active: !o.Start.After(now) && o.End.After(now)}
+			LeftOut: overrides.LeftOut(cfg, o)}
+		ro.Active = ro.LeftOut == "" && !o.Start.After(now) && o.End.After(now)
 		if o.Replaces != "" {
 			ro.Replaces = cfg.UserName(o.Replaces)
 		}

@@ -26,7 +26,10 @@ type Client struct {
 // other half.
 type Made struct {
 	Override
-	Name         string `json:"name,omitempty"`
+	Name string `json:"name,omitempty"`
+	// LeftOut, in a list, says why the daemon does not page by the
+	// override (LeftOut): a reload took its tier or user away.
+	LeftOut      string `json:"left_out,omitempty"`
 	SwapOverride *Made  `json:"swap_override,omitempty"`
 }
 

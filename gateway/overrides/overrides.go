@@ -217,17 +217,36 @@ func (s *Service) Config() *policy.Config {
 	return m.cfg
 }
 
+// LeftOut says why cfg cannot apply the override, which a list of them
+// must show: a reload renamed or removed its schedule, tier or user, so
+// the tier is held by its rotation, not by o.User. "" when cfg applies it.
+func LeftOut(cfg *policy.Config, o Override) string {
+	return leftOut(cfg, o.Schedule, o)
+}
+
+func leftOut(cfg *policy.Config, schedule string, o Override) string {
+	sc := cfg.Schedule(schedule)
+	switch {
+	case sc == nil:
+		return fmt.Sprintf("schedule %s is no longer in the config", schedule)
+	case sc.Tier(o.Tier) == nil:
+		return fmt.Sprintf("schedule %s has no tier %s any more", schedule, o.Tier)
+	case cfg.User(o.User) == nil:
+		return fmt.Sprintf("user %s is no longer in the config", o.User)
+	}
+	return ""
+}
+
 // applicable is what of the run-time overrides, by schedule, cfg can
 // apply: those whose schedule, tier and user it still has, as config
-// overrides. The others (a tier or user removed by a reload) are left out
-// and their ids returned, sorted, so the caller can say so.
+// overrides. The others (a tier or user removed by a reload: LeftOut) are
+// left out and their ids returned, sorted, so the caller can say so.
 func applicable(cfg *policy.Config, bySchedule map[string][]Override) (map[string][]policy.Override, []string) {
 	extra := map[string][]policy.Override{}
 	var dropped []string
 	for name, list := range bySchedule {
-		sc := cfg.Schedule(name)
 		for _, o := range list {
-			if sc != nil && sc.Tier(o.Tier) != nil && cfg.User(o.User) != nil {
+			if leftOut(cfg, name, o) == "" {
 				extra[name] = append(extra[name], o.policy())
 			} else {
 				dropped = append(dropped, o.ID)

@@ -195,3 +195,22 @@ func TestOncallOnADate(t *testing.T) {
 		t.Errorf("Labor Day: exit %d, stderr %q:\n%s", code, errOut, out)
 	}
 }
+
+// TestOncallSaysNobodyInAGap: where nothing covers a tier (here before
+// follow-the-sun's layers begin), levels that page it page nobody, and the
+// table says so in words, as `pagerd schedule` and the console do: a blank
+// cell reads as a missing value, and shifts the columns a script splits on.
+func TestOncallSaysNobodyInAGap(t *testing.T) {
+	out, errOut, code := pagerd(t, "oncall", "--config", sun, "--at", "2025-09-13T12:00:00Z")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		if f := strings.Fields(line); len(f) < 6 {
+			t.Errorf("a row with blank cells (%d fields, want 6 or more): %q", len(f), line)
+		}
+	}
+	if !strings.Contains(out, "nobody") {
+		t.Errorf("the gap in primary is not said:\n%s", out)
+	}
+}

@@ -109,7 +109,13 @@ func runOncall(args []string, stdout, stderr io.Writer) int {
 		if r.From.IsZero() {
 			from = "-" // a tier nobody has held yet: its layers have not begun
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Schedule, tier, r.User, r.Name,
+		user, name := r.User, r.Name
+		if user == "" {
+			// A gap: levels that page the tier page nobody now. Said in
+			// words, as the schedule table and the console say it.
+			user, name = "-", "nobody"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Schedule, tier, user, name,
 			from, r.Until.Format(time.RFC3339), r.Reason)
 	}
 	tw.Flush()

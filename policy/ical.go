@@ -35,7 +35,8 @@ type feedShift struct {
 }
 
 // ICalendar renders the shifts a feed selects, overrides applied, as an
-// RFC 5545 calendar: one VEVENT per shift, with times in UTC (calendar
+// RFC 5545 calendar: one VEVENT per shift (and, in a feed not limited to
+// one person, per gap in which nobody holds a tier), with times in UTC (calendar
 // programs show them in their own zone), a UID that depends only on the
 // schedule, tier, person and start (so it is the same on every render and
 // an override that cuts a shift short updates its event), text escaped and
@@ -60,7 +61,7 @@ func (c *Config) ICalendar(f Feed) (string, error) {
 		}
 		for j := range s.Tiers {
 			for _, sh := range s.wholeSpans(&s.Tiers[j], f.From, f.Until) {
-				if sh.User != "" && (f.User == "" || sh.User == f.User) {
+				if sh.User != "" && (f.User == "" || sh.User == f.User) || sh.User == "" && f.User == "" {
 					shifts = append(shifts, feedShift{sh, i, j})
 				}
 			}
@@ -91,6 +92,10 @@ func (c *Config) ICalendar(f Feed) (string, error) {
 	for _, sh := range shifts {
 		s := &c.Schedules[sh.sched]
 		tier := &s.Tiers[sh.tier]
+		if sh.User == "" {
+			w.gap(s, tier, sh.Shift, f, stamp)
+			continue
+		}
 		who := c.UserName(sh.User)
 		summary := fmt.Sprintf("%s on call: %s (%s)", who, tier.DisplayTitle(), s.Name)
 		desc := []string{"Schedule: " + s.Name, "Tier: " + tier.DisplayTitle() + " (" + tier.Name + ")", "On call: " + who + " (" + sh.User + ")"}
@@ -124,6 +129,35 @@ func (c *Config) ICalendar(f Feed) (string, error) {
 	}
 	w.prop("END", "VCALENDAR")
 	return w.b.String(), nil
+}
+
+// gap writes the event of a span in which nothing covers the tier: the
+// engine pages nobody for it then and escalates at once, so a schedule's
+// feed shows the hole. A gap without a start or an end (before the tier's
+// layers begin) is cut to the feed's range; its UID keeps its real start,
+// so it stays one event as the range moves on.
+func (w *icalWriter) gap(s *Schedule, tier *Tier, sh Shift, f Feed, stamp string) {
+	from, until := sh.From, sh.Until
+	if from.Equal(farPast) {
+		from = f.From
+	}
+	if until.Equal(farFuture) {
+		until = f.Until
+	}
+	loc := s.Location()
+	desc := []string{"Schedule: " + s.Name, "Tier: " + tier.DisplayTitle() + " (" + tier.Name + ")",
+		"Nobody holds the tier: escalation levels that page it page nobody and escalate at once.",
+		fmt.Sprintf("From %s to %s (%s)", from.In(loc).Format(stampLayout), until.In(loc).Format(stampLayout), loc)}
+	w.prop("BEGIN", "VEVENT")
+	w.prop("UID", shiftUID(s.Name, tier.Name, "", sh.From))
+	w.prop("DTSTAMP", stamp)
+	w.prop("DTSTART", from.UTC().Format(icalUTC))
+	w.prop("DTEND", until.UTC().Format(icalUTC))
+	w.prop("SUMMARY", icalText(fmt.Sprintf("Nobody on call: %s (%s)", tier.DisplayTitle(), s.Name)))
+	w.prop("DESCRIPTION", icalText(strings.Join(desc, "\n")))
+	w.prop("CATEGORIES", "On call")
+	w.prop("TRANSP", "TRANSPARENT")
+	w.prop("END", "VEVENT")
 }
 
 // feedName is the calendar's title.

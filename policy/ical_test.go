@@ -223,3 +223,70 @@ func TestICalendarEmptyAndErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestICalendarShowsGaps: where nothing covers a tier, the escalation
+// engine pages nobody for it and escalates at once; a schedule's feed
+// shows that span as an event of its own ("Nobody on call"), whole as
+// shifts are (only a gap without end is cut to the feed's range), so the
+// team sees the hole in the calendar they subscribe to rather than
+// nothing. A person's feed has only their own shifts.
+func TestICalendarShowsGaps(t *testing.T) {
+	c, err := Parse([]byte(gapConfig), "gap.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, until := utc(t, "2025-01-08T00:00:00Z"), utc(t, "2025-01-09T00:00:00Z") // Wed
+	feed, err := c.ICalendar(Feed{Schedule: "s", From: from, Until: until, Stamp: from})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gaps []string
+	for _, e := range icalParse(t, feed).Events() {
+		if s := icalProp(e, ics.ComponentPropertySummary); strings.HasPrefix(s, "Nobody on call") {
+			gaps = append(gaps, icalProp(e, ics.ComponentPropertyDtStart)+"-"+icalProp(e, ics.ComponentPropertyDtEnd)+" "+s)
+		}
+	}
+	// primary is held 09:00-17:00 on weekdays, night 22:00-23:00: the
+	// rest is a gap.
+	want := []string{
+		"20250107T170000Z-20250108T090000Z Nobody on call: Primary (s)",
+		"20250107T230000Z-20250108T220000Z Nobody on call: Night (s)",
+		"20250108T170000Z-20250109T090000Z Nobody on call: Primary (s)",
+		"20250108T230000Z-20250109T220000Z Nobody on call: Night (s)",
+	}
+	if strings.Join(gaps, "\n") != strings.Join(want, "\n") {
+		t.Errorf("gap events:\n%s\nwant:\n%s", strings.Join(gaps, "\n"), strings.Join(want, "\n"))
+	}
+	// Every instant the engine pages nobody for primary is in a gap event.
+	for at := from; at.Before(until); at = at.Add(30 * time.Minute) {
+		if sh, _ := c.Schedule("s").OnCallTier("primary", at); sh.User == "" {
+			in := false
+			for _, g := range gaps {
+				if strings.HasSuffix(g, "Primary (s)") {
+					a, _ := time.Parse("20060102T150405Z", g[:16])
+					b, _ := time.Parse("20060102T150405Z", g[17:33])
+					in = in || (!a.After(at) && b.After(at))
+				}
+			}
+			if !in {
+				t.Errorf("at %v primary is in a gap that no event shows", at)
+			}
+		}
+	}
+	// Before its layers begin a tier has been empty for ever: that gap
+	// starts where the feed does.
+	early, err := c.ICalendar(Feed{Schedule: "s", From: utc(t, "2024-12-30T00:00:00Z"), Until: utc(t, "2025-01-06T00:00:00Z"), Stamp: from})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(early, "DTSTART:20241230T000000Z\r\nDTEND:20250106T090000Z\r\nSUMMARY:Nobody on call: Primary (s)") {
+		t.Errorf("the gap before the layers begin, from the feed's start:\n%s", early)
+	}
+	mine, err := c.ICalendar(Feed{Schedule: "s", User: "a", From: from, Until: until, Stamp: from})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(mine, "Nobody") {
+		t.Errorf("a person's feed shows gaps:\n%s", mine)
+	}
+}

@@ -83,3 +83,17 @@ func (c *Config) WhoIsOnCall(t time.Time, schedule string) ([]OnCallEntry, error
 	}
 	return rows, nil
 }
+
+// ShiftsBetween lists who holds each tier of s from a to b, tier by tier
+// in order, overrides applied, as consecutive entries cut to [a, b), gaps
+// included (User ""): what pages go by over the span, as WhoIsOnCall says
+// at every instant of it. `pagerd schedule -o json` gives each week's.
+func (c *Config) ShiftsBetween(s *Schedule, a, b time.Time) []OnCallEntry {
+	out := []OnCallEntry{}
+	for i := range s.Tiers {
+		for _, sh := range s.tierSpans(&s.Tiers[i], a, b, true) {
+			out = append(out, c.onCallEntry(s, sh))
+		}
+	}
+	return out
+}

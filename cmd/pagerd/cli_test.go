@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The CLI behaves like the tools SREs know: help asked for goes to stdout
@@ -212,5 +215,55 @@ func TestOncallSaysNobodyInAGap(t *testing.T) {
 	}
 	if !strings.Contains(out, "nobody") {
 		t.Errorf("the gap in primary is not said:\n%s", out)
+	}
+}
+
+// TestScheduleJSONAgreesWithOncall: `pagerd schedule -o json` is the table
+// bars publish weeks ahead; the weeks' shifts in it are who is paged, as
+// `pagerd oncall` says for any instant of them: AIVO's Labor Day coverage
+// (an override) included, marked override: true, not only the rotation's
+// regular holder of the week.
+func TestScheduleJSONAgreesWithOncall(t *testing.T) {
+	out, errOut, code := pagerd(t, "schedule", "--config", aivo, "--from", "2025-08-25", "--weeks", "2", "-o", "json")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	var weeks []struct {
+		Shifts []struct {
+			Tier, User  string
+			From, Until time.Time
+			Override    bool
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &weeks); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []string{"2025-08-29T12:00:00Z", "2025-08-31T12:00:00Z", "2025-09-01T12:00:00Z", "2025-09-01T11:59:59Z",
+		"2025-09-03T04:00:00Z", "2025-09-03T03:59:59Z", "2025-09-04T12:00:00Z"} {
+		tm, _ := time.Parse(time.RFC3339, at)
+		oc, errOut, code := pagerd(t, "oncall", "--config", aivo, "--at", at, "-o", "json")
+		if code != 0 {
+			t.Fatal(errOut)
+		}
+		var rows []struct {
+			Tier, User string
+			Override   bool
+		}
+		if err := json.Unmarshal([]byte(oc), &rows); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			var got []string
+			for _, w := range weeks {
+				for _, s := range w.Shifts {
+					if s.Tier == r.Tier && !s.From.After(tm) && s.Until.After(tm) {
+						got = append(got, fmt.Sprintf("%s %v", s.User, s.Override))
+					}
+				}
+			}
+			if want := fmt.Sprintf("%s %v", r.User, r.Override); len(got) != 1 || got[0] != want {
+				t.Errorf("at %s tier %s: schedule -o json has %q, oncall says %q", at, r.Tier, got, want)
+			}
+		}
 	}
 }

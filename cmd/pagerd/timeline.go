@@ -108,6 +108,10 @@ type weekJSON struct {
 	Until    time.Time           `json:"until"`
 	Tiers    map[string]string   `json:"tiers"`
 	Holders  map[string][]string `json:"holders"`
+	// Shifts are who holds each tier through the week, overrides applied
+	// (override: true), gaps included: who is paged, as `pagerd oncall`
+	// says. Tiers and Holders are the rotation's alone.
+	Shifts []policy.OnCallEntry `json:"shifts"`
 }
 
 func runSchedule(args []string, stdout, stderr io.Writer) int {
@@ -169,7 +173,8 @@ func runSchedule(args []string, stdout, stderr io.Writer) int {
 			continue
 		case "json":
 			for _, w := range ws {
-				row := weekJSON{Schedule: s.Name, Week: s.WeekLabel(w), From: w.Start, Until: w.End, Tiers: map[string]string{}, Holders: map[string][]string{}}
+				row := weekJSON{Schedule: s.Name, Week: s.WeekLabel(w), From: w.Start, Until: w.End, Tiers: map[string]string{}, Holders: map[string][]string{},
+					Shifts: c.ShiftsBetween(s, w.Start, w.End)}
 				for j, u := range w.Holders {
 					row.Tiers[s.Tiers[j].Name] = u
 					row.Holders[s.Tiers[j].Name] = w.During[j]

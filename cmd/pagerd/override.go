@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -177,8 +178,13 @@ func runOverrideList(args []string, stdout, stderr io.Writer) int {
 	tw := newTable(stdout)
 	fmt.Fprintln(tw, "ID\tTIER\tUSER\tSTART\tEND\tREPLACES\tMADE BY\tREASON")
 	for _, o := range list {
+		reason := o.Reason
+		if o.LeftOut != "" {
+			// A reload took its user or tier away: it pages nobody.
+			reason = strings.TrimSuffix("NOT APPLIED: "+o.LeftOut+"; "+reason, "; ")
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.ID, o.Tier, o.User, o.Start.Format(time.RFC3339),
-			o.End.Format(time.RFC3339), o.Replaces, o.CreatedBy, o.Reason)
+			o.End.Format(time.RFC3339), o.Replaces, o.CreatedBy, reason)
 	}
 	tw.Flush()
 	return 0

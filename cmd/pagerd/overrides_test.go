@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +86,26 @@ func TestOverrideOnOneReplicaPagesOnAnother(t *testing.T) {
 			t.Fatalf("a second after rm, r0 says %d %s", code, body)
 		}
 		time.Sleep(pollEvery)
+	}
+}
+
+// TestOverrideListSaysWhatIsLeftOut: an override a reload left out (its
+// user or tier is gone) pages nobody; `pagerd override list` says so, as
+// the API's list and the console do, rather than list it like one in
+// force.
+func TestOverrideListSaysWhatIsLeftOut(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"schedule":"s","overrides":[{"id":"ov-1","schedule":"s","tier":"primary","user":"cat",`+
+			`"start":"2025-09-10T06:00:00Z","end":"2025-09-10T10:00:00Z","created_by":"api:ops","created_at":"2025-09-10T06:00:00Z",`+
+			`"left_out":"user cat is no longer in the config"}]}`)
+	}))
+	defer srv.Close()
+	t.Setenv("PAGERD_API_TOKEN", "t")
+	for _, format := range []string{"text", "json"} {
+		out, errOut, code := pagerd(t, "override", "list", "--server", srv.URL, "--schedule", "s", "-o", format)
+		if code != 0 || !strings.Contains(out, "user cat is no longer in the config") {
+			t.Errorf("-o %s: exit %d %s%s", format, code, out, errOut)
+		}
 	}
 }

@@ -67,11 +67,12 @@ func (c *Client) Create(ctx context.Context, schedule string, r CreateBody) (*Ma
 	return &m, nil
 }
 
-// List is a schedule's overrides; with ended, those that ended in the last
+// List is a schedule's overrides as the API lists them (LeftOut says which
+// the daemon does not page by); with ended, those that ended in the last
 // 30 days too.
-func (c *Client) List(ctx context.Context, schedule string, ended bool) ([]Override, error) {
+func (c *Client) List(ctx context.Context, schedule string, ended bool) ([]Made, error) {
 	var out struct {
-		Overrides []Override `json:"overrides"`
+		Overrides []Made `json:"overrides"`
 	}
 	q := ""
 	if ended {
@@ -105,7 +106,9 @@ func (c *Client) Merge(ctx context.Context, cfg *policy.Config) (*policy.Config,
 		if err != nil {
 			return nil, fmt.Errorf("schedule %s: %w", s.Name, err)
 		}
-		bySchedule[s.Name] = list
+		for _, m := range list {
+			bySchedule[s.Name] = append(bySchedule[s.Name], m.Override)
+		}
 	}
 	// Those the local config cannot apply (its tier or user is not in
 	// it) are left out, as the daemon leaves them out.

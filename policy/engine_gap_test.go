@@ -152,3 +152,41 @@ func TestEngineLevelInAGapEscalatesAtOnceAndSaysSo(t *testing.T) {
 		}
 	})
 }
+
+// TestPreviewOfALevelInAGap: `pagerd route` says when each level is paged
+// as the engine pages it: a level nobody is on call for is not waited on,
+// so the preview shows it paging nobody and escalating at once, and the
+// next level paged at the alert's arrival, as the engine does, not a
+// timeout later.
+func TestPreviewOfALevelInAGap(t *testing.T) {
+	c, err := Parse([]byte(gapConfig), "gap.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	night := time.Date(2025, 1, 8, 3, 0, 0, 0, time.UTC) // Wed 03:00: primary is in its gap
+	lbls := map[string]string{"severity": "critical"}
+	p := c.Preview(c.Service("svc"), lbls, night)
+	rt := c.Route(c.Service("svc"), lbls, night)
+	inc, _, err := (&Engine{Config: c}).Apply(Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt}, night)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bobPaged time.Time
+	for _, d := range inc.Pending {
+		if d.Kind == DeadlineNotify && d.User == "b" && (bobPaged.IsZero() || d.At.Before(bobPaged)) {
+			bobPaged = d.At
+		}
+	}
+	first, second := p.Levels[0], p.Levels[1]
+	if len(first.Users) != 0 || !first.PagesNobody || !first.Next.Equal(night) {
+		t.Errorf("level 1 previewed as %+v, want nobody paged and escalating at once (%v)", first, night)
+	}
+	if len(second.Users) != 1 || second.Users[0] != "b" || !bobPaged.Equal(first.Next) {
+		t.Errorf("the preview pages level 2 (%v) at %v; the engine pages bob at %v", second.Users, first.Next, bobPaged)
+	}
+	// In office hours, primary is held: the level waits out its timeout.
+	day := time.Date(2025, 1, 8, 10, 0, 0, 0, time.UTC)
+	if l := c.Preview(c.Service("svc"), lbls, day).Levels[0]; l.PagesNobody || !l.Next.Equal(day.Add(15*time.Minute)) {
+		t.Errorf("in office hours level 1 is previewed as %+v", l)
+	}
+}

@@ -33,6 +33,10 @@ type LevelPreview struct {
 	Users   []string  `json:"users"`
 	Timeout string    `json:"timeout,omitempty"`
 	Next    time.Time `json:"escalates_at,omitzero"`
+	// PagesNobody: nobody is on call for the level when it is reached (its
+	// tiers are in a gap), so the engine does not wait on it: the next
+	// level is paged at once (Next is when the level is reached).
+	PagesNobody bool `json:"pages_nobody,omitempty"`
 }
 
 // TargetNames are the response targets in the order people read them.
@@ -55,6 +59,14 @@ func (c *Config) Preview(s *Service, lbls map[string]string, at time.Time) Route
 	start := at
 	for i, l := range levels {
 		lp := LevelPreview{Level: i + 1, Name: l.Name, Users: c.LevelUsers(s, i, start)}
+		if len(lp.Users) == 0 && i < len(levels)-1 {
+			// As the engine does (startLevel): a level that pages nobody
+			// is not waited on; the next one is paged at once.
+			lp.PagesNobody, lp.Next = true, start.In(loc)
+			p.Levels = append(p.Levels, lp)
+			continue
+		}
+		lp.PagesNobody = len(lp.Users) == 0
 		if next, ok := c.LevelTimeout(s, i, r.Priority, start); ok && i < len(levels)-1 {
 			lp.Timeout = Duration(next.Sub(start)).String()
 			lp.Next = next.In(loc)

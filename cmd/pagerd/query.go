@@ -177,7 +177,12 @@ func runRoute(args []string, stdout, stderr io.Writer) int {
 			names[i] = c.User(u).DisplayName()
 		}
 		fmt.Fprintf(stdout, "  %d %-12s %s", l.Level, l.Name, strings.Join(names, ", "))
-		if l.Timeout != "" {
+		switch {
+		case l.PagesNobody && l.Level < len(res.Levels):
+			fmt.Fprintf(stdout, "nobody (nobody is on call for it: escalates at once, at %s)", l.Next.Format(time.RFC3339))
+		case l.PagesNobody:
+			fmt.Fprint(stdout, "nobody (nobody is on call for it)")
+		case l.Timeout != "":
 			fmt.Fprintf(stdout, " (escalates after %s, at %s)", l.Timeout, l.Next.Format(time.RFC3339))
 		}
 		fmt.Fprintln(stdout)

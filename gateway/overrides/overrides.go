@@ -162,6 +162,9 @@ type Service struct {
 	// comes when they change, not at every reload and every change of
 	// any schedule's overrides (each merges again).
 	leftOut []string
+	// unread asks Run to read the overrides now: a merge met a schedule
+	// whose overrides were never read (a reload brought it in).
+	unread chan struct{}
 }
 
 // merged is a config with the overrides of one generation merged in.
@@ -183,7 +186,7 @@ func New(o Options) *Service {
 	if o.PollInterval <= 0 {
 		o.PollInterval = DefaultPollInterval
 	}
-	return &Service{o: o, log: o.Logger, byName: map[string][]Override{}, vers: map[string]int64{}}
+	return &Service{o: o, log: o.Logger, byName: map[string][]Override{}, vers: map[string]int64{}, unread: make(chan struct{}, 1)}
 }
 
 // Config is the config in force with the overrides merged in: what the
@@ -214,6 +217,19 @@ func (s *Service) Config() *policy.Config {
 	}
 	m := &merged{base: base, gen: gen, cfg: base.WithOverrides(extra)}
 	s.merged.Store(m)
+	for i := range base.Schedules {
+		if _, read := s.vers[base.Schedules[i].Name]; !read {
+			// A reload brought in a schedule whose overrides may wait in
+			// the store: Run reads them now rather than at its next poll,
+			// so its tiers are not paged by the rotation meanwhile. (The
+			// paging path does no store read of its own.)
+			select {
+			case s.unread <- struct{}{}:
+			default:
+			}
+			break
+		}
+	}
 	return m.cfg
 }
 
@@ -324,8 +340,9 @@ const minRefreshGap = 100 * time.Millisecond
 // Run keeps the overrides current until ctx ends: it reads them at once,
 // again after every nudge (another replica changed them: the broadcasts on
 // the store's Topic, nil when no other replica shares the store; nudges
-// close together are taken in by one read), and every PollInterval in case
-// a nudge was lost.
+// close together are taken in by one read), when a reload brings in a
+// schedule it has not read, and every PollInterval in case a nudge was
+// lost.
 func (s *Service) Run(ctx context.Context, nudges <-chan struct{}) {
 	failing := false
 	refresh := func() {
@@ -350,6 +367,7 @@ func (s *Service) Run(ctx context.Context, nudges <-chan struct{}) {
 			return
 		case <-t.C:
 		case <-nudges:
+		case <-s.unread:
 		}
 		refresh()
 		gap := time.NewTimer(minRefreshGap)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -361,5 +362,55 @@ func TestOverrideLeftOutIsLoggedWhenTheSetChanges(t *testing.T) {
 	last := logs.String()[strings.LastIndex(logs.String(), "overrides left out"):]
 	if !strings.Contains(last, "count=2") || !strings.Contains(last, catsFirst) || !strings.Contains(last, catsSecond) {
 		t.Errorf("the second warning does not name both:\n%s", last)
+	}
+}
+
+// TestReloadThatAddsAScheduleReadsItsOverridesAtOnce: a reload that brings
+// a schedule (back) into the config, while overrides of it sit in the
+// store (a config rolled back, a replica that reloads after another made
+// them), pages by those overrides within moments, not after the next poll:
+// until then the tier's rotation would be paged in the overriding
+// person's place.
+func TestReloadThatAddsAScheduleReadsItsOverridesAtOnce(t *testing.T) {
+	st := stores(t)["embedded"](t)
+	withT := strings.Replace(cfgYAML, "escalation_policies:", `  - name: t
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - {name: primary, start: 2025-01-06, members: [ann]}
+escalation_policies:`, 1)
+	full, err := policy.Parse([]byte(withT), "t.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := service(st, full).Create(context.Background(), "t", overrides.Request{Tier: "primary", User: "cat", Start: now, End: now.Add(time.Hour)}, "api:x"); err != nil {
+		t.Fatal(err)
+	}
+	var cur atomic.Pointer[policy.Config]
+	cur.Store(config(t)) // without schedule t
+	s := overrides.New(overrides.Options{Store: st, Config: cur.Load, Now: func() time.Time { return now },
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), PollInterval: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx, nil) }()
+	defer func() { cancel(); <-done }()
+	// Run's first read is long done (a late one would only make this
+	// pass without the fix, never fail with it); the next poll is an hour
+	// away.
+	time.Sleep(200 * time.Millisecond)
+
+	cur.Store(full) // the reload
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		rows, err := s.Config().WhoIsOnCall(now, "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows[0].User == "cat" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("2 s after the reload schedule t's primary is %s, not cat by its override", rows[0].User)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -454,5 +455,48 @@ func TestConsoleInBrowserStopsAskingAboutAGoneIncident(t *testing.T) {
 		if code != http.StatusOK {
 			t.Errorf("ask %d about the incident was answered %d, want 200 before it was gone", i+1, code)
 		}
+	}
+}
+
+// TestConsoleInBrowserSaysWhatTheButtonDid: the incident page polls its
+// version, and the acknowledgement its button sends changes it. A poll
+// answered while the button's answer is on its way (held back here for
+// half a second, the acknowledgement already stored) must not reload the
+// page over it: the person would see the incident acknowledged but not
+// the page saying what their button did.
+func TestConsoleInBrowserSaysWhatTheButtonDid(t *testing.T) {
+	const every = 50 * time.Millisecond
+	var h *harness
+	slowAck := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/acknowledge") || !strings.HasPrefix(r.URL.Path, "/ui/") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			time.Sleep(10 * every) // the store has it; the answer is late
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+		})
+	}
+	idp := oidctest.Start(t, func() time.Time { return h.clock.Now() })
+	h = newHarness(t, withConfig(consoleConfig(t, idp.URL)), consolePolling(every), serving(slowAck))
+	idp.SignInAs("ann@example.com", true)
+	ctx := browser(t)
+	runIn(t, ctx, "sign in", chromedp.Navigate(h.url+"/ui/incidents"), chromedp.WaitVisible(chromedp.ID("#oidc")),
+		chromedp.Click(chromedp.ID("#oidc")), chromedp.WaitVisible(`//h1[text()="Incidents"]`))
+	id := fire(h)
+	h.step(fixedNow)
+	runIn(t, ctx, "open the incident", chromedp.Navigate(h.url+"/ui/incidents/"+id), chromedp.WaitVisible(chromedp.ID("#ack")))
+	runIn(t, ctx, "acknowledge", chromedp.Click(chromedp.ID("#ack")), chromedp.WaitVisible(chromedp.ID("#pending-none")))
+	// Long enough for the answer to the button to arrive, if the page is
+	// still waiting for it.
+	time.Sleep(20 * every)
+	if got := bodyText(t, ctx); !strings.Contains(got, "Acknowledged: every pending page") {
+		t.Errorf("after the button, the page does not say what it did:\n%s", got)
 	}
 }

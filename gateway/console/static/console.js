@@ -1,7 +1,7 @@
 // pagerd console: refreshes an open incident's page when the incident
 // changes. The page asks for the incident's version every few seconds and
 // reloads when it moved on, unless someone is typing a status update;
-// it stops when the incident is gone (404).
+// it stops when the incident is gone (404), and once a form is sent.
 // Without this script the page still works, and refreshes itself every
 // 30 seconds (a <noscript> refresh).
 (function () {
@@ -26,7 +26,15 @@
     }
     return false;
   }
+  // A form sent (a button: acknowledge, resolve…) is on its way to a page
+  // that says what it did: a poll answered meanwhile (the incident moved
+  // on: by that very button) must not replace it with a plain reload.
+  var leaving = false;
+  document.addEventListener("submit", function () { leaving = true; }, true);
   function poll() {
+    if (leaving) {
+      return;
+    }
     fetch(url, { credentials: "same-origin", cache: "no-store" })
       .then(function (r) {
         if (r.status === 404) {
@@ -36,6 +44,9 @@
       })
       .then(function (v) {
         if (v === undefined) {
+          return;
+        }
+        if (leaving) {
           return;
         }
         if (v && v !== version && !typing()) {

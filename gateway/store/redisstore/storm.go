@@ -274,6 +274,7 @@ func (s *Store) Note(ctx context.Context, entries map[string][]store.Entry) erro
 		return unavailable(err)
 	}
 	pipe := s.rdb.Pipeline()
+	queued := 0
 	for _, n := range byShard {
 		for start := 0; start < len(n.keys); start += notesPerScript {
 			end := min(start+notesPerScript, len(n.keys))
@@ -282,8 +283,21 @@ func (s *Store) Note(ctx context.Context, entries map[string][]store.Entry) erro
 				args = append(args, tl)
 			}
 			noteScript.EvalSha(ctx, pipe, n.keys[start:end], args...)
+			// Redis runs a pipeline's commands back to back: sent in
+			// parts, a flood's notes let the alerts coming in meanwhile
+			// through between them.
+			if queued += end - start; queued >= notesPerPipeline {
+				if _, err := pipe.Exec(ctx); err != nil {
+					return unavailable(err)
+				}
+				queued = 0
+			}
 		}
 	}
 	_, err := pipe.Exec(ctx)
 	return unavailable(err)
 }
+
+// notesPerPipeline is about how many incidents' notes one round trip
+// carries.
+const notesPerPipeline = 500

@@ -195,6 +195,16 @@ type Event struct {
 	Message string
 	// ToLevel, for escalate, is the level to go to; -1 or 0 means the next.
 	ToLevel string
+	// FromLevel, for escalate when FromLevelSet, is the level (an index
+	// into the policy's levels) the escalation is from: the level of the
+	// page a person answers with "escalate". When the incident is no
+	// longer at it (someone, or the level's timeout, escalated it since),
+	// Apply changes nothing and returns ErrAlreadyEscalated: the same
+	// answer sent twice (an SMS resent, a button clicked twice, two people
+	// on one message) escalates once, not past the level it asked for.
+	// Unset, an escalation is from wherever the incident is.
+	FromLevel    int
+	FromLevelSet bool
 	// Channel, for channel_failed, is the channel that failed.
 	Channel string
 	// Hold, for a trigger, is the maintenance window covering the new
@@ -246,6 +256,11 @@ type Action struct {
 // ErrResolved is returned for an acknowledge, escalate or status update on a
 // resolved incident.
 var ErrResolved = errors.New("incident is resolved")
+
+// ErrAlreadyEscalated is returned for an escalate from a level
+// (Event.FromLevel) the incident is no longer at: it was escalated from it
+// already, and escalating again would page a level nobody asked for.
+var ErrAlreadyEscalated = errors.New("incident was already escalated from that level")
 
 // Engine is the escalation state machine over one config. It is a pure
 // function of (incident, event, now): no clock, no I/O. The daemon and
@@ -299,7 +314,7 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 	case EventResolve:
 		err = r.resolve(ev.Actor)
 	case EventEscalate:
-		err = r.escalate(ev.Actor, ev.ToLevel)
+		err = r.escalate(ev)
 	case EventStatusUpdate:
 		err = r.statusUpdate(ev.Actor, ev.Message)
 	case EventDeadline:
@@ -851,12 +866,17 @@ func (r *run) statusUpdate(actor, msg string) error {
 	return nil
 }
 
-// escalate is a manual escalation: to the named level, or the next one.
+// escalate is a manual escalation: to the named level, or the next one;
+// from the level the event names, if it names one, or nothing happens.
 // An acknowledged incident is re-opened so the new level's ladder runs.
-func (r *run) escalate(actor, to string) error {
+func (r *run) escalate(ev Event) error {
 	if r.inc.Status == StatusResolved {
 		return ErrResolved
 	}
+	if ev.FromLevelSet && ev.FromLevel != r.inc.Level {
+		return ErrAlreadyEscalated
+	}
+	actor, to := ev.Actor, ev.ToLevel
 	next := r.inc.Level + 1
 	if to != "" {
 		next = r.pol.LevelIndex(to)

@@ -320,6 +320,57 @@ func TestEngineManualEscalateReopensAndRestartsLadders(t *testing.T) {
 	}
 }
 
+// An escalation from a level is done once: the same answer sent twice (an
+// SMS "5" resent, a button clicked twice) must not page the level after
+// the one asked for, and the level's timeout having moved the incident on
+// makes a late "escalate" a no-op too.
+func TestEngineEscalateFromLevelEscalatesOnce(t *testing.T) {
+	e, s := engLoad(t)
+	from0 := Event{Kind: EventEscalate, Actor: "a", FromLevel: 0, FromLevelSet: true}
+	t.Run("twice", func(t *testing.T) {
+		inc, _ := engTrigger(t, e, s, "critical")
+		inc, acts := engApply(t, e, inc, from0, t0.Add(time.Minute))
+		if inc.Level != 1 || !reflect.DeepEqual(engSummary(acts), []string{"1m escalate second"}) {
+			t.Fatalf("first escalate from level 0: level %d, actions %v", inc.Level, engSummary(acts))
+		}
+		again, acts, err := e.Apply(inc, from0, t0.Add(2*time.Minute))
+		if !errors.Is(err, ErrAlreadyEscalated) {
+			t.Fatalf("second escalate from level 0: err %v, want ErrAlreadyEscalated", err)
+		}
+		if len(acts) != 0 || again.Level != 1 || !reflect.DeepEqual(again.Pending, inc.Pending) {
+			t.Fatalf("second escalate from level 0 changed the incident: level %d, actions %v", again.Level, engSummary(acts))
+		}
+		if _, lines := engRun(t, e, again, t0.Add(5*time.Minute)); slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, " d ") }) {
+			t.Fatalf("the third level (d) was paged: %v", lines)
+		}
+	})
+	t.Run("after the timeout", func(t *testing.T) {
+		inc, _ := engTrigger(t, e, s, "critical")
+		inc, _ = engApplyUntil(t, e, inc, t0.Add(10*time.Minute))
+		if inc.Level != 1 {
+			t.Fatalf("level %d after the first timeout, want 1", inc.Level)
+		}
+		if _, _, err := e.Apply(inc, from0, t0.Add(11*time.Minute)); !errors.Is(err, ErrAlreadyEscalated) {
+			t.Fatalf("escalate from level 0 at level 1: err %v, want ErrAlreadyEscalated", err)
+		}
+	})
+	t.Run("unset is from where it is", func(t *testing.T) {
+		inc, _ := engTrigger(t, e, s, "critical")
+		inc, _ = engApply(t, e, inc, Event{Kind: EventEscalate}, t0.Add(time.Minute))
+		inc, _ = engApply(t, e, inc, Event{Kind: EventEscalate}, t0.Add(2*time.Minute))
+		if inc.Level != 2 {
+			t.Fatalf("two deliberate escalations: level %d, want 2", inc.Level)
+		}
+	})
+	t.Run("resolved", func(t *testing.T) {
+		inc, _ := engTrigger(t, e, s, "critical")
+		inc, _ = engApply(t, e, inc, Event{Kind: EventResolve, Actor: "a"}, t0.Add(time.Minute))
+		if _, _, err := e.Apply(inc, from0, t0.Add(2*time.Minute)); !errors.Is(err, ErrResolved) {
+			t.Fatalf("escalate a resolved incident: err %v, want ErrResolved", err)
+		}
+	})
+}
+
 func TestEngineLowUrgencyIsPushOnly(t *testing.T) {
 	e, s := engLoad(t)
 	inc, _ := engTrigger(t, e, s, "info") // P3, urgency low

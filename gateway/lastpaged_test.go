@@ -41,7 +41,7 @@ func TestLastPagedLooksPastResolvedIncidents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != paged {
-		t.Errorf("last paged to ann by SMS: %q, want %s", got, paged)
+	if got.Target != paged {
+		t.Errorf("last paged to ann by SMS: %q, want %s", got.Target, paged)
 	}
 }

@@ -456,3 +456,88 @@ schedules:`, 1)
 		t.Fatalf("after the reply: %s by %q, want acknowledged by dan (who was paged)", v.Status, v.AcknowledgedBy)
 	}
 }
+
+// twilioLadderConfig is twilioConfig with three levels: dan (SMS and call
+// through Twilio), then bob, then cat (both through the log transport, so
+// the recorder sees who was paged).
+var twilioLadderConfig = strings.NewReplacer(
+	`{channel: voice, via: log}]}`, `{channel: voice, via: twilio, address: "+15555550111"}]}
+  - {id: bob, name: Bob, contacts: [{channel: push, via: log}]}
+  - {id: cat, name: Cat, contacts: [{channel: push, via: log}]}`,
+	`levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]`, `levels:
+      - {name: primary, targets: [{schedule: s, tier: primary}], timeout: 30m}
+      - {name: secondary, targets: [{user: bob}], timeout: 30m}
+      - {name: tertiary, targets: [{user: cat}], timeout: 30m}`,
+).Replace(twilioConfig)
+
+// pagedUsers counts the pages the recorder saw, by person.
+func pagedUsers(h *harness) map[string]int {
+	h.rec.mu.Lock()
+	defer h.rec.mu.Unlock()
+	n := map[string]int{}
+	for _, m := range h.rec.msgs {
+		n[m.User]++
+	}
+	return n
+}
+
+// TestSMSReplyEscalateTwiceEscalatesOnce: people resend "5" when the first
+// answer seems slow. The second "5" answers the same page, of the first
+// level: it must not escalate past the second level and page the third
+// (cat, who was not needed); the person is told it was already escalated,
+// and by whom.
+func TestSMSReplyEscalateTwiceEscalatesOnce(t *testing.T) {
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewTwilio(t)
+			h := newHarness(t, withConfig(twilioAt(fake, twilioLadderConfig)), realTransport("twilio"), withStore(st(t)))
+			id := fire(h)
+			h.runUntil(fixedNow.Add(2 * time.Minute))
+			if len(fake.Messages()) != 1 {
+				t.Fatalf("Twilio got %d SMS, want dan's one", len(fake.Messages()))
+			}
+			form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"5"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+			if _, out := fake.Callback(t, h.url+twilio.SMSPath, form); !strings.Contains(out, "pagerd: Escalated [P0] api") {
+				t.Fatalf("the first 5: %s", out)
+			}
+			h.runUntil(fixedNow.Add(3 * time.Minute))
+			if _, out := fake.Callback(t, h.url+twilio.SMSPath, form); !strings.Contains(out, "already escalated to level 2 (secondary) by Dan") {
+				t.Fatalf("the second 5: %s", out)
+			}
+			h.runUntil(fixedNow.Add(10 * time.Minute))
+			if v := h.incident(id); v.LevelName != "secondary" {
+				t.Fatalf("after two 5s: level %d (%s), want secondary", v.Level, v.LevelName)
+			}
+			if n := pagedUsers(h); n["bob"] != 1 || n["cat"] != 0 {
+				t.Fatalf("pages after two 5s: %v (%s), want bob once and never cat", n, strings.Join(h.rec.lines(fixedNow), "; "))
+			}
+		})
+	}
+}
+
+// TestKeypressEscalateTwiceEscalatesOnce: 5 pressed twice on the call of
+// the first level (a key that seemed not to take) escalates once: the
+// third level is never paged.
+func TestKeypressEscalateTwiceEscalatesOnce(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	h := newHarness(t, withConfig(twilioAt(fake, twilioLadderConfig)), realTransport("twilio"))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(5 * time.Minute))
+	if len(fake.Calls()) != 1 {
+		t.Fatalf("%d calls placed, want dan's one", len(fake.Calls()))
+	}
+	gather := h.url + twilio.GatherPath + "?" + strings.SplitN(fake.Calls()[0].Get("Url"), "?", 2)[1]
+	if _, body := fake.Callback(t, gather, url.Values{"Digits": {"5"}}); !strings.Contains(body, "Escalated to the next level.") {
+		t.Fatalf("the first 5: %s", body)
+	}
+	if _, body := fake.Callback(t, gather, url.Values{"Digits": {"5"}}); !strings.Contains(body, "already escalated to level 2 (secondary) by Dan") {
+		t.Fatalf("the second 5: %s", body)
+	}
+	h.runUntil(fixedNow.Add(10 * time.Minute))
+	if v := h.incident(id); v.LevelName != "secondary" {
+		t.Fatalf("after two 5s: level %d (%s), want secondary", v.Level, v.LevelName)
+	}
+	if n := pagedUsers(h); n["bob"] != 1 || n["cat"] != 0 {
+		t.Fatalf("pages after two 5s: %v, want bob once and never cat", n)
+	}
+}

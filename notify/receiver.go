@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Receiver is all a provider's callbacks may do to pagerd: act on what was
@@ -20,17 +21,25 @@ type Receiver interface {
 	// for a storm message); a storm message sent to someone else is
 	// refused.
 	Act(ctx context.Context, target, user string, a Action) (Acted, error)
+	// EscalateFrom has user escalate target from level (counted from 1,
+	// as pages say it): the level of the page they answer. When the
+	// incident is no longer at that level (someone, or the level's
+	// timeout, escalated it already), nothing changes and Acted says so
+	// (AlreadyEscalated), so an answer sent twice escalates once. A level
+	// below 1 (not known: a page sent before pages carried it), or a
+	// storm message, escalates as Act does.
+	EscalateFrom(ctx context.Context, target, user string, level int) (Acted, error)
 	// Delivered records a provider's report on a page to target in its
 	// timeline (each of its incidents', for a storm message). A page that
 	// did not arrive (Failed) brings the person's next step forward to
 	// now, so the ladder goes on. A report about what is no longer kept,
 	// or already resolved, changes nothing and is not an error.
 	Delivered(ctx context.Context, target string, d Delivery) error
-	// LastPaged is the target most recently paged to user on channel among
-	// open incidents that match accepts, "" when there is none. match is
-	// asked about the target of every such page, not only the newest, so
-	// a caller can tell when it accepts more than one.
-	LastPaged(ctx context.Context, user, channel string, match func(target string) bool) (string, error)
+	// LastPaged is the page most recently sent to user on channel among
+	// open incidents whose target match accepts, a zero Page when there is
+	// none. match is asked about the target of every such page, not only
+	// the newest, so a caller can tell when it accepts more than one.
+	LastPaged(ctx context.Context, user, channel string, match func(target string) bool) (Page, error)
 	// About says what target is, for a call to read out. A target no
 	// longer kept is an error matching ErrNotFound.
 	About(ctx context.Context, target string) (About, error)
@@ -69,6 +78,15 @@ const (
 	Escalate    Action = "escalate"
 )
 
+// Page is one page sent: what it was about, and at which level.
+type Page struct {
+	// Target is the incident, or the storm message, it was about.
+	Target string
+	// Level is the level it paged, counted from 1; 0 when not known (a
+	// storm message's).
+	Level int
+}
+
 // Acted says what an action did.
 type Acted struct {
 	// Storm, for a storm message, says what acting did to its incidents,
@@ -80,9 +98,18 @@ type Acted struct {
 	// before an acknowledgement); AlreadyResolved when it was resolved
 	// before, which nothing changes.
 	Changed, AlreadyResolved bool
+	// AlreadyEscalated, for EscalateFrom, says the incident had left the
+	// level escalated from: nothing changed, and Level says where it is.
+	AlreadyEscalated bool
 	// The incident as it stands after the action.
 	Incident, Service, Priority, Summary string
 	AcknowledgedBy, ResolvedBy           string
+	// Level is the level it is at, counted from 1, and LevelName its name;
+	// EscalatedAt is when it got there and EscalatedBy who took it there
+	// ("" for the level's timeout). They are set with AlreadyEscalated.
+	Level                  int
+	LevelName, EscalatedBy string
+	EscalatedAt            time.Time
 }
 
 // Delivery is a provider's report on one page.

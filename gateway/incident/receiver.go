@@ -57,13 +57,60 @@ func (s *Service) Act(ctx context.Context, target, user string, a notify.Action)
 		}
 		return notify.Acted{Storm: out.Describe(kind)}, nil
 	}
-	inc, acts, err := s.Apply(ctx, target, policy.Event{Kind: kind, Actor: user})
-	if err != nil && !isResolved(err) {
+	return s.act(ctx, target, policy.Event{Kind: kind, Actor: user})
+}
+
+// act applies ev to one incident and says what it did.
+func (s *Service) act(ctx context.Context, target string, ev policy.Event) (notify.Acted, error) {
+	inc, acts, err := s.Apply(ctx, target, ev)
+	already := errors.Is(err, ErrAlreadyEscalated)
+	if err != nil && !isResolved(err) && !already {
 		return notify.Acted{}, notFound(err)
 	}
 	st := inc.State
-	return notify.Acted{Changed: len(acts) > 0, AlreadyResolved: isResolved(err), Incident: inc.ID, Service: inc.Service,
-		Priority: st.Priority, Summary: inc.Summary, AcknowledgedBy: st.AcknowledgedBy, ResolvedBy: st.ResolvedBy}, nil
+	out := notify.Acted{Changed: len(acts) > 0, AlreadyResolved: isResolved(err), AlreadyEscalated: already,
+		Incident: inc.ID, Service: inc.Service, Priority: st.Priority, Summary: inc.Summary,
+		AcknowledgedBy: st.AcknowledgedBy, ResolvedBy: st.ResolvedBy, Level: st.Level + 1, EscalatedAt: st.LevelStartedAt}
+	if cfg := s.o.Config(); cfg.Service(inc.Service) != nil {
+		if p := cfg.Policy(cfg.Service(inc.Service).EscalationPolicy); p != nil && st.Level < len(p.Levels) {
+			out.LevelName = p.Levels[st.Level].Name
+		}
+	}
+	if already {
+		out.EscalatedBy = s.escalatedBy(ctx, inc)
+	}
+	return out, nil
+}
+
+// EscalateFrom has user escalate an incident from the level of the page
+// they answer, once (notify.Receiver): when it has left that level
+// already, nothing changes and the answer says where it is and who took
+// it there. A level not known, or a storm message, escalates as Act does.
+func (s *Service) EscalateFrom(ctx context.Context, target, user string, level int) (notify.Acted, error) {
+	if level < 1 || store.IsBundleID(target) {
+		return s.Act(ctx, target, user, notify.Escalate)
+	}
+	return s.act(ctx, target, policy.Event{Kind: policy.EventEscalate, Actor: user, FromLevel: level - 1, FromLevelSet: true})
+}
+
+// escalatedBy is who escalated the incident to where it is: the name of
+// the actor of the newest escalation in its timeline; "" for a level's
+// timeout (the dispatcher's, actor "pagerd"), or when the timeline cannot
+// be read (the answer only leaves out the name).
+func (s *Service) escalatedBy(ctx context.Context, inc *store.Incident) string {
+	tl, err := s.o.Store.Timeline(ctx, inc.ID)
+	if err != nil {
+		return ""
+	}
+	for i := len(tl) - 1; i >= 0; i-- {
+		if tl[i].Type == string(policy.ActionEscalate) {
+			if a := tl[i].Actor; a != "" && a != "pagerd" {
+				return s.o.Config().UserName(a)
+			}
+			return ""
+		}
+	}
+	return ""
 }
 
 // Delivered records a provider's delivery report, and a page that did not
@@ -126,35 +173,37 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // LastPaged finds what was most recently paged to the user on the channel
 // among open incidents (the newest 1,000 triggered and 1,000 acknowledged
 // ones): an incident, or the storm bundle its page went out in, that
-// match accepts (notify.Receiver). match is asked about every such page. It lists by status, so resolved
+// match accepts, and the level the page was for (notify.Receiver). match is asked about every such page. It lists by status, so resolved
 // incidents, however many and however new, never push an open one out.
-func (s *Service) LastPaged(ctx context.Context, user, channel string, match func(target string) bool) (string, error) {
+func (s *Service) LastPaged(ctx context.Context, user, channel string, match func(target string) bool) (notify.Page, error) {
 	var open []*store.Incident
 	for _, st := range []policy.Status{policy.StatusTriggered, policy.StatusAcknowledged} {
 		incs, err := s.o.Store.List(ctx, store.Filter{Status: st, Limit: 1000})
 		if err != nil {
-			return "", err
+			return notify.Page{}, err
 		}
 		open = append(open, incs...)
 	}
-	best, bestAt := "", time.Time{}
+	var best notify.Page
+	var bestAt time.Time
 	for _, inc := range open {
 		tl, err := s.o.Store.Timeline(ctx, inc.ID)
 		if err != nil {
-			return "", err
+			return notify.Page{}, err
 		}
 		for _, e := range tl {
 			if e.Type != "notify" || e.User != user || e.Channel != channel {
 				continue
 			}
-			id := inc.ID
+			p := notify.Page{Target: inc.ID, Level: e.Level}
 			if e.Bundle != "" {
-				id = e.Bundle
+				// One message for many incidents, each at its own level.
+				p = notify.Page{Target: e.Bundle}
 			}
 			// match is asked about every page, the older ones too, so a
 			// caller can tell when it accepts more than one target.
-			if match(id) && e.At.After(bestAt) {
-				best, bestAt = id, e.At
+			if match(p.Target) && e.At.After(bestAt) {
+				best, bestAt = p, e.At
 			}
 		}
 	}

@@ -39,6 +39,10 @@ var (
 	ErrOutcomeUnknown = store.ErrOutcomeUnknown
 	// ErrAlreadyResolved: an action on a resolved incident.
 	ErrAlreadyResolved = errors.New("the incident is already resolved")
+	// ErrAlreadyEscalated: an escalation from a level the incident has
+	// left (policy.ErrAlreadyEscalated): it was escalated from it already,
+	// and nothing changed.
+	ErrAlreadyEscalated = errors.New("the incident was already escalated from that level")
 	// ErrNotYours: acting on a storm message sent to someone else.
 	ErrNotYours = errors.New("this was sent to someone else")
 	// ErrConflict: the incident cannot take the action as things stand
@@ -144,7 +148,8 @@ func (s *Service) update(ctx context.Context, id string, first *store.Incident, 
 // Apply runs an event through the escalation machine against the stored
 // incident and writes the result. An event that changes nothing writes
 // nothing (and returns no actions). An action on a resolved incident is
-// ErrAlreadyResolved, with the incident.
+// ErrAlreadyResolved, and an escalation from a level the incident has left
+// ErrAlreadyEscalated, each with the incident.
 func (s *Service) Apply(ctx context.Context, id string, ev policy.Event) (*store.Incident, []policy.Action, error) {
 	return s.applyWith(ctx, id, nil, ev, nil)
 }
@@ -192,6 +197,9 @@ func (s *Service) applyWith(ctx context.Context, id string, first *store.Inciden
 		if errors.Is(err, policy.ErrResolved) {
 			return nil, false, ErrAlreadyResolved
 		}
+		if errors.Is(err, policy.ErrAlreadyEscalated) {
+			return nil, false, ErrAlreadyEscalated
+		}
 		if err != nil {
 			return nil, false, &refusal{ErrBadInput, err.Error()}
 		}
@@ -215,7 +223,7 @@ func (s *Service) applyWith(ctx context.Context, id string, first *store.Inciden
 		return store.ActionEntries(acts, ev.Actor), true, nil
 	})
 	switch {
-	case errors.Is(err, ErrAlreadyResolved):
+	case errors.Is(err, ErrAlreadyResolved), errors.Is(err, ErrAlreadyEscalated):
 		return inc, nil, err
 	case err != nil:
 		return nil, nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -221,9 +222,10 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 	// was paged to, in config order).
 	matched := map[string]bool{}
 	latest := map[string]string{}
+	level := map[string]int{}
 	var targets []string
 	for _, u := range users {
-		id, err := cb.Receiver.LastPaged(r.Context(), u, "sms", func(id string) bool {
+		page, err := cb.Receiver.LastPaged(r.Context(), u, "sms", func(id string) bool {
 			if code == "" {
 				return true
 			}
@@ -236,9 +238,10 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return reply("pagerd: your reply " + cb.notRecorded("SMS reply", u, "", err) + ": reply again in a minute, or use the link in the page.")
 		}
-		if _, seen := latest[id]; id != "" && !seen {
-			latest[id] = u
-			targets = append(targets, id)
+		if _, seen := latest[page.Target]; page.Target != "" && !seen {
+			latest[page.Target] = u
+			level[page.Target] = page.Level
+			targets = append(targets, page.Target)
 		}
 	}
 	switch {
@@ -260,7 +263,15 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 	}
 	id := targets[0]
 	user := latest[id]
-	acted, err := cb.Receiver.Act(r.Context(), id, user, action)
+	var acted notify.Acted
+	var err error
+	if action == notify.Escalate {
+		// From the level of the page answered: a "5" resent because the
+		// answer seemed slow must not escalate past the next level.
+		acted, err = cb.Receiver.EscalateFrom(r.Context(), id, user, level[id])
+	} else {
+		acted, err = cb.Receiver.Act(r.Context(), id, user, action)
+	}
 	switch {
 	case errors.Is(err, notify.ErrStormGone):
 		return reply("pagerd: that alert-storm message is no longer kept; reply with each incident's code.")
@@ -272,10 +283,27 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 		return reply(fmt.Sprintf("pagerd: %s (code %s).", acted.Storm, ReplyCode(id)))
 	case acted.AlreadyResolved:
 		return reply("pagerd: already resolved" + by(acted.ResolvedBy) + ".")
+	case acted.AlreadyEscalated:
+		return reply(fmt.Sprintf("pagerd: %s; nobody else was paged (code %s).", alreadyEscalated(acted), ReplyCode(acted.Incident)))
 	case !acted.Changed && action == notify.Acknowledge:
 		return reply("pagerd: already acknowledged" + by(acted.AcknowledgedBy) + ".")
 	}
 	return reply(fmt.Sprintf("pagerd: %s [%s] %s: %s (code %s).", done[action], acted.Priority, acted.Service, acted.Summary, ReplyCode(acted.Incident)))
+}
+
+// alreadyEscalated says where an escalation found the incident, which had
+// left the level escalated from: "already escalated to level 2 (second)
+// by ann at 03:04 UTC".
+func alreadyEscalated(a notify.Acted) string {
+	s := fmt.Sprintf("already escalated to level %d", a.Level)
+	if a.LevelName != "" {
+		s += " (" + a.LevelName + ")"
+	}
+	s += by(a.EscalatedBy)
+	if !a.EscalatedAt.IsZero() {
+		s += " at " + a.EscalatedAt.UTC().Format("15:04 UTC")
+	}
+	return s
 }
 
 func by(actor string) string {
@@ -367,7 +395,15 @@ func (cb *Callbacks) Gather(w http.ResponseWriter, r *http.Request) error {
 	if !cb.Receiver.KnowsUser(user) {
 		return twiML(w, twiml.VoiceSay{Message: "This call is for someone pagerd no longer knows. Goodbye."}, twiml.VoiceHangup{})
 	}
-	acted, err := cb.Receiver.Act(r.Context(), q.Get("incident"), user, action)
+	var acted notify.Acted
+	var err error
+	if level, lerr := strconv.Atoi(q.Get("level")); action == notify.Escalate && lerr == nil {
+		// From the level the call paged: 5 pressed twice, or on a call
+		// of a level the incident has left, escalates once.
+		acted, err = cb.Receiver.EscalateFrom(r.Context(), q.Get("incident"), user, level)
+	} else {
+		acted, err = cb.Receiver.Act(r.Context(), q.Get("incident"), user, action)
+	}
 	var msg string
 	switch {
 	case errors.Is(err, notify.ErrStormGone):
@@ -387,6 +423,8 @@ func (cb *Callbacks) Gather(w http.ResponseWriter, r *http.Request) error {
 		msg = acted.Storm + "."
 	case acted.AlreadyResolved:
 		msg = "Already resolved" + by(acted.ResolvedBy) + "."
+	case acted.AlreadyEscalated:
+		msg = "It was " + alreadyEscalated(acted) + ". Nobody else was paged."
 	case !acted.Changed && action == notify.Acknowledge:
 		msg = "Already acknowledged" + by(acted.AcknowledgedBy) + "."
 	default:

@@ -24,12 +24,15 @@ func (r *receiver) Act(_ context.Context, target, user string, a notify.Action) 
 	r.acted = append(r.acted, target+" "+user+" "+string(a))
 	return notify.Acted{Changed: true, Incident: target, Service: "api", Priority: "P0", Summary: "disk full"}, nil
 }
+func (r *receiver) EscalateFrom(ctx context.Context, target, user string, level int) (notify.Acted, error) {
+	return r.Act(ctx, target, user, notify.Escalate)
+}
 func (r *receiver) Delivered(context.Context, string, notify.Delivery) error { return nil }
-func (r *receiver) LastPaged(_ context.Context, user, channel string, match func(string) bool) (string, error) {
+func (r *receiver) LastPaged(_ context.Context, user, channel string, match func(string) bool) (notify.Page, error) {
 	if user == "ann" && channel == "sms" && match("00-incidentab12") {
-		return "00-incidentab12", nil
+		return notify.Page{Target: "00-incidentab12", Level: 1}, nil
 	}
-	return "", nil
+	return notify.Page{}, nil
 }
 func (r *receiver) About(context.Context, string) (notify.About, error) { return notify.About{}, nil }
 func (r *receiver) UserByAddress(channel, address string) string {

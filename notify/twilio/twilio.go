@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -112,7 +113,12 @@ func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	if m.Address == "" {
 		return errors.New("twilio: the contact has no phone number")
 	}
-	q := url.Values{"incident": {m.Incident}, "user": {m.User}, "channel": {m.Channel}}.Encode()
+	v := url.Values{"incident": {m.Incident}, "user": {m.User}, "channel": {m.Channel}}
+	if m.Level > 0 && len(m.Incidents) == 0 {
+		// The level the page is for: a call's 5 escalates from it, once.
+		v.Set("level", strconv.Itoa(m.Level))
+	}
+	q := v.Encode()
 	var send func() error
 	switch m.Channel {
 	case "sms":

@@ -666,3 +666,71 @@ func TestSlowSlackDoesNotMakeAnotherReplicaPageAgain(t *testing.T) {
 		})
 	}
 }
+
+// slackLadderConfig is slackConfig with a third level, cat's, after bob's.
+func slackLadderConfig(apiURL string) string {
+	return strings.NewReplacer(
+		"schedules:", `  - {id: cat, name: Cat, slack_user: U0CAT, contacts: [{channel: push, via: log}]}
+schedules:`,
+		`{name: secondary, targets: [{schedule: s, tier: secondary}]}`, `{name: secondary, targets: [{schedule: s, tier: secondary}], timeout: 30m}
+      - {name: tertiary, targets: [{user: cat}], timeout: 30m}`,
+	).Replace(slackConfig(apiURL))
+}
+
+// TestSlackEscalateClickedTwiceEscalatesOnce: the Escalate button of the
+// channel message clicked twice (a double click, or ann and bob on the same
+// message) escalates once, from the level the message showed: bob's level
+// is paged, cat's (the third) never is, and the second presser is told
+// who escalated it already. The updated message's button escalates from
+// the new level; a button sent before buttons carried a level escalates
+// as before.
+func TestSlackEscalateClickedTwiceEscalatesOnce(t *testing.T) {
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			sl := providertest.NewSlack(t)
+			h := newHarness(t, withConfig(slackLadderConfig(sl.URL)), withStore(st(t)))
+			id := fire(h)
+			h.step(fixedNow)
+			msgs := channelMessages(sl, "CINCIDENTRESPONSE")
+			if len(msgs) != 1 {
+				t.Fatalf("channel messages after the trigger: %+v", msgs)
+			}
+			msg := msgs[0]
+			value := providertest.ButtonValue(msg.Blocks, "pagerd:escalate")
+			if value == "" {
+				t.Fatalf("no Escalate button: %s", msg.Blocks)
+			}
+			h.clock.Set(fixedNow.Add(30 * time.Second))
+			h.pressButton(sl, providertest.ButtonPress("U0ANN", msg.Channel, msg.TS, "pagerd:escalate", value))
+			if c := lastCall(sl, "chat.postEphemeral"); c == nil || !strings.HasPrefix(c.Text, "Escalated [P0] api") {
+				t.Fatalf("ann was not told: %+v", c)
+			}
+			h.pressButton(sl, providertest.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:escalate", value))
+			if c := lastCall(sl, "chat.postEphemeral"); c == nil || c.User != "U0BOB" ||
+				!strings.Contains(c.Text, "already escalated to level 2 (secondary) by Ann") {
+				t.Fatalf("bob was not told it was escalated already: %+v", c)
+			}
+			h.runUntil(fixedNow.Add(10 * time.Minute))
+			if v := h.incident(id); v.LevelName != "secondary" {
+				t.Fatalf("after two clicks: level %d (%s), want secondary", v.Level, v.LevelName)
+			}
+			if n := pagedUsers(h); n["bob"] == 0 || n["cat"] != 0 {
+				t.Fatalf("pages after two clicks: %v (%s), want bob and never cat", n, strings.Join(h.rec.lines(fixedNow), "; "))
+			}
+
+			// The message now shows level 2: its button escalates from it.
+			updated := channelMessages(sl, "CINCIDENTRESPONSE")[0]
+			next := providertest.ButtonValue(updated.Blocks, "pagerd:escalate")
+			if next == value || !strings.HasPrefix(next, id) {
+				t.Fatalf("the updated message's Escalate button: %q (was %q)", next, value)
+			}
+			// A button without a level (sent before they carried one)
+			// escalates from wherever the incident is.
+			h.clock.Set(fixedNow.Add(11 * time.Minute))
+			h.pressButton(sl, providertest.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:escalate", id))
+			if v := h.incident(id); v.LevelName != "tertiary" {
+				t.Fatalf("an old button: level %d (%s), want tertiary", v.Level, v.LevelName)
+			}
+		})
+	}
+}

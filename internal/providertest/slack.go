@@ -262,6 +262,29 @@ func ButtonPress(slackUser, channel, ts, actionID, value string) string {
 	return url.Values{"payload": {string(b)}}.Encode()
 }
 
+// ButtonValue is the value of the button with actionID in a message's
+// blocks (its JSON), "" when it has none: what Slack sends back when the
+// button is pressed.
+func ButtonValue(blocks, actionID string) string {
+	var bs []struct {
+		Elements []struct {
+			ActionID string `json:"action_id"`
+			Value    string `json:"value"`
+		} `json:"elements"`
+	}
+	if json.Unmarshal([]byte(blocks), &bs) != nil {
+		return ""
+	}
+	for _, b := range bs {
+		for _, e := range b.Elements {
+			if e.ActionID == actionID {
+				return e.Value
+			}
+		}
+	}
+	return ""
+}
+
 // SlashCommand is the body Slack sends for command with text, typed by
 // slackUser in channel.
 func SlashCommand(command, text, slackUser, channel string) string {

@@ -145,7 +145,16 @@ func (cb *Callbacks) act(ctx context.Context, ic slack.InteractionCallback, acti
 		cb.log().Warn("slack button pressed by a Slack user pagerd does not know; refused", "slack_user", ic.User.ID, "action", action)
 		say = fmt.Sprintf("Your Slack account (%s) is not linked to a pagerd user, so pagerd cannot act as you: ask whoever runs pagerd to set slack_user: %s on your user.", ic.User.ID, ic.User.ID)
 	} else {
-		acted, err := cb.Receiver.Act(ctx, target, user, action)
+		target, level := ParseButtonValue(target)
+		var acted notify.Acted
+		var err error
+		if action == notify.Escalate {
+			// From the level the message showed: a double click, or two
+			// people clicking one message, escalates once.
+			acted, err = cb.Receiver.EscalateFrom(ctx, target, user, level)
+		} else {
+			acted, err = cb.Receiver.Act(ctx, target, user, action)
+		}
 		say = describe(action, acted, err)
 		if err != nil && !errors.Is(err, notify.ErrNotFound) {
 			cb.log().Error("slack button failed", "incident", target, "user", user, "action", action, "err", err)
@@ -172,6 +181,16 @@ func describe(action notify.Action, a notify.Acted, err error) string {
 		return a.Storm + "."
 	case a.AlreadyResolved:
 		return fmt.Sprintf("[%s] %s: %s was already resolved%s.", a.Priority, a.Service, a.Summary, by(a.ResolvedBy))
+	case a.AlreadyEscalated:
+		s := fmt.Sprintf("[%s] %s: %s was already escalated to level %d", a.Priority, a.Service, a.Summary, a.Level)
+		if a.LevelName != "" {
+			s += " (" + a.LevelName + ")"
+		}
+		s += by(a.EscalatedBy)
+		if !a.EscalatedAt.IsZero() {
+			s += " at " + a.EscalatedAt.UTC().Format("15:04 UTC")
+		}
+		return s + "; nobody else was paged."
 	case !a.Changed && action == notify.Acknowledge:
 		return fmt.Sprintf("[%s] %s: %s was already acknowledged%s.", a.Priority, a.Service, a.Summary, by(a.AcknowledgedBy))
 	case !a.Changed:

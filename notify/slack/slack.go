@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -95,6 +96,10 @@ type Card struct {
 	AcknowledgedBy, ResolvedBy string
 	// Escalated says the incident climbed past its first level.
 	Escalated bool
+	// AtLevel is the level the message shows, counted from 1: its
+	// Escalate button escalates from it, once (0: from wherever the
+	// incident is).
+	AtLevel int
 }
 
 // statusIcon marks a status at a glance.
@@ -119,18 +124,24 @@ func (c Card) blocks() []slack.Block {
 	}
 	ctx := slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, strings.Join(facts, " · "), false, false))
 	blocks := []slack.Block{head, ctx}
-	if b := buttons(c.Incident, c.Status); b != nil {
+	if b := buttons(c.Incident, c.Status, c.AtLevel); b != nil {
 		blocks = append(blocks, b)
 	}
 	return blocks
 }
 
 // buttons are the actions a message offers on target (an incident or an
-// alert-storm bundle): none once it is resolved.
-func buttons(target, status string) slack.Block {
+// alert-storm bundle): none once it is resolved. The Escalate button
+// carries level, the level the message shows (0 for none), so two clicks
+// of it, or one each by two people, escalate once (EscalateValue).
+func buttons(target, status string, level int) slack.Block {
 	var els []slack.BlockElement
 	add := func(action notify.Action, label, style string) {
-		b := slack.NewButtonBlockElement(actionPrefix+string(action), target, slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
+		value := target
+		if action == notify.Escalate {
+			value = EscalateValue(target, level)
+		}
+		b := slack.NewButtonBlockElement(actionPrefix+string(action), value, slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
 		if style != "" {
 			b = b.WithStyle(slack.Style(style))
 		}
@@ -145,6 +156,30 @@ func buttons(target, status string) slack.Block {
 	add(notify.Escalate, "Escalate", "")
 	add(notify.Resolve, "Resolve", "danger")
 	return slack.NewActionBlock("pagerd-actions", els...)
+}
+
+// EscalateValue is the Escalate button's value: the target, then the level
+// it escalates from (counted from 1) after a space; the target alone when
+// the level is not known (and on buttons sent before values carried it).
+func EscalateValue(target string, level int) string {
+	if level < 1 {
+		return target
+	}
+	return target + " " + strconv.Itoa(level)
+}
+
+// ParseButtonValue reads a button's value: its target, and the level an
+// Escalate button escalates from (0 when it says none).
+func ParseButtonValue(v string) (target string, level int) {
+	t, l, ok := strings.Cut(v, " ")
+	if !ok {
+		return v, 0
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 {
+		return t, 0
+	}
+	return t, n
 }
 
 // escape makes text safe in Slack's mrkdwn: &, < and > are its only
@@ -283,7 +318,12 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	}
 	blocks := []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, escape(m.Text), false, false), nil, nil)}
 	if m.Incident != "" && !m.Notice {
-		if b := buttons(m.Incident, ""); b != nil {
+		level := m.Level
+		if len(m.Incidents) > 0 {
+			// A storm message: its incidents are each at their own level.
+			level = 0
+		}
+		if b := buttons(m.Incident, "", level); b != nil {
 			blocks = append(blocks, b)
 		}
 	}

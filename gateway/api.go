@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -134,6 +136,13 @@ type actionRequest struct {
 	Message string `json:"message"`
 	// Level, for escalate, is the level to go to (default the next).
 	Level string `json:"level"`
+	// FromLevel, for escalate, is the level (counted from 1, as the
+	// incident's level shows it) the escalation is from: when the incident
+	// has left it already, nothing changes and the answer is 409. A
+	// client that escalates on a person's behalf sends it, so a request
+	// repeated escalates once. Unset, the escalation is from wherever the
+	// incident is.
+	FromLevel *int `json:"from_level"`
 }
 
 var actionEvents = map[string]policy.EventKind{
@@ -160,7 +169,7 @@ func (s *Server) incidentAction(c echo.Context) error {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			return badRequest("request body: %v (fields: user, message, level)", err)
+			return badRequest("request body: %v (fields: user, message, level, from_level)", err)
 		}
 	}
 	actor := "api:" + c.Get(ctxTokenName).(string)
@@ -173,7 +182,19 @@ func (s *Server) incidentAction(c echo.Context) error {
 	if kind == policy.EventStatusUpdate && req.Message == "" {
 		return badRequest("a status update needs a message")
 	}
-	inc, _, err := s.o.Incidents.Apply(c.Request().Context(), c.Param("id"), policy.Event{Kind: kind, Actor: actor, Message: req.Message, ToLevel: req.Level})
+	ev := policy.Event{Kind: kind, Actor: actor, Message: req.Message, ToLevel: req.Level}
+	if req.FromLevel != nil {
+		if kind != policy.EventEscalate || *req.FromLevel < 1 {
+			return badRequest("from_level is for escalate, a level counted from 1")
+		}
+		ev.FromLevel, ev.FromLevelSet = *req.FromLevel-1, true
+	}
+	inc, _, err := s.o.Incidents.Apply(c.Request().Context(), c.Param("id"), ev)
+	if errors.Is(err, incident.ErrAlreadyEscalated) && inc != nil {
+		v := view(s.config(), inc)
+		return &inputError{http.StatusConflict, fmt.Sprintf("already escalated from level %d: the incident is at level %d (%s) since %s",
+			*req.FromLevel, v.Level, v.LevelName, inc.State.LevelStartedAt.UTC().Format(time.RFC3339))}
+	}
 	if err != nil {
 		return err
 	}

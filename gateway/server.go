@@ -334,7 +334,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		s.log.Error("store unavailable", "route", c.Path(), "err", err)
 	case errors.Is(err, incident.ErrNotFound):
 		code, msg = http.StatusNotFound, "incident not found"
-	case errors.Is(err, incident.ErrAlreadyResolved), errors.Is(err, incident.ErrConflict):
+	case errors.Is(err, incident.ErrAlreadyResolved), errors.Is(err, incident.ErrAlreadyEscalated), errors.Is(err, incident.ErrConflict):
 		code, msg = http.StatusConflict, err.Error()
 	case errors.Is(err, incident.ErrNotYours):
 		code, msg = http.StatusForbidden, err.Error()

@@ -605,3 +605,37 @@ func TestAlertmanagerNotificationOverTheInMemorySize(t *testing.T) {
 	}
 	t.Logf("answered 503 after %s waiting for its turn", time.Since(start).Round(time.Millisecond))
 }
+
+// TestAPIEscalateFromLevelEscalatesOnce: a client escalating on a person's
+// behalf names the level the escalation is from (from_level); the same
+// request repeated is refused with 409 and changes nothing (at the last
+// level, the level is not paged again either), and from_level is checked.
+func TestAPIEscalateFromLevelEscalatesOnce(t *testing.T) {
+	h := newHarness(t)
+	id := fire(h)
+	h.runUntil(fixedNow.Add(time.Minute))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"ann","from_level":1}`); r.code != 200 {
+		t.Fatalf("escalate from level 1: %d %s", r.code, r.body)
+	}
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	h.clock.Set(fixedNow.Add(3 * time.Minute))
+	r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"ann","from_level":1}`)
+	if r.code != 409 || !strings.Contains(r.body, "already escalated from level 1: the incident is at level 2 (secondary)") {
+		t.Fatalf("escalate from level 1 again: %d %s", r.code, r.body)
+	}
+	h.runUntil(fixedNow.Add(4 * time.Minute))
+	if got := strings.Join(h.rec.lines(fixedNow), "; "); strings.Count(got, "bob push") != 1 {
+		t.Fatalf("pages: %s, want bob's push once (the repeat must not restart level 2)", got)
+	}
+	for _, body := range []string{`{"from_level":0}`, `{"from_level":-1}`} {
+		if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", body); r.code != 400 {
+			t.Fatalf("escalate %s: %d %s", body, r.code, r.body)
+		}
+	}
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"from_level":2}`); r.code != 400 {
+		t.Fatalf("acknowledge with from_level: %d %s", r.code, r.body)
+	}
+	if v := h.incident(id); v.Level != 2 || v.Status != "triggered" {
+		t.Fatalf("after the refusals: level %d, %s", v.Level, v.Status)
+	}
+}

@@ -1025,3 +1025,28 @@ func TestConsoleOverrides(t *testing.T) {
 		t.Errorf("a viewer adds an override: %d", r.code)
 	}
 }
+
+// TestConsoleEscalateSubmittedTwiceEscalatesOnce: the Escalate form says
+// the level the page showed; submitted twice (a double click, or a page
+// that had not refreshed) it escalates once: the second changes nothing
+// and says so, and the last level is not paged again.
+func TestConsoleEscalateSubmittedTwiceEscalatesOnce(t *testing.T) {
+	h, _ := consoleHarness(t)
+	id := fire(h)
+	h.step(fixedNow)
+	ann := newUIClient(t, h.url)
+	ann.signIn("ann", consolePassword)
+	page := ann.get("/ui/incidents/" + id)
+	mustContain(t, "the incident", page.body, `name="from_level" value="1"`)
+	form := func() url.Values { return url.Values{"from_level": {"1"}} }
+	mustContain(t, "after escalating", ann.follow(ann.post(page.body, "/ui/incidents/"+id+"/escalate", form())).body, "Escalated</strong>")
+	h.runUntil(fixedNow.Add(time.Minute))
+	mustContain(t, "after escalating again", ann.follow(ann.post(page.body, "/ui/incidents/"+id+"/escalate", form())).body, "Nothing changed")
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	if v := h.incident(id); v.Level != 2 {
+		t.Fatalf("after two submits: level %d, want 2", v.Level)
+	}
+	if got := strings.Join(h.rec.lines(fixedNow), "; "); strings.Count(got, "bob push") != 1 {
+		t.Fatalf("pages: %s, want bob's push once", got)
+	}
+}

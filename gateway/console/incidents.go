@@ -255,6 +255,9 @@ type incidentView struct {
 	Pending   []pendingView
 	CanAck    bool
 	CanClose  bool
+	// Level is the level the page shows, counted from 1: its Escalate
+	// button escalates from it, so a double submit escalates once.
+	Level int
 }
 
 type entryView struct {
@@ -292,7 +295,7 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
 		return
 	}
 	cfg := v.cfg
-	iv := incidentView{Inc: inc, Age: age(c.o.Now().Sub(inc.CreatedAt)), Details: readDetails(inc.Details),
+	iv := incidentView{Inc: inc, Level: inc.State.Level + 1, Age: age(c.o.Now().Sub(inc.CreatedAt)), Details: readDetails(inc.Details),
 		CanAck: inc.State.Status == policy.StatusTriggered, CanClose: inc.Open()}
 	if levels := levelNames(cfg, inc.Service); inc.State.Level < len(levels) {
 		iv.LevelName = levels[inc.State.Level]
@@ -386,10 +389,15 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, v *viewer) {
 		c.fail(w, r, v, http.StatusBadRequest, "A status update needs a message.")
 		return
 	}
+	if n, err := strconv.Atoi(r.PostForm.Get("from_level")); kind == policy.EventEscalate && err == nil && n >= 1 {
+		// From the level the page showed: a double submit, or a page
+		// that had not refreshed yet, does not escalate past the next.
+		ev.FromLevel, ev.FromLevelSet = n-1, true
+	}
 	_, acts, err := c.o.Incidents.Apply(r.Context(), id, ev)
 	done := r.PathValue("action")
 	switch {
-	case errors.Is(err, incident.ErrAlreadyResolved):
+	case errors.Is(err, incident.ErrAlreadyResolved), errors.Is(err, incident.ErrAlreadyEscalated):
 		done = "nothing"
 	case errors.Is(err, incident.ErrBadInput), errors.Is(err, incident.ErrConflict):
 		c.fail(w, r, v, http.StatusConflict, err.Error())

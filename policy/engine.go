@@ -873,8 +873,16 @@ func (r *run) escalate(ev Event) error {
 	if r.inc.Status == StatusResolved {
 		return ErrResolved
 	}
-	if ev.FromLevelSet && ev.FromLevel != r.inc.Level {
-		return ErrAlreadyEscalated
+	if from := ev.FromLevel; ev.FromLevelSet {
+		if n := len(r.pol.Levels); from >= n {
+			// A page of a level a reload took out: the incident
+			// carries on from the last level (Apply), and so does
+			// the escalation; refusing it would page nobody.
+			from = n - 1
+		}
+		if from != r.inc.Level {
+			return ErrAlreadyEscalated
+		}
 	}
 	actor, to := ev.Actor, ev.ToLevel
 	next := r.inc.Level + 1

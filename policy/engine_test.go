@@ -362,6 +362,15 @@ func TestEngineEscalateFromLevelEscalatesOnce(t *testing.T) {
 			t.Fatalf("two deliberate escalations: level %d, want 2", inc.Level)
 		}
 	})
+	t.Run("from a level a reload took out", func(t *testing.T) {
+		inc, _ := engTrigger(t, e, s, "critical")
+		inc, _ = engApply(t, e, inc, Event{Kind: EventEscalate, ToLevel: "third"}, t0.Add(time.Minute))
+		e2 := engReload(t, engConfig, engThirdLevel, "")
+		inc, acts := engApply(t, e2, inc, Event{Kind: EventEscalate, FromLevel: 2, FromLevelSet: true}, t0.Add(2*time.Minute))
+		if inc.Level != 1 || len(acts) == 0 {
+			t.Fatalf("escalate from the third level, gone: level %d, actions %v; want the last level (second) paged again", inc.Level, engSummary(acts))
+		}
+	})
 	t.Run("resolved", func(t *testing.T) {
 		inc, _ := engTrigger(t, e, s, "critical")
 		inc, _ = engApply(t, e, inc, Event{Kind: EventResolve, Actor: "a"}, t0.Add(time.Minute))

@@ -443,6 +443,38 @@ func TestEscalateRetriedAfterTheLadderEscalatedPagesOnce(t *testing.T) {
 	}
 }
 
+// TestEscalateFromLevelRetriedAfterTheLadderEscalatedSaysSo: as above,
+// with the level the press escalates from: the retry, which finds the
+// ladder's timeout got there first, tells the person so (409) rather than
+// that they escalated it, and bob is paged once.
+func TestEscalateFromLevelRetriedAfterTheLadderEscalatedSaysSo(t *testing.T) {
+	bu := &beforeUpdate{Store: boltStore(t)}
+	h := newHarness(t, withStore(bu))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(14 * time.Minute))
+	at := fixedNow.Add(15 * time.Minute)
+	h.clock.Set(at)
+	bu.fn = func() { h.step(at) }
+	bu.armed.Store(true)
+	r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"ann","from_level":1}`)
+	if r.code != 409 || !strings.Contains(r.body, "already escalated from level 1") {
+		t.Fatalf("escalate: %d %s", r.code, r.body)
+	}
+	if bu.armed.Load() {
+		t.Fatal("the escalation wrote nothing: the test tests nothing")
+	}
+	h.step(at)
+	n := 0
+	for _, l := range h.rec.lines(fixedNow) {
+		if strings.HasSuffix(l, "L2 bob push") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("bob's push sent %d times, want once: %v", n, h.rec.lines(fixedNow))
+	}
+}
+
 // TestEscalateRetriedAfterARaiseStillEscalates: ann presses "escalate"
 // (to bob) while a critical alert raises the incident's priority between
 // the press's read and its write. The raise re-pages the level the

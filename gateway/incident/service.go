@@ -186,6 +186,11 @@ func (s *Service) applyWith(ctx context.Context, id string, first *store.Inciden
 				// new level twice, or skip one. A priority raise also
 				// restarts the level, but re-pages it and escalates
 				// nothing: the person's escalation still stands.
+				if ev.FromLevelSet {
+					// Said so, so the person is not told they
+					// escalated it.
+					return nil, false, ErrAlreadyEscalated
+				}
 				return nil, false, nil
 			}
 		}

@@ -413,29 +413,11 @@ func (b *beforeUpdate) Update(ctx context.Context, inc *store.Incident, tl []sto
 // retry sees that the incident was escalated since it was read, and
 // leaves it as it is.
 func TestEscalateRetriedAfterTheLadderEscalatedPagesOnce(t *testing.T) {
-	bu := &beforeUpdate{Store: boltStore(t)}
-	h := newHarness(t, withStore(bu))
-	id := fire(h)
-	h.runUntil(fixedNow.Add(14 * time.Minute))
-	at := fixedNow.Add(15 * time.Minute)
-	h.clock.Set(at)
-	bu.fn = func() { h.step(at) }
-	bu.armed.Store(true)
-	r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"ann"}`)
+	h, id, r := escalateAsTheLadderDoes(t, `{"user":"ann"}`)
 	if r.code != 200 {
 		t.Fatalf("escalate: %d %s", r.code, r.body)
 	}
-	if bu.armed.Load() {
-		t.Fatal("the escalation wrote nothing: the test tests nothing")
-	}
-	h.step(at)
-	n := 0
-	for _, l := range h.rec.lines(fixedNow) {
-		if strings.HasSuffix(l, "L2 bob push") {
-			n++
-		}
-	}
-	if n != 1 {
+	if n := bobPushes(h); n != 1 {
 		t.Fatalf("bob's push sent %d times, want once: %v", n, h.rec.lines(fixedNow))
 	}
 	if v := h.incident(id); len(entriesOf(v.Timeline, "escalate", "")) != 1 {
@@ -448,6 +430,21 @@ func TestEscalateRetriedAfterTheLadderEscalatedPagesOnce(t *testing.T) {
 // ladder's timeout got there first, tells the person so (409) rather than
 // that they escalated it, and bob is paged once.
 func TestEscalateFromLevelRetriedAfterTheLadderEscalatedSaysSo(t *testing.T) {
+	h, _, r := escalateAsTheLadderDoes(t, `{"user":"ann","from_level":1}`)
+	if r.code != 409 || !strings.Contains(r.body, "already escalated from level 1") {
+		t.Fatalf("escalate: %d %s", r.code, r.body)
+	}
+	if n := bobPushes(h); n != 1 {
+		t.Fatalf("bob's push sent %d times, want once: %v", n, h.rec.lines(fixedNow))
+	}
+}
+
+// escalateAsTheLadderDoes posts an escalation of a new incident (body) as
+// ann's 15 minutes run out, the dispatcher escalating it to bob between
+// the press's read and its write, then lets the dispatcher work what is
+// due. It returns the harness, the incident and the answer to the press.
+func escalateAsTheLadderDoes(t *testing.T, body string) (*harness, string, response) {
+	t.Helper()
 	bu := &beforeUpdate{Store: boltStore(t)}
 	h := newHarness(t, withStore(bu))
 	id := fire(h)
@@ -456,23 +453,23 @@ func TestEscalateFromLevelRetriedAfterTheLadderEscalatedSaysSo(t *testing.T) {
 	h.clock.Set(at)
 	bu.fn = func() { h.step(at) }
 	bu.armed.Store(true)
-	r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"ann","from_level":1}`)
-	if r.code != 409 || !strings.Contains(r.body, "already escalated from level 1") {
-		t.Fatalf("escalate: %d %s", r.code, r.body)
-	}
+	r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", body)
 	if bu.armed.Load() {
 		t.Fatal("the escalation wrote nothing: the test tests nothing")
 	}
 	h.step(at)
+	return h, id, r
+}
+
+// bobPushes counts the pushes to bob at the second level.
+func bobPushes(h *harness) int {
 	n := 0
 	for _, l := range h.rec.lines(fixedNow) {
 		if strings.HasSuffix(l, "L2 bob push") {
 			n++
 		}
 	}
-	if n != 1 {
-		t.Fatalf("bob's push sent %d times, want once: %v", n, h.rec.lines(fixedNow))
-	}
+	return n
 }
 
 // TestEscalateRetriedAfterARaiseStillEscalates: ann presses "escalate"

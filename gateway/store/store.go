@@ -613,6 +613,19 @@ type HeldPage struct {
 	Sent bool `json:"x,omitempty"`
 }
 
+// EncodeHeldPage is the stored form of p as held and as sent at once
+// (Sent), as json.Marshal writes them: a store's Admit lists one or the
+// other, and every page is admitted, so it is marshalled once and the
+// second form is the first with Sent, its last field, added.
+func EncodeHeldPage(p HeldPage) (held, sent []byte, err error) {
+	p.Sent = false
+	if held, err = json.Marshal(p); err != nil {
+		return nil, nil, err
+	}
+	sent = append(held[:len(held)-1:len(held)-1], `,"x":true}`...)
+	return held, sent, nil
+}
+
 // Bundle is what one storm message carried: the incidents it named, to
 // whom and on what channel. Its id stands where an incident id would in an
 // ack link, a PagerDuty dedup key and Twilio's callbacks, so acting on it

@@ -55,12 +55,7 @@ func putStorm(tx *bbolt.Tx, key string, st store.StormState) error {
 // (unless it is claimed: the flush reschedules it).
 func (s *Store) Admit(ctx context.Context, key string, p store.HeldPage, now time.Time, r store.StormRules) (bool, time.Time, error) {
 	p.Due = p.Due.UTC()
-	held, err := json.Marshal(p)
-	if err != nil {
-		return false, time.Time{}, err
-	}
-	p.Sent = true
-	sent, err := json.Marshal(p)
+	held, sent, err := store.EncodeHeldPage(p)
 	if err != nil {
 		return false, time.Time{}, err
 	}

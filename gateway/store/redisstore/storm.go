@@ -61,12 +61,7 @@ func (s *Store) stormKeys(key string) []string {
 // Admit decides whether a page goes out now or joins the storm's bundle:
 // one script, one round trip.
 func (s *Store) Admit(ctx context.Context, key string, p store.HeldPage, now time.Time, r store.StormRules) (bool, time.Time, error) {
-	page, err := json.Marshal(p)
-	if err != nil {
-		return false, time.Time{}, err
-	}
-	p.Sent = true
-	sent, err := json.Marshal(p)
+	page, sent, err := store.EncodeHeldPage(p)
 	if err != nil {
 		return false, time.Time{}, err
 	}

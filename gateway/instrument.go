@@ -136,6 +136,15 @@ func (i *instrumented) ClaimDue(ctx context.Context, now time.Time, lease time.D
 	return cs, err
 }
 
+// ClaimDueNext is timed as a claim, in one call where the store can
+// (store.DueClaimer), as ClaimDue then NextDue otherwise.
+func (i *instrumented) ClaimDueNext(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, time.Time, bool, bool, error) {
+	start := time.Now()
+	cs, next, ok, more, err := store.ClaimDueNext(ctx, i.Store, now, lease, max)
+	i.observe("claim", start, err)
+	return cs, next, ok, more, err
+}
+
 func (i *instrumented) Finish(ctx context.Context, c store.Claim, inc *store.Incident, tl []store.Entry) error {
 	start := time.Now()
 	err := i.Store.Finish(ctx, c, inc, tl)

@@ -181,6 +181,17 @@ func startLoad(t *testing.T, store string) *loadRun {
 // $PAGERD_LOAD_PROFILE/name.pprof, in the background; wait for it with the
 // returned function. Without PAGERD_LOAD_PROFILE it does nothing.
 func (l *loadRun) profile(name string, d time.Duration) (wait func()) {
+	return l.capture("profile", name+".pprof", d)
+}
+
+// trace saves an execution trace of the daemon over the next d into
+// $PAGERD_LOAD_PROFILE/name.trace (for `go tool trace`), as profile does:
+// it shows where a request's latency went, which a CPU profile cannot.
+func (l *loadRun) trace(name string, d time.Duration) (wait func()) {
+	return l.capture("trace", name+".trace", d)
+}
+
+func (l *loadRun) capture(kind, file string, d time.Duration) (wait func()) {
 	dir := os.Getenv("PAGERD_LOAD_PROFILE")
 	if dir == "" || l.debug == "" {
 		return func() {}
@@ -188,18 +199,18 @@ func (l *loadRun) profile(name string, d time.Duration) (wait func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", l.debug, int(d.Seconds())))
+		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", l.debug, kind, int(d.Seconds())))
 		if err != nil {
-			l.t.Errorf("profile %s: %v", name, err)
+			l.t.Errorf("%s %s: %v", kind, file, err)
 			return
 		}
 		defer resp.Body.Close()
 		b, err := io.ReadAll(resp.Body)
 		if err == nil {
-			err = os.WriteFile(filepath.Join(dir, name+".pprof"), b, 0o644)
+			err = os.WriteFile(filepath.Join(dir, file), b, 0o644)
 		}
 		if err != nil {
-			l.t.Errorf("profile %s: %v", name, err)
+			l.t.Errorf("%s %s: %v", kind, file, err)
 		}
 	}()
 	return func() { <-done }

@@ -251,7 +251,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if free := d.o.Workers - inflight; free > 0 {
 			cctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
 			now := d.o.Now()
-			claims, err := d.o.Store.ClaimDue(cctx, now, d.o.Lease, free)
+			claims, next, pending, more, err := store.ClaimDueNext(cctx, d.o.Store, now, d.o.Lease, free)
 			cancel()
 			if late := d.o.Now().Sub(now); err == nil && len(claims) > 0 && late > d.o.Lease/2 {
 				if !lateBefore {
@@ -284,21 +284,23 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				timer = t.C
 			} else {
 				failing.ok()
-				d.noteBehind(claims, now)
 				for _, c := range claims {
 					inflight++
 					d.start(workCtx, pool, c, done)
 				}
-				backlog = len(claims) == free
-				if len(claims) > 0 {
+				backlog = more
+				if more {
+					d.noteBehind(claims, now)
 					continue
 				}
+				// Everything due at now is claimed: not behind. The same
+				// call said when the next step comes due (the claims just
+				// taken count at their lease ends).
+				d.noteBehind(nil, now)
 				wait := d.o.MaxSleep
-				nctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
-				if at, ok, err := d.o.Store.NextDue(nctx); err == nil && ok {
-					wait = min(wait, max(at.Sub(d.o.Now()), 0))
+				if pending {
+					wait = min(wait, max(next.Sub(d.o.Now()), 0))
 				}
-				cancel()
 				t = time.NewTimer(wait)
 				timer = t.C
 			}

@@ -251,6 +251,38 @@ type Nudger interface {
 	Nudges(ctx context.Context) <-chan struct{}
 }
 
+// DueClaimer is a store whose claim also says when the next incident
+// comes due, in the same round trip: ClaimDue then NextDue, which the
+// dispatcher asks after every claim that leaves a slot free, cost Redis
+// two round trips over every shard. more is true when the claim took
+// max, so more may be due now; next and ok are then not set.
+type DueClaimer interface {
+	ClaimDueNext(ctx context.Context, now time.Time, lease time.Duration, max int) (claims []Claim, next time.Time, ok, more bool, err error)
+}
+
+// ClaimDueNext claims as s.ClaimDue does and, when the claim took fewer
+// than max (nothing else is due at now), reads when the next incident
+// comes due as s.NextDue does: in one call where s is a DueClaimer, in
+// two otherwise. ok is false when nothing is pending, or when that read
+// failed (err is the claim's alone: its claims must be worked); more is
+// true when the claim took max.
+func ClaimDueNext(ctx context.Context, s Store, now time.Time, lease time.Duration, max int) (claims []Claim, next time.Time, ok, more bool, err error) {
+	if dc, is := s.(DueClaimer); is {
+		return dc.ClaimDueNext(ctx, now, lease, max)
+	}
+	claims, err = s.ClaimDue(ctx, now, lease, max)
+	if err != nil || len(claims) == max {
+		return claims, time.Time{}, false, err == nil, err
+	}
+	// A NextDue that fails leaves the claims to be worked: the caller
+	// sleeps its longest, as it does when nothing is pending.
+	next, ok, err = s.NextDue(ctx)
+	if err != nil {
+		return claims, time.Time{}, false, false, nil
+	}
+	return claims, next, ok, false, nil
+}
+
 // OpenKey is what CountOpen counts open incidents by.
 type OpenKey struct {
 	Service, Priority string

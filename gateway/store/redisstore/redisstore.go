@@ -74,12 +74,16 @@ type Store struct {
 	// created is the incidents this store just created, for the claim of
 	// their first page (created.go).
 	created *createdCache
+	// dueKeys are every shard's due set then every shard's claims, for
+	// claimAllScript; nil on a cluster, where no script may span shards.
+	dueKeys []string
 }
 
 var (
 	_ store.Store       = (*Store)(nil)
 	_ store.Nudger      = (*Store)(nil)
 	_ store.Broadcaster = (*Store)(nil)
+	_ store.DueClaimer  = (*Store)(nil)
 )
 
 // New wraps a client. prefix namespaces the keys (default "pagerd") so
@@ -92,6 +96,14 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 		created: newCreatedCache(createdKept)}
 	for shard := range s.shards {
 		s.shards[shard] = fmt.Sprintf("%s:{%02x}:", prefix, shard)
+	}
+	if _, cluster := rdb.(*redis.ClusterClient); !cluster {
+		for shard := range s.shards {
+			s.dueKeys = append(s.dueKeys, s.key(shard, "due"))
+		}
+		for shard := range s.shards {
+			s.dueKeys = append(s.dueKeys, s.key(shard, "claims"))
+		}
 	}
 	return s
 }
@@ -603,19 +615,20 @@ func matches(inc *store.Incident, f store.Filter) bool {
 		(f.Priority == "" || inc.State.Priority == f.Priority)
 }
 
-var claimScript = redis.NewScript(`
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
-for i = 1, #due, 2 do
-  local id, score = due[i], due[i + 1]
+// claimLua leases one due entry: claim(dueKey, claimsKey, id, score,
+// leaseEnd, token, incPrefix, jobPrefix, out) re-scores it to its lease
+// end, records the claim, and appends id, its original due time, token,
+// whether it was a takeover, and its record to out.
+const claimLua = `
+local function claim(dueKey, claimsKey, id, score, leaseEnd, token, incPrefix, jobPrefix, out)
   local rec = false
   local kind = string.sub(id, 1, 2)
   if kind == 'j:' then
-    rec = redis.call('GET', ARGV[6] .. string.sub(id, 3))
+    rec = redis.call('GET', jobPrefix .. string.sub(id, 3))
   elseif kind ~= 's:' then
-    rec = redis.call('GET', ARGV[5] .. id)
+    rec = redis.call('GET', incPrefix .. id)
   end
-  local prev = redis.call('HGET', KEYS[2], id)
+  local prev = redis.call('HGET', claimsKey, id)
   local orig = score
   local takeover = 0
   if prev then
@@ -627,26 +640,98 @@ for i = 1, #due, 2 do
     local nx = string.match(rec, '^v1 %d+ %S+ (%d+) ')
     if nx then orig = nx end
   end
-  local token = ARGV[4] .. i
-  redis.call('ZADD', KEYS[1], ARGV[2], id)
-  redis.call('HSET', KEYS[2], id, token .. ':' .. orig)
+  redis.call('ZADD', dueKey, leaseEnd, id)
+  redis.call('HSET', claimsKey, id, token .. ':' .. orig)
   table.insert(out, id)
   table.insert(out, orig)
   table.insert(out, token)
   table.insert(out, takeover)
   table.insert(out, rec)
 end
+`
+
+// claimScript claims the earliest due entries of one shard: KEYS due,
+// claims; ARGV now, lease end, max, token prefix, the shard's inc: and
+// job: key prefixes.
+var claimScript = redis.NewScript(claimLua + `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for i = 1, #due, 2 do
+  claim(KEYS[1], KEYS[2], due[i], due[i + 1], ARGV[2], ARGV[4] .. i, ARGV[5], ARGV[6], out)
+end
 return out
 `)
 
-// ClaimDue leases due incidents in two round trips whatever the number of
-// shards: one pipeline reads the earliest due entries of each shard, a
-// second claims the earliest max of them from their shards. Earliest first in the result. A claimed
-// incident is re-scored to its lease end, so it comes due again by itself if
-// the claimer dies.
+// claimAllScript is ClaimDue and NextDue over every shard in one call, on
+// a Redis that holds them all (not a cluster): KEYS every shard's due set,
+// then every shard's claims, in shard order; ARGV now, lease end, max,
+// token prefix, the shard to take equal times from first (0-based). It
+// claims the earliest max entries due over all shards, as ClaimDue's merge
+// does, and returns their fields as claimScript does followed by the
+// earliest due time left over all shards ('-' for none), or '+' after a
+// claim of max entries (more may be due: the caller asks again).
+var claimAllScript = redis.NewScript(claimLua + `
+local n = #KEYS / 2
+local max = tonumber(ARGV[3])
+local heads, pos = {}, {}
+for s = 1, n do
+  heads[s] = redis.call('ZRANGEBYSCORE', KEYS[s], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, max)
+  pos[s] = 1
+end
+local out = {}
+local taken = 0
+local first = tonumber(ARGV[5])
+while taken < max do
+  local best, bestScore = nil, nil
+  for i = 0, n - 1 do
+    local s = (first + i) % n + 1
+    local h, p = heads[s], pos[s]
+    if p < #h then
+      local score = tonumber(h[p + 1])
+      if best == nil or score < bestScore then best, bestScore = s, score end
+    end
+  end
+  if best == nil then break end
+  local h, p = heads[best], pos[best]
+  pos[best] = p + 2
+  taken = taken + 1
+  local prefix = string.sub(KEYS[best], 1, -4)
+  claim(KEYS[best], KEYS[n + best], h[p], h[p + 1], ARGV[2], ARGV[4] .. taken, prefix .. 'inc:', prefix .. 'job:', out)
+end
+if taken == max then
+  table.insert(out, '+')
+  return out
+end
+local next = nil
+for s = 1, n do
+  local z = redis.call('ZRANGE', KEYS[s], 0, 0, 'WITHSCORES')
+  if z[2] then
+    local score = tonumber(z[2])
+    if next == nil or score < next then next = score end
+  end
+end
+if next == nil then
+  table.insert(out, '-')
+else
+  table.insert(out, string.format('%d', next))
+end
+return out
+`)
+
+// ClaimDue leases due incidents, earliest first over every shard: in one
+// script on a Redis that holds every shard (claimAllScript), in two round
+// trips on a cluster, whatever the number of shards: one pipeline reads
+// the earliest due entries of each shard, a second claims the earliest max
+// of them from their shards. Earliest first in the result. A claimed
+// incident is re-scored to its lease end, so it comes due again by itself
+// if the claimer dies.
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
 	if max <= 0 {
 		return nil, nil
+	}
+	if s.dueKeys != nil {
+		claims, _, _, _, err := s.claimAll(ctx, now, lease, max)
+		return claims, err
 	}
 	nowMS := strconv.FormatInt(ms(now), 10)
 	pipe := s.rdb.Pipeline()
@@ -705,36 +790,90 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 		if err != nil {
 			return out, unavailable(err)
 		}
-		for i := 0; i+4 < len(res); i += 5 {
-			id, _ := res[i].(string)
-			origS, _ := res[i+1].(string)
-			token, _ := res[i+2].(string)
-			take, _ := res[i+3].(int64)
-			orig, _ := strconv.ParseInt(origS, 10, 64)
-			c := store.Claim{Incident: id, Due: time.UnixMilli(orig).UTC(), Token: token, Takeover: take == 1}
-			if key, ok := store.StormOfMember(id); ok {
-				c.Incident, c.Storm = "", key
-			} else if kind, key, ok := store.JobOfMember(id); ok {
-				c.Incident = ""
-				c.Job = &store.Job{Kind: kind, Key: key} // a job deleted meanwhile: version 0
-				if rec, ok := res[i+4].(string); ok {
-					if j, err := decodeJob(rec); err == nil {
-						j.Kind, j.Key = kind, key
-						c.Job = j
-					}
-				}
-			} else if rec, ok := res[i+4].(string); ok {
-				// A record that does not decode is read again, and
-				// reported, by the dispatcher's own Get.
-				if c.Record = s.created.take(id, rec); c.Record == nil {
-					c.Record, _ = decode(rec)
-				}
-			}
-			out = append(out, c)
-		}
+		out = append(out, s.parseClaims(res)...)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Due.Before(out[j].Due) })
 	return out, nil
+}
+
+// ClaimDueNext is ClaimDue and, when the claim leaves a slot free,
+// NextDue: one script over every shard on a Redis that holds them all,
+// ClaimDue's two round trips and NextDue's one on a cluster.
+func (s *Store) ClaimDueNext(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, time.Time, bool, bool, error) {
+	if max <= 0 {
+		return nil, time.Time{}, false, true, nil
+	}
+	if s.dueKeys == nil {
+		return store.ClaimDueNext(ctx, storeOnly{s}, now, lease, max)
+	}
+	return s.claimAll(ctx, now, lease, max)
+}
+
+// storeOnly hides ClaimDueNext, for store.ClaimDueNext's two calls.
+type storeOnly struct{ store.Store }
+
+// claimAll runs claimAllScript.
+func (s *Store) claimAll(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, time.Time, bool, bool, error) {
+	args := []any{ms(now), ms(now.Add(lease)), max, newToken(), randShard()}
+	res, err := claimAllScript.EvalSha(ctx, s.rdb, s.dueKeys, args...).Slice()
+	if isNoScript(err) {
+		// The script cache was flushed (a Redis restart): EVAL loads it
+		// again.
+		res, err = claimAllScript.Eval(ctx, s.rdb, s.dueKeys, args...).Slice()
+	}
+	if err != nil {
+		return nil, time.Time{}, false, false, unavailable(err)
+	}
+	if len(res) == 0 {
+		return nil, time.Time{}, false, false, fmt.Errorf("%w: redis: the claim script answered nothing", store.ErrUnavailable)
+	}
+	out := s.parseClaims(res[:len(res)-1])
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Due.Before(out[j].Due) })
+	switch last, _ := res[len(res)-1].(string); last {
+	case "+":
+		return out, time.Time{}, false, true, nil
+	case "-":
+		return out, time.Time{}, false, false, nil
+	default:
+		next, err := strconv.ParseInt(last, 10, 64)
+		if err != nil {
+			return nil, time.Time{}, false, false, fmt.Errorf("%w: redis: the claim script's next due time %q", store.ErrUnavailable, last)
+		}
+		return out, time.UnixMilli(next).UTC(), true, false, nil
+	}
+}
+
+// parseClaims reads claimScript's answer: five fields a claim.
+func (s *Store) parseClaims(res []any) []store.Claim {
+	var out []store.Claim
+	for i := 0; i+4 < len(res); i += 5 {
+		id, _ := res[i].(string)
+		origS, _ := res[i+1].(string)
+		token, _ := res[i+2].(string)
+		take, _ := res[i+3].(int64)
+		orig, _ := strconv.ParseInt(origS, 10, 64)
+		c := store.Claim{Incident: id, Due: time.UnixMilli(orig).UTC(), Token: token, Takeover: take == 1}
+		if key, ok := store.StormOfMember(id); ok {
+			c.Incident, c.Storm = "", key
+		} else if kind, key, ok := store.JobOfMember(id); ok {
+			c.Incident = ""
+			c.Job = &store.Job{Kind: kind, Key: key} // a job deleted meanwhile: version 0
+			if rec, ok := res[i+4].(string); ok {
+				if j, err := decodeJob(rec); err == nil {
+					j.Kind, j.Key = kind, key
+					c.Job = j
+				}
+			}
+		} else if rec, ok := res[i+4].(string); ok {
+			// A record that does not decode is read again, and
+			// reported, by the dispatcher's own Get.
+			if c.Record = s.created.take(id, rec); c.Record == nil {
+				c.Record, _ = decode(rec)
+			}
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 func isNoScript(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") }
@@ -829,7 +968,7 @@ func randShard() int {
 // LoadScripts loads the store's Lua scripts into Redis's script cache ahead
 // of the first alert, so it is not the one that pays for EVAL fallback.
 func (s *Store) LoadScripts(ctx context.Context) error {
-	for _, sc := range []*redis.Script{triggerScript, updateScript, finishScript, claimScript, completeScript, admitScript, flushedScript,
+	for _, sc := range []*redis.Script{triggerScript, updateScript, finishScript, claimScript, claimAllScript, completeScript, admitScript, flushedScript,
 		completeStormScript, noteScript, putJobScript, deleteJobScript, finishJobScript, completeJobScript, listDocsScript, putDocsScript,
 		expireScript} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {

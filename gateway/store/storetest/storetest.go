@@ -45,6 +45,7 @@ func Run(t *testing.T, f Factory) {
 		{"ClaimLeaseAndTakeover", testClaimLease},
 		{"CompleteAfterTakeoverIsVoid", testCompleteAfterTakeover},
 		{"NextDue", testNextDue},
+		{"ClaimDueNextSaysWhenTheNextIsDue", testClaimDueNext},
 		{"Timeline", testTimeline},
 		{"List", testList},
 		{"NotFound", testNotFound},
@@ -445,6 +446,67 @@ func testNextDue(t *testing.T, f Factory) {
 	}
 	if at, _, _ := s.NextDue(ctx(t)); !at.Equal(base.Add(5 * time.Minute)) {
 		t.Fatalf("NextDue with a leased deadline %v, want +5m", at)
+	}
+}
+
+// testClaimDueNext: store.ClaimDueNext, the dispatcher's one call a
+// loop, claims as ClaimDue does, earliest first over every shard, and
+// tells when the next incident comes due (a claimed one at its lease end),
+// or that the claim took max and more may be due.
+func testClaimDueNext(t *testing.T, f Factory) {
+	s := f.New(t)
+	claim := func(now time.Time, max int) ([]store.Claim, time.Time, bool, bool) {
+		t.Helper()
+		cs, next, ok, more, err := store.ClaimDueNext(ctx(t), s, now, 10*time.Minute, max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs, next, ok, more
+	}
+	if cs, _, ok, more := claim(base, 10); len(cs) != 0 || ok || more {
+		t.Fatalf("empty store: claims %+v, next ok=%v, more=%v", cs, ok, more)
+	}
+	api := trigger(t, s, incident("api", "g1", base, 5*time.Minute))
+	web := trigger(t, s, incident("web", "g9", base, 2*time.Minute, 7*time.Minute))
+	if cs, next, ok, more := claim(base.Add(time.Minute), 10); len(cs) != 0 || !ok || more || !next.Equal(base.Add(2*time.Minute)) {
+		t.Fatalf("nothing due yet: claims %+v, next %v ok=%v more=%v; want none, +2m", cs, next, ok, more)
+	}
+	cs, next, ok, more := claim(base.Add(2*time.Minute), 10)
+	if len(cs) != 1 || cs[0].Incident != web || !cs[0].Due.Equal(base.Add(2*time.Minute)) || more {
+		t.Fatalf("claims %+v more=%v, want web's due at +2m", cs, more)
+	}
+	if !ok || !next.Equal(base.Add(5*time.Minute)) {
+		t.Fatalf("next due after web's claim %v ok=%v, want api's at +5m (web's lease ends at +12m)", next, ok)
+	}
+	// Both due, room for one: the earlier, and more may be due.
+	cs, _, _, more = claim(base.Add(time.Hour), 1)
+	if len(cs) != 1 || cs[0].Incident != api || !more {
+		t.Fatalf("claim of 1 with two due: %+v more=%v, want api's and more", cs, more)
+	}
+	// The rest, in order, whatever their shards.
+	s = f.New(t)
+	due := map[string]time.Duration{}
+	for i := range 40 {
+		offset := time.Duration((i*17)%40+1) * time.Second
+		due[trigger(t, s, incident(fmt.Sprintf("svc%d", i%7), fmt.Sprintf("g%d", i), base, offset))] = offset
+	}
+	var got []time.Duration
+	for {
+		cs, _, _, more := claim(base.Add(time.Hour), 6)
+		for _, c := range cs {
+			got = append(got, due[c.Incident])
+		}
+		if !more {
+			break
+		}
+	}
+	if len(got) != len(due) {
+		t.Fatalf("claimed %d of %d due incidents", len(got), len(due))
+	}
+	for i, d := range got {
+		if want := time.Duration(i+1) * time.Second; d != want {
+			t.Fatalf("claim %d was the incident due at +%v, want +%v (claims in order: %v)", i, d, want, got)
+		}
 	}
 }
 

@@ -244,11 +244,20 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	// lease (and were left, unless late twice in a row).
 	lateBefore := false
 	failing := d.storeStreak()
+	// lastClaim is when the loop last claimed (real time); hold is how
+	// long a wake that came sooner than wakeGap after it waits.
+	var lastClaim time.Time
+	hold := time.Duration(0)
 	for {
 		d.recordAside(ctx, &aside)
 		var t *time.Timer
 		var timer <-chan time.Time
-		if free := d.o.Workers - inflight; free > 0 {
+		if hold > 0 {
+			t = time.NewTimer(hold)
+			timer = t.C
+			hold = 0
+		} else if free := d.o.Workers - inflight; free > 0 {
+			lastClaim = time.Now()
 			cctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
 			now := d.o.Now()
 			claims, next, pending, more, err := store.ClaimDueNext(cctx, d.o.Store, now, d.o.Lease, free)
@@ -317,7 +326,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				inflight -= coalesce(done, claimCoalesce)
 			}
 		case <-d.wake:
+			hold = wakeGap - time.Since(lastClaim)
 		case <-nudges:
+			hold = wakeGap - time.Since(lastClaim)
 		case <-timer:
 		}
 		if t != nil {
@@ -379,6 +390,14 @@ func (s *streak) ok() {
 // storeCallTimeout bounds the loop's own store calls (claims, the next
 // deadline), so a stalled store never stalls the loop.
 const storeCallTimeout = 5 * time.Second
+
+// wakeGap is the least time between a claim and the next one a wake (a
+// new incident here, a nudge from another replica) asks for: in a flood
+// every alert wakes the dispatcher, and a claim for each (a look at every
+// shard) cost more than the alert. The wakes within it are one claim; a
+// new incident's first page waits that much at most, and only when
+// another claim came just before.
+const wakeGap = 5 * time.Millisecond
 
 // claimCoalesce is how long a dispatcher with a backlog lets worker slots
 // free up before claiming for them: one claim then fills several slots

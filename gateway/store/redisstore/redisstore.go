@@ -74,9 +74,10 @@ type Store struct {
 	// created is the incidents this store just created, for the claim of
 	// their first page (created.go).
 	created *createdCache
-	// dueKeys are every shard's due set then every shard's claims, for
-	// claimAllScript; nil on a cluster, where no script may span shards.
-	dueKeys []string
+	// oneScriptClaims: one script claims over every shard
+	// (claimAllScript); false on a cluster, where no script may span
+	// shards.
+	oneScriptClaims bool
 }
 
 var (
@@ -97,14 +98,8 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 	for shard := range s.shards {
 		s.shards[shard] = fmt.Sprintf("%s:{%02x}:", prefix, shard)
 	}
-	if _, cluster := rdb.(*redis.ClusterClient); !cluster {
-		for shard := range s.shards {
-			s.dueKeys = append(s.dueKeys, s.key(shard, "due"))
-		}
-		for shard := range s.shards {
-			s.dueKeys = append(s.dueKeys, s.key(shard, "claims"))
-		}
-	}
+	_, cluster := rdb.(*redis.ClusterClient)
+	s.oneScriptClaims = !cluster
 	return s
 }
 
@@ -663,24 +658,35 @@ return out
 `)
 
 // claimAllScript is ClaimDue and NextDue over every shard in one call, on
-// a Redis that holds them all (not a cluster): KEYS every shard's due set,
-// then every shard's claims, in shard order; ARGV now, lease end, max,
-// token prefix, the shard to take equal times from first (0-based). It
-// claims the earliest max entries due over all shards, as ClaimDue's merge
-// does, and returns their fields as claimScript does followed by the
-// earliest due time left over all shards ('-' for none), or '+' after a
-// claim of max entries (more may be due: the caller asks again).
+// a Redis that holds them all (not a cluster, where no script may span
+// shards): ARGV the key prefix, the number of shards, now, lease end, max,
+// token prefix, and the shard to take equal times from first (0-based).
+// It names its keys itself: passed in, 64 keys cost pagerd an allocation
+// each a call. It claims the earliest max entries due over all shards, as
+// ClaimDue's merge does, and returns their fields as claimScript does
+// followed by the earliest due time left over all shards ('-' for none),
+// or '+' after a claim of max entries (more may be due: the caller asks
+// again). A shard's earliest entry is read first, so a shard with nothing
+// due costs one command, not two.
 var claimAllScript = redis.NewScript(claimLua + `
-local n = #KEYS / 2
-local max = tonumber(ARGV[3])
-local heads, pos = {}, {}
+local prefix, n, now, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
+local function key(s, name) return string.format('%s:{%02x}:%s', prefix, s - 1, name) end
+local heads, pos, later = {}, {}, nil
 for s = 1, n do
-  heads[s] = redis.call('ZRANGEBYSCORE', KEYS[s], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, max)
-  pos[s] = 1
+  heads[s], pos[s] = {}, 1
+  local z = redis.call('ZRANGE', key(s, 'due'), 0, 0, 'WITHSCORES')
+  if z[2] then
+    local score = tonumber(z[2])
+    if score <= now then
+      heads[s] = redis.call('ZRANGEBYSCORE', key(s, 'due'), '-inf', ARGV[3], 'WITHSCORES', 'LIMIT', 0, max)
+    elseif later == nil or score < later then
+      later = score
+    end
+  end
 end
 local out = {}
 local taken = 0
-local first = tonumber(ARGV[5])
+local first = tonumber(ARGV[7])
 while taken < max do
   local best, bestScore = nil, nil
   for i = 0, n - 1 do
@@ -695,25 +701,27 @@ while taken < max do
   local h, p = heads[best], pos[best]
   pos[best] = p + 2
   taken = taken + 1
-  local prefix = string.sub(KEYS[best], 1, -4)
-  claim(KEYS[best], KEYS[n + best], h[p], h[p + 1], ARGV[2], ARGV[4] .. taken, prefix .. 'inc:', prefix .. 'job:', out)
+  claim(key(best, 'due'), key(best, 'claims'), h[p], h[p + 1], ARGV[4], ARGV[6] .. taken, key(best, 'inc:'), key(best, 'job:'), out)
 end
 if taken == max then
   table.insert(out, '+')
   return out
 end
-local next = nil
+-- Nothing else is due: the next is the earliest of the shards that had
+-- nothing due and the new earliest of those claimed from.
 for s = 1, n do
-  local z = redis.call('ZRANGE', KEYS[s], 0, 0, 'WITHSCORES')
-  if z[2] then
-    local score = tonumber(z[2])
-    if next == nil or score < next then next = score end
+  if #heads[s] > 0 then
+    local z = redis.call('ZRANGE', key(s, 'due'), 0, 0, 'WITHSCORES')
+    if z[2] then
+      local score = tonumber(z[2])
+      if later == nil or score < later then later = score end
+    end
   end
 end
-if next == nil then
+if later == nil then
   table.insert(out, '-')
 else
-  table.insert(out, string.format('%d', next))
+  table.insert(out, string.format('%d', later))
 end
 return out
 `)
@@ -729,7 +737,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 	if max <= 0 {
 		return nil, nil
 	}
-	if s.dueKeys != nil {
+	if s.oneScriptClaims {
 		claims, _, _, _, err := s.claimAll(ctx, now, lease, max)
 		return claims, err
 	}
@@ -803,7 +811,7 @@ func (s *Store) ClaimDueNext(ctx context.Context, now time.Time, lease time.Dura
 	if max <= 0 {
 		return nil, time.Time{}, false, true, nil
 	}
-	if s.dueKeys == nil {
+	if !s.oneScriptClaims {
 		return store.ClaimDueNext(ctx, storeOnly{s}, now, lease, max)
 	}
 	return s.claimAll(ctx, now, lease, max)
@@ -814,12 +822,12 @@ type storeOnly struct{ store.Store }
 
 // claimAll runs claimAllScript.
 func (s *Store) claimAll(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, time.Time, bool, bool, error) {
-	args := []any{ms(now), ms(now.Add(lease)), max, newToken(), randShard()}
-	res, err := claimAllScript.EvalSha(ctx, s.rdb, s.dueKeys, args...).Slice()
+	args := []any{s.prefix, store.Shards, ms(now), ms(now.Add(lease)), max, newToken(), randShard()}
+	res, err := claimAllScript.EvalSha(ctx, s.rdb, nil, args...).Slice()
 	if isNoScript(err) {
 		// The script cache was flushed (a Redis restart): EVAL loads it
 		// again.
-		res, err = claimAllScript.Eval(ctx, s.rdb, s.dueKeys, args...).Slice()
+		res, err = claimAllScript.Eval(ctx, s.rdb, nil, args...).Slice()
 	}
 	if err != nil {
 		return nil, time.Time{}, false, false, unavailable(err)

@@ -414,9 +414,11 @@ func TestLoadIngest(t *testing.T) {
 			r.openLoop(1000, 3*time.Second) // warm up
 			traced := r.l.trace(store+"-1000", 3*time.Second)
 			profiled1000 := r.l.profile(store+"-1000", 9*time.Second)
+			allocs1000 := r.l.capture("allocs", store+"-1000.allocs.pprof", 9*time.Second)
 			shots, _ := r.openLoop(1000, 10*time.Second)
 			traced()
 			profiled1000()
+			allocs1000()
 			at1000 := summarize(shots)
 			t.Logf("%s open loop 1,000/s for 10 s: %s", store, at1000)
 

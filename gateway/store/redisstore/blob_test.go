@@ -10,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
 )
 
 // TestBlobsWrittenByEarlierVersionsStillRead: records stored deflated (by
@@ -113,4 +116,38 @@ func BenchmarkPackBlob(b *testing.B) {
 			packS2(doc)
 		}
 	})
+}
+
+// TestEncodeDocAllocatesWhatItKeeps: a write's document costs the packed
+// bytes it keeps and little more: the JSON goes into a pooled buffer and
+// S2's room into the packer's scratch (each was a new buffer a write, and
+// together more than twice what is kept).
+func TestEncodeDocAllocatesWhatItKeeps(t *testing.T) {
+	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	inc := &store.Incident{ID: "0f-06h2rrcj3tt0a8e3", Service: "api", DedupKey: `{}:{alertname="DiskFull",instance="db1"}`,
+		Summary: "Disk almost full on db1", CreatedAt: at, UpdatedAt: at, LastSeen: at,
+		State: policy.Incident{Status: policy.StatusTriggered, Priority: "P1", TriggeredAt: at, LevelStartedAt: at,
+			Pending: []policy.Deadline{
+				{ID: "0001.000001.notify", At: at, Kind: policy.DeadlineNotify, User: "ann", Channel: "push", Seq: 1},
+				{ID: "0001.000002.notify", At: at.Add(2 * time.Minute), Kind: policy.DeadlineNotify, User: "ann", Channel: "sms", Seq: 2},
+				{ID: "0001.000003.notify", At: at.Add(5 * time.Minute), Kind: policy.DeadlineNotify, User: "ann", Channel: "voice", Seq: 3},
+				{ID: "0001.000004.escalate", At: at.Add(15 * time.Minute), Kind: policy.DeadlineEscalate, Seq: 4},
+			}}}
+	doc, _, err := encodeDoc(inc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const runs = 2000
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		if _, _, err := encodeDoc(inc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	per := (after.TotalAlloc - before.TotalAlloc) / runs
+	if most := uint64(len(doc)) + 256; per > most {
+		t.Errorf("encodeDoc allocated %d bytes a call for a %d-byte document, want at most %d", per, len(doc), most)
+	}
 }

@@ -1,7 +1,6 @@
 package redisstore
 
 import (
-	"bytes"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,13 +95,13 @@ func (c *created) is(rec string) bool {
 // no repeats), its stored document and details, and the canonical copy.
 // It is nil when decoding would not give the incident back as it is: a
 // time not at UTC's offset or outside years 0-9999, a string that is not
-// UTF-8 (its document's JSON, j, then holds \ufffd), or a status the
+// UTF-8 (its document's JSON then holds \ufffd: lossy), or a status the
 // header cannot hold; that incident is then decoded.
-func createdRecord(inc *store.Incident, j, doc, det []byte, next, seen string) *created {
+func createdRecord(inc *store.Incident, lossy bool, doc, det []byte, next, seen string) *created {
 	if st := string(inc.State.Status); st == "" || strings.ContainsAny(st, " \n") {
 		return nil // a header parseRecord would not take: decoding fails, as it must
 	}
-	if bytes.Contains(j, []byte(`\ufffd`)) {
+	if lossy {
 		return nil
 	}
 	cp, ok := canonicalCopy(inc)

@@ -324,6 +324,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			inflight--
 			if backlog {
 				inflight -= coalesce(done, claimCoalesce)
+			} else {
+				// Nothing else was due: the claim after a step only
+				// looks for its incident's next deadline, which no
+				// ladder puts 5 ms away.
+				hold = wakeGap - time.Since(lastClaim)
 			}
 		case <-d.wake:
 			hold = wakeGap - time.Since(lastClaim)
@@ -392,11 +397,12 @@ func (s *streak) ok() {
 const storeCallTimeout = 5 * time.Second
 
 // wakeGap is the least time between a claim and the next one a wake (a
-// new incident here, a nudge from another replica) asks for: in a flood
-// every alert wakes the dispatcher, and a claim for each (a look at every
-// shard) cost more than the alert. The wakes within it are one claim; a
-// new incident's first page waits that much at most, and only when
-// another claim came just before.
+// new incident here, a nudge from another replica) or a finished step
+// asks for, unless the last claim filled every free slot: in a flood every
+// alert wakes the dispatcher and every page finishes a step, and a claim
+// for each (a look at every shard) cost more than the alert. The wakes and
+// steps within it are one claim; a new incident's first page waits that
+// much at most, and only when another claim came just before.
 const wakeGap = 5 * time.Millisecond
 
 // claimCoalesce is how long a dispatcher with a backlog lets worker slots

@@ -2,8 +2,10 @@ package dispatch
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,15 +17,40 @@ import (
 	"github.com/pagerd/pagerd/policy"
 )
 
-// countingClaims counts the dispatcher's looks at the due set.
+// countingClaims counts the dispatcher's looks at the due set, and
+// which incidents they claimed.
 type countingClaims struct {
 	store.Store
-	claims atomic.Int64
+	claims  atomic.Int64
+	mu      sync.Mutex
+	claimed map[string]bool
 }
 
 func (c *countingClaims) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
 	c.claims.Add(1)
-	return c.Store.ClaimDue(ctx, now, lease, max)
+	cs, err := c.Store.ClaimDue(ctx, now, lease, max)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.claimed == nil {
+		c.claimed = map[string]bool{}
+	}
+	for _, cl := range cs {
+		c.claimed[cl.Incident] = true
+	}
+	return cs, err
+}
+
+// claimedAll is how many of ids were claimed.
+func (c *countingClaims) claimedAll(ids []string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		if c.claimed[id] {
+			n++
+		}
+	}
+	return n
 }
 
 // TestWakesInAFloodAreFewClaims: in a flood every alert wakes the
@@ -53,13 +80,55 @@ func TestWakesInAFloodAreFewClaims(t *testing.T) {
 	}
 	time.Sleep(2 * wakeGap) // the last wake's claim
 	elapsed := time.Since(start)
-	cancel()
-	<-ran
 	claims := cs.claims.Load() - before
 	if most := int64(elapsed/wakeGap) + 2; claims > most {
 		t.Errorf("400 wakes over %v made %d claims, want at most %d (one per %v)", elapsed.Round(time.Millisecond), claims, most, wakeGap)
 	}
 	if claims == 0 {
 		t.Error("400 wakes made no claim")
+	}
+
+	// A flood of incidents, each due at once and each waking it: their
+	// steps finishing are no claim each either, and every one is worked.
+	// Twenty senders at once, so the embedded store's commits are
+	// shared and the flood comes faster than one a wakeGap.
+	before, start = cs.claims.Load(), time.Now()
+	ids := make([]string, 200)
+	var wg sync.WaitGroup
+	for w := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(ids); i += 20 {
+				now := time.Now().UTC()
+				key := fmt.Sprintf("flood-%d", i)
+				inc := &store.Incident{ID: store.NewID(store.ShardOf("api", key), now), Service: "api", DedupKey: key,
+					CreatedAt: now, UpdatedAt: now, LastSeen: now,
+					State: policy.Incident{Status: policy.StatusTriggered, Pending: []policy.Deadline{{ID: "0001.000001.notify", At: now, Kind: policy.DeadlineNotify, User: "ann", Channel: "push", Seq: 1}}}}
+				if _, _, err := st.Trigger(ctx, inc, nil); err != nil {
+					t.Error(err)
+					return
+				}
+				ids[i] = inc.ID
+				d.Wake()
+			}
+		}()
+	}
+	wg.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for cs.claimedAll(ids) < len(ids) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d incidents claimed 10 s after the flood", cs.claimedAll(ids), len(ids))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(2 * wakeGap) // their steps finish
+	elapsed = time.Since(start)
+	cancel()
+	<-ran
+	claims = cs.claims.Load() - before
+	t.Logf("200 incidents over %v: %d claims", elapsed, claims)
+	if most := int64(elapsed/wakeGap) + 2; claims > most {
+		t.Errorf("200 incidents over %v made %d claims, want at most %d (one per %v)", elapsed.Round(time.Millisecond), claims, most, wakeGap)
 	}
 }

@@ -696,6 +696,28 @@ func (p *sameProblem) report(v *validator) {
 	}
 }
 
+// pagerDutyRoutingKeyLen is the length of every routing key PagerDuty's
+// Events API v2 takes: it answers any other with a 400 ("Length of
+// 'routing_key' is incorrect (should be 32 characters)"). Only the length
+// is checked: Event Orchestration keys have capitals, services' keys not.
+const pagerDutyRoutingKeyLen = 32
+
+// toPagerDuty reports whether pages via pagerduty go to PagerDuty itself
+// (notifiers.pagerduty.events_url unset, or a pagerduty.com host such as a
+// regional edge) rather than to a stand-in, which may take any key.
+func (v *validator) toPagerDuty() bool {
+	u := v.cfg.Notifiers.PagerDuty.EventsURL
+	if u == "" {
+		return true
+	}
+	p, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	h := strings.ToLower(p.Hostname())
+	return h == "pagerduty.com" || strings.HasSuffix(h, ".pagerduty.com")
+}
+
 func (v *validator) contact(cf string, ct *Contact) {
 	declared := ct.Address != ""
 	ct.Address = v.setting(cf+".address", ct.Address)
@@ -719,6 +741,11 @@ func (v *validator) contact(cf string, ct *Contact) {
 	case "pagerduty":
 		if !v.cfg.transports["pagerduty"] {
 			v.unusable.add("pagerduty", cf+".via", "%s via pagerduty, but notifiers.pagerduty.webhook_secret is not set: an acknowledgement in the PagerDuty app would never reach pagerd, which would go on paging and escalating", ct.Channel)
+		}
+		if n := len(ct.Address); n > 0 && n != pagerDutyRoutingKeyLen && v.toPagerDuty() {
+			// Never echo it (a credential): say only what is wrong with
+			// its shape.
+			v.errf(cf+".address", "is not a PagerDuty Events API v2 routing key (%d characters; PagerDuty's are %d, the Integration Key of an Events API V2 integration of a PagerDuty service, not a REST API key), so PagerDuty would refuse every page to it", n, pagerDutyRoutingKeyLen)
 		}
 	case "webhook", "ntfy":
 		if ct.Address != "" {

@@ -694,6 +694,19 @@ func loadCases() []loadCase {
 			field: "users[eng-a].contacts[0].channel", problem: []string{"twilio sends sms and voice, not push"},
 		},
 		{
+			// PagerDuty answers every such event 400 "Length of
+			// 'routing_key' is incorrect (should be 32 characters)":
+			// a REST API key (20 characters) is the usual mix-up.
+			name: "pagerduty routing key that PagerDuty would refuse", base: "aion-r.yaml",
+			edits: []string{`address: "${AION_R_PD_KEY_ENG_A}"`, `address: "u+Xw3aYzsd1FZ7Qk5T9a"`},
+			field: "users[eng-a].contacts[0].address", problem: []string{"is not a PagerDuty Events API v2 routing key", "20 characters", "32", "every page"},
+		},
+		{
+			name: "pagerduty routing key one character too long", base: "aion-r.yaml",
+			edits: []string{`address: "${AION_R_PD_KEY_ENG_A}"`, `address: "0123456789abcdef0123456789abcdef0"`},
+			field: "users[eng-a].contacts[0].address", problem: []string{"33 characters"},
+		},
+		{
 			name: "webhook address that is not a URL", base: "quickstart.yaml",
 			edits: []string{"{channel: sms, via: log}", "{channel: sms, via: webhook, address: hooks.example.com/page}"},
 			field: "users[demo].contacts[1].address", problem: []string{"absolute http(s) URL"},
@@ -1718,6 +1731,52 @@ func TestEnvReferenceInsideAValue(t *testing.T) {
 			loadCheckCase(t, c, text, "pagerd.yaml", err)
 			if err != nil && strings.Contains(err.Error(), "0123456789abcdef") {
 				t.Errorf("the error shows the secret's value: %v", err)
+			}
+		})
+	}
+}
+
+// TestPagerDutyRoutingKeyLength: PagerDuty's Events API v2 refuses, with a
+// 400, every event whose routing_key is not 32 characters long, so a push
+// contact via pagerduty with such a key could never be paged and the config
+// is refused. Only the length is certain (Event Orchestration keys have
+// capitals, the services' integration keys not), and only PagerDuty says
+// so: an events_url that points at a stand-in may take any key. The key is
+// a credential and never appears in the problem.
+func TestPagerDutyRoutingKeyLength(t *testing.T) {
+	const short = "u+Xw3aYzsd1FZ7Qk5T9a" // a REST API key's length
+	base := loadEdit(t, loadExampleText(t, "quickstart.yaml"),
+		"      - {channel: push, via: log}\n", "      - {channel: push, via: pagerduty, address: \"${PAGERD_TEST_PD_KEY}\"}\n",
+		"users:\n", "notifiers:\n  pagerduty: {webhook_secret: whsec-0123456789abcdef}\nusers:\n")
+	cases := []struct {
+		name, key, eventsURL string
+		refused              bool
+	}{
+		{"a services' integration key", "0123456789abcdef0123456789abcdef", "", false},
+		{"an Event Orchestration key, with capitals", "R02E4A0HBAFQ4J5EF0XTK8Q5SNMAAAAA", "", false},
+		{"a REST API key", short, "", true},
+		{"a REST API key at a regional edge", short, "https://events.eu.pagerduty.com", true},
+		{"a REST API key at a stand-in", short, "http://127.0.0.1:9999", false},
+		{"unset: pagerd serve refuses it instead", "", "", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("PAGERD_TEST_PD_KEY", c.key)
+			text := base
+			if c.eventsURL != "" {
+				text = loadEdit(t, text, "{webhook_secret:", "{events_url: \""+c.eventsURL+"\", webhook_secret:")
+			}
+			_, err := Parse([]byte(text), "q.yaml", t.TempDir())
+			switch {
+			case c.refused && err == nil:
+				t.Fatal("loaded; want users[demo].contacts[0].address refused")
+			case c.refused && (!strings.Contains(err.Error(), "q.yaml: users[demo].contacts[0].address: is not a PagerDuty Events API v2 routing key") ||
+				!strings.Contains(err.Error(), "20 characters")):
+				t.Fatalf("the problem does not name the address and its length:\n%v", err)
+			case c.refused && strings.Contains(err.Error(), short):
+				t.Fatalf("the problem shows the key:\n%v", err)
+			case !c.refused && err != nil:
+				t.Fatalf("refused: %v", err)
 			}
 		})
 	}

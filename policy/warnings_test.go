@@ -155,7 +155,7 @@ notifiers:
 		t.Setenv(v, map[string]string{"PAGERD_TEST_SID": "AC0123456789abcdef0123456789abcdef", "PAGERD_TEST_FROM": "+15555550100",
 			"PAGERD_TEST_PHONE": "+15555550123"}[v]+"")
 	}
-	t.Setenv("PAGERD_TEST_PD_KEY", "pd-routing-key-from-env-0123456789")
+	t.Setenv("PAGERD_TEST_PD_KEY", "pd-routing-key-from-env-01234567")
 	t.Setenv("PAGERD_TEST_PD_SECRET", "pd-webhook-secret-from-env")
 	if err := writeFile(dir+"/no-such-file", "fedcba9876543210fedcba9876543210\n"); err != nil {
 		t.Fatal(err)
@@ -169,7 +169,7 @@ notifiers:
 	}
 	u := cfg.User("demo")
 	tw := cfg.Notifiers.Twilio
-	if u.Contacts[0].Address != "pd-routing-key-from-env-0123456789" || u.Contacts[1].Address != "+15555550123" ||
+	if u.Contacts[0].Address != "pd-routing-key-from-env-01234567" || u.Contacts[1].Address != "+15555550123" ||
 		tw.AccountSID != "AC0123456789abcdef0123456789abcdef" || tw.From != "+15555550100" ||
 		tw.AuthToken.Reveal() != "fedcba9876543210fedcba9876543210" || cfg.Notifiers.PagerDuty.WebhookSecret.Reveal() != "pd-webhook-secret-from-env" {
 		t.Errorf("settings not read from the environment: contacts %+v twilio %s %s", u.Contacts, tw.AccountSID, tw.From)

@@ -8,13 +8,16 @@ import (
 // OnCallEntry is who holds one tier of one schedule at an instant: what
 // `pagerd oncall` prints and GET /api/v1/oncall answers.
 type OnCallEntry struct {
-	Schedule string    `json:"schedule"`
-	Tier     string    `json:"tier"`
-	Layer    string    `json:"layer,omitempty"`
-	User     string    `json:"user"`
-	Name     string    `json:"name"`
-	From     time.Time `json:"from"`
-	Until    time.Time `json:"until"`
+	Schedule string `json:"schedule"`
+	Tier     string `json:"tier"`
+	Layer    string `json:"layer,omitempty"`
+	User     string `json:"user"`
+	Name     string `json:"name"`
+	// From and Until bound the shift. Either is zero, and left out of
+	// JSON, when it is no instant: a gap before any layer has begun began
+	// at none (the rotation's "forever" is not a time to show anyone).
+	From     time.Time `json:"from,omitzero"`
+	Until    time.Time `json:"until,omitzero"`
 	Override bool      `json:"override"`
 	Reason   string    `json:"reason,omitempty"`
 	// OverrideID names the run-time override that holds the tier (made
@@ -57,8 +60,8 @@ func (c *Config) WhoIsOnCallOn(d Date, schedule string) ([]OnCallEntry, error) {
 }
 
 func (c *Config) onCallEntry(s *Schedule, sh Shift) OnCallEntry {
-	e := OnCallEntry{Schedule: s.Name, Tier: sh.Tier, Layer: sh.Layer, User: sh.User, From: sh.From.In(s.Location()),
-		Until: sh.Until.In(s.Location()), Override: sh.Override != "", Reason: sh.Override, OverrideID: sh.OverrideID}
+	e := OnCallEntry{Schedule: s.Name, Tier: sh.Tier, Layer: sh.Layer, User: sh.User, From: instantIn(sh.From, s.Location()),
+		Until: instantIn(sh.Until, s.Location()), Override: sh.Override != "", Reason: sh.Override, OverrideID: sh.OverrideID}
 	if u := c.User(sh.User); u != nil {
 		e.Name, e.Backup = u.DisplayName(), u.Backup
 	}
@@ -96,4 +99,14 @@ func (c *Config) ShiftsBetween(s *Schedule, a, b time.Time) []OnCallEntry {
 		}
 	}
 	return out
+}
+
+// instantIn is t in loc, or the zero time when t stands for "forever"
+// (farPast, farFuture: the bounds of a gap no layer has begun or ends),
+// which no on-call view should show as a date.
+func instantIn(t time.Time, loc *time.Location) time.Time {
+	if !t.After(farPast) || !t.Before(farFuture) {
+		return time.Time{}
+	}
+	return t.In(loc)
 }

@@ -188,6 +188,57 @@ func TestOncallEveryWeek(t *testing.T) {
 	}
 }
 
+// TestOncallJSONBeforeAnyRotationBegins: a tier of layers none of which
+// has begun is held by nobody since forever. `oncall -o json` left out no
+// start for that gap but the zero time (0001-01-01, printed in New York's
+// local mean time as 0000-12-31T19:03:58-04:56); a gap that began at no
+// instant has no "from", and its "until" is when the first layer begins.
+func TestOncallJSONBeforeAnyRotationBegins(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "later.yaml")
+	if err := os.WriteFile(cfg, []byte(`
+users:
+  - {id: ann, contacts: [{channel: push, via: log}]}
+  - {id: bob, contacts: [{channel: push, via: log}]}
+schedules:
+  - name: s
+    time_zone: America/New_York
+    handoff: {weekday: monday, time: "08:00"}
+    tiers:
+      - name: primary
+        layers:
+          - {name: days, start: 2025-11-03, members: [ann, bob]}
+escalation_policies:
+  - name: p
+    levels:
+      - {name: first, targets: [{schedule: s, tier: primary}]}
+services:
+  - {name: svc, priority_scheme: P0-P3, escalation_policy: p, integrations: {alertmanager_key: k0000000000000000000000000000000}}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []string{"2025-10-01T10:00:00Z", "2025-10-01"} {
+		t.Run(at, func(t *testing.T) {
+			out, errOut, code := pagerd(t, "oncall", "--config", cfg, "--at", at, "-o", "json")
+			if code != 0 {
+				t.Fatal(errOut)
+			}
+			var rows []map[string]any
+			if err := json.Unmarshal([]byte(out), &rows); err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != 1 || rows[0]["user"] != "" {
+				t.Fatalf("want one row, the gap: %s", out)
+			}
+			if from, ok := rows[0]["from"]; ok {
+				t.Errorf("the gap began at no instant, but from is %v", from)
+			}
+			if until := rows[0]["until"]; until != "2025-11-03T08:00:00-05:00" {
+				t.Errorf("until %v, want the first layer's start, 2025-11-03T08:00:00-05:00", until)
+			}
+		})
+	}
+}
+
 func TestCLIErrors(t *testing.T) {
 	dir := t.TempDir()
 	broken := filepath.Join(dir, "broken.yaml")

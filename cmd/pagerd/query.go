@@ -105,9 +105,12 @@ func runOncall(args []string, stdout, stderr io.Writer) int {
 		if r.Layer != "" {
 			tier += " (" + r.Layer + ")"
 		}
-		from := r.From.Format(time.RFC3339)
+		from, until := r.From.Format(time.RFC3339), r.Until.Format(time.RFC3339)
 		if r.From.IsZero() {
 			from = "-" // a tier nobody has held yet: its layers have not begun
+		}
+		if r.Until.IsZero() {
+			until = "-"
 		}
 		user, name := r.User, r.Name
 		if user == "" {
@@ -116,7 +119,7 @@ func runOncall(args []string, stdout, stderr io.Writer) int {
 			user, name = "-", "nobody"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Schedule, tier, user, name,
-			from, r.Until.Format(time.RFC3339), r.Reason)
+			from, until, r.Reason)
 	}
 	tw.Flush()
 	return 0

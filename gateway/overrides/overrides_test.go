@@ -387,18 +387,21 @@ escalation_policies:`, 1)
 	}
 	var cur atomic.Pointer[policy.Config]
 	cur.Store(config(t)) // without schedule t
-	s := overrides.New(overrides.Options{Store: st, Config: cur.Load, Now: func() time.Time { return now },
+	reads := make(chan string, 16)
+	s := overrides.New(overrides.Options{Store: readsOf{st, reads}, Config: cur.Load, Now: func() time.Time { return now },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), PollInterval: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); s.Run(ctx, nil) }()
 	defer func() { cancel(); <-done }()
-	// Run's first read is long done (a late one would only make this
-	// pass without the fix, never fail with it); the next poll is an hour
-	// away.
-	time.Sleep(200 * time.Millisecond)
+	// Run's first read has begun, with the schedules of the config
+	// without t: a reload before it would let that read take in t's
+	// overrides and pass without the fix. The next poll is an hour away.
+	waitRead(t, reads, overrides.Kind("s"), "Run's first read")
 
 	cur.Store(full) // the reload
+	_ = s.Config()  // the first merge after it, as the next page makes
+	waitRead(t, reads, overrides.Kind("t"), "a read of schedule t's overrides after the reload")
 	deadline := time.Now().Add(2 * time.Second)
 	for {
 		rows, err := s.Config().WhoIsOnCall(now, "t")
@@ -412,5 +415,37 @@ escalation_policies:`, 1)
 			t.Fatalf("2 s after the reload schedule t's primary is %s, not cat by its override", rows[0].User)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// readsOf is a store that says which kind of documents it was asked for,
+// so a test waits for a read rather than for time to pass.
+type readsOf struct {
+	store.Docs
+	reads chan<- string
+}
+
+func (r readsOf) ListDocs(ctx context.Context, kind string) (map[string][]byte, int64, error) {
+	select {
+	case r.reads <- kind:
+	default:
+	}
+	return r.Docs.ListDocs(ctx, kind)
+}
+
+// waitRead waits up to 2 s for a read of kind, the reads of other kinds
+// aside.
+func waitRead(t *testing.T, reads <-chan string, kind, what string) {
+	t.Helper()
+	timeout := time.After(2 * time.Second)
+	for {
+		select {
+		case k := <-reads:
+			if k == kind {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("%s (%s) did not come within 2 s", what, kind)
+		}
 	}
 }

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net"
 	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -1236,6 +1238,7 @@ func (v *validator) policies() {
 				v.warnf(field, "never fires: this is the last level and repeat is 0, so nothing comes after it; set repeat to start the policy over, or remove the timeout")
 			}
 		}
+		v.ladderPastTimeout(f, p)
 		for j, r := range p.Unresolved {
 			rf := fmt.Sprintf("%s.unresolved[%d]", f, j)
 			if len(r.Priorities) == 0 {
@@ -1261,6 +1264,111 @@ func (v *validator) policies() {
 			}
 		}
 	}
+}
+
+// ladderPastTimeout warns about a level whose timeout comes before a step
+// of the ladder of someone the level after it pages again (the same user,
+// or the same schedule tier; with repeat, the first level after the last).
+// A timeout does not cut the ladders of the people a level paged (the
+// engine leaves them running when it escalates to others), but paging a
+// person again starts their ladder over (run.page), so such a step does
+// not come when their notification rules say: it is put off until the
+// last time they are paged. Never an error: that last time comes (the last
+// level of the last round does not time out), so nobody is unreachable.
+// Only fixed timeouts are compared, the shortest of the level's.
+func (v *validator) ladderPastTimeout(f string, p *EscalationPolicy) {
+	n := len(p.Levels)
+	for j := range p.Levels {
+		l := &p.Levels[j]
+		next, again := j+1, ""
+		if next == n {
+			if p.Repeat == 0 {
+				continue // its timeout never fires; policies warns
+			}
+			next, again = 0, " (repeat starts the policy over)"
+		}
+		field, timeout := "", time.Duration(0)
+		if l.Timeout.IsSet() && l.Timeout.Kind == TimeoutFixed {
+			field, timeout = "timeout", time.Duration(l.Timeout.Duration)
+		}
+		for _, pr := range slices.Sorted(maps.Keys(l.Timeouts)) {
+			if t := l.Timeouts[pr]; t.Kind == TimeoutFixed && t.Duration > 0 && (field == "" || time.Duration(t.Duration) < timeout) {
+				field, timeout = "timeouts."+pr, time.Duration(t.Duration)
+			}
+		}
+		if field == "" || timeout <= 0 {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, id := range v.pagedAgain(l.Targets, p.Levels[next].Targets) {
+			u := v.cfg.users[id]
+			if u == nil || seen[id] {
+				continue
+			}
+			seen[id] = true
+			var late []string
+			for _, ladder := range []struct {
+				name  string
+				steps []NotifyStep
+			}{{"", u.NotificationRules.High}, {", notification_rules.low", u.NotificationRules.Low}} {
+				for _, st := range ladder.steps {
+					// A step due at the timeout itself goes out first: it
+					// was scheduled before the escalation.
+					if time.Duration(st.After) > timeout {
+						late = append(late, fmt.Sprintf("%s at %s%s", st.Channel, st.After, ladder.name))
+						break
+					}
+				}
+			}
+			if len(late) > 0 {
+				v.warnf(fmt.Sprintf("%s.levels[%s].%s", f, l.Name, field),
+					"%s is shorter than the ladder of user %q (%s): at the timeout level %s pages them again%s and their ladder starts over, so that step and the ones after it are put off until the last time they are paged; move the step before the timeout or lengthen the timeout",
+					Duration(timeout), id, strings.Join(late, "; "), p.Levels[next].Name, again)
+			}
+		}
+	}
+}
+
+// pagedAgain is who a level with targets next pages that a level with
+// targets cur paged too, as far as the config says for certain: the users
+// both name, and every member of a schedule tier both name (any of them
+// may hold it then, overrides in the file included).
+func (v *validator) pagedAgain(cur, next []Target) []string {
+	var out []string
+	for _, t := range cur {
+		if !slices.Contains(next, t) {
+			continue
+		}
+		switch {
+		case t.User != "":
+			out = append(out, t.User)
+		case t.Schedule != "":
+			s := v.cfg.schedules[t.Schedule]
+			if s == nil {
+				continue
+			}
+			tr := s.Tier(t.Tier)
+			if tr == nil {
+				continue
+			}
+			out = append(out, tr.Members...)
+			for _, rc := range tr.RosterChanges {
+				out = append(out, rc.Members...)
+			}
+			for _, ly := range tr.Layers {
+				out = append(out, ly.Members...)
+				for _, rc := range ly.RosterChanges {
+					out = append(out, rc.Members...)
+				}
+			}
+			for _, o := range s.Overrides {
+				if id, ok := o.Tiers[t.Tier]; ok {
+					out = append(out, id)
+				}
+			}
+		}
+	}
+	return out
 }
 
 func (v *validator) services() {

@@ -58,6 +58,14 @@ func TestWarnings(t *testing.T) {
 			words: []string{"SEV-1 and SEV-2 incidents", "once level tertiary has been paged (20m after the trigger)"},
 		},
 		{
+			// The one level is paged again at its timeout (repeat), which
+			// starts the ladder over before its call.
+			name: "a level that times out before its ladder calls", base: "quickstart.yaml",
+			edits: []string{loadQTimeout, "        timeout: 3m\n"},
+			field: "escalation_policies[demo].levels[primary].timeout",
+			words: []string{`3m is shorter than the ladder of user "demo" (voice at 5m)`, "level primary pages them again (repeat starts the policy over)", "put off until the last time they are paged"},
+		},
+		{
 			name: "shift notices to someone reachable only by voice", base: "quickstart.yaml",
 			edits: []string{loadQContacts, "    contacts:\n      - {channel: voice, via: log}\n",
 				"        - {after: 0s, channel: push}\n        - {after: 2m, channel: sms}\n", "", loadQMembers, loadQMembers + "    notices: {before: 1h}\n"},

@@ -225,7 +225,7 @@ func TestVoiceCallWithKeypress(t *testing.T) {
 	if v := state(); v.Status != "acknowledged" || v.AcknowledgedBy != "dan" {
 		t.Fatalf("after pressing 4: %s by %s", v.Status, v.AcknowledgedBy)
 	}
-	if _, body := callback(gather, url.Values{"Digits": {"4"}}); !strings.Contains(body, "Already acknowledged by dan.") {
+	if _, body := callback(gather, url.Values{"Digits": {"4"}}); !strings.Contains(body, "Already acknowledged by dan at 06:05 UTC.") {
 		t.Fatalf("4 again: %s", body)
 	}
 	forged := url.Values{"Digits": {"6"}}

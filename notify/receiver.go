@@ -96,7 +96,8 @@ type Acted struct {
 	Storm string
 	// Changed is false when the incident already was so (acknowledged
 	// before an acknowledgement); AlreadyResolved when it was resolved
-	// before, which nothing changes.
+	// before, which nothing changes (a resolve included: the answer must
+	// not say this one resolved it).
 	Changed, AlreadyResolved bool
 	// AlreadyEscalated, for EscalateFrom, says the incident had left the
 	// level escalated from: nothing changed, and Level says where it is.
@@ -104,6 +105,8 @@ type Acted struct {
 	// The incident as it stands after the action.
 	Incident, Service, Priority, Summary string
 	AcknowledgedBy, ResolvedBy           string
+	// AcknowledgedAt and ResolvedAt are when it was (zero when not).
+	AcknowledgedAt, ResolvedAt time.Time
 	// Level is the level it is at, counted from 1, and LevelName its name;
 	// EscalatedAt is when it got there and EscalatedBy who took it there
 	// ("" for the level's timeout). They are set with AlreadyEscalated.

@@ -68,9 +68,14 @@ func (s *Service) act(ctx context.Context, target string, ev policy.Event) (noti
 		return notify.Acted{}, notFound(err)
 	}
 	st := inc.State
-	out := notify.Acted{Changed: len(acts) > 0, AlreadyResolved: isResolved(err), AlreadyEscalated: already,
+	// A resolve of a resolved incident is no error to the state machine
+	// (resolving is idempotent: a resolved alert sent again), but to the
+	// person it must not read as "Resolved" by them: it was so already.
+	resolved := isResolved(err) || (ev.Kind == policy.EventResolve && len(acts) == 0 && st.Status == policy.StatusResolved)
+	out := notify.Acted{Changed: len(acts) > 0, AlreadyResolved: resolved, AlreadyEscalated: already,
 		Incident: inc.ID, Service: inc.Service, Priority: st.Priority, Summary: inc.Summary,
-		AcknowledgedBy: st.AcknowledgedBy, ResolvedBy: st.ResolvedBy, Level: st.Level + 1, EscalatedAt: st.LevelStartedAt}
+		AcknowledgedBy: st.AcknowledgedBy, AcknowledgedAt: st.AcknowledgedAt, ResolvedBy: st.ResolvedBy, ResolvedAt: st.ResolvedAt,
+		Level: st.Level + 1, EscalatedAt: st.LevelStartedAt}
 	if cfg := s.o.Config(); cfg.Service(inc.Service) != nil {
 		if p := cfg.Policy(cfg.Service(inc.Service).EscalationPolicy); p != nil && st.Level < len(p.Levels) {
 			out.LevelName = p.Levels[st.Level].Name

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/twilio/twilio-go/client"
@@ -281,14 +282,19 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 		return reply("pagerd: your reply (code " + ReplyCode(id) + ") " + cb.notRecorded("SMS reply", user, id, err) + ": reply again in a minute, or use the link in the page.")
 	case acted.Storm != "":
 		return reply(fmt.Sprintf("pagerd: %s (code %s).", acted.Storm, ReplyCode(id)))
-	case acted.AlreadyResolved:
-		return reply("pagerd: already resolved" + by(acted.ResolvedBy) + ".")
-	case acted.AlreadyEscalated:
-		return reply(fmt.Sprintf("pagerd: %s; nobody else was paged (code %s).", alreadyEscalated(acted), ReplyCode(acted.Incident)))
-	case !acted.Changed && action == notify.Acknowledge:
-		return reply("pagerd: already acknowledged" + by(acted.AcknowledgedBy) + ".")
 	}
-	return reply(fmt.Sprintf("pagerd: %s [%s] %s: %s (code %s).", done[action], acted.Priority, acted.Service, acted.Summary, ReplyCode(acted.Incident)))
+	// Every answer names the incident: a reply without a code acts on
+	// the latest page, which the person may not know.
+	named := fmt.Sprintf("[%s] %s: %s (code %s)", acted.Priority, acted.Service, acted.Summary, ReplyCode(acted.Incident))
+	switch {
+	case acted.AlreadyResolved:
+		return reply("pagerd: " + named + " was already resolved" + by(acted.ResolvedBy) + at(acted.ResolvedAt) + "; nothing changed.")
+	case acted.AlreadyEscalated:
+		return reply("pagerd: " + named + " was " + alreadyEscalated(acted) + "; nobody else was paged.")
+	case !acted.Changed && action == notify.Acknowledge:
+		return reply("pagerd: " + named + " was already acknowledged" + by(acted.AcknowledgedBy) + at(acted.AcknowledgedAt) + "; nothing changed.")
+	}
+	return reply("pagerd: " + done[action] + " " + named + ".")
 }
 
 // alreadyEscalated says where an escalation found the incident, which had
@@ -299,11 +305,7 @@ func alreadyEscalated(a notify.Acted) string {
 	if a.LevelName != "" {
 		s += " (" + a.LevelName + ")"
 	}
-	s += by(a.EscalatedBy)
-	if !a.EscalatedAt.IsZero() {
-		s += " at " + a.EscalatedAt.UTC().Format("15:04 UTC")
-	}
-	return s
+	return s + by(a.EscalatedBy) + at(a.EscalatedAt)
 }
 
 func by(actor string) string {
@@ -311,6 +313,14 @@ func by(actor string) string {
 		return ""
 	}
 	return " by " + actor
+}
+
+// at says when, for an answer: " at 03:04 UTC"; "" when not known.
+func at(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return " at " + t.UTC().Format("15:04 UTC")
 }
 
 // twiML answers Twilio with a voice document.
@@ -422,11 +432,11 @@ func (cb *Callbacks) Gather(w http.ResponseWriter, r *http.Request) error {
 	case acted.Storm != "":
 		msg = acted.Storm + "."
 	case acted.AlreadyResolved:
-		msg = "Already resolved" + by(acted.ResolvedBy) + "."
+		msg = "Already resolved" + by(acted.ResolvedBy) + at(acted.ResolvedAt) + "."
 	case acted.AlreadyEscalated:
 		msg = "It was " + alreadyEscalated(acted) + ". Nobody else was paged."
 	case !acted.Changed && action == notify.Acknowledge:
-		msg = "Already acknowledged" + by(acted.AcknowledgedBy) + "."
+		msg = "Already acknowledged" + by(acted.AcknowledgedBy) + at(acted.AcknowledgedAt) + "."
 	default:
 		msg = map[notify.Action]string{notify.Acknowledge: "Acknowledged.", notify.Escalate: "Escalated to the next level.",
 			notify.Resolve: "Resolved."}[action]

@@ -1,0 +1,97 @@
+package gateway
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/providertest"
+	"github.com/pagerd/pagerd/notify/twilio"
+)
+
+// twilioCallConfig is twilioConfig with dan's calls through Twilio.
+var twilioCallConfig = strings.Replace(twilioConfig, `{channel: voice, via: log}`, `{channel: voice, via: twilio, address: "+15555550111"}`, 1)
+
+// TestKeypressOnAResolvedIncidentSaysSo: a key pressed on the call of an
+// incident someone resolved since the call was placed changes nothing, and
+// the call says it was already resolved, by whom and when: 6 must not say
+// "Resolved." as if this key did it.
+func TestKeypressOnAResolvedIncidentSaysSo(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	h := newHarness(t, withConfig(twilioAt(fake, twilioCallConfig)), realTransport("twilio"))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(5 * time.Minute))
+	if len(fake.Calls()) != 1 {
+		t.Fatalf("%d calls placed", len(fake.Calls()))
+	}
+	gather := h.url + twilio.GatherPath + "?" + strings.SplitN(fake.Calls()[0].Get("Url"), "?", 2)[1]
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", ""); r.code != 200 {
+		t.Fatalf("resolve: %d %s", r.code, r.body)
+	}
+	before := h.incident(id)
+	for _, key := range []string{"6", "4", "5"} {
+		_, body := fake.Callback(t, gather, url.Values{"Digits": {key}})
+		if !strings.Contains(body, "Already resolved by api:ops at 06:05 UTC.") {
+			t.Errorf("%s on a resolved incident: %s", key, body)
+		}
+	}
+	if after := h.incident(id); after.Status != "resolved" || len(after.Timeline) != len(before.Timeline) {
+		t.Fatalf("keys on a resolved incident changed it: %s, %d timeline entries (was %d)", after.Status, len(after.Timeline), len(before.Timeline))
+	}
+}
+
+// actingFirst is a store that, once armed, runs a function before the
+// next read of an incident: another person's resolve landing between the
+// reply being matched to an incident and it being acted on.
+type actingFirst struct {
+	store.Store
+	before atomic.Pointer[func()]
+}
+
+func (s *actingFirst) Get(ctx context.Context, id string) (*store.Incident, error) {
+	if f := s.before.Swap(nil); f != nil {
+		(*f)()
+	}
+	return s.Store.Get(ctx, id)
+}
+
+// TestSMSReplyOnAnIncidentResolvedMeanwhileSaysSo: "6" that reaches an
+// incident someone else resolved an instant before says it was already
+// resolved, by whom and when, naming the incident, and changes nothing;
+// "4" on one already acknowledged says by whom and when.
+func TestSMSReplyOnAnIncidentResolvedMeanwhileSaysSo(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	rs := &actingFirst{Store: boltStore(t)}
+	h := newHarness(t, withStore(rs), withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	text := func(body string) string {
+		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
+		return out
+	}
+	code := twilio.ReplyCode(id)
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", ""); r.code != 200 {
+		t.Fatalf("acknowledge: %d %s", r.code, r.body)
+	}
+	if out := text("4"); !strings.Contains(out, "pagerd: [P0] api: disk almost full (code "+code+") was already acknowledged by api:ops at 06:02 UTC") {
+		t.Fatalf("4 on an acknowledged incident: %s", out)
+	}
+	resolve := func() {
+		if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", ""); r.code != 200 {
+			t.Errorf("resolve: %d %s", r.code, r.body)
+		}
+	}
+	rs.before.Store(&resolve)
+	out := text("6")
+	if !strings.Contains(out, "pagerd: [P0] api: disk almost full (code "+code+") was already resolved by api:ops at 06:02 UTC") {
+		t.Fatalf("6 on an incident resolved meanwhile: %s", out)
+	}
+	if v := h.incident(id); v.Status != "resolved" || v.ResolvedBy != "api:ops" {
+		t.Fatalf("after 6: %s by %s", v.Status, v.ResolvedBy)
+	}
+}

@@ -45,3 +45,49 @@ func TestLastPagedLooksPastResolvedIncidents(t *testing.T) {
 		t.Errorf("last paged to ann by SMS: %q, want %s", got.Target, paged)
 	}
 }
+
+// goneTimeline is a store in which one incident is deleted (retention)
+// between being listed and its timeline being read.
+type goneTimeline struct {
+	store.Store
+	gone string
+}
+
+func (g goneTimeline) Timeline(ctx context.Context, id string) ([]store.Entry, error) {
+	if id == g.gone {
+		return nil, fmt.Errorf("%w: %s", store.ErrNotFound, id)
+	}
+	return g.Store.Timeline(ctx, id)
+}
+
+// An incident that is gone by the time its timeline is read was paged to
+// nobody any more: an SMS reply still finds the others, rather than being
+// told it was not recorded.
+func TestLastPagedSkipsAnIncidentGoneSinceListed(t *testing.T) {
+	ctx := context.Background()
+	st := boltStore(t)
+	at := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
+	put := func(dedup string, at time.Time) string {
+		t.Helper()
+		inc := &store.Incident{ID: store.NewID(store.ShardOf("api", dedup), at), Service: "api", DedupKey: dedup,
+			Source: "alertmanager", Summary: dedup, CreatedAt: at, UpdatedAt: at, LastSeen: at,
+			Details: json.RawMessage(`{}`),
+			State:   policy.Incident{Service: "api", Priority: "P1", Urgency: "high", Status: policy.StatusTriggered, Epoch: 1, TriggeredAt: at, LevelStartedAt: at}}
+		inc.State.ID = inc.ID
+		id, _, err := st.Trigger(ctx, inc, []store.Entry{{At: at, Type: "notify", User: "ann", Channel: "sms"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	paged := put("paged", at)
+	gone := put("gone", at.Add(time.Minute))
+	svc := incident.New(incident.Options{Store: goneTimeline{st, gone}, Config: func() *policy.Config { return &policy.Config{} }})
+	got, err := svc.LastPaged(ctx, "ann", "sms", func(string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Target != paged {
+		t.Errorf("last paged to ann by SMS: %q, want %s", got.Target, paged)
+	}
+}

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -93,5 +95,63 @@ func TestSMSReplyOnAnIncidentResolvedMeanwhileSaysSo(t *testing.T) {
 	}
 	if v := h.incident(id); v.Status != "resolved" || v.ResolvedBy != "api:ops" {
 		t.Fatalf("after 6: %s by %s", v.Status, v.ResolvedBy)
+	}
+}
+
+// failingUpdates is a store whose incident writes fail with err while it
+// is set.
+type failingUpdates struct {
+	store.Store
+	err atomic.Pointer[error]
+}
+
+func (f *failingUpdates) Update(ctx context.Context, inc *store.Incident, tl []store.Entry) error {
+	if err := f.err.Load(); err != nil {
+		return *err
+	}
+	return f.Store.Update(ctx, inc, tl)
+}
+
+// TestReplyNotRecordedSaysWhy: a reply or key that could not be stored is
+// answered with what is true of the error, not "the store is unavailable"
+// for every one: a write that may have landed, an incident others kept
+// changing, one no longer kept, a fault of pagerd's own.
+func TestReplyNotRecordedSaysWhy(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		err       error
+		sms, call string
+	}{
+		{"unavailable", errDiskFull, "was NOT recorded: the incident store is unavailable", "was not recorded: the incident store is unavailable"},
+		{"outcome unknown", store.PartlyStored(errDiskFull), "may not have been recorded: the incident store did not confirm it", "may not have been recorded"},
+		{"conflict", fmt.Errorf("update: %w", store.ErrConflict), "was NOT recorded: others changed the incident", "was not recorded: others changed the incident"},
+		{"not found", fmt.Errorf("update: %w", store.ErrNotFound), "is no longer kept", "This incident no longer exists."},
+		{"other", errors.New("decode incident: unexpected end of JSON input"), "was NOT recorded: pagerd failed to store it", "was not recorded: pagerd failed to store it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := providertest.NewTwilio(t)
+			fs := &failingUpdates{Store: boltStore(t)}
+			h := newHarness(t, withStore(fs), withConfig(twilioAt(fake, twilioCallConfig)), realTransport("twilio"))
+			id := fire(h)
+			h.runUntil(fixedNow.Add(5 * time.Minute))
+			gather := h.url + twilio.GatherPath + "?" + strings.SplitN(fake.Calls()[0].Get("Url"), "?", 2)[1]
+			form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+			fs.err.Store(&tc.err)
+			code, sms := fake.Callback(t, h.url+twilio.SMSPath, form)
+			_, call := fake.Callback(t, gather, url.Values{"Digits": {"4"}})
+			fs.err.Store(nil)
+			if code != 200 || !strings.Contains(sms, tc.sms) {
+				t.Errorf("SMS reply: %d %s; want %q", code, sms, tc.sms)
+			}
+			if !strings.Contains(call, tc.call) {
+				t.Errorf("keypress: %s; want %q", call, tc.call)
+			}
+			if tc.name != "unavailable" && tc.name != "outcome unknown" && (strings.Contains(sms, "unavailable") || strings.Contains(call, "unavailable")) {
+				t.Errorf("a %s error said the store is unavailable: %s / %s", tc.name, sms, call)
+			}
+			if v := h.incident(id); v.Status != "triggered" {
+				t.Fatalf("status %s after a failed write", v.Status)
+			}
+		})
 	}
 }

@@ -66,6 +66,16 @@ var (
 	// stored; it may or may not have been (some incidents of a storm
 	// message took it, say). Any other error means it was not.
 	ErrOutcomeUnknown = errors.New("the action may or may not have been stored")
+	// ErrUnavailable: the daemon's store could not be reached; nothing
+	// was stored (unless the error matches ErrOutcomeUnknown too).
+	ErrUnavailable = errors.New("the incident store is unavailable")
+	// ErrConflict: others kept changing the incident while the action was
+	// written, past the daemon's retries; nothing was stored.
+	ErrConflict = errors.New("the incident kept changing while the action was written")
+	// ErrRefused: the daemon cannot take the action as things stand (the
+	// incident's service is no longer in the config, say); the error says
+	// why. Nothing was stored.
+	ErrRefused = errors.New("the action was refused")
 )
 
 // Action is what a person does to a target from a provider.

@@ -22,23 +22,48 @@ var actionEvents = map[notify.Action]policy.EventKind{
 	notify.Escalate:    policy.EventEscalate,
 }
 
-// notFound marks a store's not-found error as notify.ErrNotFound too, for
-// a provider's callback, and a write that may have happened as
-// notify.ErrOutcomeUnknown; the HTTP layer still sees the store's errors.
+// notFound marks an error with the notify error of its class, for a
+// provider's callback to tell the person what is true: a store's
+// not-found as notify.ErrNotFound, a write that may have happened as
+// notify.ErrOutcomeUnknown, a store that could not be reached as
+// notify.ErrUnavailable, a write that lost to other writers past the
+// retries as notify.ErrConflict and a refusal of the Service's as
+// notify.ErrRefused. The HTTP layer still sees the store's errors.
 func notFound(err error) error {
-	if isNotFound(err) {
-		return fmt.Errorf("%w (%w)", err, notify.ErrNotFound)
+	var class []error
+	switch {
+	case err == nil:
+		return nil
+	case isNotFound(err):
+		class = []error{notify.ErrNotFound}
+	case errors.Is(err, store.ErrOutcomeUnknown):
+		class = []error{notify.ErrOutcomeUnknown, notify.ErrUnavailable}
+	case errors.Is(err, store.ErrUnavailable):
+		class = []error{notify.ErrUnavailable}
+	case errors.Is(err, store.ErrConflict):
+		class = []error{notify.ErrConflict}
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrBadInput), errors.Is(err, ErrNotYours):
+		class = []error{notify.ErrRefused}
+	default:
+		return err
 	}
-	if errors.Is(err, store.ErrOutcomeUnknown) {
-		return fmt.Errorf("%w (%w)", err, notify.ErrOutcomeUnknown)
-	}
-	return err
+	return &classed{err, class}
 }
+
+// classed is an error that also matches the notify errors of its class,
+// its message unchanged (a refusal's says why, and a person may hear it).
+type classed struct {
+	err   error
+	class []error
+}
+
+func (c *classed) Error() string   { return c.err.Error() }
+func (c *classed) Unwrap() []error { return append([]error{c.err}, c.class...) }
 
 // stormGone is notFound for a storm bundle: notify.ErrStormGone too.
 func stormGone(err error) error {
 	if isNotFound(err) {
-		return fmt.Errorf("%w (%w, %w)", err, notify.ErrNotFound, notify.ErrStormGone)
+		return &classed{err, []error{notify.ErrNotFound, notify.ErrStormGone}}
 	}
 	return notFound(err)
 }
@@ -185,7 +210,7 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, match fun
 	for _, st := range []policy.Status{policy.StatusTriggered, policy.StatusAcknowledged} {
 		incs, err := s.o.Store.List(ctx, store.Filter{Status: st, Limit: 1000})
 		if err != nil {
-			return notify.Page{}, err
+			return notify.Page{}, notFound(err)
 		}
 		open = append(open, incs...)
 	}
@@ -193,8 +218,13 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, match fun
 	var bestAt time.Time
 	for _, inc := range open {
 		tl, err := s.o.Store.Timeline(ctx, inc.ID)
+		if isNotFound(err) {
+			// Gone since it was listed (retention): it was paged
+			// to nobody any more, and the others still were.
+			continue
+		}
 		if err != nil {
-			return notify.Page{}, err
+			return notify.Page{}, notFound(err)
 		}
 		for _, e := range tl {
 			if e.Type != "notify" || e.User != user || e.Channel != channel {
@@ -224,7 +254,7 @@ func (s *Service) About(ctx context.Context, target string) (notify.About, error
 		}
 		statuses, err := s.o.Store.Statuses(ctx, b.Incidents)
 		if err != nil {
-			return notify.About{}, err
+			return notify.About{}, notFound(err)
 		}
 		open := 0
 		for _, st := range statuses {

@@ -56,14 +56,34 @@ func (cb *Callbacks) log() *slog.Logger {
 // nor sends anything back, and for a call's keypress it plays a generic
 // "application error" and hangs up: a 5xx would leave the person who
 // texted "4" believing it worked. So they are told, in an answer Twilio
-// delivers, that it did not (or may not have) worked and that the paging
-// goes on; the failure is logged for whoever runs pagerd.
-func (cb *Callbacks) notRecorded(what, user, target string, err error) string {
-	cb.log().Error("twilio: "+what+" not recorded; the person was told to try again", "user", user, "incident", target, "err", err)
-	if errors.Is(err, notify.ErrOutcomeUnknown) {
-		return "may not have been recorded: the incident store did not confirm it. Until it is, the paging goes on"
+// delivers, that it did not (or may not have) worked, and why, in words
+// true of the error; the failure is logged for whoever runs pagerd. again
+// says whether trying again can help.
+func (cb *Callbacks) notRecorded(what, user, target string, err error) (text string, again bool) {
+	cb.log().Error("twilio: "+what+" not recorded; the person was told so", "user", user, "incident", target, "err", err)
+	switch {
+	case errors.Is(err, notify.ErrOutcomeUnknown):
+		return "may not have been recorded: the incident store did not confirm it. Until it is, the paging goes on", true
+	case errors.Is(err, notify.ErrUnavailable):
+		return "was NOT recorded: the incident store is unavailable. The paging goes on", true
+	case errors.Is(err, notify.ErrConflict):
+		return "was NOT recorded: others changed the incident at the same time, again and again", true
+	case errors.Is(err, notify.ErrNotFound):
+		return "was NOT recorded: the incident is no longer kept", false
+	case errors.Is(err, notify.ErrRefused):
+		return "was NOT recorded: pagerd refused it (" + err.Error() + ")", false
 	}
-	return "was NOT recorded: the incident store is unavailable. The paging goes on"
+	return "was NOT recorded: pagerd failed to store it (its logs say why). The paging goes on", true
+}
+
+// replyNotRecorded is the SMS answer to a reply that could not be stored
+// (notRecorded); which names the incident, when the reply got that far.
+func (cb *Callbacks) replyNotRecorded(which, user, target string, err error) string {
+	text, again := cb.notRecorded("SMS reply", user, target, err)
+	if !again {
+		return "pagerd: your reply" + which + " " + text + "."
+	}
+	return "pagerd: your reply" + which + " " + text + ": reply again in a minute, or use the link in the page."
 }
 
 // verify checks X-Twilio-Signature with client.RequestValidator against
@@ -237,7 +257,7 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 			return true
 		})
 		if err != nil {
-			return reply("pagerd: your reply " + cb.notRecorded("SMS reply", u, "", err) + ": reply again in a minute, or use the link in the page.")
+			return reply(cb.replyNotRecorded("", u, "", err))
 		}
 		if _, seen := latest[page.Target]; page.Target != "" && !seen {
 			latest[page.Target] = u
@@ -279,7 +299,7 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, notify.ErrNotFound):
 		return reply("pagerd: that incident is no longer kept.")
 	case err != nil:
-		return reply("pagerd: your reply (code " + ReplyCode(id) + ") " + cb.notRecorded("SMS reply", user, id, err) + ": reply again in a minute, or use the link in the page.")
+		return reply(cb.replyNotRecorded(" (code "+ReplyCode(id)+")", user, id, err))
 	case acted.Storm != "":
 		return reply(fmt.Sprintf("pagerd: %s (code %s).", acted.Storm, ReplyCode(id)))
 	}
@@ -424,7 +444,11 @@ func (cb *Callbacks) Gather(w http.ResponseWriter, r *http.Request) error {
 		// Ask for the key again, on this call: the person is still on
 		// the line, and pressing it again once the store is back acts.
 		// Capitals are for reading, not for a voice to spell out.
-		said := strings.Replace(cb.notRecorded("keypress", user, q.Get("incident"), err), "NOT", "not", 1)
+		said, again := cb.notRecorded("keypress", user, q.Get("incident"), err)
+		said = strings.Replace(said, "NOT", "not", 1)
+		if !again {
+			return twiML(w, twiml.VoiceSay{Message: "Your key " + said + ". Goodbye."}, twiml.VoiceHangup{})
+		}
 		return twiML(w, twiml.VoiceSay{Message: "Your key " + said + "."},
 			twiml.VoiceGather{NumDigits: "1", Action: cb.callURL(r, GatherPath), Method: "POST", Timeout: "10",
 				InnerElements: []twiml.Element{twiml.VoiceSay{Message: "Press 4 to acknowledge, 5 to escalate, 6 to resolve, or star to hear the incident again."}}},

@@ -3,6 +3,7 @@ package twilio_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,9 +19,14 @@ import (
 // paged to them by SMS.
 type receiver struct {
 	acted []string
+	// err, when set, is what acting returns.
+	err error
 }
 
 func (r *receiver) Act(_ context.Context, target, user string, a notify.Action) (notify.Acted, error) {
+	if r.err != nil {
+		return notify.Acted{}, r.err
+	}
 	r.acted = append(r.acted, target+" "+user+" "+string(a))
 	return notify.Acted{Changed: true, Incident: target, Service: "api", Priority: "P0", Summary: "disk full"}, nil
 }
@@ -132,5 +138,38 @@ func TestSMSReplyAsPhonesSendIt(t *testing.T) {
 	}
 	if out := reply("Ack 12"); len(r.acted) != 0 || !strings.Contains(out, "no open incident with code 12") {
 		t.Errorf("a code that is not one: %s", out)
+	}
+}
+
+// TestReplyRefusedSaysWhyAndDoesNotAskAgain: an action pagerd refuses as
+// things stand (the incident's service left the config) is not "the store
+// is unavailable, reply again": the person is told why, and the call does
+// not gather a key that cannot act.
+func TestReplyRefusedSaysWhyAndDoesNotAskAgain(t *testing.T) {
+	r := &receiver{err: fmt.Errorf("service %q is no longer in the config: %w", "api", notify.ErrRefused)}
+	cb := &twilio.Callbacks{Receiver: r}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		h := cb.SMS
+		if strings.HasPrefix(req.URL.Path, twilio.GatherPath) {
+			h = cb.Gather
+		}
+		handler(h).ServeHTTP(w, req)
+	}))
+	defer srv.Close()
+	cb.Settings = func() twilio.Settings {
+		return twilio.Settings{AuthToken: providertest.TwilioToken, PublicURL: srv.URL}
+	}
+	post := func(u string, form url.Values) string {
+		_, out := providertest.TwilioPost(t, u, form, providertest.TwilioSign(providertest.TwilioToken, u, form))
+		return out
+	}
+	out := post(srv.URL+twilio.SMSPath, url.Values{"From": {"+15555550111"}, "Body": {"4"}})
+	if !strings.Contains(out, "was NOT recorded: pagerd refused it (service") || !strings.Contains(out, "is no longer in the config") ||
+		strings.Contains(out, "unavailable") || strings.Contains(out, "reply again") {
+		t.Errorf("SMS reply refused: %s", out)
+	}
+	out = post(srv.URL+twilio.GatherPath+"?incident=00-incidentab12&user=ann&channel=voice", url.Values{"Digits": {"4"}})
+	if !strings.Contains(out, "was not recorded: pagerd refused it") || strings.Contains(out, "<Gather") || !strings.Contains(out, "<Hangup") {
+		t.Errorf("keypress refused: %s", out)
 	}
 }

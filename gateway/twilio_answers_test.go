@@ -155,3 +155,47 @@ func TestReplyNotRecordedSaysWhy(t *testing.T) {
 		})
 	}
 }
+
+// failingGets is a store whose incident reads fail while fail is set.
+type failingGets struct {
+	store.Store
+	fail atomic.Bool
+}
+
+func (f *failingGets) Get(ctx context.Context, id string) (*store.Incident, error) {
+	if f.fail.Load() {
+		return nil, errDiskFull
+	}
+	return f.Store.Get(ctx, id)
+}
+
+// TestVoiceGreetingWhileTheStoreFailsStillPages: a paging call answered
+// while the store cannot be read is not a 5xx (Twilio would say
+// "application error" and hang up, and the person would never hear they
+// were paged): it says what the call itself carries (priority, service,
+// the incident's code), offers the keys, and logs the failure at error.
+func TestVoiceGreetingWhileTheStoreFailsStillPages(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	fs := &failingGets{Store: boltStore(t)}
+	h := newHarness(t, withStore(fs), withConfig(twilioAt(fake, twilioCallConfig)), realTransport("twilio"))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(5 * time.Minute))
+	if len(fake.Calls()) != 1 {
+		t.Fatalf("%d calls placed", len(fake.Calls()))
+	}
+	fs.fail.Store(true)
+	code, body := fake.Callback(t, fake.Calls()[0].Get("Url"), url.Values{"CallSid": {"CA1"}, "AnsweredBy": {"human"}})
+	fs.fail.Store(false)
+	spelled := strings.Join(strings.Split(twilio.ReplyCode(id), ""), " ")
+	if code != 200 || !strings.Contains(body, "<Gather") || !strings.Contains(body, "Press 4 to acknowledge") ||
+		!strings.Contains(body, "P 0 incident on api") || !strings.Contains(body, "code "+spelled) {
+		t.Fatalf("greeting while the store fails: %d %s", code, body)
+	}
+	if !strings.Contains(h.logs.String(), `"level":"ERROR"`) || !strings.Contains(h.logs.String(), "call's greeting") {
+		t.Fatalf("the failure is not logged at error:\n%s", h.logs.String())
+	}
+	gather := h.url + twilio.GatherPath + "?" + strings.SplitN(fake.Calls()[0].Get("Url"), "?", 2)[1]
+	if _, body := fake.Callback(t, gather, url.Values{"Digits": {"4"}}); !strings.Contains(body, "Acknowledged.") {
+		t.Fatalf("4 once the store is back: %s", body)
+	}
+}

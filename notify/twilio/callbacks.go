@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -381,13 +382,37 @@ func (cb *Callbacks) Voice(w http.ResponseWriter, r *http.Request) error {
 	if errors.Is(err, notify.ErrNotFound) {
 		return twiML(w, twiml.VoiceSay{Message: "This pagerd incident no longer exists. Goodbye."}, twiml.VoiceHangup{})
 	}
+	text := ""
 	if err != nil {
-		return err
+		// A 5xx would have Twilio say "application error" and hang up:
+		// the person would never hear they were paged. The call says
+		// what it carries and offers the keys; a key that cannot be
+		// recorded then says so (Gather).
+		cb.log().Error("twilio: could not read the incident for a call's greeting; the call says what its URL carries",
+			"incident", q.Get("incident"), "user", q.Get("user"), "err", err)
+		text = carriedText(q)
+	} else {
+		text = callText(about)
 	}
 	return twiML(w,
 		twiml.VoiceGather{NumDigits: "1", Action: cb.callURL(r, GatherPath), Method: "POST", Timeout: "10",
-			InnerElements: []twiml.Element{twiml.VoiceSay{Message: callText(about) + " Press 4 to acknowledge, 5 to escalate, 6 to resolve, or star to repeat."}}},
+			InnerElements: []twiml.Element{twiml.VoiceSay{Message: text + " Press 4 to acknowledge, 5 to escalate, 6 to resolve, or star to repeat."}}},
 		twiml.VoiceSay{Message: "No key was pressed. Goodbye."}, twiml.VoiceHangup{})
+}
+
+// carriedText is what a call says when the incident cannot be read: what
+// its URL carries (the priority and service, when the call was placed
+// with them, and the incident's reply code).
+func carriedText(q url.Values) string {
+	s := "This is pagerd. You are being paged"
+	if p := q.Get("priority"); p != "" {
+		s += " for a " + spell(p) + " incident"
+	}
+	if svc := q.Get("service"); svc != "" {
+		s += " on " + svc
+	}
+	code := strings.Join(strings.Split(ReplyCode(q.Get("incident")), ""), " ")
+	return s + ", code " + code + ". pagerd cannot read the incident's details just now."
 }
 
 // callText is what a call says about an incident, or about the incidents

@@ -139,10 +139,23 @@ func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 		if t.base == "" {
 			return errors.New("twilio: calls need server.public_url, for Twilio to ask what to say")
 		}
+		// The call's own URL says what it is about too, so that a call
+		// answered while the store cannot be read still tells the person
+		// what they are paged for (Callbacks.Voice).
+		cv := url.Values{}
+		for k, vs := range v {
+			cv[k] = vs
+		}
+		if m.Priority != "" {
+			cv.Set("priority", m.Priority)
+		}
+		if m.Service != "" {
+			cv.Set("service", m.Service)
+		}
 		// Answering-machine detection tells a voicemail from a person, so a
 		// voicemail is never taken for an answered page.
 		p := &openapi.CreateCallParams{}
-		p.SetTo(m.Address).SetFrom(t.from).SetUrl(t.base + "/voice?" + q).SetMachineDetection("Enable").
+		p.SetTo(m.Address).SetFrom(t.from).SetUrl(t.base + "/voice?" + cv.Encode()).SetMachineDetection("Enable").
 			SetStatusCallback(t.base + "/status?" + q)
 		send = func() error { _, err := t.api.CreateCall(p); return err }
 	default:

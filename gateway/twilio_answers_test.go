@@ -199,3 +199,48 @@ func TestVoiceGreetingWhileTheStoreFailsStillPages(t *testing.T) {
 		t.Fatalf("4 once the store is back: %s", body)
 	}
 }
+
+// TestBareSMSReplyToPagesOfTheSameMomentActsOnNeither: a reply without a
+// code acts on the latest page to the number (README, docs/CONFIG.md),
+// and its answer names that incident. When two incidents were paged to
+// the number at the same moment, "latest" is a coin toss the person
+// cannot see: the reply acts on neither and lists their codes; with a
+// code it acts on that one. Pages a few seconds apart are not ambiguous:
+// the bare reply acts on the newer and names it.
+func TestBareSMSReplyToPagesOfTheSameMomentActsOnNeither(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	h := newHarness(t, withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"))
+	first := fire(h)
+	second := fireLabels(h, "g2", map[string]string{"alertname": "B", "severity": "critical"})
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	if len(fake.Messages()) != 2 {
+		t.Fatalf("Twilio got %d messages, want both pages", len(fake.Messages()))
+	}
+	text := func(body string) string {
+		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
+		return out
+	}
+	out := text("4")
+	if !strings.Contains(out, "nothing was done") || !strings.Contains(out, twilio.ReplyCode(first)) || !strings.Contains(out, twilio.ReplyCode(second)) {
+		t.Fatalf("a bare 4 to two pages of the same moment: %s", out)
+	}
+	if a, b := h.incident(first), h.incident(second); a.Status != "triggered" || b.Status != "triggered" {
+		t.Fatalf("an ambiguous bare reply acted: %s %s", a.Status, b.Status)
+	}
+	if out := text("4 " + twilio.ReplyCode(second)); !strings.Contains(out, "Acknowledged [P0] api: disk almost full (code "+twilio.ReplyCode(second)+")") {
+		t.Fatalf("4 with the code: %s", out)
+	}
+
+	// A third incident paged 30 s later: the bare reply means it, and
+	// says which it acted on.
+	h.clock.Set(fixedNow.Add(2*time.Minute + 30*time.Second))
+	third := fireLabels(h, "g3", map[string]string{"alertname": "C", "severity": "critical"})
+	h.runUntil(fixedNow.Add(4*time.Minute + 30*time.Second))
+	if out := text("4"); !strings.Contains(out, "Acknowledged [P0] api: disk almost full (code "+twilio.ReplyCode(third)+")") {
+		t.Fatalf("a bare 4 after a newer page: %s", out)
+	}
+	if a, c := h.incident(first), h.incident(third); a.Status != "triggered" || c.Status != "acknowledged" {
+		t.Fatalf("after the bare 4: first %s, third %s", a.Status, c.Status)
+	}
+}

@@ -163,8 +163,16 @@ func TestSMSReplies(t *testing.T) {
 		}
 	}
 	h.rec.mu.Unlock()
-	if _, body := text("+15555550111", "6", ""); !strings.Contains(body, "Resolved") {
-		t.Fatalf("resolve the latest: %s", body)
+	// "6" alone: both were paged at the same instant, so which is the
+	// latest the person cannot know: it acts on neither and lists both.
+	if _, body := text("+15555550111", "6", ""); !strings.Contains(body, "nothing was done") || !strings.Contains(body, twilio.ReplyCode(second)) {
+		t.Fatalf("resolve the latest of two paged at once: %s", body)
+	}
+	if st, _ := status(second); st != "triggered" {
+		t.Fatalf("an ambiguous 6 changed the second incident: %s", st)
+	}
+	if _, body := text("+15555550111", "6 "+twilio.ReplyCode(second), ""); !strings.Contains(body, "Resolved [P0] api") {
+		t.Fatalf("resolve by code: %s", body)
 	}
 }
 

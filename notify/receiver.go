@@ -37,8 +37,9 @@ type Receiver interface {
 	Delivered(ctx context.Context, target string, d Delivery) error
 	// LastPaged is the page most recently sent to user on channel among
 	// open incidents whose target match accepts, a zero Page when there is
-	// none. match is asked about the target of every such page, not only
-	// the newest, so a caller can tell when it accepts more than one.
+	// none, with the other targets paged at the same moment (Page.Tied).
+	// match is asked about the target of every such page, not only the
+	// newest, so a caller can tell when it accepts more than one.
 	LastPaged(ctx context.Context, user, channel string, match func(target string) bool) (Page, error)
 	// About says what target is, for a call to read out. A target no
 	// longer kept is an error matching ErrNotFound.
@@ -95,7 +96,15 @@ type Page struct {
 	// Level is the level it paged, counted from 1; 0 when not known (a
 	// storm message's).
 	Level int
+	// Tied, from LastPaged, are the other targets match accepted whose
+	// latest page to the person came less than SameMoment before this
+	// one: which of them is "the latest" the person cannot tell.
+	Tied []string
 }
+
+// SameMoment is how close two pages are for a person not to know which
+// came last: their phone may show them in either order.
+const SameMoment = time.Second
 
 // Acted says what an action did.
 type Acted struct {

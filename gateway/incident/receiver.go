@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
@@ -214,8 +215,9 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, match fun
 		}
 		open = append(open, incs...)
 	}
-	var best notify.Page
-	var bestAt time.Time
+	// The latest page of each target match accepts.
+	latest := map[string]time.Time{}
+	pages := map[string]notify.Page{}
 	for _, inc := range open {
 		tl, err := s.o.Store.Timeline(ctx, inc.ID)
 		if isNotFound(err) {
@@ -237,11 +239,27 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, match fun
 			}
 			// match is asked about every page, the older ones too, so a
 			// caller can tell when it accepts more than one target.
-			if match(p.Target) && e.At.After(bestAt) {
-				best, bestAt = p, e.At
+			if !match(p.Target) {
+				continue
+			}
+			if at, seen := latest[p.Target]; !seen || e.At.After(at) {
+				latest[p.Target], pages[p.Target] = e.At, p
 			}
 		}
 	}
+	var best notify.Page
+	var bestAt time.Time
+	for t, at := range latest {
+		if best.Target == "" || at.After(bestAt) || (at.Equal(bestAt) && t > best.Target) {
+			best, bestAt = pages[t], at
+		}
+	}
+	for t, at := range latest {
+		if t != best.Target && bestAt.Sub(at) < notify.SameMoment {
+			best.Tied = append(best.Tied, t)
+		}
+	}
+	sort.Strings(best.Tied)
 	return best, nil
 }
 

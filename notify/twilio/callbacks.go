@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -211,6 +212,9 @@ func asciiForm(r rune) rune {
 
 const smsHelp = "pagerd: reply 4 (ack), 6 (resolve) or 5 (escalate), optionally followed by the incident's code, e.g. \"4 AB12\"."
 
+// digit is the reply that asks for an action, for an answer's example.
+var digit = map[notify.Action]string{notify.Acknowledge: "4", notify.Resolve: "6", notify.Escalate: "5"}
+
 // done is how an answer names an action done.
 var done = map[notify.Action]string{notify.Acknowledge: "Acknowledged", notify.Resolve: "Resolved", notify.Escalate: "Escalated"}
 
@@ -246,6 +250,9 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 	latest := map[string]string{}
 	level := map[string]int{}
 	var targets []string
+	// tied are the targets paged at the same moment as someone's latest
+	// page, that one included: a bare reply cannot say which it means.
+	tied := map[string]bool{}
 	for _, u := range users {
 		page, err := cb.Receiver.LastPaged(r.Context(), u, "sms", func(id string) bool {
 			if code == "" {
@@ -265,6 +272,12 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 			level[page.Target] = page.Level
 			targets = append(targets, page.Target)
 		}
+		if code == "" && len(page.Tied) > 0 {
+			tied[page.Target] = true
+			for _, t := range page.Tied {
+				tied[t] = true
+			}
+		}
 	}
 	switch {
 	case len(matched) > 1:
@@ -277,11 +290,23 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 		return reply("pagerd: no open incident with code " + code + " was paged to this number.")
 	case len(targets) == 0:
 		return reply("pagerd: no open incident was paged to this number.")
+	case len(tied) > 0:
+		// "The latest page" is a coin toss the person cannot see: two
+		// pages came at the same moment, and their phone may show them
+		// in either order. Acting on one might stop the paging of the
+		// other, which nobody looked at.
+		codes := make([]string, 0, len(tied))
+		for t := range tied {
+			codes = append(codes, ReplyCode(t))
+		}
+		sort.Strings(codes)
+		return reply(fmt.Sprintf("pagerd: %d incidents were paged to this number at the same moment; nothing was done. "+
+			"Reply with the code of the one you mean, e.g. \"%s %s\": %s.", len(codes), digit[action], codes[0], strings.Join(codes, ", ")))
 	case len(targets) > 1:
 		// Different people on this number were paged last for different
 		// incidents: which one the reply means only its code can say.
 		return reply(fmt.Sprintf("pagerd: this number is %d people's, paged for different incidents; nothing was done. "+
-			"Reply with the incident's code, e.g. \"4 %s\".", len(users), ReplyCode(targets[0])))
+			"Reply with the incident's code, e.g. \"%s %s\".", len(users), digit[action], ReplyCode(targets[0])))
 	}
 	id := targets[0]
 	user := latest[id]

@@ -426,9 +426,16 @@ func (cb *Callbacks) Voice(w http.ResponseWriter, r *http.Request) error {
 }
 
 // carriedText is what a call says when the incident cannot be read: what
-// its URL carries (the priority and service, when the call was placed
-// with them, and the incident's reply code).
+// its URL carries (the priority and service, or for an alert-storm
+// message how many incidents, when the call was placed with them, and the
+// reply code).
 func carriedText(q url.Values) string {
+	code := strings.Join(strings.Split(ReplyCode(q.Get("incident")), ""), " ")
+	if n := q.Get("incidents"); n != "" {
+		// An alert-storm message: its keys act on all of them.
+		return "This is pagerd, during an alert storm: you are being paged for " + n + " incidents, code " + code +
+			". pagerd cannot read their details just now. Your key acts on all of them."
+	}
 	s := "This is pagerd. You are being paged"
 	if p := q.Get("priority"); p != "" {
 		s += " for a " + spell(p) + " incident"
@@ -436,7 +443,6 @@ func carriedText(q url.Values) string {
 	if svc := q.Get("service"); svc != "" {
 		s += " on " + svc
 	}
-	code := strings.Join(strings.Split(ReplyCode(q.Get("incident")), ""), " ")
 	return s + ", code " + code + ". pagerd cannot read the incident's details just now."
 }
 

@@ -19,8 +19,8 @@ import (
 // paged to them by SMS.
 type receiver struct {
 	acted []string
-	// err, when set, is what acting returns.
-	err error
+	// err, when set, is what acting returns; aboutErr what About does.
+	err, aboutErr error
 }
 
 func (r *receiver) Act(_ context.Context, target, user string, a notify.Action) (notify.Acted, error) {
@@ -40,7 +40,9 @@ func (r *receiver) LastPaged(_ context.Context, user, channel string, match func
 	}
 	return notify.Page{}, nil
 }
-func (r *receiver) About(context.Context, string) (notify.About, error) { return notify.About{}, nil }
+func (r *receiver) About(context.Context, string) (notify.About, error) {
+	return notify.About{}, r.aboutErr
+}
 func (r *receiver) UserByAddress(channel, address string) string {
 	if channel == "sms" && address == "+15555550111" {
 		return "ann"
@@ -171,5 +173,29 @@ func TestReplyRefusedSaysWhyAndDoesNotAskAgain(t *testing.T) {
 	out = post(srv.URL+twilio.GatherPath+"?incident=00-incidentab12&user=ann&channel=voice", url.Values{"Digits": {"4"}})
 	if !strings.Contains(out, "was not recorded: pagerd refused it") || strings.Contains(out, "<Gather") || !strings.Contains(out, "<Hangup") {
 		t.Errorf("keypress refused: %s", out)
+	}
+}
+
+// TestVoiceGreetingWithoutTheStoreSaysWhatTheCallCarries: a call answered
+// while the incident cannot be read says what its URL carries, for one
+// incident or an alert-storm message, and offers the keys.
+func TestVoiceGreetingWithoutTheStoreSaysWhatTheCallCarries(t *testing.T) {
+	r := &receiver{aboutErr: errors.New("store unavailable")}
+	cb := &twilio.Callbacks{Receiver: r}
+	srv := httptest.NewServer(handler(cb.Voice))
+	defer srv.Close()
+	cb.Settings = func() twilio.Settings {
+		return twilio.Settings{AuthToken: providertest.TwilioToken, PublicURL: srv.URL}
+	}
+	for query, want := range map[string]string{
+		"incident=00-incidentab12&user=ann&channel=voice&level=1&priority=P1&service=api": "You are being paged for a P 1 incident on api, code A B 1 2.",
+		"incident=00-incidentab12&user=ann&channel=voice":                                 "You are being paged, code A B 1 2.",
+		"incident=b-stormcd34&user=ann&channel=voice&priority=P0&incidents=8":             "you are being paged for 8 incidents, code C D 3 4. pagerd cannot read their details just now. Your key acts on all of them.",
+	} {
+		u, form := srv.URL+twilio.VoicePath+"?"+query, url.Values{"AnsweredBy": {"human"}}
+		code, out := providertest.TwilioPost(t, u, form, providertest.TwilioSign(providertest.TwilioToken, u, form))
+		if code != 200 || !strings.Contains(out, want) || !strings.Contains(out, "<Gather") {
+			t.Errorf("%s: %d %s; want %q", query, code, out, want)
+		}
 	}
 }

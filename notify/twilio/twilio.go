@@ -152,6 +152,9 @@ func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 		if m.Service != "" {
 			cv.Set("service", m.Service)
 		}
+		if len(m.Incidents) > 0 {
+			cv.Set("incidents", strconv.Itoa(len(m.Incidents)))
+		}
 		// Answering-machine detection tells a voicemail from a person, so a
 		// voicemail is never taken for an answered page.
 		p := &openapi.CreateCallParams{}

@@ -78,6 +78,14 @@ type Incident struct {
 	LevelStartedAt  time.Time  `json:"level_started_at"`
 	Seq             int        `json:"seq"`
 	Pending         []Deadline `json:"pending,omitempty"`
+	// LevelEscalatedAt is when an escalation (a person's, the level's
+	// timeout, a missing status update, an unresolved rule, a level that
+	// paged nobody) last started the level the incident is at; zero when
+	// none has since it was paged as new. Unlike LevelStartedAt, a
+	// priority raise, which pages the level again but escalates nothing,
+	// leaves it. An escalation from a page sent before it was answered
+	// already (Event.FromLevelAt).
+	LevelEscalatedAt time.Time `json:"level_escalated_at,omitzero"`
 	// Maintenance is the maintenance window holding the incident's pages,
 	// if one does: while it holds, nobody is paged.
 	Maintenance *Hold `json:"maintenance,omitempty"`
@@ -205,6 +213,15 @@ type Event struct {
 	// Unset, an escalation is from wherever the incident is.
 	FromLevel    int
 	FromLevelSet bool
+	// FromLevelAt, with FromLevel, is when the page answered went out
+	// (or when the level started, as a view of the incident showed it).
+	// At the last level an escalation pages that level again rather than
+	// leaving it, and a repeat of the policy comes back to a level: when
+	// an escalation has started the level the incident is at since then
+	// (Incident.LevelEscalatedAt), the page was answered already, and
+	// Apply returns ErrAlreadyEscalated as for a level left. Zero, only
+	// the level is compared.
+	FromLevelAt time.Time
 	// Channel, for channel_failed, is the channel that failed.
 	Channel string
 	// Hold, for a trigger, is the maintenance window covering the new
@@ -438,6 +455,7 @@ func (r *run) trigger(ev Event) error {
 // counted from t.
 func (r *run) pageAsNew(t time.Time) {
 	r.inc.Round = 0
+	r.inc.LevelEscalatedAt = time.Time{}
 	r.startLevel(0, t, "")
 	for _, name := range r.inc.PageImmediately {
 		i := r.pol.LevelIndex(name)
@@ -671,6 +689,7 @@ func (r *run) startLevel(i int, t time.Time, why string) {
 		if next == 0 {
 			r.inc.Round++
 		}
+		r.inc.LevelEscalatedAt = t
 		why = fmt.Sprintf("level %s pages nobody (nobody is on call for it): escalated at once", r.pol.Levels[i].Name)
 		i = next
 	}
@@ -880,7 +899,10 @@ func (r *run) escalate(ev Event) error {
 			// the escalation; refusing it would page nobody.
 			from = n - 1
 		}
-		if from != r.inc.Level {
+		if from != r.inc.Level || (!ev.FromLevelAt.IsZero() && ev.FromLevelAt.Before(r.inc.LevelEscalatedAt)) {
+			// Left, or started again since the page went out (the
+			// last level escalated, a round of repeat): the page was
+			// answered already.
 			return ErrAlreadyEscalated
 		}
 	}
@@ -907,6 +929,7 @@ func (r *run) escalate(ev Event) error {
 		r.act(Action{Kind: ActionMaintenance, Level: next, Detail: fmt.Sprintf("paged despite maintenance window %s: %s", h, why)})
 	}
 	r.reopen()
+	r.inc.LevelEscalatedAt = r.now
 	r.startLevel(next, r.now, why)
 	if h != nil {
 		// The hold had cancelled the unresolved rules; an escalation of
@@ -995,6 +1018,7 @@ func (r *run) deadline(id string) error {
 			r.inc.Round++
 			next = 0
 		}
+		r.inc.LevelEscalatedAt = t
 		r.startLevel(next, t, why)
 	case DeadlineUnresolved:
 		// Each person is paged as part of the level that names them; people
@@ -1031,7 +1055,7 @@ func (r *run) deadline(id string) error {
 		}
 		r.pagedNobody(n, "the rule")
 		r.inc.Level = top
-		r.inc.LevelStartedAt = t
+		r.inc.LevelStartedAt, r.inc.LevelEscalatedAt = t, t
 		r.armLevelTimeout(t)
 	case DeadlineStatusUpdate:
 		if r.inc.Status != StatusAcknowledged {
@@ -1046,6 +1070,7 @@ func (r *run) deadline(id string) error {
 			next = len(r.pol.Levels) - 1
 		}
 		r.reopen()
+		r.inc.LevelEscalatedAt = t
 		r.startLevel(next, t, fmt.Sprintf("no status update for %s", Duration(rule.After)))
 	case DeadlineSLA:
 		r.act(Action{Kind: ActionSLABreach, At: t, Level: r.inc.Level, Detail: d.Target})

@@ -380,6 +380,70 @@ func TestEngineEscalateFromLevelEscalatesOnce(t *testing.T) {
 	})
 }
 
+// TestEngineEscalateFromLastLevelEscalatesOnce: at the last level an
+// escalation pages that level again rather than moving on, so the level
+// alone cannot tell a "5" sent twice from one answering the new pages. The
+// page's time (FromLevelAt) can: an escalation after it restarted the level.
+func TestEngineEscalateFromLastLevelEscalatesOnce(t *testing.T) {
+	e, s := engLoad(t)
+	atLast := func(t *testing.T) (Incident, time.Time) {
+		t.Helper()
+		inc, _ := engTrigger(t, e, s, "critical")
+		at := t0.Add(time.Minute)
+		inc, _ = engApply(t, e, inc, Event{Kind: EventEscalate, ToLevel: "third"}, at)
+		if inc.Level != 2 {
+			t.Fatalf("level %d, want the last (2)", inc.Level)
+		}
+		return inc, at // the last level's first page (d's SMS) went out at its start
+	}
+	t.Run("twice from one page", func(t *testing.T) {
+		inc, paged := atLast(t)
+		from := Event{Kind: EventEscalate, Actor: "d", FromLevel: 2, FromLevelSet: true, FromLevelAt: paged}
+		inc, acts := engApply(t, e, inc, from, t0.Add(2*time.Minute))
+		if !reflect.DeepEqual(engSummary(acts), []string{"2m escalate third"}) {
+			t.Fatalf("first escalate from the last level: %v, want it paged again", engSummary(acts))
+		}
+		again, acts, err := e.Apply(inc, from, t0.Add(3*time.Minute))
+		if !errors.Is(err, ErrAlreadyEscalated) {
+			t.Fatalf("second escalate from the same page: err %v, actions %v; want ErrAlreadyEscalated", err, engSummary(acts))
+		}
+		if len(acts) != 0 || !reflect.DeepEqual(again, inc) {
+			t.Fatalf("second escalate from the same page changed the incident: actions %v", engSummary(acts))
+		}
+		// A page of the level as it was paged again is a new page: its
+		// "5" escalates.
+		renewed := from
+		renewed.FromLevelAt = t0.Add(2 * time.Minute)
+		if _, acts := engApply(t, e, inc, renewed, t0.Add(4*time.Minute)); len(acts) == 0 {
+			t.Fatal("an escalation from the page of the level paged again did nothing")
+		}
+	})
+	t.Run("after a priority raise", func(t *testing.T) {
+		// A raise pages the level again but escalates nothing: an
+		// answer to the page before it still escalates.
+		inc, _ := engTrigger(t, e, s, "warning")
+		paged := t0.Add(time.Minute)
+		inc, _ = engApply(t, e, inc, Event{Kind: EventEscalate, ToLevel: "third"}, paged)
+		rt := e.Config.Route(s, map[string]string{"severity": "critical"}, t0)
+		inc, _ = engApply(t, e, inc, Event{Kind: EventTrigger, Route: &rt}, t0.Add(2*time.Minute))
+		if inc.Priority != "P0" || inc.Level != 2 {
+			t.Fatalf("after the raise: %s at level %d", inc.Priority, inc.Level)
+		}
+		from := Event{Kind: EventEscalate, Actor: "d", FromLevel: 2, FromLevelSet: true, FromLevelAt: paged}
+		if _, acts := engApply(t, e, inc, from, t0.Add(3*time.Minute)); len(acts) == 0 {
+			t.Fatal("an escalation from the page before the raise did nothing")
+		}
+	})
+	t.Run("without the page's time, as before", func(t *testing.T) {
+		inc, _ := atLast(t)
+		from := Event{Kind: EventEscalate, FromLevel: 2, FromLevelSet: true}
+		inc, _ = engApply(t, e, inc, from, t0.Add(2*time.Minute))
+		if _, acts := engApply(t, e, inc, from, t0.Add(3*time.Minute)); len(acts) == 0 {
+			t.Fatal("an escalation from the last level that names no page's time did nothing")
+		}
+	})
+}
+
 func TestEngineLowUrgencyIsPushOnly(t *testing.T) {
 	e, s := engLoad(t)
 	inc, _ := engTrigger(t, e, s, "info") // P3, urgency low

@@ -274,7 +274,7 @@ func stored(in *store.Incident) store.Incident {
 	c := *in
 	c.CreatedAt, c.UpdatedAt, c.LastSeen = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), c.LastSeen.UTC()
 	st := &c.State
-	st.TriggeredAt, st.LevelStartedAt = st.TriggeredAt.UTC(), st.LevelStartedAt.UTC()
+	st.TriggeredAt, st.LevelStartedAt, st.LevelEscalatedAt = st.TriggeredAt.UTC(), st.LevelStartedAt.UTC(), st.LevelEscalatedAt.UTC()
 	st.AcknowledgedAt, st.ResolvedAt, st.LastStatusAt = st.AcknowledgedAt.UTC(), st.ResolvedAt.UTC(), st.LastStatusAt.UTC()
 	if in.State.Pending != nil {
 		st.Pending = make([]policy.Deadline, len(in.State.Pending))

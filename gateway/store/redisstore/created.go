@@ -152,6 +152,7 @@ func canonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 	at(&s.ResolvedAt)
 	at(&s.LastStatusAt)
 	at(&s.LevelStartedAt)
+	at(&s.LevelEscalatedAt)
 	s.PageImmediately = cloneOrNil(s.PageImmediately)
 	s.Pending = cloneOrNil(s.Pending)
 	for i := range s.Pending {

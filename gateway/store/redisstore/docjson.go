@@ -138,6 +138,12 @@ func appendState(b []byte, s *policy.Incident) ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
+	if !s.LevelEscalatedAt.IsZero() {
+		b = append(b, `,"level_escalated_at":`...)
+		if b, err = appendJSONTime(b, s.LevelEscalatedAt); err != nil {
+			return nil, err
+		}
+	}
 	if m := s.Maintenance; m != nil {
 		b = append(b, `,"maintenance":{"id":`...)
 		b = appendJSONString(b, m.ID)

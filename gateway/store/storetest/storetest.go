@@ -124,7 +124,7 @@ func normalize(inc *store.Incident) *store.Incident {
 	c := *inc
 	c.CreatedAt, c.UpdatedAt, c.LastSeen = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), c.LastSeen.UTC()
 	st := c.State
-	st.TriggeredAt, st.LevelStartedAt = st.TriggeredAt.UTC(), st.LevelStartedAt.UTC()
+	st.TriggeredAt, st.LevelStartedAt, st.LevelEscalatedAt = st.TriggeredAt.UTC(), st.LevelStartedAt.UTC(), st.LevelEscalatedAt.UTC()
 	st.AcknowledgedAt, st.ResolvedAt, st.LastStatusAt = st.AcknowledgedAt.UTC(), st.ResolvedAt.UTC(), st.LastStatusAt.UTC()
 	st.Pending = nil
 	for _, d := range inc.State.Pending {

@@ -549,3 +549,70 @@ func TestKeypressEscalateTwiceEscalatesOnce(t *testing.T) {
 		t.Fatalf("pages after two 5s: %v, want bob once and never cat", n)
 	}
 }
+
+// twilioOneLevelConfig pages dan by SMS and by a Twilio call, at the one
+// level of its policy, which is thus the last.
+var twilioOneLevelConfig = strings.Replace(twilioConfig, `{channel: voice, via: log}]}`,
+	`{channel: voice, via: twilio, address: "+15555550111"}]}`, 1)
+
+// TestEscalateTwiceAtTheLastLevelEscalatesOnce: at the last level an
+// escalation pages that level again instead of leaving it, so the level of
+// the page answered is still the incident's. A "5" sent twice (an SMS
+// resent, a key pressed twice) still answers one page: the second pages
+// nobody again and says it was already escalated.
+func TestEscalateTwiceAtTheLastLevelEscalatesOnce(t *testing.T) {
+	t.Run("sms", func(t *testing.T) {
+		fake := providertest.NewTwilio(t)
+		h := newHarness(t, withConfig(twilioAt(fake, twilioOneLevelConfig)), realTransport("twilio"))
+		fire(h)
+		h.runUntil(fixedNow.Add(2 * time.Minute))
+		h.runUntil(fixedNow.Add(2*time.Minute + 20*time.Second)) // read, and answered
+		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"5"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		if _, out := fake.Callback(t, h.url+twilio.SMSPath, form); !strings.Contains(out, "pagerd: Escalated [P0] api") {
+			t.Fatalf("the first 5: %s", out)
+		}
+		h.runUntil(fixedNow.Add(3 * time.Minute))
+		if _, out := fake.Callback(t, h.url+twilio.SMSPath, form); !strings.Contains(out, "already escalated to level 1 (primary) by Dan") {
+			t.Fatalf("the second 5: %s", out)
+		}
+		h.runUntil(fixedNow.Add(3*time.Minute + 30*time.Second))
+		if n := pushes(h, "dan"); n != 2 {
+			t.Fatalf("dan got %d pushes, want 2 (the page and the one escalation): %s", n, strings.Join(h.rec.lines(fixedNow), "; "))
+		}
+	})
+	t.Run("keypress", func(t *testing.T) {
+		fake := providertest.NewTwilio(t)
+		h := newHarness(t, withConfig(twilioAt(fake, twilioOneLevelConfig)), realTransport("twilio"))
+		fire(h)
+		h.runUntil(fixedNow.Add(5 * time.Minute))
+		if len(fake.Calls()) != 1 {
+			t.Fatalf("%d calls placed, want dan's one", len(fake.Calls()))
+		}
+		gather := h.url + twilio.GatherPath + "?" + strings.SplitN(fake.Calls()[0].Get("Url"), "?", 2)[1]
+		h.runUntil(fixedNow.Add(5*time.Minute + 20*time.Second)) // answered, and listened to
+		if _, body := fake.Callback(t, gather, url.Values{"Digits": {"5"}}); !strings.Contains(body, "Escalated to the next level.") {
+			t.Fatalf("the first 5: %s", body)
+		}
+		h.runUntil(fixedNow.Add(5*time.Minute + 25*time.Second))
+		if _, body := fake.Callback(t, gather, url.Values{"Digits": {"5"}}); !strings.Contains(body, "already escalated to level 1 (primary) by Dan") {
+			t.Fatalf("the second 5: %s", body)
+		}
+		h.runUntil(fixedNow.Add(5*time.Minute + 30*time.Second))
+		if n := pushes(h, "dan"); n != 2 {
+			t.Fatalf("dan got %d pushes, want 2 (the page and the one escalation): %s", n, strings.Join(h.rec.lines(fixedNow), "; "))
+		}
+	})
+}
+
+// pushes counts the push pages the recorder saw for user.
+func pushes(h *harness, user string) int {
+	h.rec.mu.Lock()
+	defer h.rec.mu.Unlock()
+	n := 0
+	for _, m := range h.rec.msgs {
+		if m.User == user && m.Channel == "push" {
+			n++
+		}
+	}
+	return n
+}

@@ -21,14 +21,16 @@ type Receiver interface {
 	// for a storm message); a storm message sent to someone else is
 	// refused.
 	Act(ctx context.Context, target, user string, a Action) (Acted, error)
-	// EscalateFrom has user escalate target from level (counted from 1,
-	// as pages say it): the level of the page they answer. When the
-	// incident is no longer at that level (someone, or the level's
-	// timeout, escalated it already), nothing changes and Acted says so
-	// (AlreadyEscalated), so an answer sent twice escalates once. A level
-	// below 1 (not known: a page sent before pages carried it), or a
-	// storm message, escalates as Act does.
-	EscalateFrom(ctx context.Context, target, user string, level int) (Acted, error)
+	// EscalateFrom has user escalate page.Target from page.Level (counted
+	// from 1, as pages say it): the level of the page they answer. When
+	// the incident is no longer at that level (someone, or the level's
+	// timeout, escalated it already), or, page.At set, an escalation has
+	// started that level again since the page went out (the last level
+	// escalated), nothing changes and Acted says so (AlreadyEscalated),
+	// so an answer sent twice escalates once. A level below 1 (not
+	// known: a page sent before pages carried it), or a storm message,
+	// escalates as Act does.
+	EscalateFrom(ctx context.Context, user string, page Page) (Acted, error)
 	// Delivered records a provider's report on a page to target in its
 	// timeline (each of its incidents', for a storm message). A page that
 	// did not arrive (Failed) brings the person's next step forward to
@@ -100,6 +102,8 @@ type Page struct {
 	// latest page to the person came less than SameMoment before this
 	// one: which of them is "the latest" the person cannot tell.
 	Tied []string
+	// At is when it went out; zero when not known.
+	At time.Time
 }
 
 // SameMoment is how close two pages are for a person not to know which

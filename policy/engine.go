@@ -899,7 +899,11 @@ func (r *run) escalate(ev Event) error {
 			// the escalation; refusing it would page nobody.
 			from = n - 1
 		}
-		if from != r.inc.Level || (!ev.FromLevelAt.IsZero() && ev.FromLevelAt.Before(r.inc.LevelEscalatedAt)) {
+		// Compared in milliseconds, as stores and a call's URL keep
+		// times: a page sent in the millisecond its level was started
+		// is of that level.
+		page, started := ev.FromLevelAt.Truncate(time.Millisecond), r.inc.LevelEscalatedAt.Truncate(time.Millisecond)
+		if from != r.inc.Level || (!page.IsZero() && page.Before(started)) {
 			// Left, or started again since the page went out (the
 			// last level escalated, a round of repeat): the page was
 			// answered already.

@@ -115,13 +115,15 @@ func (s *Service) act(ctx context.Context, target string, ev policy.Event) (noti
 
 // EscalateFrom has user escalate an incident from the level of the page
 // they answer, once (notify.Receiver): when it has left that level
-// already, nothing changes and the answer says where it is and who took
-// it there. A level not known, or a storm message, escalates as Act does.
-func (s *Service) EscalateFrom(ctx context.Context, target, user string, level int) (notify.Acted, error) {
-	if level < 1 || store.IsBundleID(target) {
-		return s.Act(ctx, target, user, notify.Escalate)
+// already, or an escalation started it again after the page went out,
+// nothing changes and the answer says where it is and who took it there.
+// A level not known, or a storm message, escalates as Act does.
+func (s *Service) EscalateFrom(ctx context.Context, user string, page notify.Page) (notify.Acted, error) {
+	if page.Level < 1 || store.IsBundleID(page.Target) {
+		return s.Act(ctx, page.Target, user, notify.Escalate)
 	}
-	return s.act(ctx, target, policy.Event{Kind: policy.EventEscalate, Actor: user, FromLevel: level - 1, FromLevelSet: true})
+	return s.act(ctx, page.Target, policy.Event{Kind: policy.EventEscalate, Actor: user,
+		FromLevel: page.Level - 1, FromLevelSet: true, FromLevelAt: page.At})
 }
 
 // escalatedBy is who escalated the incident to where it is: the name of
@@ -232,7 +234,7 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, match fun
 			if e.Type != "notify" || e.User != user || e.Channel != channel {
 				continue
 			}
-			p := notify.Page{Target: inc.ID, Level: e.Level}
+			p := notify.Page{Target: inc.ID, Level: e.Level, At: e.At}
 			if e.Bundle != "" {
 				// One message for many incidents, each at its own level.
 				p = notify.Page{Target: e.Bundle}

@@ -151,7 +151,7 @@ func (cb *Callbacks) act(ctx context.Context, ic slack.InteractionCallback, acti
 		if action == notify.Escalate {
 			// From the level the message showed: a double click, or two
 			// people clicking one message, escalates once.
-			acted, err = cb.Receiver.EscalateFrom(ctx, target, user, level)
+			acted, err = cb.Receiver.EscalateFrom(ctx, user, notify.Page{Target: target, Level: level})
 		} else {
 			acted, err = cb.Receiver.Act(ctx, target, user, action)
 		}

@@ -248,7 +248,7 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 	// was paged to, in config order).
 	matched := map[string]bool{}
 	latest := map[string]string{}
-	level := map[string]int{}
+	paged := map[string]notify.Page{}
 	var targets []string
 	// tied are the targets paged at the same moment as someone's latest
 	// page, that one included: a bare reply cannot say which it means.
@@ -269,7 +269,7 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 		}
 		if _, seen := latest[page.Target]; page.Target != "" && !seen {
 			latest[page.Target] = u
-			level[page.Target] = page.Level
+			paged[page.Target] = page
 			targets = append(targets, page.Target)
 		}
 		if code == "" && len(page.Tied) > 0 {
@@ -315,7 +315,7 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 	if action == notify.Escalate {
 		// From the level of the page answered: a "5" resent because the
 		// answer seemed slow must not escalate past the next level.
-		acted, err = cb.Receiver.EscalateFrom(r.Context(), id, user, level[id])
+		acted, err = cb.Receiver.EscalateFrom(r.Context(), user, paged[id])
 	} else {
 		acted, err = cb.Receiver.Act(r.Context(), id, user, action)
 	}
@@ -486,7 +486,14 @@ func (cb *Callbacks) Gather(w http.ResponseWriter, r *http.Request) error {
 	if level, lerr := strconv.Atoi(q.Get("level")); action == notify.Escalate && lerr == nil {
 		// From the level the call paged: 5 pressed twice, or on a call
 		// of a level the incident has left, escalates once.
-		acted, err = cb.Receiver.EscalateFrom(r.Context(), q.Get("incident"), user, level)
+		page := notify.Page{Target: q.Get("incident"), Level: level}
+		if ms, err := strconv.ParseInt(q.Get("at"), 10, 64); err == nil {
+			// When the call was placed: at the last level, a 5 pressed
+			// again after the first paged the level again changes
+			// nothing.
+			page.At = time.UnixMilli(ms)
+		}
+		acted, err = cb.Receiver.EscalateFrom(r.Context(), user, page)
 	} else {
 		acted, err = cb.Receiver.Act(r.Context(), q.Get("incident"), user, action)
 	}

@@ -30,8 +30,8 @@ func (r *receiver) Act(_ context.Context, target, user string, a notify.Action) 
 	r.acted = append(r.acted, target+" "+user+" "+string(a))
 	return notify.Acted{Changed: true, Incident: target, Service: "api", Priority: "P0", Summary: "disk full"}, nil
 }
-func (r *receiver) EscalateFrom(ctx context.Context, target, user string, level int) (notify.Acted, error) {
-	return r.Act(ctx, target, user, notify.Escalate)
+func (r *receiver) EscalateFrom(ctx context.Context, user string, p notify.Page) (notify.Acted, error) {
+	return r.Act(ctx, p.Target, user, notify.Escalate)
 }
 func (r *receiver) Delivered(context.Context, string, notify.Delivery) error { return nil }
 func (r *receiver) LastPaged(_ context.Context, user, channel string, match func(string) bool) (notify.Page, error) {

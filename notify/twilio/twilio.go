@@ -115,8 +115,12 @@ func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	}
 	v := url.Values{"incident": {m.Incident}, "user": {m.User}, "channel": {m.Channel}}
 	if m.Level > 0 && len(m.Incidents) == 0 {
-		// The level the page is for: a call's 5 escalates from it, once.
+		// The level the page is for, and when it went out: a call's 5
+		// escalates from it, once.
 		v.Set("level", strconv.Itoa(m.Level))
+		if !m.At.IsZero() {
+			v.Set("at", strconv.FormatInt(m.At.UnixMilli(), 10))
+		}
 	}
 	q := v.Encode()
 	var send func() error

@@ -438,6 +438,48 @@ func TestStormSMSReplyAndKeypressActOnTheBundle(t *testing.T) {
 	}
 }
 
+// TestStormSMSReplyEscalateTwiceEscalatesOnce: a "5" to a storm message
+// escalates each of its incidents from the level its page in the message
+// was for, once: resent, it escalates none of them again.
+func TestStormSMSReplyEscalateTwiceEscalatesOnce(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	cfgText := strings.Replace(stormConfig, `{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}`,
+		`{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: twilio, address: "+15555550111"}, {channel: voice, via: log}]}`, 1)
+	cfgText = strings.Replace(cfgText, `levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]`, `levels:
+      - {name: primary, targets: [{schedule: s, tier: primary}], timeout: 30m}
+      - {name: secondary, targets: [{user: bob}], timeout: 30m}
+      - {name: tertiary, targets: [{user: bob}], timeout: 30m}`, 1)
+	cfgText = strings.Replace(cfgText, "https://pagerd.example.com", harnessURL, 1)
+	cfgText += "notifiers:\n  twilio: {account_sid: " + twSID + ", auth_token: " + twToken + ", from: \"" + twFrom + "\", api_url: " + fake.URL + "}\n"
+	h := newHarness(t, withConfig(cfgText), realTransport("twilio"))
+	storm(h, 10, "s")
+	h.runUntil(fixedNow.Add(2*time.Minute + 10*time.Second))
+	if len(fake.Messages()) != 4 {
+		t.Fatalf("Twilio got %d SMS, want 3 and one bundle", len(fake.Messages()))
+	}
+	body := fake.Messages()[3].Get("Body")
+	code := body[strings.LastIndex(body, "(code ")+6 : strings.LastIndex(body, ")")]
+	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"5 " + code}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+	h.runUntil(fixedNow.Add(2*time.Minute + 30*time.Second))
+	if _, out := fake.Callback(t, h.url+"/api/v1/twilio/sms", form); !strings.Contains(out, "pagerd: Escalated 7 of 7 incidents") {
+		t.Fatalf("the first 5: %s", out)
+	}
+	h.runUntil(fixedNow.Add(3 * time.Minute))
+	if _, out := fake.Callback(t, h.url+"/api/v1/twilio/sms", form); !strings.Contains(out, "pagerd: Escalated 0 of 7 incidents; 7 already escalated") {
+		t.Fatalf("the second 5: %s", out)
+	}
+	cb, _ := url.Parse(fake.Messages()[3].Get("StatusCallback"))
+	b, err := h.store.GetBundle(context.Background(), cb.Query().Get("incident"))
+	if err != nil || len(b.Incidents) != 7 {
+		t.Fatalf("the bundle: %+v %v", b, err)
+	}
+	for _, id := range b.Incidents {
+		if v := h.incident(id); v.LevelName != "secondary" {
+			t.Fatalf("%s after two 5s: level %d (%s), want secondary", id, v.Level, v.LevelName)
+		}
+	}
+}
+
 // TestStormPagerDutyActsOnTheBundle: the storm's push goes to PagerDuty as
 // one event whose dedup key names the bundle; PagerDuty's webhook
 // acknowledging it acknowledges every incident in it.

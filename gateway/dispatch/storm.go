@@ -205,6 +205,7 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 		Priority: first.Priority, Top: first.Service + ": " + first.Summary}
 	for _, p := range live {
 		b.Incidents = append(b.Incidents, p.Incident)
+		b.Levels = append(b.Levels, p.Level+1)
 	}
 	ackURL := ""
 	if err := d.o.Store.PutBundle(ctx, b, time.Duration(cfg.Server.LinkTTL)); err != nil {

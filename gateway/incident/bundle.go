@@ -20,9 +20,11 @@ import (
 type BundleOutcome struct {
 	Bundle *store.Bundle
 	// Done changed; Already were acknowledged before (for an
-	// acknowledgement); Resolved were resolved before; Missing are gone.
-	Done, Already, Resolved []*store.Incident
-	Missing                 int
+	// acknowledgement); Escalated had left the level their page in the
+	// message was for, or were escalated again since it went out (for an
+	// escalation); Resolved were resolved before; Missing are gone.
+	Done, Already, Escalated, Resolved []*store.Incident
+	Missing                            int
 }
 
 // bundleWorkers bounds how many incidents of a bundle are acted on at once.
@@ -44,18 +46,27 @@ func (s *Service) ActOnBundle(ctx context.Context, id, user string, ev policy.Ev
 	var firstErr error
 	sem := make(chan struct{}, bundleWorkers)
 	var wg sync.WaitGroup
-	for _, incID := range b.Incidents {
+	for i, incID := range b.Incidents {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			ev := ev
+			if ev.Kind == policy.EventEscalate && len(b.Levels) == len(b.Incidents) && b.Levels[i] >= 1 {
+				// From the level of its page in the message, as an
+				// SMS reply to one incident's page: the same 5 sent
+				// again escalates none of them twice.
+				ev.FromLevel, ev.FromLevelSet, ev.FromLevelAt = b.Levels[i]-1, true, b.SentAt
+			}
 			inc, acts, err := s.Apply(ctx, incID, ev)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
 			case errors.Is(err, ErrAlreadyResolved):
 				out.Resolved = append(out.Resolved, inc)
+			case errors.Is(err, ErrAlreadyEscalated):
+				out.Escalated = append(out.Escalated, inc)
 			case errors.Is(err, store.ErrNotFound):
 				out.Missing++
 			case err != nil:
@@ -81,7 +92,7 @@ func (s *Service) ActOnBundle(ctx context.Context, id, user string, ev policy.Ev
 		return out, firstErr
 	}
 	s.log.Info("storm bundle acted on", "bundle", id, "user", user, "event", ev.Kind, "incidents", len(out.Done),
-		"already", len(out.Already), "resolved_before", len(out.Resolved))
+		"already", len(out.Already)+len(out.Escalated), "resolved_before", len(out.Resolved))
 	return out, nil
 }
 
@@ -93,6 +104,9 @@ func (o *BundleOutcome) Describe(kind policy.EventKind) string {
 	parts := []string{fmt.Sprintf("%s %d of %d incidents", verb, len(o.Done), len(o.Bundle.Incidents))}
 	if n := len(o.Already); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d already acknowledged%s", n, byWhom(o.Already, func(i *store.Incident) string { return i.State.AcknowledgedBy })))
+	}
+	if n := len(o.Escalated); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d already escalated", n))
 	}
 	if n := len(o.Resolved); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d already resolved%s", n, byWhom(o.Resolved, func(i *store.Incident) string { return i.State.ResolvedBy })))

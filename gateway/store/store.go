@@ -668,6 +668,11 @@ type Bundle struct {
 	Channel   string    `json:"channel"`
 	Incidents []string  `json:"incidents"`
 	SentAt    time.Time `json:"sent_at"`
+	// Levels are the levels (counted from 1) Incidents' pages in the
+	// message were for, in the same order: a 5 to it escalates each
+	// incident from its own, once. Bundles kept by earlier versions have
+	// none.
+	Levels []int `json:"levels,omitempty"`
 	// Priority and Top are the most urgent incident's priority and its
 	// "service: summary", for the ack page and the call.
 	Priority string `json:"priority"`

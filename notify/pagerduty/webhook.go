@@ -79,6 +79,14 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	case "incident.resolved":
 		action = notify.Resolve
 	default:
+		// incident.escalated among them: it is PagerDuty's own policy
+		// moving the incident pagerd pushed to one person (the dedup key
+		// names the incident and the person, never the level), not that
+		// person asking pagerd to escalate, and it is delivered again on
+		// every retry. Mapped to an escalation it could name no level to
+		// escalate from (so escalate once), and it would page pagerd's
+		// next level on PagerDuty's schedule rather than pagerd's; the
+		// ladder goes on in pagerd by itself.
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}

@@ -60,13 +60,13 @@ func TestAckLinkFlow(t *testing.T) {
 		t.Fatalf("pages after the link acknowledged: %v", got)
 	}
 	bobs := "/ack/" + acklink.Sign(h.config().Server.LinkSecret, id, "bob", fixedNow.Add(time.Hour))
-	if r := h.do("POST", bobs+"/acknowledge", ""); r.code != 200 || !strings.Contains(r.body, "Already acknowledged by ann.") {
+	if r := h.do("POST", bobs+"/acknowledge", ""); r.code != 200 || !strings.Contains(r.body, "Already acknowledged by Ann.") {
 		t.Fatalf("a second person's ack: %d %s", r.code, r.body)
 	}
 	if r := h.do("POST", path+"/resolve", ""); r.code != 200 || !strings.Contains(r.body, "Resolved.") {
 		t.Fatalf("resolve: %d %s", r.code, r.body)
 	}
-	if r := h.do("POST", path+"/resolve", ""); r.code != 409 || !strings.Contains(r.body, "Already resolved by ann") {
+	if r := h.do("POST", path+"/resolve", ""); r.code != 409 || !strings.Contains(r.body, "Already resolved by Ann") {
 		t.Fatalf("second resolve: %d %s", r.code, r.body)
 	}
 	tampered := path[:len(path)-2] + "xx"

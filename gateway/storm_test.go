@@ -316,7 +316,7 @@ func TestStormAckLinkActsOnTheBundle(t *testing.T) {
 				t.Fatalf("bob's link to ann's bundle: %d %s", r.code, r.body)
 			}
 			r := h.do("POST", link+"/acknowledge", "")
-			if r.code != 200 || !strings.Contains(r.body, "Acknowledged 7 of 8 incidents; 1 already acknowledged by bob.") {
+			if r.code != 200 || !strings.Contains(r.body, "Acknowledged 7 of 8 incidents; 1 already acknowledged by Bob.") {
 				t.Fatalf("acknowledge all: %d %s", r.code, r.body)
 			}
 			for i, id := range append(atOnce, held...) {

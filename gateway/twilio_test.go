@@ -151,7 +151,7 @@ func TestSMSReplies(t *testing.T) {
 	if st, _ := status(second); st != "triggered" {
 		t.Fatalf("the other incident changed: %s", st)
 	}
-	if _, body := text("+15555550111", "4 "+twilio.ReplyCode(first), ""); !strings.Contains(body, "already acknowledged by dan") {
+	if _, body := text("+15555550111", "4 "+twilio.ReplyCode(first), ""); !strings.Contains(body, "already acknowledged by Dan") {
 		t.Fatalf("second ack: %s", body)
 	}
 	// The ack by SMS stopped the first incident's call at 5m, for everyone.
@@ -233,7 +233,7 @@ func TestVoiceCallWithKeypress(t *testing.T) {
 	if v := state(); v.Status != "acknowledged" || v.AcknowledgedBy != "dan" {
 		t.Fatalf("after pressing 4: %s by %s", v.Status, v.AcknowledgedBy)
 	}
-	if _, body := callback(gather, url.Values{"Digits": {"4"}}); !strings.Contains(body, "Already acknowledged by dan at 06:05 UTC.") {
+	if _, body := callback(gather, url.Values{"Digits": {"4"}}); !strings.Contains(body, "Already acknowledged by Dan at 06:05 UTC.") {
 		t.Fatalf("4 again: %s", body)
 	}
 	forged := url.Values{"Digits": {"6"}}

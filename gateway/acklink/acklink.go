@@ -248,17 +248,17 @@ func (p *Pages) Act(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		return p.showBundle(w, r, id, user, http.StatusOK, out.Describe(kind)+".")
+		return p.showBundle(w, r, id, user, http.StatusOK, out.Describe(kind, p.Config().UserName)+".")
 	}
 	inc, acts, err := p.Incidents.Apply(r.Context(), id, policy.Event{Kind: kind, Actor: user})
 	switch {
 	case (errors.Is(err, incident.ErrAlreadyResolved) && inc != nil) || (err == nil && len(acts) == 0 && inc.State.Status == policy.StatusResolved):
-		return p.showIncident(w, r, inc, user, http.StatusConflict, "Already resolved"+incident.By(inc.State.ResolvedBy)+".")
+		return p.showIncident(w, r, inc, user, http.StatusConflict, "Already resolved"+incident.By(p.Config().UserName(inc.State.ResolvedBy))+".")
 	case err != nil:
 		return err
 	case len(acts) == 0:
 		// Someone acknowledged first: say who, as the phone call will.
-		return p.showIncident(w, r, inc, user, http.StatusOK, "Already acknowledged"+incident.By(inc.State.AcknowledgedBy)+".")
+		return p.showIncident(w, r, inc, user, http.StatusOK, "Already acknowledged"+incident.By(p.Config().UserName(inc.State.AcknowledgedBy))+".")
 	}
 	return p.showIncident(w, r, inc, user, http.StatusOK, done+".")
 }

@@ -97,19 +97,20 @@ func (s *Service) ActOnBundle(ctx context.Context, id, user string, ev policy.Ev
 }
 
 // Describe says what an action on the bundle did, in a sentence without
-// its full stop.
-func (o *BundleOutcome) Describe(kind policy.EventKind) string {
+// its full stop; name is how it names who acted first (a user's display
+// name, Config.UserName).
+func (o *BundleOutcome) Describe(kind policy.EventKind, name func(actor string) string) string {
 	verb := map[policy.EventKind]string{policy.EventAcknowledge: "Acknowledged", policy.EventResolve: "Resolved",
 		policy.EventEscalate: "Escalated"}[kind]
 	parts := []string{fmt.Sprintf("%s %d of %d incidents", verb, len(o.Done), len(o.Bundle.Incidents))}
 	if n := len(o.Already); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d already acknowledged%s", n, byWhom(o.Already, func(i *store.Incident) string { return i.State.AcknowledgedBy })))
+		parts = append(parts, fmt.Sprintf("%d already acknowledged%s", n, byWhom(o.Already, name, func(i *store.Incident) string { return i.State.AcknowledgedBy })))
 	}
 	if n := len(o.Escalated); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d already escalated", n))
 	}
 	if n := len(o.Resolved); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d already resolved%s", n, byWhom(o.Resolved, func(i *store.Incident) string { return i.State.ResolvedBy })))
+		parts = append(parts, fmt.Sprintf("%d already resolved%s", n, byWhom(o.Resolved, name, func(i *store.Incident) string { return i.State.ResolvedBy })))
 	}
 	if o.Missing > 0 {
 		parts = append(parts, fmt.Sprintf("%d no longer exist", o.Missing))
@@ -117,8 +118,8 @@ func (o *BundleOutcome) Describe(kind policy.EventKind) string {
 	return strings.Join(parts, "; ")
 }
 
-// byWhom names who acted first, when it was one person.
-func byWhom(incs []*store.Incident, who func(*store.Incident) string) string {
+// byWhom names who acted first, when it was one person, by name.
+func byWhom(incs []*store.Incident, name func(string) string, who func(*store.Incident) string) string {
 	first := ""
 	for _, i := range incs {
 		switch w := who(i); {
@@ -128,7 +129,10 @@ func byWhom(incs []*store.Incident, who func(*store.Incident) string) string {
 			return ""
 		}
 	}
-	return By(first)
+	if first == "" {
+		return ""
+	}
+	return By(name(first))
 }
 
 // By is " by <actor>", or nothing without one: "Already acknowledged by

@@ -81,7 +81,7 @@ func (s *Service) Act(ctx context.Context, target, user string, a notify.Action)
 		if err != nil {
 			return notify.Acted{}, stormGone(err)
 		}
-		return notify.Acted{Storm: out.Describe(kind)}, nil
+		return notify.Acted{Storm: out.Describe(kind, s.o.Config().UserName)}, nil
 	}
 	return s.act(ctx, target, policy.Event{Kind: kind, Actor: user})
 }
@@ -98,11 +98,16 @@ func (s *Service) act(ctx context.Context, target string, ev policy.Event) (noti
 	// (resolving is idempotent: a resolved alert sent again), but to the
 	// person it must not read as "Resolved" by them: it was so already.
 	resolved := isResolved(err) || (ev.Kind == policy.EventResolve && len(acts) == 0 && st.Status == policy.StatusResolved)
+	// Who acted is named as a person hears it: a configured user's
+	// display name (as "already escalated by" names them), any other
+	// actor (an API key, "api:ops") by its id.
+	cfg := s.o.Config()
 	out := notify.Acted{Changed: len(acts) > 0, AlreadyResolved: resolved, AlreadyEscalated: already,
 		Incident: inc.ID, Service: inc.Service, Priority: st.Priority, Summary: inc.Summary,
-		AcknowledgedBy: st.AcknowledgedBy, AcknowledgedAt: st.AcknowledgedAt, ResolvedBy: st.ResolvedBy, ResolvedAt: st.ResolvedAt,
+		AcknowledgedBy: cfg.UserName(st.AcknowledgedBy), AcknowledgedAt: st.AcknowledgedAt,
+		ResolvedBy: cfg.UserName(st.ResolvedBy), ResolvedAt: st.ResolvedAt,
 		Level: st.Level + 1, EscalatedAt: st.LevelStartedAt}
-	if cfg := s.o.Config(); cfg.Service(inc.Service) != nil {
+	if cfg.Service(inc.Service) != nil {
 		if p := cfg.Policy(cfg.Service(inc.Service).EscalationPolicy); p != nil && st.Level < len(p.Levels) {
 			out.LevelName = p.Levels[st.Level].Name
 		}

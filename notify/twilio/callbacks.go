@@ -456,9 +456,18 @@ func callText(a notify.About) string {
 	return fmt.Sprintf("This is pagerd. %s incident on %s: %s. It is %s.", spell(a.Priority), a.Service, a.Summary, a.Status)
 }
 
-// spell makes a priority sayable ("P0" is "P 0", "SEV-1" is "SEV 1").
+// spell makes a priority sayable, as on-call people say it: "P0" is
+// "P 0" (a voice reads "P0" as a word it guesses at), and "SEV-1" is
+// "sev 1", "sev" one word in lower case, which a voice says as the word
+// everyone says ("sev one"): spelled out, "S E V 1" makes the listener
+// put three letters back together, half awake, before knowing how bad it
+// is; in capitals a voice may spell it out too.
 func spell(p string) string {
-	return strings.Join(strings.Split(strings.ReplaceAll(p, "-", ""), ""), " ")
+	chars := func(s string) string { return strings.Join(strings.Split(strings.ReplaceAll(s, "-", ""), ""), " ") }
+	if n, ok := strings.CutPrefix(strings.ToUpper(p), "SEV"); ok && n != "" {
+		return "sev " + chars(n)
+	}
+	return chars(p)
 }
 
 // Gather acts on the key pressed and says what happened.

@@ -188,9 +188,10 @@ func TestVoiceGreetingWithoutTheStoreSaysWhatTheCallCarries(t *testing.T) {
 		return twilio.Settings{AuthToken: providertest.TwilioToken, PublicURL: srv.URL}
 	}
 	for query, want := range map[string]string{
-		"incident=00-incidentab12&user=ann&channel=voice&level=1&priority=P1&service=api": "You are being paged for a P 1 incident on api, code A B 1 2.",
-		"incident=00-incidentab12&user=ann&channel=voice":                                 "You are being paged, code A B 1 2.",
-		"incident=b-stormcd34&user=ann&channel=voice&priority=P0&incidents=8":             "you are being paged for 8 incidents, code C D 3 4. pagerd cannot read their details just now. Your key acts on all of them.",
+		"incident=00-incidentab12&user=ann&channel=voice&level=1&priority=P1&service=api":    "You are being paged for a P 1 incident on api, code A B 1 2.",
+		"incident=00-incidentab12&user=ann&channel=voice":                                    "You are being paged, code A B 1 2.",
+		"incident=00-incidentab12&user=ann&channel=voice&level=1&priority=SEV-1&service=api": "You are being paged for a sev 1 incident on api, code A B 1 2.",
+		"incident=b-stormcd34&user=ann&channel=voice&priority=P0&incidents=8":                "you are being paged for 8 incidents, code C D 3 4. pagerd cannot read their details just now. Your key acts on all of them.",
 	} {
 		u, form := srv.URL+twilio.VoicePath+"?"+query, url.Values{"AnsweredBy": {"human"}}
 		code, out := providertest.TwilioPost(t, u, form, providertest.TwilioSign(providertest.TwilioToken, u, form))

@@ -244,3 +244,39 @@ func TestBareSMSReplyToPagesOfTheSameMomentActsOnNeither(t *testing.T) {
 		t.Fatalf("after the bare 4: first %s, third %s", a.Status, c.Status)
 	}
 }
+
+// TestVoicemailPickupWhileTheStoreFailsHangsUpQuietly: a call that
+// reached voicemail is recorded in the timeline; when the store refuses
+// that write, the answer is still the TwiML that hangs up (a 5xx would
+// have Twilio play "application error" into the person's voicemail), the
+// failure is logged at error, and readiness counts the refused write.
+func TestVoicemailPickupWhileTheStoreFailsHangsUpQuietly(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	fs := &failingUpdates{Store: boltStore(t)}
+	h := newHarness(t, withStore(fs), withConfig(twilioAt(fake, twilioCallConfig)), realTransport("twilio"))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(5 * time.Minute))
+	if len(fake.Calls()) != 1 {
+		t.Fatalf("%d calls placed", len(fake.Calls()))
+	}
+	if r := h.do("GET", "/-/ready", ""); r.code != 200 {
+		t.Fatalf("/-/ready before: %d %s", r.code, r.body)
+	}
+	before := h.incident(id)
+	err := error(errDiskFull)
+	fs.err.Store(&err)
+	code, body := fake.Callback(t, fake.Calls()[0].Get("Url"), url.Values{"CallSid": {"CA1"}, "AnsweredBy": {"machine_end_beep"}})
+	fs.err.Store(nil)
+	if code != 200 || !strings.Contains(body, "<Response>") || !strings.Contains(body, "<Hangup") || strings.Contains(body, "<Gather") {
+		t.Fatalf("voicemail pickup while the store refuses: %d %s; want TwiML that hangs up", code, body)
+	}
+	if !strings.Contains(h.logs.String(), `"level":"ERROR"`) || !strings.Contains(h.logs.String(), "voicemail pickup not recorded") {
+		t.Fatalf("the failure is not logged at error:\n%s", h.logs.String())
+	}
+	if r := h.do("GET", "/-/ready", ""); r.code != 503 || !strings.Contains(r.body, "acknowledgements and updates") {
+		t.Fatalf("/-/ready after the refused write: %d %s; want 503", r.code, r.body)
+	}
+	if v := h.incident(id); v.Status != "triggered" || len(v.Timeline) != len(before.Timeline) {
+		t.Fatalf("after the refused voicemail note: %s, %d timeline entries (was %d)", v.Status, len(v.Timeline), len(before.Timeline))
+	}
+}

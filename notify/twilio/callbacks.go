@@ -399,7 +399,14 @@ func (cb *Callbacks) Voice(w http.ResponseWriter, r *http.Request) error {
 	if answered := r.PostForm.Get("AnsweredBy"); strings.HasPrefix(answered, "machine") || answered == "fax" {
 		d := notify.Delivery{User: q.Get("user"), Channel: "voice", Detail: "voicemail pickup (" + answered + "), not a page answered"}
 		if err := cb.Receiver.Delivered(r.Context(), q.Get("incident"), d); err != nil {
-			return err
+			// A 5xx would have Twilio play "application error" into
+			// the person's voicemail, and Twilio does not ask again:
+			// the call hangs up as it would have, and whoever runs
+			// pagerd hears of it (readiness counted the refused write
+			// in the store). Only the timeline lacks the entry; the
+			// ladder goes on either way.
+			cb.log().Error("twilio: voicemail pickup not recorded; the call hung up as it would have",
+				"incident", q.Get("incident"), "user", q.Get("user"), "err", err)
 		}
 		return twiML(w, twiml.VoiceHangup{})
 	}

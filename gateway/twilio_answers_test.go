@@ -280,3 +280,64 @@ func TestVoicemailPickupWhileTheStoreFailsHangsUpQuietly(t *testing.T) {
 		t.Fatalf("after the refused voicemail note: %s, %d timeline entries (was %d)", v.Status, len(v.Timeline), len(before.Timeline))
 	}
 }
+
+// TestSMSReplyWithTheCodeOfAResolvedIncidentSaysSo: a reply whose code
+// names an incident paged to the number and resolved since is told it was
+// already resolved, by whom (a user by name, an API key by its name) and
+// when, and nothing changes; "no open incident with code X" was true but
+// left the person wondering. An incident with the code that was never
+// paged to the number by SMS is not named.
+func TestSMSReplyWithTheCodeOfAResolvedIncidentSaysSo(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	h := newHarness(t, withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"))
+	first := fire(h)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	text := func(body string) string {
+		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
+		return out
+	}
+	code := twilio.ReplyCode(first)
+	if r := h.api("POST", "/api/v1/incidents/"+first+"/resolve", ""); r.code != 200 {
+		t.Fatalf("resolve: %d %s", r.code, r.body)
+	}
+	before := h.incident(first)
+	for _, action := range []string{"4", "5", "6"} {
+		want := "pagerd: [P0] api: disk almost full (code " + code + ") was already resolved by api:ops at 06:02 UTC; nothing changed."
+		if out := text(action + " " + code); !strings.Contains(out, want) {
+			t.Errorf("%s with the code of a resolved incident: %s; want %q", action, out, want)
+		}
+	}
+	if after := h.incident(first); after.Status != "resolved" || len(after.Timeline) != len(before.Timeline) {
+		t.Fatalf("a reply to a resolved incident changed it: %s, %d timeline entries (was %d)", after.Status, len(after.Timeline), len(before.Timeline))
+	}
+
+	// Resolved by Dan's own reply: named as a person hears it.
+	h.clock.Set(fixedNow.Add(3 * time.Minute))
+	second := fireLabels(h, "g2", map[string]string{"alertname": "B", "severity": "critical"})
+	h.runUntil(fixedNow.Add(5 * time.Minute))
+	if out := text("6 " + twilio.ReplyCode(second)); !strings.Contains(out, "Resolved") {
+		t.Fatalf("6 with the code: %s", out)
+	}
+	if out := text("4 " + twilio.ReplyCode(second)); !strings.Contains(out, "was already resolved by Dan at 06:05 UTC; nothing changed.") {
+		t.Fatalf("4 after Dan resolved it: %s", out)
+	}
+
+	// Resolved before its SMS went out: never paged to this number by
+	// SMS, so its code names nothing here.
+	third := fireLabels(h, "g3", map[string]string{"alertname": "C", "severity": "critical"})
+	if r := h.api("POST", "/api/v1/incidents/"+third+"/resolve", ""); r.code != 200 {
+		t.Fatalf("resolve: %d %s", r.code, r.body)
+	}
+	h.runUntil(fixedNow.Add(8 * time.Minute))
+	if out := text("4 " + twilio.ReplyCode(third)); !strings.Contains(out, "no open incident with code "+twilio.ReplyCode(third)+" was paged to this number.") {
+		t.Fatalf("4 with the code of an incident never texted to this number: %s", out)
+	}
+
+	// Past a day since it was created, a code is no longer looked for
+	// among resolved incidents: four characters would name the wrong one.
+	h.clock.Set(fixedNow.Add(25 * time.Hour))
+	if out := text("4 " + code); !strings.Contains(out, "no open incident with code "+code+" was paged to this number.") {
+		t.Fatalf("4 with the code of an incident resolved over a day ago: %s", out)
+	}
+}

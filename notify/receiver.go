@@ -43,6 +43,12 @@ type Receiver interface {
 	// match is asked about the target of every such page, not only the
 	// newest, so a caller can tell when it accepts more than one.
 	LastPaged(ctx context.Context, user, channel string, match func(target string) bool) (Page, error)
+	// ResolvedPaged is, for a reply that matches no open incident, the
+	// incidents paged to user on channel on their own (not in a storm
+	// message) that are resolved, among those created in the last day,
+	// whose id match accepts: each as an action on it would find it
+	// (AlreadyResolved, by whom and when). It acts on nothing.
+	ResolvedPaged(ctx context.Context, user, channel string, match func(target string) bool) ([]Acted, error)
 	// About says what target is, for a call to read out. A target no
 	// longer kept is an error matching ErrNotFound.
 	About(ctx context.Context, target string) (About, error)

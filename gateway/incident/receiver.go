@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -268,6 +269,50 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, match fun
 	}
 	sort.Strings(best.Tied)
 	return best, nil
+}
+
+// resolvedLookback is how far back ResolvedPaged looks: the incidents
+// created in the last day, which the store lists by creation time without
+// reading its whole history. A code is four characters: matched against
+// every incident ever, it would name one the person never meant.
+const resolvedLookback = 24 * time.Hour
+
+// ResolvedPaged finds the resolved incidents, created in the last day (the
+// newest 1,000), whose id match accepts and that were paged to the user on
+// the channel on their own, each as an action on it would find it
+// (notify.Receiver). It reads the timeline only of an incident match
+// accepts, and acts on nothing.
+func (s *Service) ResolvedPaged(ctx context.Context, user, channel string, match func(target string) bool) ([]notify.Acted, error) {
+	incs, err := s.o.Store.List(ctx, store.Filter{Status: policy.StatusResolved, Since: s.clock().Add(-resolvedLookback), Limit: 1000})
+	if err != nil {
+		return nil, notFound(err)
+	}
+	cfg := s.o.Config()
+	var out []notify.Acted
+	for _, inc := range incs {
+		if !match(inc.ID) {
+			continue
+		}
+		tl, err := s.o.Store.Timeline(ctx, inc.ID)
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, notFound(err)
+		}
+		// As LastPaged: a page in a storm message was a page of the
+		// message, whose code is not the incident's.
+		if !slices.ContainsFunc(tl, func(e store.Entry) bool {
+			return e.Type == "notify" && e.User == user && e.Channel == channel && e.Bundle == ""
+		}) {
+			continue
+		}
+		st := inc.State
+		out = append(out, notify.Acted{AlreadyResolved: true, Incident: inc.ID, Service: inc.Service, Priority: st.Priority,
+			Summary: inc.Summary, AcknowledgedBy: cfg.UserName(st.AcknowledgedBy), AcknowledgedAt: st.AcknowledgedAt,
+			ResolvedBy: cfg.UserName(st.ResolvedBy), ResolvedAt: st.ResolvedAt, Level: st.Level + 1})
+	}
+	return out, nil
 }
 
 // About says what an incident, or a storm bundle, is (notify.Receiver).

@@ -287,7 +287,7 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 		return reply(fmt.Sprintf("pagerd: code %s matches %d incidents paged to this number; nothing was done. "+
 			"Reply with more of the incident id from the page, e.g. \"4\" and its last 8 characters.", code, len(matched)))
 	case len(targets) == 0 && code != "":
-		return reply("pagerd: no open incident with code " + code + " was paged to this number.")
+		return reply(cb.noOpenIncident(r, users, code))
 	case len(targets) == 0:
 		return reply("pagerd: no open incident was paged to this number.")
 	case len(tied) > 0:
@@ -331,7 +331,7 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Every answer names the incident: a reply without a code acts on
 	// the latest page, which the person may not know.
-	named := fmt.Sprintf("[%s] %s: %s (code %s)", acted.Priority, acted.Service, acted.Summary, ReplyCode(acted.Incident))
+	named := named(acted)
 	switch {
 	case acted.AlreadyResolved:
 		return reply("pagerd: " + named + " was already resolved" + by(acted.ResolvedBy) + at(acted.ResolvedAt) + "; nothing changed.")
@@ -341,6 +341,41 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 		return reply("pagerd: " + named + " was already acknowledged" + by(acted.AcknowledgedBy) + at(acted.AcknowledgedAt) + "; nothing changed.")
 	}
 	return reply("pagerd: " + done[action] + " " + named + ".")
+}
+
+// noOpenIncident answers a reply whose code matches no open incident paged
+// to the number. A person who replies to a page someone resolved since
+// needs to hear that, by whom and when, not only that nothing open has
+// the code: when exactly one incident paged to the number with the code
+// was resolved in the last day, the answer says so; nothing is done to
+// it. Reading the resolved incidents failing leaves the plain answer,
+// which is still true.
+func (cb *Callbacks) noOpenIncident(r *http.Request, users []string, code string) string {
+	plain := "pagerd: no open incident with code " + code + " was paged to this number."
+	found := map[string]notify.Acted{}
+	for _, u := range users {
+		resolved, err := cb.Receiver.ResolvedPaged(r.Context(), u, "sms", func(id string) bool { return MatchesCode(id, code) })
+		if err != nil {
+			cb.log().Warn("twilio: could not look for a resolved incident an SMS reply's code names", "user", u, "err", err)
+			return plain
+		}
+		for _, a := range resolved {
+			found[a.Incident] = a
+		}
+	}
+	if len(found) != 1 {
+		return plain
+	}
+	for _, a := range found {
+		return "pagerd: " + named(a) + " was already resolved" + by(a.ResolvedBy) + at(a.ResolvedAt) + "; nothing changed."
+	}
+	return plain
+}
+
+// named names the incident an answer is about: "[P0] api: disk full (code
+// AB12)".
+func named(a notify.Acted) string {
+	return fmt.Sprintf("[%s] %s: %s (code %s)", a.Priority, a.Service, a.Summary, ReplyCode(a.Incident))
 }
 
 // alreadyEscalated says where an escalation found the incident, which had

@@ -40,6 +40,9 @@ func (r *receiver) LastPaged(_ context.Context, user, channel string, match func
 	}
 	return notify.Page{}, nil
 }
+func (r *receiver) ResolvedPaged(context.Context, string, string, func(string) bool) ([]notify.Acted, error) {
+	return nil, nil
+}
 func (r *receiver) About(context.Context, string) (notify.About, error) {
 	return notify.About{}, r.aboutErr
 }

@@ -313,7 +313,7 @@ func (b *builder) schedule(s *schedule) {
 	} else {
 		var layers []placedRotation
 		for i := len(stack) - 2; i >= 0; i-- {
-			layers = append(layers, stack[i][0])
+			layers = append(layers, b.fromFirstTurn(stack[i][0], loc))
 		}
 		b.tier(s, loc, &groups, stack[len(stack)-1][0], layers)
 	}
@@ -399,7 +399,9 @@ func (b *builder) tier(s *schedule, loc *time.Location, groups *[]*scheduleGroup
 		}
 	}
 	for _, pr := range append([]placedRotation{base}, layers...) {
-		if from := firstOnCall(pr.r); from.After(b.opt.Now) {
+		// A layer holds nothing before its first turn (fromFirstTurn
+		// anchored it there); the tier's own rotation runs backwards.
+		if from := firstOnCall(pr.r); from.After(b.opt.Now) && pr.r == r {
 			b.rep.add(Changed, pr.r.ref, "starts %s at the source, with nobody on call before; pagerd rotations run backwards too, so before then %s holds it as if it had started earlier", from.In(loc).Format(time.RFC3339), g.sched.Name)
 		}
 		if !pr.r.end.IsZero() {
@@ -458,11 +460,83 @@ func outRestrictions(ws []window) []outRestriction {
 	return out
 }
 
+// fromFirstTurn anchors a rotation stacked as a layer at its first turn
+// on or after the instant it is first on call at the source, the members
+// taking the same turns: a pagerd layer holds nothing before its first
+// shift, as a PagerDuty layer or Grafana OnCall shift holds nothing before
+// its start, while the virtual start (the phase of the turns) can be long
+// before or after that. A start inside a turn is reported: pagerd's layer
+// starts at the next handoff.
+func (b *builder) fromFirstTurn(pr placedRotation, loc *time.Location) placedRotation {
+	r := pr.r
+	if r.from.IsZero() || r.from.Equal(r.start) {
+		return pr
+	}
+	k := firstTurnFrom(r, loc)
+	first := turnStart(r, loc, k)
+	if !first.Equal(r.from) && first.After(b.opt.Now) {
+		b.rep.add(Changed, r.ref, "starts %s at the source, inside a turn; pagerd's layer starts with the next turn, %s, and the layers below hold the time between", r.from.In(loc).Format(time.RFC3339), first.In(loc).Format(time.RFC3339))
+	}
+	if k == 0 {
+		return pr
+	}
+	moved := *r
+	moved.start = first
+	shift := floorMod(k, len(r.groups))
+	moved.groups = append(append([][]string(nil), r.groups[shift:]...), r.groups[:shift]...)
+	sh, err := rotationShape(&moved, loc)
+	if err != nil {
+		return pr // the same shape from another turn; keep the virtual start
+	}
+	members := append(append([][]string(nil), pr.members[shift:]...), pr.members[:shift]...)
+	return placedRotation{r: r, members: members, sh: sh}
+}
+
+// turnStart is when turn k of a rotation starts, counted on the wall
+// clock of loc as pagerd counts its shifts.
+func turnStart(r *rotation, loc *time.Location, k int) time.Time {
+	l := r.start.In(loc)
+	days, hours := 0, 0
+	switch r.unit {
+	case "week":
+		days = 7 * r.length * k
+	case "day":
+		days = r.length * k
+	default:
+		hours = r.length * k
+	}
+	return time.Date(l.Year(), l.Month(), l.Day()+days, l.Hour()+hours, l.Minute(), l.Second(), l.Nanosecond(), loc)
+}
+
+// firstTurnFrom is the index of the first turn of a rotation that starts
+// at or after the instant it is first on call.
+func firstTurnFrom(r *rotation, loc *time.Location) int {
+	nominal := time.Duration(r.length) * time.Hour
+	switch r.unit {
+	case "week":
+		nominal *= 7 * 24
+	case "day":
+		nominal *= 24
+	}
+	if nominal <= 0 {
+		return 0
+	}
+	k := int(r.from.Sub(r.start) / nominal)
+	for turnStart(r, loc, k).Before(r.from) {
+		k++
+	}
+	for !turnStart(r, loc, k-1).Before(r.from) {
+		k--
+	}
+	return k
+}
+
 // coversEveryHour reports whether a rotation has someone on call at every
 // hour from now on (as far as the source says): no restriction, no turn
-// with nobody, not ended.
+// with nobody, not ended, and already begun (until a rotation starts, the
+// layers below it are on call).
 func coversEveryHour(r *rotation, now time.Time) bool {
-	if r.restriction != "" || len(r.windows) > 0 || ended(r, now) || len(r.groups) == 0 {
+	if r.restriction != "" || len(r.windows) > 0 || ended(r, now) || len(r.groups) == 0 || firstOnCall(r).After(now) {
 		return false
 	}
 	for _, g := range r.groups {

@@ -1,0 +1,104 @@
+package importer
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+// pdFourUsers are four PagerDuty users for the inline schedules below.
+const pdFourUsers = `{"users": [
+	{"id": "PHANA01", "name": "Hana", "email": "hana@example.com"},
+	{"id": "PIVAN02", "name": "Ivan", "email": "ivan@example.com"},
+	{"id": "PKIMK03", "name": "Kim", "email": "kim@example.com"},
+	{"id": "PLEEL04", "name": "Lee", "email": "lee@example.com"}]}`
+
+// TestPagerDutyLayerReplacedInTheFuture: a team moves to a new rotation
+// from Monday 2025-10-20, as PagerDuty records an edit with a future
+// effective date: the old layer ends then and a new layer (listed first,
+// above it) starts then. Until then the old layer is on call; the new
+// layer does not hide it, and it must not be reported as never on call.
+func TestPagerDutyLayerReplacedInTheFuture(t *testing.T) {
+	res, cfg := mustImport(t, PagerDuty, []Document{
+		{Name: "users.json", Data: []byte(pdFourUsers)},
+		{Name: "schedule.json", Data: []byte(`{"schedule": {"id": "PSCH9", "name": "Payments", "time_zone": "Europe/Berlin", "schedule_layers": [
+			{"id": "PL2", "name": "New weekly", "start": "2025-10-20T09:00:00+02:00", "end": null,
+			 "rotation_virtual_start": "2025-10-20T09:00:00+02:00", "rotation_turn_length_seconds": 604800,
+			 "users": [{"user": {"id": "PKIMK03", "type": "user_reference"}}, {"user": {"id": "PLEEL04", "type": "user_reference"}}], "restrictions": []},
+			{"id": "PL1", "name": "Old weekly", "start": "2025-09-01T09:00:00+02:00", "end": "2025-10-20T09:00:00+02:00",
+			 "rotation_virtual_start": "2025-09-01T09:00:00+02:00", "rotation_turn_length_seconds": 604800,
+			 "users": [{"user": {"id": "PHANA01", "type": "user_reference"}}, {"user": {"id": "PIVAN02", "type": "user_reference"}}], "restrictions": []}]}}`)},
+	}, Options{})
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	for _, c := range []struct {
+		at   time.Time
+		want string
+	}{
+		// Old layer: hana from 09-01, ivan 09-08, ... ivan 10-06, hana 10-13.
+		{time.Date(2025, 10, 8, 12, 0, 0, 0, berlin), "ivan"},
+		{time.Date(2025, 10, 15, 12, 0, 0, 0, berlin), "hana"},
+		{time.Date(2025, 10, 20, 8, 59, 0, 0, berlin), "hana"},
+		// New layer from 10-20 09:00: kim, then lee.
+		{time.Date(2025, 10, 20, 9, 0, 0, 0, berlin), "kim"},
+		{time.Date(2025, 10, 28, 12, 0, 0, 0, berlin), "lee"},
+	} {
+		if got := onCallUsers(t, cfg, c.at); !reflect.DeepEqual(got, []string{c.want}) {
+			t.Errorf("%s: on call %v, want [%s] as in PagerDuty\n%s", c.at, got, c.want, res.Config)
+		}
+	}
+	if is := issueWith(res.Report, NotMapped, `layer "Old weekly"`, "never on call"); is != nil {
+		t.Errorf("the old layer, on call until 2025-10-20, is reported as never on call: %s", is.Detail)
+	}
+	if issueWith(res.Report, Changed, `layer "Old weekly"`, "ends 2025-10-20") == nil {
+		t.Errorf("the old layer's end is not reported: %+v", res.Report.Issues)
+	}
+}
+
+// TestPagerDutyLayerStartsAfterItsVirtualStart: a new layer keeps the
+// phase of an older rotation (its rotation_virtual_start weeks back) but is
+// on call only from its start, 2025-10-20 09:00; a start inside a turn is
+// reported, the layer taking over at the next handoff.
+func TestPagerDutyLayerStartsAfterItsVirtualStart(t *testing.T) {
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	for _, c := range []struct {
+		name, start string
+		checks      map[time.Time]string
+		inside      bool
+	}{
+		{name: "at a handoff", start: "2025-10-20T09:00:00+02:00", checks: map[time.Time]string{
+			time.Date(2025, 10, 8, 12, 0, 0, 0, berlin):  "ivan",
+			time.Date(2025, 10, 20, 8, 59, 0, 0, berlin): "hana",
+			// Turn 7 from the virtual start 09-01: lee, then kim.
+			time.Date(2025, 10, 20, 9, 0, 0, 0, berlin): "lee",
+			time.Date(2025, 10, 27, 9, 0, 0, 0, berlin): "kim",
+			time.Date(2025, 11, 3, 9, 0, 0, 0, berlin):  "lee",
+		}},
+		// PagerDuty has lee from Wed 12:00; pagerd keeps the old layer's
+		// ivan until the next handoff, and the report says so.
+		{name: "inside a turn", start: "2025-10-22T12:00:00+02:00", inside: true, checks: map[time.Time]string{
+			time.Date(2025, 10, 22, 12, 0, 0, 0, berlin): "ivan",
+			time.Date(2025, 10, 27, 9, 0, 0, 0, berlin):  "kim",
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res, cfg := mustImport(t, PagerDuty, []Document{
+				{Name: "users.json", Data: []byte(pdFourUsers)},
+				{Name: "schedule.json", Data: []byte(`{"schedule": {"id": "PSCH9", "name": "Payments", "time_zone": "Europe/Berlin", "schedule_layers": [
+			{"id": "PL2", "name": "New weekly", "start": "` + c.start + `", "end": null,
+			 "rotation_virtual_start": "2025-09-01T09:00:00+02:00", "rotation_turn_length_seconds": 604800,
+			 "users": [{"user": {"id": "PKIMK03", "type": "user_reference"}}, {"user": {"id": "PLEEL04", "type": "user_reference"}}], "restrictions": []},
+			{"id": "PL1", "name": "Old weekly", "start": "2025-09-01T09:00:00+02:00", "end": null,
+			 "rotation_virtual_start": "2025-09-01T09:00:00+02:00", "rotation_turn_length_seconds": 604800,
+			 "users": [{"user": {"id": "PHANA01", "type": "user_reference"}}, {"user": {"id": "PIVAN02", "type": "user_reference"}}], "restrictions": []}]}}`)},
+			}, Options{})
+			for at, want := range c.checks {
+				if got := onCallUsers(t, cfg, at); !reflect.DeepEqual(got, []string{want}) {
+					t.Errorf("%s: on call %v, want [%s]\n%s", at, got, want, res.Config)
+				}
+			}
+			if got := issueWith(res.Report, Changed, `layer "New weekly"`, "inside a turn", "2025-10-27T09:00:00+01:00") != nil; got != c.inside {
+				t.Errorf("a start inside a turn reported: %v, want %v: %+v", got, c.inside, res.Report.Issues)
+			}
+		})
+	}
+}

@@ -102,3 +102,52 @@ func TestPagerDutyLayerStartsAfterItsVirtualStart(t *testing.T) {
 		})
 	}
 }
+
+// TestRepeatWaitWhenTheLastRuleIsLeftOut: Opsgenie starts an escalation
+// over waitInterval after its last rule, here the one that notifies a team
+// through its routing rules at 15 minutes, which pagerd cannot import. The
+// ladder still starts over at 25 minutes, not 10 minutes after the last
+// rule imported (the user at 5).
+func TestRepeatWaitWhenTheLastRuleIsLeftOut(t *testing.T) {
+	res, cfg := mustImport(t, Opsgenie, ogDocs(
+		`{"data": [{"id": "e1", "name": "Ops esc", "ownerTeam": {"id": "t1"}, "rules": [
+			{"condition": "if-not-acked", "notifyType": "default", "delay": {"timeAmount": 0, "timeUnit": "minutes"}, "recipient": {"type": "schedule", "id": "s1"}},
+			{"condition": "if-not-acked", "notifyType": "default", "delay": {"timeAmount": 5, "timeUnit": "minutes"}, "recipient": {"type": "user", "id": "u2"}},
+			{"condition": "if-not-acked", "notifyType": "default", "delay": {"timeAmount": 15, "timeUnit": "minutes"}, "recipient": {"type": "team", "id": "t9", "name": "DBA"}}],
+			"repeat": {"waitInterval": 10, "count": 2, "resetRecipientStates": false, "closeAlertAfterAll": false}}]}`,
+		`{"data": {"id": "t1", "name": "Ops team", "members": []}}`), Options{})
+	pol := cfg.Policy("ops-esc")
+	if pol == nil || len(pol.Levels) != 2 || pol.Repeat != 2 {
+		t.Fatalf("policy: %+v\n%s", pol, res.Config)
+	}
+	if got := pol.Levels[1].Timeout.Duration; got != 20*time.Minute {
+		t.Errorf("the last level waits %s before starting over, want 20m (over again at 25m, as in Opsgenie)", got)
+	}
+	if issueWith(res.Report, NotMapped, `rule "3"`, `team "DBA"`) == nil {
+		t.Errorf("the team rule is not reported: %+v", res.Report.Issues)
+	}
+}
+
+// TestPagerDutyLoopWhenTheLastRuleIsLeftOut: PagerDuty loops back to its
+// first rule after every rule's delay has run (10 + 15 minutes), whether
+// or not pagerd could import the last rule.
+func TestPagerDutyLoopWhenTheLastRuleIsLeftOut(t *testing.T) {
+	res, cfg := mustImport(t, PagerDuty, []Document{
+		{Name: "users.json", Data: []byte(pdFourUsers)},
+		{Name: "escalation_policies.json", Data: []byte(`{"escalation_policies": [{"id": "PEP1", "type": "escalation_policy", "name": "Payments", "num_loops": 1,
+			"escalation_rules": [
+				{"id": "R1", "escalation_delay_in_minutes": 10, "targets": [{"id": "PHANA01", "type": "user_reference"}]},
+				{"id": "R2", "escalation_delay_in_minutes": 15, "targets": [{"id": "PGONE99", "type": "user_reference", "summary": "Left the company"}]}]}],
+			"limit": 25, "offset": 0, "more": false}`)},
+	}, Options{})
+	pol := cfg.Policy("payments")
+	if pol == nil || len(pol.Levels) != 1 || pol.Repeat != 1 {
+		t.Fatalf("policy: %+v\n%s", pol, res.Config)
+	}
+	if got := pol.Levels[0].Timeout.Duration; got != 25*time.Minute {
+		t.Errorf("the level waits %s before looping, want 25m as in PagerDuty", got)
+	}
+	if issueWith(res.Report, NotMapped, `rule "2"`, `"PGONE99"`) == nil {
+		t.Errorf("the rule left out is not reported: %+v", res.Report.Issues)
+	}
+}

@@ -734,6 +734,9 @@ func (b *builder) policy(l *ladder) {
 		b.rep.add(NotMapped, l.ref, "nobody it pages was imported, so the escalation is not either; services using it are left out")
 		return
 	}
+	// The last level waits until the source starts over, counted from
+	// when the source pages it (before the first level is moved to 0).
+	restartWait := l.restartAt - levels[len(levels)-1].at
 	if levels[0].at > 0 {
 		b.rep.add(Changed, l.ref, "pages its first responders %s after the alert; pagerd pages the first level at once (later levels keep their times)", policy.Duration(levels[0].at))
 		levels[0].at = 0
@@ -744,7 +747,7 @@ func (b *builder) policy(l *ladder) {
 		if i+1 < len(levels) {
 			ol.Timeout = policy.Duration(levels[i+1].at - lv.at).String()
 		} else if l.repeat > 0 {
-			wait := l.repeatAfter
+			wait := restartWait
 			if wait <= 0 {
 				wait = time.Minute
 				b.rep.add(Changed, l.ref, "starts over right after its last step; pagerd waits at least a minute (the last level's timeout)")

@@ -665,7 +665,7 @@ func (ex *gExport) ladder(id, name string, rep *Report) *ladder {
 	l := &ladder{ref: r, keys: []string{id, name}, name: name}
 	steps := append([]gStep(nil), ex.steps[id]...)
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Position < steps[j].Position })
-	var at, last time.Duration
+	var at time.Duration
 	for _, st := range steps {
 		sr := r.in("step", fmt.Sprintf("%d %s", st.Position, st.Type), st.ID)
 		if st.Important {
@@ -682,13 +682,11 @@ func (ex *gExport) ladder(id, name string, rep *Report) *ladder {
 				rg.targets = append(rg.targets, target{person: p})
 			}
 			l.rungs = append(l.rungs, rg)
-			last = at
 		case "notify_on_call_from_schedule":
 			l.rungs = append(l.rungs, rung{ref: sr, at: at, targets: []target{{schedule: st.NotifyOnCallFromSchedule}}})
-			last = at
 		case "repeat_escalation":
 			l.repeat = 5
-			l.repeatAfter = at - last
+			l.restartAt = at
 		case "notify_person_next_each_time":
 			rep.add(NotMapped, sr, "notifies one of %d people in turn: pagerd pages everyone a level names; make a schedule of them", len(st.PersonsNextEachTime))
 		case "notify_if_time_from_to":

@@ -166,17 +166,19 @@ type override struct {
 }
 
 // ladder is an escalation: rungs paged at offsets from the incident's
-// creation while nobody acknowledges, then over again repeat times,
-// repeatAfter after the last rung; unresolved rungs page at their offset
-// while the incident is open, acknowledged or not.
+// creation while nobody acknowledges, then over again repeat times, from
+// restartAt (counted from the creation, as the rungs are, so that it
+// stays put when the source's last rules are not imported); unresolved
+// rungs page at their offset while the incident is open, acknowledged or
+// not.
 type ladder struct {
-	ref         ref
-	keys        []string
-	name        string
-	rungs       []rung
-	repeat      int
-	repeatAfter time.Duration
-	unresolved  []rung
+	ref        ref
+	keys       []string
+	name       string
+	rungs      []rung
+	repeat     int
+	restartAt  time.Duration
+	unresolved []rung
 }
 
 // rung is one step of a ladder.

@@ -750,12 +750,16 @@ func ogScheduleModel(s *ogSchedule, rep *Report) *schedule {
 func ogLadder(e ogEscalation, teams keyIndex[*ogTeam], rep *Report) *ladder {
 	r := ref{Kind: "Opsgenie escalation", Name: e.Name, ID: e.ID}
 	l := &ladder{ref: r, keys: []string{e.ID, e.Name}, name: e.Name}
+	var lastAt time.Duration
 	for i, rule := range e.Rules {
 		rr := r.in("rule", fmt.Sprint(i+1), "")
 		at, ok := rule.Delay.duration()
 		if !ok {
 			rep.add(NotMapped, rr, "notifies %s %q after %d %s, a time unit pagerd import does not know; not imported: add it by hand", rule.Recipient.Type, rule.Recipient.label(), rule.Delay.TimeAmount, rule.Delay.TimeUnit)
 			continue
+		}
+		if rule.Condition != "if-not-closed" {
+			lastAt = max(lastAt, at) // imported or not, the repeat waits from it
 		}
 		rc := rule.Recipient
 		var ts []target
@@ -802,7 +806,8 @@ func ogLadder(e ogEscalation, teams keyIndex[*ogTeam], rep *Report) *ladder {
 	}
 	if e.Repeat != nil && e.Repeat.Count > 0 {
 		l.repeat = e.Repeat.Count
-		l.repeatAfter = time.Duration(e.Repeat.WaitInterval) * time.Minute
+		// waitInterval runs from the last rule, imported or not.
+		l.restartAt = lastAt + time.Duration(e.Repeat.WaitInterval)*time.Minute
 		if e.Repeat.CloseAlertAfterAll {
 			rep.add(NotMapped, r, "closes the alert after its last repeat: pagerd never closes an incident on its own; it stays open at the last level")
 		}

@@ -506,7 +506,7 @@ func pdLadder(p pdPolicy, rep *Report) *ladder {
 		l.rungs = append(l.rungs, rg)
 		at += time.Duration(er.EscalationDelayInMinutes) * time.Minute
 		if i == len(p.EscalationRules)-1 {
-			l.repeatAfter = time.Duration(er.EscalationDelayInMinutes) * time.Minute
+			l.restartAt = at // the sum of every rule's delay
 		}
 	}
 	return l

@@ -151,3 +151,26 @@ func TestPagerDutyLoopWhenTheLastRuleIsLeftOut(t *testing.T) {
 		t.Errorf("the rule left out is not reported: %+v", res.Report.Issues)
 	}
 }
+
+// TestOpsgenieNotificationRuleRepeat: an Opsgenie rule for new alerts that
+// repeats its steps every 5 minutes until the alert is acknowledged rings
+// the person again and again; pagerd's ladder sends each step once, so the
+// report must say so.
+func TestOpsgenieNotificationRuleRepeat(t *testing.T) {
+	res, cfg := mustImport(t, Opsgenie, []Document{{Name: "users/cara.json", Data: []byte(`{
+		"user": {"id": "u7", "username": "cara@example.com", "fullName": "Cara", "timeZone": "Europe/Dublin",
+			"userContacts": [{"id": "c1", "contactMethod": "sms", "to": "353-871234567", "enabled": true},
+			                 {"id": "c2", "contactMethod": "voice", "to": "353-871234567", "enabled": true}]},
+		"notificationRuleList": [{"id": "nr1", "name": "New Alert", "actionType": "create-alert", "order": 0, "enabled": true,
+			"criteria": {"type": "match-all"},
+			"steps": [{"contact": {"method": "sms", "to": "353-871234567"}, "sendAfter": {"timeAmount": 0}, "enabled": true},
+			          {"contact": {"method": "voice", "to": "353-871234567"}, "sendAfter": {"timeAmount": 2}, "enabled": true}],
+			"repeat": {"loopAfter": 5, "enabled": true}}]}`)}}, Options{PublicURL: "https://pagerd.example.com"})
+	u := cfg.User("cara")
+	if u == nil || len(u.NotificationRules.High) != 2 {
+		t.Fatalf("cara: %+v\n%s", u, res.Config)
+	}
+	if issueWith(res.Report, NotMapped, `notification rule "New Alert"`, "repeats its steps every 5m") == nil {
+		t.Errorf("the rule's repeat is left out without a word: %+v", res.Report.Issues)
+	}
+}

@@ -234,7 +234,13 @@ type ogNotificationRule struct {
 	Order           int                `json:"order"`
 	TimeRestriction *ogTimeRestriction `json:"timeRestriction"`
 	Enabled         *bool              `json:"enabled"`
-	Steps           []struct {
+	// Repeat sends the steps again every loopAfter minutes until the
+	// alert is acknowledged.
+	Repeat *struct {
+		LoopAfter int  `json:"loopAfter"`
+		Enabled   bool `json:"enabled"`
+	} `json:"repeat"`
+	Steps []struct {
 		Contact   ogContact `json:"contact"`
 		SendAfter *ogAmount `json:"sendAfter"`
 		Enabled   *bool     `json:"enabled"`
@@ -653,6 +659,9 @@ func (ex *ogExport) person(u ogUser, rep *Report) *person {
 			rep.add(NotMapped, rr, "applies only %s: pagerd's ladder applies at every hour; not imported", nr.TimeRestriction.describe())
 		default:
 			used = true
+			if rp := nr.Repeat; rp != nil && rp.Enabled && rp.LoopAfter > 0 {
+				rep.add(NotMapped, rr, "repeats its steps every %s until the alert is acknowledged: pagerd sends each step of the ladder once (the escalation policy's levels and repeat page again); not imported", policy.Duration(time.Duration(rp.LoopAfter)*time.Minute))
+			}
 			for _, s := range nr.Steps {
 				if s.Enabled != nil && !*s.Enabled {
 					continue

@@ -174,3 +174,35 @@ func TestOpsgenieNotificationRuleRepeat(t *testing.T) {
 		t.Errorf("the rule's repeat is left out without a word: %+v", res.Report.Issues)
 	}
 }
+
+// TestPagerDutyLayerEndingLater: a layer that covers every hour until it
+// ends on 2025-10-20 hides the layer below only until then; from then on
+// the layer below is on call at the source, so it is imported, beneath it.
+func TestPagerDutyLayerEndingLater(t *testing.T) {
+	res, cfg := mustImport(t, PagerDuty, []Document{
+		{Name: "users.json", Data: []byte(pdFourUsers)},
+		{Name: "schedule.json", Data: []byte(`{"schedule": {"id": "PSCH9", "name": "Payments", "time_zone": "Europe/Berlin", "schedule_layers": [
+			{"id": "PL2", "name": "Temporary cover", "start": "2025-09-29T09:00:00+02:00", "end": "2025-10-20T09:00:00+02:00",
+			 "rotation_virtual_start": "2025-09-29T09:00:00+02:00", "rotation_turn_length_seconds": 604800,
+			 "users": [{"user": {"id": "PKIMK03", "type": "user_reference"}}], "restrictions": []},
+			{"id": "PL1", "name": "Weekly", "start": "2025-09-01T09:00:00+02:00", "end": null,
+			 "rotation_virtual_start": "2025-09-01T09:00:00+02:00", "rotation_turn_length_seconds": 604800,
+			 "users": [{"user": {"id": "PHANA01", "type": "user_reference"}}, {"user": {"id": "PIVAN02", "type": "user_reference"}}], "restrictions": []}]}}`)},
+	}, Options{})
+	if is := issueWith(res.Report, NotMapped, `layer "Weekly"`); is != nil {
+		t.Errorf("the layer on call from 2025-10-20 is left out: %s\n%s", is.Detail, res.Config)
+	}
+	if issueWith(res.Report, Changed, `layer "Temporary cover"`, "ends 2025-10-20", "remove it then") == nil {
+		t.Errorf("the end of the covering layer is not reported: %+v", res.Report.Issues)
+	}
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	if got := onCallUsers(t, cfg, time.Date(2025, 10, 8, 12, 0, 0, 0, berlin)); !reflect.DeepEqual(got, []string{"kim"}) {
+		t.Errorf("on call %v before the cover ends, want [kim]", got)
+	}
+	// Once the covering layer is removed, as the report says, Weekly is
+	// what is left.
+	sc := cfg.Schedule("payments")
+	if sc == nil || len(sc.Tiers) != 1 || len(sc.Tiers[0].Members) != 2 || len(sc.Tiers[0].Layers) != 1 {
+		t.Fatalf("want one tier of the weekly rotation with the cover as its layer:\n%s", res.Config)
+	}
+}

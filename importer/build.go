@@ -533,10 +533,10 @@ func firstTurnFrom(r *rotation, loc *time.Location) int {
 
 // coversEveryHour reports whether a rotation has someone on call at every
 // hour from now on (as far as the source says): no restriction, no turn
-// with nobody, not ended, and already begun (until a rotation starts, the
-// layers below it are on call).
+// with nobody, already begun and never ending (until a rotation starts,
+// and once it ends, the layers below it are on call).
 func coversEveryHour(r *rotation, now time.Time) bool {
-	if r.restriction != "" || len(r.windows) > 0 || ended(r, now) || len(r.groups) == 0 || firstOnCall(r).After(now) {
+	if r.restriction != "" || len(r.windows) > 0 || !r.end.IsZero() || len(r.groups) == 0 || firstOnCall(r).After(now) {
 		return false
 	}
 	for _, g := range r.groups {

@@ -210,7 +210,10 @@ type Event struct {
 	// Apply changes nothing and returns ErrAlreadyEscalated: the same
 	// answer sent twice (an SMS resent, a button clicked twice, two people
 	// on one message) escalates once, not past the level it asked for.
-	// Unset, an escalation is from wherever the incident is.
+	// A level above the incident's that its rules page at once
+	// (page_immediately) is no step of its ladder: the escalation is from
+	// wherever the incident is, refused only as FromLevelAt says. Unset,
+	// an escalation is from wherever the incident is.
 	FromLevel    int
 	FromLevelSet bool
 	// FromLevelAt, with FromLevel, is when the page answered went out
@@ -903,7 +906,18 @@ func (r *run) escalate(ev Event) error {
 		// times: a page sent in the millisecond its level was started
 		// is of that level.
 		page, started := ev.FromLevelAt.Truncate(time.Millisecond), r.inc.LevelEscalatedAt.Truncate(time.Millisecond)
-		if from != r.inc.Level || (!page.IsZero() && page.Before(started)) {
+		since := !page.IsZero() && page.Before(started)
+		if from > r.inc.Level && r.pagedAtOnce(from) {
+			// A level a rule pages at once (page_immediately), above
+			// the ladder: its page names no step the incident climbed,
+			// and refusing it would lose the escalation asked for. It
+			// escalates from where the incident stands, unless an
+			// escalation has moved it since the page went out (this
+			// one, sent again).
+			if since {
+				return ErrAlreadyEscalated
+			}
+		} else if from != r.inc.Level || since {
 			// Left, or started again since the page went out (the
 			// last level escalated, a round of repeat): the page was
 			// answered already.
@@ -941,6 +955,12 @@ func (r *run) escalate(ev Event) error {
 		r.armUnresolved(r.now)
 	}
 	return nil
+}
+
+// pagedAtOnce reports whether level i is one the incident's rules page at
+// once, besides the ladder (Incident.PageImmediately).
+func (r *run) pagedAtOnce(i int) bool {
+	return slices.ContainsFunc(r.inc.PageImmediately, func(name string) bool { return r.pol.LevelIndex(name) == i })
 }
 
 // channelFailed brings the person's next pending step forward to now: if

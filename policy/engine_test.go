@@ -444,6 +444,68 @@ func TestEngineEscalateFromLastLevelEscalatesOnce(t *testing.T) {
 	})
 }
 
+// TestEngineEscalateFromALevelPagedAtOnceEscalates: a rule's
+// page_immediately pages a level above the one the incident stands at (at
+// the trigger, or at a priority raise). A "5" from that page names a level
+// the incident never climbed to, and was refused as "already escalated":
+// the escalation asked for was lost. It escalates the incident from where
+// it stands, once: the same page answered again, after that escalation,
+// is refused.
+func TestEngineEscalateFromALevelPagedAtOnceEscalates(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(engConfig, "    escalation_policy: p\n",
+		"    escalation_policy: p\n    rules:\n      - {name: db, matchers: ['team=\"db\"'], priority: P0, page_immediately: [third]}\n", 1)), "engine.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, s := &Engine{Config: c}, c.Service("svc")
+	route := func(sev string) *Route {
+		rt := c.Route(s, map[string]string{"severity": sev, "team": "db"}, t0)
+		return &rt
+	}
+	for _, tc := range []struct {
+		name string
+		// paged is d's page of the third level, at once.
+		start func(t *testing.T) (inc Incident, paged time.Time)
+	}{
+		{"at the trigger", func(t *testing.T) (Incident, time.Time) {
+			inc, _ := engApply(t, e, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: route("critical")}, t0)
+			return inc, t0
+		}},
+		{"at a priority raise", func(t *testing.T) (Incident, time.Time) {
+			mild := c.Route(s, map[string]string{"severity": "warning"}, t0)
+			inc, _ := engApply(t, e, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &mild}, t0)
+			inc, _ = engApply(t, e, inc, Event{Kind: EventTrigger, Route: route("critical")}, t0.Add(time.Minute))
+			return inc, t0.Add(time.Minute)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inc, paged := tc.start(t)
+			if inc.Level != 0 || !slices.Contains(inc.PageImmediately, "third") {
+				t.Fatalf("at level %d, paged at once %v; want the first level, and the third paged at once", inc.Level, inc.PageImmediately)
+			}
+			from := Event{Kind: EventEscalate, Actor: "d", FromLevel: 2, FromLevelSet: true, FromLevelAt: paged}
+			at := paged.Add(2 * time.Minute)
+			inc, acts, err := e.Apply(inc, from, at)
+			if err != nil || inc.Level != 1 {
+				t.Fatalf("d's 5 from the third level paged at once: err %v, level %d, actions %v; want the incident escalated to the second",
+					err, inc.Level, engSummary(acts))
+			}
+			again, acts, err := e.Apply(inc, from, at.Add(time.Minute))
+			if !errors.Is(err, ErrAlreadyEscalated) || len(acts) != 0 || !reflect.DeepEqual(again, inc) {
+				t.Fatalf("d's 5 again: err %v, actions %v; want ErrAlreadyEscalated and nothing changed", err, engSummary(acts))
+			}
+			// Without the page's time only the level could tell, and it
+			// cannot: the escalation is not refused, as before levels
+			// were compared.
+			bare := from
+			bare.FromLevelAt = time.Time{}
+			if out, _, err := e.Apply(inc, bare, at.Add(2*time.Minute)); err != nil || out.Level != 2 {
+				t.Fatalf("a 5 from the third level without its time: err %v, level %d; want it escalated", err, out.Level)
+			}
+		})
+	}
+}
+
 func TestEngineLowUrgencyIsPushOnly(t *testing.T) {
 	e, s := engLoad(t)
 	inc, _ := engTrigger(t, e, s, "info") // P3, urgency low

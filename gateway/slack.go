@@ -97,7 +97,7 @@ func slackCard(cfg *policy.Config, inc *store.Incident) slack.Card {
 		}
 	}
 	c := slack.Card{Incident: inc.ID, Service: inc.Service, Priority: st.Priority, Summary: inc.Summary, Status: string(st.Status),
-		Level: level, Escalated: st.Level > 0, AtLevel: st.Level + 1}
+		Level: level, Escalated: st.Level > 0, AtLevel: st.Level + 1, AtLevelSince: st.LevelStartedAt}
 	if st.AcknowledgedBy != "" {
 		c.AcknowledgedBy = cfg.UserName(st.AcknowledgedBy)
 	}

@@ -734,3 +734,76 @@ func TestSlackEscalateClickedTwiceEscalatesOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestSlackEscalateAtTheLastLevelClickedTwiceEscalatesOnce: at the last
+// level an escalation pages that level again rather than leaving it, so
+// the level a button carries cannot tell a second click from one on the
+// message as it stands now. The time the button carries can: the channel
+// message's Escalate button, clicked by ann and then by bob, and the
+// Escalate button of cat's page (sent before ann's click), page cat again
+// once; bob and cat are told who escalated it and when. The message,
+// updated, shows the level as started again: its button escalates.
+func TestSlackEscalateAtTheLastLevelClickedTwiceEscalatesOnce(t *testing.T) {
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			sl := providertest.NewSlack(t)
+			cfg := strings.Replace(slackLadderConfig(sl.URL), `{id: cat, name: Cat, slack_user: U0CAT, contacts: [{channel: push, via: log}]}`,
+				`{id: cat, name: Cat, slack_user: U0CAT, contacts: [{channel: push, via: log}, {channel: slack}], notification_rules: {high: [{after: 0s, channel: push}, {after: 0s, channel: slack}]}}`, 1)
+			h := newHarness(t, withConfig(cfg), withStore(st(t)))
+			id := fire(h)
+			h.step(fixedNow)
+			h.clock.Set(fixedNow.Add(30 * time.Second))
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"level":"tertiary"}`); r.code != 200 {
+				t.Fatalf("escalate to the last level: %d %s", r.code, r.body)
+			}
+			h.runUntil(fixedNow.Add(40 * time.Second))
+			msg := channelMessages(sl, "CINCIDENTRESPONSE")[0]
+			value := providertest.ButtonValue(msg.Blocks, "pagerd:escalate")
+			if !strings.HasPrefix(value, id+" 3 ") {
+				t.Fatalf("the message at the last level: Escalate button %q, want its level and time", value)
+			}
+			var page string
+			for _, c := range sl.Calls() {
+				if c.Method == "chat.postMessage" && c.Channel == "U0CAT" {
+					page = providertest.ButtonValue(c.Blocks, "pagerd:escalate")
+				}
+			}
+			if !strings.HasPrefix(page, id+" 3 ") {
+				t.Fatalf("cat's page: Escalate button %q, want its level and time (calls %+v)", page, sl.Calls())
+			}
+
+			h.clock.Set(fixedNow.Add(time.Minute))
+			h.pressButton(sl, providertest.ButtonPress("U0ANN", msg.Channel, msg.TS, "pagerd:escalate", value))
+			if c := lastCall(sl, "chat.postEphemeral"); c == nil || !strings.HasPrefix(c.Text, "Escalated [P0] api") {
+				t.Fatalf("ann was not told: %+v", c)
+			}
+			h.runUntil(fixedNow.Add(70 * time.Second))
+			by := "already escalated to level 3 (tertiary) by Ann at " + fixedNow.Add(time.Minute).UTC().Format("15:04 UTC")
+			h.clock.Set(fixedNow.Add(80 * time.Second))
+			h.pressButton(sl, providertest.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:escalate", value))
+			if c := lastCall(sl, "chat.postEphemeral"); c == nil || c.User != "U0BOB" || !strings.Contains(c.Text, by) {
+				t.Fatalf("bob was not told it was escalated already (%q): %+v", by, c)
+			}
+			h.pressButton(sl, providertest.ButtonPress("U0CAT", "U0CAT", "1.1", "pagerd:escalate", page))
+			if c := lastCall(sl, "chat.postEphemeral"); c == nil || c.User != "U0CAT" || !strings.Contains(c.Text, by) {
+				t.Fatalf("cat was not told it was escalated already (%q): %+v", by, c)
+			}
+			h.runUntil(fixedNow.Add(10 * time.Minute))
+			if got := strings.Join(h.rec.lines(fixedNow), "; "); strings.Count(got, "cat push") != 2 {
+				t.Fatalf("pages: %s; want cat's push twice (reaching the level, ann's click), not again", got)
+			}
+
+			// The message as updated shows the level started again: its
+			// button is a new one, and escalates.
+			next := providertest.ButtonValue(channelMessages(sl, "CINCIDENTRESPONSE")[0].Blocks, "pagerd:escalate")
+			if next == value {
+				t.Fatalf("the updated message's Escalate button is the old one: %q", next)
+			}
+			h.clock.Set(fixedNow.Add(11 * time.Minute))
+			h.pressButton(sl, providertest.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:escalate", next))
+			if c := lastCall(sl, "chat.postEphemeral"); c == nil || !strings.HasPrefix(c.Text, "Escalated [P0] api") {
+				t.Fatalf("bob on the updated message was not told it escalated: %+v", c)
+			}
+		})
+	}
+}

@@ -145,13 +145,15 @@ func (cb *Callbacks) act(ctx context.Context, ic slack.InteractionCallback, acti
 		cb.log().Warn("slack button pressed by a Slack user pagerd does not know; refused", "slack_user", ic.User.ID, "action", action)
 		say = fmt.Sprintf("Your Slack account (%s) is not linked to a pagerd user, so pagerd cannot act as you: ask whoever runs pagerd to set slack_user: %s on your user.", ic.User.ID, ic.User.ID)
 	} else {
-		target, level := ParseButtonValue(target)
+		page := ParseButtonValue(target)
+		target = page.Target
 		var acted notify.Acted
 		var err error
 		if action == notify.Escalate {
-			// From the level the message showed: a double click, or two
-			// people clicking one message, escalates once.
-			acted, err = cb.Receiver.EscalateFrom(ctx, user, notify.Page{Target: target, Level: level})
+			// From the level the message showed, as of when it showed
+			// it: a double click, or two people clicking one message,
+			// escalates once, at the last level too.
+			acted, err = cb.Receiver.EscalateFrom(ctx, user, page)
 		} else {
 			acted, err = cb.Receiver.Act(ctx, target, user, action)
 		}

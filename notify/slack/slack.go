@@ -100,6 +100,10 @@ type Card struct {
 	// Escalate button escalates from it, once (0: from wherever the
 	// incident is).
 	AtLevel int
+	// AtLevelSince is when that level started, as the message shows it:
+	// at the last level, where an escalation starts the level again, its
+	// Escalate button clicked twice escalates once (zero: not known).
+	AtLevelSince time.Time
 }
 
 // statusIcon marks a status at a glance.
@@ -124,7 +128,7 @@ func (c Card) blocks() []slack.Block {
 	}
 	ctx := slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, strings.Join(facts, " · "), false, false))
 	blocks := []slack.Block{head, ctx}
-	if b := buttons(c.Incident, c.Status, c.AtLevel); b != nil {
+	if b := buttons(c.Incident, c.Status, notify.Page{Level: c.AtLevel, At: c.AtLevelSince}); b != nil {
 		blocks = append(blocks, b)
 	}
 	return blocks
@@ -132,14 +136,15 @@ func (c Card) blocks() []slack.Block {
 
 // buttons are the actions a message offers on target (an incident or an
 // alert-storm bundle): none once it is resolved. The Escalate button
-// carries level, the level the message shows (0 for none), so two clicks
-// of it, or one each by two people, escalate once (EscalateValue).
-func buttons(target, status string, level int) slack.Block {
+// carries the level the message shows and since when (page; level 0 for
+// none), so two clicks of it, or one each by two people, escalate once
+// (EscalateValue).
+func buttons(target, status string, page notify.Page) slack.Block {
 	var els []slack.BlockElement
 	add := func(action notify.Action, label, style string) {
 		value := target
 		if action == notify.Escalate {
-			value = EscalateValue(target, level)
+			value = EscalateValue(target, page.Level, page.At)
 		}
 		b := slack.NewButtonBlockElement(actionPrefix+string(action), value, slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
 		if style != "" {
@@ -159,27 +164,41 @@ func buttons(target, status string, level int) slack.Block {
 }
 
 // EscalateValue is the Escalate button's value: the target, then the level
-// it escalates from (counted from 1) after a space; the target alone when
-// the level is not known (and on buttons sent before values carried it).
-func EscalateValue(target string, level int) string {
+// it escalates from (counted from 1) after a space, then when the page or
+// the level the message shows went out (Unix milliseconds) after another;
+// the target alone when the level is not known, and no time when that is
+// not (buttons sent before values carried them are read as they were).
+func EscalateValue(target string, level int, at time.Time) string {
 	if level < 1 {
 		return target
 	}
-	return target + " " + strconv.Itoa(level)
+	v := target + " " + strconv.Itoa(level)
+	if !at.IsZero() {
+		v += " " + strconv.FormatInt(at.UnixMilli(), 10)
+	}
+	return v
 }
 
-// ParseButtonValue reads a button's value: its target, and the level an
-// Escalate button escalates from (0 when it says none).
-func ParseButtonValue(v string) (target string, level int) {
-	t, l, ok := strings.Cut(v, " ")
-	if !ok {
-		return v, 0
+// ParseButtonValue reads a button's value as the page it answers: its
+// target, and for an Escalate button the level it escalates from (0 when
+// it says none) and when that page went out (zero when it says not).
+func ParseButtonValue(v string) notify.Page {
+	f := strings.Split(v, " ")
+	p := notify.Page{Target: f[0]}
+	if len(f) < 2 || len(f) > 3 {
+		return p
 	}
-	n, err := strconv.Atoi(l)
+	n, err := strconv.Atoi(f[1])
 	if err != nil || n < 1 {
-		return t, 0
+		return p
 	}
-	return t, n
+	p.Level = n
+	if len(f) == 3 {
+		if ms, err := strconv.ParseInt(f[2], 10, 64); err == nil && ms > 0 {
+			p.At = time.UnixMilli(ms)
+		}
+	}
+	return p
 }
 
 // escape makes text safe in Slack's mrkdwn: &, < and > are its only
@@ -318,12 +337,14 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	}
 	blocks := []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, escape(m.Text), false, false), nil, nil)}
 	if m.Incident != "" && !m.Notice {
-		level := m.Level
+		// The page's level, and when it went out: its Escalate button
+		// escalates from it, once, at the last level too.
+		page := notify.Page{Level: m.Level, At: m.At}
 		if len(m.Incidents) > 0 {
 			// A storm message: its incidents are each at their own level.
-			level = 0
+			page = notify.Page{}
 		}
-		if b := buttons(m.Incident, "", level); b != nil {
+		if b := buttons(m.Incident, "", page); b != nil {
 			blocks = append(blocks, b)
 		}
 	}

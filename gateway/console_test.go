@@ -1050,3 +1050,61 @@ func TestConsoleEscalateSubmittedTwiceEscalatesOnce(t *testing.T) {
 		t.Fatalf("pages: %s, want bob's push once", got)
 	}
 }
+
+// hiddenFields are the hidden fields of the form of page that posts to
+// action, but the CSRF token (post adds it): what a browser submits.
+func hiddenFields(t *testing.T, page, action string) url.Values {
+	t.Helper()
+	_, form, ok := strings.Cut(page, `action="`+action+`"`)
+	if !ok {
+		t.Fatalf("no form posting to %s:\n%s", action, page)
+	}
+	form, _, _ = strings.Cut(form, "</form>")
+	v := url.Values{}
+	for _, m := range regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`).FindAllStringSubmatch(form, -1) {
+		if m[1] != "csrf" {
+			v.Set(m[1], html.UnescapeString(m[2]))
+		}
+	}
+	return v
+}
+
+// TestConsoleEscalateAtTheLastLevelSubmittedTwiceEscalatesOnce: at the
+// last level an escalation pages that level again rather than leaving it,
+// so the level the form carries cannot tell a form submitted twice from one
+// on the page as it stands now. What the page showed of the level's start
+// can: the second submit changes nothing and says so, and the level is
+// paged again once. The page reloaded shows the level started again: its
+// form escalates.
+func TestConsoleEscalateAtTheLastLevelSubmittedTwiceEscalatesOnce(t *testing.T) {
+	h, _ := consoleHarness(t)
+	id := fire(h)
+	h.step(fixedNow)
+	h.clock.Set(fixedNow.Add(30 * time.Second))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"level":"secondary"}`); r.code != 200 {
+		t.Fatalf("escalate to the last level: %d %s", r.code, r.body)
+	}
+	h.runUntil(fixedNow.Add(40 * time.Second))
+	ann := newUIClient(t, h.url)
+	ann.signIn("ann", consolePassword)
+	action := "/ui/incidents/" + id + "/escalate"
+	page := ann.get("/ui/incidents/" + id)
+	form := hiddenFields(t, page.body, action)
+	if form.Get("from_level") != "2" {
+		t.Fatalf("the Escalate form at the last level: %v", form)
+	}
+	h.clock.Set(fixedNow.Add(time.Minute))
+	mustContain(t, "after escalating", ann.follow(ann.post(page.body, action, hiddenFields(t, page.body, action))).body, "Escalated</strong>")
+	h.runUntil(fixedNow.Add(70 * time.Second))
+	mustContain(t, "after escalating again", ann.follow(ann.post(page.body, action, hiddenFields(t, page.body, action))).body, "Nothing changed")
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	if got := strings.Join(h.rec.lines(fixedNow), "; "); strings.Count(got, "bob push") != 2 {
+		t.Fatalf("pages: %s; want bob's push twice (reaching the level, the first submit)", got)
+	}
+
+	reloaded := ann.get("/ui/incidents/" + id)
+	if again := hiddenFields(t, reloaded.body, action); again.Encode() == form.Encode() {
+		t.Fatalf("the reloaded page's Escalate form is the old one: %v", again)
+	}
+	mustContain(t, "escalating from the reloaded page", ann.follow(ann.post(reloaded.body, action, hiddenFields(t, reloaded.body, action))).body, "Escalated</strong>")
+}

@@ -258,6 +258,11 @@ type incidentView struct {
 	// Level is the level the page shows, counted from 1: its Escalate
 	// button escalates from it, so a double submit escalates once.
 	Level int
+	// LevelSince is when that level started, as the page shows it
+	// (RFC 3339, to the nanosecond as stored): the Escalate form carries
+	// it too, so at the last level, where an escalation starts the level
+	// again, a double submit escalates once as well.
+	LevelSince string
 }
 
 type entryView struct {
@@ -297,6 +302,9 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
 	cfg := v.cfg
 	iv := incidentView{Inc: inc, Level: inc.State.Level + 1, Age: age(c.o.Now().Sub(inc.CreatedAt)), Details: readDetails(inc.Details),
 		CanAck: inc.State.Status == policy.StatusTriggered, CanClose: inc.Open()}
+	if t := inc.State.LevelStartedAt; !t.IsZero() {
+		iv.LevelSince = t.UTC().Format(time.RFC3339Nano)
+	}
 	if levels := levelNames(cfg, inc.Service); inc.State.Level < len(levels) {
 		iv.LevelName = levels[inc.State.Level]
 	}
@@ -393,6 +401,11 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, v *viewer) {
 		// From the level the page showed: a double submit, or a page
 		// that had not refreshed yet, does not escalate past the next.
 		ev.FromLevel, ev.FromLevelSet = n-1, true
+		if t, err := time.Parse(time.RFC3339Nano, r.PostForm.Get("from_level_at")); err == nil {
+			// As of when it started, as the page showed it: at the
+			// last level, which an escalation starts again, too.
+			ev.FromLevelAt = t
+		}
 	}
 	_, acts, err := c.o.Incidents.Apply(r.Context(), id, ev)
 	done := r.PathValue("action")

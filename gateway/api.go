@@ -143,6 +143,14 @@ type actionRequest struct {
 	// repeated escalates once. Unset, the escalation is from wherever the
 	// incident is.
 	FromLevel *int `json:"from_level"`
+	// FromLevelAt, with FromLevel, is when that level started as the
+	// client read it (the incident's level_started_at), or when the page
+	// it answers went out (RFC 3339): at the last level, which an
+	// escalation starts again rather than leaving, the request repeated
+	// is refused with 409 too. A time to the second stands for the end of
+	// that second, so a time read to the second never refuses the
+	// escalation it asks for.
+	FromLevelAt string `json:"from_level_at"`
 }
 
 var actionEvents = map[string]policy.EventKind{
@@ -169,7 +177,7 @@ func (s *Server) incidentAction(c echo.Context) error {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			return badRequest("request body: %v (fields: user, message, level, from_level)", err)
+			return badRequest("request body: %v (fields: user, message, level, from_level, from_level_at)", err)
 		}
 	}
 	actor := "api:" + c.Get(ctxTokenName).(string)
@@ -188,6 +196,21 @@ func (s *Server) incidentAction(c echo.Context) error {
 			return badRequest("from_level is for escalate, a level counted from 1")
 		}
 		ev.FromLevel, ev.FromLevelSet = *req.FromLevel-1, true
+	}
+	if req.FromLevelAt != "" {
+		if req.FromLevel == nil {
+			return badRequest("from_level_at goes with from_level: the level it started, as read")
+		}
+		t, err := time.Parse(time.RFC3339Nano, req.FromLevelAt)
+		if err != nil {
+			return badRequest("from_level_at %q: use RFC 3339, like the incident's level_started_at", req.FromLevelAt)
+		}
+		if t.Nanosecond() == 0 {
+			// Maybe read to the second: the level may have started
+			// later in it.
+			t = t.Add(time.Second - time.Millisecond)
+		}
+		ev.FromLevelAt = t
 	}
 	inc, _, err := s.o.Incidents.Apply(c.Request().Context(), c.Param("id"), ev)
 	if errors.Is(err, incident.ErrAlreadyEscalated) && inc != nil {

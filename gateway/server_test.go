@@ -639,3 +639,56 @@ func TestAPIEscalateFromLevelEscalatesOnce(t *testing.T) {
 		t.Fatalf("after the refusals: level %d, %s", v.Level, v.Status)
 	}
 }
+
+// TestAPIEscalateFromLevelAtTheLastLevelEscalatesOnce: at the last level
+// an escalation pages that level again rather than leaving it, so
+// from_level alone cannot tell a request retried from one made on the
+// incident as it stands now. from_level_at, the level_started_at the
+// client read (or when the page it answers went out), can: the request
+// repeated is refused with 409 and the level is paged again once. A time
+// read to the second stands for that whole second: it never refuses the
+// escalation it asks for. The incident read again escalates again.
+func TestAPIEscalateFromLevelAtTheLastLevelEscalatesOnce(t *testing.T) {
+	h := newHarness(t)
+	id := fire(h)
+	h.clock.Set(fixedNow.Add(30*time.Second + 500*time.Millisecond))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"level":"secondary"}`); r.code != 200 {
+		t.Fatalf("escalate to the last level: %d %s", r.code, r.body)
+	}
+	h.runUntil(fixedNow.Add(40 * time.Second))
+	var read struct {
+		Level          int       `json:"level"`
+		LevelStartedAt time.Time `json:"level_started_at"`
+	}
+	h.api("GET", "/api/v1/incidents/"+id, "").json(t, &read)
+	if read.Level != 2 || !read.LevelStartedAt.Equal(fixedNow.Add(30*time.Second+500*time.Millisecond)) {
+		t.Fatalf("the incident read: level %d since %v", read.Level, read.LevelStartedAt)
+	}
+	// Read to the second, as a shell's date would write it.
+	body := `{"user":"ann","from_level":2,"from_level_at":"` + read.LevelStartedAt.Truncate(time.Second).Format(time.RFC3339) + `"}`
+	h.clock.Set(fixedNow.Add(time.Minute))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", body); r.code != 200 {
+		t.Fatalf("escalate from the last level as read: %d %s", r.code, r.body)
+	}
+	h.runUntil(fixedNow.Add(70 * time.Second))
+	r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", body)
+	if r.code != 409 || !strings.Contains(r.body, "already escalated from level 2: the incident is at level 2 (secondary) since "+
+		fixedNow.Add(time.Minute).UTC().Format(time.RFC3339)) {
+		t.Fatalf("the same request again: %d %s", r.code, r.body)
+	}
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	if got := strings.Join(h.rec.lines(fixedNow), "; "); strings.Count(got, "bob push") != 2 {
+		t.Fatalf("pages: %s; want bob's push twice (reaching the level, the first request)", got)
+	}
+
+	h.api("GET", "/api/v1/incidents/"+id, "").json(t, &read)
+	again := `{"user":"ann","from_level":2,"from_level_at":"` + read.LevelStartedAt.Format(time.RFC3339Nano) + `"}`
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", again); r.code != 200 {
+		t.Fatalf("escalate from the level as read again: %d %s", r.code, r.body)
+	}
+	for _, body := range []string{`{"from_level":2,"from_level_at":"yesterday"}`, `{"from_level_at":"2025-09-10T02:00:00Z"}`} {
+		if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", body); r.code != 400 {
+			t.Fatalf("escalate %s: %d %s", body, r.code, r.body)
+		}
+	}
+}

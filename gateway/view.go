@@ -10,20 +10,25 @@ import (
 
 // incidentView is an incident as the API shows it.
 type incidentView struct {
-	ID             string          `json:"id"`
-	Service        string          `json:"service"`
-	Status         policy.Status   `json:"status"`
-	Priority       string          `json:"priority"`
-	Urgency        string          `json:"urgency"`
-	Summary        string          `json:"summary"`
-	CreatedAt      time.Time       `json:"created_at"`
-	UpdatedAt      time.Time       `json:"updated_at"`
-	AcknowledgedAt *time.Time      `json:"acknowledged_at,omitempty"`
-	AcknowledgedBy string          `json:"acknowledged_by,omitempty"`
-	ResolvedAt     *time.Time      `json:"resolved_at,omitempty"`
-	ResolvedBy     string          `json:"resolved_by,omitempty"`
-	Level          int             `json:"level"`
-	LevelName      string          `json:"level_name,omitempty"`
+	ID             string        `json:"id"`
+	Service        string        `json:"service"`
+	Status         policy.Status `json:"status"`
+	Priority       string        `json:"priority"`
+	Urgency        string        `json:"urgency"`
+	Summary        string        `json:"summary"`
+	CreatedAt      time.Time     `json:"created_at"`
+	UpdatedAt      time.Time     `json:"updated_at"`
+	AcknowledgedAt *time.Time    `json:"acknowledged_at,omitempty"`
+	AcknowledgedBy string        `json:"acknowledged_by,omitempty"`
+	ResolvedAt     *time.Time    `json:"resolved_at,omitempty"`
+	ResolvedBy     string        `json:"resolved_by,omitempty"`
+	Level          int           `json:"level"`
+	LevelName      string        `json:"level_name,omitempty"`
+	// LevelStartedAt is when the incident's level was (last) started: an
+	// escalation on a person's behalf sends it back as from_level_at, so
+	// at the last level, which an escalation starts again, a request
+	// repeated escalates once.
+	LevelStartedAt time.Time       `json:"level_started_at,omitzero"`
 	Rule           string          `json:"rule,omitempty"`
 	Source         string          `json:"source"`
 	DedupKey       string          `json:"dedup_key"`
@@ -44,7 +49,7 @@ func view(cfg *policy.Config, inc *store.Incident) incidentView {
 	st := inc.State
 	v := incidentView{ID: inc.ID, Service: inc.Service, Status: st.Status, Priority: st.Priority, Urgency: st.Urgency,
 		Summary: inc.Summary, CreatedAt: inc.CreatedAt, UpdatedAt: inc.UpdatedAt, AcknowledgedBy: st.AcknowledgedBy,
-		ResolvedBy: st.ResolvedBy, Level: st.Level + 1, Rule: st.Rule, Source: inc.Source, DedupKey: inc.DedupKey,
+		ResolvedBy: st.ResolvedBy, Level: st.Level + 1, LevelStartedAt: st.LevelStartedAt, Rule: st.Rule, Source: inc.Source, DedupKey: inc.DedupKey,
 		Repeats: inc.Repeats, LastSeen: inc.LastSeen, StatusUpdates: st.StatusUpdates, Details: inc.Details,
 		Maintenance: st.Maintenance, Held: st.Held}
 	if !st.AcknowledgedAt.IsZero() {

@@ -616,3 +616,48 @@ func pushes(h *harness, user string) int {
 	}
 	return n
 }
+
+// TestSMSReplyEscalateFromALevelPagedAtOnceEscalates: a rule pages the
+// third level (dan) at once, besides the ladder's first (bob). Dan's "5"
+// names a level the incident never climbed to; it was refused as "already
+// escalated to level 1" and the escalation dan asked for was lost. It
+// escalates the incident from where it stands, once: sent again, it pages
+// nobody and says who escalated it.
+func TestSMSReplyEscalateFromALevelPagedAtOnceEscalates(t *testing.T) {
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewTwilio(t)
+			cfg := strings.NewReplacer(
+				"tiers: [{name: primary, start: 2025-01-06, members: [dan]}]", "tiers: [{name: primary, start: 2025-01-06, members: [bob]}]",
+				"{name: secondary, targets: [{user: bob}]", "{name: secondary, targets: [{user: cat}]",
+				"{name: tertiary, targets: [{user: cat}]", "{name: tertiary, targets: [{user: dan}]",
+				"    escalation_policy: p\n", "    escalation_policy: p\n    rules: [{name: breach, matchers: ['severity=\"critical\"'], priority: P0, page_immediately: [tertiary]}]\n",
+			).Replace(twilioLadderConfig)
+			h := newHarness(t, withConfig(twilioAt(fake, cfg)), realTransport("twilio"), withStore(st(t)))
+			id := fire(h)
+			h.runUntil(fixedNow.Add(2 * time.Minute))
+			if len(fake.Messages()) != 1 {
+				t.Fatalf("Twilio got %d SMS, want dan's one (%s)", len(fake.Messages()), strings.Join(h.rec.lines(fixedNow), "; "))
+			}
+			if v := h.incident(id); v.LevelName != "primary" {
+				t.Fatalf("before dan's 5: level %d (%s), want primary", v.Level, v.LevelName)
+			}
+			form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"5"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+			h.clock.Set(fixedNow.Add(150 * time.Second))
+			if _, out := fake.Callback(t, h.url+twilio.SMSPath, form); !strings.Contains(out, "pagerd: Escalated [P0] api") {
+				t.Fatalf("dan's 5: %s", out)
+			}
+			h.runUntil(fixedNow.Add(3 * time.Minute))
+			if _, out := fake.Callback(t, h.url+twilio.SMSPath, form); !strings.Contains(out, "already escalated to level 2 (secondary) by Dan") {
+				t.Fatalf("dan's 5 again: %s", out)
+			}
+			h.runUntil(fixedNow.Add(10 * time.Minute))
+			if v := h.incident(id); v.LevelName != "secondary" {
+				t.Fatalf("after two 5s: level %d (%s), want secondary", v.Level, v.LevelName)
+			}
+			if n := pagedUsers(h); n["cat"] != 1 {
+				t.Fatalf("pages after two 5s: %v (%s), want cat once", n, strings.Join(h.rec.lines(fixedNow), "; "))
+			}
+		})
+	}
+}

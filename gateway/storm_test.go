@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -24,6 +25,7 @@ import (
 	"github.com/pagerd/pagerd/internal/providertest"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pagerduty"
+	"github.com/pagerd/pagerd/notify/twilio"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -995,5 +997,119 @@ func TestStormRaisedWhileHeldGoesOutAsRaised(t *testing.T) {
 	}
 	if got[0].Priority != "P0" || !strings.HasPrefix(got[0].Text, "[P0] 1 incidents (alert storm): 1 P0. [P0] api:") {
 		t.Fatalf("the storm message for the raised incident: %s %q, want it as a P0", got[0].Priority, got[0].Text)
+	}
+}
+
+// bundlesGone is a store whose storm bundles, once gone is set, are no
+// longer kept: past their link lifetime.
+type bundlesGone struct {
+	store.Store
+	gone atomic.Bool
+}
+
+func (s *bundlesGone) GetBundle(ctx context.Context, id string) (*store.Bundle, error) {
+	if s.gone.Load() {
+		return nil, fmt.Errorf("%w: bundle %s", store.ErrNotFound, id)
+	}
+	return s.Store.GetBundle(ctx, id)
+}
+
+// TestStormSMSReplyWithAnIncidentsCodeActsOnThatIncident: a storm message
+// names its incidents, and a reply with one incident's own code acts on
+// that one only, and names it; once the message is no longer kept, a bare
+// reply is told to reply with each incident's code, and that works: the
+// incident's own timeline says its page went out in the message. A code
+// of an incident from the message resolved since says so.
+func TestStormSMSReplyWithAnIncidentsCodeActsOnThatIncident(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	cfgText := strings.Replace(stormConfig, `{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}`,
+		`{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: twilio, address: "+15555550111"}, {channel: voice, via: log}]}`, 1)
+	cfgText = strings.Replace(cfgText, "https://pagerd.example.com", harnessURL, 1)
+	cfgText += "notifiers:\n  twilio: {account_sid: " + twSID + ", auth_token: " + twToken + ", from: \"" + twFrom + "\", api_url: " + fake.URL + "}\n"
+	st := &bundlesGone{Store: boltStore(t)}
+	h := newHarness(t, withStore(st), withConfig(cfgText), realTransport("twilio"))
+	ids := storm(h, 10, "s")
+	h.runUntil(fixedNow.Add(2*time.Minute + 10*time.Second))
+	if len(fake.Messages()) != 4 {
+		t.Fatalf("Twilio got %d SMS, want 3 and one bundle", len(fake.Messages()))
+	}
+	cb, _ := url.Parse(fake.Messages()[3].Get("StatusCallback"))
+	b, err := h.store.GetBundle(context.Background(), cb.Query().Get("incident"))
+	if err != nil || len(b.Incidents) != 7 {
+		t.Fatalf("the bundle: %+v %v", b, err)
+	}
+	text := func(body string) string {
+		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		_, out := fake.Callback(t, h.url+"/api/v1/twilio/sms", form)
+		return out
+	}
+	status := func() map[string]string {
+		out := map[string]string{}
+		for _, id := range ids {
+			out[id] = string(h.incident(id).Status)
+		}
+		return out
+	}
+	want := status()
+	// While the message is kept.
+	first := b.Incidents[1]
+	if out := text("4 " + twilio.ReplyCode(first)); !strings.Contains(out, "pagerd: Acknowledged [P0] api: disk almost full (code "+twilio.ReplyCode(first)+").") {
+		t.Fatalf("4 with the code of an incident in the storm message: %s", out)
+	}
+	want[first] = "acknowledged"
+	if got := status(); !maps.Equal(got, want) {
+		t.Fatalf("after 4 with one incident's code: %v, want %v", got, want)
+	}
+
+	// Past the message's lifetime: its code no longer acts, each
+	// incident's still does.
+	st.gone.Store(true)
+	if out := text("4"); !strings.Contains(out, "that alert-storm message is no longer kept; reply with each incident&#39;s code.") {
+		t.Fatalf("a bare 4 to a storm message no longer kept: %s", out)
+	}
+	second := b.Incidents[2]
+	if out := text("4 " + twilio.ReplyCode(second)); !strings.Contains(out, "pagerd: Acknowledged [P0] api: disk almost full (code "+twilio.ReplyCode(second)+").") {
+		t.Fatalf("4 with an incident's code after the storm message is gone: %s", out)
+	}
+	want[second] = "acknowledged"
+	third := b.Incidents[3]
+	if out := text("6 " + twilio.ReplyCode(third)); !strings.Contains(out, "pagerd: Resolved [P0] api: disk almost full (code "+twilio.ReplyCode(third)+").") {
+		t.Fatalf("6 with an incident's code after the storm message is gone: %s", out)
+	}
+	want[third] = "resolved"
+	if got := status(); !maps.Equal(got, want) {
+		t.Fatalf("after replies with incidents' codes: %v, want %v", got, want)
+	}
+	if out := text("4 " + twilio.ReplyCode(third)); !strings.Contains(out, "(code "+twilio.ReplyCode(third)+") was already resolved by Ann at 06:02 UTC; nothing changed.") {
+		t.Fatalf("4 with the code of an incident of the message resolved since: %s", out)
+	}
+	if got := status(); !maps.Equal(got, want) {
+		t.Fatalf("a reply to a resolved incident changed something: %v, want %v", got, want)
+	}
+}
+
+// TestStormSMSReplyCodeSharedActsOnNeither: an incident's code read from a
+// storm message follows the rule of every code: shared by two open
+// incidents paged to the number, it acts on neither.
+func TestStormSMSReplyCodeSharedActsOnNeither(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	cfgText := strings.Replace(stormConfig, `{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}`,
+		`{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: twilio, address: "+15555550111"}, {channel: voice, via: log}]}`, 1)
+	cfgText = strings.Replace(cfgText, "https://pagerd.example.com", harnessURL, 1)
+	cfgText += "notifiers:\n  twilio: {account_sid: " + twSID + ", auth_token: " + twToken + ", from: \"" + twFrom + "\", api_url: " + fake.URL + "}\n"
+	h := newHarness(t, withStore(sameCodeIDs{boltStore(t)}), withConfig(cfgText), realTransport("twilio"))
+	ids := storm(h, 5, "s")
+	h.runUntil(fixedNow.Add(2*time.Minute + 10*time.Second))
+	if len(fake.Messages()) != 4 {
+		t.Fatalf("Twilio got %d SMS, want 3 and one bundle", len(fake.Messages()))
+	}
+	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4 ZZ12"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+	if _, out := fake.Callback(t, h.url+"/api/v1/twilio/sms", form); !strings.Contains(out, "code ZZ12 matches 5 incidents paged to this number; nothing was done.") {
+		t.Fatalf("a code five incidents share: %s", out)
+	}
+	for _, id := range ids {
+		if v := h.incident(id); v.Status != "triggered" {
+			t.Fatalf("a shared code acted on %s: %s", id, v.Status)
+		}
 	}
 }

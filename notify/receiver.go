@@ -41,11 +41,16 @@ type Receiver interface {
 	// open incidents whose target match accepts, a zero Page when there is
 	// none, with the other targets paged at the same moment (Page.Tied).
 	// match is asked about the target of every such page, not only the
-	// newest, so a caller can tell when it accepts more than one.
+	// newest, so a caller can tell when it accepts more than one. A page
+	// in a storm message is the message's when match accepts it, else
+	// the incident's own when match accepts that (the message names each
+	// incident, and its code acts on it even once the message is no
+	// longer kept); match is asked about both.
 	LastPaged(ctx context.Context, user, channel string, match func(target string) bool) (Page, error)
 	// ResolvedPaged is, for a reply that matches no open incident, the
-	// incidents paged to user on channel on their own (not in a storm
-	// message) that are resolved, among those created in the last day,
+	// incidents paged to user on channel (on their own or in a storm
+	// message, which names each) that are resolved, among those created
+	// in the last day,
 	// whose id match accepts: each as an action on it would find it
 	// (AlreadyResolved, by whom and when). It acts on nothing.
 	ResolvedPaged(ctx context.Context, user, channel string, match func(target string) bool) ([]Acted, error)

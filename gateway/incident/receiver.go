@@ -212,7 +212,12 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // LastPaged finds what was most recently paged to the user on the channel
 // among open incidents (the newest 1,000 triggered and 1,000 acknowledged
 // ones): an incident, or the storm bundle its page went out in, that
-// match accepts, and the level the page was for (notify.Receiver). match is asked about every such page. It lists by status, so resolved
+// match accepts, and the level the page was for (notify.Receiver). match
+// is asked about every such page, and for a page in a storm message about
+// the message and the incident both: a page in a storm message that match
+// accepts is the message's, else, when match accepts the incident, the
+// incident's own. It reads no bundle, so an incident's page in a message
+// no longer kept is still found. It lists by status, so resolved
 // incidents, however many and however new, never push an open one out.
 func (s *Service) LastPaged(ctx context.Context, user, channel string, match func(target string) bool) (notify.Page, error) {
 	var open []*store.Incident
@@ -241,13 +246,24 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, match fun
 				continue
 			}
 			p := notify.Page{Target: inc.ID, Level: e.Level, At: e.At}
-			if e.Bundle != "" {
-				// One message for many incidents, each at its own level.
-				p = notify.Page{Target: e.Bundle}
-			}
 			// match is asked about every page, the older ones too, so a
 			// caller can tell when it accepts more than one target.
-			if !match(p.Target) {
+			if e.Bundle != "" {
+				// One message for many incidents, each at its own
+				// level. It named this one too: a reply may mean the
+				// incident (its code, which the message shows, is the
+				// way to act on it once the message is no longer
+				// kept). The message wins when match accepts both; it
+				// is asked about both all the same, so a code that
+				// names both is seen to name more than one.
+				byMessage, byIncident := match(e.Bundle), match(inc.ID)
+				switch {
+				case byMessage:
+					p = notify.Page{Target: e.Bundle}
+				case !byIncident:
+					continue
+				}
+			} else if !match(p.Target) {
 				continue
 			}
 			if at, seen := latest[p.Target]; !seen || e.At.After(at) {
@@ -279,9 +295,9 @@ const resolvedLookback = 24 * time.Hour
 
 // ResolvedPaged finds the resolved incidents, created in the last day (the
 // newest 1,000), whose id match accepts and that were paged to the user on
-// the channel on their own, each as an action on it would find it
-// (notify.Receiver). It reads the timeline only of an incident match
-// accepts, and acts on nothing.
+// the channel, on their own or in a storm message, each as an action on it
+// would find it (notify.Receiver). It reads the timeline only of an
+// incident match accepts, and acts on nothing.
 func (s *Service) ResolvedPaged(ctx context.Context, user, channel string, match func(target string) bool) ([]notify.Acted, error) {
 	incs, err := s.o.Store.List(ctx, store.Filter{Status: policy.StatusResolved, Since: s.clock().Add(-resolvedLookback), Limit: 1000})
 	if err != nil {
@@ -300,10 +316,10 @@ func (s *Service) ResolvedPaged(ctx context.Context, user, channel string, match
 		if err != nil {
 			return nil, notFound(err)
 		}
-		// As LastPaged: a page in a storm message was a page of the
-		// message, whose code is not the incident's.
+		// A page in a storm message counts: the message named the
+		// incident, and its code acts on it as LastPaged finds it.
 		if !slices.ContainsFunc(tl, func(e store.Entry) bool {
-			return e.Type == "notify" && e.User == user && e.Channel == channel && e.Bundle == ""
+			return e.Type == "notify" && e.User == user && e.Channel == channel
 		}) {
 			continue
 		}

@@ -341,3 +341,80 @@ func TestSMSReplyWithTheCodeOfAResolvedIncidentSaysSo(t *testing.T) {
 		t.Fatalf("4 with the code of an incident resolved over a day ago: %s", out)
 	}
 }
+
+// TestBareSMSReplyWhenNothingIsOpenNamesTheLatestPageResolved: a reply
+// without a code when no open incident was paged to the number answers
+// to the number's latest page: when that incident was resolved since, it
+// says so, by whom and when, naming it (the latest page, not the latest
+// resolved), and changes nothing. Past the day ResolvedPaged looks back,
+// or when the latest pages were of two incidents at once, the plain
+// answer stays.
+func TestBareSMSReplyWhenNothingIsOpenNamesTheLatestPageResolved(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	h := newHarness(t, withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"))
+	text := func(body string) string {
+		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
+		return out
+	}
+	first := fire(h)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	if r := h.api("POST", "/api/v1/incidents/"+first+"/resolve", ""); r.code != 200 {
+		t.Fatalf("resolve: %d %s", r.code, r.body)
+	}
+	want := "pagerd: your latest page, [P0] api: disk almost full (code " + twilio.ReplyCode(first) + "), was already resolved by api:ops at 06:02 UTC; nothing changed."
+	if out := text("4"); !strings.Contains(out, want) {
+		t.Fatalf("a bare 4 after the latest page's incident was resolved: %s; want %q", out, want)
+	}
+
+	// Two more: the second's SMS is the latest page, resolved by Dan's
+	// reply; the other's came before it, resolved after: the latest
+	// page is the second's all the same.
+	h.clock.Set(fixedNow.Add(2*time.Minute + 30*time.Second))
+	earlier := fireLabels(h, "g5", map[string]string{"alertname": "E", "severity": "critical"})
+	h.clock.Set(fixedNow.Add(3 * time.Minute))
+	second := fireLabels(h, "g2", map[string]string{"alertname": "B", "severity": "critical"})
+	h.runUntil(fixedNow.Add(5 * time.Minute))
+	if len(fake.Messages()) != 3 {
+		t.Fatalf("Twilio got %d messages, want three pages", len(fake.Messages()))
+	}
+	if out := text("6 " + twilio.ReplyCode(second)); !strings.Contains(out, "Resolved") {
+		t.Fatalf("6 with the code: %s", out)
+	}
+	h.clock.Set(fixedNow.Add(6 * time.Minute))
+	if r := h.api("POST", "/api/v1/incidents/"+earlier+"/resolve", ""); r.code != 200 {
+		t.Fatalf("resolve: %d %s", r.code, r.body)
+	}
+	before := map[string]incidentView{first: h.incident(first), second: h.incident(second), earlier: h.incident(earlier)}
+	want = "pagerd: your latest page, [P0] api: disk almost full (code " + twilio.ReplyCode(second) + "), was already resolved by Dan at 06:05 UTC; nothing changed."
+	for _, action := range []string{"4", "5", "6"} {
+		if out := text(action); !strings.Contains(out, want) {
+			t.Errorf("a bare %s after the latest page's incident was resolved: %s; want %q", action, out, want)
+		}
+	}
+	for id, b := range before {
+		if a := h.incident(id); a.Status != "resolved" || len(a.Timeline) != len(b.Timeline) || a.ResolvedBy != b.ResolvedBy {
+			t.Fatalf("a bare reply changed %s: %s by %s, %d timeline entries (was %d)", id, a.Status, a.ResolvedBy, len(a.Timeline), len(b.Timeline))
+		}
+	}
+
+	// Past a day, those incidents are no longer looked for.
+	h.clock.Set(fixedNow.Add(25 * time.Hour))
+	plain := "pagerd: no open incident was paged to this number."
+	if out := text("4"); !strings.Contains(out, plain) {
+		t.Fatalf("a bare 4 a day later: %s", out)
+	}
+	// Two incidents paged at the same moment, both resolved: which one
+	// the reply answers nobody can say.
+	third := fireLabels(h, "g3", map[string]string{"alertname": "C", "severity": "critical"})
+	fourth := fireLabels(h, "g4", map[string]string{"alertname": "D", "severity": "critical"})
+	h.runUntil(fixedNow.Add(25*time.Hour + 2*time.Minute))
+	for _, id := range []string{third, fourth} {
+		if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", ""); r.code != 200 {
+			t.Fatalf("resolve: %d %s", r.code, r.body)
+		}
+	}
+	if out := text("4"); !strings.Contains(out, plain) {
+		t.Fatalf("a bare 4 after two pages of the same moment were resolved: %s", out)
+	}
+}

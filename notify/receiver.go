@@ -52,7 +52,8 @@ type Receiver interface {
 	// message, which names each) that are resolved, among those created
 	// in the last day,
 	// whose id match accepts: each as an action on it would find it
-	// (AlreadyResolved, by whom and when). It acts on nothing.
+	// (AlreadyResolved, by whom and when), and when it was last paged to
+	// user on channel (PagedAt). It acts on nothing.
 	ResolvedPaged(ctx context.Context, user, channel string, match func(target string) bool) ([]Acted, error)
 	// About says what target is, for a call to read out. A target no
 	// longer kept is an error matching ErrNotFound.
@@ -147,6 +148,9 @@ type Acted struct {
 	Level                  int
 	LevelName, EscalatedBy string
 	EscalatedAt            time.Time
+	// PagedAt, from ResolvedPaged, is when the incident was last paged to
+	// the person on the channel: which of them was their latest page.
+	PagedAt time.Time
 }
 
 // Delivery is a provider's report on one page.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"time"
 
@@ -296,7 +295,7 @@ const resolvedLookback = 24 * time.Hour
 // ResolvedPaged finds the resolved incidents, created in the last day (the
 // newest 1,000), whose id match accepts and that were paged to the user on
 // the channel, on their own or in a storm message, each as an action on it
-// would find it (notify.Receiver). It reads the timeline only of an
+// would find it, with when it was last paged to them (notify.Receiver). It reads the timeline only of an
 // incident match accepts, and acts on nothing.
 func (s *Service) ResolvedPaged(ctx context.Context, user, channel string, match func(target string) bool) ([]notify.Acted, error) {
 	incs, err := s.o.Store.List(ctx, store.Filter{Status: policy.StatusResolved, Since: s.clock().Add(-resolvedLookback), Limit: 1000})
@@ -318,15 +317,19 @@ func (s *Service) ResolvedPaged(ctx context.Context, user, channel string, match
 		}
 		// A page in a storm message counts: the message named the
 		// incident, and its code acts on it as LastPaged finds it.
-		if !slices.ContainsFunc(tl, func(e store.Entry) bool {
-			return e.Type == "notify" && e.User == user && e.Channel == channel
-		}) {
+		var pagedAt time.Time
+		for _, e := range tl {
+			if e.Type == "notify" && e.User == user && e.Channel == channel && e.At.After(pagedAt) {
+				pagedAt = e.At
+			}
+		}
+		if pagedAt.IsZero() {
 			continue
 		}
 		st := inc.State
 		out = append(out, notify.Acted{AlreadyResolved: true, Incident: inc.ID, Service: inc.Service, Priority: st.Priority,
 			Summary: inc.Summary, AcknowledgedBy: cfg.UserName(st.AcknowledgedBy), AcknowledgedAt: st.AcknowledgedAt,
-			ResolvedBy: cfg.UserName(st.ResolvedBy), ResolvedAt: st.ResolvedAt, Level: st.Level + 1})
+			ResolvedBy: cfg.UserName(st.ResolvedBy), ResolvedAt: st.ResolvedAt, Level: st.Level + 1, PagedAt: pagedAt})
 	}
 	return out, nil
 }

@@ -289,7 +289,7 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 	case len(targets) == 0 && code != "":
 		return reply(cb.noOpenIncident(r, users, code))
 	case len(targets) == 0:
-		return reply("pagerd: no open incident was paged to this number.")
+		return reply(cb.noOpenPage(r, users))
 	case len(tied) > 0:
 		// "The latest page" is a coin toss the person cannot see: two
 		// pages came at the same moment, and their phone may show them
@@ -370,6 +370,42 @@ func (cb *Callbacks) noOpenIncident(r *http.Request, users []string, code string
 		return "pagerd: " + named(a) + " was already resolved" + by(a.ResolvedBy) + at(a.ResolvedAt) + "; nothing changed."
 	}
 	return plain
+}
+
+// noOpenPage answers a reply without a code when no open incident was
+// paged to the number. When the number's latest page (among the incidents
+// created in the last day) was of one incident, resolved since, the answer
+// says so, by whom and when: the person most likely answers that page, and
+// "no open incident" alone leaves them wondering whether it took. Nothing
+// is done to it. Pages of several incidents at that moment (a storm
+// message, or two at once), or reading the resolved incidents failing,
+// leave the plain answer, which is still true.
+func (cb *Callbacks) noOpenPage(r *http.Request, users []string) string {
+	plain := "pagerd: no open incident was paged to this number."
+	var paged []notify.Acted
+	for _, u := range users {
+		resolved, err := cb.Receiver.ResolvedPaged(r.Context(), u, "sms", func(string) bool { return true })
+		if err != nil {
+			cb.log().Warn("twilio: could not look for the resolved incident a bare SMS reply answers", "user", u, "err", err)
+			return plain
+		}
+		paged = append(paged, resolved...)
+	}
+	var latest notify.Acted
+	for _, a := range paged {
+		if a.PagedAt.After(latest.PagedAt) {
+			latest = a
+		}
+	}
+	if latest.Incident == "" {
+		return plain
+	}
+	for _, a := range paged {
+		if a.Incident != latest.Incident && latest.PagedAt.Sub(a.PagedAt) < notify.SameMoment {
+			return plain
+		}
+	}
+	return "pagerd: your latest page, " + named(latest) + ", was already resolved" + by(latest.ResolvedBy) + at(latest.ResolvedAt) + "; nothing changed."
 }
 
 // named names the incident an answer is about: "[P0] api: disk full (code

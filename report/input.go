@@ -25,6 +25,9 @@ type Incident struct {
 	// AcknowledgedAt and ResolvedAt are the first acknowledgement and the
 	// resolution; zero when there was none (the timeline's first ack and
 	// resolve entries stand in for a record that lacks them).
+	// AcknowledgedBy is the last person to acknowledge, as the engine
+	// keeps it: after an escalation re-opened the incident, not the
+	// first acknowledger, whom reports take from the timeline.
 	AcknowledgedAt time.Time `json:"acknowledged_at,omitzero"`
 	AcknowledgedBy string    `json:"acknowledged_by,omitempty"`
 	ResolvedAt     time.Time `json:"resolved_at,omitzero"`
@@ -66,19 +69,33 @@ const (
 	EntryStatusUpdate = "status_update"
 )
 
-// ackTime is when the incident was first acknowledged, and by whom.
+// ackTime is when the incident was first acknowledged, and by whom. The
+// record keeps the first acknowledgement's time but the last
+// acknowledger's name (an escalation re-opens an acknowledged incident and
+// someone else may acknowledge it again), so who comes from the timeline's
+// ack entry at that time; the record's name only stands in when the
+// timeline has none.
 func (inc *Incident) ackTime() (time.Time, string) {
+	for _, e := range inc.Timeline {
+		if e.Type != EntryAck {
+			continue
+		}
+		if !inc.AcknowledgedAt.IsZero() && !e.At.Truncate(time.Millisecond).Equal(inc.AcknowledgedAt.Truncate(time.Millisecond)) {
+			// Not the acknowledgement the record keeps (a timeline
+			// that lost its head): the record is all there is.
+			break
+		}
+		who := e.User
+		if who == "" {
+			who = e.Actor
+		}
+		if !inc.AcknowledgedAt.IsZero() {
+			return inc.AcknowledgedAt, who
+		}
+		return e.At, who
+	}
 	if !inc.AcknowledgedAt.IsZero() {
 		return inc.AcknowledgedAt, inc.AcknowledgedBy
-	}
-	for _, e := range inc.Timeline {
-		if e.Type == EntryAck {
-			who := e.User
-			if who == "" {
-				who = e.Actor
-			}
-			return e.At, who
-		}
 	}
 	return time.Time{}, ""
 }

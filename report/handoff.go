@@ -69,7 +69,9 @@ type HandoffIncident struct {
 	Summary   string    `json:"summary"`
 	AlertName string    `json:"alertname,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
-	// Status is as of the document's At.
+	// Status is as of the document's At, and so is the acknowledgement:
+	// the one that holds the incident then (an escalation since re-opened
+	// it and cleared it), by whoever made it.
 	Status         string    `json:"status"`
 	AcknowledgedAt time.Time `json:"acknowledged_at,omitzero"`
 	AcknowledgedBy string    `json:"acknowledged_by,omitempty"`
@@ -242,7 +244,7 @@ func Handoff(cfg *policy.Config, schedule string, at time.Time, incidents []Inci
 		if rank >= 0 && rank <= 1 {
 			d.Major = append(d.Major, hi)
 		}
-		if hi.Status == "resolved" && hi.AcknowledgedAt.IsZero() && hi.ResolvedAt.Sub(hi.CreatedAt) <= fpWithin {
+		if ack, _ := inc.ackTime(); hi.Status == "resolved" && (ack.IsZero() || ack.After(hi.ResolvedAt)) && hi.ResolvedAt.Sub(hi.CreatedAt) <= fpWithin {
 			d.FalsePositives = append(d.FalsePositives, hi)
 		}
 		if hi.AlertName != "" {
@@ -322,7 +324,7 @@ func mostUrgent(incs []HandoffIncident, prios []string) string {
 func handoffIncident(cfg *policy.Config, inc *Incident, at time.Time) HandoffIncident {
 	hi := HandoffIncident{ID: inc.ID, Service: inc.Service, Priority: inc.Priority, Summary: inc.Summary,
 		AlertName: AlertName(inc.Details), CreatedAt: inc.CreatedAt, Status: "triggered"}
-	if t, by := inc.ackTime(); !t.IsZero() && !t.After(at) {
+	if t, by := inc.ackStanding(at); !t.IsZero() {
 		hi.Status, hi.AcknowledgedAt, hi.AcknowledgedBy, hi.AcknowledgedByName = "acknowledged", t, by, cfg.UserName(by)
 	}
 	if t, _ := inc.resolveTime(); !t.IsZero() && !t.After(at) {

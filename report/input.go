@@ -100,6 +100,47 @@ func (inc *Incident) ackTime() (time.Time, string) {
 	return time.Time{}, ""
 }
 
+// ackStanding is the acknowledgement that holds the incident at `at`, and
+// who made it: zero when it was never acknowledged by then, or when an
+// escalation re-opened it since (the engine pages the new level until
+// someone acknowledges again, and that person owns it). The timeline says
+// it; a record whose timeline has no ack entry answers with its own.
+func (inc *Incident) ackStanding(at time.Time) (time.Time, string) {
+	var t time.Time
+	who, seen := "", false
+	for i := range inc.Timeline {
+		e := &inc.Timeline[i]
+		if e.At.After(at) {
+			break
+		}
+		switch e.Type {
+		case EntryAck:
+			seen = true
+			t, who = e.At, e.User
+			if who == "" {
+				who = e.Actor
+			}
+		case EntryEscalate:
+			// Every escalation, a priority raise too, re-opens an
+			// acknowledged incident.
+			t, who = time.Time{}, ""
+		}
+	}
+	if !seen {
+		for i := range inc.Timeline {
+			if inc.Timeline[i].Type == EntryAck {
+				// Acknowledged, but only after at.
+				return time.Time{}, ""
+			}
+		}
+		if a, by := inc.ackTime(); !a.IsZero() && !a.After(at) {
+			return a, by
+		}
+		return time.Time{}, ""
+	}
+	return t, who
+}
+
 // unheld is t less the time maintenance windows held the incident before
 // it: the instant t would have been had its clocks run only while it could
 // page. Zero stays zero.

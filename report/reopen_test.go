@@ -56,3 +56,47 @@ func TestReopenedIncidentCreditsTheFirstAcknowledgement(t *testing.T) {
 		t.Errorf("pay %s, want 01-r1 eng-a 300min 1d", got)
 	}
 }
+
+// TestHandoffShowsWhereAReopenedIncidentStands: an escalation re-opens an
+// acknowledged incident and pages the next level until someone
+// acknowledges again. The handoff document lists it as it stands at the
+// handoff: not acknowledged while the next level is being paged, then
+// owned by whoever acknowledged it since.
+func TestHandoffShowsWhereAReopenedIncidentStands(t *testing.T) {
+	cfg := loadSeed(t, "aion-r.yaml")
+	// A SEV-2 on Sunday 21:00 UTC: Engineer A acknowledges at 21:03 and
+	// posts nothing, so at 21:33 it escalates to Engineer B; B
+	// acknowledges at 22:10. Open throughout.
+	inc := incident(time.UTC, "01-r2", "aion-r-platform", "SEV-2", "2025-10-12 21:00", "Feature store timeouts", alertmanager("FeatureStoreTimeouts", 1),
+		page(0, 1, "eng-a", "push"), ack(3*m, 1, "eng-a"),
+		escalate(33*m, 2, "no status update for 30m"), page(33*m, 2, "eng-b", "push"), page(35*m, 2, "eng-b", "sms"),
+		ack(70*m, 2, "eng-b"))
+	inc.AcknowledgedBy = "eng-b" // the record: first time, last acknowledger
+	for _, tc := range []struct {
+		at    string
+		state string
+		owner string
+	}{
+		{"2025-10-12T21:20:00Z", "acknowledged by Engineer A at", "- Owner: Engineer A"},
+		{"2025-10-12T22:00:00Z", "not acknowledged", "- Owner: [If not resolved]"},
+		{"2025-10-12T23:30:00Z", "acknowledged by Engineer B at", "- Owner: Engineer B"},
+	} {
+		at, err := time.Parse(time.RFC3339, tc.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := Handoff(cfg, "aion-r-oncall", at, []Incident{inc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Open) != 1 {
+			t.Fatalf("at %s: open %+v", tc.at, d.Open)
+		}
+		md := d.String()
+		for _, want := range []string{tc.state, tc.owner} {
+			if !strings.Contains(md, want) {
+				t.Errorf("at %s the document lacks %q:\n%s", tc.at, want, md)
+			}
+		}
+	}
+}

@@ -25,7 +25,8 @@ type payAcc struct {
 // add pays a resolved incident of a service with a compensation policy to
 // the person who worked it: its acknowledger, or when nobody acknowledged
 // it, the person who resolved it. Incident time runs from creation to
-// resolution, as `pagerd simulate` counts it.
+// resolution on the wall clock, as `pagerd simulate` counts it: the time a
+// maintenance window held the incident, which MTTR leaves out, is paid.
 func (p *payAcc) add(cfg *policy.Config, svc *policy.Service, inc *Incident, f *facts) {
 	cp := cfg.CompensationFor(svc)
 	if cp == nil || !f.resolved {
@@ -41,7 +42,7 @@ func (p *payAcc) add(cfg *policy.Config, svc *policy.Service, inc *Incident, f *
 		p.unpaid++
 		return
 	}
-	end := inc.CreatedAt.Add(f.mttr)
+	end := f.resolvedAt
 	pay := cfg.Pay(cp, inc.Priority, who, inc.CreatedAt, end)
 	if pay.Billable <= 0 && pay.CompDays == 0 {
 		return

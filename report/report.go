@@ -223,6 +223,7 @@ type facts struct {
 	mtta           time.Duration
 	resolved       bool
 	resolvedBy     string
+	resolvedAt     time.Time // on the wall clock, held time included
 	mttr           time.Duration
 	ackVerdict     int
 	resolveVerdict int
@@ -304,7 +305,7 @@ func (b *Builder) facts(inc *Incident, svc *policy.Service) *facts {
 		f.acked, f.ackBy, f.mtta = true, ackBy, inc.unheld(ackAt).Sub(inc.CreatedAt)
 	}
 	if !resAt.IsZero() {
-		f.resolved, f.resolvedBy, f.mttr = true, resBy, inc.unheld(resAt).Sub(inc.CreatedAt)
+		f.resolved, f.resolvedBy, f.resolvedAt, f.mttr = true, resBy, resAt, inc.unheld(resAt).Sub(inc.CreatedAt)
 		// Whether it went away by itself is a matter of the alert, not of
 		// paging: wall-clock time.
 		f.falsePositive = !f.acked && resAt.Sub(inc.CreatedAt) <= b.fpWithin

@@ -41,7 +41,8 @@
 //     raise is not one.
 //   - Pages are the notify entries of the timeline (pages sent); a storm
 //     bundle is one page per person and channel however many incidents it
-//     carried. Failed pages are counted apart. A page is outside business
+//     carried. Failed pages are counted apart, a storm message that failed
+//     as one. A page is outside business
 //     hours when the service's business_hours calendar is closed, and at
 //     night when the person's own clock shows reports.night (22:00 to 07:00).
 //   - False-positive candidates: resolved within

@@ -230,9 +230,9 @@ type facts struct {
 	escalated      bool
 	falsePositive  bool
 	pages          []sentPage
-	failed         map[string]int
-	paged          []string // users with a page sent, in order, once each
-	involved       []string // paged, failed or acknowledged, in order, once each
+	failed         []sentPage // notify_failed: pages that did not go out
+	paged          []string   // users with a page sent, in order, once each
+	involved       []string   // paged, failed or acknowledged, in order, once each
 }
 
 // Add counts one incident. Incidents created outside the period are
@@ -292,8 +292,7 @@ func (b *Builder) facts(inc *Incident, svc *policy.Service) *facts {
 	// One incident at a time: its facts reuse the last one's memory.
 	f := &b.scratch
 	*f = facts{priority: inc.Priority, alerts: alertCount(inc.Details), week: b.week.Start(inc.CreatedAt),
-		pages: f.pages[:0], paged: f.paged[:0], involved: f.involved[:0], failed: f.failed}
-	clear(f.failed)
+		pages: f.pages[:0], paged: f.paged[:0], involved: f.involved[:0], failed: f.failed[:0]}
 	ackAt, ackBy := inc.ackTime()
 	resAt, resBy := inc.resolveTime()
 	// Times to acknowledge and to resolve, and the targets, leave out the
@@ -340,10 +339,7 @@ func (b *Builder) facts(inc *Incident, svc *policy.Service) *facts {
 			}
 			involve(e.User)
 		case e.Type == EntryNotifyFailed && e.User != "":
-			if f.failed == nil {
-				f.failed = map[string]int{}
-			}
-			f.failed[e.User]++
+			f.failed = append(f.failed, sentPage{user: e.User, channel: e.Channel, bundle: e.Bundle})
 			involve(e.User)
 		case isEscalation(e):
 			f.escalated = true
@@ -463,16 +459,8 @@ func (a *acc) add(f *facts, user string) {
 		if user != "" && p.user != user {
 			continue
 		}
-		if p.bundle != "" {
-			// One message carried many incidents' pages: count it once.
-			key := p.user + "/" + p.channel + "/" + p.bundle
-			if a.bundles == nil {
-				a.bundles = map[string]bool{}
-			}
-			if a.bundles[key] {
-				continue
-			}
-			a.bundles[key] = true
+		if a.seenBundle("", p) {
+			continue
 		}
 		a.fig.Pages.Total++
 		a.channels[p.channel]++
@@ -489,9 +477,9 @@ func (a *acc) add(f *facts, user string) {
 			}
 		}
 	}
-	for u, n := range f.failed {
-		if user == "" || u == user {
-			a.fig.Pages.Failed += n
+	for _, p := range f.failed {
+		if (user == "" || p.user == user) && !a.seenBundle("failed/", p) {
+			a.fig.Pages.Failed++
 		}
 	}
 	if user != "" && slices.Contains(f.paged, user) {
@@ -500,6 +488,25 @@ func (a *acc) add(f *facts, user string) {
 		}
 		a.perWeek[f.week.Unix()]++
 	}
+}
+
+// seenBundle reports whether the page is part of a storm message the set
+// has counted already (one message carried many incidents' pages: it is
+// one page, sent or failed), and notes it. kind keeps sent and failed
+// apart.
+func (a *acc) seenBundle(kind string, p sentPage) bool {
+	if p.bundle == "" {
+		return false
+	}
+	key := kind + p.user + "/" + p.channel + "/" + p.bundle
+	if a.bundles == nil {
+		a.bundles = map[string]bool{}
+	}
+	if a.bundles[key] {
+		return true
+	}
+	a.bundles[key] = true
+	return false
 }
 
 // figures finishes the set's figures.

@@ -42,9 +42,9 @@
 //   - Pages are the notify entries of the timeline (pages sent); a storm
 //     bundle is one page per person and channel however many incidents it
 //     carried. Failed pages are counted apart, a storm message that failed
-//     as one. A page is outside business
-//     hours when the service's business_hours calendar is closed, and at
-//     night when the person's own clock shows reports.night (22:00 to 07:00).
+//     as one. A page is outside business hours when the service's
+//     business_hours calendar is closed, and at night when the person's own
+//     clock shows reports.night (22:00 to 07:00).
 //   - False-positive candidates: resolved within
 //     reports.false_positive_within of creation, never acknowledged.
 //   - Alerts per engineer per week: the incidents that paged the person,

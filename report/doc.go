@@ -27,8 +27,9 @@
 //     before anyone was paged, has the time it paged before the hold (zero
 //     if none). Mean, median and p90; percentiles by nearest rank (the
 //     median of 4 values is the 2nd smallest, the p90 of 10 the 9th).
-//   - Acknowledged (resolved) within target: the priority's acknowledge
-//     (resolution) target in force when the incident was created, business
+//   - Acknowledged (resolved) within target: the acknowledge (resolution)
+//     target in force when the incident was created, of the priority it
+//     was created with (a later raise leaves the engine's targets), business
 //     hours and next_business_day included, as policy computes it, its
 //     clock stopped while a maintenance window held the incident (as the
 //     engine's targets are). An

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/pagerd/pagerd/policy"
@@ -176,7 +177,36 @@ func (inc *Incident) resolveTime() (time.Time, string) {
 // update" rule, a manual escalation or an auto-escalation trigger. A
 // priority raise pages the same level again and is not one.
 func isEscalation(e *Entry) bool {
-	return e.Type == EntryEscalate && !bytes.HasPrefix([]byte(e.Detail), []byte("priority raised"))
+	return e.Type == EntryEscalate && !strings.HasPrefix(e.Detail, raisedPrefix)
+}
+
+// raisedPrefix begins the detail of the escalate entry the engine writes
+// when a repeat raises an open incident's priority: "priority raised from
+// P2 to P0 (rule) by ...".
+const raisedPrefix = "priority raised"
+
+// createdPriority is the priority the incident had when it was created:
+// the record keeps the one it ended with, and the engine arms the targets
+// at the trigger and leaves them when a repeat raises the priority. The
+// first raise's entry says what it was raised from; without one, or when
+// that is no priority of the scheme, it is the record's.
+func (inc *Incident) createdPriority(sc *policy.Scheme) string {
+	for i := range inc.Timeline {
+		e := &inc.Timeline[i]
+		if e.Type != EntryEscalate {
+			continue
+		}
+		rest, ok := strings.CutPrefix(e.Detail, raisedPrefix+" from ")
+		if !ok {
+			continue
+		}
+		from, _, _ := strings.Cut(rest, " ")
+		if sc != nil && sc.Rank(from) >= 0 {
+			return from
+		}
+		break
+	}
+	return inc.Priority
 }
 
 // sender is the part of an incident's details that says which alert it is

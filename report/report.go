@@ -312,7 +312,7 @@ func (b *Builder) facts(inc *Incident, svc *policy.Service) *facts {
 	var cal *policy.BusinessHours
 	if svc != nil {
 		cal = b.cfg.Calendar(svc)
-		ts := b.cfg.TargetsAt(svc, inc.Priority, inc.CreatedAt)
+		ts := b.cfg.TargetsAt(svc, inc.createdPriority(svc.Scheme()), inc.CreatedAt)
 		asOf := inc.unheld(b.asOf)
 		f.ackVerdict = targetVerdict(cal, ts.Acknowledge, inc.CreatedAt, inc.unheld(ackAt), inc.unheld(resAt), asOf)
 		f.resolveVerdict = targetVerdict(cal, ts.Resolution, inc.CreatedAt, inc.unheld(resAt), time.Time{}, asOf)

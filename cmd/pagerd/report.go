@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/history"
+	"github.com/pagerd/pagerd/gateway/overrides"
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
 	"github.com/pagerd/pagerd/policy"
 	"github.com/pagerd/pagerd/report"
@@ -185,6 +187,11 @@ func runHandoff(args []string, stdout, stderr io.Writer) int {
 	defer closeSrc()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// The document names who hands over and who takes over: with the
+	// overrides made at run time, as the daemon's own document has them.
+	if cfg, err = withRunTimeOverrides(ctx, src, s, cfg); err != nil {
+		return fail(stderr, "handoff", err)
+	}
 	doc, err := history.Handoff(ctx, s, cfg, name, t)
 	if err != nil {
 		return fail(stderr, "handoff", err)
@@ -196,6 +203,32 @@ func runHandoff(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "handoff", err)
 	}
 	return 0
+}
+
+// withRunTimeOverrides merges into cfg the overrides made at run time
+// where the history comes from: the running pagerd's (its API), or those
+// stored in the data dir.
+func withRunTimeOverrides(ctx context.Context, f historyFlags, src history.Source, cfg *policy.Config) (*policy.Config, error) {
+	if *f.server != "" {
+		c, err := f.client()
+		if err != nil {
+			return nil, err
+		}
+		return c.Merge(ctx, cfg)
+	}
+	hs, ok := src.(history.Store)
+	if !ok {
+		return cfg, nil
+	}
+	docs, ok := hs.Store.(store.Docs)
+	if !ok {
+		return cfg, nil
+	}
+	ov := overrides.New(overrides.Options{Store: docs, Config: func() *policy.Config { return cfg }})
+	if err := ov.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	return ov.Config(), nil
 }
 
 // remoteHandoff asks a running pagerd for the document, made with its

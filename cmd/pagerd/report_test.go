@@ -198,11 +198,30 @@ func TestReportAndHandoffOnRealHistory(t *testing.T) {
 		t.Errorf("GET /api/v1/reports as markdown: %d\n%s", code, b)
 	}
 
+	// Bob takes ann's primary shift over the handoff nearest now, by an
+	// override made at run time: the document names him on both sides.
+	now := time.Now().UTC()
+	handoff := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	handoff = handoff.AddDate(0, 0, -((int(handoff.Weekday()) + 6) % 7)) // Monday 00:00 at or before now
+	if now.Sub(handoff) > 84*time.Hour {
+		handoff = handoff.AddDate(0, 0, 7)
+	}
+	ovEnd := now.Add(time.Hour)
+	if handoff.After(now) {
+		ovEnd = handoff.Add(time.Hour)
+	}
+	ov := fmt.Sprintf(`{"tier":"primary","user":"bob","start":%q,"end":%q,"reason":"swap"}`,
+		handoff.Add(-time.Hour).Format(time.RFC3339), ovEnd.Format(time.RFC3339))
+	if code, b := d.request("POST", "/api/v1/schedules/team/overrides", opsToken, ov); code != 201 {
+		t.Fatalf("override: %d %s", code, b)
+	}
+
 	// The handoff document lists the open incident, escalated to bob;
 	// without a config, the daemon makes the same with its own.
-	at := time.Now().UTC().Format(time.RFC3339Nano)
+	at := now.Format(time.RFC3339Nano)
 	out, errOut, code := pagerdCmd(t, env, "handoff", "--config", teamConfig, "--server", "http://"+d.addr, "--at", at)
-	if code != 0 || !strings.HasPrefix(out, "# On-Call Handoff - ") || !strings.Contains(out, "- Incident: "+open+" (api)") {
+	if code != 0 || !strings.HasPrefix(out, "# On-Call Handoff - ") || !strings.Contains(out, "- Incident: "+open+" (api)") ||
+		!strings.Contains(out, "- Outgoing: Primary: Bob") || !strings.Contains(out, "- Incoming: Primary: Bob") {
 		t.Errorf("pagerd handoff: exit %d %s\n%s", code, errOut, out)
 	}
 	byDaemon, errOut, code := pagerdCmd(t, env, "handoff", "--server", "http://"+d.addr, "--schedule", "team", "--at", at)
@@ -239,7 +258,8 @@ func TestReportAndHandoffOnRealHistory(t *testing.T) {
 	}
 	out, errOut, code = pagerdCmd(t, nil, "handoff", "--config", teamConfig, "--data-dir", dataDir, "-o", "json")
 	var doc report.HandoffDoc
-	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || len(doc.Open) != 1 || doc.Open[0].ID != open || doc.Schedule != "team" {
+	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || len(doc.Open) != 1 || doc.Open[0].ID != open || doc.Schedule != "team" ||
+		len(doc.Outgoing) == 0 || doc.Outgoing[0].User != "bob" || doc.Incoming[0].User != "bob" {
 		t.Errorf("pagerd handoff --data-dir -o json: exit %d %s\n%s", code, errOut, out)
 	}
 }

@@ -390,3 +390,39 @@ func TestMaintenanceConfigWindowRemovedWhileDown(t *testing.T) {
 		t.Errorf("timeline: %+v", h2.incident(id).Timeline)
 	}
 }
+
+// TestMaintenanceGroupGainsUncoveredAlert: an incident a window holds
+// because every alert of its group is covered; the group then gains an
+// alert the window does not cover (a repeat of the same incident). A
+// window covers a group only when it covers every alert of it, so the
+// incident is no longer held: it is paged at once, not at the window's
+// end. On both stores.
+func TestMaintenanceGroupGainsUncoveredAlert(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(mwConfig))
+			w := h.addWindow(`{"name":"failover","services":["api"],"matchers":["team=\"db\""],"duration":"2h"}`, 201)
+			db := map[string]string{"alertname": "Replication", "severity": "critical", "team": "db"}
+			web := map[string]string{"alertname": "Replication", "severity": "critical", "team": "web"}
+			id := fireLabels(h, "g", db)
+			h.runUntil(fixedNow.Add(10 * time.Minute))
+			if v := h.incident(id); v.Maintenance == nil || v.Maintenance.ID != w.ID {
+				t.Fatalf("held by %+v, want %s", v.Maintenance, w.ID)
+			}
+			r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g", db, web), "Authorization", "Bearer "+amKey)
+			if r.code != 200 {
+				t.Fatalf("webhook: %d %s", r.code, r.body)
+			}
+			h.runUntil(fixedNow.Add(13 * time.Minute))
+			if v := h.incident(id); v.Maintenance != nil {
+				t.Errorf("still held by %s with an alert of the group outside it", v.Maintenance.ID)
+			}
+			if got := h.rec.lines(fixedNow); len(got) < 2 || got[0] != "10m L1 ann push" || got[1] != "12m L1 ann sms" {
+				t.Fatalf("pages: %q; want the incident paged as new once the uncovered alert joined", got)
+			}
+			if !h.timelineHas(id, "maintenance", "no longer covers") {
+				t.Errorf("timeline does not say why the hold ended: %+v", h.incident(id).Timeline)
+			}
+		})
+	}
+}

@@ -183,9 +183,10 @@ const (
 	// nothing.
 	EventHold EventKind = "hold"
 	// EventRelease says the maintenance window Hold (by its id) ended
-	// early (it was deleted): the incident it holds is released as at the
-	// window's end, or, when Then is set, held by that other window
-	// instead, without paging in between.
+	// early (it was deleted), or no longer covers the incident (Message
+	// says why): the incident it holds is released as at the window's
+	// end, or, when Then is set, held by that other window instead,
+	// without paging in between.
 	EventRelease EventKind = "release"
 )
 
@@ -199,7 +200,8 @@ type Event struct {
 	Route    *Route
 	Deadline string
 	// Message is a status update's text; for a trigger that raises an open
-	// incident's priority, which alert raised it.
+	// incident's priority, which alert raised it; for a release, why the
+	// window no longer holds the incident (default: it ended).
 	Message string
 	// ToLevel, for escalate, is the level to go to; -1 or 0 means the next.
 	ToLevel string
@@ -345,7 +347,11 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 		r.hold(ev.Hold)
 	case EventRelease:
 		if ev.Hold != nil && r.held(ev.Hold.ID) {
-			r.release(r.now, fmt.Sprintf("maintenance window %s ended", ev.Hold), ev.Then)
+			why := ev.Message
+			if why == "" {
+				why = fmt.Sprintf("maintenance window %s ended", ev.Hold)
+			}
+			r.release(r.now, why, ev.Then)
 		}
 	default:
 		err = fmt.Errorf("unknown event %q", ev.Kind)

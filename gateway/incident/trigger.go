@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
@@ -113,12 +114,17 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 	}
 	if out == store.Repeated {
 		title, firing := a.raisedBy(decided)
-		if err := s.raiseIfWorse(ctx, gotID, rt, a.Actor, title, firing); errors.Is(err, errResolvedWhileRaised) {
+		cur, err := s.raiseIfWorse(ctx, gotID, rt, a.Actor, title, firing)
+		if errors.Is(err, errResolvedWhileRaised) {
 			return gotID, out, err
 		} else if err != nil {
 			// The repeat is stored: a 503 must not say nothing was. A
 			// retry lands on the same incident and raises it then.
 			return "", 0, fmt.Errorf("the repeat is stored, but its priority could not be raised: %w", store.PartlyStored(err))
+		}
+		if err := s.releaseIfUncovered(ctx, cur, a, now); err != nil {
+			// Stored, as above: a retry releases it then.
+			return "", 0, fmt.Errorf("the repeat is stored, but its maintenance window could not release it: %w", store.PartlyStored(err))
 		}
 		outcome = "repeated"
 	} else {
@@ -140,29 +146,60 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 // incident takes the higher priority and its current level is paged again.
 // The pages must say why the incident got worse, so its summary becomes
 // the alert that raised it (title) and how many alerts are firing. This read
-// is the price of a repeat; a new incident costs one round trip.
-func (s *Service) raiseIfWorse(ctx context.Context, id string, rt policy.Route, actor, title, firing string) error {
+// is the price of a repeat; a new incident costs one round trip. It
+// returns the incident as it left it.
+func (s *Service) raiseIfWorse(ctx context.Context, id string, rt policy.Route, actor, title, firing string) (*store.Incident, error) {
 	inc, err := s.o.Store.Get(ctx, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sc := rt.Service.Scheme()
 	if sc.Rank(rt.Priority) >= sc.Rank(inc.State.Priority) {
-		return nil
+		return inc, nil
 	}
 	if !inc.Open() {
-		return errResolvedWhileRaised
+		return nil, errResolvedWhileRaised
 	}
 	from := inc.State.Priority
 	why := title + "; " + firing
 	summary := s.o.CapSummary(fmt.Sprintf("%s (raised from %s to %s; %s)", title, from, rt.Priority, firing))
-	_, acts, err := s.applyWith(ctx, id, inc, policy.Event{Kind: policy.EventTrigger, Route: &rt, Actor: actor, Message: why},
+	after, acts, err := s.applyWith(ctx, id, inc, policy.Event{Kind: policy.EventTrigger, Route: &rt, Actor: actor, Message: why},
 		func(inc *store.Incident) { inc.Summary = summary })
 	if errors.Is(err, ErrAlreadyResolved) {
-		return errResolvedWhileRaised
+		return nil, errResolvedWhileRaised
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(acts) > 0 {
+		s.log.Info("incident priority raised", "incident", id, "from", from, "to", rt.Priority, "by", why)
+	}
+	return after, nil
+}
+
+// releaseIfUncovered looks at an open incident held by a maintenance
+// window whose alert fired again: a window covers a group only when it
+// covers every alert of it, so when an alert outside the window joined
+// the group, the window no longer holds the incident. It is handed to
+// another window that covers it as it is now, if one does, and paged as
+// new otherwise, at once: held to the window's end, the alert outside
+// it would page nobody. inc is the incident as the repeat left it.
+func (s *Service) releaseIfUncovered(ctx context.Context, inc *store.Incident, a Alert, now time.Time) error {
+	if s.o.Maintenance == nil || inc == nil || inc.State.Maintenance == nil || !inc.Open() {
+		return nil
+	}
+	h := inc.State.Maintenance
+	then := s.o.Maintenance(ctx, a.Service.Name, a.Labels, now)
+	if then != nil && then.ID == h.ID {
+		return nil
+	}
+	why := fmt.Sprintf("maintenance window %s no longer covers every alert of the incident (one outside it joined)", h)
+	_, acts, err := s.applyWith(ctx, inc.ID, inc, policy.Event{Kind: policy.EventRelease, Hold: h, Then: then, Actor: a.Actor, Message: why}, nil)
+	if isResolved(err) {
+		return nil
 	}
 	if err == nil && len(acts) > 0 {
-		s.log.Info("incident priority raised", "incident", id, "from", from, "to", rt.Priority, "by", why)
+		s.log.Info("incident released: its maintenance window no longer covers all its alerts", "incident", inc.ID, "window", h.ID)
 	}
 	return err
 }

@@ -205,3 +205,50 @@ func TestHeartbeatPingsNotLimitedByAlerts(t *testing.T) {
 	}
 	h.ping("watchdog", ogKey, 200)
 }
+
+// TestHeartbeatIntervalShortenedAtReload: a daily heartbeat pinged, then
+// its interval cut to 10m at a reload, and its sender dead since the last
+// ping: the miss comes 10m after the reload at the latest, not a day after
+// the last ping. A ping after the reload keeps it quiet, and the shortened
+// interval counts from it. On both stores.
+func TestHeartbeatIntervalShortenedAtReload(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(hbConfig))
+			if err := h.d.Arm(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			h.ping("nightly", amKey, 200)
+			h.ping("watchdog", amKey, 200)
+			h.clock.Set(fixedNow.Add(time.Hour))
+			short := strings.Replace(strings.Replace(hbConfig, "{name: nightly, interval: 1d}", "{name: nightly, interval: 10m}", 1),
+				"      - {name: watchdog, interval: 1m, grace: 30s, labels: {team: sre}}\n", "", 1)
+			if err := h.reload(short); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.d.Arm(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			h.runUntil(fixedNow.Add(time.Hour + 10*time.Minute - time.Second))
+			if n := len(h.list("")); n != 0 {
+				t.Fatalf("%d incidents before the shortened interval ran out from the reload", n)
+			}
+			h.runUntil(fixedNow.Add(time.Hour + 10*time.Minute))
+			incs := h.list("")
+			if len(incs) != 1 || !strings.Contains(incs[0].Summary, "Heartbeat nightly missed") {
+				t.Fatalf("incidents 10m after the reload: %+v; want nightly missed", incs)
+			}
+			// It comes back, and keeps quiet while pinged every 10m.
+			if a := h.ping("nightly", amKey, 200); a.Resolved != incs[0].ID {
+				t.Fatalf("ping resolved %q", a.Resolved)
+			}
+			for i := 1; i <= 6; i++ {
+				h.runUntil(fixedNow.Add(time.Hour + time.Duration(10+9*i)*time.Minute))
+				h.ping("nightly", amKey, 200)
+			}
+			if n := len(h.list("?status=triggered")); n != 0 {
+				t.Fatalf("%d incidents open while pinged within the interval", n)
+			}
+		})
+	}
+}

@@ -41,6 +41,11 @@ func DedupKey(name string) string { return "hb:" + name }
 // unique per service; kinds never hold a slash, keys may.
 func jobKey(service, name string) string { return service + "/" + name }
 
+// recheckKey is the store job key of a heartbeat's recheck (see Arm). A
+// heartbeat's name is usable in a URL path as it is, so it never holds
+// '#'.
+func recheckKey(service, name string) string { return jobKey(service, name) + "#recheck" }
+
 // jobData is what a heartbeat's job carries.
 type jobData struct {
 	Service string `json:"service"`
@@ -49,6 +54,9 @@ type jobData struct {
 	LastPing time.Time `json:"last_ping,omitzero"`
 	// Since is when pagerd began watching a heartbeat never pinged.
 	Since time.Time `json:"since,omitzero"`
+	// Recheck marks a recheck job (see Arm): it carries no ping of its
+	// own, and looks at the heartbeat's job when it comes due.
+	Recheck bool `json:"recheck,omitempty"`
 }
 
 // ref is the time the expiry counts from.
@@ -161,20 +169,72 @@ func (m *Monitor) Expire(ctx context.Context, j *store.Job) (*store.Job, error) 
 		return nil, nil
 	}
 	cfg := m.o.Config()
-	svc := cfg.Service(d.Service)
-	var hb *policy.Heartbeat
-	if svc != nil {
-		hb = svc.Heartbeat(d.Name)
-	}
+	svc, hb := heartbeatOf(cfg, d)
 	if hb == nil {
 		m.log.Info("heartbeat no longer in the config; no longer watched", "service", d.Service, "heartbeat", d.Name)
 		return nil, nil
+	}
+	if d.Recheck {
+		return m.recheck(ctx, cfg, svc, hb, j)
 	}
 	now := m.clock()
 	// The interval may have grown in a reload since the ping.
 	if due := d.ref().Add(hb.Expiry()); due.After(now) {
 		return &store.Job{Due: due, Data: j.Data}, nil
 	}
+	if err := m.miss(ctx, cfg, svc, hb, d, j); err != nil {
+		return nil, err
+	}
+	return &store.Job{Due: now.Add(hb.Expiry()), Data: j.Data}, nil
+}
+
+// heartbeatOf is the service and heartbeat of cfg a job names (nil
+// heartbeat when the config no longer has it).
+func heartbeatOf(cfg *policy.Config, d jobData) (*policy.Service, *policy.Heartbeat) {
+	svc := cfg.Service(d.Service)
+	if svc == nil {
+		return nil, nil
+	}
+	return svc, svc.Heartbeat(d.Name)
+}
+
+// recheck is the handler of a heartbeat's recheck job (see Arm): it looks
+// at the heartbeat's job as it is now. When that job is due by the
+// interval in force (a ping since, or an expiry that fired), it does the
+// watching and the recheck ends. Otherwise the job is still due at an
+// expiry a longer interval gave it, and the heartbeat is missed now if no
+// ping came within the interval in force: its incident is raised as the
+// job would, and rechecked every interval and grace until the job takes
+// over.
+func (m *Monitor) recheck(ctx context.Context, cfg *policy.Config, svc *policy.Service, hb *policy.Heartbeat, rj *store.Job) (*store.Job, error) {
+	j, err := m.o.Store.GetJob(ctx, JobKind, jobKey(svc.Name, hb.Name))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var d jobData
+	if err := json.Unmarshal(j.Data, &d); err != nil {
+		return nil, nil // the job itself says so when it comes due
+	}
+	now := m.clock()
+	due := d.ref().Add(hb.Expiry())
+	switch {
+	case !j.Due.After(due):
+		return nil, nil
+	case due.After(now):
+		return &store.Job{Due: due, Data: rj.Data}, nil
+	}
+	if err := m.miss(ctx, cfg, svc, hb, d, j); err != nil {
+		return nil, err
+	}
+	return &store.Job{Due: now.Add(hb.Expiry()), Data: rj.Data}, nil
+}
+
+// miss raises the incident of a heartbeat whose job j, carrying d, says
+// it was not pinged in time (or records its repeat when it is open).
+func (m *Monitor) miss(ctx context.Context, cfg *policy.Config, svc *policy.Service, hb *policy.Heartbeat, d jobData, j *store.Job) error {
 	labels := hb.AlertLabels()
 	summary := fmt.Sprintf("Heartbeat %s missed: no ping since %s (expected every %s, grace %s)", hb.Name,
 		d.LastPing.Format(time.RFC3339), hb.Interval, hb.Grace)
@@ -188,7 +248,7 @@ func (m *Monitor) Expire(ctx context.Context, j *store.Job) (*store.Job, error) 
 	id, out, err := m.o.Incidents.Trigger(ctx, cfg, incident.Alert{Service: svc, DedupKey: DedupKey(hb.Name), Source: Source,
 		Actor: Source, Labels: []map[string]string{labels}, Titles: []string{summary}, Summary: summary, Details: details})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	m.misses.WithLabelValues(svc.Name, hb.Name).Inc()
 	if out == store.Created {
@@ -196,29 +256,38 @@ func (m *Monitor) Expire(ctx context.Context, j *store.Job) (*store.Job, error) 
 			"last_ping", d.LastPing)
 		// A ping that came while this ran may have looked for an open
 		// incident before it existed: the job it stored says so.
-		if cur, err := m.o.Store.GetJob(ctx, JobKind, j.Key); err == nil && cur.Version != j.Version {
+		if cur, err := m.o.Store.GetJob(ctx, JobKind, jobKey(svc.Name, hb.Name)); err == nil && cur.Version != j.Version {
 			var c jobData
 			if json.Unmarshal(cur.Data, &c) == nil && c.LastPing.After(d.ref()) {
 				if _, err := m.o.Incidents.ResolveIfOpen(ctx, svc, DedupKey(hb.Name), Source, Source); err != nil {
-					return nil, err
+					return err
 				}
 			}
 		}
 	}
-	return &store.Job{Due: now.Add(hb.Expiry()), Data: j.Data}, nil
+	return nil
 }
 
 // Arm starts watching every heartbeat of cfg that is not watched yet (a
 // new one, or every one on a fresh store): it is missed if no ping comes
 // within its interval and grace from now. A heartbeat already watched
-// keeps its expiry; a changed interval applies from its next ping.
+// keeps its expiry, unless its interval (or grace) shrank: its job, due at
+// the old expiry, is not moved (a ping may be replacing it meanwhile), but
+// a recheck job is armed at the new interval and grace from now, which
+// raises the incident then if no ping came within the new interval. So
+// a heartbeat whose sender died is missed by the interval in force, at
+// the latest an interval and grace after the reload, and one still pinged
+// on the old cadence is not paged the moment the config changes.
 func (m *Monitor) Arm(ctx context.Context, cfg *policy.Config) error {
 	now := m.clock()
 	for _, svc := range cfg.Services {
 		for _, hb := range svc.Heartbeats {
 			key := jobKey(svc.Name, hb.Name)
-			_, err := m.o.Store.GetJob(ctx, JobKind, key)
+			j, err := m.o.Store.GetJob(ctx, JobKind, key)
 			if err == nil {
+				if err := m.armRecheck(ctx, svc.Name, &hb, j, now); err != nil {
+					return err
+				}
 				continue
 			}
 			if !errors.Is(err, store.ErrNotFound) {
@@ -231,5 +300,27 @@ func (m *Monitor) Arm(ctx context.Context, cfg *policy.Config) error {
 			m.log.Info("heartbeat watched", "service", svc.Name, "heartbeat", hb.Name, "expires", now.Add(hb.Expiry()))
 		}
 	}
+	return nil
+}
+
+// armRecheck arms the recheck of a heartbeat whose job j is due later than
+// its interval and grace from now allow (see Arm), unless one is armed
+// already no later.
+func (m *Monitor) armRecheck(ctx context.Context, service string, hb *policy.Heartbeat, j *store.Job, now time.Time) error {
+	at := now.Add(hb.Expiry())
+	if !j.Due.After(at) {
+		return nil
+	}
+	key := recheckKey(service, hb.Name)
+	if cur, err := m.o.Store.GetJob(ctx, JobKind, key); err == nil && !cur.Due.After(at) {
+		return nil
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	data, _ := json.Marshal(jobData{Service: service, Name: hb.Name, Recheck: true})
+	if err := m.o.Store.PutJob(ctx, store.Job{Kind: JobKind, Key: key, Due: at, Data: data}); err != nil {
+		return err
+	}
+	m.log.Info("heartbeat interval shortened: missed by the new one", "service", service, "heartbeat", hb.Name, "recheck", at)
 	return nil
 }

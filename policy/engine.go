@@ -601,6 +601,7 @@ func (r *run) unpause(target string) {
 func (r *run) raise(rt *Route, why string) {
 	sc := r.svc.Scheme()
 	if rt.Priority == "" || sc.Rank(rt.Priority) < 0 || sc.Rank(rt.Priority) >= sc.Rank(r.inc.Priority) {
+		r.autoEscalate(rt, why)
 		return
 	}
 	from := r.inc.Priority
@@ -631,6 +632,44 @@ func (r *run) raise(rt *Route, why string) {
 		}
 	}
 	r.armRaisedUnresolved()
+}
+
+// autoEscalate handles an open incident whose alert fires again no more
+// urgently, but now matching a rule that pages levels at once which the
+// incident has not paged (a security breach alert joining a P0 group): an
+// auto-escalation trigger pages those levels at once, whatever the
+// priority. An acknowledged incident is re-opened and its current level
+// paged again, as at a raise, since the acknowledgement was for less; a
+// triggered one pages only the new levels (its current level is being
+// paged already). Anything else changes nothing.
+func (r *run) autoEscalate(rt *Route, why string) {
+	var levels []string
+	for _, name := range rt.PageImmediately {
+		if i := r.pol.LevelIndex(name); i > r.inc.Level && !slices.Contains(r.inc.PageImmediately, name) && !slices.Contains(levels, name) {
+			levels = append(levels, name)
+		}
+	}
+	if len(levels) == 0 {
+		return
+	}
+	r.inc.PageImmediately = append(r.inc.PageImmediately, levels...)
+	if h := r.inc.Maintenance; h != nil {
+		// Paged, with the rest, when the window ends (pageAsNew).
+		return
+	}
+	detail := "auto-escalation trigger (" + rt.Rule + ")"
+	if why != "" {
+		detail += " by " + why
+	}
+	if r.inc.Status == StatusAcknowledged {
+		r.reopen()
+		r.startLevel(r.inc.Level, r.now, detail+": re-opened")
+	}
+	for _, name := range levels {
+		i := r.pol.LevelIndex(name)
+		r.act(Action{Kind: ActionEscalate, At: r.now, Level: i, Detail: detail})
+		r.pagedNobody(r.page(r.levelUsers(i, r.now), i, r.now), "level "+r.pol.Levels[i].Name)
+	}
 }
 
 // armRaisedUnresolved arms, at a raise, the unresolved rules of the new

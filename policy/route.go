@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,20 +54,32 @@ func (c *Config) Route(s *Service, lbls map[string]string, at time.Time) Route {
 
 // RouteGroup routes the alerts of one incident (an Alertmanager group):
 // each label set is routed and the most urgent result wins, so a group
-// with one critical alert among warnings is critical. It also returns the
-// index of the label set that decided, -1 when there are none (the route
-// of an alert without labels).
+// with one critical alert among warnings is critical. Among equally
+// urgent ones, the first whose rule pages levels at once wins (its rule
+// names the auto-escalation). The levels any alert's rule pages at once
+// are all paged at once: an auto-escalation trigger (a security breach)
+// in a group must reach the executives whichever alert came first. It
+// also returns the index of the label set that decided, -1 when there are
+// none (the route of an alert without labels).
 func (c *Config) RouteGroup(s *Service, sets []map[string]string, at time.Time) (Route, int) {
 	if len(sets) == 0 {
 		return c.Route(s, nil, at), -1
 	}
 	best, decided := c.Route(s, sets[0], at), 0
+	immediately := append([]string(nil), best.PageImmediately...)
 	for i, ls := range sets[1:] {
 		r := c.Route(s, ls, at)
-		if s.Scheme().Rank(r.Priority) < s.Scheme().Rank(best.Priority) {
+		for _, name := range r.PageImmediately {
+			if !slices.Contains(immediately, name) {
+				immediately = append(immediately, name)
+			}
+		}
+		rank, bestRank := s.Scheme().Rank(r.Priority), s.Scheme().Rank(best.Priority)
+		if rank < bestRank || (rank == bestRank && len(best.PageImmediately) == 0 && len(r.PageImmediately) > 0) {
 			best, decided = r, i+1
 		}
 	}
+	best.PageImmediately = immediately
 	return best, decided
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
@@ -154,7 +155,8 @@ func (s *Service) raiseIfWorse(ctx context.Context, id string, rt policy.Route, 
 		return nil, err
 	}
 	sc := rt.Service.Scheme()
-	if sc.Rank(rt.Priority) >= sc.Rank(inc.State.Priority) {
+	worse := sc.Rank(rt.Priority) < sc.Rank(inc.State.Priority)
+	if !worse && !newAtOnce(rt, inc.State) {
 		return inc, nil
 	}
 	if !inc.Open() {
@@ -163,6 +165,9 @@ func (s *Service) raiseIfWorse(ctx context.Context, id string, rt policy.Route, 
 	from := inc.State.Priority
 	why := title + "; " + firing
 	summary := s.o.CapSummary(fmt.Sprintf("%s (raised from %s to %s; %s)", title, from, rt.Priority, firing))
+	if !worse {
+		summary = s.o.CapSummary(fmt.Sprintf("%s (auto-escalation %s at %s; %s)", title, rt.Rule, from, firing))
+	}
 	after, acts, err := s.applyWith(ctx, id, inc, policy.Event{Kind: policy.EventTrigger, Route: &rt, Actor: actor, Message: why},
 		func(inc *store.Incident) { inc.Summary = summary })
 	if errors.Is(err, ErrAlreadyResolved) {
@@ -202,6 +207,19 @@ func (s *Service) releaseIfUncovered(ctx context.Context, inc *store.Incident, a
 		s.log.Info("incident released: its maintenance window no longer covers all its alerts", "incident", inc.ID, "window", h.ID)
 	}
 	return err
+}
+
+// newAtOnce tells whether the route pages at once a level the incident
+// has not been paged at once (an auto-escalation trigger joining an open
+// group at the same priority): the engine pages it if the incident has not
+// reached it yet.
+func newAtOnce(rt policy.Route, st policy.Incident) bool {
+	for _, name := range rt.PageImmediately {
+		if !slices.Contains(st.PageImmediately, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // ResolveByDedup resolves the open incident with the dedup key, if any, and

@@ -162,6 +162,19 @@ func (s *Server) alertmanager(c echo.Context) error {
 	overflow := false
 	for _, g := range groups {
 		overflow = overflow || g.Overflow
+		if !g.Firing && g.ResolveUnsure != "" {
+			// Not a resolve pagerd can trust: the open incident, if
+			// any, stays open and its timeline says why.
+			id, err := s.o.Incidents.NoteIfOpen(r.Context(), svc, g.DedupKey, "resolve_withheld", g.ResolveUnsure)
+			if err != nil {
+				return partly(err)
+			}
+			if id != "" {
+				s.log.Warn("resolve withheld: Alertmanager left alerts out of a resolved notification", "incident", id,
+					"service", svc.Name, "truncated_alerts", msg.TruncatedAlerts)
+			}
+			continue
+		}
 		if !g.Firing {
 			id, err := s.o.Incidents.ResolveByDedup(r.Context(), svc, g.DedupKey, "alertmanager", "alertmanager")
 			if err != nil {

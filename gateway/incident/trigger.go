@@ -274,6 +274,24 @@ func (s *Service) actOn(ctx context.Context, svc *policy.Service, inc *store.Inc
 	return inc.ID, nil
 }
 
+// NoteIfOpen appends an entry of type typ, by pagerd, to the timeline of
+// the service's open incident with the dedup key, if there is one, and
+// returns its id ("" if there was none): for what an intake did not do to
+// it and why (a resolve it could not trust).
+func (s *Service) NoteIfOpen(ctx context.Context, svc *policy.Service, dedupKey, typ, detail string) (string, error) {
+	inc, err := s.o.Store.FindByDedup(ctx, svc.Name, dedupKey)
+	if isNotFound(err) || (err == nil && !inc.Open()) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := s.Note(ctx, inc.ID, store.Entry{At: s.clock(), Type: typ, Actor: "pagerd", Detail: detail}); err != nil {
+		return "", err
+	}
+	return inc.ID, nil
+}
+
 // ResolveIfOpen resolves the service's open incident with the dedup key,
 // if there is one, and returns its id ("" if there was none); unlike
 // ResolveByDedup, finding none counts nothing. It is for incidents most

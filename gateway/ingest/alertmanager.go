@@ -349,6 +349,13 @@ type AlertGroup struct {
 	// Firing is whether the incident should be open: in group mode the
 	// message status is firing, in fingerprint mode the alert's status is.
 	Firing bool
+	// ResolveUnsure, on a group that is not Firing, says why its resolve
+	// cannot be trusted: Alertmanager cuts a notification to the
+	// receiver's max_alerts before it computes its status, so a
+	// "resolved" one that left alerts out (truncatedAlerts) may belong to
+	// a group whose left-out alerts still fire. Its incident must stay
+	// open: resolving it could be a missed page.
+	ResolveUnsure string
 	// Labels holds the label sets of the firing alerts the group covers (of
 	// all its alerts when nothing fires) for priority routing: the router
 	// takes the most urgent. The maps are shared with the Message.
@@ -466,14 +473,22 @@ func (l *limited) wholeGroup() AlertGroup {
 	}
 	ordered := append(append(make([]Alert, 0, len(l.alerts)), firing...), resolved...)
 	details, cuts := l.details(l.Status, ordered, l.cuts)
+	var unsure string
+	if l.Status != StatusFiring && l.TruncatedAlerts > 0 {
+		unsure = fmt.Sprintf("Alertmanager sent this group as resolved, but left %d of its alerts out of the notification "+
+			"(max_alerts on its receiver) and judged the status on the %d it kept: the ones left out may still fire, "+
+			"so the incident stays open. Resolve it by hand once they are resolved; raise max_alerts to avoid this",
+			l.TruncatedAlerts, len(l.Message.Alerts))
+	}
 	return AlertGroup{
-		DedupKey: "am:" + l.groupKey,
-		Firing:   l.Status == StatusFiring,
-		Labels:   labels,
-		Titles:   titles,
-		Summary:  summarize(l.CommonAnnotations["summary"], l.CommonLabels["alertname"], covered),
-		Details:  details,
-		Cuts:     cuts,
+		DedupKey:      "am:" + l.groupKey,
+		Firing:        l.Status == StatusFiring,
+		ResolveUnsure: unsure,
+		Labels:        labels,
+		Titles:        titles,
+		Summary:       summarize(l.CommonAnnotations["summary"], l.CommonLabels["alertname"], covered),
+		Details:       details,
+		Cuts:          cuts,
 	}
 }
 

@@ -1,0 +1,89 @@
+package ingest
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	amcommoncfg "github.com/prometheus/alertmanager/config/common"
+	"github.com/prometheus/alertmanager/notify/webhook"
+	"github.com/prometheus/alertmanager/types"
+	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+)
+
+// TestResolvedButTruncatedByMaxAlertsIsNotAResolve: Alertmanager's webhook
+// notifier cuts a group to the receiver's max_alerts before it computes
+// the notification's status, and it sorts the group by instance. A group
+// of three where api-1 and api-2 resolved and api-3 still fires is sent,
+// with max_alerts 2, as status "resolved" with api-1 and api-2 and
+// truncatedAlerts 1. Taken as the group's resolve, it resolved an
+// incident while api-3 fired, and Alertmanager would not say so again
+// before repeat_interval (4h by default). Groups must say the resolve is
+// not certain; a resolved notification that left nothing out still is.
+func TestResolvedButTruncatedByMaxAlertsIsNotAResolve(t *testing.T) {
+	var got []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = io.ReadAll(r.Body)
+	}))
+	defer srv.Close()
+	past := time.Now().Add(-time.Minute).UTC()
+	start := past.Add(-time.Hour)
+	alert := func(instance string, end time.Time) *types.Alert {
+		return amAlert(map[string]string{"alertname": "HighErrorRate", "instance": instance, "severity": "critical"}, nil, start, end, "")
+	}
+	for _, tc := range []struct {
+		name      string
+		maxAlerts uint64
+		alerts    []*types.Alert
+		unsure    bool
+	}{
+		{"one of three still fires, cut by max_alerts", 2, []*types.Alert{alert("api-3", time.Time{}), alert("api-1", past), alert("api-2", past)}, true},
+		{"all resolved, nothing cut", 0, []*types.Alert{alert("api-1", past), alert("api-2", past), alert("api-3", past)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := webhook.New(&webhook.WebhookConfig{
+				URL:        amcommoncfg.SecretTemplateURL(srv.URL),
+				HTTPConfig: &commoncfg.HTTPClientConfig{},
+				MaxAlerts:  tc.maxAlerts,
+			}, newTemplate(t), discardLogger)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Alertmanager's dispatcher sorts a group before it flushes it.
+			as := types.AlertSlice(tc.alerts)
+			sort.Stable(as)
+			if _, err := n.Notify(notifyContext(`{}:{alertname="HighErrorRate"}`, "pagerd", model.LabelSet{"alertname": "HighErrorRate"}), as...); err != nil {
+				t.Fatal(err)
+			}
+			m, err := DecodeAlertmanager(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Status != StatusResolved {
+				t.Fatalf("Alertmanager sent status %q, want resolved: %s", m.Status, got)
+			}
+			for _, byFingerprint := range []bool{false, true} {
+				for _, g := range m.Groups(byFingerprint) {
+					if byFingerprint {
+						// Each listed alert's own status is certain.
+						if g.Firing || g.ResolveUnsure != "" {
+							t.Errorf("fingerprint mode %s: firing %v, unsure %q; want a certain resolve", g.DedupKey, g.Firing, g.ResolveUnsure)
+						}
+						continue
+					}
+					if g.Firing || (g.ResolveUnsure != "") != tc.unsure {
+						t.Fatalf("group mode: firing %v, unsure %q; want unsure %v", g.Firing, g.ResolveUnsure, tc.unsure)
+					}
+					if tc.unsure && !strings.Contains(g.ResolveUnsure, "max_alerts") {
+						t.Errorf("the reason does not name max_alerts: %q", g.ResolveUnsure)
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,71 @@
+package gateway
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// amTruncated is a notification as Alertmanager's webhook notifier sends
+// it for a receiver with max_alerts: the alerts it kept, each with its own
+// status, the status judged on them alone, and how many it left out.
+func amTruncated(status string, truncated int, alerts ...[2]string) string {
+	var as []map[string]any
+	for _, a := range alerts {
+		end := "0001-01-01T00:00:00Z"
+		if a[1] == "resolved" {
+			end = "2025-09-10T06:04:00Z"
+		}
+		as = append(as, map[string]any{"status": a[1], "labels": map[string]string{"alertname": "HighErrorRate", "instance": a[0], "severity": "critical"},
+			"annotations": map[string]string{}, "startsAt": "2025-09-10T05:59:00Z", "endsAt": end, "generatorURL": "", "fingerprint": "fp-" + a[0]})
+	}
+	b, _ := json.Marshal(map[string]any{"receiver": "pagerd", "status": status, "alerts": as,
+		"groupLabels": map[string]string{"alertname": "HighErrorRate"}, "commonLabels": map[string]string{"alertname": "HighErrorRate", "severity": "critical"},
+		"commonAnnotations": map[string]string{}, "externalURL": "http://am:9093", "version": "4",
+		"groupKey": `{}:{alertname="HighErrorRate"}`, "truncatedAlerts": truncated})
+	return string(b)
+}
+
+// TestResolvedNotificationCutByMaxAlertsKeepsTheIncidentOpen: a group of
+// three (api-1, api-2, api-3) behind a receiver with max_alerts 2. api-1
+// and api-2 resolve, api-3 still fires: Alertmanager sends status
+// "resolved" with api-1 and api-2 and truncatedAlerts 1, since it judges
+// the status on the alerts it kept. It used to resolve the incident while
+// api-3 fired. It stays open, says why in its timeline, and resolves on
+// Alertmanager's next notification, of api-3 alone, resolved.
+func TestResolvedNotificationCutByMaxAlertsKeepsTheIncidentOpen(t *testing.T) {
+	h := newHarness(t)
+	auth := []string{"Authorization", "Bearer " + amKey}
+	firing := amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
+	if r := h.do("POST", "/api/v1/alertmanager", firing, auth...); r.code != 200 {
+		t.Fatalf("firing: %d %s", r.code, r.body)
+	}
+	id := h.list("")[0].ID
+	cut := amTruncated("resolved", 1, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"})
+	if r := h.do("POST", "/api/v1/alertmanager", cut, auth...); r.code != 200 {
+		t.Fatalf("resolved, cut: %d %s", r.code, r.body)
+	}
+	v := h.incident(id)
+	if v.Status != "triggered" {
+		t.Fatalf("after a resolved notification that left an alert out: %s, want triggered", v.Status)
+	}
+	if last := v.Timeline[len(v.Timeline)-1]; last.Type != "resolve_withheld" || !strings.Contains(last.Detail, "max_alerts") {
+		t.Fatalf("timeline ends with %+v, want the withheld resolve explained", last)
+	}
+	// api-1 and api-2 are gone from Alertmanager's group; api-3 resolves.
+	if r := h.do("POST", "/api/v1/alertmanager", amTruncated("resolved", 0, [2]string{"api-3", "resolved"}), auth...); r.code != 200 {
+		t.Fatalf("resolved: %d %s", r.code, r.body)
+	}
+	if v := h.incident(id); v.Status != "resolved" {
+		t.Fatalf("after the whole group resolved: %s", v.Status)
+	}
+	// A cut resolved notification of a group with no open incident
+	// opens nothing.
+	other := strings.ReplaceAll(cut, "HighErrorRate", "Other")
+	if r := h.do("POST", "/api/v1/alertmanager", other, auth...); r.code != 200 {
+		t.Fatalf("resolved, cut, unknown group: %d %s", r.code, r.body)
+	}
+	if n := len(h.list("")); n != 1 {
+		t.Fatalf("%d incidents, want 1", n)
+	}
+}

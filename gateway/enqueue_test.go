@@ -89,3 +89,32 @@ func TestKeylessTriggerRetriedIsOneIncident(t *testing.T) {
 		})
 	}
 }
+
+// TestEnqueueResolveOfUnknownKeyAndTriggerAfterResolve: a resolve or an
+// acknowledge for a dedup key pagerd never saw is accepted (202, as
+// PagerDuty answers) and opens nothing, so the sender does not retry it
+// forever; a trigger after the resolve opens a new incident, which pages.
+func TestEnqueueResolveOfUnknownKeyAndTriggerAfterResolve(t *testing.T) {
+	h := newHarness(t)
+	ev := func(action string) string {
+		return `{"routing_key":"` + pdKey + `","event_action":"` + action + `","dedup_key":"checkout-5xx",` +
+			`"payload":{"summary":"checkout 5xx","source":"lb-1","severity":"warning","custom_details":{"team":"web"}}}`
+	}
+	for _, a := range []string{"resolve", "acknowledge"} {
+		if r := h.do("POST", "/v2/enqueue", ev(a)); r.code != 202 || !strings.Contains(r.body, `"dedup_key":"checkout-5xx"`) {
+			t.Fatalf("%s of an unknown key: %d %s", a, r.code, r.body)
+		}
+	}
+	if n := len(h.list("")); n != 0 {
+		t.Fatalf("%d incidents after a resolve and an ack of an unknown key", n)
+	}
+	for i, a := range []string{"trigger", "resolve", "trigger"} {
+		if r := h.do("POST", "/v2/enqueue", ev(a)); r.code != 202 {
+			t.Fatalf("%d %s: %d %s", i, a, r.code, r.body)
+		}
+	}
+	incs := h.list("")
+	if len(incs) != 2 || incs[0].Status == incs[1].Status || incs[0].Priority != "P2" {
+		t.Fatalf("after trigger, resolve, trigger: %+v; want one resolved and one new P2 incident", incs)
+	}
+}

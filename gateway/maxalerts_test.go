@@ -69,3 +69,47 @@ func TestResolvedNotificationCutByMaxAlertsKeepsTheIncidentOpen(t *testing.T) {
 		t.Fatalf("%d incidents, want 1", n)
 	}
 }
+
+// TestAlertmanagerGroupResolvesOneAlertAtATime: a group of three where
+// one alert resolves (status "firing", one alert "resolved") keeps its
+// incident open and pages nobody; the whole group resolved resolves it;
+// a re-fire seconds later opens a new incident, which pages. A resolved
+// notification that arrives before the firing one it follows (a retry
+// that lost the race) resolves nothing, and the firing one then opens an
+// incident: pagerd cannot tell it from a re-fire, and an open incident
+// nobody needs is better than a missed one.
+func TestAlertmanagerGroupResolvesOneAlertAtATime(t *testing.T) {
+	h := newHarness(t)
+	auth := []string{"Authorization", "Bearer " + amKey}
+	post := func(body string) {
+		t.Helper()
+		if r := h.do("POST", "/api/v1/alertmanager", body, auth...); r.code != 200 {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	}
+	post(amTruncated("firing", 0, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"}, [2]string{"api-3", "firing"}))
+	id := h.list("")[0].ID
+	post(amTruncated("firing", 0, [2]string{"api-1", "resolved"}, [2]string{"api-2", "firing"}, [2]string{"api-3", "firing"}))
+	if v := h.incident(id); v.Status != "triggered" || v.Repeats != 1 {
+		t.Fatalf("one of three resolved: %s, %d repeats; want triggered, 1", v.Status, v.Repeats)
+	}
+	post(amTruncated("resolved", 0, [2]string{"api-2", "resolved"}, [2]string{"api-3", "resolved"}))
+	if v := h.incident(id); v.Status != "resolved" {
+		t.Fatalf("all resolved: %s", v.Status)
+	}
+	post(amTruncated("firing", 0, [2]string{"api-2", "firing"}))
+	incs := h.list("?status=triggered")
+	if len(incs) != 1 || incs[0].ID == id {
+		t.Fatalf("a re-fire after the resolve: %+v; want a new incident", incs)
+	}
+	// Reordered: the resolve of group Other first, then its firing.
+	other := func(s string) string { return strings.ReplaceAll(s, "HighErrorRate", "Other") }
+	post(other(amTruncated("resolved", 0, [2]string{"db-1", "resolved"})))
+	if n := len(h.list("")); n != 2 {
+		t.Fatalf("a resolve of an unknown group made an incident: %d incidents", n)
+	}
+	post(other(amTruncated("firing", 0, [2]string{"db-1", "firing"})))
+	if n := len(h.list("?status=triggered")); n != 2 {
+		t.Fatalf("the late firing notification: %d triggered incidents, want 2", n)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/pagerd/pagerd/policy"
 )
 
 // pdFourUsers are four PagerDuty users for the inline schedules below.
@@ -204,5 +206,42 @@ func TestPagerDutyLayerEndingLater(t *testing.T) {
 	sc := cfg.Schedule("payments")
 	if sc == nil || len(sc.Tiers) != 1 || len(sc.Tiers[0].Members) != 2 || len(sc.Tiers[0].Layers) != 1 {
 		t.Fatalf("want one tier of the weekly rotation with the cover as its layer:\n%s", res.Config)
+	}
+}
+
+// TestPagerDutyBlacklistedNumber: PagerDuty stops messaging a number that
+// is blacklisted (it replied STOP, or PagerDuty flagged it) and an SMS
+// contact whose enabled is false; its API still lists both. pagerd must
+// not message them either, and the report names them.
+func TestPagerDutyBlacklistedNumber(t *testing.T) {
+	res, cfg := mustImport(t, PagerDuty, []Document{{Name: "users.json", Data: []byte(`{"users": [
+		{"id": "PHANA01", "type": "user", "name": "Hana", "email": "hana@example.com", "time_zone": "Europe/Berlin",
+		 "contact_methods": [
+			{"id": "PC2", "type": "sms_contact_method", "summary": "Old mobile", "label": "Old mobile", "address": "15550199", "country_code": 49, "blacklisted": true, "enabled": true},
+			{"id": "PC1", "type": "sms_contact_method", "summary": "Mobile", "label": "Mobile", "address": "15550100", "country_code": 49, "blacklisted": false, "enabled": true},
+			{"id": "PC3", "type": "phone_contact_method", "summary": "Desk", "label": "Desk", "address": "305550123", "country_code": 49, "blacklisted": true},
+			{"id": "PC4", "type": "sms_contact_method", "summary": "Travel", "label": "Travel", "address": "15550177", "country_code": 49, "blacklisted": false, "enabled": false}],
+		 "notification_rules": [
+			{"id": "PN1", "type": "assignment_notification_rule", "start_delay_in_minutes": 0, "urgency": "high",
+			 "contact_method": {"id": "PC1", "type": "sms_contact_method_reference"}}]}],
+		"limit": 25, "offset": 0, "more": false}`)}}, Options{PublicURL: "https://pagerd.example.com"})
+	u := cfg.User("hana")
+	if u == nil {
+		t.Fatalf("no hana:\n%s", res.Config)
+	}
+	for _, c := range u.Contacts {
+		if c.Address != "+4915550100" {
+			t.Errorf("hana is paged at %s %s, which PagerDuty does not message", c.Channel, c.Address)
+		}
+	}
+	if !hasContact(u, policy.Contact{Channel: policy.ChannelSMS, Via: "twilio", Address: "+4915550100"}) {
+		t.Errorf("hana's live number is not imported: %+v", u.Contacts)
+	}
+	for _, c := range []struct{ label, why string }{
+		{`"Old mobile"`, "blacklisted"}, {`"Desk"`, "blacklisted"}, {`"Travel"`, "disabled"},
+	} {
+		if issueWith(res.Report, NotMapped, `contact method `+c.label, c.why, "not imported") == nil {
+			t.Errorf("contact method %s left out without a word: %+v", c.label, res.Report.Issues)
+		}
 	}
 }

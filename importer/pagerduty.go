@@ -44,6 +44,23 @@ type pdContactMethod struct {
 	Label       string `json:"label"`
 	Address     string `json:"address"`
 	CountryCode int    `json:"country_code"`
+	// Blacklisted is set on a phone, SMS or push contact PagerDuty no
+	// longer messages (the number replied STOP, or PagerDuty flagged it).
+	Blacklisted bool `json:"blacklisted"`
+	// Enabled, on an SMS contact, is false when PagerDuty cannot text the
+	// number; absent elsewhere.
+	Enabled *bool `json:"enabled"`
+}
+
+// dead says why PagerDuty does not message a contact method, or "".
+func (cm pdContactMethod) dead() string {
+	switch {
+	case cm.Blacklisted:
+		return "blacklisted at PagerDuty, which sends it nothing"
+	case cm.Enabled != nil && !*cm.Enabled:
+		return "disabled at PagerDuty (enabled: false), which sends it nothing"
+	}
+	return ""
 }
 
 type pdUser struct {
@@ -319,6 +336,14 @@ func pdPerson(u pdUser, rep *Report) *person {
 		}
 		ch := pdChannel(cm.Type)
 		cr := r.in("contact method", cm.Label, cm.ID)
+		if why := cm.dead(); why != "" {
+			addr := cm.Address
+			if cm.CountryCode != 0 {
+				addr = fmt.Sprintf("+%d %s", cm.CountryCode, addr)
+			}
+			rep.add(NotMapped, cr, "%s %s is %s; not imported", ch, addr, why)
+			continue
+		}
 		switch ch {
 		case policy.ChannelSMS, policy.ChannelVoice:
 			num, ok := phone(strconv.Itoa(cm.CountryCode), cm.Address)

@@ -245,3 +245,55 @@ func TestPagerDutyBlacklistedNumber(t *testing.T) {
 		}
 	}
 }
+
+// ogFourUsers are four Opsgenie users for the inline schedules below.
+const ogFourUsers = `{"data": [
+	{"id": "u-hana", "username": "hana@example.com", "fullName": "Hana", "timeZone": "Europe/Berlin"},
+	{"id": "u-ivan", "username": "ivan@example.com", "fullName": "Ivan", "timeZone": "Europe/Berlin"},
+	{"id": "u-kim", "username": "kim@example.com", "fullName": "Kim", "timeZone": "Europe/Berlin"},
+	{"id": "u-lee", "username": "lee@example.com", "fullName": "Lee", "timeZone": "Europe/Berlin"}]}`
+
+// TestOpsgenieRotationReplacedInTheFuture: a team moves to a new rotation
+// from Monday 2025-10-20 09:00 as Opsgenie records it: the old rotation
+// gets that endDate and a new rotation starts then. Opsgenie has exactly
+// one person on call at every instant; pagerd must too, so the new
+// rotation (which pagerd would otherwise run backwards) must not be on
+// call before it starts, and the old one not after it ends.
+func TestOpsgenieRotationReplacedInTheFuture(t *testing.T) {
+	res, cfg := mustImport(t, Opsgenie, []Document{
+		{Name: "users.json", Data: []byte(ogFourUsers)},
+		{Name: "schedules.json", Data: []byte(`{"data": [{"id": "s-pay", "name": "Payments", "timezone": "Europe/Berlin", "enabled": true,
+			"ownerTeam": {"id": "t1", "name": "Payments team"},
+			"rotations": [
+				{"id": "r-old", "name": "Old weekly", "type": "weekly", "length": 1,
+				 "startDate": "2025-09-01T07:00:00Z", "endDate": "2025-10-20T07:00:00Z",
+				 "participants": [{"type": "user", "id": "u-hana", "username": "hana@example.com"}, {"type": "user", "id": "u-ivan", "username": "ivan@example.com"}]},
+				{"id": "r-new", "name": "New weekly", "type": "weekly", "length": 1,
+				 "startDate": "2025-10-20T07:00:00Z",
+				 "participants": [{"type": "user", "id": "u-kim", "username": "kim@example.com"}, {"type": "user", "id": "u-lee", "username": "lee@example.com"}]}]}]}`)},
+	}, Options{})
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	for _, c := range []struct {
+		at   time.Time
+		want string
+	}{
+		// Old rotation: hana from 09-01, ivan 09-08, ... ivan 10-06, hana 10-13.
+		{time.Date(2025, 10, 8, 12, 0, 0, 0, berlin), "ivan"},
+		{time.Date(2025, 10, 15, 12, 0, 0, 0, berlin), "hana"},
+		{time.Date(2025, 10, 20, 8, 59, 0, 0, berlin), "hana"},
+		// New rotation from 10-20 09:00: kim, then lee, then kim.
+		{time.Date(2025, 10, 20, 9, 0, 0, 0, berlin), "kim"},
+		{time.Date(2025, 10, 28, 12, 0, 0, 0, berlin), "lee"},
+		{time.Date(2025, 11, 5, 12, 0, 0, 0, berlin), "kim"},
+	} {
+		if got := onCallUsers(t, cfg, c.at); !reflect.DeepEqual(got, []string{c.want}) {
+			t.Errorf("%s: on call %v, want [%s] as in Opsgenie\n%s", c.at, got, c.want, res.Config)
+		}
+	}
+	if issueWith(res.Report, Changed, `rotation "Old weekly"`, "ends 2025-10-20T09:00:00+02:00", `"New weekly" takes over`) == nil {
+		t.Errorf("the handover is not reported: %+v", res.Report.Issues)
+	}
+	if is := issueWith(res.Report, Changed, `rotation "New weekly"`, "runs backwards"); is != nil {
+		t.Errorf("the new rotation is said to be on call before it starts: %s", is.Detail)
+	}
+}

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -307,8 +308,12 @@ func (b *builder) schedule(s *schedule) {
 	}
 	var groups []*scheduleGroup
 	if len(stack) == 1 {
-		for _, pr := range stack[0] {
-			b.tier(s, loc, &groups, pr, nil)
+		for _, chain := range b.successions(stack[0]) {
+			var layers []placedRotation
+			for _, pr := range chain[1:] {
+				layers = append(layers, b.fromFirstTurn(pr, loc))
+			}
+			b.tier(s, loc, &groups, chain[0], layers)
 		}
 	} else {
 		var layers []placedRotation
@@ -398,19 +403,89 @@ func (b *builder) tier(s *schedule, loc *time.Location, groups *[]*scheduleGroup
 			b.rotPlaced[pr.r] = append(b.rotPlaced[pr.r], tg)
 		}
 	}
-	for _, pr := range append([]placedRotation{base}, layers...) {
+	all := append([]placedRotation{base}, layers...)
+	for i, pr := range all {
 		// A layer holds nothing before its first turn (fromFirstTurn
 		// anchored it there); the tier's own rotation runs backwards.
 		if from := firstOnCall(pr.r); from.After(b.opt.Now) && pr.r == r {
 			b.rep.add(Changed, pr.r.ref, "starts %s at the source, with nobody on call before; pagerd rotations run backwards too, so before then %s holds it as if it had started earlier", from.In(loc).Format(time.RFC3339), g.sched.Name)
 		}
-		if !pr.r.end.IsZero() {
+		if pr.r.end.IsZero() {
+			continue
+		}
+		if by := takenOver(pr.r, all[i+1:]); by != nil {
+			b.rep.add(Changed, pr.r.ref, "ends %s at the source, where %q takes over: that is stacked on it as a layer from then, so pagerd hands over then too", pr.r.end.In(loc).Format(time.RFC3339), by.name)
+		} else {
 			b.rep.add(Changed, pr.r.ref, "ends %s at the source; pagerd rotations do not end: remove it then", pr.r.end.In(loc).Format(time.RFC3339))
 		}
 	}
 	if size > 1 {
 		b.rep.add(Changed, r.ref, "each turn is %d people on call together: imported as %d tiers that turn together", size, size)
 	}
+}
+
+// successions groups the rotations of one layer, all on call at once,
+// into chains where each rotation hands over to the next: the next has
+// not begun, begins the instant the one before ends (how Opsgenie records
+// a team moving to a new rotation on a future date) and covers at least
+// the hours the one before does, with as many people a turn. A chain is
+// one tier, the later rotations stacked on the first as layers: a layer
+// holds nothing before its first turn and hides the rotations below it
+// from then, so exactly one of them is on call at every instant, where
+// two tiers would page both until the first ends (the later one running
+// backwards before its start). A rotation that takes over no one's turn
+// is a chain of its own.
+func (b *builder) successions(layer []placedRotation) [][]placedRotation {
+	next := map[*rotation]int{}
+	taken := map[int]bool{}
+	for i, old := range layer {
+		if old.r.end.IsZero() {
+			continue
+		}
+		for j, cand := range layer {
+			r := cand.r
+			if j == i || taken[j] || !firstOnCall(r).After(b.opt.Now) || !firstOnCall(r).Equal(old.r.end) ||
+				len(cand.members[0]) != len(old.members[0]) || !coversAsMuch(r, old.r) {
+				continue
+			}
+			next[old.r] = j
+			taken[j] = true
+			break
+		}
+	}
+	var chains [][]placedRotation
+	for i, pr := range layer {
+		if taken[i] {
+			continue
+		}
+		chain := []placedRotation{pr}
+		for j, ok := next[pr.r]; ok && len(chain) <= len(layer); j, ok = next[layer[j].r] {
+			chain = append(chain, layer[j])
+		}
+		chains = append(chains, chain)
+	}
+	return chains
+}
+
+// coversAsMuch reports whether rotation r is on call at least whenever
+// old is: with no restriction, or the same one (a layer with fewer hours
+// would let the rotation it replaces show through after it ends).
+func coversAsMuch(r, old *rotation) bool {
+	if r.restriction == "" && len(r.windows) == 0 {
+		return true
+	}
+	return r.restriction == old.restriction && reflect.DeepEqual(r.windows, old.windows)
+}
+
+// takenOver is the layer above a rotation (one of above) that begins
+// when it ends and hides it from then, so the tier needs no change when it ends; or nil.
+func takenOver(r *rotation, above []placedRotation) *rotation {
+	for _, l := range above {
+		if firstOnCall(l.r).Equal(r.end) && coversAsMuch(l.r, r) {
+			return l.r
+		}
+	}
+	return nil
 }
 
 // turnMembers are the i-th person of each turn.

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -295,5 +296,53 @@ func TestOpsgenieRotationReplacedInTheFuture(t *testing.T) {
 	}
 	if is := issueWith(res.Report, Changed, `rotation "New weekly"`, "runs backwards"); is != nil {
 		t.Errorf("the new rotation is said to be on call before it starts: %s", is.Detail)
+	}
+}
+
+// TestPagerDutyOverrideOnTopOfAnother: Kim covers Tuesday 08:00-20:00 and
+// later Lee takes 12:00-16:00 of it, an override created on top of Kim's.
+// PagerDuty gives the last created override priority, and its rendered
+// overrides show that: Kim, Lee, Kim. An export that also carries the
+// schedule's override list (GET /schedules/{id}/overrides, which says
+// nothing of creation order) lists Kim's first. Lee is on call from
+// 12:00 to 16:00, as at PagerDuty; Kim's listed override is reported
+// where it loses.
+func TestPagerDutyOverrideOnTopOfAnother(t *testing.T) {
+	res, cfg := mustImport(t, PagerDuty, []Document{
+		{Name: "users.json", Data: []byte(pdFourUsers)},
+		{Name: "schedule.json", Data: []byte(`{"schedule": {"id": "PSCH9", "name": "Payments", "time_zone": "Europe/Berlin", "schedule_layers": [
+			{"id": "PL1", "name": "Weekly", "start": "2025-09-01T09:00:00+02:00", "end": null,
+			 "rotation_virtual_start": "2025-09-01T09:00:00+02:00", "rotation_turn_length_seconds": 604800,
+			 "users": [{"user": {"id": "PHANA01", "type": "user_reference"}}, {"user": {"id": "PIVAN02", "type": "user_reference"}}], "restrictions": []}],
+			"overrides_subschedule": {"name": "Overrides", "rendered_schedule_entries": [
+				{"start": "2025-10-07T08:00:00+02:00", "end": "2025-10-07T12:00:00+02:00", "user": {"id": "PKIMK03", "type": "user_reference", "summary": "Kim"}},
+				{"start": "2025-10-07T12:00:00+02:00", "end": "2025-10-07T16:00:00+02:00", "user": {"id": "PLEEL04", "type": "user_reference", "summary": "Lee"}},
+				{"start": "2025-10-07T16:00:00+02:00", "end": "2025-10-07T20:00:00+02:00", "user": {"id": "PKIMK03", "type": "user_reference", "summary": "Kim"}}]},
+			"overrides": [
+				{"id": "PQ1KIM", "type": "override", "start": "2025-10-07T08:00:00+02:00", "end": "2025-10-07T20:00:00+02:00", "user": {"id": "PKIMK03", "type": "user_reference", "summary": "Kim"}},
+				{"id": "PQ2LEE", "type": "override", "start": "2025-10-07T12:00:00+02:00", "end": "2025-10-07T16:00:00+02:00", "user": {"id": "PLEEL04", "type": "user_reference", "summary": "Lee"}}]}}`)},
+	}, Options{})
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	for _, c := range []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Date(2025, 10, 7, 7, 59, 0, 0, berlin), "ivan"},
+		{time.Date(2025, 10, 7, 10, 0, 0, 0, berlin), "kim"},
+		{time.Date(2025, 10, 7, 14, 0, 0, 0, berlin), "lee"},
+		{time.Date(2025, 10, 7, 18, 0, 0, 0, berlin), "kim"},
+		{time.Date(2025, 10, 7, 20, 0, 0, 0, berlin), "ivan"},
+	} {
+		if got := onCallUsers(t, cfg, c.at); !reflect.DeepEqual(got, []string{c.want}) {
+			t.Errorf("%s: on call %v, want [%s] as at PagerDuty\n%s", c.at, got, c.want, res.Config)
+		}
+	}
+	if issueWith(res.Report, NotMapped, `override "Kim 2025-10-07T08:00:00+02:00" (id PQ1KIM)`, `"Lee`, "created last") == nil {
+		t.Errorf("Kim's listed override, which Lee's beats, is not reported: %+v", res.Report.Issues)
+	}
+	for _, is := range res.Report.Issues {
+		if strings.Contains(is.Source, "PQ2LEE") {
+			t.Errorf("Lee's override, which wins, is reported: %s", is.Detail)
+		}
 	}
 }

@@ -661,11 +661,21 @@ func (b *builder) members(r *rotation) ([][]string, *shapeError) {
 }
 
 // overrides maps a schedule's overrides onto the tiers of the rotations they
-// name, refusing overlaps on a tier (pagerd refuses them too).
+// name. pagerd refuses overlapping overrides of a tier, so where two
+// overlap the one that wins at the source holds the overlap (the higher
+// rank; of equal ranks, the one listed first, the report saying the
+// source's choice is not in the export) and the other keeps the rest of
+// its span, where the source has it on call.
 func (b *builder) overrides(s *schedule, loc *time.Location) {
-	type span struct{ from, until time.Time }
-	taken := map[outTarget][]span{}
-	for _, o := range s.overrides {
+	type claim struct {
+		span
+		o *override
+	}
+	taken := map[outTarget][]claim{}
+	order := make([]*override, len(s.overrides))
+	copy(order, s.overrides)
+	sort.SliceStable(order, func(i, j int) bool { return order[i].rank > order[j].rank })
+	for _, o := range order {
 		p := b.people[o.person]
 		if p == nil {
 			b.rep.add(NotMapped, o.ref, "puts %q on call, who is not a user in the export (or nobody): not imported", o.person)
@@ -697,41 +707,104 @@ func (b *builder) overrides(s *schedule, loc *time.Location) {
 				tiers = append(tiers, b.rotPlaced[found]...)
 			}
 		}
-		bySchedule := map[string]map[string]string{}
-		var order []string
-		for _, t := range tiers {
-			clash := false
-			for _, sp := range taken[t] {
-				if o.from.Before(sp.until) && sp.from.Before(o.until) {
-					clash = true
-				}
-			}
-			if clash {
-				b.rep.add(NotMapped, o.ref, "overlaps an earlier override of tier %s/%s: pagerd overrides of one tier must not overlap; not applied to it", t.Schedule, t.Tier)
-				continue
-			}
-			taken[t] = append(taken[t], span{o.from, o.until})
-			if bySchedule[t.Schedule] == nil {
-				bySchedule[t.Schedule] = map[string]string{}
-				order = append(order, t.Schedule)
-			}
-			bySchedule[t.Schedule][t.Tier] = b.userID[p]
+		// pieces: each span of the override left free on a tier, with
+		// the schedule's tiers it holds then.
+		type piece struct {
+			span
+			sched string
 		}
-		for _, name := range order {
+		byPiece := map[piece]map[string]string{}
+		var pieces []piece
+		for _, t := range tiers {
+			var over []span
+			var beaten []string
+			for _, c := range taken[t] {
+				if !o.from.Before(c.until) || !c.from.Before(o.until) {
+					continue
+				}
+				over = append(over, c.span)
+				if c.o.person == o.person {
+					continue // the same person then: nothing lost
+				}
+				why := c.o.wins
+				if c.o.rank == o.rank {
+					why = "the source pages the override created last, which its export does not say: the one listed first is kept; check it there"
+				}
+				beaten = append(beaten, fmt.Sprintf("%q (%s to %s), which %s", c.o.ref.Name, c.from.In(loc).Format(time.RFC3339), c.until.In(loc).Format(time.RFC3339), why))
+			}
+			free := subtract(span{o.from, o.until}, over)
+			if len(beaten) > 0 {
+				what := "not applied to it"
+				if len(free) > 0 {
+					var parts []string
+					for _, f := range free {
+						parts = append(parts, f.from.In(loc).Format(time.RFC3339)+" to "+f.until.In(loc).Format(time.RFC3339))
+					}
+					what = "applied to it only from " + strings.Join(parts, " and ")
+				}
+				b.rep.add(NotMapped, o.ref, "overlaps on tier %s/%s the override %s; pagerd overrides of one tier must not overlap, so it is %s", t.Schedule, t.Tier, strings.Join(beaten, "; "), what)
+			}
+			for _, f := range free {
+				taken[t] = append(taken[t], claim{f, o})
+				pc := piece{f, t.Schedule}
+				if byPiece[pc] == nil {
+					byPiece[pc] = map[string]string{}
+					pieces = append(pieces, pc)
+				}
+				byPiece[pc][t.Tier] = b.userID[p]
+			}
+		}
+		for _, pc := range pieces {
 			for i := range b.out.Schedules {
 				sc := &b.out.Schedules[i]
-				if sc.Name != name {
+				if sc.Name != pc.sched {
 					continue
 				}
 				sc.Overrides = append(sc.Overrides, outOverride{
 					Reason: o.reason,
-					From:   o.from.In(loc).Format(time.RFC3339),
-					Until:  o.until.In(loc).Format(time.RFC3339),
-					Tiers:  bySchedule[name],
+					From:   pc.from.In(loc).Format(time.RFC3339),
+					Until:  pc.until.In(loc).Format(time.RFC3339),
+					Tiers:  byPiece[pc],
 				})
 			}
 		}
 	}
+	for i := range b.out.Schedules {
+		ovs := b.out.Schedules[i].Overrides
+		sort.SliceStable(ovs, func(a, c int) bool { return ovs[a].From < ovs[c].From })
+	}
+}
+
+// span is an interval of time, from inclusive, until exclusive.
+type span struct{ from, until time.Time }
+
+// subtract is what is left of s outside the spans cut, in order.
+func subtract(s span, cut []span) []span {
+	sort.Slice(cut, func(i, j int) bool { return cut[i].from.Before(cut[j].from) })
+	var out []span
+	at := s.from
+	for _, c := range cut {
+		if c.from.After(at) {
+			out = append(out, span{at, minTime(c.from, s.until)})
+		}
+		if c.until.After(at) {
+			at = c.until
+		}
+		if !at.Before(s.until) {
+			return out
+		}
+	}
+	if at.Before(s.until) {
+		out = append(out, span{at, s.until})
+	}
+	return out
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // targets resolves rung targets to pagerd targets, reporting those that

@@ -44,18 +44,24 @@ func mustImport(t *testing.T, vendor string, docs []Document, opt Options) (*Res
 }
 
 // TestOverlappingOverrides: pagerd refuses overlapping overrides of one
-// tier, so the later one is reported, and the config still loads.
+// tier. Which of two Opsgenie overrides holds the time they share is not
+// in the export, so the first listed keeps it and the report says so; the
+// other still holds the rest of its span, where it alone overrides the
+// rotation at the source. The config still loads.
 func TestOverlappingOverrides(t *testing.T) {
 	res, cfg := mustImport(t, Opsgenie, ogDocs(`{"data": [
 		{"_parent": {"id": "s1"}, "alias": "first", "user": {"type": "user", "id": "u2"}, "startDate": "2025-10-07T08:00:00Z", "endDate": "2025-10-07T12:00:00Z"},
 		{"_parent": {"id": "s1"}, "alias": "second", "user": {"type": "user", "id": "u1"}, "startDate": "2025-10-07T10:00:00Z", "endDate": "2025-10-07T14:00:00Z"},
 		{"_parent": {"name": "Ops"}, "alias": "later", "user": {"type": "user", "username": "ann@example.com"}, "startDate": "2025-10-08T10:00:00Z", "endDate": "2025-10-08T14:00:00Z", "rotations": [{"name": "Main"}]},
 		{"_parent": {"id": "nope"}, "alias": "elsewhere", "user": {"type": "user", "id": "u1"}, "startDate": "2025-10-08T10:00:00Z", "endDate": "2025-10-08T14:00:00Z"}]}`), Options{})
-	if n := len(cfg.Schedule("ops").Overrides); n != 2 {
-		t.Errorf("%d overrides, want 2 (first and later):\n%s", n, res.Config)
+	if n := len(cfg.Schedule("ops").Overrides); n != 3 {
+		t.Errorf("%d overrides, want 3 (first, the rest of second, and later):\n%s", n, res.Config)
 	}
-	if issueWith(res.Report, NotMapped, `override "second"`, "overlaps an earlier override of tier ops/main") == nil {
+	if issueWith(res.Report, NotMapped, `override "second"`, `tier ops/main the override "first"`, "export does not say", "only from 2025-10-07T12:00:00Z to 2025-10-07T14:00:00Z") == nil {
 		t.Errorf("the overlap is not reported: %+v", res.Report.Issues)
+	}
+	if !strings.Contains(string(res.Config), `from: "2025-10-07T12:00:00Z"`) || !strings.Contains(string(res.Config), `until: "2025-10-07T14:00:00Z"`) {
+		t.Errorf("the rest of second, 12:00 to 14:00, is not imported:\n%s", res.Config)
 	}
 	if issueWith(res.Report, NotMapped, `override "elsewhere"`, `schedule "nope"`) == nil {
 		t.Errorf("the override of a schedule not in the export is not reported")

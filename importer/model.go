@@ -163,6 +163,10 @@ type override struct {
 	from, until time.Time
 	rotations   []string
 	reason      string
+	// rank orders overrides that overlap: the higher one holds the time
+	// they share, as at the source; wins says why, for the report.
+	rank int
+	wins string
 }
 
 // ladder is an escalation: rungs paged at offsets from the incident's

@@ -428,15 +428,24 @@ func pdScheduleModel(s pdSchedule, rep *Report) *schedule {
 		}
 		out.layers = append(out.layers, []*rotation{rot})
 	}
-	entries := s.Overrides
-	if s.OverridesSubschedule != nil {
-		entries = append(entries, s.OverridesSubschedule.RenderedScheduleEntries...)
-	}
-	for _, e := range entries {
+	// PagerDuty gives the override created last priority where overrides
+	// overlap, and neither list says when one was created. The rendered
+	// overrides (overrides_subschedule) are PagerDuty's own answer, so they
+	// outrank the listed ones (GET /schedules/{id}/overrides) where the two
+	// disagree.
+	add := func(e pdEntry, rank int, wins string) {
 		out.overrides = append(out.overrides, &override{
 			ref: r.in("override", e.User.label()+" "+e.Start.Format(time.RFC3339), e.ID), person: e.User.ID,
-			from: e.Start.Time, until: e.End.Time, reason: "PagerDuty override",
+			from: e.Start.Time, until: e.End.Time, reason: "PagerDuty override", rank: rank, wins: wins,
 		})
+	}
+	for _, e := range s.Overrides {
+		add(e, 0, "")
+	}
+	if s.OverridesSubschedule != nil {
+		for _, e := range s.OverridesSubschedule.RenderedScheduleEntries {
+			add(e, 1, "PagerDuty's rendered overrides show on call then (PagerDuty pages the override created last)")
+		}
 	}
 	return out
 }

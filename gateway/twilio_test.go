@@ -621,8 +621,10 @@ func pushes(h *harness, user string) int {
 // third level (dan) at once, besides the ladder's first (bob). Dan's "5"
 // names a level the incident never climbed to; it was refused as "already
 // escalated to level 1" and the escalation dan asked for was lost. It
-// escalates the incident from where it stands, once: sent again, it pages
-// nobody and says who escalated it.
+// escalates the incident from where it stands. Sent again it escalates
+// again, up to dan's own level: the incident cannot tell the same 5 from
+// one after the ladder moved on by itself, and a lost escalation is worse
+// (TestEngineEscalateFromALevelPagedAtOnceAfterTheLadderMoved).
 func TestSMSReplyEscalateFromALevelPagedAtOnceEscalates(t *testing.T) {
 	for name, st := range stores(t) {
 		t.Run(name, func(t *testing.T) {
@@ -648,15 +650,18 @@ func TestSMSReplyEscalateFromALevelPagedAtOnceEscalates(t *testing.T) {
 				t.Fatalf("dan's 5: %s", out)
 			}
 			h.runUntil(fixedNow.Add(3 * time.Minute))
-			if _, out := fake.Callback(t, h.url+twilio.SMSPath, form); !strings.Contains(out, "already escalated to level 2 (secondary) by Dan") {
+			if v := h.incident(id); v.LevelName != "secondary" {
+				t.Fatalf("after dan's 5: level %d (%s), want secondary", v.Level, v.LevelName)
+			}
+			if _, out := fake.Callback(t, h.url+twilio.SMSPath, form); !strings.Contains(out, "pagerd: Escalated [P0] api") {
 				t.Fatalf("dan's 5 again: %s", out)
 			}
 			h.runUntil(fixedNow.Add(10 * time.Minute))
-			if v := h.incident(id); v.LevelName != "secondary" {
-				t.Fatalf("after two 5s: level %d (%s), want secondary", v.Level, v.LevelName)
+			if v := h.incident(id); v.LevelName != "tertiary" {
+				t.Fatalf("after two 5s: level %d (%s), want tertiary", v.Level, v.LevelName)
 			}
-			if n := pagedUsers(h); n["cat"] != 1 {
-				t.Fatalf("pages after two 5s: %v (%s), want cat once", n, strings.Join(h.rec.lines(fixedNow), "; "))
+			if n := pagedUsers(h); n["cat"] != 1 || n["dan"] != 2 {
+				t.Fatalf("pages after two 5s: %v (%s), want cat once and dan twice (at once, then at his level)", n, strings.Join(h.rec.lines(fixedNow), "; "))
 			}
 		})
 	}

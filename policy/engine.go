@@ -933,6 +933,12 @@ func (r *run) statusUpdate(actor, msg string) error {
 	return nil
 }
 
+// escalateSkew is how much earlier than its level's start a page answered
+// with an escalation may be stamped and still count as of that level: the
+// clocks of the replicas that send pages and escalate may differ by this
+// much.
+const escalateSkew = 2 * time.Second
+
 // escalate is a manual escalation: to the named level, or the next one;
 // from the level the event names, if it names one, or nothing happens.
 // An acknowledged incident is re-opened so the new level's ladder runs.
@@ -947,21 +953,23 @@ func (r *run) escalate(ev Event) error {
 			// the escalation; refusing it would page nobody.
 			from = n - 1
 		}
-		// Compared in milliseconds, as stores and a call's URL keep
-		// times: a page sent in the millisecond its level was started
-		// is of that level.
-		page, started := ev.FromLevelAt.Truncate(time.Millisecond), r.inc.LevelEscalatedAt.Truncate(time.Millisecond)
-		since := !page.IsZero() && page.Before(started)
+		// The page's time comes from the clock of the replica that
+		// sent it, the level's from the one that escalated: a page
+		// counts as of the level unless it went out escalateSkew
+		// before the level was started, so a replica's clock a little
+		// behind never loses a "5" answering the level's new pages. A
+		// person's "5" comes seconds after the page it answers, so the
+		// same page answered twice is still told apart.
+		page, started := ev.FromLevelAt, r.inc.LevelEscalatedAt
+		since := !page.IsZero() && !started.IsZero() && page.Before(started.Add(-escalateSkew))
 		if from > r.inc.Level && r.pagedAtOnce(from) {
 			// A level a rule pages at once (page_immediately), above
 			// the ladder: its page names no step the incident climbed,
 			// and refusing it would lose the escalation asked for. It
-			// escalates from where the incident stands, unless an
-			// escalation has moved it since the page went out (this
-			// one, sent again).
-			if since {
-				return ErrAlreadyEscalated
-			}
+			// escalates from where the incident stands. Never refused:
+			// the incident's state cannot tell this page answered twice
+			// from an answer after the ladder moved on by itself, and a
+			// lost escalation is worse than one escalation too many.
 		} else if from != r.inc.Level || since {
 			// Left, or started again since the page went out (the
 			// last level escalated, a round of repeat): the page was

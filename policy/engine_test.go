@@ -490,9 +490,18 @@ func TestEngineEscalateFromALevelPagedAtOnceEscalates(t *testing.T) {
 				t.Fatalf("d's 5 from the third level paged at once: err %v, level %d, actions %v; want the incident escalated to the second",
 					err, inc.Level, engSummary(acts))
 			}
-			again, acts, err := e.Apply(inc, from, at.Add(time.Minute))
+			// The same 5 again: the incident's state cannot tell it
+			// from a 5 after the ladder moved on by itself
+			// (TestEngineEscalateFromALevelPagedAtOnceAfterTheLadderMoved),
+			// and losing that one is worse: it escalates too, until
+			// the incident stands at the page's level.
+			inc, acts, err = e.Apply(inc, from, at.Add(time.Minute))
+			if err != nil || inc.Level != 2 {
+				t.Fatalf("d's 5 again: err %v, level %d, actions %v; want the incident escalated to the third", err, inc.Level, engSummary(acts))
+			}
+			again, acts, err := e.Apply(inc, from, at.Add(90*time.Second))
 			if !errors.Is(err, ErrAlreadyEscalated) || len(acts) != 0 || !reflect.DeepEqual(again, inc) {
-				t.Fatalf("d's 5 again: err %v, actions %v; want ErrAlreadyEscalated and nothing changed", err, engSummary(acts))
+				t.Fatalf("d's 5 a third time, the incident at its level: err %v, actions %v; want ErrAlreadyEscalated and nothing changed", err, engSummary(acts))
 			}
 			// Without the page's time only the level could tell, and it
 			// cannot: the escalation is not refused, as before levels
@@ -503,6 +512,55 @@ func TestEngineEscalateFromALevelPagedAtOnceEscalates(t *testing.T) {
 				t.Fatalf("a 5 from the third level without its time: err %v, level %d; want it escalated", err, out.Level)
 			}
 		})
+	}
+}
+
+// TestEngineEscalateFromALevelPagedAtOnceAfterTheLadderMoved: d is paged at
+// once at the third level; the first level's timeout moves the incident to
+// the second; d's 5 then still escalates. Refused as "already escalated"
+// (the level's start is after d's page), the escalation d asked for was
+// lost.
+func TestEngineEscalateFromALevelPagedAtOnceAfterTheLadderMoved(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(engConfig, "    escalation_policy: p\n",
+		"    escalation_policy: p\n    rules:\n      - {name: db, matchers: ['team=\"db\"'], priority: P0, page_immediately: [third]}\n", 1)), "engine.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, s := &Engine{Config: c}, c.Service("svc")
+	rt := c.Route(s, map[string]string{"severity": "critical", "team": "db"}, t0)
+	inc, _ := engApply(t, e, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt}, t0)
+	at := t0
+	for inc.Level == 0 && at.Before(t0.Add(time.Hour)) {
+		at = at.Add(time.Minute)
+		inc, _ = engRun(t, e, inc, at)
+	}
+	if inc.Level != 1 {
+		t.Fatalf("the ladder is at level %d, want the second", inc.Level)
+	}
+	level := inc.Level
+	from := Event{Kind: EventEscalate, Actor: "d", FromLevel: 2, FromLevelSet: true, FromLevelAt: t0}
+	out, acts, err := e.Apply(inc, from, at.Add(time.Minute))
+	if err != nil || len(acts) == 0 {
+		t.Fatalf("d's 5 from the third level paged at once, after the ladder moved to level %d: err %v, actions %v; want it escalated", level, err, engSummary(acts))
+	}
+	if out.Level < level {
+		t.Fatalf("d's 5 took the incident down from level %d to %d", level, out.Level)
+	}
+}
+
+// TestEngineEscalateFromAPageStampedByASlowClock: at the last level an
+// escalation restarts the level, and the 5 answering the level's new page
+// escalates again. That page's time comes from the replica that sent it: a
+// clock a few milliseconds behind the escalating replica's stamps it before
+// the level's start, and the 5 was refused as answered already.
+func TestEngineEscalateFromAPageStampedByASlowClock(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	started := t0.Add(time.Minute)
+	inc, _ = engApply(t, e, inc, Event{Kind: EventEscalate, ToLevel: "third"}, started)
+	from := Event{Kind: EventEscalate, Actor: "d", FromLevel: 2, FromLevelSet: true, FromLevelAt: started.Add(-3 * time.Millisecond)}
+	if _, acts, err := e.Apply(inc, from, t0.Add(2*time.Minute)); err != nil || len(acts) == 0 {
+		t.Fatalf("a 5 answering the restarted level's page, stamped 3 ms early: err %v, actions %v; want it escalated", err, engSummary(acts))
 	}
 }
 

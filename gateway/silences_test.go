@@ -368,3 +368,46 @@ func lastEntry(t *testing.T, h *harness, id, typ string) store.Entry {
 	t.Fatalf("no %s entry in the timeline: %v", typ, tl)
 	return store.Entry{}
 }
+
+// TestSilencesExpireAfterTheSettingIsReloadedAway: the silences an
+// acknowledgement made are expired when the incident resolves, at the
+// Alertmanager they were made at, even when a reload took
+// silence_on_acknowledge out of the service or pointed it at another
+// Alertmanager meanwhile. Left active, they would mute the alerts when
+// they fire again, for up to the silence's whole duration: nobody paged.
+func TestSilencesExpireAfterTheSettingIsReloadedAway(t *testing.T) {
+	alert := map[string]string{"alertname": "DiskFull", "instance": "db01"}
+	other := newFakeSilences(t)
+	for _, tc := range []struct {
+		name   string
+		reload func(string) string
+	}{
+		{"setting removed", func(string) string { return testConfig }},
+		{"url changed", func(string) string { return silenceConfig(other.url) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			am := newFakeSilences(t)
+			h := newHarness(t, withConfig(silenceConfig(am.url)))
+			id := fireAndAcknowledge(t, h, "g-reload-"+tc.name, alert)
+			if by := am.silencedBy(alert); len(by) != 1 {
+				t.Fatalf("alert silenced by %v after the acknowledgement, want one silence", by)
+			}
+			if err := h.reload(tc.reload(am.url)); err != nil {
+				t.Fatalf("reload: %v", err)
+			}
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("resolve: %d %s", r.code, r.body)
+			}
+			h.step(h.clock.Now())
+			if by := am.silencedBy(alert); len(by) != 0 {
+				t.Errorf("alert still silenced by %v after the resolve", by)
+			}
+			if e := lastEntry(t, h, id, "unsilenced"); !strings.Contains(e.Detail, am.posted()[0].ID) {
+				t.Errorf("unsilenced entry: %s", e.Detail)
+			}
+			if n := len(other.posted()); n != 0 {
+				t.Errorf("%d silences made at the other Alertmanager", n)
+			}
+		})
+	}
+}

@@ -73,7 +73,7 @@ func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 				if now.Sub(o.Since) > outboxGiveUp {
 					r.entry = store.Entry{At: now, Type: "forward_failed", Detail: fmt.Sprintf("%s not told of the %s after %d tries: %v; given up%s", who, o.Action, o.Attempts, err, toldBefore(o.Done))}
 					if o.Kind == store.OutboxSilence {
-						r.entry = store.Entry{At: now, Type: "silence_failed", Detail: fmt.Sprintf("Alertmanager silences not %sd after %d tries: %v; given up", o.Action, o.Attempts, err)}
+						r.entry = d.silenceGivenUp(ctx, inc, o, now, err)
 					}
 				} else {
 					o.Due = now.Add(outboxBackoff(o.Attempts))

@@ -249,13 +249,25 @@ const silencedPrefix = "Alertmanager silences "
 func (d *Dispatcher) silence(ctx context.Context, cfg *policy.Config, inc *store.Incident, o store.OutboxItem, now time.Time,
 	entries []store.Entry) (store.Entry, error) {
 	svc := cfg.Service(inc.Service)
-	if svc == nil || svc.SilenceOnAcknowledge == nil {
-		return store.Entry{}, nil
+	configured := svc != nil && svc.SilenceOnAcknowledge != nil
+	// The Alertmanager the item names is the one the acknowledgement
+	// silenced at; items stored before they named it use the configured one.
+	base := o.URL
+	if base == "" {
+		if !configured {
+			return store.Entry{}, nil
+		}
+		base = svc.SilenceOnAcknowledge.AlertmanagerURL
 	}
-	base := svc.SilenceOnAcknowledge.AlertmanagerURL
 	if o.Action == "create" {
 		if inc.State.Status != policy.StatusAcknowledged {
 			return store.Entry{}, nil // resolved or re-triggered meanwhile
+		}
+		if !configured || svc.Shadow {
+			// A reload took the setting away (or made the service a
+			// shadow) before the silences were made: make none (the resolve still expires at base any a
+			// try made).
+			return store.Entry{}, nil
 		}
 		plan := planSilences(inc.Details)
 		if plan.kept == 0 && plan.firingTotal == 0 {
@@ -340,6 +352,52 @@ func (d *Dispatcher) silence(ctx context.Context, cfg *policy.Config, inc *store
 		d.log.Warn("expired Alertmanager silences of the incident that the timeline did not record", "incident", inc.ID, "silences", unrecorded)
 	}
 	return store.Entry{At: now, Type: "unsilenced", Detail: silencedPrefix + strings.Join(done, " ") + " (" + why + ")"}, nil
+}
+
+// silenceGivenUp is the entry recording a silence item given up. Silences
+// not expired keep muting the incident's alerts, so nobody is paged when
+// they fire again: that is logged at Error, with where they are and until
+// when they hold (the latest "until" the timeline records), for someone to
+// expire them by hand.
+func (d *Dispatcher) silenceGivenUp(ctx context.Context, inc *store.Incident, o store.OutboxItem, now time.Time, err error) store.Entry {
+	detail := fmt.Sprintf("Alertmanager silences not %sd after %d tries: %v; given up", o.Action, o.Attempts, err)
+	if o.Action != "expire" {
+		return store.Entry{At: now, Type: "silence_failed", Detail: detail}
+	}
+	until := "their end"
+	if tl, terr := d.o.Store.Timeline(ctx, inc.ID); terr == nil {
+		if end := silencesUntil(tl); !end.IsZero() {
+			until = end.UTC().Format(time.RFC3339)
+		}
+	}
+	at := o.URL
+	if at == "" {
+		at = "the service's Alertmanager"
+	}
+	detail += fmt.Sprintf("; they mute the incident's alerts at %s until %s unless expired there by hand", at, until)
+	d.log.Error("Alertmanager silences of a resolved incident could not be expired; they mute its alerts if they fire again",
+		"incident", inc.ID, "alertmanager", at, "until", until, "err", err)
+	return store.Entry{At: now, Type: "silence_failed", Detail: detail}
+}
+
+// silencesUntil is the latest end the timeline's "silenced" entries record
+// (zero when none does).
+func silencesUntil(tl []store.Entry) time.Time {
+	var last time.Time
+	for _, e := range tl {
+		if e.Type != "silenced" {
+			continue
+		}
+		_, rest, ok := strings.Cut(e.Detail, "(until ")
+		if !ok {
+			continue
+		}
+		at, _, _ := strings.Cut(rest, ")")
+		if t, err := time.Parse(time.RFC3339, at); err == nil && t.After(last) {
+			last = t
+		}
+	}
+	return last
 }
 
 // makeSilences makes a silence for each of an incident's matchers, all at

@@ -2,6 +2,7 @@ package incident
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,25 +55,42 @@ func forwardItem(action string, version int64, now time.Time) store.OutboxItem {
 // Alertmanager, for a service that silences acknowledged incidents
 // (silence_on_acknowledge): silence the incident's alerts, or expire the
 // silences. Only incidents Alertmanager sent have alerts to silence; a
-// shadow service touches nothing outside pagerd.
+// shadow service touches nothing outside pagerd. An acknowledgement
+// records the Alertmanager it silences at on the incident (SilencedAt,
+// in the same write), and the create item names it: the resolve owes an
+// expire at every Alertmanager recorded, whatever the config says then,
+// since a silence left behind would mute the alerts when they fire again.
 func silences(cfg *policy.Config, inc *store.Incident, acts []policy.Action, now time.Time) []store.OutboxItem {
 	svc := cfg.Service(inc.Service)
-	if svc == nil || svc.SilenceOnAcknowledge == nil || svc.Shadow || inc.Source != "alertmanager" {
-		return nil
-	}
+	configured := svc != nil && svc.SilenceOnAcknowledge != nil && !svc.Shadow && inc.Source == "alertmanager"
 	var out []store.OutboxItem
 	for _, a := range acts {
-		action := ""
 		switch a.Kind {
 		case policy.ActionAck:
-			action = "create"
+			if !configured {
+				continue
+			}
+			base := svc.SilenceOnAcknowledge.AlertmanagerURL
+			if !slices.Contains(inc.SilencedAt, base) {
+				inc.SilencedAt = append(inc.SilencedAt, base)
+			}
+			out = append(out, store.OutboxItem{ID: fmt.Sprintf("silence-create-%d", inc.Version), Kind: store.OutboxSilence,
+				Action: "create", Due: now, Since: now, URL: base})
 		case policy.ActionResolve:
-			action = "expire"
-		default:
-			continue
+			// Records stored before SilencedAt was kept name none: the
+			// configured Alertmanager is expired at, as before.
+			bases := slices.Clone(inc.SilencedAt)
+			if configured && !slices.Contains(bases, svc.SilenceOnAcknowledge.AlertmanagerURL) {
+				bases = append(bases, svc.SilenceOnAcknowledge.AlertmanagerURL)
+			}
+			for i, base := range bases {
+				id := fmt.Sprintf("silence-expire-%d", inc.Version)
+				if i > 0 {
+					id += fmt.Sprintf(".%d", i)
+				}
+				out = append(out, store.OutboxItem{ID: id, Kind: store.OutboxSilence, Action: "expire", Due: now, Since: now, URL: base})
+			}
 		}
-		out = append(out, store.OutboxItem{ID: fmt.Sprintf("silence-%s-%d", action, inc.Version), Kind: store.OutboxSilence,
-			Action: action, Due: now, Since: now})
 	}
 	return out
 }

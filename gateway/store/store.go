@@ -90,6 +90,13 @@ type Incident struct {
 	// value, is the safe side: records stored before pagerd kept it are
 	// forwarded as before.
 	NotPushedToPagerDuty bool `json:"not_pagerduty,omitempty"`
+	// SilencedAt are the Alertmanagers (base URLs) an acknowledgement owed
+	// silences of the incident's alerts at (silence_on_acknowledge), stored
+	// in the write that owes them. The resolve expires the silences at
+	// each, whatever the config says by then: a reload that takes the
+	// setting away, or points it at another Alertmanager, must not leave
+	// them muting the alerts for their whole duration.
+	SilencedAt []string `json:"silenced_at,omitempty"`
 }
 
 // Open reports whether the incident is not resolved.
@@ -510,6 +517,9 @@ type OutboxItem struct {
 	// bundle>/<user>"): a try that fails part way keeps them, so its
 	// retry tells only the rest, and nobody twice.
 	Done []string `json:"done,omitempty"`
+	// URL is, for an OutboxSilence item, the Alertmanager it is done at
+	// (empty in items stored before: the service's configured one).
+	URL string `json:"url,omitempty"`
 }
 
 // Outbox kinds.

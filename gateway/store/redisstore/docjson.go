@@ -58,6 +58,16 @@ func appendRecord(b []byte, r *record) ([]byte, error) {
 	if r.NotPushed {
 		b = append(b, `,"not_pagerduty":true`...)
 	}
+	if len(r.SilencedAt) > 0 {
+		b = append(b, `,"silenced_at":[`...)
+		for i, u := range r.SilencedAt {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, u)
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}'), nil
 }
 
@@ -247,6 +257,7 @@ func appendOutboxItem(b []byte, o *store.OutboxItem) ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
+	b = appendOmitEmpty(b, `,"url":`, o.URL)
 	return append(b, '}'), nil
 }
 

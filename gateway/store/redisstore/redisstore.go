@@ -167,6 +167,8 @@ type record struct {
 	// NotPushed is store.Incident.NotPushedToPagerDuty; absent (false)
 	// in records stored before it, which are forwarded as before.
 	NotPushed bool `json:"not_pagerduty,omitempty"`
+	// SilencedAt is store.Incident.SilencedAt.
+	SilencedAt []string `json:"silenced_at,omitempty"`
 }
 
 // encodeDoc is the stored form of the incident's document: its record as
@@ -179,7 +181,8 @@ type record struct {
 // invalid UTF-8: its decoding may not give back the incident as it is.
 func encodeDoc(i *store.Incident) (doc []byte, lossy bool, err error) {
 	r := record{ID: i.ID, Service: i.Service, DedupKey: i.DedupKey, Source: i.Source, Summary: i.Summary,
-		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, State: i.State, Outbox: i.Outbox, NotPushed: i.NotPushedToPagerDuty}
+		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, State: i.State, Outbox: i.Outbox, NotPushed: i.NotPushedToPagerDuty,
+		SilencedAt: i.SilencedAt}
 	r.State.ID, r.State.Service = "", ""
 	buf := docBufs.Get().(*[]byte)
 	j, err := appendRecord((*buf)[:0], &r)
@@ -396,7 +399,7 @@ func decodeParsed(h header) (*store.Incident, error) {
 	r.State.ID, r.State.Service = r.ID, r.Service
 	inc := &store.Incident{ID: r.ID, Service: r.Service, DedupKey: r.DedupKey, Source: r.Source, Summary: r.Summary,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, State: r.State, Outbox: r.Outbox, Version: h.ver, Repeats: int(h.repeats),
-		NotPushedToPagerDuty: r.NotPushed}
+		NotPushedToPagerDuty: r.NotPushed, SilencedAt: r.SilencedAt}
 	inc.LastSeen, _ = time.Parse(time.RFC3339Nano, h.lastSeen)
 	if h.det != "" && h.det != "null" {
 		details, err := unpackBlob(h.det)

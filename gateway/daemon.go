@@ -142,6 +142,9 @@ type Daemon struct {
 	heartbeats *heartbeat.Monitor
 	windows    *maintenance.Windows
 	arm        chan *policy.Config
+	// storeBack is told when the store answers again after an outage,
+	// in which it may have lost the heartbeats' jobs (rearmHeartbeats).
+	storeBack chan struct{}
 }
 
 // New builds the daemon in order: config, store, readiness, transports,
@@ -287,6 +290,13 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	d.windows = maintenance.New(maintenance.Options{Store: d.store, Config: d.cfg.Load, Incidents: d.incidents, Logger: d.log,
 		Now: o.Now, Wake: wake})
 	d.arm = make(chan *policy.Config, 1)
+	d.storeBack = make(chan struct{}, 1)
+	d.health.OnBack(func() {
+		select {
+		case d.storeBack <- struct{}{}:
+		default: // one is on its way already
+		}
+	})
 	d.cfg.OnLoad(func(c *policy.Config) {
 		select {
 		case <-d.arm: // a config not armed yet is replaced by the newer one
@@ -519,6 +529,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go d.reloads(ctx)
 	go d.ensureJobs(ctx)
 	go d.armJobs(ctx)
+	go d.rearmHeartbeats(ctx)
 	go d.overrides.Run(ctx, d.overrideChanges(ctx))
 	dispDone := make(chan struct{})
 	go func() { defer close(dispDone); _ = d.disp.Run(ctx) }()

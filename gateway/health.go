@@ -27,6 +27,9 @@ type Health struct {
 	st    store.Store
 	every time.Duration
 
+	// back, when set, is told when a probe passes after one failed.
+	back func()
+
 	mu       sync.Mutex
 	probeErr error
 	probed   time.Time
@@ -90,9 +93,17 @@ func (h *Health) probe(ctx context.Context) {
 		return
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	wasDown := h.probeErr != nil
 	h.probeErr, h.probed = err, time.Now()
+	h.mu.Unlock()
+	if wasDown && err == nil && h.back != nil {
+		h.back()
+	}
 }
+
+// OnBack sets what is told when the store answers a probe again after it
+// failed one (before Run). It must not block.
+func (h *Health) OnBack(f func()) { h.back = f }
 
 // write records the outcome of a real write of a kind: success (one that
 // changed something), or a failure to reach the store. A write given up

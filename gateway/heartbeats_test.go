@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/heartbeat"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -250,5 +251,92 @@ func TestHeartbeatIntervalShortenedAtReload(t *testing.T) {
 				t.Fatalf("%d incidents open while pinged within the interval", n)
 			}
 		})
+	}
+}
+
+// TestHeartbeatRearmedAfterTheStoreLostItsJob: a store that loses its data
+// while pagerd runs (Redis restarted without persistence) loses the
+// heartbeats' jobs; the periodic re-arm puts a missing one back, so a
+// heartbeat whose sender is dead is still missed and paged, an interval
+// and grace after the re-arm at the latest, without waiting for a restart
+// or a reload. A job still there is not moved.
+func TestHeartbeatRearmedAfterTheStoreLostItsJob(t *testing.T) {
+	h := newHarness(t, withConfig(hbConfig))
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go h.d.rearmHeartbeats(ctx)
+	h.clock.Set(fixedNow.Add(10 * time.Second))
+	h.ping("watchdog", amKey, 200)
+	nightly, err := h.store.GetJob(ctx, heartbeat.JobKind, "api/nightly")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The data is lost: the watchdog's job is gone.
+	if err := h.store.DeleteJob(ctx, heartbeat.JobKind, "api/watchdog"); err != nil {
+		t.Fatal(err)
+	}
+	rearm := fixedNow.Add(heartbeat.RearmEvery + time.Second)
+	h.clock.Set(rearm)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := h.store.GetJob(ctx, heartbeat.JobKind, "api/watchdog"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the watchdog's job is not back %s after the data loss", heartbeat.RearmEvery+time.Second)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if j, err := h.store.GetJob(ctx, heartbeat.JobKind, "api/nightly"); err != nil || !j.Due.Equal(nightly.Due) {
+		t.Fatalf("the nightly job was moved by the re-arm: %v, %v; was due %v", j, err, nightly.Due)
+	}
+	h.runUntil(rearm.Add(90 * time.Second))
+	incs := h.list("")
+	if len(incs) != 1 || !strings.Contains(incs[0].Summary, "Heartbeat watchdog missed") || h.pushes() != 1 {
+		t.Fatalf("after the re-arm and an interval and grace: incidents %+v, %d pushes; want the watchdog's miss paged", incs, h.pushes())
+	}
+}
+
+// TestHeartbeatRearmedWhenTheStoreComesBack: when the store answers again
+// after an outage (in which it may have lost its data), the heartbeats are
+// re-armed at once, without waiting for the periodic re-arm.
+func TestHeartbeatRearmedWhenTheStoreComesBack(t *testing.T) {
+	rs := &refusingAll{Store: boltStore(t)}
+	h := newHarness(t, withStore(rs), withConfig(hbConfig), probing(20*time.Millisecond))
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go h.d.rearmHeartbeats(ctx)
+	waitReady := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for h.do("GET", "/-/ready", "").code != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("/-/ready not %d", want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitReady(200)
+	if err := h.store.DeleteJob(ctx, heartbeat.JobKind, "api/watchdog"); err != nil {
+		t.Fatal(err)
+	}
+	rs.all.Store(true) // the outage, in which the data is lost
+	waitReady(503)
+	rs.all.Store(false)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := h.store.GetJob(ctx, heartbeat.JobKind, "api/watchdog"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the watchdog's job is not back after the store came back")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -69,3 +69,34 @@ func (d *Daemon) Heartbeats() *heartbeat.Monitor { return d.heartbeats }
 
 // Maintenance is the daemon's maintenance windows.
 func (d *Daemon) Maintenance() *maintenance.Windows { return d.windows }
+
+// rearmPoll is how often, in real time, rearmHeartbeats looks whether a
+// re-arm is due on the daemon's clock.
+const rearmPoll = time.Second
+
+// rearmHeartbeats re-arms the heartbeats of the config in force every
+// heartbeat.RearmEvery, and at once when the store comes back from an
+// outage: a store that lost its data (Redis restarted without persistence)
+// lost the heartbeats' jobs, and a heartbeat whose sender is dead would
+// otherwise never be missed until the next restart or reload. The timer
+// is this process's own, not a store job, which the same loss would take.
+func (d *Daemon) rearmHeartbeats(ctx context.Context) {
+	t := time.NewTicker(rearmPoll)
+	defer t.Stop()
+	for {
+		force := false
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-d.storeBack:
+			force = true
+		}
+		actx, cancel := context.WithTimeout(ctx, requestTimeout)
+		did, err := d.heartbeats.Rearm(actx, d.cfg.Load(), force)
+		cancel()
+		if did && err != nil && ctx.Err() == nil {
+			d.log.Warn("heartbeats not re-armed; trying again soon", "err", err)
+		}
+	}
+}

@@ -87,6 +87,8 @@ type Monitor struct {
 
 	mu     sync.Mutex
 	inited map[string]bool
+	// nextRearm is when Rearm next re-arms (the monitor's clock).
+	nextRearm time.Time
 }
 
 // New makes a Monitor.
@@ -279,6 +281,45 @@ func (m *Monitor) miss(ctx context.Context, cfg *policy.Config, svc *policy.Serv
 // the latest an interval and grace after the reload, and one still pinged
 // on the old cadence is not paged the moment the config changes.
 func (m *Monitor) Arm(ctx context.Context, cfg *policy.Config) error {
+	return m.arm(ctx, cfg, false)
+}
+
+// RearmEvery is how often Rearm re-arms the heartbeats while pagerd runs.
+// It bounds how long a heartbeat goes unwatched after the store lost its
+// job (Redis restarted without persistence): its sender dead, it is missed
+// at the latest RearmEvery plus its interval and grace after the loss.
+const RearmEvery = 5 * time.Minute
+
+// rearmRetry is how soon Rearm tries again after a re-arm the store
+// refused.
+const rearmRetry = 10 * time.Second
+
+// Rearm re-arms the heartbeats of cfg as Arm does, when RearmEvery has
+// passed on the monitor's clock since the last arming, or at once with
+// force (the store came back from an outage, in which it may have lost its
+// data). Arming is idempotent: a job still in the store is not moved (a
+// ping may be replacing it meanwhile), and only a missing one is stored
+// again, watched from now, which is logged as a warning. did says whether
+// it armed (or tried to).
+func (m *Monitor) Rearm(ctx context.Context, cfg *policy.Config, force bool) (did bool, err error) {
+	now := m.clock()
+	m.mu.Lock()
+	due := force || !now.Before(m.nextRearm)
+	m.mu.Unlock()
+	if !due {
+		return false, nil
+	}
+	if err := m.arm(ctx, cfg, true); err != nil {
+		m.mu.Lock()
+		m.nextRearm = now.Add(rearmRetry)
+		m.mu.Unlock()
+		return true, err
+	}
+	return true, nil
+}
+
+// arm is Arm; rearm says a job found missing was lost (Rearm), not new.
+func (m *Monitor) arm(ctx context.Context, cfg *policy.Config, rearm bool) error {
 	now := m.clock()
 	for _, svc := range cfg.Services {
 		for _, hb := range svc.Heartbeats {
@@ -297,9 +338,17 @@ func (m *Monitor) Arm(ctx context.Context, cfg *policy.Config) error {
 			if err := m.o.Store.PutJob(ctx, store.Job{Kind: JobKind, Key: key, Due: now.Add(hb.Expiry()), Data: data}); err != nil {
 				return err
 			}
+			if rearm {
+				m.log.Warn("heartbeat job missing from the store (its data lost?): watched again from now", "service", svc.Name,
+					"heartbeat", hb.Name, "expires", now.Add(hb.Expiry()))
+				continue
+			}
 			m.log.Info("heartbeat watched", "service", svc.Name, "heartbeat", hb.Name, "expires", now.Add(hb.Expiry()))
 		}
 	}
+	m.mu.Lock()
+	m.nextRearm = now.Add(RearmEvery)
+	m.mu.Unlock()
 	return nil
 }
 

@@ -29,6 +29,8 @@ type fakeSilences struct {
 	// posts counts the POSTs; failPost is the number of the one that
 	// answers 500 instead of making a silence (0: none).
 	posts, failPost int
+	// failDelete makes every DELETE answer 500.
+	failDelete bool
 }
 
 type fakeSilence struct {
@@ -94,6 +96,10 @@ func newFakeSilences(t *testing.T) *fakeSilences {
 	mux.HandleFunc("DELETE /api/v2/silence/{id}", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		if f.failDelete {
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
 		for i := range f.silences {
 			if f.silences[i].ID == r.PathValue("id") {
 				f.silences[i].Expired = true
@@ -385,29 +391,61 @@ func TestSilencesExpireAfterTheSettingIsReloadedAway(t *testing.T) {
 		{"setting removed", func(string) string { return testConfig }},
 		{"url changed", func(string) string { return silenceConfig(other.url) }},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			am := newFakeSilences(t)
-			h := newHarness(t, withConfig(silenceConfig(am.url)))
-			id := fireAndAcknowledge(t, h, "g-reload-"+tc.name, alert)
-			if by := am.silencedBy(alert); len(by) != 1 {
-				t.Fatalf("alert silenced by %v after the acknowledgement, want one silence", by)
-			}
-			if err := h.reload(tc.reload(am.url)); err != nil {
-				t.Fatalf("reload: %v", err)
-			}
-			if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
-				t.Fatalf("resolve: %d %s", r.code, r.body)
-			}
-			h.step(h.clock.Now())
-			if by := am.silencedBy(alert); len(by) != 0 {
-				t.Errorf("alert still silenced by %v after the resolve", by)
-			}
-			if e := lastEntry(t, h, id, "unsilenced"); !strings.Contains(e.Detail, am.posted()[0].ID) {
-				t.Errorf("unsilenced entry: %s", e.Detail)
-			}
-			if n := len(other.posted()); n != 0 {
-				t.Errorf("%d silences made at the other Alertmanager", n)
-			}
-		})
+		for st, mk := range stores(t) {
+			t.Run(tc.name+"/"+st, func(t *testing.T) {
+				am := newFakeSilences(t)
+				h := newHarness(t, withStore(mk(t)), withConfig(silenceConfig(am.url)))
+				id := fireAndAcknowledge(t, h, "g-reload-"+tc.name, alert)
+				if by := am.silencedBy(alert); len(by) != 1 {
+					t.Fatalf("alert silenced by %v after the acknowledgement, want one silence", by)
+				}
+				if err := h.reload(tc.reload(am.url)); err != nil {
+					t.Fatalf("reload: %v", err)
+				}
+				if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
+					t.Fatalf("resolve: %d %s", r.code, r.body)
+				}
+				h.step(h.clock.Now())
+				if by := am.silencedBy(alert); len(by) != 0 {
+					t.Errorf("alert still silenced by %v after the resolve", by)
+				}
+				if e := lastEntry(t, h, id, "unsilenced"); !strings.Contains(e.Detail, am.posted()[0].ID) {
+					t.Errorf("unsilenced entry: %s", e.Detail)
+				}
+				if n := len(other.posted()); n != 0 {
+					t.Errorf("%d silences made at the other Alertmanager", n)
+				}
+			})
+		}
+	}
+}
+
+// TestSilencesNotExpiredSayUntilWhen: silences whose expiry is given up
+// (their Alertmanager refused for a day) still mute the alerts; the
+// timeline and an error log say where and until when, to expire them by
+// hand.
+func TestSilencesNotExpiredSayUntilWhen(t *testing.T) {
+	alert := map[string]string{"alertname": "DiskFull", "instance": "db01"}
+	am := newFakeSilences(t)
+	h := newHarness(t, withConfig(silenceConfig(am.url)))
+	id := fireAndAcknowledge(t, h, "g-given-up", alert)
+	if err := h.reload(testConfig); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	am.mu.Lock()
+	am.failDelete = true
+	am.mu.Unlock()
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("resolve: %d %s", r.code, r.body)
+	}
+	h.runUntil(h.clock.Now().Add(26 * time.Hour))
+	e := lastEntry(t, h, id, "silence_failed")
+	for _, want := range []string{"expired after", am.url, "until 2025-09-10T08:00:00Z"} {
+		if !strings.Contains(e.Detail, want) {
+			t.Errorf("silence_failed entry lacks %q: %s", want, e.Detail)
+		}
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, `"level":"ERROR","msg":"Alertmanager silences of a resolved incident could not be expired`) {
+		t.Errorf("no error log of the silences left active:\n%s", logs)
 	}
 }

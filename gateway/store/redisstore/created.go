@@ -145,6 +145,7 @@ func canonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 		at(&c.Outbox[i].Since)
 		c.Outbox[i].Done = cloneOrNil(c.Outbox[i].Done)
 	}
+	c.SilencedAt = cloneOrNil(inc.SilencedAt)
 	s := &c.State
 	s.ID, s.Service = inc.ID, inc.Service
 	at(&s.TriggeredAt)

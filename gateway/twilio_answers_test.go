@@ -30,7 +30,7 @@ func TestKeypressOnAResolvedIncidentSaysSo(t *testing.T) {
 	if len(fake.Calls()) != 1 {
 		t.Fatalf("%d calls placed", len(fake.Calls()))
 	}
-	gather := h.url + twilio.GatherPath + "?" + strings.SplitN(fake.Calls()[0].Get("Url"), "?", 2)[1]
+	gather := gatherURL(h, fake, 0)
 	if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", ""); r.code != 200 {
 		t.Fatalf("resolve: %d %s", r.code, r.body)
 	}
@@ -134,7 +134,7 @@ func TestReplyNotRecordedSaysWhy(t *testing.T) {
 			h := newHarness(t, withStore(fs), withConfig(twilioAt(fake, twilioCallConfig)), realTransport("twilio"))
 			id := fire(h)
 			h.runUntil(fixedNow.Add(5 * time.Minute))
-			gather := h.url + twilio.GatherPath + "?" + strings.SplitN(fake.Calls()[0].Get("Url"), "?", 2)[1]
+			gather := gatherURL(h, fake, 0)
 			form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
 			fs.err.Store(&tc.err)
 			code, sms := fake.Callback(t, h.url+twilio.SMSPath, form)
@@ -194,7 +194,7 @@ func TestVoiceGreetingWhileTheStoreFailsStillPages(t *testing.T) {
 	if !strings.Contains(h.logs.String(), `"level":"ERROR"`) || !strings.Contains(h.logs.String(), "call's greeting") {
 		t.Fatalf("the failure is not logged at error:\n%s", h.logs.String())
 	}
-	gather := h.url + twilio.GatherPath + "?" + strings.SplitN(fake.Calls()[0].Get("Url"), "?", 2)[1]
+	gather := gatherURL(h, fake, 0)
 	if _, body := fake.Callback(t, gather, url.Values{"Digits": {"4"}}); !strings.Contains(body, "Acknowledged.") {
 		t.Fatalf("4 once the store is back: %s", body)
 	}

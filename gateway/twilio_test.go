@@ -377,7 +377,7 @@ func TestKeypressWhileTheStoreRefusesAsksAgain(t *testing.T) {
 	if len(fake.Calls()) != 1 {
 		t.Fatalf("%d calls placed", len(fake.Calls()))
 	}
-	gather := h.url + twilio.GatherPath + "?" + strings.SplitN(fake.Calls()[0].Get("Url"), "?", 2)[1]
+	gather := gatherURL(h, fake, 0)
 	rs.n.Store(100)
 	code, body := fake.Callback(t, gather, url.Values{"Digits": {"4"}})
 	rs.n.Store(0)
@@ -534,7 +534,7 @@ func TestKeypressEscalateTwiceEscalatesOnce(t *testing.T) {
 	if len(fake.Calls()) != 1 {
 		t.Fatalf("%d calls placed, want dan's one", len(fake.Calls()))
 	}
-	gather := h.url + twilio.GatherPath + "?" + strings.SplitN(fake.Calls()[0].Get("Url"), "?", 2)[1]
+	gather := gatherURL(h, fake, 0)
 	if _, body := fake.Callback(t, gather, url.Values{"Digits": {"5"}}); !strings.Contains(body, "Escalated to the next level.") {
 		t.Fatalf("the first 5: %s", body)
 	}
@@ -588,7 +588,7 @@ func TestEscalateTwiceAtTheLastLevelEscalatesOnce(t *testing.T) {
 		if len(fake.Calls()) != 1 {
 			t.Fatalf("%d calls placed, want dan's one", len(fake.Calls()))
 		}
-		gather := h.url + twilio.GatherPath + "?" + strings.SplitN(fake.Calls()[0].Get("Url"), "?", 2)[1]
+		gather := gatherURL(h, fake, 0)
 		h.runUntil(fixedNow.Add(5*time.Minute + 20*time.Second)) // answered, and listened to
 		if _, body := fake.Callback(t, gather, url.Values{"Digits": {"5"}}); !strings.Contains(body, "Escalated to the next level.") {
 			t.Fatalf("the first 5: %s", body)
@@ -665,4 +665,10 @@ func TestSMSReplyEscalateFromALevelPagedAtOnceEscalates(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gatherURL is where Twilio posts the keys pressed on the n-th call placed:
+// the gather path with the call's own query (incident, person, level).
+func gatherURL(h *harness, fake *providertest.Twilio, n int) string {
+	return h.url + twilio.GatherPath + "?" + strings.SplitN(fake.Calls()[n].Get("Url"), "?", 2)[1]
 }

@@ -147,7 +147,8 @@ func TestEncodeDocAllocatesWhatItKeeps(t *testing.T) {
 	}
 	runtime.ReadMemStats(&after)
 	per := (after.TotalAlloc - before.TotalAlloc) / runs
-	if most := uint64(len(doc)) + 256; per > most {
+	t.Logf("encodeDoc allocated %d bytes a call for a %d-byte document", per, len(doc))
+	if most := uint64(len(doc)) + 512; per > most {
 		t.Errorf("encodeDoc allocated %d bytes a call for a %d-byte document, want at most %d", per, len(doc), most)
 	}
 }

@@ -50,7 +50,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -184,23 +183,32 @@ func encodeDoc(i *store.Incident) (doc []byte, lossy bool, err error) {
 		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, State: i.State, Outbox: i.Outbox, NotPushed: i.NotPushedToPagerDuty,
 		SilencedAt: i.SilencedAt}
 	r.State.ID, r.State.Service = "", ""
-	buf := docBufs.Get().(*[]byte)
-	j, err := appendRecord((*buf)[:0], &r)
+	var buf []byte
+	select {
+	case buf = <-docBufs:
+	default:
+		buf = make([]byte, 0, 2048)
+	}
+	j, err := appendRecord(buf[:0], &r)
 	if err != nil {
 		return nil, false, err
 	}
 	doc = packBlob(j)
 	lossy = bytes.Contains(j, []byte(`\ufffd`))
 	if cap(j) <= maxPooledDoc {
-		*buf = j
-		docBufs.Put(buf)
+		select {
+		case docBufs <- j:
+		default:
+		}
 	}
 	return doc, lossy, nil
 }
 
-// docBufs are encodeDoc's JSON buffers; one grown past maxPooledDoc (an
-// incident with a long outbox) is left to the collector.
-var docBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+// docBufs are encodeDoc's JSON buffers, a free list as many as writes can
+// run at once (a sync.Pool drops a quarter of what it is given under the
+// race detector, and all of it at each collection); one grown past
+// maxPooledDoc (an incident with a long outbox) is left to the collector.
+var docBufs = make(chan []byte, 64)
 
 const maxPooledDoc = 64 << 10
 

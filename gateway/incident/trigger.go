@@ -156,7 +156,7 @@ func (s *Service) raiseIfWorse(ctx context.Context, id string, rt policy.Route, 
 	}
 	sc := rt.Service.Scheme()
 	worse := sc.Rank(rt.Priority) < sc.Rank(inc.State.Priority)
-	if !worse && !newAtOnce(rt, inc.State) {
+	if !worse && !newAtOnce(rt, inc.State, s.o.Config().Policy(rt.EscalationPolicy)) {
 		return inc, nil
 	}
 	if !inc.Open() {
@@ -211,11 +211,15 @@ func (s *Service) releaseIfUncovered(ctx context.Context, inc *store.Incident, a
 
 // newAtOnce tells whether the route pages at once a level the incident
 // has not been paged at once (an auto-escalation trigger joining an open
-// group at the same priority): the engine pages it if the incident has not
-// reached it yet.
-func newAtOnce(rt policy.Route, st policy.Incident) bool {
+// group at the same priority) and has not reached yet: what the engine
+// pages (run.autoEscalate). Anything else would cost every repeat of such
+// an alert a write that changes nothing.
+func newAtOnce(rt policy.Route, st policy.Incident, pol *policy.EscalationPolicy) bool {
 	for _, name := range rt.PageImmediately {
-		if !slices.Contains(st.PageImmediately, name) {
+		if slices.Contains(st.PageImmediately, name) {
+			continue
+		}
+		if pol == nil || pol.LevelIndex(name) > st.Level {
 			return true
 		}
 	}

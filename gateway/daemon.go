@@ -143,7 +143,7 @@ type Daemon struct {
 	windows    *maintenance.Windows
 	arm        chan *policy.Config
 	// storeBack is told when the store answers again after an outage,
-	// in which it may have lost the heartbeats' jobs (rearmHeartbeats).
+	// in which it may have lost its jobs (rearmJobs).
 	storeBack chan struct{}
 }
 
@@ -529,7 +529,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go d.reloads(ctx)
 	go d.ensureJobs(ctx)
 	go d.armJobs(ctx)
-	go d.rearmHeartbeats(ctx)
+	go d.rearmJobs(ctx)
 	go d.overrides.Run(ctx, d.overrideChanges(ctx))
 	dispDone := make(chan struct{})
 	go func() { defer close(dispDone); _ = d.disp.Run(ctx) }()

@@ -267,7 +267,7 @@ func TestHeartbeatRearmedAfterTheStoreLostItsJob(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go h.d.rearmHeartbeats(ctx)
+	go h.d.rearmJobs(ctx)
 	h.clock.Set(fixedNow.Add(10 * time.Second))
 	h.ping("watchdog", amKey, 200)
 	nightly, err := h.store.GetJob(ctx, heartbeat.JobKind, "api/nightly")
@@ -311,7 +311,7 @@ func TestHeartbeatRearmedWhenTheStoreComesBack(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go h.d.rearmHeartbeats(ctx)
+	go h.d.rearmJobs(ctx)
 	waitReady := func(want int) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/heartbeat"
@@ -70,17 +71,22 @@ func (d *Daemon) Heartbeats() *heartbeat.Monitor { return d.heartbeats }
 // Maintenance is the daemon's maintenance windows.
 func (d *Daemon) Maintenance() *maintenance.Windows { return d.windows }
 
-// rearmPoll is how often, in real time, rearmHeartbeats looks whether a
+// rearmPoll is how often, in real time, rearmJobs looks whether a
 // re-arm is due on the daemon's clock.
 const rearmPoll = time.Second
 
-// rearmHeartbeats re-arms the heartbeats of the config in force every
+// rearmJobs re-arms the jobs of the config in force (the heartbeats'
+// expiries, the shift notices, the maintenance windows' starts) every
 // heartbeat.RearmEvery, and at once when the store comes back from an
 // outage: a store that lost its data (Redis restarted without persistence)
-// lost the heartbeats' jobs, and a heartbeat whose sender is dead would
-// otherwise never be missed until the next restart or reload. The timer
-// is this process's own, not a store job, which the same loss would take.
-func (d *Daemon) rearmHeartbeats(ctx context.Context) {
+// lost those jobs (the windows' are those last armed: a newer config is
+// armJobs' to arm), and a heartbeat whose sender is dead would otherwise
+// never be missed, a shift notice never sent, and a window never hold the
+// incidents opened before it starts, until the next restart or reload.
+// Each arming only puts back a job that is missing, and never moves one
+// still stored. The timer is this process's own, not a store job, which
+// the same loss would take; the heartbeat monitor keeps its time.
+func (d *Daemon) rearmJobs(ctx context.Context) {
 	t := time.NewTicker(rearmPoll)
 	defer t.Stop()
 	for {
@@ -93,10 +99,16 @@ func (d *Daemon) rearmHeartbeats(ctx context.Context) {
 			force = true
 		}
 		actx, cancel := context.WithTimeout(ctx, requestTimeout)
-		did, err := d.heartbeats.Rearm(actx, d.cfg.Load(), force)
+		cfg := d.cfg.Load()
+		did, err := d.heartbeats.Rearm(actx, cfg, force)
+		if did {
+			// Not stopped by a heartbeat the store refused: the notices and
+			// windows are tried too, and again at the heartbeats' retry.
+			err = errors.Join(err, d.notices.Arm(actx), d.windows.Rearm(actx))
+		}
 		cancel()
 		if did && err != nil && ctx.Err() == nil {
-			d.log.Warn("heartbeats not re-armed; trying again soon", "err", err)
+			d.log.Warn("jobs not re-armed; trying again soon", "err", err)
 		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/heartbeat"
+	"github.com/pagerd/pagerd/gateway/maintenance"
 	"github.com/pagerd/pagerd/policy"
 	"github.com/pagerd/pagerd/report"
 )
@@ -422,6 +424,70 @@ func TestMaintenanceGroupGainsUncoveredAlert(t *testing.T) {
 			}
 			if !h.timelineHas(id, "maintenance", "no longer covers") {
 				t.Errorf("timeline does not say why the hold ended: %+v", h.incident(id).Timeline)
+			}
+		})
+	}
+}
+
+// TestMaintenanceRearmedAfterTheStoreLostItsJob: a store that loses its
+// data while pagerd runs (Redis restarted without persistence) loses the
+// start job of a config window that has not started; the periodic re-arm
+// (the heartbeats') puts it back, so the window still holds, at its start,
+// the incident opened after the loss, and both that one and an incident
+// the window held from its first alert page as new when it ends. On both
+// stores.
+func TestMaintenanceRearmedAfterTheStoreLostItsJob(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(mwConfig))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if err := h.d.Arm(ctx); err != nil {
+				t.Fatal(err)
+			}
+			go h.d.rearmJobs(ctx)
+			var id string
+			for _, v := range h.windows() {
+				if v.Source == "config" {
+					id = v.ID
+				}
+			}
+			start := maintenance.JobKind + "/start/" + id
+			if _, err := h.store.GetJob(ctx, maintenance.JobKind, "start/"+id); err != nil {
+				t.Fatalf("%s not armed: %v", start, err)
+			}
+			// The data is lost (every job of the window with it); an
+			// incident the window covers opens afterwards, before it starts.
+			h.clock.Set(fixedNow.Add(10 * time.Minute))
+			if err := h.store.DeleteJob(ctx, maintenance.JobKind, "start/"+id); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.store.DeleteJob(ctx, maintenance.JobKind, "end/"+id); err != nil {
+				t.Fatal(err)
+			}
+			before := fireLabels(h, "g-before", map[string]string{"alertname": "Replication", "severity": "critical", "team": "db"})
+			h.clock.Set(fixedNow.Add(10*time.Minute + heartbeat.RearmEvery))
+			waitUntil(t, 5*time.Second, start+" re-armed", func() bool {
+				_, err := h.store.GetJob(ctx, maintenance.JobKind, "start/"+id)
+				return err == nil
+			})
+			h.runUntil(fixedNow.Add(70 * time.Minute))
+			during := fireLabels(h, "g-during", map[string]string{"alertname": "Vacuum", "severity": "critical", "team": "db"})
+			if !h.timelineHas(before, "maintenance", "maintenance window db-upgrade (config-db-upgrade) started") {
+				t.Fatalf("the incident opened before the window is not held by it: %+v", h.incident(before).Timeline)
+			}
+			end := fixedNow.Add(2 * time.Hour)
+			h.runUntil(end.Add(time.Minute))
+			for _, inc := range []string{before, during} {
+				paged := false
+				for _, m := range h.rec.msgs {
+					if m.Incident == inc && m.At.Equal(end) {
+						paged = true
+					}
+				}
+				if !paged || !h.timelineHas(inc, "maintenance", "ended: still firing, paged as new") {
+					t.Errorf("incident %s not paged as new at the window's end %s: %+v", inc, end, h.incident(inc).Timeline)
+				}
 			}
 		})
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/heartbeat"
+	"github.com/pagerd/pagerd/gateway/notices"
 	"github.com/pagerd/pagerd/internal/providertest"
 	"github.com/pagerd/pagerd/notify"
 )
@@ -150,5 +152,45 @@ func TestShiftNoticeJobOverriddenWhileItRuns(t *testing.T) {
 	if count("Sep 14 00:00 ann: Your on-call shift starts in 1d") != 1 || count("Sep 14 06:00 cat: You are on call now") != 1 ||
 		count("Sep 15 00:00 ann: You are on call now") != 1 {
 		t.Fatalf("notices:\n%s\nwant ann's day-ahead notice once, cat's at 06:00 and ann's at the handoff", strings.Join(got, "\n"))
+	}
+}
+
+// TestShiftNoticeRearmedAfterTheStoreLostItsJob: a store that loses its
+// data while pagerd runs loses the schedules' notice jobs; the periodic
+// re-arm (the heartbeats') puts a missing one back, so a notice due after
+// the re-arm still goes out, without waiting for the hourly arming, a
+// restart or a reload. On both stores.
+func TestShiftNoticeRearmedAfterTheStoreLostItsJob(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			sl := providertest.NewSlack(t)
+			h := newHarness(t, withStore(mk(t)), withConfig(noticesConfig(sl.URL)))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if err := h.d.Arm(ctx); err != nil {
+				t.Fatal(err)
+			}
+			go h.d.rearmJobs(ctx)
+			// Ten minutes before ann's notice a day ahead (Sep 14 00:00),
+			// the data is lost.
+			lost := time.Date(2025, 9, 13, 23, 50, 0, 0, time.UTC)
+			h.clock.Set(lost)
+			if err := h.store.DeleteJob(ctx, notices.Kind, "s"); err != nil {
+				t.Fatal(err)
+			}
+			h.clock.Set(lost.Add(heartbeat.RearmEvery))
+			waitUntil(t, 5*time.Second, "the notice job re-armed", func() bool {
+				_, err := h.store.GetJob(ctx, notices.Kind, "s")
+				return err == nil
+			})
+			h.runUntil(time.Date(2025, 9, 14, 0, 5, 0, 0, time.UTC))
+			var got []string
+			for _, m := range h.rec.notices() {
+				got = append(got, m.At.UTC().Format("Jan 2 15:04")+" "+m.User+" "+m.Channel)
+			}
+			if strings.Join(got, ",") != "Sep 14 00:00 ann push" {
+				t.Fatalf("notices after the loss: %q; want ann's a day ahead", got)
+			}
+		})
 	}
 }

@@ -150,6 +150,9 @@ type Windows struct {
 	// prev are the config's windows as last armed, to notice one removed
 	// or changed at a reload.
 	prev map[string]Window
+	// arming makes Arm and Rearm take turns: a Rearm of the windows last
+	// armed must not run across an Arm of a newer config.
+	arming sync.Mutex
 }
 
 // New makes Windows.
@@ -683,6 +686,8 @@ func (w *Windows) sweepRelease(ctx context.Context, id, name string, ws []Window
 // incidents released, or held as it is now), and started again when it
 // is still in force.
 func (w *Windows) Arm(ctx context.Context, cfg *policy.Config) error {
+	w.arming.Lock()
+	defer w.arming.Unlock()
 	now := w.clock()
 	cur := map[string]Window{}
 	for i := range cfg.Maintenance {
@@ -744,6 +749,67 @@ func (w *Windows) Arm(ctx context.Context, cfg *policy.Config) error {
 	w.prev = cur
 	w.mu.Unlock()
 	if w.o.Wake != nil {
+		w.o.Wake()
+	}
+	return nil
+}
+
+// Rearm puts back the start job of each config window last armed (by Arm,
+// on this pagerd) that has not ended, when the store no longer has it: a
+// store that lost its data while pagerd runs lost the jobs, and a window
+// without its start would not hold the incidents opened before it starts.
+// A start job still stored is left alone (its sweeps may be done), nothing
+// is ended, and a config not armed yet is left to Arm; before the first Arm
+// it does nothing. The windows last armed are stored again if they are
+// missing, so that a window removed while no pagerd runs still ends at the
+// next start.
+func (w *Windows) Rearm(ctx context.Context) error {
+	w.arming.Lock()
+	defer w.arming.Unlock()
+	w.mu.Lock()
+	prev := w.prev
+	w.mu.Unlock()
+	if prev == nil {
+		return nil
+	}
+	now := w.clock()
+	put := 0
+	for id, win := range prev {
+		if !win.End.After(now) {
+			continue
+		}
+		_, err := w.o.Store.GetJob(ctx, JobKind, startKey(id))
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		start := win.Start
+		if start.Before(now) {
+			start = now
+		}
+		if err := w.putJob(ctx, startKey(id), start, jobData{Op: "start", Name: win.Name}); err != nil {
+			return err
+		}
+		put++
+		w.log.Warn("maintenance window's start job missing from the store (its data lost?): armed again", "window", id,
+			"name", win.Name, "start", start, "end", win.End)
+	}
+	armed, armedVer, err := w.armed(ctx)
+	if err != nil {
+		return err
+	}
+	if armed == nil {
+		b, err := json.Marshal(prev)
+		if err != nil {
+			return err
+		}
+		if _, err := w.o.Store.PutDocs(ctx, ArmedKind, armedVer, map[string][]byte{ArmedKey: b}, nil); err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	if put > 0 && w.o.Wake != nil {
 		w.o.Wake()
 	}
 	return nil

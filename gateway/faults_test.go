@@ -52,6 +52,13 @@ func (f *faultyStore) PutJob(ctx context.Context, j store.Job) error {
 	return f.Store.PutJob(ctx, j)
 }
 
+func (f *faultyStore) AddJob(ctx context.Context, j store.Job) (bool, error) {
+	if f.refuseJobs.Load() {
+		return false, errDiskFull
+	}
+	return f.Store.AddJob(ctx, j)
+}
+
 func (f *faultyStore) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
 	f.claims.Add(1)
 	if f.refuseClaims.Load() {

@@ -18,6 +18,13 @@ func (i *instrumented) PutJob(ctx context.Context, j store.Job) error {
 	return err
 }
 
+func (i *instrumented) AddJob(ctx context.Context, j store.Job) (bool, error) {
+	start := time.Now()
+	added, err := i.Store.AddJob(ctx, j)
+	i.observe("job_add", start, err)
+	return added, err
+}
+
 func (i *instrumented) GetJob(ctx context.Context, kind, key string) (*store.Job, error) {
 	start := time.Now()
 	j, err := i.Store.GetJob(ctx, kind, key)

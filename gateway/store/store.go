@@ -746,6 +746,11 @@ type Jobs interface {
 	// kind and key if there is one. A job being worked (claimed) stays
 	// claimed; its FinishJob then keeps this replacement.
 	PutJob(ctx context.Context, j Job) error
+	// AddJob stores the job, due at its Due, only if no job of the same
+	// kind and key is stored, in one atomic step, and says whether it did:
+	// arming that puts back a job the store lost must never replace one
+	// stored meanwhile (a heartbeat's ping moving its expiry).
+	AddJob(ctx context.Context, j Job) (added bool, err error)
 	// GetJob returns the job of the kind and key, or ErrNotFound.
 	GetJob(ctx context.Context, kind, key string) (*Job, error)
 	// DeleteJob removes the job, and any claim on it. Deleting a job that

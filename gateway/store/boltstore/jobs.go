@@ -71,6 +71,32 @@ func (s *Store) PutJob(ctx context.Context, j store.Job) error {
 	})
 }
 
+// AddJob stores and schedules a job that is not stored, in one transaction.
+func (s *Store) AddJob(ctx context.Context, j store.Job) (added bool, err error) {
+	if strings.Contains(j.Kind, "/") || j.Kind == "" || j.Key == "" {
+		return false, fmt.Errorf("job %q/%q: a kind (without a slash) and a key are required", j.Kind, j.Key)
+	}
+	err = s.update(ctx, func(tx *bbolt.Tx) error {
+		added = false
+		if tx.Bucket(bucketJobs).Get(jobKey(j.Kind, j.Key)) != nil {
+			return nil
+		}
+		next := j
+		next.Version = 1
+		if err := putJob(tx, &next); err != nil {
+			return err
+		}
+		added = true
+		member := store.JobMember(j.Kind, j.Key)
+		if claimed(tx, member) {
+			return nil
+		}
+		ms := next.Due.UnixMilli()
+		return setDue(tx, member, ms, ms, "")
+	})
+	return added && err == nil, err
+}
+
 // GetJob reads a job.
 func (s *Store) GetJob(ctx context.Context, kind, key string) (*store.Job, error) {
 	var j *store.Job

@@ -64,6 +64,29 @@ func (s *Store) PutJob(ctx context.Context, j store.Job) error {
 		ms(j.Due), string(j.Data)).Err())
 }
 
+// addJobScript stores a job only if it is not stored: SET NX, and its due
+// entry when it is new (a claim left on the member stays the claimer's).
+var addJobScript = redis.NewScript(`
+if not redis.call('SET', KEYS[1], '1 ' .. ARGV[2] .. '\n' .. ARGV[3], 'NX') then return 0 end
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 0 then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+end
+return 1
+`)
+
+// AddJob stores and schedules a job that is not stored: one script.
+func (s *Store) AddJob(ctx context.Context, j store.Job) (added bool, err error) {
+	if strings.Contains(j.Kind, "/") || j.Kind == "" || j.Key == "" {
+		return false, fmt.Errorf("job %q/%q: a kind (without a slash) and a key are required", j.Kind, j.Key)
+	}
+	n, err := addJobScript.Run(ctx, s.rdb, s.jobKeys(j.Kind, j.Key), store.JobMember(j.Kind, j.Key),
+		ms(j.Due), string(j.Data)).Int()
+	if err != nil {
+		return false, unavailableWrite(err)
+	}
+	return n == 1, nil
+}
+
 // GetJob reads a job.
 func (s *Store) GetJob(ctx context.Context, kind, key string) (*store.Job, error) {
 	v, err := s.rdb.Get(ctx, s.jobKeys(kind, key)[0]).Result()

@@ -16,6 +16,7 @@ var jobTests = []struct {
 	{"JobsAreDueClaimedAndFinished", testJobs},
 	{"JobReplacedWhileClaimedKeepsTheReplacement", testJobReplaced},
 	{"JobClaimLeaseAndTakeover", testJobTakeover},
+	{"JobAddedOnlyWhenAbsent", testJobAdded},
 	{"DocsAreVersionedByKind", testDocs},
 	{"JobsAndDocsDurable", testJobsDurable},
 	{"NewIncidentsFirstPageIsClaimedFirst", testFirstPageFirst},
@@ -201,5 +202,52 @@ func testFirstPageFirst(t *testing.T, f Factory) {
 	cs, err := s.ClaimDue(ctx(t), base, time.Minute, 1)
 	if err != nil || len(cs) != 1 || cs[0].Incident != id || !cs[0].Due.Equal(base) {
 		t.Fatalf("first claim %+v %v, want the new incident's first page, due at %v", cs, err, base)
+	}
+}
+
+// testJobAdded: AddJob stores a job that is not stored, due at its time,
+// and leaves one that is (a re-arm never replaces a ping's expiry), claimed
+// or not.
+func testJobAdded(t *testing.T, f Factory) {
+	s := f.New(t)
+	added, err := s.AddJob(ctx(t), store.Job{Kind: "heartbeat", Key: "w", Due: base, Data: []byte(`"armed"`)})
+	if err != nil || !added {
+		t.Fatalf("AddJob of a new job = %v, %v", added, err)
+	}
+	got, err := s.GetJob(ctx(t), "heartbeat", "w")
+	if err != nil || string(got.Data) != `"armed"` || !got.Due.Equal(base) || got.Version != 1 {
+		t.Fatalf("the added job: %+v %v", got, err)
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(base) {
+		t.Fatalf("the added job is due %v %v", at, ok)
+	}
+	// A ping moved it: adding again changes nothing.
+	if err := s.PutJob(ctx(t), store.Job{Kind: "heartbeat", Key: "w", Due: base.Add(5 * time.Minute), Data: []byte(`"pinged"`)}); err != nil {
+		t.Fatal(err)
+	}
+	added, err = s.AddJob(ctx(t), store.Job{Kind: "heartbeat", Key: "w", Due: base.Add(time.Minute), Data: []byte(`"re-armed"`)})
+	if err != nil || added {
+		t.Fatalf("AddJob of a stored job = %v, %v", added, err)
+	}
+	got, _ = s.GetJob(ctx(t), "heartbeat", "w")
+	if string(got.Data) != `"pinged"` || !got.Due.Equal(base.Add(5*time.Minute)) || got.Version != 2 {
+		t.Fatalf("AddJob replaced a stored job: %+v", got)
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(base.Add(5*time.Minute)) {
+		t.Fatalf("after AddJob of a stored job it is due %v %v", at, ok)
+	}
+	// Claimed: still left alone, and not claimed twice.
+	cs := claimAll(t, s, base.Add(5*time.Minute))
+	if len(cs) != 1 {
+		t.Fatalf("claims %+v", cs)
+	}
+	if added, err := s.AddJob(ctx(t), store.Job{Kind: "heartbeat", Key: "w", Due: base}); err != nil || added {
+		t.Fatalf("AddJob of a claimed job = %v, %v", added, err)
+	}
+	if c := claimAll(t, s, base.Add(5*time.Minute+time.Second)); len(c) != 0 {
+		t.Fatalf("a claimed job was claimed again after AddJob: %+v", c)
+	}
+	if _, err := s.AddJob(ctx(t), store.Job{Kind: "a/b", Key: "x", Due: base}); err == nil {
+		t.Fatal("AddJob took a kind with a slash")
 	}
 }

@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/heartbeat"
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -338,5 +341,61 @@ func TestHeartbeatRearmedWhenTheStoreComesBack(t *testing.T) {
 			t.Fatal("the watchdog's job is not back after the store came back")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// pingWhileRearming is a store on which a ping of the watchdog is stored
+// just after a re-arm has read its job as missing, and before the re-arm
+// writes: the interleaving of two replicas (or of the HTTP path and the
+// re-arm) that a read then a write leaves open.
+type pingWhileRearming struct {
+	store.Store
+	armed atomic.Bool
+	ping  store.Job
+}
+
+func (p *pingWhileRearming) GetJob(ctx context.Context, kind, key string) (*store.Job, error) {
+	j, err := p.Store.GetJob(ctx, kind, key)
+	if errors.Is(err, store.ErrNotFound) && kind == p.ping.Kind && key == p.ping.Key && p.armed.CompareAndSwap(true, false) {
+		if perr := p.Store.PutJob(ctx, p.ping); perr != nil {
+			return nil, perr
+		}
+	}
+	return j, err
+}
+
+// TestHeartbeatRearmKeepsAPingStoredMeanwhile: a re-arm that found the
+// watchdog's job missing does not overwrite a ping stored since: the
+// ping's expiry stands (before, the re-arm's put replaced it, and the
+// heartbeat was watched from the re-arm, not from its last ping). On both
+// stores.
+func TestHeartbeatRearmKeepsAPingStoredMeanwhile(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ps := &pingWhileRearming{Store: mk(t)}
+			h := newHarness(t, withStore(ps), withConfig(hbConfig))
+			ctx := context.Background()
+			if err := h.d.Arm(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := ps.DeleteJob(ctx, heartbeat.JobKind, "api/watchdog"); err != nil {
+				t.Fatal(err)
+			}
+			pinged := fixedNow.Add(heartbeat.RearmEvery)
+			ps.ping = store.Job{Kind: heartbeat.JobKind, Key: "api/watchdog", Due: pinged.Add(90 * time.Second),
+				Data: []byte(`{"service":"api","name":"watchdog","last_ping":"` + pinged.Format(time.RFC3339) + `"}`)}
+			ps.armed.Store(true)
+			h.clock.Set(pinged)
+			if did, err := h.d.heartbeats.Rearm(ctx, h.d.cfg.Load(), true); !did || err != nil {
+				t.Fatalf("Rearm = %v, %v", did, err)
+			}
+			if ps.armed.Load() {
+				t.Fatal("the re-arm did not read the job as missing")
+			}
+			j, err := ps.GetJob(ctx, heartbeat.JobKind, "api/watchdog")
+			if err != nil || !j.Due.Equal(ps.ping.Due) || string(j.Data) != string(ps.ping.Data) {
+				t.Fatalf("after the re-arm the job is %+v, %v; want the ping's %s", j, err, ps.ping.Data)
+			}
+		})
 	}
 }

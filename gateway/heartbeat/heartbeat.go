@@ -334,9 +334,15 @@ func (m *Monitor) arm(ctx context.Context, cfg *policy.Config, rearm bool) error
 			if !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
+			// Added only if still missing: a ping stored since the read
+			// above stands (its expiry is the newer one).
 			data, _ := json.Marshal(jobData{Service: svc.Name, Name: hb.Name, Since: now})
-			if err := m.o.Store.PutJob(ctx, store.Job{Kind: JobKind, Key: key, Due: now.Add(hb.Expiry()), Data: data}); err != nil {
+			added, err := m.o.Store.AddJob(ctx, store.Job{Kind: JobKind, Key: key, Due: now.Add(hb.Expiry()), Data: data})
+			if err != nil {
 				return err
+			}
+			if !added {
+				continue
 			}
 			if rearm {
 				m.log.Warn("heartbeat job missing from the store (its data lost?): watched again from now", "service", svc.Name,

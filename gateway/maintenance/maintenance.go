@@ -789,8 +789,13 @@ func (w *Windows) Rearm(ctx context.Context) error {
 		if start.Before(now) {
 			start = now
 		}
-		if err := w.putJob(ctx, startKey(id), start, jobData{Op: "start", Name: win.Name}); err != nil {
+		b, _ := json.Marshal(jobData{Op: "start", Name: win.Name})
+		added, err := w.o.Store.AddJob(ctx, store.Job{Kind: JobKind, Key: startKey(id), Due: start, Data: b})
+		if err != nil {
 			return err
+		}
+		if !added {
+			continue // stored meanwhile (an Arm of another replica)
 		}
 		put++
 		w.log.Warn("maintenance window's start job missing from the store (its data lost?): armed again", "window", id,

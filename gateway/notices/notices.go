@@ -112,8 +112,11 @@ func (s *Service) arm(ctx context.Context, sc *policy.Schedule) error {
 	j, err := s.o.Store.GetJob(ctx, Kind, sc.Name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		// Added only if still missing: a job stored since the read (by
+		// a dispatcher finishing it) keeps the state of what it sent.
 		st := state{Last: now}
-		return s.o.Store.PutJob(ctx, store.Job{Kind: Kind, Key: sc.Name, Due: next(sc, st, now), Data: mustJSON(st)})
+		_, err := s.o.Store.AddJob(ctx, store.Job{Kind: Kind, Key: sc.Name, Due: next(sc, st, now), Data: mustJSON(st)})
+		return err
 	case err != nil:
 		return err
 	}

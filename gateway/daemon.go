@@ -409,7 +409,8 @@ func (d *Daemon) openStore(ctx context.Context, cfg *policy.Config) (store.Store
 }
 
 // pushoverVerify checks the token of a Pushover receipt callback: signed
-// like an ack link, for a person still in the config. Nil when Pushover
+// like an ack link (acklink.VerifyReceipt), for a person still in the
+// config. Nil when Pushover
 // was not configured at start (the callback then answers 404).
 func (d *Daemon) pushoverVerify(configured bool, now func() time.Time) func(token string) (string, string, error) {
 	if !configured {
@@ -417,7 +418,7 @@ func (d *Daemon) pushoverVerify(configured bool, now func() time.Time) func(toke
 	}
 	return func(token string) (string, string, error) {
 		cfg := d.cfg.Load()
-		target, user, err := acklink.Verify(cfg.Server.LinkSecret, token, now())
+		target, user, err := acklink.VerifyReceipt(cfg.Server.LinkSecret, token, now())
 		if err == nil && cfg.User(user) == nil {
 			err = errors.New("no such user")
 		}

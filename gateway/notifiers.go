@@ -96,7 +96,8 @@ func buildNotifiers(cfg *policy.Config, stdout io.Writer, hc func() *http.Client
 	}
 	if po := n.Pushover; po.Token != "" {
 		// Pushover calls back when someone acknowledges in the app, on a
-		// URL signed like an ack link (it signs nothing itself), valid for
+		// URL signed like an ack link but not one (it signs nothing
+		// itself; acklink.SignReceipt), valid for
 		// as long as the page can alert and the link lifetime besides.
 		sv := cfg.Server
 		valid := time.Duration(po.Expire) + time.Duration(sv.LinkTTL)
@@ -104,7 +105,7 @@ func buildNotifiers(cfg *policy.Config, stdout io.Writer, hc func() *http.Client
 			if sv.PublicURL == "" || sv.LinkSecret == "" {
 				return ""
 			}
-			return strings.TrimRight(sv.PublicURL, "/") + pushover.CallbackPath + "/" + acklink.Sign(sv.LinkSecret, target, user, now().Add(valid))
+			return strings.TrimRight(sv.PublicURL, "/") + pushover.CallbackPath + "/" + acklink.SignReceipt(sv.LinkSecret, target, user, now().Add(valid))
 		}
 		out.pushover = pushover.New(pushover.Options{Token: po.Token.Reveal(), APIURL: po.APIURL, Retry: time.Duration(po.Retry),
 			Expire: time.Duration(po.Expire), Callback: callback, HTTPClient: hc(), Timeout: time.Duration(po.Timeout)})

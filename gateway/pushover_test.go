@@ -144,3 +144,42 @@ func TestNtfyAcknowledgeAction(t *testing.T) {
 		t.Fatalf("the action: %d, %s by %s", resp.StatusCode, inc.Status, inc.AcknowledgedBy)
 	}
 }
+
+// TestPushoverCallbackIsNotAnAckLink: the receipt callback's token is handed
+// to Pushover, a third party, and lives longer than an ack link (the
+// emergency's expire on top of server.link_ttl). It acknowledges through
+// the receipt callback and nothing else: presented as an ack link it is
+// refused and changes nothing, so whoever holds Pushover's copy cannot
+// resolve the incident with it.
+func TestPushoverCallbackIsNotAnAckLink(t *testing.T) {
+	po := providertest.NewPushover(t)
+	h := newHarness(t, withConfig(pushoverConfig(po.URL, "http://127.0.0.1:1")))
+	id := fire(h)
+	h.step(fixedNow)
+	ms := po.Messages()
+	if len(ms) != 1 {
+		t.Fatalf("messages %+v", ms)
+	}
+	tok := strings.TrimPrefix(ms[0].Callback, h.url+"/api/v1/pushover/receipt/")
+	if tok == ms[0].Callback || tok == "" {
+		t.Fatalf("callback %q", ms[0].Callback)
+	}
+	for _, action := range []string{"resolve", "acknowledge"} {
+		if r := h.do("POST", "/ack/"+tok+"/"+action, ""); r.code != http.StatusForbidden {
+			t.Fatalf("the callback's token as an ack link (%s): %d %s", action, r.code, r.body)
+		}
+	}
+	if r := h.do("GET", "/ack/"+tok, ""); r.code != http.StatusForbidden {
+		t.Fatalf("the callback's token shown as an ack link: %d", r.code)
+	}
+	if st := h.incident(id).Status; st != "triggered" {
+		t.Fatalf("the callback's token changed the incident as an ack link: %s", st)
+	}
+	// The callback itself still acknowledges.
+	if code := po.Acknowledge(t, 0, "iphone"); code != 204 {
+		t.Fatalf("callback: %d", code)
+	}
+	if st := h.incident(id).Status; st != "acknowledged" {
+		t.Fatalf("after the app: %s", st)
+	}
+}

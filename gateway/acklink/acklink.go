@@ -16,6 +16,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,8 +31,16 @@ import (
 // Path/{token}/{action} acts (acknowledge or resolve).
 const Path = "/ack"
 
-// linkVersion starts every token, so the format can change later.
-const linkVersion = "v1"
+// linkVersion starts every ack link's token, so the format can change
+// later; receiptVersion starts the tokens of Pushover's receipt callbacks
+// (SignReceipt). They are signed with the same secret, so the version is
+// also what keeps one from passing for the other: a receipt token is
+// handed to Pushover, a third party, and outlives an ack link, and must
+// not open the ack link's page and its Resolve button.
+const (
+	linkVersion    = "v1"
+	receiptVersion = "p1"
+)
 
 // errBadLink is a token that is malformed, forged, for someone else's
 // incident, or expired.
@@ -39,7 +48,18 @@ var errBadLink = errors.New("this link is not valid: it was changed, or it has e
 
 // Sign makes the token for an incident and a user, valid until expiry.
 func Sign(secret policy.Secret, incident, user string, expiry time.Time) string {
-	payload := strings.Join([]string{linkVersion, incident, user, strconv.FormatInt(expiry.Unix(), 10)}, "|")
+	return sign(secret, linkVersion, incident, user, expiry)
+}
+
+// SignReceipt makes the token of a Pushover receipt callback for an
+// incident (or storm bundle) and a user, valid until expiry: signed like
+// an ack link, but not one (Verify refuses it; VerifyReceipt takes it).
+func SignReceipt(secret policy.Secret, incident, user string, expiry time.Time) string {
+	return sign(secret, receiptVersion, incident, user, expiry)
+}
+
+func sign(secret policy.Secret, version, incident, user string, expiry time.Time) string {
+	payload := strings.Join([]string{version, incident, user, strconv.FormatInt(expiry.Unix(), 10)}, "|")
 	return base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." + base64.RawURLEncoding.EncodeToString(linkMAC(secret, payload))
 }
 
@@ -49,9 +69,23 @@ func linkMAC(secret policy.Secret, payload string) []byte {
 	return m.Sum(nil)
 }
 
-// Verify checks a token's signature (in constant time) and expiry, and
-// returns the incident and user it is for.
+// Verify checks an ack link's token: its signature (in constant time) and
+// expiry, and returns the incident and user it is for. A receipt
+// callback's token (SignReceipt) is not an ack link and is refused.
 func Verify(secret policy.Secret, token string, now time.Time) (incident, user string, err error) {
+	return verify(secret, token, now, linkVersion)
+}
+
+// VerifyReceipt checks a Pushover receipt callback's token as Verify does.
+// It takes an ack link's token too: receipt callbacks were signed as ack
+// links before they had a version of their own, and an emergency sent
+// then is still acknowledged from the app; an ack link acknowledges
+// anyway, which is all a receipt does.
+func VerifyReceipt(secret policy.Secret, token string, now time.Time) (incident, user string, err error) {
+	return verify(secret, token, now, receiptVersion, linkVersion)
+}
+
+func verify(secret policy.Secret, token string, now time.Time, versions ...string) (incident, user string, err error) {
 	if secret.Reveal() == "" {
 		return "", "", errBadLink
 	}
@@ -65,7 +99,7 @@ func Verify(secret policy.Secret, token string, now time.Time) (incident, user s
 		return "", "", errBadLink
 	}
 	parts := strings.Split(string(payload), "|")
-	if len(parts) != 4 || parts[0] != linkVersion {
+	if len(parts) != 4 || !slices.Contains(versions, parts[0]) {
 		return "", "", errBadLink
 	}
 	exp, err := strconv.ParseInt(parts[3], 10, 64)

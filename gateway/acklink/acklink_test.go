@@ -44,3 +44,26 @@ func TestSignAndVerifyLink(t *testing.T) {
 		t.Fatal("no secret configured must accept no link")
 	}
 }
+
+// TestReceiptTokenIsNotALink: a Pushover receipt token and an ack link are
+// signed with one secret; the receipt is never taken as a link, and the
+// receipt callback takes both (links made receipts before receipts had a
+// version of their own).
+func TestReceiptTokenIsNotALink(t *testing.T) {
+	secret := policy.Secret("receipt-test-secret-0123456789")
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	receipt := SignReceipt(secret, "inc1", "ann", now.Add(time.Hour))
+	if _, _, err := Verify(secret, receipt, now); err == nil {
+		t.Fatal("a receipt token verified as an ack link")
+	}
+	if inc, user, err := VerifyReceipt(secret, receipt, now); err != nil || inc != "inc1" || user != "ann" {
+		t.Fatalf("receipt: %q %q %v", inc, user, err)
+	}
+	link := Sign(secret, "inc1", "ann", now.Add(time.Hour))
+	if inc, user, err := VerifyReceipt(secret, link, now); err != nil || inc != "inc1" || user != "ann" {
+		t.Fatalf("link as a receipt: %q %q %v", inc, user, err)
+	}
+	if _, _, err := VerifyReceipt(secret, receipt, now.Add(time.Hour)); err == nil {
+		t.Fatal("an expired receipt verified")
+	}
+}

@@ -78,3 +78,23 @@ func TestEveryRouteAuthenticates(t *testing.T) {
 // echoRouteNotFound is how echo lists its own catch-all routes, which are
 // not the server's.
 const echoRouteNotFound = "echo_route_not_found"
+
+// TestIntegrationKeyActsOnItsServiceOnly: an integration key opens and
+// resolves incidents of its own service only. A resolved notification with
+// another service's key, for the same group, resolves nothing of this one.
+func TestIntegrationKeyActsOnItsServiceOnly(t *testing.T) {
+	h := newHarness(t)
+	id := fire(h)
+	resolved := amPayload("resolved", "g1", map[string]string{"alertname": "A", "severity": "critical"})
+	for _, r := range []response{
+		h.do("POST", "/api/v1/alertmanager", resolved, "Authorization", "Bearer batch-key-0000000000000000000000"),
+		h.do("POST", "/api/v1/alertmanager/batch-key-0000000000000000000000", resolved),
+	} {
+		if r.code != http.StatusOK || strings.Contains(r.body, id) {
+			t.Fatalf("resolved with the other service's key: %d %s", r.code, r.body)
+		}
+	}
+	if v := h.incident(id); v.Status != "triggered" || v.Service != "api" {
+		t.Fatalf("another service's key changed the incident: %s %s", v.Service, v.Status)
+	}
+}

@@ -807,3 +807,44 @@ func TestSlackEscalateAtTheLastLevelClickedTwiceEscalatesOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestSlackViewerActsOnlyOnWhatWasPagedToThem: a viewer (role: viewer)
+// reads; a Slack channel message's buttons are there for anyone in the
+// channel, and a viewer pressing Resolve on an incident never paged to
+// them resolved it. Once paged (the level of theirs reached), the page is
+// theirs to answer.
+func TestSlackViewerActsOnlyOnWhatWasPagedToThem(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	cfg := strings.Replace(slackConfig(sl.URL), "  - {id: bob, name: Bob, slack_user: U0BOB,", "  - {id: bob, name: Bob, role: viewer, slack_user: U0BOB,", 1)
+	h := newHarness(t, withConfig(cfg))
+	id := fire(h)
+	h.step(fixedNow)
+	msgs := sl.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("channel messages: %+v", msgs)
+	}
+	msg := msgs[0]
+	answer := func() string {
+		var last string
+		for _, c := range sl.Calls() {
+			if c.Method == "chat.postEphemeral" {
+				last = c.Text
+			}
+		}
+		return last
+	}
+	h.pressButton(sl, providertest.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:resolve", id))
+	if st := h.incident(id).Status; st != "triggered" {
+		t.Fatalf("bob, a viewer never paged, resolved it: %s", st)
+	}
+	if a := answer(); !strings.Contains(a, "Bob is a viewer") || strings.Contains(a, "try again") {
+		t.Fatalf("bob's answer: %q", a)
+	}
+	// The primary level times out at 15m: bob is paged, and his press
+	// acknowledges.
+	h.runUntil(fixedNow.Add(16 * time.Minute))
+	h.pressButton(sl, providertest.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:acknowledge", id))
+	if v := h.incident(id); v.Status != "acknowledged" {
+		t.Fatalf("bob, paged, pressed Acknowledge: %s (%q)", v.Status, answer())
+	}
+}

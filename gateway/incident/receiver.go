@@ -83,7 +83,33 @@ func (s *Service) Act(ctx context.Context, target, user string, a notify.Action)
 		}
 		return notify.Acted{Storm: out.Describe(kind, s.o.Config().UserName)}, nil
 	}
+	if err := s.viewerPaged(ctx, target, user); err != nil {
+		return notify.Acted{}, notFound(err)
+	}
 	return s.act(ctx, target, policy.Event{Kind: kind, Actor: user})
+}
+
+// viewerPaged refuses a viewer (role: viewer) acting on an incident that
+// was never paged to them: a viewer reads, but a page asks its person to
+// answer it, so acknowledging, escalating or resolving what was paged to
+// them stays theirs. A Slack channel message's buttons are there for
+// anyone in the channel; the other ways in (a reply, a key, a link) only
+// reach the person paged.
+func (s *Service) viewerPaged(ctx context.Context, id, user string) error {
+	u := s.o.Config().User(user)
+	if u == nil || u.Role != policy.RoleViewer {
+		return nil
+	}
+	tl, err := s.o.Store.Timeline(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, e := range tl {
+		if (e.Type == "notify" || e.Type == "notify_failed") && e.User == user {
+			return nil
+		}
+	}
+	return &refusal{ErrNotYours, fmt.Sprintf("%s is a viewer, and pagerd acts for a viewer only on incidents paged to them", u.Name)}
 }
 
 // act applies ev to one incident and says what it did.
@@ -126,6 +152,9 @@ func (s *Service) act(ctx context.Context, target string, ev policy.Event) (noti
 func (s *Service) EscalateFrom(ctx context.Context, user string, page notify.Page) (notify.Acted, error) {
 	if page.Level < 1 || store.IsBundleID(page.Target) {
 		return s.Act(ctx, page.Target, user, notify.Escalate)
+	}
+	if err := s.viewerPaged(ctx, page.Target, user); err != nil {
+		return notify.Acted{}, notFound(err)
 	}
 	return s.act(ctx, page.Target, policy.Event{Kind: policy.EventEscalate, Actor: user,
 		FromLevel: page.Level - 1, FromLevelSet: true, FromLevelAt: page.At})

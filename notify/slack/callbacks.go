@@ -177,6 +177,8 @@ func describe(action notify.Action, a notify.Acted, err error) string {
 		return "That alert-storm message is no longer kept; act on its incidents one by one."
 	case errors.Is(err, notify.ErrNotFound):
 		return "That incident is no longer kept."
+	case errors.Is(err, notify.ErrRefused):
+		return "pagerd refused: " + err.Error() + "."
 	case err != nil:
 		return "pagerd could not do that just now (" + err.Error() + "); try again."
 	case a.Storm != "":

@@ -58,16 +58,7 @@ func appendRecord(b []byte, r *record) ([]byte, error) {
 	if r.NotPushed {
 		b = append(b, `,"not_pagerduty":true`...)
 	}
-	if len(r.SilencedAt) > 0 {
-		b = append(b, `,"silenced_at":[`...)
-		for i, u := range r.SilencedAt {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, u)
-		}
-		b = append(b, ']')
-	}
+	b = appendStrings(b, `,"silenced_at":`, r.SilencedAt)
 	return append(b, '}'), nil
 }
 
@@ -82,16 +73,7 @@ func appendState(b []byte, s *policy.Incident) ([]byte, error) {
 	b = append(b, `,"urgency":`...)
 	b = appendJSONString(b, s.Urgency)
 	b = appendOmitEmpty(b, `,"rule":`, s.Rule)
-	if len(s.PageImmediately) > 0 {
-		b = append(b, `,"page_immediately":[`...)
-		for i, p := range s.PageImmediately {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, p)
-		}
-		b = append(b, ']')
-	}
+	b = appendStrings(b, `,"page_immediately":`, s.PageImmediately)
 	b = append(b, `,"status":`...)
 	b = appendJSONString(b, string(s.Status))
 	b = append(b, `,"epoch":`...)
@@ -247,16 +229,7 @@ func appendOutboxItem(b []byte, o *store.OutboxItem) ([]byte, error) {
 		b = append(b, `,"attempts":`...)
 		b = strconv.AppendInt(b, int64(o.Attempts), 10)
 	}
-	if len(o.Done) > 0 {
-		b = append(b, `,"done":[`...)
-		for i, d := range o.Done {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, d)
-		}
-		b = append(b, ']')
-	}
+	b = appendStrings(b, `,"done":`, o.Done)
 	b = appendOmitEmpty(b, `,"url":`, o.URL)
 	return append(b, '}'), nil
 }
@@ -313,6 +286,23 @@ func appendEntry(b []byte, e *store.Entry) ([]byte, error) {
 	b = appendOmitEmpty(b, `,"detail":`, e.Detail)
 	b = appendOmitEmpty(b, `,"bundle":`, e.Bundle)
 	return append(b, '}'), nil
+}
+
+// appendStrings appends a string slice field tagged omitempty: key and
+// the strings as a JSON array, or nothing when there are none.
+func appendStrings(b []byte, key string, ss []string) []byte {
+	if len(ss) == 0 {
+		return b
+	}
+	b = append(b, key...)
+	b = append(b, '[')
+	for i, v := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, v)
+	}
+	return append(b, ']')
 }
 
 // appendOmitEmpty appends a string field tagged omitempty: key and value,

@@ -23,14 +23,14 @@ var actionEvents = map[notify.Action]policy.EventKind{
 	notify.Escalate:    policy.EventEscalate,
 }
 
-// notFound marks an error with the notify error of its class, for a
+// classify marks an error with the notify error of its class, for a
 // provider's callback to tell the person what is true: a store's
 // not-found as notify.ErrNotFound, a write that may have happened as
 // notify.ErrOutcomeUnknown, a store that could not be reached as
 // notify.ErrUnavailable, a write that lost to other writers past the
 // retries as notify.ErrConflict and a refusal of the Service's as
 // notify.ErrRefused. The HTTP layer still sees the store's errors.
-func notFound(err error) error {
+func classify(err error) error {
 	var class []error
 	switch {
 	case err == nil:
@@ -61,12 +61,12 @@ type classed struct {
 func (c *classed) Error() string   { return c.err.Error() }
 func (c *classed) Unwrap() []error { return append([]error{c.err}, c.class...) }
 
-// stormGone is notFound for a storm bundle: notify.ErrStormGone too.
+// stormGone is classify for a storm bundle: notify.ErrStormGone too.
 func stormGone(err error) error {
 	if isNotFound(err) {
 		return &classed{err, []error{notify.ErrNotFound, notify.ErrStormGone}}
 	}
-	return notFound(err)
+	return classify(err)
 }
 
 // Act has user act on an incident, or on every incident of a storm bundle
@@ -84,7 +84,7 @@ func (s *Service) Act(ctx context.Context, target, user string, a notify.Action)
 		return notify.Acted{Storm: out.Describe(kind, s.o.Config().UserName)}, nil
 	}
 	if err := s.viewerPaged(ctx, target, user); err != nil {
-		return notify.Acted{}, notFound(err)
+		return notify.Acted{}, classify(err)
 	}
 	return s.act(ctx, target, policy.Event{Kind: kind, Actor: user})
 }
@@ -117,7 +117,7 @@ func (s *Service) act(ctx context.Context, target string, ev policy.Event) (noti
 	inc, acts, err := s.Apply(ctx, target, ev)
 	already := errors.Is(err, ErrAlreadyEscalated)
 	if err != nil && !isResolved(err) && !already {
-		return notify.Acted{}, notFound(err)
+		return notify.Acted{}, classify(err)
 	}
 	st := inc.State
 	// A resolve of a resolved incident is no error to the state machine
@@ -154,7 +154,7 @@ func (s *Service) EscalateFrom(ctx context.Context, user string, page notify.Pag
 		return s.Act(ctx, page.Target, user, notify.Escalate)
 	}
 	if err := s.viewerPaged(ctx, page.Target, user); err != nil {
-		return notify.Acted{}, notFound(err)
+		return notify.Acted{}, classify(err)
 	}
 	return s.act(ctx, page.Target, policy.Event{Kind: policy.EventEscalate, Actor: user,
 		FromLevel: page.Level - 1, FromLevelSet: true, FromLevelAt: page.At})
@@ -252,7 +252,7 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, match fun
 	for _, st := range []policy.Status{policy.StatusTriggered, policy.StatusAcknowledged} {
 		incs, err := s.o.Store.List(ctx, store.Filter{Status: st, Limit: 1000})
 		if err != nil {
-			return notify.Page{}, notFound(err)
+			return notify.Page{}, classify(err)
 		}
 		open = append(open, incs...)
 	}
@@ -267,7 +267,7 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, match fun
 			continue
 		}
 		if err != nil {
-			return notify.Page{}, notFound(err)
+			return notify.Page{}, classify(err)
 		}
 		for _, e := range tl {
 			if e.Type != "notify" || e.User != user || e.Channel != channel {
@@ -329,7 +329,7 @@ const resolvedLookback = 24 * time.Hour
 func (s *Service) ResolvedPaged(ctx context.Context, user, channel string, match func(target string) bool) ([]notify.Acted, error) {
 	incs, err := s.o.Store.List(ctx, store.Filter{Status: policy.StatusResolved, Since: s.clock().Add(-resolvedLookback), Limit: 1000})
 	if err != nil {
-		return nil, notFound(err)
+		return nil, classify(err)
 	}
 	cfg := s.o.Config()
 	var out []notify.Acted
@@ -342,7 +342,7 @@ func (s *Service) ResolvedPaged(ctx context.Context, user, channel string, match
 			continue
 		}
 		if err != nil {
-			return nil, notFound(err)
+			return nil, classify(err)
 		}
 		// A page in a storm message counts: the message named the
 		// incident, and its code acts on it as LastPaged finds it.
@@ -372,7 +372,7 @@ func (s *Service) About(ctx context.Context, target string) (notify.About, error
 		}
 		statuses, err := s.o.Store.Statuses(ctx, b.Incidents)
 		if err != nil {
-			return notify.About{}, notFound(err)
+			return notify.About{}, classify(err)
 		}
 		open := 0
 		for _, st := range statuses {
@@ -384,7 +384,7 @@ func (s *Service) About(ctx context.Context, target string) (notify.About, error
 	}
 	inc, err := s.o.Store.Get(ctx, target)
 	if err != nil {
-		return notify.About{}, notFound(err)
+		return notify.About{}, classify(err)
 	}
 	return notify.About{Incidents: 1, Priority: inc.State.Priority, Service: inc.Service, Summary: inc.Summary,
 		Status: string(inc.State.Status)}, nil

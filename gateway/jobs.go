@@ -108,6 +108,7 @@ func (d *Daemon) rearmJobs(ctx context.Context) {
 		}
 		cancel()
 		if did && err != nil && ctx.Err() == nil {
+			d.heartbeats.RetrySoon()
 			d.log.Warn("jobs not re-armed; trying again soon", "err", err)
 		}
 	}

@@ -110,6 +110,9 @@ func New(o Options) *Monitor {
 			[]string{"service", "heartbeat"}),
 	}
 	o.Registry.MustRegister(m.pings, m.misses)
+	// The first arming is the daemon's Arm at start: a re-arm racing it
+	// would call the jobs it adds lost ("its data lost?").
+	m.nextRearm = o.Now().Add(RearmEvery)
 	return m
 }
 
@@ -316,6 +319,15 @@ func (m *Monitor) Rearm(ctx context.Context, cfg *policy.Config, force bool) (di
 		return true, err
 	}
 	return true, nil
+}
+
+// RetrySoon has the next Rearm come after rearmRetry, not RearmEvery: the
+// heartbeats were re-armed, but jobs re-armed with them (notices,
+// windows) were refused.
+func (m *Monitor) RetrySoon() {
+	m.mu.Lock()
+	m.nextRearm = m.clock().Add(rearmRetry)
+	m.mu.Unlock()
 }
 
 // arm is Arm; rearm says a job found missing was lost (Rearm), not new.

@@ -187,14 +187,15 @@ func New(o Options) *Dispatcher {
 		Help: "Pages and storm messages this replica sent but could not yet record in the store (the store refused the write); they are recorded, not sent again, when the store takes writes."},
 		func() float64 { return float64(d.journal.size()) }))
 	o.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagerd_dispatch_behind_seconds",
-		Help: "How late the earliest step this replica's dispatcher last claimed was: 0 when it keeps up. Past server.admission.brake_behind the intake takes fewer alerts until it catches up."},
+		Help: "How late the earliest step this replica's dispatcher last claimed was while more were due: 0 when its last look claimed everything due. Past server.admission.brake_behind the intake takes fewer alerts until it catches up."},
 		func() float64 { return d.Behind().Seconds() }))
 	return d
 }
 
 // Behind is how far behind the due steps the dispatcher is: how long ago
-// the earliest of the steps it last claimed was due, or 0 when its last
-// look found nothing due. With every worker busy it does not look, and
+// the earliest of the steps it last claimed was due while its claims
+// filled every free worker (more were due), or 0 when its last look
+// claimed everything due. With every worker busy it does not look, and
 // Behind stays what it was. A takeover does not count: its lateness is the
 // lease of the replica that died, not a backlog.
 func (d *Dispatcher) Behind() time.Duration { return time.Duration(d.behind.Load()) }

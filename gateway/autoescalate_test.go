@@ -106,3 +106,43 @@ func TestAutoEscalationTriggerJoiningAnOpenGroupPagesAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestEscalateRacingAnAutoEscalationStillEscalates: a person escalates an
+// acknowledged incident as a security breach alert joins its group, whose
+// auto-escalation re-opens it and pages its level again between the
+// escalation's read and its write. The retry took that restart of the
+// level for an escalation since the read and dropped the person's, saying
+// nothing: an auto-escalation, like a priority raise, escalates nothing.
+func TestEscalateRacingAnAutoEscalationStillEscalates(t *testing.T) {
+	bu := &beforeUpdate{Store: boltStore(t)}
+	h := newHarness(t, withConfig(breachConfig), withStore(bu))
+	auth := []string{"Authorization", "Bearer " + amKey}
+	first := map[string]string{"alertname": "HighErrorRate", "severity": "critical", "instance": "api-1"}
+	if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g", first), auth...); r.code != 200 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	h.runUntil(fixedNow.Add(time.Minute))
+	id := h.list("")[0].ID
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", ""); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	breach := amPayload("firing", "g", first,
+		map[string]string{"alertname": "UnexpectedAdminLogin", "severity": "critical", "category": "security_breach"})
+	h.clock.Set(fixedNow.Add(90 * time.Second))
+	bu.fn = func() {
+		if r := h.do("POST", "/api/v1/alertmanager", breach, auth...); r.code != 200 {
+			t.Errorf("the breach alert: %d %s", r.code, r.body)
+		}
+	}
+	bu.armed.Store(true)
+	r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"ann"}`)
+	if bu.armed.Load() {
+		t.Fatal("the escalation wrote nothing: the test tests nothing")
+	}
+	if r.code != 200 {
+		t.Fatalf("escalate: %d %s", r.code, r.body)
+	}
+	if v := h.incident(id); v.LevelName != "secondary" {
+		t.Fatalf("after the escalation: level %d (%s), want secondary; timeline %+v", v.Level, v.LevelName, v.Timeline)
+	}
+}

@@ -179,13 +179,15 @@ func (s *Service) applyWith(ctx context.Context, id string, first *store.Inciden
 			if seen == nil {
 				st := inc.State
 				seen = &st
-			} else if inc.State.Level != seen.Level ||
-				(!inc.State.LevelStartedAt.Equal(seen.LevelStartedAt) && inc.State.Priority == seen.Priority) {
+			} else if inc.State.Level != seen.Level || !inc.State.LevelEscalatedAt.Equal(seen.LevelEscalatedAt) {
 				// Escalated since it was read (the ladder's timeout,
-				// another person): escalating again would page the
-				// new level twice, or skip one. A priority raise also
-				// restarts the level, but re-pages it and escalates
-				// nothing: the person's escalation still stands.
+				// another person; LevelEscalatedAt is set by every
+				// escalation, the last level's restart too):
+				// escalating again would page the new level twice, or
+				// skip one. A priority raise or an auto-escalation
+				// also restarts the level, but re-pages it and
+				// escalates nothing: the person's escalation still
+				// stands.
 				if ev.FromLevelSet {
 					// Said so, so the person is not told they
 					// escalated it.

@@ -39,13 +39,15 @@ type transports struct {
 // buildNotifiers makes the transports pages go out on. The log transport
 // writes to stdout (the daemon's own logs go to stderr) or to a file. The
 // providers' URLs and timeouts left unset in the config are their own
-// defaults; hc carries their calls (nil: a client of their own each).
+// defaults; hc carries their calls (nil: clients on one transport, which
+// keeps connections to each provider for the next pages).
 // retryBase is the first wait between a page's tries (0: notify's
 // default).
 func buildNotifiers(cfg *policy.Config, stdout io.Writer, hc func() *http.Client, retryBase time.Duration, now func() time.Time) (transports, error) {
 	out := transports{close: func() error { return nil }}
 	if hc == nil {
-		hc = func() *http.Client { return &http.Client{} }
+		shared := notify.NewTransport()
+		hc = func() *http.Client { return &http.Client{Transport: shared} }
 	}
 	w := stdout
 	if p := cfg.Notifiers.Log.Path; p != "" && p != "-" {

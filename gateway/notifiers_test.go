@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -179,4 +180,48 @@ func quickstartNotifiers(t *testing.T, extra string) transports {
 		t.Fatal(err)
 	}
 	return tr
+}
+
+// TestDaemonTransportsKeepTheirConnections: pages sent at once to one
+// provider reuse the connections of the pages before them. With
+// net/http's default pool, which keeps 2 idle connections a host, every
+// wave of 16 pages at once opened 14 new ones (a TLS handshake each to a
+// real provider, in the middle of a storm): 44 connections for three
+// waves. The receiver holds each wave until all 16 are in, so the waves
+// are concurrent whatever the machine.
+func TestDaemonTransportsKeepTheirConnections(t *testing.T) {
+	const wave, waves = 16, 3
+	var opened atomic.Int64
+	var arrived sync.WaitGroup
+	recv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		arrived.Done()
+		arrived.Wait()
+	}))
+	recv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	recv.Start()
+	defer recv.Close()
+	tr := quickstartNotifiers(t, "")
+	for w := 0; w < waves; w++ {
+		arrived.Add(wave)
+		var sent sync.WaitGroup
+		for i := 0; i < wave; i++ {
+			sent.Add(1)
+			go func() {
+				defer sent.Done()
+				m := notify.Message{User: "demo", Channel: "push", Address: recv.URL + "/hook", Text: fmt.Sprintf("wave %d page %d", w, i)}
+				if err := tr.byVia["webhook"].Notify(context.Background(), m); err != nil {
+					t.Errorf("wave %d page %d: %v", w, i, err)
+				}
+			}()
+		}
+		sent.Wait()
+	}
+	if n := opened.Load(); n > wave {
+		t.Fatalf("%d connections opened for %d waves of %d pages at once, want at most %d: each wave should reuse the last one's", n, waves, wave, wave)
+	}
 }

@@ -48,7 +48,7 @@ func New(eventsURL string, hc *http.Client, timeout time.Duration) *Notifier {
 		eventsURL = DefaultEventsURL
 	}
 	if hc == nil {
-		hc = &http.Client{}
+		hc = &http.Client{Transport: notify.NewTransport()}
 	}
 	if timeout <= 0 {
 		timeout = DefaultTimeout

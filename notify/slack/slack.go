@@ -62,7 +62,7 @@ func New(o Options) *Client {
 		o.APIURL += "/"
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{}
+		o.HTTPClient = &http.Client{Transport: notify.NewTransport()}
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout

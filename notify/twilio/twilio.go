@@ -45,7 +45,7 @@ type Options struct {
 	// calls cannot be placed.
 	PublicURL string
 	// HTTPClient's transport carries the calls (default
-	// http.DefaultTransport).
+	// notify.NewTransport()).
 	HTTPClient *http.Client
 	// Timeout bounds each call (default DefaultTimeout): twilio-go has no
 	// context support, so it is the HTTP client's.
@@ -73,7 +73,7 @@ func New(o Options) (*Notifier, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	base := http.DefaultTransport
+	var base http.RoundTripper = notify.NewTransport()
 	if o.HTTPClient != nil && o.HTTPClient.Transport != nil {
 		base = o.HTTPClient.Transport
 	}

@@ -324,7 +324,7 @@ func TestConsoleOIDCSignIn(t *testing.T) {
 		want     string
 	}{
 		"unknown email":    {"carol@example.com", true, "no pagerd user has this email"},
-		"unverified email": {"ann@example.com", false, "could not be checked"},
+		"unverified email": {"ann@example.com", false, "the identity provider says this email is not verified (ann@example.com"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := newUIClient(t, h.url)
@@ -385,6 +385,70 @@ func TestConsoleOIDCSignIn(t *testing.T) {
 	})
 }
 
+// TestConsoleOIDCEmailMustBeVerified: an ID token's email picks a user
+// only when the provider says it verified it. A token without
+// email_verified (a provider that lets people type in any address and
+// says nothing) is refused, with a page and a log line that say why,
+// unless console.oidc.accept_missing_email_verified is set; one that
+// says false is refused either way. Through the whole flow, against the
+// test provider.
+func TestConsoleOIDCEmailMustBeVerified(t *testing.T) {
+	const (
+		unverified = "the identity provider says this email is not verified (ann@example.com, subject 00uMallory)"
+		unchecked  = "the identity provider does not say that this email is verified (ann@example.com, subject 00uMallory): its ID token has no email_verified claim"
+	)
+	ann := func(verified bool, edit func(*oidctest.Identity)) oidctest.Identity {
+		who := oidctest.Identity{Subject: "00uMallory", Email: "ann@example.com", Verified: verified}
+		if edit != nil {
+			edit(&who)
+		}
+		return who
+	}
+	noClaim := func(who *oidctest.Identity) { who.NoVerifiedClaim = true }
+	asString := func(who *oidctest.Identity) { who.VerifiedAsString = true }
+	for _, accept := range []bool{false, true} {
+		t.Run(fmt.Sprintf("accept_missing_email_verified %v", accept), func(t *testing.T) {
+			var h *harness
+			idp := oidctest.Start(t, func() time.Time { return h.clock.Now() })
+			cfg := consoleConfig(t, idp.URL)
+			if accept {
+				cfg = strings.Replace(cfg, "name: Test IdP}", "name: Test IdP, accept_missing_email_verified: true}", 1)
+			}
+			h = newHarness(t, withConfig(cfg))
+			for name, tc := range map[string]struct {
+				who     oidctest.Identity
+				refused string // "": signed in as Ann
+			}{
+				"verified":                  {ann(true, nil), ""},
+				"verified, as a string":     {ann(true, asString), ""},
+				"not verified":              {ann(false, nil), unverified},
+				"not verified, as a string": {ann(false, asString), unverified},
+				"no email_verified claim":   {ann(false, noClaim), map[bool]string{false: unchecked, true: ""}[accept]},
+			} {
+				t.Run(name, func(t *testing.T) {
+					c := newUIClient(t, h.url)
+					idp.SignIn(tc.who)
+					r := oidcSignIn(t, c, idp, "/ui/oncall")
+					if tc.refused == "" {
+						if r.code != http.StatusSeeOther || r.hdr.Get("Location") != "/ui/oncall" {
+							t.Fatalf("callback: %d %q, want signed in\n%s", r.code, r.hdr.Get("Location"), r.body)
+						}
+						mustContain(t, "the on-call page", c.follow(r).body, "Ann <small>(responder)</small>")
+						return
+					}
+					if r.code != http.StatusForbidden || c.cookies[sessionCookieName] != nil {
+						t.Fatalf("callback: %d %v, want 403 and no session\n%s", r.code, c.cookies, r.body)
+					}
+					mustContain(t, "the refusal", r.body, tc.refused, "users[].oidc_subject")
+					if !strings.Contains(h.logs.String(), tc.refused) {
+						t.Errorf("the refusal is not logged with its reason %q:\n%s", tc.refused, h.logs.String())
+					}
+				})
+			}
+		})
+	}
+}
+
 // TestConsoleOIDCSubject: a user's oidc_subject picks them by the ID
 // token's subject, with or without an email and before the email does,
 // and a session it opened is bound to the subject (and the issuer) rather
@@ -422,7 +486,7 @@ func TestConsoleOIDCSubject(t *testing.T) {
 	}{
 		// Subjects are case sensitive.
 		"a subject in another case":               {oidctest.Identity{Subject: "00ubob"}, "no pagerd user has this subject (00ubob): ask an admin to add it to your user in pagerd&#39;s config (users[].oidc_subject)"},
-		"an unknown subject, an unverified email": {oidctest.Identity{Subject: "00uAnn", Email: "ann@example.com"}, "could not be checked"},
+		"an unknown subject, an unverified email": {oidctest.Identity{Subject: "00uAnn", Email: "ann@example.com"}, "the identity provider says this email is not verified (ann@example.com, subject 00uAnn)"},
 		// Bob has a subject: his email alone does not let anyone in as him.
 		"another subject, bob's email": {oidctest.Identity{Subject: "00uRobert", Email: "bob@example.com", Verified: true}, "the user with this email signs in by their subject only, and this sign-in has another (bob@example.com, subject 00uRobert)"},
 	} {

@@ -39,6 +39,12 @@ type OIDCConfig struct {
 	// Name is the provider's name on the sign-in button (default
 	// "your identity provider").
 	Name string `yaml:"name"`
+	// AcceptMissingEmailVerified lets an ID token's email pick the user
+	// when the token has no email_verified claim. Off by default: a
+	// provider that lets people type in an address without checking it
+	// would otherwise let anyone sign in as any user by their email. A
+	// token that says email_verified false is refused either way.
+	AcceptMissingEmailVerified bool `yaml:"accept_missing_email_verified"`
 }
 
 // Enabled reports whether the console is on.

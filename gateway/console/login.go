@@ -283,6 +283,12 @@ var (
 	// token with another subject is not theirs, whatever its email says
 	// (an address can be passed on to a new person; a subject cannot).
 	errPinned = errors.New("the user with this email signs in by their subject only, and this sign-in has another")
+	// errUnverified and errUnchecked are an email the provider has not
+	// vouched for: it says it did not verify it, or it does not say (no
+	// email_verified claim). Anyone may type any address into some
+	// providers' profiles, so such an email picks nobody.
+	errUnverified = errors.New("the identity provider says this email is not verified")
+	errUnchecked  = errors.New("the identity provider does not say that this email is verified")
 )
 
 // oidcCallback finishes the sign-in: the state must be the one this
@@ -319,6 +325,10 @@ func (c *Console) oidcCallback(w http.ResponseWriter, r *http.Request) {
 			msg = err.Error() + ": ask an admin to add it to your user in pagerd's config (users[].oidc_subject)."
 		case errors.Is(err, errPinned):
 			msg = err.Error() + ": sign in with the account their users[].oidc_subject names, or ask an admin to change it."
+		case errors.Is(err, errUnverified):
+			msg = err.Error() + ", so pagerd does not sign anyone in by it. Verify it at the identity provider and sign in again, or ask an admin to add your subject to your user in pagerd's config (users[].oidc_subject)."
+		case errors.Is(err, errUnchecked):
+			msg = err.Error() + ", so pagerd does not sign anyone in by it. Ask an admin to add your subject to your user in pagerd's config (users[].oidc_subject), or to set console.oidc.accept_missing_email_verified if this provider only issues addresses it has checked."
 		}
 		c.showLogin(w, r, http.StatusForbidden, "", msg)
 		return
@@ -346,8 +356,9 @@ func providerRefusal(code string) string {
 // token's subject comes first, whatever email the token carries or lacks:
 // a subject is never reassigned at the provider, where an address may be
 // passed on, so when the subject is one user's and the email another's,
-// the subject's user signs in. Otherwise the email picks the user, as
-// long as the provider has not said it is unverified.
+// the subject's user signs in. Otherwise the email picks the user, only
+// when the provider says it verified it (email_verified true), or says
+// nothing and the config accepts that (accept_missing_email_verified).
 func (c *Console) exchange(ctx context.Context, cfg *policy.Config, code string, st *loginState) (*policy.User, string, error) {
 	p, err := c.oidc.provider(ctx, cfg.Console.OIDC.Issuer)
 	if err != nil {
@@ -373,8 +384,8 @@ func (c *Console) exchange(ctx context.Context, cfg *policy.Config, code string,
 		return u, methodOIDCSubject, nil
 	}
 	var claims struct {
-		Email    string `json:"email"`
-		Verified *bool  `json:"email_verified"`
+		Email    string     `json:"email"`
+		Verified *claimBool `json:"email_verified"`
 	}
 	if err := idt.Claims(&claims); err != nil {
 		return nil, "", fmt.Errorf("read the ID token's claims: %w", err)
@@ -382,8 +393,11 @@ func (c *Console) exchange(ctx context.Context, cfg *policy.Config, code string,
 	if claims.Email == "" {
 		return nil, "", fmt.Errorf("%w (%s)", errNoSubject, idt.Subject)
 	}
-	if claims.Verified != nil && !*claims.Verified {
-		return nil, "", fmt.Errorf("the provider has not verified %s", claims.Email)
+	switch {
+	case claims.Verified == nil && !cfg.Console.OIDC.AcceptMissingEmailVerified:
+		return nil, "", fmt.Errorf("%w (%s, subject %s): its ID token has no email_verified claim", errUnchecked, claims.Email, idt.Subject)
+	case claims.Verified != nil && !bool(*claims.Verified):
+		return nil, "", fmt.Errorf("%w (%s, subject %s)", errUnverified, claims.Email, idt.Subject)
 	}
 	u := cfg.UserByEmail(claims.Email)
 	if u == nil {
@@ -393,4 +407,21 @@ func (c *Console) exchange(ctx context.Context, cfg *policy.Config, code string,
 		return nil, "", fmt.Errorf("%w (%s, subject %s)", errPinned, claims.Email, idt.Subject)
 	}
 	return u, methodOIDC, nil
+}
+
+// claimBool is a boolean claim as providers send it: a JSON boolean, or
+// the string "true" or "false" (Amazon Cognito's email_verified, for
+// one). Anything else is false, never an error: a claim pagerd cannot
+// read vouches for nothing.
+type claimBool bool
+
+// UnmarshalJSON reads true, false, "true" and "false".
+func (b *claimBool) UnmarshalJSON(data []byte) error {
+	switch string(data) {
+	case "true", `"true"`:
+		*b = true
+	default:
+		*b = false
+	}
+	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -61,6 +62,12 @@ type Identity struct {
 	Subject  string
 	Email    string
 	Verified bool
+	// NoVerifiedClaim leaves email_verified out of a token that has an
+	// email, as some providers do (they say nothing either way).
+	NoVerifiedClaim bool
+	// VerifiedAsString sends email_verified as the string "true" or
+	// "false" rather than a JSON boolean, as Amazon Cognito does.
+	VerifiedAsString bool
 }
 
 // grant is what an authorization code stands for.
@@ -240,12 +247,16 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		jwt.Claims
 		Nonce    string `json:"nonce,omitempty"`
 		Email    string `json:"email,omitempty"`
-		Verified *bool  `json:"email_verified,omitempty"`
+		Verified any    `json:"email_verified,omitempty"`
 	}{Claims: jwt.Claims{Issuer: p.URL, Subject: g.who.Subject, Audience: jwt.Audience{p.ClientID},
 		IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(5 * time.Minute))},
 		Nonce: g.nonce, Email: g.who.Email}
-	if g.who.Email != "" {
-		claims.Verified = &g.who.Verified
+	switch {
+	case g.who.Email == "" || g.who.NoVerifiedClaim:
+	case g.who.VerifiedAsString:
+		claims.Verified = strconv.FormatBool(g.who.Verified)
+	default:
+		claims.Verified = g.who.Verified
 	}
 	raw, err := jwt.Signed(p.signer).Claims(claims).Serialize()
 	if err != nil {

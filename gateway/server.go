@@ -69,8 +69,9 @@ type ServerOptions struct {
 	Gatherer prometheus.Gatherer
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
-	// TrustedProxies are the addresses whose X-Forwarded-For is believed
-	// (server.trusted_proxies, read at start).
+	// TrustedProxies are the addresses whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed (server.trusted_proxies, read at
+	// start); nobody's when empty.
 	TrustedProxies []string
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish after a stop (default 30s).
@@ -151,6 +152,7 @@ func NewServer(o ServerOptions) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = ipExtractor(o.TrustedProxies)
+	e.SchemeExtractor = schemeExtractor(o.TrustedProxies)
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{}))
 	e.Use(s.observe)
@@ -496,12 +498,28 @@ func ipExtractor(trusted []string) echo.IPExtractor {
 	if len(trusted) == 0 {
 		return echo.ExtractIPDirect()
 	}
-	var opts []echo.TrustOption
-	opts = append(opts, echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false))
+	return echo.ExtractIPFromXFFHeader(proxyTrust(trusted)...)
+}
+
+// schemeExtractor trusts X-Forwarded-Proto (and echo's other scheme
+// headers) only from the configured proxies; everyone else's scheme is
+// the connection's. Left unset, echo believes them from any loopback,
+// link-local or private peer, which on a pod network is every client.
+func schemeExtractor(trusted []string) echo.SchemeExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractSchemeDirect()
+	}
+	return echo.ExtractSchemeFromHeaders(proxyTrust(trusted)...)
+}
+
+// proxyTrust trusts the CIDRs given and nothing else: not echo's default
+// of every loopback, link-local and private address.
+func proxyTrust(trusted []string) []echo.TrustOption {
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
 	for _, c := range trusted {
 		if _, n, err := net.ParseCIDR(c); err == nil {
 			opts = append(opts, echo.TrustIPRange(n))
 		}
 	}
-	return echo.ExtractIPFromXFFHeader(opts...)
+	return opts
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -555,6 +556,57 @@ func TestClientAddressTrustsOnlyConfiguredProxies(t *testing.T) {
 	}
 	if got := ipExtractor([]string{"192.168.0.0/16"})(req); got != "10.1.2.3" {
 		t.Fatalf("untrusted peer: %s", got)
+	}
+}
+
+// TestForwardedHeadersTrustOnlyConfiguredProxies: the scheme and the
+// client address forwarded headers claim are believed from the peers in
+// server.trusted_proxies only, never from a private peer merely for being
+// private (on a pod network every client is one), and a configured
+// server.public_url is what absolute links are made of, whatever they
+// claim. Through the daemon's handler, with the calendar feed's URL (the
+// one absolute link made from a request) and the request log's address.
+func TestForwardedHeadersTrustOnlyConfiguredProxies(t *testing.T) {
+	const host = "pagerd.internal:8080"
+	for name, tc := range map[string]struct {
+		server           string // the config's server section
+		peer             string
+		wantURL, wantLog string
+	}{
+		"no proxies, a private peer":      {"", "10.1.2.3:5555", "http://" + host + "/feeds/", `"remote":"10.1.2.3"`},
+		"no proxies, a loopback peer":     {"", "127.0.0.1:5555", "http://" + host + "/feeds/", `"remote":"127.0.0.1"`},
+		"a listed proxy":                  {"{trusted_proxies: [10.0.0.0/8]}", "10.1.2.3:5555", "https://" + host + "/feeds/", `"remote":"203.0.113.9"`},
+		"a private peer not listed":       {"{trusted_proxies: [10.0.0.0/8]}", "192.168.1.5:5555", "http://" + host + "/feeds/", `"remote":"192.168.1.5"`},
+		"public_url, no proxies":          {"{public_url: \"http://pagerd.example.com\"}", "10.1.2.3:5555", "http://pagerd.example.com/feeds/", `"remote":"10.1.2.3"`},
+		"public_url, from a listed proxy": {"{public_url: \"http://pagerd.example.com\", trusted_proxies: [10.0.0.0/8]}", "10.1.2.3:5555", "http://pagerd.example.com/feeds/", `"remote":"203.0.113.9"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := testConfig
+			if tc.server != "" {
+				cfg = "server: " + tc.server + "\n" + cfg
+			}
+			h := newHarness(t, withConfig(cfg))
+			req := httptest.NewRequest("GET", "/api/v1/schedules/s/feed", nil)
+			req.RemoteAddr, req.Host = tc.peer, host
+			req.Header.Set("Authorization", "Bearer "+apiToken)
+			req.Header.Set("X-Forwarded-Proto", "https")
+			req.Header.Set("X-Forwarded-For", "203.0.113.9")
+			// Headers pagerd reads from nobody.
+			req.Header.Set("X-Forwarded-Host", "evil.example")
+			req.Header.Set("Forwarded", "for=198.51.100.7;proto=https;host=evil.example")
+			rec := httptest.NewRecorder()
+			h.d.Handler().ServeHTTP(rec, req)
+			var got struct{ URL string }
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusOK {
+				t.Fatalf("feed URL: %d %s", rec.Code, rec.Body)
+			}
+			if !strings.HasPrefix(got.URL, tc.wantURL) {
+				t.Errorf("feed URL %q, want it under %q", got.URL, tc.wantURL)
+			}
+			if logs := h.logs.String(); !strings.Contains(logs, `"route":"/api/v1/schedules/:schedule/feed"`) || !strings.Contains(logs, tc.wantLog) {
+				t.Errorf("the request is not logged with %s:\n%s", tc.wantLog, logs)
+			}
+		})
 	}
 }
 

@@ -396,7 +396,15 @@ func (v *validator) server() {
 	}
 	for i, c := range sv.TrustedProxies {
 		if _, _, err := net.ParseCIDR(c); err != nil {
-			v.errf(fmt.Sprintf("server.trusted_proxies[%d]", i), "%q is not a CIDR like 10.0.0.0/8", c)
+			hint := ""
+			if ip := net.ParseIP(c); ip != nil {
+				bits := 128
+				if ip.To4() != nil {
+					bits = 32
+				}
+				hint = fmt.Sprintf(" (one address is %s/%d)", c, bits)
+			}
+			v.errf(fmt.Sprintf("server.trusted_proxies[%d]", i), "%q is not a CIDR like 10.0.0.0/8 or fd00::/8%s: list the addresses of the proxies in front of pagerd, whose X-Forwarded-For and X-Forwarded-Proto it believes", c, hint)
 		}
 	}
 	v.linksDeclared = sv.LinkSecret != "" || sv.LinkSecretFile != ""

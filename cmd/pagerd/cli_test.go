@@ -166,6 +166,42 @@ func TestCheckConfigWarnings(t *testing.T) {
 	}
 }
 
+// TestCheckConfigTrustedProxies: check-config refuses a
+// server.trusted_proxies entry that is not a CIDR, naming the entry and
+// what to write, and takes IPv4 and IPv6 ones.
+func TestCheckConfigTrustedProxies(t *testing.T) {
+	q, err := os.ReadFile(qstart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, tc := range map[string]struct{ list, want string }{
+		"cidrs":         {`["10.0.0.0/8", "fd00::/8"]`, ""},
+		"an address":    {`["10.0.0.0/8", "10.1.2.3"]`, `server.trusted_proxies[1]: "10.1.2.3" is not a CIDR like 10.0.0.0/8 or fd00::/8 (one address is 10.1.2.3/32)`},
+		"a v6 address":  {`["fd00::1"]`, `server.trusted_proxies[0]: "fd00::1" is not a CIDR like 10.0.0.0/8 or fd00::/8 (one address is fd00::1/128)`},
+		"a bad prefix":  {`["10.0.0.0/33"]`, `server.trusted_proxies[0]: "10.0.0.0/33" is not a CIDR`},
+		"not a network": {`[pod-network]`, `server.trusted_proxies[0]: "pod-network" is not a CIDR like 10.0.0.0/8 or fd00::/8: list the addresses of the proxies`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".yaml")
+			cfg := strings.Replace(string(q), "server:\n", "server:\n  trusted_proxies: "+tc.list+"\n", 1)
+			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, code := pagerd(t, "check-config", path)
+			if tc.want == "" {
+				if code != 0 || !strings.HasPrefix(out, path+": ok (") {
+					t.Errorf("exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+				}
+				return
+			}
+			if code != 1 || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, want 1 and %q in stderr:\n%s", code, tc.want, errOut)
+			}
+		})
+	}
+}
+
 // TestQueryCommandsWorkWithoutSecrets: oncall, route, simulate and schedule
 // on the seed configs need none of the secrets serve needs.
 func TestQueryCommandsWorkWithoutSecrets(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -335,6 +336,25 @@ func TestConsoleOIDCSignIn(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the redirect URL is public_url's, whatever a request claims", func(t *testing.T) {
+		req := httptest.NewRequest("GET", "/ui/login/oidc", nil)
+		req.RemoteAddr, req.Host = "10.1.2.3:5555", "evil.example"
+		req.Header.Set("X-Forwarded-Proto", "http")
+		req.Header.Set("X-Forwarded-Host", "evil.example")
+		req.Header.Set("Forwarded", "proto=http;host=evil.example")
+		rec := httptest.NewRecorder()
+		h.d.Handler().ServeHTTP(rec, req)
+		loc, err := url.Parse(rec.Header().Get("Location"))
+		if err != nil || rec.Code != http.StatusFound {
+			t.Fatalf("start: %d %q", rec.Code, rec.Header().Get("Location"))
+		}
+		if got := loc.Query().Get("redirect_uri"); got != h.url+"/ui/login/callback" {
+			t.Errorf("redirect_uri %q, want server.public_url's %q", got, h.url+"/ui/login/callback")
+		}
+		if cs := rec.Result().Cookies(); len(cs) != 1 || !cs[0].Secure {
+			t.Errorf("the login cookie over plain HTTP %+v: want it Secure all the same", cs)
+		}
+	})
 	t.Run("a callback this browser did not start", func(t *testing.T) {
 		idp.SignInAs("ann@example.com", true)
 		victim, attacker := newUIClient(t, h.url), newUIClient(t, h.url)

@@ -19,17 +19,15 @@ type Pay struct {
 // Pay works out a responder's billable time and comp days for an incident
 // of the priority that they worked from start to end. Business hours are the
 // compensation calendar's hours read in the responder's own time zone
-// ("outside 9am-5pm local time"); its holidays count as days off. Billable
+// ("outside 9am-5pm local time"; without a time_zone, their schedule's, as
+// PersonZone says); its holidays count as days off. Billable
 // time, if any, is at least the minimum and rounded to the nearest round_to.
 func (c *Config) Pay(cp *Compensation, priority, user string, start, end time.Time) Pay {
 	p := Pay{User: user}
 	if cp == nil || !end.After(start) {
 		return p
 	}
-	loc := time.UTC
-	if u := c.User(user); u != nil {
-		loc = u.Location()
-	}
+	loc, _ := c.PersonZone(user)
 	local := *c.calendars[cp.BusinessHours]
 	local.loc = loc
 	p.Billable = outsideHours(&local, start, end)

@@ -12,10 +12,15 @@ business_hours:
 users:
   - {id: utc, contacts: [{channel: push, via: log}]}
   - {id: ny, time_zone: America/New_York, contacts: [{channel: push, via: log}]}
+  - {id: nozone, contacts: [{channel: push, via: log}]}
 schedules:
   - name: s
     handoff: {weekday: monday, time: "00:00"}
     tiers: [{name: primary, start: 2025-10-06, members: [utc]}]
+  - name: ny-team
+    time_zone: America/New_York
+    handoff: {weekday: monday, time: "09:00"}
+    tiers: [{name: primary, start: 2025-10-06, members: [nozone]}]
 escalation_policies:
   - name: p
     levels: [{targets: [{schedule: s, tier: primary}]}]
@@ -70,6 +75,13 @@ func TestCompensation(t *testing.T) {
 		{"the responder's own time zone: 18:00 in New York", "ny", "SEV-2", "2025-10-07T22:00:00Z", "2025-10-07T23:00:00Z", time.Hour, 0},
 		{"Saturday in New York is Friday night's end in UTC terms", "ny", "SEV-1", "2025-10-11T02:00:00Z", "2025-10-11T03:00:00Z", time.Hour, 0},
 		{"Saturday 00:30 in New York starts a weekend SEV-1", "ny", "SEV-1", "2025-10-11T04:30:00Z", "2025-10-11T05:00:00Z", 30 * time.Minute, 1},
+		// Without a time_zone, the clock of their schedule (as reports
+		// count their nights), not UTC: 14:00-16:00 in New York is
+		// business hours, though 18:00-20:00 UTC is not.
+		{"no time_zone: the schedule's clock, 14:00 in New York", "nozone", "SEV-2", "2025-10-07T18:00:00Z", "2025-10-07T20:00:00Z", 0, 0},
+		// 02:00 UTC on Saturday is Friday 22:00 in New York: no weekend
+		// comp day.
+		{"no time_zone: the schedule's clock, Friday night in New York", "nozone", "SEV-1", "2025-10-11T02:00:00Z", "2025-10-11T02:30:00Z", 30 * time.Minute, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -767,6 +767,24 @@ func (u *User) Location() *time.Location {
 	return u.loc
 }
 
+// PersonZone is the zone of a person's own clock, and where it comes
+// from: their time_zone ("user"); when they set none, the zone of the
+// first schedule that lists them ("schedule NAME"), the clock their
+// shifts and the nights they are paged in are written on; else UTC
+// ("none set: UTC"). Reports count a person's nights, and compensation
+// their business hours, on it, so the two agree.
+func (c *Config) PersonZone(user string) (*time.Location, string) {
+	if u := c.User(user); u != nil && u.TimeZone != "" {
+		return u.Location(), "user"
+	}
+	for i := range c.Schedules {
+		if s := &c.Schedules[i]; s.Lists(user) {
+			return s.Location(), "schedule " + s.Name
+		}
+	}
+	return time.UTC, "none set: UTC"
+}
+
 // DisplayName is the name, or the id when no name is set.
 func (u *User) DisplayName() string {
 	if u.Name != "" {

@@ -117,6 +117,40 @@ func (s *Schedule) RotationHolder(tier *Tier, t time.Time) Shift {
 	return s.regular(tier, t)
 }
 
+// Lists reports whether a user takes turns in the schedule (a tier's or
+// a layer's members, a roster change's included) or covers one of its
+// overrides.
+func (s *Schedule) Lists(user string) bool {
+	for _, t := range s.Tiers {
+		if slices.Contains(t.Members, user) {
+			return true
+		}
+		for _, rc := range t.RosterChanges {
+			if slices.Contains(rc.Members, user) {
+				return true
+			}
+		}
+		for _, l := range t.Layers {
+			if slices.Contains(l.Members, user) {
+				return true
+			}
+			for _, rc := range l.RosterChanges {
+				if slices.Contains(rc.Members, user) {
+					return true
+				}
+			}
+		}
+	}
+	for _, o := range s.Overrides {
+		for _, u := range o.Tiers {
+			if u == user {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // OverrideSpan returns the [from, until) instants an override covers in the
 // schedule's time zone: dates cover whole days (Until inclusive), instants
 // are used as given.

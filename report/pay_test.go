@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,5 +35,76 @@ func TestPayGoesByTheWallClock(t *testing.T) {
 	// two comp days.
 	if got, want := strings.Join(pay, "; "), "01-h1 eng-a 10:00-15:00 300min 2d"; got != want {
 		t.Errorf("pay %s, want %s", got, want)
+	}
+}
+
+// paidTeam is a New York team paid by AION-R's rules whose members set no
+// time_zone: their clock is their schedule's.
+const paidTeam = `
+business_hours:
+  - {name: office, time_zone: UTC, days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}
+users:
+  - {id: ann, name: Ann, contacts: [{channel: push, via: log}]}
+  - {id: bob, name: Bob, contacts: [{channel: push, via: log}]}
+  - {id: cat, name: Cat, time_zone: UTC, contacts: [{channel: push, via: log}]}
+  - {id: dan, name: Dan, time_zone: UTC, contacts: [{channel: push, via: log}]}
+schedules:
+  - name: ny
+    time_zone: America/New_York
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - {name: primary, start: 2025-10-06, members: [ann, bob]}
+      - {name: secondary, start: 2025-10-06, members: [bob, ann]}
+  - name: leads
+    time_zone: UTC
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - {name: lead, start: 2025-10-06, members: [cat]}
+      - {name: unpaged, start: 2025-10-06, members: [dan]}
+escalation_policies:
+  - name: p
+    repeat: 1
+    levels:
+      - {name: primary, targets: [{schedule: ny, tier: primary}], timeout: 10m}
+      - {name: secondary, targets: [{schedule: ny, tier: secondary}], timeout: 10m}
+    unresolved:
+      - {priorities: [SEV-1], after: 1h, notify: [{schedule: leads, tier: lead}]}
+compensation:
+  - {name: pay, business_hours: office, minimum: 30m, round_to: 15m}
+services:
+  - {name: svc, priority_scheme: SEV-1-4, escalation_policy: p, compensation: pay}
+reports:
+  week: {time_zone: America/New_York, weekday: monday, time: "00:00"}
+`
+
+// TestPayOnThePersonsClock: billable time of someone without a time_zone
+// is judged on the clock their nights are counted on, their schedule's,
+// not on UTC (docs/CONFIG.md, compensation and reports.night).
+func TestPayOnThePersonsClock(t *testing.T) {
+	cfg, err := policy.Parse([]byte(paidTeam), "team.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ny, _ := time.LoadLocation("America/New_York")
+	// Tuesday 08:00-10:00 in New York (12:00-14:00 UTC, business hours
+	// there): the hour before 09:00 is billable.
+	inc := incident(ny, "z1", "svc", "SEV-2", "2025-10-07 08:00", "disk", nil,
+		page(0, 1, "ann", "push"), ack(5*m, 1, "ann"), resolve(2*time.Hour, "ann"))
+	r, err := Build(cfg, Options{From: time.Date(2025, 10, 6, 0, 0, 0, 0, ny), To: time.Date(2025, 10, 13, 0, 0, 0, 0, ny)}, []Incident{inc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Engineers) != 1 || r.Engineers[0].TimeZone != "America/New_York" {
+		t.Fatalf("engineers %+v: ann's nights should be counted in New York", r.Engineers)
+	}
+	var pay []string
+	for _, p := range r.Pay.Incidents {
+		pay = append(pay, fmt.Sprintf("%s %s %dmin", p.Incident, p.User, p.BillableMinutes))
+	}
+	if got, want := strings.Join(pay, "; "), "z1 ann 60min"; got != want {
+		t.Errorf("pay %q, want %q (08:00-09:00 New York time)", got, want)
+	}
+	if want := "Ann (ann) has no time_zone: nights and billable time are counted in America/New_York (schedule ny)"; !slices.Contains(r.Notes, want) {
+		t.Errorf("notes %q lack %q", r.Notes, want)
 	}
 }

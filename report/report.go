@@ -112,59 +112,16 @@ func Build(cfg *policy.Config, o Options, incidents []Incident) (*Report, error)
 	return b.Report(), nil
 }
 
-// userZones is the zone each user's nights are counted in: their own, or
-// when they set none, the zone of the first schedule that lists them.
+// userZones is the zone each user's nights are counted in: their own
+// clock as policy reads it (Config.PersonZone), the one their pay is
+// counted on too.
 func userZones(cfg *policy.Config) map[string]zone {
 	out := make(map[string]zone, len(cfg.Users))
 	for i := range cfg.Users {
-		u := &cfg.Users[i]
-		if u.TimeZone != "" {
-			out[u.ID] = zone{u.Location(), "user"}
-			continue
-		}
-		z := zone{time.UTC, "none set: UTC"}
-		for j := range cfg.Schedules {
-			if s := &cfg.Schedules[j]; scheduleLists(s, u.ID) {
-				z = zone{s.Location(), "schedule " + s.Name}
-				break
-			}
-		}
-		out[u.ID] = z
+		loc, from := cfg.PersonZone(cfg.Users[i].ID)
+		out[cfg.Users[i].ID] = zone{loc, from}
 	}
 	return out
-}
-
-// scheduleLists reports whether a user takes turns in, or covers an
-// override of, the schedule.
-func scheduleLists(s *policy.Schedule, user string) bool {
-	for _, t := range s.Tiers {
-		if slices.Contains(t.Members, user) {
-			return true
-		}
-		for _, rc := range t.RosterChanges {
-			if slices.Contains(rc.Members, user) {
-				return true
-			}
-		}
-		for _, l := range t.Layers {
-			if slices.Contains(l.Members, user) {
-				return true
-			}
-			for _, rc := range l.RosterChanges {
-				if slices.Contains(rc.Members, user) {
-					return true
-				}
-			}
-		}
-	}
-	for _, o := range s.Overrides {
-		for _, u := range o.Tiers {
-			if u == user {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // serviceSchedules lists, per service, the schedules its escalation policy
@@ -744,7 +701,11 @@ func (b *Builder) Report() *Report {
 		over += e.WeeksOverLimit
 		e.Checks = engineerChecks(&e, targets, cfg)
 		if z.from != "user" && e.Pages.Total > 0 {
-			r.Notes = append(r.Notes, fmt.Sprintf("%s (%s) has no time_zone: nights are counted in %s (%s)", u.DisplayName(), u.ID, z.loc, z.from))
+			what := "nights are"
+			if b.pay != nil {
+				what = "nights and billable time are"
+			}
+			r.Notes = append(r.Notes, fmt.Sprintf("%s (%s) has no time_zone: %s counted in %s (%s)", u.DisplayName(), u.ID, what, z.loc, z.from))
 		}
 		r.Engineers = append(r.Engineers, e)
 	}

@@ -50,4 +50,10 @@
 //     reports.false_positive_within of creation, never acknowledged.
 //   - Alerts per engineer per week: the incidents that paged the person,
 //     in each report week.
+//   - Time on call (pay weeks, for a weekly stipend): the time each person
+//     was scheduled, overrides applied, in a schedule tier that a paid
+//     service's escalation policy pages (levels and "unresolved after"
+//     rules), each instant once, within the period and up to AsOf. It
+//     comes from the config's schedules, not from the incidents: pass a
+//     config with the run-time overrides merged in to count them.
 package report

@@ -17,9 +17,99 @@ type payKey struct {
 // (policy.Config.Pay: billable time outside business hours in the
 // responder's zone, the minimum, the rounding, the comp days).
 type payAcc struct {
-	weeks  map[payKey]*PayWeek
-	items  []PayItem
-	unpaid int
+	weeks     map[payKey]*PayWeek
+	items     []PayItem
+	unpaid    int
+	onCall    map[payKey]time.Duration
+	rotations []string
+}
+
+// week is the person's row of the week, made when it is their first.
+func (p *payAcc) week(cfg *policy.Config, week time.Time, user string) *PayWeek {
+	k := payKey{week.Unix(), user}
+	w := p.weeks[k]
+	if w == nil {
+		w = &PayWeek{Week: week, User: user, Name: cfg.UserName(user), Incidents: []string{}}
+		p.weeks[k] = w
+	}
+	return w
+}
+
+// span is [from, until).
+type span struct{ from, until time.Time }
+
+// addOnCall counts the time each person was on call from `from` to
+// `until` in the rotations the paid services page: the schedule tiers
+// their escalation policies name (levels and "unresolved after" rules;
+// a target naming a person is no rotation), with the schedules' overrides
+// applied as `pagerd oncall` applies them (policy.Schedule.Shifts). A
+// person holding two such tiers at once is on call once; the time is
+// split at the report weeks' starts.
+func (p *payAcc) addOnCall(cfg *policy.Config, week *policy.ReportWeek, from, until time.Time) {
+	paid := map[string]bool{} // "schedule/tier"
+	for i := range cfg.Services {
+		svc := &cfg.Services[i]
+		if pol := cfg.Policy(svc.EscalationPolicy); pol != nil && cfg.CompensationFor(svc) != nil {
+			for _, t := range pagedTargets(pol) {
+				if t.Schedule != "" {
+					paid[t.Schedule+"/"+t.Tier] = true
+				}
+			}
+		}
+	}
+	held := map[string][]span{}
+	var users []string
+	for i := range cfg.Schedules {
+		s := &cfg.Schedules[i]
+		for _, t := range s.Tiers {
+			if paid[s.Name+"/"+t.Name] {
+				p.rotations = append(p.rotations, s.Name+"/"+t.Name)
+			}
+		}
+		if !until.After(from) {
+			continue
+		}
+		for _, sh := range s.Shifts(from, until) {
+			if !paid[s.Name+"/"+sh.Tier] || cfg.User(sh.User) == nil {
+				continue
+			}
+			if held[sh.User] == nil {
+				users = append(users, sh.User)
+			}
+			held[sh.User] = append(held[sh.User], span{sh.From, sh.Until})
+		}
+	}
+	for _, u := range users {
+		for _, sp := range union(held[u]) {
+			for ws := week.Start(sp.from); ws.Before(sp.until); ws = week.Next(ws) {
+				a, b := sp.from, week.Next(ws)
+				if ws.After(a) {
+					a = ws
+				}
+				if sp.until.Before(b) {
+					b = sp.until
+				}
+				p.week(cfg, ws, u)
+				p.onCall[payKey{ws.Unix(), u}] += b.Sub(a)
+			}
+		}
+	}
+}
+
+// union merges spans that overlap or touch, in time order.
+func union(spans []span) []span {
+	sort.Slice(spans, func(i, j int) bool { return spans[i].from.Before(spans[j].from) })
+	var out []span
+	for _, s := range spans {
+		if n := len(out); n > 0 && !s.from.After(out[n-1].until) {
+			if s.until.After(out[n-1].until) {
+				out[n-1].until = s.until
+			}
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // add pays a resolved incident of a service with a compensation policy to
@@ -47,16 +137,10 @@ func (p *payAcc) add(cfg *policy.Config, svc *policy.Service, inc *Incident, f *
 	if pay.Billable <= 0 && pay.CompDays == 0 {
 		return
 	}
-	name := cfg.UserName(who)
 	p.items = append(p.items, PayItem{Incident: inc.ID, Service: inc.Service, Priority: inc.Priority, Summary: inc.Summary,
-		User: who, Name: name, Week: f.week, Start: inc.CreatedAt, End: end,
+		User: who, Name: cfg.UserName(who), Week: f.week, Start: inc.CreatedAt, End: end,
 		BillableMinutes: pay.BillableMinutes, CompDays: pay.CompDays, Reasons: pay.Reasons})
-	k := payKey{f.week.Unix(), who}
-	w := p.weeks[k]
-	if w == nil {
-		w = &PayWeek{Week: f.week, User: who, Name: name}
-		p.weeks[k] = w
-	}
+	w := p.week(cfg, f.week, who)
 	w.Incidents = append(w.Incidents, inc.ID)
 	w.BillableMinutes += pay.BillableMinutes
 	w.CompDays += pay.CompDays
@@ -69,7 +153,10 @@ func (p *payAcc) finish(cfg *policy.Config) *Pay {
 	for i := range cfg.Users {
 		order[cfg.Users[i].ID] = i
 	}
-	out := &Pay{Weeks: []PayWeek{}, Incidents: p.items, Unpaid: p.unpaid}
+	out := &Pay{Weeks: []PayWeek{}, Incidents: p.items, Unpaid: p.unpaid, OnCallRotations: p.rotations}
+	if out.OnCallRotations == nil {
+		out.OnCallRotations = []string{}
+	}
 	if out.Incidents == nil {
 		out.Incidents = []PayItem{}
 	}
@@ -84,7 +171,8 @@ func (p *payAcc) finish(cfg *policy.Config) *Pay {
 	for _, it := range out.Incidents {
 		byIncident[it.Incident] = it.Start
 	}
-	for _, w := range p.weeks {
+	for k, w := range p.weeks {
+		w.OnCallMinutes = int(p.onCall[k] / time.Minute)
 		sort.SliceStable(w.Incidents, func(i, j int) bool {
 			a, b := byIncident[w.Incidents[i]], byIncident[w.Incidents[j]]
 			if !a.Equal(b) {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -106,5 +107,59 @@ func TestPayOnThePersonsClock(t *testing.T) {
 	}
 	if want := "Ann (ann) has no time_zone: nights and billable time are counted in America/New_York (schedule ny)"; !slices.Contains(r.Notes, want) {
 		t.Errorf("notes %q lack %q", r.Notes, want)
+	}
+}
+
+// TestPayCountsTimeOnCall: each pay week says how long the person was on
+// call in the rotations the paid services page (the stipend's "per week"),
+// overrides applied, each minute once when they hold two such tiers at
+// once, up to the instant the report is as of; people on call without
+// incidents get a row, people in rotations no paid policy pages do not.
+func TestPayCountsTimeOnCall(t *testing.T) {
+	// Bob covers Ann's primary shift all Wednesday (New York) while he is
+	// secondary.
+	src := strings.Replace(paidTeam, "      - {name: secondary, start: 2025-10-06, members: [bob, ann]}\n",
+		"      - {name: secondary, start: 2025-10-06, members: [bob, ann]}\n    overrides:\n      - {reason: dentist, from: 2025-10-08, until: 2025-10-08, tiers: {primary: bob}}\n", 1)
+	if src == paidTeam {
+		t.Fatal("override not added")
+	}
+	cfg, err := policy.Parse([]byte(src), "team.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ny, _ := time.LoadLocation("America/New_York")
+	// Two weeks, made on the second Wednesday at noon.
+	r, err := Build(cfg, Options{From: time.Date(2025, 10, 6, 0, 0, 0, 0, ny), To: time.Date(2025, 10, 20, 0, 0, 0, 0, ny),
+		AsOf: time.Date(2025, 10, 15, 12, 0, 0, 0, ny)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var weeks []string
+	for _, w := range r.Pay.Weeks {
+		weeks = append(weeks, fmt.Sprintf("%s %s %dmin on call, %dmin billable %v", w.Week.In(ny).Format("2006-01-02"), w.User, w.OnCallMinutes, w.BillableMinutes, w.Incidents))
+	}
+	want := []string{
+		// Ann: primary all week but Wednesday: 6 days.
+		"2025-10-06 ann 8640min on call, 0min billable []",
+		// Bob: secondary all week, primary on Wednesday too: 7 days, not 8.
+		"2025-10-06 bob 10080min on call, 0min billable []",
+		// Cat: the lead tier, paged by an "unresolved after" rule.
+		"2025-10-06 cat 10080min on call, 0min billable []",
+		// The second week up to Wednesday noon: 2.5 days each.
+		"2025-10-13 ann 3600min on call, 0min billable []",
+		"2025-10-13 bob 3600min on call, 0min billable []",
+		"2025-10-13 cat 3600min on call, 0min billable []",
+		// Dan's tier is paged by no paid policy: no row.
+	}
+	if got := strings.Join(weeks, "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("pay weeks:\n%s\nwant\n%s", got, strings.Join(want, "\n"))
+	}
+	if got := strings.Join(r.Pay.OnCallRotations, " "); got != "ny/primary ny/secondary leads/lead" {
+		t.Errorf("on-call rotations %q", got)
+	}
+	// The payroll CSV carries it, in new columns after the old ones.
+	csv := render(t, func(b *bytes.Buffer) error { return r.WritePayrollCSV(b) })
+	if !strings.HasPrefix(csv, "week,user,name,billable_minutes,billable_hours,comp_days,incidents,on_call_minutes,on_call_hours\n2025-10-06,ann,Ann,0,0.00,0,,8640,144.00\n") {
+		t.Errorf("payroll CSV:\n%s", csv)
 	}
 }

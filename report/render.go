@@ -273,11 +273,20 @@ func (r *Report) payTables() []table {
 	if r.Pay == nil {
 		return nil
 	}
-	wk := table{title: "On-call pay per engineer and week", header: []string{"Week", "Engineer", "Billable", "Comp days", "Incidents"}}
+	wk := table{title: "On-call pay per engineer and week", header: []string{"Week", "Engineer", "On call", "Billable", "Comp days", "Incidents"}}
 	for _, w := range r.Pay.Weeks {
-		wk.rows = append(wk.rows, []string{r.day(w.Week), fmt.Sprintf("%s (%s)", w.Name, w.User), hoursMinutes(w.BillableMinutes),
-			strconv.Itoa(w.CompDays), strings.Join(w.Incidents, " ")})
+		wk.rows = append(wk.rows, []string{r.day(w.Week), fmt.Sprintf("%s (%s)", w.Name, w.User), hoursMinutes(w.OnCallMinutes),
+			hoursMinutes(w.BillableMinutes), strconv.Itoa(w.CompDays), strings.Join(w.Incidents, " ")})
 	}
+	rot := "no rotation (the paid services' policies page no schedule)"
+	if len(r.Pay.OnCallRotations) > 0 {
+		rot = strings.Join(r.Pay.OnCallRotations, ", ")
+	}
+	until := r.To
+	if r.AsOf.Before(until) {
+		until = r.AsOf
+	}
+	wk.notes = append(wk.notes, fmt.Sprintf("On call: the time scheduled in %s, overrides applied, up to %s; each minute once.", rot, r.stamp(until)))
 	it := table{title: "Incidents that earned pay", header: []string{"Incident", "Priority", "Engineer", "Start", "End", "Billable", "Comp days", "Why"}}
 	for _, p := range r.Pay.Incidents {
 		it.rows = append(it.rows, []string{p.Incident, p.Priority, p.Name, r.stamp(p.Start), r.stamp(p.End),

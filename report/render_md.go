@@ -186,15 +186,18 @@ func (r *Report) WriteCSV(w io.Writer) error {
 
 // WritePayrollCSV writes the pay per person and week, ready for payroll:
 // week (its start date), user, name, billable minutes and hours (decimal,
-// quarter hours), comp days, and the incidents that earned them. Nothing
-// but the header when no service has a compensation policy.
+// quarter hours), comp days, the incidents that earned them, and the time
+// on call in minutes and hours (what the weekly stipend is paid from; new
+// columns go last, so a reader by position keeps working). Nothing but
+// the header when no service has a compensation policy.
 func (r *Report) WritePayrollCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"week", "user", "name", "billable_minutes", "billable_hours", "comp_days", "incidents"})
+	_ = cw.Write([]string{"week", "user", "name", "billable_minutes", "billable_hours", "comp_days", "incidents", "on_call_minutes", "on_call_hours"})
+	hours := func(m int) string { return strconv.FormatFloat(float64(m)/60, 'f', 2, 64) }
 	if r.Pay != nil {
 		for _, p := range r.Pay.Weeks {
-			_ = cw.Write([]string{r.day(p.Week), p.User, p.Name, strconv.Itoa(p.BillableMinutes),
-				strconv.FormatFloat(float64(p.BillableMinutes)/60, 'f', 2, 64), strconv.Itoa(p.CompDays), strings.Join(p.Incidents, " ")})
+			_ = cw.Write([]string{r.day(p.Week), p.User, p.Name, strconv.Itoa(p.BillableMinutes), hours(p.BillableMinutes),
+				strconv.Itoa(p.CompDays), strings.Join(p.Incidents, " "), strconv.Itoa(p.OnCallMinutes), hours(p.OnCallMinutes)})
 		}
 	}
 	cw.Flush()

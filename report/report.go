@@ -93,7 +93,7 @@ func New(cfg *policy.Config, o Options) (*Builder, error) {
 	}
 	for i := range cfg.Services {
 		if cfg.CompensationFor(&cfg.Services[i]) != nil {
-			b.pay = &payAcc{weeks: map[payKey]*PayWeek{}}
+			b.pay = &payAcc{weeks: map[payKey]*PayWeek{}, onCall: map[payKey]time.Duration{}}
 			break
 		}
 	}
@@ -135,21 +135,27 @@ func serviceSchedules(cfg *policy.Config) map[string][]string {
 			continue
 		}
 		used := map[string]bool{}
-		for _, l := range p.Levels {
-			for _, t := range l.Targets {
-				used[t.Schedule] = true
-			}
-		}
-		for _, r := range p.Unresolved {
-			for _, t := range r.Notify {
-				used[t.Schedule] = true
-			}
+		for _, t := range pagedTargets(p) {
+			used[t.Schedule] = true
 		}
 		for j := range cfg.Schedules {
 			if used[cfg.Schedules[j].Name] {
 				out[s.Name] = append(out[s.Name], cfg.Schedules[j].Name)
 			}
 		}
+	}
+	return out
+}
+
+// pagedTargets are the targets an escalation policy may page: its levels'
+// and its "unresolved after" rules'.
+func pagedTargets(p *policy.EscalationPolicy) []policy.Target {
+	var out []policy.Target
+	for _, l := range p.Levels {
+		out = append(out, l.Targets...)
+	}
+	for _, r := range p.Unresolved {
+		out = append(out, r.Notify...)
 	}
 	return out
 }
@@ -732,6 +738,13 @@ func (b *Builder) Report() *Report {
 		r.Total.Checks = append(r.Total.Checks, c)
 	}
 	if b.pay != nil {
+		// Time on call counts up to now: a week not yet over is paid for
+		// what was served of it.
+		until := b.to
+		if b.asOf.Before(until) {
+			until = b.asOf
+		}
+		b.pay.addOnCall(cfg, b.week, b.from, until)
 		r.Pay = b.pay.finish(cfg)
 	}
 	return r

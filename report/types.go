@@ -244,16 +244,29 @@ type Pay struct {
 	// Unpaid counts resolved incidents of paid services that nobody
 	// acknowledged or resolved by hand: no one to pay.
 	Unpaid int `json:"unpaid"`
+	// OnCallRotations are the rotations whose time PayWeek.OnCallMinutes
+	// counts, as "schedule/tier": every tier that the escalation policy
+	// of a service with a compensation policy pages, at any level or in
+	// an "unresolved after" rule, in config order.
+	OnCallRotations []string `json:"on_call_rotations"`
 }
 
-// PayWeek is one person's billable time and comp days in one report week.
+// PayWeek is one person's time on call, billable time and comp days in
+// one report week: a row for everyone on call in a paid rotation or paid
+// for an incident that week.
 type PayWeek struct {
-	Week            time.Time `json:"week"`
-	User            string    `json:"user"`
-	Name            string    `json:"name"`
-	Incidents       []string  `json:"incidents"`
-	BillableMinutes int       `json:"billable_minutes"`
-	CompDays        int       `json:"comp_days"`
+	Week time.Time `json:"week"`
+	User string    `json:"user"`
+	Name string    `json:"name"`
+	// OnCallMinutes is how long they were on call in the week (the part
+	// of it in the report's period, up to the instant the report is as
+	// of): scheduled in one of Pay.OnCallRotations, overrides applied,
+	// each minute once when they hold two of them at once. The weekly
+	// stipend is paid from it (docs/CONFIG.md, compensation).
+	OnCallMinutes   int      `json:"on_call_minutes"`
+	Incidents       []string `json:"incidents"`
+	BillableMinutes int      `json:"billable_minutes"`
+	CompDays        int      `json:"comp_days"`
 }
 
 // PayItem is what one incident earned the person who worked it.

@@ -253,7 +253,7 @@ func TestReportAndHandoffOnRealHistory(t *testing.T) {
 		t.Errorf("pagerd report as text: exit %d %s\n%s", code, errOut, out)
 	}
 	out, _, code = pagerdCmd(t, nil, append([]string{"report", "--data-dir", dataDir, "--payroll"}, period...)...)
-	if code != 0 || out != "week,user,name,billable_minutes,billable_hours,comp_days,incidents\n" {
+	if code != 0 || out != "week,user,name,billable_minutes,billable_hours,comp_days,incidents,on_call_minutes,on_call_hours\n" {
 		t.Errorf("payroll without a compensation policy: exit %d %q", code, out)
 	}
 	out, errOut, code = pagerdCmd(t, nil, "handoff", "--config", teamConfig, "--data-dir", dataDir, "-o", "json")

@@ -133,12 +133,13 @@ MTTR, acknowledged and resolved within target, escalations, pages by
 channel, off hours and at night, alerts per engineer per week,
 false-positive candidates, fairness, each held to the config's reports
 goals; with a compensation policy, the pay history earned and each
-person's time on call in the paid rotations per week, run-time overrides
-applied (--payroll: the CSV for payroll). A DATE is taken at the time report weeks begin
-(reports.week), so dates on week starts cover whole weeks. The history is
-read from a running pagerd (--server, any API token) or from the data dir
-of one that is not running; the figures are computed here, with --config.
-The daemon answers the same at GET /api/v1/reports.`,
+person's time on call per week in the rotations the paid services page,
+run-time overrides applied (--payroll: the CSV for payroll). A DATE is
+taken at the time report weeks begin (reports.week), so dates on week
+starts cover whole weeks. The history, and the overrides made at run
+time, are read from a running pagerd (--server, any API token) or from
+the data dir of one that is not running; the figures are computed here,
+with --config. The daemon answers the same at GET /api/v1/reports.`,
 	},
 	"handoff": {
 		summary:  "a schedule's handoff document, filled from the outgoing week",

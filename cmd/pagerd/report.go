@@ -129,6 +129,12 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	defer closeSrc()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// Time on call (the pay weeks' stipend) goes by who really held the
+	// shifts: with the overrides made at run time, as the daemon's own
+	// report has them.
+	if cfg, err = withRunTimeOverrides(ctx, src, s, cfg); err != nil {
+		return fail(stderr, "report", err)
+	}
 	r, err := history.Report(ctx, s, cfg, report.Options{From: from, To: to, AsOf: now()})
 	if err == nil {
 		err = write(r, stdout)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/overrides"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
 	"github.com/pagerd/pagerd/policy"
@@ -340,6 +342,48 @@ func storeWeeks(t *testing.T, file string) string {
 		}
 	}
 	return dir
+}
+
+// TestReportPaysRunTimeOverrides: the time on call in pagerd report's
+// payroll goes by who held the shifts, overrides made at run time
+// included, as the daemon's own report counts it: Engineer C took two
+// days of Engineer A's primary week through the API.
+func TestReportPaysRunTimeOverrides(t *testing.T) {
+	dir := storeWeeks(t, "../../report/testdata/aion-r-week.json")
+	cfg, err := policy.LoadFile("../../configs/aion-r.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := boltstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ov := overrides.New(overrides.Options{Store: st, Config: func() *policy.Config { return cfg }, Logger: slog.New(slog.DiscardHandler),
+		Now: func() time.Time { return time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC) }})
+	req := overrides.Request{Tier: "primary", User: "eng-c", Reason: "swap",
+		Start: time.Date(2025, 10, 8, 0, 0, 0, 0, time.UTC), End: time.Date(2025, 10, 10, 0, 0, 0, 0, time.UTC)}
+	if _, err := ov.Create(context.Background(), "aion-r-oncall", req, "api:ops"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	old := now
+	now = func() time.Time { return time.Date(2025, 10, 13, 0, 0, 0, 0, time.UTC) }
+	defer func() { now = old }()
+	var o, e bytes.Buffer
+	if code := run([]string{"report", "--config", "../../configs/aion-r.yaml", "--from", "2025-10-06", "--to", "2025-10-13", "--payroll", "--data-dir", dir}, &o, &e); code != 0 {
+		t.Fatalf("exit %d: %s", code, e.String())
+	}
+	// A: five days of the week (7,200 minutes); C: the two days (2,880).
+	want := "week,user,name,billable_minutes,billable_hours,comp_days,incidents,on_call_minutes,on_call_hours\n" +
+		"2025-10-06,eng-a,Engineer A,660,11.00,3,01-p1 01-p2 01-p3 01-p4,7200,120.00\n" +
+		"2025-10-06,eng-b,Engineer B,90,1.50,0,01-p5,10080,168.00\n" +
+		"2025-10-06,eng-c,Engineer C,0,0.00,0,,2880,48.00\n" +
+		"2025-10-06,lead-x,Team Lead X,0,0.00,0,,10080,168.00\n"
+	if o.String() != want {
+		t.Errorf("payroll:\n%s\nwant\n%s", o.String(), want)
+	}
 }
 
 // TestReadmeReportCommands: the commands README's Reports section shows

@@ -121,24 +121,12 @@ func (s *Schedule) RotationHolder(tier *Tier, t time.Time) Shift {
 // a layer's members, a roster change's included) or covers one of its
 // overrides.
 func (s *Schedule) Lists(user string) bool {
+	takesTurns := func(members []string, changes []RosterChange) bool {
+		return slices.Contains(members, user) || slices.ContainsFunc(changes, func(rc RosterChange) bool { return slices.Contains(rc.Members, user) })
+	}
 	for _, t := range s.Tiers {
-		if slices.Contains(t.Members, user) {
+		if takesTurns(t.Members, t.RosterChanges) || slices.ContainsFunc(t.Layers, func(l Layer) bool { return takesTurns(l.Members, l.RosterChanges) }) {
 			return true
-		}
-		for _, rc := range t.RosterChanges {
-			if slices.Contains(rc.Members, user) {
-				return true
-			}
-		}
-		for _, l := range t.Layers {
-			if slices.Contains(l.Members, user) {
-				return true
-			}
-			for _, rc := range l.RosterChanges {
-				if slices.Contains(rc.Members, user) {
-					return true
-				}
-			}
 		}
 	}
 	for _, o := range s.Overrides {

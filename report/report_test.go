@@ -387,7 +387,7 @@ func TestAIONRPayByHand(t *testing.T) {
 	}
 	// Engineer A: 30 + 300 + 60 + 270 = 660 minutes (11h), 1 + 2 = 3 comp
 	// days. Engineer B: 90 minutes. Each of the week's primary (A),
-	// secondary (B) and tertiary (Team Lead X, paged for nothing he was
+	// secondary (B) and tertiary (Team Lead X, with no incident he was
 	// paid for) was on call the whole week: 7 x 24 x 60 minutes.
 	if got := strings.Join(weeks, "\n"); got != "2025-10-06 eng-a 660min 3d [01-p1 01-p2 01-p3 01-p4], on call 10080min\n"+
 		"2025-10-06 eng-b 90min 0d [01-p5], on call 10080min\n2025-10-06 lead-x 0min 0d [], on call 10080min" {

@@ -1192,3 +1192,38 @@ func TestConsoleEscalateAtTheLastLevelSubmittedTwiceEscalatesOnce(t *testing.T) 
 	}
 	mustContain(t, "escalating from the reloaded page", ann.follow(ann.post(reloaded.body, action, hiddenFields(t, reloaded.body, action))).body, "Escalated</strong>")
 }
+
+// TestConsoleActionNotRecordedSaysWhatIsTrue: a button whose action the
+// store could not record is answered as every channel answers it: an
+// escalation the store did not confirm may have been made, and the page
+// says so without asking to try again (a second submit could escalate
+// twice); an acknowledgement the store refused was not made, and the page
+// asks to try again. Neither shows the store's error.
+func TestConsoleActionNotRecordedSaysWhatIsTrue(t *testing.T) {
+	fs := &failingUpdates{Store: boltStore(t)}
+	h := newHarness(t, withConfig(consoleConfig(t, "")), withStore(fs))
+	id := fire(h)
+	h.step(fixedNow)
+	ann := newUIClient(t, h.url)
+	ann.signIn("ann", consolePassword)
+	page := ann.get("/ui/incidents/" + id)
+	press := func(action string, err error) response {
+		t.Helper()
+		fs.err.Store(&err)
+		defer fs.err.Store(nil)
+		path := "/ui/incidents/" + id + "/" + action
+		return ann.post(page.body, path, hiddenFields(t, page.body, path))
+	}
+	r := press("escalate", store.PartlyStored(errDiskFull))
+	mustContain(t, "escalate whose write may have landed", r.body, "Your escalation may not have been recorded")
+	mustNotContain(t, "escalate whose write may have landed", r.body, "try again", "no space left")
+	if r.code != http.StatusServiceUnavailable {
+		t.Errorf("escalate whose write may have landed: %d", r.code)
+	}
+	r = press("acknowledge", errDiskFull)
+	mustContain(t, "acknowledge the store refused", r.body, "Your acknowledgement was NOT recorded: the incident store is unavailable", "try again")
+	mustNotContain(t, "acknowledge the store refused", r.body, "no space left")
+	if st := h.incident(id).Status; st != "triggered" {
+		t.Fatalf("status %s after failed writes", st)
+	}
+}

@@ -848,3 +848,37 @@ func TestSlackViewerActsOnlyOnWhatWasPagedToThem(t *testing.T) {
 		t.Fatalf("bob, paged, pressed Acknowledge: %s (%q)", v.Status, answer())
 	}
 }
+
+// TestSlackButtonNotRecordedSaysWhatIsTrue, through the chain the daemon
+// builds (the store's error, the incident service's classes, the Slack
+// answer): an escalation the store did not confirm may have been made,
+// and the presser is told so, not asked to try again (a second click
+// could escalate twice); an acknowledgement the store refused outright
+// was not made, and they are asked to try again. Neither answer carries
+// the store's error.
+func TestSlackButtonNotRecordedSaysWhatIsTrue(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	fs := &failingUpdates{Store: boltStore(t)}
+	h := newHarness(t, withConfig(slackConfig(sl.URL)), withStore(fs))
+	id := fire(h)
+	h.step(fixedNow)
+	msg := channelMessages(sl, "CINCIDENTRESPONSE")[0]
+	press := func(action string, err error) string {
+		t.Helper()
+		fs.err.Store(&err)
+		defer fs.err.Store(nil)
+		h.pressButton(sl, providertest.ButtonPress("U0ANN", msg.Channel, msg.TS, action, providertest.ButtonValue(msg.Blocks, action)))
+		return lastCall(sl, "chat.postEphemeral").Text
+	}
+	if a := press("pagerd:escalate", store.PartlyStored(errDiskFull)); !strings.Contains(a, "Your escalation may not have been recorded") ||
+		strings.Contains(a, "try again") || strings.Contains(a, "no space left") {
+		t.Errorf("escalate whose write may have landed: %q", a)
+	}
+	if a := press("pagerd:acknowledge", errDiskFull); !strings.Contains(a, "Your acknowledgement was NOT recorded: the incident store is unavailable") ||
+		!strings.Contains(a, "try again") || strings.Contains(a, "no space left") {
+		t.Errorf("acknowledge the store refused: %q", a)
+	}
+	if st := h.incident(id).Status; st != "triggered" {
+		t.Fatalf("status %s after failed writes", st)
+	}
+}

@@ -115,18 +115,22 @@ func (f *failingUpdates) Update(ctx context.Context, inc *store.Incident, tl []s
 // TestReplyNotRecordedSaysWhy: a reply or key that could not be stored is
 // answered with what is true of the error, not "the store is unavailable"
 // for every one: a write that may have landed, an incident others kept
-// changing, one no longer kept, a fault of pagerd's own.
+// changing, one no longer kept, a fault of pagerd's own. Only where doing
+// it again can help and do no harm is the person asked to: not for a
+// write that may have landed (an escalation sent again could escalate
+// twice), as no channel asks then.
 func TestReplyNotRecordedSaysWhy(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		err       error
 		sms, call string
+		again     bool
 	}{
-		{"unavailable", errDiskFull, "was NOT recorded: the incident store is unavailable", "was not recorded: the incident store is unavailable"},
-		{"outcome unknown", store.PartlyStored(errDiskFull), "may not have been recorded: the incident store did not confirm it", "may not have been recorded"},
-		{"conflict", fmt.Errorf("update: %w", store.ErrConflict), "was NOT recorded: others changed the incident", "was not recorded: others changed the incident"},
-		{"not found", fmt.Errorf("update: %w", store.ErrNotFound), "is no longer kept", "This incident no longer exists."},
-		{"other", errors.New("decode incident: unexpected end of JSON input"), "was NOT recorded: pagerd failed to store it", "was not recorded: pagerd failed to store it"},
+		{"unavailable", errDiskFull, "was NOT recorded: the incident store is unavailable", "was not recorded: the incident store is unavailable", true},
+		{"outcome unknown", store.PartlyStored(errDiskFull), "may not have been recorded: the incident store did not confirm it", "may not have been recorded", false},
+		{"conflict", fmt.Errorf("update: %w", store.ErrConflict), "was NOT recorded: others changed the incident", "was not recorded: others changed the incident", true},
+		{"not found", fmt.Errorf("update: %w", store.ErrNotFound), "is no longer kept", "This incident no longer exists.", false},
+		{"other", errors.New("decode incident: unexpected end of JSON input"), "was NOT recorded: pagerd failed to store it", "was not recorded: pagerd failed to store it", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := providertest.NewTwilio(t)
@@ -145,6 +149,12 @@ func TestReplyNotRecordedSaysWhy(t *testing.T) {
 			}
 			if !strings.Contains(call, tc.call) {
 				t.Errorf("keypress: %s; want %q", call, tc.call)
+			}
+			if again := strings.Contains(sms, "reply again"); again != tc.again {
+				t.Errorf("SMS reply %s: asks to reply again %v, want %v", sms, again, tc.again)
+			}
+			if again := strings.Contains(call, "<Gather"); again != tc.again {
+				t.Errorf("keypress %s: asks for the key again %v, want %v", call, again, tc.again)
 			}
 			if tc.name != "unavailable" && tc.name != "outcome unknown" && (strings.Contains(sms, "unavailable") || strings.Contains(call, "unavailable")) {
 				t.Errorf("a %s error said the store is unavailable: %s / %s", tc.name, sms, call)

@@ -103,6 +103,20 @@ const (
 	Escalate    Action = "escalate"
 )
 
+// Noun names the action as the subject of an answer ("Your escalation
+// was NOT recorded").
+func (a Action) Noun() string {
+	switch a {
+	case Acknowledge:
+		return "acknowledgement"
+	case Resolve:
+		return "resolution"
+	case Escalate:
+		return "escalation"
+	}
+	return string(a)
+}
+
 // Page is one page sent: what it was about, and at which level.
 type Page struct {
 	// Target is the incident, or the storm message, it was about.

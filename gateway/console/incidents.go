@@ -13,6 +13,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -378,6 +379,23 @@ var actions = map[string]policy.EventKind{
 	"status":      policy.EventStatusUpdate,
 }
 
+// notRecorded answers a button whose action could not be stored, in the
+// words every channel uses (notify.NotRecorded): not "try again" for an
+// action the store did not confirm, which may have been stored (an
+// escalation submitted again could escalate twice).
+func (c *Console) notRecorded(w http.ResponseWriter, r *http.Request, v *viewer, id, action string, err error) {
+	c.log.Error("console: action not recorded; the person was told so", "incident", id, "action", action, "user", v.User.ID, "err", err)
+	what := "status update"
+	if action != "status" {
+		what = notify.Action(action).Noun()
+	}
+	code := http.StatusInternalServerError
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrConflict) {
+		code = http.StatusServiceUnavailable
+	}
+	c.fail(w, r, v, code, notify.NotRecordedAnswer("Your "+what, incident.Classify(err)))
+}
+
 // act presses a button: the incident service applies the event as the
 // signed-in user, then the incident page shows the result (POST, redirect,
 // GET: a reload never acts twice).
@@ -414,6 +432,9 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, v *viewer) {
 		done = "nothing"
 	case errors.Is(err, incident.ErrBadInput), errors.Is(err, incident.ErrConflict):
 		c.fail(w, r, v, http.StatusConflict, err.Error())
+		return
+	case err != nil && !errors.Is(err, incident.ErrNotFound):
+		c.notRecorded(w, r, v, id, done, err)
 		return
 	case err != nil:
 		c.failErr(w, r, v, err)

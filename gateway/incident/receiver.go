@@ -23,14 +23,15 @@ var actionEvents = map[notify.Action]policy.EventKind{
 	notify.Escalate:    policy.EventEscalate,
 }
 
-// classify marks an error with the notify error of its class, for a
-// provider's callback to tell the person what is true: a store's
+// Classify marks an error with the notify error of its class, for a
+// provider's callback (or the console) to tell the person what is true,
+// as every channel words it (notify.NotRecorded): a store's
 // not-found as notify.ErrNotFound, a write that may have happened as
 // notify.ErrOutcomeUnknown, a store that could not be reached as
 // notify.ErrUnavailable, a write that lost to other writers past the
 // retries as notify.ErrConflict and a refusal of the Service's as
 // notify.ErrRefused. The HTTP layer still sees the store's errors.
-func classify(err error) error {
+func Classify(err error) error {
 	var class []error
 	switch {
 	case err == nil:
@@ -61,12 +62,12 @@ type classed struct {
 func (c *classed) Error() string   { return c.err.Error() }
 func (c *classed) Unwrap() []error { return append([]error{c.err}, c.class...) }
 
-// stormGone is classify for a storm bundle: notify.ErrStormGone too.
+// stormGone is Classify for a storm bundle: notify.ErrStormGone too.
 func stormGone(err error) error {
 	if isNotFound(err) {
 		return &classed{err, []error{notify.ErrNotFound, notify.ErrStormGone}}
 	}
-	return classify(err)
+	return Classify(err)
 }
 
 // Act has user act on an incident, or on every incident of a storm bundle
@@ -84,7 +85,7 @@ func (s *Service) Act(ctx context.Context, target, user string, a notify.Action)
 		return notify.Acted{Storm: out.Describe(kind, s.o.Config().UserName)}, nil
 	}
 	if err := s.viewerPaged(ctx, target, user); err != nil {
-		return notify.Acted{}, classify(err)
+		return notify.Acted{}, Classify(err)
 	}
 	return s.act(ctx, target, policy.Event{Kind: kind, Actor: user})
 }
@@ -117,7 +118,7 @@ func (s *Service) act(ctx context.Context, target string, ev policy.Event) (noti
 	inc, acts, err := s.Apply(ctx, target, ev)
 	already := errors.Is(err, ErrAlreadyEscalated)
 	if err != nil && !isResolved(err) && !already {
-		return notify.Acted{}, classify(err)
+		return notify.Acted{}, Classify(err)
 	}
 	st := inc.State
 	// A resolve of a resolved incident is no error to the state machine
@@ -154,7 +155,7 @@ func (s *Service) EscalateFrom(ctx context.Context, user string, page notify.Pag
 		return s.Act(ctx, page.Target, user, notify.Escalate)
 	}
 	if err := s.viewerPaged(ctx, page.Target, user); err != nil {
-		return notify.Acted{}, classify(err)
+		return notify.Acted{}, Classify(err)
 	}
 	return s.act(ctx, page.Target, policy.Event{Kind: policy.EventEscalate, Actor: user,
 		FromLevel: page.Level - 1, FromLevelSet: true, FromLevelAt: page.At})
@@ -252,7 +253,7 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, match fun
 	for _, st := range []policy.Status{policy.StatusTriggered, policy.StatusAcknowledged} {
 		incs, err := s.o.Store.List(ctx, store.Filter{Status: st, Limit: 1000})
 		if err != nil {
-			return notify.Page{}, classify(err)
+			return notify.Page{}, Classify(err)
 		}
 		open = append(open, incs...)
 	}
@@ -267,7 +268,7 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, match fun
 			continue
 		}
 		if err != nil {
-			return notify.Page{}, classify(err)
+			return notify.Page{}, Classify(err)
 		}
 		for _, e := range tl {
 			if e.Type != "notify" || e.User != user || e.Channel != channel {
@@ -329,7 +330,7 @@ const resolvedLookback = 24 * time.Hour
 func (s *Service) ResolvedPaged(ctx context.Context, user, channel string, match func(target string) bool) ([]notify.Acted, error) {
 	incs, err := s.o.Store.List(ctx, store.Filter{Status: policy.StatusResolved, Since: s.clock().Add(-resolvedLookback), Limit: 1000})
 	if err != nil {
-		return nil, classify(err)
+		return nil, Classify(err)
 	}
 	cfg := s.o.Config()
 	var out []notify.Acted
@@ -342,7 +343,7 @@ func (s *Service) ResolvedPaged(ctx context.Context, user, channel string, match
 			continue
 		}
 		if err != nil {
-			return nil, classify(err)
+			return nil, Classify(err)
 		}
 		// A page in a storm message counts: the message named the
 		// incident, and its code acts on it as LastPaged finds it.
@@ -372,7 +373,7 @@ func (s *Service) About(ctx context.Context, target string) (notify.About, error
 		}
 		statuses, err := s.o.Store.Statuses(ctx, b.Incidents)
 		if err != nil {
-			return notify.About{}, classify(err)
+			return notify.About{}, Classify(err)
 		}
 		open := 0
 		for _, st := range statuses {
@@ -384,7 +385,7 @@ func (s *Service) About(ctx context.Context, target string) (notify.About, error
 	}
 	inc, err := s.o.Store.Get(ctx, target)
 	if err != nil {
-		return notify.About{}, classify(err)
+		return notify.About{}, Classify(err)
 	}
 	return notify.About{Incidents: 1, Priority: inc.State.Priority, Service: inc.Service, Summary: inc.Summary,
 		Status: string(inc.State.Status)}, nil

@@ -177,10 +177,10 @@ func describe(action notify.Action, a notify.Acted, err error) string {
 		return "That alert-storm message is no longer kept; act on its incidents one by one."
 	case errors.Is(err, notify.ErrNotFound):
 		return "That incident is no longer kept."
-	case errors.Is(err, notify.ErrRefused):
-		return "pagerd refused: " + err.Error() + "."
 	case err != nil:
-		return "pagerd could not do that just now (" + err.Error() + "); try again."
+		// As every channel says it: a retry only where one can help and
+		// do no harm, never the error's text but a refusal's.
+		return notify.NotRecordedAnswer("Your "+action.Noun(), err)
 	case a.Storm != "":
 		return a.Storm + "."
 	case a.AlreadyResolved:

@@ -58,24 +58,12 @@ func (cb *Callbacks) log() *slog.Logger {
 // nor sends anything back, and for a call's keypress it plays a generic
 // "application error" and hangs up: a 5xx would leave the person who
 // texted "4" believing it worked. So they are told, in an answer Twilio
-// delivers, that it did not (or may not have) worked, and why, in words
-// true of the error; the failure is logged for whoever runs pagerd. again
-// says whether trying again can help.
+// delivers, that it did not (or may not have) worked, and why, in the
+// words every channel uses (notify.NotRecorded); the failure is logged for
+// whoever runs pagerd. again says whether trying again can help.
 func (cb *Callbacks) notRecorded(what, user, target string, err error) (text string, again bool) {
 	cb.log().Error("twilio: "+what+" not recorded; the person was told so", "user", user, "incident", target, "err", err)
-	switch {
-	case errors.Is(err, notify.ErrOutcomeUnknown):
-		return "may not have been recorded: the incident store did not confirm it. Until it is, the paging goes on", true
-	case errors.Is(err, notify.ErrUnavailable):
-		return "was NOT recorded: the incident store is unavailable. The paging goes on", true
-	case errors.Is(err, notify.ErrConflict):
-		return "was NOT recorded: others changed the incident at the same time, again and again", true
-	case errors.Is(err, notify.ErrNotFound):
-		return "was NOT recorded: the incident is no longer kept", false
-	case errors.Is(err, notify.ErrRefused):
-		return "was NOT recorded: pagerd refused it (" + err.Error() + ")", false
-	}
-	return "was NOT recorded: pagerd failed to store it (its logs say why). The paging goes on", true
+	return notify.NotRecorded(err)
 }
 
 // replyNotRecorded is the SMS answer to a reply that could not be stored

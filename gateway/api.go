@@ -215,8 +215,13 @@ func (s *Server) incidentAction(c echo.Context) error {
 	inc, _, err := s.o.Incidents.Apply(c.Request().Context(), c.Param("id"), ev)
 	if errors.Is(err, incident.ErrAlreadyEscalated) && inc != nil {
 		v := view(s.config(), inc)
-		return &inputError{http.StatusConflict, fmt.Sprintf("already escalated from level %d: the incident is at level %d (%s) since %s",
-			*req.FromLevel, v.Level, v.LevelName, inc.State.LevelStartedAt.UTC().Format(time.RFC3339))}
+		at := fmt.Sprintf("level %d", v.Level)
+		if v.LevelName != "" {
+			// A level a reload took out has no name.
+			at += " (" + v.LevelName + ")"
+		}
+		return &inputError{http.StatusConflict, fmt.Sprintf("already escalated from level %d: the incident is at %s since %s",
+			*req.FromLevel, at, inc.State.LevelStartedAt.UTC().Format(time.RFC3339))}
 	}
 	if err != nil {
 		return err

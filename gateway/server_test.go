@@ -744,3 +744,29 @@ func TestAPIEscalateFromLevelAtTheLastLevelEscalatesOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIEscalateFromALevelNoLongerConfiguredSaysNoEmptyName: the 409 for
+// an escalation made already names the level the incident is at only
+// when the config still has it (a reload took it out here): "level 2",
+// never "level 2 ()".
+func TestAPIEscalateFromALevelNoLongerConfiguredSaysNoEmptyName(t *testing.T) {
+	h := newHarness(t)
+	id := fire(h)
+	h.runUntil(fixedNow.Add(time.Minute))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"ann","from_level":1}`); r.code != 200 {
+		t.Fatalf("escalate from level 1: %d %s", r.code, r.body)
+	}
+	oneLevel := strings.Replace(testConfig, "      - {name: secondary, targets: [{schedule: s, tier: secondary}]}\n", "", 1)
+	if oneLevel == testConfig {
+		t.Fatal("the policy's second level was not taken out")
+	}
+	if err := h.reload(oneLevel); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Set(fixedNow.Add(2 * time.Minute))
+	// From level 1 as it was before the escalation: made already.
+	r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"ann","from_level":1,"from_level_at":"`+fixedNow.Format(time.RFC3339)+`"}`)
+	if r.code != 409 || !strings.Contains(r.body, "already escalated from level 1: the incident is at level 2 since ") || strings.Contains(r.body, "()") {
+		t.Fatalf("escalate from level 1 again, level 2 gone from the config: %d %s", r.code, r.body)
+	}
+}

@@ -91,10 +91,8 @@ func slackRef(tl []store.Entry) (slack.Ref, bool) {
 func slackCard(cfg *policy.Config, inc *store.Incident) slack.Card {
 	st := inc.State
 	level := fmt.Sprint(st.Level + 1)
-	if svc := cfg.Service(inc.Service); svc != nil {
-		if p := cfg.Policy(svc.EscalationPolicy); p != nil && st.Level < len(p.Levels) {
-			level += " (" + p.Levels[st.Level].Name + ")"
-		}
+	if name := cfg.LevelName(inc.Service, st.Level); name != "" {
+		level += " (" + name + ")"
 	}
 	c := slack.Card{Incident: inc.ID, Service: inc.Service, Priority: st.Priority, Summary: inc.Summary, Status: string(st.Status),
 		Level: level, Escalated: st.Level > 0, AtLevel: st.Level + 1, AtLevelSince: st.LevelStartedAt}

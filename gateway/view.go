@@ -63,10 +63,6 @@ func view(cfg *policy.Config, inc *store.Incident) incidentView {
 	if d, ok := st.Next(); ok {
 		v.NextStepAt = &d.At
 	}
-	if svc := cfg.Service(inc.Service); svc != nil {
-		if p := cfg.Policy(svc.EscalationPolicy); p != nil && st.Level < len(p.Levels) {
-			v.LevelName = p.Levels[st.Level].Name
-		}
-	}
+	v.LevelName = cfg.LevelName(inc.Service, st.Level)
 	return v
 }

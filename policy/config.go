@@ -824,6 +824,28 @@ func (s *Schedule) Tier(name string) *Tier {
 // Scheme is the service's priority scheme.
 func (s *Service) Scheme() *Scheme { return s.scheme }
 
+// LevelName is the name of the level at index level (counted from 0, as an
+// incident's state counts it), "" when the policy has no such level (a
+// reload took it out) or there is no policy (nil).
+func (p *EscalationPolicy) LevelName(level int) string {
+	if p == nil || level < 0 || level >= len(p.Levels) {
+		return ""
+	}
+	return p.Levels[level].Name
+}
+
+// LevelName is the name of the level at index level (counted from 0) of
+// the service's escalation policy: what pages, answers and pages of the
+// console call the level an incident is at. "" when the service, its
+// policy or the level is no longer in the config.
+func (c *Config) LevelName(service string, level int) string {
+	svc := c.Service(service)
+	if svc == nil {
+		return ""
+	}
+	return c.Policy(svc.EscalationPolicy).LevelName(level)
+}
+
 // LevelIndex returns the index of the level with the name, or -1.
 func (p *EscalationPolicy) LevelIndex(name string) int {
 	if i, ok := p.levelIndex[name]; ok {

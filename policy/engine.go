@@ -387,8 +387,8 @@ func (r *run) act(a Action) {
 	if a.At.IsZero() {
 		a.At = r.now
 	}
-	if a.LevelName == "" && a.Level >= 0 && a.Level < len(r.pol.Levels) {
-		a.LevelName = r.pol.Levels[a.Level].Name
+	if a.LevelName == "" {
+		a.LevelName = r.pol.LevelName(a.Level)
 	}
 	r.actions = append(r.actions, a)
 }

@@ -586,3 +586,29 @@ func TestExampleConfigsWarnOnlyAboutSecrets(t *testing.T) {
 		})
 	}
 }
+
+// A level's name, from the index an incident's state counts from 0; ""
+// for one the service's policy does not have, or a service not in the
+// config (a reload took them out), never a panic.
+func TestLevelName(t *testing.T) {
+	cfg := loadExample(t, "aivo.yaml")
+	for _, tc := range []struct {
+		service string
+		level   int
+		want    string
+	}{
+		{"aivo-production", 0, "primary"},
+		{"aivo-production", 3, "executives"},
+		{"aivo-production", 4, ""},
+		{"aivo-production", -1, ""},
+		{"gone", 0, ""},
+	} {
+		if got := cfg.LevelName(tc.service, tc.level); got != tc.want {
+			t.Errorf("LevelName(%q, %d) = %q, want %q", tc.service, tc.level, got, tc.want)
+		}
+	}
+	var none *EscalationPolicy
+	if got := none.LevelName(0); got != "" {
+		t.Errorf("a nil policy's level: %q", got)
+	}
+}

@@ -227,10 +227,8 @@ func Handoff(cfg *policy.Config, schedule string, at time.Time, incidents []Inci
 			if !isEscalation(e) || e.At.Before(from) || !e.At.Before(weekEnd) {
 				continue
 			}
-			he := HandoffEscalation{At: e.At, Incident: inc.ID, Priority: inc.Priority, Summary: inc.Summary, Level: e.Level, Detail: e.Detail}
-			if pol != nil && e.Level >= 1 && e.Level <= len(pol.Levels) {
-				he.LevelName = pol.Levels[e.Level-1].Name
-			}
+			he := HandoffEscalation{At: e.At, Incident: inc.ID, Priority: inc.Priority, Summary: inc.Summary, Level: e.Level, Detail: e.Detail,
+				LevelName: pol.LevelName(e.Level - 1)}
 			d.Escalations = append(d.Escalations, he)
 		}
 		if !inWeek {

@@ -190,20 +190,6 @@ func nextStep(inc *store.Incident) (policy.Deadline, bool) {
 	return *first, true
 }
 
-// levelNames are the names of the levels of a service's escalation
-// policy.
-func levelNames(cfg *policy.Config, service string) []string {
-	var out []string
-	if svc := cfg.Service(service); svc != nil {
-		if p := cfg.Policy(svc.EscalationPolicy); p != nil {
-			for _, l := range p.Levels {
-				out = append(out, l.Name)
-			}
-		}
-	}
-	return out
-}
-
 // describeDeadline says what a pending step of an incident of the service
 // will do.
 func describeDeadline(cfg *policy.Config, service string, d policy.Deadline) string {
@@ -213,12 +199,12 @@ func describeDeadline(cfg *policy.Config, service string, d policy.Deadline) str
 	case policy.DeadlineEscalate:
 		// The deadline is the current level's timeout: the next one
 		// takes over, or the ladder starts again after the last.
-		levels := levelNames(cfg, service)
-		switch next := d.Level + 1; {
-		case len(levels) == 0:
+		next := d.Level + 1
+		switch name := cfg.LevelName(service, next); {
+		case cfg.LevelName(service, 0) == "":
 			return "escalate" // the service or its policy left the config
-		case next < len(levels):
-			return "escalate to level " + strconv.Itoa(next+1) + " (" + levels[next] + ")"
+		case name != "":
+			return "escalate to level " + strconv.Itoa(next+1) + " (" + name + ")"
 		}
 		return "page the ladder again from level 1"
 	case policy.DeadlineUnresolved:
@@ -306,9 +292,7 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
 	if t := inc.State.LevelStartedAt; !t.IsZero() {
 		iv.LevelSince = t.UTC().Format(time.RFC3339Nano)
 	}
-	if levels := levelNames(cfg, inc.Service); inc.State.Level < len(levels) {
-		iv.LevelName = levels[inc.State.Level]
-	}
+	iv.LevelName = cfg.LevelName(inc.Service, inc.State.Level)
 	for _, e := range tl {
 		ev := entryView{At: e.At, Type: e.Type, What: entryWords[e.Type], Actor: e.Actor, Level: e.Level, User: e.User,
 			Channel: e.Channel, Detail: e.Detail, Class: strings.ReplaceAll(e.Type, "_", "-")}

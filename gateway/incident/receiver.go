@@ -133,12 +133,7 @@ func (s *Service) act(ctx context.Context, target string, ev policy.Event) (noti
 		Incident: inc.ID, Service: inc.Service, Priority: st.Priority, Summary: inc.Summary,
 		AcknowledgedBy: cfg.UserName(st.AcknowledgedBy), AcknowledgedAt: st.AcknowledgedAt,
 		ResolvedBy: cfg.UserName(st.ResolvedBy), ResolvedAt: st.ResolvedAt,
-		Level: st.Level + 1, EscalatedAt: st.LevelStartedAt}
-	if cfg.Service(inc.Service) != nil {
-		if p := cfg.Policy(cfg.Service(inc.Service).EscalationPolicy); p != nil && st.Level < len(p.Levels) {
-			out.LevelName = p.Levels[st.Level].Name
-		}
-	}
+		Level: st.Level + 1, LevelName: cfg.LevelName(inc.Service, st.Level), EscalatedAt: st.LevelStartedAt}
 	if already {
 		out.EscalatedBy = s.escalatedBy(ctx, inc)
 	}

@@ -36,34 +36,47 @@ func readBody(c echo.Context) ([]byte, error) {
 // Streamed notifications are read one at a time, each holding at most
 // alertmanagerBodyLimit and the alerts pagerd reads, so a few of them
 // cannot take the memory; one that finds another being read waits for it
-// within the request's deadline, or is answered 503 (retried).
-func (s *Server) readAlertmanager(c echo.Context) (*ingest.Message, error) {
+// within the request's deadline, or is answered 503 (retried). Reading
+// and decoding such a stream can take seconds on a busy machine, the
+// outage where it comes: what the notification then does gets the
+// request's whole time again (stream is true), or its store writes would
+// find their deadline gone, be answered 503 and, retried, take as long
+// again every time: a group that never pages.
+func (s *Server) readAlertmanager(c echo.Context) (msg *ingest.Message, stream bool, err error) {
 	r := c.Request()
 	head, err := io.ReadAll(io.LimitReader(r.Body, alertmanagerBodyLimit+1))
 	if err != nil {
-		return nil, bodyError(err)
+		return nil, false, bodyError(err)
 	}
 	if len(head) <= alertmanagerBodyLimit {
-		return ingest.DecodeAlertmanager(head)
+		msg, err := ingest.DecodeAlertmanager(head)
+		return msg, false, err
 	}
 	select {
 	case s.streaming <- struct{}{}:
-		defer func() { <-s.streaming }()
-	case <-r.Context().Done():
-		return nil, &inputError{http.StatusServiceUnavailable, "another notification over " +
-			strconv.Itoa(alertmanagerBodyLimit>>20) + " MiB was being read; this one was not stored: retry"}
+		// Free: taken even when reading the head used up the deadline
+		// (in the select below, that deadline could win a coin toss,
+		// and the answer would blame a notification that was not there).
+	default:
+		select {
+		case s.streaming <- struct{}{}:
+		case <-r.Context().Done():
+			return nil, false, &inputError{http.StatusServiceUnavailable, "another notification over " +
+				strconv.Itoa(alertmanagerBodyLimit>>20) + " MiB was being read; this one was not stored: retry"}
+		}
 	}
-	msg, err := ingest.DecodeAlertmanagerStream(io.MultiReader(bytes.NewReader(head), r.Body))
+	defer func() { <-s.streaming }()
+	msg, err = ingest.DecodeAlertmanagerStream(io.MultiReader(bytes.NewReader(head), r.Body))
 	if err != nil {
 		var ie *ingest.InputError
 		if errors.As(err, &ie) {
-			return nil, err
+			return nil, false, err
 		}
-		return nil, bodyError(err)
+		return nil, false, bodyError(err)
 	}
 	s.log.Warn("read a notification over "+strconv.Itoa(alertmanagerBodyLimit>>20)+" MiB as a stream; set max_alerts on the Alertmanager receiver to keep notifications small",
 		"group_key", msg.GroupKey, "alerts", len(msg.Alerts)+msg.Unread)
-	return msg, nil
+	return msg, true, nil
 }
 
 // bodyError is the answer to a request body that could not be read.
@@ -137,13 +150,22 @@ func (s *Server) alertmanager(c echo.Context) error {
 		return &inputError{http.StatusServiceUnavailable, "too many notifications for service " + svc.Name +
 			" (server.rate_limit); nothing was stored, retry later"}
 	}
-	msg, err := s.readAlertmanager(c)
+	msg, stream, err := s.readAlertmanager(c)
 	var ie *ingest.InputError
 	if errors.As(err, &ie) {
 		return badRequest("%s", ie.Msg)
 	}
 	if err != nil {
 		return err
+	}
+	if stream {
+		// Its store writes get the request's whole time again
+		// (readAlertmanager); a sender that hangs up meanwhile does
+		// not stop them: it retries, and finds them done.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), requestTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+		c.SetRequest(r)
 	}
 	// The answer lists the incidents the firing groups opened (or repeated)
 	// and the ones the resolved groups resolved, so whoever sends a

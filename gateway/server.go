@@ -373,7 +373,7 @@ func unavailableMessage(err error) string {
 // senders with their own timeout (Alertmanager's and PagerDuty clients'
 // are often 10 s) get a 503 to retry on, not a timeout. The dispatcher's
 // and the probes' store calls have deadlines of their own.
-const requestTimeout = 5 * time.Second
+var requestTimeout = 5 * time.Second
 
 // deadline gives every request's context the request timeout.
 func deadline(next echo.HandlerFunc) echo.HandlerFunc {

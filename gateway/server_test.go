@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -607,6 +608,71 @@ func TestForwardedHeadersTrustOnlyConfiguredProxies(t *testing.T) {
 				t.Errorf("the request is not logged with %s:\n%s", tc.wantLog, logs)
 			}
 		})
+	}
+}
+
+// TestAlertmanagerStreamSlowerThanTheDeadlineIsStored: a notification
+// read as a stream that takes longer to arrive (or to decode, on a busy
+// machine) than a request may wait for the store is still stored: its
+// writes get the request's time again once it is read. Before, they found
+// the deadline gone and answered 503, and Alertmanager's retry took as
+// long again: the group never paged. And a stream whose first 8 MiB came
+// after the deadline, with no other stream being read, was refused half
+// of the time as if another were ("another notification over 8 MiB was
+// being read"): the free slot and the deadline raced in one select. The
+// deadline is shortened to 300 ms; each notification's first 8 MiB come
+// after 600 ms and its last bytes after 900 ms, three times.
+func TestAlertmanagerStreamSlowerThanTheDeadlineIsStored(t *testing.T) {
+	old := requestTimeout
+	requestTimeout = 300 * time.Millisecond
+	t.Cleanup(func() { requestTimeout = old }) // after the daemon's end
+	h := newHarness(t)
+	// Few alerts, so that what the notification does once read is
+	// quick even under the race detector; large ones, so it is read as a
+	// stream.
+	pad := strings.Repeat("p", 3<<20)
+	for n := 0; n < 3; n++ {
+		alerts := make([]map[string]string, 3)
+		for i := range alerts {
+			alerts[i] = map[string]string{"alertname": "InstanceDown", "instance": fmt.Sprintf("node-%d", i), "pad": pad}
+		}
+		body := amPayload("firing", fmt.Sprintf(`{}:{alertname="InstanceDown",n="%d"}`, n), alerts...)
+		head := alertmanagerBodyLimit - 1000
+		if len(body) <= alertmanagerBodyLimit+1000 {
+			t.Fatalf("the notification is %d bytes, not over %d: the test tests nothing", len(body), alertmanagerBodyLimit)
+		}
+		pr, pw := io.Pipe()
+		step := requestTimeout
+		go func() {
+			_, _ = io.WriteString(pw, body[:head])
+			time.Sleep(2 * step)
+			_, _ = io.WriteString(pw, body[head:len(body)-1000])
+			time.Sleep(step)
+			_, _ = io.WriteString(pw, body[len(body)-1000:])
+			pw.Close()
+		}()
+		req, err := http.NewRequest("POST", h.url+"/api/v1/alertmanager", pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+amKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("notification %d, read past the deadline: %d %s", n, resp.StatusCode, b)
+		}
+		var res struct{ Incidents []string }
+		if err := json.Unmarshal(b, &res); err != nil || len(res.Incidents) != 1 {
+			t.Fatalf("notification %d: answer %s: %v", n, b, err)
+		}
+		if inc := h.incident(res.Incidents[0]); inc.Status != "triggered" {
+			t.Fatalf("incident %s is %s", inc.ID, inc.Status)
+		}
 	}
 }
 

@@ -638,7 +638,48 @@ type Service struct {
 	// SilenceOnAcknowledge, when set, silences an acknowledged incident's
 	// alerts in Alertmanager, and expires the silence when it is resolved.
 	SilenceOnAcknowledge *SilenceOnAcknowledge `yaml:"silence_on_acknowledge"`
-	scheme               *Scheme
+	// AlertmanagerURL is the base URL of the Alertmanager that sends the
+	// service's alerts, as pagerd reaches it. With it (or with
+	// silence_on_acknowledge's), pagerd asks Alertmanager whether a group
+	// whose resolve it withheld (cut by the receiver's max_alerts) still
+	// fires, and resolves the incident when none of it does.
+	AlertmanagerURL string `yaml:"alertmanager_url"`
+	scheme          *Scheme
+}
+
+// AlertmanagerAPI is the URL of the Alertmanager pagerd may ask about the
+// service's alerts: alertmanager_url, else silence_on_acknowledge's, else
+// "" (pagerd cannot ask).
+func (s *Service) AlertmanagerAPI() string {
+	if s.AlertmanagerURL != "" {
+		return s.AlertmanagerURL
+	}
+	if s.SilenceOnAcknowledge != nil {
+		return s.SilenceOnAcknowledge.AlertmanagerURL
+	}
+	return ""
+}
+
+// AutoResolveNotes say, for every service that takes Alertmanager's
+// webhook in group mode without an Alertmanager URL to ask, that a group
+// larger than its receiver's max_alerts cannot resolve on its own:
+// check-config prints them and pagerd serve logs them at start. They are
+// not warnings (check-config --strict passes): most receivers never cut.
+func (c *Config) AutoResolveNotes() []string {
+	var out []string
+	for i := range c.Services {
+		s := &c.Services[i]
+		if s.Integrations.AlertmanagerKey.Reveal() == "" && s.Integrations.AlertmanagerKeyFile == "" {
+			continue
+		}
+		if s.IncidentKey == "fingerprint" || s.AlertmanagerAPI() != "" {
+			continue
+		}
+		out = append(out, "services["+s.Name+"].alertmanager_url: not set, so an alert group larger than its Alertmanager receiver's "+
+			"max_alerts cannot resolve on its own: Alertmanager's resolved notification of it leaves alerts out, pagerd withholds "+
+			"that resolve, and the incident stays open until resolved by hand. Set alertmanager_url so pagerd asks Alertmanager")
+	}
+	return out
 }
 
 // Integrations are the keys senders present: the Alertmanager integration key

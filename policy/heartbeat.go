@@ -115,19 +115,27 @@ type SilenceOnAcknowledge struct {
 const DefaultSilenceDuration = 24 * time.Hour
 
 func (v *validator) silences(f string, s *Service) {
+	if s.AlertmanagerURL != "" {
+		v.alertmanagerURL(f+".alertmanager_url", s.AlertmanagerURL)
+	}
 	sa := s.SilenceOnAcknowledge
 	if sa == nil {
 		return
 	}
 	f += ".silence_on_acknowledge"
-	if u, err := url.Parse(sa.AlertmanagerURL); sa.AlertmanagerURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.errf(f+".alertmanager_url", "%q is not an absolute http(s) URL (Alertmanager's, like http://alertmanager:9093)", sa.AlertmanagerURL)
-	}
+	v.alertmanagerURL(f+".alertmanager_url", sa.AlertmanagerURL)
 	if sa.Duration == 0 {
 		sa.Duration = Duration(DefaultSilenceDuration)
 	}
 	if sa.Duration < Duration(time.Minute) || sa.Duration > Duration(MaxMaintenance) {
 		v.errf(f+".duration", "must be from 1m to %s", Duration(MaxMaintenance))
+	}
+}
+
+// alertmanagerURL checks an Alertmanager base URL.
+func (v *validator) alertmanagerURL(f, raw string) {
+	if u, err := url.Parse(raw); raw == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.errf(f, "%q is not an absolute http(s) URL (Alertmanager's, like http://alertmanager:9093)", raw)
 	}
 }
 

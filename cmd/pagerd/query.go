@@ -61,6 +61,9 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%s: ok (%d services, %d users, %d schedules, %d escalation policies%s)\n",
 			f, len(c.Services), len(c.Users), len(c.Schedules), len(c.EscalationPolicies), note)
+		for _, n := range c.AutoResolveNotes() {
+			fmt.Fprintf(stdout, "%s: note: %s\n", f, n)
+		}
 	}
 	return status
 }

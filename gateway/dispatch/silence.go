@@ -607,3 +607,44 @@ func plural(n int, word string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, word)
 }
+
+// Firing counts the alerts Alertmanager at base holds unresolved (active,
+// silenced, inhibited or not yet processed) that route to receiver and
+// carry every one of group's labels: those of the notification group
+// whose resolve pagerd withheld (GET /api/v2/alerts, with a receiver and
+// filter per label). A label whose name a filter cannot carry is left out
+// of it, which can only count more alerts, never fewer.
+func (a *AlertmanagerSilencer) Firing(ctx context.Context, base, receiver string, group map[string]string) (int, error) {
+	q := url.Values{}
+	if receiver != "" {
+		q.Set("receiver", regexp.QuoteMeta(receiver))
+	}
+	for _, name := range slices.Sorted(maps.Keys(group)) {
+		if labelNameRE.MatchString(name) {
+			q.Add("filter", name+`="`+matcherValueEscaper.Replace(group[name])+`"`)
+		}
+	}
+	b, code, err := a.do(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/api/v2/alerts?"+q.Encode(), nil, amListMax+1)
+	if err != nil {
+		return 0, err
+	}
+	if code != http.StatusOK {
+		return 0, fmt.Errorf("alertmanager answered %d to the list of alerts: %s", code, bytes.TrimSpace(b[:min(len(b), 512)]))
+	}
+	if len(b) > amListMax {
+		return 0, fmt.Errorf("alertmanager's list of alerts is larger than %d MiB; not read", amListMax>>20)
+	}
+	var alerts []json.RawMessage
+	if err := json.Unmarshal(b, &alerts); err != nil {
+		return 0, fmt.Errorf("alertmanager's list of alerts: %w", err)
+	}
+	return len(alerts), nil
+}
+
+// labelNameRE is a label name every Alertmanager's filter parser takes
+// unquoted.
+var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+// matcherValueEscaper escapes a value for a double-quoted matcher, as both
+// of Alertmanager's matcher parsers read it.
+var matcherValueEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)

@@ -159,6 +159,16 @@ func (s *Service) Apply(ctx context.Context, id string, ev policy.Event) (*store
 // has just read the incident, is used instead of reading it again; a write
 // that finds it changed since reads it afresh.
 func (s *Service) applyWith(ctx context.Context, id string, first *store.Incident, ev policy.Event, edit func(*store.Incident)) (*store.Incident, []policy.Action, error) {
+	return s.applyGuarded(ctx, id, first, ev, edit, nil)
+}
+
+// guard is a condition an event needs, checked on the incident as it is
+// written (again after every conflict): a refusal, or no write (write
+// false), and the entries that go before the event's in its timeline.
+type guard func(inc *store.Incident) (before []store.Entry, write bool, err error)
+
+// applyGuarded is applyWith with a guard (nil: none).
+func (s *Service) applyGuarded(ctx context.Context, id string, first *store.Incident, ev policy.Event, edit func(*store.Incident), g guard) (*store.Incident, []policy.Action, error) {
 	var acts []policy.Action
 	var now time.Time
 	wrote := false
@@ -168,6 +178,14 @@ func (s *Service) applyWith(ctx context.Context, id string, first *store.Inciden
 		cfg := s.o.Config()
 		if cfg.Service(inc.Service) == nil {
 			return nil, false, &refusal{ErrConflict, fmt.Sprintf("service %q is no longer in the config", inc.Service)}
+		}
+		var before []store.Entry
+		if g != nil {
+			var write bool
+			var err error
+			if before, write, err = g(inc); err != nil || !write {
+				return nil, false, err
+			}
 		}
 		if ev.Kind == policy.EventTrigger && !inc.Open() {
 			// A trigger through here raises an open incident; on a
@@ -227,7 +245,7 @@ func (s *Service) applyWith(ctx context.Context, id string, first *store.Inciden
 		inc.Outbox = append(inc.Outbox, pushoverItems(cfg, acts, inc.Version, now)...)
 		inc.Outbox = append(inc.Outbox, silences(cfg, inc, acts, now)...)
 		wrote = true
-		return store.ActionEntries(acts, ev.Actor), true, nil
+		return append(before, store.ActionEntries(acts, ev.Actor)...), true, nil
 	})
 	switch {
 	case errors.Is(err, ErrAlreadyResolved), errors.Is(err, ErrAlreadyEscalated):

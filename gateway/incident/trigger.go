@@ -311,3 +311,28 @@ func (s *Service) ResolveIfOpen(ctx context.Context, svc *policy.Service, dedupK
 	}
 	return s.actOn(ctx, svc, inc, source, policy.Event{Kind: policy.EventResolve, Actor: actor}, "resolved")
 }
+
+// ResolveUnlessRepeated resolves the service's incident id, as actor,
+// with the entry why just before the resolve's in its timeline, unless it
+// was repeated (a firing notification of its alert) more than repeats
+// times: checked in the write itself, so a repeat that lands while the
+// caller was finding out whether the alert still fires keeps it open. It
+// says whether it resolved the incident (not when it was resolved or
+// repeated already).
+func (s *Service) ResolveUnlessRepeated(ctx context.Context, svc *policy.Service, id string, repeats int, actor string, why store.Entry) (bool, error) {
+	g := func(inc *store.Incident) ([]store.Entry, bool, error) {
+		if inc.Service != svc.Name || !inc.Open() || inc.Repeats > repeats {
+			return nil, false, nil
+		}
+		return []store.Entry{why}, true, nil
+	}
+	_, acts, err := s.applyGuarded(ctx, id, nil, policy.Event{Kind: policy.EventResolve, Actor: actor}, nil, g)
+	if isResolved(err) {
+		return false, nil
+	}
+	if err != nil || len(acts) == 0 {
+		return false, err
+	}
+	s.m.alerts.WithLabelValues(actor, svc.Name, "resolved").Inc()
+	return true, nil
+}

@@ -671,3 +671,78 @@ func (c *amITTapConn) String() string {
 	defer c.mu.Unlock()
 	return c.b.String()
 }
+
+// TestRealAlertmanagerMaxAlertsGroupResolves: a group of three alerts
+// behind a webhook receiver with max_alerts 2. Alertmanager's resolved
+// notification of it keeps two and says truncatedAlerts 1, and it is the
+// last it sends: pagerd withholds that resolve (the left-out alert might
+// fire), so the incident stayed open for good. With alertmanager_url,
+// pagerd asks Alertmanager, finds nothing of the group firing, and
+// resolves it.
+func TestRealAlertmanagerMaxAlertsGroupResolves(t *testing.T) {
+	amBin := amITLookAlertmanager(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pagerdURL := "http://" + l.Addr().String()
+	tmpl, err := os.ReadFile(filepath.Join("testdata", "alertmanager", "maxalerts.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	am := amITStartAlertmanager(t, amBin, strings.NewReplacer("@PAGERD_URL@", pagerdURL, "@AM_KEY@", amITKey).Replace(string(tmpl)))
+	cfg := strings.Replace(amITConfig, "    escalation_policy: checkout\n", "    escalation_policy: checkout\n    alertmanager_url: "+am.url+"\n", 1)
+	tap := &amITTap{}
+	h := newHarness(t, withConfig(cfg), withNow(time.Now), onListener(&amITTapListener{Listener: l, tap: tap}))
+	h.runFor(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("--- what Alertmanager sent to pagerd and what pagerd answered (raw HTTP) ---\n%s", tap.dump())
+			t.Logf("--- tail of Alertmanager's log ---\n%s", amITTail(am.logPath, 60))
+			t.Logf("--- tail of pagerd's log ---\n%s", amITTailString(amITWithoutPolling(h.logs.String()), 60))
+		}
+	})
+	api := &amITClient{base: pagerdURL}
+	one := func(what string, cond func(incidentView) bool) incidentView {
+		t.Helper()
+		deadline := time.Now().Add(amITTimeout)
+		for {
+			var list struct {
+				Incidents []incidentView `json:"incidents"`
+			}
+			api.get(t, "/api/v1/incidents", &list)
+			if len(list.Incidents) > 1 {
+				t.Fatalf("%d incidents for one group: %+v", len(list.Incidents), list.Incidents)
+			}
+			if len(list.Incidents) == 1 && cond(list.Incidents[0]) {
+				return list.Incidents[0]
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("waited %v for %s: %+v", amITTimeout, what, list.Incidents)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	startsAt := time.Now().Add(-time.Minute).UTC()
+	alerts := make([]amITAlert, 3)
+	for i := range alerts {
+		alerts[i] = amITAlert{Labels: map[string]string{"alertname": "DiskFull", "severity": "critical", "instance": fmt.Sprintf("db%d", i+1)},
+			GeneratorURL: amITGeneratorURL, StartsAt: startsAt}
+	}
+	am.postAlerts(t, alerts...)
+	v := one("the group's incident", func(v incidentView) bool { return v.Status == policy.StatusTriggered })
+	if !strings.Contains(string(v.Details), `"truncated_alerts":1`) {
+		t.Fatalf("Alertmanager did not cut the notification to max_alerts 2: %s", v.Details)
+	}
+	now := time.Now().UTC()
+	for i := range alerts {
+		alerts[i].EndsAt = now
+	}
+	am.postAlerts(t, alerts...)
+	v = one("the incident resolved", func(v incidentView) bool { return v.Status == policy.StatusResolved })
+	tl := api.timeline(t, v.ID)
+	if !strings.Contains(strings.Join(tl, " "), "resolve_withheld resolve_confirmed resolve") {
+		t.Fatalf("timeline %v: want the resolve withheld, then confirmed with Alertmanager", tl)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/pagerd/pagerd/gateway/acklink"
+	"github.com/pagerd/pagerd/gateway/amresolve"
 	"github.com/pagerd/pagerd/gateway/console"
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/feeds"
@@ -261,9 +262,10 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	}
 
 	// The incident service, and the dispatcher it wakes.
+	am := &dispatch.AlertmanagerSilencer{Client: o.HTTPClient}
 	d.dispOpts = dispatch.Options{Store: d.store, Config: pagingConfig, Notifiers: d.notifiers, Logger: d.log, Registry: reg,
 		Now: o.Now, Lease: time.Duration(cfg.Server.Lease), MaxSleep: o.MaxSleep, PagerDuty: forwarder,
-		Silencer: &dispatch.AlertmanagerSilencer{Client: o.HTTPClient}, Jobs: jobs, Outbox: map[string]dispatch.OutboxHandler{}}
+		Silencer: am, Jobs: jobs, Outbox: map[string]dispatch.OutboxHandler{}}
 	if tr.slack != nil {
 		so := &slackOutbox{client: tr.slack, store: d.store, config: pagingConfig, now: o.Now}
 		d.dispOpts.Outbox[store.OutboxSlack] = so.handle
@@ -282,6 +284,14 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 			return d.windows.Hold(ctx, service, labels, at)
 		}})
 	d.cfg.OnLoad(d.incidents.InitMetrics)
+	// Resolves withheld (cut by Alertmanager's max_alerts), checked with
+	// Alertmanager by a store job.
+	withheld := amresolve.New(amresolve.Options{Store: d.store, Config: pagingConfig, Incidents: d.incidents, Alerts: am,
+		Logger: d.log, Now: o.Now, Wake: wake})
+	jobs[amresolve.JobKind] = withheld.Run // the dispatchers read the map at each job
+	for _, n := range cfg.AutoResolveNotes() {
+		d.log.Warn(n)
+	}
 
 	// Heartbeats and maintenance windows, whose jobs the dispatchers do.
 	d.heartbeats = heartbeat.New(heartbeat.Options{Store: d.store, Config: d.cfg.Load, Incidents: d.incidents, Logger: d.log,
@@ -327,7 +337,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 			},
 			OnCall: slackOnCall(pagingConfig, o.Now)},
 		Pushover:   &pushover.Callbacks{Receiver: d.incidents, Verify: d.pushoverVerify(tr.pushover != nil, o.Now)},
-		Heartbeats: d.heartbeats, Maintenance: d.windows,
+		Heartbeats: d.heartbeats, Maintenance: d.windows, Withheld: withheld,
 		Health: d.health, Backup: backup, History: history.Store{Store: d.store}, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
 		TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout,
 		MaxInflight: maxInflight(cfg, st), MaxQueue: cfg.Server.Admission.MaxQueue, QueueTimeout: time.Duration(cfg.Server.Admission.QueueTimeout),

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
 
+	"github.com/pagerd/pagerd/gateway/amresolve"
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/store"
@@ -187,14 +188,19 @@ func (s *Server) alertmanager(c echo.Context) error {
 		if !g.Firing && g.ResolveUnsure != "" {
 			// Not a resolve pagerd can trust: the open incident, if
 			// any, stays open and its timeline says why.
-			id, err := s.o.Incidents.NoteIfOpen(r.Context(), svc, g.DedupKey, "resolve_withheld", g.ResolveUnsure)
+			id, err := s.o.Incidents.NoteIfOpen(r.Context(), svc, g.DedupKey, "resolve_withheld", g.ResolveUnsure+ingest.WithheldNext(svc.AlertmanagerAPI()))
 			if err != nil {
 				return partly(err)
 			}
-			if id != "" {
-				s.log.Warn("resolve withheld: Alertmanager left alerts out of a resolved notification", "incident", id,
-					"service", svc.Name, "truncated_alerts", msg.TruncatedAlerts)
+			if id == "" {
+				continue
 			}
+			asking, err := s.o.Withheld.Withheld(r.Context(), svc, id, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels})
+			if err != nil {
+				return partly(err)
+			}
+			s.log.Warn("resolve withheld: Alertmanager left alerts out of a resolved notification", "incident", id,
+				"service", svc.Name, "truncated_alerts", msg.TruncatedAlerts, "asking_alertmanager", asking)
 			continue
 		}
 		if !g.Firing {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/pagerd/pagerd/gateway/acklink"
+	"github.com/pagerd/pagerd/gateway/amresolve"
 	"github.com/pagerd/pagerd/gateway/feeds"
 	"github.com/pagerd/pagerd/gateway/heartbeat"
 	"github.com/pagerd/pagerd/gateway/history"
@@ -94,7 +95,10 @@ type ServerOptions struct {
 
 	// Heartbeats take the heartbeats' pings; Maintenance keeps the
 	// maintenance windows.
-	Heartbeats  *heartbeat.Monitor
+	Heartbeats *heartbeat.Monitor
+	// Withheld checks with Alertmanager the resolves the intake withheld
+	// (nil: they stay withheld).
+	Withheld    *amresolve.Checker
 	Maintenance *maintenance.Windows
 }
 

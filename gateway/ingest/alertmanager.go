@@ -354,7 +354,8 @@ type AlertGroup struct {
 	// receiver's max_alerts before it computes its status, so a
 	// "resolved" one that left alerts out (truncatedAlerts) may belong to
 	// a group whose left-out alerts still fire. Its incident must stay
-	// open: resolving it could be a missed page.
+	// open: resolving it could be a missed page. The intake says what
+	// happens next (WithheldNext).
 	ResolveUnsure string
 	// Labels holds the label sets of the firing alerts the group covers (of
 	// all its alerts when nothing fires) for priority routing: the router
@@ -477,7 +478,7 @@ func (l *limited) wholeGroup() AlertGroup {
 	if l.Status != StatusFiring && l.TruncatedAlerts > 0 {
 		unsure = fmt.Sprintf("Alertmanager sent this group as resolved, but left %d of its alerts out of the notification "+
 			"(max_alerts on its receiver) and judged the status on the %d it kept: the ones left out may still fire, "+
-			"so the incident stays open. Resolve it by hand once they are resolved; raise max_alerts to avoid this",
+			"so the incident stays open",
 			l.TruncatedAlerts, len(l.Message.Alerts))
 	}
 	return AlertGroup{
@@ -490,6 +491,17 @@ func (l *limited) wholeGroup() AlertGroup {
 		Details:       details,
 		Cuts:          cuts,
 	}
+}
+
+// WithheldNext ends the timeline entry of a withheld resolve
+// (AlertGroup.ResolveUnsure) with what happens next: pagerd asks the
+// Alertmanager at url, when the service names one, or the incident waits
+// for a person.
+func WithheldNext(url string) string {
+	if url == "" {
+		return ". Resolve it by hand once they are resolved, or set alertmanager_url on the service so that pagerd asks Alertmanager; raise max_alerts to avoid this"
+	}
+	return ". pagerd asks Alertmanager at " + url + " whether any alert of the group still fires, and resolves the incident when none does; raise max_alerts to avoid this"
 }
 
 func (l *limited) fingerprintGroups() []AlertGroup {

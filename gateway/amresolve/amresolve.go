@@ -1,0 +1,194 @@
+// Package amresolve finds out whether an alert group whose resolve pagerd
+// withheld is really over. Alertmanager's webhook notifier cuts a
+// notification to the receiver's max_alerts before it computes its status,
+// so a "resolved" notification that left alerts out (truncatedAlerts) may
+// belong to a group whose left-out alerts still fire, and pagerd withholds
+// it (ingest.AlertGroup.ResolveUnsure). When the whole group does resolve,
+// that same kind of notification is the last Alertmanager sends: without
+// asking, the incident would stay open, and page, forever.
+//
+// So a withheld resolve of a service that names its Alertmanager
+// (policy.Service.AlertmanagerAPI) stores a job (kind JobKind, keyed by the
+// incident) that the dispatchers do: it asks Alertmanager's API v2 whether
+// any alert of the group still fires, resolves the incident when none
+// does, and asks again every RecheckEvery while some do or Alertmanager
+// cannot be reached. Being a store job, it survives restarts and is done
+// once across replicas. A firing notification of the group since the
+// withheld resolve (a repeat of the incident) ends the job: Alertmanager
+// tells pagerd again when the group changes.
+package amresolve
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/incident"
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// JobKind is the kind of the store jobs that check withheld resolves.
+const JobKind = "am_resolve"
+
+// RecheckEvery is how often a withheld resolve is checked again while
+// its group still fires or Alertmanager cannot be reached.
+const RecheckEvery = time.Minute
+
+// Timeline entry types the job writes.
+const (
+	// EntryConfirmed comes just before the resolve it explains.
+	EntryConfirmed = "resolve_confirmed"
+	// EntryStillFiring is written when Alertmanager first says the group
+	// still fires.
+	EntryStillFiring = "resolve_still_firing"
+	// EntryUnconfirmed is written when Alertmanager first cannot be asked.
+	EntryUnconfirmed = "resolve_unconfirmed"
+)
+
+// Alerts is what the job asks Alertmanager (dispatch.AlertmanagerSilencer
+// answers it).
+type Alerts interface {
+	// Firing counts the unresolved alerts at the Alertmanager at base
+	// that route to receiver and carry all of group's labels.
+	Firing(ctx context.Context, base, receiver string, group map[string]string) (int, error)
+}
+
+// Options configure a Checker.
+type Options struct {
+	Store store.Store
+	// Config is the config in force (it changes on reload).
+	Config    func() *policy.Config
+	Incidents *incident.Service
+	Alerts    Alerts
+	Logger    *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Wake, when set, is called after a job is stored due now, so a
+	// dispatcher does it at once rather than at its next look.
+	Wake func()
+}
+
+// Checker stores and does the jobs that check withheld resolves.
+type Checker struct{ o Options }
+
+// New makes a Checker.
+func New(o Options) *Checker {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Checker{o: o}
+}
+
+// Group is the alert group a withheld resolve was about, as its
+// notification named it.
+type Group struct {
+	Receiver string            `json:"receiver"`
+	Labels   map[string]string `json:"labels,omitempty"`
+}
+
+// jobData is what a job carries.
+type jobData struct {
+	Service  string `json:"service"`
+	Incident string `json:"incident"`
+	Group
+	// Repeats is the incident's repeat count at the withheld resolve: a
+	// higher one means a firing notification came since.
+	Repeats int `json:"repeats"`
+	// Last is the previous check's outcome (EntryStillFiring or
+	// EntryUnconfirmed), so the timeline says each change once, not
+	// every minute.
+	Last string `json:"last,omitempty"`
+}
+
+// Withheld stores the check of incident id, whose resolve was just
+// withheld, due now; it replaces one stored for an earlier withheld
+// resolve. It does nothing for a service that names no Alertmanager, and
+// says whether it stored one.
+func (c *Checker) Withheld(ctx context.Context, svc *policy.Service, id string, g Group) (bool, error) {
+	if c == nil || svc.AlertmanagerAPI() == "" {
+		return false, nil
+	}
+	inc, err := c.o.Store.Get(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	b, err := json.Marshal(jobData{Service: svc.Name, Incident: id, Group: g, Repeats: inc.Repeats})
+	if err != nil {
+		return false, err
+	}
+	if err := c.o.Store.PutJob(ctx, store.Job{Kind: JobKind, Key: id, Due: c.o.Now(), Data: b}); err != nil {
+		return false, fmt.Errorf("store the check of the withheld resolve: %w", err)
+	}
+	if c.o.Wake != nil {
+		c.o.Wake()
+	}
+	return true, nil
+}
+
+// Run is the job's handler (a dispatch.JobHandler).
+func (c *Checker) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
+	var d jobData
+	if err := json.Unmarshal(j.Data, &d); err != nil {
+		c.o.Logger.Error("withheld resolve: a check job that does not decode is dropped", "job", j.Key, "err", err)
+		return nil, nil
+	}
+	inc, err := c.o.Store.Get(ctx, d.Incident)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !inc.Open() || inc.Repeats > d.Repeats {
+		return nil, nil // resolved, or the group fired again since
+	}
+	svc := c.o.Config().Service(d.Service)
+	if svc == nil || svc.AlertmanagerAPI() == "" {
+		c.o.Logger.Warn("withheld resolve: no longer checked, the config names no Alertmanager for the service", "incident", d.Incident, "service", d.Service)
+		return nil, nil
+	}
+	base := svc.AlertmanagerAPI()
+	n, err := c.o.Alerts.Firing(ctx, base, d.Receiver, d.Labels)
+	now := c.o.Now()
+	next := func(outcome, detail string) (*store.Job, error) {
+		if outcome != d.Last {
+			if err := c.o.Incidents.Note(ctx, d.Incident, store.Entry{At: now.UTC().Truncate(time.Millisecond), Type: outcome, Actor: "pagerd", Detail: detail}); err != nil {
+				return nil, err
+			}
+			d.Last = outcome
+		}
+		b, err := json.Marshal(d)
+		if err != nil {
+			return nil, err
+		}
+		return &store.Job{Kind: JobKind, Key: j.Key, Due: now.Add(RecheckEvery), Data: b}, nil
+	}
+	if err != nil {
+		c.o.Logger.Warn("withheld resolve: Alertmanager could not be asked whether the group still fires; the incident stays open and is asked about again",
+			"incident", d.Incident, "service", d.Service, "alertmanager", base, "retry_in", RecheckEvery, "err", err)
+		return next(EntryUnconfirmed, fmt.Sprintf("Alertmanager at %s could not be asked whether the group still fires (%v): the incident stays open; asking again every %s",
+			base, err, RecheckEvery))
+	}
+	if n > 0 {
+		return next(EntryStillFiring, fmt.Sprintf("Alertmanager at %s says %d alert(s) of the group still fire: the incident stays open; asking again every %s until none does",
+			base, n, RecheckEvery))
+	}
+	why := store.Entry{At: now.UTC().Truncate(time.Millisecond), Type: EntryConfirmed, Actor: "pagerd",
+		Detail: fmt.Sprintf("confirmed with Alertmanager at %s: no alert of the group fires any more", base)}
+	resolved, err := c.o.Incidents.ResolveUnlessRepeated(ctx, svc, d.Incident, d.Repeats, "alertmanager", why)
+	if err != nil {
+		return nil, err
+	}
+	if !resolved {
+		return nil, nil // resolved by someone else, or fired again, meanwhile
+	}
+	c.o.Logger.Info("withheld resolve confirmed with Alertmanager: incident resolved", "incident", d.Incident, "service", d.Service, "alertmanager", base)
+	return nil, nil
+}

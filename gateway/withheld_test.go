@@ -1,0 +1,235 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/amresolve"
+	"github.com/pagerd/pagerd/gateway/store"
+)
+
+// fakeAlertmanagerAPI answers GET /api/v2/alerts with as many alerts as
+// firing says, or 503 while down, and records the queries.
+type fakeAlertmanagerAPI struct {
+	mu      sync.Mutex
+	firing  int
+	down    bool
+	queries []string
+}
+
+func (f *fakeAlertmanagerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.Method != http.MethodGet || r.URL.Path != "/api/v2/alerts" {
+		http.NotFound(w, r)
+		return
+	}
+	f.queries = append(f.queries, r.URL.RawQuery)
+	if f.down {
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+		return
+	}
+	alerts := make([]string, 0, f.firing)
+	for range f.firing {
+		alerts = append(alerts, `{"labels":{"alertname":"HighErrorRate","instance":"api-3"},"status":{"state":"active"},"endsAt":"2025-09-10T07:00:00Z"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte("[" + strings.Join(alerts, ",") + "]"))
+}
+
+func (f *fakeAlertmanagerAPI) set(firing int, down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.firing, f.down = firing, down
+}
+
+func (f *fakeAlertmanagerAPI) asked() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.queries...)
+}
+
+// withheldHarness is a daemon whose service api names the fake
+// Alertmanager (alertmanager_url), with an incident of group
+// HighErrorRate open and its resolve withheld: three alerts, max_alerts
+// 2, all resolved. n is the number of replicas' dispatchers.
+func withheldHarness(t *testing.T, am *fakeAlertmanagerAPI, n int) (*harness, string) {
+	t.Helper()
+	srv := httptest.NewServer(am)
+	t.Cleanup(srv.Close)
+	cfg := strings.Replace(testConfig, "    targets:\n      P0: {acknowledge: 5m}\n",
+		"    targets:\n      P0: {acknowledge: 5m}\n    alertmanager_url: "+srv.URL+"\n", 1)
+	h := newHarness(t, withConfig(cfg), replicas(n))
+	auth := []string{"Authorization", "Bearer " + amKey}
+	if r := h.do("POST", "/api/v1/alertmanager", amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"}), auth...); r.code != 200 {
+		t.Fatalf("firing: %d %s", r.code, r.body)
+	}
+	id := h.list("")[0].ID
+	if r := h.do("POST", "/api/v1/alertmanager", amTruncated("resolved", 1, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}), auth...); r.code != 200 {
+		t.Fatalf("resolved, cut: %d %s", r.code, r.body)
+	}
+	return h, id
+}
+
+// entryCounts counts an incident's timeline entries by type.
+func entryCounts(v incidentView) map[string]int {
+	out := map[string]int{}
+	for _, e := range v.Timeline {
+		out[e.Type]++
+	}
+	return out
+}
+
+// TestWithheldResolveConfirmedWithAlertmanager: a resolve withheld
+// because Alertmanager's max_alerts cut the notification is checked with
+// Alertmanager's API (the group's receiver and labels); none of the group
+// firing any more, the incident is resolved, once, with the timeline
+// saying it was confirmed, by whichever of two replicas took the job.
+// Without the check it stayed open for good: Alertmanager sends nothing
+// after a group's last resolved notification.
+func TestWithheldResolveConfirmedWithAlertmanager(t *testing.T) {
+	am := &fakeAlertmanagerAPI{}
+	h, id := withheldHarness(t, am, 2)
+	if v := h.incident(id); v.Status != "triggered" {
+		t.Fatalf("before the check: %s, want triggered (withheld)", v.Status)
+	}
+	h.step(h.clock.Now())
+	v := h.incident(id)
+	if v.Status != "resolved" || v.ResolvedBy != "alertmanager" {
+		t.Fatalf("after the check: %s by %q, want resolved by alertmanager; timeline %+v", v.Status, v.ResolvedBy, v.Timeline)
+	}
+	types := entryCounts(v)
+	if types[amresolve.EntryConfirmed] != 1 || types["resolve"] != 1 {
+		t.Fatalf("timeline %+v: want one %s and one resolve", v.Timeline, amresolve.EntryConfirmed)
+	}
+	for i, e := range v.Timeline {
+		switch e.Type {
+		case "resolve_withheld":
+			if !strings.Contains(e.Detail, "pagerd asks Alertmanager at http://") {
+				t.Errorf("the withheld resolve does not say pagerd asks: %q", e.Detail)
+			}
+		case "resolve":
+			// A replica's page of level 1 may come after it, at the same time.
+			if p := v.Timeline[i-1]; p.Type != amresolve.EntryConfirmed || !strings.Contains(p.Detail, "confirmed with Alertmanager") {
+				t.Fatalf("the entry before the resolve: %+v; timeline %+v", p, v.Timeline)
+			}
+		}
+	}
+	asked := am.asked()
+	if len(asked) != 1 || !strings.Contains(asked[0], "receiver=pagerd") || !strings.Contains(asked[0], "filter=alertname%3D%22HighErrorRate%22") {
+		t.Fatalf("Alertmanager was asked %q; want once, for receiver pagerd and the group's labels", asked)
+	}
+	// Nothing is left to do: later steps ask nothing and change nothing.
+	h.runUntil(h.clock.Now().Add(10 * time.Minute))
+	if n := len(am.asked()); n != 1 {
+		t.Fatalf("Alertmanager asked %d times, want 1", n)
+	}
+	if _, err := h.store.GetJob(context.Background(), amresolve.JobKind, id); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the check's job after the resolve: %v, want none", err)
+	}
+	if got := entryCounts(h.incident(id)); got["resolve"] != 1 {
+		t.Fatalf("resolved %d times", got["resolve"])
+	}
+}
+
+// TestWithheldResolveStaysOpenUntilAlertmanagerConfirms: Alertmanager
+// saying an alert of the group still fires, or not answering at all,
+// keeps the incident open and paging (a missed page is worse than one too
+// many), says so once in the timeline (and in the log when it cannot be
+// asked), and asks again every minute; once it says none fires, the
+// incident is resolved.
+func TestWithheldResolveStaysOpenUntilAlertmanagerConfirms(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		firing int
+		down   bool
+		entry  string
+		log    string
+	}{
+		{"an alert still fires", 1, false, amresolve.EntryStillFiring, ""},
+		{"Alertmanager unreachable", 0, true, amresolve.EntryUnconfirmed, "Alertmanager could not be asked"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			am := &fakeAlertmanagerAPI{firing: tc.firing, down: tc.down}
+			h, id := withheldHarness(t, am, 1)
+			start := h.clock.Now()
+			h.step(start)
+			h.runUntil(start.Add(3*amresolve.RecheckEvery + time.Second))
+			v := h.incident(id)
+			if v.Status != "triggered" {
+				t.Fatalf("%s, want triggered", v.Status)
+			}
+			if types := entryCounts(v); types[tc.entry] != 1 {
+				t.Fatalf("timeline %+v: want one %s entry", v.Timeline, tc.entry)
+			}
+			if !strings.Contains(h.logs.String(), tc.log) {
+				t.Fatalf("the log does not say %q", tc.log)
+			}
+			if n := len(am.asked()); n != 4 {
+				t.Fatalf("Alertmanager asked %d times in 3 minutes, want 4 (at once, then every minute)", n)
+			}
+			if got := h.rec.lines(start); len(got) == 0 {
+				t.Fatalf("the open incident paged nobody")
+			}
+			j, err := h.store.GetJob(context.Background(), amresolve.JobKind, id)
+			if err != nil || !j.Due.After(h.clock.Now()) {
+				t.Fatalf("the next check: %+v, %v; want a job due later", j, err)
+			}
+			am.set(0, false)
+			h.runUntil(h.clock.Now().Add(amresolve.RecheckEvery))
+			if v := h.incident(id); v.Status != "resolved" {
+				t.Fatalf("once Alertmanager said none fires: %s, want resolved", v.Status)
+			}
+		})
+	}
+}
+
+// TestWithheldResolveNotCheckedAfterTheGroupFiresAgain: a firing
+// notification after the withheld resolve ends the need to ask:
+// Alertmanager tells pagerd when the group changes again.
+func TestWithheldResolveNotCheckedAfterTheGroupFiresAgain(t *testing.T) {
+	am := &fakeAlertmanagerAPI{}
+	h, id := withheldHarness(t, am, 1)
+	auth := []string{"Authorization", "Bearer " + amKey}
+	if r := h.do("POST", "/api/v1/alertmanager", amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"}), auth...); r.code != 200 {
+		t.Fatalf("firing again: %d %s", r.code, r.body)
+	}
+	h.runUntil(h.clock.Now().Add(5 * time.Minute))
+	if v := h.incident(id); v.Status != "triggered" {
+		t.Fatalf("after a firing repeat: %s, want triggered", v.Status)
+	}
+	if n := len(am.asked()); n != 0 {
+		t.Fatalf("Alertmanager asked %d times, want none", n)
+	}
+}
+
+// TestWithheldResolveWithoutAlertmanagerURL: a service that names no
+// Alertmanager keeps today's behaviour (the resolve stays withheld, no
+// job), and pagerd says at start that such groups cannot resolve on their
+// own.
+func TestWithheldResolveWithoutAlertmanagerURL(t *testing.T) {
+	h := newHarness(t)
+	if !strings.Contains(h.logs.String(), "services[api].alertmanager_url: not set, so an alert group larger than its Alertmanager receiver's max_alerts cannot resolve on its own") {
+		t.Fatalf("the start's log does not say it: %s", h.logs.String())
+	}
+	if strings.Contains(h.logs.String(), "services[batch].alertmanager_url") {
+		t.Fatalf("said of a service in fingerprint mode, whose resolves are never withheld")
+	}
+	auth := []string{"Authorization", "Bearer " + amKey}
+	h.do("POST", "/api/v1/alertmanager", amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"}), auth...)
+	id := h.list("")[0].ID
+	h.do("POST", "/api/v1/alertmanager", amTruncated("resolved", 1, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}), auth...)
+	if _, err := h.store.GetJob(context.Background(), amresolve.JobKind, id); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a check job without an Alertmanager URL: %v", err)
+	}
+	h.runUntil(h.clock.Now().Add(5 * time.Minute))
+	if v := h.incident(id); v.Status != "triggered" {
+		t.Fatalf("%s, want triggered", v.Status)
+	}
+}

@@ -102,6 +102,7 @@ func TestLoadIntakeSettingsRefused(t *testing.T) {
 		{"labels: {severity: critical}", "labels: {bad-name: x}", "services[web].heartbeats[watchdog].labels.bad-name"},
 		{"{name: nightly-backup, interval: 1d}", "{name: watchdog, interval: 1d}", `services[web].heartbeats[1].name: duplicate name "watchdog"`},
 		{`alertmanager_url: "http://alertmanager:9093"`, `alertmanager_url: "alertmanager:9093"`, "services[web].silence_on_acknowledge.alertmanager_url"},
+		{"    shadow: true\n", "    shadow: true\n    alertmanager_url: ftp://am\n", "services[db].alertmanager_url: \"ftp://am\" is not an absolute http(s) URL"},
 		{"    services: [db]\n    matchers: ['team=\"db\"']\n", "", "maintenance[db-upgrade]: name the services it covers, or matchers"},
 		{"services: [db]", "services: [nope]", `maintenance[db-upgrade].services[0]: no service "nope" is defined`},
 		{`matchers: ['team="db"']`, `matchers: ['team=="db"']`, "maintenance[db-upgrade]: matchers[0]: bad matcher"},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/redistest"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -70,6 +71,24 @@ func TestDispatcherWalksTheLadder(t *testing.T) {
 				t.Fatalf("after the ladder: %+v", v)
 			}
 		})
+	}
+}
+
+// TestPagesOnAServerThatRefusesUndeclaredKeys: on a Redis-compatible
+// server that refuses the one-script claim over every shard (Dragonfly by
+// default), the whole ladder still pages, on time, each step once.
+func TestPagesOnAServerThatRefusesUndeclaredKeys(t *testing.T) {
+	refuse := &redistest.RefuseUndeclaredKeys{}
+	st, _ := redisStore(t, refuse)
+	h := newHarness(t, withStore(st), withConfig(dispatchConfig))
+	fire(h)
+	h.runUntil(fixedNow.Add(25 * time.Minute))
+	want := "0s L1 ann push,2m L1 ann sms,5m L1 ann voice,15m L2 bob push,17m L2 bob sms,20m L2 bob voice"
+	if got := h.rec.lines(fixedNow); strings.Join(got, ",") != want {
+		t.Fatalf("pages: %v\nwant: %s", got, want)
+	}
+	if n := refuse.Refused.Load(); n != 1 {
+		t.Fatalf("the server refused %d scripts, want the first claim's only", n)
 	}
 }
 

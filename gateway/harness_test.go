@@ -354,11 +354,16 @@ func metric(t testing.TB, reg prometheus.Gatherer, name string, labels ...string
 
 // Stores, clock and transports.
 
-func redisStore(t testing.TB) (store.Store, *redistest.Server) {
+// redisStore is a store on a Redis of the test's own, its client going
+// through hooks (a server's refusals the test plays).
+func redisStore(t testing.TB, hooks ...redis.Hook) (store.Store, *redistest.Server) {
 	t.Helper()
 	r := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true, MaxRetries: -1,
 		DialTimeout: 500 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
+	for _, h := range hooks {
+		rdb.AddHook(h)
+	}
 	t.Cleanup(func() { rdb.Close() })
 	return redisstore.New(rdb, "t"), r
 }

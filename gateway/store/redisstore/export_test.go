@@ -1,5 +1,7 @@
 package redisstore
 
+import "log/slog"
+
 // Prefix is the key prefix a store uses, for tests that reopen it.
 func Prefix(s *Store) string { return s.prefix }
 
@@ -20,3 +22,10 @@ func ParseRecord(v string) (StoredParts, error) {
 // UnavailableWrite is how a write's error is classified, for the replies
 // no write path can be steered into (NOSCRIPT behind a pipelined EVALSHA).
 func UnavailableWrite(err error) error { return unavailableWrite(err) }
+
+// ClaimAllScriptSHA is the SHA1 of the script that claims over every shard
+// at once, for tests that make a server refuse it.
+func ClaimAllScriptSHA() string { return claimAllScript.Hash() }
+
+// SetLog sets where the store logs, as Open does.
+func SetLog(s *Store, log *slog.Logger) { s.log = log }

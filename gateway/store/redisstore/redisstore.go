@@ -50,6 +50,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -77,8 +78,9 @@ type Store struct {
 	created *createdCache
 	// oneScriptClaims: one script claims over every shard
 	// (claimAllScript); false on a cluster, where no script may span
-	// shards.
-	oneScriptClaims bool
+	// shards, and from the first claim that a server refused because the
+	// script names its keys itself (Dragonfly by default, some proxies).
+	oneScriptClaims atomic.Bool
 }
 
 var (
@@ -100,7 +102,7 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 		s.shards[shard] = fmt.Sprintf("%s:{%02x}:", prefix, shard)
 	}
 	_, cluster := rdb.(*redis.ClusterClient)
-	s.oneScriptClaims = !cluster
+	s.oneScriptClaims.Store(!cluster)
 	return s
 }
 
@@ -763,9 +765,11 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 	if max <= 0 {
 		return nil, nil
 	}
-	if s.oneScriptClaims {
+	if s.oneScriptClaims.Load() {
 		claims, _, _, _, err := s.claimAll(ctx, now, lease, max)
-		return claims, err
+		if !errors.Is(err, errUndeclaredKeys) {
+			return claims, err
+		}
 	}
 	nowMS := strconv.FormatInt(ms(now), 10)
 	pipe := s.rdb.Pipeline()
@@ -837,16 +841,36 @@ func (s *Store) ClaimDueNext(ctx context.Context, now time.Time, lease time.Dura
 	if max <= 0 {
 		return nil, time.Time{}, false, true, nil
 	}
-	if !s.oneScriptClaims {
-		return store.ClaimDueNext(ctx, storeOnly{s}, now, lease, max)
+	if s.oneScriptClaims.Load() {
+		claims, next, ok, more, err := s.claimAll(ctx, now, lease, max)
+		if !errors.Is(err, errUndeclaredKeys) {
+			return claims, next, ok, more, err
+		}
 	}
-	return s.claimAll(ctx, now, lease, max)
+	return store.ClaimDueNext(ctx, storeOnly{s}, now, lease, max)
 }
 
 // storeOnly hides ClaimDueNext, for store.ClaimDueNext's two calls.
 type storeOnly struct{ store.Store }
 
-// claimAll runs claimAllScript.
+// errUndeclaredKeys is claimAll's answer once the server refused
+// claimAllScript for naming keys it was not passed: the caller claims shard
+// by shard instead, as on a cluster.
+var errUndeclaredKeys = errors.New("redis: the server refuses scripts that name undeclared keys")
+
+// refusesUndeclaredKeys tells a server's refusal of a script that names
+// keys it was not passed: Dragonfly's "script tried accessing undeclared
+// key" unless started with --default_lua_flags=allow-undeclared-keys, and
+// proxies that route scripts by their declared keys. The script stopped at
+// its first key, before it wrote anything.
+func refusesUndeclaredKeys(err error) bool {
+	return err != nil && strings.Contains(strings.ToLower(err.Error()), "undeclared key")
+}
+
+// claimAll runs claimAllScript. A server that refuses it for naming its
+// own keys makes it answer errUndeclaredKeys, and this store claims shard by
+// shard from then on: said once in the log, as it costs a command per
+// shard at every claim.
 func (s *Store) claimAll(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, time.Time, bool, bool, error) {
 	args := []any{s.prefix, store.Shards, ms(now), ms(now.Add(lease)), max, newToken(), randShard()}
 	res, err := claimAllScript.EvalSha(ctx, s.rdb, nil, args...).Slice()
@@ -854,6 +878,13 @@ func (s *Store) claimAll(ctx context.Context, now time.Time, lease time.Duration
 		// The script cache was flushed (a Redis restart): EVAL loads it
 		// again.
 		res, err = claimAllScript.Eval(ctx, s.rdb, nil, args...).Slice()
+	}
+	if refusesUndeclaredKeys(err) {
+		if s.oneScriptClaims.CompareAndSwap(true, false) {
+			s.log.Warn("store: the server refuses a script that names its own keys (Dragonfly without allow-undeclared-keys, or a proxy); claiming due steps shard by shard from now on, a command per shard at each claim",
+				"err", err)
+		}
+		return nil, time.Time{}, false, false, errUndeclaredKeys
 	}
 	if err != nil {
 		return nil, time.Time{}, false, false, unavailable(err)

@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
 	"github.com/pagerd/pagerd/gateway/store/storetest"
+	"github.com/pagerd/pagerd/internal/logtest"
 	"github.com/pagerd/pagerd/internal/redistest"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -293,5 +295,67 @@ func TestClaimDueNextIsOneCommand(t *testing.T) {
 	}
 	if n := c.n.Load(); n != 1 {
 		t.Errorf("a claim and next due time took %d commands, want 1", n)
+	}
+}
+
+// TestClaimsOnAServerThatRefusesUndeclaredKeys: a server that refuses the
+// script claiming over every shard, as Dragonfly does by default because
+// the script names its keys itself, gets the cluster's claims shard by
+// shard instead: the claims and the next due time are what they would
+// have been, the refusal is met once and said once in the log, and later
+// claims do not try the refused script again.
+func TestClaimsOnAServerThatRefusesUndeclaredKeys(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	s := redisstore.New(rdb, "df")
+	logs := &lockedBuffer{}
+	redisstore.SetLog(s, slog.New(slog.NewJSONHandler(logs, nil)))
+	ctx := context.Background()
+	if err := s.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	var ids []string
+	for i := range 20 {
+		key := "k" + strconv.Itoa(i)
+		inc := &store.Incident{ID: store.NewID(store.ShardOf("api", key), at), Service: "api", DedupKey: key, CreatedAt: at, LastSeen: at,
+			State: policy.Incident{Status: policy.StatusTriggered, Pending: []policy.Deadline{{ID: "1.1", At: at.Add(time.Duration(i) * time.Second), Kind: policy.DeadlineNotify}}}}
+		if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, inc.ID)
+	}
+	refuse := &redistest.RefuseUndeclaredKeys{}
+	rdb.AddHook(refuse)
+
+	cs, next, ok, more, err := s.ClaimDueNext(ctx, at.Add(4*time.Second), time.Minute, 64)
+	if err != nil {
+		t.Fatalf("the first claim on a server that refuses undeclared keys: %v", err)
+	}
+	if len(cs) != 5 || cs[0].Incident != ids[0] || cs[4].Incident != ids[4] || more {
+		t.Fatalf("claims %d (more=%v), want the 5 due in order", len(cs), more)
+	}
+	if !ok || !next.Equal(at.Add(5*time.Second)) {
+		t.Fatalf("next due %v ok=%v, want +5s", next, ok)
+	}
+	cs, err = s.ClaimDue(ctx, at.Add(9*time.Second), time.Minute, 64)
+	if err != nil || len(cs) != 5 || cs[0].Incident != ids[5] || cs[4].Incident != ids[9] {
+		t.Fatalf("ClaimDue after the refusal: %d claims, %v; want the next 5 in order", len(cs), err)
+	}
+	if _, _, _, _, err := s.ClaimDueNext(ctx, at.Add(19*time.Second), time.Minute, 64); err != nil {
+		t.Fatal(err)
+	}
+	if n := refuse.Refused.Load(); n != 1 {
+		t.Errorf("the refused script was tried %d times, want once", n)
+	}
+	warned := 0
+	for _, l := range logtest.Lines(t, logs.String()) {
+		if l["level"] == "WARN" && strings.Contains(fmt.Sprint(l["msg"]), "names its own keys") &&
+			strings.Contains(fmt.Sprint(l["err"]), "undeclared key") {
+			warned++
+		}
+	}
+	if warned != 1 {
+		t.Errorf("%d warnings about the refusal, want 1:\n%s", warned, logs.String())
 	}
 }

@@ -493,6 +493,120 @@ func TestDispatcherSaysHowFarBehindItIs(t *testing.T) {
 	waitUntil(t, 5*time.Second, "the dispatcher to find nothing due", func() bool { return d.Behind() == 0 })
 }
 
+// pageGates holds each incident's page until the test opens its gate, and
+// says on entered which incident's page is waiting.
+type pageGates struct {
+	recorder
+	entered chan string
+	mu      sync.Mutex
+	gates   map[string]chan struct{}
+}
+
+func newPageGates() *pageGates {
+	return &pageGates{entered: make(chan string, 16), gates: map[string]chan struct{}{}}
+}
+
+func (g *pageGates) gate(id string) chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.gates[id] == nil {
+		g.gates[id] = make(chan struct{})
+	}
+	return g.gates[id]
+}
+
+func (g *pageGates) open(id string) { close(g.gate(id)) }
+
+func (g *pageGates) Notify(ctx context.Context, m notify.Message) error {
+	g.entered <- m.Incident
+	select {
+	case <-g.gate(m.Incident):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.recorder.Notify(ctx, m)
+}
+
+// waitEntered waits for the pages of want, in any order, to be held.
+func (g *pageGates) waitEntered(t *testing.T, want ...string) {
+	t.Helper()
+	got := map[string]bool{}
+	for range want {
+		select {
+		case id := <-g.entered:
+			got[id] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("pages held %v, want %v", got, want)
+		}
+	}
+	for _, id := range want {
+		if !got[id] {
+			t.Fatalf("pages held %v, want %v", got, want)
+		}
+	}
+}
+
+// TestBehindWithSeveralWorkers: with more than one worker, Behind is the
+// lateness of the earliest step of the last claim that filled every free
+// worker, whichever worker frees up first, and 0 once a look claims
+// everything due, even while a worker still hangs on a page.
+func TestBehindWithSeveralWorkers(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) { behindWithSeveralWorkers(t, mk(t)) })
+	}
+}
+
+func behindWithSeveralWorkers(t *testing.T, st store.Store) {
+	h := newHarness(t, withStore(st), withConfig(dispatchConfig+"notifiers: {storm: {window: 0s}}\n"), replicas(0))
+	gates := newPageGates()
+	d, _ := h.dispatcher(func(o *dispatch.Options) {
+		o.Notifiers = map[string]notify.Notifier{"log": gates, "webhook": gates}
+		o.Workers = 2
+	})
+	var ids []string
+	for i := range 4 {
+		h.clock.Set(fixedNow.Add(time.Duration(2*i) * time.Second))
+		r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", fmt.Sprintf("g%d", i), map[string]string{"alertname": "A", "severity": "critical"}),
+			"Authorization", "Bearer "+amKey)
+		var res struct{ Incidents []string }
+		r.json(t, &res)
+		ids = append(ids, res.Incidents[0])
+	}
+	// Four pushes due 10, 8, 6 and 4 s ago; two workers.
+	h.clock.Set(fixedNow.Add(10 * time.Second))
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { defer close(ran); _ = d.Run(ctx) }()
+	defer func() {
+		cancel()
+		for _, id := range ids {
+			select {
+			case <-gates.gate(id):
+			default:
+				gates.open(id)
+			}
+		}
+		<-ran
+	}()
+	gates.waitEntered(t, ids[0], ids[1])
+	if b := d.Behind(); b != 10*time.Second {
+		t.Fatalf("behind %v after claiming the two earliest of four, 10 s late, want 10s", b)
+	}
+	// The second worker frees first: the claim for it takes the third
+	// push, 6 s late, while the first still hangs.
+	gates.open(ids[1])
+	gates.waitEntered(t, ids[2])
+	waitUntil(t, 5*time.Second, "behind to be the third push's 6 s", func() bool { return d.Behind() == 6*time.Second })
+	gates.open(ids[2])
+	gates.waitEntered(t, ids[3])
+	waitUntil(t, 5*time.Second, "behind to be the last push's 4 s", func() bool { return d.Behind() == 4*time.Second })
+	// The last push goes out; nothing else is due while the first push
+	// still hangs: caught up.
+	gates.open(ids[3])
+	waitUntil(t, 5*time.Second, "the dispatcher to find nothing due", func() bool { return d.Behind() == 0 })
+	gates.open(ids[0])
+}
+
 // lateClaims is a store whose claims come back after the clock moved on
 // by late: the next claim once armed (a store that stalled with the claim
 // in its buffer and ran it when it came back), or every claim (a store

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/logtest"
 	"github.com/pagerd/pagerd/internal/redistest"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
@@ -605,6 +606,55 @@ func behindWithSeveralWorkers(t *testing.T, st store.Store) {
 	gates.open(ids[3])
 	waitUntil(t, 5*time.Second, "the dispatcher to find nothing due", func() bool { return d.Behind() == 0 })
 	gates.open(ids[0])
+}
+
+// finishConflicts answers every Finish with a conflict while on: someone
+// else writes the incident each time the dispatcher tries to record its
+// step.
+type finishConflicts struct {
+	store.Store
+	on       atomic.Bool
+	finishes atomic.Int64
+}
+
+func (f *finishConflicts) Finish(ctx context.Context, c store.Claim, inc *store.Incident, tl []store.Entry) error {
+	if f.on.Load() {
+		f.finishes.Add(1)
+		return store.ErrConflict
+	}
+	return f.Store.Finish(ctx, c, inc, tl)
+}
+
+// TestStepNotWorkedSaysWhyAndComesBack: a claim the dispatcher cannot
+// work (the incident changes under every write) is left to its lease with
+// an error line that names the incident and says why and what happens
+// next; when the lease ends the step is recorded, and its page, which
+// went out, is not sent again.
+func TestStepNotWorkedSaysWhyAndComesBack(t *testing.T) {
+	st := &finishConflicts{Store: boltStore(t)}
+	h := newHarness(t, withStore(st), withConfig(dispatchConfig))
+	id := fire(h)
+	st.on.Store(true)
+	h.step(fixedNow)
+	if n := st.finishes.Load(); n != 10 {
+		t.Fatalf("%d writes of the step tried, want 10", n)
+	}
+	line := findLog(logtest.Lines(t, h.logs.String()), "dispatcher: incident step failed; it comes due again when the lease ends",
+		map[string]any{"level": "ERROR", "incident": id, "err": "the incident kept changing under the dispatcher"})
+	if line == nil {
+		t.Fatalf("no error line saying why the step was left to its lease:\n%s", h.logs.String())
+	}
+	if got := h.rec.lines(fixedNow); strings.Join(got, ",") != "0s L1 ann push" {
+		t.Fatalf("pages while the step could not be recorded: %v", got)
+	}
+	st.on.Store(false)
+	h.runUntil(fixedNow.Add(time.Minute))
+	if got := h.rec.lines(fixedNow); strings.Join(got, ",") != "0s L1 ann push" {
+		t.Fatalf("pages after the lease: %v, want the push once", got)
+	}
+	if !h.timelineHas(id, "notify", "") {
+		t.Fatalf("the push is not in the timeline after the lease: %+v", h.incident(id).Timeline)
+	}
 }
 
 // lateClaims is a store whose claims come back after the clock moved on

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -189,4 +190,112 @@ func TestPreviewOfALevelInAGap(t *testing.T) {
 	if l := c.Preview(c.Service("svc"), lbls, day).Levels[0]; l.PagesNobody || !l.Next.Equal(day.Add(15*time.Minute)) {
 		t.Errorf("in office hours level 1 is previewed as %+v", l)
 	}
+}
+
+// lastLevelGapConfig is gapConfig with policies whose last level is the
+// primary tier, nobody on call for it at night, with and without repeat.
+var lastLevelGapConfig = strings.Replace(gapConfig, "services:\n", `  - name: last-repeats
+    repeat: 1
+    levels:
+      - name: bob
+        targets: [{schedule: s, tier: secondary}]
+        timeout: 15m
+      - name: office
+        targets: [{schedule: s, tier: primary}]
+        timeout: 10m
+  - name: last-stops
+    levels:
+      - name: bob
+        targets: [{schedule: s, tier: secondary}]
+        timeout: 15m
+      - name: office
+        targets: [{schedule: s, tier: primary}]
+  - name: all-empty
+    repeat: 1
+    levels:
+      - name: office
+        targets: [{schedule: s, tier: primary}]
+        timeout: 15m
+      - name: late
+        targets: [{schedule: s, tier: night}]
+        timeout: 10m
+services:
+  - {name: repeats, priority_scheme: P0-P3, escalation_policy: last-repeats}
+  - {name: stops, priority_scheme: P0-P3, escalation_policy: last-stops}
+  - {name: all-empty, priority_scheme: P0-P3, escalation_policy: all-empty}
+`, 1)
+
+// TestPreviewOfAnEmptyLastLevelWithRepeat: `pagerd route` says what the
+// engine does after a last level nobody is on call for. With repeat, the
+// engine does not wait on it: level 1 is paged again at once, and the
+// preview says the last level starts over at once, at the time the engine
+// pages level 1 again. Without repeat, paging stops there, and the preview
+// has nothing after it. When no level pages anyone, the last keeps its
+// timeout for the next round, and the preview says when that is.
+func TestPreviewOfAnEmptyLastLevelWithRepeat(t *testing.T) {
+	c, err := Parse([]byte(lastLevelGapConfig), "gap.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	night := time.Date(2025, 1, 8, 3, 0, 0, 0, time.UTC) // Wed 03:00: primary is in its gap
+	lbls := map[string]string{"severity": "critical"}
+	// engine runs an untouched incident of svc for two hours and returns
+	// when each user's push goes out and when escalations are pending.
+	engine := func(svc string) (pushes map[string][]time.Time, escalation []time.Time) {
+		t.Helper()
+		rt := c.Route(c.Service(svc), lbls, night)
+		e := &Engine{Config: c}
+		inc, _, err := e.Apply(Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt}, night)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pushes = map[string][]time.Time{}
+		for {
+			d, ok := inc.Next()
+			if !ok || d.At.After(night.Add(2*time.Hour)) {
+				return pushes, escalation
+			}
+			if d.Kind == DeadlineNotify && d.Channel == "push" {
+				pushes[d.User] = append(pushes[d.User], d.At)
+			}
+			if d.Kind == DeadlineEscalate {
+				escalation = append(escalation, d.At)
+			}
+			if inc, _, err = e.Apply(inc, Event{Kind: EventDeadline, Deadline: d.ID}, d.At); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	t.Run("repeat", func(t *testing.T) {
+		p := c.Preview(c.Service("repeats"), lbls, night)
+		last := p.Levels[1]
+		if !last.PagesNobody || !last.StartsOver || !last.Next.Equal(night.Add(15*time.Minute)) || p.Repeat != 1 {
+			t.Fatalf("last level previewed as %+v (repeat %d), want nobody paged and level 1 again at once, at +15m", last, p.Repeat)
+		}
+		pushes, _ := engine("repeats")
+		if got := pushes["b"]; len(got) != 2 || !got[1].Equal(last.Next) {
+			t.Fatalf("the engine pushes bob at %v; the preview starts over at level 1 at %v", got, last.Next)
+		}
+	})
+	t.Run("no repeat", func(t *testing.T) {
+		p := c.Preview(c.Service("stops"), lbls, night)
+		last := p.Levels[1]
+		if !last.PagesNobody || last.StartsOver || !last.Next.IsZero() || p.Repeat != 0 {
+			t.Fatalf("last level previewed as %+v, want nobody paged and nothing after", last)
+		}
+		if pushes, _ := engine("stops"); len(pushes["b"]) != 1 {
+			t.Fatalf("the engine pushes bob at %v, want once", pushes["b"])
+		}
+	})
+	t.Run("no level pages anyone", func(t *testing.T) {
+		p := c.Preview(c.Service("all-empty"), lbls, night)
+		last := p.Levels[1]
+		if !last.PagesNobody || !last.StartsOver || last.Timeout != "10m" || !last.Next.Equal(night.Add(10*time.Minute)) {
+			t.Fatalf("last level previewed as %+v, want nobody paged and level 1 tried again after its 10m", last)
+		}
+		if _, esc := engine("all-empty"); len(esc) == 0 || !esc[0].Equal(last.Next) {
+			t.Fatalf("the engine's escalations are due at %v; the preview starts over at %v", esc, last.Next)
+		}
+	})
 }

@@ -17,6 +17,9 @@ type RoutePreview struct {
 	PageImmediately  []string             `json:"page_immediately,omitempty"`
 	Targets          map[string]TargetDue `json:"targets"`
 	Levels           []LevelPreview       `json:"levels"`
+	// Repeat is the policy's repeat: how many times more the levels are
+	// paged again from level 1 while nobody acknowledges.
+	Repeat int `json:"repeat,omitempty"`
 }
 
 // TargetDue is one response target: its timeout and when it falls due.
@@ -26,7 +29,8 @@ type TargetDue struct {
 }
 
 // LevelPreview is one level of the escalation policy as the alert would
-// meet it: who it pages and, unless it is the last, when it escalates.
+// meet it: who it pages and when it escalates: unless it is the last, or,
+// while the policy's repeat allows, back to level 1 after the last.
 type LevelPreview struct {
 	Level   int       `json:"level"`
 	Name    string    `json:"name"`
@@ -35,8 +39,14 @@ type LevelPreview struct {
 	Next    time.Time `json:"escalates_at,omitzero"`
 	// PagesNobody: nobody is on call for the level when it is reached (its
 	// tiers are in a gap), so the engine does not wait on it: the next
-	// level is paged at once (Next is when the level is reached).
+	// level (after the last, level 1 again while repeat allows) is paged
+	// at once (Next is when the level is reached). When no level pages
+	// anyone, the last keeps its timeout, so that the next round tries
+	// again, as the engine does.
 	PagesNobody bool `json:"pages_nobody,omitempty"`
+	// StartsOver: the last level, after which the policy's repeat pages
+	// level 1 again, at Next.
+	StartsOver bool `json:"starts_over,omitempty"`
 }
 
 // TargetNames are the response targets in the order people read them.
@@ -55,21 +65,32 @@ func (c *Config) Preview(s *Service, lbls map[string]string, at time.Time) Route
 			p.Targets[TargetNames[i]] = TargetDue{Timeout: to.String(), Due: cal.Resolve(to, at).In(loc)}
 		}
 	}
-	levels := c.Policy(s.EscalationPolicy).Levels
+	pol := c.Policy(s.EscalationPolicy)
+	levels := pol.Levels
+	p.Repeat = pol.Repeat
 	start := at
+	paged := false // a level before this one pages someone
 	for i, l := range levels {
 		lp := LevelPreview{Level: i + 1, Name: l.Name, Users: c.LevelUsers(s, i, start)}
-		if len(lp.Users) == 0 && i < len(levels)-1 {
+		last := i == len(levels)-1
+		// After the last level comes level 1 again while repeat allows
+		// (the engine's Round starts at 0: the first round is never the
+		// last when repeat is above 0).
+		startsOver := last && pol.Repeat > 0
+		if len(lp.Users) == 0 && (!last || (startsOver && paged)) {
 			// As the engine does (startLevel): a level that pages nobody
-			// is not waited on; the next one is paged at once.
-			lp.PagesNobody, lp.Next = true, start.In(loc)
+			// is not waited on; the next one (after the last, level 1
+			// of the next round) is paged at once.
+			lp.PagesNobody, lp.Next, lp.StartsOver = true, start.In(loc), startsOver
 			p.Levels = append(p.Levels, lp)
 			continue
 		}
 		lp.PagesNobody = len(lp.Users) == 0
-		if next, ok := c.LevelTimeout(s, i, r.Priority, start); ok && i < len(levels)-1 {
+		paged = paged || !lp.PagesNobody
+		if next, ok := c.LevelTimeout(s, i, r.Priority, start); ok && (!last || startsOver) {
 			lp.Timeout = Duration(next.Sub(start)).String()
 			lp.Next = next.In(loc)
+			lp.StartsOver = startsOver
 			start = next
 		}
 		p.Levels = append(p.Levels, lp)

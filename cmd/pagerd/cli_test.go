@@ -303,3 +303,59 @@ func TestScheduleJSONAgreesWithOncall(t *testing.T) {
 		}
 	}
 }
+
+// emptyLastLevelConfig has a last level nobody is on call for at night (an
+// office-hours tier) under a policy that repeats once.
+const emptyLastLevelConfig = `
+users:
+  - {id: ann, name: Ann, contacts: [{channel: push, via: log}]}
+  - {id: bob, name: Bob, contacts: [{channel: push, via: log}]}
+schedules:
+  - name: s
+    time_zone: UTC
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - {name: night, start: 2025-01-06, members: [bob]}
+      - name: office
+        layers:
+          - name: office
+            start: 2025-01-06
+            members: [ann]
+            restrictions: [{days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}]
+escalation_policies:
+  - name: p
+    repeat: 1
+    levels:
+      - {name: first, targets: [{schedule: s, tier: night}], timeout: 15m}
+      - {name: office, targets: [{schedule: s, tier: office}], timeout: 10m}
+services:
+  - {name: svc, priority_scheme: P0-P3, escalation_policy: p}
+`
+
+// TestRouteOfAnEmptyLastLevelWithRepeat: at night nobody is on call for
+// the last level; pagerd pages level 1 again at once (repeat: 1), and
+// pagerd route says so, where it said only that the level pages nobody.
+// Without repeat, nothing comes after it, and route says only that.
+func TestRouteOfAnEmptyLastLevelWithRepeat(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, cfg, want string }{
+		{"repeat", emptyLastLevelConfig,
+			"  2 office       nobody (nobody is on call for it: starts over at level 1 at once, at 2025-09-10T03:15:00Z; repeat: 1)\n"},
+		{"no repeat", strings.Replace(emptyLastLevelConfig, "    repeat: 1\n", "", 1),
+			"  2 office       nobody (nobody is on call for it)\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
+			if err := os.WriteFile(path, []byte(tc.cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, code := pagerd(t, "route", "--config", path, "--at", "2025-09-10T03:00:00Z", "severity=critical")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if !strings.Contains(out, "  1 first        Bob (escalates after 15m, at 2025-09-10T03:15:00Z)\n") || !strings.HasSuffix(out, tc.want) {
+				t.Fatalf("route:\n%s\nwant it to end with:\n%s", out, tc.want)
+			}
+		})
+	}
+}

@@ -184,10 +184,19 @@ func runRoute(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "  %d %-12s %s", l.Level, l.Name, strings.Join(names, ", "))
 		switch {
+		case l.PagesNobody && l.StartsOver && l.Timeout != "":
+			// No level pages anyone: the last waits out its timeout, and
+			// the next round tries them again.
+			fmt.Fprintf(stdout, "nobody (nobody is on call for any level: starts over at level 1 after %s, at %s; repeat: %d)",
+				l.Timeout, l.Next.Format(time.RFC3339), res.Repeat)
+		case l.PagesNobody && l.StartsOver:
+			fmt.Fprintf(stdout, "nobody (nobody is on call for it: starts over at level 1 at once, at %s; repeat: %d)", l.Next.Format(time.RFC3339), res.Repeat)
 		case l.PagesNobody && l.Level < len(res.Levels):
 			fmt.Fprintf(stdout, "nobody (nobody is on call for it: escalates at once, at %s)", l.Next.Format(time.RFC3339))
 		case l.PagesNobody:
 			fmt.Fprint(stdout, "nobody (nobody is on call for it)")
+		case l.Timeout != "" && l.StartsOver:
+			fmt.Fprintf(stdout, " (starts over at level 1 after %s, at %s; repeat: %d)", l.Timeout, l.Next.Format(time.RFC3339), res.Repeat)
 		case l.Timeout != "":
 			fmt.Fprintf(stdout, " (escalates after %s, at %s)", l.Timeout, l.Next.Format(time.RFC3339))
 		}

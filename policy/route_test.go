@@ -2,6 +2,7 @@ package policy
 
 import (
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -933,5 +934,57 @@ func TestRouteSeverityIsCaseInsensitive(t *testing.T) {
 		if r := c.Route(c.Service("aivo-production"), map[string]string{"severity": sev}, time.Date(2025, 10, 14, 12, 0, 0, 0, time.UTC)); r.Priority != "P0" || r.Rule != "severity="+sev {
 			t.Errorf("severity=%s: %s (%s), want P0", sev, r.Priority, r.Rule)
 		}
+	}
+}
+
+// TestRouteGroupTieBreak pins RouteGroup's rule for a group of alerts: the
+// most urgent wins; among equally urgent ones, the first whose rule pages
+// levels at once wins (its rule names the auto-escalation), else the first
+// of them; and the levels any alert's rule pages at once are paged at once
+// whichever alert wins.
+func TestRouteGroupTieBreak(t *testing.T) {
+	cfg := routeParse(t, `
+services:
+  - name: group
+    priority_scheme: P0-P3
+    escalation_policy: p
+    rules:
+      - {name: breach, matchers: ['category="breach"'], priority: P1, page_immediately: [second]}
+      - {name: leak, matchers: ['category="leak"'], priority: P1, page_immediately: [second]}
+      - {name: db, matchers: ['team="db"'], priority: P1}
+      - {name: cache, matchers: ['team="cache"'], priority: P1}
+      - {name: down, matchers: ['team="web"'], priority: P0}
+`)
+	s := routeService(t, cfg, "group")
+	at := routeWed(t, "10:00")
+	alert := map[string]map[string]string{
+		"breach": {"category": "breach"}, "leak": {"category": "leak"},
+		"db": {"team": "db"}, "cache": {"team": "cache"}, "down": {"team": "web"},
+	}
+	for _, tc := range []struct {
+		group    []string
+		rule     string
+		decided  int
+		priority string
+		page     []string
+	}{
+		{[]string{"db", "cache"}, "db", 0, "P1", nil},
+		{[]string{"db", "breach"}, "breach", 1, "P1", []string{"second"}},
+		{[]string{"breach", "db"}, "breach", 0, "P1", []string{"second"}},
+		{[]string{"breach", "leak"}, "breach", 0, "P1", []string{"second"}},
+		{[]string{"db", "cache", "leak", "breach"}, "leak", 2, "P1", []string{"second"}},
+		{[]string{"breach", "down", "db"}, "down", 1, "P0", []string{"second"}},
+	} {
+		t.Run(strings.Join(tc.group, ","), func(t *testing.T) {
+			var sets []map[string]string
+			for _, name := range tc.group {
+				sets = append(sets, alert[name])
+			}
+			r, decided := cfg.RouteGroup(s, sets, at)
+			if r.Rule != tc.rule || decided != tc.decided || r.Priority != tc.priority || !slices.Equal(r.PageImmediately, tc.page) {
+				t.Errorf("rule %q (alert %d), %s, page at once %v; want %q (alert %d), %s, %v",
+					r.Rule, decided, r.Priority, r.PageImmediately, tc.rule, tc.decided, tc.priority, tc.page)
+			}
+		})
 	}
 }

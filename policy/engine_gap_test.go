@@ -197,28 +197,17 @@ func TestPreviewOfALevelInAGap(t *testing.T) {
 var lastLevelGapConfig = strings.Replace(gapConfig, "services:\n", `  - name: last-repeats
     repeat: 1
     levels:
-      - name: bob
-        targets: [{schedule: s, tier: secondary}]
-        timeout: 15m
-      - name: office
-        targets: [{schedule: s, tier: primary}]
-        timeout: 10m
+      - {name: bob, targets: [{schedule: s, tier: secondary}], timeout: 15m}
+      - {name: office, targets: [{schedule: s, tier: primary}], timeout: 10m}
   - name: last-stops
     levels:
-      - name: bob
-        targets: [{schedule: s, tier: secondary}]
-        timeout: 15m
-      - name: office
-        targets: [{schedule: s, tier: primary}]
+      - {name: bob, targets: [{schedule: s, tier: secondary}], timeout: 15m}
+      - {name: office, targets: [{schedule: s, tier: primary}]}
   - name: all-empty
     repeat: 1
     levels:
-      - name: office
-        targets: [{schedule: s, tier: primary}]
-        timeout: 15m
-      - name: late
-        targets: [{schedule: s, tier: night}]
-        timeout: 10m
+      - {name: office, targets: [{schedule: s, tier: primary}], timeout: 15m}
+      - {name: late, targets: [{schedule: s, tier: night}], timeout: 10m}
 services:
   - {name: repeats, priority_scheme: P0-P3, escalation_policy: last-repeats}
   - {name: stops, priority_scheme: P0-P3, escalation_policy: last-stops}

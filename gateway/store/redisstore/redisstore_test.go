@@ -256,6 +256,27 @@ func (c *cmdCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	}
 }
 
+// dueEverySecond loads the store's scripts and stores n incidents, the
+// i-th due at i seconds past at, and returns their ids in that order.
+func dueEverySecond(t *testing.T, s *redisstore.Store, at time.Time, n int) []string {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range n {
+		key := "k" + strconv.Itoa(i)
+		inc := &store.Incident{ID: store.NewID(store.ShardOf("api", key), at), Service: "api", DedupKey: key, CreatedAt: at, LastSeen: at,
+			State: policy.Incident{Status: policy.StatusTriggered, Pending: []policy.Deadline{{ID: "1.1", At: at.Add(time.Duration(i) * time.Second), Kind: policy.DeadlineNotify}}}}
+		if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, inc.ID)
+	}
+	return ids
+}
+
 // TestClaimDueNextIsOneCommand: on a Redis that holds every shard, the
 // dispatcher's claim and its look at the next due time are one script,
 // not a command per shard to read the due sets, one per shard claimed
@@ -267,20 +288,8 @@ func TestClaimDueNextIsOneCommand(t *testing.T) {
 	rdb := srv.Client(t)
 	s := redisstore.New(rdb, "one")
 	ctx := context.Background()
-	if err := s.LoadScripts(ctx); err != nil {
-		t.Fatal(err)
-	}
 	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
-	var ids []string
-	for i := range 20 {
-		key := "k" + strconv.Itoa(i)
-		inc := &store.Incident{ID: store.NewID(store.ShardOf("api", key), at), Service: "api", DedupKey: key, CreatedAt: at, LastSeen: at,
-			State: policy.Incident{Status: policy.StatusTriggered, Pending: []policy.Deadline{{ID: "1.1", At: at.Add(time.Duration(i) * time.Second), Kind: policy.DeadlineNotify}}}}
-		if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, inc.ID)
-	}
+	ids := dueEverySecond(t, s, at, 20)
 	var c cmdCounter
 	rdb.AddHook(&c)
 	cs, next, ok, more, err := s.ClaimDueNext(ctx, at.Add(9*time.Second), time.Minute, 64)
@@ -311,20 +320,8 @@ func TestClaimsOnAServerThatRefusesUndeclaredKeys(t *testing.T) {
 	logs := &lockedBuffer{}
 	redisstore.SetLog(s, slog.New(slog.NewJSONHandler(logs, nil)))
 	ctx := context.Background()
-	if err := s.LoadScripts(ctx); err != nil {
-		t.Fatal(err)
-	}
 	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
-	var ids []string
-	for i := range 20 {
-		key := "k" + strconv.Itoa(i)
-		inc := &store.Incident{ID: store.NewID(store.ShardOf("api", key), at), Service: "api", DedupKey: key, CreatedAt: at, LastSeen: at,
-			State: policy.Incident{Status: policy.StatusTriggered, Pending: []policy.Deadline{{ID: "1.1", At: at.Add(time.Duration(i) * time.Second), Kind: policy.DeadlineNotify}}}}
-		if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, inc.ID)
-	}
+	ids := dueEverySecond(t, s, at, 20)
 	refuse := &redistest.RefuseUndeclaredKeys{}
 	rdb.AddHook(refuse)
 

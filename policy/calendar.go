@@ -15,15 +15,17 @@ func (b *BusinessHours) IsOpen(t time.Time) bool {
 
 // isBusinessDay reports whether the date is a working day and no holiday.
 func (b *BusinessHours) isBusinessDay(d Date) bool {
-	if !b.open[d.Weekday()] {
-		return false
-	}
+	return b.open[d.Weekday()] && !b.isHoliday(d)
+}
+
+// isHoliday reports whether the date is one of the calendar's holidays.
+func (b *BusinessHours) isHoliday(d Date) bool {
 	for _, h := range b.Holidays {
 		if h.Date == d {
-			return false
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // at is the wall-clock time of day on a date in the calendar's zone.

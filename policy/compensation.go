@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"math/bits"
 	"slices"
 	"time"
 )
@@ -11,9 +12,15 @@ type Pay struct {
 	User     string        `json:"user"`
 	Billable time.Duration `json:"-"`
 	// BillableMinutes is Billable for JSON readers.
-	BillableMinutes int      `json:"billable_minutes"`
-	CompDays        int      `json:"comp_days"`
-	Reasons         []string `json:"reasons,omitempty"`
+	BillableMinutes int `json:"billable_minutes"`
+	// WeekendMinutes and AfterHoursMinutes split BillableMinutes between
+	// the two hourly rates payroll applies (AION-R's "weekend incident
+	// pay" and "additional incident pay (after hours)"); they add up to
+	// it exactly. See splitBillable.
+	WeekendMinutes    int      `json:"weekend_minutes"`
+	AfterHoursMinutes int      `json:"after_hours_minutes"`
+	CompDays          int      `json:"comp_days"`
+	Reasons           []string `json:"reasons,omitempty"`
 }
 
 // Pay works out a responder's billable time and comp days for an incident
@@ -22,6 +29,8 @@ type Pay struct {
 // ("outside 9am-5pm local time"; without a time_zone, their schedule's, as
 // PersonZone says); its holidays count as days off. Billable
 // time, if any, is at least the minimum and rounded to the nearest round_to.
+// It is split into weekend time (Saturday, Sunday or a holiday of the
+// calendar on the responder's clock) and after-hours time (the rest).
 func (c *Config) Pay(cp *Compensation, priority, user string, start, end time.Time) Pay {
 	p := Pay{User: user}
 	if cp == nil || !end.After(start) {
@@ -30,7 +39,8 @@ func (c *Config) Pay(cp *Compensation, priority, user string, start, end time.Ti
 	loc, _ := c.PersonZone(user)
 	local := *c.calendars[cp.BusinessHours]
 	local.loc = loc
-	p.Billable = outsideHours(&local, start, end)
+	weekend, afterHours := outsideHours(&local, start, end)
+	p.Billable = weekend + afterHours
 	if p.Billable > 0 {
 		if r := time.Duration(cp.RoundTo); r > 0 {
 			p.Billable = (p.Billable + r/2) / r * r
@@ -41,6 +51,8 @@ func (c *Config) Pay(cp *Compensation, priority, user string, start, end time.Ti
 		p.Reasons = append(p.Reasons, fmt.Sprintf("%s outside business hours", Duration(p.Billable)))
 	}
 	p.BillableMinutes = int(p.Billable / time.Minute)
+	p.WeekendMinutes = splitBillable(p.BillableMinutes, weekend, afterHours, time.Duration(cp.RoundTo))
+	p.AfterHoursMinutes = p.BillableMinutes - p.WeekendMinutes
 
 	dur := end.Sub(start)
 	best, bestWhy := 0, ""
@@ -67,20 +79,53 @@ func (c *Config) Pay(cp *Compensation, priority, user string, start, end time.Ti
 }
 
 // outsideHours is how much of [start, end) falls outside the calendar's
-// business hours. It walks from one opening or closing to the next.
-func outsideHours(b *BusinessHours, start, end time.Time) time.Duration {
-	var total time.Duration
+// business hours, on weekend days (Saturday, Sunday, or one of its
+// holidays, on the calendar's clock) and on other days. It walks from one
+// opening, closing or midnight to the next.
+func outsideHours(b *BusinessHours, start, end time.Time) (weekend, afterHours time.Duration) {
 	for t := start; t.Before(end); {
 		next := b.nextEdge(t)
 		if next.After(end) {
 			next = end
 		}
 		if !b.IsOpen(t) {
-			total += next.Sub(t)
+			d := DateOf(t.In(b.Location()))
+			if wd := d.Weekday(); wd == time.Saturday || wd == time.Sunday || b.isHoliday(d) {
+				weekend += next.Sub(t)
+			} else {
+				afterHours += next.Sub(t)
+			}
 		}
 		t = next
 	}
-	return total
+	return weekend, afterHours
+}
+
+// splitBillable is the weekend part of billed minutes whose raw time
+// outside business hours was weekend plus afterHours: the billed total's
+// share in proportion to the raw weekend time, rounded to the nearest
+// roundTo (half of one to the weekend), so that the minimum and the
+// rounding are shared like the raw time and both parts stay whole
+// multiples of roundTo whenever the total is one. Otherwise (a minimum
+// that is no multiple of roundTo, or no rounding) it is rounded to the
+// minute. After-hours minutes are the rest, so the parts add up exactly.
+func splitBillable(billed int, weekend, afterHours, roundTo time.Duration) int {
+	raw := weekend + afterHours
+	if billed <= 0 || raw <= 0 {
+		return 0
+	}
+	unit := int(roundTo / time.Minute)
+	if unit < 1 || billed%unit != 0 {
+		unit = 1
+	}
+	units := uint64(billed / unit)
+	// units*weekend/raw, exactly: the product may not fit in 64 bits.
+	hi, lo := bits.Mul64(units, uint64(weekend))
+	q, rem := bits.Div64(hi, lo, uint64(raw))
+	if 2*rem >= uint64(raw) {
+		q++
+	}
+	return int(q) * unit
 }
 
 // nextEdge is the first instant after t at which business hours may open or

@@ -96,6 +96,79 @@ func TestCompensation(t *testing.T) {
 	}
 }
 
+// TestCompensationSplitsWeekendAndAfterHours: billable time is split
+// between the two rates payroll applies (weekend, after hours), on the
+// responder's clock, and the parts add up to the billable minutes.
+func TestCompensationSplitsWeekendAndAfterHours(t *testing.T) {
+	c, err := Parse([]byte(compConfig), "comp.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := c.CompensationFor(c.Service("svc"))
+	cases := []struct {
+		name, user, from, to string
+		weekend, afterHours  int
+	}{
+		// Friday 20:00 to Saturday 02:00 in New York.
+		{"Friday night into Saturday on the responder's clock", "ny", "2025-10-11T00:00:00Z", "2025-10-11T06:00:00Z", 120, 240},
+		{"no time_zone: Friday night into Saturday on the schedule's clock", "nozone", "2025-10-11T00:00:00Z", "2025-10-11T06:00:00Z", 120, 240},
+		{"the same instants are all Saturday in UTC", "utc", "2025-10-11T00:00:00Z", "2025-10-11T06:00:00Z", 360, 0},
+		{"ten minutes on a Sunday bill the minimum at the weekend rate", "utc", "2025-10-12T10:00:00Z", "2025-10-12T10:10:00Z", 30, 0},
+		{"ten minutes on a weekday evening bill it after hours", "utc", "2025-10-07T20:00:00Z", "2025-10-07T20:10:00Z", 0, 30},
+		{"a holiday is paid as a weekend", "utc", "2025-12-25T10:00:00Z", "2025-12-25T11:00:00Z", 60, 0},
+		{"business hours are neither", "utc", "2025-10-10T16:00:00Z", "2025-10-10T18:00:00Z", 0, 60},
+		// Raw 10m after hours and 20m weekend: the 30 billed minutes
+		// are shared in quarter hours, not 10 and 20.
+		{"the billed total is shared in round_to steps", "utc", "2025-10-10T23:50:00Z", "2025-10-11T00:20:00Z", 15, 15},
+		// Sunday 23:37:30 to Monday 00:22:30: raw 22m30s each, 45m
+		// billed; the quarter hour split in half goes to the weekend.
+		{"a tie goes to the weekend", "utc", "2025-10-12T23:37:30Z", "2025-10-13T00:22:30Z", 30, 15},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := c.Pay(cp, "SEV-3", tc.user, scenAt(t, tc.from), scenAt(t, tc.to))
+			if p.WeekendMinutes != tc.weekend || p.AfterHoursMinutes != tc.afterHours {
+				t.Fatalf("weekend %d, after hours %d minutes; want %d, %d (billable %d)", p.WeekendMinutes, p.AfterHoursMinutes, tc.weekend, tc.afterHours, p.BillableMinutes)
+			}
+			if p.WeekendMinutes+p.AfterHoursMinutes != p.BillableMinutes {
+				t.Fatalf("weekend %d + after hours %d != billable %d", p.WeekendMinutes, p.AfterHoursMinutes, p.BillableMinutes)
+			}
+		})
+	}
+}
+
+// TestSplitBillable: the weekend share of billed minutes, in round_to
+// steps when the total is made of them, else in minutes.
+func TestSplitBillable(t *testing.T) {
+	m := time.Minute
+	cases := []struct {
+		name                         string
+		billed                       int
+		weekend, afterHours, roundTo time.Duration
+		want                         int
+	}{
+		{"nothing billed", 0, 0, 0, 15 * m, 0},
+		{"all weekend", 30, 10 * m, 0, 15 * m, 30},
+		{"all after hours", 30, 0, 10 * m, 15 * m, 0},
+		{"proportional in quarter hours", 60, 40 * m, 20 * m, 15 * m, 45},
+		// 9m weekend and 8m after hours round to one quarter hour: the
+		// larger part gets it, not the smaller one.
+		{"one step to the larger part", 15, 9 * m, 8 * m, 15 * m, 15},
+		{"one step to the larger part, after hours", 15, 8 * m, 9 * m, 15 * m, 0},
+		{"no rounding: minutes", 20, 5 * m, 5 * m, 0, 10},
+		{"a minimum of 20m is no multiple of 15m: minutes", 20, 5 * m, 10 * m, 15 * m, 7},
+		{"seconds in the raw time", 75, 30*m + 30*time.Second, 44*m + 30*time.Second, 15 * m, 30},
+		{"a year of raw time does not overflow", 1051200, 365 * 24 * time.Hour, 365 * 24 * time.Hour, 15 * m, 525600},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := splitBillable(tc.billed, tc.weekend, tc.afterHours, tc.roundTo); got != tc.want {
+				t.Fatalf("splitBillable(%d, %s, %s, %s) = %d, want %d", tc.billed, tc.weekend, tc.afterHours, tc.roundTo, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestCompensationConfigErrors(t *testing.T) {
 	cases := []struct{ from, to, want string }{
 		{"{priorities: [SEV-1], longer_than: 4h, days: 1}", "{priorities: [SEV-1], days: 1}", "compensation[pay].comp_days[0]: set exactly one of longer_than or weekend"},
@@ -127,7 +200,7 @@ func TestSimulateReportsCompensation(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := res.Compensation
-	if p == nil || p.User != "eng-a" || p.Billable != 5*time.Hour || p.CompDays != 2 {
-		t.Fatalf("compensation %+v, want eng-a billable 5h with 2 comp days (weekend + over 4h)", p)
+	if p == nil || p.User != "eng-a" || p.Billable != 5*time.Hour || p.CompDays != 2 || p.WeekendMinutes != 300 || p.AfterHoursMinutes != 0 {
+		t.Fatalf("compensation %+v, want eng-a billable 5h, all at the weekend rate, with 2 comp days (weekend + over 4h)", p)
 	}
 }

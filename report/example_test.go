@@ -56,8 +56,8 @@ func Example() {
 	}
 	// Output:
 	// MTTA 4m, MTTR 4h30m
-	// week,user,name,billable_minutes,billable_hours,comp_days,incidents,on_call_minutes,on_call_hours
-	// 2025-10-06,eng-a,Engineer A,270,4.50,2,01-x,10080,168.00
-	// 2025-10-06,eng-b,Engineer B,0,0.00,0,,10080,168.00
-	// 2025-10-06,lead-x,Team Lead X,0,0.00,0,,10080,168.00
+	// week,user,name,billable_minutes,billable_hours,comp_days,incidents,on_call_minutes,on_call_hours,weekend_minutes,weekend_hours,after_hours_minutes,after_hours_hours
+	// 2025-10-06,eng-a,Engineer A,270,4.50,2,01-x,10080,168.00,270,4.50,0,0.00
+	// 2025-10-06,eng-b,Engineer B,0,0.00,0,,10080,168.00,0,0.00,0,0.00
+	// 2025-10-06,lead-x,Team Lead X,0,0.00,0,,10080,168.00,0,0.00,0,0.00
 }

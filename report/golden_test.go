@@ -92,7 +92,7 @@ func TestGoldenReports(t *testing.T) {
 		})
 	}
 	// The payroll CSV of a config without pay is just its header.
-	if got := render(t, func(b *bytes.Buffer) error { return aivo.WritePayrollCSV(b) }); got != "week,user,name,billable_minutes,billable_hours,comp_days,incidents,on_call_minutes,on_call_hours\n" {
+	if got := render(t, func(b *bytes.Buffer) error { return aivo.WritePayrollCSV(b) }); got != "week,user,name,billable_minutes,billable_hours,comp_days,incidents,on_call_minutes,on_call_hours,weekend_minutes,weekend_hours,after_hours_minutes,after_hours_hours\n" {
 		t.Errorf("AIVO payroll %q", got)
 	}
 }

@@ -139,10 +139,13 @@ func (p *payAcc) add(cfg *policy.Config, svc *policy.Service, inc *Incident, f *
 	}
 	p.items = append(p.items, PayItem{Incident: inc.ID, Service: inc.Service, Priority: inc.Priority, Summary: inc.Summary,
 		User: who, Name: cfg.UserName(who), Week: f.week, Start: inc.CreatedAt, End: end,
-		BillableMinutes: pay.BillableMinutes, CompDays: pay.CompDays, Reasons: pay.Reasons})
+		BillableMinutes: pay.BillableMinutes, WeekendMinutes: pay.WeekendMinutes, AfterHoursMinutes: pay.AfterHoursMinutes,
+		CompDays: pay.CompDays, Reasons: pay.Reasons})
 	w := p.week(cfg, f.week, who)
 	w.Incidents = append(w.Incidents, inc.ID)
 	w.BillableMinutes += pay.BillableMinutes
+	w.WeekendMinutes += pay.WeekendMinutes
+	w.AfterHoursMinutes += pay.AfterHoursMinutes
 	w.CompDays += pay.CompDays
 }
 

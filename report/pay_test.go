@@ -110,6 +110,66 @@ func TestPayOnThePersonsClock(t *testing.T) {
 	}
 }
 
+// TestPaySplitsWeekendAndAfterHours: each incident's billable time and
+// each person's week are split between the weekend and the after-hours
+// rate on the person's own clock (docs/CONFIG.md, compensation), in the
+// pay tables and the payroll CSV too.
+func TestPaySplitsWeekendAndAfterHours(t *testing.T) {
+	cfg, err := policy.Parse([]byte(paidTeam), "team.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ny, _ := time.LoadLocation("America/New_York")
+	incs := []Incident{
+		// Friday 20:00 to Saturday 02:00 in New York, Ann's clock (she
+		// has no time_zone; her schedule's): 4h after hours, 2h weekend.
+		incident(ny, "w1", "svc", "SEV-2", "2025-10-10 20:00", "queue stuck", nil,
+			page(0, 1, "ann", "push"), ack(5*m, 1, "ann"), resolve(6*time.Hour, "ann")),
+		// Ten minutes on Sunday: the 30-minute minimum, at the weekend rate.
+		incident(ny, "w2", "svc", "SEV-3", "2025-10-12 11:00", "disk", nil,
+			page(0, 1, "ann", "push"), ack(2*m, 1, "ann"), resolve(10*m, "ann")),
+		// The same instants as w1 on Cat's clock (UTC): all Saturday.
+		incident(ny, "w3", "svc", "SEV-2", "2025-10-10 20:00", "queue stuck again", nil,
+			page(0, 1, "cat", "push"), ack(5*m, 1, "cat"), resolve(6*time.Hour, "cat")),
+	}
+	r, err := Build(cfg, Options{From: time.Date(2025, 10, 6, 0, 0, 0, 0, ny), To: time.Date(2025, 10, 13, 0, 0, 0, 0, ny)}, incs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items, weeks []string
+	for _, p := range r.Pay.Incidents {
+		items = append(items, fmt.Sprintf("%s %s %d = %d weekend + %d after hours", p.Incident, p.User, p.BillableMinutes, p.WeekendMinutes, p.AfterHoursMinutes))
+	}
+	for _, w := range r.Pay.Weeks {
+		if w.BillableMinutes > 0 {
+			weeks = append(weeks, fmt.Sprintf("%s %d = %d weekend + %d after hours", w.User, w.BillableMinutes, w.WeekendMinutes, w.AfterHoursMinutes))
+		}
+	}
+	want := []string{
+		"w1 ann 360 = 120 weekend + 240 after hours",
+		"w3 cat 360 = 360 weekend + 0 after hours",
+		"w2 ann 30 = 30 weekend + 0 after hours",
+	}
+	if got := strings.Join(items, "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("pay incidents:\n%s\nwant\n%s", got, strings.Join(want, "\n"))
+	}
+	want = []string{
+		"ann 390 = 150 weekend + 240 after hours",
+		"cat 360 = 360 weekend + 0 after hours",
+	}
+	if got := strings.Join(weeks, "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("pay weeks:\n%s\nwant\n%s", got, strings.Join(want, "\n"))
+	}
+	csv := render(t, func(b *bytes.Buffer) error { return r.WritePayrollCSV(b) })
+	if !strings.Contains(csv, "\n2025-10-06,ann,Ann,390,6.50,0,w1 w2,10080,168.00,150,2.50,240,4.00\n") {
+		t.Errorf("payroll CSV:\n%s", csv)
+	}
+	text := render(t, func(b *bytes.Buffer) error { return r.WriteText(b) })
+	if !strings.Contains(text, "Ann (ann)  168:00   6:30      2:30     4:00         0          w1 w2") {
+		t.Errorf("text report's pay table:\n%s", text)
+	}
+}
+
 // TestPayCountsTimeOnCall: each pay week says how long the person was on
 // call in the rotations the paid services page (the stipend's "per week"),
 // overrides applied, each minute once when they hold two such tiers at
@@ -159,7 +219,7 @@ func TestPayCountsTimeOnCall(t *testing.T) {
 	}
 	// The payroll CSV carries it, in new columns after the old ones.
 	csv := render(t, func(b *bytes.Buffer) error { return r.WritePayrollCSV(b) })
-	if !strings.HasPrefix(csv, "week,user,name,billable_minutes,billable_hours,comp_days,incidents,on_call_minutes,on_call_hours\n2025-10-06,ann,Ann,0,0.00,0,,8640,144.00\n") {
+	if !strings.HasPrefix(csv, "week,user,name,billable_minutes,billable_hours,comp_days,incidents,on_call_minutes,on_call_hours,weekend_minutes,weekend_hours,after_hours_minutes,after_hours_hours\n2025-10-06,ann,Ann,0,0.00,0,,8640,144.00,0,0.00,0,0.00\n") {
 		t.Errorf("payroll CSV:\n%s", csv)
 	}
 }

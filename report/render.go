@@ -273,10 +273,11 @@ func (r *Report) payTables() []table {
 	if r.Pay == nil {
 		return nil
 	}
-	wk := table{title: "On-call pay per engineer and week", header: []string{"Week", "Engineer", "On call", "Billable", "Comp days", "Incidents"}}
+	wk := table{title: "On-call pay per engineer and week", header: []string{"Week", "Engineer", "On call", "Billable", "Weekend", "After hours", "Comp days", "Incidents"}}
 	for _, w := range r.Pay.Weeks {
 		wk.rows = append(wk.rows, []string{r.day(w.Week), fmt.Sprintf("%s (%s)", w.Name, w.User), hoursMinutes(w.OnCallMinutes),
-			hoursMinutes(w.BillableMinutes), strconv.Itoa(w.CompDays), strings.Join(w.Incidents, " ")})
+			hoursMinutes(w.BillableMinutes), hoursMinutes(w.WeekendMinutes), hoursMinutes(w.AfterHoursMinutes),
+			strconv.Itoa(w.CompDays), strings.Join(w.Incidents, " ")})
 	}
 	rot := "no rotation (the paid services' policies page no schedule)"
 	if len(r.Pay.OnCallRotations) > 0 {
@@ -287,10 +288,11 @@ func (r *Report) payTables() []table {
 		until = r.AsOf
 	}
 	wk.notes = append(wk.notes, fmt.Sprintf("On call: the time scheduled in %s, overrides applied, up to %s; each minute once.", rot, r.stamp(until)))
-	it := table{title: "Incidents that earned pay", header: []string{"Incident", "Priority", "Engineer", "Start", "End", "Billable", "Comp days", "Why"}}
+	it := table{title: "Incidents that earned pay", header: []string{"Incident", "Priority", "Engineer", "Start", "End", "Billable", "Weekend", "After hours", "Comp days", "Why"}}
 	for _, p := range r.Pay.Incidents {
 		it.rows = append(it.rows, []string{p.Incident, p.Priority, p.Name, r.stamp(p.Start), r.stamp(p.End),
-			hoursMinutes(p.BillableMinutes), strconv.Itoa(p.CompDays), strings.Join(p.Reasons, "; ")})
+			hoursMinutes(p.BillableMinutes), hoursMinutes(p.WeekendMinutes), hoursMinutes(p.AfterHoursMinutes),
+			strconv.Itoa(p.CompDays), strings.Join(p.Reasons, "; ")})
 	}
 	return []table{wk, it}
 }

@@ -187,17 +187,21 @@ func (r *Report) WriteCSV(w io.Writer) error {
 // WritePayrollCSV writes the pay per person and week, ready for payroll:
 // week (its start date), user, name, billable minutes and hours (decimal,
 // quarter hours), comp days, the incidents that earned them, and the time
-// on call in minutes and hours (what the weekly stipend is paid from; new
-// columns go last, so a reader by position keeps working). Nothing but
-// the header when no service has a compensation policy.
+// on call in minutes and hours (what the weekly stipend is paid from), and
+// the billable time split between the weekend and the after-hours rate, in
+// minutes and hours (new columns go last, so a reader by position keeps
+// working). Nothing but the header when no service has a compensation
+// policy.
 func (r *Report) WritePayrollCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"week", "user", "name", "billable_minutes", "billable_hours", "comp_days", "incidents", "on_call_minutes", "on_call_hours"})
+	_ = cw.Write([]string{"week", "user", "name", "billable_minutes", "billable_hours", "comp_days", "incidents", "on_call_minutes", "on_call_hours",
+		"weekend_minutes", "weekend_hours", "after_hours_minutes", "after_hours_hours"})
 	hours := func(m int) string { return strconv.FormatFloat(float64(m)/60, 'f', 2, 64) }
 	if r.Pay != nil {
 		for _, p := range r.Pay.Weeks {
 			_ = cw.Write([]string{r.day(p.Week), p.User, p.Name, strconv.Itoa(p.BillableMinutes), hours(p.BillableMinutes),
-				strconv.Itoa(p.CompDays), strings.Join(p.Incidents, " "), strconv.Itoa(p.OnCallMinutes), hours(p.OnCallMinutes)})
+				strconv.Itoa(p.CompDays), strings.Join(p.Incidents, " "), strconv.Itoa(p.OnCallMinutes), hours(p.OnCallMinutes),
+				strconv.Itoa(p.WeekendMinutes), hours(p.WeekendMinutes), strconv.Itoa(p.AfterHoursMinutes), hours(p.AfterHoursMinutes)})
 		}
 	}
 	cw.Flush()

@@ -266,7 +266,11 @@ type PayWeek struct {
 	OnCallMinutes   int      `json:"on_call_minutes"`
 	Incidents       []string `json:"incidents"`
 	BillableMinutes int      `json:"billable_minutes"`
-	CompDays        int      `json:"comp_days"`
+	// WeekendMinutes and AfterHoursMinutes split BillableMinutes between
+	// the weekend and the after-hours rate: the sums of the incidents'.
+	WeekendMinutes    int `json:"weekend_minutes"`
+	AfterHoursMinutes int `json:"after_hours_minutes"`
+	CompDays          int `json:"comp_days"`
 }
 
 // PayItem is what one incident earned the person who worked it.
@@ -281,6 +285,11 @@ type PayItem struct {
 	Start           time.Time `json:"start"`
 	End             time.Time `json:"end"`
 	BillableMinutes int       `json:"billable_minutes"`
-	CompDays        int       `json:"comp_days"`
-	Reasons         []string  `json:"reasons,omitempty"`
+	// WeekendMinutes and AfterHoursMinutes split BillableMinutes between
+	// the weekend rate (Saturday, Sunday and the calendar's holidays on
+	// the person's clock) and the after-hours rate (policy.Pay).
+	WeekendMinutes    int      `json:"weekend_minutes"`
+	AfterHoursMinutes int      `json:"after_hours_minutes"`
+	CompDays          int      `json:"comp_days"`
+	Reasons           []string `json:"reasons,omitempty"`
 }

@@ -255,7 +255,7 @@ func TestReportAndHandoffOnRealHistory(t *testing.T) {
 		t.Errorf("pagerd report as text: exit %d %s\n%s", code, errOut, out)
 	}
 	out, _, code = pagerdCmd(t, nil, append([]string{"report", "--data-dir", dataDir, "--payroll"}, period...)...)
-	if code != 0 || out != "week,user,name,billable_minutes,billable_hours,comp_days,incidents,on_call_minutes,on_call_hours\n" {
+	if code != 0 || out != "week,user,name,billable_minutes,billable_hours,comp_days,incidents,on_call_minutes,on_call_hours,weekend_minutes,weekend_hours,after_hours_minutes,after_hours_hours\n" {
 		t.Errorf("payroll without a compensation policy: exit %d %q", code, out)
 	}
 	out, errOut, code = pagerdCmd(t, nil, "handoff", "--config", teamConfig, "--data-dir", dataDir, "-o", "json")
@@ -376,11 +376,11 @@ func TestReportPaysRunTimeOverrides(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, e.String())
 	}
 	// A: five days of the week (7,200 minutes); C: the two days (2,880).
-	want := "week,user,name,billable_minutes,billable_hours,comp_days,incidents,on_call_minutes,on_call_hours\n" +
-		"2025-10-06,eng-a,Engineer A,660,11.00,3,01-p1 01-p2 01-p3 01-p4,7200,120.00\n" +
-		"2025-10-06,eng-b,Engineer B,90,1.50,0,01-p5,10080,168.00\n" +
-		"2025-10-06,eng-c,Engineer C,0,0.00,0,,2880,48.00\n" +
-		"2025-10-06,lead-x,Team Lead X,0,0.00,0,,10080,168.00\n"
+	want := "week,user,name,billable_minutes,billable_hours,comp_days,incidents,on_call_minutes,on_call_hours,weekend_minutes,weekend_hours,after_hours_minutes,after_hours_hours\n" +
+		"2025-10-06,eng-a,Engineer A,660,11.00,3,01-p1 01-p2 01-p3 01-p4,7200,120.00,270,4.50,390,6.50\n" +
+		"2025-10-06,eng-b,Engineer B,90,1.50,0,01-p5,10080,168.00,0,0.00,90,1.50\n" +
+		"2025-10-06,eng-c,Engineer C,0,0.00,0,,2880,48.00,0,0.00,0,0.00\n" +
+		"2025-10-06,lead-x,Team Lead X,0,0.00,0,,10080,168.00,0,0.00,0,0.00\n"
 	if o.String() != want {
 		t.Errorf("payroll:\n%s\nwant\n%s", o.String(), want)
 	}

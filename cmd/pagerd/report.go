@@ -92,7 +92,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	fromS := fs.String("from", "", "the period's start, a `DATE` (at the time report weeks begin) or an RFC 3339 time (required)")
 	toS := fs.String("to", "", "the period's end, not included, a `DATE` or an RFC 3339 time (required)")
 	out := fs.String("o", "text", "output `FORMAT`: text, json, csv or markdown (with SVG charts)")
-	payroll := fs.Bool("payroll", false, "write the on-call pay as the payroll CSV instead (billable time, comp days and time on call per person and week)")
+	payroll := fs.Bool("payroll", false, "write the on-call pay as the payroll CSV instead (billable time, split into weekend and after hours, comp days and time on call per person and week)")
 	src := addHistoryFlags(fs)
 	if _, code := parse(fs, args); code >= 0 {
 		return code

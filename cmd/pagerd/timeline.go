@@ -92,8 +92,9 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	}
 	tw.Flush()
 	if p := res.Compensation; p != nil {
-		fmt.Fprintf(stdout, "\ncompensation for %s (%s): billable %s, %d comp day(s)\n",
-			c.User(p.User).DisplayName(), p.User, policy.Duration(p.Billable), p.CompDays)
+		fmt.Fprintf(stdout, "\ncompensation for %s (%s): billable %s (weekend %s, after hours %s), %d comp day(s)\n",
+			c.User(p.User).DisplayName(), p.User, policy.Duration(p.Billable),
+			policy.Duration(time.Duration(p.WeekendMinutes)*time.Minute), policy.Duration(time.Duration(p.AfterHoursMinutes)*time.Minute), p.CompDays)
 		for _, r := range p.Reasons {
 			fmt.Fprintf(stdout, "  - %s\n", r)
 		}

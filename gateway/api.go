@@ -224,9 +224,32 @@ func (s *Server) incidentAction(c echo.Context) error {
 			*req.FromLevel, at, inc.State.LevelStartedAt.UTC().Format(time.RFC3339))}
 	}
 	if err != nil {
-		return err
+		return retrying(err, actionRetry(kind, req))
 	}
 	return c.JSON(http.StatusOK, view(s.config(), inc))
+}
+
+// actionRetry is what a retry of an incident action does, for the 503 of
+// one that may or may not have been stored. An escalation without
+// from_level escalates again from wherever the incident is: sent twice,
+// it pages the next level twice, or skips one.
+func actionRetry(kind policy.EventKind, req actionRequest) string {
+	switch {
+	case kind == policy.EventAcknowledge:
+		return "retry: acknowledging an acknowledged incident changes nothing"
+	case kind == policy.EventResolve:
+		return "retry: resolving a resolved incident changes nothing"
+	case kind == policy.EventStatusUpdate:
+		return "read the incident's timeline (GET /api/v1/incidents/<id>) before retrying: if it was stored, a retry posts the update twice"
+	case req.FromLevel != nil && req.FromLevelAt != "":
+		return "retry the same request: if it was stored, the retry answers 409, already escalated"
+	case req.FromLevel != nil:
+		return "retry the same request: if it was stored, the retry answers 409, already escalated " +
+			"(at the last level, which an escalation starts again, only with from_level_at too: add the incident's level_started_at)"
+	}
+	return "do not retry as sent: if it was stored, a retry escalates again and pages the next level twice. " +
+		"Read the incident (GET /api/v1/incidents/<id>) and send its level as from_level and its level_started_at as from_level_at: " +
+		"that request escalates once, however often it is sent"
 }
 
 func (s *Server) oncall(c echo.Context) error {

@@ -24,7 +24,7 @@ func (s *Server) feedURL(c echo.Context) error {
 		return &inputError{http.StatusNotFound, err.Error()}
 	}
 	if err != nil {
-		return err
+		return retrying(err, "retry: the URL the retry answers is the one that works")
 	}
 	base := s.config().Server.PublicURL
 	if base == "" {

@@ -73,7 +73,8 @@ func (s *Server) createOverride(c echo.Context) error {
 	made, err := s.o.Overrides.Create(c.Request().Context(), c.Param("schedule"), overrides.Request{Tier: req.Tier, User: req.User,
 		Start: req.Start, End: req.End, Reason: req.Reason, SwapStart: req.SwapStart, SwapEnd: req.SwapEnd}, actor)
 	if err != nil {
-		return overrideError(err)
+		return retrying(overrideError(err), "retry: if it was stored, the retry answers 409, overlapping the override made "+
+			"(GET /api/v1/schedules/"+c.Param("schedule")+"/overrides lists it)")
 	}
 	cfg := s.config()
 	v := viewOverride(cfg, made[0])
@@ -88,7 +89,7 @@ func (s *Server) deleteOverride(c echo.Context) error {
 	actor := "api:" + c.Get(ctxTokenName).(string)
 	gone, err := s.o.Overrides.Delete(c.Request().Context(), c.Param("schedule"), c.Param("id"), actor)
 	if err != nil {
-		return overrideError(err)
+		return retrying(overrideError(err), "retry: if it was stored, the retry answers 404, no such override")
 	}
 	cfg := s.config()
 	out := make([]overrides.Made, 0, len(gone))

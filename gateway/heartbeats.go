@@ -48,7 +48,7 @@ func (s *Server) heartbeatPing(c echo.Context) error {
 		return &inputError{http.StatusNotFound, "service " + svc.Name + " has no heartbeat " + name + " (services[].heartbeats)"}
 	}
 	if err != nil {
-		return err
+		return retrying(err, "retry: a ping again sets the same expiry, and resolves nothing twice")
 	}
 	out := map[string]any{"status": "ok", "service": svc.Name, "heartbeat": name, "expires_at": expires}
 	if resolved != "" {

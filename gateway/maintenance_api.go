@@ -65,7 +65,8 @@ func (s *Server) addMaintenance(c echo.Context) error {
 		return badRequest("%v", err)
 	}
 	if err != nil {
-		return err
+		return retrying(err, "list the windows (GET /api/v1/maintenance) before retrying: if it was stored, "+
+			"a retry adds a second window, and the maintenance lasts until both are deleted")
 	}
 	return c.JSON(http.StatusCreated, maintenanceView{Window: *w, State: w.State(s.now())})
 }
@@ -80,7 +81,7 @@ func (s *Server) deleteMaintenance(c echo.Context) error {
 	case errors.Is(err, maintenance.ErrInConfig):
 		return &inputError{http.StatusConflict, "maintenance window " + c.Param("id") + " is written in the config (maintenance:): remove it there and reload"}
 	case err != nil:
-		return err
+		return retrying(err, "retry: deleting again ends the same window (404 once it is gone)")
 	}
 	return c.JSON(http.StatusOK, maintenanceView{Window: *w, State: "ended"})
 }

@@ -176,9 +176,9 @@ func (s *Server) alertmanager(c echo.Context) error {
 		// Some of the notification's groups were stored before this one
 		// failed: "nothing was stored" would be false.
 		if len(ids)+len(resolved) > 0 {
-			return store.PartlyStored(err)
+			err = store.PartlyStored(err)
 		}
-		return err
+		return retrying(err, retryLandsOnSameIncident)
 	}
 	byFingerprint := svc.IncidentKey == "fingerprint"
 	groups := msg.Groups(byFingerprint)

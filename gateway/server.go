@@ -364,14 +364,43 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 }
 
 // unavailableMessage says what a 503 means, and never more than is known:
-// "nothing was stored" only when the write certainly did not happen.
+// "nothing was stored" only when the write certainly did not happen, and,
+// when it may have been, what a retry of that write does (onRetry): a
+// retry of an alert lands on the same incident, one of an escalation
+// without from_level escalates again.
 func unavailableMessage(err error) string {
 	if errors.Is(err, incident.ErrOutcomeUnknown) {
-		return "the incident store did not confirm the write in time: it may or may not have been stored; " +
-			"retry: a retry lands on the same incident, it never opens a second one"
+		retry := "check whether it was before retrying: a retry may do it twice"
+		var r *onRetry
+		if errors.As(err, &r) {
+			retry = r.retry
+		}
+		return "the incident store did not confirm the write in time: it may or may not have been stored; " + retry
 	}
 	return "the incident store is unavailable; nothing was stored, retry later"
 }
+
+// onRetry is a write's error with what retrying that very request does,
+// for the 503 of a write whose outcome is unknown: each write handler
+// says what is true of its own.
+type onRetry struct {
+	err   error
+	retry string
+}
+
+func (e *onRetry) Error() string { return e.err.Error() }
+func (e *onRetry) Unwrap() error { return e.err }
+
+// retrying notes on err what a retry of the request does; nil stays nil.
+func retrying(err error, retry string) error {
+	if err == nil {
+		return nil
+	}
+	return &onRetry{err, retry}
+}
+
+// retryLandsOnSameIncident is what a retry of an alert does.
+const retryLandsOnSameIncident = "retry: a retry lands on the same incident, it never opens a second one"
 
 // requestTimeout bounds how long a request may wait for the store, so
 // senders with their own timeout (Alertmanager's and PagerDuty clients'

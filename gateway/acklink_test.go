@@ -133,3 +133,73 @@ func TestAckLinkStoredIsAnsweredAsStored(t *testing.T) {
 		t.Fatalf("status %s", v.Status)
 	}
 }
+
+// readsRefused is a store that refuses reads of incidents while refuse
+// is set.
+type readsRefused struct {
+	store.Store
+	refuse atomic.Bool
+}
+
+func (s *readsRefused) Get(ctx context.Context, id string) (*store.Incident, error) {
+	if s.refuse.Load() {
+		return nil, errDiskFull
+	}
+	return s.Store.Get(ctx, id)
+}
+
+// TestAckLinkFailuresArePages: a person who opens a link from a phone,
+// or presses its button, while the store fails gets a page like the
+// link's others (HTML, not the API's JSON) saying what happened and what
+// to do: not recorded, try again; maybe recorded, pressing again does no
+// harm (and it does none); the incident gone.
+func TestAckLinkFailuresArePages(t *testing.T) {
+	fs := &faultyStore{Store: boltStore(t)}
+	un := &unconfirmedWrites{Store: fs}
+	rr := &readsRefused{Store: un}
+	h := newHarness(t, withStore(rr), withConfig(linkConfig))
+	id := fire(h)
+	path := "/ack/" + acklink.Sign(h.config().Server.LinkSecret, id, "ann", fixedNow.Add(time.Hour))
+	page := func(r response, code int, says ...string) {
+		t.Helper()
+		if r.code != code || !strings.HasPrefix(r.hdr.Get("Content-Type"), "text/html") || !strings.Contains(r.body, "<h1>") {
+			t.Fatalf("want a %d page: %d %s %s", code, r.code, r.hdr.Get("Content-Type"), r.body)
+		}
+		for _, s := range says {
+			if !strings.Contains(r.body, s) {
+				t.Fatalf("the page does not say %q: %s", s, r.body)
+			}
+		}
+		if code == 503 && r.hdr.Get("Retry-After") == "" {
+			t.Fatal("a 503 without Retry-After")
+		}
+	}
+
+	rr.refuse.Store(true)
+	page(h.do("GET", path, ""), 503, "The incident store is unavailable", "Nothing was changed", "open the link again in a minute")
+	rr.refuse.Store(false)
+
+	fs.refuseRecords.Store(true)
+	page(h.do("POST", path+"/acknowledge", ""), 503, "Your acknowledgement was NOT recorded: the incident store is unavailable", "press the button again")
+	fs.refuseRecords.Store(false)
+	if v := h.incident(id); v.Status != "triggered" {
+		t.Fatalf("status %s after an acknowledgement not recorded", v.Status)
+	}
+
+	un.armed.Store(true)
+	page(h.do("POST", path+"/acknowledge", ""), 503, "Your acknowledgement may not have been recorded", "pressing the button again does no harm")
+	if r := h.do("POST", path+"/acknowledge", ""); r.code != 200 || !strings.Contains(r.body, "Already acknowledged by Ann.") {
+		t.Fatalf("pressed again after an unconfirmed acknowledgement: %d %s", r.code, r.body)
+	}
+	if v := h.incident(id); entries(v, "ack") != 1 {
+		t.Fatalf("timeline %s: want one acknowledgement", timelineTypes(v))
+	}
+
+	other := id[:len(id)-1] + "z"
+	if other == id {
+		other = id[:len(id)-1] + "y"
+	}
+	gone := "/ack/" + acklink.Sign(h.config().Server.LinkSecret, other, "ann", fixedNow.Add(time.Hour))
+	page(h.do("GET", gone, ""), 404, "no longer kept")
+	page(h.do("POST", gone+"/resolve", ""), 404, "Your resolution was NOT recorded: the incident is no longer kept.")
+}

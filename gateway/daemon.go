@@ -319,7 +319,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	// all acting through the incident service.
 	d.server = NewServer(ServerOptions{Config: pagingConfig, Reload: d.cfg.Reload, Incidents: d.incidents, Overrides: d.overrides,
 		Feeds: &feeds.Service{Store: d.store, Config: pagingConfig, Now: o.Now},
-		Links: &acklink.Pages{Incidents: d.incidents, Config: d.cfg.Load, Now: o.Now},
+		Links: &acklink.Pages{Incidents: d.incidents, Config: d.cfg.Load, Now: o.Now, Logger: d.log},
 		Console: console.New(console.Options{Incidents: d.incidents, Config: pagingConfig, Overrides: d.overrides, History: history.Store{Store: d.store},
 			Now: o.Now, Logger: d.log, HTTPClient: o.HTTPClient, PollInterval: o.ConsolePoll}),
 		Twilio: &twilio.Callbacks{Receiver: d.incidents, Logger: d.log, Settings: func() twilio.Settings {

@@ -15,6 +15,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -165,6 +166,8 @@ type Pages struct {
 	Config func() *policy.Config
 	// Now is the clock.
 	Now func() time.Time
+	// Logger logs the failures a page answered (slog.Default when nil).
+	Logger *slog.Logger
 }
 
 // target verifies the token in the path and says whom it is for.
@@ -200,7 +203,7 @@ func (p *Pages) Show(w http.ResponseWriter, r *http.Request) error {
 	}
 	inc, err := p.Incidents.Get(r.Context(), id)
 	if err != nil {
-		return err
+		return p.notShown(w, id, err)
 	}
 	return p.showIncident(w, r, inc, user, http.StatusOK, "")
 }
@@ -225,14 +228,14 @@ func (p *Pages) showBundle(w http.ResponseWriter, r *http.Request, id, user stri
 		return render(w, http.StatusNotFound, linkView{Title: "Link expired", Message: "This alert-storm message is no longer kept; act on its incidents one by one."})
 	}
 	if err != nil {
-		return err
+		return p.notShown(w, id, err)
 	}
 	if b.User != user {
 		return render(w, http.StatusForbidden, linkView{Title: "Link not valid", Message: incident.ErrNotYours.Error()})
 	}
 	statuses, err := p.Incidents.Statuses(ctx, b.Incidents)
 	if err != nil {
-		return err
+		return p.notShown(w, id, err)
 	}
 	v := linkView{Title: b.Summary(), Message: msg, Bundle: true, UserName: p.Config().User(user).DisplayName(),
 		Action: Path + "/" + r.PathValue("token"), Count: len(b.Incidents)}
@@ -251,7 +254,7 @@ func (p *Pages) showBundle(w http.ResponseWriter, r *http.Request, id, user stri
 			continue
 		}
 		if err != nil {
-			return err
+			return p.notShown(w, id, err)
 		}
 		v.Lines = append(v.Lines, linkView{Priority: inc.State.Priority, Service: inc.Service, Summary: inc.Summary, Status: string(inc.State.Status)})
 	}
@@ -266,11 +269,11 @@ func (p *Pages) Act(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return render(w, http.StatusForbidden, linkView{Title: "Link not valid", Message: err.Error()})
 	}
-	kind, done := policy.EventAcknowledge, "Acknowledged"
+	kind, action, done := policy.EventAcknowledge, notify.Acknowledge, "Acknowledged"
 	switch r.PathValue("action") {
 	case "acknowledge":
 	case "resolve":
-		kind, done = policy.EventResolve, "Resolved"
+		kind, action, done = policy.EventResolve, notify.Resolve, "Resolved"
 	default:
 		return &notify.RequestError{Status: http.StatusNotFound, Msg: "unknown action"}
 	}
@@ -280,7 +283,7 @@ func (p *Pages) Act(w http.ResponseWriter, r *http.Request) error {
 			return p.showBundle(w, r, id, user, http.StatusNotFound, "")
 		}
 		if err != nil {
-			return err
+			return p.notRecorded(w, id, user, action, err)
 		}
 		return p.showBundle(w, r, id, user, http.StatusOK, out.Describe(kind, p.Config().UserName)+".")
 	}
@@ -289,10 +292,63 @@ func (p *Pages) Act(w http.ResponseWriter, r *http.Request) error {
 	case (errors.Is(err, incident.ErrAlreadyResolved) && inc != nil) || (err == nil && len(acts) == 0 && inc.State.Status == policy.StatusResolved):
 		return p.showIncident(w, r, inc, user, http.StatusConflict, "Already resolved"+incident.By(p.Config().UserName(inc.State.ResolvedBy))+".")
 	case err != nil:
-		return err
+		return p.notRecorded(w, id, user, action, err)
 	case len(acts) == 0:
 		// Someone acknowledged first: say who, as the phone call will.
 		return p.showIncident(w, r, inc, user, http.StatusOK, "Already acknowledged"+incident.By(p.Config().UserName(inc.State.AcknowledgedBy))+".")
 	}
 	return p.showIncident(w, r, inc, user, http.StatusOK, done+".")
+}
+
+// notRecorded answers a button whose action could not be stored with a
+// page, like the link's other answers (a person on a phone reads it, not
+// a program), in the words every channel uses (notify.NotRecorded). An
+// acknowledgement or resolve pressed again changes nothing once it is
+// stored, so the page may always say to press it again, even when the
+// first may have been stored.
+func (p *Pages) notRecorded(w http.ResponseWriter, id, user string, action notify.Action, err error) error {
+	p.logger().Error("ack link: action not recorded; the person was told so", "incident", id, "action", string(action), "user", user, "err", err)
+	text, _ := notify.NotRecorded(incident.Classify(err))
+	title, next := "Not recorded", "Open the link again in a minute and press the button again."
+	if errors.Is(err, store.ErrOutcomeUnknown) {
+		title, next = "Maybe not recorded", "Open the link again in a minute to see whether it was; pressing the button again does no harm."
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		next = ""
+	}
+	return render(w, failedCode(w, err), linkView{Title: title, Message: strings.TrimSpace("Your " + action.Noun() + " " + text + ". " + next)})
+}
+
+// notShown answers a link whose incident (or storm message) could not be
+// read with a page that says so.
+func (p *Pages) notShown(w http.ResponseWriter, id string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return render(w, http.StatusNotFound, linkView{Title: "Incident no longer kept", Message: "This incident is no longer kept: there is nothing left to act on."})
+	}
+	p.logger().Error("ack link: incident not shown", "incident", id, "err", err)
+	msg := "pagerd could not read the incident (its logs say why). Nothing was changed: open the link again in a minute."
+	if errors.Is(err, store.ErrUnavailable) {
+		msg = "The incident store is unavailable, so pagerd cannot show the incident. Nothing was changed, and the paging goes on: open the link again in a minute."
+	}
+	return render(w, failedCode(w, err), linkView{Title: "Cannot show the incident now", Message: msg})
+}
+
+// failedCode is the status of a failure's page: 503 with Retry-After when
+// the store is what failed, 404 when the incident is gone, 500 otherwise.
+func failedCode(w http.ResponseWriter, err error) int {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrConflict):
+		w.Header().Set("Retry-After", "60")
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func (p *Pages) logger() *slog.Logger {
+	if p.Logger == nil {
+		return slog.Default()
+	}
+	return p.Logger
 }

@@ -130,6 +130,29 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.NewReplacer("\r", " ", "\n", " ").Replace(s)), " ")
 }
 
+// folded is a header line folded at the spaces of its value (RFC 5322
+// 2.2.3), so that no line is over 78 characters where a space allows:
+// a summary of 1,024 characters, RFC 2047-encoded, is one line of
+// thousands otherwise, over the 998 a line may hold, and servers refuse
+// the page or cut its headers. The encoder splits encoded text into
+// words of at most 75 characters with a space between them, which a
+// reader joins again.
+func folded(name, value string) string {
+	var b strings.Builder
+	b.WriteString(name + ":")
+	n := len(name) + 1
+	for _, w := range strings.Split(value, " ") {
+		if n+1+len(w) > 78 {
+			b.WriteString("\r\n")
+			n = 0
+		}
+		b.WriteString(" " + w)
+		n += 1 + len(w)
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
 func (n *Notifier) compose(to *mail.Address, subject, body string, extra map[string]string) ([]byte, error) {
 	var h bytes.Buffer
 	var id [12]byte
@@ -138,7 +161,7 @@ func (n *Notifier) compose(to *mail.Address, subject, body string, extra map[str
 	header := func(k, v string) { fmt.Fprintf(&h, "%s: %s\r\n", k, v) }
 	header("From", n.from.String())
 	header("To", to.String())
-	header("Subject", mime.QEncoding.Encode("utf-8", oneLine(subject)))
+	h.WriteString(folded("Subject", mime.QEncoding.Encode("utf-8", oneLine(subject))))
 	header("Date", time.Now().Format(time.RFC1123Z))
 	header("Message-ID", "<"+hex.EncodeToString(id[:])+"@"+domain+">")
 	header("MIME-Version", "1.0")

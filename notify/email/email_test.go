@@ -126,3 +126,43 @@ func TestEmailImplicitTLSAndRefusals(t *testing.T) {
 		t.Fatalf("a refused message arrived: %+v", srv.Mails())
 	}
 }
+
+// A page whose summary is long and not ASCII (the intake keeps 1,024
+// characters) arrives with its Subject folded, no header line over RFC
+// 5322's 998 characters (servers refuse or cut such lines), and decodes
+// back to the whole summary.
+func TestEmailLongSubjectIsFolded(t *testing.T) {
+	srv := providertest.NewSMTP(t)
+	n, err := email.New(email.Options{Smarthost: srv.Addr, From: "pagerd <pagerd@aion.example>", Username: providertest.SMTPUser,
+		Password: providertest.SMTPPassword, RootCAs: srv.Pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := page()
+	m.Summary = string([]rune(strings.Repeat("Überlast auf Knoten ß-7, Latenz ↑ ", 40))[:1000])
+	if err := n.Notify(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	mails := srv.Mails()
+	if len(mails) != 1 {
+		t.Fatalf("%d mails", len(mails))
+	}
+	raw := string(mails[0].Data)
+	head, _, _ := strings.Cut(raw, "\r\n\r\n")
+	for _, l := range strings.Split(head, "\r\n") {
+		if len(l) > 78 {
+			t.Fatalf("a header line of %d characters: %.120s…", len(l), l)
+		}
+	}
+	msg, err := mail.ReadMessage(strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "[SEV-4] aion-r-api: " + strings.Join(strings.Fields(m.Summary), " "); subject != want {
+		t.Fatalf("subject\n%q\nwant\n%q", subject, want)
+	}
+}

@@ -308,13 +308,13 @@ func (p *Pages) Act(w http.ResponseWriter, r *http.Request) error {
 // first may have been stored.
 func (p *Pages) notRecorded(w http.ResponseWriter, id, user string, action notify.Action, err error) error {
 	p.logger().Error("ack link: action not recorded; the person was told so", "incident", id, "action", string(action), "user", user, "err", err)
-	text, _ := notify.NotRecorded(incident.Classify(err))
-	title, next := "Not recorded", "Open the link again in a minute and press the button again."
-	if errors.Is(err, store.ErrOutcomeUnknown) {
+	text, again := notify.NotRecorded(incident.Classify(err))
+	title, next := "Not recorded", ""
+	switch {
+	case errors.Is(err, store.ErrOutcomeUnknown):
 		title, next = "Maybe not recorded", "Open the link again in a minute to see whether it was; pressing the button again does no harm."
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		next = ""
+	case again:
+		next = "Open the link again in a minute and press the button again."
 	}
 	return render(w, failedCode(w, err), linkView{Title: title, Message: strings.TrimSpace("Your " + action.Noun() + " " + text + ". " + next)})
 }
@@ -334,11 +334,18 @@ func (p *Pages) notShown(w http.ResponseWriter, id string, err error) error {
 }
 
 // failedCode is the status of a failure's page: 503 with Retry-After when
-// the store is what failed, 404 when the incident is gone, 500 otherwise.
+// the store is what failed, 404 when the incident is gone, the incident
+// service's refusals as the API answers them, 500 otherwise.
 func failedCode(w http.ResponseWriter, err error) int {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, incident.ErrNotYours):
+		return http.StatusForbidden
+	case errors.Is(err, incident.ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, incident.ErrBadInput):
+		return http.StatusBadRequest
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrConflict):
 		w.Header().Set("Retry-After", "60")
 		return http.StatusServiceUnavailable

@@ -134,20 +134,6 @@ func TestAckLinkStoredIsAnsweredAsStored(t *testing.T) {
 	}
 }
 
-// readsRefused is a store that refuses reads of incidents while refuse
-// is set.
-type readsRefused struct {
-	store.Store
-	refuse atomic.Bool
-}
-
-func (s *readsRefused) Get(ctx context.Context, id string) (*store.Incident, error) {
-	if s.refuse.Load() {
-		return nil, errDiskFull
-	}
-	return s.Store.Get(ctx, id)
-}
-
 // TestAckLinkFailuresArePages: a person who opens a link from a phone,
 // or presses its button, while the store fails gets a page like the
 // link's others (HTML, not the API's JSON) saying what happened and what
@@ -156,7 +142,7 @@ func (s *readsRefused) Get(ctx context.Context, id string) (*store.Incident, err
 func TestAckLinkFailuresArePages(t *testing.T) {
 	fs := &faultyStore{Store: boltStore(t)}
 	un := &unconfirmedWrites{Store: fs}
-	rr := &readsRefused{Store: un}
+	rr := &failingGets{Store: un}
 	h := newHarness(t, withStore(rr), withConfig(linkConfig))
 	id := fire(h)
 	path := "/ack/" + acklink.Sign(h.config().Server.LinkSecret, id, "ann", fixedNow.Add(time.Hour))
@@ -175,9 +161,9 @@ func TestAckLinkFailuresArePages(t *testing.T) {
 		}
 	}
 
-	rr.refuse.Store(true)
+	rr.fail.Store(true)
 	page(h.do("GET", path, ""), 503, "The incident store is unavailable", "Nothing was changed", "open the link again in a minute")
-	rr.refuse.Store(false)
+	rr.fail.Store(false)
 
 	fs.refuseRecords.Store(true)
 	page(h.do("POST", path+"/acknowledge", ""), 503, "Your acknowledgement was NOT recorded: the incident store is unavailable", "press the button again")

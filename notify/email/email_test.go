@@ -22,17 +22,16 @@ func page() notify.Message {
 		AckURL: "https://pagerd.example.com/ack/djF8MGEtMDZjazRkZDMwMjB3ODZqenxlbmctYXwxNzU3NTcwNDYw.Fs5ZzSNiIScAiBD9KiyTJzPIdLewuPQ4Pe94Uvm1y3E"}
 }
 
-// A page delivered over STARTTLS with AUTH PLAIN to a real SMTP server,
-// and read back as mail: who from, to whom, the subject, and the plain
-// text body with the ack link whole.
-func TestEmailDeliversOverSTARTTLS(t *testing.T) {
+// deliver sends the page over STARTTLS with AUTH PLAIN to a real SMTP
+// server and returns the one mail it received.
+func deliver(t *testing.T, m notify.Message) providertest.Mail {
+	t.Helper()
 	srv := providertest.NewSMTP(t)
 	n, err := email.New(email.Options{Smarthost: srv.Addr, From: "pagerd <pagerd@aion.example>", Username: providertest.SMTPUser,
 		Password: providertest.SMTPPassword, RootCAs: srv.Pool})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := page()
 	if err := n.Notify(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +39,15 @@ func TestEmailDeliversOverSTARTTLS(t *testing.T) {
 	if len(mails) != 1 {
 		t.Fatalf("%d mails", len(mails))
 	}
-	got := mails[0]
+	return mails[0]
+}
+
+// A page delivered over STARTTLS with AUTH PLAIN to a real SMTP server,
+// and read back as mail: who from, to whom, the subject, and the plain
+// text body with the ack link whole.
+func TestEmailDeliversOverSTARTTLS(t *testing.T) {
+	m := page()
+	got := deliver(t, m)
 	if !got.TLS || got.User != providertest.SMTPUser || got.From != "pagerd@aion.example" || len(got.To) != 1 || got.To[0] != m.Address {
 		t.Fatalf("envelope: TLS %v user %q from %q to %q", got.TLS, got.User, got.From, got.To)
 	}
@@ -132,22 +139,9 @@ func TestEmailImplicitTLSAndRefusals(t *testing.T) {
 // 5322's 998 characters (servers refuse or cut such lines), and decodes
 // back to the whole summary.
 func TestEmailLongSubjectIsFolded(t *testing.T) {
-	srv := providertest.NewSMTP(t)
-	n, err := email.New(email.Options{Smarthost: srv.Addr, From: "pagerd <pagerd@aion.example>", Username: providertest.SMTPUser,
-		Password: providertest.SMTPPassword, RootCAs: srv.Pool})
-	if err != nil {
-		t.Fatal(err)
-	}
 	m := page()
 	m.Summary = string([]rune(strings.Repeat("Überlast auf Knoten ß-7, Latenz ↑ ", 40))[:1000])
-	if err := n.Notify(context.Background(), m); err != nil {
-		t.Fatal(err)
-	}
-	mails := srv.Mails()
-	if len(mails) != 1 {
-		t.Fatalf("%d mails", len(mails))
-	}
-	raw := string(mails[0].Data)
+	raw := string(deliver(t, m).Data)
 	head, _, _ := strings.Cut(raw, "\r\n\r\n")
 	for _, l := range strings.Split(head, "\r\n") {
 		if len(l) > 78 {

@@ -217,6 +217,11 @@ func (w *icalWriter) line(l string) {
 		for cut > 0 && !utf8.RuneStart(l[cut]) {
 			cut--
 		}
+		if cut == 0 {
+			// Not UTF-8 (no character starts in limit bytes): cut
+			// anywhere rather than loop for ever.
+			cut = limit
+		}
 		w.b.WriteString(l[:cut] + "\r\n ")
 		l = l[cut:]
 		limit = 74 // the space that starts a continuation line counts

@@ -290,3 +290,25 @@ func TestICalendarShowsGaps(t *testing.T) {
 		t.Errorf("a person's feed shows gaps:\n%s", mine)
 	}
 }
+
+// TestICalFoldsBytesThatAreNotUTF8: a line of bytes that start no UTF-8
+// character is still folded at 75 octets; the fold looked back for a
+// character's start and never ended.
+func TestICalFoldsBytesThatAreNotUTF8(t *testing.T) {
+	var w icalWriter
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.prop("SUMMARY", strings.Repeat("\x80", 200))
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("folding a line that is not UTF-8 never ended")
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(w.b.String(), "\r\n"), "\r\n") {
+		if len(l) > 75 {
+			t.Fatalf("a line of %d octets", len(l))
+		}
+	}
+}

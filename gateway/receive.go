@@ -188,7 +188,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 		if !g.Firing && g.ResolveUnsure != "" {
 			// Not a resolve pagerd can trust: the open incident, if
 			// any, stays open and its timeline says why.
-			id, err := s.o.Incidents.NoteIfOpen(r.Context(), svc, g.DedupKey, "resolve_withheld", g.ResolveUnsure+ingest.WithheldNext(svc.AlertmanagerAPI()))
+			id, err := s.o.Incidents.NoteIfOpen(r.Context(), svc, g.DedupKey, "resolve_withheld", g.ResolveUnsure+ingest.WithheldNext(policy.ShownURL(svc.AlertmanagerAPI())))
 			if err != nil {
 				return partly(err)
 			}

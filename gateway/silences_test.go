@@ -423,29 +423,44 @@ func TestSilencesExpireAfterTheSettingIsReloadedAway(t *testing.T) {
 // TestSilencesNotExpiredSayUntilWhen: silences whose expiry is given up
 // (their Alertmanager refused for a day) still mute the alerts; the
 // timeline and an error log say where and until when, to expire them by
-// hand.
+// hand: where without the password of a URL that carries one (sent as
+// basic auth), which any API token could read in the timeline.
 func TestSilencesNotExpiredSayUntilWhen(t *testing.T) {
-	alert := map[string]string{"alertname": "DiskFull", "instance": "db01"}
-	am := newFakeSilences(t)
-	h := newHarness(t, withConfig(silenceConfig(am.url)))
-	id := fireAndAcknowledge(t, h, "g-given-up", alert)
-	if err := h.reload(testConfig); err != nil {
-		t.Fatalf("reload: %v", err)
-	}
-	am.mu.Lock()
-	am.failDelete = true
-	am.mu.Unlock()
-	if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
-		t.Fatalf("resolve: %d %s", r.code, r.body)
-	}
-	h.runUntil(h.clock.Now().Add(26 * time.Hour))
-	e := lastEntry(t, h, id, "silence_failed")
-	for _, want := range []string{"expired after", am.url, "until 2025-09-10T08:00:00Z"} {
-		if !strings.Contains(e.Detail, want) {
-			t.Errorf("silence_failed entry lacks %q: %s", want, e.Detail)
-		}
-	}
-	if logs := h.logs.String(); !strings.Contains(logs, `"level":"ERROR","msg":"Alertmanager silences of a resolved incident could not be expired`) {
-		t.Errorf("no error log of the silences left active:\n%s", logs)
+	const password = "s3cret-am-pass"
+	for _, withPassword := range []bool{false, true} {
+		t.Run(fmt.Sprintf("password %v", withPassword), func(t *testing.T) {
+			alert := map[string]string{"alertname": "DiskFull", "instance": "db01"}
+			am := newFakeSilences(t)
+			url, shown := am.url, am.url
+			if withPassword {
+				url = strings.Replace(am.url, "http://", "http://pagerd:"+password+"@", 1)
+				shown = strings.Replace(am.url, "http://", "http://pagerd:xxxxx@", 1)
+			}
+			h := newHarness(t, withConfig(silenceConfig(url)))
+			id := fireAndAcknowledge(t, h, "g-given-up", alert)
+			if err := h.reload(testConfig); err != nil {
+				t.Fatalf("reload: %v", err)
+			}
+			am.mu.Lock()
+			am.failDelete = true
+			am.mu.Unlock()
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("resolve: %d %s", r.code, r.body)
+			}
+			h.runUntil(h.clock.Now().Add(26 * time.Hour))
+			e := lastEntry(t, h, id, "silence_failed")
+			for _, want := range []string{"expired after", shown, "until 2025-09-10T08:00:00Z"} {
+				if !strings.Contains(e.Detail, want) {
+					t.Errorf("silence_failed entry lacks %q: %s", want, e.Detail)
+				}
+			}
+			logs := h.logs.String()
+			if !strings.Contains(logs, `"level":"ERROR","msg":"Alertmanager silences of a resolved incident could not be expired`) {
+				t.Errorf("no error log of the silences left active:\n%s", logs)
+			}
+			if strings.Contains(e.Detail, password) || strings.Contains(logs, password) {
+				t.Errorf("the timeline or the log shows the password")
+			}
+		})
 	}
 }

@@ -21,6 +21,8 @@ type fakeAlertmanagerAPI struct {
 	firing  int
 	down    bool
 	queries []string
+	// auth is the basic auth of the last query ("user:password").
+	auth string
 }
 
 func (f *fakeAlertmanagerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -31,6 +33,9 @@ func (f *fakeAlertmanagerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	f.queries = append(f.queries, r.URL.RawQuery)
+	if u, p, ok := r.BasicAuth(); ok {
+		f.auth = u + ":" + p
+	}
 	if f.down {
 		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
 		return
@@ -61,10 +66,17 @@ func (f *fakeAlertmanagerAPI) asked() []string {
 // 2, all resolved. n is the number of replicas' dispatchers.
 func withheldHarness(t *testing.T, am *fakeAlertmanagerAPI, n int) (*harness, string) {
 	t.Helper()
+	return withheldHarnessAt(t, am, n, func(u string) string { return u })
+}
+
+// withheldHarnessAt is withheldHarness with the service's alertmanager_url
+// made from the fake's by at.
+func withheldHarnessAt(t *testing.T, am *fakeAlertmanagerAPI, n int, at func(string) string) (*harness, string) {
+	t.Helper()
 	srv := httptest.NewServer(am)
 	t.Cleanup(srv.Close)
 	cfg := strings.Replace(testConfig, "    targets:\n      P0: {acknowledge: 5m}\n",
-		"    targets:\n      P0: {acknowledge: 5m}\n    alertmanager_url: "+srv.URL+"\n", 1)
+		"    targets:\n      P0: {acknowledge: 5m}\n    alertmanager_url: "+at(srv.URL)+"\n", 1)
 	h := newHarness(t, withConfig(cfg), replicas(n))
 	auth := []string{"Authorization", "Bearer " + amKey}
 	if r := h.do("POST", "/api/v1/alertmanager", amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"}), auth...); r.code != 200 {
@@ -231,5 +243,47 @@ func TestWithheldResolveWithoutAlertmanagerURL(t *testing.T) {
 	h.runUntil(h.clock.Now().Add(5 * time.Minute))
 	if v := h.incident(id); v.Status != "triggered" {
 		t.Fatalf("%s, want triggered", v.Status)
+	}
+}
+
+// TestWithheldResolveKeepsAlertmanagerPasswordSecret: an alertmanager_url
+// with credentials (http://user:password@host, sent as basic auth, as
+// for an Alertmanager behind an authenticating proxy) is asked with them,
+// but the password shows in no timeline entry (any API token and the
+// console read those) and no log line: they name the Alertmanager with
+// the password blanked.
+func TestWithheldResolveKeepsAlertmanagerPasswordSecret(t *testing.T) {
+	const password = "s3cret-am-pass"
+	am := &fakeAlertmanagerAPI{down: true}
+	h, id := withheldHarnessAt(t, am, 1, func(u string) string { return strings.Replace(u, "http://", "http://pagerd:"+password+"@", 1) })
+	start := h.clock.Now()
+	h.step(start)
+	am.set(1, false)
+	h.runUntil(start.Add(amresolve.RecheckEvery + time.Second))
+	am.set(0, false)
+	h.runUntil(h.clock.Now().Add(amresolve.RecheckEvery))
+	v := h.incident(id)
+	if v.Status != "resolved" {
+		t.Fatalf("%s, want resolved; timeline %+v", v.Status, v.Timeline)
+	}
+	if am.auth != "pagerd:"+password {
+		t.Fatalf("Alertmanager was asked with basic auth %q, want the URL's", am.auth)
+	}
+	types := entryCounts(v)
+	for _, typ := range []string{"resolve_withheld", amresolve.EntryUnconfirmed, amresolve.EntryStillFiring, amresolve.EntryConfirmed} {
+		if types[typ] != 1 {
+			t.Fatalf("timeline %+v: want one %s", v.Timeline, typ)
+		}
+	}
+	for _, e := range v.Timeline {
+		if strings.Contains(e.Detail, password) {
+			t.Errorf("the %s entry shows the password: %q", e.Type, e.Detail)
+		}
+		if e.Type == amresolve.EntryConfirmed && !strings.Contains(e.Detail, "http://pagerd:xxxxx@") {
+			t.Errorf("the %s entry does not name the Alertmanager: %q", e.Type, e.Detail)
+		}
+	}
+	if strings.Contains(h.logs.String(), password) {
+		t.Errorf("the log shows the password")
 	}
 }

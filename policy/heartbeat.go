@@ -132,6 +132,17 @@ func (v *validator) silences(f string, s *Service) {
 	}
 }
 
+// ShownURL is an Alertmanager URL as timelines and logs show it: a
+// password in it (http://user:password@host, which pagerd sends as basic
+// auth) blanked as "xxxxx". "" stays "".
+func ShownURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "the service's Alertmanager" // never one that passed check-config
+	}
+	return u.Redacted()
+}
+
 // alertmanagerURL checks an Alertmanager base URL.
 func (v *validator) alertmanagerURL(f, raw string) {
 	if u, err := url.Parse(raw); raw == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -156,6 +156,7 @@ func (c *Checker) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 	}
 	base := svc.AlertmanagerAPI()
 	n, err := c.o.Alerts.Firing(ctx, base, d.Receiver, d.Labels)
+	shown := policy.ShownURL(base) // timelines and logs never show a password
 	now := c.o.Now()
 	next := func(outcome, detail string) (*store.Job, error) {
 		if outcome != d.Last {
@@ -172,16 +173,16 @@ func (c *Checker) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 	}
 	if err != nil {
 		c.o.Logger.Warn("withheld resolve: Alertmanager could not be asked whether the group still fires; the incident stays open and is asked about again",
-			"incident", d.Incident, "service", d.Service, "alertmanager", base, "retry_in", RecheckEvery, "err", err)
+			"incident", d.Incident, "service", d.Service, "alertmanager", shown, "retry_in", RecheckEvery, "err", err)
 		return next(EntryUnconfirmed, fmt.Sprintf("Alertmanager at %s could not be asked whether the group still fires (%v): the incident stays open; asking again every %s",
-			base, err, RecheckEvery))
+			shown, err, RecheckEvery))
 	}
 	if n > 0 {
 		return next(EntryStillFiring, fmt.Sprintf("Alertmanager at %s says %d alert(s) of the group still fire: the incident stays open; asking again every %s until none does",
-			base, n, RecheckEvery))
+			shown, n, RecheckEvery))
 	}
 	why := store.Entry{At: now.UTC().Truncate(time.Millisecond), Type: EntryConfirmed, Actor: "pagerd",
-		Detail: fmt.Sprintf("confirmed with Alertmanager at %s: no alert of the group fires any more", base)}
+		Detail: fmt.Sprintf("confirmed with Alertmanager at %s: no alert of the group fires any more", shown)}
 	resolved, err := c.o.Incidents.ResolveUnlessRepeated(ctx, svc, d.Incident, d.Repeats, "alertmanager", why)
 	if err != nil {
 		return nil, err
@@ -189,6 +190,6 @@ func (c *Checker) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 	if !resolved {
 		return nil, nil // resolved by someone else, or fired again, meanwhile
 	}
-	c.o.Logger.Info("withheld resolve confirmed with Alertmanager: incident resolved", "incident", d.Incident, "service", d.Service, "alertmanager", base)
+	c.o.Logger.Info("withheld resolve confirmed with Alertmanager: incident resolved", "incident", d.Incident, "service", d.Service, "alertmanager", shown)
 	return nil, nil
 }

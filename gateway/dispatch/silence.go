@@ -370,7 +370,7 @@ func (d *Dispatcher) silenceGivenUp(ctx context.Context, inc *store.Incident, o 
 			until = end.UTC().Format(time.RFC3339)
 		}
 	}
-	at := o.URL
+	at := policy.ShownURL(o.URL) // never its password
 	if at == "" {
 		at = "the service's Alertmanager"
 	}

@@ -75,6 +75,15 @@ type Incident struct {
 	// Version increases with every write; Update succeeds only if it still
 	// matches what was read.
 	Version int64 `json:"version"`
+	// CheckRepeats, set on an incident about to be written, makes Update
+	// and Finish also compare the stored repeat count with Repeats (as
+	// read), in the same atomic step: ErrConflict if the alert fired again
+	// since. A repeat does not change Version (it would make every writer
+	// of an alert that keeps firing start over), so a write decided on
+	// "not repeated since it was read" needs it (a resolve pagerd withheld
+	// and later confirmed with Alertmanager). It is never stored, and
+	// writes that leave it unset pay nothing for it.
+	CheckRepeats bool `json:"-"`
 	// State is the escalation machine's state, pending deadlines included.
 	State policy.Incident `json:"state"`
 	// Outbox is what the incident still owes other systems (OutboxItem).
@@ -397,7 +406,8 @@ type Store interface {
 	// on it are dropped (everything cancelled). While the incident is
 	// claimed, its due entry stays at the lease end until Complete, so no
 	// other replica works it meanwhile. On success inc.Version is
-	// incremented. ErrConflict if the incident changed since it was read.
+	// incremented. ErrConflict if the incident changed since it was read,
+	// or, with inc.CheckRepeats, if it was repeated since.
 	// Repeats, LastSeen and Details are not written: Trigger owns them.
 	Update(ctx context.Context, inc *Incident, timeline []Entry) error
 	// List returns incidents matching the filter, newest first (by

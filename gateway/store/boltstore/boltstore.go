@@ -606,7 +606,7 @@ func updateTx(tx *bbolt.Tx, inc *store.Incident, entries [][]byte) (*store.Incid
 	if err != nil {
 		return nil, err
 	}
-	if old.Version != inc.Version {
+	if old.Version != inc.Version || (inc.CheckRepeats && old.Repeats != inc.Repeats) {
 		return nil, store.ErrConflict
 	}
 	rec := stored(inc)

@@ -461,16 +461,18 @@ func (s *Store) FindByDedup(ctx context.Context, service, dedupKey string) (*sto
 // the incident is claimed the entry stays at the lease end (Complete moves
 // it), so no other replica starts working it mid-flight. With nothing
 // pending, the entry and any claim go: everything is cancelled.
-// writeLua is the write both Update and Finish make: check the version,
+// writeLua is the write both Update and Finish make: check the version
+// (and, when rep is given, the repeat count: store.Incident.CheckRepeats),
 // write the record, append to its timeline, keep the open index, and move
 // the due entry (left at the lease end while claimed; gone, with any claim,
 // when nothing is pending). It returns nil on success, or the reply.
 const writeLua = `
-local function write()
+local function write(rep)
   local v = redis.call('GET', KEYS[1])
   if not v then return 'notfound' end
   local r = parse(v)
   if r.ver ~= ARGV[1] then return 'conflict' end
+  if rep and r.rep ~= rep then return 'conflict' end
   r.ver = tonumber(r.ver) + 1
   r.st = ARGV[3]
   r.nx = ARGV[6]
@@ -494,14 +496,14 @@ end
 `
 
 var updateScript = redis.NewScript(recordLua + writeLua + `
-return write() or 'ok'
+return write(ARGV[8]) or 'ok'
 `)
 
 // finishScript is Update, then Complete of the claim whose token is
 // ARGV[8], if it is still this one's: one script for the dispatcher's
-// last write of a step.
+// last write of a step. ARGV[9], when given, is the repeat count to check.
 var finishScript = redis.NewScript(recordLua + writeLua + `
-local res = write()
+local res = write(ARGV[9])
 if res then return res end
 local cur = redis.call('HGET', KEYS[3], ARGV[4])
 if cur and string.sub(cur, 1, #ARGV[8] + 1) == ARGV[8] .. ':' then
@@ -540,6 +542,10 @@ func (s *Store) write(ctx context.Context, script *redis.Script, inc *store.Inci
 	}
 	keys := []string{s.key(shard, "inc:", inc.ID), s.key(shard, "due"), s.key(shard, "claims"), s.key(shard, "open")}
 	args := append([]any{inc.Version, doc, string(inc.State.Status), inc.ID, ms(inc.CreatedAt), nextMS(inc), tl}, extra...)
+	if inc.CheckRepeats {
+		// Last: the script reads it after the arguments of its own.
+		args = append(args, strconv.Itoa(inc.Repeats))
+	}
 	res, err := s.batch.run(ctx, script, keys, args...).Text()
 	if err != nil {
 		return unavailableWrite(err)

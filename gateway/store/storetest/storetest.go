@@ -38,6 +38,7 @@ func Run(t *testing.T, f Factory) {
 		{"TriggerAfterResolveCreatesAfresh", testTriggerAfterResolve},
 		{"DedupKeysArePerService", testDedupPerService},
 		{"UpdateIsOptimistic", testUpdateCAS},
+		{"CheckRepeatsRefusesAWriteAfterARepeat", testCheckRepeats},
 		{"DueFollowsTheEarliestDeadline", testDueFollowsEarliest},
 		{"ClaimTakesTheEarliestOfEveryShard", testClaimTakesEarliest},
 		{"ClaimedIncidentStaysLeasedThroughUpdates", testClaimedStaysLeased},
@@ -240,6 +241,74 @@ func testUpdateCAS(t *testing.T, f Factory) {
 	}
 	if got := get(t, s, id); got.State.Status != policy.StatusAcknowledged || got.State.AcknowledgedBy != "ann" || got.Version != 2 {
 		t.Fatalf("stale update changed the incident: %+v", got.State)
+	}
+}
+
+// testCheckRepeats: a write with CheckRepeats set fails, in the store's
+// atomic step, when the alert fired again since the incident was read: a
+// repeat does not change the version, so a resolve decided on "no firing
+// since" (a withheld resolve Alertmanager confirmed) would otherwise land
+// after one, and close an incident whose alert fires. Writes without it
+// go through a repeat as before.
+func testCheckRepeats(t *testing.T, f Factory) {
+	s := f.New(t)
+	repeat := func(dedup string, at time.Time) {
+		t.Helper()
+		if _, out, err := s.Trigger(ctx(t), incident("api", dedup, at, 0), nil); err != nil || out != store.Repeated {
+			t.Fatalf("repeat: %v %v", out, err)
+		}
+	}
+	resolve := func(inc *store.Incident) {
+		inc.State.Status, inc.State.ResolvedAt, inc.State.Pending = policy.StatusResolved, base.Add(time.Hour), nil
+		inc.CheckRepeats = true
+	}
+	id := trigger(t, s, incident("api", "g1", base, time.Minute))
+	unchecked := get(t, s, id)
+	repeat("g1", base.Add(time.Minute))
+	unchecked.Summary = "noted"
+	update(t, s, unchecked)
+
+	stale := get(t, s, id)
+	repeat("g1", base.Add(2*time.Minute))
+	resolve(stale)
+	if err := s.Update(ctx(t), stale, []store.Entry{{At: base, Type: "resolve"}}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a checked update after a repeat: %v, want ErrConflict", err)
+	}
+	if got := get(t, s, id); !got.Open() || got.Version != 2 || got.Repeats != 2 {
+		t.Fatalf("the refused update changed the incident: %s, version %d, repeats %d", got.State.Status, got.Version, got.Repeats)
+	}
+	if tl, _ := s.Timeline(ctx(t), id); len(tl) != 0 {
+		t.Fatalf("the refused update wrote the timeline: %v", tl)
+	}
+	fresh := get(t, s, id)
+	resolve(fresh)
+	update(t, s, fresh)
+	if got := get(t, s, id); got.Open() || got.Repeats != 2 || got.CheckRepeats {
+		t.Fatalf("after a checked update of a fresh read: %s, repeats %d, CheckRepeats %v", got.State.Status, got.Repeats, got.CheckRepeats)
+	}
+
+	// Finish, the dispatcher's write, checks it too, and keeps its claim.
+	id2 := trigger(t, s, incident("api", "g2", base.Add(time.Second), 0))
+	cs := claimAll(t, s, base.Add(time.Hour))
+	if len(cs) != 1 || cs[0].Incident != id2 {
+		t.Fatalf("claims %+v, want %s", cs, id2)
+	}
+	stale = get(t, s, id2)
+	repeat("g2", base.Add(2*time.Second))
+	resolve(stale)
+	if err := s.Finish(ctx(t), cs[0], stale, nil); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a checked finish after a repeat: %v, want ErrConflict", err)
+	}
+	if got := get(t, s, id2); !got.Open() || got.Version != 1 {
+		t.Fatalf("the refused finish changed the incident: %s, version %d", got.State.Status, got.Version)
+	}
+	fresh = get(t, s, id2)
+	resolve(fresh)
+	if err := s.Finish(ctx(t), cs[0], fresh, nil); err != nil {
+		t.Fatalf("a checked finish of a fresh read: %v", err)
+	}
+	if got := get(t, s, id2); got.Open() {
+		t.Fatal("the finish of a fresh read did not resolve the incident")
 	}
 }
 

@@ -396,17 +396,18 @@ func TestPageWhoseRecordWasLostIsRecordedAfterAnAck(t *testing.T) {
 	}
 }
 
-// beforeUpdate is a store on which, once armed, the next Update is
-// preceded by fn: something another writer does between a change's read
-// and its write.
+// beforeUpdate is a store on which, once armed, the next Update (the
+// next that only admits, when set) is preceded by fn: something another
+// writer does between a change's read and its write.
 type beforeUpdate struct {
 	store.Store
 	armed atomic.Bool
 	fn    func()
+	only  func(inc *store.Incident) bool
 }
 
 func (b *beforeUpdate) Update(ctx context.Context, inc *store.Incident, tl []store.Entry) error {
-	if b.armed.CompareAndSwap(true, false) {
+	if (b.only == nil || b.only(inc)) && b.armed.CompareAndSwap(true, false) {
 		b.fn()
 	}
 	return b.Store.Update(ctx, inc, tl)

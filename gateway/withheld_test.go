@@ -64,20 +64,20 @@ func (f *fakeAlertmanagerAPI) asked() []string {
 // Alertmanager (alertmanager_url), with an incident of group
 // HighErrorRate open and its resolve withheld: three alerts, max_alerts
 // 2, all resolved. n is the number of replicas' dispatchers.
-func withheldHarness(t *testing.T, am *fakeAlertmanagerAPI, n int) (*harness, string) {
+func withheldHarness(t *testing.T, am *fakeAlertmanagerAPI, n int, opts ...option) (*harness, string) {
 	t.Helper()
-	return withheldHarnessAt(t, am, n, func(u string) string { return u })
+	return withheldHarnessAt(t, am, n, func(u string) string { return u }, opts...)
 }
 
 // withheldHarnessAt is withheldHarness with the service's alertmanager_url
 // made from the fake's by at.
-func withheldHarnessAt(t *testing.T, am *fakeAlertmanagerAPI, n int, at func(string) string) (*harness, string) {
+func withheldHarnessAt(t *testing.T, am *fakeAlertmanagerAPI, n int, at func(string) string, opts ...option) (*harness, string) {
 	t.Helper()
 	srv := httptest.NewServer(am)
 	t.Cleanup(srv.Close)
 	cfg := strings.Replace(testConfig, "    targets:\n      P0: {acknowledge: 5m}\n",
 		"    targets:\n      P0: {acknowledge: 5m}\n    alertmanager_url: "+at(srv.URL)+"\n", 1)
-	h := newHarness(t, withConfig(cfg), replicas(n))
+	h := newHarness(t, append([]option{withConfig(cfg), replicas(n)}, opts...)...)
 	auth := []string{"Authorization", "Bearer " + amKey}
 	if r := h.do("POST", "/api/v1/alertmanager", amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"}), auth...); r.code != 200 {
 		t.Fatalf("firing: %d %s", r.code, r.body)
@@ -218,6 +218,50 @@ func TestWithheldResolveNotCheckedAfterTheGroupFiresAgain(t *testing.T) {
 	}
 	if n := len(am.asked()); n != 0 {
 		t.Fatalf("Alertmanager asked %d times, want none", n)
+	}
+}
+
+// TestWithheldResolveConfirmedAsTheGroupFiresAgainStaysOpen: the group
+// fires again (a repeat of the incident) after the check read the
+// incident and before it wrote the resolve. A repeat does not change the
+// incident's version, so the write went through and closed an incident
+// whose group fires: Alertmanager, which counts the firing notification
+// delivered, says nothing more for its repeat_interval (4 hours by
+// default), and nobody was paged. The store now refuses the write, and
+// the check, reading the incident again, sees the repeat and leaves it
+// open.
+func TestWithheldResolveConfirmedAsTheGroupFiresAgainStaysOpen(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			am := &fakeAlertmanagerAPI{}
+			bu := &beforeUpdate{Store: open(t)}
+			h, id := withheldHarness(t, am, 1, withStore(bu))
+			auth := []string{"Authorization", "Bearer " + amKey}
+			bu.fn = func() {
+				if r := h.do("POST", "/api/v1/alertmanager", amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"}), auth...); r.code != 200 {
+					t.Errorf("firing again: %d %s", r.code, r.body)
+				}
+			}
+			bu.only = func(inc *store.Incident) bool { return !inc.Open() }
+			bu.armed.Store(true)
+			h.step(h.clock.Now())
+			if bu.armed.Load() {
+				t.Fatal("the check wrote no resolve: the test tests nothing")
+			}
+			if n := len(am.asked()); n != 1 {
+				t.Fatalf("Alertmanager asked %d times, want once", n)
+			}
+			v := h.incident(id)
+			if v.Status != "triggered" {
+				t.Fatalf("the group fired again as the check resolved it: %s, want triggered; timeline %+v", v.Status, v.Timeline)
+			}
+			if types := entryCounts(v); types[amresolve.EntryConfirmed] != 0 || types["resolve"] != 0 {
+				t.Fatalf("timeline %+v: a confirmation or resolve of an incident left open", v.Timeline)
+			}
+			if inc, err := h.store.Get(context.Background(), id); err != nil || inc.Repeats != 1 {
+				t.Fatalf("the repeat: %+v, %v; want the incident repeated once", inc, err)
+			}
+		})
 	}
 }
 

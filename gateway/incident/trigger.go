@@ -324,6 +324,9 @@ func (s *Service) ResolveUnlessRepeated(ctx context.Context, svc *policy.Service
 		if inc.Service != svc.Name || !inc.Open() || inc.Repeats > repeats {
 			return nil, false, nil
 		}
+		// A repeat does not change the version: the store checks that
+		// none came since this read, and a conflict reads it again.
+		inc.CheckRepeats = true
 		return []store.Entry{why}, true, nil
 	}
 	_, acts, err := s.applyGuarded(ctx, id, nil, policy.Event{Kind: policy.EventResolve, Actor: actor}, nil, g)

@@ -171,7 +171,9 @@ func (s *Server) opsgenieCreate(c echo.Context) error {
 		alias = a.DerivedAlias()
 	}
 	labels := a.Labels(svc.SeverityLabel)
-	_, _, err = s.o.Incidents.Trigger(c.Request().Context(), cfg, incident.Alert{Service: svc, DedupKey: ingest.OpsgenieDedupKey(alias),
+	ctx, cancel := storeBudget(c.Request())
+	defer cancel()
+	_, _, err = s.o.Incidents.Trigger(ctx, cfg, incident.Alert{Service: svc, DedupKey: ingest.OpsgenieDedupKey(alias),
 		Source: "opsgenie", Actor: "opsgenie", Labels: []map[string]string{labels}, Titles: []string{a.Summary()}, Summary: a.Summary(),
 		Details: a.IncidentDetails(labels)})
 	if err != nil {
@@ -210,7 +212,8 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 		return o.refuse(p.Code, p.Message, p.Errors)
 	}
 	ident := c.Param("identifier")
-	ctx := c.Request().Context()
+	ctx, cancel := storeBudget(c.Request())
+	defer cancel()
 	switch t := c.QueryParam("identifierType"); t {
 	case "alias":
 		_, err = s.o.Incidents.ActByDedup(ctx, svc, ingest.OpsgenieDedupKey(ident), "opsgenie", ev, outcome)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/PagerDuty/go-pagerduty"
 	"github.com/labstack/echo/v4"
@@ -37,47 +38,43 @@ func readBody(c echo.Context) ([]byte, error) {
 // Streamed notifications are read one at a time, each holding at most
 // alertmanagerBodyLimit and the alerts pagerd reads, so a few of them
 // cannot take the memory; one that finds another being read waits for it
-// within the request's deadline, or is answered 503 (retried). Reading
-// and decoding such a stream can take seconds on a busy machine, the
-// outage where it comes: what the notification then does gets the
-// request's whole time again (stream is true), or its store writes would
-// find their deadline gone, be answered 503 and, retried, take as long
-// again every time: a group that never pages.
-func (s *Server) readAlertmanager(c echo.Context) (msg *ingest.Message, stream bool, err error) {
+// up to the request timeout, or is answered 503 (retried). Reading and
+// decoding, whole or streamed, can take seconds on a busy machine, the
+// outage where large notifications come: the store writes that follow
+// have their own time (storeBudget).
+func (s *Server) readAlertmanager(c echo.Context) (*ingest.Message, error) {
 	r := c.Request()
 	head, err := io.ReadAll(io.LimitReader(r.Body, alertmanagerBodyLimit+1))
 	if err != nil {
-		return nil, false, bodyError(err)
+		return nil, bodyError(err)
 	}
 	if len(head) <= alertmanagerBodyLimit {
-		msg, err := ingest.DecodeAlertmanager(head)
-		return msg, false, err
+		return ingest.DecodeAlertmanager(head)
 	}
 	select {
 	case s.streaming <- struct{}{}:
-		// Free: taken even when reading the head used up the deadline
-		// (in the select below, that deadline could win a coin toss,
-		// and the answer would blame a notification that was not there).
 	default:
+		wait := time.NewTimer(requestTimeout)
+		defer wait.Stop()
 		select {
 		case s.streaming <- struct{}{}:
-		case <-r.Context().Done():
-			return nil, false, &inputError{http.StatusServiceUnavailable, "another notification over " +
+		case <-wait.C:
+			return nil, &inputError{http.StatusServiceUnavailable, "another notification over " +
 				strconv.Itoa(alertmanagerBodyLimit>>20) + " MiB was being read; this one was not stored: retry"}
 		}
 	}
 	defer func() { <-s.streaming }()
-	msg, err = ingest.DecodeAlertmanagerStream(io.MultiReader(bytes.NewReader(head), r.Body))
+	msg, err := ingest.DecodeAlertmanagerStream(io.MultiReader(bytes.NewReader(head), r.Body))
 	if err != nil {
 		var ie *ingest.InputError
 		if errors.As(err, &ie) {
-			return nil, false, err
+			return nil, err
 		}
-		return nil, false, bodyError(err)
+		return nil, bodyError(err)
 	}
 	s.log.Warn("read a notification over "+strconv.Itoa(alertmanagerBodyLimit>>20)+" MiB as a stream; set max_alerts on the Alertmanager receiver to keep notifications small",
 		"group_key", msg.GroupKey, "alerts", len(msg.Alerts)+msg.Unread)
-	return msg, true, nil
+	return msg, nil
 }
 
 // bodyError is the answer to a request body that could not be read.
@@ -151,7 +148,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 		return &inputError{http.StatusServiceUnavailable, "too many notifications for service " + svc.Name +
 			" (server.rate_limit); nothing was stored, retry later"}
 	}
-	msg, stream, err := s.readAlertmanager(c)
+	msg, err := s.readAlertmanager(c)
 	var ie *ingest.InputError
 	if errors.As(err, &ie) {
 		return badRequest("%s", ie.Msg)
@@ -159,15 +156,8 @@ func (s *Server) alertmanager(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if stream {
-		// Its store writes get the request's whole time again
-		// (readAlertmanager); a sender that hangs up meanwhile does
-		// not stop them: it retries, and finds them done.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), requestTimeout)
-		defer cancel()
-		r = r.WithContext(ctx)
-		c.SetRequest(r)
-	}
+	ctx, cancel := storeBudget(r)
+	defer cancel()
 	// The answer lists the incidents the firing groups opened (or repeated)
 	// and the ones the resolved groups resolved, so whoever sends a
 	// notification by hand sees what it did.
@@ -188,14 +178,14 @@ func (s *Server) alertmanager(c echo.Context) error {
 		if !g.Firing && g.ResolveUnsure != "" {
 			// Not a resolve pagerd can trust: the open incident, if
 			// any, stays open and its timeline says why.
-			id, err := s.o.Incidents.NoteIfOpen(r.Context(), svc, g.DedupKey, "resolve_withheld", g.ResolveUnsure+ingest.WithheldNext(policy.ShownURL(svc.AlertmanagerAPI())))
+			id, err := s.o.Incidents.NoteIfOpen(ctx, svc, g.DedupKey, "resolve_withheld", g.ResolveUnsure+ingest.WithheldNext(policy.ShownURL(svc.AlertmanagerAPI())))
 			if err != nil {
 				return partly(err)
 			}
 			if id == "" {
 				continue
 			}
-			asking, err := s.o.Withheld.Withheld(r.Context(), svc, id, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels})
+			asking, err := s.o.Withheld.Withheld(ctx, svc, id, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels})
 			if err != nil {
 				return partly(err)
 			}
@@ -204,7 +194,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 			continue
 		}
 		if !g.Firing {
-			id, err := s.o.Incidents.ResolveByDedup(r.Context(), svc, g.DedupKey, "alertmanager", "alertmanager")
+			id, err := s.o.Incidents.ResolveByDedup(ctx, svc, g.DedupKey, "alertmanager", "alertmanager")
 			if err != nil {
 				return partly(err)
 			}
@@ -213,7 +203,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 			}
 			continue
 		}
-		id, err := s.submit(r.Context(), cfg, incident.Alert{Service: svc, DedupKey: g.DedupKey, Source: "alertmanager",
+		id, err := s.submit(ctx, cfg, incident.Alert{Service: svc, DedupKey: g.DedupKey, Source: "alertmanager",
 			Actor: "alertmanager", Labels: g.Labels, Titles: g.Titles, Summary: g.Summary, Details: g.Details}, g.Cuts)
 		if err != nil {
 			return partly(err)
@@ -223,7 +213,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 	if byFingerprint && !overflow {
 		// No firing alert is over the cap any more: the group's overflow
 		// incident, if it has one open, is over.
-		id, err := s.o.Incidents.ResolveIfOpen(r.Context(), svc, msg.OverflowDedupKey(), "alertmanager", "alertmanager")
+		id, err := s.o.Incidents.ResolveIfOpen(ctx, svc, msg.OverflowDedupKey(), "alertmanager", "alertmanager")
 		if err != nil {
 			return partly(err)
 		}
@@ -298,7 +288,9 @@ func (s *Server) enqueue(c echo.Context) error {
 		return c.JSON(http.StatusTooManyRequests, ingest.EventResponse{Status: "throttle event",
 			Message: "Requests for this service are arriving too quickly. Please retry later."})
 	}
-	err = s.event(c, cfg, svc, ev)
+	ctx, cancel := storeBudget(r)
+	defer cancel()
+	err = s.event(ctx, cfg, svc, ev)
 	if errors.Is(err, store.ErrUnavailable) {
 		c.Response().Header().Set("Retry-After", "5")
 		msg := "The incident store is unavailable; the event was not stored. Please retry later."
@@ -316,8 +308,7 @@ func (s *Server) enqueue(c echo.Context) error {
 
 // event applies one valid Events API v2 event. Acknowledge and resolve for
 // an unknown dedup key are accepted and change nothing, as PagerDuty does.
-func (s *Server) event(c echo.Context, cfg *policy.Config, svc *policy.Service, ev *pagerduty.V2Event) error {
-	ctx := c.Request().Context()
+func (s *Server) event(ctx context.Context, cfg *policy.Config, svc *policy.Service, ev *pagerduty.V2Event) error {
 	switch ev.Action {
 	case "trigger":
 		if ev.DedupKey == "" {

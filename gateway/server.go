@@ -167,9 +167,11 @@ func NewServer(o ServerOptions) *Server {
 		},
 	}))
 
-	e.POST("/api/v1/alertmanager", s.alertmanager, deadline, bodyLimit(alertmanagerStreamLimit))
-	e.POST("/api/v1/alertmanager/:key", s.alertmanager, deadline, bodyLimit(alertmanagerStreamLimit))
-	e.POST("/v2/enqueue", s.enqueue, deadline)
+	// The alert intake's routes time their store writes themselves, from
+	// when the body is read and decoded (storeBudget), not with deadline.
+	e.POST("/api/v1/alertmanager", s.alertmanager, bodyLimit(alertmanagerStreamLimit))
+	e.POST("/api/v1/alertmanager/:key", s.alertmanager, bodyLimit(alertmanagerStreamLimit))
+	e.POST("/v2/enqueue", s.enqueue)
 	e.POST(pagerduty.WebhookPath, handle(o.PagerDuty.ServeWebhook), deadline, bodyLimit(webhookBodyLimit))
 	e.POST(twilio.StatusPath, handle(o.Twilio.Status), deadline, bodyLimit(callbackBodyLimit))
 	e.POST(twilio.SMSPath, handle(o.Twilio.SMS), deadline, bodyLimit(callbackBodyLimit))
@@ -181,8 +183,8 @@ func NewServer(o ServerOptions) *Server {
 	// The Opsgenie-compatible intake reads its bodies under Opsgenie's
 	// limit itself, to refuse in Opsgenie's words; heartbeat pings never
 	// read theirs.
-	e.POST(opsgenieAlertsPath, s.opsgenieCreate, deadline)
-	e.POST(opsgenieActionPath, s.opsgenieAct, deadline)
+	e.POST(opsgenieAlertsPath, s.opsgenieCreate)
+	e.POST(opsgenieActionPath, s.opsgenieAct)
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut} {
 		e.Add(m, opsgeniePingPath, s.opsgeniePing, deadline, bodyLimit(alertmanagerBodyLimit))
 	}
@@ -408,7 +410,8 @@ const retryLandsOnSameIncident = "retry: a retry lands on the same incident, it 
 // and the probes' store calls have deadlines of their own.
 var requestTimeout = 5 * time.Second
 
-// deadline gives every request's context the request timeout.
+// deadline gives every request's context the request timeout, but the
+// alert intake's (storeBudget).
 func deadline(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), requestTimeout)
@@ -416,6 +419,24 @@ func deadline(next echo.HandlerFunc) echo.HandlerFunc {
 		c.SetRequest(c.Request().WithContext(ctx))
 		return next(c)
 	}
+}
+
+// storeBudget is the context of an alert's store writes, made once its
+// request's body is read and decoded: they get the whole request timeout
+// however long the body took to arrive and decode (http.Server's
+// ReadTimeout bounds that). Counted from the request's start, a large
+// notification on a busy machine (seconds to read and decode) found its
+// budget nearly gone, was answered 503, and each retry took as long
+// again: a group that never pages.
+//
+// A sender that hangs up once its body is sent does not cancel them:
+// the alert is whole and valid, and the page it asks for is owed
+// whoever listens. Cancelled, the writes would stop halfway (some of a
+// notification's groups stored, some not, a store script's outcome
+// unknown) and the page would wait for the sender's retry, which then
+// finds them done and lands on the same incidents.
+func storeBudget(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), requestTimeout)
 }
 
 // inputError is a request that can never succeed as sent (4xx).

@@ -87,12 +87,14 @@ func (o *opsgenie) refuse(code int, msg string, errs map[string]string) error {
 }
 
 // stored answers what a failed write means, in Opsgenie's form: 503 when
-// the store did not take it (senders retry), the refusal otherwise.
-func (o *opsgenie) stored(err error) error {
+// the store did not take it (senders retry), the refusal otherwise. retry
+// says what a retry of that very request does, for a write that may have
+// been stored: each request says what is true of its own.
+func (o *opsgenie) stored(err error, retry string) error {
 	switch {
 	case errors.Is(err, store.ErrOutcomeUnknown):
 		return o.refuse(http.StatusServiceUnavailable, "The incident store did not confirm the request in time: it may or may not have been processed. "+
-			"Please retry: a retry lands on the same alert.", nil)
+			"Please retry: "+retry, nil)
 	case errors.Is(err, store.ErrUnavailable):
 		return o.refuse(http.StatusServiceUnavailable, "The incident store is unavailable; the request was not processed. Please retry later.", nil)
 	}
@@ -177,7 +179,7 @@ func (s *Server) opsgenieCreate(c echo.Context) error {
 		Source: "opsgenie", Actor: "opsgenie", Labels: []map[string]string{labels}, Titles: []string{a.Summary()}, Summary: a.Summary(),
 		Details: a.IncidentDetails(labels)})
 	if err != nil {
-		return o.stored(err)
+		return o.stored(err, "a retry lands on the same alert, it never opens a second one.")
 	}
 	return o.accepted(ingest.OpsgenieAccepted)
 }
@@ -195,12 +197,14 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 		return err
 	}
 	var ev policy.Event
-	outcome := ""
+	outcome, retry := "", ""
 	switch c.Param("action") {
 	case "close":
 		ev, outcome = policy.Event{Kind: policy.EventResolve, Actor: "opsgenie"}, "resolved"
+		retry = "closing a closed alert changes nothing."
 	case "acknowledge":
 		ev, outcome = policy.Event{Kind: policy.EventAcknowledge, Actor: "opsgenie"}, "acknowledged"
+		retry = "acknowledging an acknowledged alert changes nothing."
 	default:
 		return o.refuse(http.StatusNotFound, fmt.Sprintf("pagerd takes close and acknowledge of an alert, not %q", c.Param("action")), nil)
 	}
@@ -227,7 +231,7 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 			map[string]string{"identifierType": "should be one of [id, alias, tiny]"})
 	}
 	if err != nil {
-		return o.stored(err)
+		return o.stored(err, retry)
 	}
 	return o.accepted(ingest.OpsgenieAccepted)
 }
@@ -248,7 +252,7 @@ func (s *Server) opsgeniePing(c echo.Context) error {
 	case errors.Is(err, heartbeat.ErrUnknown):
 		return o.refuse(http.StatusNotFound, fmt.Sprintf("Heartbeat with name [%s] does not exist in service %s", name, svc.Name), nil)
 	case err != nil:
-		return o.stored(err)
+		return o.stored(err, "a ping again sets the same expiry, and resolves nothing twice.")
 	}
 	return o.accepted(ingest.OpsgeniePong)
 }

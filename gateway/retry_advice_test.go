@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/store"
 )
 
@@ -158,4 +159,77 @@ func entries(v incidentView, typ string) int {
 		}
 	}
 	return n
+}
+
+// TestOpsgenieUnconfirmedWriteSaysWhatARetryDoes: the Opsgenie intake's
+// 503 for a write the store took but did not confirm says what a retry of
+// that very request does, and the retry does it. Close and acknowledge
+// said "a retry lands on the same alert", as a create does: a retried
+// close finds the alert closed and changes nothing (by alias, it finds no
+// open alert; by id, a closed one), and so does a retried acknowledge.
+func TestOpsgenieUnconfirmedWriteSaysWhatARetryDoes(t *testing.T) {
+	st := &unconfirmedWrites{Store: boltStore(t)}
+	h := newHarness(t, withStore(st), withConfig(hbConfig))
+	create := func(alias string) string {
+		h.og("POST", "/v2/alerts", `{"message":"DB down","alias":"`+alias+`"}`, 202)
+		for _, v := range h.list("") {
+			if v.DedupKey == ingest.OpsgenieDedupKey(alias) {
+				return v.ID
+			}
+		}
+		t.Fatalf("no incident of alias %s", alias)
+		return ""
+	}
+	sameAlert := "a retry lands on the same alert"
+	for _, tc := range []struct {
+		name, path, body string
+		says, notSay     string
+		once             string // the timeline entry the alert has once after the retry
+		after            func(t *testing.T, id string)
+	}{
+		{name: "create", path: "/v2/alerts", body: `{"message":"DB down","alias":"create"}`, says: sameAlert,
+			after: func(t *testing.T, _ string) {
+				n := 0
+				for _, v := range h.list("") {
+					if v.DedupKey == ingest.OpsgenieDedupKey("create") {
+						n++
+					}
+				}
+				if n != 1 {
+					t.Fatalf("%d incidents after the create's retry, the answer said it lands on the same alert", n)
+				}
+			}},
+		{name: "close by alias", path: "/v2/alerts/{alias}/close?identifierType=alias", body: `{}`,
+			says: "closing a closed alert changes nothing", notSay: sameAlert, once: "resolve"},
+		{name: "close by id", path: "/v2/alerts/{id}/close", body: `{}`,
+			says: "closing a closed alert changes nothing", notSay: sameAlert, once: "resolve"},
+		{name: "acknowledge", path: "/v2/alerts/{alias}/acknowledge?identifierType=alias", body: `{}`,
+			says: "acknowledging an acknowledged alert changes nothing", notSay: sameAlert, once: "ack"},
+		{name: "heartbeat ping", path: "/v2/heartbeats/watchdog/ping",
+			says: "a ping again sets the same expiry", notSay: sameAlert},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id, path, alias := "", tc.path, strings.ReplaceAll(tc.name, " ", "-")
+			if strings.Contains(path, "{") {
+				id = create(alias)
+				path = strings.NewReplacer("{id}", id, "{alias}", alias).Replace(path)
+			}
+			st.armed.Store(true)
+			a := h.og("POST", path, tc.body, 503)
+			st.armed.Store(false)
+			if !strings.Contains(a.Message, "may or may not have been processed. Please retry: ") || !strings.Contains(a.Message, tc.says) ||
+				tc.notSay != "" && strings.Contains(a.Message, tc.notSay) {
+				t.Fatalf("unconfirmed write: %q, want it to say %q", a.Message, tc.says)
+			}
+			h.og("POST", path, tc.body, 202) // the retry
+			if tc.once != "" {
+				if n := entries(h.incident(id), tc.once); n != 1 {
+					t.Fatalf("%d %s entries after the retry, the answer said it changes nothing", n, tc.once)
+				}
+			}
+			if tc.after != nil {
+				tc.after(t, id)
+			}
+		})
+	}
 }

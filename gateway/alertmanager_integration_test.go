@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pagerd/pagerd/gateway/amresolve"
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
 	"github.com/pagerd/pagerd/internal/redistest"
 	"github.com/pagerd/pagerd/policy"
@@ -678,7 +680,9 @@ func (c *amITTapConn) String() string {
 // last it sends: pagerd withholds that resolve (the left-out alert might
 // fire), so the incident stayed open for good. With alertmanager_url,
 // pagerd asks Alertmanager, finds nothing of the group firing, and
-// resolves it.
+// resolves it; not before Alertmanager has run amresolve.StartMargin
+// (read from the real /api/v2/status), which pagerd's clock, moved
+// ahead, reaches.
 func TestRealAlertmanagerMaxAlertsGroupResolves(t *testing.T) {
 	amBin := amITLookAlertmanager(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -693,7 +697,11 @@ func TestRealAlertmanagerMaxAlertsGroupResolves(t *testing.T) {
 	am := amITStartAlertmanager(t, amBin, strings.NewReplacer("@PAGERD_URL@", pagerdURL, "@AM_KEY@", amITKey).Replace(string(tmpl)))
 	cfg := strings.Replace(amITConfig, "    escalation_policy: checkout\n", "    escalation_policy: checkout\n    alertmanager_url: "+am.url+"\n", 1)
 	tap := &amITTap{}
-	h := newHarness(t, withConfig(cfg), withNow(time.Now), onListener(&amITTapListener{Listener: l, tap: tap}))
+	// pagerd's clock, which the test moves ahead past Alertmanager's
+	// first minutes (amresolve.StartMargin).
+	var ahead atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+	h := newHarness(t, withConfig(cfg), withNow(clock), maxSleep(100*time.Millisecond), onListener(&amITTapListener{Listener: l, tap: tap}))
 	h.runFor(t)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -735,14 +743,30 @@ func TestRealAlertmanagerMaxAlertsGroupResolves(t *testing.T) {
 	if !strings.Contains(string(v.Details), `"truncated_alerts":1`) {
 		t.Fatalf("Alertmanager did not cut the notification to max_alerts 2: %s", v.Details)
 	}
-	now := time.Now().UTC()
+	ended := time.Now().UTC()
 	for i := range alerts {
-		alerts[i].EndsAt = now
+		alerts[i].EndsAt = ended
 	}
 	am.postAlerts(t, alerts...)
+	// Alertmanager started moments ago (its /api/v2/status says when):
+	// that none of the group fires is not believed yet.
+	resolves := func() string {
+		var types []string
+		for _, typ := range api.timeline(t, v.ID) {
+			if strings.HasPrefix(typ, "resolve") {
+				types = append(types, typ)
+			}
+		}
+		return strings.Join(types, " ")
+	}
+	for deadline := time.Now().Add(amITTimeout); resolves() != "resolve_withheld "+amresolve.EntryRecentStart; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for the resolve withheld, then not believed from an Alertmanager just started: %s", amITTimeout, resolves())
+		}
+	}
+	ahead.Store(int64(amresolve.StartMargin))
 	v = one("the incident resolved", func(v incidentView) bool { return v.Status == policy.StatusResolved })
-	tl := api.timeline(t, v.ID)
-	if !strings.Contains(strings.Join(tl, " "), "resolve_withheld resolve_confirmed resolve") {
-		t.Fatalf("timeline %v: want the resolve withheld, then confirmed with Alertmanager", tl)
+	if got, want := resolves(), "resolve_withheld "+amresolve.EntryRecentStart+" resolve_confirmed resolve"; got != want {
+		t.Fatalf("timeline's resolves %q, want %q: withheld, not believed from an Alertmanager just started, then confirmed", got, want)
 	}
 }

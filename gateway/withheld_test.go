@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,12 +16,18 @@ import (
 )
 
 // fakeAlertmanagerAPI answers GET /api/v2/alerts with as many alerts as
-// firing says, or 503 while down, and records the queries.
+// firing says and one per fingerprint in active, GET /api/v2/status with
+// its start time (started, a day before the test clock's start when
+// zero), or 503 while down (statusDown: the status alone), and records
+// the queries of alerts.
 type fakeAlertmanagerAPI struct {
-	mu      sync.Mutex
-	firing  int
-	down    bool
-	queries []string
+	mu         sync.Mutex
+	firing     int
+	active     []string
+	started    time.Time
+	down       bool
+	statusDown bool
+	queries    []string
 	// auth is the basic auth of the last query ("user:password").
 	auth string
 }
@@ -28,8 +35,24 @@ type fakeAlertmanagerAPI struct {
 func (f *fakeAlertmanagerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if r.Method != http.MethodGet || r.URL.Path != "/api/v2/alerts" {
+	if r.Method != http.MethodGet || (r.URL.Path != "/api/v2/alerts" && r.URL.Path != "/api/v2/status") {
 		http.NotFound(w, r)
+		return
+	}
+	if r.URL.Path == "/api/v2/status" {
+		if f.down || f.statusDown {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		started := f.started
+		if started.IsZero() {
+			started = fixedNow.Add(-24 * time.Hour)
+		}
+		// Alertmanager 0.25's shape (its config, which comes before,
+		// left out): uptime is when it started.
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `{"cluster":{"peers":[],"status":"disabled"},"uptime":%q,"versionInfo":{"version":"0.25.0"}}`,
+			started.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 		return
 	}
 	f.queries = append(f.queries, r.URL.RawQuery)
@@ -40,18 +63,30 @@ func (f *fakeAlertmanagerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
 		return
 	}
-	alerts := make([]string, 0, f.firing)
-	for range f.firing {
-		alerts = append(alerts, `{"labels":{"alertname":"HighErrorRate","instance":"api-3"},"status":{"state":"active"},"endsAt":"2025-09-10T07:00:00Z"}`)
+	alerts := make([]string, 0, f.firing+len(f.active))
+	for i := range f.firing {
+		alerts = append(alerts, fmt.Sprintf(`{"labels":{"alertname":"HighErrorRate","instance":"api-3"},"status":{"state":"active"},"endsAt":"2025-09-10T07:00:00Z","fingerprint":"%016x"}`, i))
+	}
+	for _, fp := range f.active {
+		alerts = append(alerts, fmt.Sprintf(`{"labels":{"alertname":"HighErrorRate"},"status":{"state":"active"},"endsAt":"2025-09-10T07:00:00Z","fingerprint":%q}`, fp))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write([]byte("[" + strings.Join(alerts, ",") + "]"))
 }
 
+// set sets how many alerts fire and whether the API is down; the status
+// is readable again.
 func (f *fakeAlertmanagerAPI) set(firing int, down bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.firing, f.down = firing, down
+	f.firing, f.down, f.statusDown = firing, down, false
+}
+
+// startedAt sets when Alertmanager started.
+func (f *fakeAlertmanagerAPI) startedAt(t time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.started = t
 }
 
 func (f *fakeAlertmanagerAPI) asked() []string {
@@ -158,17 +193,21 @@ func TestWithheldResolveConfirmedWithAlertmanager(t *testing.T) {
 // incident is resolved.
 func TestWithheldResolveStaysOpenUntilAlertmanagerConfirms(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		firing int
-		down   bool
-		entry  string
-		log    string
+		name       string
+		firing     int
+		down       bool
+		statusDown bool
+		entry      string
+		log        string
 	}{
-		{"an alert still fires", 1, false, amresolve.EntryStillFiring, ""},
-		{"Alertmanager unreachable", 0, true, amresolve.EntryUnconfirmed, "Alertmanager could not be asked"},
+		{"an alert still fires", 1, false, false, amresolve.EntryStillFiring, ""},
+		{"Alertmanager unreachable", 0, true, false, amresolve.EntryUnconfirmed, "Alertmanager could not be asked"},
+		// None fires, but whether Alertmanager has just started, and
+		// so knows only part of the alerts, cannot be told.
+		{"its status unreadable", 0, false, true, amresolve.EntryUnconfirmed, "when it started could not be read"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			am := &fakeAlertmanagerAPI{firing: tc.firing, down: tc.down}
+			am := &fakeAlertmanagerAPI{firing: tc.firing, down: tc.down, statusDown: tc.statusDown}
 			h, id := withheldHarness(t, am, 1)
 			start := h.clock.Now()
 			h.step(start)
@@ -199,6 +238,54 @@ func TestWithheldResolveStaysOpenUntilAlertmanagerConfirms(t *testing.T) {
 				t.Fatalf("once Alertmanager said none fires: %s, want resolved", v.Status)
 			}
 		})
+	}
+}
+
+// TestWithheldResolveWaitsForARestartedAlertmanager: Alertmanager keeps
+// alerts in memory, so just after it starts it lists none of the group
+// until Prometheus sends them again, while its notification log (on
+// disk) holds back the firing notification that would say they still
+// fire for hours. Asked then, it said none fires and the incident was
+// resolved with its group firing, nobody paged again. Now an
+// Alertmanager that started less than StartMargin ago is not believed:
+// the incident stays open (one timeline entry says why) and it is asked
+// every minute, and resolved once it has run StartMargin.
+func TestWithheldResolveWaitsForARestartedAlertmanager(t *testing.T) {
+	am := &fakeAlertmanagerAPI{}
+	h, id := withheldHarness(t, am, 1)
+	start := h.clock.Now()
+	am.startedAt(start.Add(-30 * time.Second))
+	h.step(start)
+	h.runUntil(start.Add(3*amresolve.RecheckEvery + time.Second))
+	v := h.incident(id)
+	if v.Status != "triggered" {
+		t.Fatalf("Alertmanager started 30s before it said none fires: %s, want triggered; timeline %+v", v.Status, v.Timeline)
+	}
+	if types := entryCounts(v); types[amresolve.EntryRecentStart] != 1 || types[amresolve.EntryConfirmed] != 0 {
+		t.Fatalf("timeline %+v: want one %s entry and no confirmation", v.Timeline, amresolve.EntryRecentStart)
+	}
+	for _, e := range v.Timeline {
+		if e.Type == amresolve.EntryRecentStart && !strings.Contains(e.Detail, "started 30s ago (at 2025-09-10T05:59:30Z)") {
+			t.Errorf("the %s entry does not say when Alertmanager started: %q", e.Type, e.Detail)
+		}
+	}
+	if n := len(am.asked()); n != 4 {
+		t.Fatalf("Alertmanager asked %d times in 3 minutes, want 4 (at once, then every minute)", n)
+	}
+	// Until it has run StartMargin, it is not believed; the first check
+	// after that is.
+	h.runUntil(start.Add(amresolve.StartMargin - 31*time.Second))
+	if v := h.incident(id); v.Status != "triggered" {
+		t.Fatalf("Alertmanager up for less than %s: %s, want triggered", amresolve.StartMargin, v.Status)
+	}
+	h.runUntil(start.Add(amresolve.StartMargin))
+	v = h.incident(id)
+	if v.Status != "resolved" || v.ResolvedBy != "alertmanager" {
+		t.Fatalf("Alertmanager up for %s and none fires: %s by %q, want resolved by alertmanager; timeline %+v",
+			amresolve.StartMargin, v.Status, v.ResolvedBy, v.Timeline)
+	}
+	if types := entryCounts(v); types[amresolve.EntryRecentStart] != 1 || types[amresolve.EntryConfirmed] != 1 {
+		t.Fatalf("timeline %+v: want one %s entry and one confirmation", v.Timeline, amresolve.EntryRecentStart)
 	}
 }
 

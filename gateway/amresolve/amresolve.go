@@ -16,6 +16,20 @@
 // once across replicas. A firing notification of the group since the
 // withheld resolve (a repeat of the incident) ends the job: Alertmanager
 // tells pagerd again when the group changes.
+//
+// In fingerprint mode (incident_key: fingerprint) no resolve is withheld,
+// but an alert that opened its incident and was then pushed out of the
+// first max_alerts of its group's notifications is never reported
+// resolved. So a cut notification of such a group stores another job
+// (kind JobKindGroup, keyed by the service and group), which resolves each
+// open incident of the group whose alert Alertmanager no longer lists.
+//
+// Alertmanager keeps alerts in memory only: just after it starts it lists
+// none until Prometheus sends them again, while its notification log,
+// which it keeps on disk, holds back the firing notification that would
+// say they still fire for a repeat_interval. So its word that an alert no
+// longer fires is taken only from an Alertmanager that started at least
+// StartMargin ago.
 package amresolve
 
 import (
@@ -38,6 +52,14 @@ const JobKind = "am_resolve"
 // its group still fires or Alertmanager cannot be reached.
 const RecheckEvery = time.Minute
 
+// StartMargin is how long an Alertmanager must have run before pagerd
+// believes that an alert it does not list no longer fires. Prometheus
+// sends every firing alert again at each rule evaluation once
+// --rules.alert.resend-delay (1m by default) has passed since the last
+// send, so within a few minutes of a start Alertmanager knows them all
+// again; before that, an alert it has not heard of yet may well fire.
+const StartMargin = 5 * time.Minute
+
 // Timeline entry types the job writes.
 const (
 	// EntryConfirmed comes just before the resolve it explains.
@@ -47,6 +69,9 @@ const (
 	EntryStillFiring = "resolve_still_firing"
 	// EntryUnconfirmed is written when Alertmanager first cannot be asked.
 	EntryUnconfirmed = "resolve_unconfirmed"
+	// EntryRecentStart is written when Alertmanager first says no alert
+	// of the group fires but started less than StartMargin ago.
+	EntryRecentStart = "resolve_alertmanager_restarted"
 )
 
 // Alerts is what the job asks Alertmanager (dispatch.AlertmanagerSilencer
@@ -55,6 +80,10 @@ type Alerts interface {
 	// Firing counts the unresolved alerts at the Alertmanager at base
 	// that route to receiver and carry all of group's labels.
 	Firing(ctx context.Context, base, receiver string, group map[string]string) (int, error)
+	// Fingerprints lists the fingerprints of the alerts Firing counts.
+	Fingerprints(ctx context.Context, base, receiver string, group map[string]string) ([]string, error)
+	// Started is when the Alertmanager at base started.
+	Started(ctx context.Context, base string) (time.Time, error)
 }
 
 // Options configure a Checker.
@@ -181,6 +210,12 @@ func (c *Checker) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 		return next(EntryStillFiring, fmt.Sprintf("Alertmanager at %s says %d alert(s) of the group still fire: the incident stays open; asking again every %s until none does",
 			shown, n, RecheckEvery))
 	}
+	if outcome, why := c.distrust(ctx, base, now); outcome != "" {
+		c.o.Logger.Warn("withheld resolve: Alertmanager says no alert of the group fires, but that is not trusted yet; the incident stays open and is asked about again",
+			"incident", d.Incident, "service", d.Service, "alertmanager", shown, "why", why, "retry_in", RecheckEvery)
+		return next(outcome, fmt.Sprintf("Alertmanager at %s says no alert of the group fires, but %s: the incident stays open; asking again every %s",
+			shown, why, RecheckEvery))
+	}
 	why := store.Entry{At: now.UTC().Truncate(time.Millisecond), Type: EntryConfirmed, Actor: "pagerd",
 		Detail: fmt.Sprintf("confirmed with Alertmanager at %s: no alert of the group fires any more", shown)}
 	resolved, err := c.o.Incidents.ResolveUnlessRepeated(ctx, svc, d.Incident, d.Repeats, "alertmanager", why)
@@ -192,4 +227,25 @@ func (c *Checker) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 	}
 	c.o.Logger.Info("withheld resolve confirmed with Alertmanager: incident resolved", "incident", d.Incident, "service", d.Service, "alertmanager", shown)
 	return nil, nil
+}
+
+// distrust says why the Alertmanager at base, which has just not listed
+// an alert, is not believed that the alert no longer fires (outcome
+// EntryRecentStart or EntryUnconfirmed), or "" when it is. It is asked
+// after the alerts, so a restart between the two questions is seen.
+func (c *Checker) distrust(ctx context.Context, base string, now time.Time) (outcome, why string) {
+	started, err := c.o.Alerts.Started(ctx, base)
+	if err != nil {
+		return EntryUnconfirmed, fmt.Sprintf("when it started could not be read (%v), and one that has just started knows only the alerts Prometheus has sent it again since", err)
+	}
+	up := now.Sub(started)
+	if up >= StartMargin {
+		return "", ""
+	}
+	at := started.UTC().Format(time.RFC3339)
+	if up < 0 {
+		return EntryRecentStart, fmt.Sprintf("it says it started at %s, later than pagerd's clock; pagerd believes it once that is %s ago", at, StartMargin)
+	}
+	return EntryRecentStart, fmt.Sprintf("it started %s ago (at %s) and knows only the alerts Prometheus has sent it again since; pagerd believes it once it has run %s",
+		up.Round(time.Second), at, StartMargin)
 }

@@ -134,7 +134,8 @@ type amGettableSilence struct {
 }
 
 // Answers' sizes read: a silence's id, an error; and the list of every
-// silence Alertmanager holds (expired ones too, for days).
+// silence Alertmanager holds (expired ones too, for days), of alerts, or
+// its status (which carries its config).
 const (
 	amAnswerMax = 64 << 10
 	amListMax   = 64 << 20
@@ -615,6 +616,37 @@ func plural(n int, word string) string {
 // filter per label). A label whose name a filter cannot carry is left out
 // of it, which can only count more alerts, never fewer.
 func (a *AlertmanagerSilencer) Firing(ctx context.Context, base, receiver string, group map[string]string) (int, error) {
+	alerts, err := a.unresolved(ctx, base, receiver, group)
+	return len(alerts), err
+}
+
+// Fingerprints lists the fingerprints of the alerts Firing counts: those
+// of a group in fingerprint mode (incident_key: fingerprint) that still
+// fire. An alert listed without one is an error: pagerd could not tell
+// which incident it keeps open.
+func (a *AlertmanagerSilencer) Fingerprints(ctx context.Context, base, receiver string, group map[string]string) ([]string, error) {
+	alerts, err := a.unresolved(ctx, base, receiver, group)
+	if err != nil {
+		return nil, err
+	}
+	fps := make([]string, 0, len(alerts))
+	for _, al := range alerts {
+		if al.Fingerprint == "" {
+			return nil, errors.New("alertmanager's list of alerts has an alert without a fingerprint")
+		}
+		fps = append(fps, al.Fingerprint)
+	}
+	return fps, nil
+}
+
+// amGettableAlert is an alert as GET /api/v2/alerts lists it, the part
+// pagerd reads.
+type amGettableAlert struct {
+	Fingerprint string `json:"fingerprint"`
+}
+
+// unresolved is Alertmanager's list of the alerts Firing counts.
+func (a *AlertmanagerSilencer) unresolved(ctx context.Context, base, receiver string, group map[string]string) ([]amGettableAlert, error) {
 	q := url.Values{}
 	if receiver != "" {
 		q.Set("receiver", regexp.QuoteMeta(receiver))
@@ -626,19 +658,47 @@ func (a *AlertmanagerSilencer) Firing(ctx context.Context, base, receiver string
 	}
 	b, code, err := a.do(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/api/v2/alerts?"+q.Encode(), nil, amListMax+1)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if code != http.StatusOK {
-		return 0, fmt.Errorf("alertmanager answered %d to the list of alerts: %s", code, bytes.TrimSpace(b[:min(len(b), 512)]))
+		return nil, fmt.Errorf("alertmanager answered %d to the list of alerts: %s", code, bytes.TrimSpace(b[:min(len(b), 512)]))
 	}
 	if len(b) > amListMax {
-		return 0, fmt.Errorf("alertmanager's list of alerts is larger than %d MiB; not read", amListMax>>20)
+		return nil, fmt.Errorf("alertmanager's list of alerts is larger than %d MiB; not read", amListMax>>20)
 	}
-	var alerts []json.RawMessage
+	var alerts []amGettableAlert
 	if err := json.Unmarshal(b, &alerts); err != nil {
-		return 0, fmt.Errorf("alertmanager's list of alerts: %w", err)
+		return nil, fmt.Errorf("alertmanager's list of alerts: %w", err)
 	}
-	return len(alerts), nil
+	return alerts, nil
+}
+
+// Started reads when the Alertmanager at base started (GET
+// /api/v2/status, whose "uptime" is that time, not a duration). It keeps
+// alerts in memory only, so for a while after it starts it lists only
+// those Prometheus has sent again since.
+func (a *AlertmanagerSilencer) Started(ctx context.Context, base string) (time.Time, error) {
+	// The status carries Alertmanager's whole config, which can be large.
+	b, code, err := a.do(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/api/v2/status", nil, amListMax+1)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if code != http.StatusOK {
+		return time.Time{}, fmt.Errorf("alertmanager answered %d to its status: %s", code, bytes.TrimSpace(b[:min(len(b), 512)]))
+	}
+	if len(b) > amListMax {
+		return time.Time{}, fmt.Errorf("alertmanager's status is larger than %d MiB; not read", amListMax>>20)
+	}
+	var st struct {
+		Uptime time.Time `json:"uptime"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return time.Time{}, fmt.Errorf("alertmanager's status: %w", err)
+	}
+	if st.Uptime.IsZero() {
+		return time.Time{}, errors.New("alertmanager's status does not say when it started (uptime)")
+	}
+	return st.Uptime, nil
 }
 
 // labelNameRE is a label name every Alertmanager's filter parser takes

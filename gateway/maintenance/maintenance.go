@@ -601,24 +601,8 @@ func (w *Windows) openIncidents(ctx context.Context, services []string, f func(*
 		services = []string{""}
 	}
 	for _, svc := range services {
-		for _, st := range []policy.Status{policy.StatusTriggered, policy.StatusAcknowledged} {
-			filter := store.Filter{Service: svc, Status: st, Limit: 1000}
-			for {
-				incs, err := w.o.Incidents.List(ctx, filter)
-				if err != nil {
-					return err
-				}
-				for _, inc := range incs {
-					if err := f(inc); err != nil {
-						return err
-					}
-				}
-				if len(incs) < filter.Limit {
-					break
-				}
-				cur := store.CursorOf(incs[len(incs)-1])
-				filter.After = &cur
-			}
+		if err := store.EachOpen(ctx, w.o.Incidents, svc, f); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -284,11 +284,13 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 			return d.windows.Hold(ctx, service, labels, at)
 		}})
 	d.cfg.OnLoad(d.incidents.InitMetrics)
-	// Resolves withheld (cut by Alertmanager's max_alerts), checked with
-	// Alertmanager by a store job.
+	// Resolves withheld (cut by Alertmanager's max_alerts), and alerts
+	// max_alerts left out in fingerprint mode, checked with Alertmanager
+	// by store jobs.
 	withheld := amresolve.New(amresolve.Options{Store: d.store, Config: pagingConfig, Incidents: d.incidents, Alerts: am,
 		Logger: d.log, Now: o.Now, Wake: wake})
 	jobs[amresolve.JobKind] = withheld.Run // the dispatchers read the map at each job
+	jobs[amresolve.JobKindGroup] = withheld.RunGroup
 	for _, n := range cfg.AutoResolveNotes() {
 		d.log.Warn(n)
 	}

@@ -210,6 +210,16 @@ func (s *Server) alertmanager(c echo.Context) error {
 		}
 		ids = append(ids, id)
 	}
+	if byFingerprint && msg.TruncatedAlerts > 0 {
+		// The alerts Alertmanager left out are reported neither firing
+		// nor resolved: one whose incident is open may have resolved.
+		asking, err := s.o.Withheld.Cut(r.Context(), svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, msg.AlertKeyPrefix())
+		if err != nil {
+			return partly(err)
+		}
+		s.log.Debug("Alertmanager left alerts out of a notification in fingerprint mode", "service", svc.Name,
+			"truncated_alerts", msg.TruncatedAlerts, "asking_alertmanager", asking)
+	}
 	if byFingerprint && !overflow {
 		// No firing alert is over the cap any more: the group's overflow
 		// incident, if it has one open, is over.

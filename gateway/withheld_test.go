@@ -124,6 +124,16 @@ func withheldHarnessAt(t *testing.T, am *fakeAlertmanagerAPI, n int, at func(str
 	return h, id
 }
 
+// askedOnceForTheGroup fails unless Alertmanager was asked once, for the
+// alerts of receiver pagerd and group HighErrorRate.
+func askedOnceForTheGroup(t *testing.T, am *fakeAlertmanagerAPI) {
+	t.Helper()
+	asked := am.asked()
+	if len(asked) != 1 || !strings.Contains(asked[0], "receiver=pagerd") || !strings.Contains(asked[0], "filter=alertname%3D%22HighErrorRate%22") {
+		t.Fatalf("Alertmanager was asked %q; want once, for receiver pagerd and the group's labels", asked)
+	}
+}
+
 // entryCounts counts an incident's timeline entries by type.
 func entryCounts(v incidentView) map[string]int {
 	out := map[string]int{}
@@ -168,10 +178,7 @@ func TestWithheldResolveConfirmedWithAlertmanager(t *testing.T) {
 			}
 		}
 	}
-	asked := am.asked()
-	if len(asked) != 1 || !strings.Contains(asked[0], "receiver=pagerd") || !strings.Contains(asked[0], "filter=alertname%3D%22HighErrorRate%22") {
-		t.Fatalf("Alertmanager was asked %q; want once, for receiver pagerd and the group's labels", asked)
-	}
+	askedOnceForTheGroup(t, am)
 	// Nothing is left to do: later steps ask nothing and change nothing.
 	h.runUntil(h.clock.Now().Add(10 * time.Minute))
 	if n := len(am.asked()); n != 1 {
@@ -416,5 +423,121 @@ func TestWithheldResolveKeepsAlertmanagerPasswordSecret(t *testing.T) {
 	}
 	if strings.Contains(h.logs.String(), password) {
 		t.Errorf("the log shows the password")
+	}
+}
+
+// fingerprintHarness is a daemon whose service batch (incident_key:
+// fingerprint) names the fake Alertmanager, with an incident each for
+// alerts api-1 and api-2 of group HighErrorRate (fingerprints fp-api-1,
+// fp-api-2), and then the group's notification cut to max_alerts 2:
+// api-0, sorted before them, pushed api-2 out (truncatedAlerts 1). It
+// returns the incidents by instance. n is the number of replicas'
+// dispatchers.
+func fingerprintHarness(t *testing.T, am *fakeAlertmanagerAPI, n int) (*harness, map[string]string) {
+	t.Helper()
+	srv := httptest.NewServer(am)
+	t.Cleanup(srv.Close)
+	cfg := strings.Replace(testConfig, "    incident_key: fingerprint\n", "    incident_key: fingerprint\n    alertmanager_url: "+srv.URL+"\n", 1)
+	h := newHarness(t, withConfig(cfg), replicas(n))
+	auth := []string{"Authorization", "Bearer " + batchKey}
+	if r := h.do("POST", "/api/v1/alertmanager", amTruncated("firing", 0, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"}), auth...); r.code != 200 {
+		t.Fatalf("firing: %d %s", r.code, r.body)
+	}
+	if r := h.do("POST", "/api/v1/alertmanager", amTruncated("firing", 1, [2]string{"api-0", "firing"}, [2]string{"api-1", "firing"}), auth...); r.code != 200 {
+		t.Fatalf("firing, cut: %d %s", r.code, r.body)
+	}
+	ids := map[string]string{}
+	for _, v := range h.list("") {
+		ids[strings.TrimPrefix(v.DedupKey, `am:{}:{alertname="HighErrorRate"}:fp-`)] = v.ID
+	}
+	if len(ids) != 3 || ids["api-0"] == "" || ids["api-1"] == "" || ids["api-2"] == "" {
+		t.Fatalf("incidents %v, want one for each of api-0, api-1, api-2", ids)
+	}
+	return h, ids
+}
+
+// TestFingerprintModeAlertLeftOutByMaxAlertsResolves: in fingerprint
+// mode, an alert whose incident is open and that Alertmanager's
+// max_alerts then left out of its group's notifications is reported
+// neither firing nor resolved: when it resolved, its incident stayed open,
+// and paged, for good. A cut notification now has pagerd ask Alertmanager
+// once which alerts of the group fire: the incident of api-2, which no
+// longer does, is resolved, once, across two replicas; those of api-0
+// and api-1, which still fire, stay open; nothing is asked after.
+func TestFingerprintModeAlertLeftOutByMaxAlertsResolves(t *testing.T) {
+	am := &fakeAlertmanagerAPI{active: []string{"fp-api-0", "fp-api-1"}}
+	h, ids := fingerprintHarness(t, am, 2)
+	h.step(h.clock.Now())
+	v := h.incident(ids["api-2"])
+	if v.Status != "resolved" || v.ResolvedBy != "alertmanager" {
+		t.Fatalf("api-2, left out and no longer firing: %s by %q, want resolved by alertmanager; timeline %+v", v.Status, v.ResolvedBy, v.Timeline)
+	}
+	if types := entryCounts(v); types[amresolve.EntryConfirmed] != 1 || types["resolve"] != 1 {
+		t.Fatalf("timeline %+v: want one %s and one resolve", v.Timeline, amresolve.EntryConfirmed)
+	}
+	for _, e := range v.Timeline {
+		if e.Type == amresolve.EntryConfirmed && !strings.Contains(e.Detail, "(fingerprint fp-api-2) fires no more") {
+			t.Errorf("the %s entry does not name the alert: %q", e.Type, e.Detail)
+		}
+	}
+	for _, inst := range []string{"api-0", "api-1"} {
+		if v := h.incident(ids[inst]); v.Status != "triggered" || entryCounts(v)[amresolve.EntryConfirmed] != 0 {
+			t.Fatalf("%s, still firing: %s, want triggered; timeline %+v", inst, v.Status, v.Timeline)
+		}
+	}
+	askedOnceForTheGroup(t, am)
+	h.runUntil(h.clock.Now().Add(10 * time.Minute))
+	if n := len(am.asked()); n != 1 {
+		t.Fatalf("Alertmanager asked %d times, want 1: the next cut notification asks again", n)
+	}
+	if got := entryCounts(h.incident(ids["api-2"])); got["resolve"] != 1 {
+		t.Fatalf("resolved %d times", got["resolve"])
+	}
+	for _, inst := range []string{"api-0", "api-1"} {
+		if v := h.incident(ids[inst]); v.Status != "triggered" && v.Status != "acknowledged" {
+			t.Fatalf("%s: %s, want open", inst, v.Status)
+		}
+	}
+}
+
+// TestFingerprintModeAlertLeftOutStaysOpenUntilAlertmanagerConfirms:
+// while Alertmanager cannot be asked, or has just started (and knows only
+// the alerts Prometheus has sent it again since), an incident whose alert
+// it does not list stays open and pagerd asks again every minute; then it
+// is resolved.
+func TestFingerprintModeAlertLeftOutStaysOpenUntilAlertmanagerConfirms(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault func(am *fakeAlertmanagerAPI, now time.Time)
+	}{
+		{"Alertmanager unreachable", func(am *fakeAlertmanagerAPI, _ time.Time) { am.set(0, true) }},
+		{"its status unreadable", func(am *fakeAlertmanagerAPI, _ time.Time) { am.statusDown = true }},
+		{"Alertmanager started 30s ago", func(am *fakeAlertmanagerAPI, now time.Time) { am.startedAt(now.Add(-30 * time.Second)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			am := &fakeAlertmanagerAPI{active: []string{"fp-api-0", "fp-api-1"}}
+			tc.fault(am, fixedNow)
+			h, ids := fingerprintHarness(t, am, 1)
+			start := h.clock.Now()
+			h.runUntil(start.Add(3*amresolve.RecheckEvery + time.Second))
+			if v := h.incident(ids["api-2"]); v.Status != "triggered" {
+				t.Fatalf("%s, want triggered; timeline %+v", v.Status, v.Timeline)
+			}
+			if n := len(am.asked()); n != 4 {
+				t.Fatalf("Alertmanager asked %d times in 3 minutes, want 4 (at once, then every minute)", n)
+			}
+			if !strings.Contains(h.logs.String(), "Alertmanager's answer is not trusted") {
+				t.Fatalf("the log does not say why the incidents stay open")
+			}
+			am.set(0, false)
+			am.startedAt(time.Time{})
+			h.runUntil(h.clock.Now().Add(amresolve.RecheckEvery))
+			if v := h.incident(ids["api-2"]); v.Status != "resolved" {
+				t.Fatalf("once Alertmanager answered: %s, want resolved; timeline %+v", v.Status, v.Timeline)
+			}
+			if v := h.incident(ids["api-1"]); v.Status == "resolved" {
+				t.Fatalf("api-1, still firing, was resolved")
+			}
+		})
 	}
 }

@@ -642,7 +642,9 @@ type Service struct {
 	// service's alerts, as pagerd reaches it. With it (or with
 	// silence_on_acknowledge's), pagerd asks Alertmanager whether a group
 	// whose resolve it withheld (cut by the receiver's max_alerts) still
-	// fires, and resolves the incident when none of it does.
+	// fires, and resolves the incident when none of it does; in
+	// fingerprint mode, which of a cut group's open incidents' alerts
+	// fire no more, and resolves those.
 	AlertmanagerURL string `yaml:"alertmanager_url"`
 	scheme          *Scheme
 }

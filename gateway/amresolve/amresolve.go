@@ -148,17 +148,26 @@ func (c *Checker) Withheld(ctx context.Context, svc *policy.Service, id string, 
 	if err != nil {
 		return false, err
 	}
-	b, err := json.Marshal(jobData{Service: svc.Name, Incident: id, Group: g, Repeats: inc.Repeats})
-	if err != nil {
-		return false, err
-	}
-	if err := c.o.Store.PutJob(ctx, store.Job{Kind: JobKind, Key: id, Due: c.o.Now(), Data: b}); err != nil {
+	if err := c.putNow(ctx, JobKind, id, jobData{Service: svc.Name, Incident: id, Group: g, Repeats: inc.Repeats}); err != nil {
 		return false, fmt.Errorf("store the check of the withheld resolve: %w", err)
+	}
+	return true, nil
+}
+
+// putNow stores a job carrying data due now, replacing the one of the
+// same kind and key, and wakes a dispatcher to do it.
+func (c *Checker) putNow(ctx context.Context, kind, key string, data any) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	if err := c.o.Store.PutJob(ctx, store.Job{Kind: kind, Key: key, Due: c.o.Now(), Data: b}); err != nil {
+		return err
 	}
 	if c.o.Wake != nil {
 		c.o.Wake()
 	}
-	return true, nil
+	return nil
 }
 
 // Run is the job's handler (a dispatch.JobHandler).

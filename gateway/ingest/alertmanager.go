@@ -426,6 +426,37 @@ func (m *Message) OverflowDedupKey() string {
 	return "am:" + gk + "#overflow"
 }
 
+// AlertKeyPrefix is how the dedup keys of the message's alerts begin in
+// fingerprint mode: each is it followed by the alert's fingerprint within
+// MaxFingerprintBytes (CapFingerprint).
+func (m *Message) AlertKeyPrefix() string {
+	gk, _ := capKey(m.GroupKey, MaxGroupKeyBytes)
+	return "am:" + gk + ":"
+}
+
+// CapFingerprint is an alert's fingerprint as its dedup key carries it
+// in fingerprint mode.
+func CapFingerprint(fp string) string {
+	k, _ := capKey(fp, MaxFingerprintBytes)
+	return k
+}
+
+// FingerprintOfKey is the fingerprint in an alert's dedup key of the
+// group whose AlertKeyPrefix is prefix; ok is false for a key of
+// anything else. Group keys hold colons, so a key of another group
+// whose group key starts with this one's and a colon also has the
+// prefix: what follows it must be a fingerprint as Alertmanager makes
+// them (no colon, no "#"), or the key is not this group's. A
+// fingerprint pagerd had to cut (it then holds a colon) is never
+// taken for one.
+func FingerprintOfKey(key, prefix string) (fp string, ok bool) {
+	fp, ok = strings.CutPrefix(key, prefix)
+	if !ok || fp == "" || strings.ContainsAny(fp, ":#") {
+		return "", false
+	}
+	return fp, true
+}
+
 // limited is a message as pagerd reads it: its first MaxAlertsPerMessage
 // alerts and its group key within MaxGroupKeyBytes, with the cuts that
 // took (they concern every incident the message makes).

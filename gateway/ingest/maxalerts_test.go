@@ -87,3 +87,42 @@ func TestResolvedButTruncatedByMaxAlertsIsNotAResolve(t *testing.T) {
 		})
 	}
 }
+
+// TestFingerprintOfKey: the keys of a group's alerts in fingerprint mode
+// are told from those of anything else. Group keys hold colons, so the
+// key of another group whose group key starts with this one's and a
+// colon, or that group's overflow incident, also begins with this
+// group's prefix; those must never be taken for this group's alerts
+// (pagerd would resolve them when Alertmanager does not list them in
+// this group). Every key the group's own Groups makes is.
+func TestFingerprintOfKey(t *testing.T) {
+	m := &Message{GroupKey: `{}/{team="db"}:{alertname="DiskFull"}`, Status: StatusFiring, Alerts: []Alert{
+		{Status: StatusFiring, Labels: map[string]string{"alertname": "DiskFull", "instance": "db1"}, Fingerprint: "0a1b2c3d4e5f6789"},
+		{Status: StatusFiring, Labels: map[string]string{"alertname": "DiskFull", "instance": "db2"}},
+	}}
+	prefix := m.AlertKeyPrefix()
+	for _, g := range m.Groups(true) {
+		if _, ok := FingerprintOfKey(g.DedupKey, prefix); !ok {
+			t.Errorf("%q, an alert's key of the group, not recognised", g.DedupKey)
+		}
+	}
+	if fp, ok := FingerprintOfKey(prefix+"0a1b2c3d4e5f6789", prefix); !ok || fp != "0a1b2c3d4e5f6789" {
+		t.Errorf("fingerprint %q, %v", fp, ok)
+	}
+	other := &Message{GroupKey: m.GroupKey + `:{x="y"}`}
+	for _, key := range []string{
+		"am:" + m.GroupKey,            // the group's own key in group mode
+		m.OverflowDedupKey(),          // its overflow incident
+		other.AlertKeyPrefix() + "0a", // an alert of a group whose key extends this one's
+		other.OverflowDedupKey(),      // that group's overflow incident
+		prefix,                        // no fingerprint at all
+		"pd:" + prefix + "0a",         // another source
+	} {
+		if fp, ok := FingerprintOfKey(key, prefix); ok {
+			t.Errorf("%q taken for an alert of the group, fingerprint %q", key, fp)
+		}
+	}
+	if CapFingerprint("0a1b2c3d4e5f6789") != "0a1b2c3d4e5f6789" || len(CapFingerprint(strings.Repeat("f", 200))) > MaxFingerprintBytes {
+		t.Errorf("CapFingerprint does not keep a fingerprint as its dedup key does")
+	}
+}

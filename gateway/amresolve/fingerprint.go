@@ -1,0 +1,146 @@
+package amresolve
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/ingest"
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// JobKindGroup is the kind of the store jobs that check, in fingerprint
+// mode, the open incidents of a group whose notification Alertmanager cut
+// to max_alerts.
+const JobKindGroup = "am_resolve_group"
+
+// groupJob is what a JobKindGroup job carries.
+type groupJob struct {
+	Service string `json:"service"`
+	Group
+	// KeyPrefix is how the dedup keys of the group's alerts begin
+	// (ingest.Message.AlertKeyPrefix): "am:", the group key as pagerd
+	// keeps it, ":".
+	KeyPrefix string `json:"key_prefix"`
+	// Last is the previous check's outcome when it could not decide
+	// (EntryUnconfirmed or EntryRecentStart), so the log says each
+	// change at warn once, not every minute.
+	Last string `json:"last,omitempty"`
+}
+
+// Cut stores, due now, the check of a group in fingerprint mode whose
+// notification Alertmanager cut to max_alerts (truncatedAlerts): the
+// alerts it left out are reported neither firing nor resolved, so one
+// that opened its incident while in view and resolved out of it would
+// leave that incident open for good. keyPrefix is the message's
+// ingest.Message.AlertKeyPrefix. It replaces the check stored for an
+// earlier cut notification of the group, does nothing for a service that
+// names no Alertmanager, and says whether it stored one.
+func (c *Checker) Cut(ctx context.Context, svc *policy.Service, g Group, keyPrefix string) (bool, error) {
+	if c == nil || svc.AlertmanagerAPI() == "" {
+		return false, nil
+	}
+	if err := c.putNow(ctx, JobKindGroup, groupJobKey(svc.Name, keyPrefix), groupJob{Service: svc.Name, Group: g, KeyPrefix: keyPrefix}); err != nil {
+		return false, fmt.Errorf("store the check of the group's alerts left out by max_alerts: %w", err)
+	}
+	return true, nil
+}
+
+// groupJobKey is the key of a group's JobKindGroup job: a digest, since
+// group keys are long and hold any character.
+func groupJobKey(service, keyPrefix string) string {
+	sum := sha256.Sum256([]byte(service + "\x00" + keyPrefix))
+	return hex.EncodeToString(sum[:16])
+}
+
+// groupOpen is an open incident of the group as the check read it.
+type groupOpen struct {
+	id, fingerprint string
+	repeats         int
+}
+
+// RunGroup is the handler of JobKindGroup jobs (a dispatch.JobHandler).
+// It asks Alertmanager once; only while it cannot be asked, or has just
+// started (StartMargin), does it ask again, every RecheckEvery: otherwise
+// the next change of a group still too large brings another cut
+// notification, and another job.
+func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error) {
+	var d groupJob
+	if err := json.Unmarshal(j.Data, &d); err != nil {
+		c.o.Logger.Error("alerts left out by max_alerts: a check job that does not decode is dropped", "job", j.Key, "err", err)
+		return nil, nil
+	}
+	svc := c.o.Config().Service(d.Service)
+	if svc == nil || svc.AlertmanagerAPI() == "" {
+		c.o.Logger.Warn("alerts left out by max_alerts: no longer checked, the config names no Alertmanager for the service", "service", d.Service)
+		return nil, nil
+	}
+	// The incidents are read before Alertmanager is asked: an alert that
+	// fires again after its answer repeats its incident, and the store
+	// then refuses the resolve.
+	var open []groupOpen
+	err := store.EachOpen(ctx, c.o.Store, d.Service, func(inc *store.Incident) error {
+		if fp, ok := ingest.FingerprintOfKey(inc.DedupKey, d.KeyPrefix); ok && inc.Source == "alertmanager" {
+			open = append(open, groupOpen{id: inc.ID, fingerprint: fp, repeats: inc.Repeats})
+		}
+		return nil
+	})
+	if err != nil || len(open) == 0 {
+		return nil, err
+	}
+	base := svc.AlertmanagerAPI()
+	shown := policy.ShownURL(base) // logs and timelines never show a password
+	now := c.o.Now()
+	again := func(outcome, why string) (*store.Job, error) {
+		level := c.o.Logger.Info
+		if outcome != d.Last {
+			level = c.o.Logger.Warn
+			d.Last = outcome
+		}
+		level("alerts left out by max_alerts: Alertmanager's answer is not trusted; the group's incidents stay open and it is asked again",
+			"service", d.Service, "open", len(open), "alertmanager", shown, "why", why, "retry_in", RecheckEvery)
+		b, err := json.Marshal(d)
+		if err != nil {
+			return nil, err
+		}
+		return &store.Job{Kind: JobKindGroup, Key: j.Key, Due: now.Add(RecheckEvery), Data: b}, nil
+	}
+	fps, err := c.o.Alerts.Fingerprints(ctx, base, d.Receiver, d.Labels)
+	if err != nil {
+		return again(EntryUnconfirmed, fmt.Sprintf("it could not be asked which alerts of the group fire (%v)", err))
+	}
+	active := make(map[string]bool, len(fps))
+	for _, fp := range fps {
+		active[ingest.CapFingerprint(fp)] = true
+	}
+	var over []groupOpen
+	for _, o := range open {
+		if !active[o.fingerprint] {
+			over = append(over, o)
+		}
+	}
+	if len(over) == 0 {
+		return nil, nil
+	}
+	if outcome, why := c.distrust(ctx, base, now); outcome != "" {
+		return again(outcome, why)
+	}
+	for _, o := range over {
+		why := store.Entry{At: now.UTC().Truncate(time.Millisecond), Type: EntryConfirmed, Actor: "pagerd",
+			Detail: fmt.Sprintf("confirmed with Alertmanager at %s: the alert (fingerprint %s) fires no more; its group's notifications, cut to max_alerts, had left it out",
+				shown, o.fingerprint)}
+		resolved, err := c.o.Incidents.ResolveUnlessRepeated(ctx, svc, o.id, o.repeats, "alertmanager", why)
+		if err != nil {
+			return nil, err
+		}
+		if resolved {
+			c.o.Logger.Info("alert left out by max_alerts confirmed resolved with Alertmanager: incident resolved",
+				"incident", o.id, "service", d.Service, "fingerprint", o.fingerprint, "alertmanager", shown)
+		}
+	}
+	return nil, nil
+}

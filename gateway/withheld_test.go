@@ -362,14 +362,15 @@ func TestWithheldResolveConfirmedAsTheGroupFiresAgainStaysOpen(t *testing.T) {
 // TestWithheldResolveWithoutAlertmanagerURL: a service that names no
 // Alertmanager keeps today's behaviour (the resolve stays withheld, no
 // job), and pagerd says at start that such groups cannot resolve on their
-// own.
+// own; of a service in fingerprint mode, that an alert max_alerts leaves
+// out cannot.
 func TestWithheldResolveWithoutAlertmanagerURL(t *testing.T) {
 	h := newHarness(t)
 	if !strings.Contains(h.logs.String(), "services[api].alertmanager_url: not set, so an alert group larger than its Alertmanager receiver's max_alerts cannot resolve on its own") {
 		t.Fatalf("the start's log does not say it: %s", h.logs.String())
 	}
-	if strings.Contains(h.logs.String(), "services[batch].alertmanager_url") {
-		t.Fatalf("said of a service in fingerprint mode, whose resolves are never withheld")
+	if !strings.Contains(h.logs.String(), "services[batch].alertmanager_url: not set, so an alert that its Alertmanager receiver's max_alerts leaves out") {
+		t.Fatalf("the start's log does not say what fingerprint mode loses without it: %s", h.logs.String())
 	}
 	auth := []string{"Authorization", "Bearer " + amKey}
 	h.do("POST", "/api/v1/alertmanager", amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"}), auth...)

@@ -663,10 +663,12 @@ func (s *Service) AlertmanagerAPI() string {
 }
 
 // AutoResolveNotes say, for every service that takes Alertmanager's
-// webhook in group mode without an Alertmanager URL to ask, that a group
-// larger than its receiver's max_alerts cannot resolve on its own:
-// check-config prints them and pagerd serve logs them at start. They are
-// not warnings (check-config --strict passes): most receivers never cut.
+// webhook without an Alertmanager URL to ask, what its receiver's
+// max_alerts keeps from resolving on its own: in group mode a group
+// larger than it, in fingerprint mode an alert it leaves out of its
+// group's notifications that resolves meanwhile. check-config prints them
+// and pagerd serve logs them at start. They are not warnings
+// (check-config --strict passes): most receivers never cut.
 func (c *Config) AutoResolveNotes() []string {
 	var out []string
 	for i := range c.Services {
@@ -674,7 +676,13 @@ func (c *Config) AutoResolveNotes() []string {
 		if s.Integrations.AlertmanagerKey.Reveal() == "" && s.Integrations.AlertmanagerKeyFile == "" {
 			continue
 		}
-		if s.IncidentKey == "fingerprint" || s.AlertmanagerAPI() != "" {
+		if s.AlertmanagerAPI() != "" {
+			continue
+		}
+		if s.IncidentKey == "fingerprint" {
+			out = append(out, "services["+s.Name+"].alertmanager_url: not set, so an alert that its Alertmanager receiver's "+
+				"max_alerts leaves out of its group's notifications, and that resolves meanwhile, keeps its incident open until "+
+				"resolved by hand: Alertmanager never says it resolved. Set alertmanager_url so pagerd asks Alertmanager")
 			continue
 		}
 		out = append(out, "services["+s.Name+"].alertmanager_url: not set, so an alert group larger than its Alertmanager receiver's "+

@@ -306,7 +306,7 @@ func (s *Server) enqueue(c echo.Context) error {
 		msg := "The incident store is unavailable; the event was not stored. Please retry later."
 		if errors.Is(err, store.ErrOutcomeUnknown) {
 			msg = "The incident store did not confirm the event in time: it may or may not have been stored. " +
-				"Please retry: a retry lands on the same incident."
+				"Please retry: " + enqueueRetry[ev.Action]
 		}
 		return c.JSON(http.StatusServiceUnavailable, ingest.EventResponse{Status: "unavailable", Message: msg})
 	}
@@ -314,6 +314,14 @@ func (s *Server) enqueue(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, ingest.Accepted(ev.DedupKey))
+}
+
+// enqueueRetry says, by event action, what a retry of an event whose
+// outcome is unknown does.
+var enqueueRetry = map[string]string{
+	"trigger":     "a retry lands on the same incident, it never opens a second one.",
+	"acknowledge": "acknowledging an acknowledged incident changes nothing.",
+	"resolve":     "resolving a resolved incident changes nothing.",
 }
 
 // event applies one valid Events API v2 event. Acknowledge and resolve for

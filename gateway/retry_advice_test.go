@@ -233,3 +233,38 @@ func TestOpsgenieUnconfirmedWriteSaysWhatARetryDoes(t *testing.T) {
 		})
 	}
 }
+
+// TestEnqueueUnconfirmedWriteSaysWhatARetryDoes: an Events API v2 event
+// the store took but did not confirm answers 503 saying what a retry of
+// that action does (it said "a retry lands on the same incident" for an
+// acknowledgement and a resolve too), and the retry does it: one
+// incident, acknowledged once, resolved once.
+func TestEnqueueUnconfirmedWriteSaysWhatARetryDoes(t *testing.T) {
+	st := &unconfirmedWrites{Store: boltStore(t)}
+	h := newHarness(t, withStore(st))
+	ev := func(action string) string {
+		return `{"routing_key":"` + pdKey + `","event_action":"` + action + `","dedup_key":"checkout-5xx",` +
+			`"payload":{"summary":"checkout 5xx","source":"lb-1","severity":"warning"}}`
+	}
+	for _, tc := range []struct{ action, says string }{
+		{"trigger", "a retry lands on the same incident, it never opens a second one"},
+		{"acknowledge", "acknowledging an acknowledged incident changes nothing"},
+		{"resolve", "resolving a resolved incident changes nothing"},
+	} {
+		st.armed.Store(true)
+		if r := h.do("POST", "/v2/enqueue", ev(tc.action)); r.code != 503 || !strings.Contains(r.body, tc.says) {
+			t.Fatalf("%s not confirmed: %d %s; want a 503 saying %q", tc.action, r.code, r.body, tc.says)
+		}
+		if r := h.do("POST", "/v2/enqueue", ev(tc.action)); r.code != 202 {
+			t.Fatalf("%s retried: %d %s", tc.action, r.code, r.body)
+		}
+	}
+	incs := h.list("")
+	if len(incs) != 1 || incs[0].Status != "resolved" {
+		t.Fatalf("incidents %+v, want one, resolved", incs)
+	}
+	v := h.incident(incs[0].ID)
+	if types := entryCounts(v); types["ack"] != 1 || types["resolve"] != 1 || types["trigger"] != 1 {
+		t.Fatalf("timeline %+v, want one trigger, one acknowledgement, one resolve", v.Timeline)
+	}
+}

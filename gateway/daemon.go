@@ -292,7 +292,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	jobs[amresolve.JobKind] = withheld.Run // the dispatchers read the map at each job
 	jobs[amresolve.JobKindGroup] = withheld.RunGroup
 	for _, n := range cfg.AutoResolveNotes() {
-		d.log.Warn(n)
+		d.log.Info(n) // a note, as check-config prints it: most receivers never cut
 	}
 
 	// Heartbeats and maintenance windows, whose jobs the dispatchers do.

@@ -213,7 +213,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 	if byFingerprint && msg.TruncatedAlerts > 0 {
 		// The alerts Alertmanager left out are reported neither firing
 		// nor resolved: one whose incident is open may have resolved.
-		asking, err := s.o.Withheld.Cut(r.Context(), svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, msg.AlertKeyPrefix())
+		asking, err := s.o.Withheld.Cut(ctx, svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, msg.AlertKeyPrefix())
 		if err != nil {
 			return partly(err)
 		}

@@ -266,8 +266,8 @@ func (d *Dispatcher) silence(ctx context.Context, cfg *policy.Config, inc *store
 		}
 		if !configured || svc.Shadow {
 			// A reload took the setting away (or made the service a
-			// shadow) before the silences were made: make none (the resolve still expires at base any a
-			// try made).
+			// shadow) before the silences were made: make none. The
+			// resolve still expires, at base, any that a try made.
 			return store.Entry{}, nil
 		}
 		plan := planSilences(inc.Details)

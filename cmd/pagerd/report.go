@@ -222,13 +222,16 @@ func withRunTimeOverrides(ctx context.Context, f historyFlags, src history.Sourc
 		}
 		return c.Merge(ctx, cfg)
 	}
+	// A source that cannot say which overrides were made would pay and
+	// hand off by the rotation, not by who held the shifts: an error,
+	// not a silent fallback.
 	hs, ok := src.(history.Store)
 	if !ok {
-		return cfg, nil
+		return nil, fmt.Errorf("the history source %T keeps no run-time overrides", src)
 	}
 	docs, ok := hs.Store.(store.Docs)
 	if !ok {
-		return cfg, nil
+		return nil, fmt.Errorf("the store %T keeps no run-time overrides", hs.Store)
 	}
 	ov := overrides.New(overrides.Options{Store: docs, Config: func() *policy.Config { return cfg }})
 	if err := ov.Refresh(ctx); err != nil {

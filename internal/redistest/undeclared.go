@@ -16,12 +16,19 @@ import (
 const UndeclaredKeyError = "ERR Error running script (call to f_0123): @user_script:4: script tried accessing undeclared key, key: pagerd:{00}:due"
 
 // RefuseUndeclaredKeys is a go-redis hook (client.AddHook) that makes a
-// real Redis look like Dragonfly to the client's scripts: every EVAL or
+// real Redis look like a proxy that routes scripts by their declared keys,
+// or like Dragonfly (ReadsOwnShard), to the client's scripts: every EVAL or
 // EVALSHA that declares no keys is answered UndeclaredKeyError without
 // reaching Redis, as Dragonfly answers such a script at its first key.
-// Scripts with keys, and every other command, go through. Refused counts
-// the refusals.
-type RefuseUndeclaredKeys struct{ Refused atomic.Int64 }
+// Scripts with keys, and every other command, go through, unless
+// ReadsOwnShard is set: then every script is refused, as Dragonfly refuses
+// one that reads a key of its shard it was not passed (a proxy that routes
+// by declared keys refuses only the keyless ones). Refused counts the
+// refusals.
+type RefuseUndeclaredKeys struct {
+	ReadsOwnShard bool
+	Refused       atomic.Int64
+}
 
 var _ redis.Hook = (*RefuseUndeclaredKeys)(nil)
 
@@ -33,7 +40,7 @@ func (r *RefuseUndeclaredKeys) refuses(cmd redis.Cmder) bool {
 	default:
 		return false
 	}
-	if len(args) < 3 || fmt.Sprint(args[2]) != "0" {
+	if !r.ReadsOwnShard && (len(args) < 3 || fmt.Sprint(args[2]) != "0") {
 		return false
 	}
 	r.Refused.Add(1)

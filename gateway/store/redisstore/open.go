@@ -26,6 +26,8 @@ func Open(ctx context.Context, rawURL, prefix string, log *slog.Logger) (*Store,
 	defer cancel()
 	if err := s.LoadScripts(pctx); err != nil {
 		log.Warn("redis does not answer yet", "err", err)
+	} else if err := s.CheckScriptKeys(pctx); err != nil {
+		return nil, err
 	}
 	mode := "standalone"
 	switch {

@@ -887,7 +887,7 @@ func (s *Store) claimAll(ctx context.Context, now time.Time, lease time.Duration
 	}
 	if refusesUndeclaredKeys(err) {
 		if s.oneScriptClaims.CompareAndSwap(true, false) {
-			s.log.Warn("store: the server refuses a script that names its own keys (Dragonfly without allow-undeclared-keys, or a proxy); claiming due steps shard by shard from now on, a command per shard at each claim",
+			s.log.Warn("store: the server refuses a script that names its own keys (a proxy that routes scripts by their declared keys); claiming due steps shard by shard from now on, a command per shard at each claim",
 				"err", err)
 		}
 		return nil, time.Time{}, false, false, errUndeclaredKeys
@@ -1045,6 +1045,27 @@ func (s *Store) LoadScripts(ctx context.Context) error {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 			return unavailable(err)
 		}
+	}
+	return nil
+}
+
+// keysProbeScript reads a key of its declared key's shard that it was not
+// passed, as the per-shard claim reads a claimed incident's record and the
+// trigger a repeated alert's.
+var keysProbeScript = redis.NewScript(`return redis.call('EXISTS', KEYS[1] .. ':x')`)
+
+// CheckScriptKeys fails when the server refuses a script that reads a key
+// of its own shard it was not passed (Dragonfly unless started with
+// --default_lua_flags=allow-undeclared-keys): claims and repeated alerts
+// would then fail at every try, and no page would go out. Open refuses
+// such a server, so the daemon does not start instead of starting and
+// paging nobody; other errors (Redis not answering yet) are not its to
+// judge and pass.
+func (s *Store) CheckScriptKeys(ctx context.Context) error {
+	err := keysProbeScript.Run(ctx, s.rdb, []string{s.key(0, "probe")}).Err()
+	if refusesUndeclaredKeys(err) {
+		return fmt.Errorf("redis: the server refuses scripts that read keys of their shard they were not passed, so pagerd could claim no page "+
+			"(Dragonfly: start it with --default_lua_flags=allow-undeclared-keys): %w", err)
 	}
 	return nil
 }

@@ -356,3 +356,37 @@ func TestClaimsOnAServerThatRefusesUndeclaredKeys(t *testing.T) {
 		t.Errorf("%d warnings about the refusal, want 1:\n%s", warned, logs.String())
 	}
 }
+
+// TestCheckScriptKeysRefusesDragonfly: a server that refuses every script
+// reading a key of its shard it was not passed (Dragonfly without
+// allow-undeclared-keys) fails the check Open makes, naming the flag:
+// the per-shard claims and repeated alerts would fail there too, and the
+// fallback's warning alone would have let pagerd start and page nobody.
+// A proxy that refuses only keyless scripts, and Redis itself, pass.
+func TestCheckScriptKeysRefusesDragonfly(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		hook  *redistest.RefuseUndeclaredKeys
+		fails bool
+	}{
+		{"redis", nil, false},
+		{"a proxy that routes by declared keys", &redistest.RefuseUndeclaredKeys{}, false},
+		{"dragonfly", &redistest.RefuseUndeclaredKeys{ReadsOwnShard: true}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rdb := srv.Client(t)
+			if tc.hook != nil {
+				rdb.AddHook(tc.hook)
+			}
+			err := redisstore.New(rdb, "probe").CheckScriptKeys(ctx)
+			if tc.fails != (err != nil) {
+				t.Fatalf("check: %v, want an error: %v", err, tc.fails)
+			}
+			if tc.fails && !strings.Contains(err.Error(), "--default_lua_flags=allow-undeclared-keys") {
+				t.Fatalf("the error does not name Dragonfly's flag: %v", err)
+			}
+		})
+	}
+}

@@ -291,9 +291,12 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		Logger: d.log, Now: o.Now, Wake: wake})
 	jobs[amresolve.JobKind] = withheld.Run // the dispatchers read the map at each job
 	jobs[amresolve.JobKindGroup] = withheld.RunGroup
-	for _, n := range cfg.AutoResolveNotes() {
-		d.log.Info(n) // a note, as check-config prints it: most receivers never cut
-	}
+	// At start and at every reload, which may add such a service.
+	d.cfg.OnLoad(func(c *policy.Config) {
+		for _, n := range c.AutoResolveNotes() {
+			d.log.Info(n) // a note, as check-config prints it: most receivers never cut
+		}
+	})
 
 	// Heartbeats and maintenance windows, whose jobs the dispatchers do.
 	d.heartbeats = heartbeat.New(heartbeat.Options{Store: d.store, Config: d.cfg.Load, Incidents: d.incidents, Logger: d.log,

@@ -542,3 +542,21 @@ func TestFingerprintModeAlertLeftOutStaysOpenUntilAlertmanagerConfirms(t *testin
 		})
 	}
 }
+
+// TestAutoResolveNoteAtReload: a reload that takes a service's
+// alertmanager_url away logs the note start would have logged; it was
+// logged at start only, so a service that lost its URL at a reload went
+// unmentioned while its cut groups could no longer resolve.
+func TestAutoResolveNoteAtReload(t *testing.T) {
+	h, _ := withheldHarness(t, &fakeAlertmanagerAPI{}, 1)
+	note := "services[api].alertmanager_url: not set"
+	if strings.Contains(h.logs.String(), note) {
+		t.Fatalf("noted at start with the URL set:\n%s", h.logs.String())
+	}
+	if err := h.reload(testConfig); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(h.logs.String(), note) {
+		t.Fatalf("the reload that took the URL away logs no note:\n%s", h.logs.String())
+	}
+}

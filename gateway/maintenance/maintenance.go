@@ -762,13 +762,6 @@ func (w *Windows) Rearm(ctx context.Context) error {
 		if !win.End.After(now) {
 			continue
 		}
-		_, err := w.o.Store.GetJob(ctx, JobKind, startKey(id))
-		if err == nil {
-			continue
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
 		start := win.Start
 		if start.Before(now) {
 			start = now

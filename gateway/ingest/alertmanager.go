@@ -549,6 +549,8 @@ func (l *limited) fingerprintGroups() []AlertGroup {
 		order = append(order, fp)
 		latest = append(latest, a)
 	}
+	// One builder of these keys: amresolve finds a group's incidents by it.
+	prefix := l.AlertKeyPrefix()
 	// The first MaxIncidentsPerMessage firing alerts are incidents of
 	// their own; the firing ones after them share the overflow incident.
 	own := make([]int, 0, len(latest))
@@ -580,7 +582,7 @@ func (l *limited) fingerprintGroups() []AlertGroup {
 		}
 		details, cuts := l.details(a.Status, []Alert{a}, pre)
 		groups = append(groups, AlertGroup{
-			DedupKey: "am:" + l.groupKey + ":" + order[i],
+			DedupKey: prefix + order[i],
 			Firing:   a.Status == StatusFiring,
 			Labels:   []map[string]string{a.Labels},
 			Titles:   []string{alertTitle(a)},

@@ -214,3 +214,67 @@ func TestBackupCancelled(t *testing.T) {
 		t.Fatalf("backup with a cancelled context: %v", err)
 	}
 }
+
+// blockedWriter is a backup's destination that takes nothing until
+// released: a client downloading GET /-/backup over a slow link.
+type blockedWriter struct {
+	started chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (w *blockedWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.started) })
+	<-w.release
+	return len(p), nil
+}
+
+// A backup streamed to a slow client holds one read transaction for as
+// long as the download takes. bbolt grows its memory map by mapping the
+// file again, which waits for every read transaction to end: without room
+// mapped ahead, the first write that grows the file past the map would
+// wait for the download, and every write after it (new incidents, the
+// dispatcher's claims of due pages) with it. Writes go on while the
+// backup is stuck.
+func TestWritesGoOnWhileABackupIsStuck(t *testing.T) {
+	s, ctx := open(t, t.TempDir()), context.Background()
+	w := &blockedWriter{started: make(chan struct{}), release: make(chan struct{})}
+	backup := make(chan error, 1)
+	go func() {
+		_, err := s.Backup(ctx, w)
+		backup <- err
+	}()
+	<-w.started
+	defer func() {
+		close(w.release)
+		if err := <-backup; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	// Past several of the map sizes bbolt doubles through from a new
+	// file's (32 KiB, 64 KiB, ... 8 MiB): the read transaction keeps the
+	// pages each write frees, so the file grows fast.
+	details := []byte(`{"note":"` + strings.Repeat("x", 4<<10) + `"}`)
+	for i := range 512 {
+		inc := newIncident("api", fmt.Sprintf("during-backup-%d", i), base, 1)
+		inc.Details = details
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, _, err := s.Trigger(wctx, inc, nil)
+		cancel()
+		if err != nil {
+			t.Fatalf("write %d while a backup is stuck: %v (file %d bytes)", i, err, s.fileSize(t))
+		}
+	}
+	if size := s.fileSize(t); size < 8<<20 {
+		t.Fatalf("the file grew to %d bytes only: the test no longer crosses the map sizes it means to", size)
+	}
+}
+
+func (s *Store) fileSize(t *testing.T) int64 {
+	fi, err := os.Stat(filepath.Join(s.dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}

@@ -685,9 +685,17 @@ func (b *builder) overrides(s *schedule, loc *time.Location) {
 			b.rep.add(NotMapped, o.ref, "ends before it starts; not imported")
 			continue
 		}
-		var tiers []outTarget
+		// held: the tiers the override holds, each for the part of its
+		// span when the rotations it names are on call at the source.
+		type held struct {
+			t outTarget
+			span
+		}
+		var tiers []held
 		if len(o.rotations) == 0 {
-			tiers = b.placed[s]
+			for _, t := range b.placed[s] {
+				tiers = append(tiers, held{t, span{o.from, o.until}})
+			}
 		} else {
 			for _, key := range o.rotations {
 				var found *rotation
@@ -704,7 +712,13 @@ func (b *builder) overrides(s *schedule, loc *time.Location) {
 					b.rep.add(NotMapped, o.ref, "applies to rotation %q, which was not imported; not applied to it", key)
 					continue
 				}
-				tiers = append(tiers, b.rotPlaced[found]...)
+				on, ok := b.whileOnCall(o, found, loc)
+				if !ok {
+					continue
+				}
+				for _, t := range b.rotPlaced[found] {
+					tiers = append(tiers, held{t, on})
+				}
 			}
 		}
 		// pieces: each span of the override left free on a tier, with
@@ -715,11 +729,12 @@ func (b *builder) overrides(s *schedule, loc *time.Location) {
 		}
 		byPiece := map[piece]map[string]string{}
 		var pieces []piece
-		for _, t := range tiers {
+		for _, h := range tiers {
+			t := h.t
 			var over []span
 			var beaten []string
 			for _, c := range taken[t] {
-				if !o.from.Before(c.until) || !c.from.Before(o.until) {
+				if !h.from.Before(c.until) || !c.from.Before(h.until) {
 					continue
 				}
 				over = append(over, c.span)
@@ -732,7 +747,7 @@ func (b *builder) overrides(s *schedule, loc *time.Location) {
 				}
 				beaten = append(beaten, fmt.Sprintf("%q (%s to %s), which %s", c.o.ref.Name, c.from.In(loc).Format(time.RFC3339), c.until.In(loc).Format(time.RFC3339), why))
 			}
-			free := subtract(span{o.from, o.until}, over)
+			free := subtract(h.span, over)
 			if len(beaten) > 0 {
 				what := "not applied to it"
 				if len(free) > 0 {
@@ -773,6 +788,36 @@ func (b *builder) overrides(s *schedule, loc *time.Location) {
 		ovs := b.out.Schedules[i].Overrides
 		sort.SliceStable(ovs, func(a, c int) bool { return ovs[a].From < ovs[c].From })
 	}
+}
+
+// whileOnCall is the part of an override's span when rotation r, which
+// it names, is on call at the source: an override of a rotation replaces
+// its participants, so it holds nothing before the rotation starts or
+// after it ends, even where pagerd keeps the rotation's tier (a rotation
+// and the one that takes over from it are one tier). A span cut short is
+// reported; ok is false when nothing is left.
+func (b *builder) whileOnCall(o *override, r *rotation, loc *time.Location) (span, bool) {
+	on := span{o.from, o.until}
+	if from := firstOnCall(r); from.After(on.from) {
+		on.from = from
+	}
+	if !r.end.IsZero() && r.end.Before(on.until) {
+		on.until = r.end
+	}
+	if on == (span{o.from, o.until}) {
+		return on, true
+	}
+	when := "from " + firstOnCall(r).In(loc).Format(time.RFC3339)
+	if !r.end.IsZero() {
+		when += " until " + r.end.In(loc).Format(time.RFC3339)
+	}
+	if !on.from.Before(on.until) {
+		b.rep.add(Changed, o.ref, "applies to rotation %q, which is on call at the source only %s: the override changes nothing there, so it is left out", r.name, when)
+		return on, false
+	}
+	b.rep.add(Changed, o.ref, "applies to rotation %q, which is on call at the source only %s: applied only from %s to %s, where the override holds there",
+		r.name, when, on.from.In(loc).Format(time.RFC3339), on.until.In(loc).Format(time.RFC3339))
+	return on, true
 }
 
 // span is an interval of time, from inclusive, until exclusive.

@@ -1,0 +1,85 @@
+package importer
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+// TestOpsgenieOverrideOfARotationThatEnds: an Opsgenie override that names
+// rotations replaces only their participants, so it holds only while they
+// are on call at the source. Here the team moves from "Old weekly" to "New
+// weekly" on Monday 2025-10-20 09:00 (one pagerd tier, the new rotation a
+// layer from then on), and:
+//
+//   - ivan overrides Old weekly from Sat 10-18 12:00 to Wed 10-22 12:00,
+//     across the move: Opsgenie has ivan until 10-20 09:00, then New
+//     weekly's kim (Old weekly has ended, so there is nothing to override);
+//   - hana overrides New weekly from Sun 10-19 00:00 to Mon 10-20 12:00:
+//     New weekly is not on call before 10-20 09:00, so Opsgenie has hana
+//     only from then, ivan's override of Old weekly before;
+//   - hana overrides New weekly again from Sun 10-26 12:00 to Tue 10-28
+//     12:00, across its handoff (kim to lee, Mon 10-27 09:00): hana all
+//     along, lee after.
+//
+// The expected holders follow from Opsgenie's rule for overrides (as its
+// user guides put it: an override that selects a rotation applies only to
+// that rotation; one that selects none takes precedence over all of them),
+// not from the importer.
+func TestOpsgenieOverrideOfARotationThatEnds(t *testing.T) {
+	res, cfg := mustImport(t, Opsgenie, []Document{
+		{Name: "users.json", Data: []byte(ogFourUsers)},
+		{Name: "schedules.json", Data: []byte(`{"data": [{"id": "s-pay", "name": "Payments", "timezone": "Europe/Berlin", "enabled": true,
+			"rotations": [
+				{"id": "r-old", "name": "Old weekly", "type": "weekly", "length": 1,
+				 "startDate": "2025-09-01T07:00:00Z", "endDate": "2025-10-20T07:00:00Z",
+				 "participants": [{"type": "user", "id": "u-hana"}, {"type": "user", "id": "u-ivan"}]},
+				{"id": "r-new", "name": "New weekly", "type": "weekly", "length": 1,
+				 "startDate": "2025-10-20T07:00:00Z",
+				 "participants": [{"type": "user", "id": "u-kim"}, {"type": "user", "id": "u-lee"}]}]}]}`)},
+		{Name: "overrides.json", Data: []byte(`{"data": [
+			{"_parent": {"id": "s-pay"}, "alias": "ivan-across-the-move", "user": {"type": "user", "id": "u-ivan"},
+			 "startDate": "2025-10-18T10:00:00Z", "endDate": "2025-10-22T10:00:00Z", "rotations": [{"id": "r-old"}]},
+			{"_parent": {"id": "s-pay"}, "alias": "hana-early", "user": {"type": "user", "id": "u-hana"},
+			 "startDate": "2025-10-18T22:00:00Z", "endDate": "2025-10-20T10:00:00Z", "rotations": [{"id": "r-new"}]},
+			{"_parent": {"id": "s-pay"}, "alias": "hana-across-a-handoff", "user": {"type": "user", "id": "u-hana"},
+			 "startDate": "2025-10-26T11:00:00Z", "endDate": "2025-10-28T11:00:00Z", "rotations": [{"name": "New weekly"}]}]}`)},
+	}, Options{})
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	at := func(mo time.Month, d, h, m int) time.Time { return time.Date(2025, mo, d, h, m, 0, 0, berlin) }
+	for _, c := range []struct {
+		at   time.Time
+		want string
+	}{
+		{at(10, 18, 11, 59), "hana"}, // Old weekly: hana from 10-13
+		{at(10, 18, 12, 0), "ivan"},  // ivan's override of Old weekly
+		{at(10, 19, 6, 0), "ivan"},   // hana's override of New weekly, which is not on call yet
+		{at(10, 20, 8, 59), "ivan"},
+		{at(10, 20, 9, 0), "hana"}, // New weekly on call: hana's override of it
+		{at(10, 20, 11, 59), "hana"},
+		{at(10, 20, 12, 0), "kim"}, // ivan's override named Old weekly, which has ended
+		{at(10, 21, 12, 0), "kim"},
+		{at(10, 22, 12, 0), "kim"},
+		{at(10, 26, 12, 0), "hana"},
+		{at(10, 27, 9, 0), "hana"}, // across New weekly's handoff
+		{at(10, 28, 11, 59), "hana"},
+		{at(10, 28, 12, 0), "lee"},
+	} {
+		if got := onCallUsers(t, cfg, c.at); !reflect.DeepEqual(got, []string{c.want}) {
+			t.Errorf("%s: on call %v, want [%s] as in Opsgenie\n%s", c.at.Format(time.RFC3339), got, c.want, res.Config)
+		}
+	}
+	for _, w := range [][]string{
+		{`override "ivan-across-the-move"`, `rotation "Old weekly"`, "2025-10-20T09:00:00+02:00"},
+		{`override "hana-early"`, `rotation "New weekly"`, "2025-10-20T09:00:00+02:00"},
+	} {
+		if issueWith(res.Report, Changed, w...) == nil {
+			t.Errorf("the report does not say the override holds only while its rotation is on call (%q): %+v", w, res.Report.Issues)
+		}
+	}
+	for _, is := range res.Report.Issues {
+		if reflect.DeepEqual(is.Source, `Opsgenie schedule "Payments" (id s-pay), override "hana-across-a-handoff"`) {
+			t.Errorf("an override inside its rotation's time is reported: %s", is.Detail)
+		}
+	}
+}

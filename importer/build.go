@@ -743,7 +743,7 @@ func (b *builder) overrides(s *schedule, loc *time.Location) {
 				}
 				why := c.o.wins
 				if c.o.rank == o.rank {
-					why = "the source pages the override created last, which its export does not say: the one listed first is kept; check it there"
+					why = tieBreak[b.vendor]
 				}
 				beaten = append(beaten, fmt.Sprintf("%q (%s to %s), which %s", c.o.ref.Name, c.from.In(loc).Format(time.RFC3339), c.until.In(loc).Format(time.RFC3339), why))
 			}
@@ -788,6 +788,14 @@ func (b *builder) overrides(s *schedule, loc *time.Location) {
 		ovs := b.out.Schedules[i].Overrides
 		sort.SliceStable(ovs, func(a, c int) bool { return ovs[a].From < ovs[c].From })
 	}
+}
+
+// tieBreak says, for the report, why the first listed of two overlapping
+// overrides that nothing in the export ranks holds the time they share.
+var tieBreak = map[string]string{
+	Opsgenie:      "Opsgenie documents no rule for which of two overlapping overrides it pages, and its export says neither when they were made nor in what order they apply: the one listed first is kept; check the final schedule in Opsgenie",
+	PagerDuty:     "PagerDuty pages the override created last, which the listed overrides do not say: the one listed first is kept; check it there",
+	GrafanaOnCall: "the source pages the override created last, which its export does not say: the one listed first is kept; check it there",
 }
 
 // whileOnCall is the part of an override's span when rotation r, which

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pagerd/pagerd/policy"
 )
@@ -57,8 +58,17 @@ func TestOverlappingOverrides(t *testing.T) {
 	if n := len(cfg.Schedule("ops").Overrides); n != 3 {
 		t.Errorf("%d overrides, want 3 (first, the rest of second, and later):\n%s", n, res.Config)
 	}
-	if issueWith(res.Report, NotMapped, `override "second"`, `tier ops/main the override "first"`, "export does not say", "only from 2025-10-07T12:00:00Z to 2025-10-07T14:00:00Z") == nil {
+	if issueWith(res.Report, NotMapped, `override "second"`, `tier ops/main the override "first"`, "Opsgenie documents no rule", "only from 2025-10-07T12:00:00Z to 2025-10-07T14:00:00Z") == nil {
 		t.Errorf("the overlap is not reported: %+v", res.Report.Issues)
+	}
+	if is := issueWith(res.Report, NotMapped, `override "second"`, "created last"); is != nil {
+		t.Errorf("the report claims an Opsgenie rule its documentation does not give: %s", is.Detail)
+	}
+	for at, want := range map[string]string{"2025-10-07T09:00:00Z": "ben", "2025-10-07T11:00:00Z": "ben", "2025-10-07T12:00:00Z": "ann", "2025-10-07T14:00:00Z": "ann"} {
+		ts, _ := time.Parse(time.RFC3339, at)
+		if got := onCallUsers(t, cfg, ts); len(got) != 1 || got[0] != want {
+			t.Errorf("%s: on call %v, want [%s] (the first listed holds the overlap; ann holds the rotation this week)", at, got, want)
+		}
 	}
 	if !strings.Contains(string(res.Config), `from: "2025-10-07T12:00:00Z"`) || !strings.Contains(string(res.Config), `until: "2025-10-07T14:00:00Z"`) {
 		t.Errorf("the rest of second, 12:00 to 14:00, is not imported:\n%s", res.Config)

@@ -273,6 +273,9 @@ func (b *builder) schedule(s *schedule) {
 				b.rep.add(NotMapped, r.ref, "%s", err.reason)
 				continue
 			}
+			if sh.hours > 0 {
+				b.hoursAcrossClockChange(r, sh, loc)
+			}
 			mapped = append(mapped, placedRotation{r, members, sh})
 		}
 		if len(mapped) > 0 {
@@ -788,6 +791,45 @@ func (b *builder) overrides(s *schedule, loc *time.Location) {
 		ovs := b.out.Schedules[i].Overrides
 		sort.SliceStable(ovs, func(a, c int) bool { return ovs[a].From < ovs[c].From })
 	}
+}
+
+// hoursAcrossClockChange reports an hourly rotation whose zone changes its
+// clocks within a year: pagerd counts its turns on the schedule's wall
+// clock (a 12-hour turn from 08:00 hands off at 08:00 and 20:00 all year),
+// as Opsgenie documents a rotation's start time as its handover time,
+// but none says whether hourly turns count elapsed hours across the
+// change, which would move every handoff after it by the change.
+func (b *builder) hoursAcrossClockChange(r *rotation, sh tierShape, loc *time.Location) {
+	at, ok := nextClockChange(b.opt.Now, loc)
+	if !ok {
+		return
+	}
+	_, before := at.Add(-time.Hour).In(loc).Zone()
+	_, after := at.In(loc).Zone()
+	shift := time.Duration(after-before) * time.Second
+	b.rep.add(Changed, r.ref, "turns of %d hours, counted on the schedule's wall clock as pagerd counts them (handing off at %02d:%02d plus whole turns, local time, whatever the clocks do); %s changes its clocks by %s on %s, and the source does not document whether its hourly turns count wall-clock or elapsed hours across such a change: if elapsed, its handoffs from then on are %s off pagerd's; compare the two after %s",
+		sh.hours, sh.handoff.hour, sh.handoff.minute, loc, policy.Duration(shift.Abs()), at.In(loc).Format(time.RFC3339), policy.Duration(shift.Abs()), at.In(loc).Format("2006-01-02"))
+}
+
+// nextClockChange is the first instant after now, within a year, at which
+// loc's offset from UTC changes.
+func nextClockChange(now time.Time, loc *time.Location) (time.Time, bool) {
+	_, off := now.In(loc).Zone()
+	for t := now; t.Before(now.AddDate(1, 0, 0)); t = t.Add(time.Hour) {
+		if _, o := t.In(loc).Zone(); o != off {
+			lo := t.Add(-time.Hour)
+			for t.Sub(lo) > time.Second {
+				mid := lo.Add(t.Sub(lo) / 2)
+				if _, o := mid.In(loc).Zone(); o != off {
+					t = mid
+				} else {
+					lo = mid
+				}
+			}
+			return t.Truncate(time.Second), true
+		}
+	}
+	return time.Time{}, false
 }
 
 // tieBreak says, for the report, why the first listed of two overlapping

@@ -20,7 +20,8 @@ import (
 // Alertmanager would refuse), DELETE /api/v2/silence/{id} expires one (404
 // for one it does not know), GET /api/v2/silences lists them all with
 // their state. It matches alerts as Alertmanager does, so a test can ask
-// which alerts its silences silence.
+// which alerts its silences silence. Given alerts, that handler answers
+// the list of alerts and the status (fakeAlertmanagerAPI).
 type fakeSilences struct {
 	url string
 
@@ -46,10 +47,14 @@ type fakeSilence struct {
 	Expired   bool
 }
 
-func newFakeSilences(t *testing.T) *fakeSilences {
+func newFakeSilences(t *testing.T, alerts ...http.Handler) *fakeSilences {
 	t.Helper()
 	f := &fakeSilences{}
 	mux := http.NewServeMux()
+	for _, h := range alerts {
+		mux.Handle("GET /api/v2/alerts", h)
+		mux.Handle("GET /api/v2/status", h)
+	}
 	mux.HandleFunc("POST /api/v2/silences", func(w http.ResponseWriter, r *http.Request) {
 		var s fakeSilence
 		if err := json.NewDecoder(r.Body).Decode(&s); err != nil || len(s.Matchers) == 0 {

@@ -28,6 +28,9 @@ type fakeAlertmanagerAPI struct {
 	down       bool
 	statusDown bool
 	queries    []string
+	// state is the listed alerts' status.state ("active" when empty;
+	// "suppressed" for silenced ones).
+	state string
 	// auth is the basic auth of the last query ("user:password").
 	auth string
 }
@@ -64,8 +67,12 @@ func (f *fakeAlertmanagerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	alerts := make([]string, 0, f.firing+len(f.active))
+	state := f.state
+	if state == "" {
+		state = "active"
+	}
 	for i := range f.firing {
-		alerts = append(alerts, fmt.Sprintf(`{"labels":{"alertname":"HighErrorRate","instance":"api-3"},"status":{"state":"active"},"endsAt":"2025-09-10T07:00:00Z","fingerprint":"%016x"}`, i))
+		alerts = append(alerts, fmt.Sprintf(`{"labels":{"alertname":"HighErrorRate","instance":"api-3"},"status":{"state":%q},"endsAt":"2025-09-10T07:00:00Z","fingerprint":"%016x"}`, state, i))
 	}
 	for _, fp := range f.active {
 		alerts = append(alerts, fmt.Sprintf(`{"labels":{"alertname":"HighErrorRate"},"status":{"state":"active"},"endsAt":"2025-09-10T07:00:00Z","fingerprint":%q}`, fp))

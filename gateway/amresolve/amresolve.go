@@ -134,6 +134,28 @@ type jobData struct {
 	// EntryUnconfirmed), so the timeline says each change once, not
 	// every minute.
 	Last string `json:"last,omitempty"`
+	// Acknowledged marks the check an acknowledgement that silenced the
+	// incident's alerts started (Checker.Acknowledged): it lasts while
+	// the incident stays acknowledged, firing notifications or not.
+	Acknowledged bool `json:"acknowledged,omitempty"`
+}
+
+// wanted reports whether the incident, as just read, still needs the
+// check: a withheld resolve's until the incident is resolved or its group
+// fires again, an acknowledgement's while it stays acknowledged.
+func (d *jobData) wanted(inc *store.Incident) bool {
+	if d.Acknowledged {
+		return inc.State.Status == policy.StatusAcknowledged
+	}
+	return inc.Open() && inc.Repeats <= d.Repeats
+}
+
+// what names the check in logs.
+func (d *jobData) what() string {
+	if d.Acknowledged {
+		return "acknowledged incident with silenced alerts"
+	}
+	return "withheld resolve"
 }
 
 // Withheld stores the check of incident id, whose resolve was just
@@ -184,12 +206,18 @@ func (c *Checker) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !inc.Open() || inc.Repeats > d.Repeats {
-		return nil, nil // resolved, or the group fired again since
+	if !d.wanted(inc) {
+		return nil, nil // resolved, re-opened, or the group fired again since
+	}
+	// A withheld resolve is refused after a repeat since it was withheld;
+	// an acknowledgement's check, after one since this read.
+	repeats := d.Repeats
+	if d.Acknowledged {
+		repeats = inc.Repeats
 	}
 	svc := c.o.Config().Service(d.Service)
 	if svc == nil || svc.AlertmanagerAPI() == "" {
-		c.o.Logger.Warn("withheld resolve: no longer checked, the config names no Alertmanager for the service", "incident", d.Incident, "service", d.Service)
+		c.o.Logger.Warn(d.what()+": no longer checked, the config names no Alertmanager for the service", "incident", d.Incident, "service", d.Service)
 		return nil, nil
 	}
 	base := svc.AlertmanagerAPI()
@@ -210,7 +238,7 @@ func (c *Checker) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 		return &store.Job{Kind: JobKind, Key: j.Key, Due: now.Add(RecheckEvery), Data: b}, nil
 	}
 	if err != nil {
-		c.o.Logger.Warn("withheld resolve: Alertmanager could not be asked whether the group still fires; the incident stays open and is asked about again",
+		c.o.Logger.Warn(d.what()+": Alertmanager could not be asked whether the group still fires; the incident stays open and is asked about again",
 			"incident", d.Incident, "service", d.Service, "alertmanager", shown, "retry_in", RecheckEvery, "err", err)
 		return next(EntryUnconfirmed, fmt.Sprintf("Alertmanager at %s could not be asked whether the group still fires (%v): the incident stays open; asking again every %s",
 			shown, err, RecheckEvery))
@@ -220,21 +248,21 @@ func (c *Checker) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 			shown, n, RecheckEvery))
 	}
 	if outcome, why := c.distrust(ctx, base, now); outcome != "" {
-		c.o.Logger.Warn("withheld resolve: Alertmanager says no alert of the group fires, but that is not trusted yet; the incident stays open and is asked about again",
+		c.o.Logger.Warn(d.what()+": Alertmanager says no alert of the group fires, but that is not trusted yet; the incident stays open and is asked about again",
 			"incident", d.Incident, "service", d.Service, "alertmanager", shown, "why", why, "retry_in", RecheckEvery)
 		return next(outcome, fmt.Sprintf("Alertmanager at %s says no alert of the group fires, but %s: the incident stays open; asking again every %s",
 			shown, why, RecheckEvery))
 	}
 	why := store.Entry{At: now.UTC().Truncate(time.Millisecond), Type: EntryConfirmed, Actor: "pagerd",
 		Detail: fmt.Sprintf("confirmed with Alertmanager at %s: no alert of the group fires any more", shown)}
-	resolved, err := c.o.Incidents.ResolveUnlessRepeated(ctx, svc, d.Incident, d.Repeats, "alertmanager", why)
+	resolved, err := c.o.Incidents.ResolveUnlessRepeated(ctx, svc, d.Incident, repeats, "alertmanager", why)
 	if err != nil {
 		return nil, err
 	}
 	if !resolved {
 		return nil, nil // resolved by someone else, or fired again, meanwhile
 	}
-	c.o.Logger.Info("withheld resolve confirmed with Alertmanager: incident resolved", "incident", d.Incident, "service", d.Service, "alertmanager", shown)
+	c.o.Logger.Info(d.what()+": confirmed with Alertmanager that no alert of it fires: incident resolved", "incident", d.Incident, "service", d.Service, "alertmanager", shown)
 	return nil, nil
 }
 

@@ -60,6 +60,9 @@ func forwardItem(action string, version int64, now time.Time) store.OutboxItem {
 // in the same write), and the create item names it: the resolve owes an
 // expire at every Alertmanager recorded, whatever the config says then,
 // since a silence left behind would mute the alerts when they fire again.
+// An acknowledgement also owes the start of the check that resolves the
+// incident once Alertmanager lists none of its alerts (amresolve): the
+// silences mute the resolved notification too.
 func silences(cfg *policy.Config, inc *store.Incident, acts []policy.Action, now time.Time) []store.OutboxItem {
 	svc := cfg.Service(inc.Service)
 	configured := svc != nil && svc.SilenceOnAcknowledge != nil && !svc.Shadow && inc.Source == "alertmanager"
@@ -76,6 +79,12 @@ func silences(cfg *policy.Config, inc *store.Incident, acts []policy.Action, now
 			}
 			out = append(out, store.OutboxItem{ID: fmt.Sprintf("silence-create-%d", inc.Version), Kind: store.OutboxSilence,
 				Action: "create", Due: now, Since: now, URL: base})
+			if svc.AlertmanagerAPI() != "" {
+				// Alertmanager mutes the silenced alerts' resolve too:
+				// pagerd asks it whether they still fire.
+				out = append(out, store.OutboxItem{ID: fmt.Sprintf("resolve-check-%d", inc.Version), Kind: store.OutboxResolveCheck,
+					Action: "start", Due: now, Since: now})
+			}
 		case policy.ActionResolve:
 			// Records stored before SilencedAt was kept name none: the
 			// configured Alertmanager is expired at, as before.

@@ -94,3 +94,34 @@ func ReadKeptAlerts(details json.RawMessage) (k KeptAlerts, ok bool) {
 	k.Unread, k.TruncatedByAlertmanager = d.AlertsUnread, int(d.TruncatedAlerts)
 	return k, true
 }
+
+// ReadAlertFilter reads from an incident's stored details what to ask
+// Alertmanager's list of alerts (GET /api/v2/alerts) for the alerts the
+// incident stands for: the group's receiver and labels, or, with
+// byFingerprint (incident_key: fingerprint) for an incident of one alert,
+// that alert's labels. A value pagerd cut is left out (matched exactly it
+// would match nothing, and the incident look over), and so is a receiver
+// it cut: what is left can only match more alerts, never fewer. ok is
+// false for details that are not an Alertmanager group's.
+func ReadAlertFilter(details json.RawMessage, byFingerprint bool) (receiver string, labels map[string]string, ok bool) {
+	var d amDetails
+	if len(details) == 0 || json.Unmarshal(details, &d) != nil || d.Source != "alertmanager" {
+		return "", nil, false
+	}
+	from := d.GroupLabels
+	if byFingerprint && d.AlertsTotal == 1 && len(d.Alerts) == 1 {
+		from = d.Alerts[0].Labels
+	}
+	labels = make(map[string]string, len(from))
+	for name, value := range from {
+		_, nameCut := CutLabel(name)
+		_, valueCut := CutLabel(value)
+		if !nameCut && !valueCut {
+			labels[name] = value
+		}
+	}
+	if _, cut := CutLabel(d.Receiver); !cut {
+		receiver = d.Receiver
+	}
+	return receiver, labels, true
+}

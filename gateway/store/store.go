@@ -547,6 +547,11 @@ const (
 	// OutboxSilence creates (Action "create") Alertmanager silences for
 	// the incident's alerts, or expires them (Action "expire").
 	OutboxSilence = "alertmanager_silence"
+	// OutboxResolveCheck starts (Action "start") asking Alertmanager
+	// whether the alerts of an incident it silenced at the
+	// acknowledgement still fire: silenced alerts are never notified,
+	// resolved ones neither, so nothing else would ever resolve it.
+	OutboxResolveCheck = "alertmanager_resolve_check"
 )
 
 // Storms is the part of a store that bundles pages during an alert storm.

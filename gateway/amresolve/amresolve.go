@@ -17,6 +17,12 @@
 // withheld resolve (a repeat of the incident) ends the job: Alertmanager
 // tells pagerd again when the group changes.
 //
+// An acknowledgement that silences its incident's alerts in Alertmanager
+// (silence_on_acknowledge) starts the same check (Checker.Acknowledged,
+// keyed apart): Alertmanager mutes the silenced alerts' resolved
+// notification too. It lasts while the incident stays acknowledged,
+// firing notifications or not, and counts silenced alerts as firing.
+//
 // In fingerprint mode (incident_key: fingerprint) no resolve is withheld,
 // but an alert that opened its incident and was then pushed out of the
 // first max_alerts of its group's notifications is never reported

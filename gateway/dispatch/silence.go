@@ -614,7 +614,8 @@ func plural(n int, word string) string {
 // carry every one of group's labels: those of the notification group
 // whose resolve pagerd withheld (GET /api/v2/alerts, with a receiver and
 // filter per label). A label whose name a filter cannot carry is left out
-// of it, which can only count more alerts, never fewer.
+// of it, which can only count more alerts, never fewer; one whose value
+// is too long for a URL is checked by pagerd on the answer instead.
 func (a *AlertmanagerSilencer) Firing(ctx context.Context, base, receiver string, group map[string]string) (int, error) {
 	alerts, err := a.unresolved(ctx, base, receiver, group)
 	return len(alerts), err
@@ -642,19 +643,40 @@ func (a *AlertmanagerSilencer) Fingerprints(ctx context.Context, base, receiver 
 // amGettableAlert is an alert as GET /api/v2/alerts lists it, the part
 // pagerd reads.
 type amGettableAlert struct {
-	Fingerprint string `json:"fingerprint"`
+	Fingerprint string            `json:"fingerprint"`
+	Labels      map[string]string `json:"labels"`
 }
 
-// unresolved is Alertmanager's list of the alerts Firing counts.
+// amFilterMax bounds the length, escaped for the URL, of the filters
+// unresolved sends: a proxy in front of Alertmanager refuses a request
+// line over 8 KiB (nginx's default), Go's server (Alertmanager's own) one
+// over 1 MiB, and label values have no bound.
+const amFilterMax = 4 << 10
+
+// unresolved is Alertmanager's list of the alerts Firing counts. Only the
+// filters that fit amFilterMax, shortest first, are sent; the answer is
+// then held to every label a filter can carry, as Alertmanager's matcher
+// would (an absent label reads ""), so a filter left out for its length
+// never counts another group's alerts.
 func (a *AlertmanagerSilencer) unresolved(ctx context.Context, base, receiver string, group map[string]string) ([]amGettableAlert, error) {
 	q := url.Values{}
 	if receiver != "" {
 		q.Set("receiver", regexp.QuoteMeta(receiver))
 	}
+	var names, filters []string
 	for _, name := range slices.Sorted(maps.Keys(group)) {
 		if labelNameRE.MatchString(name) {
-			q.Add("filter", name+`="`+matcherValueEscaper.Replace(group[name])+`"`)
+			names = append(names, name)
+			filters = append(filters, name+`="`+matcherValueEscaper.Replace(group[name])+`"`)
 		}
+	}
+	slices.SortStableFunc(filters, func(x, y string) int { return len(x) - len(y) })
+	room := amFilterMax
+	for _, f := range filters {
+		if room -= len(url.QueryEscape(f)); room < 0 {
+			break
+		}
+		q.Add("filter", f)
 	}
 	b, code, err := a.do(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/api/v2/alerts?"+q.Encode(), nil, amListMax+1)
 	if err != nil {
@@ -670,7 +692,15 @@ func (a *AlertmanagerSilencer) unresolved(ctx context.Context, base, receiver st
 	if err := json.Unmarshal(b, &alerts); err != nil {
 		return nil, fmt.Errorf("alertmanager's list of alerts: %w", err)
 	}
-	return alerts, nil
+	for _, al := range alerts {
+		if al.Labels == nil {
+			// Held to the group, it would count as not firing.
+			return nil, errors.New("alertmanager's list of alerts has an alert without labels")
+		}
+	}
+	return slices.DeleteFunc(alerts, func(al amGettableAlert) bool {
+		return slices.ContainsFunc(names, func(name string) bool { return al.Labels[name] != group[name] })
+	}), nil
 }
 
 // Started reads when the Alertmanager at base started (GET

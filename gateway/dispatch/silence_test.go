@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -126,5 +128,25 @@ func TestSilencePlanSays(t *testing.T) {
 	}
 	if p := planSilences(json.RawMessage(`{"source":"pagerduty"}`)); len(p.silences) != 0 || !strings.HasPrefix(p.say(), "silenced 0 of 0") {
 		t.Errorf("details of another source: %+v", p)
+	}
+}
+
+// TestUnresolvedRefusesAlertsWithoutLabels: pagerd holds Alertmanager's
+// answer to the group's labels, so an alert listed without its labels
+// (an API that only looks like Alertmanager's) would count as not
+// firing, and its incident would resolve. It is an error instead: the
+// incident stays open and pagerd asks again.
+func TestUnresolvedRefusesAlertsWithoutLabels(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `[{"fingerprint":"0123456789abcdef","status":{"state":"active"}}]`)
+	}))
+	defer srv.Close()
+	a := &AlertmanagerSilencer{}
+	group := map[string]string{"alertname": "DiskFull"}
+	if n, err := a.Firing(context.Background(), srv.URL, "pagerd", group); err == nil {
+		t.Fatalf("Firing = %d, nil; want an error", n)
+	}
+	if fps, err := a.Fingerprints(context.Background(), srv.URL, "pagerd", group); err == nil {
+		t.Fatalf("Fingerprints = %v, nil; want an error", fps)
 	}
 }

@@ -1,10 +1,6 @@
 package store
 
-import (
-	"context"
-
-	"github.com/pagerd/pagerd/policy"
-)
+import "context"
 
 // Lister lists incidents (a Store, or the incident service in front of
 // one).
@@ -13,27 +9,32 @@ type Lister interface {
 }
 
 // EachOpen calls f with every open incident of the service (of every
-// service when it is ""), triggered ones first, each status newest
-// first, a page at a time: however many there are, none is left out.
+// service when it is ""), newest first, a page at a time: however many
+// there are, none is left out. Triggered and acknowledged ones are read
+// in one order (Filter.Open), so an incident open from the start of the
+// scan to its end is seen exactly once, even if it is acknowledged or
+// reopened meanwhile; one resolved or opened meanwhile at most once.
 func EachOpen(ctx context.Context, l Lister, service string, f func(*Incident) error) error {
-	for _, st := range []policy.Status{policy.StatusTriggered, policy.StatusAcknowledged} {
-		filter := Filter{Service: service, Status: st, Limit: 1000}
-		for {
-			incs, err := l.List(ctx, filter)
-			if err != nil {
+	return EachOpenPaged(ctx, l, service, 1000, f)
+}
+
+// EachOpenPaged is EachOpen reading page incidents at a time.
+func EachOpenPaged(ctx context.Context, l Lister, service string, page int, f func(*Incident) error) error {
+	filter := Filter{Service: service, Open: true, Limit: page}
+	for {
+		incs, err := l.List(ctx, filter)
+		if err != nil {
+			return err
+		}
+		for _, inc := range incs {
+			if err := f(inc); err != nil {
 				return err
 			}
-			for _, inc := range incs {
-				if err := f(inc); err != nil {
-					return err
-				}
-			}
-			if len(incs) < filter.Limit {
-				break
-			}
-			cur := CursorOf(incs[len(incs)-1])
-			filter.After = &cur
 		}
+		if len(incs) < filter.Limit {
+			return nil
+		}
+		cur := CursorOf(incs[len(incs)-1])
+		filter.After = &cur
 	}
-	return nil
 }

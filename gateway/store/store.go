@@ -163,6 +163,23 @@ type Filter struct {
 	// returns only incidents that come after it in its order.
 	After *Cursor
 	Limit int
+	// Open admits triggered and acknowledged incidents alike, in one
+	// order: pages of open incidents see one acknowledged or reopened
+	// between them once, where a scan per status sees it twice or never.
+	Open bool
+}
+
+// OpenOnly says whether only open incidents can match: stores then read
+// their index of open incidents.
+func (f Filter) OpenOnly() bool {
+	return f.Open || f.Status == policy.StatusTriggered || f.Status == policy.StatusAcknowledged
+}
+
+// AdmitsStatus says whether an incident with status st matches the
+// filter's Status and Open.
+func (f Filter) AdmitsStatus(st policy.Status) bool {
+	return (f.Status == "" || st == f.Status) &&
+		(!f.Open || st == policy.StatusTriggered || st == policy.StatusAcknowledged)
 }
 
 // Cursor is a position in List's order: an incident's creation time (to

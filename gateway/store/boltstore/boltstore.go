@@ -696,7 +696,7 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, er
 		limit = store.DefaultListLimit
 	}
 	index := bucketCreated
-	if f.Status == policy.StatusTriggered || f.Status == policy.StatusAcknowledged {
+	if f.OpenOnly() {
 		index = bucketOpen
 	}
 	lo, hi, ok := f.CreatedRange()
@@ -728,7 +728,7 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, er
 				continue
 			}
 			status, priority, service, ok := parseIndexRecord(v)
-			if ok && ((f.Status != "" && status != string(f.Status)) ||
+			if ok && (!f.AdmitsStatus(policy.Status(status)) ||
 				(f.Service != "" && service != f.Service) ||
 				(f.Priority != "" && priority != f.Priority)) {
 				continue
@@ -750,7 +750,7 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, er
 }
 
 func matches(inc *store.Incident, f store.Filter) bool {
-	return (f.Status == "" || inc.State.Status == f.Status) &&
+	return f.AdmitsStatus(inc.State.Status) &&
 		(f.Service == "" || inc.Service == f.Service) &&
 		(f.Priority == "" || inc.State.Priority == f.Priority)
 }

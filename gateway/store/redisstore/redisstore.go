@@ -597,7 +597,7 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, er
 		limit = store.DefaultListLimit
 	}
 	index := "idx"
-	if f.Status == policy.StatusTriggered || f.Status == policy.StatusAcknowledged {
+	if f.OpenOnly() {
 		index = "open"
 	}
 	lo, hi, ok := f.CreatedRange()
@@ -639,7 +639,7 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, er
 }
 
 func matches(inc *store.Incident, f store.Filter) bool {
-	return (f.Status == "" || inc.State.Status == f.Status) &&
+	return f.AdmitsStatus(inc.State.Status) &&
 		(f.Service == "" || inc.Service == f.Service) &&
 		(f.Priority == "" || inc.State.Priority == f.Priority)
 }

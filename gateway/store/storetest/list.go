@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"testing"
 	"time"
@@ -18,6 +19,110 @@ var listTests = []struct {
 	{"ListPagesByCursorWhileIncidentsArrive", testListCursor},
 	{"ListFiltersByCreationTime", testListTimeRange},
 	{"CountOpenByServicePriorityAndStatus", testCountOpen},
+	{"EachOpenVisitsEveryIncidentOpenThroughoutOnce", testEachOpen},
+}
+
+// testEachOpen: store.EachOpen, a page at a time, calls f once with every
+// incident of the service open from the start of the scan to its end,
+// while incidents already passed and still ahead are acknowledged and
+// reopened, and others resolved and opened, under it: an incident left
+// out is a page nobody gets, one visited twice a page sent twice. Those
+// resolved or opened during the scan are visited at most once, those
+// resolved before it and other services' never.
+func testEachOpen(t *testing.T, f Factory) {
+	for _, page := range []int{1, 4, 1000} {
+		t.Run(fmt.Sprintf("page %d", page), func(t *testing.T) {
+			s := f.New(t)
+			const n = 60
+			var ids []string // the service's incidents, oldest first
+			pos := map[string]int{}
+			for i := range n {
+				at := base.Add(time.Duration(i/2) * time.Millisecond)
+				inc := incident("api", fmt.Sprintf("o%d", i), at)
+				if i%3 == 0 {
+					inc.State.Status = policy.StatusAcknowledged
+				}
+				pos[trigger(t, s, inc)] = i
+				ids = append(ids, inc.ID)
+				if i%4 == 0 {
+					trigger(t, s, incident("web", fmt.Sprintf("o%d", i), at))
+				}
+			}
+			set := func(id string, st policy.Status) {
+				inc := get(t, s, id)
+				inc.State.Status = st
+				update(t, s, inc)
+			}
+			// toggle acknowledges a triggered incident, reopens an
+			// acknowledged one.
+			toggle := func(id string) {
+				switch get(t, s, id).State.Status {
+				case policy.StatusTriggered:
+					set(id, policy.StatusAcknowledged)
+				case policy.StatusAcknowledged:
+					set(id, policy.StatusTriggered)
+				}
+			}
+			notThroughout := map[string]bool{}
+			for i := 9; i < n; i += 10 {
+				set(ids[i], policy.StatusResolved)
+				notThroughout[ids[i]] = true
+			}
+			resolvedBefore := maps.Clone(notThroughout)
+
+			visits := map[string]int{}
+			v := 0
+			err := store.EachOpenPaged(ctx(t), s, "api", page, func(inc *store.Incident) error {
+				visits[inc.ID]++
+				v++
+				if inc.Service != "api" || resolvedBefore[inc.ID] {
+					return fmt.Errorf("visited %s of %s, resolved before the scan: %v", inc.ID, inc.Service, resolvedBefore[inc.ID])
+				}
+				i, ok := pos[inc.ID]
+				if !ok {
+					return nil // opened during the scan
+				}
+				// One newer (passed) and one older (ahead) change
+				// status; every fourth visit, one ahead resolves and a
+				// new one opens.
+				if j := i + 1 + v%5; j < n {
+					toggle(ids[j])
+				}
+				if j := i - 1 - v%5; j >= 0 {
+					toggle(ids[j])
+				}
+				if v%4 == 0 {
+					if j := i - 2; j >= 0 && !notThroughout[ids[j]] {
+						set(ids[j], policy.StatusResolved)
+						notThroughout[ids[j]] = true
+					}
+					late := incident("api", fmt.Sprintf("late%d", v), base.Add(time.Hour+time.Duration(v)*time.Millisecond))
+					notThroughout[trigger(t, s, late)] = true
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			throughout := 0
+			for _, id := range ids {
+				if !notThroughout[id] {
+					throughout++
+					if visits[id] != 1 {
+						t.Errorf("incident %d (%s), open throughout the scan, visited %d times, want once", pos[id], id, visits[id])
+					}
+				}
+			}
+			for id, k := range visits {
+				if k > 1 {
+					t.Errorf("incident %s visited %d times", id, k)
+				}
+			}
+			if throughout < n/2 {
+				t.Fatalf("only %d of %d incidents open throughout: the test proves little", throughout, n)
+			}
+		})
+	}
 }
 
 // testCountOpen: CountOpen counts open

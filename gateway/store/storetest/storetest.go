@@ -663,6 +663,9 @@ func testList(t *testing.T, f Factory) {
 		{"resolved", store.Filter{Status: policy.StatusResolved}, []string{ids[2]}},
 		{"priority", store.Filter{Priority: "P0"}, []string{ids[1]}},
 		{"service and status", store.Filter{Service: "api", Status: policy.StatusTriggered}, []string{ids[0]}},
+		{"open, both statuses in one order", store.Filter{Open: true}, []string{ids[4], ids[3], ids[1], ids[0]}},
+		{"open and service", store.Filter{Service: "api", Open: true}, []string{ids[4], ids[0]}},
+		{"open and resolved", store.Filter{Open: true, Status: policy.StatusResolved}, nil},
 		{"nothing", store.Filter{Service: "none"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

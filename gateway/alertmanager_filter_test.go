@@ -88,7 +88,11 @@ func TestRealAlertmanagerFilterEscapes(t *testing.T) {
 
 	// nginx in front of Alertmanager, at its defaults, refuses a request
 	// line over 8 KiB.
-	proxied := httputil.NewSingleHostReverseProxy(mustParseURL(t, am.url))
+	target, err := url.Parse(am.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxied := httputil.NewSingleHostReverseProxy(target)
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(r.Method)+len(r.RequestURI)+len(" HTTP/1.1") > 8<<10 {
 			http.Error(w, "414 Request-URI Too Large", http.StatusRequestURITooLong)
@@ -182,15 +186,6 @@ func isSubset(a, b []string) bool {
 		}
 	}
 	return true
-}
-
-func mustParseURL(t *testing.T, s string) *url.URL {
-	t.Helper()
-	u, err := url.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
 }
 
 // amITFingerprint is the fingerprint Alertmanager gives an alert with

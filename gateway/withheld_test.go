@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -71,11 +73,24 @@ func (f *fakeAlertmanagerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 	if state == "" {
 		state = "active"
 	}
+	// The firing alerts match the query's filters, as those Alertmanager
+	// lists do: pagerd holds the answer to them.
+	labels := map[string]string{"alertname": "HighErrorRate", "instance": "api-3"}
+	for _, m := range r.URL.Query()["filter"] {
+		name, quoted, _ := strings.Cut(m, "=")
+		v, err := strconv.Unquote(quoted)
+		if err != nil {
+			http.Error(w, "bad filter "+m, http.StatusBadRequest)
+			return
+		}
+		labels[name] = v
+	}
+	lb, _ := json.Marshal(labels)
 	for i := range f.firing {
-		alerts = append(alerts, fmt.Sprintf(`{"labels":{"alertname":"HighErrorRate","instance":"api-3"},"status":{"state":%q},"endsAt":"2025-09-10T07:00:00Z","fingerprint":"%016x"}`, state, i))
+		alerts = append(alerts, fmt.Sprintf(`{"labels":%s,"status":{"state":%q},"endsAt":"2025-09-10T07:00:00Z","fingerprint":"%016x"}`, lb, state, i))
 	}
 	for _, fp := range f.active {
-		alerts = append(alerts, fmt.Sprintf(`{"labels":{"alertname":"HighErrorRate"},"status":{"state":"active"},"endsAt":"2025-09-10T07:00:00Z","fingerprint":%q}`, fp))
+		alerts = append(alerts, fmt.Sprintf(`{"labels":%s,"status":{"state":"active"},"endsAt":"2025-09-10T07:00:00Z","fingerprint":%q}`, lb, fp))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write([]byte("[" + strings.Join(alerts, ",") + "]"))

@@ -118,19 +118,17 @@ var _ Source = Store{}
 // maxOpen bounds how many open incidents older than a handoff's lookback
 // are read (each with a round trip for its timeline): more than any team
 // leaves open for a month.
-const maxOpen = 1000
+const maxOpen = 2000
 
 // Incidents reads the store's history (store.History); open incidents
 // older than since come from the open index, each with its timeline.
 func (s Store) Incidents(ctx context.Context, since, until time.Time, open bool, fn func(*report.Incident) error) error {
 	if open {
-		var older []*store.Incident
-		for _, st := range []policy.Status{policy.StatusTriggered, policy.StatusAcknowledged} {
-			incs, err := s.Store.List(ctx, store.Filter{Status: st, Until: since, Limit: maxOpen})
-			if err != nil {
-				return err
-			}
-			older = append(older, incs...)
+		// One read of both statuses (Filter.Open): read one status after
+		// the other, an incident reopened in between would be in neither.
+		older, err := s.Store.List(ctx, store.Filter{Open: true, Until: since, Limit: maxOpen})
+		if err != nil {
+			return err
 		}
 		sort.Slice(older, func(i, j int) bool {
 			a, b := store.CursorOf(older[i]), store.CursorOf(older[j])

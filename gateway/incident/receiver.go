@@ -234,23 +234,21 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 // LastPaged finds what was most recently paged to the user on the channel
-// among open incidents (the newest 1,000 triggered and 1,000 acknowledged
-// ones): an incident, or the storm bundle its page went out in, that
+// among open incidents (the newest 2,000, triggered or acknowledged): an
+// incident, or the storm bundle its page went out in, that
 // match accepts, and the level the page was for (notify.Receiver). match
 // is asked about every such page, and for a page in a storm message about
 // the message and the incident both: a page in a storm message that match
 // accepts is the message's, else, when match accepts the incident, the
 // incident's own. It reads no bundle, so an incident's page in a message
-// no longer kept is still found. It lists by status, so resolved
+// no longer kept is still found. It lists open incidents only, so resolved
 // incidents, however many and however new, never push an open one out.
 func (s *Service) LastPaged(ctx context.Context, user, channel string, match func(target string) bool) (notify.Page, error) {
-	var open []*store.Incident
-	for _, st := range []policy.Status{policy.StatusTriggered, policy.StatusAcknowledged} {
-		incs, err := s.o.Store.List(ctx, store.Filter{Status: st, Limit: 1000})
-		if err != nil {
-			return notify.Page{}, Classify(err)
-		}
-		open = append(open, incs...)
+	// One read of both statuses (Filter.Open): read one status after the
+	// other, an incident reopened in between would be in neither.
+	open, err := s.o.Store.List(ctx, store.Filter{Open: true, Limit: 2000})
+	if err != nil {
+		return notify.Page{}, Classify(err)
 	}
 	// The latest page of each target match accepts.
 	latest := map[string]time.Time{}

@@ -164,25 +164,45 @@ func (v *validator) gaps(tf string, s *Schedule, t *Tier) {
 		return
 	}
 	loc := s.Location()
-	// Once every layer has begun, what is covered repeats every week.
-	restricted, first, begin := false, rots[0].boundary(0), rots[0].boundary(0)
+	// Once every layer has begun, what is covered repeats every week. The
+	// tier's own rotation runs in both directions (its members take turns
+	// before its start too), so only layers, which hold nothing before
+	// their first shift, can leave the tier empty until they start: first
+	// is when the earliest of them does, zero when the tier has its own
+	// rotation, and begin when the last of them does.
+	restricted, first, begin := false, time.Time{}, time.Time{}
+	own, layers := false, false
 	starts := make([]time.Time, 0, len(rots))
 	for i := range rots {
 		restricted = restricted || rots[i].restricted()
-		first = minTime(first, rots[i].boundary(0))
-		if rots[i].layer {
-			begin = maxTime(begin, rots[i].boundary(0))
+		b := rots[i].boundary(0)
+		if !rots[i].layer {
+			own = true
+			continue
 		}
-		starts = append(starts, rots[i].boundary(0))
+		if !layers {
+			first, begin = b, b
+		}
+		layers = true
+		first, begin = minTime(first, b), maxTime(begin, b)
+		starts = append(starts, b)
+	}
+	if own {
+		first = time.Time{}
+		if !layers {
+			begin = rots[0].boundary(0)
+		}
 	}
 	stamp := func(x time.Time) string { return x.In(loc).Format("2006-01-02 15:04") }
 	if !v.now.IsZero() && v.now.Before(first) {
 		v.warnf(tf, "nobody holds the tier until %s (%s), when its first rotation starts, so levels that page it page nobody until then: start a rotation sooner, or page another tier until then",
 			stamp(first), loc)
 	}
-	if gap := v.gapBefore(s, t, maxTime(first, v.now), begin, starts); gap != nil {
-		v.warnf(tf, "nobody holds the tier from %s to %s (%s), before all its rotations have begun (the last on %s), so levels that page it page nobody then: start its layers with its own rotation, or add members of the tier's own",
-			stamp(gap.From), stamp(gap.Until), loc, stamp(begin))
+	if layers {
+		if gap := v.gapBefore(s, t, maxTime(first, v.now), begin, starts); gap != nil {
+			v.warnf(tf, "nobody holds the tier from %s to %s (%s), before all its rotations have begun (the last on %s), so levels that page it page nobody then: start its layers with its own rotation, or add members of the tier's own",
+				stamp(gap.From), stamp(gap.Until), loc, stamp(begin))
+		}
 	}
 	if !restricted {
 		return

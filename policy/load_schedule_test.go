@@ -157,6 +157,36 @@ func TestGapsBeforeRotationsBegin(t *testing.T) {
 		{"layer filling the nights starts in 2099", strings.Replace(ownRestricted, "LAYER_START", "2099-01-05", 1),
 			[]string{"schedules[s].tiers[primary]: nobody holds the tier from", "before all its rotations have begun (the last on 2099-01-05 09:00)"}},
 		{"layer filling the nights started in 2025", strings.Replace(ownRestricted, "LAYER_START", "2025-10-20", 1), nil},
+		// A tier's own rotation runs in both directions: before its start
+		// its members already take turns (pagerd oncall and simulate page
+		// them), so a warning that nobody holds it until then misleads.
+		{"own rotation starts in 2099", `  - name: s
+    handoff: {weekday: monday, time: "09:00"}
+    tiers:
+      - name: primary
+        start: 2099-01-05
+        members: [ann, bob]
+`, nil},
+		{"own restricted rotation starts in 2099", `  - name: s
+    handoff: {weekday: monday, time: "09:00"}
+    tiers:
+      - name: primary
+        start: 2099-01-05
+        members: [ann]
+        restrictions:
+          - {days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}
+`, []string{"schedules[s].tiers[primary]: nobody holds the tier from Mon 17:00 to Tue 09:00"}},
+		{"own rotation starts in 2099, a layer in 2098", `  - name: s
+    handoff: {weekday: monday, time: "09:00"}
+    tiers:
+      - name: primary
+        start: 2099-01-05
+        members: [ann]
+        restrictions:
+          - {days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}
+        layers:
+          - {name: nights, start: 2098-01-06, members: [bob]}
+`, []string{"schedules[s].tiers[primary]: nobody holds the tier from", "before all its rotations have begun (the last on 2098-01-06 09:00)"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w := rotConfig(t, c.schedule).Warnings()

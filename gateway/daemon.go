@@ -300,6 +300,16 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 			d.log.Info(n) // a note, as check-config prints it: most receivers never cut
 		}
 	})
+	// What check-config warns about (a level that pages nobody some hours,
+	// P0 paging that stops unacknowledged) is said again where the config
+	// is taken into use, at start and at every reload: a config deployed
+	// without check-config, or whose warnings scrolled by in CI, would
+	// otherwise run without anyone being told.
+	d.cfg.OnLoad(func(c *policy.Config) {
+		for _, w := range c.Warnings() {
+			d.log.Warn("config: "+w, "config", c.File)
+		}
+	})
 
 	// Heartbeats and maintenance windows, whose jobs the dispatchers do.
 	d.heartbeats = heartbeat.New(heartbeat.Options{Store: d.store, Config: d.cfg.Load, Incidents: d.incidents, Logger: d.log,

@@ -28,3 +28,21 @@ func TestConfigWarningsLoggedAtStartAndReload(t *testing.T) {
 		t.Fatalf("the reload's log does not warn that the secondary tier is held by nobody:\n%s", h.logs.String())
 	}
 }
+
+// TestShadowNotesLoggedAtWarn: a transport left in dry_run (or a service
+// in shadow mode) pages nobody through it; pagerd serve says so at warn
+// level when it takes such a config into use, as check-config notes it,
+// so a dry_run left on after a trial is not silent.
+func TestShadowNotesLoggedAtWarn(t *testing.T) {
+	h := newHarness(t)
+	note := `"level":"WARN","msg":"config: notifiers.log.dry_run: true, so pages via log (6 contacts) are recorded in the timelines and never sent`
+	if strings.Contains(h.logs.String(), note) {
+		t.Fatalf("warned at start without dry_run:\n%s", h.logs.String())
+	}
+	if err := h.reload("notifiers: {log: {dry_run: true}}\n" + testConfig); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(h.logs.String(), note) {
+		t.Fatalf("the reload that set dry_run logs no warning:\n%s", h.logs.String())
+	}
+}

@@ -306,7 +306,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	// without check-config, or whose warnings scrolled by in CI, would
 	// otherwise run without anyone being told.
 	d.cfg.OnLoad(func(c *policy.Config) {
-		for _, w := range c.Warnings() {
+		for _, w := range append(c.Warnings(), c.ShadowNotes()...) {
 			d.log.Warn("config: "+w, "config", c.File)
 		}
 	})

@@ -359,3 +359,44 @@ func TestRouteOfAnEmptyLastLevelWithRepeat(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckConfigSaysWhatItDidNotCheck: a config that pages nobody on
+// purpose (a service in shadow mode, a transport with dry_run) or pages
+// through a provider check-config cannot reach (it never connects: an
+// SMTP host that does not resolve passes) is accepted, and check-config
+// says so in a note: before, it answered a plain "ok", and a dry_run left
+// on after a trial paged nobody without a word. --strict still passes.
+func TestCheckConfigSaysWhatItDidNotCheck(t *testing.T) {
+	q, err := os.ReadFile(qstart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	email := strings.Replace(string(q), "users:\n", `notifiers:
+  email: {smarthost: "smtp.nonexistent.invalid:587", from: pagerd@example.com}
+users:
+`, 1)
+	email = strings.Replace(email, "      - {channel: voice, via: log}\n", "      - {channel: voice, via: log}\n      - {channel: email, address: demo@example.com}\n", 1)
+	dir := t.TempDir()
+	for name, tc := range map[string]struct{ cfg, want string }{
+		"log dry_run": {strings.Replace(string(q), "users:\n", "notifiers: {log: {dry_run: true}}\nusers:\n", 1),
+			"note: notifiers.log.dry_run: true, so pages via log (3 contacts) are recorded in the timelines and never sent: nobody is paged through it"},
+		"shadow service": {strings.Replace(string(q), "    escalation_policy: demo\n", "    escalation_policy: demo\n    shadow: true\n", 1),
+			"note: services[demo].shadow: true, so its pages are recorded in its incidents' timelines and never sent: nobody is paged for it"},
+		"email": {email,
+			"note: notifiers.email: not tried (1 contact): check-config does not reach the network, so it did not check whether smtp.nonexistent.invalid:587 resolves"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if tc.cfg == string(q) || (name == "email" && !strings.Contains(tc.cfg, "channel: email")) {
+				t.Fatal("the quickstart was not changed: the test tests nothing")
+			}
+			path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".yaml")
+			if err := os.WriteFile(path, []byte(tc.cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, code := pagerd(t, "check-config", "--strict", path)
+			if code != 0 || !strings.Contains(out, path+": "+tc.want) {
+				t.Errorf("exit %d, want 0 and %q in stdout %q; stderr:\n%s", code, tc.want, out, errOut)
+			}
+		})
+	}
+}

@@ -91,3 +91,56 @@ func TestLastPagedSkipsAnIncidentGoneSinceListed(t *testing.T) {
 		t.Errorf("last paged to ann by SMS: %q, want %s", got.Target, paged)
 	}
 }
+
+// reopenAfterList is a store in which an acknowledged incident is
+// reopened just after the first list of incidents is read.
+type reopenAfterList struct {
+	store.Store
+	once func()
+}
+
+func (r *reopenAfterList) List(ctx context.Context, f store.Filter) ([]*store.Incident, error) {
+	incs, err := r.Store.List(ctx, f)
+	if r.once != nil {
+		r.once()
+		r.once = nil
+	}
+	return incs, err
+}
+
+// An incident reopened while the open incidents are read is still found:
+// read status by status (triggered, then acknowledged), it was in
+// neither list, and a reply to its page was told nothing was paged.
+func TestLastPagedFindsAnIncidentReopenedWhileListing(t *testing.T) {
+	ctx := context.Background()
+	st := boltStore(t)
+	at := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
+	inc := &store.Incident{ID: store.NewID(store.ShardOf("api", "reopened"), at), Service: "api", DedupKey: "reopened",
+		Source: "alertmanager", Summary: "reopened", CreatedAt: at, UpdatedAt: at, LastSeen: at,
+		Details: json.RawMessage(`{}`),
+		State: policy.Incident{Service: "api", Priority: "P1", Urgency: "high", Status: policy.StatusAcknowledged, Epoch: 1,
+			TriggeredAt: at, AcknowledgedAt: at, AcknowledgedBy: "ann", LevelStartedAt: at}}
+	inc.State.ID = inc.ID
+	id, _, err := st.Trigger(ctx, inc, []store.Entry{{At: at, Type: "notify", User: "ann", Channel: "sms"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &reopenAfterList{Store: st, once: func() {
+		got, err := st.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.State.Status, got.State.AcknowledgedAt, got.State.AcknowledgedBy = policy.StatusTriggered, time.Time{}, ""
+		if err := st.Update(ctx, got, []store.Entry{{At: at.Add(time.Minute), Type: "reopen"}}); err != nil {
+			t.Fatal(err)
+		}
+	}}
+	svc := incident.New(incident.Options{Store: r, Config: func() *policy.Config { return &policy.Config{} }})
+	got, err := svc.LastPaged(ctx, "ann", "sms", func(string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Target != id {
+		t.Errorf("last paged to ann by SMS: %q, want %s", got.Target, id)
+	}
+}

@@ -303,21 +303,7 @@ receivers:
 		}
 		return false
 	})
-	act := func(action string) {
-		t.Helper()
-		req, _ := http.NewRequest("POST", pagerdURL+"/api/v1/incidents/"+id+"/"+action, strings.NewReader(`{"user":"carol"}`))
-		req.Header.Set("Authorization", "Bearer "+amITAPIToken)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s: %d", action, resp.StatusCode)
-		}
-	}
-	act("acknowledge")
+	api.act(t, id, "acknowledge")
 	var active []amSilence
 	waitUntil(t, 10*time.Second, "two active silences", func() bool {
 		active = nil
@@ -363,7 +349,7 @@ receivers:
 		return strings.Contains(strings.Join(api.timeline(t, id), ","), "silenced")
 	})
 
-	act("resolve")
+	api.act(t, id, "resolve")
 	waitUntil(t, 10*time.Second, "the silences expired", func() bool {
 		for _, s := range amSilences(t, am) {
 			if s.Status.State != "expired" {

@@ -530,6 +530,25 @@ func (c *amITClient) waitFor(t *testing.T, what string, cond func(amITIncidents)
 	}
 }
 
+// act acknowledges, resolves or escalates incident id as carol.
+func (c *amITClient) act(t *testing.T, id, action string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, c.base+"/api/v1/incidents/"+id+"/"+action, strings.NewReader(`{"user":"carol"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+amITAPIToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: %d", action, resp.StatusCode)
+	}
+}
+
 // timeline returns the entry types of an incident's timeline.
 func (c *amITClient) timeline(t *testing.T, id string) []string {
 	t.Helper()

@@ -232,27 +232,39 @@ type amSilence struct {
 
 func amSilences(t *testing.T, am *amITAlertmanager) []amSilence {
 	t.Helper()
-	resp, err := http.Get(am.url + "/api/v2/silences")
+	var out []amSilence
+	am.getJSON(t, "/api/v2/silences", &out)
+	return out
+}
+
+// getJSON reads Alertmanager's answer to GET path into v.
+func (am *amITAlertmanager) getJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	resp, err := http.Get(am.url + path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	var out []amSilence
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatalf("GET /api/v2/silences: %v: %s", err, b)
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("GET %s: %d, %v: %s", path, resp.StatusCode, err, b)
 	}
-	return out
 }
 
-// TestRealAlertmanagerSilenceOnAcknowledge: for a service with
-// silence_on_acknowledge, acknowledging an incident in pagerd silences its
-// alerts in Debian's real Alertmanager (one silence per alert, by its
-// labels: Alertmanager shows the alerts suppressed, the one whose label
-// value pagerd cut too, by a regex on the part kept), and resolving it
-// expires the silences; both through the incident's outbox, recorded in
-// its timeline.
-func TestRealAlertmanagerSilenceOnAcknowledge(t *testing.T) {
+// amSilencesExpired says whether every silence Alertmanager holds is
+// expired.
+func amSilencesExpired(t *testing.T, am *amITAlertmanager) bool {
+	t.Helper()
+	return !slices.ContainsFunc(amSilences(t, am), func(s amSilence) bool { return s.Status.State != "expired" })
+}
+
+// amSilencingPagerd starts Debian's real Alertmanager, grouping by
+// groupBy (1s group_wait and group_interval, repeat_interval repeat) and
+// sending to pagerd's webhook, and pagerd on the clock now, its service
+// checkout silencing its acknowledged incidents' alerts at that
+// Alertmanager (for 2h). Both logs are printed if the test fails.
+func amSilencingPagerd(t *testing.T, groupBy, repeat string, now func() time.Time) (*amITAlertmanager, *harness, *amITClient) {
+	t.Helper()
 	amBin := amITLookAlertmanager(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -262,10 +274,10 @@ func TestRealAlertmanagerSilenceOnAcknowledge(t *testing.T) {
 	am := amITStartAlertmanager(t, amBin, `
 route:
   receiver: pagerd
-  group_by: ['alertname']
+  group_by: [`+groupBy+`]
   group_wait: 1s
   group_interval: 1s
-  repeat_interval: 1h
+  repeat_interval: `+repeat+`
 receivers:
   - name: pagerd
     webhook_configs:
@@ -276,7 +288,7 @@ receivers:
 `)
 	cfg := strings.Replace(amInConfig, "    heartbeats:\n      - {name: alertmanager-watchdog, interval: 5s, grace: 5s, labels: {severity: critical}}\n",
 		"    silence_on_acknowledge: {alertmanager_url: '"+am.url+"', duration: 2h}\n", 1)
-	h := newHarness(t, withConfig(cfg), withNow(time.Now), maxSleep(50*time.Millisecond), onListener(l))
+	h := newHarness(t, withConfig(cfg), withNow(now), maxSleep(50*time.Millisecond), onListener(l))
 	h.runFor(t)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -284,6 +296,18 @@ receivers:
 			t.Logf("--- pagerd's log ---\n%s", amITTailString(amITWithoutPolling(h.logs.String()), 60))
 		}
 	})
+	return am, h, &amITClient{base: pagerdURL}
+}
+
+// TestRealAlertmanagerSilenceOnAcknowledge: for a service with
+// silence_on_acknowledge, acknowledging an incident in pagerd silences its
+// alerts in Debian's real Alertmanager (one silence per alert, by its
+// labels: Alertmanager shows the alerts suppressed, the one whose label
+// value pagerd cut too, by a regex on the part kept), and resolving it
+// expires the silences; both through the incident's outbox, recorded in
+// its timeline.
+func TestRealAlertmanagerSilenceOnAcknowledge(t *testing.T) {
+	am, _, api := amSilencingPagerd(t, "alertname", "1h", time.Now)
 	startsAt := time.Now().Add(-time.Minute).UTC()
 	db1 := amITAlert{Labels: map[string]string{"alertname": "DiskFull", "severity": "critical", "instance": "db1"}, StartsAt: startsAt}
 	// db2's path is longer than pagerd keeps of a label value: its
@@ -292,7 +316,6 @@ receivers:
 	longPath := "/var/lib/" + strings.Repeat("x", 3000) + "\n(tail)"
 	db2 := amITAlert{Labels: map[string]string{"alertname": "DiskFull", "severity": "critical", "instance": "db2", "path": longPath}, StartsAt: startsAt}
 	am.postAlerts(t, db1, db2)
-	api := &amITClient{base: pagerdURL}
 	var id string
 	waitUntil(t, amITTimeout, "the group's incident with both alerts", func() bool {
 		var out struct{ Incidents []incidentView }
@@ -350,14 +373,7 @@ receivers:
 	})
 
 	api.act(t, id, "resolve")
-	waitUntil(t, 10*time.Second, "the silences expired", func() bool {
-		for _, s := range amSilences(t, am) {
-			if s.Status.State != "expired" {
-				return false
-			}
-		}
-		return true
-	})
+	waitUntil(t, 10*time.Second, "the silences expired", func() bool { return amSilencesExpired(t, am) })
 	// The silences expire in Alertmanager before the dispatcher records
 	// that they did, so the timeline may lag them by a moment.
 	waitUntil(t, 10*time.Second, "resolve, then unsilenced, in the timeline", func() bool {

@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net"
-	"net/http"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -37,49 +34,20 @@ import (
 //
 // pagerd's clock runs ahead of the real one by more than
 // amresolve.StartMargin, so the Alertmanager started moments ago is
-// believed (the distrust of a fresh one is TestRealAlertmanagerMaxAlertsGroupResolves's),
-// and is moved a minute (amresolve.RecheckEvery) for each check after the
-// first.
+// believed (TestRealAlertmanagerMaxAlertsGroupResolves proves the
+// distrust of a fresh one), and is moved a minute
+// (amresolve.RecheckEvery) for each check after the first.
 func TestRealAlertmanagerSilencedAcknowledgedIncidentResolves(t *testing.T) {
-	amBin := amITLookAlertmanager(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pagerdURL := "http://" + l.Addr().String()
+	// pagerd's clock, ahead of Alertmanager's start by more than
+	// amresolve.StartMargin.
+	var ahead atomic.Int64
+	ahead.Store(int64(amresolve.StartMargin + time.Minute))
+	clock := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
 	// repeat_interval is short because Alertmanager's notification log
 	// still holds the firing notification sent before the silence (the
 	// resolved one was muted): the group firing again with the same
 	// alerts is sent only once repeat_interval has passed since it.
-	am := amITStartAlertmanager(t, amBin, `
-route:
-  receiver: pagerd
-  group_by: ['alertname', 'mount']
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 2s
-receivers:
-  - name: pagerd
-    webhook_configs:
-      - url: '`+pagerdURL+`/api/v1/alertmanager'
-        send_resolved: true
-        http_config:
-          authorization: {type: Bearer, credentials: '`+amInAMKey+`'}
-`)
-	cfg := strings.Replace(amInConfig, "    heartbeats:\n      - {name: alertmanager-watchdog, interval: 5s, grace: 5s, labels: {severity: critical}}\n",
-		"    silence_on_acknowledge: {alertmanager_url: '"+am.url+"', duration: 2h}\n", 1)
-	var ahead atomic.Int64
-	ahead.Store(int64(amresolve.StartMargin + time.Minute))
-	clock := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
-	h := newHarness(t, withConfig(cfg), withNow(clock), maxSleep(50*time.Millisecond), onListener(l))
-	h.runFor(t)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("--- Alertmanager's log ---\n%s", amITTail(am.logPath, 60))
-			t.Logf("--- pagerd's log ---\n%s", amITTailString(amITWithoutPolling(h.logs.String()), 60))
-		}
-	})
-	api := &amITClient{base: pagerdURL}
+	am, h, api := amSilencingPagerd(t, "alertname, mount", "2s", clock)
 
 	const mount, neighbourMount = `/data "x", {y}`, `/data \"x\", {y}`
 	startsAt := time.Now().Add(-time.Minute).UTC()
@@ -188,14 +156,7 @@ receivers:
 	if v.ResolvedBy != "alertmanager" || entryCounts(v)[amresolve.EntryConfirmed] != 1 {
 		t.Fatalf("resolved by %q, want alertmanager after one %s; timeline %+v", v.ResolvedBy, amresolve.EntryConfirmed, v.Timeline)
 	}
-	waitUntil(t, 10*time.Second, "the group's silences expired", func() bool {
-		for _, s := range amSilences(t, am) {
-			if s.Status.State != "expired" {
-				return false
-			}
-		}
-		return true
-	})
+	waitUntil(t, 10*time.Second, "the group's silences expired", func() bool { return amSilencesExpired(t, am) })
 	waitUntil(t, 10*time.Second, "resolve_confirmed, resolve, then unsilenced, in the timeline", func() bool {
 		return strings.HasSuffix(strings.Join(api.timeline(t, id), ","), amresolve.EntryConfirmed+",resolve,unsilenced")
 	})
@@ -237,21 +198,13 @@ receivers:
 // returns each mount label's alerts' states, sorted and joined by spaces.
 func amAlertStates(t *testing.T, am *amITAlertmanager) map[string]string {
 	t.Helper()
-	resp, err := http.Get(am.url + "/api/v2/alerts?receiver=pagerd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	var alerts []struct {
 		Labels map[string]string `json:"labels"`
 		Status struct {
 			State string `json:"state"`
 		} `json:"status"`
 	}
-	if err := json.Unmarshal(b, &alerts); err != nil {
-		t.Fatalf("GET /api/v2/alerts: %v: %s", err, b)
-	}
+	am.getJSON(t, "/api/v2/alerts?receiver=pagerd", &alerts)
 	states := map[string][]string{}
 	for _, a := range alerts {
 		states[a.Labels["mount"]] = append(states[a.Labels["mount"]], a.Status.State)

@@ -62,9 +62,13 @@ func (c *Config) Pay(cp *Compensation, priority, user string, start, end time.Ti
 		}
 		switch {
 		case r.Weekend:
-			if wd := start.In(loc).Weekday(); wd == time.Saturday || wd == time.Sunday {
+			if wd, ok := weekendDay(start, end, loc); ok {
+				how := "ran into a"
+				if start.In(loc).Weekday() == wd {
+					how = "started on a"
+				}
 				p.CompDays += r.Days
-				p.Reasons = append(p.Reasons, fmt.Sprintf("%s started on a %s: %d comp day(s)", priority, wd, r.Days))
+				p.Reasons = append(p.Reasons, fmt.Sprintf("%s %s %s: %d comp day(s)", priority, how, wd, r.Days))
 			}
 		case dur > time.Duration(r.LongerThan) && r.Days > best:
 			best = r.Days
@@ -76,6 +80,19 @@ func (c *Config) Pay(cp *Compensation, priority, user string, start, end time.Ti
 		p.Reasons = append(p.Reasons, bestWhy)
 	}
 	return p
+}
+
+// weekendDay is the first Saturday or Sunday, on loc's clock, that any of
+// [start, end) falls on: a SEV-1 worked from Friday night into Saturday
+// took the weekend as much as one that began on it.
+func weekendDay(start, end time.Time, loc *time.Location) (time.Weekday, bool) {
+	s := start.In(loc)
+	for day := time.Date(s.Year(), s.Month(), s.Day(), 0, 0, 0, 0, loc); day.Before(end); day = day.AddDate(0, 0, 1) {
+		if wd := day.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			return wd, true
+		}
+	}
+	return 0, false
 }
 
 // outsideHours is how much of [start, end) falls outside the calendar's

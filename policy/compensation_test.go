@@ -75,6 +75,10 @@ func TestCompensation(t *testing.T) {
 		{"the responder's own time zone: 18:00 in New York", "ny", "SEV-2", "2025-10-07T22:00:00Z", "2025-10-07T23:00:00Z", time.Hour, 0},
 		{"Saturday in New York is Friday night's end in UTC terms", "ny", "SEV-1", "2025-10-11T02:00:00Z", "2025-10-11T03:00:00Z", time.Hour, 0},
 		{"Saturday 00:30 in New York starts a weekend SEV-1", "ny", "SEV-1", "2025-10-11T04:30:00Z", "2025-10-11T05:00:00Z", 30 * time.Minute, 1},
+		{"a SEV-1 from Friday night into Saturday earns the Monday too", "utc", "SEV-1", "2025-10-10T22:00:00Z", "2025-10-11T06:00:00Z", 8 * time.Hour, 2},
+		{"a SEV-1 from Sunday night into Monday earns it", "utc", "SEV-1", "2025-10-12T23:00:00Z", "2025-10-13T01:00:00Z", 2 * time.Hour, 1},
+		{"a SEV-1 that ends as Saturday begins earns none", "utc", "SEV-1", "2025-10-10T22:00:00Z", "2025-10-11T00:00:00Z", 2 * time.Hour, 0},
+		{"Friday night into Saturday in New York", "ny", "SEV-1", "2025-10-11T02:00:00Z", "2025-10-11T04:30:00Z", 2*time.Hour + 30*time.Minute, 1},
 		// Without a time_zone, the clock of their schedule (as reports
 		// count their nights), not UTC: 14:00-16:00 in New York is
 		// business hours, though 18:00-20:00 UTC is not.

@@ -767,7 +767,8 @@ type Compensation struct {
 }
 
 // CompRule grants comp days for incidents of some priorities that lasted
-// longer than LongerThan, or (Weekend) that started on a weekend day. Of the
+// longer than LongerThan, or (Weekend) that took any of a Saturday or
+// Sunday (started on one, or ran into one). Of the
 // duration rules the one granting most days applies; a weekend rule adds its
 // days on top (AION-R's "automatic Monday comp day").
 type CompRule struct {

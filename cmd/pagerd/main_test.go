@@ -72,7 +72,8 @@ func TestGolden(t *testing.T) {
 		{"simulate-aivo-p3-off-hours.txt", []string{"simulate", "--config", aivo, "--at", "2025-09-13T23:00:00-04:00", "--for", "4h", "severity=info"}},
 		{"simulate-aivo-thanksgiving.txt", []string{"simulate", "--config", aivo, "--at", "2025-11-27T09:00:00-05:00", "--for", "70m", "severity=critical"}},
 		{"simulate-aion-r-sev1-unresolved.txt", []string{"simulate", "--config", aionr, "--at", "2025-10-08T03:00:00Z", "--for", "90m", "--ack-after", "3m", "--update-every", "20m", "severity=critical"}},
-		// Friday 22:00 to Saturday 02:00 UTC: billable 2h after hours, 2h weekend.
+		// Friday 22:00 to Saturday 02:00 UTC: billable 2h after hours, 2h weekend,
+		// and the weekend comp day (it ran into Saturday).
 		{"simulate-aion-r-friday-night-pay.txt", []string{"simulate", "--config", aionr, "--at", "2025-10-10T22:00:00Z", "--for", "5h", "--ack-after", "3m", "--update-every", "20m", "--resolve-after", "4h", "severity=critical"}},
 		{"simulate-aion-r-missing-updates.json", []string{"simulate", "--config", aionr, "--at", "2025-10-08T03:00:00Z", "--for", "1h", "--ack-after", "4m", "severity=critical", "-o", "json"}},
 		{"schedule-follow-the-sun.md", []string{"schedule", "--config", sun, "--from", "2025-10-27", "--weeks", "2"}},

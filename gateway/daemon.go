@@ -134,6 +134,8 @@ type Daemon struct {
 	// Slack): store jobs the dispatcher runs.
 	retention *history.Retention
 	handoffs  *history.Handoffs
+	// providers checks the providers' credentials; Run runs it.
+	providers *providerCheck
 	// teardown is what New opened, closed in reverse by Close.
 	teardown []func() error
 
@@ -221,6 +223,10 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		d.notifiers[via] = n
 	}
 	d.cfg.fits = startedTransports(d.notifiers, tr.slack != nil)
+	// The providers, asked in the background whether they take pagerd's
+	// credentials, at start and after reloads.
+	d.providers = newProviderCheck(tr.probes(o.Notifiers), d.log, reg)
+	d.cfg.OnLoad(d.providers.loaded)
 	pd := cfg.Notifiers.PagerDuty
 	forwarder := pagerduty.New(pd.EventsURL, o.HTTPClient, time.Duration(pd.Timeout))
 
@@ -560,6 +566,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go d.armJobs(ctx)
 	go d.rearmJobs(ctx)
 	go d.overrides.Run(ctx, d.overrideChanges(ctx))
+	go d.providers.Run(ctx)
 	dispDone := make(chan struct{})
 	go func() { defer close(dispDone); _ = d.disp.Run(ctx) }()
 	cfg := d.cfg.Load()

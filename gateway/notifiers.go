@@ -34,6 +34,8 @@ type transports struct {
 	// pushover pushes through Pushover, when it is configured; the outbox
 	// cancels its emergency pages.
 	pushover *pushover.Notifier
+	// twilio sends SMS and places calls, when it is configured.
+	twilio *twilio.Notifier
 }
 
 // buildNotifiers makes the transports pages go out on. The log transport
@@ -120,6 +122,7 @@ func buildNotifiers(cfg *policy.Config, stdout io.Writer, hc func() *http.Client
 			_ = out.close()
 			return out, fmt.Errorf("notifiers.twilio: %w", err)
 		}
+		out.twilio = t
 		out.byVia["twilio"] = chain("twilio", t, tries)
 	}
 	return out, nil

@@ -202,7 +202,16 @@ type NotifiersConfig struct {
 	// RateLimits caps pages per transport ("twilio": its messages per
 	// second); pages over the rate wait for their turn.
 	RateLimits map[string]RateLimit `yaml:"rate_limits"`
+	// CheckAtStart, unset or true, has pagerd serve ask each provider it
+	// pages through whether it takes pagerd's credentials (Twilio, SMTP,
+	// Slack, Pushover's user keys), in the background after start and
+	// after reloads, sending nothing; false turns that off.
+	CheckAtStart *bool `yaml:"check_at_start"`
 }
+
+// ChecksProviders reports whether pagerd serve checks the providers
+// (check_at_start, default true).
+func (n NotifiersConfig) ChecksProviders() bool { return n.CheckAtStart == nil || *n.CheckAtStart }
 
 // SlackConfig is notifiers.slack.
 type SlackConfig struct {

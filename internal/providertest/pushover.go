@@ -23,6 +23,10 @@ import (
 // PushoverToken is the fake's application token, for notifiers.pushover.
 const PushoverToken = "azGDORePK8gMaC0QOYAMyEEuzJnyUi"
 
+// PushoverUnknownUser is a user key shaped like one that the fake does not
+// know: users/validate.json refuses it, as Pushover does a key nobody has.
+const PushoverUnknownUser = "uUnknownUserKey000000000000000"
+
 var pushoverKey = regexp.MustCompile(`^[A-Za-z0-9]{30}$`)
 
 // PushoverMessage is one message the fake took.
@@ -43,6 +47,8 @@ type Pushover struct {
 	messages []PushoverMessage
 	cancels  []string
 	fail     int
+	// validations are the user keys validated, in order.
+	validations []string
 }
 
 // NewPushover starts a fake Pushover for the test.
@@ -67,6 +73,14 @@ func (f *Pushover) Messages() []PushoverMessage {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]PushoverMessage(nil), f.messages...)
+}
+
+// Validations are the user keys checked through users/validate.json, in
+// order.
+func (f *Pushover) Validations() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.validations...)
 }
 
 // Cancels are the tags cancelled, in order.
@@ -108,6 +122,15 @@ func (f *Pushover) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		f.answer(w, 200, map[string]any{"status": 1, "canceled": 1})
+		return
+	}
+	if r.URL.Path == "/1/users/validate.json" {
+		f.validations = append(f.validations, r.PostForm.Get("user"))
+		if u := r.PostForm.Get("user"); !pushoverKey.MatchString(u) || u == PushoverUnknownUser {
+			f.answer(w, 400, map[string]any{"status": 0, "user": "invalid", "errors": []string{"user key is invalid"}})
+			return
+		}
+		f.answer(w, 200, map[string]any{"status": 1, "group": 0, "devices": []string{"phone"}, "licenses": []string{"Android"}})
 		return
 	}
 	if r.URL.Path != "/1/messages.json" {

@@ -64,6 +64,8 @@ type Slack struct {
 	order    []string
 	next     int
 	fail     map[string]string // method -> error to answer once
+	// authTests counts auth.test calls (not in calls: they post nothing).
+	authTests int
 }
 
 // NewSlack starts a fake Slack for the test.
@@ -98,6 +100,13 @@ func (f *Slack) Fail(method, code string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.fail[method] = code
+}
+
+// AuthTests is how many auth.test calls the fake answered.
+func (f *Slack) AuthTests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.authTests
 }
 
 // Calls are the calls the fake took, in order.
@@ -153,6 +162,12 @@ func (f *Slack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if code, ok := f.fail[method]; ok {
 		delete(f.fail, method)
 		f.refuse(w, code)
+		return
+	}
+	if method == "auth.test" {
+		f.authTests++
+		f.answer(w, map[string]any{"ok": true, "url": "https://pagerd-test.slack.com/", "team": "pagerd test", "user": "pagerd",
+			"team_id": "T0PAGERD", "user_id": "U0PAGERD", "bot_id": "B0PAGERD"})
 		return
 	}
 	c := SlackCall{Method: method, Channel: r.PostForm.Get("channel"), TS: r.PostForm.Get("ts"), ThreadTS: r.PostForm.Get("thread_ts"),

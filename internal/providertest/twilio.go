@@ -41,6 +41,7 @@ type Twilio struct {
 	mu        sync.Mutex
 	sent      []url.Values
 	calls     []url.Values
+	reads     []string
 	failFirst int
 }
 
@@ -87,6 +88,10 @@ func (f *Twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(401, 20003, "Authenticate")
 		return
 	}
+	if r.Method == http.MethodGet {
+		f.read(w, r, fail)
+		return
+	}
 	isCall := r.URL.Path == "/2010-04-01/Accounts/"+TwilioSID+"/Calls.json"
 	if r.Method != http.MethodPost || (r.URL.Path != "/2010-04-01/Accounts/"+TwilioSID+"/Messages.json" && !isCall) {
 		fail(404, 20404, "The requested resource was not found")
@@ -125,6 +130,35 @@ func (f *Twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(201)
 	_ = json.NewEncoder(w).Encode(map[string]any{"sid": fmt.Sprintf("SM%032d", len(f.sent)), "status": "queued",
 		"to": r.PostForm.Get("To"), "from": r.PostForm.Get("From"), "body": r.PostForm.Get("Body")})
+}
+
+// read answers the reads pagerd's start check makes: the account, and its
+// incoming numbers filtered by PhoneNumber (the account owns TwilioFrom
+// only).
+func (f *Twilio) read(w http.ResponseWriter, r *http.Request, fail func(code, twCode int, msg string)) {
+	f.mu.Lock()
+	f.reads = append(f.reads, r.URL.Path)
+	f.mu.Unlock()
+	switch r.URL.Path {
+	case "/2010-04-01/Accounts/" + TwilioSID + ".json":
+		_ = json.NewEncoder(w).Encode(map[string]any{"sid": TwilioSID, "status": "active", "friendly_name": "pagerd test"})
+	case "/2010-04-01/Accounts/" + TwilioSID + "/IncomingPhoneNumbers.json":
+		numbers := []map[string]any{}
+		if n := r.URL.Query().Get("PhoneNumber"); n == TwilioFrom {
+			numbers = append(numbers, map[string]any{"sid": "PN00000000000000000000000000000001", "phone_number": TwilioFrom})
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"incoming_phone_numbers": numbers, "page": 0, "page_size": 1,
+			"next_page_uri": nil, "uri": r.URL.RequestURI()})
+	default:
+		fail(404, 20404, "The requested resource was not found")
+	}
+}
+
+// Reads are the paths of the GET requests Twilio took, in order.
+func (f *Twilio) Reads() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.reads...)
 }
 
 // TwilioSign is Twilio's X-Twilio-Signature: base64 HMAC-SHA1, keyed with

@@ -190,42 +190,11 @@ func (n *Notifier) compose(to *mail.Address, subject, body string, extra map[str
 func (n *Notifier) deliver(ctx context.Context, rcpt string, msg []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, n.o.Timeout)
 	defer cancel()
-	tlsCfg := &tls.Config{ServerName: n.host, RootCAs: n.o.RootCAs, MinVersion: tls.VersionTLS12}
-	d := &net.Dialer{}
-	var conn net.Conn
-	var err error
-	if n.o.TLS == TLS {
-		conn, err = (&tls.Dialer{NetDialer: d, Config: tlsCfg}).DialContext(ctx, "tcp", n.o.Smarthost)
-	} else {
-		conn, err = d.DialContext(ctx, "tcp", n.o.Smarthost)
-	}
+	c, closeConn, err := n.open(ctx)
 	if err != nil {
-		return notify.Temporary(fmt.Errorf("email: connect to %s: %w", n.o.Smarthost, err))
+		return err
 	}
-	// A stalled server must not outlive the timeout: closing the
-	// connection ends whatever command is waiting.
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	deadline, _ := ctx.Deadline()
-	_ = conn.SetDeadline(deadline)
-
-	var c *smtp.Client
-	if n.o.TLS == STARTTLS {
-		c, err = smtp.NewClientStartTLS(conn, tlsCfg)
-		if err != nil {
-			conn.Close()
-			return n.failed("STARTTLS", err)
-		}
-	} else {
-		c = smtp.NewClient(conn)
-	}
-	defer c.Close()
-	c.CommandTimeout, c.SubmissionTimeout = n.o.Timeout, n.o.Timeout
-	if n.o.Username != "" {
-		if err := c.Auth(sasl.NewPlainClient("", n.o.Username, n.o.Password)); err != nil {
-			return n.failed("AUTH", err)
-		}
-	}
+	defer closeConn()
 	if err := c.Mail(n.from.Address, nil); err != nil {
 		return n.failed("MAIL FROM", err)
 	}
@@ -244,6 +213,68 @@ func (n *Notifier) deliver(ctx context.Context, rcpt string, msg []byte) error {
 	}
 	_ = c.Quit()
 	return nil
+}
+
+// Check connects to the server as a page would (TLS or STARTTLS, the
+// login when set) and says QUIT, sending no mail: what pagerd serve tries
+// at start, so that a server that does not answer, a certificate it does
+// not trust or a login refused shows before the first page.
+func (n *Notifier) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, n.o.Timeout)
+	defer cancel()
+	c, closeConn, err := n.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	if err := c.Quit(); err != nil {
+		return n.failed("QUIT", err)
+	}
+	return nil
+}
+
+// open connects to the server (TLS at once, or STARTTLS, which must be
+// offered) and logs in if set, within ctx: a stalled server is cut off
+// when ctx ends. closeConn closes the connection.
+func (n *Notifier) open(ctx context.Context) (_ *smtp.Client, closeConn func(), _ error) {
+	tlsCfg := &tls.Config{ServerName: n.host, RootCAs: n.o.RootCAs, MinVersion: tls.VersionTLS12}
+	d := &net.Dialer{}
+	var conn net.Conn
+	var err error
+	if n.o.TLS == TLS {
+		conn, err = (&tls.Dialer{NetDialer: d, Config: tlsCfg}).DialContext(ctx, "tcp", n.o.Smarthost)
+	} else {
+		conn, err = d.DialContext(ctx, "tcp", n.o.Smarthost)
+	}
+	if err != nil {
+		return nil, nil, notify.Temporary(fmt.Errorf("email: connect to %s: %w", n.o.Smarthost, err))
+	}
+	// A stalled server must not outlive the timeout: closing the
+	// connection ends whatever command is waiting.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	deadline, _ := ctx.Deadline()
+	_ = conn.SetDeadline(deadline)
+
+	var c *smtp.Client
+	if n.o.TLS == STARTTLS {
+		c, err = smtp.NewClientStartTLS(conn, tlsCfg)
+		if err != nil {
+			stop()
+			conn.Close()
+			return nil, nil, n.failed("STARTTLS", err)
+		}
+	} else {
+		c = smtp.NewClient(conn)
+	}
+	closeConn = func() { stop(); c.Close() }
+	c.CommandTimeout, c.SubmissionTimeout = n.o.Timeout, n.o.Timeout
+	if n.o.Username != "" {
+		if err := c.Auth(sasl.NewPlainClient("", n.o.Username, n.o.Password)); err != nil {
+			closeConn()
+			return nil, nil, n.failed("AUTH", err)
+		}
+	}
+	return c, closeConn, nil
 }
 
 // failed names the step that failed and marks what is worth retrying: the

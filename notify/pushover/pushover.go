@@ -122,6 +122,14 @@ func (n *Notifier) Cancel(ctx context.Context, target string) error {
 	return n.post(ctx, "/1/receipts/cancel_by_tag/"+url.PathEscape(target)+".json", url.Values{"token": {n.o.Token}})
 }
 
+// ValidateUser asks Pushover whether it takes the application token and
+// knows the user key (POST /1/users/validate.json), sending nothing: what
+// pagerd serve tries at start for each contact's key, so that a wrong key
+// shows before the first page.
+func (n *Notifier) ValidateUser(ctx context.Context, user string) error {
+	return n.post(ctx, "/1/users/validate.json", url.Values{"token": {n.o.Token}, "user": {user}})
+}
+
 // post makes one API call through the sender, which decides what is worth
 // retrying (429, 5xx, network errors). Pushover answers {"status": 1} when
 // it took the request. Errors say what Pushover said, never the token.

@@ -249,6 +249,16 @@ func (c *Client) Say(ctx context.Context, channel, text string) error {
 	return classify("chat.postMessage", err)
 }
 
+// Check asks Slack whether it takes the bot token (auth.test), posting
+// nothing: what pagerd serve tries at start, so that a revoked token shows
+// before the first page.
+func (c *Client) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	_, err := c.api.AuthTestContext(ctx)
+	return classify("auth.test", err)
+}
+
 // MaxMarkdownBlock is the most text one markdown block takes (Slack's
 // limit); a longer markdown document goes as plain text.
 const MaxMarkdownBlock = 12000

@@ -168,15 +168,18 @@ func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	default:
 		return fmt.Errorf("twilio: %s pages are not supported", m.Channel)
 	}
-	type result struct {
-		err error
-	}
-	done := make(chan result, 1)
-	go func() { done <- result{send()} }()
+	return call(ctx, send)
+}
+
+// call makes one call to Twilio's API, bounded by ctx as well as by the
+// client's timeout (twilio-go takes no context), and says what Twilio
+// answered. 429, 5xx and network errors are worth retrying.
+func call(ctx context.Context, send func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- send() }()
 	var err error
 	select {
-	case r := <-done:
-		err = r.err
+	case err = <-done:
 	case <-ctx.Done():
 		return notify.Temporary(fmt.Errorf("twilio: %w", ctx.Err()))
 	}
@@ -192,6 +195,47 @@ func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 		return err
 	}
 	return notify.Temporary(fmt.Errorf("twilio: %w", err))
+}
+
+// Check asks Twilio, without sending anything, whether it takes the
+// account's credentials (the account, fetched, must be active) and whether
+// the from number is one of the account's numbers (Twilio sends SMS only
+// from those; a from that is not a phone number, an alphanumeric sender,
+// is not looked up). It is what pagerd serve tries at start, so that a
+// wrong token shows before the first page.
+func (t *Notifier) Check(ctx context.Context) error {
+	var status string
+	err := call(ctx, func() error {
+		a, err := t.api.FetchAccount(t.sid)
+		if err == nil && a.Status != nil {
+			status = *a.Status
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("fetch account %s: %w", t.sid, err)
+	}
+	if status != "" && status != "active" {
+		return fmt.Errorf("account %s is %s, not active: Twilio sends nothing for it", t.sid, status)
+	}
+	if !strings.HasPrefix(t.from, "+") {
+		return nil
+	}
+	var found int
+	err = call(ctx, func() error {
+		p := &openapi.ListIncomingPhoneNumberParams{}
+		p.SetPhoneNumber(t.from).SetPageSize(1).SetLimit(1)
+		l, err := t.api.ListIncomingPhoneNumber(p)
+		found = len(l)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("look up from number %s: %w", t.from, err)
+	}
+	if found == 0 {
+		return fmt.Errorf("from number %s is not one of account %s's numbers: Twilio refuses SMS from it", t.from, t.sid)
+	}
+	return nil
 }
 
 // ReplyCode is the short code an SMS reply can name to pick an incident

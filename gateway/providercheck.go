@@ -1,0 +1,242 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// providerCheckTimeout bounds one transport's whole check, on top of the
+// transports' own timeouts on each call (notifiers.<via>.timeout).
+const providerCheckTimeout = time.Minute
+
+// providerProbe is how one transport's provider is asked whether it would
+// take pages, sending none: account checks the credentials, address one
+// contact's address (Pushover's user keys). Both nil: the transport has no
+// such check, and skipped says why.
+type providerProbe struct {
+	account func(ctx context.Context) error
+	address func(ctx context.Context, address string) error
+	// checked says what passing means, for the log.
+	checked string
+	skipped string
+}
+
+// providerCheck asks the providers pagerd pages through whether they take
+// its credentials, in the background after start and after each reload
+// that changes what there is to check, so that a wrong Twilio token, a
+// dead mail server, a revoked Slack token or a wrong Pushover user key is
+// found before the page that needed it. It never sends a page and never
+// holds up the start or paging. Each transport's result is a log line (an
+// INFO when it passed, a WARN naming what failed and the contacts it
+// affects) and pagerd_provider_check_ok{via}.
+type providerCheck struct {
+	probes  map[string]providerProbe
+	log     *slog.Logger
+	ok      *prometheus.GaugeVec
+	configs chan *policy.Config
+	// last is what each transport was last checked for ("" not checked),
+	// and failed those whose last check failed: only Run touches them.
+	last   map[string]string
+	failed map[string]bool
+}
+
+func newProviderCheck(probes map[string]providerProbe, log *slog.Logger, reg prometheus.Registerer) *providerCheck {
+	p := &providerCheck{probes: probes, log: log, configs: make(chan *policy.Config, 1), last: map[string]string{}, failed: map[string]bool{},
+		ok: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pagerd_provider_check_ok",
+			Help: "1 when the last check of the provider behind transport via (credentials, from number, user keys; nothing sent) passed, 0 when it failed; absent when it is not checked."},
+			[]string{"via"})}
+	reg.MustRegister(p.ok)
+	return p
+}
+
+// loaded takes a config taken into use (at start and at every reload):
+// Run checks what it changed. A config not checked yet is replaced by the
+// newer one.
+func (p *providerCheck) loaded(c *policy.Config) {
+	select {
+	case <-p.configs:
+	default:
+	}
+	p.configs <- c
+}
+
+// Run checks the providers of each config loaded until ctx ends.
+func (p *providerCheck) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-p.configs:
+			p.check(ctx, c)
+		}
+	}
+}
+
+// check checks, side by side, each transport whose subject changed since
+// its last check, or whose last check failed (a reload checks it again,
+// after the fix at the provider).
+func (p *providerCheck) check(ctx context.Context, c *policy.Config) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, via := range slices.Sorted(maps.Keys(p.probes)) {
+		subject := p.subject(c, via)
+		if subject == p.last[via] && !p.failed[via] {
+			continue
+		}
+		p.last[via] = subject
+		delete(p.failed, via)
+		if subject == "" {
+			p.ok.DeleteLabelValues(via)
+			continue
+		}
+		pr := p.probes[via]
+		if pr.account == nil && pr.address == nil {
+			p.log.Info(fmt.Sprintf("notifiers.%s: not checked at start: %s", via, pr.skipped), "via", via)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !p.run(ctx, c, via, pr) {
+				mu.Lock()
+				p.failed[via] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// subject is what there is to check of transport via in config c: ""
+// when nothing is (checks turned off, the transport in dry_run, a user
+// key check without contacts), the contacts' addresses when they are
+// checked, and "on" otherwise.
+func (p *providerCheck) subject(c *policy.Config, via string) string {
+	pr := p.probes[via]
+	if !c.Notifiers.ChecksProviders() || c.DryRun(via) {
+		return ""
+	}
+	users := contactsOf(c, via)
+	if pr.address == nil {
+		if pr.account == nil && len(users) == 0 {
+			return "" // nothing pages through it: no need to say it is not checked
+		}
+		return "on"
+	}
+	return strings.Join(slices.Sorted(maps.Keys(users)), "\n")
+}
+
+// contactsOf maps the addresses of the contacts via a transport to the
+// users who have them.
+func contactsOf(c *policy.Config, via string) map[string][]string {
+	out := map[string][]string{}
+	for i := range c.Users {
+		u := &c.Users[i]
+		for _, ct := range u.Contacts {
+			if ct.Via == via && !slices.Contains(out[ct.Address], u.ID) {
+				out[ct.Address] = append(out[ct.Address], u.ID)
+			}
+		}
+	}
+	return out
+}
+
+// run checks one transport, logs the outcome and sets its metric; it
+// reports whether the check passed. Failures of several addresses with
+// the same error (a token the provider refuses) make one line.
+func (p *providerCheck) run(parent context.Context, c *policy.Config, via string, pr providerProbe) bool {
+	ctx, cancel := context.WithTimeout(parent, providerCheckTimeout)
+	defer cancel()
+	byAddress := contactsOf(c, via)
+	var all []string
+	for _, users := range byAddress {
+		all = append(all, users...)
+	}
+	type failure struct {
+		err   string
+		users []string
+	}
+	var failures []failure
+	fail := func(err error, users []string) {
+		for i := range failures {
+			if failures[i].err == err.Error() {
+				failures[i].users = append(failures[i].users, users...)
+				return
+			}
+		}
+		failures = append(failures, failure{err.Error(), users})
+	}
+	if pr.account != nil {
+		if err := pr.account(ctx); err != nil {
+			fail(err, all)
+		}
+	}
+	if pr.address != nil && len(failures) == 0 {
+		for _, a := range slices.Sorted(maps.Keys(byAddress)) {
+			if err := pr.address(ctx, a); err != nil {
+				fail(err, byAddress[a])
+			}
+		}
+	}
+	if parent.Err() != nil {
+		return true // stopping: no verdict
+	}
+	if len(failures) == 0 {
+		p.ok.WithLabelValues(via).Set(1)
+		p.log.Info(fmt.Sprintf("notifiers.%s: provider check passed (%s)", via, pr.checked), "via", via)
+		return true
+	}
+	p.ok.WithLabelValues(via).Set(0)
+	for _, f := range failures {
+		slices.Sort(f.users)
+		f.users = slices.Compact(f.users)
+		affects := "no contact pages through it"
+		if len(f.users) > 0 {
+			affects = "pages via " + via + " to " + strings.Join(f.users, ", ") + " will fail"
+		}
+		p.log.Warn(fmt.Sprintf("notifiers.%s: provider check failed: %s; %s until it is fixed (then reload to check again)", via, f.err, affects),
+			"via", via, "err", f.err, "users", f.users)
+	}
+	return false
+}
+
+// probes are the checks of the transports the daemon built, leaving out
+// those replaced (Options.Notifiers: not the provider). Events v2 has no
+// call that checks a routing key without sending an event, and a webhook
+// or ntfy URL has no request that is harmless at every receiver (one that
+// pages on any POST, or on any request at all): they are not checked, and
+// the log says so.
+func (tr transports) probes(replaced map[string]notify.Notifier) map[string]providerProbe {
+	out := map[string]providerProbe{
+		"pagerduty": {skipped: "PagerDuty's Events API v2 has no call that checks a routing key without sending an event; fire a test alert"},
+		"webhook":   {skipped: "no request is harmless at every receiver; fire a test alert"},
+		"ntfy":      {skipped: "no request is harmless at every ntfy server; fire a test alert"},
+	}
+	if tr.twilio != nil {
+		out["twilio"] = providerProbe{account: tr.twilio.Check, checked: "account credentials, from number"}
+	}
+	if tr.email != nil {
+		out["email"] = providerProbe{account: tr.email.Check, checked: "the server answers, with TLS and login as configured"}
+	}
+	if tr.slack != nil {
+		out["slack"] = providerProbe{account: tr.slack.Check, checked: "bot token"}
+	}
+	if tr.pushover != nil {
+		out["pushover"] = providerProbe{address: tr.pushover.ValidateUser, checked: "application token, contacts' user keys"}
+	}
+	for via := range replaced {
+		delete(out, via)
+	}
+	return out
+}

@@ -1,0 +1,257 @@
+package gateway
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/internal/logtest"
+	"github.com/pagerd/pagerd/internal/providertest"
+)
+
+// providerCheckConfig is a config paging ann through via (her address
+// addr), with notifiers as given.
+func providerCheckConfig(notifiers, via, addr string) string {
+	channel := map[string]string{"twilio": "sms", "pushover": "push"}[via]
+	if channel == "" {
+		channel = via
+	}
+	logChannel := "push"
+	if channel == "push" {
+		logChannel = "sms"
+	}
+	return `
+server:
+  public_url: ` + harnessURL + `
+  link_secret: provider-check-link-secret-0123456
+api:
+  tokens: [{name: ops, token: ` + apiToken + `, role: admin}]
+notifiers:
+` + notifiers + `
+users:
+  - id: ann
+    name: Ann
+    email: ann@example.com
+    contacts: [{channel: ` + logChannel + `, via: log}, {channel: ` + channel + `, via: ` + via + `, address: "` + addr + `"}]
+  - {id: bob, name: Bob, contacts: [{channel: push, via: log}]}
+schedules:
+  - name: s
+    handoff: {weekday: monday, time: "00:00"}
+    tiers: [{name: primary, start: 2025-01-06, members: [ann]}]
+escalation_policies:
+  - {name: p, levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]}
+services:
+  - name: api
+    priority_scheme: P0-P3
+    escalation_policy: p
+    integrations: {alertmanager_key: ` + amKey + `}
+`
+}
+
+// waitLog waits (bounded) for a log line whose message has every part,
+// and returns it.
+func waitLog(t *testing.T, h *harness, level string, parts ...string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, l := range logtest.Lines(t, h.logs.String()) {
+			msg, _ := l["msg"].(string)
+			ok := l["level"] == level
+			for _, p := range parts {
+				ok = ok && strings.Contains(msg, p)
+			}
+			if ok {
+				return l
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s line saying %q; log:\n%s", level, parts, h.logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestProviderCheckAtStart: pagerd serve asks each provider, in the
+// background after start and sending nothing, whether it takes pagerd's
+// credentials. A good one is an INFO line and pagerd_provider_check_ok 1;
+// a bad one a WARN naming the transport, what failed and whose pages it
+// affects, and the metric 0.
+func TestProviderCheckAtStart(t *testing.T) {
+	tw := providertest.NewTwilio(t)
+	mail := providertest.NewSMTP(t)
+	sl := providertest.NewSlack(t)
+	po := providertest.NewPushover(t)
+	twilio := func(token, from string) string {
+		return `  twilio: {account_sid: ` + providertest.TwilioSID + `, auth_token: ` + token + `, from: "` + from + `", api_url: "` + tw.URL + `"}`
+	}
+	email := func(password string) string {
+		return `  email: {smarthost: "` + mail.Addr + `", from: pagerd@example.com, username: ` + providertest.SMTPUser + `, password: ` + password +
+			`, ca_file: ` + mail.CAFile + `}`
+	}
+	slack := func(token string) string {
+		return `  slack: {bot_token: ` + token + `, signing_secret: ` + providertest.SlackSigningSecret + `, api_url: "` + sl.URL + `"}`
+	}
+	pushover := func(token string) string {
+		return `  pushover: {token: ` + token + `, api_url: "` + po.URL + `"}`
+	}
+	const userKey = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
+	for _, tc := range []struct {
+		name, notifiers, via, addr string
+		fails                      []string // what the WARN says; none: it passes
+	}{
+		{name: "twilio passes", notifiers: twilio(providertest.TwilioToken, providertest.TwilioFrom), via: "twilio", addr: "+15555550100"},
+		{name: "twilio wrong token", notifiers: twilio("ffffffffffffffffffffffffffffffff", providertest.TwilioFrom), via: "twilio", addr: "+15555550100",
+			fails: []string{"fetch account", "401", "pages via twilio to ann will fail"}},
+		{name: "twilio from number not the account's", notifiers: twilio(providertest.TwilioToken, "+15555550999"), via: "twilio", addr: "+15555550100",
+			fails: []string{"from number +15555550999 is not one of account", "pages via twilio to ann will fail"}},
+		{name: "email passes", notifiers: email(providertest.SMTPPassword), via: "email", addr: "ann@example.com"},
+		{name: "email login refused", notifiers: email("wrong-password"), via: "email", addr: "ann@example.com",
+			fails: []string{"AUTH", "pages via email to ann will fail"}},
+		{name: "slack passes", notifiers: slack(providertest.SlackBotToken), via: "slack", addr: "U0ANN"},
+		{name: "slack revoked token", notifiers: slack("xoxb-revoked"), via: "slack", addr: "U0ANN",
+			fails: []string{"auth.test", "invalid_auth", "pages via slack to ann will fail"}},
+		{name: "pushover passes", notifiers: pushover(providertest.PushoverToken), via: "pushover", addr: userKey},
+		{name: "pushover wrong user key", notifiers: pushover(providertest.PushoverToken), via: "pushover", addr: providertest.PushoverUnknownUser,
+			fails: []string{"user key is invalid", "pages via pushover to ann will fail"}},
+		{name: "pushover wrong token", notifiers: pushover("aWrongApplicationToken00000000"), via: "pushover", addr: userKey,
+			fails: []string{"application token is invalid", "pages via pushover to ann will fail"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mailsBefore, slackBefore := len(mail.Mails()), len(sl.Calls())
+			h := newHarness(t, withConfig(providerCheckConfig(tc.notifiers, tc.via, tc.addr)), realTransport(tc.via))
+			h.runFor(t)
+			if tc.fails == nil {
+				waitLog(t, h, "INFO", "notifiers."+tc.via+": provider check passed")
+				if got := metric(t, h.reg, "pagerd_provider_check_ok", "via", tc.via); got != 1 {
+					t.Errorf("pagerd_provider_check_ok{via=%q} = %v, want 1", tc.via, got)
+				}
+			} else {
+				l := waitLog(t, h, "WARN", append([]string{"notifiers." + tc.via + ": provider check failed"}, tc.fails...)...)
+				if l["via"] != tc.via {
+					t.Errorf("the WARN's via is %v", l["via"])
+				}
+				if got := metric(t, h.reg, "pagerd_provider_check_ok", "via", tc.via); got != 0 || !hasMetric(t, h, tc.via) {
+					t.Errorf("pagerd_provider_check_ok{via=%q} = %v, want 0", tc.via, got)
+				}
+			}
+			// Nothing was sent to anyone.
+			if len(tw.Messages())+len(tw.Calls())+len(po.Messages()) > 0 || len(mail.Mails()) != mailsBefore || len(sl.Calls()) != slackBefore {
+				t.Errorf("the check sent something: twilio %d sms %d calls, pushover %d, mails %d, slack %d",
+					len(tw.Messages()), len(tw.Calls()), len(po.Messages()), len(mail.Mails())-mailsBefore, len(sl.Calls())-slackBefore)
+			}
+		})
+	}
+}
+
+// hasMetric reports whether pagerd_provider_check_ok{via} exists.
+func hasMetric(t *testing.T, h *harness, via string) bool {
+	t.Helper()
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "pagerd_provider_check_ok" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "via" && lp.GetValue() == via {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// TestProviderCheckHangingProviderDelaysNothing: a provider that never
+// answers holds up neither the start nor pages; its check gives up at the
+// transport's timeout and says so.
+func TestProviderCheckHangingProviderDelaysNothing(t *testing.T) {
+	var inflight atomic.Int32
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inflight.Add(1)
+		defer inflight.Add(-1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hang.Close)
+	t.Cleanup(func() { close(release) })
+	cfg := providerCheckConfig(`  slack: {bot_token: `+providertest.SlackBotToken+`, signing_secret: `+providertest.SlackSigningSecret+
+		`, api_url: "`+hang.URL+`/api/", timeout: 2s}`, "slack", "U0ANN")
+	rec := &recorder{}
+	h := newHarness(t, withConfig(cfg), realTransport("slack"), withNow(time.Now), withNotifier("log", rec), maxSleep(20*time.Millisecond))
+	h.runFor(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for inflight.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the check never called the provider")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The daemon answers and pages while the check hangs.
+	if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A", "severity": "critical"}),
+		"Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatalf("webhook: %d %s", r.code, r.body)
+	}
+	for len(rec.sentTo("ann", "push")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no page went out while the provider check hung")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if inflight.Load() == 0 {
+		t.Fatal("the check no longer hung when the page went out: the test proves nothing")
+	}
+	waitLog(t, h, "WARN", "notifiers.slack: provider check failed", "pages via slack to ann will fail")
+	if got := metric(t, h.reg, "pagerd_provider_check_ok", "via", "slack"); got != 0 || !hasMetric(t, h, "slack") {
+		t.Errorf("pagerd_provider_check_ok{via=slack} = %v, want 0", got)
+	}
+}
+
+// TestProviderCheckFollowsReloads: a transport in dry_run is not checked
+// (nothing is sent through it), nor any with check_at_start: false; a
+// reload that takes it out of dry_run checks it, and a reload that changes
+// nothing of it does not check it again.
+func TestProviderCheckFollowsReloads(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	notifiers := func(extra string) string {
+		return `  slack: {bot_token: ` + providertest.SlackBotToken + `, signing_secret: ` + providertest.SlackSigningSecret +
+			`, api_url: "` + sl.URL + `"` + extra + `}`
+	}
+	h := newHarness(t, withConfig(providerCheckConfig(notifiers(", dry_run: true"), "slack", "U0ANN")), realTransport("slack"))
+	h.runFor(t)
+	reload := func(cfg string) {
+		t.Helper()
+		if err := h.reload(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each reload is checked (or not) before the next is taken: a third
+	// reload that is checked proves the ones before it were done.
+	reload(providerCheckConfig(notifiers("")+"\n  check_at_start: false", "slack", "U0ANN"))
+	reload(providerCheckConfig(notifiers(""), "slack", "U0ANN"))
+	waitLog(t, h, "INFO", "notifiers.slack: provider check passed")
+	if n := sl.AuthTests(); n != 1 {
+		t.Fatalf("auth.test called %d times, want once (dry_run and check_at_start: false are not checked)", n)
+	}
+	reload(providerCheckConfig(notifiers(""), "slack", "U0ANN"))
+	reload(providerCheckConfig(notifiers(", dry_run: true"), "slack", "U0ANN"))
+	deadline := time.Now().Add(10 * time.Second)
+	for hasMetric(t, h, "slack") {
+		if time.Now().After(deadline) {
+			t.Fatal("pagerd_provider_check_ok{via=slack} still set with slack in dry_run")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := sl.AuthTests(); n != 1 {
+		t.Errorf("auth.test called %d times, want once (an unchanged reload is not checked again)", n)
+	}
+}

@@ -62,28 +62,42 @@ func (c *Config) UncheckedNotes() []string {
 		if c.DryRun(via) {
 			continue // nothing is sent: ShadowNotes says so
 		}
-		var what string
+		// what check-config did not check; served, what pagerd serve's
+		// provider check tries of it at start ("": nothing, the first
+		// page is the first try), and unserved what only a page tries.
+		var what, served, unserved string
 		switch via {
 		case "email":
 			what = "whether the mail server resolves, answers and takes mail from the sender"
 			if em := c.Notifiers.Email; em.Smarthost != "" && em.From != "" {
 				what = fmt.Sprintf("whether %s resolves, answers and takes mail from %s", em.Smarthost, em.From)
 			}
+			served, unserved = "the connection, TLS and login", "the sender and the contacts' addresses"
 		case "twilio":
 			what = "whether Twilio takes the account's credentials, the from number and the contacts' numbers"
+			served, unserved = "the account's credentials and the from number", "the contacts' numbers"
 		case "pagerduty":
 			what = "whether PagerDuty knows the contacts' routing keys"
 		case "slack":
 			what = "whether Slack takes the bot token and knows the contacts' members and channels"
+			served, unserved = "the bot token", "the contacts' members and channels"
 		case "pushover":
 			what = "whether Pushover takes the application token and the contacts' user keys"
+			served = "the application token and the contacts' user keys"
 		case "webhook", "ntfy":
 			what = "whether the contacts' URLs answer"
 		default:
 			continue
 		}
-		out = append(out, fmt.Sprintf("notifiers.%s: not tried (%s): check-config does not reach the network, so it did not check %s; the first page is the first try, so fire a test alert once pagerd runs",
-			via, contactsWord(count[via]), what))
+		next := "the first page is the first try, so fire a test alert once pagerd runs"
+		if served != "" && c.Notifiers.ChecksProviders() {
+			next = "pagerd serve tries " + served + " at start (notifiers.check_at_start)"
+			if unserved != "" {
+				next += ", and " + unserved + " only at the first page"
+			}
+		}
+		out = append(out, fmt.Sprintf("notifiers.%s: not tried (%s): check-config does not reach the network, so it did not check %s; %s",
+			via, contactsWord(count[via]), what, next))
 	}
 	return out
 }

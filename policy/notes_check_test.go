@@ -1,0 +1,33 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestUncheckedNotesSayWhatServeChecks: a transport that pagerd serve
+// checks at start says so (and what it does not check) instead of "the
+// first page is the first try", unless notifiers.check_at_start is false;
+// PagerDuty, which serve cannot check, still says to fire a test alert.
+func TestUncheckedNotesSayWhatServeChecks(t *testing.T) {
+	off := false
+	for _, tc := range []struct {
+		name  string
+		check *bool
+		via   string
+		want  string
+	}{
+		{name: "twilio checked", via: "twilio", want: "pagerd serve tries the account's credentials and the from number at start (notifiers.check_at_start), and the contacts' numbers only at the first page"},
+		{name: "twilio, checks off", check: &off, via: "twilio", want: "the first page is the first try"},
+		{name: "pagerduty never checked", via: "pagerduty", want: "the first page is the first try"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Config{Users: []User{{ID: "ann", Contacts: []Contact{{Via: tc.via}}}}}
+			c.Notifiers.CheckAtStart = tc.check
+			notes := c.UncheckedNotes()
+			if len(notes) != 1 || !strings.Contains(notes[0], tc.want) {
+				t.Fatalf("notes %q do not say %q", notes, tc.want)
+			}
+		})
+	}
+}

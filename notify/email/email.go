@@ -188,13 +188,11 @@ func (n *Notifier) compose(to *mail.Address, subject, body string, extra map[str
 // STARTTLS, which must be offered), log in if set, MAIL, RCPT, DATA, QUIT,
 // all within the timeout and ctx.
 func (n *Notifier) deliver(ctx context.Context, rcpt string, msg []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, n.o.Timeout)
-	defer cancel()
-	c, closeConn, err := n.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeConn()
+	return n.session(ctx, func(c *smtp.Client) error { return n.send(c, rcpt, msg) })
+}
+
+// send sends one message on an open session: MAIL, RCPT, DATA, QUIT.
+func (n *Notifier) send(c *smtp.Client, rcpt string, msg []byte) error {
 	if err := c.Mail(n.from.Address, nil); err != nil {
 		return n.failed("MAIL FROM", err)
 	}
@@ -220,6 +218,17 @@ func (n *Notifier) deliver(ctx context.Context, rcpt string, msg []byte) error {
 // at start, so that a server that does not answer, a certificate it does
 // not trust or a login refused shows before the first page.
 func (n *Notifier) Check(ctx context.Context) error {
+	return n.session(ctx, func(c *smtp.Client) error {
+		if err := c.Quit(); err != nil {
+			return n.failed("QUIT", err)
+		}
+		return nil
+	})
+}
+
+// session opens a session with the server (open), within the timeout and
+// ctx, and does what do does on it.
+func (n *Notifier) session(ctx context.Context, do func(*smtp.Client) error) error {
 	ctx, cancel := context.WithTimeout(ctx, n.o.Timeout)
 	defer cancel()
 	c, closeConn, err := n.open(ctx)
@@ -227,10 +236,7 @@ func (n *Notifier) Check(ctx context.Context) error {
 		return err
 	}
 	defer closeConn()
-	if err := c.Quit(); err != nil {
-		return n.failed("QUIT", err)
-	}
-	return nil
+	return do(c)
 }
 
 // open connects to the server (TLS at once, or STARTTLS, which must be

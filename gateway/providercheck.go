@@ -89,6 +89,7 @@ func (p *providerCheck) Run(ctx context.Context) {
 func (p *providerCheck) check(ctx context.Context, c *policy.Config) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
+	var failed []string // by the checks running side by side
 	for _, via := range slices.Sorted(maps.Keys(p.probes)) {
 		subject := p.subject(c, via)
 		if subject == p.last[via] && !p.failed[via] {
@@ -110,12 +111,15 @@ func (p *providerCheck) check(ctx context.Context, c *policy.Config) {
 			defer wg.Done()
 			if !p.run(ctx, c, via, pr) {
 				mu.Lock()
-				p.failed[via] = true
+				failed = append(failed, via)
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
+	for _, via := range failed {
+		p.failed[via] = true
+	}
 }
 
 // subject is what there is to check of transport via in config c: ""

@@ -20,6 +20,12 @@ import (
 // transports' own timeouts on each call (notifiers.<via>.timeout).
 const providerCheckTimeout = time.Minute
 
+// providerRecheckEvery is how often a transport whose check failed is
+// checked again, until it passes: a provider or network that failed for a
+// moment at start must not leave the check failed (and its alert firing)
+// until the next reload.
+const providerRecheckEvery = 5 * time.Minute
+
 // providerProbe is how one transport's provider is asked whether it would
 // take pages, sending none: account checks the credentials, address one
 // contact's address (Pushover's user keys). Both nil: the transport has no
@@ -49,10 +55,14 @@ type providerCheck struct {
 	// and failed those whose last check failed: only Run touches them.
 	last   map[string]string
 	failed map[string]bool
+	// recheck is how often failed checks are tried again
+	// (providerRecheckEvery; tests shorten it before Run).
+	recheck time.Duration
 }
 
 func newProviderCheck(probes map[string]providerProbe, log *slog.Logger, reg prometheus.Registerer) *providerCheck {
 	p := &providerCheck{probes: probes, log: log, configs: make(chan *policy.Config, 1), last: map[string]string{}, failed: map[string]bool{},
+		recheck: providerRecheckEvery,
 		ok: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pagerd_provider_check_ok",
 			Help: "1 when the last check of the provider behind transport via (credentials, from number, user keys; nothing sent) passed, 0 when it failed; absent when it is not checked."},
 			[]string{"via"})}
@@ -71,14 +81,23 @@ func (p *providerCheck) loaded(c *policy.Config) {
 	p.configs <- c
 }
 
-// Run checks the providers of each config loaded until ctx ends.
+// Run checks the providers of each config loaded until ctx ends, and
+// those whose check failed again every recheck.
 func (p *providerCheck) Run(ctx context.Context) {
+	tick := time.NewTicker(p.recheck)
+	defer tick.Stop()
+	var cur *policy.Config
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case c := <-p.configs:
+			cur = c
 			p.check(ctx, c)
+		case <-tick.C:
+			if cur != nil && len(p.failed) > 0 {
+				p.check(ctx, cur)
+			}
 		}
 	}
 }

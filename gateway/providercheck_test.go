@@ -255,3 +255,21 @@ func TestProviderCheckFollowsReloads(t *testing.T) {
 		t.Errorf("auth.test called %d times, want once (an unchanged reload is not checked again)", n)
 	}
 }
+
+// TestProviderCheckTriesAFailedCheckAgain: a check that failed (a provider
+// or network down for a moment at start) is tried again until it passes,
+// so its metric and alert do not wait for a reload.
+func TestProviderCheckTriesAFailedCheckAgain(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	sl.Fail("auth.test", "fatal_error") // the first call only
+	notifiers := `  slack: {bot_token: ` + providertest.SlackBotToken + `, signing_secret: ` + providertest.SlackSigningSecret +
+		`, api_url: "` + sl.URL + `"}`
+	h := newHarness(t, withConfig(providerCheckConfig(notifiers, "slack", "U0ANN")), realTransport("slack"))
+	h.d.providers.recheck = 20 * time.Millisecond
+	h.runFor(t)
+	waitLog(t, h, "WARN", "notifiers.slack: provider check failed", "fatal_error")
+	waitLog(t, h, "INFO", "notifiers.slack: provider check passed")
+	if got := metric(t, h.reg, "pagerd_provider_check_ok", "via", "slack"); got != 1 {
+		t.Errorf("pagerd_provider_check_ok{via=slack} = %v after the check passed again, want 1", got)
+	}
+}

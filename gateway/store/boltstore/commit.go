@@ -31,11 +31,16 @@ import (
 // maxBatch bounds how many writes share one transaction.
 const maxBatch = 512
 
-// txState is where a write is: queued, taken into a batch, or abandoned by
-// its caller before it was taken (it then never runs).
+// txState is where a write is: queued, taken into a batch, its fn running,
+// its fn run (the commit pending), or abandoned by its caller. A caller
+// leaves only while its fn is not running, and an abandoned fn never runs
+// (again): so fn never touches the caller's memory (the incident it
+// encodes, the results it sets) once the caller has left.
 const (
 	txQueued int32 = iota
 	txTaken
+	txRunning
+	txRan
 	txAbandoned
 )
 
@@ -44,6 +49,23 @@ type txReq struct {
 	state atomic.Int32
 	err   error
 	done  chan struct{}
+	// ran is signalled each time fn returns, for a caller waiting to leave.
+	ran chan struct{}
+}
+
+// runFn runs r's fn in tx if r is still in state from, and reports whether
+// it ran: not when its caller has left.
+func (r *txReq) runFn(tx *bbolt.Tx, from int32) bool {
+	if !r.state.CompareAndSwap(from, txRunning) {
+		return false
+	}
+	r.err = r.fn(tx)
+	r.state.Store(txRan)
+	select {
+	case r.ran <- struct{}{}:
+	default:
+	}
+	return true
 }
 
 // committer runs the store's write transactions.
@@ -74,8 +96,13 @@ var errClosed = fmt.Errorf("%w: the store is closed", store.ErrUnavailable)
 // once taken into a batch, the caller is answered when its ctx ends with
 // ErrOutcomeUnknown too: the commit may still finish (a stalled disk must
 // not hang the request, and the answer must not claim nothing was stored).
+// A write taken but not yet run when its caller leaves never runs (the
+// batch before it may hold the committer), and the answer says it was not
+// stored; one whose fn is running is waited for until fn returns, which
+// reads the map and does no write to disk, so that fn never touches the
+// caller's memory after the caller has left.
 func (c *committer) run(ctx context.Context, fn func(*bbolt.Tx) error) error {
-	r := &txReq{fn: fn, done: make(chan struct{})}
+	r := &txReq{fn: fn, done: make(chan struct{}), ran: make(chan struct{}, 1)}
 	select {
 	case c.queue <- r:
 	case <-ctx.Done():
@@ -87,14 +114,24 @@ func (c *committer) run(ctx context.Context, fn func(*bbolt.Tx) error) error {
 	case <-r.done:
 		return r.err
 	case <-ctx.Done():
-		if r.state.CompareAndSwap(txQueued, txAbandoned) {
-			return fmt.Errorf("%w: %w", store.ErrUnavailable, ctx.Err())
-		}
-		select {
-		case <-r.done:
-			return r.err
-		default:
-			return fmt.Errorf("%w: %w: the commit did not finish in time: %w", store.ErrUnavailable, store.ErrOutcomeUnknown, ctx.Err())
+		for {
+			if r.state.CompareAndSwap(txQueued, txAbandoned) || r.state.CompareAndSwap(txTaken, txAbandoned) {
+				return fmt.Errorf("%w: %w", store.ErrUnavailable, ctx.Err())
+			}
+			if r.state.CompareAndSwap(txRan, txAbandoned) {
+				select {
+				case <-r.done:
+					return r.err
+				default:
+					return fmt.Errorf("%w: %w: the commit did not finish in time: %w", store.ErrUnavailable, store.ErrOutcomeUnknown, ctx.Err())
+				}
+			}
+			// fn is running: it returns soon.
+			select {
+			case <-r.ran:
+			case <-r.done:
+				return r.err
+			}
 		}
 	case <-c.exited:
 		// Queued as the committer stopped: it will never be taken.
@@ -162,7 +199,9 @@ func (c *committer) commit(batch []*txReq) {
 		err := c.db.Update(func(tx *bbolt.Tx) error {
 			wrote := false
 			for _, r := range live {
-				r.err = r.fn(tx)
+				if !r.runFn(tx, txTaken) {
+					continue // its caller left before it ran
+				}
 				switch {
 				case r.err == nil:
 					wrote = true
@@ -186,9 +225,15 @@ func (c *committer) commit(batch []*txReq) {
 		}
 	}
 	// One write, or a batch that failed: each alone, committed or rolled
-	// back on its own.
+	// back on its own (run again if it ran in the batch, unless its caller
+	// has left since).
 	for _, r := range live {
-		r.err = c.db.Update(r.fn)
+		r.err = c.db.Update(func(tx *bbolt.Tx) error {
+			if !r.runFn(tx, txTaken) && !r.runFn(tx, txRan) {
+				return errNoop // its caller left: it must not run
+			}
+			return r.err
+		})
 		if r.err == nil {
 			c.commits.Add(1)
 		}

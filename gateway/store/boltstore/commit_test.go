@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,4 +188,69 @@ func TestGroupCommitUnfinishedCommitMayHaveStored(t *testing.T) {
 	if err != nil || got.DedupKey != "stalled" {
 		t.Fatalf("after the commit finished, the alert: %+v %v", got, err)
 	}
+}
+
+// TestGroupCommitWriteTakenButNotRunNeverRuns: a caller whose deadline
+// passes while its write is taken into a batch but not yet run (a write
+// before it in the batch holds the committer) is told the write was not
+// stored, and it never runs: it would otherwise encode the caller's
+// incident, and set the caller's results, after the caller had left with
+// an answer (and perhaps changed the incident for a retry).
+func TestGroupCommitWriteTakenButNotRunNeverRuns(t *testing.T) {
+	s := open(t, t.TempDir())
+	block := func(key string) (entered, release chan struct{}) {
+		entered, release = make(chan struct{}), make(chan struct{})
+		go func() {
+			_ = s.update(context.Background(), func(tx *bbolt.Tx) error {
+				close(entered)
+				<-release
+				return tx.Bucket(bucketMeta).Put([]byte(key), []byte("v"))
+			})
+		}()
+		return entered, release
+	}
+	queued := func(n int) {
+		for len(s.w.queue) < n {
+			runtime.Gosched()
+		}
+	}
+	enteredA, releaseA := block("a")
+	<-enteredA
+	// B then X queue behind A, to go in one batch, B first.
+	enteredB, releaseB := block("b")
+	var once sync.Once
+	finishB := func() { once.Do(func() { close(releaseB) }) }
+	t.Cleanup(finishB) // before Close, which waits for the committer
+	queued(1)
+	var ran atomic.Bool
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	answered := make(chan error, 1)
+	go func() {
+		answered <- s.update(ctx, func(tx *bbolt.Tx) error {
+			ran.Store(true)
+			return tx.Bucket(bucketMeta).Put([]byte("x"), []byte("v"))
+		})
+	}()
+	queued(2)
+	close(releaseA)
+	<-enteredB // X is taken, and waits for B's fn
+	cancel()
+	err := <-answered
+	if !errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrOutcomeUnknown) {
+		t.Fatalf("a write taken but not run when its caller left: %v, want ErrUnavailable, not ErrOutcomeUnknown (it will not run)", err)
+	}
+	finishB()
+	if err := s.update(context.Background(), func(*bbolt.Tx) error { return errNoop }); err != nil {
+		t.Fatal(err)
+	}
+	if ran.Load() {
+		t.Fatal("the write ran after its caller had left")
+	}
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketMeta).Get([]byte("x")) != nil || tx.Bucket(bucketMeta).Get([]byte("b")) == nil {
+			t.Fatal("the abandoned write is on disk, or B is not")
+		}
+		return nil
+	})
 }

@@ -58,9 +58,16 @@ type Deadline struct {
 // Incident is everything the escalation machine needs to decide what comes
 // next. It is plain data, so the store can persist it as it is.
 type Incident struct {
-	ID              string     `json:"id"`
-	Service         string     `json:"service"`
-	Priority        string     `json:"priority"`
+	ID       string `json:"id"`
+	Service  string `json:"service"`
+	Priority string `json:"priority"`
+	// Urgency is the urgency of the incident's latest page: the one in
+	// force (by its priority's targets and the service's calendar) when a
+	// level or person was last paged, or, before any page (held by a
+	// maintenance window from its creation), at its creation or latest
+	// priority raise. It changes as pages cross business hours, so the
+	// API and the console show the ladder in force; each page runs the
+	// ladder of its own urgency to its end.
 	Urgency         string     `json:"urgency"`
 	Rule            string     `json:"rule,omitempty"`
 	PageImmediately []string   `json:"page_immediately,omitempty"`
@@ -813,7 +820,22 @@ func (r *run) resolveTargets(ts []Target, t time.Time) []string {
 	return out
 }
 
-// page starts each user's ladder at t. Every step, the first one included,
+// urgencyAt is the urgency in force for the incident's priority at t, by
+// the service's calendar, and makes it the incident's (Incident.Urgency):
+// every page, whatever made it (a trigger, an escalation, a raise, an
+// unresolved rule, a window's end), runs the ladder of the urgency in
+// force when it is made, as its level's ack_target timeout is, not the
+// one of the incident's creation. A P3 opened at 16:00 and escalated at
+// 20:00 pages push only; a P2 opened at 07:30 and escalated at 08:30
+// pages push, SMS and voice. A page's own later steps keep the ladder it
+// was made with: a page at 17:58 still calls at 18:03.
+func (r *run) urgencyAt(t time.Time) string {
+	r.inc.Urgency = r.c.TargetsAt(r.svc, r.inc.Priority, t).Urgency
+	return r.inc.Urgency
+}
+
+// page starts each user's ladder at t, on the urgency in force at t
+// (urgencyAt). Every step, the first one included,
 // becomes a deadline: the daemon stores it in the same write as the incident
 // and its dispatcher sends it, so a page accepted is a page that will go out
 // even if the process dies a moment later. A user already part-way through a
@@ -826,6 +848,7 @@ func (r *run) page(users []string, level int, t time.Time) int {
 		// A maintenance window holds the incident: nobody is paged.
 		return 0
 	}
+	urgency := r.urgencyAt(t)
 	paged := 0
 	for _, id := range users {
 		u := r.c.User(id)
@@ -839,7 +862,7 @@ func (r *run) page(users []string, level int, t time.Time) int {
 		}
 		r.cancel(func(d Deadline) bool { return d.Kind == DeadlineNotify && d.User == id })
 		steps := u.NotificationRules.High
-		if r.inc.Urgency == UrgencyLow {
+		if urgency == UrgencyLow {
 			steps = u.NotificationRules.Low
 		}
 		for _, s := range steps {

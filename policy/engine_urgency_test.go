@@ -212,3 +212,30 @@ func TestEngineUrgencyAtEachPage(t *testing.T) {
 		})
 	}
 }
+
+// TestPreviewUrgencyPerLevel: `pagerd route` says which ladder each level
+// gets, by the calendar when it is reached, as the engine pages it.
+func TestPreviewUrgencyPerLevel(t *testing.T) {
+	c, err := Parse([]byte(urgencyConfig), "urgency.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		service, sev string
+		at           time.Time
+		want         []string
+	}{
+		{"svc", "info", wed(17, 30), []string{"high", "low"}}, // level 2 is reached at 18:30
+		{"svc", "warning", wed(7, 30), []string{"low", "high"}},
+		{"plain", "info", wed(17, 30), []string{"high", "high"}},
+	} {
+		p := c.Preview(c.Service(tc.service), map[string]string{"severity": tc.sev}, tc.at)
+		var got []string
+		for _, l := range p.Levels {
+			got = append(got, l.Urgency)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s %s at %s: levels' urgency %q, want %q", tc.service, tc.sev, tc.at.Format("15:04"), got, tc.want)
+		}
+	}
+}

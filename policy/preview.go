@@ -5,7 +5,8 @@ import "time"
 // RoutePreview is what an alert would get, without an incident: the route
 // (service, priority, urgency, rule, escalation policy), when each of its
 // response targets falls due, and who each level of the escalation policy
-// pages and when it escalates, all from the instant the alert arrives.
+// pages, on which urgency, and when it escalates, all from the instant the
+// alert arrives.
 // `pagerd route` prints it; the JSON names are part of its stable output.
 type RoutePreview struct {
 	Service          string               `json:"service"`
@@ -37,6 +38,11 @@ type LevelPreview struct {
 	Users   []string  `json:"users"`
 	Timeout string    `json:"timeout,omitempty"`
 	Next    time.Time `json:"escalates_at,omitzero"`
+	// Urgency is the urgency in force when the level is reached, by the
+	// service's calendar then: the ladder its people get, which is not the
+	// route's when the level is reached across a business-hours boundary.
+	// Empty when the level pages nobody.
+	Urgency string `json:"urgency,omitempty"`
 	// PagesNobody: nobody is on call for the level when it is reached (its
 	// tiers are in a gap), so the engine does not wait on it: the next
 	// level (after the last, level 1 again while repeat allows) is paged
@@ -87,6 +93,9 @@ func (c *Config) Preview(s *Service, lbls map[string]string, at time.Time) Route
 		}
 		lp.PagesNobody = len(lp.Users) == 0
 		paged = paged || !lp.PagesNobody
+		if !lp.PagesNobody {
+			lp.Urgency = c.TargetsAt(s, r.Priority, start).Urgency
+		}
 		if next, ok := c.LevelTimeout(s, i, r.Priority, start); ok && (!last || startsOver) {
 			lp.Timeout = Duration(next.Sub(start)).String()
 			lp.Next = next.In(loc)

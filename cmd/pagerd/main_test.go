@@ -70,6 +70,12 @@ func TestGolden(t *testing.T) {
 		{"simulate-aivo-p0-night.json", []string{"simulate", "--config", aivo, "--at", "2025-09-10T02:00:00-04:00", "--for", "2h", "severity=critical", "-o", "json"}},
 		{"simulate-aivo-security-breach.txt", []string{"simulate", "--config", aivo, "--at", "2025-09-10T02:00:00-04:00", "--for", "1h", "--ack-after", "8m", "category=security_breach"}},
 		{"simulate-aivo-p3-off-hours.txt", []string{"simulate", "--config", aivo, "--at", "2025-09-13T23:00:00-04:00", "--for", "4h", "severity=info"}},
+		// A P3 opened in business hours escalates into the night push
+		// only; a P2 opened before them gets the high ladder once they
+		// begin: each level on the urgency in force when it is paged.
+		{"simulate-aivo-p3-into-the-night.txt", []string{"simulate", "--config", aivo, "--at", "2025-09-10T16:00:00-04:00", "--for", "7h", "severity=info"}},
+		{"simulate-aivo-p2-into-the-day.txt", []string{"simulate", "--config", aivo, "--at", "2025-09-10T07:30:00-04:00", "--for", "3h", "severity=warning"}},
+		{"route-aivo-p2-into-the-day.txt", []string{"route", "--config", aivo, "--at", "2025-09-10T07:30:00-04:00", "severity=warning"}},
 		{"simulate-aivo-thanksgiving.txt", []string{"simulate", "--config", aivo, "--at", "2025-11-27T09:00:00-05:00", "--for", "70m", "severity=critical"}},
 		{"simulate-aion-r-sev1-unresolved.txt", []string{"simulate", "--config", aionr, "--at", "2025-10-08T03:00:00Z", "--for", "90m", "--ack-after", "3m", "--update-every", "20m", "severity=critical"}},
 		// Friday 22:00 to Saturday 02:00 UTC: billable 2h after hours, 2h weekend,

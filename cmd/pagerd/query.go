@@ -184,6 +184,11 @@ func runRoute(args []string, stdout, stderr io.Writer) int {
 			names[i] = c.User(u).DisplayName()
 		}
 		fmt.Fprintf(stdout, "  %d %-12s %s", l.Level, l.Name, strings.Join(names, ", "))
+		if l.Urgency != "" && l.Urgency != res.Urgency {
+			// Reached across a business-hours boundary: its people get
+			// the other ladder.
+			fmt.Fprintf(stdout, " [%s urgency]", l.Urgency)
+		}
 		switch {
 		case l.PagesNobody && l.StartsOver && l.Timeout != "":
 			// No level pages anyone: the last waits out its timeout, and

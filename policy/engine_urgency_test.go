@@ -2,6 +2,7 @@ package policy
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +96,15 @@ func urgencyRun(t *testing.T, service, sev string, start, end time.Time, extra .
 	}
 }
 
+// annHigh is ann paged at h:m on the high ladder, as the first page of
+// an incident opened then: urgency high, push, SMS at 2m, voice at 5m.
+func annHigh(h, m int) []string {
+	at := wed(h, m)
+	line := func(d time.Duration, rest string) string { return at.Add(d).Format("15:04") + " " + rest }
+	return []string{line(0, "urgency high"), line(0, "notify first ann push"),
+		line(2*time.Minute, "notify first ann sms"), line(5*time.Minute, "notify first ann voice")}
+}
+
 type urgencyEvent struct {
 	at time.Time
 	ev Event
@@ -117,15 +127,10 @@ func TestEngineUrgencyAtEachPage(t *testing.T) {
 		// afternoon.
 		name: "P3 opened in business hours, escalated after 18:00: push only",
 		sev:  "info", start: wed(17, 30), end: wed(18, 45),
-		want: []string{
-			"17:30 urgency high",
-			"17:30 notify first ann push",
-			"17:32 notify first ann sms",
-			"17:35 notify first ann voice",
-			"18:30 escalate second",
-			"18:30 urgency low",
-			"18:30 notify second bob push",
-		},
+		want: slices.Concat(
+			annHigh(17, 30),
+			[]string{"18:30 escalate second", "18:30 urgency low", "18:30 notify second bob push"},
+		),
 	}, {
 		// Nor the working day be left with push only for a P2 opened
 		// before it began.
@@ -143,51 +148,30 @@ func TestEngineUrgencyAtEachPage(t *testing.T) {
 	}, {
 		name: "a page at 17:58 keeps its voice step at 18:03",
 		sev:  "info", start: wed(17, 58), end: wed(18, 10),
-		want: []string{
-			"17:58 urgency high",
-			"17:58 notify first ann push",
-			"18:00 notify first ann sms",
-			"18:03 notify first ann voice",
-		},
+		want: []string{"17:58 urgency high", "17:58 notify first ann push", "18:00 notify first ann sms", "18:03 notify first ann voice"},
 	}, {
 		name:    "a service without a calendar is always in business hours",
 		service: "plain", sev: "info", start: wed(17, 30), end: wed(18, 45),
-		want: []string{
-			"17:30 urgency high",
-			"17:30 notify first ann push",
-			"17:32 notify first ann sms",
-			"17:35 notify first ann voice",
-			"18:30 escalate second",
-			"18:30 notify second bob push",
-			"18:32 notify second bob sms",
-			"18:35 notify second bob voice",
-		},
+		want: slices.Concat(
+			annHigh(17, 30),
+			[]string{"18:30 escalate second", "18:30 notify second bob push", "18:32 notify second bob sms", "18:35 notify second bob voice"},
+		),
 	}, {
 		name: "an escalation by hand after 18:00",
 		sev:  "info", start: wed(17, 50), end: wed(18, 20),
 		extra: []urgencyEvent{{wed(18, 10), Event{Kind: EventEscalate, Actor: "ann"}}},
-		want: []string{
-			"17:50 urgency high",
-			"17:50 notify first ann push",
-			"17:52 notify first ann sms",
-			"17:55 notify first ann voice",
-			"18:10 escalate second",
-			"18:10 urgency low",
-			"18:10 notify second bob push",
-		},
+		want: slices.Concat(
+			annHigh(17, 50),
+			[]string{"18:10 escalate second", "18:10 urgency low", "18:10 notify second bob push"},
+		),
 	}, {
 		name: "an unresolved rule firing after 18:00",
 		sev:  "info", start: wed(17, 0), end: wed(18, 40),
 		extra: []urgencyEvent{{wed(17, 10), Event{Kind: EventAcknowledge, Actor: "ann"}}},
-		want: []string{
-			"17:00 urgency high",
-			"17:00 notify first ann push",
-			"17:02 notify first ann sms",
-			"17:05 notify first ann voice",
-			"18:30 escalate second",
-			"18:30 urgency low",
-			"18:30 notify second bob push",
-		},
+		want: slices.Concat(
+			annHigh(17, 0),
+			[]string{"18:30 escalate second", "18:30 urgency low", "18:30 notify second bob push"},
+		),
 	}, {
 		name: "a maintenance window ending after 18:00 pages as new, push only",
 		sev:  "info", start: wed(17, 0), end: wed(18, 40),

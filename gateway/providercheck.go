@@ -20,11 +20,16 @@ import (
 // transports' own timeouts on each call (notifiers.<via>.timeout).
 const providerCheckTimeout = time.Minute
 
-// providerRecheckEvery is how often a transport whose check failed is
-// checked again, until it passes: a provider or network that failed for a
-// moment at start must not leave the check failed (and its alert firing)
-// until the next reload.
-const providerRecheckEvery = 5 * time.Minute
+// providerRecheckEvery is how soon a transport whose check failed is
+// checked again, and then twice as long after each failure, up to
+// providerRecheckMax, until it passes: a provider or network that failed
+// for a moment at start must not leave the check failed (and its alert
+// firing) until the next reload, and one that will never pass (a wrong
+// token) must not spend the provider's rate limit, which pages share.
+const (
+	providerRecheckEvery = 5 * time.Minute
+	providerRecheckMax   = time.Hour
+)
 
 // providerProbe is how one transport's provider is asked whether it would
 // take pages, sending none: account checks the credentials, address one
@@ -55,14 +60,22 @@ type providerCheck struct {
 	// and failed those whose last check failed: only Run touches them.
 	last   map[string]string
 	failed map[string]bool
-	// recheck is how often failed checks are tried again
-	// (providerRecheckEvery; tests shorten it before Run).
+	// recheck is how soon a failed check is tried again
+	// (providerRecheckEvery; tests shorten it before Run), and retry when
+	// each failed one is next, with its wait then.
 	recheck time.Duration
+	retry   map[string]recheckAt
+}
+
+// recheckAt is when a failed check is tried again, and how long it waited.
+type recheckAt struct {
+	at   time.Time
+	wait time.Duration
 }
 
 func newProviderCheck(probes map[string]providerProbe, log *slog.Logger, reg prometheus.Registerer) *providerCheck {
 	p := &providerCheck{probes: probes, log: log, configs: make(chan *policy.Config, 1), last: map[string]string{}, failed: map[string]bool{},
-		recheck: providerRecheckEvery,
+		recheck: providerRecheckEvery, retry: map[string]recheckAt{},
 		ok: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pagerd_provider_check_ok",
 			Help: "1 when the last check of the provider behind transport via (credentials, from number, user keys; nothing sent) passed, 0 when it failed; absent when it is not checked."},
 			[]string{"via"})}
@@ -93,25 +106,29 @@ func (p *providerCheck) Run(ctx context.Context) {
 			return
 		case c := <-p.configs:
 			cur = c
-			p.check(ctx, c)
-		case <-tick.C:
-			if cur != nil && len(p.failed) > 0 {
-				p.check(ctx, cur)
+			p.check(ctx, c, time.Time{})
+		case now := <-tick.C:
+			if cur != nil && slices.ContainsFunc(slices.Collect(maps.Values(p.retry)), func(r recheckAt) bool { return !now.Before(r.at) }) {
+				p.check(ctx, cur, now)
 			}
 		}
 	}
 }
 
 // check checks, side by side, each transport whose subject changed since
-// its last check, or whose last check failed (a reload checks it again,
-// after the fix at the provider).
-func (p *providerCheck) check(ctx context.Context, c *policy.Config) {
+// its last check, or whose last check failed: all of those at a reload
+// (zero retrying: after the fix at the provider), those due again by
+// retrying otherwise.
+func (p *providerCheck) check(ctx context.Context, c *policy.Config, retrying time.Time) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var failed []string // by the checks running side by side
 	for _, via := range slices.Sorted(maps.Keys(p.probes)) {
 		subject := p.subject(c, via)
 		if subject == p.last[via] && !p.failed[via] {
+			continue
+		}
+		if r, ok := p.retry[via]; ok && !retrying.IsZero() && retrying.Before(r.at) {
 			continue
 		}
 		p.last[via] = subject
@@ -136,8 +153,21 @@ func (p *providerCheck) check(ctx context.Context, c *policy.Config) {
 		}()
 	}
 	wg.Wait()
+	now := retrying
+	if now.IsZero() {
+		now = time.Now()
+	}
 	for _, via := range failed {
 		p.failed[via] = true
+		r := p.retry[via]
+		r.wait = min(max(2*r.wait, p.recheck), max(providerRecheckMax, p.recheck))
+		r.at = now.Add(r.wait)
+		p.retry[via] = r
+	}
+	for via := range p.retry {
+		if !p.failed[via] {
+			delete(p.retry, via) // passed, or no longer checked
+		}
 	}
 }
 
@@ -228,7 +258,7 @@ func (p *providerCheck) run(parent context.Context, c *policy.Config, via string
 		if len(f.users) > 0 {
 			affects = "pages via " + via + " to " + strings.Join(f.users, ", ") + " will fail"
 		}
-		p.log.Warn(fmt.Sprintf("notifiers.%s: provider check failed: %s; %s until it is fixed (then reload to check again)", via, f.err, affects),
+		p.log.Warn(fmt.Sprintf("notifiers.%s: provider check failed: %s; %s until it is fixed (checked again on its own, less and less often, up to hourly; a reload checks it at once)", via, f.err, affects),
 			"via", via, "err", f.err, "users", f.users)
 	}
 	return false

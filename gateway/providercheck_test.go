@@ -1,15 +1,22 @@
 package gateway
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pagerd/pagerd/internal/logtest"
 	"github.com/pagerd/pagerd/internal/providertest"
+	"github.com/pagerd/pagerd/policy"
 )
 
 // providerCheckConfig is a config paging ann through via (her address
@@ -271,5 +278,37 @@ func TestProviderCheckTriesAFailedCheckAgain(t *testing.T) {
 	waitLog(t, h, "INFO", "notifiers.slack: provider check passed")
 	if got := metric(t, h.reg, "pagerd_provider_check_ok", "via", "slack"); got != 1 {
 		t.Errorf("pagerd_provider_check_ok{via=slack} = %v after the check passed again, want 1", got)
+	}
+}
+
+// TestProviderCheckBacksOffAFailureThatLasts: a check that keeps failing
+// (a wrong token) is tried again after 5 minutes, then twice as long each
+// time, up to hourly, not every 5 minutes: the provider's rate limit is
+// the one pages use. A reload tries it at once.
+func TestProviderCheckBacksOffAFailureThatLasts(t *testing.T) {
+	calls := 0
+	p := newProviderCheck(map[string]providerProbe{"slack": {account: func(context.Context) error {
+		calls++
+		return errors.New("invalid_auth")
+	}}}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	cfg, ctx := &policy.Config{}, context.Background()
+	t0 := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	p.check(ctx, cfg, t0) // at start
+	var tried []time.Duration
+	for m := time.Minute; m <= 4*time.Hour; m += time.Minute {
+		before := calls
+		p.check(ctx, cfg, t0.Add(m))
+		if calls > before {
+			tried = append(tried, m)
+		}
+	}
+	want := []time.Duration{5 * time.Minute, 15 * time.Minute, 35 * time.Minute, 75 * time.Minute, 135 * time.Minute, 195 * time.Minute}
+	if !slices.Equal(tried, want) {
+		t.Errorf("checked again after %v, want %v", tried, want)
+	}
+	before := calls
+	p.check(ctx, cfg, time.Time{}) // a reload
+	if calls != before+1 {
+		t.Errorf("a reload did not check the failed transport at once")
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/amresolve"
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/logtest"
 )
 
 // diskFull is the alert of group g-disk the tests of silenced
@@ -134,6 +135,16 @@ func TestSilencedAcknowledgedIncidentStaysOpenUntilAlertmanagerConfirms(t *testi
 			}
 			if n := len(alerts.asked()); n != 4 {
 				t.Fatalf("Alertmanager asked %d times in 3 minutes, want 4 (at once, then every minute)", n)
+			}
+			// Said once, like the timeline, not at every check.
+			warns := 0
+			for _, l := range logtest.Lines(t, h.logs.String()) {
+				if msg, _ := l["msg"].(string); l["level"] == "WARN" && strings.Contains(msg, "could not be asked") {
+					warns++
+				}
+			}
+			if want := tc.entries[amresolve.EntryUnconfirmed]; warns != want {
+				t.Fatalf("%d WARN lines that Alertmanager could not be asked, want %d", warns, want)
 			}
 			alerts.set(0, false)
 			h.runUntil(h.clock.Now().Add(amresolve.RecheckEvery))

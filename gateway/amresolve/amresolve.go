@@ -243,8 +243,17 @@ func (c *Checker) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 		}
 		return &store.Job{Kind: JobKind, Key: j.Key, Due: now.Add(RecheckEvery), Data: b}, nil
 	}
+	// A WARN when the outcome changes, as the timeline says it once: an
+	// acknowledged incident may be checked every minute for days.
+	warn := func(outcome, msg string, args ...any) {
+		level := slog.LevelWarn
+		if outcome == d.Last {
+			level = slog.LevelDebug
+		}
+		c.o.Logger.Log(ctx, level, msg, args...)
+	}
 	if err != nil {
-		c.o.Logger.Warn(d.what()+": Alertmanager could not be asked whether the group still fires; the incident stays open and is asked about again",
+		warn(EntryUnconfirmed, d.what()+": Alertmanager could not be asked whether the group still fires; the incident stays open and is asked about again",
 			"incident", d.Incident, "service", d.Service, "alertmanager", shown, "retry_in", RecheckEvery, "err", err)
 		return next(EntryUnconfirmed, fmt.Sprintf("Alertmanager at %s could not be asked whether the group still fires (%v): the incident stays open; asking again every %s",
 			shown, err, RecheckEvery))
@@ -254,7 +263,7 @@ func (c *Checker) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 			shown, n, RecheckEvery))
 	}
 	if outcome, why := c.distrust(ctx, base, now); outcome != "" {
-		c.o.Logger.Warn(d.what()+": Alertmanager says no alert of the group fires, but that is not trusted yet; the incident stays open and is asked about again",
+		warn(outcome, d.what()+": Alertmanager says no alert of the group fires, but that is not trusted yet; the incident stays open and is asked about again",
 			"incident", d.Incident, "service", d.Service, "alertmanager", shown, "why", why, "retry_in", RecheckEvery)
 		return next(outcome, fmt.Sprintf("Alertmanager at %s says no alert of the group fires, but %s: the incident stays open; asking again every %s",
 			shown, why, RecheckEvery))

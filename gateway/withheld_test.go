@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -18,7 +19,8 @@ import (
 )
 
 // fakeAlertmanagerAPI answers GET /api/v2/alerts with as many alerts as
-// firing says and one per fingerprint in active, GET /api/v2/status with
+// firing says, one per fingerprint in active, and those of held whose
+// labels match every filter of the query, GET /api/v2/status with
 // its start time (started, a day before the test clock's start when
 // zero), or 503 while down (statusDown: the status alone), and records
 // the queries of alerts.
@@ -26,6 +28,7 @@ type fakeAlertmanagerAPI struct {
 	mu         sync.Mutex
 	firing     int
 	active     []string
+	held       []map[string]string
 	started    time.Time
 	down       bool
 	statusDown bool
@@ -68,14 +71,14 @@ func (f *fakeAlertmanagerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
 		return
 	}
-	alerts := make([]string, 0, f.firing+len(f.active))
+	alerts := make([]string, 0, f.firing+len(f.active)+len(f.held))
 	state := f.state
 	if state == "" {
 		state = "active"
 	}
 	// The firing alerts match the query's filters, as those Alertmanager
 	// lists do: pagerd holds the answer to them.
-	labels := map[string]string{"alertname": "HighErrorRate", "instance": "api-3"}
+	filters := map[string]string{}
 	for _, m := range r.URL.Query()["filter"] {
 		name, quoted, _ := strings.Cut(m, "=")
 		v, err := strconv.Unquote(quoted)
@@ -83,14 +86,28 @@ func (f *fakeAlertmanagerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 			http.Error(w, "bad filter "+m, http.StatusBadRequest)
 			return
 		}
-		labels[name] = v
+		filters[name] = v
 	}
+	labels := map[string]string{"alertname": "HighErrorRate", "instance": "api-3"}
+	maps.Copy(labels, filters)
 	lb, _ := json.Marshal(labels)
 	for i := range f.firing {
 		alerts = append(alerts, fmt.Sprintf(`{"labels":%s,"status":{"state":%q},"endsAt":"2025-09-10T07:00:00Z","fingerprint":"%016x"}`, lb, state, i))
 	}
 	for _, fp := range f.active {
 		alerts = append(alerts, fmt.Sprintf(`{"labels":%s,"status":{"state":"active"},"endsAt":"2025-09-10T07:00:00Z","fingerprint":%q}`, lb, fp))
+	}
+	for i, held := range f.held {
+		// A label the alert lacks has the empty value, as Alertmanager
+		// matches.
+		matches := true
+		for name, v := range filters {
+			matches = matches && held[name] == v
+		}
+		if matches {
+			hb, _ := json.Marshal(held)
+			alerts = append(alerts, fmt.Sprintf(`{"labels":%s,"status":{"state":%q},"endsAt":"2025-09-10T07:00:00Z","fingerprint":"held-%d"}`, hb, state, i))
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write([]byte("[" + strings.Join(alerts, ",") + "]"))
@@ -102,6 +119,13 @@ func (f *fakeAlertmanagerAPI) set(firing int, down bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.firing, f.down, f.statusDown = firing, down, false
+}
+
+// hold sets the alerts listed by their labels (held).
+func (f *fakeAlertmanagerAPI) hold(alerts ...map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.held = alerts
 }
 
 // startedAt sets when Alertmanager started.

@@ -196,72 +196,89 @@ func TestSilencedAcknowledgedIncidentCheckEndsWithTheAcknowledgement(t *testing.
 
 // TestSilencedAcknowledgedIncidentFingerprintModeResolvesAlertByAlert: in
 // fingerprint mode (incident_key: fingerprint) each alert of a group is
-// its own incident, silenced and checked on its own labels. Two alerts of
-// group g-disk, both acknowledged and silenced; once Alertmanager no
-// longer lists one of them, its incident resolves, and the other's, whose
-// alert it still lists (silenced), stays acknowledged.
+// its own incident, silenced and checked on its own. Two alerts of group
+// g-disk, both acknowledged and silenced; once Alertmanager no longer
+// lists the first, its incident resolves, and the other's, whose alert it
+// still lists (silenced), stays acknowledged. The second alert may carry
+// all of the first's labels and one more: Alertmanager's filter on the
+// first's labels lists it too, which kept the first's incident
+// acknowledged for as long as the second fired; pagerd now holds the
+// answer to the first alert's fingerprint.
 func TestSilencedAcknowledgedIncidentFingerprintModeResolvesAlertByAlert(t *testing.T) {
-	db01, db02 := diskFull, maps.Clone(diskFull)
-	db02["instance"] = "db02"
-	alerts := &fakeAlertmanagerAPI{state: "suppressed", held: []map[string]string{db01, db02}}
-	am := newFakeSilences(t, alerts)
-	cfg := strings.Replace(silenceConfig(am.url), "    priority_scheme: P0-P3\n", "    priority_scheme: P0-P3\n    incident_key: fingerprint\n", 1)
-	h := newHarness(t, withConfig(cfg))
-	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g-disk", db01, db02), "Authorization", "Bearer "+amKey)
-	if r.code != 200 {
-		t.Fatalf("webhook: %d %s", r.code, r.body)
-	}
-	var res struct{ Incidents []string }
-	r.json(t, &res)
-	ids := map[string]string{} // by instance
-	for _, id := range res.Incidents {
-		var d struct {
-			Alerts []struct{ Labels map[string]string }
-		}
-		if err := json.Unmarshal(h.incident(id).Details, &d); err != nil || len(d.Alerts) != 1 {
-			t.Fatalf("incident %s's details: %v, %d alerts; want one", id, err, len(d.Alerts))
-		}
-		ids[d.Alerts[0].Labels["instance"]] = id
-	}
-	if len(res.Incidents) != 2 || ids["db01"] == "" || ids["db02"] == "" {
-		t.Fatalf("incidents %v (%v by instance), want one for each of db01 and db02", res.Incidents, ids)
-	}
-	for _, id := range ids {
-		if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
-			t.Fatalf("acknowledge: %d %s", r.code, r.body)
-		}
-	}
-	start := h.clock.Now()
-	h.runUntil(start.Add(3 * amresolve.RecheckEvery))
-	for inst, labels := range map[string]map[string]string{"db01": db01, "db02": db02} {
-		if v := h.incident(ids[inst]); v.Status != "acknowledged" {
-			t.Fatalf("%s, silenced and firing: %s, want acknowledged; timeline %+v", inst, v.Status, v.Timeline)
-		}
-		if n := len(am.silencedBy(labels)); n != 1 {
-			t.Fatalf("%s silenced by %d silences, want 1; silences %+v; timeline %+v", inst, n, am.posted(), h.incident(ids[inst]).Timeline)
-		}
-	}
-	// db01 ends; Alertmanager, which mutes it, says nothing, but no
-	// longer lists it.
-	alerts.hold(db02)
-	h.runUntil(h.clock.Now().Add(amresolve.RecheckEvery))
-	v := h.incident(ids["db01"])
-	if v.Status != "resolved" || v.ResolvedBy != "alertmanager" {
-		t.Fatalf("db01, no longer listed: %s by %q, want resolved by alertmanager; timeline %+v", v.Status, v.ResolvedBy, v.Timeline)
-	}
-	if c := entryCounts(v); c[amresolve.EntryConfirmed] != 1 || c["resolve"] != 1 {
-		t.Fatalf("db01's timeline %+v: want one %s and one resolve", v.Timeline, amresolve.EntryConfirmed)
-	}
-	if len(am.silencedBy(db01)) != 0 || len(am.silencedBy(db02)) != 1 {
-		t.Fatalf("after db01's resolve, db01 silenced by %v and db02 by %v; want db02's silence alone left", am.silencedBy(db01), am.silencedBy(db02))
-	}
-	h.runUntil(h.clock.Now().Add(5 * amresolve.RecheckEvery))
-	if v := h.incident(ids["db02"]); v.Status != "acknowledged" || entryCounts(v)[amresolve.EntryConfirmed] != 0 {
-		t.Fatalf("db02, still listed: %s, want acknowledged; timeline %+v", v.Status, v.Timeline)
-	}
-	for _, q := range alerts.asked() {
-		if !strings.Contains(q, "filter=instance%3D%22db0") {
-			t.Fatalf("Alertmanager asked %q; want the alert's own labels, its instance among them", q)
-		}
+	for _, tc := range []struct {
+		name   string
+		second map[string]string
+	}{
+		{"another instance", map[string]string{"alertname": "DiskFull", "severity": "critical", "instance": "db02"}},
+		{"its labels and one more", map[string]string{"alertname": "DiskFull", "severity": "critical", "instance": "db01", "mountpoint": "/data"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			first, second := diskFull, tc.second
+			alerts := &fakeAlertmanagerAPI{state: "suppressed", held: []map[string]string{first, second}}
+			am := newFakeSilences(t, alerts)
+			cfg := strings.Replace(silenceConfig(am.url), "    priority_scheme: P0-P3\n", "    priority_scheme: P0-P3\n    incident_key: fingerprint\n", 1)
+			h := newHarness(t, withConfig(cfg))
+			r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g-disk", first, second), "Authorization", "Bearer "+amKey)
+			if r.code != 200 {
+				t.Fatalf("webhook: %d %s", r.code, r.body)
+			}
+			var res struct{ Incidents []string }
+			r.json(t, &res)
+			ids := map[string]string{} // by alert: first, second
+			for _, id := range res.Incidents {
+				var d struct {
+					Alerts []struct{ Labels map[string]string }
+				}
+				if err := json.Unmarshal(h.incident(id).Details, &d); err != nil || len(d.Alerts) != 1 {
+					t.Fatalf("incident %s's details: %v, %d alerts; want one", id, err, len(d.Alerts))
+				}
+				switch {
+				case maps.Equal(d.Alerts[0].Labels, first):
+					ids["first"] = id
+				case maps.Equal(d.Alerts[0].Labels, second):
+					ids["second"] = id
+				}
+			}
+			if len(res.Incidents) != 2 || ids["first"] == "" || ids["second"] == "" {
+				t.Fatalf("incidents %v (%v by alert), want one for each alert", res.Incidents, ids)
+			}
+			for _, id := range ids {
+				if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+					t.Fatalf("acknowledge: %d %s", r.code, r.body)
+				}
+			}
+			h.runUntil(h.clock.Now().Add(3 * amresolve.RecheckEvery))
+			for which, labels := range map[string]map[string]string{"first": first, "second": second} {
+				if v := h.incident(ids[which]); v.Status != "acknowledged" {
+					t.Fatalf("the %s alert's incident, silenced and firing: %s, want acknowledged; timeline %+v", which, v.Status, v.Timeline)
+				}
+				if len(am.silencedBy(labels)) == 0 {
+					t.Fatalf("the %s alert is not silenced; silences %+v", which, am.posted())
+				}
+			}
+			// The first ends; Alertmanager, which mutes it, says nothing,
+			// but no longer lists it.
+			alerts.hold(second)
+			h.runUntil(h.clock.Now().Add(amresolve.RecheckEvery))
+			v := h.incident(ids["first"])
+			if v.Status != "resolved" || v.ResolvedBy != "alertmanager" {
+				t.Fatalf("the first alert's incident, its alert no longer listed: %s by %q, want resolved by alertmanager; timeline %+v", v.Status, v.ResolvedBy, v.Timeline)
+			}
+			if c := entryCounts(v); c[amresolve.EntryConfirmed] != 1 || c["resolve"] != 1 {
+				t.Fatalf("the first alert's timeline %+v: want one %s and one resolve", v.Timeline, amresolve.EntryConfirmed)
+			}
+			h.runUntil(h.clock.Now().Add(5 * amresolve.RecheckEvery))
+			if v := h.incident(ids["second"]); v.Status != "acknowledged" || entryCounts(v)[amresolve.EntryConfirmed] != 0 {
+				t.Fatalf("the second alert's incident, its alert still listed: %s, want acknowledged; timeline %+v", v.Status, v.Timeline)
+			}
+			if len(am.silencedBy(second)) != 1 {
+				t.Fatalf("the second alert, still acknowledged, silenced by %v; want one silence", am.silencedBy(second))
+			}
+			for _, q := range alerts.asked() {
+				if !strings.Contains(q, "filter=instance%3D%22db0") {
+					t.Fatalf("Alertmanager asked %q; want an alert's own labels, its instance among them", q)
+				}
+			}
+		})
 	}
 }

@@ -14,13 +14,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/pagerd/pagerd/gateway/amresolve"
 	"github.com/pagerd/pagerd/gateway/store"
 )
 
 // fakeAlertmanagerAPI answers GET /api/v2/alerts with as many alerts as
 // firing says, one per fingerprint in active, and those of held whose
-// labels match every filter of the query, GET /api/v2/status with
+// labels match every filter of the query (with their labels' model
+// fingerprint, as Alertmanager lists them), GET /api/v2/status with
 // its start time (started, a day before the test clock's start when
 // zero), or 503 while down (statusDown: the status alone), and records
 // the queries of alerts.
@@ -97,7 +100,7 @@ func (f *fakeAlertmanagerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 	for _, fp := range f.active {
 		alerts = append(alerts, fmt.Sprintf(`{"labels":%s,"status":{"state":"active"},"endsAt":"2025-09-10T07:00:00Z","fingerprint":%q}`, lb, fp))
 	}
-	for i, held := range f.held {
+	for _, held := range f.held {
 		// A label the alert lacks has the empty value, as Alertmanager
 		// matches.
 		matches := true
@@ -106,7 +109,11 @@ func (f *fakeAlertmanagerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		}
 		if matches {
 			hb, _ := json.Marshal(held)
-			alerts = append(alerts, fmt.Sprintf(`{"labels":%s,"status":{"state":%q},"endsAt":"2025-09-10T07:00:00Z","fingerprint":"held-%d"}`, hb, state, i))
+			ls := make(model.LabelSet, len(held))
+			for k, v := range held {
+				ls[model.LabelName(k)] = model.LabelValue(v)
+			}
+			alerts = append(alerts, fmt.Sprintf(`{"labels":%s,"status":{"state":%q},"endsAt":"2025-09-10T07:00:00Z","fingerprint":%q}`, hb, state, ls.Fingerprint()))
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")

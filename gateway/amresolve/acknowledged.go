@@ -37,14 +37,14 @@ func (c *Checker) Acknowledged(ctx context.Context, inc *store.Incident, _ store
 	if svc == nil || svc.AlertmanagerAPI() == "" {
 		return store.Entry{}, nil
 	}
-	receiver, labels, ok := ingest.ReadAlertFilter(inc.Details, svc.IncidentKey == "fingerprint")
+	f, ok := ingest.ReadAlertFilter(inc.Details, svc.IncidentKey == "fingerprint")
 	if !ok {
 		return store.Entry{}, nil
 	}
 	// Alertmanager lists the alerts at the acknowledgement: saying so in
 	// the timeline at once would be noise.
-	d := jobData{Service: svc.Name, Incident: inc.ID, Group: Group{Receiver: receiver, Labels: labels}, Repeats: inc.Repeats,
-		Acknowledged: true, Last: EntryStillFiring}
+	d := jobData{Service: svc.Name, Incident: inc.ID, Group: Group{Receiver: f.Receiver, Labels: f.Labels}, Fingerprint: f.Fingerprint,
+		Repeats: inc.Repeats, Acknowledged: true, Last: EntryStillFiring}
 	if err := c.putNow(ctx, JobKind, ackKey(inc.ID), d); err != nil {
 		return store.Entry{}, fmt.Errorf("store the check of the silenced alerts: %w", err)
 	}
@@ -52,4 +52,23 @@ func (c *Checker) Acknowledged(ctx context.Context, inc *store.Incident, _ store
 		Detail: fmt.Sprintf("Alertmanager mutes the silenced alerts' resolved notification too: pagerd asks Alertmanager at %s every %s "+
 			"whether an alert of the group still fires (silenced ones count), and resolves the incident when none does",
 			policy.ShownURL(svc.AlertmanagerAPI()), RecheckEvery)}, nil
+}
+
+// firing counts the alerts of the check's group Alertmanager lists, or,
+// for one alert's check (d.Fingerprint, fingerprint mode), those with the
+// alert's fingerprint: the filter on its labels also lists the alerts
+// that carry them and more, and one of those firing kept the incident
+// acknowledged, and its alert's next firing a repeat that paged nobody.
+func (c *Checker) firing(ctx context.Context, base string, d *jobData) (int, error) {
+	if d.Fingerprint == "" {
+		return c.o.Alerts.Firing(ctx, base, d.Receiver, d.Labels)
+	}
+	fps, err := c.o.Alerts.Fingerprints(ctx, base, d.Receiver, d.Labels)
+	n := 0
+	for _, fp := range fps {
+		if ingest.CapFingerprint(fp) == d.Fingerprint {
+			n++
+		}
+	}
+	return n, err
 }

@@ -144,6 +144,10 @@ type jobData struct {
 	// incident's alerts started (Checker.Acknowledged): it lasts while
 	// the incident stays acknowledged, firing notifications or not.
 	Acknowledged bool `json:"acknowledged,omitempty"`
+	// Fingerprint, for an acknowledgement's check of one alert
+	// (fingerprint mode), is the alert's fingerprint as its dedup key
+	// carries it: only an alert listed with it counts as firing.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // wanted reports whether the incident, as just read, still needs the
@@ -227,7 +231,7 @@ func (c *Checker) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 		return nil, nil
 	}
 	base := svc.AlertmanagerAPI()
-	n, err := c.o.Alerts.Firing(ctx, base, d.Receiver, d.Labels)
+	n, err := c.firing(ctx, base, &d)
 	shown := policy.ShownURL(base) // timelines and logs never show a password
 	now := c.o.Now()
 	next := func(outcome, detail string) (*store.Job, error) {

@@ -95,33 +95,48 @@ func ReadKeptAlerts(details json.RawMessage) (k KeptAlerts, ok bool) {
 	return k, true
 }
 
+// AlertFilter is what to ask Alertmanager's list of alerts (GET
+// /api/v2/alerts) for the alerts an incident stands for.
+type AlertFilter struct {
+	// Receiver and Labels are the filter: Alertmanager lists every alert
+	// that routes to the receiver and carries all of the labels.
+	Receiver string
+	Labels   map[string]string
+	// Fingerprint is set for an incident of one alert in fingerprint
+	// mode: that alert's fingerprint as its dedup key carries it
+	// (CapFingerprint). The filter on its labels also lists the alerts
+	// that carry them and more, which have incidents of their own, so
+	// the answer must be held to it.
+	Fingerprint string
+}
+
 // ReadAlertFilter reads from an incident's stored details what to ask
-// Alertmanager's list of alerts (GET /api/v2/alerts) for the alerts the
-// incident stands for: the group's receiver and labels, or, with
-// byFingerprint (incident_key: fingerprint) for an incident of one alert,
-// that alert's labels. A value pagerd cut is left out (matched exactly it
-// would match nothing, and the incident look over), and so is a receiver
-// it cut: what is left can only match more alerts, never fewer. ok is
-// false for details that are not an Alertmanager group's.
-func ReadAlertFilter(details json.RawMessage, byFingerprint bool) (receiver string, labels map[string]string, ok bool) {
+// Alertmanager's list of alerts for the alerts the incident stands for:
+// the group's receiver and labels, or, with byFingerprint (incident_key:
+// fingerprint) for an incident of one alert, that alert's labels and
+// fingerprint. A value pagerd cut is left out (matched exactly it would
+// match nothing, and the incident look over), and so is a receiver it
+// cut: what is left can only match more alerts, never fewer. ok is false
+// for details that are not an Alertmanager group's.
+func ReadAlertFilter(details json.RawMessage, byFingerprint bool) (f AlertFilter, ok bool) {
 	var d amDetails
 	if len(details) == 0 || json.Unmarshal(details, &d) != nil || d.Source != "alertmanager" {
-		return "", nil, false
+		return AlertFilter{}, false
 	}
 	from := d.GroupLabels
 	if byFingerprint && d.AlertsTotal == 1 && len(d.Alerts) == 1 {
-		from = d.Alerts[0].Labels
+		from, f.Fingerprint = d.Alerts[0].Labels, d.Alerts[0].Fingerprint
 	}
-	labels = make(map[string]string, len(from))
+	f.Labels = make(map[string]string, len(from))
 	for name, value := range from {
 		_, nameCut := CutLabel(name)
 		_, valueCut := CutLabel(value)
 		if !nameCut && !valueCut {
-			labels[name] = value
+			f.Labels[name] = value
 		}
 	}
 	if _, cut := CutLabel(d.Receiver); !cut {
-		receiver = d.Receiver
+		f.Receiver = d.Receiver
 	}
-	return receiver, labels, true
+	return f, true
 }

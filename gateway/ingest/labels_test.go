@@ -15,20 +15,21 @@ import (
 func TestReadAlertFilter(t *testing.T) {
 	cut := strings.Repeat("x", MaxLabelBytes-3) + "…"
 	details := json.RawMessage(`{"source":"alertmanager","receiver":"pagerd","group_labels":{"alertname":"DiskFull","path":"` + cut + `"},` +
-		`"alerts_total":1,"alerts":[{"status":"firing","labels":{"alertname":"DiskFull","instance":"db01"}}]}`)
+		`"alerts_total":1,"alerts":[{"status":"firing","labels":{"alertname":"DiskFull","instance":"db01"},"fingerprint":"0a1b2c3d4e5f6789"}]}`)
 	for _, tc := range []struct {
 		byFingerprint bool
 		want          map[string]string
+		fingerprint   string
 	}{
-		{false, map[string]string{"alertname": "DiskFull"}},
-		{true, map[string]string{"alertname": "DiskFull", "instance": "db01"}},
+		{false, map[string]string{"alertname": "DiskFull"}, ""},
+		{true, map[string]string{"alertname": "DiskFull", "instance": "db01"}, "0a1b2c3d4e5f6789"},
 	} {
-		receiver, labels, ok := ReadAlertFilter(details, tc.byFingerprint)
-		if !ok || receiver != "pagerd" || !maps.Equal(labels, tc.want) {
-			t.Errorf("fingerprint mode %v: %q %v %v, want pagerd %v", tc.byFingerprint, receiver, labels, ok, tc.want)
+		f, ok := ReadAlertFilter(details, tc.byFingerprint)
+		if !ok || f.Receiver != "pagerd" || !maps.Equal(f.Labels, tc.want) || f.Fingerprint != tc.fingerprint {
+			t.Errorf("fingerprint mode %v: %+v %v, want pagerd %v %q", tc.byFingerprint, f, ok, tc.want, tc.fingerprint)
 		}
 	}
-	if _, _, ok := ReadAlertFilter(json.RawMessage(`{"source":"pagerduty"}`), false); ok {
+	if _, ok := ReadAlertFilter(json.RawMessage(`{"source":"pagerduty"}`), false); ok {
 		t.Errorf("details of another source read as an Alertmanager group's")
 	}
 }

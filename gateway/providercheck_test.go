@@ -114,6 +114,9 @@ func TestProviderCheckAtStart(t *testing.T) {
 			fails: []string{"fetch account", "401", "pages via twilio to ann will fail"}},
 		{name: "twilio from number not the account's", notifiers: twilio(providertest.TwilioToken, "+15555550999"), via: "twilio", addr: "+15555550100",
 			fails: []string{"from number +15555550999 is not one of account", "pages via twilio to ann will fail"}},
+		{name: "twilio from number a verified caller ID", notifiers: twilio(providertest.TwilioToken, providertest.TwilioCallerID), via: "twilio", addr: "+15555550100",
+			fails: []string{"from number " + providertest.TwilioCallerID + " is a verified caller ID of account " + providertest.TwilioSID +
+				", not one of its numbers: calls from it go out, SMS from it are refused", "pages via twilio to ann will fail"}},
 		{name: "email passes", notifiers: email(providertest.SMTPPassword), via: "email", addr: "ann@example.com"},
 		{name: "email login refused", notifiers: email("wrong-password"), via: "email", addr: "ann@example.com",
 			fails: []string{"AUTH", "pages via email to ann will fail"}},

@@ -28,6 +28,10 @@ const (
 	TwilioSID   = "AC00000000000000000000000000000001"
 	TwilioToken = "0123456789abcdef0123456789abcdef"
 	TwilioFrom  = "+15555550000"
+	// TwilioCallerID is a verified caller ID of the account
+	// (OutgoingCallerIds), not one of its numbers: Twilio places calls
+	// from it and refuses SMS.
+	TwilioCallerID = "+15555550001"
 )
 
 // Twilio is Twilio's REST API as twilio-go sees it (Messages and Calls):
@@ -132,8 +136,9 @@ func (f *Twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"to": r.PostForm.Get("To"), "from": r.PostForm.Get("From"), "body": r.PostForm.Get("Body")})
 }
 
-// read answers the reads pagerd's start check makes: the account, and its
+// read answers the reads pagerd's start check makes: the account, its
 // incoming numbers filtered by PhoneNumber (the account owns TwilioFrom
+// only), and its verified caller IDs filtered the same way (TwilioCallerID
 // only).
 func (f *Twilio) read(w http.ResponseWriter, r *http.Request, fail func(code, twCode int, msg string)) {
 	f.mu.Lock()
@@ -149,6 +154,15 @@ func (f *Twilio) read(w http.ResponseWriter, r *http.Request, fail func(code, tw
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"incoming_phone_numbers": numbers, "page": 0, "page_size": 1,
 			"next_page_uri": nil, "uri": r.URL.RequestURI()})
+	case "/2010-04-01/Accounts/" + TwilioSID + "/OutgoingCallerIds.json":
+		ids := []map[string]any{}
+		if n := r.URL.Query().Get("PhoneNumber"); n == TwilioCallerID {
+			ids = append(ids, map[string]any{"sid": "PN00000000000000000000000000000002", "account_sid": TwilioSID, "phone_number": TwilioCallerID,
+				"friendly_name": "(555) 555-0001", "date_created": "Thu, 04 Sep 2025 10:00:00 +0000", "date_updated": "Thu, 04 Sep 2025 10:00:00 +0000",
+				"uri": "/2010-04-01/Accounts/" + TwilioSID + "/OutgoingCallerIds/PN00000000000000000000000000000002.json"})
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"outgoing_caller_ids": ids, "page": 0, "page_size": 1, "start": 0, "end": len(ids) - 1,
+			"first_page_uri": r.URL.RequestURI(), "next_page_uri": nil, "previous_page_uri": nil, "uri": r.URL.RequestURI()})
 	default:
 		fail(404, 20404, "The requested resource was not found")
 	}

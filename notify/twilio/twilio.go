@@ -200,8 +200,8 @@ func call(ctx context.Context, send func() error) error {
 // Check asks Twilio, without sending anything, whether it takes the
 // account's credentials (the account, fetched, must be active) and whether
 // the from number is one of the account's numbers (Twilio sends SMS only
-// from those; a from that is not a phone number, an alphanumeric sender,
-// is not looked up). It is what pagerd serve tries at start, so that a
+// from those; a verified caller ID places calls only; a from that is not
+// a phone number, an alphanumeric sender, is not looked up). It is what pagerd serve tries at start, so that a
 // wrong token shows before the first page.
 func (t *Notifier) Check(ctx context.Context) error {
 	var status string
@@ -233,9 +233,32 @@ func (t *Notifier) Check(ctx context.Context) error {
 		return fmt.Errorf("look up from number %s: %w", t.from, err)
 	}
 	if found == 0 {
-		return fmt.Errorf("from number %s is not one of account %s's numbers: Twilio refuses SMS from it", t.from, t.sid)
+		return t.notOwnNumber(ctx)
 	}
 	return nil
+}
+
+// notOwnNumber is the failure of a from number that is not one of the
+// account's numbers. A verified caller ID of the account (OutgoingCallerIds)
+// is said apart: calls from it go out, so a test call would pass, but SMS,
+// which the default ladder sends, are refused.
+func (t *Notifier) notOwnNumber(ctx context.Context) error {
+	var found int
+	err := call(ctx, func() error {
+		p := &openapi.ListOutgoingCallerIdParams{}
+		p.SetPhoneNumber(t.from).SetPageSize(1).SetLimit(1)
+		l, err := t.api.ListOutgoingCallerId(p)
+		found = len(l)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("from number %s is not one of account %s's numbers: Twilio refuses SMS from it (whether it is a verified caller ID could not be looked up: %w)",
+			t.from, t.sid, err)
+	}
+	if found > 0 {
+		return fmt.Errorf("from number %s is a verified caller ID of account %s, not one of its numbers: calls from it go out, SMS from it are refused", t.from, t.sid)
+	}
+	return fmt.Errorf("from number %s is not one of account %s's numbers: Twilio refuses SMS from it", t.from, t.sid)
 }
 
 // ReplyCode is the short code an SMS reply can name to pick an incident

@@ -221,13 +221,9 @@ func (t *Notifier) Check(ctx context.Context) error {
 	if !strings.HasPrefix(t.from, "+") {
 		return nil
 	}
-	var found int
-	err = call(ctx, func() error {
-		p := &openapi.ListIncomingPhoneNumberParams{}
-		p.SetPhoneNumber(t.from).SetPageSize(1).SetLimit(1)
-		l, err := t.api.ListIncomingPhoneNumber(p)
-		found = len(l)
-		return err
+	found, err := listed(ctx, func() (int, error) {
+		l, err := t.api.ListIncomingPhoneNumber((&openapi.ListIncomingPhoneNumberParams{}).SetPhoneNumber(t.from).SetPageSize(1).SetLimit(1))
+		return len(l), err
 	})
 	if err != nil {
 		return fmt.Errorf("look up from number %s: %w", t.from, err)
@@ -243,13 +239,9 @@ func (t *Notifier) Check(ctx context.Context) error {
 // is said apart: calls from it go out, so a test call would pass, but SMS,
 // which the default ladder sends, are refused.
 func (t *Notifier) notOwnNumber(ctx context.Context) error {
-	var found int
-	err := call(ctx, func() error {
-		p := &openapi.ListOutgoingCallerIdParams{}
-		p.SetPhoneNumber(t.from).SetPageSize(1).SetLimit(1)
-		l, err := t.api.ListOutgoingCallerId(p)
-		found = len(l)
-		return err
+	found, err := listed(ctx, func() (int, error) {
+		l, err := t.api.ListOutgoingCallerId((&openapi.ListOutgoingCallerIdParams{}).SetPhoneNumber(t.from).SetPageSize(1).SetLimit(1))
+		return len(l), err
 	})
 	if err != nil {
 		return fmt.Errorf("from number %s is not one of account %s's numbers: Twilio refuses SMS from it (whether it is a verified caller ID could not be looked up: %w)",
@@ -259,6 +251,21 @@ func (t *Notifier) notOwnNumber(ctx context.Context) error {
 		return fmt.Errorf("from number %s is a verified caller ID of account %s, not one of its numbers: calls from it go out, SMS from it are refused", t.from, t.sid)
 	}
 	return fmt.Errorf("from number %s is not one of account %s's numbers: Twilio refuses SMS from it", t.from, t.sid)
+}
+
+// listed makes one of Twilio's list calls through call and says how many
+// records it found. The count is read only when call returned the list's
+// own answer: given up on (ctx), the call may still be writing it.
+func listed(ctx context.Context, list func() (int, error)) (int, error) {
+	var n int
+	if err := call(ctx, func() error {
+		var err error
+		n, err = list()
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // ReplyCode is the short code an SMS reply can name to pick an incident

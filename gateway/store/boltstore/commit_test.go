@@ -128,24 +128,8 @@ func TestGroupCommitAbandonedWriteNeverRuns(t *testing.T) {
 // was stored", since the commit then finishes and the incident is stored.
 func TestGroupCommitUnfinishedCommitMayHaveStored(t *testing.T) {
 	s := open(t, t.TempDir())
-	// blocker is a write that holds its transaction open until released:
-	// the slow commit.
-	blocker := func(key string) (entered, release chan struct{}) {
-		entered, release = make(chan struct{}), make(chan struct{})
-		go func() {
-			_ = s.update(context.Background(), func(tx *bbolt.Tx) error {
-				close(entered)
-				<-release
-				return tx.Bucket(bucketMeta).Put([]byte(key), []byte("v"))
-			})
-		}()
-		return entered, release
-	}
-	queued := func(n int) {
-		for len(s.w.queue) < n {
-			runtime.Gosched()
-		}
-	}
+	blocker := func(key string) (entered, release chan struct{}) { return blockingWrite(s, key) }
+	queued := func(n int) { waitQueued(s, n) }
 	// The committer is busy with a first write while the alert and a
 	// second slow write queue behind it, so that the two go in one batch,
 	// the alert first.
@@ -198,22 +182,8 @@ func TestGroupCommitUnfinishedCommitMayHaveStored(t *testing.T) {
 // an answer (and perhaps changed the incident for a retry).
 func TestGroupCommitWriteTakenButNotRunNeverRuns(t *testing.T) {
 	s := open(t, t.TempDir())
-	block := func(key string) (entered, release chan struct{}) {
-		entered, release = make(chan struct{}), make(chan struct{})
-		go func() {
-			_ = s.update(context.Background(), func(tx *bbolt.Tx) error {
-				close(entered)
-				<-release
-				return tx.Bucket(bucketMeta).Put([]byte(key), []byte("v"))
-			})
-		}()
-		return entered, release
-	}
-	queued := func(n int) {
-		for len(s.w.queue) < n {
-			runtime.Gosched()
-		}
-	}
+	block := func(key string) (entered, release chan struct{}) { return blockingWrite(s, key) }
+	queued := func(n int) { waitQueued(s, n) }
 	enteredA, releaseA := block("a")
 	<-enteredA
 	// B then X queue behind A, to go in one batch, B first.
@@ -253,4 +223,25 @@ func TestGroupCommitWriteTakenButNotRunNeverRuns(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// blockingWrite starts a write that holds its transaction open until
+// release is closed (the slow commit); entered is closed once it runs.
+func blockingWrite(s *Store, key string) (entered, release chan struct{}) {
+	entered, release = make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = s.update(context.Background(), func(tx *bbolt.Tx) error {
+			close(entered)
+			<-release
+			return tx.Bucket(bucketMeta).Put([]byte(key), []byte("v"))
+		})
+	}()
+	return entered, release
+}
+
+// waitQueued waits until n writes wait in the committer's queue.
+func waitQueued(s *Store, n int) {
+	for len(s.w.queue) < n {
+		runtime.Gosched()
+	}
 }

@@ -271,6 +271,22 @@ func TestMaintenanceDeletedEarly(t *testing.T) {
 	}
 }
 
+// TestMaintenanceDeletedBeforeItStarts: a scheduled window deleted before
+// its start is answered as ended, never with an end before its start.
+func TestMaintenanceDeletedBeforeItStarts(t *testing.T) {
+	h := newHarness(t, withConfig(mwConfig))
+	w := h.addWindow(`{"services":["api"],"start":"2025-09-11T00:00:00Z","end":"2025-09-11T02:00:00Z"}`, 201)
+	r := h.api("DELETE", "/api/v1/maintenance/"+w.ID, "")
+	var got struct {
+		Start, End time.Time
+		State      string
+	}
+	r.json(t, &got)
+	if r.code != 200 || got.State != "ended" || got.End.Before(got.Start) || got.End.After(h.clock.Now()) {
+		t.Fatalf("delete of a window that had not started: %d %s", r.code, r.body)
+	}
+}
+
 // TestMaintenanceOverlapping: an incident covered by two windows is held
 // until the later end; deleting the later one hands it to the other, with
 // no page in between.

@@ -528,6 +528,9 @@ func (w *Windows) Delete(ctx context.Context, id, actor string) (*Window, error)
 	if win.End.After(now) {
 		win.End = now
 	}
+	if win.Start.After(now) {
+		win.Start = now // deleted before it began: it held nothing, and ends no earlier than it starts
+	}
 	return &win, nil
 }
 

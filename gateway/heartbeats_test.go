@@ -132,6 +132,57 @@ func TestHeartbeatNeverPinged(t *testing.T) {
 	}
 }
 
+// TestHeartbeatReplicaWithoutIt: a replica whose config lacks a heartbeat
+// the others have (its reload failed, its ConfigMap lags) and that claims
+// the heartbeat's expiry leaves the job, last ping kept, for a replica
+// that has it, which pages the miss moments later with the last ping. A
+// heartbeat taken out of every config is dropped after ForgetAfter.
+func TestHeartbeatReplicaWithoutIt(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := mk(t)
+			a := newHarness(t, withStore(st), withConfig(hbConfig))
+			b := newHarness(t, withStore(st), withConfig(ogConfig)) // no heartbeats
+			if err := a.d.Arm(ctx); err != nil {
+				t.Fatal(err)
+			}
+			p := a.ping("watchdog", amKey, 200)
+			b.step(p.ExpiresAt)
+			j, err := st.GetJob(ctx, heartbeat.JobKind, "api/watchdog")
+			if err != nil {
+				t.Fatalf("the replica without the heartbeat dropped its job: %v", err)
+			}
+			if !strings.Contains(string(j.Data), `"last_ping":"2025-09-10T06:00:00Z"`) || j.Due.After(p.ExpiresAt.Add(time.Minute)) {
+				t.Fatalf("job left by the replica without the heartbeat: due %s, %s", j.Due, j.Data)
+			}
+			a.runUntil(p.ExpiresAt.Add(time.Minute))
+			incs := a.list("")
+			if len(incs) != 1 || !strings.Contains(incs[0].Summary, "no ping since 2025-09-10T06:00:00Z") || a.pushes() != 1 {
+				t.Fatalf("incidents %+v, %d pushes; want the miss paged once, with the last ping", incs, a.pushes())
+			}
+			if j, err := st.GetJob(ctx, heartbeat.JobKind, "api/watchdog"); err != nil || strings.Contains(string(j.Data), "unknown") {
+				t.Fatalf("after the replica that has it claimed it: %v %+v", err, j)
+			}
+
+			// Taken out of every config: kept a while, then dropped.
+			if err := a.reload(ogConfig); err != nil {
+				t.Fatal(err)
+			}
+			j, _ = st.GetJob(ctx, heartbeat.JobKind, "api/watchdog")
+			a.step(j.Due)
+			a.step(j.Due.Add(heartbeat.ForgetAfter - time.Minute))
+			if _, err := st.GetJob(ctx, heartbeat.JobKind, "api/watchdog"); err != nil {
+				t.Fatalf("dropped before ForgetAfter: %v", err)
+			}
+			a.step(j.Due.Add(heartbeat.ForgetAfter))
+			if _, err := st.GetJob(ctx, heartbeat.JobKind, "api/watchdog"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("in no config for ForgetAfter, still stored: %v", err)
+			}
+		})
+	}
+}
+
 // TestHeartbeatResolvedByHandComesBack: an incident resolved by hand while
 // the heartbeat is still silent is raised again at its next expiry.
 func TestHeartbeatResolvedByHandComesBack(t *testing.T) {

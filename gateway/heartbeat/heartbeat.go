@@ -57,7 +57,25 @@ type jobData struct {
 	// Recheck marks a recheck job (see Arm): it carries no ping of its
 	// own, and looks at the heartbeat's job when it comes due.
 	Recheck bool `json:"recheck,omitempty"`
+	// Unknown is when a replica whose config has no such heartbeat first
+	// came upon the job, since a replica that has it last did (see
+	// Expire); zero while the replicas that meet it know it.
+	Unknown time.Time `json:"unknown,omitzero"`
 }
+
+// unknownRetry is how soon a job a replica does not know the heartbeat of
+// comes due again, for a replica that knows it: its config may lag behind
+// the others' (a failed reload, a ConfigMap not yet propagated), and the
+// miss it leaves is late by this much at most each time it claims the job.
+const unknownRetry = 10 * time.Second
+
+// ForgetAfter is how long the job of a heartbeat no replica knows stays in
+// the store: a replica whose config has no such heartbeat leaves the job
+// for one that has it, and drops it only when no replica that knows the
+// heartbeat has claimed it for this long (the heartbeat was taken out of
+// every replica's config). A heartbeat back in the config within it keeps
+// its last ping.
+const ForgetAfter = 24 * time.Hour
 
 // ref is the time the expiry counts from.
 func (d jobData) ref() time.Time {
@@ -165,8 +183,9 @@ func (m *Monitor) Ping(ctx context.Context, svc *policy.Service, name string) (e
 // not pinged in time, so its incident is raised (or, when it is open, its
 // repeat recorded), and the heartbeat stays watched: while no ping comes,
 // the incident is raised again every interval and grace, so one resolved
-// by hand while the heartbeat is still dead comes back. A heartbeat no
-// longer in the config is dropped.
+// by hand while the heartbeat is still dead comes back. A heartbeat this
+// replica's config does not have is left, its data kept, for a replica
+// whose config has it: see unknown.
 func (m *Monitor) Expire(ctx context.Context, j *store.Job) (*store.Job, error) {
 	var d jobData
 	if err := json.Unmarshal(j.Data, &d); err != nil || d.Service == "" || d.Name == "" {
@@ -176,8 +195,15 @@ func (m *Monitor) Expire(ctx context.Context, j *store.Job) (*store.Job, error) 
 	cfg := m.o.Config()
 	svc, hb := heartbeatOf(cfg, d)
 	if hb == nil {
-		m.log.Info("heartbeat no longer in the config; no longer watched", "service", d.Service, "heartbeat", d.Name)
-		return nil, nil
+		return m.unknown(j, d)
+	}
+	if !d.Unknown.IsZero() {
+		// This replica knows it: the mark of one that did not goes.
+		d.Unknown = time.Time{}
+		data, _ := json.Marshal(d)
+		known := *j
+		known.Data = data
+		j = &known
 	}
 	if d.Recheck {
 		return m.recheck(ctx, cfg, svc, hb, j)
@@ -191,6 +217,30 @@ func (m *Monitor) Expire(ctx context.Context, j *store.Job) (*store.Job, error) 
 		return nil, err
 	}
 	return &store.Job{Due: now.Add(hb.Expiry()), Data: j.Data}, nil
+}
+
+// unknown handles a job, carrying d, of a heartbeat this replica's config
+// does not have. Another replica's config may have it (this one's lags, or
+// theirs do): deleting the job would take the expiry from them, postpone
+// the miss to their next re-arm and lose the last ping. So the job comes
+// due again unknownRetry from now, its ping kept, for whichever replica
+// claims it next; it is dropped only when no replica that knows the
+// heartbeat has claimed it for ForgetAfter.
+func (m *Monitor) unknown(j *store.Job, d jobData) (*store.Job, error) {
+	now := m.clock()
+	if d.Unknown.IsZero() {
+		m.log.Info("heartbeat not in this replica's config: left for a replica whose config has it", "service", d.Service,
+			"heartbeat", d.Name, "forgotten_after", ForgetAfter)
+		d.Unknown = now
+		data, _ := json.Marshal(d)
+		return &store.Job{Due: now.Add(unknownRetry), Data: data}, nil
+	}
+	if now.Sub(d.Unknown) >= ForgetAfter {
+		m.log.Info("heartbeat in no replica's config for a long while: no longer watched", "service", d.Service,
+			"heartbeat", d.Name, "since", d.Unknown)
+		return nil, nil
+	}
+	return &store.Job{Due: now.Add(unknownRetry), Data: j.Data}, nil
 }
 
 // heartbeatOf is the service and heartbeat of cfg a job names (nil

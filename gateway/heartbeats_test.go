@@ -130,6 +130,10 @@ func TestHeartbeatNeverPinged(t *testing.T) {
 	if len(incs) != 1 || !strings.Contains(incs[0].Summary, "never pinged since pagerd began watching it at 2025-09-10T06:00:00Z") {
 		t.Fatalf("incidents %+v", incs)
 	}
+	// No ping, no time of one: not year 1.
+	if d := string(h.incident(incs[0].ID).Details); strings.Contains(d, "last_ping") || !strings.Contains(d, `"heartbeat":"watchdog"`) {
+		t.Errorf("details of a heartbeat never pinged: %s", d)
+	}
 }
 
 // TestHeartbeatReplicaWithoutIt: a replica whose config lacks a heartbeat

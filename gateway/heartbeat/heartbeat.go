@@ -297,9 +297,13 @@ func (m *Monitor) miss(ctx context.Context, cfg *policy.Config, svc *policy.Serv
 		summary = fmt.Sprintf("Heartbeat %s missed: never pinged since pagerd began watching it at %s (expected every %s, grace %s)",
 			hb.Name, d.Since.Format(time.RFC3339), hb.Interval, hb.Grace)
 	}
-	details, _ := json.Marshal(map[string]any{"source": Source, "service": svc.Name, "heartbeat": hb.Name,
-		"last_ping": d.LastPing, "interval": hb.Interval.String(), "grace": hb.Grace.String(),
-		"description": hb.Description, "labels": labels})
+	det := map[string]any{"source": Source, "service": svc.Name, "heartbeat": hb.Name,
+		"interval": hb.Interval.String(), "grace": hb.Grace.String(),
+		"description": hb.Description, "labels": labels}
+	if !d.LastPing.IsZero() { // never pinged: no time to give
+		det["last_ping"] = d.LastPing
+	}
+	details, _ := json.Marshal(det)
 	id, out, err := m.o.Incidents.Trigger(ctx, cfg, incident.Alert{Service: svc, DedupKey: DedupKey(hb.Name), Source: Source,
 		Actor: Source, Labels: []map[string]string{labels}, Titles: []string{summary}, Summary: summary, Details: details})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/heartbeat"
 	"github.com/pagerd/pagerd/gateway/maintenance"
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
 	"github.com/pagerd/pagerd/report"
 )
@@ -504,6 +505,117 @@ func TestMaintenanceRearmedAfterTheStoreLostItsJob(t *testing.T) {
 				if !paged || !h.timelineHas(inc, "maintenance", "ended: still firing, paged as new") {
 					t.Errorf("incident %s not paged as new at the window's end %s: %+v", inc, end, h.incident(inc).Timeline)
 				}
+			}
+		})
+	}
+}
+
+// mwMovedLater is mwConfig with its window moved two hours on, to
+// 09:00-10:00.
+var mwMovedLater = strings.NewReplacer("start: 2025-09-10T07:00:00Z", "start: 2025-09-10T09:00:00Z",
+	"end: 2025-09-10T08:00:00Z", "end: 2025-09-10T10:00:00Z").Replace(mwConfig)
+
+// reAddWindowLater arms mwConfig's window (07:00-08:00), reloads without
+// it, and, after the clock reaches between (fixedNow when zero), reloads
+// with it again under the same name, moved to 09:00-10:00, arming at each
+// step.
+func reAddWindowLater(h *harness, between time.Time) {
+	h.t.Helper()
+	ctx := context.Background()
+	if err := h.d.Arm(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.reload(strings.Split(mwConfig, "\nmaintenance:\n")[0] + "\n"); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.d.Arm(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	if !between.IsZero() {
+		h.runUntil(between)
+	}
+	if err := h.reload(mwMovedLater); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.d.Arm(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// TestMaintenanceRemovedWindowReAddedLater: a config window removed at a
+// reload and added again (same name) at a later one, moved two hours on,
+// holds nothing at its old start (its old start job went with it): an
+// incident it covers opened at 07:00 is not held at 07:05 and pages; at
+// 09:10 the window as it is now holds it. On both stores.
+func TestMaintenanceRemovedWindowReAddedLater(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(mwConfig))
+			reAddWindowLater(h, fixedNow.Add(20*time.Minute))
+			h.runUntil(fixedNow.Add(30 * time.Minute))
+			id := fireLabels(h, "g1", map[string]string{"alertname": "Vacuum", "severity": "critical", "team": "db"})
+			h.runUntil(fixedNow.Add(65 * time.Minute))
+			if v := h.incident(id); v.Maintenance != nil {
+				t.Fatalf("at 07:05 held by %+v, but the window is 09:00-10:00", v.Maintenance)
+			}
+			if got := h.rec.lines(fixedNow); len(got) == 0 || got[0] != "30m L1 ann push" {
+				t.Fatalf("pages: %q; want the incident paged when it opened", got)
+			}
+			h.runUntil(fixedNow.Add(3*time.Hour + 10*time.Minute))
+			if v := h.incident(id); v.Maintenance == nil || v.Maintenance.ID != "config-db-upgrade" {
+				t.Errorf("at 09:10 held by %+v, want the window 09:00-10:00 (config-db-upgrade)", v.Maintenance)
+			}
+		})
+	}
+}
+
+// TestMaintenanceRemovedWindowReAddedSweepsAtNewStart: the same, with the
+// window removed and added again before its old start job ran: an
+// incident the window covers, opened at 08:30 (before the window), is
+// held by the window's start sweep at 09:00. On both stores.
+func TestMaintenanceRemovedWindowReAddedSweepsAtNewStart(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(mwConfig))
+			reAddWindowLater(h, time.Time{})
+			h.runUntil(fixedNow.Add(150 * time.Minute))
+			id := fireLabels(h, "g2", map[string]string{"alertname": "Lag", "severity": "critical", "team": "db"})
+			if v := h.incident(id); v.Maintenance != nil {
+				t.Fatalf("at 08:30 held by %+v, but the window is 09:00-10:00", v.Maintenance)
+			}
+			h.runUntil(fixedNow.Add(3*time.Hour + 10*time.Minute))
+			if v := h.incident(id); v.Maintenance == nil || v.Maintenance.ID != "config-db-upgrade" {
+				t.Errorf("at 09:10 the incident opened at 08:30 is held by %+v, want the window 09:00-10:00 (config-db-upgrade)", v.Maintenance)
+			}
+		})
+	}
+}
+
+// TestMaintenanceStaleStartJobWaitsForTheWindow: a start job due before
+// its window's start (left in the store by a pagerd that kept a removed
+// window's job when the window came back later) holds nothing when it
+// runs: it waits for the window's start, and sweeps then. On both stores.
+func TestMaintenanceStaleStartJobWaitsForTheWindow(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(mwMovedLater))
+			ctx := context.Background()
+			if err := h.d.Arm(ctx); err != nil {
+				t.Fatal(err)
+			}
+			stale := store.Job{Kind: maintenance.JobKind, Key: "start/config-db-upgrade", Due: fixedNow.Add(time.Hour),
+				Data: []byte(`{"op":"start","name":"db-upgrade"}`)}
+			if err := h.store.PutJob(ctx, stale); err != nil {
+				t.Fatal(err)
+			}
+			id := fireLabels(h, "g1", map[string]string{"alertname": "Vacuum", "severity": "critical", "team": "db"})
+			h.runUntil(fixedNow.Add(65 * time.Minute))
+			if v := h.incident(id); v.Maintenance != nil {
+				t.Fatalf("at 07:05 held by %+v, but the window is 09:00-10:00", v.Maintenance)
+			}
+			h.runUntil(fixedNow.Add(3*time.Hour + 10*time.Minute))
+			if v := h.incident(id); v.Maintenance == nil || v.Maintenance.ID != "config-db-upgrade" {
+				t.Errorf("at 09:10 held by %+v, want the window 09:00-10:00 (config-db-upgrade)", v.Maintenance)
 			}
 		})
 	}

@@ -559,7 +559,17 @@ func (w *Windows) Job(ctx context.Context, j *store.Job) (*store.Job, error) {
 	}
 	switch op {
 	case "start":
-		if win == nil || !now.Before(win.End) || d.Done {
+		if win == nil {
+			return nil, nil
+		}
+		if now.Before(win.Start) {
+			// A job older than the window as it is now (one left from a
+			// window of the same name, changed since): it waits for this
+			// window's start, and sweeps then from the first pass.
+			b, _ := json.Marshal(jobData{Op: "start", Name: win.Name})
+			return &store.Job{Due: win.Start, Data: b}, nil
+		}
+		if !now.Before(win.End) || d.Done {
 			return nil, nil
 		}
 		if err := w.sweepHold(ctx, win); err != nil {
@@ -699,10 +709,12 @@ func (w *Windows) Arm(ctx context.Context, cfg *policy.Config) error {
 		if err := w.putJob(ctx, endKey(id), now, jobData{Op: "end", Name: old.Name}); err != nil {
 			return err
 		}
-		if kept {
-			if err := w.o.Store.DeleteJob(ctx, JobKind, startKey(id)); err != nil {
-				return err
-			}
+		// A removed window's start job goes too: were the window added
+		// again (same name) at a later reload, that job would stand for
+		// it, due at the old start, and no job would be stored for the
+		// new one.
+		if err := w.o.Store.DeleteJob(ctx, JobKind, startKey(id)); err != nil {
+			return err
 		}
 	}
 	for id, win := range cur {

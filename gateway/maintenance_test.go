@@ -542,6 +542,25 @@ func reAddWindowLater(h *harness, between time.Time) {
 	}
 }
 
+// notHeld fails the test when a window holds the incident id now; at
+// names the time, for the message.
+func notHeld(h *harness, id, at string) {
+	h.t.Helper()
+	if v := h.incident(id); v.Maintenance != nil {
+		h.t.Fatalf("at %s held by %+v, but the window is 09:00-10:00", at, v.Maintenance)
+	}
+}
+
+// heldByMovedWindowAt0910 runs h until 09:10 and checks that mwMovedLater's
+// window (09:00-10:00) holds the incident id then.
+func heldByMovedWindowAt0910(h *harness, id string) {
+	h.t.Helper()
+	h.runUntil(fixedNow.Add(3*time.Hour + 10*time.Minute))
+	if v := h.incident(id); v.Maintenance == nil || v.Maintenance.ID != "config-db-upgrade" {
+		h.t.Errorf("at 09:10 held by %+v, want the window 09:00-10:00 (config-db-upgrade)", v.Maintenance)
+	}
+}
+
 // TestMaintenanceRemovedWindowReAddedLater: a config window removed at a
 // reload and added again (same name) at a later one, moved two hours on,
 // holds nothing at its old start (its old start job went with it): an
@@ -555,16 +574,11 @@ func TestMaintenanceRemovedWindowReAddedLater(t *testing.T) {
 			h.runUntil(fixedNow.Add(30 * time.Minute))
 			id := fireLabels(h, "g1", map[string]string{"alertname": "Vacuum", "severity": "critical", "team": "db"})
 			h.runUntil(fixedNow.Add(65 * time.Minute))
-			if v := h.incident(id); v.Maintenance != nil {
-				t.Fatalf("at 07:05 held by %+v, but the window is 09:00-10:00", v.Maintenance)
-			}
+			notHeld(h, id, "07:05")
 			if got := h.rec.lines(fixedNow); len(got) == 0 || got[0] != "30m L1 ann push" {
 				t.Fatalf("pages: %q; want the incident paged when it opened", got)
 			}
-			h.runUntil(fixedNow.Add(3*time.Hour + 10*time.Minute))
-			if v := h.incident(id); v.Maintenance == nil || v.Maintenance.ID != "config-db-upgrade" {
-				t.Errorf("at 09:10 held by %+v, want the window 09:00-10:00 (config-db-upgrade)", v.Maintenance)
-			}
+			heldByMovedWindowAt0910(h, id)
 		})
 	}
 }
@@ -580,13 +594,8 @@ func TestMaintenanceRemovedWindowReAddedSweepsAtNewStart(t *testing.T) {
 			reAddWindowLater(h, time.Time{})
 			h.runUntil(fixedNow.Add(150 * time.Minute))
 			id := fireLabels(h, "g2", map[string]string{"alertname": "Lag", "severity": "critical", "team": "db"})
-			if v := h.incident(id); v.Maintenance != nil {
-				t.Fatalf("at 08:30 held by %+v, but the window is 09:00-10:00", v.Maintenance)
-			}
-			h.runUntil(fixedNow.Add(3*time.Hour + 10*time.Minute))
-			if v := h.incident(id); v.Maintenance == nil || v.Maintenance.ID != "config-db-upgrade" {
-				t.Errorf("at 09:10 the incident opened at 08:30 is held by %+v, want the window 09:00-10:00 (config-db-upgrade)", v.Maintenance)
-			}
+			notHeld(h, id, "08:30")
+			heldByMovedWindowAt0910(h, id)
 		})
 	}
 }
@@ -610,13 +619,8 @@ func TestMaintenanceStaleStartJobWaitsForTheWindow(t *testing.T) {
 			}
 			id := fireLabels(h, "g1", map[string]string{"alertname": "Vacuum", "severity": "critical", "team": "db"})
 			h.runUntil(fixedNow.Add(65 * time.Minute))
-			if v := h.incident(id); v.Maintenance != nil {
-				t.Fatalf("at 07:05 held by %+v, but the window is 09:00-10:00", v.Maintenance)
-			}
-			h.runUntil(fixedNow.Add(3*time.Hour + 10*time.Minute))
-			if v := h.incident(id); v.Maintenance == nil || v.Maintenance.ID != "config-db-upgrade" {
-				t.Errorf("at 09:10 held by %+v, want the window 09:00-10:00 (config-db-upgrade)", v.Maintenance)
-			}
+			notHeld(h, id, "07:05")
+			heldByMovedWindowAt0910(h, id)
 		})
 	}
 }

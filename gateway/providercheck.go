@@ -57,14 +57,13 @@ type providerCheck struct {
 	ok      *prometheus.GaugeVec
 	configs chan *policy.Config
 	// last is what each transport was last checked for ("" not checked),
-	// and failed those whose last check failed: only Run touches them.
-	last   map[string]string
-	failed map[string]bool
+	// and retry, for each whose last check failed, when it is tried again
+	// and how long it waited then: only Run touches them.
+	last  map[string]string
+	retry map[string]recheckAt
 	// recheck is how soon a failed check is tried again
-	// (providerRecheckEvery; tests shorten it before Run), and retry when
-	// each failed one is next, with its wait then.
+	// (providerRecheckEvery; tests shorten it before Run).
 	recheck time.Duration
-	retry   map[string]recheckAt
 }
 
 // recheckAt is when a failed check is tried again, and how long it waited.
@@ -74,7 +73,7 @@ type recheckAt struct {
 }
 
 func newProviderCheck(probes map[string]providerProbe, log *slog.Logger, reg prometheus.Registerer) *providerCheck {
-	p := &providerCheck{probes: probes, log: log, configs: make(chan *policy.Config, 1), last: map[string]string{}, failed: map[string]bool{},
+	p := &providerCheck{probes: probes, log: log, configs: make(chan *policy.Config, 1), last: map[string]string{},
 		recheck: providerRecheckEvery, retry: map[string]recheckAt{},
 		ok: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pagerd_provider_check_ok",
 			Help: "1 when the last check of the provider behind transport via (credentials, from number, user keys; nothing sent) passed, 0 when it failed; absent when it is not checked."},
@@ -108,8 +107,11 @@ func (p *providerCheck) Run(ctx context.Context) {
 			cur = c
 			p.check(ctx, c, time.Time{})
 		case now := <-tick.C:
-			if cur != nil && slices.ContainsFunc(slices.Collect(maps.Values(p.retry)), func(r recheckAt) bool { return !now.Before(r.at) }) {
-				p.check(ctx, cur, now)
+			for _, r := range p.retry {
+				if cur != nil && !now.Before(r.at) {
+					p.check(ctx, cur, now)
+					break
+				}
 			}
 		}
 	}
@@ -122,17 +124,19 @@ func (p *providerCheck) Run(ctx context.Context) {
 func (p *providerCheck) check(ctx context.Context, c *policy.Config, retrying time.Time) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
+	var checked []string
 	var failed []string // by the checks running side by side
 	for _, via := range slices.Sorted(maps.Keys(p.probes)) {
 		subject := p.subject(c, via)
-		if subject == p.last[via] && !p.failed[via] {
+		r, failedBefore := p.retry[via]
+		if subject == p.last[via] && !failedBefore {
 			continue
 		}
-		if r, ok := p.retry[via]; ok && !retrying.IsZero() && retrying.Before(r.at) {
+		if failedBefore && !retrying.IsZero() && retrying.Before(r.at) {
 			continue
 		}
 		p.last[via] = subject
-		delete(p.failed, via)
+		checked = append(checked, via)
 		if subject == "" {
 			p.ok.DeleteLabelValues(via)
 			continue
@@ -157,17 +161,16 @@ func (p *providerCheck) check(ctx context.Context, c *policy.Config, retrying ti
 	if now.IsZero() {
 		now = time.Now()
 	}
+	for _, via := range checked {
+		if !slices.Contains(failed, via) {
+			delete(p.retry, via) // passed, or no longer checked
+		}
+	}
 	for _, via := range failed {
-		p.failed[via] = true
 		r := p.retry[via]
 		r.wait = min(max(2*r.wait, p.recheck), max(providerRecheckMax, p.recheck))
 		r.at = now.Add(r.wait)
 		p.retry[via] = r
-	}
-	for via := range p.retry {
-		if !p.failed[via] {
-			delete(p.retry, via) // passed, or no longer checked
-		}
 	}
 }
 

@@ -247,12 +247,13 @@ func (c *Checker) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 		}
 		return &store.Job{Kind: JobKind, Key: j.Key, Due: now.Add(RecheckEvery), Data: b}, nil
 	}
-	// A WARN when the outcome changes, as the timeline says it once: an
-	// acknowledged incident may be checked every minute for days.
+	// A WARN when the outcome changes, as the timeline says it once (an
+	// acknowledged incident may be checked every minute for days), and
+	// INFO while it lasts, as RunGroup logs its repeats: still visible.
 	warn := func(outcome, msg string, args ...any) {
 		level := slog.LevelWarn
 		if outcome == d.Last {
-			level = slog.LevelDebug
+			level = slog.LevelInfo
 		}
 		c.o.Logger.Log(ctx, level, msg, args...)
 	}

@@ -734,7 +734,7 @@ func (r *run) startLevel(i int, t time.Time, why string) {
 		if next >= len(r.pol.Levels) {
 			next = 0
 		}
-		if skipped+1 >= len(r.pol.Levels) || (next == 0 && r.inc.Round >= r.pol.Repeat) {
+		if skipped+1 >= len(r.pol.Levels) || (next == 0 && !r.mayRepeat()) {
 			if why == "" {
 				r.act(Action{Kind: ActionEscalate, At: t, Level: i})
 			}
@@ -751,13 +751,24 @@ func (r *run) startLevel(i int, t time.Time, why string) {
 	r.armLevelTimeout(t)
 }
 
+// mayRepeat reports whether the ladder may start again at level 1 after its
+// last level: while rounds of repeat are left and nobody has acknowledged
+// the incident yet. Repeat is for an incident nobody has seen. Once someone
+// has acknowledged it, a ladder running again (an unresolved rule, a
+// missing status update, a manual escalation) is asking for more people,
+// and wrapping to level 1 would phone the person who acknowledged and is
+// working on it; it stops at the last level instead.
+func (r *run) mayRepeat() bool {
+	return r.inc.Round < r.pol.Repeat && r.inc.AcknowledgedAt.IsZero()
+}
+
 func (r *run) armLevelTimeout(t time.Time) {
 	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineEscalate })
 	if r.held("") {
 		return
 	}
 	at, ok := r.c.LevelTimeout(r.svc, r.inc.Level, r.inc.Priority, t)
-	last := r.inc.Level == len(r.pol.Levels)-1 && r.inc.Round >= r.pol.Repeat
+	last := r.inc.Level == len(r.pol.Levels)-1 && !r.mayRepeat()
 	if ok && !last {
 		d := Deadline{At: at, Kind: DeadlineEscalate, Level: r.inc.Level}
 		if next := r.inc.Level + 1; next < len(r.pol.Levels) {
@@ -1112,7 +1123,7 @@ func (r *run) deadline(id string) error {
 			next = i
 		}
 		if next >= len(r.pol.Levels) {
-			if r.inc.Round >= r.pol.Repeat {
+			if !r.mayRepeat() {
 				return nil
 			}
 			r.inc.Round++

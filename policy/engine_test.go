@@ -605,6 +605,95 @@ func TestEngineMissingStatusUpdateAndUnresolved(t *testing.T) {
 	}
 }
 
+// TestEngineAcknowledgedNeverWrapsToTheFirstLevel: repeat starts the ladder
+// again for an incident nobody has seen. Once someone has acknowledged it,
+// a ladder running again (an unresolved rule, a missing status update, a
+// manual escalation) that nobody answers stops at the last level: wrapping
+// to level 1 would phone the person who acknowledged and is working on it.
+func TestEngineAcknowledgedNeverWrapsToTheFirstLevel(t *testing.T) {
+	e, s := engLoad(t)
+	for _, tc := range []struct {
+		name string
+		// after the acknowledgement at 1m
+		apply func(Incident) Incident
+		want  []string
+	}{{
+		// Updates every 20m keep the missing-status-update rule quiet;
+		// the unresolved rule pages the second level and d at 1h.
+		name: "unresolved rule",
+		apply: func(inc Incident) Incident {
+			for m := 20; m < 60; m += 20 {
+				inc, _ = engApply(t, e, inc, Event{Kind: EventStatusUpdate, Actor: "a"}, t0.Add(time.Duration(m)*time.Minute))
+			}
+			return inc
+		},
+		want: []string{
+			"1h escalate third",
+			"1h notify second b push",
+			"1h notify third d sms",
+			"1h1m notify third d sms",
+			"1h2m notify second b sms",
+			"1h5m notify second b voice",
+		},
+	}, {
+		name:  "missing status update",
+		apply: func(inc Incident) Incident { return inc },
+		want: []string{
+			"30m sla_breach first status_update",
+			"31m escalate second",
+			"31m notify second b push",
+			"33m notify second b sms",
+			"36m notify second b voice",
+			"41m escalate third",
+			"41m notify third d sms",
+			"42m notify third d sms",
+			// Nobody has acknowledged again: the unresolved rule
+			// still pages its people.
+			"1h escalate third",
+			"1h notify second b push",
+			"1h notify third d sms",
+			"1h1m notify third d sms",
+			"1h2m notify second b sms",
+			"1h5m notify second b voice",
+		},
+	}, {
+		name: "manual escalation",
+		apply: func(inc Incident) Incident {
+			inc, _ = engApply(t, e, inc, Event{Kind: EventEscalate, Actor: "a", ToLevel: "third"}, t0.Add(2*time.Minute))
+			return inc
+		},
+		want: []string{
+			"2m notify third d sms",
+			"3m notify third d sms",
+			"1h escalate third",
+			"1h notify second b push",
+			"1h notify third d sms",
+			"1h1m notify third d sms",
+			"1h2m notify second b sms",
+			"1h5m notify second b voice",
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			inc, _ := engTrigger(t, e, s, "critical")
+			inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "a"}, t0.Add(time.Minute))
+			inc = tc.apply(inc)
+			inc, lines := engRun(t, e, inc, t0.Add(4*time.Hour))
+			var pages []string
+			for _, l := range lines {
+				if !strings.Contains(l, "sla_breach") || strings.HasPrefix(tc.name, "missing") {
+					pages = append(pages, l)
+				}
+			}
+			if !reflect.DeepEqual(pages, tc.want) {
+				t.Fatalf("after a's acknowledgement:\n%s\nwant:\n%s", strings.Join(pages, "\n"), strings.Join(tc.want, "\n"))
+			}
+			if inc.Status != StatusTriggered || inc.Level != 2 {
+				t.Fatalf("status %s at level %d; want triggered at the last level", inc.Status, inc.Level+1)
+			}
+		})
+	}
+}
+
 func TestEngineLateDeadlineKeepsTheLadderOnTime(t *testing.T) {
 	e, s := engLoad(t)
 	inc, _ := engTrigger(t, e, s, "error")

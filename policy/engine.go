@@ -241,6 +241,12 @@ type Event struct {
 	// the window that starts or ends.
 	Hold *Hold
 	// Then, for release, is another window that still covers the incident.
+	// For a deadline that is the end of the window holding the incident
+	// (DeadlineMaintenance), it is the window covering the incident when
+	// the deadline fires, if one does (the next of two windows back to
+	// back, or one overlapping): it holds the incident on, and nobody is
+	// paged at the seam. The daemon looks it up, since the machine knows
+	// neither the incident's labels nor the windows made at run time.
 	Then *Hold
 }
 
@@ -347,7 +353,7 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 	case EventStatusUpdate:
 		err = r.statusUpdate(ev.Actor, ev.Message)
 	case EventDeadline:
-		err = r.deadline(ev.Deadline)
+		err = r.deadline(ev.Deadline, ev.Then)
 	case EventChannelFailed:
 		r.channelFailed(ev.Actor, ev.Channel)
 	case EventHold:
@@ -1081,7 +1087,10 @@ func (r *run) reopen() {
 	}
 }
 
-func (r *run) deadline(id string) error {
+// deadline fires the pending deadline id. then, for the end of the window
+// holding the incident, is the window that covers it now, if any (see
+// Event.Then).
+func (r *run) deadline(id string, then *Hold) error {
 	var d Deadline
 	found := false
 	r.cancel(func(p Deadline) bool {
@@ -1187,7 +1196,7 @@ func (r *run) deadline(id string) error {
 		r.act(Action{Kind: ActionSLABreach, At: t, Level: r.inc.Level, Detail: d.Target})
 	case DeadlineMaintenance:
 		if r.held(d.Target) {
-			r.release(t, fmt.Sprintf("maintenance window %s ended", r.inc.Maintenance), nil)
+			r.release(t, fmt.Sprintf("maintenance window %s ended", r.inc.Maintenance), then)
 		}
 	}
 	return nil

@@ -460,3 +460,29 @@ func TestEngineRecordsHeldSpans(t *testing.T) {
 		t.Fatalf("a new trigger kept the old spans: %v", again.Held)
 	}
 }
+
+// TestEngineWindowEndHandsOverToTheNextWindow: the end of the window
+// holding an incident, fired with the window that covers it then (the
+// next of two back to back), hands it over: nobody is paged, the span
+// goes on, and the next window's end is its deadline; fired at that end
+// with none, it is paged as new.
+func TestEngineWindowEndHandsOverToTheNextWindow(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTriggerHeld(t, e, s, 30*time.Minute)
+	d, _ := inc.Next()
+	next := &Hold{ID: "mw-2", Name: "second", Until: t0.Add(time.Hour)}
+	inc, acts := engApply(t, e, inc, Event{Kind: EventDeadline, Deadline: d.ID, Then: next}, d.At)
+	if lines := engSummary(acts); len(lines) != 1 || !strings.Contains(acts[0].Detail, "still covers it") {
+		t.Fatalf("at the first window's end: %q (%+v), want only the hand-over", lines, acts)
+	}
+	if inc.Maintenance == nil || inc.Maintenance.ID != "mw-2" || !reflect.DeepEqual(engPendingAt(inc, DeadlineMaintenance), []time.Time{next.Until}) {
+		t.Fatalf("held by %+v, pending %+v; want mw-2 until its end", inc.Maintenance, inc.Pending)
+	}
+	inc, lines := engRun(t, e, inc, t0.Add(61*time.Minute))
+	if want := []string{"1h maintenance first", "1h notify first a push"}; !reflect.DeepEqual(lines, want) {
+		t.Fatalf("after the hand-over:\n got %q\nwant %q", lines, want)
+	}
+	if want := []HeldSpan{{t0, next.Until}}; !reflect.DeepEqual(inc.Held, want) {
+		t.Fatalf("held spans %v, want %v", inc.Held, want)
+	}
+}

@@ -271,7 +271,10 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	am := &dispatch.AlertmanagerSilencer{Client: o.HTTPClient}
 	d.dispOpts = dispatch.Options{Store: d.store, Config: pagingConfig, Notifiers: d.notifiers, Logger: d.log, Registry: reg,
 		Now: o.Now, Lease: time.Duration(cfg.Server.Lease), MaxSleep: o.MaxSleep, PagerDuty: forwarder,
-		Silencer: am, Jobs: jobs, Outbox: map[string]dispatch.OutboxHandler{}}
+		Silencer: am, Jobs: jobs, Outbox: map[string]dispatch.OutboxHandler{},
+		Maintenance: func(ctx context.Context, inc *store.Incident, at time.Time) *policy.Hold {
+			return d.windows.Covering(ctx, inc, at) // made below, before the dispatcher runs
+		}}
 	if tr.slack != nil {
 		so := &slackOutbox{client: tr.slack, store: d.store, config: pagingConfig, now: o.Now}
 		d.dispOpts.Outbox[store.OutboxSlack] = so.handle

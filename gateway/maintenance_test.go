@@ -624,3 +624,79 @@ func TestMaintenanceStaleStartJobWaitsForTheWindow(t *testing.T) {
 		})
 	}
 }
+
+// mwSecond is a second config window of mwConfig's scope, 08:00-09:00:
+// it starts when mwConfig's ends.
+const mwSecond = `  - name: db-upgrade-2
+    services: [api]
+    matchers: ['team="db"']
+    start: 2025-09-10T08:00:00Z
+    end: 2025-09-10T09:00:00Z
+`
+
+// TestMaintenanceBackToBackWindows: an incident opened at 07:10 in a
+// window that another covering window follows without a gap (or
+// overlaps) stays held across the seam: nobody is paged before the last
+// window ends, the timeline shows one held span to then, and the incident
+// is paged as new once, at that end. The windows: two of the config back
+// to back (07:00-08:00, 08:00-09:00), the same overlapping (07:00-08:30,
+// 08:00-09:00), whole days on consecutive dates, and one of the API
+// starting at the config window's end. On both stores.
+func TestMaintenanceBackToBackWindows(t *testing.T) {
+	cases := []struct {
+		name   string
+		config string
+		api    string // a window to add through the API
+		end    time.Time
+	}{
+		{name: "config-back-to-back", config: mwConfig + mwSecond, end: fixedNow.Add(3 * time.Hour)},
+		{name: "config-overlapping", config: strings.Replace(mwConfig, "end: 2025-09-10T08:00:00Z", "end: 2025-09-10T08:30:00Z", 1) + mwSecond,
+			end: fixedNow.Add(3 * time.Hour)},
+		{name: "dates-consecutive", config: strings.NewReplacer("start: 2025-09-10T07:00:00Z", "start: 2025-09-10",
+			"end: 2025-09-10T08:00:00Z", "end: 2025-09-10").Replace(mwConfig) +
+			strings.NewReplacer("start: 2025-09-10T08:00:00Z", "start: 2025-09-11", "end: 2025-09-10T09:00:00Z", "end: 2025-09-11").Replace(mwSecond),
+			end: time.Date(2025, 9, 12, 0, 0, 0, 0, time.UTC)},
+		{name: "api-at-config-end", config: mwConfig,
+			api: `{"name":"more","services":["api"],"start":"2025-09-10T08:00:00Z","end":"2025-09-10T09:00:00Z"}`, end: fixedNow.Add(3 * time.Hour)},
+	}
+	for _, c := range cases {
+		for name, mk := range stores(t) {
+			t.Run(c.name+"/"+name, func(t *testing.T) {
+				h := newHarness(t, withStore(mk(t)), withConfig(c.config))
+				if err := h.d.Arm(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				if c.api != "" {
+					h.addWindow(c.api, 201)
+				}
+				opened := fixedNow.Add(70 * time.Minute)
+				h.runUntil(opened)
+				id := fireLabels(h, "g-db", map[string]string{"alertname": "Replication", "severity": "critical", "team": "db"})
+				h.runUntil(c.end.Add(-time.Second))
+				if got := h.rec.lines(fixedNow); len(got) != 0 {
+					t.Fatalf("paged before the last window's end %s: %q", c.end.Format(time.RFC3339), got)
+				}
+				h.runUntil(c.end.Add(time.Minute))
+				if got, want := h.rec.lines(fixedNow), policy.Duration(c.end.Sub(fixedNow)).String()+" L1 ann push"; len(got) != 1 || got[0] != want {
+					t.Fatalf("pages: %q; want one, %q", got, want)
+				}
+				v := h.incident(id)
+				if len(v.Held) != 1 || !v.Held[0].From.Equal(opened) || !v.Held[0].To.Equal(c.end) {
+					t.Errorf("held %+v, want one span from %s to %s", v.Held, opened.Format(time.RFC3339), c.end.Format(time.RFC3339))
+				}
+				asNew := 0
+				for _, e := range v.Timeline {
+					if e.Type == "maintenance" && strings.Contains(e.Detail, "paged as new") {
+						asNew++
+						if !e.At.Equal(c.end) {
+							t.Errorf("paged as new at %s, want %s", e.At.Format(time.RFC3339), c.end.Format(time.RFC3339))
+						}
+					}
+				}
+				if asNew != 1 {
+					t.Errorf("%d \"paged as new\" entries, want 1: %+v", asNew, v.Timeline)
+				}
+			})
+		}
+	}
+}

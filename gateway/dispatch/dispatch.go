@@ -92,6 +92,12 @@ type Options struct {
 	// scheduled work that belongs to no incident (a heartbeat's expiry, a
 	// shift notice), claimed and done once across replicas like a step.
 	Jobs map[string]JobHandler
+	// Maintenance, when set, is the maintenance window covering the
+	// incident at t, if one does (nil otherwise). It is asked when the
+	// window holding an incident ends, so that a window starting then, or
+	// overlapping it, holds the incident on instead of it being paged at
+	// the seam (the incident's deadline races that window's start job).
+	Maintenance func(ctx context.Context, inc *store.Incident, at time.Time) *policy.Hold
 }
 
 // OutboxHandler does one outbox item of an incident and returns the
@@ -645,7 +651,11 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 			if !ok || dl.At.After(now) {
 				break
 			}
-			next, acts, err := eng.Apply(st, policy.Event{Kind: policy.EventDeadline, Deadline: dl.ID}, now)
+			ev := policy.Event{Kind: policy.EventDeadline, Deadline: dl.ID}
+			if dl.Kind == policy.DeadlineMaintenance && d.o.Maintenance != nil {
+				ev.Then = d.o.Maintenance(ctx, inc, now)
+			}
+			next, acts, err := eng.Apply(st, ev, now)
 			if err != nil {
 				return fmt.Errorf("apply deadline %s: %w", dl.ID, err)
 			}

@@ -5,9 +5,12 @@
 // usual, recorded, but pages nobody (the incident service asks Hold); a
 // window that starts stops the pending pages of the open incidents it
 // covers, and each incident it holds carries the window's end as a
-// deadline of its own, at which, still triggered, it is paged as new. The
-// start of a window, and its early end when it is deleted, are store jobs
-// (kind "maintenance") fired once across replicas by the dispatchers.
+// deadline of its own, at which, still triggered, it is paged as new,
+// unless another window covers it then (Covering, asked by the
+// dispatcher): that one holds it on, so windows back to back page
+// nobody at the seam. The start of a window, and its early end when it is
+// deleted, are store jobs (kind "maintenance") fired once across replicas
+// by the dispatchers.
 package maintenance
 
 import (
@@ -310,6 +313,26 @@ func (w *Windows) all(ctx context.Context, fresh bool) ([]Window, error) {
 func (w *Windows) Hold(ctx context.Context, service string, sets []map[string]string, at time.Time) *policy.Hold {
 	ws, _ := w.all(ctx, false) // a failed read is logged by stored
 	return covering(ws, service, sets, at)
+}
+
+// Covering is the window that holds the open incident at t, as Hold is
+// for a new one: asked when the window holding it ends, so that a window
+// in force then (starting at that end, or overlapping it) holds it on and
+// nobody is paged at the seam. An incident whose stored details cannot
+// tell every alert's labels is held by none: it pages.
+func (w *Windows) Covering(ctx context.Context, inc *store.Incident, at time.Time) *policy.Hold {
+	ws, _ := w.all(ctx, false) // a failed read is logged by stored
+	return coveringIncident(ws, inc, at)
+}
+
+// coveringIncident is the window of ws in force at t that covers the open
+// incident and ends last; nil when its labels are not all known.
+func coveringIncident(ws []Window, inc *store.Incident, at time.Time) *policy.Hold {
+	sets, complete := ingest.LabelSets(inc.Details)
+	if !complete {
+		return nil
+	}
+	return covering(ws, inc.Service, sets, at)
 }
 
 // covering is the window of ws in force at t that covers the alert and
@@ -657,10 +680,7 @@ func (w *Windows) sweepRelease(ctx context.Context, id, name string, ws []Window
 		if h == nil || h.ID != id {
 			return nil
 		}
-		var then *policy.Hold
-		if sets, complete := ingest.LabelSets(inc.Details); complete {
-			then = covering(ws, inc.Service, sets, now)
-		}
+		then := coveringIncident(ws, inc, now)
 		ended := &policy.Hold{ID: id, Name: name}
 		_, acts, err := w.o.Incidents.Apply(ctx, inc.ID, policy.Event{Kind: policy.EventRelease, Hold: ended, Then: then, Actor: Actor})
 		if err != nil && !errors.Is(err, incident.ErrAlreadyResolved) {

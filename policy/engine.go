@@ -49,8 +49,14 @@ type Deadline struct {
 	Level   int          `json:"level,omitempty"`
 	User    string       `json:"user,omitempty"`
 	Channel string       `json:"channel,omitempty"`
-	Rule    int          `json:"rule,omitempty"`
-	Target  string       `json:"target,omitempty"`
+	// Urgency is, for a notify step, the urgency of the page it belongs
+	// to (high or low), which the dispatcher sends it with: a page made
+	// at 17:58 on the high ladder still calls as high at 18:03, after a
+	// later page of the incident took the low one. Deadlines stored by
+	// versions before it have none; the incident's Urgency stands in.
+	Urgency string `json:"urgency,omitempty"`
+	Rule    int    `json:"rule,omitempty"`
+	Target  string `json:"target,omitempty"`
 	// Seq orders deadlines due at the same instant: first armed, first fired.
 	Seq int `json:"seq"`
 }
@@ -61,13 +67,15 @@ type Incident struct {
 	ID       string `json:"id"`
 	Service  string `json:"service"`
 	Priority string `json:"priority"`
-	// Urgency is the urgency of the incident's latest page: the one in
-	// force (by its priority's targets and the service's calendar) when a
-	// level or person was last paged, or, before any page (held by a
-	// maintenance window from its creation), at its creation or latest
-	// priority raise. It changes as pages cross business hours, so the
-	// API and the console show the ladder in force; each page runs the
-	// ladder of its own urgency to its end.
+	// Urgency is the urgency of the incident's latest page that reached
+	// someone: the one in force (by its priority's targets and the
+	// service's calendar) when a level or person was last paged, or,
+	// before any page (held by a maintenance window from its creation, or
+	// nobody on call), at its creation or latest priority raise. It
+	// changes as pages cross business hours, so the API and the console
+	// show the ladder in force; each page runs the ladder of its own
+	// urgency to its end, and its steps are sent with it
+	// (Deadline.Urgency).
 	Urgency         string     `json:"urgency"`
 	Rule            string     `json:"rule,omitempty"`
 	PageImmediately []string   `json:"page_immediately,omitempty"`
@@ -282,6 +290,9 @@ type Action struct {
 	User      string     `json:"user,omitempty"`
 	Channel   string     `json:"channel,omitempty"`
 	Detail    string     `json:"detail,omitempty"`
+	// Urgency is, for a notify action, the urgency of the page the step
+	// belongs to (Deadline.Urgency); empty for a step stored without one.
+	Urgency string `json:"urgency,omitempty"`
 	// PagedNobody marks an escalation that reached nobody: every target
 	// of the level (or of the rule) is in a gap nothing covers. The
 	// daemon logs it; a missed page must not pass unseen.
@@ -838,22 +849,24 @@ func (r *run) resolveTargets(ts []Target, t time.Time) []string {
 }
 
 // urgencyAt is the urgency in force for the incident's priority at t, by
-// the service's calendar, and makes it the incident's (Incident.Urgency):
-// every page, whatever made it (a trigger, an escalation, a raise, an
-// unresolved rule, a window's end), runs the ladder of the urgency in
-// force when it is made, as its level's ack_target timeout is, not the
-// one of the incident's creation. A P3 opened at 16:00 and escalated at
+// the service's calendar: every page, whatever made it (a trigger, an
+// escalation, a raise, an unresolved rule, a window's end), runs the
+// ladder of the urgency in force when it is made, as its level's
+// ack_target timeout is, not the one of the incident's creation. A P3 opened at 16:00 and escalated at
 // 20:00 pages push only; a P2 opened at 07:30 and escalated at 08:30
 // pages push, SMS and voice. A page's own later steps keep the ladder it
-// was made with: a page at 17:58 still calls at 18:03.
+// was made with, and its urgency (Deadline.Urgency): a page at 17:58
+// still calls, as high, at 18:03.
 func (r *run) urgencyAt(t time.Time) string {
-	r.inc.Urgency = r.c.TargetsAt(r.svc, r.inc.Priority, t).Urgency
-	return r.inc.Urgency
+	return r.c.TargetsAt(r.svc, r.inc.Priority, t).Urgency
 }
 
 // page starts each user's ladder at t, on the urgency in force at t
-// (urgencyAt). Every step, the first one included,
-// becomes a deadline: the daemon stores it in the same write as the incident
+// (urgencyAt), which becomes the incident's (Incident.Urgency) when the
+// page reaches someone: a page to nobody (a tier in a gap) leaves the
+// incident on the urgency of the last page that did. Every step, the
+// first one included, becomes a deadline carrying that urgency: the
+// daemon stores it in the same write as the incident
 // and its dispatcher sends it, so a page accepted is a page that will go out
 // even if the process dies a moment later. A user already part-way through a
 // ladder for this incident starts over, so nobody gets two SMS two minutes
@@ -883,8 +896,11 @@ func (r *run) page(users []string, level int, t time.Time) int {
 			steps = u.NotificationRules.Low
 		}
 		for _, s := range steps {
-			r.schedule(Deadline{At: t.Add(time.Duration(s.After)), Kind: DeadlineNotify, Level: level, User: id, Channel: s.Channel})
+			r.schedule(Deadline{At: t.Add(time.Duration(s.After)), Kind: DeadlineNotify, Level: level, User: id, Channel: s.Channel, Urgency: urgency})
 		}
+	}
+	if paged > 0 {
+		r.inc.Urgency = urgency
 	}
 	return paged
 }
@@ -1075,7 +1091,7 @@ func (r *run) channelFailed(user, channel string) {
 	}
 	d := r.inc.Pending[next]
 	r.cancel(func(p Deadline) bool { return p.ID == d.ID })
-	r.schedule(Deadline{At: r.now, Kind: DeadlineNotify, Level: d.Level, User: d.User, Channel: d.Channel})
+	r.schedule(Deadline{At: r.now, Kind: DeadlineNotify, Level: d.Level, User: d.User, Channel: d.Channel, Urgency: d.Urgency})
 }
 
 // reopen puts an acknowledged incident back to triggered, so pages run until
@@ -1108,7 +1124,7 @@ func (r *run) deadline(id string, then *Hold) error {
 	switch d.Kind {
 	case DeadlineNotify:
 		if r.inc.Status == StatusTriggered {
-			r.act(Action{Kind: ActionNotify, At: t, Level: d.Level, User: d.User, Channel: d.Channel})
+			r.act(Action{Kind: ActionNotify, At: t, Level: d.Level, User: d.User, Channel: d.Channel, Urgency: d.Urgency})
 		}
 	case DeadlineEscalate:
 		// The level the timeout was armed at, as the policy has it now: a

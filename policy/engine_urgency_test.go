@@ -54,14 +54,8 @@ func wed(h, m int) time.Time { return time.Date(2025, 1, 8, h, m, 0, 0, time.UTC
 // <u>".
 func urgencyRun(t *testing.T, service, sev string, start, end time.Time, extra ...urgencyEvent) []string {
 	t.Helper()
-	c, err := Parse([]byte(urgencyConfig), "urgency.yaml", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &Engine{Config: c}
-	rt := c.Route(c.Service(service), map[string]string{"severity": sev}, start)
 	var lines []string
-	note := func(prev string, inc Incident, at time.Time, acts []Action) {
+	urgencyDrive(t, urgencyConfig, service, sev, start, end, func(prev string, inc Incident, at time.Time, acts []Action) {
 		for _, a := range acts {
 			if a.Kind != ActionNotify && a.Kind != ActionEscalate {
 				continue
@@ -75,7 +69,22 @@ func urgencyRun(t *testing.T, service, sev string, start, end time.Time, extra .
 		if inc.Urgency != prev {
 			lines = append(lines, at.UTC().Format("15:04")+" urgency "+inc.Urgency)
 		}
+	}, extra...)
+	return lines
+}
+
+// urgencyDrive runs urgencyRun's incident on the config yaml, handing
+// note the incident's Urgency before each event, the incident after it,
+// the event's time and its actions.
+func urgencyDrive(t *testing.T, yaml, service, sev string, start, end time.Time,
+	note func(prev string, inc Incident, at time.Time, acts []Action), extra ...urgencyEvent) {
+	t.Helper()
+	c, err := Parse([]byte(yaml), "urgency.yaml", "")
+	if err != nil {
+		t.Fatal(err)
 	}
+	e := &Engine{Config: c}
+	rt := c.Route(c.Service(service), map[string]string{"severity": sev}, start)
 	inc, acts := engApply(t, e, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt}, start)
 	note("", inc, start, acts)
 	for {
@@ -88,7 +97,7 @@ func urgencyRun(t *testing.T, service, sev string, start, end time.Time, extra .
 			continue
 		}
 		if !ok || d.At.After(end) {
-			return lines
+			return
 		}
 		prev := inc.Urgency
 		inc, acts, _ = engFire(t, e, inc)
@@ -221,5 +230,87 @@ func TestPreviewUrgencyPerLevel(t *testing.T) {
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s %s at %s: levels' urgency %q, want %q", tc.service, tc.sev, tc.at.Format("15:04"), got, tc.want)
 		}
+	}
+}
+
+// TestEngineStepsKeepTheirPageUrgency: each notify step carries the
+// urgency of the page it belongs to, and is sent with it, whatever page
+// of the incident came since: ann's page at 17:58 is high, bob's
+// escalation page at 18:00 low, and ann's SMS at 18:00 and call at 18:03
+// are still high, as is her call brought forward by a failed SMS.
+func TestEngineStepsKeepTheirPageUrgency(t *testing.T) {
+	escalate := urgencyEvent{wed(18, 0), Event{Kind: EventEscalate, Actor: "ann"}}
+	for _, tc := range []struct {
+		name  string
+		extra []urgencyEvent
+		want  []string
+	}{{
+		name:  "an escalation page at 18:00 on the low ladder",
+		extra: []urgencyEvent{escalate},
+		want: []string{
+			"17:58 ann push high", "18:00 ann sms high", "18:00 bob push low", "18:03 ann voice high",
+			"urgency low",
+		},
+	}, {
+		name:  "a failed SMS brings the call forward on its own page's urgency",
+		extra: []urgencyEvent{escalate, {wed(18, 1), Event{Kind: EventChannelFailed, Actor: "ann", Channel: "sms"}}},
+		want: []string{
+			"17:58 ann push high", "18:00 ann sms high", "18:00 bob push low", "18:01 ann voice high",
+			"urgency low",
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			var last Incident
+			urgencyDrive(t, urgencyConfig, "svc", "info", wed(17, 58), wed(18, 10), func(_ string, inc Incident, _ time.Time, acts []Action) {
+				for _, a := range acts {
+					if a.Kind == ActionNotify {
+						got = append(got, a.At.UTC().Format("15:04")+" "+a.User+" "+a.Channel+" "+a.Urgency)
+					}
+				}
+				last = inc
+			}, tc.extra...)
+			got = append(got, "urgency "+last.Urgency)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+// TestEngineUrgencyOnlyFromPagesThatReachSomeone: a page that reaches
+// nobody (its tier is in a gap) leaves the incident's Urgency on the page
+// that did reach someone: the API and the console must not show a ladder
+// nobody is on.
+func TestEngineUrgencyOnlyFromPagesThatReachSomeone(t *testing.T) {
+	// The unresolved rule pages a tier held in office hours only: at
+	// 18:30 nobody holds it.
+	yaml := strings.Replace(urgencyConfig, "escalation_policies:", `schedules:
+  - name: day
+    time_zone: UTC
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - name: office
+        layers:
+          - name: office
+            start: 2025-01-06
+            members: [bob]
+            restrictions: [{days: [mon, tue, wed, thu, fri], start: "08:00", end: "18:00"}]
+escalation_policies:`, 1)
+	yaml = strings.Replace(yaml, "notify: [{user: bob}]", "notify: [{schedule: day, tier: office}]", 1)
+	var got []string
+	urgencyDrive(t, yaml, "svc", "info", wed(17, 0), wed(18, 40), func(prev string, inc Incident, at time.Time, acts []Action) {
+		for _, a := range acts {
+			if a.PagedNobody {
+				got = append(got, at.UTC().Format("15:04")+" paged nobody")
+			}
+		}
+		if inc.Urgency != prev {
+			got = append(got, at.UTC().Format("15:04")+" urgency "+inc.Urgency)
+		}
+	}, urgencyEvent{wed(17, 10), Event{Kind: EventAcknowledge, Actor: "ann"}})
+	want := []string{"17:00 urgency high", "18:30 paged nobody"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -199,6 +199,7 @@ func appendDeadline(b []byte, d *policy.Deadline) ([]byte, error) {
 	}
 	b = appendOmitEmpty(b, `,"user":`, d.User)
 	b = appendOmitEmpty(b, `,"channel":`, d.Channel)
+	b = appendOmitEmpty(b, `,"urgency":`, d.Urgency)
 	if d.Rule != 0 {
 		b = append(b, `,"rule":`...)
 		b = strconv.AppendInt(b, int64(d.Rule), 10)

@@ -973,9 +973,17 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		d.m.pages.WithLabelValues(a.Channel, contact.Via, "shadow").Inc()
 		return e
 	}
+	// The urgency of the page this step belongs to, not the incident's
+	// latest: a later page on another ladder must not change how this
+	// one's SMS or call goes out. Steps stored without one take the
+	// incident's.
+	urgency := a.Urgency
+	if urgency == "" {
+		urgency = inc.State.Urgency
+	}
 	if r := stormRules(cfg); r.Window > 0 {
 		hp := store.HeldPage{Incident: inc.ID, Deadline: p.deadline, Service: inc.Service, Priority: inc.State.Priority,
-			Rank: rank(cfg, inc.Service, inc.State.Priority), Urgency: inc.State.Urgency, Level: a.Level,
+			Rank: rank(cfg, inc.Service, inc.State.Priority), Urgency: urgency, Level: a.Level,
 			Summary: textcut.Bytes(inc.Summary, 200, textcut.Ellipsis), Due: a.At, Via: contact.Via}
 		send, until, err := d.o.Store.Admit(ctx, store.StormKey(a.User, a.Channel), hp, now, r)
 		switch {
@@ -991,7 +999,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			return e
 		}
 	}
-	msg := notify.Message{At: now, Incident: inc.ID, Service: inc.Service, Priority: inc.State.Priority, Urgency: inc.State.Urgency,
+	msg := notify.Message{At: now, Incident: inc.ID, Service: inc.Service, Priority: inc.State.Priority, Urgency: urgency,
 		Level: a.Level + 1, LevelName: a.LevelName, User: a.User, UserName: u.DisplayName(), Channel: a.Channel,
 		Address: contact.Address, Summary: inc.Summary}
 	msg.AckURL = acklink.URL(cfg, inc.ID, a.User, now)

@@ -146,11 +146,7 @@ func TestHeartbeatReplicaWithoutIt(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			st := mk(t)
-			a := newHarness(t, withStore(st), withConfig(hbConfig))
-			b := newHarness(t, withStore(st), withConfig(ogConfig)) // no heartbeats
-			if err := a.d.Arm(ctx); err != nil {
-				t.Fatal(err)
-			}
+			a, b := replicaPair(t, st, hbConfig)
 			p := a.ping("watchdog", amKey, 200)
 			b.step(p.ExpiresAt)
 			j, err := st.GetJob(ctx, heartbeat.JobKind, "api/watchdog")
@@ -185,6 +181,163 @@ func TestHeartbeatReplicaWithoutIt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// noWatchdog is hbConfig without the watchdog heartbeat.
+var noWatchdog = strings.Replace(hbConfig, "      - {name: watchdog, interval: 1m, grace: 30s, labels: {team: sre}}\n", "", 1)
+
+// reloadArmed reloads yaml and arms its jobs, as the daemon does at a
+// reload.
+func (h *harness) reloadArmed(yaml string) {
+	h.t.Helper()
+	if err := h.reload(yaml); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.d.Arm(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// wantPagedOnce fails the test unless, when, there is one incident,
+// paged once, whose summary holds summary.
+func (h *harness) wantPagedOnce(when, summary string) {
+	h.t.Helper()
+	if incs := h.list(""); len(incs) != 1 || h.pushes() != 1 || !strings.Contains(incs[0].Summary, summary) {
+		h.t.Fatalf("%s: incidents %+v, %d pushes; want one paged once, %q", when, incs, h.pushes(), summary)
+	}
+}
+
+// pingThenRemoveWatchdog arms hbConfig, pings the watchdog at fixedNow
+// and takes it out of the config 10s later.
+func (h *harness) pingThenRemoveWatchdog() pingAnswer {
+	h.t.Helper()
+	if err := h.d.Arm(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+	p := h.ping("watchdog", amKey, 200)
+	h.clock.Set(fixedNow.Add(10 * time.Second))
+	h.reloadArmed(noWatchdog)
+	return p
+}
+
+// TestHeartbeatReAddedAfterAbsence: a heartbeat taken out of the config at
+// a reload and put back 2h later (far longer than its interval and grace)
+// is not paged at once for the pings nobody could send meanwhile: it is
+// watched again from the re-add, as a new one is, and missed only if no
+// ping comes within its interval and grace from then; the incident still
+// gives the last ping. While out of every config, its job is claimed every
+// RearmEvery, not every few seconds. On both stores.
+func TestHeartbeatReAddedAfterAbsence(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t, withStore(mk(t)), withConfig(hbConfig))
+			h.pingThenRemoveWatchdog()
+			back := fixedNow.Add(2 * time.Hour)
+			h.runUntil(back)
+			j, err := h.store.GetJob(ctx, heartbeat.JobKind, "api/watchdog")
+			if err != nil {
+				t.Fatalf("the job of a heartbeat out of the config for 2h: %v", err)
+			}
+			if !j.Due.After(back.Add(time.Minute)) {
+				t.Errorf("job of a heartbeat out of the config for 2h due at %s: claimed every few seconds, not every %s", j.Due, heartbeat.RearmEvery)
+			}
+			h.reloadArmed(hbConfig)
+			h.runUntil(back.Add(90*time.Second - time.Second))
+			if incs := h.list(""); len(incs) != 0 || h.pushes() != 0 {
+				t.Fatalf("within its interval and grace of the re-add: incidents %+v, %d pushes; want none", incs, h.pushes())
+			}
+			h.runUntil(back.Add(90 * time.Second))
+			h.wantPagedOnce("no ping within its interval and grace of the re-add",
+				"no ping since 2025-09-10T06:00:00Z, nor since it came back into the config at 2025-09-10T08:00:00Z")
+		})
+	}
+}
+
+// TestHeartbeatReAddedSoonKeepsItsExpiry: a heartbeat out of the config
+// for less than its interval and grace when its expiry passed (a reload
+// undone, a replica's config lagging a moment) keeps the expiry of its last
+// ping: put back, the miss is paged at once, not an interval and grace
+// later. On both stores.
+func TestHeartbeatReAddedSoonKeepsItsExpiry(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(hbConfig))
+			p := h.pingThenRemoveWatchdog()
+			h.runUntil(p.ExpiresAt.Add(5 * time.Second)) // claimed at its expiry, by a replica without it
+			h.reloadArmed(hbConfig)
+			h.runUntil(p.ExpiresAt.Add(10 * time.Second))
+			h.wantPagedOnce("put back 5s after its expiry, 5s later", "no ping since 2025-09-10T06:00:00Z (")
+		})
+	}
+}
+
+// TestHeartbeatWatchedAgainByAReplicaThatHasIt: a job handled only by a
+// replica whose config lacks the heartbeat for longer than its interval
+// and grace, then claimed by one that has it without arming it first (it
+// was away, and did not reload), is watched again from that claim, not
+// paged at once. On both stores.
+func TestHeartbeatWatchedAgainByAReplicaThatHasIt(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := mk(t)
+			a, b := replicaPair(t, st, hbConfig)
+			a.ping("watchdog", amKey, 200)
+			b.runUntil(fixedNow.Add(2 * time.Hour))
+			claim := fixedNow.Add(2*time.Hour + heartbeat.RearmEvery)
+			a.step(claim)
+			if incs := a.list(""); len(incs) != 0 {
+				t.Fatalf("claimed after 2h unknown to the replica that claimed it: incidents %+v; want none", incs)
+			}
+			j, err := st.GetJob(ctx, heartbeat.JobKind, "api/watchdog")
+			if err != nil || !j.Due.Equal(claim.Add(90*time.Second)) || strings.Contains(string(j.Data), "unknown") {
+				t.Fatalf("after the claim: %v %+v; want it watched from the claim", err, j)
+			}
+			a.runUntil(claim.Add(90 * time.Second))
+			a.wantPagedOnce("no ping within its interval and grace of the claim", "Heartbeat watchdog missed")
+		})
+	}
+}
+
+// TestHeartbeatRecheckOfAStaleJob: the recheck of a shortened interval,
+// claimed by a replica that has the heartbeat after the heartbeat's job was
+// handled only by one without it for longer than the interval and grace,
+// ends without paging: the job itself watches the heartbeat again from its
+// next claim.
+func TestHeartbeatRecheckOfAStaleJob(t *testing.T) {
+	ctx := context.Background()
+	st := boltStore(t)
+	hourly := strings.Replace(hbConfig, "{name: nightly, interval: 1d}", "{name: nightly, interval: 1h}", 1)
+	a, b := replicaPair(t, st, hourly)
+	a.ping("nightly", amKey, 200)
+	a.reloadArmed(strings.Replace(hbConfig, "{name: nightly, interval: 1d}", "{name: nightly, interval: 10m}", 1))
+	later := fixedNow.Add(3 * time.Hour) // the job unknown since its expiry, 2h ago
+	b.runUntil(later)
+	rj, err := st.GetJob(ctx, heartbeat.JobKind, "api/nightly#recheck")
+	if err != nil {
+		t.Fatalf("the recheck: %v", err)
+	}
+	a.clock.Set(later)
+	next, err := a.d.Heartbeats().Expire(ctx, rj)
+	if err != nil || next != nil {
+		t.Fatalf("recheck of a job unknown for 2h: next %+v, %v; want it ended", next, err)
+	}
+	if incs := a.list(""); len(incs) != 0 {
+		t.Fatalf("recheck of a job unknown for 2h: incidents %+v; want none", incs)
+	}
+}
+
+// replicaPair is two replicas on st: a, with cfg, armed, and b, whose
+// config has no heartbeats.
+func replicaPair(t *testing.T, st store.Store, cfg string) (a, b *harness) {
+	t.Helper()
+	a = newHarness(t, withStore(st), withConfig(cfg))
+	b = newHarness(t, withStore(st), withConfig(ogConfig))
+	if err := a.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
 }
 
 // TestHeartbeatResolvedByHandComesBack: an incident resolved by hand while

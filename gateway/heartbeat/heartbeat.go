@@ -52,7 +52,9 @@ type jobData struct {
 	Name    string `json:"name"`
 	// LastPing is the last ping's time; zero before the first one.
 	LastPing time.Time `json:"last_ping,omitzero"`
-	// Since is when pagerd began watching a heartbeat never pinged.
+	// Since is when pagerd began watching a heartbeat never pinged, or,
+	// later than LastPing, watching again one back in the config after a
+	// long absence (see stale).
 	Since time.Time `json:"since,omitzero"`
 	// Recheck marks a recheck job (see Arm): it carries no ping of its
 	// own, and looks at the heartbeat's job when it comes due.
@@ -67,6 +69,11 @@ type jobData struct {
 // comes due again, for a replica that knows it: its config may lag behind
 // the others' (a failed reload, a ConfigMap not yet propagated), and the
 // miss it leaves is late by this much at most each time it claims the job.
+// Once no replica that knows the heartbeat has claimed the job for
+// RearmEvery (it is out of every config, or every replica that has it is
+// away), the job comes due every RearmEvery instead: claiming it every
+// few seconds for a day only wastes work, and a replica that gets the
+// heartbeat back arms it when it loads that config (see arm).
 const unknownRetry = 10 * time.Second
 
 // ForgetAfter is how long the job of a heartbeat no replica knows stays in
@@ -74,15 +81,38 @@ const unknownRetry = 10 * time.Second
 // for one that has it, and drops it only when no replica that knows the
 // heartbeat has claimed it for this long (the heartbeat was taken out of
 // every replica's config). A heartbeat back in the config within it keeps
-// its last ping.
+// its last ping, and its expiry if it was back soon enough (see stale).
 const ForgetAfter = 24 * time.Hour
 
-// ref is the time the expiry counts from.
+// ref is the time the expiry counts from: the last ping, or when pagerd
+// began (or began again) watching, whichever is later.
 func (d jobData) ref() time.Time {
-	if !d.LastPing.IsZero() {
-		return d.LastPing
+	if d.Since.After(d.LastPing) {
+		return d.Since
 	}
-	return d.Since
+	return d.LastPing
+}
+
+// stale says the job d carries was handled only by replicas whose config
+// lacks hb for at least hb's interval and grace, up to now: the heartbeat
+// was out of the config (or the config of every replica that has it was
+// away) for longer than one expiry, so nobody could ping it in time, and
+// its expiry cannot count from before. A shorter absence keeps the
+// expiry: a replica whose config lags for a moment must not postpone a
+// real miss.
+func stale(d jobData, hb *policy.Heartbeat, now time.Time) bool {
+	return !d.Unknown.IsZero() && now.Sub(d.Unknown) >= hb.Expiry()
+}
+
+// rewatch is the job of hb, which carried d, watched again from now (see
+// stale): a heartbeat back in the config after a long absence is watched
+// as a new one is, missed if no ping comes within its interval and grace
+// from now; its last ping is kept for the incident.
+func (m *Monitor) rewatch(d jobData, hb *policy.Heartbeat, now time.Time) *store.Job {
+	data, _ := json.Marshal(jobData{Service: d.Service, Name: d.Name, LastPing: d.LastPing, Since: now})
+	m.log.Info("heartbeat back in the config after an absence longer than its interval and grace: watched again from now",
+		"service", d.Service, "heartbeat", d.Name, "absent_since", d.Unknown, "expires", now.Add(hb.Expiry()))
+	return &store.Job{Kind: JobKind, Key: jobKey(d.Service, d.Name), Due: now.Add(hb.Expiry()), Data: data}
 }
 
 // Options configure a Monitor.
@@ -197,6 +227,10 @@ func (m *Monitor) Expire(ctx context.Context, j *store.Job) (*store.Job, error) 
 	if hb == nil {
 		return m.unknown(j, d)
 	}
+	now := m.clock()
+	if !d.Recheck && stale(d, hb, now) {
+		return m.rewatch(d, hb, now), nil
+	}
 	if !d.Unknown.IsZero() {
 		// This replica knows it: the mark of one that did not goes.
 		d.Unknown = time.Time{}
@@ -208,7 +242,6 @@ func (m *Monitor) Expire(ctx context.Context, j *store.Job) (*store.Job, error) 
 	if d.Recheck {
 		return m.recheck(ctx, cfg, svc, hb, j)
 	}
-	now := m.clock()
 	// The interval may have grown in a reload since the ping.
 	if due := d.ref().Add(hb.Expiry()); due.After(now) {
 		return &store.Job{Due: due, Data: j.Data}, nil
@@ -223,9 +256,9 @@ func (m *Monitor) Expire(ctx context.Context, j *store.Job) (*store.Job, error) 
 // does not have. Another replica's config may have it (this one's lags, or
 // theirs do): deleting the job would take the expiry from them, postpone
 // the miss to their next re-arm and lose the last ping. So the job comes
-// due again unknownRetry from now, its ping kept, for whichever replica
-// claims it next; it is dropped only when no replica that knows the
-// heartbeat has claimed it for ForgetAfter.
+// due again unknownRetry from now (RearmEvery once unknown that long), its
+// ping kept, for whichever replica claims it next; it is dropped only when
+// no replica that knows the heartbeat has claimed it for ForgetAfter.
 func (m *Monitor) unknown(j *store.Job, d jobData) (*store.Job, error) {
 	now := m.clock()
 	if d.Unknown.IsZero() {
@@ -240,7 +273,15 @@ func (m *Monitor) unknown(j *store.Job, d jobData) (*store.Job, error) {
 			"heartbeat", d.Name, "since", d.Unknown)
 		return nil, nil
 	}
-	return &store.Job{Due: now.Add(unknownRetry), Data: j.Data}, nil
+	retry := unknownRetry
+	if now.Sub(d.Unknown) >= RearmEvery {
+		retry = RearmEvery
+	}
+	due := now.Add(retry)
+	if forget := d.Unknown.Add(ForgetAfter); forget.Before(due) {
+		due = forget // dropped on time
+	}
+	return &store.Job{Due: due, Data: j.Data}, nil
 }
 
 // heartbeatOf is the service and heartbeat of cfg a job names (nil
@@ -274,6 +315,9 @@ func (m *Monitor) recheck(ctx context.Context, cfg *policy.Config, svc *policy.S
 		return nil, nil // the job itself says so when it comes due
 	}
 	now := m.clock()
+	if stale(d, hb, now) {
+		return nil, nil // the job watches it again from now when it comes due
+	}
 	due := d.ref().Add(hb.Expiry())
 	switch {
 	case !j.Due.After(due):
@@ -293,6 +337,10 @@ func (m *Monitor) miss(ctx context.Context, cfg *policy.Config, svc *policy.Serv
 	labels := hb.AlertLabels()
 	summary := fmt.Sprintf("Heartbeat %s missed: no ping since %s (expected every %s, grace %s)", hb.Name,
 		d.LastPing.Format(time.RFC3339), hb.Interval, hb.Grace)
+	if !d.LastPing.IsZero() && d.Since.After(d.LastPing) {
+		summary = fmt.Sprintf("Heartbeat %s missed: no ping since %s, nor since it came back into the config at %s (expected every %s, grace %s)",
+			hb.Name, d.LastPing.Format(time.RFC3339), d.Since.Format(time.RFC3339), hb.Interval, hb.Grace)
+	}
 	if d.LastPing.IsZero() {
 		summary = fmt.Sprintf("Heartbeat %s missed: never pinged since pagerd began watching it at %s (expected every %s, grace %s)",
 			hb.Name, d.Since.Format(time.RFC3339), hb.Interval, hb.Grace)
@@ -392,7 +440,7 @@ func (m *Monitor) arm(ctx context.Context, cfg *policy.Config, rearm bool) error
 			key := jobKey(svc.Name, hb.Name)
 			j, err := m.o.Store.GetJob(ctx, JobKind, key)
 			if err == nil {
-				if err := m.armRecheck(ctx, svc.Name, &hb, j, now); err != nil {
+				if err := m.armKept(ctx, svc.Name, &hb, j, now); err != nil {
 					return err
 				}
 				continue
@@ -422,6 +470,21 @@ func (m *Monitor) arm(ctx context.Context, cfg *policy.Config, rearm bool) error
 	m.nextRearm = now.Add(RearmEvery)
 	m.mu.Unlock()
 	return nil
+}
+
+// armKept arms a heartbeat whose job j is stored. One back in the config
+// after a long absence (see stale) is watched again from now, as a new one
+// is, rather than when its job next comes due (up to RearmEvery later).
+// The job is replaced: a ping stored since it was read is lost, but the
+// expiry counts from now, no earlier than that ping, so nothing is paged
+// early. Otherwise its expiry stays, and a recheck is armed if its
+// interval shrank.
+func (m *Monitor) armKept(ctx context.Context, service string, hb *policy.Heartbeat, j *store.Job, now time.Time) error {
+	var d jobData
+	if json.Unmarshal(j.Data, &d) == nil && !d.Recheck && stale(d, hb, now) {
+		return m.o.Store.PutJob(ctx, *m.rewatch(d, hb, now))
+	}
+	return m.armRecheck(ctx, service, hb, j, now)
 }
 
 // armRecheck arms the recheck of a heartbeat whose job j is due later than

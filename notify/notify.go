@@ -90,7 +90,10 @@ func (r Retrier) Notify(ctx context.Context, m Message) error {
 
 // Retry sends with up to attempts tries, backing off exponentially with
 // jitter between them, and only while the failure is worth retrying and ctx
-// allows. It returns how many tries it took.
+// allows. Before each try after the first it asks whether the page is still
+// due (WithStillDue): an acknowledgement during the backoff ends the send
+// with ErrNoLongerDue (the last failure named, not wrapped, so the breaker
+// does not count the page as failed). It returns how many tries it took.
 func Retry(ctx context.Context, n Notifier, m Message, attempts int, base time.Duration) (int, error) {
 	if attempts < 1 {
 		attempts = 1
@@ -111,6 +114,9 @@ func Retry(ctx context.Context, n Notifier, m Message, attempts int, base time.D
 			t.Stop()
 			return i, errors.Join(err, fmt.Errorf("gave up: %w", ctx.Err()))
 		case <-t.C:
+		}
+		if due := stillDue(ctx); due != nil {
+			return i, fmt.Errorf("%w (try %d had failed: %v)", due, i, err)
 		}
 	}
 }

@@ -11,6 +11,7 @@
 package dispatch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -170,9 +171,9 @@ func New(o Options) *Dispatcher {
 	}
 	m := &dispatchMetrics{
 		pages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_pages_total",
-			Help: "Pages by channel (push, sms, voice), transport and result: sent, failed, held for an alert-storm bundle (sent later as one message, counted in pagerd_storm_bundles_total), or shadow (worked out and recorded, not sent: a shadow service or a dry-run transport)."}, []string{"channel", "via", "result"}),
+			Help: "Pages by channel (push, sms, voice), transport and result: sent, failed, held for an alert-storm bundle (sent later as one message, counted in pagerd_storm_bundles_total), shadow (worked out and recorded, not sent: a shadow service or a dry-run transport), or called_off (acknowledged or resolved while it was retried or waited for the provider, and not sent)."}, []string{"channel", "via", "result"}),
 		bundles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_storm_bundles_total",
-			Help: "Alert-storm messages, each carrying the held pages of one person on one channel, by channel, transport and result (sent, failed)."}, []string{"channel", "via", "result"}),
+			Help: "Alert-storm messages, each carrying the held pages of one person on one channel, by channel, transport and result (sent, failed, called_off: every incident it carried was acknowledged or resolved while it was retried or waited for the provider, and it was not sent)."}, []string{"channel", "via", "result"}),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pagerd_dispatch_lateness_seconds",
 			Help:    "Time from a step being due to its page being sent.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
@@ -544,6 +545,11 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 type duePage struct {
 	deadline string
 	a        policy.Action
+	// root is the stored deadline whose firing led to the page: its own
+	// step's, or the escalation (a level's timeout, an unresolved rule)
+	// that armed its step in the same claim. While root is pending in the
+	// store, the page is due (stillDue).
+	root string
 }
 
 // work fires every due step of one claimed incident. Pages are sent before
@@ -646,6 +652,8 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 		var entries []store.Entry
 		var pages []duePage
 		var acted []policy.Action // what the machine did besides paging
+		// roots are the steps armed in this claim, to their duePage.root.
+		var roots map[string]string
 		for {
 			dl, ok := st.Next()
 			if !ok || dl.At.After(now) {
@@ -659,6 +667,15 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 			if err != nil {
 				return fmt.Errorf("apply deadline %s: %w", dl.ID, err)
 			}
+			root := cmp.Or(roots[dl.ID], dl.ID)
+			for _, p := range next.Pending {
+				if p.Seq > st.Seq { // armed by this firing
+					if roots == nil {
+						roots = map[string]string{}
+					}
+					roots[p.ID] = root
+				}
+			}
 			st = next
 			for _, a := range acts {
 				if a.Kind != policy.ActionNotify {
@@ -671,13 +688,25 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 					order = append(order, dl.ID)
 				}
 				if _, done := sent[dl.ID]; !done {
-					pages = append(pages, duePage{dl.ID, a})
+					pages = append(pages, duePage{dl.ID, a, root})
 				}
 			}
 		}
+		calledOff := false
 		for i, e := range d.pageAll(ctx, cfg, inc, pages, now) {
+			if e.Type == "" {
+				// Called off (stillDue): the incident changed in the
+				// store. Nothing went out to record; read it again.
+				order = slices.DeleteFunc(order, func(id string) bool { return id == pages[i].deadline })
+				calledOff = true
+				continue
+			}
 			sent[pages[i].deadline] = e
 			d.journal.sent(c.Incident, pages[i].deadline, e, now.Add(d.o.Lease))
+		}
+		if calledOff {
+			attempt++
+			continue
 		}
 		for _, id := range order {
 			entries = append(entries, sent[id])
@@ -1004,7 +1033,14 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		Address: contact.Address, Summary: inc.Summary}
 	msg.AckURL = acklink.URL(cfg, inc.ID, a.User, now)
 	msg.Text = pageText(inc, msg.AckURL)
-	if err := d.send(ctx, n, msg); err != nil {
+	err := d.send(notify.WithStillDue(ctx, func(ctx context.Context) bool { return d.stillDue(ctx, inc.ID, p.root) }), n, msg)
+	if errors.Is(err, notify.ErrNoLongerDue) {
+		d.m.pages.WithLabelValues(a.Channel, contact.Via, "called_off").Inc()
+		d.log.Info("page called off: its step left the incident while it was retried or waited", "incident", inc.ID,
+			"user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
+		return store.Entry{} // nothing to record
+	}
+	if err != nil {
 		e.Type, e.Detail = "notify_failed", fmt.Sprintf("via %s: %v", contact.Via, err)
 		d.m.pages.WithLabelValues(a.Channel, contact.Via, "failed").Inc()
 		d.log.Warn("page failed", "incident", inc.ID, "user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
@@ -1014,6 +1050,38 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	d.m.pages.WithLabelValues(a.Channel, contact.Via, "sent").Inc()
 	d.m.lateness.Observe(d.o.Now().Sub(a.At).Seconds())
 	return e
+}
+
+// stillDueTimeout bounds stillDue's store read: a store slow to answer
+// delays the page that much at most, then it goes.
+const stillDueTimeout = time.Second
+
+// stillDue is what a page's retries and waits ask (notify.WithStillDue):
+// is root, the stored step that led to the page, still pending in the
+// incident as stored? An acknowledgement or a resolve takes it out (an
+// acknowledgement takes out every person's steps and the level's timeout,
+// not an unresolved rule, which pages an acknowledged incident too), and
+// so does another replica that worked the step already. A notify step is
+// due only while the incident is triggered, as the escalation machine has
+// it. A read that fails answers yes: a page after an acknowledgement is
+// better than none.
+func (d *Dispatcher) stillDue(ctx context.Context, incident, root string) bool {
+	ctx, cancel := context.WithTimeout(ctx, stillDueTimeout)
+	defer cancel()
+	inc, err := d.o.Store.Get(ctx, incident)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false
+	case err != nil:
+		d.log.Warn("dispatcher: could not tell whether a page retried is still due; it goes out", "incident", incident, "err", err)
+		return true
+	}
+	for _, dl := range inc.State.Pending {
+		if dl.ID == root {
+			return dl.Kind != policy.DeadlineNotify || inc.State.Status == policy.StatusTriggered
+		}
+	}
+	return false
 }
 
 // send hands one message to its transport, bounded by SendTimeout.

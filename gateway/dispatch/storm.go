@@ -218,8 +218,16 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 		Urgency: first.Urgency, Level: first.Level + 1, User: user, UserName: u.DisplayName(), Channel: channel,
 		Address: contact.Address, Summary: fmt.Sprintf("%d incidents", len(live)), AckURL: ackURL}
 	msg.Text = bundleText(live, gone, ackURL)
-	err := d.send(ctx, n, msg)
+	err := d.send(notify.WithStillDue(ctx, func(ctx context.Context) bool { return d.bundleStillDue(ctx, b.Incidents) }), n, msg)
 	sentAt := d.o.Now().UTC().Truncate(time.Millisecond)
+	if errors.Is(err, notify.ErrNoLongerDue) {
+		// Nothing went out: the timelines keep their notify_held, as for
+		// incidents acknowledged before the flush.
+		d.m.bundles.WithLabelValues(channel, contact.Via, "called_off").Inc()
+		d.log.Info("storm bundle called off: all its incidents were acknowledged or resolved while it was retried or waited",
+			"storm", c.Storm, "bundle", b.ID, "incidents", len(live), "via", contact.Via, "err", err)
+		return notes, nil
+	}
 	if err != nil {
 		d.m.bundles.WithLabelValues(channel, contact.Via, "failed").Inc()
 		d.log.Warn("storm bundle failed", "storm", c.Storm, "bundle", b.ID, "incidents", len(live), "via", contact.Via, "err", err)
@@ -239,6 +247,26 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 		}
 	}
 	return notes, pushed
+}
+
+// bundleStillDue is what a storm message's retries and waits ask
+// (notify.WithStillDue): is any of its incidents still triggered? It
+// pages for all of them, so it is called off only when none is. A read
+// that fails answers yes.
+func (d *Dispatcher) bundleStillDue(ctx context.Context, ids []string) bool {
+	ctx, cancel := context.WithTimeout(ctx, stillDueTimeout)
+	defer cancel()
+	statuses, err := d.o.Store.Statuses(ctx, ids)
+	if err != nil {
+		d.log.Warn("dispatcher: could not tell whether a storm message retried is still due; it goes out", "incidents", len(ids), "err", err)
+		return true
+	}
+	for _, id := range ids {
+		if statuses[id] == policy.StatusTriggered {
+			return true
+		}
+	}
+	return false
 }
 
 // markPushed marks incidents as pushed to PagerDuty, for a storm message

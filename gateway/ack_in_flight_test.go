@@ -342,3 +342,39 @@ func TestEscalationPageRetried(t *testing.T) {
 		})
 	}
 }
+
+// TestAckDuringARetriedPageAtAWindowEndStopsIt: a maintenance window ends
+// and pages the incident it held as new; the push fails its first try and
+// the person acknowledges meanwhile. The window's end stays pending (an
+// acknowledgement leaves it), but it pages only a triggered incident: the
+// push is called off.
+func TestAckDuringARetriedPageAtAWindowEndStopsIt(t *testing.T) {
+	rec := &recorder{}
+	h := newHarness(t, withConfig(mwConfig), withNotifier("log", daemonChain(rec, nil)))
+	w := h.addWindow(`{"name":"failover","services":["api"],"matchers":["team=\"db\""],"duration":"30m","reason":"planned failover"}`, 201)
+	held := fireLabels(h, "g-db", map[string]string{"alertname": "Replication", "severity": "critical", "team": "db"})
+	h.runUntil(w.End.Add(-time.Minute))
+	var once sync.Once
+	var ack response
+	rec.fail = func(notify.Message) error {
+		var err error
+		once.Do(func() {
+			ack = h.api("POST", "/api/v1/incidents/"+held+"/acknowledge", `{"user":"ann"}`)
+			err = notify.Temporary(errors.New("503"))
+		})
+		return err
+	}
+	h.step(w.End)
+	if ack.code != 200 {
+		t.Fatalf("ack: %d %s", ack.code, ack.body)
+	}
+	if got := delivered(rec); len(got) != 0 {
+		t.Fatalf("delivered %v, want nothing after the acknowledgement", got)
+	}
+	if got := pageEntries(timeline(h, held)); len(got) != 0 {
+		t.Fatalf("timeline pages %v, want none", got)
+	}
+	if v := metric(t, h.reg, "pagerd_pages_total", "result", "called_off"); v != 1 {
+		t.Fatalf("pagerd_pages_total{result=called_off} = %v, want 1", v)
+	}
+}

@@ -1057,14 +1057,16 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 const stillDueTimeout = time.Second
 
 // stillDue is what a page's retries and waits ask (notify.WithStillDue):
-// is root, the stored step that led to the page, still pending in the
-// incident as stored? An acknowledgement or a resolve takes it out (an
-// acknowledgement takes out every person's steps and the level's timeout,
-// not an unresolved rule, which pages an acknowledged incident too), and
-// so does another replica that worked the step already. A notify step is
-// due only while the incident is triggered, as the escalation machine has
-// it. A read that fails answers yes: a page after an acknowledgement is
-// better than none.
+// would root, the stored step that led to the page, still page as the
+// incident is stored? Not once it left the incident: an acknowledgement
+// takes out every person's steps and the level's timeout, a resolve
+// everything, and another replica that worked the step took it out too.
+// Nor, as the escalation machine has it, once the incident is no longer
+// triggered, unless root is an unresolved rule or a missing status update,
+// which page an acknowledged incident (they reopen it): a maintenance
+// window's end pages an incident it held only while triggered, and an
+// acknowledgement leaves that deadline. A read that fails answers yes: a
+// page after an acknowledgement is better than none.
 func (d *Dispatcher) stillDue(ctx context.Context, incident, root string) bool {
 	ctx, cancel := context.WithTimeout(ctx, stillDueTimeout)
 	defer cancel()
@@ -1076,12 +1078,14 @@ func (d *Dispatcher) stillDue(ctx context.Context, incident, root string) bool {
 		d.log.Warn("dispatcher: could not tell whether a page retried is still due; it goes out", "incident", incident, "err", err)
 		return true
 	}
-	for _, dl := range inc.State.Pending {
-		if dl.ID == root {
-			return dl.Kind != policy.DeadlineNotify || inc.State.Status == policy.StatusTriggered
-		}
+	i := slices.IndexFunc(inc.State.Pending, func(dl policy.Deadline) bool { return dl.ID == root })
+	switch {
+	case i < 0:
+		return false
+	case inc.State.Pending[i].Kind == policy.DeadlineUnresolved, inc.State.Pending[i].Kind == policy.DeadlineStatusUpdate:
+		return true
 	}
-	return false
+	return inc.State.Status == policy.StatusTriggered
 }
 
 // send hands one message to its transport, bounded by SendTimeout.

@@ -247,6 +247,55 @@ func TestStormMoreUrgentGoesOutAtOnce(t *testing.T) {
 	}
 }
 
+// TestStormNewP0LaterInALongStormGoesOutAtOnce: in ann's long storm of P3
+// pages, a P0 went out at once in the first window; the windows after it
+// sent only P3 storm messages. A new P0 outage in the third window is more
+// urgent than everything sent in that window, and goes out at once; it was
+// held to the window's end because the first window's P0 was carried from
+// window to window for as long as the storm lasted. A second P0 in that
+// window is held: a flood of P0s is still bundled.
+func TestStormNewP0LaterInALongStormGoesOutAtOnce(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig))
+			for i := 0; i < 5; i++ {
+				fireAs(h, amKey, fmt.Sprintf("info%d", i), "info")
+			}
+			h.step(fixedNow)
+			fireAs(h, amKey, "crit-early", "critical")
+			h.step(fixedNow.Add(time.Second))
+			if p := h.rec.sentTo("ann", "push"); len(p) != 4 || p[3].Priority != "P0" {
+				t.Fatalf("%d pushes: the first P0 did not go out at once", len(p))
+			}
+			// The storm goes on: windows 2 and 3 send P3 storm messages.
+			fireAs(h, amKey, "info-a", "info")
+			h.step(fixedNow.Add(5 * time.Second))
+			h.step(fixedNow.Add(10 * time.Second))
+			fireAs(h, amKey, "info-b", "info")
+			h.step(fixedNow.Add(15 * time.Second))
+			h.step(fixedNow.Add(20 * time.Second))
+			before := len(h.rec.sentTo("ann", "push"))
+			p0 := fireAs(h, amKey, "crit-late", "critical")
+			h.step(fixedNow.Add(21 * time.Second))
+			push := h.rec.sentTo("ann", "push")
+			if len(push) != before+1 || push[before].Incident != p0 {
+				t.Fatalf("the new P0 at +21s was not paged at once (%d pushes, %d before): %+v", len(push), before,
+					entriesOf(timeline(h, p0), "notify_held", "push"))
+			}
+			p0b := fireAs(h, amKey, "crit-later", "critical")
+			h.step(fixedNow.Add(22 * time.Second))
+			if len(h.rec.sentTo("ann", "push")) != before+1 {
+				t.Fatal("a second P0 in the window went out at once")
+			}
+			h.step(fixedNow.Add(30 * time.Second))
+			push = h.rec.sentTo("ann", "push")
+			if got := mentions(push, p0b); len(got) != 1 || !store.IsBundleID(got[0].Incident) {
+				t.Fatalf("the second P0's pushes %+v, want it in the window's storm message", got)
+			}
+		})
+	}
+}
+
 // TestStormLeavesOutWhatWasAcknowledged: incidents acknowledged while their
 // page waited are not in the bundle, the message says which, and their
 // timelines record no page; the others' pages go on.

@@ -624,8 +624,14 @@ type StormState struct {
 	End time.Time `json:"end"`
 	// Sent is how many pages went out at once in the window.
 	Sent int `json:"sent"`
-	// Top is the best (lowest) priority rank sent in the window.
+	// Top is the best (lowest) priority rank sent in the window: the
+	// storm message that opened it counts, with its most urgent page.
 	Top int `json:"top"`
+	// Next is the best rank sent at once after End, while the window's
+	// held pages wait for their message: those pages went out in the next
+	// window, whose Top counts them. NoRank when none did; states stored
+	// before it existed have none (see NewStormState).
+	Next int `json:"next"`
 	// Held is how many pages wait for the window's end.
 	Held int `json:"held"`
 }
@@ -639,11 +645,14 @@ type StormState struct {
 // as Sent: HeldPage.Sent).
 func (s *StormState) Admit(rank int, now time.Time, r StormRules) bool {
 	if s.End.IsZero() || (!now.Before(s.End) && s.Held == 0) {
-		*s = StormState{End: now.Add(r.Window), Top: NoRank}
+		*s = StormState{End: now.Add(r.Window), Top: NoRank, Next: NoRank}
 	}
 	if s.Sent < max(r.Immediate, 1) || rank < s.Top {
 		s.Sent++
 		s.Top = min(s.Top, rank)
+		if !now.Before(s.End) {
+			s.Next = min(s.Next, rank)
+		}
 		if s.Held > 0 {
 			s.Held++
 		}
@@ -655,13 +664,22 @@ func (s *StormState) Admit(rank int, now time.Time, r StormRules) bool {
 
 // Flushed updates the state after the first n held pages went out as one
 // message of best rank top at now: the storm may go on, so the next window
-// opens at once, and its pages are held too (until it passes quietly).
+// opens at once, and its pages are held too (until it passes quietly). The
+// pages sent in the next window so far are that message and those sent at
+// once since the old window's end (Next), so its Top is theirs: a Top
+// carried from window to window would hold a new P0 for as long as the
+// storm lasts, once any window had sent one.
 func (s *StormState) Flushed(n, top int, now time.Time, r StormRules) {
 	s.Held = max(s.Held-n, 0)
 	s.End = now.Add(r.Window)
 	s.Sent = max(s.Sent, max(r.Immediate, 1))
-	s.Top = min(s.Top, top)
+	s.Top = min(top, s.Next)
+	s.Next = NoRank
 }
+
+// NewStormState is the state of a storm nothing was sent in, to decode a
+// stored one into: a field the stored state lacks keeps its value here.
+func NewStormState() StormState { return StormState{Top: NoRank, Next: NoRank} }
 
 // HeldPage is one page waiting in a storm: enough to say what it is about
 // in the bundle and to record in its incident's timeline how it went out.

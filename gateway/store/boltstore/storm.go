@@ -30,7 +30,7 @@ var (
 )
 
 func readStorm(tx *bbolt.Tx, key string) (store.StormState, error) {
-	var st store.StormState
+	st := store.NewStormState()
 	v := tx.Bucket(bucketStorms).Get([]byte(key))
 	if v == nil {
 		return st, nil

@@ -17,7 +17,7 @@ import (
 
 // Storm keys, in the storm's shard (store.ShardOfStorm):
 //
-//	storm:<key>    hash: end (ms), sent, top — the window (store.StormState)
+//	storm:<key>    hash: end (ms), sent, top, next — the window (store.StormState)
 //	held:<key>     list of held pages, JSON, oldest first
 //	bundle:<id>    string: JSON of a sent bundle, expiring with its links
 //
@@ -31,16 +31,17 @@ import (
 var admitScript = redis.NewScript(`
 local now, win, imm, rank = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 if imm < 1 then imm = 1 end
-local h = redis.call('HMGET', KEYS[1], 'end', 'sent', 'top')
+local h = redis.call('HMGET', KEYS[1], 'end', 'sent', 'top', 'next')
 local held = redis.call('LLEN', KEYS[2])
-local e, sent, top = tonumber(h[1]), tonumber(h[2]), tonumber(h[3])
+local e, sent, top, nxt = tonumber(h[1]), tonumber(h[2]), tonumber(h[3]), tonumber(h[4]) or ` + strconv.Itoa(store.NoRank) + `
 if not e or (now >= e and held == 0) then
-  e, sent, top = now + win, 0, ` + strconv.Itoa(store.NoRank) + `
+  e, sent, top, nxt = now + win, 0, ` + strconv.Itoa(store.NoRank) + `, ` + strconv.Itoa(store.NoRank) + `
 end
 local send = 0
 if sent < imm or rank < top then
   sent = sent + 1
   if rank < top then top = rank end
+  if now >= e and rank < nxt then nxt = rank end
   send = 1
   if held > 0 then redis.call('RPUSH', KEYS[2], ARGV[7]) end
 else
@@ -49,7 +50,7 @@ else
     redis.call('ZADD', KEYS[3], e, ARGV[6])
   end
 end
-redis.call('HSET', KEYS[1], 'end', e, 'sent', sent, 'top', top)
+redis.call('HSET', KEYS[1], 'end', e, 'sent', sent, 'top', top, 'next', nxt)
 return {send, e}
 `)
 
@@ -95,19 +96,21 @@ func (s *Store) Held(ctx context.Context, key string) ([]store.HeldPage, error) 
 
 // flushedScript is store.StormState.Flushed in Lua, done only while the
 // claim is still this one's: drop the n pages that went out, open the next
-// window, release the claim and reschedule the storm if pages wait.
+// window (its top is the message's and that of pages sent at once since
+// the old window's end), release the claim and reschedule the storm if
+// pages wait.
 var flushedScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[4], ARGV[1])
 if not cur or string.sub(cur, 1, #ARGV[2] + 1) ~= ARGV[2] .. ':' then return 0 end
 local n, now, win, imm, top = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 if imm < 1 then imm = 1 end
 if n > 0 then redis.call('LTRIM', KEYS[2], n, -1) end
-local h = redis.call('HMGET', KEYS[1], 'sent', 'top')
+local h = redis.call('HMGET', KEYS[1], 'sent', 'next')
 local sent, t = tonumber(h[1]) or 0, tonumber(h[2]) or ` + strconv.Itoa(store.NoRank) + `
 if sent < imm then sent = imm end
 if top < t then t = top end
 local e = now + win
-redis.call('HSET', KEYS[1], 'end', e, 'sent', sent, 'top', t)
+redis.call('HSET', KEYS[1], 'end', e, 'sent', sent, 'top', t, 'next', ` + strconv.Itoa(store.NoRank) + `)
 redis.call('HDEL', KEYS[4], ARGV[1])
 if redis.call('LLEN', KEYS[2]) > 0 then
   redis.call('ZADD', KEYS[3], e, ARGV[1])

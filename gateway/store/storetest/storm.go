@@ -22,6 +22,7 @@ var stormTests = []struct {
 	{"StormSendsTheFirstPagesAndHoldsTheRest", testStormBurst},
 	{"StormLetsAMoreUrgentPageThrough", testStormPriority},
 	{"StormListsAPageSentWhileOthersWait", testStormListsSent},
+	{"StormWindowAfterAFlushCountsOnlyWhatItSent", testStormNextWindowTop},
 	{"StormHeldWhileFlushingWaitsForTheNextWindow", testStormHeldWhileClaimed},
 	{"StormFlushAfterTakeoverIsVoid", testStormTakeover},
 	{"StormAgreesWithStormState", testStormAgrees},
@@ -152,6 +153,55 @@ func testStormPriority(t *testing.T, f Factory) {
 	}
 	if send, _ := admit(t, s, key, page("high3", 0, base), base.Add(12*time.Second)); send {
 		t.Fatal("after a flush that sent P0, another P0 in the next window went out")
+	}
+}
+
+// testStormNextWindowTop: a window's most urgent page is not carried into
+// the windows after it. A P0 goes out at once in a P2 storm; the window's
+// message carries P2s only; in the next window a new P0 is more urgent
+// than everything sent in it (that message), and goes out at once, while a
+// second P0 in that window is held. A P0 sent at once after a window's end,
+// while its message is being sent, counts in the next window.
+func testStormNextWindowTop(t *testing.T, f Factory) {
+	s := f.New(t)
+	key := store.StormKey("ann", "push")
+	for i := 0; i < 5; i++ {
+		admit(t, s, key, page(fmt.Sprint("low", i), 2, base), base)
+	}
+	if send, _ := admit(t, s, key, page("p0-early", 0, base), base.Add(time.Second)); !send {
+		t.Fatal("a P0 in a P2 storm was held")
+	}
+	end := base.Add(rules.Window)
+	cs := claimAll(t, s, end)
+	if len(cs) != 1 || !flushed(t, s, cs[0], 2, 2, end) {
+		t.Fatalf("flush %+v", cs)
+	}
+	admit(t, s, key, page("low5", 2, base), end.Add(time.Second))
+	if send, _ := admit(t, s, key, page("p0-late", 0, base), end.Add(2*time.Second)); !send {
+		t.Fatal("a P0 in a window that sent only a P2 message was held: the P0 of the window before counted")
+	}
+	if send, _ := admit(t, s, key, page("p0-third", 0, base), end.Add(3*time.Second)); send {
+		t.Fatal("a second P0 in one window went out at once")
+	}
+	// Bob's P2 storm closes; while its message is being sent, a P0 goes out
+	// at once: it was sent after the window's end, in the next window, and
+	// another P0 there is held.
+	bob := store.StormKey("bob", "push")
+	for i := 0; i < 5; i++ {
+		admit(t, s, bob, page(fmt.Sprint("b", i), 2, base), base)
+	}
+	cs = claimAll(t, s, end)
+	if len(cs) != 1 || cs[0].Storm != bob {
+		t.Fatalf("claims %+v, want bob's storm", cs)
+	}
+	if send, _ := admit(t, s, bob, page("b-p0", 0, base), end.Add(time.Millisecond)); !send {
+		t.Fatal("a P0 in a P2 storm was held")
+	}
+	if !flushed(t, s, cs[0], 2, 2, end) {
+		t.Fatal("flush refused")
+	}
+	if send, _ := admit(t, s, bob, page("b-p0-2", 0, base), end.Add(time.Second)); send {
+		t.Fatal("a second P0 went out at once in the window where one had gone out while the message was sent")
 	}
 }
 

@@ -159,11 +159,18 @@ func (i *instrumented) Complete(ctx context.Context, c store.Claim) error {
 	return err
 }
 
-func (i *instrumented) Admit(ctx context.Context, storm string, p store.HeldPage, now time.Time, r store.StormRules) (bool, time.Time, error) {
+func (i *instrumented) Admit(ctx context.Context, storm string, p store.HeldPage, now time.Time, r store.StormRules) (store.Admission, error) {
 	start := time.Now()
-	send, until, err := i.Store.Admit(ctx, storm, p, now, r)
+	a, err := i.Store.Admit(ctx, storm, p, now, r)
 	i.observe("storm_admit", start, err)
-	return send, until, err
+	return a, err
+}
+
+func (i *instrumented) HoldFailed(ctx context.Context, storm string, p store.HeldPage, now time.Time, r store.StormRules) (store.Admission, error) {
+	start := time.Now()
+	a, err := i.Store.HoldFailed(ctx, storm, p, now, r)
+	i.observe("storm_hold_failed", start, err)
+	return a, err
 }
 
 func (i *instrumented) Held(ctx context.Context, storm string) ([]store.HeldPage, error) {

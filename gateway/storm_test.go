@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -102,7 +103,7 @@ func (r *recorder) sentTo(user, channel string) []notify.Message {
 // split tells the incidents whose page went out at once (the first three
 // messages, which claim order picks among incidents due at one instant)
 // from those held for the bundle, in ids' order.
-func split(t *testing.T, ids []string, msgs []notify.Message) (atOnce, held []string) {
+func split(t testing.TB, ids []string, msgs []notify.Message) (atOnce, held []string) {
 	t.Helper()
 	if len(msgs) < 3 {
 		t.Fatalf("%d messages, want at least 3 sent at once", len(msgs))
@@ -982,6 +983,17 @@ func raise(h *harness, g string) {
 	}
 }
 
+// warnStorm fires five P2 (warning) incidents for ann at fixedNow and runs
+// the dispatcher: three go out at once, two are held.
+func warnStorm(h *harness) (ids, held []string) {
+	for i := 0; i < 5; i++ {
+		ids = append(ids, fireAs(h, amKey, fmt.Sprintf("warn%d", i), "warning"))
+	}
+	h.step(fixedNow)
+	_, held = split(h.t, ids, h.rec.sentTo("ann", "push"))
+	return ids, held
+}
+
 // TestStormRaisedWhileHeldPagesOnce: a P2 incident whose push to ann waits
 // for her storm message is raised to P0 by a critical alert. The raise
 // pages her level again, and a P0 is more urgent than anything sent in the
@@ -993,12 +1005,7 @@ func TestStormRaisedWhileHeldPagesOnce(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig))
-			var ids []string
-			for i := 0; i < 5; i++ {
-				ids = append(ids, fireAs(h, amKey, fmt.Sprintf("warn%d", i), "warning"))
-			}
-			h.step(fixedNow)
-			_, held := split(t, ids, h.rec.sentTo("ann", "push"))
+			ids, held := warnStorm(h)
 			x := held[0]
 			h.clock.Set(fixedNow.Add(2 * time.Second))
 			raise(h, fmt.Sprintf("warn%d", slices.Index(ids, x)))
@@ -1018,6 +1025,115 @@ func TestStormRaisedWhileHeldPagesOnce(t *testing.T) {
 			tl := timeline(h, x)
 			if sent := entriesOf(tl, "notify", "push"); len(sent) != 1 || sent[0].Bundle != "" {
 				t.Fatalf("the raised incident's pushes recorded: %+v, want the one sent on its own", sent)
+			}
+		})
+	}
+}
+
+// TestStormRaisedWhileHeldAndFailedGoesInTheMessage: X's P2 push waits in
+// ann's storm; X is raised to P0 and its new push goes out at once, listed
+// in the storm as sent, but the provider fails it (503). The storm message
+// then left X out as "went out on its own", and ann was never pushed for
+// it. Now the failed page is held again: the message names X, once, as the
+// P0 it is, and X's timeline says where its push went.
+func TestStormRaisedWhileHeldAndFailedGoesInTheMessage(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig))
+			ids, held := warnStorm(h)
+			x := held[0]
+			h.rec.fail = func(m notify.Message) error {
+				if m.Incident == x && m.Channel == "push" {
+					return errors.New("provider: 503 Service Unavailable")
+				}
+				return nil
+			}
+			h.clock.Set(fixedNow.Add(2 * time.Second))
+			raise(h, fmt.Sprintf("warn%d", slices.Index(ids, x)))
+			h.step(fixedNow.Add(2 * time.Second))
+			h.rec.fail = nil
+			h.step(fixedNow.Add(10 * time.Second))
+			got := mentions(h.rec.sentTo("ann", "push"), x)
+			if len(got) != 1 || !store.IsBundleID(got[0].Incident) || !sameSet(got[0].Incidents, held) {
+				t.Fatalf("ann's pushes naming X: %+v, want the storm message, with every held incident", got)
+			}
+			if n := strings.Count(got[0].Text, x); n != 1 || !strings.HasPrefix(got[0].Text, "[P0] 2 incidents (alert storm): 1 P0, 1 P2.") {
+				t.Fatalf("the storm message %q, want X once, as a P0", got[0].Text)
+			}
+			tl := timeline(h, x)
+			failed := entriesOf(tl, "notify_failed", "push")
+			if len(failed) != 1 || !strings.Contains(failed[0].Detail, "503") ||
+				!strings.Contains(failed[0].Detail, "held to go out with ann's other push pages in one message at 2025-09-10T06:00:10Z") {
+				t.Fatalf("the failed push's timeline entries %+v, want the failure and when it goes out instead", failed)
+			}
+			if sent := entriesOf(tl, "notify", "push"); len(sent) != 1 || sent[0].Bundle != got[0].Incident {
+				t.Fatalf("X's pushes recorded %+v, want the storm message", sent)
+			}
+			if strings.Contains(h.logs.String(), "went out on their own") {
+				t.Fatal("the log says a page went out on its own; none did")
+			}
+		})
+	}
+}
+
+// blockBundles holds storm messages until release is closed.
+type blockBundles struct {
+	rec     *recorder
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b *blockBundles) Notify(ctx context.Context, m notify.Message) error {
+	if store.IsBundleID(m.Incident) {
+		close(b.started)
+		<-b.release
+	}
+	return b.rec.Notify(ctx, m)
+}
+
+// TestStormHeldWhileItsMessageIsSentSaysBy: a page held while the storm's
+// message is being sent (after the flush read the held pages) goes out in
+// the next window's message. Its timeline said it went out "at" the window's
+// end that had just passed; it now says "by" the next window's end, and
+// the page goes out by then.
+func TestStormHeldWhileItsMessageIsSentSaysBy(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig), replicas(0))
+			bb := &blockBundles{rec: h.rec, started: make(chan struct{}), release: make(chan struct{})}
+			d1, _ := h.dispatcher(func(o *dispatch.Options) { o.Notifiers = map[string]notify.Notifier{"log": bb} })
+			d2, _ := h.dispatcher(nil)
+			storm(h, 6, "g")
+			h.clock.Set(fixedNow)
+			if _, err := d2.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			h.clock.Set(fixedNow.Add(10 * time.Second))
+			done := make(chan struct{})
+			go func() { defer close(done); _, _ = d1.RunOnce(context.Background()) }()
+			<-bb.started
+			late := fireAs(h, amKey, "late", "critical")
+			if _, err := d2.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			close(bb.release)
+			<-done
+			held := entriesOf(timeline(h, late), "notify_held", "push")
+			if len(held) != 1 || !strings.HasSuffix(held[0].Detail, "in one message by 2025-09-10T06:00:20Z") {
+				t.Fatalf("the page held while the message was sent: %+v, want it held by the next window's end", held)
+			}
+			if _, err := d2.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(entriesOf(timeline(h, late), "notify", "push")); n != 0 {
+				t.Fatalf("the late page went out at +10s, %d times", n)
+			}
+			h.clock.Set(fixedNow.Add(20 * time.Second))
+			if _, err := d2.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if sent := entriesOf(timeline(h, late), "notify", "push"); len(sent) != 1 || sent[0].At.After(fixedNow.Add(20*time.Second)) {
+				t.Fatalf("the late page's pushes %+v, want one by +20s", sent)
 			}
 		})
 	}

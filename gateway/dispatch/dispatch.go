@@ -1010,22 +1010,24 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	if urgency == "" {
 		urgency = inc.State.Urgency
 	}
+	var listed *store.HeldPage // sent at once and listed in the storm as sent
 	if r := stormRules(cfg); r.Window > 0 {
 		hp := store.HeldPage{Incident: inc.ID, Deadline: p.deadline, Service: inc.Service, Priority: inc.State.Priority,
 			Rank: rank(cfg, inc.Service, inc.State.Priority), Urgency: urgency, Level: a.Level,
 			Summary: textcut.Bytes(inc.Summary, 200, textcut.Ellipsis), Due: a.At, Via: contact.Via}
-		send, until, err := d.o.Store.Admit(ctx, store.StormKey(a.User, a.Channel), hp, now, r)
+		adm, err := d.o.Store.Admit(ctx, store.StormKey(a.User, a.Channel), hp, now, r)
 		switch {
 		case err != nil:
 			// Whether they are in a storm is unknown: a page sent on its
 			// own beats a page held where nobody may flush it.
 			d.log.Warn("storm bundling unavailable; page sent on its own", "incident", inc.ID, "user", a.User, "channel", a.Channel, "err", err)
-		case !send:
+		case !adm.Send:
 			d.m.pages.WithLabelValues(a.Channel, contact.Via, "held").Inc()
 			e.Type = "notify_held"
-			e.Detail = fmt.Sprintf("alert storm: held to go out with %s's other %s pages in one message at %s",
-				a.User, a.Channel, until.UTC().Format(time.RFC3339))
+			e.Detail = "alert storm: " + heldDetail(a.User, a.Channel, adm)
 			return e
+		case adm.Listed:
+			listed = &hp
 		}
 	}
 	msg := notify.Message{At: now, Incident: inc.ID, Service: inc.Service, Priority: inc.State.Priority, Urgency: urgency,
@@ -1044,6 +1046,9 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		e.Type, e.Detail = "notify_failed", fmt.Sprintf("via %s: %v", contact.Via, err)
 		d.m.pages.WithLabelValues(a.Channel, contact.Via, "failed").Inc()
 		d.log.Warn("page failed", "incident", inc.ID, "user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
+		if listed != nil {
+			e.Detail += d.holdFailed(ctx, cfg, a.User, a.Channel, *listed)
+		}
 		return e
 	}
 	e.Detail = "via " + contact.Via

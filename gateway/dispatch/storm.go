@@ -138,24 +138,56 @@ func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.C
 // (listed Sent), nor those held before one of their incident did (a raise
 // made it more urgent than anything sent in the window, and it went out
 // on its own: sending the incident again in the message would page the
-// person twice for it). before is how many of the latter there were.
+// person twice for it), unless a page of the incident is held after that
+// one too (its send failed and it was held again, or the incident paged
+// the person again since): the message names the incident anyway. before
+// is how many pages were left out for having gone out on their own.
 func unsent(held []store.HeldPage) (out []store.HeldPage, before int) {
-	last := map[string]int{} // incident -> its last page sent at once
+	last := map[string]int{}     // incident -> its last page sent at once
+	lastHeld := map[string]int{} // incident -> its last page held
 	for i, p := range held {
 		if p.Sent {
 			last[p.Incident] = i
+		} else {
+			lastHeld[p.Incident] = i
 		}
 	}
 	for i, p := range held {
 		switch j, ok := last[p.Incident]; {
 		case p.Sent:
-		case ok && i < j:
+		case ok && i < j && lastHeld[p.Incident] < j:
 			before++
 		default:
 			out = append(out, p)
 		}
 	}
 	return out, before
+}
+
+// heldDetail says, for the timeline, when a held page goes out: at its
+// window's end, or by the next one's when it came while its window's
+// message was being sent.
+func heldDetail(user, channel string, a store.Admission) string {
+	when := "at"
+	if a.Closing {
+		when = "by"
+	}
+	return fmt.Sprintf("held to go out with %s's other %s pages in one message %s %s",
+		user, channel, when, a.Until.UTC().Format(time.RFC3339))
+}
+
+// holdFailed lists again, held, a page that went out at once while others
+// were held and failed: listed as sent, it would make the storm message
+// leave out its incident's held pages, and the person would never be told
+// of it. It returns what to add to the page's timeline entry.
+func (d *Dispatcher) holdFailed(ctx context.Context, cfg *policy.Config, user, channel string, p store.HeldPage) string {
+	a, err := d.o.Store.HoldFailed(ctx, store.StormKey(user, channel), p, d.o.Now().UTC(), stormRules(cfg))
+	if err != nil {
+		d.log.Error("failed page not held again for its storm message; its incident may be left out of it",
+			"incident", p.Incident, "user", user, "channel", channel, "err", err)
+		return fmt.Sprintf("; not held again for the alert storm's message (%v): it may leave this incident out", err)
+	}
+	return "; alert storm: " + heldDetail(user, channel, a)
 }
 
 // retryStore runs write until the store takes it, backing off while it

@@ -583,13 +583,22 @@ const (
 // message.
 type Storms interface {
 	// Admit decides, atomically, whether page p to the storm's person goes
-	// out now (true) or is held until the window's end (until). A held
+	// out now or is held until the window's end (Admission). A held
 	// page makes the storm due at the window's end, unless it is claimed
 	// (being flushed): then Flushed or Complete reschedules it. A page
 	// that goes out now while pages are held is listed after them too,
-	// marked Sent, so that the flush leaves out what was held of its
-	// incident before it; Flushed counts it like a held page.
-	Admit(ctx context.Context, storm string, p HeldPage, now time.Time, r StormRules) (send bool, until time.Time, err error)
+	// marked Sent (Admission.Listed), so that the flush leaves out what
+	// was held of its incident before it; Flushed counts it like a held
+	// page.
+	Admit(ctx context.Context, storm string, p HeldPage, now time.Time, r StormRules) (Admission, error)
+	// HoldFailed lists page p again, held, after Admit let it out at once
+	// and listed it (Admission.Listed) and its send failed: the Sent
+	// listing makes the flush leave out what was held of its incident
+	// before it, so without this the person would hear of the incident
+	// from nobody. It is appended like any held page (a flush that read
+	// the list before it sends it in the next window's message) and makes
+	// the storm due as Admit does, at once if the window is over.
+	HoldFailed(ctx context.Context, storm string, p HeldPage, now time.Time, r StormRules) (Admission, error)
 	// Held returns the pages held in a storm, oldest first.
 	Held(ctx context.Context, storm string) ([]HeldPage, error)
 	// Flushed records that the first n held pages went out (or failed) as
@@ -611,6 +620,24 @@ type Storms interface {
 type StormRules struct {
 	Window    time.Duration
 	Immediate int
+}
+
+// Admission is what Admit decided for a page.
+type Admission struct {
+	// Send is true when the page goes out now.
+	Send bool
+	// Listed is true when the page goes out now and is listed in the
+	// storm too, marked Sent, as pages were held: if its send fails, the
+	// storm must have it back (HoldFailed).
+	Listed bool
+	// Until is, for a held page, when its message goes out: at Until, or
+	// by Until when Closing. For a page sent now, the window's end.
+	Until time.Time
+	// Closing is true when a held page came after its window's end, while
+	// the window's message is being sent or about to be: it goes out in
+	// that message or, if the flush read the held pages before it, in the
+	// next window's, so by now plus the window, not at a known time.
+	Closing bool
 }
 
 // NoRank is the rank of "nothing sent yet": every priority beats it.
@@ -660,6 +687,26 @@ func (s *StormState) Admit(rank int, now time.Time, r StormRules) bool {
 	}
 	s.Held++
 	return false
+}
+
+// Hold lists a page again, held (Storms.HoldFailed). A storm with no state
+// has a window that is over: its message goes out as soon as it can.
+func (s *StormState) Hold(now time.Time) {
+	if s.End.IsZero() {
+		*s = StormState{End: now, Top: NoRank, Next: NoRank}
+	}
+	s.Held++
+}
+
+// HeldUntil says when a page held at now goes out (Admission.Until and
+// Closing): at the window's end, or, once the window is over (its message
+// is being sent, or about to be), by the end of the next one at the
+// latest: the flush may have read the held pages before this one.
+func (s *StormState) HeldUntil(now time.Time, r StormRules) (until time.Time, closing bool) {
+	if now.Before(s.End) {
+		return s.End, false
+	}
+	return now.Add(r.Window), true
 }
 
 // Flushed updates the state after the first n held pages went out as one

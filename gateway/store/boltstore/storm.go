@@ -53,26 +53,44 @@ func putStorm(tx *bbolt.Tx, key string, st store.StormState) error {
 // page when it is held (or sent while others are: store.HeldPage.Sent),
 // and scheduling the storm at its window's end when it holds its first one
 // (unless it is claimed: the flush reschedules it).
-func (s *Store) Admit(ctx context.Context, key string, p store.HeldPage, now time.Time, r store.StormRules) (bool, time.Time, error) {
+func (s *Store) Admit(ctx context.Context, key string, p store.HeldPage, now time.Time, r store.StormRules) (store.Admission, error) {
+	return s.admit(ctx, key, p, now, r, false)
+}
+
+// HoldFailed lists a page again, held, as Admit lists a held one.
+func (s *Store) HoldFailed(ctx context.Context, key string, p store.HeldPage, now time.Time, r store.StormRules) (store.Admission, error) {
+	return s.admit(ctx, key, p, now, r, true)
+}
+
+// admit is Admit, or with again HoldFailed: the page is held whatever the
+// rules say, and the window is kept even if it is over.
+func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now time.Time, r store.StormRules, again bool) (store.Admission, error) {
 	p.Due = p.Due.UTC()
 	held, sent, err := store.EncodeHeldPage(p)
 	if err != nil {
-		return false, time.Time{}, err
+		return store.Admission{}, err
 	}
-	var send bool
-	var until time.Time
+	var a store.Admission
 	err = s.update(ctx, func(tx *bbolt.Tx) error {
+		a = store.Admission{}
 		st, err := readStorm(tx, key)
 		if err != nil {
 			return err
 		}
 		before := st.Held
-		send = st.Admit(p.Rank, now, r)
-		until = st.End
+		if again {
+			st.Hold(now)
+		} else {
+			a.Send = st.Admit(p.Rank, now, r)
+		}
+		a.Until = st.End
+		if !a.Send {
+			a.Until, a.Closing = st.HeldUntil(now, r)
+		}
 		if st.Held > before {
 			page := held
-			if send {
-				page = sent
+			if a.Send {
+				page, a.Listed = sent, true
 			}
 			b, err := tx.Bucket(bucketHeld).CreateBucketIfNotExists([]byte(key))
 			if err != nil {
@@ -97,7 +115,8 @@ func (s *Store) Admit(ctx context.Context, key string, p store.HeldPage, now tim
 		}
 		return putStorm(tx, key, st)
 	})
-	return send, until.UTC(), err
+	a.Until = a.Until.UTC()
+	return a, err
 }
 
 // Held returns the storm's held pages, oldest first.

@@ -27,23 +27,32 @@ import (
 // admitScript is store.StormState.Admit in Lua, plus listing the page when
 // it is held (ARGV[5]) or sent while others are (ARGV[7], marked Sent), and
 // scheduling the storm at its window's end when it holds its first page
-// (unless it is claimed: the flush reschedules it).
+// (unless it is claimed: the flush reschedules it). With ARGV[8] 1 it is
+// StormState.Hold instead (HoldFailed): the page is held whatever the rules
+// say, in the window as it is. It returns send, listed, and when a held
+// page goes out (StormState.HeldUntil: until, closing), or the window's end
+// for a page sent.
 var admitScript = redis.NewScript(`
-local now, win, imm, rank = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local now, win, imm, rank, again = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[8] == '1'
 if imm < 1 then imm = 1 end
 local h = redis.call('HMGET', KEYS[1], 'end', 'sent', 'top', 'next')
 local held = redis.call('LLEN', KEYS[2])
 local e, sent, top, nxt = tonumber(h[1]), tonumber(h[2]), tonumber(h[3]), tonumber(h[4]) or ` + strconv.Itoa(store.NoRank) + `
-if not e or (now >= e and held == 0) then
+if not e and again then
+  e, sent, top, nxt = now, 0, ` + strconv.Itoa(store.NoRank) + `, ` + strconv.Itoa(store.NoRank) + `
+elseif not e or (now >= e and held == 0 and not again) then
   e, sent, top, nxt = now + win, 0, ` + strconv.Itoa(store.NoRank) + `, ` + strconv.Itoa(store.NoRank) + `
 end
-local send = 0
-if sent < imm or rank < top then
+local send, listed = 0, 0
+if not again and (sent < imm or rank < top) then
   sent = sent + 1
   if rank < top then top = rank end
   if now >= e and rank < nxt then nxt = rank end
   send = 1
-  if held > 0 then redis.call('RPUSH', KEYS[2], ARGV[7]) end
+  if held > 0 then
+    redis.call('RPUSH', KEYS[2], ARGV[7])
+    listed = 1
+  end
 else
   redis.call('RPUSH', KEYS[2], ARGV[5])
   if held == 0 and redis.call('HEXISTS', KEYS[4], ARGV[6]) == 0 then
@@ -51,7 +60,8 @@ else
   end
 end
 redis.call('HSET', KEYS[1], 'end', e, 'sent', sent, 'top', top, 'next', nxt)
-return {send, e}
+if send == 0 and now >= e then return {send, listed, now + win, 1} end
+return {send, listed, e, 0}
 `)
 
 func (s *Store) stormKeys(key string) []string {
@@ -61,20 +71,29 @@ func (s *Store) stormKeys(key string) []string {
 
 // Admit decides whether a page goes out now or joins the storm's bundle:
 // one script, one round trip.
-func (s *Store) Admit(ctx context.Context, key string, p store.HeldPage, now time.Time, r store.StormRules) (bool, time.Time, error) {
+func (s *Store) Admit(ctx context.Context, key string, p store.HeldPage, now time.Time, r store.StormRules) (store.Admission, error) {
+	return s.admit(ctx, key, p, now, r, 0)
+}
+
+// HoldFailed lists a page again, held: the admit script told to hold it.
+func (s *Store) HoldFailed(ctx context.Context, key string, p store.HeldPage, now time.Time, r store.StormRules) (store.Admission, error) {
+	return s.admit(ctx, key, p, now, r, 1)
+}
+
+func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now time.Time, r store.StormRules, again int) (store.Admission, error) {
 	page, sent, err := store.EncodeHeldPage(p)
 	if err != nil {
-		return false, time.Time{}, err
+		return store.Admission{}, err
 	}
 	res, err := s.batch.run(ctx, admitScript, s.stormKeys(key), ms(now), r.Window.Milliseconds(), r.Immediate, p.Rank,
-		page, store.StormMember(key), sent).Int64Slice()
+		page, store.StormMember(key), sent, again).Int64Slice()
 	if err != nil {
-		return false, time.Time{}, unavailable(err)
+		return store.Admission{}, unavailable(err)
 	}
-	if len(res) != 2 {
-		return false, time.Time{}, fmt.Errorf("redis: unexpected admit reply %v", res)
+	if len(res) != 4 {
+		return store.Admission{}, fmt.Errorf("redis: unexpected admit reply %v", res)
 	}
-	return res[0] == 1, time.UnixMilli(res[1]).UTC(), nil
+	return store.Admission{Send: res[0] == 1, Listed: res[1] == 1, Until: time.UnixMilli(res[2]).UTC(), Closing: res[3] == 1}, nil
 }
 
 // Held returns the storm's held pages, oldest first.

@@ -24,6 +24,7 @@ var stormTests = []struct {
 	{"StormListsAPageSentWhileOthersWait", testStormListsSent},
 	{"StormWindowAfterAFlushCountsOnlyWhatItSent", testStormNextWindowTop},
 	{"StormHeldWhileFlushingWaitsForTheNextWindow", testStormHeldWhileClaimed},
+	{"StormHoldFailedListsThePageAgain", testStormHoldFailed},
 	{"StormFlushAfterTakeoverIsVoid", testStormTakeover},
 	{"StormAgreesWithStormState", testStormAgrees},
 	{"StormConcurrentAdmitsSendImmediateOnly", testStormConcurrent},
@@ -46,11 +47,11 @@ func page(inc string, rank int, at time.Time) store.HeldPage {
 
 func admit(t *testing.T, s store.Store, key string, p store.HeldPage, now time.Time) (bool, time.Time) {
 	t.Helper()
-	send, until, err := s.Admit(ctx(t), key, p, now, rules)
+	a, err := s.Admit(ctx(t), key, p, now, rules)
 	if err != nil {
 		t.Fatalf("admit %s: %v", p.Incident, err)
 	}
-	return send, until
+	return a.Send, a.Until
 }
 
 func held(t *testing.T, s store.Store, key string) []string {
@@ -259,9 +260,12 @@ func testStormHeldWhileClaimed(t *testing.T, f Factory) {
 		t.Fatalf("claim %+v %v", cs, err)
 	}
 	// While the flush is sending, another page arrives: it is held, and the
-	// storm stays leased.
-	if send, _ := admit(t, s, key, page("late", 1, base), base.Add(rules.Window+time.Millisecond)); send {
-		t.Fatal("a page during a flush went out")
+	// storm stays leased. It goes out in this message or the next, so by
+	// the next window's end, not at this one's, which is past.
+	lateAt := base.Add(rules.Window + time.Millisecond)
+	if a, err := s.Admit(ctx(t), key, page("late", 1, base), lateAt, rules); err != nil || a.Send || !a.Closing ||
+		!a.Until.Equal(lateAt.Add(rules.Window)) {
+		t.Fatalf("a page during a flush: %+v %v, want held, closing, by %v", a, err, lateAt.Add(rules.Window))
 	}
 	if c := claimAll(t, s, base.Add(rules.Window+time.Second)); len(c) != 0 {
 		t.Fatalf("a storm being flushed was claimed again: %+v", c)
@@ -286,6 +290,68 @@ func testStormHeldWhileClaimed(t *testing.T, f Factory) {
 	complete(t, s, cs[0])
 	if at, ok, _ := s.NextDue(ctx(t)); !ok || at.After(now.Add(rules.Window)) {
 		t.Fatalf("a storm released with pages held is due %v %v", at, ok)
+	}
+}
+
+// testStormHoldFailed: a page that went out at once while others were held
+// (listed Sent) and failed is listed again, held, after its Sent listing;
+// when a flush read the list before it, it waits for the next window; in a
+// storm whose window passed with nothing left held, it is due at once.
+func testStormHoldFailed(t *testing.T, f Factory) {
+	s := f.New(t)
+	key := store.StormKey("ann", "push")
+	for i := 0; i < 4; i++ {
+		admit(t, s, key, page(fmt.Sprint("i", i), 2, base), base)
+	}
+	raised := page("i3", 0, base)
+	raised.Deadline = "1.2"
+	a, err := s.Admit(ctx(t), key, raised, base.Add(time.Second), rules)
+	if err != nil || !a.Send || !a.Listed {
+		t.Fatalf("the raised page: %+v %v, want sent and listed", a, err)
+	}
+	if a, err := s.Admit(ctx(t), store.StormKey("bob", "push"), raised, base, rules); err != nil || !a.Send || a.Listed {
+		t.Fatalf("a page sent with nothing held: %+v %v, want sent, not listed", a, err)
+	}
+	a, err = s.HoldFailed(ctx(t), key, raised, base.Add(2*time.Second), rules)
+	if err != nil || a.Send || a.Closing || !a.Until.Equal(base.Add(rules.Window)) {
+		t.Fatalf("held again: %+v %v, want held to the window's end", a, err)
+	}
+	ps, err := s.Held(ctx(t), key)
+	if err != nil || len(ps) != 3 || !ps[1].Sent || ps[2].Sent || ps[2].Incident != "i3" || ps[2].Rank != 0 {
+		t.Fatalf("held %+v %v, want i3 held, sent, held again", ps, err)
+	}
+	// A flush reads the three; a failed page held again meanwhile waits
+	// for the next window.
+	end := base.Add(rules.Window)
+	cs := claimAll(t, s, end)
+	if len(cs) != 1 {
+		t.Fatalf("claims %+v", cs)
+	}
+	a, err = s.HoldFailed(ctx(t), key, page("j", 0, base), end.Add(time.Millisecond), rules)
+	if err != nil || !a.Closing || !a.Until.Equal(end.Add(time.Millisecond+rules.Window)) {
+		t.Fatalf("held again during a flush: %+v %v, want by the next window's end", a, err)
+	}
+	if !flushed(t, s, cs[0], 3, 0, end) {
+		t.Fatal("flush refused")
+	}
+	if got := held(t, s, key); !reflect.DeepEqual(got, []string{"j"}) {
+		t.Fatalf("held after the flush %v", got)
+	}
+	cs = claimAll(t, s, end.Add(rules.Window))
+	if len(cs) != 1 || !flushed(t, s, cs[0], 1, 0, end.Add(rules.Window)) {
+		t.Fatalf("second flush %+v", cs)
+	}
+	// The storm is over, nothing held: a failed page held again is due at
+	// once, not held for a new window.
+	later := end.Add(time.Minute)
+	if _, err := s.HoldFailed(ctx(t), key, page("k", 0, base), later, rules); err != nil {
+		t.Fatal(err)
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || at.After(later) {
+		t.Fatalf("due %v %v, want at once", at, ok)
+	}
+	if got := held(t, s, key); !reflect.DeepEqual(got, []string{"k"}) {
+		t.Fatalf("held %v", got)
 	}
 }
 
@@ -336,10 +402,14 @@ func testStormAgrees(t *testing.T, f Factory) {
 		}
 		rank := rng.IntN(4)
 		want := model.Admit(rank, now, rules)
-		got, until := admit(t, s, key, page(fmt.Sprint("i", i), rank, now), now)
-		if got != want || !until.Equal(model.End) {
-			t.Fatalf("step %d (rank %d at +%v): store send=%v until %v, model send=%v until %v",
-				i, rank, now.Sub(base), got, until, want, model.End)
+		wantUntil, closing := model.End, false
+		if !want {
+			wantUntil, closing = model.HeldUntil(now, rules)
+		}
+		a, err := s.Admit(ctx(t), key, page(fmt.Sprint("i", i), rank, now), now, rules)
+		if err != nil || a.Send != want || !a.Until.Equal(wantUntil) || a.Closing != closing {
+			t.Fatalf("step %d (rank %d at +%v): store %+v %v, model send=%v until %v closing %v",
+				i, rank, now.Sub(base), a, err, want, wantUntil, closing)
 		}
 	}
 }
@@ -354,14 +424,14 @@ func testStormConcurrent(t *testing.T, f Factory) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			send, _, err := s.Admit(ctx(t), key, page(fmt.Sprint("i", i), 1, base), base, rules)
+			a, err := s.Admit(ctx(t), key, page(fmt.Sprint("i", i), 1, base), base, rules)
 			if err != nil {
 				t.Error(err)
 				return
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if send {
+			if a.Send {
 				sent++
 			} else {
 				heldN++

@@ -248,6 +248,39 @@ func TestStormMoreUrgentGoesOutAtOnce(t *testing.T) {
 	}
 }
 
+// TestStormMessageIsHighWhenAnyPageInItIs: a storm message carries the
+// urgency of its most urgent priority's page, unless another page it
+// carries is on the high ladder: here P1 is low urgency and P3 high, and
+// a message with a P1 and a P3 page must go out high (PagerDuty's
+// critical, the loud push), not quietened by the P1.
+func TestStormMessageIsHighWhenAnyPageInItIs(t *testing.T) {
+	cfg := strings.Replace(stormConfig, "    escalation_policy: p\n", "    escalation_policy: p\n    targets: {P1: {urgency: low}}\n", 1)
+	h := newHarness(t, withConfig(cfg))
+	for i := 0; i < 4; i++ {
+		fireAs(h, amKey, fmt.Sprintf("err%d", i), "error")
+	}
+	h.step(fixedNow)
+	fireAs(h, amKey, "info", "info")
+	h.step(fixedNow.Add(time.Second))
+	push := h.rec.sentTo("ann", "push")
+	if len(push) != 3 {
+		t.Fatalf("%d pushes at once, want 3", len(push))
+	}
+	for _, m := range push {
+		if m.Priority != "P1" || m.Urgency != policy.UrgencyLow {
+			t.Fatalf("page %s %s: want the P1s on the low ladder", m.Priority, m.Urgency)
+		}
+	}
+	h.step(fixedNow.Add(10 * time.Second))
+	push = h.rec.sentTo("ann", "push")
+	if len(push) != 4 || !strings.Contains(push[3].Text, "2 incidents (alert storm): 1 P1, 1 P3") {
+		t.Fatalf("%d pushes, last %q: want the storm message with the P1 and the P3", len(push), push[len(push)-1].Text)
+	}
+	if push[3].Priority != "P1" || push[3].Urgency != policy.UrgencyHigh {
+		t.Fatalf("storm message %s %s: want P1, high (the P3 page in it is high)", push[3].Priority, push[3].Urgency)
+	}
+}
+
 // TestStormNewP0LaterInALongStormGoesOutAtOnce: in ann's long storm of P3
 // pages, a P0 went out at once in the first window; the windows after it
 // sent only P3 storm messages. A new P0 outage in the third window is more

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -247,7 +248,7 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 		ackURL = acklink.URL(cfg, b.ID, user, now)
 	}
 	msg := notify.Message{At: now, Incident: b.ID, Incidents: b.Incidents, Service: first.Service, Priority: first.Priority,
-		Urgency: first.Urgency, Level: first.Level + 1, User: user, UserName: u.DisplayName(), Channel: channel,
+		Urgency: bundleUrgency(live, first.Urgency), Level: first.Level + 1, User: user, UserName: u.DisplayName(), Channel: channel,
 		Address: contact.Address, Summary: fmt.Sprintf("%d incidents", len(live)), AckURL: ackURL}
 	msg.Text = bundleText(live, gone, ackURL)
 	err := d.send(notify.WithStillDue(ctx, func(ctx context.Context) bool { return d.bundleStillDue(ctx, b.Incidents) }), n, msg)
@@ -279,6 +280,17 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 		}
 	}
 	return notes, pushed
+}
+
+// bundleUrgency is a storm message's urgency: high when any page it carries
+// is, whatever the urgency of its most urgent priority's page (a P1 on the
+// low ladder must not quieten a P3 page still on the high one); else that
+// page's.
+func bundleUrgency(live []store.HeldPage, top string) string {
+	if slices.ContainsFunc(live, func(p store.HeldPage) bool { return p.Urgency == policy.UrgencyHigh }) {
+		return policy.UrgencyHigh
+	}
+	return top
 }
 
 // bundleStillDue is what a storm message's retries and waits ask

@@ -19,6 +19,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -550,6 +551,8 @@ type duePage struct {
 	// that armed its step in the same claim. While root is pending in the
 	// store, the page is due (stillDue).
 	root string
+	// key names the page in what work sent and recorded (pageKey).
+	key string
 }
 
 // work fires every due step of one claimed incident. Pages are sent before
@@ -580,8 +583,8 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 	if waited {
 		c.Record = nil // read before whoever held it wrote: read it again
 	}
-	sent := map[string]store.Entry{} // deadline id -> what its page did
-	var order []string               // the deadlines whose pages this call records
+	sent := map[string]store.Entry{} // page key (pageKey) -> what its page did
+	var order []string               // the keys of the pages this call records
 	tried := map[string]outboxTry{}  // outbox item id -> what trying it did
 	unsure := d.journal.stepsOf(c.Incident)
 	retryUntil := time.Now().Add(d.o.RecordRetry)
@@ -684,11 +687,12 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 					d.observe(a)
 					continue
 				}
-				if !slices.Contains(order, dl.ID) {
-					order = append(order, dl.ID)
+				key := pageKey(dl.ID, roots, a)
+				if !slices.Contains(order, key) {
+					order = append(order, key)
 				}
-				if _, done := sent[dl.ID]; !done {
-					pages = append(pages, duePage{dl.ID, a, root})
+				if _, done := sent[key]; !done {
+					pages = append(pages, duePage{deadline: dl.ID, a: a, root: root, key: key})
 				}
 			}
 		}
@@ -697,12 +701,12 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 			if e.Type == "" {
 				// Called off (stillDue): the incident changed in the
 				// store. Nothing went out to record; read it again.
-				order = slices.DeleteFunc(order, func(id string) bool { return id == pages[i].deadline })
+				order = slices.DeleteFunc(order, func(key string) bool { return key == pages[i].key })
 				calledOff = true
 				continue
 			}
-			sent[pages[i].deadline] = e
-			d.journal.sent(c.Incident, pages[i].deadline, e, now.Add(d.o.Lease))
+			sent[pages[i].key] = e
+			d.journal.sent(c.Incident, pages[i].key, e, now.Add(d.o.Lease))
 		}
 		if calledOff {
 			attempt++
@@ -763,8 +767,29 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 	return errors.New("the incident kept changing under the dispatcher")
 }
 
-// unsureOf are the pages of the steps in order, by deadline id: what a
-// write that did not go through was to record.
+// pageKey names the page action a of the step deadline fired, so that
+// firing it again names it alike: a stored step by its id; a step armed in
+// this claim (roots) by the stored deadline that armed it and the page
+// itself. Re-applied on a fresh read of the incident (a write the incident
+// changed under), that deadline arms its steps with other ids, counted on
+// from the incident's latest: keyed by id, their pages went out again.
+func pageKey(deadline string, roots map[string]string, a policy.Action) string {
+	root, armed := roots[deadline]
+	if !armed {
+		return deadline
+	}
+	return fmt.Sprintf("%s>%s|%s|%d|%s", root, a.User, a.Channel, a.Level, a.At.UTC().Format(time.RFC3339Nano))
+}
+
+// rootOf is the stored deadline a page key (pageKey) belongs to: the step's
+// own, or the one that armed it.
+func rootOf(key string) string {
+	root, _, _ := strings.Cut(key, ">")
+	return root
+}
+
+// unsureOf are the pages in order, by key (pageKey): what a write that did
+// not go through was to record.
 func unsureOf(sent map[string]store.Entry, order []string) map[string]store.Entry {
 	unsure := make(map[string]store.Entry, len(order))
 	for _, id := range order {
@@ -774,11 +799,12 @@ func unsureOf(sent map[string]store.Entry, order []string) map[string]store.Entr
 }
 
 // sortUnsure sorts pages this replica sent for an incident and may not
-// have recorded (by deadline id) against the incident as stored: those of
-// steps still pending, not recorded, go with their step; those of steps no
-// longer pending whose page the timeline lacks (an acknowledgement or a
-// resolve got in before the write) are missing, to be recorded now; those
-// the timeline holds are forgotten.
+// have recorded (by key, pageKey) against the incident as stored: those
+// whose stored deadline (the step's, or the one that armed it) is still
+// pending, not recorded, go with its firing; those of steps no longer
+// pending whose page the timeline lacks (an acknowledgement or a resolve
+// got in before the write) are missing, to be recorded now; those the
+// timeline holds are forgotten.
 func (d *Dispatcher) sortUnsure(ctx context.Context, inc *store.Incident, unsure map[string]store.Entry) (pending, missing map[string]store.Entry, err error) {
 	isPending := map[string]bool{}
 	for _, dl := range inc.State.Pending {
@@ -787,7 +813,7 @@ func (d *Dispatcher) sortUnsure(ctx context.Context, inc *store.Incident, unsure
 	var tl []store.Entry
 	pending, missing = map[string]store.Entry{}, map[string]store.Entry{}
 	for id, e := range unsure {
-		if isPending[id] {
+		if isPending[rootOf(id)] {
 			pending[id] = e
 			continue
 		}

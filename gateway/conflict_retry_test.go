@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -94,6 +95,49 @@ func TestUnresolvedRuleRacingAStatusUpdatePagesOnce(t *testing.T) {
 			h.runUntil(fixedNow.Add(time.Hour + 6*time.Minute))
 			if got := strings.Join(delivered(rec), ","); got != "ann push,bob push,bob sms" {
 				t.Fatalf("delivered %s", got)
+			}
+		})
+	}
+}
+
+// TestAckBetweenSendAndRecordKeepsTheEscalation: the level timeout at 15
+// min pages the secondary; Bob acknowledges as his push arrives, before
+// the step is recorded. The fresh incident no longer has the timeout (the
+// acknowledgement took it out), so it is not fired again, yet its page
+// went out: the timeline records the escalation that explains it, the
+// push and the acknowledgement, and Bob is not pushed again.
+func TestAckBetweenSendAndRecordKeepsTheEscalation(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			rec := &recorder{}
+			h := newHarness(t, withStore(open(t)), withConfig(dispatchConfig), withNotifier("log", rec))
+			id := fire(h)
+			h.runUntil(fixedNow.Add(14 * time.Minute))
+			var ack response
+			onFirstPage(rec, func(m notify.Message) bool { return m.User == "bob" }, func() {
+				ack = h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"bob"}`)
+			})
+			h.step(fixedNow.Add(15 * time.Minute))
+			if ack.code != 200 {
+				t.Fatalf("ack: %d %s", ack.code, ack.body)
+			}
+			var got []string
+			for _, e := range timeline(h, id) {
+				if e.At.Before(fixedNow.Add(15 * time.Minute)) {
+					continue
+				}
+				got = append(got, e.Type+" "+e.User+" "+e.Channel)
+			}
+			sort.Strings(got) // the order of one instant's entries is the order of their writes
+			if want := "ack bob ,escalate  ,notify bob push"; strings.Join(got, ",") != want {
+				t.Fatalf("timeline from 15m: %q, want %q", got, want)
+			}
+			if !h.timelineHas(id, "escalate", "not acknowledged within 15m") {
+				t.Fatalf("the escalation does not say why: %+v", timeline(h, id))
+			}
+			h.runUntil(fixedNow.Add(time.Hour))
+			if n := sentTo(rec, "bob", "push"); n != 1 {
+				t.Fatalf("Bob pushed %d times, want once", n)
 			}
 		})
 	}

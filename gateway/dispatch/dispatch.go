@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -586,6 +587,13 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 	sent := map[string]store.Entry{} // page key (pageKey) -> what its page did
 	var order []string               // the keys of the pages this call records
 	tried := map[string]outboxTry{}  // outbox item id -> what trying it did
+	// carried are what firings whose pages went out recorded besides the
+	// pages (an escalation, a window's end), by the stored deadline that
+	// fired (duePage.root), kept across a write the incident changed
+	// under: a retry that finds that deadline gone (an acknowledgement
+	// took it out) does not fire it again, yet records its pages, and
+	// records why they went out with them.
+	carried := map[string][]policy.Action{}
 	unsure := d.journal.stepsOf(c.Incident)
 	retryUntil := time.Now().Add(d.o.RecordRetry)
 	bo := newBackoff(50*time.Millisecond, 2*time.Second)
@@ -657,6 +665,9 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 		var acted []policy.Action // what the machine did besides paging
 		// roots are the steps armed in this claim, to their duePage.root.
 		var roots map[string]string
+		// fired is what each root's firing did besides paging, this try.
+		fired := map[string][]policy.Action{}
+		entries, acted = carriedOver(carried, st, entries, acted)
 		for {
 			dl, ok := st.Next()
 			if !ok || dl.At.After(now) {
@@ -684,7 +695,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 				if a.Kind != policy.ActionNotify {
 					entries = append(entries, store.ActionEntries([]policy.Action{a}, "pagerd")...)
 					acted = append(acted, a)
-					d.observe(a)
+					fired[root] = append(fired[root], a)
 					continue
 				}
 				key := pageKey(dl.ID, roots, a)
@@ -747,16 +758,26 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 		switch {
 		case err == nil:
 			d.journal.recorded(c.Incident, order...)
+			for _, a := range acted {
+				d.observe(a)
+			}
 			d.PagedNobody(inc, acted)
 			return nil
 		case errors.Is(err, store.ErrConflict):
 			// Someone acknowledged or updated it meanwhile: work the fresh
 			// state, without sending again what already went out, and
-			// record every page that did.
+			// record every page that did, with why it went out.
+			for _, key := range order {
+				if acts, ok := fired[rootOf(key)]; ok {
+					carried[rootOf(key)] = acts
+				}
+			}
 			attempt++
 		case errors.Is(err, store.ErrUnavailable):
 			// Unknown whether it was written: the next read settles it.
+			// What carried held is in the timeline if it was.
 			unsure, sent, order = unsureOf(sent, order), map[string]store.Entry{}, nil
+			clear(carried)
 			if perr := pause(err); perr != nil {
 				return perr
 			}
@@ -786,6 +807,21 @@ func pageKey(deadline string, roots map[string]string, a policy.Action) string {
 func rootOf(key string) string {
 	root, _, _ := strings.Cut(key, ">")
 	return root
+}
+
+// carriedOver adds to entries and acted what firings of the deadlines in
+// carried did besides paging, for those no longer pending in st: they are
+// not fired again, and the pages they sent are recorded.
+func carriedOver(carried map[string][]policy.Action, st policy.Incident, entries []store.Entry, acted []policy.Action) ([]store.Entry, []policy.Action) {
+	for _, root := range slices.Sorted(maps.Keys(carried)) {
+		acts := carried[root]
+		if slices.ContainsFunc(st.Pending, func(dl policy.Deadline) bool { return dl.ID == root }) {
+			continue // fired again, and said again
+		}
+		entries = append(entries, store.ActionEntries(acts, "pagerd")...)
+		acted = append(acted, acts...)
+	}
+	return entries, acted
 }
 
 // unsureOf are the pages in order, by key (pageKey): what a write that did

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strings"
 	"sync"
@@ -140,6 +141,66 @@ func TestAckBetweenSendAndRecordKeepsTheEscalation(t *testing.T) {
 				t.Fatalf("Bob pushed %d times, want once", n)
 			}
 		})
+	}
+}
+
+// TestRefusedPageBringsTheNextStepForward: Twilio refuses Dan's SMS at
+// once, for good (21610: he texted STOP). Like an "undelivered" report of
+// the same SMS, the refusal brings his call to now, not 3 minutes later.
+func TestRefusedPageBringsTheNextStepForward(t *testing.T) {
+	refuse := &recorder{fail: func(m notify.Message) error {
+		return errors.New("twilio: 400 Attempt to send to unsubscribed recipient (code 21610)")
+	}}
+	h := newHarness(t, withConfig(twilioConfig), withNotifier("twilio", refuse))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	if got := strings.Join(h.rec.lines(fixedNow), ","); got != "0s L1 dan push,2m L1 dan voice" {
+		t.Fatalf("SMS refused for good at 2m; pages through log by then: %s, want the call at 2m", got)
+	}
+	h.runUntil(fixedNow.Add(10 * time.Minute))
+	if got := strings.Join(h.rec.lines(fixedNow), ","); got != "0s L1 dan push,2m L1 dan voice" {
+		t.Fatalf("pages through log: %s", got)
+	}
+	if got := pageEntries(timeline(h, id)); strings.Join(got, ",") != "notify:push,notify_failed:sms,notify:voice" {
+		t.Fatalf("timeline pages %v", got)
+	}
+}
+
+// TestRefusedPageRacingAnUpdateBringsTheNextStepForward: the SMS is
+// refused while a status update changes the incident; the write of the
+// step is worked again on the fresh incident, and the call still comes
+// forward, once.
+func TestRefusedPageRacingAnUpdateBringsTheNextStepForward(t *testing.T) {
+	rec := &recorder{}
+	h := newHarness(t, withConfig(dispatchConfig), withNotifier("log", rec))
+	var id string
+	var once sync.Once
+	var upd response
+	rec.fail = func(m notify.Message) error {
+		if m.Channel != "sms" {
+			return nil
+		}
+		once.Do(func() { upd = h.api("POST", "/api/v1/incidents/"+id+"/status", `{"user":"ann","message":"on it"}`) })
+		return errors.New("carrier said no")
+	}
+	id = fire(h)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	if upd.code != 200 {
+		t.Fatalf("status update: %d %s", upd.code, upd.body)
+	}
+	h.runUntil(fixedNow.Add(10 * time.Minute))
+	if got := strings.Join(delivered(rec), ","); got != "ann push,ann voice" {
+		t.Fatalf("delivered %s", got)
+	}
+	var voiceAt []time.Time
+	for _, e := range entriesOf(timeline(h, id), "notify", "voice") {
+		voiceAt = append(voiceAt, e.At)
+	}
+	if len(voiceAt) != 1 || !voiceAt[0].Equal(fixedNow.Add(2*time.Minute)) {
+		t.Fatalf("voice recorded at %v, want once at 2m", voiceAt)
+	}
+	if n := len(entriesOf(timeline(h, id), "notify_failed", "sms")); n != 1 {
+		t.Fatalf("%d sms failures recorded, want 1", n)
 	}
 }
 

@@ -181,6 +181,9 @@ func TestTakeoverAfterLease(t *testing.T) {
 
 // TestFailedChannelDoesNotStallTheLadder: a page that cannot be delivered is
 // recorded as such, and the next step still fires on time.
+// TestFailedChannelDoesNotStallTheLadder: a failed SMS is recorded, and
+// the ladder goes on: the call comes at once (the SMS did not reach Ann),
+// not at its own time.
 func TestFailedChannelDoesNotStallTheLadder(t *testing.T) {
 	h := newHarness(t, withConfig(dispatchConfig))
 	h.rec.fail = func(m notify.Message) error {
@@ -191,7 +194,7 @@ func TestFailedChannelDoesNotStallTheLadder(t *testing.T) {
 	}
 	id := fire(h)
 	h.runUntil(fixedNow.Add(6 * time.Minute))
-	if got := h.rec.lines(fixedNow); strings.Join(got, ",") != "0s L1 ann push,5m L1 ann voice" {
+	if got := h.rec.lines(fixedNow); strings.Join(got, ",") != "0s L1 ann push,2m L1 ann voice" {
 		t.Fatalf("pages: %v", got)
 	}
 	var v incidentView

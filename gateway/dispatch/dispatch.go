@@ -723,6 +723,9 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 			attempt++
 			continue
 		}
+		if st, err = refused(&eng, st, sent, order, now); err != nil {
+			return err
+		}
 		for _, id := range order {
 			entries = append(entries, sent[id])
 		}
@@ -822,6 +825,27 @@ func carriedOver(carried map[string][]policy.Action, st policy.Incident, entries
 		acted = append(acted, acts...)
 	}
 	return entries, acted
+}
+
+// refused brings forward, in st, the next step of each person whose page
+// among those recorded (order) failed, as a delivery report saying it did
+// not arrive does (policy.EventChannelFailed): a page refused at once for
+// good (an SMS to a number that sent STOP, an open circuit) must not leave
+// the call at its own time. Every failure counts alike, one that may have
+// reached the person (a timeout after the request went out) included.
+func refused(eng *policy.Engine, st policy.Incident, sent map[string]store.Entry, order []string, now time.Time) (policy.Incident, error) {
+	for _, key := range order {
+		e := sent[key]
+		if e.Type != "notify_failed" {
+			continue
+		}
+		next, _, err := eng.Apply(st, policy.Event{Kind: policy.EventChannelFailed, Actor: e.User, Channel: e.Channel}, now)
+		if err != nil {
+			return st, fmt.Errorf("bring forward the step after a failed page to %s: %w", e.User, err)
+		}
+		st = next
+	}
+	return st, nil
 }
 
 // unsureOf are the pages in order, by key (pageKey): what a write that did

@@ -1,17 +1,14 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/dispatch"
-	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
 )
 
@@ -204,21 +201,6 @@ func TestRefusedPageRacingAnUpdateBringsTheNextStepForward(t *testing.T) {
 	}
 }
 
-// claimsHidden is a faultyStore whose claims find nothing due while hide
-// is on (another replica claimed it, or the claim waits behind others),
-// so the journal's own look at an incident comes before its claim.
-type claimsHidden struct {
-	*faultyStore
-	hide atomic.Bool
-}
-
-func (c *claimsHidden) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
-	if c.hide.Load() {
-		return nil, nil
-	}
-	return c.faultyStore.ClaimDue(ctx, now, lease, max)
-}
-
 // TestJournaledEscalationPageIsRecordedWithItsEscalation: the level
 // timeout at 15 min pushes Bob and the store refuses the record. The
 // timeout is still pending, so the push belongs to its firing: the
@@ -229,7 +211,7 @@ func (c *claimsHidden) ClaimDue(ctx context.Context, now time.Time, lease time.D
 func TestJournaledEscalationPageIsRecordedWithItsEscalation(t *testing.T) {
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			fs := &claimsHidden{faultyStore: &faultyStore{Store: open(t)}}
+			fs := &faultyStore{Store: open(t)}
 			h := newHarness(t, withStore(fs), withConfig(dispatchConfig), replicas(0))
 			a, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease, o.RecordRetry = 5*time.Second, 30*time.Millisecond })
 			h.disp = []*dispatch.Dispatcher{a}
@@ -238,9 +220,9 @@ func TestJournaledEscalationPageIsRecordedWithItsEscalation(t *testing.T) {
 			fs.refuseRecords.Store(true)
 			h.step(fixedNow.Add(15 * time.Minute))
 			fs.refuseRecords.Store(false)
-			fs.hide.Store(true)
+			fs.hideClaims.Store(true)
 			h.step(fixedNow.Add(15*time.Minute + 5*time.Second)) // the lease's end: the journal looks first
-			fs.hide.Store(false)
+			fs.hideClaims.Store(false)
 			h.step(fixedNow.Add(15*time.Minute + 5*time.Second))
 			if got := strings.Join(h.rec.lines(fixedNow), ","); got != "0s L1 ann push,2m L1 ann sms,5m L1 ann voice,15m L2 bob push" {
 				t.Fatalf("pages: %s", got)

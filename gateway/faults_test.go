@@ -20,12 +20,14 @@ import (
 // faultyStore is a store that refuses what a full disk or a Redis over its
 // maxmemory refuses: the writes that record a step (Finish, Update) while
 // claims and reads still work, or claims too, or the writes of jobs
-// (PutJob).
+// (PutJob); or whose claims find nothing due (hideClaims: another replica
+// claimed it, or the claim waits behind others).
 type faultyStore struct {
 	store.Store
 	refuseRecords atomic.Bool
 	refuseClaims  atomic.Bool
 	refuseJobs    atomic.Bool
+	hideClaims    atomic.Bool
 	claims        atomic.Int64
 }
 
@@ -63,6 +65,9 @@ func (f *faultyStore) ClaimDue(ctx context.Context, now time.Time, lease time.Du
 	f.claims.Add(1)
 	if f.refuseClaims.Load() {
 		return nil, errDiskFull
+	}
+	if f.hideClaims.Load() {
+		return nil, nil
 	}
 	return f.Store.ClaimDue(ctx, now, lease, max)
 }

@@ -18,6 +18,10 @@ type ChainOptions struct {
 	// BreakerCooldown how long it then stays open.
 	BreakerFailures int
 	BreakerCooldown time.Duration
+	// Now is the rate limit's clock (default time.Now): the daemon's, so
+	// that a page sent back for its turn (ErrOverRateLimit) and due again
+	// then finds its turn come.
+	Now func() time.Time
 }
 
 // DefaultChainOptions are the daemon's defaults for a transport.
@@ -25,18 +29,20 @@ var DefaultChainOptions = ChainOptions{Attempts: 3, BreakerFailures: 5, BreakerC
 
 // Chain wraps a transport the way the daemon sends: capped to the
 // provider's concurrency, throttled to its rate, retried, behind a circuit
-// breaker. The breaker is
-// outermost and sees each page's final error, temporary or not (the
-// retrier keeps it as it was), so it counts pages that failed after their
-// retries. Alert-storm bundling is not a link of the chain: the dispatcher
-// does it on state in the store, shared by every replica.
+// breaker. The breaker is outermost and sees each page's final error,
+// temporary or not (the retrier keeps it as it was), so it counts pages
+// that failed after their retries; a page whose turn at the rate limit is
+// too far off for its deadline ends with ErrOverRateLimit, which neither
+// the retrier nor the breaker counts. Alert-storm bundling is not a link
+// of the chain: the dispatcher does it on state in the store, shared by
+// every replica.
 func Chain(transport Notifier, o ChainOptions) Notifier {
 	n := transport
 	if o.Concurrency > 0 {
 		n = NewConcurrency(n, o.Concurrency)
 	}
 	if o.PerSecond > 0 {
-		n = NewThrottle(n, o.PerSecond, o.Burst)
+		n = newThrottle(n, o.PerSecond, o.Burst, o.Now)
 	}
 	if o.Attempts > 1 {
 		base := o.RetryBase

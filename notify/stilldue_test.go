@@ -84,16 +84,29 @@ func TestThrottleAsksAfterWaiting(t *testing.T) {
 	}
 }
 
-// TestThrottleGivesUpAtTheDeadline: a wait longer than the page has left
-// fails at once, temporary, as rate.Limiter.Wait did.
-func TestThrottleGivesUpAtTheDeadline(t *testing.T) {
+// TestThrottleSendsBackATurnPastItsDeadline: a page whose turn is further
+// off than half of what it has left (the other half is the provider
+// call's) ends at once with ErrOverRateLimit and the delay until its turn,
+// not temporary (rate.Limiter.Wait failed it, temporary, and it was
+// retried the same way and recorded failed). A page with no deadline
+// waits.
+func TestThrottleSendsBackATurnPastItsDeadline(t *testing.T) {
 	th := NewThrottle(&sink{}, 0.001, 1)
 	_ = th.Notify(context.Background(), Message{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	start := time.Now()
-	if err := th.Notify(ctx, Message{}); !IsTemporary(err) || time.Since(start) > 500*time.Millisecond {
-		t.Fatalf("%v after %v, want a temporary error at once", err, time.Since(start))
+	err := th.Notify(ctx, Message{})
+	delay, over := OverRateLimitDelay(err)
+	if !over || IsTemporary(err) || delay < 999*time.Second || time.Since(start) > 500*time.Millisecond {
+		t.Fatalf("%v (turn in %v) after %v, want ErrOverRateLimit at once, in about 1000s", err, delay, time.Since(start))
+	}
+	fast := NewThrottle(&sink{}, 20, 1) // one page every 50ms
+	_ = fast.Notify(context.Background(), Message{})
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := fast.Notify(ctx, Message{}); err != nil {
+		t.Fatalf("a turn 50ms off with 10s left: %v, want it waited for and sent", err)
 	}
 }
 

@@ -34,7 +34,9 @@ func TestThrottleWaitsForItsTurn(t *testing.T) {
 }
 
 // TestConcurrencyCapsPagesInFlight: with a cap of 2, a third page waits for
-// one of the first two to finish, and gives up at its deadline.
+// one of the first two to finish, for half of what it has left (the rest
+// is the provider call's), then is sent back (ErrOverRateLimit) rather
+// than failed: it was never sent.
 func TestConcurrencyCapsPagesInFlight(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
@@ -69,8 +71,11 @@ func TestConcurrencyCapsPagesInFlight(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	if err := c.Notify(ctx, Message{}); err == nil || !IsTemporary(err) {
-		t.Fatalf("a page past its deadline waiting for a slot: %v", err)
+	start := time.Now()
+	err := c.Notify(ctx, Message{})
+	if delay, over := OverRateLimitDelay(err); !over || IsTemporary(err) || delay != concurrencyRetry || ctx.Err() != nil {
+		t.Fatalf("a page with no slot free within half its deadline: %v after %v, want ErrOverRateLimit before the deadline, back in %v",
+			err, time.Since(start), concurrencyRetry)
 	}
 	close(release)
 	wg.Wait()

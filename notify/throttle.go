@@ -92,8 +92,13 @@ func newThrottle(next Notifier, perSecond float64, burst int, now func() time.Ti
 }
 
 // turnKey names a page across its sends: the same step of the same
-// incident to the same person on the same channel.
+// incident to the same person on the same channel; or, for an alert-storm
+// message (whose bundle id is new at each send), the storm of the person
+// on the channel.
 func turnKey(m Message) string {
+	if len(m.Incidents) > 0 {
+		return "storm\x00" + m.User + "\x00" + m.Channel
+	}
 	return m.Incident + "\x00" + m.User + "\x00" + m.Channel + "\x00" + strconv.Itoa(m.Level)
 }
 

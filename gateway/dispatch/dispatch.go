@@ -173,9 +173,9 @@ func New(o Options) *Dispatcher {
 	}
 	m := &dispatchMetrics{
 		pages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_pages_total",
-			Help: "Pages by channel (push, sms, voice), transport and result: sent, failed, held for an alert-storm bundle (sent later as one message, counted in pagerd_storm_bundles_total), shadow (worked out and recorded, not sent: a shadow service or a dry-run transport), or called_off (acknowledged or resolved while it was retried or waited for the provider, and not sent)."}, []string{"channel", "via", "result"}),
+			Help: "Pages by channel (push, sms, voice), transport and result: sent, failed, held for an alert-storm bundle (sent later as one message, counted in pagerd_storm_bundles_total), shadow (worked out and recorded, not sent: a shadow service or a dry-run transport), called_off (acknowledged or resolved while it was retried or waited for the provider, and not sent), or rate_limited (its turn at the provider's rate limit was too far off for its send timeout: not sent, due again at its turn, and counted again then)."}, []string{"channel", "via", "result"}),
 		bundles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_storm_bundles_total",
-			Help: "Alert-storm messages, each carrying the held pages of one person on one channel, by channel, transport and result (sent, failed, called_off: every incident it carried was acknowledged or resolved while it was retried or waited for the provider, and it was not sent)."}, []string{"channel", "via", "result"}),
+			Help: "Alert-storm messages, each carrying the held pages of one person on one channel, by channel, transport and result (sent, failed, called_off: every incident it carried was acknowledged or resolved while it was retried or waited for the provider, and it was not sent; rate_limited: its turn at the provider's rate limit was too far off for its send timeout, and it was not sent: its storm is sent when its claim's lease ends)."}, []string{"channel", "via", "result"}),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pagerd_dispatch_lateness_seconds",
 			Help:    "Time from a step being due to its page being sent.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
@@ -554,6 +554,11 @@ type duePage struct {
 	root string
 	// key names the page in what work sent and recorded (pageKey).
 	key string
+	// step is the page's own deadline, and again, set by page, how long
+	// until its turn when the provider's rate limit sent it back
+	// (notify.ErrOverRateLimit): the step is then due again, not spent.
+	step  policy.Deadline
+	again time.Duration
 }
 
 // work fires every due step of one claimed incident. Pages are sent before
@@ -703,12 +708,19 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 					order = append(order, key)
 				}
 				if _, done := sent[key]; !done {
-					pages = append(pages, duePage{deadline: dl.ID, a: a, root: root, key: key})
+					pages = append(pages, duePage{deadline: dl.ID, a: a, root: root, key: key, step: dl})
 				}
 			}
 		}
 		calledOff := false
 		for i, e := range d.pageAll(ctx, cfg, inc, pages, now) {
+			if pages[i].again > 0 {
+				// Sent back by the rate limit: nothing went out, and
+				// its step is due again at its turn.
+				order = slices.DeleteFunc(order, func(key string) bool { return key == pages[i].key })
+				st = dueAgain(st, pages[i].step, now.Add(pages[i].again))
+				continue
+			}
 			if e.Type == "" {
 				// Called off (stillDue): the incident changed in the
 				// store. Nothing went out to record; read it again.
@@ -1007,15 +1019,15 @@ func (d *Dispatcher) observe(a policy.Action) {
 func (d *Dispatcher) pageAll(ctx context.Context, cfg *policy.Config, inc *store.Incident, pages []duePage, now time.Time) []store.Entry {
 	out := make([]store.Entry, len(pages))
 	if len(pages) == 1 {
-		out[0] = d.page(ctx, cfg, inc, pages[0], now)
+		out[0] = d.page(ctx, cfg, inc, &pages[0], now)
 		return out
 	}
 	var wg sync.WaitGroup
-	for i, p := range pages {
+	for i := range pages {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = d.page(ctx, cfg, inc, p, now)
+			out[i] = d.page(ctx, cfg, inc, &pages[i], now)
 		}()
 	}
 	wg.Wait()
@@ -1068,8 +1080,10 @@ func (d *Dispatcher) transport(cfg *policy.Config, user, channel string) (*polic
 
 // page sends one page, or holds it for the person's storm bundle, and says
 // what happened, for the timeline. A failed channel is recorded and the
-// ladder goes on: the next step is already a deadline of its own.
-func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.Incident, p duePage, now time.Time) store.Entry {
+// ladder goes on: the next step is already a deadline of its own. A page
+// the provider's rate limit sent back (notify.ErrOverRateLimit) is not
+// recorded: page sets p.again to when its turn comes.
+func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.Incident, p *duePage, now time.Time) store.Entry {
 	a := p.a
 	e := store.Entry{At: now, Type: "notify", Level: a.Level + 1, User: a.User, Channel: a.Channel}
 	u, contact, n, why := d.transport(cfg, a.User, a.Channel)
@@ -1128,12 +1142,28 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			"user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
 		return store.Entry{} // nothing to record
 	}
+	if again, over := notify.OverRateLimitDelay(err); over {
+		d.m.pages.WithLabelValues(a.Channel, contact.Via, "rate_limited").Inc()
+		d.log.Info("page sent back by the rate limit; due again at its turn", "incident", inc.ID,
+			"user", a.User, "channel", a.Channel, "via", contact.Via, "in", again.String())
+		if listed != nil {
+			// In a storm: held for its message instead, like a page
+			// that failed, unless it cannot be.
+			if detail, ok := d.holdFailed(ctx, cfg, a.User, a.Channel, *listed); ok {
+				e.Type, e.Detail = "notify_held", fmt.Sprintf("not sent at once: %v%s", err, detail)
+				return e
+			}
+		}
+		p.again = max(again, time.Millisecond)
+		return store.Entry{}
+	}
 	if err != nil {
 		e.Type, e.Detail = "notify_failed", fmt.Sprintf("via %s: %v", contact.Via, err)
 		d.m.pages.WithLabelValues(a.Channel, contact.Via, "failed").Inc()
 		d.log.Warn("page failed", "incident", inc.ID, "user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
 		if listed != nil {
-			e.Detail += d.holdFailed(ctx, cfg, a.User, a.Channel, *listed)
+			detail, _ := d.holdFailed(ctx, cfg, a.User, a.Channel, *listed)
+			e.Detail += detail
 		}
 		return e
 	}
@@ -1177,6 +1207,18 @@ func (d *Dispatcher) stillDue(ctx context.Context, incident, root string) bool {
 		return true
 	}
 	return inc.State.Status == policy.StatusTriggered
+}
+
+// dueAgain puts a notify step that was fired, and sent back by the rate
+// limit, back into the incident's pending steps at at, its turn: the same
+// step (id and order), so that nothing else about the incident changes.
+func dueAgain(st policy.Incident, step policy.Deadline, at time.Time) policy.Incident {
+	step.At = at.Add(time.Millisecond - 1).Truncate(time.Millisecond) // not before its turn
+	st.Pending = append(slices.Clone(st.Pending), step)
+	slices.SortStableFunc(st.Pending, func(a, b policy.Deadline) int {
+		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Seq, b.Seq))
+	})
+	return st
 }
 
 // send hands one message to its transport, bounded by SendTimeout.

@@ -124,7 +124,9 @@ func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.C
 		}
 	}
 	if len(live) > 0 {
-		f.notes, f.pushed = d.sendBundle(ctx, cfg, c, user, channel, live, gone, now)
+		if f.notes, f.pushed, err = d.sendBundle(ctx, cfg, c, user, channel, live, gone, now); err != nil {
+			return f, err
+		}
 	}
 	if len(gone) > 0 {
 		d.log.Info("storm bundle left out incidents acknowledged or resolved while held", "storm", c.Storm, "left_out", len(gone))
@@ -180,15 +182,16 @@ func heldDetail(user, channel string, a store.Admission) string {
 // holdFailed lists again, held, a page that went out at once while others
 // were held and failed: listed as sent, it would make the storm message
 // leave out its incident's held pages, and the person would never be told
-// of it. It returns what to add to the page's timeline entry.
-func (d *Dispatcher) holdFailed(ctx context.Context, cfg *policy.Config, user, channel string, p store.HeldPage) string {
+// of it. It returns what to add to the page's timeline entry, and whether
+// the page is held.
+func (d *Dispatcher) holdFailed(ctx context.Context, cfg *policy.Config, user, channel string, p store.HeldPage) (string, bool) {
 	a, err := d.o.Store.HoldFailed(ctx, store.StormKey(user, channel), p, d.o.Now().UTC(), stormRules(cfg))
 	if err != nil {
-		d.log.Error("failed page not held again for its storm message; its incident may be left out of it",
+		d.log.Error("page not held again for its storm message; its incident may be left out of it",
 			"incident", p.Incident, "user", user, "channel", channel, "err", err)
-		return fmt.Sprintf("; not held again for the alert storm's message (%v): it may leave this incident out", err)
+		return fmt.Sprintf("; not held again for the alert storm's message (%v): it may leave this incident out", err), false
 	}
-	return "; alert storm: " + heldDetail(user, channel, a)
+	return "; alert storm: " + heldDetail(user, channel, a), true
 }
 
 // retryStore runs write until the store takes it, backing off while it
@@ -212,9 +215,12 @@ func (d *Dispatcher) retryStore(ctx context.Context, until time.Time, write func
 
 // sendBundle sends one message for the live pages and returns the timeline
 // entries that say how it went, and the incidents whose pages it took to
-// PagerDuty though their contact was another when they were held.
+// PagerDuty though their contact was another when they were held. A
+// message the provider's rate limit sent back (notify.ErrOverRateLimit)
+// went nowhere and is no failure: its error leaves the storm held, due
+// again when the claim's lease ends.
 func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store.Claim, user, channel string,
-	live, gone []store.HeldPage, now time.Time) (map[string][]store.Entry, []string) {
+	live, gone []store.HeldPage, now time.Time) (map[string][]store.Entry, []string, error) {
 	notes := make(map[string][]store.Entry, len(live))
 	record := func(typ, detail, bundle string, at time.Time) {
 		for _, p := range live {
@@ -226,7 +232,7 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 	if why != "" {
 		d.m.bundles.WithLabelValues(channel, "none", "failed").Inc()
 		record("notify_failed", why, "", now)
-		return notes, nil
+		return notes, nil, nil
 	}
 	first := live[0]
 	for _, p := range live[1:] {
@@ -259,13 +265,17 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 		d.m.bundles.WithLabelValues(channel, contact.Via, "called_off").Inc()
 		d.log.Info("storm bundle called off: all its incidents were acknowledged or resolved while it was retried or waited",
 			"storm", c.Storm, "bundle", b.ID, "incidents", len(live), "via", contact.Via, "err", err)
-		return notes, nil
+		return notes, nil, nil
+	}
+	if _, over := notify.OverRateLimitDelay(err); over {
+		d.m.bundles.WithLabelValues(channel, contact.Via, "rate_limited").Inc()
+		return nil, nil, fmt.Errorf("storm message of %d incidents not sent: %w", len(live), err)
 	}
 	if err != nil {
 		d.m.bundles.WithLabelValues(channel, contact.Via, "failed").Inc()
 		d.log.Warn("storm bundle failed", "storm", c.Storm, "bundle", b.ID, "incidents", len(live), "via", contact.Via, "err", err)
 		record("notify_failed", fmt.Sprintf("via %s, in one message for %d incidents (alert storm): %v", contact.Via, len(live), err), b.ID, sentAt)
-		return notes, nil
+		return notes, nil, nil
 	}
 	d.m.bundles.WithLabelValues(channel, contact.Via, "sent").Inc()
 	d.m.lateness.Observe(sentAt.Sub(c.Due).Seconds())
@@ -279,7 +289,7 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 			}
 		}
 	}
-	return notes, pushed
+	return notes, pushed, nil
 }
 
 // bundleUrgency is a storm message's urgency: high when any page it carries

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 )
@@ -46,19 +45,6 @@ func TestChainOptionsOff(t *testing.T) {
 	}
 }
 
-// testClock is a clock the test moves.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // TestChainSendsABurstBackForItsTurn: the chain as the daemon builds it,
 // at Twilio's 1 SMS a second, and a burst of 12 pages, each with a send
 // timeout too short to wait a second. The first goes; each of the others
@@ -70,10 +56,10 @@ func (c *testClock) Set(t time.Time) {
 // the same way, recorded failed by the dispatcher, never sent.)
 func TestChainSendsABurstBackForItsTurn(t *testing.T) {
 	start := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
-	clock := &testClock{t: start}
+	now := start // the test's clock: every send is on this goroutine
 	out := &sink{}
 	n := Chain(out, ChainOptions{Attempts: 3, RetryBase: time.Millisecond, PerSecond: 1, Burst: 1,
-		BreakerFailures: 5, BreakerCooldown: time.Minute, Now: clock.Now})
+		BreakerFailures: 5, BreakerCooldown: time.Minute, Now: func() time.Time { return now }})
 	send := func(user string) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
@@ -97,14 +83,14 @@ func TestChainSendsABurstBackForItsTurn(t *testing.T) {
 		}
 		turns[user] = start.Add(delay)
 	}
-	clock.Set(start.Add(5 * time.Second))
+	now = start.Add(5 * time.Second)
 	if delay, _ := OverRateLimitDelay(send("late")); delay != 7*time.Second {
 		t.Fatalf("a page at 5s: its turn in %v, want 7s (at 12s, behind the burst)", delay)
 	}
 	turns["late"] = start.Add(12 * time.Second)
 	users = append(users, "late")
 	for _, u := range users[1:] {
-		clock.Set(turns[u])
+		now = turns[u]
 		if err := send(u); err != nil {
 			t.Fatalf("%s at its turn (%v): %v", u, turns[u].Sub(start), err)
 		}

@@ -16,7 +16,8 @@ var ErrCircuitOpen = errors.New("circuit open: the provider failed too many time
 // Breaker wraps a provider with a circuit breaker: after Failures
 // consecutive failures it opens for Cooldown, then lets one page through to
 // test the provider; success closes it, failure opens it again. Only
-// failures worth retrying count (timeouts, 5xx, 429): a page refused for its
+// failures worth retrying count (timeouts, 5xx, 429), and pages that may
+// have been sent (ErrMaybeSent: the answer did not come): a page refused for its
 // own sake (a bad number, a 404) says nothing about the provider. There is
 // one circuit per destination host for URL addresses (webhooks), and one
 // for the whole transport otherwise (Twilio, PagerDuty), so one person's
@@ -77,7 +78,7 @@ func (b *Breaker) Notify(ctx context.Context, m Message) error {
 	switch {
 	case err == nil:
 		c.streak = 0
-	case IsTemporary(err):
+	case IsTemporary(err), errors.Is(err, ErrMaybeSent):
 		c.streak++
 		if c.streak >= b.failures {
 			c.openUntil = b.now().Add(b.cooldown)

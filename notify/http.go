@@ -2,9 +2,13 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,36 +41,97 @@ func NewTransport() *http.Transport {
 
 // NewHTTPSender makes the sender of the transport called name (which
 // starts its errors). A nil client is a client of its own, on
-// NewTransport; a timeout of zero or less is 10 seconds.
+// NewTransport; a timeout of zero or less is 10 seconds. The sender
+// follows only the redirects that keep the page (KeepMethodOnRedirect).
 func NewHTTPSender(name string, client *http.Client, timeout time.Duration) HTTPSender {
 	if client == nil {
 		client = &http.Client{Transport: NewTransport()}
 	}
+	client = KeepMethodOnRedirect(client)
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
 	return HTTPSender{name: name, client: client, timeout: timeout}
 }
 
+// RedirectError is a redirect that a page does not follow: one that would
+// change its method (301, 302 and 303 turn a POST into a GET without its
+// body). Followed, the GET's 2xx (ntfy answers a GET of a topic with its
+// web app) made the page sent though nothing was posted.
+type RedirectError struct {
+	// Status is the redirect's status code.
+	Status int
+	// To is where it pointed.
+	To *url.URL
+}
+
+// Error names where the redirect pointed without what can hold a secret
+// (a user and password, the query).
+func (e *RedirectError) Error() string {
+	to := url.URL{Scheme: e.To.Scheme, Host: e.To.Host, Path: e.To.Path}
+	return fmt.Sprintf("answered %d (redirect to %s)", e.Status, to.String())
+}
+
+// KeepMethodOnRedirect is a copy of c that follows only the redirects that
+// keep a request's method and body (307 and 308, up to 10 as net/http
+// does, then c's own CheckRedirect if any), and fails the others with a
+// *RedirectError: a page posted to a URL that answers 301, 302 or 303 is
+// not delivered, whatever the GET that net/http would make next answers.
+func KeepMethodOnRedirect(c *http.Client) *http.Client {
+	cc := *c
+	next := c.CheckRedirect
+	cc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.Method != via[len(via)-1].Method {
+			status := 0
+			if req.Response != nil {
+				status = req.Response.StatusCode
+			}
+			return &RedirectError{Status: status, To: req.URL}
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &cc
+}
+
 // maxAnswer is as much of an answer's body as is read.
 const maxAnswer = 64 << 10
 
-// Post sends one request built by build. Network errors are Temporary.
-// check reads the answer, its status and up to 64 KiB of its body: nil is
-// delivered, an error a refusal, which is Temporary when the status is 429
-// or 5xx (the provider may take the same request later) and final
-// otherwise. A nil check takes any 2xx. Errors name the host only: a URL
-// can carry a token.
+// Post sends one request built by build. A network error before the
+// request was written (no connection, a TLS handshake that failed) is
+// Temporary; one after it (a timeout awaiting the answer, the connection
+// reset) is MaybeSent: the provider may have taken the page, and sending
+// it again would page twice. A redirect that would change the method is a
+// final error (KeepMethodOnRedirect). check reads the answer, its status
+// and up to 64 KiB of its body: nil is delivered, an error a refusal,
+// which is Temporary when the status is 429 or 5xx (the provider may take
+// the same request later) and final otherwise. A nil check takes any 2xx.
+// Errors name the host only (a URL can carry a token), a redirect's
+// target its path too.
 func (h HTTPSender) Post(ctx context.Context, build func(ctx context.Context) (*http.Request, error), check func(status int, body []byte) error) error {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
+	ctx, wrote := TraceWrite(ctx)
 	req, err := build(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", h.name, err)
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return Temporary(fmt.Errorf("%s: %s: %w", h.name, req.URL.Host, errorsWithoutURL(err)))
+		var re *RedirectError
+		if errors.As(err, &re) {
+			return fmt.Errorf("%s: %s %w: point the contact at the final URL", h.name, req.URL.Host, re)
+		}
+		err = fmt.Errorf("%s: %s: %w", h.name, req.URL.Host, errorsWithoutURL(err))
+		if wrote.Load() {
+			return MaybeSent(err)
+		}
+		return Temporary(err)
 	}
 	defer resp.Body.Close()
 	if check == nil {
@@ -85,6 +150,18 @@ func (h HTTPSender) Post(ctx context.Context, build func(ctx context.Context) (*
 		return Temporary(err)
 	}
 	return err
+}
+
+// TraceWrite makes ctx record, for the requests made with it, whether one
+// was written whole to the provider: after that, a failure may come after
+// the provider took the request (MaybeSent); before, it surely did not.
+func TraceWrite(ctx context.Context) (context.Context, *atomic.Bool) {
+	wrote := new(atomic.Bool)
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		if i.Err == nil {
+			wrote.Store(true)
+		}
+	}}), wrote
 }
 
 // errorsWithoutURL drops the URL an *url.Error repeats, keeping its cause.

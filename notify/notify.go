@@ -45,10 +45,12 @@ type Message struct {
 	Incidents []string `json:"incidents,omitempty"`
 }
 
-// Notifier sends one message. Whether a failure is worth retrying (a
-// timeout, a 5xx, a 429, a network error) is a property of the error it
-// returns (Temporary), so every wrapper in the chain sees it: the retrier
-// retries it and still returns it, and the circuit breaker counts it.
+// Notifier sends one message. Whether a failure is worth retrying (a 5xx,
+// a 429, a network error before the page reached the provider) is a
+// property of the error it returns (Temporary), and so is whether the page
+// may have gone out all the same (MaybeSent: a timeout awaiting the
+// answer), so every wrapper in the chain sees it: the retrier retries the
+// first and still returns it, and the circuit breaker counts both.
 type Notifier interface {
 	Notify(ctx context.Context, m Message) error
 }
@@ -68,11 +70,41 @@ type temporary struct{ error }
 func (t temporary) Unwrap() error { return t.error }
 
 // IsTemporary reports whether err, or an error it wraps, was marked by
-// Temporary.
+// Temporary, and not by MaybeSent: a page that may have gone out is never
+// worth sending again.
 func IsTemporary(err error) bool {
+	if errors.Is(err, ErrMaybeSent) {
+		return false
+	}
 	var t temporary
 	return errors.As(err, &t)
 }
+
+// ErrMaybeSent is what a failure after the page reached the provider is
+// (errors.Is): the request was written, then the answer did not come (a
+// timeout awaiting it, the connection reset). The provider may have taken
+// the page, so it is not retried (a second SMS, a second call), and the
+// person may not have it either, so it is not counted as sent. The circuit
+// breaker counts it as it counts a Temporary failure: a provider that
+// answers late is in trouble.
+var ErrMaybeSent = errors.New("may have been sent")
+
+// MaybeSent marks err as a failure after the page reached the provider
+// (ErrMaybeSent); its text starts "may have been sent: ", so the timeline
+// and the logs say so. It is not Temporary, whatever err was.
+func MaybeSent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return maybeSent{err}
+}
+
+type maybeSent struct{ err error }
+
+func (m maybeSent) Error() string        { return ErrMaybeSent.Error() + ": " + m.err.Error() }
+func (m maybeSent) Is(target error) bool { return target == ErrMaybeSent }
+
+func (m maybeSent) Unwrap() error { return m.err }
 
 // Retrier is a Notifier that retries another with Retry.
 type Retrier struct {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/twilio/twilio-go/client"
@@ -47,8 +48,9 @@ type Options struct {
 	// HTTPClient's transport carries the calls (default
 	// notify.NewTransport()).
 	HTTPClient *http.Client
-	// Timeout bounds each call (default DefaultTimeout): twilio-go has no
-	// context support, so it is the HTTP client's.
+	// Timeout bounds each call (default DefaultTimeout), as does the
+	// page's context: twilio-go takes no context, so the transport
+	// carries it (boundTo).
 	Timeout time.Duration
 }
 
@@ -58,7 +60,8 @@ type Options struct {
 // signature), with the incident and the person in their query; a call asks
 // the daemon what to say (TwiML) and gathers a keypress.
 type Notifier struct {
-	api     *openapi.ApiService
+	creds   *client.Credentials
+	tr      http.RoundTripper // to Twilio's API host, or APIURL's
 	sid     string
 	from    string
 	base    string // the daemon's callback base: <public URL>/api/v1/twilio
@@ -85,9 +88,7 @@ func New(o Options) (*Notifier, error) {
 		}
 		tr = hostRewriter{to: u, next: base}
 	}
-	c := &client.Client{Credentials: client.NewCredentials(o.AccountSID, o.AuthToken), HTTPClient: &http.Client{Transport: tr, Timeout: timeout}}
-	c.SetAccountSid(o.AccountSID)
-	t := &Notifier{api: openapi.NewApiServiceWithClient(c), sid: o.AccountSID, from: o.From, timeout: timeout}
+	t := &Notifier{creds: client.NewCredentials(o.AccountSID, o.AuthToken), tr: tr, sid: o.AccountSID, from: o.From, timeout: timeout}
 	if o.PublicURL != "" {
 		t.base = strings.TrimRight(o.PublicURL, "/") + CallbackPath
 	}
@@ -107,8 +108,29 @@ func (h hostRewriter) RoundTrip(r *http.Request) (*http.Response, error) {
 	return h.next.RoundTrip(r)
 }
 
-// Notify sends an SMS or places a call. 429, 5xx and network errors are
-// worth retrying; anything else Twilio refuses (a bad number, say) is not.
+// boundTo carries one call's requests in the call's context: twilio-go
+// makes its requests without one, so the context ends them (not only the
+// client's timeout) and its trace sees what was written (call).
+type boundTo struct {
+	ctx  context.Context
+	next http.RoundTripper
+	// answered is the status of the last answer, 0 before any.
+	answered *atomic.Int32
+}
+
+func (b boundTo) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := b.next.RoundTrip(r.Clone(b.ctx))
+	if err == nil {
+		b.answered.Store(int32(resp.StatusCode))
+	}
+	return resp, err
+}
+
+// Notify sends an SMS or places a call. 429, 5xx and network errors before
+// the request reached Twilio are worth retrying; a failure after it (a
+// timeout awaiting the answer) may have created the SMS or the call, and
+// is notify.MaybeSent; anything else Twilio refuses (a bad number, say) is
+// final.
 func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	if m.Address == "" {
 		return errors.New("twilio: the contact has no phone number")
@@ -123,7 +145,7 @@ func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 		}
 	}
 	q := v.Encode()
-	var send func() error
+	var send func(*openapi.ApiService) error
 	switch m.Channel {
 	case "sms":
 		body := m.Text + " Reply 4 to ack, 6 to resolve, 5 to escalate (code " + ReplyCode(m.Incident) + ")."
@@ -138,7 +160,7 @@ func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 		if t.base != "" && !m.Notice {
 			p.SetStatusCallback(t.base + "/status?" + q)
 		}
-		send = func() error { _, err := t.api.CreateMessage(p); return err }
+		send = func(api *openapi.ApiService) error { _, err := api.CreateMessage(p); return err }
 	case "voice":
 		if t.base == "" {
 			return errors.New("twilio: calls need server.public_url, for Twilio to ask what to say")
@@ -164,35 +186,50 @@ func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 		p := &openapi.CreateCallParams{}
 		p.SetTo(m.Address).SetFrom(t.from).SetUrl(t.base + "/voice?" + cv.Encode()).SetMachineDetection("Enable").
 			SetStatusCallback(t.base + "/status?" + q)
-		send = func() error { _, err := t.api.CreateCall(p); return err }
+		send = func(api *openapi.ApiService) error { _, err := api.CreateCall(p); return err }
 	default:
 		return fmt.Errorf("twilio: %s pages are not supported", m.Channel)
 	}
-	return call(ctx, send)
+	return t.call(ctx, send)
 }
 
-// call makes one call to Twilio's API, bounded by ctx as well as by the
-// client's timeout (twilio-go takes no context), and says what Twilio
-// answered. 429, 5xx and network errors are worth retrying.
-func call(ctx context.Context, send func() error) error {
-	done := make(chan error, 1)
-	go func() { done <- send() }()
-	var err error
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		return notify.Temporary(fmt.Errorf("twilio: %w", ctx.Err()))
-	}
+// call makes one call to Twilio's API (send, on an API client of its
+// own), bounded by ctx and the timeout, and says what Twilio answered: 429
+// and 5xx are worth retrying, and so is a network error before the request
+// was written (no connection, a TLS handshake that failed); one after it
+// may have created the SMS or call (notify.MaybeSent), and a redirect
+// that would turn the POST into a GET is final (followed, its list of
+// messages was taken for the message created).
+func (t *Notifier) call(ctx context.Context, send func(*openapi.ApiService) error) error {
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	ctx, wrote := notify.TraceWrite(ctx)
+	answered := new(atomic.Int32)
+	c := &client.Client{Credentials: t.creds,
+		HTTPClient: notify.KeepMethodOnRedirect(&http.Client{Transport: boundTo{ctx: ctx, next: t.tr, answered: answered}})}
+	c.SetAccountSid(t.sid)
+	err := send(openapi.NewApiServiceWithClient(c))
 	if err == nil {
 		return nil
 	}
 	var te *client.TwilioRestError
-	if errors.As(err, &te) {
+	var re *notify.RedirectError
+	status := int(answered.Load())
+	switch {
+	case errors.As(err, &te):
 		err := fmt.Errorf("twilio: %d %s (code %d)", te.Status, te.Message, te.Code)
 		if te.Status == http.StatusTooManyRequests || te.Status >= 500 {
 			return notify.Temporary(err)
 		}
 		return err
+	case errors.As(err, &re):
+		return fmt.Errorf("twilio: %w: point notifiers.twilio.api_url at the final URL", re)
+	case status == http.StatusTooManyRequests || status >= 500:
+		return notify.Temporary(fmt.Errorf("twilio: answered %d: %w", status, err)) // not Twilio's JSON: a proxy's
+	case status >= 400:
+		return fmt.Errorf("twilio: answered %d: %w", status, err)
+	case wrote.Load():
+		return notify.MaybeSent(fmt.Errorf("twilio: %w", err))
 	}
 	return notify.Temporary(fmt.Errorf("twilio: %w", err))
 }
@@ -205,8 +242,8 @@ func call(ctx context.Context, send func() error) error {
 // wrong token shows before the first page.
 func (t *Notifier) Check(ctx context.Context) error {
 	var status string
-	err := call(ctx, func() error {
-		a, err := t.api.FetchAccount(t.sid)
+	err := t.call(ctx, func(api *openapi.ApiService) error {
+		a, err := api.FetchAccount(t.sid)
 		if err == nil && a.Status != nil {
 			status = *a.Status
 		}
@@ -221,8 +258,8 @@ func (t *Notifier) Check(ctx context.Context) error {
 	if !strings.HasPrefix(t.from, "+") {
 		return nil
 	}
-	found, err := listed(ctx, func() (int, error) {
-		l, err := t.api.ListIncomingPhoneNumber((&openapi.ListIncomingPhoneNumberParams{}).SetPhoneNumber(t.from).SetPageSize(1).SetLimit(1))
+	found, err := t.listed(ctx, func(api *openapi.ApiService) (int, error) {
+		l, err := api.ListIncomingPhoneNumber((&openapi.ListIncomingPhoneNumberParams{}).SetPhoneNumber(t.from).SetPageSize(1).SetLimit(1))
 		return len(l), err
 	})
 	if err != nil {
@@ -239,8 +276,8 @@ func (t *Notifier) Check(ctx context.Context) error {
 // is said apart: calls from it go out, so a test call would pass, but SMS,
 // which the default ladder sends, are refused.
 func (t *Notifier) notOwnNumber(ctx context.Context) error {
-	found, err := listed(ctx, func() (int, error) {
-		l, err := t.api.ListOutgoingCallerId((&openapi.ListOutgoingCallerIdParams{}).SetPhoneNumber(t.from).SetPageSize(1).SetLimit(1))
+	found, err := t.listed(ctx, func(api *openapi.ApiService) (int, error) {
+		l, err := api.ListOutgoingCallerId((&openapi.ListOutgoingCallerIdParams{}).SetPhoneNumber(t.from).SetPageSize(1).SetLimit(1))
 		return len(l), err
 	})
 	if err != nil {
@@ -254,13 +291,12 @@ func (t *Notifier) notOwnNumber(ctx context.Context) error {
 }
 
 // listed makes one of Twilio's list calls through call and says how many
-// records it found. The count is read only when call returned the list's
-// own answer: given up on (ctx), the call may still be writing it.
-func listed(ctx context.Context, list func() (int, error)) (int, error) {
+// records it found.
+func (t *Notifier) listed(ctx context.Context, list func(*openapi.ApiService) (int, error)) (int, error) {
 	var n int
-	if err := call(ctx, func() error {
+	if err := t.call(ctx, func(api *openapi.ApiService) error {
 		var err error
-		n, err = list()
+		n, err = list(api)
 		return err
 	}); err != nil {
 		return 0, err

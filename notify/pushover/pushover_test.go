@@ -2,6 +2,9 @@ package pushover_test
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +56,36 @@ func TestPushoverPriorities(t *testing.T) {
 	wrong := pushover.New(pushover.Options{Token: "wrongtoken", APIURL: f.URL})
 	if err := wrong.Notify(ctx, high); err == nil || strings.Contains(err.Error(), "wrongtoken") {
 		t.Fatalf("wrong token: %v", err)
+	}
+}
+
+// TestPushoverLateAnswerIsNotSentAgain: Pushover takes the emergency push
+// but answers after the timeout. The chain the daemon builds (3 tries)
+// pushed it 3 times; it pushes once and says it may have been sent.
+func TestPushoverLateAnswerIsNotSentAgain(t *testing.T) {
+	fake := providertest.NewPushover(t)
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		fake.ServeHTTP(rec, r)
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(release) })
+	p := pushover.New(pushover.Options{Token: providertest.PushoverToken, APIURL: slow.URL, Timeout: 100 * time.Millisecond})
+	o := notify.DefaultChainOptions
+	o.RetryBase = time.Millisecond
+	err := notify.Chain(p, o).Notify(t.Context(), notify.Message{Incident: "01INC", User: "dan", Channel: "push",
+		Address: key, Text: "x", Priority: "P0", Service: "api"})
+	if n := len(fake.Messages()); n != 1 {
+		t.Errorf("one page, %d emergency pushes", n)
+	}
+	if !errors.Is(err, notify.ErrMaybeSent) || notify.IsTemporary(err) {
+		t.Errorf("temporary %v err %v", notify.IsTemporary(err), err)
 	}
 }

@@ -54,6 +54,21 @@ type SMTP struct {
 
 	mu    sync.Mutex
 	mails []Mail
+	hold  chan struct{}
+}
+
+// HoldDataAnswers makes the server keep each message it takes from now on
+// but answer its DATA only once release is called (or the test ends): a
+// server that accepts the mail and answers late.
+func (f *SMTP) HoldDataAnswers(t testing.TB) (release func()) {
+	hold := make(chan struct{})
+	f.mu.Lock()
+	f.hold = hold
+	f.mu.Unlock()
+	var once sync.Once
+	release = func() { once.Do(func() { close(hold) }) }
+	t.Cleanup(release)
+	return release
 }
 
 // NewSMTP starts an SMTP server for the test.
@@ -137,8 +152,12 @@ func (s *smtpSession) Data(r io.Reader) error {
 	}
 	_, tlsOn := s.c.TLSConnectionState()
 	s.f.mu.Lock()
-	defer s.f.mu.Unlock()
 	s.f.mails = append(s.f.mails, Mail{From: s.from, To: append([]string(nil), s.to...), Data: bytes.Clone(b), TLS: tlsOn, User: s.user})
+	hold := s.f.hold
+	s.f.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
 	return nil
 }
 

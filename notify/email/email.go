@@ -207,10 +207,23 @@ func (n *Notifier) send(c *smtp.Client, rcpt string, msg []byte) error {
 		return n.failed("DATA", err)
 	}
 	if err := w.Close(); err != nil {
-		return n.failed("DATA", err)
+		return n.afterData(err)
 	}
 	_ = c.Quit()
 	return nil
+}
+
+// afterData is the failure of the end of DATA, the message sent whole: the
+// server's refusal is what failed says, but a network failure or a
+// timeout awaiting its answer may come after it took the message, which a
+// retry would send again (notify.MaybeSent).
+func (n *Notifier) afterData(err error) error {
+	e := n.failed("DATA", err)
+	var se *smtp.SMTPError
+	if notify.IsTemporary(e) && !errors.As(err, &se) {
+		return notify.MaybeSent(e)
+	}
+	return e
 }
 
 // Check connects to the server as a page would (TLS or STARTTLS, the

@@ -2,6 +2,7 @@ package email_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"mime"
 	"mime/quotedprintable"
@@ -158,5 +159,30 @@ func TestEmailLongSubjectIsFolded(t *testing.T) {
 	}
 	if want := "[SEV-4] aion-r-api: " + strings.Join(strings.Fields(m.Summary), " "); subject != want {
 		t.Fatalf("subject\n%q\nwant\n%q", subject, want)
+	}
+}
+
+// TestEmailLateAnswerToDataIsNotSentAgain: the server takes the message
+// (DATA's end) but answers after the timeout. Retried, the person got the
+// email 3 times and the page was said failed; it is sent once and the
+// error says it may have been sent. The breaker still counts it.
+func TestEmailLateAnswerToDataIsNotSentAgain(t *testing.T) {
+	srv := providertest.NewSMTP(t)
+	srv.HoldDataAnswers(t)
+	n, err := email.New(email.Options{Smarthost: srv.Addr, From: "pagerd@aion.example", Username: providertest.SMTPUser,
+		Password: providertest.SMTPPassword, RootCAs: srv.Pool, Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := notify.Chain(n, notify.ChainOptions{Attempts: 3, RetryBase: time.Millisecond, BreakerFailures: 1, BreakerCooldown: time.Minute})
+	err = chain.Notify(context.Background(), page())
+	if got := len(srv.Mails()); got != 1 {
+		t.Errorf("one page, %d mails", got)
+	}
+	if !errors.Is(err, notify.ErrMaybeSent) || notify.IsTemporary(err) || !strings.HasPrefix(err.Error(), "may have been sent: email: ") {
+		t.Errorf("temporary %v err %v", notify.IsTemporary(err), err)
+	}
+	if err := chain.Notify(context.Background(), page()); !errors.Is(err, notify.ErrCircuitOpen) {
+		t.Errorf("the breaker did not count the late answer: %v", err)
 	}
 }

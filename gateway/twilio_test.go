@@ -672,3 +672,32 @@ func TestSMSReplyEscalateFromALevelPagedAtOnceEscalates(t *testing.T) {
 func gatherURL(h *harness, fake *providertest.Twilio, n int) string {
 	return h.url + twilio.GatherPath + "?" + strings.SplitN(fake.Calls()[n].Get("Url"), "?", 2)[1]
 }
+
+// TestTwilioLateAnswerSaysMayHaveBeenSent: Twilio creates the SMS and
+// answers after notifiers.twilio.timeout. The daemon sent it 3 times (its
+// retries) and recorded a plain failure; it sends it once, and the
+// timeline says the page may have been sent.
+func TestTwilioLateAnswerSaysMayHaveBeenSent(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	late := providertest.LateAnswers(t, fake)
+	cfg := strings.Replace(twilioConfig, `from: "`+twFrom+`"}`, `from: "`+twFrom+`", api_url: `+late.URL+`, timeout: 100ms}`, 1) +
+		"server: {public_url: " + harnessURL + "}\n"
+	h := newHarness(t, withConfig(cfg), realTransport("twilio"), fastRetries())
+	id := fire(h)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	if n := len(fake.Messages()); n != 1 {
+		t.Errorf("one page, %d SMS", n)
+	}
+	var found bool
+	for _, e := range h.incident(id).Timeline {
+		if e.Channel == "sms" {
+			found = true
+			if e.Type != "notify_failed" || !strings.HasPrefix(e.Detail, "via twilio: may have been sent: twilio: ") {
+				t.Errorf("the SMS is recorded %s %q", e.Type, e.Detail)
+			}
+		}
+	}
+	if !found {
+		t.Error("the SMS is not in the timeline")
+	}
+}

@@ -106,6 +106,15 @@ func (m maybeSent) Is(target error) bool { return target == ErrMaybeSent }
 
 func (m maybeSent) Unwrap() error { return m.err }
 
+// Failed words a failed send for the logs: "failed", or "may have been
+// sent" when it failed after the page reached the provider (MaybeSent).
+func Failed(err error) string {
+	if errors.Is(err, ErrMaybeSent) {
+		return "may have been sent"
+	}
+	return "failed"
+}
+
 // Retrier is a Notifier that retries another with Retry.
 type Retrier struct {
 	Next     Notifier

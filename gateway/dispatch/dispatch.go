@@ -1160,7 +1160,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	if err != nil {
 		e.Type, e.Detail = "notify_failed", fmt.Sprintf("via %s: %v", contact.Via, err)
 		d.m.pages.WithLabelValues(a.Channel, contact.Via, "failed").Inc()
-		d.log.Warn("page failed", "incident", inc.ID, "user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
+		d.log.Warn("page "+notify.Failed(err), "incident", inc.ID, "user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
 		if listed != nil {
 			detail, _ := d.holdFailed(ctx, cfg, a.User, a.Channel, *listed)
 			e.Detail += detail

@@ -273,7 +273,7 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 	}
 	if err != nil {
 		d.m.bundles.WithLabelValues(channel, contact.Via, "failed").Inc()
-		d.log.Warn("storm bundle failed", "storm", c.Storm, "bundle", b.ID, "incidents", len(live), "via", contact.Via, "err", err)
+		d.log.Warn("storm bundle "+notify.Failed(err), "storm", c.Storm, "bundle", b.ID, "incidents", len(live), "via", contact.Via, "err", err)
 		record("notify_failed", fmt.Sprintf("via %s, in one message for %d incidents (alert storm): %v", contact.Via, len(live), err), b.ID, sentAt)
 		return notes, nil, nil
 	}

@@ -3,8 +3,6 @@ package pushover_test
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -64,20 +62,7 @@ func TestPushoverPriorities(t *testing.T) {
 // pushed it 3 times; it pushes once and says it may have been sent.
 func TestPushoverLateAnswerIsNotSentAgain(t *testing.T) {
 	fake := providertest.NewPushover(t)
-	release := make(chan struct{})
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := httptest.NewRecorder()
-		fake.ServeHTTP(rec, r)
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
-	}))
-	t.Cleanup(slow.Close)
-	t.Cleanup(func() { close(release) })
-	p := pushover.New(pushover.Options{Token: providertest.PushoverToken, APIURL: slow.URL, Timeout: 100 * time.Millisecond})
+	p := pushover.New(pushover.Options{Token: providertest.PushoverToken, APIURL: providertest.LateAnswers(t, fake).URL, Timeout: 100 * time.Millisecond})
 	o := notify.DefaultChainOptions
 	o.RetryBase = time.Millisecond
 	err := notify.Chain(p, o).Notify(t.Context(), notify.Message{Incident: "01INC", User: "dan", Channel: "push",

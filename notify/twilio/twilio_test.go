@@ -31,30 +31,6 @@ func TestTwilioRefusalIsNotRetried(t *testing.T) {
 	}
 }
 
-// slowAnswer is Twilio behind a fake that takes each POST (creates the SMS
-// or the call) and answers it only after the client gave up.
-func slowAnswer(t *testing.T, fake *providertest.Twilio) *httptest.Server {
-	release := make(chan struct{})
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := httptest.NewRecorder()
-		fake.ServeHTTP(rec, r) // Twilio creates the message or call ...
-		if r.Method == http.MethodPost {
-			select { // ... and its answer is late
-			case <-r.Context().Done():
-			case <-release:
-			}
-		}
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
-	}))
-	t.Cleanup(slow.Close)
-	t.Cleanup(func() { close(release) })
-	return slow
-}
-
 // TestTwilioLateAnswerIsNotSentAgain: Twilio creates the SMS (or the call)
 // but answers after the transport's timeout. The chain the daemon builds
 // (3 tries) took the timeout for worth retrying: the person got the SMS 3
@@ -65,7 +41,7 @@ func TestTwilioLateAnswerIsNotSentAgain(t *testing.T) {
 		t.Run(ch, func(t *testing.T) {
 			fake := providertest.NewTwilio(t)
 			tw, err := twilio.New(twilio.Options{AccountSID: providertest.TwilioSID, AuthToken: providertest.TwilioToken,
-				From: providertest.TwilioFrom, APIURL: slowAnswer(t, fake).URL, PublicURL: "https://pagerd.example.com", Timeout: 100 * time.Millisecond})
+				From: providertest.TwilioFrom, APIURL: providertest.LateAnswers(t, fake).URL, PublicURL: "https://pagerd.example.com", Timeout: 100 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}

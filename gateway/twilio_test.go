@@ -701,3 +701,37 @@ func TestTwilioLateAnswerSaysMayHaveBeenSent(t *testing.T) {
 		t.Error("the SMS is not in the timeline")
 	}
 }
+
+// TestVoicemailPickupBringsTheNextStepForward: a ladder that calls first
+// and pushes 5 minutes later. A call Twilio reports no-answer brings the
+// push to now; so does a call a voicemail picked up (pagerd hangs up on
+// it: the person was not reached), which left the push at 5m, and its
+// final status, "completed", does not put it back.
+func TestVoicemailPickupBringsTheNextStepForward(t *testing.T) {
+	cfgText := strings.Replace(twilioConfig, `{channel: voice, via: log}]}`,
+		`{channel: voice, via: twilio, address: "+15555550111"}], notification_rules: {high: [{after: 0s, channel: voice}, {after: 5m, channel: push}]}}`, 1)
+	for _, how := range []string{"no-answer", "voicemail"} {
+		t.Run(how, func(t *testing.T) {
+			fake := providertest.NewTwilio(t)
+			h := newHarness(t, withConfig(twilioAt(fake, cfgText)), realTransport("twilio"))
+			id := fire(h)
+			h.runUntil(fixedNow.Add(time.Minute))
+			if len(fake.Calls()) != 1 {
+				t.Fatalf("%d calls", len(fake.Calls()))
+			}
+			call := fake.Calls()[0]
+			if how == "voicemail" {
+				if code, _ := fake.Callback(t, call.Get("Url"), url.Values{"CallSid": {"CA1"}, "AnsweredBy": {"machine_end_beep"}}); code != 200 {
+					t.Fatal(code)
+				}
+			}
+			status := map[string]string{"no-answer": "no-answer", "voicemail": "completed"}[how]
+			if code, body := fake.Callback(t, call.Get("StatusCallback"), url.Values{"CallSid": {"CA1"}, "CallStatus": {status}, "AccountSid": {twSID}}); code != 204 {
+				t.Fatalf("status: %d %s", code, body)
+			}
+			if v := h.incident(id); v.NextStepAt == nil || !v.NextStepAt.Equal(fixedNow.Add(time.Minute)) {
+				t.Errorf("%s: the person was not reached, the next step is at %v, not now (1m)", how, v.NextStepAt)
+			}
+		})
+	}
+}

@@ -448,15 +448,16 @@ func (cb *Callbacks) callURL(r *http.Request, path string) string {
 // Voice is what a page call says when answered: the priority, service and
 // summary, then it gathers one digit: 4 acknowledge, 5 escalate, 6 resolve,
 // * repeat (PagerDuty's and GoAlert's digits). A voicemail pickup
-// (answering-machine detection) is recorded and the call hangs up: it is
-// never an acknowledgement, and the ladder goes on.
+// (answering-machine detection) is recorded as a page that did not reach
+// the person and the call hangs up: it is never an acknowledgement, and
+// their next step comes forward to now, as after a call not answered.
 func (cb *Callbacks) Voice(w http.ResponseWriter, r *http.Request) error {
 	if err := cb.verify(r); err != nil {
 		return err
 	}
 	q := r.URL.Query()
 	if answered := r.PostForm.Get("AnsweredBy"); strings.HasPrefix(answered, "machine") || answered == "fax" {
-		d := notify.Delivery{User: q.Get("user"), Channel: "voice", Detail: "voicemail pickup (" + answered + "), not a page answered"}
+		d := notify.Delivery{User: q.Get("user"), Channel: "voice", Detail: "voicemail pickup (" + answered + "), not a page answered", Failed: true}
 		if err := cb.Receiver.Delivered(r.Context(), q.Get("incident"), d); err != nil {
 			// A 5xx would have Twilio play "application error" into
 			// the person's voicemail, and Twilio does not ask again:

@@ -4,7 +4,10 @@
 // that cut text had grown its own and they had begun to differ.
 package textcut
 
-import "unicode/utf8"
+import (
+	"unicode/utf16"
+	"unicode/utf8"
+)
 
 // Ellipsis is the mark that says text was cut.
 const Ellipsis = "…"
@@ -22,4 +25,36 @@ func Bytes(s string, n int, mark string) string {
 		i--
 	}
 	return s[:i] + mark
+}
+
+// UTF16Len is how long s is in UTF-16 code units: how Twilio counts an
+// SMS body's 1,600 characters (a character outside the Basic Multilingual
+// Plane, an emoji, counts two).
+func UTF16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
+}
+
+// UTF16 is Bytes counted in UTF-16 code units (UTF16Len): s when it is at
+// most n units long, else its longest prefix of whole runes that leaves
+// room for mark, followed by mark (mark alone when n is shorter than it).
+func UTF16(s string, n int, mark string) string {
+	if UTF16Len(s) <= n {
+		return s
+	}
+	room := n - UTF16Len(mark)
+	if room < 0 {
+		return mark
+	}
+	used := 0
+	for i, r := range s {
+		if used+utf16.RuneLen(r) > room {
+			return s[:i] + mark
+		}
+		used += utf16.RuneLen(r)
+	}
+	return s + mark // not reached: s is longer than n
 }

@@ -34,3 +34,28 @@ func TestBytes(t *testing.T) {
 		})
 	}
 }
+
+func TestUTF16(t *testing.T) {
+	for _, tc := range []struct {
+		name, s string
+		n       int
+		mark    string
+		want    string
+	}{
+		{"short enough", "жжж", 3, Ellipsis, "жжж"},
+		{"counts characters, not bytes", "жжжжж", 4, Ellipsis, "жжж…"},
+		{"an emoji counts two", "a😀b", 3, "", "a😀"},
+		{"never splits an emoji", "a😀b", 2, "", "a"},
+		{"mark longer than n", "abc", 0, Ellipsis, Ellipsis},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := UTF16(tc.s, tc.n, tc.mark)
+			if got != tc.want || !utf8.ValidString(got) {
+				t.Fatalf("UTF16(%q, %d, %q) = %q, want %q", tc.s, tc.n, tc.mark, got, tc.want)
+			}
+		})
+	}
+	if n := UTF16Len("aж😀"); n != 4 {
+		t.Fatalf("UTF16Len = %d, want 4", n)
+	}
+}

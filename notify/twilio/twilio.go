@@ -19,6 +19,7 @@ import (
 	"github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 
+	"github.com/pagerd/pagerd/internal/textcut"
 	"github.com/pagerd/pagerd/notify"
 )
 
@@ -148,15 +149,8 @@ func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	var send func(*openapi.ApiService) error
 	switch m.Channel {
 	case "sms":
-		body := m.Text + " Reply 4 to ack, 6 to resolve, 5 to escalate (code " + ReplyCode(m.Incident) + ")."
-		if m.Notice {
-			body = m.Text // a shift notice: nothing to reply to
-		}
-		if len(body) > 1600 {
-			body = body[:1600]
-		}
 		p := &openapi.CreateMessageParams{}
-		p.SetTo(m.Address).SetFrom(t.from).SetBody(body)
+		p.SetTo(m.Address).SetFrom(t.from).SetBody(smsBody(m))
 		if t.base != "" && !m.Notice {
 			p.SetStatusCallback(t.base + "/status?" + q)
 		}
@@ -191,6 +185,44 @@ func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 		return fmt.Errorf("twilio: %s pages are not supported", m.Channel)
 	}
 	return t.call(ctx, send)
+}
+
+// MaxSMS is the longest SMS body Twilio takes: 1,600 characters, counted
+// in UTF-16 code units.
+const MaxSMS = 1600
+
+// smsBody is a page's SMS: its text and how to reply, at most MaxSMS long.
+// A text too long is shortened in its summary, by whole characters and
+// marked with an ellipsis, so the incident, the ack link and the reply
+// code after it always go out (cut at 1,600 bytes, a summary in Cyrillic
+// took them all); a text without its summary (a storm message) is
+// shortened before its ack link.
+func smsBody(m notify.Message) string {
+	reply := " Reply 4 to ack, 6 to resolve, 5 to escalate (code " + ReplyCode(m.Incident) + ")."
+	if m.Notice {
+		reply = "" // a shift notice: nothing to reply to
+	}
+	over := textcut.UTF16Len(m.Text+reply) - MaxSMS
+	if over <= 0 {
+		return m.Text + reply
+	}
+	at, part := -1, ""
+	if m.Summary != "" {
+		at, part = strings.Index(m.Text, m.Summary), m.Summary
+	}
+	if at < 0 && m.AckURL != "" {
+		if i := strings.Index(m.Text, m.AckURL); i > 0 {
+			if j := strings.LastIndex(m.Text[:i], " Ack"); j > 0 {
+				i = j // and its label ("Ack all:")
+			}
+			at, part = 0, m.Text[:i]
+		}
+	}
+	if at < 0 {
+		at, part = 0, m.Text
+	}
+	text := m.Text[:at] + textcut.UTF16(part, textcut.UTF16Len(part)-over, textcut.Ellipsis) + m.Text[at+len(part):]
+	return textcut.UTF16(text+reply, MaxSMS, "")
 }
 
 // call makes one call to Twilio's API (send, on an API client of its

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/pagerd/pagerd/internal/providertest"
 	"github.com/pagerd/pagerd/notify"
@@ -100,5 +102,58 @@ func TestTwilioAnswersOfAProxy(t *testing.T) {
 				t.Fatalf("temporary %v err %v, want %q", notify.IsTemporary(err), err, c.want)
 			}
 		})
+	}
+}
+
+// TestLongSMSKeepsItsAckLinkAndReplyCode: a summary of 1,024 characters
+// (the intake's cap) in Cyrillic, or in emoji (two UTF-16 units each),
+// made the SMS over 1,600 bytes, and the cut at 1,600 bytes took the ack
+// link and the reply code with it, and could split a character. Twilio
+// counts 1,600 characters (UTF-16 units): the Cyrillic page fits whole,
+// and the emoji one's summary is shortened, by whole characters, marked.
+func TestLongSMSKeepsItsAckLinkAndReplyCode(t *testing.T) {
+	for name, char := range map[string]string{"cyrillic": "ж", "emoji": "😀"} {
+		cut := name == "emoji"
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewTwilio(t)
+			tw, _ := twilio.New(twilio.Options{AccountSID: providertest.TwilioSID, AuthToken: providertest.TwilioToken,
+				From: providertest.TwilioFrom, APIURL: fake.URL})
+			summary := strings.Repeat(char, 1024)
+			ack := "https://pagerd.example.com/ack/djF8MDFKQUJDREVGR0hKS01OUFFSU1RWV1hZWjB8ZGFufDE3NTc1NzA0NjA.Fs5ZzSNiIScAiBD9KiyTJzPIdLewuPQ4Pe94Uvm1y3E"
+			text := "[P0] api: " + summary + " (incident 01JABCDEFGHJKMNPQRSTVWXYZ0) Ack: " + ack
+			m := notify.Message{Incident: "01JABCDEFGHJKMNPQRSTVWXYZ0", Channel: "sms", Address: "+15555550111", Summary: summary, AckURL: ack, Text: text}
+			if err := tw.Notify(t.Context(), m); err != nil {
+				t.Fatal(err)
+			}
+			body := fake.Messages()[0].Get("Body")
+			if n := len(utf16.Encode([]rune(body))); n > twilio.MaxSMS || !utf8.ValidString(body) {
+				t.Fatalf("body of %d UTF-16 units, valid UTF-8 %v", n, utf8.ValidString(body))
+			}
+			if strings.Contains(body, char+"… (incident") != cut || strings.HasPrefix(body, text) == cut {
+				t.Errorf("summary shortened %v, want %v", !strings.HasPrefix(body, text), cut)
+			}
+			if !strings.HasPrefix(body, "[P0] api: "+char) || !strings.HasSuffix(body, " (incident 01JABCDEFGHJKMNPQRSTVWXYZ0) Ack: "+ack+" Reply 4 to ack, 6 to resolve, 5 to escalate (code XYZ0).") {
+				t.Fatalf("body lost its ack link or reply code: …%q", body[max(0, len(body)-300):])
+			}
+		})
+	}
+}
+
+// TestLongStormSMSKeepsItsAckLink: a storm message carries no one
+// summary; too long, it is shortened before its ack link.
+func TestLongStormSMSKeepsItsAckLink(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	tw, _ := twilio.New(twilio.Options{AccountSID: providertest.TwilioSID, AuthToken: providertest.TwilioToken,
+		From: providertest.TwilioFrom, APIURL: fake.URL})
+	ack := "https://pagerd.example.com/ack/storm"
+	m := notify.Message{Incident: "01JSTORMBUNDLE0000000000ABCD", Incidents: []string{"a", "b"}, Channel: "sms", Address: "+15555550111", AckURL: ack,
+		Text: "[P0] 2 incidents (alert storm): 2 P0. [P0] api: " + strings.Repeat("😀", 900) + ". Ack all: " + ack}
+	if err := tw.Notify(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	body := fake.Messages()[0].Get("Body")
+	if n := len(utf16.Encode([]rune(body))); n > twilio.MaxSMS || !utf8.ValidString(body) ||
+		!strings.HasSuffix(body, "😀… Ack all: "+ack+" Reply 4 to ack, 6 to resolve, 5 to escalate (code ABCD).") {
+		t.Fatalf("%d units: …%q", n, body[max(0, len(body)-200):])
 	}
 }

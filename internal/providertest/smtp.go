@@ -58,17 +58,14 @@ type SMTP struct {
 }
 
 // HoldDataAnswers makes the server keep each message it takes from now on
-// but answer its DATA only once release is called (or the test ends): a
-// server that accepts the mail and answers late.
-func (f *SMTP) HoldDataAnswers(t testing.TB) (release func()) {
-	hold := make(chan struct{})
+// but answer its DATA only when the test ends: a server that accepts the
+// mail and answers after the sender's timeout.
+func (f *SMTP) HoldDataAnswers(t testing.TB) {
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	hold := make(chan struct{})
 	f.hold = hold
-	f.mu.Unlock()
-	var once sync.Once
-	release = func() { once.Do(func() { close(hold) }) }
-	t.Cleanup(release)
-	return release
+	t.Cleanup(func() { close(hold) })
 }
 
 // NewSMTP starts an SMTP server for the test.

@@ -114,6 +114,13 @@ type Incident struct {
 	// the time to acknowledge and to resolve without it, as the engine's
 	// SLA targets do (PausedTarget).
 	Held []HeldSpan `json:"held,omitempty"`
+	// Reopened counts the times the incident went from acknowledged back
+	// to triggered (an escalation, a priority raise, an unresolved rule, a
+	// missing status update), over its whole life. A page after a reopen
+	// must reach the person anew: a transport that folds repeats of one
+	// page into one alert (PagerDuty's dedup key) keys its pages by it,
+	// so the new page is not folded into the alert acknowledged before.
+	Reopened int `json:"reopened,omitempty"`
 }
 
 // HeldSpan is a stretch of an incident's life in which a maintenance
@@ -458,6 +465,7 @@ func (r *run) trigger(ev Event) error {
 		Epoch:           r.inc.Epoch + 1,
 		TriggeredAt:     r.now,
 		Seq:             r.inc.Seq,
+		Reopened:        r.inc.Reopened,
 	}
 	t := r.now
 	// Targets are armed first so that a breach due at the same instant as an
@@ -1099,6 +1107,7 @@ func (r *run) channelFailed(user, channel string) {
 func (r *run) reopen() {
 	if r.inc.Status == StatusAcknowledged {
 		r.inc.Status = StatusTriggered
+		r.inc.Reopened++
 		r.cancel(func(d Deadline) bool { return d.Kind == DeadlineStatusUpdate })
 	}
 }

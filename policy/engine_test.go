@@ -949,3 +949,32 @@ func TestEngineFailedSMSBringsTheCallForward(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineCountsReopensAfterAcknowledgement: Reopened is what keys a
+// page after a reopen apart from the pages acknowledged before it (the
+// PagerDuty dedup key), so it moves on every acknowledged → triggered
+// change, on nothing else, and survives a new life after a resolve.
+func TestEngineCountsReopensAfterAcknowledgement(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	inc, _ = engApply(t, e, inc, Event{Kind: EventEscalate, Actor: "a"}, t0.Add(time.Minute))
+	if inc.Reopened != 0 {
+		t.Fatalf("an escalation of a triggered incident reopens nothing: reopened %d", inc.Reopened)
+	}
+	for i := 1; i <= 2; i++ {
+		inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "a"}, t0.Add(time.Duration(2*i)*time.Minute))
+		if inc.Reopened != i-1 {
+			t.Fatalf("an acknowledgement reopens nothing: reopened %d", inc.Reopened)
+		}
+		inc, _ = engApply(t, e, inc, Event{Kind: EventEscalate, Actor: "a"}, t0.Add(time.Duration(2*i+1)*time.Minute))
+		if inc.Status != StatusTriggered || inc.Reopened != i {
+			t.Fatalf("escalation %d after an acknowledgement: status %s, reopened %d, want %d", i, inc.Status, inc.Reopened, i)
+		}
+	}
+	res, _ := engApply(t, e, inc, Event{Kind: EventResolve}, t0.Add(time.Hour))
+	rt := e.Config.Route(s, map[string]string{"severity": "critical"}, t0)
+	fresh, _ := engApply(t, e, res, Event{Kind: EventTrigger, Route: &rt}, t0.Add(2*time.Hour))
+	if fresh.Reopened != 2 {
+		t.Fatalf("a new life after a resolve must keep the count (keys stay apart): reopened %d", fresh.Reopened)
+	}
+}

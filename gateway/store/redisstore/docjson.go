@@ -180,6 +180,10 @@ func appendState(b []byte, s *policy.Incident) ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
+	if s.Reopened != 0 {
+		b = append(b, `,"reopened":`...)
+		b = strconv.AppendInt(b, int64(s.Reopened), 10)
+	}
 	return append(b, '}'), nil
 }
 

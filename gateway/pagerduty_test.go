@@ -56,7 +56,7 @@ func TestPagerDutyPushAndWebhook(t *testing.T) {
 		t.Fatalf("PagerDuty got %d events", len(fake.Events()))
 	}
 	ev := fake.Events()[0]
-	if ev.RoutingKey != pdUserKey || ev.Action != "trigger" || ev.DedupKey != pagerduty.DedupKey(id, "carol") ||
+	if ev.RoutingKey != pdUserKey || ev.Action != "trigger" || ev.DedupKey != pagerduty.DedupKey(id, "carol", 0) ||
 		ev.Payload.Severity != "critical" || !strings.Contains(ev.Payload.Summary, "disk almost full") {
 		t.Fatalf("event sent to PagerDuty: %+v %+v", ev, ev.Payload)
 	}
@@ -209,7 +209,7 @@ func TestPagerDutyForwardOnlyWhenPushed(t *testing.T) {
 	actions := func(fake *providertest.PagerDuty, id string) string {
 		var got []string
 		for _, e := range fake.Events() {
-			if e.DedupKey == pagerduty.DedupKey(id, "carol") {
+			if e.DedupKey == pagerduty.DedupKey(id, "carol", 0) {
 				got = append(got, e.Action)
 			}
 		}
@@ -350,9 +350,84 @@ func TestPagerDutyForwardOfAPageRecordedAfterTheAck(t *testing.T) {
 func pdEvents(fake *providertest.PagerDuty, id, user, action string) int {
 	n := 0
 	for _, e := range fake.Events() {
-		if e.Action == action && e.DedupKey == pagerduty.DedupKey(id, user) {
+		if e.Action == action && e.DedupKey == pagerduty.DedupKey(id, user, 0) {
 			n++
 		}
 	}
 	return n
+}
+
+// TestPagerDutyRepageAfterReopenNotifiesAnew: Carol is pushed through
+// PagerDuty and acknowledges; pagerd tells PagerDuty. The incident is
+// escalated (at its only level: Carol again), which reopens it and pages
+// her again through PagerDuty. PagerDuty folds a trigger whose dedup key
+// matches an open alert, triggered or acknowledged, into it and notifies
+// nobody (the fake models it), so the page after the reopen must go under
+// a key of its own: a new PagerDuty alert that notifies Carol. A webhook
+// for the new alert comes back to the incident, and the resolve reaches
+// every alert pagerd opened for it. Once more round: keys keep apart.
+func TestPagerDutyRepageAfterReopenNotifiesAnew(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewPagerDuty(t)
+			h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
+			id := fire(h)
+			h.step(fixedNow)
+			k0, k1, k2 := pagerduty.DedupKey(id, "carol", 0), pagerduty.DedupKey(id, "carol", 1), pagerduty.DedupKey(id, "carol", 2)
+			act := func(what string) {
+				t.Helper()
+				if r := h.api("POST", "/api/v1/incidents/"+id+"/"+what, `{"user":"carol"}`); r.code != 200 {
+					t.Fatalf("%s: %d %s", what, r.code, r.body)
+				}
+				h.runUntil(h.clock.Now().Add(time.Minute))
+			}
+			act("acknowledge")
+			if got := fake.Alert(k0); got != "acknowledged" {
+				t.Fatalf("PagerDuty's alert %s is %q after the acknowledgement", k0, got)
+			}
+			fake.FailFirst(1) // the page after the reopen is retried: under the same key
+			act("escalate")
+			if got := fake.Notified(); len(got) != 2 || got[1] != k1 {
+				t.Fatalf("the page after the reopen notified nobody in PagerDuty: alerts opened %q, want %q then %q (events %q)",
+					got, k0, k1, pdSeq(fake))
+			}
+			v := h.incident(id)
+			if e := v.Timeline[len(v.Timeline)-1]; e.Type != "notify" || !strings.Contains(e.Detail, "dedup key "+k1) {
+				t.Fatalf("the page after the reopen does not name its dedup key: %+v", e)
+			}
+			// Carol acknowledges the new alert in PagerDuty.
+			ack := `{"event":{"event_type":"incident.acknowledged","data":{"incident_key":"` + k1 + `"}}}`
+			if code, body := fake.Webhook(t, h.url+pagerduty.WebhookPath, ack); code != 204 {
+				t.Fatalf("webhook for %s: %d %s", k1, code, body)
+			}
+			if v := h.incident(id); v.Status != "acknowledged" || v.AcknowledgedBy != "carol" {
+				t.Fatalf("PagerDuty's acknowledgement of %s: incident %s by %q", k1, v.Status, v.AcknowledgedBy)
+			}
+			h.runUntil(h.clock.Now().Add(time.Minute))
+			act("escalate")
+			act("acknowledge")
+			if got := fake.Notified(); len(got) != 3 || got[2] != k2 || fake.Alert(k2) != "acknowledged" {
+				t.Fatalf("second reopen: alerts opened %q, %s %q (events %q)", got, k2, fake.Alert(k2), pdSeq(fake))
+			}
+			act("resolve")
+			for _, k := range []string{k0, k1, k2} {
+				if got := fake.Alert(k); got != "resolved" {
+					t.Errorf("PagerDuty's alert %s is %q after the resolve (events %q)", k, got, pdSeq(fake))
+				}
+			}
+			v = h.incident(id)
+			if e := v.Timeline[len(v.Timeline)-1]; e.Type != "forwarded" || !strings.HasSuffix(e.Detail, "resolve, for carol") {
+				t.Fatalf("timeline ends with %+v", e)
+			}
+		})
+	}
+}
+
+// pdSeq is what PagerDuty was sent, for failure messages.
+func pdSeq(fake *providertest.PagerDuty) []string {
+	var seq []string
+	for _, ev := range fake.Events() {
+		seq = append(seq, ev.Action+" "+ev.DedupKey)
+	}
+	return seq
 }

@@ -578,7 +578,7 @@ func TestStormPagerDutyActsOnTheBundle(t *testing.T) {
 		t.Fatalf("PagerDuty got %d events, want 3 and one bundle", len(fake.Events()))
 	}
 	key := fake.Events()[3].DedupKey
-	bundle, user, ok := pagerduty.ParseDedupKey(key)
+	bundle, user, _, ok := pagerduty.ParseDedupKey(key)
 	if !ok || user != "carol" || !store.IsBundleID(bundle) {
 		t.Fatalf("bundle event dedup key %q", key)
 	}
@@ -593,7 +593,7 @@ func TestStormPagerDutyActsOnTheBundle(t *testing.T) {
 func ids3(f *providertest.PagerDuty) []string {
 	var out []string
 	for _, ev := range f.Events()[:3] {
-		id, _, _ := pagerduty.ParseDedupKey(ev.DedupKey)
+		id, _, _, _ := pagerduty.ParseDedupKey(ev.DedupKey)
 		out = append(out, id)
 	}
 	return out
@@ -863,7 +863,7 @@ func TestStormMessageForwardsAnAckThatCameWhileItWasSent(t *testing.T) {
 					DedupKey string `json:"dedup_key"`
 				}
 				_ = json.Unmarshal(body, &ev)
-				if bundle, _, ok := pagerduty.ParseDedupKey(ev.DedupKey); ok && ev.Action == "trigger" && store.IsBundleID(bundle) {
+				if bundle, _, _, ok := pagerduty.ParseDedupKey(ev.DedupKey); ok && ev.Action == "trigger" && store.IsBundleID(bundle) {
 					acked <- ackAll(h.url, held)
 				}
 				r.Body = io.NopCloser(bytes.NewReader(body))

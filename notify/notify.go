@@ -43,6 +43,12 @@ type Message struct {
 	// Incident is then the bundle's id, which acts on all of them wherever
 	// an incident id would (ack links, SMS replies, calls, PagerDuty).
 	Incidents []string `json:"incidents,omitempty"`
+	// Reopened is how many times the incident had gone from acknowledged
+	// back to triggered when this page was sent (policy.Incident.Reopened).
+	// A transport that folds repeats of one page into one alert keys its
+	// pages by it: retries of a page share it, a page after a reopen does
+	// not share the acknowledged alert's (PagerDuty's dedup key).
+	Reopened int `json:"-"`
 }
 
 // Notifier sends one message. Whether a failure is worth retrying (a 5xx,

@@ -32,14 +32,16 @@ import (
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/textcut"
 	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/notify/pagerduty"
 	"github.com/pagerd/pagerd/policy"
 )
 
 // Forwarder tells PagerDuty that pagerd acknowledged or resolved (action
-// "acknowledge" or "resolve") an incident it pushed to a person through
-// the PagerDuty service with routingKey (pagerduty.Notifier).
+// "acknowledge" or "resolve") the alert it opened with dedupKey, pushing
+// an incident to a person through the PagerDuty service with routingKey
+// (pagerduty.Notifier).
 type Forwarder interface {
-	Forward(ctx context.Context, routingKey, incident, user, action string) error
+	Forward(ctx context.Context, routingKey, dedupKey, action string) error
 }
 
 // Options configure a Dispatcher.
@@ -1132,7 +1134,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	}
 	msg := notify.Message{At: now, Incident: inc.ID, Service: inc.Service, Priority: inc.State.Priority, Urgency: urgency,
 		Level: a.Level + 1, LevelName: a.LevelName, User: a.User, UserName: u.DisplayName(), Channel: a.Channel,
-		Address: contact.Address, Summary: inc.Summary}
+		Address: contact.Address, Summary: inc.Summary, Reopened: inc.State.Reopened}
 	msg.AckURL = acklink.URL(cfg, inc.ID, a.User, now)
 	msg.Text = pageText(inc, msg.AckURL)
 	err := d.send(notify.WithStillDue(ctx, func(ctx context.Context) bool { return d.stillDue(ctx, inc.ID, p.root) }), n, msg)
@@ -1168,6 +1170,11 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		return e
 	}
 	e.Detail = "via " + contact.Via
+	if contact.Via == "pagerduty" && msg.Reopened > 0 {
+		// Forwarding the acknowledgement or resolve reads the key back
+		// (pagedKey): PagerDuty has an alert open under each key pushed.
+		e.Detail += dedupKeyMark + pagerduty.DedupKey(inc.ID, a.User, msg.Reopened) + " (reopened since the last page there: a new PagerDuty alert)"
+	}
 	d.m.pages.WithLabelValues(a.Channel, contact.Via, "sent").Inc()
 	d.m.lateness.Observe(d.o.Now().Sub(a.At).Seconds())
 	return e

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/notify/pagerduty"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -103,7 +104,7 @@ func toldBefore(done []string) string {
 	}
 	users := make([]string, 0, len(done))
 	for _, k := range done {
-		users = append(users, k[strings.LastIndex(k, "/")+1:])
+		users = appendOnce(users, k[strings.LastIndex(k, "/")+1:])
 	}
 	return fmt.Sprintf(" (told or settled before: %s)", strings.Join(users, ", "))
 }
@@ -145,13 +146,20 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 		if e.Bundle != "" {
 			target = e.Bundle
 		}
+		if !pagedViaPagerDuty(e) {
+			continue
+		}
+		dedupKey, reopened := pagedKey(e, target)
 		key := target + "/" + e.User
-		if !pagedViaPagerDuty(e) || seen[key] {
+		if reopened > 0 {
+			key = fmt.Sprintf("%s#%d/%s", target, reopened, e.User)
+		}
+		if seen[key] {
 			continue
 		}
 		seen[key] = true
 		if slices.Contains(o.Done, key) {
-			told = append(told, e.User) // by an earlier try
+			told = appendOnce(told, e.User) // by an earlier try
 			continue
 		}
 		if e.Bundle != "" {
@@ -167,7 +175,7 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 		if u := cfg.User(e.User); u != nil {
 			for _, c := range u.Contacts {
 				if c.Via == "pagerduty" && c.Channel == e.Channel {
-					err := d.o.PagerDuty.Forward(ctx, c.Address, target, e.User, o.Action)
+					err := d.o.PagerDuty.Forward(ctx, c.Address, dedupKey, o.Action)
 					switch {
 					case err == nil:
 						found = true
@@ -189,13 +197,13 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 			o.Done = append(slices.Clip(o.Done), key)
 		}
 		if found {
-			told = append(told, e.User)
+			told = appendOnce(told, e.User)
 		} else if refusedBy == "" {
 			// The routing key is the contact's address, kept only in
 			// the config: a reload that took the contact away leaves
 			// nothing to tell PagerDuty with. Say so, for whoever
 			// closes PagerDuty's incident by hand.
-			lost = append(lost, e.User)
+			lost = appendOnce(lost, e.User)
 		}
 	}
 	var parts []string
@@ -219,6 +227,33 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 		return store.Entry{At: now, Type: "forward_failed", Detail: parts[0]}, nil
 	}
 	return store.Entry{At: now, Type: "forwarded", Detail: strings.Join(parts, "; ")}, nil
+}
+
+// appendOnce appends user unless the list names them already (told under
+// two keys, before and after a reopen, a person is named once).
+func appendOnce(users []string, user string) []string {
+	if slices.Contains(users, user) {
+		return users
+	}
+	return append(users, user)
+}
+
+// dedupKeyMark comes before the dedup key in the timeline entry of a page
+// that went to PagerDuty under a key of its own since a reopen.
+const dedupKeyMark = ", dedup key "
+
+// pagedKey is the dedup key a page to PagerDuty went under (target is the
+// incident or the storm bundle), and the incident's reopen count in it.
+// Pages sent before any reopen, and before pagerd recorded keys, name
+// none: theirs is the key of the incident and the person alone.
+func pagedKey(e store.Entry, target string) (string, int) {
+	if _, after, ok := strings.Cut(e.Detail, dedupKeyMark); ok {
+		key, _, _ := strings.Cut(after, " ")
+		if inc, user, n, ok := pagerduty.ParseDedupKey(key); ok && inc == target && user == e.User {
+			return key, n
+		}
+	}
+	return pagerduty.DedupKey(target, e.User, 0), 0
 }
 
 // pagedViaPagerDuty reports whether the entry records a page that went to

@@ -23,13 +23,20 @@ const PagerDutyWebhookSecret = "pd-webhook-secret-for-tests"
 
 // PagerDuty is PagerDuty's Events API v2: it validates events the way
 // PagerDuty does (pagerd's own decoder, which mirrors it) and answers with
-// its bodies and status codes.
+// its bodies and status codes. It keeps alerts by dedup key as PagerDuty
+// documents it: a trigger whose key matches an open alert, triggered or
+// acknowledged, is folded into that alert and notifies nobody; one whose
+// key matches none (never used, or resolved) opens a new alert, which
+// notifies (Notified); acknowledge and resolve act on the open alert with
+// their key, and are taken and ignored when there is none.
 type PagerDuty struct {
 	// URL is where the fake listens: the events_url for pagerd.
 	URL string
 
 	mu        sync.Mutex
 	events    []*gopd.V2Event
+	alerts    map[string]string // dedup key → "triggered", "acknowledged" or "resolved"
+	notified  []string
 	failFirst int
 }
 
@@ -57,6 +64,43 @@ func (f *PagerDuty) Events() []*gopd.V2Event {
 	return append([]*gopd.V2Event(nil), f.events...)
 }
 
+// Notified are the dedup keys of the alerts the triggers opened, in
+// order: each notified the people PagerDuty's rules send it to. A trigger
+// folded into an open alert is not among them.
+func (f *PagerDuty) Notified() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.notified...)
+}
+
+// Alert is the status of the alert last opened with the dedup key
+// ("triggered", "acknowledged" or "resolved"), or "" if none was.
+func (f *PagerDuty) Alert(dedupKey string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.alerts[dedupKey]
+}
+
+// take applies an event PagerDuty accepted to its alerts.
+func (f *PagerDuty) take(ev *gopd.V2Event) {
+	if f.alerts == nil {
+		f.alerts = map[string]string{}
+	}
+	key, status := ev.DedupKey, f.alerts[ev.DedupKey]
+	open := status == "triggered" || status == "acknowledged"
+	switch {
+	case ev.Action == "trigger" && key == "":
+		f.notified = append(f.notified, "") // PagerDuty makes a key of its own
+	case ev.Action == "trigger" && !open:
+		f.alerts[key] = "triggered"
+		f.notified = append(f.notified, key)
+	case ev.Action == "acknowledge" && open:
+		f.alerts[key] = "acknowledged"
+	case ev.Action == "resolve" && open:
+		f.alerts[key] = "resolved"
+	}
+}
+
 // ServeHTTP answers as the Events API v2.
 func (f *PagerDuty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/v2/enqueue" || r.Method != http.MethodPost {
@@ -80,6 +124,7 @@ func (f *PagerDuty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.events = append(f.events, ev)
+	f.take(ev)
 	w.WriteHeader(202)
 	_ = json.NewEncoder(w).Encode(ingest.Accepted(ev.DedupKey))
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,20 +60,51 @@ func New(eventsURL string, hc *http.Client, timeout time.Duration) *Notifier {
 }
 
 // DedupKey is the dedup key of the event pagerd sends to PagerDuty for a
-// page to a person.
-func DedupKey(incident, user string) string { return "pagerd:" + incident + ":" + user }
+// page to a person: "pagerd:<incident>:<user>" until the incident is first
+// reopened after an acknowledgement, "pagerd:<incident>:<user>:<n>" after
+// its nth reopen (notify.Message.Reopened). PagerDuty folds a trigger whose
+// key matches an open alert, triggered or acknowledged, into that alert
+// and notifies nobody: retries and repeats of a page keep its key, so
+// PagerDuty absorbs them, and a page after a reopen takes a new one, so it
+// opens a new alert that notifies the person again instead of vanishing
+// into the acknowledged one. Keys without the count are those of pages
+// sent before pagerd kept it, and of the first round since.
+func DedupKey(incident, user string, reopened int) string {
+	k := "pagerd:" + incident + ":" + user
+	if reopened > 0 {
+		k += ":" + strconv.Itoa(reopened)
+	}
+	return k
+}
 
-// ParseDedupKey reads back what DedupKey wrote.
-func ParseDedupKey(key string) (incident, user string, ok bool) {
+// ParseDedupKey reads back what DedupKey wrote, in either form: a key with
+// three parts whose last is a count (a decimal number from 1, without
+// leading zeros) is of the second. The ids pagerd makes for incidents and
+// storm bundles hold no colon, nor do user ids (policy checks them), so no
+// key it sends reads both ways.
+func ParseDedupKey(key string) (incident, user string, reopened int, ok bool) {
 	rest, ok := strings.CutPrefix(key, "pagerd:")
 	if !ok {
+		return "", "", 0, false
+	}
+	if i := strings.LastIndex(rest, ":"); i > 0 {
+		if n, err := strconv.Atoi(rest[i+1:]); err == nil && n > 0 && strconv.Itoa(n) == rest[i+1:] {
+			if incident, user, ok := splitIncidentUser(rest[:i]); ok {
+				return incident, user, n, true
+			}
+		}
+	}
+	incident, user, ok = splitIncidentUser(rest)
+	return incident, user, 0, ok
+}
+
+// splitIncidentUser splits "<incident>:<user>" at its last colon.
+func splitIncidentUser(s string) (incident, user string, ok bool) {
+	i := strings.LastIndex(s, ":")
+	if i <= 0 || i == len(s)-1 {
 		return "", "", false
 	}
-	i := strings.LastIndex(rest, ":")
-	if i <= 0 || i == len(rest)-1 {
-		return "", "", false
-	}
-	return rest[:i], rest[i+1:], true
+	return s[:i], s[i+1:], true
 }
 
 // Notify triggers the PagerDuty event. 429, 5xx and network errors are
@@ -89,10 +121,27 @@ func (p *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	if len(summary) > 1024 {
 		summary = summary[:1024]
 	}
-	ev := &gopd.V2Event{RoutingKey: m.Address, Action: "trigger", DedupKey: DedupKey(m.Incident, m.User),
+	ev := &gopd.V2Event{RoutingKey: m.Address, Action: "trigger", DedupKey: DedupKey(m.Incident, m.User, m.Reopened),
 		Client: "pagerd", ClientURL: m.AckURL,
 		Payload: &gopd.V2Payload{Summary: summary, Source: "pagerd", Severity: severity, Component: m.Service,
 			Details: map[string]any{"incident": m.Incident, "priority": m.Priority, "level": m.Level, "user": m.User}}}
+	return p.send(ctx, ev, "pagerduty")
+}
+
+// Forward tells PagerDuty that pagerd acknowledged or resolved (action
+// "acknowledge" or "resolve") the alert it opened with dedupKey in the
+// PagerDuty service with routingKey, so the PagerDuty app stops notifying
+// for it too. As for Notify, 429, 5xx and network errors are temporary
+// (notify.IsTemporary); anything else PagerDuty refuses it will refuse
+// again. PagerDuty takes and ignores it when no open alert has the key.
+func (p *Notifier) Forward(ctx context.Context, routingKey, dedupKey, action string) error {
+	return p.send(ctx, &gopd.V2Event{RoutingKey: routingKey, Action: action, DedupKey: dedupKey, Client: "pagerd"},
+		"pagerduty "+action)
+}
+
+// send posts one event, within the timeout, and says what PagerDuty
+// answered if it refused it.
+func (p *Notifier) send(ctx context.Context, ev *gopd.V2Event, what string) error {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	_, err := p.client.ManageEventWithContext(ctx, ev)
@@ -102,36 +151,11 @@ func (p *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	var apiErr gopd.APIError
 	if errors.As(err, &apiErr) {
 		code := apiErr.StatusCode
-		err := fmt.Errorf("pagerduty: events API answered %d", code)
+		err := fmt.Errorf("%s: events API answered %d", what, code)
 		if code == http.StatusTooManyRequests || code >= 500 {
 			return notify.Temporary(err)
 		}
 		return err
 	}
-	return notify.Temporary(fmt.Errorf("pagerduty: %w", err))
-}
-
-// Forward tells PagerDuty that pagerd acknowledged or resolved (action
-// "acknowledge" or "resolve") an incident it pushed to a person, so the
-// PagerDuty app stops notifying them too. As for Notify, 429, 5xx and
-// network errors are temporary (notify.IsTemporary); anything else
-// PagerDuty refuses it will refuse again.
-func (p *Notifier) Forward(ctx context.Context, routingKey, incident, user, action string) error {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	_, err := p.client.ManageEventWithContext(ctx, &gopd.V2Event{RoutingKey: routingKey, Action: action,
-		DedupKey: DedupKey(incident, user), Client: "pagerd"})
-	if err == nil {
-		return nil
-	}
-	var apiErr gopd.APIError
-	if errors.As(err, &apiErr) {
-		code := apiErr.StatusCode
-		err := fmt.Errorf("pagerduty %s: events API answered %d", action, code)
-		if code == http.StatusTooManyRequests || code >= 500 {
-			return notify.Temporary(err)
-		}
-		return err
-	}
-	return notify.Temporary(fmt.Errorf("pagerduty %s: %w", action, err))
+	return notify.Temporary(fmt.Errorf("%s: %w", what, err))
 }

@@ -90,7 +90,7 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	id, user, ok := ParseDedupKey(body.Event.Data.IncidentKey)
+	id, user, _, ok := ParseDedupKey(body.Event.Data.IncidentKey)
 	if !ok || !wh.Receiver.KnowsUser(user) {
 		w.WriteHeader(http.StatusNoContent)
 		return nil

@@ -40,7 +40,7 @@ func TestWebhookEscalatedChangesNothing(t *testing.T) {
 	wh := &pagerduty.Webhook{Receiver: rec, Secret: func() string { return providertest.PagerDutyWebhookSecret }}
 	post := func(eventType string) int {
 		body := `{"event":{"id":"01ABC","event_type":"` + eventType + `","agent":{"summary":"Carol"},"data":{"id":"Q1","type":"incident","incident_key":"` +
-			pagerduty.DedupKey("01incident", "carol") + `"}}}`
+			pagerduty.DedupKey("01incident", "carol", 0) + `"}}}`
 		r := httptest.NewRequest(http.MethodPost, pagerduty.WebhookPath, strings.NewReader(body))
 		r.Header.Set("X-PagerDuty-Signature", providertest.PagerDutySign([]byte(body), providertest.PagerDutyWebhookSecret))
 		w := httptest.NewRecorder()

@@ -279,7 +279,7 @@ func TestOutboxDoesNotRetryWhatPagerDutyRefusesForGood(t *testing.T) {
 			}
 			f := entriesOf(timeline(h, id), "forwarded", "")
 			if len(f) != 1 || !strings.Contains(f[0].Detail, "PagerDuty told of the acknowledge, for carol") ||
-				!strings.Contains(f[0].Detail, "PagerDuty refused the acknowledge for dave (pagerduty acknowledge: events API answered 400); not retried") {
+				!strings.Contains(f[0].Detail, "PagerDuty refused the acknowledge for dave (pagerduty acknowledge: events API answered 400: Event object is invalid: Invalid routing key); not retried") {
 				t.Errorf("forwarded entries %+v, want carol told and dave refused", f)
 			}
 		})

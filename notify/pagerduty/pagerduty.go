@@ -54,8 +54,14 @@ func New(eventsURL string, hc *http.Client, timeout time.Duration) *Notifier {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	withReasons := *hc
+	withReasons.Transport = refusalReader{base: base}
 	c := gopd.NewClient("", gopd.WithV2EventsAPIEndpoint(strings.TrimRight(eventsURL, "/")))
-	c.HTTPClient = hc
+	c.HTTPClient = &withReasons
 	return &Notifier{client: c, timeout: timeout}
 }
 
@@ -140,18 +146,22 @@ func (p *Notifier) Forward(ctx context.Context, routingKey, dedupKey, action str
 }
 
 // send posts one event, within the timeout, and says what PagerDuty
-// answered if it refused it.
+// answered if it refused it: its status, and its reason when it gave one
+// ("Event object is invalid: Length of 'routing_key' is incorrect"), which
+// the Events API puts where go-pagerduty's client does not look
+// (refusalReason).
 func (p *Notifier) send(ctx context.Context, ev *gopd.V2Event, what string) error {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	_, err := p.client.ManageEventWithContext(ctx, ev)
+	var reason refusal
+	_, err := p.client.ManageEventWithContext(withRefusal(ctx, &reason), ev)
 	if err == nil {
 		return nil
 	}
 	var apiErr gopd.APIError
 	if errors.As(err, &apiErr) {
 		code := apiErr.StatusCode
-		err := fmt.Errorf("%s: events API answered %d", what, code)
+		err := fmt.Errorf("%s: events API answered %d%s", what, code, reason.text(apiErr))
 		if code == http.StatusTooManyRequests || code >= 500 {
 			return notify.Temporary(err)
 		}

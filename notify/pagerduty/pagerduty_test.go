@@ -1,8 +1,12 @@
 package pagerduty_test
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
+	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pagerduty"
 )
 
@@ -41,5 +45,46 @@ func TestPagerDutyDedupKeyRoundTrip(t *testing.T) {
 		if _, _, _, ok := pagerduty.ParseDedupKey(bad); ok {
 			t.Errorf("%q parsed", bad)
 		}
+	}
+}
+
+// TestPagerDutyRefusalSaysWhy: a refusal carries PagerDuty's reason, as
+// its Events API gives it (message and errors at the top of the body), so
+// the timeline and the log say what to fix; the classes stay as they were.
+func TestPagerDutyRefusalSaysWhy(t *testing.T) {
+	for _, c := range []struct {
+		status   int
+		ct, body string
+		want     string
+		wantTemp bool
+	}{
+		{400, "application/json", `{"status":"invalid event","message":"Event object is invalid","errors":["Length of 'routing_key' is incorrect (should be 32 characters)"]}`,
+			"pagerduty: events API answered 400: Event object is invalid: Length of 'routing_key' is incorrect (should be 32 characters)", false},
+		{429, "application/json", `{"status":"throttle event","message":"Requests for this service are arriving too quickly."}`,
+			"pagerduty: events API answered 429: Requests for this service are arriving too quickly.", true},
+		{400, "application/json", `{"error":{"message":"Invalid Input Provided","errors":["bad thing"]}}`,
+			"pagerduty: events API answered 400: Invalid Input Provided: bad thing", false},
+		{400, "application/json", `{"message":"` + strings.Repeat("x", 2000) + `"}`,
+			"pagerduty: events API answered 400: " + strings.Repeat("x", 509) + "…", false},
+		{500, "text/html", `<html>oops</html>`, "pagerduty: events API answered 500", true},
+		{502, "", ``, "pagerduty: events API answered 502", true},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if c.ct != "" {
+				w.Header().Set("Content-Type", c.ct)
+			}
+			w.WriteHeader(c.status)
+			_, _ = w.Write([]byte(c.body))
+		}))
+		p := pagerduty.New(srv.URL, nil, 0)
+		err := p.Notify(t.Context(), notify.Message{Channel: "push", Address: "R0UT1NGKEY0123456789012345678901", Text: "x", Incident: "01INC", User: "dan"})
+		if err == nil || err.Error() != c.want || notify.IsTemporary(err) != c.wantTemp {
+			t.Errorf("%d %s:\n got %v (temporary %v)\nwant %s (temporary %v)", c.status, c.body[:min(len(c.body), 40)], err, notify.IsTemporary(err), c.want, c.wantTemp)
+		}
+		ferr := p.Forward(t.Context(), "R0UT1NGKEY0123456789012345678901", "pagerd:01INC:dan", "resolve")
+		if want := strings.Replace(c.want, "pagerduty:", "pagerduty resolve:", 1); ferr == nil || ferr.Error() != want {
+			t.Errorf("forward %d: got %v, want %s", c.status, ferr, want)
+		}
+		srv.Close()
 	}
 }

@@ -592,8 +592,13 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 		c.Record = nil // read before whoever held it wrote: read it again
 	}
 	sent := map[string]store.Entry{} // page key (pageKey) -> what its page did
-	var order []string               // the keys of the pages this call records
-	tried := map[string]outboxTry{}  // outbox item id -> what trying it did
+	// sentSteps are the pages sent, by the id of their step: a write the
+	// incident changed under may have armed the same step alike, with the
+	// same id (a maintenance window's end released by its sweep while the
+	// window's deadline fired here, both from the same stored state).
+	sentSteps := map[string]duePage{}
+	var order []string              // the keys of the pages this call records
+	tried := map[string]outboxTry{} // outbox item id -> what trying it did
 	// carried are what firings whose pages went out recorded besides the
 	// pages (an escalation, a window's end), by the stored deadline that
 	// fired (duePage.root), kept across a write the incident changed
@@ -674,7 +679,9 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 		var roots map[string]string
 		// fired is what each root's firing did besides paging, this try.
 		fired := map[string][]policy.Action{}
-		entries, acted = carriedOver(carried, st, entries, acted)
+		// aliased are roots whose pages a step of the fresh state stands
+		// for (sentSteps): the write that armed it said why it paged.
+		aliased := map[string]bool{}
 		for {
 			dl, ok := st.Next()
 			if !ok || dl.At.After(now) {
@@ -706,6 +713,10 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 					continue
 				}
 				key := pageKey(dl.ID, roots, a)
+				if p, ok := sentSteps[dl.ID]; ok && p.a.User == a.User && p.a.Channel == a.Channel && p.a.Level == a.Level {
+					key = p.key // the same step, and its page went out
+					aliased[p.root] = true
+				}
 				if !slices.Contains(order, key) {
 					order = append(order, key)
 				}
@@ -714,6 +725,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 				}
 			}
 		}
+		entries, acted = carriedOver(carried, inc.State, entries, acted, aliased)
 		calledOff := false
 		for i, e := range d.pageAll(ctx, cfg, inc, pages, now) {
 			if pages[i].again > 0 {
@@ -731,6 +743,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 				continue
 			}
 			sent[pages[i].key] = e
+			sentSteps[pages[i].deadline] = pages[i]
 			d.journal.sent(c.Incident, pages[i].key, e, now.Add(d.o.Lease))
 		}
 		if calledOff {
@@ -794,6 +807,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 			// Unknown whether it was written: the next read settles it.
 			// What carried held is in the timeline if it was.
 			unsure, sent, order = unsureOf(sent, order), map[string]store.Entry{}, nil
+			clear(sentSteps)
 			clear(carried)
 			if perr := pause(err); perr != nil {
 				return perr
@@ -827,13 +841,14 @@ func rootOf(key string) string {
 }
 
 // carriedOver adds to entries and acted what firings of the deadlines in
-// carried did besides paging, for those no longer pending in st: they are
+// carried did besides paging, for those no longer pending in st (the
+// incident as read) nor done alike by the write it changed under (aliased): they are
 // not fired again, and the pages they sent are recorded.
-func carriedOver(carried map[string][]policy.Action, st policy.Incident, entries []store.Entry, acted []policy.Action) ([]store.Entry, []policy.Action) {
+func carriedOver(carried map[string][]policy.Action, st policy.Incident, entries []store.Entry, acted []policy.Action, aliased map[string]bool) ([]store.Entry, []policy.Action) {
 	for _, root := range slices.Sorted(maps.Keys(carried)) {
 		acts := carried[root]
-		if slices.ContainsFunc(st.Pending, func(dl policy.Deadline) bool { return dl.ID == root }) {
-			continue // fired again, and said again
+		if aliased[root] || slices.ContainsFunc(st.Pending, func(dl policy.Deadline) bool { return dl.ID == root }) {
+			continue // fired again, and said again; or done alike by the other write
 		}
 		entries = append(entries, store.ActionEntries(acts, "pagerd")...)
 		acted = append(acted, acts...)

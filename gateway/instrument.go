@@ -45,7 +45,7 @@ func Instrument(s store.Store, reg prometheus.Registerer, h *Health) store.Store
 
 // storeOps are the op labels of the store metrics, one per operation
 // below, created at zero.
-var storeOps = []string{"trigger", "find", "get", "update", "list", "claim", "finish", "complete", "note", "statuses",
+var storeOps = []string{"trigger", "find", "get", "update", "list", "claim", "finish", "complete", "release", "note", "statuses",
 	"storm_admit", "storm_hold_failed", "storm_held", "storm_flushed", "bundle_put", "bundle_get", "expire",
 	"job_put", "job_get", "job_delete", "job_finish", "docs_list", "docs_put", "count_open"}
 
@@ -156,6 +156,13 @@ func (i *instrumented) Complete(ctx context.Context, c store.Claim) error {
 	start := time.Now()
 	err := i.Store.Complete(ctx, c)
 	i.observe("complete", start, err)
+	return err
+}
+
+func (i *instrumented) Release(ctx context.Context, c store.Claim, notBefore time.Time) error {
+	start := time.Now()
+	err := i.Store.Release(ctx, c, notBefore)
+	i.observe("release", start, err)
 	return err
 }
 

@@ -453,6 +453,13 @@ type Store interface {
 	// pending deadline as stored now. Completing a claim whose incident an
 	// Update already cancelled is not an error.
 	Complete(ctx context.Context, c Claim) error
+	// Release gives up an incident's claim without working it, if it is
+	// still this one's: the incident is due again at its earliest pending
+	// deadline as stored now, but not before notBefore, so that another
+	// replica can take it then and this one does not claim it straight
+	// back (a replica whose config cannot page it). Only for an
+	// incident's claim.
+	Release(ctx context.Context, c Claim, notBefore time.Time) error
 	// NextDue is the earliest time any incident is due (a claimed one counts
 	// at its lease end), for the dispatcher to sleep until. ok is false when
 	// nothing is pending.

@@ -873,6 +873,35 @@ func (s *Store) Complete(ctx context.Context, c store.Claim) error {
 	})
 }
 
+// Release gives up a claim as Complete does, the incident due again no
+// earlier than notBefore (its claim still says when its step was due).
+func (s *Store) Release(ctx context.Context, c store.Claim, notBefore time.Time) error {
+	if _, err := store.ShardOfID(c.Incident); err != nil {
+		return err
+	}
+	if c.Token == "" {
+		return nil
+	}
+	return s.update(ctx, func(tx *bbolt.Tx) error {
+		if _, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get([]byte(c.Incident))); !ok || tok != c.Token {
+			return errNoop
+		}
+		inc, err := readIncident(tx, c.Incident)
+		if errors.Is(err, store.ErrNotFound) {
+			return dropDue(tx, c.Incident)
+		}
+		if err != nil {
+			return err
+		}
+		at, ok := store.DueAt(inc)
+		if !ok {
+			return dropDue(tx, c.Incident)
+		}
+		ms := at.UnixMilli()
+		return setDue(tx, c.Incident, max(ms, notBefore.UnixMilli()), ms, "")
+	})
+}
+
 // NextDue is the earliest due time in the due set (a claimed incident at its
 // lease end); ok is false when nothing is pending.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {

@@ -983,6 +983,34 @@ func (s *Store) Complete(ctx context.Context, c store.Claim) error {
 	return unavailable(err)
 }
 
+var releaseScript = redis.NewScript(recordLua + `
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+if cur and string.sub(cur, 1, #ARGV[2] + 1) == ARGV[2] .. ':' then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  local v = redis.call('GET', KEYS[3])
+  local nx = '-'
+  if v then nx = parse(v).nx end
+  if nx ~= '-' then
+    redis.call('ZADD', KEYS[1], math.max(tonumber(nx), tonumber(ARGV[3])), ARGV[1])
+  else
+    redis.call('ZREM', KEYS[1], ARGV[1])
+  end
+end
+return 1
+`)
+
+// Release gives up a claim as Complete does, the incident due again no
+// earlier than notBefore.
+func (s *Store) Release(ctx context.Context, c store.Claim, notBefore time.Time) error {
+	shard, err := store.ShardOfID(c.Incident)
+	if err != nil {
+		return err
+	}
+	err = releaseScript.Run(ctx, s.rdb, []string{s.key(shard, "due"), s.key(shard, "claims"), s.key(shard, "inc:", c.Incident)},
+		c.Incident, c.Token, notBefore.UnixMilli()).Err()
+	return unavailable(err)
+}
+
 // NextDue is the earliest score over all shards' due sets.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	pipe := s.rdb.Pipeline()

@@ -45,6 +45,7 @@ func Run(t *testing.T, f Factory) {
 		{"ResolveCancelsEveryDeadline", testResolveCancels},
 		{"ClaimLeaseAndTakeover", testClaimLease},
 		{"CompleteAfterTakeoverIsVoid", testCompleteAfterTakeover},
+		{"ReleaseLeavesTheStepDueNotBefore", testRelease},
 		{"NextDue", testNextDue},
 		{"ClaimDueNextSaysWhenTheNextIsDue", testClaimDueNext},
 		{"Timeline", testTimeline},
@@ -495,6 +496,50 @@ func testCompleteAfterTakeover(t *testing.T, f Factory) {
 	complete(t, s, c1[0])
 	if c3, _ := s.ClaimDue(ctx(t), base.Add(15*time.Second), 10*time.Second, 10); len(c3) != 0 {
 		t.Fatalf("a stale Complete released another replica's claim: %+v", c3)
+	}
+}
+
+// testRelease: a claim given up (a replica whose config cannot page the
+// incident) leaves the step due again before the lease ends, at the time
+// given, not earlier, for another replica to take; the claim then still
+// says when the step was due. A stale Release is void, as Complete is.
+func testRelease(t *testing.T, f Factory) {
+	s := f.New(t)
+	trigger(t, s, incident("api", "g1", base, 0))
+	c1, err := s.ClaimDue(ctx(t), base, 30*time.Second, 10)
+	if err != nil || len(c1) != 1 {
+		t.Fatalf("claim %+v %v", c1, err)
+	}
+	if err := s.Release(ctx(t), c1[0], base.Add(3*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.ClaimDue(ctx(t), base.Add(2999*time.Millisecond), 30*time.Second, 10); len(c) != 0 {
+		t.Fatalf("claimed again before the time Release gave: %+v", c)
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(base.Add(3*time.Second)) {
+		t.Fatalf("NextDue after Release %v %v, want %v", at, ok, base.Add(3*time.Second))
+	}
+	c2, err := s.ClaimDue(ctx(t), base.Add(3*time.Second), 30*time.Second, 10)
+	if err != nil || len(c2) != 1 || c2[0].Takeover || !c2[0].Due.Equal(base) {
+		t.Fatalf("claim after Release (3s, not the lease's 30s): %+v %v", c2, err)
+	}
+	// A stale Release (its claim taken over) leaves the new claim alone.
+	c3, _ := s.ClaimDue(ctx(t), base.Add(33*time.Second), 30*time.Second, 10)
+	if len(c3) != 1 {
+		t.Fatalf("takeover %+v", c3)
+	}
+	if err := s.Release(ctx(t), c2[0], base); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.ClaimDue(ctx(t), base.Add(40*time.Second), 30*time.Second, 10); len(c) != 0 {
+		t.Fatalf("a stale Release released another replica's claim: %+v", c)
+	}
+	// Released with a time already past: due at its step's time.
+	if err := s.Release(ctx(t), c3[0], base); err != nil {
+		t.Fatal(err)
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(base) {
+		t.Fatalf("NextDue after a Release at a past time %v %v, want %v", at, ok, base)
 	}
 }
 

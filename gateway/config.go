@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -30,6 +31,10 @@ type configHolder struct {
 	// fits, when set, refuses a reloaded config the running daemon cannot
 	// page with although it loads (startedTransports).
 	fits func(*policy.Config) error
+	// keeps, when set, refuses a reloaded config that would leave stored
+	// incidents without what pages them (keepsOpenServices), given the
+	// config in force and the new one.
+	keeps func(ctx context.Context, old, next *policy.Config) error
 
 	reloads       *prometheus.CounterVec
 	reloadSuccess prometheus.Gauge
@@ -98,6 +103,11 @@ func (h *configHolder) Reload() error {
 	c, err := LoadConfig(h.path)
 	if err == nil && h.fits != nil {
 		err = h.fits(c)
+	}
+	if err == nil && h.keeps != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), reloadStoreTimeout)
+		err = h.keeps(ctx, h.Load(), c)
+		cancel()
 	}
 	if err != nil {
 		h.reloads.WithLabelValues("failure").Inc()

@@ -315,6 +315,11 @@ var ErrResolved = errors.New("incident is resolved")
 // already, and escalating again would page a level nobody asked for.
 var ErrAlreadyEscalated = errors.New("incident was already escalated from that level")
 
+// ErrUnknownService is returned for an event on an incident whose service
+// is not in the config (but a resolve, which needs nothing of it): nothing
+// can page it until the service is back.
+var ErrUnknownService = errors.New("unknown service")
+
 // Engine is the escalation state machine over one config. It is a pure
 // function of (incident, event, now): no clock, no I/O. The daemon and
 // `pagerd simulate` drive the same Apply.
@@ -349,8 +354,16 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 		svcName = ev.Route.Service.Name
 	}
 	svc := e.Config.Service(svcName)
+	if svc == nil && ev.Kind == EventResolve {
+		// An incident whose service left the config (a reload before
+		// reloads kept services with open incidents, another replica's
+		// config) can still be closed: a resolve needs nothing of it.
+		r := &run{c: e.Config, svc: &Service{Name: svcName}, inc: inc, now: now}
+		_ = r.resolve(ev.Actor)
+		return r.inc, r.actions, nil
+	}
 	if svc == nil {
-		return inc, nil, fmt.Errorf("unknown service %q", svcName)
+		return inc, nil, fmt.Errorf("%w %q", ErrUnknownService, svcName)
 	}
 	r := &run{c: e.Config, svc: svc, pol: e.Config.Policy(svc.EscalationPolicy), inc: inc, now: now}
 	if n := len(r.pol.Levels); r.inc.Level >= n {

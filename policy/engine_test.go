@@ -978,3 +978,29 @@ func TestEngineCountsReopensAfterAcknowledgement(t *testing.T) {
 		t.Fatalf("a new life after a resolve must keep the count (keys stay apart): reopened %d", fresh.Reopened)
 	}
 }
+
+// TestIncidentOfAServiceGoneCanOnlyBeResolved: an incident whose service
+// left the config cannot be paged, acknowledged or escalated
+// (ErrUnknownService: nothing says how), but it can be resolved, which
+// needs nothing of the service, so that it can be closed.
+func TestIncidentOfAServiceGoneCanOnlyBeResolved(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	gone, err := Parse([]byte(strings.Replace(engConfig, "  - name: svc\n", "  - name: svc2\n", 1)), "engine.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e = &Engine{Config: gone}
+	for _, ev := range []Event{{Kind: EventAcknowledge, Actor: "a"}, {Kind: EventDeadline, Deadline: inc.Pending[0].ID}, {Kind: EventEscalate}} {
+		if _, _, err := e.Apply(inc, ev, t0.Add(time.Minute)); !errors.Is(err, ErrUnknownService) {
+			t.Errorf("%s: %v, want ErrUnknownService", ev.Kind, err)
+		}
+	}
+	got, acts, err := e.Apply(inc, Event{Kind: EventResolve, Actor: "a"}, t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != StatusResolved || got.ResolvedBy != "a" || len(got.Pending) != 0 || len(acts) != 1 || acts[0].Kind != ActionResolve {
+		t.Errorf("resolved: status %s by %q, pending %v, actions %+v", got.Status, got.ResolvedBy, got.Pending, acts)
+	}
+}

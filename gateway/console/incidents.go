@@ -269,7 +269,7 @@ type pendingView struct {
 var entryWords = map[string]string{
 	"trigger": "Triggered", "notify": "Paged", "notify_failed": "Page failed", "notify_shadow": "Page (shadow mode, not sent)",
 	"escalate": "Escalated", "ack": "Acknowledged", "resolve": "Resolved", "status_update": "Status update",
-	"sla_breach": "SLA breached", "repeat": "Repeated", "delivery": "Delivery",
+	"sla_breach": "SLA breached", "repeat": "Repeated", "delivery": "Delivery", "not_paged": "Not paged",
 }
 
 // incident is one incident: what it is about, its timeline, its next

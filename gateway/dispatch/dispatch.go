@@ -131,6 +131,8 @@ type Dispatcher struct {
 	behind atomic.Int64
 	// recording is set while recordJournal runs aside (Run).
 	recording atomic.Bool
+	// misses are the incidents this replica said it cannot page.
+	misses configMisses
 }
 
 type dispatchMetrics struct {
@@ -142,6 +144,7 @@ type dispatchMetrics struct {
 	escalation *prometheus.CounterVec
 	breaches   *prometheus.CounterVec
 	nobody     *prometheus.CounterVec
+	errors     *prometheus.CounterVec
 }
 
 // New builds a dispatcher.
@@ -191,8 +194,11 @@ func New(o Options) *Dispatcher {
 			Help: "Missed response targets by target."}, []string{"target"}),
 		nobody: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_paged_nobody_total",
 			Help: "Escalations (a level, an unresolved rule, a page_immediately level) that paged nobody because nobody was on call for them, by service: a missed page."}, []string{"service"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_dispatch_errors_total",
+			Help: "Claimed incident steps this replica could not work, by reason: unknown_service (the incident's service is not in this replica's config; nothing is paged here until it is, or another replica pages it)."}, []string{"reason"}),
 	}
-	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches, m.nobody)
+	m.errors.WithLabelValues("unknown_service")
+	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches, m.nobody, m.errors)
 	d := &Dispatcher{o: o, log: o.Logger, m: m, wake: make(chan struct{}, 1), journal: newJournal()}
 	o.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagerd_dispatch_unrecorded",
 		Help: "Pages and storm messages this replica sent but could not yet record in the store (the store refused the write); they are recorded, not sent again, when the store takes writes."},
@@ -508,7 +514,9 @@ func (d *Dispatcher) workClaim(ctx context.Context, c store.Claim) {
 		}
 		return
 	}
-	if err := d.work(ctx, c); err != nil {
+	if err := d.work(ctx, c); isConfigMiss(err) {
+		d.configMiss(ctx, c, err)
+	} else if err != nil {
 		d.log.Error("dispatcher: incident step failed; it comes due again when the lease ends",
 			"incident", c.Incident, "err", err)
 	}

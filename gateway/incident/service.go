@@ -176,8 +176,10 @@ func (s *Service) applyGuarded(ctx context.Context, id string, first *store.Inci
 	inc, err := s.update(ctx, id, first, func(inc *store.Incident) ([]store.Entry, bool, error) {
 		wrote = false
 		cfg := s.o.Config()
-		if cfg.Service(inc.Service) == nil {
-			return nil, false, &refusal{ErrConflict, fmt.Sprintf("service %q is no longer in the config", inc.Service)}
+		if cfg.Service(inc.Service) == nil && ev.Kind != policy.EventResolve {
+			// A resolve goes through, so that such an incident can
+			// be closed.
+			return nil, false, &refusal{ErrConflict, fmt.Sprintf("service %q is no longer in the config: it can only be resolved", inc.Service)}
 		}
 		var before []store.Entry
 		if g != nil {

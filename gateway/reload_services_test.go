@@ -1,0 +1,210 @@
+package gateway
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// renamedAPI is testConfig with service api renamed api-v2 (same keys,
+// same policy): to pagerd, api removed and api-v2 added.
+var renamedAPI = strings.Replace(testConfig, "  - name: api\n", "  - name: api-v2\n", 1)
+
+// withoutBatch is testConfig without service batch.
+var withoutBatch = testConfig[:strings.Index(testConfig, "  - name: batch\n")]
+
+// notPaged are the incident's NotPaged entries.
+func notPaged(h *harness, id string) []store.Entry {
+	return entriesOf(h.incident(id).Timeline, dispatch.NotPaged, "")
+}
+
+// TestReloadKeepsServicesWithOpenIncidents: a reload that renames service
+// api while one of its incidents is open is refused, naming the service
+// and the incident, and the old config keeps paging it (ann's SMS at 2m,
+// her call at 5m). Taken, it stopped every page of the incident and left
+// nobody able to acknowledge it. Removing a service with nothing open
+// (batch) is taken; once the incident is resolved, so is the rename.
+func TestReloadKeepsServicesWithOpenIncidents(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)))
+			id := fire(h)
+			h.step(fixedNow)
+			err := h.reload(renamedAPI)
+			if err == nil {
+				t.Fatal("a reload removing a service with an open incident was taken")
+			}
+			for _, want := range []string{"services[api]: 1 open incident (" + id + ")", "resolve them or keep the service"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("refusal %q does not say %q", err, want)
+				}
+			}
+			if h.config().Service("api") == nil {
+				t.Fatal("the refused config is in force")
+			}
+			if got := metric(t, h.reg, "pagerd_config_last_reload_successful"); got != 0 {
+				t.Errorf("pagerd_config_last_reload_successful %v after a refused reload", got)
+			}
+			r := h.api("POST", "/-/reload", "")
+			if r.code != 500 || !strings.Contains(r.body, "services[api]: 1 open incident") {
+				t.Errorf("POST /-/reload: %d %s", r.code, r.body)
+			}
+			h.runUntil(fixedNow.Add(6 * time.Minute))
+			if got := strings.Join(h.rec.lines(fixedNow), ","); got != "0s L1 ann push,2m L1 ann sms,5m L1 ann voice" {
+				t.Errorf("pages after the refused reload: %s", got)
+			}
+
+			if err := h.reload(withoutBatch); err != nil {
+				t.Fatalf("removing a service with nothing open: %v", err)
+			}
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("resolve: %d %s", r.code, r.body)
+			}
+			if err := h.reload(renamedAPI); err != nil {
+				t.Fatalf("the rename once the incident is resolved: %v", err)
+			}
+			if h.config().Service("api-v2") == nil {
+				t.Error("the rename is not in force")
+			}
+		})
+	}
+}
+
+// listRefusing is a store whose List fails while refuse is set.
+type listRefusing struct {
+	store.Store
+	refuse atomic.Bool
+}
+
+func (l *listRefusing) List(ctx context.Context, f store.Filter) ([]*store.Incident, error) {
+	if l.refuse.Load() {
+		return nil, errDiskFull
+	}
+	return l.Store.List(ctx, f)
+}
+
+// TestReloadRemovingAServiceRefusedWhenTheStoreCannotSay: whether a
+// removed service has open incidents is the store's to say; when it
+// cannot, the reload is refused rather than guessed.
+func TestReloadRemovingAServiceRefusedWhenTheStoreCannotSay(t *testing.T) {
+	ls := &listRefusing{Store: boltStore(t)}
+	h := newHarness(t, withStore(ls))
+	ls.refuse.Store(true)
+	err := h.reload(withoutBatch)
+	if err == nil || !strings.Contains(err.Error(), "services[batch] is removed, and the store did not say whether it has open incidents") {
+		t.Fatalf("reload while the store cannot list: %v", err)
+	}
+	if h.config().Service("batch") == nil {
+		t.Fatal("the refused config is in force")
+	}
+	ls.refuse.Store(false)
+	if err := h.reload(withoutBatch); err != nil {
+		t.Fatalf("reload once the store answers: %v", err)
+	}
+}
+
+// orphan fires an incident of api, pages it once, then takes a config
+// without api as a pagerd that did not check reloads would (a store
+// written by an older replica holds such incidents).
+func orphan(t *testing.T, h *harness) string {
+	t.Helper()
+	id := fire(h)
+	h.step(fixedNow)
+	h.d.cfg.keeps = nil
+	if err := h.reload(renamedAPI); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestIncidentOfARemovedServiceIsNotPagedSilently: an incident whose
+// service is gone cannot be paged; the dispatcher says so once in its
+// timeline and once in the log (ERROR), and counts every claim of it
+// (pagerd_dispatch_errors_total{reason="unknown_service"}), where it used
+// to fail at every lease with a log line only. It can be resolved (API),
+// not acknowledged; once resolved nothing is due.
+func TestIncidentOfARemovedServiceIsNotPagedSilently(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)))
+			id := orphan(t, h)
+			h.runUntil(fixedNow.Add(20 * time.Minute))
+			if got := h.rec.lines(fixedNow); len(got) != 1 {
+				t.Errorf("pages %v, want the first push only", got)
+			}
+			notes := notPaged(h, id)
+			if len(notes) != 1 || !strings.Contains(notes[0].Detail, `unknown service "api"`) || !strings.Contains(notes[0].Detail, "resolve the incident") {
+				t.Errorf("timeline says %+v, want once that it is not paged and why", notes)
+			}
+			if n := metric(t, h.reg, "pagerd_dispatch_errors_total", "reason", "unknown_service"); n < 2 {
+				t.Errorf("pagerd_dispatch_errors_total{reason=unknown_service} = %v over 20 minutes", n)
+			}
+			logs := h.logs.String()
+			if n := strings.Count(logs, `"level":"ERROR","msg":"dispatcher: an incident's service is not in this replica's config`); n != 1 {
+				t.Errorf("%d ERROR lines about it, want 1", n)
+			}
+			if n := strings.Count(logs, "incident step failed"); n != 0 {
+				t.Errorf("%d 'incident step failed' lines", n)
+			}
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 409 || !strings.Contains(r.body, "it can only be resolved") {
+				t.Errorf("acknowledge: %d %s", r.code, r.body)
+			}
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("resolve: %d %s", r.code, r.body)
+			}
+			if v := h.incident(id); v.Status != "resolved" {
+				t.Errorf("status %s after the resolve", v.Status)
+			}
+			if _, ok, err := h.store.NextDue(context.Background()); err != nil || ok {
+				t.Errorf("something still due after the resolve (%v)", err)
+			}
+		})
+	}
+}
+
+// TestReplicaWithoutTheServiceLeavesItsStepsToOneWithIt: in a rollout one
+// replica (a) runs a config without service api while another (b) still
+// has it. Both look every second, a first on even seconds: a claims each
+// step first, cannot page it, and gives the claim up at once, due again a
+// tenth of the lease later: b pages it within seconds, not when a's 30s
+// lease runs out (and not at all, when a won every race at its end).
+func TestReplicaWithoutTheServiceLeavesItsStepsToOneWithIt(t *testing.T) {
+	st, _ := redisStore(t)
+	h := newHarness(t, withStore(st), replicas(0))
+	without, err := policy.Parse([]byte(renamedAPI), "new.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, areg := h.dispatcher(func(o *dispatch.Options) { o.Config = func() *policy.Config { return without } })
+	b := h.d.Dispatcher()
+	id := fire(h)
+	ctx := context.Background()
+	for s := 0; s <= 3*60; s++ {
+		h.clock.Set(fixedNow.Add(time.Duration(s) * time.Second))
+		order := []*dispatch.Dispatcher{a, b}
+		if s%2 == 1 {
+			order = []*dispatch.Dispatcher{b, a}
+		}
+		for _, d := range order {
+			if _, err := d.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	got := strings.Join(h.rec.lines(fixedNow), ",")
+	if got != "3s L1 ann push,2m3s L1 ann sms" {
+		t.Errorf("pages %s, want each 3s (a tenth of the lease) after it was due", got)
+	}
+	if n := metric(t, areg, "pagerd_dispatch_errors_total", "reason", "unknown_service"); n != 2 {
+		t.Errorf("a counted %v steps it could not page, want 2", n)
+	}
+	if notes := notPaged(h, id); len(notes) != 1 {
+		t.Errorf("timeline says %+v, want once that a replica could not page it", notes)
+	}
+}

@@ -852,25 +852,7 @@ func (s *Store) Complete(ctx context.Context, c store.Claim) error {
 	if c.Job != nil {
 		return s.FinishJob(ctx, c, c.Job)
 	}
-	if _, err := store.ShardOfID(c.Incident); err != nil {
-		return err
-	}
-	if c.Token == "" {
-		return nil
-	}
-	return s.update(ctx, func(tx *bbolt.Tx) error {
-		if _, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get([]byte(c.Incident))); !ok || tok != c.Token {
-			return errNoop
-		}
-		inc, err := readIncident(tx, c.Incident)
-		if errors.Is(err, store.ErrNotFound) {
-			return dropDue(tx, c.Incident)
-		}
-		if err != nil {
-			return err
-		}
-		return schedule(tx, c.Incident, inc)
-	})
+	return s.Release(ctx, c, time.Time{})
 }
 
 // Release gives up a claim as Complete does, the incident due again no

@@ -949,6 +949,9 @@ func (s *Store) parseClaims(res []any) []store.Claim {
 
 func isNoScript(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") }
 
+// completeScript releases a claim if it is still this one's (ARGV[2]),
+// putting the incident back at its earliest pending deadline, or at
+// ARGV[3] (ms) if that is later.
 var completeScript = redis.NewScript(recordLua + `
 local cur = redis.call('HGET', KEYS[2], ARGV[1])
 if cur and string.sub(cur, 1, #ARGV[2] + 1) == ARGV[2] .. ':' then
@@ -957,7 +960,7 @@ if cur and string.sub(cur, 1, #ARGV[2] + 1) == ARGV[2] .. ':' then
   local nx = '-'
   if v then nx = parse(v).nx end
   if nx ~= '-' then
-    redis.call('ZADD', KEYS[1], nx, ARGV[1])
+    redis.call('ZADD', KEYS[1], math.max(tonumber(nx), tonumber(ARGV[3])), ARGV[1])
   else
     redis.call('ZREM', KEYS[1], ARGV[1])
   end
@@ -974,40 +977,22 @@ func (s *Store) Complete(ctx context.Context, c store.Claim) error {
 	if c.Job != nil {
 		return s.completeJob(ctx, c)
 	}
+	return s.release(ctx, c, 0)
+}
+
+// Release gives up a claim as Complete does, the incident due again no
+// earlier than notBefore.
+func (s *Store) Release(ctx context.Context, c store.Claim, notBefore time.Time) error {
+	return s.release(ctx, c, notBefore.UnixMilli())
+}
+
+func (s *Store) release(ctx context.Context, c store.Claim, notBeforeMS int64) error {
 	shard, err := store.ShardOfID(c.Incident)
 	if err != nil {
 		return err
 	}
 	err = completeScript.Run(ctx, s.rdb, []string{s.key(shard, "due"), s.key(shard, "claims"), s.key(shard, "inc:", c.Incident)},
-		c.Incident, c.Token).Err()
-	return unavailable(err)
-}
-
-var releaseScript = redis.NewScript(recordLua + `
-local cur = redis.call('HGET', KEYS[2], ARGV[1])
-if cur and string.sub(cur, 1, #ARGV[2] + 1) == ARGV[2] .. ':' then
-  redis.call('HDEL', KEYS[2], ARGV[1])
-  local v = redis.call('GET', KEYS[3])
-  local nx = '-'
-  if v then nx = parse(v).nx end
-  if nx ~= '-' then
-    redis.call('ZADD', KEYS[1], math.max(tonumber(nx), tonumber(ARGV[3])), ARGV[1])
-  else
-    redis.call('ZREM', KEYS[1], ARGV[1])
-  end
-end
-return 1
-`)
-
-// Release gives up a claim as Complete does, the incident due again no
-// earlier than notBefore.
-func (s *Store) Release(ctx context.Context, c store.Claim, notBefore time.Time) error {
-	shard, err := store.ShardOfID(c.Incident)
-	if err != nil {
-		return err
-	}
-	err = releaseScript.Run(ctx, s.rdb, []string{s.key(shard, "due"), s.key(shard, "claims"), s.key(shard, "inc:", c.Incident)},
-		c.Incident, c.Token, notBefore.UnixMilli()).Err()
+		c.Incident, c.Token, notBeforeMS).Err()
 	return unavailable(err)
 }
 

@@ -249,6 +249,17 @@ type Event struct {
 	// Apply returns ErrAlreadyEscalated as for a level left. Zero, only
 	// the level is compared.
 	FromLevelAt time.Time
+	// AckReopened, for acknowledge when AckReopenedSet, is the incident's
+	// reopen count (Incident.Reopened) when the page acknowledged went
+	// out, as a transport that keys its alerts by it reads it back
+	// (PagerDuty's dedup key). When the incident has been reopened since,
+	// that page is not what pages the person now: Apply changes nothing
+	// and returns ErrReopenedSince, so a late answer to the old alert
+	// (PagerDuty's webhook for an acknowledgement pagerd forwarded before
+	// the reopen, a tap on the old alert) does not silence the new pages.
+	// Checked here, with the incident as it is written, not before.
+	AckReopened    int
+	AckReopenedSet bool
 	// Channel, for channel_failed, is the channel that failed.
 	Channel string
 	// Hold, for a trigger, is the maintenance window covering the new
@@ -320,6 +331,11 @@ var ErrAlreadyEscalated = errors.New("incident was already escalated from that l
 // can page it until the service is back.
 var ErrUnknownService = errors.New("unknown service")
 
+// ErrReopenedSince is returned for an acknowledge of a page sent before the
+// incident's latest reopen (Event.AckReopened): it answers a page the
+// reopen superseded, and acknowledging would stop the pages after it.
+var ErrReopenedSince = errors.New("incident was reopened after the page acknowledged")
+
 // Engine is the escalation state machine over one config. It is a pure
 // function of (incident, event, now): no clock, no I/O. The daemon and
 // `pagerd simulate` drive the same Apply.
@@ -376,7 +392,7 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 	case EventTrigger:
 		err = r.trigger(ev)
 	case EventAcknowledge:
-		err = r.acknowledge(ev.Actor)
+		err = r.acknowledge(ev)
 	case EventResolve:
 		err = r.resolve(ev.Actor)
 	case EventEscalate:
@@ -959,13 +975,17 @@ func (r *run) armStatusEscalation(from time.Time) {
 	}
 }
 
-func (r *run) acknowledge(actor string) error {
+func (r *run) acknowledge(ev Event) error {
 	switch r.inc.Status {
 	case StatusResolved:
 		return ErrResolved
 	case StatusAcknowledged:
 		return nil
 	}
+	if ev.AckReopenedSet && ev.AckReopened < r.inc.Reopened {
+		return ErrReopenedSince
+	}
+	actor := ev.Actor
 	r.inc.Status = StatusAcknowledged
 	if r.inc.AcknowledgedAt.IsZero() {
 		r.inc.AcknowledgedAt = r.now

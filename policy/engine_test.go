@@ -1004,3 +1004,37 @@ func TestIncidentOfAServiceGoneCanOnlyBeResolved(t *testing.T) {
 		t.Errorf("resolved: status %s by %q, pending %v, actions %+v", got.Status, got.ResolvedBy, got.Pending, acts)
 	}
 }
+
+// TestEngineRefusesAcknowledgementOfAPageBeforeTheReopen: an
+// acknowledgement that names the reopen count of the page it answers
+// (AckReopened) acknowledges only when the incident has not been reopened
+// since; one sent before the reopen changes nothing, so the pages after the
+// reopen go on. A resolve is not checked: resolving from any page is fine.
+func TestEngineRefusesAcknowledgementOfAPageBeforeTheReopen(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "a", AckReopenedSet: true}, t0.Add(time.Minute))
+	if inc.Status != StatusAcknowledged {
+		t.Fatalf("an acknowledgement of the current page: status %s", inc.Status)
+	}
+	inc, _ = engApply(t, e, inc, Event{Kind: EventEscalate, Actor: "a"}, t0.Add(2*time.Minute))
+	if inc.Status != StatusTriggered || inc.Reopened != 1 {
+		t.Fatalf("escalation after the acknowledgement: status %s, reopened %d", inc.Status, inc.Reopened)
+	}
+	stale := Event{Kind: EventAcknowledge, Actor: "a", AckReopened: 0, AckReopenedSet: true}
+	got, acts, err := e.Apply(inc, stale, t0.Add(3*time.Minute))
+	if !errors.Is(err, ErrReopenedSince) || len(acts) != 0 || got.Status != StatusTriggered || len(got.Pending) != len(inc.Pending) {
+		t.Fatalf("acknowledgement of the page before the reopen: err %v, %d actions, status %s, %d of %d deadlines pending",
+			err, len(acts), got.Status, len(got.Pending), len(inc.Pending))
+	}
+	cur := Event{Kind: EventAcknowledge, Actor: "a", AckReopened: 1, AckReopenedSet: true}
+	if got, _ = engApply(t, e, inc, cur, t0.Add(3*time.Minute)); got.Status != StatusAcknowledged {
+		t.Fatalf("acknowledgement of the page after the reopen: status %s", got.Status)
+	}
+	if got, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "a"}, t0.Add(3*time.Minute)); got.Status != StatusAcknowledged {
+		t.Fatalf("acknowledgement naming no page: status %s", got.Status)
+	}
+	if got, _ = engApply(t, e, inc, Event{Kind: EventResolve, Actor: "a"}, t0.Add(3*time.Minute)); got.Status != StatusResolved {
+		t.Fatalf("resolve after the reopen: status %s", got.Status)
+	}
+}

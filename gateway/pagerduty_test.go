@@ -369,18 +369,9 @@ func pdEvents(fake *providertest.PagerDuty, id, user, action string) int {
 func TestPagerDutyRepageAfterReopenNotifiesAnew(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			fake := providertest.NewPagerDuty(t)
-			h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
-			id := fire(h)
-			h.step(fixedNow)
+			fake, h, id := pushedToCarol(t, mk(t))
 			k0, k1, k2 := pagerduty.DedupKey(id, "carol", 0), pagerduty.DedupKey(id, "carol", 1), pagerduty.DedupKey(id, "carol", 2)
-			act := func(what string) {
-				t.Helper()
-				if r := h.api("POST", "/api/v1/incidents/"+id+"/"+what, `{"user":"carol"}`); r.code != 200 {
-					t.Fatalf("%s: %d %s", what, r.code, r.body)
-				}
-				h.runUntil(h.clock.Now().Add(time.Minute))
-			}
+			act := carolActs(t, h, id)
 			act("acknowledge")
 			if got := fake.Alert(k0); got != "acknowledged" {
 				t.Fatalf("PagerDuty's alert %s is %q after the acknowledgement", k0, got)
@@ -420,6 +411,85 @@ func TestPagerDutyRepageAfterReopenNotifiesAnew(t *testing.T) {
 				t.Fatalf("timeline ends with %+v", e)
 			}
 		})
+	}
+}
+
+// TestPagerDutyLateAcknowledgementOfTheOldAlert: Carol acknowledges in
+// pagerd, which tells PagerDuty under the first key; before PagerDuty's
+// incident.acknowledged webhook for that alert comes back, the incident is
+// escalated, reopened and pushed to her anew under a new key. The late
+// webhook (or Carol tapping acknowledge on the old alert) answers a page
+// the reopen superseded: it is answered 204 and changes nothing, the
+// timeline says why, and the pages go on (her SMS comes). The webhook for
+// the new alert acknowledges; a resolve from the old alert resolves.
+func TestPagerDutyLateAcknowledgementOfTheOldAlert(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake, h, id := pushedToCarol(t, mk(t))
+			k0, k1 := pagerduty.DedupKey(id, "carol", 0), pagerduty.DedupKey(id, "carol", 1)
+			act := carolActs(t, h, id)
+			webhook := func(event, key string) {
+				t.Helper()
+				body := `{"event":{"event_type":"incident.` + event + `","data":{"type":"incident","incident_key":"` + key + `"}}}`
+				if code, resp := fake.Webhook(t, h.url+pagerduty.WebhookPath, body); code != 204 {
+					t.Fatalf("webhook %s for %s: %d %s", event, key, code, resp)
+				}
+			}
+			act("acknowledge")
+			if got := fake.Alert(k0); got != "acknowledged" {
+				t.Fatalf("the acknowledgement was not forwarded: %s is %q (events %q)", k0, got, pdSeq(fake))
+			}
+			act("escalate")
+			if got := fake.Notified(); len(got) != 2 || got[1] != k1 {
+				t.Fatalf("the page after the reopen: alerts opened %q, want %q then %q", got, k0, k1)
+			}
+			sms := len(h.rec.lines(fixedNow))
+
+			webhook("acknowledged", k0)
+			v := h.incident(id)
+			if v.Status != "triggered" {
+				t.Fatalf("PagerDuty's late acknowledgement of %s silenced the reopened incident: %s by %q", k0, v.Status, v.AcknowledgedBy)
+			}
+			if e := v.Timeline[len(v.Timeline)-1]; e.Type != "ack_ignored" || e.User != "carol" {
+				t.Fatalf("the timeline does not say why the acknowledgement changed nothing: ends with %+v", e)
+			}
+			h.runUntil(h.clock.Now().Add(30 * time.Minute))
+			if got := h.rec.lines(fixedNow); len(got) <= sms {
+				t.Fatalf("no page went out after the late acknowledgement: %v", got)
+			}
+
+			webhook("acknowledged", k1)
+			if v := h.incident(id); v.Status != "acknowledged" || v.AcknowledgedBy != "carol" {
+				t.Fatalf("PagerDuty's acknowledgement of %s: incident %s by %q", k1, v.Status, v.AcknowledgedBy)
+			}
+			act("escalate") // reopened again: k0 and k1 are both old now
+			webhook("resolved", k0)
+			if v := h.incident(id); v.Status != "resolved" || v.ResolvedBy != "carol" {
+				t.Fatalf("a resolve from the alert before the reopens: incident %s by %q", v.Status, v.ResolvedBy)
+			}
+		})
+	}
+}
+
+// pushedToCarol starts a daemon on st that pushes through a fake
+// PagerDuty, and fires an incident that is pushed to carol.
+func pushedToCarol(t *testing.T, st store.Store) (*providertest.PagerDuty, *harness, string) {
+	fake := providertest.NewPagerDuty(t)
+	h := newHarness(t, withStore(st), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
+	id := fire(h)
+	h.step(fixedNow)
+	return fake, h, id
+}
+
+// carolActs returns what has carol act on incident id through the API
+// (acknowledge, escalate, resolve) and lets the dispatcher work a minute.
+func carolActs(t *testing.T, h *harness, id string) func(what string) {
+	return func(what string) {
+		t.Helper()
+		if r := h.api("POST", "/api/v1/incidents/"+id+"/"+what, `{"user":"carol"}`); r.code != 200 {
+			t.Fatalf("%s: %d %s", what, r.code, r.body)
+		}
+		h.runUntil(h.clock.Now().Add(time.Minute))
 	}
 }
 

@@ -31,6 +31,14 @@ type Receiver interface {
 	// known: a page sent before pages carried it), or a storm message,
 	// escalates as Act does.
 	EscalateFrom(ctx context.Context, user string, page Page) (Acted, error)
+	// AcknowledgePage has user acknowledge page.Target as the answer to a
+	// page sent when the incident had been reopened page.Reopened times
+	// (a PagerDuty alert's dedup key says it). When the incident has been
+	// reopened since, that page is not what pages the person now: nothing
+	// changes and Acted says so (ReopenedSince), so a late answer to the
+	// old alert does not silence the new pages. A storm message
+	// acknowledges as Act does.
+	AcknowledgePage(ctx context.Context, user string, page Page) (Acted, error)
 	// Delivered records a provider's report on a page to target in its
 	// timeline (each of its incidents', for a storm message). A page that
 	// did not arrive (Failed) brings the person's next step forward to
@@ -130,6 +138,9 @@ type Page struct {
 	Tied []string
 	// At is when it went out; zero when not known.
 	At time.Time
+	// Reopened is how many times the incident had been reopened after an
+	// acknowledgement when it went out (Message.Reopened).
+	Reopened int
 }
 
 // SameMoment is how close two pages are for a person not to know which
@@ -151,6 +162,9 @@ type Acted struct {
 	// AlreadyEscalated, for EscalateFrom, says the incident had left the
 	// level escalated from: nothing changed, and Level says where it is.
 	AlreadyEscalated bool
+	// ReopenedSince, for AcknowledgePage, says the incident was reopened
+	// after the page answered went out: nothing changed.
+	ReopenedSince bool
 	// The incident as it stands after the action.
 	Incident, Service, Priority, Summary string
 	AcknowledgedBy, ResolvedBy           string

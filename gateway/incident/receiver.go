@@ -117,7 +117,8 @@ func (s *Service) viewerPaged(ctx context.Context, id, user string) error {
 func (s *Service) act(ctx context.Context, target string, ev policy.Event) (notify.Acted, error) {
 	inc, acts, err := s.Apply(ctx, target, ev)
 	already := errors.Is(err, ErrAlreadyEscalated)
-	if err != nil && !isResolved(err) && !already {
+	since := errors.Is(err, ErrReopenedSince)
+	if err != nil && !isResolved(err) && !already && !since {
 		return notify.Acted{}, Classify(err)
 	}
 	st := inc.State
@@ -129,7 +130,7 @@ func (s *Service) act(ctx context.Context, target string, ev policy.Event) (noti
 	// display name (as "already escalated by" names them), any other
 	// actor (an API key, "api:ops") by its id.
 	cfg := s.o.Config()
-	out := notify.Acted{Changed: len(acts) > 0, AlreadyResolved: resolved, AlreadyEscalated: already,
+	out := notify.Acted{Changed: len(acts) > 0, AlreadyResolved: resolved, AlreadyEscalated: already, ReopenedSince: since,
 		Incident: inc.ID, Service: inc.Service, Priority: st.Priority, Summary: inc.Summary,
 		AcknowledgedBy: cfg.UserName(st.AcknowledgedBy), AcknowledgedAt: st.AcknowledgedAt,
 		ResolvedBy: cfg.UserName(st.ResolvedBy), ResolvedAt: st.ResolvedAt,
@@ -154,6 +155,33 @@ func (s *Service) EscalateFrom(ctx context.Context, user string, page notify.Pag
 	}
 	return s.act(ctx, page.Target, policy.Event{Kind: policy.EventEscalate, Actor: user,
 		FromLevel: page.Level - 1, FromLevelSet: true, FromLevelAt: page.At})
+}
+
+// AcknowledgePage has user acknowledge an incident as the answer to a page
+// sent when it had been reopened page.Reopened times (notify.Receiver):
+// when it has been reopened since, nothing changes, the timeline says so
+// (ack_ignored) and the answer does (ReopenedSince). The check is the
+// state machine's, on the incident as it is written. A storm message's
+// page carries no count, and acknowledges as Act does.
+func (s *Service) AcknowledgePage(ctx context.Context, user string, page notify.Page) (notify.Acted, error) {
+	if store.IsBundleID(page.Target) {
+		return s.Act(ctx, page.Target, user, notify.Acknowledge)
+	}
+	if err := s.viewerPaged(ctx, page.Target, user); err != nil {
+		return notify.Acted{}, Classify(err)
+	}
+	out, err := s.act(ctx, page.Target, policy.Event{Kind: policy.EventAcknowledge, Actor: user,
+		AckReopened: page.Reopened, AckReopenedSet: true})
+	if err == nil && out.ReopenedSince {
+		// Whoever wonders why pages go on after an acknowledgement finds
+		// it here. The answer does not hang on it: nothing was changed.
+		e := store.Entry{At: s.clock(), Type: "ack_ignored", Actor: user, User: user,
+			Detail: fmt.Sprintf("acknowledgement of a page sent before the incident's latest reopen (it had been reopened %d times then): not applied, the pages since go on", page.Reopened)}
+		if nerr := s.Note(ctx, page.Target, e); nerr != nil {
+			s.log.Warn("recording an acknowledgement not applied", "incident", page.Target, "user", user, "err", nerr)
+		}
+	}
+	return out, err
 }
 
 // escalatedBy is who escalated the incident to where it is: the name of

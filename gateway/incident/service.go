@@ -43,6 +43,9 @@ var (
 	// left (policy.ErrAlreadyEscalated): it was escalated from it already,
 	// and nothing changed.
 	ErrAlreadyEscalated = errors.New("the incident was already escalated from that level")
+	// ErrReopenedSince: an acknowledgement of a page sent before the
+	// incident's latest reopen (policy.ErrReopenedSince); nothing changed.
+	ErrReopenedSince = errors.New("the incident was reopened after the page acknowledged")
 	// ErrNotYours: acting on a storm message sent to someone else.
 	ErrNotYours = errors.New("this was sent to someone else")
 	// ErrConflict: the incident cannot take the action as things stand
@@ -149,7 +152,8 @@ func (s *Service) update(ctx context.Context, id string, first *store.Incident, 
 // incident and writes the result. An event that changes nothing writes
 // nothing (and returns no actions). An action on a resolved incident is
 // ErrAlreadyResolved, and an escalation from a level the incident has left
-// ErrAlreadyEscalated, each with the incident.
+// ErrAlreadyEscalated, and an acknowledgement of a page sent before the
+// latest reopen ErrReopenedSince, each with the incident.
 func (s *Service) Apply(ctx context.Context, id string, ev policy.Event) (*store.Incident, []policy.Action, error) {
 	return s.applyWith(ctx, id, nil, ev, nil)
 }
@@ -227,6 +231,9 @@ func (s *Service) applyGuarded(ctx context.Context, id string, first *store.Inci
 		if errors.Is(err, policy.ErrAlreadyEscalated) {
 			return nil, false, ErrAlreadyEscalated
 		}
+		if errors.Is(err, policy.ErrReopenedSince) {
+			return nil, false, ErrReopenedSince
+		}
 		if err != nil {
 			return nil, false, &refusal{ErrBadInput, err.Error()}
 		}
@@ -250,7 +257,7 @@ func (s *Service) applyGuarded(ctx context.Context, id string, first *store.Inci
 		return append(before, store.ActionEntries(acts, ev.Actor)...), true, nil
 	})
 	switch {
-	case errors.Is(err, ErrAlreadyResolved), errors.Is(err, ErrAlreadyEscalated):
+	case errors.Is(err, ErrAlreadyResolved), errors.Is(err, ErrAlreadyEscalated), errors.Is(err, ErrReopenedSince):
 		return inc, nil, err
 	case err != nil:
 		return nil, nil, err

@@ -44,7 +44,9 @@ func badRequest(format string, args ...any) error {
 // ServeWebhook acts on one webhook: incident.acknowledged and
 // incident.resolved on an incident pagerd pushed through PagerDuty act on
 // the pagerd incident as the person it was pushed to, which stops the
-// ladder for everyone. Other events, and incidents pagerd did not push, are
+// ladder for everyone; an acknowledgement of an alert opened before the
+// incident's latest reopen (its dedup key's count is lower) changes
+// nothing. Other events, and incidents pagerd did not push, are
 // accepted and ignored, so PagerDuty does not redeliver them.
 func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	secret := wh.Secret()
@@ -90,12 +92,23 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	id, user, _, ok := ParseDedupKey(body.Event.Data.IncidentKey)
+	id, user, reopened, ok := ParseDedupKey(body.Event.Data.IncidentKey)
 	if !ok || !wh.Receiver.KnowsUser(user) {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	acted, err := wh.Receiver.Act(r.Context(), id, user, action)
+	var acted notify.Acted
+	var err error
+	if action == notify.Acknowledge {
+		// The alert's key says which round of pages it was: an
+		// acknowledgement of an alert from before the incident's latest
+		// reopen (pagerd's own acknowledgement coming back late, a tap on
+		// the old alert) must not stop the pages since. A resolve from
+		// any alert resolves.
+		acted, err = wh.Receiver.AcknowledgePage(r.Context(), user, notify.Page{Target: id, Reopened: reopened})
+	} else {
+		acted, err = wh.Receiver.Act(r.Context(), id, user, action)
+	}
 	if err == nil && acted.AlreadyResolved || errors.Is(err, notify.ErrNotFound) {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
@@ -106,6 +119,13 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	log := wh.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	if acted.ReopenedSince {
+		// Answered 2xx all the same: PagerDuty must not deliver it again.
+		log.Info("PagerDuty webhook not applied: the incident was reopened after the alert it acknowledges", "incident", id, "user", user,
+			"event", body.Event.EventType, "dedup_key", body.Event.Data.IncidentKey)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	}
 	log.Info("PagerDuty webhook applied", "incident", id, "user", user, "event", body.Event.EventType)
 	w.WriteHeader(http.StatusNoContent)

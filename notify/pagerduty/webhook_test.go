@@ -1,7 +1,9 @@
 package pagerduty_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +18,9 @@ import (
 type receiver struct {
 	notify.Receiver
 	acted []string
+	// reopened is the incident's reopen count: an acknowledgement of a
+	// page with a lower one changes nothing (ReopenedSince).
+	reopened int
 }
 
 func (r *receiver) Act(_ context.Context, target, user string, a notify.Action) (notify.Acted, error) {
@@ -28,7 +33,30 @@ func (r *receiver) EscalateFrom(_ context.Context, user string, p notify.Page) (
 	return notify.Acted{Changed: true, Incident: p.Target}, nil
 }
 
+func (r *receiver) AcknowledgePage(ctx context.Context, user string, p notify.Page) (notify.Acted, error) {
+	if p.Reopened < r.reopened {
+		return notify.Acted{Incident: p.Target, ReopenedSince: true}, nil
+	}
+	return r.Act(ctx, p.Target, user, notify.Acknowledge)
+}
+
 func (r *receiver) KnowsUser(string) bool { return true }
+
+// postWebhook has wh take a signed webhook of eventType for carol's alert
+// of incident 01incident keyed with the reopen count, and returns its
+// status.
+func postWebhook(t *testing.T, wh *pagerduty.Webhook, eventType string, reopened int) int {
+	t.Helper()
+	body := `{"event":{"id":"01ABC","event_type":"` + eventType + `","agent":{"summary":"Carol"},"data":{"id":"Q1","type":"incident","incident_key":"` +
+		pagerduty.DedupKey("01incident", "carol", reopened) + `"}}}`
+	r := httptest.NewRequest(http.MethodPost, pagerduty.WebhookPath, strings.NewReader(body))
+	r.Header.Set("X-PagerDuty-Signature", providertest.PagerDutySign([]byte(body), providertest.PagerDutyWebhookSecret))
+	w := httptest.NewRecorder()
+	if err := wh.ServeWebhook(w, r); err != nil {
+		t.Fatalf("%s: %v", eventType, err)
+	}
+	return w.Code
+}
 
 // TestWebhookEscalatedChangesNothing: PagerDuty's incident.escalated is
 // its own escalation policy moving the incident pagerd pushed to one
@@ -38,17 +66,7 @@ func (r *receiver) KnowsUser(string) bool { return true }
 func TestWebhookEscalatedChangesNothing(t *testing.T) {
 	rec := &receiver{}
 	wh := &pagerduty.Webhook{Receiver: rec, Secret: func() string { return providertest.PagerDutyWebhookSecret }}
-	post := func(eventType string) int {
-		body := `{"event":{"id":"01ABC","event_type":"` + eventType + `","agent":{"summary":"Carol"},"data":{"id":"Q1","type":"incident","incident_key":"` +
-			pagerduty.DedupKey("01incident", "carol", 0) + `"}}}`
-		r := httptest.NewRequest(http.MethodPost, pagerduty.WebhookPath, strings.NewReader(body))
-		r.Header.Set("X-PagerDuty-Signature", providertest.PagerDutySign([]byte(body), providertest.PagerDutyWebhookSecret))
-		w := httptest.NewRecorder()
-		if err := wh.ServeWebhook(w, r); err != nil {
-			t.Fatalf("%s: %v", eventType, err)
-		}
-		return w.Code
-	}
+	post := func(eventType string) int { return postWebhook(t, wh, eventType, 0) }
 	for range 2 {
 		if code := post("incident.escalated"); code != http.StatusNoContent {
 			t.Fatalf("incident.escalated: %d, want 204", code)
@@ -59,5 +77,30 @@ func TestWebhookEscalatedChangesNothing(t *testing.T) {
 	}
 	if code := post("incident.acknowledged"); code != http.StatusNoContent || len(rec.acted) != 1 || rec.acted[0] != "01incident carol acknowledge" {
 		t.Fatalf("incident.acknowledged: %d, acted %v", code, rec.acted)
+	}
+}
+
+// TestWebhookAcknowledgementOfAnAlertBeforeTheReopen: the webhook passes
+// the count its dedup key carries with an acknowledgement; one of an alert
+// from before the incident's latest reopen acts on nothing, is answered
+// 204 (PagerDuty must not deliver it again) and logged at INFO. A resolve
+// from the same old alert resolves.
+func TestWebhookAcknowledgementOfAnAlertBeforeTheReopen(t *testing.T) {
+	rec := &receiver{reopened: 1}
+	var logs bytes.Buffer
+	wh := &pagerduty.Webhook{Receiver: rec, Secret: func() string { return providertest.PagerDutyWebhookSecret },
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	post := func(eventType string, reopened int) int { return postWebhook(t, wh, eventType, reopened) }
+	if code := post("incident.acknowledged", 0); code != http.StatusNoContent || len(rec.acted) != 0 {
+		t.Fatalf("acknowledgement of the alert before the reopen: %d, acted %v", code, rec.acted)
+	}
+	if !strings.Contains(logs.String(), "level=INFO") || !strings.Contains(logs.String(), "not applied") {
+		t.Fatalf("not logged at INFO: %q", logs.String())
+	}
+	if code := post("incident.acknowledged", 1); code != http.StatusNoContent || len(rec.acted) != 1 || rec.acted[0] != "01incident carol acknowledge" {
+		t.Fatalf("acknowledgement of the alert after the reopen: %d, acted %v", code, rec.acted)
+	}
+	if code := post("incident.resolved", 0); code != http.StatusNoContent || len(rec.acted) != 2 || rec.acted[1] != "01incident carol resolve" {
+		t.Fatalf("resolve from the alert before the reopen: %d, acted %v", code, rec.acted)
 	}
 }

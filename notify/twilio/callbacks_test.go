@@ -33,6 +33,9 @@ func (r *receiver) Act(_ context.Context, target, user string, a notify.Action) 
 func (r *receiver) EscalateFrom(ctx context.Context, user string, p notify.Page) (notify.Acted, error) {
 	return r.Act(ctx, p.Target, user, notify.Escalate)
 }
+func (r *receiver) AcknowledgePage(ctx context.Context, user string, p notify.Page) (notify.Acted, error) {
+	return r.Act(ctx, p.Target, user, notify.Acknowledge)
+}
 func (r *receiver) Delivered(context.Context, string, notify.Delivery) error { return nil }
 func (r *receiver) LastPaged(_ context.Context, user, channel string, match func(string) bool) (notify.Page, error) {
 	if user == "ann" && channel == "sms" && match("00-incidentab12") {

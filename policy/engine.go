@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -1165,9 +1166,14 @@ func (r *run) deadline(id string, then *Hold) error {
 	t := d.At
 	switch d.Kind {
 	case DeadlineNotify:
-		if r.inc.Status == StatusTriggered {
-			r.act(Action{Kind: ActionNotify, At: t, Level: d.Level, User: d.User, Channel: d.Channel, Urgency: d.Urgency})
+		if r.inc.Status != StatusTriggered {
+			return nil
 		}
+		if r.c.User(d.User) == nil {
+			r.userGone(d, t)
+			return nil
+		}
+		r.act(Action{Kind: ActionNotify, At: t, Level: d.Level, User: d.User, Channel: d.Channel, Urgency: d.Urgency})
 	case DeadlineEscalate:
 		// The level the timeout was armed at, as the policy has it now: a
 		// reload that shortened the policy below it left the incident at
@@ -1258,6 +1264,75 @@ func (r *run) deadline(id string, then *Hold) error {
 		}
 	}
 	return nil
+}
+
+// userGoneLevel follows the name of a person a reload removed in the
+// detail of the escalate entry userGone writes when the incident stays at
+// its level: IsPagedAgain tells such an entry from an escalation.
+const userGoneLevel = " is no longer in the config: level "
+
+// IsPagedAgain reports whether an escalate entry's detail is that of a
+// level paged again because the person it was paging left the config: the
+// incident stays at its level, so it is no escalation (for the reports'
+// escalation rate and the escalation metric).
+func IsPagedAgain(detail string) bool {
+	return strings.Contains(detail, userGoneLevel)
+}
+
+// userGone handles a step of the ladder of someone a reload removed from
+// the config: the step cannot go out (they have no contact any more), and
+// failing it and each of their later steps would leave the level unpaged
+// until its timeout. Their remaining steps are dropped and the level is
+// paged again, at the step's time, as it stands now: whoever holds the
+// tier (and was not being paged already) starts their ladder. The level's
+// timeout is kept, so the escalation is not delayed. When the level now
+// pages nobody, it is treated as startLevel treats a level that pages
+// nobody: the next level is paged at once (while there is one to go to),
+// or the timeline marks the page as one that reached nobody.
+func (r *run) userGone(d Deadline, t time.Time) {
+	r.cancel(func(p Deadline) bool { return p.Kind == DeadlineNotify && p.User == d.User })
+	level := d.Level
+	if level >= len(r.pol.Levels) {
+		// The policy lost the level in the same reload: the incident's
+		// own level is the one to page (Apply clamped it).
+		level = r.inc.Level
+	}
+	name := r.pol.Levels[level].Name
+	var fresh, busy []string
+	for _, u := range r.levelUsers(level, t) {
+		if r.c.User(u) == nil {
+			continue
+		}
+		if slices.ContainsFunc(r.inc.Pending, func(p Deadline) bool { return p.Kind == DeadlineNotify && p.User == u }) {
+			busy = append(busy, u)
+			continue
+		}
+		fresh = append(fresh, u)
+	}
+	gone := d.User + " is no longer in the config"
+	if len(fresh) > 0 || len(busy) > 0 {
+		detail := d.User + userGoneLevel + name + " paged again"
+		if len(fresh) == 0 {
+			detail = d.User + userGoneLevel + name + " is being paged already (" + strings.Join(busy, ", ") + ")"
+		}
+		r.act(Action{Kind: ActionEscalate, At: t, Level: level, Detail: detail})
+		r.page(fresh, level, t)
+		return
+	}
+	next := level + 1
+	if level != r.inc.Level || (next >= len(r.pol.Levels) && !r.mayRepeat()) {
+		// Not the level the ladder stands at (a level paged at once, or
+		// by an unresolved rule), or the last one: nothing to go to.
+		r.act(Action{Kind: ActionEscalate, At: t, Level: level, Detail: gone})
+		r.pagedNobody(0, "level "+name)
+		return
+	}
+	if next >= len(r.pol.Levels) {
+		r.inc.Round++
+		next = 0
+	}
+	r.inc.LevelEscalatedAt = t
+	r.startLevel(next, t, fmt.Sprintf("%s and level %s pages nobody (nobody is on call for it): escalated at once", gone, name))
 }
 
 // targetLevel is the level a target of an unresolved rule belongs to: the

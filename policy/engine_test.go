@@ -1024,3 +1024,78 @@ func TestEngineRefusesAcknowledgementOfAPageBeforeTheReopen(t *testing.T) {
 		t.Fatalf("resolve after the reopen: status %s", got.Status)
 	}
 }
+
+// engUserA is engConfig's user a, as a reload that removes her takes her
+// out.
+const engUserA = "  - {id: a, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}\n"
+
+// TestEngineReloadRemovingThePersonPagedPagesWhoeverHoldsTheTier: a reload
+// removes a, whose P0 ladder at the first level has sent its push, and
+// gives her place in the primary tier to c. a's SMS and call failed (no
+// contact in the config) and c, who holds the tier now, was paged only
+// when the level timed out (10m). Now a's steps are dropped and the level
+// is paged again at her next step's time: c's ladder starts at 2m, and
+// the level still times out at 10m.
+func TestEngineReloadRemovingThePersonPagedPagesWhoeverHoldsTheTier(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	inc, acts, _ := engFire(t, e, inc)
+	if got := engSummary(acts); !slices.Equal(got, []string{"0s notify first a push"}) {
+		t.Fatalf("first page: %v", got)
+	}
+	e2 := engReload(t, engConfig, engUserA, "", "members: [a, b]", "members: [c, b]")
+	inc, acts = engApplyUntil(t, e2, inc, t0.Add(11*time.Minute))
+	got := engSummary(acts)
+	want := []string{
+		"2m escalate first",
+		"2m notify first c push",
+		"4m notify first c sms",
+		"5m sla_breach first acknowledge",
+		"7m notify first c voice",
+		"10m escalate second",
+		"10m notify second b push",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("after the reload:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if d := acts[0].Detail; d != "a is no longer in the config: level first paged again" || !IsPagedAgain(d) {
+		t.Fatalf("the timeline says %q", d)
+	}
+	if IsPagedAgain(acts[5].Detail) {
+		t.Fatalf("the timeout's escalation %q is taken for a page again", acts[5].Detail)
+	}
+	for _, d := range inc.Pending {
+		if d.User == "a" {
+			t.Fatalf("a step of a is still pending: %+v", d)
+		}
+	}
+}
+
+// TestEngineReloadRemovingThePersonPagedFromALevelLeftEmpty: the reload
+// removes a and the first level is left with nobody on call (the tier is
+// held in office hours only, and it is 03:00). As when a level pages nobody as it starts, the
+// next level is paged at once rather than after the first level's
+// timeout, and the timeline says why.
+func TestEngineReloadRemovingThePersonPagedFromALevelLeftEmpty(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	inc, _, _ = engFire(t, e, inc)
+	e2 := engReload(t, engConfig, engUserA, "", "      - {name: primary, start: 2025-01-06, members: [a, b]}\n", `      - name: primary
+        layers:
+          - name: office
+            start: 2025-01-06
+            members: [c, b]
+            restrictions: [{days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}]
+`)
+	inc, acts := engApplyUntil(t, e2, inc, t0.Add(3*time.Minute))
+	got := engSummary(acts)
+	if !slices.Equal(got, []string{"2m escalate second", "2m notify second b push"}) {
+		t.Fatalf("after the reload: %v", got)
+	}
+	if d := acts[0].Detail; d != "a is no longer in the config and level first pages nobody (nobody is on call for it): escalated at once" || IsPagedAgain(d) {
+		t.Fatalf("the timeline says %q", d)
+	}
+	if inc.Level != 1 {
+		t.Fatalf("level %d, want second", inc.Level)
+	}
+}

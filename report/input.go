@@ -175,9 +175,10 @@ func (inc *Incident) resolveTime() (time.Time, string) {
 // isEscalation reports whether a timeline entry moved the incident beyond
 // the level it was at: a timeout, an "unresolved after" or "no status
 // update" rule, a manual escalation or an auto-escalation trigger. A
-// priority raise pages the same level again and is not one.
+// priority raise pages the same level again and is not one, nor is a level
+// paged again because a reload removed the person it was paging.
 func isEscalation(e *Entry) bool {
-	return e.Type == EntryEscalate && !strings.HasPrefix(e.Detail, raisedPrefix)
+	return e.Type == EntryEscalate && !strings.HasPrefix(e.Detail, raisedPrefix) && !policy.IsPagedAgain(e.Detail)
 }
 
 // raisedPrefix begins the detail of the escalate entry the engine writes

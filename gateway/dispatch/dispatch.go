@@ -1033,6 +1033,9 @@ func (d *Dispatcher) PagedNobody(inc *store.Incident, acts []policy.Action) {
 func (d *Dispatcher) observe(a policy.Action) {
 	switch a.Kind {
 	case policy.ActionEscalate:
+		if policy.IsPagedAgain(a.Detail) {
+			return // the same level paged again: no escalation
+		}
 		d.m.escalation.WithLabelValues(fmt.Sprint(a.Level + 1)).Inc()
 	case policy.ActionSLABreach:
 		d.m.breaches.WithLabelValues(a.Detail).Inc()

@@ -39,7 +39,8 @@
 //   - Escalated: the timeline has an escalation (a level timed out, an
 //     "unresolved after" or "no status update" rule fired, someone escalated
 //     it, or an auto-escalation trigger paged a further level); a priority
-//     raise is not one.
+//     raise is not one, nor a level paged again because a reload removed
+//     the person it was paging.
 //   - Pages are the notify entries of the timeline (pages sent); a storm
 //     bundle is one page per person and channel however many incidents it
 //     carried. Failed pages are counted apart, a storm message that failed

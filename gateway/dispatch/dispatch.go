@@ -614,6 +614,15 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 	// took it out) does not fire it again, yet records its pages, and
 	// records why they went out with them.
 	carried := map[string][]policy.Action{}
+	// carry keeps, for a retry, what each firing whose pages are to be
+	// recorded (order) did besides paging.
+	carry := func(fired map[string][]policy.Action, order []string) {
+		for _, key := range order {
+			if acts, ok := fired[rootOf(key)]; ok {
+				carried[rootOf(key)] = acts
+			}
+		}
+	}
 	unsure := d.journal.stepsOf(c.Incident)
 	retryUntil := time.Now().Add(d.o.RecordRetry)
 	bo := newBackoff(50*time.Millisecond, 2*time.Second)
@@ -755,6 +764,9 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 			d.journal.sent(c.Incident, pages[i].key, e, now.Add(d.o.Lease))
 		}
 		if calledOff {
+			// The pages that did go out are recorded by the next try,
+			// with why they went out, as after a conflict.
+			carry(fired, order)
 			attempt++
 			continue
 		}
@@ -805,11 +817,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 			// Someone acknowledged or updated it meanwhile: work the fresh
 			// state, without sending again what already went out, and
 			// record every page that did, with why it went out.
-			for _, key := range order {
-				if acts, ok := fired[rootOf(key)]; ok {
-					carried[rootOf(key)] = acts
-				}
-			}
+			carry(fired, order)
 			attempt++
 		case errors.Is(err, store.ErrUnavailable):
 			// Unknown whether it was written: the next read settles it.

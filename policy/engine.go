@@ -1323,7 +1323,7 @@ func (r *run) userGone(d Deadline, t time.Time) {
 	if level != r.inc.Level || (next >= len(r.pol.Levels) && !r.mayRepeat()) {
 		// Not the level the ladder stands at (a level paged at once, or
 		// by an unresolved rule), or the last one: nothing to go to.
-		r.act(Action{Kind: ActionEscalate, At: t, Level: level, Detail: gone})
+		r.act(Action{Kind: ActionEscalate, At: t, Level: level, Detail: d.User + userGoneLevel + name + " pages nobody"})
 		r.pagedNobody(0, "level "+name)
 		return
 	}

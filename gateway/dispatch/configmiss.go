@@ -36,6 +36,14 @@ func (m *configMisses) first(id string) bool {
 	return true
 }
 
+// unmark forgets id, so that the next claim says it again (the timeline
+// could not be written).
+func (m *configMisses) unmark(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.said, id)
+}
+
 // configMiss handles a claimed incident whose step this replica's config
 // cannot work: its service is not in it (removed by a reload before
 // reloads kept services with open incidents, or this replica runs another
@@ -60,14 +68,15 @@ func (d *Dispatcher) configMiss(ctx context.Context, c store.Claim, cause error)
 	d.log.Error("dispatcher: an incident's service is not in this replica's config: its steps are not paged here",
 		"incident", c.Incident, "err", cause)
 	tl, err := d.o.Store.Timeline(ctx, c.Incident)
-	if err == nil && slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == NotPaged && e.Detail == detail }) {
+	if err == nil && slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == NotPaged }) {
 		return // said already, by this replica before a restart or by another
 	}
 	if err == nil {
 		err = d.o.Store.Note(ctx, map[string][]store.Entry{c.Incident: {{At: d.o.Now().UTC(), Type: NotPaged, Detail: detail}}})
 	}
 	if err != nil {
-		d.log.Warn("dispatcher: could not record in the timeline that an incident is not paged", "incident", c.Incident, "err", err)
+		d.misses.unmark(c.Incident) // said at the next claim
+		d.log.Warn("dispatcher: could not record in the timeline that an incident is not paged; tried again at its next claim", "incident", c.Incident, "err", err)
 	}
 }
 

@@ -49,7 +49,9 @@ func buildNotifiers(cfg *policy.Config, stdout io.Writer, hc func() *http.Client
 	out := transports{close: func() error { return nil }}
 	if hc == nil {
 		shared := notify.NewTransport()
-		hc = func() *http.Client { return &http.Client{Transport: shared} }
+		// Every transport's client follows only the redirects that keep
+		// the page's POST (PagerDuty's and Slack's too).
+		hc = func() *http.Client { return notify.KeepMethodOnRedirect(&http.Client{Transport: shared}) }
 	}
 	w := stdout
 	if p := cfg.Notifiers.Log.Path; p != "" && p != "-" {

@@ -36,6 +36,10 @@ func NewTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = MaxIdlePerHost
 	t.MaxIdleConns = 4 * MaxIdlePerHost
+	// Shorter than the idle timeouts of common servers (nginx: 75 s): a
+	// page written on a connection the server is closing fails after its
+	// request was written, and is then "may have been sent", not retried.
+	t.IdleConnTimeout = 30 * time.Second
 	return t
 }
 

@@ -132,7 +132,14 @@ func (t *Throttle) Notify(ctx context.Context, m Message) error {
 			return err
 		}
 	}
-	return t.next.Notify(ctx, m)
+	err := t.next.Notify(ctx, m)
+	if delay, ok := OverRateLimitDelay(err); ok {
+		// Sent back further down (the connection cap): the turn taken
+		// here is still its turn when it comes back, not a new one at the
+		// back of the queue.
+		t.keep(key, r, t.now().Add(delay))
+	}
+	return err
 }
 
 // keep holds a page's turn, at at, for when it comes back, and lets go

@@ -16,6 +16,7 @@ import (
 
 	gopd "github.com/PagerDuty/go-pagerduty"
 
+	"github.com/pagerd/pagerd/internal/textcut"
 	"github.com/pagerd/pagerd/notify"
 )
 
@@ -123,10 +124,7 @@ func (p *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	if m.Urgency == "low" {
 		severity = "warning"
 	}
-	summary := m.Text
-	if len(summary) > 1024 {
-		summary = summary[:1024]
-	}
+	summary := textcut.Bytes(m.Text, 1024, textcut.Ellipsis) // never splitting a character
 	ev := &gopd.V2Event{RoutingKey: m.Address, Action: "trigger", DedupKey: DedupKey(m.Incident, m.User, m.Reopened),
 		Client: "pagerd", ClientURL: m.AckURL,
 		Payload: &gopd.V2Payload{Summary: summary, Source: "pagerd", Severity: severity, Component: m.Service,

@@ -481,7 +481,7 @@ func (m *Monitor) arm(ctx context.Context, cfg *policy.Config, rearm bool) error
 // interval shrank.
 func (m *Monitor) armKept(ctx context.Context, service string, hb *policy.Heartbeat, j *store.Job, now time.Time) error {
 	var d jobData
-	if json.Unmarshal(j.Data, &d) == nil && !d.Recheck && stale(d, hb, now) {
+	if json.Unmarshal(j.Data, &d) == nil && stale(d, hb, now) { // j is the main job, never a recheck
 		return m.o.Store.PutJob(ctx, *m.rewatch(d, hb, now))
 	}
 	return m.armRecheck(ctx, service, hb, j, now)

@@ -444,12 +444,18 @@ func claimed(tx *bbolt.Tx, id string) bool {
 // schedule puts the incident's due entry, unclaimed, at its earliest pending
 // deadline, or drops it (and any claim) with nothing pending.
 func schedule(tx *bbolt.Tx, id string, inc *store.Incident) error {
+	return scheduleNotBefore(tx, id, inc, 0)
+}
+
+// scheduleNotBefore is schedule with the entry due no earlier than
+// notBeforeMS (Release).
+func scheduleNotBefore(tx *bbolt.Tx, id string, inc *store.Incident, notBeforeMS int64) error {
 	at, ok := store.DueAt(inc)
 	if !ok {
 		return dropDue(tx, id)
 	}
 	ms := at.UnixMilli()
-	return setDue(tx, id, ms, ms, "")
+	return setDue(tx, id, max(ms, notBeforeMS), ms, "")
 }
 
 func appendTimeline(tx *bbolt.Tx, id string, entries [][]byte) error {
@@ -875,12 +881,7 @@ func (s *Store) Release(ctx context.Context, c store.Claim, notBefore time.Time)
 		if err != nil {
 			return err
 		}
-		at, ok := store.DueAt(inc)
-		if !ok {
-			return dropDue(tx, c.Incident)
-		}
-		ms := at.UnixMilli()
-		return setDue(tx, c.Incident, max(ms, notBefore.UnixMilli()), ms, "")
+		return scheduleNotBefore(tx, c.Incident, inc, notBefore.UnixMilli())
 	})
 }
 

@@ -102,3 +102,30 @@ func TestBreakerCircuitsAreNarrow(t *testing.T) {
 		t.Fatalf("bad numbers opened the provider's circuit: %v", err)
 	}
 }
+
+// lateAnswer takes every page and answers after the client gave up: each
+// page may have been sent.
+type lateAnswer struct{ calls int }
+
+func (l *lateAnswer) Notify(context.Context, Message) error {
+	l.calls++
+	return MaybeSent(errors.New("timeout awaiting the answer"))
+}
+
+// TestBreakerCountsPagesThatMayHaveBeenSent: a provider that takes pages
+// and never answers in time is failing, though the pages are not retried
+// (they may have gone out): its circuit opens like that of one answering
+// 503, so later pages move on to the next step at once instead of each
+// waiting out the timeout.
+func TestBreakerCountsPagesThatMayHaveBeenSent(t *testing.T) {
+	p := &lateAnswer{}
+	b := NewBreaker(p, 3, time.Minute)
+	for i := 0; i < 3; i++ {
+		if err := b.Notify(context.Background(), Message{}); !errors.Is(err, ErrMaybeSent) {
+			t.Fatalf("page %d: %v, want may have been sent", i, err)
+		}
+	}
+	if err := b.Notify(context.Background(), Message{}); !errors.Is(err, ErrCircuitOpen) || p.calls != 3 {
+		t.Fatalf("after 3 late answers: %v after %d calls, want the circuit open after 3", err, p.calls)
+	}
+}

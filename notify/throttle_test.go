@@ -87,3 +87,38 @@ func TestConcurrencyCapsPagesInFlight(t *testing.T) {
 type notifierFunc func(ctx context.Context, m Message) error
 
 func (f notifierFunc) Notify(ctx context.Context, m Message) error { return f(ctx, m) }
+
+// TestThrottleLetsGoOfTurnsNobodyCameBackFor: a page sent back for its
+// turn and then acknowledged (or taken by another replica) never comes
+// back; its kept turn is let go of within heldTurnGrace of its time, so
+// the throttle does not keep one for every such page forever, while a
+// turn still to come is kept.
+func TestThrottleLetsGoOfTurnsNobodyCameBackFor(t *testing.T) {
+	now := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	th := newThrottle(&sink{}, 1, 1, func() time.Time { return now })
+	send := func(inc string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		return th.Notify(ctx, Message{Incident: inc, User: "ann", Channel: "sms", Level: 1})
+	}
+	if err := send("first"); err != nil {
+		t.Fatal(err)
+	}
+	if _, over := OverRateLimitDelay(send("gone")); !over {
+		t.Fatal("second page at once: want it sent back for its turn")
+	}
+	if len(th.held) != 1 {
+		t.Fatalf("%d turns kept, want the sent-back page's", len(th.held))
+	}
+	// Its turn (at 1s) passed a grace ago: the next page sent back lets it go.
+	now = now.Add(time.Second + heldTurnGrace + time.Millisecond)
+	if err := send("later"); err != nil {
+		t.Fatal(err)
+	}
+	if _, over := OverRateLimitDelay(send("next")); !over {
+		t.Fatal("page right after: want it sent back for its turn")
+	}
+	if _, ok := th.held["gone\x00ann\x00sms\x001"]; ok || len(th.held) != 1 {
+		t.Fatalf("turns kept: %v; want only the page just sent back", th.held)
+	}
+}

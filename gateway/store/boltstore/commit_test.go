@@ -245,3 +245,53 @@ func waitQueued(s *Store, n int) {
 		runtime.Gosched()
 	}
 }
+
+// TestGroupCommitCallerLeavingWhileItsWriteRunsWaitsForIt: a caller whose
+// deadline passes while its write's fn is running (reading the map the
+// write changes) does not leave until fn returns, since fn works on the
+// caller's memory; it is then told the outcome is unknown (or that it was
+// stored), never "not stored": the write goes on to be committed.
+func TestGroupCommitCallerLeavingWhileItsWriteRunsWaitsForIt(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	running, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	letGo := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(letGo) // before Close, which waits for the committer
+	answered := make(chan error, 1)
+	var fnDone atomic.Bool
+	go func() {
+		answered <- s.update(ctx, func(tx *bbolt.Tx) error {
+			close(running)
+			<-release
+			fnDone.Store(true)
+			return tx.Bucket(bucketMeta).Put([]byte("k"), []byte("v"))
+		})
+	}()
+	<-running
+	cancel()
+	select {
+	case err := <-answered:
+		t.Fatalf("the caller left while its write's fn was running: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	letGo()
+	err := <-answered
+	if !fnDone.Load() {
+		t.Fatal("the caller was answered before its fn returned")
+	}
+	if err != nil && !(errors.Is(err, store.ErrUnavailable) && errors.Is(err, store.ErrOutcomeUnknown)) {
+		t.Fatalf("the caller whose write was running got %v, want success or an unknown outcome", err)
+	}
+	// The write was committed: a claim of "not stored" would have been false.
+	if err := s.update(context.Background(), func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Put([]byte("after"), []byte("v")) }); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		if string(tx.Bucket(bucketMeta).Get([]byte("k"))) != "v" {
+			t.Fatal("the write whose caller left while it ran is not on disk")
+		}
+		return nil
+	})
+}

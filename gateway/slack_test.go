@@ -882,3 +882,45 @@ func TestSlackButtonNotRecordedSaysWhatIsTrue(t *testing.T) {
 		t.Fatalf("status %s after failed writes", st)
 	}
 }
+
+// TestSlackLateAnswerSaysMayHaveBeenSent: Slack takes ann's direct message
+// and answers after notifiers.slack.timeout. The daemon sent it 3 times
+// (its retries: three pages) and recorded a plain failure; it sends it
+// once, and the timeline says the page may have been sent. The channel
+// message, answered as late, is posted again: a channel post twice is a
+// line too many, one given up a channel that never hears of the incident.
+func TestSlackLateAnswerSaysMayHaveBeenSent(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	late := providertest.LateAnswers(t, sl)
+	cfg := strings.Replace(slackConfig(late.URL+"/api/"), `api_url: "`+late.URL+`/api/"}`, `api_url: "`+late.URL+`/api/", timeout: 100ms}`, 1)
+	h := newHarness(t, withConfig(cfg), fastRetries())
+	id := fire(h)
+	h.runUntil(fixedNow.Add(90 * time.Second))
+	dms, posts := 0, 0
+	for _, c := range sl.Calls() {
+		switch c.Channel {
+		case "U0ANN":
+			dms++
+		case "#incident-response":
+			posts++
+		}
+	}
+	if dms != 1 {
+		t.Errorf("one page, %d direct messages", dms)
+	}
+	if posts < 2 {
+		t.Errorf("the channel message answered late was not posted again: %d posts", posts)
+	}
+	var found bool
+	for _, e := range h.incident(id).Timeline {
+		if e.Channel == "slack" {
+			found = true
+			if e.Type != "notify_failed" || !strings.HasPrefix(e.Detail, "via slack: may have been sent: slack chat.postMessage: ") {
+				t.Errorf("the direct message is recorded %s %q", e.Type, e.Detail)
+			}
+		}
+	}
+	if !found {
+		t.Error("the direct message is not in the timeline")
+	}
+}

@@ -215,7 +215,7 @@ func (c *Client) Post(ctx context.Context, channel string, card Card) (Ref, erro
 	ch, ts, err := c.api.PostMessageContext(ctx, channel, slack.MsgOptionText(escape(card.text()), false),
 		slack.MsgOptionBlocks(card.blocks()...), slack.MsgOptionDisableLinkUnfurl())
 	if err != nil {
-		return Ref{}, classify("chat.postMessage", err)
+		return Ref{}, classify("chat.postMessage", err, false)
 	}
 	return Ref{ch, ts}, nil
 }
@@ -226,7 +226,7 @@ func (c *Client) Update(ctx context.Context, ref Ref, card Card) error {
 	defer cancel()
 	_, _, _, err := c.api.UpdateMessageContext(ctx, ref.Channel, ref.TS, slack.MsgOptionText(escape(card.text()), false),
 		slack.MsgOptionBlocks(card.blocks()...))
-	return classify("chat.update", err)
+	return classify("chat.update", err, false)
 }
 
 // Reply posts text in the thread of a message, as written: its &, < and
@@ -237,7 +237,7 @@ func (c *Client) Reply(ctx context.Context, ref Ref, text string) error {
 	defer cancel()
 	_, _, err := c.api.PostMessageContext(ctx, ref.Channel, slack.MsgOptionText(escape(text), false), slack.MsgOptionTS(ref.TS),
 		slack.MsgOptionDisableLinkUnfurl())
-	return classify("chat.postMessage", err)
+	return classify("chat.postMessage", err, false)
 }
 
 // Say posts text to a channel (a shift notice to a team), escaped as
@@ -246,7 +246,7 @@ func (c *Client) Say(ctx context.Context, channel, text string) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	_, _, err := c.api.PostMessageContext(ctx, channel, slack.MsgOptionText(escape(text), false), slack.MsgOptionDisableLinkUnfurl())
-	return classify("chat.postMessage", err)
+	return classify("chat.postMessage", err, false)
 }
 
 // Check asks Slack whether it takes the bot token (auth.test), posting
@@ -256,7 +256,7 @@ func (c *Client) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	_, err := c.api.AuthTestContext(ctx)
-	return classify("auth.test", err)
+	return classify("auth.test", err, false)
 }
 
 // MaxMarkdownBlock is the most text one markdown block takes (Slack's
@@ -280,7 +280,7 @@ func (c *Client) PostDocument(ctx context.Context, channel, doc string, markdown
 		opts = append(opts, slack.MsgOptionDisableMarkdown())
 	}
 	_, _, err := c.api.PostMessageContext(ctx, channel, opts...)
-	return classify("chat.postMessage", err)
+	return classify("chat.postMessage", err, false)
 }
 
 // ephemeral shows text to one user in a channel, and to nobody else.
@@ -288,7 +288,7 @@ func (c *Client) ephemeral(ctx context.Context, channel, user, text string) erro
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	_, err := c.api.PostEphemeralContext(ctx, channel, user, slack.MsgOptionText(text, false))
-	return classify("chat.postEphemeral", err)
+	return classify("chat.postEphemeral", err, false)
 }
 
 // temporaryErrors are Slack's error codes worth trying again.
@@ -298,7 +298,15 @@ var temporaryErrors = map[string]bool{"ratelimited": true, "internal_error": tru
 // classify names the method in an error and marks what is worth retrying
 // (rate limits, Slack's 5xx and transient errors, the network) as
 // notify.Temporary. Slack's errors never carry the token.
-func classify(method string, err error) error {
+//
+// A network error after the request was written whole (wrote: a timeout
+// awaiting the answer, the connection reset) may come after Slack posted
+// the message. For a page that is notify.MaybeSent, never retried: a
+// second direct message is a second page. Only Notifier passes wrote; the
+// calls behind channel messages, shift notices and handoff documents pass
+// false and are retried, since a post twice in a channel is a line too
+// many and one given up is a channel that never hears of the incident.
+func classify(method string, err error, wrote bool) error {
 	if err == nil {
 		return nil
 	}
@@ -321,6 +329,9 @@ func classify(method string, err error) error {
 		}
 		return e
 	case errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
+		if wrote {
+			return notify.MaybeSent(e)
+		}
 		return notify.Temporary(e)
 	}
 	return e
@@ -340,7 +351,9 @@ var _ notify.Notifier = (*Notifier)(nil)
 // NewNotifier pages through c.
 func NewNotifier(c *Client) *Notifier { return &Notifier{c: c} }
 
-// Notify sends the page.
+// Notify sends the page. A failure after the message was written whole (a
+// timeout awaiting Slack's answer, the connection reset) is
+// notify.MaybeSent: Slack may have posted it, and a retry would page twice.
 func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	if m.Address == "" {
 		return errors.New("slack: the contact has no Slack member id or channel")
@@ -360,7 +373,8 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.c.timeout)
 	defer cancel()
+	ctx, wrote := notify.TraceWrite(ctx)
 	_, _, err := n.c.api.PostMessageContext(ctx, m.Address, slack.MsgOptionText(escape(m.Text), false), slack.MsgOptionBlocks(blocks...),
 		slack.MsgOptionDisableLinkUnfurl())
-	return classify("chat.postMessage", err)
+	return classify("chat.postMessage", err, wrote.Load())
 }

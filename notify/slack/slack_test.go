@@ -2,7 +2,13 @@ package slack_test
 
 import (
 	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,5 +112,53 @@ func TestFormatOnCall(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("%q not in:\n%s", want, got)
 		}
+	}
+}
+
+// TestSlackLateAnswerIsNotSentAgain: Slack takes the direct message but
+// answers after the client's timeout. The chain the daemon builds (3
+// tries) took the timeout for worth retrying: the person got the DM 3
+// times. It is sent once, and the error says it may have been sent.
+func TestSlackLateAnswerIsNotSentAgain(t *testing.T) {
+	fake := providertest.NewSlack(t)
+	c := slack.New(slack.Options{Token: providertest.SlackBotToken, APIURL: providertest.LateAnswers(t, fake).URL + "/api/", Timeout: 100 * time.Millisecond})
+	o := notify.DefaultChainOptions
+	o.RetryBase = time.Millisecond
+	err := notify.Chain(slack.NewNotifier(c), o).Notify(t.Context(), notify.Message{Incident: "01INC", User: "dan", Channel: "slack",
+		Address: "U0DAN", Text: "[P0] api: down", Level: 1})
+	if n := len(fake.Calls()); n != 1 {
+		t.Errorf("one page, %d direct messages", n)
+	}
+	if !errors.Is(err, notify.ErrMaybeSent) || notify.IsTemporary(err) || !strings.HasPrefix(err.Error(), "may have been sent: slack chat.postMessage: ") {
+		t.Errorf("temporary %v err %v", notify.IsTemporary(err), err)
+	}
+}
+
+// TestSlackNotReachedIsRetried: the first connection to Slack is refused,
+// so no message can have been posted: the page is tried again, and the
+// person gets one direct message.
+func TestSlackNotReachedIsRetried(t *testing.T) {
+	fake := providertest.NewSlack(t)
+	var dials atomic.Int32
+	var d net.Dialer
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if dials.Add(1) == 1 {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
+		}
+		return d.DialContext(ctx, network, addr)
+	}}}
+	c := slack.New(slack.Options{Token: providertest.SlackBotToken, APIURL: fake.URL, HTTPClient: hc, Timeout: 5 * time.Second})
+	o := notify.DefaultChainOptions
+	o.RetryBase = time.Millisecond
+	m := notify.Message{Incident: "01INC", User: "dan", Channel: "slack", Address: "U0DAN", Text: "[P0] api: down", Level: 1}
+	if err := notify.Chain(slack.NewNotifier(c), o).Notify(t.Context(), m); err != nil || len(fake.Calls()) != 1 || dials.Load() != 2 {
+		t.Fatalf("err %v, %d direct messages, %d dials", err, len(fake.Calls()), dials.Load())
+	}
+	// Nothing listens at all: worth retrying, never "may have been sent".
+	srv := httptest.NewServer(http.NotFoundHandler())
+	srv.Close()
+	err := slack.NewNotifier(slack.New(slack.Options{Token: providertest.SlackBotToken, APIURL: srv.URL + "/api/"})).Notify(t.Context(), m)
+	if !notify.IsTemporary(err) || errors.Is(err, notify.ErrMaybeSent) {
+		t.Fatalf("temporary %v err %v", notify.IsTemporary(err), err)
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pagerd/pagerd/internal/providertest"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pagerduty"
 )
@@ -86,5 +88,25 @@ func TestPagerDutyRefusalSaysWhy(t *testing.T) {
 			t.Errorf("forward %d: got %v, want %s", c.status, ferr, want)
 		}
 		srv.Close()
+	}
+}
+
+// TestPagerDutyLateAnswerIsRetriedButNotifiesOnce: PagerDuty takes the
+// trigger and answers after the timeout. Unlike the other transports',
+// the failure stays worth retrying and the chain the daemon builds sends
+// the event again, with the same dedup key: PagerDuty folds the repeats
+// into the alert the first opened, and the person is notified once.
+func TestPagerDutyLateAnswerIsRetriedButNotifiesOnce(t *testing.T) {
+	fake := providertest.NewPagerDuty(t)
+	p := pagerduty.New(providertest.LateAnswers(t, fake).URL, nil, 100*time.Millisecond)
+	o := notify.DefaultChainOptions
+	o.RetryBase = time.Millisecond
+	err := notify.Chain(p, o).Notify(t.Context(), notify.Message{Incident: "01INC", User: "dan", Channel: "push",
+		Address: strings.Repeat("k", 32), Text: "[P0] api: down", Urgency: "high"})
+	if !notify.IsTemporary(err) {
+		t.Errorf("temporary %v err %v", notify.IsTemporary(err), err)
+	}
+	if ev, n := fake.Events(), fake.Notified(); len(ev) != o.Attempts || len(n) != 1 || n[0] != pagerduty.DedupKey("01INC", "dan", 0) {
+		t.Errorf("%d events, notified %v", len(ev), n)
 	}
 }

@@ -911,16 +911,5 @@ func TestSlackLateAnswerSaysMayHaveBeenSent(t *testing.T) {
 	if posts < 2 {
 		t.Errorf("the channel message answered late was not posted again: %d posts", posts)
 	}
-	var found bool
-	for _, e := range h.incident(id).Timeline {
-		if e.Channel == "slack" {
-			found = true
-			if e.Type != "notify_failed" || !strings.HasPrefix(e.Detail, "via slack: may have been sent: slack chat.postMessage: ") {
-				t.Errorf("the direct message is recorded %s %q", e.Type, e.Detail)
-			}
-		}
-	}
-	if !found {
-		t.Error("the direct message is not in the timeline")
-	}
+	h.recordedMaybeSent(id, "slack", "via slack: may have been sent: slack chat.postMessage: ")
 }

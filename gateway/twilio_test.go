@@ -688,17 +688,25 @@ func TestTwilioLateAnswerSaysMayHaveBeenSent(t *testing.T) {
 	if n := len(fake.Messages()); n != 1 {
 		t.Errorf("one page, %d SMS", n)
 	}
+	h.recordedMaybeSent(id, "sms", "via twilio: may have been sent: twilio: ")
+}
+
+// recordedMaybeSent checks that the incident's page on channel is in its
+// timeline, each time as notify_failed with a detail that starts with
+// prefix (the transport's "may have been sent").
+func (h *harness) recordedMaybeSent(id, channel, prefix string) {
+	h.t.Helper()
 	var found bool
 	for _, e := range h.incident(id).Timeline {
-		if e.Channel == "sms" {
+		if e.Channel == channel {
 			found = true
-			if e.Type != "notify_failed" || !strings.HasPrefix(e.Detail, "via twilio: may have been sent: twilio: ") {
-				t.Errorf("the SMS is recorded %s %q", e.Type, e.Detail)
+			if e.Type != "notify_failed" || !strings.HasPrefix(e.Detail, prefix) {
+				h.t.Errorf("the %s page is recorded %s %q", channel, e.Type, e.Detail)
 			}
 		}
 	}
 	if !found {
-		t.Error("the SMS is not in the timeline")
+		h.t.Errorf("the %s page is not in the timeline", channel)
 	}
 }
 

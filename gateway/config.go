@@ -32,7 +32,7 @@ type configHolder struct {
 	// page with although it loads (startedTransports).
 	fits func(*policy.Config) error
 	// keeps, when set, refuses a reloaded config that would leave stored
-	// incidents without what pages them (keepsOpenServices), given the
+	// incidents without what pages them (keepsOpenIncidents), given the
 	// config in force and the new one.
 	keeps func(ctx context.Context, old, next *policy.Config) error
 

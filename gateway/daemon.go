@@ -223,7 +223,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		d.notifiers[via] = n
 	}
 	d.cfg.fits = startedTransports(d.notifiers, tr.slack != nil)
-	d.cfg.keeps = keepsOpenServices(d.store)
+	d.cfg.keeps = keepsOpenIncidents(d.store)
 	// The providers, asked in the background whether they take pagerd's
 	// credentials, at start and after reloads.
 	d.providers = newProviderCheck(tr.probes(o.Notifiers), d.log, reg)

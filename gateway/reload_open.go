@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,53 +12,113 @@ import (
 )
 
 // reloadStoreTimeout bounds what a reload asks the store (the open
-// incidents of the services it removes).
+// incidents of the services it removes or moves to another priority
+// scheme).
 const reloadStoreTimeout = 10 * time.Second
 
 // openIDsNamed is how many open incidents' ids a refused reload names per
-// service.
+// service (and priority).
 const openIDsNamed = 5
 
-// keepsOpenServices is the check a reloaded config must pass against the
-// store: it keeps every service that still has open incidents. An incident
-// is paged, acknowledged and escalated by its service's config (its
-// policy, its targets); without it the incident's ladder stops and
-// nothing but a resolve can touch it, so a reload that renames or removes
-// such a service would stop pages silently. The error names each such
-// service, how many incidents it has open and which. When the store cannot
-// say, the reload is refused too: taking it could orphan incidents.
-// check-config, which has no store, cannot make this check.
-func keepsOpenServices(l store.Lister) func(ctx context.Context, old, next *policy.Config) error {
+// keepsOpenIncidents is the check a reloaded config must pass against the
+// store: every open incident keeps what pages it, its service
+// (openOfRemovedService) and its priority (openOfDroppedPriorities). The
+// error names each service (and priority) that would leave incidents
+// behind, how many and which. When the store cannot say, the reload is
+// refused too: taking it could orphan incidents. check-config, which has
+// no store, cannot make this check.
+func keepsOpenIncidents(l store.Lister) func(ctx context.Context, old, next *policy.Config) error {
 	return func(ctx context.Context, old, next *policy.Config) error {
 		var problems []string
-		for _, svc := range old.Services {
+		for i := range old.Services {
+			svc := &old.Services[i]
+			check := openOfRemovedService
 			if next.Service(svc.Name) != nil {
-				continue
+				check = openOfDroppedPriorities
 			}
-			var ids []string
-			err := store.EachOpen(ctx, l, svc.Name, func(inc *store.Incident) error {
-				ids = append(ids, inc.ID)
-				return nil
-			})
+			p, err := check(ctx, l, svc, next)
 			if err != nil {
-				return fmt.Errorf("%s: services[%s] is removed, and the store did not say whether it has open incidents, which would stop being paged: reload refused, try again when the store answers: %w", next.File, svc.Name, err)
+				return err
 			}
-			if len(ids) == 0 {
-				continue
-			}
-			named := strings.Join(ids[:min(len(ids), openIDsNamed)], ", ")
-			if n := len(ids) - openIDsNamed; n > 0 {
-				named += fmt.Sprintf(" and %d more", n)
-			}
-			what := "open incidents"
-			if len(ids) == 1 {
-				what = "open incident"
-			}
-			problems = append(problems, fmt.Sprintf("services[%s]: %d %s (%s) would no longer be paged: resolve them or keep the service (a rename is a removal)", svc.Name, len(ids), what, named))
+			problems = append(problems, p...)
 		}
 		if len(problems) == 0 {
 			return nil
 		}
 		return &policy.ConfigError{File: next.File, Problems: problems}
 	}
+}
+
+// openOfRemovedService refuses removing a service that still has open
+// incidents. An incident is paged, acknowledged and escalated by its
+// service's config (its policy, its targets); without it the incident's
+// ladder stops and nothing but a resolve can touch it, so a reload that
+// renames or removes such a service would stop pages silently.
+func openOfRemovedService(ctx context.Context, l store.Lister, svc *policy.Service, next *policy.Config) ([]string, error) {
+	var ids []string
+	err := store.EachOpen(ctx, l, svc.Name, func(inc *store.Incident) error {
+		ids = append(ids, inc.ID)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: services[%s] is removed, and the store did not say whether it has open incidents, which would stop being paged: reload refused, try again when the store answers: %w", next.File, svc.Name, err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return []string{fmt.Sprintf("services[%s]: %s would no longer be paged: resolve them or keep the service (a rename is a removal)", svc.Name, namedOpen(ids))}, nil
+}
+
+// openOfDroppedPriorities refuses moving a service to a priority scheme
+// that lacks a priority its open incidents hold (P0–P3 to SEV-1–4). An
+// incident keeps the priority it was given, and its levels' timeouts, its
+// targets (ack_target, urgency) and its unresolved and status-update rules
+// are looked up by that name: under a scheme without it a level has no
+// timeout for it and the ladder stops there, silently. The store is asked
+// only when the scheme loses priorities, so a reload that keeps the
+// scheme (timeouts, targets, rules changed) never waits on it; only the
+// priorities the reload takes away count (an incident of a priority the
+// old scheme lacked too is no worse off for it).
+func openOfDroppedPriorities(ctx context.Context, l store.Lister, svc *policy.Service, next *policy.Config) ([]string, error) {
+	from, to := svc.Scheme(), next.Service(svc.Name).Scheme()
+	if !slices.ContainsFunc(from.Priorities, func(p string) bool { return !to.Has(p) }) {
+		return nil, nil
+	}
+	held := map[string][]string{}
+	err := store.EachOpen(ctx, l, svc.Name, func(inc *store.Incident) error {
+		if p := inc.State.Priority; from.Has(p) && !to.Has(p) {
+			held[p] = append(held[p], inc.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: services[%s].priority_scheme changes from %s to %s, and the store did not say whether the service has open incidents of a priority %s lacks, which would stop being escalated: reload refused, try again when the store answers: %w", next.File, svc.Name, from.Name, to.Name, to.Name, err)
+	}
+	var problems []string
+	for _, p := range from.Priorities {
+		ids := held[p]
+		if len(ids) == 0 {
+			continue
+		}
+		hold := "hold"
+		if len(ids) == 1 {
+			hold = "holds"
+		}
+		problems = append(problems, fmt.Sprintf("services[%s].priority_scheme: %s %s priority %s, which scheme %s does not have, so level timeouts and targets would no longer apply to them and their escalation would stop: resolve them or keep the priority (priority_scheme %s)", svc.Name, namedOpen(ids), hold, p, to.Name, from.Name))
+	}
+	return problems, nil
+}
+
+// namedOpen says how many open incidents ids are and names the first
+// openIDsNamed of them: "2 open incidents (a, b)".
+func namedOpen(ids []string) string {
+	named := strings.Join(ids[:min(len(ids), openIDsNamed)], ", ")
+	if n := len(ids) - openIDsNamed; n > 0 {
+		named += fmt.Sprintf(" and %d more", n)
+	}
+	what := "open incidents"
+	if len(ids) == 1 {
+		what = "open incident"
+	}
+	return fmt.Sprintf("%d %s (%s)", len(ids), what, named)
 }

@@ -45,6 +45,32 @@ func (w *MaintenanceWindow) Until() time.Time { return w.to }
 // Coverage is what the window covers.
 func (w *MaintenanceWindow) Coverage() Coverage { return w.coverage }
 
+// Active reports whether the window is in force at t: from its start, up
+// to its end (the next window may start there).
+func (w *MaintenanceWindow) Active(t time.Time) bool { return !t.Before(w.from) && t.Before(w.to) }
+
+// Hold is the window as it holds an incident.
+func (w *MaintenanceWindow) Hold() *Hold { return &Hold{ID: w.ID(), Name: w.Name, Until: w.to} }
+
+// MaintenanceHold is the config's window that holds an alert of the
+// service with these label sets at t: of the windows in force that cover
+// it, the one that ends last; nil when none does. The daemon asks the
+// same of the config's windows and those made through the API together
+// (gateway/maintenance); `pagerd simulate` knows only the config's.
+func (c *Config) MaintenanceHold(service string, sets []map[string]string, at time.Time) *Hold {
+	var best *MaintenanceWindow
+	for i := range c.Maintenance {
+		w := &c.Maintenance[i]
+		if w.Active(at) && w.coverage.Covers(service, sets) && (best == nil || w.to.After(best.to)) {
+			best = w
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	return best.Hold()
+}
+
 // Coverage is what a maintenance window covers: alerts of the listed
 // services (of every service when none is listed) whose labels match
 // every matcher. An incident made of several alerts (an Alertmanager

@@ -55,6 +55,13 @@ const DefaultSimDuration = 24 * time.Hour
 // the human actions at their times. Deadlines due at the same instant as a
 // human action come first: an acknowledgement at exactly 2m arrives after
 // the 2m SMS has gone out, as it would in the daemon.
+//
+// The config's maintenance windows act as in the daemon: an alert a window
+// covers is recorded and pages nobody until the window ends; a window that
+// starts during the run stops the pending pages (it is in force from its
+// start: a page due then is not sent); at a window's end another window
+// covering the alert then holds it on. Windows made at run time through
+// the API are the daemon's alone: Simulate cannot know them.
 func (c *Config) Simulate(o SimOptions) (*SimResult, error) {
 	svc, err := c.PickService(o.Service)
 	if err != nil {
@@ -86,7 +93,8 @@ func (c *Config) Simulate(o SimOptions) (*SimResult, error) {
 		}
 	}
 
-	inc, acts, err := eng.Apply(Incident{ID: "simulated"}, Event{Kind: EventTrigger, Route: &route}, o.At)
+	sets := []map[string]string{o.Labels}
+	inc, acts, err := eng.Apply(Incident{ID: "simulated"}, Event{Kind: EventTrigger, Route: &route, Hold: c.MaintenanceHold(svc.Name, sets, o.At)}, o.At)
 	if err != nil {
 		return nil, err
 	}
@@ -111,12 +119,19 @@ func (c *Config) Simulate(o SimOptions) (*SimResult, error) {
 		nextUpdate = o.At.Add(o.AckAfter + o.UpdateEvery)
 	}
 
-	for hi := 0; inc.Status != StatusResolved; {
-		const none, deadline, person, update = 0, 1, 2, 3
+	starts := c.maintenanceStarts(svc.Name, sets, o.At, end)
+
+	for hi, wi := 0, 0; inc.Status != StatusResolved; {
+		const none, deadline, person, update, window = 0, 1, 2, 3, 4
 		kind, next := none, end.Add(time.Nanosecond)
 		d, ok := inc.Next()
 		if ok {
 			kind, next = deadline, d.At
+		}
+		// A window starting as a page is due stops it; as another window
+		// ends, that end comes first and hands the incident over.
+		if wi < len(starts) && (starts[wi].From().Before(next) || starts[wi].From().Equal(next) && d.Kind != DeadlineMaintenance) {
+			kind, next = window, starts[wi].From()
 		}
 		if hi < len(humans) && humans[hi].at.Before(next) {
 			kind, next = person, humans[hi].at
@@ -129,7 +144,14 @@ func (c *Config) Simulate(o SimOptions) (*SimResult, error) {
 		}
 		switch kind {
 		case deadline:
-			inc, acts, err = eng.Apply(inc, Event{Kind: EventDeadline, Deadline: d.ID}, next)
+			ev := Event{Kind: EventDeadline, Deadline: d.ID}
+			if d.Kind == DeadlineMaintenance {
+				ev.Then = c.MaintenanceHold(svc.Name, sets, next)
+			}
+			inc, acts, err = eng.Apply(inc, ev, next)
+		case window:
+			inc, acts, err = eng.Apply(inc, Event{Kind: EventHold, Hold: starts[wi].Hold()}, next)
+			wi++
 		case person:
 			h := humans[hi]
 			hi++
@@ -155,6 +177,21 @@ func (c *Config) Simulate(o SimOptions) (*SimResult, error) {
 		res.Compensation = &pay
 	}
 	return res, nil
+}
+
+// maintenanceStarts are the config's windows that start after from, no
+// later than to, and cover an alert of the service with these label sets,
+// in the order they start.
+func (c *Config) maintenanceStarts(service string, sets []map[string]string, from, to time.Time) []*MaintenanceWindow {
+	var out []*MaintenanceWindow
+	for i := range c.Maintenance {
+		w := &c.Maintenance[i]
+		if w.From().After(from) && !w.From().After(to) && w.Coverage().Covers(service, sets) {
+			out = append(out, w)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].From().Before(out[j].From()) })
+	return out
 }
 
 // firstAtLevel is who acknowledges in a simulation when AckBy is not

@@ -49,6 +49,9 @@ const (
 	aionr  = "../../configs/aion-r.yaml"
 	qstart = "../../configs/quickstart.yaml"
 	sun    = "../../configs/follow-the-sun.yaml"
+	// mwin has maintenance windows: db-upgrade and db-upgrade-verify back
+	// to back over team="db" alerts, psp-cutover over payments.
+	mwin = "testdata/simulate/maintenance.yaml"
 )
 
 // TestGolden pins the output of every command on the example configs, for
@@ -87,6 +90,14 @@ func TestGolden(t *testing.T) {
 		{"oncall-follow-the-sun.json", []string{"oncall", "--config", sun, "--at", "2025-11-03T09:00:00Z", "-o", "json"}},
 		{"simulate-follow-the-sun-handoff.txt", []string{"simulate", "--config", sun, "--at", "2025-11-03T15:55:00Z", "--for", "45m", "severity=critical"}},
 		{"simulate-quickstart.txt", []string{"simulate", "--config", qstart, "--at", "2025-09-10T06:00:00Z", "--for", "20m", "--ack-after", "3m", "--ack-by", "demo", "--resolve-after", "10m", "severity=critical"}},
+		// The config's maintenance windows, as the daemon runs them: held
+		// through two windows back to back and paged as new once, at the
+		// last end; acknowledged meanwhile, not paged; pages stopped by a
+		// window that starts; a window of other alerts changes nothing.
+		{"simulate-maintenance-back-to-back.txt", []string{"simulate", "--config", mwin, "--at", "2025-10-13T23:30:00Z", "--for", "100m", "severity=critical", "team=db"}},
+		{"simulate-maintenance-acknowledged.json", []string{"simulate", "--config", mwin, "--at", "2025-10-13T23:30:00Z", "--for", "100m", "--ack-after", "10m", "severity=critical", "team=db", "-o", "json"}},
+		{"simulate-maintenance-starts.txt", []string{"simulate", "--config", mwin, "--at", "2025-10-15T10:00:00Z", "--for", "40m", "severity=critical", "component=payments"}},
+		{"simulate-maintenance-not-covered.txt", []string{"simulate", "--config", mwin, "--at", "2025-10-13T23:30:00Z", "--for", "20m", "severity=critical", "team=web"}},
 	}
 	unsetSeedSecrets(t)
 	for _, tc := range cases {

@@ -66,10 +66,7 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 		res.Events[i].At = res.Events[i].At.In(loc)
 	}
 	if *out == "json" {
-		if res.Events == nil {
-			res.Events = []policy.SimEvent{}
-		}
-		return jsonOut(stdout, stderr, "simulate", res)
+		return jsonOut(stdout, stderr, "simulate", newSimulateJSON(res))
 	}
 	hours := "off-hours"
 	if res.Route.BusinessHours {
@@ -100,6 +97,29 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// simulateJSON is simulate's -o json. Its events are of the types the
+// product contract names (notify, escalate, ack, resolve, status_update,
+// sla_breach); what maintenance windows did (an alert held, a hand-over to
+// the next window, the release at the end), which explains pages that did
+// not come, is apart from them in maintenance, in the same shape.
+type simulateJSON struct {
+	*policy.SimResult
+	Events      []policy.SimEvent `json:"events"`
+	Maintenance []policy.SimEvent `json:"maintenance,omitempty"`
+}
+
+func newSimulateJSON(res *policy.SimResult) simulateJSON {
+	out := simulateJSON{SimResult: res, Events: []policy.SimEvent{}}
+	for _, e := range res.Events {
+		if e.Type == string(policy.ActionMaintenance) {
+			out.Maintenance = append(out.Maintenance, e)
+		} else {
+			out.Events = append(out.Events, e)
+		}
+	}
+	return out
 }
 
 type weekJSON struct {

@@ -841,3 +841,51 @@ func TestGroupTitles(t *testing.T) {
 		t.Errorf("Titles = %q, want %q (firing alerts only, in order)", g.Titles, want)
 	}
 }
+
+// BenchmarkDecodeAlertmanager is one single-alert notification as
+// Alertmanager sends it, decoded and checked.
+func BenchmarkDecodeAlertmanager(b *testing.B) {
+	body := []byte(`{"version":"4","groupKey":"{}:{alertname=\"DiskFull\"}","truncatedAlerts":0,"status":"firing","receiver":"pagerd",
+"groupLabels":{"alertname":"DiskFull"},"commonLabels":{"alertname":"DiskFull","severity":"critical","instance":"db1"},
+"commonAnnotations":{"summary":"disk full on db1"},"externalURL":"http://alertmanager:9093",
+"alerts":[{"status":"firing","labels":{"alertname":"DiskFull","severity":"critical","instance":"db1"},
+"annotations":{"summary":"disk full on db1"},"startsAt":"2025-09-10T06:00:00.123Z","endsAt":"0001-01-01T00:00:00Z",
+"generatorURL":"http://prometheus:9090/graph?g0.expr=up","fingerprint":"a1b2c3d4e5f60718"}]}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeAlertmanager(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzDecodeOneAgreesWithTheDecoder: decodeOne decodes good input in place
+// and hands the rest to decodeWhy; both must give the same message, and
+// the same error, for every body as decodeWhy alone.
+func FuzzDecodeOneAgreesWithTheDecoder(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "alertmanager-*.json"))
+	for _, name := range files {
+		if b, err := os.ReadFile(name); err == nil {
+			f.Add(b)
+		}
+	}
+	for _, s := range []string{``, ` `, `null`, `[]`, `"x"`, `{}`, `{} {}`, `{}x`, `{"version":4}`, `{"alerts":[1]}`,
+		`{"alerts":[{"labels":{"a":1}}]}`, `{"version":"4"`, `{"groupLabels":null,"version":"4"}  `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var fast, slow wireMessage
+		errFast, errSlow := decodeOne(body, &fast, ""), decodeWhy(body, &slow, "")
+		if fmt.Sprint(errFast) != fmt.Sprint(errSlow) {
+			t.Fatalf("decodeOne: %v; decodeWhy: %v", errFast, errSlow)
+		}
+		if errFast == nil && !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("decodeOne: %+v; decodeWhy: %+v", fast, slow)
+		}
+		var a, b wireAlert
+		errFast, errSlow = decodeOne(body, &a, "alerts[0]"), decodeWhy(body, &b, "alerts[0]")
+		if fmt.Sprint(errFast) != fmt.Sprint(errSlow) || errFast == nil && !reflect.DeepEqual(a, b) {
+			t.Fatalf("alert: decodeOne: %v %+v; decodeWhy: %v %+v", errFast, a, errSlow, b)
+		}
+	})
+}

@@ -457,8 +457,11 @@ type Store interface {
 	// still this one's: the incident is due again at its earliest pending
 	// deadline as stored now, but not before notBefore, so that another
 	// replica can take it then and this one does not claim it straight
-	// back (a replica whose config cannot page it). Only for an
-	// incident's claim.
+	// back (a replica whose config cannot page it). A storm's claim
+	// (Claim.Storm) is released as Complete releases it, due again at
+	// its window's end if pages are held, but not before notBefore: a
+	// storm message the provider's rate limit sent back goes at its
+	// turn. Not for a job's claim.
 	Release(ctx context.Context, c Claim, notBefore time.Time) error
 	// NextDue is the earliest time any incident is due (a claimed one counts
 	// at its lease end), for the dispatcher to sleep until. ok is false when

@@ -852,18 +852,19 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 // leaves the due set with none pending. A claim voided by a takeover, or one
 // an Update already cancelled, is left alone without error.
 func (s *Store) Complete(ctx context.Context, c store.Claim) error {
-	if c.Storm != "" {
-		return s.completeStorm(ctx, c)
-	}
 	if c.Job != nil {
 		return s.FinishJob(ctx, c, c.Job)
 	}
 	return s.Release(ctx, c, time.Time{})
 }
 
-// Release gives up a claim as Complete does, the incident due again no
-// earlier than notBefore (its claim still says when its step was due).
+// Release gives up a claim as Complete does, the incident (or storm) due
+// again no earlier than notBefore (its claim still says when its step was
+// due).
 func (s *Store) Release(ctx context.Context, c store.Claim, notBefore time.Time) error {
+	if c.Storm != "" {
+		return s.completeStorm(ctx, c, notBefore.UnixMilli())
+	}
 	if _, err := store.ShardOfID(c.Incident); err != nil {
 		return err
 	}

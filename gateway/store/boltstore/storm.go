@@ -186,8 +186,9 @@ func (s *Store) Flushed(ctx context.Context, c store.Claim, n, top int, now time
 }
 
 // completeStorm releases a storm's claim without a flush: due again at its
-// window's end if pages are held, out of the due set otherwise.
-func (s *Store) completeStorm(ctx context.Context, c store.Claim) error {
+// window's end (or at notBeforeMS, if later) if pages are held, out of the
+// due set otherwise.
+func (s *Store) completeStorm(ctx context.Context, c store.Claim, notBeforeMS int64) error {
 	return s.update(ctx, func(tx *bbolt.Tx) error {
 		member := store.StormMember(c.Storm)
 		if _, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get([]byte(member))); !ok || tok != c.Token {
@@ -199,7 +200,7 @@ func (s *Store) completeStorm(ctx context.Context, c store.Claim) error {
 		}
 		if st.Held > 0 {
 			ms := st.End.UnixMilli()
-			return setDue(tx, member, ms, ms, "")
+			return setDue(tx, member, max(ms, notBeforeMS), ms, "")
 		}
 		return dropDue(tx, member)
 	})

@@ -972,7 +972,7 @@ return 1
 // back at its earliest pending deadline.
 func (s *Store) Complete(ctx context.Context, c store.Claim) error {
 	if c.Storm != "" {
-		return s.completeStorm(ctx, c)
+		return s.completeStorm(ctx, c, 0)
 	}
 	if c.Job != nil {
 		return s.completeJob(ctx, c)
@@ -980,9 +980,12 @@ func (s *Store) Complete(ctx context.Context, c store.Claim) error {
 	return s.release(ctx, c, 0)
 }
 
-// Release gives up a claim as Complete does, the incident due again no
-// earlier than notBefore.
+// Release gives up a claim as Complete does, the incident (or storm) due
+// again no earlier than notBefore.
 func (s *Store) Release(ctx context.Context, c store.Claim, notBefore time.Time) error {
+	if c.Storm != "" {
+		return s.completeStorm(ctx, c, notBefore.UnixMilli())
+	}
 	return s.release(ctx, c, notBefore.UnixMilli())
 }
 

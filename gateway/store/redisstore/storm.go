@@ -150,14 +150,15 @@ func (s *Store) Flushed(ctx context.Context, c store.Claim, n, top int, now time
 }
 
 // completeStormScript releases a storm's claim without a flush: it is due
-// again at once if pages are held (its window is over), or leaves the due
-// set.
+// again at once if pages are held (its window is over), but not before
+// ARGV[4] (ms), or leaves the due set.
 var completeStormScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[4], ARGV[1])
 if cur and string.sub(cur, 1, #ARGV[2] + 1) == ARGV[2] .. ':' then
   redis.call('HDEL', KEYS[4], ARGV[1])
   if redis.call('LLEN', KEYS[2]) > 0 then
     local e = tonumber(redis.call('HGET', KEYS[1], 'end')) or tonumber(ARGV[3])
+    e = math.max(e, tonumber(ARGV[4]))
     redis.call('ZADD', KEYS[3], e, ARGV[1])
   else
     redis.call('ZREM', KEYS[3], ARGV[1])
@@ -166,9 +167,9 @@ end
 return 1
 `)
 
-func (s *Store) completeStorm(ctx context.Context, c store.Claim) error {
+func (s *Store) completeStorm(ctx context.Context, c store.Claim, notBeforeMS int64) error {
 	return unavailable(completeStormScript.Run(ctx, s.rdb, s.stormKeys(c.Storm), store.StormMember(c.Storm), c.Token,
-		ms(time.Now())).Err())
+		ms(time.Now()), notBeforeMS).Err())
 }
 
 // PutBundle keeps a bundle for ttl.

@@ -26,6 +26,7 @@ var stormTests = []struct {
 	{"StormHeldWhileFlushingWaitsForTheNextWindow", testStormHeldWhileClaimed},
 	{"StormHoldFailedListsThePageAgain", testStormHoldFailed},
 	{"StormFlushAfterTakeoverIsVoid", testStormTakeover},
+	{"StormReleaseLeavesItDueNotBefore", testStormRelease},
 	{"StormAgreesWithStormState", testStormAgrees},
 	{"StormConcurrentAdmitsSendImmediateOnly", testStormConcurrent},
 	{"StormsArePerPersonAndChannel", testStormKeys},
@@ -374,6 +375,54 @@ func testStormTakeover(t *testing.T, f Factory) {
 	}
 	if !flushed(t, s, c2[0], 1, 1, base.Add(rules.Window+6*time.Second)) {
 		t.Fatal("the new holder's flush was refused")
+	}
+}
+
+// testStormRelease: a storm's claim given up without a flush (its message
+// sent back by the provider's rate limit) leaves its held pages, due again
+// at the time given, not earlier nor at the lease's end; a time already
+// past leaves it due at its window's end. A stale Release is void.
+func testStormRelease(t *testing.T, f Factory) {
+	s := f.New(t)
+	key := store.StormKey("ann", "sms")
+	for i := 0; i < 5; i++ {
+		admit(t, s, key, page(fmt.Sprint("i", i), 1, base), base)
+	}
+	end := base.Add(rules.Window)
+	cs := claimAll(t, s, end)
+	if len(cs) != 1 || cs[0].Storm != key {
+		t.Fatalf("claims %+v", cs)
+	}
+	turn := end.Add(40 * time.Second)
+	if err := s.Release(ctx(t), cs[0], turn); err != nil {
+		t.Fatal(err)
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(turn) {
+		t.Fatalf("NextDue after Release %v %v, want %v", at, ok, turn)
+	}
+	if c := claimAll(t, s, turn.Add(-time.Millisecond)); len(c) != 0 {
+		t.Fatalf("claimed before the time Release gave: %+v", c)
+	}
+	if got := held(t, s, key); len(got) != 2 {
+		t.Fatalf("held after Release %v, want the two pages still held", got)
+	}
+	c2 := claimAll(t, s, turn)
+	if len(c2) != 1 || c2[0].Storm != key || c2[0].Takeover {
+		t.Fatalf("claim at the time Release gave: %+v", c2)
+	}
+	// A stale Release (its claim taken over) leaves the new claim alone.
+	if err := s.Release(ctx(t), cs[0], turn); err != nil {
+		t.Fatal(err)
+	}
+	if c := claimAll(t, s, turn.Add(time.Second)); len(c) != 0 {
+		t.Fatalf("a stale Release released another replica's claim: %+v", c)
+	}
+	// Released with a time already past: due at its window's end.
+	if err := s.Release(ctx(t), c2[0], base); err != nil {
+		t.Fatal(err)
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(end) {
+		t.Fatalf("NextDue after a Release at a past time %v %v, want the window's end %v", at, ok, end)
 	}
 }
 

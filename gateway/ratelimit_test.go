@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -69,4 +71,142 @@ func TestRateLimitedSMSBurstGoesOutInTurn(t *testing.T) {
 	if got := metric(t, h.reg, "pagerd_pages_total", "channel", "sms", "result", "rate_limited"); got != 2 {
 		t.Fatalf("pagerd_pages_total{result=rate_limited} %v, want 2", got)
 	}
+}
+
+// stormSMSAt is twilioConfig with storm bundling (10 s window, immediate
+// pages at once) and Twilio's rate limit one SMS every 50 s, burst 1.
+func stormSMSAt(fake *providertest.Twilio, immediate int) string {
+	return strings.Replace(twilioAt(fake, twilioConfig), "notifiers:\n",
+		fmt.Sprintf("notifiers:\n  storm: {window: 10s, immediate: %d}\n  rate_limits: {twilio: {per_second: 0.02, burst: 1}}\n", immediate), 1)
+}
+
+// fireDan posts n critical alerts for dan (twilioConfig) and returns their
+// incidents.
+func fireDan(t *testing.T, h *harness, n int) []string {
+	t.Helper()
+	var ids []string
+	for i := range n {
+		r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", fmt.Sprintf("g%d", i),
+			map[string]string{"alertname": fmt.Sprintf("A%d", i), "severity": "critical"}), "Authorization", "Bearer "+amKey)
+		if r.code != 200 {
+			t.Fatalf("webhook: %d %s", r.code, r.body)
+		}
+		var res struct{ Incidents []string }
+		r.json(t, &res)
+		ids = append(ids, res.Incidents[0])
+	}
+	return ids
+}
+
+// smsSentAt is when each incident's SMS was recorded sent, by incident;
+// an incident recorded sent twice, or failed, fails the test.
+func smsSentAt(t *testing.T, h *harness, ids []string) map[string]time.Duration {
+	t.Helper()
+	out := map[string]time.Duration{}
+	for _, id := range ids {
+		for _, e := range h.incident(id).Timeline {
+			switch {
+			case e.Channel != "sms":
+			case e.Type == "notify_failed":
+				t.Errorf("%s: SMS failed: %s", id, e.Detail)
+			case e.Type == "notify":
+				if at, twice := out[id]; twice {
+					t.Errorf("%s: SMS recorded sent at %v and at %v", id, at, e.At.Sub(fixedNow))
+				}
+				out[id] = e.At.Sub(fixedNow)
+			}
+		}
+	}
+	return out
+}
+
+// noErrorLogs fails the test if the daemon logged at ERROR.
+func noErrorLogs(t *testing.T, h *harness) {
+	t.Helper()
+	for _, line := range strings.Split(h.logs.String(), "\n") {
+		if strings.Contains(line, `"level":"ERROR"`) {
+			t.Errorf("logged at ERROR: %s", line)
+		}
+	}
+}
+
+// TestRateLimitedStormMessageGoesOutAtItsTurn: four incidents for Dan at
+// once, storm bundling with one page at once, Twilio's limit one SMS every
+// 50 s. At 2m the first SMS goes; the other three are held, and their
+// storm message at 2m10s finds its turn 40 s off, past what its send
+// timeout allows to wait: it is sent back (not sent, not failed, counted
+// rate_limited, logged at INFO) and goes out at its turn, 2m50s, once,
+// with the three incidents. (It was logged ERROR and came back only when
+// its claim's lease ended, 2m40s, still 10 s short of its turn, and went
+// out at 3m10s.)
+func TestRateLimitedStormMessageGoesOutAtItsTurn(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	h := newHarness(t, withConfig(stormSMSAt(fake, 1)), realTransport("twilio"), fastRetries())
+	ids := fireDan(t, h, 4)
+	h.runUntil(fixedNow.Add(2*time.Minute + 10*time.Second))
+	if n := len(fake.Messages()); n != 1 {
+		t.Fatalf("by 2m10s Twilio got %d SMS, want 1 (the storm message waits its turn)", n)
+	}
+	if got := metric(t, h.reg, "pagerd_storm_bundles_total", "channel", "sms", "result", "rate_limited"); got != 1 {
+		t.Fatalf("pagerd_storm_bundles_total{result=rate_limited} %v, want 1", got)
+	}
+	if at, ok, _ := h.store.NextDue(context.Background()); !ok || !at.Equal(fixedNow.Add(2*time.Minute+50*time.Second)) {
+		t.Fatalf("next due %v %v, want the storm message's turn, 2m50s", at.Sub(fixedNow), ok)
+	}
+	h.runUntil(fixedNow.Add(4*time.Minute + 59*time.Second))
+	msgs := fake.Messages()
+	if len(msgs) != 2 || !strings.Contains(msgs[1].Get("Body"), "3 incidents (alert storm)") {
+		t.Fatalf("Twilio got %d SMS, want the first and one storm message for 3 incidents: %v", len(msgs), msgs)
+	}
+	sentAt := smsSentAt(t, h, ids)
+	var bundled int
+	for _, id := range ids {
+		switch sentAt[id] {
+		case 2 * time.Minute:
+		case 2*time.Minute + 50*time.Second:
+			bundled++
+		default:
+			t.Errorf("%s: SMS recorded sent at %v, want 2m or (in the storm message) 2m50s", id, sentAt[id])
+		}
+	}
+	if bundled != 3 {
+		t.Errorf("%d incidents recorded sent in the storm message at 2m50s, want 3: %v", bundled, sentAt)
+	}
+	if got := metric(t, h.reg, "pagerd_storm_bundles_total", "channel", "sms", "result", "sent"); got != 1 {
+		t.Fatalf("pagerd_storm_bundles_total{result=sent} %v, want 1", got)
+	}
+	noErrorLogs(t, h)
+}
+
+// TestRateLimitedPageInAStormGoesOutAtItsTurn: four incidents for Dan at
+// once, storm bundling with two pages at once, Twilio's limit one SMS
+// every 50 s. At 2m two SMS are let out and two held; the first goes, the
+// second's turn (2m50s) is too far off and it is sent back, and the storm
+// message at 2m10s is sent back to its own turn behind it (3m40s). The
+// page sent back goes out at its turn, on its own, once; the storm message
+// at its turn with the two held. (At its turn the page asked the storm
+// again, was held for the message, and went out 50 s later in it, its
+// turn at 2m50s going unused.)
+func TestRateLimitedPageInAStormGoesOutAtItsTurn(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	h := newHarness(t, withConfig(stormSMSAt(fake, 2)), realTransport("twilio"), fastRetries())
+	ids := fireDan(t, h, 4)
+	h.runUntil(fixedNow.Add(4*time.Minute + 59*time.Second))
+	msgs := fake.Messages()
+	if len(msgs) != 3 || strings.Contains(msgs[1].Get("Body"), "alert storm") || !strings.Contains(msgs[2].Get("Body"), "2 incidents (alert storm)") {
+		t.Fatalf("Twilio got %d SMS, want two pages and one storm message for 2 incidents: %v", len(msgs), msgs)
+	}
+	sentAt := smsSentAt(t, h, ids)
+	var got []string
+	for _, id := range ids {
+		got = append(got, sentAt[id].String())
+	}
+	sort.Strings(got)
+	if strings.Join(got, " ") != "2m0s 2m50s 3m40s 3m40s" {
+		t.Fatalf("SMS recorded sent at %v, want 2m0s, 2m50s (the page sent back, at its turn) and 3m40s twice (the storm message)", got)
+	}
+	if got := metric(t, h.reg, "pagerd_pages_total", "channel", "sms", "result", "rate_limited"); got != 1 {
+		t.Fatalf("pagerd_pages_total{result=rate_limited} %v, want 1", got)
+	}
+	noErrorLogs(t, h)
 }

@@ -60,6 +60,12 @@ type Deadline struct {
 	Target  string `json:"target,omitempty"`
 	// Seq orders deadlines due at the same instant: first armed, first fired.
 	Seq int `json:"seq"`
+	// Admitted marks a notify step the dispatcher put back at its turn
+	// after the provider's rate limit sent its page back, when alert-storm
+	// bundling had let that page out at once: it goes at its turn, not
+	// held for a storm message that comes later still. The machine only
+	// carries it.
+	Admitted bool `json:"admitted,omitempty"`
 }
 
 // Incident is everything the escalation machine needs to decide what comes

@@ -180,7 +180,7 @@ func New(o Options) *Dispatcher {
 		pages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_pages_total",
 			Help: "Pages by channel (push, sms, voice), transport and result: sent, failed, held for an alert-storm bundle (sent later as one message, counted in pagerd_storm_bundles_total), shadow (worked out and recorded, not sent: a shadow service or a dry-run transport), called_off (acknowledged or resolved while it was retried or waited for the provider, and not sent), or rate_limited (its turn at the provider's rate limit was too far off for its send timeout: not sent, due again at its turn, and counted again then)."}, []string{"channel", "via", "result"}),
 		bundles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_storm_bundles_total",
-			Help: "Alert-storm messages, each carrying the held pages of one person on one channel, by channel, transport and result (sent, failed, called_off: every incident it carried was acknowledged or resolved while it was retried or waited for the provider, and it was not sent; rate_limited: its turn at the provider's rate limit was too far off for its send timeout, and it was not sent: its storm is sent when its claim's lease ends)."}, []string{"channel", "via", "result"}),
+			Help: "Alert-storm messages, each carrying the held pages of one person on one channel, by channel, transport and result (sent, failed, called_off: every incident it carried was acknowledged or resolved while it was retried or waited for the provider, and it was not sent; rate_limited: its turn at the provider's rate limit was too far off for its send timeout, and it was not sent: its storm is due again at its turn, and counted again then)."}, []string{"channel", "via", "result"}),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pagerd_dispatch_lateness_seconds",
 			Help:    "Time from a step being due to its page being sent.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
@@ -1147,7 +1147,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		urgency = inc.State.Urgency
 	}
 	var listed *store.HeldPage // sent at once and listed in the storm as sent
-	if r := stormRules(cfg); r.Window > 0 {
+	if r := stormRules(cfg); r.Window > 0 && !p.step.Admitted {
 		hp := store.HeldPage{Incident: inc.ID, Deadline: p.deadline, Service: inc.Service, Priority: inc.State.Priority,
 			Rank: rank(cfg, inc.Service, inc.State.Priority), Urgency: urgency, Level: a.Level,
 			Summary: textcut.Bytes(inc.Summary, 200, textcut.Ellipsis), Due: a.At, Via: contact.Via}
@@ -1191,6 +1191,9 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			}
 		}
 		p.again = max(again, time.Millisecond)
+		// Let out at once (or not bundled): at its turn it goes, not
+		// held for a storm message behind it at the rate limit.
+		p.step.Admitted = true
 		return store.Entry{}
 	}
 	if err != nil {
@@ -1254,13 +1257,17 @@ func (d *Dispatcher) stillDue(ctx context.Context, incident, root string) bool {
 // limit, back into the incident's pending steps at at, its turn: the same
 // step (id and order), so that nothing else about the incident changes.
 func dueAgain(st policy.Incident, step policy.Deadline, at time.Time) policy.Incident {
-	step.At = at.Add(time.Millisecond - 1).Truncate(time.Millisecond) // not before its turn
+	step.At = turnAt(at)
 	st.Pending = append(slices.Clone(st.Pending), step)
 	slices.SortStableFunc(st.Pending, func(a, b policy.Deadline) int {
 		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Seq, b.Seq))
 	})
 	return st
 }
+
+// turnAt is at rounded up to the store's millisecond: a page sent back by
+// the rate limit is due again not before its turn.
+func turnAt(at time.Time) time.Time { return at.Add(time.Millisecond - 1).Truncate(time.Millisecond) }
 
 // send hands one message to its transport, bounded by SendTimeout.
 func (d *Dispatcher) send(ctx context.Context, n notify.Notifier, msg notify.Message) error {

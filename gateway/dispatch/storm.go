@@ -51,7 +51,14 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim) error {
 		// Nothing sent and unrecorded, or what was is no longer at the
 		// head of the list (its flush was stored after all).
 		d.journal.flushRecorded(c.Storm)
-		if f, err = d.sendHeld(ctx, cfg, c, user, channel, held, now); err != nil {
+		f, err = d.sendHeld(ctx, cfg, c, user, channel, held, now)
+		var back *sentBack
+		if errors.As(err, &back) {
+			// Nothing went out: the pages stay held, and the storm is
+			// due again at its turn, which the rate limit keeps for it.
+			return d.o.Store.Release(ctx, c, back.turn)
+		}
+		if err != nil {
 			return err
 		}
 		d.journal.flushed(c.Storm, f)
@@ -213,12 +220,21 @@ func (d *Dispatcher) retryStore(ctx context.Context, until time.Time, write func
 	}
 }
 
+// sentBack is sendBundle's error for a storm message the provider's rate
+// limit sent back (notify.ErrOverRateLimit): nothing went out, and its
+// turn comes at turn.
+type sentBack struct{ turn time.Time }
+
+func (e *sentBack) Error() string {
+	return "storm message sent back by the rate limit; its turn comes at " + e.turn.UTC().Format(time.RFC3339Nano)
+}
+
 // sendBundle sends one message for the live pages and returns the timeline
 // entries that say how it went, and the incidents whose pages it took to
 // PagerDuty though their contact was another when they were held. A
 // message the provider's rate limit sent back (notify.ErrOverRateLimit)
-// went nowhere and is no failure: its error leaves the storm held, due
-// again when the claim's lease ends.
+// went nowhere and is no failure: its error (*sentBack) leaves the storm
+// held, released by flush to come due again at its turn.
 func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store.Claim, user, channel string,
 	live, gone []store.HeldPage, now time.Time) (map[string][]store.Entry, []string, error) {
 	notes := make(map[string][]store.Entry, len(live))
@@ -267,9 +283,11 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 			"storm", c.Storm, "bundle", b.ID, "incidents", len(live), "via", contact.Via, "err", err)
 		return notes, nil, nil
 	}
-	if _, over := notify.OverRateLimitDelay(err); over {
+	if again, over := notify.OverRateLimitDelay(err); over {
 		d.m.bundles.WithLabelValues(channel, contact.Via, "rate_limited").Inc()
-		return nil, nil, fmt.Errorf("storm message of %d incidents not sent: %w", len(live), err)
+		d.log.Info("storm bundle sent back by the rate limit; due again at its turn", "storm", c.Storm, "bundle", b.ID,
+			"incidents", len(live), "via", contact.Via, "in", again.String())
+		return nil, nil, &sentBack{turn: turnAt(d.o.Now().Add(max(again, time.Millisecond)))}
 	}
 	if err != nil {
 		d.m.bundles.WithLabelValues(channel, contact.Via, "failed").Inc()

@@ -1311,3 +1311,62 @@ func TestStormSMSReplyCodeSharedActsOnNeither(t *testing.T) {
 		}
 	}
 }
+
+// TestStormPagerDutyLateAcknowledgementLeavesAReopenedIncident: six
+// incidents for carol, three pushed to PagerDuty at once and three held
+// for one message, whose alert is keyed by its bundle. One of the three is
+// acknowledged in pagerd and reopened (escalated) before PagerDuty's
+// webhook for the message's acknowledgement comes: that late webhook
+// acknowledges the other two, and leaves the reopened one triggered, with
+// ack_ignored in its timeline, as a late acknowledgement of a single
+// page's alert does. (It acknowledged it too, and silenced its new pages.)
+func TestStormPagerDutyLateAcknowledgementLeavesAReopenedIncident(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewPagerDuty(t)
+			h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"))
+			ids := storm(h, 6, "g")
+			h.step(fixedNow)
+			h.step(fixedNow.Add(10 * time.Second))
+			if len(fake.Events()) != 4 {
+				t.Fatalf("PagerDuty got %d events, want 3 and one bundle", len(fake.Events()))
+			}
+			key := fake.Events()[3].DedupKey
+			bundle, _, _, _ := pagerduty.ParseDedupKey(key)
+			b, err := h.store.GetBundle(context.Background(), bundle)
+			if err != nil || len(b.Incidents) != 3 {
+				t.Fatalf("bundle %+v %v", b, err)
+			}
+			reopened := b.Incidents[0]
+			act := carolActs(t, h, reopened)
+			act("acknowledge")
+			act("escalate")
+			if v := h.incident(reopened); v.Status != "triggered" {
+				t.Fatalf("the escalation did not reopen %s: %s", reopened, v.Status)
+			}
+			body := `{"event":{"event_type":"incident.acknowledged","data":{"type":"incident","incident_key":"` + key + `"}}}`
+			if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, body); code != 204 {
+				t.Fatalf("webhook: %d %s", code, out)
+			}
+			v := h.incident(reopened)
+			if v.Status != "triggered" {
+				t.Fatalf("PagerDuty's late acknowledgement of the storm message silenced %s, reopened since: %s by %q", reopened, v.Status, v.AcknowledgedBy)
+			}
+			if e := v.Timeline[len(v.Timeline)-1]; e.Type != "ack_ignored" || e.User != "carol" {
+				t.Fatalf("the timeline does not say why the acknowledgement changed nothing: ends with %+v", e)
+			}
+			for _, id := range b.Incidents[1:] {
+				if v := h.incident(id); v.Status != "acknowledged" || v.AcknowledgedBy != "carol" {
+					t.Fatalf("%s, in the message and not reopened: %s by %q, want acknowledged by carol", id, v.Status, v.AcknowledgedBy)
+				}
+			}
+			for _, id := range ids {
+				if !slices.Contains(b.Incidents, id) {
+					if v := h.incident(id); v.Status != "triggered" {
+						t.Fatalf("%s, pushed on its own: %s", id, v.Status)
+					}
+				}
+			}
+		})
+	}
+}

@@ -1150,7 +1150,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	if r := stormRules(cfg); r.Window > 0 && !p.step.Admitted {
 		hp := store.HeldPage{Incident: inc.ID, Deadline: p.deadline, Service: inc.Service, Priority: inc.State.Priority,
 			Rank: rank(cfg, inc.Service, inc.State.Priority), Urgency: urgency, Level: a.Level,
-			Summary: textcut.Bytes(inc.Summary, 200, textcut.Ellipsis), Due: a.At, Via: contact.Via}
+			Summary: textcut.Bytes(inc.Summary, 200, textcut.Ellipsis), Due: a.At, Via: contact.Via, Reopened: inc.State.Reopened}
 		adm, err := d.o.Store.Admit(ctx, store.StormKey(a.User, a.Channel), hp, now, r)
 		switch {
 		case err != nil:

@@ -261,6 +261,7 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 	for _, p := range live {
 		b.Incidents = append(b.Incidents, p.Incident)
 		b.Levels = append(b.Levels, p.Level+1)
+		b.Reopened = append(b.Reopened, p.Reopened)
 	}
 	ackURL := ""
 	if err := d.o.Store.PutBundle(ctx, b, time.Duration(cfg.Server.LinkTTL)); err != nil {
@@ -378,7 +379,9 @@ func (d *Dispatcher) markPushed(ctx context.Context, ids []string, now time.Time
 // distinctIncidents keeps one held page of each incident, in the place of
 // its first (a page fired twice, around a crash, or an incident paged
 // again while held, is one line in the message): its most urgent, so that
-// an incident raised to P0 while its P2 page waited goes out as a P0.
+// an incident raised to P0 while its P2 page waited goes out as a P0, with
+// the latest reopen count of its pages (the message pages for the
+// incident as it is since).
 func distinctIncidents(held []store.HeldPage) []store.HeldPage {
 	at := make(map[string]int, len(held))
 	out := make([]store.HeldPage, 0, len(held))
@@ -389,7 +392,10 @@ func distinctIncidents(held []store.HeldPage) []store.HeldPage {
 			at[p.Incident] = len(out)
 			out = append(out, p)
 		case p.Rank < out[i].Rank:
+			p.Reopened = max(p.Reopened, out[i].Reopened)
 			out[i] = p
+		default:
+			out[i].Reopened = max(out[i].Reopened, p.Reopened)
 		}
 	}
 	return out

@@ -22,9 +22,12 @@ type BundleOutcome struct {
 	// Done changed; Already were acknowledged before (for an
 	// acknowledgement); Escalated had left the level their page in the
 	// message was for, or were escalated again since it went out (for an
-	// escalation); Resolved were resolved before; Missing are gone.
-	Done, Already, Escalated, Resolved []*store.Incident
-	Missing                            int
+	// escalation); Resolved were resolved before; ReopenedSince were
+	// reopened after their page in the message went out (for an
+	// acknowledgement of it as a page, ev.AckReopenedSet: PagerDuty's),
+	// and were left alone; Missing are gone.
+	Done, Already, Escalated, Resolved, ReopenedSince []*store.Incident
+	Missing                                           int
 }
 
 // bundleWorkers bounds how many incidents of a bundle are acted on at once.
@@ -59,6 +62,15 @@ func (s *Service) ActOnBundle(ctx context.Context, id, user string, ev policy.Ev
 				// again escalates none of them twice.
 				ev.FromLevel, ev.FromLevelSet, ev.FromLevelAt = b.Levels[i]-1, true, b.SentAt
 			}
+			if ev.AckReopenedSet {
+				// As the answer to its page in the message: not an
+				// incident reopened since. A bundle kept without the
+				// counts acknowledges as before.
+				ev.AckReopenedSet = len(b.Reopened) == len(b.Incidents)
+				if ev.AckReopenedSet {
+					ev.AckReopened = b.Reopened[i]
+				}
+			}
 			inc, acts, err := s.Apply(ctx, incID, ev)
 			mu.Lock()
 			defer mu.Unlock()
@@ -67,6 +79,8 @@ func (s *Service) ActOnBundle(ctx context.Context, id, user string, ev policy.Ev
 				out.Resolved = append(out.Resolved, inc)
 			case errors.Is(err, ErrAlreadyEscalated):
 				out.Escalated = append(out.Escalated, inc)
+			case errors.Is(err, ErrReopenedSince):
+				out.ReopenedSince = append(out.ReopenedSince, inc)
 			case errors.Is(err, store.ErrNotFound):
 				out.Missing++
 			case err != nil:
@@ -92,7 +106,7 @@ func (s *Service) ActOnBundle(ctx context.Context, id, user string, ev policy.Ev
 		return out, firstErr
 	}
 	s.log.Info("storm bundle acted on", "bundle", id, "user", user, "event", ev.Kind, "incidents", len(out.Done),
-		"already", len(out.Already)+len(out.Escalated), "resolved_before", len(out.Resolved))
+		"already", len(out.Already)+len(out.Escalated), "resolved_before", len(out.Resolved), "reopened_since", len(out.ReopenedSince))
 	return out, nil
 }
 
@@ -111,6 +125,9 @@ func (o *BundleOutcome) Describe(kind policy.EventKind, name func(actor string) 
 	}
 	if n := len(o.Resolved); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d already resolved%s", n, byWhom(o.Resolved, name, func(i *store.Incident) string { return i.State.ResolvedBy })))
+	}
+	if n := len(o.ReopenedSince); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d reopened since the message, left as they are", n))
 	}
 	if o.Missing > 0 {
 		parts = append(parts, fmt.Sprintf("%d no longer exist", o.Missing))

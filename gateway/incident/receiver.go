@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -162,10 +163,19 @@ func (s *Service) EscalateFrom(ctx context.Context, user string, page notify.Pag
 // when it has been reopened since, nothing changes, the timeline says so
 // (ack_ignored) and the answer does (ReopenedSince). The check is the
 // state machine's, on the incident as it is written. A storm message's
-// page carries no count, and acknowledges as Act does.
+// page acknowledges each of its incidents with the count kept in its
+// bundle (store.Bundle.Reopened): those reopened since are left alone,
+// the others acknowledged.
 func (s *Service) AcknowledgePage(ctx context.Context, user string, page notify.Page) (notify.Acted, error) {
 	if store.IsBundleID(page.Target) {
-		return s.Act(ctx, page.Target, user, notify.Acknowledge)
+		out, err := s.ActOnBundle(ctx, page.Target, user, policy.Event{Kind: policy.EventAcknowledge, AckReopenedSet: true})
+		if err != nil {
+			return notify.Acted{}, stormGone(err)
+		}
+		for _, inc := range out.ReopenedSince {
+			s.noteAckIgnored(ctx, inc.ID, user, out.Bundle.Reopened[slices.Index(out.Bundle.Incidents, inc.ID)])
+		}
+		return notify.Acted{Storm: out.Describe(policy.EventAcknowledge, s.o.Config().UserName)}, nil
 	}
 	if err := s.viewerPaged(ctx, page.Target, user); err != nil {
 		return notify.Acted{}, Classify(err)
@@ -173,15 +183,21 @@ func (s *Service) AcknowledgePage(ctx context.Context, user string, page notify.
 	out, err := s.act(ctx, page.Target, policy.Event{Kind: policy.EventAcknowledge, Actor: user,
 		AckReopened: page.Reopened, AckReopenedSet: true})
 	if err == nil && out.ReopenedSince {
-		// Whoever wonders why pages go on after an acknowledgement finds
-		// it here. The answer does not hang on it: nothing was changed.
-		e := store.Entry{At: s.clock(), Type: "ack_ignored", Actor: user, User: user,
-			Detail: fmt.Sprintf("acknowledgement of a page sent before the incident's latest reopen (it had been reopened %d times then): not applied, the pages since go on", page.Reopened)}
-		if nerr := s.Note(ctx, page.Target, e); nerr != nil {
-			s.log.Warn("recording an acknowledgement not applied", "incident", page.Target, "user", user, "err", nerr)
-		}
+		s.noteAckIgnored(ctx, page.Target, user, page.Reopened)
 	}
 	return out, err
+}
+
+// noteAckIgnored says in an incident's timeline that user's
+// acknowledgement of a page sent when it had been reopened reopened times
+// was not applied: whoever wonders why pages go on after it finds it
+// there. The answer does not hang on it: nothing was changed.
+func (s *Service) noteAckIgnored(ctx context.Context, id, user string, reopened int) {
+	e := store.Entry{At: s.clock(), Type: "ack_ignored", Actor: user, User: user,
+		Detail: fmt.Sprintf("acknowledgement of a page sent before the incident's latest reopen (it had been reopened %d times then): not applied, the pages since go on", reopened)}
+	if err := s.Note(ctx, id, e); err != nil {
+		s.log.Warn("recording an acknowledgement not applied", "incident", id, "user", user, "err", err)
+	}
 }
 
 // escalatedBy is who escalated the incident to where it is: the name of

@@ -755,6 +755,9 @@ type HeldPage struct {
 	// message that then goes to PagerDuty must mark the incident as
 	// pushed there. Empty in pages held before it was kept.
 	Via string `json:"v,omitempty"`
+	// Reopened is the incident's reopen count (policy.Incident.Reopened)
+	// when the page was held, kept in its message's Bundle.
+	Reopened int `json:"o,omitempty"`
 	// Sent marks a page that went out at once while others were held (a
 	// priority raise made it more urgent than anything sent in the
 	// window): it is not sent again, and the person has had its incident,
@@ -790,6 +793,12 @@ type Bundle struct {
 	// incident from its own, once. Bundles kept by earlier versions have
 	// none.
 	Levels []int `json:"levels,omitempty"`
+	// Reopened are Incidents' reopen counts (policy.Incident.Reopened)
+	// as their pages in the message were held, in the same order: an
+	// acknowledgement of the message's PagerDuty alert leaves alone an
+	// incident reopened since (policy.Event.AckReopened), as for a single
+	// page. Bundles kept by earlier versions have none.
+	Reopened []int `json:"reopened,omitempty"`
 	// Priority and Top are the most urgent incident's priority and its
 	// "service: summary", for the ack page and the call.
 	Priority string `json:"priority"`

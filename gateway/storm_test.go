@@ -718,15 +718,7 @@ func TestStormHoldsNobodyElse(t *testing.T) {
 func TestStormPagerDutyForwardsHeldPages(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			fake := providertest.NewPagerDuty(t)
-			h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"))
-			ids := storm(h, 6, "g")
-			h.step(fixedNow)
-			h.step(fixedNow.Add(10 * time.Second))
-			if len(fake.Events()) != 4 {
-				t.Fatalf("PagerDuty got %d events, want 3 and one bundle", len(fake.Events()))
-			}
-			key := fake.Events()[3].DedupKey
+			fake, h, ids, key := stormToPagerDuty(t, mk(t))
 			// Each held incident's resolve finds the bundle settled when
 			// they are all resolved at once; PagerDuty takes the repeats
 			// as one.
@@ -736,6 +728,22 @@ func TestStormPagerDutyForwardsHeldPages(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stormToPagerDuty starts a daemon on st that pushes carol's pages through
+// a fake PagerDuty, and fires six incidents for her: three pushed at once,
+// three in one storm message, whose dedup key it returns.
+func stormToPagerDuty(t *testing.T, st store.Store) (*providertest.PagerDuty, *harness, []string, string) {
+	t.Helper()
+	fake := providertest.NewPagerDuty(t)
+	h := newHarness(t, withStore(st), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"))
+	ids := storm(h, 6, "g")
+	h.step(fixedNow)
+	h.step(fixedNow.Add(10 * time.Second))
+	if len(fake.Events()) != 4 {
+		t.Fatalf("PagerDuty got %d events, want 3 and one bundle", len(fake.Events()))
+	}
+	return fake, h, ids, fake.Events()[3].DedupKey
 }
 
 // TestStormMessageSwitchedToPagerDutyForwardsTheResolve: pages held while
@@ -1323,15 +1331,7 @@ func TestStormSMSReplyCodeSharedActsOnNeither(t *testing.T) {
 func TestStormPagerDutyLateAcknowledgementLeavesAReopenedIncident(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			fake := providertest.NewPagerDuty(t)
-			h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"))
-			ids := storm(h, 6, "g")
-			h.step(fixedNow)
-			h.step(fixedNow.Add(10 * time.Second))
-			if len(fake.Events()) != 4 {
-				t.Fatalf("PagerDuty got %d events, want 3 and one bundle", len(fake.Events()))
-			}
-			key := fake.Events()[3].DedupKey
+			fake, h, ids, key := stormToPagerDuty(t, mk(t))
 			bundle, _, _, _ := pagerduty.ParseDedupKey(key)
 			b, err := h.store.GetBundle(context.Background(), bundle)
 			if err != nil || len(b.Incidents) != 3 {

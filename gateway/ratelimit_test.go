@@ -140,42 +140,46 @@ func noErrorLogs(t *testing.T, h *harness) {
 // its claim's lease ended, 2m40s, still 10 s short of its turn, and went
 // out at 3m10s.)
 func TestRateLimitedStormMessageGoesOutAtItsTurn(t *testing.T) {
-	fake := providertest.NewTwilio(t)
-	h := newHarness(t, withConfig(stormSMSAt(fake, 1)), realTransport("twilio"), fastRetries())
-	ids := fireDan(t, h, 4)
-	h.runUntil(fixedNow.Add(2*time.Minute + 10*time.Second))
-	if n := len(fake.Messages()); n != 1 {
-		t.Fatalf("by 2m10s Twilio got %d SMS, want 1 (the storm message waits its turn)", n)
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewTwilio(t)
+			h := newHarness(t, withStore(mk(t)), withConfig(stormSMSAt(fake, 1)), realTransport("twilio"), fastRetries())
+			ids := fireDan(t, h, 4)
+			h.runUntil(fixedNow.Add(2*time.Minute + 10*time.Second))
+			if n := len(fake.Messages()); n != 1 {
+				t.Fatalf("by 2m10s Twilio got %d SMS, want 1 (the storm message waits its turn)", n)
+			}
+			if got := metric(t, h.reg, "pagerd_storm_bundles_total", "channel", "sms", "result", "rate_limited"); got != 1 {
+				t.Fatalf("pagerd_storm_bundles_total{result=rate_limited} %v, want 1", got)
+			}
+			if at, ok, _ := h.store.NextDue(context.Background()); !ok || !at.Equal(fixedNow.Add(2*time.Minute+50*time.Second)) {
+				t.Fatalf("next due %v %v, want the storm message's turn, 2m50s", at.Sub(fixedNow), ok)
+			}
+			h.runUntil(fixedNow.Add(4*time.Minute + 59*time.Second))
+			msgs := fake.Messages()
+			if len(msgs) != 2 || !strings.Contains(msgs[1].Get("Body"), "3 incidents (alert storm)") {
+				t.Fatalf("Twilio got %d SMS, want the first and one storm message for 3 incidents: %v", len(msgs), msgs)
+			}
+			sentAt := smsSentAt(t, h, ids)
+			var bundled int
+			for _, id := range ids {
+				switch sentAt[id] {
+				case 2 * time.Minute:
+				case 2*time.Minute + 50*time.Second:
+					bundled++
+				default:
+					t.Errorf("%s: SMS recorded sent at %v, want 2m or (in the storm message) 2m50s", id, sentAt[id])
+				}
+			}
+			if bundled != 3 {
+				t.Errorf("%d incidents recorded sent in the storm message at 2m50s, want 3: %v", bundled, sentAt)
+			}
+			if got := metric(t, h.reg, "pagerd_storm_bundles_total", "channel", "sms", "result", "sent"); got != 1 {
+				t.Fatalf("pagerd_storm_bundles_total{result=sent} %v, want 1", got)
+			}
+			noErrorLogs(t, h)
+		})
 	}
-	if got := metric(t, h.reg, "pagerd_storm_bundles_total", "channel", "sms", "result", "rate_limited"); got != 1 {
-		t.Fatalf("pagerd_storm_bundles_total{result=rate_limited} %v, want 1", got)
-	}
-	if at, ok, _ := h.store.NextDue(context.Background()); !ok || !at.Equal(fixedNow.Add(2*time.Minute+50*time.Second)) {
-		t.Fatalf("next due %v %v, want the storm message's turn, 2m50s", at.Sub(fixedNow), ok)
-	}
-	h.runUntil(fixedNow.Add(4*time.Minute + 59*time.Second))
-	msgs := fake.Messages()
-	if len(msgs) != 2 || !strings.Contains(msgs[1].Get("Body"), "3 incidents (alert storm)") {
-		t.Fatalf("Twilio got %d SMS, want the first and one storm message for 3 incidents: %v", len(msgs), msgs)
-	}
-	sentAt := smsSentAt(t, h, ids)
-	var bundled int
-	for _, id := range ids {
-		switch sentAt[id] {
-		case 2 * time.Minute:
-		case 2*time.Minute + 50*time.Second:
-			bundled++
-		default:
-			t.Errorf("%s: SMS recorded sent at %v, want 2m or (in the storm message) 2m50s", id, sentAt[id])
-		}
-	}
-	if bundled != 3 {
-		t.Errorf("%d incidents recorded sent in the storm message at 2m50s, want 3: %v", bundled, sentAt)
-	}
-	if got := metric(t, h.reg, "pagerd_storm_bundles_total", "channel", "sms", "result", "sent"); got != 1 {
-		t.Fatalf("pagerd_storm_bundles_total{result=sent} %v, want 1", got)
-	}
-	noErrorLogs(t, h)
 }
 
 // TestRateLimitedPageInAStormGoesOutAtItsTurn: four incidents for Dan at
@@ -188,25 +192,29 @@ func TestRateLimitedStormMessageGoesOutAtItsTurn(t *testing.T) {
 // again, was held for the message, and went out 50 s later in it, its
 // turn at 2m50s going unused.)
 func TestRateLimitedPageInAStormGoesOutAtItsTurn(t *testing.T) {
-	fake := providertest.NewTwilio(t)
-	h := newHarness(t, withConfig(stormSMSAt(fake, 2)), realTransport("twilio"), fastRetries())
-	ids := fireDan(t, h, 4)
-	h.runUntil(fixedNow.Add(4*time.Minute + 59*time.Second))
-	msgs := fake.Messages()
-	if len(msgs) != 3 || strings.Contains(msgs[1].Get("Body"), "alert storm") || !strings.Contains(msgs[2].Get("Body"), "2 incidents (alert storm)") {
-		t.Fatalf("Twilio got %d SMS, want two pages and one storm message for 2 incidents: %v", len(msgs), msgs)
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewTwilio(t)
+			h := newHarness(t, withStore(mk(t)), withConfig(stormSMSAt(fake, 2)), realTransport("twilio"), fastRetries())
+			ids := fireDan(t, h, 4)
+			h.runUntil(fixedNow.Add(4*time.Minute + 59*time.Second))
+			msgs := fake.Messages()
+			if len(msgs) != 3 || strings.Contains(msgs[1].Get("Body"), "alert storm") || !strings.Contains(msgs[2].Get("Body"), "2 incidents (alert storm)") {
+				t.Fatalf("Twilio got %d SMS, want two pages and one storm message for 2 incidents: %v", len(msgs), msgs)
+			}
+			sentAt := smsSentAt(t, h, ids)
+			var got []string
+			for _, id := range ids {
+				got = append(got, sentAt[id].String())
+			}
+			sort.Strings(got)
+			if strings.Join(got, " ") != "2m0s 2m50s 3m40s 3m40s" {
+				t.Fatalf("SMS recorded sent at %v, want 2m0s, 2m50s (the page sent back, at its turn) and 3m40s twice (the storm message)", got)
+			}
+			if got := metric(t, h.reg, "pagerd_pages_total", "channel", "sms", "result", "rate_limited"); got != 1 {
+				t.Fatalf("pagerd_pages_total{result=rate_limited} %v, want 1", got)
+			}
+			noErrorLogs(t, h)
+		})
 	}
-	sentAt := smsSentAt(t, h, ids)
-	var got []string
-	for _, id := range ids {
-		got = append(got, sentAt[id].String())
-	}
-	sort.Strings(got)
-	if strings.Join(got, " ") != "2m0s 2m50s 3m40s 3m40s" {
-		t.Fatalf("SMS recorded sent at %v, want 2m0s, 2m50s (the page sent back, at its turn) and 3m40s twice (the storm message)", got)
-	}
-	if got := metric(t, h.reg, "pagerd_pages_total", "channel", "sms", "result", "rate_limited"); got != 1 {
-		t.Fatalf("pagerd_pages_total{result=rate_limited} %v, want 1", got)
-	}
-	noErrorLogs(t, h)
 }

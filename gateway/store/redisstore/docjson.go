@@ -211,6 +211,9 @@ func appendDeadline(b []byte, d *policy.Deadline) ([]byte, error) {
 	b = appendOmitEmpty(b, `,"target":`, d.Target)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendInt(b, int64(d.Seq), 10)
+	if d.Admitted {
+		b = append(b, `,"admitted":true`...)
+	}
 	return append(b, '}'), nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/providertest"
 )
 
@@ -80,12 +81,14 @@ func stormSMSAt(fake *providertest.Twilio, immediate int) string {
 		fmt.Sprintf("notifiers:\n  storm: {window: 10s, immediate: %d}\n  rate_limits: {twilio: {per_second: 0.02, burst: 1}}\n", immediate), 1)
 }
 
-// fireDan posts n critical alerts for dan (twilioConfig) and returns their
-// incidents.
-func fireDan(t *testing.T, h *harness, n int) []string {
+// danInAStorm starts a daemon on st with stormSMSAt's config, its SMS
+// through a fake Twilio, and fires four incidents for dan at once.
+func danInAStorm(t *testing.T, st store.Store, immediate int) (*providertest.Twilio, *harness, []string) {
 	t.Helper()
+	fake := providertest.NewTwilio(t)
+	h := newHarness(t, withStore(st), withConfig(stormSMSAt(fake, immediate)), realTransport("twilio"), fastRetries())
 	var ids []string
-	for i := range n {
+	for i := range 4 {
 		r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", fmt.Sprintf("g%d", i),
 			map[string]string{"alertname": fmt.Sprintf("A%d", i), "severity": "critical"}), "Authorization", "Bearer "+amKey)
 		if r.code != 200 {
@@ -95,7 +98,7 @@ func fireDan(t *testing.T, h *harness, n int) []string {
 		r.json(t, &res)
 		ids = append(ids, res.Incidents[0])
 	}
-	return ids
+	return fake, h, ids
 }
 
 // smsSentAt is when each incident's SMS was recorded sent, by incident;
@@ -142,9 +145,7 @@ func noErrorLogs(t *testing.T, h *harness) {
 func TestRateLimitedStormMessageGoesOutAtItsTurn(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			fake := providertest.NewTwilio(t)
-			h := newHarness(t, withStore(mk(t)), withConfig(stormSMSAt(fake, 1)), realTransport("twilio"), fastRetries())
-			ids := fireDan(t, h, 4)
+			fake, h, ids := danInAStorm(t, mk(t), 1)
 			h.runUntil(fixedNow.Add(2*time.Minute + 10*time.Second))
 			if n := len(fake.Messages()); n != 1 {
 				t.Fatalf("by 2m10s Twilio got %d SMS, want 1 (the storm message waits its turn)", n)
@@ -194,9 +195,7 @@ func TestRateLimitedStormMessageGoesOutAtItsTurn(t *testing.T) {
 func TestRateLimitedPageInAStormGoesOutAtItsTurn(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			fake := providertest.NewTwilio(t)
-			h := newHarness(t, withStore(mk(t)), withConfig(stormSMSAt(fake, 2)), realTransport("twilio"), fastRetries())
-			ids := fireDan(t, h, 4)
+			fake, h, ids := danInAStorm(t, mk(t), 2)
 			h.runUntil(fixedNow.Add(4*time.Minute + 59*time.Second))
 			msgs := fake.Messages()
 			if len(msgs) != 3 || strings.Contains(msgs[1].Get("Body"), "alert storm") || !strings.Contains(msgs[2].Get("Body"), "2 incidents (alert storm)") {

@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -192,5 +195,108 @@ func TestShiftNoticeRearmedAfterTheStoreLostItsJob(t *testing.T) {
 				t.Fatalf("notices after the loss: %q; want ann's a day ahead", got)
 			}
 		})
+	}
+}
+
+// noticesByTwilio: bob's shift starts Monday Sep 15 00:00 UTC, and his
+// shift notices (a day ahead, and at the handoff) go by SMS through
+// Twilio, at api_url, which answers after 100ms at the latest.
+func noticesByTwilio(apiURL string) string {
+	return `
+users:
+  - {id: ann, name: Ann, contacts: [{channel: push, via: log}]}
+  - {id: bob, name: Bob, contacts: [{channel: push, via: log}, {channel: sms, via: twilio, address: "+15555550111"}], notice_channel: sms}
+schedules:
+  - name: s
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - {name: primary, start: 2025-01-06, members: [bob, ann]}
+    notices: {before: 24h}
+escalation_policies:
+  - {name: p, levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]}
+services:
+  - {name: api, priority_scheme: P0-P3, escalation_policy: p, integrations: {alertmanager_key: ` + amKey + `}}
+notifiers:
+  twilio: {account_sid: ` + twSID + `, auth_token: ` + twToken + `, from: "` + twFrom + `", api_url: ` + apiURL + `, timeout: 100ms}
+`
+}
+
+// smsTexts are the bodies of the SMS the fake Twilio took.
+func smsTexts(fake *providertest.Twilio) []string {
+	var out []string
+	for _, m := range fake.Messages() {
+		out = append(out, m.Get("Body"))
+	}
+	return out
+}
+
+// TestShiftNoticeMaybeSentIsNotSentAgain: Twilio takes bob's notice a day
+// ahead and answers after the timeout. The notice job tried it again a
+// minute later (a second SMS: bob had it twice) and at the handoff did the
+// same; a notice that may have been sent is not tried again, and the log
+// says at WARN that it may have been sent, not that it was given up.
+func TestShiftNoticeMaybeSentIsNotSentAgain(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	late := providertest.LateAnswers(t, fake)
+	h := newHarness(t, withConfig(noticesByTwilio(late.URL)), realTransport("twilio"), fastRetries())
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.runUntil(time.Date(2025, 9, 15, 0, 30, 0, 0, time.UTC))
+	sms := smsTexts(fake)
+	if len(sms) != 2 || !strings.HasPrefix(sms[0], "Your on-call shift starts in 1d") || !strings.HasPrefix(sms[1], "You are on call now") {
+		t.Fatalf("bob's SMS:\n%s\nwant his notice a day ahead once and the one at the handoff once", strings.Join(sms, "\n"))
+	}
+	var maybe int
+	for _, line := range strings.Split(h.logs.String(), "\n") {
+		if !strings.Contains(line, "shift notice") || !strings.Contains(line, `"to":"user:bob"`) {
+			continue
+		}
+		switch {
+		case strings.Contains(line, "given up") || strings.Contains(line, "will retry"):
+			t.Errorf("a notice that may have been sent is logged as failed: %s", line)
+		case strings.Contains(line, "may have been sent") && strings.Contains(line, `"level":"WARN"`):
+			maybe++
+		}
+	}
+	if maybe != 2 {
+		t.Errorf("%d WARN lines say bob's notices may have been sent, want 2:\n%s", maybe, h.logs.String())
+	}
+}
+
+// TestShiftNoticeTemporaryFailureIsRetried: Twilio answers 503 to every
+// try the transport makes of bob's notice a day ahead (its retries too);
+// the notice job tries it again a minute later, and bob has it once.
+func TestShiftNoticeTemporaryFailureIsRetried(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	var mu sync.Mutex
+	refuse := notify.DefaultChainOptions.Attempts
+	unavailable := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fail := r.Method == http.MethodPost && refuse > 0
+		if fail {
+			refuse--
+		}
+		mu.Unlock()
+		if fail {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"code": 20503, "message": "Service unavailable", "status": 503}`))
+			return
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(unavailable.Close)
+	h := newHarness(t, withConfig(noticesByTwilio(unavailable.URL)), realTransport("twilio"), fastRetries())
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.runUntil(time.Date(2025, 9, 14, 0, 30, 0, 0, time.UTC))
+	sms := smsTexts(fake)
+	if len(sms) != 1 || !strings.HasPrefix(sms[0], "Your on-call shift starts in 1d") || refuse != 0 {
+		t.Fatalf("bob's SMS after %d refusals left: %q; want his notice a day ahead once, after the 503s", refuse, sms)
+	}
+	if !strings.Contains(h.logs.String(), "shift notice failed; will retry") {
+		t.Fatalf("the 503s did not make the notice job retry:\n%s", h.logs.String())
 	}
 }

@@ -6,7 +6,8 @@
 // claims it when it is due, Handle sends what came due and says when the
 // next notice is, so every notice goes out once across replicas, and one a
 // replica died before sending goes out when the job's lease ends. A notice
-// that fails is kept in the job and tried again.
+// that fails is kept in the job and tried again, unless it may have been
+// sent (notify.ErrMaybeSent: the provider took it and answered late).
 package notices
 
 import (
@@ -192,7 +193,17 @@ func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) 
 			continue
 		}
 		p.Attempts++
-		if p.Attempts >= maxAttempts || !notify.IsTemporary(err) && p.Attempts >= 2 {
+		switch {
+		case errors.Is(err, notify.ErrMaybeSent):
+			// The provider took the notice and answered late: it most
+			// likely went out, and another try would be a second one.
+			s.log.Warn("shift notice may have been sent; not sent again", "schedule", sc.Name, "to", p.To, "attempts", p.Attempts, "err", err)
+			continue
+		case p.Attempts >= maxAttempts || !notify.IsTemporary(err) && p.Attempts >= 2:
+			// A failure not worth retrying still gets a second try: most
+			// are refusals before the provider had the notice that a
+			// minute can end (an open circuit, a turn at the rate limit
+			// too far off, a transport a reload brings back).
 			s.log.Error("shift notice given up", "schedule", sc.Name, "to", p.To, "attempts", p.Attempts, "err", err)
 			continue
 		}

@@ -3,10 +3,15 @@ package notices
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -55,5 +60,65 @@ func TestHandleTakesItsNextDueFromTheConfigAtItsEnd(t *testing.T) {
 	want, stale := time.Date(2025, 9, 13, 0, 0, 0, 0, time.UTC), time.Date(2025, 9, 14, 0, 0, 0, 0, time.UTC)
 	if !nextJob.Due.Equal(want) {
 		t.Fatalf("next due %v, want %v (two days ahead, as the config says now; %v is the config it began with)", nextJob.Due, want, stale)
+	}
+}
+
+// failing is a transport that fails its sends with errs, in turn, then
+// takes them; sent counts the tries.
+type failing struct {
+	errs []error
+	sent int
+}
+
+func (f *failing) Notify(_ context.Context, m notify.Message) error {
+	f.sent++
+	if len(f.errs) == 0 {
+		return nil
+	}
+	err := f.errs[0]
+	f.errs = f.errs[1:]
+	return err
+}
+
+// TestNoticeTriesByFailure: how often ann's notice a day ahead (due Sun
+// Sep 14 00:00) is tried, by how its tries fail. One that may have been
+// sent is not tried again (before: once more a minute later, and ann had
+// it twice); a refusal before the provider had it (an open circuit) still
+// gets its second try, and a temporary failure its retries.
+func TestNoticeTriesByFailure(t *testing.T) {
+	late := notify.MaybeSent(errors.New("twilio: context deadline exceeded"))
+	unavailable := notify.Temporary(errors.New("twilio: 503"))
+	for _, tc := range []struct {
+		name  string
+		errs  []error
+		tries int
+	}{
+		{"may have been sent", []error{late}, 1},
+		{"may have been sent on the retry", []error{unavailable, late}, 2},
+		{"circuit open", []error{notify.ErrCircuitOpen}, 2},
+		{"refused twice", []error{errors.New("twilio: 400 invalid number"), errors.New("twilio: 400 invalid number")}, 2},
+		{"temporary", []error{unavailable, unavailable}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := parse(t, "24h")
+			tr := &failing{errs: tc.errs}
+			now := time.Date(2025, 9, 14, 0, 0, 0, 0, time.UTC)
+			s := New(Options{Config: func() *policy.Config { return cfg }, Notifiers: map[string]notify.Notifier{"log": tr},
+				Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			j := &store.Job{Kind: Kind, Key: "s", Due: now, Data: mustJSON(state{Last: now.Add(-time.Minute)})}
+			for end := now.Add(time.Hour); !now.After(end); now = j.Due {
+				next, err := s.Handle(context.Background(), j)
+				if err != nil || next == nil {
+					t.Fatalf("Handle at %v: %v %v", now, next, err)
+				}
+				j = next
+			}
+			if tr.sent != tc.tries {
+				t.Fatalf("ann's notice tried %d times, want %d", tr.sent, tc.tries)
+			}
+			if strings.Contains(string(j.Data), "pending") {
+				t.Fatalf("a notice is still pending after an hour: %s", j.Data)
+			}
+		})
 	}
 }

@@ -885,6 +885,26 @@ func (s *Schedule) Tier(name string) *Tier {
 // Scheme is the service's priority scheme.
 func (s *Service) Scheme() *Scheme { return s.scheme }
 
+// PriorityInForce is the priority an incident of the service holding
+// priority p is escalated by: p itself, or, when the service's scheme
+// lacks it, the scheme's most urgent, with ok false. An incident keeps
+// the priority it was opened with, and the config can change under it
+// (a restart with another scheme, a replica on another config in a
+// rollout, a reload before reloads refused dropping a priority open
+// incidents hold). Its levels' timeouts, its targets and its rules are
+// looked up by that name; under a scheme without it they find nothing
+// and the ladder stops at the level the incident is at, silently.
+// Paging too early beats never paging: the incident goes on as the
+// most urgent priority would (P0, SEV-1). Every lookup of an incident's
+// priority in the engine goes through here, so its timeouts, targets,
+// urgency and rules agree.
+func (s *Service) PriorityInForce(p string) (inForce string, ok bool) {
+	if s.scheme == nil || s.scheme.Has(p) {
+		return p, true
+	}
+	return s.scheme.Priorities[0], false
+}
+
 // LevelName is the name of the level at index level (counted from 0, as an
 // incident's state counts it), "" when the policy has no such level (a
 // reload took it out) or there is no policy (nil).

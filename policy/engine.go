@@ -450,6 +450,15 @@ func (i *Incident) Next() (Deadline, bool) {
 	return best, found
 }
 
+// priority is the priority the incident is escalated by
+// (Service.PriorityInForce): its own, or its service's most urgent when
+// the scheme lacks it. An incident of such a priority is as urgent as any
+// can be, so no repeat raises it (raise).
+func (r *run) priority() string {
+	p, _ := r.svc.PriorityInForce(r.inc.Priority)
+	return p
+}
+
 func (r *run) act(a Action) {
 	if a.At.IsZero() {
 		a.At = r.now
@@ -506,7 +515,7 @@ func (r *run) trigger(ev Event) error {
 	t := r.now
 	// Targets are armed first so that a breach due at the same instant as an
 	// escalation is recorded before it, at the level that missed it.
-	targets := r.c.TargetsAt(r.svc, rt.Priority, t)
+	targets := r.c.TargetsAt(r.svc, r.priority(), t)
 	cal := r.c.Calendar(r.svc)
 	for _, s := range []struct {
 		name string
@@ -559,7 +568,7 @@ func (r *run) armUnresolved(t time.Time) {
 		return
 	}
 	for i, u := range r.pol.Unresolved {
-		if slices.Contains(u.Priorities, r.inc.Priority) {
+		if slices.Contains(u.Priorities, r.priority()) {
 			r.schedule(Deadline{At: t.Add(time.Duration(u.After)), Kind: DeadlineUnresolved, Rule: i})
 		}
 	}
@@ -668,7 +677,7 @@ func (r *run) unpause(target string) {
 // nothing. why, when set, says which alert raised it, for the timeline.
 func (r *run) raise(rt *Route, why string) {
 	sc := r.svc.Scheme()
-	if rt.Priority == "" || sc.Rank(rt.Priority) < 0 || sc.Rank(rt.Priority) >= sc.Rank(r.inc.Priority) {
+	if rt.Priority == "" || sc.Rank(rt.Priority) < 0 || sc.Rank(rt.Priority) >= sc.Rank(r.priority()) {
 		r.autoEscalate(rt, why)
 		return
 	}
@@ -753,7 +762,7 @@ func (r *run) armRaisedUnresolved() {
 	}
 	for i, u := range r.pol.Unresolved {
 		armed := slices.ContainsFunc(r.inc.Pending, func(d Deadline) bool { return d.Kind == DeadlineUnresolved && d.Rule == i })
-		if !armed && slices.Contains(u.Priorities, r.inc.Priority) {
+		if !armed && slices.Contains(u.Priorities, r.priority()) {
 			r.schedule(Deadline{At: r.now.Add(time.Duration(u.After)), Kind: DeadlineUnresolved, Rule: i})
 		}
 	}
@@ -828,7 +837,7 @@ func (r *run) armLevelTimeout(t time.Time) {
 	if r.held("") {
 		return
 	}
-	at, ok := r.c.LevelTimeout(r.svc, r.inc.Level, r.inc.Priority, t)
+	at, ok := r.c.LevelTimeout(r.svc, r.inc.Level, r.priority(), t)
 	last := r.inc.Level == len(r.pol.Levels)-1 && !r.mayRepeat()
 	if ok && !last {
 		d := Deadline{At: at, Kind: DeadlineEscalate, Level: r.inc.Level}
@@ -902,7 +911,7 @@ func (r *run) resolveTargets(ts []Target, t time.Time) []string {
 // was made with, and its urgency (Deadline.Urgency): a page at 17:58
 // still calls, as high, at 18:03.
 func (r *run) urgencyAt(t time.Time) string {
-	return r.c.TargetsAt(r.svc, r.inc.Priority, t).Urgency
+	return r.c.TargetsAt(r.svc, r.priority(), t).Urgency
 }
 
 // page starts each user's ladder at t, on the urgency in force at t
@@ -955,7 +964,7 @@ func (r *run) page(users []string, level int, t time.Time) int {
 func (r *run) armStatusSLA(from time.Time) {
 	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineSLA && d.Target == "status_update" })
 	r.unpause("status_update")
-	ts := r.c.TargetsAt(r.svc, r.inc.Priority, r.inc.TriggeredAt)
+	ts := r.c.TargetsAt(r.svc, r.priority(), r.inc.TriggeredAt)
 	if !ts.StatusUpdate.IsSet() {
 		return
 	}
@@ -975,7 +984,7 @@ func (r *run) armStatusEscalation(from time.Time) {
 		return
 	}
 	for i, rule := range r.pol.MissingStatusUpdate {
-		if slices.Contains(rule.Priorities, r.inc.Priority) {
+		if slices.Contains(rule.Priorities, r.priority()) {
 			r.schedule(Deadline{At: from.Add(time.Duration(rule.After)), Kind: DeadlineStatusUpdate, Rule: i})
 			return
 		}

@@ -15,8 +15,14 @@ import (
 // an incident's step because its config lacks the incident's service.
 const NotPaged = "not_paged"
 
-// configMisses remembers the incidents this replica has said it cannot
-// page (configMiss), so it says so once, not at every claim.
+// UnknownPriority is the timeline entry type that says an incident holds
+// a priority its service's scheme lacks, and is escalated as the scheme's
+// most urgent (policy.Service.PriorityInForce).
+const UnknownPriority = "unknown_priority"
+
+// configMisses remembers what this replica has said of the incidents its
+// config does not fit (configMiss, priorityMiss), by entry type and
+// incident, so it says each once, not at every claim.
 type configMisses struct {
 	mu   sync.Mutex
 	said map[string]bool
@@ -60,23 +66,63 @@ func (d *Dispatcher) configMiss(ctx context.Context, c store.Claim, cause error)
 		d.log.Warn("dispatcher: could not give up the claim of an incident this replica cannot page; another replica takes it when the lease ends",
 			"incident", c.Incident, "err", err)
 	}
-	if !d.misses.first(c.Incident) {
-		return
-	}
 	detail := fmt.Sprintf("not paged by a replica whose config lacks it (%v): every replica must run the same config; "+
 		"put the service back in the config, or resolve the incident", cause)
-	d.log.Error("dispatcher: an incident's service is not in this replica's config: its steps are not paged here",
-		"incident", c.Incident, "err", cause)
-	tl, err := d.o.Store.Timeline(ctx, c.Incident)
-	if err == nil && slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == NotPaged }) {
+	d.sayOnce(ctx, c.Incident, NotPaged, detail,
+		"dispatcher: an incident's service is not in this replica's config: its steps are not paged here", "err", cause)
+}
+
+// priorityMiss handles a claimed incident whose priority its service's
+// scheme lacks (a restart or a replica with another scheme, a reload
+// before reloads refused dropping a priority open incidents hold). The
+// engine escalates it as the scheme's most urgent priority
+// (policy.Service.PriorityInForce): it is paged, maybe sooner than its
+// old config would have, but the config changed under it, which must
+// not pass unseen: the incident's timeline says so once (an
+// UnknownPriority entry), the error is logged once per replica, and
+// every such claim is counted (pagerd_dispatch_errors_total).
+func (d *Dispatcher) priorityMiss(ctx context.Context, cfg *policy.Config, inc *store.Incident) {
+	svc := cfg.Service(inc.Service)
+	if svc == nil {
+		return // configMiss says it
+	}
+	p := inc.State.Priority
+	inForce, ok := svc.PriorityInForce(p)
+	if ok {
+		return
+	}
+	d.m.errors.WithLabelValues("unknown_priority").Inc()
+	sc := svc.Scheme().Name
+	detail := fmt.Sprintf("priority %s is not in the service's scheme %s (config changed while it was open): escalating on %s's timeouts, targets and rules",
+		p, sc, inForce)
+	d.sayOnce(ctx, inc.ID, UnknownPriority, detail,
+		"dispatcher: an incident's priority is not in its service's scheme: it is escalated as the scheme's most urgent",
+		"service", inc.Service, "priority", p, "scheme", sc, "escalated_as", inForce)
+}
+
+// sayOnce tells, once, of a claimed incident that this replica's config
+// does not fit: the first time this replica meets it (by typ), the error
+// is logged, and the timeline gets an entry of type typ saying detail,
+// unless it has one already (this replica said it before a restart, or
+// another one did). A timeline that could not be read or written is
+// tried again at the next claim.
+func (d *Dispatcher) sayOnce(ctx context.Context, id, typ, detail, msg string, args ...any) {
+	key := typ + " " + id
+	if !d.misses.first(key) {
+		return
+	}
+	d.log.Error(msg, append([]any{"incident", id}, args...)...)
+	tl, err := d.o.Store.Timeline(ctx, id)
+	if err == nil && slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == typ }) {
 		return // said already, by this replica before a restart or by another
 	}
 	if err == nil {
-		err = d.o.Store.Note(ctx, map[string][]store.Entry{c.Incident: {{At: d.o.Now().UTC(), Type: NotPaged, Detail: detail}}})
+		err = d.o.Store.Note(ctx, map[string][]store.Entry{id: {{At: d.o.Now().UTC(), Type: typ, Detail: detail}}})
 	}
 	if err != nil {
-		d.misses.unmark(c.Incident) // said at the next claim
-		d.log.Warn("dispatcher: could not record in the timeline that an incident is not paged; tried again at its next claim", "incident", c.Incident, "err", err)
+		d.misses.unmark(key) // said at the next claim
+		d.log.Warn("dispatcher: could not record in an incident's timeline that its config does not fit it; tried again at its next claim",
+			"incident", id, "entry", typ, "err", err)
 	}
 }
 

@@ -195,9 +195,10 @@ func New(o Options) *Dispatcher {
 		nobody: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_paged_nobody_total",
 			Help: "Escalations (a level, an unresolved rule, a page_immediately level) that paged nobody because nobody was on call for them, by service: a missed page."}, []string{"service"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_dispatch_errors_total",
-			Help: "Claimed incident steps this replica could not work, by reason: unknown_service (the incident's service is not in this replica's config; nothing is paged here until it is, or another replica pages it)."}, []string{"reason"}),
+			Help: "Claimed incident steps this replica could not work as stored, by reason: unknown_service (the incident's service is not in this replica's config; nothing is paged here until it is, or another replica pages it); unknown_priority (the incident's priority is not in its service's scheme: it is escalated on the scheme's most urgent priority's timeouts, targets and rules)."}, []string{"reason"}),
 	}
 	m.errors.WithLabelValues("unknown_service")
+	m.errors.WithLabelValues("unknown_priority")
 	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches, m.nobody, m.errors)
 	d := &Dispatcher{o: o, log: o.Logger, m: m, wake: make(chan struct{}, 1), journal: newJournal()}
 	o.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagerd_dispatch_unrecorded",
@@ -651,6 +652,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 		}
 		return false, err
 	}
+	told := false // priorityMiss, once a claim
 	for attempt := 0; attempt < 10; {
 		inc, err := c.Record, error(nil) // read with the claim: the first try needs no read
 		if inc == nil {
@@ -686,6 +688,10 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 			unsure = nil
 		}
 		cfg := d.o.Config()
+		if !told {
+			told = true
+			d.priorityMiss(ctx, cfg, inc)
+		}
 		eng := policy.Engine{Config: cfg}
 		now := d.o.Now().UTC().Truncate(time.Millisecond)
 		st := inc.State

@@ -1087,10 +1087,13 @@ func stormRules(cfg *policy.Config) store.StormRules {
 }
 
 // rank orders an incident's priority for storm bundling: lower is more
-// urgent; a priority outside its service's scheme comes last.
+// urgent; an incident of a service no longer in the config comes last.
 func rank(cfg *policy.Config, service, priority string) int {
 	if svc := cfg.Service(service); svc != nil {
-		if r := svc.Scheme().Rank(priority); r >= 0 {
+		// A priority the scheme lacks (the config changed while the
+		// incident was open) is escalated as the most urgent: it ranks so.
+		p, _ := svc.PriorityInForce(priority)
+		if r := svc.Scheme().Rank(p); r >= 0 {
 			return r
 		}
 	}

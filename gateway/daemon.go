@@ -242,7 +242,8 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	}
 	// Shift notices: a job per schedule, done by the dispatcher.
 	d.notices = notices.New(notices.Options{Store: d.store, Config: pagingConfig, Notifiers: d.notifiers, Slack: tr.slack,
-		Now: o.Now, Logger: d.log})
+		Now: o.Now, Logger: d.log, Registry: reg})
+	d.cfg.OnLoad(d.notices.InitMetrics)
 
 	// The store jobs: retention, and handoff documents when something
 	// posts them (Slack, when it is configured).

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -298,5 +299,84 @@ func TestShiftNoticeTemporaryFailureIsRetried(t *testing.T) {
 	}
 	if !strings.Contains(h.logs.String(), "shift notice failed; will retry") {
 		t.Fatalf("the 503s did not make the notice job retry:\n%s", h.logs.String())
+	}
+}
+
+// noticeFaults is a transport whose sends fail by whom they are to: with
+// errs[user] each time, or not at all.
+type noticeFaults struct {
+	errs map[string]error
+}
+
+func (f *noticeFaults) Notify(_ context.Context, m notify.Message) error { return f.errs[m.User] }
+
+// TestShiftNoticesCounted: pagerd_shift_notices_total counts what each
+// try of a notice came to, once, by transport: there at zero from the
+// start, every result. Cat holds Thursday 14:00-14:02 (Sep 11): every try
+// of her notices fails for a while (503): her notice a day ahead is tried
+// six times and given up, the one at her handoff twice before her shift
+// is over, and dropped then. Bob's two may have been sent (the provider
+// answered late), ann's two go out, and so do the team channel's six.
+func TestShiftNoticesCounted(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	tr := &noticeFaults{errs: map[string]error{
+		"cat": notify.Temporary(errors.New("twilio: 503")),
+		"bob": notify.MaybeSent(errors.New("twilio: context deadline exceeded")),
+	}}
+	h := newHarness(t, withConfig(noticesConfig(sl.URL)), withNotifier("log", tr))
+	body := h.do("GET", "/metrics", "").body
+	for _, via := range []string{"log", "slack"} {
+		for _, res := range []string{"sent", "failed", "given_up", "maybe_sent", "dropped", "shadow"} {
+			if want := `pagerd_shift_notices_total{result="` + res + `",via="` + via + `"} 0`; !strings.Contains(body, want) {
+				t.Errorf("/metrics at start lacks %s", want)
+			}
+		}
+	}
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","start":"2025-09-11T14:00:00Z","end":"2025-09-11T14:02:00Z","reason":"swap"}`); r.code != 201 {
+		t.Fatalf("override: %d %s", r.code, r.body)
+	}
+	h.runUntil(time.Date(2025, 9, 15, 1, 0, 0, 0, time.UTC))
+	want := map[string]map[string]float64{
+		"log":   {"sent": 2, "failed": 5 + 2, "given_up": 1, "maybe_sent": 2, "dropped": 1, "shadow": 0},
+		"slack": {"sent": 6, "failed": 0, "given_up": 0, "maybe_sent": 0, "dropped": 0, "shadow": 0},
+	}
+	for via, results := range want {
+		for res, n := range results {
+			if got := metric(t, h.reg, "pagerd_shift_notices_total", "via", via, "result", res); got != n {
+				t.Errorf("pagerd_shift_notices_total{via=%q, result=%q} = %v, want %v", via, res, got, n)
+			}
+		}
+	}
+	if n := len(channelMessages(sl, "CONCALLHANDOFF")); n != 6 {
+		t.Errorf("the team channel had %d notices, want 6", n)
+	}
+}
+
+// TestShiftNoticesInDryRunCountedShadow: a notice not sent because its
+// transport is dry_run counts as shadow, not sent.
+func TestShiftNoticesInDryRunCountedShadow(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	cfg := strings.Replace(noticesConfig(sl.URL), `api_url: "`+sl.URL+`"}`, `api_url: "`+sl.URL+`", dry_run: true}`, 1)
+	if cfg == noticesConfig(sl.URL) {
+		t.Fatal("the notices config changed: slack.dry_run not set")
+	}
+	h := newHarness(t, withConfig(cfg))
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.runUntil(time.Date(2025, 9, 15, 1, 0, 0, 0, time.UTC))
+	for _, c := range []struct {
+		via, result string
+		n           float64
+	}{{"slack", "shadow", 2}, {"slack", "sent", 0}, {"log", "sent", 2}, {"log", "shadow", 0}} {
+		if got := metric(t, h.reg, "pagerd_shift_notices_total", "via", c.via, "result", c.result); got != c.n {
+			t.Errorf("pagerd_shift_notices_total{via=%q, result=%q} = %v, want %v", c.via, c.result, got, c.n)
+		}
+	}
+	if n := len(channelMessages(sl, "CONCALLHANDOFF")); n != 0 {
+		t.Errorf("slack.dry_run, and the team channel had %d notices", n)
 	}
 }

@@ -8,6 +8,8 @@
 // replica died before sending goes out when the job's lease ends. A notice
 // that fails is kept in the job and tried again, unless it may have been
 // sent (notify.ErrMaybeSent: the provider took it and answered late).
+// pagerd_shift_notices_total counts what became of each try, so a notice
+// that never reached anyone shows outside the log too.
 package notices
 
 import (
@@ -19,6 +21,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
@@ -51,13 +55,20 @@ type Options struct {
 	Slack  *slack.Client
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Registry receives pagerd_shift_notices_total (default a new one).
+	Registry prometheus.Registerer
 }
 
 // Service sends shift notices.
 type Service struct {
-	o   Options
-	log *slog.Logger
+	o     Options
+	log   *slog.Logger
+	tries *prometheus.CounterVec
 }
+
+// results are what a try of a notice comes to, as
+// pagerd_shift_notices_total counts it.
+var results = []string{"sent", "failed", "given_up", "maybe_sent", "dropped", "shadow"}
 
 // New makes a Service.
 func New(o Options) *Service {
@@ -67,7 +78,39 @@ func New(o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Service{o: o, log: o.Logger}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	s := &Service{o: o, log: o.Logger,
+		tries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_shift_notices_total",
+			Help: "Shift notices by transport (slack for a team's channel) and result: sent, failed (tried again later), given_up (its last try failed), maybe_sent (the provider took it and answered late: not tried again), dropped (its shift was over before it went out) or shadow (not sent: the transport is dry_run)."},
+			[]string{"via", "result"}),
+	}
+	o.Registry.MustRegister(s.tries)
+	return s
+}
+
+// InitMetrics creates pagerd_shift_notices_total at zero, every result,
+// for the transports notices can go through: each person's notice
+// contact's, and Slack's when a schedule tells a team's channel. The
+// daemon calls it at start and at every reload.
+func (s *Service) InitMetrics(cfg *policy.Config) {
+	vias := map[string]bool{}
+	for i := range cfg.Users {
+		if ct := NoticeContact(&cfg.Users[i]); ct != nil {
+			vias[ct.Via] = true
+		}
+	}
+	for i := range cfg.Schedules {
+		if n := cfg.Schedules[i].Notices; n != nil && n.SlackChannel != "" {
+			vias["slack"] = true
+		}
+	}
+	for via := range vias {
+		for _, res := range results {
+			s.tries.WithLabelValues(via, res)
+		}
+	}
 }
 
 // state is a notice job's data: every notice due up to Last was sent or is
@@ -185,11 +228,17 @@ func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) 
 			continue
 		}
 		if !p.Until.After(now) {
+			s.count(cfg, p, "dropped")
 			s.log.Warn("shift notice dropped: the shift it is about is over", "schedule", sc.Name, "to", p.To, "due", p.Due)
 			continue
 		}
-		err := s.send(ctx, cfg, p, now)
-		if err == nil {
+		shadow, err := s.send(ctx, cfg, p, now)
+		switch {
+		case err == nil && shadow:
+			s.count(cfg, p, "shadow")
+			continue
+		case err == nil:
+			s.count(cfg, p, "sent")
 			continue
 		}
 		p.Attempts++
@@ -197,6 +246,7 @@ func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) 
 		case errors.Is(err, notify.ErrMaybeSent):
 			// The provider took the notice and answered late: it most
 			// likely went out, and another try would be a second one.
+			s.count(cfg, p, "maybe_sent")
 			s.log.Warn("shift notice may have been sent; not sent again", "schedule", sc.Name, "to", p.To, "attempts", p.Attempts, "err", err)
 			continue
 		case p.Attempts >= maxAttempts || !notify.IsTemporary(err) && p.Attempts >= 2:
@@ -204,10 +254,12 @@ func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) 
 			// are refusals before the provider had the notice that a
 			// minute can end (an open circuit, a turn at the rate limit
 			// too far off, a transport a reload brings back).
+			s.count(cfg, p, "given_up")
 			s.log.Error("shift notice given up", "schedule", sc.Name, "to", p.To, "attempts", p.Attempts, "err", err)
 			continue
 		}
 		p.Retry = now.Add(time.Minute << (p.Attempts - 1))
+		s.count(cfg, p, "failed")
 		s.log.Warn("shift notice failed; will retry", "schedule", sc.Name, "to", p.To, "attempts", p.Attempts, "retry_at", p.Retry, "err", err)
 		st.Pending = append(st.Pending, p)
 	}
@@ -293,39 +345,53 @@ func (s *Service) compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.S
 }
 
 // send delivers one notice: to a person on their notice channel, or to a
-// team's Slack channel.
-func (s *Service) send(ctx context.Context, cfg *policy.Config, p pending, now time.Time) error {
-	if ch, ok := strings.CutPrefix(p.To, "slack:"); ok {
-		if s.o.Slack == nil {
-			return errors.New("Slack is not configured")
-		}
-		if cfg.DryRun("slack") {
-			s.log.Info("shift notice not sent: notifiers.slack.dry_run", "to", p.To, "text", p.Text)
-			return nil
-		}
-		return s.o.Slack.Say(ctx, ch, p.Text)
+// team's Slack channel. shadow: the transport is dry_run, and the notice
+// was logged, not sent.
+func (s *Service) send(ctx context.Context, cfg *policy.Config, p pending, now time.Time) (shadow bool, err error) {
+	via, u, ct, err := target(cfg, p.To)
+	switch {
+	case err != nil:
+		return false, err
+	case u == nil && s.o.Slack == nil:
+		return false, errors.New("Slack is not configured")
+	case cfg.DryRun(via):
+		s.log.Info("shift notice not sent: notifiers."+via+".dry_run", "to", p.To, "text", p.Text)
+		return true, nil
+	case u == nil:
+		return false, s.o.Slack.Say(ctx, strings.TrimPrefix(p.To, "slack:"), p.Text)
 	}
-	id := strings.TrimPrefix(p.To, "user:")
-	u := cfg.User(id)
-	if u == nil {
-		return fmt.Errorf("user %q is not in the config", id)
-	}
-	ct := NoticeContact(u)
-	if ct == nil {
-		return fmt.Errorf("user %q has no contact a notice can go to", id)
-	}
-	if cfg.DryRun(ct.Via) {
-		s.log.Info("shift notice not sent: notifiers."+ct.Via+".dry_run", "to", p.To, "channel", ct.Channel, "text", p.Text)
-		return nil
-	}
-	n := s.o.Notifiers[ct.Via]
+	n := s.o.Notifiers[via]
 	if n == nil {
-		return fmt.Errorf("the %s transport is not available", ct.Via)
+		return false, fmt.Errorf("the %s transport is not available", via)
 	}
 	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	return n.Notify(sctx, notify.Message{At: now, User: u.ID, UserName: u.DisplayName(), Channel: ct.Channel, Address: ct.Address,
+	return false, n.Notify(sctx, notify.Message{At: now, User: u.ID, UserName: u.DisplayName(), Channel: ct.Channel, Address: ct.Address,
 		Urgency: policy.UrgencyLow, Summary: p.Subject, Text: p.Text, Notice: true})
+}
+
+// target is where a notice to to goes: through Slack to a team's channel
+// (u nil), or through via to the person u's contact ct. via is "none",
+// with the error, when the person is not in the config or has no contact
+// a notice can go to.
+func target(cfg *policy.Config, to string) (via string, u *policy.User, ct *policy.Contact, err error) {
+	if strings.HasPrefix(to, "slack:") {
+		return "slack", nil, nil, nil
+	}
+	id := strings.TrimPrefix(to, "user:")
+	if u = cfg.User(id); u == nil {
+		return "none", nil, nil, fmt.Errorf("user %q is not in the config", id)
+	}
+	if ct = NoticeContact(u); ct == nil {
+		return "none", nil, nil, fmt.Errorf("user %q has no contact a notice can go to", id)
+	}
+	return ct.Via, u, ct, nil
+}
+
+// count counts what a try of p came to, by the transport it went through.
+func (s *Service) count(cfg *policy.Config, p pending, result string) {
+	via, _, _, _ := target(cfg, p.To)
+	s.tries.WithLabelValues(via, result).Inc()
 }
 
 // NoticeContact is where a person's shift notices go: their

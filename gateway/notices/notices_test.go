@@ -6,6 +6,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +123,26 @@ func TestNoticeTriesByFailure(t *testing.T) {
 				t.Fatalf("a notice is still pending after an hour: %s", j.Data)
 			}
 		})
+	}
+}
+
+// TestShiftNoticeResultsAllInitialised: every result Handle counts is
+// one InitMetrics creates at zero, and every one it creates is counted.
+func TestShiftNoticeResultsAllInitialised(t *testing.T) {
+	src, err := os.ReadFile("notices.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := map[string]bool{}
+	for _, m := range regexp.MustCompile(`s\.count\(cfg, p, "([a-z_]+)"\)`).FindAllStringSubmatch(string(src), -1) {
+		counted[m[1]] = true
+		if !slices.Contains(results, m[1]) {
+			t.Errorf("result %q is counted but not in results", m[1])
+		}
+	}
+	for _, r := range results {
+		if !counted[r] {
+			t.Errorf("result %q is in results but never counted", r)
+		}
 	}
 }

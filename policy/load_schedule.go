@@ -173,9 +173,11 @@ func (v *validator) gaps(tf string, s *Schedule, t *Tier) {
 	restricted, first, begin := false, time.Time{}, time.Time{}
 	own, layers := false, false
 	starts := make([]time.Time, 0, len(rots))
+	earliest := rots[0].boundary(0)
 	for i := range rots {
 		restricted = restricted || rots[i].restricted()
 		b := rots[i].boundary(0)
+		earliest = minTime(earliest, b)
 		if !rots[i].layer {
 			own = true
 			continue
@@ -221,7 +223,35 @@ func (v *validator) gaps(tf string, s *Schedule, t *Tier) {
 	}
 	when := func(x time.Time) string { return x.In(loc).Format("Mon 15:04") }
 	v.warnf(tf, "nobody holds the tier from %s to %s (%s, first on %s), so levels that page it page nobody then: add a layer without restrictions, or members of the tier's own under its layers",
-		when(gap.From), when(gap.Until), loc, gap.From.In(loc).Format("2006-01-02"))
+		when(gap.From), when(gap.Until), loc, firstWeek(s, t, *gap, earliest).In(loc).Format("2006-01-02"))
+}
+
+// firstWeek is when the weekly gap first happens, not before earliest
+// (the first start of the tier's rotations): gap is one after all of
+// them have begun, and fewer of them cover the weeks before, so it is
+// looked for a week earlier, at the same time of the week, while nobody
+// holds the tier then too.
+func firstWeek(s *Schedule, t *Tier, gap Shift, earliest time.Time) time.Time {
+	loc := s.Location()
+	from, until := gap.From.In(loc), gap.Until.In(loc)
+	for {
+		a, b := from.AddDate(0, 0, -7), until.AddDate(0, 0, -7)
+		if a.Before(earliest) || !s.nobodyHolds(t, a, b) {
+			return from
+		}
+		from, until = a, b
+	}
+}
+
+// nobodyHolds says whether nobody holds the tier from a to b by its
+// rotations (overrides aside).
+func (s *Schedule) nobodyHolds(t *Tier, a, b time.Time) bool {
+	for _, sh := range s.tierSpans(t, a, b, false) {
+		if sh.User != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // gapBefore is the first time in [from, until) that nobody holds the tier,

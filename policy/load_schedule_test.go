@@ -192,3 +192,47 @@ func TestGapsBeforeRotationsBegin(t *testing.T) {
 		})
 	}
 }
+
+// TestGapFirstOnBeforeTheLastLayerStarts: the weekly gap's warning names
+// the first day it happens, even when that is before the last layer
+// starts. Days (from Mon Nov 3) and nights (from Mon Nov 10) leave the
+// weekend, Fri 17:00 to Mon 09:00, to nobody: first on Fri Nov 7, not
+// Nov 14, the first weekend after the nights began (before, the warning
+// counted from there). In UTC, and in New York across the end of DST
+// (Nov 2).
+func TestGapFirstOnBeforeTheLastLayerStarts(t *testing.T) {
+	const schedule = `  - name: s
+    time_zone: ZONE
+    handoff: {weekday: monday, time: "09:00"}
+    tiers:
+      - name: primary
+        layers:
+          - name: days
+            start: DAYS
+            members: [ann, bob]
+            restrictions:
+              - {days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}
+          - name: nights
+            start: NIGHTS
+            members: [cat, dan]
+            restrictions:
+              - {days: [mon, tue, wed, thu], start: "17:00", end: "09:00"}
+`
+	for _, c := range []struct{ zone, days, nights, want string }{
+		{"UTC", "2025-11-03", "2025-11-10", "(UTC, first on 2025-11-07)"},
+		// Both layers start on the Monday: the first weekend is the first.
+		{"UTC", "2025-11-03", "2025-11-03", "(UTC, first on 2025-11-07)"},
+		// The nights start months later: still the first weekend.
+		{"UTC", "2025-11-03", "2026-03-02", "(UTC, first on 2025-11-07)"},
+		// The first weekend, Fri Oct 31 17:00 EDT to Mon Nov 3 09:00 EST.
+		{"America/New_York", "2025-10-27", "2025-11-10", "(America/New_York, first on 2025-10-31)"},
+	} {
+		t.Run(c.zone+" "+c.nights, func(t *testing.T) {
+			w := rotConfig(t, strings.NewReplacer("ZONE", c.zone, "DAYS", c.days, "NIGHTS", c.nights).Replace(schedule)).Warnings()
+			want := "schedules[s].tiers[primary]: nobody holds the tier from Fri 17:00 to Mon 09:00 " + c.want
+			if len(w) != 1 || !strings.HasPrefix(w[0], want) {
+				t.Fatalf("warnings: %q\nwant one beginning %q", w, want)
+			}
+		})
+	}
+}

@@ -73,8 +73,10 @@ func openOfRemovedService(ctx context.Context, l store.Lister, svc *policy.Servi
 // that lacks a priority its open incidents hold (P0–P3 to SEV-1–4). An
 // incident keeps the priority it was given, and its levels' timeouts, its
 // targets (ack_target, urgency) and its unresolved and status-update rules
-// are looked up by that name: under a scheme without it a level has no
-// timeout for it and the ladder stops there, silently. The store is asked
+// are looked up by that name: under a scheme without it the engine
+// escalates it as the scheme's most urgent (policy.Service.PriorityInForce)
+// rather than stop its ladder, so a P3 would be paged as a SEV-1, sooner
+// and higher than its own priority asks. The store is asked
 // only when the scheme loses priorities, so a reload that keeps the
 // scheme (timeouts, targets, rules changed) never waits on it; only the
 // priorities the reload takes away count (an incident of a priority the
@@ -92,7 +94,7 @@ func openOfDroppedPriorities(ctx context.Context, l store.Lister, svc *policy.Se
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: services[%s].priority_scheme changes from %s to %s, and the store did not say whether the service has open incidents of a priority %s lacks, which would stop being escalated: reload refused, try again when the store answers: %w", next.File, svc.Name, from.Name, to.Name, to.Name, err)
+		return nil, fmt.Errorf("%s: services[%s].priority_scheme changes from %s to %s, and the store did not say whether the service has open incidents of a priority %s lacks, which would be escalated as its most urgent: reload refused, try again when the store answers: %w", next.File, svc.Name, from.Name, to.Name, to.Name, err)
 	}
 	var problems []string
 	for _, p := range from.Priorities {
@@ -104,7 +106,7 @@ func openOfDroppedPriorities(ctx context.Context, l store.Lister, svc *policy.Se
 		if len(ids) == 1 {
 			hold = "holds"
 		}
-		problems = append(problems, fmt.Sprintf("services[%s].priority_scheme: %s %s priority %s, which scheme %s does not have, so level timeouts and targets would no longer apply to them and their escalation would stop: resolve them or keep the priority (priority_scheme %s)", svc.Name, namedOpen(ids), hold, p, to.Name, from.Name))
+		problems = append(problems, fmt.Sprintf("services[%s].priority_scheme: %s %s priority %s, which scheme %s does not have, so they would be escalated as %s, on its timeouts and targets, not their own: resolve them or keep the priority (priority_scheme %s)", svc.Name, namedOpen(ids), hold, p, to.Name, to.Priorities[0], from.Name))
 	}
 	return problems, nil
 }

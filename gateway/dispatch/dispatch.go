@@ -1155,8 +1155,9 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	if urgency == "" {
 		urgency = inc.State.Urgency
 	}
-	var listed *store.HeldPage // sent at once and listed in the storm as sent
-	if r := stormRules(cfg); r.Window > 0 && !p.step.Admitted {
+	var listed *store.HeldPage  // sent at once and listed in the storm as sent
+	admitted := p.step.Admitted // let out at once by its storm, now or before a rate limit sent it back
+	if r := stormRules(cfg); r.Window > 0 && !admitted {
 		hp := store.HeldPage{Incident: inc.ID, Deadline: p.deadline, Service: inc.Service, Priority: inc.State.Priority,
 			Rank: rank(cfg, inc.Service, inc.State.Priority), Urgency: urgency, Level: a.Level,
 			Summary: textcut.Bytes(inc.Summary, 200, textcut.Ellipsis), Due: a.At, Via: contact.Via, Reopened: inc.State.Reopened}
@@ -1174,6 +1175,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		case adm.Listed:
 			listed = &hp
 		}
+		admitted = err == nil
 	}
 	msg := notify.Message{At: now, Incident: inc.ID, Service: inc.Service, Priority: inc.State.Priority, Urgency: urgency,
 		Level: a.Level + 1, LevelName: a.LevelName, User: a.User, UserName: u.DisplayName(), Channel: a.Channel,
@@ -1200,9 +1202,11 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			}
 		}
 		p.again = max(again, time.Millisecond)
-		// Let out at once (or not bundled): at its turn it goes, not
-		// held for a storm message behind it at the rate limit.
-		p.step.Admitted = true
+		// Let out at once by its storm: at its turn it goes, not held
+		// for a storm message behind it at the rate limit. One the storm
+		// did not see (bundling off, the store not answering) asks it
+		// again then.
+		p.step.Admitted = admitted
 		return store.Entry{}
 	}
 	if err != nil {

@@ -155,7 +155,8 @@ func (s *Service) raiseIfWorse(ctx context.Context, id string, rt policy.Route, 
 		return nil, err
 	}
 	sc := rt.Service.Scheme()
-	worse := sc.Rank(rt.Priority) < sc.Rank(inc.State.Priority)
+	was, _ := rt.Service.PriorityInForce(inc.State.Priority) // escalated as the most urgent when its scheme lacks it
+	worse := sc.Rank(rt.Priority) < sc.Rank(was)
 	if !worse && !newAtOnce(rt, inc.State, s.o.Config().Policy(rt.EscalationPolicy)) {
 		return inc, nil
 	}

@@ -325,7 +325,7 @@ func TestShiftNoticesCounted(t *testing.T) {
 	}}
 	h := newHarness(t, withConfig(noticesConfig(sl.URL)), withNotifier("log", tr))
 	body := h.do("GET", "/metrics", "").body
-	for _, via := range []string{"log", "slack"} {
+	for _, via := range []string{"log", "slack", "none"} {
 		for _, res := range []string{"sent", "failed", "given_up", "maybe_sent", "dropped", "shadow"} {
 			if want := `pagerd_shift_notices_total{result="` + res + `",via="` + via + `"} 0`; !strings.Contains(body, want) {
 				t.Errorf("/metrics at start lacks %s", want)

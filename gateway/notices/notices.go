@@ -92,18 +92,21 @@ func New(o Options) *Service {
 
 // InitMetrics creates pagerd_shift_notices_total at zero, every result,
 // for the transports notices can go through: each person's notice
-// contact's, and Slack's when a schedule tells a team's channel. The
-// daemon calls it at start and at every reload.
+// contact's, "none" (a person a notice cannot reach: an override to
+// someone with no contact for it, or removed by a reload; an alert on
+// increase() would miss its first loss if the series began at 1), and
+// Slack's when a schedule tells a team's channel. The daemon calls it at
+// start and at every reload.
 func (s *Service) InitMetrics(cfg *policy.Config) {
-	vias := map[string]bool{}
-	for i := range cfg.Users {
-		if ct := NoticeContact(&cfg.Users[i]); ct != nil {
-			vias[ct.Via] = true
-		}
-	}
+	vias := map[string]bool{"none": true}
 	for i := range cfg.Schedules {
 		if n := cfg.Schedules[i].Notices; n != nil && n.SlackChannel != "" {
 			vias["slack"] = true
+		}
+	}
+	for i := range cfg.Users {
+		if ct := NoticeContact(&cfg.Users[i]); ct != nil {
+			vias[ct.Via] = true
 		}
 	}
 	for via := range vias {

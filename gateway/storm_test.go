@@ -1370,3 +1370,30 @@ func TestStormPagerDutyLateAcknowledgementLeavesAReopenedIncident(t *testing.T) 
 		})
 	}
 }
+
+// TestStormPagerDutyAcknowledgementOfABundleKeptWithoutCounts: a storm
+// message's bundle stored by an earlier version carries no reopen counts;
+// PagerDuty's acknowledgement of its alert acknowledges every incident in
+// it, as it did then, rather than failing or refusing them all.
+func TestStormPagerDutyAcknowledgementOfABundleKeptWithoutCounts(t *testing.T) {
+	fake, h, _, key := stormToPagerDuty(t, boltStore(t))
+	bundle, _, _, _ := pagerduty.ParseDedupKey(key)
+	ctx := context.Background()
+	b, err := h.store.GetBundle(ctx, bundle)
+	if err != nil || len(b.Incidents) != 3 || len(b.Reopened) != 3 {
+		t.Fatalf("bundle %+v %v", b, err)
+	}
+	b.Reopened = nil
+	if err := h.store.PutBundle(ctx, b, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"event":{"event_type":"incident.acknowledged","data":{"type":"incident","incident_key":"` + key + `"}}}`
+	if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, body); code != 204 {
+		t.Fatalf("webhook: %d %s", code, out)
+	}
+	for _, id := range b.Incidents {
+		if v := h.incident(id); v.Status != "acknowledged" || v.AcknowledgedBy != "carol" {
+			t.Fatalf("%s, in a message kept without counts: %s by %q, want acknowledged by carol", id, v.Status, v.AcknowledgedBy)
+		}
+	}
+}

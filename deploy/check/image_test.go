@@ -115,7 +115,7 @@ func TestImage(t *testing.T) {
 				t.Errorf("user %q, want the unprivileged 65532:65532", c.User)
 			}
 			if !reflect.DeepEqual(c.Entrypoint, []string{"/usr/bin/pagerd"}) ||
-				!reflect.DeepEqual(c.Cmd, []string{"serve", "--config", "/etc/pagerd/pagerd.yaml", "--data-dir", "/var/lib/pagerd"}) {
+				!reflect.DeepEqual(c.Cmd, []string{"serve", "--config", "/etc/pagerd/pagerd.yaml", "--data-dir", "/var/lib/pagerd", "--listen", ":8080"}) {
 				t.Errorf("entrypoint %q cmd %q", c.Entrypoint, c.Cmd)
 			}
 			if _, ok := c.ExposedPorts["8080/tcp"]; !ok || len(c.ExposedPorts) != 1 {

@@ -143,7 +143,7 @@ func image(o Options, arch string, certs []byte) (v1.Image, error) {
 	cf.Config = v1.Config{
 		User:         fmt.Sprintf("%d:%d", UID, UID),
 		Entrypoint:   []string{BinaryPath},
-		Cmd:          []string{"serve", "--config", ConfigPath, "--data-dir", DataDir},
+		Cmd:          []string{"serve", "--config", ConfigPath, "--data-dir", DataDir, "--listen", ":8080"},
 		WorkingDir:   DataDir,
 		ExposedPorts: map[string]struct{}{Port: {}},
 		Volumes:      map[string]struct{}{DataDir: {}},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -215,7 +216,7 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 	if _, p := ingest.DecodeOpsgenieAction(body); p != nil {
 		return o.refuse(p.Code, p.Message, p.Errors)
 	}
-	ident := c.Param("identifier")
+	ident := pathParam(c, "identifier")
 	ctx, cancel := storeBudget(c.Request())
 	defer cancel()
 	switch t := c.QueryParam("identifierType"); t {
@@ -234,6 +235,25 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 		return o.stored(err, retry)
 	}
 	return o.accepted(ingest.OpsgenieAccepted)
+}
+
+// pathParam is the path parameter name as the sender meant it. echo
+// routes on the escaped path when it differs from the default escaping
+// (an alias "db:disk-full" sent as db%3Adisk-full, "eu/db1" as eu%2Fdb1)
+// and gives its parameters still escaped: looked up as sent, such an
+// alias names no alert and its close or acknowledge does nothing. Routed
+// on the unescaped path, the parameter is already unescaped (a literal
+// "50%41" sent as 50%2541 must not be unescaped twice). A parameter that
+// does not unescape is kept as sent.
+func pathParam(c echo.Context, name string) string {
+	v := c.Param(name)
+	if c.Request().URL.RawPath == "" {
+		return v
+	}
+	if u, err := url.PathUnescape(v); err == nil {
+		return u
+	}
+	return v
 }
 
 // opsgeniePing is GET|POST|PUT /v2/heartbeats/<name>/ping: Opsgenie's

@@ -108,6 +108,37 @@ func TestOpsgenieCreateCloseAcknowledge(t *testing.T) {
 	}
 }
 
+// TestOpsgenieEscapedAliasActs: an alias holding characters a client
+// percent-encodes in the path (Python's quote turns ':' into %3A, '/'
+// into %2F) is acknowledged and closed by it, not answered 202 for
+// nothing while the alert keeps paging; a literal '%' sent as %25 is not
+// unescaped twice.
+func TestOpsgenieEscapedAliasActs(t *testing.T) {
+	for _, tc := range []struct{ alias, path string }{
+		{"db:disk-full", "db%3Adisk-full"},
+		{"eu/db1", "eu%2Fdb1"},
+		{"db disk full", "db%20disk%20full"},
+		{"db[1]", "db%5B1%5D"},
+		{"disk 50%41", "disk%2050%2541"},
+		{"a:b%41", "a%3Ab%2541"},
+		{"ready", "re%61dy"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			h := newHarness(t, withConfig(ogConfig))
+			h.og("POST", "/v2/alerts", `{"message":"DB disk","alias":"`+tc.alias+`","priority":"P1"}`, 202)
+			id := h.list("")[0].ID
+			h.og("POST", "/v2/alerts/"+tc.path+"/acknowledge?identifierType=alias", "", 202)
+			if v := h.incident(id); v.Status != policy.StatusAcknowledged {
+				t.Fatalf("alias %q acknowledged as %s: 202 answered, incident still %s", tc.alias, tc.path, v.Status)
+			}
+			h.og("POST", "/v2/alerts/"+tc.path+"/close?identifierType=alias", "", 202)
+			if v := h.incident(id); v.Status != policy.StatusResolved {
+				t.Fatalf("alias %q closed as %s: 202 answered, incident still %s", tc.alias, tc.path, v.Status)
+			}
+		})
+	}
+}
+
 // TestOpsgenieIdOfAnotherService: a key acts only on its own service's
 // incidents.
 func TestOpsgenieIdOfAnotherService(t *testing.T) {

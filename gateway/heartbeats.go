@@ -23,7 +23,10 @@ const heartbeatPingBucket = "hb:"
 // heartbeat of the service whose integration key is the bearer token. A
 // body is allowed (an Alertmanager webhook receiver sends its notification)
 // and not read. 200 once the new expiry is stored, with it and the
-// incident the ping resolved, if any.
+// incident the ping resolved, if any. Its store writes are kept from a
+// sender that hangs up (storeBudget): cancelled, the expiry would be
+// stored and the resolve of the heartbeat's incident not, which then
+// escalated on until the next ping, though the heartbeat is alive.
 func (s *Server) heartbeatPing(c echo.Context) error {
 	cfg := s.config()
 	key := bearer(c.Request())
@@ -43,7 +46,9 @@ func (s *Server) heartbeatPing(c echo.Context) error {
 		return &inputError{http.StatusServiceUnavailable, "too many pings for service " + svc.Name + " (server.rate_limit); nothing was stored, retry later"}
 	}
 	name := c.Param("name")
-	expires, resolved, err := s.o.Heartbeats.Ping(c.Request().Context(), svc, name)
+	ctx, cancel := storeBudget(c.Request())
+	defer cancel()
+	expires, resolved, err := s.o.Heartbeats.Ping(ctx, svc, name)
 	if errors.Is(err, heartbeat.ErrUnknown) {
 		return &inputError{http.StatusNotFound, "service " + svc.Name + " has no heartbeat " + name + " (services[].heartbeats)"}
 	}

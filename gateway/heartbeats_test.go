@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -605,5 +607,101 @@ func TestHeartbeatRearmKeepsAPingStoredMeanwhile(t *testing.T) {
 				t.Fatalf("after the re-arm the job is %+v, %v; want the ping's %s", j, err, ps.ping.Data)
 			}
 		})
+	}
+}
+
+// heldFinds holds FindByDedup (a ping's look for its heartbeat's open
+// incident) while hold is set, as a busy store does: each held call's
+// context goes to entered, and it goes on when the test sends on release
+// or fails when its context ends.
+type heldFinds struct {
+	store.Store
+	hold    atomic.Bool
+	entered chan context.Context
+	release chan struct{}
+}
+
+func (s *heldFinds) FindByDedup(ctx context.Context, service, key string) (*store.Incident, error) {
+	if s.hold.Load() {
+		s.entered <- ctx
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w", store.ErrUnavailable, ctx.Err())
+		}
+	}
+	return s.Store.FindByDedup(ctx, service, key)
+}
+
+// TestHeartbeatPingSenderHangingUpStillResolves: a heartbeat missed and
+// paged comes back, and its ping's sender hangs up (curl -m 2, a cron
+// wrapper's timeout) while the store is slow, after the new expiry is
+// stored and before the incident is resolved. The resolve goes on, on
+// pagerd's ping path and Opsgenie's: cancelled with the hang-up, it left
+// the incident escalating until the next ping (a day later for a daily
+// heartbeat) though the heartbeat is alive. On both stores.
+func TestHeartbeatPingSenderHangingUpStillResolves(t *testing.T) {
+	for name, mk := range stores(t) {
+		for _, route := range []struct{ name, method, path, auth string }{
+			{"pagerd", "POST", "/api/v1/heartbeats/watchdog/ping", "Bearer " + amKey},
+			{"opsgenie", "GET", "/v2/heartbeats/watchdog/ping", "GenieKey " + ogKey},
+		} {
+			t.Run(name+"/"+route.name, func(t *testing.T) {
+				st := &heldFinds{Store: mk(t), entered: make(chan context.Context), release: make(chan struct{})}
+				pings := make(chan context.Context, 1)
+				h := newHarness(t, withStore(st), withConfig(hbConfig), serving(func(next http.Handler) http.Handler {
+					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						if strings.HasSuffix(r.URL.Path, "/ping") {
+							pings <- r.Context()
+						}
+						next.ServeHTTP(w, r)
+					})
+				}))
+				if err := h.d.Arm(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				h.runUntil(fixedNow.Add(90 * time.Second)) // never pinged: missed
+				incs := h.list("?status=triggered")
+				if len(incs) != 1 || !strings.Contains(incs[0].Summary, "watchdog") {
+					t.Fatalf("the missed watchdog was not paged: %+v", incs)
+				}
+				st.hold.Store(true)
+				ctx, hangUp := context.WithCancel(context.Background())
+				defer hangUp()
+				sent := make(chan error, 1)
+				go func() {
+					req, err := http.NewRequestWithContext(ctx, route.method, h.url+route.path, nil)
+					if err != nil {
+						sent <- err
+						return
+					}
+					req.Header.Set("Authorization", route.auth)
+					resp, err := http.DefaultClient.Do(req)
+					if err == nil {
+						resp.Body.Close()
+					}
+					sent <- err
+				}()
+				reqCtx := <-pings
+				find := <-st.entered
+				hangUp()
+				if err := <-sent; err == nil {
+					t.Fatal("the sender did not hang up")
+				}
+				select {
+				case <-reqCtx.Done(): // the server saw the sender go
+				case <-time.After(5 * time.Second):
+					t.Fatal("the server did not see the sender hang up")
+				}
+				if err := find.Err(); err != nil {
+					t.Fatalf("the sender hanging up cancelled the ping's resolve: %v", err)
+				}
+				st.hold.Store(false)
+				st.release <- struct{}{}
+				waitUntil(t, 5*time.Second, "the ping's incident resolved", func() bool {
+					return h.incident(incs[0].ID).Status == policy.StatusResolved
+				})
+			})
+		}
 	}
 }

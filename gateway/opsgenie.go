@@ -258,7 +258,8 @@ func pathParam(c echo.Context, name string) string {
 
 // opsgeniePing is GET|POST|PUT /v2/heartbeats/<name>/ping: Opsgenie's
 // heartbeat ping, for the service of the GenieKey, limited with the
-// service's other pings, not with its alerts.
+// service's other pings, not with its alerts. Its store writes are kept
+// from a sender that hangs up, as heartbeatPing's are.
 func (s *Server) opsgeniePing(c echo.Context) error {
 	o := s.opsgenieRequest(c)
 	cfg := s.config()
@@ -267,7 +268,9 @@ func (s *Server) opsgeniePing(c echo.Context) error {
 		return err
 	}
 	name := c.Param("name")
-	_, _, err = s.o.Heartbeats.Ping(c.Request().Context(), svc, name)
+	ctx, cancel := storeBudget(c.Request())
+	defer cancel()
+	_, _, err = s.o.Heartbeats.Ping(ctx, svc, name)
 	switch {
 	case errors.Is(err, heartbeat.ErrUnknown):
 		return o.refuse(http.StatusNotFound, fmt.Sprintf("Heartbeat with name [%s] does not exist in service %s", name, svc.Name), nil)

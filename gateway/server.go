@@ -182,14 +182,15 @@ func NewServer(o ServerOptions) *Server {
 	e.POST(pushover.CallbackPath+"/:token", handle(o.Pushover.Receipt), deadline, bodyLimit(callbackBodyLimit))
 	// The Opsgenie-compatible intake reads its bodies under Opsgenie's
 	// limit itself, to refuse in Opsgenie's words; heartbeat pings never
-	// read theirs.
+	// read theirs. Pings time their store writes themselves too
+	// (storeBudget), so a sender hanging up does not cancel them.
 	e.POST(opsgenieAlertsPath, s.opsgenieCreate)
 	e.POST(opsgenieActionPath, s.opsgenieAct)
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut} {
-		e.Add(m, opsgeniePingPath, s.opsgeniePing, deadline, bodyLimit(alertmanagerBodyLimit))
+		e.Add(m, opsgeniePingPath, s.opsgeniePing, bodyLimit(alertmanagerBodyLimit))
 	}
-	e.GET(heartbeatPingPath, s.heartbeatPing, deadline, bodyLimit(alertmanagerBodyLimit))
-	e.POST(heartbeatPingPath, s.heartbeatPing, deadline, bodyLimit(alertmanagerBodyLimit))
+	e.GET(heartbeatPingPath, s.heartbeatPing, bodyLimit(alertmanagerBodyLimit))
+	e.POST(heartbeatPingPath, s.heartbeatPing, bodyLimit(alertmanagerBodyLimit))
 
 	// The API's middleware is given per route, never to the group: group
 	// middleware makes echo route every unmatched path and method under
@@ -411,7 +412,7 @@ const retryLandsOnSameIncident = "retry: a retry lands on the same incident, it 
 var requestTimeout = 5 * time.Second
 
 // deadline gives every request's context the request timeout, but the
-// alert intake's (storeBudget).
+// alert intake's and heartbeat pings' (storeBudget).
 func deadline(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), requestTimeout)
@@ -435,6 +436,10 @@ func deadline(next echo.HandlerFunc) echo.HandlerFunc {
 // notification's groups stored, some not, a store script's outcome
 // unknown) and the page would wait for the sender's retry, which then
 // finds them done and lands on the same incidents.
+//
+// A heartbeat ping's writes (its new expiry, then the resolve of its
+// incident) are kept the same way: cancelled between the two, the ping
+// was stored and its incident went on escalating until the next ping.
 func storeBudget(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(r.Context()), requestTimeout)
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -134,6 +135,28 @@ func TestOpsgenieEscapedAliasActs(t *testing.T) {
 			h.og("POST", "/v2/alerts/"+tc.path+"/close?identifierType=alias", "", 202)
 			if v := h.incident(id); v.Status != policy.StatusResolved {
 				t.Fatalf("alias %q closed as %s: 202 answered, incident still %s", tc.alias, tc.path, v.Status)
+			}
+		})
+	}
+}
+
+// TestOpsgenieLongAliasActs: an alias over Opsgenie's 512 bytes is cut
+// (with a digest) when its alert is created; acknowledging and closing by
+// the same alias, as sent, act on that alert, not 202 for nothing.
+func TestOpsgenieLongAliasActs(t *testing.T) {
+	for name, alias := range map[string]string{"ascii": strings.Repeat("a", 600), "utf-8": strings.Repeat("é", 300)} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withConfig(ogConfig))
+			h.og("POST", "/v2/alerts", `{"message":"DB disk","alias":"`+alias+`","priority":"P1"}`, 202)
+			id := h.list("")[0].ID
+			path := "/v2/alerts/" + url.PathEscape(alias)
+			h.og("POST", path+"/acknowledge?identifierType=alias", "", 202)
+			if v := h.incident(id); v.Status != policy.StatusAcknowledged {
+				t.Fatalf("acknowledge of a %d-byte alias answered 202, incident still %s (dedup key %.40q…)", len(alias), v.Status, v.DedupKey)
+			}
+			h.og("POST", path+"/close?identifierType=alias", "", 202)
+			if v := h.incident(id); v.Status != policy.StatusResolved {
+				t.Fatalf("close of a %d-byte alias answered 202, incident still %s (dedup key %.40q…)", len(alias), v.Status, v.DedupKey)
 			}
 		})
 	}

@@ -326,8 +326,15 @@ func (a *OpsgenieAlert) DerivedAlias() string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// OpsgenieDedupKey is the incident dedup key of an Opsgenie alias.
-func OpsgenieDedupKey(alias string) string { return "og:" + alias }
+// OpsgenieDedupKey is the incident dedup key of an Opsgenie alias, cut to
+// Opsgenie's limit as a create cuts it (capKey, which leaves an alias
+// already cut as it is): a close or acknowledge by an alias over the
+// limit, as sent, finds the alert its create opened. Uncut, it named no
+// alert, was answered 202 and did nothing.
+func OpsgenieDedupKey(alias string) string {
+	k, _ := capKey(alias, maxOpsgenieAlias)
+	return "og:" + k
+}
 
 // Labels are the labels the alert is routed on (and maintenance windows
 // match), by this table:

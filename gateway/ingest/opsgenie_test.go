@@ -129,6 +129,34 @@ func TestOpsgenieLimits(t *testing.T) {
 	}
 }
 
+// TestOpsgenieDedupKeyOfALongAlias: the dedup key of an alias over
+// Opsgenie's 512 bytes, as a close or acknowledge sends it, is the one of
+// the alias its create was cut to; cutting again changes nothing; aliases
+// that differ past the limit keep apart.
+func TestOpsgenieDedupKeyOfALongAlias(t *testing.T) {
+	for _, alias := range []string{strings.Repeat("a", 600), strings.Repeat("é", 300), strings.Repeat("a", 511) + "é"} {
+		body, _ := json.Marshal(map[string]any{"message": "m", "alias": alias})
+		a, p := DecodeOpsgenieAlert(body)
+		if p != nil {
+			t.Fatal(p)
+		}
+		if a.Alias == alias {
+			t.Fatalf("a %d-byte alias was not cut: the test tests nothing", len(alias))
+		}
+		tail := func(s string) string { return s[max(len(s)-48, 0):] }
+		if got, want := OpsgenieDedupKey(alias), OpsgenieDedupKey(a.Alias); got != want || want != "og:"+a.Alias {
+			t.Errorf("%d-byte alias: the close's dedup key (%d bytes, ending %q) is not the create's (%d bytes, ending %q; alias cut to %d bytes)",
+				len(alias), len(got), tail(got), len(want), tail(want), len(a.Alias))
+		}
+	}
+	if OpsgenieDedupKey(strings.Repeat("a", 600)) == OpsgenieDedupKey(strings.Repeat("a", 600)+"b") {
+		t.Error("two long aliases that differ past the limit share a dedup key")
+	}
+	if k := OpsgenieDedupKey(strings.Repeat("a", 512)); k != "og:"+strings.Repeat("a", 512) {
+		t.Errorf("an alias at the limit was changed: %q", k)
+	}
+}
+
 // TestOpsgenieDerivedAlias: the same alert sent again, in any order of
 // its tags and JSON keys, gets the same alias; a different one another.
 func TestOpsgenieDerivedAlias(t *testing.T) {

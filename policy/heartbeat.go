@@ -86,6 +86,11 @@ func (v *validator) heartbeats(f string, s *Service, keyed bool) {
 		}
 		if h.Grace < 0 || h.Grace > Duration(MaxHeartbeatInterval) {
 			v.errf(hf+".grace", "must be from 0s to %s", Duration(MaxHeartbeatInterval))
+		} else if h.Grace == 0 {
+			// The expiry is set on the clock of the replica that took the
+			// ping and checked on the clock of the one that claims it.
+			v.warnf(hf+".grace", "is 0s: a ping a moment late pages HeartbeatMissing, and so does a replica whose clock runs a second fast; "+
+				"give it a grace well over how late a ping may come and how far the replicas' clocks may drift apart")
 		}
 		for k, val := range h.Labels {
 			switch {

@@ -160,6 +160,39 @@ func TestHeartbeatNeedsIntegrationKey(t *testing.T) {
 	}
 }
 
+// TestHeartbeatWithoutGraceWarns: check-config warns of a heartbeat whose
+// grace is 0s (set so, or left out): a ping a moment late, or a replica
+// whose clock runs a second fast, pages it missed. One with a grace does
+// not warn.
+func TestHeartbeatWithoutGraceWarns(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeFile(dir+"/og-db-key", "og-2\n"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, watchdog string }{
+		{"left out", "{name: watchdog, interval: 1m}"},
+		{"0s", "{name: watchdog, interval: 1m, grace: 0s}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := loadEdit(t, intakeBase, "{name: watchdog, interval: 1m, grace: 30s, labels: {severity: critical}}", tc.watchdog)
+			c, err := Parse([]byte(text), "intake.yaml", dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			loadCheckWarning(t, c, "services[web].heartbeats[watchdog].grace", "is 0s", "a replica whose clock runs a second fast")
+		})
+	}
+	c, err := Parse([]byte(intakeBase), "intake.yaml", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range c.Warnings() {
+		if strings.Contains(w, "heartbeats[watchdog]") {
+			t.Errorf("a heartbeat with a grace of 30s warns: %s", w)
+		}
+	}
+}
+
 // TestConfigDocIntakeExamples: the heartbeats, silence and maintenance
 // examples of docs/CONFIG.md load as written, into a service checkout.
 func TestConfigDocIntakeExamples(t *testing.T) {

@@ -649,14 +649,8 @@ func TestHeartbeatPingSenderHangingUpStillResolves(t *testing.T) {
 			t.Run(name+"/"+route.name, func(t *testing.T) {
 				st := &heldFinds{Store: mk(t), entered: make(chan context.Context), release: make(chan struct{})}
 				pings := make(chan context.Context, 1)
-				h := newHarness(t, withStore(st), withConfig(hbConfig), serving(func(next http.Handler) http.Handler {
-					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-						if strings.HasSuffix(r.URL.Path, "/ping") {
-							pings <- r.Context()
-						}
-						next.ServeHTTP(w, r)
-					})
-				}))
+				h := newHarness(t, withStore(st), withConfig(hbConfig),
+					requestContexts(pings, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/ping") }))
 				if err := h.d.Arm(context.Background()); err != nil {
 					t.Fatal(err)
 				}
@@ -666,33 +660,18 @@ func TestHeartbeatPingSenderHangingUpStillResolves(t *testing.T) {
 					t.Fatalf("the missed watchdog was not paged: %+v", incs)
 				}
 				st.hold.Store(true)
-				ctx, hangUp := context.WithCancel(context.Background())
-				defer hangUp()
-				sent := make(chan error, 1)
-				go func() {
+				find := hangUpWhileWriting(t, func(ctx context.Context) error {
 					req, err := http.NewRequestWithContext(ctx, route.method, h.url+route.path, nil)
 					if err != nil {
-						sent <- err
-						return
+						return err
 					}
 					req.Header.Set("Authorization", route.auth)
 					resp, err := http.DefaultClient.Do(req)
 					if err == nil {
 						resp.Body.Close()
 					}
-					sent <- err
-				}()
-				reqCtx := <-pings
-				find := <-st.entered
-				hangUp()
-				if err := <-sent; err == nil {
-					t.Fatal("the sender did not hang up")
-				}
-				select {
-				case <-reqCtx.Done(): // the server saw the sender go
-				case <-time.After(5 * time.Second):
-					t.Fatal("the server did not see the sender hang up")
-				}
+					return err
+				}, pings, st.entered)
 				if err := find.Err(); err != nil {
 					t.Fatalf("the sender hanging up cancelled the ping's resolve: %v", err)
 				}

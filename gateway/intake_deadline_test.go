@@ -195,35 +195,14 @@ func TestIntakeSenderHangingUpStillStores(t *testing.T) {
 	st := &heldTriggers{Store: boltStore(t), entered: make(chan context.Context), release: make(chan struct{})}
 	st.hold.Store(true)
 	requests := make(chan context.Context, 1)
-	h := newHarness(t, withStore(st), withConfig(ogConfig), serving(func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodPost {
-				requests <- r.Context()
-			}
-			next.ServeHTTP(w, r)
-		})
-	}))
+	h := newHarness(t, withStore(st), withConfig(ogConfig), requestContexts(requests, func(r *http.Request) bool { return r.Method == http.MethodPost }))
 	for _, q := range intakeRequests(t, "HungUp", false) {
 		t.Run(q.name, func(t *testing.T) {
 			before := len(h.list(""))
-			ctx, hangUp := context.WithCancel(context.Background())
-			defer hangUp()
-			sent := make(chan error, 1)
-			go func() {
+			write := hangUpWhileWriting(t, func(ctx context.Context) error {
 				_, _, err := q.send(ctx, t, h.url, 0)
-				sent <- err
-			}()
-			reqCtx := <-requests
-			write := <-st.entered
-			hangUp()
-			if err := <-sent; err == nil {
-				t.Fatal("the sender did not hang up")
-			}
-			select {
-			case <-reqCtx.Done(): // the server saw the sender go
-			case <-time.After(5 * time.Second):
-				t.Fatal("the server did not see the sender hang up")
-			}
+				return err
+			}, requests, st.entered)
 			if err := write.Err(); err != nil {
 				t.Fatalf("the sender hanging up cancelled the alert's store writes: %v", err)
 			}
@@ -231,4 +210,42 @@ func TestIntakeSenderHangingUpStillStores(t *testing.T) {
 			waitUntil(t, 5*time.Second, "the alert stored", func() bool { return len(h.list("")) == before+1 })
 		})
 	}
+}
+
+// requestContexts sends the context of each request the server gets that
+// match takes to requests, as it starts.
+func requestContexts(requests chan<- context.Context, match func(*http.Request) bool) option {
+	return serving(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if match(r) {
+				requests <- r.Context()
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+}
+
+// hangUpWhileWriting sends a request with send and hangs up once the
+// server has it (its context arrives on requests) and one of its store
+// writes is held (that write's context arrives on entered); it returns
+// the write's context once the server has seen the sender go, for the
+// test to check that the hang-up did not cancel it.
+func hangUpWhileWriting(t *testing.T, send func(context.Context) error, requests, entered <-chan context.Context) context.Context {
+	t.Helper()
+	ctx, hangUp := context.WithCancel(context.Background())
+	defer hangUp()
+	sent := make(chan error, 1)
+	go func() { sent <- send(ctx) }()
+	reqCtx := <-requests
+	write := <-entered
+	hangUp()
+	if err := <-sent; err == nil {
+		t.Fatal("the sender did not hang up")
+	}
+	select {
+	case <-reqCtx.Done(): // the server saw the sender go
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server did not see the sender hang up")
+	}
+	return write
 }

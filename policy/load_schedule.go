@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -209,21 +211,88 @@ func (v *validator) gaps(tf string, s *Schedule, t *Tier) {
 	if !restricted {
 		return
 	}
-	var gap *Shift
-	for _, sh := range s.tierSpans(t, begin, begin.AddDate(0, 0, 15), false) {
-		if sh.User == "" {
-			gap = &sh
-			if sh.From.After(begin) {
-				break
-			}
-		}
-	}
-	if gap == nil {
+	gaps := weeklyGaps(s, t, begin)
+	if len(gaps) == 0 {
 		return
 	}
+	since := firstWeek(s, t, gaps[0], earliest)
+	var open time.Duration
+	for _, g := range gaps {
+		since = minTime(since, firstWeek(s, t, g, earliest))
+		open += wallSpan(g.From.In(loc), g.Until.In(loc))
+	}
+	sort.Slice(gaps, func(i, j int) bool { return weekMinute(gaps[i].From.In(loc)) < weekMinute(gaps[j].From.In(loc)) })
+	v.warnf(tf, "nobody holds the tier %s of %s hours a week: %s (%s, first on %s), so levels that page it page nobody then: add a layer without restrictions, or members of the tier's own under its layers",
+		hours(open), hours(7*24*time.Hour), gapList(gaps, loc), loc, since.In(loc).Format("2006-01-02"))
+}
+
+// gapsNamed is how many of a week's gaps a warning names before it counts
+// the rest ("and N more"): one a day reads as a list, more as noise.
+const gapsNamed = 7
+
+// gapList names the week's gaps in order, "Mon 17:00–Tue 09:00, …", all of
+// them up to gapsNamed and the first few and how many more beyond.
+func gapList(gaps []Shift, loc *time.Location) string {
 	when := func(x time.Time) string { return x.In(loc).Format("Mon 15:04") }
-	v.warnf(tf, "nobody holds the tier from %s to %s (%s, first on %s), so levels that page it page nobody then: add a layer without restrictions, or members of the tier's own under its layers",
-		when(gap.From), when(gap.Until), loc, firstWeek(s, t, *gap, earliest).In(loc).Format("2006-01-02"))
+	named := gaps
+	if len(gaps) > gapsNamed {
+		named = gaps[:gapsNamed-1]
+	}
+	parts := make([]string, 0, len(named)+1)
+	for _, g := range named {
+		parts = append(parts, when(g.From)+"–"+when(g.Until))
+	}
+	if len(named) < len(gaps) {
+		parts = append(parts, fmt.Sprintf("and %d more", len(gaps)-len(named)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// weeklyGaps is every span of one week, once all the tier's rotations
+// have begun (at begin), that nobody holds the tier, each whole: the week
+// starts where someone holds it, and what is covered repeats every week,
+// so a gap that runs past the week's end is the one before its start.
+func weeklyGaps(s *Schedule, t *Tier, begin time.Time) []Shift {
+	w0 := begin
+	for _, sh := range s.tierSpans(t, begin, begin.AddDate(0, 0, 8), false) {
+		if sh.User != "" {
+			w0 = sh.From
+			break
+		}
+	}
+	w0 = w0.In(s.Location())
+	var gaps []Shift
+	for _, sh := range s.tierSpans(t, w0, w0.AddDate(0, 0, 7), false) {
+		switch {
+		case sh.User != "":
+		case len(gaps) > 0 && gaps[len(gaps)-1].Until.Equal(sh.From):
+			gaps[len(gaps)-1].Until = sh.Until
+		default:
+			gaps = append(gaps, sh)
+		}
+	}
+	return gaps
+}
+
+// wallSpan is the time from a to b on the wall clock of their zone, so a
+// gap across a change of daylight saving time counts the hours it has on
+// an ordinary week.
+func wallSpan(a, b time.Time) time.Duration {
+	wall := func(x time.Time) time.Time {
+		return time.Date(x.Year(), x.Month(), x.Day(), x.Hour(), x.Minute(), x.Second(), 0, time.UTC)
+	}
+	return wall(b).Sub(wall(a))
+}
+
+// weekMinute is the minute of the week, from Monday 00:00, at which x is
+// on its wall clock.
+func weekMinute(x time.Time) int {
+	return (int(x.Weekday())+6)%7*24*60 + x.Hour()*60 + x.Minute()
+}
+
+// hours writes d in hours, with a fraction only when it has one.
+func hours(d time.Duration) string {
+	return strconv.FormatFloat(d.Round(time.Minute).Hours(), 'f', -1, 64)
 }
 
 // firstWeek is when the weekly gap first happens, not before earliest

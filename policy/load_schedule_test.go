@@ -169,7 +169,7 @@ func TestGapsBeforeRotationsBegin(t *testing.T) {
         members: [ann, bob]
 `, nil},
 		{"own restricted rotation starts in 2099", own2099[:strings.Index(own2099, "        layers:")],
-			[]string{"schedules[s].tiers[primary]: nobody holds the tier from Mon 17:00 to Tue 09:00"}},
+			[]string{"schedules[s].tiers[primary]: nobody holds the tier 128 of 168 hours a week: Mon 17:00–Tue 09:00, "}},
 		{"own rotation starts in 2099, a layer in 2098", strings.Replace(own2099, "LAYER_START", "2098-01-06", 1),
 			[]string{"schedules[s].tiers[primary]: nobody holds the tier from", "before all its rotations have begun (the last on 2098-01-06 09:00)"}},
 	} {
@@ -229,10 +229,63 @@ func TestGapFirstOnBeforeTheLastLayerStarts(t *testing.T) {
 	} {
 		t.Run(c.zone+" "+c.nights, func(t *testing.T) {
 			w := rotConfig(t, strings.NewReplacer("ZONE", c.zone, "DAYS", c.days, "NIGHTS", c.nights).Replace(schedule)).Warnings()
-			want := "schedules[s].tiers[primary]: nobody holds the tier from Fri 17:00 to Mon 09:00 " + c.want
+			want := "schedules[s].tiers[primary]: nobody holds the tier 64 of 168 hours a week: Fri 17:00–Mon 09:00 " + c.want
 			if len(w) != 1 || !strings.HasPrefix(w[0], want) {
 				t.Fatalf("warnings: %q\nwant one beginning %q", w, want)
 			}
 		})
+	}
+}
+
+// TestGapWarningNamesEveryGapOfTheWeek: a tier held only in office hours
+// is held by nobody every weeknight and the whole weekend, and the warning
+// names each of those spans and how much of the week they are, not only
+// the first (an alert Tuesday 22:00 paged nobody while the one warning
+// named Monday night). Many gaps are named a few, then counted; hours are
+// the wall clock's, so a week across a change of daylight saving time
+// has 168 like any other.
+func TestGapWarningNamesEveryGapOfTheWeek(t *testing.T) {
+	const schedule = `  - name: s
+    time_zone: ZONE
+    handoff: {weekday: monday, time: "09:00"}
+    tiers:
+      - name: primary
+        start: START
+        members: [ann, bob]
+        restrictions:
+RESTRICTIONS`
+	const office = `          - {days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}
+`
+	const weeknightsAndWeekend = "Mon 17:00–Tue 09:00, Tue 17:00–Wed 09:00, Wed 17:00–Thu 09:00, Thu 17:00–Fri 09:00, Fri 17:00–Mon 09:00"
+	for _, c := range []struct{ name, zone, start, restrictions, want string }{
+		{"office hours", "UTC", "2025-01-06", office,
+			"128 of 168 hours a week: " + weeknightsAndWeekend + " (UTC, first on 2025-01-06)"},
+		// The week from Mon Mar 3 has 167 hours in New York (DST from
+		// Sun Mar 9); its gaps are the same 128 hours of an ordinary week.
+		{"office hours across the start of DST", "America/New_York", "2025-03-03", office,
+			"128 of 168 hours a week: " + weeknightsAndWeekend + " (America/New_York, first on 2025-03-03)"},
+		{"half an hour", "UTC", "2025-01-06", `          - {days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:30"}
+`, "125.5 of 168 hours a week: Mon 17:30–Tue 09:00, Tue 17:30–Wed 09:00, Wed 17:30–Thu 09:00, Thu 17:30–Fri 09:00, Fri 17:30–Mon 09:00 (UTC, first on 2025-01-06)"},
+		// Two windows a day leave fourteen gaps: six named, eight counted.
+		{"many gaps", "UTC", "2025-01-06", `          - {days: [mon, tue, wed, thu, fri, sat, sun], start: "09:00", end: "10:00"}
+          - {days: [mon, tue, wed, thu, fri, sat, sun], start: "12:00", end: "13:00"}
+`, "154 of 168 hours a week: Mon 10:00–Mon 12:00, Mon 13:00–Tue 09:00, Tue 10:00–Tue 12:00, Tue 13:00–Wed 09:00, Wed 10:00–Wed 12:00, Wed 13:00–Thu 09:00, and 8 more (UTC, first on 2025-01-06)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := rotConfig(t, strings.NewReplacer("ZONE", c.zone, "START", c.start, "RESTRICTIONS", c.restrictions).Replace(schedule))
+			w := cfg.Warnings()
+			want := "schedules[s].tiers[primary]: nobody holds the tier " + c.want + ", so levels that page it page nobody then"
+			if len(w) != 1 || !strings.HasPrefix(w[0], want) {
+				t.Fatalf("warnings: %q\nwant one beginning %q", w, want)
+			}
+		})
+	}
+	// The premise: Tuesday night and Saturday noon are nobody's.
+	cfg := rotConfig(t, strings.NewReplacer("ZONE", "UTC", "START", "2025-01-06", "RESTRICTIONS", office).Replace(schedule))
+	s := cfg.Schedule("s")
+	for _, at := range []string{"2026-12-01T22:00:00Z", "2026-12-05T12:00:00Z"} {
+		if h := s.RotationHolder(s.Tier("primary"), utc(t, at)); h.User != "" {
+			t.Errorf("%s held by %q", at, h.User)
+		}
 	}
 }

@@ -426,7 +426,7 @@ func TestLayerGapLeavesTierEmpty(t *testing.T) {
 		t.Errorf("oncall in the gap: %+v, %v", rows, err)
 	}
 	w := cfg.Warnings()
-	if len(w) != 1 || !strings.HasPrefix(w[0], "schedules[s].tiers[primary]: nobody holds the tier from Mon 17:00 to Tue 09:00 (America/New_York, first on 2025-10-06)") {
+	if len(w) != 1 || !strings.HasPrefix(w[0], "schedules[s].tiers[primary]: nobody holds the tier 128 of 168 hours a week: Mon 17:00–Tue 09:00, Tue 17:00–Wed 09:00, Wed 17:00–Thu 09:00, Thu 17:00–Fri 09:00, Fri 17:00–Mon 09:00 (America/New_York, first on 2025-10-06)") {
 		t.Errorf("warnings: %q", w)
 	}
 	// Before its start, a layer covers nothing.

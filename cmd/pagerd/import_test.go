@@ -42,7 +42,7 @@ func TestImportOpsgenieDoneWhen(t *testing.T) {
 	}
 	for _, want := range []string{
 		"platform_schedule/business-hours",
-		"schedules[platform_schedule].tiers[business-hours]: nobody holds the tier from Mon 17:00 to Tue 09:00",
+		"schedules[platform_schedule].tiers[business-hours]: nobody holds the tier 128 of 168 hours a week: Mon 17:00–Tue 09:00, Tue 17:00–Wed 09:00",
 		`heartbeat "platform-watchdog"`,
 		`rule "2"`, "next on-call user",
 		`routing rule "Databases at night"`,
@@ -69,7 +69,7 @@ func TestImportOpsgenieDoneWhen(t *testing.T) {
 	// the week; the heartbeat has no grace (Opsgenie's have none), which
 	// across replicas pages a ping a moment late or a clock a second fast.
 	if out, errOut, code := pagerd(t, "check-config", "--strict", cfg); code != 1 || strings.Count(errOut, "warning: ") != 2 ||
-		!strings.Contains(errOut, "warning: schedules[platform_schedule].tiers[business-hours]: nobody holds the tier from Mon 17:00 to Tue 09:00") ||
+		!strings.Contains(errOut, "warning: schedules[platform_schedule].tiers[business-hours]: nobody holds the tier 128 of 168 hours a week: Mon 17:00–Tue 09:00, Tue 17:00–Wed 09:00") ||
 		!strings.Contains(errOut, "warning: services[platform].heartbeats[platform-watchdog].grace: is 0s") {
 		t.Errorf("check-config --strict with the secrets set: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
 	}

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -304,7 +305,57 @@ func (v *validator) location(field, tz string) *time.Location {
 		v.errf(field, "%v", err)
 		return time.UTC
 	}
+	if w := invertedSignZone(tz); w != "" {
+		v.warnf(field, "%s", w)
+	}
 	return loc
+}
+
+// cityAtOffset is a city that keeps each whole-hour offset from UTC all
+// year, to name instead of an Etc/GMT zone.
+var cityAtOffset = map[int]string{
+	-11: "Pacific/Pago_Pago", -10: "Pacific/Honolulu", -9: "Pacific/Gambier", -8: "Pacific/Pitcairn",
+	-7: "America/Phoenix", -6: "America/Costa_Rica", -5: "America/Bogota", -4: "America/La_Paz",
+	-3: "America/Sao_Paulo", -2: "America/Noronha", -1: "Atlantic/Cape_Verde",
+	1: "Africa/Lagos", 2: "Africa/Johannesburg", 3: "Europe/Istanbul", 4: "Asia/Dubai",
+	5: "Asia/Karachi", 6: "Asia/Dhaka", 7: "Asia/Bangkok", 8: "Asia/Singapore", 9: "Asia/Tokyo",
+	10: "Australia/Brisbane", 11: "Pacific/Guadalcanal", 12: "Pacific/Tarawa", 13: "Pacific/Tongatapu",
+	14: "Pacific/Kiritimati",
+}
+
+// invertedSignZone warns of an Etc/GMT+N or Etc/GMT-N zone, whose sign is
+// POSIX's, the opposite of ISO 8601's: Etc/GMT+5 is five hours behind UTC,
+// so someone five hours ahead who writes it gets every handoff and business
+// hour ten hours off. The zone is valid and some mean it, so it is a
+// warning, which names the zone for the offset they likely meant.
+func invertedSignZone(tz string) string {
+	rest, ok := strings.CutPrefix(tz, "Etc/GMT")
+	if !ok || len(rest) < 2 || (rest[0] != '+' && rest[0] != '-') {
+		return ""
+	}
+	n, err := strconv.Atoi(rest[1:])
+	if err != nil || n == 0 {
+		return ""
+	}
+	is, meant, other := -n, n, "-"
+	if rest[0] == '-' {
+		is, meant, other = n, -n, "+"
+	}
+	city := "name a city"
+	if c, ok := cityAtOffset[meant]; ok {
+		city += " (e.g. " + c + ")"
+	}
+	return fmt.Sprintf("time_zone %s is UTC%s (the POSIX sign is inverted); %s or use Etc/GMT%s%d for UTC%s",
+		tz, utcOffset(is), city, other, n, utcOffset(meant))
+}
+
+// utcOffset writes a whole number of hours from UTC as ISO 8601 does, with
+// a true minus sign: +05:00, −05:00.
+func utcOffset(h int) string {
+	if h < 0 {
+		return fmt.Sprintf("−%02d:00", -h)
+	}
+	return fmt.Sprintf("+%02d:00", h)
 }
 
 func (v *validator) validate() {

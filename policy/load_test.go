@@ -1703,6 +1703,64 @@ users:
 	}
 }
 
+// TestEtcGMTZoneWarnsOfItsSign: Etc/GMT+5 is UTC−5 (POSIX signs are the
+// other way round), so someone in UTC+5 who writes it gets handoffs and
+// business hours ten hours off. It loads, as the zone is valid, with a
+// warning that says which offset it is and what to write for the other;
+// the zones at UTC itself say nothing.
+func TestEtcGMTZoneWarnsOfItsSign(t *testing.T) {
+	for _, c := range []struct{ tz, want string }{
+		{"Etc/GMT+5", "time_zone Etc/GMT+5 is UTC−05:00 (the POSIX sign is inverted); name a city (e.g. Asia/Karachi) or use Etc/GMT-5 for UTC+05:00"},
+		{"Etc/GMT-10", "time_zone Etc/GMT-10 is UTC+10:00 (the POSIX sign is inverted); name a city (e.g. Pacific/Honolulu) or use Etc/GMT+10 for UTC−10:00"},
+		// Nobody keeps UTC−12 all year: no city to name.
+		{"Etc/GMT-12", "time_zone Etc/GMT-12 is UTC+12:00 (the POSIX sign is inverted); name a city or use Etc/GMT+12 for UTC−12:00"},
+		{"Etc/GMT+0", ""}, {"Etc/GMT-0", ""}, {"Etc/GMT", ""}, {"Etc/UTC", ""}, {"Asia/Karachi", ""},
+	} {
+		t.Run(c.tz, func(t *testing.T) {
+			cfg := rotConfig(t, "  - name: s\n    time_zone: "+c.tz+"\n    handoff: {weekday: monday, time: \"09:00\"}\n    tiers:\n      - name: primary\n        start: 2025-01-06\n        members: [ann, bob]\n")
+			w := cfg.Warnings()
+			if c.want == "" {
+				if len(w) != 0 {
+					t.Fatalf("warnings: %q", w)
+				}
+				return
+			}
+			if want := "schedules[s].time_zone: " + c.want; len(w) != 1 || w[0] != want {
+				t.Fatalf("warnings: %q\nwant %q", w, want)
+			}
+		})
+	}
+	// The sign is what it says: UTC−5.
+	loc, err := LoadZone("Etc/GMT+5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, off := time.Date(2026, 7, 1, 12, 0, 0, 0, loc).Zone(); off != -5*3600 {
+		t.Errorf("Etc/GMT+5 is %ds from UTC", off)
+	}
+}
+
+// TestZoneAbbreviationsThatLoad: CET, MET, EET and WET are zones with the
+// EU's daylight saving time, not fixed offsets like EST, so they load (and
+// docs/CONFIG.md says so); PST, CEST and IST are not in the zone database.
+func TestZoneAbbreviationsThatLoad(t *testing.T) {
+	for tz, summer := range map[string]int{"CET": 2, "MET": 2, "EET": 3, "WET": 1} {
+		loc, err := LoadZone(tz)
+		if err != nil {
+			t.Errorf("LoadZone(%q): %v", tz, err)
+			continue
+		}
+		if _, off := time.Date(2026, 7, 1, 12, 0, 0, 0, loc).Zone(); off != summer*3600 {
+			t.Errorf("%s in July is %ds from UTC, want %dh", tz, off, summer)
+		}
+	}
+	for _, tz := range []string{"PST", "CEST", "IST"} {
+		if _, err := LoadZone(tz); err == nil {
+			t.Errorf("LoadZone(%q) accepted", tz)
+		}
+	}
+}
+
 // TestEnvReferenceInsideAValue: only a whole value is read from the
 // environment. A ${NAME} inside a longer one (a topic in an ntfy URL, a
 // host in a smarthost, a prefix on a token) would be sent as it is written,

@@ -228,6 +228,9 @@ func TestMetricsDocumented(t *testing.T) {
 func TestReloadRefusesMissingSecrets(t *testing.T) {
 	h, reg, _ := metricsDaemon(t)
 	t.Setenv("PAGERD_TEST_UNSET_LINK_SECRET", "")
+	if err := os.Unsetenv("PAGERD_TEST_UNSET_LINK_SECRET"); err != nil { // t.Setenv cannot unset
+		t.Fatal(err)
+	}
 	if err := writeConfig(h.cfg, testConfig+"\nserver: {link_secret: \"${PAGERD_TEST_UNSET_LINK_SECRET}\"}\n"); err != nil {
 		t.Fatal(err)
 	}

@@ -543,7 +543,7 @@ func TestExampleConfigsWarnOnlyAboutSecrets(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			for _, s := range secrets {
-				t.Setenv(s, "") // unset for this test, whatever the machine has
+				unsetenv(t, s) // for this test, whatever the machine has
 			}
 			cfg := loadExample(t, name)
 			w := cfg.Warnings()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -1354,12 +1355,12 @@ func TestSecretEnvExpansion(t *testing.T) {
 func TestSecretMissingEnvVar(t *testing.T) {
 	t.Setenv("PAGERD_TEST_EMPTY", "")
 	for _, c := range []struct {
-		name, token, keys, field, variable string
+		name, token, keys, field, variable, says string
 	}{
-		{"api token", "      token: ${PAGERD_TEST_UNSET_TOKEN}\n", loadQKeys, "api.tokens[0].token", "PAGERD_TEST_UNSET_TOKEN"},
-		{"empty variable", "      token: ${PAGERD_TEST_EMPTY}\n", loadQKeys, "api.tokens[0].token", "PAGERD_TEST_EMPTY"},
-		{"alertmanager key", "      token: t\n", "      alertmanager_key: ${PAGERD_TEST_UNSET_AM}\n", "services[demo].integrations.alertmanager_key", "PAGERD_TEST_UNSET_AM"},
-		{"pagerduty routing key", "      token: t\n", "      pagerduty_routing_key: ${PAGERD_TEST_UNSET_PD}\n", "services[demo].integrations.pagerduty_routing_key", "PAGERD_TEST_UNSET_PD"},
+		{"api token", "      token: ${PAGERD_TEST_UNSET_TOKEN}\n", loadQKeys, "api.tokens[0].token", "PAGERD_TEST_UNSET_TOKEN", "is not set"},
+		{"empty variable", "      token: ${PAGERD_TEST_EMPTY}\n", loadQKeys, "api.tokens[0].token", "PAGERD_TEST_EMPTY", "is set but empty"},
+		{"alertmanager key", "      token: t\n", "      alertmanager_key: ${PAGERD_TEST_UNSET_AM}\n", "services[demo].integrations.alertmanager_key", "PAGERD_TEST_UNSET_AM", "is not set"},
+		{"pagerduty routing key", "      token: t\n", "      pagerduty_routing_key: ${PAGERD_TEST_UNSET_PD}\n", "services[demo].integrations.pagerduty_routing_key", "PAGERD_TEST_UNSET_PD", "is not set"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			text := loadSecretConfig(t, c.token, c.keys)
@@ -1369,7 +1370,7 @@ func TestSecretMissingEnvVar(t *testing.T) {
 			if err != nil {
 				t.Fatalf("an unset variable must not stop the config from loading: %v", err)
 			}
-			problem := []string{"environment variable " + c.variable, "not set"}
+			problem := []string{"environment variable " + c.variable + " " + c.says}
 			loadCheckWarning(t, cfg, c.field, append(problem, "pagerd serve needs it")...)
 			loadCheckCase(t, loadCase{field: c.field, problem: problem}, text, "pagerd.yaml", cfg.CheckSecrets())
 		})
@@ -1758,6 +1759,42 @@ func TestZoneAbbreviationsThatLoad(t *testing.T) {
 		if _, err := LoadZone(tz); err == nil {
 			t.Errorf("LoadZone(%q) accepted", tz)
 		}
+	}
+}
+
+// unsetenv unsets an environment variable for the test (t.Setenv cannot,
+// and a variable set to "" is reported as empty, not unset), and puts back
+// what it was after.
+func unsetenv(t *testing.T, name string) {
+	t.Helper()
+	t.Setenv(name, "")
+	if err := os.Unsetenv(name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEmptyEnvVariableSaysSetButEmpty: a secret from ${NAME} with NAME
+// set to "" (an `export NAME=`, a CI variable left empty) is missing like
+// an unset one, but is reported as set and empty: "is not set" sends
+// whoever checks `env | grep NAME` (it is there) the wrong way.
+func TestEmptyEnvVariableSaysSetButEmpty(t *testing.T) {
+	t.Setenv("PAGERD_TEST_EMPTY_LINK_SECRET", "")
+	unsetenv(t, "PAGERD_TEST_UNSET_LINK_SECRET")
+	for _, c := range []struct{ name, env, want string }{
+		{"empty", "PAGERD_TEST_EMPTY_LINK_SECRET", "server.link_secret: environment variable PAGERD_TEST_EMPTY_LINK_SECRET is set but empty (pagerd serve needs it)"},
+		{"unset", "PAGERD_TEST_UNSET_LINK_SECRET", "server.link_secret: environment variable PAGERD_TEST_UNSET_LINK_SECRET is not set (pagerd serve needs it)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			text := "server:\n  public_url: http://127.0.0.1:8080\n  link_secret: ${" + c.env + "}\n" +
+				rotText("  - name: s\n    handoff: {weekday: monday, time: \"09:00\"}\n    tiers:\n      - name: primary\n        start: 2025-01-06\n        members: [ann, bob]\n")
+			cfg, err := Parse([]byte(text), "e.yaml", t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := cfg.Warnings(); !slices.Contains(w, c.want) {
+				t.Errorf("warnings: %q\nwant %q", w, c.want)
+			}
+		})
 	}
 }
 

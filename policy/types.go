@@ -335,7 +335,8 @@ func envRef(s string) (string, bool) {
 var innerEnvRefRE = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*\}`)
 
 // expandEnv reads a ${NAME} value from the environment; other values are
-// returned as they are. An unset or empty variable is a *missingError.
+// returned as they are. An unset or empty variable is a *missingError,
+// which says which of the two it is.
 // A ${NAME} inside a longer value is an error: it is not substituted, so
 // the value would go out as written (an ntfy topic "${TOPIC}", a smarthost
 // "${SMTP_HOST}:587", a token "tok-${X}") and every page or login with it
@@ -351,8 +352,13 @@ func expandEnv(s string) (string, error) {
 		return s, nil
 	}
 	v, ok := os.LookupEnv(name)
-	if !ok || v == "" {
+	switch {
+	case !ok:
 		return "", &missingError{fmt.Sprintf("environment variable %s is not set", name)}
+	case v == "":
+		// "not set" would send whoever checks `env` (it is there) the
+		// wrong way: an empty CI variable, an `export NAME=`.
+		return "", &missingError{fmt.Sprintf("environment variable %s is set but empty", name)}
 	}
 	return v, nil
 }

@@ -117,9 +117,15 @@ var seedSecrets = []string{
 	"AION_R_SMTP_SMARTHOST", "AION_R_SMTP_USERNAME", "AION_R_SMTP_PASSWORD",
 }
 
+// unsetSeedSecrets unsets the seeds' secrets for the test, whatever the
+// machine has, and puts them back after (t.Setenv cannot unset, and a
+// variable set to "" is reported as empty, not unset).
 func unsetSeedSecrets(t *testing.T) {
 	for _, s := range seedSecrets {
 		t.Setenv(s, "")
+		if err := os.Unsetenv(s); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -30,9 +30,54 @@ func TestGoVersionAgrees(t *testing.T) {
 	if want := "Go " + string(m[1]) + " or newer"; !strings.Contains(string(readme), want) {
 		t.Errorf("README does not say %q (go.mod's go line)", want)
 	}
-	for _, v := range regexp.MustCompile(`Go (1\.\d+(?:\.\d+)?) or newer`).FindAllStringSubmatch(string(readme), -1) {
-		if v[1] != string(m[1]) {
-			t.Errorf("README says Go %s or newer; go.mod says %s", v[1], m[1])
+	// CI's message to a machine without Go says the same.
+	ci, err := os.ReadFile("../../.ci/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f, text := range map[string][]byte{"README.md": readme, ".ci/run": ci} {
+		says := regexp.MustCompile(`Go (1\.\d+(?:\.\d+)?) or newer`).FindAllStringSubmatch(string(text), -1)
+		if len(says) == 0 {
+			t.Errorf("%s names no Go version", f)
+		}
+		for _, v := range says {
+			if v[1] != string(m[1]) {
+				t.Errorf("%s says Go %s or newer; go.mod says %s", f, v[1], m[1])
+			}
+		}
+	}
+}
+
+// TestReadmeNamesTheTestDependencies: README's `make test` line names the
+// packages scripts/test-deps.sh installs, by their package names (promtool
+// comes in prometheus, systemd-analyze in systemd), so that a reader
+// without root installs the right ones.
+func TestReadmeNamesTheTestDependencies(t *testing.T) {
+	script, err := os.ReadFile("../../scripts/test-deps.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, line, ok := strings.Cut(string(readme), "$ make test ")
+	if !ok {
+		t.Fatal("README has no `$ make test` line")
+	}
+	line, _, _ = strings.Cut(line, "```")
+	pkgs := regexp.MustCompile(`need\+=\(([a-z0-9.-]+)\)`).FindAllStringSubmatch(string(script), -1)
+	if len(pkgs) == 0 {
+		t.Fatal("scripts/test-deps.sh installs nothing this test can read")
+	}
+	named := map[string]bool{}
+	for _, p := range pkgs {
+		if named[p[1]] {
+			continue
+		}
+		named[p[1]] = true
+		if !regexp.MustCompile(`(?:^|[^\w-])` + regexp.QuoteMeta(p[1]) + `(?:[^\w-]|$)`).MatchString(line) {
+			t.Errorf("README's make test line does not name the package %s, which scripts/test-deps.sh installs:\n%s", p[1], line)
 		}
 	}
 }

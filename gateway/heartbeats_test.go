@@ -616,12 +616,18 @@ func TestHeartbeatRearmKeepsAPingStoredMeanwhile(t *testing.T) {
 // or fails when its context ends.
 type heldFinds struct {
 	store.Store
-	hold    atomic.Bool
-	entered chan context.Context
-	release chan struct{}
+	hold      atomic.Bool
+	unbounded atomic.Bool // a look came without a deadline
+	entered   chan context.Context
+	release   chan struct{}
 }
 
 func (s *heldFinds) FindByDedup(ctx context.Context, service, key string) (*store.Incident, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		// A ping's store wait must stay bounded (storeBudget): without a
+		// deadline a stalled store would hang every ping, with no 503.
+		s.unbounded.Store(true)
+	}
 	if s.hold.Load() {
 		s.entered <- ctx
 		select {
@@ -680,6 +686,9 @@ func TestHeartbeatPingSenderHangingUpStillResolves(t *testing.T) {
 				waitUntil(t, 5*time.Second, "the ping's incident resolved", func() bool {
 					return h.incident(incs[0].ID).Status == policy.StatusResolved
 				})
+				if st.unbounded.Load() {
+					t.Fatal("a ping looked in the store with no deadline: a stalled store would hang it, with no 503")
+				}
 			})
 		}
 	}

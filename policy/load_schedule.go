@@ -217,8 +217,10 @@ func (v *validator) gaps(tf string, s *Schedule, t *Tier) {
 	}
 	since := firstWeek(s, t, gaps[0], earliest)
 	var open time.Duration
-	for _, g := range gaps {
-		since = minTime(since, firstWeek(s, t, g, earliest))
+	for i, g := range gaps {
+		if i > 0 {
+			since = minTime(since, firstWeek(s, t, g, earliest))
+		}
 		open += wallSpan(g.From.In(loc), g.Until.In(loc))
 	}
 	sort.Slice(gaps, func(i, j int) bool { return weekMinute(gaps[i].From.In(loc)) < weekMinute(gaps[j].From.In(loc)) })

@@ -38,6 +38,10 @@ const (
 	ConfigPath = "/etc/pagerd/pagerd.yaml"
 	DataDir    = "/var/lib/pagerd"
 	Port       = "8080/tcp"
+	// ListenAddr is where the image's command listens, Port on every
+	// interface, whatever the config's server.listen says (a config
+	// made from the quickstart's says loopback, which -p cannot reach).
+	ListenAddr = ":8080"
 	Source     = "https://github.com/pagerd/pagerd"
 )
 
@@ -143,7 +147,7 @@ func image(o Options, arch string, certs []byte) (v1.Image, error) {
 	cf.Config = v1.Config{
 		User:         fmt.Sprintf("%d:%d", UID, UID),
 		Entrypoint:   []string{BinaryPath},
-		Cmd:          []string{"serve", "--config", ConfigPath, "--data-dir", DataDir, "--listen", ":8080"},
+		Cmd:          []string{"serve", "--config", ConfigPath, "--data-dir", DataDir, "--listen", ListenAddr},
 		WorkingDir:   DataDir,
 		ExposedPorts: map[string]struct{}{Port: {}},
 		Volumes:      map[string]struct{}{DataDir: {}},

@@ -913,3 +913,64 @@ func TestSlackLateAnswerSaysMayHaveBeenSent(t *testing.T) {
 	}
 	h.recordedMaybeSent(id, "slack", "via slack: may have been sent: slack chat.postMessage: ")
 }
+
+// slackRateLimitsDMs is a proxy before the Slack fake that answers the
+// first n direct messages to channel 429 with Retry-After: 30, as Slack
+// does past its per-channel rate, and passes everything else on.
+func slackRateLimitsDMs(t *testing.T, sl *providertest.Slack, channel string, n int) (*httptest.Server, *atomic.Int64) {
+	target, _ := url.Parse(strings.TrimSuffix(sl.URL, "/api/"))
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var refused atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/chat.postMessage") {
+			_ = r.ParseForm()
+			body := r.PostForm.Encode()
+			r.Body = io.NopCloser(strings.NewReader(body))
+			r.ContentLength = int64(len(body))
+			if r.PostForm.Get("channel") == channel && refused.Load() < int64(n) {
+				refused.Add(1)
+				w.Header().Set("Retry-After", "30")
+				w.WriteHeader(http.StatusTooManyRequests)
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &refused
+}
+
+// TestSlackRateLimitedDMGoesOutAtItsTurn: Slack answers ann's direct
+// message page 429 with Retry-After: 30. The page keeps its turn, 30 s on,
+// and goes out then, once; nothing is recorded failed. It used to be
+// retried three times inside the 30 s, recorded notify_failed and never
+// sent (and each such failure counted toward opening Slack's breaker).
+func TestSlackRateLimitedDMGoesOutAtItsTurn(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	srv, refused := slackRateLimitsDMs(t, sl, "U0ANN", 1)
+	h := newHarness(t, withConfig(slackConfig(srv.URL+"/api/")))
+	id := fire(h)
+	h.step(fixedNow)
+	dms := func() int {
+		n := 0
+		for _, c := range sl.Calls() {
+			if c.Channel == "U0ANN" {
+				n++
+			}
+		}
+		return n
+	}
+	h.step(fixedNow.Add(time.Minute))
+	if refused.Load() != 1 || dms() != 0 {
+		t.Fatalf("at 1m: %d refused, %d DMs; want the one try refused and nothing sent", refused.Load(), dms())
+	}
+	for _, e := range h.incident(id).Timeline {
+		if e.Type == "notify_failed" {
+			t.Fatalf("a page Slack sent back for its turn was recorded failed: %s", e.Detail)
+		}
+	}
+	h.step(fixedNow.Add(time.Minute + 30*time.Second))
+	if dms() != 1 || refused.Load() != 1 {
+		t.Fatalf("at its turn (1m30s): %d DMs, %d refused; want it sent once", dms(), refused.Load())
+	}
+}

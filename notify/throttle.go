@@ -31,6 +31,13 @@ func (e *overRateLimit) Error() string {
 
 func (e *overRateLimit) Is(target error) bool { return target == ErrOverRateLimit }
 
+// OverRateLimit is ErrOverRateLimit for a page the provider itself sent
+// back for delay (Slack's 429 with Retry-After): nothing went out, and its
+// turn comes then. why says who said so.
+func OverRateLimit(delay time.Duration, why string) error {
+	return &overRateLimit{delay: delay, why: why}
+}
+
 // OverRateLimitDelay reports whether err is ErrOverRateLimit, and how long
 // from now the page's turn comes: when to send it again.
 func OverRateLimitDelay(err error) (time.Duration, bool) {

@@ -376,5 +376,11 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	ctx, wrote := notify.TraceWrite(ctx)
 	_, _, err := n.c.api.PostMessageContext(ctx, m.Address, slack.MsgOptionText(escape(m.Text), false), slack.MsgOptionBlocks(blocks...),
 		slack.MsgOptionDisableLinkUnfurl())
+	if rl := (*slack.RateLimitedError)(nil); errors.As(err, &rl) {
+		// Slack said when it takes the message: the page keeps its turn
+		// then, as for pagerd's own rate limits, rather than be retried
+		// inside the wait and given up (and counted by the breaker).
+		return notify.OverRateLimit(max(rl.RetryAfter, time.Second), "Slack answered 429 to chat.postMessage (Retry-After)")
+	}
 	return classify("chat.postMessage", err, wrote.Load())
 }

@@ -644,7 +644,7 @@ func (v *validator) calendars() {
 func (v *validator) users() {
 	seen := map[string]bool{}
 	emails := map[string]string{}
-	slackUsers := map[string]string{}
+	slackIDs := map[string]slackOwner{}
 	subjects := map[string]string{}
 	for i := range v.cfg.Users {
 		u := &v.cfg.Users[i]
@@ -658,7 +658,7 @@ func (v *validator) users() {
 		if len(u.Contacts) == 0 {
 			v.errf(f+".contacts", "a user needs at least one contact, or nobody can page them")
 		}
-		v.slackUser(f+".slack_user", u, slackUsers)
+		v.slackUser(f+".slack_user", u, slackIDs)
 		has := map[string]bool{}
 		for j := range u.Contacts {
 			ct := &u.Contacts[j]
@@ -690,6 +690,9 @@ func (v *validator) users() {
 				continue
 			}
 			v.contact(cf, ct)
+			if ct.Channel == ChannelSlack && IsSlackMemberID(ct.Address) {
+				v.slackMember(cf+".address", u.ID, ct.Address, "slack contact", slackIDs)
+			}
 		}
 		v.steps(f+".notification_rules.high", &u.NotificationRules.High, has, defaultHigh)
 		v.steps(f+".notification_rules.low", &u.NotificationRules.Low, has, defaultLow)
@@ -856,9 +859,9 @@ func (v *validator) contact(cf string, ct *Contact) {
 	}
 }
 
-// slackUser checks a user's Slack member id: its form, and that no two
-// users share one (a button pressed in Slack acts as exactly one person).
-func (v *validator) slackUser(field string, u *User, seen map[string]string) {
+// slackUser checks a user's Slack member id: its form, and that no other
+// user claims it (slackMember).
+func (v *validator) slackUser(field string, u *User, seen map[string]slackOwner) {
 	if u.SlackUser == "" {
 		return
 	}
@@ -866,11 +869,29 @@ func (v *validator) slackUser(field string, u *User, seen map[string]string) {
 		v.errf(field, "%q is not a Slack member id (U... or W...; in Slack: the person's profile, More, Copy member ID)", u.SlackUser)
 		return
 	}
-	if other, ok := seen[u.SlackUser]; ok {
-		v.errf(field, "user %q has the same Slack member id; each person needs their own", other)
+	v.slackMember(field, u.ID, u.SlackUser, "slack_user", seen)
+}
+
+// slackOwner is the user who first claimed a Slack member id, and where
+// (their slack_user or a slack contact).
+type slackOwner struct{ user, what string }
+
+// slackMember refuses a Slack member id that two users claim, as a
+// slack_user or as a slack contact's address: a button pressed in Slack
+// acts as the one person its presser maps to, and a member id two users
+// hold would make someone's press act as somebody else (refused as a
+// viewer, or an acknowledgement recorded under the wrong name). A user's
+// own slack_user and slack contact naming the same id is one person.
+func (v *validator) slackMember(field, user, id, what string, seen map[string]slackOwner) {
+	other, ok := seen[id]
+	if !ok {
+		seen[id] = slackOwner{user, what}
 		return
 	}
-	seen[u.SlackUser] = u.ID
+	if other.user != user {
+		v.errf(field, "Slack member id %q is also user %q's %s: a button that member pressed would act as %q or %q; each person needs their own member id",
+			id, other.user, other.what, other.user, user)
+	}
 }
 
 // slack checks notifiers.slack: the bot token and the signing secret go

@@ -107,6 +107,51 @@ func TestLoadPeopleChannels(t *testing.T) {
 	}
 }
 
+// TestLoadSlackMemberIDOnePerson: a Slack member id belongs to one user,
+// whether as slack_user or as a slack contact's address: a button pressed
+// in Slack acts as the one user its presser maps to, so an id two users
+// claim is refused, naming both and the id, in either order. A user's own
+// slack contact on their own id, and a channel two users share, are fine.
+func TestLoadSlackMemberIDOnePerson(t *testing.T) {
+	const ann = "  - id: ann\n"
+	zed := func(fields string) string {
+		return "  - {id: zed, " + fields + ", contacts: [{channel: push, via: pushover, address: uQiRzpo4DXghDmr9QzzfQu27cmVRsG}, {channel: slack, address: U0ZED}]}\n"
+	}
+	for _, tc := range []struct {
+		name string
+		old  string
+		repl string
+		want string // "" loads
+	}{
+		{"contact is another's slack_user", "schedules:\n",
+			strings.Replace(zed("slack_user: U0ZZZ"), "U0ZED", "U0ANN", 1) + "schedules:\n",
+			`users[zed].contacts[1].address: Slack member id "U0ANN" is also user "ann"'s slack_user: a button that member pressed would act as "ann" or "zed"`},
+		{"slack_user is an earlier user's contact", ann,
+			strings.Replace(zed("slack_user: U0ZZZ"), "U0ZED", "U0ANN", 1) + ann,
+			`users[ann].slack_user: Slack member id "U0ANN" is also user "zed"'s slack contact: a button that member pressed would act as "zed" or "ann"`},
+		{"two users' contacts", "schedules:\n",
+			zed("slack_user: U0ZZZ") + strings.Replace(zed("slack_user: U0YYY"), "id: zed", "id: yan", 1) + "schedules:\n",
+			`users[yan].contacts[1].address: Slack member id "U0ZED" is also user "zed"'s slack contact: a button that member pressed would act as "zed" or "yan"`},
+		{"two slack_users", "schedules:\n",
+			zed("slack_user: U0ANN") + "schedules:\n",
+			`users[zed].slack_user: Slack member id "U0ANN" is also user "ann"'s slack_user`},
+		{"own contact on own slack_user", "schedules:\n",
+			zed("slack_user: U0ZED") + "schedules:\n", ""},
+		{"a shared channel", "schedules:\n",
+			strings.Replace(zed("slack_user: U0ZZZ"), "U0ZED", "C0SHARED", 1) + "schedules:\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(loadEdit(t, peopleBase, tc.old, tc.repl)), "p.yaml", "")
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("want it to load, got: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("want an error containing %q, got: %v", tc.want, err)
+			}
+		})
+	}
+}
+
 // TestLoadEmailCAFileMissing: the daemon reads notifiers.email.ca_file when
 // it starts and refuses to without it, so a CA file that is not there is
 // reported like a missing secret file: a warning for check-config, an

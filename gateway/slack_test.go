@@ -849,6 +849,42 @@ func TestSlackViewerActsOnlyOnWhatWasPagedToThem(t *testing.T) {
 	}
 }
 
+// TestSlackButtonActsAsTheSlackUser: a Slack member id maps to one pagerd
+// user. A config where zed's slack contact is ann's member id is refused
+// on reload, naming both and the id. Should one be in force anyway, ann's
+// press acts as ann, whose slack_user it is, not as zed (a viewer: the
+// press would be refused, or an ack recorded under zed's name); and a
+// member id only two users' contacts name acts as neither.
+func TestSlackButtonActsAsTheSlackUser(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	h := newHarness(t, withConfig(slackConfig(sl.URL)))
+	zed := "  - {id: zed, name: Zed, role: viewer, contacts: [{channel: push, via: log}, {channel: slack, address: U0ANN}]}\nschedules:\n"
+	err := h.reload(strings.Replace(slackConfig(sl.URL), "schedules:\n", zed, 1))
+	if err == nil || !strings.Contains(err.Error(), `"U0ANN" is also user "ann"'s slack_user`) || !strings.Contains(err.Error(), "users[zed]") {
+		t.Fatalf("reload of a config where zed's slack contact is ann's member id: %v", err)
+	}
+
+	// In force anyway: zed's and yan's slack contacts after ann's.
+	c := *h.config()
+	slackTo := func(id, address string) policy.User {
+		return policy.User{ID: id, Name: id, Role: policy.RoleViewer, Contacts: []policy.Contact{{Channel: policy.ChannelSlack, Via: "slack", Address: address}}}
+	}
+	c.Users = append(append([]policy.User(nil), c.Users...), slackTo("zed", "U0ANN"), slackTo("yan", "U0SHARED"), slackTo("zed", "U0SHARED"))
+	h.d.cfg.cur.Store(&c)
+
+	id := fire(h)
+	h.step(fixedNow)
+	msg := channelMessages(sl, "CINCIDENTRESPONSE")[0]
+	h.pressButton(sl, providertest.ButtonPress("U0SHARED", msg.Channel, msg.TS, "pagerd:acknowledge", id))
+	if inc, answer := h.incident(id), lastCall(sl, "chat.postEphemeral").Text; inc.Status != "triggered" || !strings.Contains(answer, "not linked") {
+		t.Fatalf("a member id two users' contacts name acted (status %s by %q): %q", inc.Status, inc.AcknowledgedBy, answer)
+	}
+	h.pressButton(sl, providertest.ButtonPress("U0ANN", msg.Channel, msg.TS, "pagerd:acknowledge", id))
+	if inc, answer := h.incident(id), lastCall(sl, "chat.postEphemeral").Text; inc.Status != "acknowledged" || inc.AcknowledgedBy != "ann" {
+		t.Fatalf("ann's press: status %s by %q: %q", inc.Status, inc.AcknowledgedBy, answer)
+	}
+}
+
 // TestSlackButtonNotRecordedSaysWhatIsTrue, through the chain the daemon
 // builds (the store's error, the incident service's classes, the Slack
 // answer): an escalation the store did not confirm may have been made,

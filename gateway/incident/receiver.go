@@ -431,20 +431,26 @@ func (s *Service) About(ctx context.Context, target string) (notify.About, error
 // UserByAddress finds whose contact on the channel has the address
 // (notify.Receiver). On Slack, the address is a Slack member id, and a
 // user's slack_user counts as well as their contacts: a button pressed in
-// Slack acts as the person it maps to.
+// Slack acts as the person it maps to. The user whose slack_user it is
+// comes first; otherwise a contact decides only if exactly one user has
+// it, so a press never acts as somebody else when the config is
+// ambiguous (policy refuses such a config; this holds if one is ever in
+// force anyway).
 func (s *Service) UserByAddress(channel, address string) string {
-	var user string
-	for _, u := range s.o.Config().Users {
-		if channel == policy.ChannelSlack && address != "" && u.SlackUser == address {
-			user = u.ID
-		}
-		for _, ct := range u.Contacts {
-			if ct.Channel == channel && ct.Address != "" && ct.Address == address {
-				user = u.ID
+	if address == "" {
+		return ""
+	}
+	if channel == policy.ChannelSlack {
+		for _, u := range s.o.Config().Users {
+			if u.SlackUser == address {
+				return u.ID
 			}
 		}
 	}
-	return user
+	if users := s.UsersByAddress(channel, address); len(users) == 1 {
+		return users[0]
+	}
+	return ""
 }
 
 // UsersByAddress finds everyone whose contact on the channel has the

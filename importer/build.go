@@ -174,6 +174,12 @@ func (b *builder) user(p *person) {
 		case c.channel == policy.ChannelSlack && !policy.IsSlackMemberID(c.address):
 			b.rep.add(NotMapped, c.ref, "%q is not a Slack member id pagerd can message (U... or W...); not imported", c.address)
 			continue
+		case c.channel == policy.ChannelSlack && b.slackUsers[c.address] != "" && b.slackUsers[c.address] != id:
+			b.rep.add(NotMapped, c.ref, "Slack member id %s is %s's too: a button pressed in Slack acts as one person, so pagerd refuses two users on one id; not imported", c.address, b.slackUsers[c.address])
+			continue
+		}
+		if c.channel == policy.ChannelSlack {
+			b.slackUsers[c.address] = id
 		}
 		via := contactVia[c.channel]
 		switch via {

@@ -270,8 +270,9 @@ func TestContactsPagerdWouldRefuse(t *testing.T) {
 	if u := cfg.User("one"); u.SlackUser != "U0SHARED1" || len(u.Contacts) != 1 || u.Contacts[0].Address != "U0SHARED1" {
 		t.Errorf("one: %+v", u)
 	}
-	// two is messaged at the shared id, but only one user can be it.
-	if u := cfg.User("two"); u.SlackUser != "" || len(u.Contacts) != 1 || u.Contacts[0].Address != "U0SHARED1" {
+	// two is not messaged at the shared id either: pagerd refuses a
+	// member id two users claim.
+	if u := cfg.User("two"); u.SlackUser != "" || len(u.Contacts) != 1 || u.Contacts[0].Via != "log" {
 		t.Errorf("two: %+v", u)
 	}
 	if u := cfg.User("three"); u.SlackUser != "" || u.Contacts[0].Via != "log" {
@@ -286,6 +287,7 @@ func TestContactsPagerdWouldRefuse(t *testing.T) {
 	}{
 		{NotMapped, []string{`user "one"`, "linked to 2 Slack users (U0SHARED1, U0OTHER01)", "the first is imported"}},
 		{Changed, []string{`user "two"`, "same Slack member id as one"}},
+		{NotMapped, []string{`user "two"`, "Slack member id U0SHARED1 is one's too", "not imported"}},
 		{Changed, []string{`user "three"`, `"someone" is not a Slack member id`}},
 		{NotMapped, []string{`user "three"`, `Slack user "someone"`, "not a Slack member id pagerd can message"}},
 		{NotMapped, []string{`user "four"`, "notify_by_slack", "no Slack member id"}},

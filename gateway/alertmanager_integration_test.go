@@ -758,10 +758,12 @@ func TestRealAlertmanagerMaxAlertsGroupResolves(t *testing.T) {
 			GeneratorURL: amITGeneratorURL, StartsAt: startsAt}
 	}
 	am.postAlerts(t, alerts...)
-	v := one("the group's incident", func(v incidentView) bool { return v.Status == policy.StatusTriggered })
-	if !strings.Contains(string(v.Details), `"truncated_alerts":1`) {
-		t.Fatalf("Alertmanager did not cut the notification to max_alerts 2: %s", v.Details)
-	}
+	// On a loaded machine Alertmanager may notify the group before it has
+	// taken all three alerts in (group_wait 1s); its next notification,
+	// a group_interval later, holds them all, cut to max_alerts 2.
+	v := one("the group's incident, Alertmanager's notification cut to max_alerts 2 (truncatedAlerts 1)", func(v incidentView) bool {
+		return v.Status == policy.StatusTriggered && strings.Contains(string(v.Details), `"truncated_alerts":1`)
+	})
 	ended := time.Now().UTC()
 	for i := range alerts {
 		alerts[i].EndsAt = ended

@@ -337,11 +337,66 @@ func readIncident(tx *bbolt.Tx, id string) (*store.Incident, error) {
 }
 
 func putIncident(tx *bbolt.Tx, inc *store.Incident) error {
-	doc, err := json.Marshal(inc)
+	doc, err := encodeIncident(inc)
 	if err != nil {
-		return plain("encode incident %s: %w", inc.ID, err)
+		return err
 	}
 	return tx.Bucket(bucketIncidents).Put([]byte(inc.ID), doc)
+}
+
+func encodeIncident(inc *store.Incident) ([]byte, error) {
+	doc, err := json.Marshal(inc)
+	if err != nil {
+		return nil, plain("encode incident %s: %w", inc.ID, err)
+	}
+	return doc, nil
+}
+
+// A write is an incident as it will be stored, its document encoded before
+// the transaction, in the caller's goroutine: every write of the store goes
+// through one writer (bbolt has one, and the committer gives it many writes
+// an fsync), so work done before the transaction is work that writer does
+// not do. In the load run's profile its JSON (a full decode of the stored
+// incident and an encode of the new one in every Update and Finish, an
+// encode in every Trigger, a decode of each incident a claim took) was a
+// sixth of its time.
+type write struct {
+	rec store.Incident
+	doc []byte
+}
+
+func newWrite(rec store.Incident) (*write, error) {
+	doc, err := encodeIncident(&rec)
+	if err != nil {
+		return nil, err
+	}
+	return &write{rec: rec, doc: doc}, nil
+}
+
+// head is what a write needs of the incident it replaces. Decoding it skips
+// the escalation state, the outbox and the details' contents, which the
+// decoder still reads past but neither builds nor allocates: 38% of the
+// time of a full decode of a 1.4 KB incident, 9 allocations of 40.
+type head struct {
+	ID        string          `json:"id"`
+	CreatedAt time.Time       `json:"created_at"`
+	Details   json.RawMessage `json:"details,omitempty"`
+	Repeats   int             `json:"repeats"`
+	LastSeen  time.Time       `json:"last_seen"`
+	Version   int64           `json:"version"`
+}
+
+func readHead(tx *bbolt.Tx, id string) (*head, error) {
+	v := tx.Bucket(bucketIncidents).Get([]byte(id))
+	if v == nil {
+		return nil, fmt.Errorf("%w: %s", store.ErrNotFound, id)
+	}
+	var h head
+	if err := json.Unmarshal(v, &h); err != nil {
+		return nil, plain("decode incident %s: %w", id, err)
+	}
+	h.Details = details(h.Details)
+	return &h, nil
 }
 
 // indexRecord is the value of the created and open indexes: what List
@@ -369,8 +424,9 @@ func parseIndexRecord(b []byte) (status, priority, service string, ok bool) {
 }
 
 // putIndex writes the incident's entries in the created and open indexes,
-// moving them if its creation time changed.
-func putIndex(tx *bbolt.Tx, old, inc *store.Incident) error {
+// moving them if its creation time changed (old is the incident it
+// replaces, nil for a new one).
+func putIndex(tx *bbolt.Tx, old *head, inc *store.Incident) error {
 	created, open := tx.Bucket(bucketCreated), tx.Bucket(bucketOpen)
 	key := concat(timeKey(inc.CreatedAt.UnixMilli()), []byte(inc.ID))
 	if old != nil {
@@ -516,11 +572,15 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	if err != nil {
 		return "", 0, err
 	}
+	w, err := newTrigger(inc)
+	if err != nil {
+		return "", 0, err
+	}
 	var id string
 	var out store.Outcome
 	err = s.update(ctx, func(tx *bbolt.Tx) error {
 		var err error
-		id, out, err = triggerTx(tx, inc, entries)
+		id, out, err = triggerTx(tx, inc, w, entries)
 		return err
 	})
 	if err != nil {
@@ -532,7 +592,15 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	return id, out, nil
 }
 
-func triggerTx(tx *bbolt.Tx, inc *store.Incident, entries [][]byte) (string, store.Outcome, error) {
+// newTrigger is the write of inc as a new incident.
+func newTrigger(inc *store.Incident) (*write, error) {
+	rec := stored(inc)
+	rec.Version, rec.Repeats = 1, 0
+	return newWrite(rec)
+}
+
+// triggerTx is Trigger's transaction, w the write of inc as new.
+func triggerTx(tx *bbolt.Tx, inc *store.Incident, w *write, entries [][]byte) (string, store.Outcome, error) {
 	dk := dedupKey(inc.Service, inc.DedupKey)
 	dedup := tx.Bucket(bucketDedup)
 	if cur := dedup.Get(dk); cur != nil {
@@ -552,23 +620,22 @@ func triggerTx(tx *bbolt.Tx, inc *store.Incident, entries [][]byte) (string, sto
 	if tx.Bucket(bucketIncidents).Get([]byte(inc.ID)) != nil {
 		return "", 0, plain("incident id %s already exists", inc.ID)
 	}
-	rec := stored(inc)
-	rec.Version, rec.Repeats = 1, 0
-	if err := putIncident(tx, &rec); err != nil {
+	rec := &w.rec
+	if err := tx.Bucket(bucketIncidents).Put([]byte(rec.ID), w.doc); err != nil {
 		return "", 0, err
 	}
 	if err := dedup.Put(dk, []byte(rec.ID)); err != nil {
 		return "", 0, err
 	}
-	if err := putIndex(tx, nil, &rec); err != nil {
+	if err := putIndex(tx, nil, rec); err != nil {
 		return "", 0, err
 	}
-	if at, ok := store.TriggerScore(&rec); ok {
-		due, _ := store.DueAt(&rec)
+	if at, ok := store.TriggerScore(rec); ok {
+		due, _ := store.DueAt(rec)
 		if err := setDue(tx, rec.ID, at.UnixMilli(), due.UnixMilli(), ""); err != nil {
 			return "", 0, err
 		}
-	} else if err := schedule(tx, rec.ID, &rec); err != nil {
+	} else if err := schedule(tx, rec.ID, rec); err != nil {
 		return "", 0, err
 	}
 	if err := appendTimeline(tx, rec.ID, entries); err != nil {
@@ -624,8 +691,12 @@ func (s *Store) Update(ctx context.Context, inc *store.Incident, timeline []stor
 	if err != nil {
 		return err
 	}
+	w, err := newUpdate(inc)
+	if err != nil {
+		return err
+	}
 	err = s.update(ctx, func(tx *bbolt.Tx) error {
-		_, err := updateTx(tx, inc, entries)
+		_, err := updateTx(tx, inc, w, entries)
 		return err
 	})
 	if err != nil {
@@ -635,19 +706,33 @@ func (s *Store) Update(ctx context.Context, inc *store.Incident, timeline []stor
 	return nil
 }
 
-// updateTx is Update's transaction; it returns the state written.
-func updateTx(tx *bbolt.Tx, inc *store.Incident, entries [][]byte) (*store.Incident, error) {
-	old, err := readIncident(tx, inc.ID)
+// newUpdate is the write of inc over the version it was read at, with the
+// repeat count, last seen time and details as read: updateTx encodes it
+// again in the transaction only if a repeat changed them since.
+func newUpdate(inc *store.Incident) (*write, error) {
+	rec := stored(inc)
+	rec.Version = inc.Version + 1
+	return newWrite(rec)
+}
+
+// updateTx is Update's transaction, w the write of inc (newUpdate); it
+// returns the state written.
+func updateTx(tx *bbolt.Tx, inc *store.Incident, w *write, entries [][]byte) (*store.Incident, error) {
+	old, err := readHead(tx, inc.ID)
 	if err != nil {
 		return nil, err
 	}
 	if old.Version != inc.Version || (inc.CheckRepeats && old.Repeats != inc.Repeats) {
 		return nil, store.ErrConflict
 	}
-	rec := stored(inc)
-	rec.Version = old.Version + 1
-	rec.Repeats, rec.LastSeen, rec.Details = old.Repeats, old.LastSeen, old.Details
-	if err := putIncident(tx, &rec); err != nil {
+	rec, doc := w.rec, w.doc
+	if old.Repeats != rec.Repeats || !old.LastSeen.Equal(rec.LastSeen) || !bytes.Equal(old.Details, rec.Details) {
+		rec.Repeats, rec.LastSeen, rec.Details = old.Repeats, old.LastSeen.UTC(), old.Details
+		if doc, err = encodeIncident(&rec); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Bucket(bucketIncidents).Put([]byte(rec.ID), doc); err != nil {
 		return nil, err
 	}
 	if err := putIndex(tx, old, &rec); err != nil {
@@ -673,8 +758,12 @@ func (s *Store) Finish(ctx context.Context, c store.Claim, inc *store.Incident, 
 	if err != nil {
 		return err
 	}
+	w, err := newUpdate(inc)
+	if err != nil {
+		return err
+	}
 	err = s.update(ctx, func(tx *bbolt.Tx) error {
-		rec, err := updateTx(tx, inc, entries)
+		rec, err := updateTx(tx, inc, w, entries)
 		if err != nil {
 			return err
 		}
@@ -792,8 +881,11 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 		return nil, nil
 	}
 	var out []store.Claim
+	// The claimed incidents' documents, decoded once the transaction is
+	// done, outside the one writer (see write).
+	var docs [][]byte
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		out = out[:0]
+		out, docs = out[:0], docs[:0]
 		due, sched := tx.Bucket(bucketDue), tx.Bucket(bucketSched)
 		limit := timeKey(now.UnixMilli())
 		var keys [][]byte
@@ -833,15 +925,27 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 				if j, err := readJob(tx, kind, key); err == nil {
 					c.Job = j
 				}
-			} else if rec, err := readIncident(tx, c.Incident); err == nil {
-				c.Record = rec
 			}
-			out = append(out, c)
+			var doc []byte
+			if c.Incident != "" {
+				doc = bytes.Clone(tx.Bucket(bucketIncidents).Get(id))
+			}
+			out, docs = append(out, c), append(docs, doc)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	for i, doc := range docs {
+		if doc == nil {
+			continue
+		}
+		var rec store.Incident
+		if json.Unmarshal(doc, &rec) == nil {
+			rec.Details = details(rec.Details)
+			out[i].Record = &rec
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Due.Before(out[j].Due) })
 	return out, nil

@@ -399,7 +399,11 @@ func BenchmarkClaimComplete(b *testing.B) {
 		err := s.db.Update(func(tx *bbolt.Tx) error {
 			for n := 0; n < 1000; n++ {
 				inc := newIncident("api", fmt.Sprintf("k%d", i), base.Add(time.Duration(i)*time.Millisecond), 5)
-				if _, _, err := triggerTx(tx, inc, nil); err != nil {
+				w, err := newTrigger(inc)
+				if err != nil {
+					return err
+				}
+				if _, _, err := triggerTx(tx, inc, w, nil); err != nil {
 					return err
 				}
 				i++

@@ -39,6 +39,7 @@ func Run(t *testing.T, f Factory) {
 		{"DedupKeysArePerService", testDedupPerService},
 		{"UpdateIsOptimistic", testUpdateCAS},
 		{"CheckRepeatsRefusesAWriteAfterARepeat", testCheckRepeats},
+		{"WriteKeepsARepeatSinceTheRead", testWriteKeepsRepeat},
 		{"DueFollowsTheEarliestDeadline", testDueFollowsEarliest},
 		{"ClaimTakesTheEarliestOfEveryShard", testClaimTakesEarliest},
 		{"ClaimedIncidentStaysLeasedThroughUpdates", testClaimedStaysLeased},
@@ -242,6 +243,53 @@ func testUpdateCAS(t *testing.T, f Factory) {
 	}
 	if got := get(t, s, id); got.State.Status != policy.StatusAcknowledged || got.State.AcknowledgedBy != "ann" || got.Version != 2 {
 		t.Fatalf("stale update changed the incident: %+v", got.State)
+	}
+}
+
+// testWriteKeepsRepeat: an Update or a Finish of an incident read before a
+// repeat keeps the repeat's count, last seen time and details (a repeat
+// does not change the version, so the write goes through), and writes the
+// rest as given.
+func testWriteKeepsRepeat(t *testing.T, f Factory) {
+	for _, finish := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Update", true: "Finish"}[finish], func(t *testing.T) {
+			s := f.New(t)
+			id := trigger(t, s, incident("api", "g1", base, 0, 2*time.Minute))
+			var read *store.Incident
+			var claim store.Claim
+			if finish {
+				cs := claimAll(t, s, base)
+				if len(cs) != 1 || cs[0].Record == nil {
+					t.Fatalf("claims %+v", cs)
+				}
+				claim, read = cs[0], cs[0].Record
+			} else {
+				read = get(t, s, id)
+			}
+			again := incident("api", "g1", base.Add(time.Minute), 0)
+			again.Details = json.RawMessage(`{"labels":{"alertname":"DiskFull","instance":"g1","value":"99%"}}`)
+			if _, out, err := s.Trigger(ctx(t), again, nil); err != nil || out != store.Repeated {
+				t.Fatalf("repeat: %v %v", out, err)
+			}
+			read.State.Status, read.State.AcknowledgedBy = policy.StatusAcknowledged, "ann"
+			read.Summary = "acknowledged by ann"
+			var err error
+			if finish {
+				err = s.Finish(ctx(t), claim, read, nil)
+			} else {
+				err = s.Update(ctx(t), read, nil)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := get(t, s, id)
+			if got.Repeats != 1 || !got.LastSeen.Equal(again.CreatedAt) || string(normalize(got).Details) != string(normalize(again).Details) {
+				t.Errorf("the write lost the repeat: repeats %d, last seen %v, details %s", got.Repeats, got.LastSeen, got.Details)
+			}
+			if got.State.Status != policy.StatusAcknowledged || got.State.AcknowledgedBy != "ann" || got.Summary != "acknowledged by ann" || got.Version != 2 {
+				t.Errorf("the write was not kept: %s by %q, summary %q, version %d", got.State.Status, got.State.AcknowledgedBy, got.Summary, got.Version)
+			}
+		})
 	}
 }
 

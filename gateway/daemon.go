@@ -277,8 +277,9 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		Maintenance: func(ctx context.Context, inc *store.Incident, at time.Time) *policy.Hold {
 			return d.windows.Covering(ctx, inc, at) // made below, before the dispatcher runs
 		}}
+	slackPosts := newSlackChannelPosts(reg)
 	if tr.slack != nil {
-		so := &slackOutbox{client: tr.slack, store: d.store, config: pagingConfig, now: o.Now}
+		so := &slackOutbox{client: tr.slack, store: d.store, config: pagingConfig, now: o.Now, log: d.log, posts: slackPosts}
 		d.dispOpts.Outbox[store.OutboxSlack] = so.handle
 	}
 	if tr.pushover != nil {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagerd/pagerd/gateway/history"
 	"github.com/pagerd/pagerd/gateway/store"
@@ -30,6 +33,35 @@ type slackOutbox struct {
 	store  store.Store
 	config func() *policy.Config
 	now    func() time.Time
+	log    *slog.Logger
+	// posts is pagerd_slack_channel_posts_total{result}: a channel that
+	// refuses pagerd for good (renamed, archived, the app removed from
+	// it) stays silent on every incident, and only a count an alert
+	// watches makes that seen.
+	posts *prometheus.CounterVec
+}
+
+// The results pagerd_slack_channel_posts_total counts: the message posted
+// or brought up to date; a failure Slack may get over, tried again
+// later; a refusal that will not change, given up.
+const (
+	slackPostSent    = "sent"
+	slackPostFailed  = "failed"
+	slackPostRefused = "refused"
+)
+
+// newSlackChannelPosts registers pagerd_slack_channel_posts_total with
+// every result at 0, whether Slack is configured or not: a series that is
+// missing always means something.
+func newSlackChannelPosts(reg prometheus.Registerer) *prometheus.CounterVec {
+	posts := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_slack_channel_posts_total",
+		Help: "Tries to post or update incidents' messages in their services' Slack channels, by result (sent, failed: retried, refused: given up for good)."},
+		[]string{"result"})
+	reg.MustRegister(posts)
+	for _, r := range []string{slackPostSent, slackPostFailed, slackPostRefused} {
+		posts.WithLabelValues(r)
+	}
+	return posts
 }
 
 // handle is the dispatcher's handler of store.OutboxSlack items: the first
@@ -38,7 +70,8 @@ type slackOutbox struct {
 // happened. An item whose message cannot be found (posting failed for
 // good) posts it then, so the channel always ends up with the incident as
 // it stands. Failures Slack may get over are retried; a refusal that will
-// not change (no such channel, the app not in it) is recorded and given up.
+// not change (no such channel, the app not in it) is recorded, logged at
+// Error, counted and given up.
 func (o *slackOutbox) handle(ctx context.Context, inc *store.Incident, item store.OutboxItem, earlier []store.Entry) (store.Entry, error) {
 	cfg := o.config()
 	svc := cfg.Service(inc.Service)
@@ -55,22 +88,37 @@ func (o *slackOutbox) handle(ctx context.Context, inc *store.Incident, item stor
 	ref, ok := slackRef(tl)
 	if !ok {
 		r, err := o.client.Post(ctx, svc.SlackChannel, card)
-		if slack.IsPermanent(err) {
-			return store.Entry{At: now, Type: "slack_failed", Detail: fmt.Sprintf("not posted to %s: %v", svc.SlackChannel, err)}, nil
-		}
 		if err != nil {
-			return store.Entry{}, err
+			return o.failed(inc, item, svc.SlackChannel, err, fmt.Sprintf("not posted to %s", svc.SlackChannel), now)
 		}
+		o.posts.WithLabelValues(slackPostSent).Inc()
 		return store.Entry{At: now, Type: "slack", Detail: slackPosted + r.String() + " posted to " + svc.SlackChannel}, nil
 	}
 	err = o.client.Update(ctx, ref, card)
 	if err == nil && item.Action != "trigger" {
 		err = o.client.Reply(ctx, ref, slackReply(cfg, inc, item.Action, tl))
 	}
-	if slack.IsPermanent(err) {
-		return store.Entry{At: now, Type: "slack_failed", Detail: fmt.Sprintf("message not updated for the %s: %v", item.Action, err)}, nil
+	if err != nil {
+		return o.failed(inc, item, svc.SlackChannel, err, fmt.Sprintf("message not updated for the %s", item.Action), now)
 	}
-	return store.Entry{}, err
+	o.posts.WithLabelValues(slackPostSent).Inc()
+	return store.Entry{}, nil
+}
+
+// failed counts a failed post or update of an incident's channel message.
+// A failure Slack may get over is returned, for the outbox to try again;
+// a refusal for good is given up: recorded in the timeline (what says it,
+// prefixed to the error), and logged at Error with Slack's reason, since
+// nobody reads the timeline of an incident whose channel stays silent.
+func (o *slackOutbox) failed(inc *store.Incident, item store.OutboxItem, channel string, err error, what string, now time.Time) (store.Entry, error) {
+	if !slack.IsPermanent(err) {
+		o.posts.WithLabelValues(slackPostFailed).Inc()
+		return store.Entry{}, err
+	}
+	o.posts.WithLabelValues(slackPostRefused).Inc()
+	o.log.Error("slack: the incident's channel message was refused for good; the channel is not told of it",
+		"incident", inc.ID, "service", inc.Service, "channel", channel, "action", item.Action, "slack_error", slack.ErrorCode(err), "err", err)
+	return store.Entry{At: now, Type: "slack_failed", Detail: fmt.Sprintf("%s: %v", what, err)}, nil
 }
 
 // slackRef finds where the incident's channel message is, from the

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -1008,5 +1009,94 @@ func TestSlackRateLimitedDMGoesOutAtItsTurn(t *testing.T) {
 	h.step(fixedNow.Add(time.Minute + 30*time.Second))
 	if dms() != 1 || refused.Load() != 1 {
 		t.Fatalf("at its turn (1m30s): %d DMs, %d refused; want it sent once", dms(), refused.Load())
+	}
+}
+
+// slackRefusalLogs are pagerd's Error lines about incidents' channel
+// messages Slack refused for good.
+func slackRefusalLogs(t *testing.T, h *harness) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(h.logs.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			continue
+		}
+		if msg, _ := rec["msg"].(string); strings.Contains(msg, "channel message was refused") {
+			if rec["level"] != "ERROR" {
+				t.Errorf("refusal logged at %v, want ERROR: %s", rec["level"], line)
+			}
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// TestSlackChannelRefusalIsSeen: a channel Slack refuses for good (the app
+// removed from it, then the channel archived) is logged at Error with the
+// service, the channel, the action and Slack's reason, and counted in
+// pagerd_slack_channel_posts_total{result="refused"}, reported at 0 from
+// the start so that rate() sees the first one. A failure Slack may get
+// over is counted as failed, retried as before, and neither logged at
+// Error nor counted as refused.
+func TestSlackChannelRefusalIsSeen(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	h := newHarness(t, withConfig(slackConfig(sl.URL)))
+	posts := func(result string) float64 {
+		return metric(t, h.reg, "pagerd_slack_channel_posts_total", "result", result)
+	}
+	body := h.do("GET", "/metrics", "").body
+	for _, res := range []string{"sent", "failed", "refused"} {
+		if want := `pagerd_slack_channel_posts_total{result="` + res + `"} 0`; !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	// The app is not in the channel: the post is given up, and seen.
+	sl.Fail("chat.postMessage", "not_in_channel")
+	id := fire(h)
+	h.step(fixedNow)
+	if !strings.Contains(timelineTypes(h.incident(id)), "slack_failed") {
+		t.Fatalf("timeline: %s", timelineTypes(h.incident(id)))
+	}
+	if got := posts("refused"); got != 1 {
+		t.Errorf("refused = %v, want 1", got)
+	}
+	logs := slackRefusalLogs(t, h)
+	if len(logs) != 1 || logs[0]["service"] != "api" || logs[0]["channel"] != "#incident-response" || logs[0]["action"] != "trigger" ||
+		logs[0]["slack_error"] != "not_in_channel" || logs[0]["incident"] != id {
+		t.Fatalf("refusal logs: %v", logs)
+	}
+
+	// The acknowledgement posts the message then; Slack is down a while:
+	// failed, retried, posted. Not a refusal.
+	sl.Fail("chat.postMessage", "service_unavailable")
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("acknowledge: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+	if got, refused := posts("failed"), posts("refused"); got != 1 || refused != 1 {
+		t.Errorf("after a failure Slack may get over: failed %v, refused %v; want 1, 1", got, refused)
+	}
+	h.step(h.clock.Now().Add(30 * time.Second))
+	if len(sl.Messages()) != 1 || posts("sent") != 1 {
+		t.Fatalf("not posted on the retry: %d messages, sent %v", len(sl.Messages()), posts("sent"))
+	}
+	if logs := slackRefusalLogs(t, h); len(logs) != 1 {
+		t.Errorf("a failure Slack may get over was logged as a refusal: %v", logs)
+	}
+
+	// The channel archived: the resolve's update is refused, and seen.
+	sl.Fail("chat.update", "is_archived")
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("resolve: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+	if got := posts("refused"); got != 2 {
+		t.Errorf("refused = %v, want 2", got)
+	}
+	logs = slackRefusalLogs(t, h)
+	if len(logs) != 2 || logs[1]["action"] != "resolve" || logs[1]["slack_error"] != "is_archived" || logs[1]["channel"] != "#incident-response" {
+		t.Fatalf("refusal logs: %v", logs)
 	}
 }

@@ -341,6 +341,22 @@ func classify(method string, err error, wrote bool) error {
 // succeed as made (a channel that does not exist, a token Slack refuses).
 func IsPermanent(err error) bool { return err != nil && !notify.IsTemporary(err) }
 
+// ErrorCode is the reason Slack gave for refusing a call, for logs and
+// alerts: its error code ("channel_not_found", "not_in_channel",
+// "is_archived", "invalid_auth"...), "http_<status>" when it answered
+// with an HTTP error, "" when it gave none (the network, a timeout).
+func ErrorCode(err error) string {
+	var se slack.SlackErrorResponse
+	var sc slack.StatusCodeError
+	switch {
+	case errors.As(err, &se):
+		return se.Err
+	case errors.As(err, &sc):
+		return "http_" + strconv.Itoa(sc.Code)
+	}
+	return ""
+}
+
 // Notifier pages a person by direct message (the contact's address, their
 // Slack member id, or a channel), with Acknowledge, Escalate and Resolve
 // buttons and their ack link.

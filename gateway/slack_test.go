@@ -117,7 +117,7 @@ func testSlackButtonAcknowledges(t *testing.T, st store.Store) {
 		t.Fatalf("no direct message with buttons to ann: %+v", sl.Calls())
 	}
 
-	press := providertest.ButtonPress("U0ANN", msg.Channel, msg.TS, "pagerd:acknowledge", id)
+	press := sl.ButtonPress("U0ANN", msg.Channel, msg.TS, "pagerd:acknowledge", id)
 	forged := providertest.SignSlack("not-the-signing-secret", press, time.Now())
 	if r := h.slackPost("/api/v1/slack/interactions", press, forged); r.code != 401 {
 		t.Fatalf("forged signature: %d %s", r.code, r.body)
@@ -135,12 +135,12 @@ func testSlackButtonAcknowledges(t *testing.T, st store.Store) {
 	}
 
 	// A Slack user pagerd does not know: told so, only them; nothing changes.
-	stranger := providertest.ButtonPress("U0NOBODY", msg.Channel, msg.TS, "pagerd:acknowledge", id)
+	stranger := sl.ButtonPress("U0NOBODY", msg.Channel, msg.TS, "pagerd:acknowledge", id)
 	h.pressButton(sl, stranger)
 	if st := h.incident(id).Status; st != "triggered" {
 		t.Fatalf("an unknown Slack user changed the incident: %s", st)
 	}
-	if c := lastCall(sl, "chat.postEphemeral"); c == nil || c.User != "U0NOBODY" || !strings.Contains(c.Text, "not linked to a pagerd user") {
+	if c := lastCall(sl, "response_url"); c == nil || c.User != "U0NOBODY" || !strings.Contains(c.Text, "not linked to a pagerd user") {
 		t.Fatalf("the stranger was not told: %+v", c)
 	}
 
@@ -175,7 +175,7 @@ func testSlackButtonAcknowledges(t *testing.T, st store.Store) {
 	}
 
 	// Bob resolves from Slack: the message says so, and has no buttons.
-	resolve := providertest.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:resolve", id)
+	resolve := sl.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:resolve", id)
 	h.pressButton(sl, resolve)
 	h.step(h.clock.Now())
 	m = channelMessages(sl, "CINCIDENTRESPONSE")[0]
@@ -215,7 +215,7 @@ func TestSlackButtonAnsweredBeforeTheReply(t *testing.T) {
 	h.step(fixedNow)
 	msg := sl.Messages()[0]
 
-	press := providertest.ButtonPress("U0ANN", msg.Channel, msg.TS, "pagerd:acknowledge", id)
+	press := sl.ButtonPress("U0ANN", msg.Channel, msg.TS, "pagerd:acknowledge", id)
 	req, _ := http.NewRequest("POST", h.url+"/api/v1/slack/interactions", strings.NewReader(press))
 	req.Header = providertest.SignSlack(providertest.SlackSigningSecret, press, time.Now())
 	req.Close = true // as Slack may, once answered
@@ -249,14 +249,15 @@ func channelMessages(sl *providertest.Slack, channel string) []providertest.Slac
 }
 
 // pressButton posts a signed button press and waits for the presser's
-// answer: Slack's request is answered at once, and the action and the
-// answer follow it.
+// answer (through chat.postEphemeral, or the press's response_url when it
+// did nothing): Slack's request is answered at once, and the action and
+// the answer follow it.
 func (h *harness) pressButton(sl *providertest.Slack, body string) {
 	h.t.Helper()
 	answers := func() int {
 		n := 0
 		for _, c := range sl.Calls() {
-			if c.Method == "chat.postEphemeral" {
+			if c.Method == "chat.postEphemeral" || c.Method == "response_url" {
 				n++
 			}
 		}
@@ -354,7 +355,7 @@ func TestSlackEscapesWhatAlertsSay(t *testing.T) {
 	}
 
 	// The answer to whoever presses a button names the summary too.
-	press := providertest.ButtonPress("U0ANN", m[0].Channel, m[0].TS, "pagerd:acknowledge", id)
+	press := sl.ButtonPress("U0ANN", m[0].Channel, m[0].TS, "pagerd:acknowledge", id)
 	h.pressButton(sl, press)
 	if c := lastCall(sl, "chat.postEphemeral"); c == nil || !strings.Contains(c.Text, escaped) {
 		t.Errorf("the answer to the button: %+v, want the summary as %q", c, escaped)
@@ -702,11 +703,11 @@ func TestSlackEscalateClickedTwiceEscalatesOnce(t *testing.T) {
 				t.Fatalf("no Escalate button: %s", msg.Blocks)
 			}
 			h.clock.Set(fixedNow.Add(30 * time.Second))
-			h.pressButton(sl, providertest.ButtonPress("U0ANN", msg.Channel, msg.TS, "pagerd:escalate", value))
+			h.pressButton(sl, sl.ButtonPress("U0ANN", msg.Channel, msg.TS, "pagerd:escalate", value))
 			if c := lastCall(sl, "chat.postEphemeral"); c == nil || !strings.HasPrefix(c.Text, "Escalated [P0] api") {
 				t.Fatalf("ann was not told: %+v", c)
 			}
-			h.pressButton(sl, providertest.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:escalate", value))
+			h.pressButton(sl, sl.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:escalate", value))
 			if c := lastCall(sl, "chat.postEphemeral"); c == nil || c.User != "U0BOB" ||
 				!strings.Contains(c.Text, "already escalated to level 2 (secondary) by Ann") {
 				t.Fatalf("bob was not told it was escalated already: %+v", c)
@@ -728,7 +729,7 @@ func TestSlackEscalateClickedTwiceEscalatesOnce(t *testing.T) {
 			// A button without a level (sent before they carried one)
 			// escalates from wherever the incident is.
 			h.clock.Set(fixedNow.Add(11 * time.Minute))
-			h.pressButton(sl, providertest.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:escalate", id))
+			h.pressButton(sl, sl.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:escalate", id))
 			if v := h.incident(id); v.LevelName != "tertiary" {
 				t.Fatalf("an old button: level %d (%s), want tertiary", v.Level, v.LevelName)
 			}
@@ -774,18 +775,18 @@ func TestSlackEscalateAtTheLastLevelClickedTwiceEscalatesOnce(t *testing.T) {
 			}
 
 			h.clock.Set(fixedNow.Add(time.Minute))
-			h.pressButton(sl, providertest.ButtonPress("U0ANN", msg.Channel, msg.TS, "pagerd:escalate", value))
+			h.pressButton(sl, sl.ButtonPress("U0ANN", msg.Channel, msg.TS, "pagerd:escalate", value))
 			if c := lastCall(sl, "chat.postEphemeral"); c == nil || !strings.HasPrefix(c.Text, "Escalated [P0] api") {
 				t.Fatalf("ann was not told: %+v", c)
 			}
 			h.runUntil(fixedNow.Add(70 * time.Second))
 			by := "already escalated to level 3 (tertiary) by Ann at " + fixedNow.Add(time.Minute).UTC().Format("15:04 UTC")
 			h.clock.Set(fixedNow.Add(80 * time.Second))
-			h.pressButton(sl, providertest.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:escalate", value))
+			h.pressButton(sl, sl.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:escalate", value))
 			if c := lastCall(sl, "chat.postEphemeral"); c == nil || c.User != "U0BOB" || !strings.Contains(c.Text, by) {
 				t.Fatalf("bob was not told it was escalated already (%q): %+v", by, c)
 			}
-			h.pressButton(sl, providertest.ButtonPress("U0CAT", "U0CAT", "1.1", "pagerd:escalate", page))
+			h.pressButton(sl, sl.ButtonPress("U0CAT", "U0CAT", "1.1", "pagerd:escalate", page))
 			if c := lastCall(sl, "chat.postEphemeral"); c == nil || c.User != "U0CAT" || !strings.Contains(c.Text, by) {
 				t.Fatalf("cat was not told it was escalated already (%q): %+v", by, c)
 			}
@@ -801,7 +802,7 @@ func TestSlackEscalateAtTheLastLevelClickedTwiceEscalatesOnce(t *testing.T) {
 				t.Fatalf("the updated message's Escalate button is the old one: %q", next)
 			}
 			h.clock.Set(fixedNow.Add(11 * time.Minute))
-			h.pressButton(sl, providertest.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:escalate", next))
+			h.pressButton(sl, sl.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:escalate", next))
 			if c := lastCall(sl, "chat.postEphemeral"); c == nil || !strings.HasPrefix(c.Text, "Escalated [P0] api") {
 				t.Fatalf("bob on the updated message was not told it escalated: %+v", c)
 			}
@@ -828,13 +829,13 @@ func TestSlackViewerActsOnlyOnWhatWasPagedToThem(t *testing.T) {
 	answer := func() string {
 		var last string
 		for _, c := range sl.Calls() {
-			if c.Method == "chat.postEphemeral" {
+			if c.Method == "chat.postEphemeral" || c.Method == "response_url" {
 				last = c.Text
 			}
 		}
 		return last
 	}
-	h.pressButton(sl, providertest.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:resolve", id))
+	h.pressButton(sl, sl.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:resolve", id))
 	if st := h.incident(id).Status; st != "triggered" {
 		t.Fatalf("bob, a viewer never paged, resolved it: %s", st)
 	}
@@ -844,7 +845,7 @@ func TestSlackViewerActsOnlyOnWhatWasPagedToThem(t *testing.T) {
 	// The primary level times out at 15m: bob is paged, and his press
 	// acknowledges.
 	h.runUntil(fixedNow.Add(16 * time.Minute))
-	h.pressButton(sl, providertest.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:acknowledge", id))
+	h.pressButton(sl, sl.ButtonPress("U0BOB", msg.Channel, msg.TS, "pagerd:acknowledge", id))
 	if v := h.incident(id); v.Status != "acknowledged" {
 		t.Fatalf("bob, paged, pressed Acknowledge: %s (%q)", v.Status, answer())
 	}
@@ -876,11 +877,11 @@ func TestSlackButtonActsAsTheSlackUser(t *testing.T) {
 	id := fire(h)
 	h.step(fixedNow)
 	msg := channelMessages(sl, "CINCIDENTRESPONSE")[0]
-	h.pressButton(sl, providertest.ButtonPress("U0SHARED", msg.Channel, msg.TS, "pagerd:acknowledge", id))
-	if inc, answer := h.incident(id), lastCall(sl, "chat.postEphemeral").Text; inc.Status != "triggered" || !strings.Contains(answer, "not linked") {
+	h.pressButton(sl, sl.ButtonPress("U0SHARED", msg.Channel, msg.TS, "pagerd:acknowledge", id))
+	if inc, answer := h.incident(id), lastCall(sl, "response_url").Text; inc.Status != "triggered" || !strings.Contains(answer, "not linked") {
 		t.Fatalf("a member id two users' contacts name acted (status %s by %q): %q", inc.Status, inc.AcknowledgedBy, answer)
 	}
-	h.pressButton(sl, providertest.ButtonPress("U0ANN", msg.Channel, msg.TS, "pagerd:acknowledge", id))
+	h.pressButton(sl, sl.ButtonPress("U0ANN", msg.Channel, msg.TS, "pagerd:acknowledge", id))
 	if inc, answer := h.incident(id), lastCall(sl, "chat.postEphemeral").Text; inc.Status != "acknowledged" || inc.AcknowledgedBy != "ann" {
 		t.Fatalf("ann's press: status %s by %q: %q", inc.Status, inc.AcknowledgedBy, answer)
 	}
@@ -904,8 +905,8 @@ func TestSlackButtonNotRecordedSaysWhatIsTrue(t *testing.T) {
 		t.Helper()
 		fs.err.Store(&err)
 		defer fs.err.Store(nil)
-		h.pressButton(sl, providertest.ButtonPress("U0ANN", msg.Channel, msg.TS, action, providertest.ButtonValue(msg.Blocks, action)))
-		return lastCall(sl, "chat.postEphemeral").Text
+		h.pressButton(sl, sl.ButtonPress("U0ANN", msg.Channel, msg.TS, action, providertest.ButtonValue(msg.Blocks, action)))
+		return lastCall(sl, "response_url").Text
 	}
 	if a := press("pagerd:escalate", store.PartlyStored(errDiskFull)); !strings.Contains(a, "Your escalation may not have been recorded") ||
 		strings.Contains(a, "try again") || strings.Contains(a, "no space left") {

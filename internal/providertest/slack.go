@@ -23,8 +23,10 @@ import (
 // the message a call names and that blocks are JSON (a markdown block's
 // text within Slack's 12,000 characters), and answering as
 // Slack does (HTTP 200 with {"ok": false, "error": ...} for a refusal);
-// and Slack's side of the app's requests to pagerd, signed as Slack signs
-// them (v0 HMAC-SHA256 of the timestamp and body with the signing secret).
+// the response_url of each interaction it sends (a JSON POST, no token,
+// answered 200 "ok", at most 5 times, then 404 "used_url"); and Slack's
+// side of the app's requests to pagerd, signed as Slack signs them (v0
+// HMAC-SHA256 of the timestamp and body with the signing secret).
 
 // The fake Slack's credentials, for notifiers.slack.
 const (
@@ -44,6 +46,10 @@ type SlackCall struct {
 	// Mrkdwn is "false" when the message turned Slack's markup off (its
 	// text shows as written).
 	Mrkdwn string
+	// ResponseType and ReplaceOriginal are what a post to a response_url
+	// (Method "response_url") asked for: "ephemeral" or "in_channel", and
+	// "true", "false" or "" (not said).
+	ResponseType, ReplaceOriginal string
 }
 
 // SlackMessage is a message as it stands in the fake.
@@ -64,6 +70,9 @@ type Slack struct {
 	order    []string
 	next     int
 	fail     map[string]string // method -> error to answer once
+	// responseURLs are the interactions' response_urls, by path: whose
+	// press each answers, and how many times it was used.
+	responseURLs map[string]*responseURL
 	// authTests counts auth.test calls (not in calls: they post nothing).
 	authTests int
 }
@@ -71,7 +80,7 @@ type Slack struct {
 // NewSlack starts a fake Slack for the test.
 func NewSlack(t testing.TB) *Slack {
 	t.Helper()
-	f := &Slack{messages: map[string]*SlackMessage{}, fail: map[string]string{}}
+	f := &Slack{messages: map[string]*SlackMessage{}, fail: map[string]string{}, responseURLs: map[string]*responseURL{}}
 	s := httptest.NewServer(f)
 	t.Cleanup(s.Close)
 	f.URL = s.URL + "/api/"
@@ -95,7 +104,8 @@ func ChannelID(name string) string {
 	return b.String()
 }
 
-// Fail makes the next call of method answer with Slack's error code.
+// Fail makes the next call of method answer with Slack's error code
+// ("response_url": the next post to a response_url, answered 404).
 func (f *Slack) Fail(method, code string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -138,8 +148,76 @@ func (f *Slack) refuse(w http.ResponseWriter, code string) {
 	f.answer(w, map[string]any{"ok": false, "error": code})
 }
 
-// ServeHTTP answers as Slack's Web API.
+// responseURL is one interaction's response_url: Slack shows what is
+// posted to it to the user who pressed, in the channel pressed in.
+type responseURL struct {
+	user, channel string
+	uses          int
+}
+
+// responseURLUses is how many posts Slack takes on one response_url.
+const responseURLUses = 5
+
+// ResponseURL makes the response_url of an interaction of slackUser in
+// channel, served by the fake as Slack serves it.
+func (f *Slack) ResponseURL(slackUser, channel string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.next++
+	path := fmt.Sprintf("/actions/T0TEAM/%d/r%06d", f.next, f.next)
+	f.responseURLs[path] = &responseURL{user: slackUser, channel: channel}
+	return strings.TrimSuffix(f.URL, "/api/") + path
+}
+
+// respond answers a post to a response_url as Slack does: 200 "ok", or an
+// HTTP error with the reason as plain text.
+func (f *Slack) respond(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain")
+	ru := f.responseURLs[r.URL.Path]
+	if code, ok := f.fail["response_url"]; ok {
+		delete(f.fail, "response_url")
+		http.Error(w, code, http.StatusNotFound)
+		return
+	}
+	switch {
+	case ru == nil:
+		http.Error(w, "expired_url", http.StatusNotFound)
+		return
+	case ru.uses >= responseURLUses:
+		http.Error(w, "used_url", http.StatusNotFound)
+		return
+	case !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json"):
+		http.Error(w, "invalid_payload", http.StatusBadRequest)
+		return
+	}
+	var msg map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
+		http.Error(w, "invalid_payload", http.StatusBadRequest)
+		return
+	}
+	text, _ := msg["text"].(string)
+	if text == "" {
+		http.Error(w, "no_text", http.StatusBadRequest)
+		return
+	}
+	ru.uses++
+	c := SlackCall{Method: "response_url", Channel: ru.channel, User: ru.user, Text: text}
+	c.ResponseType, _ = msg["response_type"].(string)
+	if v, ok := msg["replace_original"].(bool); ok {
+		c.ReplaceOriginal = strconv.FormatBool(v)
+	}
+	f.calls = append(f.calls, c)
+	_, _ = w.Write([]byte("ok"))
+}
+
+// ServeHTTP answers as Slack's Web API, and at its response_urls.
 func (f *Slack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/actions/") && r.Method == http.MethodPost {
+		f.respond(w, r)
+		return
+	}
 	method, ok := strings.CutPrefix(r.URL.Path, "/api/")
 	if !ok || r.Method != http.MethodPost {
 		http.NotFound(w, r)
@@ -258,20 +336,29 @@ func SignSlack(secret, body string, at time.Time) http.Header {
 
 // ButtonPress is the body Slack sends when slackUser presses the button
 // with actionID (and value) on the message ts in channel: a block_actions
-// interaction, form-encoded as payload=<JSON>.
-func ButtonPress(slackUser, channel, ts, actionID, value string) string {
+// interaction, form-encoded as payload=<JSON>, whose response_url the
+// fake serves.
+func (f *Slack) ButtonPress(slackUser, channel, ts, actionID, value string) string {
+	return ButtonPressTo(f.ResponseURL(slackUser, channel), slackUser, channel, ts, actionID, value)
+}
+
+// ButtonPressTo is ButtonPress with the response_url given (none when
+// empty).
+func ButtonPressTo(responseURL, slackUser, channel, ts, actionID, value string) string {
 	payload := map[string]any{
-		"type":         "block_actions",
-		"user":         map[string]any{"id": slackUser, "username": strings.ToLower(slackUser), "team_id": "T0TEAM"},
-		"api_app_id":   "A0APP",
-		"team":         map[string]any{"id": "T0TEAM", "domain": "example"},
-		"container":    map[string]any{"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": false},
-		"trigger_id":   "1.2.3",
-		"channel":      map[string]any{"id": channel, "name": "incidents"},
-		"message":      map[string]any{"type": "message", "ts": ts, "text": "incident"},
-		"response_url": "https://hooks.slack.com/actions/T0TEAM/1/xyz",
+		"type":       "block_actions",
+		"user":       map[string]any{"id": slackUser, "username": strings.ToLower(slackUser), "team_id": "T0TEAM"},
+		"api_app_id": "A0APP",
+		"team":       map[string]any{"id": "T0TEAM", "domain": "example"},
+		"container":  map[string]any{"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": false},
+		"trigger_id": "1.2.3",
+		"channel":    map[string]any{"id": channel, "name": "incidents"},
+		"message":    map[string]any{"type": "message", "ts": ts, "text": "incident"},
 		"actions": []map[string]any{{"action_id": actionID, "block_id": "pagerd-actions", "value": value, "type": "button",
 			"action_ts": "1700000001.000001", "text": map[string]any{"type": "plain_text", "text": "Acknowledge"}}},
+	}
+	if responseURL != "" {
+		payload["response_url"] = responseURL
 	}
 	b, _ := json.Marshal(payload)
 	return url.Values{"payload": {string(b)}}.Encode()

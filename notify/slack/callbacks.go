@@ -141,6 +141,7 @@ const actTimeout = 10 * time.Second
 func (cb *Callbacks) act(ctx context.Context, ic slack.InteractionCallback, action notify.Action, target string) {
 	user := cb.Receiver.UserByAddress("slack", ic.User.ID)
 	var say string
+	failed := true
 	if user == "" {
 		cb.log().Warn("slack button pressed by a Slack user pagerd does not know; refused", "slack_user", ic.User.ID, "action", action)
 		say = fmt.Sprintf("Your Slack account (%s) is not linked to a pagerd user, so pagerd cannot act as you: ask whoever runs pagerd to set slack_user: %s on your user.", ic.User.ID, ic.User.ID)
@@ -158,13 +159,41 @@ func (cb *Callbacks) act(ctx context.Context, ic slack.InteractionCallback, acti
 			acted, err = cb.Receiver.Act(ctx, target, user, action)
 		}
 		say = describe(action, acted, err)
+		failed = err != nil
 		if err != nil && !errors.Is(err, notify.ErrNotFound) {
 			cb.log().Error("slack button failed", "incident", target, "user", user, "action", action, "err", err)
 		}
 	}
 	// say names the incident's summary, which an alert wrote: no markup.
-	if err := cb.Client().ephemeral(ctx, ic.Channel.ID, ic.User.ID, escape(say)); err != nil {
-		cb.log().Warn("slack: the answer to a button press was not shown", "slack_user", ic.User.ID, "err", err)
+	say = escape(say)
+	if !failed {
+		if err := cb.Client().ephemeral(ctx, ic.Channel.ID, ic.User.ID, say); err != nil {
+			cb.log().Warn("slack: the answer to a button press was not shown", "slack_user", ic.User.ID, "err", err)
+		}
+		return
+	}
+	cb.tellFailure(ctx, ic, action, target, say)
+}
+
+// tellFailure tells the presser that their press did nothing, since
+// untold they believe it worked: through the interaction's response_url
+// first, which Slack shows them wherever they pressed, then through
+// chat.postEphemeral when there is none or it fails (expired after 30
+// minutes, used 5 times), which needs them in the channel and the app
+// allowed to message them. Unseen either way, it is logged at Error.
+func (cb *Callbacks) tellFailure(ctx context.Context, ic slack.InteractionCallback, action notify.Action, target, say string) {
+	c := cb.Client()
+	var err error
+	if ic.ResponseURL != "" {
+		if err = c.respond(ctx, ic.ResponseURL, say); err == nil {
+			return
+		}
+		cb.log().Warn("slack: the failure of a button press not shown through its response_url; trying chat.postEphemeral",
+			"slack_user", ic.User.ID, "err", err)
+	}
+	if err := c.ephemeral(ctx, ic.Channel.ID, ic.User.ID, say); err != nil {
+		cb.log().Error("slack: the presser was not told that their button press did nothing; they may believe it worked",
+			"slack_user", ic.User.ID, "incident", target, "action", action, "err", err, "slack_error", ErrorCode(err))
 	}
 }
 

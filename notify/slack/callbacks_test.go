@@ -69,19 +69,14 @@ func TestButtonNotRecordedSaysWhy(t *testing.T) {
 			client := slack.New(slack.Options{Token: providertest.SlackBotToken, APIURL: f.URL, Timeout: 5 * time.Second})
 			cb := &slack.Callbacks{Receiver: &failing{err: tc.err}, Secret: func() string { return providertest.SlackSigningSecret },
 				Client: func() *slack.Client { return client }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-			body := providertest.ButtonPress("U0ANN", "CINCIDENTS", "1.2", tc.action, "00-incidentab12 1 1757894400000")
+			body := f.ButtonPress("U0ANN", "CINCIDENTS", "1.2", tc.action, "00-incidentab12 1 1757894400000")
 			req := httptest.NewRequest("POST", slack.InteractionsPath, strings.NewReader(body))
 			req.Header = providertest.SignSlack(providertest.SlackSigningSecret, body, time.Now())
 			w := httptest.NewRecorder()
 			if err := cb.Interactions(w, req); err != nil || w.Code != http.StatusOK {
 				t.Fatalf("press: %d %v", w.Code, err)
 			}
-			var said string
-			for _, c := range f.Calls() {
-				if c.Method == "chat.postEphemeral" && c.User == "U0ANN" {
-					said = c.Text
-				}
-			}
+			said := toldAnn(f, "response_url")
 			for _, want := range tc.want {
 				if !strings.Contains(said, want) {
 					t.Errorf("answer %q lacks %q", said, want)
@@ -94,5 +89,113 @@ func TestButtonNotRecordedSaysWhy(t *testing.T) {
 				t.Errorf("answer %q carries the error's text", said)
 			}
 		})
+	}
+}
+
+// toldAnn is the last text U0ANN was shown through method
+// ("chat.postEphemeral" or "response_url").
+func toldAnn(f *providertest.Slack, method string) string {
+	var said string
+	for _, c := range f.Calls() {
+		if c.Method == method && c.User == "U0ANN" {
+			said = c.Text
+		}
+	}
+	return said
+}
+
+// acking is a Receiver whose every action acknowledges the incident.
+type acking struct{ failing }
+
+func (a *acking) Act(ctx context.Context, target, user string, act notify.Action) (notify.Acted, error) {
+	return notify.Acted{Changed: true, Priority: "P0", Service: "api", Summary: "db down"}, nil
+}
+
+// press has U0ANN press Acknowledge with r as the receiver, the press
+// carrying responseURL, and returns what the callbacks logged.
+func press(t *testing.T, f *providertest.Slack, r notify.Receiver, responseURL string) string {
+	t.Helper()
+	client := slack.New(slack.Options{Token: providertest.SlackBotToken, APIURL: f.URL, Timeout: 5 * time.Second})
+	var logs strings.Builder
+	cb := &slack.Callbacks{Receiver: r, Secret: func() string { return providertest.SlackSigningSecret },
+		Client: func() *slack.Client { return client }, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	body := providertest.ButtonPressTo(responseURL, "U0ANN", "CINCIDENTS", "1.2", "pagerd:acknowledge", "00-incidentab12")
+	req := httptest.NewRequest("POST", slack.InteractionsPath, strings.NewReader(body))
+	req.Header = providertest.SignSlack(providertest.SlackSigningSecret, body, time.Now())
+	w := httptest.NewRecorder()
+	if err := cb.Interactions(w, req); err != nil || w.Code != http.StatusOK {
+		t.Fatalf("press: %d %v", w.Code, err)
+	}
+	return logs.String()
+}
+
+// TestButtonFailureToldThroughResponseURL: a press whose action fails is
+// told to the presser through the interaction's response_url (ephemeral,
+// the pressed message left as it is), which needs neither them in the
+// channel nor the app allowed to message them: with chat.postEphemeral
+// refused, they still learn their acknowledgement was not recorded.
+// chat.postEphemeral is the fallback when the response_url fails or the
+// press has none; told nowhere, it is logged at Error.
+func TestButtonFailureToldThroughResponseURL(t *testing.T) {
+	down := &failing{err: fmt.Errorf("redis: i/o timeout: %w", notify.ErrUnavailable)}
+	const want = "Your acknowledgement was NOT recorded"
+	t.Run("ephemeral refused", func(t *testing.T) {
+		f := providertest.NewSlack(t)
+		f.Fail("chat.postEphemeral", "user_not_in_channel")
+		press(t, f, down, f.ResponseURL("U0ANN", "CINCIDENTS"))
+		var told *providertest.SlackCall
+		for _, c := range f.Calls() {
+			if c.Method == "response_url" {
+				told = &c
+			}
+		}
+		if told == nil || told.User != "U0ANN" || !strings.Contains(told.Text, want) || told.ResponseType != "ephemeral" || told.ReplaceOriginal != "false" {
+			t.Fatalf("not told through the response_url: %+v", f.Calls())
+		}
+	})
+	t.Run("response_url fails", func(t *testing.T) {
+		f := providertest.NewSlack(t)
+		f.Fail("response_url", "expired_url")
+		press(t, f, down, f.ResponseURL("U0ANN", "CINCIDENTS"))
+		if said := toldAnn(f, "chat.postEphemeral"); !strings.Contains(said, want) {
+			t.Fatalf("not told through chat.postEphemeral: %+v", f.Calls())
+		}
+	})
+	t.Run("no response_url", func(t *testing.T) {
+		f := providertest.NewSlack(t)
+		press(t, f, down, "")
+		if said := toldAnn(f, "chat.postEphemeral"); !strings.Contains(said, want) {
+			t.Fatalf("not told through chat.postEphemeral: %+v", f.Calls())
+		}
+	})
+	t.Run("not Slack's response_url", func(t *testing.T) {
+		f, elsewhere := providertest.NewSlack(t), providertest.NewSlack(t)
+		press(t, f, down, elsewhere.ResponseURL("U0ANN", "CINCIDENTS"))
+		if len(elsewhere.Calls()) != 0 || !strings.Contains(toldAnn(f, "chat.postEphemeral"), want) {
+			t.Fatalf("posted to %+v; told %+v", elsewhere.Calls(), f.Calls())
+		}
+	})
+	t.Run("told nowhere", func(t *testing.T) {
+		f := providertest.NewSlack(t)
+		f.Fail("response_url", "used_url")
+		f.Fail("chat.postEphemeral", "user_not_in_channel")
+		logs := press(t, f, down, f.ResponseURL("U0ANN", "CINCIDENTS"))
+		if !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "not told that their button press did nothing") ||
+			!strings.Contains(logs, "slack_error=user_not_in_channel") {
+			t.Fatalf("logs:\n%s", logs)
+		}
+	})
+}
+
+// TestButtonSuccessToldAsBefore: a press that worked is told through
+// chat.postEphemeral, as before, and its response_url is left unused.
+func TestButtonSuccessToldAsBefore(t *testing.T) {
+	f := providertest.NewSlack(t)
+	press(t, f, &acking{}, f.ResponseURL("U0ANN", "CINCIDENTS"))
+	if said := toldAnn(f, "chat.postEphemeral"); said != "Acknowledged [P0] api: db down." {
+		t.Errorf("told %q", said)
+	}
+	if said := toldAnn(f, "response_url"); said != "" {
+		t.Errorf("told through the response_url too: %q", said)
 	}
 }

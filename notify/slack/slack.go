@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -50,7 +51,11 @@ type Options struct {
 // Client calls Slack's Web API as pagerd's app.
 type Client struct {
 	api     *slack.Client
+	http    *http.Client
 	timeout time.Duration
+	// apiHost is the Web API's host: response_urls are taken on Slack's
+	// hooks host or on it (a test's fake, which serves both).
+	apiHost string
 }
 
 // New makes a Client.
@@ -67,7 +72,12 @@ func New(o Options) *Client {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
-	return &Client{api: slack.New(o.Token, slack.OptionAPIURL(o.APIURL), slack.OptionHTTPClient(o.HTTPClient)), timeout: o.Timeout}
+	var apiHost string
+	if u, err := url.Parse(o.APIURL); err == nil {
+		apiHost = u.Host
+	}
+	return &Client{api: slack.New(o.Token, slack.OptionAPIURL(o.APIURL), slack.OptionHTTPClient(o.HTTPClient)), http: o.HTTPClient,
+		timeout: o.Timeout, apiHost: apiHost}
 }
 
 // Ref is where a posted message is: its channel's id and its timestamp,
@@ -289,6 +299,27 @@ func (c *Client) ephemeral(ctx context.Context, channel, user, text string) erro
 	defer cancel()
 	_, err := c.api.PostEphemeralContext(ctx, channel, user, slack.MsgOptionText(text, false))
 	return classify("chat.postEphemeral", err, false)
+}
+
+// responseHost is where Slack's response_urls are.
+const responseHost = "hooks.slack.com"
+
+// respond shows text to the user who pressed a button, in a message only
+// they see, through the interaction's response_url: unlike
+// chat.postEphemeral it needs neither the user in the channel nor the app
+// allowed to message them. The URL comes in a signed payload; it is still
+// taken only on Slack's hooks host (https) or the Web API's own (a
+// test's fake), so that a payload cannot make pagerd post elsewhere.
+func (c *Client) respond(ctx context.Context, responseURL, text string) error {
+	u, err := url.Parse(responseURL)
+	if err != nil || !(u.Scheme == "https" && u.Host == responseHost || u.Host == c.apiHost && (u.Scheme == "https" || u.Scheme == "http")) {
+		return fmt.Errorf("slack response_url: not Slack's: %q", responseURL)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	err = slack.PostWebhookCustomHTTPContext(ctx, responseURL, c.http,
+		&slack.WebhookMessage{Text: text, ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: false})
+	return classify("response_url", err, false)
 }
 
 // temporaryErrors are Slack's error codes worth trying again.

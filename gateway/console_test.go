@@ -1227,3 +1227,42 @@ func TestConsoleActionNotRecordedSaysWhatIsTrue(t *testing.T) {
 		t.Fatalf("status %s after failed writes", st)
 	}
 }
+
+// TestConsoleOnCallGapBeforeLayer: a tier whose only layer begins later
+// is held by nobody now, since forever: the on-call page says until when
+// (the layer's first window), as GET /api/v1/oncall does, and shows no
+// date for the bound that is no instant (year 1, or 9999 for a span that
+// never ends).
+func TestConsoleOnCallGapBeforeLayer(t *testing.T) {
+	cfg := strings.Replace(consoleConfig(t, ""), "      - {name: secondary, start: 2025-01-06, members: [bob]}\n",
+		"      - name: secondary\n        layers:\n          - {name: day, start: 2025-10-06, members: [bob], restrictions: [{start: \"08:00\", end: \"16:00\"}]}\n", 1)
+	h := newHarness(t, withConfig(cfg))
+	ann := newUIClient(t, h.url)
+	ann.signIn("ann", consolePassword)
+	page := ann.get("/ui/oncall")
+	_, card, ok := strings.Cut(page.body, "<h3>Secondary</h3>")
+	if !ok {
+		t.Fatalf("no secondary tier on the page:\n%s", page.body)
+	}
+	card, _, _ = strings.Cut(card, "</article>")
+	now, _, _ := strings.Cut(card, `<p class="next">`)
+	mustContain(t, "the secondary tier now", now, "nobody", "until Mon 6 Oct 08:00 UTC")
+	for _, bad := range []string{" 0001", "9999", "1 Jan", "31 Dec", " – "} {
+		if strings.Contains(now, bad) {
+			t.Errorf("the secondary tier now shows %q, a bound that is no instant:\n%s", bad, now)
+		}
+	}
+	// The API says the same: no from, until the layer's first window.
+	var api struct {
+		OnCall []struct {
+			Tier, User  string
+			From, Until *time.Time
+		} `json:"oncall"`
+	}
+	h.api("GET", "/api/v1/oncall?schedule=s", "").json(t, &api)
+	for _, e := range api.OnCall {
+		if e.Tier == "secondary" && (e.User != "" || e.From != nil || e.Until == nil || !e.Until.Equal(time.Date(2025, 10, 6, 8, 0, 0, 0, time.UTC))) {
+			t.Errorf("GET /api/v1/oncall, secondary: %+v, want nobody until 2025-10-06T08:00Z and no from", e)
+		}
+	}
+}

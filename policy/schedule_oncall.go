@@ -60,8 +60,8 @@ func (c *Config) WhoIsOnCallOn(d Date, schedule string) ([]OnCallEntry, error) {
 }
 
 func (c *Config) onCallEntry(s *Schedule, sh Shift) OnCallEntry {
-	e := OnCallEntry{Schedule: s.Name, Tier: sh.Tier, Layer: sh.Layer, User: sh.User, From: instantIn(sh.From, s.Location()),
-		Until: instantIn(sh.Until, s.Location()), Override: sh.Override != "", Reason: sh.Override, OverrideID: sh.OverrideID}
+	e := OnCallEntry{Schedule: s.Name, Tier: sh.Tier, Layer: sh.Layer, User: sh.User, From: InstantIn(sh.From, s.Location()),
+		Until: InstantIn(sh.Until, s.Location()), Override: sh.Override != "", Reason: sh.Override, OverrideID: sh.OverrideID}
 	if u := c.User(sh.User); u != nil {
 		e.Name, e.Backup = u.DisplayName(), u.Backup
 	}
@@ -101,10 +101,10 @@ func (c *Config) ShiftsBetween(s *Schedule, a, b time.Time) []OnCallEntry {
 	return out
 }
 
-// instantIn is t in loc, or the zero time when t stands for "forever"
+// InstantIn is t in loc, or the zero time when t stands for "forever"
 // (farPast, farFuture: the bounds of a gap no layer has begun or ends),
 // which no on-call view should show as a date.
-func instantIn(t time.Time, loc *time.Location) time.Time {
+func InstantIn(t time.Time, loc *time.Location) time.Time {
 	if !t.After(farPast) || !t.Before(farFuture) {
 		return time.Time{}
 	}

@@ -9,7 +9,9 @@ import (
 	"github.com/pagerd/pagerd/policy"
 )
 
-// holder is who holds a tier over a span, with how to reach them.
+// holder is who holds a tier over a span, with how to reach them. From
+// or Until is zero when the span has no such bound (a gap before a
+// tier's first layer begins, or one that never ends).
 type holder struct {
 	Name, User  string
 	From, Until time.Time
@@ -63,9 +65,10 @@ func (c *Console) onCall(w http.ResponseWriter, r *http.Request, v *viewer) {
 	c.render(w, http.StatusOK, "oncall.html", page{Title: "On call", Nav: "oncall", Viewer: v, Body: out})
 }
 
-// holderOf is a shift's holder, with their contacts.
+// holderOf is a shift's holder, with their contacts. Bounds that stand
+// for "forever" are left out, as GET /api/v1/oncall leaves them out.
 func holderOf(cfg *policy.Config, sh policy.Shift, loc *time.Location) holder {
-	h := holder{User: sh.User, From: sh.From.In(loc), Until: sh.Until.In(loc), Override: sh.Override != "", Reason: sh.Override, Nobody: sh.User == ""}
+	h := holder{User: sh.User, From: policy.InstantIn(sh.From, loc), Until: policy.InstantIn(sh.Until, loc), Override: sh.Override != "", Reason: sh.Override, Nobody: sh.User == ""}
 	if h.Nobody {
 		h.Name = "nobody"
 		return h

@@ -80,3 +80,52 @@ func keys(m map[string]string) []string {
 	}
 	return ks
 }
+
+// TestOnCallLeavesOutForeverBounds: a span bounded by "forever" on one
+// side (a gap before a tier's first layer begins, a span that never ends)
+// shows only the bound that is an instant, "until …" or "from …", never
+// year 1 or 9999, as GET /api/v1/oncall leaves such bounds out.
+func TestOnCallLeavesOutForeverBounds(t *testing.T) {
+	cfg, err := policy.Parse([]byte(`
+users:
+  - {id: a, name: Ana, contacts: [{channel: push, via: log}]}
+schedules:
+  - name: s
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - {name: primary, start: 2025-09-01, members: [a]}
+escalation_policies:
+  - name: p
+    levels:
+      - {name: first, targets: [{schedule: s, tier: primary}]}
+services:
+  - {name: svc, priority_scheme: P0-P3, escalation_policy: p}
+`), "forever.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 10, 6, 8, 0, 0, 0, time.UTC)
+	// What policy's "forever" bounds are: they are not exported, and
+	// these are on or past them.
+	past, future := time.Date(1, time.January, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, time.December, 31, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		sh        policy.Shift
+		want, not string
+	}{
+		{"a gap since forever", policy.Shift{Tier: "primary", From: past, Until: at}, "until Mon 6 Oct 08:00 UTC", "Mon 1 Jan"},
+		{"a span that never ends", policy.Shift{Tier: "primary", User: "a", From: at, Until: future}, "from Mon 6 Oct 08:00 UTC", "31 Dec"},
+		{"both bounds", policy.Shift{Tier: "primary", User: "a", From: at, Until: at.Add(8 * time.Hour)}, "Mon 6 Oct 08:00 – Mon 6 Oct 16:00 UTC", "until"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := []scheduleNow{{Name: "s", TimeZone: "UTC", Tiers: []tierNow{{Tier: "Primary", Now: holderOf(cfg, tc.sh, time.UTC)}}}}
+			c := New(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			w := httptest.NewRecorder()
+			c.render(w, http.StatusOK, "oncall.html", page{Title: "On call", Body: body})
+			got := w.Body.String()
+			if !strings.Contains(got, tc.want) || strings.Contains(got, tc.not) || strings.Contains(got, "0001") || strings.Contains(got, "9999") {
+				t.Errorf("the page shows:\n%s\nwant %q and no %q", got, tc.want, tc.not)
+			}
+		})
+	}
+}

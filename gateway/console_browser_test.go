@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/oidctest"
 )
 
@@ -498,5 +500,97 @@ func TestConsoleInBrowserSaysWhatTheButtonDid(t *testing.T) {
 	time.Sleep(20 * every)
 	if got := bodyText(t, ctx); !strings.Contains(got, "Acknowledged: every pending page") {
 		t.Errorf("after the button, the page does not say what it did:\n%s", got)
+	}
+}
+
+// getRefusing is a store whose reads of an incident fail while down is
+// set, as they do while Redis is down.
+type getRefusing struct {
+	store.Store
+	down atomic.Bool
+}
+
+func (s *getRefusing) Get(ctx context.Context, id string) (*store.Incident, error) {
+	if s.down.Load() {
+		return nil, fmt.Errorf("%w: redis: dial tcp 127.0.0.1:6379: connect: connection refused", store.ErrUnavailable)
+	}
+	return s.Store.Get(ctx, id)
+}
+
+// TestConsoleInBrowserSaysWhenItCannotTell: an open incident's page keeps
+// asking for the incident's version. While the store is down (the
+// version answered 503) or pagerd does not answer at all, the page says,
+// in an alert line, that it may be out of date, rather than showing the
+// last state as if it were current; the line goes once an answer comes.
+func TestConsoleInBrowserSaysWhenItCannotTell(t *testing.T) {
+	const every = 50 * time.Millisecond
+	var h *harness
+	st := &getRefusing{Store: boltStore(t)}
+	var cut atomic.Bool // the version's requests get no answer: the connection is closed
+	cutting := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if cut.Load() && strings.HasSuffix(r.URL.Path, "/version") {
+				conn, _, err := http.NewResponseController(w).Hijack()
+				if err == nil {
+					conn.Close()
+				}
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	idp := oidctest.Start(t, func() time.Time { return h.clock.Now() })
+	h = newHarness(t, withConfig(consoleConfig(t, idp.URL)), withStore(st), consolePolling(every), serving(cutting))
+	idp.SignInAs("ann@example.com", true)
+	ctx := browser(t)
+	complaints := consoleMessages(ctx)
+	runIn(t, ctx, "sign in", chromedp.Navigate(h.url+"/ui/incidents"), chromedp.WaitVisible(chromedp.ID("#oidc")),
+		chromedp.Click(chromedp.ID("#oidc")), chromedp.WaitVisible(`//h1[text()="Incidents"]`))
+	id := fire(h)
+	h.step(fixedNow)
+	runIn(t, ctx, "open the incident", chromedp.Navigate(h.url+"/ui/incidents/"+id), chromedp.WaitVisible(chromedp.ID("#pending")))
+	// Mark this very page: a reload would lose the mark.
+	runIn(t, ctx, "mark the page", chromedp.Evaluate[chromedp.Void](`window.pagerdTestMark = 1`))
+	if got := bodyText(t, ctx); strings.Contains(got, "out of date") {
+		t.Fatalf("the page says it may be out of date with the store up:\n%s", got)
+	}
+
+	for _, c := range []struct {
+		name, says string
+		fail, heal func()
+	}{
+		{"the store down", "The incident store is not answering: this page may be out of date.",
+			func() { st.down.Store(true) }, func() { st.down.Store(false) }},
+		{"no answer", "pagerd is not answering: this page may be out of date.",
+			func() { cut.Store(true) }, func() { cut.Store(false) }},
+	} {
+		c.fail()
+		runIn(t, ctx, "see the page say so with "+c.name, chromedp.WaitVisible(`//main/p[@role="alert"][@id="stale"]`))
+		if got := value(t, ctx, "read the alert", chromedp.Text(chromedp.ID("#stale"))); got != c.says {
+			t.Errorf("with %s the page says %q, want %q", c.name, got, c.says)
+		}
+		if got := bodyText(t, ctx); !strings.Contains(got, "page Ann by sms") {
+			t.Errorf("with %s the page no longer shows the last state it read:\n%s", c.name, got)
+		}
+		accessible(t, ctx, "the incident with "+c.name)
+		screenshot(t, ctx, "incident-stale-"+strings.ReplaceAll(c.name, " ", "-"))
+		c.heal()
+		runIn(t, ctx, "see the alert go with "+c.name+" over", chromedp.WaitNotPresent(chromedp.ID("#stale")))
+		if !value(t, ctx, "check the page was not reloaded", chromedp.Evaluate[bool](`window.pagerdTestMark === 1`)) {
+			t.Errorf("after %s the page was reloaded, though the incident did not change", c.name)
+		}
+	}
+
+	// News after the outage still reloads the page.
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/status", `{"message":"back again","user":"bob"}`); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	runIn(t, ctx, "see the page refresh itself", chromedp.WaitVisible(`//li[contains(., "back again")]`))
+	for _, m := range complaints() {
+		// The browser logs every 503 and every closed connection as a
+		// failed load: expected here. Script errors and the CSP are not.
+		if !strings.Contains(m, "Failed to load resource") {
+			t.Errorf("the browser's console: %s", m)
+		}
 	}
 }

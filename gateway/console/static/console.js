@@ -2,6 +2,9 @@
 // changes. The page asks for the incident's version every few seconds and
 // reloads when it moved on, unless someone is typing a status update;
 // it stops when the incident is gone (404), and once a form is sent.
+// While pagerd cannot tell (a 5xx: the store is down; or no answer at
+// all) the page says, in an alert line, that what it shows may be out of
+// date, and keeps asking: the line goes at the next answer.
 // Without this script the page still works, and refreshes itself every
 // 30 seconds (a <noscript> refresh).
 (function () {
@@ -31,6 +34,30 @@
   // on: by that very button) must not replace it with a plain reload.
   var leaving = false;
   document.addEventListener("submit", function () { leaving = true; }, true);
+  // showStale shows the alert line saying why the page may be out of date,
+  // or, with no reason, removes it. Made here rather than in the page, so
+  // that a screen reader announces it when it appears.
+  var stale = null;
+  function showStale(why) {
+    if (!why) {
+      if (stale) {
+        stale.parentNode.removeChild(stale);
+        stale = null;
+      }
+      return;
+    }
+    if (!stale) {
+      stale = document.createElement("p");
+      stale.id = "stale";
+      stale.className = "error";
+      stale.setAttribute("role", "alert");
+      var main = document.getElementById("main") || body;
+      main.insertBefore(stale, main.firstChild);
+    }
+    if (stale.textContent !== why) {
+      stale.textContent = why;
+    }
+  }
   function poll() {
     if (leaving) {
       return;
@@ -39,6 +66,10 @@
       .then(function (r) {
         if (r.status === 404) {
           return undefined; // the incident is gone: stop asking
+        }
+        if (r.status >= 500) {
+          showStale("The incident store is not answering: this page may be out of date.");
+          return null;
         }
         return r.ok ? r.text() : null;
       })
@@ -49,13 +80,19 @@
         if (leaving) {
           return;
         }
+        if (v) {
+          showStale("");
+        }
         if (v && v !== version && !typing()) {
           window.location.replace(window.location.pathname);
           return;
         }
         setTimeout(poll, every);
       })
-      .catch(function () { setTimeout(poll, every * 3); });
+      .catch(function () {
+        showStale("pagerd is not answering: this page may be out of date.");
+        setTimeout(poll, every * 3);
+      });
   }
   setTimeout(poll, every);
 })();

@@ -1266,3 +1266,71 @@ func TestConsoleOnCallGapBeforeLayer(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleRemovedUserSessionsStayEnded: a reload that removes a user
+// ends their sessions at the next request, GET and POST; adding them back
+// (same id, same password hash) does not bring those sessions back, while
+// a new sign-in works and other people's sessions are untouched.
+func TestConsoleRemovedUserSessionsStayEnded(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte(consolePassword), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol := fmt.Sprintf("  - {id: carol, name: Carol, password_hash: '%s', contacts: [{channel: push, via: log}]}\n", hash)
+	without := consoleConfig(t, "")
+	with := strings.Replace(without, "schedules:\n", carol+"schedules:\n", 1)
+	h := newHarness(t, withConfig(with))
+	id := fire(h)
+	c := newUIClient(t, h.url)
+	if r := c.signIn("carol", consolePassword); r.code != http.StatusSeeOther {
+		t.Fatalf("sign in: %d %s", r.code, r.body)
+	}
+	ann := newUIClient(t, h.url)
+	ann.signIn("ann", consolePassword)
+	page := c.get("/ui/incidents/" + id)
+	if page.code != http.StatusOK {
+		t.Fatalf("the incident for carol: %d", page.code)
+	}
+	saved := c.cookies[sessionCookieName]
+	oldSession := func(when string) {
+		t.Helper()
+		c.cookies[sessionCookieName] = saved
+		if r := c.get("/ui/incidents"); r.code != http.StatusSeeOther || !strings.HasPrefix(r.hdr.Get("Location"), "/ui/login") {
+			t.Errorf("%s, carol's old session GET: %d, want 303 to sign in", when, r.code)
+		}
+		c.cookies[sessionCookieName] = saved
+		if r := c.post(page.body, "/ui/incidents/"+id+"/acknowledge", nil); r.code != http.StatusUnauthorized {
+			t.Errorf("%s, carol's old session POST: %d, want 401", when, r.code)
+		}
+		if r := ann.get("/ui/incidents"); r.code != http.StatusOK {
+			t.Errorf("%s, ann's session: %d", when, r.code)
+		}
+	}
+
+	h.clock.Set(fixedNow.Add(time.Minute))
+	if err := h.reload(without); err != nil {
+		t.Fatal(err)
+	}
+	oldSession("removed")
+	h.clock.Set(fixedNow.Add(2 * time.Minute))
+	if err := h.reload(with); err != nil {
+		t.Fatal(err)
+	}
+	oldSession("added back")
+	if st := h.incident(id).Status; st != "triggered" {
+		t.Errorf("the incident is %s: an ended session acted on it", st)
+	}
+
+	// Signing in again works, and goes on working at the next reload.
+	h.clock.Set(fixedNow.Add(3 * time.Minute))
+	delete(c.cookies, sessionCookieName)
+	if r := c.signIn("carol", consolePassword); r.code != http.StatusSeeOther {
+		t.Fatalf("sign in again: %d %s", r.code, r.body)
+	}
+	if err := h.reload(with); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.get("/ui/incidents"); r.code != http.StatusOK {
+		t.Errorf("carol's new session: %d", r.code)
+	}
+}

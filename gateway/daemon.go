@@ -347,11 +347,12 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 
 	// The HTTP side: the server, the links and the providers' callbacks,
 	// all acting through the incident service.
-	d.server = NewServer(ServerOptions{Config: pagingConfig, Reload: d.cfg.Reload, Incidents: d.incidents, Overrides: d.overrides,
+	cons := console.New(console.Options{Incidents: d.incidents, Config: pagingConfig, Overrides: d.overrides, History: history.Store{Store: d.store},
+		Now: o.Now, Logger: d.log, HTTPClient: o.HTTPClient, PollInterval: o.ConsolePoll})
+	d.cfg.OnLoad(cons.ConfigLoaded) // a user removed and added back gets no old session back
+	d.server = NewServer(ServerOptions{Config: pagingConfig, Reload: d.cfg.Reload, Incidents: d.incidents, Overrides: d.overrides, Console: cons,
 		Feeds: &feeds.Service{Store: d.store, Config: pagingConfig, Now: o.Now},
 		Links: &acklink.Pages{Incidents: d.incidents, Config: d.cfg.Load, Now: o.Now, Logger: d.log},
-		Console: console.New(console.Options{Incidents: d.incidents, Config: pagingConfig, Overrides: d.overrides, History: history.Store{Store: d.store},
-			Now: o.Now, Logger: d.log, HTTPClient: o.HTTPClient, PollInterval: o.ConsolePoll}),
 		Twilio: &twilio.Callbacks{Receiver: d.incidents, Logger: d.log, Settings: func() twilio.Settings {
 			c := d.cfg.Load()
 			return twilio.Settings{AuthToken: c.Notifiers.Twilio.AuthToken.Reveal(), PublicURL: c.Server.PublicURL}

@@ -80,6 +80,8 @@ type Console struct {
 	limitMu sync.Mutex
 	limits  map[string]*rate.Limiter
 	global  *rate.Limiter
+
+	returns returns
 }
 
 // Path is where the console lives.
@@ -138,6 +140,12 @@ func New(o Options) *Console {
 	c.mux = m
 	return c
 }
+
+// ConfigLoaded is told of every config taken into use, the one at start
+// first: a user missing from one config and present in the next was
+// removed and added back, and the sessions issued to them before are
+// refused from then on, as their removal ended them.
+func (c *Console) ConfigLoaded(cfg *policy.Config) { c.returns.loaded(cfg, c.o.Now()) }
 
 // ServeHTTP answers every request under /ui/, with the console's headers:
 // a strict Content-Security-Policy (only the console's own script and
@@ -246,7 +254,8 @@ func (c *Console) viewer(r *http.Request) (*viewer, error) {
 		return nil, errBadToken
 	}
 	u := cfg.User(s.User)
-	if u == nil {
+	if u == nil || c.returns.issuedBeforeReturn(s.User, time.Unix(0, s.Issued)) {
+		// Removed from the config, or removed and added back since.
 		return nil, errBadToken
 	}
 	// A changed or removed password, email or subject ends the sessions

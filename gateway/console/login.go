@@ -159,7 +159,8 @@ func (c *Console) allow(name string) bool {
 // a new CSRF token), then on to where they were going.
 func (c *Console) startSession(w http.ResponseWriter, r *http.Request, cfg *policy.Config, u *policy.User, method, next string) {
 	ttl := time.Duration(cfg.Console.SessionTTL)
-	s := session{User: u.ID, Method: method, Nonce: random(), Expires: c.o.Now().Add(ttl).Unix(),
+	now := c.o.Now()
+	s := session{User: u.ID, Method: method, Nonce: random(), Expires: now.Add(ttl).Unix(), Issued: now.UnixNano(),
 		Bind: binding(cfg, u, method)}
 	tok, err := sign(cfg.Console.SessionKey, "session", s)
 	if err != nil {

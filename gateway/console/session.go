@@ -46,6 +46,11 @@ type session struct {
 	Nonce string `json:"n"`
 	// Expires is the Unix time the session ends.
 	Expires int64 `json:"e"`
+	// Issued is when the session began, in Unix nanoseconds (0 in the
+	// sessions of pagerd before it carried it): a user removed from the
+	// config and added back gets none of their sessions from before
+	// (returns).
+	Issued int64 `json:"i,omitempty"`
 	// Bind is a digest of what the sign-in vouched for: the password
 	// hash (password), the user's email (oidc) or their oidc_subject at
 	// the issuer (oidc-subject). Changing it in the config ends the

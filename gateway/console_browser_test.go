@@ -414,20 +414,29 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// signedInBrowser is a daemon on the console's config with opts, and a
+// headless Chromium signed in to it as ann through the identity provider,
+// on the incident list.
+func signedInBrowser(t *testing.T, opts ...option) (*harness, context.Context) {
+	t.Helper()
+	var h *harness
+	idp := oidctest.Start(t, func() time.Time { return h.clock.Now() })
+	h = newHarness(t, append([]option{withConfig(consoleConfig(t, idp.URL))}, opts...)...)
+	idp.SignInAs("ann@example.com", true)
+	ctx := browser(t)
+	runIn(t, ctx, "sign in", chromedp.Navigate(h.url+"/ui/incidents"), chromedp.WaitVisible(chromedp.ID("#oidc")),
+		chromedp.Click(chromedp.ID("#oidc")), chromedp.WaitVisible(`//h1[text()="Incidents"]`))
+	return h, ctx
+}
+
 // TestConsoleInBrowserStopsAskingAboutAGoneIncident: the incident page's
 // script asks for the incident's version every interval; once the
 // incident is gone (expired by retention) and the server answers 404, it
 // asks no more, however long the page stays open.
 func TestConsoleInBrowserStopsAskingAboutAGoneIncident(t *testing.T) {
 	const every = 50 * time.Millisecond
-	var h *harness
 	asks := &versionAsks{byID: map[string][]int{}}
-	idp := oidctest.Start(t, func() time.Time { return h.clock.Now() })
-	h = newHarness(t, withConfig(consoleConfig(t, idp.URL)), consolePolling(every), serving(asks.wrap))
-	idp.SignInAs("ann@example.com", true)
-	ctx := browser(t)
-	runIn(t, ctx, "sign in", chromedp.Navigate(h.url+"/ui/incidents"), chromedp.WaitVisible(chromedp.ID("#oidc")),
-		chromedp.Click(chromedp.ID("#oidc")), chromedp.WaitVisible(`//h1[text()="Incidents"]`))
+	h, ctx := signedInBrowser(t, consolePolling(every), serving(asks.wrap))
 
 	// A resolved incident, so its version no longer moves (a change
 	// reloads the page) and retention may remove it.
@@ -468,7 +477,6 @@ func TestConsoleInBrowserStopsAskingAboutAGoneIncident(t *testing.T) {
 // the page saying what their button did.
 func TestConsoleInBrowserSaysWhatTheButtonDid(t *testing.T) {
 	const every = 50 * time.Millisecond
-	var h *harness
 	slowAck := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/acknowledge") || !strings.HasPrefix(r.URL.Path, "/ui/") {
@@ -485,12 +493,7 @@ func TestConsoleInBrowserSaysWhatTheButtonDid(t *testing.T) {
 			_, _ = w.Write(rec.Body.Bytes())
 		})
 	}
-	idp := oidctest.Start(t, func() time.Time { return h.clock.Now() })
-	h = newHarness(t, withConfig(consoleConfig(t, idp.URL)), consolePolling(every), serving(slowAck))
-	idp.SignInAs("ann@example.com", true)
-	ctx := browser(t)
-	runIn(t, ctx, "sign in", chromedp.Navigate(h.url+"/ui/incidents"), chromedp.WaitVisible(chromedp.ID("#oidc")),
-		chromedp.Click(chromedp.ID("#oidc")), chromedp.WaitVisible(`//h1[text()="Incidents"]`))
+	h, ctx := signedInBrowser(t, consolePolling(every), serving(slowAck))
 	id := fire(h)
 	h.step(fixedNow)
 	runIn(t, ctx, "open the incident", chromedp.Navigate(h.url+"/ui/incidents/"+id), chromedp.WaitVisible(chromedp.ID("#ack")))
@@ -524,7 +527,6 @@ func (s *getRefusing) Get(ctx context.Context, id string) (*store.Incident, erro
 // last state as if it were current; the line goes once an answer comes.
 func TestConsoleInBrowserSaysWhenItCannotTell(t *testing.T) {
 	const every = 50 * time.Millisecond
-	var h *harness
 	st := &getRefusing{Store: boltStore(t)}
 	var cut atomic.Bool // the version's requests get no answer: the connection is closed
 	cutting := func(next http.Handler) http.Handler {
@@ -539,13 +541,8 @@ func TestConsoleInBrowserSaysWhenItCannotTell(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	}
-	idp := oidctest.Start(t, func() time.Time { return h.clock.Now() })
-	h = newHarness(t, withConfig(consoleConfig(t, idp.URL)), withStore(st), consolePolling(every), serving(cutting))
-	idp.SignInAs("ann@example.com", true)
-	ctx := browser(t)
+	h, ctx := signedInBrowser(t, withStore(st), consolePolling(every), serving(cutting))
 	complaints := consoleMessages(ctx)
-	runIn(t, ctx, "sign in", chromedp.Navigate(h.url+"/ui/incidents"), chromedp.WaitVisible(chromedp.ID("#oidc")),
-		chromedp.Click(chromedp.ID("#oidc")), chromedp.WaitVisible(`//h1[text()="Incidents"]`))
 	id := fire(h)
 	h.step(fixedNow)
 	runIn(t, ctx, "open the incident", chromedp.Navigate(h.url+"/ui/incidents/"+id), chromedp.WaitVisible(chromedp.ID("#pending")))

@@ -18,29 +18,7 @@ import (
 // calendar shows it as Sunday (not a second Saturday, from 23:00), held by
 // the holiday override alone: the rotation's hour before it is Saturday's.
 func TestScheduleCalendarOnADayMidnightIsSkipped(t *testing.T) {
-	cfg, err := policy.Parse([]byte(`
-users:
-  - {id: a, name: Ana, contacts: [{channel: push, via: log}]}
-  - {id: b, name: Bo, contacts: [{channel: push, via: log}]}
-  - {id: h, name: Hol, contacts: [{channel: push, via: log}]}
-schedules:
-  - name: s
-    time_zone: America/Santiago
-    handoff: {weekday: monday, time: "09:00"}
-    tiers:
-      - {name: primary, start: 2025-09-01, members: [a, b]}
-    overrides:
-      - {reason: holiday, from: 2025-09-07, until: 2025-09-07, tiers: {primary: h}}
-escalation_policies:
-  - name: p
-    levels:
-      - {name: first, targets: [{schedule: s, tier: primary}]}
-services:
-  - {name: svc, priority_scheme: P0-P3, escalation_policy: p}
-`), "santiago.yaml", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := santiago(t)
 	now := time.Date(2025, 9, 3, 12, 0, 0, 0, time.UTC)
 	c := New(Options{Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	v := &viewer{User: cfg.User("a"), Role: policy.RoleViewer, cfg: cfg}
@@ -73,6 +51,36 @@ services:
 	}
 }
 
+// santiago is a config of three users and one weekly schedule in
+// America/Santiago with a holiday override.
+func santiago(t *testing.T) *policy.Config {
+	t.Helper()
+	cfg, err := policy.Parse([]byte(`
+users:
+  - {id: a, name: Ana, contacts: [{channel: push, via: log}]}
+  - {id: b, name: Bo, contacts: [{channel: push, via: log}]}
+  - {id: h, name: Hol, contacts: [{channel: push, via: log}]}
+schedules:
+  - name: s
+    time_zone: America/Santiago
+    handoff: {weekday: monday, time: "09:00"}
+    tiers:
+      - {name: primary, start: 2025-09-01, members: [a, b]}
+    overrides:
+      - {reason: holiday, from: 2025-09-07, until: 2025-09-07, tiers: {primary: h}}
+escalation_policies:
+  - name: p
+    levels:
+      - {name: first, targets: [{schedule: s, tier: primary}]}
+services:
+  - {name: svc, priority_scheme: P0-P3, escalation_policy: p}
+`), "santiago.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 func keys(m map[string]string) []string {
 	var ks []string
 	for k := range m {
@@ -86,24 +94,7 @@ func keys(m map[string]string) []string {
 // shows only the bound that is an instant, "until …" or "from …", never
 // year 1 or 9999, as GET /api/v1/oncall leaves such bounds out.
 func TestOnCallLeavesOutForeverBounds(t *testing.T) {
-	cfg, err := policy.Parse([]byte(`
-users:
-  - {id: a, name: Ana, contacts: [{channel: push, via: log}]}
-schedules:
-  - name: s
-    handoff: {weekday: monday, time: "00:00"}
-    tiers:
-      - {name: primary, start: 2025-09-01, members: [a]}
-escalation_policies:
-  - name: p
-    levels:
-      - {name: first, targets: [{schedule: s, tier: primary}]}
-services:
-  - {name: svc, priority_scheme: P0-P3, escalation_policy: p}
-`), "forever.yaml", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := santiago(t)
 	at := time.Date(2025, 10, 6, 8, 0, 0, 0, time.UTC)
 	// What policy's "forever" bounds are: they are not exported, and
 	// these are on or past them.

@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"mime/quotedprintable"
 	"net"
@@ -214,9 +215,9 @@ func (n *Notifier) send(c *smtp.Client, rcpt string, msg []byte) error {
 }
 
 // afterData is the failure of the end of DATA, the message sent whole: the
-// server's refusal is what failed says, but a network failure or a
-// timeout awaiting its answer may come after it took the message, which a
-// retry would send again (notify.MaybeSent).
+// server's refusal is what failed says, but a network failure, a timeout
+// awaiting its answer or the connection closed before it may come after
+// it took the message, which a retry would send again (notify.MaybeSent).
 func (n *Notifier) afterData(err error) error {
 	e := n.failed("DATA", err)
 	var se *smtp.SMTPError
@@ -297,8 +298,11 @@ func (n *Notifier) open(ctx context.Context) (_ *smtp.Client, closeConn func(), 
 }
 
 // failed names the step that failed and marks what is worth retrying: the
-// server's 4xx (try again later) and the network; a 5xx (no such mailbox,
-// a login refused) is not. go-smtp's errors never hold the password.
+// server's 4xx (try again later) and the network, a connection the server
+// closed (io.EOF, io.ErrUnexpectedEOF: a load balancer with no backend, a
+// relay restarting) included; a 5xx (no such mailbox, a login refused) is
+// not. After the end of DATA, afterData makes the retryable ones "may have
+// been sent". go-smtp's errors never hold the password.
 func (n *Notifier) failed(step string, err error) error {
 	e := fmt.Errorf("email: %s: %s: %w", n.o.Smarthost, step, err)
 	var se *smtp.SMTPError
@@ -309,7 +313,8 @@ func (n *Notifier) failed(step string, err error) error {
 		return e
 	}
 	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, net.ErrClosed) {
+	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return notify.Temporary(e)
 	}
 	return e

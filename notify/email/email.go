@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
@@ -135,9 +134,9 @@ func oneLine(s string) string {
 // 2.2.3), so that no line is over 78 characters where a space allows:
 // a summary of 1,024 characters, RFC 2047-encoded, is one line of
 // thousands otherwise, over the 998 a line may hold, and servers refuse
-// the page or cut its headers. The encoder splits encoded text into
-// words of at most 75 characters with a space between them, which a
-// reader joins again.
+// the page or cut its headers. subjectText makes every word short
+// enough (encoded words with a space between them, which a reader joins
+// again).
 func folded(name, value string) string {
 	var b strings.Builder
 	b.WriteString(name + ":")
@@ -154,6 +153,57 @@ func folded(name, value string) string {
 	return b.String()
 }
 
+// maxWord is the longest word of a Subject that folded keeps within 78
+// characters a line, the first ("Subject: " and the word) included.
+const maxWord = 78 - len("Subject: ")
+
+// subjectText is a Subject's value (one line) as it can be folded: as it
+// is when it is printable ASCII and every word fits on a line, else as RFC
+// 2047 encoded words (Q, UTF-8) of at most maxWord characters. A word
+// with no space to fold at (a long URL in a summary) would otherwise make
+// a line over the 998 characters RFC 5322 allows, which servers refuse or
+// cut; text that looks like an encoded word ("=?utf-8?q?...?=") would be
+// decoded by the reader into something the alert did not say. A reader
+// joins adjacent encoded words without the spaces between them, so the
+// subject decodes to the text whole.
+func subjectText(s string) string {
+	plain := !strings.Contains(s, "=?")
+	for _, w := range strings.Split(s, " ") {
+		plain = plain && len(w) <= maxWord
+	}
+	for i := 0; plain && i < len(s); i++ {
+		plain = s[i] >= ' ' && s[i] <= '~'
+	}
+	if plain {
+		return s
+	}
+	const prefix, suffix = "=?utf-8?q?", "?="
+	var words []string
+	var w strings.Builder
+	for _, r := range s {
+		var piece string
+		switch {
+		case r == ' ':
+			piece = "_"
+		case r > ' ' && r <= '~' && r != '=' && r != '?' && r != '_':
+			piece = string(r)
+		default: // every byte of the rune, so that no word splits it
+			for _, b := range []byte(string(r)) {
+				piece += fmt.Sprintf("=%02X", b)
+			}
+		}
+		if len(prefix)+w.Len()+len(piece)+len(suffix) > maxWord {
+			words = append(words, prefix+w.String()+suffix)
+			w.Reset()
+		}
+		w.WriteString(piece)
+	}
+	if w.Len() > 0 {
+		words = append(words, prefix+w.String()+suffix)
+	}
+	return strings.Join(words, " ")
+}
+
 func (n *Notifier) compose(to *mail.Address, subject, body string, extra map[string]string) ([]byte, error) {
 	var h bytes.Buffer
 	var id [12]byte
@@ -162,7 +212,7 @@ func (n *Notifier) compose(to *mail.Address, subject, body string, extra map[str
 	header := func(k, v string) { fmt.Fprintf(&h, "%s: %s\r\n", k, v) }
 	header("From", n.from.String())
 	header("To", to.String())
-	h.WriteString(folded("Subject", mime.QEncoding.Encode("utf-8", oneLine(subject))))
+	h.WriteString(folded("Subject", subjectText(oneLine(subject))))
 	header("Date", time.Now().Format(time.RFC1123Z))
 	header("Message-ID", "<"+hex.EncodeToString(id[:])+"@"+domain+">")
 	header("MIME-Version", "1.0")

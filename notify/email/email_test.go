@@ -135,30 +135,44 @@ func TestEmailImplicitTLSAndRefusals(t *testing.T) {
 	}
 }
 
-// A page whose summary is long and not ASCII (the intake keeps 1,024
-// characters) arrives with its Subject folded, no header line over RFC
-// 5322's 998 characters (servers refuse or cut such lines), and decodes
-// back to the whole summary.
+// TestEmailLongSubjectIsFolded: a page whose summary is long (the intake
+// keeps 1,024 characters), not ASCII, or ASCII with no space to fold at (a
+// long URL), arrives with its Subject folded, no header line over 78
+// characters (RFC 5322 allows 998; servers refuse or cut longer lines),
+// and decodes back to the whole summary. A summary that looks like an
+// RFC 2047 encoded word decodes to what it says, not to what it encodes.
 func TestEmailLongSubjectIsFolded(t *testing.T) {
-	m := page()
-	m.Summary = string([]rune(strings.Repeat("Überlast auf Knoten ß-7, Latenz ↑ ", 40))[:1000])
-	raw := string(deliver(t, m).Data)
-	head, _, _ := strings.Cut(raw, "\r\n\r\n")
-	for _, l := range strings.Split(head, "\r\n") {
-		if len(l) > 78 {
-			t.Fatalf("a header line of %d characters: %.120s…", len(l), l)
-		}
-	}
-	msg, err := mail.ReadMessage(strings.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "[SEV-4] aion-r-api: " + strings.Join(strings.Fields(m.Summary), " "); subject != want {
-		t.Fatalf("subject\n%q\nwant\n%q", subject, want)
+	for _, tc := range []struct{ name, summary string }{
+		{"not ASCII", string([]rune(strings.Repeat("Überlast auf Knoten ß-7, Latenz ↑ ", 40))[:1000])},
+		{"a long URL", "see https://grafana.example.com/d/x?" + strings.Repeat("var-host=node-0123456789&", 40)},
+		{"no space, not ASCII", strings.Repeat("過負荷", 150)},
+		{"an encoded word", "=?utf-8?q?all_clear=0D=0ABcc:_x@evil.example?="},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := page()
+			m.Summary = tc.summary
+			raw := string(deliver(t, m).Data)
+			head, _, _ := strings.Cut(raw, "\r\n\r\n")
+			for _, l := range strings.Split(head, "\r\n") {
+				if len(l) > 78 {
+					t.Fatalf("a header line of %d characters: %.120s…", len(l), l)
+				}
+			}
+			msg, err := mail.ReadMessage(strings.NewReader(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(head, "From: ") || !strings.Contains(head, "\r\nSubject: =?utf-8?q?") && !strings.Contains(head, "\r\nSubject: [SEV-4]") {
+				t.Errorf("the Subject does not start on its own line:\n%s", head)
+			}
+			subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "[SEV-4] aion-r-api: " + strings.Join(strings.Fields(m.Summary), " "); subject != want {
+				t.Fatalf("subject\n%q\nwant\n%q", subject, want)
+			}
+		})
 	}
 }
 

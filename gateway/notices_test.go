@@ -108,6 +108,66 @@ func TestShiftNoticesOnceAcrossReplicas(t *testing.T) {
 	}
 }
 
+// TestShiftNoticesOfAnOverrideInsideTheBeforeWindow: ann was told a day
+// ahead (Sunday 00:00) that her week starts Monday 00:00; at Sunday 12:00
+// an override gives the week to cat. Cat is told at once, with the time
+// left; ann, that the week is no longer hers; the team's channel, that
+// the plan changed; each once across replicas. The override removed at
+// 18:00, it goes back the other way. (Before: cat heard nothing until
+// Monday's "on call now", ann and the team never learnt of the change.)
+func TestShiftNoticesOfAnOverrideInsideTheBeforeWindow(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	st, _ := redisStore(t)
+	h := newHarness(t, withStore(st), withConfig(noticesConfig(sl.URL)), replicas(3))
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.runUntil(time.Date(2025, 9, 14, 12, 0, 0, 0, time.UTC))
+	r := h.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","start":"2025-09-15T00:00:00Z","end":"2025-09-22T00:00:00Z","reason":"ann ill"}`)
+	if r.code != 201 {
+		t.Fatalf("override: %d %s", r.code, r.body)
+	}
+	var made struct{ ID string }
+	r.json(t, &made)
+	if at, _, _ := st.NextDue(context.Background()); !at.Equal(h.clock.Now()) {
+		t.Fatalf("after the override the notice job is due %v, want now", at)
+	}
+	h.runUntil(time.Date(2025, 9, 14, 18, 0, 0, 0, time.UTC))
+	if r := h.api("DELETE", "/api/v1/schedules/s/overrides/"+made.ID, ""); r.code != 200 {
+		t.Fatalf("delete the override: %d %s", r.code, r.body)
+	}
+	h.runUntil(time.Date(2025, 9, 15, 1, 0, 0, 0, time.UTC))
+
+	var got []string
+	for _, m := range h.rec.notices() {
+		got = append(got, m.At.UTC().Format("Jan 2 15:04")+" "+m.User+": "+m.Text)
+	}
+	want := []string{
+		"Sep 14 00:00 ann: Your on-call shift starts in 1d: Primary of s, from Mon Sep 15 00:00 UTC until Mon Sep 22 00:00 UTC. You take over from Bob.",
+		"Sep 14 12:00 ann: Change: you are no longer on call from Mon Sep 15 00:00 UTC: Primary of s is Cat's then (override: ann ill), not yours.",
+		"Sep 14 12:00 cat: Your on-call shift starts in 12h: Primary of s, from Mon Sep 15 00:00 UTC until Mon Sep 22 00:00 UTC (override: ann ill). You take over from Bob.",
+		"Sep 14 18:00 cat: Change: you are no longer on call from Mon Sep 15 00:00 UTC: Primary of s is Ann's then, not yours.",
+		"Sep 14 18:00 ann: Your on-call shift starts in 6h: Primary of s, from Mon Sep 15 00:00 UTC until Mon Sep 22 00:00 UTC. You take over from Bob.",
+		"Sep 15 00:00 ann: You are on call now: Primary of s, until Mon Sep 22 00:00 UTC. You take over from Bob.",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("notices:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	var team []string
+	for _, m := range channelMessages(sl, "CONCALLHANDOFF") {
+		team = append(team, m.Text)
+	}
+	wantTeam := []string{
+		"s hands off in 1d, Mon Sep 15 00:00 UTC: Primary: Bob → Ann",
+		"The on-call plan of s changed: Primary from Mon Sep 15 00:00 UTC: Cat, not Ann (override: ann ill)",
+		"The on-call plan of s changed: Primary from Mon Sep 15 00:00 UTC: Ann, not Cat",
+		"On-call handoff of s, Mon Sep 15 00:00 UTC: Primary: Bob → Ann",
+	}
+	if strings.Join(team, "\n") != strings.Join(wantTeam, "\n") {
+		t.Errorf("team channel:\n%s\nwant\n%s", strings.Join(team, "\n"), strings.Join(wantTeam, "\n"))
+	}
+}
+
 // TestShiftNoticeJobOverriddenWhileItRuns: an override made while the
 // notice job sends its notices neither sends them again nor loses the
 // override's own. (Before: arming after the override replaced the job

@@ -1,7 +1,9 @@
 // Package notices sends shift notices: at each handoff of a schedule with
 // `notices`, and a set time before a person's shift starts, the incoming
 // person is told on their notice channel, and the team's Slack channel
-// hears of the handoff. Each schedule's notices are one job in the store
+// hears of the handoff. An override that changes a shift already announced
+// before it is told at once: to its new holder, to the one who lost it and
+// to the channel. Each schedule's notices are one job in the store
 // (kind "notice", keyed by the schedule): the dispatcher of one replica
 // claims it when it is due, Handle sends what came due and says when the
 // next notice is, so every notice goes out once across replicas, and one a
@@ -119,8 +121,76 @@ func (s *Service) InitMetrics(cfg *policy.Config) {
 // state is a notice job's data: every notice due up to Last was sent or is
 // in Pending, to be tried again.
 type state struct {
-	Last    time.Time `json:"last"`
-	Pending []pending `json:"pending,omitempty"`
+	Last time.Time `json:"last"`
+	// Since is when the job began keeping Announced (zero in a job stored
+	// by a pagerd before it: Handle sets it to Last).
+	Since time.Time `json:"since,omitempty"`
+	// Announced are the shifts not begun whose notice before them went out
+	// (or is in Pending): what their holders and the team were told, to
+	// tell them when an override changes it.
+	Announced []announced `json:"announced,omitempty"`
+	Pending   []pending   `json:"pending,omitempty"`
+}
+
+// announced is a shift whose holder was told, before it, that it starts.
+type announced struct {
+	Tier string    `json:"tier"`
+	User string    `json:"user"`
+	From time.Time `json:"from"`
+}
+
+// load reads a job's data; a job without any, or with data from a later
+// clock, starts anew at now.
+func load(data []byte, now time.Time) state {
+	var st state
+	if err := json.Unmarshal(data, &st); err != nil || st.Last.IsZero() || st.Last.After(now) {
+		return state{Last: now, Since: now}
+	}
+	if st.Since.IsZero() {
+		st.Since = st.Last
+	}
+	return st
+}
+
+// told is whether sh's holder was told before it that it starts.
+func (st state) told(sh policy.Shift) bool {
+	return slices.ContainsFunc(st.Announced, func(a announced) bool {
+		return a.Tier == sh.Tier && a.User == sh.User && a.From.Equal(sh.From)
+	})
+}
+
+// changes are how the plan as it stands now differs from what was
+// announced before shifts that have not begun: late are the notices
+// before a shift whose instant passed (between Since and Last) and whose
+// holder was not told, an override made inside the before window having
+// given it to them; withdrawn are the announced shifts their holder no
+// longer has at their start.
+func changes(sc *policy.Schedule, st state, now time.Time) (late []policy.ShiftNotice, withdrawn []announced) {
+	if before := time.Duration(sc.Notices.Before); before > 0 {
+		from := now.Add(-before)
+		if st.Since.After(from) {
+			from = st.Since
+		}
+		for _, n := range sc.ShiftNotices(from, st.Last) {
+			if n.Kind == policy.NoticeBefore && n.Shift.From.After(now) && !st.told(n.Shift) {
+				late = append(late, n)
+			}
+		}
+	}
+	for _, a := range st.Announced {
+		if !a.From.After(now) || sc.Tier(a.Tier) == nil || len(sc.Notices.Tiers) > 0 && !slices.Contains(sc.Notices.Tiers, a.Tier) {
+			continue // begun, or a tier no longer told of (a reload)
+		}
+		// Still theirs if the plan still hands the tier to them then: a
+		// question asked of the same notices that announced it.
+		still := slices.ContainsFunc(sc.ShiftNotices(a.From.Add(-time.Nanosecond), a.From), func(n policy.ShiftNotice) bool {
+			return n.Kind == policy.NoticeHandoff && n.Shift.Tier == a.Tier && n.Shift.User == a.User
+		})
+		if !still {
+			withdrawn = append(withdrawn, a)
+		}
+	}
+	return late, withdrawn
 }
 
 // pending is a notice that failed and is tried again at Retry.
@@ -161,7 +231,7 @@ func (s *Service) arm(ctx context.Context, sc *policy.Schedule) error {
 	case errors.Is(err, store.ErrNotFound):
 		// Added only if still missing: a job stored since the read (by
 		// a dispatcher finishing it) keeps the state of what it sent.
-		st := state{Last: now}
+		st := state{Last: now, Since: now}
 		_, err := s.o.Store.AddJob(ctx, store.Job{Kind: Kind, Key: sc.Name, Due: next(sc, st, now), Data: mustJSON(st)})
 		return err
 	case err != nil:
@@ -174,11 +244,14 @@ func (s *Service) arm(ctx context.Context, sc *policy.Schedule) error {
 		// before its notices went out, and they would go out again.
 		return nil
 	}
-	var st state
-	if err := json.Unmarshal(j.Data, &st); err != nil {
-		st = state{Last: now}
+	st := load(j.Data, now)
+	due := next(sc, st, st.Last)
+	if late, withdrawn := changes(sc, st, now); len(late) > 0 || len(withdrawn) > 0 {
+		// An override changed a shift whose notice before it is past:
+		// Handle tells the new holder, the one who lost it and the team.
+		due = now
 	}
-	if due := next(sc, st, st.Last); due.Before(j.Due) {
+	if due.Before(j.Due) {
 		j.Due = due
 		return s.o.Store.PutJob(ctx, *j)
 	}
@@ -216,15 +289,25 @@ func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) 
 		return nil, nil
 	}
 	now := s.o.Now().UTC()
-	var st state
-	if err := json.Unmarshal(j.Data, &st); err != nil || st.Last.IsZero() || st.Last.After(now) {
-		st = state{Last: now}
+	st := load(j.Data, now)
+	late, withdrawn := changes(sc, st, now)
+	// A shift its holder was told of already (a reload that shortened
+	// notices.before since) is not told again.
+	ns := slices.DeleteFunc(sc.ShiftNotices(st.Last, now), func(n policy.ShiftNotice) bool {
+		return n.Kind == policy.NoticeBefore && st.told(n.Shift)
+	})
+	st.Announced = slices.DeleteFunc(st.Announced, func(a announced) bool {
+		return !a.From.After(now) || slices.Contains(withdrawn, a)
+	})
+	for _, n := range append(late, ns...) {
+		if n.Kind == policy.NoticeBefore && n.Shift.From.After(now) {
+			st.Announced = append(st.Announced, announced{Tier: n.Shift.Tier, User: n.Shift.User, From: n.Shift.From})
+		}
 	}
 	due := st.Pending
 	st.Pending = nil
-	for _, p := range s.compose(cfg, sc, sc.ShiftNotices(st.Last, now), now) {
-		due = append(due, p)
-	}
+	due = append(due, s.compose(cfg, sc, ns, now)...)
+	due = append(due, s.composeChanges(cfg, sc, late, withdrawn, now)...)
 	for _, p := range due {
 		if p.Retry.After(now) {
 			st.Pending = append(st.Pending, p)
@@ -281,20 +364,8 @@ func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) 
 // shift that has begun by now is left out (it says nothing any more).
 func (s *Service) compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.ShiftNotice, now time.Time) []pending {
 	var out []pending
-	loc := sc.Location()
-	name := func(id string) string {
-		if id == "" {
-			return "nobody"
-		}
-		return cfg.UserName(id)
-	}
-	title := func(tier string) string {
-		if t := sc.Tier(tier); t != nil {
-			return t.DisplayTitle()
-		}
-		return tier
-	}
-	stamp := func(t time.Time) string { return t.In(loc).Format("Mon Jan 2 15:04 MST") }
+	w := wording{cfg, sc}
+	name, title, stamp := w.name, w.title, w.stamp
 	type team struct {
 		at    time.Time
 		kind  string
@@ -307,21 +378,14 @@ func (s *Service) compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.S
 			continue
 		}
 		sh := n.Shift
-		what := fmt.Sprintf("%s of %s", title(sh.Tier), sc.Name)
-		extra := ""
-		if sh.Override != "" {
-			extra = " (override: " + sh.Override + ")"
-		}
-		p := pending{To: "user:" + sh.User, Due: n.At, Until: sh.Until}
+		extra := overridden(sh)
 		if n.Kind == policy.NoticeHandoff {
-			p.Subject = "You are on call now: " + what
-			p.Text = fmt.Sprintf("You are on call now: %s, until %s%s. You take over from %s.", what, stamp(sh.Until), extra, name(n.Outgoing))
+			what := w.what(sh)
+			out = append(out, pending{To: "user:" + sh.User, Due: n.At, Until: sh.Until, Subject: "You are on call now: " + what,
+				Text: fmt.Sprintf("You are on call now: %s, until %s%s. You take over from %s.", what, stamp(sh.Until), extra, name(n.Outgoing))})
 		} else {
-			p.Subject = "Your on-call shift starts " + stamp(sh.From) + ": " + what
-			p.Text = fmt.Sprintf("Your on-call shift starts in %s: %s, from %s until %s%s. You take over from %s.",
-				policy.Duration(sc.Notices.Before), what, stamp(sh.From), stamp(sh.Until), extra, name(n.Outgoing))
+			out = append(out, w.before(n, time.Duration(sc.Notices.Before)))
 		}
-		out = append(out, p)
 		if sc.Notices.SlackChannel == "" {
 			continue
 		}
@@ -345,6 +409,112 @@ func (s *Service) compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.S
 			Due: tm.at, Until: tm.until})
 	}
 	return out
+}
+
+// composeChanges turns the changes to what was announced (changes) into
+// messages: the notice before their shift to those who now hold one they
+// were not told of, with the time left; to those who lost an announced
+// shift, that it is no longer theirs; and to the team's channel, one
+// message listing every change.
+func (s *Service) composeChanges(cfg *policy.Config, sc *policy.Schedule, late []policy.ShiftNotice, withdrawn []announced, now time.Time) []pending {
+	if len(late) == 0 && len(withdrawn) == 0 {
+		return nil
+	}
+	var out []pending
+	w := wording{cfg, sc}
+	var parts []string
+	until := now
+	lost := map[string]string{} // tier and start: who was told they hold it
+	for _, a := range withdrawn {
+		sh, _ := sc.OnCallTier(a.Tier, a.From)
+		what := w.what(sh)
+		out = append(out, pending{To: "user:" + a.User, Due: now, Until: a.From,
+			Subject: "You are no longer on call from " + w.stamp(a.From) + ": " + what,
+			Text: fmt.Sprintf("Change: you are no longer on call from %s: %s is %s's then%s, not yours.",
+				w.stamp(a.From), what, w.name(sh.User), overridden(sh))})
+		lost[a.Tier+" "+a.From.String()] = a.User
+	}
+	for _, n := range late {
+		p := w.before(n, n.Shift.From.Sub(now).Round(time.Minute))
+		p.Due = now
+		out = append(out, p)
+		if n.Shift.Until.After(until) {
+			until = n.Shift.Until
+		}
+		at := n.Shift.Tier + " " + n.Shift.From.String()
+		if was, ok := lost[at]; ok {
+			delete(lost, at)
+			parts = append(parts, fmt.Sprintf("%s from %s: %s, not %s%s", w.title(n.Shift.Tier), w.stamp(n.Shift.From),
+				w.name(n.Shift.User), w.name(was), overridden(n.Shift)))
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s from %s: %s → %s%s", w.title(n.Shift.Tier), w.stamp(n.Shift.From),
+			w.name(n.Outgoing), w.name(n.Shift.User), overridden(n.Shift)))
+	}
+	for _, a := range withdrawn {
+		if _, ok := lost[a.Tier+" "+a.From.String()]; !ok {
+			continue // said with the new holder's
+		}
+		sh, _ := sc.OnCallTier(a.Tier, a.From)
+		if a.From.After(until) {
+			until = a.From
+		}
+		parts = append(parts, fmt.Sprintf("%s from %s: %s, not %s%s", w.title(a.Tier), w.stamp(a.From), w.name(sh.User), w.name(a.User), overridden(sh)))
+	}
+	if sc.Notices.SlackChannel != "" {
+		head := "The on-call plan of " + sc.Name + " changed"
+		out = append(out, pending{To: "slack:" + sc.Notices.SlackChannel, Subject: head, Text: head + ": " + strings.Join(parts, "; "),
+			Due: now, Until: until})
+	}
+	return out
+}
+
+// wording names people, tiers, shifts and instants in a schedule's
+// notices.
+type wording struct {
+	cfg *policy.Config
+	sc  *policy.Schedule
+}
+
+func (w wording) name(id string) string {
+	if id == "" {
+		return "nobody"
+	}
+	return w.cfg.UserName(id)
+}
+
+func (w wording) title(tier string) string {
+	if t := w.sc.Tier(tier); t != nil {
+		return t.DisplayTitle()
+	}
+	return tier
+}
+
+func (w wording) stamp(t time.Time) string {
+	return t.In(w.sc.Location()).Format("Mon Jan 2 15:04 MST")
+}
+
+// what is the tier a shift holds, in its schedule.
+func (w wording) what(sh policy.Shift) string {
+	return fmt.Sprintf("%s of %s", w.title(sh.Tier), w.sc.Name)
+}
+
+// before is the notice to the incoming person of n that their shift starts
+// in in.
+func (w wording) before(n policy.ShiftNotice, in time.Duration) pending {
+	sh := n.Shift
+	return pending{To: "user:" + sh.User, Due: n.At, Until: sh.Until,
+		Subject: "Your on-call shift starts " + w.stamp(sh.From) + ": " + w.what(sh),
+		Text: fmt.Sprintf("Your on-call shift starts in %s: %s, from %s until %s%s. You take over from %s.",
+			policy.Duration(in), w.what(sh), w.stamp(sh.From), w.stamp(sh.Until), overridden(sh), w.name(n.Outgoing))}
+}
+
+// overridden says which override gives sh its holder, if one does.
+func overridden(sh policy.Shift) string {
+	if sh.Override == "" {
+		return ""
+	}
+	return " (override: " + sh.Override + ")"
 }
 
 // send delivers one notice: to a person on their notice channel, or to a

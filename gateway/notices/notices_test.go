@@ -126,6 +126,53 @@ func TestNoticeTriesByFailure(t *testing.T) {
 	}
 }
 
+// TestHandleOfAJobStoredBeforeAnnouncedSendsNothingAgain: a job a pagerd
+// without the record of announced shifts stored, after it sent ann's
+// notice a day ahead (Sunday 00:00), sends it no second time once
+// upgraded: what it sent up to its Last counts as told.
+func TestHandleOfAJobStoredBeforeAnnouncedSendsNothingAgain(t *testing.T) {
+	cfg := parse(t, "24h")
+	tr := &failing{}
+	now := time.Date(2025, 9, 14, 6, 0, 0, 0, time.UTC)
+	s := New(Options{Config: func() *policy.Config { return cfg }, Notifiers: map[string]notify.Notifier{"log": tr},
+		Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	j := &store.Job{Kind: Kind, Key: "s", Due: now, Data: []byte(`{"last":"2025-09-14T00:00:00Z"}`)}
+	next, err := s.Handle(context.Background(), j)
+	if err != nil || next == nil {
+		t.Fatalf("Handle: %v %v", next, err)
+	}
+	if tr.sent != 0 {
+		t.Fatalf("%d notices sent again", tr.sent)
+	}
+	if want := time.Date(2025, 9, 15, 0, 0, 0, 0, time.UTC); !next.Due.Equal(want) {
+		t.Fatalf("next due %v, want the handoff at %v", next.Due, want)
+	}
+}
+
+// TestNoticeBeforeNotSentAgainWhenBeforeShortens: ann was told a day
+// ahead (Sunday 00:00) that her shift starts Monday; a reload makes
+// notices.before 12h. At Sunday 12:00 she is not told again.
+func TestNoticeBeforeNotSentAgainWhenBeforeShortens(t *testing.T) {
+	cfg := parse(t, "24h")
+	tr := &failing{}
+	now := time.Date(2025, 9, 14, 0, 0, 0, 0, time.UTC)
+	s := New(Options{Config: func() *policy.Config { return cfg }, Notifiers: map[string]notify.Notifier{"log": tr},
+		Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	j := &store.Job{Kind: Kind, Key: "s", Due: now, Data: mustJSON(state{Last: now.Add(-time.Minute), Since: now.Add(-time.Hour)})}
+	j, err := s.Handle(context.Background(), j)
+	if err != nil || j == nil || tr.sent != 1 {
+		t.Fatalf("Handle at %v: %v %v, %d sent", now, j, err, tr.sent)
+	}
+	cfg = parse(t, "12h")
+	now = time.Date(2025, 9, 14, 12, 0, 0, 0, time.UTC)
+	if j, err = s.Handle(context.Background(), j); err != nil || j == nil {
+		t.Fatalf("Handle at %v: %v %v", now, j, err)
+	}
+	if tr.sent != 1 {
+		t.Fatalf("ann told %d times that her shift starts", tr.sent)
+	}
+}
+
 // TestShiftNoticeResultsAllInitialised: every result Handle counts is
 // one InitMetrics creates at zero, and every one it creates is counted.
 func TestShiftNoticeResultsAllInitialised(t *testing.T) {

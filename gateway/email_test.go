@@ -6,16 +6,15 @@ import (
 	"net/mail"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pagerd/pagerd/internal/providertest"
 )
 
-// A low-urgency page goes out by email, through the daemon's email
-// transport to a real SMTP server (STARTTLS, AUTH PLAIN), with the
-// person's ack link in its plain-text body.
-func TestEmailPageCarriesTheAckLink(t *testing.T) {
-	srv := providertest.NewSMTP(t)
-	cfg := `
+// emailConfig pages addr through the email transport to srv, with the
+// low-urgency ladder low; info alerts are low urgency.
+func emailConfig(srv *providertest.SMTP, addr, low string) string {
+	return `
 server:
   public_url: ` + harnessURL + `
   link_secret: email-test-link-secret-0123456789
@@ -23,14 +22,14 @@ api:
   tokens: [{name: ops, token: ` + apiToken + `, role: admin}]
 notifiers:
   email: {smarthost: "` + srv.Addr + `", from: "pagerd <pagerd@example.com>", username: ` + providertest.SMTPUser + `,
-          password: ` + providertest.SMTPPassword + `, ca_file: ` + srv.CAFile + `}
+          password: ` + providertest.SMTPPassword + `, ca_file: ` + srv.CAFile + `, timeout: 2s}
 users:
   - id: ann
     name: Ann
-    email: ann@example.com
+    email: ` + addr + `
     contacts: [{channel: push, via: log}, {channel: email}]
     notification_rules:
-      low: [{after: 0s, channel: email}]
+      low: ` + low + `
 schedules:
   - name: s
     handoff: {weekday: monday, time: "00:00"}
@@ -45,6 +44,14 @@ services:
     targets:
       P3: {urgency: low}
 `
+}
+
+// A low-urgency page goes out by email, through the daemon's email
+// transport to a real SMTP server (STARTTLS, AUTH PLAIN), with the
+// person's ack link in its plain-text body.
+func TestEmailPageCarriesTheAckLink(t *testing.T) {
+	srv := providertest.NewSMTP(t)
+	cfg := emailConfig(srv, "ann@example.com", "[{after: 0s, channel: email}]")
 	h := newHarness(t, withConfig(cfg), realTransport("email"))
 	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A", "severity": "info"}),
 		"Authorization", "Bearer "+amKey)
@@ -68,5 +75,27 @@ services:
 	link = strings.TrimSpace(link[:strings.IndexAny(link, "\r\n")])
 	if r := h.do("GET", strings.TrimPrefix(link, h.url), ""); r.code != 200 || !strings.Contains(r.body, "Acknowledge") {
 		t.Fatalf("the link does not open: %d %s", r.code, r.body)
+	}
+}
+
+// TestEmailRefusedBringsTheNextStepForward: an email the server refuses,
+// for good (550 no such mailbox) or for as long as the retries last (452
+// mailbox full), is a failed step: the push 10 minutes later in the
+// ladder goes out at once.
+func TestEmailRefusedBringsTheNextStepForward(t *testing.T) {
+	for _, addr := range []string{"nobody@example.com", "full@example.com"} {
+		t.Run(addr, func(t *testing.T) {
+			srv := providertest.NewSMTP(t)
+			h := newHarness(t, withConfig(emailConfig(srv, addr, "[{after: 0s, channel: email}, {after: 10m, channel: push}]")), realTransport("email"))
+			r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A", "severity": "info"}),
+				"Authorization", "Bearer "+amKey)
+			if r.code != 200 {
+				t.Fatalf("webhook: %d %s", r.code, r.body)
+			}
+			h.runUntil(fixedNow.Add(time.Minute))
+			if got := h.rec.lines(fixedNow); strings.Join(got, ",") != "0s L1 ann push" || len(srv.Mails()) != 0 {
+				t.Fatalf("pages by 1m: %v, %d mails; want the push at once, no mail", got, len(srv.Mails()))
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -309,6 +310,106 @@ func TestICalFoldsBytesThatAreNotUTF8(t *testing.T) {
 	for _, l := range strings.Split(strings.TrimSuffix(w.b.String(), "\r\n"), "\r\n") {
 		if len(l) > 75 {
 			t.Fatalf("a line of %d octets", len(l))
+		}
+	}
+}
+
+// dstTiersConfig has a weekly, a daily, an hourly and a layered tier on
+// America/New_York, handoffs in the hours its clocks skip and repeat, and
+// overrides across both changes of 2026.
+const dstTiersConfig = `
+users:
+  - {id: a, time_zone: Europe/London, contacts: [{channel: push, via: log}]}
+  - {id: b, time_zone: Asia/Tokyo, contacts: [{channel: push, via: log}]}
+  - {id: c, contacts: [{channel: push, via: log}]}
+  - {id: d, contacts: [{channel: push, via: log}]}
+schedules:
+  - name: s
+    time_zone: America/New_York
+    handoff: {weekday: sunday, time: "02:30"}
+    tiers:
+      - {name: primary, start: 2026-01-04, members: [a, b, c]}
+      - {name: secondary, start: 2026-01-04, shift_days: 1, handoff_time: "02:30", members: [b, c, d]}
+      - {name: hourly, start: 2026-01-04, shift_hours: 1, handoff_time: "01:30", members: [c, d, a]}
+      - name: layered
+        members: [d]
+        start: 2026-01-04
+        layers:
+          - {name: night, start: 2026-01-04, members: [a, b], restrictions: [{start: "22:00", end: "06:00"}]}
+          - {name: wknd, start: 2026-01-04, members: [c], restrictions: [{start_day: saturday, start: "01:30", end_day: sunday, end: "02:30"}]}
+    overrides:
+      - {from: 2026-03-07, until: 2026-03-08, tiers: {primary: d}, reason: swap}
+      - {from: "2026-10-31T23:00:00-04:00", until: "2026-11-01T01:30:00-05:00", tiers: {layered: b}, reason: cover}
+escalation_policies:
+  - {name: p, levels: [{name: one, targets: [{schedule: s, tier: primary}]}]}
+services:
+  - {name: api, priority_scheme: P0-P3, escalation_policy: p}
+`
+
+var feedTierRE = regexp.MustCompile(`Tier: [^(]*\(([a-z]+)\)`)
+
+// TestICalendarFeedMatchesOnCallAcrossDST: every instant, each person's feed has an event for exactly the tiers
+// OnCallTier (what the engine pages by) gives them, across both DST
+// changes of America/New_York, for weekly, daily, hourly and layered
+// tiers with handoffs in the hours clocks skip and repeat.
+func TestICalendarFeedMatchesOnCallAcrossDST(t *testing.T) {
+	c, err := Parse([]byte(dstTiersConfig), "z.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Schedule("s")
+	for _, rg := range [][2]time.Time{
+		{time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 16, 0, 0, 0, 0, time.UTC)},
+		{time.Date(2026, 10, 25, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 9, 0, 0, 0, 0, time.UTC)},
+	} {
+		type ev struct {
+			tier     string
+			from, to time.Time
+		}
+		feeds := map[string][]ev{}
+		for _, u := range []string{"a", "b", "c", "d"} {
+			out, err := c.ICalendar(Feed{Schedule: "s", User: u, From: rg[0], Until: rg[1], Stamp: rg[0]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cal, err := ics.ParseCalendar(strings.NewReader(out))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range cal.Events() {
+				f, _ := time.Parse(icalUTC, e.GetProperty(ics.ComponentPropertyDtStart).Value)
+				to, _ := time.Parse(icalUTC, e.GetProperty(ics.ComponentPropertyDtEnd).Value)
+				m := feedTierRE.FindStringSubmatch(e.GetProperty(ics.ComponentPropertyDescription).Value)
+				if m == nil {
+					t.Fatalf("no tier in %q", e.GetProperty(ics.ComponentPropertyDescription).Value)
+				}
+				if !to.After(f) {
+					t.Errorf("user %s: empty or backwards event %s %v..%v", u, m[1], f, to)
+				}
+				feeds[u] = append(feeds[u], ev{m[1], f, to})
+			}
+		}
+		bad := 0
+		for tt := rg[0]; tt.Before(rg[1]); tt = tt.Add(5 * time.Minute) {
+			for _, tier := range []string{"primary", "secondary", "hourly", "layered"} {
+				sh, _ := s.OnCallTier(tier, tt)
+				for _, u := range []string{"a", "b", "c", "d"} {
+					n := 0
+					for _, e := range feeds[u] {
+						if e.tier == tier && !e.from.After(tt) && e.to.After(tt) {
+							n++
+						}
+					}
+					want := 0
+					if sh.User == u {
+						want = 1
+					}
+					if n != want && bad < 20 {
+						bad++
+						t.Errorf("%s %s: %s holds it per OnCallTier (%q), %s's feed has %d events covering it", tt.Format(time.RFC3339), tier, sh.User, sh.Override, u, n)
+					}
+				}
+			}
 		}
 	}
 }

@@ -79,3 +79,47 @@ func TestShiftNotices(t *testing.T) {
 		t.Fatalf("notices for no change: %s", noticeLines(got))
 	}
 }
+
+// TestShiftNoticesAreTheHolderChangesAcrossDST: handoff notices are exactly the changes of holder OnCallTier shows,
+// sampled each minute, across both DST changes.
+func TestShiftNoticesAreTheHolderChangesAcrossDST(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(dstTiersConfig, "    overrides:", "    notices: {before: 1h}\n    overrides:", 1)), "z.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Schedule("s")
+	for _, rg := range [][2]time.Time{
+		{time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)},
+		{time.Date(2026, 10, 30, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)},
+	} {
+		want := map[string]bool{}
+		for _, tier := range []string{"primary", "secondary", "hourly", "layered"} {
+			prev, _ := s.OnCallTier(tier, rg[0])
+			for tt := rg[0].Add(time.Minute); !tt.After(rg[1]); tt = tt.Add(time.Minute) {
+				sh, _ := s.OnCallTier(tier, tt)
+				if sh.User != "" && sh.User != prev.User {
+					want[tt.UTC().Format(time.RFC3339)+" "+tier+" "+sh.User] = true
+				}
+				prev = sh
+			}
+		}
+		got := map[string]bool{}
+		for _, n := range s.ShiftNotices(rg[0], rg[1]) {
+			if n.Kind == NoticeHandoff {
+				got[n.At.UTC().Format(time.RFC3339)+" "+n.Shift.Tier+" "+n.Shift.User] = true
+			} else if !n.Shift.From.Add(-time.Hour).Equal(n.At) {
+				t.Errorf("before notice at %v for shift at %v", n.At, n.Shift.From)
+			}
+		}
+		for k := range want {
+			if !got[k] {
+				t.Errorf("holder change %s: no handoff notice", k)
+			}
+		}
+		for k := range got {
+			if !want[k] {
+				t.Errorf("handoff notice %s: no holder change", k)
+			}
+		}
+	}
+}

@@ -54,6 +54,25 @@ func (r *recorder) notices() []notify.Message {
 	return out
 }
 
+// noticeTexts are the shift notices sent, each "Jan 2 15:04 user channel:
+// text".
+func noticeTexts(h *harness) []string {
+	var out []string
+	for _, m := range h.rec.notices() {
+		out = append(out, m.At.UTC().Format("Jan 2 15:04")+" "+m.User+" "+m.Channel+": "+m.Text)
+	}
+	return out
+}
+
+// teamTexts are the messages in the team's channel of noticesConfig.
+func teamTexts(sl *providertest.Slack) []string {
+	var out []string
+	for _, m := range channelMessages(sl, "CONCALLHANDOFF") {
+		out = append(out, m.Text)
+	}
+	return out
+}
+
 // Shift notices go out once across replicas, to the incoming person on
 // their notice channel and to the team's Slack channel, a day ahead and
 // at the handoff; an override made at run time brings its own, in time.
@@ -80,10 +99,7 @@ func TestShiftNoticesOnceAcrossReplicas(t *testing.T) {
 	}
 	h.runUntil(time.Date(2025, 9, 15, 1, 0, 0, 0, time.UTC))
 
-	var got []string
-	for _, m := range h.rec.notices() {
-		got = append(got, m.At.UTC().Format("Jan 2 15:04")+" "+m.User+" "+m.Channel+": "+m.Text)
-	}
+	got := noticeTexts(h)
 	want := []string{
 		"Sep 10 14:00 cat push: Your on-call shift starts in 1d: Primary of s, from Thu Sep 11 14:00 UTC until Thu Sep 11 18:00 UTC (override: bob at the dentist). You take over from Bob.",
 		"Sep 10 18:00 bob sms: Your on-call shift starts in 1d: Primary of s, from Thu Sep 11 18:00 UTC until Mon Sep 15 00:00 UTC. You take over from Cat.",
@@ -95,10 +111,7 @@ func TestShiftNoticesOnceAcrossReplicas(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("notices:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	var team []string
-	for _, m := range channelMessages(sl, "CONCALLHANDOFF") {
-		team = append(team, m.Text)
-	}
+	team := teamTexts(sl)
 	if len(team) != 6 || team[5] != "On-call handoff of s, Mon Sep 15 00:00 UTC: Primary: Bob → Ann" ||
 		team[4] != "s hands off in 1d, Mon Sep 15 00:00 UTC: Primary: Bob → Ann" {
 		t.Fatalf("team channel:\n%s", strings.Join(team, "\n"))
@@ -138,25 +151,19 @@ func TestShiftNoticesOfAnOverrideInsideTheBeforeWindow(t *testing.T) {
 	}
 	h.runUntil(time.Date(2025, 9, 15, 1, 0, 0, 0, time.UTC))
 
-	var got []string
-	for _, m := range h.rec.notices() {
-		got = append(got, m.At.UTC().Format("Jan 2 15:04")+" "+m.User+": "+m.Text)
-	}
+	got := noticeTexts(h)
 	want := []string{
-		"Sep 14 00:00 ann: Your on-call shift starts in 1d: Primary of s, from Mon Sep 15 00:00 UTC until Mon Sep 22 00:00 UTC. You take over from Bob.",
-		"Sep 14 12:00 ann: Change: you are no longer on call from Mon Sep 15 00:00 UTC: Primary of s is Cat's then (override: ann ill), not yours.",
-		"Sep 14 12:00 cat: Your on-call shift starts in 12h: Primary of s, from Mon Sep 15 00:00 UTC until Mon Sep 22 00:00 UTC (override: ann ill). You take over from Bob.",
-		"Sep 14 18:00 cat: Change: you are no longer on call from Mon Sep 15 00:00 UTC: Primary of s is Ann's then, not yours.",
-		"Sep 14 18:00 ann: Your on-call shift starts in 6h: Primary of s, from Mon Sep 15 00:00 UTC until Mon Sep 22 00:00 UTC. You take over from Bob.",
-		"Sep 15 00:00 ann: You are on call now: Primary of s, until Mon Sep 22 00:00 UTC. You take over from Bob.",
+		"Sep 14 00:00 ann push: Your on-call shift starts in 1d: Primary of s, from Mon Sep 15 00:00 UTC until Mon Sep 22 00:00 UTC. You take over from Bob.",
+		"Sep 14 12:00 ann push: Change: you are no longer on call from Mon Sep 15 00:00 UTC: Primary of s is Cat's then (override: ann ill), not yours.",
+		"Sep 14 12:00 cat push: Your on-call shift starts in 12h: Primary of s, from Mon Sep 15 00:00 UTC until Mon Sep 22 00:00 UTC (override: ann ill). You take over from Bob.",
+		"Sep 14 18:00 cat push: Change: you are no longer on call from Mon Sep 15 00:00 UTC: Primary of s is Ann's then, not yours.",
+		"Sep 14 18:00 ann push: Your on-call shift starts in 6h: Primary of s, from Mon Sep 15 00:00 UTC until Mon Sep 22 00:00 UTC. You take over from Bob.",
+		"Sep 15 00:00 ann push: You are on call now: Primary of s, until Mon Sep 22 00:00 UTC. You take over from Bob.",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("notices:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	var team []string
-	for _, m := range channelMessages(sl, "CONCALLHANDOFF") {
-		team = append(team, m.Text)
-	}
+	team := teamTexts(sl)
 	wantTeam := []string{
 		"s hands off in 1d, Mon Sep 15 00:00 UTC: Primary: Bob → Ann",
 		"The on-call plan of s changed: Primary from Mon Sep 15 00:00 UTC: Cat, not Ann (override: ann ill)",

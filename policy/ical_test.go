@@ -348,10 +348,11 @@ services:
 
 var feedTierRE = regexp.MustCompile(`Tier: [^(]*\(([a-z]+)\)`)
 
-// TestICalendarFeedMatchesOnCallAcrossDST: every instant, each person's feed has an event for exactly the tiers
-// OnCallTier (what the engine pages by) gives them, across both DST
-// changes of America/New_York, for weekly, daily, hourly and layered
-// tiers with handoffs in the hours clocks skip and repeat.
+// TestICalendarFeedMatchesOnCallAcrossDST: every instant, each person's
+// feed has an event for exactly the tiers OnCallTier (what the engine
+// pages by) gives them, across both DST changes of America/New_York, for
+// weekly, daily, hourly and layered tiers with handoffs in the hours
+// clocks skip and repeat.
 func TestICalendarFeedMatchesOnCallAcrossDST(t *testing.T) {
 	c, err := Parse([]byte(dstTiersConfig), "z.yaml", "")
 	if err != nil {

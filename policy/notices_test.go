@@ -80,8 +80,10 @@ func TestShiftNotices(t *testing.T) {
 	}
 }
 
-// TestShiftNoticesAreTheHolderChangesAcrossDST: handoff notices are exactly the changes of holder OnCallTier shows,
-// sampled each minute, across both DST changes.
+// TestShiftNoticesAreTheHolderChangesAcrossDST: handoff notices are
+// exactly the changes of holder OnCallTier shows, sampled each minute,
+// across both DST changes, and each notice before a shift is Before its
+// start.
 func TestShiftNoticesAreTheHolderChangesAcrossDST(t *testing.T) {
 	c, err := Parse([]byte(strings.Replace(dstTiersConfig, "    overrides:", "    notices: {before: 1h}\n    overrides:", 1)), "z.yaml", "")
 	if err != nil {

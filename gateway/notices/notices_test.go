@@ -83,6 +83,13 @@ func (f *failing) Notify(_ context.Context, m notify.Message) error {
 	return err
 }
 
+// service sends through tr, by the config *cfg and at *now as they are
+// when asked.
+func service(cfg **policy.Config, tr notify.Notifier, now *time.Time) *Service {
+	return New(Options{Config: func() *policy.Config { return *cfg }, Notifiers: map[string]notify.Notifier{"log": tr},
+		Now: func() time.Time { return *now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+}
+
 // TestNoticeTriesByFailure: how often ann's notice a day ahead (due Sun
 // Sep 14 00:00) is tried, by how its tries fail. One that may have been
 // sent is not tried again (before: once more a minute later, and ann had
@@ -106,8 +113,7 @@ func TestNoticeTriesByFailure(t *testing.T) {
 			cfg := parse(t, "24h")
 			tr := &failing{errs: tc.errs}
 			now := time.Date(2025, 9, 14, 0, 0, 0, 0, time.UTC)
-			s := New(Options{Config: func() *policy.Config { return cfg }, Notifiers: map[string]notify.Notifier{"log": tr},
-				Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			s := service(&cfg, tr, &now)
 			j := &store.Job{Kind: Kind, Key: "s", Due: now, Data: mustJSON(state{Last: now.Add(-time.Minute)})}
 			for end := now.Add(time.Hour); !now.After(end); now = j.Due {
 				next, err := s.Handle(context.Background(), j)
@@ -134,8 +140,7 @@ func TestHandleOfAJobStoredBeforeAnnouncedSendsNothingAgain(t *testing.T) {
 	cfg := parse(t, "24h")
 	tr := &failing{}
 	now := time.Date(2025, 9, 14, 6, 0, 0, 0, time.UTC)
-	s := New(Options{Config: func() *policy.Config { return cfg }, Notifiers: map[string]notify.Notifier{"log": tr},
-		Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s := service(&cfg, tr, &now)
 	j := &store.Job{Kind: Kind, Key: "s", Due: now, Data: []byte(`{"last":"2025-09-14T00:00:00Z"}`)}
 	next, err := s.Handle(context.Background(), j)
 	if err != nil || next == nil {
@@ -156,8 +161,7 @@ func TestNoticeBeforeNotSentAgainWhenBeforeShortens(t *testing.T) {
 	cfg := parse(t, "24h")
 	tr := &failing{}
 	now := time.Date(2025, 9, 14, 0, 0, 0, 0, time.UTC)
-	s := New(Options{Config: func() *policy.Config { return cfg }, Notifiers: map[string]notify.Notifier{"log": tr},
-		Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s := service(&cfg, tr, &now)
 	j := &store.Job{Kind: Kind, Key: "s", Due: now, Data: mustJSON(state{Last: now.Add(-time.Minute), Since: now.Add(-time.Hour)})}
 	j, err := s.Handle(context.Background(), j)
 	if err != nil || j == nil || tr.sent != 1 {

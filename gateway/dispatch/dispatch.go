@@ -195,10 +195,11 @@ func New(o Options) *Dispatcher {
 		nobody: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_paged_nobody_total",
 			Help: "Escalations (a level, an unresolved rule, a page_immediately level) that paged nobody because nobody was on call for them, by service: a missed page."}, []string{"service"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_dispatch_errors_total",
-			Help: "Claimed incident steps this replica could not work as stored, by reason: unknown_service (the incident's service is not in this replica's config; nothing is paged here until it is, or another replica pages it); unknown_priority (the incident's priority is not in its service's scheme: it is escalated on the scheme's most urgent priority's timeouts, targets and rules)."}, []string{"reason"}),
+			Help: "Claimed incident steps this replica could not work as stored, by reason: unknown_service (the incident's service is not in this replica's config; nothing is paged here until it is, or another replica pages it); unknown_priority (the incident's priority is not in its service's scheme: it is escalated on the scheme's most urgent priority's timeouts, targets and rules); lease_ran_out (the replica was stopped or held up after claiming the incident, a freeze or a VM pause, until its lease was nearly over, or its claim's time ran out mid-send: nothing was sent or recorded for the rest, and the claim was left to run out and be taken over)."}, []string{"reason"}),
 	}
 	m.errors.WithLabelValues("unknown_service")
 	m.errors.WithLabelValues("unknown_priority")
+	m.errors.WithLabelValues(leaseRanOut)
 	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches, m.nobody, m.errors)
 	d := &Dispatcher{o: o, log: o.Logger, m: m, wake: make(chan struct{}, 1), journal: newJournal()}
 	o.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagerd_dispatch_unrecorded",
@@ -305,6 +306,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			} else if err == nil {
 				lateBefore = false
 			}
+			// The pages of a claim may start until sendBy (sendWindow). A
+			// claim worked although it came back late (late twice) gets
+			// the quarter lease after it came back that an on-time one
+			// has at least.
+			sendBy := now.Add(d.sendWindow())
+			if lateBefore {
+				sendBy = d.o.Now().Add(d.o.Lease / 4)
+			}
 			if err != nil && ctx.Err() == nil {
 				// Back off (capped, with jitter) instead of asking again at
 				// once; say so once per streak, not once per try.
@@ -314,7 +323,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				failing.ok()
 				for _, c := range claims {
 					inflight++
-					d.start(workCtx, pool, c, done)
+					d.start(workCtx, pool, c, sendBy, done)
 				}
 				backlog = more
 				if more {
@@ -455,9 +464,11 @@ type workers struct {
 }
 
 type claimWork struct {
-	ctx  context.Context
-	c    store.Claim
-	done chan<- struct{}
+	ctx context.Context
+	c   store.Claim
+	// sendBy is when the claim's pages may no longer start (sendWindow).
+	sendBy time.Time
+	done   chan<- struct{}
 }
 
 func (d *Dispatcher) newWorkers() *workers {
@@ -469,7 +480,7 @@ func (w *workers) stop() { close(w.in) }
 
 // start works one claimed incident on a worker and signals done. The
 // caller keeps at most Workers in flight, so it never waits here.
-func (d *Dispatcher) start(ctx context.Context, w *workers, c store.Claim, done chan<- struct{}) {
+func (d *Dispatcher) start(ctx context.Context, w *workers, c store.Claim, sendBy time.Time, done chan<- struct{}) {
 	d.m.claims.Inc()
 	if c.Takeover {
 		d.m.takeovers.Inc()
@@ -479,16 +490,17 @@ func (d *Dispatcher) start(ctx context.Context, w *workers, c store.Claim, done 
 		w.started++
 		go func() {
 			for cw := range w.in {
-				d.workClaim(cw.ctx, cw.c)
+				d.workClaim(cw.ctx, cw.c, cw.sendBy)
 				cw.done <- struct{}{}
 			}
 		}()
 	}
-	w.in <- claimWork{ctx: ctx, c: c, done: done}
+	w.in <- claimWork{ctx: ctx, c: c, sendBy: sendBy, done: done}
 }
 
-// workClaim works one claimed incident, storm or job.
-func (d *Dispatcher) workClaim(ctx context.Context, c store.Claim) {
+// workClaim works one claimed incident, storm or job; an incident's pages
+// may start until sendBy.
+func (d *Dispatcher) workClaim(ctx context.Context, c store.Claim, sendBy time.Time) {
 	// Every store call of the claim's work has a deadline: the lease,
 	// and the send timeout for the pages sent meanwhile.
 	ctx, cancel := context.WithTimeout(ctx, d.o.Lease+d.o.SendTimeout)
@@ -515,7 +527,7 @@ func (d *Dispatcher) workClaim(ctx context.Context, c store.Claim) {
 		}
 		return
 	}
-	if err := d.work(ctx, c); isConfigMiss(err) {
+	if err := d.work(ctx, c, sendBy); isConfigMiss(err) {
 		d.configMiss(ctx, c, err)
 	} else if err != nil {
 		d.log.Error("dispatcher: incident step failed; it comes due again when the lease ends",
@@ -532,10 +544,11 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	defer pool.stop()
 	inflight, total := 0, 0
 	for {
-		claims, err := d.o.Store.ClaimDue(ctx, d.o.Now(), d.o.Lease, d.o.Workers-inflight)
+		now := d.o.Now()
+		claims, err := d.o.Store.ClaimDue(ctx, now, d.o.Lease, d.o.Workers-inflight)
 		for _, c := range claims {
 			inflight++
-			d.start(ctx, pool, c, done)
+			d.start(ctx, pool, c, now.Add(d.sendWindow()), done)
 		}
 		total += len(claims)
 		if err != nil || (len(claims) == 0 && inflight == 0) {
@@ -570,6 +583,10 @@ type duePage struct {
 	// (notify.ErrOverRateLimit): the step is then due again, not spent.
 	step  policy.Deadline
 	again time.Duration
+	// cut is set by page when its send failed because the claim's own
+	// context ended (not the page's send timeout): whether it went out is
+	// unknown, and nothing is recorded for it.
+	cut bool
 }
 
 // work fires every due step of one claimed incident. Pages are sent before
@@ -589,7 +606,16 @@ type duePage struct {
 // (journal.hold) while it runs: recordJournal leaves it alone, and a
 // second claim of the same incident on this replica (its lease ran out
 // mid-call) waits for the first, then finds its pages journaled.
-func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
+//
+// The pages go out only until sendBy (sendWindow): a replica stopped or
+// held up after claiming the incident (SIGSTOP, a VM pause) for about as
+// long as the lease may find another replica took it over and paged
+// meanwhile, so past sendBy it sends and records nothing, and leaves the
+// claim to run out (leaveToRunOut): a takeover pages, as after a crash.
+// So does a retry after a write the incident changed under, which may
+// fire steps that came due meanwhile; and a claim whose context ended
+// while a page was being sent.
+func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) error {
 	// recordJournal must not record, meanwhile, a page this call is
 	// recording, nor one it is about to send and record.
 	release, waited, err := d.journal.hold(ctx, c.Incident)
@@ -654,6 +680,9 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 	}
 	told := false // priorityMiss, once a claim
 	for attempt := 0; attempt < 10; {
+		if attempt > 0 && d.pastSendBy(ctx, sendBy) {
+			return d.leaveToRunOut(ctx, c, sendBy)
+		}
 		inc, err := c.Record, error(nil) // read with the claim: the first try needs no read
 		if inc == nil {
 			inc, err = d.o.Store.Get(ctx, c.Incident)
@@ -749,8 +778,19 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 			}
 		}
 		entries, acted = carriedOver(carried, inc.State, entries, acted, aliased)
+		if len(pages) > 0 && d.pastSendBy(ctx, sendBy) {
+			return d.leaveToRunOut(ctx, c, sendBy)
+		}
 		calledOff := false
-		for i, e := range d.pageAll(ctx, cfg, inc, pages, now) {
+		results := d.pageAll(ctx, cfg, inc, pages, now)
+		// Pages whose sends ended past sendBy: the claim's lease is
+		// nearly or wholly over, and another replica may have taken the
+		// incident over and paged.
+		late := d.o.Now().After(sendBy)
+		for i, e := range results {
+			if pages[i].cut {
+				continue // not known to be sent: nothing to journal
+			}
 			if pages[i].again > 0 {
 				// Sent back by the rate limit: nothing went out, and
 				// its step is due again at its turn.
@@ -767,7 +807,20 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim) error {
 			}
 			sent[pages[i].key] = e
 			sentSteps[pages[i].deadline] = pages[i]
+			if late && e.Type == "notify_failed" {
+				// A failure then (a send the replica's freeze timed
+				// out, say) is recorded by this claim's own write if
+				// that gets in first; the journal does not record it
+				// later beside the takeover's page.
+				continue
+			}
 			d.journal.sent(c.Incident, pages[i].key, e, now.Add(d.o.Lease))
+		}
+		if ctx.Err() != nil {
+			// The claim's time ran out while its pages were sent: its
+			// lease is long over. The pages that went out are in the
+			// journal; the rest, and the record, are the takeover's.
+			return d.leaveToRunOut(ctx, c, sendBy)
 		}
 		if calledOff {
 			// The pages that did go out are recorded by the next try,
@@ -1189,6 +1242,17 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			"user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
 		return store.Entry{} // nothing to record
 	}
+	if err != nil && ctx.Err() != nil {
+		// The claim's context ended (its lease and a send timeout are
+		// over: the replica was stopped mid-send, say): the failure is
+		// the claim's, not the provider's. Not a refused page: nothing
+		// is recorded and no step brought forward; the step is left to
+		// the replica that takes the incident over.
+		p.cut = true
+		d.log.Warn("page not known to be sent: the claim's time ran out while it was sent; left to the takeover", "incident", inc.ID,
+			"user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
+		return store.Entry{}
+	}
 	if again, over := notify.OverRateLimitDelay(err); over {
 		d.m.pages.WithLabelValues(a.Channel, contact.Via, "rate_limited").Inc()
 		d.log.Info("page sent back by the rate limit; due again at its turn", "incident", inc.ID,
@@ -1228,6 +1292,47 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	d.m.pages.WithLabelValues(a.Channel, contact.Via, "sent").Inc()
 	d.m.lateness.Observe(d.o.Now().Sub(a.At).Seconds())
 	return e
+}
+
+// leaseRanOut is the reason pagerd_dispatch_errors_total counts a claim
+// left to run out (leaveToRunOut) under.
+const leaseRanOut = "lease_ran_out"
+
+// sendWindow is how long after a claim was asked for its pages may still
+// start: Lease less SendTimeout, so that a page, retries included, is
+// done before the lease ends and another replica may take the incident
+// over; but at least three quarters of the lease. The late-claim guard
+// (Run) works claims that came back within half their lease, and with
+// the defaults (30s and 20s) Lease less SendTimeout is a third of it: a
+// store slow enough to answer claims in 12 s would then have every claim
+// worked and then left, and page nobody. A quarter of the lease after the
+// latest a claim is worked is more than any work before the pages takes,
+// and a replica held up that long past it was most likely stopped, about
+// to lose its claim, or already has.
+func (d *Dispatcher) sendWindow() time.Duration {
+	return max(d.o.Lease-d.o.SendTimeout, d.o.Lease*3/4)
+}
+
+// pastSendBy says whether a claim's pages may no longer start: sendBy
+// has passed (on the dispatcher's clock: time.Now's monotonic reading in
+// the daemon), or the claim's context ended.
+func (d *Dispatcher) pastSendBy(ctx context.Context, sendBy time.Time) bool {
+	return ctx.Err() != nil || d.o.Now().After(sendBy)
+}
+
+// leaveToRunOut gives up working a claim, without sending, recording or
+// releasing it: its lease is over, or so nearly that another replica may
+// have taken the incident over and paged (pastSendBy). The lease runs
+// out, and whoever claims the incident next, this replica or another,
+// works the steps still pending; a page this claim sent and did not
+// record (an earlier try's) is in the journal. Counted in
+// pagerd_dispatch_errors_total (leaseRanOut).
+func (d *Dispatcher) leaveToRunOut(ctx context.Context, c store.Claim, sendBy time.Time) error {
+	d.m.errors.WithLabelValues(leaseRanOut).Inc()
+	d.log.Warn("dispatcher: the claim's lease was nearly over before its pages went out (the replica stopped or held up after claiming); left to run out and be taken over: no page sent from now on, nothing recorded",
+		"incident", c.Incident, "past_send_by", d.o.Now().Sub(sendBy).Round(time.Millisecond).String(),
+		"lease", d.o.Lease.String(), "claim_ended", ctx.Err() != nil)
+	return nil
 }
 
 // stillDueTimeout bounds stillDue's store read: a store slow to answer

@@ -1,0 +1,227 @@
+package gateway
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// A replica frozen (SIGSTOP, a VM pause, a container freeze) after it
+// claimed an incident, for longer than its lease, while another replica
+// takes the incident over and pages. The freeze is played on the fake
+// clock: the test moves it past the lease while the frozen replica waits.
+
+// freeze blocks its first caller until released, and says when it started
+// waiting.
+type freeze struct {
+	once    sync.Once
+	started chan struct{}
+	release chan struct{}
+}
+
+func newFreeze() *freeze { return &freeze{started: make(chan struct{}), release: make(chan struct{})} }
+
+// point is where the frozen replica stops: the first call waits there.
+func (f *freeze) point() {
+	first := false
+	f.once.Do(func() { first = true })
+	if first {
+		close(f.started)
+		<-f.release
+	}
+}
+
+// wait waits for the replica to reach the freeze.
+func (f *freeze) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-f.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replica never reached the freeze")
+	}
+}
+
+// withTransport is edit for h.dispatcher: n in place of the log transport.
+func withTransport(n notify.Notifier) func(*dispatch.Options) {
+	return func(o *dispatch.Options) {
+		ns := map[string]notify.Notifier{}
+		for k, v := range o.Notifiers {
+			ns[k] = v
+		}
+		ns["log"] = n
+		o.Notifiers = ns
+	}
+}
+
+// notifierFunc is a transport made of a function.
+type notifierFunc func(context.Context, notify.Message) error
+
+func (f notifierFunc) Notify(ctx context.Context, m notify.Message) error { return f(ctx, m) }
+
+// TestPausedReplicaDoesNotPageAfterTakeover: replica a claims the push and
+// freezes before sending it, for longer than its 30 s lease; b takes the
+// incident over and pages. When a resumes it must not send the push again:
+// its lease ran out before anything went out, which a crash at the same
+// point would not turn into a duplicate either. It sends and records
+// nothing, and says why (log, pagerd_dispatch_errors_total).
+func TestPausedReplicaDoesNotPageAfterTakeover(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(dispatchConfig), replicas(0))
+			fz := newFreeze()
+			a, aReg := h.dispatcher(func(o *dispatch.Options) {
+				o.Lease = 30 * time.Second
+				cfg := o.Config
+				// The first thing a does with a claimed incident is read
+				// the config: it freezes there, after the claim came back
+				// and before any page.
+				o.Config = func() *policy.Config { fz.point(); return cfg() }
+			})
+			b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
+			id := fire(h)
+			aDone := make(chan struct{})
+			go func() { defer close(aDone); _, _ = a.RunOnce(context.Background()) }()
+			fz.wait(t)
+			h.clock.Set(fixedNow.Add(31 * time.Second)) // a's lease ran out: b takes over
+			if _, err := b.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			close(fz.release)
+			<-aDone
+			if got := h.rec.lines(fixedNow); len(got) != 1 {
+				t.Errorf("pages %v: want b's push only (a's lease ran out before it sent anything)", got)
+			}
+			v := h.incident(id)
+			if n := len(entriesOf(v.Timeline, "notify", "push")); n != 1 {
+				t.Errorf("%d pushes in the timeline, want 1: %+v", n, v.Timeline)
+			}
+			if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 1 {
+				t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v on a, want 1", got)
+			}
+			if !strings.Contains(h.logs.String(), "left to run out and be taken over") {
+				t.Error("a did not say it left the claim")
+			}
+			// The ladder goes on from b's record: the SMS at 2m, once.
+			h.clock.Set(fixedNow.Add(2 * time.Minute))
+			if _, err := b.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := h.rec.lines(fixedNow); len(got) != 2 || got[1] != "2m L1 ann sms" {
+				t.Errorf("pages %v: want b's push, then the SMS at 2m", got)
+			}
+		})
+	}
+}
+
+// TestPausedReplicaWhoseSendTimedOutRecordsNothing: a is frozen inside
+// the push's send, past the lease and the send's own timeout; b takes
+// over and pages. When a resumes, its send fails on the timeout, and the
+// incident has changed under it: it must not record a failed push that b
+// delivered, nor bring the SMS due at 2m forward to now, nor fire what
+// came due meanwhile.
+func TestPausedReplicaWhoseSendTimedOutRecordsNothing(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(dispatchConfig), replicas(0))
+			fz := newFreeze()
+			a, _ := h.dispatcher(func(o *dispatch.Options) {
+				o.Lease, o.SendTimeout = 30*time.Second, 100*time.Millisecond
+				withTransport(notifierFunc(func(ctx context.Context, m notify.Message) error {
+					fz.point()
+					<-ctx.Done() // frozen past the send timeout, as an HTTP client sees it
+					return ctx.Err()
+				}))(o)
+			})
+			b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
+			id := fire(h)
+			aDone := make(chan struct{})
+			go func() { defer close(aDone); _, _ = a.RunOnce(context.Background()) }()
+			fz.wait(t)
+			h.clock.Set(fixedNow.Add(31 * time.Second))
+			if _, err := b.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			close(fz.release)
+			<-aDone
+			v := h.incident(id)
+			if n := len(entriesOf(v.Timeline, "notify_failed", "push")); n != 0 {
+				t.Errorf("a recorded its push failed after b delivered it: %+v", v.Timeline)
+			}
+			h.clock.Set(fixedNow.Add(40 * time.Second))
+			if _, err := b.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := h.rec.lines(fixedNow); len(got) != 1 {
+				t.Errorf("pages %v: want only b's push before 2m (the SMS brought forward by a failure that was the freeze's)", got)
+			}
+			if v := h.incident(id); v.NextStepAt == nil || !v.NextStepAt.Equal(fixedNow.Add(2*time.Minute)) {
+				t.Errorf("next step at %v, want the SMS at 2m", v.NextStepAt)
+			}
+		})
+	}
+}
+
+// TestSendCutByTheClaimsEndIsNotARefusedPage: a page whose send fails
+// because the claim's own context ended (its lease and a send timeout
+// over: the replica was stopped mid-send) was not refused by the provider.
+// It is not recorded notify_failed, brings no step forward, and the step
+// is paged by the next claim, this replica's included, instead of being
+// recorded from the journal as failed and never sent.
+func TestSendCutByTheClaimsEndIsNotARefusedPage(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(dispatchConfig), replicas(0))
+			fz := newFreeze()
+			var cut sync.Once
+			a, aReg := h.dispatcher(func(o *dispatch.Options) {
+				o.Lease = 30 * time.Second
+				withTransport(notifierFunc(func(ctx context.Context, m notify.Message) error {
+					first := false
+					cut.Do(func() { first = true })
+					if first {
+						fz.point()
+						<-ctx.Done()
+						return ctx.Err()
+					}
+					return h.rec.Notify(ctx, m)
+				}))(o)
+			})
+			id := fire(h)
+			claimCtx, end := context.WithCancel(context.Background())
+			aDone := make(chan struct{})
+			go func() { defer close(aDone); _, _ = a.RunOnce(claimCtx) }()
+			fz.wait(t)
+			end() // the claim's time ends while a sends
+			close(fz.release)
+			<-aDone
+			if v := h.incident(id); strings.Contains(timelineTypes(v), "notify_failed") {
+				t.Errorf("a send cut by the claim's end recorded as refused: %+v", v.Timeline)
+			}
+			if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 1 {
+				t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v, want 1", got)
+			}
+			// The lease runs out and a claims the incident again: the push
+			// goes out then, and the SMS stays at 2m.
+			h.clock.Set(fixedNow.Add(31 * time.Second))
+			if _, err := a.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := h.rec.lines(fixedNow); len(got) != 1 || got[0] != "31s L1 ann push" {
+				t.Errorf("pages %v: want the push, sent by the next claim", got)
+			}
+			v := h.incident(id)
+			if n := len(entriesOf(v.Timeline, "notify", "push")); n != 1 || strings.Contains(timelineTypes(v), "notify_failed") {
+				t.Errorf("timeline %+v: want one push, no failure", v.Timeline)
+			}
+			if v.NextStepAt == nil || !v.NextStepAt.Equal(fixedNow.Add(2*time.Minute)) {
+				t.Errorf("next step at %v, want the SMS at 2m", v.NextStepAt)
+			}
+		})
+	}
+}

@@ -47,6 +47,26 @@ func (f *freeze) wait(t *testing.T) {
 	}
 }
 
+// takeOverWhileFrozen fires an alert and lets replica a claim its push
+// and reach the freeze; then moves the clock past a's 30 s lease, for
+// another replica, b, to take the incident over and page; then lets a
+// resume and finish. It returns the incident and b.
+func takeOverWhileFrozen(t *testing.T, h *harness, a *dispatch.Dispatcher, fz *freeze) (string, *dispatch.Dispatcher) {
+	t.Helper()
+	b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
+	id := fire(h)
+	aDone := make(chan struct{})
+	go func() { defer close(aDone); _, _ = a.RunOnce(context.Background()) }()
+	fz.wait(t)
+	h.clock.Set(fixedNow.Add(31 * time.Second))
+	if _, err := b.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	close(fz.release)
+	<-aDone
+	return id, b
+}
+
 // withTransport is edit for h.dispatcher: n in place of the log transport.
 func withTransport(n notify.Notifier) func(*dispatch.Options) {
 	return func(o *dispatch.Options) {
@@ -83,17 +103,7 @@ func TestPausedReplicaDoesNotPageAfterTakeover(t *testing.T) {
 				// and before any page.
 				o.Config = func() *policy.Config { fz.point(); return cfg() }
 			})
-			b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
-			id := fire(h)
-			aDone := make(chan struct{})
-			go func() { defer close(aDone); _, _ = a.RunOnce(context.Background()) }()
-			fz.wait(t)
-			h.clock.Set(fixedNow.Add(31 * time.Second)) // a's lease ran out: b takes over
-			if _, err := b.RunOnce(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			close(fz.release)
-			<-aDone
+			id, b := takeOverWhileFrozen(t, h, a, fz)
 			if got := h.rec.lines(fixedNow); len(got) != 1 {
 				t.Errorf("pages %v: want b's push only (a's lease ran out before it sent anything)", got)
 			}
@@ -138,17 +148,7 @@ func TestPausedReplicaWhoseSendTimedOutRecordsNothing(t *testing.T) {
 					return ctx.Err()
 				}))(o)
 			})
-			b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
-			id := fire(h)
-			aDone := make(chan struct{})
-			go func() { defer close(aDone); _, _ = a.RunOnce(context.Background()) }()
-			fz.wait(t)
-			h.clock.Set(fixedNow.Add(31 * time.Second))
-			if _, err := b.RunOnce(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			close(fz.release)
-			<-aDone
+			id, b := takeOverWhileFrozen(t, h, a, fz)
 			v := h.incident(id)
 			if n := len(entriesOf(v.Timeline, "notify_failed", "push")); n != 0 {
 				t.Errorf("a recorded its push failed after b delivered it: %+v", v.Timeline)

@@ -71,6 +71,13 @@ type Options struct {
 	Stdout io.Writer
 	// Reload reloads the config at every value it delivers (SIGHUP).
 	Reload <-chan os.Signal
+	// ShutdownDelay is how long pagerd keeps serving, not ready, once
+	// Run's context ends, before it stops taking connections: a load
+	// balancer (Kubernetes endpoints) goes on sending requests for a few
+	// seconds after it was told to stop, and a provider's callback it
+	// sends to a closed port is lost (Twilio does not retry). 0: stop at
+	// once.
+	ShutdownDelay time.Duration
 
 	// Listener, when set, is listened on instead of Listen.
 	Listener net.Listener
@@ -99,6 +106,8 @@ type Options struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish after a stop (default 30s).
 	ShutdownTimeout time.Duration
+	// After is the clock ShutdownDelay is waited on (default time.After).
+	After func(time.Duration) <-chan time.Time
 	// PostHandoff, when set, posts each schedule's handoff document at
 	// every handoff (a store job per schedule, once across replicas)
 	// instead of the daemon's own poster, which posts it to the
@@ -556,14 +565,17 @@ func (d *Daemon) wake(ctx context.Context) func() {
 }
 
 // Run runs the daemon until ctx ends: readiness probes, config reloads,
-// the dispatcher and the HTTP server. On stop the server finishes the
-// requests in flight and the dispatcher the steps it is on; anything left
-// is in the store, and another replica, or this one at its next start,
-// fires it. It returns why it stopped when that was not ctx ending (data
+// the dispatcher and the HTTP server. When ctx ends with a shutdown delay
+// set, readiness turns red and everything runs on for the delay. Then the
+// server finishes the requests in flight and the dispatcher the steps it
+// is on; anything left is in the store, and another replica, or this one
+// at its next start, fires it. It returns why it stopped when that was not ctx ending (data
 // in Redis of a newer schema, a listener that failed).
 func (d *Daemon) Run(ctx context.Context) error {
-	ctx, abort := context.WithCancelCause(ctx)
+	stop := ctx
+	ctx, abort := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer abort(nil)
+	go d.stopAfterDelay(stop, ctx, abort)
 	if d.schema != nil {
 		go watchSchema(ctx, d.log, d.schema, abort)
 	}
@@ -590,6 +602,31 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("pagerd stopped")
 	return nil
+}
+
+// stopAfterDelay ends the daemon's run (abort) once stop ends: at once
+// without a shutdown delay, else after turning readiness red and serving
+// on for the delay, so that requests routed to pagerd before the load
+// balancer saw it not ready are still answered.
+func (d *Daemon) stopAfterDelay(stop, run context.Context, abort context.CancelCauseFunc) {
+	select {
+	case <-run.Done(): // stopped for another reason
+		return
+	case <-stop.Done():
+	}
+	if delay := d.o.ShutdownDelay; delay > 0 {
+		d.health.Stopping()
+		d.log.Info("shutting down: not ready, still serving for the shutdown delay", "delay", delay.String())
+		after := d.o.After
+		if after == nil {
+			after = time.After
+		}
+		select {
+		case <-run.Done():
+		case <-after(delay):
+		}
+	}
+	abort(nil)
 }
 
 // reloads reloads the config at every signal; a bad config is refused and

@@ -119,6 +119,8 @@ type harnessOptions struct {
 	postHandoff history.HandoffPoster
 	consolePoll time.Duration
 	serve       func(http.Handler) http.Handler
+	stopDelay   time.Duration
+	stopAfter   func(time.Duration) <-chan time.Time
 }
 
 type option func(*harnessOptions)
@@ -167,6 +169,12 @@ func probing(d time.Duration) option { return func(o *harnessOptions) { o.probe 
 // onListener serves the daemon on l when it runs (run); the test server
 // is not started.
 func onListener(l net.Listener) option { return func(o *harnessOptions) { o.listener = l } }
+
+// shutdownDelay gives the daemon a shutdown delay of d, waited on after
+// (Options.ShutdownDelay, Options.After).
+func shutdownDelay(d time.Duration, after func(time.Duration) <-chan time.Time) option {
+	return func(o *harnessOptions) { o.stopDelay, o.stopAfter = d, after }
+}
 
 // quiet drops the logs (benchmarks).
 func quiet() option { return func(o *harnessOptions) { o.quiet = true } }
@@ -242,7 +250,7 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	d, err := New(context.Background(), Options{ConfigPath: h.cfg, Config: cfg, Listener: listener, Store: o.store, Registry: h.reg,
 		Now: now, Logger: h.log, Notifiers: notifiers, RetryBase: o.retryBase, MaxSleep: o.maxSleep,
 		ProbeInterval: o.probe, ShutdownTimeout: 5 * time.Second, Version: o.version, PostHandoff: o.postHandoff,
-		ConsolePoll: o.consolePoll})
+		ConsolePoll: o.consolePoll, ShutdownDelay: o.stopDelay, After: o.stopAfter})
 	if err != nil {
 		t.Fatal(err)
 	}

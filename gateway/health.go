@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
@@ -29,6 +30,11 @@ type Health struct {
 
 	// back, when set, is told when a probe passes after one failed.
 	back func()
+
+	// stopping is set once pagerd is shutting down (Stopping): readiness
+	// is red from then on, so that load balancers stop sending to it
+	// while it still answers.
+	stopping atomic.Bool
 
 	mu       sync.Mutex
 	probeErr error
@@ -126,9 +132,19 @@ func (h *Health) write(kind int, err error) {
 	}
 }
 
+// Stopping turns readiness red for good: pagerd is shutting down and
+// wants no new traffic, though it still answers what reaches it.
+func (h *Health) Stopping() { h.stopping.Store(true) }
+
+// errStopping is what readiness says once pagerd is shutting down.
+var errStopping = errors.New("pagerd is shutting down")
+
 // Check returns nil when the store answers and takes writes, or what is
 // wrong, for /-/ready.
 func (h *Health) Check(ctx context.Context) error {
+	if h.stopping.Load() {
+		return errStopping
+	}
 	if err := h.st.Ping(ctx); err != nil {
 		return fmt.Errorf("the store does not answer: %w", err)
 	}

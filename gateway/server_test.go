@@ -463,6 +463,81 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 }
 
+// TestShutdownDelay: once stopped with a shutdown delay, the daemon says
+// it is not ready at once but still answers (an alert, a probe) until the
+// delay is over; then it stops taking connections and Run returns. The
+// delay is waited on a clock of the test's.
+func TestShutdownDelay(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fire := make(chan time.Time)
+	asked := make(chan time.Duration, 1)
+	after := func(d time.Duration) <-chan time.Time { asked <- d; return fire }
+	h := newHarness(t, onListener(l), shutdownDelay(5*time.Second, after))
+	base := "http://" + l.Addr().String()
+	get := func(path string) int {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := h.run(ctx)
+	if code := get("/-/ready"); code != 200 {
+		t.Fatalf("/-/ready before the stop: %d", code)
+	}
+	cancel()
+	select {
+	case d := <-asked:
+		if d != 5*time.Second {
+			t.Fatalf("waited %v, want the 5s delay", d)
+		}
+	case err := <-served:
+		t.Fatalf("Run returned at once, with no shutdown delay: %v", err)
+	}
+	if code := get("/-/ready"); code != http.StatusServiceUnavailable {
+		t.Fatalf("/-/ready during the shutdown delay: %d, want 503", code)
+	}
+	if code := get("/-/healthy"); code != 200 {
+		t.Fatalf("/-/healthy during the shutdown delay: %d", code)
+	}
+	req, _ := http.NewRequest("POST", base+"/api/v1/alertmanager", strings.NewReader(amPayload("firing", "g", map[string]string{"alertname": "A"})))
+	req.Header.Set("Authorization", "Bearer "+amKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("an alert during the shutdown delay: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("an alert during the shutdown delay: %d", resp.StatusCode)
+	}
+	select {
+	case err := <-served:
+		t.Fatalf("Run returned before the delay was over: %v", err)
+	default:
+	}
+	fire <- time.Now()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after the delay")
+	}
+	if _, err := net.DialTimeout("tcp", l.Addr().String(), time.Second); err == nil {
+		t.Fatal("still taking connections after the delay")
+	}
+	if incs, _ := h.store.List(context.Background(), store.Filter{}); len(incs) != 1 {
+		t.Fatalf("%d incidents stored, want the alert taken in during the delay", len(incs))
+	}
+}
+
 func TestHealthAndReady(t *testing.T) {
 	h := newHarness(t)
 	for path, want := range map[string]int{"/-/healthy": 200, "/-/ready": 200, "/metrics": 200, "/nope": 404} {

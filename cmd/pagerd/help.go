@@ -20,12 +20,13 @@ type help struct {
 var helps = map[string]help{
 	"serve": {
 		summary:  "run the daemon",
-		synopsis: "--config FILE [--listen ADDR] [--redis-url URL] [--data-dir DIR] [--log-level LEVEL]\n         [--debug-listen ADDR]",
+		synopsis: "--config FILE [--listen ADDR] [--redis-url URL] [--data-dir DIR] [--log-level LEVEL]\n         [--shutdown-delay DURATION] [--debug-listen ADDR]",
 		about: `Runs the paging daemon: receives Alertmanager webhooks and PagerDuty
 events, pages people on their ladders, serves the incident API, health and
 metrics. Logs JSON to stderr; the log transport's pages go to stdout.
 Refuses to start while a secret the config reads from the environment or a
-file is missing. SIGHUP reloads the config; SIGTERM drains and stops.`,
+file is missing. SIGHUP reloads the config; SIGTERM turns /-/ready red,
+serves on for --shutdown-delay, then drains and stops.`,
 	},
 	"check-config": {
 		summary:  "validate config files strictly",

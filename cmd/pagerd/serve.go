@@ -24,6 +24,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	redisURL := fs.String("redis-url", "", "keep incidents in Redis at this `URL` instead of the embedded store (default server.redis.url)")
 	dataDir := fs.String("data-dir", "", "the `DIR` of the embedded store (default server.data_dir, or ./data)")
 	logLevel := fs.String("log-level", "info", "the `LEVEL` of the logs: debug, info, warn or error")
+	shutdownDelay := fs.Duration("shutdown-delay", 0, "on SIGTERM, keep serving for this `DURATION` with /-/ready red before closing the listener, so that requests a load balancer still routes here are answered (5s or so behind Kubernetes Services; 0 stops at once)")
 	debugListen := fs.String("debug-listen", "", "serve Go's profiler (/debug/pprof/) on this `ADDR`, apart from the API; keep it on loopback (default off)")
 	if _, code := parse(fs, args); code >= 0 {
 		return code
@@ -33,6 +34,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "serve", fmt.Errorf("--log-level %q: use debug, info, warn or error", *logLevel))
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *shutdownDelay < 0 {
+		return fail(stderr, "serve", fmt.Errorf("--shutdown-delay %s: use 0 or more", *shutdownDelay))
+	}
 	if *cfgPath == "" {
 		return fail(stderr, "serve", errNoConfig)
 	}
@@ -56,7 +60,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		defer stopDebug()
 	}
 	err = gateway.Run(ctx, gateway.Options{ConfigPath: *cfgPath, Config: cfg, Listen: *listen, RedisURL: *redisURL,
-		DataDir: *dataDir, Version: version, Logger: log, Stdout: stdout, Reload: hup})
+		DataDir: *dataDir, Version: version, Logger: log, Stdout: stdout, Reload: hup, ShutdownDelay: *shutdownDelay})
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}

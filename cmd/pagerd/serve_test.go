@@ -375,6 +375,50 @@ func TestServeDebugListen(t *testing.T) {
 	d.stop()
 }
 
+// TestServeShutdownDelay: with --shutdown-delay, SIGTERM turns /-/ready
+// red while pagerd still answers, and pagerd exits cleanly once the delay
+// is over (gateway's TestShutdownDelay checks the delay on a fake clock).
+func TestServeShutdownDelay(t *testing.T) {
+	const delay = 2 * time.Second
+	d := startDaemon(t, freeAddr(t), "--data-dir", t.TempDir(), "--shutdown-delay", delay.String())
+	done := make(chan error, 1)
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	go func() { done <- d.cmd.Wait() }()
+	for {
+		resp, err := http.Get("http://" + d.addr + "/-/ready")
+		if err != nil {
+			t.Fatalf("/-/ready refused during the shutdown delay: %v\n%s", err, d.log())
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Since(stopped) > delay/2 {
+			t.Fatalf("/-/ready still %d after SIGTERM", resp.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("pagerd exited %v after SIGTERM, within its %v delay: %v", time.Since(stopped), delay, err)
+	case <-time.After(delay / 4):
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("pagerd exited with %v:\n%s", err, d.log())
+		}
+		if took := time.Since(stopped); took < delay {
+			t.Fatalf("pagerd exited %v after SIGTERM, before its %v delay", took, delay)
+		}
+	case <-time.After(delay + 30*time.Second):
+		t.Fatalf("pagerd did not exit after its shutdown delay:\n%s", d.log())
+	}
+}
+
 // TestServeRefusesMissingSecrets: the seed configs load for check-config
 // without their secrets, but `pagerd serve` refuses to start until every
 // one is set, and says which, never printing the ones it has.

@@ -53,6 +53,9 @@ func TestCompose(t *testing.T) {
 	if !pd.ReadOnly || !slices.Contains(pd.CapDrop, "ALL") {
 		t.Error("pagerd should run read-only with every capability dropped")
 	}
+	if g := pd.StopGracePeriod; g == nil || time.Duration(*g) < stopBudget(shutdownDelayOf(t, pd.Command)) {
+		t.Errorf("pagerd's stop_grace_period %v: want at least %v (the page in flight: lease + send timeout, and a margin)", g, stopBudget(shutdownDelayOf(t, pd.Command)))
+	}
 	if d, ok := pd.DependsOn["redis"]; !ok || d.Condition != types.ServiceConditionHealthy || rd.HealthCheck == nil {
 		t.Error("pagerd should wait for a healthy Redis")
 	}
@@ -139,9 +142,10 @@ func TestCompose(t *testing.T) {
 	for i, a := range pagerdArgs {
 		pagerdArgs[i] = strings.ReplaceAll(a, "redis://redis:6379", "redis://127.0.0.1:"+redisPort)
 	}
-	pagerdAddr := freeAddr(t)
+	// compose's own command line: its listen address, not one of ours.
+	pagerdArgs, pagerdAddr := asDeployed(t, pagerdArgs, true)
 	pagerdLogs := &syncBuffer{}
-	ps := exec.Command(pagerdBin, append(pagerdArgs, "--listen", pagerdAddr)...)
+	ps := exec.Command(pagerdBin, pagerdArgs...)
 	ps.Stdout, ps.Stderr = pagerdLogs, pagerdLogs
 	if err := ps.Start(); err != nil {
 		t.Fatal(err)

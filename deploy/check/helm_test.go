@@ -5,11 +5,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
 	"helm.sh/helm/v3/pkg/action"
@@ -26,6 +30,12 @@ const release, namespace = "pagerd", "ops"
 // rendered for Kubernetes 1.30, and every object is decoded strictly.
 func render(t *testing.T, files []string, set ...string) (objects, error) {
 	t.Helper()
+	return renderAs(t, release, files, set...)
+}
+
+// renderAs is render for a release of that name.
+func renderAs(t *testing.T, releaseName string, files []string, set ...string) (objects, error) {
+	t.Helper()
 	chrt, err := loader.Load(repo("deploy", "helm", "pagerd"))
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +50,7 @@ func render(t *testing.T, files []string, set ...string) (objects, error) {
 	}
 	inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
 	inst.ClientOnly, inst.DryRun, inst.Replace = true, true, true
-	inst.ReleaseName, inst.Namespace = release, namespace
+	inst.ReleaseName, inst.Namespace = releaseName, namespace
 	inst.KubeVersion = &chartutil.KubeVersion{Version: "v1.30.0", Major: "1", Minor: "30"}
 	rel, err := inst.Run(chrt, vals)
 	if err != nil {
@@ -100,9 +110,67 @@ func checkPagerdPod(t *testing.T, d *appsv1.Deployment) {
 	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
 		t.Errorf("resources %+v: want cpu and memory requests and a memory limit", c.Resources)
 	}
-	if pod.TerminationGracePeriodSeconds == nil || *pod.TerminationGracePeriodSeconds <= 30 {
-		t.Error("terminationGracePeriodSeconds must exceed pagerd's 30s drain")
+	// Start-up waits for the store before pagerd listens (serial 5s
+	// timeouts against a Redis that takes connections and does not
+	// answer: some 20s); liveness alone (3 failures 10s apart) restarts it
+	// first, over and over.
+	if p := c.StartupProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/-/healthy" || probeAllows(p) < startupAllowance {
+		t.Errorf("startup probe %+v: want GET /-/healthy allowing at least %v before liveness counts", p, startupAllowance)
 	}
+	delay := shutdownDelayOf(t, c.Args)
+	if delay <= 0 {
+		t.Errorf("args %q: want a --shutdown-delay, for the endpoints to stop routing to the pod before it closes its port", c.Args)
+	}
+	if g := pod.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second < stopBudget(delay) {
+		t.Errorf("terminationGracePeriodSeconds %s: want at least %v (the shutdown delay, then the page in flight: lease + send timeout, and a margin)", secondsOf(g), stopBudget(delay))
+	}
+}
+
+// What a stop may take: the shutdown delay, then the dispatcher's claim in
+// flight (pagerd's default lease, 30s, plus its 20s send timeout, which
+// outlast the HTTP drain's 30s), and a margin. docs/OPERATIONS.md says
+// the same.
+func stopBudget(delay time.Duration) time.Duration {
+	const lease, sendTimeout, margin = 30 * time.Second, 20 * time.Second, 5 * time.Second
+	return delay + lease + sendTimeout + margin
+}
+
+// secondsOf prints an optional number of seconds.
+func secondsOf(s *int64) string {
+	if s == nil {
+		return "unset"
+	}
+	return fmt.Sprintf("%ds", *s)
+}
+
+// startupAllowance is how long a start may take before liveness counts.
+const startupAllowance = time.Minute
+
+// probeAllows is how long a probe lets fail before it acts (Kubernetes'
+// defaults: every 10s, 3 failures).
+func probeAllows(p *corev1.Probe) time.Duration {
+	period, failures := p.PeriodSeconds, p.FailureThreshold
+	if period == 0 {
+		period = 10
+	}
+	if failures == 0 {
+		failures = 3
+	}
+	return time.Duration(period*failures) * time.Second
+}
+
+// shutdownDelayOf is the --shutdown-delay of pagerd's args (0 when none).
+func shutdownDelayOf(t *testing.T, args []string) time.Duration {
+	t.Helper()
+	i := slices.Index(args, "--shutdown-delay")
+	if i < 0 || i+1 >= len(args) {
+		return 0
+	}
+	d, err := time.ParseDuration(args[i+1])
+	if err != nil {
+		t.Errorf("--shutdown-delay %q: %v", args[i+1], err)
+	}
+	return d
 }
 
 // runChartConfig lays out the pod's volumes as the kubelet would and runs
@@ -162,9 +230,10 @@ func TestHelmEmbedded(t *testing.T) {
 	if !strings.Contains(strings.Join(args, " "), "--data-dir "+rewrite("/var/lib/pagerd")) {
 		t.Fatalf("args %v do not put the store on the volume", args)
 	}
-	addr := freeAddr(t)
+	// The chart's own args and config: its listen address, not one of ours.
+	args, addr := asDeployed(t, args, false)
 	logs := &syncBuffer{}
-	cmd := exec.Command(pagerdBin, append(args, "--listen", addr)...)
+	cmd := exec.Command(pagerdBin, args...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -227,9 +296,10 @@ func TestHelmInternalRedis(t *testing.T) {
 	if err := os.WriteFile(urlFile, []byte(strings.Replace(url, "pagerd-redis:6379", "127.0.0.1:"+port, 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	// The chart's own args and config: its listen address, not one of ours.
+	args, addr := asDeployed(t, args, false)
 	logs := &syncBuffer{}
-	cmd := exec.Command(pagerdBin, append(args, "--listen", addr)...)
+	cmd := exec.Command(pagerdBin, args...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -328,6 +398,8 @@ func TestHelmRefusesBadValues(t *testing.T) {
 		{"bad redis url", []string{"examples/redis.yaml"}, []string{"redis.internal.enabled=false", "redis.url=http://r"}, "at '/redis/url'"},
 		{"bad size", []string{"examples/embedded.yaml"}, []string{"embedded.persistence.size=lots"}, "at '/embedded/persistence/size'"},
 		{"listen in config", []string{"examples/embedded.yaml"}, []string{"config.server.listen=:9000"}, "config.server.listen is set by the chart"},
+		{"grace shorter than a stop", []string{"examples/embedded.yaml"}, []string{"terminationGracePeriodSeconds=45"}, "at '/terminationGracePeriodSeconds'"},
+		{"bad shutdown delay", []string{"examples/embedded.yaml"}, []string{"shutdownDelay=5"}, "at '/shutdownDelay'"},
 		{"internal redis with embedded", []string{"examples/embedded.yaml"}, []string{"redis.internal.enabled=true"}, "redis.internal.enabled needs store: redis"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -359,4 +431,68 @@ func TestHelmLint(t *testing.T) {
 			t.Errorf("helm lint with %s: %v", f, err)
 		}
 	}
+}
+
+// The job label Prometheus gives pagerd's series through the chart's
+// ServiceMonitor is "pagerd" whatever the release is called: every rule
+// in deploy/prometheus/pagerd-rules.yml selects job="pagerd", and with
+// any other job PagerdDown, PagerdNotReady and the rest never fire.
+func TestHelmServiceMonitorJob(t *testing.T) {
+	rules, err := os.ReadFile(repo("deploy", "prometheus", "pagerd-rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(rules), `job="pagerd"`); n == 0 || n != strings.Count(string(rules), `job=`) {
+		t.Fatalf("the rules do not all select job=\"pagerd\"")
+	}
+	for _, rel := range []string{"pagerd", "paging", "oncall", "pagerd-prod"} {
+		t.Run(rel, func(t *testing.T) {
+			objs, err := renderAs(t, rel, []string{"examples/redis.yaml"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sm *monitoringv1.ServiceMonitor
+			var svcs []*corev1.Service
+			for _, o := range objs {
+				switch x := o.Obj.(type) {
+				case *monitoringv1.ServiceMonitor:
+					sm = x
+				case *corev1.Service:
+					svcs = append(svcs, x)
+				}
+			}
+			if sm == nil || len(sm.Spec.Endpoints) != 1 {
+				t.Fatalf("no ServiceMonitor with one endpoint: %v", objs.names())
+			}
+			for _, svc := range svcs {
+				scraped := false
+				for _, p := range svc.Spec.Ports {
+					scraped = scraped || p.Name == sm.Spec.Endpoints[0].Port
+				}
+				if !scraped || !labels.SelectorFromSet(sm.Spec.Selector.MatchLabels).Matches(labels.Set(svc.Labels)) {
+					continue
+				}
+				if job := scrapeJob(sm, svc); job != "pagerd" {
+					t.Errorf("release %q: Service %s is scraped as job=%q, the rules select job=\"pagerd\"", rel, svc.Name, job)
+				}
+			}
+		})
+	}
+}
+
+// scrapeJob is the job label the Prometheus Operator gives a Service's
+// targets: the Service's name, or the value of its jobLabel label, then
+// the endpoint's relabelings of job (those that set it outright).
+func scrapeJob(sm *monitoringv1.ServiceMonitor, svc *corev1.Service) string {
+	job := svc.Name
+	if sm.Spec.JobLabel != "" && svc.Labels[sm.Spec.JobLabel] != "" {
+		job = svc.Labels[sm.Spec.JobLabel]
+	}
+	for _, r := range sm.Spec.Endpoints[0].RelabelConfigs {
+		action := strings.ToLower(r.Action)
+		if r.TargetLabel == "job" && (action == "" || action == "replace") && len(r.SourceLabels) == 0 && r.Replacement != nil {
+			job = *r.Replacement
+		}
+	}
+	return job
 }

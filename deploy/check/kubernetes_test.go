@@ -54,9 +54,11 @@ func servePod(t *testing.T, objs objects, d *appsv1.Deployment, env map[string]s
 		}
 		args[i] = a
 	}
-	addr := freeAddr(t)
+	// The overlay's own args: its listen address, not one of ours, with
+	// the config a user edits saying loopback as the quickstart's does.
+	args, addr := asDeployed(t, args, true)
 	logs := &syncBuffer{}
-	cmd := exec.Command(pagerdBin, append(args, "--listen", addr)...)
+	cmd := exec.Command(pagerdBin, args...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

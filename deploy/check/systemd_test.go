@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // unitKey reads the value of a key of the unit (the last one wins).
@@ -36,6 +37,10 @@ func TestSystemdUnit(t *testing.T) {
 		if got := unitKey(unit, key); got != want {
 			t.Errorf("%s=%q, want %q", key, got, want)
 		}
+	}
+	stopSec, err := time.ParseDuration(unitKey(unit, "TimeoutStopSec"))
+	if want := stopBudget(shutdownDelayOf(t, strings.Fields(unitKey(unit, "ExecStart")))); err != nil || stopSec < want {
+		t.Errorf("TimeoutStopSec=%s: want at least %v (the page in flight: lease + send timeout, and a margin)", unitKey(unit, "TimeoutStopSec"), want)
 	}
 	const installed = "/usr/local/bin/pagerd"
 	if !strings.HasPrefix(unitKey(unit, "ExecStart"), installed+" serve ") {

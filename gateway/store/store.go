@@ -40,6 +40,12 @@ var (
 	// did not finish the commit in time): it may or may not have been
 	// written. It always comes with ErrUnavailable.
 	ErrOutcomeUnknown = errors.New("the write may or may not have been stored")
+	// ErrDataLost: the store found that data it held is gone (a Redis
+	// restarted empty, or failed over to a replica that had not had it),
+	// so open incidents and their pending pages are gone with it. Probe
+	// returns it, once per loss, after putting back what it needs to find
+	// the next one.
+	ErrDataLost = errors.New("the store lost its data")
 )
 
 // PartlyStored is err, from a write that failed after another write of
@@ -484,7 +490,8 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Probe makes a small write that goes through the same path as an
 	// incident's, for /-/ready: a store that answers but refuses writes
-	// fails it.
+	// fails it. It returns ErrDataLost when it finds the store's data
+	// gone since it last looked.
 	Probe(ctx context.Context) error
 	// Close releases the store.
 	Close() error

@@ -81,6 +81,9 @@ type Store struct {
 	// shards, and from the first claim that a server refused because the
 	// script names its keys itself (Dragonfly by default, some proxies).
 	oneScriptClaims atomic.Bool
+	// schemaSeen: this process has seen the schema key (CheckSchema
+	// passed), so its absence at a probe means Redis lost the data.
+	schemaSeen atomic.Bool
 }
 
 var (
@@ -1029,9 +1032,27 @@ func (s *Store) Ping(ctx context.Context) error { return unavailable(s.rdb.Ping(
 
 // Probe writes a key that expires: refused, like every write, by a Redis
 // over maxmemory with noeviction, a READONLY replica, or MISCONF after a
-// failed save.
+// failed save. In the same round trip it puts the schema key back if it
+// is missing: once CheckSchema has passed, a missing schema key means
+// Redis lost pagerd's data (restarted without persistence, failed over to
+// a replica that had not had it, flushed, or evicted it), and Probe says
+// so with store.ErrDataLost, once per loss: the key it put back is what
+// finds the next one. Of several replicas, the one whose probe comes
+// first finds it.
 func (s *Store) Probe(ctx context.Context) error {
-	return unavailable(s.rdb.Set(ctx, s.prefix+":probe:"+s.probeID, time.Now().UTC().Format(time.RFC3339Nano), time.Minute).Err())
+	pipe := s.rdb.Pipeline()
+	pipe.Set(ctx, s.prefix+":probe:"+s.probeID, time.Now().UTC().Format(time.RFC3339Nano), time.Minute)
+	var putBack *redis.BoolCmd
+	if s.schemaSeen.Load() {
+		putBack = pipe.SetNX(ctx, s.schemaKey(), schemaVersion, 0)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return unavailable(err)
+	}
+	if putBack != nil && putBack.Val() {
+		return fmt.Errorf("%w: redis key %s, written when pagerd first used this Redis, was gone (written again)", store.ErrDataLost, s.schemaKey())
+	}
+	return nil
 }
 
 // Close closes the client.

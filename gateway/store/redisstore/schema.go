@@ -38,6 +38,14 @@ func (s *Store) schemaKey() string { return s.prefix + ":schema" }
 // newer one with ErrNewerSchema. A Redis that does not answer is
 // ErrUnavailable: check again once it does.
 func (s *Store) CheckSchema(ctx context.Context) (upgradedFrom int, err error) {
+	from, err := s.checkSchema(ctx)
+	if err == nil {
+		s.schemaSeen.Store(true)
+	}
+	return from, err
+}
+
+func (s *Store) checkSchema(ctx context.Context) (upgradedFrom int, err error) {
 	set, err := s.rdb.SetNX(ctx, s.schemaKey(), schemaVersion, 0).Result()
 	if err != nil {
 		return 0, unavailable(err)
@@ -47,7 +55,7 @@ func (s *Store) CheckSchema(ctx context.Context) (upgradedFrom int, err error) {
 	}
 	v, err := s.rdb.Get(ctx, s.schemaKey()).Result()
 	if errors.Is(err, redis.Nil) {
-		return s.CheckSchema(ctx) // deleted in between: record it again
+		return s.checkSchema(ctx) // deleted in between: record it again
 	}
 	if err != nil {
 		return 0, unavailable(err)

@@ -85,3 +85,48 @@ func TestCheckSchema(t *testing.T) {
 		t.Fatalf("check with Redis down: %v", err)
 	}
 }
+
+// Once the schema key has been seen, a probe that finds it gone (Redis
+// restarted without persistence, failed over to a replica that had not
+// had it, flushed) says the data was lost, once, and puts the key back.
+// Before the schema was checked (Redis down at start), a missing key is
+// first use, not a loss.
+func TestProbeFindsTheDataLost(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	s := New(rdb, "lost")
+	if err := s.Probe(ctx); err != nil {
+		t.Fatalf("probe before the schema check: %v", err)
+	}
+	if n, _ := rdb.Exists(ctx, "lost:schema").Result(); n != 0 {
+		t.Fatal("a probe before the schema check wrote the schema key: CheckSchema's to write")
+	}
+	if _, err := s.CheckSchema(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Probe(ctx); err != nil {
+		t.Fatalf("probe with the data there: %v", err)
+	}
+	if err := rdb.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Probe(ctx); !errors.Is(err, store.ErrDataLost) || errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("probe after the data was lost: %v, want ErrDataLost", err)
+	}
+	if v, _ := rdb.Get(ctx, "lost:schema").Result(); v != "1" {
+		t.Fatalf("schema key after the loss %q, want it written again", v)
+	}
+	if err := s.Probe(ctx); err != nil {
+		t.Fatalf("the next probe: %v, want the loss said once", err)
+	}
+	// Another replica's store, which saw the schema too, finds nothing:
+	// the first probe after the loss said it.
+	other := New(rdb, "lost")
+	if _, err := other.CheckSchema(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Probe(ctx); err != nil {
+		t.Fatalf("another replica's probe: %v", err)
+	}
+}

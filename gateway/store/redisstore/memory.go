@@ -1,0 +1,90 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// NodeMemory is what one Redis server says of what it does when its memory
+// runs out: a maxmemory-policy that evicts deletes pagerd's keys (incidents,
+// their deadlines) after pagerd answered 2xx for them.
+type NodeMemory struct {
+	// Node is the server's address on a cluster, "" otherwise.
+	Node string
+	// Policy is INFO memory's maxmemory_policy ("noeviction",
+	// "allkeys-lru", "volatile-ttl", ...), "" when the server does not
+	// report it (some Redis-compatible servers).
+	Policy string
+	// EvictedKeys is INFO stats' evicted_keys: keys evicted since the
+	// server started.
+	EvictedKeys int64
+}
+
+// Memory reads INFO memory and INFO stats (not CONFIG GET, which managed
+// Redis often disables) of the server, or of every master of a cluster,
+// whose shards each hold some of pagerd's keys. A server that does not
+// answer is store.ErrUnavailable; one that refuses INFO is another error.
+func (s *Store) Memory(ctx context.Context) ([]NodeMemory, error) {
+	c, ok := s.rdb.(*redis.ClusterClient)
+	if !ok {
+		m, err := readMemory(ctx, s.rdb)
+		if err != nil {
+			return nil, err
+		}
+		return []NodeMemory{m}, nil
+	}
+	var (
+		mu  sync.Mutex
+		out []NodeMemory
+	)
+	err := c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		m, err := readMemory(ctx, node)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", node.Options().Addr, err)
+		}
+		m.Node = node.Options().Addr
+		mu.Lock()
+		out = append(out, m)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// readMemory reads one server's INFO memory and stats in one round trip.
+func readMemory(ctx context.Context, c redis.Cmdable) (NodeMemory, error) {
+	var mem, stats *redis.StringCmd
+	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		mem, stats = p.Info(ctx, "memory"), p.Info(ctx, "stats")
+		return nil
+	})
+	var refused redis.Error
+	if err != nil && !errors.As(err, &refused) {
+		return NodeMemory{}, unavailable(err)
+	}
+	if err != nil {
+		return NodeMemory{}, fmt.Errorf("redis refuses INFO: %w", err)
+	}
+	m := NodeMemory{Policy: infoField(mem.Val(), "maxmemory_policy")}
+	m.EvictedKeys, _ = strconv.ParseInt(infoField(stats.Val(), "evicted_keys"), 10, 64)
+	return m, nil
+}
+
+// infoField is a field of an INFO reply, "" when it has none.
+func infoField(info, name string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}

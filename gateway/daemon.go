@@ -212,6 +212,10 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		backup = b.Backup
 	}
 	d.health = NewHealth(st, o.ProbeInterval)
+	d.health.OnDataLost(registerDataLost(reg, d.log))
+	if rs, ok := st.(*redisstore.Store); ok {
+		d.health.Guard(newRedisGuard(rs, d.log, reg).check)
+	}
 	d.store = Instrument(st, reg, d.health)
 	registerReadiness(reg, d.health)
 	open := newOpenIncidents(d.store, d.cfg.Load, o.Now, d.log)

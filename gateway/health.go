@@ -24,12 +24,24 @@ import (
 // that takes the probe's few bytes but not an incident still shows, and
 // an acknowledgement that fits where a new incident does not cannot turn
 // it green while alerts are still refused.
+//
+// Two faults take writes and lose them: a store that lost its data since
+// the last probe (store.ErrDataLost: Redis restarted empty) keeps
+// readiness red for dataLostHold, and a guard (a Redis whose
+// maxmemory-policy evicts any key) keeps it red while it objects.
 type Health struct {
 	st    store.Store
 	every time.Duration
 
-	// back, when set, is told when a probe passes after one failed.
+	// back, when set, is told when a probe passes after one failed, and
+	// when the store lost its data.
 	back func()
+	// lost, when set, is told when a probe finds the store lost its data.
+	lost func(err error)
+	// guard, when set, is asked after each probe that reached the store
+	// whether the store keeps what it takes; its error keeps readiness
+	// red.
+	guard func(ctx context.Context) error
 
 	// stopping is set once pagerd is shutting down (Stopping): readiness
 	// is red from then on, so that load balancers stop sending to it
@@ -39,8 +51,16 @@ type Health struct {
 	mu       sync.Mutex
 	probeErr error
 	probed   time.Time
+	guardErr error
+	lostAt   time.Time
+	lostErr  error
 	writes   [writeKinds]writeOutcomes
 }
+
+// dataLostHold is how long readiness stays red after a probe found the
+// store's data lost: long enough for a scrape every 30 s to see
+// pagerd_ready at 0; pagerd_store_data_lost_total keeps the count.
+const dataLostHold = time.Minute
 
 // The kinds of write readiness watches apart.
 const (
@@ -95,21 +115,47 @@ func (h *Health) probe(ctx context.Context) {
 	pctx, cancel := context.WithTimeout(ctx, max(h.every, time.Second))
 	defer cancel()
 	err := h.st.Probe(pctx)
+	lost := errors.Is(err, store.ErrDataLost)
+	if lost {
+		lostErr := err
+		defer func() {
+			if h.lost != nil {
+				h.lost(lostErr)
+			}
+		}()
+		err = nil // the store answered and took the probe
+	}
+	var guardErr error
+	if err == nil && h.guard != nil {
+		guardErr = h.guard(pctx)
+	}
 	if ctx.Err() != nil {
 		return
 	}
 	h.mu.Lock()
 	wasDown := h.probeErr != nil
-	h.probeErr, h.probed = err, time.Now()
+	h.probeErr, h.probed, h.guardErr = err, time.Now(), guardErr
+	if lost {
+		h.lostAt, h.lostErr = h.probed, fmt.Errorf("%w: open incidents and their pending pages are gone", store.ErrDataLost)
+	}
 	h.mu.Unlock()
-	if wasDown && err == nil && h.back != nil {
+	if (wasDown && err == nil || lost) && h.back != nil {
 		h.back()
 	}
 }
 
 // OnBack sets what is told when the store answers a probe again after it
-// failed one (before Run). It must not block.
+// failed one, or lost its data (before Run): the jobs it held may be gone.
+// It must not block.
 func (h *Health) OnBack(f func()) { h.back = f }
+
+// OnDataLost sets what is told, with the probe's error, when a probe finds
+// the store lost its data (before Run). It must not block.
+func (h *Health) OnDataLost(f func(err error)) { h.lost = f }
+
+// Guard sets what is asked after each probe whether the store keeps what
+// it takes (before Run): its error keeps readiness red until it passes.
+func (h *Health) Guard(f func(ctx context.Context) error) { h.guard = f }
 
 // write records the outcome of a real write of a kind: success (one that
 // changed something), or a failure to reach the store. A write given up
@@ -152,6 +198,12 @@ func (h *Health) Check(ctx context.Context) error {
 	defer h.mu.Unlock()
 	if h.probeErr != nil {
 		return fmt.Errorf("the store refuses writes: %w", h.probeErr)
+	}
+	if h.guardErr != nil {
+		return h.guardErr
+	}
+	if !h.lostAt.IsZero() && time.Since(h.lostAt) < dataLostHold {
+		return fmt.Errorf("%w (found %s ago)", h.lostErr, time.Since(h.lostAt).Round(time.Millisecond))
 	}
 	for kind, what := range [writeKinds]string{writeAlert: "alerts", writeUpdate: "acknowledgements and updates"} {
 		if w := &h.writes[kind]; w.failing() {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,4 +24,20 @@ func registerReadiness(reg prometheus.Registerer, h *Health) {
 		}
 		return 1
 	}))
+}
+
+// registerDataLost counts, in pagerd_store_data_lost_total (0 from the
+// start, so an alert rule sees the series), the times a readiness probe
+// found the store's data lost, and says each in the log: the pages of the
+// incidents it held will not go out, and only people can page for them.
+func registerDataLost(reg prometheus.Registerer, log *slog.Logger) func(err error) {
+	lost := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "pagerd_store_data_lost_total",
+		Help: "Times a readiness probe found the store's data gone (Redis restarted empty, failed over to a replica that had not had it, or flushed): open incidents and their pending pages were lost.",
+	})
+	reg.MustRegister(lost)
+	return func(err error) {
+		lost.Inc()
+		log.Error("Redis lost pagerd's data: open incidents and their pending pages are gone", "err", err)
+	}
 }

@@ -1,0 +1,105 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/redisstore"
+)
+
+// redisGuard checks, with every readiness probe (the first at start), that
+// the Redis pagerd keeps its incidents in does not delete them on its own.
+// A maxmemory-policy of allkeys-* evicts any key when memory runs out:
+// incidents and their deadlines vanish after pagerd answered 2xx for them,
+// so pagerd is not ready on it. volatile-* evicts only keys with a TTL,
+// and pagerd's are the probe's own key and alert-storm bundles (what a
+// storm message's ack link, SMS reply code and call act on): losing one
+// early means that message can no longer be acknowledged from the page,
+// while its incidents still can, and their ladders go on paging; no page
+// is lost, so that is a warning. The policy is read from INFO (CONFIG GET
+// is often disabled on managed Redis), on every master of a cluster.
+type redisGuard struct {
+	s   *redisstore.Store
+	log *slog.Logger
+
+	// evicted is evicted_keys summed over the masters, at the last read.
+	evicted atomic.Int64
+
+	mu sync.Mutex
+	// said is the policy last logged for each node ("" for a standalone
+	// server), so each is said once, and again when it changes.
+	said map[string]string
+	// infoRefused: a server refused INFO, said once.
+	infoRefused bool
+}
+
+// newRedisGuard guards s, exporting pagerd_redis_evicted_keys to reg.
+func newRedisGuard(s *redisstore.Store, log *slog.Logger, reg prometheus.Registerer) *redisGuard {
+	g := &redisGuard{s: s, log: log, said: map[string]string{}}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "pagerd_redis_evicted_keys",
+		Help: "Keys Redis evicted since it started (INFO stats evicted_keys, summed over a cluster's masters), as of the last readiness probe.",
+	}, func() float64 { return float64(g.evicted.Load()) }))
+	return g
+}
+
+// check reads the policy of every master and returns why pagerd is not
+// ready on it, or nil. A Redis that does not answer is the probe's to
+// report.
+func (g *redisGuard) check(ctx context.Context) error {
+	nodes, err := g.s.Memory(ctx)
+	if errors.Is(err, store.ErrUnavailable) {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err != nil {
+		if !g.infoRefused {
+			g.infoRefused = true
+			g.log.Warn("cannot tell whether Redis evicts pagerd's keys: make sure its maxmemory-policy is noeviction, or accepted alerts may vanish when its memory runs out", "err", err)
+		}
+		return nil
+	}
+	var evicted int64
+	var evicting []string
+	for _, n := range nodes {
+		evicted += n.EvictedKeys
+		where := []any{"maxmemory_policy", n.Policy}
+		at := ""
+		if n.Node != "" {
+			where = append(where, "node", n.Node)
+			at = " on " + n.Node
+		}
+		if strings.HasPrefix(n.Policy, "allkeys-") {
+			evicting = append(evicting, n.Policy+at)
+		}
+		prev, known := g.said[n.Node]
+		if known && prev == n.Policy {
+			continue
+		}
+		g.said[n.Node] = n.Policy
+		switch {
+		case strings.HasPrefix(n.Policy, "allkeys-"):
+			g.log.Error("Redis evicts any key when its memory runs out (maxmemory-policy "+n.Policy+"): accepted alerts, open incidents and their pending pages may vanish; pagerd is not ready until Redis runs with maxmemory-policy noeviction", where...)
+		case strings.HasPrefix(n.Policy, "volatile-"):
+			g.log.Warn("Redis evicts keys with a TTL when its memory runs out (maxmemory-policy "+n.Policy+"): pagerd's are alert-storm bundles, so a storm message could no longer be acknowledged from the page (its incidents still can, and are paged on); set maxmemory-policy noeviction", where...)
+		case n.Policy == "":
+			g.log.Warn("Redis does not report its maxmemory_policy: make sure it does not evict keys (maxmemory-policy noeviction), or accepted alerts may vanish when its memory runs out", where...)
+		case known:
+			g.log.Info("Redis maxmemory-policy changed", append(where, "was", prev)...)
+		}
+	}
+	g.evicted.Store(evicted)
+	if len(evicting) > 0 {
+		return fmt.Errorf("redis evicts any key when its memory runs out (maxmemory-policy %s): accepted alerts may vanish; set maxmemory-policy noeviction", strings.Join(evicting, ", "))
+	}
+	return nil
+}

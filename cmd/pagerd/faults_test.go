@@ -364,3 +364,97 @@ func TestFaultEmbeddedDiskFull(t *testing.T) {
 	greenAfter, _ := d.readyWithin(t, 200, 10*time.Second)
 	t.Logf("/-/ready green %v after space was freed", greenAfter.Round(time.Millisecond))
 }
+
+// TestFaultRedisEvictingPolicy: a Redis whose maxmemory-policy evicts any
+// key (allkeys-lru, what many managed Redis offer) deletes incidents after
+// pagerd answered 200 for them. The audit that found it: 600 alerts
+// answered 200, 525 gone, 6 pages, /-/ready 200 and nothing in the log.
+// pagerd is not ready on such a Redis, from the start, and says why in the
+// log and in /-/ready, with the fix; noeviction makes it ready. (The
+// policy is set once the daemon runs, as the harness waits for it to be
+// ready; TestNotReadyWhileRedisEvictsAnyKey has it from the start.)
+func TestFaultRedisEvictingPolicy(t *testing.T) {
+	r := redistest.Start(t)
+	rdb := r.Client(t)
+	ctx := context.Background()
+	h := &hook{}
+	rs := httptest.NewServer(h)
+	defer rs.Close()
+	d := startDaemonOut(t, io.Discard, "pagerd", faultConfig(t, rs.URL), freeAddr(t), "--redis-url", r.URL())
+	if err := rdb.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, why := d.readyWithin(t, 503, 10*time.Second)
+	if !strings.Contains(why, "maxmemory-policy allkeys-lru") || !strings.Contains(why, "set maxmemory-policy noeviction") {
+		t.Errorf("/-/ready does not name the policy and the fix: %q", why)
+	}
+	if !logHas(d, "ERROR", "maxmemory-policy allkeys-lru", "maxmemory-policy noeviction") {
+		t.Errorf("no ERROR naming the policy and the fix:\n%s", d.log())
+	}
+	if err := rdb.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
+		t.Fatal(err)
+	}
+	d.readyWithin(t, 200, 10*time.Second)
+}
+
+// TestFaultRedisWipedUnderDaemon: Redis (no persistence) restarts empty
+// after the first page of a ladder: the incident and its remaining steps
+// are gone, and nothing can page them. pagerd says so: /-/ready red, an
+// ERROR, pagerd_store_data_lost_total. (Before: ready 200, only a
+// connection EOF in the log.)
+func TestFaultRedisWipedUnderDaemon(t *testing.T) {
+	r := redistest.Start(t) // --save "" --appendonly no
+	sink := &pageSink{}
+	d := startReplica(t, sink, "r0", ladderConfig, "--redis-url", r.URL())
+	postAlert(t, d)
+	firstPage := sink.waitFor(t, "the first page", ladderTimeout, atLeast(1), d)[0]
+	waitRecorded(t, d, firstPage.Incident, "L1 demo push")
+	if got := scrape(t, d, "pagerd_store_data_lost_total"); got != "0" {
+		t.Fatalf("pagerd_store_data_lost_total before the wipe: %q, want 0", got)
+	}
+	r.Kill(t)
+	r.Restart(t) // empty: no persistence
+	// The first answers may be the connections the restart closed.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		code, why := d.get("/-/ready")
+		if code == 503 && strings.Contains(why, "lost its data") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/-/ready does not say the data was lost 10 s after the wipe: %d %q\n%s", code, why, d.log())
+		}
+	}
+	if !logHas(d, "ERROR", "Redis lost pagerd's data: open incidents and their pending pages are gone") {
+		t.Errorf("no ERROR saying Redis lost the data:\n%s", d.log())
+	}
+	if got := scrape(t, d, "pagerd_store_data_lost_total"); got != "1" {
+		t.Errorf("pagerd_store_data_lost_total after the wipe: %q, want 1", got)
+	}
+	d.stop()
+}
+
+// logHas says whether the daemon logged a line at level holding every part.
+func logHas(d *daemon, level string, parts ...string) bool {
+	for _, l := range strings.Split(d.log(), "\n") {
+		ok := strings.Contains(l, `"level":"`+level+`"`)
+		for _, p := range parts {
+			ok = ok && strings.Contains(l, p)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// scrape is the value of an unlabelled series in /metrics, "" when absent.
+func scrape(t *testing.T, d *daemon, name string) string {
+	t.Helper()
+	_, body := d.get("/metrics")
+	for _, l := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			return v
+		}
+	}
+	return ""
+}

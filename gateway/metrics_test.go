@@ -213,7 +213,10 @@ func TestMetricsDocumented(t *testing.T) {
 		}
 	}
 	for _, m := range regexp.MustCompile("\\| `(pagerd_[a-z_]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
-		if !served[m[1]] {
+		// Served only on Redis (this daemon runs on the embedded
+		// store): TestEvictedKeysGauge reads it.
+		redisOnly := m[1] == "pagerd_redis_evicted_keys"
+		if !served[m[1]] && !redisOnly {
 			t.Errorf("docs/METRICS.md describes %s, which /metrics does not serve", m[1])
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // waitReady polls /-/ready until it answers want with a body holding every
@@ -64,6 +66,14 @@ func (h *harness) logLines(level string, parts ...string) []string {
 	return out
 }
 
+// probedOnRedis is a harness on a Redis of the test's own, probed every
+// 20 ms, and a client of that Redis.
+func probedOnRedis(t *testing.T) (*harness, *redis.Client) {
+	t.Helper()
+	st, r := redisStore(t)
+	return newHarness(t, withStore(st), probing(20*time.Millisecond)), r.Client(t)
+}
+
 // A Redis whose maxmemory-policy evicts any key (allkeys-lru, what many
 // managed Redis offer) deletes incidents after pagerd answered 2xx for
 // them: pagerd is not ready on it and says so once, naming the policy and
@@ -112,10 +122,8 @@ func TestWarnsOnceAndStaysReadyWhileRedisEvictsKeysWithATTL(t *testing.T) {
 
 // pagerd_redis_evicted_keys follows INFO stats' evicted_keys.
 func TestEvictedKeysGauge(t *testing.T) {
-	st, r := redisStore(t)
-	rdb := r.Client(t)
+	h, rdb := probedOnRedis(t)
 	ctx := context.Background()
-	h := newHarness(t, withStore(st), probing(20*time.Millisecond))
 	h.probes(t, 1)
 	if v := metric(t, h.reg, "pagerd_redis_evicted_keys"); v != 0 {
 		t.Fatalf("pagerd_redis_evicted_keys %v before any eviction", v)
@@ -162,10 +170,8 @@ func infoValue(info, name string) string {
 // next loss is found too, re-arms its jobs, and is not ready for
 // dataLostHold.
 func TestReadinessRedWhenRedisLostTheData(t *testing.T) {
-	st, r := redisStore(t)
-	rdb := r.Client(t)
+	h, rdb := probedOnRedis(t)
 	ctx := context.Background()
-	h := newHarness(t, withStore(st), probing(20*time.Millisecond))
 	h.probes(t, 2)
 	h.waitReady(t, 200)
 	if _, ok := findMetric(t, h, "pagerd_store_data_lost_total"); !ok {

@@ -71,8 +71,11 @@ func TestScenarioAIVO(t *testing.T) {
 		{
 			// Week of Sep 8: Jennifer primary, Marcus secondary, Emily
 			// escalation lead. 15 minutes a level; leadership is the lead
-			// and the VP; the CTO from 60 minutes; after the CTO's 30
-			// minutes the policy starts over at the primary (repeat).
+			// and the VP; the CTO from 60 minutes, when the P0's 1h
+			// resolution target passes and its unresolved rule pages the
+			// leadership again with the CTO ("extended outage"); after the
+			// CTO's 30 minutes the policy starts over at the primary
+			// (repeat).
 			name:     "unacknowledged P0 at night",
 			opts:     SimOptions{At: scenAt(t, "2025-09-10T02:00:00-04:00"), For: 2 * time.Hour, Labels: map[string]string{"severity": "critical"}},
 			priority: "P0", urgency: "high",
@@ -95,8 +98,14 @@ func TestScenarioAIVO(t *testing.T) {
 				35m notify L3 david voice
 				1h sla_breach L3 resolution
 				1h escalate L4
+				1h notify L3 emily push
+				1h notify L3 david push
 				1h notify L4 sarah push
+				1h2m notify L3 emily sms
+				1h2m notify L3 david sms
 				1h2m notify L4 sarah sms
+				1h5m notify L3 emily voice
+				1h5m notify L3 david voice
 				1h5m notify L4 sarah voice
 				1h30m escalate L1
 				1h30m notify L1 jennifer push
@@ -111,6 +120,9 @@ func TestScenarioAIVO(t *testing.T) {
 				2h notify L3 david push`,
 		},
 		{
+			// The acknowledgement stops the call and the ladder; the P0
+			// still open at its 1h resolution target pages the leadership
+			// and the CTO (an "extended outage").
 			name:     "acknowledged P0 after the SMS stops the call and the escalation",
 			opts:     SimOptions{At: scenAt(t, "2025-09-10T02:00:00-04:00"), For: 2 * time.Hour, AckAfter: 3 * time.Minute, Labels: map[string]string{"severity": "critical"}},
 			priority: "P0", urgency: "high",
@@ -119,7 +131,17 @@ func TestScenarioAIVO(t *testing.T) {
 				2m notify L1 jennifer sms
 				3m ack L1 jennifer
 				15m sla_breach L1 initial_response
-				1h sla_breach L1 resolution`,
+				1h sla_breach L1 resolution
+				1h escalate L4
+				1h notify L3 emily push
+				1h notify L3 david push
+				1h notify L4 sarah push
+				1h2m notify L3 emily sms
+				1h2m notify L3 david sms
+				1h2m notify L4 sarah sms
+				1h5m notify L3 emily voice
+				1h5m notify L3 david voice
+				1h5m notify L4 sarah voice`,
 		},
 		{
 			// A security breach pages the executive level at once, in
@@ -191,7 +213,8 @@ func TestScenarioAIVO(t *testing.T) {
 		{
 			// Labor Day coverage: Emily, Marcus and David hold the three
 			// tiers for the whole of Aug 30 - Sep 2. David is both the
-			// holiday escalation lead and the VP: paged once.
+			// holiday escalation lead and the VP: paged once at 30m, and
+			// once again with the CTO at the 1h resolution target.
 			name:     "Labor Day",
 			opts:     SimOptions{At: scenAt(t, "2025-09-01T03:00:00-04:00"), For: 61 * time.Minute, Labels: map[string]string{"severity": "critical"}},
 			priority: "P0", urgency: "high",
@@ -211,6 +234,7 @@ func TestScenarioAIVO(t *testing.T) {
 				35m notify L3 david voice
 				1h sla_breach L3 resolution
 				1h escalate L4
+				1h notify L3 david push
 				1h notify L4 sarah push`,
 		},
 		{

@@ -1,0 +1,82 @@
+package policy
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// Seed rules that page people after an acknowledgement, because the
+// incident is still open: without them, once the primary acknowledges,
+// nobody else is ever paged however long the outage lasts.
+
+// pagedAfter lists, in order, the pages of the timeline after offset
+// from: "offset user channel".
+func pagedAfter(res *SimResult, from time.Duration) []string {
+	var out []string
+	for _, e := range res.Events {
+		if e.Type == "notify" && time.Duration(e.OffsetSeconds)*time.Second > from {
+			out = append(out, fmt.Sprintf("%s %s %s", Duration(time.Duration(e.OffsetSeconds)*time.Second), e.User, e.Channel))
+		}
+	}
+	return out
+}
+
+// ladderAt is the default high-urgency ladder (push, SMS at +2m, voice at
+// +5m) of each user, all paged at offset at.
+func ladderAt(at time.Duration, users ...string) []string {
+	var out []string
+	for _, step := range []struct {
+		after   time.Duration
+		channel string
+	}{{0, "push"}, {2 * time.Minute, "sms"}, {5 * time.Minute, "voice"}} {
+		for _, u := range users {
+			out = append(out, fmt.Sprintf("%s %s %s", Duration(at+step.after), u, step.channel))
+		}
+	}
+	return out
+}
+
+func simulateExample(t *testing.T, file string, o SimOptions) *SimResult {
+	t.Helper()
+	res, err := loadExample(t, file).Simulate(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// TestAIVOUnresolvedOutagePagesLeadershipAndExecutives: "Level 4:
+// Executive Team (60+ minutes). Trigger: Extended outage" (Level 3,
+// "No progress OR major impact"). An acknowledged incident still open at
+// its resolution target ("Response Time Targets": P0 1 hour, P1 4 hours)
+// pages the engineering leadership level (the escalation lead and the VP)
+// and the executives (the CTO), status updates or not. P2 and P3 are not
+// outages: nobody is paged again after their acknowledgement.
+func TestAIVOUnresolvedOutagePagesLeadershipAndExecutives(t *testing.T) {
+	// Week of Sep 8: Jennifer primary, Marcus secondary, Emily escalation
+	// lead; David is the VP, Sarah the CTO.
+	at := time.Date(2025, 9, 10, 3, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		severity string
+		ackAfter time.Duration
+		run      time.Duration
+		want     []string
+	}{
+		{"P0 at its 1h target", "critical", 3 * time.Minute, 4 * time.Hour, ladderAt(time.Hour, "emily", "david", "sarah")},
+		{"P1 at its 4h target", "error", 10 * time.Minute, 8 * time.Hour, ladderAt(4*time.Hour, "emily", "david", "sarah")},
+		{"P2 never", "warning", 10 * time.Minute, 48 * time.Hour, nil},
+		{"P3 never", "info", 10 * time.Minute, 96 * time.Hour, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := simulateExample(t, "aivo.yaml", SimOptions{At: at, For: tc.run, AckAfter: tc.ackAfter, AckBy: "jennifer",
+				UpdateEvery: 15 * time.Minute, Labels: map[string]string{"alertname": "Down", "severity": tc.severity}})
+			if got := pagedAfter(res, tc.ackAfter); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("pages after the acknowledgement at %s, status updated every 15m and never resolved:\n got %q\nwant %q",
+					Duration(tc.ackAfter), got, tc.want)
+			}
+		})
+	}
+}

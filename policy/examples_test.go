@@ -446,6 +446,8 @@ func TestExampleAIONR(t *testing.T) {
 		{Priorities: []string{"SEV-1"}, After: Duration(time.Hour), Notify: []Target{{Level: "secondary"}, {Level: "tertiary"}, {User: "eng-manager"}}},
 		{Priorities: []string{"SEV-2"}, After: Duration(2 * time.Hour), Notify: []Target{{Level: "secondary"}}},
 		{Priorities: []string{"SEV-3"}, After: Duration(4 * time.Hour), Notify: []Target{{Schedule: "aion-r-oncall", Tier: "tertiary"}}},
+		// Tier 4, "major outages (>4 hours)": the VP.
+		{Priorities: []string{"SEV-1", "SEV-2"}, After: Duration(4 * time.Hour), Notify: []Target{{User: "vp-eng"}}},
 	}
 	if !reflect.DeepEqual(p.Unresolved, wantUnresolved) {
 		t.Errorf("unresolved rules:\n got %+v\nwant %+v", p.Unresolved, wantUnresolved)

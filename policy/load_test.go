@@ -435,7 +435,7 @@ func loadCases() []loadCase {
 		},
 		{
 			name: "unknown priority in missing_status_update", base: "aion-r.yaml",
-			edits: []string{"      - priorities: [SEV-1, SEV-2]\n", "      - priorities: [SEV-1, P1]\n"},
+			edits: []string{"    missing_status_update:\n      - priorities: [SEV-1, SEV-2]\n", "    missing_status_update:\n      - priorities: [SEV-1, P1]\n"},
 			field: "escalation_policies[aion-r].missing_status_update[0].priorities", problem: []string{`priority "P1" is not in scheme`},
 		},
 		{

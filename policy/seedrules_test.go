@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -76,6 +77,43 @@ func TestAIVOUnresolvedOutagePagesLeadershipAndExecutives(t *testing.T) {
 			if got := pagedAfter(res, tc.ackAfter); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("pages after the acknowledgement at %s, status updated every 15m and never resolved:\n got %q\nwant %q",
 					Duration(tc.ackAfter), got, tc.want)
+			}
+		})
+	}
+}
+
+// TestAIONRTier4AfterFourHours: Tier 3 "escalate to Tier 4 when: incident
+// duration >4 hours"; Tier 4 (VP Engineering / CTO) is "reserved for:
+// major outages (>4 hours)". A SEV-1 or SEV-2 still open at 4 hours pages
+// the VP, acknowledged (and updated) or not; a SEV-3 never does, and
+// nobody reaches the VP before 4 hours.
+func TestAIONRTier4AfterFourHours(t *testing.T) {
+	// Week of Oct 6: Engineer A primary.
+	at := time.Date(2025, 10, 7, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		severity string
+		ackAfter time.Duration
+		want     []string
+	}{
+		{"acknowledged SEV-1", "critical", 3 * time.Minute, ladderAt(4*time.Hour, "vp-eng")},
+		{"unacknowledged SEV-1", "critical", 0, ladderAt(4*time.Hour, "vp-eng")},
+		{"acknowledged SEV-2", "error", 5 * time.Minute, ladderAt(4*time.Hour, "vp-eng")},
+		{"acknowledged SEV-3", "warning", 5 * time.Minute, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := SimOptions{At: at, For: 8 * time.Hour, Labels: map[string]string{"alertname": "Down", "severity": tc.severity}}
+			if tc.ackAfter > 0 {
+				o.AckAfter, o.AckBy, o.UpdateEvery = tc.ackAfter, "eng-a", 10*time.Minute
+			}
+			var got []string
+			for _, l := range pagedAfter(simulateExample(t, "aion-r.yaml", o), -1) {
+				if strings.Contains(l, " vp-eng ") {
+					got = append(got, l)
+				}
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("pages to the VP in 8 hours:\n got %q\nwant %q", got, tc.want)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1099,5 +1100,49 @@ func TestSlackChannelRefusalIsSeen(t *testing.T) {
 	logs = slackRefusalLogs(t, h)
 	if len(logs) != 2 || logs[1]["action"] != "resolve" || logs[1]["slack_error"] != "is_archived" || logs[1]["channel"] != "#incident-response" {
 		t.Fatalf("refusal logs: %v", logs)
+	}
+}
+
+// TestAIONRIncidentsPostedToPlatformAlerts: AION-R's "Response channels:
+// ... Slack (#platform-alerts)", as configs/aion-r.yaml runs in the
+// daemon, its Slack secrets from the environment: a SEV-1 is posted to
+// #platform-alerts, and Engineer A's Acknowledge button there (their
+// slack_user) acknowledges it as them.
+func TestAIONRIncidentsPostedToPlatformAlerts(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	t.Setenv("AION_R_SLACK_BOT_TOKEN", providertest.SlackBotToken)
+	t.Setenv("AION_R_SLACK_SIGNING_SECRET", providertest.SlackSigningSecret)
+	raw, err := os.ReadFile("../configs/aion-r.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := "    signing_secret: ${AION_R_SLACK_SIGNING_SECRET}\n"
+	if !strings.Contains(string(raw), secret) {
+		t.Fatalf("configs/aion-r.yaml has no %q", secret)
+	}
+	config := strings.Replace(string(raw), secret, secret+"    api_url: \""+sl.URL+"\"\n", 1)
+	at := time.Date(2025, 10, 7, 10, 0, 0, 0, time.UTC) // Engineer A's week
+	h := newHarness(t, withConfig(config), startAt(at), withNotifier("email", &recorder{}))
+	cfg := h.config()
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g", map[string]string{"alertname": "Down", "severity": "critical"}),
+		"Authorization", "Bearer "+cfg.Service("aion-r-platform").Integrations.AlertmanagerKey.Reveal())
+	if r.code != 200 {
+		t.Fatalf("webhook: %d %s", r.code, r.body)
+	}
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	id := res.Incidents[0]
+	h.step(at)
+
+	msgs := channelMessages(sl, providertest.ChannelID("#platform-alerts"))
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Blocks, id) || !strings.Contains(msgs[0].Blocks, "pagerd:acknowledge") {
+		t.Fatalf("#platform-alerts after a SEV-1: %+v (all messages: %+v)", msgs, sl.Messages())
+	}
+	h.clock.Set(at.Add(time.Minute))
+	h.pressButton(sl, sl.ButtonPress(cfg.User("eng-a").SlackUser, msgs[0].Channel, msgs[0].TS, "pagerd:acknowledge", id))
+	var v incidentView
+	h.do("GET", "/api/v1/incidents/"+id, "", "Authorization", "Bearer "+cfg.API.Tokens[0].Token.Reveal()).json(t, &v)
+	if v.Status != "acknowledged" || v.AcknowledgedBy != "eng-a" {
+		t.Fatalf("after Engineer A's button in #platform-alerts: %s by %q", v.Status, v.AcknowledgedBy)
 	}
 }

@@ -541,7 +541,8 @@ func TestExampleConfigsWarnOnlyAboutSecrets(t *testing.T) {
 		"aion-r.yaml": {"AION_R_PAGERD_LINK_SECRET", "AION_R_TWILIO_ACCOUNT_SID", "AION_R_TWILIO_AUTH_TOKEN", "AION_R_TWILIO_FROM",
 			"AION_R_PAGERDUTY_WEBHOOK_SECRET", "AION_R_PD_KEY_ENG_A", "AION_R_PD_KEY_ENG_B", "AION_R_PD_KEY_ENG_C", "AION_R_PD_KEY_ENG_D",
 			"AION_R_PD_KEY_ENG_E", "AION_R_PD_KEY_ENG_F", "AION_R_PD_KEY_ENG_G", "AION_R_PD_KEY_ENG_H", "AION_R_PD_KEY_LEAD_X",
-			"AION_R_PD_KEY_LEAD_Y", "AION_R_PD_KEY_MANAGER", "AION_R_PD_KEY_VP_ENG", "AION_R_SMTP_SMARTHOST", "AION_R_SMTP_USERNAME", "AION_R_SMTP_PASSWORD"},
+			"AION_R_PD_KEY_LEAD_Y", "AION_R_PD_KEY_MANAGER", "AION_R_PD_KEY_VP_ENG", "AION_R_SMTP_SMARTHOST", "AION_R_SMTP_USERNAME", "AION_R_SMTP_PASSWORD",
+			"AION_R_SLACK_BOT_TOKEN", "AION_R_SLACK_SIGNING_SECRET"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			for _, s := range secrets {
@@ -566,7 +567,7 @@ func TestExampleConfigsWarnOnlyAboutSecrets(t *testing.T) {
 			}
 			values := map[string]string{"AIVO_TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef", "AION_R_TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
 				"AIVO_TWILIO_FROM": "+15555550100", "AION_R_TWILIO_FROM": "+15555550100", "AION_R_SMTP_SMARTHOST": "smtp.aion-r.example:587",
-				"AIVO_SLACK_BOT_TOKEN":   "xoxb-1-2-test",
+				"AIVO_SLACK_BOT_TOKEN": "xoxb-1-2-test", "AION_R_SLACK_BOT_TOKEN": "xoxb-1-2-test",
 				"AIVO_TWILIO_AUTH_TOKEN": "0123456789abcdef0123456789abcdef", "AION_R_TWILIO_AUTH_TOKEN": "0123456789abcdef0123456789abcdef"}
 			for _, s := range secrets {
 				v, ok := values[s]

@@ -118,3 +118,30 @@ func TestAIONRTier4AfterFourHours(t *testing.T) {
 		})
 	}
 }
+
+// TestAIONRPostsAlertsToPlatformAlerts: "Response channels: ... Slack
+// (#platform-alerts)" and "#platform-alerts - Automated alerts". The
+// service posts its incidents there through notifiers.slack, whose secrets
+// come from the environment, and every person has a Slack member id of
+// their own, so a button pressed in the channel acts as them.
+func TestAIONRPostsAlertsToPlatformAlerts(t *testing.T) {
+	t.Setenv("AION_R_SLACK_BOT_TOKEN", "xoxb-aion-r-test")
+	t.Setenv("AION_R_SLACK_SIGNING_SECRET", "aion-r-signing-secret")
+	cfg := loadExample(t, "aion-r.yaml")
+	if got := cfg.Service("aion-r-platform").SlackChannel; got != "#platform-alerts" {
+		t.Errorf("slack_channel %q, want #platform-alerts", got)
+	}
+	s := cfg.Notifiers.Slack
+	if !s.Configured() || s.BotToken.Reveal() != "xoxb-aion-r-test" || s.SigningSecret.Reveal() != "aion-r-signing-secret" {
+		t.Errorf("notifiers.slack does not read AION_R_SLACK_BOT_TOKEN and AION_R_SLACK_SIGNING_SECRET: configured %v", s.Configured())
+	}
+	seen := map[string]string{}
+	for _, u := range cfg.Users {
+		if u.SlackUser == "" {
+			t.Errorf("user %s has no slack_user: their buttons in #platform-alerts would act as nobody", u.ID)
+		} else if other, dup := seen[u.SlackUser]; dup {
+			t.Errorf("users %s and %s share slack_user %s", other, u.ID, u.SlackUser)
+		}
+		seen[u.SlackUser] = u.ID
+	}
+}

@@ -80,7 +80,7 @@ func TestCheckConfigFairness(t *testing.T) {
 	want := f + ": warning: schedules[aion-r-oncall].fairness[0]: Engineer B (eng-b) is on call for 2 weeks without a break, Mon 2025-10-13 00:00 to Mon 2025-10-27 00:00 (UTC); the schedule allows no back-to-back weeks\n"
 	// The test clock is 2025-09-10: the 12 weeks from Sep 8 reach Oct 13.
 	out, errOut, code := pagerd(t, "check-config", f)
-	if code != 0 || !strings.Contains(errOut, want) || !strings.Contains(out, "21 warning(s)") {
+	if code != 0 || !strings.Contains(errOut, want) || !strings.Contains(out, "23 warning(s)") {
 		t.Errorf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
 	}
 	if _, errOut, _ = pagerd(t, "check-config", "--at", "2026-01-05T00:00:00Z", f); strings.Contains(errOut, "fairness") {

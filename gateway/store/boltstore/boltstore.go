@@ -572,7 +572,7 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	if err != nil {
 		return "", 0, err
 	}
-	w, err := newTrigger(inc)
+	w, rep, err := s.prepareTrigger(ctx, inc)
 	if err != nil {
 		return "", 0, err
 	}
@@ -580,7 +580,7 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	var out store.Outcome
 	err = s.update(ctx, func(tx *bbolt.Tx) error {
 		var err error
-		id, out, err = triggerTx(tx, inc, w, entries)
+		id, out, err = triggerTx(tx, inc, w, rep, entries)
 		return err
 	})
 	if err != nil {
@@ -599,11 +599,62 @@ func newTrigger(inc *store.Incident) (*write, error) {
 	return newWrite(rec)
 }
 
-// triggerTx is Trigger's transaction, w the write of inc as new.
-func triggerTx(tx *bbolt.Tx, inc *store.Incident, w *write, entries [][]byte) (string, store.Outcome, error) {
+// A repeat is a Trigger's write when its alert repeats an open incident:
+// that incident's document as read before the transaction, and as it is
+// with the repeat counted.
+type repeat struct {
+	id       string
+	was, doc []byte
+}
+
+// prepareTrigger does before the transaction, outside the one writer
+// (see write), the JSON work of a Trigger of inc: it looks the dedup key
+// up, and has either the repeat of the open incident that holds it or
+// the write of inc as new. Most alerts Alertmanager sends are repeats
+// (every group_interval while they fire). The transaction takes the
+// repeat only if the incident's document is still the one read, and
+// otherwise works from what it finds, as it does with neither.
+func (s *Store) prepareTrigger(ctx context.Context, inc *store.Incident) (*write, *repeat, error) {
+	var rep *repeat
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		cur := tx.Bucket(bucketDedup).Get(dedupKey(inc.Service, inc.DedupKey))
+		if cur == nil {
+			return nil
+		}
+		if v := tx.Bucket(bucketIncidents).Get(cur); v != nil {
+			rep = &repeat{id: string(cur), was: bytes.Clone(v)}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if rep != nil {
+		var old store.Incident
+		if json.Unmarshal(rep.was, &old) == nil && old.Open() {
+			old.Repeats++
+			old.LastSeen = inc.LastSeen.UTC()
+			old.Details = details(inc.Details)
+			if rep.doc, err = encodeIncident(&old); err != nil {
+				return nil, nil, err
+			}
+			return nil, rep, nil
+		}
+	}
+	w, err := newTrigger(inc)
+	return w, nil, err
+}
+
+// triggerTx is Trigger's transaction, w and rep what prepareTrigger made
+// of inc (either may be nil).
+func triggerTx(tx *bbolt.Tx, inc *store.Incident, w *write, rep *repeat, entries [][]byte) (string, store.Outcome, error) {
 	dk := dedupKey(inc.Service, inc.DedupKey)
 	dedup := tx.Bucket(bucketDedup)
 	if cur := dedup.Get(dk); cur != nil {
+		incidents := tx.Bucket(bucketIncidents)
+		if rep != nil && string(cur) == rep.id && bytes.Equal(incidents.Get(cur), rep.was) {
+			return rep.id, store.Repeated, incidents.Put([]byte(rep.id), rep.doc)
+		}
 		old, err := readIncident(tx, string(cur))
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -619,6 +670,13 @@ func triggerTx(tx *bbolt.Tx, inc *store.Incident, w *write, entries [][]byte) (s
 	}
 	if tx.Bucket(bucketIncidents).Get([]byte(inc.ID)) != nil {
 		return "", 0, plain("incident id %s already exists", inc.ID)
+	}
+	if w == nil {
+		// Read as a repeat, and resolved since.
+		var err error
+		if w, err = newTrigger(inc); err != nil {
+			return "", 0, err
+		}
 	}
 	rec := &w.rec
 	if err := tx.Bucket(bucketIncidents).Put([]byte(rec.ID), w.doc); err != nil {

@@ -246,6 +246,62 @@ func TestOneDueEntryPerIncident(t *testing.T) {
 
 // A repeat between Get and Update does not bump the version, so the Update
 // succeeds; it must not write back the repeat count it read.
+// A Trigger prepares its write before the transaction; when the incident
+// it read as open changed before the transaction (a repeat counted, or a
+// resolve), the transaction works from what it finds instead.
+func TestTriggerPreparedFromAReadThatChanged(t *testing.T) {
+	s, ctx := open(t, t.TempDir()), context.Background()
+	id, _, _ := s.Trigger(ctx, newIncident("api", "g1", base, 1), nil)
+	trigger := func(inc *store.Incident, w *write, rep *repeat) (string, store.Outcome) {
+		t.Helper()
+		var got string
+		var out store.Outcome
+		err := s.update(ctx, func(tx *bbolt.Tx) error {
+			var err error
+			got, out, err = triggerTx(tx, inc, w, rep, nil)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, out
+	}
+
+	// Two repeats prepared from the same read: both are counted.
+	a, b := newIncident("api", "g1", base.Add(time.Minute), 1), newIncident("api", "g1", base.Add(2*time.Minute), 1)
+	wa, ra, _ := s.prepareTrigger(ctx, a)
+	wb, rb, _ := s.prepareTrigger(ctx, b)
+	if ra == nil || rb == nil {
+		t.Fatal("a repeat of an open incident was not prepared as one")
+	}
+	trigger(a, wa, ra)
+	if got, out := trigger(b, wb, rb); got != id || out != store.Repeated {
+		t.Fatalf("second repeat: %s %v", got, out)
+	}
+	if got, _ := s.Get(ctx, id); got.Repeats != 2 || !got.LastSeen.Equal(b.LastSeen) {
+		t.Fatalf("repeats %d, last seen %v; want 2 and the second's", got.Repeats, got.LastSeen)
+	}
+
+	// A repeat prepared, then the incident resolved: a new incident.
+	c := newIncident("api", "g1", base.Add(3*time.Minute), 1)
+	wc, rc, _ := s.prepareTrigger(ctx, c)
+	inc, _ := s.Get(ctx, id)
+	inc.State.Status, inc.State.Pending = policy.StatusResolved, nil
+	if err := s.Update(ctx, inc, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, out := trigger(c, wc, rc)
+	if out != store.Created || got == id {
+		t.Fatalf("a trigger after the resolve: %s %v, want a new incident", got, out)
+	}
+	if n, _ := s.Get(ctx, got); n == nil || n.Version != 1 || n.Repeats != 0 || !n.Open() {
+		t.Fatalf("the new incident: %+v", n)
+	}
+	if old, _ := s.Get(ctx, id); old.Open() || old.Repeats != 2 {
+		t.Fatalf("the resolved incident changed: %s, repeats %d", old.State.Status, old.Repeats)
+	}
+}
+
 func TestUpdateKeepsRepeat(t *testing.T) {
 	s, ctx := open(t, t.TempDir()), context.Background()
 	id, _, _ := s.Trigger(ctx, newIncident("api", "g1", base, 1), nil)
@@ -403,7 +459,7 @@ func BenchmarkClaimComplete(b *testing.B) {
 				if err != nil {
 					return err
 				}
-				if _, _, err := triggerTx(tx, inc, w, nil); err != nil {
+				if _, _, err := triggerTx(tx, inc, w, nil, nil); err != nil {
 					return err
 				}
 				i++
@@ -484,4 +540,29 @@ func BenchmarkWriteCycleConcurrent(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "alerts/s")
+}
+
+// BenchmarkRepeatConcurrent is what Alertmanager mostly sends while alerts
+// fire: repeats of open incidents (1,000 of them), from 32 callers at once.
+func BenchmarkRepeatConcurrent(b *testing.B) {
+	s, ctx := open(b, b.TempDir()), context.Background()
+	const open = 1000
+	for i := range open {
+		if _, _, err := s.Trigger(ctx, newIncident("api", fmt.Sprintf("k%d", i), base, 3), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var n atomic.Int64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			inc := newIncident("api", fmt.Sprintf("k%d", i%open), base.Add(time.Duration(i)*time.Millisecond), 3)
+			if _, out, err := s.Trigger(ctx, inc, nil); err != nil || out != store.Repeated {
+				b.Fatal(out, err)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "repeats/s")
 }

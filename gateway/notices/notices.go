@@ -129,7 +129,29 @@ type state struct {
 	// (or is in Pending): what their holders and the team were told, to
 	// tell them when an override changes it.
 	Announced []announced `json:"announced,omitempty"`
-	Pending   []pending   `json:"pending,omitempty"`
+	// Window is the notices' window in force at Last: which before
+	// notices up to Last were due, so were sent if their shift was as it
+	// is now (nil in a job stored by a pagerd before it: the config's).
+	Window  *window   `json:"window,omitempty"`
+	Pending []pending `json:"pending,omitempty"`
+}
+
+// window is which before notices a schedule's notices send: Before each
+// shift of Tiers (empty: every tier).
+type window struct {
+	Before time.Duration `json:"before"`
+	Tiers  []string      `json:"tiers,omitempty"`
+}
+
+// windowOf is the window of sc's notices as configured.
+func windowOf(sc *policy.Schedule) *window {
+	return &window{Before: time.Duration(sc.Notices.Before), Tiers: sc.Notices.Tiers}
+}
+
+// due is whether the notice before sh came due by last in w: whether its
+// holder was told then, had it been theirs.
+func (w *window) due(sh policy.Shift, last time.Time) bool {
+	return w.Before > 0 && (len(w.Tiers) == 0 || slices.Contains(w.Tiers, sh.Tier)) && !sh.From.Add(-w.Before).After(last)
 }
 
 // announced is a shift whose holder was told, before it, that it starts.
@@ -162,18 +184,29 @@ func (st state) told(sh policy.Shift) bool {
 // changes are how the plan as it stands now differs from what was
 // announced before shifts that have not begun: late are the notices
 // before a shift whose instant passed (between Since and Last) and whose
-// holder was not told, an override made inside the before window having
-// given it to them; withdrawn are the announced shifts their holder no
-// longer has at their start.
-func changes(sc *policy.Schedule, st state, now time.Time) (late []policy.ShiftNotice, withdrawn []announced) {
+// holder was not told though the window then in force (st.Window) covered
+// it, an override made inside the before window having given it to them;
+// newly are those the window did not cover then, a reload having
+// lengthened notices.before or added to notices.tiers since: no change to
+// the plan, only notices not sent before; withdrawn are the announced
+// shifts their holder no longer holds at their start.
+func changes(sc *policy.Schedule, st state, now time.Time) (late, newly []policy.ShiftNotice, withdrawn []announced) {
+	then := st.Window
+	if then == nil {
+		then = windowOf(sc)
+	}
 	if before := time.Duration(sc.Notices.Before); before > 0 {
 		from := now.Add(-before)
 		if st.Since.After(from) {
 			from = st.Since
 		}
 		for _, n := range sc.ShiftNotices(from, st.Last) {
-			if n.Kind == policy.NoticeBefore && n.Shift.From.After(now) && !st.told(n.Shift) {
+			switch {
+			case n.Kind != policy.NoticeBefore || !n.Shift.From.After(now) || st.told(n.Shift):
+			case then.due(n.Shift, st.Last):
 				late = append(late, n)
+			default:
+				newly = append(newly, n)
 			}
 		}
 	}
@@ -181,16 +214,14 @@ func changes(sc *policy.Schedule, st state, now time.Time) (late []policy.ShiftN
 		if !a.From.After(now) || sc.Tier(a.Tier) == nil || len(sc.Notices.Tiers) > 0 && !slices.Contains(sc.Notices.Tiers, a.Tier) {
 			continue // begun, or a tier no longer told of (a reload)
 		}
-		// Still theirs if the plan still hands the tier to them then: a
-		// question asked of the same notices that announced it.
-		still := slices.ContainsFunc(sc.ShiftNotices(a.From.Add(-time.Nanosecond), a.From), func(n policy.ShiftNotice) bool {
-			return n.Kind == policy.NoticeHandoff && n.Shift.Tier == a.Tier && n.Shift.User == a.User
-		})
-		if !still {
+		// Still theirs if they hold the tier then, whenever their shift
+		// now starts: one moved earlier is told as a new shift (late),
+		// not as one taken from them.
+		if sh, _ := sc.OnCallTier(a.Tier, a.From); sh.User != a.User {
 			withdrawn = append(withdrawn, a)
 		}
 	}
-	return late, withdrawn
+	return late, newly, withdrawn
 }
 
 // pending is a notice that failed and is tried again at Retry.
@@ -246,9 +277,10 @@ func (s *Service) arm(ctx context.Context, sc *policy.Schedule) error {
 	}
 	st := load(j.Data, now)
 	due := next(sc, st, st.Last)
-	if late, withdrawn := changes(sc, st, now); len(late) > 0 || len(withdrawn) > 0 {
-		// An override changed a shift whose notice before it is past:
-		// Handle tells the new holder, the one who lost it and the team.
+	if late, newly, withdrawn := changes(sc, st, now); len(late) > 0 || len(newly) > 0 || len(withdrawn) > 0 {
+		// An override changed a shift whose notice before it is past
+		// (Handle tells the new holder, the one who lost it and the
+		// team), or a reload widened the window over shifts not told.
 		due = now
 	}
 	if due.Before(j.Due) {
@@ -289,25 +321,7 @@ func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) 
 		return nil, nil
 	}
 	now := s.o.Now().UTC()
-	st := load(j.Data, now)
-	late, withdrawn := changes(sc, st, now)
-	// A shift its holder was told of already (a reload that shortened
-	// notices.before since) is not told again.
-	ns := slices.DeleteFunc(sc.ShiftNotices(st.Last, now), func(n policy.ShiftNotice) bool {
-		return n.Kind == policy.NoticeBefore && st.told(n.Shift)
-	})
-	st.Announced = slices.DeleteFunc(st.Announced, func(a announced) bool {
-		return !a.From.After(now) || slices.Contains(withdrawn, a)
-	})
-	for _, n := range append(late, ns...) {
-		if n.Kind == policy.NoticeBefore && n.Shift.From.After(now) {
-			st.Announced = append(st.Announced, announced{Tier: n.Shift.Tier, User: n.Shift.User, From: n.Shift.From})
-		}
-	}
-	due := st.Pending
-	st.Pending = nil
-	due = append(due, s.compose(cfg, sc, ns, now)...)
-	due = append(due, s.composeChanges(cfg, sc, late, withdrawn, now)...)
+	due, st := work(cfg, sc, load(j.Data, now), now)
 	for _, p := range due {
 		if p.Retry.After(now) {
 			st.Pending = append(st.Pending, p)
@@ -349,7 +363,6 @@ func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) 
 		s.log.Warn("shift notice failed; will retry", "schedule", sc.Name, "to", p.To, "attempts", p.Attempts, "retry_at", p.Retry, "err", err)
 		st.Pending = append(st.Pending, p)
 	}
-	st.Last = now
 	// The next due from the config as it is now, not as it was when the
 	// job began: an override made while the notices went out does not
 	// move the job (Arm leaves a job that is due alone).
@@ -359,16 +372,47 @@ func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) 
 	return &store.Job{Kind: Kind, Key: sc.Name, Due: next(sc, st, now), Data: mustJSON(st)}, nil
 }
 
+// work is what a run of the job at now has to send (the notices due
+// since st.Last, the changes to what was announced, the notices to try
+// again) and the job's state once they are tried: st at now, with its
+// Pending taken out (the caller puts back those to try again) and the
+// shifts announced by now.
+func work(cfg *policy.Config, sc *policy.Schedule, st state, now time.Time) ([]pending, state) {
+	late, newly, withdrawn := changes(sc, st, now)
+	// A shift its holder was told of already (a reload that shortened
+	// notices.before since) is not told again. One a reload brought into
+	// the window is told as usual.
+	ns := append(newly, slices.DeleteFunc(sc.ShiftNotices(st.Last, now), func(n policy.ShiftNotice) bool {
+		return n.Kind == policy.NoticeBefore && st.told(n.Shift)
+	})...)
+	st.Window = windowOf(sc)
+	st.Last = now
+	st.Announced = slices.DeleteFunc(st.Announced, func(a announced) bool {
+		return !a.From.After(now) || slices.Contains(withdrawn, a)
+	})
+	for _, n := range append(late, ns...) {
+		if n.Kind == policy.NoticeBefore && n.Shift.From.After(now) {
+			st.Announced = append(st.Announced, announced{Tier: n.Shift.Tier, User: n.Shift.User, From: n.Shift.From})
+		}
+	}
+	due := st.Pending
+	st.Pending = nil
+	due = append(due, compose(cfg, sc, ns, now)...)
+	due = append(due, composeChanges(cfg, sc, late, withdrawn, now)...)
+	return due, st
+}
+
 // compose turns the notices due into messages: one to each incoming
 // person, and one per instant to the team's channel. A notice before a
 // shift that has begun by now is left out (it says nothing any more).
-func (s *Service) compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.ShiftNotice, now time.Time) []pending {
+func compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.ShiftNotice, now time.Time) []pending {
 	var out []pending
 	w := wording{cfg, sc}
 	name, title, stamp := w.name, w.title, w.stamp
 	type team struct {
 		at    time.Time
 		kind  string
+		in    time.Duration
 		parts []string
 		until time.Time
 	}
@@ -384,13 +428,13 @@ func (s *Service) compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.S
 			out = append(out, pending{To: "user:" + sh.User, Due: n.At, Until: sh.Until, Subject: "You are on call now: " + what,
 				Text: fmt.Sprintf("You are on call now: %s, until %s%s. You take over from %s.", what, stamp(sh.Until), extra, name(n.Outgoing))})
 		} else {
-			out = append(out, w.before(n, time.Duration(sc.Notices.Before)))
+			out = append(out, w.before(n, left(n, now)))
 		}
 		if sc.Notices.SlackChannel == "" {
 			continue
 		}
 		if len(teams) == 0 || !teams[len(teams)-1].at.Equal(n.At) || teams[len(teams)-1].kind != n.Kind {
-			teams = append(teams, &team{at: n.At, kind: n.Kind, until: sh.Until})
+			teams = append(teams, &team{at: n.At, kind: n.Kind, in: left(n, now), until: sh.Until})
 		}
 		tm := teams[len(teams)-1]
 		tm.parts = append(tm.parts, fmt.Sprintf("%s: %s → %s%s", title(sh.Tier), name(n.Outgoing), name(sh.User), extra))
@@ -403,7 +447,7 @@ func (s *Service) compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.S
 		if tm.kind == policy.NoticeHandoff {
 			head = fmt.Sprintf("On-call handoff of %s, %s", sc.Name, stamp(tm.at))
 		} else {
-			head = fmt.Sprintf("%s hands off in %s, %s", sc.Name, policy.Duration(sc.Notices.Before), stamp(tm.at.Add(time.Duration(sc.Notices.Before))))
+			head = fmt.Sprintf("%s hands off in %s, %s", sc.Name, policy.Duration(tm.in), stamp(tm.at.Add(time.Duration(sc.Notices.Before))))
 		}
 		out = append(out, pending{To: "slack:" + sc.Notices.SlackChannel, Subject: head, Text: head + ": " + strings.Join(tm.parts, "; "),
 			Due: tm.at, Until: tm.until})
@@ -416,7 +460,7 @@ func (s *Service) compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.S
 // were not told of, with the time left; to those who lost an announced
 // shift, that it is no longer theirs; and to the team's channel, one
 // message listing every change.
-func (s *Service) composeChanges(cfg *policy.Config, sc *policy.Schedule, late []policy.ShiftNotice, withdrawn []announced, now time.Time) []pending {
+func composeChanges(cfg *policy.Config, sc *policy.Schedule, late []policy.ShiftNotice, withdrawn []announced, now time.Time) []pending {
 	if len(late) == 0 && len(withdrawn) == 0 {
 		return nil
 	}
@@ -435,7 +479,7 @@ func (s *Service) composeChanges(cfg *policy.Config, sc *policy.Schedule, late [
 		lost[a.Tier+" "+a.From.String()] = a.User
 	}
 	for _, n := range late {
-		p := w.before(n, n.Shift.From.Sub(now).Round(time.Minute))
+		p := w.before(n, left(n, now))
 		p.Due = now
 		out = append(out, p)
 		if n.Shift.Until.After(until) {
@@ -467,6 +511,14 @@ func (s *Service) composeChanges(cfg *policy.Config, sc *policy.Schedule, late [
 			Due: now, Until: until})
 	}
 	return out
+}
+
+// left is the time from now to the start of n's shift, to the minute: a
+// notice before it sent later than its instant (a reload or an override
+// brought it into the window after it; the job ran late) says how long
+// there is, not notices.before.
+func left(n policy.ShiftNotice, now time.Time) time.Duration {
+	return n.Shift.From.Sub(now).Round(time.Minute)
 }
 
 // wording names people, tiers, shifts and instants in a schedule's

@@ -14,13 +14,24 @@ import (
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/providertest"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
 )
 
 func parse(t *testing.T, before string) *policy.Config {
 	t.Helper()
+	return parseSchedule(t, "{before: "+before+"}", "", "")
+}
+
+// parseSchedule: ann and bob take weekly turns on s (ann's week starts
+// Monday Sep 15 00:00 UTC), s has the notices given, the tier the fields
+// tier more (restrictions) and the schedule the lines more (overrides).
+func parseSchedule(t *testing.T, notices, tier, more string) *policy.Config {
+	t.Helper()
 	cfg, err := policy.Parse([]byte(`
+notifiers:
+  slack: {bot_token: `+providertest.SlackBotToken+`, signing_secret: `+providertest.SlackSigningSecret+`}
 users:
   - {id: ann, name: Ann, contacts: [{channel: push, via: log}]}
   - {id: bob, name: Bob, contacts: [{channel: push, via: log}]}
@@ -28,8 +39,9 @@ schedules:
   - name: s
     handoff: {weekday: monday, time: "00:00"}
     tiers:
-      - {name: primary, start: 2025-01-06, members: [ann, bob]}
-    notices: {before: `+before+`}
+      - {name: primary, start: 2025-01-06, members: [ann, bob]`+tier+`}
+    notices: `+notices+`
+`+more+`
 escalation_policies:
   - {name: p, levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]}
 services:
@@ -194,6 +206,106 @@ func TestShiftNoticeResultsAllInitialised(t *testing.T) {
 	for _, r := range results {
 		if !counted[r] {
 			t.Errorf("result %q is in results but never counted", r)
+		}
+	}
+}
+
+// texts are the notices of a run of the job, "to: text", in order.
+func texts(ps []pending) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.To+": "+p.Text)
+	}
+	return out
+}
+
+// TestChangesToAnAnnouncedShift: ann was told a day ahead (Sunday 00:00)
+// that her week starts Monday 00:00; at Sunday 12:00 the plan changes.
+// She is told she lost the shift only when she no longer holds the tier
+// at its start. (Before: a shift moved earlier was reported as taken from
+// her, "Ann, not Ann", as there was no handoff to her at 00:00 any more.)
+func TestChangesToAnAnnouncedShift(t *testing.T) {
+	const notices = `{before: 24h, slack_channel: "#team"}`
+	for _, tc := range []struct {
+		name, tier, more string
+		want             []string
+	}{
+		{"moved earlier", "", `
+    overrides:
+      - {reason: early, from: "2025-09-14T20:00:00Z", until: "2025-09-15T00:00:00Z", tiers: {primary: ann}}`, []string{
+			"user:ann: Your on-call shift starts in 8h: Primary of s, from Sun Sep 14 20:00 UTC until Mon Sep 15 00:00 UTC (override: early). You take over from Bob.",
+			"slack:#team: The on-call plan of s changed: Primary from Sun Sep 14 20:00 UTC: Bob → Ann (override: early)",
+		}},
+		{"moved later", "", `
+    overrides:
+      - {reason: late, from: "2025-09-15T00:00:00Z", until: "2025-09-15T06:00:00Z", tiers: {primary: bob}}`, []string{
+			"user:ann: Your on-call shift starts in 18h: Primary of s, from Mon Sep 15 06:00 UTC until Mon Sep 22 00:00 UTC. You take over from Bob.",
+			"slack:#team: s hands off in 18h, Mon Sep 15 06:00 UTC: Primary: Bob → Ann",
+			"user:ann: Change: you are no longer on call from Mon Sep 15 00:00 UTC: Primary of s is Bob's then (override: late), not yours.",
+			"slack:#team: The on-call plan of s changed: Primary from Mon Sep 15 00:00 UTC: Bob, not Ann (override: late)",
+		}},
+		{"withdrawn, nobody holds it", `, restrictions: [{start_day: monday, start: "06:00", end_day: monday, end: "00:00"}]`, "", []string{
+			"user:ann: Your on-call shift starts in 18h: Primary of s, from Mon Sep 15 06:00 UTC until Mon Sep 22 00:00 UTC. You take over from nobody.",
+			"slack:#team: s hands off in 18h, Mon Sep 15 06:00 UTC: Primary: nobody → Ann",
+			"user:ann: Change: you are no longer on call from Mon Sep 15 00:00 UTC: Primary of s is nobody's then, not yours.",
+			"slack:#team: The on-call plan of s changed: Primary from Mon Sep 15 00:00 UTC: nobody, not Ann",
+		}},
+		{"extended", "", `
+    overrides:
+      - {reason: longer, from: "2025-09-22T00:00:00Z", until: "2025-09-23T00:00:00Z", tiers: {primary: ann}}`, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := parseSchedule(t, notices, "", "")
+			told := time.Date(2025, 9, 14, 0, 0, 0, 0, time.UTC)
+			ps, st := work(cfg, cfg.Schedule("s"), state{Last: told.Add(-time.Minute), Since: told.Add(-7 * 24 * time.Hour)}, told)
+			if want := []string{
+				"user:ann: Your on-call shift starts in 1d: Primary of s, from Mon Sep 15 00:00 UTC until Mon Sep 22 00:00 UTC. You take over from Bob.",
+				"slack:#team: s hands off in 1d, Mon Sep 15 00:00 UTC: Primary: Bob → Ann",
+			}; !slices.Equal(texts(ps), want) {
+				t.Fatalf("a day ahead:\n%s\nwant\n%s", strings.Join(texts(ps), "\n"), strings.Join(want, "\n"))
+			}
+			cfg = parseSchedule(t, notices, tc.tier, tc.more)
+			ps, _ = work(cfg, cfg.Schedule("s"), st, time.Date(2025, 9, 14, 12, 0, 0, 0, time.UTC))
+			if got := texts(ps); !slices.Equal(got, tc.want) {
+				t.Errorf("at the change:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+// TestReloadLengtheningBeforeIsNoChangeOfPlan: notices go out an hour
+// before; at Sunday 12:30 a reload makes it a day. Ann's week, starting
+// Monday 00:00, is now inside the window: she and the team are told as
+// before any shift, with the time left, and the team hears of no change.
+// A replica still on the old config (a rolling change) then finds nothing
+// to say, and the new one nothing more. (Before: "The on-call plan of s
+// changed: Primary from Mon Sep 15 00:00 UTC: Bob → Ann".)
+func TestReloadLengtheningBeforeIsNoChangeOfPlan(t *testing.T) {
+	hour := parseSchedule(t, `{before: 1h, slack_channel: "#team"}`, "", "")
+	day := parseSchedule(t, `{before: 1d, slack_channel: "#team"}`, "", "")
+	at := time.Date(2025, 9, 14, 12, 0, 0, 0, time.UTC)
+	ps, st := work(hour, hour.Schedule("s"), state{Last: at.Add(-time.Minute), Since: at.Add(-7 * 24 * time.Hour)}, at)
+	if len(ps) != 0 {
+		t.Fatalf("at %v: %q", at, texts(ps))
+	}
+	at = at.Add(30 * time.Minute)
+	if late, newly, withdrawn := changes(day.Schedule("s"), st, at); len(late)+len(newly)+len(withdrawn) == 0 {
+		t.Fatalf("after the reload, nothing for arming to make due now")
+	}
+	ps, st = work(day, day.Schedule("s"), st, at)
+	want := []string{
+		"user:ann: Your on-call shift starts in 11h30m: Primary of s, from Mon Sep 15 00:00 UTC until Mon Sep 22 00:00 UTC. You take over from Bob.",
+		"slack:#team: s hands off in 11h30m, Mon Sep 15 00:00 UTC: Primary: Bob → Ann",
+	}
+	if got := texts(ps); !slices.Equal(got, want) {
+		t.Fatalf("after the reload:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, run := range []struct {
+		cfg *policy.Config
+		at  time.Time
+	}{{hour, at.Add(15 * time.Minute)}, {day, at.Add(30 * time.Minute)}, {hour, at.Add(45 * time.Minute)}} {
+		if ps, st = work(run.cfg, run.cfg.Schedule("s"), st, run.at); len(ps) != 0 {
+			t.Fatalf("at %v: %q", run.at, texts(ps))
 		}
 	}
 }

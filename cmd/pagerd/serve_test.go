@@ -32,6 +32,16 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the binary pagerdBinary built: each run of the
+// package left 46 MB in the temp dir, and a day of runs filled a disk.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 func pagerdBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {

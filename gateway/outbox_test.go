@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -283,5 +284,118 @@ func TestOutboxDoesNotRetryWhatPagerDutyRefusesForGood(t *testing.T) {
 				t.Errorf("forwarded entries %+v, want carol told and dave refused", f)
 			}
 		})
+	}
+}
+
+// outboxItems is pagerd_outbox_items_total{kind,result}.
+func outboxItems(t *testing.T, h *harness, kind, result string) float64 {
+	t.Helper()
+	return metric(t, h.reg, "pagerd_outbox_items_total", "kind", kind, "result", result)
+}
+
+// TestOutboxFailuresAreSeen: what an incident owes PagerDuty and does not
+// get there is seen outside its timeline. Every kind and result of
+// pagerd_outbox_items_total is reported at 0 from the start (so that
+// increase() sees the first). PagerDuty failing dave's acknowledgement
+// with a 500 for a day: each failed try counts as retried, logged at Warn
+// the first time only, and the item given up after a day counts as
+// given_up, logged once at Error with the incident, kind, action, tries
+// and error. PagerDuty answering a 400: counted as refused, logged once at
+// Error with whose, and not retried. carol's acknowledgement went through
+// in both, and the Slack message's update too: done.
+func TestOutboxFailuresAreSeen(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		code    int
+		body    string
+		until   time.Duration
+		result  string // dave's item
+		retried bool
+		msg     string
+		err     string
+	}{
+		{"given up", 500, `{"status":"error","message":"internal error"}`, 25 * time.Hour, "given_up", true,
+			"outbox item given up after a day of failed tries; not done", "internal error"},
+		{"refused", 400, `{"status":"invalid event","message":"Event object is invalid","errors":["Invalid routing key"]}`, 10 * time.Minute, "refused", false,
+			"PagerDuty refused to be told; not retried: close PagerDuty's incident by hand", "dave (pagerduty acknowledge: events API answered 400"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pd := providertest.NewPagerDuty(t)
+			sl := providertest.NewSlack(t)
+			url, _ := daveAcksAnswer(t, pd, tc.code, tc.body)
+			h := newHarness(t, withConfig(forwardConfig(t, url, sl.URL, true)), realTransport("pagerduty"), fastRetries())
+			body := h.do("GET", "/metrics", "").body
+			for _, kind := range []string{"pagerduty", "alertmanager_silence", "slack", "pushover", "alertmanager_resolve_check"} {
+				for _, res := range []string{"done", "retried", "given_up", "refused", "dropped"} {
+					if want := `pagerd_outbox_items_total{kind="` + kind + `",result="` + res + `"} 0`; !strings.Contains(body, want) {
+						t.Errorf("/metrics lacks %s", want)
+					}
+				}
+			}
+
+			id := fire(h)
+			h.step(fixedNow)
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"carol"}`); r.code != 200 {
+				t.Fatalf("ack: %d %s", r.code, r.body)
+			}
+			h.runUntil(fixedNow.Add(tc.until))
+			if got := outboxItems(t, h, "pagerduty", tc.result); got != 1 {
+				t.Errorf("pagerduty %s = %v, want 1", tc.result, got)
+			}
+			if got := outboxItems(t, h, "slack", "done"); got < 1 {
+				t.Errorf("slack done = %v, want the message's posting and update", got)
+			}
+			retried := outboxItems(t, h, "pagerduty", "retried")
+			if (retried > 0) != tc.retried {
+				t.Errorf("pagerduty retried = %v, want retries: %v", retried, tc.retried)
+			}
+			for _, res := range []string{"done", "given_up", "refused", "dropped"} {
+				if got := outboxItems(t, h, "pagerduty", res); res != tc.result && got != 0 {
+					t.Errorf("pagerduty %s = %v, want 0", res, got)
+				}
+			}
+			logs := logsSaying(t, h.logs, tc.msg)
+			if len(logs) != 1 || logs[0]["level"] != "ERROR" || logs[0]["incident"] != id || logs[0]["kind"] != "pagerduty" ||
+				logs[0]["action"] != "acknowledge" || logs[0]["attempts"] != retried+1 || !strings.Contains(fmt.Sprint(logs[0]["err"]), tc.err) {
+				t.Fatalf("logs saying %q: %v; want one at ERROR naming the incident, kind, action, %v attempts and the error", tc.msg, logs, retried+1)
+			}
+			warned := 0
+			for _, l := range logsSaying(t, h.logs, "outbox item not done; will retry") {
+				if l["level"] == "WARN" {
+					warned++
+				}
+			}
+			if tc.retried && warned != 1 {
+				t.Errorf("%d retries of one item logged at WARN, want the first only", warned)
+			}
+		})
+	}
+}
+
+// TestOutboxDroppedIsCounted: a reload takes away the PagerDuty contact
+// dave was paged through, so his acknowledgement cannot be forwarded (the
+// routing key went with it): the item counts as dropped, and is logged at
+// Warn (the operator's reload did it), once, naming him.
+func TestOutboxDroppedIsCounted(t *testing.T) {
+	pd := providertest.NewPagerDuty(t)
+	sl := providertest.NewSlack(t)
+	cfg := forwardConfig(t, pd.URL, sl.URL, true)
+	h := newHarness(t, withConfig(cfg), realTransport("pagerduty"))
+	id := fire(h)
+	h.step(fixedNow)
+	if err := h.reload(strings.Replace(cfg, "{channel: push, via: pagerduty, address: "+pdDaveKey+"}",
+		"{channel: sms, via: pagerduty, address: "+pdDaveKey+"}", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"carol"}`); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	h.step(fixedNow.Add(time.Second))
+	if got := outboxItems(t, h, "pagerduty", "dropped"); got != 1 {
+		t.Errorf("pagerduty dropped = %v, want 1", got)
+	}
+	logs := logsSaying(t, h.logs, "PagerDuty not told: the contact the page went through is no longer in the config")
+	if len(logs) != 1 || logs[0]["level"] != "WARN" || logs[0]["kind"] != "pagerduty" || fmt.Sprint(logs[0]["users"]) != "[dave]" {
+		t.Errorf("logs: %v", logs)
 	}
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/history"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify/slack"
@@ -33,7 +33,6 @@ type slackOutbox struct {
 	store  store.Store
 	config func() *policy.Config
 	now    func() time.Time
-	log    *slog.Logger
 	// posts is pagerd_slack_channel_posts_total{result}: a channel that
 	// refuses pagerd for good (renamed, archived, the app removed from
 	// it) stays silent on every incident, and only a count an alert
@@ -108,17 +107,18 @@ func (o *slackOutbox) handle(ctx context.Context, inc *store.Incident, item stor
 // failed counts a failed post or update of an incident's channel message.
 // A failure Slack may get over is returned, for the outbox to try again;
 // a refusal for good is given up: recorded in the timeline (what says it,
-// prefixed to the error), and logged at Error with Slack's reason, since
-// nobody reads the timeline of an incident whose channel stays silent.
+// prefixed to the error), and returned as dispatch.Refused, which the
+// dispatcher counts and logs at Error with Slack's reason, since nobody
+// reads the timeline of an incident whose channel stays silent.
 func (o *slackOutbox) failed(inc *store.Incident, item store.OutboxItem, channel string, err error, what string, now time.Time) (store.Entry, error) {
 	if !slack.IsPermanent(err) {
 		o.posts.WithLabelValues(slackPostFailed).Inc()
 		return store.Entry{}, err
 	}
 	o.posts.WithLabelValues(slackPostRefused).Inc()
-	o.log.Error("slack: the incident's channel message was refused for good; the channel is not told of it",
-		"incident", inc.ID, "service", inc.Service, "channel", channel, "action", item.Action, "slack_error", slack.ErrorCode(err), "err", err)
-	return store.Entry{At: now, Type: "slack_failed", Detail: fmt.Sprintf("%s: %v", what, err)}, nil
+	return store.Entry{At: now, Type: "slack_failed", Detail: fmt.Sprintf("%s: %v", what, err)},
+		dispatch.Refused("slack: the incident's channel message was refused for good; the channel is not told of it", err,
+			"service", inc.Service, "channel", channel, "slack_error", slack.ErrorCode(err))
 }
 
 // slackRef finds where the incident's channel message is, from the

@@ -1038,9 +1038,11 @@ func slackRefusalLogs(t *testing.T, h *harness) []map[string]any {
 // removed from it, then the channel archived) is logged at Error with the
 // service, the channel, the action and Slack's reason, and counted in
 // pagerd_slack_channel_posts_total{result="refused"}, reported at 0 from
-// the start so that rate() sees the first one. A failure Slack may get
-// over is counted as failed, retried as before, and neither logged at
-// Error nor counted as refused.
+// the start so that rate() sees the first one, and as a refused slack item
+// in pagerd_outbox_items_total, in one log line that also names the
+// item's kind and tries. A failure Slack may get over is counted as
+// failed, retried as before, and neither logged at Error nor counted as
+// refused.
 func TestSlackChannelRefusalIsSeen(t *testing.T) {
 	sl := providertest.NewSlack(t)
 	h := newHarness(t, withConfig(slackConfig(sl.URL)))
@@ -1066,8 +1068,13 @@ func TestSlackChannelRefusalIsSeen(t *testing.T) {
 	}
 	logs := slackRefusalLogs(t, h)
 	if len(logs) != 1 || logs[0]["service"] != "api" || logs[0]["channel"] != "#incident-response" || logs[0]["action"] != "trigger" ||
-		logs[0]["slack_error"] != "not_in_channel" || logs[0]["incident"] != id {
+		logs[0]["slack_error"] != "not_in_channel" || logs[0]["incident"] != id || logs[0]["kind"] != "slack" || logs[0]["attempts"] != 1.0 {
 		t.Fatalf("refusal logs: %v", logs)
+	}
+	// The outbox counts the item as refused too (an item, where
+	// pagerd_slack_channel_posts_total counts tries).
+	if got := outboxItems(t, h, "slack", "refused"); got != 1 {
+		t.Errorf("pagerd_outbox_items_total{kind=slack,result=refused} = %v, want 1", got)
 	}
 
 	// The acknowledgement posts the message then; Slack is down a while:

@@ -145,6 +145,7 @@ type dispatchMetrics struct {
 	breaches   *prometheus.CounterVec
 	nobody     *prometheus.CounterVec
 	errors     *prometheus.CounterVec
+	outbox     *prometheus.CounterVec
 }
 
 // New builds a dispatcher.
@@ -197,10 +198,18 @@ func New(o Options) *Dispatcher {
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_dispatch_errors_total",
 			Help: "Claimed incident steps this replica could not work as stored, by reason: unknown_service (the incident's service is not in this replica's config; nothing is paged here until it is, or another replica pages it); unknown_priority (the incident's priority is not in its service's scheme: it is escalated on the scheme's most urgent priority's timeouts, targets and rules); lease_ran_out (the replica was stopped or held up after claiming the incident, a freeze or a VM pause, until its lease was nearly over, or its claim's time ran out mid-send: nothing was sent or recorded for the rest, and the claim was left to run out and be taken over)."}, []string{"reason"}),
 	}
+	m.outbox = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_outbox_items_total",
+		Help: "What incidents owe other systems after a change (telling PagerDuty of an acknowledge or resolve, making or expiring Alertmanager silences, the Slack channel message, stopping Pushover's emergency alerts, starting the check of silenced alerts), by kind and result: done (nothing left to do), retried (a try failed and is tried again later; counted at each such try), given_up (it failed for a day), refused (refused for a reason trying again will not change; not retried) or dropped (nothing in the config does it any more)."},
+		[]string{"kind", "result"})
+	for _, kind := range slices.Concat(outboxKinds, slices.Sorted(maps.Keys(o.Outbox))) {
+		for _, res := range outboxResults {
+			m.outbox.WithLabelValues(kind, res)
+		}
+	}
 	m.errors.WithLabelValues("unknown_service")
 	m.errors.WithLabelValues("unknown_priority")
 	m.errors.WithLabelValues(leaseRanOut)
-	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches, m.nobody, m.errors)
+	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches, m.nobody, m.errors, m.outbox)
 	d := &Dispatcher{o: o, log: o.Logger, m: m, wake: make(chan struct{}, 1), journal: newJournal()}
 	o.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagerd_dispatch_unrecorded",
 		Help: "Pages and storm messages this replica sent but could not yet record in the store (the store refused the write); they are recorded, not sent again, when the store takes writes."},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -51,37 +52,7 @@ func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 		}
 		r, ok := tried[o.ID]
 		if !ok {
-			var e store.Entry
-			var err error
-			who := "PagerDuty"
-			switch h := d.o.Outbox[o.Kind]; {
-			case o.Kind == store.OutboxPagerDuty || o.Kind == "":
-				e, err = d.forward(ctx, cfg, inc, &o, now, recorded)
-			case o.Kind == store.OutboxSilence:
-				who = "Alertmanager"
-				e, err = d.silence(ctx, cfg, inc, o, now, entries)
-			case h != nil:
-				who = o.Kind
-				e, err = h(ctx, inc, o, append(append([]store.Entry(nil), recorded...), entries...))
-			default:
-				// Owed to something no longer configured (Slack taken out
-				// of the config): there is nobody to tell.
-				d.log.Warn("outbox item of a kind nothing handles now; dropped", "incident", inc.ID, "kind", o.Kind, "action", o.Action)
-			}
-			r = outboxTry{entry: e}
-			if err != nil {
-				o.Attempts++
-				if now.Sub(o.Since) > outboxGiveUp {
-					r.entry = store.Entry{At: now, Type: "forward_failed", Detail: fmt.Sprintf("%s not told of the %s after %d tries: %v; given up%s", who, o.Action, o.Attempts, err, toldBefore(o.Done))}
-					if o.Kind == store.OutboxSilence {
-						r.entry = d.silenceGivenUp(ctx, inc, o, now, err)
-					}
-				} else {
-					o.Due = now.Add(outboxBackoff(o.Attempts))
-					r = outboxTry{kept: &o}
-					d.log.Warn("outbox item not done; will retry", "incident", inc.ID, "kind", o.Kind, "action", o.Action, "attempts", o.Attempts, "retry_at", o.Due, "err", err)
-				}
-			}
+			r = d.tryOutbox(ctx, cfg, inc, o, now, recorded, entries)
 			tried[o.ID] = r
 		}
 		if r.kept != nil {
@@ -93,6 +64,115 @@ func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 		}
 	}
 	return keep, entries
+}
+
+// tryOutbox does one due outbox item, counts what it came to
+// (pagerd_outbox_items_total) and logs it: a failure at Warn the first time
+// and at Info at each retry after (the count shows it goes on), an item
+// given up or refused for good at Error, one dropped at Warn. entries are
+// those the incident's items done before it in this claim wrote.
+func (d *Dispatcher) tryOutbox(ctx context.Context, cfg *policy.Config, inc *store.Incident, o store.OutboxItem, now time.Time,
+	recorded, entries []store.Entry) outboxTry {
+	kind := o.Kind
+	var e store.Entry
+	var err error
+	who := "PagerDuty"
+	switch h := d.o.Outbox[o.Kind]; {
+	case o.Kind == store.OutboxPagerDuty || o.Kind == "":
+		kind = store.OutboxPagerDuty // items stored before kinds were
+		e, err = d.forward(ctx, cfg, inc, &o, now, recorded)
+	case o.Kind == store.OutboxSilence:
+		who = "Alertmanager"
+		e, err = d.silence(ctx, cfg, inc, o, now, entries)
+	case h != nil:
+		who = o.Kind
+		e, err = h(ctx, inc, o, append(append([]store.Entry(nil), recorded...), entries...))
+	default:
+		// Owed to something no longer configured (Slack taken out of the
+		// config): there is nobody to tell.
+		err = &outboxEnd{result: outboxDropped, msg: "outbox item of a kind nothing handles now; dropped",
+			err: fmt.Errorf("nothing handles %s items in this config", o.Kind)}
+	}
+	items := d.m.outbox
+	if err == nil {
+		items.WithLabelValues(kind, outboxDone).Inc()
+		return outboxTry{entry: e}
+	}
+	o.Attempts++
+	item := []any{"incident", inc.ID, "kind", kind, "action", o.Action, "attempts", o.Attempts}
+	if end := (*outboxEnd)(nil); errors.As(err, &end) {
+		items.WithLabelValues(kind, end.result).Inc()
+		level := slog.LevelWarn
+		if end.result == outboxRefused {
+			level = slog.LevelError
+		}
+		d.log.Log(ctx, level, end.msg, append(append(item, "err", end.err), end.attrs...)...)
+		return outboxTry{entry: e}
+	}
+	if now.Sub(o.Since) <= outboxGiveUp {
+		o.Due = now.Add(outboxBackoff(o.Attempts))
+		items.WithLabelValues(kind, outboxRetried).Inc()
+		level := slog.LevelInfo
+		if o.Attempts == 1 {
+			level = slog.LevelWarn
+		}
+		d.log.Log(ctx, level, "outbox item not done; will retry", append(item, "retry_at", o.Due, "err", err)...)
+		return outboxTry{kept: &o}
+	}
+	items.WithLabelValues(kind, outboxGivenUp).Inc()
+	if o.Kind == store.OutboxSilence {
+		e, msg, attrs := d.silenceGivenUp(ctx, inc, o, now, err)
+		d.log.Error(msg, append(append(item, "err", err), attrs...)...)
+		return outboxTry{entry: e}
+	}
+	d.log.Error("outbox item given up after a day of failed tries; not done", append(item, "since", o.Since, "err", err)...)
+	return outboxTry{entry: store.Entry{At: now, Type: "forward_failed",
+		Detail: fmt.Sprintf("%s not told of the %s after %d tries: %v; given up%s", who, o.Action, o.Attempts, err, toldBefore(o.Done))}}
+}
+
+// What an outbox item came to, as pagerd_outbox_items_total counts it:
+// done (nothing left to do, whether there was something or not); retried
+// (a try failed and the item is tried again later: counted at each such
+// try); given_up (it failed for outboxGiveUp); refused (refused for a
+// reason trying again will not change: not retried); dropped (nothing in
+// the config does it any more, so nobody is told).
+const (
+	outboxDone    = "done"
+	outboxRetried = "retried"
+	outboxGivenUp = "given_up"
+	outboxRefused = "refused"
+	outboxDropped = "dropped"
+)
+
+// outboxResults and outboxKinds are the series of
+// pagerd_outbox_items_total reported at 0 from the start.
+var (
+	outboxResults = []string{outboxDone, outboxRetried, outboxGivenUp, outboxRefused, outboxDropped}
+	outboxKinds   = []string{store.OutboxPagerDuty, store.OutboxSilence, store.OutboxSlack, store.OutboxPushover, store.OutboxResolveCheck}
+)
+
+// outboxEnd ends an outbox item without a retry: refused for good, or
+// dropped. The dispatcher counts it under result and logs msg with the
+// item, err and attrs (refused at Error, dropped at Warn), once.
+type outboxEnd struct {
+	result string
+	msg    string
+	err    error
+	attrs  []any
+}
+
+func (e *outboxEnd) Error() string { return e.err.Error() }
+func (e *outboxEnd) Unwrap() error { return e.err }
+
+// Refused is an outbox handler's error for an item refused for a reason
+// trying again will not change (Slack: no such channel, the app not in
+// it), returned with the entry that records it: the dispatcher records
+// the entry, does not retry the item, counts it refused
+// (pagerd_outbox_items_total) and logs msg at Error with the incident, the
+// item's kind, action and attempts, err and attrs (more key-value pairs
+// that say what was refused), in one line.
+func Refused(msg string, err error, attrs ...any) error {
+	return &outboxEnd{result: outboxRefused, msg: msg, err: err, attrs: attrs}
 }
 
 // toldBefore names, for an item given up, the people earlier tries did
@@ -140,7 +220,7 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 	}
 	tl = append(tl, recorded...)
 	seen := map[string]bool{}
-	var told, lost, refused []string
+	var told, lost, refused, refusedUsers []string
 	for _, e := range tl {
 		target := inc.ID
 		if e.Bundle != "" {
@@ -190,8 +270,8 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 			}
 		}
 		if refusedBy != "" {
-			d.log.Warn("PagerDuty refused to be told; not retried", "incident", inc.ID, "action", o.Action, "user", e.User, "err", refusedBy)
 			refused = append(refused, fmt.Sprintf("%s (%s)", e.User, refusedBy))
+			refusedUsers = append(refusedUsers, e.User)
 		}
 		if found || refusedBy != "" {
 			o.Done = append(slices.Clip(o.Done), key)
@@ -211,8 +291,6 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 		parts = append(parts, fmt.Sprintf("PagerDuty told of the %s, for %s", o.Action, strings.Join(told, ", ")))
 	}
 	if len(lost) > 0 {
-		d.log.Warn("PagerDuty not told: the contact the page went through is no longer in the config",
-			"incident", inc.ID, "action", o.Action, "users", lost)
 		parts = append(parts, fmt.Sprintf("PagerDuty not told of the %s for %s: no PagerDuty contact on the channel paged in the config now (its routing key went with it)",
 			o.Action, strings.Join(lost, ", ")))
 	}
@@ -220,13 +298,28 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 		parts = append(parts, fmt.Sprintf("PagerDuty refused the %s for %s; not retried: close PagerDuty's incident by hand",
 			o.Action, strings.Join(refused, ", ")))
 	}
+	var entry store.Entry
 	switch {
 	case len(parts) == 0:
 		return store.Entry{}, nil
 	case len(told) == 0:
-		return store.Entry{At: now, Type: "forward_failed", Detail: parts[0]}, nil
+		entry = store.Entry{At: now, Type: "forward_failed", Detail: parts[0]}
+	default:
+		entry = store.Entry{At: now, Type: "forwarded", Detail: strings.Join(parts, "; ")}
 	}
-	return store.Entry{At: now, Type: "forwarded", Detail: strings.Join(parts, "; ")}, nil
+	const lostMsg = "PagerDuty not told: the contact the page went through is no longer in the config"
+	lostErr := fmt.Errorf("no PagerDuty contact on the channel paged in the config for %s", strings.Join(lost, ", "))
+	switch {
+	case len(refused) > 0:
+		if len(lost) > 0 {
+			d.log.Warn(lostMsg, "incident", inc.ID, "action", o.Action, "users", lost, "err", lostErr)
+		}
+		return entry, Refused("PagerDuty refused to be told; not retried: close PagerDuty's incident by hand",
+			errors.New(strings.Join(refused, "; ")), "users", refusedUsers)
+	case len(lost) > 0:
+		return entry, &outboxEnd{result: outboxDropped, msg: lostMsg, err: lostErr, attrs: []any{"users", lost}}
+	}
+	return entry, nil
 }
 
 // appendOnce appends user unless the list names them already (told under

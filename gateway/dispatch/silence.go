@@ -355,15 +355,17 @@ func (d *Dispatcher) silence(ctx context.Context, cfg *policy.Config, inc *store
 	return store.Entry{At: now, Type: "unsilenced", Detail: silencedPrefix + strings.Join(done, " ") + " (" + why + ")"}, nil
 }
 
-// silenceGivenUp is the entry recording a silence item given up. Silences
-// not expired keep muting the incident's alerts, so nobody is paged when
-// they fire again: that is logged at Error, with where they are and until
-// when they hold (the latest "until" the timeline records), for someone to
-// expire them by hand.
-func (d *Dispatcher) silenceGivenUp(ctx context.Context, inc *store.Incident, o store.OutboxItem, now time.Time, err error) store.Entry {
+// silenceGivenUp is the entry recording a silence item given up, and
+// what to log it with (at Error, with the item). Silences not expired keep
+// muting the incident's alerts, so nobody is paged when they fire again:
+// the log says so, with where they are and until when they hold (the
+// latest "until" the timeline records), for someone to expire them by
+// hand.
+func (d *Dispatcher) silenceGivenUp(ctx context.Context, inc *store.Incident, o store.OutboxItem, now time.Time, err error) (store.Entry, string, []any) {
 	detail := fmt.Sprintf("Alertmanager silences not %sd after %d tries: %v; given up", o.Action, o.Attempts, err)
 	if o.Action != "expire" {
-		return store.Entry{At: now, Type: "silence_failed", Detail: detail}
+		return store.Entry{At: now, Type: "silence_failed", Detail: detail},
+			"Alertmanager silences of an acknowledged incident could not be made; its alerts go on notifying", []any{"alertmanager", policy.ShownURL(o.URL)}
 	}
 	until := "their end"
 	if tl, terr := d.o.Store.Timeline(ctx, inc.ID); terr == nil {
@@ -376,9 +378,9 @@ func (d *Dispatcher) silenceGivenUp(ctx context.Context, inc *store.Incident, o 
 		at = "the service's Alertmanager"
 	}
 	detail += fmt.Sprintf("; they mute the incident's alerts at %s until %s unless expired there by hand", at, until)
-	d.log.Error("Alertmanager silences of a resolved incident could not be expired; they mute its alerts if they fire again",
-		"incident", inc.ID, "alertmanager", at, "until", until, "err", err)
-	return store.Entry{At: now, Type: "silence_failed", Detail: detail}
+	return store.Entry{At: now, Type: "silence_failed", Detail: detail},
+		"Alertmanager silences of a resolved incident could not be expired; they mute its alerts if they fire again",
+		[]any{"alertmanager", at, "until", until}
 }
 
 // silencesUntil is the latest end the timeline's "silenced" entries record

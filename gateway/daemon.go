@@ -276,9 +276,10 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	if postHandoff == nil && tr.slack != nil {
 		postHandoff, checkHandoff = slackHandoffs(tr.slack, pagingConfig), slackHandoffHeld
 	}
+	handoffDocs := history.NewHandoffCounter(reg)
 	if postHandoff != nil {
 		d.handoffs = history.NewHandoffs(history.Handoffs{Source: history.Store{Store: d.store}, Jobs: d.store, Config: pagingConfig, Now: o.Now,
-			Post: postHandoff, Check: checkHandoff, Logger: d.log})
+			Post: postHandoff, Check: checkHandoff, Logger: d.log, Documents: handoffDocs})
 		jobs[history.HandoffKind] = d.handoffs.Run
 	}
 

@@ -1153,3 +1153,57 @@ func TestAIONRIncidentsPostedToPlatformAlerts(t *testing.T) {
 		t.Fatalf("after Engineer A's button in #platform-alerts: %s by %q", v.Status, v.AcknowledgedBy)
 	}
 }
+
+// TestHandoffDocumentLossIsSeen: what became of each handoff's document
+// is counted in pagerd_handoff_documents_total, every result reported at
+// 0 from the start. The chat refusing s's for good (ErrRefused, which
+// Slack's poster answers for no such channel: TestSlackHandoffRefusals)
+// counts as refused and is logged at Error; t's, held back by the config,
+// as not_posted. A week later the chat fails for over an hour: every try
+// counts as failed, and the document, long past its handoff, as given_up.
+func TestHandoffDocumentLossIsSeen(t *testing.T) {
+	var mu sync.Mutex
+	var answer error
+	post := func(_ context.Context, schedule string, _ *report.HandoffDoc) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if schedule == "t" {
+			return fmt.Errorf("%w: no channel", history.ErrNotPosted)
+		}
+		return answer
+	}
+	answerWith := func(err error) { mu.Lock(); defer mu.Unlock(); answer = err }
+	h := newHarness(t, withConfig(handoffConfig(providertest.NewSlack(t).URL, false)), postingHandoffs(post))
+	docs := func(result string) float64 {
+		return metric(t, h.reg, "pagerd_handoff_documents_total", "result", result)
+	}
+	body := h.do("GET", "/metrics", "").body
+	for _, res := range []string{"posted", "not_posted", "failed", "refused", "given_up"} {
+		if want := `pagerd_handoff_documents_total{result="` + res + `"} 0`; !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if err := h.d.EnsureJobs(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	monday := time.Date(2025, 9, 15, 0, 0, 0, 0, time.UTC)
+	answerWith(fmt.Errorf("%w: #on-call-handoff: channel_not_found", history.ErrRefused))
+	h.step(monday)
+	if refused, notPosted := docs("refused"), docs("not_posted"); refused != 1 || notPosted != 1 {
+		t.Errorf("refused %v, not_posted %v; want 1, 1", refused, notPosted)
+	}
+	if l := logsSaying(t, h.logs, "handoff: document not posted, refused for good"); len(l) != 1 || l[0]["level"] != "ERROR" || l[0]["schedule"] != "s" {
+		t.Errorf("refusal logs: %v", l)
+	}
+
+	answerWith(errors.New("slack chat.postMessage: service_unavailable"))
+	h.runUntil(monday.Add(7*24*time.Hour + 2*time.Hour))
+	if failed, givenUp, posted := docs("failed"), docs("given_up"), docs("posted"); failed < 2 || givenUp != 1 || posted != 0 {
+		t.Errorf("failed %v, given_up %v, posted %v; want tries failed, then given up", failed, givenUp, posted)
+	}
+	answerWith(nil)
+	h.runUntil(monday.Add(14 * 24 * time.Hour))
+	if posted := docs("posted"); posted != 1 {
+		t.Errorf("posted %v, want 1", posted)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/history"
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/outcomes"
 	"github.com/pagerd/pagerd/notify/slack"
 	"github.com/pagerd/pagerd/policy"
 	"github.com/pagerd/pagerd/report"
@@ -53,14 +54,9 @@ const (
 // every result at 0, whether Slack is configured or not: a series that is
 // missing always means something.
 func newSlackChannelPosts(reg prometheus.Registerer) *prometheus.CounterVec {
-	posts := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_slack_channel_posts_total",
-		Help: "Tries to post or update incidents' messages in their services' Slack channels, by result (sent, failed: retried, refused: given up for good)."},
-		[]string{"result"})
-	reg.MustRegister(posts)
-	for _, r := range []string{slackPostSent, slackPostFailed, slackPostRefused} {
-		posts.WithLabelValues(r)
-	}
-	return posts
+	return outcomes.Counter(reg, "pagerd_slack_channel_posts_total",
+		"Tries to post or update incidents' messages in their services' Slack channels, by result (sent, failed: retried, refused: given up for good).",
+		slackPostSent, slackPostFailed, slackPostRefused)
 }
 
 // handle is the dispatcher's handler of store.OutboxSlack items: the first

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/outcomes"
 	"github.com/pagerd/pagerd/policy"
 	"github.com/pagerd/pagerd/report"
 )
@@ -67,32 +68,17 @@ type Handoffs struct {
 	Documents *prometheus.CounterVec
 }
 
-// What became of a handoff's document, as pagerd_handoff_documents_total
-// counts it: posted; not_posted (the config holds it back: no channel,
-// dry run); failed (a try failed, tried again when the job's lease ends);
-// refused (the chat refused it for good: ErrRefused); given_up (the
-// handoff was over HandoffPostWindow past before it was posted: its tries
-// failed that long, or no pagerd ran).
-const (
-	handoffPosted    = "posted"
-	handoffNotPosted = "not_posted"
-	handoffFailed    = "failed"
-	handoffRefused   = "refused"
-	handoffGivenUp   = "given_up"
-)
-
 // NewHandoffCounter is pagerd_handoff_documents_total, registered, with
-// every result at 0 (whether anything posts documents or not: a series
-// that is missing always means something, and increase() sees the first).
+// every result at 0 (whether anything posts documents or not): what became
+// of each handoff's document. posted; not_posted (the config holds it
+// back: no channel, dry run); failed (a try failed, tried again when the
+// job's lease ends); refused (the chat refused it for good: ErrRefused);
+// given_up (the handoff was over HandoffPostWindow past before it was
+// posted: its tries failed that long, or no pagerd ran).
 func NewHandoffCounter(reg prometheus.Registerer) *prometheus.CounterVec {
-	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_handoff_documents_total",
-		Help: "Handoff documents due at schedules' handoffs, by result: posted; not_posted (the config holds it back: no team channel, dry run); failed (a try failed; tried again); refused (the chat refused it for a reason that will not change); given_up (not posted within an hour of its handoff)."},
-		[]string{"result"})
-	reg.MustRegister(c)
-	for _, r := range []string{handoffPosted, handoffNotPosted, handoffFailed, handoffRefused, handoffGivenUp} {
-		c.WithLabelValues(r)
-	}
-	return c
+	return outcomes.Counter(reg, "pagerd_handoff_documents_total",
+		"Handoff documents due at schedules' handoffs, by result: posted; not_posted (the config holds it back: no team channel, dry run); failed (a try failed; tried again); refused (the chat refused it for a reason that will not change); given_up (not posted within an hour of its handoff).",
+		"posted", "not_posted", "failed", "refused", "given_up")
 }
 
 // count adds one to the documents' result.
@@ -133,7 +119,7 @@ func (h *Handoffs) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 	at := j.Due
 	next := &store.Job{Due: s.NextHandoff(h.Now())}
 	if h.Now().Sub(at) > HandoffPostWindow {
-		h.count(handoffGivenUp)
+		h.count("given_up")
 		h.Logger.Warn("handoff: document not posted, the handoff is long past", "schedule", j.Key, "handoff", at.UTC().Format(time.RFC3339))
 		return next, nil
 	}
@@ -149,7 +135,7 @@ func (h *Handoffs) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 	if err := h.Post(ctx, j.Key, doc); err != nil {
 		return h.notPosted(j.Key, at, next, err)
 	}
-	h.count(handoffPosted)
+	h.count("posted")
 	h.Logger.Info("handoff: document posted", "schedule", j.Key, "handoff", doc.Handoff.UTC().Format(time.RFC3339))
 	return next, nil
 }
@@ -160,15 +146,15 @@ func (h *Handoffs) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 func (h *Handoffs) notPosted(schedule string, at time.Time, next *store.Job, err error) (*store.Job, error) {
 	switch {
 	case errors.Is(err, ErrNotPosted):
-		h.count(handoffNotPosted)
+		h.count("not_posted")
 		h.Logger.Info("handoff: document not posted", "schedule", schedule, "handoff", at.UTC().Format(time.RFC3339), "why", err.Error())
 		return next, nil
 	case errors.Is(err, ErrRefused):
-		h.count(handoffRefused)
+		h.count("refused")
 		h.Logger.Error("handoff: document not posted, refused for good", "schedule", schedule, "handoff", at.UTC().Format(time.RFC3339), "err", err)
 		return next, nil
 	}
-	h.count(handoffFailed)
+	h.count("failed")
 	return nil, fmt.Errorf("post the handoff document of %s: %w", schedule, err)
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -115,7 +116,12 @@ func (a *acking) Act(ctx context.Context, target, user string, act notify.Action
 // carrying responseURL, and returns what the callbacks logged.
 func press(t *testing.T, f *providertest.Slack, r notify.Receiver, responseURL string) string {
 	t.Helper()
-	client := slack.New(slack.Options{Token: providertest.SlackBotToken, APIURL: f.URL, Timeout: 5 * time.Second})
+	return pressThrough(t, slack.New(slack.Options{Token: providertest.SlackBotToken, APIURL: f.URL, Timeout: 5 * time.Second}), r, responseURL)
+}
+
+// pressThrough is press with the callbacks calling Slack through client.
+func pressThrough(t *testing.T, client *slack.Client, r notify.Receiver, responseURL string) string {
+	t.Helper()
 	var logs strings.Builder
 	cb := &slack.Callbacks{Receiver: r, Secret: func() string { return providertest.SlackSigningSecret },
 		Client: func() *slack.Client { return client }, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
@@ -185,6 +191,58 @@ func TestButtonFailureToldThroughResponseURL(t *testing.T) {
 			t.Fatalf("logs:\n%s", logs)
 		}
 	})
+}
+
+// toFake carries every request, whatever its URL's scheme and host, to
+// the fake f over plain http: a client with Slack's real https addresses
+// that still reaches the fake, to see which URLs pagerd takes.
+type toFake struct{ f *providertest.Slack }
+
+func (tf toFake) RoundTrip(r *http.Request) (*http.Response, error) {
+	u, err := url.Parse(tf.f.URL)
+	if err != nil {
+		return nil, err
+	}
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host, r.Host = u.Scheme, u.Host, u.Host
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestResponseURLOverHTTPRefusedWithSlacksAPI: with Slack's own https
+// Web API (the default api_url), a response_url over plain http is
+// refused even on slack.com or hooks.slack.com (http is taken only when
+// the api_url is http itself, a test's fake): nothing is posted to it
+// and the presser is told through chat.postEphemeral, as for a foreign
+// URL. The same URL over https is posted to.
+func TestResponseURLOverHTTPRefusedWithSlacksAPI(t *testing.T) {
+	down := &failing{err: fmt.Errorf("redis: i/o timeout: %w", notify.ErrUnavailable)}
+	const want = "Your acknowledgement was NOT recorded"
+	for _, tc := range []struct {
+		base   string
+		posted bool
+	}{
+		{"http://slack.com", false},
+		{"http://hooks.slack.com", false},
+		{"https://hooks.slack.com", true},
+	} {
+		t.Run(tc.base, func(t *testing.T) {
+			f := providertest.NewSlack(t)
+			client := slack.New(slack.Options{Token: providertest.SlackBotToken, HTTPClient: &http.Client{Transport: toFake{f}},
+				Timeout: 5 * time.Second})
+			u, err := url.Parse(f.ResponseURL("U0ANN", "CINCIDENTS"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pressThrough(t, client, down, tc.base+u.Path)
+			viaURL, viaEphemeral := toldAnn(f, "response_url"), toldAnn(f, "chat.postEphemeral")
+			if tc.posted && (!strings.Contains(viaURL, want) || viaEphemeral != "") {
+				t.Fatalf("https response_url not used: %+v", f.Calls())
+			}
+			if !tc.posted && (viaURL != "" || !strings.Contains(viaEphemeral, want)) {
+				t.Fatalf("posted to %s over http, or not told through chat.postEphemeral: %+v", tc.base, f.Calls())
+			}
+		})
+	}
 }
 
 // TestButtonSuccessToldAsBefore: a press that worked is told through

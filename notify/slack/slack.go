@@ -53,9 +53,11 @@ type Client struct {
 	api     *slack.Client
 	http    *http.Client
 	timeout time.Duration
-	// apiHost is the Web API's host: response_urls are taken on Slack's
-	// hooks host or on it (a test's fake, which serves both).
-	apiHost string
+	// apiHost and apiScheme are the Web API's host and scheme:
+	// response_urls are taken on Slack's hooks host or on it (a test's
+	// fake, which serves both), over plain http only when the Web API
+	// itself is (the fake), never to slack.com.
+	apiHost, apiScheme string
 }
 
 // New makes a Client.
@@ -72,12 +74,12 @@ func New(o Options) *Client {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
-	var apiHost string
+	var apiHost, apiScheme string
 	if u, err := url.Parse(o.APIURL); err == nil {
-		apiHost = u.Host
+		apiHost, apiScheme = u.Host, u.Scheme
 	}
 	return &Client{api: slack.New(o.Token, slack.OptionAPIURL(o.APIURL), slack.OptionHTTPClient(o.HTTPClient)), http: o.HTTPClient,
-		timeout: o.Timeout, apiHost: apiHost}
+		timeout: o.Timeout, apiHost: apiHost, apiScheme: apiScheme}
 }
 
 // Ref is where a posted message is: its channel's id and its timestamp,
@@ -309,10 +311,13 @@ const responseHost = "hooks.slack.com"
 // chat.postEphemeral it needs neither the user in the channel nor the app
 // allowed to message them. The URL comes in a signed payload; it is still
 // taken only on Slack's hooks host (https) or the Web API's own (a
-// test's fake), so that a payload cannot make pagerd post elsewhere.
+// test's fake), so that a payload cannot make pagerd post elsewhere, and
+// over plain http only when the Web API's URL is http itself (the fake):
+// with Slack's https API, http://slack.com/... is refused like a foreign
+// URL.
 func (c *Client) respond(ctx context.Context, responseURL, text string) error {
 	u, err := url.Parse(responseURL)
-	if err != nil || !(u.Scheme == "https" && u.Host == responseHost || u.Host == c.apiHost && (u.Scheme == "https" || u.Scheme == "http")) {
+	if err != nil || !c.slacksResponseURL(u) {
 		return fmt.Errorf("slack response_url: not Slack's: %q", responseURL)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
@@ -320,6 +325,19 @@ func (c *Client) respond(ctx context.Context, responseURL, text string) error {
 	err = slack.PostWebhookCustomHTTPContext(ctx, responseURL, c.http,
 		&slack.WebhookMessage{Text: text, ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: false})
 	return classify("response_url", err, false)
+}
+
+// slacksResponseURL reports whether u may be a response_url: https on
+// Slack's hooks host or on the Web API's host, or the Web API's own
+// scheme and host when that scheme is http (a test's fake).
+func (c *Client) slacksResponseURL(u *url.URL) bool {
+	switch {
+	case u.Scheme == "https":
+		return u.Host == responseHost || u.Host == c.apiHost
+	case u.Scheme == "http":
+		return c.apiScheme == "http" && u.Host == c.apiHost
+	}
+	return false
 }
 
 // temporaryErrors are Slack's error codes worth trying again.

@@ -115,8 +115,10 @@ type Options struct {
 	// and no Slack: no document is posted.
 	PostHandoff history.HandoffPoster
 	// ConsolePoll is how often an open incident's page in the web console
-	// asks whether it changed (default 5s).
-	ConsolePoll time.Duration
+	// asks whether it changed (default 5s), and ConsolePollTimeout how
+	// long it waits for the answer before it says it may be out of date
+	// (default 10s).
+	ConsolePoll, ConsolePollTimeout time.Duration
 }
 
 // Daemon is pagerd built and ready to run: New builds it, Run runs it,
@@ -362,7 +364,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	// The HTTP side: the server, the links and the providers' callbacks,
 	// all acting through the incident service.
 	cons := console.New(console.Options{Incidents: d.incidents, Config: pagingConfig, Overrides: d.overrides, History: history.Store{Store: d.store},
-		Now: o.Now, Logger: d.log, HTTPClient: o.HTTPClient, PollInterval: o.ConsolePoll})
+		Now: o.Now, Logger: d.log, HTTPClient: o.HTTPClient, PollInterval: o.ConsolePoll, PollTimeout: o.ConsolePollTimeout})
 	d.cfg.OnLoad(cons.ConfigLoaded) // a user removed and added back gets no old session back
 	d.server = NewServer(ServerOptions{Config: pagingConfig, Reload: d.cfg.Reload, Incidents: d.incidents, Overrides: d.overrides, Console: cons,
 		Feeds: &feeds.Service{Store: d.store, Config: pagingConfig, Now: o.Now},

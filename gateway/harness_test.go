@@ -118,6 +118,7 @@ type harnessOptions struct {
 	version     string
 	postHandoff history.HandoffPoster
 	consolePoll time.Duration
+	consoleWait time.Duration
 	serve       func(http.Handler) http.Handler
 	stopDelay   time.Duration
 	stopAfter   func(time.Duration) <-chan time.Time
@@ -192,6 +193,10 @@ func postingHandoffs(p history.HandoffPoster) option {
 // every d (default 5s).
 func consolePolling(d time.Duration) option { return func(o *harnessOptions) { o.consolePoll = d } }
 
+// consoleWaiting makes that page count a check unanswered after d as no
+// answer (default 10s).
+func consoleWaiting(d time.Duration) option { return func(o *harnessOptions) { o.consoleWait = d } }
+
 // serving puts wrap around the daemon's handler on the test server, to
 // see the requests the daemon gets (a browser's, say).
 func serving(wrap func(http.Handler) http.Handler) option {
@@ -250,7 +255,7 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	d, err := New(context.Background(), Options{ConfigPath: h.cfg, Config: cfg, Listener: listener, Store: o.store, Registry: h.reg,
 		Now: now, Logger: h.log, Notifiers: notifiers, RetryBase: o.retryBase, MaxSleep: o.maxSleep,
 		ProbeInterval: o.probe, ShutdownTimeout: 5 * time.Second, Version: o.version, PostHandoff: o.postHandoff,
-		ConsolePoll: o.consolePoll, ShutdownDelay: o.stopDelay, After: o.stopAfter})
+		ConsolePoll: o.consolePoll, ConsolePollTimeout: o.consoleWait, ShutdownDelay: o.stopDelay, After: o.stopAfter})
 	if err != nil {
 		t.Fatal(err)
 	}

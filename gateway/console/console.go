@@ -68,6 +68,10 @@ type Options struct {
 	// PollInterval is how often an open incident's page asks whether it
 	// changed (default 5s).
 	PollInterval time.Duration
+	// PollTimeout is how long the page waits for that answer before it
+	// counts as none, and says it may be out of date (default 10s): a
+	// replica that hangs must not leave the page silent.
+	PollTimeout time.Duration
 }
 
 // Console serves /ui/. It is safe for concurrent use.
@@ -110,6 +114,9 @@ func New(o Options) *Console {
 	}
 	if o.PollInterval == 0 {
 		o.PollInterval = 5 * time.Second
+	}
+	if o.PollTimeout <= 0 {
+		o.PollTimeout = 10 * time.Second
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
@@ -294,11 +301,12 @@ type page struct {
 	// version; Version is the one shown.
 	Refresh string
 	Version string
-	// PollMS is how often the script polls, in milliseconds.
-	PollMS  int64
-	Message string
-	Error   string
-	Body    any
+	// PollMS is how often the script polls, and PollTimeoutMS how long it
+	// waits for an answer, in milliseconds.
+	PollMS, PollTimeoutMS int64
+	Message               string
+	Error                 string
+	Body                  any
 }
 
 var templates = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html"))
@@ -307,7 +315,7 @@ var templates = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, 
 // so a template that fails halfway is a 500, not a cut-off page with the
 // status meant for a whole one.
 func (c *Console) render(w http.ResponseWriter, code int, name string, p page) {
-	p.PollMS = c.o.PollInterval.Milliseconds()
+	p.PollMS, p.PollTimeoutMS = c.o.PollInterval.Milliseconds(), c.o.PollTimeout.Milliseconds()
 	var b bytes.Buffer
 	if err := templates.ExecuteTemplate(&b, name, p); err != nil {
 		c.log.Error("console: page not rendered", "page", name, "err", err)

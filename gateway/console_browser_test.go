@@ -18,6 +18,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/oidctest"
+	"github.com/pagerd/pagerd/policy"
 )
 
 // The web console in a real browser: headless Chromium, driven over the
@@ -506,6 +507,40 @@ func TestConsoleInBrowserSaysWhatTheButtonDid(t *testing.T) {
 	}
 }
 
+// TestConsoleInBrowserSaysWhenItsSessionEnded: the session of an open
+// incident's page ends on the server (it expired while the page stayed
+// open), so pagerd answers the page's check with a redirect to sign in.
+// The page says, in an alert line, to sign in again and that it may be
+// out of date, still showing the last state it read and not reloaded.
+func TestConsoleInBrowserSaysWhenItsSessionEnded(t *testing.T) {
+	const every = 50 * time.Millisecond
+	asks := &versionAsks{byID: map[string][]int{}}
+	h, ctx := signedInBrowser(t, consolePolling(every), serving(asks.wrap))
+	id := fire(h)
+	h.step(fixedNow)
+	runIn(t, ctx, "open the incident", chromedp.Navigate(h.url+"/ui/incidents/"+id), chromedp.WaitVisible(chromedp.ID("#pending")))
+	runIn(t, ctx, "mark the page", chromedp.Evaluate[chromedp.Void](`window.pagerdTestMark = 1`))
+	waitUntil(t, 5*time.Second, "the page to ask for the version", func() bool { return len(asks.answered(id)) > 0 })
+
+	h.clock.Set(fixedNow.Add(policy.DefaultSessionTTL + time.Minute))
+	runIn(t, ctx, "see the page say so", chromedp.WaitVisible(`//main/p[@role="alert"][@id="stale"]`))
+	a := asks.answered(id)
+	if last := a[len(a)-1]; last != http.StatusSeeOther {
+		t.Errorf("the ended session's check was answered %d, want %d (to sign in)", last, http.StatusSeeOther)
+	}
+	const says = "You are no longer signed in: sign in again (reload the page) to see the incident as it is now. This page may be out of date."
+	if got := value(t, ctx, "read the alert", chromedp.Text(chromedp.ID("#stale"))); got != says {
+		t.Errorf("the page says %q, want %q", got, says)
+	}
+	if got := bodyText(t, ctx); !strings.Contains(got, "page Ann by sms") {
+		t.Errorf("the page no longer shows the last state it read:\n%s", got)
+	}
+	if !value(t, ctx, "check the page was not reloaded", chromedp.Evaluate[bool](`window.pagerdTestMark === 1`)) {
+		t.Errorf("the page was reloaded")
+	}
+	accessible(t, ctx, "the incident with the session ended")
+}
+
 // getRefusing is a store whose reads of an incident fail while down is
 // set, as they do while Redis is down.
 type getRefusing struct {
@@ -522,26 +557,47 @@ func (s *getRefusing) Get(ctx context.Context, id string) (*store.Incident, erro
 
 // TestConsoleInBrowserSaysWhenItCannotTell: an open incident's page keeps
 // asking for the incident's version. While the store is down (the
-// version answered 503) or pagerd does not answer at all, the page says,
-// in an alert line, that it may be out of date, rather than showing the
-// last state as if it were current; the line goes once an answer comes.
+// version answered 503), something in front refuses the request (403,
+// 400), or pagerd does not answer at all (the connection closed, or the
+// request left hanging, as a frozen replica leaves it, past the page's
+// timeout), the page says, in an alert line, that it may be out of date,
+// rather than showing the last state as if it were current; the line
+// goes once an answer comes.
 func TestConsoleInBrowserSaysWhenItCannotTell(t *testing.T) {
 	const every = 50 * time.Millisecond
 	st := &getRefusing{Store: boltStore(t)}
-	var cut atomic.Bool // the version's requests get no answer: the connection is closed
+	var (
+		cut     atomic.Bool  // the version's requests get no answer: the connection is closed
+		hang    atomic.Bool  // they get no answer: the request is left hanging
+		refused atomic.Int32 // they are answered with this status by something in front of pagerd
+	)
 	cutting := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if cut.Load() && strings.HasSuffix(r.URL.Path, "/version") {
+			if !strings.HasSuffix(r.URL.Path, "/version") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			switch code := refused.Load(); {
+			case cut.Load():
 				conn, _, err := http.NewResponseController(w).Hijack()
 				if err == nil {
 					conn.Close()
 				}
-				return
+			case hang.Load():
+				// Until the page gives up (or the test ends, the browser
+				// closed): a bound only in case neither happens.
+				select {
+				case <-r.Context().Done():
+				case <-time.After(30 * time.Second):
+				}
+			case code != 0:
+				http.Error(w, http.StatusText(int(code)), int(code))
+			default:
+				next.ServeHTTP(w, r)
 			}
-			next.ServeHTTP(w, r)
 		})
 	}
-	h, ctx := signedInBrowser(t, withStore(st), consolePolling(every), serving(cutting))
+	h, ctx := signedInBrowser(t, withStore(st), consolePolling(every), consoleWaiting(time.Second), serving(cutting))
 	complaints := consoleMessages(ctx)
 	id := fire(h)
 	h.step(fixedNow)
@@ -560,6 +616,12 @@ func TestConsoleInBrowserSaysWhenItCannotTell(t *testing.T) {
 			func() { st.down.Store(true) }, func() { st.down.Store(false) }},
 		{"no answer", "pagerd is not answering: this page may be out of date.",
 			func() { cut.Store(true) }, func() { cut.Store(false) }},
+		{"a refusal", "You are no longer signed in: sign in again (reload the page) to see the incident as it is now. This page may be out of date.",
+			func() { refused.Store(http.StatusForbidden) }, func() { refused.Store(0) }},
+		{"a bad request", "pagerd refused to say whether the incident changed (HTTP 400): this page may be out of date.",
+			func() { refused.Store(http.StatusBadRequest) }, func() { refused.Store(0) }},
+		{"a hung answer", "pagerd is not answering: this page may be out of date.",
+			func() { hang.Store(true) }, func() { hang.Store(false) }},
 	} {
 		c.fail()
 		runIn(t, ctx, "see the page say so with "+c.name, chromedp.WaitVisible(`//main/p[@role="alert"][@id="stale"]`))

@@ -19,7 +19,11 @@ import (
 // the Redis pagerd keeps its incidents in does not delete them on its own.
 // A maxmemory-policy of allkeys-* evicts any key when memory runs out:
 // incidents and their deadlines vanish after pagerd answered 2xx for them,
-// so pagerd is not ready on it. volatile-* evicts only keys with a TTL,
+// so pagerd is not ready on it. Only with a maxmemory, though: with none
+// (0, the Redis default) memory never "runs out" and Redis evicts nothing
+// whatever its policy, so such a Redis is safe today and pagerd stays
+// ready, with a warning that it would evict the day someone sets one (and
+// that pagerd would then turn not ready). volatile-* evicts only keys with a TTL,
 // and pagerd's are the probe's own key and alert-storm bundles (what a
 // storm message's ack link, SMS reply code and call act on): losing one
 // early means that message can no longer be acknowledged from the page,
@@ -34,16 +38,24 @@ type redisGuard struct {
 	evicted atomic.Int64
 
 	mu sync.Mutex
-	// said is the policy last logged for each node ("" for a standalone
+	// said is what was last logged for each node ("" for a standalone
 	// server), so each is said once, and again when it changes.
-	said map[string]string
-	// infoRefused: a server refused INFO, said once.
+	said map[string]memoryState
+	// infoRefused: a server refused INFO, said once until INFO answers
+	// again.
 	infoRefused bool
+}
+
+// memoryState is what the guard says of one node: its policy, and whether
+// that evicts any key now (allkeys-* with a maxmemory).
+type memoryState struct {
+	policy string
+	evicts bool
 }
 
 // newRedisGuard guards s, exporting pagerd_redis_evicted_keys to reg.
 func newRedisGuard(s *redisstore.Store, log *slog.Logger, reg prometheus.Registerer) *redisGuard {
-	g := &redisGuard{s: s, log: log, said: map[string]string{}}
+	g := &redisGuard{s: s, log: log, said: map[string]memoryState{}}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "pagerd_redis_evicted_keys",
 		Help: "Keys Redis evicted since it started (INFO stats evicted_keys, summed over a cluster's masters), as of the last readiness probe.",
@@ -68,6 +80,7 @@ func (g *redisGuard) check(ctx context.Context) error {
 		}
 		return nil
 	}
+	g.infoRefused = false
 	var evicted int64
 	var evicting []string
 	for _, n := range nodes {
@@ -78,23 +91,28 @@ func (g *redisGuard) check(ctx context.Context) error {
 			where = append(where, "node", n.Node)
 			at = " on " + n.Node
 		}
-		if strings.HasPrefix(n.Policy, "allkeys-") {
+		allKeys := strings.HasPrefix(n.Policy, "allkeys-")
+		// A maxmemory Redis does not report (-1) is taken as set.
+		now := memoryState{policy: n.Policy, evicts: allKeys && n.MaxMemory != 0}
+		if now.evicts {
 			evicting = append(evicting, n.Policy+at)
 		}
 		prev, known := g.said[n.Node]
-		if known && prev == n.Policy {
+		if known && prev == now {
 			continue
 		}
-		g.said[n.Node] = n.Policy
+		g.said[n.Node] = now
 		switch {
-		case strings.HasPrefix(n.Policy, "allkeys-"):
+		case now.evicts:
 			g.log.Error("Redis evicts any key when its memory runs out (maxmemory-policy "+n.Policy+"): accepted alerts, open incidents and their pending pages may vanish; pagerd is not ready until Redis runs with maxmemory-policy noeviction", where...)
+		case allKeys:
+			g.log.Warn("Redis runs with maxmemory-policy "+n.Policy+" and no maxmemory: it evicts nothing now, but the day someone sets maxmemory it will evict any key (accepted alerts, open incidents and their pending pages) when its memory runs out, and pagerd will then be not ready; set maxmemory-policy noeviction", where...)
 		case strings.HasPrefix(n.Policy, "volatile-"):
 			g.log.Warn("Redis evicts keys with a TTL when its memory runs out (maxmemory-policy "+n.Policy+"): pagerd's are alert-storm bundles, so a storm message could no longer be acknowledged from the page (its incidents still can, and are paged on); set maxmemory-policy noeviction", where...)
 		case n.Policy == "":
 			g.log.Warn("Redis does not report its maxmemory_policy: make sure it does not evict keys (maxmemory-policy noeviction), or accepted alerts may vanish when its memory runs out", where...)
-		case known:
-			g.log.Info("Redis maxmemory-policy changed", append(where, "was", prev)...)
+		case known && prev.policy != n.Policy:
+			g.log.Info("Redis maxmemory-policy changed", append(where, "was", prev.policy)...)
 		}
 	}
 	g.evicted.Store(evicted)

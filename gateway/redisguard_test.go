@@ -74,17 +74,26 @@ func probedOnRedis(t *testing.T) (*harness, *redis.Client) {
 	return newHarness(t, withStore(st), probing(20*time.Millisecond)), r.Client(t)
 }
 
+// configSet sets Redis's config parameters, in pairs of name and value.
+func configSet(t *testing.T, rdb *redis.Client, pairs ...string) {
+	t.Helper()
+	for i := 0; i < len(pairs); i += 2 {
+		if err := rdb.ConfigSet(context.Background(), pairs[i], pairs[i+1]).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // A Redis whose maxmemory-policy evicts any key (allkeys-lru, what many
-// managed Redis offer) deletes incidents after pagerd answered 2xx for
-// them: pagerd is not ready on it and says so once, naming the policy and
-// the fix, and is ready again once Redis runs with noeviction.
+// managed Redis offer) and that has a maxmemory deletes incidents after
+// pagerd answered 2xx for them: pagerd is not ready on it and says so once,
+// naming the policy and the fix, and is ready again once Redis runs with
+// noeviction.
 func TestNotReadyWhileRedisEvictsAnyKey(t *testing.T) {
 	st, r := redisStore(t)
 	rdb := r.Client(t)
 	ctx := context.Background()
-	if err := rdb.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
-		t.Fatal(err)
-	}
+	configSet(t, rdb, "maxmemory-policy", "allkeys-lru", "maxmemory", "1gb")
 	h := newHarness(t, withStore(st), probing(20*time.Millisecond))
 	h.waitReady(t, 503, "maxmemory-policy allkeys-lru", "set maxmemory-policy noeviction")
 	h.probes(t, 5)
@@ -102,6 +111,61 @@ func TestNotReadyWhileRedisEvictsAnyKey(t *testing.T) {
 	if got := h.logLines("INFO", "maxmemory-policy changed", `"was":"allkeys-lru"`); len(got) != 1 {
 		t.Fatalf("INFO lines saying the policy changed: %d, want 1:\n%s", len(got), h.logs)
 	}
+}
+
+// With no maxmemory (0, the Redis default) Redis never evicts, whatever its
+// policy: an allkeys-* policy there is no reason to turn every replica not
+// ready (it did, on upgrade, against a Redis that was safe). pagerd stays
+// ready and warns once that eviction would start the day maxmemory is set;
+// that day it is not ready, and says why.
+func TestReadyOnAllKeysPolicyWithoutMaxmemory(t *testing.T) {
+	st, r := redisStore(t)
+	rdb := r.Client(t)
+	configSet(t, rdb, "maxmemory-policy", "allkeys-lru", "maxmemory", "0")
+	h := newHarness(t, withStore(st), probing(20*time.Millisecond))
+	h.probes(t, 5)
+	h.waitReady(t, 200)
+	if got := h.logLines("WARN", "maxmemory-policy allkeys-lru and no maxmemory", "the day someone sets maxmemory", "set maxmemory-policy noeviction"); len(got) != 1 {
+		t.Fatalf("WARN lines about allkeys-lru without maxmemory: %d, want 1:\n%s", len(got), h.logs)
+	}
+	if got := h.logLines("ERROR"); len(got) != 0 {
+		t.Fatalf("ERROR lines on a Redis that evicts nothing:\n%s", got)
+	}
+
+	configSet(t, rdb, "maxmemory", "1gb")
+	h.waitReady(t, 503, "maxmemory-policy allkeys-lru", "set maxmemory-policy noeviction")
+	if got := h.logLines("ERROR", "maxmemory-policy allkeys-lru", "maxmemory-policy noeviction"); len(got) != 1 {
+		t.Fatalf("ERROR lines once maxmemory is set: %d, want 1:\n%s", len(got), h.logs)
+	}
+}
+
+// A Redis that refuses INFO (an ACL without it) leaves pagerd unable to
+// tell whether it evicts: one WARN while it refuses, not one per probe; and
+// once INFO answers again, a later refusal is said again.
+func TestWarnsOnceForEachStreakOfRefusedInfo(t *testing.T) {
+	h, rdb := probedOnRedis(t)
+	ctx := context.Background()
+	acl := func(rule string) {
+		t.Helper()
+		if err := rdb.Do(ctx, "ACL", "SETUSER", "default", rule).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const cannot = "cannot tell whether Redis evicts pagerd's keys"
+	h.probes(t, 1)
+	acl("-info")
+	h.probes(t, 5)
+	if got := h.logLines("WARN", cannot); len(got) != 1 {
+		t.Fatalf("WARN lines while INFO is refused: %d, want 1:\n%s", len(got), h.logs)
+	}
+	acl("+info")
+	h.probes(t, 2)
+	acl("-info")
+	h.probes(t, 5)
+	if got := h.logLines("WARN", cannot); len(got) != 2 {
+		t.Fatalf("WARN lines after INFO was refused, answered, and was refused again: %d, want 2:\n%s", len(got), h.logs)
+	}
+	acl("+info")
 }
 
 // volatile-* evicts only keys with a TTL: pagerd's are the probe's and

@@ -366,7 +366,7 @@ func TestFaultEmbeddedDiskFull(t *testing.T) {
 }
 
 // TestFaultRedisEvictingPolicy: a Redis whose maxmemory-policy evicts any
-// key (allkeys-lru, what many managed Redis offer) deletes incidents after
+// key (allkeys-lru, what many managed Redis offer) with a maxmemory deletes incidents after
 // pagerd answered 200 for them. The audit that found it: 600 alerts
 // answered 200, 525 gone, 6 pages, /-/ready 200 and nothing in the log.
 // pagerd is not ready on such a Redis, from the start, and says why in the
@@ -381,8 +381,12 @@ func TestFaultRedisEvictingPolicy(t *testing.T) {
 	rs := httptest.NewServer(h)
 	defer rs.Close()
 	d := startDaemonOut(t, io.Discard, "pagerd", faultConfig(t, rs.URL), freeAddr(t), "--redis-url", r.URL())
-	if err := rdb.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
-		t.Fatal(err)
+	// With a maxmemory: without one Redis evicts nothing, whatever its
+	// policy (TestReadyOnAllKeysPolicyWithoutMaxmemory).
+	for _, kv := range [][2]string{{"maxmemory", "1gb"}, {"maxmemory-policy", "allkeys-lru"}} {
+		if err := rdb.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	_, why := d.readyWithin(t, 503, 10*time.Second)
 	if !strings.Contains(why, "maxmemory-policy allkeys-lru") || !strings.Contains(why, "set maxmemory-policy noeviction") {

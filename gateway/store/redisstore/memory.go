@@ -21,6 +21,10 @@ type NodeMemory struct {
 	// "allkeys-lru", "volatile-ttl", ...), "" when the server does not
 	// report it (some Redis-compatible servers).
 	Policy string
+	// MaxMemory is INFO memory's maxmemory in bytes: 0 is no limit (the
+	// Redis default), under which Redis never evicts whatever its policy;
+	// -1 when the server does not report it.
+	MaxMemory int64
 	// EvictedKeys is INFO stats' evicted_keys: keys evicted since the
 	// server started.
 	EvictedKeys int64
@@ -29,7 +33,8 @@ type NodeMemory struct {
 // Memory reads INFO memory and INFO stats (not CONFIG GET, which managed
 // Redis often disables) of the server, or of every master of a cluster,
 // whose shards each hold some of pagerd's keys. A server that does not
-// answer is store.ErrUnavailable; one that refuses INFO is another error.
+// answer, or a cluster whose layout cannot be had, is store.ErrUnavailable;
+// one that refuses INFO is another error.
 func (s *Store) Memory(ctx context.Context) ([]NodeMemory, error) {
 	c, ok := s.rdb.(*redis.ClusterClient)
 	if !ok {
@@ -40,10 +45,14 @@ func (s *Store) Memory(ctx context.Context) ([]NodeMemory, error) {
 		return []NodeMemory{m}, nil
 	}
 	var (
-		mu  sync.Mutex
-		out []NodeMemory
+		mu      sync.Mutex
+		out     []NodeMemory
+		reached bool
 	)
 	err := c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		mu.Lock()
+		reached = true
+		mu.Unlock()
 		m, err := readMemory(ctx, node)
 		if err != nil {
 			return fmt.Errorf("node %s: %w", node.Options().Addr, err)
@@ -54,6 +63,13 @@ func (s *Store) Memory(ctx context.Context) ([]NodeMemory, error) {
 		mu.Unlock()
 		return nil
 	})
+	mu.Lock()
+	defer mu.Unlock()
+	if err != nil && !reached {
+		// The cluster's layout could not be had (no node answers): that
+		// is Redis unavailable, not a server refusing INFO.
+		return nil, unavailable(err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +90,10 @@ func readMemory(ctx context.Context, c redis.Cmdable) (NodeMemory, error) {
 	if err != nil {
 		return NodeMemory{}, fmt.Errorf("redis refuses INFO: %w", err)
 	}
-	m := NodeMemory{Policy: infoField(mem.Val(), "maxmemory_policy")}
+	m := NodeMemory{Policy: infoField(mem.Val(), "maxmemory_policy"), MaxMemory: -1}
+	if v, err := strconv.ParseInt(infoField(mem.Val(), "maxmemory"), 10, 64); err == nil {
+		m.MaxMemory = v
+	}
 	m.EvictedKeys, _ = strconv.ParseInt(infoField(stats.Val(), "evicted_keys"), 10, 64)
 	return m, nil
 }

@@ -3,9 +3,11 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"net"
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -27,9 +29,20 @@ func TestMemoryReportsThePolicyOfEveryMaster(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, err := s.Memory(ctx)
-		if err != nil || len(got) != 1 || got[0].Policy != policy || got[0].Node != "" {
+		if err != nil || len(got) != 1 || got[0].Policy != policy || got[0].Node != "" || got[0].MaxMemory != 0 {
 			t.Fatalf("policy %s: Memory() = %+v, %v", policy, got, err)
 		}
+	}
+	// maxmemory: without one (0) Redis evicts nothing, whatever its policy.
+	if err := rdb.ConfigSet(ctx, "maxmemory", "1mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Memory(ctx)
+	if err != nil || len(got) != 1 || got[0].MaxMemory != 1<<20 {
+		t.Fatalf("maxmemory 1mb: Memory() = %+v, %v", got, err)
+	}
+	if err := rdb.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
 	}
 
 	cl := redistest.StartCluster(t, 3)
@@ -55,7 +68,7 @@ func TestMemoryReportsThePolicyOfEveryMaster(t *testing.T) {
 	if err := one.ConfigSet(ctx, "maxmemory-policy", "allkeys-lfu").Err(); err != nil {
 		t.Fatal(err)
 	}
-	got, err := New(cc, "mem").Memory(ctx)
+	got, err = New(cc, "mem").Memory(ctx)
 	if err != nil || len(got) != 3 {
 		t.Fatalf("cluster: Memory() = %+v, %v; want 3 masters", got, err)
 	}
@@ -73,5 +86,23 @@ func TestMemoryReportsThePolicyOfEveryMaster(t *testing.T) {
 	srv.Stop(t)
 	if _, err := s.Memory(ctx); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Memory with Redis down: %v, want ErrUnavailable", err)
+	}
+}
+
+// A cluster none of whose nodes answers fails before any master is
+// reached: that is Redis unavailable (the probe's to report), not a server
+// refusing INFO (which the guard says once and never again).
+func TestMemoryOfAClusterThatDoesNotAnswerIsUnavailable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}, ContextTimeoutEnabled: true, MaxRetries: -1,
+		DialTimeout: 200 * time.Millisecond})
+	defer cc.Close()
+	if _, err := New(cc, "mem").Memory(context.Background()); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Memory of a cluster that does not answer: %v, want ErrUnavailable", err)
 	}
 }

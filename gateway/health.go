@@ -185,8 +185,9 @@ func (h *Health) Stopping() { h.stopping.Store(true) }
 // errStopping is what readiness says once pagerd is shutting down.
 var errStopping = errors.New("pagerd is shutting down")
 
-// Check returns nil when the store answers and takes writes, or what is
-// wrong, for /-/ready.
+// Check returns nil when pagerd is ready (the store answers and takes
+// writes, is not found evicting or to have lost the data, and pagerd is
+// not stopping), or what is wrong, for /-/ready and pagerd_ready.
 func (h *Health) Check(ctx context.Context) error {
 	if h.stopping.Load() {
 		return errStopping

@@ -15,7 +15,7 @@ import (
 func registerReadiness(reg prometheus.Registerer, h *Health) {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "pagerd_ready",
-		Help: "1 when the store answers and takes writes (as /-/ready), 0 when it does not.",
+		Help: "What /-/ready answers: 1 when ready; 0 when the store does not answer or take writes, while stopping (--shutdown-delay), while Redis evicts any key (allkeys-* with a maxmemory), and for a minute after Redis lost pagerd's data.",
 	}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

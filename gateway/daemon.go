@@ -304,8 +304,13 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	}
 	d.disp = dispatch.New(d.dispOpts)
 	d.cfg.OnLoad(d.disp.InitMetrics)
-	// One waker for every writer, so that their nudges coalesce.
-	wake := d.wake(ctx)
+	// One waker for every writer, so that their nudges coalesce. Its
+	// nudges go on until Close, not until ctx (the signal's) ends: a
+	// replica in its shutdown delay still takes alerts, and the other
+	// replicas must hear of their first steps.
+	nudging, stopNudging := context.WithCancel(context.WithoutCancel(ctx))
+	d.teardown = append(d.teardown, func() error { stopNudging(); return nil })
+	wake := d.wake(nudging)
 	d.incidents = incident.New(incident.Options{Store: d.store, Config: pagingConfig, Logger: d.log, Registry: reg, Now: o.Now,
 		Wake: wake, CapSummary: ingest.CapSummary, PagedNobody: d.disp.PagedNobody,
 		Maintenance: func(ctx context.Context, service string, labels []map[string]string, at time.Time) *policy.Hold {

@@ -122,9 +122,14 @@ type harnessOptions struct {
 	serve       func(http.Handler) http.Handler
 	stopDelay   time.Duration
 	stopAfter   func(time.Duration) <-chan time.Time
+	built       context.Context
 }
 
 type option func(*harnessOptions)
+
+// builtWith gives New ctx (default context.Background()): what pagerd
+// serve gives it is the stop signal's.
+func builtWith(ctx context.Context) option { return func(o *harnessOptions) { o.built = ctx } }
 
 // withStore runs the daemon on st (default a new embedded store).
 func withStore(st store.Store) option { return func(o *harnessOptions) { o.store = st } }
@@ -252,7 +257,10 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(context.Background(), Options{ConfigPath: h.cfg, Config: cfg, Listener: listener, Store: o.store, Registry: h.reg,
+	if o.built == nil {
+		o.built = context.Background()
+	}
+	d, err := New(o.built, Options{ConfigPath: h.cfg, Config: cfg, Listener: listener, Store: o.store, Registry: h.reg,
 		Now: now, Logger: h.log, Notifiers: notifiers, RetryBase: o.retryBase, MaxSleep: o.maxSleep,
 		ProbeInterval: o.probe, ShutdownTimeout: 5 * time.Second, Version: o.version, PostHandoff: o.postHandoff,
 		ConsolePoll: o.consolePoll, ConsolePollTimeout: o.consoleWait, ShutdownDelay: o.stopDelay, After: o.stopAfter})

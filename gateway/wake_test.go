@@ -10,6 +10,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/redisstore"
 )
 
 // answeredNudger is a store whose nudges each wait for the test's answer
@@ -87,4 +88,28 @@ func TestWakeCoalescesNudgesAndLogsAFailingStreakOnce(t *testing.T) {
 	if l := logsSaying(t, logs, failed); len(l) != 2 {
 		t.Fatalf("two failing streaks logged %d lines saying %q, want 2:\n%s", len(l), failed, logs)
 	}
+}
+
+// countedNudges is a Redis store that counts the nudges sent through it.
+type countedNudges struct {
+	*redisstore.Store
+	n atomic.Int64
+}
+
+func (c *countedNudges) Nudge(ctx context.Context) error {
+	c.n.Add(1)
+	return c.Store.Nudge(ctx)
+}
+
+// The context New is given ends at SIGTERM, when a shutdown delay begins:
+// the replica still takes alerts, and the other replicas must still be
+// nudged to page them at once (the nudges stopped with that context).
+func TestOtherReplicasNudgedAfterTheStopSignal(t *testing.T) {
+	raw, _ := redisStore(t)
+	counted := &countedNudges{Store: raw.(*redisstore.Store)}
+	signal, stop := context.WithCancel(context.Background())
+	h := newHarness(t, withStore(counted), builtWith(signal))
+	stop()
+	fire(h)
+	waitUntil(t, 5*time.Second, "the other replicas nudged of an alert taken after the stop signal", func() bool { return counted.n.Load() > 0 })
 }

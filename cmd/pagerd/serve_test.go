@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -426,6 +427,45 @@ func TestServeShutdownDelay(t *testing.T) {
 		}
 	case <-time.After(delay + 30*time.Second):
 		t.Fatalf("pagerd did not exit after its shutdown delay:\n%s", d.log())
+	}
+}
+
+// TestServeSecondSignalStopsAtOnce: a second SIGTERM or SIGINT during the
+// shutdown delay (an operator's second Ctrl-C) ends pagerd at once rather
+// than being ignored for the rest of the delay.
+func TestServeSecondSignalStopsAtOnce(t *testing.T) {
+	d := startDaemon(t, freeAddr(t), "--data-dir", t.TempDir(), "--shutdown-delay", "5m")
+	done := make(chan error, 1)
+	go func() { done <- d.cmd.Wait() }()
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get("http://" + d.addr + "/-/ready")
+		if err != nil {
+			t.Fatalf("/-/ready refused during the shutdown delay: %v\n%s", err, d.log())
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/-/ready still %d 10 s after SIGTERM", resp.StatusCode)
+		}
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGINT {
+			t.Fatalf("pagerd ended with %v after a second signal, want killed by SIGINT", err)
+		}
+	case <-time.After(10 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-done // before the cleanup's Wait
+		t.Fatalf("pagerd still ran 10 s after a second signal in its 5m shutdown delay:\n%s", d.log())
 	}
 }
 

@@ -398,20 +398,7 @@ func TestServeShutdownDelay(t *testing.T) {
 	}
 	stopped := time.Now()
 	go func() { done <- d.cmd.Wait() }()
-	for {
-		resp, err := http.Get("http://" + d.addr + "/-/ready")
-		if err != nil {
-			t.Fatalf("/-/ready refused during the shutdown delay: %v\n%s", err, d.log())
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			break
-		}
-		if time.Since(stopped) > delay/2 {
-			t.Fatalf("/-/ready still %d after SIGTERM", resp.StatusCode)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitStopping(t, d, delay/2)
 	select {
 	case err := <-done:
 		t.Fatalf("pagerd exited %v after SIGTERM, within its %v delay: %v", time.Since(stopped), delay, err)
@@ -430,6 +417,25 @@ func TestServeShutdownDelay(t *testing.T) {
 	}
 }
 
+// waitStopping waits, up to within, for /-/ready to turn red after a
+// SIGTERM, the daemon still answering in its shutdown delay.
+func waitStopping(t *testing.T, d *daemon, within time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get("http://" + d.addr + "/-/ready")
+		if err != nil {
+			t.Fatalf("/-/ready refused during the shutdown delay: %v\n%s", err, d.log())
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/-/ready still %d %v after SIGTERM", resp.StatusCode, within)
+		}
+	}
+}
+
 // TestServeSecondSignalStopsAtOnce: a second SIGTERM or SIGINT during the
 // shutdown delay (an operator's second Ctrl-C) ends pagerd at once rather
 // than being ignored for the rest of the delay.
@@ -440,19 +446,7 @@ func TestServeSecondSignalStopsAtOnce(t *testing.T) {
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		resp, err := http.Get("http://" + d.addr + "/-/ready")
-		if err != nil {
-			t.Fatalf("/-/ready refused during the shutdown delay: %v\n%s", err, d.log())
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/-/ready still %d 10 s after SIGTERM", resp.StatusCode)
-		}
-	}
+	waitStopping(t, d, 10*time.Second)
 	if err := d.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

@@ -225,3 +225,87 @@ func TestSendCutByTheClaimsEndIsNotARefusedPage(t *testing.T) {
 		})
 	}
 }
+
+// TestPageEndingPastSendByIsRecordedAfterAConflict: a's push starts in
+// time and ends past the claim's sendBy (the replica held up mid-send),
+// and meanwhile a status update changes the incident, leaving the push's
+// step pending: a's write meets ErrConflict. The retry must still record
+// the push that went out, or the step stays pending and the replica that
+// claims it at the lease's end sends it again.
+func TestPageEndingPastSendByIsRecordedAfterAConflict(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(dispatchConfig), replicas(0))
+			var id string
+			var upd response
+			var once sync.Once
+			a, aReg := h.dispatcher(func(o *dispatch.Options) {
+				o.Lease = 30 * time.Second
+				withTransport(notifierFunc(func(ctx context.Context, m notify.Message) error {
+					once.Do(func() {
+						// Past sendBy (three quarters of the lease) when
+						// the send ends; the status update leaves the
+						// push's step pending.
+						h.clock.Set(fixedNow.Add(25 * time.Second))
+						upd = h.api("POST", "/api/v1/incidents/"+id+"/status", `{"user":"ann","message":"looking"}`)
+					})
+					return h.rec.Notify(ctx, m)
+				}))(o)
+			})
+			b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
+			id = fire(h)
+			if _, err := a.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if upd.code != 200 {
+				t.Fatalf("status update while the push went out: %d %s", upd.code, upd.body)
+			}
+			if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 0 {
+				t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v on a, want 0 (nothing new to send)", got)
+			}
+			h.clock.Set(fixedNow.Add(31 * time.Second))
+			if _, err := b.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := h.rec.lines(fixedNow); len(got) != 1 {
+				t.Errorf("pages %v: want a's push once (b found it recorded)", got)
+			}
+			v := h.incident(id)
+			if n := len(entriesOf(v.Timeline, "notify", "push")); n != 1 {
+				t.Errorf("%d pushes in the timeline, want 1: %+v", n, v.Timeline)
+			}
+			if v.NextStepAt == nil || !v.NextStepAt.Equal(fixedNow.Add(2*time.Minute)) {
+				t.Errorf("next step at %v, want the SMS at 2m", v.NextStepAt)
+			}
+		})
+	}
+}
+
+// TestPausedReplicaWhoseLateFailureIsNotRecordedAfterALostWrite: as
+// TestPausedReplicaWhoseSendTimedOutRecordsNothing, but a's first write
+// after the failed send is lost (the store times out, nothing written).
+// The next read finds the push's step recorded by b: a must not take its
+// own late failure for a page the timeline lacks and record it.
+func TestPausedReplicaWhoseLateFailureIsNotRecordedAfterALostWrite(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(dispatchConfig), replicas(0))
+			fz := newFreeze()
+			a, _ := h.dispatcher(func(o *dispatch.Options) {
+				o.Lease, o.SendTimeout = 30*time.Second, 100*time.Millisecond
+				lost := &lostFinish{Store: o.Store, ack: func(string) {}}
+				lost.armed.Store(true)
+				o.Store = lost
+				withTransport(notifierFunc(func(ctx context.Context, m notify.Message) error {
+					fz.point()
+					<-ctx.Done()
+					return ctx.Err()
+				}))(o)
+			})
+			id, _ := takeOverWhileFrozen(t, h, a, fz)
+			if v := h.incident(id); strings.Contains(timelineTypes(v), "notify_failed") {
+				t.Errorf("a recorded its push failed after b delivered it: %+v", v.Timeline)
+			}
+		})
+	}
+}

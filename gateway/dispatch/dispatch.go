@@ -687,10 +687,35 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		}
 		return false, err
 	}
+	// lateFailed are the pages whose sends failed after sendBy (a send
+	// the replica's freeze timed out, say): another replica may have
+	// taken the incident over and delivered them. This claim's first
+	// write records them if it gets in first; a retry forgets them
+	// (dropLateFailures), for the record not to say "failed" beside the
+	// takeover's page, nor bring a step forward.
+	lateFailed := map[string]bool{}
+	dropLateFailures := func() {
+		if len(lateFailed) == 0 {
+			return
+		}
+		for key := range lateFailed {
+			delete(sent, key)
+		}
+		order = slices.DeleteFunc(order, func(key string) bool { return lateFailed[key] })
+		maps.DeleteFunc(sentSteps, func(_ string, p duePage) bool { return lateFailed[p.key] })
+		clear(lateFailed)
+	}
 	told := false // priorityMiss, once a claim
 	for attempt := 0; attempt < 10; {
-		if attempt > 0 && d.pastSendBy(ctx, sendBy) {
-			return d.leaveToRunOut(ctx, c, sendBy)
+		if attempt > 0 {
+			if ctx.Err() != nil {
+				return d.leaveToRunOut(ctx, c, sendBy)
+			}
+			// Past sendBy the retry still records the pages that went
+			// out (a takeover would send them again otherwise), and
+			// sends nothing more: pageAll's check below leaves the
+			// claim if the fresh state has anything new to page.
+			dropLateFailures()
 		}
 		inc, err := c.Record, error(nil) // read with the claim: the first try needs no read
 		if inc == nil {
@@ -821,6 +846,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 				// out, say) is recorded by this claim's own write if
 				// that gets in first; the journal does not record it
 				// later beside the takeover's page.
+				lateFailed[pages[i].key] = true
 				continue
 			}
 			d.journal.sent(c.Incident, pages[i].key, e, now.Add(d.o.Lease))
@@ -889,7 +915,10 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 			attempt++
 		case errors.Is(err, store.ErrUnavailable):
 			// Unknown whether it was written: the next read settles it.
-			// What carried held is in the timeline if it was.
+			// What carried held is in the timeline if it was. A late
+			// failure is not carried: the next read would record it
+			// "missing" beside the takeover's page.
+			dropLateFailures()
 			unsure, sent, order = unsureOf(sent, order), map[string]store.Entry{}, nil
 			clear(sentSteps)
 			clear(carried)

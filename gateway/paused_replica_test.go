@@ -4,10 +4,12 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -305,6 +307,72 @@ func TestPausedReplicaWhoseLateFailureIsNotRecordedAfterALostWrite(t *testing.T)
 			id, _ := takeOverWhileFrozen(t, h, a, fz)
 			if v := h.incident(id); strings.Contains(timelineTypes(v), "notify_failed") {
 				t.Errorf("a recorded its push failed after b delivered it: %+v", v.Timeline)
+			}
+		})
+	}
+}
+
+// frozenAfterHeld is a store whose Held, once armed, freezes after the
+// held pages came back: the replica stops with them read and unsent.
+type frozenAfterHeld struct {
+	store.Store
+	armed *atomic.Bool
+	fz    *freeze
+}
+
+func (s frozenAfterHeld) Held(ctx context.Context, storm string) ([]store.HeldPage, error) {
+	held, err := s.Store.Held(ctx, storm)
+	if s.armed.Load() {
+		s.fz.point()
+	}
+	return held, err
+}
+
+// TestPausedReplicaDoesNotSendItsStormMessageAfterTakeover: replica a
+// claims ann's storm at its window's end, reads the held pages and
+// freezes before sending their message, for longer than its lease; b
+// takes the storm over and sends it. When a resumes it must not send the
+// message again.
+func TestPausedReplicaDoesNotSendItsStormMessageAfterTakeover(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig), replicas(0))
+			fz := newFreeze()
+			var armed atomic.Bool
+			a, aReg := h.dispatcher(func(o *dispatch.Options) {
+				o.Lease = 30 * time.Second
+				o.Store = frozenAfterHeld{Store: o.Store, armed: &armed, fz: fz}
+			})
+			b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
+			storm(h, 5, "g")
+			if _, err := b.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(h.rec.sentTo("ann", "push")); got != 3 {
+				t.Fatalf("ann got %d pushes at once, want 3 (2 held)", got)
+			}
+			h.clock.Set(fixedNow.Add(10 * time.Second)) // the window's end
+			armed.Store(true)
+			aDone := make(chan struct{})
+			go func() { defer close(aDone); _, _ = a.RunOnce(context.Background()) }()
+			fz.wait(t)
+			h.clock.Set(fixedNow.Add(41 * time.Second))
+			if _, err := b.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			close(fz.release)
+			<-aDone
+			var bundles []notify.Message
+			for _, m := range h.rec.sentTo("ann", "push") {
+				if store.IsBundleID(m.Incident) {
+					bundles = append(bundles, m)
+				}
+			}
+			if len(bundles) != 1 || len(bundles[0].Incidents) != 2 {
+				t.Errorf("storm messages %+v: want b's, once, for the 2 held pages", bundles)
+			}
+			if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 1 {
+				t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v on a, want 1", got)
 			}
 		})
 	}

@@ -507,8 +507,8 @@ func (d *Dispatcher) start(ctx context.Context, w *workers, c store.Claim, sendB
 	w.in <- claimWork{ctx: ctx, c: c, sendBy: sendBy, done: done}
 }
 
-// workClaim works one claimed incident, storm or job; an incident's pages
-// may start until sendBy.
+// workClaim works one claimed incident, storm or job; its pages (a storm's
+// message, a job's notices) may start until sendBy.
 func (d *Dispatcher) workClaim(ctx context.Context, c store.Claim, sendBy time.Time) {
 	// Every store call of the claim's work has a deadline: the lease,
 	// and the send timeout for the pages sent meanwhile.
@@ -523,14 +523,14 @@ func (d *Dispatcher) workClaim(ctx context.Context, c store.Claim, sendBy time.T
 		}
 	}()
 	if c.Job != nil {
-		if err := d.runJob(ctx, c); err != nil {
+		if err := d.runJob(ctx, c, sendBy); err != nil {
 			d.log.Error("dispatcher: job failed; it comes due again when the lease ends",
 				"job", c.Job.Kind+"/"+c.Job.Key, "err", err)
 		}
 		return
 	}
 	if c.Storm != "" {
-		if err := d.flush(ctx, c); err != nil {
+		if err := d.flush(ctx, c, sendBy); err != nil {
 			d.log.Error("dispatcher: storm bundle failed; it comes due again when the lease ends",
 				"storm", c.Storm, "err", err)
 		}
@@ -1358,7 +1358,8 @@ func (d *Dispatcher) pastSendBy(ctx context.Context, sendBy time.Time) bool {
 	return ctx.Err() != nil || d.o.Now().After(sendBy)
 }
 
-// leaveToRunOut gives up working a claim, without sending, recording or
+// leaveToRunOut gives up working a claim (an incident's, a storm's or a
+// job's), without sending, recording or
 // releasing it: its lease is over, or so nearly that another replica may
 // have taken the incident over and paged (pastSendBy). The lease runs
 // out, and whoever claims the incident next, this replica or another,
@@ -1367,9 +1368,15 @@ func (d *Dispatcher) pastSendBy(ctx context.Context, sendBy time.Time) bool {
 // pagerd_dispatch_errors_total (leaseRanOut).
 func (d *Dispatcher) leaveToRunOut(ctx context.Context, c store.Claim, sendBy time.Time) error {
 	d.m.errors.WithLabelValues(leaseRanOut).Inc()
+	claimed := []any{"incident", c.Incident}
+	if c.Storm != "" {
+		claimed = []any{"storm", c.Storm}
+	} else if c.Job != nil {
+		claimed = []any{"job", c.Job.Kind + "/" + c.Job.Key}
+	}
 	d.log.Warn("dispatcher: the claim's lease was nearly over before its pages went out (the replica stopped or held up after claiming); left to run out and be taken over: no page sent from now on, nothing recorded",
-		"incident", c.Incident, "past_send_by", d.o.Now().Sub(sendBy).Round(time.Millisecond).String(),
-		"lease", d.o.Lease.String(), "claim_ended", ctx.Err() != nil)
+		append(claimed, "past_send_by", d.o.Now().Sub(sendBy).Round(time.Millisecond).String(),
+			"lease", d.o.Lease.String(), "claim_ended", ctx.Err() != nil)...)
 	return nil
 }
 
@@ -1445,7 +1452,7 @@ func pageText(inc *store.Incident, ackURL string) string {
 // next. A job of a kind nobody handles any more (a feature removed from the
 // config) is dropped, and said so: left due, it would come back at every
 // look.
-func (d *Dispatcher) runJob(ctx context.Context, c store.Claim) error {
+func (d *Dispatcher) runJob(ctx context.Context, c store.Claim, sendBy time.Time) error {
 	if c.Job.Version == 0 {
 		return d.o.Store.FinishJob(ctx, c, nil) // deleted since it came due
 	}
@@ -1453,6 +1460,11 @@ func (d *Dispatcher) runJob(ctx context.Context, c store.Claim) error {
 	if h == nil {
 		d.log.Error("dispatcher: a job of a kind nothing handles is dropped", "job", c.Job.Kind+"/"+c.Job.Key)
 		return d.o.Store.FinishJob(ctx, c, nil)
+	}
+	if d.pastSendBy(ctx, sendBy) {
+		// A job sends (a shift notice by direct message, a handoff):
+		// past sendBy the replica that takes it over may have sent it.
+		return d.leaveToRunOut(ctx, c, sendBy)
 	}
 	next, err := h(ctx, c.Job)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
@@ -82,5 +83,67 @@ func TestJobsRunOnceAcrossReplicas(t *testing.T) {
 	}
 	if _, err := st.GetJob(ctx, "notice", "aivo"); err == nil {
 		t.Fatal("a job whose handler said it is done was kept")
+	}
+}
+
+// heldUpClaims is a store whose claims come back with the clock moved on
+// by by (the replica stopped between asking for them and working them).
+type heldUpClaims struct {
+	store.Store
+	by      time.Duration
+	advance func(time.Duration)
+}
+
+func (s *heldUpClaims) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
+	claims, err := s.Store.ClaimDue(ctx, now, lease, max)
+	if len(claims) > 0 {
+		s.advance(s.by)
+	}
+	return claims, err
+}
+
+// TestJobPastSendByIsLeftToTheTakeover: a replica held up after claiming
+// a job until past the claim's sendBy (three quarters of its lease) does
+// not run it: a job sends (a shift notice), and the replica that takes it
+// over when the lease ends may have sent it. The job runs once, there.
+func TestJobPastSendByIsLeftToTheTakeover(t *testing.T) {
+	st, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	base := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := base
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(by time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(by) }
+	var runs atomic.Int64
+	handler := func(ctx context.Context, j *store.Job) (*store.Job, error) { runs.Add(1); return nil, nil }
+	mk := func(s store.Store) *Dispatcher {
+		return New(Options{Store: s, Config: func() *policy.Config { return &policy.Config{} }, Now: clock, Lease: 30 * time.Second,
+			Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Jobs: map[string]JobHandler{"notice": handler}})
+	}
+	a := mk(&heldUpClaims{Store: st, by: 25 * time.Second, advance: advance})
+	b := mk(st)
+	ctx := context.Background()
+	if err := st.PutJob(ctx, store.Job{Kind: "notice", Key: "aivo", Due: base}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := runs.Load(); n != 0 {
+		t.Fatalf("the held-up replica ran the job %d times past sendBy, want 0", n)
+	}
+	if got := testutil.ToFloat64(a.m.errors.WithLabelValues(leaseRanOut)); got != 1 {
+		t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v, want 1", got)
+	}
+	advance(6 * time.Second) // past the lease
+	if _, err := b.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("the job ran %d times after the lease ended, want once", n)
 	}
 }

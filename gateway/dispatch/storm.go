@@ -33,8 +33,11 @@ const bundleTop = 5
 // and the message says which. As for a step, a message that went out is in
 // the journal until its flush is stored, and a store that refuses the
 // writes is retried for up to RecordRetry: a storm that comes back to this
-// replica is recorded, not sent again.
-func (d *Dispatcher) flush(ctx context.Context, c store.Claim) error {
+// replica is recorded, not sent again. The message goes out only until
+// sendBy (sendWindow), as an incident's pages: past it, another replica
+// may have taken the storm over and sent it, and the claim is left to run
+// out (leaveToRunOut).
+func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time) error {
 	cfg := d.o.Config()
 	rules := stormRules(cfg)
 	user, channel, ok := store.ParseStormKey(c.Storm)
@@ -51,6 +54,9 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim) error {
 		// Nothing sent and unrecorded, or what was is no longer at the
 		// head of the list (its flush was stored after all).
 		d.journal.flushRecorded(c.Storm)
+		if d.pastSendBy(ctx, sendBy) {
+			return d.leaveToRunOut(ctx, c, sendBy)
+		}
 		f, err = d.sendHeld(ctx, cfg, c, user, channel, held, now)
 		var back *sentBack
 		if errors.As(err, &back) {

@@ -196,7 +196,7 @@ func New(o Options) *Dispatcher {
 		nobody: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_paged_nobody_total",
 			Help: "Escalations (a level, an unresolved rule, a page_immediately level) that paged nobody because nobody was on call for them, by service: a missed page."}, []string{"service"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_dispatch_errors_total",
-			Help: "Claimed incident steps this replica could not work as stored, by reason: unknown_service (the incident's service is not in this replica's config; nothing is paged here until it is, or another replica pages it); unknown_priority (the incident's priority is not in its service's scheme: it is escalated on the scheme's most urgent priority's timeouts, targets and rules); lease_ran_out (the replica was stopped or held up after claiming the incident, a freeze or a VM pause, until its lease was nearly over, or its claim's time ran out mid-send: nothing was sent or recorded for the rest, and the claim was left to run out and be taken over)."}, []string{"reason"}),
+			Help: "Claimed incident steps this replica could not work as stored, by reason: unknown_service (the incident's service is not in this replica's config; nothing is paged here until it is, or another replica pages it); unknown_priority (the incident's priority is not in its service's scheme: it is escalated on the scheme's most urgent priority's timeouts, targets and rules); lease_ran_out (the replica was stopped or held up after claiming the incident, storm or job, a freeze, or a VM pause its monotonic clock saw, until its lease was nearly over, or its claim's time ran out mid-send: nothing more was sent, and the claim was left to run out and be taken over)."}, []string{"reason"}),
 	}
 	m.outbox = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_outbox_items_total",
 		Help: "What incidents owe other systems after a change (telling PagerDuty of an acknowledge or resolve, making or expiring Alertmanager silences, the Slack channel message, stopping Pushover's emergency alerts, starting the check of silenced alerts), by kind and result: done (nothing left to do), retried (a try failed and is tried again later; counted at each such try), given_up (it failed for a day), refused (refused for a reason trying again will not change; not retried) or dropped (nothing in the config does it any more)."},
@@ -617,13 +617,14 @@ type duePage struct {
 // mid-call) waits for the first, then finds its pages journaled.
 //
 // The pages go out only until sendBy (sendWindow): a replica stopped or
-// held up after claiming the incident (SIGSTOP, a VM pause) for about as
-// long as the lease may find another replica took it over and paged
-// meanwhile, so past sendBy it sends and records nothing, and leaves the
-// claim to run out (leaveToRunOut): a takeover pages, as after a crash.
-// So does a retry after a write the incident changed under, which may
-// fire steps that came due meanwhile; and a claim whose context ended
-// while a page was being sent.
+// held up after claiming the incident (SIGSTOP; a VM pause if the guest's
+// monotonic clock counts it, which depends on the hypervisor) for about
+// as long as the lease may find another replica took it over and paged
+// meanwhile, so past sendBy it sends nothing, and leaves the claim to run
+// out (leaveToRunOut): a takeover pages, as after a crash. A retry after
+// a write the incident changed under still records the pages that went
+// out, but leaves the claim if the fresh state has any page to send; a
+// claim whose context ended while a page was being sent leaves too.
 func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) error {
 	// recordJournal must not record, meanwhile, a page this call is
 	// recording, nor one it is about to send and record.
@@ -1353,7 +1354,8 @@ func (d *Dispatcher) sendWindow() time.Duration {
 
 // pastSendBy says whether a claim's pages may no longer start: sendBy
 // has passed (on the dispatcher's clock: time.Now's monotonic reading in
-// the daemon), or the claim's context ended.
+// the daemon, so a VM pause counts only if the hypervisor lets the
+// guest's monotonic clock see it), or the claim's context ended.
 func (d *Dispatcher) pastSendBy(ctx context.Context, sendBy time.Time) bool {
 	return ctx.Err() != nil || d.o.Now().After(sendBy)
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -136,36 +137,52 @@ func TestPausedReplicaDoesNotPageAfterTakeover(t *testing.T) {
 // over and pages. When a resumes, its send fails on the timeout, and the
 // incident has changed under it: it must not record a failed push that b
 // delivered, nor bring the SMS due at 2m forward to now, nor fire what
-// came due meanwhile.
+// came due meanwhile. Nor when a's first write after the failed send is
+// lost (the store times out, nothing written): the next read finds the
+// push's step recorded by b, and a must not take its own late failure for
+// a page the timeline lacks.
 func TestPausedReplicaWhoseSendTimedOutRecordsNothing(t *testing.T) {
 	for name, mk := range stores(t) {
-		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, withStore(mk(t)), withConfig(dispatchConfig), replicas(0))
-			fz := newFreeze()
-			a, _ := h.dispatcher(func(o *dispatch.Options) {
-				o.Lease, o.SendTimeout = 30*time.Second, 100*time.Millisecond
-				withTransport(notifierFunc(func(ctx context.Context, m notify.Message) error {
-					fz.point()
-					<-ctx.Done() // frozen past the send timeout, as an HTTP client sees it
-					return ctx.Err()
-				}))(o)
+		for _, lostWrite := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/lost_write=%v", name, lostWrite), func(t *testing.T) {
+				pausedSendTimedOut(t, mk, lostWrite)
 			})
-			id, b := takeOverWhileFrozen(t, h, a, fz)
-			v := h.incident(id)
-			if n := len(entriesOf(v.Timeline, "notify_failed", "push")); n != 0 {
-				t.Errorf("a recorded its push failed after b delivered it: %+v", v.Timeline)
-			}
-			h.clock.Set(fixedNow.Add(40 * time.Second))
-			if _, err := b.RunOnce(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			if got := h.rec.lines(fixedNow); len(got) != 1 {
-				t.Errorf("pages %v: want only b's push before 2m (the SMS brought forward by a failure that was the freeze's)", got)
-			}
-			if v := h.incident(id); v.NextStepAt == nil || !v.NextStepAt.Equal(fixedNow.Add(2*time.Minute)) {
-				t.Errorf("next step at %v, want the SMS at 2m", v.NextStepAt)
-			}
-		})
+		}
+	}
+}
+
+// pausedSendTimedOut is TestPausedReplicaWhoseSendTimedOutRecordsNothing
+// on one store, a's first write after the send lost or not.
+func pausedSendTimedOut(t *testing.T, mk func(*testing.T) store.Store, lostWrite bool) {
+	h := newHarness(t, withStore(mk(t)), withConfig(dispatchConfig), replicas(0))
+	fz := newFreeze()
+	a, _ := h.dispatcher(func(o *dispatch.Options) {
+		o.Lease, o.SendTimeout = 30*time.Second, 100*time.Millisecond
+		if lostWrite {
+			lost := &lostFinish{Store: o.Store, ack: func(string) {}}
+			lost.armed.Store(true)
+			o.Store = lost
+		}
+		withTransport(notifierFunc(func(ctx context.Context, m notify.Message) error {
+			fz.point()
+			<-ctx.Done() // frozen past the send timeout, as an HTTP client sees it
+			return ctx.Err()
+		}))(o)
+	})
+	id, b := takeOverWhileFrozen(t, h, a, fz)
+	v := h.incident(id)
+	if n := len(entriesOf(v.Timeline, "notify_failed", "push")); n != 0 {
+		t.Errorf("a recorded its push failed after b delivered it: %+v", v.Timeline)
+	}
+	h.clock.Set(fixedNow.Add(40 * time.Second))
+	if _, err := b.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.rec.lines(fixedNow); len(got) != 1 {
+		t.Errorf("pages %v: want only b's push before 2m (the SMS brought forward by a failure that was the freeze's)", got)
+	}
+	if v := h.incident(id); v.NextStepAt == nil || !v.NextStepAt.Equal(fixedNow.Add(2*time.Minute)) {
+		t.Errorf("next step at %v, want the SMS at 2m", v.NextStepAt)
 	}
 }
 
@@ -278,35 +295,6 @@ func TestPageEndingPastSendByIsRecordedAfterAConflict(t *testing.T) {
 			}
 			if v.NextStepAt == nil || !v.NextStepAt.Equal(fixedNow.Add(2*time.Minute)) {
 				t.Errorf("next step at %v, want the SMS at 2m", v.NextStepAt)
-			}
-		})
-	}
-}
-
-// TestPausedReplicaWhoseLateFailureIsNotRecordedAfterALostWrite: as
-// TestPausedReplicaWhoseSendTimedOutRecordsNothing, but a's first write
-// after the failed send is lost (the store times out, nothing written).
-// The next read finds the push's step recorded by b: a must not take its
-// own late failure for a page the timeline lacks and record it.
-func TestPausedReplicaWhoseLateFailureIsNotRecordedAfterALostWrite(t *testing.T) {
-	for name, mk := range stores(t) {
-		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, withStore(mk(t)), withConfig(dispatchConfig), replicas(0))
-			fz := newFreeze()
-			a, _ := h.dispatcher(func(o *dispatch.Options) {
-				o.Lease, o.SendTimeout = 30*time.Second, 100*time.Millisecond
-				lost := &lostFinish{Store: o.Store, ack: func(string) {}}
-				lost.armed.Store(true)
-				o.Store = lost
-				withTransport(notifierFunc(func(ctx context.Context, m notify.Message) error {
-					fz.point()
-					<-ctx.Done()
-					return ctx.Err()
-				}))(o)
-			})
-			id, _ := takeOverWhileFrozen(t, h, a, fz)
-			if v := h.incident(id); strings.Contains(timelineTypes(v), "notify_failed") {
-				t.Errorf("a recorded its push failed after b delivered it: %+v", v.Timeline)
 			}
 		})
 	}

@@ -17,19 +17,27 @@ import (
 	"github.com/pagerd/pagerd/policy"
 )
 
+// jobStore opens an embedded store for a job test, closed when it ends,
+// with a clock the test sets, at base.
+func jobStore(t *testing.T) (st store.Store, base time.Time, clock func() time.Time, set func(time.Time)) {
+	bs, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bs.Close() })
+	base = time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := base
+	clock = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	set = func(at time.Time) { mu.Lock(); defer mu.Unlock(); now = at }
+	return bs, base, clock, set
+}
+
 // TestJobsRunOnceAcrossReplicas: a job is done by exactly one of three
 // dispatchers, at its time, and its handler's next run is stored and done
 // in turn; a job of a kind nobody handles is dropped, not retried forever.
 func TestJobsRunOnceAcrossReplicas(t *testing.T) {
-	st, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	base := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	now := base
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	st, base, clock, set := jobStore(t)
 	var runs atomic.Int64
 	handler := func(ctx context.Context, j *store.Job) (*store.Job, error) {
 		n := runs.Add(1)
@@ -52,9 +60,7 @@ func TestJobsRunOnceAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	step := func(at time.Time) {
-		mu.Lock()
-		now = at
-		mu.Unlock()
+		set(at)
 		var wg sync.WaitGroup
 		for _, d := range ds {
 			wg.Add(1)
@@ -107,16 +113,8 @@ func (s *heldUpClaims) ClaimDue(ctx context.Context, now time.Time, lease time.D
 // not run it: a job sends (a shift notice), and the replica that takes it
 // over when the lease ends may have sent it. The job runs once, there.
 func TestJobPastSendByIsLeftToTheTakeover(t *testing.T) {
-	st, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	base := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	now := base
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(by time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(by) }
+	st, base, clock, set := jobStore(t)
+	advance := func(by time.Duration) { set(clock().Add(by)) }
 	var runs atomic.Int64
 	handler := func(ctx context.Context, j *store.Job) (*store.Job, error) { runs.Add(1); return nil, nil }
 	mk := func(s store.Store) *Dispatcher {

@@ -693,8 +693,9 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 	// taken the incident over and delivered them. This claim's first
 	// write records them if it gets in first; a retry forgets them
 	// (dropLateFailures), for the record not to say "failed" beside the
-	// takeover's page, nor bring a step forward.
-	lateFailed := map[string]bool{}
+	// takeover's page, nor bring a step forward. Made only when one is:
+	// every claim runs this, and almost none has any.
+	var lateFailed map[string]bool
 	dropLateFailures := func() {
 		if len(lateFailed) == 0 {
 			return
@@ -847,6 +848,9 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 				// out, say) is recorded by this claim's own write if
 				// that gets in first; the journal does not record it
 				// later beside the takeover's page.
+				if lateFailed == nil {
+					lateFailed = map[string]bool{}
+				}
 				lateFailed[pages[i].key] = true
 				continue
 			}

@@ -20,7 +20,7 @@ import (
 // faultyStore is a store that refuses what a full disk or a Redis over its
 // maxmemory refuses: the writes that record a step (Finish, Update) while
 // claims and reads still work, or claims too, or the writes of jobs
-// (PutJob); or whose claims find nothing due (hideClaims: another replica
+// (PutJob, AddJob, ReplaceJob); or whose claims find nothing due (hideClaims: another replica
 // claimed it, or the claim waits behind others).
 type faultyStore struct {
 	store.Store
@@ -59,6 +59,13 @@ func (f *faultyStore) AddJob(ctx context.Context, j store.Job) (bool, error) {
 		return false, errDiskFull
 	}
 	return f.Store.AddJob(ctx, j)
+}
+
+func (f *faultyStore) ReplaceJob(ctx context.Context, j store.Job) (bool, error) {
+	if f.refuseJobs.Load() {
+		return false, errDiskFull
+	}
+	return f.Store.ReplaceJob(ctx, j)
 }
 
 func (f *faultyStore) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {

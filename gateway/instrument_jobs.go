@@ -25,6 +25,13 @@ func (i *instrumented) AddJob(ctx context.Context, j store.Job) (bool, error) {
 	return added, err
 }
 
+func (i *instrumented) ReplaceJob(ctx context.Context, j store.Job) (bool, error) {
+	start := time.Now()
+	replaced, err := i.Store.ReplaceJob(ctx, j)
+	i.observe("job_replace", start, err)
+	return replaced, err
+}
+
 func (i *instrumented) GetJob(ctx context.Context, kind, key string) (*store.Job, error) {
 	start := time.Now()
 	j, err := i.Store.GetJob(ctx, kind, key)

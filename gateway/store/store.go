@@ -874,6 +874,15 @@ type Jobs interface {
 	// arming that puts back a job the store lost must never replace one
 	// stored meanwhile (a heartbeat's ping moving its expiry).
 	AddJob(ctx context.Context, j Job) (added bool, err error)
+	// ReplaceJob stores the job, due at its Due, only if the stored job of
+	// the same kind and key still has version j.Version and is not claimed
+	// (by a live lease or one that ran out and awaits its takeover), in one
+	// atomic step, and says whether it did. It writes nothing and answers
+	// false when the job was stored, finished or deleted since it was read
+	// at that version, or is being worked: a change made from a read (arming
+	// moving a job earlier) must never bring back the state of a job whose
+	// run ended meanwhile, or its work (a notice) is done twice.
+	ReplaceJob(ctx context.Context, j Job) (replaced bool, err error)
 	// GetJob returns the job of the kind and key, or ErrNotFound.
 	GetJob(ctx context.Context, kind, key string) (*Job, error)
 	// DeleteJob removes the job, and any claim on it. Deleting a job that

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -95,6 +96,34 @@ func (s *Store) AddJob(ctx context.Context, j store.Job) (added bool, err error)
 		return setDue(tx, member, ms, ms, "")
 	})
 	return added && err == nil, err
+}
+
+// ReplaceJob stores and schedules a job still at the version read and not
+// claimed, in one transaction.
+func (s *Store) ReplaceJob(ctx context.Context, j store.Job) (replaced bool, err error) {
+	if strings.Contains(j.Kind, "/") || j.Kind == "" || j.Key == "" {
+		return false, fmt.Errorf("job %q/%q: a kind (without a slash) and a key are required", j.Kind, j.Key)
+	}
+	err = s.update(ctx, func(tx *bbolt.Tx) error {
+		replaced = false
+		member := store.JobMember(j.Kind, j.Key)
+		cur, err := readJob(tx, j.Kind, j.Key)
+		if errors.Is(err, store.ErrNotFound) || err == nil && (cur.Version != j.Version || claimed(tx, member)) {
+			return errNoop
+		}
+		if err != nil {
+			return err
+		}
+		next := j
+		next.Version = cur.Version + 1
+		if err := putJob(tx, &next); err != nil {
+			return err
+		}
+		replaced = true
+		ms := next.Due.UnixMilli()
+		return setDue(tx, member, ms, ms, "")
+	})
+	return replaced && err == nil, err
 }
 
 // GetJob reads a job.

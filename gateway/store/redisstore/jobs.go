@@ -87,6 +87,33 @@ func (s *Store) AddJob(ctx context.Context, j store.Job) (added bool, err error)
 	return n == 1, nil
 }
 
+// replaceJobScript stores a job only if it is stored at version ARGV[4]
+// and not claimed (a claim record, live or awaiting its takeover): the
+// next version, due at its time.
+var replaceJobScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local ver = tonumber(string.match(cur, '^(%d+) '))
+if ver ~= tonumber(ARGV[4]) or redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], (ver + 1) .. ' ' .. ARGV[2] .. '\n' .. ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+`)
+
+// ReplaceJob stores and schedules a job still at the version read and not
+// claimed: one script.
+func (s *Store) ReplaceJob(ctx context.Context, j store.Job) (replaced bool, err error) {
+	if strings.Contains(j.Kind, "/") || j.Kind == "" || j.Key == "" {
+		return false, fmt.Errorf("job %q/%q: a kind (without a slash) and a key are required", j.Kind, j.Key)
+	}
+	n, err := replaceJobScript.Run(ctx, s.rdb, s.jobKeys(j.Kind, j.Key), store.JobMember(j.Kind, j.Key),
+		ms(j.Due), string(j.Data), j.Version).Int()
+	if err != nil {
+		return false, unavailableWrite(err)
+	}
+	return n == 1, nil
+}
+
 // GetJob reads a job.
 func (s *Store) GetJob(ctx context.Context, kind, key string) (*store.Job, error) {
 	v, err := s.rdb.Get(ctx, s.jobKeys(kind, key)[0]).Result()

@@ -1078,7 +1078,7 @@ func randShard() int {
 func (s *Store) LoadScripts(ctx context.Context) error {
 	for _, sc := range []*redis.Script{triggerScript, updateScript, finishScript, claimScript, claimAllScript, completeScript, admitScript, flushedScript,
 		completeStormScript, noteScript, putJobScript, deleteJobScript, finishJobScript, completeJobScript, listDocsScript, putDocsScript,
-		expireScript, addJobScript} {
+		expireScript, addJobScript, replaceJobScript} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 			return unavailable(err)
 		}

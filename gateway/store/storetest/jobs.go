@@ -17,6 +17,7 @@ var jobTests = []struct {
 	{"JobReplacedWhileClaimedKeepsTheReplacement", testJobReplaced},
 	{"JobClaimLeaseAndTakeover", testJobTakeover},
 	{"JobAddedOnlyWhenAbsent", testJobAdded},
+	{"JobReplacedOnlyAtTheVersionRead", testJobReplacedAtVersion},
 	{"DocsAreVersionedByKind", testDocs},
 	{"JobsAndDocsDurable", testJobsDurable},
 	{"NewIncidentsFirstPageIsClaimedFirst", testFirstPageFirst},
@@ -250,4 +251,121 @@ func testJobAdded(t *testing.T, f Factory) {
 	if _, err := s.AddJob(ctx(t), store.Job{Kind: "a/b", Key: "x", Due: base}); err == nil {
 		t.Fatal("AddJob took a kind with a slash")
 	}
+}
+
+// testJobReplacedAtVersion: ReplaceJob stores a job only while it is as it
+// was read (same version) and nobody works it. Whatever happened to it
+// since the read (another put, a claim, a run finished with its next
+// state, a delete) stands, and the job is due as that left it.
+func testJobReplacedAtVersion(t *testing.T, f Factory) {
+	const kind, key = "notice", "s"
+	// read stores the job as a dispatcher last left it and reads it, as
+	// arming does before moving it earlier.
+	read := func(t *testing.T, s store.Store) store.Job {
+		t.Helper()
+		if err := s.PutJob(ctx(t), store.Job{Kind: kind, Key: key, Due: base.Add(time.Hour), Data: []byte(`"read"`)}); err != nil {
+			t.Fatal(err)
+		}
+		j, err := s.GetJob(ctx(t), kind, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.Due = base.Add(time.Minute)
+		return *j
+	}
+	// stands checks that the job is still data, due at due (unclaimed)
+	// or claimed (due zero), and that the replacement was refused.
+	stands := func(t *testing.T, s store.Store, j store.Job, data string, due time.Time) {
+		t.Helper()
+		replaced, err := s.ReplaceJob(ctx(t), j)
+		if err != nil || replaced {
+			t.Fatalf("ReplaceJob = %v, %v; want false", replaced, err)
+		}
+		got, err := s.GetJob(ctx(t), kind, key)
+		if data == "" {
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("a deleted job after ReplaceJob: %+v %v", got, err)
+			}
+			if at, ok, _ := s.NextDue(ctx(t)); ok {
+				t.Fatalf("a deleted job is due at %v after ReplaceJob", at)
+			}
+			return
+		}
+		if err != nil || string(got.Data) != data {
+			t.Fatalf("after ReplaceJob the job is %+v %v, want %s", got, err, data)
+		}
+		if due.IsZero() {
+			if cs := claimAll(t, s, base.Add(time.Minute)); len(cs) != 0 {
+				t.Fatalf("a claimed job was claimed again after ReplaceJob: %+v", cs)
+			}
+			return
+		}
+		if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(due) {
+			t.Fatalf("after ReplaceJob the job is due %v %v, want %v", at, ok, due)
+		}
+	}
+	t.Run("at the version read", func(t *testing.T) {
+		s := f.New(t)
+		j := read(t, s)
+		j.Data = []byte(`"moved"`)
+		replaced, err := s.ReplaceJob(ctx(t), j)
+		if err != nil || !replaced {
+			t.Fatalf("ReplaceJob = %v, %v; want true", replaced, err)
+		}
+		got, err := s.GetJob(ctx(t), kind, key)
+		if err != nil || string(got.Data) != `"moved"` || !got.Due.Equal(j.Due) || got.Version != j.Version+1 {
+			t.Fatalf("the replaced job: %+v %v", got, err)
+		}
+		if cs := claimAll(t, s, j.Due); len(cs) != 1 || cs[0].Job == nil || cs[0].Job.Version != j.Version+1 {
+			t.Fatalf("claims at its new time: %+v", cs)
+		}
+		if _, err := s.ReplaceJob(ctx(t), store.Job{Kind: "a/b", Key: "x", Due: base}); err == nil {
+			t.Fatal("ReplaceJob took a kind with a slash")
+		}
+	})
+	t.Run("put since", func(t *testing.T) {
+		s := f.New(t)
+		j := read(t, s)
+		if err := s.PutJob(ctx(t), store.Job{Kind: kind, Key: key, Due: base.Add(2 * time.Hour), Data: []byte(`"put"`)}); err != nil {
+			t.Fatal(err)
+		}
+		stands(t, s, j, `"put"`, base.Add(2*time.Hour))
+	})
+	t.Run("claimed", func(t *testing.T) {
+		s := f.New(t)
+		j := read(t, s)
+		cs := claimAll(t, s, base.Add(time.Hour))
+		if len(cs) != 1 || cs[0].Job == nil {
+			t.Fatalf("claims %+v", cs)
+		}
+		stands(t, s, j, `"read"`, time.Time{})
+		// Its run ends with its next state: that stands, not the job read.
+		if err := s.FinishJob(ctx(t), cs[0], &store.Job{Due: base.Add(3 * time.Hour), Data: []byte(`"sent"`)}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetJob(ctx(t), kind, key)
+		if err != nil || string(got.Data) != `"sent"` || !got.Due.Equal(base.Add(3*time.Hour)) {
+			t.Fatalf("after the claimed run finished: %+v %v", got, err)
+		}
+	})
+	t.Run("finished since", func(t *testing.T) {
+		s := f.New(t)
+		j := read(t, s)
+		cs := claimAll(t, s, base.Add(time.Hour))
+		if len(cs) != 1 {
+			t.Fatalf("claims %+v", cs)
+		}
+		if err := s.FinishJob(ctx(t), cs[0], &store.Job{Due: base.Add(3 * time.Hour), Data: []byte(`"sent"`)}); err != nil {
+			t.Fatal(err)
+		}
+		stands(t, s, j, `"sent"`, base.Add(3*time.Hour))
+	})
+	t.Run("deleted since", func(t *testing.T) {
+		s := f.New(t)
+		j := read(t, s)
+		if err := s.DeleteJob(ctx(t), kind, key); err != nil {
+			t.Fatal(err)
+		}
+		stands(t, s, j, "", time.Time{})
+	})
 }

@@ -3,15 +3,18 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/heartbeat"
 	"github.com/pagerd/pagerd/gateway/notices"
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/providertest"
 	"github.com/pagerd/pagerd/notify"
 )
@@ -223,6 +226,103 @@ func TestShiftNoticeJobOverriddenWhileItRuns(t *testing.T) {
 	if count("Sep 14 00:00 ann: Your on-call shift starts in 1d") != 1 || count("Sep 14 06:00 cat: You are on call now") != 1 ||
 		count("Sep 15 00:00 ann: You are on call now") != 1 {
 		t.Fatalf("notices:\n%s\nwant ann's day-ahead notice once, cat's at 06:00 and ann's at the handoff", strings.Join(got, "\n"))
+	}
+}
+
+// jobRunAfterRead is a store whose next read of a notice job, once set,
+// runs afterRead before it answers with what it read: what another
+// replica's dispatcher did between the read and the write that follows.
+type jobRunAfterRead struct {
+	store.Store
+	afterRead atomic.Pointer[func()]
+}
+
+func (s *jobRunAfterRead) GetJob(ctx context.Context, kind, key string) (*store.Job, error) {
+	j, err := s.Store.GetJob(ctx, kind, key)
+	if kind == notices.Kind {
+		if f := s.afterRead.Swap(nil); f != nil {
+			(*f)()
+		}
+	}
+	return j, err
+}
+
+// TestShiftNoticeJobRunBetweenArmingsReadAndWrite: at Sep 13 23:59 an
+// override gives cat Sunday 06:00-10:00, and arming reads the notice job
+// (due at ann's notice a day ahead, Sep 14 00:00) to move it to cat's
+// notice. Before it writes, a dispatcher claims the job: it sends ann's,
+// cat's and bob's notices and stores what it sent, or is still sending
+// them (its replica's clock a minute ahead). Arming's write keeps what the
+// run stores, and arming leaves a job being worked to it without an
+// error: every notice goes out once. (Before: arming wrote the job back as
+// read, from before the notices went out, due earlier, and they all went
+// out a second time.)
+func TestShiftNoticeJobRunBetweenArmingsReadAndWrite(t *testing.T) {
+	sunday := time.Date(2025, 9, 14, 0, 0, 0, 0, time.UTC)
+	for _, finished := range []bool{true, false} {
+		for name, mk := range stores(t) {
+			t.Run(fmt.Sprintf("finished=%v/%s", finished, name), func(t *testing.T) {
+				sl := providertest.NewSlack(t)
+				st := &jobRunAfterRead{Store: mk(t)}
+				h := newHarness(t, withStore(st), withConfig(noticesConfig(sl.URL)))
+				ctx := context.Background()
+				if err := h.d.Arm(ctx); err != nil {
+					t.Fatal(err)
+				}
+				h.clock.Set(sunday.Add(-time.Minute))
+				var claims []store.Claim
+				finish := func() {
+					h.clock.Set(sunday)
+					next, err := h.d.notices.Handle(ctx, claims[0].Job)
+					if err == nil {
+						err = st.FinishJob(ctx, claims[0], next)
+					}
+					if err != nil {
+						t.Error(err)
+					}
+				}
+				run := func() {
+					var err error
+					if claims, err = st.ClaimDue(ctx, sunday, time.Minute, 10); err != nil || len(claims) != 1 || claims[0].Job == nil {
+						t.Errorf("claims %+v %v, want the notice job", claims, err)
+						claims = nil
+						return
+					}
+					if finished {
+						finish()
+					}
+				}
+				st.afterRead.Store(&run)
+				if r := h.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","start":"2025-09-14T06:00:00Z","end":"2025-09-14T10:00:00Z","reason":"swap"}`); r.code != 201 {
+					t.Fatalf("override: %d %s", r.code, r.body)
+				}
+				if claims == nil {
+					t.Fatal("the override's arming did not read the notice job, or no dispatcher claimed it")
+				}
+				if !finished {
+					finish()
+				}
+				if strings.Contains(h.logs.String(), "jobs not armed") {
+					t.Errorf("arming failed:\n%s", h.logs.String())
+				}
+				h.runUntil(time.Date(2025, 9, 15, 1, 0, 0, 0, time.UTC))
+				seen := map[string]int{}
+				var got []string
+				for _, m := range h.rec.notices() {
+					got = append(got, m.At.UTC().Format("Jan 2 15:04")+" "+m.User+": "+m.Text)
+					seen[m.User+": "+m.Text]++
+				}
+				for text, n := range seen {
+					if n > 1 {
+						t.Errorf("sent %d times: %s", n, text)
+					}
+				}
+				if seen["ann: Your on-call shift starts in 1d: Primary of s, from Mon Sep 15 00:00 UTC until Mon Sep 22 00:00 UTC. You take over from Bob."] != 1 ||
+					len(got) != 6 {
+					t.Fatalf("notices:\n%s\nwant six, ann's a day ahead once", strings.Join(got, "\n"))
+				}
+			})
+		}
 	}
 }
 

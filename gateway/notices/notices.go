@@ -255,39 +255,61 @@ func (s *Service) Arm(ctx context.Context, schedules ...string) error {
 	return errors.Join(errs...)
 }
 
+// armTries bounds how often arm reads a schedule's job again after the
+// store refused its write because the job changed since the read.
+const armTries = 3
+
+// arm stores sc's job if it is missing, or moves it earlier. The move is
+// a compare-and-set (ReplaceJob) on the job as read: a dispatcher that
+// claimed the job, sent its notices and stored what it sent between the
+// read and the write keeps that state, where a plain write would bring
+// back the state from before the notices went out, and they would go out
+// again. A write refused is decided again on the job as it is now.
 func (s *Service) arm(ctx context.Context, sc *policy.Schedule) error {
-	now := s.o.Now().UTC()
-	j, err := s.o.Store.GetJob(ctx, Kind, sc.Name)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		// Added only if still missing: a job stored since the read (by
-		// a dispatcher finishing it) keeps the state of what it sent.
-		st := state{Last: now, Since: now}
-		_, err := s.o.Store.AddJob(ctx, store.Job{Kind: Kind, Key: sc.Name, Due: next(sc, st, now), Data: mustJSON(st)})
-		return err
-	case err != nil:
-		return err
-	}
-	if !j.Due.After(now) {
-		// Due: a dispatcher works it now or is about to, and works out
-		// its next due from the config as it is when it ends (Handle).
-		// Replacing it meanwhile would bring back the state it had
-		// before its notices went out, and they would go out again.
-		return nil
-	}
-	st := load(j.Data, now)
-	due := next(sc, st, st.Last)
-	if late, newly, withdrawn := changes(sc, st, now); len(late) > 0 || len(newly) > 0 || len(withdrawn) > 0 {
-		// An override changed a shift whose notice before it is past
-		// (Handle tells the new holder, the one who lost it and the
-		// team), or a reload widened the window over shifts not told.
-		due = now
-	}
-	if due.Before(j.Due) {
+	refused := int64(-1)
+	for range armTries {
+		now := s.o.Now().UTC()
+		j, err := s.o.Store.GetJob(ctx, Kind, sc.Name)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// Added only if still missing: a job stored since the read
+			// (by a dispatcher finishing it) keeps the state of what it
+			// sent, and is decided on as read again.
+			st := state{Last: now, Since: now}
+			added, err := s.o.Store.AddJob(ctx, store.Job{Kind: Kind, Key: sc.Name, Due: next(sc, st, now), Data: mustJSON(st)})
+			if err != nil || added {
+				return err
+			}
+			continue
+		case err != nil:
+			return err
+		}
+		if !j.Due.After(now) || j.Version == refused {
+			// Due, or claimed (the write was refused on this very
+			// version): a dispatcher works it now or is about to, and
+			// works out its next due from the config as it is when it
+			// ends (Handle).
+			return nil
+		}
+		st := load(j.Data, now)
+		due := next(sc, st, st.Last)
+		if late, newly, withdrawn := changes(sc, st, now); len(late) > 0 || len(newly) > 0 || len(withdrawn) > 0 {
+			// An override changed a shift whose notice before it is past
+			// (Handle tells the new holder, the one who lost it and the
+			// team), or a reload widened the window over shifts not told.
+			due = now
+		}
+		if !due.Before(j.Due) {
+			return nil
+		}
 		j.Due = due
-		return s.o.Store.PutJob(ctx, *j)
+		replaced, err := s.o.Store.ReplaceJob(ctx, *j)
+		if err != nil || replaced {
+			return err
+		}
+		refused = j.Version
 	}
-	return nil
+	return fmt.Errorf("its job changed at each of %d tries to move it earlier", armTries)
 }
 
 // next is when the job is due next after t: its next notice or its first

@@ -159,7 +159,10 @@ func (h *Handoffs) notPosted(schedule string, at time.Time, next *store.Job, err
 }
 
 // Ensure schedules the next handoff of every schedule in the config that
-// has no job yet (at start, and after a reload adds a schedule).
+// has no job yet (at start, and after a reload adds a schedule). A job
+// stored since the read (another replica's Ensure, its dispatcher
+// finishing the handoff it just posted) is kept: written over, it would
+// be due at that handoff again, and its document posted twice.
 func (h *Handoffs) Ensure(ctx context.Context) error {
 	cfg := h.Config()
 	var errs []error
@@ -167,7 +170,7 @@ func (h *Handoffs) Ensure(ctx context.Context) error {
 		s := &cfg.Schedules[i]
 		_, err := h.Jobs.GetJob(ctx, HandoffKind, s.Name)
 		if errors.Is(err, store.ErrNotFound) {
-			err = h.Jobs.PutJob(ctx, store.Job{Kind: HandoffKind, Key: s.Name, Due: s.NextHandoff(h.Now())})
+			_, err = h.Jobs.AddJob(ctx, store.Job{Kind: HandoffKind, Key: s.Name, Due: s.NextHandoff(h.Now())})
 		}
 		errs = append(errs, err)
 	}

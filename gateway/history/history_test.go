@@ -232,6 +232,60 @@ func TestHandoffPosterAnswers(t *testing.T) {
 	}
 }
 
+// storedAfterRead is a store whose read of the job stored finds it
+// missing and then stores it: what another replica does between an
+// Ensure's read and its write (its Ensure, then its dispatcher finishing
+// the job's run).
+type storedAfterRead struct {
+	*boltstore.Store
+	stored store.Job
+}
+
+func (s *storedAfterRead) GetJob(ctx context.Context, kind, key string) (*store.Job, error) {
+	j, err := s.Store.GetJob(ctx, kind, key)
+	if errors.Is(err, store.ErrNotFound) && kind == s.stored.Kind && key == s.stored.Key {
+		if perr := s.Store.PutJob(ctx, s.stored); perr != nil {
+			return nil, perr
+		}
+	}
+	return j, err
+}
+
+// TestEnsureKeepsAJobStoredSinceItsRead: a replica starting a second
+// before a handoff finds no handoff job; before it stores one, another
+// replica's dispatcher posts that handoff's document and stores the job
+// at the next handoff. Ensure keeps it. (Before: it wrote the job due at
+// the handoff just posted, and the document was posted twice.) The
+// retention job likewise stays where its run put it.
+func TestEnsureKeepsAJobStoredSinceItsRead(t *testing.T) {
+	cfg := loadConfig(t, "aion-r.yaml")
+	handoff := time.Date(2025, 10, 13, 0, 0, 0, 0, time.UTC)
+	now := func() time.Time { return handoff.Add(-time.Second) }
+	for _, tc := range []struct {
+		name   string
+		stored store.Job
+		ensure func(s *storedAfterRead) error
+	}{
+		{"handoff", store.Job{Kind: HandoffKind, Key: "aion-r-oncall", Due: handoff.Add(7 * 24 * time.Hour)}, func(s *storedAfterRead) error {
+			return NewHandoffs(Handoffs{Jobs: s, Config: func() *policy.Config { return cfg }, Now: now}).Ensure(context.Background())
+		}},
+		{"retention", store.Job{Kind: RetentionKind, Key: RetentionKey, Due: handoff.Add(24 * time.Hour)}, func(s *storedAfterRead) error {
+			return NewRetention(Retention{Store: s, Config: func() *policy.Config { return cfg }, Now: now}).Ensure(context.Background())
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &storedAfterRead{Store: openStore(t), stored: tc.stored}
+			if err := tc.ensure(s); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Store.GetJob(context.Background(), tc.stored.Kind, tc.stored.Key)
+			if err != nil || !got.Due.Equal(tc.stored.Due) {
+				t.Fatalf("the job after Ensure: %+v %v; want the one stored meanwhile, due %v", got, err, tc.stored.Due)
+			}
+		})
+	}
+}
+
 // TestRemoteReadsTheStreamAndSaysWhenItIsCut: the client reads the
 // history stream line by line; an error answer says the server's reason;
 // a stream cut short is an error, not a short history.

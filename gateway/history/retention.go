@@ -123,11 +123,14 @@ func (r *Retention) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 }
 
 // Ensure schedules the job unless it is: every replica calls it when it
-// starts, and there stays one job. Its first run is a minute away.
+// starts, and there stays one job. Its first run is a minute away. A job
+// stored since the read (another replica's Ensure, its run finished) is
+// kept, not moved back to a minute away.
 func (r *Retention) Ensure(ctx context.Context) error {
 	_, err := r.Store.GetJob(ctx, RetentionKind, RetentionKey)
 	if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	return r.Store.PutJob(ctx, store.Job{Kind: RetentionKind, Key: RetentionKey, Due: r.Now().Add(time.Minute)})
+	_, err = r.Store.AddJob(ctx, store.Job{Kind: RetentionKind, Key: RetentionKey, Due: r.Now().Add(time.Minute)})
+	return err
 }

@@ -475,6 +475,18 @@ type jobData struct {
 func startKey(id string) string { return "start/" + id }
 func endKey(id string) string   { return "end/" + id }
 
+// addStart stores a window's start job, due at its start (now, for one
+// in force already), unless one is stored: its sweeps may be done.
+func (w *Windows) addStart(ctx context.Context, id string, win Window, now time.Time) (added bool, start time.Time, err error) {
+	start = win.Start
+	if start.Before(now) {
+		start = now
+	}
+	b, _ := json.Marshal(jobData{Op: "start", Name: win.Name})
+	added, err = w.o.Store.AddJob(ctx, store.Job{Kind: JobKind, Key: startKey(id), Due: start, Data: b})
+	return added, start, err
+}
+
 func (w *Windows) putJob(ctx context.Context, key string, due time.Time, d jobData) error {
 	b, _ := json.Marshal(d)
 	return w.o.Store.PutJob(ctx, store.Job{Kind: JobKind, Key: key, Due: due, Data: b})
@@ -742,11 +754,11 @@ func (w *Windows) Arm(ctx context.Context, cfg *policy.Config) error {
 			continue
 		}
 		if _, err := w.o.Store.GetJob(ctx, JobKind, startKey(id)); errors.Is(err, store.ErrNotFound) {
-			start := win.Start
-			if start.Before(now) {
-				start = now
-			}
-			if err := w.putJob(ctx, startKey(id), start, jobData{Op: "start", Name: win.Name}); err != nil {
+			// Added only if still missing: one stored since the read
+			// (another replica's Arm, then its dispatcher sweeping) keeps
+			// what its sweeps did, and does not sweep again from the
+			// first.
+			if _, _, err := w.addStart(ctx, id, win, now); err != nil {
 				return err
 			}
 		} else if err != nil {
@@ -797,12 +809,7 @@ func (w *Windows) Rearm(ctx context.Context) error {
 		if !win.End.After(now) {
 			continue
 		}
-		start := win.Start
-		if start.Before(now) {
-			start = now
-		}
-		b, _ := json.Marshal(jobData{Op: "start", Name: win.Name})
-		added, err := w.o.Store.AddJob(ctx, store.Job{Kind: JobKind, Key: startKey(id), Due: start, Data: b})
+		added, start, err := w.addStart(ctx, id, win, now)
 		if err != nil {
 			return err
 		}

@@ -36,21 +36,9 @@ func (s *startStoredAfterRead) GetJob(ctx context.Context, kind, key string) (*s
 // job over it, and the window swept the open incidents again from the
 // first pass, as Rearm and the Done mark are there to prevent.)
 func TestArmKeepsAStartJobSweptSinceItsRead(t *testing.T) {
-	cfg, err := policy.Parse([]byte(`
-users:
-  - {id: ann, name: Ann, contacts: [{channel: push, via: log}]}
-escalation_policies:
-  - name: p
-    levels:
-      - {name: primary, targets: [{user: ann}]}
-services:
-  - {name: api, priority_scheme: P0-P3, escalation_policy: p}
-maintenance:
+	cfg := windowsConfig(t, `
   - {name: a, services: [api], start: "2025-10-13T22:00:00Z", end: "2025-10-14T00:00:00Z"}
-`), "test.yaml", ".")
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	db, err := boltstore.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

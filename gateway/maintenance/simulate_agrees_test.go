@@ -15,25 +15,12 @@ import (
 // start, not at the end, the one ending last), or simulate says what the
 // daemon does not do.
 func TestSimulateHoldsAsTheDaemon(t *testing.T) {
-	cfg, err := policy.Parse([]byte(`
-users:
-  - {id: ann, name: Ann, contacts: [{channel: push, via: log}]}
-escalation_policies:
-  - name: p
-    levels:
-      - {name: primary, targets: [{user: ann}]}
-services:
-  - {name: api, priority_scheme: P0-P3, escalation_policy: p}
-  - {name: db, priority_scheme: P0-P3, escalation_policy: p}
-maintenance:
+	cfg := windowsConfig(t, `
   - {name: a, services: [api], start: "2025-10-13T22:00:00Z", end: "2025-10-14T00:00:00Z"}
   - {name: b, services: [api], start: "2025-10-14T00:00:00Z", end: "2025-10-14T01:00:00Z"}
   - {name: c, matchers: ['team="db"'], start: "2025-10-13T23:00:00Z", end: "2025-10-14T02:00:00Z"}
   - {name: d, services: [db], start: "2025-10-13T21:00:00Z", end: "2025-10-13T23:30:00Z"}
-`), "test.yaml", ".")
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	var ws []Window
 	for i := range cfg.Maintenance {
 		ws = append(ws, fromConfig(&cfg.Maintenance[i]))
@@ -59,4 +46,25 @@ maintenance:
 	if held == 0 {
 		t.Fatal("no instant was held: the test compares nothing")
 	}
+}
+
+// windowsConfig is a config of services api and db, paging ann, with the
+// maintenance windows given (the YAML list items).
+func windowsConfig(t *testing.T, windows string) *policy.Config {
+	t.Helper()
+	cfg, err := policy.Parse([]byte(`
+users:
+  - {id: ann, name: Ann, contacts: [{channel: push, via: log}]}
+escalation_policies:
+  - name: p
+    levels:
+      - {name: primary, targets: [{user: ann}]}
+services:
+  - {name: api, priority_scheme: P0-P3, escalation_policy: p}
+  - {name: db, priority_scheme: P0-P3, escalation_policy: p}
+maintenance:`+windows), "test.yaml", ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

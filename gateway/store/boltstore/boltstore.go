@@ -112,8 +112,9 @@ var _ store.Store = (*Store)(nil)
 //
 // The database is opened with fsync on every commit (the bbolt default,
 // kept on purpose: an acknowledged alert must survive power loss) and the
-// hashmap freelist, which keeps commits fast as the file grows. The file
-// is mapped with room ahead (mapAhead), so that writes never wait for a
+// hashmap freelist, which keeps commits fast as the file grows. The
+// file
+is mapped with room ahead (mapAhead), so that writes never wait for a
 // long read: a backup streamed to a slow client, a year's report.
 func Open(dir string) (*Store, error) {
 	_, statErr := os.Stat(dir)
@@ -244,12 +245,19 @@ func result(err error) error {
 func (s *Store) SetLogger(log *slog.Logger) { s.log = log }
 
 // update runs fn in a write transaction, committed (and fsynced) only if
-// fn returns nil, possibly together with other writes (commit.go).
+// fn returns nil, possibly together with other writes (commit.go), in the
+// urgent lane.
 func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	return s.updateIn(ctx, urgentLane, fn)
+}
+
+// updateIn is update in lane l: an alert's write goes in the intake lane,
+// behind the dispatcher's and people's writes.
+func (s *Store) updateIn(ctx context.Context, l lane, fn func(tx *bbolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
-	return result(s.w.run(ctx, fn))
+	return result(s.w.run(ctx, l, fn))
 }
 
 // view runs fn in one read-only transaction, a consistent snapshot.
@@ -578,7 +586,7 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	}
 	var id string
 	var out store.Outcome
-	err = s.update(ctx, func(tx *bbolt.Tx) error {
+	err = s.updateIn(ctx, intakeLane, func(tx *bbolt.Tx) error {
 		var err error
 		id, out, err = triggerTx(tx, inc, w, rep, entries)
 		return err

@@ -28,8 +28,36 @@ import (
 // rolls the whole batch back and every write of it runs again alone, as it
 // would without batching, so one write's failure is only its own.
 
+// Two lanes. A flood of alerts keeps the committer busy, and a batch of
+// a few hundred of them takes tens of milliseconds; the dispatcher's
+// writes (a claim, a page recorded, a step completed) and a person's
+// acknowledgement waited behind them in one queue, each behind a whole
+// batch, and a page to someone outside the flood went out 170–380 ms late
+// in the load run's flood (every alert of his answered within 31 ms).
+// So alerts (Trigger) go in the intake lane and every other write in the
+// urgent lane: a batch takes the urgent writes first, and while it runs
+// alerts' writes, an urgent write that arrives stops it taking more: the
+// urgent writes run next in the same transaction, the alerts not yet run
+// wait for the next batch, first. An urgent write waits for at most one
+// alert's write and a commit. Alerts still go in every batch (at least
+// minIntake of those waiting), so urgent writes cannot starve them; and
+// the intake is bounded by admission control, the urgent lane by the
+// dispatcher's concurrency.
+//
 // maxBatch bounds how many writes share one transaction.
 const maxBatch = 512
+
+// minIntake is how many alerts' writes, of those waiting, a batch runs
+// before urgent writes may stop it.
+const minIntake = 8
+
+// lane is which queue a write waits in (above).
+type lane int
+
+const (
+	urgentLane lane = iota
+	intakeLane
+)
 
 // txState is where a write is: queued, taken into a batch, its fn running,
 // its fn run (the commit pending), or abandoned by its caller. A caller
@@ -45,10 +73,11 @@ const (
 )
 
 type txReq struct {
-	fn    func(*bbolt.Tx) error
-	state atomic.Int32
-	err   error
-	done  chan struct{}
+	fn     func(*bbolt.Tx) error
+	intake bool // in the intake lane
+	state  atomic.Int32
+	err    error
+	done   chan struct{}
 	// ran is signalled each time fn returns, for a caller waiting to leave.
 	ran chan struct{}
 }
@@ -74,14 +103,15 @@ type committer struct {
 	// benchmarks to see writes share them.
 	commits atomic.Int64
 	db      *bbolt.DB
-	queue   chan *txReq
+	urgent  chan *txReq
+	intake  chan *txReq
 	stop    chan struct{}
 	exited  chan struct{}
 	once    sync.Once
 }
 
 func newCommitter(db *bbolt.DB) *committer {
-	c := &committer{db: db, queue: make(chan *txReq, maxBatch), stop: make(chan struct{}), exited: make(chan struct{})}
+	c := &committer{db: db, urgent: make(chan *txReq, maxBatch), intake: make(chan *txReq, maxBatch), stop: make(chan struct{}), exited: make(chan struct{})}
 	go c.loop()
 	return c
 }
@@ -89,8 +119,8 @@ func newCommitter(db *bbolt.DB) *committer {
 // errClosed is a write after Close.
 var errClosed = fmt.Errorf("%w: the store is closed", store.ErrUnavailable)
 
-// run runs fn in a write transaction, batched with the writes waiting
-// alongside it, and returns fn's result once it is committed (and on disk)
+// run runs fn in a write transaction of lane, batched with the writes
+// waiting alongside it, and returns fn's result once it is committed (and on disk)
 // or rolled back. A caller whose ctx ends while its write is still queued
 // gets ErrUnavailable and the write never runs (so "not stored" is true);
 // once taken into a batch, the caller is answered when its ctx ends with
@@ -101,10 +131,14 @@ var errClosed = fmt.Errorf("%w: the store is closed", store.ErrUnavailable)
 // stored; one whose fn is running is waited for until fn returns, which
 // reads the map and does no write to disk, so that fn never touches the
 // caller's memory after the caller has left.
-func (c *committer) run(ctx context.Context, fn func(*bbolt.Tx) error) error {
-	r := &txReq{fn: fn, done: make(chan struct{}), ran: make(chan struct{}, 1)}
+func (c *committer) run(ctx context.Context, l lane, fn func(*bbolt.Tx) error) error {
+	r := &txReq{fn: fn, intake: l == intakeLane, done: make(chan struct{}), ran: make(chan struct{}, 1)}
+	queue := c.urgent
+	if r.intake {
+		queue = c.intake
+	}
 	select {
-	case c.queue <- r:
+	case queue <- r:
 	case <-ctx.Done():
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, ctx.Err())
 	case <-c.stop:
@@ -146,38 +180,66 @@ func (c *committer) run(ctx context.Context, fn func(*bbolt.Tx) error) error {
 func (c *committer) loop() {
 	defer close(c.exited)
 	batch := make([]*txReq, 0, maxBatch)
+	// carried is the alerts' writes taken and not run (and one taken to
+	// start a batch): first of the alerts' in the next batch.
+	var carried []*txReq
 	for {
-		select {
-		case r := <-c.queue:
-			batch = append(batch[:0], r)
-		case <-c.stop:
-			c.drain()
-			return
-		}
-	more:
-		for len(batch) < maxBatch {
+		batch = batch[:0]
+		if len(carried) == 0 {
 			select {
-			case r := <-c.queue:
+			case r := <-c.urgent:
 				batch = append(batch, r)
-			default:
-				break more
+			case r := <-c.intake:
+				// Behind any urgent write that came with it.
+				carried = append(carried, r)
+			case <-c.stop:
+				c.drain()
+				return
 			}
 		}
-		c.commit(batch)
+		batch = c.gather(batch, carried)
+		carried = c.commit(batch)
 	}
+}
+
+// gather fills a batch: the urgent writes waiting, then the alerts'
+// writes carried from the last batch, then those waiting, up to maxBatch.
+func (c *committer) gather(batch, carried []*txReq) []*txReq {
+	for len(batch) < maxBatch {
+		select {
+		case r := <-c.urgent:
+			batch = append(batch, r)
+			continue
+		default:
+		}
+		break
+	}
+	batch = append(batch, carried...)
+	for len(batch) < maxBatch {
+		select {
+		case r := <-c.intake:
+			batch = append(batch, r)
+			continue
+		default:
+		}
+		break
+	}
+	return batch
 }
 
 // drain answers the writes still queued at Close.
 func (c *committer) drain() {
 	for {
+		var r *txReq
 		select {
-		case r := <-c.queue:
-			if r.state.CompareAndSwap(txQueued, txTaken) {
-				r.err = errClosed
-				close(r.done)
-			}
+		case r = <-c.urgent:
+		case r = <-c.intake:
 		default:
 			return
+		}
+		if r.state.CompareAndSwap(txQueued, txTaken) {
+			r.err = errClosed
+			close(r.done)
 		}
 	}
 }
@@ -185,28 +247,58 @@ func (c *committer) drain() {
 // errBatchFailed rolls a batch back when one of its writes failed.
 var errBatchFailed = errors.New("a write of the batch failed")
 
-func (c *committer) commit(batch []*txReq) {
+// commit runs a batch in one transaction and answers its writes, except
+// the alerts' writes it did not run because urgent writes came (see
+// lanes): it returns those, still taken, for the next batch.
+func (c *committer) commit(batch []*txReq) (carried []*txReq) {
 	live := batch[:0]
 	for _, r := range batch {
-		if r.state.CompareAndSwap(txQueued, txTaken) {
+		// Carried writes are taken already; one whose caller has left
+		// since is skipped by runFn.
+		if r.state.CompareAndSwap(txQueued, txTaken) || r.state.Load() == txTaken {
 			live = append(live, r)
 		}
 	}
 	if len(live) == 0 {
-		return
+		return nil
 	}
 	if len(live) > 1 {
+		var joined []*txReq
 		err := c.db.Update(func(tx *bbolt.Tx) error {
-			wrote := false
-			for _, r := range live {
+			joined, carried = nil, nil
+			wrote, intake := false, 0
+			run := func(r *txReq) error {
 				if !r.runFn(tx, txTaken) {
-					continue // its caller left before it ran
+					return nil // its caller left before it ran
 				}
 				switch {
 				case r.err == nil:
 					wrote = true
 				case !errors.Is(r.err, errNoop):
 					return errBatchFailed
+				}
+				return nil
+			}
+			for i, r := range live {
+				if r.intake {
+					if intake >= minIntake && len(c.urgent) > 0 {
+						// Urgent writes came: they run now, the
+						// alerts' writes left wait for the next batch.
+						carried = live[i:]
+						break
+					}
+					intake++
+				}
+				if err := run(r); err != nil {
+					return err
+				}
+			}
+			if carried != nil {
+				joined = c.join(len(live) - len(carried))
+				for _, r := range joined {
+					if err := run(r); err != nil {
+						return err
+					}
 				}
 			}
 			if !wrote {
@@ -218,11 +310,20 @@ func (c *committer) commit(batch []*txReq) {
 			if err == nil {
 				c.commits.Add(1)
 			}
-			for _, r := range live {
+			ran := live[:len(live)-len(carried)]
+			for _, r := range ran {
 				close(r.done)
 			}
-			return
+			for _, r := range joined {
+				close(r.done)
+			}
+			// The carried writes are copied out: batch's array is reused.
+			return append([]*txReq(nil), carried...)
 		}
+		// Every write taken, in the order it would have run.
+		all := make([]*txReq, 0, len(live)+len(joined))
+		all = append(append(append(all, live[:len(live)-len(carried)]...), joined...), carried...)
+		live = all
 	}
 	// One write, or a batch that failed: each alone, committed or rolled
 	// back on its own (run again if it ran in the batch, unless its caller
@@ -239,6 +340,25 @@ func (c *committer) commit(batch []*txReq) {
 		}
 		close(r.done)
 	}
+	return nil
+}
+
+// join takes the urgent writes waiting into a batch of n writes run, up
+// to maxBatch.
+func (c *committer) join(n int) []*txReq {
+	var joined []*txReq
+	for n+len(joined) < maxBatch {
+		select {
+		case r := <-c.urgent:
+			if r.state.CompareAndSwap(txQueued, txTaken) {
+				joined = append(joined, r)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	return joined
 }
 
 // close stops the committer after answering every queued write.

@@ -131,8 +131,8 @@ func TestGroupCommitUnfinishedCommitMayHaveStored(t *testing.T) {
 	blocker := func(key string) (entered, release chan struct{}) { return blockingWrite(s, key) }
 	queued := func(n int) { waitQueued(s, n) }
 	// The committer is busy with a first write while the alert and a
-	// second slow write queue behind it, so that the two go in one batch,
-	// the alert first.
+	// second slow write (in the alert's lane, so behind it) queue behind
+	// it, so that the two go in one batch, the alert first.
 	enteredA, releaseA := blocker("a")
 	<-enteredA
 	inc := newIncident("api", "stalled", base, 1)
@@ -144,7 +144,7 @@ func TestGroupCommitUnfinishedCommitMayHaveStored(t *testing.T) {
 		answered <- err
 	}()
 	queued(1)
-	enteredB, releaseB := blocker("b")
+	enteredB, releaseB := blockingWriteIn(s, intakeLane, "b")
 	var once sync.Once
 	finishB := func() { once.Do(func() { close(releaseB) }) }
 	t.Cleanup(finishB) // before Close, which waits for the committer
@@ -228,9 +228,14 @@ func TestGroupCommitWriteTakenButNotRunNeverRuns(t *testing.T) {
 // blockingWrite starts a write that holds its transaction open until
 // release is closed (the slow commit); entered is closed once it runs.
 func blockingWrite(s *Store, key string) (entered, release chan struct{}) {
+	return blockingWriteIn(s, urgentLane, key)
+}
+
+// blockingWriteIn is blockingWrite in lane l.
+func blockingWriteIn(s *Store, l lane, key string) (entered, release chan struct{}) {
 	entered, release = make(chan struct{}), make(chan struct{})
 	go func() {
-		_ = s.update(context.Background(), func(tx *bbolt.Tx) error {
+		_ = s.updateIn(context.Background(), l, func(tx *bbolt.Tx) error {
 			close(entered)
 			<-release
 			return tx.Bucket(bucketMeta).Put([]byte(key), []byte("v"))
@@ -239,9 +244,9 @@ func blockingWrite(s *Store, key string) (entered, release chan struct{}) {
 	return entered, release
 }
 
-// waitQueued waits until n writes wait in the committer's queue.
+// waitQueued waits until n writes wait in the committer's queues.
 func waitQueued(s *Store, n int) {
-	for len(s.w.queue) < n {
+	for len(s.w.urgent)+len(s.w.intake) < n {
 		runtime.Gosched()
 	}
 }
@@ -291,6 +296,229 @@ func TestGroupCommitCallerLeavingWhileItsWriteRunsWaitsForIt(t *testing.T) {
 	_ = s.db.View(func(tx *bbolt.Tx) error {
 		if string(tx.Bucket(bucketMeta).Get([]byte("k"))) != "v" {
 			t.Fatal("the write whose caller left while it ran is not on disk")
+		}
+		return nil
+	})
+}
+
+// order records the order writes' fns run in.
+type order struct {
+	mu  sync.Mutex
+	ran []string
+}
+
+// write is a write that records its name and puts it in the meta bucket.
+func (o *order) write(name string) func(*bbolt.Tx) error {
+	return func(tx *bbolt.Tx) error {
+		o.mu.Lock()
+		o.ran = append(o.ran, name)
+		o.mu.Unlock()
+		return tx.Bucket(bucketMeta).Put([]byte(name), []byte("v"))
+	}
+}
+
+func (o *order) names() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.ran...)
+}
+
+// TestGroupCommitUrgentWritesGoFirst: a write of the urgent lane (a
+// claim, a page recorded, an acknowledgement) queued behind alerts' writes
+// runs before them: in the load run's flood, a page outside the flood
+// waited behind batches of the flood's alerts.
+func TestGroupCommitUrgentWritesGoFirst(t *testing.T) {
+	s := open(t, t.TempDir())
+	enteredA, releaseA := blockingWrite(s, "a")
+	<-enteredA
+	var o order
+	var wg sync.WaitGroup
+	const alerts = 20
+	for i := range alerts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.updateIn(context.Background(), intakeLane, o.write(fmt.Sprintf("alert%d", i))); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	waitQueued(s, alerts)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := s.update(context.Background(), o.write("claim")); err != nil {
+			t.Error(err)
+		}
+	}()
+	waitQueued(s, alerts+1)
+	close(releaseA)
+	wg.Wait()
+	if got := o.names(); len(got) != alerts+1 || got[0] != "claim" {
+		t.Fatalf("writes ran in the order %v: the urgent write queued last should run first", got)
+	}
+}
+
+// TestGroupCommitUrgentWriteStopsABatchOfAlerts: an urgent write arriving
+// while a batch runs alerts' writes runs in that batch, after the alerts'
+// writes already run (at least minIntake), and the alerts' writes not yet
+// run wait for the next batch: the urgent write waits for one alert's
+// write, not a whole batch. All are stored; an alert whose caller left
+// while its write was carried over is answered "not stored" and never runs.
+func TestGroupCommitUrgentWriteStopsABatchOfAlerts(t *testing.T) {
+	s := open(t, t.TempDir())
+	enteredA, releaseA := blockingWrite(s, "a")
+	<-enteredA
+	var o order
+	const alerts = 20
+	blockAt := minIntake + 1 // the alert whose fn lets the urgent write in
+	inBlock, letBlock := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	leaving := make(chan error, 1)
+	leaveCtx, leave := context.WithCancel(context.Background())
+	defer leave()
+	for i := 1; i <= alerts; i++ {
+		fn := o.write(fmt.Sprintf("alert%d", i))
+		if i == blockAt {
+			inner := fn
+			fn = func(tx *bbolt.Tx) error {
+				close(inBlock)
+				<-letBlock
+				return inner(tx)
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := context.Background()
+			if i == alerts {
+				ctx = leaveCtx
+			}
+			err := s.updateIn(ctx, intakeLane, fn)
+			if i == alerts {
+				leaving <- err
+				return
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+		waitQueued(s, i) // in this order
+	}
+	close(releaseA)
+	<-inBlock
+	urgentIn, urgentGo := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	letUrgent := func() { once.Do(func() { close(urgentGo) }) }
+	t.Cleanup(letUrgent) // before Close, which waits for the committer
+	urgentDone := make(chan error, 1)
+	go func() {
+		w := o.write("claim")
+		urgentDone <- s.update(context.Background(), func(tx *bbolt.Tx) error {
+			close(urgentIn)
+			<-urgentGo
+			return w(tx)
+		})
+	}()
+	waitQueued(s, 1)
+	close(letBlock)
+	<-urgentIn
+	// The last alert is carried over, not run: its caller leaves now.
+	leave()
+	if err := <-leaving; !errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrOutcomeUnknown) {
+		t.Fatalf("an alert carried over whose caller left: %v, want ErrUnavailable (not stored)", err)
+	}
+	letUrgent()
+	if err := <-urgentDone; err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	got := o.names()
+	want := []string{}
+	for i := 1; i <= blockAt; i++ {
+		want = append(want, fmt.Sprintf("alert%d", i))
+	}
+	want = append(want, "claim")
+	for i := blockAt + 1; i < alerts; i++ {
+		want = append(want, fmt.Sprintf("alert%d", i))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("writes ran in the order\n%v, want\n%v", got, want)
+	}
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		for _, k := range want {
+			if tx.Bucket(bucketMeta).Get([]byte(k)) == nil {
+				t.Errorf("%s is not stored", k)
+			}
+		}
+		if tx.Bucket(bucketMeta).Get([]byte(fmt.Sprintf("alert%d", alerts))) != nil {
+			t.Error("the alert whose caller left is stored")
+		}
+		return nil
+	})
+}
+
+// TestGroupCommitFailedUrgentWriteInABatchOfAlerts: an urgent write that
+// joined a batch of alerts' writes and failed rolls the batch back, and
+// every write of it, the alerts' carried over too, runs again alone: the
+// alerts are stored, the failed write leaves nothing behind.
+func TestGroupCommitFailedUrgentWriteInABatchOfAlerts(t *testing.T) {
+	s := open(t, t.TempDir())
+	enteredA, releaseA := blockingWrite(s, "a")
+	<-enteredA
+	const alerts = minIntake + 4
+	inBlock, letBlock := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	var o order
+	for i := 1; i <= alerts; i++ {
+		fn := o.write(fmt.Sprintf("alert%d", i))
+		if i == minIntake+1 {
+			inner := fn
+			fn = func(tx *bbolt.Tx) error {
+				if inBlock != nil {
+					close(inBlock)
+					inBlock = nil // run again alone: do not block
+					<-letBlock
+				}
+				return inner(tx)
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.updateIn(context.Background(), intakeLane, fn); err != nil {
+				t.Error(err)
+			}
+		}()
+		waitQueued(s, i)
+	}
+	wait := inBlock
+	close(releaseA)
+	<-wait
+	boom := fmt.Errorf("%w: boom", store.ErrConflict)
+	failed := make(chan error, 1)
+	go func() {
+		failed <- s.update(context.Background(), func(tx *bbolt.Tx) error {
+			if err := tx.Bucket(bucketMeta).Put([]byte("half"), []byte("v")); err != nil {
+				return err
+			}
+			return boom
+		})
+	}()
+	waitQueued(s, 1)
+	close(letBlock)
+	if err := <-failed; !errors.Is(err, boom) {
+		t.Fatalf("the failed urgent write: %v", err)
+	}
+	wg.Wait()
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		for i := 1; i <= alerts; i++ {
+			if tx.Bucket(bucketMeta).Get([]byte(fmt.Sprintf("alert%d", i))) == nil {
+				t.Errorf("alert%d is not stored", i)
+			}
+		}
+		if tx.Bucket(bucketMeta).Get([]byte("half")) != nil {
+			t.Error("the failed write is on disk")
 		}
 		return nil
 	})

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -511,7 +513,12 @@ func BenchmarkTriggerConcurrent(b *testing.B) {
 // claim of the incident's first page and its Finish. Every write goes
 // through the one writer, so this is the embedded store's ceiling.
 func BenchmarkWriteCycleConcurrent(b *testing.B) {
-	s, ctx := open(b, b.TempDir()), context.Background()
+	writeCycles(b, open(b, b.TempDir()))
+}
+
+// writeCycles runs BenchmarkWriteCycleConcurrent's cycles on s.
+func writeCycles(b *testing.B, s *Store) {
+	ctx := context.Background()
 	tl := []store.Entry{{At: base, Type: "trigger", Actor: "alertmanager"}}
 	step := []store.Entry{{At: base, Type: "notify", Actor: "pagerd", Detail: "push to u"}}
 	var n atomic.Int64
@@ -542,6 +549,35 @@ func BenchmarkWriteCycleConcurrent(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "alerts/s")
 }
 
+// BenchmarkWriteCycleAfterDeletes is BenchmarkWriteCycleConcurrent on a
+// file that has freed many pages (what retention and a storm's flushed
+// held pages leave): the freelist is not written by every commit.
+func BenchmarkWriteCycleAfterDeletes(b *testing.B) {
+	s := open(b, b.TempDir())
+	v := make([]byte, 200)
+	for j := range 20 {
+		if err := s.db.Update(func(tx *bbolt.Tx) error {
+			bk, err := tx.CreateBucketIfNotExists([]byte("churn"))
+			if err != nil {
+				return err
+			}
+			for i := range 10000 {
+				if err := bk.Put(fmt.Appendf(nil, "k%07d", j*10000+i), v); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.db.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket([]byte("churn")) }); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	writeCycles(b, s)
+}
+
 // BenchmarkRepeatConcurrent is what Alertmanager mostly sends while alerts
 // fire: repeats of open incidents (1,000 of them), from 32 callers at once.
 func BenchmarkRepeatConcurrent(b *testing.B) {
@@ -565,4 +601,55 @@ func BenchmarkRepeatConcurrent(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "repeats/s")
+}
+
+// TestReopenedStoreReusesFreedPages: the freelist is not written to the
+// file, so Open finds the free pages itself: a file that freed many pages
+// before a restart fills them again after it, instead of growing.
+func TestReopenedStoreReusesFreedPages(t *testing.T) {
+	dir := t.TempDir()
+	fill := func(s *Store) {
+		v := make([]byte, 500)
+		if err := s.db.Update(func(tx *bbolt.Tx) error {
+			bk, err := tx.CreateBucketIfNotExists([]byte("churn"))
+			if err != nil {
+				return err
+			}
+			for i := range 20000 {
+				if err := bk.Put(fmt.Appendf(nil, "k%07d", i), v); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size := func() int64 {
+		fi, err := os.Stat(filepath.Join(dir, FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	s := open(t, dir)
+	fill(s)
+	if err := s.db.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket([]byte("churn")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := size()
+	s = open(t, dir)
+	if free := s.db.Stats().FreePageN; free < 1000 {
+		t.Fatalf("after reopening, %d free pages: the pages freed before the restart were not found", free)
+	}
+	fill(s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := size(); after > before+before/10 {
+		t.Fatalf("the file grew from %d to %d bytes refilling what it had freed", before, after)
+	}
 }

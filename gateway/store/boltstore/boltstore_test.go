@@ -653,3 +653,42 @@ func TestReopenedStoreReusesFreedPages(t *testing.T) {
 		t.Fatalf("the file grew from %d to %d bytes refilling what it had freed", before, after)
 	}
 }
+
+// TestNoteOfAFloodIsWrittenInParts: a storm's bundle notes thousands of
+// incidents; in one transaction every other write, a page's or an
+// acknowledgement's, waited for all of it. Each part is at most notesPerTx
+// incidents, and every incident is noted once.
+func TestNoteOfAFloodIsWrittenInParts(t *testing.T) {
+	s, ctx := open(t, t.TempDir()), context.Background()
+	const n = 2*notesPerTx + 10
+	entries := map[string][]store.Entry{}
+	for i := range n {
+		inc := newIncident("api", fmt.Sprintf("n%d", i), base, 1)
+		if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
+			t.Fatal(err)
+		}
+		entries[inc.ID] = []store.Entry{{At: base, Type: "bundled", Actor: "pagerd"}}
+	}
+	before := s.w.commits.Load()
+	if err := s.Note(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	if commits := s.w.commits.Load() - before; commits < n/notesPerTx+1 {
+		t.Fatalf("%d incidents noted in %d transactions, want parts of at most %d", n, commits, notesPerTx)
+	}
+	for id := range entries {
+		tl, err := s.Timeline(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		noted := 0
+		for _, e := range tl {
+			if e.Type == "bundled" {
+				noted++
+			}
+		}
+		if noted != 1 {
+			t.Fatalf("incident %s noted %d times", id, noted)
+		}
+	}
+}

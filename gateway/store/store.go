@@ -480,7 +480,12 @@ type Store interface {
 	Statuses(ctx context.Context, ids []string) (map[string]policy.Status, error)
 	// Note appends timeline entries to incidents without changing them
 	// (no version change, so nobody's Update conflicts), many incidents in
-	// few round trips. Incidents that do not exist are skipped.
+	// few round trips. Incidents that do not exist are skipped. It is not
+	// atomic: a flood's thousands are written in parts, so as not to hold
+	// up every other write, and each part's incidents are removed from
+	// entries once stored, so that a call again with the same map after an
+	// error notes only the rest (an error whose outcome is unknown may
+	// still note a part twice).
 	Note(ctx context.Context, entries map[string][]Entry) error
 	Storms
 	Jobs

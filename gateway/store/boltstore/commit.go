@@ -205,7 +205,7 @@ func (c *committer) loop() {
 // gather fills a batch: the urgent writes waiting, then the alerts'
 // writes carried from the last batch, then those waiting, up to maxBatch.
 func (c *committer) gather(batch, carried []*txReq) []*txReq {
-	for len(batch) < maxBatch {
+	for len(batch) < maxBatch-minIntake { // room for alerts' writes
 		select {
 		case r := <-c.urgent:
 			batch = append(batch, r)
@@ -281,7 +281,7 @@ func (c *committer) commit(batch []*txReq) (carried []*txReq) {
 			}
 			for i, r := range live {
 				if r.intake {
-					if intake >= minIntake && len(c.urgent) > 0 {
+					if intake >= minIntake && len(c.urgent) > 0 && !c.stopping() {
 						// Urgent writes came: they run now, the
 						// alerts' writes left wait for the next batch.
 						carried = live[i:]
@@ -341,6 +341,17 @@ func (c *committer) commit(batch []*txReq) (carried []*txReq) {
 		close(r.done)
 	}
 	return nil
+}
+
+// stopping reports whether close was called: batches then stop carrying
+// alerts' writes over, so that the committer gets to its stop.
+func (c *committer) stopping() bool {
+	select {
+	case <-c.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // join takes the urgent writes waiting into a batch of n writes run, up

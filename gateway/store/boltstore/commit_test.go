@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -522,4 +523,47 @@ func TestGroupCommitFailedUrgentWriteInABatchOfAlerts(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestGroupCommitAlertsGoInABatchFullOfUrgentWrites: however many urgent
+// writes wait, a batch leaves room for minIntake alerts' writes, so that
+// alerts are never starved.
+func TestGroupCommitAlertsGoInABatchFullOfUrgentWrites(t *testing.T) {
+	s := open(t, t.TempDir())
+	enteredA, releaseA := blockingWrite(s, "a")
+	<-enteredA
+	var o order
+	var wg sync.WaitGroup
+	for i := range maxBatch {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.update(context.Background(), o.write(fmt.Sprintf("u%d", i))); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	waitQueued(s, maxBatch)
+	for i := range minIntake {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.updateIn(context.Background(), intakeLane, o.write(fmt.Sprintf("alert%d", i))); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	waitQueued(s, maxBatch+minIntake)
+	close(releaseA)
+	wg.Wait()
+	got := o.names()
+	last := 0
+	for i, name := range got {
+		if strings.HasPrefix(name, "alert") {
+			last = i
+		}
+	}
+	if last >= maxBatch {
+		t.Fatalf("the last alert ran %dth, after %d urgent writes: a batch full of urgent writes left no room for alerts", last+1, maxBatch)
+	}
 }

@@ -293,8 +293,7 @@ func (s *Store) Statuses(ctx context.Context, ids []string) (map[string]policy.S
 const notesPerTx = 256
 
 // Note appends timeline entries to many incidents, notesPerTx to a
-// transaction (Note is not atomic: the Redis store sends its scripts in
-// parts too).
+// transaction (not atomic: see store.Store; what is noted leaves entries).
 func (s *Store) Note(ctx context.Context, entries map[string][]store.Entry) error {
 	if len(entries) == 0 {
 		return nil
@@ -323,6 +322,9 @@ func (s *Store) Note(ctx context.Context, entries map[string][]store.Entry) erro
 			return nil
 		}); err != nil {
 			return err
+		}
+		for _, id := range part {
+			delete(entries, id) // noted: a call again notes only the rest
 		}
 	}
 	return nil

@@ -270,7 +270,7 @@ func (s *Store) Note(ctx context.Context, entries map[string][]store.Entry) erro
 	if len(entries) == 0 {
 		return nil
 	}
-	type shardNotes struct{ keys, tls []string }
+	type shardNotes struct{ ids, keys, tls []string }
 	byShard := map[int]*shardNotes{}
 	for id, es := range entries {
 		shard, err := store.ShardOfID(id)
@@ -286,13 +286,23 @@ func (s *Store) Note(ctx context.Context, entries map[string][]store.Entry) erro
 			n = &shardNotes{}
 			byShard[shard] = n
 		}
-		n.keys, n.tls = append(n.keys, s.key(shard, "inc:", id)), append(n.tls, tl)
+		n.ids, n.keys, n.tls = append(n.ids, id), append(n.keys, s.key(shard, "inc:", id)), append(n.tls, tl)
 	}
 	if err := noteScript.Load(ctx, s.rdb).Err(); err != nil {
 		return unavailable(err)
 	}
 	pipe := s.rdb.Pipeline()
-	queued := 0
+	var queued []string // the incidents in pipe
+	exec := func() error {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return unavailable(err)
+		}
+		for _, id := range queued {
+			delete(entries, id) // noted: a call again notes only the rest
+		}
+		queued = queued[:0]
+		return nil
+	}
 	for _, n := range byShard {
 		for start := 0; start < len(n.keys); start += notesPerScript {
 			end := min(start+notesPerScript, len(n.keys))
@@ -304,16 +314,14 @@ func (s *Store) Note(ctx context.Context, entries map[string][]store.Entry) erro
 			// Redis runs a pipeline's commands back to back: sent in
 			// parts, a flood's notes let the alerts coming in meanwhile
 			// through between them.
-			if queued += end - start; queued >= notesPerPipeline {
-				if _, err := pipe.Exec(ctx); err != nil {
-					return unavailable(err)
+			if queued = append(queued, n.ids[start:end]...); len(queued) >= notesPerPipeline {
+				if err := exec(); err != nil {
+					return err
 				}
-				queued = 0
 			}
 		}
 	}
-	_, err := pipe.Exec(ctx)
-	return unavailable(err)
+	return exec()
 }
 
 // notesPerPipeline is about how many incidents' notes one round trip

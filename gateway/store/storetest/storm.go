@@ -572,8 +572,16 @@ func testNote(t *testing.T, f Factory) {
 	b := trigger(t, s, incident("api", "b", base, 0))
 	read := get(t, s, a)
 	sent := store.Entry{At: base.Add(10 * time.Second), Type: "notify", User: "ann", Channel: "push", Bundle: "b00-x", Detail: "via log"}
-	err := s.Note(ctx(t), map[string][]store.Entry{a: {sent}, b: {sent, sent}, store.NewID(4, base): {sent}})
-	if err != nil {
+	notes := map[string][]store.Entry{a: {sent}, b: {sent, sent}, store.NewID(4, base): {sent}}
+	if err := s.Note(ctx(t), notes); err != nil {
+		t.Fatal(err)
+	}
+	// What is noted leaves the map: the same call again (a retry after
+	// an error in a later part) notes nothing twice.
+	if len(notes) != 0 {
+		t.Fatalf("after Note, the map still holds %v", notes)
+	}
+	if err := s.Note(ctx(t), notes); err != nil {
 		t.Fatal(err)
 	}
 	tl, _ := s.Timeline(ctx(t), a)

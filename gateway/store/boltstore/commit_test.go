@@ -371,7 +371,7 @@ func TestGroupCommitUrgentWriteStopsABatchOfAlerts(t *testing.T) {
 	enteredA, releaseA := blockingWrite(s, "a")
 	<-enteredA
 	var o order
-	const alerts = 20
+	const alerts = minIntake + 12
 	blockAt := minIntake + 1 // the alert whose fn lets the urgent write in
 	inBlock, letBlock := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
@@ -407,7 +407,11 @@ func TestGroupCommitUrgentWriteStopsABatchOfAlerts(t *testing.T) {
 		waitQueued(s, i) // in this order
 	}
 	close(releaseA)
-	<-inBlock
+	select {
+	case <-inBlock:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the alert that lets the urgent write in never ran")
+	}
 	urgentIn, urgentGo := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	letUrgent := func() { once.Do(func() { close(urgentGo) }) }
@@ -495,7 +499,11 @@ func TestGroupCommitFailedUrgentWriteInABatchOfAlerts(t *testing.T) {
 	}
 	wait := inBlock
 	close(releaseA)
-	<-wait
+	select {
+	case <-wait:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the alert that lets the urgent write in never ran")
+	}
 	boom := fmt.Errorf("%w: boom", store.ErrConflict)
 	failed := make(chan error, 1)
 	go func() {

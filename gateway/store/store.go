@@ -911,6 +911,15 @@ type Job struct {
 	Version int64 `json:"version"`
 }
 
+// CheckJob says what is wrong with a job's kind and key, for a store to
+// refuse it before writing: a kind without a slash, and a key.
+func CheckJob(j Job) error {
+	if strings.Contains(j.Kind, "/") || j.Kind == "" || j.Key == "" {
+		return fmt.Errorf("job %q/%q: a kind (without a slash) and a key are required", j.Kind, j.Key)
+	}
+	return nil
+}
+
 // JobMember is how a job appears in the due set.
 func JobMember(kind, key string) string { return "j:" + kind + "/" + key }
 

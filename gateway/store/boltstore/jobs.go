@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"go.etcd.io/bbolt"
 
@@ -51,8 +50,8 @@ func putJob(tx *bbolt.Tx, j *store.Job) error {
 // PutJob stores and schedules a job in one transaction; a claimed job's due
 // entry stays at the lease end (FinishJob reschedules it).
 func (s *Store) PutJob(ctx context.Context, j store.Job) error {
-	if strings.Contains(j.Kind, "/") || j.Kind == "" || j.Key == "" {
-		return fmt.Errorf("job %q/%q: a kind (without a slash) and a key are required", j.Kind, j.Key)
+	if err := store.CheckJob(j); err != nil {
+		return err
 	}
 	return s.update(ctx, func(tx *bbolt.Tx) error {
 		next := j
@@ -74,8 +73,8 @@ func (s *Store) PutJob(ctx context.Context, j store.Job) error {
 
 // AddJob stores and schedules a job that is not stored, in one transaction.
 func (s *Store) AddJob(ctx context.Context, j store.Job) (added bool, err error) {
-	if strings.Contains(j.Kind, "/") || j.Kind == "" || j.Key == "" {
-		return false, fmt.Errorf("job %q/%q: a kind (without a slash) and a key are required", j.Kind, j.Key)
+	if err := store.CheckJob(j); err != nil {
+		return false, err
 	}
 	err = s.update(ctx, func(tx *bbolt.Tx) error {
 		added = false
@@ -101,8 +100,8 @@ func (s *Store) AddJob(ctx context.Context, j store.Job) (added bool, err error)
 // ReplaceJob stores and schedules a job still at the version read and not
 // claimed, in one transaction.
 func (s *Store) ReplaceJob(ctx context.Context, j store.Job) (replaced bool, err error) {
-	if strings.Contains(j.Kind, "/") || j.Kind == "" || j.Key == "" {
-		return false, fmt.Errorf("job %q/%q: a kind (without a slash) and a key are required", j.Kind, j.Key)
+	if err := store.CheckJob(j); err != nil {
+		return false, err
 	}
 	err = s.update(ctx, func(tx *bbolt.Tx) error {
 		replaced = false

@@ -57,8 +57,8 @@ return ver
 
 // PutJob stores and schedules a job: one script.
 func (s *Store) PutJob(ctx context.Context, j store.Job) error {
-	if strings.Contains(j.Kind, "/") || j.Kind == "" || j.Key == "" {
-		return fmt.Errorf("job %q/%q: a kind (without a slash) and a key are required", j.Kind, j.Key)
+	if err := store.CheckJob(j); err != nil {
+		return err
 	}
 	return unavailableWrite(putJobScript.Run(ctx, s.rdb, s.jobKeys(j.Kind, j.Key), store.JobMember(j.Kind, j.Key),
 		ms(j.Due), string(j.Data)).Err())
@@ -76,8 +76,8 @@ return 1
 
 // AddJob stores and schedules a job that is not stored: one script.
 func (s *Store) AddJob(ctx context.Context, j store.Job) (added bool, err error) {
-	if strings.Contains(j.Kind, "/") || j.Kind == "" || j.Key == "" {
-		return false, fmt.Errorf("job %q/%q: a kind (without a slash) and a key are required", j.Kind, j.Key)
+	if err := store.CheckJob(j); err != nil {
+		return false, err
 	}
 	n, err := addJobScript.Run(ctx, s.rdb, s.jobKeys(j.Kind, j.Key), store.JobMember(j.Kind, j.Key),
 		ms(j.Due), string(j.Data)).Int()
@@ -103,8 +103,8 @@ return 1
 // ReplaceJob stores and schedules a job still at the version read and not
 // claimed: one script.
 func (s *Store) ReplaceJob(ctx context.Context, j store.Job) (replaced bool, err error) {
-	if strings.Contains(j.Kind, "/") || j.Kind == "" || j.Key == "" {
-		return false, fmt.Errorf("job %q/%q: a kind (without a slash) and a key are required", j.Kind, j.Key)
+	if err := store.CheckJob(j); err != nil {
+		return false, err
 	}
 	n, err := replaceJobScript.Run(ctx, s.rdb, s.jobKeys(j.Kind, j.Key), store.JobMember(j.Kind, j.Key),
 		ms(j.Due), string(j.Data), j.Version).Int()

@@ -554,28 +554,41 @@ func writeCycles(b *testing.B, s *Store) {
 // held pages leave): the freelist is not written by every commit.
 func BenchmarkWriteCycleAfterDeletes(b *testing.B) {
 	s := open(b, b.TempDir())
-	v := make([]byte, 200)
-	for j := range 20 {
-		if err := s.db.Update(func(tx *bbolt.Tx) error {
-			bk, err := tx.CreateBucketIfNotExists([]byte("churn"))
-			if err != nil {
-				return err
-			}
-			for i := range 10000 {
-				if err := bk.Put(fmt.Appendf(nil, "k%07d", j*10000+i), v); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			b.Fatal(err)
-		}
+	for range 20 {
+		fillChurn(b, s, 10000, 200)
 	}
-	if err := s.db.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket([]byte("churn")) }); err != nil {
-		b.Fatal(err)
-	}
+	dropChurn(b, s)
 	b.ResetTimer()
 	writeCycles(b, s)
+}
+
+// fillChurn puts n more keys of size bytes in the bucket "churn", in one
+// transaction; dropChurn deletes the bucket, freeing their pages.
+func fillChurn(tb testing.TB, s *Store, n, size int) {
+	tb.Helper()
+	v := make([]byte, size)
+	if err := s.db.Update(func(tx *bbolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists([]byte("churn"))
+		if err != nil {
+			return err
+		}
+		first := bk.Stats().KeyN
+		for i := range n {
+			if err := bk.Put(fmt.Appendf(nil, "k%07d", first+i), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func dropChurn(tb testing.TB, s *Store) {
+	tb.Helper()
+	if err := s.db.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket([]byte("churn")) }); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // BenchmarkRepeatConcurrent is what Alertmanager mostly sends while alerts
@@ -608,23 +621,6 @@ func BenchmarkRepeatConcurrent(b *testing.B) {
 // before a restart fills them again after it, instead of growing.
 func TestReopenedStoreReusesFreedPages(t *testing.T) {
 	dir := t.TempDir()
-	fill := func(s *Store) {
-		v := make([]byte, 500)
-		if err := s.db.Update(func(tx *bbolt.Tx) error {
-			bk, err := tx.CreateBucketIfNotExists([]byte("churn"))
-			if err != nil {
-				return err
-			}
-			for i := range 20000 {
-				if err := bk.Put(fmt.Appendf(nil, "k%07d", i), v); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	size := func() int64 {
 		fi, err := os.Stat(filepath.Join(dir, FileName))
 		if err != nil {
@@ -633,10 +629,8 @@ func TestReopenedStoreReusesFreedPages(t *testing.T) {
 		return fi.Size()
 	}
 	s := open(t, dir)
-	fill(s)
-	if err := s.db.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket([]byte("churn")) }); err != nil {
-		t.Fatal(err)
-	}
+	fillChurn(t, s, 20000, 500)
+	dropChurn(t, s)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -645,7 +639,7 @@ func TestReopenedStoreReusesFreedPages(t *testing.T) {
 	if free := s.db.Stats().FreePageN; free < 1000 {
 		t.Fatalf("after reopening, %d free pages: the pages freed before the restart were not found", free)
 	}
-	fill(s)
+	fillChurn(t, s, 20000, 500)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

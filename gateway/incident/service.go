@@ -93,9 +93,10 @@ type Options struct {
 
 // Service changes incidents. It is safe for concurrent use.
 type Service struct {
-	o   Options
-	log *slog.Logger
-	m   *metrics
+	o     Options
+	log   *slog.Logger
+	m     *metrics
+	leads leadBudget // which new incidents' first pages are queued ahead
 }
 
 // New makes a Service.

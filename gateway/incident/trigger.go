@@ -98,7 +98,11 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 		tl = append(tl, cut...)
 	}
 	tl = append(tl, store.ActionEntries(acts, a.Actor)...)
+	inc.NoFirstPageLead = !s.leads.take(a.Service.Name, now)
 	gotID, out, err := s.o.Store.Trigger(ctx, inc, tl)
+	if out != store.Created && !inc.NoFirstPageLead {
+		s.leads.giveBack(a.Service.Name)
+	}
 	if err != nil {
 		return "", 0, err
 	}

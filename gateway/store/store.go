@@ -90,6 +90,13 @@ type Incident struct {
 	// and later confirmed with Alertmanager). It is never stored, and
 	// writes that leave it unset pay nothing for it.
 	CheckRepeats bool `json:"-"`
+	// NoFirstPageLead, set on a new incident about to be triggered, queues
+	// its first page at its own time in the due set instead of
+	// FirstPageLead ahead of it (TriggerScore): the intake sets it on the
+	// incidents of a service that opened more than its share lately, so
+	// that one service's flood does not queue every other service's new
+	// incidents behind it. It is never stored.
+	NoFirstPageLead bool `json:"-"`
 	// State is the escalation machine's state, pending deadlines included.
 	State policy.Incident `json:"state"`
 	// Outbox is what the incident still owes other systems (OutboxItem).
@@ -536,14 +543,17 @@ func DueAt(inc *Incident) (time.Time, bool) {
 // after an outage) the first page of a new incident goes out before the
 // later ladder steps of older ones that are due at the same time; nobody
 // has been told of the new one yet. Its claim still says when it was due.
+// A flooding service's new incidents go without it (NoFirstPageLead):
+// another service's new incident then goes out before the flood's that
+// came due less than FirstPageLead before it.
 const FirstPageLead = time.Second
 
 // TriggerScore is where Trigger puts a new incident in the due set: at its
 // first deadline, FirstPageLead earlier when that is its first page (due
-// when it is created).
+// when it is created) and the incident has not NoFirstPageLead.
 func TriggerScore(inc *Incident) (time.Time, bool) {
 	at, ok := DueAt(inc)
-	if ok && !at.After(inc.CreatedAt) {
+	if ok && !inc.NoFirstPageLead && !at.After(inc.CreatedAt) {
 		at = at.Add(-FirstPageLead)
 	}
 	return at, ok

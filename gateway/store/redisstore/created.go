@@ -118,7 +118,7 @@ func createdRecord(inc *store.Incident, lossy bool, doc, det []byte, next, seen 
 
 // canonicalCopy is the incident as decoding its record just after Trigger
 // created it gives it back: a deep copy, version 1, no repeats (nor
-// CheckRepeats, which is never stored), times in
+// CheckRepeats and NoFirstPageLead, which are never stored), times in
 // UTC with no monotonic reading, slices the JSON omits when empty nil, and
 // details nil when empty. ok is false if a time is not at UTC's offset
 // (its decoding would carry another zone) or outside years 0-9999.
@@ -131,7 +131,7 @@ func canonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 		*t = t.UTC()
 	}
 	c := *inc
-	c.Version, c.Repeats, c.CheckRepeats = 1, 0, false
+	c.Version, c.Repeats, c.CheckRepeats, c.NoFirstPageLead = 1, 0, false, false
 	at(&c.CreatedAt)
 	at(&c.UpdatedAt)
 	at(&c.LastSeen)

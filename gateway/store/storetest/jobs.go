@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ var jobTests = []struct {
 	{"DocsAreVersionedByKind", testDocs},
 	{"JobsAndDocsDurable", testJobsDurable},
 	{"NewIncidentsFirstPageIsClaimedFirst", testFirstPageFirst},
+	{"FloodsFirstPageWaitsItsTime", testFloodsFirstPage},
 }
 
 func testJobs(t *testing.T, f Factory) {
@@ -203,6 +205,35 @@ func testFirstPageFirst(t *testing.T, f Factory) {
 	cs, err := s.ClaimDue(ctx(t), base, time.Minute, 1)
 	if err != nil || len(cs) != 1 || cs[0].Incident != id || !cs[0].Due.Equal(base) {
 		t.Fatalf("first claim %+v %v, want the new incident's first page, due at %v", cs, err, base)
+	}
+}
+
+// testFloodsFirstPage: a new incident triggered with NoFirstPageLead (its
+// service is flooding) is queued at its own time, so another service's
+// new incident due a moment later is claimed before it, and so is an
+// older incident's step due before it; its claim says when it was due.
+func testFloodsFirstPage(t *testing.T, f Factory) {
+	s := f.New(t)
+	flood := incident("api", "flood", base.Add(-100*time.Millisecond), 0) // its first page, due 100 ms before base
+	flood.NoFirstPageLead = true
+	floodID := trigger(t, s, flood)
+	older := incident("api", "older", base.Add(-2*time.Minute-150*time.Millisecond), 2*time.Minute) // its SMS, due 50 ms before the flood's page
+	olderID := trigger(t, s, older)
+	other := incident("batch", "other", base, 0) // another service's first page, due at base
+	otherID := trigger(t, s, other)
+	var got []string
+	for range 3 {
+		cs, err := s.ClaimDue(ctx(t), base, time.Minute, 1)
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("claim %+v %v", cs, err)
+		}
+		got = append(got, cs[0].Incident)
+		if cs[0].Incident == floodID && !cs[0].Due.Equal(base.Add(-100*time.Millisecond)) {
+			t.Errorf("the flood's claim says due at %v, want %v", cs[0].Due, base.Add(-100*time.Millisecond))
+		}
+	}
+	if want := []string{otherID, olderID, floodID}; !slices.Equal(got, want) {
+		t.Fatalf("claimed %v, want the other service's first page, then the older step, then the flood's (%v)", got, want)
 	}
 }
 

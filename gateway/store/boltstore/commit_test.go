@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -573,5 +574,78 @@ func TestGroupCommitAlertsGoInABatchFullOfUrgentWrites(t *testing.T) {
 	}
 	if last >= maxBatch {
 		t.Fatalf("the last alert ran %dth, after %d urgent writes: a batch full of urgent writes left no room for alerts", last+1, maxBatch)
+	}
+}
+
+// TestGroupCommitCarriesNoAlertsAfterClose: once Close has begun, a batch
+// runs every alert's write it took, even when an urgent write is waiting:
+// carried over, they would start the next batch without the committer
+// looking at its stop, and under a flood with claims coming every batch
+// (the dispatcher's), Close would wait for as long as the flood lasted.
+// The urgent write then runs after them, or is answered "closed".
+func TestGroupCommitCarriesNoAlertsAfterClose(t *testing.T) {
+	s := open(t, t.TempDir())
+	enteredA, releaseA := blockingWrite(s, "a")
+	<-enteredA
+	var o order
+	const alerts = minIntake + 10
+	inBlock, letBlock := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 1; i <= alerts; i++ {
+		fn := o.write(fmt.Sprintf("alert%d", i))
+		if i == minIntake { // the last alert a batch runs before an urgent write may stop it
+			inner := fn
+			fn = func(tx *bbolt.Tx) error {
+				close(inBlock)
+				<-letBlock
+				return inner(tx)
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.updateIn(context.Background(), intakeLane, fn); err != nil {
+				t.Error(err)
+			}
+		}()
+		waitQueued(s, i) // in this order
+	}
+	close(releaseA)
+	select {
+	case <-inBlock:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the batch of alerts never ran")
+	}
+	urgentDone := make(chan error, 1)
+	go func() { urgentDone <- s.update(context.Background(), o.write("claim")) }()
+	waitQueued(s, 1)
+	closed := make(chan struct{})
+	go func() {
+		s.w.close()
+		close(closed)
+	}()
+	for !s.w.stopping() {
+		runtime.Gosched()
+	}
+	close(letBlock)
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	wg.Wait()
+	err := <-urgentDone
+	if err != nil && !errors.Is(err, errClosed) {
+		t.Fatalf("the urgent write: %v, want it stored or answered closed", err)
+	}
+	var want []string
+	for i := 1; i <= alerts; i++ {
+		want = append(want, fmt.Sprintf("alert%d", i))
+	}
+	if err == nil {
+		want = append(want, "claim")
+	}
+	if got := o.names(); !slices.Equal(got, want) {
+		t.Fatalf("ran %v,\nwant every alert the batch took, then the urgent write if it ran: %v", got, want)
 	}
 }

@@ -1,12 +1,14 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -213,7 +215,7 @@ type keptBundle struct {
 }
 
 // PutBundle keeps a bundle for ttl, and drops the bundles that expired
-// (there are few: one per person and channel per storm window).
+// (sweepBundles).
 func (s *Store) PutBundle(ctx context.Context, b *store.Bundle, ttl time.Duration) error {
 	if _, err := store.ShardOfBundle(b.ID); err != nil {
 		return err
@@ -224,21 +226,69 @@ func (s *Store) PutBundle(ctx context.Context, b *store.Bundle, ttl time.Duratio
 	}
 	return s.update(ctx, func(tx *bbolt.Tx) error {
 		bk := tx.Bucket(bucketBundles)
-		now := time.Now().UnixMilli()
-		c := bk.Cursor()
-		for k, v := c.First(); k != nil; {
-			var kb keptBundle
-			if json.Unmarshal(v, &kb) == nil && kb.Expires <= now {
-				if err := c.Delete(); err != nil {
-					return err
-				}
-				k, v = c.Seek(k)
-				continue
-			}
-			k, v = c.Next()
+		if err := sweepBundles(bk, time.Now().UnixMilli()); err != nil {
+			return err
 		}
 		return bk.Put([]byte(b.ID), v)
 	})
+}
+
+// sweepBundles deletes the expired bundles. It decoded every bundle kept,
+// in the one writer, at every PutBundle: one per person and channel per
+// storm window, kept for link_ttl (a day by default), each naming up to
+// thousands of incidents, so a storm's writes slowed with every window
+// (10 ms a PutBundle with a few dozen kept in the load run, the dispatcher's
+// pages and acknowledgements waiting behind it). Bundle ids sort by shard,
+// then by when the bundle was sent, so the expired bundles of a shard are
+// at the head of its run: the sweep reads those and the first one still
+// kept in each shard, and only the expiry at the head of each value
+// (bundleExpires). A bundle that expires before one sent earlier (a
+// link_ttl shortened by a reload) waits for a later sweep; GetBundle
+// checks the expiry itself.
+func sweepBundles(bk *bbolt.Bucket, now int64) error {
+	c := bk.Cursor()
+	k, v := c.First()
+	for k != nil {
+		exp, ok := bundleExpires(v)
+		switch {
+		case ok && exp <= now:
+			key := bytes.Clone(k)
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			k, v = c.Seek(key)
+		case !ok || len(k) < len("b00-"):
+			k, v = c.Next() // not readable: left, as before
+		default:
+			// Kept, and so is the rest of its shard's run: on to the
+			// next shard ("b1f-" is followed by "b1f.", past its run).
+			next := append(bytes.Clone(k[:len("b00-")-1]), '-'+1)
+			k, v = c.Seek(next)
+		}
+	}
+	return nil
+}
+
+// bundleExpires reads when a kept bundle expires from the head of its
+// value, {"expires":<ms>,..., as keptBundle encodes it, decoding the whole
+// value only when it does not start so. ok is false for a value that does
+// not decode.
+func bundleExpires(v []byte) (ms int64, ok bool) {
+	const head = `{"expires":`
+	if rest, found := bytes.CutPrefix(v, []byte(head)); found {
+		if i := bytes.IndexByte(rest[:min(len(rest), 21)], ','); i > 0 {
+			if n, err := strconv.ParseInt(string(rest[:i]), 10, 64); err == nil {
+				return n, true
+			}
+		}
+	}
+	var kb struct {
+		Expires int64 `json:"expires"`
+	}
+	if json.Unmarshal(v, &kb) != nil {
+		return 0, false
+	}
+	return kb.Expires, true
 }
 
 // GetBundle returns a kept bundle that has not expired.

@@ -246,6 +246,15 @@ func blockingWriteIn(s *Store, l lane, key string) (entered, release chan struct
 	return entered, release
 }
 
+// pausing is fn that, when it runs, closes entered and waits for let.
+func pausing(fn func(*bbolt.Tx) error, entered, let chan struct{}) func(*bbolt.Tx) error {
+	return func(tx *bbolt.Tx) error {
+		close(entered)
+		<-let
+		return fn(tx)
+	}
+}
+
 // waitQueued waits until n writes wait in the committer's queues.
 func waitQueued(s *Store, n int) {
 	for len(s.w.urgent)+len(s.w.intake) < n {
@@ -382,12 +391,7 @@ func TestGroupCommitUrgentWriteStopsABatchOfAlerts(t *testing.T) {
 	for i := 1; i <= alerts; i++ {
 		fn := o.write(fmt.Sprintf("alert%d", i))
 		if i == blockAt {
-			inner := fn
-			fn = func(tx *bbolt.Tx) error {
-				close(inBlock)
-				<-letBlock
-				return inner(tx)
-			}
+			fn = pausing(fn, inBlock, letBlock)
 		}
 		wg.Add(1)
 		go func() {
@@ -594,12 +598,7 @@ func TestGroupCommitCarriesNoAlertsAfterClose(t *testing.T) {
 	for i := 1; i <= alerts; i++ {
 		fn := o.write(fmt.Sprintf("alert%d", i))
 		if i == minIntake { // the last alert a batch runs before an urgent write may stop it
-			inner := fn
-			fn = func(tx *bbolt.Tx) error {
-				close(inBlock)
-				<-letBlock
-				return inner(tx)
-			}
+			fn = pausing(fn, inBlock, letBlock)
 		}
 		wg.Add(1)
 		go func() {

@@ -37,7 +37,17 @@ func TestPutBundleSweepsTheExpired(t *testing.T) {
 	}
 	// In shard 1, one that does not decode, then one more expired.
 	undecodable := "b" + store.NewID(1, t0.Add(20*time.Millisecond))
+	// And a key that is no bundle id, kept: the sweep must not take its
+	// first characters for a shard's and seek back to it for ever.
+	odd := "b01x-kept"
 	if err := s.update(ctx, func(tx *bbolt.Tx) error {
+		v, err := json.Marshal(keptBundle{Expires: t0.Add(time.Hour).UnixMilli(), Bundle: &store.Bundle{ID: odd}})
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketBundles).Put([]byte(odd), v); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketBundles).Put([]byte(undecodable), []byte("not json"))
 	}); err != nil {
 		t.Fatal(err)
@@ -56,7 +66,7 @@ func TestPutBundleSweepsTheExpired(t *testing.T) {
 			t.Errorf("expired bundle %s still kept", id)
 		}
 	}
-	for _, id := range append(kept, undecodable) {
+	for _, id := range append(kept, undecodable, odd) {
 		if !keys[id] {
 			t.Errorf("bundle %s dropped before it expired", id)
 		}

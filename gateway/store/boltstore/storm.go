@@ -257,8 +257,8 @@ func sweepBundles(bk *bbolt.Bucket, now int64) error {
 				return err
 			}
 			k, v = c.Seek(key)
-		case !ok || len(k) < len("b00-"):
-			k, v = c.Next() // not readable: left, as before
+		case !ok || len(k) < len("b00-") || k[len("b00-")-1] != '-':
+			k, v = c.Next() // not readable, or not a bundle id: left, as before
 		default:
 			// Kept, and so is the rest of its shard's run: on to the
 			// next shard ("b1f-" is followed by "b1f.", past its run).

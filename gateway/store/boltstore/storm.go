@@ -237,7 +237,7 @@ func (s *Store) PutBundle(ctx context.Context, b *store.Bundle, ttl time.Duratio
 // in the one writer, at every PutBundle: one per person and channel per
 // storm window, kept for link_ttl (a day by default), each naming up to
 // thousands of incidents, so a storm's writes slowed with every window
-// (10 ms a PutBundle with a few dozen kept in the load run, the dispatcher's
+// (2-20 ms a PutBundle with a few dozen kept in the load run, the dispatcher's
 // pages and acknowledgements waiting behind it). Bundle ids sort by shard,
 // then by when the bundle was sent, so the expired bundles of a shard are
 // at the head of its run: the sweep reads those and the first one still

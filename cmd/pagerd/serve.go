@@ -47,12 +47,20 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if limit, from := tuneGC(os.Getenv, cgroupMemoryFiles); limit > 0 {
 		log.Info("garbage collector tuned", "memory_limit_bytes", limit, "from", from)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	signalled, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	// The first signal stops pagerd (after --shutdown-delay); a second
 	// one, the handler gone, ends the process at once, as an operator's
-	// second Ctrl-C expects.
-	context.AfterFunc(ctx, stop)
+	// second Ctrl-C expects. The daemon hears of the first only once the
+	// handler is gone: told at the same time, it could turn not ready
+	// (which is what an operator or a test waits for before the second)
+	// while the handler was still there to swallow the second.
+	ctx, stopped := context.WithCancel(context.Background())
+	defer stopped()
+	context.AfterFunc(signalled, func() {
+		stop()
+		stopped()
+	})
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

@@ -126,8 +126,10 @@ func Inspect(path string) (Info, error) {
 		if incidents == nil {
 			return errors.New("not a pagerd store: it has no incidents bucket")
 		}
-		return incidents.ForEach(func(k, _ []byte) error {
-			inc, err := readIncident(tx, string(k))
+		// Read from the bucket as it is, not by id: an older format
+		// keyed incidents otherwise (migrate2to3).
+		return incidents.ForEach(func(k, v []byte) error {
+			inc, err := decodeIncident(string(k), v)
 			if err != nil {
 				return err
 			}

@@ -72,7 +72,7 @@ const LockTimeout = 2 * time.Second
 
 // format is the stored format version, checked on open so an incompatible
 // future layout is refused rather than misread.
-const format = "2"
+const format = "3"
 
 var (
 	bucketMeta      = []byte("meta")
@@ -87,6 +87,41 @@ var (
 	allBuckets = [][]byte{bucketMeta, bucketIncidents, bucketDedup, bucketTimeline,
 		bucketDue, bucketSched, bucketCreated, bucketOpen, bucketStorms, bucketHeld, bucketBundles, bucketJobs, bucketDocs, bucketDocsVer}
 )
+
+// idKey is an incident's key in the buckets kept by incident (incidents,
+// timeline, sched): its id with the shard moved from the front to the end,
+// so that keys sort by creation time across shards (format 3). Ids sort by
+// shard first, so in format 2 a commit of 32 new alerts, spread over the 32
+// shards, dirtied a leaf page of each shard's run in each of these buckets,
+// and every page is a write of its own (bbolt writes page by page) inside
+// the one writer: 4.3 pages written a new incident in
+// BenchmarkTriggerConcurrent, 1.5 with the incidents of a commit sharing
+// pages. Keys that are not incident ids (a storm's or a job's sched entry,
+// "s:..." and "j:...") are kept as they are: a moved key is letters and
+// digits only, so none is mistaken for another.
+func idKey(id string) []byte {
+	if !movable(id) {
+		return []byte(id)
+	}
+	k := make([]byte, 0, len(id)-1)
+	return append(append(k, id[3:]...), id[:2]...)
+}
+
+// movable reports whether id has the form idKey moves: two lower-case hex
+// digits of shard, a dash, and then letters and digits only.
+func movable(id string) bool {
+	if len(id) < 4 || id[2] != '-' || !isLowerHex(id[0]) || !isLowerHex(id[1]) {
+		return false
+	}
+	for i := 3; i < len(id); i++ {
+		if c := id[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+func isLowerHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' }
 
 // Store is a store.Store in one local bbolt file. It is safe for concurrent
 // use: bbolt runs one write transaction at a time and reads concurrently, so
@@ -339,10 +374,16 @@ func details(d json.RawMessage) json.RawMessage {
 }
 
 func readIncident(tx *bbolt.Tx, id string) (*store.Incident, error) {
-	v := tx.Bucket(bucketIncidents).Get([]byte(id))
+	v := tx.Bucket(bucketIncidents).Get(idKey(id))
 	if v == nil {
 		return nil, fmt.Errorf("%w: %s", store.ErrNotFound, id)
 	}
+	return decodeIncident(id, v)
+}
+
+// decodeIncident decodes the stored document v of the incident named id
+// (its id or its key, for the error).
+func decodeIncident(id string, v []byte) (*store.Incident, error) {
 	var inc store.Incident
 	if err := json.Unmarshal(v, &inc); err != nil {
 		return nil, plain("decode incident %s: %w", id, err)
@@ -356,7 +397,7 @@ func putIncident(tx *bbolt.Tx, inc *store.Incident) error {
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(bucketIncidents).Put([]byte(inc.ID), doc)
+	return tx.Bucket(bucketIncidents).Put(idKey(inc.ID), doc)
 }
 
 func encodeIncident(inc *store.Incident) ([]byte, error) {
@@ -402,7 +443,7 @@ type head struct {
 }
 
 func readHead(tx *bbolt.Tx, id string) (*head, error) {
-	v := tx.Bucket(bucketIncidents).Get([]byte(id))
+	v := tx.Bucket(bucketIncidents).Get(idKey(id))
 	if v == nil {
 		return nil, fmt.Errorf("%w: %s", store.ErrNotFound, id)
 	}
@@ -488,13 +529,13 @@ func setDue(tx *bbolt.Tx, id string, at, original int64, token string) error {
 	if err := tx.Bucket(bucketDue).Put(concat(timeKey(at), []byte(id)), []byte{}); err != nil {
 		return err
 	}
-	return tx.Bucket(bucketSched).Put([]byte(id), schedValue(at, original, token))
+	return tx.Bucket(bucketSched).Put(idKey(id), schedValue(at, original, token))
 }
 
 // dropDue removes the incident's due entry and whatever claim it has.
 func dropDue(tx *bbolt.Tx, id string) error {
 	sched := tx.Bucket(bucketSched)
-	v := sched.Get([]byte(id))
+	v := sched.Get(idKey(id))
 	if v == nil {
 		return nil
 	}
@@ -503,12 +544,12 @@ func dropDue(tx *bbolt.Tx, id string) error {
 			return err
 		}
 	}
-	return sched.Delete([]byte(id))
+	return sched.Delete(idKey(id))
 }
 
 // claimed reports whether the incident is leased to a replica.
 func claimed(tx *bbolt.Tx, id string) bool {
-	_, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get([]byte(id)))
+	_, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get(idKey(id)))
 	return ok && tok != ""
 }
 
@@ -533,7 +574,7 @@ func appendTimeline(tx *bbolt.Tx, id string, entries [][]byte) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	b, err := tx.Bucket(bucketTimeline).CreateBucketIfNotExists([]byte(id))
+	b, err := tx.Bucket(bucketTimeline).CreateBucketIfNotExists(idKey(id))
 	if err != nil {
 		return err
 	}
@@ -636,7 +677,7 @@ func (s *Store) prepareTrigger(ctx context.Context, inc *store.Incident) (*write
 		if cur == nil {
 			return nil
 		}
-		if v := tx.Bucket(bucketIncidents).Get(cur); v != nil {
+		if v := tx.Bucket(bucketIncidents).Get(idKey(string(cur))); v != nil {
 			rep = &repeat{id: string(cur), was: bytes.Clone(v)}
 		}
 		return nil
@@ -667,8 +708,8 @@ func triggerTx(tx *bbolt.Tx, inc *store.Incident, w *write, rep *repeat, entries
 	dedup := tx.Bucket(bucketDedup)
 	if cur := dedup.Get(dk); cur != nil {
 		incidents := tx.Bucket(bucketIncidents)
-		if rep != nil && string(cur) == rep.id && bytes.Equal(incidents.Get(cur), rep.was) {
-			return rep.id, store.Repeated, incidents.Put([]byte(rep.id), rep.doc)
+		if rep != nil && string(cur) == rep.id && bytes.Equal(incidents.Get(idKey(rep.id)), rep.was) {
+			return rep.id, store.Repeated, incidents.Put(idKey(rep.id), rep.doc)
 		}
 		old, err := readIncident(tx, string(cur))
 		switch {
@@ -683,7 +724,7 @@ func triggerTx(tx *bbolt.Tx, inc *store.Incident, w *write, rep *repeat, entries
 			return old.ID, store.Repeated, putIncident(tx, old)
 		}
 	}
-	if tx.Bucket(bucketIncidents).Get([]byte(inc.ID)) != nil {
+	if tx.Bucket(bucketIncidents).Get(idKey(inc.ID)) != nil {
 		return "", 0, plain("incident id %s already exists", inc.ID)
 	}
 	if w == nil {
@@ -694,7 +735,7 @@ func triggerTx(tx *bbolt.Tx, inc *store.Incident, w *write, rep *repeat, entries
 		}
 	}
 	rec := &w.rec
-	if err := tx.Bucket(bucketIncidents).Put([]byte(rec.ID), w.doc); err != nil {
+	if err := tx.Bucket(bucketIncidents).Put(idKey(rec.ID), w.doc); err != nil {
 		return "", 0, err
 	}
 	if err := dedup.Put(dk, []byte(rec.ID)); err != nil {
@@ -805,7 +846,7 @@ func updateTx(tx *bbolt.Tx, inc *store.Incident, w *write, entries [][]byte) (*s
 			return nil, err
 		}
 	}
-	if err := tx.Bucket(bucketIncidents).Put([]byte(rec.ID), doc); err != nil {
+	if err := tx.Bucket(bucketIncidents).Put(idKey(rec.ID), doc); err != nil {
 		return nil, err
 	}
 	if err := putIndex(tx, old, &rec); err != nil {
@@ -840,7 +881,7 @@ func (s *Store) Finish(ctx context.Context, c store.Claim, inc *store.Incident, 
 		if err != nil {
 			return err
 		}
-		if _, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get([]byte(inc.ID))); ok && c.Token != "" && tok == c.Token {
+		if _, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get(idKey(inc.ID))); ok && c.Token != "" && tok == c.Token {
 			return schedule(tx, inc.ID, rec)
 		}
 		return nil
@@ -930,7 +971,7 @@ func (s *Store) Timeline(ctx context.Context, id string) ([]store.Entry, error) 
 	}
 	var out []store.Entry
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		if tx.Bucket(bucketIncidents).Get([]byte(id)) == nil {
+		if tx.Bucket(bucketIncidents).Get(idKey(id)) == nil {
 			return fmt.Errorf("%w: %s", store.ErrNotFound, id)
 		}
 		var err error
@@ -972,8 +1013,9 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 		leaseEnd := now.Add(lease).UnixMilli()
 		for _, k := range keys {
 			id := k[8:]
+			ik := idKey(string(id))
 			orig, takeover := keyTime(k), false
-			if _, o, tok, ok := parseSched(sched.Get(id)); ok {
+			if _, o, tok, ok := parseSched(sched.Get(ik)); ok {
 				// The original due time: when it was really due (a new
 				// incident's first page is queued ahead of it), and what
 				// a takeover reports.
@@ -986,7 +1028,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 			if err := due.Put(concat(timeKey(leaseEnd), id), []byte{}); err != nil {
 				return err
 			}
-			if err := sched.Put(id, schedValue(leaseEnd, orig, token)); err != nil {
+			if err := sched.Put(ik, schedValue(leaseEnd, orig, token)); err != nil {
 				return err
 			}
 			c := store.Claim{Incident: string(id), Due: msTime(orig), Token: token, Takeover: takeover}
@@ -1001,7 +1043,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 			}
 			var doc []byte
 			if c.Incident != "" {
-				doc = bytes.Clone(tx.Bucket(bucketIncidents).Get(id))
+				doc = bytes.Clone(tx.Bucket(bucketIncidents).Get(ik))
 			}
 			out, docs = append(out, c), append(docs, doc)
 		}
@@ -1049,7 +1091,7 @@ func (s *Store) Release(ctx context.Context, c store.Claim, notBefore time.Time)
 		return nil
 	}
 	return s.update(ctx, func(tx *bbolt.Tx) error {
-		if _, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get([]byte(c.Incident))); !ok || tok != c.Token {
+		if _, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get(idKey(c.Incident))); !ok || tok != c.Token {
 			return errNoop
 		}
 		inc, err := readIncident(tx, c.Incident)

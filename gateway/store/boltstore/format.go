@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -28,6 +29,7 @@ func currentFormat() int {
 // half converted. A new layout adds its step here and bumps format.
 var migrations = map[int]func(tx *bbolt.Tx) error{
 	1: migrate1to2,
+	2: migrate2to3,
 }
 
 // storedFormat reads the meta bucket's format; 0 for a database that has
@@ -97,13 +99,67 @@ func migrate1to2(tx *bbolt.Tx) error {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
 	}
-	return tx.Bucket(bucketIncidents).ForEach(func(k, _ []byte) error {
-		inc, err := readIncident(tx, string(k))
+	return tx.Bucket(bucketIncidents).ForEach(func(k, v []byte) error {
+		inc, err := decodeIncident(string(k), v)
 		if err != nil {
 			return err
 		}
 		return schedule(tx, inc.ID, inc)
 	})
+}
+
+// migrate2to3 moves format 2's keys of the buckets kept by incident
+// (incidents, timeline, sched), which were the incidents' ids, to format
+// 3's idKey: the same records under keys that sort by creation time. A
+// timeline is a bucket of its own, copied entry by entry with its
+// sequence. Keys already moved, and sched entries that are not
+// incidents', stay where they are.
+func migrate2to3(tx *bbolt.Tx) error {
+	for _, name := range [][]byte{bucketIncidents, bucketSched} {
+		b := tx.Bucket(name)
+		for _, k := range keysToMove(b) {
+			if err := b.Put(idKey(string(k)), bytes.Clone(b.Get(k))); err != nil {
+				return fmt.Errorf("move %s %s: %w", name, k, err)
+			}
+			if err := b.Delete(k); err != nil {
+				return fmt.Errorf("move %s %s: %w", name, k, err)
+			}
+		}
+	}
+	timelines := tx.Bucket(bucketTimeline)
+	for _, k := range keysToMove(timelines) {
+		from := timelines.Bucket(k)
+		if from == nil {
+			return fmt.Errorf("move timeline %s: not a bucket", k)
+		}
+		to, err := timelines.CreateBucket(idKey(string(k)))
+		if err != nil {
+			return fmt.Errorf("move timeline %s: %w", k, err)
+		}
+		if err := from.ForEach(to.Put); err != nil {
+			return fmt.Errorf("move timeline %s: %w", k, err)
+		}
+		if err := to.SetSequence(from.Sequence()); err != nil {
+			return fmt.Errorf("move timeline %s: %w", k, err)
+		}
+		if err := timelines.DeleteBucket(k); err != nil {
+			return fmt.Errorf("move timeline %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// keysToMove lists the keys of b that idKey moves, read before any moves
+// (bbolt's cursors do not survive writes to their bucket).
+func keysToMove(b *bbolt.Bucket) [][]byte {
+	var out [][]byte
+	_ = b.ForEach(func(k, _ []byte) error {
+		if movable(string(k)) {
+			out = append(out, bytes.Clone(k))
+		}
+		return nil
+	})
+	return out
 }
 
 // UpgradedFrom is the older store format Open upgraded to the current one,

@@ -1,9 +1,11 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -161,7 +163,7 @@ func TestFormat1Upgraded(t *testing.T) {
 // and left exactly as it was.
 func TestNewerOrUnknownFormatRefused(t *testing.T) {
 	for _, tc := range []struct{ stored, want string }{
-		{"3", "store format 3, this pagerd reads format 2 and older: run the newer pagerd, or restore a backup taken before the upgrade"},
+		{"4", "store format 4, this pagerd reads format 3 and older: run the newer pagerd, or restore a backup taken before the upgrade"},
 		{"17", "store format 17"},
 		{"two", `stored format "two" is not one pagerd writes`},
 		{"0", `stored format "0" is not one pagerd writes`},
@@ -186,7 +188,7 @@ func TestNewerOrUnknownFormatRefused(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q does not say %q", err, tc.want)
 			}
-			if newer := tc.stored == "3" || tc.stored == "17"; errors.Is(err, ErrNewerFormat) != newer {
+			if newer := tc.stored == "4" || tc.stored == "17"; errors.Is(err, ErrNewerFormat) != newer {
 				t.Fatalf("errors.Is(err, ErrNewerFormat) = %v for format %q", !newer, tc.stored)
 			}
 			info, err := Inspect(filepath.Join(dir, FileName))
@@ -206,5 +208,182 @@ func TestNewerOrUnknownFormatRefused(t *testing.T) {
 				return nil
 			})
 		})
+	}
+}
+
+// toFormat2 lays a store of the current format out as format 2 did: the
+// buckets kept by incident (incidents, timeline, sched) keyed by the
+// incident's id, as it sorts (shard first), and the format record 2.
+func toFormat2(t *testing.T, s *Store) {
+	t.Helper()
+	idOf := func(k []byte) []byte { // idKey undone
+		n := len(k) - 2
+		return concat(k[n:], []byte("-"), k[:n])
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range [][]byte{bucketIncidents, bucketSched, bucketTimeline} {
+			b := tx.Bucket(name)
+			var keys [][]byte
+			_ = b.ForEach(func(k, _ []byte) error {
+				if !strings.Contains(string(k), ":") {
+					keys = append(keys, bytes.Clone(k))
+				}
+				return nil
+			})
+			for _, k := range keys {
+				if name := string(name); name != "timeline" {
+					if err := b.Put(idOf(k), bytes.Clone(b.Get(k))); err != nil {
+						return err
+					}
+					if err := b.Delete(k); err != nil {
+						return err
+					}
+					continue
+				}
+				from := b.Bucket(k)
+				to, err := b.CreateBucket(idOf(k))
+				if err != nil {
+					return err
+				}
+				if err := from.ForEach(to.Put); err != nil {
+					return err
+				}
+				if err := to.SetSequence(from.Sequence()); err != nil {
+					return err
+				}
+				if err := b.DeleteBucket(k); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keyFormat, []byte("2"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A format 2 store is upgraded in place when it is opened: its incidents,
+// their timelines (and where each goes on), their due entries, a claim in
+// flight and the sched entries of a storm and a job are all where the
+// store finds them, under the keys of format 3. Before the upgrade, the
+// commands that read a stopped pagerd's store refuse it, and Inspect
+// counts it.
+func TestFormat2Upgraded(t *testing.T) {
+	dir, ctx := t.TempDir(), context.Background()
+	s := open(t, dir)
+	var incs []*store.Incident
+	for i := range 40 { // over the shards, several in some
+		inc := newIncident("api", fmt.Sprintf("g%d", i), base.Add(time.Duration(i)*time.Second), 3)
+		if i%4 == 3 {
+			inc.State.Status, inc.State.ResolvedAt, inc.State.Pending = policy.StatusResolved, base.Add(time.Hour), nil
+		}
+		tl := []store.Entry{{At: inc.CreatedAt, Type: "trigger", Detail: "first"}, {At: inc.CreatedAt, Type: "notify", Detail: "second"}}
+		if _, out, err := s.Trigger(ctx, inc, tl); err != nil || out != store.Created {
+			t.Fatal(out, err)
+		}
+		incs = append(incs, inc)
+	}
+	claims, err := s.ClaimDue(ctx, base, time.Minute, 1)
+	if err != nil || len(claims) != 1 || claims[0].Incident != incs[0].ID {
+		t.Fatalf("claim before the upgrade: %+v %v", claims, err)
+	}
+	if err := s.PutJob(ctx, store.Job{Kind: "digest", Key: "team", Due: base.Add(2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	rules := store.StormRules{Window: time.Minute, Immediate: 1} // the second page held, the storm due
+	for i, inc := range incs[1:3] {
+		if a, err := s.Admit(ctx, "alice/sms", store.HeldPage{Incident: inc.ID, Deadline: "0001.000001.notify"}, base, rules); err != nil || a.Send != (i == 0) {
+			t.Fatal(a, err)
+		}
+	}
+	toFormat2(t, s)
+	s.Close()
+
+	if _, err := OpenReadOnly(dir); err == nil || !strings.Contains(err.Error(), "store format 2 was written by an older pagerd: run pagerd serve on it once") {
+		t.Fatalf("OpenReadOnly of format 2: %v, want a refusal that says what to do", err)
+	}
+	info, err := Inspect(filepath.Join(dir, FileName))
+	if err != nil || info.Format != 2 || info.Incidents != 40 || info.Open != 30 || info.Pending != 30 {
+		t.Fatalf("Inspect of format 2: %+v %v", info, err)
+	}
+
+	s = open(t, dir)
+	if got := s.UpgradedFrom(); got != 2 {
+		t.Fatalf("UpgradedFrom %d, want 2", got)
+	}
+	checkSched(t, s)
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		for _, name := range [][]byte{bucketIncidents, bucketSched, bucketTimeline} {
+			_ = tx.Bucket(name).ForEach(func(k, _ []byte) error {
+				if movable(string(k)) {
+					t.Errorf("bucket %s still has the format 2 key %s", name, k)
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range incs {
+		got, err := s.Get(ctx, want.ID)
+		if err != nil {
+			t.Fatalf("incident %s after the upgrade: %v", want.ID, err)
+		}
+		if !reflect.DeepEqual(got.State, want.State) || got.DedupKey != want.DedupKey {
+			t.Errorf("incident %s changed in the upgrade:\n got %+v\nwant %+v", want.ID, got.State, want.State)
+		}
+		if inc, err := s.FindByDedup(ctx, "api", want.DedupKey); err != nil || inc.ID != want.ID {
+			t.Fatalf("FindByDedup %s after the upgrade: %v %v", want.DedupKey, inc, err)
+		}
+	}
+	// A timeline goes on after its last entry.
+	if err := s.Note(ctx, map[string][]store.Entry{incs[5].ID: {{At: base, Type: "note", Detail: "third"}}}); err != nil {
+		t.Fatal(err)
+	}
+	tl, err := s.Timeline(ctx, incs[5].ID)
+	if err != nil || len(tl) != 3 || tl[0].Detail != "first" || tl[1].Detail != "second" || tl[2].Detail != "third" {
+		t.Fatalf("timeline after the upgrade and a note: %+v %v", tl, err)
+	}
+	// The claim made under format 2 is still held: its step is not due
+	// to anyone else before its lease ends, and it completes.
+	if next, err := s.ClaimDue(ctx, base.Add(50*time.Second), time.Minute, 100); err != nil || len(next) != 29 {
+		t.Fatalf("claims after the upgrade: %d %v, want the 29 other open incidents", len(next), err)
+	} else {
+		for _, c := range next {
+			if c.Incident == incs[0].ID {
+				t.Fatalf("the incident claimed before the upgrade was claimed again: %+v", c)
+			}
+		}
+	}
+	if err := s.Complete(ctx, claims[0]); err != nil {
+		t.Fatal(err)
+	}
+	// The job and the storm are due where they were.
+	later, err := s.ClaimDue(ctx, base.Add(3*time.Hour), time.Minute, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var job, storm, first bool
+	for _, c := range later {
+		job = job || c.Job != nil && c.Job.Kind == "digest"
+		storm = storm || c.Storm == "alice/sms"
+		first = first || c.Incident == incs[0].ID
+	}
+	if !job || !storm || !first {
+		t.Fatalf("after the upgrade: job due %v, storm due %v, the completed incident due %v; claims %+v", job, storm, first, later)
+	}
+	// Retention removes an upgraded incident, its timeline included.
+	if n, _, err := s.Expire(ctx, base.Add(2*time.Hour), 100); err != nil || n != 10 {
+		t.Fatalf("Expire after the upgrade: %d %v, want the 10 resolved", n, err)
+	}
+	if _, err := s.Timeline(ctx, incs[3].ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("timeline of an expired incident: %v", err)
+	}
+	s.Close()
+	if s2 := open(t, dir); s2.UpgradedFrom() != 0 {
+		t.Fatalf("second open reports an upgrade from %d", s2.UpgradedFrom())
 	}
 }

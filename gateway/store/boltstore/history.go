@@ -27,7 +27,7 @@ import (
 // readTimeline reads an incident's entries, oldest first.
 func readTimeline(tx *bbolt.Tx, id string) ([]store.Entry, error) {
 	out := []store.Entry{}
-	b := tx.Bucket(bucketTimeline).Bucket([]byte(id))
+	b := tx.Bucket(bucketTimeline).Bucket(idKey(id))
 	if b == nil {
 		return out, nil
 	}
@@ -120,12 +120,12 @@ func (s *Store) readBatch(ctx context.Context, lo, hi int64, last *[]byte) (batc
 			}
 			*last = bytes.Clone(k)
 			id := k[8:]
-			v := incidents.Get(id)
+			v := incidents.Get(idKey(string(id)))
 			if v == nil {
 				continue
 			}
 			r := rawIncident{id: string(id), rec: bytes.Clone(v), tl: []byte{'['}}
-			if b := timelines.Bucket(id); b != nil {
+			if b := timelines.Bucket(idKey(string(id))); b != nil {
 				_ = b.ForEach(func(_, e []byte) error {
 					if len(r.tl) > 1 {
 						r.tl = append(r.tl, ',')
@@ -243,8 +243,8 @@ func (s *Store) Expire(ctx context.Context, before time.Time, max int) (int, boo
 // removeIncident deletes an incident, its timeline, its index entries, its
 // due entry and its dedup key if that still names it.
 func removeIncident(tx *bbolt.Tx, indexKey []byte, inc *store.Incident) error {
-	id := []byte(inc.ID)
-	if err := tx.Bucket(bucketIncidents).Delete(id); err != nil {
+	id, key := []byte(inc.ID), idKey(inc.ID)
+	if err := tx.Bucket(bucketIncidents).Delete(key); err != nil {
 		return err
 	}
 	for _, b := range [][]byte{bucketCreated, bucketOpen} {
@@ -252,7 +252,7 @@ func removeIncident(tx *bbolt.Tx, indexKey []byte, inc *store.Incident) error {
 			return err
 		}
 	}
-	if err := tx.Bucket(bucketTimeline).DeleteBucket(id); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+	if err := tx.Bucket(bucketTimeline).DeleteBucket(key); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 		return err
 	}
 	dedup, dk := tx.Bucket(bucketDedup), dedupKey(inc.Service, inc.DedupKey)
@@ -268,7 +268,8 @@ func removeIncident(tx *bbolt.Tx, indexKey []byte, inc *store.Incident) error {
 // Timeline) without a daemon: pagerd report and pagerd handoff on a data
 // dir. The database is opened read-only with a shared lock, so this fails
 // with ErrInUse (after LockTimeout) while a pagerd serves from dir: ask
-// that pagerd instead. Writes to it fail.
+// that pagerd instead. Writes to it fail. A store of an older format is
+// refused, with what to do: reading it needs the upgrade only Open makes.
 func OpenReadOnly(dir string) (*Store, error) {
 	path := filepath.Join(dir, FileName)
 	if _, err := os.Stat(path); err != nil {
@@ -290,6 +291,9 @@ func OpenReadOnly(dir string) (*Store, error) {
 			return errors.New("not a pagerd store: it has no format record")
 		case f > currentFormat():
 			return fmt.Errorf("%w: store format %d, this pagerd reads format %d and older", ErrNewerFormat, f, currentFormat())
+		case f < currentFormat():
+			// Only Open upgrades, and it needs the file to itself.
+			return fmt.Errorf("store format %d was written by an older pagerd: run pagerd serve on it once (it upgrades the store to format %d as it starts), or read it with the pagerd that wrote it", f, currentFormat())
 		}
 		for _, name := range [][]byte{bucketIncidents, bucketTimeline, bucketCreated} {
 			if tx.Bucket(name) == nil {

@@ -155,7 +155,7 @@ func (s *Store) FinishJob(ctx context.Context, c store.Claim, next *store.Job) e
 	kind, key := c.Job.Kind, c.Job.Key
 	member := store.JobMember(kind, key)
 	return s.update(ctx, func(tx *bbolt.Tx) error {
-		if _, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get([]byte(member))); !ok || tok != c.Token {
+		if _, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get(idKey(member))); !ok || tok != c.Token {
 			return errNoop
 		}
 		cur, err := readJob(tx, kind, key)

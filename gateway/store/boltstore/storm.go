@@ -149,7 +149,7 @@ func (s *Store) Flushed(ctx context.Context, c store.Claim, n, top int, now time
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
 		ok = false
 		member := store.StormMember(c.Storm)
-		if _, _, tok, found := parseSched(tx.Bucket(bucketSched).Get([]byte(member))); !found || tok != c.Token {
+		if _, _, tok, found := parseSched(tx.Bucket(bucketSched).Get(idKey(member))); !found || tok != c.Token {
 			return errNoop
 		}
 		ok = true
@@ -194,7 +194,7 @@ func (s *Store) Flushed(ctx context.Context, c store.Claim, n, top int, now time
 func (s *Store) completeStorm(ctx context.Context, c store.Claim, notBeforeMS int64) error {
 	return s.update(ctx, func(tx *bbolt.Tx) error {
 		member := store.StormMember(c.Storm)
-		if _, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get([]byte(member))); !ok || tok != c.Token {
+		if _, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get(idKey(member))); !ok || tok != c.Token {
 			return errNoop
 		}
 		st, err := readStorm(tx, c.Storm)
@@ -357,12 +357,14 @@ func (s *Store) Note(ctx context.Context, entries map[string][]store.Entry) erro
 		}
 		ids, enc[id] = append(ids, id), e
 	}
-	slices.Sort(ids) // in key order: each transaction's pages together
+	// In key order (idKey: by creation time), so that each transaction's
+	// pages are together.
+	slices.SortFunc(ids, func(a, b string) int { return bytes.Compare(idKey(a), idKey(b)) })
 	for part := range slices.Chunk(ids, notesPerTx) {
 		if err := s.update(ctx, func(tx *bbolt.Tx) error {
 			inc := tx.Bucket(bucketIncidents)
 			for _, id := range part {
-				if inc.Get([]byte(id)) == nil {
+				if inc.Get(idKey(id)) == nil {
 					continue
 				}
 				if err := appendTimeline(tx, id, enc[id]); err != nil {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
 )
 
 // TestFloodOfOneServiceQueuesNoOtherBehindIt: a new incident's first page
@@ -58,6 +60,32 @@ func TestFloodOfOneServiceQueuesNoOtherBehindIt(t *testing.T) {
 			slices.Sort(want)
 			if !slices.Equal(got, want) {
 				t.Fatalf("claimed %v,\nwant api's repeated incident, the first 19 of its flood and batch's %v", got, want)
+			}
+		})
+	}
+}
+
+// TestMaintenanceWindowSpendsNoLead: an incident a maintenance window
+// holds has no first page due, so it spends none of its service's leads.
+// Api opens 25 incidents inside a window (more than the burst of 20), then
+// one outside it: that one is still queued a second ahead of its page.
+// Before, the held incidents had spent the burst, and it was queued at its
+// own time, behind whatever was due before it.
+func TestMaintenanceWindowSpendsNoLead(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(mwConfig))
+			h.addWindow(`{"name":"failover","services":["api"],"matchers":["team=\"db\""],"duration":"30m","reason":"planned failover"}`, 201)
+			for i := range 25 {
+				fireLabels(h, fmt.Sprintf("g-db-%d", i), map[string]string{"alertname": fmt.Sprintf("Replication%d", i), "severity": "critical", "team": "db"})
+			}
+			paged := fireLabels(h, "g-web", map[string]string{"alertname": "HTTP", "severity": "critical", "team": "web"})
+			cs, err := h.store.ClaimDue(context.Background(), h.clock.Now().Add(-store.FirstPageLead/2), time.Minute, 30)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cs) != 1 || cs[0].Incident != paged {
+				t.Fatalf("claimed %+v half a lead before now, want only %s, its first page queued a lead ahead", cs, paged)
 			}
 		})
 	}

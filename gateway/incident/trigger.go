@@ -98,9 +98,15 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 		tl = append(tl, cut...)
 	}
 	tl = append(tl, store.ActionEntries(acts, a.Actor)...)
-	inc.NoFirstPageLead = !s.leads.take(a.Service.Name, now)
+	// Only a first page due now spends a lead (an incident held by a
+	// maintenance window has none to queue ahead).
+	lead := store.PagesAtOnce(inc)
+	if lead {
+		lead = s.leads.take(a.Service.Name, now)
+		inc.NoFirstPageLead = !lead
+	}
 	gotID, out, err := s.o.Store.Trigger(ctx, inc, tl)
-	if out != store.Created && !inc.NoFirstPageLead {
+	if out != store.Created && lead {
 		s.leads.giveBack(a.Service.Name)
 	}
 	if err != nil {

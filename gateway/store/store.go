@@ -553,10 +553,18 @@ const FirstPageLead = time.Second
 // when it is created) and the incident has not NoFirstPageLead.
 func TriggerScore(inc *Incident) (time.Time, bool) {
 	at, ok := DueAt(inc)
-	if ok && !inc.NoFirstPageLead && !at.After(inc.CreatedAt) {
+	if !inc.NoFirstPageLead && PagesAtOnce(inc) {
 		at = at.Add(-FirstPageLead)
 	}
 	return at, ok
+}
+
+// PagesAtOnce reports whether a new incident's first deadline is due when
+// it is created: the first page TriggerScore queues FirstPageLead ahead.
+// One opened in a maintenance window, or with nothing to page, has none.
+func PagesAtOnce(inc *Incident) bool {
+	at, ok := DueAt(inc)
+	return ok && !at.After(inc.CreatedAt)
 }
 
 // OutboxItem is work an incident owes the outside world after a change of

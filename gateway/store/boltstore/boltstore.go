@@ -192,6 +192,12 @@ func Open(dir string) (*Store, error) {
 		return err
 	})
 	if err == nil {
+		var moved int
+		if moved, err = finishMoves(db); moved > 0 && upgradedFrom == currentFormat() {
+			upgradedFrom = 2 // an upgrade a crash had stopped, finished
+		}
+	}
+	if err == nil {
 		// bbolt fsyncs the file but not the directory entries naming it:
 		// without this, a power loss soon after the first start could
 		// lose the whole (fsynced) file.

@@ -270,6 +270,49 @@ func toFormat2(t *testing.T, s *Store) {
 // commands that read a stopped pagerd's store refuse it, and Inspect
 // counts it.
 func TestFormat2Upgraded(t *testing.T) {
+	defer func(n int) { movesPerTx = n }(movesPerTx)
+	movesPerTx = 7 // the 40 incidents in 6 transactions
+	t.Run("whole", func(t *testing.T) { testFormat2Upgraded(t, false) })
+	t.Run("stopped", func(t *testing.T) { testFormat2Upgraded(t, true) })
+}
+
+// stopMoves leaves the store in dir as a crash in finishMoves would: the
+// format record 3, marked as moving, the first n incidents moved.
+func stopMoves(t *testing.T, dir string, n int) {
+	t.Helper()
+	db, err := bbolt.Open(filepath.Join(dir, FileName), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bbolt.Tx) error {
+		if _, err := checkFormat(tx); err != nil {
+			return err
+		}
+		incidents, sched, timelines := tx.Bucket(bucketIncidents), tx.Bucket(bucketSched), tx.Bucket(bucketTimeline)
+		for _, k := range keysToMove(incidents)[:n] {
+			if err := moveKey(incidents, k); err != nil {
+				return err
+			}
+			if sched.Get(k) != nil {
+				if err := moveKey(sched, k); err != nil {
+					return err
+				}
+			}
+			if err := moveTimeline(timelines, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testFormat2Upgraded is TestFormat2Upgraded, with the upgrade stopped
+// after a part of its moves first when stopped.
+func testFormat2Upgraded(t *testing.T, stopped bool) {
 	dir, ctx := t.TempDir(), context.Background()
 	s := open(t, dir)
 	var incs []*store.Incident
@@ -307,6 +350,16 @@ func TestFormat2Upgraded(t *testing.T) {
 	if err != nil || info.Format != 2 || info.Incidents != 40 || info.Open != 30 || info.Pending != 30 {
 		t.Fatalf("Inspect of format 2: %+v %v", info, err)
 	}
+	if stopped {
+		stopMoves(t, dir, 11)
+		if _, err := OpenReadOnly(dir); err == nil || !strings.Contains(err.Error(), "the upgrade of this store to format 3 was stopped before it finished: run pagerd serve on it once") {
+			t.Fatalf("OpenReadOnly of a store half moved: %v, want a refusal that says what to do", err)
+		}
+		info, err := Inspect(filepath.Join(dir, FileName))
+		if err != nil || info.Format != 3 || info.Incidents != 40 || info.Open != 30 {
+			t.Fatalf("Inspect of a store half moved: %+v %v", info, err)
+		}
+	}
 
 	s = open(t, dir)
 	if got := s.UpgradedFrom(); got != 2 {
@@ -314,6 +367,9 @@ func TestFormat2Upgraded(t *testing.T) {
 	}
 	checkSched(t, s)
 	err = s.db.View(func(tx *bbolt.Tx) error {
+		if moving(tx) {
+			t.Error("the store is still marked as moving")
+		}
 		for _, name := range [][]byte{bucketIncidents, bucketSched, bucketTimeline} {
 			_ = tx.Bucket(name).ForEach(func(k, _ []byte) error {
 				if movable(string(k)) {

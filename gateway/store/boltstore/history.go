@@ -294,6 +294,8 @@ func OpenReadOnly(dir string) (*Store, error) {
 		case f < currentFormat():
 			// Only Open upgrades, and it needs the file to itself.
 			return fmt.Errorf("store format %d was written by an older pagerd: run pagerd serve on it once (it upgrades the store to format %d as it starts), or read it with the pagerd that wrote it", f, currentFormat())
+		case moving(tx):
+			return fmt.Errorf("the upgrade of this store to format %d was stopped before it finished: run pagerd serve on it once (it finishes the upgrade as it starts)", currentFormat())
 		}
 		for _, name := range [][]byte{bucketIncidents, bucketTimeline, bucketCreated} {
 			if tx.Bucket(name) == nil {

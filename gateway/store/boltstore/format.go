@@ -157,20 +157,9 @@ func finishMoves(db *bbolt.DB) (int, error) {
 	slices.SortFunc(ids, func(a, b []byte) int { return bytes.Compare(idKey(string(a)), idKey(string(b))) })
 	for part := range slices.Chunk(ids, movesPerTx) {
 		err := db.Update(func(tx *bbolt.Tx) error {
-			incidents, sched, timelines := tx.Bucket(bucketIncidents), tx.Bucket(bucketSched), tx.Bucket(bucketTimeline)
 			for _, k := range part {
-				if err := moveKey(incidents, k); err != nil {
+				if err := moveIncident(tx, k); err != nil {
 					return err
-				}
-				if sched.Get(k) != nil {
-					if err := moveKey(sched, k); err != nil {
-						return err
-					}
-				}
-				if timelines.Bucket(k) != nil {
-					if err := moveTimeline(timelines, k); err != nil {
-						return err
-					}
 				}
 			}
 			return nil
@@ -197,6 +186,23 @@ func finishMoves(db *bbolt.DB) (int, error) {
 		return 0, fmt.Errorf("upgrade store format 2 to 3: %w", err)
 	}
 	return len(ids), nil
+}
+
+// moveIncident moves the incident at the format 2 key k, its sched entry
+// and its timeline, to idKey(k).
+func moveIncident(tx *bbolt.Tx, k []byte) error {
+	if err := moveKey(tx.Bucket(bucketIncidents), k); err != nil {
+		return err
+	}
+	if sched := tx.Bucket(bucketSched); sched.Get(k) != nil {
+		if err := moveKey(sched, k); err != nil {
+			return err
+		}
+	}
+	if timelines := tx.Bucket(bucketTimeline); timelines.Bucket(k) != nil {
+		return moveTimeline(timelines, k)
+	}
+	return nil
 }
 
 // moveKey moves the record at k in b to idKey(k).

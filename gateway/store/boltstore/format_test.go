@@ -24,12 +24,7 @@ import (
 // claim token. Incidents, timelines, dedup and the indexes are as today.
 func writeFormat1(t *testing.T, dir string, incs []*store.Incident, claimed map[string]string) {
 	t.Helper()
-	db, err := bbolt.Open(filepath.Join(dir, FileName), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	err = db.Update(func(tx *bbolt.Tx) error {
+	updateFile(t, dir, func(tx *bbolt.Tx) error {
 		b := map[string]*bbolt.Bucket{}
 		for _, name := range []string{"meta", "incidents", "dedup", "timeline", "due", "deadlines", "created", "open"} {
 			bk, err := tx.CreateBucket([]byte(name))
@@ -85,7 +80,18 @@ func writeFormat1(t *testing.T, dir string, incs []*store.Incident, claimed map[
 		}
 		return nil
 	})
+}
+
+// updateFile runs fn in a write transaction on the store file in dir,
+// opened as bbolt's own, as an older pagerd or a crash left it.
+func updateFile(t *testing.T, dir string, fn func(*bbolt.Tx) error) {
+	t.Helper()
+	db, err := bbolt.Open(filepath.Join(dir, FileName), 0o600, nil)
 	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(fn); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -280,34 +286,17 @@ func TestFormat2Upgraded(t *testing.T) {
 // format record 3, marked as moving, the first n incidents moved.
 func stopMoves(t *testing.T, dir string, n int) {
 	t.Helper()
-	db, err := bbolt.Open(filepath.Join(dir, FileName), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	err = db.Update(func(tx *bbolt.Tx) error {
+	updateFile(t, dir, func(tx *bbolt.Tx) error {
 		if _, err := checkFormat(tx); err != nil {
 			return err
 		}
-		incidents, sched, timelines := tx.Bucket(bucketIncidents), tx.Bucket(bucketSched), tx.Bucket(bucketTimeline)
-		for _, k := range keysToMove(incidents)[:n] {
-			if err := moveKey(incidents, k); err != nil {
-				return err
-			}
-			if sched.Get(k) != nil {
-				if err := moveKey(sched, k); err != nil {
-					return err
-				}
-			}
-			if err := moveTimeline(timelines, k); err != nil {
+		for _, k := range keysToMove(tx.Bucket(bucketIncidents))[:n] {
+			if err := moveIncident(tx, k); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // testFormat2Upgraded is TestFormat2Upgraded, with the upgrade stopped

@@ -460,11 +460,10 @@ func (d *Daemon) openStore(ctx context.Context, cfg *policy.Config) (store.Store
 	if dir == "" {
 		dir = "data"
 	}
-	s, err := boltstore.Open(dir)
+	s, err := boltstore.OpenLogged(dir, d.log)
 	if err != nil {
 		return nil, err
 	}
-	s.SetLogger(d.log)
 	abs, _ := filepath.Abs(dir)
 	d.log.Info("store: embedded (single replica)", "data_dir", abs)
 	return s, nil

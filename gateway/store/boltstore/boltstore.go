@@ -157,7 +157,12 @@ var _ store.Store = (*Store)(nil)
 // second a gigabyte (1.7 s for 1.5 GB, from the page cache). The file
 // is mapped with room ahead (mapAhead), so that writes never wait for a
 // long read: a backup streamed to a slow client, a year's report.
-func Open(dir string) (*Store, error) {
+func Open(dir string) (*Store, error) { return OpenLogged(dir, slog.Default()) }
+
+// OpenLogged is Open with the store saying through log what it does at
+// open (an upgrade that moves every incident, which can take a while) and
+// what goes wrong later without failing a call (SetLogger).
+func OpenLogged(dir string, log *slog.Logger) (*Store, error) {
 	_, statErr := os.Stat(dir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", dir, err)
@@ -193,7 +198,7 @@ func Open(dir string) (*Store, error) {
 	})
 	if err == nil {
 		var moved int
-		if moved, err = finishMoves(db); moved > 0 && upgradedFrom == currentFormat() {
+		if moved, err = finishMoves(db, log); moved > 0 && upgradedFrom == currentFormat() {
 			upgradedFrom = 2 // an upgrade a crash had stopped, finished
 		}
 	}
@@ -213,7 +218,7 @@ func Open(dir string) (*Store, error) {
 	if upgradedFrom == currentFormat() {
 		upgradedFrom = 0
 	}
-	return &Store{db: db, dir: dir, w: newCommitter(db), upgradedFrom: upgradedFrom, log: slog.Default()}, nil
+	return &Store{db: db, dir: dir, w: newCommitter(db), upgradedFrom: upgradedFrom, log: log}, nil
 }
 
 // mapAhead is how much of the database file to map at open, for a file of

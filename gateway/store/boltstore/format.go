@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
+	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -142,8 +144,9 @@ func moving(tx *bbolt.Tx) bool { return tx.Bucket(bucketMeta).Get(keyMoving) != 
 // timeline has no incident, and the mark. Each transaction moves whole
 // incidents, so a crash between two leaves every incident readable under
 // one key or the other, and the next Open goes on where this one stopped.
-// It returns how many incidents it moved.
-func finishMoves(db *bbolt.DB) (int, error) {
+// It returns how many incidents it moved, and says in log when it begins
+// and ends: pagerd serves nothing meanwhile.
+func finishMoves(db *bbolt.DB, log *slog.Logger) (int, error) {
 	var ids [][]byte
 	var marked bool
 	err := db.View(func(tx *bbolt.Tx) error {
@@ -155,6 +158,8 @@ func finishMoves(db *bbolt.DB) (int, error) {
 	if err != nil || !marked {
 		return 0, err
 	}
+	start := time.Now()
+	log.Warn("store upgrading to format 3: moving every incident to its new key before serving", "incidents", len(ids))
 	slices.SortFunc(ids, func(a, b []byte) int { return bytes.Compare(idKey(string(a)), idKey(string(b))) })
 	for part := range slices.Chunk(ids, movesPerTx) {
 		err := db.Update(func(tx *bbolt.Tx) error {
@@ -186,6 +191,7 @@ func finishMoves(db *bbolt.DB) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("upgrade store format 2 to 3: %w", err)
 	}
+	log.Warn("store upgraded to format 3: incidents moved", "incidents", len(ids), "took", time.Since(start).Round(time.Millisecond).String())
 	return len(ids), nil
 }
 

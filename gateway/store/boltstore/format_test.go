@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -350,7 +351,25 @@ func testFormat2Upgraded(t *testing.T, stopped bool) {
 		}
 	}
 
-	s = open(t, dir)
+	// The moves are said in the log: pagerd serves nothing meanwhile.
+	var logs bytes.Buffer
+	s, err = OpenLogged(dir, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	left := 40
+	if stopped {
+		left -= 11
+	}
+	for _, want := range []string{
+		fmt.Sprintf(`msg="store upgrading to format 3: moving every incident to its new key before serving" incidents=%d`, left),
+		fmt.Sprintf(`msg="store upgraded to format 3: incidents moved" incidents=%d took=`, left),
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log does not say %q:\n%s", want, logs.String())
+		}
+	}
 	if got := s.UpgradedFrom(); got != 2 {
 		t.Fatalf("UpgradedFrom %d, want 2", got)
 	}

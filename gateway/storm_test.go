@@ -710,6 +710,82 @@ func TestStormHoldsNobodyElse(t *testing.T) {
 	}
 }
 
+// turnCounter is a store that counts how many storm flushes' bulk calls
+// run at once, each taking a while (as thousands of held pages do).
+type turnCounter struct {
+	store.Store
+	in, most, calls atomic.Int32
+}
+
+func (c *turnCounter) enter() func() {
+	n := c.in.Add(1)
+	for {
+		m := c.most.Load()
+		if n <= m || c.most.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	c.calls.Add(1)
+	time.Sleep(20 * time.Millisecond)
+	return func() { c.in.Add(-1) }
+}
+
+func (c *turnCounter) Held(ctx context.Context, key string) ([]store.HeldPage, error) {
+	defer c.enter()()
+	return c.Store.Held(ctx, key)
+}
+
+func (c *turnCounter) Statuses(ctx context.Context, ids []string) (map[string]policy.Status, error) {
+	defer c.enter()()
+	return c.Store.Statuses(ctx, ids)
+}
+
+func (c *turnCounter) PutBundle(ctx context.Context, b *store.Bundle, ttl time.Duration) error {
+	defer c.enter()()
+	return c.Store.PutBundle(ctx, b, ttl)
+}
+
+func (c *turnCounter) Note(ctx context.Context, entries map[string][]store.Entry) error {
+	defer c.enter()()
+	return c.Store.Note(ctx, entries)
+}
+
+// TestStormFlushesTakeTurns: storms whose windows close together (ann's
+// and bob's) are flushed together, but their bulk store calls (held pages,
+// statuses, bundle, notes) run one at a time: a flood's storms all closing
+// at once took a core from the alerts coming in (see inTurn). Both
+// messages go out, each with its held pages.
+func TestStormFlushesTakeTurns(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := &turnCounter{Store: mk(t)}
+			h := newHarness(t, withStore(st), withConfig(stormConfig))
+			for i := range 5 {
+				fireAs(h, amKey, fmt.Sprintf("ann%d", i), "critical")
+				fireAs(h, webKey, fmt.Sprintf("bob%d", i), "critical")
+			}
+			h.step(fixedNow)
+			if a, b := len(h.rec.sentTo("ann", "push")), len(h.rec.sentTo("bob", "push")); a != 3 || b != 3 {
+				t.Fatalf("pushes at once: ann %d, bob %d, want 3 each", a, b)
+			}
+			st.calls.Store(0)
+			st.most.Store(0)
+			h.step(fixedNow.Add(10 * time.Second))
+			for _, u := range []string{"ann", "bob"} {
+				if p := h.rec.sentTo(u, "push"); len(p) != 4 || len(p[3].Incidents) != 2 {
+					t.Fatalf("%s's pushes %+v, want 3 and a message for the 2 held", u, p)
+				}
+			}
+			if n := st.calls.Load(); n < 8 {
+				t.Fatalf("%d bulk store calls for two storms' flushes, want at least 8", n)
+			}
+			if m := st.most.Load(); m != 1 {
+				t.Fatalf("%d storm flushes' bulk store calls ran at once, want one at a time", m)
+			}
+		})
+	}
+}
+
 // TestStormPagerDutyForwardsHeldPages: a page held for an alert-storm
 // message through PagerDuty marks its incident as pushed there when it is
 // held (the message is recorded in the timelines without a write of the

@@ -343,6 +343,40 @@ type summary struct {
 	served, servedRefused []time.Duration
 }
 
+// slowWindows says where the answers slower than over went, in 100 ms
+// windows of send time (shots sent in order at rate a second): how many
+// there were, how many the slowest window had and when, and how many
+// windows had any. The p99 of an open loop is 1% of its requests, and
+// whether they are spread or one stall of a few hundred ms (a storm's
+// flush, a GC) is what says where to look.
+func slowWindows(shots []shot, rate int, over time.Duration) string {
+	per := rate / 10
+	slow, windows, worst, worstAt := 0, 0, 0, 0
+	var worstLat time.Duration
+	for w := 0; w*per < len(shots); w++ {
+		n := 0
+		for _, x := range shots[w*per : min((w+1)*per, len(shots))] {
+			if x.code != 0 && x.latency > over {
+				n++
+			}
+		}
+		if n > 0 {
+			windows++
+		}
+		if n > worst {
+			worst, worstAt, worstLat = n, w, 0
+			for _, x := range shots[w*per : min((w+1)*per, len(shots))] {
+				if x.code != 0 {
+					worstLat = max(worstLat, x.latency)
+				}
+			}
+		}
+		slow += n
+	}
+	return fmt.Sprintf("%d answers over %s, in %d of %d windows of 100 ms; the most in one, %d of %d (worst %s), at %.1f s",
+		slow, ms(over), windows, (len(shots)+per-1)/per, worst, per, ms(worstLat), float64(worstAt)/10)
+}
+
 func summarize(shots []shot) summary {
 	s := summary{total: len(shots), codes: map[int]int{}}
 	for _, x := range shots {
@@ -421,6 +455,7 @@ func TestLoadIngest(t *testing.T) {
 			allocs1000()
 			at1000 := summarize(shots)
 			t.Logf("%s open loop 1,000/s for 10 s: %s", store, at1000)
+			t.Logf("%s open loop 1,000/s: %s", store, slowWindows(shots, 1000, 10*time.Millisecond))
 
 			r.closedLoop(32, 2*time.Second) // warm up
 			before, callsBefore := readProc(t, pid), r.l.redisCalls()

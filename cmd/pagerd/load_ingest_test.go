@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/pagerd/pagerd/gateway/store/boltstore"
 )
 
 // Ingest under load, on the real binary: closed-loop capacity with the CPU
@@ -527,6 +530,14 @@ func TestLoadIngest(t *testing.T) {
 			_ = r.d.cmd.Process.Signal(syscall.SIGTERM)
 			_ = r.d.cmd.Wait()
 			t.Logf("%s: exited %s after SIGTERM", store, time.Since(stop).Round(time.Millisecond))
+			if r.l.data != "" {
+				info, err := boltstore.Inspect(filepath.Join(r.l.data, boltstore.FileName))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("%s: the store holds %d incidents in %.1f MB, %d bytes an incident", store, info.Incidents,
+					float64(info.Size)/(1<<20), info.Size/int64(max(info.Incidents, 1)))
+			}
 		})
 	}
 }

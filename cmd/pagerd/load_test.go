@@ -142,6 +142,7 @@ type loadRun struct {
 	client *http.Client
 	debug  string // the daemon's --debug-listen address, with PAGERD_LOAD_PROFILE
 	redis  string // the Redis server's address, on the Redis store
+	data   string // the data dir, on the embedded store
 	mu     sync.Mutex
 	sent   []*sent
 	wg     sync.WaitGroup
@@ -174,7 +175,11 @@ func startLoad(t *testing.T, store string) *loadRun {
 		pinApart(t, d.cmd.Process.Pid, redisAddr)
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}
-	return &loadRun{t: t, d: d, recv: recv, debug: debug, redis: redisAddr, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	data := ""
+	if store != "redis" {
+		data = filepath.Join(dir, "data")
+	}
+	return &loadRun{t: t, d: d, recv: recv, debug: debug, redis: redisAddr, data: data, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
 // profile saves a CPU profile of the daemon over the next d into

@@ -73,12 +73,12 @@ func TestServeRefusesNewerStoreFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.stop()
-	setFormat(t, filepath.Join(dir, "pagerd.db"), "4")
-	serveExits(t, 10*time.Second, "store written by a newer pagerd: store format 4, this pagerd reads format 3 and older: run the newer pagerd, or restore a backup taken before the upgrade",
+	setFormat(t, filepath.Join(dir, "pagerd.db"), "5")
+	serveExits(t, 10*time.Second, "store written by a newer pagerd: store format 5, this pagerd reads format 4 and older: run the newer pagerd, or restore a backup taken before the upgrade",
 		"--data-dir", dir)
 	// The backup tools refuse it too, rather than copy what nobody can read.
 	if _, errOut, code := pagerdCmd(t, nil, "backup", "--data-dir", dir, filepath.Join(t.TempDir(), "b.db")); code != 1 ||
-		!strings.Contains(errOut, "store format 4") {
+		!strings.Contains(errOut, "store format 5") {
 		t.Fatalf("backup of a newer store: exit %d: %s", code, errOut)
 	}
 }

@@ -178,7 +178,7 @@ func TestRestoreRefuses(t *testing.T) {
 		{"non-empty dir", nonEmpty, good.Bytes(), "is not empty: restore into a new data dir"},
 		{"not a store", "", []byte("hello, I am not a database"), "the backup is not a readable pagerd store"},
 		{"truncated", "", good.Bytes()[:good.Len()/2], "the backup is not a readable pagerd store"},
-		{"newer format", "", newer.Bytes(), "store format 9, this pagerd reads format 3 and older"},
+		{"newer format", "", newer.Bytes(), "store format 9, this pagerd reads format 4 and older"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := tc.dir

@@ -58,6 +58,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/blob"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -72,7 +73,12 @@ const LockTimeout = 2 * time.Second
 
 // format is the stored format version, checked on open so an incompatible
 // future layout is refused rather than misread.
-const format = "3"
+const format = "4"
+
+// oldestReadable is the oldest format read as it is, without the upgrade
+// only Open makes (OpenReadOnly): format 4 only packs the incidents'
+// documents (blob), and reads format 3's plain JSON.
+const oldestReadable = 3
 
 var (
 	bucketMeta      = []byte("meta")
@@ -395,8 +401,12 @@ func readIncident(tx *bbolt.Tx, id string) (*store.Incident, error) {
 // decodeIncident decodes the stored document v of the incident named id
 // (its id or its key, for the error).
 func decodeIncident(id string, v []byte) (*store.Incident, error) {
+	j, err := blob.Unpack(v)
+	if err != nil {
+		return nil, plain("decode incident %s: %w", id, err)
+	}
 	var inc store.Incident
-	if err := json.Unmarshal(v, &inc); err != nil {
+	if err := json.Unmarshal(j, &inc); err != nil {
 		return nil, plain("decode incident %s: %w", id, err)
 	}
 	inc.Details = details(inc.Details)
@@ -416,7 +426,7 @@ func encodeIncident(inc *store.Incident) ([]byte, error) {
 	if err != nil {
 		return nil, plain("encode incident %s: %w", inc.ID, err)
 	}
-	return doc, nil
+	return blob.Pack(doc), nil
 }
 
 // A write is an incident as it will be stored, its document encoded before
@@ -458,8 +468,12 @@ func readHead(tx *bbolt.Tx, id string) (*head, error) {
 	if v == nil {
 		return nil, fmt.Errorf("%w: %s", store.ErrNotFound, id)
 	}
+	j, err := blob.Unpack(v)
+	if err != nil {
+		return nil, plain("decode incident %s: %w", id, err)
+	}
 	var h head
-	if err := json.Unmarshal(v, &h); err != nil {
+	if err := json.Unmarshal(j, &h); err != nil {
 		return nil, plain("decode incident %s: %w", id, err)
 	}
 	h.Details = details(h.Details)
@@ -698,7 +712,7 @@ func (s *Store) prepareTrigger(ctx context.Context, inc *store.Incident) (*write
 	}
 	if rep != nil {
 		var old store.Incident
-		if json.Unmarshal(rep.was, &old) == nil && old.Open() {
+		if j, err := blob.Unpack(rep.was); err == nil && json.Unmarshal(j, &old) == nil && old.Open() {
 			old.Repeats++
 			old.LastSeen = inc.LastSeen.UTC()
 			old.Details = details(inc.Details)
@@ -1068,7 +1082,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 			continue
 		}
 		var rec store.Incident
-		if json.Unmarshal(doc, &rec) == nil {
+		if j, err := blob.Unpack(doc); err == nil && json.Unmarshal(j, &rec) == nil {
 			rec.Details = details(rec.Details)
 			out[i].Record = &rec
 		}

@@ -16,6 +16,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/blob"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -170,7 +171,7 @@ func TestFormat1Upgraded(t *testing.T) {
 // and left exactly as it was.
 func TestNewerOrUnknownFormatRefused(t *testing.T) {
 	for _, tc := range []struct{ stored, want string }{
-		{"4", "store format 4, this pagerd reads format 3 and older: run the newer pagerd, or restore a backup taken before the upgrade"},
+		{"5", "store format 5, this pagerd reads format 4 and older: run the newer pagerd, or restore a backup taken before the upgrade"},
 		{"17", "store format 17"},
 		{"two", `stored format "two" is not one pagerd writes`},
 		{"0", `stored format "0" is not one pagerd writes`},
@@ -195,7 +196,7 @@ func TestNewerOrUnknownFormatRefused(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q does not say %q", err, tc.want)
 			}
-			if newer := tc.stored == "4" || tc.stored == "17"; errors.Is(err, ErrNewerFormat) != newer {
+			if newer := tc.stored == "5" || tc.stored == "17"; errors.Is(err, ErrNewerFormat) != newer {
 				t.Fatalf("errors.Is(err, ErrNewerFormat) = %v for format %q", !newer, tc.stored)
 			}
 			info, err := Inspect(filepath.Join(dir, FileName))
@@ -220,7 +221,8 @@ func TestNewerOrUnknownFormatRefused(t *testing.T) {
 
 // toFormat2 lays a store of the current format out as format 2 did: the
 // buckets kept by incident (incidents, timeline, sched) keyed by the
-// incident's id, as it sorts (shard first), and the format record 2.
+// incident's id, as it sorts (shard first), the incidents' documents plain
+// JSON, and the format record 2.
 func toFormat2(t *testing.T, s *Store) {
 	t.Helper()
 	idOf := func(k []byte) []byte { // idKey undone
@@ -239,7 +241,14 @@ func toFormat2(t *testing.T, s *Store) {
 			})
 			for _, k := range keys {
 				if name := string(name); name != "timeline" {
-					if err := b.Put(idOf(k), bytes.Clone(b.Get(k))); err != nil {
+					v := bytes.Clone(b.Get(k))
+					if name == "incidents" { // plain JSON, as format 3 and older wrote
+						var err error
+						if v, err = blob.Unpack(v); err != nil {
+							return err
+						}
+					}
+					if err := b.Put(idOf(k), v); err != nil {
 						return err
 					}
 					if err := b.Delete(k); err != nil {
@@ -342,11 +351,11 @@ func testFormat2Upgraded(t *testing.T, stopped bool) {
 	}
 	if stopped {
 		stopMoves(t, dir, 11)
-		if _, err := OpenReadOnly(dir); err == nil || !strings.Contains(err.Error(), "the upgrade of this store to format 3 was stopped before it finished: run pagerd serve on it once") {
+		if _, err := OpenReadOnly(dir); err == nil || !strings.Contains(err.Error(), "the upgrade of this store to format 4 was stopped before it finished: run pagerd serve on it once") {
 			t.Fatalf("OpenReadOnly of a store half moved: %v, want a refusal that says what to do", err)
 		}
 		info, err := Inspect(filepath.Join(dir, FileName))
-		if err != nil || info.Format != 3 || info.Incidents != 40 || info.Open != 30 {
+		if err != nil || info.Format != Format() || info.Incidents != 40 || info.Open != 30 {
 			t.Fatalf("Inspect of a store half moved: %+v %v", info, err)
 		}
 	}
@@ -450,4 +459,102 @@ func testFormat2Upgraded(t *testing.T, stopped bool) {
 	if s2 := open(t, dir); s2.UpgradedFrom() != 0 {
 		t.Fatalf("second open reports an upgrade from %d", s2.UpgradedFrom())
 	}
+}
+
+// TestIncidentDocumentsPacked: an incident's stored document is packed
+// (blob: S2 with the dictionary, about a third of its JSON here), when
+// it is made and when it is written again, and reads back the same.
+func TestIncidentDocumentsPacked(t *testing.T) {
+	s, ctx := open(t, t.TempDir()), context.Background()
+	inc := newIncident("api", "g1", base, 3)
+	inc.Details = json.RawMessage(`{"labels":{"alertname":"DiskFull","instance":"db1.example.com:9100","job":"node","severity":"critical"},"annotations":{"summary":"Disk almost full on db1","description":"Only 2% of /var is left."}}`)
+	if _, out, err := s.Trigger(ctx, inc, nil); err != nil || out != store.Created {
+		t.Fatal(out, err)
+	}
+	stored := func() []byte {
+		var v []byte
+		_ = s.db.View(func(tx *bbolt.Tx) error {
+			v = bytes.Clone(tx.Bucket(bucketIncidents).Get(idKey(inc.ID)))
+			return nil
+		})
+		return v
+	}
+	check := func(when string) *store.Incident {
+		t.Helper()
+		v := stored()
+		j, err := blob.Unpack(v)
+		if err != nil || len(v) == 0 || v[0] == '{' || 2*len(v) > len(j) {
+			t.Fatalf("%s: stored %d bytes (first %q) for %d of JSON (%v): not packed", when, len(v), v[:1], len(j), err)
+		}
+		got, err := s.Get(ctx, inc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := check("made"); got.Summary != inc.Summary || string(got.Details) != string(inc.Details) {
+		t.Fatalf("read back %+v", got)
+	}
+	got := check("made")
+	got.State.Status = policy.StatusAcknowledged
+	if err := s.Update(ctx, got, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := check("written again"); got.State.Status != policy.StatusAcknowledged {
+		t.Fatalf("read back %+v", got)
+	}
+}
+
+// TestFormat3Read: format 3's plain JSON documents are read as they are:
+// pagerd report reads a format 3 store without an upgrade, and Open
+// upgrades it to format 4 by its format record alone; a document written
+// again is packed.
+func TestFormat3Read(t *testing.T) {
+	dir, ctx := t.TempDir(), context.Background()
+	s := open(t, dir)
+	inc := newIncident("api", "g1", base, 3)
+	if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	updateFile(t, dir, func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketIncidents)
+		j, err := blob.Unpack(bytes.Clone(b.Get(idKey(inc.ID))))
+		if err != nil {
+			return err
+		}
+		if err := b.Put(idKey(inc.ID), j); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keyFormat, []byte("3"))
+	})
+	ro, err := OpenReadOnly(dir)
+	if err != nil {
+		t.Fatalf("OpenReadOnly of format 3: %v", err)
+	}
+	if got, err := ro.Get(ctx, inc.ID); err != nil || got.Summary != inc.Summary {
+		t.Fatalf("read from format 3: %+v %v", got, err)
+	}
+	ro.Close()
+	s = open(t, dir)
+	if f := s.UpgradedFrom(); f != 3 {
+		t.Fatalf("upgraded from %d, want 3", f)
+	}
+	got, err := s.Get(ctx, inc.ID)
+	if err != nil || got.Summary != inc.Summary {
+		t.Fatalf("read after the upgrade: %+v %v", got, err)
+	}
+	got.State.Status = policy.StatusAcknowledged
+	if err := s.Update(ctx, got, nil); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bucketIncidents).Get(idKey(inc.ID)); len(v) == 0 || v[0] == '{' {
+			t.Errorf("written again after the upgrade: %.20q, want it packed", v)
+		}
+		if f, _ := storedFormat(tx); f != 4 {
+			t.Errorf("format record %d, want 4", f)
+		}
+		return nil
+	})
 }

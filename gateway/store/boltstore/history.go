@@ -16,6 +16,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/blob"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -160,8 +161,12 @@ func decodeAll(batch []rawIncident) error {
 // decode decodes the record and the timeline that readBatch copied out,
 // and drops the copies.
 func (r *rawIncident) decode() error {
+	j, err := blob.Unpack(r.rec)
+	if err != nil {
+		return plain("decode incident %s: %w", r.id, err)
+	}
 	var inc store.Incident
-	if err := json.Unmarshal(r.rec, &inc); err != nil {
+	if err := json.Unmarshal(j, &inc); err != nil {
 		return plain("decode incident %s: %w", r.id, err)
 	}
 	inc.Details = details(inc.Details)
@@ -291,7 +296,7 @@ func OpenReadOnly(dir string) (*Store, error) {
 			return errors.New("not a pagerd store: it has no format record")
 		case f > currentFormat():
 			return fmt.Errorf("%w: store format %d, this pagerd reads format %d and older", ErrNewerFormat, f, currentFormat())
-		case f < currentFormat():
+		case f < oldestReadable:
 			// Only Open upgrades, and it needs the file to itself.
 			return fmt.Errorf("store format %d was written by an older pagerd: run pagerd serve on it once (it upgrades the store to format %d as it starts), or read it with the pagerd that wrote it", f, currentFormat())
 		case moving(tx):

@@ -1,97 +1,15 @@
 package redisstore
 
 import (
-	"bytes"
-	stdflate "compress/flate"
-	"fmt"
 	"reflect"
 	"runtime"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/blob"
 	"github.com/pagerd/pagerd/policy"
 )
-
-// TestBlobsWrittenByEarlierVersionsStillRead: records stored deflated (by
-// the standard library, before the switch to S2) read back the same, as do
-// S2 blobs, plain JSON, and a broken blob is an error.
-func TestBlobsWrittenByEarlierVersionsStillRead(t *testing.T) {
-	doc := []byte(`{"id":"0f-06h2rrcj3tt0a8e3","service":"api","summary":"Disk almost full on db1","state":{"priority":"P0","status":"triggered"}}`)
-	var old bytes.Buffer
-	old.WriteByte(blobDeflate)
-	w, _ := stdflate.NewWriterDict(&old, stdflate.BestSpeed, blobDict)
-	_, _ = w.Write(doc)
-	_ = w.Close()
-	for i := 0; i < 3; i++ { // pooled readers are reset, not reused dirty
-		got, err := unpackBlob(old.String())
-		if err != nil || !bytes.Equal(got, doc) {
-			t.Fatalf("old blob: %q %v", got, err)
-		}
-	}
-	packed := packBlob(doc)
-	if packed[0] != blobS2 || len(packed) >= len(doc) {
-		t.Fatalf("a new blob: format %x, %d bytes for %d", packed[0], len(packed), len(doc))
-	}
-	if got, err := unpackBlob(string(packed)); err != nil || !bytes.Equal(got, doc) {
-		t.Fatalf("S2 blob: %q %v", got, err)
-	}
-	if got, err := unpackBlob(string(doc)); err != nil || !bytes.Equal(got, doc) {
-		t.Fatalf("plain JSON: %q %v", got, err)
-	}
-	if _, err := unpackBlob(string([]byte{blobDeflate, 0xff, 0x00})); err == nil || !strings.Contains(err.Error(), "inflate") {
-		t.Fatalf("a broken deflate blob: %v", err)
-	}
-	if _, err := unpackBlob(string([]byte{blobS2, 0xff, 0x00})); err == nil {
-		t.Fatal("a broken S2 blob was read")
-	}
-}
-
-// TestPackingLeavesTheCallersStackSmall: packBlob gives the bytes S2 with
-// the dictionary gives, to many callers at once, each its own; and the
-// encoder's 64 KB table is not on the callers' stacks (a hundred callers
-// that each packed a document and then wait hold 100 small stacks, not 100
-// of 128 KB).
-func TestPackingLeavesTheCallersStackSmall(t *testing.T) {
-	const callers = 100
-	docs := make([][]byte, callers)
-	for i := range docs {
-		docs[i] = []byte(fmt.Sprintf(`{"id":"0f-%d","service":"api","summary":"Disk almost full on db%d","state":{"priority":"P0","status":"triggered"}}`, i, i))
-	}
-	packBlob(docs[0]) // the packers start, their stacks grow
-	var before runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	release := make(chan struct{})
-	var packed, waiting sync.WaitGroup
-	got := make([][]byte, callers)
-	for i := range callers {
-		packed.Add(1)
-		waiting.Add(1)
-		go func() {
-			defer waiting.Done()
-			got[i] = packBlob(docs[i])
-			packed.Done()
-			<-release
-		}()
-	}
-	packed.Wait()
-	var after runtime.MemStats
-	runtime.ReadMemStats(&after)
-	close(release)
-	waiting.Wait()
-	for i := range docs {
-		if want := packS2(docs[i]); !bytes.Equal(got[i], want) {
-			t.Fatalf("caller %d got %q, want %q", i, got[i], want)
-		}
-	}
-	if grew := int64(after.StackInuse) - int64(before.StackInuse); grew > callers*32<<10 {
-		t.Errorf("%d callers that packed a document hold %d KB of stack, %d KB each: the encoder's table is on their stacks",
-			callers, grew>>10, grew/callers>>10)
-	}
-}
 
 // BenchmarkPackBlob packs a stored incident document, handed to a packer
 // and encoded in place, on the benchmark's goroutine, whose stack stays
@@ -108,12 +26,12 @@ func BenchmarkPackBlob(b *testing.B) {
 	}
 	b.Run("handed over", func(b *testing.B) {
 		for b.Loop() {
-			packBlob(doc)
+			blob.Pack(doc)
 		}
 	})
 	b.Run("in place", func(b *testing.B) {
 		for b.Loop() {
-			packS2(doc)
+			blob.Encode(doc)
 		}
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/blob"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -362,7 +363,7 @@ func (s *Store) CountOpen(ctx context.Context, limit int) (store.OpenCounts, err
 					Priority string `json:"priority"`
 				} `json:"state"`
 			}
-			doc, err := unpackBlob(h.doc)
+			doc, err := blob.Unpack(h.doc)
 			if err == nil {
 				err = json.Unmarshal(doc, &v)
 			}

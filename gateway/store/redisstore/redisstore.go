@@ -56,6 +56,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/blob"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -198,7 +199,7 @@ func encodeDoc(i *store.Incident) (doc []byte, lossy bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	doc = packBlob(j)
+	doc = blob.Pack(j)
 	lossy = bytes.Contains(j, []byte(`\ufffd`))
 	if cap(j) <= maxPooledDoc {
 		select {
@@ -222,7 +223,7 @@ func encodeDetails(d json.RawMessage) []byte {
 	if len(d) == 0 {
 		return []byte("null")
 	}
-	return packBlob(d)
+	return blob.Pack(d)
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -401,7 +402,7 @@ func decode(v string) (*store.Incident, error) {
 
 // decodeParsed is decode of a record parseRecord has split.
 func decodeParsed(h header) (*store.Incident, error) {
-	doc, err := unpackBlob(h.doc)
+	doc, err := blob.Unpack(h.doc)
 	if err != nil {
 		return nil, err
 	}
@@ -415,7 +416,7 @@ func decodeParsed(h header) (*store.Incident, error) {
 		NotPushedToPagerDuty: r.NotPushed, SilencedAt: r.SilencedAt}
 	inc.LastSeen, _ = time.Parse(time.RFC3339Nano, h.lastSeen)
 	if h.det != "" && h.det != "null" {
-		details, err := unpackBlob(h.det)
+		details, err := blob.Unpack(h.det)
 		if err != nil {
 			return nil, err
 		}

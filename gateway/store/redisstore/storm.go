@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/blob"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -182,7 +183,7 @@ func (s *Store) PutBundle(ctx context.Context, b *store.Bundle, ttl time.Duratio
 	if err != nil {
 		return err
 	}
-	return unavailable(s.rdb.Set(ctx, s.key(shard, "bundle:", b.ID), packBlob(j), ttl).Err())
+	return unavailable(s.rdb.Set(ctx, s.key(shard, "bundle:", b.ID), blob.Pack(j), ttl).Err())
 }
 
 // GetBundle returns a kept bundle.
@@ -198,7 +199,7 @@ func (s *Store) GetBundle(ctx context.Context, id string) (*store.Bundle, error)
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	j, err := unpackBlob(v)
+	j, err := blob.Unpack(v)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,8 @@
-package redisstore
+// Package blob is the stored form of the stores' JSON documents (incident
+// records, alert details, storm bundles): S2 with a preset dictionary of
+// the JSON they are made of, behind a format byte, so that plain JSON (and
+// what earlier versions wrote) still reads.
+package blob
 
 import (
 	"bytes"
@@ -50,7 +54,7 @@ var blobDict = []byte(`{"id":"","service":"","dedup_key":"am:{}:{alertname=\"\"}
 	`"fingerprint":""}]}{"source":"pagerduty","event":{"event_action":"trigger","dedup_key":"","payload":{"summary":"",` +
 	`"source":"","severity":"error","timestamp":"","component":"","group":"","class":"","custom_details":{}}}}`)
 
-// packBlob compresses JSON for storage.
+// Pack compresses JSON for storage.
 //
 // S2's encoder with a dictionary keeps its 64 KB hash table on the stack
 // of the goroutine that calls it. The callers are the request and
@@ -62,7 +66,7 @@ var blobDict = []byte(`{"id":"","service":"","dedup_key":"am:{}:{alertname=\"\"}
 // (1.7 s). So the encoding runs on a few goroutines kept for it (packers,
 // one per CPU), whose stacks stay grown while they work; handing a
 // document over costs two goroutine switches on the same CPU.
-func packBlob(j []byte) []byte {
+func Pack(j []byte) []byte {
 	startPackers.Do(func() {
 		for range runtime.GOMAXPROCS(0) {
 			go packer()
@@ -99,13 +103,13 @@ func packer() {
 	}
 }
 
-// packS2 is the packed form of j: the format byte, then S2 with the
-// dictionary.
-func packS2(j []byte) []byte {
+// Encode is Pack on the caller's goroutine: the format byte, then S2 with
+// the dictionary.
+func Encode(j []byte) []byte {
 	return packS2Into(nil, j)
 }
 
-// packS2Into is packS2 with scratch room to encode into: the result is
+// packS2Into is Encode with scratch room to encode into: the result is
 // copied out at its own length, so a packer that keeps its scratch
 // allocates what is kept and no more (the room S2 asks for is a sixth
 // larger than the JSON, the result a third of it).
@@ -131,12 +135,16 @@ func packS2Into(scratch *[]byte, j []byte) []byte {
 // s2Dict is blobDict prepared for S2.
 var s2Dict = s2.MakeDict(blobDict, nil)
 
+// maxPooledDoc bounds the scratch room a packer keeps.
+const maxPooledDoc = 64 << 10
+
 // inflaters are pooled: a new reader allocates its ~40 KB window and tables.
 var inflaters sync.Pool
 
-// unpackBlob returns the JSON in a stored blob.
-func unpackBlob(s string) ([]byte, error) {
-	if s == "" {
+// Unpack returns the JSON in a stored blob: a packed one decoded, plain
+// JSON as it is (for a []byte, the same bytes).
+func Unpack[T ~string | ~[]byte](s T) ([]byte, error) {
+	if len(s) == 0 {
 		return nil, nil
 	}
 	switch s[0] {

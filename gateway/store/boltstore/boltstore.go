@@ -167,7 +167,8 @@ func Open(dir string) (*Store, error) { return OpenLogged(dir, slog.Default()) }
 
 // OpenLogged is Open with the store saying through log what it does at
 // open (an upgrade that moves every incident, which can take a while) and
-// what goes wrong later without failing a call (SetLogger).
+// what goes wrong later without failing a call (a record Expire cannot
+// decode), in the daemon's log rather than slog.Default()'s plain text.
 func OpenLogged(dir string, log *slog.Logger) (*Store, error) {
 	_, statErr := os.Stat(dir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -296,12 +297,6 @@ func result(err error) error {
 	}
 	return fmt.Errorf("%w: bolt: %v", store.ErrUnavailable, err)
 }
-
-// SetLogger makes the store say through log what goes wrong without
-// failing a call (a record Expire cannot decode), in the daemon's log
-// rather than slog.Default(), which writes plain text. Call it before the
-// store is used, as the daemon does right after Open.
-func (s *Store) SetLogger(log *slog.Logger) { s.log = log }
 
 // update runs fn in a write transaction, committed (and fsynced) only if
 // fn returns nil, possibly together with other writes (commit.go), in the

@@ -378,9 +378,12 @@ func TestLongDedupKey(t *testing.T) {
 // by retention and said in the log the daemon gives the store
 // (storetest.ExpireLogsUndecodable), not passed over in silence.
 func TestExpireLogsUndecodable(t *testing.T) {
-	s := open(t, t.TempDir())
 	var logs bytes.Buffer
-	s.SetLogger(slog.New(slog.NewJSONHandler(&logs, nil)))
+	s, err := OpenLogged(t.TempDir(), slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
 	storetest.ExpireLogsUndecodable(t, s, logs.String, func(t *testing.T, id string) {
 		err := s.db.Update(func(tx *bbolt.Tx) error {
 			return tx.Bucket(bucketIncidents).Put(idKey(id), []byte(`{"id":`))

@@ -139,8 +139,7 @@ type Store struct {
 	// upgradedFrom is the older format Open upgraded, or 0.
 	upgradedFrom int
 	// log is where the store says what goes wrong without failing a
-	// call (a record Expire cannot decode): SetLogger's, or
-	// slog.Default().
+	// call (a record Expire cannot decode): OpenLogged's.
 	log *slog.Logger
 }
 

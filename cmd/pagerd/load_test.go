@@ -61,6 +61,11 @@ func loadRunConfigFor(receiver string, loadPeople []string) string {
 	if len(adm) > 0 {
 		fmt.Fprintf(&b, "  admission: {%s}\n", strings.Join(adm, ", "))
 	}
+	// PAGERD_LOAD_STORM sets notifiers.storm.window, to compare (0s:
+	// no bundling, every page sent on its own).
+	if v := os.Getenv("PAGERD_LOAD_STORM"); v != "" {
+		fmt.Fprintf(&b, "notifiers:\n  storm: {window: %s}\n", v)
+	}
 	b.WriteString("api:\n  tokens: [{name: load, token: load-api-token}]\nusers:\n")
 	for _, u := range loadPeople {
 		fmt.Fprintf(&b, "  - {id: %s, name: %s, contacts: [{channel: push, via: webhook, address: %q}, {channel: sms, via: webhook, address: %q}, {channel: voice, via: webhook, address: %q}]}\n",

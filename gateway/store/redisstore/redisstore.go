@@ -15,6 +15,9 @@
 //	                     (the due set and claims also hold storms: storm.go)
 //	idx                  sorted set of ids by creation time in ms
 //	open                 sorted set of open ids by creation time in ms
+//	schema               the schema version, as <prefix>:schema: written
+//	                     once, so that a cluster master that lost its
+//	                     data is found (shardMarker)
 //
 // Pub/sub channels (no keys): <prefix>:nudge wakes every replica's
 // dispatcher when a step is due now (once per new incident, coalesced);
@@ -1033,25 +1036,41 @@ func (s *Store) Ping(ctx context.Context) error { return unavailable(s.rdb.Ping(
 
 // Probe writes a key that expires: refused, like every write, by a Redis
 // over maxmemory with noeviction, a READONLY replica, or MISCONF after a
-// failed save. In the same round trip it puts the schema key back if it
-// is missing: once CheckSchema has passed, a missing schema key means
-// Redis lost pagerd's data (restarted without persistence, failed over to
-// a replica that had not had it, flushed, or evicted it), and Probe says
-// so with store.ErrDataLost, once per loss: the key it put back is what
-// finds the next one. Of several replicas, the one whose probe comes
-// first finds it.
+// failed save. In the same round trip it puts the schema key and the
+// shards' markers (shardMarker) back where they are missing: once
+// CheckSchema has passed, a missing one means Redis, or on a cluster the
+// master that holds it, lost pagerd's data (restarted without
+// persistence, failed over to a replica that had not had it, flushed, or
+// evicted it), and Probe says so with store.ErrDataLost, once per loss:
+// the keys it put back are what find the next one. Of several replicas,
+// the one whose probe comes first finds it.
 func (s *Store) Probe(ctx context.Context) error {
 	pipe := s.rdb.Pipeline()
 	pipe.Set(ctx, s.prefix+":probe:"+s.probeID, time.Now().UTC().Format(time.RFC3339Nano), time.Minute)
 	var putBack *redis.BoolCmd
+	var markers []*redis.BoolCmd
 	if s.schemaSeen.Load() {
 		putBack = pipe.SetNX(ctx, s.schemaKey(), schemaVersion, 0)
+		markers = make([]*redis.BoolCmd, store.Shards)
+		for i := range markers {
+			markers[i] = pipe.SetNX(ctx, s.shardMarker(i), schemaVersion, 0)
+		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return unavailable(err)
 	}
 	if putBack != nil && putBack.Val() {
 		return fmt.Errorf("%w: redis key %s, written when pagerd first used this Redis, was gone (written again)", store.ErrDataLost, s.schemaKey())
+	}
+	var lost []string
+	for i, m := range markers {
+		if m.Val() {
+			lost = append(lost, s.shardMarker(i))
+		}
+	}
+	if len(lost) > 0 {
+		return fmt.Errorf("%w: redis keys %s, written when pagerd first used this Redis, were gone (written again): the Redis Cluster master that holds those shards lost its data",
+			store.ErrDataLost, strings.Join(lost, ", "))
 	}
 	return nil
 }

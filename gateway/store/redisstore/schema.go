@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/pagerd/pagerd/gateway/store"
 )
 
 // SchemaVersion is the layout of the keys and records this pagerd reads and
@@ -51,7 +53,7 @@ func (s *Store) checkSchema(ctx context.Context) (upgradedFrom int, err error) {
 		return 0, unavailable(err)
 	}
 	if set {
-		return 0, nil
+		return 0, s.markShards(ctx, true)
 	}
 	v, err := s.rdb.Get(ctx, s.schemaKey()).Result()
 	if errors.Is(err, redis.Nil) {
@@ -68,7 +70,7 @@ func (s *Store) checkSchema(ctx context.Context) (upgradedFrom int, err error) {
 		return 0, fmt.Errorf("%w: schema %d under prefix %q, this pagerd reads schema %d and older: run the newer pagerd, or restore the Redis data from before the upgrade",
 			ErrNewerSchema, have, s.prefix, schemaVersion)
 	case have == schemaVersion:
-		return 0, nil
+		return 0, s.markShards(ctx, false)
 	}
 	for v := have; v < schemaVersion; v++ {
 		m := schemaMigrations[v]
@@ -82,5 +84,46 @@ func (s *Store) checkSchema(ctx context.Context) (upgradedFrom int, err error) {
 	if err := s.rdb.Set(ctx, s.schemaKey(), schemaVersion, 0).Err(); err != nil {
 		return 0, unavailable(err)
 	}
-	return have, nil
+	return have, s.markShards(ctx, false)
+}
+
+// shardMarker is shard NN's own copy of the schema key,
+// "<prefix>:{NN}:schema". On Redis Cluster a shard's keys live on the
+// master that serves its hash slot, and a master that loses its data
+// (restarted without persistence, failed over to a replica that had not
+// had the writes) loses only its own slots' keys: the schema key, on one
+// master, finds only that one's loss. Each shard's marker finds the loss
+// of the master it is on; Probe puts a missing one back and says which
+// shards lost their data.
+func (s *Store) shardMarker(shard int) string { return s.key(shard, "schema") }
+
+// markShards writes the shards' markers when the schema key was just
+// written (fresh: a first start) or when none of them is there (data
+// written by a pagerd from before the markers). When some are there and
+// some are not, those shards lost their data since pagerd last ran: they
+// are left for the first probe to find, say and put back, so that a
+// replica starting on a Redis Cluster one of whose masters came back empty
+// does not hide the loss by writing them.
+func (s *Store) markShards(ctx context.Context, fresh bool) error {
+	if !fresh {
+		pipe := s.rdb.Pipeline()
+		there := make([]*redis.IntCmd, store.Shards)
+		for i := range there {
+			there[i] = pipe.Exists(ctx, s.shardMarker(i))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return unavailable(err)
+		}
+		for _, c := range there {
+			if c.Val() > 0 {
+				return nil
+			}
+		}
+	}
+	pipe := s.rdb.Pipeline()
+	for i := range store.Shards {
+		pipe.Set(ctx, s.shardMarker(i), schemaVersion, 0)
+	}
+	_, err := pipe.Exec(ctx)
+	return unavailable(err)
 }

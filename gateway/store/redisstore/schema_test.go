@@ -130,3 +130,121 @@ func TestProbeFindsTheDataLost(t *testing.T) {
 		t.Fatalf("another replica's probe: %v", err)
 	}
 }
+
+// A shard whose keys are gone while the schema key is still there (on
+// Redis Cluster, the master serving the shard's slot came back empty) is a
+// loss too: the probe says which shard's marker it put back, once.
+func TestProbeFindsAShardsLostData(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client(t)
+	s := New(rdb, "lost")
+	if _, err := s.CheckSchema(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range store.Shards {
+		if n, _ := rdb.Exists(ctx, s.shardMarker(i)).Result(); n != 1 {
+			t.Fatalf("after the first schema check, no marker %s", s.shardMarker(i))
+		}
+	}
+	if err := rdb.Del(ctx, "lost:{05}:schema").Err(); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Probe(ctx)
+	if !errors.Is(err, store.ErrDataLost) || !strings.Contains(err.Error(), "lost:{05}:schema") {
+		t.Fatalf("probe after shard 05 lost its keys: %v, want ErrDataLost naming lost:{05}:schema", err)
+	}
+	if err := s.Probe(ctx); err != nil {
+		t.Fatalf("the next probe: %v, want the loss said once", err)
+	}
+}
+
+// On a Redis Cluster the loss of a master that does not hold
+// "<prefix>:schema" is found: its shards' markers are gone.
+func TestProbeFindsTheLossOfAClusterMaster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the cluster test starts three redis-servers")
+	}
+	ctx := context.Background()
+	c := redistest.StartCluster(t, 3)
+	cc := c.ClusterClient(t)
+	s := New(cc, "lost")
+	if _, err := s.CheckSchema(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Probe(ctx); err != nil {
+		t.Fatalf("probe with the data there: %v", err)
+	}
+	schemaMaster, err := cc.MasterForKey(ctx, s.schemaKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A master other than the schema key's that holds a shard's marker.
+	var wiped *redis.Client
+	for i := range store.Shards {
+		m, err := cc.MasterForKey(ctx, s.shardMarker(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if addr := m.Options().Addr; addr != schemaMaster.Options().Addr {
+			wiped = redis.NewClient(&redis.Options{Addr: addr})
+			t.Cleanup(func() { wiped.Close() })
+			break
+		}
+	}
+	if wiped == nil {
+		t.Fatal("every shard is on the schema key's master")
+	}
+	if err := wiped.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := cc.Exists(ctx, s.schemaKey()).Result(); n != 1 {
+		t.Fatal("the schema key went with the wiped master: this test is of the others")
+	}
+	if err := s.Probe(ctx); !errors.Is(err, store.ErrDataLost) {
+		t.Fatalf("probe after a master other than the schema key's lost its data: %v, want ErrDataLost", err)
+	}
+	if err := s.Probe(ctx); err != nil {
+		t.Fatalf("the next probe: %v, want the loss said once", err)
+	}
+}
+
+// A replica starting on data whose markers are partly gone leaves them for
+// the probe to find (writing them would hide the loss); data from a
+// pagerd before the markers, with none of them, gets them all.
+func TestCheckSchemaLeavesAShardsLossToTheProbe(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client(t)
+	s := New(rdb, "lost")
+	if _, err := s.CheckSchema(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Del(ctx, s.shardMarker(3)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	starting := New(rdb, "lost")
+	if _, err := starting.CheckSchema(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := rdb.Exists(ctx, s.shardMarker(3)).Result(); n != 0 {
+		t.Fatal("a starting replica wrote the marker of a shard that lost its keys")
+	}
+	if err := starting.Probe(ctx); !errors.Is(err, store.ErrDataLost) || !strings.Contains(err.Error(), s.shardMarker(3)) {
+		t.Fatalf("the starting replica's first probe: %v, want ErrDataLost naming %s", err, s.shardMarker(3))
+	}
+
+	older := New(rdb, "older")
+	if err := rdb.Set(ctx, older.schemaKey(), schemaVersion, 0).Err(); err != nil { // a pagerd before the markers
+		t.Fatal(err)
+	}
+	if _, err := older.CheckSchema(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := older.Probe(ctx); err != nil {
+		t.Fatalf("probe on data from before the markers, after the schema check: %v", err)
+	}
+	for i := range store.Shards {
+		if n, _ := rdb.Exists(ctx, older.shardMarker(i)).Result(); n != 1 {
+			t.Fatalf("no marker %s after the schema check of older data", older.shardMarker(i))
+		}
+	}
+}

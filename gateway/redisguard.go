@@ -30,6 +30,14 @@ import (
 // while its incidents still can, and their ladders go on paging; no page
 // is lost, so that is a warning. The policy is read from INFO (CONFIG GET
 // is often disabled on managed Redis), on every master of a cluster.
+//
+// It also says, with a warning, when a server keeps no append-only file
+// (appendonly no): it then keeps pagerd's data only in RDB snapshots, if
+// at all, and a restart of Redis loses the open incidents and pending
+// pages written since the last one, which pagerd can report only when a
+// running replica's probe sees the loss first (docs/OPERATIONS.md).
+// pagerd stays ready: such a Redis takes writes and keeps them while it
+// runs, and managed Redis often runs so, with replicas instead.
 type redisGuard struct {
 	s   *redisstore.Store
 	log *slog.Logger
@@ -41,6 +49,8 @@ type redisGuard struct {
 	// said is what was last logged for each node ("" for a standalone
 	// server), so each is said once, and again when it changes.
 	said map[string]memoryState
+	// aof is each node's aof_enabled as last said (absent: not yet).
+	aof map[string]int
 	// infoRefused: a server refused INFO, said once until INFO answers
 	// again.
 	infoRefused bool
@@ -55,7 +65,7 @@ type memoryState struct {
 
 // newRedisGuard guards s, exporting pagerd_redis_evicted_keys to reg.
 func newRedisGuard(s *redisstore.Store, log *slog.Logger, reg prometheus.Registerer) *redisGuard {
-	g := &redisGuard{s: s, log: log, said: map[string]memoryState{}}
+	g := &redisGuard{s: s, log: log, said: map[string]memoryState{}, aof: map[string]int{}}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "pagerd_redis_evicted_keys",
 		Help: "Keys Redis evicted since it started (INFO stats evicted_keys, summed over a cluster's masters), as of the last readiness probe.",
@@ -91,6 +101,7 @@ func (g *redisGuard) check(ctx context.Context) error {
 			where = append(where, "node", n.Node)
 			at = " on " + n.Node
 		}
+		g.sayAOF(n)
 		allKeys := strings.HasPrefix(n.Policy, "allkeys-")
 		// A maxmemory Redis does not report (-1) is taken as set.
 		now := memoryState{policy: n.Policy, evicts: allKeys && n.MaxMemory != 0}
@@ -120,4 +131,24 @@ func (g *redisGuard) check(ctx context.Context) error {
 		return fmt.Errorf("redis evicts any key when its memory runs out (maxmemory-policy %s): accepted alerts may vanish; set maxmemory-policy noeviction", strings.Join(evicting, ", "))
 	}
 	return nil
+}
+
+// sayAOF says, once and again when it changes, whether node n keeps an
+// append-only file.
+func (g *redisGuard) sayAOF(n redisstore.NodeMemory) {
+	prev, known := g.aof[n.Node]
+	if known && prev == n.AOF {
+		return
+	}
+	g.aof[n.Node] = n.AOF
+	var where []any
+	if n.Node != "" {
+		where = []any{"node", n.Node}
+	}
+	switch {
+	case n.AOF == 0:
+		g.log.Warn("Redis keeps no append-only file (appendonly no): pagerd's data is on its disk only in RDB snapshots, if it takes any, and a restart of Redis loses the open incidents and pending pages written since the last one; run Redis with appendonly yes (appendfsync always or everysec)", where...)
+	case known && prev == 0 && n.AOF == 1:
+		g.log.Info("Redis keeps an append-only file now (appendonly yes)", where...)
+	}
 }

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/pagerd/pagerd/gateway/store/redisstore"
+	"github.com/pagerd/pagerd/internal/redistest"
 )
 
 // waitReady polls /-/ready until it answers want with a body holding every
@@ -285,4 +288,42 @@ func findMetric(t *testing.T, h *harness, name string) (float64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// A Redis without an append-only file (its data on disk only in RDB
+// snapshots, if any) is said once with a warning, pagerd staying ready;
+// turned on, it is said once, and turned off again, warned again.
+func TestWarnsOnceWhileRedisKeepsNoAppendOnlyFile(t *testing.T) {
+	h, rdb := probedOnRedis(t) // redistest's servers run with appendonly no
+	const warn = "Redis keeps no append-only file (appendonly no)"
+	h.probes(t, 5)
+	h.waitReady(t, 200)
+	if got := h.logLines("WARN", warn, "appendonly yes"); len(got) != 1 {
+		t.Fatalf("WARN lines about appendonly: %d, want 1:\n%s", len(got), h.logs)
+	}
+	configSet(t, rdb, "appendonly", "yes")
+	h.probes(t, 5)
+	h.waitReady(t, 200)
+	if got := h.logLines("INFO", "append-only file now"); len(got) != 1 {
+		t.Fatalf("INFO lines about appendonly turned on: %d, want 1:\n%s", len(got), h.logs)
+	}
+	configSet(t, rdb, "appendonly", "no")
+	h.probes(t, 5)
+	if got := h.logLines("WARN", warn); len(got) != 2 {
+		t.Fatalf("WARN lines about appendonly after it was turned off again: %d, want 2:\n%s", len(got), h.logs)
+	}
+}
+
+// A Redis that keeps an append-only file from the start is not warned
+// about.
+func TestNoAppendOnlyWarningWithAppendOnly(t *testing.T) {
+	r := redistest.Start(t, redistest.WithAOF())
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { rdb.Close() })
+	h := newHarness(t, withStore(redisstore.New(rdb, "t")), probing(20*time.Millisecond))
+	h.probes(t, 5)
+	h.waitReady(t, 200)
+	if got := h.logLines("WARN", "append-only file"); len(got) != 0 {
+		t.Fatalf("WARN lines about appendonly with appendonly yes: %d, want none:\n%s", len(got), h.logs)
+	}
 }

@@ -28,9 +28,14 @@ type NodeMemory struct {
 	// EvictedKeys is INFO stats' evicted_keys: keys evicted since the
 	// server started.
 	EvictedKeys int64
+	// AOF is INFO persistence's aof_enabled: 1 when the server writes
+	// every change to its append-only file, 0 when it keeps its data only
+	// in RDB snapshots, if at all (a restart loses what came since the
+	// last one), -1 when it does not say.
+	AOF int
 }
 
-// Memory reads INFO memory and INFO stats (not CONFIG GET, which managed
+// Memory reads INFO memory, stats and persistence (not CONFIG GET, which managed
 // Redis often disables) of the server, or of every master of a cluster,
 // whose shards each hold some of pagerd's keys. A server that does not
 // answer, or a cluster whose layout cannot be had, is store.ErrUnavailable;
@@ -76,11 +81,12 @@ func (s *Store) Memory(ctx context.Context) ([]NodeMemory, error) {
 	return out, nil
 }
 
-// readMemory reads one server's INFO memory and stats in one round trip.
+// readMemory reads one server's INFO memory, stats and persistence in one
+// round trip.
 func readMemory(ctx context.Context, c redis.Cmdable) (NodeMemory, error) {
-	var mem, stats *redis.StringCmd
+	var mem, stats, persistence *redis.StringCmd
 	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		mem, stats = p.Info(ctx, "memory"), p.Info(ctx, "stats")
+		mem, stats, persistence = p.Info(ctx, "memory"), p.Info(ctx, "stats"), p.Info(ctx, "persistence")
 		return nil
 	})
 	var refused redis.Error
@@ -95,6 +101,10 @@ func readMemory(ctx context.Context, c redis.Cmdable) (NodeMemory, error) {
 		m.MaxMemory = v
 	}
 	m.EvictedKeys, _ = strconv.ParseInt(infoField(stats.Val(), "evicted_keys"), 10, 64)
+	m.AOF = -1
+	if v, err := strconv.Atoi(infoField(persistence.Val(), "aof_enabled")); err == nil {
+		m.AOF = v
+	}
 	return m, nil
 }
 

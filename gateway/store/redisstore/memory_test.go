@@ -44,6 +44,16 @@ func TestMemoryReportsThePolicyOfEveryMaster(t *testing.T) {
 	if err := rdb.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
 		t.Fatal(err)
 	}
+	// INFO persistence's aof_enabled: off on redistest's servers, then on.
+	if got[0].AOF != 0 {
+		t.Fatalf("appendonly no: Memory() = %+v, want AOF 0", got)
+	}
+	if err := rdb.ConfigSet(ctx, "appendonly", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = s.Memory(ctx); err != nil || got[0].AOF != 1 {
+		t.Fatalf("appendonly yes: Memory() = %+v, %v, want AOF 1", got, err)
+	}
 
 	cl := redistest.StartCluster(t, 3)
 	cc := cl.ClusterClient(t)

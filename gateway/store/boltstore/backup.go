@@ -47,8 +47,12 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 // another process writes cannot be copied consistently from outside it.
 func BackupDir(ctx context.Context, dir string, w io.Writer) (int64, error) {
 	path := filepath.Join(dir, FileName)
-	if _, err := os.Stat(path); err != nil {
+	fi, err := os.Stat(path)
+	if err != nil {
 		return 0, fmt.Errorf("no store in data dir %s: %w", dir, err)
+	}
+	if err := checkLength(path, fi.Size()); err != nil {
+		return 0, err
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: LockTimeout})
 	if errors.Is(err, berrors.ErrTimeout) {

@@ -178,6 +178,9 @@ func OpenLogged(dir string, log *slog.Logger) (*Store, error) {
 	if fi, err := os.Stat(path); err == nil {
 		size = fi.Size()
 	}
+	if err := checkLength(path, size); err != nil {
+		return nil, err
+	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout:         LockTimeout,
 		FreelistType:    bbolt.FreelistMapType,
@@ -225,6 +228,21 @@ func OpenLogged(dir string, log *slog.Logger) (*Store, error) {
 		upgradedFrom = 0
 	}
 	return &Store{db: db, dir: dir, w: newCommitter(db), upgradedFrom: upgradedFrom, log: log}, nil
+}
+
+// checkLength refuses, before bbolt maps it, a store file of size bytes
+// (0: none yet, which bbolt makes) shorter than its last commit says
+// (checkWhole): a copy that did not finish, a restore cut short. bbolt
+// would map it and crash the process on the first read past its end (a
+// fault no recover catches), with a register dump instead of what to do.
+func checkLength(path string, size int64) error {
+	if size == 0 {
+		return nil
+	}
+	if err := checkWhole(path); err != nil {
+		return fmt.Errorf("%w: the store file is damaged; restore it from a backup into a new data dir (pagerd restore, docs/OPERATIONS.md#restore)", err)
+	}
+	return nil
 }
 
 // mapAhead is how much of the database file to map at open, for a file of

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -67,6 +68,41 @@ func TestSecondOpenFails(t *testing.T) {
 }
 
 var base = time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+
+// A store file cut short (a copy that did not finish) is refused by every
+// way of opening it, saying so and what to do, before bbolt maps it: bbolt
+// would crash the process with a fault on the first read past the end.
+func TestOpenRefusesAStoreCutShort(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		if _, _, err := s.Trigger(context.Background(), newIncident("svc", fmt.Sprint(i), base, 2), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, FileName)
+	if err := os.Truncate(path, 3*4096); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, err error) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), "cut short") || !strings.Contains(err.Error(), "pagerd restore") {
+			t.Errorf("%s of a store cut short: %v, want it refused as cut short, with what to do", what, err)
+		}
+	}
+	_, err = Open(dir)
+	check("Open", err)
+	_, err = OpenReadOnly(dir)
+	check("OpenReadOnly", err)
+	_, err = BackupDir(context.Background(), dir, io.Discard)
+	check("BackupDir", err)
+}
 
 func newIncident(service, dedup string, at time.Time, deadlines int) *store.Incident {
 	inc := &store.Incident{

@@ -277,8 +277,12 @@ func removeIncident(tx *bbolt.Tx, indexKey []byte, inc *store.Incident) error {
 // refused, with what to do: reading it needs the upgrade only Open makes.
 func OpenReadOnly(dir string) (*Store, error) {
 	path := filepath.Join(dir, FileName)
-	if _, err := os.Stat(path); err != nil {
+	fi, err := os.Stat(path)
+	if err != nil {
 		return nil, fmt.Errorf("no store in data dir %s: %w", dir, err)
+	}
+	if err := checkLength(path, fi.Size()); err != nil {
+		return nil, err
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: LockTimeout})
 	if errors.Is(err, berrors.ErrTimeout) {

@@ -59,3 +59,72 @@ func TestReloadKeepsTransportsItStartedWith(t *testing.T) {
 		t.Error("the reloaded config is not in force")
 	}
 }
+
+// A reload that changes a setting read only at start (a transport's
+// timeout here; a rotated credential is the case that hurts) is taken, and
+// says so: a WARN naming the setting, once, and
+// pagerd_config_restart_needed 1, until a reload puts it back.
+func TestReloadSaysWhatTakesARestart(t *testing.T) {
+	h := newHarness(t)
+	gauge := func() string {
+		for _, l := range strings.Split(h.do("GET", "/metrics", "").body, "\n") {
+			if strings.HasPrefix(l, "pagerd_config_restart_needed ") {
+				return strings.TrimPrefix(l, "pagerd_config_restart_needed ")
+			}
+		}
+		return "absent"
+	}
+	if g := gauge(); g != "0" {
+		t.Fatalf("pagerd_config_restart_needed at start: %s, want 0", g)
+	}
+	const warn = "pagerd reads these settings only at start"
+	changed := strings.Replace(testConfig, "users:\n", "notifiers:\n  webhook: {timeout: 3s}\nusers:\n", 1)
+	for range 2 {
+		if err := h.reload(changed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := h.logLines("WARN", warn, "notifiers.webhook.timeout"); len(got) != 1 {
+		t.Fatalf("WARN lines naming notifiers.webhook.timeout after two reloads of it: %d, want 1:\n%s", len(got), h.logs)
+	}
+	if g := gauge(); g != "1" {
+		t.Fatalf("pagerd_config_restart_needed after the reload: %s, want 1", g)
+	}
+	if err := h.reload(testConfig); err != nil {
+		t.Fatal(err)
+	}
+	if g := gauge(); g != "0" {
+		t.Fatalf("pagerd_config_restart_needed once the setting is back: %s, want 0", g)
+	}
+	if got := h.logLines("INFO", "no restart needed"); len(got) != 1 {
+		t.Fatalf("INFO lines saying no restart is needed: %d, want 1:\n%s", len(got), h.logs)
+	}
+	// Who is paged changes at a reload: nothing to say.
+	people := strings.Replace(testConfig, "users:\n",
+		"users:\n  - {id: cal, name: Cal, contacts: [{channel: push, via: log}]}\n", 1)
+	if err := h.reload(people); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.logLines("WARN", warn); len(got) != 1 || gauge() != "0" {
+		t.Fatalf("a reload of people only: %d WARN lines (want the 1 before), gauge %s (want 0)", len(got), gauge())
+	}
+}
+
+// Each credential a transport is built with is a setting read at start;
+// what a reload does change (storm bundling, dry_run, a callback secret)
+// is not listed.
+func TestChangedAtStartNamesCredentials(t *testing.T) {
+	started := newHarness(t).config()
+	next := *started
+	next.Notifiers.Twilio.AuthToken = "0123456789abcdef0123456789abcdef"
+	next.Notifiers.Slack.BotToken = "xoxb-rotated"
+	next.Notifiers.Email.Password = "rotated"
+	next.Notifiers.Pushover.Token = "rotated"
+	next.Notifiers.Log.DryRun = !started.Notifiers.Log.DryRun
+	next.Notifiers.Slack.SigningSecret = "rotated-signing-secret"
+	next.Notifiers.PagerDuty.WebhookSecret = "rotated-webhook-secret"
+	got := strings.Join(changedAtStart(started, &next), ", ")
+	if want := "notifiers.twilio.auth_token, notifiers.slack.bot_token, notifiers.email.password, notifiers.pushover.token"; got != want {
+		t.Fatalf("changedAtStart = %q, want %q", got, want)
+	}
+}

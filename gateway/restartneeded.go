@@ -1,0 +1,123 @@
+package gateway
+
+import (
+	"log/slog"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pagerd/pagerd/policy"
+)
+
+// Some settings are read only at start: the transports are built then
+// (their credentials, URLs, timeouts, rate limits and breakers), and so are
+// the intake's limits and the dispatcher's lease. A reload that changes one
+// of them loads, and the new value is not used until pagerd restarts; for
+// a credential that is the worst kind of quiet: rotate Twilio's auth token
+// by reload, and callbacks are checked with the new token while pages go
+// out with the old one, until the old one is revoked and every SMS fails.
+// So a reload that changes one says so (WARN, naming the settings, never
+// their values) and pagerd_config_restart_needed is 1 until a restart, or
+// a reload that puts them back.
+
+// readAtStart is a setting read only at start: its key, as the config
+// file spells it, and its value in a config.
+type readAtStart struct {
+	key string
+	of  func(*policy.Config) any
+}
+
+// startOnly are the settings a reload does not change (docs/CONFIG.md,
+// "notifiers", and the server keys that say "read at start").
+var startOnly = []readAtStart{
+	{"server.trusted_proxies", func(c *policy.Config) any { return c.Server.TrustedProxies }},
+	{"server.admission", func(c *policy.Config) any { return c.Server.Admission }},
+	{"server.lease", func(c *policy.Config) any { return c.Server.Lease }},
+	// Twilio's callbacks (delivery reports, the call's keypresses) are
+	// made from the public URL it was built with.
+	{"server.public_url", func(c *policy.Config) any {
+		if c.Notifiers.Twilio.AccountSID == "" {
+			return nil
+		}
+		return c.Server.PublicURL
+	}},
+	{"notifiers.log.path", func(c *policy.Config) any { return c.Notifiers.Log.Path }},
+	{"notifiers.webhook.timeout", func(c *policy.Config) any { return c.Notifiers.Webhook.Timeout }},
+	{"notifiers.webhook.max_attempts", func(c *policy.Config) any { return c.Notifiers.Webhook.MaxAttempts }},
+	{"notifiers.pagerduty.events_url", func(c *policy.Config) any { return c.Notifiers.PagerDuty.EventsURL }},
+	{"notifiers.pagerduty.timeout", func(c *policy.Config) any { return c.Notifiers.PagerDuty.Timeout }},
+	{"notifiers.twilio.account_sid", func(c *policy.Config) any { return c.Notifiers.Twilio.AccountSID }},
+	{"notifiers.twilio.auth_token", func(c *policy.Config) any { return c.Notifiers.Twilio.AuthToken }},
+	{"notifiers.twilio.from", func(c *policy.Config) any { return c.Notifiers.Twilio.From }},
+	{"notifiers.twilio.api_url", func(c *policy.Config) any { return c.Notifiers.Twilio.APIURL }},
+	{"notifiers.twilio.timeout", func(c *policy.Config) any { return c.Notifiers.Twilio.Timeout }},
+	{"notifiers.slack.bot_token", func(c *policy.Config) any { return c.Notifiers.Slack.BotToken }},
+	{"notifiers.slack.api_url", func(c *policy.Config) any { return c.Notifiers.Slack.APIURL }},
+	{"notifiers.slack.timeout", func(c *policy.Config) any { return c.Notifiers.Slack.Timeout }},
+	{"notifiers.email.smarthost", func(c *policy.Config) any { return c.Notifiers.Email.Smarthost }},
+	{"notifiers.email.from", func(c *policy.Config) any { return c.Notifiers.Email.From }},
+	{"notifiers.email.username", func(c *policy.Config) any { return c.Notifiers.Email.Username }},
+	{"notifiers.email.password", func(c *policy.Config) any { return c.Notifiers.Email.Password }},
+	{"notifiers.email.tls", func(c *policy.Config) any { return c.Notifiers.Email.TLS }},
+	{"notifiers.email.ca_file", func(c *policy.Config) any { return c.Notifiers.Email.CAFile }},
+	{"notifiers.email.timeout", func(c *policy.Config) any { return c.Notifiers.Email.Timeout }},
+	{"notifiers.pushover.token", func(c *policy.Config) any { return c.Notifiers.Pushover.Token }},
+	{"notifiers.pushover.api_url", func(c *policy.Config) any { return c.Notifiers.Pushover.APIURL }},
+	{"notifiers.pushover.retry", func(c *policy.Config) any { return c.Notifiers.Pushover.Retry }},
+	{"notifiers.pushover.expire", func(c *policy.Config) any { return c.Notifiers.Pushover.Expire }},
+	{"notifiers.pushover.timeout", func(c *policy.Config) any { return c.Notifiers.Pushover.Timeout }},
+	{"notifiers.rate_limits", func(c *policy.Config) any { return c.Notifiers.RateLimits }},
+	{"notifiers.breaker", func(c *policy.Config) any { return c.Notifiers.Breaker }},
+}
+
+// changedAtStart lists the settings read only at start whose value in
+// next differs from started's.
+func changedAtStart(started, next *policy.Config) []string {
+	var out []string
+	for _, s := range startOnly {
+		if !reflect.DeepEqual(s.of(started), s.of(next)) {
+			out = append(out, s.key)
+		}
+	}
+	return out
+}
+
+// restartWatch compares every config taken into use with the one pagerd
+// started with.
+type restartWatch struct {
+	started *policy.Config
+	log     *slog.Logger
+	needed  prometheus.Gauge
+	said    []string // the settings last warned about
+}
+
+func newRestartWatch(started *policy.Config, log *slog.Logger, reg prometheus.Registerer) *restartWatch {
+	w := &restartWatch{started: started, log: log, needed: prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "pagerd_config_restart_needed",
+		Help: "1 while the config in force changes a setting pagerd reads only at start (a transport's credentials, URL or timeout, rate limits, the intake's limits): it takes effect at the next restart.",
+	})}
+	reg.MustRegister(w.needed)
+	return w
+}
+
+// loaded is called with each config taken into use (configHolder.OnLoad).
+func (w *restartWatch) loaded(c *policy.Config) {
+	changed := changedAtStart(w.started, c)
+	if len(changed) == 0 {
+		w.needed.Set(0)
+		if w.said != nil {
+			w.log.Info("config: the settings read at start are again as pagerd started with them; no restart needed")
+		}
+		w.said = nil
+		return
+	}
+	w.needed.Set(1)
+	if slices.Equal(changed, w.said) {
+		return
+	}
+	w.said = changed
+	w.log.Warn("config: reloaded, but pagerd reads these settings only at start, and uses the values it started with until it restarts (pages through a transport go out with its old credentials): restart pagerd to take them",
+		"settings", strings.Join(changed, ", "))
+}

@@ -229,7 +229,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	if o.HTTPClient != nil {
 		hc = func() *http.Client { return o.HTTPClient }
 	}
-	tr, err := buildNotifiers(cfg, o.Stdout, hc, o.RetryBase, o.Now)
+	tr, err := buildNotifiers(cfg, d.cfg.Load, o.Stdout, hc, o.RetryBase, o.Now)
 	if err != nil {
 		return nil, err
 	}

@@ -44,8 +44,12 @@ type transports struct {
 // defaults; hc carries their calls (nil: clients on one transport, which
 // keeps connections to each provider for the next pages).
 // retryBase is the first wait between a page's tries (0: notify's
-// default).
-func buildNotifiers(cfg *policy.Config, stdout io.Writer, hc func() *http.Client, retryBase time.Duration, now func() time.Time) (transports, error) {
+// default). current is the config in force, for what a page reads when it
+// is sent rather than at start (nil: cfg).
+func buildNotifiers(cfg *policy.Config, current func() *policy.Config, stdout io.Writer, hc func() *http.Client, retryBase time.Duration, now func() time.Time) (transports, error) {
+	if current == nil {
+		current = func() *policy.Config { return cfg }
+	}
 	out := transports{close: func() error { return nil }}
 	if hc == nil {
 		shared := notify.NewTransport()
@@ -105,9 +109,13 @@ func buildNotifiers(cfg *policy.Config, stdout io.Writer, hc func() *http.Client
 		// URL signed like an ack link but not one (it signs nothing
 		// itself; acklink.SignReceipt), valid for
 		// as long as the page can alert and the link lifetime besides.
-		sv := cfg.Server
-		valid := time.Duration(po.Expire) + time.Duration(sv.LinkTTL)
+		// Signed with the config in force when the page goes out, as the
+		// callback is checked (pushoverVerify): a link_secret rotated by
+		// a reload must not leave new pages' callbacks refused, and the
+		// person's acknowledgement in the app lost.
 		callback := func(target, user string) string {
+			sv := current().Server
+			valid := time.Duration(po.Expire) + time.Duration(sv.LinkTTL)
 			if sv.PublicURL == "" || sv.LinkSecret == "" {
 				return ""
 			}

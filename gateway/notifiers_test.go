@@ -175,7 +175,7 @@ func quickstartNotifiers(t *testing.T, extra string) transports {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := buildNotifiers(cfg, io.Discard, nil, 0, time.Now)
+	tr, err := buildNotifiers(cfg, nil, io.Discard, nil, 0, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

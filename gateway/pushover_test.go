@@ -110,6 +110,30 @@ func TestPushoverEmergencyAcknowledgedInTheApp(t *testing.T) {
 	}
 }
 
+// A link_secret rotated by a reload signs the receipt callbacks of the
+// pages sent after it, as it checks them: acknowledging in the app still
+// acknowledges in pagerd (the callback was signed with the secret pagerd
+// started with, and refused).
+func TestPushoverCallbackAfterLinkSecretRotated(t *testing.T) {
+	po := providertest.NewPushover(t)
+	cfg := pushoverConfig(po.URL, "http://127.0.0.1:1")
+	h := newHarness(t, withConfig(cfg))
+	if err := h.reload(strings.Replace(cfg, "pushover-test-link-secret-0123456789", "pushover-rotated-link-secret-987654", 1)); err != nil {
+		t.Fatal(err)
+	}
+	id := fire(h)
+	h.step(fixedNow)
+	if ms := po.Messages(); len(ms) != 1 {
+		t.Fatalf("messages %+v", ms)
+	}
+	if code := po.Acknowledge(t, 0, "iphone"); code != 204 {
+		t.Fatalf("the app's callback after the secret was rotated: %d, want 204", code)
+	}
+	if inc := h.incident(id); inc.Status != "acknowledged" || inc.AcknowledgedBy != "ann" {
+		t.Fatalf("after the app: %s by %s", inc.Status, inc.AcknowledgedBy)
+	}
+}
+
 // ntfy: a page carries an Acknowledge action that POSTs to the signed ack
 // link, and pressing it acknowledges.
 func TestNtfyAcknowledgeAction(t *testing.T) {

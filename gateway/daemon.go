@@ -376,8 +376,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		Feeds: &feeds.Service{Store: d.store, Config: pagingConfig, Now: o.Now},
 		Links: &acklink.Pages{Incidents: d.incidents, Config: d.cfg.Load, Now: o.Now, Logger: d.log},
 		Twilio: &twilio.Callbacks{Receiver: d.incidents, Logger: d.log, Settings: func() twilio.Settings {
-			c := d.cfg.Load()
-			return twilio.Settings{AuthToken: c.Notifiers.Twilio.AuthToken.Reveal(), PublicURL: c.Server.PublicURL}
+			return twilioSettings(d.cfg.Load())
 		}},
 		PagerDuty: &pagerduty.Webhook{Receiver: d.incidents, Logger: d.log,
 			Secret: func() string { return d.cfg.Load().Notifiers.PagerDuty.WebhookSecret.Reveal() }},

@@ -126,8 +126,13 @@ func buildNotifiers(cfg *policy.Config, current func() *policy.Config, stdout io
 		out.byVia["pushover"] = chain("pushover", out.pushover, tries)
 	}
 	if tw := n.Twilio; tw.AccountSID != "" {
-		t, err := twilio.New(twilio.Options{AccountSID: tw.AccountSID, AuthToken: tw.AuthToken.Reveal(), From: tw.From,
-			APIURL: tw.APIURL, PublicURL: cfg.Server.PublicURL, HTTPClient: hc(), Timeout: time.Duration(tw.Timeout)})
+		// The auth token and the public URL are read at every page, as
+		// the callbacks read them: a token rotated by a reload sends
+		// with the token Twilio's callbacks are checked with.
+		t, err := twilio.New(twilio.Options{AccountSID: tw.AccountSID, From: tw.From,
+			APIURL: tw.APIURL, HTTPClient: hc(), Timeout: time.Duration(tw.Timeout), Settings: func() twilio.Settings {
+				return twilioSettings(current())
+			}})
 		if err != nil {
 			_ = out.close()
 			return out, fmt.Errorf("notifiers.twilio: %w", err)
@@ -136,4 +141,11 @@ func buildNotifiers(cfg *policy.Config, current func() *policy.Config, stdout io
 		out.byVia["twilio"] = chain("twilio", t, tries)
 	}
 	return out, nil
+}
+
+// twilioSettings are the Twilio settings of c that a reload changes: the
+// auth token and the public URL, read by the transport at every page and
+// by the callbacks at every request.
+func twilioSettings(c *policy.Config) twilio.Settings {
+	return twilio.Settings{AuthToken: c.Notifiers.Twilio.AuthToken.Reveal(), PublicURL: c.Server.PublicURL}
 }

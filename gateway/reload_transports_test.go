@@ -111,20 +111,22 @@ func TestReloadSaysWhatTakesARestart(t *testing.T) {
 }
 
 // Each credential a transport is built with is a setting read at start;
-// what a reload does change (storm bundling, dry_run, a callback secret)
-// is not listed.
+// what a reload does change (storm bundling, dry_run, a callback secret,
+// Twilio's auth token, the public URL) is not listed.
 func TestChangedAtStartNamesCredentials(t *testing.T) {
 	started := newHarness(t).config()
 	next := *started
-	next.Notifiers.Twilio.AuthToken = "0123456789abcdef0123456789abcdef"
+	next.Notifiers.Twilio.From = "+15550000001"
 	next.Notifiers.Slack.BotToken = "xoxb-rotated"
 	next.Notifiers.Email.Password = "rotated"
 	next.Notifiers.Pushover.Token = "rotated"
 	next.Notifiers.Log.DryRun = !started.Notifiers.Log.DryRun
 	next.Notifiers.Slack.SigningSecret = "rotated-signing-secret"
 	next.Notifiers.PagerDuty.WebhookSecret = "rotated-webhook-secret"
+	next.Notifiers.Twilio.AuthToken = "0123456789abcdef0123456789abcdef" // read at every page
+	next.Server.PublicURL = "https://pagerd.example.net"
 	got := strings.Join(changedAtStart(started, &next), ", ")
-	if want := "notifiers.twilio.auth_token, notifiers.slack.bot_token, notifiers.email.password, notifiers.pushover.token"; got != want {
+	if want := "notifiers.twilio.from, notifiers.slack.bot_token, notifiers.email.password, notifiers.pushover.token"; got != want {
 		t.Fatalf("changedAtStart = %q, want %q", got, want)
 	}
 }

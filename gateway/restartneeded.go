@@ -16,8 +16,10 @@ import (
 // the intake's limits and the dispatcher's lease. A reload that changes one
 // of them loads, and the new value is not used until pagerd restarts; for
 // a credential that is the worst kind of quiet: rotate Twilio's auth token
-// by reload, and callbacks are checked with the new token while pages go
-// out with the old one, until the old one is revoked and every SMS fails.
+// by reload, and pages would go out with the old one until it was revoked
+// and every message failed (Twilio's auth token, which a reload does
+// change, is read at every page; Slack's, Pushover's and the mail
+// server's are not).
 // So a reload that changes one says so (WARN, naming the settings, never
 // their values) and pagerd_config_restart_needed is 1 until a restart, or
 // a reload that puts them back.
@@ -35,21 +37,12 @@ var startOnly = []readAtStart{
 	{"server.trusted_proxies", func(c *policy.Config) any { return c.Server.TrustedProxies }},
 	{"server.admission", func(c *policy.Config) any { return c.Server.Admission }},
 	{"server.lease", func(c *policy.Config) any { return c.Server.Lease }},
-	// Twilio's callbacks (delivery reports, the call's keypresses) are
-	// made from the public URL it was built with.
-	{"server.public_url", func(c *policy.Config) any {
-		if c.Notifiers.Twilio.AccountSID == "" {
-			return nil
-		}
-		return c.Server.PublicURL
-	}},
 	{"notifiers.log.path", func(c *policy.Config) any { return c.Notifiers.Log.Path }},
 	{"notifiers.webhook.timeout", func(c *policy.Config) any { return c.Notifiers.Webhook.Timeout }},
 	{"notifiers.webhook.max_attempts", func(c *policy.Config) any { return c.Notifiers.Webhook.MaxAttempts }},
 	{"notifiers.pagerduty.events_url", func(c *policy.Config) any { return c.Notifiers.PagerDuty.EventsURL }},
 	{"notifiers.pagerduty.timeout", func(c *policy.Config) any { return c.Notifiers.PagerDuty.Timeout }},
 	{"notifiers.twilio.account_sid", func(c *policy.Config) any { return c.Notifiers.Twilio.AccountSID }},
-	{"notifiers.twilio.auth_token", func(c *policy.Config) any { return c.Notifiers.Twilio.AuthToken }},
 	{"notifiers.twilio.from", func(c *policy.Config) any { return c.Notifiers.Twilio.From }},
 	{"notifiers.twilio.api_url", func(c *policy.Config) any { return c.Notifiers.Twilio.APIURL }},
 	{"notifiers.twilio.timeout", func(c *policy.Config) any { return c.Notifiers.Twilio.Timeout }},

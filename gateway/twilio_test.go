@@ -97,6 +97,28 @@ func TestTwilioSMSAndStatusCallback(t *testing.T) {
 	}
 }
 
+// A Twilio auth token rotated by a reload is the one the next page is sent
+// with (and the one callbacks are checked with): the old one deleted at
+// Twilio, pages still go out.
+func TestTwilioTokenRotatedByReload(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	cfg := twilioAt(fake, twilioConfig)
+	h := newHarness(t, withConfig(cfg), realTransport("twilio"), fastRetries())
+	const rotated = "fedcba9876543210fedcba9876543210"
+	fake.RotateToken(rotated)
+	if err := h.reload(strings.Replace(cfg, "auth_token: "+twToken, "auth_token: "+rotated, 1)); err != nil {
+		t.Fatal(err)
+	}
+	fire(h)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	if n := len(fake.Messages()); n != 1 {
+		t.Fatalf("Twilio took %d messages after the token was rotated by a reload, want 1", n)
+	}
+	if got := h.logLines("WARN", "only at start"); len(got) != 0 {
+		t.Fatalf("a rotated Twilio token was said to need a restart:\n%s", got)
+	}
+}
+
 // TestSMSReplies: a paged person acts by replying to the SMS, alone (the
 // latest incident paged to them) or with its code; other numbers, unknown
 // words and forged requests get nowhere.

@@ -7,6 +7,7 @@
 package providertest
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
@@ -43,6 +44,7 @@ type Twilio struct {
 	URL string
 
 	mu        sync.Mutex
+	token     string // the auth token it takes, "" for TwilioToken
 	sent      []url.Values
 	calls     []url.Values
 	reads     []string
@@ -57,6 +59,15 @@ func NewTwilio(t testing.TB) *Twilio {
 	t.Cleanup(s.Close)
 	f.URL = s.URL
 	return f
+}
+
+// RotateToken makes the fake take token as the account's auth token from
+// now on, and refuse the old one, as Twilio does once a rotated token's
+// predecessor is deleted.
+func (f *Twilio) RotateToken(token string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.token = token
 }
 
 // FailFirst makes the next n requests fail with Twilio's 500.
@@ -87,8 +98,11 @@ func (f *Twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(code)
 		_ = json.NewEncoder(w).Encode(map[string]any{"code": twCode, "message": msg, "more_info": "https://www.twilio.com/docs/errors", "status": code})
 	}
+	f.mu.Lock()
+	token := cmp.Or(f.token, TwilioToken)
+	f.mu.Unlock()
 	user, pass, ok := r.BasicAuth()
-	if !ok || user != TwilioSID || pass != TwilioToken {
+	if !ok || user != TwilioSID || pass != token {
 		fail(401, 20003, "Authenticate")
 		return
 	}

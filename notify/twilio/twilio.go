@@ -53,6 +53,11 @@ type Options struct {
 	// page's context: twilio-go takes no context, so the transport
 	// carries it (boundTo).
 	Timeout time.Duration
+	// Settings, when set, is the auth token and public URL in force,
+	// read at every call instead of AuthToken and PublicURL: a reload
+	// that rotates the token (or moves the public URL) then sends with
+	// the value the callbacks are checked with.
+	Settings func() Settings
 }
 
 // Notifier sends SMS pages and places voice calls through Twilio's REST API
@@ -61,12 +66,11 @@ type Options struct {
 // signature), with the incident and the person in their query; a call asks
 // the daemon what to say (TwiML) and gathers a keypress.
 type Notifier struct {
-	creds   *client.Credentials
-	tr      http.RoundTripper // to Twilio's API host, or APIURL's
-	sid     string
-	from    string
-	base    string // the daemon's callback base: <public URL>/api/v1/twilio
-	timeout time.Duration
+	settings func() Settings   // the auth token and public URL in force
+	tr       http.RoundTripper // to Twilio's API host, or APIURL's
+	sid      string
+	from     string
+	timeout  time.Duration
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -89,11 +93,21 @@ func New(o Options) (*Notifier, error) {
 		}
 		tr = hostRewriter{to: u, next: base}
 	}
-	t := &Notifier{creds: client.NewCredentials(o.AccountSID, o.AuthToken), tr: tr, sid: o.AccountSID, from: o.From, timeout: timeout}
-	if o.PublicURL != "" {
-		t.base = strings.TrimRight(o.PublicURL, "/") + CallbackPath
+	settings := o.Settings
+	if settings == nil {
+		fixed := Settings{AuthToken: o.AuthToken, PublicURL: o.PublicURL}
+		settings = func() Settings { return fixed }
 	}
-	return t, nil
+	return &Notifier{settings: settings, tr: tr, sid: o.AccountSID, from: o.From, timeout: timeout}, nil
+}
+
+// base is the daemon's callback base, <public URL>/api/v1/twilio, or ""
+// without a public URL.
+func base(st Settings) string {
+	if st.PublicURL == "" {
+		return ""
+	}
+	return strings.TrimRight(st.PublicURL, "/") + CallbackPath
 }
 
 // hostRewriter sends requests for Twilio's API host to another base URL.
@@ -146,17 +160,19 @@ func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 		}
 	}
 	q := v.Encode()
+	st := t.settings()
+	cb := base(st)
 	var send func(*openapi.ApiService) error
 	switch m.Channel {
 	case "sms":
 		p := &openapi.CreateMessageParams{}
 		p.SetTo(m.Address).SetFrom(t.from).SetBody(smsBody(m))
-		if t.base != "" && !m.Notice {
-			p.SetStatusCallback(t.base + "/status?" + q)
+		if cb != "" && !m.Notice {
+			p.SetStatusCallback(cb + "/status?" + q)
 		}
 		send = func(api *openapi.ApiService) error { _, err := api.CreateMessage(p); return err }
 	case "voice":
-		if t.base == "" {
+		if cb == "" {
 			return errors.New("twilio: calls need server.public_url, for Twilio to ask what to say")
 		}
 		// The call's own URL says what it is about too, so that a call
@@ -178,13 +194,13 @@ func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 		// Answering-machine detection tells a voicemail from a person, so a
 		// voicemail is never taken for an answered page.
 		p := &openapi.CreateCallParams{}
-		p.SetTo(m.Address).SetFrom(t.from).SetUrl(t.base + "/voice?" + cv.Encode()).SetMachineDetection("Enable").
-			SetStatusCallback(t.base + "/status?" + q)
+		p.SetTo(m.Address).SetFrom(t.from).SetUrl(cb + "/voice?" + cv.Encode()).SetMachineDetection("Enable").
+			SetStatusCallback(cb + "/status?" + q)
 		send = func(api *openapi.ApiService) error { _, err := api.CreateCall(p); return err }
 	default:
 		return fmt.Errorf("twilio: %s pages are not supported", m.Channel)
 	}
-	return t.call(ctx, send)
+	return t.call(ctx, st, send)
 }
 
 // MaxSMS is the longest SMS body Twilio takes: 1,600 characters, counted
@@ -232,12 +248,12 @@ func smsBody(m notify.Message) string {
 // may have created the SMS or call (notify.MaybeSent), and a redirect
 // that would turn the POST into a GET is final (followed, its list of
 // messages was taken for the message created).
-func (t *Notifier) call(ctx context.Context, send func(*openapi.ApiService) error) error {
+func (t *Notifier) call(ctx context.Context, st Settings, send func(*openapi.ApiService) error) error {
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	ctx, wrote := notify.TraceWrite(ctx)
 	answered := new(atomic.Int32)
-	c := &client.Client{Credentials: t.creds,
+	c := &client.Client{Credentials: client.NewCredentials(t.sid, st.AuthToken),
 		HTTPClient: notify.KeepMethodOnRedirect(&http.Client{Transport: boundTo{ctx: ctx, next: t.tr, answered: answered}})}
 	c.SetAccountSid(t.sid)
 	err := send(openapi.NewApiServiceWithClient(c))
@@ -274,7 +290,7 @@ func (t *Notifier) call(ctx context.Context, send func(*openapi.ApiService) erro
 // wrong token shows before the first page.
 func (t *Notifier) Check(ctx context.Context) error {
 	var status string
-	err := t.call(ctx, func(api *openapi.ApiService) error {
+	err := t.call(ctx, t.settings(), func(api *openapi.ApiService) error {
 		a, err := api.FetchAccount(t.sid)
 		if err == nil && a.Status != nil {
 			status = *a.Status
@@ -326,7 +342,7 @@ func (t *Notifier) notOwnNumber(ctx context.Context) error {
 // records it found.
 func (t *Notifier) listed(ctx context.Context, list func(*openapi.ApiService) (int, error)) (int, error) {
 	var n int
-	if err := t.call(ctx, func(api *openapi.ApiService) error {
+	if err := t.call(ctx, t.settings(), func(api *openapi.ApiService) error {
 		var err error
 		n, err = list(api)
 		return err

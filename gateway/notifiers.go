@@ -83,7 +83,11 @@ func buildNotifiers(cfg *policy.Config, current func() *policy.Config, stdout io
 		"ntfy":      chain("ntfy", notify.NewNtfy(hc(), time.Duration(n.Webhook.Timeout)), webhookTries),
 	}
 	if sl := n.Slack; sl.Configured() {
-		out.slack = slack.New(slack.Options{Token: sl.BotToken.Reveal(), APIURL: sl.APIURL, HTTPClient: hc(), Timeout: time.Duration(sl.Timeout)})
+		// The credentials (here, and Pushover's, the mail server's and
+		// Twilio's below) are read at every call: a secret rotated by a
+		// reload is the one the next page sends.
+		out.slack = slack.New(slack.Options{APIURL: sl.APIURL, HTTPClient: hc(), Timeout: time.Duration(sl.Timeout),
+			TokenFunc: func() string { return current().Notifiers.Slack.BotToken.Reveal() }})
 		out.byVia["slack"] = chain("slack", slack.NewNotifier(out.slack), tries)
 	}
 	if em := n.Email; em.Smarthost != "" {
@@ -96,7 +100,8 @@ func buildNotifiers(cfg *policy.Config, current func() *policy.Config, stdout io
 			}
 		}
 		e, err := email.New(email.Options{Smarthost: em.Smarthost, From: em.From, Username: em.Username, Password: em.Password.Reveal(),
-			TLS: em.TLS, RootCAs: pool, Timeout: time.Duration(em.Timeout)})
+			TLS: em.TLS, RootCAs: pool, Timeout: time.Duration(em.Timeout),
+			PasswordFunc: func() string { return current().Notifiers.Email.Password.Reveal() }})
 		if err != nil {
 			_ = out.close()
 			return out, fmt.Errorf("notifiers.email: %w", err)
@@ -121,8 +126,9 @@ func buildNotifiers(cfg *policy.Config, current func() *policy.Config, stdout io
 			}
 			return strings.TrimRight(sv.PublicURL, "/") + pushover.CallbackPath + "/" + acklink.SignReceipt(sv.LinkSecret, target, user, now().Add(valid))
 		}
-		out.pushover = pushover.New(pushover.Options{Token: po.Token.Reveal(), APIURL: po.APIURL, Retry: time.Duration(po.Retry),
-			Expire: time.Duration(po.Expire), Callback: callback, HTTPClient: hc(), Timeout: time.Duration(po.Timeout)})
+		out.pushover = pushover.New(pushover.Options{APIURL: po.APIURL, Retry: time.Duration(po.Retry),
+			Expire: time.Duration(po.Expire), Callback: callback, HTTPClient: hc(), Timeout: time.Duration(po.Timeout),
+			TokenFunc: func() string { return current().Notifiers.Pushover.Token.Reveal() }})
 		out.byVia["pushover"] = chain("pushover", out.pushover, tries)
 	}
 	if tw := n.Twilio; tw.AccountSID != "" {

@@ -3,6 +3,9 @@ package gateway
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/policy"
 )
 
 // TestReloadRefusesATransportNotStarted: the transports are built once, at
@@ -110,23 +113,27 @@ func TestReloadSaysWhatTakesARestart(t *testing.T) {
 	}
 }
 
-// Each credential a transport is built with is a setting read at start;
-// what a reload does change (storm bundling, dry_run, a callback secret,
-// Twilio's auth token, the public URL) is not listed.
-func TestChangedAtStartNamesCredentials(t *testing.T) {
+// What a transport is built with (an account, a sender, a URL, a
+// timeout) is a setting read at start; what a reload does change (storm
+// bundling, dry_run, the secrets, which every call reads, the public URL)
+// is not listed.
+func TestChangedAtStartNamesWhatTransportsAreBuiltWith(t *testing.T) {
 	started := newHarness(t).config()
 	next := *started
 	next.Notifiers.Twilio.From = "+15550000001"
-	next.Notifiers.Slack.BotToken = "xoxb-rotated"
-	next.Notifiers.Email.Password = "rotated"
-	next.Notifiers.Pushover.Token = "rotated"
+	next.Notifiers.Slack.APIURL = "https://slack.example.net/api/"
+	next.Notifiers.Email.Username = "pagerd2"
+	next.Notifiers.Pushover.Timeout = policy.Duration(3 * time.Second)
 	next.Notifiers.Log.DryRun = !started.Notifiers.Log.DryRun
 	next.Notifiers.Slack.SigningSecret = "rotated-signing-secret"
 	next.Notifiers.PagerDuty.WebhookSecret = "rotated-webhook-secret"
-	next.Notifiers.Twilio.AuthToken = "0123456789abcdef0123456789abcdef" // read at every page
+	next.Notifiers.Twilio.AuthToken = "0123456789abcdef0123456789abcdef"
+	next.Notifiers.Slack.BotToken = "xoxb-rotated"
+	next.Notifiers.Email.Password = "rotated"
+	next.Notifiers.Pushover.Token = "rotated"
 	next.Server.PublicURL = "https://pagerd.example.net"
 	got := strings.Join(changedAtStart(started, &next), ", ")
-	if want := "notifiers.twilio.from, notifiers.slack.bot_token, notifiers.email.password, notifiers.pushover.token"; got != want {
+	if want := "notifiers.twilio.from, notifiers.slack.api_url, notifiers.email.username, notifiers.pushover.timeout"; got != want {
 		t.Fatalf("changedAtStart = %q, want %q", got, want)
 	}
 }

@@ -12,14 +12,13 @@ import (
 )
 
 // Some settings are read only at start: the transports are built then
-// (their credentials, URLs, timeouts, rate limits and breakers), and so are
-// the intake's limits and the dispatcher's lease. A reload that changes one
-// of them loads, and the new value is not used until pagerd restarts; for
-// a credential that is the worst kind of quiet: rotate Twilio's auth token
-// by reload, and pages would go out with the old one until it was revoked
-// and every message failed (Twilio's auth token, which a reload does
-// change, is read at every page; Slack's, Pushover's and the mail
-// server's are not).
+// (their accounts, senders, URLs, timeouts, rate limits and breakers), and
+// so are the intake's limits and the dispatcher's lease. A reload that
+// changes one of them loads, and the new value is not used until pagerd
+// restarts. (The transports' secrets, Twilio's auth token, Slack's bot
+// token, Pushover's token and the mail server's password, are read at
+// every call, so a reload rotates them: they would be the worst kind of
+// quiet here, pages going out with the old one until it was revoked.)
 // So a reload that changes one says so (WARN, naming the settings, never
 // their values) and pagerd_config_restart_needed is 1 until a restart, or
 // a reload that puts them back.
@@ -46,17 +45,14 @@ var startOnly = []readAtStart{
 	{"notifiers.twilio.from", func(c *policy.Config) any { return c.Notifiers.Twilio.From }},
 	{"notifiers.twilio.api_url", func(c *policy.Config) any { return c.Notifiers.Twilio.APIURL }},
 	{"notifiers.twilio.timeout", func(c *policy.Config) any { return c.Notifiers.Twilio.Timeout }},
-	{"notifiers.slack.bot_token", func(c *policy.Config) any { return c.Notifiers.Slack.BotToken }},
 	{"notifiers.slack.api_url", func(c *policy.Config) any { return c.Notifiers.Slack.APIURL }},
 	{"notifiers.slack.timeout", func(c *policy.Config) any { return c.Notifiers.Slack.Timeout }},
 	{"notifiers.email.smarthost", func(c *policy.Config) any { return c.Notifiers.Email.Smarthost }},
 	{"notifiers.email.from", func(c *policy.Config) any { return c.Notifiers.Email.From }},
 	{"notifiers.email.username", func(c *policy.Config) any { return c.Notifiers.Email.Username }},
-	{"notifiers.email.password", func(c *policy.Config) any { return c.Notifiers.Email.Password }},
 	{"notifiers.email.tls", func(c *policy.Config) any { return c.Notifiers.Email.TLS }},
 	{"notifiers.email.ca_file", func(c *policy.Config) any { return c.Notifiers.Email.CAFile }},
 	{"notifiers.email.timeout", func(c *policy.Config) any { return c.Notifiers.Email.Timeout }},
-	{"notifiers.pushover.token", func(c *policy.Config) any { return c.Notifiers.Pushover.Token }},
 	{"notifiers.pushover.api_url", func(c *policy.Config) any { return c.Notifiers.Pushover.APIURL }},
 	{"notifiers.pushover.retry", func(c *policy.Config) any { return c.Notifiers.Pushover.Retry }},
 	{"notifiers.pushover.expire", func(c *policy.Config) any { return c.Notifiers.Pushover.Expire }},
@@ -89,7 +85,7 @@ type restartWatch struct {
 func newRestartWatch(started *policy.Config, log *slog.Logger, reg prometheus.Registerer) *restartWatch {
 	w := &restartWatch{started: started, log: log, needed: prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "pagerd_config_restart_needed",
-		Help: "1 while the config in force changes a setting pagerd reads only at start (a transport's credentials, URL or timeout, rate limits, the intake's limits): it takes effect at the next restart.",
+		Help: "1 while the config in force changes a setting pagerd reads only at start (a transport's account, sender, URL or timeout, rate limits, the intake's limits): it takes effect at the next restart.",
 	})}
 	reg.MustRegister(w.needed)
 	return w
@@ -111,6 +107,6 @@ func (w *restartWatch) loaded(c *policy.Config) {
 		return
 	}
 	w.said = changed
-	w.log.Warn("config: reloaded, but pagerd reads these settings only at start, and uses the values it started with until it restarts (pages through a transport go out with its old credentials): restart pagerd to take them",
+	w.log.Warn("config: reloaded, but pagerd reads these settings only at start, and uses the values it started with until it restarts (pages through a transport go out with its old settings): restart pagerd to take them",
 		"settings", strings.Join(changed, ", "))
 }

@@ -1,6 +1,7 @@
 package providertest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -44,11 +45,20 @@ type Pushover struct {
 	URL string
 
 	mu       sync.Mutex
+	token    string // the application token it takes, "" for PushoverToken
 	messages []PushoverMessage
 	cancels  []string
 	fail     int
 	// validations are the user keys validated, in order.
 	validations []string
+}
+
+// RotateToken makes the fake take token as the application token from now
+// on, and refuse the old one.
+func (f *Pushover) RotateToken(token string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.token = token
 }
 
 // NewPushover starts a fake Pushover for the test.
@@ -109,7 +119,7 @@ func (f *Pushover) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.answer(w, 500, map[string]any{"status": 0, "errors": []string{"internal error"}})
 		return
 	}
-	if r.PostForm.Get("token") != PushoverToken {
+	if r.PostForm.Get("token") != cmp.Or(f.token, PushoverToken) {
 		f.answer(w, 400, map[string]any{"status": 0, "token": "invalid", "errors": []string{"application token is invalid"}})
 		return
 	}

@@ -1,6 +1,7 @@
 package providertest
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -65,6 +66,7 @@ type Slack struct {
 	URL string
 
 	mu       sync.Mutex
+	token    string // the bot token it takes, "" for SlackBotToken
 	calls    []SlackCall
 	messages map[string]*SlackMessage // by channel id + " " + ts
 	order    []string
@@ -75,6 +77,15 @@ type Slack struct {
 	responseURLs map[string]*responseURL
 	// authTests counts auth.test calls (not in calls: they post nothing).
 	authTests int
+}
+
+// RotateToken makes the fake take token as the bot token from now on, and
+// refuse the old one (invalid_auth), as Slack does once a token is
+// rotated.
+func (f *Slack) RotateToken(token string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.token = token
 }
 
 // NewSlack starts a fake Slack for the test.
@@ -231,7 +242,10 @@ func (f *Slack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		token = strings.TrimPrefix(h, "Bearer ")
 	}
-	if token != SlackBotToken {
+	f.mu.Lock()
+	want := cmp.Or(f.token, SlackBotToken)
+	f.mu.Unlock()
+	if token != want {
 		f.refuse(w, "invalid_auth")
 		return
 	}

@@ -2,6 +2,7 @@ package providertest
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -52,9 +53,18 @@ type SMTP struct {
 	// Pool holds its certificate.
 	Pool *x509.CertPool
 
-	mu    sync.Mutex
-	mails []Mail
-	hold  chan struct{}
+	mu       sync.Mutex
+	password string // the password it takes, "" for SMTPPassword
+	mails    []Mail
+	hold     chan struct{}
+}
+
+// RotatePassword makes the server take password for SMTPUser from now on,
+// and refuse the old one (535).
+func (f *SMTP) RotatePassword(password string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.password = password
 }
 
 // HoldDataAnswers makes the server keep each message it takes from now on
@@ -115,7 +125,10 @@ func (s *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
 
 func (s *smtpSession) Auth(mech string) (sasl.Server, error) {
 	return sasl.NewPlainServer(func(identity, username, password string) error {
-		if username != SMTPUser || password != SMTPPassword {
+		s.f.mu.Lock()
+		want := cmp.Or(s.f.password, SMTPPassword)
+		s.f.mu.Unlock()
+		if username != SMTPUser || password != want {
 			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
 		}
 		s.user = username

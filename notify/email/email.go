@@ -51,6 +51,10 @@ type Options struct {
 	RootCAs *x509.CertPool
 	// Timeout bounds each message (default DefaultTimeout).
 	Timeout time.Duration
+	// PasswordFunc, when set, is the password in force, read at every
+	// login instead of Password: a password rotated by a config reload
+	// is the one the next message logs in with.
+	PasswordFunc func() string
 }
 
 // Notifier sends email.
@@ -339,7 +343,11 @@ func (n *Notifier) open(ctx context.Context) (_ *smtp.Client, closeConn func(), 
 	closeConn = func() { stop(); c.Close() }
 	c.CommandTimeout, c.SubmissionTimeout = n.o.Timeout, n.o.Timeout
 	if n.o.Username != "" {
-		if err := c.Auth(sasl.NewPlainClient("", n.o.Username, n.o.Password)); err != nil {
+		password := n.o.Password
+		if n.o.PasswordFunc != nil {
+			password = n.o.PasswordFunc()
+		}
+		if err := c.Auth(sasl.NewPlainClient("", n.o.Username, password)); err != nil {
 			closeConn()
 			return nil, nil, n.failed("AUTH", err)
 		}

@@ -48,6 +48,10 @@ type Options struct {
 	Callback   func(target, user string) string
 	HTTPClient *http.Client
 	Timeout    time.Duration
+	// TokenFunc, when set, is the application token in force, read at
+	// every call instead of Token: a token rotated by a config reload is
+	// the one the next call sends.
+	TokenFunc func() string
 }
 
 // Notifier pushes through Pushover.
@@ -57,6 +61,14 @@ type Notifier struct {
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
+
+// token is the application token in force.
+func (n *Notifier) token() string {
+	if n.o.TokenFunc != nil {
+		return n.o.TokenFunc()
+	}
+	return n.o.Token
+}
 
 // New makes a Notifier.
 func New(o Options) *Notifier {
@@ -93,7 +105,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	if m.Notice {
 		title = m.Summary
 	}
-	form := url.Values{"token": {n.o.Token}, "user": {m.Address}, "message": {textcut.Bytes(m.Text, maxMessage, "")}, "title": {textcut.Bytes(title, maxTitle, "")}}
+	form := url.Values{"token": {n.token()}, "user": {m.Address}, "message": {textcut.Bytes(m.Text, maxMessage, "")}, "title": {textcut.Bytes(title, maxTitle, "")}}
 	if m.AckURL != "" {
 		form.Set("url", m.AckURL)
 		form.Set("url_title", "Acknowledge or resolve")
@@ -119,7 +131,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 // storm bundle): the phones stop alerting. Cancelling what is not alerting
 // any more is not an error.
 func (n *Notifier) Cancel(ctx context.Context, target string) error {
-	return n.post(ctx, "/1/receipts/cancel_by_tag/"+url.PathEscape(target)+".json", url.Values{"token": {n.o.Token}})
+	return n.post(ctx, "/1/receipts/cancel_by_tag/"+url.PathEscape(target)+".json", url.Values{"token": {n.token()}})
 }
 
 // ValidateUser asks Pushover whether it takes the application token and
@@ -127,7 +139,7 @@ func (n *Notifier) Cancel(ctx context.Context, target string) error {
 // pagerd serve tries at start for each contact's key, so that a wrong key
 // shows before the first page.
 func (n *Notifier) ValidateUser(ctx context.Context, user string) error {
-	return n.post(ctx, "/1/users/validate.json", url.Values{"token": {n.o.Token}, "user": {user}})
+	return n.post(ctx, "/1/users/validate.json", url.Values{"token": {n.token()}, "user": {user}})
 }
 
 // post makes one API call through the sender, which decides what is worth

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -46,11 +47,21 @@ type Options struct {
 	HTTPClient *http.Client
 	// Timeout bounds each call (default DefaultTimeout).
 	Timeout time.Duration
+	// TokenFunc, when set, is the bot token in force, read at every call
+	// instead of Token: a token rotated by a config reload is the one
+	// the next call sends.
+	TokenFunc func() string
 }
 
 // Client calls Slack's Web API as pagerd's app.
 type Client struct {
-	api     *slack.Client
+	token func() string
+	opts  []slack.Option
+	// mu guards cur, the Web API client for the token last read (curToken).
+	mu       sync.Mutex
+	cur      *slack.Client
+	curToken string
+
 	http    *http.Client
 	timeout time.Duration
 	// apiHost and apiScheme are the Web API's host and scheme:
@@ -78,8 +89,24 @@ func New(o Options) *Client {
 	if u, err := url.Parse(o.APIURL); err == nil {
 		apiHost, apiScheme = u.Host, u.Scheme
 	}
-	return &Client{api: slack.New(o.Token, slack.OptionAPIURL(o.APIURL), slack.OptionHTTPClient(o.HTTPClient)), http: o.HTTPClient,
-		timeout: o.Timeout, apiHost: apiHost, apiScheme: apiScheme}
+	token := o.TokenFunc
+	if token == nil {
+		fixed := o.Token
+		token = func() string { return fixed }
+	}
+	return &Client{token: token, opts: []slack.Option{slack.OptionAPIURL(o.APIURL), slack.OptionHTTPClient(o.HTTPClient)},
+		http: o.HTTPClient, timeout: o.Timeout, apiHost: apiHost, apiScheme: apiScheme}
+}
+
+// api is the Web API client for the bot token in force.
+func (c *Client) api() *slack.Client {
+	t := c.token()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur == nil || t != c.curToken {
+		c.cur, c.curToken = slack.New(t, c.opts...), t
+	}
+	return c.cur
 }
 
 // Ref is where a posted message is: its channel's id and its timestamp,
@@ -224,7 +251,7 @@ func escape(s string) string {
 func (c *Client) Post(ctx context.Context, channel string, card Card) (Ref, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	ch, ts, err := c.api.PostMessageContext(ctx, channel, slack.MsgOptionText(escape(card.text()), false),
+	ch, ts, err := c.api().PostMessageContext(ctx, channel, slack.MsgOptionText(escape(card.text()), false),
 		slack.MsgOptionBlocks(card.blocks()...), slack.MsgOptionDisableLinkUnfurl())
 	if err != nil {
 		return Ref{}, classify("chat.postMessage", err, false)
@@ -236,7 +263,7 @@ func (c *Client) Post(ctx context.Context, channel string, card Card) (Ref, erro
 func (c *Client) Update(ctx context.Context, ref Ref, card Card) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	_, _, _, err := c.api.UpdateMessageContext(ctx, ref.Channel, ref.TS, slack.MsgOptionText(escape(card.text()), false),
+	_, _, _, err := c.api().UpdateMessageContext(ctx, ref.Channel, ref.TS, slack.MsgOptionText(escape(card.text()), false),
 		slack.MsgOptionBlocks(card.blocks()...))
 	return classify("chat.update", err, false)
 }
@@ -247,7 +274,7 @@ func (c *Client) Update(ctx context.Context, ref Ref, card Card) error {
 func (c *Client) Reply(ctx context.Context, ref Ref, text string) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	_, _, err := c.api.PostMessageContext(ctx, ref.Channel, slack.MsgOptionText(escape(text), false), slack.MsgOptionTS(ref.TS),
+	_, _, err := c.api().PostMessageContext(ctx, ref.Channel, slack.MsgOptionText(escape(text), false), slack.MsgOptionTS(ref.TS),
 		slack.MsgOptionDisableLinkUnfurl())
 	return classify("chat.postMessage", err, false)
 }
@@ -257,7 +284,7 @@ func (c *Client) Reply(ctx context.Context, ref Ref, text string) error {
 func (c *Client) Say(ctx context.Context, channel, text string) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	_, _, err := c.api.PostMessageContext(ctx, channel, slack.MsgOptionText(escape(text), false), slack.MsgOptionDisableLinkUnfurl())
+	_, _, err := c.api().PostMessageContext(ctx, channel, slack.MsgOptionText(escape(text), false), slack.MsgOptionDisableLinkUnfurl())
 	return classify("chat.postMessage", err, false)
 }
 
@@ -267,7 +294,7 @@ func (c *Client) Say(ctx context.Context, channel, text string) error {
 func (c *Client) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	_, err := c.api.AuthTestContext(ctx)
+	_, err := c.api().AuthTestContext(ctx)
 	return classify("auth.test", err, false)
 }
 
@@ -291,7 +318,7 @@ func (c *Client) PostDocument(ctx context.Context, channel, doc string, markdown
 	} else {
 		opts = append(opts, slack.MsgOptionDisableMarkdown())
 	}
-	_, _, err := c.api.PostMessageContext(ctx, channel, opts...)
+	_, _, err := c.api().PostMessageContext(ctx, channel, opts...)
 	return classify("chat.postMessage", err, false)
 }
 
@@ -299,7 +326,7 @@ func (c *Client) PostDocument(ctx context.Context, channel, doc string, markdown
 func (c *Client) ephemeral(ctx context.Context, channel, user, text string) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	_, err := c.api.PostEphemeralContext(ctx, channel, user, slack.MsgOptionText(text, false))
+	_, err := c.api().PostEphemeralContext(ctx, channel, user, slack.MsgOptionText(text, false))
 	return classify("chat.postEphemeral", err, false)
 }
 
@@ -439,7 +466,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	ctx, cancel := context.WithTimeout(ctx, n.c.timeout)
 	defer cancel()
 	ctx, wrote := notify.TraceWrite(ctx)
-	_, _, err := n.c.api.PostMessageContext(ctx, m.Address, slack.MsgOptionText(escape(m.Text), false), slack.MsgOptionBlocks(blocks...),
+	_, _, err := n.c.api().PostMessageContext(ctx, m.Address, slack.MsgOptionText(escape(m.Text), false), slack.MsgOptionBlocks(blocks...),
 		slack.MsgOptionDisableLinkUnfurl())
 	if rl := (*slack.RateLimitedError)(nil); errors.As(err, &rl) {
 		// Slack said when it takes the message: the page keeps its turn

@@ -447,8 +447,9 @@ func compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.ShiftNotice, n
 		extra := overridden(sh)
 		if n.Kind == policy.NoticeHandoff {
 			what := w.what(sh)
-			out = append(out, pending{To: "user:" + sh.User, Due: n.At, Until: sh.Until, Subject: "You are on call now: " + what,
-				Text: fmt.Sprintf("You are on call now: %s, until %s%s. You take over from %s.", what, stamp(sh.Until), extra, name(n.Outgoing))})
+			end := w.end(sh)
+			out = append(out, pending{To: "user:" + sh.User, Due: n.At, Until: end, Subject: "You are on call now: " + what,
+				Text: fmt.Sprintf("You are on call now: %s, until %s%s. You take over from %s.", what, stamp(end), extra, name(n.Outgoing))})
 		} else {
 			out = append(out, w.before(n, left(n, now)))
 		}
@@ -456,12 +457,12 @@ func compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.ShiftNotice, n
 			continue
 		}
 		if len(teams) == 0 || !teams[len(teams)-1].at.Equal(n.At) || teams[len(teams)-1].kind != n.Kind {
-			teams = append(teams, &team{at: n.At, kind: n.Kind, in: left(n, now), until: sh.Until})
+			teams = append(teams, &team{at: n.At, kind: n.Kind, in: left(n, now), until: w.end(sh)})
 		}
 		tm := teams[len(teams)-1]
 		tm.parts = append(tm.parts, fmt.Sprintf("%s: %s → %s%s", title(sh.Tier), name(n.Outgoing), name(sh.User), extra))
-		if sh.Until.After(tm.until) {
-			tm.until = sh.Until
+		if end := w.end(sh); end.After(tm.until) {
+			tm.until = end
 		}
 	}
 	for _, tm := range teams {
@@ -504,8 +505,8 @@ func composeChanges(cfg *policy.Config, sc *policy.Schedule, late []policy.Shift
 		p := w.before(n, left(n, now))
 		p.Due = now
 		out = append(out, p)
-		if n.Shift.Until.After(until) {
-			until = n.Shift.Until
+		if p.Until.After(until) {
+			until = p.Until
 		}
 		at := n.Shift.Tier + " " + n.Shift.From.String()
 		if was, ok := lost[at]; ok {
@@ -577,11 +578,34 @@ func (w wording) what(sh policy.Shift) string {
 // in in.
 func (w wording) before(n policy.ShiftNotice, in time.Duration) pending {
 	sh := n.Shift
-	return pending{To: "user:" + sh.User, Due: n.At, Until: sh.Until,
+	end := w.end(sh)
+	return pending{To: "user:" + sh.User, Due: n.At, Until: end,
 		Subject: "Your on-call shift starts " + w.stamp(sh.From) + ": " + w.what(sh),
 		Text: fmt.Sprintf("Your on-call shift starts in %s: %s, from %s until %s%s. You take over from %s.",
-			policy.Duration(in), w.what(sh), w.stamp(sh.From), w.stamp(sh.Until), overridden(sh), w.name(n.Outgoing))}
+			policy.Duration(in), w.what(sh), w.stamp(sh.From), w.stamp(end), overridden(sh), w.name(n.Outgoing))}
 }
+
+// end is when sh's holder stops holding its tier: the end of sh, or of
+// the shifts of the same person that follow it without a gap. An override
+// that moves a person's shift earlier makes two spans of one holder (the
+// override's, then the rotation's), and the person is on call until the
+// second ends, not the first (which a notice said before).
+func (w wording) end(sh policy.Shift) time.Time {
+	until := sh.Until
+	for range maxJoined {
+		next, ok := w.sc.OnCallTier(sh.Tier, until)
+		if !ok || next.User == "" || next.User != sh.User || !next.Until.After(until) {
+			break
+		}
+		until = next.Until
+	}
+	return until
+}
+
+// maxJoined bounds the spans end joins: a person who holds a tier for
+// good (one member, no end) is on call "until" the end of the spans it
+// looked at, never in a loop.
+const maxJoined = 64
 
 // overridden says which override gives sh its holder, if one does.
 func overridden(sh policy.Shift) string {

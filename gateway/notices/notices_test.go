@@ -233,7 +233,7 @@ func TestChangesToAnAnnouncedShift(t *testing.T) {
 		{"moved earlier", "", `
     overrides:
       - {reason: early, from: "2025-09-14T20:00:00Z", until: "2025-09-15T00:00:00Z", tiers: {primary: ann}}`, []string{
-			"user:ann: Your on-call shift starts in 8h: Primary of s, from Sun Sep 14 20:00 UTC until Mon Sep 15 00:00 UTC (override: early). You take over from Bob.",
+			"user:ann: Your on-call shift starts in 8h: Primary of s, from Sun Sep 14 20:00 UTC until Mon Sep 22 00:00 UTC (override: early). You take over from Bob.",
 			"slack:#team: The on-call plan of s changed: Primary from Sun Sep 14 20:00 UTC: Bob → Ann (override: early)",
 		}},
 		{"moved later", "", `

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/providertest"
 )
@@ -397,5 +398,37 @@ func TestOutboxDroppedIsCounted(t *testing.T) {
 	logs := logsSaying(t, h.logs, "PagerDuty not told: the contact the page went through is no longer in the config")
 	if len(logs) != 1 || logs[0]["level"] != "WARN" || logs[0]["kind"] != "pagerduty" || fmt.Sprint(logs[0]["users"]) != "[dave]" {
 		t.Errorf("logs: %v", logs)
+	}
+}
+
+// TestOutboxCountedOnceWhenItsRecordIsRefused: dave's acknowledgement is
+// told to PagerDuty, and the store refuses the write that records it past
+// the claim's retries; the next claim tells PagerDuty again (the record
+// says nobody was told) and is recorded. The item is counted done once,
+// when it is recorded: counted at each try, it counted twice.
+func TestOutboxCountedOnceWhenItsRecordIsRefused(t *testing.T) {
+	pd := providertest.NewPagerDuty(t)
+	sl := providertest.NewSlack(t)
+	url, told := daveAcksAnswer(t, pd, 202, `{"status":"success","message":"Event processed","dedup_key":"k"}`)
+	fs := &faultyStore{Store: boltStore(t)}
+	h := newHarness(t, withStore(fs), withConfig(forwardConfig(t, url, sl.URL, true)), realTransport("pagerduty"), replicas(0))
+	a, reg := h.dispatcher(func(o *dispatch.Options) { o.Lease, o.RecordRetry = 5*time.Second, 30*time.Millisecond })
+	h.disp = []*dispatch.Dispatcher{a}
+	id := fire(h)
+	h.step(fixedNow)
+	at := fixedNow.Add(time.Minute)
+	h.clock.Set(at)
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"carol"}`); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	fs.refuseRecords.Store(true)
+	h.step(at)
+	fs.refuseRecords.Store(false)
+	h.step(at.Add(6 * time.Second)) // the lease's end: claimed again
+	if n := told(); n != 2 {
+		t.Fatalf("PagerDuty told of dave's acknowledgement %d times, want 2 (once more after the refused record)", n)
+	}
+	if got := metric(t, reg, "pagerd_outbox_items_total", "kind", "pagerduty", "result", "done"); got != 1 {
+		t.Fatalf("pagerduty done = %v, want 1: the item was recorded once", got)
 	}
 }

@@ -899,7 +899,11 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		entries = append(entries, done...)
 		sort.SliceStable(entries, func(i, j int) bool { return entries[i].At.Before(entries[j].At) })
 		if len(entries) == 0 && reflect.DeepEqual(st, inc.State) && reflect.DeepEqual(outbox, inc.Outbox) {
-			return d.o.Store.Complete(ctx, c)
+			err := d.o.Store.Complete(ctx, c)
+			if err == nil {
+				d.countOutbox(tried)
+			}
+			return err
 		}
 		if len(entries) > 0 || !reflect.DeepEqual(st, inc.State) {
 			inc.UpdatedAt = now
@@ -908,6 +912,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		err = d.o.Store.Finish(ctx, c, inc, entries)
 		switch {
 		case err == nil:
+			d.countOutbox(tried)
 			d.journal.recorded(c.Incident, order...)
 			for _, a := range acted {
 				d.observe(a)

@@ -66,11 +66,12 @@ func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 	return keep, entries
 }
 
-// tryOutbox does one due outbox item, counts what it came to
-// (pagerd_outbox_items_total) and logs it: a failure at Warn the first time
-// and at Info at each retry after (the count shows it goes on), an item
-// given up or refused for good at Error, one dropped at Warn. entries are
-// those the incident's items done before it in this claim wrote.
+// tryOutbox does one due outbox item, says what it came to, for
+// pagerd_outbox_items_total once the claim's write records it (counted),
+// and logs it: a failure at Warn the first time and at Info at each retry
+// after (the count shows it goes on), an item given up or refused for
+// good at Error, one dropped at Warn. entries are those the incident's
+// items done before it in this claim wrote.
 func (d *Dispatcher) tryOutbox(ctx context.Context, cfg *policy.Config, inc *store.Incident, o store.OutboxItem, now time.Time,
 	recorded, entries []store.Entry) outboxTry {
 	kind := o.Kind
@@ -93,40 +94,35 @@ func (d *Dispatcher) tryOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 		err = &outboxEnd{result: outboxDropped, msg: "outbox item of a kind nothing handles now; dropped",
 			err: fmt.Errorf("nothing handles %s items in this config", o.Kind)}
 	}
-	items := d.m.outbox
 	if err == nil {
-		items.WithLabelValues(kind, outboxDone).Inc()
-		return outboxTry{entry: e}
+		return outboxTry{entry: e, kind: kind, result: outboxDone}
 	}
 	o.Attempts++
 	item := []any{"incident", inc.ID, "kind", kind, "action", o.Action, "attempts", o.Attempts}
 	if end := (*outboxEnd)(nil); errors.As(err, &end) {
-		items.WithLabelValues(kind, end.result).Inc()
 		level := slog.LevelWarn
 		if end.result == outboxRefused {
 			level = slog.LevelError
 		}
 		d.log.Log(ctx, level, end.msg, append(append(item, "err", end.err), end.attrs...)...)
-		return outboxTry{entry: e}
+		return outboxTry{entry: e, kind: kind, result: end.result}
 	}
 	if now.Sub(o.Since) <= outboxGiveUp {
 		o.Due = now.Add(outboxBackoff(o.Attempts))
-		items.WithLabelValues(kind, outboxRetried).Inc()
 		level := slog.LevelInfo
 		if o.Attempts == 1 {
 			level = slog.LevelWarn
 		}
 		d.log.Log(ctx, level, "outbox item not done; will retry", append(item, "retry_at", o.Due, "err", err)...)
-		return outboxTry{kept: &o}
+		return outboxTry{kept: &o, kind: kind, result: outboxRetried}
 	}
-	items.WithLabelValues(kind, outboxGivenUp).Inc()
 	if o.Kind == store.OutboxSilence {
 		e, msg, attrs := d.silenceGivenUp(ctx, inc, o, now, err)
 		d.log.Error(msg, append(append(item, "err", err), attrs...)...)
-		return outboxTry{entry: e}
+		return outboxTry{entry: e, kind: kind, result: outboxGivenUp}
 	}
 	d.log.Error("outbox item given up after a day of failed tries; not done", append(item, "since", o.Since, "err", err)...)
-	return outboxTry{entry: store.Entry{At: now, Type: "forward_failed",
+	return outboxTry{kind: kind, result: outboxGivenUp, entry: store.Entry{At: now, Type: "forward_failed",
 		Detail: fmt.Sprintf("%s not told of the %s after %d tries: %v; given up%s", who, o.Action, o.Attempts, err, toldBefore(o.Done))}}
 }
 
@@ -195,6 +191,21 @@ func toldBefore(done []string) string {
 type outboxTry struct {
 	entry store.Entry
 	kept  *store.OutboxItem
+	// kind and result are what pagerd_outbox_items_total counts of the
+	// try, once the claim's write records it (countOutbox): counted at
+	// the try, an item whose record the store refused past the claim's
+	// retries was tried and counted again by the next claim.
+	kind, result string
+}
+
+// countOutbox counts the outbox items tried in a claim whose write was
+// stored (pagerd_outbox_items_total).
+func (d *Dispatcher) countOutbox(tried map[string]outboxTry) {
+	for _, r := range tried {
+		if r.result != "" {
+			d.m.outbox.WithLabelValues(r.kind, r.result).Inc()
+		}
+	}
 }
 
 // forward tells PagerDuty, for every person pagerd pushed this incident to

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -177,20 +179,45 @@ func (p *providerCheck) check(ctx context.Context, c *policy.Config, retrying ti
 // subject is what there is to check of transport via in config c: ""
 // when nothing is (checks turned off, the transport in dry_run, a user
 // key check without contacts), the contacts' addresses when they are
-// checked, and "on" otherwise.
+// checked, and "on" otherwise; with the transport's secret's fingerprint
+// (secretOf), as a secret rotated by a reload is what the next page
+// sends: a reload that rotates it to a value the provider refuses is
+// checked, and says so, before a page fails on it.
 func (p *providerCheck) subject(c *policy.Config, via string) string {
 	pr := p.probes[via]
 	if !c.Notifiers.ChecksProviders() || c.DryRun(via) {
 		return ""
 	}
 	users := contactsOf(c, via)
+	secret := ""
+	if s := secretOf(c, via); s != "" {
+		sum := sha256.Sum256([]byte(s))
+		secret = "\nsecret " + hex.EncodeToString(sum[:8])
+	}
 	if pr.address == nil {
 		if pr.account == nil && len(users) == 0 {
 			return "" // nothing pages through it: no need to say it is not checked
 		}
-		return "on"
+		return "on" + secret
 	}
-	return strings.Join(slices.Sorted(maps.Keys(users)), "\n")
+	return strings.Join(slices.Sorted(maps.Keys(users)), "\n") + secret
+}
+
+// secretOf is the secret transport via sends with, read at every call
+// (gateway/notifiers.go), "" for one without.
+func secretOf(c *policy.Config, via string) string {
+	n := c.Notifiers
+	switch via {
+	case "twilio":
+		return n.Twilio.AuthToken.Reveal()
+	case "slack":
+		return n.Slack.BotToken.Reveal()
+	case "pushover":
+		return n.Pushover.Token.Reveal()
+	case "email":
+		return n.Email.Password.Reveal()
+	}
+	return ""
 }
 
 // contactsOf maps the addresses of the contacts via a transport to the

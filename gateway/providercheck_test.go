@@ -266,6 +266,36 @@ func TestProviderCheckFollowsReloads(t *testing.T) {
 	}
 }
 
+// TestProviderCheckFollowsARotatedSecret: a reload that rotates the bot
+// token (which the next page sends) checks it again: rotated at Slack
+// too, it passes; rotated in pagerd to a token Slack does not take, the
+// check fails and says so, before any page fails on it.
+func TestProviderCheckFollowsARotatedSecret(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	notifiers := func(token string) string {
+		return `  slack: {bot_token: ` + token + `, signing_secret: ` + providertest.SlackSigningSecret + `, api_url: "` + sl.URL + `"}`
+	}
+	h := newHarness(t, withConfig(providerCheckConfig(notifiers(providertest.SlackBotToken), "slack", "U0ANN")), realTransport("slack"))
+	h.runFor(t)
+	waitLog(t, h, "INFO", "notifiers.slack: provider check passed")
+	const rotated = "xoxb-1234-5678-rotatedslacktoken"
+	sl.RotateToken(rotated)
+	if err := h.reload(providerCheckConfig(notifiers(rotated), "slack", "U0ANN")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for sl.AuthTests() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("auth.test called %d times, want again after the token was rotated", sl.AuthTests())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := h.reload(providerCheckConfig(notifiers("xoxb-1234-5678-mistypedslacktoken"), "slack", "U0ANN")); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, h, "WARN", "notifiers.slack: provider check failed", "pages via slack to ann will fail")
+}
+
 // TestProviderCheckTriesAFailedCheckAgain: a check that failed (a provider
 // or network down for a moment at start) is tried again until it passes,
 // so its metric and alert do not wait for a reload.

@@ -41,25 +41,37 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	return n, nil
 }
 
+// openDirReadOnly opens the store file of data dir dir read-only, with a
+// shared lock (ErrInUse after LockTimeout while a pagerd serves from it),
+// once checkLength has found it whole.
+func openDirReadOnly(dir string) (*bbolt.DB, error) {
+	path := filepath.Join(dir, FileName)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("no store in data dir %s: %w", dir, err)
+	}
+	if err := checkLength(path, fi.Size()); err != nil {
+		return nil, err
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: LockTimeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("data dir %s is %w", dir, ErrInUse)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
 // BackupDir writes a copy of the store in dir to w without a daemon. The
 // database is opened read-only with a shared lock, so this fails with
 // ErrInUse (after LockTimeout) while a pagerd serves from dir: a file that
 // another process writes cannot be copied consistently from outside it.
 func BackupDir(ctx context.Context, dir string, w io.Writer) (int64, error) {
 	path := filepath.Join(dir, FileName)
-	fi, err := os.Stat(path)
+	db, err := openDirReadOnly(dir)
 	if err != nil {
-		return 0, fmt.Errorf("no store in data dir %s: %w", dir, err)
-	}
-	if err := checkLength(path, fi.Size()); err != nil {
 		return 0, err
-	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: LockTimeout})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return 0, fmt.Errorf("data dir %s is %w", dir, ErrInUse)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("open %s: %w", path, err)
 	}
 	defer db.Close()
 	var n int64

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
-	"path/filepath"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -276,21 +274,11 @@ func removeIncident(tx *bbolt.Tx, indexKey []byte, inc *store.Incident) error {
 // that pagerd instead. Writes to it fail. A store of an older format is
 // refused, with what to do: reading it needs the upgrade only Open makes.
 func OpenReadOnly(dir string) (*Store, error) {
-	path := filepath.Join(dir, FileName)
-	fi, err := os.Stat(path)
+	db, err := openDirReadOnly(dir)
 	if err != nil {
-		return nil, fmt.Errorf("no store in data dir %s: %w", dir, err)
-	}
-	if err := checkLength(path, fi.Size()); err != nil {
 		return nil, err
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: LockTimeout})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("data dir %s is %w", dir, ErrInUse)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
+	path := db.Path()
 	err = db.View(func(tx *bbolt.Tx) error {
 		f, err := storedFormat(tx)
 		switch {

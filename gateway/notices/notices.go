@@ -445,23 +445,23 @@ func compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.ShiftNotice, n
 		}
 		sh := n.Shift
 		extra := overridden(sh)
+		end := w.end(sh)
 		if n.Kind == policy.NoticeHandoff {
 			what := w.what(sh)
-			end := w.end(sh)
 			out = append(out, pending{To: "user:" + sh.User, Due: n.At, Until: end, Subject: "You are on call now: " + what,
 				Text: fmt.Sprintf("You are on call now: %s, until %s%s. You take over from %s.", what, stamp(end), extra, name(n.Outgoing))})
 		} else {
-			out = append(out, w.before(n, left(n, now)))
+			out = append(out, w.before(n, left(n, now), end))
 		}
 		if sc.Notices.SlackChannel == "" {
 			continue
 		}
 		if len(teams) == 0 || !teams[len(teams)-1].at.Equal(n.At) || teams[len(teams)-1].kind != n.Kind {
-			teams = append(teams, &team{at: n.At, kind: n.Kind, in: left(n, now), until: w.end(sh)})
+			teams = append(teams, &team{at: n.At, kind: n.Kind, in: left(n, now), until: end})
 		}
 		tm := teams[len(teams)-1]
 		tm.parts = append(tm.parts, fmt.Sprintf("%s: %s → %s%s", title(sh.Tier), name(n.Outgoing), name(sh.User), extra))
-		if end := w.end(sh); end.After(tm.until) {
+		if end.After(tm.until) {
 			tm.until = end
 		}
 	}
@@ -502,7 +502,7 @@ func composeChanges(cfg *policy.Config, sc *policy.Schedule, late []policy.Shift
 		lost[a.Tier+" "+a.From.String()] = a.User
 	}
 	for _, n := range late {
-		p := w.before(n, left(n, now))
+		p := w.before(n, left(n, now), w.end(n.Shift))
 		p.Due = now
 		out = append(out, p)
 		if p.Until.After(until) {
@@ -575,10 +575,9 @@ func (w wording) what(sh policy.Shift) string {
 }
 
 // before is the notice to the incoming person of n that their shift starts
-// in in.
-func (w wording) before(n policy.ShiftNotice, in time.Duration) pending {
+// in in and lasts until end (wording.end).
+func (w wording) before(n policy.ShiftNotice, in time.Duration, end time.Time) pending {
 	sh := n.Shift
-	end := w.end(sh)
 	return pending{To: "user:" + sh.User, Due: n.At, Until: end,
 		Subject: "Your on-call shift starts " + w.stamp(sh.From) + ": " + w.what(sh),
 		Text: fmt.Sprintf("Your on-call shift starts in %s: %s, from %s until %s%s. You take over from %s.",

@@ -452,13 +452,22 @@ func TestLoadIngest(t *testing.T) {
 			traced := r.l.trace(store+"-1000", 3*time.Second)
 			profiled1000 := r.l.profile(store+"-1000", 9*time.Second)
 			allocs1000 := r.l.capture("allocs", store+"-1000.allocs.pprof", 9*time.Second)
-			shots, _ := r.openLoop(1000, 10*time.Second)
+			cpu1000, calls1000 := r.cpuNow(), r.l.redisCalls()
+			shots, took1000 := r.openLoop(1000, 10*time.Second)
+			cpu1000After := r.cpuNow()
+			shares1000 := cpuShares(cpu1000, cpu1000After, took1000)
+			calls1000s := perWebhook(calls1000, r.l.redisCalls(), len(shots))
 			traced()
 			profiled1000()
 			allocs1000()
 			at1000 := summarize(shots)
 			t.Logf("%s open loop 1,000/s for 10 s: %s", store, at1000)
 			t.Logf("%s open loop 1,000/s: %s", store, slowWindows(shots, 1000, 10*time.Millisecond))
+			t.Logf("%s open loop 1,000/s: pagerd CPU %s per webhook; %s", store,
+				((cpu1000After.pagerd - cpu1000.pagerd) / time.Duration(max(len(shots), 1))).Round(100*time.Nanosecond), shares1000)
+			if calls1000s != "" {
+				t.Logf("%s open loop 1,000/s: %s", store, calls1000s)
+			}
 
 			r.closedLoop(32, 2*time.Second) // warm up
 			before, callsBefore := readProc(t, pid), r.l.redisCalls()

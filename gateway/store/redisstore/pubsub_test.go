@@ -84,3 +84,62 @@ func TestBroadcastTopicsApart(t *testing.T) {
 	quiet("the dispatcher, at an overrides broadcast,", nudges)
 	quiet("another topic, at an overrides broadcast,", other)
 }
+
+// TestNudgesSkipTheirOwn: a replica's nudges wake the other replicas'
+// dispatchers and not its own (the daemon wakes that one itself): at a
+// steady 1,000 alerts a second each came back to it as a message to read
+// and a wake of a dispatcher already awake.
+func TestNudgesSkipTheirOwn(t *testing.T) {
+	srv := redistest.Start(t)
+	open := func() *redisstore.Store {
+		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
+		t.Cleanup(func() { rdb.Close() })
+		return redisstore.New(rdb, "t")
+	}
+	a, b := open(), open()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	atA, atB := a.Nudges(ctx), b.Nudges(ctx)
+	// Both subscribed once each has heard the other.
+	heard := func(what string, ch <-chan struct{}, from *redisstore.Store) {
+		t.Helper()
+		deadline := time.After(2 * time.Second)
+		for {
+			if err := from.Nudge(ctx); err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			select {
+			case <-ch:
+				return
+			case <-time.After(20 * time.Millisecond):
+			case <-deadline:
+				t.Fatalf("%s never arrived", what)
+			}
+		}
+	}
+	heard("b's nudge at a", atA, b)
+	heard("a's nudge at b", atB, a)
+	time.Sleep(100 * time.Millisecond)
+	for _, ch := range []<-chan struct{}{atA, atB} {
+		select {
+		case <-ch:
+		default:
+		}
+	}
+
+	for range 20 {
+		if err := a.Nudge(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-atB:
+	case <-time.After(2 * time.Second):
+		t.Fatal("a's nudges never reached b")
+	}
+	select {
+	case <-atA:
+		t.Fatal("a's own nudges woke a")
+	case <-time.After(200 * time.Millisecond):
+	}
+}

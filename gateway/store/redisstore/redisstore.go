@@ -65,10 +65,12 @@ import (
 
 // Store is a store.Store on Redis.
 type Store struct {
-	rdb     redis.UniversalClient
-	batch   *batcher
-	prefix  string
-	probeID string
+	rdb    redis.UniversalClient
+	batch  *batcher
+	prefix string
+	// self names this store (one replica) in its readiness probe's key
+	// and in the nudges it publishes, so that it skips its own.
+	self string
 	// shards are the shards' key prefixes, "<prefix>:{NN}:": every script
 	// of every webhook names a few keys, and formatting them was 3% of the
 	// CPU an alert costs.
@@ -103,7 +105,7 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 	if prefix == "" {
 		prefix = "pagerd"
 	}
-	s := &Store{rdb: rdb, batch: newBatcher(rdb), prefix: prefix, probeID: newToken(), log: slog.Default(),
+	s := &Store{rdb: rdb, batch: newBatcher(rdb), prefix: prefix, self: newToken(), log: slog.Default(),
 		created: newCreatedCache(createdKept)}
 	for shard := range s.shards {
 		s.shards[shard] = fmt.Sprintf("%s:{%02x}:", prefix, shard)
@@ -1046,7 +1048,7 @@ func (s *Store) Ping(ctx context.Context) error { return unavailable(s.rdb.Ping(
 // the one whose probe comes first finds it.
 func (s *Store) Probe(ctx context.Context) error {
 	pipe := s.rdb.Pipeline()
-	pipe.Set(ctx, s.prefix+":probe:"+s.probeID, time.Now().UTC().Format(time.RFC3339Nano), time.Minute)
+	pipe.Set(ctx, s.prefix+":probe:"+s.self, time.Now().UTC().Format(time.RFC3339Nano), time.Minute)
 	var putBack *redis.BoolCmd
 	var markers []*redis.BoolCmd
 	if s.schemaSeen.Load() {
@@ -1127,16 +1129,20 @@ func (s *Store) CheckScriptKeys(ctx context.Context) error {
 	return nil
 }
 
-// Nudge tells every replica's dispatcher to look at the due set now.
+// Nudge tells every other replica's dispatcher to look at the due set
+// now (the caller wakes its own: a nudge says which store sent it, and
+// Nudges skips this store's).
 func (s *Store) Nudge(ctx context.Context) error {
-	return unavailable(s.rdb.Publish(ctx, s.prefix+":nudge", "1").Err())
+	return unavailable(s.rdb.Publish(ctx, s.prefix+":nudge", s.self).Err())
 }
 
-// Nudges delivers the nudges of every replica until ctx ends. Pub/sub is not
-// durable: a nudge lost while disconnected only delays a step until the
-// dispatcher's next regular look.
+// Nudges delivers the nudges of every other replica until ctx ends. A
+// store's own came back to it as well, one per alert at a steady 1,000 a
+// second: each a message to read and a wake of a dispatcher already woken
+// by the daemon. Pub/sub is not durable: a nudge lost while disconnected
+// only delays a step until the dispatcher's next regular look.
 func (s *Store) Nudges(ctx context.Context) <-chan struct{} {
-	return s.subscribe(ctx, s.prefix+":nudge")
+	return s.subscribe(ctx, s.prefix+":nudge", s.self)
 }
 
 // topic is the pub/sub channel of a broadcast topic: apart from the
@@ -1152,12 +1158,13 @@ func (s *Store) Broadcast(ctx context.Context, topic string) error {
 // Broadcasts delivers the broadcasts on topic until ctx ends. Like nudges
 // they are not durable: a listener also reads again on a timer.
 func (s *Store) Broadcasts(ctx context.Context, topic string) <-chan struct{} {
-	return s.subscribe(ctx, s.topic(topic))
+	return s.subscribe(ctx, s.topic(topic), "")
 }
 
 // subscribe delivers the messages of a pub/sub channel as signals until ctx
-// ends; those that arrive while one waits to be taken make one.
-func (s *Store) subscribe(ctx context.Context, channel string) <-chan struct{} {
+// ends, but those whose payload is skip (when not empty); those that
+// arrive while one waits to be taken make one.
+func (s *Store) subscribe(ctx context.Context, channel, skip string) <-chan struct{} {
 	out := make(chan struct{}, 1)
 	sub := s.rdb.Subscribe(ctx, channel)
 	go func() {
@@ -1167,9 +1174,12 @@ func (s *Store) subscribe(ctx context.Context, channel string) <-chan struct{} {
 			select {
 			case <-ctx.Done():
 				return
-			case _, ok := <-ch:
+			case m, ok := <-ch:
 				if !ok {
 					return
+				}
+				if skip != "" && m.Payload == skip {
+					continue
 				}
 				select {
 				case out <- struct{}{}:

@@ -90,6 +90,46 @@ func TestWakeCoalescesNudgesAndLogsAFailingStreakOnce(t *testing.T) {
 	}
 }
 
+// instantNudger is a store whose nudges answer at once, counting them.
+type instantNudger struct {
+	store.Store
+	n atomic.Int64
+}
+
+func (n *instantNudger) Nudge(ctx context.Context) error { n.n.Add(1); return nil }
+
+func (n *instantNudger) Nudges(ctx context.Context) <-chan struct{} { return nil }
+
+// TestWakePublishesAtMostOneNudgePerGap: alerts a millisecond apart, each
+// waking, made a nudge each when the publish took less than that (1,000 a
+// second at 1,000 alerts a second); a replica now starts at most one per
+// nudgeGap, and the first of a quiet spell at once.
+func TestWakePublishesAtMostOneNudgePerGap(t *testing.T) {
+	n := &instantNudger{}
+	d := &Daemon{store: n, disp: dispatch.New(dispatch.Options{}), log: slog.New(slog.NewJSONHandler(&syncBuffer{}, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wake := d.wake(ctx)
+	start := time.Now()
+	for range 200 {
+		wake()
+		time.Sleep(500 * time.Microsecond)
+	}
+	took := time.Since(start)
+	waitUntil(t, 5*time.Second, "the last wake's nudge", func() bool { return n.n.Load() > 0 })
+	time.Sleep(2 * nudgeGap)
+	// At most one per 5 ms, and one more the last wakes left.
+	if most := int64(took/(5*time.Millisecond)) + 2; n.n.Load() > most {
+		t.Fatalf("200 wakes over %s made %d nudges, want at most %d (one per 5 ms)", took.Round(time.Millisecond), n.n.Load(), most)
+	}
+
+	// After a quiet spell the first wake is published at once.
+	before := n.n.Load()
+	time.Sleep(2 * nudgeGap)
+	wake()
+	waitUntil(t, time.Second, "a nudge after a quiet spell", func() bool { return n.n.Load() == before+1 })
+}
+
 // countedNudges is a Redis store that counts the nudges sent through it.
 type countedNudges struct {
 	*redisstore.Store

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/pagerd/pagerd/gateway/overrides"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
@@ -207,8 +209,12 @@ func (s *overrideReads) ListDocs(ctx context.Context, kind string) (map[string][
 // shared a channel). An override made on one replica still reaches the
 // other within a second. Two whole daemons, as Run wires them.
 func TestOverridesNotReadAgainAtIncidentNudges(t *testing.T) {
-	raw, _ := redisStore(t)
-	counted := &overrideReads{Store: raw.(*redisstore.Store)}
+	raw, srv := redisStore(t)
+	// The other replica has a store of its own, as every process does: a
+	// store does not hear its own nudges.
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { rdb.Close() })
+	counted := &overrideReads{Store: redisstore.New(rdb, "t")}
 	run := func(st store.Store) *harness {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

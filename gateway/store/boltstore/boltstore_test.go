@@ -598,6 +598,70 @@ func TestIncidentsKeptInCreationOrder(t *testing.T) {
 	}
 }
 
+// A step paged on an incident minutes old (its SMS, its call) leaves its
+// status, priority and service as they were, so its records in the
+// created and open indexes are not written again: bbolt writes a leaf and
+// every branch above it for any Put, even of the value it holds, and an
+// old incident's index records are on leaves no new incident shares.
+// Pages are what a commit costs (about 50 µs each to write and sync on the
+// load run's disk). An acknowledgement changes the status: both are
+// written then.
+func TestFinishLeavesUnchangedIndexRecordsAlone(t *testing.T) {
+	s, ctx := open(t, t.TempDir()), context.Background()
+	var first *store.Incident
+	for i := range 2000 {
+		inc := newIncident("api", fmt.Sprintf("k%d", i), base.Add(time.Duration(i)*time.Millisecond), 3)
+		if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = inc
+		}
+	}
+	// A bucket's root page moves whenever any page of it is written
+	// (bbolt copies on write, up to the root).
+	roots := func() (created, open uint64) {
+		t.Helper()
+		if err := s.db.View(func(tx *bbolt.Tx) error {
+			created, open = uint64(tx.Bucket(bucketCreated).Root()), uint64(tx.Bucket(bucketOpen).Root())
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return created, open
+	}
+	c := store.Claim{Incident: first.ID}
+	cur, err := s.Get(ctx, first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	createdBefore, openBefore := roots()
+	cur.State.Pending = cur.State.Pending[1:] // the first step paged
+	if err := s.Finish(ctx, c, cur, []store.Entry{{At: base, Type: "notify", Actor: "pagerd"}}); err != nil {
+		t.Fatal(err)
+	}
+	if created, open := roots(); created != createdBefore || open != openBefore {
+		t.Errorf("a step paged on an incident whose status did not change wrote the created index again (root page %d, was %d) or the open index (%d, was %d)",
+			created, createdBefore, open, openBefore)
+	}
+
+	cur, err = s.Get(ctx, first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.State.Status = policy.StatusAcknowledged
+	if err := s.Update(ctx, cur, nil); err != nil {
+		t.Fatal(err)
+	}
+	if created, open := roots(); created == createdBefore || open == openBefore {
+		t.Errorf("an acknowledgement left the created index's root page at %d or the open index's at %d: its records say the status", created, open)
+	}
+	got, err := s.List(ctx, store.Filter{Status: policy.StatusAcknowledged})
+	if err != nil || len(got) != 1 || got[0].ID != first.ID {
+		t.Fatalf("acknowledged incidents listed: %d, %v; want the one", len(got), err)
+	}
+}
+
 // BenchmarkWriteCycleConcurrent is what the dispatcher and the intake ask
 // of the store for each new alert, from 32 callers at once: a Trigger, a
 // claim of the incident's first page and its Finish. Every write goes

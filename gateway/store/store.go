@@ -289,9 +289,11 @@ const (
 	Repeated
 )
 
-// Nudger is a store that can wake the dispatchers of every replica when an
-// earlier deadline appears (Redis pub/sub). Nudges are a shortcut, not a
-// guarantee: dispatchers also look at the due set at least every MaxSleep.
+// Nudger is a store that can wake the dispatchers of the other replicas
+// when an earlier deadline appears (Redis pub/sub): Nudges delivers the
+// nudges of every store but this one (a replica wakes its own dispatcher).
+// Nudges are a shortcut, not a guarantee: dispatchers also look at the due
+// set at least every MaxSleep.
 type Nudger interface {
 	Nudge(ctx context.Context) error
 	Nudges(ctx context.Context) <-chan struct{}

@@ -11,18 +11,24 @@ import (
 	"github.com/pagerd/pagerd/internal/redistest"
 )
 
-// TestBroadcastTopicsApart: the dispatcher's nudges and each broadcast
-// topic are channels of their own, so an alert storm's nudges wake no
-// overrides listener, and an overrides change wakes no dispatcher; two
-// stores on one Redis (two replicas) hear each other.
-func TestBroadcastTopicsApart(t *testing.T) {
+// twoReplicas opens two stores on one new Redis, as two replicas have.
+func twoReplicas(t *testing.T) (a, b *redisstore.Store) {
+	t.Helper()
 	srv := redistest.Start(t)
 	open := func() *redisstore.Store {
 		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
 		t.Cleanup(func() { rdb.Close() })
 		return redisstore.New(rdb, "t")
 	}
-	a, b := open(), open()
+	return open(), open()
+}
+
+// TestBroadcastTopicsApart: the dispatcher's nudges and each broadcast
+// topic are channels of their own, so an alert storm's nudges wake no
+// overrides listener, and an overrides change wakes no dispatcher; two
+// stores on one Redis (two replicas) hear each other.
+func TestBroadcastTopicsApart(t *testing.T) {
+	a, b := twoReplicas(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	nudges, overrides, other := b.Nudges(ctx), b.Broadcasts(ctx, "overrides"), b.Broadcasts(ctx, "other")
@@ -90,13 +96,7 @@ func TestBroadcastTopicsApart(t *testing.T) {
 // steady 1,000 alerts a second each came back to it as a message to read
 // and a wake of a dispatcher already awake.
 func TestNudgesSkipTheirOwn(t *testing.T) {
-	srv := redistest.Start(t)
-	open := func() *redisstore.Store {
-		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
-		t.Cleanup(func() { rdb.Close() })
-		return redisstore.New(rdb, "t")
-	}
-	a, b := open(), open()
+	a, b := twoReplicas(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	atA, atB := a.Nudges(ctx), b.Nudges(ctx)

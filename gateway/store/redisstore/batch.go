@@ -19,6 +19,16 @@ import (
 // own atomic command with its own reply, and nothing waits for company: a
 // script with an idle sender goes at once, alone.
 //
+// When nothing at all is in flight, a script whose caller set a deadline
+// runs on the caller's own goroutine, as script.Run would: handing it to
+// a sender and its reply back costs two goroutine wake-ups, and at a
+// thousand alerts a second on two cores, where scripts rarely meet, each
+// wake-up is a chance for the scheduler to be late (it was a fifth of
+// pagerd's CPU there, searching for work). The deadline bounds the wait
+// as the caller's would: go-redis ends a command at its context's
+// deadline (ContextTimeoutEnabled), but not at a cancel, so a caller with
+// no deadline still goes through a sender and is answered at its cancel.
+//
 // A caller whose context ends first is told the truth: if its script was
 // not yet taken into a pipeline it never will be (errNotSent, so the
 // store says nothing was stored); once taken, it may have run, and the
@@ -58,12 +68,17 @@ type batchReq struct {
 
 // batcher gathers the scripts run at once and sends them in pipelines.
 type batcher struct {
-	rdb   redis.UniversalClient
-	reqs  chan *batchReq
-	start sync.Once
-	stop  chan struct{}
-	stops sync.Once
-	wg    sync.WaitGroup
+	rdb redis.UniversalClient
+	// busy counts the scripts and pipelines in flight; a caller may run
+	// its script itself only when it takes busy from 0, and holds closing
+	// for reading meanwhile, so close waits for it as it does for senders.
+	busy    atomic.Int32
+	closing sync.RWMutex
+	reqs    chan *batchReq
+	start   sync.Once
+	stop    chan struct{}
+	stops   sync.Once
+	wg      sync.WaitGroup
 }
 
 func newBatcher(rdb redis.UniversalClient) *batcher {
@@ -79,6 +94,9 @@ func (b *batcher) run(ctx context.Context, script *redis.Script, keys []string, 
 			go b.send()
 		}
 	})
+	if cmd, ok := b.runHere(ctx, script, keys, args); ok {
+		return cmd
+	}
 	r := &batchReq{ctx: ctx, script: script, keys: keys, args: args, done: make(chan struct{})}
 	select {
 	case b.reqs <- r:
@@ -103,6 +121,29 @@ func (b *batcher) run(ctx context.Context, script *redis.Script, keys []string, 
 		<-r.done // a sender has it, and ends once it is done
 		return r.cmd
 	}
+}
+
+// runHere runs the script on the caller's goroutine if the caller set a
+// deadline and nothing else is in flight or waiting; ok is false if it
+// must go through a sender.
+func (b *batcher) runHere(ctx context.Context, script *redis.Script, keys []string, args []any) (cmd *redis.Cmd, ok bool) {
+	if _, ok := ctx.Deadline(); !ok || len(b.reqs) > 0 || !b.busy.CompareAndSwap(0, 1) {
+		return nil, false
+	}
+	defer b.busy.Add(-1)
+	if !b.closing.TryRLock() {
+		return failed(ctx, errors.Join(errNotSent, redis.ErrClosed)), true
+	}
+	defer b.closing.RUnlock()
+	select {
+	case <-b.stop:
+		return failed(ctx, errors.Join(errNotSent, redis.ErrClosed)), true
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return failed(ctx, errors.Join(errNotSent, err)), true
+	}
+	return script.Run(ctx, b.rdb, keys, args...), true
 }
 
 // failed is a command that failed with err.
@@ -157,6 +198,8 @@ func (b *batcher) exec(batch []*batchReq) {
 	if len(live) == 0 {
 		return
 	}
+	b.busy.Add(1)
+	defer b.busy.Add(-1)
 	// The pipeline lasts as long as the most patient caller waits.
 	ctx, cancel := context.Background(), context.CancelFunc(func() {})
 	if !unbounded {
@@ -184,10 +227,14 @@ func (b *batcher) exec(batch []*batchReq) {
 	}
 }
 
-// close stops the senders once their pipelines are done; scripts not yet
-// sent are not sent. Closing again does nothing, as closing the Redis
-// client again only returns an error.
+// close stops the senders once their pipelines are done, and waits for
+// the scripts callers run themselves; scripts not yet sent are not sent.
+// Closing again does nothing, as closing the Redis client again only
+// returns an error.
 func (b *batcher) close() {
-	b.stops.Do(func() { close(b.stop) })
+	b.stops.Do(func() {
+		close(b.stop)
+		b.closing.Lock() // never unlocked: no caller runs a script after
+	})
 	b.wg.Wait()
 }

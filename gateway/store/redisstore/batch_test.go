@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -117,7 +118,10 @@ func waitQueued(t *testing.T, b *batcher, n int) {
 func TestBatcherSendsWaitingScriptsTogether(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
-	ctx := context.Background()
+	// With a deadline, as a webhook's: a caller runs its script itself
+	// only when nothing else is in flight.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	b, g, unplug := plugged(t, rdb)
 
 	const n = 100
@@ -228,6 +232,129 @@ func TestBatcherRunsScriptsRedisLost(t *testing.T) {
 	}
 	if g.pipelines.Load() == 0 {
 		t.Fatal("no pipeline was sent")
+	}
+}
+
+// callerKey marks a caller's context, so a hook can tell whether a script
+// ran with it (on the caller's goroutine) or with a sender's.
+type callerKey struct{}
+
+// seen records, for each script sent alone, whether it came with its
+// caller's context; it can hold one at a gate first.
+type seen struct {
+	mu     sync.Mutex
+	caller []bool
+	hold   chan struct{} // nil: hold none
+}
+
+func (h *seen) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *seen) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "evalsha" || cmd.Name() == "eval" {
+			h.mu.Lock()
+			h.caller = append(h.caller, ctx.Value(callerKey{}) != nil)
+			hold := h.hold
+			h.mu.Unlock()
+			if hold != nil {
+				<-hold
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *seen) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (h *seen) ran() []bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.caller)
+}
+
+// TestBatcherCallerRunsItsScriptWhenIdle: with nothing in flight, a
+// script whose caller set a deadline runs on the caller's goroutine, with
+// its context (no hand-off to a sender and back); one with no deadline
+// goes through a sender, so that its caller is answered at its cancel.
+func TestBatcherCallerRunsItsScriptWhenIdle(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	if err := incrScript.Load(context.Background(), rdb).Err(); err != nil {
+		t.Fatal(err)
+	}
+	h := &seen{}
+	rdb.AddHook(h)
+	b := newBatcher(rdb)
+	t.Cleanup(b.close)
+
+	dctx, cancel := context.WithTimeout(context.WithValue(context.Background(), callerKey{}, true), time.Minute)
+	defer cancel()
+	for i := range 3 {
+		if res, err := b.run(dctx, incrScript, []string{"here"}, 1).Slice(); err != nil || res[1] != int64(i+1) {
+			t.Fatalf("run %d with a deadline: %v %v", i, res, err)
+		}
+	}
+	if err := b.run(context.WithValue(context.Background(), callerKey{}, true), incrScript, []string{"here"}, 1).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := h.ran(), []bool{true, true, true, false}; !slices.Equal(got, want) {
+		t.Fatalf("scripts ran with their caller's context: %v, want %v", got, want)
+	}
+
+	// A caller whose deadline passed before it ran is told it was not
+	// sent, and the script does not run.
+	gone, cancelGone := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancelGone()
+	if err := b.run(gone, incrScript, []string{"gone"}, 1).Err(); !errors.Is(err, errNotSent) {
+		t.Fatalf("run past its deadline: %v, want errNotSent", err)
+	}
+	if n, err := rdb.Exists(context.Background(), "gone").Result(); err != nil || n != 0 {
+		t.Fatalf("the script past its deadline ran: exists %d %v", n, err)
+	}
+}
+
+// TestBatcherCloseWaitsForCallersScripts: close returns only once a
+// script a caller runs itself is done, and after it no caller runs one.
+func TestBatcherCloseWaitsForCallersScripts(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	if err := incrScript.Load(context.Background(), rdb).Err(); err != nil {
+		t.Fatal(err)
+	}
+	h := &seen{hold: make(chan struct{})}
+	rdb.AddHook(h)
+	b := newBatcher(rdb)
+	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), callerKey{}, true), time.Minute)
+	defer cancel()
+
+	ran := make(chan error, 1)
+	go func() { ran <- b.run(ctx, incrScript, []string{"inflight"}, 1).Err() }()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(h.ran()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the script never reached Redis's client")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	closed := make(chan struct{})
+	go func() { b.close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("close returned while a caller's script was in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(h.hold)
+	if err := <-ran; err != nil {
+		t.Fatalf("the script in flight at close: %v", err)
+	}
+	<-closed
+	if err := b.run(ctx, incrScript, []string{"after"}, 1).Err(); !errors.Is(err, errNotSent) {
+		t.Fatalf("run after close: %v, want errNotSent", err)
+	}
+	if got := h.ran(); !slices.Equal(got, []bool{true}) {
+		t.Fatalf("scripts that reached the client: %v, want the one in flight", got)
 	}
 }
 

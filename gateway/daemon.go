@@ -310,8 +310,10 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	// replica in its shutdown delay still takes alerts, and the other
 	// replicas must hear of their first steps.
 	nudging, stopNudging := context.WithCancel(context.WithoutCancel(ctx))
-	d.teardown = append(d.teardown, func() error { stopNudging(); return nil })
-	wake := d.wake(nudging)
+	wake, nudged := d.wake(nudging)
+	// The nudge on its way, if any, ends before the store closes under it
+	// (go-redis does not end a command at a cancel, only at its deadline).
+	d.teardown = append(d.teardown, func() error { stopNudging(); <-nudged; return nil })
 	d.incidents = incident.New(incident.Options{Store: d.store, Config: pagingConfig, Logger: d.log, Registry: reg, Now: o.Now,
 		Wake: wake, CapSummary: ingest.CapSummary, PagedNobody: d.disp.PagedNobody,
 		Maintenance: func(ctx context.Context, service string, labels []map[string]string, at time.Time) *policy.Hold {
@@ -537,14 +539,17 @@ func (d *Daemon) readOverrides(ctx context.Context) error {
 // goroutine publishes them, and the wakes that come while one is on its way
 // make one more after it, not one each (a publish per alert was 5% of the
 // daemon's CPU under a flood of alerts), and it starts at most one every
-// nudgeGap.
-func (d *Daemon) wake(ctx context.Context) func() {
+// nudgeGap. done is closed once that goroutine has ended, after ctx.
+func (d *Daemon) wake(ctx context.Context) (wake func(), done <-chan struct{}) {
+	ended := make(chan struct{})
 	n, ok := d.store.(store.Nudger)
 	if !ok {
-		return d.disp.Wake
+		close(ended)
+		return d.disp.Wake, ended
 	}
 	poke := make(chan struct{}, 1)
 	go func() {
+		defer close(ended)
 		failing := false
 		var last time.Time
 		for {
@@ -584,7 +589,7 @@ func (d *Daemon) wake(ctx context.Context) func() {
 		case poke <- struct{}{}:
 		default: // one is already on its way: it will do
 		}
-	}
+	}, ended
 }
 
 // nudgeGap is the least time between two nudges a replica publishes. At

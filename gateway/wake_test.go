@@ -35,6 +35,47 @@ func (n *answeredNudger) Nudges(ctx context.Context) <-chan struct{} { return ni
 
 var _ store.Nudger = (*answeredNudger)(nil)
 
+// stubbornNudger is a store whose nudge, as go-redis's publish, ends when
+// it is answered or at its deadline, not at a cancel.
+type stubbornNudger struct {
+	store.Store
+	asked   atomic.Int64
+	release chan struct{}
+}
+
+func (n *stubbornNudger) Nudge(ctx context.Context) error {
+	n.asked.Add(1)
+	<-n.release
+	return nil
+}
+
+func (n *stubbornNudger) Nudges(ctx context.Context) <-chan struct{} { return nil }
+
+// TestWakeEndsAfterTheNudgeOnItsWay: once its context ends, the waker's
+// goroutine says it is done only after the nudge on its way returns, so
+// the daemon closes the store after it and not under it (a Redis client
+// closed under a publish logs its connection closed while in use).
+func TestWakeEndsAfterTheNudgeOnItsWay(t *testing.T) {
+	n := &stubbornNudger{release: make(chan struct{})}
+	d := &Daemon{store: n, disp: dispatch.New(dispatch.Options{}), log: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithCancel(context.Background())
+	wake, done := d.wake(ctx)
+	wake()
+	waitUntil(t, 5*time.Second, "a nudge on its way", func() bool { return n.asked.Load() == 1 })
+	cancel()
+	select {
+	case <-done:
+		t.Fatal("the waker said it was done with its nudge still on its way")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(n.release)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waker not done after its nudge returned and its context ended")
+	}
+}
+
 // TestWakeCoalescesNudgesAndLogsAFailingStreakOnce: the wakes that come
 // while a nudge is on its way make one more nudge, not one each; nudges
 // that fail in a row are one line, not one each (in an alert storm there
@@ -46,7 +87,7 @@ func TestWakeCoalescesNudgesAndLogsAFailingStreakOnce(t *testing.T) {
 	d := &Daemon{store: n, disp: dispatch.New(dispatch.Options{}), log: slog.New(slog.NewJSONHandler(logs, nil))}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	wake := d.wake(ctx)
+	wake, _ := d.wake(ctx)
 	answer := func(err error) {
 		t.Helper()
 		select {
@@ -109,7 +150,7 @@ func TestWakePublishesAtMostOneNudgePerGap(t *testing.T) {
 	d := &Daemon{store: n, disp: dispatch.New(dispatch.Options{}), log: slog.New(slog.NewJSONHandler(&syncBuffer{}, nil))}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	wake := d.wake(ctx)
+	wake, _ := d.wake(ctx)
 	start := time.Now()
 	for range 200 {
 		wake()

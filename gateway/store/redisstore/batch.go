@@ -23,9 +23,12 @@ import (
 // runs on the caller's own goroutine, as script.Run would: handing it to
 // a sender and its reply back costs two goroutine wake-ups, and at a
 // thousand alerts a second on two cores, where scripts rarely meet, each
-// wake-up is a chance for the scheduler to be late (it was a fifth of
-// pagerd's CPU there, searching for work). The deadline bounds the wait
-// as the caller's would: go-redis ends a command at its context's
+// wake-up is a chance for the scheduler to be late (its search for work
+// was 15% of pagerd's CPU there). The answers' p99 at that rate was lower
+// in 9 of 12 alternating pairs of load runs; the closed loop, where a
+// lone script is one less in the pipeline the others share, took 1.5%
+// fewer webhooks a second (docs/BENCHMARKS.md). The deadline bounds the
+// wait as the caller's would: go-redis ends a command at its context's
 // deadline (ContextTimeoutEnabled), but not at a cancel, so a caller with
 // no deadline still goes through a sender and is answered at its cancel.
 //

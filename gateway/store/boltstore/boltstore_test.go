@@ -3,6 +3,7 @@ package boltstore
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -840,5 +841,46 @@ func TestNoteOfAFloodIsWrittenInParts(t *testing.T) {
 		if noted != 1 {
 			t.Fatalf("incident %s noted %d times", id, noted)
 		}
+	}
+}
+
+// BenchmarkStatuses is a storm flush's look at the statuses of the
+// incidents its bundle names (a flood's storm holds hundreds).
+func BenchmarkStatuses(b *testing.B) {
+	s, ctx := open(b, b.TempDir()), context.Background()
+	details := json.RawMessage(`{"labels":{"alertname":"DiskFull","instance":"db-01:9100","job":"node","severity":"critical","mountpoint":"/var/lib/postgresql"},"annotations":{"summary":"Disk /var/lib/postgresql on db-01 is 97% full","description":"Filesystem has less than 3% space left; writes will start failing within the hour.","runbook_url":"https://runbooks.example.com/disk-full"}}`)
+	const n = 1000
+	ids := make([]string, n)
+	for i := range n {
+		inc := newIncident("api", fmt.Sprintf("k%d", i), base.Add(time.Duration(i)*time.Millisecond), 3)
+		inc.Details = details
+		if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = inc.ID
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		st, err := s.Statuses(ctx, ids)
+		if err != nil || len(st) != n {
+			b.Fatal(len(st), err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/incident")
+}
+
+// TestStatusesReadTheIncidentsOwnStatus: Statuses decodes only the
+// incident's status, and a sender's details that hold a "state" or a
+// "status" of their own do not stand in for it.
+func TestStatusesReadTheIncidentsOwnStatus(t *testing.T) {
+	s, ctx := open(t, t.TempDir()), context.Background()
+	inc := newIncident("api", "k", base, 1)
+	inc.Details = json.RawMessage(`{"status":"resolved","state":{"status":"resolved"},"labels":{"status":"resolved"}}`)
+	if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Statuses(ctx, []string{inc.ID})
+	if err != nil || got[inc.ID] != policy.StatusTriggered {
+		t.Fatalf("Statuses = %v %v, want %s", got, err, policy.StatusTriggered)
 	}
 }

@@ -413,16 +413,25 @@ func readIncident(tx *bbolt.Tx, id string) (*store.Incident, error) {
 // decodeIncident decodes the stored document v of the incident named id
 // (its id or its key, for the error).
 func decodeIncident(id string, v []byte) (*store.Incident, error) {
-	j, err := blob.Unpack(v)
-	if err != nil {
-		return nil, plain("decode incident %s: %w", id, err)
-	}
 	var inc store.Incident
-	if err := json.Unmarshal(j, &inc); err != nil {
-		return nil, plain("decode incident %s: %w", id, err)
+	if err := unpackDoc(id, v, &inc); err != nil {
+		return nil, err
 	}
 	inc.Details = details(inc.Details)
 	return &inc, nil
+}
+
+// unpackDoc decodes into dst what it needs of the stored document v of the
+// incident named id (a struct with fewer fields skips the rest unbuilt).
+func unpackDoc(id string, v []byte, dst any) error {
+	j, err := blob.Unpack(v)
+	if err != nil {
+		return plain("decode incident %s: %w", id, err)
+	}
+	if err := json.Unmarshal(j, dst); err != nil {
+		return plain("decode incident %s: %w", id, err)
+	}
+	return nil
 }
 
 func putIncident(tx *bbolt.Tx, inc *store.Incident) error {
@@ -480,13 +489,9 @@ func readHead(tx *bbolt.Tx, id string) (*head, error) {
 	if v == nil {
 		return nil, fmt.Errorf("%w: %s", store.ErrNotFound, id)
 	}
-	j, err := blob.Unpack(v)
-	if err != nil {
-		return nil, plain("decode incident %s: %w", id, err)
-	}
 	var h head
-	if err := json.Unmarshal(j, &h); err != nil {
-		return nil, plain("decode incident %s: %w", id, err)
+	if err := unpackDoc(id, v, &h); err != nil {
+		return nil, err
 	}
 	h.Details = details(h.Details)
 	return &h, nil

@@ -14,7 +14,6 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/pagerd/pagerd/gateway/store"
-	"github.com/pagerd/pagerd/gateway/store/blob"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -159,20 +158,15 @@ func decodeAll(batch []rawIncident) error {
 // decode decodes the record and the timeline that readBatch copied out,
 // and drops the copies.
 func (r *rawIncident) decode() error {
-	j, err := blob.Unpack(r.rec)
+	inc, err := decodeIncident(r.id, r.rec)
 	if err != nil {
-		return plain("decode incident %s: %w", r.id, err)
+		return err
 	}
-	var inc store.Incident
-	if err := json.Unmarshal(j, &inc); err != nil {
-		return plain("decode incident %s: %w", r.id, err)
-	}
-	inc.Details = details(inc.Details)
 	r.entries = []store.Entry{}
 	if err := json.Unmarshal(r.tl, &r.entries); err != nil {
 		return plain("decode timeline of %s: %w", r.id, err)
 	}
-	r.inc, r.rec, r.tl = &inc, nil, nil
+	r.inc, r.rec, r.tl = inc, nil, nil
 	return nil
 }
 

@@ -13,7 +13,6 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/pagerd/pagerd/gateway/store"
-	"github.com/pagerd/pagerd/gateway/store/blob"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -340,13 +339,9 @@ func (s *Store) Statuses(ctx context.Context, ids []string) (map[string]policy.S
 			if v == nil {
 				continue
 			}
-			j, err := blob.Unpack(v)
-			if err != nil {
-				return plain("decode incident %s: %w", id, err)
-			}
 			var h statusOnly
-			if err := json.Unmarshal(j, &h); err != nil {
-				return plain("decode incident %s: %w", id, err)
+			if err := unpackDoc(id, v, &h); err != nil {
+				return err
 			}
 			out[id] = h.State.Status
 		}

@@ -79,7 +79,7 @@ type Store struct {
 	// webhook's scripts name about a dozen, and building each was an
 	// allocation (13% of the objects pagerd allocated at 1,000 alerts a
 	// second were keys).
-	fixed [store.Shards]shardKeys
+	fixed [store.Shards][len(fixedNames)]string
 	// log is where the store says what goes wrong without failing a
 	// call (a record Expire cannot decode): the daemon's logger when
 	// opened with Open, slog.Default() otherwise.
@@ -115,32 +115,27 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 	for shard := range s.shards {
 		p := fmt.Sprintf("%s:{%02x}:", prefix, shard)
 		s.shards[shard] = p
-		s.fixed[shard] = shardKeys{due: p + "due", claims: p + "claims", idx: p + "idx", open: p + "open", inc: p + "inc:"}
+		for i, name := range fixedNames {
+			s.fixed[shard][i] = p + name
+		}
 	}
 	_, cluster := rdb.(*redis.ClusterClient)
 	s.oneScriptClaims.Store(!cluster)
 	return s
 }
 
-// shardKeys are one shard's keys of constant names.
-type shardKeys struct{ due, claims, idx, open, inc string }
+// fixedNames are the names of the keys (and the prefix) of a shard that
+// its scripts name most, built once per store (Store.fixed).
+var fixedNames = [...]string{"due", "claims", "idx", "open", "inc:"}
 
 // key names a key of the shard: its prefix and the parts.
 func (s *Store) key(shard int, parts ...string) string {
 	switch len(parts) {
 	case 1:
-		k := &s.fixed[shard]
-		switch parts[0] {
-		case "due":
-			return k.due
-		case "claims":
-			return k.claims
-		case "idx":
-			return k.idx
-		case "open":
-			return k.open
-		case "inc:":
-			return k.inc
+		for i, name := range fixedNames {
+			if parts[0] == name {
+				return s.fixed[shard][i]
+			}
 		}
 		return s.shards[shard] + parts[0]
 	case 2:

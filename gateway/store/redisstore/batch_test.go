@@ -21,13 +21,17 @@ var incrScript = redis.NewScript(`return {KEYS[1], redis.call('INCRBY', KEYS[1],
 
 // gate holds every command a client sends until it is opened, so the
 // scripts run meanwhile queue up behind the senders it holds; it counts
-// the sends it held, the pipelines and the scripts they carried.
+// the sends it held, the pipelines and the scripts they carried, and
+// records for each script sent alone whether it came with its caller's
+// context (callerKey: run on the caller's goroutine) or a sender's.
 type gate struct {
 	open      chan struct{}
 	once      sync.Once
 	arrived   atomic.Int64
 	pipelines atomic.Int64
 	piped     atomic.Int64
+	mu        sync.Mutex
+	caller    []bool
 }
 
 func newGate() *gate { return &gate{open: make(chan struct{})} }
@@ -38,10 +42,23 @@ func (g *gate) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (g *gate) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "evalsha" || cmd.Name() == "eval" {
+			g.mu.Lock()
+			g.caller = append(g.caller, ctx.Value(callerKey{}) != nil)
+			g.mu.Unlock()
+		}
 		g.arrived.Add(1)
 		<-g.open
 		return next(ctx, cmd)
 	}
+}
+
+// ran says, for each script sent alone so far, whether it came with its
+// caller's context.
+func (g *gate) ran() []bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.caller)
 }
 
 func (g *gate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
@@ -239,41 +256,6 @@ func TestBatcherRunsScriptsRedisLost(t *testing.T) {
 // ran with it (on the caller's goroutine) or with a sender's.
 type callerKey struct{}
 
-// seen records, for each script sent alone, whether it came with its
-// caller's context; it can hold one at a gate first.
-type seen struct {
-	mu     sync.Mutex
-	caller []bool
-	hold   chan struct{} // nil: hold none
-}
-
-func (h *seen) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *seen) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if cmd.Name() == "evalsha" || cmd.Name() == "eval" {
-			h.mu.Lock()
-			h.caller = append(h.caller, ctx.Value(callerKey{}) != nil)
-			hold := h.hold
-			h.mu.Unlock()
-			if hold != nil {
-				<-hold
-			}
-		}
-		return next(ctx, cmd)
-	}
-}
-
-func (h *seen) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
-}
-
-func (h *seen) ran() []bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.caller)
-}
-
 // TestBatcherCallerRunsItsScriptWhenIdle: with nothing in flight, a
 // script whose caller set a deadline runs on the caller's goroutine, with
 // its context (no hand-off to a sender and back); one with no deadline
@@ -284,7 +266,8 @@ func TestBatcherCallerRunsItsScriptWhenIdle(t *testing.T) {
 	if err := incrScript.Load(context.Background(), rdb).Err(); err != nil {
 		t.Fatal(err)
 	}
-	h := &seen{}
+	h := newGate()
+	h.release()
 	rdb.AddHook(h)
 	b := newBatcher(rdb)
 	t.Cleanup(b.close)
@@ -323,7 +306,8 @@ func TestBatcherCloseWaitsForCallersScripts(t *testing.T) {
 	if err := incrScript.Load(context.Background(), rdb).Err(); err != nil {
 		t.Fatal(err)
 	}
-	h := &seen{hold: make(chan struct{})}
+	h := newGate()
+	t.Cleanup(h.release)
 	rdb.AddHook(h)
 	b := newBatcher(rdb)
 	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), callerKey{}, true), time.Minute)
@@ -345,7 +329,7 @@ func TestBatcherCloseWaitsForCallersScripts(t *testing.T) {
 		t.Fatal("close returned while a caller's script was in flight")
 	case <-time.After(50 * time.Millisecond):
 	}
-	close(h.hold)
+	h.release()
 	if err := <-ran; err != nil {
 		t.Fatalf("the script in flight at close: %v", err)
 	}

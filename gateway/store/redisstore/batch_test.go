@@ -256,21 +256,30 @@ func TestBatcherRunsScriptsRedisLost(t *testing.T) {
 // ran with it (on the caller's goroutine) or with a sender's.
 type callerKey struct{}
 
+// gatedBatcher is a batcher on a client whose commands wait at a gate,
+// closed, with incrScript loaded beforehand (so that a script is one
+// EVALSHA, not an EVALSHA and an EVAL).
+func gatedBatcher(t *testing.T) (*redis.Client, *batcher, *gate) {
+	t.Helper()
+	rdb := redistest.Start(t).Client(t)
+	if err := incrScript.Load(context.Background(), rdb).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b := newBatcher(rdb)
+	t.Cleanup(b.close)
+	g := newGate()
+	t.Cleanup(g.release) // first, so that close does not wait on a held script
+	rdb.AddHook(g)
+	return rdb, b, g
+}
+
 // TestBatcherCallerRunsItsScriptWhenIdle: with nothing in flight, a
 // script whose caller set a deadline runs on the caller's goroutine, with
 // its context (no hand-off to a sender and back); one with no deadline
 // goes through a sender, so that its caller is answered at its cancel.
 func TestBatcherCallerRunsItsScriptWhenIdle(t *testing.T) {
-	srv := redistest.Start(t)
-	rdb := srv.Client(t)
-	if err := incrScript.Load(context.Background(), rdb).Err(); err != nil {
-		t.Fatal(err)
-	}
-	h := newGate()
+	rdb, b, h := gatedBatcher(t)
 	h.release()
-	rdb.AddHook(h)
-	b := newBatcher(rdb)
-	t.Cleanup(b.close)
 
 	dctx, cancel := context.WithTimeout(context.WithValue(context.Background(), callerKey{}, true), time.Minute)
 	defer cancel()
@@ -301,15 +310,7 @@ func TestBatcherCallerRunsItsScriptWhenIdle(t *testing.T) {
 // TestBatcherCloseWaitsForCallersScripts: close returns only once a
 // script a caller runs itself is done, and after it no caller runs one.
 func TestBatcherCloseWaitsForCallersScripts(t *testing.T) {
-	srv := redistest.Start(t)
-	rdb := srv.Client(t)
-	if err := incrScript.Load(context.Background(), rdb).Err(); err != nil {
-		t.Fatal(err)
-	}
-	h := newGate()
-	t.Cleanup(h.release)
-	rdb.AddHook(h)
-	b := newBatcher(rdb)
+	_, b, h := gatedBatcher(t)
 	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), callerKey{}, true), time.Minute)
 	defer cancel()
 

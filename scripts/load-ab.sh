@@ -15,7 +15,8 @@
 # ('TestLoadIngest/embedded'). The harness's own variables pass through:
 # PAGERD_LOAD_OVERLOAD (default here: none, the overload runs take a
 # minute each), PAGERD_LOAD_STORM, PAGERD_LOAD_BRAKE, PAGERD_LOAD_INFLIGHT,
-# PAGERD_LOAD_PIN, PAGERD_LOAD_PROFILE. It prints each run's summary lines
+# PAGERD_LOAD_PIN, PAGERD_LOAD_PROFILE, PAGERD_LOAD_WINDOWS (every 100 ms
+# window with an answer over 10 ms). It prints each run's summary lines
 # and leaves the full logs in $TMPDIR/pagerd-load-ab.
 set -eu
 

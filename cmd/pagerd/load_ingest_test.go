@@ -351,11 +351,16 @@ type summary struct {
 // there were, how many the slowest window had and when, and how many
 // windows had any. The p99 of an open loop is 1% of its requests, and
 // whether they are spread or one stall of a few hundred ms (a storm's
-// flush, a GC) is what says where to look.
+// flush, a GC) is what says where to look. PAGERD_LOAD_WINDOWS lists
+// every window that had any, to compare where two commits differ.
 func slowWindows(shots []shot, rate int, over time.Duration) string {
 	per := rate / 10
 	slow, windows, worst, worstAt := 0, 0, 0, 0
 	var worstLat time.Duration
+	var each []string // with PAGERD_LOAD_WINDOWS: every window with any
+	if os.Getenv("PAGERD_LOAD_WINDOWS") != "" {
+		each = []string{}
+	}
 	for w := 0; w*per < len(shots); w++ {
 		n := 0
 		for _, x := range shots[w*per : min((w+1)*per, len(shots))] {
@@ -365,6 +370,13 @@ func slowWindows(shots []shot, rate int, over time.Duration) string {
 		}
 		if n > 0 {
 			windows++
+			if each != nil {
+				var m time.Duration
+				for _, x := range shots[w*per : min((w+1)*per, len(shots))] {
+					m = max(m, x.latency)
+				}
+				each = append(each, fmt.Sprintf("%.1f s: %d (%s)", float64(w)/10, n, ms(m)))
+			}
 		}
 		if n > worst {
 			worst, worstAt, worstLat = n, w, 0
@@ -376,8 +388,12 @@ func slowWindows(shots []shot, rate int, over time.Duration) string {
 		}
 		slow += n
 	}
-	return fmt.Sprintf("%d answers over %s, in %d of %d windows of 100 ms; the most in one, %d of %d (worst %s), at %.1f s",
+	out := fmt.Sprintf("%d answers over %s, in %d of %d windows of 100 ms; the most in one, %d of %d (worst %s), at %.1f s",
 		slow, ms(over), windows, (len(shots)+per-1)/per, worst, per, ms(worstLat), float64(worstAt)/10)
+	if len(each) > 0 {
+		out += "; by window (answers over, the window's worst): " + strings.Join(each, ", ")
+	}
+	return out
 }
 
 func summarize(shots []shot) summary {

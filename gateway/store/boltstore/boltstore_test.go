@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/storetest"
@@ -843,47 +842,6 @@ func TestNoteOfAFloodIsWrittenInParts(t *testing.T) {
 			t.Fatalf("incident %s noted %d times", id, noted)
 		}
 	}
-}
-
-// TestNoteOfAStormKeepsEachCommitSmall: the incidents a person's storm
-// bundle names were opened among other people's, so each one's timeline
-// is on a page of its own, and a part of a Note writes about a page for
-// every incident in it. Every other write (the alerts arriving, the
-// pages going out) waits for the commit of the part it is batched with:
-// parts of 256 wrote about 300 pages, 5–20 ms a commit in the load run's
-// storm close at 1,000 alerts/s. A part now stays within 64 pages.
-func TestNoteOfAStormKeepsEachCommitSmall(t *testing.T) {
-	s, ctx := open(t, t.TempDir()), context.Background()
-	const people, storm = 12, 512
-	details := json.RawMessage(`{"labels":{"alertname":"Load","severity":"warning"},"annotations":{"summary":"load"}}`)
-	tl := []store.Entry{{At: base, Type: "trigger", Actor: "alertmanager", Detail: "alert Load firing"}}
-	incs := make([]*store.Incident, people*storm)
-	var g errgroup.Group
-	g.SetLimit(16) // batched as the intake's are
-	for i := range incs {
-		incs[i] = newIncident("api", fmt.Sprintf("s%d", i), base.Add(time.Duration(i)*time.Millisecond), 3)
-		incs[i].Details = details
-		g.Go(func() error {
-			_, _, err := s.Trigger(ctx, incs[i], tl)
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	entries := map[string][]store.Entry{}
-	for i := 0; i < len(incs); i += people { // one person's
-		entries[incs[i].ID] = []store.Entry{{At: base, Type: "notify", User: "u0", Channel: "push", Bundle: "b"}}
-	}
-	commits, pages := s.w.commits.Load(), pagesWritten(s)
-	if err := s.Note(ctx, entries); err != nil {
-		t.Fatal(err)
-	}
-	commits, pages = s.w.commits.Load()-commits, pagesWritten(s)-pages
-	if per := pages / commits; per > 64 {
-		t.Fatalf("a storm of %d incidents noted in %d commits of %d pages each on average, want at most 64", storm, commits, per)
-	}
-	t.Logf("%d incidents noted in %d commits, %d pages", storm, commits, pages)
 }
 
 // BenchmarkStatuses is a storm flush's look at the statuses of the

@@ -353,15 +353,8 @@ func (s *Store) Statuses(ctx context.Context, ids []string) (map[string]policy.S
 // notesPerTx bounds the incidents one transaction of Note writes: a
 // flood's bundle names thousands, and in one transaction (10,000: 170 ms
 // in the load run's flood) every other write, pages and acknowledgements
-// too, waited for it. A storm's incidents were opened among other
-// people's, so each one's timeline is on a page of its own: a part of
-// 256 wrote about 300 pages, and the alerts and pages batched with it
-// waited 5-20 ms for its commit. In parts of 32 (about 38 pages), the
-// load run at 1,000 alerts/s had fewer answers over 10 ms in its storms'
-// close in 7 runs of 7 (median 354 against 517, alternating with 256);
-// 16 and 64 did as well as 32, and the closed loop and the flood did not
-// change (TestNoteOfAStormKeepsEachCommitSmall).
-const notesPerTx = 32
+// too, waited for it.
+const notesPerTx = 256
 
 // Note appends timeline entries to many incidents, notesPerTx to a
 // transaction (not atomic: see store.Store; what is noted leaves entries).

@@ -4,7 +4,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -469,6 +471,7 @@ func TestLoadIngest(t *testing.T) {
 			profiled1000 := r.l.profile(store+"-1000", 9*time.Second)
 			allocs1000 := r.l.capture("allocs", store+"-1000.allocs.pprof", 9*time.Second)
 			cpu1000, calls1000 := r.cpuNow(), r.l.redisCalls()
+			phases := []phase{{name: "open loop 1,000/s", from: time.Now()}}
 			shots, took1000 := r.openLoop(1000, 10*time.Second)
 			cpu1000After := r.cpuNow()
 			shares1000 := cpuShares(cpu1000, cpu1000After, took1000)
@@ -485,6 +488,7 @@ func TestLoadIngest(t *testing.T) {
 				t.Logf("%s open loop 1,000/s: %s", store, calls1000s)
 			}
 
+			phases = append(phases, phase{name: "closed loop", from: time.Now()})
 			r.closedLoop(32, 2*time.Second) // warm up
 			before, callsBefore := readProc(t, pid), r.l.redisCalls()
 			start, cpuBefore := time.Now(), r.cpuNow()
@@ -526,6 +530,7 @@ func TestLoadIngest(t *testing.T) {
 					time.Sleep(15 * time.Second)
 					ackLat, ackCode = r.ackOne()
 				}()
+				phases = append(phases, phase{name: fmt.Sprintf("open loop %dx", x), from: time.Now()})
 				profiled := r.l.profile(fmt.Sprintf("%s-%dx", store, x), 20*time.Second)
 				behindOf := sampleBehind(r.d)
 				cpuBefore, callsBefore := r.cpuNow(), r.l.redisCalls()
@@ -547,6 +552,9 @@ func TestLoadIngest(t *testing.T) {
 					t.Logf("%s open loop %dx: %s", store, x, calls)
 				}
 			}
+			for _, line := range stormLateness(t, r.d.logFile, phases) {
+				t.Logf("%s %s", store, line)
+			}
 			close(stopSampling)
 			<-sampled
 			t.Logf("%s: pagerd peak RSS %d MB, of which anonymous memory (heap, stacks) at most %d MB; the rest is mapped files (the embedded store's, which the kernel can drop)",
@@ -565,6 +573,63 @@ func TestLoadIngest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// phase is a part of a load run, from its start to the next one's.
+type phase struct {
+	name string
+	from time.Time
+}
+
+// stormLateness says, for each phase, how late the storm messages pagerd
+// sent in it went out: from the log's "storm bundle sent" lines, whose
+// "late" is from the storm's due time (its window's end) to the send. A
+// storm closes some seconds after the alerts that made it, so a phase
+// counts the messages sent from its start to the next phase's.
+func stormLateness(t *testing.T, logFile string, phases []phase) []string {
+	f, err := os.Open(logFile)
+	if err != nil {
+		t.Errorf("storm messages' lateness: %v", err)
+		return nil
+	}
+	defer f.Close()
+	late := make([][]time.Duration, len(phases))
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		if !bytes.Contains(sc.Bytes(), []byte(`"msg":"storm bundle sent"`)) {
+			continue
+		}
+		var l struct {
+			Time time.Time `json:"time"`
+			Late string    `json:"late"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Errorf("storm messages' lateness: %v in %s", err, sc.Bytes())
+			return nil
+		}
+		d, err := time.ParseDuration(l.Late)
+		if err != nil {
+			t.Errorf("storm messages' lateness: %q: %v", l.Late, err)
+			return nil
+		}
+		for i := len(phases) - 1; i >= 0; i-- {
+			if !l.Time.Before(phases[i].from) {
+				late[i] = append(late[i], d)
+				break
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Errorf("storm messages' lateness: %v", err)
+	}
+	out := make([]string, len(phases))
+	for i, p := range phases {
+		slices.Sort(late[i])
+		out[i] = fmt.Sprintf("%s: %d storm messages sent, late p50 %s max %s (from their window's end)",
+			p.name, len(late[i]), ms(pct(late[i], .5)), ms(pct(late[i], 1)))
+	}
+	return out
 }
 
 // requestCosts estimates what a refusal cost pagerd and what a request

@@ -342,8 +342,10 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 		return notes, nil, nil
 	}
 	d.m.bundles.WithLabelValues(channel, contact.Via, "sent").Inc()
-	d.m.lateness.Observe(sentAt.Sub(c.Due).Seconds())
-	d.log.Info("storm bundle sent", "storm", c.Storm, "bundle", b.ID, "incidents", len(live), "left_out", len(gone), "via", contact.Via)
+	late := sentAt.Sub(c.Due)
+	d.m.lateness.Observe(late.Seconds())
+	d.log.Info("storm bundle sent", "storm", c.Storm, "bundle", b.ID, "incidents", len(live), "left_out", len(gone), "via", contact.Via,
+		"late", late.Round(time.Millisecond).String())
 	record("notify", fmt.Sprintf("via %s, in one message for %d incidents (alert storm)", contact.Via, len(live)), b.ID, sentAt)
 	var pushed []string
 	if contact.Via == "pagerduty" {

@@ -134,7 +134,7 @@ type Dispatcher struct {
 	// misses are the incidents this replica said it cannot page.
 	misses configMisses
 	// turn is held by a storm flush's bulk store work (inTurn).
-	turn chan struct{}
+	turn turn
 }
 
 type dispatchMetrics struct {
@@ -212,7 +212,7 @@ func New(o Options) *Dispatcher {
 	m.errors.WithLabelValues("unknown_priority")
 	m.errors.WithLabelValues(leaseRanOut)
 	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches, m.nobody, m.errors, m.outbox)
-	d := &Dispatcher{o: o, log: o.Logger, m: m, wake: make(chan struct{}, 1), journal: newJournal(), turn: make(chan struct{}, 1)}
+	d := &Dispatcher{o: o, log: o.Logger, m: m, wake: make(chan struct{}, 1), journal: newJournal()}
 	o.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagerd_dispatch_unrecorded",
 		Help: "Pages and storm messages this replica sent but could not yet record in the store (the store refused the write); they are recorded, not sent again, when the store takes writes."},
 		func() float64 { return float64(d.journal.size()) }))

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/acklink"
@@ -45,7 +46,7 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 		return fmt.Errorf("malformed storm key %q", c.Storm)
 	}
 	var held []store.HeldPage
-	err := d.inTurn(ctx, func() (err error) {
+	err := d.inTurn(ctx, forMessage, func() (err error) {
 		held, err = d.o.Store.Held(ctx, c.Storm)
 		return err
 	})
@@ -75,21 +76,21 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 	}
 	until := time.Now().Add(d.o.RecordRetry)
 	note := func() error { return d.o.Store.Note(ctx, f.notes) }
-	if err := d.retryStore(ctx, until, func() error { return d.inTurn(ctx, note) }); err != nil {
+	if err := d.retryStore(ctx, until, func() error { return d.inTurn(ctx, forRecord, note) }); err != nil {
 		return err
 	}
 	f.notes = nil // noted: a retried flush must not note twice
 	d.journal.flushed(c.Storm, f)
 	if len(f.pushed) > 0 {
 		mark := func() error { return d.markPushed(ctx, f.pushed, now) }
-		if err := d.retryStore(ctx, until, func() error { return d.inTurn(ctx, mark) }); err != nil {
+		if err := d.retryStore(ctx, until, func() error { return d.inTurn(ctx, forRecord, mark) }); err != nil {
 			return err
 		}
 		f.pushed = nil
 		d.journal.flushed(c.Storm, f)
 	}
 	err = d.retryStore(ctx, until, func() error {
-		return d.inTurn(ctx, func() error {
+		return d.inTurn(ctx, forRecord, func() error {
 			_, err := d.o.Store.Flushed(ctx, c, len(f.pages), f.top, now, rules)
 			return err
 		})
@@ -115,15 +116,83 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 // sent outside its turn, so that a provider that hangs holds up nobody
 // else's message (TestStormHoldsNobodyElse), and a flush's calls never
 // nest.
+//
+// The calls a storm's message waits for (its held pages, their
+// incidents' statuses, its bundle) take their turns before the calls that
+// record a message already sent (the notes in every incident it named,
+// the held pages dropped), which only a restart's journal waits for. In
+// one queue, each storm's message waited for the notes of the storms that
+// closed before it, on a writer busy with alerts: in the load run at
+// twice capacity on the embedded store, storm messages went out 1.8 s
+// late at the median and 2.5 s at most.
 
-// inTurn runs fn, a storm flush's bulk store call, in the dispatcher's turn.
-func (d *Dispatcher) inTurn(ctx context.Context, fn func() error) error {
+// turnFor is which of the turn's queues a call waits in.
+type turnFor int
+
+const (
+	// forMessage: a call a storm message waits for.
+	forMessage turnFor = iota
+	// forRecord: a call that records a message sent.
+	forRecord
+)
+
+// turn is one at a time, the calls for a message before those that
+// record one, each kind in the order it came.
+type turn struct {
+	mu      sync.Mutex
+	taken   bool
+	waiting [2][]chan struct{} // by turnFor
+}
+
+// take waits for the turn, or for ctx to end (an error).
+func (t *turn) take(ctx context.Context, kind turnFor) error {
+	t.mu.Lock()
+	if !t.taken {
+		t.taken = true
+		t.mu.Unlock()
+		return nil
+	}
+	given := make(chan struct{})
+	t.waiting[kind] = append(t.waiting[kind], given)
+	t.mu.Unlock()
 	select {
-	case d.turn <- struct{}{}:
+	case <-given:
+		return nil
 	case <-ctx.Done():
+	}
+	t.mu.Lock()
+	q := t.waiting[kind]
+	if i := slices.Index(q, given); i >= 0 {
+		t.waiting[kind] = slices.Delete(q, i, i+1)
+		t.mu.Unlock()
 		return ctx.Err()
 	}
-	defer func() { <-d.turn }()
+	t.mu.Unlock()
+	t.give() // given as ctx ended: pass it on
+	return ctx.Err()
+}
+
+// give ends a turn: the next call waiting takes it.
+func (t *turn) give() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for kind, q := range t.waiting {
+		if len(q) > 0 {
+			close(q[0])
+			t.waiting[kind] = q[1:]
+			return
+		}
+	}
+	t.taken = false
+}
+
+// inTurn runs fn, a storm flush's bulk store call, in the dispatcher's
+// turn, in the queue of its kind.
+func (d *Dispatcher) inTurn(ctx context.Context, kind turnFor, fn func() error) error {
+	if err := d.turn.take(ctx, kind); err != nil {
+		return err
+	}
+	defer d.turn.give()
 	return fn()
 }
 
@@ -158,7 +227,7 @@ func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.C
 		ids[i] = p.Incident
 	}
 	var statuses map[string]policy.Status
-	err := d.inTurn(ctx, func() (err error) {
+	err := d.inTurn(ctx, forMessage, func() (err error) {
 		statuses, err = d.o.Store.Statuses(ctx, ids)
 		return err
 	})
@@ -309,7 +378,7 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 	}
 	ackURL := ""
 	put := func() error { return d.o.Store.PutBundle(ctx, b, time.Duration(cfg.Server.LinkTTL)) }
-	if err := d.inTurn(ctx, put); err != nil {
+	if err := d.inTurn(ctx, forMessage, put); err != nil {
 		// Send anyway: the message matters more than its one-tap ack.
 		d.log.Warn("storm bundle not stored; its message goes out without an ack link", "storm", c.Storm, "err", err)
 	} else {

@@ -33,12 +33,12 @@ func TestDistinctIncidentsKeepTheLatestReopenCount(t *testing.T) {
 	}
 }
 
-// queued waits until n calls of kind wait for t.
-func queued(t *testing.T, tk *turn, kind turnFor, n int) {
+// queued waits until n calls wait for the turn.
+func queued(t *testing.T, tk *turn, n int) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
 		tk.mu.Lock()
-		got := len(tk.waiting[kind])
+		got := len(tk.waiting)
 		tk.mu.Unlock()
 		if got == n {
 			return
@@ -49,24 +49,28 @@ func queued(t *testing.T, tk *turn, kind turnFor, n int) {
 	}
 }
 
-// TestTurnGivesMessagesFirst: a call a storm message waits for takes the
-// turn before a call recording a message sent that came before it, so
-// that one storm's notes do not hold the next storm's message; each kind
-// in the order it came.
-func TestTurnGivesMessagesFirst(t *testing.T) {
+// TestTurnGivesMessagesFirstAndTheStormDueFirst: a call a storm message
+// waits for takes the turn before a call recording a message sent that
+// came before it, so that one storm's notes do not hold the next storm's
+// message; and of each kind, the storm due first goes first, so that a
+// storm's reads and its bundle are not taken round by round with every
+// other storm's while all their messages wait. Of two equal, the first
+// that came.
+func TestTurnGivesMessagesFirstAndTheStormDueFirst(t *testing.T) {
 	var tk turn
 	ctx := context.Background()
-	if err := tk.take(ctx, forRecord); err != nil {
+	at := func(s int) time.Time { return time.Unix(1700000000, 0).Add(time.Duration(s) * time.Second) }
+	if err := tk.take(ctx, forRecord, at(0)); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
 	var order []string
 	var wg sync.WaitGroup
-	call := func(name string, kind turnFor, waiting int) {
+	call := func(name string, kind turnFor, due time.Time) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := tk.take(ctx, kind); err != nil {
+			if err := tk.take(ctx, kind, due); err != nil {
 				t.Error(err)
 				return
 			}
@@ -75,17 +79,23 @@ func TestTurnGivesMessagesFirst(t *testing.T) {
 			mu.Unlock()
 			tk.give()
 		}()
-		queued(t, &tk, kind, waiting)
+		tk.mu.Lock()
+		n := len(tk.waiting)
+		tk.mu.Unlock()
+		queued(t, &tk, n+1)
 	}
-	call("notes of the first storm", forRecord, 1)
-	call("held pages dropped", forRecord, 2)
-	call("second storm's held pages", forMessage, 1)
-	call("third storm's held pages", forMessage, 2)
+	call("notes of the storm due at 1", forRecord, at(1))
+	call("notes of the storm due at 2", forRecord, at(2))
+	call("statuses of the storm due at 4", forMessage, at(4))
+	call("held pages of the storm due at 5", forMessage, at(5))
+	call("held pages of the storm due at 3", forMessage, at(3))
+	call("bundle of the storm due at 4", forMessage, at(4))
 	tk.give()
 	wg.Wait()
-	want := []string{"second storm's held pages", "third storm's held pages", "notes of the first storm", "held pages dropped"}
+	want := []string{"held pages of the storm due at 3", "statuses of the storm due at 4", "bundle of the storm due at 4",
+		"held pages of the storm due at 5", "notes of the storm due at 1", "notes of the storm due at 2"}
 	if !reflect.DeepEqual(order, want) {
-		t.Fatalf("turns taken in the order %q, want %q", order, want)
+		t.Fatalf("turns taken in the order\n%q\nwant\n%q", order, want)
 	}
 	if tk.taken {
 		t.Fatal("the turn is still taken after every call gave it back")
@@ -96,21 +106,22 @@ func TestTurnGivesMessagesFirst(t *testing.T) {
 // it waits leaves the queue, and the turn goes on to the others.
 func TestTurnLeftByACallerWhoseContextEnds(t *testing.T) {
 	var tk turn
-	if err := tk.take(context.Background(), forMessage); err != nil {
+	due := time.Unix(1700000000, 0)
+	if err := tk.take(context.Background(), forMessage, due); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	left := make(chan error, 1)
-	go func() { left <- tk.take(ctx, forMessage) }()
-	queued(t, &tk, forMessage, 1)
+	go func() { left <- tk.take(ctx, forMessage, due) }()
+	queued(t, &tk, 1)
 	next := make(chan error, 1)
-	go func() { next <- tk.take(context.Background(), forRecord) }()
-	queued(t, &tk, forRecord, 1)
+	go func() { next <- tk.take(context.Background(), forRecord, due) }()
+	queued(t, &tk, 2)
 	cancel()
 	if err := <-left; !errors.Is(err, context.Canceled) {
 		t.Fatalf("a caller whose context ended: %v, want context.Canceled", err)
 	}
-	queued(t, &tk, forMessage, 0)
+	queued(t, &tk, 1)
 	tk.give()
 	if err := <-next; err != nil {
 		t.Fatal(err)

@@ -144,6 +144,7 @@ const (
 type turnCall struct {
 	kind  turnFor
 	due   time.Time // its storm's
+	since time.Time // when it came
 	given chan struct{}
 }
 
@@ -157,11 +158,17 @@ func (c *turnCall) before(o *turnCall) bool {
 	return c.due.Before(o.due)
 }
 
-// turn is one call at a time, in the order turnCall.before says.
+// turn is one call at a time, in the order turnCall.before says, but a
+// call that has waited longer than patience goes first, oldest first:
+// storms closing without end would otherwise keep a storm's record (and
+// its claim, until the lease runs out and another replica sends its
+// held pages again) waiting behind their messages.
 type turn struct {
-	mu      sync.Mutex
-	taken   bool
-	waiting []*turnCall // in the order they came
+	mu       sync.Mutex
+	taken    bool
+	waiting  []*turnCall // in the order they came
+	patience time.Duration
+	now      func() time.Time
 }
 
 // take waits for the turn, or for ctx to end (an error).
@@ -172,7 +179,7 @@ func (t *turn) take(ctx context.Context, kind turnFor, due time.Time) error {
 		t.mu.Unlock()
 		return nil
 	}
-	c := &turnCall{kind: kind, due: due, given: make(chan struct{})}
+	c := &turnCall{kind: kind, due: due, since: t.now(), given: make(chan struct{})}
 	t.waiting = append(t.waiting, c)
 	t.mu.Unlock()
 	select {
@@ -200,9 +207,11 @@ func (t *turn) give() {
 		return
 	}
 	next := 0
-	for i, c := range t.waiting {
-		if c.before(t.waiting[next]) {
-			next = i
+	if t.now().Sub(t.waiting[0].since) <= t.patience {
+		for i, c := range t.waiting {
+			if c.before(t.waiting[next]) {
+				next = i
+			}
 		}
 	}
 	close(t.waiting[next].given)

@@ -57,7 +57,7 @@ func queued(t *testing.T, tk *turn, n int) {
 // other storm's while all their messages wait. Of two equal, the first
 // that came.
 func TestTurnGivesMessagesFirstAndTheStormDueFirst(t *testing.T) {
-	var tk turn
+	tk := turn{patience: time.Hour, now: time.Now}
 	ctx := context.Background()
 	at := func(s int) time.Time { return time.Unix(1700000000, 0).Add(time.Duration(s) * time.Second) }
 	if err := tk.take(ctx, forRecord, at(0)); err != nil {
@@ -67,6 +67,9 @@ func TestTurnGivesMessagesFirstAndTheStormDueFirst(t *testing.T) {
 	var order []string
 	var wg sync.WaitGroup
 	call := func(name string, kind turnFor, due time.Time) {
+		tk.mu.Lock()
+		n := len(tk.waiting)
+		tk.mu.Unlock()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -79,9 +82,6 @@ func TestTurnGivesMessagesFirstAndTheStormDueFirst(t *testing.T) {
 			mu.Unlock()
 			tk.give()
 		}()
-		tk.mu.Lock()
-		n := len(tk.waiting)
-		tk.mu.Unlock()
 		queued(t, &tk, n+1)
 	}
 	call("notes of the storm due at 1", forRecord, at(1))
@@ -105,7 +105,7 @@ func TestTurnGivesMessagesFirstAndTheStormDueFirst(t *testing.T) {
 // TestTurnLeftByACallerWhoseContextEnds: a call whose context ends while
 // it waits leaves the queue, and the turn goes on to the others.
 func TestTurnLeftByACallerWhoseContextEnds(t *testing.T) {
-	var tk turn
+	tk := turn{patience: time.Hour, now: time.Now}
 	due := time.Unix(1700000000, 0)
 	if err := tk.take(context.Background(), forMessage, due); err != nil {
 		t.Fatal(err)
@@ -130,4 +130,46 @@ func TestTurnLeftByACallerWhoseContextEnds(t *testing.T) {
 	if tk.taken {
 		t.Fatal("the turn is still taken after every call gave it back")
 	}
+}
+
+// TestTurnGivesACallWaitingTooLongItsTurn: a record of a message sent
+// that has waited past the turn's patience goes before the messages that
+// keep coming, so that storms closing without end cannot keep it (and its
+// storm's claim) waiting until the lease runs out.
+func TestTurnGivesACallWaitingTooLongItsTurn(t *testing.T) {
+	var mu sync.Mutex
+	clock := time.Unix(1700000000, 0)
+	now := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return clock
+	}
+	tk := turn{patience: time.Second, now: now}
+	ctx := context.Background()
+	if err := tk.take(ctx, forMessage, clock); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 2)
+	go func() {
+		if err := tk.take(ctx, forRecord, clock); err == nil {
+			got <- "record"
+		}
+	}()
+	queued(t, &tk, 1)
+	mu.Lock()
+	clock = clock.Add(2 * time.Second)
+	mu.Unlock()
+	go func() {
+		if err := tk.take(ctx, forMessage, clock); err == nil {
+			got <- "message"
+		}
+	}()
+	queued(t, &tk, 2)
+	tk.give()
+	if first := <-got; first != "record" {
+		t.Fatalf("%s took the turn first, want the record that waited past the turn's patience", first)
+	}
+	tk.give()
+	<-got
+	tk.give()
 }

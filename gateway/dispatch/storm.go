@@ -127,8 +127,9 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 // calls round by round: each message waited for every other storm's
 // reads, and for the notes of the storms before it, on a writer busy
 // with alerts. In the load run at twice capacity on the embedded store,
-// storm messages went out 1.6 s late at the median and 2.9 s at most, all
-// twelve of a close at about the same time.
+// storm messages went out 1.4-2.3 s late at the median and 2.6-2.8 s at
+// most, all twelve of a close at about the same time; 0.7-1.1 s and
+// 1.1-1.5 s with these turns (docs/BENCHMARKS.md).
 
 // turnFor is which of the turn's queues a call waits in.
 type turnFor int

@@ -169,7 +169,14 @@ type turn struct {
 	taken    bool
 	waiting  []*turnCall // in the order they came
 	patience time.Duration
-	now      func() time.Time
+	now      func() time.Time // time.Now when nil
+}
+
+func (t *turn) clock() time.Time {
+	if t.now == nil {
+		return time.Now()
+	}
+	return t.now()
 }
 
 // take waits for the turn, or for ctx to end (an error).
@@ -180,7 +187,7 @@ func (t *turn) take(ctx context.Context, kind turnFor, due time.Time) error {
 		t.mu.Unlock()
 		return nil
 	}
-	c := &turnCall{kind: kind, due: due, since: t.now(), given: make(chan struct{})}
+	c := &turnCall{kind: kind, due: due, since: t.clock(), given: make(chan struct{})}
 	t.waiting = append(t.waiting, c)
 	t.mu.Unlock()
 	select {
@@ -208,7 +215,7 @@ func (t *turn) give() {
 		return
 	}
 	next := 0
-	if t.now().Sub(t.waiting[0].since) <= t.patience {
+	if t.clock().Sub(t.waiting[0].since) <= t.patience {
 		for i, c := range t.waiting {
 			if c.before(t.waiting[next]) {
 				next = i

@@ -148,6 +148,7 @@ type dispatchMetrics struct {
 	nobody     *prometheus.CounterVec
 	errors     *prometheus.CounterVec
 	outbox     *prometheus.CounterVec
+	overdue    prometheus.Counter
 }
 
 // New builds a dispatcher.
@@ -191,6 +192,8 @@ func New(o Options) *Dispatcher {
 			Help: "Incidents claimed by this replica's dispatcher."}),
 		takeovers: prometheus.NewCounter(prometheus.CounterOpts{Name: "pagerd_dispatch_takeovers_total",
 			Help: "Claims taken over from a replica whose lease ran out."}),
+		overdue: prometheus.NewCounter(prometheus.CounterOpts{Name: "pagerd_storm_turn_overdue_total",
+			Help: "Alert-storm flushes' store calls (reading a storm's held pages and statuses, storing its bundle, recording its message) that waited longer than a quarter of server.lease for their turn, and so went first: storms close faster than the store takes their calls, and storm messages go out late."}),
 		escalation: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_escalations_total",
 			Help: "Escalations by level reached (1-based)."}, []string{"level"}),
 		breaches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_sla_breaches_total",
@@ -211,9 +214,9 @@ func New(o Options) *Dispatcher {
 	m.errors.WithLabelValues("unknown_service")
 	m.errors.WithLabelValues("unknown_priority")
 	m.errors.WithLabelValues(leaseRanOut)
-	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches, m.nobody, m.errors, m.outbox)
+	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches, m.nobody, m.errors, m.outbox, m.overdue)
 	d := &Dispatcher{o: o, log: o.Logger, m: m, wake: make(chan struct{}, 1), journal: newJournal(),
-		turn: turn{patience: o.Lease / 4, now: time.Now}}
+		turn: turn{patience: o.Lease / 4, now: time.Now, overdue: m.overdue.Inc}}
 	o.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagerd_dispatch_unrecorded",
 		Help: "Pages and storm messages this replica sent but could not yet record in the store (the store refused the write); they are recorded, not sent again, when the store takes writes."},
 		func() float64 { return float64(d.journal.size()) }))

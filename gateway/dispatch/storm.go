@@ -163,13 +163,17 @@ func (c *turnCall) before(o *turnCall) bool {
 // call that has waited longer than patience goes first, oldest first:
 // storms closing without end would otherwise keep a storm's record (and
 // its claim, until the lease runs out and another replica sends its
-// held pages again) waiting behind their messages.
+// held pages again) waiting behind their messages. Each call given the
+// turn that way calls overdue (pagerd_storm_turn_overdue_total), so that
+// a dispatcher whose storms close faster than its store takes their
+// calls is seen.
 type turn struct {
 	mu       sync.Mutex
 	taken    bool
 	waiting  []*turnCall // in the order they came
 	patience time.Duration
 	now      func() time.Time // time.Now when nil
+	overdue  func()           // none when nil
 }
 
 func (t *turn) clock() time.Time {
@@ -221,6 +225,8 @@ func (t *turn) give() {
 				next = i
 			}
 		}
+	} else if t.overdue != nil {
+		t.overdue()
 	}
 	close(t.waiting[next].given)
 	t.waiting = slices.Delete(t.waiting, next, next+1)

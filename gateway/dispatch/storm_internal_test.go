@@ -144,7 +144,8 @@ func TestTurnGivesACallWaitingTooLongItsTurn(t *testing.T) {
 		defer mu.Unlock()
 		return clock
 	}
-	tk := turn{patience: time.Second, now: now}
+	overdue := 0
+	tk := turn{patience: time.Second, now: now, overdue: func() { overdue++ }}
 	ctx := context.Background()
 	if err := tk.take(ctx, forMessage, clock); err != nil {
 		t.Fatal(err)
@@ -169,7 +170,13 @@ func TestTurnGivesACallWaitingTooLongItsTurn(t *testing.T) {
 	if first := <-got; first != "record" {
 		t.Fatalf("%s took the turn first, want the record that waited past the turn's patience", first)
 	}
+	if overdue != 1 {
+		t.Fatalf("overdue called %d times for the record given its turn past patience, want 1", overdue)
+	}
 	tk.give()
 	<-got
 	tk.give()
+	if overdue != 1 {
+		t.Fatalf("overdue called %d times after a message that waited no time took its turn, want 1", overdue)
+	}
 }

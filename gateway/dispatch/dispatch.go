@@ -193,7 +193,7 @@ func New(o Options) *Dispatcher {
 		takeovers: prometheus.NewCounter(prometheus.CounterOpts{Name: "pagerd_dispatch_takeovers_total",
 			Help: "Claims taken over from a replica whose lease ran out."}),
 		overdue: prometheus.NewCounter(prometheus.CounterOpts{Name: "pagerd_storm_turn_overdue_total",
-			Help: "Alert-storm flushes' store calls (reading a storm's held pages and statuses, storing its bundle, recording its message) that waited longer than a quarter of server.lease for their turn, and so went first: storms close faster than the store takes their calls, and storm messages go out late."}),
+			Help: "Alert-storm flushes' store calls (reading a storm's held pages and statuses, storing its bundle, recording its message) that had waited longer than a quarter of server.lease when they got their turn (such a call goes before any other): storms close faster than the store takes their calls, and storm messages go out late."}),
 		escalation: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_escalations_total",
 			Help: "Escalations by level reached (1-based)."}, []string{"level"}),
 		breaches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_sla_breaches_total",

@@ -3,10 +3,15 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"reflect"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/pagerd/pagerd/gateway/store"
 )
@@ -178,5 +183,42 @@ func TestTurnGivesACallWaitingTooLongItsTurn(t *testing.T) {
 	tk.give()
 	if overdue != 1 {
 		t.Fatalf("overdue called %d times after a message that waited no time took its turn, want 1", overdue)
+	}
+}
+
+// TestTurnOverdueIsCounted: a dispatcher's turn counts a call given its
+// turn past patience in pagerd_storm_turn_overdue_total.
+func TestTurnOverdueIsCounted(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	d := New(Options{Registry: reg, Lease: 4 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	clock := time.Unix(1700000000, 0)
+	var mu sync.Mutex
+	d.turn.now = func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return clock
+	}
+	ctx := context.Background()
+	if err := d.turn.take(ctx, forMessage, clock); err != nil {
+		t.Fatal(err)
+	}
+	took := make(chan struct{})
+	go func() {
+		if err := d.turn.take(ctx, forRecord, clock); err == nil {
+			close(took)
+		}
+	}()
+	queued(t, &d.turn, 1)
+	mu.Lock()
+	clock = clock.Add(2 * time.Second) // past patience, a quarter of the lease
+	mu.Unlock()
+	d.turn.give()
+	<-took
+	d.turn.give()
+	if n, err := testutil.GatherAndCount(reg, "pagerd_storm_turn_overdue_total"); err != nil || n != 1 {
+		t.Fatalf("pagerd_storm_turn_overdue_total: %d series (%v), want 1", n, err)
+	}
+	if got := testutil.ToFloat64(d.m.overdue); got != 1 {
+		t.Fatalf("pagerd_storm_turn_overdue_total = %v, want 1", got)
 	}
 }

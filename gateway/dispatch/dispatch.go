@@ -499,7 +499,13 @@ func (d *Dispatcher) start(ctx context.Context, w *workers, c store.Claim, sendB
 	d.m.claims.Inc()
 	if c.Takeover {
 		d.m.takeovers.Inc()
-		d.log.Warn("dispatcher: took over an incident whose claim ran out", "incident", c.Incident, "due", c.Due)
+		what := "an incident"
+		if c.Storm != "" {
+			what = "a storm"
+		} else if c.Job != nil {
+			what = "a job"
+		}
+		d.log.Warn("dispatcher: took over "+what+" whose claim ran out", append(claimed(c), "due", c.Due)...)
 	}
 	if w.started < w.max {
 		w.started++
@@ -1385,16 +1391,21 @@ func (d *Dispatcher) pastSendBy(ctx context.Context, sendBy time.Time) bool {
 // pagerd_dispatch_errors_total (leaseRanOut).
 func (d *Dispatcher) leaveToRunOut(ctx context.Context, c store.Claim, sendBy time.Time) error {
 	d.m.errors.WithLabelValues(leaseRanOut).Inc()
-	claimed := []any{"incident", c.Incident}
-	if c.Storm != "" {
-		claimed = []any{"storm", c.Storm}
-	} else if c.Job != nil {
-		claimed = []any{"job", c.Job.Kind + "/" + c.Job.Key}
-	}
 	d.log.Warn("dispatcher: the claim's lease was nearly over before its pages went out (the replica stopped or held up after claiming); left to run out and be taken over: no page sent from now on, nothing recorded",
-		append(claimed, "past_send_by", d.o.Now().Sub(sendBy).Round(time.Millisecond).String(),
+		append(claimed(c), "past_send_by", d.o.Now().Sub(sendBy).Round(time.Millisecond).String(),
 			"lease", d.o.Lease.String(), "claim_ended", ctx.Err() != nil)...)
 	return nil
+}
+
+// claimed names a claim's incident, storm or job, for the log.
+func claimed(c store.Claim) []any {
+	switch {
+	case c.Storm != "":
+		return []any{"storm", c.Storm}
+	case c.Job != nil:
+		return []any{"job", c.Job.Kind + "/" + c.Job.Key}
+	}
+	return []any{"incident", c.Incident}
 }
 
 // stillDueTimeout bounds stillDue's store read: a store slow to answer

@@ -45,6 +45,21 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 	if !ok {
 		return fmt.Errorf("malformed storm key %q", c.Storm)
 	}
+	// One flush of a storm at a time on this replica. A flush whose
+	// message was slow to go out (a provider's retries) can still be
+	// sending when its lease ends, and this replica's own takeover of
+	// the storm would find the same held pages and nothing in the
+	// journal (a message is journaled once sent), and send it again. The
+	// takeover leaves its claim to run out instead: the flush still
+	// running journals its message, and the storm's next claim records
+	// it (or, if it did not go out, sends it).
+	release, ok := d.journal.tryHold(stormHold + c.Storm)
+	if !ok {
+		d.log.Warn("dispatcher: a storm's flush is still running on this replica past its lease; its takeover is left to run out",
+			"storm", c.Storm)
+		return nil
+	}
+	defer release()
 	var held []store.HeldPage
 	err := d.inTurn(ctx, forMessage, c.Due, func() (err error) {
 		held, err = d.o.Store.Held(ctx, c.Storm)
@@ -62,14 +77,19 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 		if d.pastSendBy(ctx, sendBy) {
 			return d.leaveToRunOut(ctx, c, sendBy)
 		}
-		f, err = d.sendHeld(ctx, cfg, c, user, channel, held, now)
+		f, err = d.sendHeld(ctx, cfg, c, user, channel, held, now, sendBy)
 		var back *sentBack
-		if errors.As(err, &back) {
+		switch {
+		case errors.As(err, &back):
 			// Nothing went out: the pages stay held, and the storm is
 			// due again at its turn, which the rate limit keeps for it.
 			return d.o.Store.Release(ctx, c, back.turn)
-		}
-		if err != nil {
+		case errors.Is(err, errPastSendBy):
+			return d.leaveToRunOut(ctx, c, sendBy)
+		case errors.Is(err, errSendCut):
+			d.m.errors.WithLabelValues(leaseRanOut).Inc()
+			return nil // whether it went out is unknown: the takeover sends it
+		case err != nil:
 			return err
 		}
 		d.journal.flushed(c.Storm, f)
@@ -89,18 +109,46 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 		f.pushed = nil
 		d.journal.flushed(c.Storm, f)
 	}
+	var flushed bool
 	err = d.retryStore(ctx, until, func() error {
-		return d.inTurn(ctx, forRecord, c.Due, func() error {
-			_, err := d.o.Store.Flushed(ctx, c, len(f.pages), f.top, now, rules)
+		return d.inTurn(ctx, forRecord, c.Due, func() (err error) {
+			flushed, err = d.o.Store.Flushed(ctx, c, len(f.pages), f.top, now, rules)
 			return err
 		})
 	})
 	if err != nil {
 		return err
 	}
+	if !flushed {
+		// The claim was taken over before the message was recorded:
+		// its held pages are still there. The journal keeps the
+		// message, so that this replica's takeover records it instead
+		// of sending it again; another replica's sends it again.
+		d.log.Warn("storm message sent, but the storm's claim was taken over before it was recorded (its lease ran out): a takeover by another replica sends it again",
+			"storm", c.Storm, "pages", len(f.pages))
+		return nil
+	}
 	d.journal.flushRecorded(c.Storm)
 	return nil
 }
+
+// stormHold is the prefix of a storm's key in the journal's holds, apart
+// from incidents'.
+const stormHold = "storm:"
+
+// errPastSendBy is sendHeld's error for a message not sent because its
+// claim's send window closed while it waited for its turns
+// (pastSendBy): another replica may have taken the storm over and sent
+// it. Nothing went out and nothing is journaled; the claim is left to run
+// out.
+var errPastSendBy = errors.New("storm message not sent: its claim's send window closed while it waited")
+
+// errSendCut is sendHeld's error for a message whose send the claim's
+// context cut short (its lease and a send timeout were over): whether it
+// went out is unknown, so nothing is journaled or recorded, and the
+// takeover sends it, as page does for an incident's page. Recorded as
+// failed, a cut message dropped its held pages with nobody paged.
+var errSendCut = errors.New("storm message not known to be sent: the claim's time ran out while it was sent")
 
 // Storm flushes take their bulk store work in turns. A storm window's
 // storms close together (every person a flood pages started one with its
@@ -261,7 +309,7 @@ func headIs(held []store.HeldPage, pages []string) bool {
 // sendHeld sends one message for the held pages of incidents still
 // triggered and says how it went, for the journal and the timelines.
 func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.Claim, user, channel string,
-	held []store.HeldPage, now time.Time) (journaledFlush, error) {
+	held []store.HeldPage, now, sendBy time.Time) (journaledFlush, error) {
 	f := journaledFlush{top: store.NoRank, notes: map[string][]store.Entry{}}
 	for _, p := range held {
 		f.pages = append(f.pages, heldKey(p))
@@ -290,7 +338,7 @@ func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.C
 		}
 	}
 	if len(live) > 0 {
-		if f.notes, f.pushed, err = d.sendBundle(ctx, cfg, c, user, channel, live, gone, now); err != nil {
+		if f.notes, f.pushed, err = d.sendBundle(ctx, cfg, c, user, channel, live, gone, now, sendBy); err != nil {
 			return f, err
 		}
 	}
@@ -395,7 +443,7 @@ func (e *sentBack) Error() string {
 // went nowhere and is no failure: its error (*sentBack) leaves the storm
 // held, released by flush to come due again at its turn.
 func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store.Claim, user, channel string,
-	live, gone []store.HeldPage, now time.Time) (map[string][]store.Entry, []string, error) {
+	live, gone []store.HeldPage, now, sendBy time.Time) (map[string][]store.Entry, []string, error) {
 	notes := make(map[string][]store.Entry, len(live))
 	record := func(typ, detail, bundle string, at time.Time) {
 		for _, p := range live {
@@ -434,6 +482,11 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 		Urgency: bundleUrgency(live, first.Urgency), Level: first.Level + 1, User: user, UserName: u.DisplayName(), Channel: channel,
 		Address: contact.Address, Summary: fmt.Sprintf("%d incidents", len(live)), AckURL: ackURL}
 	msg.Text = bundleText(live, gone, ackURL)
+	if d.pastSendBy(ctx, sendBy) {
+		// The turns for its statuses and its bundle took it past its
+		// send window (flush looked before them).
+		return nil, nil, errPastSendBy
+	}
 	err := d.send(notify.WithStillDue(ctx, func(ctx context.Context) bool { return d.bundleStillDue(ctx, b.Incidents) }), n, msg)
 	sentAt := d.o.Now().UTC().Truncate(time.Millisecond)
 	if errors.Is(err, notify.ErrNoLongerDue) {
@@ -443,6 +496,11 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 		d.log.Info("storm bundle called off: all its incidents were acknowledged or resolved while it was retried or waited",
 			"storm", c.Storm, "bundle", b.ID, "incidents", len(live), "via", contact.Via, "err", err)
 		return notes, nil, nil
+	}
+	if err != nil && ctx.Err() != nil {
+		d.log.Warn("storm message not known to be sent: the claim's time ran out while it was sent; left to the takeover",
+			"storm", c.Storm, "bundle", b.ID, "incidents", len(live), "via", contact.Via, "err", err)
+		return nil, nil, errSendCut
 	}
 	if again, over := notify.OverRateLimitDelay(err); over {
 		d.m.bundles.WithLabelValues(channel, contact.Via, "rate_limited").Inc()

@@ -35,7 +35,12 @@ func ParseURL(raw string) (*redis.UniversalOptions, error) {
 	// then say it certainly did not, so a stored alert would be answered
 	// "nothing was stored". The daemon retries where retrying is safe (the
 	// dispatcher's backoff, the record journal) and senders retry a 503.
-	o := &redis.UniversalOptions{ContextTimeoutEnabled: true, MaxRetries: -1}
+	// A cluster client has a retry loop of its own (MaxRedirects, 3 by
+	// default), which also sends a command again after a lost reply, and
+	// every script of a pipeline that failed part-way: off too. A MOVED
+	// or ASK reply (a slot moving) then fails the command, which did not
+	// run, and the cluster client reloads its slot map for the next try.
+	o := &redis.UniversalOptions{ContextTimeoutEnabled: true, MaxRetries: -1, MaxRedirects: -1}
 	if at := strings.LastIndex(authority, "@"); at >= 0 {
 		userinfo, err := url.PathUnescape(authority[:at])
 		if err != nil {

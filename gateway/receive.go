@@ -162,10 +162,14 @@ func (s *Server) alertmanager(c echo.Context) error {
 	// and the ones the resolved groups resolved, so whoever sends a
 	// notification by hand sees what it did.
 	ids, resolved := []string{}, []string{}
+	// noted: a write other than an incident's opening or resolve was
+	// stored (a withheld resolve's note or check, the check of alerts
+	// Alertmanager left out).
+	noted := false
 	partly := func(err error) error {
 		// Some of the notification's groups were stored before this one
 		// failed: "nothing was stored" would be false.
-		if len(ids)+len(resolved) > 0 {
+		if noted || len(ids)+len(resolved) > 0 {
 			err = store.PartlyStored(err)
 		}
 		return retrying(err, retryLandsOnSameIncident)
@@ -185,6 +189,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 			if id == "" {
 				continue
 			}
+			noted = true
 			asking, err := s.o.Withheld.Withheld(ctx, svc, id, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels})
 			if err != nil {
 				return partly(err)
@@ -217,6 +222,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 		if err != nil {
 			return partly(err)
 		}
+		noted = true
 		s.log.Debug("Alertmanager left alerts out of a notification in fingerprint mode", "service", svc.Name,
 			"truncated_alerts", msg.TruncatedAlerts, "asking_alertmanager", asking)
 	}

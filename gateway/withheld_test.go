@@ -613,3 +613,25 @@ func TestAutoResolveNoteAtReload(t *testing.T) {
 		t.Fatalf("the reload that took the URL away logs no note:\n%s", h.logs.String())
 	}
 }
+
+// TestWithheldNoteStoredThenRefusedIsNotNothingStored: a withheld
+// resolve's note is stored, then its check is refused: the 503 asks
+// Alertmanager to retry, but must not say nothing was stored, since the
+// incident's timeline holds the note.
+func TestWithheldNoteStoredThenRefusedIsNotNothingStored(t *testing.T) {
+	am := &fakeAlertmanagerAPI{}
+	am.set(3, false)
+	fs := &faultyStore{Store: boltStore(t)}
+	h, id := withheldHarness(t, am, 1, withStore(fs))
+	before := entryCounts(h.incident(id))["resolve_withheld"]
+	fs.refuseJobs.Store(true)
+	r := h.do("POST", "/api/v1/alertmanager", amTruncated("resolved", 1, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}),
+		"Authorization", "Bearer "+amKey)
+	after := entryCounts(h.incident(id))["resolve_withheld"]
+	if after != before+1 {
+		t.Fatalf("resolve_withheld notes %d -> %d, want one more (answer %d %s)", before, after, r.code, r.body)
+	}
+	if r.code != http.StatusServiceUnavailable || strings.Contains(r.body, "nothing was stored") {
+		t.Fatalf("answer %d %q, want a 503 that does not say nothing was stored", r.code, strings.TrimSpace(r.body))
+	}
+}

@@ -92,13 +92,28 @@ func (r *txReq) runFn(tx *bbolt.Tx, from int32) bool {
 	if !r.state.CompareAndSwap(from, txRunning) {
 		return false
 	}
-	r.err = r.fn(tx)
+	r.err = r.call(tx)
 	r.state.Store(txRan)
 	select {
 	case r.ran <- struct{}{}:
 	default:
 	}
 	return true
+}
+
+// call runs r's fn, a panic in it (a bug, a record that decodes to
+// nonsense) its error. The fn runs on the committer's goroutine, where a
+// panic took down the daemon with every write queued (before group
+// commit, it ended its own request): now the batch fails, its other
+// writes run again alone and are stored, and this one's caller gets an
+// error, not "nothing was stored" (it is rolled back all the same).
+func (r *txReq) call(tx *bbolt.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = plain("store write failed: panic: %v", p)
+		}
+	}()
+	return r.fn(tx)
 }
 
 // committer runs the store's write transactions.

@@ -81,6 +81,43 @@ func TestGroupCommitFailureIsOnlyItsOwn(t *testing.T) {
 	})
 }
 
+// TestGroupCommitPanicIsOnlyItsOwn: a write whose fn panics fails alone,
+// and the writes batched with it are stored: on the committer's
+// goroutine, the panic took down the daemon and every write queued.
+func TestGroupCommitPanicIsOnlyItsOwn(t *testing.T) {
+	s := open(t, t.TempDir())
+	put := func(k string) func(*bbolt.Tx) error {
+		return func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Put([]byte(k), []byte("v")) }
+	}
+	reqs := []*txReq{
+		{fn: put("a")},
+		{fn: func(tx *bbolt.Tx) error {
+			if err := tx.Bucket(bucketMeta).Put([]byte("half"), []byte("v")); err != nil {
+				return err
+			}
+			panic("a record that decodes to nonsense")
+		}},
+		{fn: put("b")},
+	}
+	for _, r := range reqs {
+		r.done = make(chan struct{})
+	}
+	s.w.commit(reqs)
+	if reqs[0].err != nil || reqs[2].err != nil || reqs[1].err == nil || errors.Is(reqs[1].err, store.ErrUnavailable) {
+		t.Fatalf("results %v %v %v: want a and b stored, the panicking write an error of its own", reqs[0].err, reqs[1].err, reqs[2].err)
+	}
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		if m.Get([]byte("a")) == nil || m.Get([]byte("b")) == nil || m.Get([]byte("half")) != nil {
+			t.Fatalf("a=%q b=%q half=%q: want a and b written, half not", m.Get([]byte("a")), m.Get([]byte("b")), m.Get([]byte("half")))
+		}
+		return nil
+	})
+	if err := s.update(context.Background(), put("c")); err != nil {
+		t.Fatalf("a write after the panic: %v", err)
+	}
+}
+
 // TestGroupCommitAbandonedWriteNeverRuns: a caller whose deadline passes
 // while its write is still queued gets ErrUnavailable, and the write never
 // happens (so "not stored" is true); one already being committed is waited

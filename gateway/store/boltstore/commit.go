@@ -105,8 +105,9 @@ func (r *txReq) runFn(tx *bbolt.Tx, from int32) bool {
 // nonsense) its error. The fn runs on the committer's goroutine, where a
 // panic took down the daemon with every write queued (before group
 // commit, it ended its own request): now the batch fails, its other
-// writes run again alone and are stored, and this one's caller gets an
-// error, not "nothing was stored" (it is rolled back all the same).
+// writes run again alone and are stored, and this one is rolled back and
+// its caller gets an error of its own. Not ErrUnavailable: the disk is
+// not at fault, and the same write panics again.
 func (r *txReq) call(tx *bbolt.Tx) (err error) {
 	defer func() {
 		if p := recover(); p != nil {

@@ -201,7 +201,7 @@ func New(o Options) *Dispatcher {
 		nobody: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_paged_nobody_total",
 			Help: "Escalations (a level, an unresolved rule, a page_immediately level) that paged nobody because nobody was on call for them, by service: a missed page."}, []string{"service"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_dispatch_errors_total",
-			Help: "Claimed incident steps this replica could not work as stored, by reason: unknown_service (the incident's service is not in this replica's config; nothing is paged here until it is, or another replica pages it); unknown_priority (the incident's priority is not in its service's scheme: it is escalated on the scheme's most urgent priority's timeouts, targets and rules); lease_ran_out (the replica was stopped or held up after claiming the incident, storm or job, a freeze, or a VM pause its monotonic clock saw, until its lease was nearly over, or its claim's time ran out mid-send: nothing more was sent, and the claim was left to run out and be taken over)."}, []string{"reason"}),
+			Help: "Claimed incident steps this replica could not work as stored, by reason: unknown_service (the incident's service is not in this replica's config; nothing is paged here until it is, or another replica pages it); unknown_priority (the incident's priority is not in its service's scheme: it is escalated on the scheme's most urgent priority's timeouts, targets and rules); lease_ran_out (the replica was stopped or held up after claiming the incident, storm or job, a freeze, or a VM pause its monotonic clock saw, until its lease was nearly over, or its claim's time ran out mid-send: nothing more was sent, and the claim was left to run out and be taken over); failed (working a claimed incident step, storm message or job failed, by an error or a panic, which the log names: it comes due again when the lease ends, so its pages go out at least a lease late, and one that fails every time never)."}, []string{"reason"}),
 	}
 	m.outbox = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_outbox_items_total",
 		Help: "What incidents owe other systems after a change (telling PagerDuty of an acknowledge or resolve, making or expiring Alertmanager silences, the Slack channel message, stopping Pushover's emergency alerts, starting the check of silenced alerts), by kind and result: done (nothing left to do), retried (a try failed and is tried again later; counted at each such try), given_up (it failed for a day), refused (refused for a reason trying again will not change; not retried) or dropped (nothing in the config does it any more)."},
@@ -214,6 +214,7 @@ func New(o Options) *Dispatcher {
 	m.errors.WithLabelValues("unknown_service")
 	m.errors.WithLabelValues("unknown_priority")
 	m.errors.WithLabelValues(leaseRanOut)
+	m.errors.WithLabelValues(claimFailed)
 	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches, m.nobody, m.errors, m.outbox, m.overdue)
 	d := &Dispatcher{o: o, log: o.Logger, m: m, wake: make(chan struct{}, 1), journal: newJournal(),
 		turn: turn{patience: o.Lease / 4, now: time.Now, overdue: m.overdue.Inc}}
@@ -531,11 +532,13 @@ func (d *Dispatcher) workClaim(ctx context.Context, c store.Claim, sendBy time.T
 		// incident's pages down with the process; the lease brings the
 		// incident back for another try.
 		if p := recover(); p != nil {
+			d.m.errors.WithLabelValues(claimFailed).Inc()
 			d.log.Error("dispatcher: panic working an incident", "incident", c.Incident, "storm", c.Storm, "panic", p)
 		}
 	}()
 	if c.Job != nil {
 		if err := d.runJob(ctx, c, sendBy); err != nil {
+			d.m.errors.WithLabelValues(claimFailed).Inc()
 			d.log.Error("dispatcher: job failed; it comes due again when the lease ends",
 				"job", c.Job.Kind+"/"+c.Job.Key, "err", err)
 		}
@@ -543,6 +546,7 @@ func (d *Dispatcher) workClaim(ctx context.Context, c store.Claim, sendBy time.T
 	}
 	if c.Storm != "" {
 		if err := d.flush(ctx, c, sendBy); err != nil {
+			d.m.errors.WithLabelValues(claimFailed).Inc()
 			d.log.Error("dispatcher: storm bundle failed; it comes due again when the lease ends",
 				"storm", c.Storm, "err", err)
 		}
@@ -551,10 +555,18 @@ func (d *Dispatcher) workClaim(ctx context.Context, c store.Claim, sendBy time.T
 	if err := d.work(ctx, c, sendBy); isConfigMiss(err) {
 		d.configMiss(ctx, c, err)
 	} else if err != nil {
+		d.m.errors.WithLabelValues(claimFailed).Inc()
 		d.log.Error("dispatcher: incident step failed; it comes due again when the lease ends",
 			"incident", c.Incident, "err", err)
 	}
 }
+
+// claimFailed is pagerd_dispatch_errors_total's reason for a claim whose
+// work failed (an error or a panic) and comes due again when its lease
+// ends: logged, and before counted nowhere, so a storm that failed at
+// every flush (its held pages unsent, each new page to its person held
+// behind them) was seen only in the log.
+const claimFailed = "failed"
 
 // RunOnce claims and works everything due now, waits for it, and reports
 // how many incidents it worked: Run's loop without the sleeping, for tests

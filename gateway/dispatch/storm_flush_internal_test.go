@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -46,8 +47,16 @@ type triggeredStore struct {
 	store.Store
 	onStatuses func()
 	onFlushed  func()
+	heldErr    error // Held's, when set
 	mu         sync.Mutex
 	flushed    []bool // what each Flushed returned
+}
+
+func (s *triggeredStore) Held(ctx context.Context, storm string) ([]store.HeldPage, error) {
+	if s.heldErr != nil {
+		return nil, s.heldErr
+	}
+	return s.Store.Held(ctx, storm)
 }
 
 func (s *triggeredStore) Statuses(_ context.Context, ids []string) (map[string]policy.Status, error) {
@@ -328,5 +337,23 @@ func TestStormMessageCutShortIsLeftToTheTakeover(t *testing.T) {
 				t.Fatalf("after the takeover: the message delivered %d times, %d pages still held; want it once", got, held)
 			}
 		})
+	}
+}
+
+// TestStormFlushFailureIsCounted: a storm whose flush fails (here its held
+// pages cannot be read) comes due again when its lease ends; one that
+// fails every time holds its person's pages for good. It was only logged;
+// it is counted in pagerd_dispatch_errors_total{reason="failed"}, which
+// PagerdDispatchFailing watches.
+func TestStormFlushFailureIsCounted(t *testing.T) {
+	n := &countingNotifier{}
+	d, st, _, t0 := flushSetup(t, n)
+	st.heldErr = errors.New("held page 3: cannot decode")
+	d.workClaim(context.Background(), claimStorm(t, d, t0), t0.Add(d.sendWindow()))
+	if got := testutil.ToFloat64(d.m.errors.WithLabelValues(claimFailed)); got != 1 {
+		t.Fatalf("pagerd_dispatch_errors_total{reason=%q} = %v after a storm's flush failed, want 1", claimFailed, got)
+	}
+	if got := n.entered.Load(); got != 0 {
+		t.Fatalf("%d messages sent by a flush that could not read its pages", got)
 	}
 }

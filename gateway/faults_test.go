@@ -279,6 +279,15 @@ type resolvingFirst struct {
 	onGet   bool
 	armed   atomic.Bool
 	resolve func(id string)
+	// refuseTrigger refuses the next Trigger, as a full disk does.
+	refuseTrigger atomic.Bool
+}
+
+func (r *resolvingFirst) Trigger(ctx context.Context, inc *store.Incident, tl []store.Entry) (string, store.Outcome, error) {
+	if r.refuseTrigger.CompareAndSwap(true, false) {
+		return "", 0, errDiskFull
+	}
+	return r.Store.Trigger(ctx, inc, tl)
 }
 
 func (r *resolvingFirst) Get(ctx context.Context, id string) (*store.Incident, error) {
@@ -344,6 +353,33 @@ func raiseResolvedMeanwhile(t *testing.T, onGet bool) {
 	h.step(h.clock.Now())
 	if got := h.rec.lines(fixedNow); len(got) <= pages {
 		t.Fatalf("the critical alert paged nobody: %v", got)
+	}
+}
+
+// TestAlertThatRaisesAnIncidentResolvedMeanwhileThenRefusedIsNotNothingStored:
+// as above, but the store refuses the new incident the alert then opens.
+// The answer is a 503 (the alert must come again), and must not say that
+// nothing was stored: the repeat on the resolved incident was.
+func TestAlertThatRaisesAnIncidentResolvedMeanwhileThenRefusedIsNotNothingStored(t *testing.T) {
+	rs := &resolvingFirst{Store: boltStore(t), onGet: true}
+	h := newHarness(t, withStore(rs))
+	rs.resolve = func(id string) {
+		if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
+			t.Errorf("resolve: %d %s", r.code, r.body)
+		}
+		rs.refuseTrigger.Store(true)
+	}
+	first := openWarning(h)
+	rs.armed.Store(true)
+	r := h.do("POST", "/api/v1/alertmanager", criticalJoinsWarning(), "Authorization", "Bearer "+amKey)
+	if rs.armed.Load() || rs.refuseTrigger.Load() {
+		t.Fatal("no raise, or no second trigger, was attempted: the test tests nothing")
+	}
+	if v := h.incident(first); v.Repeats != 1 {
+		t.Fatalf("the repeat was not stored (repeats %d): the test does not test what it says", v.Repeats)
+	}
+	if r.code != 503 || strings.Contains(r.body, "nothing was stored") {
+		t.Fatalf("answer %d %s, want a 503 that does not say nothing was stored", r.code, r.body)
 	}
 }
 

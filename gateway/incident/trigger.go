@@ -59,8 +59,13 @@ func (s *Service) Trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 		// opens an incident of its own, and pages, now. Once: another
 		// resolve in that instant is someone who has seen it.
 		id, out, err = s.trigger(ctx, cfg, a)
-		if errors.Is(err, errResolvedWhileRaised) {
+		switch {
+		case errors.Is(err, errResolvedWhileRaised):
 			err = nil
+		case err != nil:
+			// The first try's repeat is stored: a 503 must not say
+			// nothing was.
+			err = fmt.Errorf("the repeat is stored, but its incident was resolved meanwhile and the new one could not be opened: %w", store.PartlyStored(err))
 		}
 	}
 	return id, out, err

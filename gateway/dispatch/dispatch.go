@@ -500,13 +500,8 @@ func (d *Dispatcher) start(ctx context.Context, w *workers, c store.Claim, sendB
 	d.m.claims.Inc()
 	if c.Takeover {
 		d.m.takeovers.Inc()
-		what := "an incident"
-		if c.Storm != "" {
-			what = "a storm"
-		} else if c.Job != nil {
-			what = "a job"
-		}
-		d.log.Warn("dispatcher: took over "+what+" whose claim ran out", append(claimed(c), "due", c.Due)...)
+		what, attrs := claimed(c)
+		d.log.Warn("dispatcher: took over "+what+" whose claim ran out", append(attrs, "due", c.Due)...)
 	}
 	if w.started < w.max {
 		w.started++
@@ -1403,21 +1398,23 @@ func (d *Dispatcher) pastSendBy(ctx context.Context, sendBy time.Time) bool {
 // pagerd_dispatch_errors_total (leaseRanOut).
 func (d *Dispatcher) leaveToRunOut(ctx context.Context, c store.Claim, sendBy time.Time) error {
 	d.m.errors.WithLabelValues(leaseRanOut).Inc()
+	_, attrs := claimed(c)
 	d.log.Warn("dispatcher: the claim's lease was nearly over before its pages went out (the replica stopped or held up after claiming); left to run out and be taken over: no page sent from now on, nothing recorded",
-		append(claimed(c), "past_send_by", d.o.Now().Sub(sendBy).Round(time.Millisecond).String(),
+		append(attrs, "past_send_by", d.o.Now().Sub(sendBy).Round(time.Millisecond).String(),
 			"lease", d.o.Lease.String(), "claim_ended", ctx.Err() != nil)...)
 	return nil
 }
 
-// claimed names a claim's incident, storm or job, for the log.
-func claimed(c store.Claim) []any {
+// claimed says what a claim is (an incident, a storm or a job) and names
+// it, for the log.
+func claimed(c store.Claim) (what string, attrs []any) {
 	switch {
 	case c.Storm != "":
-		return []any{"storm", c.Storm}
+		return "a storm", []any{"storm", c.Storm}
 	case c.Job != nil:
-		return []any{"job", c.Job.Kind + "/" + c.Job.Key}
+		return "a job", []any{"job", c.Job.Kind + "/" + c.Job.Key}
 	}
-	return []any{"incident", c.Incident}
+	return "an incident", []any{"incident", c.Incident}
 }
 
 // stillDueTimeout bounds stillDue's store read: a store slow to answer

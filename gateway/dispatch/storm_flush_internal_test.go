@@ -170,6 +170,29 @@ func heldNow(t *testing.T, d *Dispatcher) int {
 	return len(held)
 }
 
+// turnTakenAfterStatuses has another storm's call, due before t0, wait
+// for the turn while the flush reads its statuses, and then, when it gets
+// the turn, do meanwhile before it gives it back: the flush's next call
+// (its bundle's) waits all that time. The channel closes when it has.
+func turnTakenAfterStatuses(t *testing.T, d *Dispatcher, st *triggeredStore, t0 time.Time, meanwhile func()) <-chan struct{} {
+	t.Helper()
+	done := make(chan struct{})
+	st.onStatuses = func() {
+		st.onStatuses = nil
+		go func() {
+			defer close(done)
+			if err := d.turn.take(context.Background(), forMessage, t0.Add(-time.Second)); err != nil {
+				t.Error(err)
+				return
+			}
+			meanwhile()
+			d.turn.give()
+		}()
+		queued(t, &d.turn, 1)
+	}
+	return done
+}
+
 // TestStormTakenOverWhileItsMessageIsSentGoesOutOnce: a flush whose
 // message is slow to go out (a provider's retries) is still sending when
 // its lease ends, and this replica claims the storm again. The takeover
@@ -245,22 +268,7 @@ func TestStormMessageNotSentPastItsSendWindow(t *testing.T) {
 	n := &countingNotifier{}
 	d, st, clk, t0 := flushSetup(t, n)
 	c1 := claimStorm(t, d, t0)
-	other := make(chan struct{})
-	st.onStatuses = func() {
-		st.onStatuses = nil
-		// Another storm's call, due first, waits for the turn while
-		// this one holds it, and holds it long.
-		go func() {
-			defer close(other)
-			if err := d.turn.take(context.Background(), forMessage, t0.Add(-time.Second)); err != nil {
-				t.Error(err)
-				return
-			}
-			clk.set(t0.Add(35 * time.Second))
-			d.turn.give()
-		}()
-		queued(t, &d.turn, 1)
-	}
+	other := turnTakenAfterStatuses(t, d, st, t0, func() { clk.set(t0.Add(35 * time.Second)) })
 	if err := d.flush(context.Background(), c1, t0.Add(d.sendWindow())); err != nil {
 		t.Fatal(err)
 	}
@@ -292,17 +300,7 @@ func TestStormMessageCutShortIsLeftToTheTakeover(t *testing.T) {
 		cut  func(d *Dispatcher, st *triggeredStore, n *countingNotifier, cancel func(), t0 time.Time)
 	}{
 		{name: "waiting for the turn", cut: func(d *Dispatcher, st *triggeredStore, _ *countingNotifier, cancel func(), t0 time.Time) {
-			st.onStatuses = func() {
-				st.onStatuses = nil
-				go func() {
-					if err := d.turn.take(context.Background(), forMessage, t0.Add(-time.Second)); err != nil {
-						return
-					}
-					cancel()
-					d.turn.give()
-				}()
-				queued(t, &d.turn, 1)
-			}
+			turnTakenAfterStatuses(t, d, st, t0, cancel)
 		}},
 		{name: "while sent", cut: func(_ *Dispatcher, _ *triggeredStore, n *countingNotifier, cancel func(), _ time.Time) {
 			n.send = func(ctx context.Context) error {

@@ -215,6 +215,8 @@ func New(o Options) *Dispatcher {
 	m.errors.WithLabelValues("unknown_priority")
 	m.errors.WithLabelValues(leaseRanOut)
 	m.errors.WithLabelValues(claimFailed)
+	m.errors.WithLabelValues(unreadableHeld)
+	m.errors.WithLabelValues(notRecorded)
 	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches, m.nobody, m.errors, m.outbox, m.overdue)
 	d := &Dispatcher{o: o, log: o.Logger, m: m, wake: make(chan struct{}, 1), journal: newJournal(),
 		turn: turn{patience: o.Lease / 4, now: time.Now, overdue: m.overdue.Inc}}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -94,20 +95,34 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 		}
 		d.journal.flushed(c.Storm, f)
 	}
+	// The message went out: the storm must be flushed, or its window
+	// never reopens and every new page to its person on its channel is
+	// held for good. So the notes in its incidents' timelines, and the
+	// marks of those it took to PagerDuty, are tried as long as the
+	// store refuses them for a while (RecordRetry), and then given up
+	// (logged, counted not_recorded) if Flushed is stored; if not, the
+	// journal keeps them for the storm's next claim to try again.
 	until := time.Now().Add(d.o.RecordRetry)
 	note := func() error { return d.o.Store.Note(ctx, f.notes) }
-	if err := d.retryStore(ctx, until, func() error { return d.inTurn(ctx, forRecord, c.Due, note) }); err != nil {
-		return err
+	noteErr := d.retryStore(ctx, until, func() error { return d.inTurn(ctx, forRecord, c.Due, note) })
+	if noteErr != nil && ctx.Err() != nil {
+		return noteErr
 	}
-	f.notes = nil // noted: a retried flush must not note twice
-	d.journal.flushed(c.Storm, f)
+	if noteErr == nil {
+		f.notes = nil // noted: a retried flush must not note twice
+		d.journal.flushed(c.Storm, f)
+	}
+	var markErr error
 	if len(f.pushed) > 0 {
 		mark := func() error { return d.markPushed(ctx, f.pushed, now) }
-		if err := d.retryStore(ctx, until, func() error { return d.inTurn(ctx, forRecord, c.Due, mark) }); err != nil {
-			return err
+		markErr = d.retryStore(ctx, until, func() error { return d.inTurn(ctx, forRecord, c.Due, mark) })
+		if markErr != nil && ctx.Err() != nil {
+			return markErr
 		}
-		f.pushed = nil
-		d.journal.flushed(c.Storm, f)
+		if markErr == nil {
+			f.pushed = nil
+			d.journal.flushed(c.Storm, f)
+		}
 	}
 	var flushed bool
 	err = d.retryStore(ctx, until, func() error {
@@ -128,6 +143,16 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 			"storm", c.Storm, "pages", len(f.pages))
 		return nil
 	}
+	if noteErr != nil {
+		d.m.errors.WithLabelValues(notRecorded).Inc()
+		d.log.Error("storm message sent and its storm flushed, but its incidents' timelines do not say it went out: the store refused the notes",
+			"storm", c.Storm, "incidents", slices.Sorted(maps.Keys(f.notes)), "err", noteErr)
+	}
+	if markErr != nil {
+		d.m.errors.WithLabelValues(notRecorded).Inc()
+		d.log.Error("storm message sent to PagerDuty and its storm flushed, but these incidents are not marked as pushed there: acknowledging or resolving them in pagerd will not close PagerDuty's incident; close it there",
+			"storm", c.Storm, "incidents", f.pushed, "err", markErr)
+	}
 	d.journal.flushRecorded(c.Storm)
 	return nil
 }
@@ -135,6 +160,18 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 // stormHold is the prefix of a storm's key in the journal's holds, apart
 // from incidents'.
 const stormHold = "storm:"
+
+// unreadableHeld is the reason pagerd_dispatch_errors_total counts a held
+// page left out of its storm's message under: the store could not decode
+// it (readable).
+const unreadableHeld = "unreadable_held"
+
+// notRecorded is the reason pagerd_dispatch_errors_total counts a storm
+// message under whose storm was flushed without its notes in its
+// incidents' timelines, or without marking those it took to PagerDuty
+// as pushed there (flush): the store refused them past RecordRetry, or
+// for good.
+const notRecorded = "not_recorded"
 
 // errPastSendBy is sendHeld's error for a message not sent because its
 // claim's send window closed while it waited for its turns
@@ -314,7 +351,7 @@ func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.C
 	for _, p := range held {
 		f.pages = append(f.pages, heldKey(p))
 	}
-	waiting, before := unsent(held)
+	waiting, before := unsent(d.readable(c.Storm, held))
 	pages := distinctIncidents(waiting)
 	ids := make([]string, len(pages))
 	for i, p := range pages {
@@ -349,6 +386,29 @@ func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.C
 		d.log.Info("storm bundle left out pages whose incidents went out on their own since", "storm", c.Storm, "left_out", before)
 	}
 	return f, nil
+}
+
+// readable is held without the pages the store could not decode
+// (store.HeldPage.Unreadable), which the message leaves out: their
+// incidents are unknown. Each is counted (reason unreadable_held) and
+// logged. The incidents' later steps page as usual; flush drops them with
+// the rest.
+func (d *Dispatcher) readable(storm string, held []store.HeldPage) []store.HeldPage {
+	out := make([]store.HeldPage, 0, len(held))
+	var why []string
+	for _, p := range held {
+		if p.Unreadable == "" {
+			out = append(out, p)
+		} else {
+			why = append(why, p.Unreadable)
+		}
+	}
+	if len(why) > 0 {
+		d.m.errors.WithLabelValues(unreadableHeld).Add(float64(len(why)))
+		d.log.Error("storm message leaves out held pages the store could not read: nobody is told of them in it; their incidents' next steps page as usual",
+			"storm", storm, "unreadable", len(why), "err", strings.Join(why, "; "))
+	}
+	return out
 }
 
 // unsent are the held pages still to send: not those that went out at once

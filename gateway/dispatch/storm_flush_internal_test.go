@@ -3,8 +3,11 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -48,6 +51,9 @@ type triggeredStore struct {
 	onStatuses func()
 	onFlushed  func()
 	heldErr    error // Held's, when set
+	heldEdit   func([]store.HeldPage) []store.HeldPage
+	noteErr    error // Note's, when set
+	getErr     error // Get's, when set
 	mu         sync.Mutex
 	flushed    []bool // what each Flushed returned
 }
@@ -56,7 +62,25 @@ func (s *triggeredStore) Held(ctx context.Context, storm string) ([]store.HeldPa
 	if s.heldErr != nil {
 		return nil, s.heldErr
 	}
-	return s.Store.Held(ctx, storm)
+	held, err := s.Store.Held(ctx, storm)
+	if err == nil && s.heldEdit != nil {
+		held = s.heldEdit(held)
+	}
+	return held, err
+}
+
+func (s *triggeredStore) Note(ctx context.Context, entries map[string][]store.Entry) error {
+	if s.noteErr != nil {
+		return s.noteErr
+	}
+	return s.Store.Note(ctx, entries)
+}
+
+func (s *triggeredStore) Get(ctx context.Context, id string) (*store.Incident, error) {
+	if s.getErr != nil {
+		return nil, s.getErr
+	}
+	return s.Store.Get(ctx, id)
 }
 
 func (s *triggeredStore) Statuses(_ context.Context, ids []string) (map[string]policy.Status, error) {
@@ -88,9 +112,13 @@ type countingNotifier struct {
 	delivered, entered atomic.Int32
 	block, started     chan struct{}
 	send               func(ctx context.Context) error // the send's outcome; nil: delivered
+	message            func(notify.Message)            // called with each message, when set
 }
 
-func (n *countingNotifier) Notify(ctx context.Context, _ notify.Message) error {
+func (n *countingNotifier) Notify(ctx context.Context, m notify.Message) error {
+	if n.message != nil {
+		n.message(m)
+	}
 	if n.entered.Add(1) == 1 && n.block != nil {
 		close(n.started)
 		<-n.block
@@ -126,7 +154,14 @@ func (c *flushClock) set(t time.Time) {
 // held for ann, due at t0.
 func flushSetup(t *testing.T, n notify.Notifier) (*Dispatcher, *triggeredStore, *flushClock, time.Time) {
 	t.Helper()
-	cfg, err := policy.Parse([]byte(flushConfig), "test.yaml", t.TempDir())
+	return flushSetupWith(t, n, flushConfig)
+}
+
+// flushSetupWith is flushSetup with another config; n is its notifier
+// for log and pagerduty contacts.
+func flushSetupWith(t *testing.T, n notify.Notifier, config string) (*Dispatcher, *triggeredStore, *flushClock, time.Time) {
+	t.Helper()
+	cfg, err := policy.Parse([]byte(config), "test.yaml", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,11 +174,11 @@ func flushSetup(t *testing.T, n notify.Notifier) (*Dispatcher, *triggeredStore, 
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
 	clk := &flushClock{t: t0}
 	d := New(Options{Store: st, Config: func() *policy.Config { return cfg }, Now: clk.now, Lease: 30 * time.Second,
-		Notifiers: map[string]notify.Notifier{"log": n}, Registry: prometheus.NewRegistry(),
+		Notifiers: map[string]notify.Notifier{"log": n, "pagerduty": n}, Registry: prometheus.NewRegistry(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	for _, id := range []string{"i1", "i2"} {
 		if _, err := bs.HoldFailed(context.Background(), "ann/push", store.HeldPage{Incident: id, Deadline: "d-" + id,
-			Service: "api", Priority: "P1", Rank: 1, Summary: id, Due: t0}, t0, stormRules(cfg)); err != nil {
+			Service: "api", Priority: "P1", Rank: 1, Summary: id, Due: t0, Via: "log"}, t0, stormRules(cfg)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -353,5 +388,131 @@ func TestStormFlushFailureIsCounted(t *testing.T) {
 	}
 	if got := n.entered.Load(); got != 0 {
 		t.Fatalf("%d messages sent by a flush that could not read its pages", got)
+	}
+}
+
+// TestStormFlushedThoughItsRecordsAreRefused: a storm message went out,
+// and the store refused the notes in its incidents' timelines, or the
+// marks of the incidents it took to PagerDuty, for good (a record it
+// cannot decode) or for longer than RecordRetry. The flush failed before
+// Flushed, every time: the storm's window never reopened, its held pages
+// stayed, and every new page to its person on its channel was held behind
+// them. Now the storm is flushed, and what was not recorded is counted
+// (not_recorded) and logged.
+func TestStormFlushedThoughItsRecordsAreRefused(t *testing.T) {
+	pdConfig := strings.Replace(flushConfig, "via: log}", "via: pagerduty, address: annpd00000000000000000000000000b}", 1) +
+		"notifiers:\n  pagerduty: {webhook_secret: whsec-test}\n"
+	for _, tc := range []struct {
+		name   string
+		config string
+		refuse func(st *triggeredStore)
+	}{
+		{name: "notes, for good", config: flushConfig, refuse: func(st *triggeredStore) {
+			st.noteErr = errors.New("incident i1: decode timeline: unexpected end of JSON input")
+		}},
+		{name: "notes, past the retries", config: flushConfig, refuse: func(st *triggeredStore) {
+			st.noteErr = fmt.Errorf("%w: disk full", store.ErrUnavailable)
+		}},
+		{name: "marks as pushed to PagerDuty", config: pdConfig, refuse: func(st *triggeredStore) {
+			st.getErr = errors.New("incident i1: decode: invalid character")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := &countingNotifier{}
+			d, st, _, t0 := flushSetupWith(t, n, tc.config)
+			d.o.RecordRetry = 100 * time.Millisecond
+			tc.refuse(st)
+			if err := d.flush(context.Background(), claimStorm(t, d, t0), t0.Add(d.sendWindow())); err != nil {
+				t.Fatalf("flush: %v", err)
+			}
+			if got, held, journaled := n.delivered.Load(), heldNow(t, d), d.journal.size(); got != 1 || held != 0 || journaled != 0 {
+				t.Fatalf("message delivered %d times, %d pages still held, %d journaled; want it once, the storm flushed", got, held, journaled)
+			}
+			if got := testutil.ToFloat64(d.m.errors.WithLabelValues(notRecorded)); got != 1 {
+				t.Fatalf("pagerd_dispatch_errors_total{reason=%q} = %v, want 1", notRecorded, got)
+			}
+		})
+	}
+}
+
+// TestStormNotesRefusedWhileItsFlushIsToo: the store refuses everything
+// past RecordRetry. The flush fails, and the journal keeps the notes, so
+// that the storm's next claim stores them rather than dropping them.
+func TestStormNotesRefusedWhileItsFlushIsToo(t *testing.T) {
+	n := &countingNotifier{}
+	d, st, clk, t0 := flushSetup(t, n)
+	d.o.RecordRetry = 100 * time.Millisecond
+	st.noteErr = fmt.Errorf("%w: connection refused", store.ErrUnavailable)
+	refused := &flushedRefused{triggeredStore: st}
+	d.o.Store = refused
+	if err := d.flush(context.Background(), claimStorm(t, d, t0), t0.Add(d.sendWindow())); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("flush: %v, want the store's refusal", err)
+	}
+	st.noteErr = nil
+	refused.ok = true
+	clk.set(t0.Add(31 * time.Second))
+	if err := d.flush(context.Background(), claimStorm(t, d, clk.now()), clk.now().Add(d.sendWindow())); err != nil {
+		t.Fatal(err)
+	}
+	if got, held := n.delivered.Load(), heldNow(t, d); got != 1 || held != 0 {
+		t.Fatalf("message delivered %d times, %d pages still held; want it once, the storm flushed", got, held)
+	}
+	if got := testutil.ToFloat64(d.m.errors.WithLabelValues(notRecorded)); got != 0 {
+		t.Fatalf("pagerd_dispatch_errors_total{reason=%q} = %v, want 0: the notes were stored at the next claim", notRecorded, got)
+	}
+	if got := refused.noted.Load(); got != 2 {
+		t.Fatalf("%d incidents noted, want 2", got)
+	}
+}
+
+// flushedRefused refuses Flushed until ok, and counts the incidents noted.
+type flushedRefused struct {
+	*triggeredStore
+	ok    bool
+	noted atomic.Int32
+}
+
+func (s *flushedRefused) Flushed(ctx context.Context, c store.Claim, n, top int, now time.Time, r store.StormRules) (bool, error) {
+	if !s.ok {
+		return false, fmt.Errorf("%w: connection refused", store.ErrUnavailable)
+	}
+	return s.triggeredStore.Flushed(ctx, c, n, top, now, r)
+}
+
+func (s *flushedRefused) Note(ctx context.Context, entries map[string][]store.Entry) error {
+	n := len(entries) // Note deletes those it stored
+	err := s.triggeredStore.Note(ctx, entries)
+	if err == nil {
+		s.noted.Add(int32(n))
+	}
+	return err
+}
+
+// TestStormMessageLeavesOutPagesItCannotRead: one of a storm's held pages
+// cannot be decoded. Held failed, and so every flush of the storm: its
+// message never went out, and every new page to its person on its
+// channel was held behind it. Now the message goes out for the pages it
+// can read, the storm is flushed of all of them, and the page left out
+// is counted (unreadable_held) and logged.
+func TestStormMessageLeavesOutPagesItCannotRead(t *testing.T) {
+	n := &countingNotifier{}
+	d, st, _, t0 := flushSetup(t, n)
+	st.heldEdit = func(held []store.HeldPage) []store.HeldPage {
+		return append([]store.HeldPage{{Unreadable: "decode held page: unexpected end of JSON input"}}, held...)
+	}
+	var sent []string
+	n.message = func(m notify.Message) { sent = append(sent, m.Incidents...) }
+	if err := d.flush(context.Background(), claimStorm(t, d, t0), t0.Add(d.sendWindow())); err != nil {
+		t.Fatal(err)
+	}
+	st.heldEdit = nil
+	if got, held := n.delivered.Load(), heldNow(t, d); got != 1 || held != 0 {
+		t.Fatalf("message delivered %d times, %d pages still held; want it once, the storm flushed", got, held)
+	}
+	if !slices.Equal(sent, []string{"i1", "i2"}) {
+		t.Fatalf("the message named %q, want the two pages it could read", sent)
+	}
+	if got := testutil.ToFloat64(d.m.errors.WithLabelValues(unreadableHeld)); got != 1 {
+		t.Fatalf("pagerd_dispatch_errors_total{reason=%q} = %v, want 1", unreadableHeld, got)
 	}
 }

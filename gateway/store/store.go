@@ -641,7 +641,11 @@ type Storms interface {
 	// the list before it sends it in the next window's message) and makes
 	// the storm due as Admit does, at once if the window is over.
 	HoldFailed(ctx context.Context, storm string, p HeldPage, now time.Time, r StormRules) (Admission, error)
-	// Held returns the pages held in a storm, oldest first.
+	// Held returns the pages held in a storm, oldest first. A page the
+	// store cannot decode is listed in its place with only Unreadable
+	// set, not an error: an error here would fail every flush of the
+	// storm, and every new page to its person on its channel would be
+	// held for good.
 	Held(ctx context.Context, storm string) ([]HeldPage, error)
 	// Flushed records that the first n held pages went out (or failed) as
 	// one message whose best priority rank was top, opens the next window
@@ -795,6 +799,11 @@ type HeldPage struct {
 	// window): it is not sent again, and the person has had its incident,
 	// so the flush leaves out the pages of that incident held before it.
 	Sent bool `json:"x,omitempty"`
+	// Unreadable is why Held could not decode the page listed here (and
+	// nothing else is set). It keeps its place, so that Flushed drops it
+	// with the pages before and after it; the storm's message leaves it
+	// out.
+	Unreadable string `json:"-"`
 }
 
 // EncodeHeldPage is the stored form of p as held and as sent at once

@@ -45,6 +45,20 @@ func TestConformance(t *testing.T) {
 			}
 			return open(t, dir)
 		},
+		SpoilHeld: func(t *testing.T, s store.Store, storm string, i int) {
+			err := s.(*Store).db.Update(func(tx *bbolt.Tx) error {
+				b := tx.Bucket(bucketHeld).Bucket([]byte(storm))
+				c := b.Cursor()
+				k, _ := c.First()
+				for range i {
+					k, _ = c.Next()
+				}
+				return b.Put(k, []byte("{"))
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		},
 	})
 }
 

@@ -132,7 +132,7 @@ func (s *Store) Held(ctx context.Context, key string) ([]store.HeldPage, error) 
 		return b.ForEach(func(_, v []byte) error {
 			var p store.HeldPage
 			if err := json.Unmarshal(v, &p); err != nil {
-				return plain("decode held page of storm %s: %w", key, err)
+				p = store.HeldPage{Unreadable: fmt.Sprintf("decode held page of storm %s: %v", key, err)}
 			}
 			out = append(out, p)
 			return nil
@@ -152,9 +152,12 @@ func (s *Store) Flushed(ctx context.Context, c store.Claim, n, top int, now time
 			return errNoop
 		}
 		ok = true
+		// A state it cannot decode is replaced by the next window's: an
+		// error here would fail every flush of the storm, its held pages
+		// unsent and every new page to its person held behind them.
 		st, err := readStorm(tx, c.Storm)
 		if err != nil {
-			return err
+			st = store.NewStormState()
 		}
 		left := 0
 		if b := tx.Bucket(bucketHeld).Bucket([]byte(c.Storm)); b != nil {

@@ -39,6 +39,11 @@ func TestConformance(t *testing.T) {
 			t.Cleanup(func() { rdb.Close() })
 			return redisstore.New(rdb, prefix)
 		},
+		SpoilHeld: func(t *testing.T, s store.Store, storm string, i int) {
+			if err := redisstore.SpoilHeld(context.Background(), s.(*redisstore.Store), storm, i); err != nil {
+				t.Fatal(err)
+			}
+		},
 	})
 }
 
@@ -62,6 +67,11 @@ func TestConformanceCluster(t *testing.T) {
 		},
 		Reopen: func(t *testing.T, s store.Store) store.Store {
 			return open(t, redisstore.Prefix(s.(*redisstore.Store)))
+		},
+		SpoilHeld: func(t *testing.T, s store.Store, storm string, i int) {
+			if err := redisstore.SpoilHeld(context.Background(), s.(*redisstore.Store), storm, i); err != nil {
+				t.Fatal(err)
+			}
 		},
 	})
 }

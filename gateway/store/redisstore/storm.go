@@ -107,7 +107,7 @@ func (s *Store) Held(ctx context.Context, key string) ([]store.HeldPage, error) 
 	for _, v := range vals {
 		var p store.HeldPage
 		if err := json.Unmarshal([]byte(v), &p); err != nil {
-			return nil, fmt.Errorf("decode held page of storm %s: %w", key, err)
+			p = store.HeldPage{Unreadable: fmt.Sprintf("decode held page of storm %s: %v", key, err)}
 		}
 		out = append(out, p)
 	}

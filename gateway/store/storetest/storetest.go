@@ -22,6 +22,9 @@ import (
 type Factory struct {
 	New    func(t *testing.T) store.Store
 	Reopen func(t *testing.T, s store.Store) store.Store
+	// SpoilHeld makes the i-th page held in a storm of s undecodable,
+	// as a bug or a damaged store would.
+	SpoilHeld func(t *testing.T, s store.Store, storm string, i int)
 }
 
 // base is a fixed instant with millisecond precision, as stores keep it.

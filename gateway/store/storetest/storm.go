@@ -26,6 +26,7 @@ var stormTests = []struct {
 	{"StormHeldWhileFlushingWaitsForTheNextWindow", testStormHeldWhileClaimed},
 	{"StormHoldFailedListsThePageAgain", testStormHoldFailed},
 	{"StormFlushAfterTakeoverIsVoid", testStormTakeover},
+	{"StormListsAHeldPageItCannotReadInItsPlace", testStormHeldUnreadable},
 	{"StormReleaseLeavesItDueNotBefore", testStormRelease},
 	{"StormAgreesWithStormState", testStormAgrees},
 	{"StormConcurrentAdmitsSendImmediateOnly", testStormConcurrent},
@@ -375,6 +376,41 @@ func testStormTakeover(t *testing.T, f Factory) {
 	}
 	if !flushed(t, s, c2[0], 1, 1, base.Add(rules.Window+6*time.Second)) {
 		t.Fatal("the new holder's flush was refused")
+	}
+}
+
+// testStormHeldUnreadable: a held page the store cannot decode is listed
+// in its place, marked Unreadable, not an error (which failed every flush
+// of the storm, and held every new page to its person for good), and
+// Flushed drops it with the rest.
+func testStormHeldUnreadable(t *testing.T, f Factory) {
+	if f.SpoilHeld == nil {
+		t.Fatal("the factory has no SpoilHeld")
+	}
+	s := f.New(t)
+	key := store.StormKey("ann", "push")
+	for _, inc := range []string{"a", "b", "c"} {
+		if _, err := s.HoldFailed(ctx(t), key, page(inc, 1, base), base, rules); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.SpoilHeld(t, s, key, 1)
+	ps, err := s.Held(ctx(t), key)
+	if err != nil {
+		t.Fatalf("Held with a page it cannot decode: %v", err)
+	}
+	if len(ps) != 3 || ps[0].Incident != "a" || ps[1].Unreadable == "" || ps[1].Incident != "" || ps[2].Incident != "c" {
+		t.Fatalf("held %+v, want a, one unreadable, c", ps)
+	}
+	cs := claimAll(t, s, base.Add(rules.Window))
+	if len(cs) != 1 || cs[0].Storm != key {
+		t.Fatalf("claims %+v", cs)
+	}
+	if !flushed(t, s, cs[0], 3, 1, base.Add(rules.Window)) {
+		t.Fatal("flush refused")
+	}
+	if got := held(t, s, key); len(got) != 0 {
+		t.Fatalf("held after the flush: %q, want none", got)
 	}
 }
 

@@ -219,7 +219,7 @@ func New(o Options) *Dispatcher {
 	m.errors.WithLabelValues(notRecorded)
 	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches, m.nobody, m.errors, m.outbox, m.overdue)
 	d := &Dispatcher{o: o, log: o.Logger, m: m, wake: make(chan struct{}, 1), journal: newJournal(),
-		turn: turn{patience: o.Lease / 4, now: time.Now, overdue: m.overdue.Inc}}
+		turn: turn{patience: o.Lease / 4, stuck: o.Lease / 2, now: time.Now, overdue: m.overdue.Inc}}
 	o.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagerd_dispatch_unrecorded",
 		Help: "Pages and storm messages this replica sent but could not yet record in the store (the store refused the write); they are recorded, not sent again, when the store takes writes."},
 		func() float64 { return float64(d.journal.size()) }))

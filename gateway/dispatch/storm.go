@@ -257,8 +257,14 @@ type turn struct {
 	taken    bool
 	waiting  []*turnCall // in the order they came
 	patience time.Duration
-	now      func() time.Time // time.Now when nil
-	overdue  func()           // none when nil
+	// stuck is how long inTurn waits for the turn before its call goes
+	// without it (none when 0): the turn only spreads the flushes' load,
+	// and a store call that hangs while it holds the turn (until its
+	// claim's context ends, a lease and a send timeout later) must not
+	// hold every storm's message on the replica.
+	stuck   time.Duration
+	now     func() time.Time // time.Now when nil
+	overdue func()           // none when nil
 }
 
 func (t *turn) clock() time.Time {
@@ -319,11 +325,26 @@ func (t *turn) give() {
 
 // inTurn runs fn, a bulk store call of the flush of the storm due at due,
 // in the dispatcher's turn.
+// A call that waited turn.stuck goes without it, counted as overdue.
 func (d *Dispatcher) inTurn(ctx context.Context, kind turnFor, due time.Time, fn func() error) error {
-	if err := d.turn.take(ctx, kind, due); err != nil {
+	wait, cancel := ctx, context.CancelFunc(func() {})
+	if d.turn.stuck > 0 {
+		wait, cancel = context.WithTimeout(ctx, d.turn.stuck)
+	}
+	err := d.turn.take(wait, kind, due)
+	cancel()
+	switch {
+	case err == nil:
+		defer d.turn.give()
+	case ctx.Err() == nil:
+		if d.turn.overdue != nil {
+			d.turn.overdue()
+		}
+		d.log.Warn("dispatcher: a storm flush's store call waited too long for its turn and goes without it: the call holding the turn is stuck, or the store is far behind",
+			"waited", d.turn.stuck.String())
+	default:
 		return err
 	}
-	defer d.turn.give()
 	return fn()
 }
 

@@ -222,3 +222,32 @@ func TestTurnOverdueIsCounted(t *testing.T) {
 		t.Fatalf("pagerd_storm_turn_overdue_total = %v, want 1", got)
 	}
 }
+
+// TestTurnHeldByAStuckCallIsPassed: a store call that hangs while it
+// holds the turn (a store that never answers, until its claim's context
+// ends a lease and a send timeout later) held every storm flush's calls
+// on the replica, and so every storm's message. Now a call that waited
+// turn.stuck goes without the turn, counted as overdue.
+func TestTurnHeldByAStuckCallIsPassed(t *testing.T) {
+	d := New(Options{Registry: prometheus.NewRegistry(), Lease: 30 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	d.turn.stuck = 20 * time.Millisecond
+	if err := d.turn.take(context.Background(), forRecord, time.Now()); err != nil {
+		t.Fatal(err) // the stuck call's: never given back in this test
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ran := false
+	if err := d.inTurn(ctx, forMessage, time.Now(), func() error { ran = true; return nil }); err != nil || !ran {
+		t.Fatalf("a call behind a stuck one: ran %v, %v; want it run without the turn", ran, err)
+	}
+	if got := testutil.ToFloat64(d.m.overdue); got != 1 {
+		t.Fatalf("pagerd_storm_turn_overdue_total = %v, want 1", got)
+	}
+	d.turn.give()
+	if err := d.inTurn(ctx, forMessage, time.Now(), func() error { return nil }); err != nil {
+		t.Fatalf("the turn after the stuck call gave it back: %v", err)
+	}
+	if d.turn.taken || len(d.turn.waiting) != 0 {
+		t.Fatalf("turn left taken %v with %d waiting, want free", d.turn.taken, len(d.turn.waiting))
+	}
+}

@@ -59,6 +59,11 @@ type journaledFlush struct {
 	// pushed are the incidents to mark as pushed to PagerDuty (markPushed).
 	pushed []string
 	at     time.Time
+	// takenOver marks a message whose Flushed found the claim taken over:
+	// it is kept, for this replica's takeover to record rather than send
+	// again, but not counted as unrecorded (size), since the store did
+	// not refuse it and another replica's takeover records it.
+	takenOver bool
 }
 
 func newJournal() *journal {
@@ -206,11 +211,18 @@ func (j *journal) flushRecorded(storm string) {
 	delete(j.flushes, storm)
 }
 
-// size is how many unrecorded sends the journal holds, for the metric.
+// size is how many unrecorded sends the journal holds, for the metric:
+// not the storm messages whose claim was taken over.
 func (j *journal) size() int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return len(j.steps) + len(j.flushes)
+	n := len(j.steps)
+	for _, f := range j.flushes {
+		if !f.takenOver {
+			n++
+		}
+	}
+	return n
 }
 
 func (j *journal) prune() {

@@ -95,6 +95,7 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 		}
 		d.journal.flushed(c.Storm, f)
 	}
+	f.takenOver = false // recorded by this claim, or counted unrecorded
 	// The message went out: the storm must be flushed, or its window
 	// never reopens and every new page to its person on its channel is
 	// held for good. So the notes in its incidents' timelines, and the
@@ -141,6 +142,8 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 		// of sending it again; another replica's sends it again.
 		d.log.Warn("storm message sent, but the storm's claim was taken over before it was recorded (its lease ran out): a takeover by another replica sends it again",
 			"storm", c.Storm, "pages", len(f.pages))
+		f.takenOver = true
+		d.journal.flushed(c.Storm, f)
 		return nil
 	}
 	if noteErr != nil {

@@ -271,7 +271,7 @@ func TestStormTakenOverWhileItsMessageIsSentGoesOutOnce(t *testing.T) {
 // storm again (it waited for its turn, or for a store refusing writes).
 // The store keeps the held pages (the claim is no longer this flush's),
 // and the flush forgot its message all the same: the takeover sent it
-// again.
+// again. Kept, it is not counted in pagerd_dispatch_unrecorded.
 func TestStormFlushedAfterItsClaimRanOutKeepsItsJournal(t *testing.T) {
 	n := &countingNotifier{}
 	d, st, clk, t0 := flushSetup(t, n)
@@ -284,6 +284,13 @@ func TestStormFlushedAfterItsClaimRanOutKeepsItsJournal(t *testing.T) {
 	}
 	if err := d.flush(context.Background(), c1, t0.Add(d.sendWindow())); err != nil {
 		t.Fatal(err)
+	}
+	// Kept for the takeover, but not counted unrecorded: the store did
+	// not refuse it (the gauge stayed above 0 for up to an hour when
+	// another replica took the storm over).
+	if _, kept := d.journal.flushOf("ann/push"); !kept || d.journal.size() != 0 {
+		t.Fatalf("after a Flushed that found the claim taken over: journaled %v, pagerd_dispatch_unrecorded %d; want it kept and 0",
+			kept, d.journal.size())
 	}
 	if err := d.flush(context.Background(), c2, clk.now().Add(d.sendWindow())); err != nil {
 		t.Fatal(err)

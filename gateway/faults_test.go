@@ -29,6 +29,15 @@ type faultyStore struct {
 	refuseJobs    atomic.Bool
 	hideClaims    atomic.Bool
 	claims        atomic.Int64
+	// refuseFind, when set, says which dedup keys FindByDedup refuses.
+	refuseFind func(dedupKey string) bool
+}
+
+func (f *faultyStore) FindByDedup(ctx context.Context, service, dedupKey string) (*store.Incident, error) {
+	if f.refuseFind != nil && f.refuseFind(dedupKey) {
+		return nil, fmt.Errorf("%w: connection refused", store.ErrUnavailable)
+	}
+	return f.Store.FindByDedup(ctx, service, dedupKey)
 }
 
 var errDiskFull = fmt.Errorf("%w: bolt: write: no space left on device", store.ErrUnavailable)

@@ -635,3 +635,25 @@ func TestWithheldNoteStoredThenRefusedIsNotNothingStored(t *testing.T) {
 		t.Fatalf("answer %d %q, want a 503 that does not say nothing was stored", r.code, strings.TrimSpace(r.body))
 	}
 }
+
+// TestCutCheckStoredThenRefusedIsNotNothingStored: in fingerprint mode, a
+// notification Alertmanager cut to max_alerts stores the check of the
+// alerts it left out; then the look for the group's overflow incident is
+// refused. The 503 asks Alertmanager to retry, but must not say nothing
+// was stored: the check was.
+func TestCutCheckStoredThenRefusedIsNotNothingStored(t *testing.T) {
+	am := &fakeAlertmanagerAPI{}
+	srv := httptest.NewServer(am)
+	t.Cleanup(srv.Close)
+	fs := &faultyStore{Store: boltStore(t), refuseFind: func(k string) bool { return strings.HasSuffix(k, "#overflow") }}
+	cfg := strings.Replace(testConfig, "    incident_key: fingerprint\n", "    incident_key: fingerprint\n    alertmanager_url: "+srv.URL+"\n", 1)
+	h := newHarness(t, withConfig(cfg), withStore(fs), replicas(0))
+	r := h.do("POST", "/api/v1/alertmanager", amTruncated("resolved", 1, [2]string{"api-9", "resolved"}), "Authorization", "Bearer "+batchKey)
+	if r.code != http.StatusServiceUnavailable || strings.Contains(r.body, "nothing was stored") {
+		t.Fatalf("answer %d %q, want a 503 that does not say nothing was stored", r.code, strings.TrimSpace(r.body))
+	}
+	cs, err := fs.Store.ClaimDue(context.Background(), fixedNow.Add(time.Hour), time.Minute, 10)
+	if err != nil || len(cs) != 1 || cs[0].Job == nil || cs[0].Job.Kind != amresolve.JobKindGroup {
+		t.Fatalf("due: %+v, %v; want the check of the alerts left out", cs, err)
+	}
+}

@@ -140,6 +140,9 @@ type Daemon struct {
 	// schema is the Redis store whose schema is checked once Redis
 	// answers (it did not at start).
 	schema *redisstore.Store
+	// broken, when the store can fail for good (store.Breakable), is
+	// the store whose failure stops the daemon (watchBroken).
+	broken store.Breakable
 	// retention expires resolved incidents past server.retention, and
 	// handoffs posts handoff documents (nil without PostHandoff or
 	// Slack): store jobs the dispatcher runs.
@@ -208,6 +211,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	if d.schema, err = checkStore(ctx, d.log, st); err != nil {
 		return nil, err
 	}
+	d.broken, _ = st.(store.Breakable)
 	backup := BackupFunc(nil)
 	if b, ok := st.(interface {
 		Backup(ctx context.Context, w io.Writer) (int64, error)
@@ -615,6 +619,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.schema != nil {
 		go watchSchema(ctx, d.log, d.schema, abort)
 	}
+	if d.broken != nil {
+		go d.watchBroken(ctx, abort)
+	}
 	go d.health.Run(ctx)
 	go d.reloads(ctx)
 	go d.ensureJobs(ctx)
@@ -638,6 +645,26 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("pagerd stopped")
 	return nil
+}
+
+// watchBroken stops the daemon, with the store's error, once the store
+// takes no more writes until a restart (store.Breakable): pagerd exits
+// non-zero, and its supervisor restarts it, rather than it answering
+// every alert 503 and paging nobody until someone notices.
+func (d *Daemon) watchBroken(ctx context.Context, abort context.CancelCauseFunc) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-d.broken.Broken():
+	}
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	err := d.store.Ping(cctx)
+	cancel()
+	if err == nil {
+		err = errors.New("the store takes no more writes")
+	}
+	d.log.Error("stopping: the store takes no more writes until pagerd is restarted", "err", err)
+	abort(fmt.Errorf("store failed: %w", err))
 }
 
 // stopAfterDelay ends the daemon's run (abort) once stop ends: at once

@@ -725,3 +725,43 @@ func TestPageUnrecordedIsRecordedOnceWhenItsIncidentComesDue(t *testing.T) {
 		t.Fatalf("pagerd_dispatch_unrecorded %v, want 0", got)
 	}
 }
+
+// breakingStore is a store that fails for good when broken is closed (as
+// the embedded store does after the disk failed a commit).
+type breakingStore struct {
+	store.Store
+	broken chan struct{}
+}
+
+func (b *breakingStore) Broken() <-chan struct{} { return b.broken }
+
+func (b *breakingStore) Ping(ctx context.Context) error {
+	select {
+	case <-b.broken:
+		return fmt.Errorf("%w: the disk failed a commit (fsync: input/output error) and pagerd must be restarted", store.ErrUnavailable)
+	default:
+		return b.Store.Ping(ctx)
+	}
+}
+
+// TestDaemonStopsWhenItsStoreFailsForGood: a store that takes no more
+// writes until a restart left a pagerd that answered every alert 503 and
+// paged nobody, its liveness probe green, until someone noticed. It stops
+// now with the store's error (pagerd serve exits non-zero), so that its
+// supervisor restarts it.
+func TestDaemonStopsWhenItsStoreFailsForGood(t *testing.T) {
+	bs := &breakingStore{Store: boltStore(t), broken: make(chan struct{})}
+	h := newHarness(t, withStore(bs), replicas(0))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := h.run(ctx)
+	close(bs.broken)
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "pagerd must be restarted") {
+			t.Fatalf("Run: %v, want the store's failure", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the daemon still runs 10 s after its store failed for good")
+	}
+}

@@ -774,6 +774,16 @@ func (s *StormState) Flushed(n, top int, now time.Time, r StormRules) {
 // stored one into: a field the stored state lacks keeps its value here.
 func NewStormState() StormState { return StormState{Top: NoRank, Next: NoRank} }
 
+// Breakable is a store that can fail for good: Broken closes when it
+// takes no more writes until pagerd is restarted (the embedded store,
+// after the disk failed a commit that may have become visible), and Ping
+// then says why. The daemon stops with that error, so that its supervisor
+// (systemd's Restart=on-failure, a container's restart policy) restarts
+// it, rather than leaving a pagerd that answers and pages nothing.
+type Breakable interface {
+	Broken() <-chan struct{}
+}
+
 // HeldPage is one page waiting in a storm: enough to say what it is about
 // in the bundle and to record in its incident's timeline how it went out.
 type HeldPage struct {

@@ -227,7 +227,7 @@ func OpenLogged(dir string, log *slog.Logger) (*Store, error) {
 	if upgradedFrom == currentFormat() {
 		upgradedFrom = 0
 	}
-	return &Store{db: db, dir: dir, w: newCommitter(db), upgradedFrom: upgradedFrom, log: log}, nil
+	return &Store{db: db, dir: dir, w: newCommitter(db, log), upgradedFrom: upgradedFrom, log: log}, nil
 }
 
 // checkLength refuses, before bbolt maps it, a store file of size bytes
@@ -1177,9 +1177,19 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	return at, ok, nil
 }
 
+// Broken closes when the store takes no more writes: the disk failed a
+// commit that may have become visible (commit.go). Ping then says why.
+func (s *Store) Broken() <-chan struct{} { return s.w.broken }
+
 // Ping reports whether the database answers: a read transaction, which
-// fails once the store is closed.
+// fails once the store is closed. It fails too, with the reason, once the
+// disk failed a commit and the store takes no more writes (commit.go):
+// readiness must be red at once, not only at the next probe, and the
+// reason is a restart, not a wait.
 func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.failure(); err != nil {
+		return err
+	}
 	return s.view(ctx, func(*bbolt.Tx) error { return nil })
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 
@@ -27,6 +28,22 @@ import (
 // before it writes anything, or by a bbolt error; any failure in a batch
 // rolls the whole batch back and every write of it runs again alone, as it
 // would without batching, so one write's failure is only its own.
+//
+// A failure of the commit itself (I/O) is another matter. bbolt's Commit
+// writes the data pages, fsyncs, writes the meta page through the file and
+// fsyncs again; if that last fsync fails, Commit rolls back and returns the
+// error, but the meta page it wrote is in the page cache, so the mapped
+// file shows it and the next transactions start from the "failed" one.
+// Running its writes again would do them twice (a timeline entry noted
+// twice, a page recorded twice), and answering "nothing was stored" could be
+// false. So after a commit error the committer asks a new read transaction
+// whether the failed one is visible (commitError). If it is not, the
+// writes run again alone, as above, and a lone write whose commit fails
+// gets ErrUnavailable. If it may be, nothing runs again: its writes get
+// ErrOutcomeUnknown, and the store takes no write from then on (failed),
+// as Linux may have dropped the pages whose write-back failed, so what is
+// on disk may lack what this process saw; reads go on, and Ping fails so
+// that readiness says why.
 
 // Two lanes. A flood of alerts keeps the committer busy, and a batch of
 // a few hundred of them takes tens of milliseconds; the dispatcher's
@@ -123,15 +140,25 @@ type committer struct {
 	// benchmarks to see writes share them.
 	commits atomic.Int64
 	db      *bbolt.DB
-	urgent  chan *txReq
-	intake  chan *txReq
-	stop    chan struct{}
-	exited  chan struct{}
-	once    sync.Once
+	// txUpdate runs a write transaction: db.Update, which a test replaces
+	// to make a commit fail (a failing fsync cannot be provoked portably).
+	txUpdate func(func(*bbolt.Tx) error) error
+	// failed is, once a commit failed and may still have become visible,
+	// the error every write gets from then on; it is never cleared.
+	failed atomic.Pointer[error]
+	// broken closes when failed is set.
+	broken chan struct{}
+	// log, if not nil, is told once when the store stops taking writes.
+	log    *slog.Logger
+	urgent chan *txReq
+	intake chan *txReq
+	stop   chan struct{}
+	exited chan struct{}
+	once   sync.Once
 }
 
-func newCommitter(db *bbolt.DB) *committer {
-	c := &committer{db: db, urgent: make(chan *txReq, maxBatch), intake: make(chan *txReq, maxBatch), stop: make(chan struct{}), exited: make(chan struct{})}
+func newCommitter(db *bbolt.DB, log *slog.Logger) *committer {
+	c := &committer{db: db, txUpdate: db.Update, log: log, broken: make(chan struct{}), urgent: make(chan *txReq, maxBatch), intake: make(chan *txReq, maxBatch), stop: make(chan struct{}), exited: make(chan struct{})}
 	go c.loop()
 	return c
 }
@@ -150,8 +177,12 @@ var errClosed = fmt.Errorf("%w: the store is closed", store.ErrUnavailable)
 // batch before it may hold the committer), and the answer says it was not
 // stored; one whose fn is running is waited for until fn returns, which
 // reads the map and does no write to disk, so that fn never touches the
-// caller's memory after the caller has left.
+// caller's memory after the caller has left. Once a commit failed and may
+// have become visible (fail), every write is refused at once.
 func (c *committer) run(ctx context.Context, l lane, fn func(*bbolt.Tx) error) error {
+	if err := c.failure(); err != nil {
+		return err
+	}
 	r := &txReq{fn: fn, intake: l == intakeLane, done: make(chan struct{}), ran: make(chan struct{}, 1)}
 	queue := c.urgent
 	if r.intake {
@@ -282,9 +313,14 @@ func (c *committer) commit(batch []*txReq) (carried []*txReq) {
 	if len(live) == 0 {
 		return nil
 	}
+	if err := c.failure(); err != nil {
+		// Queued before the failure: refused like those after it.
+		answer(err, live)
+		return nil
+	}
 	if len(live) > 1 {
 		var joined []*txReq
-		err := c.db.Update(func(tx *bbolt.Tx) error {
+		err := c.update(func(tx *bbolt.Tx) error {
 			joined, carried = nil, nil
 			wrote, intake := false, 0
 			run := func(r *txReq) error {
@@ -340,27 +376,128 @@ func (c *committer) commit(batch []*txReq) (carried []*txReq) {
 			// The carried writes are copied out: batch's array is reused.
 			return append([]*txReq(nil), carried...)
 		}
+		ran := live[:len(live)-len(carried)]
+		var ce *commitError
+		if errors.As(err, &ce) && ce.visible {
+			// Not run again: the writes that ran may be stored, the
+			// carried ones never ran.
+			unknown, refused := c.fail(ce, len(ran)+len(joined))
+			answer(unknown, ran, joined)
+			answer(refused, carried)
+			return nil
+		}
 		// Every write taken, in the order it would have run.
 		all := make([]*txReq, 0, len(live)+len(joined))
-		all = append(append(append(all, live[:len(live)-len(carried)]...), joined...), carried...)
+		all = append(append(append(all, ran...), joined...), carried...)
 		live = all
 	}
 	// One write, or a batch that failed: each alone, committed or rolled
 	// back on its own (run again if it ran in the batch, unless its caller
 	// has left since).
-	for _, r := range live {
-		r.err = c.db.Update(func(tx *bbolt.Tx) error {
+	for i, r := range live {
+		err := c.update(func(tx *bbolt.Tx) error {
 			if !r.runFn(tx, txTaken) && !r.runFn(tx, txRan) {
 				return errNoop // its caller left: it must not run
 			}
 			return r.err
 		})
-		if r.err == nil {
+		var ce *commitError
+		switch {
+		case errors.As(err, &ce) && ce.visible:
+			// The writes after it have not run, or ran in a batch
+			// that was rolled back: none is stored.
+			unknown, refused := c.fail(ce, 1)
+			answer(unknown, live[i:i+1])
+			answer(refused, live[i+1:])
+			return nil
+		case ce != nil:
+			err = fmt.Errorf("%w: the commit failed and was rolled back: %w", store.ErrUnavailable, ce.err)
+		case err == nil:
 			c.commits.Add(1)
 		}
+		r.err = err
 		close(r.done)
 	}
 	return nil
+}
+
+// commitError is a failure of a commit itself (I/O writing or syncing the
+// file), as against an error a write returned (errBatchFailed, errNoop, a
+// write's own).
+type commitError struct {
+	err error
+	// visible is true when the transaction may have become visible to the
+	// transactions after it: its meta page was written (see the top of
+	// this file), or the store could not tell.
+	visible bool
+}
+
+func (e *commitError) Error() string { return "commit: " + e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }
+
+// update runs fn in a write transaction, through txUpdate. It returns
+// fn's error as it is, and an error of the commit as a *commitError that
+// says whether the transaction is visible. A write transaction's ID is the
+// ID of the meta page it started from plus one, and a read transaction's
+// is that of the meta page bbolt reads (the valid one of the highest ID):
+// a read transaction begun after the failure (no other write can be in
+// between: the committer is the only writer) has the failed one's ID if
+// its meta page was written, and the ID before it if not.
+func (c *committer) update(fn func(*bbolt.Tx) error) error {
+	id, ran := 0, false
+	var fnErr error
+	err := c.txUpdate(func(tx *bbolt.Tx) error {
+		id, ran = tx.ID(), true
+		fnErr = fn(tx)
+		return fnErr
+	})
+	if err == nil || !ran || fnErr != nil {
+		// Committed, never begun (a closed database), or rolled back
+		// by fn.
+		return err
+	}
+	visible := true // unless a read transaction says otherwise
+	if rtx, rerr := c.db.Begin(false); rerr == nil {
+		visible = rtx.ID() >= id
+		_ = rtx.Rollback()
+	}
+	return &commitError{err: err, visible: visible}
+}
+
+// fail stops the store taking writes after ce, a commit that may have
+// become visible and ran n writes. It returns what those writes are
+// answered (they may or may not be stored) and what every write is
+// answered from now on (it was not).
+func (c *committer) fail(ce *commitError, n int) (unknown, refused error) {
+	unknown = fmt.Errorf("%w: %w: the disk failed the commit of this write (%w): it may or may not be stored, and pagerd must be restarted", store.ErrUnavailable, store.ErrOutcomeUnknown, ce.err)
+	refused = fmt.Errorf("%w: the disk failed a commit (%w) and pagerd must be restarted: this store takes no more writes, and its data on disk may lack writes this process saw", store.ErrUnavailable, ce.err)
+	if !c.failed.CompareAndSwap(nil, &refused) {
+		return unknown, *c.failed.Load() // failed already (commit refuses all after)
+	}
+	close(c.broken)
+	if c.log != nil {
+		c.log.Error("the disk failed a commit: the store takes no more writes until pagerd is restarted, and its data on disk may lack writes this process saw", "err", ce.err, "writes", n)
+	}
+	return unknown, refused
+}
+
+// failure is the error every write gets once a commit failed (fail), or
+// nil.
+func (c *committer) failure() error {
+	if p := c.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// answer answers writes taken with err.
+func answer(err error, writes ...[]*txReq) {
+	for _, rs := range writes {
+		for _, r := range rs {
+			r.err = err
+			close(r.done)
+		}
+	}
 }
 
 // stopping reports whether close was called: batches then stop carrying

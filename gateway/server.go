@@ -286,6 +286,10 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.Background(), s.shutdown)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
+		// Requests still running are cut, their connections closed: a
+		// backup streaming to a client that stopped reading holds a read
+		// transaction, which the store's close would wait for forever.
+		_ = srv.Close()
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {

@@ -252,6 +252,55 @@ func TestBatcherRunsScriptsRedisLost(t *testing.T) {
 	}
 }
 
+// partwayScript writes its first key, then pushes to its second, which
+// fails with WRONGTYPE when that key holds a string.
+var partwayScript = redis.NewScript(`
+redis.call('SET', KEYS[1], 'written')
+redis.call('LPUSH', KEYS[2], 'x')
+return 'done'
+`)
+
+// TestBatcherPipelineScriptFailingPartWay: in a pipeline each script is a
+// command of its own. One that fails after it wrote (WRONGTYPE at its
+// second command) keeps its first write, and the scripts around it run;
+// its caller alone gets the error, which the store reports as "may or may
+// not have been stored", not as "nothing was stored".
+func TestBatcherPipelineScriptFailingPartWay(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client(t)
+	for _, sc := range []*redis.Script{incrScript, partwayScript} {
+		if err := sc.Load(ctx, rdb).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rdb.Set(ctx, "notalist", "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b := newBatcher(rdb)
+	t.Cleanup(b.close)
+	req := func(script *redis.Script, keys ...string) *batchReq {
+		return &batchReq{ctx: ctx, script: script, keys: keys, args: []any{1}, done: make(chan struct{})}
+	}
+	before, partway, after := req(incrScript, "before"), req(partwayScript, "partway", "notalist"), req(incrScript, "after")
+	b.exec([]*batchReq{before, partway, after}) // more than one: a pipeline
+	for _, r := range []*batchReq{before, after} {
+		if res, err := r.cmd.Slice(); err != nil || res[1] != int64(1) {
+			t.Fatalf("the script on %s beside the failing one: %v %v", r.keys[0], res, err)
+		}
+	}
+	err := partway.cmd.Err()
+	if !redis.HasErrorPrefix(err, "WRONGTYPE") {
+		t.Fatalf("the script failing part-way answered %v, want WRONGTYPE", err)
+	}
+	if v, gerr := rdb.Get(ctx, "partway").Result(); gerr != nil || v != "written" {
+		t.Fatalf("the failing script's first write is %q (%v): Redis no longer keeps it, and the test shows nothing", v, gerr)
+	}
+	if w := unavailableWrite(err); !errors.Is(w, store.ErrUnavailable) || !errors.Is(w, store.ErrOutcomeUnknown) {
+		t.Fatalf("the store says %v for a script that wrote before it failed; want the outcome unknown", w)
+	}
+	t.Logf("pipelined script failing part-way: %v", err)
+}
+
 // callerKey marks a caller's context, so a hook can tell whether a script
 // ran with it (on the caller's goroutine) or with a sender's.
 type callerKey struct{}

@@ -38,8 +38,9 @@ type NodeMemory struct {
 // Memory reads INFO memory, stats and persistence (not CONFIG GET, which managed
 // Redis often disables) of the server, or of every master of a cluster,
 // whose shards each hold some of pagerd's keys. A server that does not
-// answer, or a cluster whose layout cannot be had, is store.ErrUnavailable;
-// one that refuses INFO is another error.
+// answer (or answers BUSY, running a script), or a cluster whose layout
+// cannot be had, is store.ErrUnavailable; one that refuses INFO is
+// another error.
 func (s *Store) Memory(ctx context.Context) ([]NodeMemory, error) {
 	c, ok := s.rdb.(*redis.ClusterClient)
 	if !ok {
@@ -89,8 +90,12 @@ func readMemory(ctx context.Context, c redis.Cmdable) (NodeMemory, error) {
 		mem, stats, persistence = p.Info(ctx, "memory"), p.Info(ctx, "stats"), p.Info(ctx, "persistence")
 		return nil
 	})
+	// An error reply is a server that refuses INFO (an ACL without it, a
+	// renamed command), but BUSY: a script running past
+	// busy-reply-threshold holds every command back for now, and INFO
+	// runs once it ends.
 	var refused redis.Error
-	if err != nil && !errors.As(err, &refused) {
+	if err != nil && (!errors.As(err, &refused) || strings.HasPrefix(refused.Error(), "BUSY ")) {
 		return NodeMemory{}, unavailable(err)
 	}
 	if err != nil {

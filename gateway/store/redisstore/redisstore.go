@@ -160,24 +160,71 @@ func unavailable(err error) error {
 }
 
 // unavailableWrite is unavailable for a write: unless the command certainly
-// never reached Redis (no connection could be had or made), the write may
-// have happened, and the error says so (store.ErrOutcomeUnknown). A stalled
-// Redis keeps the script in its input buffer and runs it when it resumes.
+// never reached Redis (no connection could be had or made) or Redis refused
+// it before it wrote anything, the write may have happened, and the error
+// says so (store.ErrOutcomeUnknown). A stalled Redis keeps the script in
+// its input buffer and runs it when it resumes; a script that fails
+// part-way keeps the writes it made.
 func unavailableWrite(err error) error {
 	if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
 		return err
 	}
-	// A reply from Redis refusing the command (OOM over maxmemory,
-	// READONLY, MISCONF, LOADING) means it did not run; so does failing
-	// to get or make a connection, or a script its caller gave up on
-	// before it was sent (errNotSent).
+	// A reply from Redis refusing the command before it wrote anything
+	// (refusedBeforeRun) means it did not run; so does failing to get or
+	// make a connection, or a script its caller gave up on before it was
+	// sent (errNotSent).
 	var op *net.OpError
-	var refused redis.Error
-	if errors.As(err, &refused) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrClosed) || errors.Is(err, errNotSent) ||
+	if refusedBeforeRun(err) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrClosed) || errors.Is(err, errNotSent) ||
 		(errors.As(err, &op) && op.Op == "dial") {
 		return unavailable(err)
 	}
 	return fmt.Errorf("%w: %w: redis: %w", store.ErrUnavailable, store.ErrOutcomeUnknown, err)
+}
+
+// refusedBeforeRun reports whether err is an error reply with which Redis
+// turned a command away before it wrote anything. Only the codes Redis
+// uses for such refusals count. Any other error reply may come after
+// writes, because Redis does not roll back a script that fails part-way:
+// a redis.call that gets WRONGTYPE, a cjson decode error ("ERR
+// user_script:..."), or an ACL check that denies a later command ("ERR
+// The user executing the script can't...") keeps every write the script
+// made before it. Such a reply therefore says the outcome is unknown, and
+// so does a reply this function does not know.
+//
+// Redis 7 ends an error raised inside a script with " script: <sha1>, on
+// @user_script:<line>.". Inside a script, Redis checks memory (OOM),
+// replication (READONLY, NOREPLICAS) and snapshot (MISCONF) state at a
+// write only while the script has written nothing yet, so those four mean
+// nothing was written even there; every other code raised inside a script
+// may follow writes. Older Redis versions wrap every error of a script in
+// "ERR Error running script", which counts as unknown, the safe side.
+// pagerd's scripts return no error replies of their own, which could
+// carry any code.
+func refusedBeforeRun(err error) bool {
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return false
+	}
+	msg := reply.Error()
+	inScript := strings.Contains(msg, " script: ")
+	code, _, _ := strings.Cut(msg, " ")
+	switch code {
+	case "OOM", "READONLY", "MISCONF", "NOREPLICAS":
+		// Over maxmemory with noeviction, a read-only replica, a failed
+		// RDB save with stop-writes-on-bgsave-error, too few replicas for
+		// min-replicas-to-write.
+		return true
+	case "LOADING", "BUSY", "NOSCRIPT", "MASTERDOWN", "MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN", "CROSSSLOT",
+		"NOAUTH", "WRONGPASS", "NOPERM":
+		// Raised only before a command runs: a dataset still loading,
+		// another script running, a script not in the cache, a stale
+		// replica, a slot elsewhere or not served, a connection or user
+		// not allowed the command.
+		return !inScript
+	}
+	// Sent when a connection is accepted over maxclients, before any
+	// command.
+	return msg == "ERR max number of clients reached"
 }
 
 // record is what the doc field holds: the incident without the fields a

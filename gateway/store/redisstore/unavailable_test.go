@@ -3,8 +3,12 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +28,11 @@ import (
 // Where the fault can be lifted, the test then looks: a write said not to
 // be stored is not there, and a write the stall kept in Redis's input
 // buffer is there once it resumes, so calling it "not stored" would be a
-// lie.
+// lie. So is a script that failed part-way: Redis keeps the writes it
+// made before the failure. An error reply is a refusal only for the codes
+// Redis sends before anything is written (refusedBeforeRun); says holds
+// the texts this Redis answered, so that each case shows which path it
+// takes (a refusal raised inside the script ends with " script: ").
 func TestWriteErrorSaysWhetherItStored(t *testing.T) {
 	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
 	// client is a client as the daemon makes one (ParseURL): deadlines
@@ -65,6 +73,8 @@ func TestWriteErrorSaysWhetherItStored(t *testing.T) {
 		// unknown: the error must say the write may have been stored;
 		// otherwise that nothing was.
 		unknown bool
+		// says are texts the error must hold: Redis's reply.
+		says []string
 	}{
 		{
 			name: "connection refused",
@@ -122,6 +132,9 @@ func TestWriteErrorSaysWhetherItStored(t *testing.T) {
 				return fault{rdb: client(t, srv.Addr, nil), ctx: context.Background(),
 					lift: func() { do(t, admin, "config", "set", "maxmemory", "0") }}
 			},
+			// Raised at the script's first write: Redis 7 checks memory
+			// inside a script only until it has written.
+			says: []string{"OOM command not allowed when used memory > 'maxmemory'.", " script: "},
 		},
 		{
 			name: "READONLY replica",
@@ -139,6 +152,89 @@ func TestWriteErrorSaysWhetherItStored(t *testing.T) {
 				return fault{rdb: client(t, srv.Addr, nil), ctx: context.Background(),
 					lift: func() { do(t, admin, "replicaof", "no", "one") }}
 			},
+			says: []string{"READONLY You can't write against a read only replica.", " script: "},
+		},
+		{
+			name: "MISCONF after a failed snapshot",
+			make: func(t *testing.T, srv *redistest.Server) fault {
+				// A directory where the snapshot goes fails every save at
+				// its rename; with a save point set, Redis then refuses
+				// writes (stop-writes-on-bgsave-error).
+				if err := os.Mkdir(filepath.Join(srv.Dir, "dump.rdb"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				admin := srv.Client(t)
+				do(t, admin, "config", "set", "save", "3600 1")
+				// Without a save point again, the server stops without
+				// trying to save, even if the test failed before lift.
+				t.Cleanup(func() { admin.ConfigSet(context.Background(), "save", "") })
+				do(t, admin, "bgsave")
+				deadline := time.Now().Add(5 * time.Second)
+				for {
+					info := admin.Info(context.Background(), "persistence").Val()
+					if strings.Contains(info, "rdb_bgsave_in_progress:0") && strings.Contains(info, "rdb_last_bgsave_status:err") {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("the snapshot did not fail:\n%s", info)
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				return fault{rdb: client(t, srv.Addr, nil), ctx: context.Background(),
+					lift: func() { do(t, admin, "config", "set", "save", "") }}
+			},
+			says: []string{"MISCONF ", " script: "},
+		},
+		{
+			name: "NOREPLICAS under min-replicas-to-write",
+			make: func(t *testing.T, srv *redistest.Server) fault {
+				admin := srv.Client(t)
+				do(t, admin, "config", "set", "min-replicas-to-write", "1")
+				return fault{rdb: client(t, srv.Addr, nil), ctx: context.Background(),
+					lift: func() { do(t, admin, "config", "set", "min-replicas-to-write", "0") }}
+			},
+			says: []string{"NOREPLICAS Not enough good replicas to write.", " script: "},
+		},
+		{
+			name: "NOPERM for the script itself",
+			make: func(t *testing.T, srv *redistest.Server) fault {
+				do(t, srv.Client(t), "acl", "setuser", "noscripts", "on", "nopass", "~*", "&*", "+@all", "-eval", "-evalsha")
+				return fault{rdb: client(t, srv.Addr, func(o *redis.Options) { o.Username, o.Password = "noscripts", "any" }),
+					ctx: context.Background(), lift: func() {}}
+			},
+			says: []string{"NOPERM this user has no permissions to run the 'evalsha' command"},
+		},
+		{
+			name: "script fails at run time after its first write",
+			make: func(t *testing.T, srv *redistest.Server) fault {
+				// The creation index is a string: the script stores the
+				// record and the dedup key, then its ZADD to the index
+				// fails, and Redis keeps what it wrote.
+				do(t, srv.Client(t), "set", fmt.Sprintf("fault:{%02x}:idx", store.ShardOf("api", "k")), "not a sorted set")
+				return fault{rdb: client(t, srv.Addr, nil), ctx: context.Background(), lift: func() {}}
+			},
+			unknown: true,
+			says:    []string{"WRONGTYPE Operation against a key holding the wrong kind of value script: "},
+		},
+		{
+			name: "ACL denies a later command of the script",
+			make: func(t *testing.T, srv *redistest.Server) fault {
+				// Redis checks ACLs at each command of a script: the
+				// record and the dedup key are stored, the ZADD is denied.
+				do(t, srv.Client(t), "acl", "setuser", "nozadd", "on", "nopass", "~*", "&*", "+@all", "-zadd")
+				return fault{rdb: client(t, srv.Addr, func(o *redis.Options) { o.Username, o.Password = "nozadd", "any" }),
+					ctx: context.Background(), lift: func() {}}
+			},
+			unknown: true,
+			says:    []string{"ERR The user executing the script can't run this command or subcommand script: "},
+		},
+		{
+			name: "BUSY running another script",
+			make: func(t *testing.T, srv *redistest.Server) fault {
+				stop := holdBusy(t, srv)
+				return fault{rdb: client(t, srv.Addr, nil), ctx: context.Background(), lift: stop}
+			},
+			says: []string{"BUSY Redis is busy running a script."},
 		},
 		{
 			name: "stalled past the read timeout",
@@ -180,6 +276,11 @@ func TestWriteErrorSaysWhetherItStored(t *testing.T) {
 				t.Fatalf("%v: says nothing was stored, but the script may have reached Redis", err)
 			case !tc.unknown && errors.Is(err, store.ErrOutcomeUnknown):
 				t.Fatalf("%v: says it may have been stored, but Redis never ran it", err)
+			}
+			for _, want := range tc.says {
+				if !strings.Contains(err.Error(), want) {
+					t.Fatalf("%v: want a reply with %q, so the case no longer shows what it is named for", err, want)
+				}
 			}
 			t.Logf("%s: %v", tc.name, err)
 			if f.lift == nil {
@@ -223,4 +324,61 @@ func TestNoScriptIsNotStored(t *testing.T) {
 	if !errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrOutcomeUnknown) {
 		t.Fatalf("NOSCRIPT: %v, want ErrUnavailable alone (nothing was stored)", err)
 	}
+}
+
+// holdBusy makes the server busy: it runs a script that loops until it is
+// killed, with busy-reply-threshold so low that the server answers BUSY
+// at once, and waits until it does. stop kills the script; the end of the
+// test does, if nothing did before.
+func holdBusy(t *testing.T, srv *redistest.Server) (stop func()) {
+	t.Helper()
+	ctx := context.Background()
+	loop, admin := srv.Client(t), srv.Client(t)
+	if err := admin.ConfigSet(ctx, "busy-reply-threshold", "10").Err(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		loop.Eval(ctx, "while true do end", nil)
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			for admin.ScriptKill(ctx).Err() != nil {
+				select {
+				case <-done:
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+			<-done
+		})
+	}
+	t.Cleanup(stop)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := admin.Ping(ctx).Err()
+		if redis.HasErrorPrefix(err, "BUSY") {
+			return stop
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server never answered BUSY (last: %v)", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestMemoryOfABusyServerIsUnavailable: a server busy running a script
+// answers INFO with BUSY. That is Redis not answering for now (the
+// probe's to report), not a server refusing INFO, which the guard would
+// warn of as if pagerd could never read its maxmemory-policy.
+func TestMemoryOfABusyServerIsUnavailable(t *testing.T) {
+	srv := redistest.Start(t)
+	holdBusy(t, srv)
+	_, err := redisstore.New(srv.Client(t), "mem").Memory(context.Background())
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Memory of a server running a long script: %v, want ErrUnavailable", err)
+	}
+	t.Logf("busy: %v", err)
 }

@@ -103,9 +103,14 @@ func (o *opsgenie) stored(err error, retry string) error {
 }
 
 // opsgenieAlertBucket is the rate-limit bucket (per service) of the
-// Opsgenie intake's alerts: create, close, acknowledge. Its heartbeat
-// pings are limited in heartbeatPingBucket instead.
-const opsgenieAlertBucket = "og:"
+// Opsgenie intake's creates, and opsgenieActBucket that of its closes and
+// acknowledgements: a flood of creates must not make the close of an
+// alert wait (it ends pages, and the load of them). Its heartbeat pings
+// are limited in heartbeatPingBucket.
+const (
+	opsgenieAlertBucket = "og:"
+	opsgenieActBucket   = "og-act:"
+)
 
 // service authenticates the request by its GenieKey and applies the
 // service's rate limit in the bucket; nil when it answered already.
@@ -193,7 +198,7 @@ func (s *Server) opsgenieCreate(c echo.Context) error {
 func (s *Server) opsgenieAct(c echo.Context) error {
 	o := s.opsgenieRequest(c)
 	cfg := s.config()
-	svc, err := s.opsgenieService(o, cfg, opsgenieAlertBucket)
+	svc, err := s.opsgenieService(o, cfg, opsgenieActBucket)
 	if svc == nil {
 		return err
 	}

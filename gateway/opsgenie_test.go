@@ -259,3 +259,18 @@ func TestOpsgenieUpdateRefused(t *testing.T) {
 		t.Fatalf("update: %d %s", r.code, r.body)
 	}
 }
+
+// TestOpsgenieCloseNotHeldBackByCreates: Opsgenie's close and acknowledge
+// shared the service's rate-limit bucket with its creates, so a burst of
+// creates made the close of an alert 429 (and its pages go on). They have
+// a bucket of their own.
+func TestOpsgenieCloseNotHeldBackByCreates(t *testing.T) {
+	cfg := strings.Replace(ogConfig, "rate_limit: {per_second: 1, burst: 30}", "rate_limit: {per_second: 0.001, burst: 3}", 1)
+	h := newHarness(t, withConfig(cfg))
+	for _, alias := range []string{"disk", "a", "b"} {
+		h.og("POST", "/v2/alerts", `{"message":"`+alias+` full","alias":"`+alias+`"}`, 202)
+	}
+	h.og("POST", "/v2/alerts", `{"message":"c","alias":"c"}`, 429)
+	h.og("POST", "/v2/alerts/disk/acknowledge?identifierType=alias", `{}`, 202)
+	h.og("POST", "/v2/alerts/disk/close?identifierType=alias", `{}`, 202)
+}

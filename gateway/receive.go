@@ -298,7 +298,13 @@ func (s *Server) enqueue(c echo.Context) error {
 		return invalid(http.StatusBadRequest, "Invalid routing key")
 	}
 	c.Set(ctxKeyName, "services["+svc.Name+"].integrations.pagerduty_routing_key")
-	if !s.allow(cfg, "pd:"+svc.Name) {
+	// Acknowledgements and resolves have a bucket of their own: a flood
+	// of triggers must not make them wait (they end pages).
+	bucket := "pd:"
+	if ev.Action != ingest.ActionTrigger {
+		bucket = "pd-act:"
+	}
+	if !s.allow(cfg, bucket+svc.Name) {
 		c.Set(ctxRejected, "over the rate limit")
 		c.Response().Header().Set("Retry-After", "1")
 		return c.JSON(http.StatusTooManyRequests, ingest.EventResponse{Status: "throttle event",

@@ -584,7 +584,8 @@ func TestRepeatThatGetsWorseRaisesPriority(t *testing.T) {
 // TestRateLimitPerIntegrationKey: over server.rate_limit, Alertmanager gets
 // 503 with Retry-After (which it retries; it would drop a 429 until the
 // group's next flush) and PagerDuty clients PagerDuty's 429 throttle
-// answer; nothing over the limit is stored.
+// answer; nothing over the limit is stored. A PagerDuty acknowledge or
+// resolve is not held back by the triggers' limit.
 func TestRateLimitPerIntegrationKey(t *testing.T) {
 	h := newHarness(t)
 	if err := os.WriteFile(h.cfg, []byte(testConfig+"\nserver: {rate_limit: {per_second: 0.001, burst: 2}}\n"), 0o600); err != nil {
@@ -615,6 +616,14 @@ func TestRateLimitPerIntegrationKey(t *testing.T) {
 	r := h.do("POST", "/v2/enqueue", pd)
 	if r.code != 429 || !strings.Contains(r.body, `"status":"throttle event"`) {
 		t.Fatalf("third event: %d %s", r.code, r.body)
+	}
+	// Acknowledgements and resolves have a bucket of their own: a flood
+	// of triggers made them wait, and they end pages.
+	for _, action := range []string{"acknowledge", "resolve"} {
+		ev := `{"routing_key":"` + pdKey + `","event_action":"` + action + `","dedup_key":"x"}`
+		if r := h.do("POST", "/v2/enqueue", ev); r.code != 202 {
+			t.Fatalf("an %s after the triggers ran out the limit: %d %s, want 202", action, r.code, r.body)
+		}
 	}
 }
 

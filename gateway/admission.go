@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -8,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pagerd/pagerd/gateway/ingest"
 )
 
 // Admission keeps an overloaded daemon serving at capacity. Past it, every
@@ -198,13 +203,12 @@ func (a *admission) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.next.ServeHTTP(w, r)
 		return
 	}
-	if n := a.inflight.Add(1); a.braked(n) {
+	if n := a.inflight.Add(1); a.braked(n) || !a.acquire(r) {
 		a.inflight.Add(-1)
-		a.refuse(w, route)
-		return
-	}
-	if !a.acquire(r) {
-		a.inflight.Add(-1)
+		if route == routeEnqueue && endsPages(r) {
+			a.next.ServeHTTP(w, r) // no slot: it ends work
+			return
+		}
 		a.refuse(w, route)
 		return
 	}
@@ -216,6 +220,28 @@ func (a *admission) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	a.calm()
 	a.next.ServeHTTP(w, r)
+}
+
+// endsPages reports whether r, a PagerDuty Events API event the intake
+// would refuse, acknowledges or resolves: one is served without a slot,
+// as the API's and the ack links' acknowledgements are (which admission
+// never sees), since it ends pages and the work of them, and the Events
+// API is how some tools acknowledge. Its body is read to tell (an event is
+// at most ingest.MaxEventBytes), only on the way to a refusal, and kept
+// for the handler.
+func endsPages(r *http.Request) bool {
+	body, err := io.ReadAll(io.LimitReader(r.Body, ingest.MaxEventBytes+1))
+	if err != nil || len(body) > ingest.MaxEventBytes {
+		return false
+	}
+	var ev struct {
+		Action string `json:"event_action"`
+	}
+	if json.Unmarshal(body, &ev) != nil || (ev.Action != ingest.ActionAcknowledge && ev.Action != ingest.ActionResolve) {
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return true
 }
 
 // braked says whether the brake refuses an alert that would be the nth

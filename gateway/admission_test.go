@@ -42,7 +42,7 @@ func (h *heldStore) count() int { h.mu.Lock(); defer h.mu.Unlock(); return h.hel
 // is read, with a 503 and Retry-After (429 on the PagerDuty endpoint); an
 // acknowledgement goes through meanwhile; once a slot frees, alerts are
 // taken again. (Before: every request queued behind the others until
-// senders timed out.)
+// senders timed out.) A PagerDuty Events API acknowledge is not refused.
 func TestAdmissionRefusesPastTheLimitAtOnce(t *testing.T) {
 	hs := &heldStore{Store: boltStore(t), release: make(chan struct{})}
 	cfg := strings.Replace(testConfig, "api:\n", "server:\n  admission: {max_inflight: 2, queue_timeout: 30ms}\napi:\n", 1)
@@ -50,8 +50,14 @@ func TestAdmissionRefusesPastTheLimitAtOnce(t *testing.T) {
 	// An incident to acknowledge later, stored before the store is held.
 	close(hs.release)
 	id := fire(h)
+	pdTrigger := `{"routing_key":"` + pdKey + `","event_action":"trigger","dedup_key":"disk","payload":{"summary":"disk full","source":"db1","severity":"critical"}}`
+	if r := h.do("POST", "/v2/enqueue", pdTrigger); r.code != http.StatusAccepted {
+		t.Fatalf("PagerDuty trigger: %d %s", r.code, r.body)
+	}
 	hs.mu.Lock()
 	hs.release, hs.held = make(chan struct{}), 0
+	release := sync.OnceFunc(func() { close(hs.release) })
+	defer release() // a test that fails midway must not hold the store for good
 	hs.mu.Unlock()
 
 	var wg sync.WaitGroup
@@ -81,13 +87,26 @@ func TestAdmissionRefusesPastTheLimitAtOnce(t *testing.T) {
 	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
 		t.Fatalf("an acknowledgement during the overload: %d %s", r.code, r.body)
 	}
+	// A PagerDuty Events API acknowledge is served without a slot: it
+	// was refused 429 with the triggers.
+	pdAck := `{"routing_key":"` + pdKey + `","event_action":"acknowledge","dedup_key":"disk"}`
+	if r := h.do("POST", "/v2/enqueue", pdAck); r.code != http.StatusAccepted {
+		t.Fatalf("a PagerDuty acknowledge during the overload: %d %s", r.code, r.body)
+	}
+	acked := false
+	for _, v := range h.list("") {
+		acked = acked || (v.DedupKey == "pd:disk" && v.Status == "acknowledged")
+	}
+	if !acked {
+		t.Fatalf("the PagerDuty incident is not acknowledged: %+v", h.list(""))
+	}
 	if hs.count() != 2 {
 		t.Fatalf("%d alerts reached the store, want the 2 in flight", hs.count())
 	}
 	if n := metric(t, h.reg, "pagerd_ingest_refused_total", "route", "/api/v1/alertmanager"); n != 1 {
 		t.Fatalf("refused alerts counted %v, want 1", n)
 	}
-	close(hs.release)
+	release()
 	wg.Wait()
 	for i := 0; i < 2; i++ {
 		if c := <-codes; c != 200 {

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"maps"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -399,6 +400,12 @@ func (d *Dispatcher) recordAside(ctx context.Context, wg *sync.WaitGroup) {
 	go func() {
 		defer wg.Done()
 		defer d.recording.Store(false)
+		defer func() {
+			if p := recover(); p != nil {
+				d.m.errors.WithLabelValues(claimFailed).Inc()
+				d.log.Error("dispatcher: panic recording the journal's pages", "panic", p, "stack", string(debug.Stack()))
+			}
+		}()
 		d.recordJournal(ctx)
 	}()
 }
@@ -530,7 +537,11 @@ func (d *Dispatcher) workClaim(ctx context.Context, c store.Claim, sendBy time.T
 		// incident back for another try.
 		if p := recover(); p != nil {
 			d.m.errors.WithLabelValues(claimFailed).Inc()
-			d.log.Error("dispatcher: panic working an incident", "incident", c.Incident, "storm", c.Storm, "panic", p)
+			stack := string(debug.Stack())
+			if pp, ok := p.(*panicked); ok {
+				p, stack = pp.value, string(pp.stack)
+			}
+			d.log.Error("dispatcher: panic working an incident", "incident", c.Incident, "storm", c.Storm, "panic", p, "stack", stack)
 		}
 	}()
 	if c.Job != nil {
@@ -1187,16 +1198,35 @@ func (d *Dispatcher) pageAll(ctx context.Context, cfg *policy.Config, inc *store
 		return out
 	}
 	var wg sync.WaitGroup
+	var raised atomic.Pointer[panicked]
 	for i := range pages {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				// Raised again on the claim's goroutine, whose
+				// recover counts it: here it took the process down.
+				if p := recover(); p != nil {
+					raised.CompareAndSwap(nil, &panicked{p, debug.Stack()})
+				}
+			}()
 			out[i] = d.page(ctx, cfg, inc, &pages[i], now)
 		}()
 	}
 	wg.Wait()
+	if p := raised.Load(); p != nil {
+		panic(p)
+	}
 	return out
 }
+
+// panicked is a panic of another goroutine raised again, with its stack.
+type panicked struct {
+	value any
+	stack []byte
+}
+
+func (p *panicked) String() string { return fmt.Sprintf("%v\n%s", p.value, p.stack) }
 
 // stormRules are the config's bundling rules.
 func stormRules(cfg *policy.Config) store.StormRules {
@@ -1472,9 +1502,23 @@ func dueAgain(st policy.Incident, step policy.Deadline, at time.Time) policy.Inc
 func turnAt(at time.Time) time.Time { return at.Add(time.Millisecond - 1).Truncate(time.Millisecond) }
 
 // send hands one message to its transport, bounded by SendTimeout.
-func (d *Dispatcher) send(ctx context.Context, n notify.Notifier, msg notify.Message) error {
+//
+// A transport that panics (a bug, a provider's answer it cannot parse)
+// fails the page as one that may have been sent (it may have panicked
+// after the request went out), logged with its stack: the page is
+// recorded notify_failed and the person's next step comes forward, as
+// for any failed page. Left to workClaim's recover, the step failed at
+// every lease, and the incident's ladder went no further.
+func (d *Dispatcher) send(ctx context.Context, n notify.Notifier, msg notify.Message) (err error) {
 	sctx, cancel := context.WithTimeout(ctx, d.o.SendTimeout)
 	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			d.log.Error("dispatcher: a transport panicked sending a page (a bug); the page counts as failed",
+				"incident", msg.Incident, "user", msg.User, "channel", msg.Channel, "panic", p, "stack", string(debug.Stack()))
+			err = notify.MaybeSent(fmt.Errorf("the transport panicked (a bug): %v", p))
+		}
+	}()
 	return n.Notify(sctx, msg)
 }
 

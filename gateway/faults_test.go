@@ -765,3 +765,38 @@ func TestDaemonStopsWhenItsStoreFailsForGood(t *testing.T) {
 		t.Fatal("the daemon still runs 10 s after its store failed for good")
 	}
 }
+
+// partialClaims answers its first claim that got something with an error
+// as well, as a claim over shards one of which failed does.
+type partialClaims struct {
+	store.Store
+	armed atomic.Bool
+}
+
+func (p *partialClaims) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
+	cs, err := p.Store.ClaimDue(ctx, now, lease, max)
+	if err == nil && len(cs) > 0 && p.armed.CompareAndSwap(true, false) {
+		return cs, fmt.Errorf("%w: redis: i/o timeout (another shard)", store.ErrUnavailable)
+	}
+	return cs, err
+}
+
+// TestRunWorksClaimsThatCameWithAnError: a claim over shards of which one
+// failed returns the others' claims, leased, with the error. Run backed
+// off and dropped them: their pages waited for the lease to run out (30 s
+// by default), and on Redis Cluster with a node down, at every claim.
+func TestRunWorksClaimsThatCameWithAnError(t *testing.T) {
+	ps := &partialClaims{Store: boltStore(t)}
+	h := newHarness(t, withStore(ps), withConfig(dispatchConfig), replicas(0))
+	fire(h)
+	ps.armed.Store(true)
+	d, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = time.Hour })
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { defer close(ran); _ = d.Run(ctx) }()
+	defer func() { cancel(); <-ran }()
+	waitUntil(t, 10*time.Second, "the push whose claim came with an error", func() bool { return len(h.rec.lines(fixedNow)) == 1 })
+	if ps.armed.Load() {
+		t.Fatal("no claim came with an error: the test tests nothing")
+	}
+}

@@ -122,11 +122,13 @@ type JobHandler func(ctx context.Context, j *store.Job) (next *store.Job, err er
 // due, runs the escalation machine, sends the pages, records what happened
 // in the timeline, and stores the next deadlines. Every replica runs one.
 type Dispatcher struct {
-	o       Options
-	log     *slog.Logger
-	m       *dispatchMetrics
-	wake    chan struct{}
-	journal *journal
+	o Options
+	// callTimeout is storeCallTimeout, which tests shorten.
+	callTimeout time.Duration
+	log         *slog.Logger
+	m           *dispatchMetrics
+	wake        chan struct{}
+	journal     *journal
 	// behind is how late, in ns, the earliest of the last claims was
 	// (Behind).
 	behind atomic.Int64
@@ -219,7 +221,7 @@ func New(o Options) *Dispatcher {
 	m.errors.WithLabelValues(unreadableHeld)
 	m.errors.WithLabelValues(notRecorded)
 	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches, m.nobody, m.errors, m.outbox, m.overdue)
-	d := &Dispatcher{o: o, log: o.Logger, m: m, wake: make(chan struct{}, 1), journal: newJournal(),
+	d := &Dispatcher{o: o, callTimeout: storeCallTimeout, log: o.Logger, m: m, wake: make(chan struct{}, 1), journal: newJournal(),
 		turn: turn{patience: o.Lease / 4, stuck: o.Lease / 2, now: time.Now, overdue: m.overdue.Inc}}
 	o.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagerd_dispatch_unrecorded",
 		Help: "Pages and storm messages this replica sent but could not yet record in the store (the store refused the write); they are recorded, not sent again, when the store takes writes."},
@@ -297,11 +299,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			hold = 0
 		} else if free := d.o.Workers - inflight; free > 0 {
 			lastClaim = time.Now()
-			cctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+			cctx, cancel := context.WithTimeout(ctx, d.claimTimeout())
 			now := d.o.Now()
 			claims, next, pending, more, err := store.ClaimDueNext(cctx, d.o.Store, now, d.o.Lease, free)
 			cancel()
-			if late := d.o.Now().Sub(now); err == nil && len(claims) > 0 && late > d.o.Lease/2 {
+			if late := d.o.Now().Sub(now); len(claims) > 0 && late > d.o.Lease/2 {
 				if !lateBefore {
 					// The claims came back so late (a store that
 					// stalled with the claim in its buffer) that more
@@ -334,6 +336,13 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				sendBy = d.o.Now().Add(d.o.Lease / 4)
 			}
 			if err != nil && ctx.Err() == nil {
+				// Claims that came back with the error (a claim over
+				// shards of which one failed) are leased: worked, or
+				// their pages wait for the lease to run out.
+				for _, c := range claims {
+					inflight++
+					d.start(workCtx, pool, c, sendBy, done)
+				}
 				// Back off (capped, with jitter) instead of asking again at
 				// once; say so once per streak, not once per try.
 				t = time.NewTimer(failing.failed(err))
@@ -445,9 +454,19 @@ func (s *streak) ok() {
 	s.bo.reset()
 }
 
-// storeCallTimeout bounds the loop's own store calls (claims, the next
-// deadline), so a stalled store never stalls the loop.
+// storeCallTimeout bounds the dispatcher's own store calls, so a stalled
+// store never stalls the loop; a claim's is longer (claimTimeout).
 const storeCallTimeout = 5 * time.Second
+
+// claimTimeout is how long the loop waits for a claim: half the lease,
+// and at least d.callTimeout. A claim the store answers after its caller
+// gave up is still made (Redis runs a command already sent; the embedded
+// store a commit it took): its incidents are leased and nobody works them
+// until the lease runs out, so a store that answered claims in 5 to 15 s
+// paged nobody for as long as it stayed that slow. Waited for, a claim
+// that comes back after half its lease is left once and worked when late
+// again (Run).
+func (d *Dispatcher) claimTimeout() time.Duration { return max(d.callTimeout, d.o.Lease/2) }
 
 // wakeGap is the least time between a claim and the next one a wake (a
 // new incident here, a nudge from another replica) or a finished step

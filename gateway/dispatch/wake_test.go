@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
@@ -130,5 +131,58 @@ func TestWakesInAFloodAreFewClaims(t *testing.T) {
 	t.Logf("200 incidents over %v: %d claims", elapsed, claims)
 	if most := int64(elapsed/wakeGap) + 2; claims > most {
 		t.Errorf("200 incidents over %v made %d claims, want at most %d (one per %v)", elapsed.Round(time.Millisecond), claims, most, wakeGap)
+	}
+}
+
+// slowClaims makes its claims, then answers after delay, or fails when
+// its caller gives up first, as a slow store does: the claims are made
+// either way.
+type slowClaims struct {
+	store.Store
+	delay time.Duration
+}
+
+func (s *slowClaims) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
+	cs, err := s.Store.ClaimDue(context.WithoutCancel(ctx), now, lease, max)
+	select {
+	case <-time.After(s.delay):
+		return cs, err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %w", store.ErrUnavailable, ctx.Err())
+	}
+}
+
+// TestClaimsAnsweredSlowlyAreWorked: the loop gave a claim the 5 s of its
+// other store calls (here shortened to 50 ms), and a store that answered
+// later made the claims all the same: they were dropped, leased, and
+// nobody worked them until the lease ran out, at every claim while the
+// store stayed that slow. A claim is waited for half the lease now (here
+// 1 s, for a store answering in 300 ms).
+func TestClaimsAnsweredSlowlyAreWorked(t *testing.T) {
+	st, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	inc := &store.Incident{ID: store.NewID(store.ShardOf("gone", "k"), now), Service: "gone", DedupKey: "k", CreatedAt: now, UpdatedAt: now, LastSeen: now,
+		State: policy.Incident{Status: policy.StatusTriggered, Pending: []policy.Deadline{{ID: "0001.000001.notify", At: now, Kind: policy.DeadlineNotify, User: "ann", Channel: "push", Seq: 1}}}}
+	if _, _, err := st.Trigger(context.Background(), inc, nil); err != nil {
+		t.Fatal(err)
+	}
+	d := New(Options{Store: &slowClaims{Store: st, delay: 300 * time.Millisecond}, Config: func() *policy.Config { return &policy.Config{} },
+		Now: time.Now, Lease: 2 * time.Second, MaxSleep: time.Hour, Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	d.callTimeout = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { defer close(ran); _ = d.Run(ctx) }()
+	defer func() { cancel(); <-ran }()
+	// Its service is in no config: working it counts unknown_service.
+	deadline := time.Now().Add(10 * time.Second)
+	for testutil.ToFloat64(d.m.errors.WithLabelValues("unknown_service")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the incident claimed by a store answering in 300 ms was not worked in 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

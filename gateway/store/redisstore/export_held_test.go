@@ -7,3 +7,6 @@ import "context"
 func SpoilHeld(ctx context.Context, s *Store, storm string, i int) error {
 	return s.rdb.LSet(ctx, s.stormKeys(storm)[1], int64(i), "{").Err()
 }
+
+// DueKey is the key of a shard's due set.
+func DueKey(s *Store, shard int) string { return s.key(shard, "due") }

@@ -857,8 +857,17 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 	for shard := range heads {
 		heads[shard] = pipe.ZRangeByScoreWithScores(ctx, s.key(shard, "due"), &redis.ZRangeBy{Min: "-inf", Max: nowMS, Count: int64(max)})
 	}
+	// A shard whose read failed (its cluster node down) is left out, and
+	// the error returned with the claims of the others: one node down
+	// must not stop the pages of every shard.
+	var failed error
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, unavailable(err)
+		failed = err
+		for shard, h := range heads {
+			if h.Err() != nil && !errors.Is(h.Err(), redis.Nil) {
+				heads[shard] = nil
+			}
+		}
 	}
 	// The max earliest over every shard, so claims come earliest first
 	// across shards: a new incident's first page, queued ahead of its
@@ -873,6 +882,9 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 		best, bestScore := -1, 0.0
 		for i := range store.Shards {
 			shard := (start + i) % store.Shards
+			if heads[shard] == nil {
+				continue
+			}
 			if h := heads[shard].Val(); quota[shard] < len(h) && (best < 0 || h[quota[shard]].Score < bestScore) {
 				best, bestScore = shard, h[quota[shard]].Score
 			}
@@ -891,11 +903,11 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 		}
 	}
 	if len(cmds) == 0 {
-		return nil, nil
+		return nil, unavailable(failed)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !isNoScript(err) {
-		return nil, unavailable(err)
-	}
+	// Each shard's claim is its own script: one that failed leaves the
+	// others' claims, leased, which the caller must work all the same.
+	_, _ = pipe.Exec(ctx)
 	var out []store.Claim
 	for shard, c := range cmds {
 		res, err := c.Slice()
@@ -906,12 +918,15 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 				ms(now), ms(now.Add(lease)), quota[shard], newToken(), s.key(shard, "inc:"), s.key(shard, "job:")).Slice()
 		}
 		if err != nil {
-			return out, unavailable(err)
+			if failed == nil {
+				failed = err
+			}
+			continue
 		}
 		out = append(out, s.parseClaims(res)...)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Due.Before(out[j].Due) })
-	return out, nil
+	return out, unavailable(failed)
 }
 
 // ClaimDueNext is ClaimDue and, when the claim leaves a slot free,

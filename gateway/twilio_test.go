@@ -49,7 +49,7 @@ func twilioAt(fake *providertest.Twilio, config string) string {
 }
 
 // TestTwilioSMSAndStatusCallback: the SMS goes through twilio-go to a fake
-// Twilio REST API (two 500s first, then it recovers and the retry gets
+// Twilio REST API (two 503s first, then it recovers and the retry gets
 // through), and Twilio's signed delivery report lands in the timeline; a
 // forged one is refused.
 func TestTwilioSMSAndStatusCallback(t *testing.T) {

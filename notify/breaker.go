@@ -70,7 +70,23 @@ func (b *Breaker) Notify(ctx context.Context, m Message) error {
 	}
 	b.mu.Unlock()
 
+	completed := false
+	defer func() {
+		if !completed {
+			// The transport panicked (the dispatcher recovers it):
+			// counted as a failure, and a test page's end, or the
+			// circuit stayed open for good.
+			b.mu.Lock()
+			c.probing = false
+			c.streak++
+			if c.streak >= b.failures {
+				c.openUntil = b.now().Add(b.cooldown)
+			}
+			b.mu.Unlock()
+		}
+	}()
 	err := b.next.Notify(ctx, m)
+	completed = true
 
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -129,3 +129,49 @@ func TestBreakerCountsPagesThatMayHaveBeenSent(t *testing.T) {
 		t.Fatalf("after 3 late answers: %v after %d calls, want the circuit open after 3", err, p.calls)
 	}
 }
+
+// panicky is a transport that panics while panics is set, and fails as
+// temporary otherwise.
+type panicky struct {
+	panics bool
+	calls  int
+}
+
+func (p *panicky) Notify(context.Context, Message) error {
+	p.calls++
+	if p.panics {
+		panic("an answer it cannot parse")
+	}
+	return Temporary(errors.New("503"))
+}
+
+// TestBreakerTestPageThatPanicsEndsTheTest: the page that tests a
+// provider after the cooldown panics (the dispatcher recovers it). The
+// circuit stayed "testing" for good, and every page of the transport
+// failed at once with the provider never asked again. Now the panic
+// counts as a failure: the circuit opens for another cooldown, then
+// tests again.
+func TestBreakerTestPageThatPanicsEndsTheTest(t *testing.T) {
+	p := &panicky{}
+	b := NewBreaker(p, 2, time.Minute)
+	now := time.Now()
+	b.now = func() time.Time { return now }
+	for range 2 {
+		_ = b.Notify(context.Background(), Message{})
+	}
+	now = now.Add(2 * time.Minute)
+	p.panics = true
+	func() {
+		defer func() { _ = recover() }() // as dispatch.send does
+		_ = b.Notify(context.Background(), Message{})
+	}()
+	p.panics = false
+	if err := b.Notify(context.Background(), Message{}); !errors.Is(err, ErrCircuitOpen) {
+		t.Fatalf("right after a test page that panicked: %v, want the circuit open for its cooldown", err)
+	}
+	now = now.Add(2 * time.Minute)
+	calls := p.calls
+	if err := b.Notify(context.Background(), Message{}); errors.Is(err, ErrCircuitOpen) || p.calls != calls+1 {
+		t.Fatalf("a cooldown after a test page that panicked: %v, provider asked %d times; want it tested again", err, p.calls-calls)
+	}
+}

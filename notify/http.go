@@ -150,8 +150,22 @@ func (h HTTPSender) Post(ctx context.Context, build func(ctx context.Context) (*
 			return nil
 		}
 	}
-	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+	return Answered(resp.StatusCode, err)
+}
+
+// Answered classes err, a provider's answer of status (400 or more) to a
+// request written whole. 429 and 503 say it was not taken (the provider
+// is busy or down), worth sending again (Temporary). Any other 5xx may
+// come after the provider acted on it (a 500 mid-way, a 502 or 504 from
+// a gateway in front of it that had passed the request on), so a page is
+// not sent again (MaybeSent): a second SMS or call is a second page. A
+// 4xx is a refusal that will not change.
+func Answered(status int, err error) error {
+	switch {
+	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
 		return Temporary(err)
+	case status >= 500:
+		return MaybeSent(err)
 	}
 	return err
 }

@@ -77,7 +77,8 @@ func TestWebhookStatusCodes(t *testing.T) {
 		code  int
 		retry bool
 		ok    bool
-	}{{200, false, true}, {204, false, true}, {400, false, false}, {404, false, false}, {429, true, false}, {500, true, false}, {503, true, false}} {
+	}{{200, false, true}, {204, false, true}, {400, false, false}, {404, false, false}, {429, true, false}, {500, false, false}, {502, false, false},
+		{503, true, false}, {504, false, false}} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("Content-Type") != "application/json" {
 				t.Errorf("content type %q", r.Header.Get("Content-Type"))
@@ -88,6 +89,12 @@ func TestWebhookStatusCodes(t *testing.T) {
 		srv.Close()
 		if retry := IsTemporary(err); (err == nil) != tc.ok || retry != tc.retry {
 			t.Errorf("%d: temporary %v err %v", tc.code, IsTemporary(err), err)
+		}
+		// A 5xx but 503 may come after the provider acted on it (a 500
+		// mid-way, a gateway's 502 or 504 after passing it on): a page
+		// sent again on it was a second page.
+		if maybe := errors.Is(err, ErrMaybeSent); maybe != (tc.code >= 500 && tc.code != 503) {
+			t.Errorf("%d: may have been sent %v, err %v", tc.code, maybe, err)
 		}
 		if err != nil && strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("the error shows the URL's secret: %v", err)

@@ -70,7 +70,8 @@ func (f *Twilio) RotateToken(token string) {
 	f.token = token
 }
 
-// FailFirst makes the next n requests fail with Twilio's 500.
+// FailFirst makes the next n requests fail with Twilio's 503 (20503,
+// Service Unavailable: not taken, worth sending again).
 func (f *Twilio) FailFirst(n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -127,7 +128,7 @@ func (f *Twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	if f.failFirst > 0 {
 		f.failFirst--
-		fail(500, 20500, "Internal Server Error")
+		fail(503, 20503, "Service Unavailable")
 		return
 	}
 	if !strings.HasPrefix(r.PostForm.Get("To"), "+") {

@@ -62,7 +62,7 @@ func New(eventsURL string, hc *http.Client, timeout time.Duration) *Notifier {
 	withReasons := *hc
 	withReasons.Transport = refusalReader{base: base}
 	c := gopd.NewClient("", gopd.WithV2EventsAPIEndpoint(strings.TrimRight(eventsURL, "/")))
-	c.HTTPClient = &withReasons
+	c.HTTPClient = notify.KeepMethodOnRedirect(&withReasons)
 	return &Notifier{client: c, timeout: timeout}
 }
 
@@ -152,8 +152,19 @@ func (p *Notifier) send(ctx context.Context, ev *gopd.V2Event, what string) erro
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	var reason refusal
-	_, err := p.client.ManageEventWithContext(withRefusal(ctx, &reason), ev)
+	resp, err := p.client.ManageEventWithContext(withRefusal(ctx, &reason), ev)
 	if err == nil {
+		// go-pagerduty takes any 2xx; the Events API's taken event is a
+		// 202 with status "success". Anything else (a proxy's 200, an
+		// empty object) is not known to be taken: tried again (the same
+		// dedup key folds into one alert) and, still so, failed.
+		if resp == nil || resp.Status != "success" {
+			status := ""
+			if resp != nil {
+				status = resp.Status
+			}
+			return notify.Temporary(fmt.Errorf("%s: events API answered 2xx with status %q, not \"success\": not known to be taken", what, status))
+		}
 		return nil
 	}
 	var apiErr gopd.APIError

@@ -110,3 +110,23 @@ func TestPagerDutyLateAnswerIsRetriedButNotifiesOnce(t *testing.T) {
 		t.Errorf("%d events, notified %v", len(ev), n)
 	}
 }
+
+// TestPagerDuty2xxNotSuccessIsNotSent: go-pagerduty takes any 2xx as
+// taken, and the body was thrown away: a 200 from a proxy in the way
+// (the events URL may be one), or an object whose status is not
+// "success", counted the page as sent. It is tried again, and failed.
+func TestPagerDuty2xxNotSuccessIsNotSent(t *testing.T) {
+	for _, body := range []string{`{"status":"invalid event","message":"Event object is invalid"}`, `{}`} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte(body))
+		}))
+		p := pagerduty.New(srv.URL, nil, 0)
+		err := p.Notify(t.Context(), notify.Message{Channel: "push", Address: "R0UT1NGKEY0123456789012345678901", Text: "x", Incident: "01INC", User: "dan"})
+		if err == nil || !notify.IsTemporary(err) {
+			t.Errorf("a 200 with %s: %v, want a failure worth retrying", body, err)
+		}
+		srv.Close()
+	}
+}

@@ -371,6 +371,11 @@ func (c *Client) slacksResponseURL(u *url.URL) bool {
 var temporaryErrors = map[string]bool{"ratelimited": true, "internal_error": true, "fatal_error": true,
 	"service_unavailable": true, "request_timeout": true}
 
+// maybeDoneErrors are those of them that Slack documents as "possible some
+// aspect of the operation succeeded before the error was raised": for a
+// page, the message may have been posted (notify.MaybeSent).
+var maybeDoneErrors = map[string]bool{"internal_error": true, "fatal_error": true}
+
 // classify names the method in an error and marks what is worth retrying
 // (rate limits, Slack's 5xx and transient errors, the network) as
 // notify.Temporary. Slack's errors never carry the token.
@@ -395,11 +400,17 @@ func classify(method string, err error, wrote bool) error {
 	case errors.As(err, &rl):
 		return notify.Temporary(e)
 	case errors.As(err, &sc):
+		if wrote {
+			return notify.Answered(sc.Code, e)
+		}
 		if sc.Code >= 500 || sc.Code == http.StatusTooManyRequests {
 			return notify.Temporary(e)
 		}
 		return e
 	case errors.As(err, &se):
+		if wrote && maybeDoneErrors[se.Err] {
+			return notify.MaybeSent(e)
+		}
 		if temporaryErrors[se.Err] {
 			return notify.Temporary(e)
 		}

@@ -265,17 +265,16 @@ func (t *Notifier) call(ctx context.Context, st Settings, send func(*openapi.Api
 	status := int(answered.Load())
 	switch {
 	case errors.As(err, &te):
-		err := fmt.Errorf("twilio: %d %s (code %d)", te.Status, te.Message, te.Code)
-		if te.Status == http.StatusTooManyRequests || te.Status >= 500 {
-			return notify.Temporary(err)
+		// The status the HTTP answer had: a JSON body without Twilio's
+		// status field (a proxy's) decodes to 0.
+		if status == 0 {
+			status = te.Status
 		}
-		return err
+		return notify.Answered(status, fmt.Errorf("twilio: %d %s (code %d)", status, te.Message, te.Code))
 	case errors.As(err, &re):
 		return fmt.Errorf("twilio: %w: point notifiers.twilio.api_url at the final URL", re)
-	case status == http.StatusTooManyRequests || status >= 500:
-		return notify.Temporary(fmt.Errorf("twilio: answered %d: %w", status, err)) // not Twilio's JSON: a proxy's
 	case status >= 400:
-		return fmt.Errorf("twilio: answered %d: %w", status, err)
+		return notify.Answered(status, fmt.Errorf("twilio: answered %d: %w", status, err)) // not Twilio's JSON: a proxy's
 	case wrote.Load():
 		return notify.MaybeSent(fmt.Errorf("twilio: %w", err))
 	}

@@ -73,7 +73,9 @@ func TestTwilioUnreachableIsRetried(t *testing.T) {
 }
 
 // TestTwilioAnswersOfAProxy: an egress proxy in front of Twilio (api_url)
-// answers what Twilio would not. A 502 page of HTML is worth retrying; a
+// answers what Twilio would not. A 503 page of HTML is worth retrying, a
+// 502 may come after the proxy passed the request on (may have been
+// sent), a JSON 503 without Twilio's status field is still a 503; a
 // redirect that would turn the POST into a GET fails the page (followed,
 // Twilio's list of messages was taken for the message created).
 func TestTwilioAnswersOfAProxy(t *testing.T) {
@@ -82,23 +84,34 @@ func TestTwilioAnswersOfAProxy(t *testing.T) {
 		name      string
 		h         http.HandlerFunc
 		temporary bool
+		maybe     bool
 		want      string
 	}{
+		{"unavailable", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("<html>unavailable</html>"))
+		}, true, false, "twilio: answered 503: "},
+		{"unavailable, in JSON", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"message":"upstream unavailable"}`))
+		}, true, false, "twilio: 503 upstream unavailable"},
 		{"bad gateway", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(http.StatusBadGateway)
 			_, _ = w.Write([]byte("<html>bad gateway</html>"))
-		}, true, "twilio: answered 502: "},
+		}, false, true, "may have been sent: twilio: answered 502: "},
 		{"redirect", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, fake.URL+r.URL.Path, http.StatusMovedPermanently)
-		}, false, "twilio: answered 301 (redirect to " + fake.URL + "/2010-04-01/Accounts/" + providertest.TwilioSID + "/Messages.json): point notifiers.twilio.api_url at the final URL"},
+		}, false, false, "twilio: answered 301 (redirect to " + fake.URL + "/2010-04-01/Accounts/" + providertest.TwilioSID + "/Messages.json): point notifiers.twilio.api_url at the final URL"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			srv := httptest.NewServer(c.h)
 			defer srv.Close()
 			tw, _ := twilio.New(twilio.Options{AccountSID: providertest.TwilioSID, AuthToken: providertest.TwilioToken, From: providertest.TwilioFrom, APIURL: srv.URL})
 			err := tw.Notify(t.Context(), notify.Message{Channel: "sms", Address: "+15555550111", Text: "x"})
-			if err == nil || notify.IsTemporary(err) != c.temporary || errors.Is(err, notify.ErrMaybeSent) || !strings.HasPrefix(err.Error(), c.want) {
+			if err == nil || notify.IsTemporary(err) != c.temporary || errors.Is(err, notify.ErrMaybeSent) != c.maybe || !strings.HasPrefix(err.Error(), c.want) {
 				t.Fatalf("temporary %v err %v, want %q", notify.IsTemporary(err), err, c.want)
 			}
 		})

@@ -501,3 +501,33 @@ func pdSeq(fake *providertest.PagerDuty) []string {
 	}
 	return seq
 }
+
+// TestAcknowledgementToldLateSparesTheReopenedIncident: carol acknowledges
+// her PagerDuty page, and before the dispatcher tells PagerDuty, the
+// incident is reopened (here her own escalate; an escalation, a worse
+// repeat or a rule do the same) and paged under a new key. The late
+// forward acknowledged every page in the timeline, the new one too:
+// PagerDuty stopped notifying her, and its webhook for the new alert
+// acknowledged the reopened incident in pagerd. Now only the pages of the
+// incident as it was are told.
+func TestAcknowledgementToldLateSparesTheReopenedIncident(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake, h, id := pushedToCarol(t, mk(t))
+			k0, k1 := pagerduty.DedupKey(id, "carol", 0), pagerduty.DedupKey(id, "carol", 1)
+			for _, what := range []string{"acknowledge", "escalate"} { // no dispatcher run between them
+				if r := h.api("POST", "/api/v1/incidents/"+id+"/"+what, `{"user":"carol"}`); r.code != 200 {
+					t.Fatalf("%s: %d %s", what, r.code, r.body)
+				}
+			}
+			h.runUntil(h.clock.Now().Add(time.Minute))
+			if fake.Alert(k1) != "triggered" || fake.Alert(k0) != "acknowledged" {
+				t.Fatalf("PagerDuty's alerts: %s %s, %s %s; want the old one acknowledged, the reopened one triggered (sent %q)",
+					k0, fake.Alert(k0), k1, fake.Alert(k1), pdSeq(fake))
+			}
+			if v := h.incident(id); v.Status != "triggered" {
+				t.Fatalf("the reopened incident: %s", v.Status)
+			}
+		})
+	}
+}

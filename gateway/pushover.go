@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify/pushover"
 	"github.com/pagerd/pagerd/policy"
@@ -29,10 +30,17 @@ func (o *pushoverOutbox) handle(ctx context.Context, inc *store.Incident, item s
 	if err != nil {
 		return store.Entry{}, err
 	}
+	// The incident's emergency alerts are cancelled by its tag, those
+	// sent since too: once it is paged again (reopened, its
+	// acknowledgement run out), they are left to go on.
+	stands := dispatch.ActionStands(item.Action, inc.State.Status)
 	seen := map[string]bool{}
 	var stopped []string
 	for _, e := range tl {
 		if e.Type != "notify" || !strings.HasPrefix(e.Detail, "via pushover") {
+			continue
+		}
+		if !stands && e.Bundle == "" {
 			continue
 		}
 		target := inc.ID

@@ -207,3 +207,27 @@ func TestPushoverCallbackIsNotAnAckLink(t *testing.T) {
 		t.Fatalf("after the app: %s", st)
 	}
 }
+
+// TestPushoverAcknowledgementToldLateSparesTheReopenedIncident: ann's
+// incident is acknowledged in pagerd and, before the dispatcher cancels
+// her Pushover emergency alerts, reopened (here an escalate) and paged
+// again. The cancel is by the incident's tag, so it stopped the alerts of
+// the incident as it is now too. It is left out now: the incident pages.
+func TestPushoverAcknowledgementToldLateSparesTheReopenedIncident(t *testing.T) {
+	po := providertest.NewPushover(t)
+	h := newHarness(t, withConfig(pushoverConfig(po.URL, "http://127.0.0.1:1")))
+	id := fire(h)
+	h.step(fixedNow)
+	for _, what := range []string{"acknowledge", "escalate"} { // no dispatcher run between them
+		if r := h.api("POST", "/api/v1/incidents/"+id+"/"+what, `{"user":"ann"}`); r.code != 200 {
+			t.Fatalf("%s: %d %s", what, r.code, r.body)
+		}
+	}
+	h.step(fixedNow)
+	if c := po.Cancels(); len(c) != 0 {
+		t.Fatalf("cancels %v of an incident paged again since its acknowledgement", c)
+	}
+	if v := h.incident(id); v.Status != "triggered" {
+		t.Fatalf("the reopened incident: %s", v.Status)
+	}
+}

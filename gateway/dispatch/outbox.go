@@ -230,6 +230,7 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 		return store.Entry{}, err
 	}
 	tl = append(tl, recorded...)
+	stands := ActionStands(o.Action, inc.State.Status)
 	seen := map[string]bool{}
 	var told, lost, refused, refusedUsers []string
 	for _, e := range tl {
@@ -241,6 +242,14 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 			continue
 		}
 		dedupKey, reopened := pagedKey(e, target)
+		if !stands && e.Bundle == "" && reopened >= inc.State.Reopened {
+			// The incident was paged again since the acknowledgement
+			// (reopened, by an escalation, a worse repeat, a rule):
+			// told of it, PagerDuty stopped notifying the person of
+			// the incident as it is now, and its webhook acknowledged
+			// it in pagerd.
+			continue
+		}
 		key := target + "/" + e.User
 		if reopened > 0 {
 			key = fmt.Sprintf("%s#%d/%s", target, reopened, e.User)
@@ -358,6 +367,21 @@ func pagedKey(e store.Entry, target string) (string, int) {
 		}
 	}
 	return pagerduty.DedupKey(target, e.User, 0), 0
+}
+
+// ActionStands reports whether an acknowledgement or resolve an outbox
+// item tells other systems of still holds for the incident's status: an
+// acknowledged incident paged again since (reopened, or its
+// acknowledgement ran out) is triggered, and what it pages now must not
+// be stopped by the news of the old acknowledgement.
+func ActionStands(action string, status policy.Status) bool {
+	switch action {
+	case "acknowledge":
+		return status != policy.StatusTriggered
+	case "resolve":
+		return status == policy.StatusResolved
+	}
+	return true
 }
 
 // pagedViaPagerDuty reports whether the entry records a page that went to

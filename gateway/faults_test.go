@@ -365,6 +365,38 @@ func raiseResolvedMeanwhile(t *testing.T, onGet bool) {
 	}
 }
 
+// TestRepeatOfAnIncidentResolvedMeanwhileOpensItsOwn: the same warning
+// alert comes again, and a person who read the incident before the repeat
+// resolves it right after (a repeat does not change the incident's
+// version, so the resolve's write stands). The alert was answered 200 and
+// paged nobody: Alertmanager sends it again only after repeat_interval (4
+// hours by default). As for a worse repeat, the alert opens an incident of
+// its own and pages: a repeat after the resolve would have.
+func TestRepeatOfAnIncidentResolvedMeanwhileOpensItsOwn(t *testing.T) {
+	rs := &resolvingFirst{Store: boltStore(t), onGet: true}
+	h := newHarness(t, withStore(rs))
+	rs.resolve = func(id string) {
+		if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
+			t.Errorf("resolve: %d %s", r.code, r.body)
+		}
+	}
+	first := openWarning(h)
+	rs.armed.Store(true)
+	warn := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"})
+	r := h.do("POST", "/api/v1/alertmanager", warn, "Authorization", "Bearer "+amKey)
+	if r.code != 200 || rs.armed.Load() {
+		t.Fatalf("the repeat: %d %s (resolved meanwhile: %v)", r.code, r.body, !rs.armed.Load())
+	}
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	if len(res.Incidents) != 1 || res.Incidents[0] == first {
+		t.Fatalf("answer names %v, want a new incident (the first, %s, was resolved meanwhile)", res.Incidents, first)
+	}
+	if v := h.incident(res.Incidents[0]); v.Status != policy.StatusTriggered || v.NextStepAt == nil {
+		t.Fatalf("the new incident: %s, next step %v", v.Status, v.NextStepAt)
+	}
+}
+
 // TestAlertThatRaisesAnIncidentResolvedMeanwhileThenRefusedIsNotNothingStored:
 // as above, but the store refuses the new incident the alert then opens.
 // The answer is a 503 (the alert must come again), and must not say that

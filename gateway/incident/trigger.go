@@ -52,8 +52,8 @@ func (a Alert) raisedBy(i int) (title, firing string) {
 func (s *Service) Trigger(ctx context.Context, cfg *policy.Config, a Alert) (string, store.Outcome, error) {
 	id, out, err := s.trigger(ctx, cfg, a)
 	if errors.Is(err, errResolvedWhileRaised) {
-		// The incident the alert would have raised was resolved in the
-		// meantime by someone who never saw the alert; Alertmanager
+		// The incident the alert repeated (or would have raised) was
+		// resolved in the meantime by someone who never saw the alert; Alertmanager
 		// counts it delivered, and sends it again only when its group
 		// changes or after repeat_interval (4 hours by default). So it
 		// opens an incident of its own, and pages, now. Once: another
@@ -71,8 +71,8 @@ func (s *Service) Trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 	return id, out, err
 }
 
-// errResolvedWhileRaised is a repeat that made its incident worse (it is
-// stored) but found the incident resolved when it came to raise it.
+// errResolvedWhileRaised is a repeat (stored) that found its incident
+// resolved when it read it again, to raise it if it made it worse.
 var errResolvedWhileRaised = errors.New("the incident was resolved while the alert that raises it was stored")
 
 func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (string, store.Outcome, error) {
@@ -169,14 +169,19 @@ func (s *Service) raiseIfWorse(ctx context.Context, id string, rt policy.Route, 
 	if err != nil {
 		return nil, err
 	}
+	if !inc.Open() {
+		// Resolved after the repeat was stored (the resolve read the
+		// incident before it: a repeat leaves the version as it is),
+		// by someone who never saw the alert. A repeat after the
+		// resolve opens an incident, and this one must too, whether
+		// it makes it worse or not: Alertmanager counts it delivered.
+		return nil, errResolvedWhileRaised
+	}
 	sc := rt.Service.Scheme()
 	was, _ := rt.Service.PriorityInForce(inc.State.Priority) // escalated as the most urgent when its scheme lacks it
 	worse := sc.Rank(rt.Priority) < sc.Rank(was)
 	if !worse && !newAtOnce(rt, inc.State, s.o.Config().Policy(rt.EscalationPolicy)) {
 		return inc, nil
-	}
-	if !inc.Open() {
-		return nil, errResolvedWhileRaised
 	}
 	from := inc.State.Priority
 	why := title + "; " + firing

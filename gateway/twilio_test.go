@@ -765,3 +765,35 @@ func TestVoicemailPickupBringsTheNextStepForward(t *testing.T) {
 		})
 	}
 }
+
+// TestBareReplyToAResolvedPageActsOnNothing: dan is paged for A, then for
+// B; Alertmanager resolves B, and dan replies "4" to B's SMS, the latest
+// on his phone. The reply acknowledged A, which he may never have looked
+// at (its call and escalation stopped): the latest page among open
+// incidents was A's. Now nothing is done, and the answer says B was
+// resolved and how to act on A.
+func TestBareReplyToAResolvedPageActsOnNothing(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	h := newHarness(t, withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"))
+	a := fire(h)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	h.clock.Set(fixedNow.Add(3 * time.Minute))
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "second", map[string]string{"alertname": "B", "severity": "critical"}),
+		"Authorization", "Bearer "+amKey)
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	b := res.Incidents[0]
+	h.runUntil(fixedNow.Add(5 * time.Minute))
+	if r := h.do("POST", "/api/v1/alertmanager", amPayload("resolved", "second", map[string]string{"alertname": "B", "severity": "critical"}),
+		"Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatalf("resolve B: %d %s", r.code, r.body)
+	}
+	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+	_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
+	if v := h.incident(a); v.Status != "triggered" {
+		t.Fatalf("a bare 4 answering B's page (B resolved since) left A %s; reply %q", v.Status, out)
+	}
+	if !strings.Contains(out, "already resolved") || !strings.Contains(out, twilio.ReplyCode(b)) || !strings.Contains(out, twilio.ReplyCode(a)) {
+		t.Fatalf("reply %q: want it to say B (%s) was resolved, and how to act on A (%s)", out, twilio.ReplyCode(b), twilio.ReplyCode(a))
+	}
+}

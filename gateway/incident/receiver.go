@@ -325,7 +325,7 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, match fun
 				byMessage, byIncident := match(e.Bundle), match(inc.ID)
 				switch {
 				case byMessage:
-					p = notify.Page{Target: e.Bundle}
+					p = notify.Page{Target: e.Bundle, At: e.At}
 				case !byIncident:
 					continue
 				}

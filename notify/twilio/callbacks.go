@@ -298,6 +298,16 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 	}
 	id := targets[0]
 	user := latest[id]
+	if code == "" {
+		// The person's latest page may be of an incident resolved since
+		// (which LastPaged, among open incidents, does not see): a bare
+		// reply to it must not act on an older open one, which they may
+		// never have looked at.
+		if newer, ok := cb.resolvedSince(r, users, paged[id].At); ok {
+			return reply("pagerd: your latest page, " + named(newer) + ", was already resolved" + by(newer.ResolvedBy) + at(newer.ResolvedAt) +
+				"; nothing was done. To act on another incident, reply with its code, e.g. \"" + digit[action] + " " + ReplyCode(id) + "\".")
+		}
+	}
 	var acted notify.Acted
 	var err error
 	if action == notify.Escalate {
@@ -394,6 +404,30 @@ func (cb *Callbacks) noOpenPage(r *http.Request, users []string) string {
 		}
 	}
 	return "pagerd: your latest page, " + named(latest) + ", was already resolved" + by(latest.ResolvedBy) + at(latest.ResolvedAt) + "; nothing changed."
+}
+
+// resolvedSince finds the latest page to any of users by SMS, if it is of
+// an incident resolved since and went out after (or at the same moment as)
+// the open one at at. A store that cannot say is taken as no: the reply
+// acts as before, on the open incident it names.
+func (cb *Callbacks) resolvedSince(r *http.Request, users []string, at time.Time) (notify.Acted, bool) {
+	var newer notify.Acted
+	for _, u := range users {
+		resolved, err := cb.Receiver.ResolvedPaged(r.Context(), u, "sms", func(string) bool { return true })
+		if err != nil {
+			cb.log().Warn("twilio: could not look for a resolved incident paged after the one a bare SMS reply acts on", "user", u, "err", err)
+			return notify.Acted{}, false
+		}
+		for _, a := range resolved {
+			if a.PagedAt.After(newer.PagedAt) {
+				newer = a
+			}
+		}
+	}
+	if newer.Incident == "" || at.Sub(newer.PagedAt) >= notify.SameMoment {
+		return notify.Acted{}, false
+	}
+	return newer, true
 }
 
 // named names the incident an answer is about: "[P0] api: disk full (code

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -698,5 +699,57 @@ func TestMaintenanceBackToBackWindows(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// gettingFirst runs hook once, at the first Get of incident id once
+// armed, before the read.
+type gettingFirst struct {
+	store.Store
+	id    string
+	armed atomic.Bool
+	hook  func()
+}
+
+func (g *gettingFirst) Get(ctx context.Context, id string) (*store.Incident, error) {
+	if id == g.id && g.armed.CompareAndSwap(true, false) {
+		g.hook()
+	}
+	return g.Store.Get(ctx, id)
+}
+
+// TestMaintenanceStartHoldsNothingAnAlertOutsideItJoined: at the window's
+// start, the sweep lists the open incidents and holds those it covers.
+// An alert outside the window joins an incident's group between the
+// listing and the hold: the sweep held it all the same, on the labels it
+// had listed, and the repeat, which looked for a hold before there was
+// one, released nothing. The incident paged nobody until the window's
+// end. Now the hold checks the labels as it writes.
+func TestMaintenanceStartHoldsNothingAnAlertOutsideItJoined(t *testing.T) {
+	gs := &gettingFirst{Store: boltStore(t)}
+	h := newHarness(t, withStore(gs), withConfig(mwConfig))
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	db := map[string]string{"alertname": "Replication", "severity": "critical", "team": "db"}
+	web := map[string]string{"alertname": "Replication", "severity": "critical", "team": "web"}
+	h.clock.Set(fixedNow.Add(59*time.Minute + 30*time.Second))
+	gs.id = fireLabels(h, "g", db)
+	h.runUntil(fixedNow.Add(59*time.Minute + 45*time.Second))
+	gs.hook = func() {
+		if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g", db, web), "Authorization", "Bearer "+amKey); r.code != 200 {
+			t.Errorf("webhook: %d %s", r.code, r.body)
+		}
+	}
+	gs.armed.Store(true)
+	h.runUntil(fixedNow.Add(65 * time.Minute))
+	if gs.armed.Load() {
+		t.Fatal("the window's start read no incident: the test tests nothing")
+	}
+	if v := h.incident(gs.id); v.Maintenance != nil {
+		t.Fatalf("held by %s, with an alert of its group outside the window", v.Maintenance.ID)
+	}
+	if got := h.rec.lines(fixedNow); len(got) < 2 || got[1] != "1h1m30s L1 ann sms" {
+		t.Fatalf("pages: %q; want the SMS at +2m", got)
 	}
 }

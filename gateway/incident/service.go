@@ -159,6 +159,26 @@ func (s *Service) Apply(ctx context.Context, id string, ev policy.Event) (*store
 	return s.applyWith(ctx, id, nil, ev, nil)
 }
 
+// HoldIfCovered holds the incident id for a maintenance window (ev, an
+// EventHold), if covers says the window covers the incident as it is read
+// for the write: a caller that decided from an older read (a window's
+// start, sweeping every open incident) would hold one an alert outside the
+// window joined since, and that alert's repeat, which looked for a hold
+// before there was one, released nothing: it paged nobody until the
+// window's end. A repeat does not change the version, so the write also
+// checks that none came since its read (a conflict reads it again).
+func (s *Service) HoldIfCovered(ctx context.Context, id string, ev policy.Event, covers func(*store.Incident) bool) ([]policy.Action, error) {
+	g := func(inc *store.Incident) ([]store.Entry, bool, error) {
+		if !covers(inc) {
+			return nil, false, nil
+		}
+		inc.CheckRepeats = true
+		return nil, true, nil
+	}
+	_, acts, err := s.applyGuarded(ctx, id, nil, ev, nil, g)
+	return acts, err
+}
+
 // applyWith is Apply that also edits the stored incident (its summary) in
 // the same write, when the event changed something. first, when the caller
 // has just read the incident, is used instead of reading it again; a write

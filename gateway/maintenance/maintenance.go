@@ -664,11 +664,16 @@ func (w *Windows) sweepHold(ctx context.Context, win *Window) error {
 		if h := inc.State.Maintenance; h != nil && !win.End.After(h.Until) {
 			return nil
 		}
-		sets, complete := ingest.LabelSets(inc.Details)
-		if !complete || !win.Covers(inc.Service, sets) {
+		covers := func(inc *store.Incident) bool {
+			sets, complete := ingest.LabelSets(inc.Details)
+			return complete && win.Covers(inc.Service, sets)
+		}
+		if !covers(inc) {
 			return nil
 		}
-		_, acts, err := w.o.Incidents.Apply(ctx, inc.ID, policy.Event{Kind: policy.EventHold, Hold: win.hold(), Actor: Actor})
+		// Covered as listed; checked again as written, since an alert
+		// outside the window may have joined the group meanwhile.
+		acts, err := w.o.Incidents.HoldIfCovered(ctx, inc.ID, policy.Event{Kind: policy.EventHold, Hold: win.hold(), Actor: Actor}, covers)
 		if err != nil && !errors.Is(err, incident.ErrAlreadyResolved) {
 			return err
 		}

@@ -328,7 +328,9 @@ func TestAlertThatRaisesAnIncidentResolvedMeanwhileOpensItsOwn(t *testing.T) {
 	}
 }
 
-func raiseResolvedMeanwhile(t *testing.T, onGet bool) {
+// resolvedFirst is a daemon whose store, once armed, has ann resolve the
+// incident (through the API) at its next read (onGet) or write.
+func resolvedFirst(t *testing.T, onGet bool) (*resolvingFirst, *harness) {
 	rs := &resolvingFirst{Store: boltStore(t), onGet: onGet}
 	h := newHarness(t, withStore(rs))
 	rs.resolve = func(id string) {
@@ -336,6 +338,11 @@ func raiseResolvedMeanwhile(t *testing.T, onGet bool) {
 			t.Errorf("resolve: %d %s", r.code, r.body)
 		}
 	}
+	return rs, h
+}
+
+func raiseResolvedMeanwhile(t *testing.T, onGet bool) {
+	rs, h := resolvedFirst(t, onGet)
 	first := openWarning(h)
 	h.step(h.clock.Now())
 	pages := len(h.rec.lines(fixedNow))
@@ -373,13 +380,7 @@ func raiseResolvedMeanwhile(t *testing.T, onGet bool) {
 // hours by default). As for a worse repeat, the alert opens an incident of
 // its own and pages: a repeat after the resolve would have.
 func TestRepeatOfAnIncidentResolvedMeanwhileOpensItsOwn(t *testing.T) {
-	rs := &resolvingFirst{Store: boltStore(t), onGet: true}
-	h := newHarness(t, withStore(rs))
-	rs.resolve = func(id string) {
-		if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
-			t.Errorf("resolve: %d %s", r.code, r.body)
-		}
-	}
+	rs, h := resolvedFirst(t, true)
 	first := openWarning(h)
 	rs.armed.Store(true)
 	warn := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"})
@@ -402,12 +403,10 @@ func TestRepeatOfAnIncidentResolvedMeanwhileOpensItsOwn(t *testing.T) {
 // The answer is a 503 (the alert must come again), and must not say that
 // nothing was stored: the repeat on the resolved incident was.
 func TestAlertThatRaisesAnIncidentResolvedMeanwhileThenRefusedIsNotNothingStored(t *testing.T) {
-	rs := &resolvingFirst{Store: boltStore(t), onGet: true}
-	h := newHarness(t, withStore(rs))
+	rs, h := resolvedFirst(t, true)
+	resolve := rs.resolve
 	rs.resolve = func(id string) {
-		if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
-			t.Errorf("resolve: %d %s", r.code, r.body)
-		}
+		resolve(id)
 		rs.refuseTrigger.Store(true)
 	}
 	first := openWarning(h)

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -25,6 +24,7 @@ import (
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
+	"github.com/pagerd/pagerd/internal/logtest"
 	"github.com/pagerd/pagerd/internal/redistest"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
@@ -488,17 +488,8 @@ func (h *harness) runUntil(end time.Time) {
 
 // Requests.
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+// syncBuffer is what the daemon's logger writes to in tests.
+type syncBuffer = logtest.Buffer
 
 type response struct {
 	code int

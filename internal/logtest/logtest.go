@@ -5,8 +5,10 @@ package logtest
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -24,4 +26,25 @@ func Lines(t testing.TB, log string) []map[string]any {
 		out = append(out, m)
 	}
 	return out
+}
+
+// Buffer is a bytes.Buffer that a logger may write to from other
+// goroutines while the test reads it.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String is what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -1,20 +1,19 @@
 package boltstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"go.etcd.io/bbolt"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/logtest"
 )
 
 // errFsync is the injected failure of a commit: a real one cannot be
@@ -78,7 +77,7 @@ func TestGroupCommitFailedAfterTheMetaIsNotRunAgain(t *testing.T) {
 		{"a batch", 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs syncBuffer
+			var logs logtest.Buffer
 			s, err := OpenLogged(t.TempDir(), slog.New(slog.NewTextHandler(&logs, nil)))
 			if err != nil {
 				t.Fatal(err)
@@ -269,23 +268,4 @@ func TestGroupCommitFailedBeforeTheMetaRunsAlone(t *testing.T) {
 			t.Errorf("the alert sent again: %v", err)
 		}
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for the committer's goroutine to log
-// to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -1,13 +1,11 @@
 package redisstore_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,22 +16,10 @@ import (
 	"github.com/pagerd/pagerd/internal/logtest"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 // TestRedisLogsThroughSlog: go-redis's own lines (a dial that fails during
 // an outage) come out as JSON through pagerd's logger, not as raw text.
 func TestRedisLogsThroughSlog(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	redis.SetLogger(redisstore.Logger{Log: slog.New(slog.NewJSONHandler(logs, nil))})
 	t.Cleanup(logging.Enable) // go-redis's default logger again
 	l, err := net.Listen("tcp", "127.0.0.1:0")

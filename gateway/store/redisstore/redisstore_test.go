@@ -235,7 +235,7 @@ func TestExpireLogsUndecodable(t *testing.T) {
 	for _, tc := range undecodable {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			var logs lockedBuffer
+			var logs logtest.Buffer
 			s, err := redisstore.Open(ctx, "redis://"+srv.Addr, "undecodable-"+tc.name, slog.New(slog.NewJSONHandler(&logs, nil)))
 			t.Cleanup(logging.Enable) // Open set go-redis's logger to this test's
 			if err != nil {
@@ -327,7 +327,7 @@ func TestClaimsOnAServerThatRefusesUndeclaredKeys(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
 	s := redisstore.New(rdb, "df")
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	redisstore.SetLog(s, slog.New(slog.NewJSONHandler(logs, nil)))
 	ctx := context.Background()
 	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)

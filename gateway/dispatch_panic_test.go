@@ -58,15 +58,32 @@ func (p panickingAdmit) Admit(ctx context.Context, key string, hp store.HeldPage
 	return p.Store.Admit(ctx, key, hp, now, r)
 }
 
-// TestPanicInOneOfAStepsPagesIsTheClaimsOnly: a bug panics in the work of
-// bob's page of a two-page step. It ended the process, and every other
-// replica's that took the step over after it; it is now the claim's
-// failure, counted as a single page's panic is.
-func TestPanicInOneOfAStepsPagesIsTheClaimsOnly(t *testing.T) {
+// TestPanicInOneOfAStepsPagesFailsItOnly: a bug panics in the work of
+// bob's page of a two-page step, outside its transport. It ended the
+// process, and every other replica's that took the step over after it;
+// raised on the claim's goroutine instead, the step would fail at every
+// lease and ann be paged again each time. Now bob's page fails (counted,
+// recorded), and the step is recorded with ann's: she is paged once.
+func TestPanicInOneOfAStepsPagesFailsItOnly(t *testing.T) {
 	h := newHarness(t, withStore(panickingAdmit{boltStore(t)}), withConfig(twoPeopleConfig))
-	fire(h)
+	id := fire(h)
 	h.step(fixedNow)
-	if got := metric(t, h.reg, "pagerd_dispatch_errors_total", "reason", "failed"); got != 1 {
-		t.Fatalf("pagerd_dispatch_errors_total{reason=\"failed\"} = %v, want 1", got)
+	// Each of bob's channels panics in turn (push, then the SMS and the
+	// call its failure brings forward), and each is counted.
+	if got := metric(t, h.reg, "pagerd_dispatch_errors_total", "reason", "failed"); got != 3 {
+		t.Fatalf("pagerd_dispatch_errors_total{reason=\"failed\"} = %v, want 3", got)
+	}
+	h.step(fixedNow.Add(time.Minute)) // past the lease: a failed claim would come back
+	if got := h.rec.lines(fixedNow); strings.Join(got, ",") != "0s L1 ann push" {
+		t.Fatalf("pages: %v, want ann's push once", got)
+	}
+	var v incidentView
+	h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+	failed := false
+	for _, e := range v.Timeline {
+		failed = failed || (e.Type == "notify_failed" && e.User == "bob" && strings.Contains(e.Detail, "panicked"))
+	}
+	if !failed {
+		t.Fatalf("bob's page is not recorded as failed: %+v", v.Timeline)
 	}
 }

@@ -113,8 +113,9 @@ const maxAnswer = 64 << 10
 // it again would page twice. A redirect that would change the method is a
 // final error (KeepMethodOnRedirect). check reads the answer, its status
 // and up to 64 KiB of its body: nil is delivered, an error a refusal,
-// which is Temporary when the status is 429 or 5xx (the provider may take
-// the same request later) and final otherwise. A nil check takes any 2xx.
+// classed by its status (Answered): Temporary for 429 and 503 (the
+// provider did not take it), MaybeSent for any other 5xx, final for the
+// rest. A nil check takes any 2xx.
 // Errors name the host only (a URL can carry a token), a redirect's
 // target its path too.
 func (h HTTPSender) Post(ctx context.Context, build func(ctx context.Context) (*http.Request, error), check func(status int, body []byte) error) error {

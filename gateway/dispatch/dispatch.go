@@ -556,11 +556,7 @@ func (d *Dispatcher) workClaim(ctx context.Context, c store.Claim, sendBy time.T
 		// incident back for another try.
 		if p := recover(); p != nil {
 			d.m.errors.WithLabelValues(claimFailed).Inc()
-			stack := string(debug.Stack())
-			if pp, ok := p.(*panicked); ok {
-				p, stack = pp.value, string(pp.stack)
-			}
-			d.log.Error("dispatcher: panic working an incident", "incident", c.Incident, "storm", c.Storm, "panic", p, "stack", stack)
+			d.log.Error("dispatcher: panic working an incident", "incident", c.Incident, "storm", c.Storm, "panic", p, "stack", string(debug.Stack()))
 		}
 	}()
 	if c.Job != nil {
@@ -1107,15 +1103,22 @@ func (d *Dispatcher) sortUnsure(ctx context.Context, inc *store.Incident, unsure
 // per lease.
 func (d *Dispatcher) recordJournal(ctx context.Context) {
 	for _, id := range d.journal.due(d.o.Now(), d.o.Lease) {
-		release, ok := d.journal.tryHold(id)
-		if !ok {
-			continue // a claim works it, and the journal with it
-		}
-		if err := d.recordUnclaimed(ctx, id); err != nil {
-			d.log.Warn("dispatcher: a page sent but not recorded could not be recorded yet; tried again in a lease",
-				"incident", id, "err", err)
-		}
-		release()
+		d.recordOne(ctx, id)
+	}
+}
+
+// recordOne is recordJournal's work on one incident, holding it: released
+// however it ends (a panic, which recordAside recovers, left it held for
+// good, and every claim of the incident waited for it in vain).
+func (d *Dispatcher) recordOne(ctx context.Context, id string) {
+	release, ok := d.journal.tryHold(id)
+	if !ok {
+		return // a claim works it, and the journal with it
+	}
+	defer release()
+	if err := d.recordUnclaimed(ctx, id); err != nil {
+		d.log.Warn("dispatcher: a page sent but not recorded could not be recorded yet; tried again in a lease",
+			"incident", id, "err", err)
 	}
 }
 
@@ -1213,39 +1216,41 @@ func (d *Dispatcher) observe(a policy.Action) {
 func (d *Dispatcher) pageAll(ctx context.Context, cfg *policy.Config, inc *store.Incident, pages []duePage, now time.Time) []store.Entry {
 	out := make([]store.Entry, len(pages))
 	if len(pages) == 1 {
-		out[0] = d.page(ctx, cfg, inc, &pages[0], now)
+		out[0] = d.pageSafely(ctx, cfg, inc, &pages[0], now)
 		return out
 	}
 	var wg sync.WaitGroup
-	var raised atomic.Pointer[panicked]
 	for i := range pages {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() {
-				// Raised again on the claim's goroutine, whose
-				// recover counts it: here it took the process down.
-				if p := recover(); p != nil {
-					raised.CompareAndSwap(nil, &panicked{p, debug.Stack()})
-				}
-			}()
-			out[i] = d.page(ctx, cfg, inc, &pages[i], now)
+			out[i] = d.pageSafely(ctx, cfg, inc, &pages[i], now)
 		}()
 	}
 	wg.Wait()
-	if p := raised.Load(); p != nil {
-		panic(p)
-	}
 	return out
 }
 
-// panicked is a panic of another goroutine raised again, with its stack.
-type panicked struct {
-	value any
-	stack []byte
+// pageSafely is page, with a panic (a bug) taken as the page failed, and
+// maybe sent: recorded notify_failed, so that the person's next step comes
+// forward and the step is recorded with the step's other pages. On a
+// goroutine of pageAll's, nothing recovered it and it took the process
+// down; raised on the claim's, the step failed at every lease (its other
+// pages sent again each time) and the ladder went no further. Counted as
+// failed, and logged with its stack.
+func (d *Dispatcher) pageSafely(ctx context.Context, cfg *policy.Config, inc *store.Incident, p *duePage, now time.Time) (e store.Entry) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.m.errors.WithLabelValues(claimFailed).Inc()
+			d.log.Error("dispatcher: panic paging (a bug); the page counts as failed, and may have been sent",
+				"incident", inc.ID, "user", p.a.User, "channel", p.a.Channel, "panic", r, "stack", string(debug.Stack()))
+			p.again = 0
+			e = store.Entry{At: now, Type: "notify_failed", Level: p.a.Level + 1, User: p.a.User, Channel: p.a.Channel,
+				Detail: fmt.Sprintf("may have been sent: a bug in pagerd panicked paging (%v)", r)}
+		}
+	}()
+	return d.page(ctx, cfg, inc, p, now)
 }
-
-func (p *panicked) String() string { return fmt.Sprintf("%v\n%s", p.value, p.stack) }
 
 // stormRules are the config's bundling rules.
 func stormRules(cfg *policy.Config) store.StormRules {

@@ -148,7 +148,8 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 	}
 	if noteErr != nil {
 		d.m.errors.WithLabelValues(notRecorded).Inc()
-		d.log.Error("storm message sent and its storm flushed, but its incidents' timelines do not say it went out: the store refused the notes",
+		d.log.Error("storm message sent and its storm flushed, but its incidents' timelines do not say it went out: the store refused the notes; "+
+			"acknowledging them will not stop the message's PagerDuty alert or Pushover emergency alerts (stop those in the app)",
 			"storm", c.Storm, "incidents", slices.Sorted(maps.Keys(f.notes)), "err", noteErr)
 	}
 	if markErr != nil {

@@ -143,7 +143,8 @@ func (n *Notifier) ValidateUser(ctx context.Context, user string) error {
 }
 
 // post makes one API call through the sender, which decides what is worth
-// retrying (429, 5xx, network errors). Pushover answers {"status": 1} when
+// retrying (429, 503, network errors before the request was written) and
+// what may have been sent (another 5xx, a failure after it). Pushover answers {"status": 1} when
 // it took the request. Errors say what Pushover said, never the token.
 func (n *Notifier) post(ctx context.Context, path string, form url.Values) error {
 	return n.h.Post(ctx, func(ctx context.Context) (*http.Request, error) {

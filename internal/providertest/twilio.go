@@ -33,6 +33,10 @@ const (
 	// (OutgoingCallerIds), not one of its numbers: Twilio places calls
 	// from it and refuses SMS.
 	TwilioCallerID = "+15555550001"
+	// TwilioFailsAtOnce is a number whose SMS Twilio creates with status
+	// failed (error 30006, landline or unreachable carrier): answered
+	// 201, and never delivered.
+	TwilioFailsAtOnce = "+15555550666"
 )
 
 // Twilio is Twilio's REST API as twilio-go sees it (Messages and Calls):
@@ -143,6 +147,12 @@ func (f *Twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.calls = append(f.calls, r.PostForm)
 		w.WriteHeader(201)
 		_ = json.NewEncoder(w).Encode(map[string]any{"sid": fmt.Sprintf("CA%032d", len(f.calls)), "status": "queued"})
+		return
+	}
+	if r.PostForm.Get("To") == TwilioFailsAtOnce {
+		w.WriteHeader(201)
+		_ = json.NewEncoder(w).Encode(map[string]any{"sid": "SM" + strings.Repeat("9", 32), "status": "failed", "error_code": 30006,
+			"to": r.PostForm.Get("To"), "from": r.PostForm.Get("From"), "body": r.PostForm.Get("Body")})
 		return
 	}
 	f.sent = append(f.sent, r.PostForm)

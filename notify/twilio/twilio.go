@@ -170,7 +170,15 @@ func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 		if cb != "" && !m.Notice {
 			p.SetStatusCallback(cb + "/status?" + q)
 		}
-		send = func(api *openapi.ApiService) error { _, err := api.CreateMessage(p); return err }
+		send = func(api *openapi.ApiService) error {
+			msg, err := api.CreateMessage(p)
+			if err == nil && msg != nil && msg.Status != nil && (*msg.Status == "failed" || *msg.Status == "undelivered") {
+				// Created, and failed already: no status callback
+				// follows for a shift notice, nor without public_url.
+				return &createdFailed{status: *msg.Status, code: msg.ErrorCode}
+			}
+			return err
+		}
 	case "voice":
 		if cb == "" {
 			return errors.New("twilio: calls need server.public_url, for Twilio to ask what to say")
@@ -201,6 +209,20 @@ func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 		return fmt.Errorf("twilio: %s pages are not supported", m.Channel)
 	}
 	return t.call(ctx, st, send)
+}
+
+// createdFailed is an SMS Twilio created with a status that says it will
+// not be delivered (failed, undelivered): a 201, and no page.
+type createdFailed struct {
+	status string
+	code   *int
+}
+
+func (e *createdFailed) Error() string {
+	if e.code != nil {
+		return fmt.Sprintf("twilio: the message was created %s (error %d)", e.status, *e.code)
+	}
+	return "twilio: the message was created " + e.status
 }
 
 // MaxSMS is the longest SMS body Twilio takes: 1,600 characters, counted
@@ -262,8 +284,11 @@ func (t *Notifier) call(ctx context.Context, st Settings, send func(*openapi.Api
 	}
 	var te *client.TwilioRestError
 	var re *notify.RedirectError
+	var cf *createdFailed
 	status := int(answered.Load())
 	switch {
+	case errors.As(err, &cf):
+		return cf // final: Twilio will not send it
 	case errors.As(err, &te):
 		// The status the HTTP answer had: a JSON body without Twilio's
 		// status field (a proxy's) decodes to 0.

@@ -33,6 +33,24 @@ func TestTwilioRefusalIsNotRetried(t *testing.T) {
 	}
 }
 
+// TestTwilioCreatedFailedIsNotSent: Twilio answers 201 but creates the
+// SMS with status failed (a number it cannot deliver to). The answer was
+// thrown away and the page counted sent; without a status callback (a
+// shift notice, no public_url) nothing ever said otherwise. It fails at
+// once, final, with Twilio's error code.
+func TestTwilioCreatedFailedIsNotSent(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	sms, err := twilio.New(twilio.Options{AccountSID: providertest.TwilioSID, AuthToken: providertest.TwilioToken,
+		From: providertest.TwilioFrom, APIURL: fake.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = sms.Notify(t.Context(), notify.Message{Channel: "sms", Address: providertest.TwilioFailsAtOnce, Text: "x"})
+	if err == nil || notify.IsTemporary(err) || errors.Is(err, notify.ErrMaybeSent) || !strings.Contains(err.Error(), "created failed (error 30006)") {
+		t.Fatalf("temporary %v err %v, want a final failure with the error code", notify.IsTemporary(err), err)
+	}
+}
+
 // TestTwilioLateAnswerIsNotSentAgain: Twilio creates the SMS (or the call)
 // but answers after the transport's timeout. The chain the daemon builds
 // (3 tries) took the timeout for worth retrying: the person got the SMS 3

@@ -35,15 +35,7 @@ func TestTransportPanicFailsItsPageOnly(t *testing.T) {
 	if got := h.rec.lines(fixedNow); strings.Join(got, ",") != "0s L1 ann push" {
 		t.Fatalf("pages: %v, want ann's push", got)
 	}
-	var v incidentView
-	h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
-	failed := false
-	for _, e := range v.Timeline {
-		failed = failed || (e.Type == "notify_failed" && e.User == "bob" && strings.Contains(e.Detail, "may have been sent: the transport panicked"))
-	}
-	if !failed {
-		t.Fatalf("bob's page is not recorded as failed: %+v", v.Timeline)
-	}
+	bobsPageFailed(t, h, id, "may have been sent: the transport panicked")
 }
 
 // panickingAdmit is a store whose storm admission panics for bob's pages:
@@ -77,13 +69,18 @@ func TestPanicInOneOfAStepsPagesFailsItOnly(t *testing.T) {
 	if got := h.rec.lines(fixedNow); strings.Join(got, ",") != "0s L1 ann push" {
 		t.Fatalf("pages: %v, want ann's push once", got)
 	}
-	var v incidentView
-	h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
-	failed := false
+	bobsPageFailed(t, h, id, "panicked")
+}
+
+// bobsPageFailed fails unless the incident's timeline records a page to
+// bob as failed, saying text.
+func bobsPageFailed(t *testing.T, h *harness, id, text string) {
+	t.Helper()
+	v := h.incident(id)
 	for _, e := range v.Timeline {
-		failed = failed || (e.Type == "notify_failed" && e.User == "bob" && strings.Contains(e.Detail, "panicked"))
+		if e.Type == "notify_failed" && e.User == "bob" && strings.Contains(e.Detail, text) {
+			return
+		}
 	}
-	if !failed {
-		t.Fatalf("bob's page is not recorded as failed: %+v", v.Timeline)
-	}
+	t.Fatalf("bob's page is not recorded as failed (%q): %+v", text, v.Timeline)
 }

@@ -70,18 +70,14 @@ func (b *Breaker) Notify(ctx context.Context, m Message) error {
 	}
 	b.mu.Unlock()
 
+	// A transport that panics (the dispatcher recovers it) ends the page
+	// as a failure all the same: left "testing", the circuit stayed open
+	// for good.
 	completed := false
 	defer func() {
 		if !completed {
-			// The transport panicked (the dispatcher recovers it):
-			// counted as a failure, and a test page's end, or the
-			// circuit stayed open for good.
 			b.mu.Lock()
-			c.probing = false
-			c.streak++
-			if c.streak >= b.failures {
-				c.openUntil = b.now().Add(b.cooldown)
-			}
+			b.failed(c)
 			b.mu.Unlock()
 		}
 	}()
@@ -90,15 +86,25 @@ func (b *Breaker) Notify(ctx context.Context, m Message) error {
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	c.probing = false
 	switch {
 	case err == nil:
+		c.probing = false
 		c.streak = 0
 	case IsTemporary(err), errors.Is(err, ErrMaybeSent):
-		c.streak++
-		if c.streak >= b.failures {
-			c.openUntil = b.now().Add(b.cooldown)
-		}
+		b.failed(c)
+	default:
+		c.probing = false
 	}
 	return err
+}
+
+// failed ends a page of circuit c that failed in a way worth counting:
+// the test, if it was one, is over, and the circuit opens for a cooldown
+// at failures in a row. b.mu is held.
+func (b *Breaker) failed(c *circuit) {
+	c.probing = false
+	c.streak++
+	if c.streak >= b.failures {
+		c.openUntil = b.now().Add(b.cooldown)
+	}
 }

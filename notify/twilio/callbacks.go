@@ -380,22 +380,8 @@ func (cb *Callbacks) noOpenIncident(r *http.Request, users []string, code string
 // leave the plain answer, which is still true.
 func (cb *Callbacks) noOpenPage(r *http.Request, users []string) string {
 	plain := "pagerd: no open incident was paged to this number."
-	var paged []notify.Acted
-	for _, u := range users {
-		resolved, err := cb.Receiver.ResolvedPaged(r.Context(), u, "sms", func(string) bool { return true })
-		if err != nil {
-			cb.log().Warn("twilio: could not look for the resolved incident a bare SMS reply answers", "user", u, "err", err)
-			return plain
-		}
-		paged = append(paged, resolved...)
-	}
-	var latest notify.Acted
-	for _, a := range paged {
-		if a.PagedAt.After(latest.PagedAt) {
-			latest = a
-		}
-	}
-	if latest.Incident == "" {
+	paged, latest, ok := cb.resolvedPaged(r, users)
+	if !ok || latest.Incident == "" {
 		return plain
 	}
 	for _, a := range paged {
@@ -411,23 +397,31 @@ func (cb *Callbacks) noOpenPage(r *http.Request, users []string) string {
 // the open one at at. A store that cannot say is taken as no: the reply
 // acts as before, on the open incident it names.
 func (cb *Callbacks) resolvedSince(r *http.Request, users []string, at time.Time) (notify.Acted, bool) {
-	var newer notify.Acted
+	_, latest, ok := cb.resolvedPaged(r, users)
+	if !ok || latest.Incident == "" || at.Sub(latest.PagedAt) >= notify.SameMoment {
+		return notify.Acted{}, false
+	}
+	return latest, true
+}
+
+// resolvedPaged lists the incidents created in the last day, resolved
+// since, that were paged to any of users by SMS, and the one paged last;
+// ok is false (logged) when the store could not say.
+func (cb *Callbacks) resolvedPaged(r *http.Request, users []string) (paged []notify.Acted, latest notify.Acted, ok bool) {
 	for _, u := range users {
 		resolved, err := cb.Receiver.ResolvedPaged(r.Context(), u, "sms", func(string) bool { return true })
 		if err != nil {
-			cb.log().Warn("twilio: could not look for a resolved incident paged after the one a bare SMS reply acts on", "user", u, "err", err)
-			return notify.Acted{}, false
+			cb.log().Warn("twilio: could not look for the resolved incidents paged to the number a bare SMS reply came from", "user", u, "err", err)
+			return nil, notify.Acted{}, false
 		}
-		for _, a := range resolved {
-			if a.PagedAt.After(newer.PagedAt) {
-				newer = a
-			}
+		paged = append(paged, resolved...)
+	}
+	for _, a := range paged {
+		if a.PagedAt.After(latest.PagedAt) {
+			latest = a
 		}
 	}
-	if newer.Incident == "" || at.Sub(newer.PagedAt) >= notify.SameMoment {
-		return notify.Acted{}, false
-	}
-	return newer, true
+	return paged, latest, true
 }
 
 // named names the incident an answer is about: "[P0] api: disk full (code

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -22,8 +21,9 @@ import (
 // 10–50 s latencies at 3,000/s offered). So the intake takes at most
 // MaxInflight alerts at once. Up to MaxQueue more wait for a slot, for at
 // most QueueTimeout; one that finds the queue full, or no slot in time, is
-// refused, before anything else is done with it (no routing, no request
-// id, its body unread), with a 503 (PagerDuty's and Opsgenie's endpoints:
+// refused, before anything else is done with it but the read of its body
+// (read: a slow sender must not hold a slot; no routing, no request id),
+// with a 503 (PagerDuty's and Opsgenie's endpoints:
 // a 429, as they answer) and Retry-After: their clients and Alertmanager
 // retry, and the alerts taken keep their latency. Under sustained overload
 // the queue stays full, so the excess is refused at once instead of after
@@ -88,6 +88,11 @@ type admission struct {
 	brakeLog    atomic.Int64
 	brakeLogged atomic.Bool
 
+	// buffered is the bytes of alert bodies held now, at most
+	// maxBuffered (read).
+	buffered    atomic.Int64
+	maxBuffered int64
+
 	queued  atomic.Int64
 	streak  atomic.Int64 // refusals since the last calm
 	since   atomic.Int64 // when the streak began, Unix ns
@@ -130,6 +135,7 @@ type admissionLimits struct {
 	queueTimeout          time.Duration
 	behind                func() time.Duration
 	brakeBehind           time.Duration
+	maxBuffered           int64 // bytes of bodies held at once (0: defaultMaxBuffered)
 }
 
 // newAdmission bounds next's intake: at most maxInflight alerts in flight
@@ -156,13 +162,16 @@ func newAdmission(next http.Handler, reg prometheus.Registerer, log *slog.Logger
 	if l.brakeBehind <= 0 {
 		l.brakeBehind = DefaultBrakeBehind
 	}
-	a := &admission{next: next, slots: make(chan struct{}, slots), maxQueue: int64(queue), wait: wait, log: log,
+	if l.maxBuffered <= 0 {
+		l.maxBuffered = defaultMaxBuffered
+	}
+	a := &admission{next: next, slots: make(chan struct{}, slots), maxQueue: int64(queue), wait: wait, log: log, maxBuffered: l.maxBuffered,
 		behind: l.behind, brakeBehind: l.brakeBehind, floor: int64(max(1, slots/16)), step: int64(max(1, slots/16)),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pagerd_ingest_inflight",
 			Help: "Alerts being taken in right now (at most server.admission.max_inflight)."}),
 	}
 	refused := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_ingest_refused_total",
-		Help: "Alerts refused at once because the intake was at its limit of alerts in flight and waiting (server.admission), or braking while the dispatcher is behind with due pages; senders retry."}, []string{"route"})
+		Help: "Alerts refused at once because the intake was at its limit of alerts in flight and waiting (server.admission) or of bodies held (64 MiB), or braking while the dispatcher is behind with due pages; senders retry."}, []string{"route"})
 	for i, r := range intakeRoutes {
 		a.refused[i] = refused.WithLabelValues(r)
 	}
@@ -203,9 +212,21 @@ func (a *admission) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.next.ServeHTTP(w, r)
 		return
 	}
+	body, ok := a.read(r, route)
+	if body != nil {
+		defer a.buffered.Add(-int64(cap(body.b)))
+	}
+	if !ok {
+		a.refuse(w, route)
+		return
+	}
+	if body != nil && body.err != nil {
+		a.next.ServeHTTP(w, r) // no slot: it is answered at the read error
+		return
+	}
 	if n := a.inflight.Add(1); a.braked(n) || !a.acquire(r) {
 		a.inflight.Add(-1)
-		if route == routeEnqueue && endsPages(r) {
+		if route == routeEnqueue && endsPages(body) {
 			a.next.ServeHTTP(w, r) // no slot: it ends work
 			return
 		}
@@ -222,26 +243,123 @@ func (a *admission) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.next.ServeHTTP(w, r)
 }
 
-// endsPages reports whether r, a PagerDuty Events API event the intake
+// endsPages reports whether body, a PagerDuty Events API event the intake
 // would refuse, acknowledges or resolves: one is served without a slot,
 // as the API's and the ack links' acknowledgements are (which admission
 // never sees), since it ends pages and the work of them, and the Events
-// API is how some tools acknowledge. Its body is read to tell (an event is
-// at most ingest.MaxEventBytes), only on the way to a refusal, and kept
-// for the handler.
-func endsPages(r *http.Request) bool {
-	body, err := io.ReadAll(io.LimitReader(r.Body, ingest.MaxEventBytes+1))
-	if err != nil || len(body) > ingest.MaxEventBytes {
+// API is how some tools acknowledge. It is decoded to tell only on the way
+// to a refusal.
+func endsPages(body *heldBody) bool {
+	if body == nil || !body.whole || len(body.b) > ingest.MaxEventBytes {
 		return false
 	}
 	var ev struct {
 		Action string `json:"event_action"`
 	}
-	if json.Unmarshal(body, &ev) != nil || (ev.Action != ingest.ActionAcknowledge && ev.Action != ingest.ActionResolve) {
-		return false
+	return json.Unmarshal(body.b, &ev) == nil && (ev.Action == ingest.ActionAcknowledge || ev.Action == ingest.ActionResolve)
+}
+
+// intakeBodyLimits are what admission reads of a route's body before it
+// takes a slot: what each handler reads whole, and one byte more, to tell
+// a body over it (an Alertmanager notification over it is read on as a
+// stream, readAlertmanager).
+var intakeBodyLimits = [len(intakeRoutes)]int64{
+	routeAlertmanager: alertmanagerBodyLimit,
+	routeEnqueue:      ingest.MaxEventBytes,
+	routeOpsgenie:     ingest.MaxOpsgenieBytes,
+}
+
+// defaultMaxBuffered bounds the bytes of alert bodies held at once, read
+// and being read: a few thousand alerts' worth, or eight of the largest
+// Alertmanager notifications read whole.
+const defaultMaxBuffered = 64 << 20
+
+// read reads an alert's body before it takes a slot, and leaves it in
+// r.Body for the handler (heldBody). A sender that trickles its body, or
+// sends its headers and then nothing, holds a connection until the
+// server's read timeout, but not a slot: when a slot was taken before the
+// body was read, 64 such connections (the default limit; no credentials
+// needed, the PagerDuty routing key is in the body) refused every alert
+// for a minute at a time. The bytes held are bounded by maxBuffered,
+// counted as they arrive, not as a Content-Length promises them, so
+// holding the buffer takes sending it; past it ok is false, and the alert
+// is refused as over capacity. A body over Content-Length's limit is not
+// read (nil): its handler answers 413 at once. The caller gives back
+// cap(body.b) when it is done.
+func (a *admission) read(r *http.Request, route int) (body *heldBody, ok bool) {
+	limit := intakeBodyLimits[route]
+	if r.ContentLength > limit {
+		return nil, true
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	return true
+	size := int64(512)
+	if r.ContentLength >= 0 {
+		size = r.ContentLength + 1 // the byte more sees the end
+	}
+	body = &heldBody{rest: r.Body}
+	for {
+		if len(body.b) == cap(body.b) {
+			if int64(len(body.b)) > limit {
+				break // over the limit: the handler says so, or streams the rest
+			}
+			size = min(max(size, 2*int64(cap(body.b))), limit+1)
+			if a.buffered.Add(size-int64(cap(body.b))) > a.maxBuffered {
+				a.buffered.Add(int64(cap(body.b)) - size) // what it holds already, the caller gives back
+				return body, false
+			}
+			b := make([]byte, len(body.b), size)
+			copy(b, body.b)
+			body.b = b
+		}
+		n, err := r.Body.Read(body.b[len(body.b):cap(body.b)])
+		body.b = body.b[:len(body.b)+n]
+		if err == io.EOF {
+			body.whole = true
+			break
+		}
+		if err != nil {
+			body.err = err
+			break
+		}
+	}
+	r.Body = body
+	return body, true
+}
+
+// heldBody is an alert's body as admission read it (read): b, then the
+// error that ended the read, or the rest of the body (nothing, when whole).
+type heldBody struct {
+	b     []byte
+	off   int
+	whole bool  // b is all of the body
+	err   error // the read error that ended b
+	rest  io.ReadCloser
+}
+
+func (h *heldBody) Read(p []byte) (int, error) {
+	if h.off < len(h.b) {
+		n := copy(p, h.b[h.off:])
+		h.off += n
+		return n, nil
+	}
+	if h.err != nil {
+		return 0, h.err
+	}
+	if h.whole {
+		return 0, io.EOF
+	}
+	return h.rest.Read(p)
+}
+
+func (h *heldBody) Close() error { return h.rest.Close() }
+
+// readAtMost reads body up to n bytes, as io.ReadAll of an io.LimitReader
+// does; a body admission read whole it hands over without a copy.
+func readAtMost(body io.Reader, n int64) ([]byte, error) {
+	if h, ok := body.(*heldBody); ok && h.whole && h.off == 0 && int64(len(h.b)) <= n {
+		h.off = len(h.b)
+		return h.b, nil
+	}
+	return io.ReadAll(io.LimitReader(body, n))
 }
 
 // braked says whether the brake refuses an alert that would be the nth

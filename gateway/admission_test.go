@@ -2,18 +2,24 @@ package gateway
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/logtest"
 	"github.com/pagerd/pagerd/policy"
@@ -38,8 +44,8 @@ func (h *heldStore) Trigger(ctx context.Context, inc *store.Incident, tl []store
 func (h *heldStore) count() int { h.mu.Lock(); defer h.mu.Unlock(); return h.held }
 
 // TestAdmissionRefusesPastTheLimitAtOnce: with two alerts in flight (the
-// limit here) a third is refused within the queue timeout, before its body
-// is read, with a 503 and Retry-After (429 on the PagerDuty endpoint); an
+// limit here) a third is refused within the queue timeout, before it is
+// routed, with a 503 and Retry-After (429 on the PagerDuty endpoint); an
 // acknowledgement goes through meanwhile; once a slot frees, alerts are
 // taken again. (Before: every request queued behind the others until
 // senders timed out.) A PagerDuty Events API acknowledge is not refused.
@@ -395,4 +401,93 @@ func logsSaying(t testing.TB, logs *syncBuffer, msg string) []map[string]any {
 		}
 	}
 	return out
+}
+
+// TestSlowBodiesHoldNoSlot: senders that send their headers and then
+// trickle the body (or nothing) hold no slot: an alert sent meanwhile is
+// taken in. (Before: the slot was taken before the body was read, and
+// eight such connections, the two slots and the queue of four here, 64
+// and 128 by default, refused every alert until the server's read timeout,
+// a minute.) A PagerDuty event needs no credentials to do it: the routing
+// key is in its body.
+func TestSlowBodiesHoldNoSlot(t *testing.T) {
+	cfg := strings.Replace(testConfig, "api:\n", "server:\n  admission: {max_inflight: 2, queue_timeout: 30ms}\napi:\n", 1)
+	h := newHarness(t, withConfig(cfg))
+	const slow = 8
+	for i := 0; i < slow; i++ {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		path := []string{"/v2/enqueue", "/api/v1/alertmanager", "/v2/alerts"}[i%3]
+		if _, err := fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: pagerd\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"routing", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adm := h.d.server.adm
+	waitUntil(t, 5*time.Second, "the slow bodies being read", func() bool {
+		return adm.buffered.Load() >= slow*1001 || len(adm.slots) == cap(adm.slots) // the latter: as before
+	})
+	if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "meanwhile", map[string]string{"alertname": "A"}), "Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatalf("an alert while %d senders trickle their bodies: %d %s", slow, r.code, r.body)
+	}
+	pd := `{"routing_key":"` + pdKey + `","event_action":"trigger","payload":{"summary":"x","source":"y","severity":"critical"}}`
+	if r := h.do("POST", "/v2/enqueue", pd); r.code != http.StatusAccepted {
+		t.Fatalf("a PagerDuty event while %d senders trickle their bodies: %d %s", slow, r.code, r.body)
+	}
+	if n := metric(t, h.reg, "pagerd_ingest_refused_total", "route", "/api/v1/alertmanager"); n != 0 {
+		t.Fatalf("%v alerts refused", n)
+	}
+}
+
+// TestAdmissionBoundsTheBodiesItHolds: the bytes of bodies read before
+// their slot are bounded: past the bound an alert is refused as over
+// capacity (503, Retry-After), not read into memory; the bytes are given
+// back as each request ends; a body read whole reaches the handler as
+// sent, one over its route's limit reaches it unread past the limit, and
+// one whose read failed reaches it with the error.
+func TestAdmissionBoundsTheBodiesItHolds(t *testing.T) {
+	got := make(chan string, 1)
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := readAtMost(r.Body, ingest.MaxEventBytes+1)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		got <- string(b)
+	})
+	a := newAdmission(next, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), admissionLimits{maxInflight: 4, maxBuffered: 4 << 10})
+	post := func(body io.Reader, length int64) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/v2/enqueue", body)
+		req.ContentLength = length
+		rec := httptest.NewRecorder()
+		a.ServeHTTP(rec, req)
+		return rec
+	}
+	small := `{"event_action":"trigger"}`
+	if rec := post(strings.NewReader(small), int64(len(small))); rec.Code != 200 || <-got != small {
+		t.Fatalf("a small body: %d %s", rec.Code, rec.Body)
+	}
+	// Unknown length (chunked): read as it comes, bounded all the same.
+	if rec := post(strings.NewReader(strings.Repeat("x", 5<<10)), -1); rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("a body over the buffer: %d %s", rec.Code, rec.Body)
+	}
+	if rec := post(strings.NewReader(strings.Repeat("y", 3<<10)), -1); rec.Code != 200 || len(<-got) != 3<<10 {
+		t.Fatalf("a body within the buffer: %d %s", rec.Code, rec.Body)
+	}
+	if n := a.buffered.Load(); n != 0 {
+		t.Fatalf("%d bytes still counted held after the requests ended", n)
+	}
+	// A body that fails part-way reaches the handler with its error.
+	failing := io.MultiReader(strings.NewReader("{"), iotest.ErrReader(errors.New("connection reset")))
+	if rec := post(failing, 100); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "connection reset") {
+		t.Fatalf("a body whose read failed: %d %s", rec.Code, rec.Body)
+	}
+	// Over the route's limit: handed over as far as read, then the rest.
+	big := strings.Repeat("z", ingest.MaxEventBytes+10)
+	a.maxBuffered = 4 << 20
+	if rec := post(strings.NewReader(big), -1); rec.Code != 200 || len(<-got) != ingest.MaxEventBytes+1 {
+		t.Fatalf("a body over the route's limit: %d", rec.Code)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -141,9 +140,8 @@ func (o *opsgenie) body() (b []byte, ok bool, err error) {
 	if r.ContentLength > ingest.MaxOpsgenieBytes {
 		return nil, false, o.refuse(http.StatusRequestEntityTooLarge, tooLarge, nil)
 	}
-	b, err = io.ReadAll(http.MaxBytesReader(o.c.Response(), r.Body, ingest.MaxOpsgenieBytes))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+	b, err = readAtMost(r.Body, ingest.MaxOpsgenieBytes+1)
+	if err == nil && len(b) > ingest.MaxOpsgenieBytes {
 		return nil, false, o.refuse(http.StatusRequestEntityTooLarge, tooLarge, nil)
 	}
 	if err != nil {

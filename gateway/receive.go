@@ -44,7 +44,7 @@ func readBody(c echo.Context) ([]byte, error) {
 // have their own time (storeBudget).
 func (s *Server) readAlertmanager(c echo.Context) (*ingest.Message, error) {
 	r := c.Request()
-	head, err := io.ReadAll(io.LimitReader(r.Body, alertmanagerBodyLimit+1))
+	head, err := readAtMost(r.Body, alertmanagerBodyLimit+1)
 	if err != nil {
 		return nil, bodyError(err)
 	}
@@ -276,14 +276,12 @@ func (s *Server) enqueue(c echo.Context) error {
 	if r.ContentLength > ingest.MaxEventBytes {
 		return invalid(http.StatusRequestEntityTooLarge, "Request body is larger than 512 KB")
 	}
-	r.Body = http.MaxBytesReader(c.Response(), r.Body, ingest.MaxEventBytes)
-	body, err := io.ReadAll(r.Body)
+	body, err := readAtMost(r.Body, ingest.MaxEventBytes+1)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return invalid(http.StatusRequestEntityTooLarge, "Request body is larger than 512 KB")
-		}
 		return invalid(http.StatusBadRequest, "Could not read the request body")
+	}
+	if len(body) > ingest.MaxEventBytes {
+		return invalid(http.StatusRequestEntityTooLarge, "Request body is larger than 512 KB")
 	}
 	if jsonContentType(r) != nil {
 		return invalid(http.StatusBadRequest, "Content-Type must be application/json")

@@ -549,7 +549,9 @@ func bodyLimit(n int64) echo.MiddlewareFunc {
 			if r.ContentLength > n {
 				return &inputError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is %d bytes; the limit is %d", r.ContentLength, n)}
 			}
-			r.Body = http.MaxBytesReader(c.Response(), r.Body, n)
+			if h, ok := r.Body.(*heldBody); !ok || !h.whole || int64(len(h.b)) > n {
+				r.Body = http.MaxBytesReader(c.Response(), r.Body, n)
+			} // else admission read it whole, within n: readAtMost takes it as it is
 			return next(c)
 		}
 	}

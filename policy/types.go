@@ -201,9 +201,8 @@ func (d Date) In(loc *time.Location) time.Time {
 }
 
 // At is the instant the wall clock in loc shows tod on the date, or where
-// the clocks jump forward over that time (Santiago skips 00:00 when DST
-// starts) the first instant after the jump; time.Date alone would give an
-// instant of the day before.
+// the clocks jump forward over that time the first instant after the jump
+// (wallClock).
 func (d Date) At(tod TimeOfDay, loc *time.Location) time.Time { return wallClock(d, tod, loc) }
 
 // AddDays moves the date by n calendar days.
@@ -432,8 +431,11 @@ func atLine(n *yaml.Node, err error) error {
 
 // wallClock is the instant a wall clock in loc shows tod on date d. When
 // that time does not exist because the clocks jump forward over it (Santiago
-// skips Sunday 00:00 when DST starts), it is the first instant after the
-// jump; time.Date alone would give an instant before it, on the day before.
+// skips Sunday 00:00 when DST starts, Berlin 02:00-02:59 on the last Sunday
+// of March), it is the first instant after the jump. time.Date alone gives
+// an instant in the zone before the jump west of UTC (Santiago's 00:30 on
+// the day before), in the zone after it east of UTC; either way the jump is
+// the bound of t's zone nearest t (the other is months away).
 func wallClock(d Date, tod TimeOfDay, loc *time.Location) time.Time {
 	t := time.Date(d.Year, d.Month, d.Day, tod.Hour, tod.Minute, 0, 0, loc)
 	if tod.Hour == 24 {
@@ -443,9 +445,13 @@ func wallClock(d Date, tod TimeOfDay, loc *time.Location) time.Time {
 	if y == d.Year && m == d.Month && day == d.Day && t.Hour() == tod.Hour && t.Minute() == tod.Minute {
 		return t
 	}
-	// In a gap: the zone in force at t ends at the jump.
-	if start, end := t.ZoneBounds(); !start.Equal(t) && end.After(t) {
+	// In a gap: the zone in force at t ends at the jump, or begins at it.
+	start, end := t.ZoneBounds()
+	switch {
+	case !end.IsZero() && (start.IsZero() || end.Sub(t) < t.Sub(start)):
 		return end
+	case !start.IsZero():
+		return start
 	}
 	return t
 }

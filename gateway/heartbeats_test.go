@@ -693,3 +693,37 @@ func TestHeartbeatPingSenderHangingUpStillResolves(t *testing.T) {
 		}
 	}
 }
+
+// hbOverridesConfig is hbConfig with user cat, who can take ann's shift.
+var hbOverridesConfig = strings.Replace(hbConfig, "users:\n",
+	"users:\n  - {id: cat, name: Cat, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}\n", 1)
+
+// TestHeartbeatMissPagesWhoeverAnOverridePutOnCall: cat takes ann's
+// primary shift through the overrides API; a missed heartbeat pages cat,
+// as an alert would. (Before: the monitor triggered with the config file
+// alone, without the run-time overrides, and paged ann, who was off.)
+func TestHeartbeatMissPagesWhoeverAnOverridePutOnCall(t *testing.T) {
+	h := newHarness(t, withConfig(hbOverridesConfig))
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := h.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","duration":"4h","reason":"ann is on a plane"}`)
+	if r.code != 201 {
+		t.Fatalf("override: %d %s", r.code, r.body)
+	}
+	h.ping("watchdog", amKey, 200)
+	h.runUntil(fixedNow.Add(91 * time.Second))
+	incs := h.list("")
+	if len(incs) != 1 {
+		t.Fatalf("incidents %+v", incs)
+	}
+	var who []string
+	for _, m := range h.rec.msgs {
+		if m.Incident == incs[0].ID {
+			who = append(who, m.User+" "+m.Channel)
+		}
+	}
+	if len(who) == 0 || who[0] != "cat push" {
+		t.Fatalf("the missed heartbeat paged %q; want cat (on call by the override), not ann", who)
+	}
+}

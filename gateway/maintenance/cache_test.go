@@ -181,3 +181,26 @@ func TestHoldRefreshOutlivesTheRequest(t *testing.T) {
 		t.Fatal("the second Hold did not return")
 	}
 }
+
+// A cache older than CacheFor and a refresh together (a replica no alert
+// reached for a while) is not used while it is read again: the alert
+// waits for the read. Settle's second sweep allows for a view that stale
+// and no more. (Before: any cache was used, hours old on a quiet replica,
+// so a window deleted on another replica held its next alert until the
+// window's old end, with no sweep left to release it.)
+func TestHoldWaitsForTheReadOfACacheTooOld(t *testing.T) {
+	st := &slowDocs{name: "before", entered: make(chan struct{}, 1)}
+	w := New(Options{Store: st, Config: func() *policy.Config { return &policy.Config{} }, CacheFor: 10 * time.Millisecond,
+		RefreshTimeout: 30 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if h := holdWithin(t, w, context.Background(), 5*time.Second); h == nil || h.Name != "before" {
+		t.Fatalf("first Hold = %+v, want the window %q", h, "before")
+	}
+	st.rename("after")
+	time.Sleep(60 * time.Millisecond) // past CacheFor and RefreshTimeout
+	if h := holdWithin(t, w, context.Background(), 5*time.Second); h == nil || h.Name != "after" {
+		t.Fatalf("Hold on a cache older than CacheFor+RefreshTimeout = %+v, want the window as stored now (%q)", h, "after")
+	}
+	if got, want := w.Settle(), 2*10*time.Millisecond+30*time.Millisecond; got != want {
+		t.Fatalf("Settle = %s, want %s", got, want)
+	}
+}

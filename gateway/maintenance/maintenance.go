@@ -127,6 +127,9 @@ type Options struct {
 	// effect here within it; the start and end jobs sweep a second time
 	// after Settle, for incidents opened meanwhile.
 	CacheFor time.Duration
+	// RefreshTimeout bounds a read of the windows for the cache (default
+	// 5s). Settle allows for it.
+	RefreshTimeout time.Duration
 }
 
 // Windows keeps the maintenance windows.
@@ -169,6 +172,9 @@ func New(o Options) *Windows {
 	if o.CacheFor <= 0 {
 		o.CacheFor = time.Second
 	}
+	if o.RefreshTimeout <= 0 {
+		o.RefreshTimeout = 5 * time.Second
+	}
 	return &Windows{o: o, log: o.Logger}
 }
 
@@ -176,23 +182,23 @@ func New(o Options) *Windows {
 // incidents again: longer than the cache and a refresh of it together (an
 // alert uses the cached windows while they are read again), so an alert
 // decided on a stale view on some replica is caught.
-func (w *Windows) Settle() time.Duration { return 2*w.o.CacheFor + refreshTimeout }
+func (w *Windows) Settle() time.Duration { return 2*w.o.CacheFor + w.o.RefreshTimeout }
 
 func (w *Windows) clock() time.Time { return w.o.Now().UTC().Truncate(time.Millisecond) }
 
-// refreshTimeout bounds a refresh of the cache. The refresh is the
-// cache's, not a request's: a sender that hangs up does not fail it for
-// the alerts waiting on it. Settle allows for it.
-const refreshTimeout = 5 * time.Second
-
 // stored returns the windows kept in the store, from the cache when it is
 // fresh. A stale cache is refreshed by one read at a time, outside the
-// lock and under a context of its own: meanwhile the alerts use the
-// windows last read (at most a refresh's time older than CacheFor), so a
-// slow store holds none of them. When there is nothing to fall back on
-// (no windows were ever read, or they changed here since) they wait for
-// the read, bounded by their own context: a window missed would page
-// people during maintenance. A fresh read (the API and the jobs, which
+// lock and under a context of its own (RefreshTimeout: the read is the
+// cache's, not a request's, and a sender that hangs up does not fail it
+// for the alerts waiting on it): meanwhile the alerts use the windows
+// last read, if they are at most a refresh's time older than CacheFor, so
+// a slow store holds none of them. Older than that (a replica no alert
+// reached for a while), or when there is nothing to fall back on (no
+// windows were ever read, or they changed here since), they wait for the
+// read, bounded by their own context: Settle's second sweep allows for a
+// view that stale and no more, so one older would hold an alert by a
+// window deleted on another replica, with no sweep left to release it;
+// and a window missed would page people during maintenance. A fresh read (the API and the jobs, which
 // need the kind's version to write at) goes to the store with the
 // caller's context. When the store does not answer, the last windows read
 // are used (a window's times still apply exactly), and the error is
@@ -206,16 +212,17 @@ func (w *Windows) stored(ctx context.Context, fresh bool) ([]Window, int64, erro
 		w.mu.Lock()
 		cached, ver, readAt, loaded := w.cached, w.version, w.readAt, w.loaded
 		w.mu.Unlock()
-		if !readAt.IsZero() && time.Since(readAt) < w.o.CacheFor {
+		age := time.Since(readAt)
+		if !readAt.IsZero() && age < w.o.CacheFor {
 			return cached, ver, nil
 		}
 		ch := w.refresh.DoChan("", func() (any, error) {
-			rctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+			rctx, cancel := context.WithTimeout(context.Background(), w.o.RefreshTimeout)
 			defer cancel()
 			_, _, current, err := w.read(rctx)
 			return current, err
 		})
-		if loaded && !readAt.IsZero() {
+		if loaded && !readAt.IsZero() && age < w.o.CacheFor+w.o.RefreshTimeout {
 			return cached, ver, nil // only expired: a moment stale is fine
 		}
 		select {
@@ -241,6 +248,7 @@ func (w *Windows) read(ctx context.Context) (ws []Window, ver int64, current boo
 	w.reads++
 	seq := w.reads
 	w.mu.Unlock()
+	began := time.Now() // the windows read are the store's as of then, or later
 	docs, ver, err := w.o.Store.ListDocs(ctx, DocKind)
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -279,7 +287,7 @@ func (w *Windows) read(ctx context.Context) (ws []Window, ver int64, current boo
 		// A read begun before the windows last changed here is kept, as
 		// the newest known, but not trusted: the next alert reads again.
 		if current {
-			w.readAt = time.Now()
+			w.readAt = began
 		}
 	}
 	return out, ver, current, nil

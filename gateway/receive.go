@@ -209,7 +209,8 @@ func (s *Server) alertmanager(c echo.Context) error {
 			continue
 		}
 		id, err := s.submit(ctx, cfg, incident.Alert{Service: svc, DedupKey: g.DedupKey, Source: "alertmanager",
-			Actor: "alertmanager", Labels: g.Labels, Titles: g.Titles, Summary: g.Summary, Details: g.Details}, g.Cuts)
+			Actor: "alertmanager", Labels: g.Labels, LabelsIncomplete: g.LabelsIncomplete, Titles: g.Titles, Summary: g.Summary,
+			Details: g.Details}, g.Cuts)
 		if err != nil {
 			return partly(err)
 		}

@@ -22,6 +22,10 @@ type Alert struct {
 	// Labels are the label sets of its alerts: the most urgent decides the
 	// priority (policy.Config.RouteGroup).
 	Labels []map[string]string
+	// LabelsIncomplete says Labels are not every alert's (the sender
+	// left some out): no maintenance window is known to cover it, so it
+	// is not held, and one held is released.
+	LabelsIncomplete bool
 	// Titles name the alerts of Labels, in order; they may be missing.
 	Titles  []string
 	Summary string
@@ -80,7 +84,7 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 	rt, decided := cfg.RouteGroup(a.Service, a.Labels, now)
 	id := store.NewID(store.ShardOf(a.Service.Name, a.DedupKey), now)
 	var hold *policy.Hold
-	if s.o.Maintenance != nil {
+	if s.o.Maintenance != nil && !a.LabelsIncomplete {
 		hold = s.o.Maintenance(ctx, a.Service.Name, a.Labels, now)
 	}
 	eng := policy.Engine{Config: cfg}
@@ -206,7 +210,9 @@ func (s *Service) raiseIfWorse(ctx context.Context, id string, rt policy.Route, 
 // releaseIfUncovered looks at an open incident held by a maintenance
 // window whose alert fired again: a window covers a group only when it
 // covers every alert of it, so when an alert outside the window joined
-// the group, the window no longer holds the incident. It is handed to
+// the group (or the sender left some of its alerts out, so that the
+// window is not known to cover them), the window no longer holds the
+// incident. It is handed to
 // another window that covers it as it is now, if one does, and paged as
 // new otherwise, at once: held to the window's end, the alert outside
 // it would page nobody. inc is the incident as the repeat left it.
@@ -215,11 +221,13 @@ func (s *Service) releaseIfUncovered(ctx context.Context, inc *store.Incident, a
 		return nil
 	}
 	h := inc.State.Maintenance
-	then := s.o.Maintenance(ctx, a.Service.Name, a.Labels, now)
-	if then != nil && then.ID == h.ID {
+	why := fmt.Sprintf("maintenance window %s no longer covers every alert of the incident (one outside it joined)", h)
+	var then *policy.Hold
+	if a.LabelsIncomplete {
+		why = fmt.Sprintf("maintenance window %s is not known to cover every alert of the incident: the sender left some of them out", h)
+	} else if then = s.o.Maintenance(ctx, a.Service.Name, a.Labels, now); then != nil && then.ID == h.ID {
 		return nil
 	}
-	why := fmt.Sprintf("maintenance window %s no longer covers every alert of the incident (one outside it joined)", h)
 	_, acts, err := s.applyWith(ctx, inc.ID, inc, policy.Event{Kind: policy.EventRelease, Hold: h, Then: then, Actor: a.Actor, Message: why}, nil)
 	if isResolved(err) {
 		return nil

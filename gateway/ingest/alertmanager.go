@@ -380,6 +380,13 @@ type AlertGroup struct {
 	// all its alerts when nothing fires) for priority routing: the router
 	// takes the most urgent. The maps are shared with the Message.
 	Labels []map[string]string
+	// LabelsIncomplete says Labels are not every alert's the group
+	// covers: Alertmanager left some out (truncatedAlerts, its
+	// receiver's max_alerts) or pagerd did not read them all
+	// (MaxAlertsPerMessage). No maintenance window can then be known to
+	// cover the group, as the window's sweeps judge by the details
+	// (LabelSets).
+	LabelsIncomplete bool
 	// Titles names each alert of Labels, in the same order: its alertname
 	// (and " on <instance>"), then ": " and its summary annotation when it
 	// has one. When a more urgent alert raises an open incident's
@@ -503,6 +510,10 @@ func (m *Message) limit() *limited {
 	return l
 }
 
+// unread reports whether pagerd left alerts of the message unread
+// (MaxAlertsPerMessage).
+func (l *limited) unread() bool { return len(l.alerts) < len(l.Message.Alerts)+l.Unread }
+
 func (l *limited) wholeGroup() AlertGroup {
 	var firing, resolved []Alert
 	for _, a := range l.alerts {
@@ -532,14 +543,15 @@ func (l *limited) wholeGroup() AlertGroup {
 			l.TruncatedAlerts, len(l.Message.Alerts))
 	}
 	return AlertGroup{
-		DedupKey:      "am:" + l.groupKey,
-		Firing:        l.Status == StatusFiring,
-		ResolveUnsure: unsure,
-		Labels:        labels,
-		Titles:        titles,
-		Summary:       summarize(l.CommonAnnotations["summary"], l.CommonLabels["alertname"], covered),
-		Details:       details,
-		Cuts:          cuts,
+		DedupKey:         "am:" + l.groupKey,
+		Firing:           l.Status == StatusFiring,
+		ResolveUnsure:    unsure,
+		Labels:           labels,
+		LabelsIncomplete: l.TruncatedAlerts > 0 || l.unread(),
+		Titles:           titles,
+		Summary:          summarize(l.CommonAnnotations["summary"], l.CommonLabels["alertname"], covered),
+		Details:          details,
+		Cuts:             cuts,
 	}
 }
 
@@ -625,7 +637,10 @@ func (l *limited) fingerprintGroups() []AlertGroup {
 			DedupKey: l.OverflowDedupKey(),
 			Firing:   true,
 			Labels:   labels,
-			Titles:   titles,
+			// The alerts pagerd or Alertmanager left out may be
+			// more beyond the limit.
+			LabelsIncomplete: l.TruncatedAlerts > 0 || l.unread(),
+			Titles:           titles,
 			Summary: capSummary(fmt.Sprintf("%d more alerts, beyond the %d incidents one notification may open: %s",
 				len(overflow), MaxIncidentsPerMessage, summarize("", "", overflow))),
 			Details:  details,

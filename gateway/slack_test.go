@@ -1207,3 +1207,81 @@ func TestHandoffDocumentLossIsSeen(t *testing.T) {
 		t.Errorf("posted %v, want 1", posted)
 	}
 }
+
+// buttonValue finds the value of the button with this action id in a
+// message's blocks JSON.
+func buttonValue(t *testing.T, blocks, actionID string) string {
+	t.Helper()
+	var bs []struct {
+		Elements []struct {
+			ActionID string `json:"action_id"`
+			Value    string `json:"value"`
+		} `json:"elements"`
+	}
+	if err := json.Unmarshal([]byte(blocks), &bs); err != nil {
+		t.Fatalf("blocks: %v: %s", err, blocks)
+	}
+	for _, b := range bs {
+		for _, e := range b.Elements {
+			if e.ActionID == actionID {
+				return e.Value
+			}
+		}
+	}
+	t.Fatalf("no %s button in %s", actionID, blocks)
+	return ""
+}
+
+// TestSlackLateAckOfAPageSparesTheReopenedIncident: ann is paged by Slack
+// direct message and acknowledges (here through the API); bob escalates,
+// which reopens the incident and pages level 2. Ann's old direct message
+// still has its Acknowledge button: pressed late, it answers a page the
+// reopen superseded, so it changes nothing, the timeline says so, and ann
+// is told it was not applied. As PagerDuty's late acknowledgement of the
+// old alert. (Before: it acknowledged the reopened incident and the
+// level-2 pages stopped; ann never saw them.) Her press on a page sent
+// after the reopen acknowledges.
+func TestSlackLateAckOfAPageSparesTheReopenedIncident(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	h := newHarness(t, withConfig(slackConfig(sl.URL)))
+	id := fire(h)
+	h.step(fixedNow)
+	h.step(fixedNow.Add(time.Minute)) // ann's Slack DM
+	var dm *providertest.SlackCall
+	for _, c := range sl.Calls() {
+		if c.Method == "chat.postMessage" && c.Channel == "U0ANN" {
+			dm = &c
+		}
+	}
+	if dm == nil {
+		t.Fatalf("no DM to ann: %+v", sl.Calls())
+	}
+	value := buttonValue(t, dm.Blocks, "pagerd:acknowledge")
+	h.clock.Set(fixedNow.Add(90 * time.Second))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	h.clock.Set(fixedNow.Add(3 * time.Minute))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"bob"}`); r.code != 200 {
+		t.Fatalf("escalate: %d %s", r.code, r.body)
+	}
+	h.clock.Set(fixedNow.Add(4 * time.Minute))
+	h.pressButton(sl, sl.ButtonPress("U0ANN", dm.Channel, dm.TS, "pagerd:acknowledge", value))
+	if v := h.incident(id); v.Status != "triggered" {
+		t.Fatalf("a late press of the Acknowledge button of a page sent before the reopen: status %s by %s (value %q); the level-2 pages stop",
+			v.Status, v.AcknowledgedBy, value)
+	}
+	if c := lastCall(sl, "response_url"); c == nil || !strings.Contains(c.Text, "not applied") {
+		t.Fatalf("ann was not told her acknowledgement was not applied: %+v", c)
+	}
+	if !h.timelineHas(id, "ack_ignored", "not applied") {
+		t.Errorf("the timeline does not say the acknowledgement was not applied: %+v", h.incident(id).Timeline)
+	}
+	// The Acknowledge button of a page sent after the reopen acknowledges.
+	now, _ := slack.ParseAckValue(value)
+	now.Reopened++
+	h.pressButton(sl, sl.ButtonPress("U0ANN", dm.Channel, dm.TS, "pagerd:acknowledge", slack.AckValue(now.Target, now.Reopened)))
+	if v := h.incident(id); v.Status != "acknowledged" || v.AcknowledgedBy != "ann" {
+		t.Fatalf("the press of a page sent after the reopen: %s by %s", v.Status, v.AcknowledgedBy)
+	}
+}

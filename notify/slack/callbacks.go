@@ -147,19 +147,29 @@ func (cb *Callbacks) act(ctx context.Context, ic slack.InteractionCallback, acti
 		say = fmt.Sprintf("Your Slack account (%s) is not linked to a pagerd user, so pagerd cannot act as you: ask whoever runs pagerd to set slack_user: %s on your user.", ic.User.ID, ic.User.ID)
 	} else {
 		page := ParseButtonValue(target)
+		ack, ofPage := ParseAckValue(target)
 		target = page.Target
 		var acted notify.Acted
 		var err error
-		if action == notify.Escalate {
+		switch {
+		case action == notify.Escalate:
 			// From the level the message showed, as of when it showed
 			// it: a double click, or two people clicking one message,
 			// escalates once, at the last level too.
 			acted, err = cb.Receiver.EscalateFrom(ctx, user, page)
-		} else {
+		case action == notify.Acknowledge && ofPage:
+			// A page's button, pressed after the incident was reopened
+			// (escalated, raised) since the page went out, must not stop
+			// the pages of the reopen: the person never saw them.
+			target = ack.Target
+			acted, err = cb.Receiver.AcknowledgePage(ctx, user, ack)
+		default:
 			acted, err = cb.Receiver.Act(ctx, target, user, action)
 		}
 		say = describe(action, acted, err)
-		failed = err != nil
+		// Not applied is told as a failure is: the presser believes it
+		// worked.
+		failed = err != nil || acted.ReopenedSince
 		if err != nil && !errors.Is(err, notify.ErrNotFound) {
 			cb.log().Error("slack button failed", "incident", target, "user", user, "action", action, "err", err)
 		}
@@ -212,6 +222,9 @@ func describe(action notify.Action, a notify.Acted, err error) string {
 		return notify.NotRecordedAnswer("Your "+action.Noun(), err)
 	case a.Storm != "":
 		return a.Storm + "."
+	case a.ReopenedSince:
+		return fmt.Sprintf("[%s] %s: %s was reopened after this message was sent (escalated or raised since), so your acknowledgement was not applied and the pages since go on. Acknowledge its latest page, or the incident in its channel, to stop them.",
+			a.Priority, a.Service, a.Summary)
 	case a.AlreadyResolved:
 		return fmt.Sprintf("[%s] %s: %s was already resolved%s.", a.Priority, a.Service, a.Summary, by(a.ResolvedBy))
 	case a.AlreadyEscalated:

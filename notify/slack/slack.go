@@ -167,7 +167,7 @@ func (c Card) blocks() []slack.Block {
 	}
 	ctx := slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, strings.Join(facts, " · "), false, false))
 	blocks := []slack.Block{head, ctx}
-	if b := buttons(c.Incident, c.Status, notify.Page{Level: c.AtLevel, At: c.AtLevelSince}); b != nil {
+	if b := buttons(c.Incident, c.Status, notify.Page{Level: c.AtLevel, At: c.AtLevelSince}, false); b != nil {
 		blocks = append(blocks, b)
 	}
 	return blocks
@@ -177,13 +177,20 @@ func (c Card) blocks() []slack.Block {
 // alert-storm bundle): none once it is resolved. The Escalate button
 // carries the level the message shows and since when (page; level 0 for
 // none), so two clicks of it, or one each by two people, escalate once
-// (EscalateValue).
-func buttons(target, status string, page notify.Page) slack.Block {
+// (EscalateValue). A page's Acknowledge button (isPage: a direct message,
+// not the channel's card, which shows the incident as it is now) carries
+// how many times the incident had been reopened when it went out
+// (AckValue), so a late press does not silence the pages of a reopen
+// since (notify.Receiver.AcknowledgePage).
+func buttons(target, status string, page notify.Page, isPage bool) slack.Block {
 	var els []slack.BlockElement
 	add := func(action notify.Action, label, style string) {
 		value := target
-		if action == notify.Escalate {
+		switch {
+		case action == notify.Escalate:
 			value = EscalateValue(target, page.Level, page.At)
+		case action == notify.Acknowledge && isPage:
+			value = AckValue(target, page.Reopened)
 		}
 		b := slack.NewButtonBlockElement(actionPrefix+string(action), value, slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
 		if style != "" {
@@ -216,6 +223,30 @@ func EscalateValue(target string, level int, at time.Time) string {
 		v += " " + strconv.FormatInt(at.UnixMilli(), 10)
 	}
 	return v
+}
+
+// AckValue is the value of a page's Acknowledge button: its target and
+// how many times the incident had been reopened when the page went out
+// ("r" and the count; a storm message's bundle keeps its incidents'
+// counts itself).
+func AckValue(target string, reopened int) string {
+	return target + " r" + strconv.Itoa(reopened)
+}
+
+// ParseAckValue reads a page's Acknowledge button value (AckValue); ok is
+// false for any other value (the channel card's, or a message's sent
+// before pages carried the count), which acknowledges the incident as it
+// is.
+func ParseAckValue(v string) (page notify.Page, ok bool) {
+	target, count, found := strings.Cut(v, " r")
+	if !found {
+		return notify.Page{}, false
+	}
+	n, err := strconv.Atoi(count)
+	if err != nil || n < 0 {
+		return notify.Page{}, false
+	}
+	return notify.Page{Target: target, Reopened: n}, true
 }
 
 // ParseButtonValue reads a button's value as the page it answers: its
@@ -465,12 +496,12 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	if m.Incident != "" && !m.Notice {
 		// The page's level, and when it went out: its Escalate button
 		// escalates from it, once, at the last level too.
-		page := notify.Page{Level: m.Level, At: m.At}
+		page := notify.Page{Level: m.Level, At: m.At, Reopened: m.Reopened}
 		if len(m.Incidents) > 0 {
 			// A storm message: its incidents are each at their own level.
 			page = notify.Page{}
 		}
-		if b := buttons(m.Incident, "", page); b != nil {
+		if b := buttons(m.Incident, "", page, true); b != nil {
 			blocks = append(blocks, b)
 		}
 	}

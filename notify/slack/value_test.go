@@ -37,3 +37,33 @@ func TestButtonValue(t *testing.T) {
 		})
 	}
 }
+
+// TestAckValue: a page's Acknowledge button carries how many times the
+// incident had been reopened when it went out, and reads as its target
+// too; a value without the count (the channel card's, and every button
+// sent before) is not a page's.
+func TestAckValue(t *testing.T) {
+	for _, c := range []struct {
+		value    string
+		target   string
+		reopened int
+		ok       bool
+	}{
+		{slack.AckValue("01JABCDEF", 0), "01JABCDEF", 0, true},
+		{slack.AckValue("01JABCDEF", 3), "01JABCDEF", 3, true},
+		{slack.AckValue("b00-x", 0), "b00-x", 0, true},
+		{"01JABCDEF", "", 0, false},
+		{"01JABCDEF r", "", 0, false},
+		{"01JABCDEF r-1", "", 0, false},
+		{"01JABCDEF rx", "", 0, false},
+		{slack.EscalateValue("01JABCDEF", 2, time.Now()), "", 0, false},
+	} {
+		p, ok := slack.ParseAckValue(c.value)
+		if ok != c.ok || p.Target != c.target || p.Reopened != c.reopened {
+			t.Errorf("ParseAckValue(%q) = %q, %d, %v; want %q, %d, %v", c.value, p.Target, p.Reopened, ok, c.target, c.reopened, c.ok)
+		}
+		if c.ok && slack.ParseButtonValue(c.value).Target != c.target {
+			t.Errorf("ParseButtonValue(%q) = %q, want %q", c.value, slack.ParseButtonValue(c.value).Target, c.target)
+		}
+	}
+}

@@ -1334,3 +1334,46 @@ func TestConsoleRemovedUserSessionsStayEnded(t *testing.T) {
 		t.Errorf("carol's new session: %d", r.code)
 	}
 }
+
+// TestConsoleReopenedIncidentIsNotShownAcknowledged: ann acknowledges in
+// the console; bob escalates, which reopens the incident (triggered,
+// paging level 2). Its page says it was reopened, not that ann has it
+// ("triggered by ann" before), and the page ann landed on after her
+// acknowledgement (?done=acknowledge, which the page refreshes at without
+// JavaScript, and which can be shared) no longer says every pending page
+// is cancelled.
+func TestConsoleReopenedIncidentIsNotShownAcknowledged(t *testing.T) {
+	h, _ := consoleHarness(t)
+	id := fire(h)
+	h.step(fixedNow)
+	ann := newUIClient(t, h.url)
+	ann.signIn("ann", consolePassword)
+	page := ann.get("/ui/incidents/" + id)
+	r := ann.post(page.body, "/ui/incidents/"+id+"/acknowledge", nil)
+	landed := r.hdr.Get("Location")
+	if !strings.Contains(landed, "done=acknowledge") {
+		t.Fatalf("landed on %q", landed)
+	}
+	status := func(body string) string {
+		i := strings.Index(body, `<dd id="status">`)
+		if i < 0 {
+			t.Fatalf("no status: %s", body)
+		}
+		return body[i : i+strings.Index(body[i:], "</dd>")]
+	}
+	const cancelled = "every pending page of this incident is cancelled"
+	if p := ann.get(landed); !strings.Contains(status(p.body), "acknowledged</span> by ann") || !strings.Contains(p.body, cancelled) {
+		t.Fatalf("after the acknowledgement: %s", status(p.body))
+	}
+	h.clock.Set(fixedNow.Add(3 * time.Minute))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"bob"}`); r.code != 200 {
+		t.Fatalf("escalate: %d %s", r.code, r.body)
+	}
+	p := ann.get(landed)
+	if s := status(p.body); strings.Contains(s, "</span> by ann") || !strings.Contains(s, "reopened (was acknowledged by ann)") {
+		t.Fatalf("the reopened incident's status: %s", s)
+	}
+	if strings.Contains(p.body, cancelled) {
+		t.Fatalf("the page of the reopened, paging incident still says its pages are cancelled (%s)", landed)
+	}
+}

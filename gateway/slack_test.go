@@ -1285,3 +1285,35 @@ func TestSlackLateAckOfAPageSparesTheReopenedIncident(t *testing.T) {
 		t.Fatalf("the press of a page sent after the reopen: %s by %s", v.Status, v.AcknowledgedBy)
 	}
 }
+
+// TestSlackCardOfAReopenedIncident: ann acknowledges, then bob escalates,
+// which reopens the incident: the channel message, brought up to date,
+// says it was reopened, not that ann has it ("*triggered* · … ·
+// acknowledged by Ann" before: whoever read the channel took it that ann
+// had it, while nobody did).
+func TestSlackCardOfAReopenedIncident(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	h := newHarness(t, withConfig(slackConfig(sl.URL)))
+	id := fire(h)
+	h.step(fixedNow)
+	h.clock.Set(fixedNow.Add(30 * time.Second))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+	if m := channelMessages(sl, "CINCIDENTRESPONSE"); len(m) != 1 || !strings.Contains(m[0].Blocks, "acknowledged by Ann") {
+		t.Fatalf("the card of the acknowledged incident: %+v", m)
+	}
+	h.clock.Set(fixedNow.Add(3 * time.Minute))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"bob"}`); r.code != 200 {
+		t.Fatalf("escalate: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+	m := channelMessages(sl, "CINCIDENTRESPONSE")
+	if len(m) != 1 || !strings.Contains(m[0].Blocks, "*triggered*") {
+		t.Fatalf("the card was not brought up to date: %+v", m)
+	}
+	if strings.Contains(m[0].Blocks, "· acknowledged by Ann") || !strings.Contains(m[0].Blocks, "reopened (was acknowledged by Ann)") {
+		t.Fatalf("the card of the reopened, triggered incident: %s", m[0].Blocks)
+	}
+}

@@ -319,11 +319,19 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
 	}
 	p := page{Title: inc.State.Priority + " " + inc.Summary, Nav: "incidents", Viewer: v, Body: iv,
 		Refresh: "/ui/incidents/" + url.PathEscape(inc.ID) + "/version", Version: strconv.FormatInt(inc.Version, 10)}
-	switch r.URL.Query().Get("done") {
+	// The message of the action that led here, unsigned in the URL: the
+	// page refreshes at that URL (<noscript>) and can be shared, so what
+	// the incident's state may have undone since (a reopen) is said only
+	// while it still holds.
+	switch st := inc.State.Status; r.URL.Query().Get("done") {
 	case "acknowledge":
-		p.Message = "Acknowledged: every pending page of this incident is cancelled."
+		if st == policy.StatusAcknowledged {
+			p.Message = "Acknowledged: every pending page of this incident is cancelled."
+		}
 	case "resolve":
-		p.Message = "Resolved."
+		if st == policy.StatusResolved {
+			p.Message = "Resolved."
+		}
 	case "escalate":
 		p.Message = "Escalated."
 	case "status":

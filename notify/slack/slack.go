@@ -159,7 +159,11 @@ func (c Card) blocks() []slack.Block {
 	head := slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType,
 		fmt.Sprintf("%s *[%s] %s*: %s", statusIcon[c.Status], escape(c.Priority), escape(c.Service), escape(c.Summary)), false, false), nil, nil)
 	facts := []string{"*" + c.Status + "*", "level " + escape(c.Level), "incident `" + escape(c.Incident) + "`"}
-	if c.AcknowledgedBy != "" {
+	switch {
+	case c.AcknowledgedBy != "" && c.Status == "triggered":
+		// Reopened (escalated, raised) since: nobody has it now.
+		facts = append(facts, "reopened (was acknowledged by "+escape(c.AcknowledgedBy)+")")
+	case c.AcknowledgedBy != "":
 		facts = append(facts, "acknowledged by "+escape(c.AcknowledgedBy))
 	}
 	if c.ResolvedBy != "" {

@@ -1,14 +1,18 @@
 package gateway
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"net/url"
 	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
 )
 
 // TestIncidentListPages: the incident list goes past 1,000 with an opaque
@@ -132,5 +136,43 @@ func TestIncidentListPages(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// alwaysConflicts is a store whose incident writes, while armed, always
+// find the incident changed since it was read: others writing it all the
+// time, past the incident service's retries.
+type alwaysConflicts struct {
+	store.Store
+	armed atomic.Bool
+}
+
+func (s *alwaysConflicts) Update(ctx context.Context, inc *store.Incident, tl []store.Entry) error {
+	if s.armed.Load() {
+		return store.ErrConflict
+	}
+	return s.Store.Update(ctx, inc, tl)
+}
+
+// TestAPIActionLostToConcurrentWritesIs503: an acknowledgement that lost
+// to other writers at every try stored nothing, and a retry may well
+// succeed: 503 with Retry-After and a message that says so, as the ack
+// link answers it. (Before: 500 "internal error" without Retry-After;
+// automation that does not retry a 500 dropped the acknowledgement.)
+func TestAPIActionLostToConcurrentWritesIs503(t *testing.T) {
+	st := &alwaysConflicts{Store: boltStore(t)}
+	h := newHarness(t, withStore(st), withConfig(dispatchConfig))
+	id := fire(h)
+	st.armed.Store(true)
+	r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`)
+	st.armed.Store(false)
+	if v := h.incident(id); v.Status != "triggered" {
+		t.Fatalf("status %s", v.Status)
+	}
+	if r.code != http.StatusServiceUnavailable || r.hdr.Get("Retry-After") == "" || !strings.Contains(r.body, "nothing was stored: retry") {
+		t.Fatalf("an acknowledgement that lost to concurrent writes: %d %q Retry-After %q", r.code, r.body, r.hdr.Get("Retry-After"))
+	}
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("the retry: %d %s", r.code, r.body)
 	}
 }

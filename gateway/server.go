@@ -25,6 +25,7 @@ import (
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/maintenance"
 	"github.com/pagerd/pagerd/gateway/overrides"
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pagerduty"
 	"github.com/pagerd/pagerd/notify/pushover"
@@ -345,6 +346,12 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	case errors.Is(err, incident.ErrUnavailable):
 		code, msg = http.StatusServiceUnavailable, unavailableMessage(err)
 		s.log.Error("store unavailable", "route", c.Path(), "err", err)
+	case errors.Is(err, store.ErrConflict):
+		// Others wrote the incident at every try (an alert repeating
+		// fast, the dispatcher, other people): nothing was stored, and
+		// a retry may well be.
+		code, msg = http.StatusServiceUnavailable, "the incident changed at every try while others wrote it; nothing was stored: retry"
+		s.log.Warn("request lost to concurrent writes of its incident", "route", c.Path(), "err", err)
 	case errors.Is(err, incident.ErrNotFound):
 		code, msg = http.StatusNotFound, "incident not found"
 	case errors.Is(err, incident.ErrAlreadyResolved), errors.Is(err, incident.ErrAlreadyEscalated), errors.Is(err, incident.ErrConflict):

@@ -659,7 +659,11 @@ func mergeDaily(ws []window) []window {
 
 // ladder reads an escalation chain's steps: waits add up; each notify step
 // is paged at the time reached; repeat_escalation starts the chain over
-// (Grafana OnCall repeats it up to five times).
+// (Grafana OnCall repeats it up to five times). The steps after it run
+// only once the repeats are done (Grafana goes on past the repeat step
+// then): a pagerd policy has no level after its repeats, so they are
+// reported, not imported; read as more levels, they paged their people
+// (a manager, often) on the first pass, twenty minutes early.
 func (ex *gExport) ladder(id, name string, rep *Report) *ladder {
 	r := ref{Kind: "Grafana OnCall escalation chain", Name: name, ID: id}
 	l := &ladder{ref: r, keys: []string{id, name}, name: name}
@@ -668,6 +672,11 @@ func (ex *gExport) ladder(id, name string, rep *Report) *ladder {
 	var at time.Duration
 	for _, st := range steps {
 		sr := r.in("step", fmt.Sprintf("%d %s", st.Position, st.Type), st.ID)
+		if l.repeat > 0 && st.Type != "wait" {
+			rep.add(NotMapped, sr, "comes after repeat_escalation, so Grafana OnCall runs it only once the chain has repeated 5 times unanswered: "+
+				"a pagerd policy repeats its levels and has no level after the repeats; not imported (add it by hand as a last level, whose pages then repeat too, or page it with an unresolved rule)")
+			continue
+		}
 		if st.Important {
 			rep.add(Changed, sr, "notifies with the people's important rules: pagerd's ladder follows the alert's urgency")
 		}

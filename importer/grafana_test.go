@@ -1,7 +1,9 @@
 package importer
 
 import (
+	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -237,5 +239,52 @@ func TestGrafanaUnknownScheduleZone(t *testing.T) {
 	}
 	if issueWith(res.Report, NotMapped, `step "0 notify_on_call_from_schedule"`, `pages schedule "S1", which was not imported`) == nil || cfg.Policy("main-chain") == nil {
 		t.Errorf("the escalation step to the schedule: %+v\n%s", res.Report.Issues, res.Config)
+	}
+}
+
+// TestGrafanaStepsAfterTheRepeatAreNotFirstPassLevels: Grafana OnCall's
+// repeat_escalation starts the chain over up to 5 times and then goes on
+// to the steps after it, the last resort paged only once every repeat went
+// unanswered. A pagerd policy has no level after its repeats, so such a
+// step is reported, not imported. (Before: it became a level at the
+// repeat's time: ben was paged 5 minutes after the alert, not 25, and
+// ann's repeats every 6.)
+func TestGrafanaStepsAfterTheRepeatAreNotFirstPassLevels(t *testing.T) {
+	users := `{"count":2,"next":null,"results":[
+ {"id":"UA","email":"ann@example.com","username":"ann","timezone":"UTC","slack":null},
+ {"id":"UB","email":"ben@example.com","username":"ben","timezone":"UTC","slack":null}]}`
+	rules := `{"count":2,"next":null,"results":[
+ {"id":"N1","user_id":"UA","position":0,"important":false,"type":"notify_by_email"},
+ {"id":"N2","user_id":"UB","position":0,"important":false,"type":"notify_by_email"}]}`
+	chains := `{"count":1,"next":null,"results":[{"id":"FCHAIN","name":"Default","team_id":null}]}`
+	steps := `{"count":4,"next":null,"results":[
+ {"id":"E1","escalation_chain_id":"FCHAIN","position":0,"type":"notify_persons","important":false,"persons_to_notify":["UA"]},
+ {"id":"E2","escalation_chain_id":"FCHAIN","position":1,"type":"wait","duration":300},
+ {"id":"E3","escalation_chain_id":"FCHAIN","position":2,"type":"repeat_escalation"},
+ {"id":"E4","escalation_chain_id":"FCHAIN","position":3,"type":"notify_persons","important":false,"persons_to_notify":["UB"]}]}`
+	integ := `{"count":1,"next":null,"results":[{"id":"CI1","name":"Alertmanager","type":"alertmanager","link":"https://x/","default_route":{"id":"RD","escalation_chain_id":"FCHAIN"}}]}`
+	var docs []Document
+	for i, d := range []string{users, rules, chains, steps, integ} {
+		docs = append(docs, Document{Name: fmt.Sprintf("doc%d.json", i), Data: []byte(d)})
+	}
+	res, cfg := importDocs(t, GrafanaOnCall, Options{}, docs...)
+	sim, err := cfg.Simulate(policy.SimOptions{At: fixtureNow, For: time.Hour, Labels: map[string]string{"alertname": "Test", "severity": "critical"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ann []int
+	for _, ev := range sim.Events {
+		if ev.Type == "notify" && ev.User == "ben" {
+			t.Fatalf("ben, the step after repeat_escalation, is paged %s after the alert on the first pass", time.Duration(ev.OffsetSeconds)*time.Second)
+		}
+		if ev.Type == "notify" && ev.User == "ann" {
+			ann = append(ann, int(ev.OffsetSeconds/60))
+		}
+	}
+	if want := []int{0, 5, 10, 15, 20, 25}; !slices.Equal(ann, want) {
+		t.Errorf("ann paged at minutes %v, want %v (the first pass and 5 repeats)", ann, want)
+	}
+	if issueWith(res.Report, NotMapped, "3 notify_persons", "after repeat_escalation") == nil {
+		t.Errorf("the step after the repeat is not reported:\n%+v", res.Report.Issues)
 	}
 }

@@ -27,6 +27,13 @@ func importFixture(t *testing.T, vendor string, opt Options, paths ...string) (*
 	if err != nil {
 		t.Fatal(err)
 	}
+	return importDocs(t, vendor, opt, docs...)
+}
+
+// importDocs imports docs, writes the config where check-config would
+// read it, and loads it strictly.
+func importDocs(t *testing.T, vendor string, opt Options, docs ...Document) (*Result, *policy.Config) {
+	t.Helper()
 	if opt.Now.IsZero() {
 		opt.Now = fixtureNow
 	}

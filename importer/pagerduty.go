@@ -214,8 +214,8 @@ func readPagerDuty(docs []Document, rep *Report, now time.Time) (*source, error)
 					continue
 				}
 				k := kind + "/" + id
-				if old, ok := winnerObj[k]; ok && pdIsReference(obj) && !pdIsReference(old) {
-					continue
+				if old, ok := winnerObj[k]; ok && pdFullness(obj) < pdFullness(old) {
+					continue // the fuller copy is imported, whichever came first
 				}
 				winner[k] = pick{len(pds), i}
 				winnerObj[k] = obj
@@ -267,6 +267,42 @@ func readPagerDuty(docs []Document, rep *Report, now time.Time) (*source, error)
 // pdIsReference reports whether an object is a bare reference
 // ("type": "user_reference" and the like), which PagerDuty gives in place
 // of the object where a response does not include it.
+// pdDetailKeys are the fields a list request leaves out, or gives as
+// references, and a get of the object (or include[]) gives whole: the
+// schedule's layers, the policy's rules, the user's contact methods and
+// notification rules.
+var pdDetailKeys = []string{"schedule_layers", "escalation_rules", "contact_methods", "notification_rules", "overrides_subschedule", "final_schedule"}
+
+// pdFullness ranks two copies of one object (a list's and a get's, or
+// two lists', files in any order): a whole object over a reference, then
+// the one with more of pdDetailKeys given whole (not as references), then
+// more fields. A list copy read after the get (schedules.json sorts after
+// schedule-S1.json) replaced it, and the schedule, its layers and every
+// escalation to it were left out.
+func pdFullness(obj map[string]json.RawMessage) int {
+	n := len(obj)
+	if !pdIsReference(obj) {
+		n += 1 << 20
+	}
+	for _, k := range pdDetailKeys {
+		var items []map[string]json.RawMessage
+		if json.Unmarshal(obj[k], &items) != nil {
+			var one map[string]json.RawMessage // final_schedule, overrides_subschedule: an object
+			if json.Unmarshal(obj[k], &one) == nil && len(one) > 0 {
+				n += 1 << 10
+			}
+			continue
+		}
+		for _, it := range items {
+			if !pdIsReference(it) {
+				n += 1 << 10
+				break
+			}
+		}
+	}
+	return n
+}
+
 func pdIsReference(obj map[string]json.RawMessage) bool {
 	var typ string
 	_ = json.Unmarshal(obj["type"], &typ)

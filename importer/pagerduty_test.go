@@ -189,3 +189,37 @@ func TestPagerDutySupportHoursMissing(t *testing.T) {
 		t.Errorf("the lost urgencies are not reported: %+v", res.Report.Issues)
 	}
 }
+
+// TestPagerDutyListCopyDoesNotHideTheFullOne: GET /schedules gives each
+// schedule without its layers, GET /schedules/{id} with them; with both in
+// the export, whatever the files' order, the full copy is imported. (Before:
+// the later copy won unless it was a reference, so schedules.json, sorting
+// after schedule-S1.json, replaced it: the schedule and every escalation to
+// it were left out.) Users listed without include[] (contact methods as
+// references) likewise do not hide the full copy.
+func TestPagerDutyListCopyDoesNotHideTheFullOne(t *testing.T) {
+	fullUsers := `{"users":[{"id":"PA","type":"user","name":"Ann A","email":"ann@example.com","time_zone":"UTC",
+  "contact_methods":[{"id":"C1","type":"sms_contact_method","address":"5555550101","country_code":1}],"notification_rules":[]}]}`
+	listUsers := `{"users":[{"id":"PA","type":"user","name":"Ann A","email":"ann@example.com","time_zone":"UTC",
+  "contact_methods":[{"id":"C1","type":"sms_contact_method_reference","summary":"Mobile"}],"notification_rules":[]}],"more":false}`
+	full := `{"schedule":{"id":"S1","type":"schedule","name":"Primary","time_zone":"UTC","schedule_layers":[
+ {"id":"L1","name":"Layer 1","start":"2025-09-01T09:00:00Z","end":null,"rotation_virtual_start":"2025-09-01T09:00:00Z","rotation_turn_length_seconds":604800,
+  "users":[{"user":{"id":"PA","type":"user_reference"}}],"restrictions":[]}]}}`
+	list := `{"schedules":[{"id":"S1","type":"schedule","summary":"Primary","name":"Primary","time_zone":"UTC","description":null,
+  "users":[{"id":"PA","type":"user_reference","summary":"Ann A"}],"escalation_policies":[],"teams":[]}],
+ "limit":100,"offset":0,"more":false,"total":null}`
+	for _, order := range [][]Document{
+		{{Name: "pd/schedule-S1.json", Data: []byte(full)}, {Name: "pd/schedules.json", Data: []byte(list)},
+			{Name: "pd/users-full.json", Data: []byte(fullUsers)}, {Name: "pd/users.json", Data: []byte(listUsers)}},
+		{{Name: "pd/schedules.json", Data: []byte(list)}, {Name: "pd/schedule-S1.json", Data: []byte(full)},
+			{Name: "pd/users.json", Data: []byte(listUsers)}, {Name: "pd/users-full.json", Data: []byte(fullUsers)}},
+	} {
+		res, cfg := importDocs(t, PagerDuty, Options{}, order...)
+		if s := cfg.Schedule("primary"); s == nil {
+			t.Fatalf("%s then %s: schedule Primary, whose layers are in schedule-S1.json, was not imported:\n%s", order[0].Name, order[1].Name, res.Config)
+		}
+		if u := cfg.User("ann"); u == nil || len(u.Contacts) == 0 {
+			t.Fatalf("%s then %s: ann's SMS contact, whole in users-full.json, was not imported:\n%s", order[2].Name, order[3].Name, res.Config)
+		}
+	}
+}

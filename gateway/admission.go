@@ -89,9 +89,15 @@ type admission struct {
 	brakeLogged atomic.Bool
 
 	// buffered is the bytes of alert bodies held now, at most
-	// maxBuffered (read).
-	buffered    atomic.Int64
-	maxBuffered int64
+	// maxBuffered (read); bufferedOpen those of the route whose key is in
+	// the body, at most a quarter of it.
+	buffered, bufferedOpen atomic.Int64
+	maxBuffered            int64
+	// known says whether a request carries a key of the intake in its
+	// headers (Alertmanager's, Opsgenie's): one that does not is passed to
+	// its handler, which refuses it before it reads the body, without a
+	// slot or a read. nil: every request's is taken as known.
+	known func(r *http.Request, route int) bool
 
 	queued  atomic.Int64
 	streak  atomic.Int64 // refusals since the last calm
@@ -136,6 +142,7 @@ type admissionLimits struct {
 	behind                func() time.Duration
 	brakeBehind           time.Duration
 	maxBuffered           int64 // bytes of bodies held at once (0: defaultMaxBuffered)
+	known                 func(r *http.Request, route int) bool
 }
 
 // newAdmission bounds next's intake: at most maxInflight alerts in flight
@@ -165,7 +172,7 @@ func newAdmission(next http.Handler, reg prometheus.Registerer, log *slog.Logger
 	if l.maxBuffered <= 0 {
 		l.maxBuffered = defaultMaxBuffered
 	}
-	a := &admission{next: next, slots: make(chan struct{}, slots), maxQueue: int64(queue), wait: wait, log: log, maxBuffered: l.maxBuffered,
+	a := &admission{next: next, slots: make(chan struct{}, slots), maxQueue: int64(queue), wait: wait, log: log, maxBuffered: l.maxBuffered, known: l.known,
 		behind: l.behind, brakeBehind: l.brakeBehind, floor: int64(max(1, slots/16)), step: int64(max(1, slots/16)),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pagerd_ingest_inflight",
 			Help: "Alerts being taken in right now (at most server.admission.max_inflight)."}),
@@ -212,9 +219,13 @@ func (a *admission) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.next.ServeHTTP(w, r)
 		return
 	}
+	if a.known != nil && !a.known(r, route) {
+		a.next.ServeHTTP(w, r) // no slot, no body read: its handler answers 401 before it reads the body
+		return
+	}
 	body, ok := a.read(r, route)
 	if body != nil {
-		defer a.buffered.Add(-int64(cap(body.b)))
+		defer body.pool.Add(-int64(cap(body.b)))
 	}
 	if !ok {
 		a.refuse(w, route)
@@ -283,9 +294,13 @@ const defaultMaxBuffered = 64 << 20
 // for a minute at a time. The bytes held are bounded by maxBuffered,
 // counted as they arrive, not as a Content-Length promises them, so
 // holding the buffer takes sending it; past it ok is false, and the alert
-// is refused as over capacity. A body over Content-Length's limit is not
-// read (nil): its handler answers 413 at once. The caller gives back
-// cap(body.b) when it is done.
+// is refused as over capacity. Only requests with a key read them
+// (known): a sender without one cannot fill the buffer, but for the
+// PagerDuty Events API, whose routing key is in the body, so its bodies
+// have a quarter of it to themselves, and a sender without a key that
+// fills that stops the alerts of no other intake. A body over
+// Content-Length's limit is not read (nil): its handler answers 413 at
+// once. The caller gives back cap(body.b) to body.pool when it is done.
 func (a *admission) read(r *http.Request, route int) (body *heldBody, ok bool) {
 	limit := intakeBodyLimits[route]
 	if r.ContentLength > limit {
@@ -295,15 +310,19 @@ func (a *admission) read(r *http.Request, route int) (body *heldBody, ok bool) {
 	if r.ContentLength >= 0 {
 		size = r.ContentLength + 1 // the byte more sees the end
 	}
-	body = &heldBody{rest: r.Body}
+	body = &heldBody{rest: r.Body, pool: &a.buffered}
+	most := a.maxBuffered
+	if route == routeEnqueue {
+		body.pool, most = &a.bufferedOpen, a.maxBuffered/4
+	}
 	for {
 		if len(body.b) == cap(body.b) {
 			if int64(len(body.b)) > limit {
 				break // over the limit: the handler says so, or streams the rest
 			}
 			size = min(max(size, 2*int64(cap(body.b))), limit+1)
-			if a.buffered.Add(size-int64(cap(body.b))) > a.maxBuffered {
-				a.buffered.Add(int64(cap(body.b)) - size) // what it holds already, the caller gives back
+			if body.pool.Add(size-int64(cap(body.b))) > most {
+				body.pool.Add(int64(cap(body.b)) - size) // what it holds already, the caller gives back
 				return body, false
 			}
 			b := make([]byte, len(body.b), size)
@@ -333,6 +352,7 @@ type heldBody struct {
 	whole bool  // b is all of the body
 	err   error // the read error that ended b
 	rest  io.ReadCloser
+	pool  *atomic.Int64 // the admission's count its bytes are in
 }
 
 func (h *heldBody) Read(p []byte) (int, error) {

@@ -51,7 +51,7 @@ func (h *heldStore) count() int { h.mu.Lock(); defer h.mu.Unlock(); return h.hel
 // senders timed out.) A PagerDuty Events API acknowledge is not refused.
 func TestAdmissionRefusesPastTheLimitAtOnce(t *testing.T) {
 	hs := &heldStore{Store: boltStore(t), release: make(chan struct{})}
-	cfg := strings.Replace(testConfig, "api:\n", "server:\n  admission: {max_inflight: 2, queue_timeout: 30ms}\napi:\n", 1)
+	cfg := strings.Replace(ogConfig, "server:\n", "server:\n  admission: {max_inflight: 2, queue_timeout: 30ms}\n", 1)
 	h := newHarness(t, withStore(hs), withConfig(cfg))
 	// An incident to acknowledge later, stored before the store is held.
 	close(hs.release)
@@ -86,7 +86,7 @@ func TestAdmissionRefusesPastTheLimitAtOnce(t *testing.T) {
 	if r := h.do("POST", "/v2/enqueue", pd); r.code != http.StatusTooManyRequests || !strings.Contains(r.body, "throttle event") {
 		t.Fatalf("a PagerDuty event over the limit: %d %s", r.code, r.body)
 	}
-	if r := h.do("POST", "/v2/alerts", `{"message":"x"}`, "Authorization", "GenieKey x"); r.code != http.StatusTooManyRequests ||
+	if r := h.do("POST", "/v2/alerts", `{"message":"x"}`, "Authorization", "GenieKey "+ogKey); r.code != http.StatusTooManyRequests ||
 		!strings.Contains(r.body, `"message":"You are making too many requests!`) {
 		t.Fatalf("an Opsgenie alert over the limit: %d %s", r.code, r.body)
 	}
@@ -409,25 +409,34 @@ func logsSaying(t testing.TB, logs *syncBuffer, msg string) []map[string]any {
 // eight such connections, the two slots and the queue of four here, 64
 // and 128 by default, refused every alert until the server's read timeout,
 // a minute.) A PagerDuty event needs no credentials to do it: the routing
-// key is in its body.
+// key is in its body; an Alertmanager or Opsgenie request without a key of
+// the intake is refused 401 at once, its body unread.
 func TestSlowBodiesHoldNoSlot(t *testing.T) {
-	cfg := strings.Replace(testConfig, "api:\n", "server:\n  admission: {max_inflight: 2, queue_timeout: 30ms}\napi:\n", 1)
+	cfg := strings.Replace(ogConfig, "server:\n", "server:\n  admission: {max_inflight: 2, queue_timeout: 30ms}\n", 1)
 	h := newHarness(t, withConfig(cfg))
-	const slow = 8
-	for i := 0; i < slow; i++ {
+	trickle := func(path, auth string) net.Conn {
 		conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer conn.Close()
-		path := []string{"/v2/enqueue", "/api/v1/alertmanager", "/v2/alerts"}[i%3]
-		if _, err := fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: pagerd\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"routing", path); err != nil {
+		t.Cleanup(func() { conn.Close() })
+		if auth != "" {
+			auth = "Authorization: " + auth + "\r\n"
+		}
+		if _, err := fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: pagerd\r\nContent-Type: application/json\r\n%sContent-Length: 1000\r\n\r\n{\"routing", path, auth); err != nil {
 			t.Fatal(err)
 		}
+		return conn
+	}
+	const slow = 9
+	for i := 0; i < slow/3; i++ {
+		trickle("/v2/enqueue", "")
+		trickle("/api/v1/alertmanager", "Bearer "+amKey)
+		trickle("/v2/alerts", "GenieKey "+ogKey)
 	}
 	adm := h.d.server.adm
 	waitUntil(t, 5*time.Second, "the slow bodies being read", func() bool {
-		return adm.buffered.Load() >= slow*1001 || len(adm.slots) == cap(adm.slots) // the latter: as before
+		return adm.buffered.Load()+adm.bufferedOpen.Load() >= slow*1001 || len(adm.slots) == cap(adm.slots) // the latter: as before
 	})
 	if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "meanwhile", map[string]string{"alertname": "A"}), "Authorization", "Bearer "+amKey); r.code != 200 {
 		t.Fatalf("an alert while %d senders trickle their bodies: %d %s", slow, r.code, r.body)
@@ -438,6 +447,26 @@ func TestSlowBodiesHoldNoSlot(t *testing.T) {
 	}
 	if n := metric(t, h.reg, "pagerd_ingest_refused_total", "route", "/api/v1/alertmanager"); n != 0 {
 		t.Fatalf("%v alerts refused", n)
+	}
+	// Without a key of the intake: answered 401 by the handler without a
+	// slot, the body unread (the server then waits for the rest of it,
+	// as net/http does before it answers a request whose body is unread).
+	before := adm.buffered.Load()
+	for _, c := range []struct{ path, auth string }{
+		{"/api/v1/alertmanager", ""}, {"/api/v1/alertmanager", "Bearer wrong"}, {"/api/v1/alertmanager/wrong", ""},
+		{"/v2/alerts", ""}, {"/v2/alerts", "GenieKey wrong"},
+	} {
+		trickle(c.path, c.auth)
+	}
+	waitUntil(t, 5*time.Second, "the requests without a key refused", func() bool {
+		n := 0.0
+		for _, route := range []string{"/api/v1/alertmanager", "/api/v1/alertmanager/:key", "/v2/alerts"} {
+			n += metric(t, h.reg, "pagerd_http_requests_total", "route", route, "code", "401")
+		}
+		return n == 5
+	})
+	if adm.buffered.Load() != before {
+		t.Fatalf("bodies of requests without a key were read: %d bytes held, %d before", adm.buffered.Load(), before)
 	}
 }
 
@@ -457,7 +486,9 @@ func TestAdmissionBoundsTheBodiesItHolds(t *testing.T) {
 		}
 		got <- string(b)
 	})
-	a := newAdmission(next, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), admissionLimits{maxInflight: 4, maxBuffered: 4 << 10})
+	// PagerDuty events (whose key is in the body) have a quarter of the
+	// bound: 4 KiB here.
+	a := newAdmission(next, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), admissionLimits{maxInflight: 4, maxBuffered: 16 << 10})
 	post := func(body io.Reader, length int64) *httptest.ResponseRecorder {
 		req := httptest.NewRequest("POST", "/v2/enqueue", body)
 		req.ContentLength = length
@@ -476,7 +507,7 @@ func TestAdmissionBoundsTheBodiesItHolds(t *testing.T) {
 	if rec := post(strings.NewReader(strings.Repeat("y", 3<<10)), -1); rec.Code != 200 || len(<-got) != 3<<10 {
 		t.Fatalf("a body within the buffer: %d %s", rec.Code, rec.Body)
 	}
-	if n := a.buffered.Load(); n != 0 {
+	if n := a.buffered.Load() + a.bufferedOpen.Load(); n != 0 {
 		t.Fatalf("%d bytes still counted held after the requests ended", n)
 	}
 	// A body that fails part-way reaches the handler with its error.

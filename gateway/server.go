@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -239,7 +240,7 @@ func NewServer(o ServerOptions) *Server {
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 	s.echo = e
 	s.adm = newAdmission(e, o.Registry, o.Logger, admissionLimits{maxInflight: o.MaxInflight, maxQueue: o.MaxQueue,
-		queueTimeout: o.QueueTimeout, behind: o.DispatchBehind, brakeBehind: o.BrakeBehind})
+		queueTimeout: o.QueueTimeout, behind: o.DispatchBehind, brakeBehind: o.BrakeBehind, known: s.knownKey})
 	return s
 }
 
@@ -254,6 +255,30 @@ func handle(h func(http.ResponseWriter, *http.Request) error) echo.HandlerFunc {
 		}
 		return h(c.Response(), r)
 	}
+}
+
+// knownKey says whether an alert request carries in its headers a key of
+// a service's integration of its route (Alertmanager's bearer or path
+// key, Opsgenie's GenieKey), as its handler looks for one: a request
+// without one is refused by its handler before its body is read, so
+// admission passes it on without a slot or a read. A PagerDuty event's
+// routing key is in its body: known.
+func (s *Server) knownKey(r *http.Request, route int) bool {
+	switch route {
+	case routeAlertmanager:
+		key := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/api/v1/alertmanager"), "/")
+		if strings.ContainsRune(key, '%') {
+			return true // escaped: the handler reads it as the router unescapes it
+		}
+		if key == "" {
+			key = bearer(r)
+		}
+		return key != "" && serviceByAlertmanagerKey(s.config(), key) != nil
+	case routeOpsgenie:
+		key := genieKey(r)
+		return key != "" && serviceByOpsgenieKey(s.config(), key) != nil
+	}
+	return true
 }
 
 // Handler is the server's HTTP handler, for tests and embedding.

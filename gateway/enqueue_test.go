@@ -118,3 +118,25 @@ func TestEnqueueResolveOfUnknownKeyAndTriggerAfterResolve(t *testing.T) {
 		t.Fatalf("after trigger, resolve, trigger: %+v; want one resolved and one new P2 incident", incs)
 	}
 }
+
+// TestEnqueueRoutingKeyInTheHeader: PagerDuty takes the routing key from
+// the X-Routing-Key header when the body has none (pdpyras before 4.1.3
+// sent it only there), so pagerd does too; the body's wins when both are
+// given. (Before: 400 "'routing_key' is missing or blank", which clients do
+// not retry: the alert was dropped.)
+func TestEnqueueRoutingKeyInTheHeader(t *testing.T) {
+	h := newHarness(t)
+	r := h.do("POST", "/v2/enqueue", `{"event_action":"trigger","payload":{"summary":"DB down","source":"db1","severity":"critical"}}`,
+		"X-Routing-Key", pdKey)
+	if r.code != 202 {
+		t.Fatalf("an event with the routing key in X-Routing-Key: %d %s, want 202", r.code, r.body)
+	}
+	r = h.do("POST", "/v2/enqueue", `{"routing_key":"wrongwrongwrongwrongwrongwrong00","event_action":"trigger","payload":{"summary":"x","source":"y","severity":"critical"}}`,
+		"X-Routing-Key", pdKey)
+	if r.code != 400 || !strings.Contains(r.body, "Invalid routing key") {
+		t.Fatalf("a body's routing key that is wrong, with a right one in the header: %d %s, want 400", r.code, r.body)
+	}
+	if n := len(h.list("")); n != 1 {
+		t.Fatalf("%d incidents, want 1", n)
+	}
+}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"net/url"
 	"regexp"
 	"strings"
@@ -273,4 +274,39 @@ func TestOpsgenieCloseNotHeldBackByCreates(t *testing.T) {
 	h.og("POST", "/v2/alerts", `{"message":"c","alias":"c"}`, 429)
 	h.og("POST", "/v2/alerts/disk/acknowledge?identifierType=alias", `{}`, 202)
 	h.og("POST", "/v2/alerts/disk/close?identifierType=alias", `{}`, 202)
+}
+
+// TestOpsgenieRoutesOnDetailsBeforeTheyAreCut: Alertmanager's
+// opsgenie_configs sends the group's labels in details, with the
+// receiver's own (a long description template); over Opsgenie's 8,000
+// characters the details kept are cut, keys in order, but routing reads
+// them as sent, as it reads an Alertmanager alert's labels. (Before: the
+// cut dropped severity=critical, sorting after the long key, and the
+// alert was routed on its priority's default, P3: a P2, push only off
+// hours.)
+func TestOpsgenieRoutesOnDetailsBeforeTheyAreCut(t *testing.T) {
+	h := newHarness(t, withConfig(ogConfig))
+	details := map[string]string{
+		"alertname":   "DBDown",
+		"annotations": strings.Repeat("x", 7970),
+		"severity":    "critical",
+	}
+	b, _ := json.Marshal(map[string]any{"message": "DB down", "alias": "grp-1", "details": details})
+	h.og("POST", "/v2/alerts", string(b), 202)
+	incs := h.list("")
+	if len(incs) != 1 || incs[0].Priority != "P0" {
+		t.Fatalf("an alert with severity=critical in details cut to the budget: %+v, want P0", incs)
+	}
+	var kept struct {
+		Alert struct {
+			Details map[string]string `json:"details"`
+		} `json:"alert"`
+		Truncated []string `json:"truncated_by_pagerd"`
+	}
+	if err := json.Unmarshal(h.incident(incs[0].ID).Details, &kept); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := kept.Alert.Details["severity"]; ok || len(kept.Truncated) == 0 {
+		t.Errorf("the details kept are not cut to Opsgenie's budget: %+v", kept)
+	}
 }

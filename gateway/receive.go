@@ -287,7 +287,7 @@ func (s *Server) enqueue(c echo.Context) error {
 	if jsonContentType(r) != nil {
 		return invalid(http.StatusBadRequest, "Content-Type must be application/json")
 	}
-	ev, errs := ingest.DecodeEvent(body)
+	ev, errs := ingest.DecodeEventKeyed(body, r.Header.Get("X-Routing-Key"))
 	if len(errs) > 0 {
 		return invalid(http.StatusBadRequest, errs...)
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -69,6 +70,13 @@ type OpsgenieAlert struct {
 	Actions    []string        `json:"actions,omitempty"`
 	// Cut lists the fields truncated to Opsgenie's limits.
 	Cut []string `json:"-"`
+	// routeDetails and routeTags are the details and tags as sent, when
+	// limit cut them: routing reads them whole (Labels), as it reads an
+	// Alertmanager alert's labels, so that a severity the cut dropped (a
+	// long detail sorting before it) does not route a critical alert as
+	// its priority's default. The cut ones are what is kept.
+	routeDetails map[string]string
+	routeTags    []string
 }
 
 // OpsgenieAction is the optional body of a close or acknowledge request.
@@ -235,6 +243,7 @@ func (a *OpsgenieAlert) limit() {
 		a.Cut = append(a.Cut, "alias")
 	}
 	if len(a.Tags) > maxOpsgenieTags {
+		a.routeTags = slices.Clone(a.Tags)
 		a.Tags = a.Tags[:maxOpsgenieTags]
 		a.Cut = append(a.Cut, "tags")
 	}
@@ -252,6 +261,9 @@ func (a *OpsgenieAlert) limit() {
 	for _, k := range keys {
 		n := utf8.RuneCountInString(k) + utf8.RuneCountInString(a.Details[k])
 		if n > budget {
+			if a.routeDetails == nil {
+				a.routeDetails = maps.Clone(a.Details)
+			}
 			delete(a.Details, k)
 			if !slices.Contains(a.Cut, "details") {
 				a.Cut = append(a.Cut, "details")
@@ -361,7 +373,14 @@ func (a *OpsgenieAlert) Labels(severityLabel string) map[string]string {
 		v, _ = capValue(v, MaxLabelBytes)
 		out[k] = v
 	}
-	for k, v := range a.Details {
+	details, tags := a.Details, a.Tags
+	if a.routeDetails != nil {
+		details = a.routeDetails
+	}
+	if a.routeTags != nil {
+		tags = a.routeTags
+	}
+	for k, v := range details {
 		if k != "priority" {
 			set(k, v)
 		}
@@ -371,9 +390,9 @@ func (a *OpsgenieAlert) Labels(severityLabel string) map[string]string {
 		severityLabel = "severity"
 	}
 	set(severityLabel, opsgenieSeverity[a.Priority])
-	if len(a.Tags) > 0 {
-		set("tags", strings.Join(a.Tags, ","))
-		for _, t := range a.Tags {
+	if len(tags) > 0 {
+		set("tags", strings.Join(tags, ","))
+		for _, t := range tags {
 			i := strings.IndexAny(t, ":=")
 			if i > 0 {
 				set(strings.TrimSpace(t[:i]), strings.TrimSpace(t[i+1:]))

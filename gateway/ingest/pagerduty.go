@@ -110,7 +110,13 @@ func DerivedDedupKey(ev *pagerduty.V2Event) string {
 // trigger without dedup_key comes back with an empty DedupKey: see
 // DerivedDedupKey. Numbers inside custom_details, images and links are kept as
 // json.Number so that they round-trip exactly.
-func DecodeEvent(body []byte) (*pagerduty.V2Event, []string) {
+func DecodeEvent(body []byte) (*pagerduty.V2Event, []string) { return DecodeEventKeyed(body, "") }
+
+// DecodeEventKeyed is DecodeEvent for an event whose request carried
+// headerKey in X-Routing-Key: PagerDuty takes the routing key from that
+// header when the body has none (older pdpyras clients send it only
+// there), so an event without one in the body is routed by it.
+func DecodeEventKeyed(body []byte, headerKey string) (*pagerduty.V2Event, []string) {
 	if len(body) > MaxEventBytes {
 		return nil, []string{fmt.Sprintf("Event object is too large: %d bytes, the limit is %d bytes", len(body), MaxEventBytes)}
 	}
@@ -126,6 +132,9 @@ func DecodeEvent(body []byte) (*pagerduty.V2Event, []string) {
 	ev := &pagerduty.V2Event{}
 
 	ev.RoutingKey, _ = v.str(top, "routing_key", "")
+	if strings.TrimSpace(ev.RoutingKey) == "" && !v.failed("routing_key") && strings.TrimSpace(headerKey) != "" {
+		ev.RoutingKey = strings.TrimSpace(headerKey)
+	}
 	if strings.TrimSpace(ev.RoutingKey) == "" && !v.failed("routing_key") {
 		v.add("'routing_key' is missing or blank")
 	}

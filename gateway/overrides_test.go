@@ -340,3 +340,64 @@ func TestOverrideLeftOutByAReloadSaysSoWhereListed(t *testing.T) {
 	mustContain(t, "the left-out override", item, "Primary: cat", "not applied: user cat is no longer in the config")
 	mustNotContain(t, "the left-out override", item, "<strong>now</strong>")
 }
+
+// TestOverrideMadeAfterRedisLostItsDataIsApplied: Redis restarts without
+// persistence, and the overrides' version starts again at 0. An override
+// made after it pages. (Before: a replica that had read the overrides at a
+// higher version refused every read and write below it, so the override
+// was answered 201 and never paged by, even on the replica that made it.)
+func TestOverrideMadeAfterRedisLostItsDataIsApplied(t *testing.T) {
+	st, srv := redisStore(t)
+	h := newHarness(t, withStore(st), withConfig(overridesConfig), probing(20*time.Millisecond))
+	// Two overrides made and one deleted before the restart: the
+	// overrides' version is 3.
+	for _, body := range []string{
+		`{"tier":"secondary","user":"cat","start":"2025-09-20T00:00:00Z","end":"2025-09-20T04:00:00Z"}`,
+		`{"tier":"secondary","user":"ann","start":"2025-09-21T00:00:00Z","end":"2025-09-21T04:00:00Z"}`,
+	} {
+		if r := h.api("POST", "/api/v1/schedules/s/overrides", body); r.code != 201 {
+			t.Fatalf("create: %d %s", r.code, r.body)
+		}
+	}
+	srv.Restart(t) // no AOF, no RDB: the store is empty again
+	// The daemon's own probe notices the loss (pagerd_store_data_lost_total);
+	// nothing tells the overrides.
+	waitUntil(t, 3*time.Second, "the probe to find the data lost", func() bool {
+		return metric(t, h.reg, "pagerd_store_data_lost_total") == 1
+	})
+
+	r := h.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","duration":"4h","reason":"ann on a plane"}`)
+	if r.code != 201 {
+		t.Fatalf("create after the restart: %d %s", r.code, r.body)
+	}
+	if u, ov, _ := h.primary(); u != "cat" || !ov {
+		t.Errorf("after a 201, GET /api/v1/oncall says primary is %s (override %v), want cat", u, ov)
+	}
+	id := fire(h)
+	h.step(fixedNow)
+	if got := strings.Join(h.rec.lines(fixedNow), "; "); got != "0s L1 cat push" {
+		t.Errorf("incident %s pages %q, want cat (the override accepted with 201)", id, got)
+	}
+}
+
+// TestOverrideRedisLostStopsPaging: an override in effect before Redis
+// lost its data no longer decides who is paged once the store, and so the
+// list, no longer has it. (Before: it went on paging until a restart, and
+// could not be deleted: 404.)
+func TestOverrideRedisLostStopsPaging(t *testing.T) {
+	st, srv := redisStore(t)
+	h := newHarness(t, withStore(st), withConfig(overridesConfig))
+	r := h.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","duration":"4h"}`)
+	if r.code != 201 {
+		t.Fatalf("create: %d %s", r.code, r.body)
+	}
+	var made struct{ ID string }
+	r.json(t, &made)
+	srv.Restart(t)
+	if r := h.api("GET", "/api/v1/schedules/s/overrides", ""); strings.Contains(r.body, made.ID) {
+		t.Fatalf("list still has it: %s", r.body)
+	}
+	if u, ov, id := h.primary(); u != "ann" {
+		t.Errorf("the store holds no override, yet primary is %s (override %v, %s)", u, ov, id)
+	}
+}

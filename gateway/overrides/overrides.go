@@ -150,11 +150,23 @@ type Service struct {
 	o   Options
 	log *slog.Logger
 
-	mu sync.Mutex // guards byName, vers and leftOut
+	mu sync.Mutex // guards byName, vers, seq, kept and leftOut
 	// byName are the overrides of each schedule as last read or written,
 	// and vers the version of its kind they were at.
 	byName map[string][]Override
 	vers   map[string]int64
+	// seq numbers this replica's reads, as they begin, and its writes, as
+	// they end; kept is the number of what byName holds of each schedule.
+	// A read or write is taken in only when it is newer by this count than
+	// what is held, so a read that raced a write does not undo it. Not by
+	// the store's version: that starts again from 0 when Redis loses its
+	// data (restarted without persistence, flushed, failed over to a
+	// replica that had missed writes), and every replica then ignored
+	// every read and write of the schedule below its old version: new
+	// overrides were answered 201 and never paged, and the ones the store
+	// no longer had went on paging until a restart.
+	seq    int64
+	kept   map[string]int64
 	gen    atomic.Uint64
 	merged atomic.Pointer[merged]
 
@@ -186,7 +198,7 @@ func New(o Options) *Service {
 	if o.PollInterval <= 0 {
 		o.PollInterval = DefaultPollInterval
 	}
-	return &Service{o: o, log: o.Logger, byName: map[string][]Override{}, vers: map[string]int64{}, unread: make(chan struct{}, 1)}
+	return &Service{o: o, log: o.Logger, byName: map[string][]Override{}, vers: map[string]int64{}, kept: map[string]int64{}, unread: make(chan struct{}, 1)}
 }
 
 // Config is the config in force with the overrides merged in: what the
@@ -288,15 +300,24 @@ func (s *Service) parse(schedule string, docs map[string][]byte) []Override {
 	return list
 }
 
-// set records a schedule's overrides as the store holds them at version
-// ver, unless what is known already is as new (a read that raced a write).
-func (s *Service) set(schedule string, list []Override, ver int64) {
+// next numbers a read as it begins, or a write as it ends (seq).
+func (s *Service) next() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if cur, ok := s.vers[schedule]; ok && cur >= ver {
+	s.seq++
+	return s.seq
+}
+
+// set records a schedule's overrides as the store holds them at version
+// ver, read or written as seq, unless what is held is newer (a read that
+// raced a write).
+func (s *Service) set(schedule string, list []Override, ver, seq int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.kept[schedule] >= seq {
 		return
 	}
-	s.byName[schedule], s.vers[schedule] = list, ver
+	s.byName[schedule], s.vers[schedule], s.kept[schedule] = list, ver, seq
 	s.gen.Add(1)
 }
 
@@ -312,12 +333,13 @@ func sortOverrides(list []Override) {
 // read reads a schedule's overrides from the store, takes them in, and
 // returns them with the version they are at.
 func (s *Service) read(ctx context.Context, schedule string) ([]Override, int64, error) {
+	seq := s.next()
 	docs, ver, err := s.o.Store.ListDocs(ctx, Kind(schedule))
 	if err != nil {
 		return nil, 0, err
 	}
 	list := s.parse(schedule, docs)
-	s.set(schedule, list, ver)
+	s.set(schedule, list, ver, seq)
 	return list, ver, nil
 }
 
@@ -585,7 +607,7 @@ func (s *Service) wrote(ctx context.Context, schedule string, list, put []Overri
 		}
 	}
 	sortOverrides(next)
-	s.set(schedule, next, ver)
+	s.set(schedule, next, ver, s.next())
 	if s.o.Changed != nil {
 		s.o.Changed(ctx, schedule)
 	}

@@ -35,6 +35,13 @@ type configHolder struct {
 	// incidents without what pages them (keepsOpenIncidents), given the
 	// config in force and the new one.
 	keeps func(ctx context.Context, old, next *policy.Config) error
+	// inUse is held for reading by each alert being taken in, from the
+	// config it is routed by to its store writes, and by a reload to
+	// check the stored incidents (keeps) and swap the config in. Without
+	// it a trigger routed by the old config and stored after the check
+	// made an incident of a service the reload removed or renamed: it was
+	// answered 2xx and paged nobody.
+	inUse sync.RWMutex
 
 	reloads       *prometheus.CounterVec
 	reloadSuccess prometheus.Gauge
@@ -103,6 +110,12 @@ func (h *configHolder) Reload() error {
 	c, err := LoadConfig(h.path)
 	if err == nil && h.fits != nil {
 		err = h.fits(c)
+	}
+	if err == nil {
+		// The alerts being taken in finish first (each within the store's
+		// budget), and those that come meanwhile wait for the new config.
+		h.inUse.Lock()
+		defer h.inUse.Unlock()
 	}
 	if err == nil && h.keeps != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), reloadStoreTimeout)

@@ -378,7 +378,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	cons := console.New(console.Options{Incidents: d.incidents, Config: pagingConfig, Overrides: d.overrides, History: history.Store{Store: d.store},
 		Now: o.Now, Logger: d.log, HTTPClient: o.HTTPClient, PollInterval: o.ConsolePoll, PollTimeout: o.ConsolePollTimeout})
 	d.cfg.OnLoad(cons.ConfigLoaded) // a user removed and added back gets no old session back
-	d.server = NewServer(ServerOptions{Config: pagingConfig, Reload: d.cfg.Reload, Incidents: d.incidents, Overrides: d.overrides, Console: cons,
+	d.server = NewServer(ServerOptions{Config: pagingConfig, Reload: d.cfg.Reload, InUse: &d.cfg.inUse, Incidents: d.incidents, Overrides: d.overrides, Console: cons,
 		Feeds: &feeds.Service{Store: d.store, Config: pagingConfig, Now: o.Now},
 		Links: &acklink.Pages{Incidents: d.incidents, Config: d.cfg.Load, Now: o.Now, Logger: d.log},
 		Twilio: &twilio.Callbacks{Receiver: d.incidents, Logger: d.log, Settings: func() twilio.Settings {

@@ -158,6 +158,8 @@ func (o *opsgenie) body() (b []byte, ok bool, err error) {
 // an alias derived from its content (ingest.OpsgenieAlert.DerivedAlias), so
 // a retry is the same incident.
 func (s *Server) opsgenieCreate(c echo.Context) error {
+	s.takeIn()
+	defer s.takenIn()
 	o := s.opsgenieRequest(c)
 	cfg := s.config()
 	svc, err := s.opsgenieService(o, cfg, opsgenieAlertBucket)

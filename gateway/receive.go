@@ -120,6 +120,8 @@ func (s *Server) allow(cfg *policy.Config, key string) bool {
 // alertmanager receives Alertmanager webhook notifications (payload v4). The
 // integration key comes as a bearer token or as the last path segment.
 func (s *Server) alertmanager(c echo.Context) error {
+	s.takeIn()
+	defer s.takenIn()
 	cfg := s.config()
 	r := c.Request()
 	key := c.Param("key")
@@ -268,6 +270,8 @@ func (s *Server) submit(ctx context.Context, cfg *policy.Config, a incident.Aler
 // and status codes so any PagerDuty client, and Alertmanager's
 // pagerduty_configs, can point here unchanged.
 func (s *Server) enqueue(c echo.Context) error {
+	s.takeIn()
+	defer s.takenIn()
 	cfg := s.config()
 	r := c.Request()
 	invalid := func(code int, errs ...string) error {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -206,5 +207,71 @@ func TestReplicaWithoutTheServiceLeavesItsStepsToOneWithIt(t *testing.T) {
 	}
 	if notes := notPaged(h, id); len(notes) != 1 {
 		t.Errorf("timeline says %+v, want once that a replica could not page it", notes)
+	}
+}
+
+// gatedTrigger holds the first Trigger until released: a store write in
+// flight when a reload comes.
+type gatedTrigger struct {
+	store.Store
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedTrigger) Trigger(ctx context.Context, inc *store.Incident, tl []store.Entry) (string, store.Outcome, error) {
+	g.once.Do(func() {
+		close(g.entered)
+		<-g.release
+	})
+	return g.Store.Trigger(ctx, inc, tl)
+}
+
+// TestReloadWaitsForTheAlertsBeingTakenIn: a PagerDuty trigger is being
+// stored when a reload renames its service (same routing key, now
+// api-v2). The reload waits for it, then finds its incident open and is
+// refused, as for any open incident of a service it removes; the incident
+// pages. (Before: the reload's check ran while the trigger was between
+// its routing and its write, found nothing open and took the config; the
+// trigger then stored an incident of service api, answered 202, and
+// nobody was paged for it.)
+func TestReloadWaitsForTheAlertsBeingTakenIn(t *testing.T) {
+	g := &gatedTrigger{Store: boltStore(t), entered: make(chan struct{}), release: make(chan struct{})}
+	h := newHarness(t, withStore(g))
+	release := sync.OnceFunc(func() { close(g.release) })
+	t.Cleanup(release) // a test that fails midway must not hold the store for good
+	done := make(chan response, 1)
+	go func() {
+		done <- h.do("POST", "/v2/enqueue", `{"routing_key":"`+pdKey+`","event_action":"trigger","dedup_key":"db-down",`+
+			`"payload":{"summary":"DB down","source":"db1","severity":"critical"}}`)
+	}()
+	select {
+	case <-g.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the trigger never reached the store")
+	}
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- h.reload(renamedAPI) }()
+	waitUntil(t, 5*time.Second, "the reload to wait for the trigger", func() bool {
+		if h.d.cfg.inUse.TryRLock() { // fails once a reload waits
+			h.d.cfg.inUse.RUnlock()
+			return false
+		}
+		return true
+	})
+	release()
+	if r := <-done; r.code != 202 {
+		t.Fatalf("enqueue: %d %s", r.code, r.body)
+	}
+	if err := <-reloaded; err == nil || !strings.Contains(err.Error(), "api") {
+		t.Fatalf("the reload that removes service api with an incident open: %v, want refused", err)
+	}
+	h.runUntil(fixedNow.Add(time.Minute))
+	incs := h.list("")
+	if len(incs) != 1 || incs[0].Service != "api" {
+		t.Fatalf("incidents: %+v", incs)
+	}
+	if got := h.rec.lines(fixedNow); len(got) == 0 {
+		t.Fatalf("the trigger (202) stored as incident %s pages nobody", incs[0].ID)
 	}
 }

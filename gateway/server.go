@@ -41,6 +41,14 @@ type ServerOptions struct {
 	// it, for POST /-/reload.
 	Config func() *policy.Config
 	Reload func() error
+	// InUse, when set, is held for reading while an alert is taken in,
+	// from the config it is routed by to its store writes; a reload holds
+	// it to check the stored incidents and swap the config
+	// (configHolder.inUse).
+	InUse interface {
+		RLock()
+		RUnlock()
+	}
 	// Incidents is where every change to an incident goes.
 	Incidents *incident.Service
 	// Overrides keeps the overrides made at run time.
@@ -254,6 +262,22 @@ func handle(h func(http.ResponseWriter, *http.Request) error) echo.HandlerFunc {
 			r.SetPathValue(name, c.Param(name))
 		}
 		return h(c.Response(), r)
+	}
+}
+
+// takeIn holds the config in use (ServerOptions.InUse) while an alert is
+// taken in, from the config it is routed by to its store writes: a reload
+// waits for it. The caller defers takenIn.
+func (s *Server) takeIn() {
+	if s.o.InUse != nil {
+		s.o.InUse.RLock()
+	}
+}
+
+// takenIn lets go of what takeIn held.
+func (s *Server) takenIn() {
+	if s.o.InUse != nil {
+		s.o.InUse.RUnlock()
 	}
 }
 

@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/heartbeat"
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/boltstore"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -725,5 +728,59 @@ func TestHeartbeatMissPagesWhoeverAnOverridePutOnCall(t *testing.T) {
 	}
 	if len(who) == 0 || who[0] != "cat push" {
 		t.Fatalf("the missed heartbeat paged %q; want cat (on call by the override), not ann", who)
+	}
+}
+
+// TestHeartbeatAfterARestoreIsWatchedAgainFromTheStart: a heartbeat pinged
+// on time until a backup is taken; the store is restored (as after a stop
+// for an upgrade) an hour later. While no pagerd ran nobody could ping it,
+// so it is watched again from the start, and missed only if no ping comes
+// within its interval and grace from then. (Before: paged "missed" the
+// moment the restored pagerd started, for every heartbeat.)
+func TestHeartbeatAfterARestoreIsWatchedAgainFromTheStart(t *testing.T) {
+	dir1 := t.TempDir()
+	s1, err := boltstore.Open(dir1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1 := newHarness(t, withStore(s1), withConfig(hbConfig))
+	if err := h1.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h1.clock.Set(fixedNow.Add(10 * time.Second))
+	h1.ping("watchdog", amKey, 200)
+	var buf bytes.Buffer
+	if _, err := s1.Backup(context.Background(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	_ = h1.d.Close()
+	s1.Close()
+
+	dir2 := filepath.Join(t.TempDir(), "restored")
+	if _, err := boltstore.Restore(&buf, dir2); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := boltstore.Open(dir2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	start := fixedNow.Add(time.Hour)
+	h2 := newHarness(t, withStore(s2), withConfig(hbConfig), startAt(start))
+	if err := h2.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h2.step(start)
+	if incs := h2.list(""); len(incs) != 0 {
+		t.Fatalf("the restored pagerd paged at its start, before any ping could reach it: %d incident(s): %q", len(incs), incs[0].Summary)
+	}
+	// No ping since: missed one interval and grace (1m30s) after the start.
+	h2.runUntil(start.Add(80 * time.Second))
+	if n := len(h2.list("")); n != 0 {
+		t.Fatalf("%d incidents before the heartbeat's interval and grace from the start", n)
+	}
+	h2.runUntil(start.Add(100 * time.Second))
+	if incs := h2.list(""); len(incs) != 1 || !strings.Contains(incs[0].Summary, "watchdog missed") {
+		t.Fatalf("a heartbeat not pinged for its interval and grace after the start: %+v", incs)
 	}
 }

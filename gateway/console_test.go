@@ -1377,3 +1377,37 @@ func TestConsoleReopenedIncidentIsNotShownAcknowledged(t *testing.T) {
 		t.Fatalf("the page of the reopened, paging incident still says its pages are cancelled (%s)", landed)
 	}
 }
+
+// TestConsoleOverrideFormInTheSkippedHour: the console's override form
+// reads its times on the schedule's clock, and a time the clocks skip
+// (02:30 in New York the night they spring forward) is, as in the config,
+// the first instant after the jump, 03:00 EDT. (Before: 01:30 EST, an hour
+// before the jump: the override started an hour early.)
+func TestConsoleOverrideFormInTheSkippedHour(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte(consolePassword), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(testConfig, "{id: ann, name: Ann,", fmt.Sprintf("{id: ann, name: Ann, password_hash: '%s',", hash), 1)
+	cfg = strings.Replace(cfg, "    handoff: {weekday: monday, time: \"00:00\"}\n", "    time_zone: America/New_York\n    handoff: {weekday: monday, time: \"00:00\"}\n", 1)
+	cfg = "server: {public_url: \"" + harnessURL + "\"}\nconsole:\n  session_key: " + consoleKey + "\n" + cfg
+	h := newHarness(t, withConfig(cfg), startAt(time.Date(2026, 3, 5, 12, 0, 0, 0, time.UTC)))
+	ann := newUIClient(t, h.url)
+	ann.signIn("ann", consolePassword)
+	cal := ann.get("/ui/schedules/s")
+	add := url.Values{"kind": {"override"}, "tier": {"primary"}, "user": {"bob"}, "start": {"2026-03-08T02:30"}, "end": {"2026-03-08T06:00"}}
+	if r := ann.post(cal.body, "/ui/schedules/s/overrides", add); r.code != http.StatusSeeOther {
+		t.Fatalf("add: %d %s", r.code, r.body)
+	}
+	var listed struct {
+		Overrides []struct{ Start time.Time } `json:"overrides"`
+	}
+	h.api("GET", "/api/v1/schedules/s/overrides", "").json(t, &listed)
+	want := time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC) // 03:00 EDT
+	if len(listed.Overrides) != 1 || !listed.Overrides[0].Start.Equal(want) {
+		t.Errorf("the override starts at %v, want %v (03:00 EDT, the first instant after the jump)", listed.Overrides, want)
+	}
+	if r := h.api("GET", "/api/v1/oncall?schedule=s&at=2026-03-08T06:45:00Z", ""); !strings.Contains(r.body, `"tier":"primary","user":"ann"`) {
+		t.Errorf("at 01:45 EST, before the jump and the override's 02:30, primary is not ann: %s", r.body)
+	}
+}

@@ -103,12 +103,16 @@ func (c *Console) addOverride(w http.ResponseWriter, r *http.Request, v *viewer)
 			}
 			return
 		}
-		t, err := time.ParseInLocation(formTime, val, loc)
+		wall, err := time.Parse(formTime, val)
 		if err != nil {
 			bad = append(bad, name+" "+val+" is not a date and time")
 			return
 		}
-		*to = t
+		// On the schedule's wall clock, as the config's times are: a time
+		// the clocks skip (02:30 the night they spring forward) is the
+		// first instant after the jump, not an hour before it, which
+		// time.ParseInLocation gives west of UTC.
+		*to = policy.DateOf(wall).At(policy.TimeOfDay{Hour: wall.Hour(), Minute: wall.Minute()}, loc)
 	}
 	parse("start", &req.Start, true)
 	parse("end", &req.End, true)

@@ -261,7 +261,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		d.log.Warn("overrides: not read at start; paging by the config file until they are", "err", err)
 	}
 	// Shift notices: a job per schedule, done by the dispatcher.
-	d.notices = notices.New(notices.Options{Store: d.store, Config: pagingConfig, Notifiers: d.notifiers, Slack: tr.slack,
+	d.notices = notices.New(notices.Options{Store: d.store, Config: pagingConfig, Fresh: d.overrides.RefreshSchedule, Notifiers: d.notifiers, Slack: tr.slack,
 		Now: o.Now, Logger: d.log, Registry: reg})
 	d.cfg.OnLoad(d.notices.InitMetrics)
 

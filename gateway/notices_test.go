@@ -547,3 +547,42 @@ func TestShiftNoticesInDryRunCountedShadow(t *testing.T) {
 		t.Errorf("slack.dry_run, and the team channel had %d notices", n)
 	}
 }
+
+// TestOverrideNoticeByAReplicaNotYetAware: an override made on replica A
+// inside the notices' before window moves the schedule's notice job to
+// now; replica B's dispatcher claims it before B has heard of the override
+// (the job's move and the overrides' broadcast race). B reads the
+// schedule's overrides before it works the job, so the change is told.
+// (Before: B found nothing changed and stored the job's state as of now:
+// cat never learned she was on call Monday, nor ann that the week was no
+// longer hers.)
+func TestOverrideNoticeByAReplicaNotYetAware(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	st, _ := redisStore(t)
+	a := newHarness(t, withStore(st), withConfig(noticesConfig(sl.URL)))
+	b := newHarness(t, withStore(st), withConfig(noticesConfig(sl.URL)))
+	if err := a.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	noon := time.Date(2025, 9, 14, 12, 0, 0, 0, time.UTC)
+	a.runUntil(noon)
+	b.clock.Set(noon)
+	r := a.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","start":"2025-09-15T00:00:00Z","end":"2025-09-22T00:00:00Z","reason":"ann ill"}`)
+	if r.code != 201 {
+		t.Fatalf("override: %d %s", r.code, r.body)
+	}
+	// B's dispatcher takes the job that was moved to now, a moment before
+	// B's overrides reader takes in the nudge.
+	b.step(noon)
+	if err := b.d.Overrides().Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Date(2025, 9, 15, 1, 0, 0, 0, time.UTC)
+	b.clock.Set(end)
+	a.runUntil(end)
+	got := append(noticeTexts(a), noticeTexts(b)...)
+	all := strings.Join(got, "\n")
+	if !strings.Contains(all, "cat push: Your on-call shift starts in") || !strings.Contains(all, "ann push: Change: you are no longer on call") {
+		t.Errorf("the override's notices were never sent:\n%s", all)
+	}
+}

@@ -59,6 +59,15 @@ type Options struct {
 	Logger *slog.Logger
 	// Registry receives pagerd_shift_notices_total (default a new one).
 	Registry prometheus.Registerer
+	// Fresh, when set, reads a schedule's run-time overrides from the
+	// store before its notice job is worked: an override made on another
+	// replica a moment ago moves the job to now, and this replica may
+	// claim it before it hears of the override (a broadcast, or a poll
+	// up to 5 s later). Worked on the overrides it knew, the job found
+	// nothing changed and stored its state as of now, so the change was
+	// never told: no notice to the new holder, no "you are no longer on
+	// call" to the one replaced.
+	Fresh func(ctx context.Context, schedule string) error
 }
 
 // Service sends shift notices.
@@ -337,6 +346,11 @@ func mustJSON(v any) []byte {
 // due at the next notice. A schedule that no longer has notices ends its
 // job.
 func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) {
+	if s.o.Fresh != nil {
+		if err := s.o.Fresh(ctx, j.Key); err != nil {
+			return nil, fmt.Errorf("shift notices of schedule %q: the run-time overrides were not read, so what changed is not known: %w", j.Key, err)
+		}
+	}
 	cfg := s.o.Config()
 	sc := cfg.Schedule(j.Key)
 	if sc == nil || sc.Notices == nil {

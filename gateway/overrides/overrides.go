@@ -354,6 +354,12 @@ func (s *Service) Refresh(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// RefreshSchedule reads one schedule's overrides from the store now.
+func (s *Service) RefreshSchedule(ctx context.Context, schedule string) error {
+	_, _, err := s.read(ctx, schedule)
+	return err
+}
+
 // minRefreshGap spaces the reads nudges cause: a burst of changes (a
 // script making overrides one by one, replicas changing them together) is
 // taken in by one read per gap.

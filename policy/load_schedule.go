@@ -91,7 +91,7 @@ func (v *validator) rotation(f string, s *Schedule, r rotationFields) {
 	switch {
 	case r.start.IsZero():
 		v.errf(f+".start", "start is required: the date of a handoff at which the first member begins")
-	case weekly && s.Handoff.Day() != r.start.Weekday():
+	case weekly && s.Handoff.Weekday != nil && s.Handoff.Day() != r.start.Weekday(): // missing: said once, at handoff.weekday
 		v.errf(f+".start", "%s is a %s, but handoffs are on %s (a weekly shift that changes on another day is shift_days: 7)",
 			r.start, r.start.Weekday(), s.Handoff.Day())
 	}

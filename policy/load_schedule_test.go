@@ -289,3 +289,19 @@ RESTRICTIONS`
 		}
 	}
 }
+
+// TestMissingHandoffWeekdayIsSaidOnce: a schedule without handoff.weekday
+// is refused with that one error, not with another about its tiers' start
+// dates too (which compared them with a weekday nobody set: "2025-01-07 is
+// a Tuesday, but handoffs are on Monday").
+func TestMissingHandoffWeekdayIsSaidOnce(t *testing.T) {
+	text := loadEdit(t, loadExampleText(t, "quickstart.yaml"),
+		`handoff: {weekday: monday, time: "00:00"}`, `handoff: {time: "00:00"}`, "start: 2025-01-06", "start: 2025-01-07")
+	_, err := Parse([]byte(text), "quickstart.yaml", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "handoff weekday is required") {
+		t.Fatalf("a schedule without handoff.weekday: %v", err)
+	}
+	if strings.Contains(err.Error(), "but handoffs are on") {
+		t.Fatalf("a schedule without handoff.weekday is also said to hand off on a weekday: %v", err)
+	}
+}

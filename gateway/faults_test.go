@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/redisstore"
 	"github.com/pagerd/pagerd/internal/providertest"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -829,5 +831,34 @@ func TestRunWorksClaimsThatCameWithAnError(t *testing.T) {
 	waitUntil(t, 10*time.Second, "the push whose claim came with an error", func() bool { return len(h.rec.lines(fixedNow)) == 1 })
 	if ps.armed.Load() {
 		t.Fatal("no claim came with an error: the test tests nothing")
+	}
+}
+
+// TestDaemonStopsWhenANewerPagerdUpgradesItsRedis: in a rolling upgrade
+// the new replica upgrades the Redis data while the old ones still run;
+// a running one whose probe finds the schema key above its own stops, with
+// the reason, and its readiness says it, rather than go on reading and
+// writing records of a layout it does not know. (Before: the schema was
+// checked only at start, or once Redis first answered.)
+func TestDaemonStopsWhenANewerPagerdUpgradesItsRedis(t *testing.T) {
+	rs, r := redisStore(t)
+	h := newHarness(t, withStore(rs), probing(20*time.Millisecond), replicas(0))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := h.run(ctx)
+	waitUntil(t, 5*time.Second, "a probe", func() bool { return rs.Ping(context.Background()) == nil })
+	if err := r.Client(t).Set(context.Background(), "t:schema", "2", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, redisstore.ErrNewerSchema) {
+			t.Fatalf("Run: %v, want the newer schema", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the running pagerd went on for 10 s on Redis data of schema 2 (it reads schema 1)")
+	}
+	if err := rs.Ping(context.Background()); !errors.Is(err, redisstore.ErrNewerSchema) {
+		t.Fatalf("Ping (readiness): %v, want the newer schema", err)
 	}
 }

@@ -53,6 +53,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -95,6 +96,14 @@ type Store struct {
 	// schemaSeen: this process has seen the schema key (CheckSchema
 	// passed), so its absence at a probe means Redis lost the data.
 	schemaSeen atomic.Bool
+	// newer is closed, and newerErr set, once a probe finds the schema
+	// key above this pagerd's: a newer pagerd upgraded the data while
+	// this one ran (a rolling upgrade): records of a layout this one does
+	// not know must not be written, so Ping says why and the daemon stops
+	// (store.Breakable).
+	newer     chan struct{}
+	newerOnce sync.Once
+	newerErr  atomic.Pointer[error]
 }
 
 var (
@@ -111,7 +120,7 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 		prefix = "pagerd"
 	}
 	s := &Store{rdb: rdb, batch: newBatcher(rdb), prefix: prefix, self: newToken(), log: slog.Default(),
-		created: newCreatedCache(createdKept)}
+		created: newCreatedCache(createdKept), newer: make(chan struct{})}
 	for shard := range s.shards {
 		p := fmt.Sprintf("%s:{%02x}:", prefix, shard)
 		s.shards[shard] = p
@@ -1114,7 +1123,16 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 }
 
 // Ping checks that Redis answers.
-func (s *Store) Ping(ctx context.Context) error { return unavailable(s.rdb.Ping(ctx).Err()) }
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.newerErr.Load(); err != nil {
+		return *err
+	}
+	return unavailable(s.rdb.Ping(ctx).Err())
+}
+
+// Broken is closed once a probe found the Redis data upgraded by a newer
+// pagerd (store.Breakable): the daemon stops, and exits non-zero.
+func (s *Store) Broken() <-chan struct{} { return s.newer }
 
 // Probe writes a key that expires: refused, like every write, by a Redis
 // over maxmemory with noeviction, a READONLY replica, or MISCONF after a
@@ -1130,16 +1148,32 @@ func (s *Store) Probe(ctx context.Context) error {
 	pipe := s.rdb.Pipeline()
 	pipe.Set(ctx, s.prefix+":probe:"+s.self, time.Now().UTC().Format(time.RFC3339Nano), time.Minute)
 	var putBack *redis.BoolCmd
+	var schema *redis.StringCmd
 	var markers []*redis.BoolCmd
 	if s.schemaSeen.Load() {
 		putBack = pipe.SetNX(ctx, s.schemaKey(), schemaVersion, 0)
+		schema = pipe.Get(ctx, s.schemaKey())
 		markers = make([]*redis.BoolCmd, store.Shards)
 		for i := range markers {
 			markers[i] = pipe.SetNX(ctx, s.shardMarker(i), schemaVersion, 0)
 		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return unavailable(err)
+	}
+	if schema != nil {
+		// A newer pagerd that upgraded the data while this one runs (a
+		// rolling upgrade: the new replica migrates, the old ones go on)
+		// would have this one write records of the old layout into it.
+		if have, err := strconv.Atoi(schema.Val()); err == nil && have > schemaVersion {
+			err := fmt.Errorf("%w: redis key %s holds schema %d, written by a newer pagerd while this one ran; this pagerd reads schema %d and older, and stops: run the newer one",
+				ErrNewerSchema, s.schemaKey(), have, schemaVersion)
+			s.newerOnce.Do(func() {
+				s.newerErr.Store(&err)
+				close(s.newer)
+			})
+			return err
+		}
 	}
 	if putBack != nil && putBack.Val() {
 		return fmt.Errorf("%w: redis key %s, written when pagerd first used this Redis, was gone (written again)", store.ErrDataLost, s.schemaKey())

@@ -157,11 +157,13 @@ type Service struct {
 	vers   map[string]int64
 	// seq numbers this replica's reads, as they begin, and its writes, as
 	// they end; kept is the number of what byName holds of each schedule.
-	// A read or write is taken in only when it is newer by this count than
-	// what is held, so a read that raced a write does not undo it. Not by
-	// the store's version: that starts again from 0 when Redis loses its
-	// data (restarted without persistence, flushed, failed over to a
-	// replica that had missed writes), and every replica then ignored
+	// A read or write is taken in when the store's version is newer than
+	// what is held (so neither a read that raced a write nor a write whose
+	// answer came late undoes a newer one), and a read also when its
+	// version is lower but it began after what is held was taken in: the
+	// version starts again from 0 when Redis loses its data (restarted
+	// without persistence, flushed, failed over to a replica that had
+	// missed writes). By the version alone, every replica then ignored
 	// every read and write of the schedule below its old version: new
 	// overrides were answered 201 and never paged, and the ones the store
 	// no longer had went on paging until a restart.
@@ -309,12 +311,12 @@ func (s *Service) next() int64 {
 }
 
 // set records a schedule's overrides as the store holds them at version
-// ver, read or written as seq, unless what is held is newer (a read that
-// raced a write).
-func (s *Service) set(schedule string, list []Override, ver, seq int64) {
+// ver, read (write false) or written as seq, unless what is held is newer
+// (see seq).
+func (s *Service) set(schedule string, list []Override, ver, seq int64, write bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.kept[schedule] >= seq {
+	if cur, ok := s.vers[schedule]; ok && ver <= cur && (write || ver == cur || s.kept[schedule] >= seq) {
 		return
 	}
 	s.byName[schedule], s.vers[schedule], s.kept[schedule] = list, ver, seq
@@ -339,7 +341,7 @@ func (s *Service) read(ctx context.Context, schedule string) ([]Override, int64,
 		return nil, 0, err
 	}
 	list := s.parse(schedule, docs)
-	s.set(schedule, list, ver, seq)
+	s.set(schedule, list, ver, seq, false)
 	return list, ver, nil
 }
 
@@ -613,7 +615,7 @@ func (s *Service) wrote(ctx context.Context, schedule string, list, put []Overri
 		}
 	}
 	sortOverrides(next)
-	s.set(schedule, next, ver, s.next())
+	s.set(schedule, next, ver, s.next(), true)
 	if s.o.Changed != nil {
 		s.o.Changed(ctx, schedule)
 	}

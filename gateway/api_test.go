@@ -176,3 +176,31 @@ func TestAPIActionLostToConcurrentWritesIs503(t *testing.T) {
 		t.Fatalf("the retry: %d %s", r.code, r.body)
 	}
 }
+
+// TestRepeatStoredThenLostToConflictsIsNotNothingStored: a repeat is
+// stored, then raising its priority loses to concurrent writes at every
+// try: the 503 says the notification may have been stored, not that
+// nothing was (it was: the repeat).
+func TestRepeatStoredThenLostToConflictsIsNotNothingStored(t *testing.T) {
+	st := &alwaysConflicts{Store: boltStore(t)}
+	h := newHarness(t, withStore(st), withConfig(dispatchConfig))
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A", "severity": "info"}),
+		"Authorization", "Bearer "+amKey)
+	if r.code != 200 {
+		t.Fatalf("first: %d %s", r.code, r.body)
+	}
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	id := res.Incidents[0]
+	before := h.incident(id)
+	st.armed.Store(true)
+	r = h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A", "severity": "critical"}),
+		"Authorization", "Bearer "+amKey)
+	st.armed.Store(false)
+	if after := h.incident(id); after.Repeats != before.Repeats+1 {
+		t.Fatalf("the repeat was not stored (repeats %d -> %d); the test needs it stored", before.Repeats, after.Repeats)
+	}
+	if r.code != http.StatusServiceUnavailable || strings.Contains(r.body, "nothing was stored") || !strings.Contains(r.body, "may or may not") {
+		t.Fatalf("a repeat stored, its raise lost to concurrent writes: %d %s", r.code, r.body)
+	}
+}

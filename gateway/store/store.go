@@ -50,11 +50,18 @@ var (
 
 // PartlyStored is err, from a write that failed after another write of
 // the same request was stored, marked ErrOutcomeUnknown when the store
-// refused it outright: the request as a whole did store something, so its
-// 503 must not say nothing was. Any other error is returned as it is.
+// refused it outright or it lost to concurrent writes at every try
+// (ErrConflict, marked ErrUnavailable too, so that it is answered 503):
+// the request as a whole did store something, so its 503 must not say
+// nothing was. Any other error is returned as it is.
 func PartlyStored(err error) error {
-	if errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrOutcomeUnknown) {
+	switch {
+	case errors.Is(err, ErrOutcomeUnknown):
+		return err
+	case errors.Is(err, ErrUnavailable):
 		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+	case errors.Is(err, ErrConflict):
+		return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrOutcomeUnknown, err)
 	}
 	return err
 }

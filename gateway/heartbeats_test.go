@@ -784,3 +784,32 @@ func TestHeartbeatAfterARestoreIsWatchedAgainFromTheStart(t *testing.T) {
 		t.Fatalf("a heartbeat not pinged for its interval and grace after the start: %+v", incs)
 	}
 }
+
+// TestHeartbeatMissAfterABriefStopIsNotPostponedAnInterval: the nightly
+// job pinged once and died. Its expiry falls in a 3-minute stop of pagerd
+// (an upgrade). Pings were possible for the whole day before the stop, and
+// none came: the heartbeat is paged soon after the start (as long as pagerd
+// was known to be away), not one more day (interval and grace) later.
+func TestHeartbeatMissAfterABriefStopIsNotPostponedAnInterval(t *testing.T) {
+	h := newHarness(t, withConfig(hbConfig))
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p := h.ping("nightly", amKey, 200)
+	h.runUntil(p.ExpiresAt.Add(-time.Minute)) // running, no ping: nothing yet
+	for _, inc := range h.list("") {
+		if strings.Contains(inc.Summary, "nightly") {
+			t.Fatalf("nightly paged before its expiry: %s", inc.Summary)
+		}
+	}
+	// Stopped from 1m before the expiry to 2m after it: no dispatcher.
+	h.step(p.ExpiresAt.Add(2 * time.Minute))
+	h.runUntil(p.ExpiresAt.Add(10 * time.Minute))
+	missed := false
+	for _, inc := range h.list("") {
+		missed = missed || strings.Contains(inc.Summary, "nightly")
+	}
+	if !missed {
+		t.Fatalf("the nightly heartbeat, last pinged %s (a day before), is not paged 8m after pagerd came back from a 3m stop; its next check is a whole interval later", p.ExpiresAt.Sub(fixedNow))
+	}
+}

@@ -106,15 +106,16 @@ func stale(d jobData, hb *policy.Heartbeat, now time.Time) bool {
 
 // rewatch is the job of hb, which carried d, watched again from now (see
 // stale, and unworked): a heartbeat back in the config after a long
-// absence, or whose expiry no pagerd was running to see, is watched as a
-// new one is, missed if no ping comes within its interval and grace from
-// now; its last ping is kept for the incident. why and the attributes say
-// which, in the log.
-func (m *Monitor) rewatch(d jobData, hb *policy.Heartbeat, now time.Time, why string, args ...any) *store.Job {
-	data, _ := json.Marshal(jobData{Service: d.Service, Name: d.Name, LastPing: d.LastPing, Since: now})
+// absence, or whose expiry no pagerd was running to see, is missed if no
+// ping comes within wait from now (its interval and grace, as a new one
+// is watched, or less: see unworked); its last ping is kept for the
+// incident. why and the attributes say which, in the log.
+func (m *Monitor) rewatch(d jobData, hb *policy.Heartbeat, now time.Time, wait time.Duration, why string, args ...any) *store.Job {
+	// Since counts the expiry: it ends wait from now.
+	data, _ := json.Marshal(jobData{Service: d.Service, Name: d.Name, LastPing: d.LastPing, Since: now.Add(wait - hb.Expiry())})
 	m.log.Info(why+": watched again from now", append([]any{"service", d.Service, "heartbeat", d.Name,
-		"last_ping", d.LastPing, "expires", now.Add(hb.Expiry())}, args...)...)
-	return &store.Job{Kind: JobKind, Key: jobKey(d.Service, d.Name), Due: now.Add(hb.Expiry()), Data: data}
+		"last_ping", d.LastPing, "expires", now.Add(wait)}, args...)...)
+	return &store.Job{Kind: JobKind, Key: jobKey(d.Service, d.Name), Due: now.Add(wait), Data: data}
 }
 
 // Unworked is how late past its due time a heartbeat's job may be worked
@@ -123,11 +124,15 @@ func (m *Monitor) rewatch(d jobData, hb *policy.Heartbeat, now time.Time, why st
 // after a crash; the store restored from a backup; the store down), and
 // while no pagerd took pings either, so no ping could move it. A running
 // dispatcher works a job within its poll (a second), or a lease (30s)
-// when the replica that claimed it died. Such a job is watched again from
-// now (rewatch), as stale's are: without it, every heartbeat paged
-// "missed" the moment pagerd started after a stop longer than its
-// interval and grace, though its sender had pinged all along. A sender
-// that is dead is paged one interval and grace after the start.
+// when the replica that claimed it died. Such a job is watched again
+// (rewatch), for as long as pagerd is known to have been away (from the
+// job's due time to now; at least the grace, at most the interval and
+// grace): without it, every heartbeat paged "missed" the moment pagerd
+// started after a stop longer than its interval and grace, though its
+// sender had pinged all along; given the whole interval and grace, a
+// nightly job that died a day before a stop of a few minutes was paged a
+// day late. A sender whose ping fell in a longer stop, and whose next
+// ping comes later than that, is paged as missed.
 const Unworked = time.Minute
 
 // unworked says j, due at its Due, was not worked by a running pagerd in
@@ -250,11 +255,13 @@ func (m *Monitor) Expire(ctx context.Context, j *store.Job) (*store.Job, error) 
 	}
 	now := m.clock()
 	if !d.Recheck && stale(d, hb, now) {
-		return m.rewatch(d, hb, now, "heartbeat back in the config after an absence longer than its interval and grace",
+		return m.rewatch(d, hb, now, hb.Expiry(), "heartbeat back in the config after an absence longer than its interval and grace",
 			"absent_since", d.Unknown), nil
 	}
 	if !d.Recheck && unworked(j, now) {
-		return m.rewatch(d, hb, now, "heartbeat's expiry came while no pagerd was running (stopped, restored or the store down), so no ping could be taken",
+		away := now.Sub(j.Due)
+		wait := min(hb.Expiry(), max(time.Duration(hb.Grace), away))
+		return m.rewatch(d, hb, now, wait, "heartbeat's expiry came while no pagerd was running (stopped, restored or the store down), so no ping could be taken",
 			"was_due", j.Due), nil
 	}
 	if !d.Unknown.IsZero() {
@@ -508,7 +515,7 @@ func (m *Monitor) arm(ctx context.Context, cfg *policy.Config, rearm bool) error
 func (m *Monitor) armKept(ctx context.Context, service string, hb *policy.Heartbeat, j *store.Job, now time.Time) error {
 	var d jobData
 	if json.Unmarshal(j.Data, &d) == nil && stale(d, hb, now) { // j is the main job, never a recheck
-		return m.o.Store.PutJob(ctx, *m.rewatch(d, hb, now, "heartbeat back in the config after an absence longer than its interval and grace", "absent_since", d.Unknown))
+		return m.o.Store.PutJob(ctx, *m.rewatch(d, hb, now, hb.Expiry(), "heartbeat back in the config after an absence longer than its interval and grace", "absent_since", d.Unknown))
 	}
 	return m.armRecheck(ctx, service, hb, j, now)
 }

@@ -280,6 +280,10 @@ var intakeBodyLimits = [len(intakeRoutes)]int64{
 	routeOpsgenie:     ingest.MaxOpsgenieBytes,
 }
 
+// firstRead is the buffer an alert's body is first read into: a few
+// single-alert notifications' worth.
+const firstRead = 4 << 10
+
 // defaultMaxBuffered bounds the bytes of alert bodies held at once, read
 // and being read: a few thousand alerts' worth, or eight of the largest
 // Alertmanager notifications read whole.
@@ -306,9 +310,15 @@ func (a *admission) read(r *http.Request, route int) (body *heldBody, ok bool) {
 	if r.ContentLength > limit {
 		return nil, true
 	}
-	size := int64(512)
+	// The buffer starts small and doubles as bytes come, so that what is
+	// counted follows what arrived (at most twice it), not what a
+	// Content-Length promises: 32 connections that promised 512 KiB and
+	// sent nothing held the PagerDuty events' pool. A body whose length is
+	// known ends in a buffer of that length and the byte more that sees
+	// the end.
+	end := limit + 1
 	if r.ContentLength >= 0 {
-		size = r.ContentLength + 1 // the byte more sees the end
+		end = min(end, r.ContentLength+1)
 	}
 	body = &heldBody{rest: r.Body, pool: &a.buffered}
 	most := a.maxBuffered
@@ -320,7 +330,10 @@ func (a *admission) read(r *http.Request, route int) (body *heldBody, ok bool) {
 			if int64(len(body.b)) > limit {
 				break // over the limit: the handler says so, or streams the rest
 			}
-			size = min(max(size, 2*int64(cap(body.b))), limit+1)
+			size := min(max(firstRead, 2*int64(cap(body.b))), end)
+			if size <= int64(cap(body.b)) {
+				size = min(2*int64(cap(body.b)), limit+1) // longer than it said: net/http ends it
+			}
 			if body.pool.Add(size-int64(cap(body.b))) > most {
 				body.pool.Add(int64(cap(body.b)) - size) // what it holds already, the caller gives back
 				return body, false

@@ -522,3 +522,48 @@ func TestAdmissionBoundsTheBodiesItHolds(t *testing.T) {
 		t.Fatalf("a body over the route's limit: %d", rec.Code)
 	}
 }
+
+// stalled is a body that says when it is first read and then sends
+// nothing until it is closed.
+type stalled struct {
+	reading chan struct{}
+	once    sync.Once
+	closed  chan struct{}
+}
+
+func (s *stalled) Read([]byte) (int, error) {
+	s.once.Do(func() { close(s.reading) })
+	<-s.closed
+	return 0, io.ErrUnexpectedEOF
+}
+
+// TestAdmissionCountsBytesAsTheyArrive: what the bodies hold is counted
+// as their bytes arrive, not as a Content-Length promises them: two
+// PagerDuty events (no key needed) that promise 512 KiB and send nothing
+// hold a few KiB, and a real event is taken meanwhile. (Before: each took
+// its Content-Length at once, and 32 such connections refused every
+// PagerDuty event until the read timeout.)
+func TestAdmissionCountsBytesAsTheyArrive(t *testing.T) {
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = readAtMost(r.Body, ingest.MaxEventBytes+1)
+		w.WriteHeader(http.StatusAccepted)
+	})
+	a := newAdmission(next, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), admissionLimits{maxInflight: 4, maxBuffered: 4 << 20})
+	for range 2 {
+		s := &stalled{reading: make(chan struct{}), closed: make(chan struct{})}
+		req := httptest.NewRequest("POST", "/v2/enqueue", s)
+		req.ContentLength = ingest.MaxEventBytes - 1
+		go a.ServeHTTP(httptest.NewRecorder(), req)
+		t.Cleanup(func() { close(s.closed) })
+		<-s.reading
+	}
+	if n := a.bufferedOpen.Load(); n > 2*firstRead {
+		t.Fatalf("%d bytes counted for two requests that sent none", n)
+	}
+	body := `{"routing_key":"k","event_action":"trigger","payload":{"summary":"x","source":"y","severity":"critical"}}`
+	rec := httptest.NewRecorder()
+	a.ServeHTTP(rec, httptest.NewRequest("POST", "/v2/enqueue", strings.NewReader(body)))
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("a real event while two senders hold none of their bodies: %d %s", rec.Code, rec.Body)
+	}
+}

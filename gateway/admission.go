@@ -178,7 +178,7 @@ func newAdmission(next http.Handler, reg prometheus.Registerer, log *slog.Logger
 			Help: "Alerts being taken in right now (at most server.admission.max_inflight)."}),
 	}
 	refused := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_ingest_refused_total",
-		Help: "Alerts refused at once because the intake was at its limit of alerts in flight and waiting (server.admission) or of bodies held (64 MiB), or braking while the dispatcher is behind with due pages; senders retry."}, []string{"route"})
+		Help: "Alerts refused at once because the intake was at its limit of alerts in flight and waiting (server.admission) or of bodies held (64 MiB; PagerDuty events a quarter of it), or braking while the dispatcher is behind with due pages; senders retry."}, []string{"route"})
 	for i, r := range intakeRoutes {
 		a.refused[i] = refused.WithLabelValues(r)
 	}

@@ -112,8 +112,9 @@ func (h *configHolder) Reload() error {
 		err = h.fits(c)
 	}
 	if err == nil {
-		// The alerts being taken in finish first (each within the store's
-		// budget), and those that come meanwhile wait for the new config.
+		// The alerts being stored finish first (each within the store's
+		// budget: the intake holds it from its body's read to its
+		// writes), and those that come meanwhile wait for the new config.
 		h.inUse.Lock()
 		defer h.inUse.Unlock()
 	}

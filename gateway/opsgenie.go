@@ -158,8 +158,6 @@ func (o *opsgenie) body() (b []byte, ok bool, err error) {
 // an alias derived from its content (ingest.OpsgenieAlert.DerivedAlias), so
 // a retry is the same incident.
 func (s *Server) opsgenieCreate(c echo.Context) error {
-	s.takeIn()
-	defer s.takenIn()
 	o := s.opsgenieRequest(c)
 	cfg := s.config()
 	svc, err := s.opsgenieService(o, cfg, opsgenieAlertBucket)
@@ -169,6 +167,15 @@ func (s *Server) opsgenieCreate(c echo.Context) error {
 	body, ok, err := o.body()
 	if !ok {
 		return err
+	}
+	// The body read, the config it is routed by is held until it is
+	// stored (a reload waits), and read again.
+	s.takeIn()
+	defer s.takenIn()
+	cfg = s.config()
+	if svc = serviceByOpsgenieKey(cfg, genieKey(c.Request())); svc == nil {
+		c.Set(ctxKeyName, "unknown")
+		return o.refuse(http.StatusUnauthorized, "Could not authenticate", nil)
 	}
 	a, p := ingest.DecodeOpsgenieAlert(body)
 	if p != nil {

@@ -120,8 +120,6 @@ func (s *Server) allow(cfg *policy.Config, key string) bool {
 // alertmanager receives Alertmanager webhook notifications (payload v4). The
 // integration key comes as a bearer token or as the last path segment.
 func (s *Server) alertmanager(c echo.Context) error {
-	s.takeIn()
-	defer s.takenIn()
 	cfg := s.config()
 	r := c.Request()
 	key := c.Param("key")
@@ -157,6 +155,16 @@ func (s *Server) alertmanager(c echo.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	// The body read (it can take a while: a large notification streamed
+	// from a slow sender), the config it is routed by is held until it is
+	// stored, and read again: a reload may have come meanwhile.
+	s.takeIn()
+	defer s.takenIn()
+	cfg = s.config()
+	if svc = serviceByAlertmanagerKey(cfg, key); svc == nil {
+		c.Set(ctxKeyName, "unknown")
+		return &inputError{http.StatusUnauthorized, "unknown Alertmanager integration key (a reload removed it while the notification was read)"}
 	}
 	ctx, cancel := storeBudget(r)
 	defer cancel()
@@ -270,9 +278,6 @@ func (s *Server) submit(ctx context.Context, cfg *policy.Config, a incident.Aler
 // and status codes so any PagerDuty client, and Alertmanager's
 // pagerduty_configs, can point here unchanged.
 func (s *Server) enqueue(c echo.Context) error {
-	s.takeIn()
-	defer s.takenIn()
-	cfg := s.config()
 	r := c.Request()
 	invalid := func(code int, errs ...string) error {
 		c.Set(ctxRejected, strings.Join(errs, "; "))
@@ -291,6 +296,11 @@ func (s *Server) enqueue(c echo.Context) error {
 	if jsonContentType(r) != nil {
 		return invalid(http.StatusBadRequest, "Content-Type must be application/json")
 	}
+	// The body read, the config it is routed by is held until it is
+	// stored (a reload waits).
+	s.takeIn()
+	defer s.takenIn()
+	cfg := s.config()
 	ev, errs := ingest.DecodeEventKeyed(body, r.Header.Get("X-Routing-Key"))
 	if len(errs) > 0 {
 		return invalid(http.StatusBadRequest, errs...)

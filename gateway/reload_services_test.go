@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -273,5 +275,40 @@ func TestReloadWaitsForTheAlertsBeingTakenIn(t *testing.T) {
 	}
 	if got := h.rec.lines(fixedNow); len(got) == 0 {
 		t.Fatalf("the trigger (202) stored as incident %s pages nobody", incs[0].ID)
+	}
+}
+
+// TestReloadDoesNotWaitForASlowBody: a notification over 8 MiB (read by
+// its handler, as a stream) arrives slowly; a reload meanwhile takes the
+// config at once, as does an alert after it. (Before: the handler held
+// the config in use while it read the body, so the reload waited for the
+// slow sender, up to the server's read timeout, and every alert waited
+// behind the reload.)
+func TestReloadDoesNotWaitForASlowBody(t *testing.T) {
+	h := newHarness(t, withConfig(dispatchConfig))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "POST /api/v1/alertmanager HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n{", amKey, 9<<20); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 5*time.Second, "the slow notification in its handler", func() bool { return metric(t, h.reg, "pagerd_ingest_inflight") == 1 })
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- h.reload(dispatchConfig) }()
+	select {
+	case err := <-reloaded:
+		if err != nil {
+			t.Fatalf("reload: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		conn.Close() // let it go
+		<-reloaded
+		t.Fatal("the reload waited more than 3 s for a slow sender's body")
+	}
+	if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g9", map[string]string{"alertname": "B", "severity": "critical"}),
+		"Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatalf("an alert after the reload: %d %s", r.code, r.body)
 	}
 }

@@ -172,10 +172,12 @@ func (s *Server) opsgenieCreate(c echo.Context) error {
 	// stored (a reload waits), and read again.
 	s.takeIn()
 	defer s.takenIn()
-	cfg = s.config()
-	if svc = serviceByOpsgenieKey(cfg, genieKey(c.Request())); svc == nil {
-		c.Set(ctxKeyName, "unknown")
-		return o.refuse(http.StatusUnauthorized, "Could not authenticate", nil)
+	if now := s.config(); now != cfg {
+		cfg = now
+		if svc = serviceByOpsgenieKey(cfg, genieKey(c.Request())); svc == nil {
+			c.Set(ctxKeyName, "unknown")
+			return o.refuse(http.StatusUnauthorized, "Could not authenticate", nil)
+		}
 	}
 	a, p := ingest.DecodeOpsgenieAlert(body)
 	if p != nil {

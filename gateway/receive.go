@@ -161,10 +161,12 @@ func (s *Server) alertmanager(c echo.Context) error {
 	// stored, and read again: a reload may have come meanwhile.
 	s.takeIn()
 	defer s.takenIn()
-	cfg = s.config()
-	if svc = serviceByAlertmanagerKey(cfg, key); svc == nil {
-		c.Set(ctxKeyName, "unknown")
-		return &inputError{http.StatusUnauthorized, "unknown Alertmanager integration key (a reload removed it while the notification was read)"}
+	if now := s.config(); now != cfg {
+		cfg = now
+		if svc = serviceByAlertmanagerKey(cfg, key); svc == nil {
+			c.Set(ctxKeyName, "unknown")
+			return &inputError{http.StatusUnauthorized, "unknown Alertmanager integration key (a reload removed it while the notification was read)"}
+		}
 	}
 	ctx, cancel := storeBudget(r)
 	defer cancel()

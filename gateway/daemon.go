@@ -352,7 +352,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	})
 
 	// Heartbeats and maintenance windows, whose jobs the dispatchers do.
-	d.heartbeats = heartbeat.New(heartbeat.Options{Store: d.store, Config: pagingConfig, Incidents: d.incidents, Logger: d.log,
+	d.heartbeats = heartbeat.New(heartbeat.Options{Store: d.store, Config: pagingConfig, InUse: &d.cfg.inUse, Incidents: d.incidents, Logger: d.log,
 		Registry: reg, Now: o.Now})
 	d.cfg.OnLoad(d.heartbeats.InitMetrics)
 	d.windows = maintenance.New(maintenance.Options{Store: d.store, Config: d.cfg.Load, Incidents: d.incidents, Logger: d.log,

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -811,5 +812,49 @@ func TestHeartbeatMissAfterABriefStopIsNotPostponedAnInterval(t *testing.T) {
 	}
 	if !missed {
 		t.Fatalf("the nightly heartbeat, last pinged %s (a day before), is not paged 8m after pagerd came back from a 3m stop; its next check is a whole interval later", p.ExpiresAt.Sub(fixedNow))
+	}
+}
+
+// TestReloadWaitsForAHeartbeatMissBeingRaised: a heartbeat's miss is
+// being stored when a reload renames its service: the reload waits for it,
+// then finds the incident open and is refused, and the incident pages, as
+// for an alert being taken in. (Before: the reload's check ran while the
+// miss was being stored, took the config, and the incident, of a service
+// no longer in it, paged nobody.)
+func TestReloadWaitsForAHeartbeatMissBeingRaised(t *testing.T) {
+	g := &gatedTrigger{Store: boltStore(t), entered: make(chan struct{}), release: make(chan struct{})}
+	h := newHarness(t, withStore(g), withConfig(hbConfig))
+	release := sync.OnceFunc(func() { close(g.release) })
+	t.Cleanup(release)
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.ping("watchdog", amKey, 200)
+	due := fixedNow.Add(91 * time.Second)
+	stepped := make(chan struct{})
+	go func() { defer close(stepped); h.step(due) }()
+	select {
+	case <-g.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the miss never reached the store")
+	}
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- h.reload(strings.Replace(hbConfig, "  - name: api\n", "  - name: api-v2\n", 1)) }()
+	waitUntil(t, 5*time.Second, "the reload to wait for the miss", func() bool {
+		if h.d.cfg.inUse.TryRLock() { // fails once a reload waits
+			h.d.cfg.inUse.RUnlock()
+			return false
+		}
+		return true
+	})
+	release()
+	<-stepped
+	if err := <-reloaded; err == nil || !strings.Contains(err.Error(), "api") {
+		t.Fatalf("the reload that renames service api with its heartbeat's incident open: %v, want refused", err)
+	}
+	h.runUntil(due.Add(time.Minute))
+	incs := h.list("")
+	if len(incs) != 1 || incs[0].Service != "api" || len(h.rec.lines(fixedNow)) == 0 {
+		t.Fatalf("the heartbeat's incident: %+v, pages %q", incs, h.rec.lines(fixedNow))
 	}
 }

@@ -150,6 +150,14 @@ type Options struct {
 	Registry  prometheus.Registerer
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// InUse, when set, is held for reading while an expiry is worked,
+	// from the config it reads to the incident it raises: a reload that
+	// removes the heartbeat's service waits for it, then finds that
+	// incident open and is refused, as for an alert being taken in.
+	InUse interface {
+		RLock()
+		RUnlock()
+	}
 }
 
 // Monitor takes pings and raises the incidents of missed heartbeats.
@@ -247,6 +255,10 @@ func (m *Monitor) Expire(ctx context.Context, j *store.Job) (*store.Job, error) 
 	if err := json.Unmarshal(j.Data, &d); err != nil || d.Service == "" || d.Name == "" {
 		m.log.Error("heartbeat job unreadable; dropped", "job", j.Key, "err", err)
 		return nil, nil
+	}
+	if m.o.InUse != nil {
+		m.o.InUse.RLock()
+		defer m.o.InUse.RUnlock()
 	}
 	cfg := m.o.Config()
 	svc, hb := heartbeatOf(cfg, d)

@@ -840,13 +840,7 @@ func TestReloadWaitsForAHeartbeatMissBeingRaised(t *testing.T) {
 	}
 	reloaded := make(chan error, 1)
 	go func() { reloaded <- h.reload(strings.Replace(hbConfig, "  - name: api\n", "  - name: api-v2\n", 1)) }()
-	waitUntil(t, 5*time.Second, "the reload to wait for the miss", func() bool {
-		if h.d.cfg.inUse.TryRLock() { // fails once a reload waits
-			h.d.cfg.inUse.RUnlock()
-			return false
-		}
-		return true
-	})
+	h.waitForAReloadWaiting("the miss")
 	release()
 	<-stepped
 	if err := <-reloaded; err == nil || !strings.Contains(err.Error(), "api") {

@@ -229,6 +229,20 @@ func (g *gatedTrigger) Trigger(ctx context.Context, inc *store.Incident, tl []st
 	return g.Store.Trigger(ctx, inc, tl)
 }
 
+// waitForAReloadWaiting waits until a reload waits for the config in use
+// (configHolder.inUse), which what holds: a new read lock is then
+// refused.
+func (h *harness) waitForAReloadWaiting(what string) {
+	h.t.Helper()
+	waitUntil(h.t, 5*time.Second, "the reload to wait for "+what, func() bool {
+		if h.d.cfg.inUse.TryRLock() {
+			h.d.cfg.inUse.RUnlock()
+			return false
+		}
+		return true
+	})
+}
+
 // TestReloadWaitsForTheAlertsBeingTakenIn: a PagerDuty trigger is being
 // stored when a reload renames its service (same routing key, now
 // api-v2). The reload waits for it, then finds its incident open and is
@@ -254,13 +268,7 @@ func TestReloadWaitsForTheAlertsBeingTakenIn(t *testing.T) {
 	}
 	reloaded := make(chan error, 1)
 	go func() { reloaded <- h.reload(renamedAPI) }()
-	waitUntil(t, 5*time.Second, "the reload to wait for the trigger", func() bool {
-		if h.d.cfg.inUse.TryRLock() { // fails once a reload waits
-			h.d.cfg.inUse.RUnlock()
-			return false
-		}
-		return true
-	})
+	h.waitForAReloadWaiting("the trigger")
 	release()
 	if r := <-done; r.code != 202 {
 		t.Fatalf("enqueue: %d %s", r.code, r.body)

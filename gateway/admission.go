@@ -228,7 +228,7 @@ func (a *admission) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer body.pool.Add(-int64(cap(body.b)))
 	}
 	if !ok {
-		a.refuse(w, route)
+		a.refuse(w, route, refusedBodies)
 		return
 	}
 	if body != nil && body.err != nil {
@@ -241,7 +241,7 @@ func (a *admission) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.next.ServeHTTP(w, r) // no slot: it ends work
 			return
 		}
-		a.refuse(w, route)
+		a.refuse(w, route, refusedSlots)
 		return
 	}
 	a.active.Inc()
@@ -489,15 +489,27 @@ var (
 	}
 )
 
-func (a *admission) refuse(w http.ResponseWriter, route int) {
+// Why an alert is refused, for the streak's log line.
+const (
+	refusedSlots  = iota // every slot taken (or braked) and the queue full or waited out
+	refusedBodies        // the bodies held at their bound
+)
+
+func (a *admission) refuse(w http.ResponseWriter, route int, why int) {
 	a.refused[route].Inc()
 	now := time.Now().UnixNano()
 	if a.streak.Add(1) == 1 {
 		a.since.Store(now)
 	}
 	if last := a.lastLog.Load(); now-last >= int64(admissionLogEvery) && a.lastLog.CompareAndSwap(last, now) {
-		a.log.Warn("intake at its limit of alerts in flight: refusing alerts (senders retry)", "refused", a.streak.Load(),
-			"since", time.Unix(0, a.since.Load()), "max_inflight", cap(a.slots), "max_queue", a.maxQueue)
+		if why == refusedBodies {
+			a.log.Warn("intake at its bound of alert bodies held: refusing alerts (senders retry)", "refused", a.streak.Load(),
+				"since", time.Unix(0, a.since.Load()), "held_bytes", a.buffered.Load(), "held_bytes_pagerduty_events", a.bufferedOpen.Load(),
+				"max_bytes", a.maxBuffered, "max_bytes_pagerduty_events", a.maxBuffered/4)
+		} else {
+			a.log.Warn("intake at its limit of alerts in flight: refusing alerts (senders retry)", "refused", a.streak.Load(),
+				"since", time.Unix(0, a.since.Load()), "max_inflight", cap(a.slots), "max_queue", a.maxQueue)
+		}
 	}
 	h := w.Header()
 	h["Content-Type"] = refusalContentType

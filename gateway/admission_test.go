@@ -488,7 +488,8 @@ func TestAdmissionBoundsTheBodiesItHolds(t *testing.T) {
 	})
 	// PagerDuty events (whose key is in the body) have a quarter of the
 	// bound: 4 KiB here.
-	a := newAdmission(next, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), admissionLimits{maxInflight: 4, maxBuffered: 16 << 10})
+	logs := &syncBuffer{}
+	a := newAdmission(next, prometheus.NewRegistry(), slog.New(slog.NewJSONHandler(logs, nil)), admissionLimits{maxInflight: 4, maxBuffered: 16 << 10})
 	post := func(body io.Reader, length int64) *httptest.ResponseRecorder {
 		req := httptest.NewRequest("POST", "/v2/enqueue", body)
 		req.ContentLength = length
@@ -503,6 +504,14 @@ func TestAdmissionBoundsTheBodiesItHolds(t *testing.T) {
 	// Unknown length (chunked): read as it comes, bounded all the same.
 	if rec := post(strings.NewReader(strings.Repeat("x", 5<<10)), -1); rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
 		t.Fatalf("a body over the buffer: %d %s", rec.Code, rec.Body)
+	}
+	// The log says which bound refused it: not the alerts in flight, of
+	// which none was.
+	if l := logsSaying(t, logs, "intake at its bound of alert bodies held: refusing alerts (senders retry)"); len(l) != 1 || l[0]["max_bytes_pagerduty_events"] != float64(4<<10) {
+		t.Fatalf("a refusal for the bodies held logged:\n%s", logs)
+	}
+	if l := logsSaying(t, logs, "intake at its limit of alerts in flight: refusing alerts (senders retry)"); len(l) != 0 {
+		t.Fatalf("a refusal for the bodies held was logged as one for the alerts in flight:\n%s", logs)
 	}
 	if rec := post(strings.NewReader(strings.Repeat("y", 3<<10)), -1); rec.Code != 200 || len(<-got) != 3<<10 {
 		t.Fatalf("a body within the buffer: %d %s", rec.Code, rec.Body)

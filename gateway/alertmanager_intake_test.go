@@ -83,7 +83,8 @@ func amExample(t *testing.T, pagerdURL, dir string, more ...[2]string) string {
 // the Watchdog route of configs/examples/alertmanager.yml in Debian's real
 // prometheus-alertmanager against pagerd. Alertmanager's opsgenie_configs,
 // only their api_url pointed at pagerd, open a pagerd incident with the
-// group's labels and priority, and close it when the group resolves; the
+// group's labels and priority, update its summary when the group's
+// message changes (update_alerts), and close it when the group resolves; the
 // always-firing Watchdog pings the service's heartbeat, and when it stops
 // (here: resolved, which the route does not send), pagerd raises the
 // heartbeat's incident and pages.
@@ -100,8 +101,11 @@ func TestRealAlertmanagerOpsgenieAndWatchdog(t *testing.T) {
 	amCfg := amExample(t, pagerdURL, dir,
 		// Every other alert goes to the Opsgenie receiver; the Watchdog
 		// pings every second.
-		[2]string{"  routes:\n", "  routes:\n    - {receiver: pagerd-as-opsgenie, continue: true, matchers: ['alertname!=\"Watchdog\"']}\n"},
-		[2]string{"      group_interval: 1m\n      repeat_interval: 1m\n", "      group_interval: 1s\n      repeat_interval: 1s\n"})
+		[2]string{"  routes:\n", "  routes:\n    - {receiver: pagerd-as-opsgenie, continue: true, repeat_interval: 1s, matchers: ['alertname!=\"Watchdog\"']}\n"},
+		[2]string{"      group_interval: 1m\n      repeat_interval: 1m\n", "      group_interval: 1s\n      repeat_interval: 1s\n"},
+		// Alertmanager then sends the message and the description again,
+		// as updates, after every create.
+		[2]string{"        message: '{{ if .CommonAnnotations.summary }}", "        update_alerts: true\n        message: '{{ if .CommonAnnotations.summary }}"})
 	h.runFor(t)
 	am := amITStartAlertmanager(t, amBin, amCfg)
 	t.Cleanup(func() {
@@ -153,6 +157,13 @@ func TestRealAlertmanagerOpsgenieAndWatchdog(t *testing.T) {
 			t.Errorf("the incident's details lack %s: %s", want, inc.Details)
 		}
 	}
+	// The group's summary changes: the update of the alert's message
+	// makes it the incident's.
+	disk.Annotations = map[string]string{"summary": "disk 99% full on db1"}
+	am.postAlerts(t, disk)
+	wait("the incident's summary updated", func(incs []incidentView) bool {
+		return len(incs) == 1 && incs[0].Summary == "disk 99% full on db1"
+	})
 	// The Watchdog pings the heartbeat, again and again.
 	waitUntil(t, amITTimeout, "three pings of the Watchdog", func() bool {
 		return metric(t, h.reg, "pagerd_heartbeat_pings_total", "service", "checkout", "heartbeat", "alertmanager-watchdog") >= 3

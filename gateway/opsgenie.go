@@ -104,11 +104,14 @@ func (o *opsgenie) stored(err error, retry string) error {
 // opsgenieAlertBucket is the rate-limit bucket (per service) of the
 // Opsgenie intake's creates, and opsgenieActBucket that of its closes and
 // acknowledgements: a flood of creates must not make the close of an
-// alert wait (it ends pages, and the load of them). Its heartbeat pings
+// alert wait (it ends pages, and the load of them). Updates, two for each
+// create from an Alertmanager with update_alerts, have their own
+// (opsgenieUpdateBucket): they must not halve the creates' rate. Its heartbeat pings
 // are limited in heartbeatPingBucket.
 const (
-	opsgenieAlertBucket = "og:"
-	opsgenieActBucket   = "og-act:"
+	opsgenieAlertBucket  = "og:"
+	opsgenieActBucket    = "og-act:"
+	opsgenieUpdateBucket = "og-update:"
 )
 
 // service authenticates the request by its GenieKey and applies the
@@ -250,6 +253,84 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 	}
 	return o.accepted(ingest.OpsgenieAccepted)
 }
+
+// opsgenieUpdate is PUT /v2/alerts/<identifier>/message and /description,
+// Opsgenie's updates of an alert's message and description, by alias or id
+// as opsgenieAct takes them: Alertmanager's opsgenie_configs with
+// update_alerts: true send both after every create, so that an open alert
+// says what its group says now. A message becomes the incident's summary.
+// The description is kept in the incident's details, which only an alert
+// (a create again, a repeat) writes: an update to the description the
+// alert has is accepted (Alertmanager's, after the create that carried
+// it), any other is 422, never a 202 for a change not stored. An update
+// changes no state and pages nobody; like Opsgenie, an identifier that
+// names no open alert is accepted and changes nothing.
+func (s *Server) opsgenieUpdate(c echo.Context) error {
+	o := s.opsgenieRequest(c)
+	field := c.Param("action")
+	if field != ingest.OpsgenieUpdateMessage && field != ingest.OpsgenieUpdateDescription {
+		return o.refuse(http.StatusNotFound, fmt.Sprintf("pagerd takes updates of an alert's message and description, not %q", field), nil)
+	}
+	cfg := s.config()
+	svc, err := s.opsgenieService(o, cfg, opsgenieUpdateBucket)
+	if svc == nil {
+		return err
+	}
+	body, ok, err := o.body()
+	if !ok {
+		return err
+	}
+	value, p := ingest.DecodeOpsgenieUpdate(body, field)
+	if p != nil {
+		return o.refuse(p.Code, p.Message, p.Errors)
+	}
+	byDedup := false
+	ident := pathParam(c, "identifier")
+	switch t := c.QueryParam("identifierType"); t {
+	case "alias":
+		byDedup, ident = true, ingest.OpsgenieDedupKey(ident)
+	case "", "id":
+	default:
+		return o.refuse(http.StatusUnprocessableEntity, "Request body is not processable. Please check the errors.",
+			map[string]string{"identifierType": "should be one of [id, alias] (pagerd has no tiny ids)"})
+	}
+	edit := func(inc *store.Incident) (string, bool, error) {
+		summary := ingest.OpsgenieMessageSummary(value)
+		if inc.Summary == summary {
+			return "", false, nil
+		}
+		detail := fmt.Sprintf("message: %q (was %q)", summary, inc.Summary)
+		inc.Summary = summary
+		return detail, true, nil
+	}
+	if field == ingest.OpsgenieUpdateDescription {
+		edit = func(inc *store.Incident) (string, bool, error) {
+			had, err := ingest.OpsgenieDescription(inc.Details)
+			if err == nil && had != value {
+				err = errDescriptionNotKept
+			}
+			return "", false, err
+		}
+	}
+	ctx, cancel := storeBudget(c.Request())
+	defer cancel()
+	_, err = s.o.Incidents.EditOpen(ctx, svc, ident, byDedup, "opsgenie", edit)
+	switch {
+	case errors.Is(err, ingest.ErrNotOpsgenieDetails):
+		return o.refuse(http.StatusUnprocessableEntity, "Request body is not processable. Please check the errors.",
+			map[string]string{"identifier": "names an incident opened by another intake, which has no Opsgenie description"})
+	case errors.Is(err, errDescriptionNotKept):
+		return o.refuse(http.StatusUnprocessableEntity, "Request body is not processable. Please check the errors.",
+			map[string]string{"description": "pagerd keeps the description an alert was created (or repeated) with: send the alert again, same alias, with this description"})
+	case err != nil:
+		return o.stored(err, "updating an alert to what it says changes nothing.")
+	}
+	return o.accepted(ingest.OpsgenieAccepted)
+}
+
+// errDescriptionNotKept is an update of an alert's description to one it
+// does not have (opsgenieUpdate).
+var errDescriptionNotKept = errors.New("pagerd keeps the description an alert was created with")
 
 // pathParam is the path parameter name as the sender meant it. echo
 // routes on the escaped path when it differs from the default escaping

@@ -251,13 +251,122 @@ func TestOpsgenieRefusals(t *testing.T) {
 	}
 }
 
-// TestOpsgenieUpdateRefused: pagerd does not take Opsgenie's alert updates
-// (Alertmanager's update_alerts): a clear 4xx, not a 2xx for nothing done.
-func TestOpsgenieUpdateRefused(t *testing.T) {
+// TestOpsgenieUpdatesMessageAndDescription: Opsgenie's updates of an open
+// alert's message and description, which Alertmanager's opsgenie_configs
+// send after every create with update_alerts: true. A message update
+// changes the incident's summary, by alias or id, and says so in its
+// timeline. The description is the one the alert was created (or
+// repeated) with, which Alertmanager's update repeats: that is accepted,
+// another is 422, not a 202 for what is not stored. An update to what the
+// alert says already writes nothing. (Before: 405, which Alertmanager
+// counts as a failed notification, and the incident kept the first
+// message its group had.)
+func TestOpsgenieUpdatesMessageAndDescription(t *testing.T) {
 	h := newHarness(t, withConfig(ogConfig))
-	r := h.do("PUT", "/v2/alerts/x/message?identifierType=alias", `{"message":"m"}`, "Authorization", "GenieKey "+ogKey)
-	if r.code/100 != 4 {
-		t.Fatalf("update: %d %s", r.code, r.body)
+	h.og("POST", "/v2/alerts", `{"message":"disk 90% full","alias":"disk","description":"db1 /var","priority":"P1"}`, 202)
+	id := h.list("")[0].ID
+	description := func() string {
+		var d struct {
+			Alert struct{ Description string } `json:"alert"`
+		}
+		if err := json.Unmarshal(h.incident(id).Details, &d); err != nil {
+			t.Fatal(err)
+		}
+		return d.Alert.Description
+	}
+	updates := func() int {
+		n := 0
+		for _, e := range h.incident(id).Timeline {
+			if e.Type == "updated" {
+				n++
+			}
+		}
+		return n
+	}
+
+	// As Alertmanager sends them: the create (a repeat), then the updates.
+	h.og("POST", "/v2/alerts", `{"message":"disk 99% full","alias":"disk","description":"db1 /var, 3 GB left","priority":"P1"}`, 202)
+	h.og("PUT", "/v2/alerts/disk/message?identifierType=alias", `{"message":"disk 99% full"}`, 202)
+	h.og("PUT", "/v2/alerts/disk/description?identifierType=alias", `{"description":"db1 /var, 3 GB left"}`+"\n", 202)
+	if v := h.incident(id); v.Summary != "disk 99% full" || description() != "db1 /var, 3 GB left" || v.Status != policy.StatusTriggered {
+		t.Fatalf("after the updates: %q, %q, %s", v.Summary, description(), v.Status)
+	}
+	if !h.timelineHas(id, "updated", `message: "disk 99% full" (was "disk 90% full")`) || updates() != 1 {
+		t.Fatalf("the timeline does not say what the update changed: %+v", h.incident(id).Timeline)
+	}
+	// A description the alert was not sent with is not stored: 422.
+	if a := h.og("PUT", "/v2/alerts/disk/description?identifierType=alias", `{"description":"something else"}`, 422); a.Errors["description"] == "" {
+		t.Errorf("an update to a description not kept: %+v", a)
+	}
+	if got := description(); got != "db1 /var, 3 GB left" {
+		t.Errorf("description after a refused update: %q", got)
+	}
+	// The same again (Alertmanager sends them with every repeat), by id:
+	// nothing is written.
+	h.og("PUT", "/v2/alerts/"+id+"/message", `{"message":"disk 99% full"}`, 202)
+	h.og("PUT", "/v2/alerts/"+id+"/description?identifierType=id", `{"description":"db1 /var, 3 GB left"}`, 202)
+	if n := updates(); n != 1 {
+		t.Fatalf("updates to what the alert says already wrote %d entries, want none", n-1)
+	}
+	// A message over Opsgenie's 130 characters is cut, as a create's is.
+	long := strings.Repeat("m", 200)
+	h.og("PUT", "/v2/alerts/disk/message?identifierType=alias", `{"message":"`+long+`"}`, 202)
+	if got := h.incident(id).Summary; len([]rune(got)) != 130 || !strings.HasPrefix(got, "mmm") {
+		t.Fatalf("a long message became %q (%d runes), want it cut to 130", got, len([]rune(got)))
+	}
+
+	// What can never succeed is refused, and changes nothing.
+	for _, tc := range []struct {
+		path, body string
+		code       int
+		field      string
+	}{
+		{"/v2/alerts/disk/message?identifierType=alias", `{"message":"  "}`, 422, "message"},
+		{"/v2/alerts/disk/message?identifierType=alias", `{"description":"d"}`, 422, "message"},
+		{"/v2/alerts/disk/description?identifierType=alias", `{"description":7}`, 422, "description"},
+		{"/v2/alerts/disk/message?identifierType=tiny", `{"message":"m"}`, 422, "identifierType"},
+		{"/v2/alerts/disk/priority?identifierType=alias", `{"priority":"P2"}`, 404, ""},
+		{"/v2/alerts/disk/message?identifierType=alias", `{"message":`, 400, ""},
+	} {
+		a := h.og("PUT", tc.path, tc.body, tc.code)
+		if a.Message == "" || (tc.field != "" && a.Errors[tc.field] == "") {
+			t.Errorf("PUT %s %s: %+v", tc.path, tc.body, a)
+		}
+	}
+	if n := updates(); n != 2 {
+		t.Fatalf("refused updates wrote %d entries", n-2)
+	}
+	// An incident another intake opened has no Opsgenie description: 422,
+	// not a 202 for nothing stored. Its message is its summary.
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A", "severity": "critical"}), "Authorization", "Bearer "+amKey)
+	if r.code != 200 {
+		t.Fatalf("alert: %d %s", r.code, r.body)
+	}
+	var am string
+	for _, v := range h.list("") {
+		if v.Source == "alertmanager" {
+			am = v.ID
+		}
+	}
+	if a := h.og("PUT", "/v2/alerts/"+am+"/description", `{"description":"d"}`, 422); a.Errors["identifier"] == "" {
+		t.Errorf("a description update of an Alertmanager incident: %+v", a)
+	}
+	h.og("PUT", "/v2/alerts/"+am+"/message", `{"message":"A on db1"}`, 202)
+	if got := h.incident(am).Summary; got != "A on db1" {
+		t.Errorf("the Alertmanager incident's summary after a message update: %q", got)
+	}
+	// Like a close, an update of no open alert is accepted and changes
+	// nothing (Opsgenie does it later).
+	h.og("POST", "/v2/alerts/disk/close?identifierType=alias", ``, 202)
+	h.og("PUT", "/v2/alerts/disk/message?identifierType=alias", `{"message":"after the close"}`, 202)
+	h.og("PUT", "/v2/alerts/nope/message?identifierType=alias", `{"message":"m"}`, 202)
+	if got := h.incident(id).Summary; got == "after the close" {
+		t.Errorf("an update after the close changed the resolved incident")
+	}
+	for outcome, want := range map[string]float64{"created": 1, "updated": 3, "repeated": 4, "ignored": 2} {
+		if got := metric(t, h.reg, "pagerd_alerts_received_total", "source", "opsgenie", "service", "api", "outcome", outcome); got != want {
+			t.Errorf("pagerd_alerts_received_total{outcome=%q} = %v, want %v", outcome, got, want)
+		}
 	}
 }
 

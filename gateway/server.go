@@ -196,6 +196,7 @@ func NewServer(o ServerOptions) *Server {
 	// (storeBudget), so a sender hanging up does not cancel them.
 	e.POST(opsgenieAlertsPath, s.opsgenieCreate)
 	e.POST(opsgenieActionPath, s.opsgenieAct)
+	e.PUT(opsgenieActionPath, s.opsgenieUpdate)
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut} {
 		e.Add(m, opsgeniePingPath, s.opsgeniePing, bodyLimit(alertmanagerBodyLimit))
 	}

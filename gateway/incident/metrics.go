@@ -21,14 +21,14 @@ type metrics struct {
 // pagerd_alerts_received_total, created at zero for every service.
 var (
 	alertSources  = []string{"alertmanager", "pagerduty", "opsgenie", "heartbeat"}
-	alertOutcomes = []string{"created", "repeated", "acknowledged", "resolved", "ignored"}
+	alertOutcomes = []string{"created", "repeated", "updated", "acknowledged", "resolved", "ignored"}
 )
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pagerd_alerts_received_total",
-			Help: "Alerts and events received, by source, service and outcome (created, repeated, acknowledged, resolved, ignored).",
+			Help: "Alerts and events received, by source, service and outcome (created, repeated, updated, acknowledged, resolved, ignored).",
 		}, []string{"source", "service", "outcome"}),
 		timeToAck: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "pagerd_time_to_acknowledge_seconds", Help: "Time from trigger to first acknowledgement.",

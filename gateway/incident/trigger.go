@@ -266,12 +266,8 @@ func (s *Service) ResolveByDedup(ctx context.Context, svc *policy.Service, dedup
 // key and returns its id, or "" when no open incident has the key. outcome
 // is what pagerd_alerts_received_total counts it as.
 func (s *Service) ActByDedup(ctx context.Context, svc *policy.Service, dedupKey, source string, ev policy.Event, outcome string) (string, error) {
-	inc, err := s.o.Store.FindByDedup(ctx, svc.Name, dedupKey)
-	if isNotFound(err) || (err == nil && !inc.Open()) {
-		s.m.alerts.WithLabelValues(source, svc.Name, "ignored").Inc()
-		return "", nil
-	}
-	if err != nil {
+	inc, err := s.openIncident(ctx, svc, dedupKey, true, source)
+	if inc == nil {
 		return "", err
 	}
 	return s.actOn(ctx, svc, inc, source, ev, outcome)
@@ -283,15 +279,72 @@ func (s *Service) ActByDedup(ctx context.Context, svc *policy.Service, dedupKey,
 // key: for intakes that act on an incident by its id (Opsgenie's close and
 // acknowledge). The incident is read once.
 func (s *Service) ActByID(ctx context.Context, svc *policy.Service, id, source string, ev policy.Event, outcome string) (string, error) {
-	inc, err := s.o.Store.Get(ctx, id)
-	if isNotFound(err) || (err == nil && (inc.Service != svc.Name || !inc.Open())) {
-		s.m.alerts.WithLabelValues(source, svc.Name, "ignored").Inc()
-		return "", nil
-	}
-	if err != nil {
+	inc, err := s.openIncident(ctx, svc, id, false, source)
+	if inc == nil {
 		return "", err
 	}
 	return s.actOn(ctx, svc, inc, source, ev, outcome)
+}
+
+// openIncident reads the service's open incident that ref names, a dedup
+// key (byDedup) or an id; nil, counted as ignored, when it names none.
+func (s *Service) openIncident(ctx context.Context, svc *policy.Service, ref string, byDedup bool, source string) (*store.Incident, error) {
+	var inc *store.Incident
+	var err error
+	if byDedup {
+		inc, err = s.o.Store.FindByDedup(ctx, svc.Name, ref)
+	} else {
+		inc, err = s.o.Store.Get(ctx, ref)
+	}
+	if isNotFound(err) || (err == nil && (inc.Service != svc.Name || !inc.Open())) {
+		s.m.alerts.WithLabelValues(source, svc.Name, "ignored").Inc()
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return inc, nil
+}
+
+// Edit changes what an incident says (its summary, its details), not its
+// state: it returns the timeline entry's detail, or changed false when
+// the incident says it already (nothing is written).
+type Edit func(inc *store.Incident) (detail string, changed bool, err error)
+
+// EditOpen applies edit to the service's open incident that ref names (a
+// dedup key when byDedup, an id otherwise), as an "updated" entry by
+// source, and returns its id, or "" when ref names no open incident
+// (nothing changes, counted as ignored, as ActByDedup does). An edit
+// pages nobody: the pages still to come say what the incident says then.
+func (s *Service) EditOpen(ctx context.Context, svc *policy.Service, ref string, byDedup bool, source string, edit Edit) (string, error) {
+	inc, err := s.openIncident(ctx, svc, ref, byDedup, source)
+	if inc == nil {
+		return "", err
+	}
+	changed := false
+	_, err = s.update(ctx, inc.ID, inc, func(inc *store.Incident) ([]store.Entry, bool, error) {
+		changed = false // this read's, not a write that lost to another
+		if !inc.Open() {
+			return nil, false, nil // resolved meanwhile: nothing to say of it
+		}
+		detail, ok, err := edit(inc)
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		changed = true
+		now := s.clock()
+		inc.UpdatedAt = now
+		return []store.Entry{{At: now, Type: "updated", Actor: source, Detail: detail}}, true, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if changed {
+		s.m.alerts.WithLabelValues(source, svc.Name, "updated").Inc()
+	} else {
+		s.m.alerts.WithLabelValues(source, svc.Name, "repeated").Inc()
+	}
+	return inc.ID, nil
 }
 
 // actOn applies ev to inc, the open incident a dedup key found, just read.

@@ -302,6 +302,54 @@ func DecodeOpsgenieAction(body []byte) (*OpsgenieAction, *OpsgenieProblem) {
 	return a, nil
 }
 
+// Opsgenie's alert updates pagerd takes (PUT /v2/alerts/<identifier>/…),
+// which Alertmanager's opsgenie_configs send after every create with
+// update_alerts: true.
+const (
+	OpsgenieUpdateMessage     = "message"
+	OpsgenieUpdateDescription = "description"
+)
+
+// DecodeOpsgenieUpdate parses the body of an update of the field (message
+// or description): {"<field>": "…"}, the message not empty. The value is
+// cut to Opsgenie's limit for the field, as a create's is.
+func DecodeOpsgenieUpdate(body []byte, field string) (value string, p *OpsgenieProblem) {
+	var top map[string]json.RawMessage
+	if p := decodeOpsgenieJSON(body, &top); p != nil {
+		return "", p
+	}
+	raw, ok := top[field]
+	if !ok || string(raw) == "null" || json.Unmarshal(raw, &value) != nil {
+		return "", unprocessable(map[string]string{field: "should be a string"})
+	}
+	limit := maxOpsgenieDescription
+	if field == OpsgenieUpdateMessage {
+		if value = strings.TrimSpace(value); value == "" {
+			return "", unprocessable(map[string]string{field: "Message can not be empty."})
+		}
+		limit = maxOpsgenieMessage
+	}
+	return truncateRunes(value, limit, "…"), nil
+}
+
+// OpsgenieMessageSummary is the incident summary of an alert whose
+// message was updated to message (as DecodeOpsgenieUpdate gave it).
+func OpsgenieMessageSummary(message string) string { return capSummary(message) }
+
+// ErrNotOpsgenieDetails is the error of OpsgenieDescription for the
+// details of an incident the Opsgenie intake did not open.
+var ErrNotOpsgenieDetails = errors.New("the incident was not opened by an Opsgenie alert: it has no Opsgenie description")
+
+// OpsgenieDescription is the description of the alert whose incident has
+// the details (IncidentDetails).
+func OpsgenieDescription(details json.RawMessage) (string, error) {
+	var d opsgenieDetails
+	if err := json.Unmarshal(details, &d); err != nil || d.Source != "opsgenie" || d.Alert == nil {
+		return "", ErrNotOpsgenieDetails
+	}
+	return d.Alert.Description, nil
+}
+
 // decodeOpsgenieJSON reads a JSON object: anything else is Opsgenie's 400
 // for a body that is not JSON (or 422 for JSON that is not an object).
 func decodeOpsgenieJSON(body []byte, top *map[string]json.RawMessage) *OpsgenieProblem {

@@ -815,6 +815,10 @@ func (v *validator) contact(cf string, ct *Contact) {
 		if ct.Address != "" {
 			if u, err := url.Parse(ct.Address); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				v.errf(cf+".address", "%s via %s needs an absolute http(s) URL", ct.Channel, ct.Via)
+			} else if ct.Via == "ntfy" && strings.Trim(u.Path, "/") == "" {
+				// ntfy's root is its JSON publish endpoint: a page's
+				// plain-text body there is refused with a 400.
+				v.errf(cf+".address", "names no ntfy topic: use the topic's URL, like https://ntfy.sh/oncall-ann")
 			}
 		}
 	case "slack":

@@ -214,3 +214,35 @@ schedules:`, 1)
 		})
 	}
 }
+
+// TestLoadNtfyContactNeedsTopic: ntfy publishes to the topic named by the
+// URL's path. A URL without one (https://ntfy.sh) is ntfy's JSON publish
+// endpoint, which refuses a page's plain-text body with a 400, so every
+// page to the contact would fail, with a config that check-config passed.
+func TestLoadNtfyContactNeedsTopic(t *testing.T) {
+	for _, tc := range []struct {
+		address string
+		ok      bool
+	}{
+		{"https://ntfy.sh/oncall-ann", true},
+		{"http://ntfy.internal:8080/oncall_ann", true},
+		{"https://ntfy.sh", false},
+		{"https://ntfy.sh/", false},
+		{"https://ntfy.sh?priority=5", false},
+	} {
+		t.Run(tc.address, func(t *testing.T) {
+			src := loadEdit(t, peopleBase, "- {channel: push, via: pushover, address: uQiRzpo4DXghDmr9QzzfQu27cmVRsG}",
+				`- {channel: push, via: ntfy, address: "`+tc.address+`"}`)
+			_, err := Parse([]byte(src), "p.yaml", "")
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "users[ann].contacts[0].address") || !strings.Contains(err.Error(), "topic") {
+				t.Fatalf("want an error naming the contact's address and its missing topic, got: %v", err)
+			}
+		})
+	}
+}

@@ -479,17 +479,17 @@ func (d *Daemon) openStore(ctx context.Context, cfg *policy.Config) (store.Store
 // like an ack link (acklink.VerifyReceipt), for a person still in the
 // config. Nil when Pushover
 // was not configured at start (the callback then answers 404).
-func (d *Daemon) pushoverVerify(configured bool, now func() time.Time) func(token string) (string, string, error) {
+func (d *Daemon) pushoverVerify(configured bool, now func() time.Time) func(token string) (pushover.Paged, error) {
 	if !configured {
 		return nil
 	}
-	return func(token string) (string, string, error) {
+	return func(token string) (pushover.Paged, error) {
 		cfg := d.cfg.Load()
-		target, user, err := acklink.VerifyReceipt(cfg.Server.LinkSecret, token, now())
-		if err == nil && cfg.User(user) == nil {
+		r, err := acklink.VerifyReceipt(cfg.Server.LinkSecret, token, now())
+		if err == nil && cfg.User(r.User) == nil {
 			err = errors.New("no such user")
 		}
-		return target, user, err
+		return pushover.Paged{Target: r.Target, User: r.User, Reopened: r.Reopened, ReopenedKnown: r.ReopenedKnown}, err
 	}
 }
 

@@ -118,13 +118,13 @@ func buildNotifiers(cfg *policy.Config, current func() *policy.Config, stdout io
 		// callback is checked (pushoverVerify): a link_secret rotated by
 		// a reload must not leave new pages' callbacks refused, and the
 		// person's acknowledgement in the app lost.
-		callback := func(target, user string) string {
+		callback := func(target, user string, reopened int) string {
 			sv := current().Server
 			valid := time.Duration(po.Expire) + time.Duration(sv.LinkTTL)
 			if sv.PublicURL == "" || sv.LinkSecret == "" {
 				return ""
 			}
-			return strings.TrimRight(sv.PublicURL, "/") + pushover.CallbackPath + "/" + acklink.SignReceipt(sv.LinkSecret, target, user, now().Add(valid))
+			return strings.TrimRight(sv.PublicURL, "/") + pushover.CallbackPath + "/" + acklink.SignReceipt(sv.LinkSecret, target, user, reopened, now().Add(valid))
 		}
 		out.pushover = pushover.New(pushover.Options{APIURL: po.APIURL, Retry: time.Duration(po.Retry),
 			Expire: time.Duration(po.Expire), Callback: callback, HTTPClient: hc(), Timeout: time.Duration(po.Timeout),

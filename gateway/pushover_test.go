@@ -231,3 +231,68 @@ func TestPushoverAcknowledgementToldLateSparesTheReopenedIncident(t *testing.T) 
 		t.Fatalf("the reopened incident: %s", v.Status)
 	}
 }
+
+// TestPushoverOldEmergencyAcknowledgedAfterAReopenIsIgnored: ann
+// acknowledges in pagerd, then escalates (a reopen) before the dispatcher
+// cancels her emergency, which is left alerting. She taps Acknowledge in
+// the Pushover app to silence it. That answers the page sent before the
+// reopen: it must not acknowledge the reopened incident and stop bob's
+// pages (as a PagerDuty alert's or a Slack button's acknowledgement does
+// not), and the timeline says it was not applied. A page sent after the
+// reopen still acknowledges from the app.
+func TestPushoverOldEmergencyAcknowledgedAfterAReopenIsIgnored(t *testing.T) {
+	po := providertest.NewPushover(t)
+	h := newHarness(t, withConfig(pushoverConfig(po.URL, "http://127.0.0.1:1")))
+	id := fire(h)
+	h.step(fixedNow)
+	for _, what := range []string{"acknowledge", "escalate"} { // no dispatcher run between them
+		if r := h.api("POST", "/api/v1/incidents/"+id+"/"+what, `{"user":"ann"}`); r.code != 200 {
+			t.Fatalf("%s: %d %s", what, r.code, r.body)
+		}
+	}
+	h.step(fixedNow)
+	if code := po.Acknowledge(t, 0, "iphone"); code != 204 {
+		t.Fatalf("callback: %d", code)
+	}
+	v := h.incident(id)
+	if v.Status != "triggered" {
+		t.Fatalf("the old emergency's acknowledgement acknowledged the reopened incident: %s by %s", v.Status, v.AcknowledgedBy)
+	}
+	ignored := false
+	for _, e := range v.Timeline {
+		ignored = ignored || (e.Type == "ack_ignored" && e.User == "ann")
+	}
+	if !ignored {
+		t.Fatalf("timeline %+v", v.Timeline)
+	}
+
+	// An incident raised (reopened) after ann acknowledged it pages her
+	// again: that emergency's acknowledgement is applied, the old one's
+	// would not be.
+	raised := fireLabels(h, "g5", map[string]string{"alertname": "C", "severity": "error"})
+	h.step(h.clock.Now())
+	if r := h.api("POST", "/api/v1/incidents/"+raised+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("acknowledge: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+	if again := fireLabels(h, "g5", map[string]string{"alertname": "C", "severity": "critical"}); again != raised {
+		t.Fatalf("raised as another incident %s", again)
+	}
+	h.step(h.clock.Now())
+	ms := po.Messages()
+	if len(ms) != 3 || ms[1].Tags != raised || ms[2].Tags != raised || ms[2].Priority != 2 {
+		t.Fatalf("messages %+v", ms)
+	}
+	if code := po.Acknowledge(t, 1, "iphone"); code != 204 {
+		t.Fatalf("callback: %d", code)
+	}
+	if v := h.incident(raised); v.Status != "triggered" {
+		t.Fatalf("the page before the raise acknowledged it: %s", v.Status)
+	}
+	if code := po.Acknowledge(t, 2, "iphone"); code != 204 {
+		t.Fatalf("callback: %d", code)
+	}
+	if v := h.incident(raised); v.Status != "acknowledged" || v.AcknowledgedBy != "ann" {
+		t.Fatalf("the page after the raise, acknowledged in the app: %s by %s", v.Status, v.AcknowledgedBy)
+	}
+}

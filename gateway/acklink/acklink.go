@@ -38,9 +38,14 @@ const Path = "/ack"
 // also what keeps one from passing for the other: a receipt token is
 // handed to Pushover, a third party, and outlives an ack link, and must
 // not open the ack link's page and its Resolve button.
+//
+// A receipt token of receiptVersion also carries the incident's reopen
+// count when its page went out; one of receiptV1 (signed before it did)
+// does not, and is still taken until it expires.
 const (
 	linkVersion    = "v1"
-	receiptVersion = "p1"
+	receiptV1      = "p1"
+	receiptVersion = "p2"
 )
 
 // errBadLink is a token that is malformed, forged, for someone else's
@@ -53,14 +58,15 @@ func Sign(secret policy.Secret, incident, user string, expiry time.Time) string 
 }
 
 // SignReceipt makes the token of a Pushover receipt callback for an
-// incident (or storm bundle) and a user, valid until expiry: signed like
+// incident (or storm bundle) and a user, valid until expiry, for a page
+// sent when the incident had been reopened reopened times: signed like
 // an ack link, but not one (Verify refuses it; VerifyReceipt takes it).
-func SignReceipt(secret policy.Secret, incident, user string, expiry time.Time) string {
-	return sign(secret, receiptVersion, incident, user, expiry)
+func SignReceipt(secret policy.Secret, incident, user string, reopened int, expiry time.Time) string {
+	return sign(secret, receiptVersion, incident, user, expiry, strconv.Itoa(reopened))
 }
 
-func sign(secret policy.Secret, version, incident, user string, expiry time.Time) string {
-	payload := strings.Join([]string{version, incident, user, strconv.FormatInt(expiry.Unix(), 10)}, "|")
+func sign(secret policy.Secret, version, incident, user string, expiry time.Time, more ...string) string {
+	payload := strings.Join(append([]string{version, incident, user, strconv.FormatInt(expiry.Unix(), 10)}, more...), "|")
 	return base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." + base64.RawURLEncoding.EncodeToString(linkMAC(secret, payload))
 }
 
@@ -74,7 +80,21 @@ func linkMAC(secret policy.Secret, payload string) []byte {
 // expiry, and returns the incident and user it is for. A receipt
 // callback's token (SignReceipt) is not an ack link and is refused.
 func Verify(secret policy.Secret, token string, now time.Time) (incident, user string, err error) {
-	return verify(secret, token, now, linkVersion)
+	parts, err := verify(secret, token, now, linkVersion)
+	if err != nil {
+		return "", "", err
+	}
+	return parts[1], parts[2], nil
+}
+
+// Receipt is what a Pushover receipt callback's token names.
+type Receipt struct {
+	// Target is the incident (or storm bundle), User the person paged.
+	Target, User string
+	// Reopened is the incident's reopen count when the page went out;
+	// ReopenedKnown is false for a token signed before tokens carried it.
+	Reopened      int
+	ReopenedKnown bool
 }
 
 // VerifyReceipt checks a Pushover receipt callback's token as Verify does.
@@ -82,32 +102,51 @@ func Verify(secret policy.Secret, token string, now time.Time) (incident, user s
 // links before they had a version of their own, and an emergency sent
 // then is still acknowledged from the app; an ack link acknowledges
 // anyway, which is all a receipt does.
-func VerifyReceipt(secret policy.Secret, token string, now time.Time) (incident, user string, err error) {
-	return verify(secret, token, now, receiptVersion, linkVersion)
+func VerifyReceipt(secret policy.Secret, token string, now time.Time) (Receipt, error) {
+	parts, err := verify(secret, token, now, receiptVersion, receiptV1, linkVersion)
+	if err != nil {
+		return Receipt{}, err
+	}
+	r := Receipt{Target: parts[1], User: parts[2]}
+	if parts[0] == receiptVersion {
+		n, err := strconv.Atoi(parts[4])
+		if err != nil || n < 0 {
+			return Receipt{}, errBadLink
+		}
+		r.Reopened, r.ReopenedKnown = n, true
+	}
+	return r, nil
 }
 
-func verify(secret policy.Secret, token string, now time.Time, versions ...string) (incident, user string, err error) {
+// verify checks a token's signature, version and expiry, and returns its
+// fields: the version, incident, user and expiry, then any the version
+// adds (receiptVersion: the reopen count).
+func verify(secret policy.Secret, token string, now time.Time, versions ...string) ([]string, error) {
 	if secret.Reveal() == "" {
-		return "", "", errBadLink
+		return nil, errBadLink
 	}
 	p64, m64, ok := strings.Cut(token, ".")
 	if !ok {
-		return "", "", errBadLink
+		return nil, errBadLink
 	}
 	payload, err1 := base64.RawURLEncoding.DecodeString(p64)
 	mac, err2 := base64.RawURLEncoding.DecodeString(m64)
 	if err1 != nil || err2 != nil || !hmac.Equal(mac, linkMAC(secret, string(payload))) {
-		return "", "", errBadLink
+		return nil, errBadLink
 	}
 	parts := strings.Split(string(payload), "|")
-	if len(parts) != 4 || !slices.Contains(versions, parts[0]) {
-		return "", "", errBadLink
+	fields := 4
+	if parts[0] == receiptVersion {
+		fields = 5
+	}
+	if len(parts) != fields || !slices.Contains(versions, parts[0]) {
+		return nil, errBadLink
 	}
 	exp, err := strconv.ParseInt(parts[3], 10, 64)
 	if err != nil || !now.Before(time.Unix(exp, 0)) {
-		return "", "", errBadLink
+		return nil, errBadLink
 	}
-	return parts[1], parts[2], nil
+	return parts, nil
 }
 
 // URL is the full URL of an ack link, or "" when the config has no public

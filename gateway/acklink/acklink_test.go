@@ -48,22 +48,27 @@ func TestSignAndVerifyLink(t *testing.T) {
 // TestReceiptTokenIsNotALink: a Pushover receipt token and an ack link are
 // signed with one secret; the receipt is never taken as a link, and the
 // receipt callback takes both (links made receipts before receipts had a
-// version of their own).
+// version of their own), and receipts signed before they carried the
+// incident's reopen count, which then is not known.
 func TestReceiptTokenIsNotALink(t *testing.T) {
 	secret := policy.Secret("receipt-test-secret-0123456789")
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	receipt := SignReceipt(secret, "inc1", "ann", now.Add(time.Hour))
+	receipt := SignReceipt(secret, "inc1", "ann", 2, now.Add(time.Hour))
 	if _, _, err := Verify(secret, receipt, now); err == nil {
 		t.Fatal("a receipt token verified as an ack link")
 	}
-	if inc, user, err := VerifyReceipt(secret, receipt, now); err != nil || inc != "inc1" || user != "ann" {
-		t.Fatalf("receipt: %q %q %v", inc, user, err)
+	if r, err := VerifyReceipt(secret, receipt, now); err != nil || r != (Receipt{Target: "inc1", User: "ann", Reopened: 2, ReopenedKnown: true}) {
+		t.Fatalf("receipt: %+v %v", r, err)
 	}
 	link := Sign(secret, "inc1", "ann", now.Add(time.Hour))
-	if inc, user, err := VerifyReceipt(secret, link, now); err != nil || inc != "inc1" || user != "ann" {
-		t.Fatalf("link as a receipt: %q %q %v", inc, user, err)
+	if r, err := VerifyReceipt(secret, link, now); err != nil || r != (Receipt{Target: "inc1", User: "ann"}) {
+		t.Fatalf("link as a receipt: %+v %v", r, err)
 	}
-	if _, _, err := VerifyReceipt(secret, receipt, now.Add(time.Hour)); err == nil {
+	old := sign(secret, receiptV1, "inc1", "ann", now.Add(time.Hour))
+	if r, err := VerifyReceipt(secret, old, now); err != nil || r != (Receipt{Target: "inc1", User: "ann"}) {
+		t.Fatalf("a receipt signed before the reopen count: %+v %v", r, err)
+	}
+	if _, err := VerifyReceipt(secret, receipt, now.Add(time.Hour)); err == nil {
 		t.Fatal("an expired receipt verified")
 	}
 }

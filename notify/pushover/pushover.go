@@ -44,8 +44,9 @@ type Options struct {
 	// acknowledged, and for how long at most.
 	Retry, Expire time.Duration
 	// Callback is the receipt callback URL for an emergency page of an
-	// incident (or storm bundle) to a person ("" for none).
-	Callback   func(target, user string) string
+	// incident (or storm bundle) to a person, sent when the incident had
+	// been reopened reopened times (Message.Reopened); "" for none.
+	Callback   func(target, user string, reopened int) string
 	HTTPClient *http.Client
 	Timeout    time.Duration
 	// TokenFunc, when set, is the application token in force, read at
@@ -119,7 +120,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 		form.Set("expire", strconv.Itoa(int(n.o.Expire.Seconds())))
 		form.Set("tags", m.Incident)
 		if n.o.Callback != nil {
-			if cb := n.o.Callback(m.Incident, m.User); cb != "" {
+			if cb := n.o.Callback(m.Incident, m.User, m.Reopened); cb != "" {
 				form.Set("callback", cb)
 			}
 		}
@@ -176,18 +177,34 @@ type Callbacks struct {
 	// Verify checks a callback URL's token (as signed for the Callback
 	// option) and says whose page it was; an error refuses the request.
 	// Nil means Pushover is not configured: the callbacks answer 404.
-	Verify func(token string) (target, user string, err error)
+	Verify func(token string) (Paged, error)
+}
+
+// Paged is the emergency page a receipt callback is about.
+type Paged struct {
+	// Target is the incident (or storm bundle), User the person paged.
+	Target, User string
+	// Reopened is how many times the incident had been reopened when the
+	// page went out; ReopenedKnown is false when the callback does not
+	// say (one signed before callbacks carried it).
+	Reopened      int
+	ReopenedKnown bool
 }
 
 // Receipt acknowledges the incident (or storm bundle) of an emergency page
 // acknowledged in the Pushover app, as the person it was paged to, and
 // notes the device in its timeline. The token in the URL must verify: a
 // callback pagerd did not make is refused with 403 and changes nothing.
+// It answers that page (notify.Receiver.AcknowledgePage): the emergency
+// of a page sent before the incident was reopened is left alerting by the
+// reopen, and tapping it to silence the phone must not stop the pages of
+// the reopen.
 func (cb *Callbacks) Receipt(w http.ResponseWriter, r *http.Request) error {
 	if cb.Verify == nil {
 		return &notify.RequestError{Status: http.StatusNotFound, Msg: "Pushover is not configured (notifiers.pushover)"}
 	}
-	target, user, err := cb.Verify(r.PathValue("token"))
+	paged, err := cb.Verify(r.PathValue("token"))
+	target, user := paged.Target, paged.User
 	if err != nil {
 		return &notify.RequestError{Status: http.StatusForbidden, Msg: "this receipt callback is not one pagerd made, or it has expired"}
 	}
@@ -205,7 +222,12 @@ func (cb *Callbacks) Receipt(w http.ResponseWriter, r *http.Request) error {
 	if err := cb.Receiver.Delivered(r.Context(), target, notify.Delivery{User: user, Channel: "push", Detail: detail}); err != nil {
 		return err
 	}
-	if _, err := cb.Receiver.Act(r.Context(), target, user, notify.Acknowledge); err != nil && !errors.Is(err, notify.ErrNotFound) {
+	if paged.ReopenedKnown {
+		_, err = cb.Receiver.AcknowledgePage(r.Context(), user, notify.Page{Target: target, Reopened: paged.Reopened})
+	} else {
+		_, err = cb.Receiver.Act(r.Context(), target, user, notify.Acknowledge)
+	}
+	if err != nil && !errors.Is(err, notify.ErrNotFound) {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -17,7 +17,7 @@ const key = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
 func TestPushoverPriorities(t *testing.T) {
 	f := providertest.NewPushover(t)
 	n := pushover.New(pushover.Options{Token: providertest.PushoverToken, APIURL: f.URL, Retry: 45 * time.Second, Expire: time.Hour,
-		Callback: func(target, user string) string { return "https://pagerd.example.com/cb/" + target + "/" + user }})
+		Callback: func(target, user string, _ int) string { return "https://pagerd.example.com/cb/" + target + "/" + user }})
 	ctx := context.Background()
 	high := notify.Message{Incident: "i1", User: "ann", Address: key, Priority: "P0", Service: "api", Urgency: "high", Text: "[P0] api: down",
 		AckURL: "https://pagerd.example.com/ack/x"}

@@ -296,3 +296,41 @@ func TestPushoverOldEmergencyAcknowledgedAfterAReopenIsIgnored(t *testing.T) {
 		t.Fatalf("the page after the raise, acknowledged in the app: %s by %s", v.Status, v.AcknowledgedBy)
 	}
 }
+
+// TestPushoverEmergencyThatMayHaveBeenSentIsCancelled: Pushover takes
+// ann's emergency push but answers after the timeout, so the page is
+// recorded notify_failed, "may have been sent", and her phone does alert
+// every retry. Once the incident is acknowledged in pagerd, that
+// emergency is cancelled like one recorded sent: left alone, her phone
+// went on alerting about an acknowledged (or resolved) incident until it
+// expired, up to 3 hours.
+func TestPushoverEmergencyThatMayHaveBeenSentIsCancelled(t *testing.T) {
+	po := providertest.NewPushover(t)
+	late := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/1/messages.json" {
+			po.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		po.ServeHTTP(rec, r) // taken, then answered too late
+		<-r.Context().Done()
+	}))
+	defer late.Close()
+	cfg := strings.Replace(pushoverConfig(late.URL, "http://127.0.0.1:1"), "retry: 30s, expire: 2h}", "retry: 30s, expire: 2h, timeout: 200ms}", 1)
+	h := newHarness(t, withConfig(cfg))
+	id := fire(h)
+	h.step(fixedNow)
+	if ms := po.Messages(); len(ms) != 1 || ms[0].Priority != 2 {
+		t.Fatalf("messages %+v", ms)
+	}
+	if !h.timelineHas(id, "notify_failed", "may have been sent") {
+		t.Fatalf("timeline %+v", h.incident(id).Timeline)
+	}
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	h.step(fixedNow)
+	if c := po.Cancels(); len(c) != 1 || c[0] != id {
+		t.Fatalf("cancels %v: the emergency that may have been sent goes on alerting after the acknowledgement", c)
+	}
+}

@@ -1473,3 +1473,32 @@ func TestStormPagerDutyAcknowledgementOfABundleKeptWithoutCounts(t *testing.T) {
 		}
 	}
 }
+
+// TestStormMessageRefusedBringsTheNextStepsForward: ann's push storm
+// message is refused by the provider. Like a single page refused (and like
+// a delivery report saying the message did not arrive), that brings the
+// next step of every incident it carried forward: their SMS go out now, not
+// at their own time two minutes later.
+func TestStormMessageRefusedBringsTheNextStepsForward(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig))
+			h.rec.fail = func(m notify.Message) error {
+				if m.Channel == "push" && store.IsBundleID(m.Incident) {
+					return errors.New("provider: 400 refused")
+				}
+				return nil
+			}
+			ids := storm(h, 8, "g")
+			h.step(fixedNow)
+			_, held := split(t, ids, h.rec.sentTo("ann", "push"))
+			h.runUntil(fixedNow.Add(30 * time.Second))
+			sms := h.rec.sentTo("ann", "sms")
+			for _, id := range held {
+				if len(mentions(sms, id)) == 0 {
+					t.Fatalf("%s: its storm message was refused at 10s, and no SMS named it by 30s (pages %v)", id, h.rec.lines(fixedNow))
+				}
+			}
+		})
+	}
+}

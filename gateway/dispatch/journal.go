@@ -58,7 +58,11 @@ type journaledFlush struct {
 	notes map[string][]store.Entry
 	// pushed are the incidents to mark as pushed to PagerDuty (markPushed).
 	pushed []string
-	at     time.Time
+	// refused are the incidents whose page the message failed: each
+	// brings its person's next step forward once the flush is stored
+	// (refusedForward).
+	refused []string
+	at      time.Time
 	// takenOver marks a message whose Flushed found the claim taken over:
 	// it is kept, for this replica's takeover to record rather than send
 	// again, but not counted as unrecorded (size), since the store did

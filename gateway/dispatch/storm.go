@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -158,7 +159,60 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 			"storm", c.Storm, "incidents", f.pushed, "err", markErr)
 	}
 	d.journal.flushRecorded(c.Storm)
+	d.refusedForward(ctx, cfg, user, channel, f.refused)
 	return nil
+}
+
+// refusedForward brings forward, in each incident whose page a storm
+// message failed, its person's next step (policy.EventChannelFailed), as a
+// single page refused does (refused) and a delivery report saying the
+// message did not arrive does: without it the person's SMS or call came at
+// its own time, minutes later, after a message nobody got. It runs once,
+// after the flush is stored (a second time would bring the step after
+// that forward too). A write that fails is logged: the step keeps its time.
+func (d *Dispatcher) refusedForward(ctx context.Context, cfg *policy.Config, user, channel string, ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	eng := policy.Engine{Config: cfg}
+	ev := policy.Event{Kind: policy.EventChannelFailed, Actor: user, Channel: channel}
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			for attempt := 0; ; attempt++ {
+				inc, err := d.o.Store.Get(ctx, id)
+				if errors.Is(err, store.ErrNotFound) {
+					return
+				}
+				var st policy.Incident
+				if err == nil {
+					st, _, err = eng.Apply(inc.State, ev, d.o.Now().UTC().Truncate(time.Millisecond))
+				}
+				if err == nil {
+					if reflect.DeepEqual(st, inc.State) {
+						return
+					}
+					inc.State = st
+					err = d.o.Store.Update(ctx, inc, nil)
+					if errors.Is(err, store.ErrConflict) && attempt < 10 {
+						continue
+					}
+				}
+				if err != nil {
+					d.log.Error("storm message failed, and its incident's next step could not be brought forward: it comes at its own time",
+						"incident", id, "user", user, "channel", channel, "err", err)
+				}
+				return
+			}
+		}()
+	}
+	wg.Wait()
+	d.Wake()
 }
 
 // stormHold is the prefix of a storm's key in the journal's holds, apart
@@ -402,6 +456,11 @@ func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.C
 	if len(live) > 0 {
 		if f.notes, f.pushed, err = d.sendBundle(ctx, cfg, c, user, channel, live, gone, now, sendBy); err != nil {
 			return f, err
+		}
+		for _, p := range live {
+			if es := f.notes[p.Incident]; len(es) > 0 && es[0].Type == "notify_failed" {
+				f.refused = append(f.refused, p.Incident)
+			}
 		}
 	}
 	if len(gone) > 0 {

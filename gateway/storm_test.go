@@ -1502,3 +1502,33 @@ func TestStormMessageRefusedBringsTheNextStepsForward(t *testing.T) {
 		})
 	}
 }
+
+// TestStormMessageThatFailedDoesNotHoldTheNextP0: ann's P0 storm message
+// fails, so she has had no P0 page since the window it opened. A new P0
+// two seconds later is more urgent than anything sent to her in that
+// window and goes out at once, not held to the window's end behind a
+// message she never got.
+func TestStormMessageThatFailedDoesNotHoldTheNextP0(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig))
+			h.rec.fail = func(m notify.Message) error {
+				if m.Channel == "push" && store.IsBundleID(m.Incident) {
+					return errors.New("provider: 503 unavailable")
+				}
+				return nil
+			}
+			storm(h, 4, "g")
+			h.step(fixedNow)
+			h.step(fixedNow.Add(10 * time.Second))
+			if got := len(h.rec.sentTo("ann", "push")); got != 3 {
+				t.Fatalf("%d pushes delivered, want the three at once (the storm message failed)", got)
+			}
+			p0 := fireAs(h, amKey, "late", "critical")
+			h.step(fixedNow.Add(12 * time.Second))
+			if got := mentions(h.rec.sentTo("ann", "push"), p0); len(got) != 1 || got[0].Incident != p0 {
+				t.Fatalf("the new P0 at +12s was not pushed at once: %+v", entriesOf(timeline(h, p0), "notify_held", "push"))
+			}
+		})
+	}
+}

@@ -457,10 +457,21 @@ func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.C
 		if f.notes, f.pushed, err = d.sendBundle(ctx, cfg, c, user, channel, live, gone, now, sendBy); err != nil {
 			return f, err
 		}
+		sent := false
 		for _, p := range live {
-			if es := f.notes[p.Incident]; len(es) > 0 && es[0].Type == "notify_failed" {
+			switch es := f.notes[p.Incident]; {
+			case len(es) == 0:
+			case es[0].Type == "notify_failed":
 				f.refused = append(f.refused, p.Incident)
+			case es[0].Type == "notify":
+				sent = true
 			}
+		}
+		if !sent {
+			// Failed or called off: nothing was sent in the next
+			// window, and a page more urgent than what was sent in
+			// it must not wait behind a message the person never got.
+			f.top = store.NoRank
 		}
 	}
 	if len(gone) > 0 {

@@ -1532,3 +1532,48 @@ func TestStormMessageThatFailedDoesNotHoldTheNextP0(t *testing.T) {
 		})
 	}
 }
+
+// TestStormUnresolvedRulePageHeldSurvivesAReacknowledgement: ann
+// acknowledged her P0 a minute in; an hour later it is still open, and the
+// unresolved rule pages bob, the secondary, whose push joins his storm (he
+// has had three pages in the window). Ann acknowledges again two seconds
+// later. The rule pages acknowledged incidents (a page of it on its way is
+// not called off by an acknowledgement either): bob's held push still goes
+// out in his storm message, instead of being left out as "acknowledged
+// meanwhile", which told him nothing of the incident at all.
+func TestStormUnresolvedRulePageHeldSurvivesAReacknowledgement(t *testing.T) {
+	cfg := strings.Replace(stormConfig, "    levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]\n",
+		"    levels: [{name: primary, timeout: 2h, targets: [{schedule: s, tier: primary}]}, {name: secondary, targets: [{schedule: s, tier: web}]}]\n"+
+			"    unresolved: [{priorities: [P0], after: 1h, notify: [{level: secondary}]}]\n", 1)
+	if cfg == stormConfig {
+		t.Fatal("the config edit did not apply")
+	}
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(cfg))
+			x := fireAs(h, amKey, "x", "critical")
+			h.step(fixedNow)
+			h.clock.Set(fixedNow.Add(time.Minute))
+			if r := h.api("POST", "/api/v1/incidents/"+x+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("ack: %d %s", r.code, r.body)
+			}
+			h.clock.Set(fixedNow.Add(time.Hour - time.Second))
+			for i := 0; i < 3; i++ {
+				fireAs(h, webKey, fmt.Sprintf("w%d", i), "critical")
+			}
+			h.step(fixedNow.Add(time.Hour - time.Second))
+			h.step(fixedNow.Add(time.Hour))
+			if held := entriesOf(timeline(h, x), "notify_held", "push"); len(held) != 1 || held[0].User != "bob" {
+				t.Fatalf("bob's push from the unresolved rule was not held: %+v", held)
+			}
+			h.clock.Set(fixedNow.Add(time.Hour + 2*time.Second))
+			if r := h.api("POST", "/api/v1/incidents/"+x+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("ack again: %d %s", r.code, r.body)
+			}
+			h.runUntil(fixedNow.Add(time.Hour + 10*time.Second))
+			if got := mentions(h.rec.sentTo("bob", "push"), x); len(got) != 1 || !store.IsBundleID(got[0].Incident) {
+				t.Fatalf("bob's pushes naming the incident: %+v, want his storm message (pages %v)", got, h.rec.lines(fixedNow))
+			}
+		})
+	}
+}

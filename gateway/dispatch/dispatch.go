@@ -1336,7 +1336,8 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	if r := stormRules(cfg); r.Window > 0 && !admitted {
 		hp := store.HeldPage{Incident: inc.ID, Deadline: p.deadline, Service: inc.Service, Priority: inc.State.Priority,
 			Rank: rank(cfg, inc.Service, inc.State.Priority), Urgency: urgency, Level: a.Level,
-			Summary: textcut.Bytes(inc.Summary, 200, textcut.Ellipsis), Due: a.At, Via: contact.Via, Reopened: inc.State.Reopened}
+			Summary: textcut.Bytes(inc.Summary, 200, textcut.Ellipsis), Due: a.At, Via: contact.Via, Reopened: inc.State.Reopened,
+			PagesAcknowledged: rootPagesAcknowledged(inc.State, p.root)}
 		adm, err := d.o.Store.Admit(ctx, store.StormKey(a.User, a.Channel), hp, now, r)
 		switch {
 		case err != nil:
@@ -1499,14 +1500,20 @@ func (d *Dispatcher) stillDue(ctx context.Context, incident, root string) bool {
 		d.log.Warn("dispatcher: could not tell whether a page retried is still due; it goes out", "incident", incident, "err", err)
 		return true
 	}
-	i := slices.IndexFunc(inc.State.Pending, func(dl policy.Deadline) bool { return dl.ID == root })
-	switch {
-	case i < 0:
+	if !slices.ContainsFunc(inc.State.Pending, func(dl policy.Deadline) bool { return dl.ID == root }) {
 		return false
-	case inc.State.Pending[i].Kind == policy.DeadlineUnresolved, inc.State.Pending[i].Kind == policy.DeadlineStatusUpdate:
-		return true
 	}
-	return inc.State.Status == policy.StatusTriggered
+	return rootPagesAcknowledged(inc.State, root) || inc.State.Status == policy.StatusTriggered
+}
+
+// rootPagesAcknowledged says whether root, a pending deadline of st, is
+// an unresolved rule or a missing status update, which page an
+// acknowledged incident (they reopen it): an acknowledgement while their
+// page is on its way (stillDue) or held for a storm message does not stop
+// it.
+func rootPagesAcknowledged(st policy.Incident, root string) bool {
+	i := slices.IndexFunc(st.Pending, func(dl policy.Deadline) bool { return dl.ID == root })
+	return i >= 0 && (st.Pending[i].Kind == policy.DeadlineUnresolved || st.Pending[i].Kind == policy.DeadlineStatusUpdate)
 }
 
 // dueAgain puts a notify step that was fired, and sent back by the rate

@@ -422,8 +422,9 @@ func headIs(held []store.HeldPage, pages []string) bool {
 	return true
 }
 
-// sendHeld sends one message for the held pages of incidents still
-// triggered and says how it went, for the journal and the timelines.
+// sendHeld sends one message for the held pages that still page their
+// incidents (stillPaged) and says how it went, for the journal and the
+// timelines.
 func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.Claim, user, channel string,
 	held []store.HeldPage, now, sendBy time.Time) (journaledFlush, error) {
 	f := journaledFlush{top: store.NoRank, notes: map[string][]store.Entry{}}
@@ -446,7 +447,7 @@ func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.C
 	}
 	var live, gone []store.HeldPage
 	for _, p := range pages {
-		if statuses[p.Incident] == policy.StatusTriggered {
+		if stillPaged(p, statuses[p.Incident]) {
 			live = append(live, p)
 			f.top = min(f.top, p.Rank)
 		} else {
@@ -642,7 +643,7 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 		// send window (flush looked before them).
 		return nil, nil, errPastSendBy
 	}
-	err := d.send(notify.WithStillDue(ctx, func(ctx context.Context) bool { return d.bundleStillDue(ctx, b.Incidents) }), n, msg)
+	err := d.send(notify.WithStillDue(ctx, func(ctx context.Context) bool { return d.bundleStillDue(ctx, live) }), n, msg)
 	sentAt := d.o.Now().UTC().Truncate(time.Millisecond)
 	if errors.Is(err, notify.ErrNoLongerDue) {
 		// Nothing went out: the timelines keep their notify_held, as for
@@ -698,23 +699,34 @@ func bundleUrgency(live []store.HeldPage, top string) string {
 }
 
 // bundleStillDue is what a storm message's retries and waits ask
-// (notify.WithStillDue): is any of its incidents still triggered? It
-// pages for all of them, so it is called off only when none is. A read
-// that fails answers yes.
-func (d *Dispatcher) bundleStillDue(ctx context.Context, ids []string) bool {
+// (notify.WithStillDue): does any of its pages still page its incident
+// (stillPaged)? It pages for all of them, so it is called off only when
+// none does. A read that fails answers yes.
+func (d *Dispatcher) bundleStillDue(ctx context.Context, live []store.HeldPage) bool {
 	ctx, cancel := context.WithTimeout(ctx, stillDueTimeout)
 	defer cancel()
+	ids := make([]string, len(live))
+	for i, p := range live {
+		ids[i] = p.Incident
+	}
 	statuses, err := d.o.Store.Statuses(ctx, ids)
 	if err != nil {
 		d.log.Warn("dispatcher: could not tell whether a storm message retried is still due; it goes out", "incidents", len(ids), "err", err)
 		return true
 	}
-	for _, id := range ids {
-		if statuses[id] == policy.StatusTriggered {
+	for _, p := range live {
+		if stillPaged(p, statuses[p.Incident]) {
 			return true
 		}
 	}
 	return false
+}
+
+// stillPaged says whether a held page still pages its incident, of status
+// st: while it is triggered, or, for a page that pages an acknowledged
+// incident too (an unresolved rule's), until it is resolved.
+func stillPaged(p store.HeldPage, st policy.Status) bool {
+	return st == policy.StatusTriggered || (st == policy.StatusAcknowledged && p.PagesAcknowledged)
 }
 
 // markPushed marks incidents as pushed to PagerDuty, for a storm message
@@ -768,9 +780,11 @@ func distinctIncidents(held []store.HeldPage) []store.HeldPage {
 			out = append(out, p)
 		case p.Rank < out[i].Rank:
 			p.Reopened = max(p.Reopened, out[i].Reopened)
+			p.PagesAcknowledged = p.PagesAcknowledged || out[i].PagesAcknowledged
 			out[i] = p
 		default:
 			out[i].Reopened = max(out[i].Reopened, p.Reopened)
+			out[i].PagesAcknowledged = out[i].PagesAcknowledged || p.PagesAcknowledged
 		}
 	}
 	return out

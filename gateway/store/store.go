@@ -811,6 +811,12 @@ type HeldPage struct {
 	// Reopened is the incident's reopen count (policy.Incident.Reopened)
 	// when the page was held, kept in its message's Bundle.
 	Reopened int `json:"o,omitempty"`
+	// PagesAcknowledged marks a page that goes out for an acknowledged
+	// incident too: an unresolved rule's or a missing status update's,
+	// which page acknowledged incidents (they reopen them). Its message
+	// leaves it out only once the incident is resolved. Before Sent, which
+	// EncodeHeldPage appends last.
+	PagesAcknowledged bool `json:"a,omitempty"`
 	// Sent marks a page that went out at once while others were held (a
 	// priority raise made it more urgent than anything sent in the
 	// window): it is not sent again, and the person has had its incident,

@@ -217,3 +217,47 @@ func TestRateLimitedPageInAStormGoesOutAtItsTurn(t *testing.T) {
 		})
 	}
 }
+
+// TestRateLimitedPageCountsItsLatenessFromItsStep: three SMS due at 2m,
+// Twilio's limit one every 50 s: they go out at 2m, 2m50s and 3m40s, and
+// pagerd_dispatch_lateness_seconds says so (0, 50 s and 100 s late), so
+// that PagerdDispatchLate, which names rate limits as a cause, sees them.
+// (A page sent back was measured from its turn, not its step: the burst
+// read as on time.)
+func TestRateLimitedPageCountsItsLatenessFromItsStep(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	cfg := strings.Replace(twilioAt(fake, twilioConfig), "notifiers:\n",
+		"notifiers:\n  storm: {window: 0s}\n  rate_limits: {twilio: {per_second: 0.02, burst: 1}}\n", 1)
+	h := newHarness(t, withConfig(cfg), realTransport("twilio"), fastRetries())
+	for _, g := range []string{"g1", "g2", "g3"} {
+		r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", g, map[string]string{"alertname": "A" + g, "severity": "critical"}),
+			"Authorization", "Bearer "+amKey)
+		if r.code != 200 {
+			t.Fatalf("webhook: %d %s", r.code, r.body)
+		}
+	}
+	h.runUntil(fixedNow.Add(2*time.Minute - time.Second))
+	before := histogramSum(t, h, "pagerd_dispatch_lateness_seconds")
+	h.runUntil(fixedNow.Add(4 * time.Minute))
+	if n := len(fake.Messages()); n != 3 {
+		t.Fatalf("by 4m Twilio got %d SMS, want 3", n)
+	}
+	if got := histogramSum(t, h, "pagerd_dispatch_lateness_seconds") - before; got < 150 {
+		t.Fatalf("the three SMS were %v s late in all by pagerd_dispatch_lateness_seconds, want 150 (0, 50 and 100)", got)
+	}
+}
+
+// histogramSum is the sum of a histogram's observations.
+func histogramSum(t testing.TB, h *harness, name string) float64 {
+	t.Helper()
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+			return mf.GetMetric()[0].GetHistogram().GetSampleSum()
+		}
+	}
+	return 0
+}

@@ -66,6 +66,10 @@ type Deadline struct {
 	// held for a storm message that comes later still. The machine only
 	// carries it.
 	Admitted bool `json:"admitted,omitempty"`
+	// FirstDue is, for a notify step put back at its turn that way, when
+	// it first came due: its page's lateness counts from then. The
+	// machine only carries it.
+	FirstDue time.Time `json:"first_due,omitzero"`
 }
 
 // Incident is everything the escalation machine needs to decide what comes

@@ -1414,7 +1414,11 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		e.Detail += dedupKeyMark + pagerduty.DedupKey(inc.ID, a.User, msg.Reopened) + " (reopened since the last page there: a new PagerDuty alert)"
 	}
 	d.m.pages.WithLabelValues(a.Channel, contact.Via, "sent").Inc()
-	d.m.lateness.Observe(d.o.Now().Sub(a.At).Seconds())
+	due := a.At
+	if !p.step.FirstDue.IsZero() {
+		due = p.step.FirstDue // put back at its turn: late from its step, not its turn
+	}
+	d.m.lateness.Observe(d.o.Now().Sub(due).Seconds())
 	return e
 }
 
@@ -1520,6 +1524,9 @@ func rootPagesAcknowledged(st policy.Incident, root string) bool {
 // limit, back into the incident's pending steps at at, its turn: the same
 // step (id and order), so that nothing else about the incident changes.
 func dueAgain(st policy.Incident, step policy.Deadline, at time.Time) policy.Incident {
+	if step.FirstDue.IsZero() {
+		step.FirstDue = step.At
+	}
 	step.At = turnAt(at)
 	st.Pending = append(slices.Clone(st.Pending), step)
 	slices.SortStableFunc(st.Pending, func(a, b policy.Deadline) int {

@@ -214,6 +214,12 @@ func appendDeadline(b []byte, d *policy.Deadline) ([]byte, error) {
 	if d.Admitted {
 		b = append(b, `,"admitted":true`...)
 	}
+	if !d.FirstDue.IsZero() {
+		b = append(b, `,"first_due":`...)
+		if b, err = appendJSONTime(b, d.FirstDue); err != nil {
+			return nil, err
+		}
+	}
 	return append(b, '}'), nil
 }
 

@@ -797,3 +797,73 @@ func TestBareReplyToAResolvedPageActsOnNothing(t *testing.T) {
 		t.Fatalf("reply %q: want it to say B (%s) was resolved, and how to act on A (%s)", out, twilio.ReplyCode(b), twilio.ReplyCode(a))
 	}
 }
+
+// TestUndeliveredPageIsCountedAndLogged: Twilio takes an SMS (201), so
+// pagerd_pages_total counts it sent, and reports later that it never
+// arrived (30034: a US number not registered for A2P 10DLC, whose every
+// SMS is blocked so). Only the incident's timeline said so: the page
+// failure alerts watch pagerd_pages_total, the provider check passes and
+// nothing was logged, so SMS paging could be dead for everyone unseen. A
+// report that a page did not arrive is counted and logged at warn; one
+// that it did is counted too, for the ratio.
+func TestUndeliveredPageIsCountedAndLogged(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	h := newHarness(t, withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	if len(fake.Messages()) != 1 {
+		t.Fatalf("Twilio got %d messages", len(fake.Messages()))
+	}
+	if v := metric(t, h.reg, "pagerd_pages_total", "channel", "sms", "result", "sent"); v != 1 {
+		t.Fatalf("pagerd_pages_total{channel=sms,result=sent} = %v, want 1", v)
+	}
+	cb := fake.Messages()[0].Get("StatusCallback")
+	report := func(status, code string) {
+		form := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {status}, "AccountSid": {twSID}}
+		if code != "" {
+			form.Set("ErrorCode", code)
+		}
+		if code, body := fake.Callback(t, cb, form); code != 204 {
+			t.Fatalf("report %s: %d %s", status, code, body)
+		}
+	}
+	report("undelivered", "30034")
+	if v := metric(t, h.reg, "pagerd_delivery_reports_total", "channel", "sms", "result", "failed"); v != 1 {
+		t.Errorf("pagerd_delivery_reports_total{channel=sms,result=failed} = %v, want 1", v)
+	}
+	if got := h.logLines("WARN", id, "undelivered (Twilio error 30034)"); len(got) != 1 {
+		t.Errorf("the undelivered page was logged %d times at warn, want once:\n%s", len(got), h.logs.String())
+	}
+	report("delivered", "")
+	if v := metric(t, h.reg, "pagerd_delivery_reports_total", "channel", "sms", "result", "delivered"); v != 1 {
+		t.Errorf("pagerd_delivery_reports_total{channel=sms,result=delivered} = %v, want 1", v)
+	}
+}
+
+// TestVoicemailCallIsNotCountedDelivered: a call a voicemail picked up is
+// counted failed when it picks up; Twilio's report that the call then
+// completed (AnsweredBy still says the machine) is not a page delivered.
+func TestVoicemailCallIsNotCountedDelivered(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	cfgText := strings.Replace(twilioConfig, `{channel: voice, via: log}`, `{channel: voice, via: twilio, address: "+15555550111"}`, 1)
+	h := newHarness(t, withConfig(twilioAt(fake, cfgText)), realTransport("twilio"))
+	fire(h)
+	h.runUntil(fixedNow.Add(5 * time.Minute))
+	if len(fake.Calls()) != 1 {
+		t.Fatalf("%d calls placed", len(fake.Calls()))
+	}
+	call := fake.Calls()[0]
+	if code, body := fake.Callback(t, call.Get("Url"), url.Values{"CallSid": {"CA1"}, "AnsweredBy": {"machine_start"}}); code != 200 {
+		t.Fatalf("voicemail: %d %s", code, body)
+	}
+	if code, body := fake.Callback(t, call.Get("StatusCallback"),
+		url.Values{"CallSid": {"CA1"}, "CallStatus": {"completed"}, "AnsweredBy": {"machine_start"}, "AccountSid": {twSID}}); code != 204 {
+		t.Fatalf("status: %d %s", code, body)
+	}
+	if v := metric(t, h.reg, "pagerd_delivery_reports_total", "channel", "voice", "result", "failed"); v != 1 {
+		t.Errorf("pagerd_delivery_reports_total{channel=voice,result=failed} = %v, want 1", v)
+	}
+	if v := metric(t, h.reg, "pagerd_delivery_reports_total", "channel", "voice", "result", "delivered"); v != 0 {
+		t.Errorf("pagerd_delivery_reports_total{channel=voice,result=delivered} = %v, want 0: the voicemail's call counted delivered", v)
+	}
+}

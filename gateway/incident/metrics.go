@@ -12,6 +12,10 @@ import (
 type metrics struct {
 	alerts    *prometheus.CounterVec
 	timeToAck prometheus.Histogram
+	// deliveries counts providers' reports on pages they had taken: a
+	// page the provider took counts as sent in pagerd_pages_total even
+	// when it reports later that it never arrived.
+	deliveries *prometheus.CounterVec
 
 	mu             sync.Mutex
 	initialisedFor map[string]bool
@@ -34,9 +38,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "pagerd_time_to_acknowledge_seconds", Help: "Time from trigger to first acknowledgement.",
 			Buckets: []float64{10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400},
 		}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pagerd_delivery_reports_total",
+			Help: "Providers' reports on pages they had taken (Twilio's SMS delivery reports and call outcomes, a voicemail pickup among them), by channel and result (delivered, failed: the page did not reach the person).",
+		}, []string{"channel", "result"}),
 		initialisedFor: map[string]bool{},
 	}
-	reg.MustRegister(m.alerts, m.timeToAck)
+	for _, ch := range []string{policy.ChannelSMS, policy.ChannelVoice} {
+		for _, res := range []string{"delivered", "failed"} {
+			m.deliveries.WithLabelValues(ch, res)
+		}
+	}
+	reg.MustRegister(m.alerts, m.timeToAck, m.deliveries)
 	return m
 }
 

@@ -223,6 +223,14 @@ func (s *Service) escalatedBy(ctx context.Context, inc *store.Incident) string {
 // Delivered records a provider's delivery report, and a page that did not
 // arrive brings the person's next step forward (notify.Receiver).
 func (s *Service) Delivered(ctx context.Context, target string, d notify.Delivery) error {
+	// The provider took the page, so it counts as sent; that it never
+	// arrived shows here or nowhere outside the timeline.
+	result := "delivered"
+	if d.Failed {
+		result = "failed"
+		s.log.Warn("page not delivered, the provider reports", "incident", target, "user", d.User, "channel", d.Channel, "report", d.Detail)
+	}
+	s.m.deliveries.WithLabelValues(d.Channel, result).Inc()
 	e := store.Entry{At: s.clock(), Type: "delivery", User: d.User, Channel: d.Channel, Detail: d.Detail}
 	// It did not reach them: their next step (the call) comes now.
 	ev := policy.Event{Kind: policy.EventChannelFailed, Actor: d.User, Channel: d.Channel}

@@ -120,6 +120,12 @@ func (cb *Callbacks) Status(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
+	if status == "completed" && voicemail(r.PostForm.Get("AnsweredBy")) {
+		// Recorded, counted and the next step brought forward when the
+		// voicemail picked up (Voice): its end is no page delivered.
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
 	q := r.URL.Query()
 	detail := status
 	if code := r.PostForm.Get("ErrorCode"); code != "" {
@@ -484,7 +490,7 @@ func (cb *Callbacks) Voice(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	if answered := r.PostForm.Get("AnsweredBy"); strings.HasPrefix(answered, "machine") || answered == "fax" {
+	if answered := r.PostForm.Get("AnsweredBy"); voicemail(answered) {
 		d := notify.Delivery{User: q.Get("user"), Channel: "voice", Detail: "voicemail pickup (" + answered + "), not a page answered", Failed: true}
 		if err := cb.Receiver.Delivered(r.Context(), q.Get("incident"), d); err != nil {
 			// A 5xx would have Twilio play "application error" into
@@ -518,6 +524,12 @@ func (cb *Callbacks) Voice(w http.ResponseWriter, r *http.Request) error {
 		twiml.VoiceGather{NumDigits: "1", Action: cb.callURL(r, GatherPath), Method: "POST", Timeout: "10",
 			InnerElements: []twiml.Element{twiml.VoiceSay{Message: text + " Press 4 to acknowledge, 5 to escalate, 6 to resolve, or star to repeat."}}},
 		twiml.VoiceSay{Message: "No key was pressed. Goodbye."}, twiml.VoiceHangup{})
+}
+
+// voicemail reports whether answering-machine detection's AnsweredBy says
+// a machine (a voicemail) or a fax took the call, not the person.
+func voicemail(answeredBy string) bool {
+	return strings.HasPrefix(answeredBy, "machine") || answeredBy == "fax"
 }
 
 // carriedText is what a call says when the incident cannot be read: what

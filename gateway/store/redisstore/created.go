@@ -159,6 +159,7 @@ func canonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 	s.Pending = cloneOrNil(s.Pending)
 	for i := range s.Pending {
 		at(&s.Pending[i].At)
+		at(&s.Pending[i].FirstDue)
 	}
 	if s.Maintenance != nil {
 		m := *s.Maintenance

@@ -2,8 +2,11 @@ package gateway
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -529,5 +532,44 @@ func TestAcknowledgementToldLateSparesTheReopenedIncident(t *testing.T) {
 				t.Fatalf("the reopened incident: %s", v.Status)
 			}
 		})
+	}
+}
+
+// TestPagerDutyForwardOfAPageThatMayHaveBeenSent: PagerDuty took the push
+// and answered too late: the page is recorded failed, "may have been
+// sent", but PagerDuty has the alert open and notifies the person by its
+// own rules. The acknowledgement in pagerd is told to PagerDuty all the
+// same. (Before: only pages recorded sent were forwarded, and PagerDuty
+// went on notifying the person of an incident acknowledged in pagerd.)
+func TestPagerDutyForwardOfAPageThatMayHaveBeenSent(t *testing.T) {
+	fake := providertest.NewPagerDuty(t)
+	var slow atomic.Bool
+	slow.Store(true)
+	late := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !slow.Load() {
+			fake.ServeHTTP(w, r)
+			return
+		}
+		fake.ServeHTTP(httptest.NewRecorder(), r) // taken, then answered too late
+		<-r.Context().Done()
+	}))
+	defer late.Close()
+	cfg := strings.Replace(pdConfig, "pagerduty: {", "pagerduty: {events_url: "+late.URL+", timeout: 200ms, ", 1)
+	h := newHarness(t, withConfig(cfg), realTransport("pagerduty"), fastRetries())
+	id := fire(h)
+	h.step(fixedNow)
+	if n := pdEvents(fake, id, "carol", "trigger"); n == 0 || !h.timelineHas(id, "notify_failed", "may have been sent") {
+		t.Fatalf("%d triggers at PagerDuty; timeline %+v", n, h.incident(id).Timeline)
+	}
+	slow.Store(false)
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"carol"}`); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	h.step(fixedNow.Add(time.Second))
+	if n := pdEvents(fake, id, "carol", "acknowledge"); n != 1 {
+		t.Fatalf("PagerDuty got %d acknowledgements of the alert it may have opened, want 1; timeline %+v", n, h.incident(id).Timeline)
+	}
+	if got := fake.Alert(pagerduty.DedupKey(id, "carol", 0)); got != "acknowledged" {
+		t.Fatalf("PagerDuty's alert is %q after the acknowledgement", got)
 	}
 }

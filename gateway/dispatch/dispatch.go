@@ -1398,7 +1398,11 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		return store.Entry{}
 	}
 	if err != nil {
+		err = pagerDutyMayHaveTaken(contact.Via, err)
 		e.Type, e.Detail = "notify_failed", fmt.Sprintf("via %s: %v", contact.Via, err)
+		if contact.Via == "pagerduty" && msg.Reopened > 0 && errors.Is(err, notify.ErrMaybeSent) {
+			e.Detail += dedupKeyMark + pagerduty.DedupKey(inc.ID, a.User, msg.Reopened)
+		}
 		d.m.pages.WithLabelValues(a.Channel, contact.Via, "failed").Inc()
 		d.log.Warn("page "+notify.Failed(err), "incident", inc.ID, "user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
 		if listed != nil {

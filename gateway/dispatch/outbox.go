@@ -385,9 +385,27 @@ func ActionStands(action string, status policy.Status) bool {
 }
 
 // pagedViaPagerDuty reports whether the entry records a page that went to
-// PagerDuty, on its own or in an alert-storm message.
+// PagerDuty, on its own or in an alert-storm message, or may have
+// (pagerDutyMayHaveTaken): PagerDuty may have an alert open for it,
+// notifying the person, and is told of the acknowledgement (an event for
+// a key with no open alert it takes and ignores).
 func pagedViaPagerDuty(e store.Entry) bool {
-	return e.Type == "notify" && strings.HasPrefix(e.Detail, "via pagerduty")
+	if !strings.HasPrefix(e.Detail, "via pagerduty") {
+		return false
+	}
+	return e.Type == "notify" || (e.Type == "notify_failed" && strings.Contains(e.Detail, notify.ErrMaybeSent.Error()))
+}
+
+// pagerDutyMayHaveTaken marks a page to PagerDuty that failed but was not
+// refused (a timeout, a 5xx, tried again and failed each time) as one that
+// may have been sent: PagerDuty may have taken it, and its trigger, whose
+// dedup key folds repeats into one alert, is tried again whatever the
+// answer, so only the last try's failure is known.
+func pagerDutyMayHaveTaken(via string, err error) error {
+	if via == "pagerduty" && notify.IsTemporary(err) {
+		return notify.MaybeSent(err)
+	}
+	return err
 }
 
 // toPagerDuty reports whether a claim's entries record a page that went to

@@ -664,11 +664,22 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 			"incidents", len(live), "via", contact.Via, "in", again.String())
 		return nil, nil, &sentBack{turn: turnAt(d.o.Now().Add(max(again, time.Millisecond)))}
 	}
+	// Its incidents are marked pushed to PagerDuty when the message went
+	// there, or may have (markPushed): an acknowledgement is forwarded.
+	var pushed []string
+	if contact.Via == "pagerduty" && (err == nil || errors.Is(pagerDutyMayHaveTaken(contact.Via, err), notify.ErrMaybeSent)) {
+		for _, p := range live {
+			if p.Via != "pagerduty" {
+				pushed = append(pushed, p.Incident)
+			}
+		}
+	}
 	if err != nil {
+		err = pagerDutyMayHaveTaken(contact.Via, err)
 		d.m.bundles.WithLabelValues(channel, contact.Via, "failed").Inc()
 		d.log.Warn("storm bundle "+notify.Failed(err), "storm", c.Storm, "bundle", b.ID, "incidents", len(live), "via", contact.Via, "err", err)
 		record("notify_failed", fmt.Sprintf("via %s, in one message for %d incidents (alert storm): %v", contact.Via, len(live), err), b.ID, sentAt)
-		return notes, nil, nil
+		return notes, pushed, nil
 	}
 	d.m.bundles.WithLabelValues(channel, contact.Via, "sent").Inc()
 	late := sentAt.Sub(c.Due)
@@ -676,14 +687,6 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 	d.log.Info("storm bundle sent", "storm", c.Storm, "bundle", b.ID, "incidents", len(live), "left_out", len(gone), "via", contact.Via,
 		"late", late.Round(time.Millisecond).String())
 	record("notify", fmt.Sprintf("via %s, in one message for %d incidents (alert storm)", contact.Via, len(live)), b.ID, sentAt)
-	var pushed []string
-	if contact.Via == "pagerduty" {
-		for _, p := range live {
-			if p.Via != "pagerduty" {
-				pushed = append(pushed, p.Incident)
-			}
-		}
-	}
 	return notes, pushed, nil
 }
 

@@ -771,7 +771,7 @@ func TestConsoleTimeline(t *testing.T) {
 		"Paged</strong>\n Ann by push <small>(level 1)</small>",
 		"Delivery</strong>\n Ann by push", `<span class="detail">delivered</span>`,
 		"Paged</strong>\n Ann by sms",
-		"Delivery</strong>\n Ann by sms", "undelivered (Twilio error 30003)",
+		"Not delivered</strong>\n Ann by sms", "undelivered (Twilio error 30003)",
 		"Paged</strong>\n Ann by voice",
 		"SLA breached</strong>",
 		"Escalated</strong>",

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/providertest"
 	"github.com/pagerd/pagerd/notify/twilio"
@@ -88,7 +89,7 @@ func TestTwilioSMSAndStatusCallback(t *testing.T) {
 	var v incidentView
 	h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
 	last := v.Timeline[len(v.Timeline)-1]
-	if last.Type != "delivery" || last.User != "dan" || last.Channel != "sms" || last.Detail != "undelivered (Twilio error 30003)" {
+	if last.Type != incident.DeliveryFailed || last.User != "dan" || last.Channel != "sms" || last.Detail != "undelivered (Twilio error 30003)" {
 		t.Fatalf("timeline ends with %+v", last)
 	}
 	// The SMS did not arrive: the next step is due now, not at 5m.
@@ -306,7 +307,7 @@ type refusingUpdates struct {
 }
 
 func (r *refusingUpdates) Update(ctx context.Context, inc *store.Incident, tl []store.Entry) error {
-	if !slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == "delivery" }) && r.n.Add(-1) >= 0 {
+	if !slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == "delivery" || e.Type == incident.DeliveryFailed }) && r.n.Add(-1) >= 0 {
 		return errDiskFull
 	}
 	return r.Store.Update(ctx, inc, tl)
@@ -865,5 +866,40 @@ func TestVoicemailCallIsNotCountedDelivered(t *testing.T) {
 	}
 	if v := metric(t, h.reg, "pagerd_delivery_reports_total", "channel", "voice", "result", "delivered"); v != 0 {
 		t.Errorf("pagerd_delivery_reports_total{channel=voice,result=delivered} = %v, want 0: the voicemail's call counted delivered", v)
+	}
+}
+
+// TestBareReplyPassesOverAPageReportedUndelivered: Dan's SMS for A
+// arrived; the one for B, later, was reported undelivered (carrier
+// filtering). His bare "4" answers the only page he has, A's. (Before: it
+// acknowledged B, the latest page sent, which Dan never saw, and B's
+// escalation stopped while A went on paging.)
+func TestBareReplyPassesOverAPageReportedUndelivered(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	h := newHarness(t, withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"))
+	a := fire(h)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	h.clock.Set(fixedNow.Add(3 * time.Minute))
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "second", map[string]string{"alertname": "B", "severity": "critical"}),
+		"Authorization", "Bearer "+amKey)
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	b := res.Incidents[0]
+	h.runUntil(fixedNow.Add(5 * time.Minute))
+	ms := fake.Messages()
+	if len(ms) != 2 {
+		t.Fatalf("Twilio got %d messages, want A's and B's", len(ms))
+	}
+	report := url.Values{"MessageSid": {"SM2"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30007"}, "AccountSid": {twSID}}
+	if code, body := fake.Callback(t, ms[1].Get("StatusCallback"), report); code != 204 {
+		t.Fatalf("report: %d %s", code, body)
+	}
+	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+	_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
+	if v := h.incident(b); v.Status != "triggered" {
+		t.Fatalf("a bare 4 acknowledged B, whose SMS was reported undelivered: B %s; reply %q", v.Status, out)
+	}
+	if v := h.incident(a); v.Status != "acknowledged" || !strings.Contains(out, twilio.ReplyCode(a)) {
+		t.Fatalf("a bare 4 left A, the page Dan got, %s; reply %q", v.Status, out)
 	}
 }

@@ -269,7 +269,7 @@ type pendingView struct {
 var entryWords = map[string]string{
 	"trigger": "Triggered", "notify": "Paged", "notify_failed": "Page failed", "notify_shadow": "Page (shadow mode, not sent)",
 	"escalate": "Escalated", "ack": "Acknowledged", "resolve": "Resolved", "status_update": "Status update",
-	"sla_breach": "SLA breached", "repeat": "Repeated", "delivery": "Delivery", "not_paged": "Not paged",
+	"sla_breach": "SLA breached", "repeat": "Repeated", "delivery": "Delivery", "delivery_failed": "Not delivered", "not_paged": "Not paged",
 }
 
 // incident is one incident: what it is about, its timeline, its next
@@ -299,7 +299,7 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
 		if ev.What == "" {
 			ev.What = strings.ReplaceAll(e.Type, "_", " ")
 		}
-		if ev.User == ev.Actor || (e.Type != string(policy.ActionNotify) && e.Type != "notify_failed" && e.Type != "delivery" && e.Type != "escalate") {
+		if ev.User == ev.Actor || (e.Type != string(policy.ActionNotify) && e.Type != "notify_failed" && e.Type != "delivery" && e.Type != "delivery_failed" && e.Type != "escalate") {
 			// The person acted: they are the actor. Only pages and
 			// escalations say who they were for and at which level.
 			ev.User, ev.Level = "", 0

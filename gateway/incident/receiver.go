@@ -232,6 +232,9 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 	}
 	s.m.deliveries.WithLabelValues(d.Channel, result).Inc()
 	e := store.Entry{At: s.clock(), Type: "delivery", User: d.User, Channel: d.Channel, Detail: d.Detail}
+	if d.Failed {
+		e.Type = DeliveryFailed
+	}
 	// It did not reach them: their next step (the call) comes now.
 	ev := policy.Event{Kind: policy.EventChannelFailed, Actor: d.User, Channel: d.Channel}
 	var err error
@@ -315,8 +318,9 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, match fun
 		if err != nil {
 			return notify.Page{}, Classify(err)
 		}
-		for _, e := range tl {
-			if e.Type != "notify" || e.User != user || e.Channel != channel {
+		undelivered := undeliveredPages(tl, user, channel)
+		for i, e := range tl {
+			if e.Type != "notify" || e.User != user || e.Channel != channel || undelivered[i] {
 				continue
 			}
 			p := notify.Page{Target: inc.ID, Level: e.Level, At: e.At}
@@ -359,6 +363,35 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, match fun
 	}
 	sort.Strings(best.Tied)
 	return best, nil
+}
+
+// DeliveryFailed is the type of the timeline entry of a provider's report
+// that a page did not reach the person ("delivery" for the others).
+const DeliveryFailed = "delivery_failed"
+
+// undeliveredPages are the indexes in tl of the pages to user on channel
+// that a delivery report says did not reach them: each such report (of
+// the incident, or of a storm message by its bundle) marks the latest
+// page before it not yet marked. A reply answers a page the person got:
+// a bare "4" must not acknowledge an incident whose SMS they never saw.
+func undeliveredPages(tl []store.Entry, user, channel string) map[int]bool {
+	var out map[int]bool
+	for i, e := range tl {
+		if e.Type != DeliveryFailed || e.User != user || e.Channel != channel {
+			continue
+		}
+		for j := i - 1; j >= 0; j-- {
+			p := tl[j]
+			if p.Type == "notify" && p.User == user && p.Channel == channel && p.Bundle == e.Bundle && !out[j] {
+				if out == nil {
+					out = map[int]bool{}
+				}
+				out[j] = true
+				break
+			}
+		}
+	}
+	return out
 }
 
 // resolvedLookback is how far back ResolvedPaged looks: the incidents

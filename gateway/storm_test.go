@@ -1577,3 +1577,30 @@ func TestStormUnresolvedRulePageHeldSurvivesAReacknowledgement(t *testing.T) {
 		})
 	}
 }
+
+// TestStormMessageWithNoWayToSendIsOneMessage: a reload took ann's push
+// contact away while her pages were held; the storm message cannot go. Its
+// failure is one message, as one refused by the provider is: the entries
+// in its incidents share one bundle id, so reports count one failed page,
+// not one for each incident it was to carry.
+func TestStormMessageWithNoWayToSendIsOneMessage(t *testing.T) {
+	h := newHarness(t, withConfig(stormConfig))
+	ids := storm(h, 8, "g")
+	h.step(fixedNow)
+	_, held := split(t, ids, h.rec.sentTo("ann", "push"))
+	if err := h.reload(strings.Replace(stormConfig, "{id: ann, name: Ann, contacts: [{channel: push, via: log}, ", "{id: ann, name: Ann, contacts: [", 1)); err != nil {
+		t.Fatal(err)
+	}
+	h.runUntil(fixedNow.Add(15 * time.Second))
+	bundles := map[string]bool{}
+	for _, id := range held {
+		failed := entriesOf(timeline(h, id), "notify_failed", "push")
+		if len(failed) != 1 {
+			t.Fatalf("%s: %d failed push entries, want 1: %+v", id, len(failed), timeline(h, id))
+		}
+		bundles[failed[0].Bundle] = true
+	}
+	if len(bundles) != 1 || bundles[""] {
+		t.Fatalf("the failed storm message's entries carry bundles %v, want one id for all %d", bundles, len(held))
+	}
+}

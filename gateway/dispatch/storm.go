@@ -607,10 +607,14 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 				Channel: channel, Bundle: bundle, Detail: detail})
 		}
 	}
+	id := store.NewBundleID(c.Storm, now)
 	u, contact, n, why := d.transport(cfg, user, channel)
 	if why != "" {
+		// One message that could not go: its entries share its bundle
+		// id, so that reports count one failed page, not one for each
+		// incident it was to carry (the bundle itself is never stored).
 		d.m.bundles.WithLabelValues(channel, "none", "failed").Inc()
-		record("notify_failed", why, "", now)
+		record("notify_failed", why, id, now)
 		return notes, nil, nil
 	}
 	first := live[0]
@@ -619,7 +623,7 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 			first = p
 		}
 	}
-	b := &store.Bundle{ID: store.NewBundleID(c.Storm, now), User: user, Channel: channel, SentAt: now,
+	b := &store.Bundle{ID: id, User: user, Channel: channel, SentAt: now,
 		Priority: first.Priority, Top: first.Service + ": " + first.Summary}
 	for _, p := range live {
 		b.Incidents = append(b.Incidents, p.Incident)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -262,7 +263,13 @@ func TestOpsgenieRefusals(t *testing.T) {
 // counts as a failed notification, and the incident kept the first
 // message its group had.)
 func TestOpsgenieUpdatesMessageAndDescription(t *testing.T) {
-	h := newHarness(t, withConfig(ogConfig))
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) { testOpsgenieUpdates(t, mk(t)) })
+	}
+}
+
+func testOpsgenieUpdates(t *testing.T, st store.Store) {
+	h := newHarness(t, withStore(st), withConfig(ogConfig))
 	h.og("POST", "/v2/alerts", `{"message":"disk 90% full","alias":"disk","description":"db1 /var","priority":"P1"}`, 202)
 	id := h.list("")[0].ID
 	description := func() string {
@@ -290,6 +297,9 @@ func TestOpsgenieUpdatesMessageAndDescription(t *testing.T) {
 	h.og("PUT", "/v2/alerts/disk/description?identifierType=alias", `{"description":"db1 /var, 3 GB left"}`+"\n", 202)
 	if v := h.incident(id); v.Summary != "disk 99% full" || description() != "db1 /var, 3 GB left" || v.Status != policy.StatusTriggered {
 		t.Fatalf("after the updates: %q, %q, %s", v.Summary, description(), v.Status)
+	}
+	if l := h.list(""); len(l) != 1 || l[0].Summary != "disk 99% full" {
+		t.Fatalf("the list shows %+v after the message update", l)
 	}
 	if !h.timelineHas(id, "updated", `message: "disk 99% full" (was "disk 90% full")`) || updates() != 1 {
 		t.Fatalf("the timeline does not say what the update changed: %+v", h.incident(id).Timeline)

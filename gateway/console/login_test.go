@@ -3,13 +3,16 @@ package console
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/pagerd/pagerd/internal/oidctest"
+	"github.com/pagerd/pagerd/policy"
 )
 
 // discovered is what one caller of oidcClients.provider got.
@@ -148,5 +151,33 @@ func TestOIDCDiscoveryWaitEndsWithTheRequest(t *testing.T) {
 	release()
 	if err := <-first; err != nil {
 		t.Fatalf("the discovery that was answered: %v", err)
+	}
+}
+
+// TestDummyHashHasTheConfigsHighestCost: a name no user has is compared
+// against a hash of the highest cost among the config's password hashes,
+// so it takes as long to refuse as a known name with a wrong password.
+// (Before: bcrypt's default cost, 10; with hashes made as the README makes
+// them, cost 12, a known name took four times as long to refuse, and the
+// time of a refusal told which names and emails are pagerd users.)
+func TestDummyHashHasTheConfigsHighestCost(t *testing.T) {
+	hashed := func(cost int) policy.Secret {
+		h, err := bcrypt.GenerateFromPassword([]byte("pw"), cost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return policy.Secret(h)
+	}
+	for _, tc := range []struct {
+		costs []int
+		want  int
+	}{{nil, bcrypt.DefaultCost}, {[]int{bcrypt.MinCost}, bcrypt.MinCost}, {[]int{bcrypt.MinCost, 11, 5}, 11}} {
+		cfg := &policy.Config{Users: []policy.User{{ID: "nopassword"}}}
+		for i, c := range tc.costs {
+			cfg.Users = append(cfg.Users, policy.User{ID: fmt.Sprint("u", i), PasswordHash: hashed(c)})
+		}
+		if got, err := bcrypt.Cost(dummyHash(cfg)); err != nil || got != tc.want {
+			t.Errorf("hashes of costs %v: the dummy hash's cost is %d (%v), want %d", tc.costs, got, err, tc.want)
+		}
 	}
 }

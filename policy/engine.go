@@ -696,6 +696,11 @@ func (r *run) raise(rt *Route, why string) {
 	if h != nil {
 		detail += fmt.Sprintf(": in maintenance window %s, nobody is paged until %s", h, h.Until.UTC().Format(time.RFC3339))
 	}
+	// The new priority's ladder gets the policy's rounds afresh: the
+	// rounds a milder ladder used up (hours of off-hours P3 pushes) must
+	// not leave the raised incident paged once at the last level and then
+	// never again.
+	r.inc.Round = 0
 	r.startLevel(r.inc.Level, r.now, detail)
 	for _, name := range rt.PageImmediately {
 		if i := r.pol.LevelIndex(name); i > r.inc.Level && !slices.Contains(r.inc.PageImmediately, name) {

@@ -1,0 +1,90 @@
+package policy
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// seedRun triggers an alert with these labels on the example config at
+// at, fires every deadline due until each of the events' offsets and
+// applies the event there (a trigger takes its labels' route then), and
+// fires deadlines up to until. It returns the pages sent from the last
+// event on, as "offset user channel urgency".
+func seedRun(t *testing.T, file string, at time.Time, labels map[string]string, until time.Duration, events []seedEvent) []string {
+	t.Helper()
+	c := scenLoad(t, file)
+	svc := &c.Services[0]
+	e := &Engine{Config: c}
+	rt := c.Route(svc, labels, at)
+	inc, _, err := e.Apply(Incident{ID: "seed"}, Event{Kind: EventTrigger, Route: &rt}, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pages []string
+	fire := func(to time.Time) {
+		for {
+			d, ok := inc.Next()
+			if !ok || d.At.After(to) {
+				return
+			}
+			var acts []Action
+			if inc, acts, err = e.Apply(inc, Event{Kind: EventDeadline, Deadline: d.ID}, d.At); err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range acts {
+				if a.Kind == ActionNotify {
+					pages = append(pages, fmt.Sprintf("%s %s %s %s", Duration(a.At.Sub(at)), a.User, a.Channel, a.Urgency))
+				}
+			}
+		}
+	}
+	for _, ev := range events {
+		now := at.Add(ev.off)
+		fire(now.Add(-time.Nanosecond))
+		pages = nil
+		e := ev.ev
+		if e.Kind == EventTrigger {
+			r := c.Route(svc, ev.labels, now)
+			e.Route = &r
+		}
+		if inc, _, err = (&Engine{Config: c}).Apply(inc, e, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fire(at.Add(until))
+	return pages
+}
+
+type seedEvent struct {
+	off    time.Duration
+	ev     Event
+	labels map[string]string
+}
+
+// TestEngineRaiseAfterTheLadderRanOutKeepsEscalating: an AIVO P3 fired
+// off-hours on a Friday evening runs its low-urgency ladder (push only, an
+// hour a level) through every round the policy's repeat allows, and goes
+// quiet at the executives. When its alert turns critical the next morning,
+// the incident is a P0: "Primary → Secondary → VP Eng → CTO", 15 minutes a
+// level. The raise pages the level it stands at (the CTO) on the P0's
+// ladder with the P0's timeout, and the ladder goes on from there, back to
+// the primary after the executives' 30 minutes; it must not stop at the
+// CTO because the P3 used up the rounds.
+func TestEngineRaiseAfterTheLadderRanOutKeepsEscalating(t *testing.T) {
+	// Fri 2025-09-12 19:00 New York: Jennifer primary, Marcus secondary,
+	// Emily escalation lead, David VP, Sarah CTO.
+	at := time.Date(2025, 9, 12, 23, 0, 0, 0, time.UTC)
+	got := seedRun(t, "aivo.yaml", at, map[string]string{"severity": "info"}, 14*time.Hour+49*time.Minute, []seedEvent{
+		{off: 14 * time.Hour, ev: Event{Kind: EventTrigger, Message: "a critical alert"}, labels: map[string]string{"severity": "critical"}},
+	})
+	want := []string{
+		"14h sarah push high", "14h2m sarah sms high", "14h5m sarah voice high",
+		"14h30m jennifer push high", "14h32m jennifer sms high", "14h35m jennifer voice high",
+		"14h45m marcus push high", "14h47m marcus sms high",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("pages after the P3 was raised to P0 at 14h, its ladder run out:\n got %q\nwant %q", got, want)
+	}
+}

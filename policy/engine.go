@@ -1244,6 +1244,11 @@ func (r *run) deadline(id string, then *Hold) error {
 				top = levels[k]
 			}
 		}
+		// A triggered incident the rule does not move up keeps its level's
+		// start and timeout: the level's people were paged when it started,
+		// and restarting its clock would hold the ladder's next step back
+		// by a whole timeout.
+		keep := r.inc.Status == StatusTriggered && top == r.inc.Level
 		r.reopen()
 		r.act(Action{Kind: ActionEscalate, At: t, Level: top, Detail: fmt.Sprintf("unresolved after %s", Duration(rule.After))})
 		paged, n := map[string]bool{}, 0
@@ -1262,6 +1267,9 @@ func (r *run) deadline(id string, then *Hold) error {
 			n += r.page(fresh, lvl, t)
 		}
 		r.pagedNobody(n, "the rule")
+		if keep {
+			return nil
+		}
 		r.inc.Level = top
 		r.inc.LevelStartedAt, r.inc.LevelEscalatedAt = t, t
 		r.armLevelTimeout(t)

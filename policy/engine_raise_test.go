@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -86,5 +87,32 @@ func TestEngineRaiseAfterTheLadderRanOutKeepsEscalating(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("pages after the P3 was raised to P0 at 14h, its ladder run out:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestEngineUnresolvedRuleAtTheLevelDoesNotHoldItsEscalation: AION-R
+// "Automatic escalation if: alert not acknowledged within maximum time"
+// (SEV-2: 20 minutes) and "incident unresolved after SEV-2: 2 hours →
+// escalate to secondary". An unacknowledged SEV-2 stands at the tertiary
+// (Team Lead X, paged at 1h40m) in its second round when the 2h rule
+// pages the secondary. The team lead's 20 minutes end at 2h all the same:
+// the ladder goes on to the primary then, not 20 minutes later, as if the
+// rule had paged the team lead afresh.
+func TestEngineUnresolvedRuleAtTheLevelDoesNotHoldItsEscalation(t *testing.T) {
+	// Wed 2025-10-08 03:00 UTC: Engineer A primary, B secondary, Team
+	// Lead X tertiary.
+	at := time.Date(2025, 10, 8, 3, 0, 0, 0, time.UTC)
+	var got []string
+	for _, p := range seedRun(t, "aion-r.yaml", at, map[string]string{"severity": "error"}, 2*time.Hour+30*time.Minute, []seedEvent{
+		// Only the pages from 1h50m on are returned.
+		{off: 110 * time.Minute, ev: Event{Kind: EventStatusUpdate, Actor: "eng-a"}},
+	}) {
+		if strings.Contains(p, " push ") {
+			got = append(got, p)
+		}
+	}
+	want := []string{"2h eng-b push high", "2h eng-a push high", "2h20m eng-b push high"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("first pages from 1h50m to 2h30m of an unacknowledged SEV-2:\n got %q\nwant %q", got, want)
 	}
 }

@@ -38,6 +38,9 @@ type Message struct {
 	// counted and not kept, by DecodeAlertmanagerStream (0 from
 	// DecodeAlertmanager, which keeps them all).
 	Unread int `json:"-"`
+	// UnreadFiring is how many of the Unread alerts may fire: all but
+	// those that say they are resolved.
+	UnreadFiring int `json:"-"`
 }
 
 // Alert is one alert of a Message, in Alertmanager's webhook shape. Its
@@ -491,12 +494,20 @@ type limited struct {
 	groupKey string
 	alerts   []Alert
 	cuts     []Cut
+	// unreadFiring counts the firing alerts among those not read.
+	unreadFiring int
 }
 
 func (m *Message) limit() *limited {
 	l := &limited{Message: m, alerts: m.Alerts}
 	if n := len(m.Alerts) + m.Unread; n > MaxAlertsPerMessage {
 		l.alerts = m.Alerts[:min(len(m.Alerts), MaxAlertsPerMessage)]
+		l.unreadFiring = m.UnreadFiring
+		for _, a := range m.Alerts[len(l.alerts):] {
+			if a.Status == StatusFiring {
+				l.unreadFiring++
+			}
+		}
 		l.cuts = append(l.cuts, Cut{Limit: "alerts", Detail: fmt.Sprintf(
 			"the notification held %d alerts; pagerd read the first %d (limit %d per notification) and left %d out",
 			n, MaxAlertsPerMessage, MaxAlertsPerMessage, n-MaxAlertsPerMessage)})
@@ -597,10 +608,15 @@ func (l *limited) fingerprintGroups() []AlertGroup {
 		}
 		own = append(own, i)
 	}
+	// The firing alerts pagerd did not read have no incident of their
+	// own either: the overflow incident holds them too, or nothing would
+	// page for them, and the group's other incidents could all resolve
+	// while they fire.
+	hasOverflow := len(overflow) > 0 || l.unreadFiring > 0
 	// What concerns the whole message is said where the alerts it left
 	// out would have been: on the overflow incident when there is one.
 	shared := l.cuts
-	if len(overflow) > 0 {
+	if hasOverflow {
 		shared = nil
 	}
 	groups := make([]AlertGroup, 0, len(own)+1)
@@ -622,16 +638,32 @@ func (l *limited) fingerprintGroups() []AlertGroup {
 			Cuts:     cuts,
 		})
 	}
-	if len(overflow) > 0 {
-		labels := make([]map[string]string, 0, len(overflow))
-		titles := make([]string, 0, len(overflow))
+	if hasOverflow {
+		labels := make([]map[string]string, 0, len(overflow)+1)
+		titles := make([]string, 0, len(overflow)+1)
 		for _, a := range overflow {
 			labels = append(labels, a.Labels)
 			titles = append(titles, alertTitle(a))
 		}
-		pre := append(append([]Cut(nil), l.cuts...), Cut{Limit: "incidents", Detail: fmt.Sprintf(
-			"%d firing alerts beyond the first %d of the notification are in this one incident rather than one each (limit %d incidents per notification)",
-			len(overflow), MaxIncidentsPerMessage, MaxIncidentsPerMessage)})
+		summary := fmt.Sprintf("%d more alerts, beyond the %d incidents one notification may open: %s",
+			len(overflow), MaxIncidentsPerMessage, summarize("", "", overflow))
+		pre := append([]Cut(nil), l.cuts...)
+		if len(overflow) > 0 {
+			pre = append(pre, Cut{Limit: "incidents", Detail: fmt.Sprintf(
+				"%d firing alerts beyond the first %d of the notification are in this one incident rather than one each (limit %d incidents per notification)",
+				len(overflow), MaxIncidentsPerMessage, MaxIncidentsPerMessage)})
+		} else {
+			// Unread, their labels are not known: the group's common
+			// labels, which every one of them carries, route them.
+			labels = append(labels, l.CommonLabels)
+			titles = append(titles, "")
+			alerts := "alerts"
+			if l.unreadFiring == 1 {
+				alerts = "alert"
+			}
+			summary = fmt.Sprintf("%d firing %s of %s that pagerd did not read (it reads the first %d of a notification)",
+				l.unreadFiring, alerts, summarize("", l.CommonLabels["alertname"], nil), MaxAlertsPerMessage)
+		}
 		details, cuts := l.details(StatusFiring, overflow, pre)
 		groups = append(groups, AlertGroup{
 			DedupKey: l.OverflowDedupKey(),
@@ -641,11 +673,10 @@ func (l *limited) fingerprintGroups() []AlertGroup {
 			// more beyond the limit.
 			LabelsIncomplete: l.TruncatedAlerts > 0 || l.unread(),
 			Titles:           titles,
-			Summary: capSummary(fmt.Sprintf("%d more alerts, beyond the %d incidents one notification may open: %s",
-				len(overflow), MaxIncidentsPerMessage, summarize("", "", overflow))),
-			Details:  details,
-			Cuts:     cuts,
-			Overflow: true,
+			Summary:          capSummary(summary),
+			Details:          details,
+			Cuts:             cuts,
+			Overflow:         true,
 		})
 	}
 	return groups

@@ -43,7 +43,7 @@ func DecodeAlertmanagerStream(r io.Reader) (*Message, error) {
 	// DecodeAlertmanager decodes them (so the same field errors).
 	fields := map[string]json.RawMessage{}
 	var kept []json.RawMessage
-	unread := 0
+	unread, unreadFiring := 0, 0
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -59,7 +59,7 @@ func DecodeAlertmanagerStream(r io.Reader) (*Message, error) {
 			continue
 		}
 		// As encoding/json does, a later "alerts" replaces an earlier one.
-		kept, unread = nil, 0
+		kept, unread, unreadFiring = nil, 0, 0
 		tok, err = dec.Token()
 		if err != nil {
 			return nil, malformed(err)
@@ -79,6 +79,9 @@ func DecodeAlertmanagerStream(r io.Reader) (*Message, error) {
 				kept = append(kept, a)
 			} else {
 				unread++
+				if mayFire(a) {
+					unreadFiring++
+				}
 			}
 		}
 		if _, err := dec.Token(); err != nil { // ]
@@ -108,8 +111,17 @@ func DecodeAlertmanagerStream(r io.Reader) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.Unread = unread
+	m.Unread, m.UnreadFiring = unread, unreadFiring
 	return m, nil
+}
+
+// mayFire reports whether an alert that is counted, not read, may fire:
+// unless it says plainly that it is resolved, it is taken to.
+func mayFire(raw json.RawMessage) bool {
+	var a struct {
+		Status string `json:"status"`
+	}
+	return json.Unmarshal(raw, &a) != nil || a.Status != StatusResolved
 }
 
 // tokenKind names the JSON kind of a token, for errors.

@@ -191,10 +191,28 @@ func (s *Server) alertmanager(c echo.Context) error {
 	overflow := false
 	for _, g := range groups {
 		overflow = overflow || g.Overflow
-		if !g.Firing && g.ResolveUnsure != "" {
+		unsure, next, why := g.ResolveUnsure, ingest.WithheldNext(policy.ShownURL(svc.AlertmanagerAPI())), "Alertmanager left alerts out of a resolved notification"
+		if !g.Firing && unsure == "" && !byFingerprint && svc.SilenceOnAcknowledge != nil {
+			// Alertmanager leaves the alerts silenced at the
+			// acknowledgement out of the group's notifications, and
+			// judges the status on the others: "resolved" says
+			// nothing of them.
+			acked, err := s.o.Incidents.AcknowledgedByDedup(ctx, svc, g.DedupKey)
+			if err != nil {
+				return partly(err)
+			}
+			if acked {
+				why = "Alertmanager muted the alerts silenced at the acknowledgement in a resolved notification"
+				unsure = "Alertmanager sent this group as resolved, but it leaves out the alerts pagerd silenced at the acknowledgement " +
+					"(silence_on_acknowledge) and judged the status on the others: the silenced ones may still fire, so the incident stays open"
+				next = ". pagerd asks Alertmanager at " + policy.ShownURL(svc.AlertmanagerAPI()) +
+					" whether any alert of the group still fires, silenced ones included, and resolves the incident when none does"
+			}
+		}
+		if !g.Firing && unsure != "" {
 			// Not a resolve pagerd can trust: the open incident, if
 			// any, stays open and its timeline says why.
-			id, err := s.o.Incidents.NoteIfOpen(ctx, svc, g.DedupKey, "resolve_withheld", g.ResolveUnsure+ingest.WithheldNext(policy.ShownURL(svc.AlertmanagerAPI())))
+			id, err := s.o.Incidents.NoteIfOpen(ctx, svc, g.DedupKey, "resolve_withheld", unsure+next)
 			if err != nil {
 				return partly(err)
 			}
@@ -206,7 +224,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 			if err != nil {
 				return partly(err)
 			}
-			s.log.Warn("resolve withheld: Alertmanager left alerts out of a resolved notification", "incident", id,
+			s.log.Warn("resolve withheld: "+why, "incident", id,
 				"service", svc.Name, "truncated_alerts", msg.TruncatedAlerts, "asking_alertmanager", asking)
 			continue
 		}

@@ -378,6 +378,19 @@ func (s *Service) NoteIfOpen(ctx context.Context, svc *policy.Service, dedupKey,
 	return inc.ID, nil
 }
 
+// AcknowledgedByDedup reports whether the service's open incident with
+// the dedup key is acknowledged.
+func (s *Service) AcknowledgedByDedup(ctx context.Context, svc *policy.Service, dedupKey string) (bool, error) {
+	inc, err := s.o.Store.FindByDedup(ctx, svc.Name, dedupKey)
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return inc.State.Status == policy.StatusAcknowledged, nil
+}
+
 // ResolveIfOpen resolves the service's open incident with the dedup key,
 // if there is one, and returns its id ("" if there was none); unlike
 // ResolveByDedup, finding none counts nothing. It is for incidents most

@@ -123,7 +123,9 @@ func (h *Health) probe(ctx context.Context) {
 				h.lost(lostErr)
 			}
 		}()
-		err = nil // the store answered and took the probe
+		if !errors.Is(err, store.ErrUnavailable) {
+			err = nil // the store answered and took the probe
+		}
 	}
 	var guardErr error
 	if err == nil && h.guard != nil {

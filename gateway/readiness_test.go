@@ -99,3 +99,28 @@ func triggerHungUp(st store.Store) error {
 	_, _, err := st.Trigger(ctx, inc, nil)
 	return err
 }
+
+// lostWhileRefused is a store whose probe finds the data of part of it lost
+// while another part refuses the probe (a Redis Cluster master came back
+// empty while another does not answer).
+type lostWhileRefused struct{ store.Store }
+
+func (lostWhileRefused) Probe(context.Context) error {
+	return fmt.Errorf("%w: markers put back; and %w", store.ErrDataLost, fmt.Errorf("%w: i/o timeout", store.ErrUnavailable))
+}
+
+// A probe that found a loss while part of the store refused it says the
+// loss (counted, logged) and keeps readiness red for the refusal, as a
+// probe that failed outright does.
+func TestProbeFindingALossWhileRefusedSaysBoth(t *testing.T) {
+	h := NewHealth(lostWhileRefused{boltStore(t)}, 0)
+	lost := 0
+	h.OnDataLost(func(error) { lost++ })
+	h.probe(context.Background())
+	if lost != 1 {
+		t.Fatalf("the loss was told %d times, want once", lost)
+	}
+	if err := h.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "refuses writes") {
+		t.Fatalf("readiness after a probe refused in part: %v, want red for the refusal", err)
+	}
+}

@@ -512,7 +512,8 @@ type Store interface {
 	// Probe makes a small write that goes through the same path as an
 	// incident's, for /-/ready: a store that answers but refuses writes
 	// fails it. It returns ErrDataLost when it finds the store's data
-	// gone since it last looked.
+	// gone since it last looked, with ErrUnavailable as well when part
+	// of the store did not take the probe.
 	Probe(ctx context.Context) error
 	// Close releases the store.
 	Close() error

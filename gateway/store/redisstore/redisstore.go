@@ -1143,7 +1143,9 @@ func (s *Store) Broken() <-chan struct{} { return s.newer }
 // persistence, failed over to a replica that had not had it, flushed, or
 // evicted it), and Probe says so with store.ErrDataLost, once per loss:
 // the keys it put back are what find the next one. Of several replicas,
-// the one whose probe comes first finds it.
+// the one whose probe comes first finds it. A loss found by a probe that
+// failed in part is said with the failure (ErrDataLost and
+// ErrUnavailable).
 func (s *Store) Probe(ctx context.Context) error {
 	pipe := s.rdb.Pipeline()
 	pipe.Set(ctx, s.prefix+":probe:"+s.self, time.Now().UTC().Format(time.RFC3339Nano), time.Minute)
@@ -1158,10 +1160,16 @@ func (s *Store) Probe(ctx context.Context) error {
 			markers[i] = pipe.SetNX(ctx, s.shardMarker(i), schemaVersion, 0)
 		}
 	}
+	// A pipeline that failed in part (on a cluster, a master that does
+	// not answer) still put back the keys of those that did: what they
+	// found lost is said with the failure, or the next probe finds them
+	// there and the loss is never said.
+	var failed error
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return unavailable(err)
+		failed = unavailable(err)
 	}
-	if schema != nil {
+	put := func(c *redis.BoolCmd) bool { return c != nil && c.Err() == nil && c.Val() }
+	if schema != nil && schema.Err() == nil {
 		// A newer pagerd that upgraded the data while this one runs (a
 		// rolling upgrade: the new replica migrates, the old ones go on)
 		// would have this one write records of the old layout into it.
@@ -1175,20 +1183,27 @@ func (s *Store) Probe(ctx context.Context) error {
 			return err
 		}
 	}
-	if putBack != nil && putBack.Val() {
-		return fmt.Errorf("%w: redis key %s, written when pagerd first used this Redis, was gone (written again)", store.ErrDataLost, s.schemaKey())
-	}
+	var lostErr error
 	var lost []string
 	for i, m := range markers {
-		if m.Val() {
+		if put(m) {
 			lost = append(lost, s.shardMarker(i))
 		}
 	}
-	if len(lost) > 0 {
-		return fmt.Errorf("%w: redis keys %s, written when pagerd first used this Redis, were gone (written again): the Redis Cluster master that holds those shards lost its data",
+	switch {
+	case put(putBack):
+		lostErr = fmt.Errorf("%w: redis key %s, written when pagerd first used this Redis, was gone (written again)", store.ErrDataLost, s.schemaKey())
+	case len(lost) > 0:
+		lostErr = fmt.Errorf("%w: redis keys %s, written when pagerd first used this Redis, were gone (written again): the Redis Cluster master that holds those shards lost its data",
 			store.ErrDataLost, strings.Join(lost, ", "))
 	}
-	return nil
+	if lostErr != nil && failed != nil {
+		return fmt.Errorf("%w; and %w", lostErr, failed)
+	}
+	if lostErr != nil {
+		return lostErr
+	}
+	return failed
 }
 
 // Close closes the client.

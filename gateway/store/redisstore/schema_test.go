@@ -248,3 +248,71 @@ func TestCheckSchemaLeavesAShardsLossToTheProbe(t *testing.T) {
 		}
 	}
 }
+
+// A master that lost its data is found even when another master refuses
+// the same probe (here writes are refused on it: min-replicas-to-write
+// with no replica). The probe puts the lost markers back on the master
+// that answered, so a probe that dropped what it found for the other's
+// error left nothing for the next probe to find: the loss was never said.
+func TestProbeFindsAClusterMastersLossWhileAnotherRefusesWrites(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the cluster test starts three redis-servers")
+	}
+	ctx := context.Background()
+	c := redistest.StartCluster(t, 3)
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, ContextTimeoutEnabled: true, MaxRedirects: -1})
+	t.Cleanup(func() { cc.Close() })
+	s := New(cc, "lost")
+	if _, err := s.CheckSchema(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Probe(ctx); err != nil {
+		t.Fatalf("probe with the data there: %v", err)
+	}
+	schemaMaster, err := cc.MasterForKey(ctx, s.schemaKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The wiped master is not the schema key's; the refusing one is
+	// another.
+	var wiped, refusing string
+	for i := range store.Shards {
+		m, err := cc.MasterForKey(ctx, s.shardMarker(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := m.Options().Addr
+		switch {
+		case wiped == "" && addr != schemaMaster.Options().Addr:
+			wiped = addr
+		case refusing == "" && wiped != "" && addr != wiped:
+			refusing = addr
+		}
+	}
+	if wiped == "" || refusing == "" {
+		t.Fatalf("the shards are not spread over the masters (wiped %q, refusing %q)", wiped, refusing)
+	}
+	node := func(addr string) *redis.Client {
+		rdb := redis.NewClient(&redis.Options{Addr: addr})
+		t.Cleanup(func() { rdb.Close() })
+		return rdb
+	}
+	if err := node(wiped).FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := node(refusing).ConfigSet(ctx, "min-replicas-to-write", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	first := s.Probe(ctx)
+	if !errors.Is(first, store.ErrUnavailable) {
+		t.Fatalf("probe with a master refusing writes: %v, want ErrUnavailable", first)
+	}
+	if err := node(refusing).ConfigSet(ctx, "min-replicas-to-write", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	second := s.Probe(ctx)
+	if !errors.Is(first, store.ErrDataLost) && !errors.Is(second, store.ErrDataLost) {
+		t.Fatalf("the loss of %s's data was never said: probes answered %v, then %v", wiped, first, second)
+	}
+	t.Logf("first probe: %v; second: %v", first, second)
+}

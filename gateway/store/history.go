@@ -30,8 +30,9 @@ type History interface {
 	// with its timeline, its index entries and its dedup key when that
 	// still names it, oldest created first, in one atomic write per shard
 	// on Redis and one transaction on the embedded store. It returns how
-	// many it removed and whether more may be left (it stopped at max).
-	// Open incidents are never removed.
+	// many it removed and whether more may be left (it stopped at max);
+	// with an error, how many it removed all the same (on Redis, the
+	// shards whose write answered). Open incidents are never removed.
 	Expire(ctx context.Context, before time.Time, max int) (removed int, more bool, err error)
 }
 

@@ -197,7 +197,8 @@ const expireRead = 256
 // every batch), the records of the candidates (resolved ones: the open
 // index rules the rest out unread) in pipelines of expireRead, and one
 // pipeline of expireScript, a script per shard. A record that does not
-// decode is skipped, kept, and logged (store.Undecodable).
+// decode is skipped, kept, and logged (store.Undecodable). On an error it
+// still returns how many the scripts that answered removed.
 func (s *Store) Expire(ctx context.Context, before time.Time, max int) (int, bool, error) {
 	if max <= 0 {
 		return 0, false, nil
@@ -310,13 +311,16 @@ func (s *Store) Expire(ctx context.Context, before time.Time, max int) (int, boo
 		}
 		cmds = append(cmds, expireScript.EvalSha(ctx, pipe, keys, args...))
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return 0, false, unavailableWrite(err)
-	}
+	_, err = pipe.Exec(ctx)
+	// The scripts that answered removed what they say, whichever failed:
+	// the caller counts them with the error.
 	n := 0
 	for _, c := range cmds {
 		k, _ := c.Int()
 		n += k
+	}
+	if err != nil {
+		return n, false, unavailableWrite(err)
 	}
 	return n, more, nil
 }

@@ -293,16 +293,27 @@ func (s *Store) Note(ctx context.Context, entries map[string][]store.Entry) erro
 		return unavailable(err)
 	}
 	pipe := s.rdb.Pipeline()
-	var queued []string // the incidents in pipe
+	// The scripts in pipe, each with its incidents.
+	type queuedScript struct {
+		cmd *redis.Cmd
+		ids []string
+	}
+	var queued []queuedScript
+	inPipe := 0 // incidents in pipe
 	exec := func() error {
-		if _, err := pipe.Exec(ctx); err != nil {
-			return unavailable(err)
+		_, err := pipe.Exec(ctx)
+		// Noted: a call again notes only the rest. That includes the
+		// scripts that answered when another failed (on a cluster, a
+		// master that does not answer).
+		for _, q := range queued {
+			if q.cmd.Err() == nil {
+				for _, id := range q.ids {
+					delete(entries, id)
+				}
+			}
 		}
-		for _, id := range queued {
-			delete(entries, id) // noted: a call again notes only the rest
-		}
-		queued = queued[:0]
-		return nil
+		queued, inPipe = queued[:0], 0
+		return unavailable(err)
 	}
 	for _, n := range byShard {
 		for start := 0; start < len(n.keys); start += notesPerScript {
@@ -311,11 +322,11 @@ func (s *Store) Note(ctx context.Context, entries map[string][]store.Entry) erro
 			for _, tl := range n.tls[start:end] {
 				args = append(args, tl)
 			}
-			noteScript.EvalSha(ctx, pipe, n.keys[start:end], args...)
+			queued = append(queued, queuedScript{noteScript.EvalSha(ctx, pipe, n.keys[start:end], args...), n.ids[start:end]})
 			// Redis runs a pipeline's commands back to back: sent in
 			// parts, a flood's notes let the alerts coming in meanwhile
 			// through between them.
-			if queued = append(queued, n.ids[start:end]...); len(queued) >= notesPerPipeline {
+			if inPipe += end - start; inPipe >= notesPerPipeline {
 				if err := exec(); err != nil {
 					return err
 				}

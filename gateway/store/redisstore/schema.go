@@ -48,16 +48,23 @@ func (s *Store) CheckSchema(ctx context.Context) (upgradedFrom int, err error) {
 }
 
 func (s *Store) checkSchema(ctx context.Context) (upgradedFrom int, err error) {
-	set, err := s.rdb.SetNX(ctx, s.schemaKey(), schemaVersion, 0).Result()
-	if err != nil {
-		return 0, unavailable(err)
-	}
-	if set {
-		return 0, s.markShards(ctx, true)
-	}
 	v, err := s.rdb.Get(ctx, s.schemaKey()).Result()
 	if errors.Is(err, redis.Nil) {
-		return s.checkSchema(ctx) // deleted in between: record it again
+		// First use. The markers go first: written after the schema key,
+		// a first start that wrote only some of them (a cluster master
+		// not answering) was checked again as data of this schema with
+		// markers missing, and its probe said a loss that never was.
+		if err := s.markShards(ctx, true); err != nil {
+			return 0, err
+		}
+		set, err := s.rdb.SetNX(ctx, s.schemaKey(), schemaVersion, 0).Result()
+		if err != nil {
+			return 0, unavailable(err)
+		}
+		if set {
+			return 0, nil
+		}
+		return s.checkSchema(ctx) // another replica's first start wrote it meanwhile
 	}
 	if err != nil {
 		return 0, unavailable(err)

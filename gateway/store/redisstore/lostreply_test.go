@@ -246,3 +246,36 @@ func TestClusterPipelineLostReplyIsNotSentAgain(t *testing.T) {
 		t.Fatalf("%d of %d triggers ran twice", twice, n)
 	}
 }
+
+// TestLostNoteReplyIsNotCalledNotStored: a timeline note's script reaches
+// Redis and runs, its reply is lost. The note is stored; the error must
+// say it may have been (a provider's delivery report answered "nothing
+// was stored" was one that did store).
+func TestLostNoteReplyIsNotCalledNotStored(t *testing.T) {
+	direct, upstream := scriptsLoaded(t)
+	ctx := context.Background()
+	inc := lostReplyIncident("note")
+	if _, _, err := redisstore.New(direct, "p").Trigger(ctx, inc, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := startDropProxy(t, upstream, true)
+	opts, err := redisstore.ParseURL("redis://" + p.l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewUniversalClient(opts)
+	t.Cleanup(func() { rdb.Close() })
+	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err = redisstore.New(rdb, "p").Note(tctx, map[string][]store.Entry{inc.ID: {{At: inc.CreatedAt, Type: "delivery", User: "ann", Channel: "sms", Detail: "delivered"}}})
+	if err == nil {
+		t.Fatal("the note succeeded through a proxy that dropped its reply")
+	}
+	tl, terr := redisstore.New(direct, "p").Timeline(ctx, inc.ID)
+	if terr != nil || len(tl) != 1 {
+		t.Fatalf("the note's script did not run (%v, %d entries), so this test shows nothing; the note said: %v", terr, len(tl), err)
+	}
+	if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, store.ErrOutcomeUnknown) {
+		t.Fatalf("a stored note whose reply was lost is reported as %v; want it to say it may have been stored (ErrOutcomeUnknown)", err)
+	}
+}

@@ -313,7 +313,8 @@ func (s *Store) Note(ctx context.Context, entries map[string][]store.Entry) erro
 			}
 		}
 		queued, inPipe = queued[:0], 0
-		return unavailable(err)
+		// A script sent and not answered may have run: not "not stored".
+		return unavailableWrite(err)
 	}
 	for _, n := range byShard {
 		for start := 0; start < len(n.keys); start += notesPerScript {

@@ -1,9 +1,13 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -571,5 +575,75 @@ func TestPagerDutyForwardOfAPageThatMayHaveBeenSent(t *testing.T) {
 	}
 	if got := fake.Alert(pagerduty.DedupKey(id, "carol", 0)); got != "acknowledged" {
 		t.Fatalf("PagerDuty's alert is %q after the acknowledgement", got)
+	}
+}
+
+// TestPagerDutyPageThatMayHaveBeenSentInAStormIsAcknowledgedUnderItsKey:
+// ann's pushes go through PagerDuty and five P2 incidents start a storm;
+// X's push is held for the storm message. Ann acknowledges X, then a
+// critical alert raises it to P0: reopened, it is pushed at once under a
+// key of its own (pagerd:X:ann:1), listed in the storm while the others
+// wait. PagerDuty takes that trigger and answers too late: the page is
+// "may have been sent", held again for the message, and PagerDuty has an
+// alert open under the new key. Ann's acknowledgement must reach that
+// alert. (Before: the hold's note followed the dedup key in the timeline
+// entry, "…:ann:1; alert storm: …", the key read back as "…:1;" did not
+// parse, and the acknowledgement went to the first key: PagerDuty went on
+// notifying ann of an incident acknowledged in pagerd.)
+func TestPagerDutyPageThatMayHaveBeenSentInAStormIsAcknowledgedUnderItsKey(t *testing.T) {
+	fake := providertest.NewPagerDuty(t)
+	var slowKey atomic.Value
+	slowKey.Store("")
+	late := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if k := slowKey.Load().(string); k == "" || !bytes.Contains(body, []byte(`"`+k+`"`)) {
+			fake.ServeHTTP(w, r)
+			return
+		}
+		fake.ServeHTTP(httptest.NewRecorder(), r) // taken, then answered too late
+		<-r.Context().Done()
+	}))
+	defer late.Close()
+	cfg := strings.Replace(stormConfig, "{id: ann, name: Ann, contacts: [{channel: push, via: log}",
+		"{id: ann, name: Ann, contacts: [{channel: push, via: pagerduty, address: "+pdUserKey+"}", 1) +
+		"notifiers:\n  pagerduty: {events_url: " + late.URL + ", timeout: 200ms, webhook_secret: " + providertest.PagerDutyWebhookSecret + "}\n"
+	h := newHarness(t, withConfig(cfg), realTransport("pagerduty"), fastRetries())
+	var ids, held []string
+	for i := 0; i < 5; i++ {
+		ids = append(ids, fireAs(h, amKey, fmt.Sprintf("warn%d", i), "warning"))
+	}
+	h.step(fixedNow)
+	for _, id := range ids {
+		if len(entriesOf(timeline(h, id), "notify_held", "push")) == 1 {
+			held = append(held, id)
+		}
+	}
+	if len(held) != 2 {
+		t.Fatalf("%d pushes held for the storm message, want 2", len(held))
+	}
+	x := held[0]
+	h.clock.Set(fixedNow.Add(time.Second))
+	if r := h.api("POST", "/api/v1/incidents/"+x+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	k1 := pagerduty.DedupKey(x, "ann", 1)
+	slowKey.Store(k1)
+	h.clock.Set(fixedNow.Add(2 * time.Second))
+	raise(h, fmt.Sprintf("warn%d", slices.Index(ids, x)))
+	h.step(fixedNow.Add(2 * time.Second))
+	slowKey.Store("")
+	if !h.timelineHas(x, "notify_failed", "may have been sent") || !h.timelineHas(x, "notify_failed", "held to go out") ||
+		fake.Alert(k1) != "triggered" {
+		t.Fatalf("PagerDuty's alert %s is %q; timeline %+v", k1, fake.Alert(k1), h.incident(x).Timeline)
+	}
+	h.clock.Set(fixedNow.Add(3 * time.Second))
+	if r := h.api("POST", "/api/v1/incidents/"+x+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	h.step(fixedNow.Add(3 * time.Second))
+	if got := fake.Alert(k1); got != "acknowledged" {
+		t.Fatalf("PagerDuty's alert %s, of the page that may have been sent, is %q after the acknowledgement; timeline %+v",
+			k1, got, h.incident(x).Timeline)
 	}
 }

@@ -1400,14 +1400,16 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	if err != nil {
 		err = pagerDutyMayHaveTaken(contact.Via, err)
 		e.Type, e.Detail = "notify_failed", fmt.Sprintf("via %s: %v", contact.Via, err)
-		if contact.Via == "pagerduty" && msg.Reopened > 0 && errors.Is(err, notify.ErrMaybeSent) {
-			e.Detail += dedupKeyMark + pagerduty.DedupKey(inc.ID, a.User, msg.Reopened)
-		}
 		d.m.pages.WithLabelValues(a.Channel, contact.Via, "failed").Inc()
 		d.log.Warn("page "+notify.Failed(err), "incident", inc.ID, "user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
 		if listed != nil {
 			detail, _ := d.holdFailed(ctx, cfg, a.User, a.Channel, *listed)
 			e.Detail += detail
+		}
+		if contact.Via == "pagerduty" && msg.Reopened > 0 && errors.Is(err, notify.ErrMaybeSent) {
+			// Last: pagedKey reads the key up to the next space, and a
+			// hold's note after it ("; alert storm: …") spoilt it.
+			e.Detail += dedupKeyMark + pagerduty.DedupKey(inc.ID, a.User, msg.Reopened)
 		}
 		return e
 	}

@@ -37,7 +37,7 @@ func TestLastPagedLooksPastResolvedIncidents(t *testing.T) {
 		put(fmt.Sprintf("later-%d", i), at.Add(time.Duration(i+1)*time.Second), policy.StatusResolved)
 	}
 	svc := incident.New(incident.Options{Store: st, Config: func() *policy.Config { return &policy.Config{} }})
-	got, err := svc.LastPaged(ctx, "ann", "sms", func(string) bool { return true })
+	got, err := svc.LastPaged(ctx, "ann", "sms", true, func(string) bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestLastPagedSkipsAnIncidentGoneSinceListed(t *testing.T) {
 	paged := put("paged", at)
 	gone := put("gone", at.Add(time.Minute))
 	svc := incident.New(incident.Options{Store: goneTimeline{st, gone}, Config: func() *policy.Config { return &policy.Config{} }})
-	got, err := svc.LastPaged(ctx, "ann", "sms", func(string) bool { return true })
+	got, err := svc.LastPaged(ctx, "ann", "sms", true, func(string) bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestLastPagedFindsAnIncidentReopenedWhileListing(t *testing.T) {
 		}
 	}}
 	svc := incident.New(incident.Options{Store: r, Config: func() *policy.Config { return &policy.Config{} }})
-	got, err := svc.LastPaged(ctx, "ann", "sms", func(string) bool { return true })
+	got, err := svc.LastPaged(ctx, "ann", "sms", true, func(string) bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}

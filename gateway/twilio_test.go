@@ -903,3 +903,40 @@ func TestBareReplyPassesOverAPageReportedUndelivered(t *testing.T) {
 		t.Fatalf("a bare 4 left A, the page Dan got, %s; reply %q", v.Status, out)
 	}
 }
+
+// TestCodedReplyActsOnAPageReportedUndelivered: Dan's SMS for B was
+// reported undelivered (the phone was off); he learns of B otherwise (its
+// call, the console) and acknowledges by SMS with B's code: the code names B, which
+// was paged to his number, and B is acknowledged. (Before: a page
+// reported undelivered was passed over for a reply with a code too; Dan
+// was told no open incident with that code was paged to his number,
+// nothing was acknowledged, and B went on paging and escalating.)
+func TestCodedReplyActsOnAPageReportedUndelivered(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	h := newHarness(t, withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"))
+	a := fire(h)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	h.clock.Set(fixedNow.Add(3 * time.Minute))
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "second", map[string]string{"alertname": "B", "severity": "critical"}),
+		"Authorization", "Bearer "+amKey)
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	b := res.Incidents[0]
+	h.runUntil(fixedNow.Add(5 * time.Minute))
+	ms := fake.Messages()
+	if len(ms) != 2 {
+		t.Fatalf("Twilio got %d messages, want A's and B's", len(ms))
+	}
+	report := url.Values{"MessageSid": {"SM2"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
+	if code, body := fake.Callback(t, ms[1].Get("StatusCallback"), report); code != 204 {
+		t.Fatalf("report: %d %s", code, body)
+	}
+	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4 " + twilio.ReplyCode(b)}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+	_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
+	if v := h.incident(b); v.Status != "acknowledged" || !strings.Contains(out, twilio.ReplyCode(b)) {
+		t.Fatalf("a 4 with B's code left B %s; reply %q", v.Status, out)
+	}
+	if v := h.incident(a); v.Status != "triggered" {
+		t.Fatalf("a 4 with B's code acknowledged A: %s", v.Status)
+	}
+}

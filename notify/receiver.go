@@ -53,8 +53,11 @@ type Receiver interface {
 	// in a storm message is the message's when match accepts it, else
 	// the incident's own when match accepts that (the message names each
 	// incident, and its code acts on it even once the message is no
-	// longer kept); match is asked about both.
-	LastPaged(ctx context.Context, user, channel string, match func(target string) bool) (Page, error)
+	// longer kept); match is asked about both. With bare (a reply that
+	// names no incident), a page the provider reported undelivered is
+	// passed over: the reply answers a page the person got. A reply with
+	// a code names its incident, whether or not its page arrived.
+	LastPaged(ctx context.Context, user, channel string, bare bool, match func(target string) bool) (Page, error)
 	// ResolvedPaged is, for a reply that matches no open incident, the
 	// incidents paged to user on channel (on their own or in a storm
 	// message, which names each) that are resolved, among those created

@@ -298,7 +298,8 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // incident's own. It reads no bundle, so an incident's page in a message
 // no longer kept is still found. It lists open incidents only, so resolved
 // incidents, however many and however new, never push an open one out.
-func (s *Service) LastPaged(ctx context.Context, user, channel string, match func(target string) bool) (notify.Page, error) {
+// With bare, pages reported undelivered are passed over (undeliveredPages).
+func (s *Service) LastPaged(ctx context.Context, user, channel string, bare bool, match func(target string) bool) (notify.Page, error) {
 	// One read of both statuses (Filter.Open): read one status after the
 	// other, an incident reopened in between would be in neither.
 	open, err := s.o.Store.List(ctx, store.Filter{Open: true, Limit: 2000})
@@ -318,7 +319,10 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, match fun
 		if err != nil {
 			return notify.Page{}, Classify(err)
 		}
-		undelivered := undeliveredPages(tl, user, channel)
+		var undelivered map[int]bool
+		if bare {
+			undelivered = undeliveredPages(tl, user, channel)
+		}
 		for i, e := range tl {
 			if e.Type != "notify" || e.User != user || e.Channel != channel || undelivered[i] {
 				continue

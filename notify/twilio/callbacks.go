@@ -248,7 +248,7 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 	// page, that one included: a bare reply cannot say which it means.
 	tied := map[string]bool{}
 	for _, u := range users {
-		page, err := cb.Receiver.LastPaged(r.Context(), u, "sms", func(id string) bool {
+		page, err := cb.Receiver.LastPaged(r.Context(), u, "sms", code == "", func(id string) bool {
 			if code == "" {
 				return true
 			}

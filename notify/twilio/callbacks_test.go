@@ -37,7 +37,7 @@ func (r *receiver) AcknowledgePage(ctx context.Context, user string, p notify.Pa
 	return r.Act(ctx, p.Target, user, notify.Acknowledge)
 }
 func (r *receiver) Delivered(context.Context, string, notify.Delivery) error { return nil }
-func (r *receiver) LastPaged(_ context.Context, user, channel string, match func(string) bool) (notify.Page, error) {
+func (r *receiver) LastPaged(_ context.Context, user, channel string, _ bool, match func(string) bool) (notify.Page, error) {
 	if user == "ann" && channel == "sms" && match("00-incidentab12") {
 		return notify.Page{Target: "00-incidentab12", Level: 1}, nil
 	}

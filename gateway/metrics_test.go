@@ -56,6 +56,7 @@ func TestMetricsAtStart(t *testing.T) {
 		`pagerd_config_reloads_total{result="failure"} 0`,
 		`pagerd_alerts_received_total{outcome="created",service="api",source="alertmanager"} 0`,
 		`pagerd_alerts_received_total{outcome="ignored",service="batch",source="pagerduty"} 0`,
+		`pagerd_delivery_reports_total{channel="push",result="failed"} 0`,
 		`pagerd_pages_total{channel="voice",result="failed",via="log"} 0`,
 		`pagerd_escalations_total{level="2"} 0`,
 		`pagerd_sla_breaches_total{target="resolution"} 0`,

@@ -44,7 +44,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"channel", "result"}),
 		initialisedFor: map[string]bool{},
 	}
-	for _, ch := range []string{policy.ChannelSMS, policy.ChannelVoice} {
+	for _, ch := range []string{policy.ChannelPush, policy.ChannelSMS, policy.ChannelVoice} {
 		for _, res := range []string{"delivered", "failed"} {
 			m.deliveries.WithLabelValues(ch, res)
 		}

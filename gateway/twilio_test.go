@@ -875,25 +875,7 @@ func TestVoicemailCallIsNotCountedDelivered(t *testing.T) {
 // acknowledged B, the latest page sent, which Dan never saw, and B's
 // escalation stopped while A went on paging.)
 func TestBareReplyPassesOverAPageReportedUndelivered(t *testing.T) {
-	fake := providertest.NewTwilio(t)
-	h := newHarness(t, withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"))
-	a := fire(h)
-	h.runUntil(fixedNow.Add(2 * time.Minute))
-	h.clock.Set(fixedNow.Add(3 * time.Minute))
-	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "second", map[string]string{"alertname": "B", "severity": "critical"}),
-		"Authorization", "Bearer "+amKey)
-	var res struct{ Incidents []string }
-	r.json(t, &res)
-	b := res.Incidents[0]
-	h.runUntil(fixedNow.Add(5 * time.Minute))
-	ms := fake.Messages()
-	if len(ms) != 2 {
-		t.Fatalf("Twilio got %d messages, want A's and B's", len(ms))
-	}
-	report := url.Values{"MessageSid": {"SM2"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30007"}, "AccountSid": {twSID}}
-	if code, body := fake.Callback(t, ms[1].Get("StatusCallback"), report); code != 204 {
-		t.Fatalf("report: %d %s", code, body)
-	}
+	h, fake, a, b := secondSMSUndelivered(t, "30007")
 	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
 	_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
 	if v := h.incident(b); v.Status != "triggered" {
@@ -904,6 +886,32 @@ func TestBareReplyPassesOverAPageReportedUndelivered(t *testing.T) {
 	}
 }
 
+// secondSMSUndelivered: Dan is paged by SMS for A at 2m, and for B (fired
+// at 3m) at 5m; Twilio reports B's SMS undelivered with the error code.
+func secondSMSUndelivered(t *testing.T, code string) (h *harness, fake *providertest.Twilio, a, b string) {
+	t.Helper()
+	fake = providertest.NewTwilio(t)
+	h = newHarness(t, withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"))
+	a = fire(h)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	h.clock.Set(fixedNow.Add(3 * time.Minute))
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "second", map[string]string{"alertname": "B", "severity": "critical"}),
+		"Authorization", "Bearer "+amKey)
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	b = res.Incidents[0]
+	h.runUntil(fixedNow.Add(5 * time.Minute))
+	ms := fake.Messages()
+	if len(ms) != 2 {
+		t.Fatalf("Twilio got %d messages, want A's and B's", len(ms))
+	}
+	report := url.Values{"MessageSid": {"SM2"}, "MessageStatus": {"undelivered"}, "ErrorCode": {code}, "AccountSid": {twSID}}
+	if code, body := fake.Callback(t, ms[1].Get("StatusCallback"), report); code != 204 {
+		t.Fatalf("report: %d %s", code, body)
+	}
+	return h, fake, a, b
+}
+
 // TestCodedReplyActsOnAPageReportedUndelivered: Dan's SMS for B was
 // reported undelivered (the phone was off); he learns of B otherwise (its
 // call, the console) and acknowledges by SMS with B's code: the code names B, which
@@ -912,25 +920,7 @@ func TestBareReplyPassesOverAPageReportedUndelivered(t *testing.T) {
 // was told no open incident with that code was paged to his number,
 // nothing was acknowledged, and B went on paging and escalating.)
 func TestCodedReplyActsOnAPageReportedUndelivered(t *testing.T) {
-	fake := providertest.NewTwilio(t)
-	h := newHarness(t, withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"))
-	a := fire(h)
-	h.runUntil(fixedNow.Add(2 * time.Minute))
-	h.clock.Set(fixedNow.Add(3 * time.Minute))
-	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "second", map[string]string{"alertname": "B", "severity": "critical"}),
-		"Authorization", "Bearer "+amKey)
-	var res struct{ Incidents []string }
-	r.json(t, &res)
-	b := res.Incidents[0]
-	h.runUntil(fixedNow.Add(5 * time.Minute))
-	ms := fake.Messages()
-	if len(ms) != 2 {
-		t.Fatalf("Twilio got %d messages, want A's and B's", len(ms))
-	}
-	report := url.Values{"MessageSid": {"SM2"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
-	if code, body := fake.Callback(t, ms[1].Get("StatusCallback"), report); code != 204 {
-		t.Fatalf("report: %d %s", code, body)
-	}
+	h, fake, a, b := secondSMSUndelivered(t, "30003")
 	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4 " + twilio.ReplyCode(b)}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
 	_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
 	if v := h.incident(b); v.Status != "acknowledged" || !strings.Contains(out, twilio.ReplyCode(b)) {

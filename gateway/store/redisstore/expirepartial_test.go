@@ -6,11 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/pagerd/pagerd/gateway/store"
-	"github.com/pagerd/pagerd/gateway/store/redisstore"
-	"github.com/pagerd/pagerd/internal/redistest"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -21,13 +17,7 @@ import (
 // what Expire returns to pagerd_incidents_expired_total and its log line
 // even on an error, so those removals went uncounted and unsaid.
 func TestClusterExpireWithAMasterRefusingCountsWhatItRemoved(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: the cluster test starts three redis-servers")
-	}
-	c := redistest.StartCluster(t, 3)
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, ContextTimeoutEnabled: true, MaxRedirects: -1})
-	t.Cleanup(func() { cc.Close() })
-	s := redisstore.New(cc, "exp")
+	s, cc := clusterStore(t, "exp")
 	ctx := context.Background()
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	var ids []string
@@ -43,20 +33,12 @@ func TestClusterExpireWithAMasterRefusingCountsWhatItRemoved(t *testing.T) {
 		}
 		ids = append(ids, inc.ID)
 	}
-	refusing, err := cc.MasterForKey(ctx, redisstore.DueKey(s, store.ShardOf("api", "k0")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := refusing.ConfigSet(ctx, "min-replicas-to-write", "1").Err(); err != nil {
-		t.Fatal(err)
-	}
+	accept := refuseWrites(t, cc, s, store.ShardOf("api", "k0"))
 	n, _, err := s.Expire(ctx, base.Add(24*time.Hour), len(ids))
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Expire with a master refusing writes: %v, want ErrUnavailable", err)
 	}
-	if err := refusing.ConfigSet(ctx, "min-replicas-to-write", "0").Err(); err != nil {
-		t.Fatal(err)
-	}
+	accept()
 	removed := 0
 	for _, id := range ids {
 		if _, err := s.Get(ctx, id); errors.Is(err, store.ErrNotFound) {

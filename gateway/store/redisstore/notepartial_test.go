@@ -21,13 +21,7 @@ import (
 // map kept them: every call again appended them once more, and their
 // incidents' timelines said the storm message went out as many times.
 func TestClusterNoteWithAMasterRefusingNotesTheOthersOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: the cluster test starts three redis-servers")
-	}
-	c := redistest.StartCluster(t, 3)
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, ContextTimeoutEnabled: true, MaxRedirects: -1})
-	t.Cleanup(func() { cc.Close() })
-	s := redisstore.New(cc, "note")
+	s, cc := clusterStore(t, "note")
 	ctx := context.Background()
 	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
 	notes := map[string][]store.Entry{}
@@ -40,19 +34,11 @@ func TestClusterNoteWithAMasterRefusingNotesTheOthersOnce(t *testing.T) {
 		ids = append(ids, inc.ID)
 		notes[inc.ID] = []store.Entry{{At: at, Type: "notify", User: "ann", Channel: "sms", Bundle: "b1"}}
 	}
-	refusing, err := cc.MasterForKey(ctx, redisstore.DueKey(s, store.ShardOf("api", "k0")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := refusing.ConfigSet(ctx, "min-replicas-to-write", "1").Err(); err != nil {
-		t.Fatal(err)
-	}
+	accept := refuseWrites(t, cc, s, store.ShardOf("api", "k0"))
 	if err := s.Note(ctx, notes); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Note with a master refusing writes: %v, want ErrUnavailable", err)
 	}
-	if err := refusing.ConfigSet(ctx, "min-replicas-to-write", "0").Err(); err != nil {
-		t.Fatal(err)
-	}
+	accept()
 	if err := s.Note(ctx, notes); err != nil { // called again, as the storm flush does
 		t.Fatal(err)
 	}
@@ -63,6 +49,41 @@ func TestClusterNoteWithAMasterRefusingNotesTheOthersOnce(t *testing.T) {
 		}
 		if len(tl) != 1 {
 			t.Fatalf("incident %s has the note %d times after a call that failed in part and a call again, want once: %+v", id, len(tl), tl)
+		}
+	}
+}
+
+// clusterStore starts a Redis Cluster of three masters and a store on it
+// under prefix, for the tests of one master failing while the others
+// answer. The client neither retries nor follows redirects, as the
+// daemon's does not.
+func clusterStore(t *testing.T, prefix string) (*redisstore.Store, *redis.ClusterClient) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: the cluster test starts three redis-servers")
+	}
+	c := redistest.StartCluster(t, 3)
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, ContextTimeoutEnabled: true, MaxRedirects: -1})
+	t.Cleanup(func() { cc.Close() })
+	return redisstore.New(cc, prefix), cc
+}
+
+// refuseWrites makes the master that serves the shard refuse writes (it
+// has no replica, and now needs one: min-replicas-to-write) until accept
+// is called.
+func refuseWrites(t *testing.T, cc *redis.ClusterClient, s *redisstore.Store, shard int) (accept func()) {
+	t.Helper()
+	ctx := context.Background()
+	m, err := cc.MasterForKey(ctx, redisstore.DueKey(s, shard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ConfigSet(ctx, "min-replicas-to-write", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := m.ConfigSet(ctx, "min-replicas-to-write", "0").Err(); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

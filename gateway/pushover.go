@@ -3,12 +3,10 @@ package gateway
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/store"
-	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pushover"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -38,7 +36,7 @@ func (o *pushoverOutbox) handle(ctx context.Context, inc *store.Incident, item s
 	seen := map[string]bool{}
 	var stopped []string
 	for _, e := range tl {
-		if !pushedViaPushover(e) {
+		if !dispatch.PagedVia(e, "pushover") {
 			continue
 		}
 		if !stands && e.Bundle == "" {
@@ -71,17 +69,6 @@ func (o *pushoverOutbox) handle(ctx context.Context, inc *store.Incident, item s
 	}
 	return store.Entry{At: o.now().UTC().Truncate(time.Millisecond), Type: "forwarded",
 		Detail: "Pushover's emergency alerts stopped after the " + item.Action}, nil
-}
-
-// pushedViaPushover reports whether the entry records an emergency that
-// may be alerting: a page sent through Pushover, or one that failed after
-// Pushover may have taken it (an answer that came too late), which alerts
-// as long as a sent one does.
-func pushedViaPushover(e store.Entry) bool {
-	if !strings.HasPrefix(e.Detail, "via pushover") {
-		return false
-	}
-	return e.Type == "notify" || (e.Type == "notify_failed" && strings.Contains(e.Detail, notify.ErrMaybeSent.Error()))
 }
 
 // bundleSettled reports whether none of a bundle's incidents is still

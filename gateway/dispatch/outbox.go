@@ -389,8 +389,15 @@ func ActionStands(action string, status policy.Status) bool {
 // (pagerDutyMayHaveTaken): PagerDuty may have an alert open for it,
 // notifying the person, and is told of the acknowledgement (an event for
 // a key with no open alert it takes and ignores).
-func pagedViaPagerDuty(e store.Entry) bool {
-	if !strings.HasPrefix(e.Detail, "via pagerduty") {
+func pagedViaPagerDuty(e store.Entry) bool { return PagedVia(e, "pagerduty") }
+
+// PagedVia reports whether the entry records a page sent through the
+// transport via, or one that failed after the provider may have taken it
+// ("may have been sent"), which the person may have all the same: what an
+// acknowledgement must reach there (PagerDuty's alert, Pushover's
+// emergency).
+func PagedVia(e store.Entry, via string) bool {
+	if !strings.HasPrefix(e.Detail, "via "+via) {
 		return false
 	}
 	return e.Type == "notify" || (e.Type == "notify_failed" && strings.Contains(e.Detail, notify.ErrMaybeSent.Error()))

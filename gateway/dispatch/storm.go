@@ -184,30 +184,17 @@ func (d *Dispatcher) refusedForward(ctx context.Context, cfg *policy.Config, use
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			for attempt := 0; ; attempt++ {
-				inc, err := d.o.Store.Get(ctx, id)
-				if errors.Is(err, store.ErrNotFound) {
-					return
+			err := d.rewrite(ctx, id, func(inc *store.Incident) (bool, error) {
+				st, _, err := eng.Apply(inc.State, ev, d.o.Now().UTC().Truncate(time.Millisecond))
+				if err != nil || reflect.DeepEqual(st, inc.State) {
+					return false, err
 				}
-				var st policy.Incident
-				if err == nil {
-					st, _, err = eng.Apply(inc.State, ev, d.o.Now().UTC().Truncate(time.Millisecond))
-				}
-				if err == nil {
-					if reflect.DeepEqual(st, inc.State) {
-						return
-					}
-					inc.State = st
-					err = d.o.Store.Update(ctx, inc, nil)
-					if errors.Is(err, store.ErrConflict) && attempt < 10 {
-						continue
-					}
-				}
-				if err != nil {
-					d.log.Error("storm message failed, and its incident's next step could not be brought forward: it comes at its own time",
-						"incident", id, "user", user, "channel", channel, "err", err)
-				}
-				return
+				inc.State = st
+				return true, nil
+			})
+			if err != nil {
+				d.log.Error("storm message failed, and its incident's next step could not be brought forward: it comes at its own time",
+					"incident", id, "user", user, "channel", channel, "err", err)
 			}
 		}()
 	}
@@ -744,30 +731,44 @@ func stillPaged(p store.HeldPage, st policy.Status) bool {
 // one already acknowledged or resolved owes PagerDuty that now.
 func (d *Dispatcher) markPushed(ctx context.Context, ids []string, now time.Time) error {
 	for _, id := range ids {
-		for attempt := 0; ; attempt++ {
-			inc, err := d.o.Store.Get(ctx, id)
-			if errors.Is(err, store.ErrNotFound) {
-				break
-			}
-			if err != nil {
-				return err
-			}
+		err := d.rewrite(ctx, id, func(inc *store.Incident) (bool, error) {
 			if !inc.NotPushedToPagerDuty {
-				break
+				return false, nil
 			}
 			inc.NotPushedToPagerDuty = false
 			inc.Outbox = append(inc.Outbox, incident.LateForward(inc.State.Status, now)...)
-			err = d.o.Store.Update(ctx, inc, nil)
-			if errors.Is(err, store.ErrConflict) && attempt < 10 {
-				continue // acknowledged or repeated meanwhile: read it again
-			}
-			if err != nil {
-				return fmt.Errorf("incident %s: %w", id, err)
-			}
-			break
+			return true, nil
+		})
+		if err != nil {
+			return fmt.Errorf("incident %s: %w", id, err)
 		}
 	}
 	return nil
+}
+
+// rewrite reads an incident, lets edit change it (false: nothing to
+// write) and writes it, reading it again when another writer got there
+// first (acknowledged or repeated meanwhile), ten times at most: the
+// writes a storm flush makes to incidents it holds no claim on. An
+// incident gone is nothing to do.
+func (d *Dispatcher) rewrite(ctx context.Context, id string, edit func(inc *store.Incident) (bool, error)) error {
+	for attempt := 0; ; attempt++ {
+		inc, err := d.o.Store.Get(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if write, err := edit(inc); err != nil || !write {
+			return err
+		}
+		err = d.o.Store.Update(ctx, inc, nil)
+		if errors.Is(err, store.ErrConflict) && attempt < 10 {
+			continue
+		}
+		return err
+	}
 }
 
 // distinctIncidents keeps one held page of each incident, in the place of

@@ -233,20 +233,16 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 	if _, p := ingest.DecodeOpsgenieAction(body); p != nil {
 		return o.refuse(p.Code, p.Message, p.Errors)
 	}
-	ident := pathParam(c, "identifier")
+	ref, byDedup, ok, err := o.identifier()
+	if !ok {
+		return err
+	}
 	ctx, cancel := storeBudget(c.Request())
 	defer cancel()
-	switch t := c.QueryParam("identifierType"); t {
-	case "alias":
-		_, err = s.o.Incidents.ActByDedup(ctx, svc, ingest.OpsgenieDedupKey(ident), "opsgenie", ev, outcome)
-	case "", "id":
-		_, err = s.o.Incidents.ActByID(ctx, svc, ident, "opsgenie", ev, outcome)
-	case "tiny":
-		return o.refuse(http.StatusUnprocessableEntity, "Request body is not processable. Please check the errors.",
-			map[string]string{"identifierType": "pagerd has no tiny ids: use alias, or id (the pagerd incident id)"})
-	default:
-		return o.refuse(http.StatusUnprocessableEntity, "Request body is not processable. Please check the errors.",
-			map[string]string{"identifierType": "should be one of [id, alias, tiny]"})
+	if byDedup {
+		_, err = s.o.Incidents.ActByDedup(ctx, svc, ref, "opsgenie", ev, outcome)
+	} else {
+		_, err = s.o.Incidents.ActByID(ctx, svc, ref, "opsgenie", ev, outcome)
 	}
 	if err != nil {
 		return o.stored(err, retry)
@@ -284,15 +280,9 @@ func (s *Server) opsgenieUpdate(c echo.Context) error {
 	if p != nil {
 		return o.refuse(p.Code, p.Message, p.Errors)
 	}
-	byDedup := false
-	ident := pathParam(c, "identifier")
-	switch t := c.QueryParam("identifierType"); t {
-	case "alias":
-		byDedup, ident = true, ingest.OpsgenieDedupKey(ident)
-	case "", "id":
-	default:
-		return o.refuse(http.StatusUnprocessableEntity, "Request body is not processable. Please check the errors.",
-			map[string]string{"identifierType": "should be one of [id, alias] (pagerd has no tiny ids)"})
+	ident, byDedup, ok, err := o.identifier()
+	if !ok {
+		return err
 	}
 	edit := func(inc *store.Incident) (string, bool, error) {
 		summary := ingest.OpsgenieMessageSummary(value)
@@ -331,6 +321,25 @@ func (s *Server) opsgenieUpdate(c echo.Context) error {
 // errDescriptionNotKept is an update of an alert's description to one it
 // does not have (opsgenieUpdate).
 var errDescriptionNotKept = errors.New("pagerd keeps the description an alert was created with")
+
+// identifier reads the alert a close, acknowledge or update names: the
+// dedup key of an alias (identifierType=alias), or an id (id, Opsgenie's
+// default: a pagerd incident id). ok is false when it answered instead
+// (err is then the answer's): pagerd has no tiny ids.
+func (o *opsgenie) identifier() (ref string, byDedup, ok bool, err error) {
+	ref = pathParam(o.c, "identifier")
+	switch o.c.QueryParam("identifierType") {
+	case "alias":
+		return ingest.OpsgenieDedupKey(ref), true, true, nil
+	case "", "id":
+		return ref, false, true, nil
+	case "tiny":
+		return "", false, false, o.refuse(http.StatusUnprocessableEntity, "Request body is not processable. Please check the errors.",
+			map[string]string{"identifierType": "pagerd has no tiny ids: use alias, or id (the pagerd incident id)"})
+	}
+	return "", false, false, o.refuse(http.StatusUnprocessableEntity, "Request body is not processable. Please check the errors.",
+		map[string]string{"identifierType": "should be one of [id, alias, tiny]"})
+}
 
 // pathParam is the path parameter name as the sender meant it. echo
 // routes on the escaped path when it differs from the default escaping

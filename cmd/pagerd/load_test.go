@@ -542,6 +542,26 @@ func TestLoadStormFlood(t *testing.T) {
 					bundles++
 				}
 			}
+			// Each of bob's alerts, in the order sent: when it was due
+			// after the flood's start, when it was answered and when its
+			// page came, after it was due (a late page says whether the
+			// time went before the answer or after it).
+			var each []string
+			for _, s := range l.sent {
+				if s.user != "bob" {
+					continue
+				}
+				paged := "never"
+				if nat, ok := named[s.incident]; ok && s.err == "" {
+					paged = ms(nat.Sub(s.at))
+				}
+				answered := "refused: " + s.err
+				if s.err == "" {
+					answered = ms(s.answered.Sub(s.at))
+				}
+				each = append(each, fmt.Sprintf("at %s answered %s paged %s", ms(s.at.Sub(start)), answered, paged))
+			}
+			t.Logf("%s: bob's alerts: %s", store, strings.Join(each, "; "))
 			sort.Slice(bob, func(i, j int) bool { return bob[i] < bob[j] })
 			t.Logf("%s: %d alerts accepted, %d failed, %d never named; ann: first page %s after the first alert, all %d named %s after it, in %d storm messages; messages to ann in the first minute by channel %v; bob's pages late p50 %s p99 %s max %s (his alerts answered after p50 %s max %s)",
 				store, len(r.sent), r.errs, missing, ms(first.Sub(start)), n-r.errs, ms(allNamedBy.Sub(start)), bundles, annMsgs,

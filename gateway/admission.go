@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -62,6 +63,17 @@ import (
 // alerts taken in cost its pages little, and the slots left, each free
 // again within a millisecond or so, still take alerts in at a thousand a
 // second or more.
+//
+// Neither the limit nor the brake knows whose alerts it refuses, and under
+// one service's flood every other service's alerts queued and were refused
+// with it: its senders retry, but a page owed to a person nobody else is
+// flooding came a retry later. So an alert of a sender (a service, by its
+// key) with nothing else in flight or waiting that would wait or be refused
+// takes one of a few reserved slots (reserveOf) instead, at once: a flood
+// fills the slots with its own alerts and is refused past them, a quiet
+// service's alert does not wait behind it. The reserve is small and
+// bounded, so many quiet senders at once (an outage seen by every service)
+// fall back on the limit as before.
 type admission struct {
 	next     http.Handler
 	slots    chan struct{}
@@ -96,8 +108,17 @@ type admission struct {
 	// known says whether a request carries a key of the intake in its
 	// headers (Alertmanager's, Opsgenie's): one that does not is passed to
 	// its handler, which refuses it before it reads the body, without a
-	// slot or a read. nil: every request's is taken as known.
-	known func(r *http.Request, route int) bool
+	// slot or a read. nil: every request's is taken as known. sender names
+	// the service the key is of ("" when the headers do not say: a
+	// PagerDuty event's key is in its body).
+	known func(r *http.Request, route int) (sender string, ok bool)
+
+	// reserve are the slots of senders with nothing else in flight or
+	// waiting (above); senders counts each sender's alerts in flight or
+	// waiting (string to *atomic.Int64; the keys are the services of the
+	// configs in use since the start).
+	reserve chan struct{}
+	senders sync.Map
 
 	queued  atomic.Int64
 	streak  atomic.Int64 // refusals since the last calm
@@ -142,8 +163,13 @@ type admissionLimits struct {
 	behind                func() time.Duration
 	brakeBehind           time.Duration
 	maxBuffered           int64 // bytes of bodies held at once (0: defaultMaxBuffered)
-	known                 func(r *http.Request, route int) bool
+	known                 func(r *http.Request, route int) (sender string, ok bool)
 }
+
+// reserveOf is how many slots are kept for alerts of senders with nothing
+// else in flight or waiting: a sixteenth of the slots (4 of Redis's 64),
+// at least 1.
+func reserveOf(slots int) int { return max(1, slots/16) }
 
 // newAdmission bounds next's intake: at most maxInflight alerts in flight
 // (0: the default) and maxQueue waiting (0: twice maxInflight), each for at
@@ -172,10 +198,10 @@ func newAdmission(next http.Handler, reg prometheus.Registerer, log *slog.Logger
 	if l.maxBuffered <= 0 {
 		l.maxBuffered = defaultMaxBuffered
 	}
-	a := &admission{next: next, slots: make(chan struct{}, slots), maxQueue: int64(queue), wait: wait, log: log, maxBuffered: l.maxBuffered, known: l.known,
+	a := &admission{next: next, slots: make(chan struct{}, slots), reserve: make(chan struct{}, reserveOf(slots)), maxQueue: int64(queue), wait: wait, log: log, maxBuffered: l.maxBuffered, known: l.known,
 		behind: l.behind, brakeBehind: l.brakeBehind, floor: int64(max(1, slots/16)), step: int64(max(1, slots/16)),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pagerd_ingest_inflight",
-			Help: "Alerts being taken in right now (at most server.admission.max_inflight)."}),
+			Help: "Alerts being taken in right now (at most server.admission.max_inflight, and a sixteenth of it more for services with nothing else in flight)."}),
 	}
 	refused := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_ingest_refused_total",
 		Help: "Alerts refused at once because the intake was at its limit of alerts in flight and waiting (server.admission) or of bodies held (64 MiB; PagerDuty events a quarter of it), or braking while the dispatcher is behind with due pages; senders retry."}, []string{"route"})
@@ -219,9 +245,13 @@ func (a *admission) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.next.ServeHTTP(w, r)
 		return
 	}
-	if a.known != nil && !a.known(r, route) {
-		a.next.ServeHTTP(w, r) // no slot, no body read: its handler answers 401 before it reads the body
-		return
+	sender := ""
+	if a.known != nil {
+		var ok bool
+		if sender, ok = a.known(r, route); !ok {
+			a.next.ServeHTTP(w, r) // no slot, no body read: its handler answers 401 before it reads the body
+			return
+		}
 	}
 	body, ok := a.read(r, route)
 	if body != nil {
@@ -235,23 +265,67 @@ func (a *admission) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.next.ServeHTTP(w, r) // no slot: it is answered at the read error
 		return
 	}
-	if n := a.inflight.Add(1); a.braked(n) || !a.acquire(r) {
+	quiet := false
+	if sender != "" {
+		c := a.senderCount(sender)
+		quiet = c.Add(1) == 1
+		defer c.Add(-1)
+	}
+	got := noSlot
+	if n := a.inflight.Add(1); !a.braked(n) {
+		got = a.acquire(r, quiet)
+	} else if quiet && a.takeReserve() {
+		got = reservedSlot
+	}
+	if got != sharedSlot {
 		a.inflight.Add(-1)
+	}
+	switch got {
+	case noSlot:
 		if route == routeEnqueue && endsPages(body) {
 			a.next.ServeHTTP(w, r) // no slot: it ends work
 			return
 		}
 		a.refuse(w, route, refusedSlots)
 		return
+	case reservedSlot:
+		defer func() { <-a.reserve }()
+	default:
+		defer func() {
+			a.inflight.Add(-1)
+			<-a.slots
+		}()
 	}
 	a.active.Inc()
-	defer func() {
-		a.active.Dec()
-		a.inflight.Add(-1)
-		<-a.slots
-	}()
+	defer a.active.Dec()
 	a.calm()
 	a.next.ServeHTTP(w, r)
+}
+
+// The slots an alert may take (acquire).
+const (
+	noSlot       = iota
+	sharedSlot   // one of max_inflight, within the brake's limit
+	reservedSlot // one of the reserve of senders with nothing else in flight
+)
+
+// senderCount is the count of sender's alerts in flight or waiting.
+func (a *admission) senderCount(sender string) *atomic.Int64 {
+	if c, ok := a.senders.Load(sender); ok {
+		return c.(*atomic.Int64)
+	}
+	c, _ := a.senders.LoadOrStore(sender, new(atomic.Int64))
+	return c.(*atomic.Int64)
+}
+
+// takeReserve takes a reserved slot if one is free, without waiting.
+func (a *admission) takeReserve() bool {
+	select {
+	case a.reserve <- struct{}{}:
+		return true
+	default:
+		return false
+	}
 }
 
 // endsPages reports whether body, a PagerDuty Events API event the intake
@@ -446,27 +520,32 @@ func (a *admission) adjust(since time.Duration) {
 }
 
 // acquire takes a slot: at once, or after waiting in the queue if it has
-// room, for up to the queue timeout.
-func (a *admission) acquire(r *http.Request) bool {
+// room, for up to the queue timeout. A quiet sender's alert (one with
+// nothing else in flight or waiting) takes a reserved slot rather than
+// wait, while one is free.
+func (a *admission) acquire(r *http.Request, quiet bool) int {
 	select {
 	case a.slots <- struct{}{}:
-		return true
+		return sharedSlot
 	default:
+	}
+	if quiet && a.takeReserve() {
+		return reservedSlot
 	}
 	if a.queued.Add(1) > a.maxQueue {
 		a.queued.Add(-1)
-		return false
+		return noSlot
 	}
 	defer a.queued.Add(-1)
 	t := time.NewTimer(a.wait)
 	defer t.Stop()
 	select {
 	case a.slots <- struct{}{}:
-		return true
+		return sharedSlot
 	case <-t.C:
-		return false
+		return noSlot
 	case <-r.Context().Done():
-		return false
+		return noSlot
 	}
 }
 

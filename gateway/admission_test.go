@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/store"
@@ -574,5 +575,101 @@ func TestAdmissionCountsBytesAsTheyArrive(t *testing.T) {
 	a.ServeHTTP(rec, httptest.NewRequest("POST", "/v2/enqueue", strings.NewReader(body)))
 	if rec.Code != http.StatusAccepted {
 		t.Fatalf("a real event while two senders hold none of their bodies: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestQuietSenderIsNotHeldBehindAFlood: with every slot taken and the
+// queue full of one service's alerts, an alert of another service with
+// nothing else in flight is taken at once, on a reserved slot, and so is
+// one while the brake refuses the flood; a second alert of that service
+// while its first is in flight waits and is refused as the flood's are.
+// (Before, it queued and was refused with the flood: its page came a
+// sender's retry later.)
+func TestQuietSenderIsNotHeldBehindAFlood(t *testing.T) {
+	var behind atomic.Int64
+	release := make(chan struct{})
+	entered := make(chan string, 64)
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- r.Header.Get("Sender")
+		<-release
+	})
+	a := newAdmission(next, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)), admissionLimits{
+		maxInflight: 32, maxQueue: 1, queueTimeout: time.Minute, brakeBehind: time.Second,
+		behind: func() time.Duration { return time.Duration(behind.Load()) },
+		known:  func(r *http.Request, _ int) (string, bool) { return r.Header.Get("Sender"), true }})
+	a.adjusted.Store(math.MaxInt64) // the brake looks only when the test says
+	srv := httptest.NewServer(a)
+	defer srv.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(release)
+	codes := make(chan int, 64)
+	post := func(sender string) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("POST", srv.URL+"/api/v1/alertmanager", strings.NewReader("{}"))
+			req.Header.Set("Sender", sender)
+			r, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				codes <- 0
+				return
+			}
+			r.Body.Close()
+			codes <- r.StatusCode
+		}()
+	}
+	in := func(want string) {
+		t.Helper()
+		select {
+		case s := <-entered:
+			if s != want {
+				t.Fatalf("an alert of %q taken in, want %q", s, want)
+			}
+		case c := <-codes:
+			t.Fatalf("an alert of %q answered %d, want it taken in", want, c)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no alert of %q taken in", want)
+		}
+	}
+	refused := func(sender string) {
+		t.Helper()
+		post(sender)
+		select {
+		case c := <-codes:
+			if c != http.StatusServiceUnavailable {
+				t.Fatalf("an alert of %q answered %d, want 503", sender, c)
+			}
+		case s := <-entered:
+			t.Fatalf("an alert of %q taken in, want it refused", s)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("an alert of %q not answered", sender)
+		}
+	}
+	for range 32 {
+		post("flood")
+		in("flood")
+	}
+	post("flood")
+	waitUntil(t, 5*time.Second, "an alert of the flood waiting", func() bool { return a.queued.Load() == 1 })
+	refused("flood")
+	post("quiet")
+	in("quiet")
+	refused("quiet") // its second, while its first is in flight
+	// The brake (the dispatcher behind) refuses the flood; another quiet
+	// service is still taken in, until the reserve (a sixteenth of the
+	// slots, 2 here) is full.
+	behind.Store(int64(2 * time.Second))
+	a.adjust(brakeEvery)
+	if l := a.limit.Load(); l != 16 {
+		t.Fatalf("the brake's limit %d, want 16", l)
+	}
+	refused("flood")
+	post("calm")
+	in("calm")
+	refused("other")
+	if n := testutil.ToFloat64(a.active); n != 34 {
+		t.Fatalf("pagerd_ingest_inflight %v, want 34", n)
 	}
 }

@@ -286,24 +286,34 @@ func (s *Server) takenIn() {
 // a service's integration of its route (Alertmanager's bearer or path
 // key, Opsgenie's GenieKey), as its handler looks for one: a request
 // without one is refused by its handler before its body is read, so
-// admission passes it on without a slot or a read. A PagerDuty event's
-// routing key is in its body: known.
-func (s *Server) knownKey(r *http.Request, route int) bool {
+// admission passes it on without a slot or a read. service is the key's
+// service, the sender admission shares its slots by. A PagerDuty event's
+// routing key is in its body: known, of no service told.
+func (s *Server) knownKey(r *http.Request, route int) (service string, ok bool) {
+	var svc *policy.Service
 	switch route {
 	case routeAlertmanager:
 		key := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/api/v1/alertmanager"), "/")
 		if strings.ContainsRune(key, '%') {
-			return true // escaped: the handler reads it as the router unescapes it
+			return "", true // escaped: the handler reads it as the router unescapes it
 		}
 		if key == "" {
 			key = bearer(r)
 		}
-		return key != "" && serviceByAlertmanagerKey(s.config(), key) != nil
+		if key != "" {
+			svc = serviceByAlertmanagerKey(s.config(), key)
+		}
 	case routeOpsgenie:
-		key := genieKey(r)
-		return key != "" && serviceByOpsgenieKey(s.config(), key) != nil
+		if key := genieKey(r); key != "" {
+			svc = serviceByOpsgenieKey(s.config(), key)
+		}
+	default:
+		return "", true
 	}
-	return true
+	if svc == nil {
+		return "", false
+	}
+	return svc.Name, true
 }
 
 // Handler is the server's HTTP handler, for tests and embedding.

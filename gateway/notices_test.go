@@ -586,3 +586,46 @@ func TestOverrideNoticeByAReplicaNotYetAware(t *testing.T) {
 		t.Errorf("the override's notices were never sent:\n%s", all)
 	}
 }
+
+// TestShiftNoticesNotStartedPastTheClaimsSendWindow: a notice job's run
+// whose first notice takes 25 s (a provider that answers slowly) is past
+// its lease's send window (22.5 s of the default 30 s lease) before its
+// next notice: it leaves the rest for the job's next run, rather than send
+// them while another replica, the lease over, takes the job over and
+// sends every notice of the run again. (Before: bob, ann and the team's
+// channel each got the day-ahead notice twice.)
+func TestShiftNoticesNotStartedPastTheClaimsSendWindow(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	st, _ := redisStore(t)
+	cfg := strings.Replace(noticesConfig(sl.URL), "      - {name: primary, start: 2025-01-06, members: [ann, bob]}\n",
+		"      - {name: primary, start: 2025-01-06, members: [ann, bob]}\n      - {name: secondary, start: 2025-01-06, members: [bob, ann]}\n", 1)
+	h := newHarness(t, withStore(st), withConfig(cfg))
+	other, _ := h.dispatcher(nil)
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.runUntil(time.Date(2025, 9, 13, 23, 0, 0, 0, time.UTC))
+	start := time.Date(2025, 9, 14, 0, 0, 0, 0, time.UTC)
+	var calls atomic.Int32
+	h.rec.fail = func(m notify.Message) error {
+		switch calls.Add(1) {
+		case 1:
+			h.clock.Set(h.clock.Now().Add(25 * time.Second)) // a slow provider
+		case 2:
+			// The lease of the run that began at start is over: another
+			// replica takes the job over.
+			h.clock.Set(start.Add(31 * time.Second))
+			if _, err := other.RunOnce(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}
+		return nil
+	}
+	h.runUntil(time.Date(2025, 9, 14, 1, 0, 0, 0, time.UTC))
+	got := noticeTexts(h)
+	team := teamTexts(sl)
+	if len(got) != 2 || len(team) != 1 {
+		t.Fatalf("notices:\n%s\nteam channel:\n%s\nwant ann's and bob's day-ahead notices and the team's, each once",
+			strings.Join(got, "\n"), strings.Join(team, "\n"))
+	}
+}

@@ -1594,9 +1594,22 @@ func (d *Dispatcher) runJob(ctx context.Context, c store.Claim, sendBy time.Time
 		// past sendBy the replica that takes it over may have sent it.
 		return d.leaveToRunOut(ctx, c, sendBy)
 	}
-	next, err := h(ctx, c.Job)
+	next, err := h(context.WithValue(ctx, sendByKey{}, sendBy), c.Job)
 	if err != nil {
 		return err
 	}
 	return d.retryStore(ctx, time.Now().Add(d.o.RecordRetry), func() error { return d.o.Store.FinishJob(ctx, c, next) })
+}
+
+type sendByKey struct{}
+
+// SendBy is, in a job handler's context, when the claim's sends may no
+// longer start (sendWindow): a handler that sends several messages (a
+// handoff's shift notices) checks it before each, since past it the lease
+// may run out mid-send, and the replica that takes the job over sends
+// again what this run sent but could not record. ok is false outside a
+// job's run.
+func SendBy(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(sendByKey{}).(time.Time)
+	return t, ok
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/slack"
@@ -360,6 +361,14 @@ func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) 
 	due, st := work(cfg, sc, load(j.Data, now), now)
 	for _, p := range due {
 		if p.Retry.After(now) {
+			st.Pending = append(st.Pending, p)
+			continue
+		}
+		if by, ok := dispatch.SendBy(ctx); ok && s.o.Now().After(by) {
+			// The claim's lease is nearly over: sent now, the notice could
+			// go out again from the replica that takes the job over. It
+			// is left, untried, to the job's next run, due at once.
+			p.Retry = s.o.Now().UTC()
 			st.Pending = append(st.Pending, p)
 			continue
 		}

@@ -52,7 +52,12 @@ func (d *Daemon) armConfig(ctx context.Context, cfg *policy.Config) error {
 	if err := d.notices.Arm(actx); err != nil {
 		return err
 	}
-	return d.windows.Arm(actx, cfg)
+	if err := d.windows.Arm(actx, cfg); err != nil || d.handoffs == nil {
+		return err
+	}
+	// A reload that moved a schedule's handoff moves its document's job
+	// now, not at the next hourly EnsureJobs, after the handoff.
+	return d.handoffs.Move(actx)
 }
 
 // Arm stores the jobs of the config in force (as Run does at start and at

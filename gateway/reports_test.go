@@ -427,3 +427,38 @@ func TestHandoffAPI(t *testing.T) {
 		}
 	}
 }
+
+// TestHandoffDocumentFollowsAReloadThatMovesTheHandoff: a reload on
+// Wednesday moves the schedule's handoff from Monday 00:00 to Monday 08:00
+// (as correcting a schedule to its document's stated handoff does). The
+// next document is posted once, at the new handoff. (Before: the job
+// stayed due at Monday 00:00, where it posted the 08:00 handoff's
+// document eight hours early, and posted it again at 08:00.)
+func TestHandoffDocumentFollowsAReloadThatMovesTheHandoff(t *testing.T) {
+	var mu sync.Mutex
+	var posted []string
+	var h *harness
+	post := func(_ context.Context, _ string, doc *report.HandoffDoc) error {
+		mu.Lock()
+		defer mu.Unlock()
+		posted = append(posted, h.clock.Now().UTC().Format("Mon 15:04")+" handoff "+doc.Handoff.UTC().Format("Mon 15:04"))
+		return nil
+	}
+	h = newHarness(t, postingHandoffs(post))
+	if err := h.d.EnsureJobs(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.reload(strings.Replace(testConfig, `handoff: {weekday: monday, time: "00:00"}`, `handoff: {weekday: monday, time: "08:00"}`, 1)); err != nil {
+		t.Fatal(err)
+	}
+	// What the daemon does after a reload.
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.runUntil(time.Date(2025, 9, 15, 9, 0, 0, 0, time.UTC))
+	mu.Lock()
+	defer mu.Unlock()
+	if len(posted) != 1 || posted[0] != "Mon 08:00 handoff Mon 08:00" {
+		t.Fatalf("documents posted: %q, want one at Mon 08:00", posted)
+	}
+}

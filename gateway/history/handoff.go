@@ -159,18 +159,36 @@ func (h *Handoffs) notPosted(schedule string, at time.Time, next *store.Job, err
 }
 
 // Ensure schedules the next handoff of every schedule in the config that
-// has no job yet (at start, and after a reload adds a schedule). A job
+// has no job yet (at start, and after a reload adds a schedule), and moves
+// to its next handoff a job due at an instant that is no handoff of the
+// schedule any more (a reload changed its handoff or its time zone): left
+// there, it posted the document of the nearest handoff at the old time,
+// hours early or late, and an early one again at the handoff. A job
 // stored since the read (another replica's Ensure, its dispatcher
 // finishing the handoff it just posted) is kept: written over, it would
 // be due at that handoff again, and its document posted twice.
-func (h *Handoffs) Ensure(ctx context.Context) error {
+func (h *Handoffs) Ensure(ctx context.Context) error { return h.ensure(ctx, true) }
+
+// Move is Ensure without adding the jobs that are missing: what a config
+// taken into use does at once, where the jobs are added by the next
+// Ensure.
+func (h *Handoffs) Move(ctx context.Context) error { return h.ensure(ctx, false) }
+
+func (h *Handoffs) ensure(ctx context.Context, add bool) error {
 	cfg := h.Config()
 	var errs []error
 	for i := range cfg.Schedules {
 		s := &cfg.Schedules[i]
-		_, err := h.Jobs.GetJob(ctx, HandoffKind, s.Name)
-		if errors.Is(err, store.ErrNotFound) {
+		j, err := h.Jobs.GetJob(ctx, HandoffKind, s.Name)
+		switch {
+		case errors.Is(err, store.ErrNotFound) && !add:
+			err = nil
+		case errors.Is(err, store.ErrNotFound):
 			_, err = h.Jobs.AddJob(ctx, store.Job{Kind: HandoffKind, Key: s.Name, Due: s.NextHandoff(h.Now())})
+		case err == nil && !s.HandoffAtOrBefore(j.Due).Equal(j.Due):
+			// Only if still as read and not being worked (ReplaceJob).
+			j.Due = s.NextHandoff(h.Now())
+			_, err = h.Jobs.ReplaceJob(ctx, *j)
 		}
 		errs = append(errs, err)
 	}

@@ -394,16 +394,23 @@ func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) 
 			s.count(cfg, p, "maybe_sent")
 			s.log.Warn("shift notice may have been sent; not sent again", "schedule", sc.Name, "to", p.To, "attempts", p.Attempts, "err", err)
 			continue
-		case p.Attempts >= maxAttempts || !notify.IsTemporary(err) && p.Attempts >= 2:
+		case p.Attempts >= maxAttempts || !notify.IsTemporary(err) && !errors.Is(err, notify.ErrOverRateLimit) && p.Attempts >= 2:
 			// A failure not worth retrying still gets a second try: most
 			// are refusals before the provider had the notice that a
-			// minute can end (an open circuit, a turn at the rate limit
-			// too far off, a transport a reload brings back).
+			// minute can end (an open circuit, a transport a reload
+			// brings back). A rate limit's refusal says when the turn
+			// comes: it gets every try, at its turn.
 			s.count(cfg, p, "given_up")
 			s.log.Error("shift notice given up", "schedule", sc.Name, "to", p.To, "attempts", p.Attempts, "err", err)
 			continue
 		}
 		p.Retry = now.Add(time.Minute << (p.Attempts - 1))
+		if wait, over := notify.OverRateLimitDelay(err); over && now.Add(wait).After(p.Retry) {
+			// Sent back by a rate limit (Slack's 429 and its
+			// Retry-After, pagerd's own): nothing went out, and a try
+			// before its turn would be sent back again.
+			p.Retry = now.Add(wait)
+		}
 		s.count(cfg, p, "failed")
 		s.log.Warn("shift notice failed; will retry", "schedule", sc.Name, "to", p.To, "attempts", p.Attempts, "retry_at", p.Retry, "err", err)
 		st.Pending = append(st.Pending, p)

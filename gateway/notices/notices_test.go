@@ -110,6 +110,7 @@ func service(cfg **policy.Config, tr notify.Notifier, now *time.Time) *Service {
 func TestNoticeTriesByFailure(t *testing.T) {
 	late := notify.MaybeSent(errors.New("twilio: context deadline exceeded"))
 	unavailable := notify.Temporary(errors.New("twilio: 503"))
+	slow := notify.OverRateLimit(90*time.Second, "Slack answered 429 to chat.postMessage (Retry-After)")
 	for _, tc := range []struct {
 		name  string
 		errs  []error
@@ -120,6 +121,10 @@ func TestNoticeTriesByFailure(t *testing.T) {
 		{"circuit open", []error{notify.ErrCircuitOpen}, 2},
 		{"refused twice", []error{errors.New("twilio: 400 invalid number"), errors.New("twilio: 400 invalid number")}, 2},
 		{"temporary", []error{unavailable, unavailable}, 3},
+		// Slack's 429 (Retry-After: 90), or pagerd's own rate limit with
+		// the notice's turn too far off: nothing went out, and the turn
+		// comes. (Before: given up after the second, and ann never told.)
+		{"over the rate limit", []error{slow, slow, slow}, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := parse(t, "24h")

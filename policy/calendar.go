@@ -52,6 +52,9 @@ func (b *BusinessHours) NextBusinessDay(t time.Time) time.Time {
 
 // Resolve turns a timeout into a deadline counted from ref. Ack-target
 // timeouts must be resolved by the caller first; here they count as zero.
+// The deadlines of a service's priority go through Config.DueAt, which
+// also keeps next_business_day from falling before the priority's
+// acknowledge target.
 func (b *BusinessHours) Resolve(t Timeout, ref time.Time) time.Time {
 	switch t.Kind {
 	case TimeoutNextBusinessDay:

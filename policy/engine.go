@@ -520,13 +520,12 @@ func (r *run) trigger(ev Event) error {
 	// Targets are armed first so that a breach due at the same instant as an
 	// escalation is recorded before it, at the level that missed it.
 	targets := r.c.TargetsAt(r.svc, r.priority(), t)
-	cal := r.c.Calendar(r.svc)
 	for _, s := range []struct {
 		name string
 		to   Timeout
 	}{{"acknowledge", targets.Acknowledge}, {"initial_response", targets.InitialResponse}, {"resolution", targets.Resolution}} {
 		if s.to.IsSet() {
-			r.schedule(Deadline{At: cal.Resolve(s.to, t), Kind: DeadlineSLA, Target: s.name})
+			r.schedule(Deadline{At: r.c.DueAt(r.svc, r.priority(), s.to, t), Kind: DeadlineSLA, Target: s.name})
 		}
 	}
 	r.armStatusSLA(t)
@@ -977,7 +976,7 @@ func (r *run) armStatusSLA(from time.Time) {
 	if !ts.StatusUpdate.IsSet() {
 		return
 	}
-	at := r.c.Calendar(r.svc).Resolve(ts.StatusUpdate, from)
+	at := r.c.DueAt(r.svc, r.priority(), ts.StatusUpdate, from)
 	if r.held("") {
 		r.inc.PausedTargets = append(r.inc.PausedTargets, PausedTarget{Target: "status_update", Left: at.Sub(from)})
 		return

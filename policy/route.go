@@ -150,11 +150,36 @@ func (c *Config) LevelTimeout(s *Service, level int, priority string, t time.Tim
 	if !to.IsSet() {
 		return time.Time{}, false
 	}
-	if to.Kind == TimeoutAckTarget {
-		to = c.TargetsAt(s, priority, t).Acknowledge
-		if !to.IsSet() {
-			return time.Time{}, false
+	if to.Kind == TimeoutAckTarget && !c.TargetsAt(s, priority, t).Acknowledge.IsSet() {
+		return time.Time{}, false
+	}
+	return c.DueAt(s, priority, to, t), true
+}
+
+// DueAt is when a timeout of the service's priority runs out, its clock
+// started at start: a duration after start; ack_target, the priority's
+// acknowledge target in force at start (business-hours or off-hours
+// variant); next_business_day, the first opening of the service's
+// calendar strictly after start, or, when the priority has an acknowledge
+// target in force at start, strictly after start plus that target. A
+// "next business day" maximum is never sooner than the target it is the
+// maximum of: an AION-R SEV-4 (acknowledge 2h) paged on a Wednesday at
+// 08:59 is due Thursday at 09:00, not a minute later at Wednesday's
+// opening. Level timeouts, the engine's response targets and reports all
+// count through here, so they agree.
+func (c *Config) DueAt(s *Service, priority string, to Timeout, start time.Time) time.Time {
+	cal := c.Calendar(s)
+	if to.Kind == TimeoutFixed {
+		return cal.Resolve(to, start)
+	}
+	ack := c.TargetsAt(s, priority, start).Acknowledge
+	switch to.Kind {
+	case TimeoutAckTarget:
+		return cal.Resolve(ack, start)
+	case TimeoutNextBusinessDay:
+		if ack.IsSet() && ack.Kind == TimeoutFixed {
+			return cal.NextBusinessDay(start.Add(ack.Duration))
 		}
 	}
-	return c.Calendar(s).Resolve(to, t), true
+	return cal.Resolve(to, start)
 }

@@ -275,10 +275,12 @@ func (b *Builder) facts(inc *Incident, svc *policy.Service) *facts {
 	var cal *policy.BusinessHours
 	if svc != nil {
 		cal = b.cfg.Calendar(svc)
-		ts := b.cfg.TargetsAt(svc, inc.createdPriority(svc.Scheme()), inc.CreatedAt)
+		prio := inc.createdPriority(svc.Scheme())
+		ts := b.cfg.TargetsAt(svc, prio, inc.CreatedAt)
 		asOf := inc.unheld(b.asOf)
-		f.ackVerdict = targetVerdict(cal, ts.Acknowledge, inc.CreatedAt, inc.unheld(ackAt), inc.unheld(resAt), asOf)
-		f.resolveVerdict = targetVerdict(cal, ts.Resolution, inc.CreatedAt, inc.unheld(resAt), time.Time{}, asOf)
+		due := func(to policy.Timeout) time.Time { return b.cfg.DueAt(svc, prio, to, inc.CreatedAt) }
+		f.ackVerdict = targetVerdict(due, ts.Acknowledge, inc.unheld(ackAt), inc.unheld(resAt), asOf)
+		f.resolveVerdict = targetVerdict(due, ts.Resolution, inc.unheld(resAt), time.Time{}, asOf)
 	}
 	// An incident pages a handful of people: slices beat maps here.
 	involve := func(u string) {
@@ -314,15 +316,16 @@ func (b *Builder) facts(inc *Incident, svc *policy.Service) *facts {
 	return f
 }
 
-// targetVerdict says whether a target was kept: done is when it was done (zero:
-// not done), ended is when the incident ended without it being done (an
-// acknowledge target of an incident resolved unacknowledged), asOf is
-// when the report is made.
-func targetVerdict(cal *policy.BusinessHours, to policy.Timeout, created, done, ended, asOf time.Time) int {
+// targetVerdict says whether a target was kept: deadline is when a target
+// counted from the incident's creation falls due, as the engine arms it
+// (policy.Config.DueAt); done is when it was done (zero: not done), ended
+// is when the incident ended without it being done (an acknowledge target
+// of an incident resolved unacknowledged), asOf is when the report is made.
+func targetVerdict(deadline func(policy.Timeout) time.Time, to policy.Timeout, done, ended, asOf time.Time) int {
 	if !to.IsSet() || to.Kind == policy.TimeoutAckTarget {
 		return notDue
 	}
-	due := cal.Resolve(to, created)
+	due := deadline(to)
 	switch {
 	case !done.IsZero() && (ended.IsZero() || !done.After(ended)):
 		if done.After(due) {

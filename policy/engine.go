@@ -307,6 +307,11 @@ const (
 	// ActionMaintenance records a maintenance window holding or releasing
 	// the incident's pages.
 	ActionMaintenance ActionKind = "maintenance"
+	// ActionAlreadyAcknowledged records that an unresolved rule left out
+	// a person it names because they acknowledged the incident (User):
+	// it is in their hands. A rule that names nobody else pages nobody
+	// and escalates nothing; this entry is then all it leaves.
+	ActionAlreadyAcknowledged ActionKind = "already_acknowledged"
 )
 
 // Action is one thing to send or record. Notify actions are pages to send;
@@ -1243,29 +1248,66 @@ func (r *run) deadline(id string, then *Hold) error {
 				top = levels[k]
 			}
 		}
+		// The person who acknowledged the incident has it in hand: the
+		// rule is met for them, and paging them again (a call after 5
+		// minutes, the next level if they do not acknowledge twice) would
+		// treat the incident as if nobody owned it. An incident reopened
+		// since (nobody has acknowledged it again) is nobody's.
+		owner := ""
+		if r.inc.Status == StatusAcknowledged {
+			owner = r.inc.AcknowledgedBy
+		}
+		why := fmt.Sprintf("unresolved after %s", Duration(rule.After))
+		var fresh [][]string
+		seen, others, ownerLevel := map[string]bool{}, false, -1
+		for k, tg := range rule.Notify {
+			lvl := levels[k]
+			if lvl < 0 {
+				lvl = top
+			}
+			var us []string
+			for _, u := range r.resolveTargets([]Target{tg}, t) {
+				switch {
+				case seen[u]:
+				case u == owner:
+					seen[u], ownerLevel = true, lvl
+					delete(r.overridden, u)
+				default:
+					seen[u], others = true, true
+					us = append(us, u)
+				}
+			}
+			fresh = append(fresh, us)
+		}
+		skipped := Action{Kind: ActionAlreadyAcknowledged, At: t, Level: ownerLevel, User: owner,
+			Detail: fmt.Sprintf("%s: %s acknowledged the incident and is not paged again", why, owner)}
+		if ownerLevel >= 0 && !others {
+			// Everyone the rule names has it in hand already: it pages
+			// nobody, and the incident stays acknowledged, with no
+			// escalation clock started by the rule.
+			skipped.Detail += "; the rule pages nobody else"
+			r.act(skipped)
+			return nil
+		}
 		// A triggered incident the rule does not move up keeps its level's
 		// start and timeout: the level's people were paged when it started,
 		// and restarting its clock would hold the ladder's next step back
 		// by a whole timeout.
 		keep := r.inc.Status == StatusTriggered && top == r.inc.Level
 		r.reopen()
-		r.act(Action{Kind: ActionEscalate, At: t, Level: top, Detail: fmt.Sprintf("unresolved after %s", Duration(rule.After))})
-		paged, n := map[string]bool{}, 0
-		for k, tg := range rule.Notify {
+		r.act(Action{Kind: ActionEscalate, At: t, Level: top, Detail: why})
+		n := 0
+		for k := range rule.Notify {
 			lvl := levels[k]
 			if lvl < 0 {
 				lvl = top
 			}
-			var fresh []string
-			for _, u := range r.resolveTargets([]Target{tg}, t) {
-				if !paged[u] {
-					paged[u] = true
-					fresh = append(fresh, u)
-				}
-			}
-			n += r.page(fresh, lvl, t)
+			n += r.page(fresh[k], lvl, t)
 		}
 		r.pagedNobody(n, "the rule")
+		if ownerLevel >= 0 {
+			r.act(skipped)
+		}
 		if keep {
 			return nil
 		}

@@ -596,8 +596,8 @@ func TestEngineMissingStatusUpdateAndUnresolved(t *testing.T) {
 	}
 	_, lines = engRun(t, e, inc, t0.Add(time.Hour))
 	want = []string{
-		"1h escalate third", // d belongs to the third level
-		"1h notify second b push",
+		"1h escalate third",                // d belongs to the third level
+		"1h already_acknowledged second b", // b acknowledged it: not paged again
 		"1h notify third d sms",
 	}
 	if !reflect.DeepEqual(lines, want) {

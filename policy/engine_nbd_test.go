@@ -11,14 +11,16 @@ import (
 // an alert not acknowledged within the maximum escalates. The maximum
 // counts from the 2 hours' end: a SEV-4 paged on Wednesday at 08:59 goes to
 // the secondary on Thursday at 09:00, not at Wednesday's opening a minute
-// later; one paged at 06:00 on Wednesday at 09:00; one on Friday at 20:00
-// on Monday at 09:00.
+// later; one paged at 06:00 or 07:00 on Wednesday at 09:00; one on Friday
+// at 20:00 on Monday at 09:00.
 func TestEngineNextBusinessDayIsNeverSoonerThanTheAckTarget(t *testing.T) {
 	for _, tc := range []struct{ name, at, want, secondary string }{
 		// Engineer B is the secondary in the week of 2025-10-06,
 		// Engineer C from Monday 2025-10-13.
 		{"Wed 08:59", "2025-10-08T08:59:00Z", "2025-10-09T09:00:00Z", "eng-b"},
 		{"Wed 06:00", "2025-10-08T06:00:00Z", "2025-10-08T09:00:00Z", "eng-b"},
+		// The 2 hours end at the opening: due then, not a day later.
+		{"Wed 07:00", "2025-10-08T07:00:00Z", "2025-10-08T09:00:00Z", "eng-b"},
 		{"Fri 20:00", "2025-10-10T20:00:00Z", "2025-10-13T09:00:00Z", "eng-c"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -161,7 +161,7 @@ func (c *Config) LevelTimeout(s *Service, level int, priority string, t time.Tim
 // acknowledge target in force at start (business-hours or off-hours
 // variant); next_business_day, the first opening of the service's
 // calendar strictly after start, or, when the priority has an acknowledge
-// target in force at start, strictly after start plus that target. A
+// target in force at start, the first at or after start plus that target. A
 // "next business day" maximum is never sooner than the target it is the
 // maximum of: an AION-R SEV-4 (acknowledge 2h) paged on a Wednesday at
 // 08:59 is due Thursday at 09:00, not a minute later at Wednesday's
@@ -178,7 +178,9 @@ func (c *Config) DueAt(s *Service, priority string, to Timeout, start time.Time)
 		return cal.Resolve(ack, start)
 	case TimeoutNextBusinessDay:
 		if ack.IsSet() && ack.Kind == TimeoutFixed {
-			return cal.NextBusinessDay(start.Add(ack.Duration))
+			// At or after the target's end: a SEV-4 paged at 07:00 is
+			// due at 09:00, when its 2 hours end, not a day later.
+			return cal.NextBusinessDay(start.Add(ack.Duration - time.Nanosecond))
 		}
 	}
 	return cal.Resolve(to, start)

@@ -270,6 +270,7 @@ var entryWords = map[string]string{
 	"trigger": "Triggered", "notify": "Paged", "notify_failed": "Page failed", "notify_shadow": "Page (shadow mode, not sent)",
 	"escalate": "Escalated", "ack": "Acknowledged", "resolve": "Resolved", "status_update": "Status update",
 	"sla_breach": "SLA breached", "repeat": "Repeated", "delivery": "Delivery", "delivery_failed": "Not delivered", "not_paged": "Not paged",
+	"already_acknowledged": "Not paged again (acknowledged)",
 }
 
 // incident is one incident: what it is about, its timeline, its next

@@ -180,6 +180,13 @@ func (i *instrumented) HoldFailed(ctx context.Context, storm string, p store.Hel
 	return a, err
 }
 
+func (i *instrumented) Unsent(ctx context.Context, storm string, rank int, end time.Time, after bool) error {
+	start := time.Now()
+	err := i.Store.Unsent(ctx, storm, rank, end, after)
+	i.observe("storm_unsent", start, err)
+	return err
+}
+
 func (i *instrumented) Held(ctx context.Context, storm string) ([]store.HeldPage, error) {
 	start := time.Now()
 	ps, err := i.Store.Held(ctx, storm)

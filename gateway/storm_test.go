@@ -1604,3 +1604,34 @@ func TestStormMessageWithNoWayToSendIsOneMessage(t *testing.T) {
 		t.Fatalf("the failed storm message's entries carry bundles %v, want one id for all %d", bundles, len(held))
 	}
 }
+
+// TestStormFailedPageSentAtOnceDoesNotHoldTheNextP0: of the three pages
+// ann's storm lets out at once, her P0's fails; she has had only P2 pages
+// in the window. A new P0 two seconds later is more urgent than anything
+// she got in it and goes out at once, not held to the window's end behind
+// a page she never got.
+func TestStormFailedPageSentAtOnceDoesNotHoldTheNextP0(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig))
+			first := fireAs(h, amKey, "first", "critical")
+			h.rec.fail = func(m notify.Message) error {
+				if m.Channel == "push" && m.Incident == first {
+					return errors.New("provider: 503 unavailable")
+				}
+				return nil
+			}
+			fireAs(h, amKey, "warn0", "warning")
+			fireAs(h, amKey, "warn1", "warning")
+			h.step(fixedNow)
+			if got := len(h.rec.sentTo("ann", "push")); got != 2 {
+				t.Fatalf("%d pushes delivered, want the two P2s (the P0's failed)", got)
+			}
+			p0 := fireAs(h, amKey, "late", "critical")
+			h.step(fixedNow.Add(2 * time.Second))
+			if got := mentions(h.rec.sentTo("ann", "push"), p0); len(got) != 1 || got[0].Incident != p0 {
+				t.Fatalf("the new P0 at +2s was not pushed at once: %+v", entriesOf(timeline(h, p0), "notify_held", "push"))
+			}
+		})
+	}
+}

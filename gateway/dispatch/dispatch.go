@@ -1333,6 +1333,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	}
 	var listed *store.HeldPage  // sent at once and listed in the storm as sent
 	admitted := p.step.Admitted // let out at once by its storm, now or before a rate limit sent it back
+	unsent := func() {}         // takes back its storm's count of it, when its Admit let it out
 	if r := stormRules(cfg); r.Window > 0 && !admitted {
 		hp := store.HeldPage{Incident: inc.ID, Deadline: p.deadline, Service: inc.Service, Priority: inc.State.Priority,
 			Rank: rank(cfg, inc.Service, inc.State.Priority), Urgency: urgency, Level: a.Level,
@@ -1352,6 +1353,9 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		case adm.Listed:
 			listed = &hp
 		}
+		if err == nil {
+			unsent = func() { d.unsent(ctx, a.User, a.Channel, hp, adm.Until, !now.Before(adm.Until)) }
+		}
 		admitted = err == nil
 	}
 	msg := notify.Message{At: now, Incident: inc.ID, Service: inc.Service, Priority: inc.State.Priority, Urgency: urgency,
@@ -1364,6 +1368,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		d.m.pages.WithLabelValues(a.Channel, contact.Via, "called_off").Inc()
 		d.log.Info("page called off: its step left the incident while it was retried or waited", "incident", inc.ID,
 			"user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
+		unsent()
 		return store.Entry{} // nothing to record
 	}
 	if err != nil && ctx.Err() != nil {
@@ -1402,6 +1407,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		e.Type, e.Detail = "notify_failed", fmt.Sprintf("via %s: %v", contact.Via, err)
 		d.m.pages.WithLabelValues(a.Channel, contact.Via, "failed").Inc()
 		d.log.Warn("page "+notify.Failed(err), "incident", inc.ID, "user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
+		unsent()
 		if listed != nil {
 			detail, _ := d.holdFailed(ctx, cfg, a.User, a.Channel, *listed)
 			e.Detail += detail

@@ -551,6 +551,17 @@ func (d *Dispatcher) holdFailed(ctx context.Context, cfg *policy.Config, user, c
 	return "; alert storm: " + heldDetail(user, channel, a), true
 }
 
+// unsent takes back, from its storm's window, a page its storm let out at
+// once whose send failed or was called off (store.Storms.Unsent): counted,
+// it held a more urgent page after it to the window's end behind a page
+// the person never got. A write that fails is logged: the page counts.
+func (d *Dispatcher) unsent(ctx context.Context, user, channel string, p store.HeldPage, end time.Time, after bool) {
+	if err := d.o.Store.Unsent(ctx, store.StormKey(user, channel), p.Rank, end, after); err != nil {
+		d.log.Warn("a page that failed still counts as sent in its alert storm's window: a page after it may be held to the window's end",
+			"incident", p.Incident, "user", user, "channel", channel, "err", err)
+	}
+}
+
 // retryStore runs write until the store takes it, backing off while it
 // refuses (ErrUnavailable), until the deadline. Other errors end it.
 func (d *Dispatcher) retryStore(ctx context.Context, until time.Time, write func() error) error {

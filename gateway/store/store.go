@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -662,6 +663,12 @@ type Storms interface {
 	// meanwhile. It reports false when the claim had been taken over, in
 	// which case nothing changed.
 	Flushed(ctx context.Context, c Claim, n, top int, now time.Time, r StormRules) (bool, error)
+	// Unsent takes back a page Admit let out at once (Admission.Send) and
+	// whose send failed or was called off: it no longer counts as sent
+	// in its window (end is that Admission's Until; after says it was
+	// let out at or after it), so that a page after it is not held
+	// behind a page the person never got (StormState.Unsent).
+	Unsent(ctx context.Context, storm string, rank int, end time.Time, after bool) error
 	// PutBundle keeps what a bundle carried for ttl, so its ack link, SMS
 	// reply code and call act on every incident in it.
 	PutBundle(ctx context.Context, b *Bundle, ttl time.Duration) error
@@ -715,6 +722,15 @@ type StormState struct {
 	Next int `json:"next"`
 	// Held is how many pages wait for the window's end.
 	Held int `json:"held"`
+	// Opened is the rank of the storm message that opened the window
+	// (NoRank for a burst's first window), and Ranks and NextRanks the
+	// ranks of the pages sent at once in it before and after End: Top
+	// and Next are their best, kept so that a page taken back (Unsent)
+	// stops counting. States stored before they existed have none: a
+	// page of theirs taken back is left counted.
+	Opened    int   `json:"opened"`
+	Ranks     []int `json:"ranks,omitempty"`
+	NextRanks []int `json:"next_ranks,omitempty"`
 }
 
 // Admit applies the bundling rules to one page of priority rank arriving at
@@ -726,13 +742,16 @@ type StormState struct {
 // as Sent: HeldPage.Sent).
 func (s *StormState) Admit(rank int, now time.Time, r StormRules) bool {
 	if s.End.IsZero() || (!now.Before(s.End) && s.Held == 0) {
-		*s = StormState{End: now.Add(r.Window), Top: NoRank, Next: NoRank}
+		*s = StormState{End: now.Add(r.Window), Top: NoRank, Next: NoRank, Opened: NoRank}
 	}
 	if s.Sent < max(r.Immediate, 1) || rank < s.Top {
 		s.Sent++
 		s.Top = min(s.Top, rank)
-		if !now.Before(s.End) {
+		if now.Before(s.End) {
+			s.Ranks = append(s.Ranks, rank)
+		} else {
 			s.Next = min(s.Next, rank)
+			s.NextRanks = append(s.NextRanks, rank)
 		}
 		if s.Held > 0 {
 			s.Held++
@@ -747,9 +766,46 @@ func (s *StormState) Admit(rank int, now time.Time, r StormRules) bool {
 // has a window that is over: its message goes out as soon as it can.
 func (s *StormState) Hold(now time.Time) {
 	if s.End.IsZero() {
-		*s = StormState{End: now, Top: NoRank, Next: NoRank}
+		*s = StormState{End: now, Top: NoRank, Next: NoRank, Opened: NoRank}
 	}
 	s.Held++
+}
+
+// Unsent takes back a page of the rank sent at once in the window ending
+// at end (Storms.Unsent), after that end when after: it leaves Sent, and
+// Top and Next are the best of what is left. A page sent after its
+// window's end counts in the window after it (Flushed): once the window is
+// flushed, it is taken from there. One not found (a state stored before
+// Ranks existed, or a window gone) is left as it is.
+func (s *StormState) Unsent(rank int, end time.Time, after bool) {
+	switch {
+	case s.End.Equal(end) && !after && removeRank(&s.Ranks, rank):
+	case s.End.Equal(end) && after && removeRank(&s.NextRanks, rank):
+		s.Next = minRank(NoRank, s.NextRanks)
+	case !s.End.Equal(end) && after && removeRank(&s.Ranks, rank):
+	default:
+		return
+	}
+	s.Sent = max(s.Sent-1, 0)
+	s.Top = minRank(minRank(s.Opened, s.Ranks), s.NextRanks)
+}
+
+// removeRank removes one rank from ranks, and says whether it was there.
+func removeRank(ranks *[]int, rank int) bool {
+	i := slices.Index(*ranks, rank)
+	if i < 0 {
+		return false
+	}
+	*ranks = slices.Delete(*ranks, i, i+1)
+	return true
+}
+
+// minRank is the best of top and ranks.
+func minRank(top int, ranks []int) int {
+	for _, r := range ranks {
+		top = min(top, r)
+	}
+	return top
 }
 
 // HeldUntil says when a page held at now goes out (Admission.Until and
@@ -776,11 +832,13 @@ func (s *StormState) Flushed(n, top int, now time.Time, r StormRules) {
 	s.Sent = max(s.Sent, max(r.Immediate, 1))
 	s.Top = min(top, s.Next)
 	s.Next = NoRank
+	s.Opened = top
+	s.Ranks, s.NextRanks = s.NextRanks, nil
 }
 
 // NewStormState is the state of a storm nothing was sent in, to decode a
 // stored one into: a field the stored state lacks keeps its value here.
-func NewStormState() StormState { return StormState{Top: NoRank, Next: NoRank} }
+func NewStormState() StormState { return StormState{Top: NoRank, Next: NoRank, Opened: NoRank} }
 
 // Breakable is a store that can fail for good: Broken closes when it
 // takes no more writes until pagerd is restarted (the embedded store,

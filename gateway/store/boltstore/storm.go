@@ -121,6 +121,22 @@ func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now tim
 	return a, err
 }
 
+// Unsent takes back a page sent at once (store.StormState.Unsent) in one
+// transaction. A storm with no state is left without one.
+func (s *Store) Unsent(ctx context.Context, key string, rank int, end time.Time, after bool) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketStorms).Get([]byte(key)) == nil {
+			return errNoop
+		}
+		st, err := readStorm(tx, key)
+		if err != nil {
+			return err
+		}
+		st.Unsent(rank, end, after)
+		return putStorm(tx, key, st)
+	})
+}
+
 // Held returns the storm's held pages, oldest first.
 func (s *Store) Held(ctx context.Context, key string) ([]store.HeldPage, error) {
 	var out []store.HeldPage

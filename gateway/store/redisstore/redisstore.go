@@ -1227,7 +1227,7 @@ func randShard() int {
 // LoadScripts loads the store's Lua scripts into Redis's script cache ahead
 // of the first alert, so it is not the one that pays for EVAL fallback.
 func (s *Store) LoadScripts(ctx context.Context) error {
-	for _, sc := range []*redis.Script{triggerScript, updateScript, finishScript, claimScript, claimAllScript, completeScript, admitScript, flushedScript,
+	for _, sc := range []*redis.Script{triggerScript, updateScript, finishScript, claimScript, claimAllScript, completeScript, admitScript, flushedScript, unsentScript,
 		completeStormScript, noteScript, putJobScript, deleteJobScript, finishJobScript, completeJobScript, listDocsScript, putDocsScript,
 		expireScript, addJobScript, replaceJobScript} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {

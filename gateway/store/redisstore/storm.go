@@ -18,7 +18,9 @@ import (
 
 // Storm keys, in the storm's shard (store.ShardOfStorm):
 //
-//	storm:<key>    hash: end (ms), sent, top, next — the window (store.StormState)
+//	storm:<key>    hash: end (ms), sent, top, next, opened, ranks, nranks —
+//	               the window (store.StormState; ranks and nranks are its
+//	               Ranks and NextRanks, comma-separated)
 //	held:<key>     list of held pages, JSON, oldest first
 //	bundle:<id>    string: JSON of a sent bundle, expiring with its links
 //
@@ -39,16 +41,27 @@ if imm < 1 then imm = 1 end
 local h = redis.call('HMGET', KEYS[1], 'end', 'sent', 'top', 'next')
 local held = redis.call('LLEN', KEYS[2])
 local e, sent, top, nxt = tonumber(h[1]), tonumber(h[2]), tonumber(h[3]), tonumber(h[4]) or ` + strconv.Itoa(store.NoRank) + `
+local fresh = false
 if not e and again then
-  e, sent, top, nxt = now, 0, ` + strconv.Itoa(store.NoRank) + `, ` + strconv.Itoa(store.NoRank) + `
+  e, sent, top, nxt, fresh = now, 0, ` + strconv.Itoa(store.NoRank) + `, ` + strconv.Itoa(store.NoRank) + `, true
 elseif not e or (now >= e and held == 0 and not again) then
-  e, sent, top, nxt = now + win, 0, ` + strconv.Itoa(store.NoRank) + `, ` + strconv.Itoa(store.NoRank) + `
+  e, sent, top, nxt, fresh = now + win, 0, ` + strconv.Itoa(store.NoRank) + `, ` + strconv.Itoa(store.NoRank) + `, true
+end
+if fresh then
+  redis.call('HSET', KEYS[1], 'opened', ` + strconv.Itoa(store.NoRank) + `, 'ranks', '', 'nranks', '')
 end
 local send, listed = 0, 0
 if not again and (sent < imm or rank < top) then
   sent = sent + 1
   if rank < top then top = rank end
-  if now >= e and rank < nxt then nxt = rank end
+  local f = 'ranks'
+  if now >= e then
+    if rank < nxt then nxt = rank end
+    f = 'nranks'
+  end
+  local rs = redis.call('HGET', KEYS[1], f)
+  if rs and rs ~= '' then rs = rs .. ',' .. rank else rs = tostring(rank) end
+  redis.call('HSET', KEYS[1], f, rs)
   send = 1
   if held > 0 then
     redis.call('RPUSH', KEYS[2], ARGV[7])
@@ -130,7 +143,8 @@ local sent, t = tonumber(h[1]) or 0, tonumber(h[2]) or ` + strconv.Itoa(store.No
 if sent < imm then sent = imm end
 if top < t then t = top end
 local e = now + win
-redis.call('HSET', KEYS[1], 'end', e, 'sent', sent, 'top', t, 'next', ` + strconv.Itoa(store.NoRank) + `)
+redis.call('HSET', KEYS[1], 'end', e, 'sent', sent, 'top', t, 'next', ` + strconv.Itoa(store.NoRank) + `, 'opened', top,
+  'ranks', redis.call('HGET', KEYS[1], 'nranks') or '', 'nranks', '')
 redis.call('HDEL', KEYS[4], ARGV[1])
 if redis.call('LLEN', KEYS[2]) > 0 then
   redis.call('ZADD', KEYS[3], e, ARGV[1])
@@ -148,6 +162,56 @@ func (s *Store) Flushed(ctx context.Context, c store.Claim, n, top int, now time
 		return false, unavailable(err)
 	}
 	return ok == 1, nil
+}
+
+// unsentScript is store.StormState.Unsent in Lua: ARGV[1] the rank,
+// ARGV[2] the window's end (ms), ARGV[3] 1 for a page sent after it.
+var unsentScript = redis.NewScript(`
+local h = redis.call('HMGET', KEYS[1], 'end', 'sent', 'opened', 'ranks', 'nranks')
+if not h[1] then return 0 end
+local rank, same, after = ARGV[1], tonumber(h[1]) == tonumber(ARGV[2]), ARGV[3] == '1'
+local function parse(s)
+  local out = {}
+  for r in string.gmatch(s or '', '[^,]+') do out[#out + 1] = r end
+  return out
+end
+local function remove(list)
+  for i, r in ipairs(list) do
+    if r == rank then
+      table.remove(list, i)
+      return true
+    end
+  end
+  return false
+end
+local function best(top, list)
+  for _, r in ipairs(list) do
+    if tonumber(r) < top then top = tonumber(r) end
+  end
+  return top
+end
+local ranks, nranks = parse(h[4]), parse(h[5])
+if same and not after and remove(ranks) then
+elseif same and after and remove(nranks) then
+  redis.call('HSET', KEYS[1], 'next', best(` + strconv.Itoa(store.NoRank) + `, nranks))
+elseif not same and after and remove(ranks) then
+else
+  return 0
+end
+local sent = (tonumber(h[2]) or 0) - 1
+if sent < 0 then sent = 0 end
+local top = best(best(tonumber(h[3]) or ` + strconv.Itoa(store.NoRank) + `, ranks), nranks)
+redis.call('HSET', KEYS[1], 'sent', sent, 'top', top, 'ranks', table.concat(ranks, ','), 'nranks', table.concat(nranks, ','))
+return 1
+`)
+
+// Unsent takes back a page sent at once: one script, one round trip.
+func (s *Store) Unsent(ctx context.Context, key string, rank int, end time.Time, after bool) error {
+	a := 0
+	if after {
+		a = 1
+	}
+	return unavailable(unsentScript.Run(ctx, s.rdb, s.stormKeys(key)[:1], rank, ms(end), a).Err())
 }
 
 // completeStormScript releases a storm's claim without a flush: it is due

@@ -25,6 +25,7 @@ var stormTests = []struct {
 	{"StormWindowAfterAFlushCountsOnlyWhatItSent", testStormNextWindowTop},
 	{"StormHeldWhileFlushingWaitsForTheNextWindow", testStormHeldWhileClaimed},
 	{"StormHoldFailedListsThePageAgain", testStormHoldFailed},
+	{"StormUnsentPageStopsCounting", testStormUnsent},
 	{"StormFlushAfterTakeoverIsVoid", testStormTakeover},
 	{"StormListsAHeldPageItCannotReadInItsPlace", testStormHeldUnreadable},
 	{"StormReleaseLeavesItDueNotBefore", testStormRelease},
@@ -462,14 +463,99 @@ func testStormRelease(t *testing.T, f Factory) {
 	}
 }
 
-// testStormAgrees plays random pages and flushes against the store and
-// against StormState.Admit and Flushed, which the embedded store uses and
+// testStormUnsent: a page let out at once whose send failed is taken back
+// (Unsent) and no longer counts in its window: a P0 whose page failed
+// does not hold the next P0, and a window's first pages are three
+// delivered. A P0 let out after its window's end, while the window's
+// message is sent, is taken back from the next window, before or after
+// the flush that opens it.
+func testStormUnsent(t *testing.T, f Factory) {
+	s := f.New(t)
+	key := store.StormKey("ann", "push")
+	unsent := func(key string, rank int, end time.Time, after bool) {
+		t.Helper()
+		if err := s.Unsent(ctx(t), key, rank, end, after); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send, end := admit(t, s, key, page("p0", 0, base), base)
+	admit(t, s, key, page("low0", 2, base), base)
+	admit(t, s, key, page("low1", 2, base), base)
+	if !send {
+		t.Fatal("the first page was held")
+	}
+	unsent(key, 0, end, false)
+	if send, _ := admit(t, s, key, page("low2", 2, base), base.Add(time.Second)); !send {
+		t.Fatal("a third page delivered was held: the failed one still counts")
+	}
+	if send, _ := admit(t, s, key, page("low3", 2, base), base.Add(time.Second)); send {
+		t.Fatal("a fourth page went out at once")
+	}
+	if send, _ := admit(t, s, key, page("p0-b", 0, base), base.Add(2*time.Second)); !send {
+		t.Fatal("a P0 was held behind a P0 whose page failed")
+	}
+	if send, _ := admit(t, s, key, page("p0-c", 0, base), base.Add(3*time.Second)); send {
+		t.Fatal("a second P0 delivered in the window went out at once")
+	}
+	// A window gone is left as it is: a later page of the rank counts.
+	unsent(key, 0, end.Add(-time.Second), false)
+	if send, _ := admit(t, s, key, page("p0-d", 0, base), base.Add(4*time.Second)); send {
+		t.Fatal("a take-back of another window freed this one's")
+	}
+
+	// Bob's P2 storm closes; a P0 goes out at once while its message is
+	// being sent, and fails: the next window holds no P0 behind it.
+	for _, flushFirst := range []bool{false, true} {
+		bob := store.StormKey(fmt.Sprint("bob", flushFirst), "push")
+		at := base.Add(time.Minute)
+		for i := 0; i < 5; i++ {
+			admit(t, s, bob, page(fmt.Sprint("b", i), 2, at), at)
+		}
+		bobEnd := at.Add(rules.Window)
+		var c store.Claim
+		for _, cl := range claimAll(t, s, bobEnd) {
+			if cl.Storm == bob {
+				c = cl
+			}
+		}
+		if c.Storm == "" {
+			t.Fatal("bob's storm was not claimed")
+		}
+		send, until := admit(t, s, bob, page("b-p0", 0, at), bobEnd.Add(time.Millisecond))
+		if !send || !until.Equal(bobEnd) {
+			t.Fatalf("a P0 after the window's end: send %v until %v, want at once in the window ending %v", send, until, bobEnd)
+		}
+		if !flushFirst {
+			unsent(bob, 0, bobEnd, true)
+		}
+		if !flushed(t, s, c, 2, 2, bobEnd.Add(time.Millisecond)) {
+			t.Fatal("flush refused")
+		}
+		if flushFirst {
+			unsent(bob, 0, bobEnd, true)
+		}
+		if send, _ := admit(t, s, bob, page("b-p0-2", 0, at), bobEnd.Add(time.Second)); !send {
+			t.Fatalf("flushed first %v: a P0 was held in the window after one whose page failed", flushFirst)
+		}
+	}
+	// A storm never seen has nothing to take back.
+	unsent(store.StormKey("carol", "push"), 0, base, false)
+}
+
+// testStormAgrees plays random pages, flushes and pages taken back against
+// the store and against StormState.Admit, Flushed and Unsent, which the embedded store uses and
 // the Redis script mirrors: they must decide alike.
 func testStormAgrees(t *testing.T, f Factory) {
 	s := f.New(t)
 	key := store.StormKey("bob", "voice")
 	rng := rand.New(rand.NewPCG(1, 2))
 	var model store.StormState
+	type taken struct {
+		rank  int
+		end   time.Time
+		after bool
+	}
+	var sentAtOnce []taken // pages let out at once, to take back at random (Unsent)
 	now := base
 	for i := 0; i < 300; i++ {
 		now = now.Add(time.Duration(rng.IntN(2500)) * time.Millisecond)
@@ -485,8 +571,21 @@ func testStormAgrees(t *testing.T, f Factory) {
 			}
 			continue
 		}
+		if len(sentAtOnce) > 0 && rng.IntN(4) == 0 {
+			i := rng.IntN(len(sentAtOnce))
+			u := sentAtOnce[i]
+			sentAtOnce = slices.Delete(sentAtOnce, i, i+1)
+			model.Unsent(u.rank, u.end, u.after)
+			if err := s.Unsent(ctx(t), key, u.rank, u.end, u.after); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		rank := rng.IntN(4)
 		want := model.Admit(rank, now, rules)
+		if want {
+			sentAtOnce = append(sentAtOnce, taken{rank, model.End, !now.Before(model.End)})
+		}
 		wantUntil, closing := model.End, false
 		if !want {
 			wantUntil, closing = model.HeldUntil(now, rules)

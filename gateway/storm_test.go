@@ -1635,3 +1635,79 @@ func TestStormFailedPageSentAtOnceDoesNotHoldTheNextP0(t *testing.T) {
 		})
 	}
 }
+
+// TestStormMessageAfterDryRunIsNotSent: ann's push pages are held in a
+// storm, then a reload sets notifiers.log.dry_run, her push transport's.
+// The storm message obeys the config in force when it goes: it is not
+// sent, and each incident it carried records the push it would have been
+// (notify_shadow), as a single page in dry run does.
+func TestStormMessageAfterDryRunIsNotSent(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig))
+			ids := storm(h, 8, "g")
+			h.step(fixedNow)
+			_, held := split(t, ids, h.rec.sentTo("ann", "push"))
+			if err := h.reload("notifiers: {log: {dry_run: true}}\n" + stormConfig); err != nil {
+				t.Fatal(err)
+			}
+			h.runUntil(fixedNow.Add(15 * time.Second))
+			if push := h.rec.sentTo("ann", "push"); len(push) != 3 {
+				t.Fatalf("ann got %d pushes, want only the three before dry_run: %v", len(push), h.rec.lines(fixedNow))
+			}
+			for _, id := range held {
+				tl := timeline(h, id)
+				if shadow := entriesOf(tl, "notify_shadow", "push"); len(shadow) != 1 || !strings.Contains(shadow[0].Detail, "notifiers.log.dry_run") {
+					t.Fatalf("%s: push entries %+v, want one notify_shadow naming dry_run", id, tl)
+				}
+				if sent := entriesOf(tl, "notify", "push"); len(sent) != 0 {
+					t.Fatalf("%s: recorded as pushed in dry run: %+v", id, sent)
+				}
+			}
+		})
+	}
+}
+
+// TestStormMessageLeavesOutServicesPutInShadow: ann is paged for api and
+// web, and her pages of both are held in a storm; a reload puts api in
+// shadow mode. Her storm message carries the web incidents only; the api
+// ones record the push they would have been (notify_shadow), as a single
+// page of a service in shadow mode does.
+func TestStormMessageLeavesOutServicesPutInShadow(t *testing.T) {
+	cfg := strings.Replace(stormConfig, "    levels: [{name: web, targets: [{schedule: s, tier: web}]}]\n",
+		"    levels: [{name: web, targets: [{schedule: s, tier: primary}]}]\n", 1)
+	if cfg == stormConfig {
+		t.Fatal("the config edit did not apply")
+	}
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(cfg))
+			api := storm(h, 4, "a")
+			var web []string
+			for i := 0; i < 4; i++ {
+				web = append(web, fireAs(h, webKey, fmt.Sprintf("w%02d", i), "critical"))
+			}
+			h.step(fixedNow)
+			_, held := split(t, append(slices.Clone(api), web...), h.rec.sentTo("ann", "push"))
+			shadow := strings.Replace(cfg, "    escalation_policy: p\n", "    escalation_policy: p\n    shadow: true\n", 1)
+			if err := h.reload(shadow); err != nil {
+				t.Fatal(err)
+			}
+			h.runUntil(fixedNow.Add(15 * time.Second))
+			push := h.rec.sentTo("ann", "push")
+			if len(push) != 4 || !store.IsBundleID(push[3].Incident) {
+				t.Fatalf("ann's pushes %v, want three at once and the storm message", h.rec.lines(fixedNow))
+			}
+			for _, id := range held {
+				tl := timeline(h, id)
+				if slices.Contains(api, id) {
+					if slices.Contains(push[3].Incidents, id) || len(entriesOf(tl, "notify_shadow", "push")) != 1 {
+						t.Fatalf("api incident %s, in shadow mode: in the message %v, entries %+v", id, push[3].Incidents, tl)
+					}
+				} else if !slices.Contains(push[3].Incidents, id) || len(entriesOf(tl, "notify", "push")) != 1 {
+					t.Fatalf("web incident %s: not in the message %v, entries %+v", id, push[3].Incidents, tl)
+				}
+			}
+		})
+	}
+}

@@ -436,7 +436,6 @@ func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.C
 	for _, p := range pages {
 		if stillPaged(p, statuses[p.Incident]) {
 			live = append(live, p)
-			f.top = min(f.top, p.Rank)
 		} else {
 			gone = append(gone, p)
 		}
@@ -445,21 +444,19 @@ func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.C
 		if f.notes, f.pushed, err = d.sendBundle(ctx, cfg, c, user, channel, live, gone, now, sendBy); err != nil {
 			return f, err
 		}
-		sent := false
+		// The next window counts the pages the message carried when it
+		// went out. Failed, called off or not sent in shadow mode,
+		// nothing was sent in it, and a page more urgent than what was
+		// sent in it must not wait behind a message the person never
+		// got.
 		for _, p := range live {
 			switch es := f.notes[p.Incident]; {
 			case len(es) == 0:
 			case es[0].Type == "notify_failed":
 				f.refused = append(f.refused, p.Incident)
 			case es[0].Type == "notify":
-				sent = true
+				f.top = min(f.top, p.Rank)
 			}
-		}
-		if !sent {
-			// Failed or called off: nothing was sent in the next
-			// window, and a page more urgent than what was sent in
-			// it must not wait behind a message the person never got.
-			f.top = store.NoRank
 		}
 	}
 	if len(gone) > 0 {
@@ -614,6 +611,27 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 		d.m.bundles.WithLabelValues(channel, "none", "failed").Inc()
 		record("notify_failed", why, id, now)
 		return notes, nil, nil
+	}
+	// Shadow mode (a service's shadow, a transport's dry_run) as in force
+	// now, not when the pages were held: a reload that set it since
+	// must keep them from a real transport, as it does single pages.
+	var shadowed []store.HeldPage
+	live = slices.DeleteFunc(slices.Clone(live), func(p store.HeldPage) bool {
+		if why := cfg.ShadowOf(p.Service, contact.Via); why != "" {
+			shadowed = append(shadowed, p)
+			notes[p.Incident] = append(notes[p.Incident], store.Entry{At: now, Type: "notify_shadow", Level: p.Level + 1, User: user,
+				Channel: channel, Detail: fmt.Sprintf("would have sent via %s, in one message (alert storm); not sent: %s", contact.Via, why)})
+			return true
+		}
+		return false
+	})
+	if len(live) == 0 {
+		d.m.bundles.WithLabelValues(channel, contact.Via, "shadow").Inc()
+		d.log.Info("storm bundle not sent: shadow mode", "storm", c.Storm, "incidents", len(shadowed), "via", contact.Via)
+		return notes, nil, nil
+	}
+	if len(shadowed) > 0 {
+		d.log.Info("storm bundle leaves out incidents of services in shadow mode", "storm", c.Storm, "left_out", len(shadowed))
 	}
 	first := live[0]
 	for _, p := range live[1:] {

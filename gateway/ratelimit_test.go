@@ -261,3 +261,26 @@ func histogramSum(t testing.TB, h *harness, name string) float64 {
 	}
 	return 0
 }
+
+// TestRateLimitedStormMessageCountsItsLatenessFromItsWindowsEnd: Dan's
+// storm message is due at its window's end, 2m10s; Twilio's limit sends
+// it back to its turn, 2m50s, where it goes out. It went out 40 s late,
+// and pagerd_dispatch_lateness_seconds says so, on either store, so that
+// PagerdDispatchLate sees storm messages the rate limit holds up. (On
+// Redis it was measured from its turn: on time.)
+func TestRateLimitedStormMessageCountsItsLatenessFromItsWindowsEnd(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake, h, _ := danInAStorm(t, mk(t), 1)
+			h.runUntil(fixedNow.Add(2*time.Minute + time.Second))
+			before := histogramSum(t, h, "pagerd_dispatch_lateness_seconds")
+			h.runUntil(fixedNow.Add(4*time.Minute + 59*time.Second))
+			if msgs := fake.Messages(); len(msgs) != 2 || !strings.Contains(msgs[1].Get("Body"), "alert storm") {
+				t.Fatalf("Twilio got %d SMS, want the first and the storm message: %v", len(msgs), msgs)
+			}
+			if got := histogramSum(t, h, "pagerd_dispatch_lateness_seconds") - before; got < 40 || got > 45 {
+				t.Fatalf("the storm message was %v s late by pagerd_dispatch_lateness_seconds, want 40 (due 2m10s, sent 2m50s)", got)
+			}
+		})
+	}
+}

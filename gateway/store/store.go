@@ -269,7 +269,8 @@ type Claim struct {
 	// Storm is the claimed storm's key (StormKey); empty for an incident.
 	Storm string
 	// Due is when the incident's earliest pending deadline was due (not the
-	// lease end of an earlier claim), for measuring lateness.
+	// lease end of an earlier claim), for measuring lateness; for a storm,
+	// its window's end, also once Release put it off to a later time.
 	Due   time.Time
 	Token string
 	// Takeover is true when the incident had been claimed before and that

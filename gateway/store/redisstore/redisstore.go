@@ -751,6 +751,13 @@ local function claim(dueKey, claimsKey, id, score, leaseEnd, token, incPrefix, j
     -- incident's first page): the claim says when it was really due.
     local nx = string.match(rec, '^v1 %d+ %S+ (%d+) ')
     if nx then orig = nx end
+  elseif kind == 's:' then
+    -- A storm released to a later time (its message sent back by a rate
+    -- limit: Release) was due at its window's end, as the embedded store
+    -- keeps it: its message's lateness counts from there. The storm's
+    -- hash is in the shard, beside inc: (incPrefix less 'inc:').
+    local e = redis.call('HGET', string.sub(incPrefix, 1, #incPrefix - 4) .. 'storm:' .. string.sub(id, 3), 'end')
+    if e and tonumber(e) < tonumber(orig) then orig = e end
   end
   redis.call('ZADD', dueKey, leaseEnd, id)
   redis.call('HSET', claimsKey, id, token .. ':' .. orig)

@@ -447,6 +447,9 @@ func testStormRelease(t *testing.T, f Factory) {
 	if len(c2) != 1 || c2[0].Storm != key || c2[0].Takeover {
 		t.Fatalf("claim at the time Release gave: %+v", c2)
 	}
+	if !c2[0].Due.Equal(end) {
+		t.Fatalf("claim at the time Release gave is due %v, want its window's end %v: its message's lateness counts from there", c2[0].Due, end)
+	}
 	// A stale Release (its claim taken over) leaves the new claim alone.
 	if err := s.Release(ctx(t), cs[0], turn); err != nil {
 		t.Fatal(err)

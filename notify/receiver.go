@@ -193,6 +193,11 @@ type Delivery struct {
 	Detail string
 	// Failed says the page did not reach them.
 	Failed bool
+	// PageAt is when the page reported on went out (Message.At), as the
+	// provider's callback carries it; zero when the callback does not say
+	// (one given before pages carried it). A report can come after later
+	// pages to the same person: it is about this one.
+	PageAt time.Time
 }
 
 // About is what a target is, for a call to say.

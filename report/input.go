@@ -57,6 +57,8 @@ type Entry struct {
 	Channel string    `json:"channel,omitempty"`
 	Detail  string    `json:"detail,omitempty"`
 	Bundle  string    `json:"bundle,omitempty"`
+	// PageAt, on a delivery report, is when the page it is about went out.
+	PageAt time.Time `json:"page_at,omitzero"`
 }
 
 // Timeline entry types reports read.

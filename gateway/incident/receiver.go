@@ -231,7 +231,7 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 		s.log.Warn("page not delivered, the provider reports", "incident", target, "user", d.User, "channel", d.Channel, "report", d.Detail)
 	}
 	s.m.deliveries.WithLabelValues(d.Channel, result).Inc()
-	e := store.Entry{At: s.clock(), Type: "delivery", User: d.User, Channel: d.Channel, Detail: d.Detail}
+	e := store.Entry{At: s.clock(), Type: "delivery", User: d.User, Channel: d.Channel, Detail: d.Detail, PageAt: d.PageAt}
 	if d.Failed {
 		e.Type = DeliveryFailed
 	}
@@ -375,24 +375,38 @@ const DeliveryFailed = "delivery_failed"
 
 // undeliveredPages are the indexes in tl of the pages to user on channel
 // that a delivery report says did not reach them: each such report (of
-// the incident, or of a storm message by its bundle) marks the latest
-// page before it not yet marked. A reply answers a page the person got:
-// a bare "4" must not acknowledge an incident whose SMS they never saw.
+// the incident, or of a storm message by its bundle) marks the page it
+// names by when it went out (Entry.PageAt, to the millisecond the
+// callback carries), else, for a report that names none (a callback URL
+// given before pages carried it) or a page not found, the latest page
+// before it not yet marked. A reply answers a page the person got: a bare
+// "4" must not acknowledge an incident whose SMS they never saw, nor pass
+// over the page they got because an older one was reported late.
 func undeliveredPages(tl []store.Entry, user, channel string) map[int]bool {
 	var out map[int]bool
 	for i, e := range tl {
 		if e.Type != DeliveryFailed || e.User != user || e.Channel != channel {
 			continue
 		}
+		marked := -1
 		for j := i - 1; j >= 0; j-- {
 			p := tl[j]
-			if p.Type == "notify" && p.User == user && p.Channel == channel && p.Bundle == e.Bundle && !out[j] {
-				if out == nil {
-					out = map[int]bool{}
-				}
-				out[j] = true
+			if p.Type != "notify" || p.User != user || p.Channel != channel || p.Bundle != e.Bundle || out[j] {
+				continue
+			}
+			if e.PageAt.IsZero() || p.At.UnixMilli() == e.PageAt.UnixMilli() {
+				marked = j
 				break
 			}
+			if marked < 0 {
+				marked = j // the latest, should the page named not be found
+			}
+		}
+		if marked >= 0 {
+			if out == nil {
+				out = map[int]bool{}
+			}
+			out[marked] = true
 		}
 	}
 	return out

@@ -145,6 +145,11 @@ type Entry struct {
 	// Bundle is the storm bundle a page went out in (see Bundle), when it
 	// went out with other incidents' pages in one message.
 	Bundle string `json:"bundle,omitempty"`
+	// PageAt, on a provider's delivery report, is when the page it is
+	// about went out, as the provider's callback says; zero when it does
+	// not say (a callback URL given before pages carried it). A late
+	// report is about that page, not the person's latest.
+	PageAt time.Time `json:"page_at,omitzero"`
 }
 
 // ActionEntries are the timeline entries of the state machine's actions,

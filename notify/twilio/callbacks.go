@@ -132,12 +132,23 @@ func (cb *Callbacks) Status(w http.ResponseWriter, r *http.Request) error {
 		detail += " (Twilio error " + code + ")"
 	}
 	d := notify.Delivery{User: q.Get("user"), Channel: q.Get("channel"), Detail: detail,
-		Failed: status != "delivered" && status != "completed"}
+		Failed: status != "delivered" && status != "completed", PageAt: sentAt(q)}
 	if err := cb.Receiver.Delivered(r.Context(), q.Get("incident"), d); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// sentAt is when the page a callback is about went out, as its URL's at
+// carries it (Notifier.Notify); zero when it does not (a storm message's,
+// or a URL given before pages carried it).
+func sentAt(q url.Values) time.Time {
+	ms, err := strconv.ParseInt(q.Get("at"), 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
 }
 
 // parseSMSReply reads what a person texts back: an action, and optionally
@@ -491,7 +502,8 @@ func (cb *Callbacks) Voice(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	if answered := r.PostForm.Get("AnsweredBy"); voicemail(answered) {
-		d := notify.Delivery{User: q.Get("user"), Channel: "voice", Detail: "voicemail pickup (" + answered + "), not a page answered", Failed: true}
+		d := notify.Delivery{User: q.Get("user"), Channel: "voice", Detail: "voicemail pickup (" + answered + "), not a page answered", Failed: true,
+			PageAt: sentAt(q)}
 		if err := cb.Receiver.Delivered(r.Context(), q.Get("incident"), d); err != nil {
 			// A 5xx would have Twilio play "application error" into
 			// the person's voicemail, and Twilio does not ask again:
@@ -602,13 +614,10 @@ func (cb *Callbacks) Gather(w http.ResponseWriter, r *http.Request) error {
 	if level, lerr := strconv.Atoi(q.Get("level")); action == notify.Escalate && lerr == nil {
 		// From the level the call paged: 5 pressed twice, or on a call
 		// of a level the incident has left, escalates once.
-		page := notify.Page{Target: q.Get("incident"), Level: level}
-		if ms, err := strconv.ParseInt(q.Get("at"), 10, 64); err == nil {
-			// When the call was placed: at the last level, a 5 pressed
-			// again after the first paged the level again changes
-			// nothing.
-			page.At = time.UnixMilli(ms)
-		}
+		// When the call was placed (At): at the last level, a 5
+		// pressed again after the first paged the level again changes
+		// nothing.
+		page := notify.Page{Target: q.Get("incident"), Level: level, At: sentAt(q)}
 		acted, err = cb.Receiver.EscalateFrom(r.Context(), user, page)
 	} else {
 		acted, err = cb.Receiver.Act(r.Context(), q.Get("incident"), user, action)

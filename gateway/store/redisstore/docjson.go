@@ -299,6 +299,12 @@ func appendEntry(b []byte, e *store.Entry) ([]byte, error) {
 	b = appendOmitEmpty(b, `,"channel":`, e.Channel)
 	b = appendOmitEmpty(b, `,"detail":`, e.Detail)
 	b = appendOmitEmpty(b, `,"bundle":`, e.Bundle)
+	if !e.PageAt.IsZero() {
+		b = append(b, `,"page_at":`...)
+		if b, err = appendJSONTime(b, e.PageAt); err != nil {
+			return nil, err
+		}
+	}
 	return append(b, '}'), nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/history"
+	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/outcomes"
 	"github.com/pagerd/pagerd/notify/slack"
@@ -62,7 +63,8 @@ func newSlackChannelPosts(reg prometheus.Registerer) *prometheus.CounterVec {
 // handle is the dispatcher's handler of store.OutboxSlack items: the first
 // posts the incident's message to its service's channel and records where
 // it is; each later one updates it in place and says in its thread what
-// happened. An item whose message cannot be found (posting failed for
+// happened (a change of the summary, incident.ChatSummary, only updates
+// it). An item whose message cannot be found (posting failed for
 // good) posts it then, so the channel always ends up with the incident as
 // it stands. Failures Slack may get over are retried; a refusal that will
 // not change (no such channel, the app not in it) is recorded, logged at
@@ -90,7 +92,7 @@ func (o *slackOutbox) handle(ctx context.Context, inc *store.Incident, item stor
 		return store.Entry{At: now, Type: "slack", Detail: slackPosted + r.String() + " posted to " + svc.SlackChannel}, nil
 	}
 	err = o.client.Update(ctx, ref, card)
-	if err == nil && item.Action != "trigger" {
+	if err == nil && item.Action != "trigger" && item.Action != incident.ChatSummary {
 		err = o.client.Reply(ctx, ref, slackReply(cfg, inc, item.Action, tl))
 	}
 	if err != nil {

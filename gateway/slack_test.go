@@ -1317,3 +1317,41 @@ func TestSlackCardOfAReopenedIncident(t *testing.T) {
 		t.Fatalf("the card of the reopened, triggered incident: %s", m[0].Blocks)
 	}
 }
+
+// TestSlackCardShowsAnOpsgenieMessageUpdate: Alertmanager's
+// opsgenie_configs with update_alerts send the alert's message again after
+// each create; a new one becomes the incident's summary, and the channel's
+// card shows it at once, with no reply in its thread (the message changes
+// whenever the group's alert count does). (Before: the card kept the old
+// summary until the incident's next acknowledgement, escalation or status
+// update: the channel read "disk 90% full" while it was 99%.)
+func TestSlackCardShowsAnOpsgenieMessageUpdate(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	cfg := strings.Replace(slackConfig(sl.URL), "integrations: {alertmanager_key: "+amKey+"}",
+		"integrations: {alertmanager_key: "+amKey+", opsgenie_key: "+ogKey+"}", 1)
+	h := newHarness(t, withConfig(cfg))
+	h.og("POST", "/v2/alerts", `{"message":"disk 90% full","alias":"disk","priority":"P1"}`, 202)
+	h.step(fixedNow)
+	if m := channelMessages(sl, "CINCIDENTRESPONSE"); len(m) != 1 || !strings.Contains(m[0].Blocks, "disk 90% full") {
+		t.Fatalf("the card of the new incident: %+v", m)
+	}
+	h.clock.Set(fixedNow.Add(30 * time.Second))
+	h.og("PUT", "/v2/alerts/disk/message?identifierType=alias", `{"message":"disk 99% full"}`, 202)
+	h.step(h.clock.Now())
+	m := channelMessages(sl, "CINCIDENTRESPONSE")
+	if len(m) != 1 || !strings.Contains(m[0].Blocks, "disk 99% full") || strings.Contains(m[0].Blocks, "disk 90% full") {
+		t.Fatalf("the card after the message update: %+v", m)
+	}
+	if len(m[0].Replies) != 0 {
+		t.Fatalf("the message update was said in the thread: %q", m[0].Replies)
+	}
+	// An update to what the alert says already changes nothing.
+	updates := len(sl.Calls())
+	h.og("PUT", "/v2/alerts/disk/message?identifierType=alias", `{"message":"disk 99% full"}`, 202)
+	h.step(h.clock.Now())
+	for _, c := range sl.Calls()[updates:] {
+		if c.Method == "chat.update" {
+			t.Fatalf("an update that changed nothing updated the card: %+v", c)
+		}
+	}
+}

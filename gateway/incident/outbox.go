@@ -155,6 +155,12 @@ func chatConfigured(cfg *policy.Config, service string) bool {
 	return svc != nil && svc.SlackChannel != "" && !svc.Shadow && cfg.Notifiers.Slack.Configured() && !cfg.Notifiers.Slack.DryRun
 }
 
+// ChatSummary is the outbox Action of a change of what an incident says
+// (its summary, EditOpen): its chat message is brought up to date, with
+// no reply in its thread, since an alert's message can change with every
+// notification of its group (the count of alerts firing).
+const ChatSummary = "summary"
+
 // chatItem is the outbox item that brings the chat message up to date.
 func chatItem(action, key string, now time.Time) store.OutboxItem {
 	return store.OutboxItem{ID: "slack-" + action + "-" + key, Kind: store.OutboxSlack, Action: action, Due: now, Since: now}

@@ -316,13 +316,16 @@ type Edit func(inc *store.Incident) (detail string, changed bool, err error)
 // source, and returns its id, or "" when ref names no open incident
 // (nothing changes, counted as ignored, as ActByDedup does). An edit
 // pages nobody: the pages still to come say what the incident says then.
+// The incident's Slack channel message is brought up to date with it
+// (ChatSummary), as it is for an acknowledgement or an escalation.
 func (s *Service) EditOpen(ctx context.Context, svc *policy.Service, ref string, byDedup bool, source string, edit Edit) (string, error) {
 	inc, err := s.openIncident(ctx, svc, ref, byDedup, source)
 	if inc == nil {
 		return "", err
 	}
 	changed := false
-	_, err = s.update(ctx, inc.ID, inc, func(inc *store.Incident) ([]store.Entry, bool, error) {
+	var now time.Time
+	inc, err = s.update(ctx, inc.ID, inc, func(inc *store.Incident) ([]store.Entry, bool, error) {
 		changed = false // this read's, not a write that lost to another
 		if !inc.Open() {
 			return nil, false, nil // resolved meanwhile: nothing to say of it
@@ -332,14 +335,18 @@ func (s *Service) EditOpen(ctx context.Context, svc *policy.Service, ref string,
 			return nil, false, err
 		}
 		changed = true
-		now := s.clock()
+		now = s.clock()
 		inc.UpdatedAt = now
+		if chatConfigured(s.o.Config(), inc.Service) {
+			inc.Outbox = append(inc.Outbox, chatItem(ChatSummary, fmt.Sprint(now.UnixMilli()), now))
+		}
 		return []store.Entry{{At: now, Type: "updated", Actor: source, Detail: detail}}, true, nil
 	})
 	if err != nil {
 		return "", err
 	}
 	if changed {
+		s.wakeIfDue(inc, now)
 		s.m.alerts.WithLabelValues(source, svc.Name, "updated").Inc()
 	} else {
 		s.m.alerts.WithLabelValues(source, svc.Name, "repeated").Inc()

@@ -613,7 +613,8 @@ const (
 	OutboxPagerDuty = "pagerduty"
 	// OutboxSlack brings the incident's message in its service's Slack
 	// channel up to date (posting it, for Action "trigger"), with a
-	// thread reply saying what happened.
+	// thread reply saying what happened (none for Action "summary", a
+	// change of what the incident says).
 	OutboxSlack = "slack"
 	// OutboxPushover stops the emergency pages pagerd sent the incident's
 	// people through Pushover (Action "acknowledge" or "resolve").

@@ -16,7 +16,7 @@ func TestCalendarFeeds(t *testing.T) {
 		t.Fatalf("override: %d %s", r.code, r.body)
 	}
 	var got struct{ URL string }
-	r := h.do("GET", "/api/v1/schedules/s/feed", "", "Authorization", "Bearer viewer-token")
+	r := h.do("GET", "/api/v1/schedules/s/feed", "", "Authorization", "Bearer viewer-token-0123456789")
 	if r.code != 200 {
 		t.Fatalf("feed url: %d %s", r.code, r.body)
 	}
@@ -65,7 +65,7 @@ func TestCalendarFeeds(t *testing.T) {
 	if r := h.do("GET", path[:len(path)-8]+"AAAA.ics", ""); r.code != 404 {
 		t.Fatalf("wrong token: %d", r.code)
 	}
-	if r := h.do("POST", "/api/v1/schedules/s/feed", "", "Authorization", "Bearer viewer-token"); r.code != 403 {
+	if r := h.do("POST", "/api/v1/schedules/s/feed", "", "Authorization", "Bearer viewer-token-0123456789"); r.code != 403 {
 		t.Fatalf("viewer rotates: %d", r.code)
 	}
 	var fresh struct{ URL string }

@@ -19,7 +19,7 @@ import (
 
 // overridesConfig is testConfig with a viewer token and a third person.
 var overridesConfig = strings.Replace(strings.Replace(testConfig,
-	"role: admin}", "role: admin}\n    - {name: dash, token: viewer-token, role: viewer}", 1),
+	"role: admin}", "role: admin}\n    - {name: dash, token: viewer-token-0123456789, role: viewer}", 1),
 	"users:\n", "users:\n  - {id: cat, name: Cat, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}\n", 1)
 
 type onCallResp struct {
@@ -93,13 +93,13 @@ func TestOverridesAPI(t *testing.T) {
 		}
 	}
 	// Viewers read, and may not change.
-	if r := h.do("GET", "/api/v1/schedules/s/overrides", "", "Authorization", "Bearer viewer-token"); r.code != 200 || !strings.Contains(r.body, made.ID) {
+	if r := h.do("GET", "/api/v1/schedules/s/overrides", "", "Authorization", "Bearer viewer-token-0123456789"); r.code != 200 || !strings.Contains(r.body, made.ID) {
 		t.Fatalf("viewer list: %d %s", r.code, r.body)
 	}
-	if r := h.do("POST", "/api/v1/schedules/s/overrides", `{"tier":"secondary","user":"cat","duration":"1h"}`, "Authorization", "Bearer viewer-token"); r.code != 403 {
+	if r := h.do("POST", "/api/v1/schedules/s/overrides", `{"tier":"secondary","user":"cat","duration":"1h"}`, "Authorization", "Bearer viewer-token-0123456789"); r.code != 403 {
 		t.Fatalf("viewer create: %d %s", r.code, r.body)
 	}
-	if r := h.do("DELETE", "/api/v1/schedules/s/overrides/"+made.ID, "", "Authorization", "Bearer viewer-token"); r.code != 403 {
+	if r := h.do("DELETE", "/api/v1/schedules/s/overrides/"+made.ID, "", "Authorization", "Bearer viewer-token-0123456789"); r.code != 403 {
 		t.Fatalf("viewer delete: %d %s", r.code, r.body)
 	}
 	if r := h.do("GET", "/api/v1/schedules/s/overrides", ""); r.code != 401 {

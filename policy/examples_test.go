@@ -496,7 +496,7 @@ func TestExampleQuickstart(t *testing.T) {
 		svc.Integrations.PagerDutyRoutingKey.Reveal() != "demo0000000000000000000000000000" {
 		t.Error("demo integration keys changed")
 	}
-	if len(cfg.API.Tokens) != 1 || cfg.API.Tokens[0].Token.Reveal() != "demo-api-token" {
+	if len(cfg.API.Tokens) != 1 || cfg.API.Tokens[0].Token.Reveal() != "demo-api-token-change-me" {
 		t.Errorf("api tokens %+v", cfg.API.Tokens)
 	}
 	u := cfg.User("demo")

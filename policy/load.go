@@ -588,6 +588,12 @@ func (v *validator) notifiers() {
 	}
 }
 
+// MinAPITokenLength is the shortest API token the config accepts: the
+// same floor as server.link_secret's. A token is the whole API
+// (acknowledge, resolve, overrides that decide who is paged), and a short
+// one is found by trying.
+const MinAPITokenLength = 16
+
 func (v *validator) api() {
 	seen := map[string]bool{}
 	values := map[Secret]bool{}
@@ -602,6 +608,9 @@ func (v *validator) api() {
 			v.errf(f+".token", "token or token_file is required")
 		case s != "" && values[s]:
 			v.errf(f+".token", "the same token is given twice")
+		case s != "" && len(s) < MinAPITokenLength:
+			v.errf(f+".token", "is too short (length %d): an API token must be at least %d characters, or it can be guessed (a random string: openssl rand -hex 32)",
+				len(s), MinAPITokenLength)
 		}
 		values[s] = true
 		t.Token = s

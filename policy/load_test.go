@@ -851,7 +851,7 @@ func loadCases() []loadCase {
 		},
 		{
 			name: "duplicate api token name", base: "quickstart.yaml",
-			edits: []string{"      token: demo-api-token\n", "      token: demo-api-token\n    - name: demo\n      token: other-api-token\n"},
+			edits: []string{"      token: demo-api-token-change-me\n", "      token: demo-api-token-change-me\n    - name: demo\n      token: other-api-token-0123\n"},
 			field: "api.tokens[1].name", problem: []string{`duplicate name "demo"`},
 		},
 
@@ -879,23 +879,35 @@ func loadCases() []loadCase {
 		},
 		{
 			name: "api token given twice", base: "quickstart.yaml",
-			edits: []string{"      token: demo-api-token\n", "      token: demo-api-token\n    - name: again\n      token: demo-api-token\n"},
+			edits: []string{"      token: demo-api-token-change-me\n", "      token: demo-api-token-change-me\n    - name: again\n      token: demo-api-token-change-me\n"},
 			field: "api.tokens[1].token", problem: []string{"same token is given twice"},
 		},
 		{
 			name: "api token with an unknown role", base: "quickstart.yaml",
-			edits: []string{"      token: demo-api-token\n", "      token: demo-api-token\n      role: superuser\n"},
+			edits: []string{"      token: demo-api-token-change-me\n", "      token: demo-api-token-change-me\n      role: superuser\n"},
 			field: "api.tokens[0].role", problem: []string{`"superuser" is not a role`, "viewer", "responder", "admin"},
 		},
 		{
 			name: "api token role in the wrong case", base: "quickstart.yaml",
-			edits: []string{"      token: demo-api-token\n", "      token: demo-api-token\n      role: Admin\n"},
+			edits: []string{"      token: demo-api-token-change-me\n", "      token: demo-api-token-change-me\n      role: Admin\n"},
 			field: "api.tokens[0].role", problem: []string{`"Admin" is not a role`},
 		},
 		{
 			name: "api token without value", base: "quickstart.yaml",
-			edits: []string{"      token: demo-api-token\n", ""},
+			edits: []string{"      token: demo-api-token-change-me\n", ""},
 			field: "api.tokens[0].token", problem: []string{"token or token_file is required"},
+		},
+		{
+			// A guessable token is the whole API: acknowledge, resolve,
+			// overrides that page someone else.
+			name: "api token of one character", base: "quickstart.yaml",
+			edits: []string{"      token: demo-api-token-change-me\n", "      token: x\n"},
+			field: "api.tokens[0].token", problem: []string{"too short (length 1)", "at least 16 characters", "openssl rand"},
+		},
+		{
+			name: "api token one character short", base: "quickstart.yaml",
+			edits: []string{"      token: demo-api-token-change-me\n", "      token: 0123456789abcde\n"},
+			field: "api.tokens[0].token", problem: []string{"length 15", "at least 16 characters"},
 		},
 		{
 			name: "unknown incident key", base: "quickstart.yaml",
@@ -1215,7 +1227,7 @@ func TestLoadAdjacentOverridesAccepted(t *testing.T) {
 func loadSecretConfig(t *testing.T, token, keys string) string {
 	t.Helper()
 	return loadEdit(t, loadExampleText(t, "quickstart.yaml"),
-		"      token: demo-api-token\n", token,
+		"      token: demo-api-token-change-me\n", token,
 		loadQKeys, keys)
 }
 
@@ -1281,15 +1293,15 @@ func TestSecretFileProblems(t *testing.T) {
 			field: "api.tokens[0].token", problem: []string{"empty-token", "is empty"},
 		},
 		{
-			name: "token and token_file", token: "      token: demo-api-token\n      token_file: empty-token\n", keys: loadQKeys,
+			name: "token and token_file", token: "      token: demo-api-token-change-me\n      token_file: empty-token\n", keys: loadQKeys,
 			field: "api.tokens[0].token", problem: []string{"not both"},
 		},
 		{
-			name: "missing key file", token: "      token: demo-api-token\n", keys: "      alertmanager_key_file: keys/am\n", missing: true,
+			name: "missing key file", token: "      token: demo-api-token-change-me\n", keys: "      alertmanager_key_file: keys/am\n", missing: true,
 			field: "services[demo].integrations.alertmanager_key", problem: []string{"read secret file", "keys/am"},
 		},
 		{
-			name: "key and key file", token: "      token: demo-api-token\n", keys: "      pagerduty_routing_key: abc\n      pagerduty_routing_key_file: empty-token\n",
+			name: "key and key file", token: "      token: demo-api-token-change-me\n", keys: "      pagerduty_routing_key: abc\n      pagerduty_routing_key_file: empty-token\n",
 			field: "services[demo].integrations.pagerduty_routing_key", problem: []string{"not both"},
 		},
 	} {
@@ -1359,8 +1371,8 @@ func TestSecretMissingEnvVar(t *testing.T) {
 	}{
 		{"api token", "      token: ${PAGERD_TEST_UNSET_TOKEN}\n", loadQKeys, "api.tokens[0].token", "PAGERD_TEST_UNSET_TOKEN", "is not set"},
 		{"empty variable", "      token: ${PAGERD_TEST_EMPTY}\n", loadQKeys, "api.tokens[0].token", "PAGERD_TEST_EMPTY", "is set but empty"},
-		{"alertmanager key", "      token: t\n", "      alertmanager_key: ${PAGERD_TEST_UNSET_AM}\n", "services[demo].integrations.alertmanager_key", "PAGERD_TEST_UNSET_AM", "is not set"},
-		{"pagerduty routing key", "      token: t\n", "      pagerduty_routing_key: ${PAGERD_TEST_UNSET_PD}\n", "services[demo].integrations.pagerduty_routing_key", "PAGERD_TEST_UNSET_PD", "is not set"},
+		{"alertmanager key", "      token: t-0123456789abcdef\n", "      alertmanager_key: ${PAGERD_TEST_UNSET_AM}\n", "services[demo].integrations.alertmanager_key", "PAGERD_TEST_UNSET_AM", "is not set"},
+		{"pagerduty routing key", "      token: t-0123456789abcdef\n", "      pagerduty_routing_key: ${PAGERD_TEST_UNSET_PD}\n", "services[demo].integrations.pagerduty_routing_key", "PAGERD_TEST_UNSET_PD", "is not set"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			text := loadSecretConfig(t, c.token, c.keys)
@@ -1397,7 +1409,7 @@ func loadSecretFixture(t *testing.T) *Config {
 	t.Setenv("PAGERD_TEST_SECRET_TOKEN", loadSecretValues[1])
 	t.Setenv("PAGERD_TEST_SECRET_AM", loadSecretValues[2])
 	text := loadEdit(t, loadExampleText(t, "quickstart.yaml"),
-		"      token: demo-api-token\n", "      token_file: token\n    - name: second\n      token: ${PAGERD_TEST_SECRET_TOKEN}\n",
+		"      token: demo-api-token-change-me\n", "      token_file: token\n    - name: second\n      token: ${PAGERD_TEST_SECRET_TOKEN}\n",
 		loadQKeys, "      alertmanager_key: ${PAGERD_TEST_SECRET_AM}\n      pagerduty_routing_key: "+loadSecretValues[3]+"\n")
 	path := filepath.Join(dir, "pagerd.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
@@ -1492,7 +1504,7 @@ func TestSecretNotInErrors(t *testing.T) {
 	const token = "dup-token-0123456789abcdef"
 	const key = "dup-key-fedcba9876543210"
 	text := loadEdit(t, loadExampleText(t, "quickstart.yaml"),
-		"      token: demo-api-token\n", "      token: "+token+"\n    - name: again\n      token: "+token+"\n",
+		"      token: demo-api-token-change-me\n", "      token: "+token+"\n    - name: again\n      token: "+token+"\n",
 		loadQKeys, "      alertmanager_key: "+key+"\n      pagerduty_routing_key: "+key+"\n"+
 			loadSecondService("demo2", "      alertmanager_key: "+key+"\n      pagerduty_routing_key: "+key+"\n"))
 	_, err := Parse([]byte(text), "pagerd.yaml", t.TempDir())
@@ -1588,8 +1600,8 @@ func TestTwilioAuthTokenChecked(t *testing.T) {
 // TestAPITokenRoles: roles load as written; a token without one has none
 // (the gateway gives it a responder's powers).
 func TestAPITokenRoles(t *testing.T) {
-	text := loadEdit(t, loadExampleText(t, "quickstart.yaml"), "      token: demo-api-token\n",
-		"      token: demo-api-token\n    - {name: v, token: v-token, role: viewer}\n    - {name: r, token: r-token, role: responder}\n    - {name: a, token: a-token, role: admin}\n")
+	text := loadEdit(t, loadExampleText(t, "quickstart.yaml"), "      token: demo-api-token-change-me\n",
+		"      token: demo-api-token-change-me\n    - {name: v, token: viewer-token-0123456789, role: viewer}\n    - {name: r, token: responder-token-0123456789, role: responder}\n    - {name: a, token: admin-token-0123456789, role: admin}\n")
 	cfg, err := Parse([]byte(text), "pagerd.yaml", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -1600,6 +1612,36 @@ func TestAPITokenRoles(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "demo= v=viewer r=responder a=admin" {
 		t.Fatalf("roles %v", got)
+	}
+}
+
+// TestAPITokenMinimumLength: a token read from a file or the environment
+// is held to the same minimum as one written in the config, the error names
+// the field and never shows the token, and a token of exactly the minimum
+// loads.
+func TestAPITokenMinimumLength(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "short"), []byte("hunter2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PAGERD_TEST_SHORT_TOKEN", "s3cr3t")
+	quick := loadExampleText(t, "quickstart.yaml")
+	for _, c := range []struct{ name, token, field string }{
+		{"token_file", "      token_file: short\n", "api.tokens[0].token"},
+		{"environment", "      token: ${PAGERD_TEST_SHORT_TOKEN}\n", "api.tokens[0].token"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			text := loadEdit(t, quick, "      token: demo-api-token-change-me\n", c.token)
+			_, err := Parse([]byte(text), "pagerd.yaml", dir)
+			loadCheckCase(t, loadCase{field: c.field, problem: []string{"too short", "at least 16 characters"}}, text, "pagerd.yaml", err)
+			if err != nil && (strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "s3cr3t")) {
+				t.Errorf("the error shows the token: %v", err)
+			}
+		})
+	}
+	text := loadEdit(t, quick, "      token: demo-api-token-change-me\n", "      token: 0123456789abcdef\n")
+	if _, err := Parse([]byte(text), "pagerd.yaml", dir); err != nil {
+		t.Fatalf("a token of 16 characters: %v", err)
 	}
 }
 
@@ -1817,7 +1859,7 @@ func TestEnvReferenceInsideAValue(t *testing.T) {
 				"users:\n", "notifiers:\n  email: {smarthost: \"${PAGERD_TEST_SMTP_HOST}:587\", from: pagerd@example.com}\nusers:\n"},
 			field: "notifiers.email.smarthost", problem: []string{"${PAGERD_TEST_SMTP_HOST}", "whole value"}},
 		{name: "secret with a prefix",
-			edits: []string{"      token: demo-api-token\n", "      token: \"tok-${PAGERD_TEST_TOKEN_PART}\"\n"},
+			edits: []string{"      token: demo-api-token-change-me\n", "      token: \"tok-${PAGERD_TEST_TOKEN_PART}\"\n"},
 			field: "api.tokens[0].token", problem: []string{"${PAGERD_TEST_TOKEN_PART}", "whole value"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -27,7 +27,7 @@ import (
 
 const (
 	backupConfig = "testdata/backup/ladder.yaml"
-	backupToken  = "demo-api-token"
+	backupToken  = "demo-api-token-change-me"
 )
 
 // pagerdCmd runs the built binary and returns its output and exit code.

@@ -29,7 +29,7 @@ func faultConfig(t *testing.T, receiver string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`
 api:
-  tokens: [{name: ops, token: demo-api-token}]
+  tokens: [{name: ops, token: demo-api-token-change-me}]
 server:
   lease: 2s
 users:
@@ -110,7 +110,7 @@ func (d *daemon) send(group string) (int, string, time.Duration) {
 func (d *daemon) get(path string) (int, string) {
 	d.t.Helper()
 	req, _ := http.NewRequest("GET", "http://"+d.addr+path, nil)
-	req.Header.Set("Authorization", "Bearer demo-api-token")
+	req.Header.Set("Authorization", "Bearer demo-api-token-change-me")
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		d.t.Fatalf("GET %s: %v", path, err)

@@ -122,7 +122,7 @@ func TestHeartbeatStopsPagedOnceAcrossReplicas(t *testing.T) {
 	inc := survivors[0].incident(push.Incident)
 	var l incidentList
 	req, _ := http.NewRequest("GET", "http://"+survivors[0].addr+"/api/v1/incidents", nil)
-	req.Header.Set("Authorization", "Bearer demo-api-token")
+	req.Header.Set("Authorization", "Bearer demo-api-token-change-me")
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		_ = json.NewDecoder(resp.Body).Decode(&l)
 		resp.Body.Close()

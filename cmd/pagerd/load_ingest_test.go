@@ -754,7 +754,7 @@ func (r *ingestRun) ackOne() (time.Duration, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+r.d.addr+"/api/v1/incidents?status=triggered&limit=1", nil)
-	req.Header.Set("Authorization", "Bearer load-api-token")
+	req.Header.Set("Authorization", "Bearer load-api-token-0123")
 	resp, err := r.client.Do(req)
 	if err != nil {
 		return 0, 0
@@ -768,7 +768,7 @@ func (r *ingestRun) ackOne() (time.Duration, int) {
 	id := string(b[i+6 : i+6+strings.IndexByte(string(b[i+6:]), '"')])
 	start := time.Now()
 	req, _ = http.NewRequestWithContext(ctx, "POST", "http://"+r.d.addr+"/api/v1/incidents/"+id+"/acknowledge", strings.NewReader(`{"user":"ann"}`))
-	req.Header.Set("Authorization", "Bearer load-api-token")
+	req.Header.Set("Authorization", "Bearer load-api-token-0123")
 	req.Header.Set("Content-Type", "application/json")
 	resp, err = r.client.Do(req)
 	if err != nil {

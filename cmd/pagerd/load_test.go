@@ -66,7 +66,7 @@ func loadRunConfigFor(receiver string, loadPeople []string) string {
 	if v := os.Getenv("PAGERD_LOAD_STORM"); v != "" {
 		fmt.Fprintf(&b, "notifiers:\n  storm: {window: %s}\n", v)
 	}
-	b.WriteString("api:\n  tokens: [{name: load, token: load-api-token}]\nusers:\n")
+	b.WriteString("api:\n  tokens: [{name: load, token: load-api-token-0123}]\nusers:\n")
 	for _, u := range loadPeople {
 		fmt.Fprintf(&b, "  - {id: %s, name: %s, contacts: [{channel: push, via: webhook, address: %q}, {channel: sms, via: webhook, address: %q}, {channel: voice, via: webhook, address: %q}]}\n",
 			u, u, receiver+"/"+u, receiver+"/"+u, receiver+"/"+u)

@@ -22,7 +22,7 @@ func TestMaintenanceCommand(t *testing.T) {
 	if _, _, code := pagerd(t, "maintenance", "add", "--service", "demo", "--for", "30m"); code != 2 {
 		t.Fatalf("add without --server: exit %d, want 2", code)
 	}
-	t.Setenv("PAGERD_API_TOKEN", "demo-api-token")
+	t.Setenv("PAGERD_API_TOKEN", "demo-api-token-change-me")
 	if _, errOut, code := pagerd(t, "maintenance", "add", "--server", server, "--for", "30m"); code != 1 || !strings.Contains(errOut, "400 Bad Request") {
 		t.Fatalf("add covering nothing: exit %d, %q", code, errOut)
 	}

@@ -21,7 +21,7 @@ func TestOverrideOnOneReplicaPagesOnAnother(t *testing.T) {
 	sink := &pageSink{}
 	r0 := startReplica(t, sink, "r0", ladderConfig, "--redis-url", r.URL())
 	r1 := startReplica(t, sink, "r1", ladderConfig, "--redis-url", r.URL())
-	t.Setenv("PAGERD_API_TOKEN", "demo-api-token")
+	t.Setenv("PAGERD_API_TOKEN", "demo-api-token-change-me")
 
 	// ops takes demo's shift now, for an hour, through r0.
 	out, errOut, code := pagerd(t, "override", "add", "--server", "http://"+r0.addr, "--schedule", "demo", "--tier", "primary",

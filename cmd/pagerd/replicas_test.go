@@ -299,7 +299,7 @@ type incidentDetail struct {
 func (d *daemon) incident(id string) incidentDetail {
 	d.t.Helper()
 	req, _ := http.NewRequest("GET", "http://"+d.addr+"/api/v1/incidents/"+id, nil)
-	req.Header.Set("Authorization", "Bearer demo-api-token")
+	req.Header.Set("Authorization", "Bearer demo-api-token-change-me")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		d.t.Fatal(err)

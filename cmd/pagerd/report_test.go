@@ -29,7 +29,7 @@ const (
 	teamConfig  = "testdata/report/team.yaml"
 	teamKey     = "team0000000000000000000000000000"
 	viewerToken = "viewer-token-0123"
-	opsToken    = "ops-token-0123"
+	opsToken    = "ops-token-0123456789"
 )
 
 // request sends a request to the daemon and returns the answer.

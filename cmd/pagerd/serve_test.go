@@ -210,7 +210,7 @@ type incidentList struct {
 func (d *daemon) incidents() incidentList {
 	d.t.Helper()
 	req, _ := http.NewRequest("GET", "http://"+d.addr+"/api/v1/incidents", nil)
-	req.Header.Set("Authorization", "Bearer demo-api-token")
+	req.Header.Set("Authorization", "Bearer demo-api-token-change-me")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		d.t.Fatal(err)

@@ -62,6 +62,11 @@ type Options struct {
 	// Now is the clock (time.Now when nil).
 	Now    func() time.Time
 	Logger *slog.Logger
+	// ClientIP is the address of the client that sent a request, which
+	// password sign-in attempts are limited by: the daemon's, which
+	// believes X-Forwarded-For from server.trusted_proxies only (default
+	// the connection's peer).
+	ClientIP func(*http.Request) string
 	// HTTPClient carries the calls to the identity provider (default one
 	// with a 10s timeout).
 	HTTPClient *http.Client
@@ -81,9 +86,12 @@ type Console struct {
 	mux  *http.ServeMux
 	oidc oidcClients
 
-	limitMu sync.Mutex
-	limits  map[string]*rate.Limiter
-	global  *rate.Limiter
+	// The password sign-in limits (limits.go).
+	limitMu       sync.Mutex
+	byAddress     *limiters
+	byNameAddress *limiters
+	byName        *limiters
+	overall       *rate.Limiter
 
 	returns returns
 }
@@ -121,7 +129,11 @@ func New(o Options) *Console {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
-	c := &Console{o: o, log: o.Logger, limits: map[string]*rate.Limiter{}, global: rate.NewLimiter(rate.Limit(5), 20)}
+	if o.ClientIP == nil {
+		o.ClientIP = func(r *http.Request) string { return remoteIP(r.RemoteAddr) }
+	}
+	c := &Console{o: o, log: o.Logger, byAddress: newLimiters(perAddress, maxLimiters),
+		byNameAddress: newLimiters(perNameAddress, maxLimiters), byName: newLimiters(perName, maxLimiters), overall: overall.new()}
 	c.oidc.http = o.HTTPClient
 	m := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")

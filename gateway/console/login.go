@@ -15,7 +15,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
-	"golang.org/x/time/rate"
 
 	"github.com/pagerd/pagerd/policy"
 )
@@ -131,7 +130,9 @@ func dummyHash(cfg *policy.Config) []byte {
 
 // passwordLogin answers the password form: the user (id or email) and
 // their password against the bcrypt hash in their user entry. Attempts are
-// limited per name and overall, so a guesser gets a handful a minute.
+// limited per client address, per name and overall (limits.go), so a
+// guesser gets a handful a minute and a flood from one client stops only
+// that client.
 func (c *Console) passwordLogin(w http.ResponseWriter, r *http.Request) {
 	cfg := c.o.Config()
 	key := cfg.Console.SessionKey
@@ -145,8 +146,9 @@ func (c *Console) passwordLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := strings.TrimSpace(r.PostForm.Get("user"))
-	if !c.allow(strings.ToLower(name)) {
-		c.log.Warn("console: sign-in attempts limited", "user", name, "remote", r.RemoteAddr)
+	ip := c.o.ClientIP(r)
+	if !c.allow(clientKey(ip), strings.ToLower(name)) {
+		c.log.Warn("console: sign-in attempts limited", "user", name, "remote", ip)
 		c.showLogin(w, r, http.StatusTooManyRequests, "", "Too many attempts: wait a minute and try again.")
 		return
 	}
@@ -160,7 +162,7 @@ func (c *Console) passwordLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	err = bcrypt.CompareHashAndPassword(hash, []byte(r.PostForm.Get("password")))
 	if u == nil || u.PasswordHash == "" || err != nil {
-		c.log.Info("console: sign-in refused", "method", methodPassword, "remote", r.RemoteAddr)
+		c.log.Info("console: sign-in refused", "method", methodPassword, "remote", ip)
 		c.showLogin(w, r, http.StatusUnauthorized, "", "That user and password do not match.")
 		return
 	}
@@ -168,20 +170,17 @@ func (c *Console) passwordLogin(w http.ResponseWriter, r *http.Request) {
 	c.startSession(w, r, cfg, u, methodPassword, r.PostForm.Get("next"))
 }
 
-// allow takes one sign-in attempt for the name from its limiter (5 a
-// minute, a burst of 5) and from the overall one.
-func (c *Console) allow(name string) bool {
+// allow takes one sign-in attempt by the client at addr for the name, if
+// every limit that counts it has room (limits.go).
+func (c *Console) allow(addr, name string) bool {
+	now := c.o.Now()
 	c.limitMu.Lock()
 	defer c.limitMu.Unlock()
-	if len(c.limits) > 10000 {
-		c.limits = map[string]*rate.Limiter{} // names are chosen by strangers: bound the map
+	a := c.byAddress.get(addr, now)
+	if a.TokensAt(now) < 1 {
+		return false // before making the name's buckets: a flood makes none
 	}
-	l, ok := c.limits[name]
-	if !ok {
-		l = rate.NewLimiter(rate.Every(12*time.Second), 5)
-		c.limits[name] = l
-	}
-	return c.global.Allow() && l.Allow()
+	return takeAll(now, a, c.byNameAddress.get(name+"\x00"+addr, now), c.byName.get(name, now), c.overall)
 }
 
 // startSession signs the user in: a new session cookie (a new nonce, so

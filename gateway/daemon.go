@@ -376,7 +376,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	// The HTTP side: the server, the links and the providers' callbacks,
 	// all acting through the incident service.
 	cons := console.New(console.Options{Incidents: d.incidents, Config: pagingConfig, Overrides: d.overrides, History: history.Store{Store: d.store},
-		Now: o.Now, Logger: d.log, HTTPClient: o.HTTPClient, PollInterval: o.ConsolePoll, PollTimeout: o.ConsolePollTimeout,
+		Signouts: d.store, Now: o.Now, Logger: d.log, HTTPClient: o.HTTPClient, PollInterval: o.ConsolePoll, PollTimeout: o.ConsolePollTimeout,
 		ClientIP: ipExtractor(cfg.Server.TrustedProxies)}) // as the server's: sign-in limits count the client, not its proxy
 	d.cfg.OnLoad(cons.ConfigLoaded) // a user removed and added back gets no old session back
 	d.server = NewServer(ServerOptions{Config: pagingConfig, Reload: d.cfg.Reload, InUse: &d.cfg.inUse, Incidents: d.incidents, Overrides: d.overrides, Console: cons,

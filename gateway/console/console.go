@@ -9,7 +9,9 @@
 // for picks the pagerd user) or, for teams without one, with a password
 // whose bcrypt hash is in their user entry. A session is a signed
 // (HMAC-SHA256) cookie naming the user; their role (viewer, responder,
-// admin, as API tokens have) is read from the config at every request.
+// admin, as API tokens have) is read from the config at every request,
+// and the store keeps when they last signed out, which ends every session
+// of theirs begun before (signouts.go).
 // Every form carries a CSRF token derived from the session. The console
 // changes nothing itself: every action goes to the incident service, as
 // the signed-in user, and the timeline records them as its actor.
@@ -56,6 +58,10 @@ type Options struct {
 	// Overrides makes, lists and removes run-time overrides (the service
 	// the overrides API uses); nil: the calendar is read-only.
 	Overrides Overrides
+	// Signouts is where sign-outs are kept (kind SignoutKind), so that
+	// every replica refuses a session signed out on any of them: the
+	// daemon's store. Nil: signing out only clears the browser's cookie.
+	Signouts store.Docs
 	// History is where the reports page reads incident history: the
 	// source GET /api/v1/reports reads.
 	History history.Source
@@ -93,7 +99,8 @@ type Console struct {
 	byName        *limiters
 	overall       *rate.Limiter
 
-	returns returns
+	returns  returns
+	signouts signouts
 }
 
 // Path is where the console lives.
@@ -135,6 +142,7 @@ func New(o Options) *Console {
 	c := &Console{o: o, log: o.Logger, byAddress: newLimiters(perAddress, maxLimiters),
 		byNameAddress: newLimiters(perNameAddress, maxLimiters), byName: newLimiters(perName, maxLimiters), overall: overall.new()}
 	c.oidc.http = o.HTTPClient
+	c.signouts = signouts{docs: o.Signouts, now: o.Now, log: o.Logger}
 	m := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
 	m.Handle("GET /ui/static/", http.StripPrefix("/ui/static/", staticFiles(static)))
@@ -275,6 +283,9 @@ func (c *Console) viewer(r *http.Request) (*viewer, error) {
 	u := cfg.User(s.User)
 	if u == nil || c.returns.issuedBeforeReturn(s.User, time.Unix(0, s.Issued)) {
 		// Removed from the config, or removed and added back since.
+		return nil, errBadToken
+	}
+	if c.signouts.ended(r.Context(), s.User, s.Issued) {
 		return nil, errBadToken
 	}
 	// A changed or removed password, email or subject ends the sessions

@@ -69,8 +69,13 @@ func (c *Console) showLogin(w http.ResponseWriter, r *http.Request, code int, ms
 		setCookie(w, loginCookie, tok, loginTTL)
 		lv.CSRF = csrfToken(cfg.Console.SessionKey, "login:"+st.Nonce)
 	}
-	if r.URL.Query().Has("signed_out") && msg == "" {
-		msg = "You are signed out."
+	switch {
+	case msg != "" || errMsg != "":
+	case r.URL.Query().Get("signed_out") == "here":
+		errMsg = "You are signed out in this browser only: pagerd's store did not answer, so the sign-out could not be kept, " +
+			"and a copy of that session's cookie works until it expires. Sign in and out again once pagerd answers."
+	case r.URL.Query().Has("signed_out"):
+		msg = "You are signed out, in every browser."
 	}
 	c.render(w, code, "login.html", page{Title: "Sign in", Message: msg, Error: errMsg, Body: lv})
 }
@@ -188,7 +193,7 @@ func (c *Console) allow(addr, name string) bool {
 func (c *Console) startSession(w http.ResponseWriter, r *http.Request, cfg *policy.Config, u *policy.User, method, next string) {
 	ttl := time.Duration(cfg.Console.SessionTTL)
 	now := c.o.Now()
-	s := session{User: u.ID, Method: method, Nonce: random(), Expires: now.Add(ttl).Unix(), Issued: now.UnixNano(),
+	s := session{User: u.ID, Method: method, Nonce: random(), Expires: now.Add(ttl).Unix(), Issued: c.signouts.issue(r.Context(), u.ID, now),
 		Bind: binding(cfg, u, method)}
 	tok, err := sign(cfg.Console.SessionKey, "session", s)
 	if err != nil {
@@ -200,9 +205,19 @@ func (c *Console) startSession(w http.ResponseWriter, r *http.Request, cfg *poli
 	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
 }
 
-// logout ends the session in this browser.
+// logout ends the session, and every other session of the user, on
+// every replica (signouts): a copy of the cookie, or a browser left signed
+// in elsewhere, stops working too. When the store cannot take the
+// sign-out, the cookie is still cleared here and the page says that is
+// all that happened.
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, v *viewer) {
 	clearCookie(w, sessionCookie)
+	if err := c.signouts.record(r.Context(), v.User.ID, c.o.Now()); err != nil {
+		c.log.Error("console: sign-out not recorded in the store: a copy of the session's cookie works until it expires",
+			"user", v.User.ID, "expires", time.Unix(v.sess.Expires, 0).UTC(), "err", err)
+		http.Redirect(w, r, "/ui/login?signed_out=here", http.StatusSeeOther)
+		return
+	}
 	c.log.Info("console: signed out", "user", v.User.ID)
 	http.Redirect(w, r, "/ui/login?signed_out=1", http.StatusSeeOther)
 }

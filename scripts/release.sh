@@ -12,8 +12,8 @@
 #
 # VERSION is semver without the leading v (0.1.0); the archives are named
 # pagerd-VERSION.OS-ARCH.tar.gz. The archives are reproducible: same source,
-# same Go, same bytes (file times are the commit's, owners are 0, gzip
-# carries no name or time).
+# same Go, same bytes (file times are the commit's, owners are 0, modes are
+# 0755 and 0644 whatever the umask, gzip carries no name or time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +41,10 @@ for p in $platforms; do
     -o "$dir/pagerd" ./cmd/pagerd
   [ "${BINARIES_ONLY:-0}" = 1 ] && continue
   cp LICENSE README.md CHANGELOG.md configs/quickstart.yaml deploy/systemd/pagerd.service "$dir/"
-  tar --sort=name --mtime="@$epoch" --owner=0 --group=0 --numeric-owner \
+  # Modes as well as times and owners: with the builder's umask (027 on
+  # hardened hosts) the binary would extract as 0750 root:root, which the
+  # systemd unit's dynamic user cannot run.
+  tar --sort=name --mtime="@$epoch" --owner=0 --group=0 --numeric-owner --mode=u=rwX,go=rX \
     -C "$dist" -cf - "$name" | gzip -n -9 > "$dist/$name.tar.gz"
   archives+=("$name.tar.gz")
 done

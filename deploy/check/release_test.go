@@ -153,3 +153,50 @@ func TestReleaseReproducible(t *testing.T) {
 		t.Fatalf("a second build of the same commit differs:\n%s\n%s", a, b)
 	}
 }
+
+// The archives do not depend on the builder's umask: with umask 027 (a
+// hardened host's) the binary must still extract as 0755, or the
+// README's `sudo tar -x ... -C /usr/local/bin` installs a pagerd that
+// only root can run, and the systemd unit's dynamic user cannot start it.
+func TestReleaseModesIgnoreUmask(t *testing.T) {
+	again := t.TempDir()
+	platform := runtime.GOOS + "/" + runtime.GOARCH
+	cmd := exec.Command("sh", "-c", `umask 027 && exec scripts/release.sh "$@"`, "sh", testVersion, commit, again)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "PLATFORMS="+platform)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("release.sh: %v\n%s", err, out)
+	}
+	name := fmt.Sprintf("pagerd-%s.%s-%s", testVersion, runtime.GOOS, runtime.GOARCH)
+	f, err := os.Open(filepath.Join(again, name+".tar.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := int64(0o644)
+		if h.Typeflag == tar.TypeDir || h.Name == name+"/pagerd" {
+			want = 0o755
+		}
+		if h.Mode&0o777 != want {
+			t.Errorf("%s is mode %o built with umask 027, want %o", h.Name, h.Mode&0o777, want)
+		}
+	}
+	a, _ := os.ReadFile(filepath.Join(dist, name+".tar.gz"))
+	b, _ := os.ReadFile(filepath.Join(again, name+".tar.gz"))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Errorf("%s built with umask 027 differs from the one make release built", name+".tar.gz")
+	}
+}

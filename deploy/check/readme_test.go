@@ -24,6 +24,19 @@ func TestReadmeInstall(t *testing.T) {
 	if sec == nil {
 		t.Fatal("README.md has no Install section with a console block")
 	}
+	// A container's embedded store on the image's anonymous volume is gone
+	// once the container is replaced (an upgrade: docker rm, docker run),
+	// open incidents and their pending pages with it: every docker run the
+	// section shows keeps /var/lib/pagerd on a named volume.
+	runs := regexp.MustCompile(`docker run [^\n]*`).FindAllString(string(sec[1]), -1)
+	if len(runs) == 0 {
+		t.Error("the README's install section shows no docker run for the image")
+	}
+	for _, r := range runs {
+		if !regexp.MustCompile(`(^| )-v [a-zA-Z0-9][a-zA-Z0-9_.-]*:/var/lib/pagerd( |$)`).MatchString(r) {
+			t.Errorf("%q keeps the store on the container's anonymous volume: give /var/lib/pagerd a named volume (-v pagerd-data:/var/lib/pagerd)", r)
+		}
+	}
 	var cmds []string
 	for _, l := range strings.Split(string(sec[1]), "\n") {
 		if strings.HasPrefix(l, "$ ") {

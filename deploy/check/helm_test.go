@@ -400,6 +400,11 @@ func TestHelmRefusesBadValues(t *testing.T) {
 		{"listen in config", []string{"examples/embedded.yaml"}, []string{"config.server.listen=:9000"}, "config.server.listen is set by the chart"},
 		{"grace shorter than a stop", []string{"examples/embedded.yaml"}, []string{"terminationGracePeriodSeconds=45"}, "at '/terminationGracePeriodSeconds'"},
 		{"bad shutdown delay", []string{"examples/embedded.yaml"}, []string{"shutdownDelay=5"}, "at '/shutdownDelay'"},
+		// A pod killed mid-claim may page twice (another replica takes the
+		// claim over) or late (at the next start).
+		{"grace shorter than a raised lease", []string{"examples/redis.yaml"}, []string{"config.server.lease=90s"}, "terminationGracePeriodSeconds 75 is shorter than a stop can take"},
+		{"grace shorter than a lease of minutes", []string{"examples/redis.yaml"}, []string{"config.server.lease=1m30s", "terminationGracePeriodSeconds=100"}, "= 115s"},
+		{"grace shorter than a longer delay", []string{"examples/embedded.yaml"}, []string{"shutdownDelay=30s"}, "terminationGracePeriodSeconds 75 is shorter than a stop can take"},
 		{"internal redis with embedded", []string{"examples/embedded.yaml"}, []string{"redis.internal.enabled=true"}, "redis.internal.enabled needs store: redis"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -409,6 +414,16 @@ func TestHelmRefusesBadValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A raised lease or shutdown delay renders once the grace period covers
+// the stop it makes.
+func TestHelmGraceCoversRaisedLease(t *testing.T) {
+	objs := mustRender(t, []string{"examples/redis.yaml"}, "config.server.lease=90s", "shutdownDelay=10s", "terminationGracePeriodSeconds=120")
+	if g := *objs.get("Deployment", "pagerd").(*appsv1.Deployment).Spec.Template.Spec.TerminationGracePeriodSeconds; g != 120 {
+		t.Errorf("terminationGracePeriodSeconds %d, want 120", g)
+	}
+	mustRender(t, []string{"examples/embedded.yaml"}, "shutdownDelay=500ms", "config.server.lease=0")
 }
 
 // helm lint finds nothing to warn about.

@@ -92,6 +92,12 @@ worked out once per render and remembered, as two Secrets carry it. */}}
 {{- if and .Values.secrets .Values.existingSecret }}
 {{- fail "set secrets or existingSecret, not both" }}
 {{- end }}
+{{- $lease := include "pagerd.seconds" ((.Values.config.server | default dict).lease | default "") | float64 }}
+{{- if eq $lease 0.0 }}{{ $lease = 30.0 }}{{ end }}
+{{- $stop := addf (include "pagerd.seconds" .Values.shutdownDelay | float64) $lease 20.0 }}
+{{- if lt (float64 .Values.terminationGracePeriodSeconds) $stop }}
+{{- fail (printf "terminationGracePeriodSeconds %v is shorter than a stop can take: shutdownDelay + config.server.lease (default 30s) + the 20s send timeout = %vs; raise it, or a pod killed mid-send may page twice or late" .Values.terminationGracePeriodSeconds $stop) }}
+{{- end }}
 {{- if hasKey (.Values.config.server | default dict) "listen" }}
 {{- fail "config.server.listen is set by the chart (service.port); leave it out" }}
 {{- end }}
@@ -115,4 +121,16 @@ the chart owns. */}}
 {{- $cfg := deepCopy .Values.config }}
 {{- $_ := set $cfg "server" (merge $server ($cfg.server | default dict)) }}
 {{- toYaml $cfg }}
+{{- end }}
+
+{{/* The seconds a duration holds, as a number: Go's form (shutdownDelay)
+or Prometheus's (the config's durations: 90s, 1m30s, 2h). */}}
+{{- define "pagerd.seconds" -}}
+{{- $units := dict "ms" 0.001 "s" 1.0 "m" 60.0 "h" 3600.0 "d" 86400.0 "w" 604800.0 "y" 31536000.0 }}
+{{- $total := 0.0 }}
+{{- range regexFindAll "[0-9]+(\\.[0-9]+)?(ms|s|m|h|d|w|y)" (toString .) -1 }}
+{{- $n := regexFind "^[0-9]+(\\.[0-9]+)?" . }}
+{{- $total = addf $total (mulf (float64 $n) (index $units (trimPrefix $n .))) }}
+{{- end }}
+{{- $total }}
 {{- end }}

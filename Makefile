@@ -12,11 +12,18 @@ build:
 	$(GO) build -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN) ./cmd/pagerd
 
 # pagerd on your PATH, as $(PREFIX)/bin/pagerd: make install PREFIX=~/.local
-# needs no root. DESTDIR is prepended, for packaging.
+# needs no root. DESTDIR is prepended, for packaging. It installs what
+# `make build` made, building again only when a source is newer: `sudo make
+# install` runs with sudo's secure_path, where Go installed from go.dev
+# (/usr/local/go/bin) is not.
 PREFIX  ?= /usr/local
-install: build
+SOURCES  = $(shell find go.mod go.sum cmd gateway importer internal notify policy report -type f 2>/dev/null)
+install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pagerd
+
+$(BIN): $(SOURCES)
+	$(MAKE) --no-print-directory build
 
 # The daemon on the quickstart config, on loopback only, with the embedded
 # store in ./data. Set REDIS_URL=redis://127.0.0.1:6379/0 to keep incidents

@@ -218,6 +218,18 @@ func checkWhole(path string) error {
 	return nil
 }
 
+// freshDir reports whether a data dir holding entries holds nothing of
+// anyone's: it is empty, or holds only the lost+found of a new ext4
+// volume, at whose root the chart and the manifests put the data dir.
+func freshDir(entries []os.DirEntry) bool {
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() != "lost+found" {
+			return false
+		}
+	}
+	return true
+}
+
 // Restore makes the backup read from r the store of dir, a data dir that
 // must not exist yet or be empty: restoring never overwrites a store. The
 // backup is written next to its final name, synced and checked with
@@ -227,7 +239,7 @@ func checkWhole(path string) error {
 func Restore(r io.Reader, dir string) (Info, error) {
 	entries, err := os.ReadDir(dir)
 	switch {
-	case err == nil && len(entries) > 0:
+	case err == nil && !freshDir(entries):
 		return Info{}, fmt.Errorf("data dir %s is not empty: restore into a new data dir (a restore never overwrites a store)", dir)
 	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return Info{}, fmt.Errorf("data dir %s: %w", dir, err)

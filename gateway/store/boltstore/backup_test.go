@@ -203,6 +203,15 @@ func TestRestoreRefuses(t *testing.T) {
 	if info, err := Restore(bytes.NewReader(good.Bytes()), empty); err != nil || info.Incidents != 1 || info.Pending != 1 {
 		t.Fatalf("restore into an empty dir: %+v %v", info, err)
 	}
+	// A new ext4 volume holds lost+found at its root, where the chart and
+	// the manifests put the data dir: that is a fresh volume too.
+	volume := t.TempDir()
+	if err := os.Mkdir(filepath.Join(volume, "lost+found"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := Restore(bytes.NewReader(good.Bytes()), volume); err != nil || info.Incidents != 1 || info.Pending != 1 {
+		t.Fatalf("restore into a new volume's root: %+v %v", info, err)
+	}
 }
 
 // A backup stops when its reader goes away.

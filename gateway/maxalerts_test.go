@@ -113,3 +113,53 @@ func TestAlertmanagerGroupResolvesOneAlertAtATime(t *testing.T) {
 		t.Fatalf("the late firing notification: %d triggered incidents, want 2", n)
 	}
 }
+
+// TestFingerprintModeAlertAlertmanagerAlwaysLeavesOutPages: in
+// fingerprint mode, a group of three (api-1, api-2, api-3) behind a
+// receiver with max_alerts 2. Alertmanager sorts api-3 last and leaves it
+// out of every notification (truncatedAlerts 1), so it was never reported
+// at all and never paged. The overflow incident now holds it and pages; it
+// stays open when api-1 and api-2 resolve (a resolved notification that
+// still leaves api-3 out says nothing of it), and resolves when a
+// notification that left nothing out says api-3 resolved too.
+func TestFingerprintModeAlertAlertmanagerAlwaysLeavesOutPages(t *testing.T) {
+	h := newHarness(t, withConfig(noStorm))
+	auth := []string{"Authorization", "Bearer " + batchKey}
+	post := func(body string) {
+		t.Helper()
+		if r := h.do("POST", "/api/v1/alertmanager", body, auth...); r.code != 200 {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	}
+	overflow := func() incidentView {
+		t.Helper()
+		var keys []string
+		for _, v := range h.list("?service=batch") {
+			if strings.HasSuffix(v.DedupKey, "#overflow") {
+				return h.incident(v.ID)
+			}
+			keys = append(keys, v.DedupKey)
+		}
+		t.Fatalf("no overflow incident for the alert Alertmanager left out; incidents %q", keys)
+		return incidentView{}
+	}
+	post(amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"}))
+	v := overflow()
+	if v.Status != "triggered" || v.NextStepAt == nil || !strings.Contains(v.Summary, "left out") {
+		t.Fatalf("overflow incident %s, next step %v, summary %q; want triggered and paging for the alert left out", v.Status, v.NextStepAt, v.Summary)
+	}
+	id := v.ID
+	post(amTruncated("resolved", 1, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}))
+	if v := h.incident(id); v.Status != "triggered" || entryCounts(v)["resolve_withheld"] != 1 {
+		t.Fatalf("after a resolved notification that still left api-3 out: %s, timeline %+v; want triggered, the resolve withheld", v.Status, v.Timeline)
+	}
+	for _, v := range h.list("?service=batch") {
+		if v.ID != id && v.Status != "resolved" {
+			t.Fatalf("%s, resolved in the notification, is %s", v.DedupKey, v.Status)
+		}
+	}
+	post(amTruncated("resolved", 0, [2]string{"api-3", "resolved"}))
+	if v := h.incident(id); v.Status != "resolved" {
+		t.Fatalf("after the whole group resolved: %s", v.Status)
+	}
+}

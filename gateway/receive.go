@@ -187,6 +187,17 @@ func (s *Server) alertmanager(c echo.Context) error {
 		return retrying(err, retryLandsOnSameIncident)
 	}
 	byFingerprint := svc.IncidentKey == "fingerprint"
+	if byFingerprint && msg.TruncatedAlerts > 0 {
+		// The alerts Alertmanager left out are reported neither firing
+		// nor resolved: one whose incident is open may have resolved.
+		asking, err := s.o.Withheld.Cut(ctx, svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, msg.AlertKeyPrefix())
+		if err != nil {
+			return partly(err)
+		}
+		noted = asking // stored only when the service names its Alertmanager
+		s.log.Debug("Alertmanager left alerts out of a notification in fingerprint mode", "service", svc.Name,
+			"truncated_alerts", msg.TruncatedAlerts, "asking_alertmanager", asking)
+	}
 	groups := msg.Groups(byFingerprint)
 	overflow := false
 	for _, g := range groups {
@@ -246,20 +257,10 @@ func (s *Server) alertmanager(c echo.Context) error {
 		}
 		ids = append(ids, id)
 	}
-	if byFingerprint && msg.TruncatedAlerts > 0 {
-		// The alerts Alertmanager left out are reported neither firing
-		// nor resolved: one whose incident is open may have resolved.
-		asking, err := s.o.Withheld.Cut(ctx, svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, msg.AlertKeyPrefix())
-		if err != nil {
-			return partly(err)
-		}
-		noted = true
-		s.log.Debug("Alertmanager left alerts out of a notification in fingerprint mode", "service", svc.Name,
-			"truncated_alerts", msg.TruncatedAlerts, "asking_alertmanager", asking)
-	}
 	if byFingerprint && !overflow {
-		// No firing alert is over the cap any more: the group's overflow
-		// incident, if it has one open, is over.
+		// No firing alert is over the cap, unread or left out by
+		// Alertmanager any more: the group's overflow incident, if it
+		// has one open, is over.
 		id, err := s.o.Incidents.ResolveIfOpen(ctx, svc, msg.OverflowDedupKey(), "alertmanager", "alertmanager")
 		if err != nil {
 			return partly(err)

@@ -691,7 +691,8 @@ func (c *Config) AutoResolveNotes() []string {
 		if s.IncidentKey == "fingerprint" {
 			out = append(out, "services["+s.Name+"].alertmanager_url: not set, so an alert that its Alertmanager receiver's "+
 				"max_alerts leaves out of its group's notifications, and that resolves meanwhile, keeps its incident open until "+
-				"resolved by hand: Alertmanager never says it resolved. Set alertmanager_url so pagerd asks Alertmanager")
+				"resolved by hand: Alertmanager never says it resolved; so does the group's overflow incident, which holds the alerts "+
+				"max_alerts leaves out, once the group resolves. Set alertmanager_url so pagerd asks Alertmanager")
 			continue
 		}
 		out = append(out, "services["+s.Name+"].alertmanager_url: not set, so an alert group larger than its Alertmanager receiver's "+

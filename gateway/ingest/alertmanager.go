@@ -404,7 +404,9 @@ type AlertGroup struct {
 	// MaxAlertsPerMessage and the limits after it); none when it fit.
 	Cuts []Cut
 	// Overflow marks the incident that holds, in fingerprint mode, the
-	// firing alerts beyond MaxIncidentsPerMessage (OverflowDedupKey).
+	// alerts that have no incident of their own: the firing alerts beyond
+	// MaxIncidentsPerMessage, those pagerd did not read and those
+	// Alertmanager left out (truncatedAlerts) (OverflowDedupKey).
 	Overflow bool
 }
 
@@ -414,6 +416,10 @@ type AlertGroup struct {
 // repeated in one message keeps its last occurrence, at its first position),
 // up to MaxIncidentsPerMessage firing ones: the firing alerts beyond them
 // are one more incident, keyed OverflowDedupKey and marked Overflow, last.
+// It also holds the firing alerts pagerd did not read and, when
+// Alertmanager left alerts out (truncatedAlerts), those: it fires then
+// unless the notification is resolved, and a resolved one's resolve of it
+// is not certain (ResolveUnsure).
 //
 // Only the first MaxAlertsPerMessage alerts are read. Group keys and
 // fingerprints longer than their limits are cut to a prefix and a digest
@@ -611,8 +617,16 @@ func (l *limited) fingerprintGroups() []AlertGroup {
 	// The firing alerts pagerd did not read have no incident of their
 	// own either: the overflow incident holds them too, or nothing would
 	// page for them, and the group's other incidents could all resolve
-	// while they fire.
-	hasOverflow := len(overflow) > 0 || l.unreadFiring > 0
+	// while they fire. So do those Alertmanager left out (max_alerts):
+	// it says neither their status nor their labels, and the same ones,
+	// last in its order, are left out of every notification, so an alert
+	// among them that fires would otherwise never page.
+	leftOut := l.TruncatedAlerts > 0
+	hasOverflow := len(overflow) > 0 || l.unreadFiring > 0 || leftOut
+	// They may fire unless the notification is resolved: then the alerts
+	// it kept are, and Alertmanager judged the status on those alone, so
+	// the overflow incident's resolve is not one pagerd can trust.
+	overflowFiring := len(overflow) > 0 || l.unreadFiring > 0 || (leftOut && l.Status == StatusFiring)
 	// What concerns the whole message is said where the alerts it left
 	// out would have been: on the overflow incident when there is one.
 	shared := l.cuts
@@ -657,18 +671,37 @@ func (l *limited) fingerprintGroups() []AlertGroup {
 			// labels, which every one of them carries, route them.
 			labels = append(labels, l.CommonLabels)
 			titles = append(titles, "")
-			alerts := "alerts"
-			if l.unreadFiring == 1 {
-				alerts = "alert"
+			name := summarize("", l.CommonLabels["alertname"], nil)
+			if l.unreadFiring > 0 {
+				alerts := "alerts"
+				if l.unreadFiring == 1 {
+					alerts = "alert"
+				}
+				summary = fmt.Sprintf("%d firing %s of %s that pagerd did not read (it reads the first %d of a notification)",
+					l.unreadFiring, alerts, name, MaxAlertsPerMessage)
+			} else {
+				alerts := "alerts"
+				if l.TruncatedAlerts == 1 {
+					alerts = "alert"
+				}
+				summary = fmt.Sprintf("%d %s of %s that Alertmanager left out of its notification (max_alerts on its receiver): they may fire",
+					l.TruncatedAlerts, alerts, name)
 			}
-			summary = fmt.Sprintf("%d firing %s of %s that pagerd did not read (it reads the first %d of a notification)",
-				l.unreadFiring, alerts, summarize("", l.CommonLabels["alertname"], nil), MaxAlertsPerMessage)
 		}
-		details, cuts := l.details(StatusFiring, overflow, pre)
+		status, unsure := StatusFiring, ""
+		if !overflowFiring {
+			status = l.Status
+			unsure = fmt.Sprintf("Alertmanager sent this group as resolved, but left %d of its alerts out of the notification "+
+				"(max_alerts on its receiver) and judged the status on the %d it kept: the ones left out may still fire, "+
+				"so the incident that holds them stays open",
+				l.TruncatedAlerts, len(l.Message.Alerts))
+		}
+		details, cuts := l.details(status, overflow, pre)
 		groups = append(groups, AlertGroup{
-			DedupKey: l.OverflowDedupKey(),
-			Firing:   true,
-			Labels:   labels,
+			DedupKey:      l.OverflowDedupKey(),
+			Firing:        overflowFiring,
+			ResolveUnsure: unsure,
+			Labels:        labels,
 			// The alerts pagerd or Alertmanager left out may be
 			// more beyond the limit.
 			LabelsIncomplete: l.TruncatedAlerts > 0 || l.unread(),

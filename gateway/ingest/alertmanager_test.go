@@ -312,6 +312,14 @@ func TestDecodeAlertmanagerFixtures(t *testing.T) {
 				t.Errorf("group mode = %+v", g)
 			}
 			fg := m.Groups(true)
+			if tt.truncated > 0 {
+				// The alerts Alertmanager left out have the
+				// overflow incident, last.
+				if last := fg[len(fg)-1]; !last.Overflow || last.Firing != (tt.status == "firing") {
+					t.Errorf("fingerprint mode, truncated: last group %+v, want the overflow incident", last)
+				}
+				fg = fg[:len(fg)-1]
+			}
 			if len(fg) != tt.alerts || fg[0].Summary != tt.firstSummary || fg[0].DedupKey != "am:"+tt.groupKey+":"+tt.firstFP {
 				t.Errorf("fingerprint mode = %+v", fg)
 			}

@@ -25,7 +25,8 @@ const (
 	// get an incident each in fingerprint mode (incident_key fingerprint).
 	// Firing alerts beyond them share one more incident, the group's
 	// overflow incident (OverflowDedupKey), which pages like any other and
-	// resolves once a notification of the group has none beyond the cap.
+	// resolves once a notification of the group has none beyond the cap
+	// and left none out (pagerd's own limit, Alertmanager's max_alerts).
 	MaxIncidentsPerMessage = 100
 	// MaxGroupKeyBytes caps the groupKey in dedup keys and details. A longer
 	// one keeps its first bytes and ends in a digest of the whole key, so

@@ -69,6 +69,14 @@ func TestResolvedButTruncatedByMaxAlertsIsNotAResolve(t *testing.T) {
 			}
 			for _, byFingerprint := range []bool{false, true} {
 				for _, g := range m.Groups(byFingerprint) {
+					if byFingerprint && g.Overflow {
+						// It holds the alerts left out, whose
+						// status Alertmanager did not say.
+						if g.Firing || g.ResolveUnsure == "" || !tc.unsure {
+							t.Errorf("fingerprint mode, overflow incident: firing %v, unsure %q; want it there only when alerts were left out, its resolve unsure", g.Firing, g.ResolveUnsure)
+						}
+						continue
+					}
 					if byFingerprint {
 						// Each listed alert's own status is certain.
 						if g.Firing || g.ResolveUnsure != "" {

@@ -257,6 +257,26 @@ func (s *Server) alertmanager(c echo.Context) error {
 		}
 		ids = append(ids, id)
 	}
+	if byFingerprint && msg.Status == ingest.StatusResolved && msg.TruncatedAlerts == 0 {
+		// Every alert of the group resolved, and Alertmanager sends
+		// nothing of it after this: an incident of the group this
+		// notification did not resolve (its alert past what pagerd
+		// reads of a notification, here or when it resolved) would
+		// stay open, and page, for good.
+		prefix, at := msg.AlertKeyPrefix(), s.o.Now().UTC().Truncate(time.Millisecond)
+		ids, err := s.o.Incidents.ResolveEachOpen(ctx, svc, func(inc *store.Incident) bool {
+			_, ok := ingest.FingerprintOfKey(inc.DedupKey, prefix)
+			return ok && inc.Source == "alertmanager"
+		}, "alertmanager", func(*store.Incident) store.Entry {
+			return store.Entry{At: at, Type: "resolve_group", Actor: "pagerd",
+				Detail: "Alertmanager sent the group as resolved, leaving no alert out: none of its alerts fires any more, this one included, " +
+					"though it was not among the alerts pagerd read of the notification (the first " + strconv.Itoa(ingest.MaxAlertsPerMessage) + ")"}
+		})
+		resolved = append(resolved, ids...)
+		if err != nil {
+			return partly(err)
+		}
+	}
 	if byFingerprint && !overflow {
 		// No firing alert is over the cap, unread or left out by
 		// Alertmanager any more: the group's overflow incident, if it

@@ -96,3 +96,45 @@ func TestFingerprintModeFiringAlertPagerdDidNotReadPages(t *testing.T) {
 		t.Fatalf("streamed: the last of %d groups is %+v, want the firing overflow incident", len(gs), last)
 	}
 }
+
+// TestFingerprintModeAlertPastWhatPagerdReadsResolvesWithItsGroup: in
+// fingerprint mode, job-01000 fails alone and opens its incident. Then
+// 1,000 more jobs, which Alertmanager sorts before it, fail: job-01000 is
+// past what pagerd reads of a notification. When they all recover,
+// Alertmanager's last notification (status resolved, nothing left out)
+// lists job-01000 resolved, past the limit again: its incident stayed
+// open, and paged, for good, as Alertmanager sends nothing of the group
+// after it. A notification that says the whole group resolved now
+// resolves every incident of the group.
+func TestFingerprintModeAlertPastWhatPagerdReadsResolvesWithItsGroup(t *testing.T) {
+	h := newHarness(t, withConfig(noStorm))
+	post := func(body string) {
+		t.Helper()
+		if r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+batchKey); r.code != 200 {
+			t.Fatalf("%d %.300s", r.code, r.body)
+		}
+	}
+	post(strings.Replace(mixedAlerts("firing", "g-jobs", []string{"firing"}), "job-00000", "job-01000", 1))
+	incs := h.list("?service=batch")
+	if len(incs) != 1 {
+		t.Fatalf("%d incidents, want job-01000's", len(incs))
+	}
+	id := incs[0].ID
+	statuses := make([]string, ingest.MaxAlertsPerMessage+1)
+	for i := range statuses {
+		statuses[i] = "firing"
+	}
+	post(mixedAlerts("firing", "g-jobs", statuses))
+	for i := range statuses {
+		statuses[i] = "resolved"
+	}
+	post(mixedAlerts("resolved", "g-jobs", statuses))
+	if v := h.incident(id); v.Status != "resolved" {
+		t.Fatalf("job-01000's incident after the whole group resolved: %s, want resolved", v.Status)
+	}
+	for _, v := range h.list("?service=batch&limit=1000") {
+		if v.Status != "resolved" {
+			t.Fatalf("%s is %s after the whole group resolved", v.DedupKey, v.Status)
+		}
+	}
+}

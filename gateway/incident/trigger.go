@@ -441,3 +441,32 @@ func (s *Service) ResolveUnlessRepeated(ctx context.Context, svc *policy.Service
 	s.m.alerts.WithLabelValues(actor, svc.Name, "resolved").Inc()
 	return true, nil
 }
+
+// ResolveEachOpen resolves, as actor, each open incident of the service
+// that match accepts, with the entry why makes for it just before the
+// resolve's in its timeline, unless it was repeated since it was listed
+// (a firing notification of its alert that landed meanwhile keeps it
+// open). It returns the ids it resolved.
+func (s *Service) ResolveEachOpen(ctx context.Context, svc *policy.Service, match func(*store.Incident) bool, actor string, why func(*store.Incident) store.Entry) ([]string, error) {
+	var found []*store.Incident
+	err := store.EachOpen(ctx, s.o.Store, svc.Name, func(inc *store.Incident) error {
+		if match(inc) {
+			found = append(found, inc)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, inc := range found {
+		resolved, err := s.ResolveUnlessRepeated(ctx, svc, inc.ID, inc.Repeats, actor, why(inc))
+		if err != nil {
+			return ids, err
+		}
+		if resolved {
+			ids = append(ids, inc.ID)
+		}
+	}
+	return ids, nil
+}

@@ -257,12 +257,14 @@ func (s *Server) alertmanager(c echo.Context) error {
 		}
 		ids = append(ids, id)
 	}
-	if byFingerprint && msg.Status == ingest.StatusResolved && msg.TruncatedAlerts == 0 {
+	if byFingerprint && msg.Status == ingest.StatusResolved && msg.TruncatedAlerts == 0 && len(msg.Alerts)+msg.Unread > ingest.MaxAlertsPerMessage {
 		// Every alert of the group resolved, and Alertmanager sends
 		// nothing of it after this: an incident of the group this
 		// notification did not resolve (its alert past what pagerd
-		// reads of a notification, here or when it resolved) would
-		// stay open, and page, for good.
+		// reads of a notification) would stay open, and page, for
+		// good. Only a notification pagerd did not read whole can
+		// leave one: the scan of the service's open incidents is not
+		// made for the others (every group's resolve, in a storm).
 		prefix, at := msg.AlertKeyPrefix(), s.o.Now().UTC().Truncate(time.Millisecond)
 		ids, err := s.o.Incidents.ResolveEachOpen(ctx, svc, func(inc *store.Incident) bool {
 			_, ok := ingest.FingerprintOfKey(inc.DedupKey, prefix)

@@ -46,7 +46,7 @@ func Instrument(s store.Store, reg prometheus.Registerer, h *Health) store.Store
 // storeOps are the op labels of the store metrics, one per operation
 // below, created at zero.
 var storeOps = []string{"trigger", "find", "get", "update", "list", "claim", "finish", "complete", "release", "note", "statuses",
-	"storm_admit", "storm_hold_failed", "storm_held", "storm_flushed", "bundle_put", "bundle_get", "expire",
+	"storm_admit", "storm_hold_failed", "storm_held", "storm_flushed", "storm_unsent", "bundle_put", "bundle_get", "expire",
 	"job_put", "job_add", "job_replace", "job_get", "job_delete", "job_finish", "docs_list", "docs_put", "count_open"}
 
 type instrumented struct {

@@ -163,3 +163,27 @@ func TestFingerprintModeAlertAlertmanagerAlwaysLeavesOutPages(t *testing.T) {
 		t.Fatalf("after the whole group resolved: %s", v.Status)
 	}
 }
+
+// TestFingerprintModeAlertResolvedWhileLeftOutResolvesWithItsGroup: api-1
+// and api-2 fire, each its own incident; then api-0, sorted first, pushes
+// api-2 out of the notifications (max_alerts 2), and api-2 resolves while
+// left out, so no notification ever names it resolved. The group's last
+// notification (resolved, nothing left out) now resolves it: it stayed
+// open, and paged, for good.
+func TestFingerprintModeAlertResolvedWhileLeftOutResolvesWithItsGroup(t *testing.T) {
+	h := newHarness(t, withConfig(noStorm))
+	post := func(body string) {
+		t.Helper()
+		if r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+batchKey); r.code != 200 {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	}
+	post(amTruncated("firing", 0, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"}))
+	post(amTruncated("firing", 1, [2]string{"api-0", "firing"}, [2]string{"api-1", "firing"}))
+	post(amTruncated("resolved", 0, [2]string{"api-0", "resolved"}, [2]string{"api-1", "resolved"}))
+	for _, v := range h.list("?service=batch") {
+		if v.Status != "resolved" {
+			t.Fatalf("%s is %s after the whole group resolved", v.DedupKey, v.Status)
+		}
+	}
+}

@@ -257,28 +257,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 		}
 		ids = append(ids, id)
 	}
-	if byFingerprint && msg.Status == ingest.StatusResolved && msg.TruncatedAlerts == 0 && len(msg.Alerts)+msg.Unread > ingest.MaxAlertsPerMessage {
-		// Every alert of the group resolved, and Alertmanager sends
-		// nothing of it after this: an incident of the group this
-		// notification did not resolve (its alert past what pagerd
-		// reads of a notification) would stay open, and page, for
-		// good. Only a notification pagerd did not read whole can
-		// leave one: the scan of the service's open incidents is not
-		// made for the others (every group's resolve, in a storm).
-		prefix, at := msg.AlertKeyPrefix(), s.o.Now().UTC().Truncate(time.Millisecond)
-		ids, err := s.o.Incidents.ResolveEachOpen(ctx, svc, func(inc *store.Incident) bool {
-			_, ok := ingest.FingerprintOfKey(inc.DedupKey, prefix)
-			return ok && inc.Source == "alertmanager"
-		}, "alertmanager", func(*store.Incident) store.Entry {
-			return store.Entry{At: at, Type: "resolve_group", Actor: "pagerd",
-				Detail: "Alertmanager sent the group as resolved, leaving no alert out: none of its alerts fires any more, this one included, " +
-					"though it was not among the alerts pagerd read of the notification (the first " + strconv.Itoa(ingest.MaxAlertsPerMessage) + ")"}
-		})
-		resolved = append(resolved, ids...)
-		if err != nil {
-			return partly(err)
-		}
-	}
+	overflowEnded := false
 	if byFingerprint && !overflow {
 		// No firing alert is over the cap, unread or left out by
 		// Alertmanager any more: the group's overflow incident, if it
@@ -289,6 +268,34 @@ func (s *Server) alertmanager(c echo.Context) error {
 		}
 		if id != "" {
 			resolved = append(resolved, id)
+			overflowEnded = true
+		}
+	}
+	if byFingerprint && msg.Status == ingest.StatusResolved && msg.TruncatedAlerts == 0 &&
+		(len(msg.Alerts)+msg.Unread > ingest.MaxAlertsPerMessage || overflowEnded) {
+		// Every alert of the group resolved, and Alertmanager sends
+		// nothing of it after this: an incident of the group this
+		// notification does not name would stay open, and page, for
+		// good. Only a group some alerts of which pagerd did not see
+		// has one: one past what pagerd reads of this notification, or
+		// one that max_alerts left out (the group had an overflow
+		// incident) and that resolved while left out, which
+		// Alertmanager then drops from the group unnamed. The scan of
+		// the service's open incidents is made for those groups only,
+		// not at every group's resolve (in a storm, thousands).
+		prefix, at := msg.AlertKeyPrefix(), s.o.Now().UTC().Truncate(time.Millisecond)
+		ids, err := s.o.Incidents.ResolveEachOpen(ctx, svc, func(inc *store.Incident) bool {
+			_, ok := ingest.FingerprintOfKey(inc.DedupKey, prefix)
+			return ok && inc.Source == "alertmanager"
+		}, "alertmanager", func(*store.Incident) store.Entry {
+			return store.Entry{At: at, Type: "resolve_group", Actor: "pagerd",
+				Detail: "Alertmanager sent the group as resolved, leaving no alert out: none of its alerts fires any more, this one included, " +
+					"though the notification did not name it among the alerts pagerd read (past the first " + strconv.Itoa(ingest.MaxAlertsPerMessage) +
+					", or left out by max_alerts when it resolved)"}
+		})
+		resolved = append(resolved, ids...)
+		if err != nil {
+			return partly(err)
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "success", "incidents": ids, "resolved": resolved})

@@ -316,3 +316,45 @@ func TestVersionAndFlagsAfterArguments(t *testing.T) {
 		t.Fatalf("route output differs by argument order:\n%s\n%s", a, b)
 	}
 }
+
+// TestSimulateJSONEventsKeepToTheContractTypes: an AION-R SEV-2 the
+// secondary (eng-d) acknowledged, kept up to date, is still open at 2
+// hours, when the SEV-2 unresolved rule would page the secondary: the
+// rule leaves eng-d out (already_acknowledged). simulate -o json's events
+// are of the types the product contract names (notify, escalate, ack,
+// resolve, status_update, sla_breach), which bars parse by; what the rule
+// left out is apart from them, as maintenance is.
+func TestSimulateJSONEventsKeepToTheContractTypes(t *testing.T) {
+	unsetSeedSecrets(t)
+	out, errOut, code := pagerd(t, "simulate", "--config", aionr, "--at", "2025-10-21T10:00:00Z", "--for", "150m",
+		"--ack-after", "25m", "--ack-by", "eng-d", "--update-every", "20m", "severity=error", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var res struct {
+		Priority string `json:"priority"`
+		Events   []struct {
+			Type string `json:"type"`
+			User string `json:"user"`
+		} `json:"events"`
+		AlreadyAcknowledged []struct {
+			Type string `json:"type"`
+			User string `json:"user"`
+		} `json:"already_acknowledged"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if res.Priority != "SEV-2" {
+		t.Fatalf("priority %q, want SEV-2", res.Priority)
+	}
+	contract := map[string]bool{"notify": true, "escalate": true, "ack": true, "resolve": true, "status_update": true, "sla_breach": true}
+	for _, e := range res.Events {
+		if !contract[e.Type] {
+			t.Errorf("an event of type %q (user %q) among the events: the contract's types are notify, escalate, ack, resolve, status_update, sla_breach", e.Type, e.User)
+		}
+	}
+	if len(res.AlreadyAcknowledged) != 1 || res.AlreadyAcknowledged[0].User != "eng-d" {
+		t.Errorf("already_acknowledged %+v, want eng-d left out by the SEV-2 rule", res.AlreadyAcknowledged)
+	}
+}

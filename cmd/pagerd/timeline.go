@@ -103,19 +103,25 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 // product contract names (notify, escalate, ack, resolve, status_update,
 // sla_breach); what maintenance windows did (an alert held, a hand-over to
 // the next window, the release at the end), which explains pages that did
-// not come, is apart from them in maintenance, in the same shape.
+// not come, is apart from them in maintenance, in the same shape; so are
+// the people an unresolved rule left out because they had acknowledged
+// the incident, in already_acknowledged.
 type simulateJSON struct {
 	*policy.SimResult
-	Events      []policy.SimEvent `json:"events"`
-	Maintenance []policy.SimEvent `json:"maintenance,omitempty"`
+	Events              []policy.SimEvent `json:"events"`
+	Maintenance         []policy.SimEvent `json:"maintenance,omitempty"`
+	AlreadyAcknowledged []policy.SimEvent `json:"already_acknowledged,omitempty"`
 }
 
 func newSimulateJSON(res *policy.SimResult) simulateJSON {
 	out := simulateJSON{SimResult: res, Events: []policy.SimEvent{}}
 	for _, e := range res.Events {
-		if e.Type == string(policy.ActionMaintenance) {
+		switch e.Type {
+		case string(policy.ActionMaintenance):
 			out.Maintenance = append(out.Maintenance, e)
-		} else {
+		case string(policy.ActionAlreadyAcknowledged):
+			out.AlreadyAcknowledged = append(out.AlreadyAcknowledged, e)
+		default:
 			out.Events = append(out.Events, e)
 		}
 	}

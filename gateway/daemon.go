@@ -331,6 +331,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		Logger: d.log, Now: o.Now, Wake: wake})
 	jobs[amresolve.JobKind] = withheld.Run // the dispatchers read the map at each job
 	jobs[amresolve.JobKindGroup] = withheld.RunGroup
+	jobs[amresolve.JobKindLeftOut] = withheld.RunLeftOut
 	// An acknowledgement that silences its incident's alerts starts the
 	// same check: the silences mute the resolved notification too.
 	d.dispOpts.Outbox[store.OutboxResolveCheck] = withheld.Acknowledged

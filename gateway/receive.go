@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -227,6 +228,24 @@ func (s *Server) alertmanager(c echo.Context) error {
 			if err != nil {
 				return partly(err)
 			}
+			if id == "" && !byFingerprint && unsure == g.ResolveUnsure && msg.TruncatedAlerts > 0 {
+				// None open, and the alerts Alertmanager left out
+				// may fire: it counts them notified and says so
+				// again only at the group's next change, or its
+				// repeat_interval. Alertmanager is asked, and the
+				// incident opened only if one does (at a large
+				// group's end, after a resolve by hand, none does).
+				// In fingerprint mode an active alert may be one
+				// with its own incident open: not asked there.
+				asking, err := s.o.Withheld.Left(ctx, svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels},
+					amresolve.LeftOut{DedupKey: g.DedupKey, Route: msg.CommonLabels, Summary: leftOutSummary(msg)})
+				if err != nil {
+					return partly(err)
+				}
+				noted = noted || asking
+				s.log.Info("a resolved notification left alerts out and no incident of its group is open", "service", svc.Name,
+					"truncated_alerts", msg.TruncatedAlerts, "asking_alertmanager", asking)
+			}
 			if id == "" {
 				continue
 			}
@@ -299,6 +318,21 @@ func (s *Server) alertmanager(c echo.Context) error {
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "success", "incidents": ids, "resolved": resolved})
+}
+
+// leftOutSummary is the summary of the incident opened for alerts a
+// resolved notification left out, when Alertmanager says one fires.
+func leftOutSummary(msg *ingest.Message) string {
+	name := strings.TrimSpace(msg.CommonLabels["alertname"])
+	if name == "" {
+		name = "the group"
+	}
+	alerts := "alerts"
+	if msg.TruncatedAlerts == 1 {
+		alerts = "alert"
+	}
+	return ingest.CapSummary(fmt.Sprintf("Alertmanager says alerts of %s fire that it left out of a resolved notification (%d %s, max_alerts on its receiver)",
+		name, msg.TruncatedAlerts, alerts))
 }
 
 // submit hands an alert the intake decoded to the incident service and

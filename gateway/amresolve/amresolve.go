@@ -88,6 +88,9 @@ type Alerts interface {
 	Firing(ctx context.Context, base, receiver string, group map[string]string) (int, error)
 	// Fingerprints lists the fingerprints of the alerts Firing counts.
 	Fingerprints(ctx context.Context, base, receiver string, group map[string]string) ([]string, error)
+	// Active counts those of them that are neither silenced nor
+	// inhibited: the ones that would page.
+	Active(ctx context.Context, base, receiver string, group map[string]string) (int, error)
 	// Started is when the Alertmanager at base started.
 	Started(ctx context.Context, base string) (time.Time, error)
 }

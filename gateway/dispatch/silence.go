@@ -642,11 +642,28 @@ func (a *AlertmanagerSilencer) Fingerprints(ctx context.Context, base, receiver 
 	return fps, nil
 }
 
+// Active counts the alerts Firing counts that Alertmanager lists as
+// neither silenced nor inhibited (status.state "suppressed"): those that
+// would page.
+func (a *AlertmanagerSilencer) Active(ctx context.Context, base, receiver string, group map[string]string) (int, error) {
+	alerts, err := a.unresolved(ctx, base, receiver, group)
+	n := 0
+	for _, al := range alerts {
+		if al.Status.State != "suppressed" {
+			n++
+		}
+	}
+	return n, err
+}
+
 // amGettableAlert is an alert as GET /api/v2/alerts lists it, the part
 // pagerd reads.
 type amGettableAlert struct {
 	Fingerprint string            `json:"fingerprint"`
 	Labels      map[string]string `json:"labels"`
+	Status      struct {
+		State string `json:"state"`
+	} `json:"status"`
 }
 
 // amFilterMax bounds the length, escaped for the URL, of the filters

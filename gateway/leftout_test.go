@@ -1,0 +1,102 @@
+package gateway
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/amresolve"
+)
+
+// TestResolvedNotificationLeavingAlertsOutWithNoIncidentOpen: api-1 and
+// api-2 fire and resolve within group_wait while api-3 fires; Alertmanager
+// (max_alerts 2) sends the group as resolved with api-1 and api-2 and
+// truncatedAlerts 1, and no incident of the group is open. pagerd dropped
+// it, and api-3 paged only at the group's next change, or hours later at
+// its repeat_interval. Now it asks Alertmanager, and opens the group's
+// incident, which pages, only if an alert of the group is active: not for
+// silenced ones, not when none fires (the end of a large group whose
+// incident was resolved by hand), and it asks again while Alertmanager
+// cannot be asked.
+func TestResolvedNotificationLeavingAlertsOutWithNoIncidentOpen(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		firing int
+		state  string
+		down   bool
+		opened bool
+	}{
+		{"an alert left out fires", 1, "", false, true},
+		{"the alert left out is silenced", 1, "suppressed", false, false},
+		{"none fires", 0, "", false, false},
+		{"Alertmanager down, then an alert fires", 1, "", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			am := &fakeAlertmanagerAPI{firing: tc.firing, state: tc.state, down: tc.down}
+			srv := httptest.NewServer(am)
+			t.Cleanup(srv.Close)
+			cfg := strings.Replace(testConfig, "    targets:\n      P0: {acknowledge: 5m}\n",
+				"    targets:\n      P0: {acknowledge: 5m}\n    alertmanager_url: "+srv.URL+"\n", 1)
+			h := newHarness(t, withConfig(cfg))
+			r := h.do("POST", "/api/v1/alertmanager", amTruncated("resolved", 1, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}),
+				"Authorization", "Bearer "+amKey)
+			if r.code != 200 {
+				t.Fatalf("%d %s", r.code, r.body)
+			}
+			if n := len(h.list("")); n != 0 {
+				t.Fatalf("%d incidents before Alertmanager was asked, want none", n)
+			}
+			h.step(h.clock.Now())
+			if tc.down {
+				if n := len(h.list("")); n != 0 {
+					t.Fatalf("%d incidents while Alertmanager could not be asked, want none yet", n)
+				}
+				am.set(tc.firing, false)
+				h.step(h.clock.Now().Add(amresolve.RecheckEvery))
+			}
+			incs := h.list("")
+			if !tc.opened {
+				if len(incs) != 0 {
+					t.Fatalf("%d incidents, want none: %+v", len(incs), incs)
+				}
+				return
+			}
+			if len(incs) != 1 {
+				t.Fatalf("%d incidents, want the group's", len(incs))
+			}
+			v := h.incident(incs[0].ID)
+			if v.Status != "triggered" || entryCounts(v)[amresolve.EntryLeftOutFiring] != 1 || entryCounts(v)["notify"] == 0 ||
+				!strings.Contains(v.Summary, "left out of a resolved notification") {
+				t.Fatalf("incident %s, summary %q, timeline %+v; want triggered, paged, with the %s entry", v.Status, v.Summary, v.Timeline, amresolve.EntryLeftOutFiring)
+			}
+			// Its resolve is checked with Alertmanager, as a withheld
+			// one is: Alertmanager counts api-3 notified.
+			if _, err := h.store.GetJob(context.Background(), amresolve.JobKind, v.ID); err != nil {
+				t.Fatalf("the check of its resolve: %v", err)
+			}
+			am.set(0, false)
+			h.step(h.clock.Now().Add(amresolve.RecheckEvery))
+			if v := h.incident(v.ID); v.Status != "resolved" {
+				t.Fatalf("after Alertmanager says none fires: %s", v.Status)
+			}
+		})
+	}
+}
+
+// TestResolvedNotificationLeavingAlertsOutWithoutAlertmanagerURL: with
+// no alertmanager_url nothing can be asked, and nothing is opened (a page
+// at every large group's end would follow); the README says so.
+func TestResolvedNotificationLeavingAlertsOutWithoutAlertmanagerURL(t *testing.T) {
+	h := newHarness(t)
+	r := h.do("POST", "/api/v1/alertmanager", amTruncated("resolved", 1, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}),
+		"Authorization", "Bearer "+amKey)
+	if r.code != 200 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now().Add(time.Minute))
+	if n := len(h.list("")); n != 0 {
+		t.Fatalf("%d incidents, want none", n)
+	}
+}

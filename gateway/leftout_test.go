@@ -100,3 +100,44 @@ func TestResolvedNotificationLeavingAlertsOutWithoutAlertmanagerURL(t *testing.T
 		t.Fatalf("%d incidents, want none", n)
 	}
 }
+
+// TestLeftOutCheckDoesNotBelieveAJustStartedAlertmanager: Alertmanager
+// restarts just after it sent the group as resolved with api-3 left out.
+// Back up, it lists no alert until Prometheus sends them again, and its
+// notification log holds back api-3's firing notification for a
+// repeat_interval. The check took that empty answer as "none fires",
+// opened nothing and ended: api-3 paged hours late. It now asks again
+// until Alertmanager has run StartMargin, and opens the incident then.
+func TestLeftOutCheckDoesNotBelieveAJustStartedAlertmanager(t *testing.T) {
+	am := &fakeAlertmanagerAPI{down: true}
+	srv := httptest.NewServer(am)
+	t.Cleanup(srv.Close)
+	cfg := strings.Replace(testConfig, "    targets:\n      P0: {acknowledge: 5m}\n",
+		"    targets:\n      P0: {acknowledge: 5m}\n    alertmanager_url: "+srv.URL+"\n", 1)
+	h := newHarness(t, withConfig(cfg))
+	if r := h.do("POST", "/api/v1/alertmanager", amTruncated("resolved", 1, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}),
+		"Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+	// Back up 30s ago, knowing no alert yet.
+	now := h.clock.Now().Add(amresolve.RecheckEvery)
+	am.startedAt(now.Add(-30 * time.Second))
+	am.set(0, false)
+	h.step(now)
+	if n := len(h.list("")); n != 0 {
+		t.Fatalf("%d incidents, want none yet", n)
+	}
+	// Prometheus has sent api-3 again.
+	am.set(1, false)
+	for i := 0; i < 5 && len(h.list("")) == 0; i++ {
+		h.step(h.clock.Now().Add(amresolve.RecheckEvery))
+	}
+	incs := h.list("")
+	if len(incs) != 1 {
+		t.Fatalf("%d incidents once Alertmanager knows api-3 fires, want the group's", len(incs))
+	}
+	if v := h.incident(incs[0].ID); v.Status != "triggered" || entryCounts(v)["notify"] == 0 {
+		t.Fatalf("incident %s, timeline %+v; want triggered and paged", v.Status, v.Timeline)
+	}
+}

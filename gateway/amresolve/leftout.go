@@ -90,9 +90,17 @@ func (c *Checker) RunLeftOut(ctx context.Context, j *store.Job) (*store.Job, err
 	shown := policy.ShownURL(base) // logs and timelines never show a password
 	now := c.o.Now()
 	n, err := c.o.Alerts.Active(ctx, base, d.Receiver, d.Group.Labels)
+	if err == nil && n == 0 {
+		// Just started, Alertmanager lists none until Prometheus sends
+		// them again, and its notification log holds back the firing
+		// notification of a left-out alert: "none" is not believed yet.
+		if outcome, why := c.distrust(ctx, base, now); outcome != "" {
+			err = fmt.Errorf("it says none of the group fires, but %s", why)
+		}
+	}
 	if err != nil {
 		if now.Sub(d.Since) >= LeftOutFor {
-			c.o.Logger.Error("alerts left out of a resolved notification: Alertmanager could not be asked whether they fire, for "+LeftOutFor.String()+"; no longer asked (it sends a group that still fires again at its repeat_interval)",
+			c.o.Logger.Error("alerts left out of a resolved notification: Alertmanager could not be asked whether they fire, or had just started, for "+LeftOutFor.String()+"; no longer asked (it sends a group that still fires again at its repeat_interval)",
 				"service", d.Service, "alertmanager", shown, "err", err)
 			return nil, nil
 		}
@@ -100,7 +108,7 @@ func (c *Checker) RunLeftOut(ctx context.Context, j *store.Job) (*store.Job, err
 		if d.Last != EntryUnconfirmed {
 			level, d.Last = c.o.Logger.Warn, EntryUnconfirmed
 		}
-		level("alerts left out of a resolved notification: Alertmanager could not be asked whether they fire; asked again",
+		level("alerts left out of a resolved notification: Alertmanager could not be asked whether they fire, or has just started; asked again",
 			"service", d.Service, "alertmanager", shown, "retry_in", RecheckEvery, "err", err)
 		b, err := json.Marshal(d)
 		if err != nil {

@@ -187,3 +187,28 @@ func TestFingerprintModeAlertResolvedWhileLeftOutResolvesWithItsGroup(t *testing
 		}
 	}
 }
+
+// TestFingerprintModeAlertResolvedWhileLeftOutResolvesWithItsGroupAfterItsOverflowEnded:
+// as above, api-2 resolves while left out; then Alertmanager, having
+// dropped it, sends the group's repeat (api-0 and api-1 firing, nothing
+// left out), which ends the overflow incident. The group's last
+// notification then found no overflow incident open, swept nothing, and
+// api-2's incident stayed open, and paged, for good.
+func TestFingerprintModeAlertResolvedWhileLeftOutResolvesWithItsGroupAfterItsOverflowEnded(t *testing.T) {
+	h := newHarness(t, withConfig(noStorm))
+	post := func(body string) {
+		t.Helper()
+		if r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+batchKey); r.code != 200 {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	}
+	post(amTruncated("firing", 0, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"}))
+	post(amTruncated("firing", 1, [2]string{"api-0", "firing"}, [2]string{"api-1", "firing"}))
+	post(amTruncated("firing", 0, [2]string{"api-0", "firing"}, [2]string{"api-1", "firing"}))
+	post(amTruncated("resolved", 0, [2]string{"api-0", "resolved"}, [2]string{"api-1", "resolved"}))
+	for _, v := range h.list("?service=batch") {
+		if v.Status != "resolved" {
+			t.Fatalf("%s is %s after the whole group resolved", v.DedupKey, v.Status)
+		}
+	}
+}

@@ -276,22 +276,25 @@ func (s *Server) alertmanager(c echo.Context) error {
 		}
 		ids = append(ids, id)
 	}
-	overflowEnded := false
+	hadOverflow := false
 	if byFingerprint && !overflow {
 		// No firing alert is over the cap, unread or left out by
 		// Alertmanager any more: the group's overflow incident, if it
 		// has one open, is over.
-		id, err := s.o.Incidents.ResolveIfOpen(ctx, svc, msg.OverflowDedupKey(), "alertmanager", "alertmanager")
+		id, had, err := s.o.Incidents.ResolveIfOpenOrHad(ctx, svc, msg.OverflowDedupKey(), "alertmanager", "alertmanager")
 		if err != nil {
 			return partly(err)
 		}
 		if id != "" {
 			resolved = append(resolved, id)
-			overflowEnded = true
 		}
+		// Resolved already (by an earlier notification of the group
+		// that left nothing out, by hand, or by this one before a
+		// retry), it still says alerts were left out.
+		hadOverflow = had
 	}
 	if byFingerprint && msg.Status == ingest.StatusResolved && msg.TruncatedAlerts == 0 &&
-		(len(msg.Alerts)+msg.Unread > ingest.MaxAlertsPerMessage || overflowEnded) {
+		(len(msg.Alerts)+msg.Unread > ingest.MaxAlertsPerMessage || hadOverflow) {
 		// Every alert of the group resolved, and Alertmanager sends
 		// nothing of it after this: an incident of the group this
 		// notification does not name would stay open, and page, for

@@ -404,14 +404,26 @@ func (s *Service) AcknowledgedByDedup(ctx context.Context, svc *policy.Service, 
 // alerts never have (a group's overflow incident): looking costs one read,
 // and the resolve uses what it read.
 func (s *Service) ResolveIfOpen(ctx context.Context, svc *policy.Service, dedupKey, source, actor string) (string, error) {
+	id, _, err := s.ResolveIfOpenOrHad(ctx, svc, dedupKey, source, actor)
+	return id, err
+}
+
+// ResolveIfOpenOrHad is ResolveIfOpen, and also says whether the service
+// has an incident with the dedup key at all, open or resolved, in the
+// same read.
+func (s *Service) ResolveIfOpenOrHad(ctx context.Context, svc *policy.Service, dedupKey, source, actor string) (id string, had bool, err error) {
 	inc, err := s.o.Store.FindByDedup(ctx, svc.Name, dedupKey)
-	if isNotFound(err) || (err == nil && !inc.Open()) {
-		return "", nil
+	if isNotFound(err) {
+		return "", false, nil
 	}
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	return s.actOn(ctx, svc, inc, source, policy.Event{Kind: policy.EventResolve, Actor: actor}, "resolved")
+	if !inc.Open() {
+		return "", true, nil
+	}
+	id, err = s.actOn(ctx, svc, inc, source, policy.Event{Kind: policy.EventResolve, Actor: actor}, "resolved")
+	return id, true, err
 }
 
 // ResolveUnlessRepeated resolves the service's incident id, as actor,

@@ -141,3 +141,39 @@ func TestLeftOutCheckDoesNotBelieveAJustStartedAlertmanager(t *testing.T) {
 		t.Fatalf("incident %s, timeline %+v; want triggered and paged", v.Status, v.Timeline)
 	}
 }
+
+// TestLeftOutCheckLeavesAnIncidentAFiringNotificationOpened: after the cut
+// resolved notification, and before its check runs, the group fires again
+// and its notification opens the incident, with the alerts' details. The
+// check opens nothing and leaves the incident as the notification made it
+// (a trigger of its own would have repeated it and put empty details in
+// place of the alerts').
+func TestLeftOutCheckLeavesAnIncidentAFiringNotificationOpened(t *testing.T) {
+	am := &fakeAlertmanagerAPI{firing: 1}
+	srv := httptest.NewServer(am)
+	t.Cleanup(srv.Close)
+	cfg := strings.Replace(testConfig, "    targets:\n      P0: {acknowledge: 5m}\n",
+		"    targets:\n      P0: {acknowledge: 5m}\n    alertmanager_url: "+srv.URL+"\n", 1)
+	h := newHarness(t, withConfig(cfg))
+	auth := []string{"Authorization", "Bearer " + amKey}
+	if r := h.do("POST", "/api/v1/alertmanager", amTruncated("resolved", 1, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}), auth...); r.code != 200 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	if r := h.do("POST", "/api/v1/alertmanager", amTruncated("firing", 0, [2]string{"api-3", "firing"}), auth...); r.code != 200 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	incs := h.list("")
+	if len(incs) != 1 {
+		t.Fatalf("%d incidents, want the one the firing notification opened", len(incs))
+	}
+	before := h.incident(incs[0].ID)
+	h.step(h.clock.Now())
+	after := h.incident(incs[0].ID)
+	if n := entryCounts(after)[amresolve.EntryLeftOutFiring]; n != 0 || after.Repeats != before.Repeats || string(after.Details) != string(before.Details) {
+		t.Fatalf("the check wrote %d %s entries, repeats %d (before %d), details %s (before %s); want the incident as the notification left it",
+			n, amresolve.EntryLeftOutFiring, after.Repeats, before.Repeats, after.Details, before.Details)
+	}
+	if n := len(h.list("")); n != 1 {
+		t.Fatalf("%d incidents, want 1", n)
+	}
+}

@@ -3,6 +3,7 @@ package amresolve
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -120,10 +121,24 @@ func (c *Checker) RunLeftOut(ctx context.Context, j *store.Job) (*store.Job, err
 		c.o.Logger.Info("alerts left out of a resolved notification: Alertmanager lists none of the group active; nothing opened", "service", d.Service, "alertmanager", shown)
 		return nil, nil
 	}
-	id, _, err := c.o.Incidents.Trigger(ctx, cfg, incident.Alert{Service: svc, DedupKey: d.DedupKey, Source: "alertmanager", Actor: "alertmanager",
+	// A firing notification of the group since opened its incident,
+	// which pages with the alerts' own details: a trigger here would
+	// repeat it and put this job's empty details in their place.
+	if inc, err := c.o.Store.FindByDedup(ctx, svc.Name, d.DedupKey); err == nil && inc.Open() {
+		c.o.Logger.Info("alerts left out of a resolved notification: the group's incident is open already; nothing to open", "incident", inc.ID, "service", d.Service)
+		return nil, nil
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	id, outcome, err := c.o.Incidents.Trigger(ctx, cfg, incident.Alert{Service: svc, DedupKey: d.DedupKey, Source: "alertmanager", Actor: "alertmanager",
 		Labels: []map[string]string{d.Route}, LabelsIncomplete: true, Titles: []string{""}, Summary: d.Summary})
 	if err != nil {
 		return nil, err
+	}
+	if outcome != store.Created {
+		// Opened by a notification between the look and the trigger.
+		c.o.Logger.Info("alerts left out of a resolved notification: the group's incident was opened meanwhile; repeated", "incident", id, "service", d.Service)
+		return nil, nil
 	}
 	e := store.Entry{At: now.UTC().Truncate(time.Millisecond), Type: EntryLeftOutFiring, Actor: "pagerd",
 		Detail: fmt.Sprintf("Alertmanager sent this group as resolved but left alerts out of the notification (max_alerts on its receiver); asked, Alertmanager at %s lists %d alert(s) of the group active", shown, n)}

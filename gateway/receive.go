@@ -326,16 +326,8 @@ func (s *Server) alertmanager(c echo.Context) error {
 // leftOutSummary is the summary of the incident opened for alerts a
 // resolved notification left out, when Alertmanager says one fires.
 func leftOutSummary(msg *ingest.Message) string {
-	name := strings.TrimSpace(msg.CommonLabels["alertname"])
-	if name == "" {
-		name = "the group"
-	}
-	alerts := "alerts"
-	if msg.TruncatedAlerts == 1 {
-		alerts = "alert"
-	}
 	return ingest.CapSummary(fmt.Sprintf("Alertmanager says alerts of %s fire that it left out of a resolved notification (%d %s, max_alerts on its receiver)",
-		name, msg.TruncatedAlerts, alerts))
+		msg.GroupName(), msg.TruncatedAlerts, ingest.Alerts(msg.TruncatedAlerts)))
 }
 
 // submit hands an alert the intake decoded to the incident service and

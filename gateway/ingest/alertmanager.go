@@ -671,21 +671,13 @@ func (l *limited) fingerprintGroups() []AlertGroup {
 			// labels, which every one of them carries, route them.
 			labels = append(labels, l.CommonLabels)
 			titles = append(titles, "")
-			name := summarize("", l.CommonLabels["alertname"], nil)
+			name := l.GroupName()
 			if l.unreadFiring > 0 {
-				alerts := "alerts"
-				if l.unreadFiring == 1 {
-					alerts = "alert"
-				}
 				summary = fmt.Sprintf("%d firing %s of %s that pagerd did not read (it reads the first %d of a notification)",
-					l.unreadFiring, alerts, name, MaxAlertsPerMessage)
+					l.unreadFiring, Alerts(l.unreadFiring), name, MaxAlertsPerMessage)
 			} else {
-				alerts := "alerts"
-				if l.TruncatedAlerts == 1 {
-					alerts = "alert"
-				}
 				summary = fmt.Sprintf("%d %s of %s that Alertmanager left out of its notification (max_alerts on its receiver): they may fire",
-					l.TruncatedAlerts, alerts, name)
+					l.TruncatedAlerts, Alerts(l.TruncatedAlerts), name)
 			}
 		}
 		status, unsure := StatusFiring, ""
@@ -735,6 +727,18 @@ func fingerprintOf(a Alert) string {
 }
 
 const fallbackSummary = "Alertmanager alert"
+
+// GroupName names the message's group in a summary of alerts whose labels
+// are not known: by the alertname every alert of it carries, if any.
+func (m *Message) GroupName() string { return summarize("", m.CommonLabels["alertname"], nil) }
+
+// Alerts is "alert" for one and "alerts" for any other count.
+func Alerts[N int | uint64](n N) string {
+	if n == 1 {
+		return "alert"
+	}
+	return "alerts"
+}
 
 func summarize(commonSummary, commonAlertname string, covered []Alert) string {
 	if s := strings.TrimSpace(commonSummary); s != "" {

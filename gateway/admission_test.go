@@ -673,3 +673,53 @@ func TestQuietSenderIsNotHeldBehindAFlood(t *testing.T) {
 		t.Fatalf("pagerd_ingest_inflight %v, want 34", n)
 	}
 }
+
+// TestQuietSendersAlertIsMarkedToGoAhead: the alert of a sender with
+// nothing else in flight reaches its handler marked for the embedded store
+// to write ahead of the queued alerts (store.WithQuietSender), as many at
+// once as the reserve has slots; a flood's further alerts are not marked.
+func TestQuietSendersAlertIsMarkedToGoAhead(t *testing.T) {
+	release := make(chan struct{})
+	type seen struct {
+		sender string
+		ahead  bool
+	}
+	entered := make(chan seen, 64)
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- seen{r.Header.Get("Sender"), store.QuietSender(r.Context())}
+		<-release
+	})
+	a := newAdmission(next, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)), admissionLimits{
+		maxInflight: 32, maxQueue: 1, queueTimeout: time.Minute,
+		known: func(r *http.Request, _ int) (string, bool) { return r.Header.Get("Sender"), true }})
+	srv := httptest.NewServer(a)
+	defer srv.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(release)
+	in := func(sender string, ahead bool) {
+		t.Helper()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("POST", srv.URL+"/api/v1/alertmanager", strings.NewReader("{}"))
+			req.Header.Set("Sender", sender)
+			if r, err := http.DefaultClient.Do(req); err == nil {
+				r.Body.Close()
+			}
+		}()
+		select {
+		case s := <-entered:
+			if s.sender != sender || s.ahead != ahead {
+				t.Fatalf("an alert of %q taken in marked to go ahead: %v; want one of %q, %v", s.sender, s.ahead, sender, ahead)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no alert of %q taken in", sender)
+		}
+	}
+	in("flood", true) // its first: nothing else of it was in flight
+	in("flood", false)
+	in("flood", false)
+	in("quiet", true) // the second of the reserve's 2
+	in("calm", false) // quiet too, but the reserve's count is reached
+}

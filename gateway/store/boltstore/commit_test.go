@@ -685,3 +685,55 @@ func TestGroupCommitCarriesNoAlertsAfterClose(t *testing.T) {
 		t.Fatalf("ran %v,\nwant every alert the batch took, then the urgent write if it ran: %v", got, want)
 	}
 }
+
+// TestGroupCommitQuietSendersAlertGoesAhead: the alert of a sender with
+// nothing else in flight (store.WithQuietSender) is written ahead of the
+// alerts queued before it, as an urgent write is: in another sender's
+// flood it waited behind hundreds of them. Other alerts keep their lane.
+func TestGroupCommitQuietSendersAlertGoesAhead(t *testing.T) {
+	s := open(t, t.TempDir())
+	at := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	quiet := newIncident("billing", "quiet", at, 1)
+	enteredA, releaseA := blockingWrite(s, "a")
+	<-enteredA
+	var o order
+	var wg sync.WaitGroup
+	const alerts = 20
+	for i := range alerts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.updateIn(context.Background(), intakeLane, func(tx *bbolt.Tx) error {
+				if tx.Bucket(bucketIncidents).Get(idKey(quiet.ID)) != nil {
+					if err := o.write("after the quiet one")(tx); err != nil {
+						return err
+					}
+				}
+				return o.write(fmt.Sprintf("alert%d", i))(tx)
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	waitQueued(s, alerts)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if _, _, err := s.Trigger(store.WithQuietSender(context.Background()), quiet, nil); err != nil {
+			t.Error(err)
+		}
+	}()
+	waitQueued(s, alerts+1)
+	close(releaseA)
+	wg.Wait()
+	after := 0
+	for _, name := range o.names() {
+		if name == "after the quiet one" {
+			after++
+		}
+	}
+	if after != alerts {
+		t.Fatalf("%d of the %d alerts queued before the quiet sender's were written after it, want all", after, alerts)
+	}
+}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -281,6 +282,78 @@ func TestRateLimitedStormMessageCountsItsLatenessFromItsWindowsEnd(t *testing.T)
 			if got := histogramSum(t, h, "pagerd_dispatch_lateness_seconds") - before; got < 40 || got > 45 {
 				t.Fatalf("the storm message was %v s late by pagerd_dispatch_lateness_seconds, want 40 (due 2m10s, sent 2m50s)", got)
 			}
+		})
+	}
+}
+
+// eveConfig adds to twilioConfig Eve, on call for the service ops, whose
+// first page is an SMS, and Twilio's limit one SMS every 50 s, burst 1.
+func eveConfig(fake *providertest.Twilio) string {
+	cfg := twilioAt(fake, twilioConfig)
+	cfg = strings.Replace(cfg, "schedules:\n",
+		`  - {id: eve, name: Eve, contacts: [{channel: sms, via: twilio, address: "+15555550122"}], notification_rules: {high: [{after: 0s, channel: sms}]}}
+schedules:
+  - name: ops
+    handoff: {weekday: monday, time: "00:00"}
+    tiers: [{name: primary, start: 2025-01-06, members: [eve]}]
+`, 1)
+	cfg = strings.Replace(cfg, "services:\n", `  - name: ops
+    levels: [{name: primary, targets: [{schedule: ops, tier: primary}]}]
+services:
+  - name: ops
+    priority_scheme: P0-P3
+    escalation_policy: ops
+    integrations: {alertmanager_key: `+batchKey+`}
+`, 1)
+	return strings.Replace(cfg, "notifiers:\n", "notifiers:\n  storm: {window: 0s}\n  rate_limits: {twilio: {per_second: 0.02, burst: 1}}\n", 1)
+}
+
+// TestRateLimitedFirstPageGoesAheadOfQueuedLaterSteps: three incidents
+// for Dan at once, whose SMS (their second step) come due at 2m; Twilio's
+// limit, one SMS every 50 s, sends the second and third back to their
+// turns, 2m50s and 3m40s. At 2m10s a new incident pages Eve, whose first
+// step is an SMS: nobody has been told of it yet, so it takes the first
+// turn, 2m50s, and Dan's two SMS go out at 3m40s and 4m30s, in the order
+// they came. (It waited behind them, for 4m30s: 2m20s after its alert.)
+func TestRateLimitedFirstPageGoesAheadOfQueuedLaterSteps(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewTwilio(t)
+			h := newHarness(t, withStore(mk(t)), withConfig(eveConfig(fake)), realTransport("twilio"), fastRetries())
+			post := func(key, group string) string {
+				t.Helper()
+				r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", group, map[string]string{"alertname": group, "severity": "critical"}),
+					"Authorization", "Bearer "+key)
+				var res struct{ Incidents []string }
+				r.json(t, &res)
+				if r.code != 200 || len(res.Incidents) != 1 {
+					t.Fatalf("webhook %s: %d %s", group, r.code, r.body)
+				}
+				return res.Incidents[0]
+			}
+			var dan []string
+			for _, g := range []string{"g1", "g2", "g3"} {
+				dan = append(dan, post(amKey, g))
+			}
+			h.runUntil(fixedNow.Add(2*time.Minute + 10*time.Second))
+			if n := len(fake.Messages()); n != 1 {
+				t.Fatalf("by 2m10s Twilio got %d SMS, want 1 (the other two wait their turns)", n)
+			}
+			eve := post(batchKey, "new")
+			h.runUntil(fixedNow.Add(4*time.Minute + 59*time.Second))
+			sentAt := smsSentAt(t, h, append(slices.Clone(dan), eve))
+			var danAt []time.Duration
+			for _, id := range dan {
+				danAt = append(danAt, sentAt[id])
+			}
+			slices.Sort(danAt)
+			if got, want := fmt.Sprint(sentAt[eve], danAt), "2m50s [2m0s 3m40s 4m30s]"; got != want {
+				t.Fatalf("Eve's first page and Dan's SMS sent at %s, want %s: Eve's at the first turn after her alert, Dan's one turn later each", got, want)
+			}
+			if n := len(fake.Messages()); n != 4 {
+				t.Fatalf("Twilio got %d SMS, want 4, each once", n)
+			}
+			noErrorLogs(t, h)
 		})
 	}
 }

@@ -49,6 +49,11 @@ type Message struct {
 	// pages by it: retries of a page share it, a page after a reopen does
 	// not share the acknowledged alert's (PagerDuty's dedup key).
 	Reopened int `json:"-"`
+	// FirstPage marks a new incident's first page to the person: a step
+	// due when the incident was opened, before anybody was told of it. A
+	// provider's rate limit (Throttle) lets it go ahead of the pages
+	// waiting there that are not.
+	FirstPage bool `json:"-"`
 }
 
 // Notifier sends one message. Whether a failure is worth retrying (a 5xx,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -59,26 +60,52 @@ const queueShare = 2 // wait at most 1/queueShare of the time left
 // or taken by another replica, never comes back for it.
 const heldTurnGrace = time.Minute
 
+// maxGiveWay is how many first pages (Message.FirstPage) a page waiting
+// for its turn lets go ahead of it: each costs it one turn, so a later
+// ladder step goes out at most maxGiveWay turns (maxGiveWay/perSecond
+// seconds) after the turn it was given, however many new incidents keep
+// coming. After that, first pages queue behind it like any other.
+const maxGiveWay = 10
+
 // Throttle holds pages to respect a provider's rate limit (Twilio's per
 // number, say). A page waits for its turn when that leaves the provider
 // call at least half of the send's time; a page whose turn is further off
 // keeps it and gets ErrOverRateLimit with the delay until then, so pages
 // are served in the order they came, none dropped, and no send waits out
 // its deadline in the queue.
+//
+// But for a new incident's first page (Message.FirstPage): nobody has
+// been told of its incident yet, so it takes the earliest turn of the
+// pages waiting (or sent back) that are not first pages, and each of
+// those moves one turn back, in the order they were in (the last one
+// takes the turn the first page was given), up to maxGiveWay times each.
+// First pages keep their own order, and so do the others, so the steps of
+// one incident never pass each other.
 type Throttle struct {
 	next Notifier
 	lim  *rate.Limiter
 	now  func() time.Time
 
 	mu   sync.Mutex
-	held map[string]heldTurn // turns kept for pages sent back, by turnKey
+	held map[string]*turn // turns kept for pages sent back, by turnKey
+	// behind are the turns still to come of pages that are not first
+	// pages, waiting or sent back, in the order of their turns: the
+	// turns a first page may take.
+	behind []*turn
 }
 
-// heldTurn is a page's turn at the rate limit, at at, kept while the page
-// was sent back.
-type heldTurn struct {
-	r  *rate.Reservation
+// turn is a page's turn at the rate limit.
+type turn struct {
+	r *rate.Reservation
+	// at is when the turn comes, as of when it was last given or kept.
 	at time.Time
+	// gaveWay is how many first pages took this page's turn.
+	gaveWay int
+	// behind is whether the turn is among Throttle.behind, and moved,
+	// for one that is, is closed when a first page takes it (the page
+	// has a later one now), for a page waiting for it to look again.
+	behind bool
+	moved  chan struct{}
 }
 
 var _ Notifier = (*Throttle)(nil)
@@ -95,7 +122,7 @@ func newThrottle(next Notifier, perSecond float64, burst int, now func() time.Ti
 	if now == nil {
 		now = time.Now
 	}
-	return &Throttle{next: next, lim: rate.NewLimiter(rate.Limit(perSecond), burst), now: now, held: map[string]heldTurn{}}
+	return &Throttle{next: next, lim: rate.NewLimiter(rate.Limit(perSecond), burst), now: now, held: map[string]*turn{}}
 }
 
 // turnKey names a page across its sends: the same step of the same
@@ -115,26 +142,47 @@ func turnKey(m Message) string {
 func (t *Throttle) Notify(ctx context.Context, m Message) error {
 	now := t.now()
 	key := turnKey(m)
+	waited := false
 	t.mu.Lock()
-	r := t.held[key].r
+	tn := t.held[key]
 	delete(t.held, key)
-	t.mu.Unlock()
-	if r == nil {
-		r = t.lim.ReserveN(now, 1)
+	if tn == nil {
+		tn = t.take(now, m.FirstPage)
 	}
-	if wait := r.DelayFrom(now); wait > 0 {
+	for {
+		wait, moved := tn.r.DelayFrom(now), tn.moved
+		if wait <= 0 {
+			break
+		}
 		if d, ok := ctx.Deadline(); ok && wait > time.Until(d)/queueShare {
-			t.keep(key, r, now.Add(wait))
+			t.keep(key, tn, now.Add(wait))
+			t.mu.Unlock()
 			return &overRateLimit{delay: wait, why: "its turn is past what the send's deadline allows to wait"}
 		}
+		t.mu.Unlock()
+		waited = true
 		tm := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			tm.Stop()
-			r.CancelAt(t.now())
+			t.mu.Lock()
+			tn.r.CancelAt(t.now())
+			t.leave(tn)
+			t.mu.Unlock()
 			return Temporary(fmt.Errorf("rate limit: %w", ctx.Err()))
+		case <-moved: // a first page took the turn: wait for the next one
+			tm.Stop()
 		case <-tm.C:
 		}
+		now = t.now()
+		t.mu.Lock()
+		if tn.moved == moved {
+			break // its turn came, and no first page took it meanwhile
+		}
+	}
+	t.leave(tn)
+	t.mu.Unlock()
+	if waited {
 		if err := stillDue(ctx); err != nil {
 			return err
 		}
@@ -143,25 +191,92 @@ func (t *Throttle) Notify(ctx context.Context, m Message) error {
 	if delay, ok := OverRateLimitDelay(err); ok {
 		// Sent back further down (the connection cap): the turn taken
 		// here is still its turn when it comes back, not a new one at the
-		// back of the queue.
-		t.keep(key, r, t.now().Add(delay))
+		// back of the queue, and one no first page takes: it has come.
+		t.mu.Lock()
+		t.keep(key, tn, t.now().Add(delay))
+		t.mu.Unlock()
 	}
 	return err
 }
 
+// take gives a page that has none its turn: the next at the rate limit,
+// or, for a first page when that is not now, the earliest of the turns
+// behind that may still give way (their pages each move one turn back,
+// the last to the turn reserved here). t.mu is held.
+func (t *Throttle) take(now time.Time, first bool) *turn {
+	r := t.lim.ReserveN(now, 1)
+	wait := r.DelayFrom(now)
+	tn := &turn{r: r, at: now.Add(wait)}
+	if wait <= 0 {
+		return tn
+	}
+	if !first {
+		// In the order of the turns: one the limiter gave back (a page
+		// that gave up waiting) may be given again ahead of others.
+		i := len(t.behind)
+		for i > 0 && t.behind[i-1].at.After(tn.at) {
+			i--
+		}
+		tn.moved, tn.behind = make(chan struct{}), true
+		t.behind = slices.Insert(t.behind, i, tn)
+		return tn
+	}
+	// The turns taken are a tail of those behind: moving only a tail
+	// keeps them in their order. It ends after the last turn that gave
+	// way maxGiveWay times (a turn before it, moved, would pass it) and
+	// after every turn whose time has come: its page is on its way, and
+	// a first page sent now in its place, late, would go out closer to
+	// the next turn than the rate allows.
+	i := len(t.behind)
+	for i > 0 && t.behind[i-1].gaveWay < maxGiveWay && t.behind[i-1].at.After(now) {
+		i--
+	}
+	if i == len(t.behind) {
+		return tn
+	}
+	tn.r, tn.at = t.behind[i].r, t.behind[i].at
+	for j := i; j < len(t.behind); j++ {
+		b := t.behind[j]
+		if j+1 < len(t.behind) {
+			b.r, b.at = t.behind[j+1].r, t.behind[j+1].at
+		} else {
+			b.r, b.at = r, now.Add(wait)
+		}
+		b.gaveWay++
+		close(b.moved)
+		b.moved = make(chan struct{})
+	}
+	return tn
+}
+
+// leave takes tn out of the turns behind, once its page goes (or gives
+// up): no first page may take it then. t.mu is held.
+func (t *Throttle) leave(tn *turn) {
+	if !tn.behind {
+		return
+	}
+	tn.behind = false
+	if i := slices.Index(t.behind, tn); i >= 0 {
+		t.behind = slices.Delete(t.behind, i, i+1)
+	}
+}
+
 // keep holds a page's turn, at at, for when it comes back, and lets go
 // of turns kept for pages that did not come back within heldTurnGrace of
-// theirs.
-func (t *Throttle) keep(key string, r *rate.Reservation, at time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// theirs. t.mu is held.
+func (t *Throttle) keep(key string, tn *turn, at time.Time) {
 	now := t.now()
 	for k, h := range t.held {
 		if now.Sub(h.at) > heldTurnGrace {
 			delete(t.held, k)
+			t.leave(h)
 		}
 	}
-	t.held[key] = heldTurn{r, at}
+	if old := t.held[key]; old != nil && old != tn {
+		t.leave(old) // nobody comes back for it: this page holds tn
+	}
+	tn.at = at
+	t.held[key] = tn
 }
 
 // Concurrency caps the pages in flight to a provider (Twilio's concurrent

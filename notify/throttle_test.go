@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -120,5 +121,91 @@ func TestThrottleLetsGoOfTurnsNobodyCameBackFor(t *testing.T) {
 	}
 	if _, ok := th.held["gone\x00ann\x00sms\x001"]; ok || len(th.held) != 1 {
 		t.Fatalf("turns kept: %v; want only the page just sent back", th.held)
+	}
+}
+
+// TestThrottleFirstPageTakesTheTurnOfLaterStepsUpToABound: one page a
+// second, burst 1. Two later steps are sent back to their turns, 1s and
+// 2s. Each new incident's first page after them takes the earliest turn
+// of theirs, and they move one turn back each, in their order: the first
+// ten first pages go at 1s to 10s. A later step gives way to at most
+// maxGiveWay first pages, so the eleventh queues behind them (13s), and
+// they go at 11s and 12s, in the order they came.
+func TestThrottleFirstPageTakesTheTurnOfLaterStepsUpToABound(t *testing.T) {
+	now := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	th := newThrottle(&sink{}, 1, 1, func() time.Time { return now })
+	send := func(inc string, first bool) time.Duration {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		err := th.Notify(ctx, Message{Incident: inc, User: "ann", Channel: "sms", Level: 1, FirstPage: first})
+		if err == nil {
+			return 0
+		}
+		d, over := OverRateLimitDelay(err)
+		if !over {
+			t.Fatalf("%s: %v, want sent or sent back", inc, err)
+		}
+		return d
+	}
+	if d := send("now", false); d != 0 {
+		t.Fatalf("first page of the burst sent back for %v", d)
+	}
+	for i, inc := range []string{"sms-1", "sms-2"} {
+		if d := send(inc, false); d != time.Duration(i+1)*time.Second {
+			t.Fatalf("%s sent back for %v, want its turn at %ds", inc, d, i+1)
+		}
+	}
+	for i := range maxGiveWay {
+		inc := fmt.Sprintf("new-%d", i)
+		if d := send(inc, true); d != time.Duration(i+1)*time.Second {
+			t.Fatalf("%s sent back for %v, want the turn at %ds, ahead of the later steps", inc, d, i+1)
+		}
+	}
+	if d := send("new-late", true); d != maxGiveWay*time.Second+3*time.Second {
+		t.Fatalf("first page after the later steps gave way %d times: sent back for %v, want behind them, %v", maxGiveWay, d, maxGiveWay*time.Second+3*time.Second)
+	}
+	for i, inc := range []string{"sms-1", "sms-2"} {
+		if d := send(inc, false); d != maxGiveWay*time.Second+time.Duration(i+1)*time.Second {
+			t.Fatalf("%s back: sent back for %v, want its turn %d turns later, at %v", inc, d, maxGiveWay, maxGiveWay*time.Second+time.Duration(i+1)*time.Second)
+		}
+	}
+}
+
+// TestThrottleFirstPageGoesBeforeAPageWaitingForItsTurn: twenty pages a
+// second, burst 1; a later step waits in the throttle for its turn (50
+// ms). A new incident's first page that comes meanwhile takes that turn,
+// and the later step waits for the next one: it goes out right after.
+func TestThrottleFirstPageGoesBeforeAPageWaitingForItsTurn(t *testing.T) {
+	out := &sink{}
+	th := NewThrottle(out, 20, 1)
+	if err := th.Notify(context.Background(), Message{Incident: "burst"}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- th.Notify(context.Background(), Message{Incident: "later"}) }()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		th.mu.Lock()
+		waiting := len(th.behind)
+		th.mu.Unlock()
+		if waiting == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the later step never waited for its turn")
+		}
+	}
+	if err := th.Notify(context.Background(), Message{Incident: "first", FirstPage: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range out.msgs {
+		got = append(got, m.Incident)
+	}
+	if fmt.Sprint(got) != "[burst first later]" {
+		t.Fatalf("sent %v, want the first page before the later step that waited", got)
 	}
 }

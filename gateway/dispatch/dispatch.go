@@ -1358,9 +1358,16 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		}
 		admitted = err == nil
 	}
+	due := a.At
+	if !p.step.FirstDue.IsZero() {
+		due = p.step.FirstDue // put back at its turn: late from its step, not its turn
+	}
+	// A step due when the incident was opened is its first page to the
+	// person (store.PagesAtOnce): a rate limit lets it go ahead of later
+	// steps waiting there, since nobody has been told of it yet.
 	msg := notify.Message{At: now, Incident: inc.ID, Service: inc.Service, Priority: inc.State.Priority, Urgency: urgency,
 		Level: a.Level + 1, LevelName: a.LevelName, User: a.User, UserName: u.DisplayName(), Channel: a.Channel,
-		Address: contact.Address, Summary: inc.Summary, Reopened: inc.State.Reopened}
+		Address: contact.Address, Summary: inc.Summary, Reopened: inc.State.Reopened, FirstPage: !due.After(inc.CreatedAt)}
 	msg.AckURL = acklink.URL(cfg, inc.ID, a.User, now)
 	msg.Text = pageText(inc, msg.AckURL)
 	err := d.send(notify.WithStillDue(ctx, func(ctx context.Context) bool { return d.stillDue(ctx, inc.ID, p.root) }), n, msg)
@@ -1426,10 +1433,6 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		e.Detail += dedupKeyMark + pagerduty.DedupKey(inc.ID, a.User, msg.Reopened) + " (reopened since the last page there: a new PagerDuty alert)"
 	}
 	d.m.pages.WithLabelValues(a.Channel, contact.Via, "sent").Inc()
-	due := a.At
-	if !p.step.FirstDue.IsZero() {
-		due = p.step.FirstDue // put back at its turn: late from its step, not its turn
-	}
 	d.m.lateness.Observe(d.o.Now().Sub(due).Seconds())
 	return e
 }

@@ -200,6 +200,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 			"truncated_alerts", msg.TruncatedAlerts, "asking_alertmanager", asking)
 	}
 	groups := msg.Groups(byFingerprint)
+	var ended *ingest.Ended // read at the first resolve
 	overflow := false
 	for _, g := range groups {
 		overflow = overflow || g.Overflow
@@ -259,13 +260,53 @@ func (s *Server) alertmanager(c echo.Context) error {
 			continue
 		}
 		if !g.Firing {
-			id, err := s.o.Incidents.ResolveByDedup(ctx, svc, g.DedupKey, "alertmanager", "alertmanager")
+			// A resolve that does not cover what the firing
+			// notification before it said fires may be stale (from
+			// the other Alertmanager of a cluster, or a retry):
+			// Alertmanager, having delivered that firing one, says
+			// nothing more of the group for hours. The incident's
+			// details, which every firing notification replaces,
+			// tell without another read.
+			if ended == nil {
+				ended = msg.Ended()
+			}
+			var uncovered ingest.Uncovered
+			id, kept, err := s.o.Incidents.ResolveByDedupUnless(ctx, svc, g.DedupKey, "alertmanager", "alertmanager", func(inc *store.Incident) bool {
+				uncovered = ended.Uncovered(inc.Details)
+				// Without Alertmanager to ask, only an alert that fired
+				// again after the resolve's end keeps the incident open:
+				// Alertmanager sends the resolve of that firing when it
+				// ends. An alert merely not named may have left the
+				// group unnamed (silenced by hand), and nothing would
+				// resolve the incident.
+				return uncovered.Newer != "" || (uncovered.Unlisted != "" && svc.AlertmanagerAPI() != "")
+			})
 			if err != nil {
 				return partly(err)
 			}
-			if id != "" {
-				resolved = append(resolved, id)
+			if kept == nil {
+				if id != "" {
+					resolved = append(resolved, id)
+				}
+				continue
 			}
+			next := ". Alertmanager sends the resolve of that firing when it ends, and that one resolves the incident; " +
+				"set alertmanager_url on the service for pagerd to ask Alertmanager meanwhile"
+			if u := svc.AlertmanagerAPI(); u != "" {
+				next = ". pagerd asks Alertmanager at " + policy.ShownURL(u) + " whether an alert of the group still fires " +
+					"(neither silenced nor inhibited), and resolves the incident when none does"
+			}
+			if err := s.o.Incidents.Note(ctx, id, store.Entry{At: s.o.Now().UTC().Truncate(time.Millisecond), Type: "resolve_withheld",
+				Actor: "pagerd", Detail: uncovered.Why() + next}); err != nil {
+				return partly(err)
+			}
+			noted = true
+			asking, err := s.o.Withheld.Stale(ctx, svc, kept, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, byFingerprint)
+			if err != nil {
+				return partly(err)
+			}
+			s.log.Warn("resolve withheld: the resolved notification does not cover an alert a firing one received before it recorded", "incident", id,
+				"service", svc.Name, "newer", uncovered.Newer, "unlisted", uncovered.Unlisted, "asking_alertmanager", asking)
 			continue
 		}
 		id, err := s.submit(ctx, cfg, incident.Alert{Service: svc, DedupKey: g.DedupKey, Source: "alertmanager",

@@ -59,11 +59,17 @@ func (c *Checker) Acknowledged(ctx context.Context, inc *store.Incident, _ store
 // alert's fingerprint: the filter on its labels also lists the alerts
 // that carry them and more, and one of those firing kept the incident
 // acknowledged, and its alert's next firing a repeat that paged nobody.
+// A stale resolve's check (d.Stale) counts only the alerts that would
+// page.
 func (c *Checker) firing(ctx context.Context, base string, d *jobData) (int, error) {
-	if d.Fingerprint == "" {
-		return c.o.Alerts.Firing(ctx, base, d.Receiver, d.Labels)
+	count, list := c.o.Alerts.Firing, c.o.Alerts.Fingerprints
+	if d.Stale {
+		count, list = c.o.Alerts.Active, c.o.Alerts.ActiveFingerprints
 	}
-	fps, err := c.o.Alerts.Fingerprints(ctx, base, d.Receiver, d.Labels)
+	if d.Fingerprint == "" {
+		return count(ctx, base, d.Receiver, d.Labels)
+	}
+	fps, err := list(ctx, base, d.Receiver, d.Labels)
 	n := 0
 	for _, fp := range fps {
 		if ingest.CapFingerprint(fp) == d.Fingerprint {

@@ -23,9 +23,15 @@
 // notification too. It lasts while the incident stays acknowledged,
 // firing notifications or not, and counts silenced alerts as firing.
 //
-// In fingerprint mode (incident_key: fingerprint) no resolve is withheld,
-// but an alert that opened its incident and was then pushed out of the
-// first max_alerts of its group's notifications is never reported
+// A resolve that does not cover an alert the firing notification before it
+// recorded (ingest.Ended.Uncovered: of two Alertmanagers in a cluster, the
+// other one's older notification, or a retry) is withheld too, and
+// checked the same way (Checker.Stale, keyed apart), counting only the
+// alerts that would page: silenced ones Alertmanager leaves out of its
+// notifications, and judges the group resolved without them.
+//
+// In fingerprint mode (incident_key: fingerprint), an alert that opened
+// its incident and was then pushed out of the first max_alerts of its group's notifications is never reported
 // resolved. So a cut notification of such a group stores another job
 // (kind JobKindGroup, keyed by the service and group), which resolves each
 // open incident of the group whose alert Alertmanager no longer lists.
@@ -91,6 +97,9 @@ type Alerts interface {
 	// Active counts those of them that are neither silenced nor
 	// inhibited: the ones that would page.
 	Active(ctx context.Context, base, receiver string, group map[string]string) (int, error)
+	// ActiveFingerprints lists the fingerprints of the alerts Active
+	// counts.
+	ActiveFingerprints(ctx context.Context, base, receiver string, group map[string]string) ([]string, error)
 	// Started is when the Alertmanager at base started.
 	Started(ctx context.Context, base string) (time.Time, error)
 }
@@ -147,10 +156,16 @@ type jobData struct {
 	// incident's alerts started (Checker.Acknowledged): it lasts while
 	// the incident stays acknowledged, firing notifications or not.
 	Acknowledged bool `json:"acknowledged,omitempty"`
-	// Fingerprint, for an acknowledgement's check of one alert
-	// (fingerprint mode), is the alert's fingerprint as its dedup key
-	// carries it: only an alert listed with it counts as firing.
+	// Fingerprint, for the check of one alert (fingerprint mode), is
+	// the alert's fingerprint as its dedup key carries it: only an alert
+	// listed with it counts as firing.
 	Fingerprint string `json:"fingerprint,omitempty"`
+	// Stale marks the check of a resolve pagerd withheld as older than
+	// the firing notification before it (Checker.Stale): only alerts
+	// that would page (neither silenced nor inhibited) count as firing,
+	// since Alertmanager leaves the others out of its notifications and
+	// judges a group resolved without them.
+	Stale bool `json:"stale,omitempty"`
 }
 
 // wanted reports whether the incident, as just read, still needs the
@@ -167,6 +182,9 @@ func (d *jobData) wanted(inc *store.Incident) bool {
 func (d *jobData) what() string {
 	if d.Acknowledged {
 		return "acknowledged incident with silenced alerts"
+	}
+	if d.Stale {
+		return "stale resolve"
 	}
 	return "withheld resolve"
 }
@@ -278,6 +296,9 @@ func (c *Checker) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 	}
 	why := store.Entry{At: now.UTC().Truncate(time.Millisecond), Type: EntryConfirmed, Actor: "pagerd",
 		Detail: fmt.Sprintf("confirmed with Alertmanager at %s: no alert of the group fires any more", shown)}
+	if d.Stale {
+		why.Detail += " but for silenced or inhibited ones, which Alertmanager does not notify"
+	}
 	resolved, err := c.o.Incidents.ResolveUnlessRepeated(ctx, svc, d.Incident, repeats, "alertmanager", why)
 	if err != nil {
 		return nil, err

@@ -656,6 +656,26 @@ func (a *AlertmanagerSilencer) Active(ctx context.Context, base, receiver string
 	return n, err
 }
 
+// ActiveFingerprints lists the fingerprints of the alerts Active counts.
+// An alert listed without one is an error, as for Fingerprints.
+func (a *AlertmanagerSilencer) ActiveFingerprints(ctx context.Context, base, receiver string, group map[string]string) ([]string, error) {
+	alerts, err := a.unresolved(ctx, base, receiver, group)
+	if err != nil {
+		return nil, err
+	}
+	fps := make([]string, 0, len(alerts))
+	for _, al := range alerts {
+		if al.Status.State == "suppressed" {
+			continue
+		}
+		if al.Fingerprint == "" {
+			return nil, errors.New("alertmanager's list of alerts has an alert without a fingerprint")
+		}
+		fps = append(fps, al.Fingerprint)
+	}
+	return fps, nil
+}
+
 // amGettableAlert is an alert as GET /api/v2/alerts lists it, the part
 // pagerd reads.
 type amGettableAlert struct {

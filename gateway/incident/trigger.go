@@ -262,6 +262,41 @@ func (s *Service) ResolveByDedup(ctx context.Context, svc *policy.Service, dedup
 	return s.ActByDedup(ctx, svc, dedupKey, source, policy.Event{Kind: policy.EventResolve, Actor: actor}, "resolved")
 }
 
+// ResolveByDedupUnless is ResolveByDedup unless keep, asked about the
+// open incident as it is written, says it must stay open: then nothing is
+// written, and kept is the incident as keep saw it. The write also checks
+// that the incident was not repeated since it was read (a repeat changes
+// its details, not its version), and keep is asked again on a fresh read
+// when it was: a firing notification that lands during the resolve is
+// judged by it.
+func (s *Service) ResolveByDedupUnless(ctx context.Context, svc *policy.Service, dedupKey, source, actor string, keep func(*store.Incident) bool) (id string, kept *store.Incident, err error) {
+	inc, err := s.openIncident(ctx, svc, dedupKey, true, source)
+	if inc == nil {
+		return "", nil, err
+	}
+	g := func(inc *store.Incident) ([]store.Entry, bool, error) {
+		kept = nil
+		if inc.Open() && keep(inc) {
+			kept = inc
+			return nil, false, nil
+		}
+		inc.CheckRepeats = true
+		return nil, true, nil
+	}
+	_, _, err = s.applyGuarded(ctx, inc.ID, inc, policy.Event{Kind: policy.EventResolve, Actor: actor}, nil, g)
+	if isResolved(err) {
+		err = nil
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	if kept != nil {
+		return kept.ID, kept, nil
+	}
+	s.m.alerts.WithLabelValues(source, svc.Name, "resolved").Inc()
+	return inc.ID, nil, nil
+}
+
 // ActByDedup applies ev to the open incident of the service with the dedup
 // key and returns its id, or "" when no open incident has the key. outcome
 // is what pagerd_alerts_received_total counts it as.

@@ -1,0 +1,136 @@
+package ingest
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Ended is what a notification says of the alerts it reports resolved,
+// for telling whether it resolves what an open incident recorded as
+// firing (Uncovered). Of two Alertmanagers in a cluster, one may deliver
+// a resolved notification after the other delivered a newer firing one
+// (a slow network, a retry): such a stale resolve must not end an
+// incident whose alert fires, since Alertmanager, having delivered the
+// firing notification, sends nothing more of the group until it changes
+// again or its repeat_interval (hours) has passed.
+type Ended struct {
+	alerts map[string]endedAlert
+	// all says the notification lists every alert of its group:
+	// Alertmanager left none out (max_alerts) and pagerd read them all.
+	all bool
+}
+
+type endedAlert struct{ startsAt, endsAt time.Time }
+
+// Ended reads the alerts the message reports resolved, by fingerprint as
+// dedup keys and details carry it (a fingerprint repeated keeps its last
+// occurrence, as Groups does).
+func (m *Message) Ended() *Ended {
+	l := m.limit()
+	e := &Ended{alerts: make(map[string]endedAlert, len(l.alerts)), all: m.TruncatedAlerts == 0 && !l.unread()}
+	for _, a := range l.alerts {
+		fp, _ := fingerprintKey(a)
+		if a.Status != StatusResolved {
+			delete(e.alerts, fp)
+			continue
+		}
+		e.alerts[fp] = endedAlert{startsAt: a.StartsAt, endsAt: a.EndsAt}
+	}
+	return e
+}
+
+// Uncovered is what a resolve leaves uncovered of the firing alerts an
+// open incident recorded (Ended.Uncovered); the zero value says it
+// covers them all, as far as pagerd can tell.
+type Uncovered struct {
+	// Newer names a recorded firing alert that started after the
+	// notification says it ended: the resolve is of an earlier firing of
+	// it, and Alertmanager sends the resolve of this one when it ends.
+	Newer string
+	// Unlisted names a recorded firing alert the notification, which
+	// lists every alert of its group, does not name: it may be stale
+	// too, or the alert may have left the group unnamed (silenced by
+	// hand, or dropped by Alertmanager), which only Alertmanager can
+	// tell.
+	Unlisted string
+}
+
+// Stale says whether the resolve leaves a recorded firing alert
+// uncovered.
+func (u Uncovered) Stale() bool { return u.Newer != "" || u.Unlisted != "" }
+
+// Why says, for the incident's timeline, why the resolve is not trusted.
+func (u Uncovered) Why() string {
+	if u.Newer != "" {
+		return "Alertmanager sent this as resolved, but the incident's alert " + u.Newer + " fired again after the time this notification says it ended: " +
+			"the notification is older than the firing one pagerd received before it (from another Alertmanager of a cluster, or a retry), so the incident stays open"
+	}
+	return "Alertmanager sent this group as resolved, but the notification does not name the incident's alert " + u.Unlisted + ", which a firing notification " +
+		"received before it said fires: the notification may be older than that one (from another Alertmanager of a cluster, or a retry), so the incident stays open"
+}
+
+// recordedDetails is the part of an incident's details Uncovered reads.
+type recordedDetails struct {
+	Source string `json:"source"`
+	Alerts []struct {
+		Status      string            `json:"status"`
+		Labels      map[string]string `json:"labels"`
+		StartsAt    string            `json:"starts_at"`
+		Fingerprint string            `json:"fingerprint"`
+	} `json:"alerts"`
+}
+
+// Uncovered compares the firing alerts an open incident's details
+// recorded (those of the latest firing notification that opened or
+// repeated it) with the alerts the notification reports resolved. A
+// recorded alert counts as uncovered when it started after the
+// notification's end of it (its endsAt; its startsAt when it has none),
+// times that the Prometheus behind both Alertmanagers set, or when the
+// notification lists every alert of its group and not it. Times either
+// side does not carry are not compared, and details of no known shape
+// leave nothing uncovered.
+func (e *Ended) Uncovered(details json.RawMessage) Uncovered {
+	var d recordedDetails
+	if len(details) == 0 || json.Unmarshal(details, &d) != nil || d.Source != "alertmanager" {
+		return Uncovered{}
+	}
+	var u Uncovered
+	for _, a := range d.Alerts {
+		if a.Status != StatusFiring {
+			continue
+		}
+		ended, ok := e.alerts[a.Fingerprint]
+		if !ok {
+			if e.all && u.Unlisted == "" {
+				u.Unlisted = recordedName(a.Labels, a.Fingerprint)
+			}
+			continue
+		}
+		end := ended.endsAt
+		if formatTime(end) == "" {
+			end = ended.startsAt
+		}
+		started, err := time.Parse(time.RFC3339Nano, a.StartsAt)
+		if err != nil || formatTime(end) == "" || !started.After(end) {
+			continue
+		}
+		u.Newer = fmt.Sprintf("%s (started %s, after the end %s this notification gives it)",
+			recordedName(a.Labels, a.Fingerprint), started.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339))
+		return u
+	}
+	return u
+}
+
+// recordedName names a recorded alert for people: its alertname (and
+// instance) and fingerprint.
+func recordedName(labels map[string]string, fp string) string {
+	name := labels["alertname"]
+	if name == "" {
+		name = "alert"
+	}
+	if inst := labels["instance"]; inst != "" {
+		name += " on " + inst
+	}
+	return fmt.Sprintf("%s (fingerprint %s)", truncateRunes(name, 128, "…"), fp)
+}

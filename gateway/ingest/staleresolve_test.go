@@ -1,0 +1,54 @@
+package ingest
+
+import (
+	"testing"
+	"time"
+)
+
+// TestEndedUncovered: a resolve covers the firing alerts an incident
+// recorded unless one of them started after the resolve's end of it, or
+// the resolve lists its whole group and not it; times a sender leaves out
+// are not compared, and a resolve that lists part of its group names no
+// alert as left out.
+func TestEndedUncovered(t *testing.T) {
+	t0 := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	alert := func(inst, status string, start, end time.Time) Alert {
+		return Alert{Status: status, Labels: map[string]string{"alertname": "A", "instance": inst}, StartsAt: start, EndsAt: end, Fingerprint: "fp-" + inst}
+	}
+	// recorded are the details a firing notification of these alerts
+	// leaves on its incident.
+	recorded := func(alerts ...Alert) []byte {
+		return (&Message{GroupKey: "g", Status: StatusFiring, Alerts: alerts}).Groups(false)[0].Details
+	}
+	for _, tc := range []struct {
+		name            string
+		firing          []Alert
+		resolve         *Message
+		newer, unlisted bool
+	}{
+		{"the same firing ended", []Alert{alert("a", StatusFiring, t0, time.Time{})},
+			&Message{Alerts: []Alert{alert("a", StatusResolved, t0, t0.Add(time.Minute))}}, false, false},
+		{"a firing after the end", []Alert{alert("a", StatusFiring, t0.Add(2*time.Minute), time.Time{})},
+			&Message{Alerts: []Alert{alert("a", StatusResolved, t0, t0.Add(time.Minute))}}, true, false},
+		{"an earlier start merged in", []Alert{alert("a", StatusFiring, t0.Add(5*time.Second), time.Time{})},
+			&Message{Alerts: []Alert{alert("a", StatusResolved, t0, t0.Add(time.Minute))}}, false, false},
+		{"no end: the start compared", []Alert{alert("a", StatusFiring, t0.Add(2*time.Minute), time.Time{})},
+			&Message{Alerts: []Alert{alert("a", StatusResolved, t0, time.Time{})}}, true, false},
+		{"no recorded start", []Alert{alert("a", StatusFiring, time.Time{}, time.Time{})},
+			&Message{Alerts: []Alert{alert("a", StatusResolved, t0, t0.Add(time.Minute))}}, false, false},
+		{"an alert the whole group does not name", []Alert{alert("a", StatusFiring, t0, time.Time{}), alert("b", StatusFiring, t0, time.Time{})},
+			&Message{Alerts: []Alert{alert("a", StatusResolved, t0, t0.Add(time.Minute))}}, false, true},
+		{"an alert a cut notification does not name", []Alert{alert("a", StatusFiring, t0, time.Time{}), alert("b", StatusFiring, t0, time.Time{})},
+			&Message{TruncatedAlerts: 1, Alerts: []Alert{alert("a", StatusResolved, t0, t0.Add(time.Minute))}}, false, false},
+		{"a resolved alert recorded", []Alert{alert("a", StatusFiring, t0, time.Time{}), alert("b", StatusResolved, t0, t0.Add(time.Second))},
+			&Message{Alerts: []Alert{alert("a", StatusResolved, t0, t0.Add(time.Minute))}}, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.resolve.GroupKey, tc.resolve.Status = "g", StatusResolved
+			u := tc.resolve.Ended().Uncovered(recorded(tc.firing...))
+			if (u.Newer != "") != tc.newer || (u.Unlisted != "") != tc.unlisted || u.Stale() != (tc.newer || tc.unlisted) {
+				t.Fatalf("uncovered %+v, want newer %v, unlisted %v", u, tc.newer, tc.unlisted)
+			}
+		})
+	}
+}

@@ -15,8 +15,9 @@ import (
 // Alertmanager, as the check of alerts a resolved notification left out
 // does (AlertmanagerSilencer.Active), about a group of two firing alerts
 // of which a person silenced one: Firing counts both, Active only the one
-// that would page. (Counted, a silenced alert would open an incident and
-// page for what someone chose to mute.)
+// that would page, and ActiveFingerprints lists its fingerprint alone.
+// (Counted, a silenced alert would open an incident and page for what
+// someone chose to mute.)
 func TestRealAlertmanagerActiveLeavesOutSilenced(t *testing.T) {
 	am := amITStartAlertmanager(t, amITLookAlertmanager(t), "route:\n  receiver: pagerd\nreceivers:\n  - name: pagerd\n")
 	startsAt := time.Now().Add(-time.Minute).UTC()
@@ -51,6 +52,12 @@ func TestRealAlertmanagerActiveLeavesOutSilenced(t *testing.T) {
 			t.Fatal(err)
 		}
 		if active == 1 && firing == 2 {
+			// The overflow check and a stale resolve's check in
+			// fingerprint mode hold the active ones by fingerprint.
+			fps, err := amc.ActiveFingerprints(ctx, am.url, "pagerd", group)
+			if want := amITFingerprint(map[string]string{"alertname": "Left", "instance": "a"}); err != nil || len(fps) != 1 || fps[0] != want {
+				t.Fatalf("ActiveFingerprints %q, %v; want [%s], the alert not silenced", fps, err, want)
+			}
 			return
 		}
 		if time.Now().After(deadline) {

@@ -332,6 +332,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	jobs[amresolve.JobKind] = withheld.Run // the dispatchers read the map at each job
 	jobs[amresolve.JobKindGroup] = withheld.RunGroup
 	jobs[amresolve.JobKindLeftOut] = withheld.RunLeftOut
+	jobs[amresolve.JobKindOverflow] = withheld.RunOverflow
 	// An acknowledgement that silences its incident's alerts starts the
 	// same check: the silences mute the resolved notification too.
 	d.dispOpts.Outbox[store.OutboxResolveCheck] = withheld.Acknowledged

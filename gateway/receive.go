@@ -309,6 +309,29 @@ func (s *Server) alertmanager(c echo.Context) error {
 				"service", svc.Name, "newer", uncovered.Newer, "unlisted", uncovered.Unlisted, "asking_alertmanager", asking)
 			continue
 		}
+		if g.Overflow && g.LeftOutOnly {
+			// The alerts Alertmanager left out may fire, or may be
+			// alerts with incidents of their own open that alerts
+			// sorted before them pushed out: the overflow incident
+			// paged a second time for those. With the URL,
+			// Alertmanager is asked at once (a store job, stored after
+			// this notification's own incidents) and the overflow
+			// incident opened only for an active alert with none.
+			var truncated string
+			if len(g.Cuts) > 0 {
+				truncated = ingest.CutDetails(g.Cuts)
+			}
+			asking, err := s.o.Withheld.LeftOutFiring(ctx, svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, amresolve.Overflow{
+				DedupKey: g.DedupKey, Route: msg.CommonLabels, Summary: g.Summary, Details: g.Details, Truncated: truncated,
+				KeyPrefix: msg.AlertKeyPrefix(), InView: msg.KeyFingerprints()})
+			if err != nil {
+				return partly(err)
+			}
+			if asking {
+				noted = true
+				continue
+			}
+		}
 		id, err := s.submit(ctx, cfg, incident.Alert{Service: svc, DedupKey: g.DedupKey, Source: "alertmanager",
 			Actor: "alertmanager", Labels: g.Labels, LabelsIncomplete: g.LabelsIncomplete, Titles: g.Titles, Summary: g.Summary,
 			Details: g.Details}, g.Cuts)

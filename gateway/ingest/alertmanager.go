@@ -408,6 +408,10 @@ type AlertGroup struct {
 	// MaxIncidentsPerMessage, those pagerd did not read and those
 	// Alertmanager left out (truncatedAlerts) (OverflowDedupKey).
 	Overflow bool
+	// LeftOutOnly marks an Overflow incident that holds only alerts
+	// Alertmanager left out: whether any of them fires, and whether it
+	// has an incident of its own, only Alertmanager can say.
+	LeftOutOnly bool
 }
 
 // Groups splits a message into incidents. In group mode (byFingerprint
@@ -467,6 +471,18 @@ func (m *Message) OverflowDedupKey() string {
 func (m *Message) AlertKeyPrefix() string {
 	gk, _ := capKey(m.GroupKey, MaxGroupKeyBytes)
 	return "am:" + gk + ":"
+}
+
+// KeyFingerprints are the fingerprints, as dedup keys carry them, of the
+// alerts of the message pagerd reads.
+func (m *Message) KeyFingerprints() []string {
+	l := m.limit()
+	fps := make([]string, 0, len(l.alerts))
+	for _, a := range l.alerts {
+		fp, _ := fingerprintKey(a)
+		fps = append(fps, fp)
+	}
+	return fps
 }
 
 // CapFingerprint is an alert's fingerprint as its dedup key carries it
@@ -702,6 +718,7 @@ func (l *limited) fingerprintGroups() []AlertGroup {
 			Details:          details,
 			Cuts:             cuts,
 			Overflow:         true,
+			LeftOutOnly:      len(overflow) == 0 && l.unreadFiring == 0,
 		})
 	}
 	return groups

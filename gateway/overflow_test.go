@@ -1,0 +1,80 @@
+package gateway
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/amresolve"
+)
+
+// overflowIncident is the group's overflow incident, if any.
+func overflowIncident(h *harness) (incidentView, bool) {
+	for _, v := range h.list("?service=batch") {
+		if strings.HasSuffix(v.DedupKey, "#overflow") {
+			return h.incident(v.ID), true
+		}
+	}
+	return incidentView{}, false
+}
+
+// TestOverflowIncidentOnlyForLeftOutAlertsWithoutIncidents: in
+// fingerprint mode, api-0, sorted before api-1 and api-2, pushed api-2 out
+// of its group's notification (max_alerts 2), while api-2's incident was
+// open. The overflow incident that holds the alerts Alertmanager left out
+// opened and paged: a second page for one new alert. With
+// alertmanager_url, pagerd now asks Alertmanager which alerts of the
+// group are active and opens the overflow incident only for one with no
+// open incident of its own (api-3 here); when Alertmanager cannot be
+// asked, or has just started, it opens it as before: a missed page is
+// worse than a second one.
+func TestOverflowIncidentOnlyForLeftOutAlertsWithoutIncidents(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		active []string
+		fault  func(am *fakeAlertmanagerAPI)
+		opened bool
+		says   string
+	}{
+		{"every active alert has its incident", []string{"fp-api-0", "fp-api-1", "fp-api-2"}, nil, false, ""},
+		{"an active alert with none", []string{"fp-api-0", "fp-api-1", "fp-api-2", "fp-api-3"}, nil, true,
+			"lists 1 active alert(s) of the group with no open incident of their own (fingerprints fp-api-3)"},
+		{"Alertmanager unreachable", []string{"fp-api-0", "fp-api-1", "fp-api-2"}, func(am *fakeAlertmanagerAPI) { am.set(0, true) }, true,
+			"could not be asked which alerts of the group fire"},
+		{"Alertmanager started 30s ago", []string{"fp-api-0", "fp-api-1", "fp-api-2"},
+			func(am *fakeAlertmanagerAPI) { am.startedAt(fixedNow.Add(-30 * time.Second)) }, true, "started 30s ago"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			am := &fakeAlertmanagerAPI{active: tc.active}
+			if tc.fault != nil {
+				tc.fault(am)
+			}
+			h, ids := fingerprintHarness(t, am, 1)
+			start := h.clock.Now()
+			h.step(start)
+			v, opened := overflowIncident(h)
+			if opened != tc.opened {
+				t.Fatalf("overflow incident opened: %v, want %v (%+v)", opened, tc.opened, v)
+			}
+			if !opened {
+				if v := h.incident(ids["api-2"]); v.Status != "triggered" {
+					t.Fatalf("api-2's own incident: %s, want triggered", v.Status)
+				}
+				if !strings.Contains(h.logs.String(), "each active alert of the group has an incident of its own") {
+					t.Fatalf("the log does not say why no overflow incident was opened")
+				}
+				return
+			}
+			if v.Status != "triggered" || len(h.rec.lines(start)) == 0 {
+				t.Fatalf("overflow incident %s, pages %v; want triggered and paging", v.Status, h.rec.lines(start))
+			}
+			found := false
+			for _, e := range v.Timeline {
+				found = found || (e.Type == amresolve.EntryLeftOutFiring && strings.Contains(e.Detail, tc.says))
+			}
+			if !found {
+				t.Fatalf("timeline %+v: want a %s entry saying %q", v.Timeline, amresolve.EntryLeftOutFiring, tc.says)
+			}
+		})
+	}
+}

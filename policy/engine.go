@@ -1144,7 +1144,11 @@ func (r *run) pagedAtOnce(i int) bool {
 
 // channelFailed brings the person's next pending step forward to now: if
 // the SMS did not arrive, waiting three more minutes for the call helps
-// nobody. Only a triggered incident moves; the step keeps its channel.
+// nobody. Only a triggered incident moves; the step keeps its channel, and
+// its id and order: it is the same step, at another time. A dispatcher
+// that fired it as it was (the report came from a replica whose clock is
+// a little behind, or while the step was being sent) knows it by its id;
+// under a new one, its page went out a second time.
 func (r *run) channelFailed(user, channel string) {
 	if r.inc.Status != StatusTriggered {
 		return
@@ -1159,9 +1163,7 @@ func (r *run) channelFailed(user, channel string) {
 	if next < 0 {
 		return
 	}
-	d := r.inc.Pending[next]
-	r.cancel(func(p Deadline) bool { return p.ID == d.ID })
-	r.schedule(Deadline{At: r.now, Kind: DeadlineNotify, Level: d.Level, User: d.User, Channel: d.Channel, Urgency: d.Urgency})
+	r.inc.Pending[next].At = r.now
 }
 
 // reopen puts an acknowledged incident back to triggered, so pages run until

@@ -936,6 +936,37 @@ func TestEngineFailedSMSBringsTheCallForward(t *testing.T) {
 	}
 }
 
+// TestEngineStepBroughtForwardKeepsItsID: the call a failed SMS brings
+// forward is the same step at another time, with the call's id and order.
+// A dispatcher placing the call by that id when the report came (on a
+// replica whose clock is a little behind) finds it done once it fires it
+// on the moved state, and nothing of the person's is due again: under a
+// new id, the call was placed twice.
+func TestEngineStepBroughtForwardKeepsItsID(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	inc, _ = engRun(t, e, inc, t0.Add(2*time.Minute)) // push, SMS
+	isCall := func(d Deadline) bool { return d.Kind == DeadlineNotify && d.User == "a" && d.Channel == "voice" }
+	i := slices.IndexFunc(inc.Pending, isCall)
+	if i < 0 {
+		t.Fatalf("no call pending: %+v", inc.Pending)
+	}
+	call := inc.Pending[i]
+	at := call.At.Add(-time.Second)
+	moved, _ := engApply(t, e, inc, Event{Kind: EventChannelFailed, Actor: "a", Channel: "sms"}, at)
+	j := slices.IndexFunc(moved.Pending, isCall)
+	if j < 0 || moved.Pending[j].ID != call.ID || moved.Pending[j].Seq != call.Seq || !moved.Pending[j].At.Equal(at) {
+		t.Fatalf("call after the failed SMS: %+v; want id %s, seq %d, due at %s", moved.Pending, call.ID, call.Seq, at)
+	}
+	after, acts := engApply(t, e, moved, Event{Kind: EventDeadline, Deadline: call.ID}, call.At)
+	if got := engSummary(acts); len(got) != 1 || got[0] != "4m59s notify first a voice" {
+		t.Fatalf("the call fired by its id: %v", got)
+	}
+	if _, lines := engRun(t, e, after, t0.Add(14*time.Minute)); slices.ContainsFunc(lines, func(l string) bool { return strings.HasSuffix(l, " a voice") }) {
+		t.Fatalf("the call came due again: %v", lines)
+	}
+}
+
 // TestEngineCountsReopensAfterAcknowledgement: Reopened is what keys a
 // page after a reopen apart from the pages acknowledged before it (the
 // PagerDuty dedup key), so it moves on every acknowledged → triggered

@@ -70,6 +70,17 @@ type Deadline struct {
 	// it first came due: its page's lateness counts from then. The
 	// machine only carries it.
 	FirstDue time.Time `json:"first_due,omitzero"`
+	// StormEnd, StormAfter and StormRank say, for an Admitted step, where
+	// its storm counted its page as sent when it let it out: the end of
+	// the window it was counted in, whether it was let out at or after
+	// that end, and its priority rank. A page that then fails at its turn,
+	// or is called off, is taken back from there, as one that fails at
+	// once is: counted, it held a more urgent page after it to the
+	// window's end behind a page the person never got. Zero in steps put
+	// back before they were kept. The machine only carries them.
+	StormEnd   time.Time `json:"storm_end,omitzero"`
+	StormAfter bool      `json:"storm_after,omitempty"`
+	StormRank  int       `json:"storm_rank,omitempty"`
 }
 
 // Incident is everything the escalation machine needs to decide what comes

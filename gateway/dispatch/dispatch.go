@@ -1334,6 +1334,12 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	var listed *store.HeldPage  // sent at once and listed in the storm as sent
 	admitted := p.step.Admitted // let out at once by its storm, now or before a rate limit sent it back
 	unsent := func() {}         // takes back its storm's count of it, when its Admit let it out
+	if st := p.step; admitted && !st.StormEnd.IsZero() {
+		// Let out before the rate limit sent it back: counted then, in
+		// the window it was let out in, and taken back from there.
+		hp := store.HeldPage{Incident: inc.ID, Rank: st.StormRank}
+		unsent = func() { d.unsent(ctx, a.User, a.Channel, hp, st.StormEnd, st.StormAfter) }
+	}
 	if r := stormRules(cfg); r.Window > 0 && !admitted {
 		hp := store.HeldPage{Incident: inc.ID, Deadline: p.deadline, Service: inc.Service, Priority: inc.State.Priority,
 			Rank: rank(cfg, inc.Service, inc.State.Priority), Urgency: urgency, Level: a.Level,
@@ -1355,6 +1361,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		}
 		if err == nil {
 			unsent = func() { d.unsent(ctx, a.User, a.Channel, hp, adm.Until, !now.Before(adm.Until)) }
+			p.step.StormEnd, p.step.StormAfter, p.step.StormRank = adm.Until, !now.Before(adm.Until), hp.Rank
 		}
 		admitted = err == nil
 	}
@@ -1397,15 +1404,18 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			// In a storm: held for its message instead, like a page
 			// that failed, unless it cannot be.
 			if detail, ok := d.holdFailed(ctx, cfg, a.User, a.Channel, *listed); ok {
+				unsent() // it goes in the message, not on its own
 				e.Type, e.Detail = "notify_held", fmt.Sprintf("not sent at once: %v%s", err, detail)
 				return e
 			}
 		}
 		p.again = max(again, time.Millisecond)
 		// Let out at once by its storm: at its turn it goes, not held
-		// for a storm message behind it at the rate limit. One the storm
-		// did not see (bundling off, the store not answering) asks it
-		// again then.
+		// for a storm message behind it at the rate limit, and it still
+		// counts as sent in its window (p.step.StormEnd), as a page
+		// that went out, unless it then fails or is called off. One the
+		// storm did not see (bundling off, the store not answering)
+		// asks it again then.
 		p.step.Admitted = admitted
 		return store.Entry{}
 	}

@@ -220,6 +220,19 @@ func appendDeadline(b []byte, d *policy.Deadline) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if !d.StormEnd.IsZero() {
+		b = append(b, `,"storm_end":`...)
+		if b, err = appendJSONTime(b, d.StormEnd); err != nil {
+			return nil, err
+		}
+	}
+	if d.StormAfter {
+		b = append(b, `,"storm_after":true`...)
+	}
+	if d.StormRank != 0 {
+		b = append(b, `,"storm_rank":`...)
+		b = strconv.AppendInt(b, int64(d.StormRank), 10)
+	}
 	return append(b, '}'), nil
 }
 

@@ -1,0 +1,115 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/notify"
+)
+
+// TestStormPageSentBackThenFailedNoLongerCountsAsSent: storm bundling
+// with a 5-minute window, two pages at once, and a push provider that
+// takes one page every 20 s. At 0s ann's pushes for A and B are let out
+// at once; one goes, the other is sent back by the rate limit to its turn
+// (20s), where the provider refuses it. At 60s C, a P0, comes: ann had
+// one P0 push (A), not two, so C's push goes out at once, as after a page
+// that failed on its first try. (The page sent back was counted sent
+// when it was let out and never taken back: C was held to the window's
+// end, 5m.)
+func TestStormPageSentBackThenFailedNoLongerCountsAsSent(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			var refused atomic.Int32
+			h := throttledStorm(t, open(t), 2, func(m notify.Message) error {
+				if m.Channel == "push" && !m.At.Before(fixedNow.Add(20*time.Second)) && refused.Add(1) == 1 {
+					return errors.New("push provider: 400 device token is not registered")
+				}
+				return nil
+			})
+			fireAt(h, "A", "critical", fixedNow)
+			fireAt(h, "B", "critical", fixedNow)
+			h.runUntil(fixedNow.Add(59 * time.Second))
+			if n := refused.Load(); n != 1 {
+				t.Fatalf("%d pushes refused at their turn, want 1: the test does not test what it says", n)
+			}
+			c := fireAt(h, "C", "critical", fixedNow.Add(time.Minute))
+			if got := pushEntries(h, c); got != "notify@1m0s" {
+				t.Fatalf("C's push: %v; want it sent at once (notify@1m0s), not held behind a page that never went out", got)
+			}
+		})
+	}
+}
+
+// TestStormPageSentBackAndHeldNoLongerCountsAsSent: storm bundling with a
+// 5-minute window, one page at once, and a push provider that takes one
+// page every 20 s. ann's P2 push for A goes at 0s and B's is held; C, a
+// P0, is let out at once at 5s, more urgent than anything sent, and sent
+// back by the rate limit: it is held for the storm's message instead. At
+// 60s D, a P0, comes: ann has had no P0 push, so D's goes out at once.
+// (C, held, still counted as a P0 sent: D was held to the window's end.)
+func TestStormPageSentBackAndHeldNoLongerCountsAsSent(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := throttledStorm(t, open(t), 1, nil)
+			fireAt(h, "A", "warning", fixedNow)
+			fireAt(h, "B", "warning", fixedNow)
+			c := fireAt(h, "C", "critical", fixedNow.Add(5*time.Second))
+			if got := pushEntries(h, c); !strings.HasPrefix(got, "notify_held@5s") {
+				t.Fatalf("C's push: %v; want it held for the message after the rate limit sent it back: the test does not test what it says", got)
+			}
+			d := fireAt(h, "D", "critical", fixedNow.Add(time.Minute))
+			if got := pushEntries(h, d); got != "notify@1m0s" {
+				t.Fatalf("D's push: %v; want it sent at once (notify@1m0s), not held behind a page that never went out", got)
+			}
+		})
+	}
+}
+
+// throttledStorm is a daemon on st whose storm window is 5 minutes with
+// immediate pages at once, its transports one recorder (failing as fail
+// says) behind the daemon's chain with a rate limit of one page every
+// 20 s on the test's clock.
+func throttledStorm(t *testing.T, st store.Store, immediate int, fail func(notify.Message) error) *harness {
+	t.Helper()
+	rec := &recorder{fail: fail}
+	var h *harness
+	chain := daemonChain(rec, func(o *notify.ChainOptions) {
+		o.PerSecond, o.Burst = 0.05, 1
+		o.Now = func() time.Time { return h.clock.Now() }
+	})
+	h = newHarness(t, withStore(st), withNotifier("log", chain),
+		withConfig(testConfig+fmt.Sprintf("notifiers:\n  storm: {window: 5m, immediate: %d}\n", immediate)))
+	return h
+}
+
+// fireAt moves the clock to at, posts alert name of severity sev in a
+// group of its own, lets the dispatcher work, and returns the incident.
+func fireAt(h *harness, name, sev string, at time.Time) string {
+	h.t.Helper()
+	h.clock.Set(at)
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g"+name, map[string]string{"alertname": name, "severity": sev}),
+		"Authorization", "Bearer "+amKey)
+	if r.code != 200 {
+		h.t.Fatalf("webhook: %d %s", r.code, r.body)
+	}
+	var res struct{ Incidents []string }
+	r.json(h.t, &res)
+	h.step(at)
+	return res.Incidents[0]
+}
+
+// pushEntries lists an incident's push entries as "type@offset".
+func pushEntries(h *harness, id string) string {
+	var got []string
+	for _, e := range timeline(h, id) {
+		if e.Channel == "push" {
+			got = append(got, fmt.Sprintf("%s@%s", e.Type, e.At.Sub(fixedNow)))
+		}
+	}
+	return strings.Join(got, ",")
+}

@@ -113,3 +113,79 @@ func pushEntries(h *harness, id string) string {
 	}
 	return strings.Join(got, ",")
 }
+
+// TestStormPageSentBackThenAcknowledgedNoLongerCountsAsSent: storm
+// bundling with a 5-minute window, two pages at once, and a push provider
+// that takes one page every 20 s. At 0s ann's pushes for A and B are let
+// out at once; A's goes, B's is sent back to its turn (20s), and B is
+// acknowledged at 10s, before it: that push never goes out.
+// At 60s C, a P0, comes: ann had one P0 push, not two, so C's goes out at
+// once. (The push taken out by the acknowledgement was still counted
+// sent: C was held to the window's end, 5m.)
+func TestStormPageSentBackThenAcknowledgedNoLongerCountsAsSent(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := throttledStorm(t, open(t), 2, nil)
+			a := fireAt(h, "A", "critical", fixedNow)
+			b := fireAt(h, "B", "critical", fixedNow)
+			if pushEntries(h, a) != "notify@0s" || pushEntries(h, b) != "" {
+				t.Fatalf("pushes A %q, B %q; want A's sent at 0s and B's sent back: the test does not test what it says", pushEntries(h, a), pushEntries(h, b))
+			}
+			h.clock.Set(fixedNow.Add(10 * time.Second))
+			if r := h.api("POST", "/api/v1/incidents/"+b+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("ack: %d %s", r.code, r.body)
+			}
+			h.runUntil(fixedNow.Add(59 * time.Second))
+			if got := pushEntries(h, b); got != "" {
+				t.Fatalf("the acknowledged incident's push: %v; want none", got)
+			}
+			c := fireAt(h, "C", "critical", fixedNow.Add(time.Minute))
+			if got := pushEntries(h, c); got != "notify@1m0s" {
+				t.Fatalf("C's push: %v; want it sent at once (notify@1m0s), not held behind a page that never went out", got)
+			}
+		})
+	}
+}
+
+// TestStormPageCalledOffAtItsTurnIsTakenBackOnce: as above, but B is
+// acknowledged while its push is being retried at its turn (20s), and the
+// retry is called off. B's push is taken back once, by the write that took
+// its step out: A's still counts. At 60s C, a P0, goes out at once (the
+// second page); at 80s D, a P0, is held for the window's message. (Taken
+// back twice, by the acknowledgement and by the call-off, the window lost
+// A's count too, and D went out at once as well.)
+func TestStormPageCalledOffAtItsTurnIsTakenBackOnce(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			var h *harness
+			var b string
+			var acked atomic.Int32
+			h = throttledStorm(t, open(t), 2, func(m notify.Message) error {
+				if m.Incident == b && m.Channel == "push" && acked.Add(1) == 1 {
+					if r := h.api("POST", "/api/v1/incidents/"+b+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+						t.Errorf("ack: %d %s", r.code, r.body)
+					}
+					return notify.Temporary(errors.New("push provider: 503 service unavailable"))
+				}
+				return nil
+			})
+			a := fireAt(h, "A", "critical", fixedNow)
+			b = fireAt(h, "B", "critical", fixedNow)
+			if pushEntries(h, a) != "notify@0s" || pushEntries(h, b) != "" || acked.Load() != 0 {
+				t.Fatalf("pushes A %q, B %q; want A's sent at 0s and B's sent back: the test does not test what it says", pushEntries(h, a), pushEntries(h, b))
+			}
+			h.runUntil(fixedNow.Add(59 * time.Second))
+			if acked.Load() != 1 || pushEntries(h, b) != "" {
+				t.Fatalf("B's push tried %d times, recorded %q; want it tried once at its turn and called off", acked.Load(), pushEntries(h, b))
+			}
+			c := fireAt(h, "C", "critical", fixedNow.Add(time.Minute))
+			d := fireAt(h, "D", "critical", fixedNow.Add(80*time.Second))
+			if got := pushEntries(h, c); got != "notify@1m0s" {
+				t.Fatalf("C's push: %v; want it sent at once (notify@1m0s)", got)
+			}
+			if got := pushEntries(h, d); got != "notify_held@1m20s" {
+				t.Fatalf("D's push: %v; want it held (notify_held@1m20s): A and C went out at once in the window", got)
+			}
+		})
+	}
+}

@@ -1334,11 +1334,13 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	var listed *store.HeldPage  // sent at once and listed in the storm as sent
 	admitted := p.step.Admitted // let out at once by its storm, now or before a rate limit sent it back
 	unsent := func() {}         // takes back its storm's count of it, when its Admit let it out
+	carried := false            // counted by its storm before the rate limit sent it back
 	if st := p.step; admitted && !st.StormEnd.IsZero() {
 		// Let out before the rate limit sent it back: counted then, in
 		// the window it was let out in, and taken back from there.
 		hp := store.HeldPage{Incident: inc.ID, Rank: st.StormRank}
 		unsent = func() { d.unsent(ctx, a.User, a.Channel, hp, st.StormEnd, st.StormAfter) }
+		carried = true
 	}
 	if r := stormRules(cfg); r.Window > 0 && !admitted {
 		hp := store.HeldPage{Incident: inc.ID, Deadline: p.deadline, Service: inc.Service, Priority: inc.State.Priority,
@@ -1382,7 +1384,12 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		d.m.pages.WithLabelValues(a.Channel, contact.Via, "called_off").Inc()
 		d.log.Info("page called off: its step left the incident while it was retried or waited", "incident", inc.ID,
 			"user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
-		unsent()
+		if !carried {
+			// A step counted before its turn left the incident stored as
+			// such: the write that took it out took it back too
+			// (incident.Service), or another replica sent it.
+			unsent()
+		}
 		return store.Entry{} // nothing to record
 	}
 	if err != nil && ctx.Err() != nil {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -134,6 +135,7 @@ func (s *Service) update(ctx context.Context, id string, first *store.Incident, 
 				return nil, err
 			}
 		}
+		before := slices.Clone(inc.State.Pending)
 		tl, write, err := change(inc)
 		if err != nil || !write {
 			return inc, err
@@ -145,7 +147,28 @@ func (s *Service) update(ctx context.Context, id string, first *store.Incident, 
 		if err != nil {
 			return nil, err
 		}
+		s.unsentSteps(ctx, inc.ID, before, inc.State.Pending)
 		return inc, nil
+	}
+}
+
+// unsentSteps takes back, from their alert storms' windows, the pages of
+// the steps a write took out (an acknowledgement, a resolve, a maintenance
+// hold) that a storm had let out at once and the provider's rate limit had
+// sent back to their turn (policy.Deadline.StormEnd): they never went out,
+// as a page called off while it is sent, and counted, they held a more
+// urgent page after them to the window's end. A write that fails is
+// logged: the page counts.
+func (s *Service) unsentSteps(ctx context.Context, id string, before, after []policy.Deadline) {
+	for _, d := range before {
+		if d.Kind != policy.DeadlineNotify || !d.Admitted || d.StormEnd.IsZero() ||
+			slices.ContainsFunc(after, func(a policy.Deadline) bool { return a.ID == d.ID }) {
+			continue
+		}
+		if err := s.o.Store.Unsent(ctx, store.StormKey(d.User, d.Channel), d.StormRank, d.StormEnd, d.StormAfter); err != nil {
+			s.log.Warn("a page taken out before its turn at the rate limit still counts as sent in its alert storm's window: a page after it may be held to the window's end",
+				"incident", id, "user", d.User, "channel", d.Channel, "err", err)
+		}
 	}
 }
 

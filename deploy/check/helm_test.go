@@ -36,11 +36,17 @@ func render(t *testing.T, files []string, set ...string) (objects, error) {
 // renderAs is render for a release of that name.
 func renderAs(t *testing.T, releaseName string, files []string, set ...string) (objects, error) {
 	t.Helper()
+	return renderOpts(t, releaseName, files, values.Options{Values: set})
+}
+
+// renderOpts is render with values given as opts says (--set-literal and
+// the like), after the files.
+func renderOpts(t *testing.T, releaseName string, files []string, opts values.Options) (objects, error) {
+	t.Helper()
 	chrt, err := loader.Load(repo("deploy", "helm", "pagerd"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := values.Options{Values: set}
 	for _, f := range files {
 		opts.ValueFiles = append(opts.ValueFiles, repo("deploy", "helm", f))
 	}
@@ -264,7 +270,7 @@ func TestHelmInternalRedis(t *testing.T) {
 	}
 	sec := objs.get("Secret", "pagerd-redis").(*corev1.Secret)
 	conf := string(sec.Data["redis.conf"])
-	for _, line := range []string{"appendonly yes", "appendfsync always", "dir /data", "requirepass " + string(sec.Data["password"])} {
+	for _, line := range []string{"appendonly yes", "appendfsync always", "dir /data", `requirepass "` + string(sec.Data["password"]) + `"`} {
 		if !strings.Contains(conf, line+"\n") {
 			t.Errorf("redis.conf lacks %q:\n%s", line, conf)
 		}
@@ -273,10 +279,44 @@ func TestHelmInternalRedis(t *testing.T) {
 	if want := "redis://:" + string(sec.Data["password"]) + "@pagerd-redis:6379/0"; url != want || len(sec.Data["password"]) != 32 {
 		t.Errorf("pagerd's Redis URL %q, want %q with the generated 32-character password", url, want)
 	}
+	runInternalRedis(t, objs)
+}
 
-	// Run it: redis-server on the chart's redis.conf (port and dir moved
-	// here), pagerd on the chart's args, config and URL secret (host moved
-	// here). pagerd must be ready and take an alert into that Redis.
+// A password of the user's with characters that mean something in a URL
+// or in redis.conf (a space, @ : / % + # ? quotes, a backslash) reaches
+// Redis and pagerd as it is: Redis starts on the chart's redis.conf and
+// pagerd logs in with the chart's URL.
+func TestHelmInternalRedisPasswordWithSpecialCharacters(t *testing.T) {
+	const pw = `p@ss w:rd/50%+#?"x'\end`
+	objs, err := renderOpts(t, release, []string{"examples/redis.yaml"}, values.Options{LiteralValues: []string{"redis.internal.password=" + pw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(objs.get("Secret", "pagerd-redis").(*corev1.Secret).Data["password"]); got != pw {
+		t.Fatalf("the password Secret holds %q, want %q", got, pw)
+	}
+	runInternalRedis(t, objs)
+}
+
+// A password with a control character cannot be written in redis.conf as
+// the chart writes it: refused by the schema rather than a Redis that does
+// not start.
+func TestHelmRefusesInternalRedisPasswordWithControlCharacter(t *testing.T) {
+	_, err := renderOpts(t, release, []string{"examples/redis.yaml"}, values.Options{LiteralValues: []string{"redis.internal.password=a\nb"}})
+	if err == nil || !strings.Contains(err.Error(), "/redis/internal/password") {
+		t.Fatalf("render: %v, want the schema to refuse the password", err)
+	}
+}
+
+// runInternalRedis runs redis-server on the chart's redis.conf (port and
+// dir moved here) and pagerd on the chart's args, config and URL secret
+// (host moved here). pagerd must be ready on that Redis, which must keep an
+// append-only file.
+func runInternalRedis(t *testing.T, objs objects) {
+	t.Helper()
+	d := objs.get("Deployment", "pagerd").(*appsv1.Deployment)
+	conf := string(objs.get("Secret", "pagerd-redis").(*corev1.Secret).Data["redis.conf"])
+	url := string(objs.get("Secret", "pagerd-redis-url").(*corev1.Secret).Data["url"])
 	dir := t.TempDir()
 	port := strings.TrimPrefix(freeAddr(t), "127.0.0.1:")
 	conf = strings.NewReplacer("port 6379", "port "+port, "dir /data", "dir "+dir).Replace(conf) + "bind 127.0.0.1\n"
@@ -289,7 +329,7 @@ func TestHelmInternalRedis(t *testing.T) {
 	if err := rs.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = rs.Process.Kill(); _ = rs.Wait() }()
+	t.Cleanup(func() { _ = rs.Process.Kill(); _ = rs.Wait() })
 	waitLog(t, redisLogs, "Ready to accept connections")
 	args, rewrite := runChartConfig(t, objs, d)
 	urlFile := rewrite("/etc/pagerd/redis/url")
@@ -304,7 +344,7 @@ func TestHelmInternalRedis(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	waitReady(t, addr, logs)
 	if !strings.Contains(logs.String(), `"msg":"store: redis"`) {
 		t.Fatalf("pagerd did not use Redis:\n%s", logs)

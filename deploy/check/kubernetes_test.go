@@ -135,7 +135,7 @@ func TestKustomizeRedis(t *testing.T) {
 	conf := string(redisSec.Data["redis.conf"])
 	url := string(urlSec.Data["url"])
 	pw := string(redisSec.Data["password"])
-	if !strings.Contains(conf, "requirepass "+pw+"\n") || !strings.Contains(url, ":"+pw+"@pagerd-redis:6379") ||
+	if !strings.Contains(conf, `requirepass "`+pw+`"`+"\n") || !strings.Contains(url, ":"+pw+"@pagerd-redis:6379") ||
 		!strings.Contains(conf, "appendonly yes\n") || !strings.Contains(conf, "appendfsync always\n") {
 		t.Fatalf("redis.conf, the password and the URL disagree:\n%s\n%s", conf, url)
 	}

@@ -71,6 +71,21 @@ worked out once per render and remembered, as two Secrets carry it. */}}
 {{- .Values.redis.internal.password }}
 {{- end }}
 
+{{/* The in-chart Redis's URL, its password escaped for user info: urlquery
+leaves letters, digits and -_.~ and writes a space as "+", which user info
+reads as a plus, so the space is written %20 instead (a "+" of the password
+is already %2B). */}}
+{{- define "pagerd.redisInternalURL" -}}
+{{- printf "redis://:%s@%s-redis:6379/0" (include "pagerd.redisPassword" . | urlquery | replace "+" "%20") (include "pagerd.fullname" .) }}
+{{- end }}
+
+{{/* The in-chart Redis's password as one redis.conf argument: in double
+quotes, with backslash and double quote escaped (the schema refuses control
+characters), so spaces, #, quotes and the like reach Redis as they are. */}}
+{{- define "pagerd.redisConfPassword" -}}
+{{- printf "\"%s\"" (include "pagerd.redisPassword" . | replace "\\" "\\\\" | replace "\"" "\\\"") }}
+{{- end }}
+
 {{/* Refuses value combinations that cannot work, with what to set. */}}
 {{- define "pagerd.validate" -}}
 {{- if not .Values.config }}

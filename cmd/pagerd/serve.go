@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,6 +23,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	cfgPath := configFlag(fs)
 	listen := fs.String("listen", "", "the `ADDR` to listen on for HTTP, host:port (default server.listen, or :8080)")
 	redisURL := fs.String("redis-url", "", "keep incidents in Redis at this `URL` instead of the embedded store (default server.redis.url)")
+	redisURLFile := fs.String("redis-url-file", "", "--redis-url read from this `FILE`, so that a password in it is not on the command line for ps and the pod spec to show")
 	dataDir := fs.String("data-dir", "", "the `DIR` of the embedded store (default server.data_dir, or ./data)")
 	logLevel := fs.String("log-level", "info", "the `LEVEL` of the logs: debug, info, warn or error")
 	shutdownDelay := fs.Duration("shutdown-delay", 0, "on SIGTERM, keep serving for this `DURATION` with /-/ready red before closing the listener, so that requests a load balancer still routes here are answered (5s or so behind Kubernetes Services; 0 stops at once)")
@@ -39,6 +41,16 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	if *cfgPath == "" {
 		return fail(stderr, "serve", errNoConfig)
+	}
+	if *redisURLFile != "" {
+		if *redisURL != "" {
+			return fail(stderr, "serve", errors.New("--redis-url and --redis-url-file: give one"))
+		}
+		u, err := readRedisURLFile(*redisURLFile)
+		if err != nil {
+			return fail(stderr, "serve", err)
+		}
+		*redisURL = u
 	}
 	cfg, err := gateway.LoadConfig(*cfgPath)
 	if err != nil {
@@ -103,4 +115,18 @@ func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
 	}()
 	log.Info("serving Go's profiler", "debug_listen", l.Addr().String())
 	return func() { _ = srv.Close() }, nil
+}
+
+// readRedisURLFile reads --redis-url-file. Errors name the file, never
+// what it holds (a password).
+func readRedisURLFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--redis-url-file: %w", err)
+	}
+	u := strings.TrimSpace(string(b))
+	if u == "" {
+		return "", fmt.Errorf("--redis-url-file: %s is empty", path)
+	}
+	return u, nil
 }

@@ -319,6 +319,46 @@ func TestServeTwoReplicasOnRedis(t *testing.T) {
 	b.stop()
 }
 
+// TestServeRedisURLFromFile: --redis-url-file takes the URL from a file (a
+// Secret mounted in the pod), so its password is not on the command line;
+// a file that cannot be read or is empty, or both flags, stop serve with
+// an error naming the file and never what it holds.
+func TestServeRedisURLFromFile(t *testing.T) {
+	r := redistest.Start(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "url")
+	if err := os.WriteFile(file, []byte(r.URL()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, freeAddr(t), "--redis-url-file", file)
+	if !strings.Contains(d.log(), `"msg":"store: redis"`) {
+		t.Fatalf("serve did not use the Redis of --redis-url-file:\n%s", d.log())
+	}
+	d.stop()
+
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing", []string{"--redis-url-file", filepath.Join(dir, "nope")}, "--redis-url-file: open " + filepath.Join(dir, "nope") + ": no such file or directory"},
+		{"empty", []string{"--redis-url-file", empty}, "--redis-url-file: " + empty + " is empty"},
+		{"both", []string{"--redis-url-file", file, "--redis-url", r.URL()}, "--redis-url and --redis-url-file: give one"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"serve", "--config", "../../configs/quickstart.yaml", "--listen", freeAddr(t), "--data-dir", t.TempDir()}, tc.args...)
+			out, err := exec.Command(pagerdBinary(t), args...).CombinedOutput()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), tc.want) {
+				t.Fatalf("serve %v: %v, want exit 1 saying %q:\n%s", tc.args, err, tc.want, out)
+			}
+		})
+	}
+}
+
 // TestServeReloadsOnSIGHUP: a bad config is refused and the old one keeps
 // working; a good one is swapped in.
 func TestServeReloadsOnSIGHUP(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -44,15 +45,13 @@ func deploymentOf(t *testing.T, objs objects) *appsv1.Deployment {
 }
 
 // servePod runs the pod's pagerd command line with its volumes laid out as
-// the kubelet would, $(VAR) references expanded from env, until ready.
-func servePod(t *testing.T, objs objects, d *appsv1.Deployment, env map[string]string) (*syncBuffer, func(string) string) {
+// the kubelet would, until ready. prepare, when not nil, is called first
+// with the function that maps the pod's paths to the files here.
+func servePod(t *testing.T, objs objects, d *appsv1.Deployment, prepare func(rewrite func(string) string)) (*syncBuffer, func(string) string) {
 	t.Helper()
 	args, rewrite := runChartConfig(t, objs, d)
-	for i, a := range args {
-		for k, v := range env {
-			a = strings.ReplaceAll(a, "$("+k+")", v)
-		}
-		args[i] = a
+	if prepare != nil {
+		prepare(rewrite)
 	}
 	// The overlay's own args: its listen address, not one of ours, with
 	// the config a user edits saying loopback as the quickstart's does.
@@ -128,9 +127,24 @@ func TestKustomizeRedis(t *testing.T) {
 	if ss.Spec.Template.Spec.Volumes[0].Secret.SecretName != redisSec.Name {
 		t.Errorf("Redis mounts %s, not the generated %s", ss.Spec.Template.Spec.Volumes[0].Secret.SecretName, redisSec.Name)
 	}
+	// The URL holds the password: from the Secret's file, never on the
+	// command line, where ps on the node shows it ($(VAR) is expanded
+	// into the process's arguments).
 	c := pagerdContainer(t, d)
-	if len(c.Env) != 1 || c.Env[0].ValueFrom.SecretKeyRef.Name != urlSec.Name {
-		t.Fatalf("PAGERD_REDIS_URL does not come from %s: %+v", urlSec.Name, c.Env)
+	if slices.ContainsFunc(c.Args, func(a string) bool {
+		return strings.Contains(a, "$(") || strings.Contains(a, "redis://") || a == "--redis-url"
+	}) {
+		t.Errorf("pagerd's args %q put the Redis URL on the command line", c.Args)
+	}
+	if i := slices.Index(c.Args, "--redis-url-file"); i < 0 || i+1 == len(c.Args) || c.Args[i+1] != "/etc/pagerd/redis/url" {
+		t.Errorf("pagerd's args %q do not read the URL from /etc/pagerd/redis/url", c.Args)
+	}
+	mounted := false
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		mounted = mounted || (v.Secret != nil && v.Secret.SecretName == urlSec.Name)
+	}
+	if !mounted || len(c.Env) != 0 {
+		t.Errorf("the URL Secret %s is not a volume of pagerd's pod, or the URL is in its environment: %+v %+v", urlSec.Name, d.Spec.Template.Spec.Volumes, c.Env)
 	}
 	conf := string(redisSec.Data["redis.conf"])
 	url := string(urlSec.Data["url"])
@@ -155,7 +169,12 @@ func TestKustomizeRedis(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = rs.Process.Kill(); _ = rs.Wait() })
 	waitLog(t, redisLogs, "Ready to accept connections")
-	logs, _ := servePod(t, objs, d, map[string]string{"PAGERD_REDIS_URL": strings.Replace(url, "pagerd-redis:6379", "127.0.0.1:"+port, 1)})
+	logs, _ := servePod(t, objs, d, func(rewrite func(string) string) {
+		here := strings.Replace(url, "pagerd-redis:6379", "127.0.0.1:"+port, 1)
+		if err := os.WriteFile(rewrite("/etc/pagerd/redis/url"), []byte(here), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	})
 	if !strings.Contains(logs.String(), `"msg":"store: redis"`) {
 		t.Fatalf("pagerd did not use Redis:\n%s", logs)
 	}

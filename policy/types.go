@@ -376,7 +376,7 @@ func resolveSecret(val Secret, file string, baseDir string) (Secret, error) {
 		}
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", &missingError{fmt.Sprintf("read secret file: %v", err)}
+			return "", &missingError{fmt.Sprintf("read secret file: %v", explainUnreadable(file, err))}
 		}
 		v := strings.TrimSpace(string(b))
 		if v == "" {

@@ -11,11 +11,11 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway"
+	"github.com/pagerd/pagerd/policy"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -120,13 +120,9 @@ func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
 // readRedisURLFile reads --redis-url-file. Errors name the file, never
 // what it holds (a password).
 func readRedisURLFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	u, err := policy.ReadSecretFile(path)
 	if err != nil {
 		return "", fmt.Errorf("--redis-url-file: %w", err)
-	}
-	u := strings.TrimSpace(string(b))
-	if u == "" {
-		return "", fmt.Errorf("--redis-url-file: %s is empty", path)
 	}
 	return u, nil
 }

@@ -346,7 +346,7 @@ func TestServeRedisURLFromFile(t *testing.T) {
 		want string
 	}{
 		{"missing", []string{"--redis-url-file", filepath.Join(dir, "nope")}, "--redis-url-file: open " + filepath.Join(dir, "nope") + ": no such file or directory"},
-		{"empty", []string{"--redis-url-file", empty}, "--redis-url-file: " + empty + " is empty"},
+		{"empty", []string{"--redis-url-file", empty}, "--redis-url-file: secret file " + empty + " is empty"},
 		{"both", []string{"--redis-url-file", file, "--redis-url", r.URL()}, "--redis-url and --redis-url-file: give one"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

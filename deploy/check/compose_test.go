@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -202,5 +203,94 @@ func TestCompose(t *testing.T) {
 	}
 	if !strings.Contains(pagerdLogs.String(), `"msg":"store: redis"`) {
 		t.Fatalf("pagerd did not keep the incident in Redis:\n%s", pagerdLogs)
+	}
+}
+
+// Compose bind-mounts a file secret with its owner and mode on the host
+// (uid, gid and mode in the service's secrets apply to swarm only). One
+// written 0600 (umask 077, a secrets tool) is unreadable to pagerd, uid
+// 65532 in the container: pagerd refuses to start and says which file,
+// who it runs as and what to run; after the README's chmod 0444 it reads
+// them. Run as uid 65532 when the test runs as root (root reads any file),
+// else with the files made unreadable to the test's own user.
+func TestComposeSecretFilesUnreadableToPagerd(t *testing.T) {
+	p := loadCompose(t)
+	pd, _ := p.GetService("pagerd")
+	// Not t.TempDir: its parent is open to the test's user only.
+	root, err := os.MkdirTemp("", "pagerd-compose-secrets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(root) })
+	secrets := filepath.Join(root, "secrets")
+	if err := os.Mkdir(secrets, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mode := os.FileMode(0o600)
+	var cred *syscall.Credential
+	if os.Getuid() == 0 {
+		cred = &syscall.Credential{Uid: 65532, Gid: 65532}
+	} else {
+		mode = 0
+	}
+	var files []string
+	for _, sec := range pd.Secrets {
+		b, err := os.ReadFile(p.Secrets[sec.Source].File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(secrets, sec.Source)
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(f, mode); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	b, err := os.ReadFile(filepath.Join(p.WorkingDir, "pagerd.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(root, "pagerd.yaml")
+	if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(string(b), "/run/secrets/", secrets+"/")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(root, "pagerd")
+	exe, err := os.ReadFile(pagerdBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, exe, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("serve", "--config", cfg, "--listen", freeAddr(t), "--data-dir", filepath.Join(root, "data"))
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("pagerd serve with secret files it cannot read: %v, want exit 1:\n%s", err, out)
+	}
+	for _, f := range files {
+		if !strings.Contains(out, "open "+f+": permission denied: pagerd runs as uid ") || !strings.Contains(out, "chmod 0444") {
+			t.Errorf("pagerd serve does not say it cannot read %s, as whom, and what to run:\n%s", f, out)
+		}
+	}
+	// The README's step.
+	for _, f := range files {
+		if err := os.Chmod(f, 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := run("check-config", cfg); err != nil || strings.Contains(out, "secret file") {
+		t.Fatalf("pagerd check-config after chmod 0444: %v\n%s", err, out)
 	}
 }

@@ -77,7 +77,7 @@ func TestReadmeInstall(t *testing.T) {
 			func(t *testing.T, m []string) { kustomize(t, m[1]) }},
 		{"systemd", regexp.MustCompile(`^sudo install -m 0644 (deploy/systemd/pagerd\.service) /etc/systemd/system/ && sudo systemctl enable --now pagerd$`),
 			func(t *testing.T, m []string) {}},
-		{"compose", regexp.MustCompile(`^docker compose -f (deploy/compose/compose\.yaml) up -d$`),
+		{"compose", regexp.MustCompile(`^chmod 0444 deploy/compose/secrets/\* && docker compose -f (deploy/compose/compose\.yaml) up -d$`),
 			func(t *testing.T, m []string) { loadCompose(t) }},
 	}
 	found := map[string]bool{}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -305,6 +306,94 @@ func TestHelmRefusesInternalRedisPasswordWithControlCharacter(t *testing.T) {
 	_, err := renderOpts(t, release, []string{"examples/redis.yaml"}, values.Options{LiteralValues: []string{"redis.internal.password=a\nb"}})
 	if err == nil || !strings.Contains(err.Error(), "/redis/internal/password") {
 		t.Fatalf("render: %v, want the schema to refuse the password", err)
+	}
+}
+
+// With redis.internal.existingSecret the chart renders the same objects
+// every time and no password: a render without the cluster (helm
+// template, Argo CD), where the generated password's lookup finds nothing,
+// would otherwise make a new password at every render, a diff that never
+// settles and Redis and pagerd restarted at every sync. Redis and pagerd's
+// init container take the password from the Secret at start: run here with
+// the pods' commands, on a password with URL and shell characters.
+func TestHelmInternalRedisExistingSecret(t *testing.T) {
+	set := []string{"redis.internal.existingSecret=my-redis"}
+	objs := mustRender(t, []string{"examples/redis.yaml"}, set...)
+	if again := mustRender(t, []string{"examples/redis.yaml"}, set...); !reflect.DeepEqual(objs, again) {
+		t.Fatal("two renders with redis.internal.existingSecret differ")
+	}
+	want := "ConfigMap/pagerd Deployment/pagerd NetworkPolicy/pagerd NetworkPolicy/pagerd-redis PodDisruptionBudget/pagerd " +
+		"Secret/pagerd-redis Secret/pagerd-secrets Service/pagerd Service/pagerd-redis ServiceAccount/pagerd " +
+		"ServiceMonitor/pagerd StatefulSet/pagerd-redis"
+	if got := strings.Join(objs.names(), " "); got != want {
+		t.Fatalf("objects:\n%s\nwant:\n%s", got, want)
+	}
+	sec := objs.get("Secret", "pagerd-redis").(*corev1.Secret)
+	if _, ok := sec.Data["password"]; ok || strings.Contains(string(sec.Data["redis.conf"]), "requirepass") {
+		t.Fatalf("the chart rendered a password: %q", sec.Data)
+	}
+	if _, err := render(t, []string{"examples/redis.yaml"}, append(set, "redis.internal.password=x")...); err == nil ||
+		!strings.Contains(err.Error(), "set redis.internal.password or redis.internal.existingSecret, not both") {
+		t.Errorf("both a password and an existing Secret: %v", err)
+	}
+
+	const pw = `p@ss w:rd/50%+#?"x'\\end $(id)`
+	ss := objs.get("StatefulSet", "pagerd-redis").(*appsv1.StatefulSet)
+	rc := ss.Spec.Template.Spec.Containers[0]
+	if len(rc.Env) != 1 || rc.Env[0].ValueFrom.SecretKeyRef.Name != "my-redis" || rc.Env[0].ValueFrom.SecretKeyRef.Key != "password" {
+		t.Fatalf("Redis does not take its password from my-redis: %+v", rc.Env)
+	}
+	dir := t.TempDir()
+	port := strings.TrimPrefix(freeAddr(t), "127.0.0.1:")
+	conf := strings.NewReplacer("port 6379", "port "+port, "dir /data", "dir "+dir).Replace(string(sec.Data["redis.conf"])) + "bind 127.0.0.1\n"
+	if err := os.WriteFile(filepath.Join(dir, "redis.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	redisArgs := append(slices.Clone(rc.Command[1:]), rc.Args...)
+	for i, a := range redisArgs {
+		redisArgs[i] = strings.ReplaceAll(a, "/etc/redis/redis.conf", filepath.Join(dir, "redis.conf"))
+	}
+	redisLogs := &syncBuffer{}
+	rs := exec.Command(rc.Command[0], redisArgs...)
+	rs.Env = append(os.Environ(), rc.Env[0].Name+"="+pw)
+	rs.Stdout, rs.Stderr = redisLogs, redisLogs
+	if err := rs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rs.Process.Kill(); _ = rs.Wait() })
+	waitLog(t, redisLogs, "Ready to accept connections")
+	if out, err := exec.Command("redis-cli", "-p", port, "ping").CombinedOutput(); err != nil || !strings.Contains(string(out), "NOAUTH") {
+		t.Fatalf("Redis answers without the password: %v %s", err, out)
+	}
+
+	d := objs.get("Deployment", "pagerd").(*appsv1.Deployment)
+	checkHelmPod(t, d)
+	inits := d.Spec.Template.Spec.InitContainers
+	if len(inits) != 1 || len(inits[0].Env) != 1 || inits[0].Env[0].ValueFrom.SecretKeyRef.Name != "my-redis" {
+		t.Fatalf("pagerd's pod makes no URL from my-redis: %+v", inits)
+	}
+	args, rewrite := runChartConfig(t, objs, d)
+	ic := inits[0]
+	initArgs := append(slices.Clone(ic.Command[1:]), ic.Args...)
+	for i, a := range initArgs {
+		initArgs[i] = strings.NewReplacer("/etc/pagerd/redis/url", rewrite("/etc/pagerd/redis/url"), "pagerd-redis:6379", "127.0.0.1:"+port).Replace(a)
+	}
+	ini := exec.Command(ic.Command[0], initArgs...)
+	ini.Env = append(os.Environ(), ic.Env[0].Name+"="+pw)
+	if out, err := ini.CombinedOutput(); err != nil {
+		t.Fatalf("the init container: %v\n%s", err, out)
+	}
+	args, addr := asDeployed(t, args, false)
+	logs := &syncBuffer{}
+	cmd := exec.Command(pagerdBin, args...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitReady(t, addr, logs)
+	if !strings.Contains(logs.String(), `"msg":"store: redis"`) {
+		t.Fatalf("pagerd did not use Redis:\n%s", logs)
 	}
 }
 

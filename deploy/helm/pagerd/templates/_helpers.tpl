@@ -104,6 +104,9 @@ characters), so spaces, #, quotes and the like reach Redis as they are. */}}
 {{- fail "redis.internal.enabled needs store: redis" }}
 {{- end }}
 {{- end }}
+{{- if and .Values.redis.internal.existingSecret .Values.redis.internal.password }}
+{{- fail "set redis.internal.password or redis.internal.existingSecret, not both" }}
+{{- end }}
 {{- if and .Values.secrets .Values.existingSecret }}
 {{- fail "set secrets or existingSecret, not both" }}
 {{- end }}

@@ -42,12 +42,17 @@ func ParseURL(raw string) (*redis.UniversalOptions, error) {
 	// run, and the cluster client reloads its slot map for the next try.
 	o := &redis.UniversalOptions{ContextTimeoutEnabled: true, MaxRetries: -1, MaxRedirects: -1}
 	if at := strings.LastIndex(authority, "@"); at >= 0 {
-		userinfo, err := url.PathUnescape(authority[:at])
-		if err != nil {
+		// Split before unescaping: a password's %3A is a colon of the
+		// password, not the one between user and password.
+		user, pass, hasPass := strings.Cut(authority[:at], ":")
+		authority = authority[at+1:]
+		var err error
+		if user, err = url.PathUnescape(user); err != nil {
 			return nil, fmt.Errorf("redis url: bad user info")
 		}
-		authority = authority[at+1:]
-		user, pass, hasPass := strings.Cut(userinfo, ":")
+		if pass, err = url.PathUnescape(pass); err != nil {
+			return nil, fmt.Errorf("redis url: bad user info")
+		}
 		if hasPass {
 			o.Username, o.Password = user, pass
 		} else {

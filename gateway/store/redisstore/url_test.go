@@ -17,6 +17,10 @@ func TestParseURL(t *testing.T) {
 		{url: "redis://127.0.0.1:6379/0", addrs: []string{"127.0.0.1:6379"}},
 		{url: "redis://:s3cret@redis:6380/2", addrs: []string{"redis:6380"}, pass: "s3cret", db: 2},
 		{url: "rediss://app:pw@redis", addrs: []string{"redis:6379"}, user: "app", pass: "pw", tls: true},
+		// Escaped colons and at signs belong to the part they are in.
+		{url: "redis://p%3Ass@redis", addrs: []string{"redis:6379"}, pass: "p:ss"},
+		{url: "redis://:p%3As%40s%20w@redis", addrs: []string{"redis:6379"}, pass: "p:s@s w"},
+		{url: "redis://a%3Ab:c%3Ad@redis", addrs: []string{"redis:6379"}, user: "a:b", pass: "c:d"},
 		{url: "redis-sentinel://s1:26379,s2:26379/mymaster/1", addrs: []string{"s1:26379", "s2:26379"}, master: "mymaster", db: 1},
 		{url: "redis-cluster://a:7000,b:7001,c:7002", addrs: []string{"a:7000", "b:7001", "c:7002"}, cluster: true},
 	}

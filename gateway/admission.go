@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagerd/pagerd/gateway/ingest"
-	"github.com/pagerd/pagerd/gateway/store"
 )
 
 // Admission keeps an overloaded daemon serving at capacity. Past it, every
@@ -74,11 +73,7 @@ import (
 // fills the slots with its own alerts and is refused past them, a quiet
 // service's alert does not wait behind it. The reserve is small and
 // bounded, so many quiet senders at once (an outage seen by every service)
-// fall back on the limit as before. A quiet sender's alert is also marked
-// for the embedded store to write ahead of the alerts queued for its
-// commits (store.WithQuietSender), as many at once as the reserve has
-// slots: with a slot of its own it still waited behind the flood's writes
-// in the store.
+// fall back on the limit as before.
 type admission struct {
 	next     http.Handler
 	slots    chan struct{}
@@ -124,10 +119,6 @@ type admission struct {
 	// configs in use since the start).
 	reserve chan struct{}
 	senders sync.Map
-	// ahead counts the alerts of quiet senders in flight that the
-	// embedded store writes ahead of the queued ones
-	// (store.WithQuietSender), at most reserveOf the slots at once.
-	ahead atomic.Int64
 
 	queued  atomic.Int64
 	streak  atomic.Int64 // refusals since the last calm
@@ -304,12 +295,6 @@ func (a *admission) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.inflight.Add(-1)
 			<-a.slots
 		}()
-	}
-	if quiet {
-		if n := a.ahead.Add(1); n <= int64(cap(a.reserve)) {
-			r = r.WithContext(store.WithQuietSender(r.Context()))
-		}
-		defer a.ahead.Add(-1)
 	}
 	a.active.Inc()
 	defer a.active.Dec()

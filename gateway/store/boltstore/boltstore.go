@@ -689,11 +689,7 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	}
 	var id string
 	var out store.Outcome
-	l := intakeLane
-	if store.QuietSender(ctx) {
-		l = urgentLane // a quiet sender's alert: not behind a flood's
-	}
-	err = s.updateIn(ctx, l, func(tx *bbolt.Tx) error {
+	err = s.updateIn(ctx, intakeLane, func(tx *bbolt.Tx) error {
 		var err error
 		id, out, err = triggerTx(tx, inc, w, rep, entries)
 		return err

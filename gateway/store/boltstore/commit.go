@@ -52,11 +52,9 @@ import (
 // batch, and a page to someone outside the flood went out 170–380 ms late
 // in the load run's flood (every alert of his answered within 31 ms).
 // So alerts (Trigger) go in the intake lane and every other write in the
-// urgent lane, and so does the alert of a sender that had nothing else in
-// flight (store.WithQuietSender; at most the intake's reserved slots at
-// once), which would otherwise wait behind another's flood. A batch takes
-// the urgent writes first, and once it has run minIntake alerts' writes,
-// an urgent write that arrives stops it taking more: the urgent writes run next in the same transaction, the alerts not
+// urgent lane: a batch takes the urgent writes first, and once it has run
+// minIntake alerts' writes, an urgent write that arrives stops it taking
+// more: the urgent writes run next in the same transaction, the alerts not
 // yet run wait for the next batch, first. An urgent write waits for at
 // most minIntake alerts' writes (about 100 µs each in the flood) and a
 // commit. Alerts go in every batch (room for minIntake of them is kept),

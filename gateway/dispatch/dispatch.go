@@ -698,6 +698,10 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 	// took it out) does not fire it again, yet records its pages, and
 	// records why they went out with them.
 	carried := map[string][]policy.Action{}
+	// takenBack are the storm-counted steps this claim's firings took out
+	// and took back from their windows (stormStepsTakenOut): once, however
+	// many times a conflict has the claim fire them again.
+	var takenBack map[string]bool
 	// carry keeps, for a retry, what each firing whose pages are to be
 	// recorded (order) did besides paging.
 	carry := func(fired map[string][]policy.Action, order []string) {
@@ -817,11 +821,13 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		// aliased are roots whose pages a step of the fresh state stands
 		// for (sentSteps): the write that armed it said why it paged.
 		aliased := map[string]bool{}
+		firedSteps := map[string]bool{} // the steps fired this try: their pages say what became of them
 		for {
 			dl, ok := st.Next()
 			if !ok || dl.At.After(now) {
 				break
 			}
+			firedSteps[dl.ID] = true
 			ev := policy.Event{Kind: policy.EventDeadline, Deadline: dl.ID}
 			if dl.Kind == policy.DeadlineMaintenance && d.o.Maintenance != nil {
 				ev.Then = d.o.Maintenance(ctx, inc, now)
@@ -861,6 +867,18 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 			}
 		}
 		entries, acted = carriedOver(carried, inc.State, entries, acted, aliased)
+		// Taken back before the pages are let out: the page that replaced
+		// the step (the new level's, to the same person) is one of them.
+		for _, dl := range stormStepsTakenOut(inc.State.Pending, st.Pending, firedSteps) {
+			if _, went := sentSteps[dl.ID]; went || takenBack[dl.ID] {
+				continue // its page went out before a conflict, or it is taken back already
+			}
+			if takenBack == nil {
+				takenBack = map[string]bool{}
+			}
+			takenBack[dl.ID] = true
+			d.unsent(ctx, dl.User, dl.Channel, store.HeldPage{Incident: inc.ID, Rank: dl.StormRank}, dl.StormEnd, dl.StormAfter)
+		}
 		if len(pages) > 0 && d.pastSendBy(ctx, sendBy) {
 			return d.leaveToRunOut(ctx, c, sendBy)
 		}
@@ -987,6 +1005,25 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		}
 	}
 	return errors.New("the incident kept changing under the dispatcher")
+}
+
+// stormStepsTakenOut are the steps of before, pages a storm let out at
+// once and counted as sent that the rate limit sent back to their turn
+// (policy.Deadline.StormEnd), which the firings that made after took out
+// without firing them: an escalation that started the person's ladder
+// again, say. Their pages never go out; counted, they held a page after
+// them (the new ladder's first, often) to the window's end, as
+// incident.Service takes back those its writes take out.
+func stormStepsTakenOut(before, after []policy.Deadline, fired map[string]bool) []policy.Deadline {
+	var taken []policy.Deadline
+	for _, dl := range before {
+		if dl.Kind != policy.DeadlineNotify || !dl.Admitted || dl.StormEnd.IsZero() || fired[dl.ID] ||
+			slices.ContainsFunc(after, func(a policy.Deadline) bool { return a.ID == dl.ID }) {
+			continue
+		}
+		taken = append(taken, dl)
+	}
+	return taken
 }
 
 // pageKey names the page action a of the step deadline fired, so that

@@ -83,6 +83,13 @@ type Deadline struct {
 	StormRank  int       `json:"storm_rank,omitempty"`
 }
 
+// CountedByStorm says whether d is a page step a storm let out at once and
+// counted as sent, which the rate limit sent back to its turn (StormEnd):
+// taken out without being sent, it is to be taken back from that window.
+func (d Deadline) CountedByStorm() bool {
+	return d.Kind == DeadlineNotify && d.Admitted && !d.StormEnd.IsZero()
+}
+
 // Incident is everything the escalation machine needs to decide what comes
 // next. It is plain data, so the store can persist it as it is.
 type Incident struct {

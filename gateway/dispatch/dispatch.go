@@ -821,13 +821,20 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		// aliased are roots whose pages a step of the fresh state stands
 		// for (sentSteps): the write that armed it said why it paged.
 		aliased := map[string]bool{}
-		firedSteps := map[string]bool{} // the steps fired this try: their pages say what became of them
+		// The steps fired this try (their pages say what became of
+		// them), kept only when a step may be one a storm counted.
+		var firedSteps map[string]bool
+		if slices.ContainsFunc(inc.State.Pending, policy.Deadline.CountedByStorm) {
+			firedSteps = map[string]bool{}
+		}
 		for {
 			dl, ok := st.Next()
 			if !ok || dl.At.After(now) {
 				break
 			}
-			firedSteps[dl.ID] = true
+			if firedSteps != nil {
+				firedSteps[dl.ID] = true
+			}
 			ev := policy.Event{Kind: policy.EventDeadline, Deadline: dl.ID}
 			if dl.Kind == policy.DeadlineMaintenance && d.o.Maintenance != nil {
 				ev.Then = d.o.Maintenance(ctx, inc, now)
@@ -1015,9 +1022,12 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 // them (the new ladder's first, often) to the window's end, as
 // incident.Service takes back those its writes take out.
 func stormStepsTakenOut(before, after []policy.Deadline, fired map[string]bool) []policy.Deadline {
+	if fired == nil {
+		return nil // no step of before is one (work)
+	}
 	var taken []policy.Deadline
 	for _, dl := range before {
-		if dl.Kind != policy.DeadlineNotify || !dl.Admitted || dl.StormEnd.IsZero() || fired[dl.ID] ||
+		if !dl.CountedByStorm() || fired[dl.ID] ||
 			slices.ContainsFunc(after, func(a policy.Deadline) bool { return a.ID == dl.ID }) {
 			continue
 		}

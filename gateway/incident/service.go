@@ -136,7 +136,7 @@ func (s *Service) update(ctx context.Context, id string, first *store.Incident, 
 			}
 		}
 		var before []policy.Deadline // kept only when a write may take back a storm's count
-		if slices.ContainsFunc(inc.State.Pending, countedByStorm) {
+		if slices.ContainsFunc(inc.State.Pending, policy.Deadline.CountedByStorm) {
 			before = slices.Clone(inc.State.Pending)
 		}
 		tl, write, err := change(inc)
@@ -164,7 +164,7 @@ func (s *Service) update(ctx context.Context, id string, first *store.Incident, 
 // logged: the page counts.
 func (s *Service) unsentSteps(ctx context.Context, id string, before, after []policy.Deadline) {
 	for _, d := range before {
-		if !countedByStorm(d) || slices.ContainsFunc(after, func(a policy.Deadline) bool { return a.ID == d.ID }) {
+		if !d.CountedByStorm() || slices.ContainsFunc(after, func(a policy.Deadline) bool { return a.ID == d.ID }) {
 			continue
 		}
 		if err := s.o.Store.Unsent(ctx, store.StormKey(d.User, d.Channel), d.StormRank, d.StormEnd, d.StormAfter); err != nil {
@@ -172,12 +172,6 @@ func (s *Service) unsentSteps(ctx context.Context, id string, before, after []po
 				"incident", id, "user", d.User, "channel", d.Channel, "err", err)
 		}
 	}
-}
-
-// countedByStorm says whether d is a page step a storm let out at once and
-// counted as sent, which the rate limit sent back to its turn.
-func countedByStorm(d policy.Deadline) bool {
-	return d.Kind == policy.DeadlineNotify && d.Admitted && !d.StormEnd.IsZero()
 }
 
 // Apply runs an event through the escalation machine against the stored

@@ -201,6 +201,9 @@ func (s *Server) alertmanager(c echo.Context) error {
 	}
 	groups := msg.Groups(byFingerprint)
 	var ended *ingest.Ended // read at the first resolve
+	// withheld: the incidents whose resolve this notification withheld
+	// (noted already), which the group's sweep below must leave open too.
+	withheld := map[string]bool{}
 	overflow := false
 	for _, g := range groups {
 		overflow = overflow || g.Overflow
@@ -290,6 +293,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 				}
 				continue
 			}
+			withheld[id] = true
 			next := ". Alertmanager sends the resolve of that firing when it ends, and that one resolves the incident; " +
 				"set alertmanager_url on the service for pagerd to ask Alertmanager meanwhile"
 			if u := svc.AlertmanagerAPI(); u != "" {
@@ -369,10 +373,32 @@ func (s *Server) alertmanager(c echo.Context) error {
 		// Alertmanager then drops from the group unnamed. The scan of
 		// the service's open incidents is made for those groups only,
 		// not at every group's resolve (in a storm, thousands).
+		//
+		// The notification may be stale (from the other Alertmanager of
+		// a cluster, or a retry): an incident whose recorded firing
+		// alert started after the group resolved was opened or repeated
+		// by a newer firing notification, after which Alertmanager sends
+		// nothing of the group for hours. It stays open, as a stale
+		// resolve by name does (its details, read with the listing, tell
+		// without another read).
+		if ended == nil {
+			ended = msg.Ended()
+		}
+		type firedAfter struct {
+			inc   *store.Incident
+			alert string
+		}
+		var newer []firedAfter
 		prefix, at := msg.AlertKeyPrefix(), s.o.Now().UTC().Truncate(time.Millisecond)
 		ids, err := s.o.Incidents.ResolveEachOpen(ctx, svc, func(inc *store.Incident) bool {
-			_, ok := ingest.FingerprintOfKey(inc.DedupKey, prefix)
-			return ok && inc.Source == "alertmanager"
+			if _, ok := ingest.FingerprintOfKey(inc.DedupKey, prefix); !ok || inc.Source != "alertmanager" || withheld[inc.ID] {
+				return false
+			}
+			if alert := ended.FiredAfter(inc.Details); alert != "" {
+				newer = append(newer, firedAfter{inc, alert})
+				return false
+			}
+			return true
 		}, "alertmanager", func(*store.Incident) store.Entry {
 			return store.Entry{At: at, Type: "resolve_group", Actor: "pagerd",
 				Detail: "Alertmanager sent the group as resolved, leaving no alert out: none of its alerts fires any more, this one included, " +
@@ -382,6 +408,27 @@ func (s *Server) alertmanager(c echo.Context) error {
 		resolved = append(resolved, ids...)
 		if err != nil {
 			return partly(err)
+		}
+		next := ". Alertmanager sends the resolve of that firing when it ends, and that one resolves the incident; " +
+			"set alertmanager_url on the service for pagerd to ask Alertmanager meanwhile"
+		if u := svc.AlertmanagerAPI(); u != "" {
+			next = ". pagerd asks Alertmanager at " + policy.ShownURL(u) + " whether the incident's alert still fires " +
+				"(neither silenced nor inhibited), and resolves the incident when it does not"
+		}
+		for _, n := range newer {
+			if err := s.o.Incidents.Note(ctx, n.inc.ID, store.Entry{At: at, Type: "resolve_withheld", Actor: "pagerd",
+				Detail: "Alertmanager sent the group as resolved, but the incident's alert " + n.alert + " fired again after the group resolved: " +
+					"the notification is older than the firing one pagerd received before it (from another Alertmanager of a cluster, or a retry), " +
+					"so the incident stays open" + next}); err != nil {
+				return partly(err)
+			}
+			noted = true
+			asking, err := s.o.Withheld.Stale(ctx, svc, n.inc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, true)
+			if err != nil {
+				return partly(err)
+			}
+			s.log.Warn("resolve withheld: the group's resolved notification is older than a firing one of an alert it does not resolve by name", "incident", n.inc.ID,
+				"service", svc.Name, "newer", n.alert, "asking_alertmanager", asking)
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "success", "incidents": ids, "resolved": resolved})

@@ -19,6 +19,10 @@ type Ended struct {
 	// all says the notification lists every alert of its group:
 	// Alertmanager left none out (max_alerts) and pagerd read them all.
 	all bool
+	// latest is the latest end the notification gives any of the alerts
+	// it reports resolved (endsAt; startsAt without one), zero when it
+	// gives none.
+	latest time.Time
 }
 
 type endedAlert struct{ startsAt, endsAt time.Time }
@@ -37,7 +41,24 @@ func (m *Message) Ended() *Ended {
 		}
 		e.alerts[fp] = endedAlert{startsAt: a.StartsAt, endsAt: a.EndsAt}
 	}
+	for _, a := range e.alerts {
+		if end := a.end(); end.After(e.latest) {
+			e.latest = end
+		}
+	}
 	return e
+}
+
+// end is the time the notification says the alert ended: its endsAt, its
+// startsAt when a sender gives no endsAt, zero when it gives neither.
+func (a endedAlert) end() time.Time {
+	if formatTime(a.endsAt) != "" {
+		return a.endsAt
+	}
+	if formatTime(a.startsAt) != "" {
+		return a.startsAt
+	}
+	return time.Time{}
 }
 
 // Uncovered is what a resolve leaves uncovered of the firing alerts an
@@ -120,6 +141,40 @@ func (e *Ended) Uncovered(details json.RawMessage) Uncovered {
 		return u
 	}
 	return u
+}
+
+// FiredAfter is, for the group's last resolve that resolves the open
+// incidents of the group it does not name (those pagerd did not read of
+// it, or that max_alerts left out), the recorded firing alert of an open
+// incident's details that started after that resolve: after the end the
+// notification gives it, when it names it, else after the latest end it
+// gives any of its alerts. Such an alert fired again after the group
+// resolved, in a firing notification received before this stale one
+// (from another Alertmanager of a cluster, or a retry), and its incident
+// must stay open. It returns the alert's name and those times for the
+// incident's timeline, or "" when there is none or times to compare are
+// missing.
+func (e *Ended) FiredAfter(details json.RawMessage) string {
+	var d recordedDetails
+	if len(details) == 0 || json.Unmarshal(details, &d) != nil || d.Source != "alertmanager" {
+		return ""
+	}
+	for _, a := range d.Alerts {
+		if a.Status != StatusFiring {
+			continue
+		}
+		end, which := e.latest, "the latest end this notification gives any alert of the group"
+		if ended, ok := e.alerts[a.Fingerprint]; ok {
+			end, which = ended.end(), "the end this notification gives it"
+		}
+		started, err := time.Parse(time.RFC3339Nano, a.StartsAt)
+		if err != nil || formatTime(end) == "" || !started.After(end) {
+			continue
+		}
+		return fmt.Sprintf("%s (started %s, after %s, %s)", recordedName(a.Labels, a.Fingerprint),
+			started.UTC().Format(time.RFC3339), which, end.UTC().Format(time.RFC3339))
+	}
+	return ""
 }
 
 // recordedName names a recorded alert for people: its alertname (and

@@ -1,0 +1,75 @@
+package gateway
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestStaleLastResolveOfAGroupThatHadAlertsLeftOutLeavesANewerFiringOpen:
+// in fingerprint mode, api-2 was left out by max_alerts (the group had an
+// overflow incident), so the group's last resolve (nothing left out)
+// resolves every open incident of the group. Of two Alertmanagers in a
+// cluster, one delivers that resolve (api-0 and api-1 ended at 06:04)
+// after the other delivered api-3 firing since 06:09 and api-4 firing
+// again since 06:09. The resolve swept api-3's incident, which it does
+// not name, and api-4's, whose resolve by name was withheld as stale,
+// while both fired: Alertmanager sends nothing more of the group until
+// its repeat_interval, and nobody was paged. Both now stay open with a
+// resolve_withheld entry, keep paging, and api-2's incident, which
+// started before the group resolved, is still resolved with it.
+func TestStaleLastResolveOfAGroupThatHadAlertsLeftOutLeavesANewerFiringOpen(t *testing.T) {
+	t0 := fixedNow.Add(-10 * time.Minute)
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withConfig(noStorm), withStore(open(t)))
+			post := func(body string) {
+				t.Helper()
+				if r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+batchKey); r.code != 200 {
+					t.Fatalf("%d %s", r.code, r.body)
+				}
+			}
+			leftOut := func(body string) string {
+				return strings.Replace(body, `"truncatedAlerts":0`, `"truncatedAlerts":1`, 1)
+			}
+			post(amEpisodes("firing", amEpisode{"api-1", "firing", t0, time.Time{}}, amEpisode{"api-2", "firing", t0, time.Time{}},
+				amEpisode{"api-4", "firing", t0, time.Time{}}))
+			post(leftOut(amEpisodes("firing", amEpisode{"api-0", "firing", t0, time.Time{}}, amEpisode{"api-1", "firing", t0, time.Time{}},
+				amEpisode{"api-4", "firing", t0, time.Time{}})))
+			post(amEpisodes("firing", amEpisode{"api-3", "firing", t0.Add(9 * time.Minute), time.Time{}},
+				amEpisode{"api-4", "firing", t0.Add(9 * time.Minute), time.Time{}}))
+			post(amEpisodes("resolved", amEpisode{"api-0", "resolved", t0, t0.Add(4 * time.Minute)},
+				amEpisode{"api-1", "resolved", t0, t0.Add(4 * time.Minute)}, amEpisode{"api-4", "resolved", t0, t0.Add(4 * time.Minute)}))
+			byInstance := map[string]string{}
+			for _, v := range h.list("?service=batch") {
+				for _, inst := range []string{"api-0", "api-1", "api-2", "api-3", "api-4"} {
+					if strings.HasSuffix(v.DedupKey, "fp-"+inst) {
+						byInstance[inst] = v.ID
+					}
+				}
+			}
+			if len(byInstance) != 5 {
+				t.Fatalf("incidents by instance %v, want api-0 to api-4", byInstance)
+			}
+			start := h.clock.Now()
+			h.runUntil(start.Add(3 * time.Minute))
+			for _, inst := range []string{"api-3", "api-4"} {
+				v := h.incident(byInstance[inst])
+				if v.Status != "triggered" {
+					t.Fatalf("%s fires since after the group's stale resolve: %s, want triggered; timeline %+v", inst, v.Status, v.Timeline)
+				}
+				if types := entryCounts(v); types["resolve_withheld"] != 1 || types["resolve_group"] != 0 {
+					t.Fatalf("%s timeline %+v: want one resolve_withheld and no resolve_group", inst, v.Timeline)
+				}
+			}
+			if len(h.rec.lines(start)) == 0 {
+				t.Fatalf("the open incidents paged nobody")
+			}
+			for _, inst := range []string{"api-0", "api-1", "api-2"} {
+				if v := h.incident(byInstance[inst]); v.Status != "resolved" {
+					t.Fatalf("%s ended before the group resolved: %s, want resolved; timeline %+v", inst, v.Status, v.Timeline)
+				}
+			}
+		})
+	}
+}

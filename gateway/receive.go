@@ -204,6 +204,11 @@ func (s *Server) alertmanager(c echo.Context) error {
 	// withheld: the incidents whose resolve this notification withheld
 	// (noted already), which the group's sweep below must leave open too.
 	withheld := map[string]bool{}
+	// olderThan names an alert this notification says ended before a
+	// firing notification received before it said it fired again: the
+	// notification is stale, and that it left nothing out is no longer
+	// true of the group.
+	olderThan := ""
 	overflow := false
 	for _, g := range groups {
 		overflow = overflow || g.Overflow
@@ -294,6 +299,9 @@ func (s *Server) alertmanager(c echo.Context) error {
 				continue
 			}
 			withheld[id] = true
+			if olderThan == "" {
+				olderThan = uncovered.Newer
+			}
 			next := ". Alertmanager sends the resolve of that firing when it ends, and that one resolves the incident; " +
 				"set alertmanager_url on the service for pagerd to ask Alertmanager meanwhile"
 			if u := svc.AlertmanagerAPI(); u != "" {
@@ -349,12 +357,39 @@ func (s *Server) alertmanager(c echo.Context) error {
 		// No firing alert is over the cap, unread or left out by
 		// Alertmanager any more: the group's overflow incident, if it
 		// has one open, is over.
-		id, had, err := s.o.Incidents.ResolveIfOpenOrHad(ctx, svc, msg.OverflowDedupKey(), "alertmanager", "alertmanager")
+		// Unless the notification is older than the firing one that
+		// opened or repeated the overflow incident (from the other
+		// Alertmanager of a cluster, or a retry): the alerts left out
+		// then may fire, and Alertmanager sends nothing more of the
+		// group until it changes.
+		var why string
+		id, had, kept, err := s.o.Incidents.ResolveIfOpenOrHad(ctx, svc, msg.OverflowDedupKey(), "alertmanager", "alertmanager", func(inc *store.Incident) bool {
+			why = olderThan
+			if why == "" {
+				if ended == nil {
+					ended = msg.Ended()
+				}
+				why = ended.Uncovered(inc.Details).Newer
+			}
+			return why != ""
+		})
 		if err != nil {
 			return partly(err)
 		}
-		if id != "" {
+		if kept == nil && id != "" {
 			resolved = append(resolved, id)
+		}
+		if kept != nil {
+			if err := s.o.Incidents.Note(ctx, id, store.Entry{At: s.o.Now().UTC().Truncate(time.Millisecond), Type: "resolve_withheld", Actor: "pagerd",
+				Detail: "Alertmanager sent the group with no alert left out, but this notification is older than a firing one pagerd received before it " +
+					"(from another Alertmanager of a cluster, or a retry), as its alert " + why + " shows. " +
+					"The alerts left out of the newer one may still fire, so the incident that holds them stays open; the group's next notification " +
+					"that leaves nothing out resolves it"}); err != nil {
+				return partly(err)
+			}
+			noted = true
+			s.log.Warn("resolve withheld: a notification that left nothing out is older than the firing one that opened the group's overflow incident", "incident", id,
+				"service", svc.Name, "newer", why)
 		}
 		// Resolved already (by an earlier notification of the group
 		// that left nothing out, by hand, or by this one before a

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,108 @@ func TestStaleLastResolveOfAGroupThatHadAlertsLeftOutLeavesANewerFiringOpen(t *t
 				if v := h.incident(byInstance[inst]); v.Status != "resolved" {
 					t.Fatalf("%s ended before the group resolved: %s, want resolved; timeline %+v", inst, v.Status, v.Timeline)
 				}
+			}
+		})
+	}
+}
+
+// TestStaleNotificationThatLeftNothingOutKeepsTheOverflowIncidentOpen: in
+// fingerprint mode, one Alertmanager of a cluster sends api-1 resolved
+// (ended 06:04) and api-2 firing, nothing left out; the other then sends
+// api-1 firing again since 06:09 and api-2, leaving an alert out
+// (max_alerts), which opens the group's overflow incident. The first
+// notification, delivered last, resolved the overflow incident although
+// the alert left out may fire, and Alertmanager sends nothing more of the
+// group until it changes: nobody was paged for it. Now the overflow
+// incident stays open with a resolve_withheld entry and keeps paging, as
+// does api-1's; the group's next notification that leaves nothing out
+// resolves it.
+func TestStaleNotificationThatLeftNothingOutKeepsTheOverflowIncidentOpen(t *testing.T) {
+	t0 := fixedNow.Add(-10 * time.Minute)
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withConfig(noStorm), withStore(open(t)))
+			post := func(body string) {
+				t.Helper()
+				if r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+batchKey); r.code != 200 {
+					t.Fatalf("%d %s", r.code, r.body)
+				}
+			}
+			firing := amEpisode{"api-2", "firing", t0, time.Time{}}
+			post(amEpisodes("firing", amEpisode{"api-1", "firing", t0, time.Time{}}, firing))
+			post(strings.Replace(amEpisodes("firing", amEpisode{"api-1", "firing", t0.Add(9 * time.Minute), time.Time{}}, firing),
+				`"truncatedAlerts":0`, `"truncatedAlerts":1`, 1))
+			var overflow string
+			for _, v := range h.list("?service=batch") {
+				if strings.HasSuffix(v.DedupKey, "#overflow") {
+					overflow = v.ID
+				}
+			}
+			if overflow == "" {
+				t.Fatalf("no overflow incident: %+v", h.list("?service=batch"))
+			}
+			post(amEpisodes("firing", amEpisode{"api-1", "resolved", t0, t0.Add(4 * time.Minute)}, firing))
+			start := h.clock.Now()
+			h.runUntil(start.Add(3 * time.Minute))
+			v := h.incident(overflow)
+			if v.Status != "triggered" {
+				t.Fatalf("overflow incident after a notification older than the one that opened it: %s, want triggered; timeline %+v", v.Status, v.Timeline)
+			}
+			if types := entryCounts(v); types["resolve_withheld"] != 1 {
+				t.Fatalf("timeline %+v: want one resolve_withheld", v.Timeline)
+			}
+			if len(h.rec.lines(start)) == 0 {
+				t.Fatalf("the open incidents paged nobody")
+			}
+			post(amEpisodes("firing", amEpisode{"api-1", "firing", t0.Add(9 * time.Minute), time.Time{}}, firing))
+			if v := h.incident(overflow); v.Status != "resolved" {
+				t.Fatalf("overflow incident after the group's next notification that left nothing out: %s, want resolved; timeline %+v", v.Status, v.Timeline)
+			}
+		})
+	}
+}
+
+// TestStaleResolveOfAnAlertOverTheCapKeepsTheOverflowIncidentOpen: in
+// fingerprint mode, api-100, the 101st firing alert of a notification,
+// fires again since 06:09 and is held by the group's overflow incident
+// (100 incidents per notification). A notification older than that one,
+// with api-100 resolved at 06:04 and 100 alerts firing, has no alert over
+// the cap and resolved the overflow incident while api-100 fired. Now it
+// stays open with a resolve_withheld entry.
+func TestStaleResolveOfAnAlertOverTheCapKeepsTheOverflowIncidentOpen(t *testing.T) {
+	t0 := fixedNow.Add(-10 * time.Minute)
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withConfig(noStorm), withStore(open(t)))
+			post := func(body string) {
+				t.Helper()
+				if r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+batchKey); r.code != 200 {
+					t.Fatalf("%d %.300s", r.code, r.body)
+				}
+			}
+			alerts := make([]amEpisode, 101)
+			for i := range alerts {
+				alerts[i] = amEpisode{fmt.Sprintf("api-%03d", i), "firing", t0, time.Time{}}
+			}
+			alerts[100].start = t0.Add(9 * time.Minute)
+			post(amEpisodes("firing", alerts...))
+			var overflow string
+			for _, v := range h.list("?service=batch&limit=1000") {
+				if strings.HasSuffix(v.DedupKey, "#overflow") {
+					overflow = v.ID
+				}
+			}
+			if overflow == "" {
+				t.Fatal("no overflow incident")
+			}
+			alerts[100] = amEpisode{"api-100", "resolved", t0, t0.Add(4 * time.Minute)}
+			post(amEpisodes("firing", alerts...))
+			v := h.incident(overflow)
+			if v.Status != "triggered" {
+				t.Fatalf("overflow incident after a resolve of api-100 older than its firing: %s, want triggered; timeline %+v", v.Status, v.Timeline)
+			}
+			if types := entryCounts(v); types["resolve_withheld"] != 1 {
+				t.Fatalf("timeline %+v: want one resolve_withheld", v.Timeline)
 			}
 		})
 	}

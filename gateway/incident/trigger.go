@@ -439,26 +439,51 @@ func (s *Service) AcknowledgedByDedup(ctx context.Context, svc *policy.Service, 
 // alerts never have (a group's overflow incident): looking costs one read,
 // and the resolve uses what it read.
 func (s *Service) ResolveIfOpen(ctx context.Context, svc *policy.Service, dedupKey, source, actor string) (string, error) {
-	id, _, err := s.ResolveIfOpenOrHad(ctx, svc, dedupKey, source, actor)
+	id, _, _, err := s.ResolveIfOpenOrHad(ctx, svc, dedupKey, source, actor, nil)
 	return id, err
 }
 
 // ResolveIfOpenOrHad is ResolveIfOpen, and also says whether the service
 // has an incident with the dedup key at all, open or resolved, in the
-// same read.
-func (s *Service) ResolveIfOpenOrHad(ctx context.Context, svc *policy.Service, dedupKey, source, actor string) (id string, had bool, err error) {
+// same read. With keep, it is ResolveByDedupUnless: an open incident keep
+// says must stay open is not written, and is returned as kept (with its
+// id).
+func (s *Service) ResolveIfOpenOrHad(ctx context.Context, svc *policy.Service, dedupKey, source, actor string, keep func(*store.Incident) bool) (id string, had bool, kept *store.Incident, err error) {
 	inc, err := s.o.Store.FindByDedup(ctx, svc.Name, dedupKey)
 	if isNotFound(err) {
-		return "", false, nil
+		return "", false, nil, nil
 	}
 	if err != nil {
-		return "", false, err
+		return "", false, nil, err
 	}
 	if !inc.Open() {
-		return "", true, nil
+		return "", true, nil, nil
 	}
-	id, err = s.actOn(ctx, svc, inc, source, policy.Event{Kind: policy.EventResolve, Actor: actor}, "resolved")
-	return id, true, err
+	if keep == nil {
+		id, err = s.actOn(ctx, svc, inc, source, policy.Event{Kind: policy.EventResolve, Actor: actor}, "resolved")
+		return id, true, nil, err
+	}
+	g := func(inc *store.Incident) ([]store.Entry, bool, error) {
+		kept = nil
+		if inc.Open() && keep(inc) {
+			kept = inc
+			return nil, false, nil
+		}
+		inc.CheckRepeats = true
+		return nil, true, nil
+	}
+	_, _, err = s.applyGuarded(ctx, inc.ID, inc, policy.Event{Kind: policy.EventResolve, Actor: actor}, nil, g)
+	if isResolved(err) {
+		return "", true, nil, nil
+	}
+	if err != nil {
+		return "", true, nil, err
+	}
+	if kept != nil {
+		return kept.ID, true, kept, nil
+	}
+	s.m.alerts.WithLabelValues(source, svc.Name, "resolved").Inc()
+	return inc.ID, true, nil, nil
 }
 
 // ResolveUnlessRepeated resolves the service's incident id, as actor,

@@ -203,7 +203,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 	var ended *ingest.Ended // read at the first resolve
 	// withheld: the incidents whose resolve this notification withheld
 	// (noted already), which the group's sweep below must leave open too.
-	withheld := map[string]bool{}
+	var withheld map[string]bool // made at the first, not per webhook
 	// olderThan names an alert this notification says ended before a
 	// firing notification received before it said it fired again: the
 	// notification is stale, and that it left nothing out is no longer
@@ -297,6 +297,9 @@ func (s *Server) alertmanager(c echo.Context) error {
 					resolved = append(resolved, id)
 				}
 				continue
+			}
+			if withheld == nil {
+				withheld = map[string]bool{}
 			}
 			withheld[id] = true
 			if olderThan == "" {

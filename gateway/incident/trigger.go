@@ -274,16 +274,7 @@ func (s *Service) ResolveByDedupUnless(ctx context.Context, svc *policy.Service,
 	if inc == nil {
 		return "", nil, err
 	}
-	g := func(inc *store.Incident) ([]store.Entry, bool, error) {
-		kept = nil
-		if inc.Open() && keep(inc) {
-			kept = inc
-			return nil, false, nil
-		}
-		inc.CheckRepeats = true
-		return nil, true, nil
-	}
-	_, _, err = s.applyGuarded(ctx, inc.ID, inc, policy.Event{Kind: policy.EventResolve, Actor: actor}, nil, g)
+	kept, err = s.resolveUnless(ctx, inc, actor, keep)
 	if isResolved(err) {
 		err = nil
 	}
@@ -295,6 +286,26 @@ func (s *Service) ResolveByDedupUnless(ctx context.Context, svc *policy.Service,
 	}
 	s.m.alerts.WithLabelValues(source, svc.Name, "resolved").Inc()
 	return inc.ID, nil, nil
+}
+
+// resolveUnless resolves the open incident inc, as actor, unless keep,
+// asked about it as it is written, says it must stay open: then nothing is
+// written and kept is the incident as keep saw it. The write also checks
+// that the incident was not repeated since it was read (a repeat changes
+// its details, not its version), and keep is asked again on a fresh read
+// when it was.
+func (s *Service) resolveUnless(ctx context.Context, inc *store.Incident, actor string, keep func(*store.Incident) bool) (kept *store.Incident, err error) {
+	g := func(inc *store.Incident) ([]store.Entry, bool, error) {
+		kept = nil
+		if inc.Open() && keep(inc) {
+			kept = inc
+			return nil, false, nil
+		}
+		inc.CheckRepeats = true
+		return nil, true, nil
+	}
+	_, _, err = s.applyGuarded(ctx, inc.ID, inc, policy.Event{Kind: policy.EventResolve, Actor: actor}, nil, g)
+	return kept, err
 }
 
 // ActByDedup applies ev to the open incident of the service with the dedup
@@ -463,16 +474,7 @@ func (s *Service) ResolveIfOpenOrHad(ctx context.Context, svc *policy.Service, d
 		id, err = s.actOn(ctx, svc, inc, source, policy.Event{Kind: policy.EventResolve, Actor: actor}, "resolved")
 		return id, true, nil, err
 	}
-	g := func(inc *store.Incident) ([]store.Entry, bool, error) {
-		kept = nil
-		if inc.Open() && keep(inc) {
-			kept = inc
-			return nil, false, nil
-		}
-		inc.CheckRepeats = true
-		return nil, true, nil
-	}
-	_, _, err = s.applyGuarded(ctx, inc.ID, inc, policy.Event{Kind: policy.EventResolve, Actor: actor}, nil, g)
+	kept, err = s.resolveUnless(ctx, inc, actor, keep)
 	if isResolved(err) {
 		return "", true, nil, nil
 	}

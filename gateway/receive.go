@@ -305,12 +305,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 			if olderThan == "" {
 				olderThan = uncovered.Newer
 			}
-			next := ". Alertmanager sends the resolve of that firing when it ends, and that one resolves the incident; " +
-				"set alertmanager_url on the service for pagerd to ask Alertmanager meanwhile"
-			if u := svc.AlertmanagerAPI(); u != "" {
-				next = ". pagerd asks Alertmanager at " + policy.ShownURL(u) + " whether an alert of the group still fires " +
-					"(neither silenced nor inhibited), and resolves the incident when none does"
-			}
+			next := withheldNext(svc, "whether an alert of the group still fires (neither silenced nor inhibited), and resolves the incident when none does")
 			if err := s.o.Incidents.Note(ctx, id, store.Entry{At: s.o.Now().UTC().Truncate(time.Millisecond), Type: "resolve_withheld",
 				Actor: "pagerd", Detail: uncovered.Why() + next}); err != nil {
 				return partly(err)
@@ -447,12 +442,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 		if err != nil {
 			return partly(err)
 		}
-		next := ". Alertmanager sends the resolve of that firing when it ends, and that one resolves the incident; " +
-			"set alertmanager_url on the service for pagerd to ask Alertmanager meanwhile"
-		if u := svc.AlertmanagerAPI(); u != "" {
-			next = ". pagerd asks Alertmanager at " + policy.ShownURL(u) + " whether the incident's alert still fires " +
-				"(neither silenced nor inhibited), and resolves the incident when it does not"
-		}
+		next := withheldNext(svc, "whether the incident's alert still fires (neither silenced nor inhibited), and resolves the incident when it does not")
 		for _, n := range newer {
 			if err := s.o.Incidents.Note(ctx, n.inc.ID, store.Entry{At: at, Type: "resolve_withheld", Actor: "pagerd",
 				Detail: "Alertmanager sent the group as resolved, but the incident's alert " + n.alert + " fired again after the group resolved: " +
@@ -470,6 +460,17 @@ func (s *Server) alertmanager(c echo.Context) error {
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "success", "incidents": ids, "resolved": resolved})
+}
+
+// withheldNext ends a stale resolve's resolve_withheld entry with what
+// resolves the incident: with the service's Alertmanager URL, pagerd asks
+// it (asks: what and what then); without, the resolve of the newer firing.
+func withheldNext(svc *policy.Service, asks string) string {
+	if u := svc.AlertmanagerAPI(); u != "" {
+		return ". pagerd asks Alertmanager at " + policy.ShownURL(u) + " " + asks
+	}
+	return ". Alertmanager sends the resolve of that firing when it ends, and that one resolves the incident; " +
+		"set alertmanager_url on the service for pagerd to ask Alertmanager meanwhile"
 }
 
 // leftOutSummary is the summary of the incident opened for alerts a

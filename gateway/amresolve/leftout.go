@@ -130,20 +130,15 @@ func (c *Checker) RunLeftOut(ctx context.Context, j *store.Job) (*store.Job, err
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	id, outcome, err := c.o.Incidents.Trigger(ctx, cfg, incident.Alert{Service: svc, DedupKey: d.DedupKey, Source: "alertmanager", Actor: "alertmanager",
-		Labels: []map[string]string{d.Route}, LabelsIncomplete: true, Titles: []string{""}, Summary: d.Summary})
+	id, created, err := c.openLeftOut(ctx, cfg, incident.Alert{Service: svc, DedupKey: d.DedupKey, Summary: d.Summary}, d.Route, now,
+		fmt.Sprintf("Alertmanager sent this group as resolved but left alerts out of the notification (max_alerts on its receiver); asked, Alertmanager at %s lists %d alert(s) of the group active", shown, n))
 	if err != nil {
 		return nil, err
 	}
-	if outcome != store.Created {
+	if !created {
 		// Opened by a notification between the look and the trigger.
 		c.o.Logger.Info("alerts left out of a resolved notification: the group's incident was opened meanwhile; repeated", "incident", id, "service", d.Service)
 		return nil, nil
-	}
-	e := store.Entry{At: now.UTC().Truncate(time.Millisecond), Type: EntryLeftOutFiring, Actor: "pagerd",
-		Detail: fmt.Sprintf("Alertmanager sent this group as resolved but left alerts out of the notification (max_alerts on its receiver); asked, Alertmanager at %s lists %d alert(s) of the group active", shown, n)}
-	if err := c.o.Incidents.Note(ctx, id, e); err != nil {
-		return nil, store.PartlyStored(err)
 	}
 	c.o.Logger.Warn("alerts left out of a resolved notification fire: incident opened", "incident", id, "service", d.Service, "active", n, "alertmanager", shown)
 	if _, err := c.Withheld(ctx, svc, id, d.Group); err != nil {

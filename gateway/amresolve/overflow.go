@@ -134,19 +134,30 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 			"service", d.Service, "alertmanager", shown, "active", len(fps))
 		return nil, nil
 	}
-	id, outcome, err := c.o.Incidents.Trigger(ctx, cfg, incident.Alert{Service: svc, DedupKey: d.DedupKey, Source: "alertmanager", Actor: "alertmanager",
-		Labels: []map[string]string{d.Route}, LabelsIncomplete: true, Titles: []string{""}, Summary: d.Summary, Details: d.Details, Truncated: d.Truncated})
-	if err != nil {
-		return nil, err
-	}
-	if outcome != store.Created {
-		return nil, nil // open already: a repeat pages nobody
-	}
-	e := store.Entry{At: now.UTC().Truncate(time.Millisecond), Type: EntryLeftOutFiring, Actor: "pagerd", Detail: detail}
-	if err := c.o.Incidents.Note(ctx, id, e); err != nil {
-		return nil, store.PartlyStored(err)
+	id, created, err := c.openLeftOut(ctx, cfg, incident.Alert{Service: svc, DedupKey: d.DedupKey, Summary: d.Summary, Details: d.Details, Truncated: d.Truncated},
+		d.Route, now, detail)
+	if err != nil || !created {
+		return nil, err // open already: a repeat pages nobody
 	}
 	c.o.Logger.Warn("alerts left out by max_alerts fire with no incident of their own: the group's overflow incident opened", "incident", id, "service", d.Service,
 		"uncovered", len(uncovered), "alertmanager", shown)
 	return nil, nil
+}
+
+// openLeftOut opens the incident of alerts Alertmanager left out (a: its
+// service, dedup key, summary and details), routed on the group's common
+// labels, with a left_out_firing entry saying why (detail). created is
+// false for an incident open already, repeated: nothing is noted.
+func (c *Checker) openLeftOut(ctx context.Context, cfg *policy.Config, a incident.Alert, route map[string]string, now time.Time, detail string) (id string, created bool, err error) {
+	a.Source, a.Actor = "alertmanager", "alertmanager"
+	a.Labels, a.LabelsIncomplete, a.Titles = []map[string]string{route}, true, []string{""}
+	id, outcome, err := c.o.Incidents.Trigger(ctx, cfg, a)
+	if err != nil || outcome != store.Created {
+		return id, false, err
+	}
+	e := store.Entry{At: now.UTC().Truncate(time.Millisecond), Type: EntryLeftOutFiring, Actor: "pagerd", Detail: detail}
+	if err := c.o.Incidents.Note(ctx, id, e); err != nil {
+		return id, true, store.PartlyStored(err)
+	}
+	return id, true, nil
 }

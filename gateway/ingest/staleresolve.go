@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -93,13 +94,36 @@ func (u Uncovered) Why() string {
 
 // recordedDetails is the part of an incident's details Uncovered reads.
 type recordedDetails struct {
-	Source string `json:"source"`
-	Alerts []struct {
-		Status      string            `json:"status"`
-		Labels      map[string]string `json:"labels"`
-		StartsAt    string            `json:"starts_at"`
-		Fingerprint string            `json:"fingerprint"`
-	} `json:"alerts"`
+	Source string          `json:"source"`
+	Alerts []recordedAlert `json:"alerts"`
+}
+
+// recordedAlert is one alert of an incident's details.
+type recordedAlert struct {
+	Status      string            `json:"status"`
+	Labels      map[string]string `json:"labels"`
+	StartsAt    string            `json:"starts_at"`
+	Fingerprint string            `json:"fingerprint"`
+}
+
+// recordedFiring is the firing alerts an incident's details recorded;
+// none for details of no known shape.
+func recordedFiring(details json.RawMessage) []recordedAlert {
+	var d recordedDetails
+	if len(details) == 0 || json.Unmarshal(details, &d) != nil || d.Source != "alertmanager" {
+		return nil
+	}
+	return slices.DeleteFunc(d.Alerts, func(a recordedAlert) bool { return a.Status != StatusFiring })
+}
+
+// startedAfter says when a recorded alert started, if that is after end;
+// not when either time is missing.
+func (a recordedAlert) startedAfter(end time.Time) (time.Time, bool) {
+	started, err := time.Parse(time.RFC3339Nano, a.StartsAt)
+	if err != nil || formatTime(end) == "" || !started.After(end) {
+		return time.Time{}, false
+	}
+	return started, true
 }
 
 // Uncovered compares the firing alerts an open incident's details
@@ -112,15 +136,8 @@ type recordedDetails struct {
 // side does not carry are not compared, and details of no known shape
 // leave nothing uncovered.
 func (e *Ended) Uncovered(details json.RawMessage) Uncovered {
-	var d recordedDetails
-	if len(details) == 0 || json.Unmarshal(details, &d) != nil || d.Source != "alertmanager" {
-		return Uncovered{}
-	}
 	var u Uncovered
-	for _, a := range d.Alerts {
-		if a.Status != StatusFiring {
-			continue
-		}
+	for _, a := range recordedFiring(details) {
 		ended, ok := e.alerts[a.Fingerprint]
 		if !ok {
 			if e.all && u.Unlisted == "" {
@@ -128,12 +145,9 @@ func (e *Ended) Uncovered(details json.RawMessage) Uncovered {
 			}
 			continue
 		}
-		end := ended.endsAt
-		if formatTime(end) == "" {
-			end = ended.startsAt
-		}
-		started, err := time.Parse(time.RFC3339Nano, a.StartsAt)
-		if err != nil || formatTime(end) == "" || !started.After(end) {
+		end := ended.end()
+		started, ok := a.startedAfter(end)
+		if !ok {
 			continue
 		}
 		u.Newer = fmt.Sprintf("%s (started %s, after the end %s this notification gives it)",
@@ -155,20 +169,13 @@ func (e *Ended) Uncovered(details json.RawMessage) Uncovered {
 // incident's timeline, or "" when there is none or times to compare are
 // missing.
 func (e *Ended) FiredAfter(details json.RawMessage) string {
-	var d recordedDetails
-	if len(details) == 0 || json.Unmarshal(details, &d) != nil || d.Source != "alertmanager" {
-		return ""
-	}
-	for _, a := range d.Alerts {
-		if a.Status != StatusFiring {
-			continue
-		}
+	for _, a := range recordedFiring(details) {
 		end, which := e.latest, "the latest end this notification gives any alert of the group"
 		if ended, ok := e.alerts[a.Fingerprint]; ok {
 			end, which = ended.end(), "the end this notification gives it"
 		}
-		started, err := time.Parse(time.RFC3339Nano, a.StartsAt)
-		if err != nil || formatTime(end) == "" || !started.After(end) {
+		started, ok := a.startedAfter(end)
+		if !ok {
 			continue
 		}
 		return fmt.Sprintf("%s (started %s, after %s, %s)", recordedName(a.Labels, a.Fingerprint),

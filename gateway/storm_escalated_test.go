@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,6 +57,68 @@ func TestStormPageSentBackThenEscalatedPastNoLongerCountsAsSent(t *testing.T) {
 			}
 			if got := strings.Join(ann, ","); got != "notify@40s" && got != "notify@1m0s" {
 				t.Fatalf("B's pushes to ann: %v; want its level-2 push let out at once and sent at its turn at the rate limit (40s or 1m, with bob's), not held behind a level-1 push that never went out", got)
+			}
+		})
+	}
+}
+
+// TestStormPageEscalatedPastWhileAcknowledgedIsTakenBackOnce: as above,
+// with the rate limit the provider's own (it sends back B's level-1 push
+// at 0s, to 20s), and ann acknowledging B as B's level-2 push reaches her
+// at 10s, before the dispatcher records it. The level-1 push, which never
+// went out, is taken back from the window once: ann has had two P0 pushes
+// in it (A's and B's level-2), so C, a P0 at 60s, is held for the
+// window's message. (The dispatcher took it back before its write, and
+// the acknowledgement, which took the step out of the incident as stored,
+// took it back again: the window counted one push, and C went out on its
+// own.)
+func TestStormPageEscalatedPastWhileAcknowledgedIsTakenBackOnce(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			cfg := strings.Replace(testConfig,
+				"      - {name: primary, targets: [{schedule: s, tier: primary}], timeout: 15m}\n      - {name: secondary, targets: [{schedule: s, tier: secondary}]}",
+				"      - {name: primary, targets: [{user: ann}], timeout: 10s}\n      - {name: secondary, targets: [{user: ann}]}", 1)
+			if cfg == testConfig {
+				t.Fatal("the test's config did not change: the test does not test what it says")
+			}
+			var h *harness
+			var b string
+			var ack response
+			var acked sync.Once
+			rec := &recorder{fail: func(m notify.Message) error {
+				if m.Incident != b || m.Channel != "push" {
+					return nil
+				}
+				if m.Level == 1 {
+					return notify.OverRateLimit(20*time.Second, "push provider: 429")
+				}
+				acked.Do(func() { ack = h.api("POST", "/api/v1/incidents/"+b+"/acknowledge", `{"user":"ann"}`) })
+				return nil
+			}}
+			h = newHarness(t, withStore(open(t)), withNotifier("log", rec),
+				withConfig(cfg+"notifiers:\n  storm: {window: 5m, immediate: 2}\n"))
+			a := fireAt(h, "A", "critical", fixedNow)
+			h.clock.Set(fixedNow)
+			r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "gB", map[string]string{"alertname": "B", "severity": "critical"}),
+				"Authorization", "Bearer "+amKey)
+			var res struct{ Incidents []string }
+			r.json(t, &res)
+			b = res.Incidents[0]
+			h.step(fixedNow)
+			if pushEntries(h, a) != "notify@0s" || pushEntries(h, b) != "" {
+				t.Fatalf("pushes A %q, B %q; want A's sent at 0s and B's sent back: the test does not test what it says", pushEntries(h, a), pushEntries(h, b))
+			}
+			h.clock.Set(fixedNow.Add(5 * time.Second))
+			if r := h.api("POST", "/api/v1/incidents/"+a+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("ack A: %d %s", r.code, r.body)
+			}
+			h.step(fixedNow.Add(10 * time.Second))
+			if ack.code != 200 || pushEntries(h, b) != "notify@10s" {
+				t.Fatalf("ack of B as its level-2 push went out: %d %s; B's pushes %q, want notify@10s: the test does not test what it says", ack.code, ack.body, pushEntries(h, b))
+			}
+			c := fireAt(h, "C", "critical", fixedNow.Add(time.Minute))
+			if got := pushEntries(h, c); got != "notify_held@1m0s" {
+				t.Fatalf("C's push: %v; want it held for the window's message (notify_held@1m0s): ann had two P0 pushes in the window", got)
 			}
 		})
 	}

@@ -698,10 +698,6 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 	// took it out) does not fire it again, yet records its pages, and
 	// records why they went out with them.
 	carried := map[string][]policy.Action{}
-	// takenBack are the storm-counted steps this claim's firings took out
-	// and took back from their windows (stormStepsTakenOut): once, however
-	// many times a conflict has the claim fire them again.
-	var takenBack map[string]bool
 	// carry keeps, for a retry, what each firing whose pages are to be
 	// recorded (order) did besides paging.
 	carry := func(fired map[string][]policy.Action, order []string) {
@@ -824,6 +820,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		// The steps fired this try (their pages say what became of
 		// them), kept only when a step may be one a storm counted.
 		var firedSteps map[string]bool
+		ordered := len(order) // order's keys before this try's pages
 		if slices.ContainsFunc(inc.State.Pending, policy.Deadline.CountedByStorm) {
 			firedSteps = map[string]bool{}
 		}
@@ -874,17 +871,26 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 			}
 		}
 		entries, acted = carriedOver(carried, inc.State, entries, acted, aliased)
-		// Taken back before the pages are let out: the page that replaced
-		// the step (the new level's, to the same person) is one of them.
-		for _, dl := range stormStepsTakenOut(inc.State.Pending, st.Pending, firedSteps) {
-			if _, went := sentSteps[dl.ID]; went || takenBack[dl.ID] {
-				continue // its page went out before a conflict, or it is taken back already
+		if taken := stormStepsTakenOut(inc.State.Pending, st.Pending, firedSteps, sentSteps); len(taken) > 0 {
+			// Taken back before the pages are let out (the page that
+			// replaced the step, the new level's to the same person, is
+			// one of them), by a write of their own, then the try again
+			// on what it wrote.
+			order = order[:ordered]
+			err := d.uncount(ctx, inc, taken)
+			if err == nil {
+				c.Record = inc
+				continue
 			}
-			if takenBack == nil {
-				takenBack = map[string]bool{}
+			if errors.Is(err, store.ErrConflict) {
+				attempt++
+				continue
 			}
-			takenBack[dl.ID] = true
-			d.unsent(ctx, dl.User, dl.Channel, store.HeldPage{Incident: inc.ID, Rank: dl.StormRank}, dl.StormEnd, dl.StormAfter)
+			if retry, fail := settle(err); retry {
+				continue
+			} else if fail != nil {
+				return fail
+			}
 		}
 		if len(pages) > 0 && d.pastSendBy(ctx, sendBy) {
 			return d.leaveToRunOut(ctx, c, sendBy)
@@ -1016,24 +1022,54 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 
 // stormStepsTakenOut are the steps of before, pages a storm let out at
 // once and counted as sent that the rate limit sent back to their turn
-// (policy.Deadline.StormEnd), which the firings that made after took out
-// without firing them: an escalation that started the person's ladder
-// again, say. Their pages never go out; counted, they held a page after
-// them (the new ladder's first, often) to the window's end, as
-// incident.Service takes back those its writes take out.
-func stormStepsTakenOut(before, after []policy.Deadline, fired map[string]bool) []policy.Deadline {
+// (policy.Deadline.CountedByStorm), which the firings that made after
+// took out without firing them (an escalation that started the person's
+// ladder again, say), and whose pages did not go out before a write the
+// incident changed under (went). Their pages never go out; counted, they
+// held a page after them (the new ladder's first, often) to the window's
+// end, as incident.Service takes back those its writes take out.
+func stormStepsTakenOut(before, after []policy.Deadline, fired map[string]bool, went map[string]duePage) []policy.Deadline {
 	if fired == nil {
 		return nil // no step of before is one (work)
 	}
 	var taken []policy.Deadline
 	for _, dl := range before {
-		if !dl.CountedByStorm() || fired[dl.ID] ||
+		if _, sent := went[dl.ID]; !dl.CountedByStorm() || fired[dl.ID] || sent ||
 			slices.ContainsFunc(after, func(a policy.Deadline) bool { return a.ID == dl.ID }) {
 			continue
 		}
 		taken = append(taken, dl)
 	}
 	return taken
+}
+
+// uncount writes inc with its steps taken no longer counted by their
+// storms (policy.Deadline.CountedByStorm), and then takes their pages back
+// from their storms' windows: taken out by the claim's firings, their
+// pages never go out. The write is one of its own, before the claim's
+// pages, as a page that replaced such a step (the new level's, to the same
+// person) is let out against the window without it. Taken back once, by
+// the write that says so: an acknowledgement that takes the steps out
+// meanwhile (incident.Service takes back those it takes out) makes this
+// write conflict, and one after it finds them no longer counted. A claim
+// that then stops short of its own write leaves them pending, to ask
+// their storms again at their turn. inc.Version is the new one on
+// success.
+func (d *Dispatcher) uncount(ctx context.Context, inc *store.Incident, taken []policy.Deadline) error {
+	pending := slices.Clone(inc.State.Pending)
+	for i, dl := range pending {
+		if slices.ContainsFunc(taken, func(t policy.Deadline) bool { return t.ID == dl.ID }) {
+			pending[i].Admitted, pending[i].StormEnd, pending[i].StormAfter, pending[i].StormRank = false, time.Time{}, false, 0
+		}
+	}
+	inc.State.Pending = pending
+	if err := d.o.Store.Update(ctx, inc, nil); err != nil {
+		return err
+	}
+	for _, dl := range taken {
+		d.unsent(ctx, dl.User, dl.Channel, store.HeldPage{Incident: inc.ID, Rank: dl.StormRank}, dl.StormEnd, dl.StormAfter)
+	}
+	return nil
 }
 
 // pageKey names the page action a of the step deadline fired, so that

@@ -189,3 +189,76 @@ func TestStormPageCalledOffAtItsTurnIsTakenBackOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestStormPageSentBackThenConflictedIsCountedOnce: storm bundling with a
+// 5-minute window, two pages at once, and a push provider that takes one
+// page every 20 s. At 0s A's push goes; B's is let out at once and sent
+// back to its turn (20s), and a status update on B comes before the
+// dispatcher records that, so its write conflicts and it works B again.
+// B's push was counted once, when it was let out: it goes at its turn,
+// 20s. (Worked again, the step, read without what the storm said, asked
+// the storm again and was counted a second time: the window had two P0
+// pushes already, and B's was held for the window's message, 5m.)
+func TestStormPageSentBackThenConflictedIsCountedOnce(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			bf := &beforeFinish{Store: open(t)}
+			h := throttledStorm(t, bf, 2, nil)
+			var b string
+			var upd response
+			bf.fn = func() { upd = h.api("POST", "/api/v1/incidents/"+b+"/status", `{"user":"ann","message":"looking"}`) }
+			a := fireAt(h, "A", "critical", fixedNow)
+			r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "gB", map[string]string{"alertname": "B", "severity": "critical"}),
+				"Authorization", "Bearer "+amKey)
+			var res struct{ Incidents []string }
+			r.json(t, &res)
+			b = res.Incidents[0]
+			bf.armed.Store(true)
+			h.step(fixedNow)
+			if upd.code != 200 || pushEntries(h, a) != "notify@0s" {
+				t.Fatalf("status update %d %s; A's push %q; want an update as B's step was recorded and A's push sent at 0s: the test does not test what it says",
+					upd.code, upd.body, pushEntries(h, a))
+			}
+			h.runUntil(fixedNow.Add(59 * time.Second))
+			if got := pushEntries(h, b); got != "notify@20s" {
+				t.Fatalf("B's push: %v; want it sent at its turn (notify@20s), counted once in its window", got)
+			}
+		})
+	}
+}
+
+// TestStormPageSentBackThenAcknowledgedInAConflictIsTakenBack: as above,
+// but what comes before the dispatcher records B's step is an
+// acknowledgement of B: its push, let out and sent back, never goes out,
+// and its step was never stored as counted, so only the claim knows the
+// window counted it. At 60s C, a P0, goes out at once: ann had one P0
+// push in the window (A's). (The claim's count of B's push was left in
+// the window: C was held to its end, 5m.)
+func TestStormPageSentBackThenAcknowledgedInAConflictIsTakenBack(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			bf := &beforeFinish{Store: open(t)}
+			h := throttledStorm(t, bf, 2, nil)
+			var b string
+			var ack response
+			bf.fn = func() { ack = h.api("POST", "/api/v1/incidents/"+b+"/acknowledge", `{"user":"ann"}`) }
+			a := fireAt(h, "A", "critical", fixedNow)
+			r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "gB", map[string]string{"alertname": "B", "severity": "critical"}),
+				"Authorization", "Bearer "+amKey)
+			var res struct{ Incidents []string }
+			r.json(t, &res)
+			b = res.Incidents[0]
+			bf.armed.Store(true)
+			h.step(fixedNow)
+			if ack.code != 200 || pushEntries(h, a) != "notify@0s" || pushEntries(h, b) != "" {
+				t.Fatalf("ack %d %s; pushes A %q, B %q; want an ack as B's step was recorded, A's push sent at 0s and B's sent back: the test does not test what it says",
+					ack.code, ack.body, pushEntries(h, a), pushEntries(h, b))
+			}
+			h.runUntil(fixedNow.Add(59 * time.Second))
+			c := fireAt(h, "C", "critical", fixedNow.Add(time.Minute))
+			if got := pushEntries(h, c); got != "notify@1m0s" {
+				t.Fatalf("C's push: %v; want it sent at once (notify@1m0s), not held behind a page that never went out", got)
+			}
+		})
+	}
+}

@@ -643,6 +643,10 @@ type duePage struct {
 	// context ended (not the page's send timeout): whether it went out is
 	// unknown, and nothing is recorded for it.
 	cut bool
+	// owned is set when the page's storm count is the claim's, not its
+	// stored step's: its storm let it out in this claim (page), or in a
+	// try of it before a write the incident changed under (work's owned).
+	owned bool
 }
 
 // work fires every due step of one claimed incident. Pages are sent before
@@ -698,6 +702,14 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 	// took it out) does not fire it again, yet records its pages, and
 	// records why they went out with them.
 	carried := map[string][]policy.Action{}
+	// owned are the steps of pages this claim's storms let out at once
+	// and the rate limit sent back (policy.Deadline.CountedByStorm), by
+	// page key, until a write of the claim stores them so: a try after a
+	// write the incident changed under reads them without what their
+	// storms said, and asked again, a storm counted such a page twice.
+	// One that no such try fires again (an acknowledgement took its step
+	// out) is taken back when the claim's write is in.
+	owned := map[string]policy.Deadline{}
 	// carry keeps, for a retry, what each firing whose pages are to be
 	// recorded (order) did besides paging.
 	carry := func(fired map[string][]policy.Action, order []string) {
@@ -866,7 +878,15 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 					order = append(order, key)
 				}
 				if _, done := sent[key]; !done {
-					pages = append(pages, duePage{deadline: dl.ID, a: a, root: root, key: key, step: dl})
+					p := duePage{deadline: dl.ID, a: a, root: root, key: key, step: dl}
+					if o, ok := owned[key]; ok {
+						delete(owned, key) // its page says what becomes of its count
+						if !dl.CountedByStorm() {
+							p.step.Admitted, p.step.StormEnd, p.step.StormAfter, p.step.StormRank = true, o.StormEnd, o.StormAfter, o.StormRank
+							p.owned = true
+						}
+					}
+					pages = append(pages, p)
 				}
 			}
 		}
@@ -910,6 +930,9 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 				// its step is due again at its turn.
 				order = slices.DeleteFunc(order, func(key string) bool { return key == pages[i].key })
 				st = dueAgain(st, pages[i].step, now.Add(pages[i].again))
+				if pages[i].owned && pages[i].step.CountedByStorm() {
+					owned[pages[i].key] = pages[i].step
+				}
 				continue
 			}
 			if e.Type == "" {
@@ -975,6 +998,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		entries = append(entries, done...)
 		sort.SliceStable(entries, func(i, j int) bool { return entries[i].At.Before(entries[j].At) })
 		if len(entries) == 0 && reflect.DeepEqual(st, inc.State) && reflect.DeepEqual(outbox, inc.Outbox) {
+			d.unsentOwned(ctx, inc, owned) // the incident stays as read
 			err := d.o.Store.Complete(ctx, c)
 			if err == nil {
 				d.countOutbox(tried)
@@ -990,6 +1014,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		case err == nil:
 			d.countOutbox(tried)
 			d.journal.recorded(c.Incident, order...)
+			d.unsentOwned(ctx, inc, owned)
 			for _, a := range acted {
 				d.observe(a)
 			}
@@ -1041,6 +1066,21 @@ func stormStepsTakenOut(before, after []policy.Deadline, fired map[string]bool, 
 		taken = append(taken, dl)
 	}
 	return taken
+}
+
+// unsentOwned takes back, once the claim's write of inc is in (or it
+// finds nothing to write), the pages of owned (work) whose steps inc does
+// not hold as counted by their storms: let out at once and sent back by
+// the rate limit in a try before a write the incident changed under, they
+// were not fired again (an acknowledgement took their steps out, unaware
+// of the count).
+func (d *Dispatcher) unsentOwned(ctx context.Context, inc *store.Incident, owned map[string]policy.Deadline) {
+	for _, dl := range owned {
+		if slices.ContainsFunc(inc.State.Pending, func(p policy.Deadline) bool { return p.ID == dl.ID && p.CountedByStorm() }) {
+			continue
+		}
+		d.unsent(ctx, dl.User, dl.Channel, store.HeldPage{Incident: inc.ID, Rank: dl.StormRank}, dl.StormEnd, dl.StormAfter)
+	}
 }
 
 // uncount writes inc with its steps taken no longer counted by their
@@ -1417,13 +1457,13 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	var listed *store.HeldPage  // sent at once and listed in the storm as sent
 	admitted := p.step.Admitted // let out at once by its storm, now or before a rate limit sent it back
 	unsent := func() {}         // takes back its storm's count of it, when its Admit let it out
-	carried := false            // counted by its storm before the rate limit sent it back
+	carried := false            // counted by its storm, as stored, before the rate limit sent it back
 	if st := p.step; admitted && !st.StormEnd.IsZero() {
 		// Let out before the rate limit sent it back: counted then, in
 		// the window it was let out in, and taken back from there.
 		hp := store.HeldPage{Incident: inc.ID, Rank: st.StormRank}
 		unsent = func() { d.unsent(ctx, a.User, a.Channel, hp, st.StormEnd, st.StormAfter) }
-		carried = true
+		carried = !p.owned
 	}
 	if r := stormRules(cfg); r.Window > 0 && !admitted {
 		hp := store.HeldPage{Incident: inc.ID, Deadline: p.deadline, Service: inc.Service, Priority: inc.State.Priority,
@@ -1447,6 +1487,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		if err == nil {
 			unsent = func() { d.unsent(ctx, a.User, a.Channel, hp, adm.Until, !now.Before(adm.Until)) }
 			p.step.StormEnd, p.step.StormAfter, p.step.StormRank = adm.Until, !now.Before(adm.Until), hp.Rank
+			p.owned = true
 		}
 		admitted = err == nil
 	}

@@ -262,3 +262,47 @@ func TestStormPageSentBackThenAcknowledgedInAConflictIsTakenBack(t *testing.T) {
 		})
 	}
 }
+
+// TestStormPageFailedAtItsTurnWhileAcknowledgedIsTakenBackOnce: as
+// TestStormPageCalledOffAtItsTurnIsTakenBackOnce, but the provider
+// refuses B's push at its turn (20s) as B is acknowledged, so the page
+// fails rather than being called off. It is taken back once: A's push
+// still counts, C, a P0 at 60s, goes out at once (the second page) and D,
+// a P0 at 80s, is held for the window's message. (The dispatcher took it
+// back as it failed, and the acknowledgement, which took the step out of
+// the incident as stored, took it back again: D went out at once too.)
+func TestStormPageFailedAtItsTurnWhileAcknowledgedIsTakenBackOnce(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			var h *harness
+			var b string
+			var acked atomic.Int32
+			h = throttledStorm(t, open(t), 2, func(m notify.Message) error {
+				if m.Incident == b && m.Channel == "push" && acked.Add(1) == 1 {
+					if r := h.api("POST", "/api/v1/incidents/"+b+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+						t.Errorf("ack: %d %s", r.code, r.body)
+					}
+					return errors.New("push provider: 400 device token is not registered")
+				}
+				return nil
+			})
+			a := fireAt(h, "A", "critical", fixedNow)
+			b = fireAt(h, "B", "critical", fixedNow)
+			if pushEntries(h, a) != "notify@0s" || pushEntries(h, b) != "" || acked.Load() != 0 {
+				t.Fatalf("pushes A %q, B %q; want A's sent at 0s and B's sent back: the test does not test what it says", pushEntries(h, a), pushEntries(h, b))
+			}
+			h.runUntil(fixedNow.Add(59 * time.Second))
+			if got := pushEntries(h, b); acked.Load() != 1 || got != "notify_failed@20s" {
+				t.Fatalf("B's push tried %d times, recorded %q; want it tried once at its turn and failed (notify_failed@20s)", acked.Load(), got)
+			}
+			c := fireAt(h, "C", "critical", fixedNow.Add(time.Minute))
+			d := fireAt(h, "D", "critical", fixedNow.Add(80*time.Second))
+			if got := pushEntries(h, c); got != "notify@1m0s" {
+				t.Fatalf("C's push: %v; want it sent at once (notify@1m0s)", got)
+			}
+			if got := pushEntries(h, d); got != "notify_held@1m20s" {
+				t.Fatalf("D's push: %v; want it held (notify_held@1m20s): A and C went out at once in the window", got)
+			}
+		})
+	}
+}

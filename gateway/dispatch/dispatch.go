@@ -647,6 +647,10 @@ type duePage struct {
 	// stored step's: its storm let it out in this claim (page), or in a
 	// try of it before a write the incident changed under (work's owned).
 	owned bool
+	// unsentAtWrite is set by page when the page of a step its storm
+	// counted as stored failed: its count is taken back once the claim's
+	// write takes the step out (work's unsentAtWrite), not before.
+	unsentAtWrite bool
 }
 
 // work fires every due step of one claimed incident. Pages are sent before
@@ -710,6 +714,11 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 	// One that no such try fires again (an acknowledgement took its step
 	// out) is taken back when the claim's write is in.
 	owned := map[string]policy.Deadline{}
+	// unsentAtWrite are the steps, by id, stored as counted by their
+	// storms, whose pages failed at their turn (duePage.unsentAtWrite):
+	// taken back when the claim's write takes them out, if that write is
+	// the one that does. Made only when one is.
+	var unsentAtWrite map[string]policy.Deadline
 	// carry keeps, for a retry, what each firing whose pages are to be
 	// recorded (order) did besides paging.
 	carry := func(fired map[string][]policy.Action, order []string) {
@@ -944,6 +953,12 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 			}
 			sent[pages[i].key] = e
 			sentSteps[pages[i].deadline] = pages[i]
+			if pages[i].unsentAtWrite {
+				if unsentAtWrite == nil {
+					unsentAtWrite = map[string]policy.Deadline{}
+				}
+				unsentAtWrite[pages[i].step.ID] = pages[i].step
+			}
 			if late && e.Type == "notify_failed" {
 				// A failure then (a send the replica's freeze timed
 				// out, say) is recorded by this claim's own write if
@@ -1008,6 +1023,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		if len(entries) > 0 || !reflect.DeepEqual(st, inc.State) {
 			inc.UpdatedAt = now
 		}
+		read := inc.State.Pending
 		inc.State, inc.Outbox = st, outbox
 		err = d.o.Store.Finish(ctx, c, inc, entries)
 		switch {
@@ -1015,6 +1031,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 			d.countOutbox(tried)
 			d.journal.recorded(c.Incident, order...)
 			d.unsentOwned(ctx, inc, owned)
+			d.unsentTakenOut(ctx, inc, read, unsentAtWrite)
 			for _, a := range acted {
 				d.observe(a)
 			}
@@ -1077,6 +1094,22 @@ func stormStepsTakenOut(before, after []policy.Deadline, fired map[string]bool, 
 func (d *Dispatcher) unsentOwned(ctx context.Context, inc *store.Incident, owned map[string]policy.Deadline) {
 	for _, dl := range owned {
 		if slices.ContainsFunc(inc.State.Pending, func(p policy.Deadline) bool { return p.ID == dl.ID && p.CountedByStorm() }) {
+			continue
+		}
+		d.unsent(ctx, dl.User, dl.Channel, store.HeldPage{Incident: inc.ID, Rank: dl.StormRank}, dl.StormEnd, dl.StormAfter)
+	}
+}
+
+// unsentTakenOut takes back the pages of failed (work's unsentAtWrite),
+// steps counted by their storms whose pages failed at their turn, that
+// the claim's write of inc took out: read, the incident it wrote over,
+// held them as counted, and inc does not hold them. One the write did not
+// find (an acknowledgement took it out, and took it back, before) is not
+// taken back again.
+func (d *Dispatcher) unsentTakenOut(ctx context.Context, inc *store.Incident, read []policy.Deadline, failed map[string]policy.Deadline) {
+	for id, dl := range failed {
+		if !slices.ContainsFunc(read, func(p policy.Deadline) bool { return p.ID == id && p.CountedByStorm() }) ||
+			slices.ContainsFunc(inc.State.Pending, func(p policy.Deadline) bool { return p.ID == id }) {
 			continue
 		}
 		d.unsent(ctx, dl.User, dl.Channel, store.HeldPage{Incident: inc.ID, Rank: dl.StormRank}, dl.StormEnd, dl.StormAfter)
@@ -1555,7 +1588,13 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		e.Type, e.Detail = "notify_failed", fmt.Sprintf("via %s: %v", contact.Via, err)
 		d.m.pages.WithLabelValues(a.Channel, contact.Via, "failed").Inc()
 		d.log.Warn("page "+notify.Failed(err), "incident", inc.ID, "user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
-		unsent()
+		if carried {
+			// Counted as stored: taken back by the write that takes its
+			// step out (an acknowledgement meanwhile takes it back).
+			p.unsentAtWrite = true
+		} else {
+			unsent()
+		}
 		if listed != nil {
 			detail, _ := d.holdFailed(ctx, cfg, a.User, a.Channel, *listed)
 			e.Detail += detail

@@ -842,6 +842,9 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		// them), kept only when a step may be one a storm counted.
 		var firedSteps map[string]bool
 		ordered := len(order) // order's keys before this try's pages
+		// ownedNow are the steps of owned that this try's pages took
+		// over: owned again if the try stops before its pages.
+		var ownedNow map[string]policy.Deadline
 		if slices.ContainsFunc(inc.State.Pending, policy.Deadline.CountedByStorm) {
 			firedSteps = map[string]bool{}
 		}
@@ -890,6 +893,10 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 					p := duePage{deadline: dl.ID, a: a, root: root, key: key, step: dl}
 					if o, ok := owned[key]; ok {
 						delete(owned, key) // its page says what becomes of its count
+						if ownedNow == nil {
+							ownedNow = map[string]policy.Deadline{}
+						}
+						ownedNow[key] = o
 						if !dl.CountedByStorm() {
 							p.step.Admitted, p.step.StormEnd, p.step.StormAfter, p.step.StormRank = true, o.StormEnd, o.StormAfter, o.StormRank
 							p.owned = true
@@ -906,6 +913,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 			// one of them), by a write of their own, then the try again
 			// on what it wrote.
 			order = order[:ordered]
+			maps.Copy(owned, ownedNow) // this try's pages are not sent: the next fires them
 			err := d.uncount(ctx, inc, taken)
 			if err == nil {
 				c.Record = inc

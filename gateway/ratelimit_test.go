@@ -357,3 +357,65 @@ func TestRateLimitedFirstPageGoesAheadOfQueuedLaterSteps(t *testing.T) {
 		})
 	}
 }
+
+// TestRateLimitedFirstPageAfterItsIncidentWasOpenedGoesAheadOfQueuedLaterSteps:
+// as TestRateLimitedFirstPageGoesAheadOfQueuedLaterSteps, but Eve's
+// incident is opened at 0, with Dan's, and its first page comes due at
+// 2m10s, later than the incident was opened: held by a maintenance window
+// that ends then, or Eve's first step is an SMS 2m10s after she is paged.
+// Nobody has been told of it yet either way, so it takes the first turn,
+// 2m50s, ahead of Dan's SMS. (It was not marked a first page, not being due
+// when its incident was opened, and waited behind them, to 4m30s.)
+func TestRateLimitedFirstPageAfterItsIncidentWasOpenedGoesAheadOfQueuedLaterSteps(t *testing.T) {
+	for how, edit := range map[string]func(cfg string) string{
+		"maintenance window": func(cfg string) string {
+			return cfg + `
+maintenance:
+  - name: ops-upgrade
+    services: [ops]
+    start: 2025-09-10T05:00:00Z
+    end: 2025-09-10T06:02:10Z
+`
+		},
+		"first step later": func(cfg string) string {
+			return strings.Replace(cfg, "notification_rules: {high: [{after: 0s, channel: sms}]}", "notification_rules: {high: [{after: 2m10s, channel: sms}]}", 1)
+		},
+	} {
+		for name, mk := range stores(t) {
+			t.Run(how+"/"+name, func(t *testing.T) {
+				fake := providertest.NewTwilio(t)
+				h := newHarness(t, withStore(mk(t)), withConfig(edit(eveConfig(fake))), realTransport("twilio"), fastRetries())
+				post := func(key, group string) string {
+					t.Helper()
+					r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", group, map[string]string{"alertname": group, "severity": "critical"}),
+						"Authorization", "Bearer "+key)
+					var res struct{ Incidents []string }
+					r.json(t, &res)
+					if r.code != 200 || len(res.Incidents) != 1 {
+						t.Fatalf("webhook %s: %d %s", group, r.code, r.body)
+					}
+					return res.Incidents[0]
+				}
+				eve := post(batchKey, "new")
+				var dan []string
+				for _, g := range []string{"g1", "g2", "g3"} {
+					dan = append(dan, post(amKey, g))
+				}
+				h.runUntil(fixedNow.Add(4*time.Minute + 59*time.Second))
+				sentAt := smsSentAt(t, h, append(slices.Clone(dan), eve))
+				var danAt []time.Duration
+				for _, id := range dan {
+					danAt = append(danAt, sentAt[id])
+				}
+				slices.Sort(danAt)
+				if got, want := fmt.Sprint(sentAt[eve], danAt), "2m50s [2m0s 3m40s 4m30s]"; got != want {
+					t.Fatalf("Eve's first page and Dan's SMS sent at %s, want %s: Eve's at the first turn after it came due, Dan's one turn later each", got, want)
+				}
+				if n := len(fake.Messages()); n != 4 {
+					t.Fatalf("Twilio got %d SMS, want 4, each once", n)
+				}
+				noErrorLogs(t, h)
+			})
+		}
+	}
+}

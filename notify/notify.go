@@ -49,10 +49,12 @@ type Message struct {
 	// pages by it: retries of a page share it, a page after a reopen does
 	// not share the acknowledged alert's (PagerDuty's dedup key).
 	Reopened int `json:"-"`
-	// FirstPage marks a new incident's first page to the person: a step
-	// due when the incident was opened, before anybody was told of it. A
-	// provider's rate limit (Throttle) lets it go ahead of the pages
-	// waiting there that are not.
+	// FirstPage marks an incident's first page: nobody has been told of
+	// the incident yet (or the step was due when it was opened), whether
+	// it comes due then or later (at the end of a maintenance window that
+	// held it from its start, at a first step set later). A provider's
+	// rate limit (Throttle) lets it go ahead of the pages waiting there
+	// that are not.
 	FirstPage bool `json:"-"`
 }
 

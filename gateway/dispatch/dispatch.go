@@ -999,6 +999,9 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		for _, id := range order {
 			entries = append(entries, sent[id])
 		}
+		if inc.NotPaged && toldOfIt(entries) {
+			inc.NotPaged = false // its later pages are not first pages
+		}
 		if inc.NotPushedToPagerDuty && toPagerDuty(cfg, entries) {
 			// Recorded on the incident, so its acknowledgement and
 			// resolve tell PagerDuty. One that came first, while this
@@ -1319,6 +1322,9 @@ func (d *Dispatcher) recordUnclaimed(ctx context.Context, id string) error {
 		}
 		sort.SliceStable(entries, func(i, j int) bool { return entries[i].At.Before(entries[j].At) })
 		now := d.o.Now().UTC().Truncate(time.Millisecond)
+		if inc.NotPaged && toldOfIt(entries) {
+			inc.NotPaged = false
+		}
 		if inc.NotPushedToPagerDuty && toPagerDuty(d.o.Config(), entries) {
 			// As in work: the acknowledgement that got in first owed
 			// PagerDuty nothing; it does now.
@@ -1536,12 +1542,14 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	if !p.step.FirstDue.IsZero() {
 		due = p.step.FirstDue // put back at its turn: late from its step, not its turn
 	}
-	// A step due when the incident was opened is its first page to the
-	// person (store.PagesAtOnce): a rate limit lets it go ahead of later
-	// steps waiting there, since nobody has been told of it yet.
+	// A page of an incident nobody has been told of yet (store.Incident.
+	// NotPaged), or due when it was opened (store.PagesAtOnce: the
+	// incident's first pages, one of which may have gone out already),
+	// is a first page: a rate limit lets it go ahead of later steps
+	// waiting there.
 	msg := notify.Message{At: now, Incident: inc.ID, Service: inc.Service, Priority: inc.State.Priority, Urgency: urgency,
 		Level: a.Level + 1, LevelName: a.LevelName, User: a.User, UserName: u.DisplayName(), Channel: a.Channel,
-		Address: contact.Address, Summary: inc.Summary, Reopened: inc.State.Reopened, FirstPage: !due.After(inc.CreatedAt)}
+		Address: contact.Address, Summary: inc.Summary, Reopened: inc.State.Reopened, FirstPage: inc.NotPaged || !due.After(inc.CreatedAt)}
 	msg.AckURL = acklink.URL(cfg, inc.ID, a.User, now)
 	msg.Text = pageText(inc, msg.AckURL)
 	err := d.send(notify.WithStillDue(ctx, func(ctx context.Context) bool { return d.stillDue(ctx, inc.ID, p.root) }), n, msg)

@@ -403,6 +403,23 @@ func PagedVia(e store.Entry, via string) bool {
 	return e.Type == "notify" || (e.Type == "notify_failed" && strings.Contains(e.Detail, notify.ErrMaybeSent.Error()))
 }
 
+// toldOfIt reports whether entries record a page that went out, or may have
+// (PagedVia), or was held for an alert-storm message: its incident is no
+// longer one nobody has been told of (store.Incident.NotPaged).
+func toldOfIt(entries []store.Entry) bool {
+	for _, e := range entries {
+		switch e.Type {
+		case "notify", "notify_held":
+			return true
+		case "notify_failed":
+			if strings.Contains(e.Detail, notify.ErrMaybeSent.Error()) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // pagerDutyMayHaveTaken marks a page to PagerDuty that failed but was not
 // refused (a timeout, a 5xx, tried again and failed each time) as one that
 // may have been sent: PagerDuty may have taken it, and its trigger, whose

@@ -93,7 +93,7 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 		return "", 0, err
 	}
 	inc := &store.Incident{ID: id, Service: a.Service.Name, DedupKey: a.DedupKey, Source: a.Source, Summary: a.Summary,
-		CreatedAt: now, UpdatedAt: now, LastSeen: now, Details: a.Details, State: st, NotPushedToPagerDuty: true}
+		CreatedAt: now, UpdatedAt: now, LastSeen: now, Details: a.Details, State: st, NotPushedToPagerDuty: true, NotPaged: true}
 	if chatConfigured(cfg, a.Service.Name) {
 		// Posting the incident to its service's channel is owed from the
 		// start, and stored with it.

@@ -120,6 +120,20 @@ type Incident struct {
 	// value, is the safe side: records stored before pagerd kept it are
 	// forwarded as before.
 	NotPushedToPagerDuty bool `json:"not_pagerduty,omitempty"`
+	// NotPaged is true while no page of the incident has gone out (or
+	// may have: a failure after the provider may have taken it), nor
+	// been held for an alert-storm message: nobody has been told of it
+	// yet. Its pages until then are its first pages
+	// (notify.Message.FirstPage), which a provider's rate limit lets go
+	// ahead of the later steps of other incidents, whenever they come
+	// due: when it is opened, and as well at the end of a maintenance
+	// window that held it from its start, at a person's first step set
+	// later than the page, or at a later round of a ladder none of whose
+	// levels had anyone on call. New incidents start with it set; the dispatcher
+	// clears it in the write that records such a page. False, in records
+	// stored before pagerd kept it, reads as told: only their pages due
+	// when they were opened are first pages, as before.
+	NotPaged bool `json:"not_paged,omitempty"`
 	// SilencedAt are the Alertmanagers (base URLs) an acknowledgement owed
 	// silences of the incident's alerts at (silence_on_acknowledge), stored
 	// in the write that owes them. The resolve expires the silences at

@@ -58,6 +58,9 @@ func appendRecord(b []byte, r *record) ([]byte, error) {
 	if r.NotPushed {
 		b = append(b, `,"not_pagerduty":true`...)
 	}
+	if r.NotPaged {
+		b = append(b, `,"not_paged":true`...)
+	}
 	b = appendStrings(b, `,"silenced_at":`, r.SilencedAt)
 	return append(b, '}'), nil
 }

@@ -251,6 +251,9 @@ type record struct {
 	// NotPushed is store.Incident.NotPushedToPagerDuty; absent (false)
 	// in records stored before it, which are forwarded as before.
 	NotPushed bool `json:"not_pagerduty,omitempty"`
+	// NotPaged is store.Incident.NotPaged; absent (false) in records
+	// stored before it.
+	NotPaged bool `json:"not_paged,omitempty"`
 	// SilencedAt is store.Incident.SilencedAt.
 	SilencedAt []string `json:"silenced_at,omitempty"`
 }
@@ -266,7 +269,7 @@ type record struct {
 func encodeDoc(i *store.Incident) (doc []byte, lossy bool, err error) {
 	r := record{ID: i.ID, Service: i.Service, DedupKey: i.DedupKey, Source: i.Source, Summary: i.Summary,
 		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, State: i.State, Outbox: i.Outbox, NotPushed: i.NotPushedToPagerDuty,
-		SilencedAt: i.SilencedAt}
+		NotPaged: i.NotPaged, SilencedAt: i.SilencedAt}
 	r.State.ID, r.State.Service = "", ""
 	var buf []byte
 	select {
@@ -492,7 +495,7 @@ func decodeParsed(h header) (*store.Incident, error) {
 	r.State.ID, r.State.Service = r.ID, r.Service
 	inc := &store.Incident{ID: r.ID, Service: r.Service, DedupKey: r.DedupKey, Source: r.Source, Summary: r.Summary,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, State: r.State, Outbox: r.Outbox, Version: h.ver, Repeats: int(h.repeats),
-		NotPushedToPagerDuty: r.NotPushed, SilencedAt: r.SilencedAt}
+		NotPushedToPagerDuty: r.NotPushed, NotPaged: r.NotPaged, SilencedAt: r.SilencedAt}
 	inc.LastSeen, _ = time.Parse(time.RFC3339Nano, h.lastSeen)
 	if h.det != "" && h.det != "null" {
 		details, err := blob.Unpack(h.det)

@@ -39,6 +39,7 @@ var stormTests = []struct {
 	{"FinishIsUpdateAndComplete", testFinish},
 	{"OutboxIsStoredAndDue", testOutbox},
 	{"NotPushedToPagerDutyIsKept", testNotPushedToPagerDuty},
+	{"NotPagedIsKept", testNotPaged},
 }
 
 var rules = store.StormRules{Window: 10 * time.Second, Immediate: 3}
@@ -869,47 +870,60 @@ func testOutbox(t *testing.T, f Factory) {
 // as every record was before it existed, reads as false, the value that
 // still forwards.
 func testNotPushedToPagerDuty(t *testing.T, f Factory) {
+	testKeptFlag(t, f, "NotPushedToPagerDuty", func(inc *store.Incident) *bool { return &inc.NotPushedToPagerDuty })
+}
+
+// testNotPaged: whether anybody was told of an incident is kept as
+// NotPushedToPagerDuty is: a record written without it reads as told.
+func testNotPaged(t *testing.T, f Factory) {
+	testKeptFlag(t, f, "NotPaged", func(inc *store.Incident) *bool { return &inc.NotPaged })
+}
+
+// testKeptFlag: the incident's flag is kept by every write and read back
+// by every read (Get, a claim's record, List, FindByDedup); a repeat
+// leaves it as it was; a record written without it reads as false.
+func testKeptFlag(t *testing.T, f Factory, name string, flag func(*store.Incident) *bool) {
 	s := f.New(t)
 	inc := incident("api", "g1", base, 0)
-	inc.NotPushedToPagerDuty = true
+	*flag(inc) = true
 	id := trigger(t, s, inc)
-	if !get(t, s, id).NotPushedToPagerDuty {
-		t.Fatal("Get lost NotPushedToPagerDuty as triggered")
+	if !*flag(get(t, s, id)) {
+		t.Fatalf("Get lost %s as triggered", name)
 	}
 	again := incident("api", "g1", base.Add(time.Second), 0) // a repeat says nothing of it
 	if _, out, err := s.Trigger(ctx(t), again, nil); err != nil || out != store.Repeated {
 		t.Fatalf("repeat: %v %v", out, err)
 	}
-	if found, err := s.FindByDedup(ctx(t), "api", "g1"); err != nil || !found.NotPushedToPagerDuty {
+	if found, err := s.FindByDedup(ctx(t), "api", "g1"); err != nil || !*flag(found) {
 		t.Fatalf("after a repeat, FindByDedup: %+v %v", found, err)
 	}
 	cs := claimAll(t, s, base)
-	if len(cs) != 1 || cs[0].Record == nil || !cs[0].Record.NotPushedToPagerDuty {
-		t.Fatalf("the claim's record lost NotPushedToPagerDuty: %+v", cs)
+	if len(cs) != 1 || cs[0].Record == nil || !*flag(cs[0].Record) {
+		t.Fatalf("the claim's record lost %s: %+v", name, cs)
 	}
 	listed, err := s.List(ctx(t), store.Filter{})
-	if err != nil || len(listed) != 1 || !listed[0].NotPushedToPagerDuty {
+	if err != nil || len(listed) != 1 || !*flag(listed[0]) {
 		t.Fatalf("List: %+v %v", listed, err)
 	}
-	// The dispatcher records a page that went to PagerDuty.
+	// The dispatcher records a page that went out (to PagerDuty).
 	rec := cs[0].Record
-	rec.NotPushedToPagerDuty = false
+	*flag(rec) = false
 	rec.State.Pending = nil
 	if err := s.Finish(ctx(t), cs[0], rec, []store.Entry{{At: base, Type: "notify", User: "u", Channel: "push", Detail: "via pagerduty"}}); err != nil {
 		t.Fatal(err)
 	}
-	if get(t, s, id).NotPushedToPagerDuty {
-		t.Fatal("Finish did not clear NotPushedToPagerDuty")
+	if *flag(get(t, s, id)) {
+		t.Fatalf("Finish did not clear %s", name)
 	}
 	// An incident stored without it: as a record from before it existed.
 	old := trigger(t, s, incident("api", "g2", base, 0))
-	if got := get(t, s, old); got.NotPushedToPagerDuty {
+	if got := get(t, s, old); *flag(got) {
 		t.Fatalf("a record without the field reads %+v", got)
 	}
 	got := get(t, s, id)
-	got.NotPushedToPagerDuty = true
+	*flag(got) = true
 	update(t, s, got)
-	if !get(t, s, id).NotPushedToPagerDuty {
-		t.Fatal("Update did not write NotPushedToPagerDuty")
+	if !*flag(get(t, s, id)) {
+		t.Fatalf("Update did not write %s", name)
 	}
 }

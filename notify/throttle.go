@@ -80,7 +80,10 @@ const maxGiveWay = 10
 // those moves one turn back, in the order they were in (the last one
 // takes the turn the first page was given), up to maxGiveWay times each.
 // First pages keep their own order, and so do the others, so the steps of
-// one incident never pass each other.
+// one incident never pass each other. A page sent back to its turn comes
+// back at it, whatever took it since: once sent back for first pages that
+// took its turn, it gives way only as far as it can wait when it comes
+// back, so that it is not sent back for them again.
 type Throttle struct {
 	next Notifier
 	lim  *rate.Limiter
@@ -101,6 +104,15 @@ type turn struct {
 	at time.Time
 	// gaveWay is how many first pages took this page's turn.
 	gaveWay int
+	// back, once the page was sent back after first pages took its turn
+	// (it came back for it, or could no longer wait for it), is when it
+	// comes back now, and slack how long it may wait then: a first page
+	// takes its turn only when the one it moves to is within slack of
+	// back. Its step is put back at a time in the store: taken further,
+	// it came back before its turn and was sent back again, a claim and
+	// an incident write each, up to maxGiveWay times.
+	back  time.Time
+	slack time.Duration
 	// behind is whether the turn is among Throttle.behind, and moved,
 	// for one that is, is closed when a first page takes it (the page
 	// has a later one now), for a page waiting for it to look again.
@@ -155,6 +167,9 @@ func (t *Throttle) Notify(ctx context.Context, m Message) error {
 			break
 		}
 		if d, ok := ctx.Deadline(); ok && wait > time.Until(d)/queueShare {
+			if tn.gaveWay > 0 {
+				tn.back, tn.slack = now.Add(wait), time.Until(d)/queueShare
+			}
 			t.keep(key, tn, now.Add(wait))
 			t.mu.Unlock()
 			return &overRateLimit{delay: wait, why: "its turn is past what the send's deadline allows to wait"}
@@ -222,14 +237,15 @@ func (t *Throttle) take(now time.Time, first bool) *turn {
 		return tn
 	}
 	// The turns taken are a tail of those behind: moving only a tail
-	// keeps them in their order. It ends after the last turn that gave
-	// way maxGiveWay times (a turn before it, moved, would pass it) and
-	// after every turn whose time has come: its page is on its way, and
+	// keeps them in their order. It ends after the last turn that may
+	// not give way (mayGiveWay: a turn before it, moved, would pass it)
+	// and after every turn whose time has come: its page is on its way, and
 	// a first page sent now in its place, late, would go out closer to
 	// the next turn than the rate allows.
-	i := len(t.behind)
-	for i > 0 && t.behind[i-1].gaveWay < maxGiveWay && t.behind[i-1].at.After(now) {
+	i, to := len(t.behind), now.Add(wait) // to: the turn behind[i-1] would move to
+	for i > 0 && t.behind[i-1].mayGiveWay(to) && t.behind[i-1].at.After(now) {
 		i--
+		to = t.behind[i].at
 	}
 	if i == len(t.behind) {
 		return tn
@@ -247,6 +263,14 @@ func (t *Throttle) take(now time.Time, first bool) *turn {
 		b.moved = make(chan struct{})
 	}
 	return tn
+}
+
+// mayGiveWay reports whether a first page may take the turn, its page
+// moving to the turn at to: it gave way fewer than maxGiveWay times, and,
+// sent back already for first pages that took its turn, it can wait for
+// that one when it comes back.
+func (tn *turn) mayGiveWay(to time.Time) bool {
+	return tn.gaveWay < maxGiveWay && (tn.back.IsZero() || to.Sub(tn.back) <= tn.slack)
 }
 
 // leave takes tn out of the turns behind, once its page goes (or gives

@@ -209,3 +209,104 @@ func TestThrottleFirstPageGoesBeforeAPageWaitingForItsTurn(t *testing.T) {
 		t.Fatalf("sent %v, want the first page before the later step that waited", got)
 	}
 }
+
+// TestThrottleAPageSentBackComesBackOnceForTheFirstPagesThatTookItsTurn:
+// one page a second, burst 1. A later step is sent back to its turn, 1s;
+// a new incident's first page takes it, and the later step, back at 1s,
+// is sent back to its new turn, 2s: once. It then keeps that turn, which
+// it could not wait for, and goes at 2s: the next first page takes the
+// turn after it, 3s. (Each first page took its turn again, a second
+// before it came back: it came back and was sent back 10 times more, a
+// claim and a write each.)
+func TestThrottleAPageSentBackComesBackOnceForTheFirstPagesThatTookItsTurn(t *testing.T) {
+	now := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	th := newThrottle(&sink{}, 1, 1, func() time.Time { return now })
+	send := func(inc string, first bool) time.Duration {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		err := th.Notify(ctx, Message{Incident: inc, User: "ann", Channel: "sms", Level: 1, FirstPage: first})
+		if err == nil {
+			return 0
+		}
+		d, over := OverRateLimitDelay(err)
+		if !over {
+			t.Fatalf("%s: %v, want sent or sent back", inc, err)
+		}
+		return d
+	}
+	start := now
+	if d := send("now", false); d != 0 {
+		t.Fatalf("first page of the burst sent back for %v", d)
+	}
+	back := now.Add(send("sms-1", false))
+	sentBack := 1
+	var firsts []time.Duration
+	for i := 0; ; i++ {
+		if i > 2*maxGiveWay {
+			t.Fatal("the later step never went out")
+		}
+		firsts = append(firsts, now.Add(send(fmt.Sprintf("new-%d", i), true)).Sub(start))
+		now = back
+		d := send("sms-1", false)
+		if d == 0 {
+			break
+		}
+		sentBack++
+		back = now.Add(d)
+	}
+	if got := fmt.Sprint(sentBack, now.Sub(start), firsts); got != "2 2s [1s 3s]" {
+		t.Fatalf("the later step sent back, went, and the first pages' turns: %s; want 2 2s [1s 3s]: sent back once for the first page that took its turn, then kept its new one", got)
+	}
+}
+
+// TestThrottleAPageSentBackForFirstPagesStillGivesWayAsFarAsItCanWait: ten
+// pages a second, burst 1. A later step sent back to its turn, 100 ms,
+// gives way to three first pages and comes back at 100 ms with 250 ms to
+// wait: its turn, 400 ms, is further, and it is sent back to it. First
+// pages still take its turn while the one it moves to is one it can wait
+// for when it comes back (two more: 600 ms); the next goes after it.
+func TestThrottleAPageSentBackForFirstPagesStillGivesWayAsFarAsItCanWait(t *testing.T) {
+	start := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	now := start
+	th := newThrottle(&sink{}, 10, 1, func() time.Time { return now })
+	send := func(inc string, first bool, timeout time.Duration) time.Duration {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		err := th.Notify(ctx, Message{Incident: inc, User: "ann", Channel: "sms", Level: 1, FirstPage: first})
+		if err == nil {
+			return 0
+		}
+		d, over := OverRateLimitDelay(err)
+		if !over {
+			t.Fatalf("%s: %v, want sent or sent back", inc, err)
+		}
+		return d
+	}
+	const short, long = 20 * time.Millisecond, 500 * time.Millisecond
+	if d := send("now", false, short); d != 0 {
+		t.Fatalf("first page of the burst sent back for %v", d)
+	}
+	back := now.Add(send("sms-1", false, short))
+	var firsts []time.Duration
+	first := func(n int) {
+		for range n {
+			firsts = append(firsts, now.Add(send(fmt.Sprintf("new-%d", len(firsts)), true, short)).Sub(start))
+		}
+	}
+	first(3)
+	now = back
+	if d := send("sms-1", false, long); d != 300*time.Millisecond {
+		t.Fatalf("the later step back at its old turn: sent back for %v, want 300ms, to its turn after the three first pages", d)
+	}
+	back = now.Add(300 * time.Millisecond)
+	first(3)
+	now = back
+	if d := send("sms-1", false, long); d != 0 {
+		t.Fatalf("the later step back at 400ms: sent back again for %v, want it to wait for its turn, 600ms", d)
+	}
+	if got := fmt.Sprint(firsts); got != "[100ms 200ms 300ms 400ms 500ms 700ms]" {
+		t.Fatalf("first pages' turns %s, want [100ms 200ms 300ms 400ms 500ms 700ms]: two more ahead of the later step, sent back once, the third after it", got)
+	}
+}

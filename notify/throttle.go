@@ -76,11 +76,13 @@ const maxGiveWay = 10
 //
 // But for a new incident's first page (Message.FirstPage): nobody has
 // been told of its incident yet, so it takes the earliest turn of the
-// pages waiting (or sent back) that are not first pages, and each of
-// those moves one turn back, in the order they were in (the last one
-// takes the turn the first page was given), up to maxGiveWay times each.
-// First pages keep their own order, and so do the others, so the steps of
-// one incident never pass each other. A page sent back to its turn comes
+// pages waiting (or sent back) that are not first pages, or are first
+// pages of a service with more than one more of them waiting than its
+// own (a flooding service's do not queue a quiet one's behind them), and
+// each of those moves one turn back, in the order they were in (the last
+// one takes the turn the first page was given), up to maxGiveWay times
+// each. A service's first pages keep their own order, and so do the
+// other pages, so the steps of one incident never pass each other. A page sent back to its turn comes
 // back at it, whatever took it since: once sent back for first pages that
 // took its turn, it gives way only as far as it can wait when it comes
 // back, so that it is not sent back for them again.
@@ -91,9 +93,8 @@ type Throttle struct {
 
 	mu   sync.Mutex
 	held map[string]*turn // turns kept for pages sent back, by turnKey
-	// behind are the turns still to come of pages that are not first
-	// pages, waiting or sent back, in the order of their turns: the
-	// turns a first page may take.
+	// behind are the turns still to come of pages waiting or sent back,
+	// in the order of their turns: the turns a first page may take.
 	behind []*turn
 }
 
@@ -118,6 +119,10 @@ type turn struct {
 	// has a later one now), for a page waiting for it to look again.
 	behind bool
 	moved  chan struct{}
+	// first and service: whether the page is a first page
+	// (Message.FirstPage), and its service.
+	first   bool
+	service string
 }
 
 var _ Notifier = (*Throttle)(nil)
@@ -159,7 +164,7 @@ func (t *Throttle) Notify(ctx context.Context, m Message) error {
 	tn := t.held[key]
 	delete(t.held, key)
 	if tn == nil {
-		tn = t.take(now, m.FirstPage)
+		tn = t.take(now, m.FirstPage, m.Service)
 	}
 	for {
 		wait, moved := tn.r.DelayFrom(now), tn.moved
@@ -214,40 +219,47 @@ func (t *Throttle) Notify(ctx context.Context, m Message) error {
 	return err
 }
 
-// take gives a page that has none its turn: the next at the rate limit,
-// or, for a first page when that is not now, the earliest of the turns
-// behind that may still give way (their pages each move one turn back,
-// the last to the turn reserved here). t.mu is held.
-func (t *Throttle) take(now time.Time, first bool) *turn {
+// take gives a page of service that has none its turn: the next at the
+// rate limit, or, for a first page when that is not now, the earliest of
+// the turns behind that it may take (mayTake; their pages each move one
+// turn back, the last to the turn reserved here). t.mu is held.
+func (t *Throttle) take(now time.Time, first bool, service string) *turn {
 	r := t.lim.ReserveN(now, 1)
 	wait := r.DelayFrom(now)
-	tn := &turn{r: r, at: now.Add(wait)}
+	tn := &turn{r: r, at: now.Add(wait), first: first, service: service}
 	if wait <= 0 {
 		return tn
 	}
 	if !first {
-		// In the order of the turns: one the limiter gave back (a page
-		// that gave up waiting) may be given again ahead of others.
-		i := len(t.behind)
-		for i > 0 && t.behind[i-1].at.After(tn.at) {
-			i--
-		}
-		tn.moved, tn.behind = make(chan struct{}), true
-		t.behind = slices.Insert(t.behind, i, tn)
+		t.queue(tn)
 		return tn
 	}
 	// The turns taken are a tail of those behind: moving only a tail
 	// keeps them in their order. It ends after the last turn that may
-	// not give way (mayGiveWay: a turn before it, moved, would pass it)
-	// and after every turn whose time has come: its page is on its way, and
-	// a first page sent now in its place, late, would go out closer to
-	// the next turn than the rate allows.
+	// not give way (mayGiveWay: a turn before it, moved, would pass it),
+	// or is a first page of a service with no more than one more first
+	// page waiting than this one's (a service's first pages keep their
+	// order, and one service's flood does not queue another's few behind
+	// it), and after every turn whose time has come: its page is on its
+	// way, and a first page sent now in its place, late, would go out
+	// closer to the next turn than the rate allows.
+	firsts := map[string]int{}
+	for _, b := range t.behind {
+		if b.first {
+			firsts[b.service]++
+		}
+	}
 	i, to := len(t.behind), now.Add(wait) // to: the turn behind[i-1] would move to
-	for i > 0 && t.behind[i-1].mayGiveWay(to) && t.behind[i-1].at.After(now) {
+	for i > 0 {
+		b := t.behind[i-1]
+		if !b.mayGiveWay(to) || !b.at.After(now) || (b.first && firsts[b.service] <= firsts[service]+1) {
+			break
+		}
 		i--
-		to = t.behind[i].at
+		to = b.at
 	}
 	if i == len(t.behind) {
+		t.queue(tn)
 		return tn
 	}
 	tn.r, tn.at = t.behind[i].r, t.behind[i].at
@@ -262,7 +274,20 @@ func (t *Throttle) take(now time.Time, first bool) *turn {
 		close(b.moved)
 		b.moved = make(chan struct{})
 	}
+	t.queue(tn)
 	return tn
+}
+
+// queue puts tn among the turns behind, in the order of the turns: one
+// the limiter gave back (a page that gave up waiting) may be given again
+// ahead of others. t.mu is held.
+func (t *Throttle) queue(tn *turn) {
+	i := len(t.behind)
+	for i > 0 && t.behind[i-1].at.After(tn.at) {
+		i--
+	}
+	tn.moved, tn.behind = make(chan struct{}), true
+	t.behind = slices.Insert(t.behind, i, tn)
 }
 
 // mayGiveWay reports whether a first page may take the turn, its page

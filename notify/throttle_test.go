@@ -310,3 +310,53 @@ func TestThrottleAPageSentBackForFirstPagesStillGivesWayAsFarAsItCanWait(t *test
 		t.Fatalf("first pages' turns %s, want [100ms 200ms 300ms 400ms 500ms 700ms]: two more ahead of the later step, sent back once, the third after it", got)
 	}
 }
+
+// TestThrottleAQuietServicesFirstPageGoesAheadOfAFloodsFirstPages: one
+// page a second, burst 1. A flooding service's five new incidents' first
+// pages are sent back to their turns, 1s to 5s. Another service's first
+// page takes the first of them, 1s, and its second the next, 2s: a service
+// with fewer first pages waiting goes first; the flood's move back a turn
+// each, in their order. The flood's next first page queues behind them
+// all (8s), and the quiet service's pages keep their order. (They queued
+// behind the flood's, at 6s and 7s.)
+func TestThrottleAQuietServicesFirstPageGoesAheadOfAFloodsFirstPages(t *testing.T) {
+	start := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	now := start
+	th := newThrottle(&sink{}, 1, 1, func() time.Time { return now })
+	send := func(service, inc string) time.Duration {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		err := th.Notify(ctx, Message{Service: service, Incident: inc, User: "ann", Channel: "sms", Level: 1, FirstPage: true})
+		if err == nil {
+			return 0
+		}
+		d, over := OverRateLimitDelay(err)
+		if !over {
+			t.Fatalf("%s: %v, want sent or sent back", inc, err)
+		}
+		return d
+	}
+	var got []string
+	for i := range 6 {
+		svc, inc := "flood", fmt.Sprintf("flood-%d", i)
+		if i == 0 {
+			inc = "now"
+		}
+		got = append(got, fmt.Sprint(inc, "@", send(svc, inc)))
+	}
+	got = append(got, fmt.Sprint("quiet-1@", send("quiet", "quiet-1")), fmt.Sprint("quiet-2@", send("quiet", "quiet-2")),
+		fmt.Sprint("flood-6@", send("flood", "flood-6")))
+	want := "[now@0s flood-1@1s flood-2@2s flood-3@3s flood-4@4s flood-5@5s quiet-1@1s quiet-2@2s flood-6@8s]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("turns %v, want %s", got, want)
+	}
+	// The flood's pages come back at their old turns and are sent back to
+	// their new ones, two turns on, in their order.
+	for i := 1; i <= 5; i++ {
+		now = start.Add(time.Duration(i) * time.Second)
+		if d := send("flood", fmt.Sprintf("flood-%d", i)); d != 2*time.Second {
+			t.Fatalf("flood-%d back at %ds: sent back for %v, want 2s", i, i, d)
+		}
+	}
+}

@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pagerd/pagerd/gateway/amresolve"
 )
 
 // TestStaleLastResolveOfAGroupThatHadAlertsLeftOutLeavesANewerFiringOpen:
@@ -172,6 +175,72 @@ func TestStaleResolveOfAnAlertOverTheCapKeepsTheOverflowIncidentOpen(t *testing.
 			}
 			if types := entryCounts(v); types["resolve_withheld"] != 1 {
 				t.Fatalf("timeline %+v: want one resolve_withheld", v.Timeline)
+			}
+		})
+	}
+}
+
+// TestStaleLastResolveAsksAlertmanagerWhetherTheNewerFiringStillFires: in
+// fingerprint mode with alertmanager_url, the group (101 alerts, so it had
+// an overflow incident) resolved at 06:04 and one Alertmanager of a
+// cluster said so; api-200 then fired since 06:09. The other
+// Alertmanager's copy of the group's last resolve, delivered last, leaves
+// api-200's incident open, as it fired after the group resolved, and
+// pagerd asks Alertmanager whether api-200 still fires (neither silenced
+// nor inhibited): while it does the incident stays open and says so once,
+// and once it no longer does the incident is resolved. Without the
+// question nothing would resolve it until api-200's own resolve.
+func TestStaleLastResolveAsksAlertmanagerWhetherTheNewerFiringStillFires(t *testing.T) {
+	t0 := fixedNow.Add(-10 * time.Minute)
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			am := &fakeAlertmanagerAPI{active: []string{"fp-api-200"}}
+			srv := httptest.NewServer(am)
+			t.Cleanup(srv.Close)
+			cfg := strings.Replace(noStorm, "    incident_key: fingerprint\n", "    incident_key: fingerprint\n    alertmanager_url: "+srv.URL+"\n", 1)
+			h := newHarness(t, withConfig(cfg), withStore(open(t)))
+			post := func(body string) {
+				t.Helper()
+				if r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+batchKey); r.code != 200 {
+					t.Fatalf("%d %.300s", r.code, r.body)
+				}
+			}
+			alerts := make([]amEpisode, 101)
+			for i := range alerts {
+				alerts[i] = amEpisode{fmt.Sprintf("api-%03d", i), "firing", t0, time.Time{}}
+			}
+			post(amEpisodes("firing", alerts...))
+			for i := range alerts {
+				alerts[i].status, alerts[i].end = "resolved", t0.Add(4*time.Minute)
+			}
+			last := amEpisodes("resolved", alerts...)
+			post(last)
+			post(amEpisodes("firing", amEpisode{"api-200", "firing", t0.Add(9 * time.Minute), time.Time{}}))
+			post(last)
+			var id string
+			for _, v := range h.list("?service=batch&limit=1000") {
+				if strings.HasSuffix(v.DedupKey, "fp-api-200") {
+					id = v.ID
+				}
+			}
+			if id == "" {
+				t.Fatal("no incident of api-200")
+			}
+			h.runUntil(h.clock.Now().Add(2 * time.Minute))
+			v := h.incident(id)
+			if v.Status != "triggered" {
+				t.Fatalf("api-200 fires since after the group's stale resolve: %s, want triggered; timeline %+v", v.Status, v.Timeline)
+			}
+			if types := entryCounts(v); types["resolve_withheld"] != 1 || types[amresolve.EntryStillFiring] != 1 {
+				t.Fatalf("timeline %+v: want one resolve_withheld and one %s (Alertmanager asked, and api-200 still fires)", v.Timeline, amresolve.EntryStillFiring)
+			}
+			askedOnceForTheGroupAtLeast(t, am)
+			am.mu.Lock()
+			am.active = nil
+			am.mu.Unlock()
+			h.runUntil(h.clock.Now().Add(amresolve.RecheckEvery))
+			if v := h.incident(id); v.Status != "resolved" || v.ResolvedBy != "alertmanager" || entryCounts(v)[amresolve.EntryConfirmed] != 1 {
+				t.Fatalf("api-200 no longer fires: %s by %q, want resolved by alertmanager, confirmed; timeline %+v", v.Status, v.ResolvedBy, v.Timeline)
 			}
 		})
 	}

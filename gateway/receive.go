@@ -422,6 +422,16 @@ func (s *Server) alertmanager(c echo.Context) error {
 			alert string
 		}
 		var newer []firedAfter
+		// An alert that fired again may also have started (Prometheus
+		// sets the start when it turns pending, a `for:` before it
+		// fires) before the latest end the notification gives: nothing
+		// in the notification tells it from an alert that resolved
+		// unseen. With alertmanager_url, Alertmanager is asked (one
+		// question for the group, done at once) and the incidents of
+		// alerts it does not list active are resolved then; without,
+		// they are resolved now, or an alert that resolved unseen would
+		// page for good.
+		ask, unsure := svc.AlertmanagerAPI() != "" && s.o.Withheld != nil, 0
 		prefix, at := msg.AlertKeyPrefix(), s.o.Now().UTC().Truncate(time.Millisecond)
 		ids, err := s.o.Incidents.ResolveEachOpen(ctx, svc, func(inc *store.Incident) bool {
 			if _, ok := ingest.FingerprintOfKey(inc.DedupKey, prefix); !ok || inc.Source != "alertmanager" || withheld[inc.ID] {
@@ -429,6 +439,10 @@ func (s *Server) alertmanager(c echo.Context) error {
 			}
 			if alert := ended.FiredAfter(inc.Details); alert != "" {
 				newer = append(newer, firedAfter{inc, alert})
+				return false
+			}
+			if ask {
+				unsure++
 				return false
 			}
 			return true
@@ -457,6 +471,22 @@ func (s *Server) alertmanager(c echo.Context) error {
 			}
 			s.log.Warn("resolve withheld: the group's resolved notification is older than a firing one of an alert it does not resolve by name", "incident", n.inc.ID,
 				"service", svc.Name, "newer", n.alert, "asking_alertmanager", asking)
+		}
+		if unsure > 0 {
+			// The incidents checked by a job of their own are left to it.
+			skip := make([]string, 0, len(withheld)+len(newer))
+			for id := range withheld {
+				skip = append(skip, id)
+			}
+			for _, n := range newer {
+				skip = append(skip, n.inc.ID)
+			}
+			if _, err := s.o.Withheld.Resolved(ctx, svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, prefix, skip); err != nil {
+				return partly(err)
+			}
+			noted = true
+			s.log.Info("the group's last resolve does not name open incidents of the group: Alertmanager is asked which of their alerts fire", "service", svc.Name,
+				"incidents", unsure, "alertmanager", policy.ShownURL(svc.AlertmanagerAPI()))
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "success", "incidents": ids, "resolved": resolved})

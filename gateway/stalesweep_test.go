@@ -245,3 +245,85 @@ func TestStaleLastResolveAsksAlertmanagerWhetherTheNewerFiringStillFires(t *test
 		})
 	}
 }
+
+// TestStaleLastResolveAsksAlertmanagerBeforeSweepingAnAlertThatStartedBeforeTheGroupEnded:
+// in fingerprint mode, the group (101 alerts, so it had an overflow
+// incident) resolved at 05:54, api-050 unseen, and one Alertmanager of a
+// cluster said so; api-200 then fired, pending since 05:53 (Prometheus
+// gives the start at which an alert turns pending, a `for:` before it
+// fires). The other Alertmanager's copy of the group's last resolve,
+// delivered last, swept api-200's incident, which it does not name and
+// whose start comes before the ends it gives: api-200 fired and nobody
+// was paged. With alertmanager_url, pagerd now asks Alertmanager first:
+// api-200, listed firing, stays open and says why; api-050, not listed,
+// is resolved. Without it, nothing tells api-200 from an alert that
+// resolved unseen (api-050), which would page for good: both resolve, as
+// before (README Not yet).
+func TestStaleLastResolveAsksAlertmanagerBeforeSweepingAnAlertThatStartedBeforeTheGroupEnded(t *testing.T) {
+	t0 := fixedNow.Add(-10 * time.Minute)
+	for _, url := range []bool{true, false} {
+		for name, open := range stores(t) {
+			t.Run(map[bool]string{true: "with alertmanager_url/", false: "without/"}[url]+name, func(t *testing.T) {
+				am := &fakeAlertmanagerAPI{active: []string{"fp-api-200"}}
+				cfg := noStorm
+				if url {
+					srv := httptest.NewServer(am)
+					t.Cleanup(srv.Close)
+					cfg = strings.Replace(cfg, "    incident_key: fingerprint\n", "    incident_key: fingerprint\n    alertmanager_url: "+srv.URL+"\n", 1)
+				}
+				h := newHarness(t, withConfig(cfg), withStore(open(t)))
+				post := func(body string) {
+					t.Helper()
+					if r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+batchKey); r.code != 200 {
+						t.Fatalf("%d %.300s", r.code, r.body)
+					}
+				}
+				alerts := make([]amEpisode, 101)
+				for i := range alerts {
+					alerts[i] = amEpisode{fmt.Sprintf("api-%03d", i), "firing", t0, time.Time{}}
+				}
+				post(amEpisodes("firing", alerts...))
+				for i := range alerts {
+					alerts[i].status, alerts[i].end = "resolved", t0.Add(4*time.Minute)
+				}
+				last := amEpisodes("resolved", append(alerts[:50:50], alerts[51:]...)...)
+				post(last)
+				post(amEpisodes("firing", amEpisode{"api-200", "firing", t0.Add(3 * time.Minute), time.Time{}}))
+				post(last)
+				byInstance := map[string]string{}
+				for _, v := range h.list("?service=batch&limit=1000") {
+					for _, inst := range []string{"api-050", "api-200"} {
+						if strings.HasSuffix(v.DedupKey, "fp-"+inst) {
+							byInstance[inst] = v.ID
+						}
+					}
+				}
+				if len(byInstance) != 2 {
+					t.Fatalf("incidents by instance %v, want api-050 and api-200", byInstance)
+				}
+				start := h.clock.Now()
+				h.runUntil(start.Add(3 * time.Minute))
+				fired, unseen := h.incident(byInstance["api-200"]), h.incident(byInstance["api-050"])
+				if !url {
+					if fired.Status != "resolved" || unseen.Status != "resolved" {
+						t.Fatalf("without alertmanager_url: api-200 %s, api-050 %s, want both resolved", fired.Status, unseen.Status)
+					}
+					return
+				}
+				if fired.Status != "triggered" {
+					t.Fatalf("api-200 fires: %s, want triggered; timeline %+v", fired.Status, fired.Timeline)
+				}
+				if types := entryCounts(fired); types[amresolve.EntryStillFiring] != 1 || types["resolve_group"] != 0 {
+					t.Fatalf("api-200 timeline %+v: want one %s and no resolve_group", fired.Timeline, amresolve.EntryStillFiring)
+				}
+				if len(h.rec.lines(start)) == 0 {
+					t.Fatalf("api-200's open incident paged nobody")
+				}
+				if unseen.Status != "resolved" || unseen.ResolvedBy != "alertmanager" || entryCounts(unseen)[amresolve.EntryConfirmed] != 1 {
+					t.Fatalf("api-050 resolved unseen: %s by %q, want resolved by alertmanager, confirmed; timeline %+v", unseen.Status, unseen.ResolvedBy, unseen.Timeline)
+				}
+				askedOnceForTheGroupAtLeast(t, am)
+			})
+		}
+	}
+}

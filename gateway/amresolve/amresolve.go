@@ -35,6 +35,9 @@
 // resolved. So a cut notification of such a group stores another job
 // (kind JobKindGroup, keyed by the service and group), which resolves each
 // open incident of the group whose alert Alertmanager no longer lists.
+// The group's last resolve stores one too (Checker.Resolved, keyed apart)
+// for the incidents of alerts it does not name, which it cannot tell from
+// alerts that fired again after the group resolved.
 //
 // Alertmanager keeps alerts in memory only: just after it starts it lists
 // none until Prometheus sends them again, while its notification log,

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/ingest"
@@ -30,6 +31,13 @@ type groupJob struct {
 	// (EntryUnconfirmed or EntryRecentStart), so the log says each
 	// change at warn once, not every minute.
 	Last string `json:"last,omitempty"`
+	// Resolved marks the check the group's last resolve stored
+	// (Checker.Resolved): only alerts that would page (neither silenced
+	// nor inhibited) keep their incident open, as for a stale resolve.
+	Resolved bool `json:"resolved,omitempty"`
+	// Skip lists the incidents the last resolve left to checks of their
+	// own (Checker.Stale): this one leaves them alone.
+	Skip []string `json:"skip,omitempty"`
 }
 
 // Cut stores, due now, the check of a group in fingerprint mode whose
@@ -46,6 +54,31 @@ func (c *Checker) Cut(ctx context.Context, svc *policy.Service, g Group, keyPref
 	}
 	if err := c.putNow(ctx, JobKindGroup, groupJobKey(svc.Name, keyPrefix), groupJob{Service: svc.Name, Group: g, KeyPrefix: keyPrefix}); err != nil {
 		return false, fmt.Errorf("store the check of the group's alerts left out by max_alerts: %w", err)
+	}
+	return true, nil
+}
+
+// Resolved stores, due now, the check of a group in fingerprint mode whose
+// last resolve (resolved, nothing left out) does not name open incidents
+// of the group: alerts pagerd did not read of it, or that max_alerts left
+// out and that resolved unseen, or alerts that fired again after the
+// group resolved, in a firing notification received before this one
+// (from the other Alertmanager of a cluster, or a retry), whose
+// recorded start, set by Prometheus when the alert became pending, may
+// well come before the ends the notification gives. Only Alertmanager
+// can tell them apart: each open incident of the group whose alert it
+// does not list active is resolved, the others stay open. skip are the
+// incidents checked by a job of their own. It replaces the check stored
+// for an earlier last resolve of the group (apart from Cut's), does
+// nothing for a service that names no Alertmanager, and says whether it
+// stored one.
+func (c *Checker) Resolved(ctx context.Context, svc *policy.Service, g Group, keyPrefix string, skip []string) (bool, error) {
+	if c == nil || svc.AlertmanagerAPI() == "" {
+		return false, nil
+	}
+	d := groupJob{Service: svc.Name, Group: g, KeyPrefix: keyPrefix, Resolved: true, Skip: skip}
+	if err := c.putNow(ctx, JobKindGroup, groupJobKey(svc.Name, keyPrefix)+"/resolved", d); err != nil {
+		return false, fmt.Errorf("store the check of the group's last resolve: %w", err)
 	}
 	return true, nil
 }
@@ -67,7 +100,10 @@ type groupOpen struct {
 // It asks Alertmanager once; only while it cannot be asked, or has just
 // started (StartMargin), does it ask again, every RecheckEvery: otherwise
 // the next change of a group still too large brings another cut
-// notification, and another job.
+// notification, and another job. A last resolve's check (Checker.Resolved)
+// counts only the alerts that would page, and notes on the incidents of
+// the ones it lists that they stay open: their own resolve comes when
+// they end.
 func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error) {
 	var d groupJob
 	if err := json.Unmarshal(j.Data, &d); err != nil {
@@ -84,6 +120,9 @@ func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error
 	// then refuses the resolve.
 	var open []groupOpen
 	err := store.EachOpen(ctx, c.o.Store, d.Service, func(inc *store.Incident) error {
+		if slices.Contains(d.Skip, inc.ID) {
+			return nil
+		}
 		if fp, ok := ingest.FingerprintOfKey(inc.DedupKey, d.KeyPrefix); ok && inc.Source == "alertmanager" {
 			open = append(open, groupOpen{id: inc.ID, fingerprint: fp, repeats: inc.Repeats})
 		}
@@ -95,13 +134,17 @@ func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error
 	base := svc.AlertmanagerAPI()
 	shown := policy.ShownURL(base) // logs and timelines never show a password
 	now := c.o.Now()
+	what := "alerts left out by max_alerts"
+	if d.Resolved {
+		what = "the group's last resolve"
+	}
 	again := func(outcome, why string) (*store.Job, error) {
 		level := c.o.Logger.Info
 		if outcome != d.Last {
 			level = c.o.Logger.Warn
 			d.Last = outcome
 		}
-		level("alerts left out by max_alerts: Alertmanager's answer is not trusted; the group's incidents stay open and it is asked again",
+		level(what+": Alertmanager's answer is not trusted; the group's incidents stay open and it is asked again",
 			"service", d.Service, "open", len(open), "alertmanager", shown, "why", why, "retry_in", RecheckEvery)
 		b, err := json.Marshal(d)
 		if err != nil {
@@ -109,7 +152,11 @@ func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error
 		}
 		return &store.Job{Kind: JobKindGroup, Key: j.Key, Due: now.Add(RecheckEvery), Data: b}, nil
 	}
-	fps, err := c.o.Alerts.Fingerprints(ctx, base, d.Receiver, d.Labels)
+	list := c.o.Alerts.Fingerprints
+	if d.Resolved {
+		list = c.o.Alerts.ActiveFingerprints
+	}
+	fps, err := list(ctx, base, d.Receiver, d.Labels)
 	if err != nil {
 		return again(EntryUnconfirmed, fmt.Sprintf("it could not be asked which alerts of the group fire (%v)", err))
 	}
@@ -117,28 +164,48 @@ func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error
 	for _, fp := range fps {
 		active[ingest.CapFingerprint(fp)] = true
 	}
-	var over []groupOpen
+	var over, still []groupOpen
 	for _, o := range open {
 		if !active[o.fingerprint] {
 			over = append(over, o)
+		} else {
+			still = append(still, o)
 		}
 	}
-	if len(over) == 0 {
-		return nil, nil
+	if len(over) > 0 {
+		if outcome, why := c.distrust(ctx, base, now); outcome != "" {
+			return again(outcome, why)
+		}
 	}
-	if outcome, why := c.distrust(ctx, base, now); outcome != "" {
-		return again(outcome, why)
+	if d.Resolved {
+		// Said once, at the answer that ends the job: the alert's own
+		// resolve, which Alertmanager sends when it ends, resolves the
+		// incident.
+		for _, o := range still {
+			if err := c.o.Incidents.Note(ctx, o.id, store.Entry{At: now.UTC().Truncate(time.Millisecond), Type: EntryStillFiring, Actor: "pagerd",
+				Detail: fmt.Sprintf("Alertmanager sent the group as resolved without naming this alert, but Alertmanager at %s lists it firing (fingerprint %s): "+
+					"it fired again since, or that notification was older than the firing one pagerd received before it (from another Alertmanager of a cluster, "+
+					"or a retry); the incident stays open until the alert's own resolve", shown, o.fingerprint)}); err != nil {
+				return nil, err
+			}
+			c.o.Logger.Warn("resolve withheld: the group's last resolve did not name an alert that Alertmanager lists firing", "incident", o.id,
+				"service", d.Service, "fingerprint", o.fingerprint, "alertmanager", shown)
+		}
 	}
 	for _, o := range over {
 		why := store.Entry{At: now.UTC().Truncate(time.Millisecond), Type: EntryConfirmed, Actor: "pagerd",
 			Detail: fmt.Sprintf("confirmed with Alertmanager at %s: the alert (fingerprint %s) fires no more; its group's notifications, cut to max_alerts, had left it out",
 				shown, o.fingerprint)}
+		if d.Resolved {
+			why.Detail = fmt.Sprintf("Alertmanager sent the group as resolved, leaving no alert out but not naming this one, and Alertmanager at %s confirms "+
+				"the alert (fingerprint %s) fires no more but for silenced or inhibited ones, which it does not notify", shown, o.fingerprint)
+		}
 		resolved, err := c.o.Incidents.ResolveUnlessRepeated(ctx, svc, o.id, o.repeats, "alertmanager", why)
 		if err != nil {
 			return nil, err
 		}
 		if resolved {
-			c.o.Logger.Info("alert left out by max_alerts confirmed resolved with Alertmanager: incident resolved",
+			c.o.Logger.Info(what+": the alert is confirmed resolved with Alertmanager: incident resolved",
 				"incident", o.id, "service", d.Service, "fingerprint", o.fingerprint, "alertmanager", shown)
 		}
 	}

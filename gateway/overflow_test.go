@@ -78,3 +78,52 @@ func TestOverflowIncidentOnlyForLeftOutAlertsWithoutIncidents(t *testing.T) {
 		})
 	}
 }
+
+// TestStaleNotificationOfAlertsThatAllStillFireAsksBeforeResolvingTheOverflowIncident:
+// in fingerprint mode, api-0, sorted first, pushed api-2 out of the
+// group's notification (max_alerts 2) and the overflow incident opened for
+// api-3, left out too, active with no incident of its own. The other
+// Alertmanager of the cluster then delivered its older notification,
+// api-1 and api-2 firing with nothing left out: every alert it names
+// still fires, so nothing in it is older than recorded, and it resolved
+// the overflow incident while api-3 fired. Nobody was paged for api-3.
+// With alertmanager_url, pagerd now asks Alertmanager first: api-3,
+// active with no incident of its own, keeps the overflow incident open
+// (said once), and the group's next notification that leaves nothing out
+// resolves it once Alertmanager lists no such alert.
+func TestStaleNotificationOfAlertsThatAllStillFireAsksBeforeResolvingTheOverflowIncident(t *testing.T) {
+	am := &fakeAlertmanagerAPI{active: []string{"fp-api-0", "fp-api-1", "fp-api-2", "fp-api-3"}}
+	h, _ := fingerprintHarness(t, am, 1)
+	start := h.clock.Now()
+	h.step(start)
+	v, opened := overflowIncident(h)
+	if !opened || v.Status != "triggered" {
+		t.Fatalf("overflow incident %+v, want opened for api-3", v)
+	}
+	older := amTruncated("firing", 0, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
+	if r := h.do("POST", "/api/v1/alertmanager", older, "Authorization", "Bearer "+batchKey); r.code != 200 {
+		t.Fatalf("older notification: %d %s", r.code, r.body)
+	}
+	h.runUntil(start.Add(3 * time.Minute))
+	v = h.incident(v.ID)
+	if v.Status != "triggered" {
+		t.Fatalf("overflow incident after an older notification, api-3 active with no incident: %s, want triggered; timeline %+v", v.Status, v.Timeline)
+	}
+	if types := entryCounts(v); types[amresolve.EntryStillFiring] != 1 {
+		t.Fatalf("timeline %+v: want one %s", v.Timeline, amresolve.EntryStillFiring)
+	}
+	if len(h.rec.lines(start)) == 0 {
+		t.Fatal("the overflow incident paged nobody")
+	}
+	am.mu.Lock()
+	am.active = []string{"fp-api-0", "fp-api-1", "fp-api-2"}
+	am.mu.Unlock()
+	if r := h.do("POST", "/api/v1/alertmanager", amTruncated("firing", 0, [2]string{"api-0", "firing"}, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"}),
+		"Authorization", "Bearer "+batchKey); r.code != 200 {
+		t.Fatalf("next notification: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+	if v := h.incident(v.ID); v.Status != "resolved" || v.ResolvedBy != "alertmanager" || entryCounts(v)[amresolve.EntryConfirmed] != 1 {
+		t.Fatalf("overflow incident once api-3 no longer fires: %s by %q, want resolved by alertmanager, confirmed; timeline %+v", v.Status, v.ResolvedBy, v.Timeline)
+	}
+}

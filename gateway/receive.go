@@ -360,6 +360,13 @@ func (s *Server) alertmanager(c echo.Context) error {
 		// Alertmanager of a cluster, or a retry): the alerts left out
 		// then may fire, and Alertmanager sends nothing more of the
 		// group until it changes.
+		// A stale one that names no alert older than recorded (its
+		// alerts all still fire) looks like the group's newer one after
+		// the alerts left out resolved: with alertmanager_url,
+		// Alertmanager is asked first (a store job, done at once)
+		// whether an active alert of the group has no incident of its
+		// own.
+		ask := svc.AlertmanagerAPI() != "" && s.o.Withheld != nil
 		var why string
 		id, had, kept, err := s.o.Incidents.ResolveIfOpenOrHad(ctx, svc, msg.OverflowDedupKey(), "alertmanager", "alertmanager", func(inc *store.Incident) bool {
 			why = olderThan
@@ -369,7 +376,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 				}
 				why = ended.Uncovered(inc.Details).Newer
 			}
-			return why != ""
+			return why != "" || ask
 		})
 		if err != nil {
 			return partly(err)
@@ -377,7 +384,14 @@ func (s *Server) alertmanager(c echo.Context) error {
 		if kept == nil && id != "" {
 			resolved = append(resolved, id)
 		}
-		if kept != nil {
+		if kept != nil && why == "" {
+			if _, err := s.o.Withheld.OverflowOver(ctx, svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, kept, msg.AlertKeyPrefix()); err != nil {
+				return partly(err)
+			}
+			noted = true
+			s.log.Info("a notification that left nothing out would resolve the group's overflow incident: Alertmanager is asked first", "incident", id,
+				"service", svc.Name, "alertmanager", policy.ShownURL(svc.AlertmanagerAPI()))
+		} else if kept != nil {
 			if err := s.o.Incidents.Note(ctx, id, store.Entry{At: s.o.Now().UTC().Truncate(time.Millisecond), Type: "resolve_withheld", Actor: "pagerd",
 				Detail: "Alertmanager sent the group with no alert left out, but this notification is older than a firing one pagerd received before it " +
 					"(from another Alertmanager of a cluster, or a retry), as its alert " + why + " shows. " +

@@ -23,7 +23,9 @@ import (
 // alerts sorted before it pushed it out), and the overflow incident paged
 // a second time for it. So Alertmanager is asked which alerts of the
 // group are active (neither silenced nor inhibited), and the overflow
-// incident opened only for one with no open incident of its own.
+// incident opened only for one with no open incident of its own. A
+// notification that left nothing out stores one too (OverflowOver, keyed
+// apart), which resolves the open overflow incident on the same answer.
 const JobKindOverflow = "am_overflow"
 
 // Overflow is the group's overflow incident as the notification would
@@ -50,6 +52,67 @@ type overflowJob struct {
 	Service string `json:"service"`
 	Group
 	Overflow
+	// Resolve, for the check of a notification that left nothing out
+	// (Checker.OverflowOver), is the open overflow incident it would
+	// resolve, and Repeats its repeat count then: a higher one means a
+	// firing notification judged it since.
+	Resolve string `json:"resolve,omitempty"`
+	Repeats int    `json:"repeats,omitempty"`
+	// Last is the previous check's outcome when it could not decide, so
+	// the timeline says each change once, not every minute.
+	Last string `json:"last,omitempty"`
+}
+
+// OverflowOver stores, due now, the check of the group's open overflow
+// incident inc, which a notification of the group that left nothing out
+// (no alert over the cap, none unread, none left out by max_alerts) would
+// resolve. Such a notification may be older than the firing one that
+// left alerts out and opened or repeated the incident (from the other
+// Alertmanager of a cluster, or a retry), and nothing in it says so when
+// every alert it names still fires: the alerts left out of the newer one
+// would then page no more. Alertmanager is asked which alerts of the
+// group are active (neither silenced nor inhibited), and the incident
+// resolved only when each has an open incident of its own. keyPrefix is
+// the message's ingest.Message.AlertKeyPrefix. It replaces the check
+// stored for an earlier such notification of the group, does nothing for
+// a service that names no Alertmanager (the caller then resolves the
+// incident at once), and says whether it stored one.
+func (c *Checker) OverflowOver(ctx context.Context, svc *policy.Service, g Group, inc *store.Incident, keyPrefix string) (bool, error) {
+	if c == nil || svc.AlertmanagerAPI() == "" {
+		return false, nil
+	}
+	d := overflowJob{Service: svc.Name, Group: g, Overflow: Overflow{DedupKey: inc.DedupKey, KeyPrefix: keyPrefix}, Resolve: inc.ID, Repeats: inc.Repeats}
+	if err := c.putNow(ctx, JobKindOverflow, groupJobKey(svc.Name, inc.DedupKey)+"/resolve", d); err != nil {
+		return false, fmt.Errorf("store the check of the overflow incident's resolve: %w", err)
+	}
+	return true, nil
+}
+
+// ownIncidents are the fingerprints (as dedup keys carry them) of the
+// group's alerts with an open incident of their own, and those of inView.
+func (c *Checker) ownIncidents(ctx context.Context, service, keyPrefix string, inView []string) (map[string]bool, error) {
+	own := map[string]bool{}
+	for _, fp := range inView {
+		own[fp] = true
+	}
+	err := store.EachOpen(ctx, c.o.Store, service, func(inc *store.Incident) error {
+		if fp, ok := ingest.FingerprintOfKey(inc.DedupKey, keyPrefix); ok && inc.Source == "alertmanager" {
+			own[fp] = true
+		}
+		return nil
+	})
+	return own, err
+}
+
+// withoutIncident are the fingerprints of fps (Alertmanager's) not in own.
+func withoutIncident(fps []string, own map[string]bool) []string {
+	var uncovered []string
+	for _, fp := range fps {
+		if fp = ingest.CapFingerprint(fp); !own[fp] {
+			uncovered = append(uncovered, fp)
+		}
+	}
+	return uncovered
 }
 
 // LeftOutFiring stores, due now, the check of the alerts a firing
@@ -83,19 +146,13 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 	if svc == nil {
 		return nil, nil
 	}
+	if d.Resolve != "" {
+		return c.runOverflowOver(ctx, j, &d, svc)
+	}
 	// The incidents are read before Alertmanager is asked: one opened
 	// after the read counts as none, which can open the overflow
 	// incident for an alert that has one, never leave an alert without.
-	own := map[string]bool{}
-	for _, fp := range d.InView {
-		own[fp] = true
-	}
-	err := store.EachOpen(ctx, c.o.Store, d.Service, func(inc *store.Incident) error {
-		if fp, ok := ingest.FingerprintOfKey(inc.DedupKey, d.KeyPrefix); ok && inc.Source == "alertmanager" {
-			own[fp] = true
-		}
-		return nil
-	})
+	own, err := c.ownIncidents(ctx, d.Service, d.KeyPrefix, d.InView)
 	if err != nil {
 		return nil, err
 	}
@@ -109,12 +166,7 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 	} else {
 		fps, err = c.o.Alerts.ActiveFingerprints(ctx, base, d.Receiver, d.Labels)
 	}
-	var uncovered []string
-	for _, fp := range fps {
-		if fp = ingest.CapFingerprint(fp); !own[fp] {
-			uncovered = append(uncovered, fp)
-		}
-	}
+	uncovered := withoutIncident(fps, own)
 	switch {
 	case err != nil:
 		c.o.Logger.Warn("alerts left out by max_alerts: Alertmanager could not be asked which fire; the group's overflow incident is opened",
@@ -160,4 +212,87 @@ func (c *Checker) openLeftOut(ctx context.Context, cfg *policy.Config, a inciden
 		return id, true, store.PartlyStored(err)
 	}
 	return id, true, nil
+}
+
+// runOverflowOver does the check OverflowOver stored. It resolves the
+// overflow incident once Alertmanager, believed, lists no active alert of
+// the group without an open incident of its own; one listed keeps it open
+// (said once, in its timeline), and the group's next notification that
+// leaves nothing out asks again. While Alertmanager cannot be asked, or
+// has just started, the incident stays open and it is asked again every
+// RecheckEvery: a missed page is worse than a late resolve.
+func (c *Checker) runOverflowOver(ctx context.Context, j *store.Job, d *overflowJob, svc *policy.Service) (*store.Job, error) {
+	inc, err := c.o.Store.Get(ctx, d.Resolve)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !inc.Open() || inc.Repeats > d.Repeats {
+		return nil, nil // resolved, or a firing notification judged it since
+	}
+	now := c.o.Now()
+	at := now.UTC().Truncate(time.Millisecond)
+	base := svc.AlertmanagerAPI()
+	if base == "" {
+		// As without the URL: the notification said nothing is left out.
+		_, err := c.o.Incidents.ResolveUnlessRepeated(ctx, svc, d.Resolve, d.Repeats, "alertmanager", store.Entry{At: at, Type: EntryConfirmed, Actor: "pagerd",
+			Detail: "the config names no Alertmanager for the service any more: resolved, as the group's notification that left no alert out said"})
+		return nil, err
+	}
+	// The incidents are read before Alertmanager is asked: an alert whose
+	// incident opens after the read counts as without one, which keeps
+	// the overflow incident open, never resolves it under an alert.
+	own, err := c.ownIncidents(ctx, d.Service, d.KeyPrefix, nil)
+	if err != nil {
+		return nil, err
+	}
+	shown := policy.ShownURL(base) // logs and timelines never show a password
+	note := func(outcome, detail string) error {
+		if outcome == d.Last {
+			return nil
+		}
+		d.Last = outcome
+		return c.o.Incidents.Note(ctx, d.Resolve, store.Entry{At: at, Type: outcome, Actor: "pagerd", Detail: detail})
+	}
+	again := func(outcome, detail string) (*store.Job, error) {
+		if outcome != d.Last {
+			c.o.Logger.Warn("overflow incident's resolve: Alertmanager's answer is not trusted; the incident stays open and it is asked again",
+				"incident", d.Resolve, "service", d.Service, "alertmanager", shown, "why", detail, "retry_in", RecheckEvery)
+		}
+		if err := note(outcome, detail); err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(d)
+		if err != nil {
+			return nil, err
+		}
+		return &store.Job{Kind: JobKindOverflow, Key: j.Key, Due: now.Add(RecheckEvery), Data: b}, nil
+	}
+	fps, err := c.o.Alerts.ActiveFingerprints(ctx, base, d.Receiver, d.Labels)
+	if err != nil {
+		return again(EntryUnconfirmed, fmt.Sprintf("Alertmanager at %s could not be asked which alerts of the group fire (%v): the incident, which holds the alerts "+
+			"left out of the group's notifications, stays open; asking again every %s", shown, err, RecheckEvery))
+	}
+	if uncovered := withoutIncident(fps, own); len(uncovered) > 0 {
+		c.o.Logger.Warn("overflow incident's resolve withheld: Alertmanager lists active alerts of the group with no incident of their own",
+			"incident", d.Resolve, "service", d.Service, "alertmanager", shown, "uncovered", len(uncovered))
+		return nil, note(EntryStillFiring, fmt.Sprintf("Alertmanager sent the group with no alert left out, but Alertmanager at %s lists %d active alert(s) of the group "+
+			"with no open incident of their own (fingerprints %s): the notification is older than the one that left them out (from another Alertmanager "+
+			"of a cluster, or a retry), or they fire again since, so the incident that holds them stays open; the group's next notification that "+
+			"leaves nothing out asks again", shown, len(uncovered), strings.Join(uncovered[:min(len(uncovered), 5)], ", ")))
+	}
+	if outcome, why := c.distrust(ctx, base, now); outcome != "" {
+		return again(outcome, fmt.Sprintf("Alertmanager at %s lists no active alert of the group without an incident of its own, but %s: the incident stays open; "+
+			"asking again every %s", shown, why, RecheckEvery))
+	}
+	resolved, err := c.o.Incidents.ResolveUnlessRepeated(ctx, svc, d.Resolve, d.Repeats, "alertmanager", store.Entry{At: at, Type: EntryConfirmed, Actor: "pagerd",
+		Detail: fmt.Sprintf("confirmed with Alertmanager at %s: each active alert of the group has an incident of its own, as the group's notification "+
+			"that left no alert out said", shown)})
+	if err == nil && resolved {
+		c.o.Logger.Info("overflow incident resolved: Alertmanager lists no active alert of the group without an incident of its own",
+			"incident", d.Resolve, "service", d.Service, "alertmanager", shown)
+	}
+	return nil, err
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,6 +120,81 @@ func TestStormPageEscalatedPastWhileAcknowledgedIsTakenBackOnce(t *testing.T) {
 			c := fireAt(h, "C", "critical", fixedNow.Add(time.Minute))
 			if got := pushEntries(h, c); got != "notify_held@1m0s" {
 				t.Fatalf("C's push: %v; want it held for the window's message (notify_held@1m0s): ann had two P0 pushes in the window", got)
+			}
+		})
+	}
+}
+
+// TestStormPageSentBackThenConflictedAndEscalatedIsCountedOnce: storm
+// bundling with a 5-minute window and one page at once; B's first level
+// (ann, the default ladder: push, SMS at 2m) escalates at 2m10s to a
+// level that pages ann again. The provider sends B's level-1 push back at
+// 0s (stored as counted in its window, due again later) and B's level-1
+// SMS back at 2m, once. The claim at 2m lets the SMS out (counted in
+// ann's SMS window) and it is sent back; ann posts a status update at
+// 2m10s before the dispatcher records that, so its write conflicts. Worked
+// again at 2m10s, the claim fires the SMS again (keeping what the storm
+// said) and the escalation, which takes the counted push out: it takes
+// that push back by a write of its own, and works the incident a third
+// time. The SMS, counted once, goes out at 2m10s, and so does the new
+// level's push. (The third try had lost what the storm said of the SMS
+// when the second stopped short of its pages: it asked the storm again,
+// which counted it a second time and held it for the window's message,
+// to 7m.)
+func TestStormPageSentBackThenConflictedAndEscalatedIsCountedOnce(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			cfg := strings.Replace(testConfig,
+				"      - {name: primary, targets: [{schedule: s, tier: primary}], timeout: 15m}\n      - {name: secondary, targets: [{schedule: s, tier: secondary}]}",
+				"      - {name: primary, targets: [{user: ann}], timeout: 2m10s}\n      - {name: secondary, targets: [{user: ann}]}", 1)
+			if cfg == testConfig {
+				t.Fatal("the test's config did not change: the test does not test what it says")
+			}
+			var h *harness
+			var b string
+			var smsSentBack atomic.Bool
+			rec := &recorder{fail: func(m notify.Message) error {
+				switch {
+				case m.Incident != b || m.Level != 1:
+				case m.Channel == "push":
+					return notify.OverRateLimit(3*time.Minute, "push provider: 429")
+				case m.Channel == "sms" && smsSentBack.CompareAndSwap(false, true):
+					return notify.OverRateLimit(20*time.Second, "sms provider: 429")
+				}
+				return nil
+			}}
+			bf := &beforeFinish{Store: open(t)}
+			var upd response
+			bf.fn = func() {
+				h.clock.Set(fixedNow.Add(2*time.Minute + 10*time.Second))
+				upd = h.api("POST", "/api/v1/incidents/"+b+"/status", `{"user":"ann","message":"looking"}`)
+			}
+			h = newHarness(t, withStore(bf), withNotifier("log", rec),
+				withConfig(cfg+"notifiers:\n  storm: {window: 5m, immediate: 1}\n"))
+			h.clock.Set(fixedNow)
+			r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "gB", map[string]string{"alertname": "B", "severity": "critical"}),
+				"Authorization", "Bearer "+amKey)
+			var res struct{ Incidents []string }
+			r.json(t, &res)
+			b = res.Incidents[0]
+			h.step(fixedNow)
+			if got := pushEntries(h, b); got != "" {
+				t.Fatalf("B's pushes %q; want its level-1 push sent back at 0s: the test does not test what it says", got)
+			}
+			bf.armed.Store(true)
+			h.step(fixedNow.Add(2 * time.Minute))
+			if upd.code != 200 || !smsSentBack.Load() || pushEntries(h, b) != "notify@2m10s" {
+				t.Fatalf("status update %d %s; SMS sent back %v; B's pushes %q, want an update as the SMS's step was recorded and the new level's push sent at 2m10s: the test does not test what it says",
+					upd.code, upd.body, smsSentBack.Load(), pushEntries(h, b))
+			}
+			var sms []string
+			for _, e := range timeline(h, b) {
+				if e.Channel == "sms" {
+					sms = append(sms, fmt.Sprintf("%s@%s", e.Type, e.At.Sub(fixedNow)))
+				}
+			}
+			if got := strings.Join(sms, ","); got != "notify@2m10s" {
+				t.Fatalf("B's SMS: %v; want it sent at 2m10s (notify@2m10s), counted once in its window, not held for the window's message", got)
 			}
 		})
 	}

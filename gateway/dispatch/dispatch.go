@@ -349,19 +349,24 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				timer = t.C
 			} else {
 				failing.ok()
+				// Noted before the claims' pages start, so that Behind
+				// says it once they are on their way. Everything due at
+				// now claimed (not more): not behind.
+				if more {
+					d.noteBehind(claims, now)
+				} else {
+					d.noteBehind(nil, now)
+				}
 				for _, c := range claims {
 					inflight++
 					d.start(workCtx, pool, c, sendBy, done)
 				}
 				backlog = more
 				if more {
-					d.noteBehind(claims, now)
 					continue
 				}
-				// Everything due at now is claimed: not behind. The same
-				// call said when the next step comes due (the claims just
-				// taken count at their lease ends).
-				d.noteBehind(nil, now)
+				// The same call said when the next step comes due (the
+				// claims just taken count at their lease ends).
 				wait := d.o.MaxSleep
 				if pending {
 					wait = min(wait, max(next.Sub(d.o.Now()), 0))

@@ -127,3 +127,41 @@ func TestStaleNotificationOfAlertsThatAllStillFireAsksBeforeResolvingTheOverflow
 		t.Fatalf("overflow incident once api-3 no longer fires: %s by %q, want resolved by alertmanager, confirmed; timeline %+v", v.Status, v.ResolvedBy, v.Timeline)
 	}
 }
+
+// TestOverflowIncidentKeptOpenByAStaleNotificationIsAskedAgainUntilItsAlertsEnd:
+// an overflow incident kept open because Alertmanager listed an active
+// alert of the group without an incident of its own is asked about again
+// until that alert ends: no notification of the group may ever come again
+// to ask (after its last resolve, or for an alert of another route that
+// Alertmanager lists with the group's), and it would page for good.
+func TestOverflowIncidentKeptOpenByAStaleNotificationIsAskedAgainUntilItsAlertsEnd(t *testing.T) {
+	am := &fakeAlertmanagerAPI{active: []string{"fp-api-0", "fp-api-1", "fp-api-2", "fp-api-3"}}
+	h, _ := fingerprintHarness(t, am, 1)
+	start := h.clock.Now()
+	h.step(start)
+	v, opened := overflowIncident(h)
+	if !opened {
+		t.Fatalf("overflow incident %+v, want opened for api-3", v)
+	}
+	older := amTruncated("firing", 0, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
+	if r := h.do("POST", "/api/v1/alertmanager", older, "Authorization", "Bearer "+batchKey); r.code != 200 {
+		t.Fatalf("older notification: %d %s", r.code, r.body)
+	}
+	h.runUntil(start.Add(90 * time.Second))
+	if v = h.incident(v.ID); v.Status != "triggered" {
+		t.Fatalf("overflow incident with api-3 active and no incident of its own: %s, want triggered; timeline %+v", v.Status, v.Timeline)
+	}
+	// api-3 ends; Alertmanager sends nothing more of the group.
+	am.mu.Lock()
+	am.active = []string{"fp-api-0", "fp-api-1", "fp-api-2"}
+	am.mu.Unlock()
+	h.runUntil(start.Add(90*time.Second + 2*amresolve.RecheckEvery))
+	v = h.incident(v.ID)
+	if v.Status != "resolved" || v.ResolvedBy != "alertmanager" || entryCounts(v)[amresolve.EntryConfirmed] != 1 {
+		t.Fatalf("overflow incident after api-3 ended, with no notification since: %s by %q, want resolved by alertmanager, confirmed; timeline %+v",
+			v.Status, v.ResolvedBy, v.Timeline)
+	}
+	if n := entryCounts(v)[amresolve.EntryStillFiring]; n != 1 {
+		t.Fatalf("%d %s entries, want 1 (said once, however often asked); timeline %+v", n, amresolve.EntryStillFiring, v.Timeline)
+	}
+}

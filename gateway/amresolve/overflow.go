@@ -217,8 +217,8 @@ func (c *Checker) openLeftOut(ctx context.Context, cfg *policy.Config, a inciden
 // runOverflowOver does the check OverflowOver stored. It resolves the
 // overflow incident once Alertmanager, believed, lists no active alert of
 // the group without an open incident of its own; one listed keeps it open
-// (said once, in its timeline), and the group's next notification that
-// leaves nothing out asks again. While Alertmanager cannot be asked, or
+// (said once, in its timeline) and it is asked again every RecheckEvery
+// until none is. While Alertmanager cannot be asked, or
 // has just started, the incident stays open and it is asked again every
 // RecheckEvery: a missed page is worse than a late resolve.
 func (c *Checker) runOverflowOver(ctx context.Context, j *store.Job, d *overflowJob, svc *policy.Service) (*store.Job, error) {
@@ -276,12 +276,27 @@ func (c *Checker) runOverflowOver(ctx context.Context, j *store.Job, d *overflow
 			"left out of the group's notifications, stays open; asking again every %s", shown, err, RecheckEvery))
 	}
 	if uncovered := withoutIncident(fps, own); len(uncovered) > 0 {
-		c.o.Logger.Warn("overflow incident's resolve withheld: Alertmanager lists active alerts of the group with no incident of their own",
-			"incident", d.Resolve, "service", d.Service, "alertmanager", shown, "uncovered", len(uncovered))
-		return nil, note(EntryStillFiring, fmt.Sprintf("Alertmanager sent the group with no alert left out, but Alertmanager at %s lists %d active alert(s) of the group "+
+		// Asked again until they end or have incidents of their own:
+		// after the group's last resolve, no notification of it comes to
+		// ask, and the incident would stay open, paging, for good (an
+		// alert of another route to the same receiver with the same
+		// group labels is listed with the group's, say).
+		if d.Last != EntryStillFiring {
+			c.o.Logger.Warn("overflow incident's resolve withheld: Alertmanager lists active alerts of the group with no incident of their own; asked again",
+				"incident", d.Resolve, "service", d.Service, "alertmanager", shown, "uncovered", len(uncovered), "retry_in", RecheckEvery)
+		}
+		err := note(EntryStillFiring, fmt.Sprintf("Alertmanager sent the group with no alert left out, but Alertmanager at %s lists %d active alert(s) of the group "+
 			"with no open incident of their own (fingerprints %s): the notification is older than the one that left them out (from another Alertmanager "+
-			"of a cluster, or a retry), or they fire again since, so the incident that holds them stays open; the group's next notification that "+
-			"leaves nothing out asks again", shown, len(uncovered), strings.Join(uncovered[:min(len(uncovered), 5)], ", ")))
+			"of a cluster, or a retry), or they fire again since, so the incident that holds them stays open; asked again every %s until each of them "+
+			"fires no more or has an incident of its own", shown, len(uncovered), strings.Join(uncovered[:min(len(uncovered), 5)], ", "), RecheckEvery))
+		if err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(d)
+		if err != nil {
+			return nil, err
+		}
+		return &store.Job{Kind: JobKindOverflow, Key: j.Key, Due: now.Add(RecheckEvery), Data: b}, nil
 	}
 	if outcome, why := c.distrust(ctx, base, now); outcome != "" {
 		return again(outcome, fmt.Sprintf("Alertmanager at %s lists no active alert of the group without an incident of its own, but %s: the incident stays open; "+

@@ -165,3 +165,36 @@ func TestOverflowIncidentKeptOpenByAStaleNotificationIsAskedAgainUntilItsAlertsE
 		t.Fatalf("%d %s entries, want 1 (said once, however often asked); timeline %+v", n, amresolve.EntryStillFiring, v.Timeline)
 	}
 }
+
+// TestOverflowIncidentResolvesWhenItsAlertHasAnIncidentInAnotherGroup:
+// Alertmanager, asked for a group's alerts by receiver and group labels,
+// also lists an alert of another route to the same receiver with the same
+// group labels (or one routed to both with `continue`). One that has an
+// open incident there pages through it: it no longer keeps the overflow
+// incident open, which paged for as long as the alert fired.
+func TestOverflowIncidentResolvesWhenItsAlertHasAnIncidentInAnotherGroup(t *testing.T) {
+	am := &fakeAlertmanagerAPI{active: []string{"fp-api-0", "fp-api-1", "fp-api-2", "fp-api-3"}}
+	h, _ := fingerprintHarness(t, am, 1)
+	start := h.clock.Now()
+	h.step(start)
+	v, opened := overflowIncident(h)
+	if !opened {
+		t.Fatalf("overflow incident %+v, want opened for api-3", v)
+	}
+	// api-3 fires in another group of the same receiver too.
+	other := strings.Replace(amTruncated("firing", 0, [2]string{"api-3", "firing"}), `{}:{alertname=\"HighErrorRate\"}`, `{}/{team=\"web\"}:{alertname=\"HighErrorRate\"}`, 1)
+	if !strings.Contains(other, `team=\"web\"`) {
+		t.Fatalf("the other group's notification kept the group key: %s", other)
+	}
+	if r := h.do("POST", "/api/v1/alertmanager", other, "Authorization", "Bearer "+batchKey); r.code != 200 {
+		t.Fatalf("the other group's notification: %d %s", r.code, r.body)
+	}
+	older := amTruncated("firing", 0, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
+	if r := h.do("POST", "/api/v1/alertmanager", older, "Authorization", "Bearer "+batchKey); r.code != 200 {
+		t.Fatalf("older notification: %d %s", r.code, r.body)
+	}
+	h.runUntil(start.Add(3 * time.Minute))
+	if v = h.incident(v.ID); v.Status != "resolved" || entryCounts(v)[amresolve.EntryConfirmed] != 1 {
+		t.Fatalf("overflow incident, api-3 with an incident of its own in another group: %s, want resolved, confirmed; timeline %+v", v.Status, v.Timeline)
+	}
+}

@@ -89,14 +89,20 @@ func (c *Checker) OverflowOver(ctx context.Context, svc *policy.Service, g Group
 }
 
 // ownIncidents are the fingerprints (as dedup keys carry them) of the
-// group's alerts with an open incident of their own, and those of inView.
-func (c *Checker) ownIncidents(ctx context.Context, service, keyPrefix string, inView []string) (map[string]bool, error) {
+// service's alerts with an open incident of their own, and those of
+// inView. Of any group: Alertmanager, asked for the group's alerts by
+// receiver and group labels, lists with them those of another route to
+// the same receiver whose group labels are the same, and an alert routed
+// to two groups (`continue`) pages through the incident it has in the
+// other. Counted as without one, it kept the overflow incident open for
+// as long as it fired, paging.
+func (c *Checker) ownIncidents(ctx context.Context, service string, inView []string) (map[string]bool, error) {
 	own := map[string]bool{}
 	for _, fp := range inView {
 		own[fp] = true
 	}
 	err := store.EachOpen(ctx, c.o.Store, service, func(inc *store.Incident) error {
-		if fp, ok := ingest.FingerprintOfKey(inc.DedupKey, keyPrefix); ok && inc.Source == "alertmanager" {
+		if fp, ok := ingest.FingerprintOfAnyKey(inc.DedupKey); ok && inc.Source == "alertmanager" {
 			own[fp] = true
 		}
 		return nil
@@ -152,7 +158,7 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 	// The incidents are read before Alertmanager is asked: one opened
 	// after the read counts as none, which can open the overflow
 	// incident for an alert that has one, never leave an alert without.
-	own, err := c.ownIncidents(ctx, d.Service, d.KeyPrefix, d.InView)
+	own, err := c.ownIncidents(ctx, d.Service, d.InView)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +250,7 @@ func (c *Checker) runOverflowOver(ctx context.Context, j *store.Job, d *overflow
 	// The incidents are read before Alertmanager is asked: an alert whose
 	// incident opens after the read counts as without one, which keeps
 	// the overflow incident open, never resolves it under an alert.
-	own, err := c.ownIncidents(ctx, d.Service, d.KeyPrefix, nil)
+	own, err := c.ownIncidents(ctx, d.Service, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -508,6 +508,17 @@ func FingerprintOfKey(key, prefix string) (fp string, ok bool) {
 	return fp, true
 }
 
+// FingerprintOfAnyKey is the fingerprint of an alert's incident key in
+// fingerprint mode, of whichever group: the key's part after its last
+// colon. A group's own key ("am:" + groupKey) may read as one too, of a
+// fingerprint no alert has.
+func FingerprintOfAnyKey(key string) (fp string, ok bool) {
+	if !strings.HasPrefix(key, "am:") {
+		return "", false
+	}
+	return FingerprintOfKey(key, key[:strings.LastIndexByte(key, ':')+1])
+}
+
 // limited is a message as pagerd reads it: its first MaxAlertsPerMessage
 // alerts and its group key within MaxGroupKeyBytes, with the cuts that
 // took (they concern every incident the message makes).

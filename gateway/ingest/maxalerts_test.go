@@ -134,3 +134,20 @@ func TestFingerprintOfKey(t *testing.T) {
 		t.Errorf("CapFingerprint does not keep a fingerprint as its dedup key does")
 	}
 }
+
+// TestFingerprintOfAnyKey: an alert's incident key in fingerprint mode
+// gives its fingerprint whatever its group; overflow incidents and other
+// sources' keys give none.
+func TestFingerprintOfAnyKey(t *testing.T) {
+	for _, gk := range []string{`{}:{alertname="DiskFull"}`, `{}/{team="db"}:{alertname="DiskFull"}`, "plain"} {
+		m := &Message{GroupKey: gk}
+		if fp, ok := FingerprintOfAnyKey(m.AlertKeyPrefix() + "0a1b2c3d4e5f6789"); !ok || fp != "0a1b2c3d4e5f6789" {
+			t.Errorf("group %q: fingerprint %q, %v", gk, fp, ok)
+		}
+		for _, key := range []string{m.OverflowDedupKey(), m.AlertKeyPrefix(), "pd:" + m.AlertKeyPrefix() + "0a"} {
+			if fp, ok := FingerprintOfAnyKey(key); ok {
+				t.Errorf("%q taken for an alert's key, fingerprint %q", key, fp)
+			}
+		}
+	}
+}

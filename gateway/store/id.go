@@ -34,3 +34,20 @@ func ShardOfID(id string) (int, error) {
 	}
 	return int(n), nil
 }
+
+// MillisOfID reads the creation time NewID wrote into an incident id, in
+// Unix milliseconds. An incident is created with the time its id was
+// made, so a store can find it by creation time from its id alone (and
+// must check: an imported incident may carry another).
+func MillisOfID(id string) (int64, bool) {
+	if len(id) < 4 || id[2] != '-' {
+		return 0, false
+	}
+	b, err := idEncoding.DecodeString(id[3:])
+	if err != nil || len(b) != 10 {
+		return 0, false
+	}
+	var ms [8]byte
+	copy(ms[2:], b[:6])
+	return int64(binary.BigEndian.Uint64(ms[:])), true
+}

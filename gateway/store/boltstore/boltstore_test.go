@@ -898,3 +898,24 @@ func TestStatusesReadTheIncidentsOwnStatus(t *testing.T) {
 		t.Fatalf("Statuses = %v %v, want %s", got, err, policy.StatusTriggered)
 	}
 }
+
+// TestStatusesReadTheIndexNotTheDocument: an incident's status is read
+// from its record in the created index, not its document: a storm's
+// flush reads thousands, and each document read through the map stays
+// resident (resident.go) and is decoded. A document that no longer
+// decodes shows it: its status is read all the same.
+func TestStatusesReadTheIndexNotTheDocument(t *testing.T) {
+	s, ctx := open(t, t.TempDir()), context.Background()
+	inc := newIncident("api", "k", base, 1)
+	if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
+		t.Fatal(err)
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketIncidents).Put(idKey(inc.ID), []byte("{")) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Statuses(ctx, []string{inc.ID})
+	if err != nil || got[inc.ID] != policy.StatusTriggered {
+		t.Fatalf("Statuses = %v %v, want %s from the index", got, err, policy.StatusTriggered)
+	}
+}

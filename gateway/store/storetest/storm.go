@@ -697,9 +697,31 @@ func testStatuses(t *testing.T, f Factory) {
 	inc := get(t, s, b)
 	inc.State.Status = policy.StatusAcknowledged
 	update(t, s, inc)
+	// Resolved by the dispatcher's write (Finish).
+	c := trigger(t, s, incident("api", "c", base, 0))
+	cs := claimAll(t, s, base)
+	var claim store.Claim
+	for _, cl := range cs {
+		if cl.Incident == c {
+			claim = cl
+		}
+	}
+	resolved := get(t, s, c)
+	resolved.State.Status = policy.StatusResolved
+	if err := s.Finish(ctx(t), claim, resolved, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Created at another time than its id says (an import), then
+	// acknowledged.
+	imported := incident("api", "d", base, 0)
+	imported.CreatedAt = base.Add(-72 * time.Hour)
+	d := trigger(t, s, imported)
+	inc = get(t, s, d)
+	inc.State.Status = policy.StatusAcknowledged
+	update(t, s, inc)
 	missing := store.NewID(3, base)
-	got, err := s.Statuses(ctx(t), []string{a, b, missing, "nonsense"})
-	want := map[string]policy.Status{a: policy.StatusTriggered, b: policy.StatusAcknowledged}
+	got, err := s.Statuses(ctx(t), []string{a, b, c, d, missing, "nonsense"})
+	want := map[string]policy.Status{a: policy.StatusTriggered, b: policy.StatusAcknowledged, c: policy.StatusResolved, d: policy.StatusAcknowledged}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("Statuses = %v %v, want %v", got, err, want)
 	}

@@ -7,31 +7,26 @@ import (
 	"syscall"
 )
 
-// residentFileBytes is the process's resident memory mapped from files
-// (RssFile in /proc/self/status: the binary's pages and the store map's),
-// and RssShmem, which is where a store file on tmpfs counts.
+// residentFileBytes is the process's resident memory mapped from files:
+// the binary's pages and the store map's (the third figure of
+// /proc/self/statm, in pages: RssFile and RssShmem, which is where a
+// store file on tmpfs counts). statm is read rather than status, which
+// the kernel fills with fifty figures: the trimmer looks ten times a
+// second.
 func residentFileBytes() (int64, bool) {
-	b, err := os.ReadFile("/proc/self/status")
+	b, err := os.ReadFile("/proc/self/statm")
 	if err != nil {
 		return 0, false
 	}
-	file, ok := statusKB(b, "RssFile:")
-	if !ok {
+	f := bytes.Fields(b)
+	if len(f) < 3 {
 		return 0, false
 	}
-	shmem, _ := statusKB(b, "RssShmem:")
-	return (file + shmem) << 10, true
-}
-
-// statusKB reads the figure, in kB, of a /proc status line.
-func statusKB(status []byte, name string) (int64, bool) {
-	_, rest, found := bytes.Cut(status, []byte("\n"+name))
-	if !found {
+	pages, err := strconv.ParseInt(string(f[2]), 10, 64)
+	if err != nil {
 		return 0, false
 	}
-	line, _, _ := bytes.Cut(rest, []byte("\n"))
-	kb, err := strconv.ParseInt(string(bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(line), []byte("kB")))), 10, 64)
-	return kb, err == nil
+	return pages * int64(os.Getpagesize()), true
 }
 
 // releaseMapped gives the resident pages of the store's map back to the

@@ -7,26 +7,28 @@ import (
 	"syscall"
 )
 
-// residentFileBytes is the process's resident memory mapped from files:
-// the binary's pages and the store map's (the third figure of
-// /proc/self/statm, in pages: RssFile and RssShmem, which is where a
-// store file on tmpfs counts). statm is read rather than status, which
-// the kernel fills with fifty figures: the trimmer looks ten times a
-// second.
-func residentFileBytes() (int64, bool) {
+// residentBytes is the process's resident memory, anonymous (its own:
+// heap, stacks) and mapped from files (the binary's pages and the store
+// map's; a store file on tmpfs counts there too), from /proc/self/statm
+// (pages: resident, then shared, which is the file-backed part). statm
+// is read rather than status, which the kernel fills with fifty figures:
+// the trimmer looks ten times a second.
+func residentBytes() (anon, file int64, ok bool) {
 	b, err := os.ReadFile("/proc/self/statm")
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
 	f := bytes.Fields(b)
 	if len(f) < 3 {
-		return 0, false
+		return 0, 0, false
 	}
-	pages, err := strconv.ParseInt(string(f[2]), 10, 64)
-	if err != nil {
-		return 0, false
+	resident, err1 := strconv.ParseInt(string(f[1]), 10, 64)
+	shared, err2 := strconv.ParseInt(string(f[2]), 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, false
 	}
-	return pages * int64(os.Getpagesize()), true
+	page := int64(os.Getpagesize())
+	return (resident - shared) * page, shared * page, true
 }
 
 // releaseMapped gives the resident pages of the store's map back to the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -54,9 +55,9 @@ func readBallast(t *testing.T, s *Store, n, size int) {
 
 func residentMB(t *testing.T) int64 {
 	t.Helper()
-	n, ok := residentFileBytes()
+	_, n, ok := residentBytes()
 	if !ok {
-		t.Fatal("RssFile not read from /proc/self/status")
+		t.Fatal("file-backed resident memory not read from /proc/self/statm")
 	}
 	return n >> 20
 }
@@ -87,33 +88,54 @@ func TestReleaseMappedGivesThePagesBackAndKeepsTheData(t *testing.T) {
 
 // TestTrimmerReleasesPastItsBudget: the trimmer releases when the
 // file-backed resident memory grew by more than its budget since it last
-// released (or started), and counts from what is left after.
+// released (or started), and counts from what is left after; with a
+// memory limit, by more than the room the limit leaves pagerd's own
+// memory and the base, when that is more than the budget.
 func TestTrimmerReleasesPastItsBudget(t *testing.T) {
-	readings := make(chan int64)
-	var last int64 // the reading the trimmer took last
-	var releasedAt []int64
-	tr := &trimmer{budget: 10, every: time.Millisecond,
-		resident: func() (int64, bool) { last = <-readings; return last, true },
-		release:  func() error { releasedAt = append(releasedAt, last); return nil },
-		stop:     make(chan struct{}), done: make(chan struct{})}
-	go tr.run()
-	// After a release the trimmer reads again: the second figure of a
-	// pair is what is left, its new base.
-	for _, r := range []int64{
-		100,      // the base at start
-		105, 110, // within the budget
-		111, 104, // past it: released, 104 left
-		114,
-		115, 90, // past 104 + 10
-		80,     // the kernel took pages itself: the base goes down
-		91, 80, // past 80 + 10
-		85, // one more look: everything before it is done
+	for _, c := range []struct {
+		name  string
+		limit int64
+		anon  int64
+		// file are the readings of file-backed memory; after a release
+		// the trimmer reads again: the next figure is what is left, its
+		// new base.
+		file []int64
+		want []int64
+	}{
+		{"no limit", math.MaxInt64, 0, []int64{
+			100,      // the base at start
+			105, 110, // within the budget
+			111, 104, // past it: released, 104 left
+			114,
+			115, 90, // past 104 + 10
+			80,     // the kernel took pages itself: the base goes down
+			91, 80, // past 80 + 10
+			85, // one more look: everything before it is done
+		}, []int64{111, 115, 91}},
+		// 400 of limit, 200 of pagerd's own, 100 of base: 100 of room.
+		{"room under the limit", 400, 200, []int64{100, 111, 150, 200, 201, 100, 150}, []int64{201}},
+		// 300 of pagerd's own leave no room: the budget.
+		{"no room under the limit", 400, 300, []int64{100, 110, 111, 100, 105}, []int64{111}},
 	} {
-		readings <- r
-	}
-	tr.close()
-	if want := []int64{111, 115, 91}; !slices.Equal(releasedAt, want) {
-		t.Fatalf("released at %v, want %v", releasedAt, want)
+		t.Run(c.name, func(t *testing.T) {
+			readings := make(chan int64)
+			var last int64 // the reading the trimmer took last
+			var releasedAt []int64
+			tr := &trimmer{budget: 10, every: time.Millisecond,
+				resident: func() (int64, int64, bool) { last = <-readings; return c.anon, last, true },
+				limit:    func() int64 { return c.limit },
+				release:  func() error { releasedAt = append(releasedAt, last); return nil },
+				stop:     make(chan struct{}), done: make(chan struct{})}
+			go tr.run()
+			for _, r := range c.file {
+				readings <- r
+			}
+			readings <- c.file[len(c.file)-1] // one more look: the last is done
+			tr.close()
+			if !slices.Equal(releasedAt, c.want) {
+				t.Fatalf("released at %v, want %v", releasedAt, c.want)
+			}
+		})
 	}
 }
 

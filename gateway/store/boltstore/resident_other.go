@@ -2,8 +2,8 @@
 
 package boltstore
 
-// residentFileBytes is not read outside Linux: the trimmer does not run.
-func residentFileBytes() (int64, bool) { return 0, false }
+// residentBytes is not read outside Linux: the trimmer does not run.
+func residentBytes() (anon, file int64, ok bool) { return 0, 0, false }
 
 // releaseMapped does nothing outside Linux.
 func (s *Store) releaseMapped() error { return nil }

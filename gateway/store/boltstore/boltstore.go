@@ -141,8 +141,6 @@ type Store struct {
 	// log is where the store says what goes wrong without failing a
 	// call (a record Expire cannot decode): OpenLogged's.
 	log *slog.Logger
-	// trim gives the map's resident pages back as they grow (resident.go).
-	trim *trimmer
 }
 
 var _ store.Store = (*Store)(nil)
@@ -229,15 +227,7 @@ func OpenLogged(dir string, log *slog.Logger) (*Store, error) {
 	if upgradedFrom == currentFormat() {
 		upgradedFrom = 0
 	}
-	return newStore(db, dir, log, upgradedFrom), nil
-}
-
-// newStore starts the store's writer and trimmer on an open database.
-func newStore(db *bbolt.DB, dir string, log *slog.Logger, upgradedFrom int) *Store {
-	s := &Store{db: db, dir: dir, w: newCommitter(db, log), upgradedFrom: upgradedFrom, log: log}
-	s.trim = newTrimmer(s.releaseMapped)
-	go s.trim.run()
-	return s
+	return &Store{db: db, dir: dir, w: newCommitter(db, log), upgradedFrom: upgradedFrom, log: log}, nil
 }
 
 // checkLength refuses, before bbolt maps it, a store file of size bytes
@@ -1215,7 +1205,6 @@ func (s *Store) Probe(ctx context.Context) error {
 // transactions end. Closing twice is harmless.
 func (s *Store) Close() error {
 	s.w.close()
-	s.trim.close()
 	return s.db.Close()
 }
 

@@ -901,8 +901,8 @@ func TestStatusesReadTheIncidentsOwnStatus(t *testing.T) {
 
 // TestStatusesReadTheIndexNotTheDocument: an incident's status is read
 // from its record in the created index, not its document: a storm's
-// flush reads thousands, and each document read through the map stays
-// resident (resident.go) and is decoded. A document that no longer
+// flush reads thousands, and each document is read through the map and
+// decoded. A document that no longer
 // decodes shows it: its status is read all the same.
 func TestStatusesReadTheIndexNotTheDocument(t *testing.T) {
 	s, ctx := open(t, t.TempDir()), context.Background()

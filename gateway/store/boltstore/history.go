@@ -299,7 +299,7 @@ func OpenReadOnly(dir string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return newStore(db, dir, slog.Default(), 0), nil
+	return &Store{db: db, dir: dir, w: newCommitter(db, slog.Default()), log: slog.Default()}, nil
 }
 
 // CountOpen counts open incidents from the open index alone, newest first:

@@ -352,8 +352,7 @@ type statusOnly struct {
 // documents, each took 9.0–9.3 µs and 14 allocations (BenchmarkStatuses),
 // most of it the JSON decoder's passes over the whole document, and the
 // flush of 40,000 incidents read about 100 MB of them through the map in
-// under half a second, which the process's resident memory showed
-// (resident.go) until they were given back.
+// under half a second.
 func (s *Store) Statuses(ctx context.Context, ids []string) (map[string]policy.Status, error) {
 	out := make(map[string]policy.Status, len(ids))
 	err := s.view(ctx, func(tx *bbolt.Tx) error {

@@ -93,17 +93,8 @@ func TestOverflowIncidentOnlyForLeftOutAlertsWithoutIncidents(t *testing.T) {
 // resolves it once Alertmanager lists no such alert.
 func TestStaleNotificationOfAlertsThatAllStillFireAsksBeforeResolvingTheOverflowIncident(t *testing.T) {
 	am := &fakeAlertmanagerAPI{active: []string{"fp-api-0", "fp-api-1", "fp-api-2", "fp-api-3"}}
-	h, _ := fingerprintHarness(t, am, 1)
-	start := h.clock.Now()
-	h.step(start)
-	v, opened := overflowIncident(h)
-	if !opened || v.Status != "triggered" {
-		t.Fatalf("overflow incident %+v, want opened for api-3", v)
-	}
-	older := amTruncated("firing", 0, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
-	if r := h.do("POST", "/api/v1/alertmanager", older, "Authorization", "Bearer "+batchKey); r.code != 200 {
-		t.Fatalf("older notification: %d %s", r.code, r.body)
-	}
+	h, v, start := overflowOpenForAPI3(t, am)
+	postOlderNotification(t, h)
 	h.runUntil(start.Add(3 * time.Minute))
 	v = h.incident(v.ID)
 	if v.Status != "triggered" {
@@ -136,17 +127,8 @@ func TestStaleNotificationOfAlertsThatAllStillFireAsksBeforeResolvingTheOverflow
 // Alertmanager lists with the group's), and it would page for good.
 func TestOverflowIncidentKeptOpenByAStaleNotificationIsAskedAgainUntilItsAlertsEnd(t *testing.T) {
 	am := &fakeAlertmanagerAPI{active: []string{"fp-api-0", "fp-api-1", "fp-api-2", "fp-api-3"}}
-	h, _ := fingerprintHarness(t, am, 1)
-	start := h.clock.Now()
-	h.step(start)
-	v, opened := overflowIncident(h)
-	if !opened {
-		t.Fatalf("overflow incident %+v, want opened for api-3", v)
-	}
-	older := amTruncated("firing", 0, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
-	if r := h.do("POST", "/api/v1/alertmanager", older, "Authorization", "Bearer "+batchKey); r.code != 200 {
-		t.Fatalf("older notification: %d %s", r.code, r.body)
-	}
+	h, v, start := overflowOpenForAPI3(t, am)
+	postOlderNotification(t, h)
 	h.runUntil(start.Add(90 * time.Second))
 	if v = h.incident(v.ID); v.Status != "triggered" {
 		t.Fatalf("overflow incident with api-3 active and no incident of its own: %s, want triggered; timeline %+v", v.Status, v.Timeline)
@@ -174,13 +156,7 @@ func TestOverflowIncidentKeptOpenByAStaleNotificationIsAskedAgainUntilItsAlertsE
 // incident open, which paged for as long as the alert fired.
 func TestOverflowIncidentResolvesWhenItsAlertHasAnIncidentInAnotherGroup(t *testing.T) {
 	am := &fakeAlertmanagerAPI{active: []string{"fp-api-0", "fp-api-1", "fp-api-2", "fp-api-3"}}
-	h, _ := fingerprintHarness(t, am, 1)
-	start := h.clock.Now()
-	h.step(start)
-	v, opened := overflowIncident(h)
-	if !opened {
-		t.Fatalf("overflow incident %+v, want opened for api-3", v)
-	}
+	h, v, start := overflowOpenForAPI3(t, am)
 	// api-3 fires in another group of the same receiver too.
 	other := strings.Replace(amTruncated("firing", 0, [2]string{"api-3", "firing"}), `{}:{alertname=\"HighErrorRate\"}`, `{}/{team=\"web\"}:{alertname=\"HighErrorRate\"}`, 1)
 	if !strings.Contains(other, `team=\"web\"`) {
@@ -189,12 +165,34 @@ func TestOverflowIncidentResolvesWhenItsAlertHasAnIncidentInAnotherGroup(t *test
 	if r := h.do("POST", "/api/v1/alertmanager", other, "Authorization", "Bearer "+batchKey); r.code != 200 {
 		t.Fatalf("the other group's notification: %d %s", r.code, r.body)
 	}
-	older := amTruncated("firing", 0, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
-	if r := h.do("POST", "/api/v1/alertmanager", older, "Authorization", "Bearer "+batchKey); r.code != 200 {
-		t.Fatalf("older notification: %d %s", r.code, r.body)
-	}
+	postOlderNotification(t, h)
 	h.runUntil(start.Add(3 * time.Minute))
 	if v = h.incident(v.ID); v.Status != "resolved" || entryCounts(v)[amresolve.EntryConfirmed] != 1 {
 		t.Fatalf("overflow incident, api-3 with an incident of its own in another group: %s, want resolved, confirmed; timeline %+v", v.Status, v.Timeline)
+	}
+}
+
+// overflowOpenForAPI3 is the fingerprint harness with the group's overflow
+// incident open for api-3 (left out by max_alerts, active with no incident
+// of its own), and when it opened.
+func overflowOpenForAPI3(t *testing.T, am *fakeAlertmanagerAPI) (*harness, incidentView, time.Time) {
+	t.Helper()
+	h, _ := fingerprintHarness(t, am, 1)
+	start := h.clock.Now()
+	h.step(start)
+	v, opened := overflowIncident(h)
+	if !opened || v.Status != "triggered" {
+		t.Fatalf("overflow incident %+v, want opened for api-3", v)
+	}
+	return h, v, start
+}
+
+// postOlderNotification posts the other Alertmanager's older notification
+// of the group: api-1 and api-2 firing, nothing left out.
+func postOlderNotification(t *testing.T, h *harness) {
+	t.Helper()
+	older := amTruncated("firing", 0, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
+	if r := h.do("POST", "/api/v1/alertmanager", older, "Authorization", "Bearer "+batchKey); r.code != 200 {
+		t.Fatalf("older notification: %d %s", r.code, r.body)
 	}
 }

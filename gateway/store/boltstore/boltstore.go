@@ -434,6 +434,11 @@ func unpackDoc(id string, v []byte, dst any) error {
 	return nil
 }
 
+// putIncident writes an incident's document alone, for a repeat, which
+// changes neither its status, priority, service nor creation time. A
+// write that changes any of them must rewrite its index records too
+// (putIndex, as updateTx does): List, CountOpen and Statuses read those
+// instead of the document.
 func putIncident(tx *bbolt.Tx, inc *store.Incident) error {
 	doc, err := encodeIncident(inc)
 	if err != nil {

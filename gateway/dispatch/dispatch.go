@@ -718,7 +718,14 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 	// storms said, and asked again, a storm counted such a page twice.
 	// One that no such try fires again (an acknowledgement took its step
 	// out) is taken back when the claim's write is in.
-	owned := map[string]policy.Deadline{}
+	// Made at the first one: most claims have none.
+	var owned map[string]policy.Deadline
+	own := func(key string, dl policy.Deadline) {
+		if owned == nil {
+			owned = map[string]policy.Deadline{}
+		}
+		owned[key] = dl
+	}
 	// unsentAtWrite are the steps, by id, stored as counted by their
 	// storms, whose pages failed at their turn (duePage.unsentAtWrite):
 	// taken back when the claim's write takes them out, if that write is
@@ -918,7 +925,9 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 			// one of them), by a write of their own, then the try again
 			// on what it wrote.
 			order = order[:ordered]
-			maps.Copy(owned, ownedNow) // this try's pages are not sent: the next fires them
+			for key, dl := range ownedNow { // this try's pages are not sent: the next fires them
+				own(key, dl)
+			}
 			err := d.uncount(ctx, inc, taken)
 			if err == nil {
 				c.Record = inc
@@ -953,7 +962,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 				order = slices.DeleteFunc(order, func(key string) bool { return key == pages[i].key })
 				st = dueAgain(st, pages[i].step, now.Add(pages[i].again))
 				if pages[i].owned && pages[i].step.CountedByStorm() {
-					owned[pages[i].key] = pages[i].step
+					own(pages[i].key, pages[i].step)
 				}
 				continue
 			}

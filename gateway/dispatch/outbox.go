@@ -397,27 +397,20 @@ func pagedViaPagerDuty(e store.Entry) bool { return PagedVia(e, "pagerduty") }
 // acknowledgement must reach there (PagerDuty's alert, Pushover's
 // emergency).
 func PagedVia(e store.Entry, via string) bool {
-	if !strings.HasPrefix(e.Detail, "via "+via) {
-		return false
-	}
+	return strings.HasPrefix(e.Detail, "via "+via) && mayHavePaged(e)
+}
+
+// mayHavePaged reports whether the entry records a page that went out, or
+// failed after the provider may have taken it ("may have been sent").
+func mayHavePaged(e store.Entry) bool {
 	return e.Type == "notify" || (e.Type == "notify_failed" && strings.Contains(e.Detail, notify.ErrMaybeSent.Error()))
 }
 
 // toldOfIt reports whether entries record a page that went out, or may have
-// (PagedVia), or was held for an alert-storm message: its incident is no
-// longer one nobody has been told of (store.Incident.NotPaged).
+// (mayHavePaged), or was held for an alert-storm message: its incident is
+// no longer one nobody has been told of (store.Incident.NotPaged).
 func toldOfIt(entries []store.Entry) bool {
-	for _, e := range entries {
-		switch e.Type {
-		case "notify", "notify_held":
-			return true
-		case "notify_failed":
-			if strings.Contains(e.Detail, notify.ErrMaybeSent.Error()) {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.ContainsFunc(entries, func(e store.Entry) bool { return e.Type == "notify_held" || mayHavePaged(e) })
 }
 
 // pagerDutyMayHaveTaken marks a page to PagerDuty that failed but was not

@@ -448,6 +448,7 @@ func (c *committer) update(fn func(*bbolt.Tx) error) error {
 	var fnErr error
 	err := c.txUpdate(func(tx *bbolt.Tx) error {
 		id, ran = tx.ID(), true
+		fillAppended(tx)
 		fnErr = fn(tx)
 		return fnErr
 	})

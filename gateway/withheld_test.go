@@ -39,6 +39,8 @@ type fakeAlertmanagerAPI struct {
 	// state is the listed alerts' status.state ("active" when empty;
 	// "suppressed" for silenced ones).
 	state string
+	// suppressed are fingerprints listed as silenced, whatever state says.
+	suppressed []string
 	// auth is the basic auth of the last query ("user:password").
 	auth string
 }
@@ -74,7 +76,7 @@ func (f *fakeAlertmanagerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
 		return
 	}
-	alerts := make([]string, 0, f.firing+len(f.active)+len(f.held))
+	alerts := make([]string, 0, f.firing+len(f.active)+len(f.suppressed)+len(f.held))
 	state := f.state
 	if state == "" {
 		state = "active"
@@ -99,6 +101,9 @@ func (f *fakeAlertmanagerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 	}
 	for _, fp := range f.active {
 		alerts = append(alerts, fmt.Sprintf(`{"labels":%s,"status":{"state":"active"},"endsAt":"2025-09-10T07:00:00Z","fingerprint":%q}`, lb, fp))
+	}
+	for _, fp := range f.suppressed {
+		alerts = append(alerts, fmt.Sprintf(`{"labels":%s,"status":{"state":"suppressed"},"endsAt":"2025-09-10T07:00:00Z","fingerprint":%q}`, lb, fp))
 	}
 	for _, held := range f.held {
 		// A label the alert lacks has the empty value, as Alertmanager

@@ -94,6 +94,9 @@ func groupJobKey(service, keyPrefix string) string {
 type groupOpen struct {
 	id, fingerprint string
 	repeats         int
+	// silencedByAck: acknowledged, in a service whose acknowledgements
+	// silence the alerts (silence_on_acknowledge).
+	silencedByAck bool
 }
 
 // RunGroup is the handler of JobKindGroup jobs (a dispatch.JobHandler).
@@ -101,9 +104,10 @@ type groupOpen struct {
 // started (StartMargin), does it ask again, every RecheckEvery: otherwise
 // the next change of a group still too large brings another cut
 // notification, and another job. A last resolve's check (Checker.Resolved)
-// counts only the alerts that would page, and notes on the incidents of
-// the ones it lists that they stay open: their own resolve comes when
-// they end.
+// counts only the alerts that would page (and, for incidents acknowledged
+// where acknowledging silences, the silenced ones too), and notes on the
+// incidents of the ones it lists that they stay open: their own resolve
+// comes when they end.
 func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error) {
 	var d groupJob
 	if err := json.Unmarshal(j.Data, &d); err != nil {
@@ -124,7 +128,8 @@ func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error
 			return nil
 		}
 		if fp, ok := ingest.FingerprintOfKey(inc.DedupKey, d.KeyPrefix); ok && inc.Source == "alertmanager" {
-			open = append(open, groupOpen{id: inc.ID, fingerprint: fp, repeats: inc.Repeats})
+			open = append(open, groupOpen{id: inc.ID, fingerprint: fp, repeats: inc.Repeats,
+				silencedByAck: inc.State.Status == policy.StatusAcknowledged && svc.SilenceOnAcknowledge != nil})
 		}
 		return nil
 	})
@@ -164,9 +169,29 @@ func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error
 	for _, fp := range fps {
 		active[ingest.CapFingerprint(fp)] = true
 	}
+	// An incident acknowledged where acknowledging silences the alerts:
+	// its alert counts as firing while it is silenced or inhibited, as in
+	// the check its acknowledgement started (Acknowledged), which resolves
+	// it when the alert ends. Resolved while its alert fired, it ended the
+	// silence pagerd had made for it, and the alert paged again as a new
+	// incident. (Any other silenced alert's incident is resolved, as
+	// before: a silenced alert is one its team chose not to be paged for,
+	// and Alertmanager mutes its resolve too.) Alertmanager is asked a
+	// second time for them, only when the group has one.
+	var firing map[string]bool
+	if d.Resolved && slices.ContainsFunc(open, func(o groupOpen) bool { return o.silencedByAck }) {
+		all, err := c.o.Alerts.Fingerprints(ctx, base, d.Receiver, d.Labels)
+		if err != nil {
+			return again(EntryUnconfirmed, fmt.Sprintf("it could not be asked which alerts of the group fire (%v)", err))
+		}
+		firing = make(map[string]bool, len(all))
+		for _, fp := range all {
+			firing[ingest.CapFingerprint(fp)] = true
+		}
+	}
 	var over, still []groupOpen
 	for _, o := range open {
-		if !active[o.fingerprint] {
+		if !active[o.fingerprint] && !(o.silencedByAck && firing[o.fingerprint]) {
 			over = append(over, o)
 		} else {
 			still = append(still, o)
@@ -182,10 +207,16 @@ func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error
 		// resolve, which Alertmanager sends when it ends, resolves the
 		// incident.
 		for _, o := range still {
+			detail := fmt.Sprintf("Alertmanager sent the group as resolved without naming this alert, but Alertmanager at %s lists it firing (fingerprint %s): "+
+				"it fired again since, or that notification was older than the firing one pagerd received before it (from another Alertmanager of a cluster, "+
+				"or a retry); the incident stays open until the alert's own resolve", shown, o.fingerprint)
+			if !active[o.fingerprint] {
+				detail = fmt.Sprintf("Alertmanager sent the group as resolved without naming this alert, which Alertmanager at %s lists firing, silenced or inhibited "+
+					"(fingerprint %s; it leaves those out of its notifications): the incident stays acknowledged, and its silence in place, until pagerd's check "+
+					"of its silenced alerts finds the alert ended", shown, o.fingerprint)
+			}
 			if err := c.o.Incidents.Note(ctx, o.id, store.Entry{At: now.UTC().Truncate(time.Millisecond), Type: EntryStillFiring, Actor: "pagerd",
-				Detail: fmt.Sprintf("Alertmanager sent the group as resolved without naming this alert, but Alertmanager at %s lists it firing (fingerprint %s): "+
-					"it fired again since, or that notification was older than the firing one pagerd received before it (from another Alertmanager of a cluster, "+
-					"or a retry); the incident stays open until the alert's own resolve", shown, o.fingerprint)}); err != nil {
+				Detail: detail}); err != nil {
 				return nil, err
 			}
 			c.o.Logger.Warn("resolve withheld: the group's last resolve did not name an alert that Alertmanager lists firing", "incident", o.id,

@@ -27,12 +27,7 @@ func TestStaleLastResolveOfAGroupThatHadAlertsLeftOutLeavesANewerFiringOpen(t *t
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, withConfig(noStorm), withStore(open(t)))
-			post := func(body string) {
-				t.Helper()
-				if r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+batchKey); r.code != 200 {
-					t.Fatalf("%d %s", r.code, r.body)
-				}
-			}
+			post := batchPoster(t, h)
 			leftOut := func(body string) string {
 				return strings.Replace(body, `"truncatedAlerts":0`, `"truncatedAlerts":1`, 1)
 			}
@@ -44,17 +39,7 @@ func TestStaleLastResolveOfAGroupThatHadAlertsLeftOutLeavesANewerFiringOpen(t *t
 				amEpisode{"api-4", "firing", t0.Add(9 * time.Minute), time.Time{}}))
 			post(amEpisodes("resolved", amEpisode{"api-0", "resolved", t0, t0.Add(4 * time.Minute)},
 				amEpisode{"api-1", "resolved", t0, t0.Add(4 * time.Minute)}, amEpisode{"api-4", "resolved", t0, t0.Add(4 * time.Minute)}))
-			byInstance := map[string]string{}
-			for _, v := range h.list("?service=batch") {
-				for _, inst := range []string{"api-0", "api-1", "api-2", "api-3", "api-4"} {
-					if strings.HasSuffix(v.DedupKey, "fp-"+inst) {
-						byInstance[inst] = v.ID
-					}
-				}
-			}
-			if len(byInstance) != 5 {
-				t.Fatalf("incidents by instance %v, want api-0 to api-4", byInstance)
-			}
+			byInstance := incidentsByInstance(t, h, "api-0", "api-1", "api-2", "api-3", "api-4")
 			start := h.clock.Now()
 			h.runUntil(start.Add(3 * time.Minute))
 			for _, inst := range []string{"api-3", "api-4"} {
@@ -94,12 +79,7 @@ func TestStaleNotificationThatLeftNothingOutKeepsTheOverflowIncidentOpen(t *test
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, withConfig(noStorm), withStore(open(t)))
-			post := func(body string) {
-				t.Helper()
-				if r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+batchKey); r.code != 200 {
-					t.Fatalf("%d %s", r.code, r.body)
-				}
-			}
+			post := batchPoster(t, h)
 			firing := amEpisode{"api-2", "firing", t0, time.Time{}}
 			post(amEpisodes("firing", amEpisode{"api-1", "firing", t0, time.Time{}}, firing))
 			post(strings.Replace(amEpisodes("firing", amEpisode{"api-1", "firing", t0.Add(9 * time.Minute), time.Time{}}, firing),
@@ -146,16 +126,8 @@ func TestStaleResolveOfAnAlertOverTheCapKeepsTheOverflowIncidentOpen(t *testing.
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, withConfig(noStorm), withStore(open(t)))
-			post := func(body string) {
-				t.Helper()
-				if r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+batchKey); r.code != 200 {
-					t.Fatalf("%d %.300s", r.code, r.body)
-				}
-			}
-			alerts := make([]amEpisode, 101)
-			for i := range alerts {
-				alerts[i] = amEpisode{fmt.Sprintf("api-%03d", i), "firing", t0, time.Time{}}
-			}
+			post := batchPoster(t, h)
+			alerts := groupOf101(t0)
 			alerts[100].start = t0.Add(9 * time.Minute)
 			post(amEpisodes("firing", alerts...))
 			var overflow string
@@ -199,16 +171,8 @@ func TestStaleLastResolveAsksAlertmanagerWhetherTheNewerFiringStillFires(t *test
 			t.Cleanup(srv.Close)
 			cfg := strings.Replace(noStorm, "    incident_key: fingerprint\n", "    incident_key: fingerprint\n    alertmanager_url: "+srv.URL+"\n", 1)
 			h := newHarness(t, withConfig(cfg), withStore(open(t)))
-			post := func(body string) {
-				t.Helper()
-				if r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+batchKey); r.code != 200 {
-					t.Fatalf("%d %.300s", r.code, r.body)
-				}
-			}
-			alerts := make([]amEpisode, 101)
-			for i := range alerts {
-				alerts[i] = amEpisode{fmt.Sprintf("api-%03d", i), "firing", t0, time.Time{}}
-			}
+			post := batchPoster(t, h)
+			alerts := groupOf101(t0)
 			post(amEpisodes("firing", alerts...))
 			for i := range alerts {
 				alerts[i].status, alerts[i].end = "resolved", t0.Add(4*time.Minute)
@@ -272,16 +236,8 @@ func TestStaleLastResolveAsksAlertmanagerBeforeSweepingAnAlertThatStartedBeforeT
 					cfg = strings.Replace(cfg, "    incident_key: fingerprint\n", "    incident_key: fingerprint\n    alertmanager_url: "+srv.URL+"\n", 1)
 				}
 				h := newHarness(t, withConfig(cfg), withStore(open(t)))
-				post := func(body string) {
-					t.Helper()
-					if r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+batchKey); r.code != 200 {
-						t.Fatalf("%d %.300s", r.code, r.body)
-					}
-				}
-				alerts := make([]amEpisode, 101)
-				for i := range alerts {
-					alerts[i] = amEpisode{fmt.Sprintf("api-%03d", i), "firing", t0, time.Time{}}
-				}
+				post := batchPoster(t, h)
+				alerts := groupOf101(t0)
 				post(amEpisodes("firing", alerts...))
 				for i := range alerts {
 					alerts[i].status, alerts[i].end = "resolved", t0.Add(4*time.Minute)
@@ -290,17 +246,7 @@ func TestStaleLastResolveAsksAlertmanagerBeforeSweepingAnAlertThatStartedBeforeT
 				post(last)
 				post(amEpisodes("firing", amEpisode{"api-200", "firing", t0.Add(3 * time.Minute), time.Time{}}))
 				post(last)
-				byInstance := map[string]string{}
-				for _, v := range h.list("?service=batch&limit=1000") {
-					for _, inst := range []string{"api-050", "api-200"} {
-						if strings.HasSuffix(v.DedupKey, "fp-"+inst) {
-							byInstance[inst] = v.ID
-						}
-					}
-				}
-				if len(byInstance) != 2 {
-					t.Fatalf("incidents by instance %v, want api-050 and api-200", byInstance)
-				}
+				byInstance := incidentsByInstance(t, h, "api-050", "api-200")
 				start := h.clock.Now()
 				h.runUntil(start.Add(3 * time.Minute))
 				fired, unseen := h.incident(byInstance["api-200"]), h.incident(byInstance["api-050"])
@@ -326,4 +272,100 @@ func TestStaleLastResolveAsksAlertmanagerBeforeSweepingAnAlertThatStartedBeforeT
 			})
 		}
 	}
+}
+
+// TestLastResolveKeepsAnAcknowledgedIncidentWhoseAlertIsSilenced: in
+// fingerprint mode, a group that had alerts left out (101 of them) ends,
+// and its last resolve names every alert but api-050 and api-051, which
+// are silenced: Alertmanager mutes them in its notifications. Asked, it
+// lists both, suppressed. api-051's incident pages and nobody has seen
+// it, and a silenced alert is one its team chose not to be paged for: it
+// is resolved, as before. api-050's incident is acknowledged: with
+// silence_on_acknowledge its alert is silenced by pagerd and still fires,
+// and resolving it ended that silence, so the alert paged again as a new
+// incident. It now stays acknowledged, as the check its acknowledgement
+// started keeps it (silenced alerts count as firing) until the alert
+// ends. Where acknowledging does not silence (alertmanager_url alone),
+// someone else silenced it, and it is resolved as before.
+func TestLastResolveKeepsAnAcknowledgedIncidentWhoseAlertIsSilenced(t *testing.T) {
+	t0 := fixedNow.Add(-10 * time.Minute)
+	for _, silences := range []bool{true, false} {
+		for name, open := range stores(t) {
+			t.Run(map[bool]string{true: "silence_on_acknowledge/", false: "alertmanager_url/"}[silences]+name, func(t *testing.T) {
+				am := &fakeAlertmanagerAPI{suppressed: []string{"fp-api-050", "fp-api-051"}}
+				srv := httptest.NewServer(am)
+				t.Cleanup(srv.Close)
+				line := "    alertmanager_url: " + srv.URL + "\n"
+				if silences {
+					line = "    silence_on_acknowledge: {alertmanager_url: '" + srv.URL + "', duration: 2h}\n"
+				}
+				cfg := strings.Replace(noStorm, "    incident_key: fingerprint\n", "    incident_key: fingerprint\n"+line, 1)
+				h := newHarness(t, withConfig(cfg), withStore(open(t)))
+				post := batchPoster(t, h)
+				alerts := groupOf101(t0)
+				post(amEpisodes("firing", alerts...))
+				byInstance := incidentsByInstance(t, h, "api-050", "api-051")
+				if r := h.api("POST", "/api/v1/incidents/"+byInstance["api-050"]+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+					t.Fatalf("acknowledge: %d %s", r.code, r.body)
+				}
+				for i := range alerts {
+					alerts[i].status, alerts[i].end = "resolved", t0.Add(4*time.Minute)
+				}
+				post(amEpisodes("resolved", append(alerts[:50:50], alerts[52:]...)...)) // the silenced two muted
+				h.runUntil(h.clock.Now().Add(3 * time.Minute))
+				acked, silenced := h.incident(byInstance["api-050"]), h.incident(byInstance["api-051"])
+				if silences && (acked.Status != "acknowledged" || entryCounts(acked)[amresolve.EntryStillFiring] != 1) {
+					t.Fatalf("api-050, acknowledged and silenced by pagerd: %s, want acknowledged with one %s; timeline %+v", acked.Status, amresolve.EntryStillFiring, acked.Timeline)
+				}
+				if !silences && (acked.Status != "resolved" || entryCounts(acked)[amresolve.EntryConfirmed] != 1) {
+					t.Fatalf("api-050, acknowledged and silenced by someone: %s, want resolved, confirmed; timeline %+v", acked.Status, acked.Timeline)
+				}
+				if silenced.Status != "resolved" || entryCounts(silenced)[amresolve.EntryConfirmed] != 1 {
+					t.Fatalf("api-051, silenced and never acknowledged: %s, want resolved, confirmed; timeline %+v", silenced.Status, silenced.Timeline)
+				}
+				askedOnceForTheGroupAtLeast(t, am)
+			})
+		}
+	}
+}
+
+// batchPoster posts Alertmanager notifications to the batch service of h,
+// failing the test on any answer but 200.
+func batchPoster(t *testing.T, h *harness) func(body string) {
+	return func(body string) {
+		t.Helper()
+		if r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+batchKey); r.code != 200 {
+			t.Fatalf("%d %.300s", r.code, r.body)
+		}
+	}
+}
+
+// incidentsByInstance finds the batch service's incidents of the alerts
+// of those instances (amEpisodes' fingerprints), failing the test unless
+// every one has one.
+func incidentsByInstance(t *testing.T, h *harness, instances ...string) map[string]string {
+	t.Helper()
+	byInstance := map[string]string{}
+	for _, v := range h.list("?service=batch&limit=1000") {
+		for _, inst := range instances {
+			if strings.HasSuffix(v.DedupKey, "fp-"+inst) {
+				byInstance[inst] = v.ID
+			}
+		}
+	}
+	if len(byInstance) != len(instances) {
+		t.Fatalf("incidents by instance %v, want %v", byInstance, instances)
+	}
+	return byInstance
+}
+
+// groupOf101 is a notification's alerts, api-000 to api-100, firing since
+// t0: one more than a message opens incidents for, so the group has an
+// alert left out.
+func groupOf101(t0 time.Time) []amEpisode {
+	alerts := make([]amEpisode, 101)
+	for i := range alerts {
+		alerts[i] = amEpisode{fmt.Sprintf("api-%03d", i), "firing", t0, time.Time{}}
+	}
+	return alerts
 }

@@ -329,6 +329,48 @@ func TestLastResolveKeepsAnAcknowledgedIncidentWhoseAlertIsSilenced(t *testing.T
 	}
 }
 
+// TestLastResolveResolvesAnIncidentAcknowledgedBeforeSilenceOnAcknowledge:
+// api-050's incident was acknowledged while its service had
+// alertmanager_url alone: pagerd silenced nothing and started no check of
+// its own (SilencedAt empty). silence_on_acknowledge is added by a reload,
+// and the group's last resolve leaves api-050 out, silenced by someone
+// else. Kept acknowledged as pagerd's silence's, nothing would ever
+// resolve it, and the alert firing again later would repeat it and page
+// nobody: it is resolved, as before the reload.
+func TestLastResolveResolvesAnIncidentAcknowledgedBeforeSilenceOnAcknowledge(t *testing.T) {
+	t0 := fixedNow.Add(-10 * time.Minute)
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			am := &fakeAlertmanagerAPI{suppressed: []string{"fp-api-050"}}
+			srv := httptest.NewServer(am)
+			t.Cleanup(srv.Close)
+			with := func(line string) string {
+				return strings.Replace(noStorm, "    incident_key: fingerprint\n", "    incident_key: fingerprint\n"+line, 1)
+			}
+			h := newHarness(t, withConfig(with("    alertmanager_url: "+srv.URL+"\n")), withStore(open(t)))
+			post := batchPoster(t, h)
+			alerts := groupOf101(t0)
+			post(amEpisodes("firing", alerts...))
+			id := incidentsByInstance(t, h, "api-050")["api-050"]
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("acknowledge: %d %s", r.code, r.body)
+			}
+			h.runUntil(h.clock.Now().Add(time.Minute))
+			if err := h.reload(with("    silence_on_acknowledge: {alertmanager_url: '" + srv.URL + "', duration: 2h}\n")); err != nil {
+				t.Fatal(err)
+			}
+			for i := range alerts {
+				alerts[i].status, alerts[i].end = "resolved", t0.Add(4*time.Minute)
+			}
+			post(amEpisodes("resolved", append(alerts[:50:50], alerts[51:]...)...)) // api-050 muted
+			h.runUntil(h.clock.Now().Add(3 * time.Minute))
+			if v := h.incident(id); v.Status != "resolved" || entryCounts(v)[amresolve.EntryConfirmed] != 1 {
+				t.Fatalf("api-050, acknowledged before silence_on_acknowledge and silenced by someone: %s, want resolved, confirmed; timeline %+v", v.Status, v.Timeline)
+			}
+		})
+	}
+}
+
 // batchPoster posts Alertmanager notifications to the batch service of h,
 // failing the test on any answer but 200.
 func batchPoster(t *testing.T, h *harness) func(body string) {

@@ -95,7 +95,11 @@ type groupOpen struct {
 	id, fingerprint string
 	repeats         int
 	// silencedByAck: acknowledged, in a service whose acknowledgements
-	// silence the alerts (silence_on_acknowledge).
+	// silence the alerts (silence_on_acknowledge), by an acknowledgement
+	// that owed a silence, and with it the check that resolves the
+	// incident (SilencedAt, stored in its write). One acknowledged before
+	// the setting, or in a shadow service, has neither: kept open, it
+	// stayed acknowledged for good.
 	silencedByAck bool
 }
 
@@ -129,7 +133,7 @@ func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error
 		}
 		if fp, ok := ingest.FingerprintOfKey(inc.DedupKey, d.KeyPrefix); ok && inc.Source == "alertmanager" {
 			open = append(open, groupOpen{id: inc.ID, fingerprint: fp, repeats: inc.Repeats,
-				silencedByAck: inc.State.Status == policy.StatusAcknowledged && svc.SilenceOnAcknowledge != nil})
+				silencedByAck: inc.State.Status == policy.StatusAcknowledged && svc.SilenceOnAcknowledge != nil && len(inc.SilencedAt) > 0})
 		}
 		return nil
 	})
@@ -212,8 +216,8 @@ func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error
 				"or a retry); the incident stays open until the alert's own resolve", shown, o.fingerprint)
 			if !active[o.fingerprint] {
 				detail = fmt.Sprintf("Alertmanager sent the group as resolved without naming this alert, which Alertmanager at %s lists firing, silenced or inhibited "+
-					"(fingerprint %s; it leaves those out of its notifications): the incident stays acknowledged, and its silence in place, until pagerd's check "+
-					"of its silenced alerts finds the alert ended", shown, o.fingerprint)
+					"(fingerprint %s; it leaves those out of its notifications): the incident stays acknowledged until the check its acknowledgement started "+
+					"finds the alert ended", shown, o.fingerprint)
 			}
 			if err := c.o.Incidents.Note(ctx, o.id, store.Entry{At: now.UTC().Truncate(time.Millisecond), Type: EntryStillFiring, Actor: "pagerd",
 				Detail: detail}); err != nil {

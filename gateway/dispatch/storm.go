@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -105,8 +106,7 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 	// (logged, counted not_recorded) if Flushed is stored; if not, the
 	// journal keeps them for the storm's next claim to try again.
 	until := time.Now().Add(d.o.RecordRetry)
-	note := func() error { return d.o.Store.Note(ctx, f.notes) }
-	noteErr := d.retryStore(ctx, until, func() error { return d.inTurn(ctx, forRecord, c.Due, note) })
+	noteErr := d.retryStore(ctx, until, func() error { return d.noteInTurns(ctx, c.Due, f.notes) })
 	if noteErr != nil && ctx.Err() != nil {
 		return noteErr
 	}
@@ -391,6 +391,45 @@ func (d *Dispatcher) inTurn(ctx context.Context, kind turnFor, due time.Time, fn
 		return err
 	}
 	return fn()
+}
+
+// notePart is how many incidents' notes one turn of a flush writes. A
+// flood's bundle names thousands, and its notes in one turn held every
+// other storm's message on the replica (turnCall.before gives a message
+// the turn first, but only between turns) for as long as the store took
+// to write them all: in parts, a message waits for one part at most.
+const notePart = 256
+
+// noteInTurns writes a flush's notes (Store.Note) in parts of notePart
+// incidents, oldest first (so that a part's incidents are near each other
+// in the store), each part in a turn of its own. As Store.Note does, it
+// removes from notes the incidents noted, so that a call again notes only
+// the rest.
+func (d *Dispatcher) noteInTurns(ctx context.Context, due time.Time, notes map[string][]store.Entry) error {
+	ids := slices.SortedFunc(maps.Keys(notes), func(a, b string) int {
+		ma, _ := store.MillisOfID(a)
+		mb, _ := store.MillisOfID(b)
+		if ma != mb {
+			return cmp.Compare(ma, mb)
+		}
+		return strings.Compare(a, b)
+	})
+	for part := range slices.Chunk(ids, notePart) {
+		some := make(map[string][]store.Entry, len(part))
+		for _, id := range part {
+			some[id] = notes[id]
+		}
+		err := d.inTurn(ctx, forRecord, due, func() error { return d.o.Store.Note(ctx, some) })
+		for _, id := range part {
+			if _, left := some[id]; !left || err == nil {
+				delete(notes, id)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // heldKey names a held page: its incident and the deadline that held it.

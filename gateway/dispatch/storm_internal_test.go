@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"reflect"
@@ -249,5 +250,71 @@ func TestTurnHeldByAStuckCallIsPassed(t *testing.T) {
 	}
 	if d.turn.taken || len(d.turn.waiting) != 0 {
 		t.Fatalf("turn left taken %v with %d waiting, want free", d.turn.taken, len(d.turn.waiting))
+	}
+}
+
+// partNoter is a store whose Note says when each part came, and, during
+// the first, lets a storm's message ask for the turn.
+type partNoter struct {
+	store.Store
+	mu     sync.Mutex
+	order  []string
+	during func()
+}
+
+func (s *partNoter) Note(_ context.Context, entries map[string][]store.Entry) error {
+	s.mu.Lock()
+	s.order = append(s.order, fmt.Sprintf("notes of %d", len(entries)))
+	during := s.during
+	s.during = nil
+	s.mu.Unlock()
+	if during != nil {
+		during()
+	}
+	clear(entries) // all noted, as Store.Note says
+	return nil
+}
+
+// TestStormNotesLetAMessageGoBetweenTheirParts: a flood's notes are
+// written notePart incidents a turn, so another storm's message that asks
+// for the turn meanwhile goes after the part being written, not after all
+// of them (a 10,000-incident bundle's notes held every storm message on
+// the replica while the store wrote them).
+func TestStormNotesLetAMessageGoBetweenTheirParts(t *testing.T) {
+	st := &partNoter{}
+	d := &Dispatcher{o: Options{Store: st}}
+	d.turn = turn{patience: time.Hour, now: time.Now}
+	ctx := context.Background()
+	at := time.Unix(1700000000, 0)
+	notes := map[string][]store.Entry{}
+	for i := range 2*notePart + 1 {
+		id := store.NewID(i%32, at.Add(time.Duration(i)*time.Millisecond))
+		notes[id] = []store.Entry{{At: at, Type: "storm_bundle"}}
+	}
+	message := make(chan struct{})
+	st.during = func() {
+		go func() {
+			defer close(message)
+			if err := d.turn.take(ctx, forMessage, at); err != nil {
+				t.Error(err)
+				return
+			}
+			st.mu.Lock()
+			st.order = append(st.order, "a message")
+			st.mu.Unlock()
+			d.turn.give()
+		}()
+		queued(t, &d.turn, 1)
+	}
+	if err := d.noteInTurns(ctx, at, notes); err != nil {
+		t.Fatal(err)
+	}
+	<-message
+	want := []string{fmt.Sprintf("notes of %d", notePart), "a message", fmt.Sprintf("notes of %d", notePart), "notes of 1"}
+	if !reflect.DeepEqual(st.order, want) {
+		t.Fatalf("store calls %q, want %q", st.order, want)
+	}
+	if len(notes) != 0 {
+		t.Fatalf("%d notes left after all were noted", len(notes))
 	}
 }

@@ -371,6 +371,49 @@ func TestLastResolveResolvesAnIncidentAcknowledgedBeforeSilenceOnAcknowledge(t *
 	}
 }
 
+// TestLastResolveKeepsAnIncidentAcknowledgedWhileAlertmanagerIsAsked:
+// api-050's incident is open, not acknowledged, when the group's last
+// resolve check reads it; it is acknowledged (and pagerd silences its
+// alert) before Alertmanager answers, which then lists the alert silenced:
+// left out of the active ones, as ended. Resolved on that answer, its
+// silence ended and the alert, still firing, paged again as a new
+// incident. The resolve now asks, in its write, whether the incident was
+// acknowledged so since: it stays acknowledged.
+func TestLastResolveKeepsAnIncidentAcknowledgedWhileAlertmanagerIsAsked(t *testing.T) {
+	t0 := fixedNow.Add(-10 * time.Minute)
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			am := &fakeAlertmanagerAPI{suppressed: []string{"fp-api-050"}}
+			srv := httptest.NewServer(am)
+			t.Cleanup(srv.Close)
+			cfg := strings.Replace(noStorm, "    incident_key: fingerprint\n",
+				"    incident_key: fingerprint\n    silence_on_acknowledge: {alertmanager_url: '"+srv.URL+"', duration: 2h}\n", 1)
+			h := newHarness(t, withConfig(cfg), withStore(open(t)))
+			post := batchPoster(t, h)
+			alerts := groupOf101(t0)
+			post(amEpisodes("firing", alerts...))
+			id := incidentsByInstance(t, h, "api-050")["api-050"]
+			h.runUntil(h.clock.Now().Add(30 * time.Second)) // the cut notification's own check asks first
+			am.mu.Lock()
+			am.onAlerts = func() {
+				if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+					t.Errorf("acknowledge: %d %s", r.code, r.body)
+				}
+			}
+			am.mu.Unlock()
+			for i := range alerts {
+				alerts[i].status, alerts[i].end = "resolved", t0.Add(4*time.Minute)
+			}
+			post(amEpisodes("resolved", append(alerts[:50:50], alerts[51:]...)...)) // api-050 muted
+			h.runUntil(h.clock.Now().Add(3 * time.Minute))
+			if v := h.incident(id); v.Status != "acknowledged" {
+				t.Fatalf("api-050, acknowledged and silenced while Alertmanager was asked: %s, want acknowledged; timeline %+v", v.Status, v.Timeline)
+			}
+			askedOnceForTheGroupAtLeast(t, am)
+		})
+	}
+}
+
 // batchPoster posts Alertmanager notifications to the batch service of h,
 // failing the test on any answer but 200.
 func batchPoster(t *testing.T, h *harness) func(body string) {

@@ -41,11 +41,25 @@ type fakeAlertmanagerAPI struct {
 	state string
 	// suppressed are fingerprints listed as silenced, whatever state says.
 	suppressed []string
+	// onAlerts, when set, runs once, at the next query of alerts, before
+	// it is answered.
+	onAlerts func()
 	// auth is the basic auth of the last query ("user:password").
 	auth string
 }
 
 func (f *fakeAlertmanagerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	hook := f.onAlerts
+	if r.URL.Path == "/api/v2/alerts" {
+		f.onAlerts = nil
+	} else {
+		hook = nil
+	}
+	f.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if r.Method != http.MethodGet || (r.URL.Path != "/api/v2/alerts" && r.URL.Path != "/api/v2/status") {

@@ -103,6 +103,14 @@ type groupOpen struct {
 	silencedByAck bool
 }
 
+// silencedByAck says whether inc is acknowledged, in a service whose
+// acknowledgements silence the alerts, by an acknowledgement that owed a
+// silence (SilencedAt, stored in its write) and with it the check that
+// resolves the incident when its alert ends.
+func silencedByAck(svc *policy.Service, inc *store.Incident) bool {
+	return inc.State.Status == policy.StatusAcknowledged && svc.SilenceOnAcknowledge != nil && len(inc.SilencedAt) > 0
+}
+
 // RunGroup is the handler of JobKindGroup jobs (a dispatch.JobHandler).
 // It asks Alertmanager once; only while it cannot be asked, or has just
 // started (StartMargin), does it ask again, every RecheckEvery: otherwise
@@ -132,8 +140,7 @@ func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error
 			return nil
 		}
 		if fp, ok := ingest.FingerprintOfKey(inc.DedupKey, d.KeyPrefix); ok && inc.Source == "alertmanager" {
-			open = append(open, groupOpen{id: inc.ID, fingerprint: fp, repeats: inc.Repeats,
-				silencedByAck: inc.State.Status == policy.StatusAcknowledged && svc.SilenceOnAcknowledge != nil && len(inc.SilencedAt) > 0})
+			open = append(open, groupOpen{id: inc.ID, fingerprint: fp, repeats: inc.Repeats, silencedByAck: silencedByAck(svc, inc)})
 		}
 		return nil
 	})
@@ -235,7 +242,15 @@ func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error
 			why.Detail = fmt.Sprintf("Alertmanager sent the group as resolved, leaving no alert out but not naming this one, and Alertmanager at %s confirms "+
 				"the alert (fingerprint %s) fires no more but for silenced or inhibited ones, which it does not notify", shown, o.fingerprint)
 		}
-		resolved, err := c.o.Incidents.ResolveUnlessRepeated(ctx, svc, o.id, o.repeats, "alertmanager", why)
+		// Acknowledged since it was read, and its alert silenced by
+		// pagerd: Alertmanager's answer left the alert out as silenced,
+		// not as ended. It stays acknowledged; the check its
+		// acknowledgement started resolves it when the alert ends.
+		var keep func(*store.Incident) bool
+		if d.Resolved && !o.silencedByAck {
+			keep = func(inc *store.Incident) bool { return silencedByAck(svc, inc) }
+		}
+		resolved, err := c.o.Incidents.ResolveUnless(ctx, svc, o.id, o.repeats, "alertmanager", why, keep)
 		if err != nil {
 			return nil, err
 		}

@@ -496,8 +496,16 @@ func (s *Service) ResolveIfOpenOrHad(ctx context.Context, svc *policy.Service, d
 // says whether it resolved the incident (not when it was resolved or
 // repeated already).
 func (s *Service) ResolveUnlessRepeated(ctx context.Context, svc *policy.Service, id string, repeats int, actor string, why store.Entry) (bool, error) {
+	return s.ResolveUnless(ctx, svc, id, repeats, actor, why, nil)
+}
+
+// ResolveUnless is ResolveUnlessRepeated that also leaves the incident
+// open when keep, asked in the write itself about the incident as it is
+// then, says so: a change since the caller asked (an acknowledgement that
+// silenced its alert) that the answer did not account for.
+func (s *Service) ResolveUnless(ctx context.Context, svc *policy.Service, id string, repeats int, actor string, why store.Entry, keep func(*store.Incident) bool) (bool, error) {
 	g := func(inc *store.Incident) ([]store.Entry, bool, error) {
-		if inc.Service != svc.Name || !inc.Open() || inc.Repeats > repeats {
+		if inc.Service != svc.Name || !inc.Open() || inc.Repeats > repeats || keep != nil && keep(inc) {
 			return nil, false, nil
 		}
 		// A repeat does not change the version: the store checks that

@@ -167,9 +167,7 @@ func TestStaleLastResolveAsksAlertmanagerWhetherTheNewerFiringStillFires(t *test
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			am := &fakeAlertmanagerAPI{active: []string{"fp-api-200"}}
-			srv := httptest.NewServer(am)
-			t.Cleanup(srv.Close)
-			cfg := strings.Replace(noStorm, "    incident_key: fingerprint\n", "    incident_key: fingerprint\n    alertmanager_url: "+srv.URL+"\n", 1)
+			cfg, _ := amConfig(t, am, byURL)
 			h := newHarness(t, withConfig(cfg), withStore(open(t)))
 			post := batchPoster(t, h)
 			alerts := groupOf101(t0)
@@ -231,9 +229,7 @@ func TestStaleLastResolveAsksAlertmanagerBeforeSweepingAnAlertThatStartedBeforeT
 				am := &fakeAlertmanagerAPI{active: []string{"fp-api-200"}}
 				cfg := noStorm
 				if url {
-					srv := httptest.NewServer(am)
-					t.Cleanup(srv.Close)
-					cfg = strings.Replace(cfg, "    incident_key: fingerprint\n", "    incident_key: fingerprint\n    alertmanager_url: "+srv.URL+"\n", 1)
+					cfg, _ = amConfig(t, am, byURL)
 				}
 				h := newHarness(t, withConfig(cfg), withStore(open(t)))
 				post := batchPoster(t, h)
@@ -293,13 +289,11 @@ func TestLastResolveKeepsAnAcknowledgedIncidentWhoseAlertIsSilenced(t *testing.T
 		for name, open := range stores(t) {
 			t.Run(map[bool]string{true: "silence_on_acknowledge/", false: "alertmanager_url/"}[silences]+name, func(t *testing.T) {
 				am := &fakeAlertmanagerAPI{suppressed: []string{"fp-api-050", "fp-api-051"}}
-				srv := httptest.NewServer(am)
-				t.Cleanup(srv.Close)
-				line := "    alertmanager_url: " + srv.URL + "\n"
+				how := byURL
 				if silences {
-					line = "    silence_on_acknowledge: {alertmanager_url: '" + srv.URL + "', duration: 2h}\n"
+					how = bySilencing
 				}
-				cfg := strings.Replace(noStorm, "    incident_key: fingerprint\n", "    incident_key: fingerprint\n"+line, 1)
+				cfg, _ := amConfig(t, am, how)
 				h := newHarness(t, withConfig(cfg), withStore(open(t)))
 				post := batchPoster(t, h)
 				alerts := groupOf101(t0)
@@ -342,12 +336,8 @@ func TestLastResolveResolvesAnIncidentAcknowledgedBeforeSilenceOnAcknowledge(t *
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			am := &fakeAlertmanagerAPI{suppressed: []string{"fp-api-050"}}
-			srv := httptest.NewServer(am)
-			t.Cleanup(srv.Close)
-			with := func(line string) string {
-				return strings.Replace(noStorm, "    incident_key: fingerprint\n", "    incident_key: fingerprint\n"+line, 1)
-			}
-			h := newHarness(t, withConfig(with("    alertmanager_url: "+srv.URL+"\n")), withStore(open(t)))
+			cfg, url := amConfig(t, am, byURL)
+			h := newHarness(t, withConfig(cfg), withStore(open(t)))
 			post := batchPoster(t, h)
 			alerts := groupOf101(t0)
 			post(amEpisodes("firing", alerts...))
@@ -356,7 +346,7 @@ func TestLastResolveResolvesAnIncidentAcknowledgedBeforeSilenceOnAcknowledge(t *
 				t.Fatalf("acknowledge: %d %s", r.code, r.body)
 			}
 			h.runUntil(h.clock.Now().Add(time.Minute))
-			if err := h.reload(with("    silence_on_acknowledge: {alertmanager_url: '" + srv.URL + "', duration: 2h}\n")); err != nil {
+			if err := h.reload(withBatchLine(bySilencing(url))); err != nil {
 				t.Fatal(err)
 			}
 			for i := range alerts {
@@ -384,10 +374,7 @@ func TestLastResolveKeepsAnIncidentAcknowledgedWhileAlertmanagerIsAsked(t *testi
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			am := &fakeAlertmanagerAPI{suppressed: []string{"fp-api-050"}}
-			srv := httptest.NewServer(am)
-			t.Cleanup(srv.Close)
-			cfg := strings.Replace(noStorm, "    incident_key: fingerprint\n",
-				"    incident_key: fingerprint\n    silence_on_acknowledge: {alertmanager_url: '"+srv.URL+"', duration: 2h}\n", 1)
+			cfg, _ := amConfig(t, am, bySilencing)
 			h := newHarness(t, withConfig(cfg), withStore(open(t)))
 			post := batchPoster(t, h)
 			alerts := groupOf101(t0)
@@ -412,6 +399,30 @@ func TestLastResolveKeepsAnIncidentAcknowledgedWhileAlertmanagerIsAsked(t *testi
 			askedOnceForTheGroupAtLeast(t, am)
 		})
 	}
+}
+
+// askedAt is how the batch service names the Alertmanager at url:
+// alertmanager_url, or, with silences, silence_on_acknowledge's.
+type askedAt func(url string) string
+
+var (
+	byURL       askedAt = func(url string) string { return "    alertmanager_url: " + url + "\n" }
+	bySilencing askedAt = func(url string) string {
+		return "    silence_on_acknowledge: {alertmanager_url: '" + url + "', duration: 2h}\n"
+	}
+)
+
+// amConfig serves am for the test and returns noStorm with the batch
+// service naming it as how says, and its URL.
+func amConfig(t *testing.T, am *fakeAlertmanagerAPI, how askedAt) (string, string) {
+	srv := httptest.NewServer(am)
+	t.Cleanup(srv.Close)
+	return withBatchLine(how(srv.URL)), srv.URL
+}
+
+// withBatchLine is noStorm with line in the batch service.
+func withBatchLine(line string) string {
+	return strings.Replace(noStorm, "    incident_key: fingerprint\n", "    incident_key: fingerprint\n"+line, 1)
 }
 
 // batchPoster posts Alertmanager notifications to the batch service of h,

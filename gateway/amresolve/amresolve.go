@@ -103,6 +103,8 @@ type Alerts interface {
 	// ActiveFingerprints lists the fingerprints of the alerts Active
 	// counts.
 	ActiveFingerprints(ctx context.Context, base, receiver string, group map[string]string) ([]string, error)
+	// FingerprintsByState lists both, from one question.
+	FingerprintsByState(ctx context.Context, base, receiver string, group map[string]string) (all, active []string, err error)
 	// Started is when the Alertmanager at base started.
 	Started(ctx context.Context, base string) (time.Time, error)
 }

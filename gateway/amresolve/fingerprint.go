@@ -168,18 +168,6 @@ func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error
 		}
 		return &store.Job{Kind: JobKindGroup, Key: j.Key, Due: now.Add(RecheckEvery), Data: b}, nil
 	}
-	list := c.o.Alerts.Fingerprints
-	if d.Resolved {
-		list = c.o.Alerts.ActiveFingerprints
-	}
-	fps, err := list(ctx, base, d.Receiver, d.Labels)
-	if err != nil {
-		return again(EntryUnconfirmed, fmt.Sprintf("it could not be asked which alerts of the group fire (%v)", err))
-	}
-	active := make(map[string]bool, len(fps))
-	for _, fp := range fps {
-		active[ingest.CapFingerprint(fp)] = true
-	}
 	// An incident acknowledged where acknowledging silences the alerts:
 	// its alert counts as firing while it is silenced or inhibited, as in
 	// the check its acknowledgement started (Acknowledged), which resolves
@@ -187,18 +175,26 @@ func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error
 	// silence pagerd had made for it, and the alert paged again as a new
 	// incident. (Any other silenced alert's incident is resolved, as
 	// before: a silenced alert is one its team chose not to be paged for,
-	// and Alertmanager mutes its resolve too.) Alertmanager is asked a
-	// second time for them, only when the group has one.
-	var firing map[string]bool
-	if d.Resolved && slices.ContainsFunc(open, func(o groupOpen) bool { return o.silencedByAck }) {
-		all, err := c.o.Alerts.Fingerprints(ctx, base, d.Receiver, d.Labels)
-		if err != nil {
-			return again(EntryUnconfirmed, fmt.Sprintf("it could not be asked which alerts of the group fire (%v)", err))
-		}
-		firing = make(map[string]bool, len(all))
-		for _, fp := range all {
-			firing[ingest.CapFingerprint(fp)] = true
-		}
+	// and Alertmanager mutes its resolve too.)
+	var fps, all []string
+	switch {
+	case !d.Resolved:
+		fps, err = c.o.Alerts.Fingerprints(ctx, base, d.Receiver, d.Labels)
+	case slices.ContainsFunc(open, func(o groupOpen) bool { return o.silencedByAck }):
+		all, fps, err = c.o.Alerts.FingerprintsByState(ctx, base, d.Receiver, d.Labels)
+	default:
+		fps, err = c.o.Alerts.ActiveFingerprints(ctx, base, d.Receiver, d.Labels)
+	}
+	if err != nil {
+		return again(EntryUnconfirmed, fmt.Sprintf("it could not be asked which alerts of the group fire (%v)", err))
+	}
+	active := make(map[string]bool, len(fps))
+	for _, fp := range fps {
+		active[ingest.CapFingerprint(fp)] = true
+	}
+	firing := make(map[string]bool, len(all))
+	for _, fp := range all {
+		firing[ingest.CapFingerprint(fp)] = true
 	}
 	var over, still []groupOpen
 	for _, o := range open {

@@ -628,18 +628,8 @@ func (a *AlertmanagerSilencer) Firing(ctx context.Context, base, receiver string
 // fire. An alert listed without one is an error: pagerd could not tell
 // which incident it keeps open.
 func (a *AlertmanagerSilencer) Fingerprints(ctx context.Context, base, receiver string, group map[string]string) ([]string, error) {
-	alerts, err := a.unresolved(ctx, base, receiver, group)
-	if err != nil {
-		return nil, err
-	}
-	fps := make([]string, 0, len(alerts))
-	for _, al := range alerts {
-		if al.Fingerprint == "" {
-			return nil, errors.New("alertmanager's list of alerts has an alert without a fingerprint")
-		}
-		fps = append(fps, al.Fingerprint)
-	}
-	return fps, nil
+	all, _, err := a.FingerprintsByState(ctx, base, receiver, group)
+	return all, err
 }
 
 // Active counts the alerts Firing counts that Alertmanager lists as
@@ -659,21 +649,28 @@ func (a *AlertmanagerSilencer) Active(ctx context.Context, base, receiver string
 // ActiveFingerprints lists the fingerprints of the alerts Active counts.
 // An alert listed without one is an error, as for Fingerprints.
 func (a *AlertmanagerSilencer) ActiveFingerprints(ctx context.Context, base, receiver string, group map[string]string) ([]string, error) {
+	_, active, err := a.FingerprintsByState(ctx, base, receiver, group)
+	return active, err
+}
+
+// FingerprintsByState is Fingerprints and ActiveFingerprints from one
+// question to Alertmanager.
+func (a *AlertmanagerSilencer) FingerprintsByState(ctx context.Context, base, receiver string, group map[string]string) (all, active []string, err error) {
 	alerts, err := a.unresolved(ctx, base, receiver, group)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	fps := make([]string, 0, len(alerts))
+	all = make([]string, 0, len(alerts))
 	for _, al := range alerts {
-		if al.Status.State == "suppressed" {
-			continue
-		}
 		if al.Fingerprint == "" {
-			return nil, errors.New("alertmanager's list of alerts has an alert without a fingerprint")
+			return nil, nil, errors.New("alertmanager's list of alerts has an alert without a fingerprint")
 		}
-		fps = append(fps, al.Fingerprint)
+		all = append(all, al.Fingerprint)
+		if al.Status.State != "suppressed" {
+			active = append(active, al.Fingerprint)
+		}
 	}
-	return fps, nil
+	return all, active, nil
 }
 
 // amGettableAlert is an alert as GET /api/v2/alerts lists it, the part

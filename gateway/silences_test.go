@@ -469,3 +469,116 @@ func TestSilencesNotExpiredSayUntilWhen(t *testing.T) {
 		})
 	}
 }
+
+// TestSilencesExpireWhenTheIncidentIsReopened: an acknowledged incident put
+// back to triggered, by a person's escalation (the service's write) or by
+// a missing_status_update rule at its step (the dispatcher's), has the
+// silences its acknowledgement made expired, as at a resolve. Left in
+// place, they would mute the alert's notifications, its resolve too,
+// while the incident pages again, and the acknowledgement's check for an
+// end stops at the reopen: it would page until the silences end. Another
+// acknowledgement silences again, and the resolve expires that.
+func TestSilencesExpireWhenTheIncidentIsReopened(t *testing.T) {
+	alert := map[string]string{"alertname": "DiskFull", "instance": "db01"}
+	for _, how := range []string{"escalated", "missing status update"} {
+		for st, mk := range stores(t) {
+			t.Run(how+"/"+st, func(t *testing.T) {
+				am := newFakeSilences(t)
+				cfg := silenceConfig(am.url)
+				if how == "missing status update" {
+					cfg = withMissingStatusUpdate(t, cfg, "10m")
+				}
+				h := newHarness(t, withStore(mk(t)), withConfig(cfg))
+				id := fireAndAcknowledge(t, h, "g-reopen", alert)
+				if by := am.silencedBy(alert); len(by) != 1 {
+					t.Fatalf("alert silenced by %v after the acknowledgement, want one silence", by)
+				}
+				if how == "escalated" {
+					if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"ann"}`); r.code != 200 {
+						t.Fatalf("escalate: %d %s", r.code, r.body)
+					}
+					h.step(h.clock.Now())
+				} else {
+					h.runUntil(h.clock.Now().Add(11 * time.Minute))
+				}
+				if s := h.incident(id).Status; s != "triggered" {
+					t.Fatalf("incident %s, want triggered again", s)
+				}
+				if by := am.silencedBy(alert); len(by) != 0 {
+					t.Errorf("alert still silenced by %v after the reopen", by)
+				}
+				if e := lastEntry(t, h, id, "unsilenced"); !strings.Contains(e.Detail, "re-opened") {
+					t.Errorf("unsilenced entry: %s", e.Detail)
+				}
+				if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+					t.Fatalf("acknowledge again: %d %s", r.code, r.body)
+				}
+				h.step(h.clock.Now())
+				if by := am.silencedBy(alert); len(by) != 1 {
+					t.Fatalf("alert silenced by %v after the second acknowledgement, want one silence", by)
+				}
+				if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
+					t.Fatalf("resolve: %d %s", r.code, r.body)
+				}
+				h.step(h.clock.Now())
+				if by := am.silencedBy(alert); len(by) != 0 {
+					t.Errorf("alert still silenced by %v after the resolve", by)
+				}
+			})
+		}
+	}
+}
+
+// TestAcknowledgementBeforeAReopensExpiryKeepsItsSilence: a reopen's
+// expiry that Alertmanager refused is retried later; an acknowledgement
+// in between wants the silence, so the expiry is owed no more. Done after
+// the acknowledgement's silence, it would expire it, and the alert would
+// notify again while the incident is acknowledged.
+func TestAcknowledgementBeforeAReopensExpiryKeepsItsSilence(t *testing.T) {
+	alert := map[string]string{"alertname": "DiskFull", "instance": "db01"}
+	for st, mk := range stores(t) {
+		t.Run(st, func(t *testing.T) {
+			am := newFakeSilences(t)
+			h := newHarness(t, withStore(mk(t)), withConfig(silenceConfig(am.url)))
+			id := fireAndAcknowledge(t, h, "g-reack", alert)
+			am.mu.Lock()
+			am.failDelete = true
+			am.mu.Unlock()
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("escalate: %d %s", r.code, r.body)
+			}
+			h.step(h.clock.Now())
+			if by := am.silencedBy(alert); len(by) != 1 {
+				t.Fatalf("alert silenced by %v, want the silence Alertmanager refused to expire", by)
+			}
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("acknowledge again: %d %s", r.code, r.body)
+			}
+			am.mu.Lock()
+			am.failDelete = false
+			am.mu.Unlock()
+			h.runUntil(h.clock.Now().Add(10 * time.Minute))
+			if by := am.silencedBy(alert); len(by) != 1 {
+				t.Errorf("alert silenced by %v while acknowledged again, want one silence", by)
+			}
+			if s := h.incident(id).Status; s != "acknowledged" {
+				t.Errorf("incident %s, want acknowledged", s)
+			}
+		})
+	}
+}
+
+// withMissingStatusUpdate adds a missing_status_update rule for every
+// priority of the api service to cfg's policy (and takes out the batch
+// service, of another scheme): an acknowledged incident without a status
+// update for after is re-opened at the next level.
+func withMissingStatusUpdate(t *testing.T, cfg, after string) string {
+	t.Helper()
+	const secondary = "      - {name: secondary, targets: [{schedule: s, tier: secondary}]}\n"
+	out := strings.Replace(cfg, secondary, secondary+"    missing_status_update: [{priorities: [P0, P1, P2, P3], after: "+after+"}]\n", 1)
+	batch := strings.Index(out, "  - name: batch\n")
+	if out == cfg || batch < 0 {
+		t.Fatal("config edit did not apply")
+	}
+	return out[:batch]
+}

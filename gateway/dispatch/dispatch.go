@@ -1026,6 +1026,8 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		// An escalation owes the incident's chat message an update, done
 		// with the rest of its outbox.
 		inc.Outbox = append(inc.Outbox, incident.ChatItems(cfg, inc.Service, acted, now)...)
+		// A rule's step that reopened it owes its silences' expiry.
+		inc.Outbox = append(inc.Outbox, incident.Reopened(inc, st, now)...)
 		// Pages that went out are recorded at once: the outbox (a chat
 		// message, PagerDuty, silences) waits for the next claim, due at
 		// once, so a system that hangs there cannot hold the record past

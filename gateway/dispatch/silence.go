@@ -25,7 +25,8 @@ import (
 // Silences: a service with silence_on_acknowledge has the alerts of an
 // incident Alertmanager sent silenced there when the incident is
 // acknowledged in pagerd, so Alertmanager stops notifying about them
-// (anyone else too), and the silences expired when it is resolved. Both
+// (anyone else too), and the silences expired when it is resolved or
+// re-opened (incident.Reopened). Both
 // are outbox items (store.OutboxSilence), done here and retried like
 // telling PagerDuty. The silences made are recorded in the timeline
 // ("silenced"), and each names the incident in its comment: expiring
@@ -348,6 +349,9 @@ func (d *Dispatcher) silence(ctx context.Context, cfg *policy.Config, inc *store
 		return store.Entry{}, nil
 	}
 	why := "expired: the incident is resolved"
+	if inc.State.Status != policy.StatusResolved {
+		why = "expired: the incident was re-opened, and pages again"
+	}
 	if unrecorded > 0 {
 		why += fmt.Sprintf("; %s Alertmanager listed for the incident, which the timeline did not record", plural(unrecorded, "silence"))
 		d.log.Warn("expired Alertmanager silences of the incident that the timeline did not record", "incident", inc.ID, "silences", unrecorded)
@@ -378,9 +382,11 @@ func (d *Dispatcher) silenceGivenUp(ctx context.Context, inc *store.Incident, o 
 		at = "the service's Alertmanager"
 	}
 	detail += fmt.Sprintf("; they mute the incident's alerts at %s until %s unless expired there by hand", at, until)
-	return store.Entry{At: now, Type: "silence_failed", Detail: detail},
-		"Alertmanager silences of a resolved incident could not be expired; they mute its alerts if they fire again",
-		[]any{"alertmanager", at, "until", until}
+	msg := "Alertmanager silences of a resolved incident could not be expired; they mute its alerts if they fire again"
+	if inc.State.Status != policy.StatusResolved {
+		msg = "Alertmanager silences of a re-opened incident could not be expired; they mute its alerts while it pages"
+	}
+	return store.Entry{At: now, Type: "silence_failed", Detail: detail}, msg, []any{"alertmanager", at, "until", until}
 }
 
 // silencesUntil is the latest end the timeline's "silenced" entries record

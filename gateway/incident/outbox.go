@@ -52,7 +52,7 @@ func forwardItem(action string, version int64, now time.Time) store.OutboxItem {
 }
 
 // silences are the outbox items an acknowledgement or a resolve owes
-// Alertmanager, for a service that silences acknowledged incidents
+// Alertmanager (a reopen's are Reopened's), for a service that silences acknowledged incidents
 // (silence_on_acknowledge): silence the incident's alerts, or expire the
 // silences. Only incidents Alertmanager sent have alerts to silence; a
 // shadow service touches nothing outside pagerd. An acknowledgement
@@ -77,6 +77,12 @@ func silences(cfg *policy.Config, inc *store.Incident, acts []policy.Action, now
 			if !slices.Contains(inc.SilencedAt, base) {
 				inc.SilencedAt = append(inc.SilencedAt, base)
 			}
+			// An expiry a reopen owed there and not yet done would
+			// expire the silences this acknowledgement wants (the
+			// create reuses those still active): it is owed no more.
+			inc.Outbox = slices.DeleteFunc(inc.Outbox, func(o store.OutboxItem) bool {
+				return o.Kind == store.OutboxSilence && o.Action == "expire" && o.URL == base
+			})
 			out = append(out, store.OutboxItem{ID: fmt.Sprintf("silence-create-%d", inc.Version), Kind: store.OutboxSilence,
 				Action: "create", Due: now, Since: now, URL: base})
 			if svc.AlertmanagerAPI() != "" {
@@ -92,14 +98,44 @@ func silences(cfg *policy.Config, inc *store.Incident, acts []policy.Action, now
 			if configured && !slices.Contains(bases, svc.SilenceOnAcknowledge.AlertmanagerURL) {
 				bases = append(bases, svc.SilenceOnAcknowledge.AlertmanagerURL)
 			}
-			for i, base := range bases {
-				id := fmt.Sprintf("silence-expire-%d", inc.Version)
-				if i > 0 {
-					id += fmt.Sprintf(".%d", i)
-				}
-				out = append(out, store.OutboxItem{ID: id, Kind: store.OutboxSilence, Action: "expire", Due: now, Since: now, URL: base})
-			}
+			out = append(out, expiries(bases, inc.Version, now)...)
 		}
+	}
+	return out
+}
+
+// Reopened are the outbox items a write owes Alertmanager when it puts an
+// acknowledged incident back to triggered (policy: an escalation, a
+// raised priority, an auto-escalation, an unresolved or
+// missing_status_update rule): next is the state it stores, inc the
+// incident as read. The silences the acknowledgement made are expired at
+// every Alertmanager it recorded, as at a resolve: left in place, they
+// would mute the alerts' notifications, their resolve too, while the
+// incident pages again, and its check for an end (amresolve) runs only
+// while it is acknowledged, so it would page until the silences end.
+// SilencedAt is emptied (the incident is no longer silenced by an
+// acknowledgement; the next one silences again). The service's writes
+// and the dispatcher's (which reopens at a rule's step) both store them.
+func Reopened(inc *store.Incident, next policy.Incident, now time.Time) []store.OutboxItem {
+	if inc.State.Status != policy.StatusAcknowledged || next.Status != policy.StatusTriggered || len(inc.SilencedAt) == 0 {
+		return nil
+	}
+	out := expiries(inc.SilencedAt, inc.Version, now)
+	inc.SilencedAt = nil
+	return out
+}
+
+// expiries are the outbox items that expire an incident's silences at
+// each of bases, with ids of the write's version (one write owes at most
+// one set).
+func expiries(bases []string, version int64, now time.Time) []store.OutboxItem {
+	out := make([]store.OutboxItem, 0, len(bases))
+	for i, base := range bases {
+		id := fmt.Sprintf("silence-expire-%d", version)
+		if i > 0 {
+			id += fmt.Sprintf(".%d", i)
+		}
+		out = append(out, store.OutboxItem{ID: id, Kind: store.OutboxSilence, Action: "expire", Due: now, Since: now, URL: base})
 	}
 	return out
 }

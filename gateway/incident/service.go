@@ -286,6 +286,7 @@ func (s *Service) applyGuarded(ctx context.Context, id string, first *store.Inci
 		if len(acts) == 0 && reflect.DeepEqual(st, inc.State) {
 			return nil, false, nil
 		}
+		inc.Outbox = append(inc.Outbox, Reopened(inc, st, now)...)
 		inc.State, inc.UpdatedAt = st, now
 		if edit != nil && len(acts) > 0 {
 			edit(inc)

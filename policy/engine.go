@@ -761,13 +761,21 @@ func (r *run) autoEscalate(rt *Route, why string) {
 		return
 	}
 	r.inc.PageImmediately = append(r.inc.PageImmediately, levels...)
-	if h := r.inc.Maintenance; h != nil {
-		// Paged, with the rest, when the window ends (pageAsNew).
-		return
-	}
 	detail := "auto-escalation trigger (" + rt.Rule + ")"
 	if why != "" {
 		detail += " by " + why
+	}
+	if h := r.inc.Maintenance; h != nil {
+		// Paged, with the rest, when the window ends (pageAsNew). An
+		// acknowledged incident is re-opened now, as a raise re-opens
+		// it: left acknowledged, the window's end would page nobody,
+		// and the levels, recorded as paged at once, never.
+		if r.inc.Status == StatusAcknowledged {
+			r.reopen()
+			r.act(Action{Kind: ActionMaintenance, Level: r.inc.Level, Detail: fmt.Sprintf("%s: re-opened; in maintenance window %s, nobody is paged until %s",
+				detail, h, h.Until.UTC().Format(time.RFC3339))})
+		}
+		return
 	}
 	if r.inc.Status == StatusAcknowledged {
 		r.reopen()

@@ -487,3 +487,47 @@ func TestEngineWindowEndHandsOverToTheNextWindow(t *testing.T) {
 		t.Fatalf("held spans %v, want %v", inc.Held, want)
 	}
 }
+
+// TestEngineAutoEscalationOfAnAcknowledgedHeldIncident: an acknowledged
+// incident a window holds, joined by an alert of the same priority whose
+// rule pages a level at once (page_immediately): paging, that re-opens it
+// and pages the level; held, nobody is paged until the window ends, and
+// then the incident must be paged as new with that level. It was left
+// acknowledged, recorded the level as paged at once, and at the window's
+// end paged nobody: the level the rule asked for was never paged (and a
+// later repeat of the alert, finding the level recorded, paged it never).
+func TestEngineAutoEscalationOfAnAcknowledgedHeldIncident(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(engConfig, "    escalation_policy: p\n",
+		"    escalation_policy: p\n    rules:\n      - {name: breach, matchers: ['kind=\"breach\"'], priority: P0, page_immediately: [second]}\n", 1)), "engine.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, s := &Engine{Config: c}, c.Service("svc")
+	plain := c.Route(s, map[string]string{"severity": "critical"}, t0)
+	breach := c.Route(s, map[string]string{"severity": "critical", "kind": "breach"}, t0)
+	if plain.Priority != breach.Priority {
+		t.Fatalf("priorities %s and %s: the test needs the same", plain.Priority, breach.Priority)
+	}
+	h := &Hold{ID: "mw-1", Until: t0.Add(30 * time.Minute)}
+	inc, _ := engApply(t, e, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &plain}, t0)
+	inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "a"}, t0.Add(time.Minute))
+	inc, _ = engApply(t, e, inc, Event{Kind: EventHold, Hold: h}, t0.Add(2*time.Minute))
+	inc, acts := engApply(t, e, inc, Event{Kind: EventTrigger, Route: &breach}, t0.Add(3*time.Minute))
+	if k := engPendingKinds(inc); k[DeadlineNotify] != 0 {
+		t.Fatalf("a held incident armed pages: %v (%+v)", k, acts)
+	}
+	inc, acts = engApply(t, e, inc, Event{Kind: EventRelease, Hold: h}, t0.Add(30*time.Minute))
+	var users []string
+	for _, d := range inc.Pending {
+		if d.Kind == DeadlineNotify && d.Channel == "push" {
+			users = append(users, d.User)
+		}
+	}
+	if inc.Status != StatusTriggered || !reflect.DeepEqual(users, []string{"a", "b"}) {
+		var got []string
+		for _, a := range acts {
+			got = append(got, string(a.Kind)+" "+a.LevelName+" "+a.Detail)
+		}
+		t.Fatalf("after the window: %s, pushes to %v, actions %q; want triggered, paged as new with level second", inc.Status, users, got)
+	}
+}

@@ -810,3 +810,28 @@ func TestMaintenanceHoldsNoGroupWhoseAlertsWereLeftOut(t *testing.T) {
 		t.Fatalf("paged %v, want both incidents", paged)
 	}
 }
+
+// TestMaintenanceRepeatAtTheWindowsEndSaysItEnded: a repeat of a held
+// incident's alert that comes at the window's end, before the end's
+// deadline fired, releases it (paged once, as new) and its timeline says
+// the window ended. It said an alert outside the window had joined the
+// group, which none had: whoever read it went looking for an alert that
+// never fired.
+func TestMaintenanceRepeatAtTheWindowsEndSaysItEnded(t *testing.T) {
+	h := newHarness(t, withConfig(mwConfig))
+	w := h.addWindow(`{"services":["api"],"duration":"30m"}`, 201)
+	lbl := map[string]string{"alertname": "A", "severity": "critical"}
+	id := fireLabels(h, "g1", lbl)
+	h.runUntil(fixedNow.Add(10 * time.Minute))
+	h.clock.Set(w.End)
+	if again := fireLabels(h, "g1", lbl); again != id {
+		t.Fatalf("the repeat opened %s, want %s", again, id)
+	}
+	h.runUntil(w.End.Add(time.Minute))
+	if got := h.rec.lines(fixedNow); len(got) != 1 || got[0] != "30m L1 ann push" {
+		t.Fatalf("pages: %q; want one push at the window's end", got)
+	}
+	if h.timelineHas(id, "maintenance", "joined") || !h.timelineHas(id, "maintenance", "maintenance window "+w.ID+" ended: still firing, paged as new") {
+		t.Fatalf("timeline: %+v", h.incident(id).Timeline)
+	}
+}

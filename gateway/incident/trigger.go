@@ -223,9 +223,18 @@ func (s *Service) releaseIfUncovered(ctx context.Context, inc *store.Incident, a
 	h := inc.State.Maintenance
 	why := fmt.Sprintf("maintenance window %s no longer covers every alert of the incident (one outside it joined)", h)
 	var then *policy.Hold
-	if a.LabelsIncomplete {
+	if !a.LabelsIncomplete {
+		then = s.o.Maintenance(ctx, a.Service.Name, a.Labels, now)
+	}
+	switch {
+	case !h.Until.After(now):
+		// The window is over and its end not fired yet (due this
+		// instant, or the dispatchers are behind): the repeat only
+		// comes first, and no alert outside the window joined.
+		why = fmt.Sprintf("maintenance window %s ended", h)
+	case a.LabelsIncomplete:
 		why = fmt.Sprintf("maintenance window %s is not known to cover every alert of the incident: the sender left some of them out", h)
-	} else if then = s.o.Maintenance(ctx, a.Service.Name, a.Labels, now); then != nil && then.ID == h.ID {
+	case then != nil && then.ID == h.ID:
 		return nil
 	}
 	_, acts, err := s.applyWith(ctx, inc.ID, inc, policy.Event{Kind: policy.EventRelease, Hold: h, Then: then, Actor: a.Actor, Message: why}, nil)

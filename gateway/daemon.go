@@ -297,7 +297,8 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		Silencer: am, Jobs: jobs, Outbox: map[string]dispatch.OutboxHandler{},
 		Maintenance: func(ctx context.Context, inc *store.Incident, at time.Time) *policy.Hold {
 			return d.windows.Covering(ctx, inc, at) // made below, before the dispatcher runs
-		}}
+		},
+		WindowsInForce: func(ctx context.Context, t time.Time) bool { return d.windows.InForce(ctx, t) }}
 	slackPosts := newSlackChannelPosts(reg)
 	if tr.slack != nil {
 		so := &slackOutbox{client: tr.slack, store: d.store, config: pagingConfig, now: o.Now, posts: slackPosts}

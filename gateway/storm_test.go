@@ -1711,3 +1711,45 @@ func TestStormMessageLeavesOutServicesPutInShadow(t *testing.T) {
 		})
 	}
 }
+
+// TestStormMessageLeavesOutIncidentsAWindowHolds: a maintenance window
+// that starts while a storm holds pages holds their incidents (nobody is
+// paged until it ends, and then each is paged as new). The storm's
+// message, due inside the window, must not page them: it went out naming
+// them, and the window's end paged every one of them again.
+func TestStormMessageLeavesOutIncidentsAWindowHolds(t *testing.T) {
+	for st, mk := range stores(t) {
+		t.Run(st, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig))
+			ids := storm(h, 5, "mw")
+			h.step(h.clock.Now())
+			_, held := split(t, ids, h.rec.sentTo("ann", "push"))
+			start := h.clock.Now().Add(2 * time.Second)
+			h.runUntil(start)
+			w := h.addWindow(`{"name":"db upgrade","services":["api"],"end":"`+start.Add(time.Hour).Format(time.RFC3339)+`"}`, 201)
+			h.runUntil(start.Add(30 * time.Minute))
+			if got := h.rec.sentTo("ann", "push"); len(got) != 3 {
+				t.Errorf("%d pushes to ann by the window's middle, want the 3 sent before it: %v", len(got), got)
+			}
+			for _, id := range held {
+				if s := h.incident(id).Status; s != "triggered" {
+					t.Fatalf("held incident %s is %s", id, s)
+				}
+			}
+			h.runUntil(w.End.Add(time.Minute))
+			named := map[string]int{}
+			for _, m := range h.rec.sentTo("ann", "push")[3:] {
+				for _, id := range ids {
+					if m.Incident == id || strings.Contains(m.Text, id) {
+						named[id]++
+					}
+				}
+			}
+			for _, id := range ids {
+				if named[id] != 1 {
+					t.Errorf("incident %s named in %d pushes after the window, want 1", id, named[id])
+				}
+			}
+		})
+	}
+}

@@ -104,6 +104,10 @@ type Options struct {
 	// overlapping it, holds the incident on instead of it being paged at
 	// the seam (the incident's deadline races that window's start job).
 	Maintenance func(ctx context.Context, inc *store.Incident, at time.Time) *policy.Hold
+	// WindowsInForce, when set, reports whether a maintenance window may
+	// hold incidents at t (one in force, or just ended): a storm message
+	// then reads its incidents whole, to leave out those a window holds.
+	WindowsInForce func(ctx context.Context, t time.Time) bool
 }
 
 // OutboxHandler does one outbox item of an incident and returns the

@@ -479,6 +479,7 @@ func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.C
 			gone = append(gone, p)
 		}
 	}
+	live = d.unheld(ctx, c.Storm, live, now)
 	if len(live) > 0 {
 		if f.notes, f.pushed, err = d.sendBundle(ctx, cfg, c, user, channel, live, gone, now, sendBy); err != nil {
 			return f, err
@@ -782,6 +783,30 @@ func (d *Dispatcher) bundleStillDue(ctx context.Context, live []store.HeldPage) 
 		}
 	}
 	return false
+}
+
+// unheld is live without the pages of incidents a maintenance window holds
+// (policy.Incident.Maintenance): the window's start stopped their pages,
+// and its end pages each as new, so the message would page the person
+// for them inside the window and again at its end. Their statuses do not
+// say it; their documents are read only while a window may hold any
+// (Options.WindowsInForce). One that cannot be read stays in: a page too
+// many, not one lost.
+func (d *Dispatcher) unheld(ctx context.Context, storm string, live []store.HeldPage, now time.Time) []store.HeldPage {
+	if d.o.WindowsInForce == nil || len(live) == 0 || !d.o.WindowsInForce(ctx, now) {
+		return live
+	}
+	out := live[:0:0]
+	for _, p := range live {
+		if inc, err := d.o.Store.Get(ctx, p.Incident); err == nil && inc.State.Maintenance != nil {
+			continue
+		}
+		out = append(out, p)
+	}
+	if n := len(live) - len(out); n > 0 {
+		d.log.Info("storm bundle left out incidents a maintenance window holds: its end pages them", "storm", storm, "left_out", n)
+	}
+	return out
 }
 
 // stillPaged says whether a held page still pages its incident, of status

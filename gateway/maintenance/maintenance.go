@@ -333,6 +333,17 @@ func (w *Windows) Covering(ctx context.Context, inc *store.Incident, at time.Tim
 	return coveringIncident(ws, inc, at)
 }
 
+// InForce reports whether any window is in force at t, or ended less than
+// Settle before it (its end may not be swept yet): only then can an
+// incident be held. A read of the store that fails answers yes.
+func (w *Windows) InForce(ctx context.Context, t time.Time) bool {
+	ws, err := w.all(ctx, false)
+	if err != nil {
+		return true
+	}
+	return slices.ContainsFunc(ws, func(win Window) bool { return !t.Before(win.Start) && t.Before(win.End.Add(w.Settle())) })
+}
+
 // coveringIncident is the window of ws in force at t that covers the open
 // incident and ends last; nil when its labels are not all known.
 func coveringIncident(ws []Window, inc *store.Incident, at time.Time) *policy.Hold {

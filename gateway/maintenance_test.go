@@ -835,3 +835,52 @@ func TestMaintenanceRepeatAtTheWindowsEndSaysItEnded(t *testing.T) {
 		t.Fatalf("timeline: %+v", h.incident(id).Timeline)
 	}
 }
+
+// refusingOne is a store whose writes of one incident fail (a disk
+// error, a replica whose config lacks the incident's service).
+type refusingOne struct {
+	store.Store
+	id atomic.Value // string
+}
+
+func (r *refusingOne) Update(ctx context.Context, inc *store.Incident, tl []store.Entry) error {
+	if id, _ := r.id.Load().(string); id == inc.ID {
+		return errDiskFull
+	}
+	return r.Store.Update(ctx, inc, tl)
+}
+
+// TestMaintenanceEndReleasesTheRestWhenOneReleaseFails: a window deleted
+// early releases its incidents at once. One incident whose release fails
+// must not hold the others: they would wait for their own deadline at the
+// window's old end, hours late. The failed one is released by the end
+// job's retry.
+func TestMaintenanceEndReleasesTheRestWhenOneReleaseFails(t *testing.T) {
+	for st, mk := range stores(t) {
+		t.Run(st, func(t *testing.T) {
+			rs := &refusingOne{Store: mk(t)}
+			h := newHarness(t, withStore(rs), withConfig(mwConfig))
+			w := h.addWindow(`{"matchers":["alertname=~\".*\""],"duration":"2h"}`, 201)
+			first := fireLabels(h, "g1", map[string]string{"alertname": "A", "severity": "critical"})
+			h.runUntil(fixedNow.Add(time.Minute))
+			second := fireLabels(h, "g2", map[string]string{"alertname": "B", "severity": "critical"})
+			h.runUntil(fixedNow.Add(5 * time.Minute))
+			if n := len(h.rec.lines(fixedNow)); n != 0 {
+				t.Fatalf("pages while held: %d", n)
+			}
+			rs.id.Store(second)
+			if r := h.api("DELETE", "/api/v1/maintenance/"+w.ID, ""); r.code != 200 {
+				t.Fatalf("delete: %d %s", r.code, r.body)
+			}
+			h.step(h.clock.Now())
+			if !h.timelineHas(first, "maintenance", "ended: still firing, paged as new") {
+				t.Errorf("the other incident was not released at the delete: %+v", h.incident(first).Timeline)
+			}
+			rs.id.Store("")
+			h.runUntil(h.clock.Now().Add(10 * time.Minute))
+			if !h.timelineHas(second, "maintenance", "ended: still firing, paged as new") {
+				t.Errorf("the incident whose release failed was not released by the retry: %+v", h.incident(second).Timeline)
+			}
+		})
+	}
+}

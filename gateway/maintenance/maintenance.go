@@ -679,6 +679,7 @@ func (w *Windows) openIncidents(ctx context.Context, services []string, f func(*
 // stored details cannot tell every alert's labels is not held: it pages.
 func (w *Windows) sweepHold(ctx context.Context, win *Window) error {
 	held := 0
+	var failed sweepFailures
 	err := w.openIncidents(ctx, win.Services, func(inc *store.Incident) error {
 		if h := inc.State.Maintenance; h != nil && !win.End.After(h.Until) {
 			return nil
@@ -694,7 +695,8 @@ func (w *Windows) sweepHold(ctx context.Context, win *Window) error {
 		// outside the window may have joined the group meanwhile.
 		acts, err := w.o.Incidents.HoldIfCovered(ctx, inc.ID, policy.Event{Kind: policy.EventHold, Hold: win.hold(), Actor: Actor}, covers)
 		if err != nil && !errors.Is(err, incident.ErrAlreadyResolved) {
-			return err
+			failed.add(inc.ID, err)
+			return nil
 		}
 		if len(acts) > 0 {
 			held++
@@ -704,13 +706,38 @@ func (w *Windows) sweepHold(ctx context.Context, win *Window) error {
 	if held > 0 {
 		w.log.Info("maintenance window started: incidents held", "window", win.ID, "incidents", held)
 	}
-	return err
+	return errors.Join(err, failed.err("held"))
+}
+
+// sweepFailures are the incidents a sweep could not hold or release. A
+// sweep goes on past them, so one incident (a write that fails, a service
+// this replica's config lacks during a rollout) holds none of the others
+// up: released late, they would page at their own deadline, at the
+// window's old end. The job's retry sweeps again for them.
+type sweepFailures struct {
+	n     int
+	first error
+}
+
+func (f *sweepFailures) add(id string, err error) {
+	if f.n++; f.first == nil {
+		f.first = fmt.Errorf("incident %s: %w", id, err)
+	}
+}
+
+// err is nil, or says how many incidents were not done (held, released).
+func (f *sweepFailures) err(done string) error {
+	if f.n == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d incidents not %s, the first: %w", f.n, done, f.first)
 }
 
 // sweepRelease releases the open incidents the window id holds, handing
 // each to another window of ws that still covers it, if one does.
 func (w *Windows) sweepRelease(ctx context.Context, id, name string, ws []Window, now time.Time) error {
 	released := 0
+	var failed sweepFailures
 	err := w.openIncidents(ctx, nil, func(inc *store.Incident) error {
 		h := inc.State.Maintenance
 		if h == nil || h.ID != id {
@@ -720,7 +747,8 @@ func (w *Windows) sweepRelease(ctx context.Context, id, name string, ws []Window
 		ended := &policy.Hold{ID: id, Name: name}
 		_, acts, err := w.o.Incidents.Apply(ctx, inc.ID, policy.Event{Kind: policy.EventRelease, Hold: ended, Then: then, Actor: Actor})
 		if err != nil && !errors.Is(err, incident.ErrAlreadyResolved) {
-			return err
+			failed.add(inc.ID, err)
+			return nil
 		}
 		if len(acts) > 0 {
 			released++
@@ -730,7 +758,7 @@ func (w *Windows) sweepRelease(ctx context.Context, id, name string, ws []Window
 	if released > 0 {
 		w.log.Info("maintenance window ended: incidents released", "window", id, "incidents", released)
 	}
-	return err
+	return errors.Join(err, failed.err("released"))
 }
 
 // Arm stores the jobs of the config's windows: a window's start (now, for

@@ -465,3 +465,45 @@ func groupOf101(t0 time.Time) []amEpisode {
 	}
 	return alerts
 }
+
+// TestLastResolveKeepsAReopenedIncidentWhoseSilenceIsNotExpiredYet: in
+// fingerprint mode, api-050's incident was acknowledged (pagerd silenced
+// its alert) and then escalated: re-opened, it owes the expiry of that
+// silence, which Alertmanager has not taken yet (its silences API
+// refuses; the expiry is retried). The group's last resolve leaves
+// api-050 out, muted by pagerd's own silence, and Alertmanager lists it
+// suppressed. No longer acknowledged, the incident was taken for one
+// silenced by someone else and resolved while its alert fired, muted by
+// pagerd's silence: nobody paged until that silence was expired or ended.
+// It now stays open, paging, as an acknowledged one stays acknowledged.
+func TestLastResolveKeepsAReopenedIncidentWhoseSilenceIsNotExpiredYet(t *testing.T) {
+	t0 := fixedNow.Add(-10 * time.Minute)
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			am := &fakeAlertmanagerAPI{suppressed: []string{"fp-api-050"}}
+			cfg, _ := amConfig(t, am, bySilencing)
+			h := newHarness(t, withConfig(cfg), withStore(open(t)))
+			post := batchPoster(t, h)
+			alerts := groupOf101(t0)
+			post(amEpisodes("firing", alerts...))
+			id := incidentsByInstance(t, h, "api-050")["api-050"]
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("acknowledge: %d %s", r.code, r.body)
+			}
+			h.runUntil(h.clock.Now().Add(time.Minute))
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("escalate: %d %s", r.code, r.body)
+			}
+			h.step(h.clock.Now())
+			for i := range alerts {
+				alerts[i].status, alerts[i].end = "resolved", t0.Add(4*time.Minute)
+			}
+			post(amEpisodes("resolved", append(alerts[:50:50], alerts[51:]...)...)) // api-050 muted
+			h.runUntil(h.clock.Now().Add(3 * time.Minute))
+			if v := h.incident(id); v.Status != "triggered" || entryCounts(v)[amresolve.EntryStillFiring] != 1 {
+				t.Fatalf("api-050, re-opened with pagerd's silence not expired yet: %s, want triggered with one %s; timeline %+v",
+					v.Status, amresolve.EntryStillFiring, v.Timeline)
+			}
+		})
+	}
+}

@@ -101,14 +101,37 @@ type groupOpen struct {
 	// the setting, or in a shadow service, has neither: kept open, it
 	// stayed acknowledged for good.
 	silencedByAck bool
+	// reopened: silencedByAck as re-opened with the expiry of those
+	// silences still owed (reopenedSilenced).
+	reopened bool
 }
 
 // silencedByAck says whether inc is acknowledged, in a service whose
 // acknowledgements silence the alerts, by an acknowledgement that owed a
 // silence (SilencedAt, stored in its write) and with it the check that
-// resolves the incident when its alert ends.
+// resolves the incident when its alert ends; or whether it is open and
+// still owes the expiry of such silences (reopenedSilenced).
 func silencedByAck(svc *policy.Service, inc *store.Incident) bool {
+	if reopenedSilenced(inc) {
+		return true
+	}
 	return inc.State.Status == policy.StatusAcknowledged && svc.SilenceOnAcknowledge != nil && len(inc.SilencedAt) > 0
+}
+
+// reopenedSilenced says whether inc is open and not acknowledged, and
+// owes the expiry of the silences an acknowledgement made (a reopen
+// stores it, incident.Reopened, and empties SilencedAt): until
+// Alertmanager takes it (it may refuse, and it is retried), pagerd's own
+// silence mutes the alert, which Alertmanager then leaves out of the
+// group's notifications, its last resolve too. That says nothing of
+// whether the alert ended: resolved on it, the incident stopped paging
+// while its alert fired, muted until the expiry was done or the silence
+// ended. It stays open, paging; the alert's own resolve, or its firing
+// again, reaches pagerd once the silence is expired.
+func reopenedSilenced(inc *store.Incident) bool {
+	return inc.State.Status == policy.StatusTriggered && slices.ContainsFunc(inc.Outbox, func(o store.OutboxItem) bool {
+		return o.Kind == store.OutboxSilence && o.Action == "expire"
+	})
 }
 
 // RunGroup is the handler of JobKindGroup jobs (a dispatch.JobHandler).
@@ -140,7 +163,8 @@ func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error
 			return nil
 		}
 		if fp, ok := ingest.FingerprintOfKey(inc.DedupKey, d.KeyPrefix); ok && inc.Source == "alertmanager" {
-			open = append(open, groupOpen{id: inc.ID, fingerprint: fp, repeats: inc.Repeats, silencedByAck: silencedByAck(svc, inc)})
+			open = append(open, groupOpen{id: inc.ID, fingerprint: fp, repeats: inc.Repeats, silencedByAck: silencedByAck(svc, inc),
+				reopened: reopenedSilenced(inc)})
 		}
 		return nil
 	})
@@ -221,6 +245,11 @@ func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error
 				detail = fmt.Sprintf("Alertmanager sent the group as resolved without naming this alert, which Alertmanager at %s lists firing, silenced or inhibited "+
 					"(fingerprint %s; it leaves those out of its notifications): the incident stays acknowledged until the check its acknowledgement started "+
 					"finds the alert ended", shown, o.fingerprint)
+				if o.reopened {
+					detail = fmt.Sprintf("Alertmanager sent the group as resolved without naming this alert, which Alertmanager at %s lists firing, silenced or inhibited "+
+						"(fingerprint %s; it leaves those out of its notifications): the incident was re-opened and the silences its acknowledgement made "+
+						"are not expired yet, so it stays open until the alert's own resolve", shown, o.fingerprint)
+				}
 			}
 			if err := c.o.Incidents.Note(ctx, o.id, store.Entry{At: now.UTC().Truncate(time.Millisecond), Type: EntryStillFiring, Actor: "pagerd",
 				Detail: detail}); err != nil {

@@ -217,7 +217,8 @@ func (s *Server) alertmanager(c echo.Context) error {
 			// Alertmanager leaves the alerts silenced at the
 			// acknowledgement out of the group's notifications, and
 			// judges the status on the others: "resolved" says
-			// nothing of them.
+			// nothing of them (nor after a reopen, until the
+			// silences' expiry is done).
 			acked, err := s.o.Incidents.AcknowledgedByDedup(ctx, svc, g.DedupKey)
 			if err != nil {
 				return partly(err)

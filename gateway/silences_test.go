@@ -582,3 +582,49 @@ func withMissingStatusUpdate(t *testing.T, cfg, after string) string {
 	}
 	return out[:batch]
 }
+
+// TestReopenedIncidentWhoseSilenceIsNotExpiredYetIsNotResolvedByTheGroup:
+// in group mode, db01's incident is acknowledged (pagerd silences db01)
+// and db02 joins the group, notified alone (db01 is muted): a repeat,
+// whose details name db02 only. The incident is re-opened, and the
+// expiry of db01's silence is refused by Alertmanager (retried). db02
+// resolves, and Alertmanager sends the group as resolved, db01 muted by
+// pagerd's own silence. No longer acknowledged, the incident was resolved
+// on it while db01 fired, muted: nobody paged until the expiry went
+// through or the silence ended. It now stays open and paging, as an
+// acknowledged one does, until Alertmanager lists none of the group.
+func TestReopenedIncidentWhoseSilenceIsNotExpiredYetIsNotResolvedByTheGroup(t *testing.T) {
+	db01 := map[string]string{"alertname": "DiskFull", "instance": "db01"}
+	db02 := map[string]string{"alertname": "DiskFull", "instance": "db02"}
+	for st, mk := range stores(t) {
+		t.Run(st, func(t *testing.T) {
+			alerts := &fakeAlertmanagerAPI{firing: 1, state: "suppressed"}
+			am := newFakeSilences(t, alerts)
+			h := newHarness(t, withStore(mk(t)), withConfig(silenceConfig(am.url)))
+			id := fireAndAcknowledge(t, h, "g-mute", db01)
+			if by := am.silencedBy(db01); len(by) != 1 {
+				t.Fatalf("db01 silenced by %v after the acknowledgement, want one silence", by)
+			}
+			if r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g-mute", db02), "Authorization", "Bearer "+amKey); r.code != 200 {
+				t.Fatalf("db02 firing: %d %s", r.code, r.body)
+			}
+			am.mu.Lock()
+			am.failDelete = true
+			am.mu.Unlock()
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("escalate: %d %s", r.code, r.body)
+			}
+			h.step(h.clock.Now())
+			if by := am.silencedBy(db01); len(by) != 1 {
+				t.Fatalf("db01 silenced by %v, want the silence Alertmanager refused to expire", by)
+			}
+			if r := h.do("POST", "/api/v1/alertmanager", amPayload("resolved", "g-mute", db02), "Authorization", "Bearer "+amKey); r.code != 200 {
+				t.Fatalf("group resolved: %d %s", r.code, r.body)
+			}
+			h.runUntil(h.clock.Now().Add(3 * time.Minute))
+			if v := h.incident(id); v.Status != "triggered" {
+				t.Fatalf("re-opened, db01 muted by pagerd's silence not expired yet: %s, want triggered; timeline %+v", v.Status, v.Timeline)
+			}
+		})
+	}
+}

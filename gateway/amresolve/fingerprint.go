@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
@@ -118,21 +119,13 @@ func silencedByAck(svc *policy.Service, inc *store.Incident) bool {
 	return inc.State.Status == policy.StatusAcknowledged && svc.SilenceOnAcknowledge != nil && len(inc.SilencedAt) > 0
 }
 
-// reopenedSilenced says whether inc is open and not acknowledged, and
-// owes the expiry of the silences an acknowledgement made (a reopen
-// stores it, incident.Reopened, and empties SilencedAt): until
-// Alertmanager takes it (it may refuse, and it is retried), pagerd's own
-// silence mutes the alert, which Alertmanager then leaves out of the
-// group's notifications, its last resolve too. That says nothing of
-// whether the alert ended: resolved on it, the incident stopped paging
-// while its alert fired, muted until the expiry was done or the silence
-// ended. It stays open, paging; the alert's own resolve, or its firing
-// again, reaches pagerd once the silence is expired.
-func reopenedSilenced(inc *store.Incident) bool {
-	return inc.State.Status == policy.StatusTriggered && slices.ContainsFunc(inc.Outbox, func(o store.OutboxItem) bool {
-		return o.Kind == store.OutboxSilence && o.Action == "expire"
-	})
-}
+// reopenedSilenced is incident.ReopenedSilenced: resolved on a last
+// resolve that leaves its alert out (muted by pagerd's silence), the
+// incident stopped paging while its alert fired, muted until the expiry
+// was done or the silence ended. It stays open, paging; the alert's own
+// resolve, or its firing again, reaches pagerd once the silence is
+// expired.
+func reopenedSilenced(inc *store.Incident) bool { return incident.ReopenedSilenced(inc) }
 
 // RunGroup is the handler of JobKindGroup jobs (a dispatch.JobHandler).
 // It asks Alertmanager once; only while it cannot be asked, or has just

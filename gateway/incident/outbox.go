@@ -125,6 +125,19 @@ func Reopened(inc *store.Incident, next policy.Incident, now time.Time) []store.
 	return out
 }
 
+// ReopenedSilenced reports whether inc was re-opened (triggered) and
+// still owes the expiry of the silences its acknowledgement made
+// (Reopened stores it, and empties SilencedAt). Until Alertmanager takes
+// it (it may refuse; it is retried), pagerd's own silence mutes the
+// incident's alerts, and Alertmanager leaves them out of the group's
+// notifications, its resolve too: a resolve then says nothing of them,
+// as while the incident is acknowledged.
+func ReopenedSilenced(inc *store.Incident) bool {
+	return inc.State.Status == policy.StatusTriggered && slices.ContainsFunc(inc.Outbox, func(o store.OutboxItem) bool {
+		return o.Kind == store.OutboxSilence && o.Action == "expire"
+	})
+}
+
 // expiries are the outbox items that expire an incident's silences at
 // each of bases, with ids of the write's version (one write owes at most
 // one set).

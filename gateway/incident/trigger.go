@@ -441,7 +441,10 @@ func (s *Service) NoteIfOpen(ctx context.Context, svc *policy.Service, dedupKey,
 }
 
 // AcknowledgedByDedup reports whether the service's open incident with
-// the dedup key is acknowledged.
+// the dedup key is acknowledged, or was re-opened and still owes the
+// expiry of the silences its acknowledgement made (ReopenedSilenced):
+// either way pagerd's silences may mute its alerts in the group's
+// notifications.
 func (s *Service) AcknowledgedByDedup(ctx context.Context, svc *policy.Service, dedupKey string) (bool, error) {
 	inc, err := s.o.Store.FindByDedup(ctx, svc.Name, dedupKey)
 	if isNotFound(err) {
@@ -450,7 +453,7 @@ func (s *Service) AcknowledgedByDedup(ctx context.Context, svc *policy.Service, 
 	if err != nil {
 		return false, err
 	}
-	return inc.State.Status == policy.StatusAcknowledged, nil
+	return inc.State.Status == policy.StatusAcknowledged || ReopenedSilenced(inc), nil
 }
 
 // ResolveIfOpen resolves the service's open incident with the dedup key,

@@ -98,7 +98,7 @@ func silences(cfg *policy.Config, inc *store.Incident, acts []policy.Action, now
 			if configured && !slices.Contains(bases, svc.SilenceOnAcknowledge.AlertmanagerURL) {
 				bases = append(bases, svc.SilenceOnAcknowledge.AlertmanagerURL)
 			}
-			out = append(out, expiries(bases, inc.Version, now)...)
+			out = append(out, expiries("silence-expire-", bases, inc.Version, now)...)
 		}
 	}
 	return out
@@ -120,7 +120,7 @@ func Reopened(inc *store.Incident, next policy.Incident, now time.Time) []store.
 	if inc.State.Status != policy.StatusAcknowledged || next.Status != policy.StatusTriggered || len(inc.SilencedAt) == 0 {
 		return nil
 	}
-	out := expiries(inc.SilencedAt, inc.Version, now)
+	out := expiries("silence-expire-reopen-", inc.SilencedAt, inc.Version, now)
 	inc.SilencedAt = nil
 	return out
 }
@@ -139,12 +139,15 @@ func ReopenedSilenced(inc *store.Incident) bool {
 }
 
 // expiries are the outbox items that expire an incident's silences at
-// each of bases, with ids of the write's version (one write owes at most
-// one set).
-func expiries(bases []string, version int64, now time.Time) []store.OutboxItem {
+// each of bases, with ids of prefix and the write's version (one write
+// owes at most one set). A reopen's prefix is not a resolve's: the
+// dispatcher's claim that reopens and a resolve written meanwhile may
+// read the same version, and a claim tried again after the conflict takes
+// an id it tried for done.
+func expiries(prefix string, bases []string, version int64, now time.Time) []store.OutboxItem {
 	out := make([]store.OutboxItem, 0, len(bases))
 	for i, base := range bases {
-		id := fmt.Sprintf("silence-expire-%d", version)
+		id := fmt.Sprintf("%s%d", prefix, version)
 		if i > 0 {
 			id += fmt.Sprintf(".%d", i)
 		}

@@ -619,6 +619,12 @@ func (cb *Callbacks) Gather(w http.ResponseWriter, r *http.Request) error {
 		// nothing.
 		page := notify.Page{Target: q.Get("incident"), Level: level, At: sentAt(q)}
 		acted, err = cb.Receiver.EscalateFrom(r.Context(), user, page)
+	} else if reopened, rerr := strconv.Atoi(q.Get("reopened")); action == notify.Acknowledge && rerr == nil && reopened >= 0 {
+		// As the answer to this call's page: placed before the incident
+		// was reopened (escalated, raised) since, its 4 must not stop
+		// the pages of the reopen. A call placed before calls carried
+		// the count acknowledges as before.
+		acted, err = cb.Receiver.AcknowledgePage(r.Context(), user, notify.Page{Target: q.Get("incident"), Reopened: reopened})
 	} else {
 		acted, err = cb.Receiver.Act(r.Context(), q.Get("incident"), user, action)
 	}
@@ -643,6 +649,8 @@ func (cb *Callbacks) Gather(w http.ResponseWriter, r *http.Request) error {
 			twiml.VoiceSay{Message: "No key was pressed. Goodbye."}, twiml.VoiceHangup{})
 	case acted.Storm != "":
 		msg = acted.Storm + "."
+	case acted.ReopenedSince:
+		msg = "This incident was reopened after this call was placed: escalated or raised since. Your acknowledgement was not applied, and the pages since go on. Acknowledge its latest page to stop them."
 	case acted.AlreadyResolved:
 		msg = "Already resolved" + by(acted.ResolvedBy) + at(acted.ResolvedAt) + "."
 	case acted.AlreadyEscalated:

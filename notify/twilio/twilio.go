@@ -151,6 +151,12 @@ func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 		return errors.New("twilio: the contact has no phone number")
 	}
 	v := url.Values{"incident": {m.Incident}, "user": {m.User}, "channel": {m.Channel}}
+	// How many times the incident had been reopened when the page went
+	// out: a 4 pressed on a call placed before a reopen answers a page
+	// the reopen superseded, and must not silence the pages after it
+	// (Receiver.AcknowledgePage). A storm message's key acknowledges by
+	// its bundle's counts.
+	v.Set("reopened", strconv.Itoa(m.Reopened))
 	if m.Level > 0 && len(m.Incidents) == 0 {
 		// The level the page is for, and when it went out: a call's 5
 		// escalates from it, once.

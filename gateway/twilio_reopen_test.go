@@ -1,0 +1,61 @@
+package gateway
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/internal/providertest"
+)
+
+// TestKeypressOnACallPlacedBeforeAReopenSparesTheReopenedIncident: dan's
+// call goes out at 5m; he acknowledges (here through the API), then
+// escalates, which reopens the incident and pages its one level, him,
+// again. A 4 pressed on the call placed before the reopen answers a page
+// the reopen superseded: it changes nothing, dan hears so, the timeline
+// says so (ack_ignored), and the pages of the reopen go on. As a late
+// acknowledgement of an old PagerDuty alert, a Slack button or a Pushover
+// emergency. (Before: it acknowledged the reopened incident, and the pages
+// of the escalation stopped.) A 4 on the call placed after the reopen
+// acknowledges.
+func TestKeypressOnACallPlacedBeforeAReopenSparesTheReopenedIncident(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	h := newHarness(t, withConfig(twilioAt(fake, twilioOneLevelConfig)), realTransport("twilio"))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(5 * time.Minute))
+	if len(fake.Calls()) != 1 {
+		t.Fatalf("%d calls placed, want dan's one", len(fake.Calls()))
+	}
+	old := gatherURL(h, fake, 0)
+	h.clock.Set(fixedNow.Add(5*time.Minute + 10*time.Second))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"dan"}`); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	h.clock.Set(fixedNow.Add(6 * time.Minute))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"dan"}`); r.code != 200 {
+		t.Fatalf("escalate: %d %s", r.code, r.body)
+	}
+	h.clock.Set(fixedNow.Add(6*time.Minute + 30*time.Second))
+	_, body := fake.Callback(t, old, url.Values{"Digits": {"4"}})
+	if v := h.incident(id); v.Status != "triggered" {
+		t.Fatalf("a 4 on the call placed before the reopen: %s by %s (%s); the pages of the reopen stop", v.Status, v.AcknowledgedBy, body)
+	}
+	if !strings.Contains(body, "not applied") || strings.Contains(body, "Acknowledged.") {
+		t.Errorf("dan is not told his key was not applied: %s", body)
+	}
+	if !h.timelineHas(id, "ack_ignored", "not applied") {
+		t.Errorf("the timeline does not say the acknowledgement was not applied: %+v", h.incident(id).Timeline)
+	}
+	// The reopen's own call, placed 5 minutes after it: its 4 acknowledges.
+	h.runUntil(fixedNow.Add(12 * time.Minute))
+	if len(fake.Calls()) != 2 {
+		t.Fatalf("%d calls placed, want 2 (one before the reopen, one after)", len(fake.Calls()))
+	}
+	if _, body := fake.Callback(t, gatherURL(h, fake, 1), url.Values{"Digits": {"4"}}); !strings.Contains(body, "Acknowledged.") {
+		t.Fatalf("a 4 on the call placed after the reopen: %s", body)
+	}
+	if v := h.incident(id); v.Status != "acknowledged" || v.AcknowledgedBy != "dan" {
+		t.Fatalf("after a 4 on the call placed after the reopen: %s by %s", v.Status, v.AcknowledgedBy)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pagerd/pagerd/internal/providertest"
+	"github.com/pagerd/pagerd/notify/twilio"
 )
 
 // TestKeypressOnACallPlacedBeforeAReopenSparesTheReopenedIncident: dan's
@@ -57,5 +58,67 @@ func TestKeypressOnACallPlacedBeforeAReopenSparesTheReopenedIncident(t *testing.
 	}
 	if v := h.incident(id); v.Status != "acknowledged" || v.AcknowledgedBy != "dan" {
 		t.Fatalf("after a 4 on the call placed after the reopen: %s by %s", v.Status, v.AcknowledgedBy)
+	}
+}
+
+// TestSMSReplyToAPageSentBeforeAReopenSparesTheReopenedIncident: dan's SMS
+// goes out at 2m; he acknowledges (here through the API), then escalates,
+// which reopens the incident and pages its one level, him, again: push at
+// once, SMS two minutes later. A "4" (bare, or with the incident's code)
+// that comes before the new SMS answers the SMS sent before the reopen,
+// which the reopen superseded: it changes nothing, dan is told so, the
+// timeline says so (ack_ignored), and the pages of the reopen go on.
+// (Before: it acknowledged the reopened incident, and they stopped.) A
+// "4" to the SMS sent after the reopen acknowledges. Both stores: the
+// reopen count of a page is kept with its timeline entry.
+func TestSMSReplyToAPageSentBeforeAReopenSparesTheReopenedIncident(t *testing.T) {
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewTwilio(t)
+			h := newHarness(t, withConfig(twilioAt(fake, twilioOneLevelConfig)), realTransport("twilio"), withStore(st(t)))
+			id := fire(h)
+			h.runUntil(fixedNow.Add(2 * time.Minute))
+			if len(fake.Messages()) != 1 {
+				t.Fatalf("Twilio got %d SMS, want dan's one", len(fake.Messages()))
+			}
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"dan"}`); r.code != 200 {
+				t.Fatalf("ack: %d %s", r.code, r.body)
+			}
+			h.clock.Set(fixedNow.Add(3 * time.Minute))
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"dan"}`); r.code != 200 {
+				t.Fatalf("escalate: %d %s", r.code, r.body)
+			}
+			h.step(fixedNow.Add(3*time.Minute + 10*time.Second)) // the reopen's push; its SMS is two minutes away
+			if len(fake.Messages()) != 1 {
+				t.Fatalf("Twilio got %d SMS before the reopen's, want 1", len(fake.Messages()))
+			}
+			text := func(body string) string {
+				form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+				_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
+				return out
+			}
+			for _, body := range []string{"4", "4 " + twilio.ReplyCode(id)} {
+				out := text(body)
+				if v := h.incident(id); v.Status != "triggered" {
+					t.Fatalf("%q to the SMS sent before the reopen: %s by %s (%s); the pages of the reopen stop", body, v.Status, v.AcknowledgedBy, out)
+				}
+				if !strings.Contains(out, "NOT applied") || strings.Contains(out, "Acknowledged") {
+					t.Errorf("%q: dan is not told his reply was not applied: %s", body, out)
+				}
+			}
+			if !h.timelineHas(id, "ack_ignored", "not applied") {
+				t.Errorf("the timeline does not say the acknowledgement was not applied: %+v", h.incident(id).Timeline)
+			}
+			h.runUntil(fixedNow.Add(5*time.Minute + 30*time.Second))
+			if len(fake.Messages()) != 2 {
+				t.Fatalf("Twilio got %d SMS, want 2 (one before the reopen, one after): %+v", len(fake.Messages()), h.incident(id).Timeline)
+			}
+			if out := text("4"); !strings.Contains(out, "pagerd: Acknowledged [P0] api") {
+				t.Fatalf("a 4 to the SMS sent after the reopen: %s", out)
+			}
+			if v := h.incident(id); v.Status != "acknowledged" || v.AcknowledgedBy != "dan" {
+				t.Fatalf("after a 4 to the SMS sent after the reopen: %s by %s", v.Status, v.AcknowledgedBy)
+			}
+		})
 	}
 }

@@ -59,6 +59,9 @@ type Entry struct {
 	Bundle  string    `json:"bundle,omitempty"`
 	// PageAt, on a delivery report, is when the page it is about went out.
 	PageAt time.Time `json:"page_at,omitzero"`
+	// Reopened, on a page, is the incident's reopen count when it went
+	// out (reports do not read it).
+	Reopened int `json:"reopened,omitempty"`
 }
 
 // Timeline entry types reports read.

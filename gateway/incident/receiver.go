@@ -327,7 +327,7 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, bare bool
 			if e.Type != "notify" || e.User != user || e.Channel != channel || undelivered[i] {
 				continue
 			}
-			p := notify.Page{Target: inc.ID, Level: e.Level, At: e.At}
+			p := notify.Page{Target: inc.ID, Level: e.Level, At: e.At, Reopened: e.Reopened}
 			// match is asked about every page, the older ones too, so a
 			// caller can tell when it accepts more than one target.
 			if e.Bundle != "" {
@@ -341,6 +341,7 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, bare bool
 				byMessage, byIncident := match(e.Bundle), match(inc.ID)
 				switch {
 				case byMessage:
+					// Acknowledged by its bundle's counts.
 					p = notify.Page{Target: e.Bundle, At: e.At}
 				case !byIncident:
 					continue

@@ -164,6 +164,12 @@ type Entry struct {
 	// not say (a callback URL given before pages carried it). A late
 	// report is about that page, not the person's latest.
 	PageAt time.Time `json:"page_at,omitzero"`
+	// Reopened, on a page (notify), is how many times the incident had
+	// been reopened after an acknowledgement when it went out
+	// (policy.Incident.Reopened): an SMS reply answers that page, and
+	// when the incident was reopened since, it must not silence the
+	// pages after the reopen (notify.Receiver.AcknowledgePage).
+	Reopened int `json:"reopened,omitempty"`
 }
 
 // ActionEntries are the timeline entries of the state machine's actions,

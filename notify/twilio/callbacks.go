@@ -331,6 +331,11 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 		// From the level of the page answered: a "5" resent because the
 		// answer seemed slow must not escalate past the next level.
 		acted, err = cb.Receiver.EscalateFrom(r.Context(), user, paged[id])
+	} else if action == notify.Acknowledge {
+		// As the answer to the SMS it replies to: sent before the
+		// incident was reopened (escalated, raised) since, it must not
+		// stop the pages of the reopen.
+		acted, err = cb.Receiver.AcknowledgePage(r.Context(), user, paged[id])
 	} else {
 		acted, err = cb.Receiver.Act(r.Context(), id, user, action)
 	}
@@ -348,6 +353,8 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 	// the latest page, which the person may not know.
 	named := named(acted)
 	switch {
+	case acted.ReopenedSince:
+		return reply("pagerd: " + named + " was reopened after the SMS you answered (escalated or raised since): your acknowledgement was NOT applied, and the pages since go on. Reply to its latest page to stop them.")
 	case acted.AlreadyResolved:
 		return reply("pagerd: " + named + " was already resolved" + by(acted.ResolvedBy) + at(acted.ResolvedAt) + "; nothing changed.")
 	case acted.AlreadyEscalated:

@@ -321,6 +321,10 @@ func appendEntry(b []byte, e *store.Entry) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if e.Reopened != 0 {
+		b = append(b, `,"reopened":`...)
+		b = strconv.AppendInt(b, int64(e.Reopened), 10)
+	}
 	return append(b, '}'), nil
 }
 

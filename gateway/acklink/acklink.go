@@ -39,22 +39,34 @@ const Path = "/ack"
 // handed to Pushover, a third party, and outlives an ack link, and must
 // not open the ack link's page and its Resolve button.
 //
-// A receipt token of receiptVersion also carries the incident's reopen
-// count when its page went out; one of receiptV1 (signed before it did)
-// does not, and is still taken until it expires.
+// A token of linkPageVersion or receiptVersion also carries the
+// incident's reopen count when its page went out; one of linkVersion or
+// receiptV1 (signed before they did) does not, and is still taken until
+// it expires.
 const (
-	linkVersion    = "v1"
-	receiptV1      = "p1"
-	receiptVersion = "p2"
+	linkVersion     = "v1"
+	linkPageVersion = "v2"
+	receiptV1       = "p1"
+	receiptVersion  = "p2"
 )
 
 // errBadLink is a token that is malformed, forged, for someone else's
 // incident, or expired.
 var errBadLink = errors.New("this link is not valid: it was changed, or it has expired")
 
-// Sign makes the token for an incident and a user, valid until expiry.
+// Sign makes the token for an incident and a user, valid until expiry,
+// that answers no page in particular: its Acknowledge acknowledges the
+// incident as it stands.
 func Sign(secret policy.Secret, incident, user string, expiry time.Time) string {
 	return sign(secret, linkVersion, incident, user, expiry)
+}
+
+// SignPage makes the token of the link in a page to user, sent when the
+// incident had been reopened reopened times, valid until expiry: its
+// Acknowledge answers that page, so once the incident has been reopened
+// since, it acknowledges nothing (notify.Receiver.AcknowledgePage).
+func SignPage(secret policy.Secret, incident, user string, reopened int, expiry time.Time) string {
+	return sign(secret, linkPageVersion, incident, user, expiry, strconv.Itoa(reopened))
 }
 
 // SignReceipt makes the token of a Pushover receipt callback for an
@@ -80,11 +92,31 @@ func linkMAC(secret policy.Secret, payload string) []byte {
 // expiry, and returns the incident and user it is for. A receipt
 // callback's token (SignReceipt) is not an ack link and is refused.
 func Verify(secret policy.Secret, token string, now time.Time) (incident, user string, err error) {
-	parts, err := verify(secret, token, now, linkVersion)
+	l, err := VerifyLink(secret, token, now)
+	return l.Target, l.User, err
+}
+
+// VerifyLink is Verify, with the reopen count of the page the link came
+// with when its token carries it (SignPage).
+func VerifyLink(secret policy.Secret, token string, now time.Time) (Receipt, error) {
+	parts, err := verify(secret, token, now, linkVersion, linkPageVersion)
 	if err != nil {
-		return "", "", err
+		return Receipt{}, err
 	}
-	return parts[1], parts[2], nil
+	return withReopened(parts)
+}
+
+// withReopened is what a verified token's fields name.
+func withReopened(parts []string) (Receipt, error) {
+	r := Receipt{Target: parts[1], User: parts[2]}
+	if len(parts) == 5 {
+		n, err := strconv.Atoi(parts[4])
+		if err != nil || n < 0 {
+			return Receipt{}, errBadLink
+		}
+		r.Reopened, r.ReopenedKnown = n, true
+	}
+	return r, nil
 }
 
 // Receipt is what a Pushover receipt callback's token names.
@@ -107,20 +139,12 @@ func VerifyReceipt(secret policy.Secret, token string, now time.Time) (Receipt, 
 	if err != nil {
 		return Receipt{}, err
 	}
-	r := Receipt{Target: parts[1], User: parts[2]}
-	if parts[0] == receiptVersion {
-		n, err := strconv.Atoi(parts[4])
-		if err != nil || n < 0 {
-			return Receipt{}, errBadLink
-		}
-		r.Reopened, r.ReopenedKnown = n, true
-	}
-	return r, nil
+	return withReopened(parts)
 }
 
 // verify checks a token's signature, version and expiry, and returns its
 // fields: the version, incident, user and expiry, then any the version
-// adds (receiptVersion: the reopen count).
+// adds (receiptVersion, linkPageVersion: the reopen count).
 func verify(secret policy.Secret, token string, now time.Time, versions ...string) ([]string, error) {
 	if secret.Reveal() == "" {
 		return nil, errBadLink
@@ -136,7 +160,7 @@ func verify(secret policy.Secret, token string, now time.Time, versions ...strin
 	}
 	parts := strings.Split(string(payload), "|")
 	fields := 4
-	if parts[0] == receiptVersion {
+	if parts[0] == receiptVersion || parts[0] == linkPageVersion {
 		fields = 5
 	}
 	if len(parts) != fields || !slices.Contains(versions, parts[0]) {
@@ -149,14 +173,16 @@ func verify(secret policy.Secret, token string, now time.Time, versions ...strin
 	return parts, nil
 }
 
-// URL is the full URL of an ack link, or "" when the config has no public
-// URL or link secret.
-func URL(cfg *policy.Config, incident, user string, now time.Time) string {
+// URL is the full URL of the ack link in a page to user, sent when the
+// incident had been reopened reopened times (SignPage; a storm message's
+// bundle keeps its incidents' counts), or "" when the config has no
+// public URL or link secret.
+func URL(cfg *policy.Config, incident, user string, reopened int, now time.Time) string {
 	sv := cfg.Server
 	if sv.PublicURL == "" || sv.LinkSecret.Reveal() == "" {
 		return ""
 	}
-	return strings.TrimRight(sv.PublicURL, "/") + Path + "/" + Sign(sv.LinkSecret, incident, user, now.Add(time.Duration(sv.LinkTTL)))
+	return strings.TrimRight(sv.PublicURL, "/") + Path + "/" + SignPage(sv.LinkSecret, incident, user, reopened, now.Add(time.Duration(sv.LinkTTL)))
 }
 
 var linkPage = template.Must(template.New("ack").Parse(`<!doctype html>
@@ -209,18 +235,28 @@ type Pages struct {
 	Logger *slog.Logger
 }
 
-// target verifies the token in the path and says whom it is for.
-func (p *Pages) target(r *http.Request) (incident, user string, err error) {
+// target verifies the token in the path and says what it is for.
+func (p *Pages) target(r *http.Request) (Receipt, error) {
 	cfg := p.Config()
-	incident, user, err = Verify(cfg.Server.LinkSecret, r.PathValue("token"), p.Now().UTC().Truncate(time.Millisecond))
+	l, err := VerifyLink(cfg.Server.LinkSecret, r.PathValue("token"), p.Now().UTC().Truncate(time.Millisecond))
 	if err != nil {
-		return "", "", err
+		return Receipt{}, err
 	}
-	if cfg.User(user) == nil {
-		return "", "", errBadLink
+	if cfg.User(l.User) == nil {
+		return Receipt{}, errBadLink
 	}
-	return incident, user, nil
+	return l, nil
 }
+
+// superseded says whether the link came with a page sent before inc's
+// latest reopen: its Acknowledge would stop the pages after it.
+func superseded(l Receipt, inc *store.Incident) bool {
+	return l.ReopenedKnown && l.Reopened < inc.State.Reopened
+}
+
+// supersededText says why a link's Acknowledge is not there, or did not
+// apply.
+const supersededText = "This link came with a page sent before the incident was reopened (escalated or raised since), so it cannot acknowledge it: the pages since go on. Acknowledge it from its latest page."
 
 func render(w http.ResponseWriter, code int, v linkView) error {
 	w.Header().Set("Cache-Control", "no-store")
@@ -233,10 +269,11 @@ func render(w http.ResponseWriter, code int, v linkView) error {
 // Show answers GET /ack/{token}: the incident and its buttons. It never
 // changes anything.
 func (p *Pages) Show(w http.ResponseWriter, r *http.Request) error {
-	id, user, err := p.target(r)
+	l, err := p.target(r)
 	if err != nil {
 		return render(w, http.StatusForbidden, linkView{Title: "Link not valid", Message: err.Error()})
 	}
+	id, user := l.Target, l.User
 	if store.IsBundleID(id) {
 		return p.showBundle(w, r, id, user, http.StatusOK, "")
 	}
@@ -244,18 +281,27 @@ func (p *Pages) Show(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return p.notShown(w, id, err)
 	}
-	return p.showIncident(w, r, inc, user, http.StatusOK, "")
+	return p.showIncident(w, r, inc, l, http.StatusOK, "")
 }
 
 // showIncident shows inc as it stands: after an action, as the action's
 // write left it, never read again (a read that failed would answer a
 // stored acknowledgement with a 503 saying nothing was stored).
-func (p *Pages) showIncident(w http.ResponseWriter, r *http.Request, inc *store.Incident, user string, code int, msg string) error {
-	u := p.Config().User(user)
+// A link that came with a page sent before the incident's latest reopen
+// shows no Acknowledge, and says why.
+func (p *Pages) showIncident(w http.ResponseWriter, r *http.Request, inc *store.Incident, l Receipt, code int, msg string) error {
+	u := p.Config().User(l.User)
 	st := inc.State
+	canAck := st.Status == policy.StatusTriggered
+	if canAck && superseded(l, inc) {
+		canAck = false
+		if msg == "" {
+			msg = supersededText
+		}
+	}
 	return render(w, code, linkView{Title: inc.Summary, Message: msg, Incident: inc.ID, Service: inc.Service,
 		Priority: st.Priority, Status: string(st.Status), Summary: inc.Summary, UserName: u.DisplayName(),
-		Action: Path + "/" + r.PathValue("token"), CanAck: st.Status == policy.StatusTriggered, CanResolve: st.Status != policy.StatusResolved})
+		Action: Path + "/" + r.PathValue("token"), CanAck: canAck, CanResolve: st.Status != policy.StatusResolved})
 }
 
 // showBundle is a storm bundle's page: its incidents (the first few by
@@ -304,10 +350,11 @@ func (p *Pages) showBundle(w http.ResponseWriter, r *http.Request, id, user stri
 // Act answers POST /ack/{token}/{action} (acknowledge or resolve), as the
 // person the link was made for.
 func (p *Pages) Act(w http.ResponseWriter, r *http.Request) error {
-	id, user, err := p.target(r)
+	l, err := p.target(r)
 	if err != nil {
 		return render(w, http.StatusForbidden, linkView{Title: "Link not valid", Message: err.Error()})
 	}
+	id, user := l.Target, l.User
 	kind, action, done := policy.EventAcknowledge, notify.Acknowledge, "Acknowledged"
 	switch r.PathValue("action") {
 	case "acknowledge":
@@ -317,7 +364,14 @@ func (p *Pages) Act(w http.ResponseWriter, r *http.Request) error {
 		return &notify.RequestError{Status: http.StatusNotFound, Msg: "unknown action"}
 	}
 	if store.IsBundleID(id) {
-		out, err := p.Incidents.ActOnBundle(r.Context(), id, user, policy.Event{Kind: kind})
+		var out *incident.BundleOutcome
+		if kind == policy.EventAcknowledge {
+			// As the answer to the storm message: its incidents
+			// reopened since are left so (its bundle keeps the counts).
+			out, err = p.Incidents.AcknowledgeBundle(r.Context(), id, user)
+		} else {
+			out, err = p.Incidents.ActOnBundle(r.Context(), id, user, policy.Event{Kind: kind})
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			return p.showBundle(w, r, id, user, http.StatusNotFound, "")
 		}
@@ -326,17 +380,27 @@ func (p *Pages) Act(w http.ResponseWriter, r *http.Request) error {
 		}
 		return p.showBundle(w, r, id, user, http.StatusOK, out.Describe(kind, p.Config().UserName)+".")
 	}
-	inc, acts, err := p.Incidents.Apply(r.Context(), id, policy.Event{Kind: kind, Actor: user})
+	ev := policy.Event{Kind: kind, Actor: user}
+	if kind == policy.EventAcknowledge && l.ReopenedKnown {
+		// As the answer to the page the link came with: sent before the
+		// incident was reopened since, it must not stop the pages of the
+		// reopen (a page opened before the reopen, pressed after it).
+		ev.AckReopened, ev.AckReopenedSet = l.Reopened, true
+	}
+	inc, acts, err := p.Incidents.Apply(r.Context(), id, ev)
 	switch {
+	case errors.Is(err, incident.ErrReopenedSince) && inc != nil:
+		p.Incidents.NoteAckIgnored(r.Context(), id, user, l.Reopened)
+		return p.showIncident(w, r, inc, l, http.StatusConflict, "Your acknowledgement was not applied. "+supersededText)
 	case (errors.Is(err, incident.ErrAlreadyResolved) && inc != nil) || (err == nil && len(acts) == 0 && inc.State.Status == policy.StatusResolved):
-		return p.showIncident(w, r, inc, user, http.StatusConflict, "Already resolved"+incident.By(p.Config().UserName(inc.State.ResolvedBy))+".")
+		return p.showIncident(w, r, inc, l, http.StatusConflict, "Already resolved"+incident.By(p.Config().UserName(inc.State.ResolvedBy))+".")
 	case err != nil:
 		return p.notRecorded(w, id, user, action, err)
 	case len(acts) == 0:
 		// Someone acknowledged first: say who, as the phone call will.
-		return p.showIncident(w, r, inc, user, http.StatusOK, "Already acknowledged"+incident.By(p.Config().UserName(inc.State.AcknowledgedBy))+".")
+		return p.showIncident(w, r, inc, l, http.StatusOK, "Already acknowledged"+incident.By(p.Config().UserName(inc.State.AcknowledgedBy))+".")
 	}
-	return p.showIncident(w, r, inc, user, http.StatusOK, done+".")
+	return p.showIncident(w, r, inc, l, http.StatusOK, done+".")
 }
 
 // notRecorded answers a button whose action could not be stored with a

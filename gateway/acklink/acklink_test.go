@@ -72,3 +72,31 @@ func TestReceiptTokenIsNotALink(t *testing.T) {
 		t.Fatal("an expired receipt verified")
 	}
 }
+
+// TestPageLinkCarriesTheReopenCount: the link in a page carries the
+// incident's reopen count when the page went out, so its Acknowledge
+// answers that page; a link signed before links carried it does not
+// know it. A page's link is no receipt, nor a receipt a link.
+func TestPageLinkCarriesTheReopenCount(t *testing.T) {
+	secret := policy.Secret("page-link-test-secret-0123456789")
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	link := SignPage(secret, "inc1", "ann", 3, now.Add(time.Hour))
+	if l, err := VerifyLink(secret, link, now); err != nil || l != (Receipt{Target: "inc1", User: "ann", Reopened: 3, ReopenedKnown: true}) {
+		t.Fatalf("page link: %+v %v", l, err)
+	}
+	if inc, user, err := Verify(secret, link, now); err != nil || inc != "inc1" || user != "ann" {
+		t.Fatalf("page link through Verify: %q %q %v", inc, user, err)
+	}
+	if l, err := VerifyLink(secret, Sign(secret, "inc1", "ann", now.Add(time.Hour)), now); err != nil || l.ReopenedKnown {
+		t.Fatalf("a link without the count: %+v %v", l, err)
+	}
+	if _, err := VerifyReceipt(secret, link, now); err == nil {
+		t.Fatal("a page's link verified as a receipt")
+	}
+	if _, err := VerifyLink(secret, SignReceipt(secret, "inc1", "ann", 3, now.Add(time.Hour)), now); err == nil {
+		t.Fatal("a receipt verified as a page's link")
+	}
+	if _, err := VerifyLink(secret, link, now.Add(time.Hour)); err == nil {
+		t.Fatal("an expired page link verified")
+	}
+}

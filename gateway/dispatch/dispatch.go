@@ -1570,7 +1570,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	msg := notify.Message{At: now, Incident: inc.ID, Service: inc.Service, Priority: inc.State.Priority, Urgency: urgency,
 		Level: a.Level + 1, LevelName: a.LevelName, User: a.User, UserName: u.DisplayName(), Channel: a.Channel,
 		Address: contact.Address, Summary: inc.Summary, Reopened: inc.State.Reopened, FirstPage: inc.NotPaged || !due.After(inc.CreatedAt)}
-	msg.AckURL = acklink.URL(cfg, inc.ID, a.User, now)
+	msg.AckURL = acklink.URL(cfg, inc.ID, a.User, inc.State.Reopened, now)
 	msg.Text = pageText(inc, msg.AckURL)
 	err := d.send(notify.WithStillDue(ctx, func(ctx context.Context) bool { return d.stillDue(ctx, inc.ID, p.root) }), n, msg)
 	if errors.Is(err, notify.ErrNoLongerDue) {

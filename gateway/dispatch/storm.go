@@ -692,7 +692,7 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 		// Send anyway: the message matters more than its one-tap ack.
 		d.log.Warn("storm bundle not stored; its message goes out without an ack link", "storm", c.Storm, "err", err)
 	} else {
-		ackURL = acklink.URL(cfg, b.ID, user, now)
+		ackURL = acklink.URL(cfg, b.ID, user, 0, now) // its bundle keeps the counts
 	}
 	msg := notify.Message{At: now, Incident: b.ID, Incidents: b.Incidents, Service: first.Service, Priority: first.Priority,
 		Urgency: bundleUrgency(live, first.Urgency), Level: first.Level + 1, User: user, UserName: u.DisplayName(), Channel: channel,

@@ -168,12 +168,9 @@ func (s *Service) EscalateFrom(ctx context.Context, user string, page notify.Pag
 // the others acknowledged.
 func (s *Service) AcknowledgePage(ctx context.Context, user string, page notify.Page) (notify.Acted, error) {
 	if store.IsBundleID(page.Target) {
-		out, err := s.ActOnBundle(ctx, page.Target, user, policy.Event{Kind: policy.EventAcknowledge, AckReopenedSet: true})
+		out, err := s.AcknowledgeBundle(ctx, page.Target, user)
 		if err != nil {
 			return notify.Acted{}, stormGone(err)
-		}
-		for _, inc := range out.ReopenedSince {
-			s.noteAckIgnored(ctx, inc.ID, user, out.Bundle.Reopened[slices.Index(out.Bundle.Incidents, inc.ID)])
 		}
 		return notify.Acted{Storm: out.Describe(policy.EventAcknowledge, s.o.Config().UserName)}, nil
 	}
@@ -183,16 +180,32 @@ func (s *Service) AcknowledgePage(ctx context.Context, user string, page notify.
 	out, err := s.act(ctx, page.Target, policy.Event{Kind: policy.EventAcknowledge, Actor: user,
 		AckReopened: page.Reopened, AckReopenedSet: true})
 	if err == nil && out.ReopenedSince {
-		s.noteAckIgnored(ctx, page.Target, user, page.Reopened)
+		s.NoteAckIgnored(ctx, page.Target, user, page.Reopened)
 	}
 	return out, err
 }
 
-// noteAckIgnored says in an incident's timeline that user's
+// AcknowledgeBundle has user acknowledge the incidents of a storm bundle
+// as the answer to its message: each with the reopen count its page in
+// the message was held with (store.Bundle.Reopened), so those reopened
+// since are left alone, each noted ack_ignored, and the others
+// acknowledged.
+func (s *Service) AcknowledgeBundle(ctx context.Context, id, user string) (*BundleOutcome, error) {
+	out, err := s.ActOnBundle(ctx, id, user, policy.Event{Kind: policy.EventAcknowledge, AckReopenedSet: true})
+	if err != nil {
+		return out, err
+	}
+	for _, inc := range out.ReopenedSince {
+		s.NoteAckIgnored(ctx, inc.ID, user, out.Bundle.Reopened[slices.Index(out.Bundle.Incidents, inc.ID)])
+	}
+	return out, nil
+}
+
+// NoteAckIgnored says in an incident's timeline that user's
 // acknowledgement of a page sent when it had been reopened reopened times
 // was not applied: whoever wonders why pages go on after it finds it
 // there. The answer does not hang on it: nothing was changed.
-func (s *Service) noteAckIgnored(ctx context.Context, id, user string, reopened int) {
+func (s *Service) NoteAckIgnored(ctx context.Context, id, user string, reopened int) {
 	e := store.Entry{At: s.clock(), Type: "ack_ignored", Actor: user, User: user,
 		Detail: fmt.Sprintf("acknowledgement of a page sent before the incident's latest reopen (it had been reopened %d times then): not applied, the pages since go on", reopened)}
 	if err := s.Note(ctx, id, e); err != nil {

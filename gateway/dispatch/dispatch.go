@@ -648,6 +648,16 @@ type duePage struct {
 	// (notify.ErrOverRateLimit): the step is then due again, not spent.
 	step  policy.Deadline
 	again time.Duration
+	// reopened is the incident's reopen count (policy.Incident.Reopened)
+	// as the firing that asked for the page left it: a rule's firing
+	// (unresolved, missing status update) reopens an acknowledged
+	// incident and pages in the same claim, before the count is stored.
+	// The page is one after the reopen: its PagerDuty dedup key, the
+	// answers it carries (a Slack button, a link, a call, a Pushover
+	// receipt) and its timeline entry say so, or PagerDuty folds it into
+	// the alert acknowledged before (nobody is notified) and its answers
+	// are refused as superseded.
+	reopened int
 	// cut is set by page when its send failed because the claim's own
 	// context ended (not the page's send timeout): whether it went out is
 	// unknown, and nothing is recorded for it.
@@ -906,7 +916,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 					order = append(order, key)
 				}
 				if _, done := sent[key]; !done {
-					p := duePage{deadline: dl.ID, a: a, root: root, key: key, step: dl}
+					p := duePage{deadline: dl.ID, a: a, root: root, key: key, step: dl, reopened: next.Reopened}
 					if o, ok := owned[key]; ok {
 						delete(owned, key) // its page says what becomes of its count
 						if ownedNow == nil {
@@ -1496,7 +1506,7 @@ func (d *Dispatcher) transport(cfg *policy.Config, user, channel string) (*polic
 // recorded: page sets p.again to when its turn comes.
 func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.Incident, p *duePage, now time.Time) store.Entry {
 	a := p.a
-	e := store.Entry{At: now, Type: "notify", Level: a.Level + 1, User: a.User, Channel: a.Channel, Reopened: inc.State.Reopened}
+	e := store.Entry{At: now, Type: "notify", Level: a.Level + 1, User: a.User, Channel: a.Channel, Reopened: p.reopened}
 	u, contact, n, why := d.transport(cfg, a.User, a.Channel)
 	if why != "" {
 		e.Type, e.Detail = "notify_failed", why
@@ -1535,7 +1545,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	if r := stormRules(cfg); r.Window > 0 && !admitted {
 		hp := store.HeldPage{Incident: inc.ID, Deadline: p.deadline, Service: inc.Service, Priority: inc.State.Priority,
 			Rank: rank(cfg, inc.Service, inc.State.Priority), Urgency: urgency, Level: a.Level,
-			Summary: textcut.Bytes(inc.Summary, 200, textcut.Ellipsis), Due: a.At, Via: contact.Via, Reopened: inc.State.Reopened,
+			Summary: textcut.Bytes(inc.Summary, 200, textcut.Ellipsis), Due: a.At, Via: contact.Via, Reopened: p.reopened,
 			PagesAcknowledged: rootPagesAcknowledged(inc.State, p.root)}
 		adm, err := d.o.Store.Admit(ctx, store.StormKey(a.User, a.Channel), hp, now, r)
 		switch {
@@ -1569,8 +1579,8 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	// waiting there.
 	msg := notify.Message{At: now, Incident: inc.ID, Service: inc.Service, Priority: inc.State.Priority, Urgency: urgency,
 		Level: a.Level + 1, LevelName: a.LevelName, User: a.User, UserName: u.DisplayName(), Channel: a.Channel,
-		Address: contact.Address, Summary: inc.Summary, Reopened: inc.State.Reopened, FirstPage: inc.NotPaged || !due.After(inc.CreatedAt)}
-	msg.AckURL = acklink.URL(cfg, inc.ID, a.User, inc.State.Reopened, now)
+		Address: contact.Address, Summary: inc.Summary, Reopened: p.reopened, FirstPage: inc.NotPaged || !due.After(inc.CreatedAt)}
+	msg.AckURL = acklink.URL(cfg, inc.ID, a.User, p.reopened, now)
 	msg.Text = pageText(inc, msg.AckURL)
 	err := d.send(notify.WithStillDue(ctx, func(ctx context.Context) bool { return d.stillDue(ctx, inc.ID, p.root) }), n, msg)
 	if errors.Is(err, notify.ErrNoLongerDue) {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -880,6 +881,38 @@ func TestMaintenanceEndReleasesTheRestWhenOneReleaseFails(t *testing.T) {
 			h.runUntil(h.clock.Now().Add(10 * time.Minute))
 			if !h.timelineHas(second, "maintenance", "ended: still firing, paged as new") {
 				t.Errorf("the incident whose release failed was not released by the retry: %+v", h.incident(second).Timeline)
+			}
+		})
+	}
+}
+
+// TestMaintenanceEscalatedIncidentIsNotHeldAgain: a person escalates an
+// incident a window holds, asking for pages despite it. The window's
+// start sweeps the open incidents a second time (Settle later): holding
+// it again stopped the pages of the level escalated to, until the window
+// ended. Bob, at the level escalated to, is paged on his ladder.
+func TestMaintenanceEscalatedIncidentIsNotHeldAgain(t *testing.T) {
+	for st, mk := range stores(t) {
+		t.Run(st, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(mwConfig))
+			w := h.addWindow(`{"services":["api"],"duration":"2h"}`, 201)
+			id := fireLabels(h, "g1", map[string]string{"alertname": "A", "severity": "critical"})
+			h.step(fixedNow.Add(2 * time.Second)) // before the start's second sweep
+			if n := len(h.rec.lines(fixedNow)); n != 0 {
+				t.Fatalf("pages while held: %d", n)
+			}
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("escalate: %d %s", r.code, r.body)
+			}
+			h.runUntil(fixedNow.Add(10 * time.Minute))
+			var bob []string
+			for _, l := range h.rec.lines(fixedNow) {
+				if strings.Contains(l, " bob ") {
+					bob = append(bob, l)
+				}
+			}
+			if want := []string{"2s L2 bob push", "2m2s L2 bob sms", "5m2s L2 bob voice"}; !slices.Equal(bob, want) {
+				t.Errorf("bob's pages %q, want %q: held again by window %s after the escalation", bob, want, w.ID)
 			}
 		})
 	}

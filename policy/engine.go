@@ -150,6 +150,11 @@ type Incident struct {
 	// page into one alert (PagerDuty's dedup key) keys its pages by it,
 	// so the new page is not folded into the alert acknowledged before.
 	Reopened int `json:"reopened,omitempty"`
+	// Lifted are the maintenance windows (ids) a person's escalation took
+	// the incident out of, asking for pages despite them: such a window
+	// does not hold it again (its start sweeps a second time, a reload
+	// re-arms it), or the pages asked for would stop until it ends.
+	Lifted []string `json:"lifted,omitempty"`
 }
 
 // HeldSpan is a stretch of an incident's life in which a maintenance
@@ -614,6 +619,9 @@ func (r *run) hold(h *Hold) {
 	}
 	if cur := r.inc.Maintenance; cur != nil && !h.Until.After(cur.Until) {
 		return
+	}
+	if slices.Contains(r.inc.Lifted, h.ID) {
+		return // a person escalated past it
 	}
 	r.holdBy(h, fmt.Sprintf("maintenance window %s started: pending pages cancelled, nobody is paged until %s",
 		h, h.Until.UTC().Format(time.RFC3339)))
@@ -1147,8 +1155,11 @@ func (r *run) escalate(ev Event) error {
 	h := r.inc.Maintenance
 	if h != nil {
 		// Escalating is asking for people to be paged: the window no
-		// longer holds this incident.
+		// longer holds this incident, nor will again.
 		r.lift(r.now)
+		if !slices.Contains(r.inc.Lifted, h.ID) {
+			r.inc.Lifted = append(r.inc.Lifted, h.ID)
+		}
 		r.act(Action{Kind: ActionMaintenance, Level: next, Detail: fmt.Sprintf("paged despite maintenance window %s: %s", h, why)})
 	}
 	r.reopen()

@@ -228,6 +228,26 @@ func TestEngineEscalateLiftsTheHold(t *testing.T) {
 	}
 }
 
+// TestEngineWindowEscalatedPastDoesNotHoldAgain: a person escalated a held
+// incident, asking for pages despite the window. The window's start sweeps
+// again (Settle later), and a reload re-arms it: holding the incident
+// again would stop the pages the person asked for, and page nobody of the
+// level they escalated to until the window ends. Another window holds it.
+func TestEngineWindowEscalatedPastDoesNotHoldAgain(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTriggerHeld(t, e, s, 2*time.Hour)
+	inc, _ = engApply(t, e, inc, Event{Kind: EventEscalate, Actor: "a"}, t0.Add(time.Minute))
+	pending := engPendingKinds(inc)[DeadlineNotify]
+	again, acts := engApply(t, e, inc, Event{Kind: EventHold, Hold: &Hold{ID: "mw-1", Name: "db upgrade", Until: t0.Add(2 * time.Hour)}}, t0.Add(2*time.Minute))
+	if again.Maintenance != nil || engPendingKinds(again)[DeadlineNotify] != pending || len(acts) != 0 {
+		t.Fatalf("the window escalated past held it again: held by %+v, pending %v, actions %+v", again.Maintenance, engPendingKinds(again), acts)
+	}
+	other, _ := engApply(t, e, inc, Event{Kind: EventHold, Hold: &Hold{ID: "mw-2", Name: "network", Until: t0.Add(3 * time.Hour)}}, t0.Add(2*time.Minute))
+	if other.Maintenance == nil || other.Maintenance.ID != "mw-2" {
+		t.Fatalf("another window did not hold it: %+v", other.Maintenance)
+	}
+}
+
 // TestEngineEscalateKeepsTheUnresolvedClock: escalating an incident that
 // was never held does not restart its unresolved rule.
 func TestEngineEscalateKeepsTheUnresolvedClock(t *testing.T) {

@@ -169,6 +169,7 @@ func canonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 	}
 	s.PausedTargets = cloneOrNil(s.PausedTargets)
 	s.Held = cloneOrNil(s.Held)
+	s.Lifted = cloneOrNil(s.Lifted)
 	for i := range s.Held {
 		at(&s.Held[i].From)
 		at(&s.Held[i].To)

@@ -187,6 +187,7 @@ func appendState(b []byte, s *policy.Incident) ([]byte, error) {
 		b = append(b, `,"reopened":`...)
 		b = strconv.AppendInt(b, int64(s.Reopened), 10)
 	}
+	b = appendStrings(b, `,"lifted":`, s.Lifted)
 	return append(b, '}'), nil
 }
 

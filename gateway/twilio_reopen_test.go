@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"context"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/providertest"
 	"github.com/pagerd/pagerd/notify/twilio"
 )
@@ -118,6 +120,53 @@ func TestSMSReplyToAPageSentBeforeAReopenSparesTheReopenedIncident(t *testing.T)
 			}
 			if v := h.incident(id); v.Status != "acknowledged" || v.AcknowledgedBy != "dan" {
 				t.Fatalf("after a 4 to the SMS sent after the reopen: %s by %s", v.Status, v.AcknowledgedBy)
+			}
+		})
+	}
+}
+
+// TestSMSReplyToAPageRecordedWithoutItsReopenCountAcknowledges: a page's
+// timeline entry recorded before entries kept the reopen count (by a
+// replica not yet upgraded in a rolling upgrade, or before the upgrade)
+// says nothing of it, which reads as 0. dan's incident was reopened
+// (count 1) and such a replica sent him the reopen's SMS; his "4" to it
+// answers the latest page. It must acknowledge, as a call placed before
+// calls carried the count does, not be refused as the answer to a page
+// from before the reopen while the pages go on.
+func TestSMSReplyToAPageRecordedWithoutItsReopenCountAcknowledges(t *testing.T) {
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewTwilio(t)
+			h := newHarness(t, withConfig(twilioAt(fake, twilioOneLevelConfig)), realTransport("twilio"), withStore(st(t)))
+			id := fire(h)
+			h.runUntil(fixedNow.Add(2 * time.Minute))
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"dan"}`); r.code != 200 {
+				t.Fatalf("ack: %d %s", r.code, r.body)
+			}
+			h.clock.Set(fixedNow.Add(3 * time.Minute))
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"dan"}`); r.code != 200 {
+				t.Fatalf("escalate: %d %s", r.code, r.body)
+			}
+			h.step(fixedNow.Add(3*time.Minute + 10*time.Second))
+			// The reopen's SMS, as a replica that does not keep the
+			// count records it.
+			ctx := context.Background()
+			inc, err := h.store.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if inc.State.Reopened != 1 {
+				t.Fatalf("reopened %d times, want 1", inc.State.Reopened)
+			}
+			legacy := store.Entry{At: fixedNow.Add(3*time.Minute + 20*time.Second), Type: "notify", Level: 1, User: "dan", Channel: "sms", Detail: "via twilio"}
+			if err := h.store.Update(ctx, inc, []store.Entry{legacy}); err != nil {
+				t.Fatal(err)
+			}
+			h.clock.Set(fixedNow.Add(3*time.Minute + 30*time.Second))
+			form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+			_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
+			if v := h.incident(id); v.Status != "acknowledged" || v.AcknowledgedBy != "dan" {
+				t.Fatalf("a 4 to the latest SMS, recorded without its reopen count: %s by %s (%s); the pages go on", v.Status, v.AcknowledgedBy, out)
 			}
 		})
 	}

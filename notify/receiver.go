@@ -144,6 +144,11 @@ type Page struct {
 	// Reopened is how many times the incident had been reopened after an
 	// acknowledgement when it went out (Message.Reopened).
 	Reopened int
+	// ReopenedUnknown says the page's record does not say Reopened (a
+	// page recorded before records kept it, or by a replica that does
+	// not, in a rolling upgrade): AcknowledgePage acknowledges as Act
+	// does, since the page may well be the latest.
+	ReopenedUnknown bool
 }
 
 // SameMoment is how close two pages are for a person not to know which

@@ -61,7 +61,8 @@ type Entry struct {
 	PageAt time.Time `json:"page_at,omitzero"`
 	// Reopened, on a page, is the incident's reopen count when it went
 	// out (reports do not read it).
-	Reopened int `json:"reopened,omitempty"`
+	Reopened      int  `json:"reopened,omitempty"`
+	ReopenedKnown bool `json:"reopened_known,omitempty"`
 }
 
 // Timeline entry types reports read.

@@ -1506,7 +1506,7 @@ func (d *Dispatcher) transport(cfg *policy.Config, user, channel string) (*polic
 // recorded: page sets p.again to when its turn comes.
 func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.Incident, p *duePage, now time.Time) store.Entry {
 	a := p.a
-	e := store.Entry{At: now, Type: "notify", Level: a.Level + 1, User: a.User, Channel: a.Channel, Reopened: p.reopened}
+	e := store.Entry{At: now, Type: "notify", Level: a.Level + 1, User: a.User, Channel: a.Channel, Reopened: p.reopened, ReopenedKnown: true}
 	u, contact, n, why := d.transport(cfg, a.User, a.Channel)
 	if why != "" {
 		e.Type, e.Detail = "notify_failed", why

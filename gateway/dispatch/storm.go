@@ -639,7 +639,7 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 	record := func(typ, detail, bundle string, at time.Time) {
 		for _, p := range live {
 			notes[p.Incident] = append(notes[p.Incident], store.Entry{At: at, Type: typ, Level: p.Level + 1, User: user,
-				Channel: channel, Bundle: bundle, Detail: detail, Reopened: p.Reopened})
+				Channel: channel, Bundle: bundle, Detail: detail, Reopened: p.Reopened, ReopenedKnown: true})
 		}
 	}
 	id := store.NewBundleID(c.Storm, now)

@@ -177,6 +177,10 @@ func (s *Service) AcknowledgePage(ctx context.Context, user string, page notify.
 	if err := s.viewerPaged(ctx, page.Target, user); err != nil {
 		return notify.Acted{}, Classify(err)
 	}
+	if page.ReopenedUnknown {
+		// Recorded without its count: it may be the latest page.
+		return s.act(ctx, page.Target, policy.Event{Kind: policy.EventAcknowledge, Actor: user})
+	}
 	out, err := s.act(ctx, page.Target, policy.Event{Kind: policy.EventAcknowledge, Actor: user,
 		AckReopened: page.Reopened, AckReopenedSet: true})
 	if err == nil && out.ReopenedSince {
@@ -340,7 +344,7 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, bare bool
 			if e.Type != "notify" || e.User != user || e.Channel != channel || undelivered[i] {
 				continue
 			}
-			p := notify.Page{Target: inc.ID, Level: e.Level, At: e.At, Reopened: e.Reopened}
+			p := notify.Page{Target: inc.ID, Level: e.Level, At: e.At, Reopened: e.Reopened, ReopenedUnknown: !e.ReopenedKnown}
 			// match is asked about every page, the older ones too, so a
 			// caller can tell when it accepts more than one target.
 			if e.Bundle != "" {

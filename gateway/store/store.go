@@ -170,6 +170,13 @@ type Entry struct {
 	// when the incident was reopened since, it must not silence the
 	// pages after the reopen (notify.Receiver.AcknowledgePage).
 	Reopened int `json:"reopened,omitempty"`
+	// ReopenedKnown, on a page, says Reopened was recorded with it: an
+	// entry written before pages kept the count (or by a replica that
+	// does not, during a rolling upgrade) reads 0 whatever the count
+	// was, and a reply to it acknowledges the incident as it stands, as
+	// a call placed before calls carried the count does, rather than be
+	// refused as the answer to a page from before a reopen.
+	ReopenedKnown bool `json:"reopened_known,omitempty"`
 }
 
 // ActionEntries are the timeline entries of the state machine's actions,

@@ -326,6 +326,9 @@ func appendEntry(b []byte, e *store.Entry) ([]byte, error) {
 		b = append(b, `,"reopened":`...)
 		b = strconv.AppendInt(b, int64(e.Reopened), 10)
 	}
+	if e.ReopenedKnown {
+		b = append(b, `,"reopened_known":true`...)
+	}
 	return append(b, '}'), nil
 }
 

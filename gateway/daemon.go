@@ -298,7 +298,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		Maintenance: func(ctx context.Context, inc *store.Incident, at time.Time) *policy.Hold {
 			return d.windows.Covering(ctx, inc, at) // made below, before the dispatcher runs
 		},
-		WindowsInForce: func(ctx context.Context, t time.Time) bool { return d.windows.InForce(ctx, t) }}
+		WindowsInForce: func(ctx context.Context, t time.Time, service string) bool { return d.windows.InForce(ctx, t, service) }}
 	slackPosts := newSlackChannelPosts(reg)
 	if tr.slack != nil {
 		so := &slackOutbox{client: tr.slack, store: d.store, config: pagingConfig, now: o.Now, posts: slackPosts}

@@ -1753,3 +1753,57 @@ func TestStormMessageLeavesOutIncidentsAWindowHolds(t *testing.T) {
 		})
 	}
 }
+
+// getsCounted is a store that counts the Gets of the incidents named in
+// watch, once counting is on.
+type getsCounted struct {
+	store.Store
+	mu    sync.Mutex
+	watch map[string]bool
+	gets  int
+}
+
+func (g *getsCounted) Get(ctx context.Context, id string) (*store.Incident, error) {
+	g.mu.Lock()
+	if g.watch[id] {
+		g.gets++
+	}
+	g.mu.Unlock()
+	return g.Store.Get(ctx, id)
+}
+
+// TestStormMessageDoesNotReadIncidentsNoWindowCanHold: a window in force
+// for web cannot hold api's incidents, so the flush of a storm of api
+// pages must not read each of them whole (one round trip each, outside
+// the flush's turn, for every incident of a flood and every person's
+// storm) to look for a hold none can have: it did while any window of
+// any service was in force. The message still names them all.
+func TestStormMessageDoesNotReadIncidentsNoWindowCanHold(t *testing.T) {
+	st := &getsCounted{Store: boltStore(t)}
+	h := newHarness(t, withStore(st), withConfig(stormConfig))
+	h.addWindow(`{"name":"web upgrade","services":["web"],"end":"`+h.clock.Now().Add(time.Hour).Format(time.RFC3339)+`"}`, 201)
+	ids := storm(h, 5, "nw")
+	h.step(h.clock.Now())
+	_, held := split(t, ids, h.rec.sentTo("ann", "push"))
+	st.mu.Lock()
+	st.watch = map[string]bool{}
+	for _, id := range held {
+		st.watch[id] = true
+	}
+	st.mu.Unlock()
+	h.runUntil(h.clock.Now().Add(15 * time.Second))
+	msgs := h.rec.sentTo("ann", "push")
+	if len(msgs) != 4 {
+		t.Fatalf("%d pushes to ann, want 3 at once and the storm's message", len(msgs))
+	}
+	for _, id := range held {
+		if !strings.Contains(msgs[3].Text, id) && !slices.Contains(msgs[3].Incidents, id) {
+			t.Errorf("the storm's message leaves out %s: %s", id, msgs[3].Text)
+		}
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.gets != 0 {
+		t.Errorf("the flush read %d held incidents whole, that no window in force can hold", st.gets)
+	}
+}

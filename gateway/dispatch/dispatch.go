@@ -105,9 +105,10 @@ type Options struct {
 	// the seam (the incident's deadline races that window's start job).
 	Maintenance func(ctx context.Context, inc *store.Incident, at time.Time) *policy.Hold
 	// WindowsInForce, when set, reports whether a maintenance window may
-	// hold incidents at t (one in force, or just ended): a storm message
-	// then reads its incidents whole, to leave out those a window holds.
-	WindowsInForce func(ctx context.Context, t time.Time) bool
+	// hold incidents of the service at t (one covering it in force, or
+	// just ended): a storm message then reads those incidents whole, to
+	// leave out those a window holds.
+	WindowsInForce func(ctx context.Context, t time.Time, service string) bool
 }
 
 // OutboxHandler does one outbox item of an incident and returns the

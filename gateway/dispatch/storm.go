@@ -789,22 +789,44 @@ func (d *Dispatcher) bundleStillDue(ctx context.Context, live []store.HeldPage) 
 // (policy.Incident.Maintenance): the window's start stopped their pages,
 // and its end pages each as new, so the message would page the person
 // for them inside the window and again at its end. Their statuses do not
-// say it; their documents are read only while a window may hold any
-// (Options.WindowsInForce). One that cannot be read stays in: a page too
-// many, not one lost.
+// say it; the documents of those of a service a window may hold now
+// (Options.WindowsInForce) are read, one round trip each, and no others:
+// a window in force for one service must not have every storm flush of a
+// flood elsewhere read each of its incidents. One that cannot be read
+// stays in (a page too many, not one lost), and the log says so.
 func (d *Dispatcher) unheld(ctx context.Context, storm string, live []store.HeldPage, now time.Time) []store.HeldPage {
-	if d.o.WindowsInForce == nil || len(live) == 0 || !d.o.WindowsInForce(ctx, now) {
+	if d.o.WindowsInForce == nil || len(live) == 0 {
 		return live
 	}
+	mayHold := map[string]bool{}
 	out := live[:0:0]
+	unread, left := 0, 0
+	var readErr error
 	for _, p := range live {
-		if inc, err := d.o.Store.Get(ctx, p.Incident); err == nil && inc.State.Maintenance != nil {
-			continue
+		may, seen := mayHold[p.Service]
+		if !seen {
+			may = d.o.WindowsInForce(ctx, now, p.Service)
+			mayHold[p.Service] = may
+		}
+		if may {
+			inc, err := d.o.Store.Get(ctx, p.Incident)
+			switch {
+			case err == nil && inc.State.Maintenance != nil:
+				left++
+				continue
+			case err != nil && !errors.Is(err, store.ErrNotFound):
+				unread++
+				readErr = err
+			}
 		}
 		out = append(out, p)
 	}
-	if n := len(live) - len(out); n > 0 {
-		d.log.Info("storm bundle left out incidents a maintenance window holds: its end pages them", "storm", storm, "left_out", n)
+	if left > 0 {
+		d.log.Info("storm bundle left out incidents a maintenance window holds: its end pages them", "storm", storm, "left_out", left)
+	}
+	if unread > 0 {
+		d.log.Warn("storm bundle names incidents it could not read to see whether a maintenance window holds them: one held is paged inside its window, and again at its end",
+			"storm", storm, "unread", unread, "err", readErr)
 	}
 	return out
 }

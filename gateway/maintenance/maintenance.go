@@ -333,15 +333,20 @@ func (w *Windows) Covering(ctx context.Context, inc *store.Incident, at time.Tim
 	return coveringIncident(ws, inc, at)
 }
 
-// InForce reports whether any window is in force at t, or ended less than
-// Settle before it (its end may not be swept yet): only then can an
-// incident be held. A read of the store that fails answers yes.
-func (w *Windows) InForce(ctx context.Context, t time.Time) bool {
+// InForce reports whether a window that may cover the service's alerts
+// (one of every service, or naming it) is in force at t, or ended less
+// than Settle before it (its end may not be swept yet): only then can an
+// incident of the service be held. A read of the store that fails
+// answers yes; so does any window for a service not known ("").
+func (w *Windows) InForce(ctx context.Context, t time.Time, service string) bool {
 	ws, err := w.all(ctx, false)
 	if err != nil {
 		return true
 	}
-	return slices.ContainsFunc(ws, func(win Window) bool { return !t.Before(win.Start) && t.Before(win.End.Add(w.Settle())) })
+	return slices.ContainsFunc(ws, func(win Window) bool {
+		return !t.Before(win.Start) && t.Before(win.End.Add(w.Settle())) &&
+			(service == "" || len(win.Services) == 0 || slices.Contains(win.Services, service))
+	})
 }
 
 // coveringIncident is the window of ws in force at t that covers the open

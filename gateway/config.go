@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -129,6 +130,7 @@ func (h *configHolder) Reload() error {
 		h.log.Error("config reload failed; keeping the old config", "err", err)
 		return err
 	}
+	old := h.Load()
 	h.cur.Store(c)
 	for _, f := range h.onLoad {
 		f(c)
@@ -136,7 +138,33 @@ func (h *configHolder) Reload() error {
 	h.reloads.WithLabelValues("success").Inc()
 	h.loaded()
 	h.log.Info("config reloaded", "services", len(c.Services), "users", len(c.Users))
+	logHandovers(h.log, old, c, h.now())
 	return nil
+}
+
+// logHandovers warns, after a reload, of every tier whose holder at now the
+// new config changed: an edit of a rotation's members, start or shift
+// length moves whoever's turn it is at once (docs/CONFIG.md: roster_changes
+// do it from a date), and the person who is now on call was told nothing.
+// By the config's rotations and overrides; overrides made through the API
+// apply on top of both. A tier added or removed is not a handover.
+func logHandovers(log *slog.Logger, old, cur *policy.Config, now time.Time) {
+	for i := range cur.Schedules {
+		s := &cur.Schedules[i]
+		was := old.Schedule(s.Name)
+		if was == nil {
+			continue
+		}
+		for _, t := range s.Tiers {
+			before, okBefore := was.OnCallTier(t.Name, now)
+			after, okAfter := s.OnCallTier(t.Name, now)
+			if !okBefore || !okAfter || before.User == after.User {
+				continue
+			}
+			log.Warn("config reload changed who is on call now: tell them", "schedule", s.Name, "tier", t.Name,
+				"was", cmp.Or(before.User, "nobody"), "now", cmp.Or(after.User, "nobody"))
+		}
+	}
 }
 
 // startedTransports is the check a reloaded config must pass besides

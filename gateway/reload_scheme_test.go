@@ -139,3 +139,25 @@ func TestReloadChangingASchemeRefusedWhenTheStoreCannotSay(t *testing.T) {
 		t.Fatalf("reload once the store answers: %v", err)
 	}
 }
+
+// TestReloadThatChangesWhoIsOnCallSaysSo: a reload that edits a rotation's
+// members moves whoever's turn it is at once; the person now on call was
+// told nothing, so the log says who was and who is, per tier changed, and
+// nothing of the tiers it left alone.
+func TestReloadThatChangesWhoIsOnCallSaysSo(t *testing.T) {
+	h := newHarness(t)
+	cfg := strings.Replace(testConfig, "{name: primary, start: 2025-01-06, members: [ann]}", "{name: primary, start: 2025-01-06, members: [bob]}", 1)
+	if cfg == testConfig {
+		t.Fatal("config edit did not apply")
+	}
+	if err := h.reload(cfg); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	logs := h.logs.String()
+	if !strings.Contains(logs, `"msg":"config reload changed who is on call now: tell them","schedule":"s","tier":"primary","was":"ann","now":"bob"`) {
+		t.Errorf("no warning naming the handover:\n%s", logs)
+	}
+	if strings.Contains(logs, `"tier":"secondary"`) {
+		t.Errorf("a warning about a tier the reload left alone:\n%s", logs)
+	}
+}

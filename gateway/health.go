@@ -36,6 +36,8 @@ type Health struct {
 	// back, when set, is told when a probe passes after one failed, and
 	// when the store lost its data.
 	back func()
+	// down, when set, is told of each probe the store did not answer.
+	down func()
 	// lost, when set, is told when a probe finds the store lost its data.
 	lost func(err error)
 	// guard, when set, is asked after each probe that reached the store
@@ -141,10 +143,17 @@ func (h *Health) probe(ctx context.Context) {
 		h.lostAt, h.lostErr = h.probed, fmt.Errorf("%w: open incidents and their pending pages are gone", store.ErrDataLost)
 	}
 	h.mu.Unlock()
+	if err != nil && h.down != nil {
+		h.down()
+	}
 	if (wasDown && err == nil || lost) && h.back != nil {
 		h.back()
 	}
 }
+
+// OnDown sets what is told each time a probe finds the store not
+// answering (before Run). It must not block.
+func (h *Health) OnDown(f func()) { h.down = f }
 
 // OnBack sets what is told when the store answers a probe again after it
 // failed one, or lost its data (before Run): the jobs it held may be gone.

@@ -123,8 +123,10 @@ func (m *Monitor) rewatch(d jobData, hb *policy.Heartbeat, now time.Time, wait t
 // pagerd worked the store's jobs (every replica stopped, for an upgrade or
 // after a crash; the store restored from a backup; the store down), and
 // while no pagerd took pings either, so no ping could move it. A running
-// dispatcher works a job within its poll (a second), or a lease (30s)
-// when the replica that claimed it died. Such a job is watched again
+// dispatcher works a job within its poll (a second), or a lease (30s by
+// default) when the replica that claimed it died; a replica that ran, its
+// store answering, since before the job came due vouches that pings
+// could be taken, whatever the delay (see unworked). Such a job is watched again
 // (rewatch), for as long as pagerd is known to have been away (from the
 // job's due time to now; at least the grace, at most the interval and
 // grace): without it, every heartbeat paged "missed" the moment pagerd
@@ -136,9 +138,33 @@ func (m *Monitor) rewatch(d jobData, hb *policy.Heartbeat, now time.Time, wait t
 const Unworked = time.Minute
 
 // unworked says j, due at its Due, was not worked by a running pagerd in
-// time (Unworked).
-func unworked(j *store.Job, now time.Time) bool {
-	return !j.Due.IsZero() && now.Sub(j.Due) > Unworked
+// time (Unworked), and this replica cannot vouch that pings could be
+// taken meanwhile. One that has run since before j came due, its store
+// answering all along (see StoreDown), could take pings the whole time:
+// a job it works late was held up by a claim that did not finish (a
+// replica that died or froze after claiming it, a handler that failed,
+// each costing a lease), not by pagerd being away, and its miss is real.
+// Watched again, it was paged up to an interval and grace late (a
+// nightly heartbeat with a 2h grace, 2h late, after one crash with a
+// lease over Unworked).
+func (m *Monitor) unworked(j *store.Job, now time.Time) bool {
+	if j.Due.IsZero() || now.Sub(j.Due) <= Unworked {
+		return false
+	}
+	m.mu.Lock()
+	up := m.up
+	m.mu.Unlock()
+	return up.After(j.Due)
+}
+
+// StoreDown tells the monitor the store failed to answer (a readiness
+// probe failed): pings could not be stored, so an expiry due before now
+// and worked late may have been missed only for that (see unworked).
+func (m *Monitor) StoreDown() {
+	now := m.clock()
+	m.mu.Lock()
+	m.up = now
+	m.mu.Unlock()
 }
 
 // Options configure a Monitor.
@@ -171,6 +197,9 @@ type Monitor struct {
 	inited map[string]bool
 	// nextRearm is when Rearm next re-arms (the monitor's clock).
 	nextRearm time.Time
+	// up is since when this replica has run with its store answering:
+	// its start, or the last failure StoreDown was told of.
+	up time.Time
 }
 
 // New makes a Monitor.
@@ -195,6 +224,7 @@ func New(o Options) *Monitor {
 	// The first arming is the daemon's Arm at start: a re-arm racing it
 	// would call the jobs it adds lost ("its data lost?").
 	m.nextRearm = o.Now().Add(RearmEvery)
+	m.up = m.clock()
 	return m
 }
 
@@ -270,7 +300,7 @@ func (m *Monitor) Expire(ctx context.Context, j *store.Job) (*store.Job, error) 
 		return m.rewatch(d, hb, now, hb.Expiry(), "heartbeat back in the config after an absence longer than its interval and grace",
 			"absent_since", d.Unknown), nil
 	}
-	if !d.Recheck && unworked(j, now) {
+	if !d.Recheck && m.unworked(j, now) {
 		away := now.Sub(j.Due)
 		wait := min(hb.Expiry(), max(time.Duration(hb.Grace), away))
 		return m.rewatch(d, hb, now, wait, "heartbeat's expiry came while no pagerd was running (stopped, restored or the store down), so no ping could be taken",

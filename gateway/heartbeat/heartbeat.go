@@ -300,9 +300,19 @@ func (m *Monitor) Expire(ctx context.Context, j *store.Job) (*store.Job, error) 
 		return m.rewatch(d, hb, now, hb.Expiry(), "heartbeat back in the config after an absence longer than its interval and grace",
 			"absent_since", d.Unknown), nil
 	}
-	if !d.Recheck && m.unworked(j, now) {
+	if m.unworked(j, now) {
 		away := now.Sub(j.Due)
 		wait := min(hb.Expiry(), max(time.Duration(hb.Grace), away))
+		if d.Recheck {
+			// A recheck is an expiry too: paged at once, it called a
+			// heartbeat missed that nobody could ping while pagerd was
+			// away. It looks again wait from now, counting from then.
+			d.Unknown, d.Since = time.Time{}, now.Add(wait-hb.Expiry())
+			data, _ := json.Marshal(d)
+			m.log.Info("heartbeat's recheck came while no pagerd was running: watched again from now", "service", d.Service,
+				"heartbeat", d.Name, "was_due", j.Due, "rechecks", now.Add(wait))
+			return &store.Job{Due: now.Add(wait), Data: data}, nil
+		}
 		return m.rewatch(d, hb, now, wait, "heartbeat's expiry came while no pagerd was running (stopped, restored or the store down), so no ping could be taken",
 			"was_due", j.Due), nil
 	}
@@ -394,6 +404,12 @@ func (m *Monitor) recheck(ctx context.Context, cfg *policy.Config, svc *policy.S
 		return nil, nil // the job watches it again from now when it comes due
 	}
 	due := d.ref().Add(hb.Expiry())
+	var r jobData
+	if json.Unmarshal(rj.Data, &r) == nil && r.Since.After(d.ref()) {
+		// Watched again after pagerd was away (see Expire): no miss
+		// before an interval and grace from then.
+		due = r.Since.Add(hb.Expiry())
+	}
 	switch {
 	case !j.Due.After(due):
 		return nil, nil

@@ -358,6 +358,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	d.heartbeats = heartbeat.New(heartbeat.Options{Store: d.store, Config: pagingConfig, InUse: &d.cfg.inUse, Incidents: d.incidents, Logger: d.log,
 		Registry: reg, Now: o.Now})
 	d.cfg.OnLoad(d.heartbeats.InitMetrics)
+	d.cfg.OnLoad(d.heartbeats.Loaded)
 	// Pings could not be stored while the store was down: an expiry that
 	// came due then is watched again, not paged at once.
 	d.health.OnDown(d.heartbeats.StoreDown)

@@ -100,8 +100,49 @@ func (d jobData) ref() time.Time {
 // its expiry cannot count from before. A shorter absence keeps the
 // expiry: a replica whose config lags for a moment must not postpone a
 // real miss.
-func stale(d jobData, hb *policy.Heartbeat, now time.Time) bool {
-	return !d.Unknown.IsZero() && now.Sub(d.Unknown) >= hb.Expiry()
+//
+// Nor is it stale to a replica whose own config has had hb since before
+// the job was first handled by one without it (see Loaded), when that was
+// less than RearmEvery ago: the heartbeat was in a config all along, and
+// this replica, running, could take its pings; it is another replica's
+// config that lags, and this one claims the job within seconds of it
+// (unknownRetry). Without this, a heartbeat whose interval and grace are
+// shorter than unknownRetry was watched again each time a lagging
+// replica claimed its expiry first, and never paged while that replica
+// won the claims. Unknown for longer, the job was missed by this replica
+// too (it was stopped or frozen), and the absence counts.
+func (m *Monitor) stale(d jobData, hb *policy.Heartbeat, now time.Time) bool {
+	if d.Unknown.IsZero() || now.Sub(d.Unknown) < hb.Expiry() {
+		return false
+	}
+	m.mu.Lock()
+	since, ok := m.known[jobKey(d.Service, d.Name)]
+	m.mu.Unlock()
+	return !ok || since.After(d.Unknown) || now.Sub(d.Unknown) >= RearmEvery
+}
+
+// Loaded tells the monitor the config this replica took into use (at
+// start and at each reload): since when each of its heartbeats has been in
+// this replica's config (see stale).
+func (m *Monitor) Loaded(cfg *policy.Config) {
+	now := m.clock()
+	in := map[string]bool{}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, svc := range cfg.Services {
+		for _, hb := range svc.Heartbeats {
+			k := jobKey(svc.Name, hb.Name)
+			in[k] = true
+			if _, ok := m.known[k]; !ok {
+				m.known[k] = now
+			}
+		}
+	}
+	for k := range m.known {
+		if !in[k] {
+			delete(m.known, k)
+		}
+	}
 }
 
 // rewatch is the job of hb, which carried d, watched again from now (see
@@ -197,6 +238,9 @@ type Monitor struct {
 	inited map[string]bool
 	// nextRearm is when Rearm next re-arms (the monitor's clock).
 	nextRearm time.Time
+	// known is since when each heartbeat (by job key) has been in this
+	// replica's config, without a break (Loaded).
+	known map[string]time.Time
 	// up is since when this replica has run with its store answering:
 	// its start, or the last failure StoreDown was told of.
 	up time.Time
@@ -213,7 +257,7 @@ func New(o Options) *Monitor {
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
-	m := &Monitor{o: o, log: o.Logger, inited: map[string]bool{},
+	m := &Monitor{o: o, log: o.Logger, inited: map[string]bool{}, known: map[string]time.Time{},
 		pings: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_heartbeat_pings_total",
 			Help: "Heartbeat pings taken, by service and heartbeat."}, []string{"service", "heartbeat"}),
 		misses: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_heartbeat_misses_total",
@@ -296,7 +340,7 @@ func (m *Monitor) Expire(ctx context.Context, j *store.Job) (*store.Job, error) 
 		return m.unknown(j, d)
 	}
 	now := m.clock()
-	if !d.Recheck && stale(d, hb, now) {
+	if !d.Recheck && m.stale(d, hb, now) {
 		return m.rewatch(d, hb, now, hb.Expiry(), "heartbeat back in the config after an absence longer than its interval and grace",
 			"absent_since", d.Unknown), nil
 	}
@@ -400,7 +444,7 @@ func (m *Monitor) recheck(ctx context.Context, cfg *policy.Config, svc *policy.S
 		return nil, nil // the job itself says so when it comes due
 	}
 	now := m.clock()
-	if stale(d, hb, now) {
+	if m.stale(d, hb, now) {
 		return nil, nil // the job watches it again from now when it comes due
 	}
 	due := d.ref().Add(hb.Expiry())
@@ -572,7 +616,7 @@ func (m *Monitor) arm(ctx context.Context, cfg *policy.Config, rearm bool) error
 // interval shrank.
 func (m *Monitor) armKept(ctx context.Context, service string, hb *policy.Heartbeat, j *store.Job, now time.Time) error {
 	var d jobData
-	if json.Unmarshal(j.Data, &d) == nil && stale(d, hb, now) { // j is the main job, never a recheck
+	if json.Unmarshal(j.Data, &d) == nil && m.stale(d, hb, now) { // j is the main job, never a recheck
 		return m.o.Store.PutJob(ctx, *m.rewatch(d, hb, now, hb.Expiry(), "heartbeat back in the config after an absence longer than its interval and grace", "absent_since", d.Unknown))
 	}
 	return m.armRecheck(ctx, service, hb, j, now)

@@ -140,3 +140,35 @@ func TestEnqueueRoutingKeyInTheHeader(t *testing.T) {
 		t.Fatalf("%d incidents, want 1", n)
 	}
 }
+
+// TestEnqueueSeverityWithServiceSeverityLabel: a service whose
+// severity_label is not "severity" routes a PagerDuty event by its
+// payload.severity all the same, as CONFIG.md says ("the value of
+// severity_label (for PagerDuty events, payload.severity)"), and a
+// custom_details entry of that name does not override it. (Before: the
+// severity went only to the label "severity", which that service does not
+// read, so a critical event opened at default_priority, P1, and paged at
+// P1's targets and urgency instead of P0's.)
+func TestEnqueueSeverityWithServiceSeverityLabel(t *testing.T) {
+	cfg := strings.Replace(testConfig, "    priority_scheme: P0-P3\n", "    priority_scheme: P0-P3\n    severity_label: level\n", 1)
+	h := newHarness(t, withConfig(cfg))
+	for key, body := range map[string]string{
+		"crit": `{"routing_key":"` + pdKey + `","event_action":"trigger","dedup_key":"crit","payload":{"summary":"DB down","source":"db1","severity":"critical"}}`,
+		"info": `{"routing_key":"` + pdKey + `","event_action":"trigger","dedup_key":"info","payload":{"summary":"DB slow","source":"db1","severity":"info",` +
+			`"custom_details":{"level":"critical"}}}`,
+	} {
+		if r := h.do("POST", "/v2/enqueue", body); r.code != 202 {
+			t.Fatalf("%s: %d %s", key, r.code, r.body)
+		}
+	}
+	want := map[string]string{"pd:crit": "P0", "pd:info": "P3"}
+	incs := h.list("")
+	if len(incs) != 2 {
+		t.Fatalf("%d incidents, want 2", len(incs))
+	}
+	for _, inc := range incs {
+		if inc.Priority != want[inc.DedupKey] || !strings.HasPrefix(inc.Rule, "severity=") {
+			t.Errorf("%s: priority %s by %q, want %s by its payload.severity", inc.DedupKey, inc.Priority, inc.Rule, want[inc.DedupKey])
+		}
+	}
+}

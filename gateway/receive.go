@@ -634,7 +634,7 @@ func (s *Server) event(ctx context.Context, cfg *policy.Config, svc *policy.Serv
 			// same incident.
 			ev.DedupKey = ingest.DerivedDedupKey(ev)
 		}
-		labels, summary, details := ingest.EventGroup(ev)
+		labels, summary, details := ingest.EventGroupFor(ev, svc.SeverityLabel)
 		_, _, err := s.o.Incidents.Trigger(ctx, cfg, incident.Alert{Service: svc, DedupKey: "pd:" + ev.DedupKey, Source: "pagerduty",
 			Actor: "pagerduty", Labels: []map[string]string{labels}, Summary: summary, Details: details})
 		return err

@@ -42,7 +42,11 @@ func LabelSets(details json.RawMessage) (sets []map[string]string, complete bool
 		if json.Unmarshal(details, &d) != nil || d.Event == nil {
 			return nil, false
 		}
-		labels, _, _ := EventGroup(&pagerduty.V2Event{Action: d.Event.Action, Payload: d.Event.Payload})
+		sl := d.SeverityLabel
+		if sl == "" {
+			sl = "severity"
+		}
+		labels, _, _ := EventGroupFor(&pagerduty.V2Event{Action: d.Event.Action, Payload: d.Event.Payload}, sl)
 		return []map[string]string{labels}, true
 	}
 	if head.Labels != nil {

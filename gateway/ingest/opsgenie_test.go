@@ -205,6 +205,14 @@ func TestLabelSets(t *testing.T) {
 	if !ok || sets[0]["team"] != "db" || sets[0]["source"] != "db1" || sets[0]["severity"] != "error" {
 		t.Errorf("pagerduty: %v %v", sets, ok)
 	}
+	// A service with severity_label: level routes the event on
+	// level=<payload.severity> (EventGroupFor); read back, the labels
+	// are the same, so a window starting later judges what routing did.
+	routed, _, details := EventGroupFor(ev, "level")
+	sets, ok = LabelSets(details)
+	if !ok || routed["level"] != "error" || sets[0]["level"] != "error" || sets[0]["severity"] != "error" {
+		t.Errorf("pagerduty, severity_label level: routed on %v, read back %v %v", routed, sets, ok)
+	}
 	for _, d := range []string{``, `{}`, `{"source":"alertmanager","alerts_omitted":3,"alerts":[]}`, `x`} {
 		if _, ok := LabelSets(json.RawMessage(d)); ok {
 			t.Errorf("%q read as complete", d)

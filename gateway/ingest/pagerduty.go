@@ -378,11 +378,22 @@ var timestampLayouts = []string{
 // "component", "group" and "class" when set, plus every string-valued entry
 // of an object custom_details whose key is a valid Prometheus label name and
 // not one of those (custom details never override the standard fields).
+// It is EventGroupFor with the default severity label.
 // Summary is payload.summary, never empty. Details is compact JSON
 // {"source":"pagerduty","event":{...the event without routing_key...}}:
 // the routing key is a credential and must not reach storage or
 // notification text.
 func EventGroup(ev *pagerduty.V2Event) (labels map[string]string, summary string, details json.RawMessage) {
+	return EventGroupFor(ev, "severity")
+}
+
+// EventGroupFor is EventGroup for a service whose severity_label is
+// severityLabel: payload.severity is that label's value too, since it is
+// the event's severity word whatever label the service reads it from, and
+// no custom_details entry overrides it. Without it, a service with
+// severity_label: level would route every event at default_priority (and
+// a custom detail "level" would decide instead).
+func EventGroupFor(ev *pagerduty.V2Event, severityLabel string) (labels map[string]string, summary string, details json.RawMessage) {
 	labels = map[string]string{}
 	if ev == nil {
 		return labels, "PagerDuty event", compactJSON(pdDetails{Source: "pagerduty"})
@@ -400,10 +411,13 @@ func EventGroup(ev *pagerduty.V2Event) (labels map[string]string, summary string
 				labels[kv[0]] = kv[1]
 			}
 		}
+		if severityLabel != "" && p.Severity != "" {
+			labels[severityLabel] = p.Severity
+		}
 		if cd, ok := p.Details.(map[string]any); ok {
 			for k, val := range cd {
 				s, isString := val.(string)
-				if !isString || s == "" || reservedEventLabel(k) || !model.LegacyValidation.IsValidLabelName(k) || strings.HasPrefix(k, "__") {
+				if !isString || s == "" || reservedEventLabel(k) || k == severityLabel || !model.LegacyValidation.IsValidLabelName(k) || strings.HasPrefix(k, "__") {
 					continue
 				}
 				labels[k] = s
@@ -418,7 +432,11 @@ func EventGroup(ev *pagerduty.V2Event) (labels map[string]string, summary string
 		}
 	}
 	summary = capSummary(summary)
-	details = compactJSON(pdDetails{Source: "pagerduty", Event: &eventWithoutKey{
+	kept := ""
+	if severityLabel != "severity" {
+		kept = severityLabel
+	}
+	details = compactJSON(pdDetails{Source: "pagerduty", SeverityLabel: kept, Event: &eventWithoutKey{
 		Action:    ev.Action,
 		DedupKey:  ev.DedupKey,
 		Images:    ev.Images,
@@ -439,8 +457,12 @@ func reservedEventLabel(k string) bool {
 }
 
 type pdDetails struct {
-	Source string           `json:"source"`
-	Event  *eventWithoutKey `json:"event,omitempty"`
+	Source string `json:"source"`
+	// SeverityLabel is the service's severity_label when it is not
+	// "severity", so that LabelSets gives the labels the event was
+	// routed on (a maintenance window starting later matches them).
+	SeverityLabel string           `json:"severity_label,omitempty"`
+	Event         *eventWithoutKey `json:"event,omitempty"`
 }
 
 // eventWithoutKey is pagerduty.V2Event minus routing_key.

@@ -26,7 +26,7 @@ type intakeRequest struct {
 // intakeRequests are a request of each alert intake route, alerts named
 // tag. The Alertmanager notification is small, or with nearLimit just
 // under the 8 MiB read whole; PagerDuty's and Opsgenie's are ordinary
-// (their limits are 512 KB and 256 KB).
+// (their limits are 512 KB and 8 MiB).
 func intakeRequests(t *testing.T, tag string, nearLimit bool) []intakeRequest {
 	t.Helper()
 	alert := func(pad string) string {

@@ -1,0 +1,71 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/prometheus/alertmanager/notify"
+	amopsgenie "github.com/prometheus/alertmanager/notify/opsgenie"
+	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/alertmanager/types"
+	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+)
+
+// TestOpsgenieLargeGroupFromAlertmanagerPages: Alertmanager's own
+// opsgenie_configs, left to their defaults, send a group's every alert
+// (labels, annotations, source) in the description of its create, and
+// again in the description update with update_alerts. A group of a few
+// hundred alerts (a zone down) makes that more than 256 KB. Opsgenie cuts
+// a description to 15,000 characters, and so does pagerd, but pagerd
+// refused the whole body with 413 first, which Alertmanager does not
+// retry: the outage paged nobody. The create is taken, its description
+// cut, and the update of the description to what the create sent is
+// accepted.
+func TestOpsgenieLargeGroupFromAlertmanagerPages(t *testing.T) {
+	h := newHarness(t, withConfig(ogConfig))
+	var conf amopsgenie.OpsGenieConfig
+	if err := yaml.Unmarshal([]byte("api_key: "+ogKey+"\napi_url: "+h.url+"/\nupdate_alerts: true\n"), &conf); err != nil {
+		t.Fatal(err)
+	}
+	conf.HTTPConfig = &commoncfg.HTTPClientConfig{}
+	tmpl, err := template.FromGlobs([]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl.ExternalURL, _ = url.Parse("http://alertmanager.example:9093")
+	n, err := amopsgenie.New(&conf, tmpl, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const alerts = 500
+	var as []*types.Alert
+	for i := range alerts {
+		as = append(as, &types.Alert{Alert: model.Alert{
+			Labels: model.LabelSet{"alertname": "TargetDown", "severity": "critical", "job": "node", "namespace": "monitoring",
+				"instance": model.LabelValue(fmt.Sprintf("node-%04d.eu-west-1.compute.internal:9100", i)), "zone": "eu-west-1a",
+				"pod": model.LabelValue(fmt.Sprintf("node-exporter-%05x", i)), "container": "node-exporter", "endpoint": "https",
+				"service": "node-exporter", "prometheus": "monitoring/k8s"},
+			Annotations: model.LabelSet{"summary": "Target is down",
+				"description": model.LabelValue(fmt.Sprintf("node-%04d has not answered a scrape for 5 minutes", i))},
+			StartsAt:     fixedNow.Add(-5 * time.Minute),
+			GeneratorURL: "http://prometheus.example:9090/graph?g0.expr=up%7Bjob%3D%22node%22%7D+%3D%3D+0&g0.tab=1",
+		}})
+	}
+	ctx := notify.WithGroupKey(context.Background(), `{}:{alertname="TargetDown"}`)
+	ctx = notify.WithReceiverName(ctx, "pagerd")
+	ctx = notify.WithGroupLabels(ctx, model.LabelSet{"alertname": "TargetDown"})
+	ctx = notify.WithNotificationReason(ctx, notify.ReasonFirstNotification)
+	if _, err := n.Notify(ctx, as...); err != nil {
+		t.Fatalf("Alertmanager's opsgenie_configs, a group of %d alerts: %v", alerts, err)
+	}
+	incs := h.list("")
+	if len(incs) != 1 || incs[0].Status != "triggered" || incs[0].Priority != "P0" {
+		t.Fatalf("a group of %d critical alerts: %+v, want one P0 incident", alerts, incs)
+	}
+}

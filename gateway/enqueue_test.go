@@ -172,3 +172,23 @@ func TestEnqueueSeverityWithServiceSeverityLabel(t *testing.T) {
 		}
 	}
 }
+
+// TestEnqueueEventsAPIv1SaysSo: an Events API v1 event (service_key,
+// event_type: what Alertmanager's pagerduty_configs send when configured
+// with service_key instead of routing_key) sent to /v2/enqueue is refused
+// with 400, as it can never succeed, and the answer says what it is and
+// what to change; it stores nothing. (Before: "'routing_key' is missing or
+// blank" and "'event_action' is missing or blank", for a sender that did
+// send its key, under another name.)
+func TestEnqueueEventsAPIv1SaysSo(t *testing.T) {
+	h := newHarness(t)
+	v1 := `{"service_key":"` + pdKey + `","event_type":"trigger","incident_key":"g1","description":"[FIRING:1] DiskFull",` +
+		`"client":"Alertmanager","client_url":"http://am:9093","details":{"firing":"..."}}`
+	r := h.do("POST", "/v2/enqueue", v1)
+	if r.code != 400 || !strings.Contains(r.body, "Events API v1") || !strings.Contains(r.body, "routing_key instead of service_key") {
+		t.Fatalf("an Events API v1 event: %d %s, want 400 saying it is v1 and to use routing_key", r.code, r.body)
+	}
+	if n := len(h.list("")); n != 0 {
+		t.Fatalf("%d incidents", n)
+	}
+}

@@ -128,6 +128,10 @@ func DecodeEventKeyed(body []byte, headerKey string) (*pagerduty.V2Event, []stri
 		return nil, []string{"Malformed JSON: the event must be a JSON object, got null"}
 	}
 
+	if isEventV1(top) {
+		return nil, []string{eventV1Refused}
+	}
+
 	v := &validator{}
 	ev := &pagerduty.V2Event{}
 
@@ -188,6 +192,24 @@ func DecodeEventKeyed(body []byte, headerKey string) (*pagerduty.V2Event, []stri
 		return nil, v.errs
 	}
 	return ev, nil
+}
+
+// eventV1Refused is the one error of an Events API v1 event: what it is,
+// and what to change. Alertmanager's pagerduty_configs send one when
+// configured with service_key rather than routing_key (the URL pointed at
+// pagerd, the rest kept), and reading "'routing_key' is missing" about an
+// event that carries its key does not say that.
+const eventV1Refused = "This is an Events API v1 event (service_key, event_type): /v2/enqueue takes Events API v2 events " +
+	"(routing_key, event_action, payload). In Alertmanager's pagerduty_configs, set routing_key instead of service_key " +
+	"(the same integration key)"
+
+// isEventV1 tells an Events API v1 event: v1's fields, none of v2's.
+func isEventV1(top map[string]json.RawMessage) bool {
+	_, key := top["service_key"]
+	_, typ := top["event_type"]
+	_, rk := top["routing_key"]
+	_, action := top["event_action"]
+	return (key || typ) && !rk && !action
 }
 
 func decodePayload(raw json.RawMessage, v *validator) *pagerduty.V2Payload {

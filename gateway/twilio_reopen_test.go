@@ -83,14 +83,7 @@ func TestSMSReplyToAPageSentBeforeAReopenSparesTheReopenedIncident(t *testing.T)
 			if len(fake.Messages()) != 1 {
 				t.Fatalf("Twilio got %d SMS, want dan's one", len(fake.Messages()))
 			}
-			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"dan"}`); r.code != 200 {
-				t.Fatalf("ack: %d %s", r.code, r.body)
-			}
-			h.clock.Set(fixedNow.Add(3 * time.Minute))
-			if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"dan"}`); r.code != 200 {
-				t.Fatalf("escalate: %d %s", r.code, r.body)
-			}
-			h.step(fixedNow.Add(3*time.Minute + 10*time.Second)) // the reopen's push; its SMS is two minutes away
+			reopenAt3m(t, h, id) // the reopen's push; its SMS is two minutes away
 			if len(fake.Messages()) != 1 {
 				t.Fatalf("Twilio got %d SMS before the reopen's, want 1", len(fake.Messages()))
 			}
@@ -140,14 +133,7 @@ func TestSMSReplyToAPageRecordedWithoutItsReopenCountAcknowledges(t *testing.T) 
 			h := newHarness(t, withConfig(twilioAt(fake, twilioOneLevelConfig)), realTransport("twilio"), withStore(st(t)))
 			id := fire(h)
 			h.runUntil(fixedNow.Add(2 * time.Minute))
-			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"dan"}`); r.code != 200 {
-				t.Fatalf("ack: %d %s", r.code, r.body)
-			}
-			h.clock.Set(fixedNow.Add(3 * time.Minute))
-			if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"dan"}`); r.code != 200 {
-				t.Fatalf("escalate: %d %s", r.code, r.body)
-			}
-			h.step(fixedNow.Add(3*time.Minute + 10*time.Second))
+			reopenAt3m(t, h, id)
 			// The reopen's SMS, as a replica that does not keep the
 			// count records it.
 			ctx := context.Background()
@@ -170,4 +156,19 @@ func TestSMSReplyToAPageRecordedWithoutItsReopenCountAcknowledges(t *testing.T) 
 			}
 		})
 	}
+}
+
+// reopenAt3m has dan acknowledge the incident, then escalate it at 3m,
+// which reopens it and pages its one level, him, again: the push goes out
+// at 3m10s, the SMS two minutes after the reopen.
+func reopenAt3m(t *testing.T, h *harness, id string) {
+	t.Helper()
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"dan"}`); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	h.clock.Set(fixedNow.Add(3 * time.Minute))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"dan"}`); r.code != 200 {
+		t.Fatalf("escalate: %d %s", r.code, r.body)
+	}
+	h.step(fixedNow.Add(3*time.Minute + 10*time.Second))
 }

@@ -66,7 +66,8 @@ func newSlackChannelPosts(reg prometheus.Registerer) *prometheus.CounterVec {
 // happened (a change of the summary, incident.ChatSummary, only updates
 // it). An item whose message cannot be found (posting failed for
 // good) posts it then, so the channel always ends up with the incident as
-// it stands. Failures Slack may get over are retried; a refusal that will
+// it stands; so does one whose message was deleted. Failures Slack may
+// get over are retried; a refusal that will
 // not change (no such channel, the app not in it) is recorded, logged at
 // Error, counted and given up.
 func (o *slackOutbox) handle(ctx context.Context, inc *store.Incident, item store.OutboxItem, earlier []store.Entry) (store.Entry, error) {
@@ -92,6 +93,18 @@ func (o *slackOutbox) handle(ctx context.Context, inc *store.Incident, item stor
 		return store.Entry{At: now, Type: "slack", Detail: slackPosted + r.String() + " posted to " + svc.SlackChannel}, nil
 	}
 	err = o.client.Update(ctx, ref, card)
+	if slack.ErrorCode(err) == "message_not_found" {
+		// Deleted in the channel (a cleanup, a misclick): refused for
+		// good, every later change would be too, and the channel would
+		// never hear of the incident again. It is posted again, as it
+		// stands, where it was; later changes update the new message.
+		r, err := o.client.Post(ctx, ref.Channel, card)
+		if err != nil {
+			return o.failed(inc, item, svc.SlackChannel, err, fmt.Sprintf("message deleted, and not posted again to %s", ref.Channel), now)
+		}
+		o.posts.WithLabelValues(slackPostSent).Inc()
+		return store.Entry{At: now, Type: "slack", Detail: slackPosted + r.String() + " posted to " + ref.Channel + " again: the message there was deleted"}, nil
+	}
 	if err == nil && item.Action != "trigger" && item.Action != incident.ChatSummary {
 		err = o.client.Reply(ctx, ref, slackReply(cfg, inc, item.Action, tl))
 	}

@@ -1355,3 +1355,39 @@ func TestSlackCardShowsAnOpsgenieMessageUpdate(t *testing.T) {
 		}
 	}
 }
+
+// TestSlackDeletedChannelMessageIsPostedAgain: someone deletes the
+// incident's channel message (a cleanup, a misclick); the acknowledgement's
+// update is answered message_not_found. The incident is posted again as
+// it stands, and later changes update the new message. (Before: every
+// later update was refused for good, and the channel never heard of the
+// incident again, acknowledged, escalated or resolved.)
+func TestSlackDeletedChannelMessageIsPostedAgain(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	h := newHarness(t, withConfig(slackConfig(sl.URL)))
+	id := fire(h)
+	h.step(fixedNow)
+	m := channelMessages(sl, "CINCIDENTRESPONSE")
+	if len(m) != 1 {
+		t.Fatalf("channel messages: %+v", m)
+	}
+	sl.Delete(m[0].Channel, m[0].TS)
+	h.clock.Set(fixedNow.Add(30 * time.Second))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+	m = channelMessages(sl, "CINCIDENTRESPONSE")
+	if len(m) != 1 || !strings.Contains(m[0].Blocks, "acknowledged by Ann") {
+		t.Fatalf("the deleted message was not posted again as the incident stands: %+v; timeline %s", m, timelineTypes(h.incident(id)))
+	}
+	h.clock.Set(fixedNow.Add(time.Minute))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("resolve: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+	m = channelMessages(sl, "CINCIDENTRESPONSE")
+	if len(m) != 1 || !strings.Contains(m[0].Blocks, "resolved by Ann") {
+		t.Fatalf("the message posted again was not brought up to date: %+v", m)
+	}
+}

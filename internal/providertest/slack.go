@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -135,6 +136,16 @@ func (f *Slack) Calls() []SlackCall {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]SlackCall(nil), f.calls...)
+}
+
+// Delete deletes a message, as someone in the channel may: chat.update
+// of it then answers message_not_found, as Slack does.
+func (f *Slack) Delete(channel, ts string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := ChannelID(channel) + " " + ts
+	delete(f.messages, k)
+	f.order = slices.DeleteFunc(f.order, func(o string) bool { return o == k })
 }
 
 // Messages are the messages posted outside threads, oldest first.

@@ -73,7 +73,11 @@ func newSlackChannelPosts(reg prometheus.Registerer) *prometheus.CounterVec {
 func (o *slackOutbox) handle(ctx context.Context, inc *store.Incident, item store.OutboxItem, earlier []store.Entry) (store.Entry, error) {
 	cfg := o.config()
 	svc := cfg.Service(inc.Service)
-	if svc == nil || svc.SlackChannel == "" {
+	if !incident.ChatConfigured(cfg, inc.Service) {
+		// Owed before a reload that set notifiers.slack.dry_run or made
+		// the service a shadow (or took its channel out): held back,
+		// as at the change that owed it, since either keeps the
+		// channel from hearing of the service's incidents.
 		return store.Entry{}, nil
 	}
 	tl, err := o.store.Timeline(ctx, inc.ID)

@@ -1391,3 +1391,42 @@ func TestSlackDeletedChannelMessageIsPostedAgain(t *testing.T) {
 		t.Fatalf("the message posted again was not brought up to date: %+v", m)
 	}
 }
+
+// TestSlackChannelMessageHeldByDryRunSetSince: an incident's channel
+// message is owed while Slack is down; a reload then sets
+// notifiers.slack.dry_run (or makes the service a shadow). The message
+// owed is not posted when Slack is back: dry_run keeps channel messages
+// from being posted, read when they go out, as handoff documents read it.
+func TestSlackChannelMessageHeldByDryRunSetSince(t *testing.T) {
+	for name, edit := range map[string]func(string) string{
+		"dry_run": func(c string) string {
+			return strings.Replace(c, `signing_secret: `+providertest.SlackSigningSecret+`,`, `signing_secret: `+providertest.SlackSigningSecret+`, dry_run: true,`, 1)
+		},
+		"shadow": func(c string) string {
+			return strings.Replace(c, "    escalation_policy: p\n", "    escalation_policy: p\n    shadow: true\n", 1)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			sl := providertest.NewSlack(t)
+			cfg := slackConfig(sl.URL)
+			h := newHarness(t, withConfig(cfg))
+			sl.Fail("chat.postMessage", "service_unavailable")
+			fire(h)
+			h.step(fixedNow)
+			if len(sl.Messages()) != 0 {
+				t.Fatalf("posted while Slack was down: %+v", sl.Messages())
+			}
+			edited := edit(cfg)
+			if edited == cfg {
+				t.Fatal("the config edit changed nothing")
+			}
+			if err := h.reload(edited); err != nil {
+				t.Fatal(err)
+			}
+			h.step(fixedNow.Add(time.Minute))
+			if m := sl.Messages(); len(m) != 0 {
+				t.Fatalf("posted to the channel after a reload set %s: %+v", name, m)
+			}
+		})
+	}
+}

@@ -187,7 +187,7 @@ var chatActions = map[policy.ActionKind]string{
 // takes (escalations) as the service does for the rest. An item's id
 // comes from its action, so a write tried again does not owe it twice.
 func ChatItems(cfg *policy.Config, service string, acts []policy.Action, now time.Time) []store.OutboxItem {
-	if !chatConfigured(cfg, service) {
+	if !ChatConfigured(cfg, service) {
 		return nil
 	}
 	var out []store.OutboxItem
@@ -199,10 +199,12 @@ func ChatItems(cfg *policy.Config, service string, acts []policy.Action, now tim
 	return out
 }
 
-// chatConfigured reports whether the service's incidents have a Slack
+// ChatConfigured reports whether the service's incidents have a Slack
 // message: a channel, Slack configured and not in dry run, and not a
-// shadow service (which touches nothing outside pagerd).
-func chatConfigured(cfg *policy.Config, service string) bool {
+// shadow service (which touches nothing outside pagerd). The outbox asks
+// it again when an item goes out: a reload may have set dry_run or shadow
+// since the item was owed.
+func ChatConfigured(cfg *policy.Config, service string) bool {
 	svc := cfg.Service(service)
 	return svc != nil && svc.SlackChannel != "" && !svc.Shadow && cfg.Notifiers.Slack.Configured() && !cfg.Notifiers.Slack.DryRun
 }

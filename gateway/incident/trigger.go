@@ -94,7 +94,7 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 	}
 	inc := &store.Incident{ID: id, Service: a.Service.Name, DedupKey: a.DedupKey, Source: a.Source, Summary: a.Summary,
 		CreatedAt: now, UpdatedAt: now, LastSeen: now, Details: a.Details, State: st, NotPushedToPagerDuty: true, NotPaged: true}
-	if chatConfigured(cfg, a.Service.Name) {
+	if ChatConfigured(cfg, a.Service.Name) {
 		// Posting the incident to its service's channel is owed from the
 		// start, and stored with it.
 		inc.Outbox = []store.OutboxItem{chatItem("trigger", "0", now)}
@@ -392,7 +392,7 @@ func (s *Service) EditOpen(ctx context.Context, svc *policy.Service, ref string,
 		changed = true
 		now = s.clock()
 		inc.UpdatedAt = now
-		if chatConfigured(s.o.Config(), inc.Service) {
+		if ChatConfigured(s.o.Config(), inc.Service) {
 			inc.Outbox = append(inc.Outbox, chatItem(ChatSummary, fmt.Sprint(now.UnixMilli()), now))
 		}
 		return []store.Entry{{At: now, Type: "updated", Actor: source, Detail: detail}}, true, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,7 +111,7 @@ func (o *slackOutbox) handle(ctx context.Context, inc *store.Incident, item stor
 		return store.Entry{At: now, Type: "slack", Detail: slackPosted + r.String() + " posted to " + ref.Channel + " again: the message there was deleted"}, nil
 	}
 	if err == nil && item.Action != "trigger" && item.Action != incident.ChatSummary {
-		err = o.client.Reply(ctx, ref, slackReply(cfg, inc, item.Action, tl))
+		err = o.client.Reply(ctx, ref, slackReply(cfg, inc, item, tl))
 	}
 	if err != nil {
 		return o.failed(inc, item, svc.SlackChannel, err, fmt.Sprintf("message not updated for the %s", item.Action), now)
@@ -169,12 +170,35 @@ func slackCard(cfg *policy.Config, inc *store.Incident) slack.Card {
 }
 
 // slackReply says in the message's thread what an outbox item's change
-// was, from the latest timeline entry of its kind.
-func slackReply(cfg *policy.Config, inc *store.Incident, action string, tl []store.Entry) string {
+// was: the timeline entry of the action that owed the item (its id names
+// the action's time and level, incident.ChatItems), or the latest of its
+// kind when none matches. Not simply the latest: items held while Slack
+// was down go out after later changes of their kind, and the thread said
+// "Acknowledged by Bob" for Ann's acknowledgement before a reopen.
+func slackReply(cfg *policy.Config, inc *store.Incident, item store.OutboxItem, tl []store.Entry) string {
+	action := item.Action
 	kind := map[string]string{"acknowledge": "ack", "resolve": "resolve", "escalate": "escalate", "status_update": "status_update"}[action]
+	ms, level, keyed := int64(0), 0, false
+	if key, ok := strings.CutPrefix(item.ID, "slack-"+action+"-"); ok {
+		a, b, _ := strings.Cut(key, ".")
+		var err1, err2 error
+		ms, err1 = strconv.ParseInt(a, 10, 64)
+		level, err2 = strconv.Atoi(b)
+		keyed = err1 == nil && err2 == nil
+	}
 	var e store.Entry
+	found := false
 	for i := len(tl) - 1; i >= 0; i-- {
-		if tl[i].Type == kind {
+		if tl[i].Type != kind {
+			continue
+		}
+		if !found {
+			e, found = tl[i], true // the latest, unless the item's own is found
+			if !keyed {
+				break
+			}
+		}
+		if keyed && tl[i].At.UnixMilli() == ms && tl[i].Level == level+1 {
 			e = tl[i]
 			break
 		}

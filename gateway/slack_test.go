@@ -1430,3 +1430,45 @@ func TestSlackChannelMessageHeldByDryRunSetSince(t *testing.T) {
 		})
 	}
 }
+
+// TestSlackThreadNamesWhoDidEachChange: Ann acknowledges while Slack
+// refuses the update a moment; Bob then escalates (which reopens the
+// incident) and acknowledges it himself. When Ann's update goes out, the
+// thread says Ann acknowledged, not Bob twice: each reply tells the change
+// that owed it, not the latest of its kind.
+func TestSlackThreadNamesWhoDidEachChange(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	h := newHarness(t, withConfig(slackConfig(sl.URL)))
+	id := fire(h)
+	h.step(fixedNow)
+	sl.Fail("chat.update", "service_unavailable")
+	h.clock.Set(fixedNow.Add(10 * time.Second))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+	h.clock.Set(fixedNow.Add(20 * time.Second))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"bob"}`); r.code != 200 {
+		t.Fatalf("escalate: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+	h.clock.Set(fixedNow.Add(25 * time.Second))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"bob"}`); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+	h.step(fixedNow.Add(2 * time.Minute)) // Ann's update, retried
+	m := channelMessages(sl, "CINCIDENTRESPONSE")
+	if len(m) != 1 {
+		t.Fatalf("channel messages: %+v", m)
+	}
+	acks := map[string]int{}
+	for _, r := range m[0].Replies {
+		if strings.HasPrefix(r, "Acknowledged by ") {
+			acks[r]++
+		}
+	}
+	if acks["Acknowledged by Ann"] != 1 || acks["Acknowledged by Bob"] != 1 {
+		t.Fatalf("the thread: %q", m[0].Replies)
+	}
+}

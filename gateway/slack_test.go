@@ -1472,3 +1472,35 @@ func TestSlackThreadNamesWhoDidEachChange(t *testing.T) {
 		t.Fatalf("the thread: %q", m[0].Replies)
 	}
 }
+
+// TestSlackCardFollowsAMaintenanceWindow: an incident escalated to level
+// 2 is held by a maintenance window; at the window's end it is paged as
+// new, from level 1. The channel message shows it so, and its Escalate
+// button escalates from level 1. (Before: the card still showed level 2,
+// and its Escalate button, from level 2, was refused as "already
+// escalated": nobody else was paged.)
+func TestSlackCardFollowsAMaintenanceWindow(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	h := newHarness(t, withConfig(slackConfig(sl.URL)))
+	id := fire(h)
+	h.step(fixedNow)
+	h.clock.Set(fixedNow.Add(time.Minute))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"bob"}`); r.code != 200 {
+		t.Fatalf("escalate: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+	h.clock.Set(fixedNow.Add(2 * time.Minute))
+	h.addWindow(`{"services":["api"],"duration":"10m"}`, 201)
+	h.runUntil(fixedNow.Add(13 * time.Minute))
+	if v := h.incident(id); v.Status != "triggered" || v.Level != 1 {
+		t.Fatalf("after the window: %s at level %d", v.Status, v.Level)
+	}
+	m := channelMessages(sl, "CINCIDENTRESPONSE")
+	if len(m) != 1 || !strings.Contains(m[0].Blocks, "level 1 (primary)") {
+		t.Fatalf("the card after the window: %+v", m)
+	}
+	h.pressButton(sl, sl.ButtonPress("U0BOB", m[0].Channel, m[0].TS, "pagerd:escalate", buttonValue(t, m[0].Blocks, "pagerd:escalate")))
+	if v := h.incident(id); v.Level != 2 {
+		t.Fatalf("the card's Escalate after the window: level %d; %q", v.Level, lastCall(sl, "chat.postEphemeral"))
+	}
+}

@@ -179,6 +179,11 @@ var chatActions = map[policy.ActionKind]string{
 	policy.ActionResolve:      "resolve",
 	policy.ActionEscalate:     "escalate",
 	policy.ActionStatusUpdate: "status_update",
+	// A maintenance window holding the incident, re-opening it, or
+	// releasing it to be paged as new from level 1: the message is
+	// brought up to date (its level, its status, and the level its
+	// Escalate button escalates from), without a thread reply.
+	policy.ActionMaintenance: ChatSummary,
 }
 
 // ChatItems are the outbox items the actions owe the incident's message in

@@ -60,7 +60,8 @@ type Entry struct {
 	// PageAt, on a delivery report, is when the page it is about went out.
 	PageAt time.Time `json:"page_at,omitzero"`
 	// Reopened, on a page, is the incident's reopen count when it went
-	// out (reports do not read it).
+	// out, and ReopenedKnown says the page recorded it (store.Entry's;
+	// reports do not read them).
 	Reopened      int  `json:"reopened,omitempty"`
 	ReopenedKnown bool `json:"reopened_known,omitempty"`
 }

@@ -103,7 +103,7 @@ type groupOpen struct {
 	// stayed acknowledged for good.
 	silencedByAck bool
 	// reopened: silencedByAck as re-opened with the expiry of those
-	// silences still owed (reopenedSilenced).
+	// silences still owed (incident.ReopenedSilenced).
 	reopened bool
 }
 
@@ -111,21 +111,17 @@ type groupOpen struct {
 // acknowledgements silence the alerts, by an acknowledgement that owed a
 // silence (SilencedAt, stored in its write) and with it the check that
 // resolves the incident when its alert ends; or whether it is open and
-// still owes the expiry of such silences (reopenedSilenced).
+// still owes the expiry of such silences (incident.ReopenedSilenced):
+// resolved on a last resolve that leaves its alert out (muted by pagerd's
+// silence), it stopped paging while its alert fired. It stays open,
+// paging; the alert's own resolve, or its firing again, reaches pagerd
+// once the silence is expired.
 func silencedByAck(svc *policy.Service, inc *store.Incident) bool {
-	if reopenedSilenced(inc) {
+	if incident.ReopenedSilenced(inc) {
 		return true
 	}
 	return inc.State.Status == policy.StatusAcknowledged && svc.SilenceOnAcknowledge != nil && len(inc.SilencedAt) > 0
 }
-
-// reopenedSilenced is incident.ReopenedSilenced: resolved on a last
-// resolve that leaves its alert out (muted by pagerd's silence), the
-// incident stopped paging while its alert fired, muted until the expiry
-// was done or the silence ended. It stays open, paging; the alert's own
-// resolve, or its firing again, reaches pagerd once the silence is
-// expired.
-func reopenedSilenced(inc *store.Incident) bool { return incident.ReopenedSilenced(inc) }
 
 // RunGroup is the handler of JobKindGroup jobs (a dispatch.JobHandler).
 // It asks Alertmanager once; only while it cannot be asked, or has just
@@ -157,7 +153,7 @@ func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error
 		}
 		if fp, ok := ingest.FingerprintOfKey(inc.DedupKey, d.KeyPrefix); ok && inc.Source == "alertmanager" {
 			open = append(open, groupOpen{id: inc.ID, fingerprint: fp, repeats: inc.Repeats, silencedByAck: silencedByAck(svc, inc),
-				reopened: reopenedSilenced(inc)})
+				reopened: incident.ReopenedSilenced(inc)})
 		}
 		return nil
 	})
@@ -235,14 +231,12 @@ func (c *Checker) RunGroup(ctx context.Context, j *store.Job) (*store.Job, error
 				"it fired again since, or that notification was older than the firing one pagerd received before it (from another Alertmanager of a cluster, "+
 				"or a retry); the incident stays open until the alert's own resolve", shown, o.fingerprint)
 			if !active[o.fingerprint] {
-				detail = fmt.Sprintf("Alertmanager sent the group as resolved without naming this alert, which Alertmanager at %s lists firing, silenced or inhibited "+
-					"(fingerprint %s; it leaves those out of its notifications): the incident stays acknowledged until the check its acknowledgement started "+
-					"finds the alert ended", shown, o.fingerprint)
+				stays := "the incident stays acknowledged until the check its acknowledgement started finds the alert ended"
 				if o.reopened {
-					detail = fmt.Sprintf("Alertmanager sent the group as resolved without naming this alert, which Alertmanager at %s lists firing, silenced or inhibited "+
-						"(fingerprint %s; it leaves those out of its notifications): the incident was re-opened and the silences its acknowledgement made "+
-						"are not expired yet, so it stays open until the alert's own resolve", shown, o.fingerprint)
+					stays = "the incident was re-opened and the silences its acknowledgement made are not expired yet, so it stays open until the alert's own resolve"
 				}
+				detail = fmt.Sprintf("Alertmanager sent the group as resolved without naming this alert, which Alertmanager at %s lists firing, silenced or inhibited "+
+					"(fingerprint %s; it leaves those out of its notifications): %s", shown, o.fingerprint, stays)
 			}
 			if err := c.o.Incidents.Note(ctx, o.id, store.Entry{At: now.UTC().Truncate(time.Millisecond), Type: EntryStillFiring, Actor: "pagerd",
 				Detail: detail}); err != nil {

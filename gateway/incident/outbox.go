@@ -52,12 +52,13 @@ func forwardItem(action string, version int64, now time.Time) store.OutboxItem {
 }
 
 // silences are the outbox items an acknowledgement or a resolve owes
-// Alertmanager (a reopen's are Reopened's), for a service that silences acknowledged incidents
-// (silence_on_acknowledge): silence the incident's alerts, or expire the
-// silences. Only incidents Alertmanager sent have alerts to silence; a
-// shadow service touches nothing outside pagerd. An acknowledgement
-// records the Alertmanager it silences at on the incident (SilencedAt,
-// in the same write), and the create item names it: the resolve owes an
+// Alertmanager (a reopen's are Reopened's), for a service that silences
+// acknowledged incidents (silence_on_acknowledge): silence the
+// incident's alerts, or expire the silences. Only incidents Alertmanager
+// sent have alerts to silence; a shadow service touches nothing outside
+// pagerd. An acknowledgement records the Alertmanager it silences at on
+// the incident (SilencedAt, in the same write), and the create item
+// names it: the resolve owes an
 // expire at every Alertmanager recorded, whatever the config says then,
 // since a silence left behind would mute the alerts when they fire again.
 // An acknowledgement also owes the start of the check that resolves the
@@ -80,9 +81,7 @@ func silences(cfg *policy.Config, inc *store.Incident, acts []policy.Action, now
 			// An expiry a reopen owed there and not yet done would
 			// expire the silences this acknowledgement wants (the
 			// create reuses those still active): it is owed no more.
-			inc.Outbox = slices.DeleteFunc(inc.Outbox, func(o store.OutboxItem) bool {
-				return o.Kind == store.OutboxSilence && o.Action == "expire" && o.URL == base
-			})
+			inc.Outbox = slices.DeleteFunc(inc.Outbox, func(o store.OutboxItem) bool { return isExpiry(o) && o.URL == base })
 			out = append(out, store.OutboxItem{ID: fmt.Sprintf("silence-create-%d", inc.Version), Kind: store.OutboxSilence,
 				Action: "create", Due: now, Since: now, URL: base})
 			if svc.AlertmanagerAPI() != "" {
@@ -133,10 +132,11 @@ func Reopened(inc *store.Incident, next policy.Incident, now time.Time) []store.
 // notifications, its resolve too: a resolve then says nothing of them,
 // as while the incident is acknowledged.
 func ReopenedSilenced(inc *store.Incident) bool {
-	return inc.State.Status == policy.StatusTriggered && slices.ContainsFunc(inc.Outbox, func(o store.OutboxItem) bool {
-		return o.Kind == store.OutboxSilence && o.Action == "expire"
-	})
+	return inc.State.Status == policy.StatusTriggered && slices.ContainsFunc(inc.Outbox, isExpiry)
 }
+
+// isExpiry says whether o expires silences (expiries makes them).
+func isExpiry(o store.OutboxItem) bool { return o.Kind == store.OutboxSilence && o.Action == "expire" }
 
 // expiries are the outbox items that expire an incident's silences at
 // each of bases, with ids of prefix and the write's version (one write

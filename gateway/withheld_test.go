@@ -42,7 +42,9 @@ type fakeAlertmanagerAPI struct {
 	// suppressed are fingerprints listed as silenced, whatever state says.
 	suppressed []string
 	// onAlerts, when set, runs once, at the next query of alerts, before
-	// it is answered.
+	// it is answered, and before any other query is: a check working
+	// beside the one that ran it must not be answered before the change
+	// the hook makes.
 	onAlerts func()
 	// auth is the basic auth of the last query ("user:password").
 	auth string
@@ -50,18 +52,11 @@ type fakeAlertmanagerAPI struct {
 
 func (f *fakeAlertmanagerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
-	hook := f.onAlerts
-	if r.URL.Path == "/api/v2/alerts" {
-		f.onAlerts = nil
-	} else {
-		hook = nil
-	}
-	f.mu.Unlock()
-	if hook != nil {
-		hook()
-	}
-	f.mu.Lock()
 	defer f.mu.Unlock()
+	if hook := f.onAlerts; hook != nil && r.URL.Path == "/api/v2/alerts" {
+		f.onAlerts = nil
+		hook() // under the lock: a query that comes meanwhile waits for it
+	}
 	if r.Method != http.MethodGet || (r.URL.Path != "/api/v2/alerts" && r.URL.Path != "/api/v2/status") {
 		http.NotFound(w, r)
 		return

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -646,5 +647,109 @@ func TestReadmeQuickstartStartLog(t *testing.T) {
 	got := parse(d.log())
 	if !slices.Equal(got, want) {
 		t.Fatalf("pagerd serve on the quickstart config logs\n%+v\nbefore it serves; README shows\n%+v", got, want)
+	}
+}
+
+// TestReadmeQuickstartPageAndTimeline: the page line and the timeline
+// README's quickstart shows have the fields pagerd prints, and the page's
+// ack link the token version pagerd signs. A token version and a timeline
+// field added since had left the README showing what no user sees.
+func TestReadmeQuickstartPageAndTimeline(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	qs := readme[strings.Index(readme, "## Quickstart"):]
+	qs = qs[:strings.Index(qs[3:], "\n## ")+3]
+	var shownPush map[string]any
+	for _, l := range strings.Split(qs, "\n") {
+		if strings.HasPrefix(l, "{") && strings.Contains(l, `"channel":"push"`) {
+			if err := json.Unmarshal([]byte(l), &shownPush); err != nil {
+				t.Fatalf("README's push line is not JSON: %v\n%s", err, l)
+			}
+			break
+		}
+	}
+	if shownPush == nil {
+		t.Fatal("README's quickstart shows no push line")
+	}
+	i := strings.Index(qs, `"timeline":`)
+	if i < 0 {
+		t.Fatal("README's quickstart shows no timeline")
+	}
+	var shownTimeline []map[string]any
+	dec := json.NewDecoder(strings.NewReader(qs[i+len(`"timeline":`):]))
+	if err := dec.Decode(&shownTimeline); err != nil {
+		t.Fatalf("README's timeline is not JSON: %v", err)
+	}
+
+	d := startDaemon(t, freeAddr(t), "--data-dir", t.TempDir())
+	code, body := d.post("/api/v1/alertmanager", "../../configs/examples/alertmanager-firing.json", "Authorization", "Bearer "+demoKey)
+	if code != 200 {
+		t.Fatalf("alertmanager webhook: %d %s", code, body)
+	}
+	var opened struct{ Incidents []string }
+	if err := json.Unmarshal([]byte(body), &opened); err != nil || len(opened.Incidents) != 1 {
+		t.Fatalf("alertmanager webhook: %s", body)
+	}
+	id := opened.Incidents[0]
+	var push map[string]any
+	for deadline := time.Now().Add(10 * time.Second); push == nil; {
+		for _, l := range strings.Split(d.pagesOut(), "\n") {
+			if strings.Contains(l, `"channel":"push"`) {
+				if err := json.Unmarshal([]byte(l), &push); err != nil {
+					t.Fatalf("page line is not JSON: %q", l)
+				}
+			}
+		}
+		if push == nil && time.Now().After(deadline) {
+			t.Fatalf("no push page in 10 s; stdout:\n%s", d.pagesOut())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got, want := slices.Sorted(maps.Keys(push)), slices.Sorted(maps.Keys(shownPush)); !slices.Equal(got, want) {
+		t.Errorf("the push line has the fields %v; README shows %v", got, want)
+	}
+	token := func(text any) string {
+		s, _ := text.(string)
+		if i := strings.Index(s, "/ack/"); i >= 0 && len(s) >= i+9 {
+			return s[i+5 : i+9] // the base64 of "vN|": the token's version
+		}
+		return ""
+	}
+	if got, want := token(push["text"]), token(shownPush["text"]); got == "" || got != want {
+		t.Errorf("the push's ack link begins %q; README shows %q", got, want)
+	}
+
+	code, body = d.request("POST", "/api/v1/incidents/"+id+"/acknowledge", "demo-api-token-change-me", `{"user":"demo"}`)
+	if code != 200 {
+		t.Fatalf("acknowledge: %d %s", code, body)
+	}
+	code, body = d.get("/api/v1/incidents/" + id)
+	if code != 200 {
+		t.Fatalf("GET incident: %d %s", code, body)
+	}
+	var inc struct{ Timeline []map[string]any }
+	if err := json.Unmarshal([]byte(body), &inc); err != nil {
+		t.Fatal(err)
+	}
+	// Each entry README shows against the first of its type pagerd wrote
+	// (README's SMS is a notify as the push is).
+	for _, shown := range shownTimeline {
+		var got map[string]any
+		for _, e := range inc.Timeline {
+			if e["type"] == shown["type"] {
+				got = e
+				break
+			}
+		}
+		if got == nil {
+			t.Errorf("README shows a %v entry; pagerd wrote none: %s", shown["type"], body)
+			continue
+		}
+		if g, w := slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(shown)); !slices.Equal(g, w) {
+			t.Errorf("a %v entry has the fields %v; README shows %v", shown["type"], g, w)
+		}
 	}
 }

@@ -151,6 +151,13 @@ type actionRequest struct {
 	// that second, so a time read to the second never refuses the
 	// escalation it asks for.
 	FromLevelAt string `json:"from_level_at"`
+	// Reopened, for acknowledge, is the incident's reopened count as the
+	// client read it (0 when the incident shows none): when the incident
+	// was re-opened since, nothing changes and the answer is 409. An
+	// acknowledgement whose answer was lost, retried after the incident
+	// was acknowledged and re-opened (an escalation, a raised priority, a
+	// rule), would otherwise acknowledge pages nobody has seen.
+	Reopened *int `json:"reopened"`
 }
 
 var actionEvents = map[string]policy.EventKind{
@@ -177,7 +184,7 @@ func (s *Server) incidentAction(c echo.Context) error {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			return badRequest("request body: %v (fields: user, message, level, from_level, from_level_at)", err)
+			return badRequest("request body: %v (fields: user, message, level, from_level, from_level_at, reopened)", err)
 		}
 	}
 	actor := "api:" + c.Get(ctxTokenName).(string)
@@ -196,6 +203,12 @@ func (s *Server) incidentAction(c echo.Context) error {
 			return badRequest("from_level is for escalate, a level counted from 1")
 		}
 		ev.FromLevel, ev.FromLevelSet = *req.FromLevel-1, true
+	}
+	if req.Reopened != nil {
+		if kind != policy.EventAcknowledge || *req.Reopened < 0 {
+			return badRequest("reopened is for acknowledge: the incident's reopened as read (0 when it shows none)")
+		}
+		ev.AckReopened, ev.AckReopenedSet = *req.Reopened, true
 	}
 	if req.FromLevelAt != "" {
 		if req.FromLevel == nil {
@@ -223,6 +236,10 @@ func (s *Server) incidentAction(c echo.Context) error {
 		return &inputError{http.StatusConflict, fmt.Sprintf("already escalated from level %d: the incident is at %s since %s",
 			*req.FromLevel, at, inc.State.LevelStartedAt.UTC().Format(time.RFC3339))}
 	}
+	if errors.Is(err, incident.ErrReopenedSince) && inc != nil {
+		return &inputError{http.StatusConflict, fmt.Sprintf("the incident was re-opened after the reading acknowledged (reopened %d, now %d) and pages again: "+
+			"read it (GET /api/v1/incidents/%s) and acknowledge with its reopened to stop those pages", *req.Reopened, inc.State.Reopened, inc.ID)}
+	}
 	if err != nil {
 		return retrying(err, actionRetry(kind, req))
 	}
@@ -235,8 +252,11 @@ func (s *Server) incidentAction(c echo.Context) error {
 // it pages the next level twice, or skips one.
 func actionRetry(kind policy.EventKind, req actionRequest) string {
 	switch {
+	case kind == policy.EventAcknowledge && req.Reopened != nil:
+		return "retry the same request: acknowledging an acknowledged incident changes nothing, and one re-opened since answers 409"
 	case kind == policy.EventAcknowledge:
-		return "retry: acknowledging an acknowledged incident changes nothing"
+		return "retry: acknowledging an acknowledged incident changes nothing " +
+			"(but if it was acknowledged and re-opened meanwhile, the retry acknowledges the re-opening: send reopened, the incident's count as read, and it answers 409 instead)"
 	case kind == policy.EventResolve:
 		return "retry: resolving a resolved incident changes nothing"
 	case kind == policy.EventStatusUpdate:

@@ -28,17 +28,20 @@ type incidentView struct {
 	// escalation on a person's behalf sends it back as from_level_at, so
 	// at the last level, which an escalation starts again, a request
 	// repeated escalates once.
-	LevelStartedAt time.Time       `json:"level_started_at,omitzero"`
-	Rule           string          `json:"rule,omitempty"`
-	Source         string          `json:"source"`
-	DedupKey       string          `json:"dedup_key"`
-	Repeats        int             `json:"repeats"`
-	LastSeen       time.Time       `json:"last_seen"`
-	StatusUpdates  int             `json:"status_updates"`
-	NextStepAt     *time.Time      `json:"next_step_at,omitempty"`
-	Maintenance    *policy.Hold    `json:"maintenance,omitempty"` // the maintenance window holding its pages
-	Details        json.RawMessage `json:"details,omitempty"`
-	Timeline       []store.Entry   `json:"timeline,omitempty"`
+	LevelStartedAt time.Time `json:"level_started_at,omitzero"`
+	Rule           string    `json:"rule,omitempty"`
+	Source         string    `json:"source"`
+	DedupKey       string    `json:"dedup_key"`
+	Repeats        int       `json:"repeats"`
+	LastSeen       time.Time `json:"last_seen"`
+	StatusUpdates  int       `json:"status_updates"`
+	// Reopened counts the times the incident went from acknowledged back
+	// to triggered; an acknowledgement sends it back as reopened.
+	Reopened    int             `json:"reopened,omitempty"`
+	NextStepAt  *time.Time      `json:"next_step_at,omitempty"`
+	Maintenance *policy.Hold    `json:"maintenance,omitempty"` // the maintenance window holding its pages
+	Details     json.RawMessage `json:"details,omitempty"`
+	Timeline    []store.Entry   `json:"timeline,omitempty"`
 
 	// Held is when maintenance windows held it: reports (which read this
 	// JSON as report.Incident) leave that time out of MTTA and MTTR.
@@ -50,7 +53,7 @@ func view(cfg *policy.Config, inc *store.Incident) incidentView {
 	v := incidentView{ID: inc.ID, Service: inc.Service, Status: st.Status, Priority: st.Priority, Urgency: st.Urgency,
 		Summary: inc.Summary, CreatedAt: inc.CreatedAt, UpdatedAt: inc.UpdatedAt, AcknowledgedBy: st.AcknowledgedBy,
 		ResolvedBy: st.ResolvedBy, Level: st.Level + 1, LevelStartedAt: st.LevelStartedAt, Rule: st.Rule, Source: inc.Source, DedupKey: inc.DedupKey,
-		Repeats: inc.Repeats, LastSeen: inc.LastSeen, StatusUpdates: st.StatusUpdates, Details: inc.Details,
+		Repeats: inc.Repeats, LastSeen: inc.LastSeen, StatusUpdates: st.StatusUpdates, Reopened: st.Reopened, Details: inc.Details,
 		Maintenance: st.Maintenance, Held: st.Held}
 	if !st.AcknowledgedAt.IsZero() {
 		t := st.AcknowledgedAt

@@ -418,9 +418,18 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, v *viewer) {
 			ev.FromLevelAt = t
 		}
 	}
+	if n, err := strconv.Atoi(r.PostForm.Get("reopened")); kind == policy.EventAcknowledge && err == nil && n >= 0 {
+		// As the page showed it: an incident acknowledged and re-opened
+		// since pages again for something this page did not show.
+		ev.AckReopened, ev.AckReopenedSet = n, true
+	}
 	_, acts, err := c.o.Incidents.Apply(r.Context(), id, ev)
 	done := r.PathValue("action")
 	switch {
+	case errors.Is(err, incident.ErrReopenedSince):
+		c.fail(w, r, v, http.StatusConflict, "Not acknowledged: the incident was acknowledged and re-opened after this page showed it, and it pages again. "+
+			"Look at it again, and acknowledge it there to stop those pages.")
+		return
 	case errors.Is(err, incident.ErrAlreadyResolved), errors.Is(err, incident.ErrAlreadyEscalated):
 		done = "nothing"
 	case errors.Is(err, incident.ErrBadInput), errors.Is(err, incident.ErrConflict):

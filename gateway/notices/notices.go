@@ -9,7 +9,8 @@
 // next notice is, so every notice goes out once across replicas, and one a
 // replica died before sending goes out when the job's lease ends. A notice
 // that fails is kept in the job and tried again, unless it may have been
-// sent (notify.ErrMaybeSent: the provider took it and answered late).
+// sent (notify.ErrMaybeSent: the provider took it and answered late), or
+// what it says of a person's shift is no longer so by its retry.
 // pagerd_shift_notices_total counts what became of each try, so a notice
 // that never reached anyone shows outside the log too.
 package notices
@@ -80,7 +81,7 @@ type Service struct {
 
 // results are what a try of a notice comes to, as
 // pagerd_shift_notices_total counts it.
-var results = []string{"sent", "failed", "given_up", "maybe_sent", "dropped", "shadow"}
+var results = []string{"sent", "failed", "given_up", "maybe_sent", "dropped", "superseded", "shadow"}
 
 // New makes a Service.
 func New(o Options) *Service {
@@ -95,7 +96,7 @@ func New(o Options) *Service {
 	}
 	s := &Service{o: o, log: o.Logger,
 		tries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_shift_notices_total",
-			Help: "Shift notices by transport (slack for a team's channel) and result: sent, failed (tried again later), given_up (its last try failed), maybe_sent (the provider took it and answered late: not tried again), dropped (its shift was over before it went out) or shadow (not sent: the transport is dry_run)."},
+			Help: "Shift notices by transport (slack for a team's channel) and result: sent, failed (tried again later), given_up (its last try failed), maybe_sent (the provider took it and answered late: not tried again), dropped (its shift was over before it went out), superseded (a retry not sent: the plan changed again since, and what it said is no longer so) or shadow (not sent: the transport is dry_run)."},
 			[]string{"via", "result"}),
 	}
 	o.Registry.MustRegister(s.tries)
@@ -244,6 +245,28 @@ type pending struct {
 	Until    time.Time `json:"until"` // pointless after: the shift is over
 	Attempts int       `json:"attempts"`
 	Retry    time.Time `json:"retry"`
+	// Tier and From are the shift a notice to a person is about, and
+	// Holds what it says of it: that the person holds the tier at From
+	// (the notices before and at the shift), or that they no longer do
+	// (a change). A try whose turn comes after the plan changed again
+	// (an override deleted a moment after it was made, while the notice
+	// of it waited for its retry) would tell the person what is no longer
+	// so, after what is: it is not sent (untrue). Empty Tier: a team's
+	// message, or one stored by a pagerd before it.
+	Tier  string    `json:"tier,omitempty"`
+	From  time.Time `json:"from,omitempty"`
+	Holds bool      `json:"holds,omitempty"`
+}
+
+// untrue is whether what p says of its person's shift is no longer so in
+// sc as it stands: p's retry would contradict what they were told since.
+func untrue(sc *policy.Schedule, p pending) bool {
+	user, ok := strings.CutPrefix(p.To, "user:")
+	if !ok || p.Tier == "" {
+		return false
+	}
+	sh, _ := sc.OnCallTier(p.Tier, p.From)
+	return (sh.User == user) != p.Holds
 }
 
 // Arm makes sure every schedule with notices has its job; a job already
@@ -364,6 +387,14 @@ func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) 
 			st.Pending = append(st.Pending, p)
 			continue
 		}
+		if untrue(sc, p) {
+			// The plan changed again before this try: ann told she lost
+			// her shift, then given it back and told so, is not told
+			// she lost it once more by its retry.
+			s.count(cfg, p, "superseded")
+			s.log.Info("shift notice not sent: the plan changed again since", "schedule", sc.Name, "to", p.To, "due", p.Due, "attempts", p.Attempts)
+			continue
+		}
 		if by, ok := dispatch.SendBy(ctx); ok && s.o.Now().After(by) {
 			// The claim's lease is nearly over: sent now, the notice could
 			// go out again from the replica that takes the job over. It
@@ -478,7 +509,7 @@ func compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.ShiftNotice, n
 		end := w.end(sh)
 		if n.Kind == policy.NoticeHandoff {
 			what := w.what(sh)
-			out = append(out, pending{To: "user:" + sh.User, Due: n.At, Until: end, Subject: "You are on call now: " + what,
+			out = append(out, pending{To: "user:" + sh.User, Due: n.At, Until: end, Tier: sh.Tier, From: sh.From, Holds: true, Subject: "You are on call now: " + what,
 				Text: fmt.Sprintf("You are on call now: %s, until %s%s. You take over from %s.", what, stamp(end), extra, name(n.Outgoing))})
 		} else {
 			out = append(out, w.before(n, left(n, now), end))
@@ -525,7 +556,7 @@ func composeChanges(cfg *policy.Config, sc *policy.Schedule, late []policy.Shift
 	for _, a := range withdrawn {
 		sh, _ := sc.OnCallTier(a.Tier, a.From)
 		what := w.what(sh)
-		out = append(out, pending{To: "user:" + a.User, Due: now, Until: a.From,
+		out = append(out, pending{To: "user:" + a.User, Due: now, Until: a.From, Tier: a.Tier, From: a.From,
 			Subject: "You are no longer on call from " + w.stamp(a.From) + ": " + what,
 			Text: fmt.Sprintf("Change: you are no longer on call from %s: %s is %s's then%s, not yours.",
 				w.stamp(a.From), what, w.name(sh.User), overridden(sh))})
@@ -608,7 +639,7 @@ func (w wording) what(sh policy.Shift) string {
 // in in and lasts until end (wording.end).
 func (w wording) before(n policy.ShiftNotice, in time.Duration, end time.Time) pending {
 	sh := n.Shift
-	return pending{To: "user:" + sh.User, Due: n.At, Until: end,
+	return pending{To: "user:" + sh.User, Due: n.At, Until: end, Tier: sh.Tier, From: sh.From, Holds: true,
 		Subject: "Your on-call shift starts " + w.stamp(sh.From) + ": " + w.what(sh),
 		Text: fmt.Sprintf("Your on-call shift starts in %s: %s, from %s until %s%s. You take over from %s.",
 			policy.Duration(in), w.what(sh), w.stamp(sh.From), w.stamp(end), overridden(sh), w.name(n.Outgoing))}

@@ -314,3 +314,84 @@ func TestReloadLengtheningBeforeIsNoChangeOfPlan(t *testing.T) {
 		}
 	}
 }
+
+// recording is a transport that fails its sends with errs, in turn, then
+// takes them; got are the texts it took, in order.
+type recording struct {
+	errs []error
+	got  []string
+}
+
+func (r *recording) Notify(_ context.Context, m notify.Message) error {
+	if len(r.errs) > 0 {
+		err := r.errs[0]
+		r.errs = r.errs[1:]
+		return err
+	}
+	r.got = append(r.got, m.Text)
+	return nil
+}
+
+// TestRetryOfANoticeTheChangeSinceMadeUntrue: ann is told a day ahead
+// (Sunday 00:00) that her week starts Monday; an override gives it to bob
+// and is deleted 30 s later. A notice that failed and waits for its retry
+// says what is no longer so by its turn, and is not sent. (Before: the
+// "no longer on call" that failed at 12:00 went out at 12:01, after "your
+// shift starts" of 12:00:30, and the last word ann had was that she was
+// off: she would not answer her pages. Or her "your shift starts" that
+// failed at 00:00 went out at 00:01, after she was told she lost it.)
+func TestRetryOfANoticeTheChangeSinceMadeUntrue(t *testing.T) {
+	unavailable := notify.Temporary(errors.New("twilio: 503"))
+	plain := parseSchedule(t, "{before: 24h}", "", "")
+	toBob := parseSchedule(t, "{before: 24h}", "", `
+    overrides:
+      - {reason: ann ill, from: "2025-09-15T00:00:00Z", until: "2025-09-22T00:00:00Z", tiers: {primary: bob}}`)
+	for _, tc := range []struct {
+		name string
+		// first is the plan ann was told of on Sunday 00:00 (her notice
+		// failing with fail), then the change at 12:00, the one at 12:00:30.
+		first, change, back *policy.Config
+		at                  time.Time // of the change
+		fail                []error
+		want                string // the last word ann has
+	}{
+		{"no longer on call, the override deleted", plain, toBob, plain, time.Date(2025, 9, 14, 12, 0, 0, 0, time.UTC), []error{unavailable},
+			"Your on-call shift starts in 12h: Primary of s, from Mon Sep 15 00:00 UTC until Mon Sep 22 00:00 UTC. You take over from Bob."},
+		{"your shift starts, the shift taken", plain, toBob, toBob, time.Date(2025, 9, 14, 0, 0, 20, 0, time.UTC), nil,
+			"Change: you are no longer on call from Mon Sep 15 00:00 UTC: Primary of s is Bob's then (override: ann ill), not yours."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.first
+			tr := &recording{}
+			now := time.Date(2025, 9, 14, 0, 0, 0, 0, time.UTC)
+			s := service(&cfg, tr, &now)
+			j := &store.Job{Kind: Kind, Key: "s", Due: now, Data: mustJSON(state{Last: now.Add(-time.Minute), Since: now.Add(-time.Hour)})}
+			run := func() {
+				t.Helper()
+				next, err := s.Handle(context.Background(), j)
+				if err != nil || next == nil {
+					t.Fatalf("Handle at %v: %v %v", now, next, err)
+				}
+				j = next
+			}
+			if tc.fail == nil {
+				// The notice a day ahead fails; the change comes before
+				// its retry.
+				tr.errs = []error{unavailable}
+			}
+			run()
+			cfg, now = tc.change, tc.at
+			tr.errs = tc.fail
+			run()
+			cfg, now = tc.back, now.Add(30*time.Second)
+			run()
+			for end := now.Add(time.Hour); j.Due.Before(end); {
+				now = j.Due
+				run()
+			}
+			if len(tr.got) == 0 || tr.got[len(tr.got)-1] != tc.want {
+				t.Fatalf("ann was told, in order:\n%s\nthe last should be\n%s", strings.Join(tr.got, "\n"), tc.want)
+			}
+		})
+	}
+}

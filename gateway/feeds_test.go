@@ -3,6 +3,7 @@ package gateway
 import (
 	"strings"
 	"testing"
+	"time"
 
 	ics "github.com/arran4/golang-ical"
 )
@@ -87,4 +88,71 @@ func TestCalendarFeeds(t *testing.T) {
 	if strings.Contains(h.logs.String(), strings.TrimSuffix(strings.TrimPrefix(path, "/feeds/"), ".ics")) {
 		t.Fatal("a feed token is in the log")
 	}
+}
+
+// TestCalendarFeedEventChangedRisesItsSequence: ann's week from Monday Sep
+// 15 is one event (its UID is her start); an override that gives its last
+// day to cat shortens it. A calendar program keeps an event whose
+// SEQUENCE did not rise as it has it (RFC 5545 3.8.7.4; Outlook does), so
+// the event comes with a SEQUENCE that rises with each change and with
+// none else, and a LAST-MODIFIED of the change. (Before: no SEQUENCE, and
+// a subscriber's calendar still showed ann on call on Sunday, cat's day.)
+func TestCalendarFeedEventChangedRisesItsSequence(t *testing.T) {
+	h := newHarness(t, withConfig(overridesConfig))
+	var feed struct{ URL string }
+	h.api("GET", "/api/v1/schedules/s/feed", "").json(t, &feed)
+	path := strings.TrimPrefix(feed.URL, h.url)
+	// ann's week: its end, SEQUENCE and LAST-MODIFIED, as the feed says.
+	week := func() (end, seq, modified string) {
+		t.Helper()
+		r := h.do("GET", path, "")
+		if r.code != 200 {
+			t.Fatalf("feed: %d %s", r.code, r.body)
+		}
+		cal, err := ics.ParseCalendar(strings.NewReader(r.body))
+		if err != nil {
+			t.Fatalf("parse: %v\n%s", err, r.body)
+		}
+		for _, ev := range cal.Events() {
+			if strings.HasPrefix(ev.GetProperty(ics.ComponentPropertySummary).Value, "Ann on call") &&
+				ev.GetProperty(ics.ComponentPropertyDtStart).Value == "20250915T000000Z" {
+				value := func(p ics.ComponentProperty) string {
+					if v := ev.GetProperty(p); v != nil {
+						return v.Value
+					}
+					return ""
+				}
+				return value(ics.ComponentPropertyDtEnd), value(ics.ComponentPropertySequence), value(ics.ComponentPropertyLastModified)
+			}
+		}
+		t.Fatalf("no event of ann's week from Sep 15:\n%s", r.body)
+		return
+	}
+	step := func(what, wantEnd, wantSeq string) string {
+		t.Helper()
+		end, seq, modified := week()
+		if end != wantEnd || seq != wantSeq || modified == "" {
+			t.Fatalf("%s: ann's week ends %s, SEQUENCE %q, LAST-MODIFIED %q; want %s, SEQUENCE %s and a LAST-MODIFIED", what, end, seq, modified, wantEnd, wantSeq)
+		}
+		return modified
+	}
+	step("first", "20250922T000000Z", "0")
+	step("again, nothing changed", "20250922T000000Z", "0")
+
+	h.clock.Set(h.clock.Now().Add(time.Hour))
+	var made struct{ ID string }
+	if r := h.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","start":"2025-09-21T00:00:00Z","end":"2025-09-22T00:00:00Z","reason":"swap"}`); r.code != 201 {
+		t.Fatalf("override: %d %s", r.code, r.body)
+	} else {
+		r.json(t, &made)
+	}
+	if modified := step("shortened", "20250921T000000Z", "1"); modified != h.clock.Now().UTC().Format("20060102T150405Z") {
+		t.Fatalf("LAST-MODIFIED %s, want the change's %v", modified, h.clock.Now().UTC())
+	}
+	h.clock.Set(h.clock.Now().Add(time.Hour))
+	step("again, nothing changed", "20250921T000000Z", "1")
+	if r := h.api("DELETE", "/api/v1/schedules/s/overrides/"+made.ID, ""); r.code != 200 {
+		t.Fatalf("delete: %d %s", r.code, r.body)
+	}
+	step("override deleted", "20250922T000000Z", "2")
 }

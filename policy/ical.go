@@ -23,6 +23,30 @@ type Feed struct {
 	From, Until time.Time
 	// Stamp is when the feed is rendered: every event's DTSTAMP.
 	Stamp time.Time
+	// Revisions are the events' revisions by UID, as the server of a
+	// feed that calendar programs subscribe to keeps them (from the
+	// events' Digest, FeedEvents): each event then carries its SEQUENCE
+	// and LAST-MODIFIED, so a program that has it updates it when it
+	// changes (an override that cuts a shift short keeps its UID). Nil,
+	// in a one-off export, writes neither.
+	Revisions map[string]Revision
+}
+
+// Revision is how often an event of a feed changed and when it last did:
+// its SEQUENCE (0 as first published, one more at each change of what it
+// says, RFC 5545 3.8.7.4) and LAST-MODIFIED.
+type Revision struct {
+	Sequence int
+	Modified time.Time
+}
+
+// FeedEvent is an event of a feed as its server tracks its revisions: its
+// UID, a Digest of everything it says but its UID and stamps (it differs
+// once any of that changes), and its end.
+type FeedEvent struct {
+	UID    string
+	Digest string
+	Until  time.Time
 }
 
 // icalUTC is how iCalendar writes an instant in UTC (RFC 5545 3.3.5, form 2).
@@ -39,19 +63,93 @@ type feedShift struct {
 // one person, per gap in which nobody holds a tier), with times in UTC (calendar
 // programs show them in their own zone), a UID that depends only on the
 // schedule, tier, person and start (so it is the same on every render and
-// an override that cuts a shift short updates its event), text escaped and
+// an override that cuts a shift short updates its event; with
+// f.Revisions, a SEQUENCE that rises at each such change, which calendar
+// programs need to take it), text escaped and
 // lines folded at 75 octets, each ending in CRLF. Subscribers' programs
 // poll the feed, so the events are TRANSP:TRANSPARENT: being on call does
 // not make anyone busy.
 func (c *Config) ICalendar(f Feed) (string, error) {
+	events, err := c.feedEvents(f)
+	if err != nil {
+		return "", err
+	}
+	var w icalWriter
+	w.prop("BEGIN", "VCALENDAR")
+	w.prop("VERSION", "2.0")
+	w.prop("PRODID", "-//pagerd//pagerd on-call schedule//EN")
+	w.prop("CALSCALE", "GREGORIAN")
+	w.prop("METHOD", "PUBLISH")
+	w.prop("X-WR-CALNAME", icalText(c.feedName(f)))
+	if f.Schedule != "" {
+		w.prop("X-WR-TIMEZONE", c.Schedule(f.Schedule).Location().String())
+	}
+	stamp := f.Stamp.UTC().Format(icalUTC)
+	for _, ev := range events {
+		w.prop("BEGIN", "VEVENT")
+		w.prop("UID", ev.uid)
+		w.prop("DTSTAMP", stamp)
+		if f.Revisions != nil {
+			rev := f.Revisions[ev.uid]
+			w.prop("SEQUENCE", fmt.Sprint(rev.Sequence))
+			if !rev.Modified.IsZero() {
+				w.prop("LAST-MODIFIED", rev.Modified.UTC().Format(icalUTC))
+			}
+		}
+		for _, p := range ev.props {
+			w.prop(p[0], p[1])
+		}
+		w.prop("END", "VEVENT")
+	}
+	if len(events) == 0 {
+		// A calendar holds at least one component (RFC 5545 3.6): a feed
+		// with no shift in its range carries the UTC zone instead.
+		for _, l := range []string{"BEGIN:VTIMEZONE", "TZID:UTC", "BEGIN:STANDARD", "DTSTART:19700101T000000",
+			"TZOFFSETFROM:+0000", "TZOFFSETTO:+0000", "TZNAME:UTC", "END:STANDARD", "END:VTIMEZONE"} {
+			w.line(l)
+		}
+	}
+	w.prop("END", "VCALENDAR")
+	return w.b.String(), nil
+}
+
+// FeedEvents are the events ICalendar writes for f, for its server to
+// keep their revisions (Feed.Revisions).
+func (c *Config) FeedEvents(f Feed) ([]FeedEvent, error) {
+	events, err := c.feedEvents(f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]FeedEvent, 0, len(events))
+	for _, ev := range events {
+		h := sha256.New()
+		for _, p := range ev.props {
+			fmt.Fprintf(h, "%s:%s\n", p[0], p[1])
+		}
+		out = append(out, FeedEvent{UID: ev.uid, Digest: hex.EncodeToString(h.Sum(nil)[:16]), Until: ev.until})
+	}
+	return out, nil
+}
+
+// icalEvent is one VEVENT of a feed: its UID, the properties that say
+// what it is (all but UID, DTSTAMP, SEQUENCE and LAST-MODIFIED), in
+// order, and its end.
+type icalEvent struct {
+	uid   string
+	props [][2]string
+	until time.Time
+}
+
+// feedEvents are the events of the shifts f selects, in order.
+func (c *Config) feedEvents(f Feed) ([]icalEvent, error) {
 	if f.Schedule != "" && c.Schedule(f.Schedule) == nil {
-		return "", fmt.Errorf("no schedule %q is defined", f.Schedule)
+		return nil, fmt.Errorf("no schedule %q is defined", f.Schedule)
 	}
 	if f.User != "" && c.User(f.User) == nil {
-		return "", fmt.Errorf("no user %q is defined", f.User)
+		return nil, fmt.Errorf("no user %q is defined", f.User)
 	}
 	if !f.Until.After(f.From) {
-		return "", errors.New("the feed's range is empty: until must be after from")
+		return nil, errors.New("the feed's range is empty: until must be after from")
 	}
 	var shifts []feedShift
 	for i := range c.Schedules {
@@ -77,23 +175,12 @@ func (c *Config) ICalendar(f Feed) (string, error) {
 		}
 		return x.tier < y.tier
 	})
-
-	var w icalWriter
-	w.prop("BEGIN", "VCALENDAR")
-	w.prop("VERSION", "2.0")
-	w.prop("PRODID", "-//pagerd//pagerd on-call schedule//EN")
-	w.prop("CALSCALE", "GREGORIAN")
-	w.prop("METHOD", "PUBLISH")
-	w.prop("X-WR-CALNAME", icalText(c.feedName(f)))
-	if f.Schedule != "" {
-		w.prop("X-WR-TIMEZONE", c.Schedule(f.Schedule).Location().String())
-	}
-	stamp := f.Stamp.UTC().Format(icalUTC)
+	var events []icalEvent
 	for _, sh := range shifts {
 		s := &c.Schedules[sh.sched]
 		tier := &s.Tiers[sh.tier]
 		if sh.User == "" {
-			w.gap(s, tier, sh.Shift, f, stamp)
+			events = append(events, gap(s, tier, sh.Shift, f))
 			continue
 		}
 		who := c.UserName(sh.User)
@@ -108,35 +195,24 @@ func (c *Config) ICalendar(f Feed) (string, error) {
 		}
 		loc := s.Location()
 		desc = append(desc, fmt.Sprintf("From %s to %s (%s)", sh.From.In(loc).Format(stampLayout), sh.Until.In(loc).Format(stampLayout), loc))
-		w.prop("BEGIN", "VEVENT")
-		w.prop("UID", shiftUID(s.Name, tier.Name, sh.User, sh.From))
-		w.prop("DTSTAMP", stamp)
-		w.prop("DTSTART", sh.From.UTC().Format(icalUTC))
-		w.prop("DTEND", sh.Until.UTC().Format(icalUTC))
-		w.prop("SUMMARY", icalText(summary))
-		w.prop("DESCRIPTION", icalText(strings.Join(desc, "\n")))
-		w.prop("CATEGORIES", "On call")
-		w.prop("TRANSP", "TRANSPARENT")
-		w.prop("END", "VEVENT")
+		events = append(events, icalEvent{uid: shiftUID(s.Name, tier.Name, sh.User, sh.From), until: sh.Until, props: [][2]string{
+			{"DTSTART", sh.From.UTC().Format(icalUTC)},
+			{"DTEND", sh.Until.UTC().Format(icalUTC)},
+			{"SUMMARY", icalText(summary)},
+			{"DESCRIPTION", icalText(strings.Join(desc, "\n"))},
+			{"CATEGORIES", "On call"},
+			{"TRANSP", "TRANSPARENT"},
+		}})
 	}
-	if len(shifts) == 0 {
-		// A calendar holds at least one component (RFC 5545 3.6): a feed
-		// with no shift in its range carries the UTC zone instead.
-		for _, l := range []string{"BEGIN:VTIMEZONE", "TZID:UTC", "BEGIN:STANDARD", "DTSTART:19700101T000000",
-			"TZOFFSETFROM:+0000", "TZOFFSETTO:+0000", "TZNAME:UTC", "END:STANDARD", "END:VTIMEZONE"} {
-			w.line(l)
-		}
-	}
-	w.prop("END", "VCALENDAR")
-	return w.b.String(), nil
+	return events, nil
 }
 
-// gap writes the event of a span in which nothing covers the tier: the
+// gap is the event of a span in which nothing covers the tier: the
 // engine pages nobody for it then and escalates at once, so a schedule's
 // feed shows the hole. A gap without a start or an end (before the tier's
 // layers begin) is cut to the feed's range; its UID keeps its real start,
 // so it stays one event as the range moves on.
-func (w *icalWriter) gap(s *Schedule, tier *Tier, sh Shift, f Feed, stamp string) {
+func gap(s *Schedule, tier *Tier, sh Shift, f Feed) icalEvent {
 	from, until := sh.From, sh.Until
 	if from.Equal(farPast) {
 		from = f.From
@@ -148,16 +224,14 @@ func (w *icalWriter) gap(s *Schedule, tier *Tier, sh Shift, f Feed, stamp string
 	desc := []string{"Schedule: " + s.Name, "Tier: " + tier.DisplayTitle() + " (" + tier.Name + ")",
 		"Nobody holds the tier: escalation levels that page it page nobody and escalate at once.",
 		fmt.Sprintf("From %s to %s (%s)", from.In(loc).Format(stampLayout), until.In(loc).Format(stampLayout), loc)}
-	w.prop("BEGIN", "VEVENT")
-	w.prop("UID", shiftUID(s.Name, tier.Name, "", sh.From))
-	w.prop("DTSTAMP", stamp)
-	w.prop("DTSTART", from.UTC().Format(icalUTC))
-	w.prop("DTEND", until.UTC().Format(icalUTC))
-	w.prop("SUMMARY", icalText(fmt.Sprintf("Nobody on call: %s (%s)", tier.DisplayTitle(), s.Name)))
-	w.prop("DESCRIPTION", icalText(strings.Join(desc, "\n")))
-	w.prop("CATEGORIES", "On call")
-	w.prop("TRANSP", "TRANSPARENT")
-	w.prop("END", "VEVENT")
+	return icalEvent{uid: shiftUID(s.Name, tier.Name, "", sh.From), until: until, props: [][2]string{
+		{"DTSTART", from.UTC().Format(icalUTC)},
+		{"DTEND", until.UTC().Format(icalUTC)},
+		{"SUMMARY", icalText(fmt.Sprintf("Nobody on call: %s (%s)", tier.DisplayTitle(), s.Name))},
+		{"DESCRIPTION", icalText(strings.Join(desc, "\n"))},
+		{"CATEGORIES", "On call"},
+		{"TRANSP", "TRANSPARENT"},
+	}}
 }
 
 // feedName is the calendar's title.

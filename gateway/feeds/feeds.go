@@ -4,7 +4,12 @@
 // the overrides made at run time merged in. The URL's token is the only
 // credential a calendar program can carry, so it is long and random, kept
 // in the store (store.Docs, kind "feeds") so every replica answers it,
-// compared in constant time, and rotated by asking for a new one.
+// compared in constant time, and rotated by asking for a new one. Each
+// event's revisions are kept in the store too (kind RevisionKind): a
+// calendar program keeps the event it has for a UID until its SEQUENCE
+// rises, so an override that cuts a shift short (same UID: same person,
+// same start) would otherwise stay on subscribers' calendars at its old
+// times.
 package feeds
 
 import (
@@ -35,6 +40,26 @@ const (
 	DefaultWeeks = 4
 	MaxWeeks     = 52
 )
+
+// RevisionKind is the store.Docs kind of the revisions of a schedule's
+// feed events, by UID: every feed of the schedule (its own and each
+// person's) shows an event with the same SEQUENCE.
+func RevisionKind(schedule string) string { return "feed-revisions:" + schedule }
+
+// keepRevision is how long after its event ended a revision is kept: past
+// the feed's week before this one, so an event still shown keeps its
+// SEQUENCE.
+const keepRevision = 35 * 24 * time.Hour
+
+// revision is what is kept of an event: its digest (policy.FeedEvent),
+// its SEQUENCE, when that last rose (or the event was first published)
+// and its end, to drop it once that is long past.
+type revision struct {
+	Digest   string    `json:"digest"`
+	Sequence int       `json:"sequence"`
+	Modified time.Time `json:"modified"`
+	Until    time.Time `json:"until"`
+}
 
 // ErrNotFound: no such schedule or user, or a token that is not a feed's.
 var ErrNotFound = errors.New("not found")
@@ -139,7 +164,69 @@ func (s *Service) Render(ctx context.Context, token string, weeks int) (string, 
 	now := s.Now()
 	from := sc.HandoffAtOrBefore(now).AddDate(0, 0, -7)
 	until := sc.HandoffAtOrBefore(now).AddDate(0, 0, 7*weeks)
-	return cfg.ICalendar(policy.Feed{Schedule: f.Schedule, User: f.User, From: from, Until: until, Stamp: now})
+	pf := policy.Feed{Schedule: f.Schedule, User: f.User, From: from, Until: until, Stamp: now}
+	events, err := cfg.FeedEvents(pf)
+	if err != nil {
+		return "", err
+	}
+	if pf.Revisions, err = s.revise(ctx, f.Schedule, events, now); err != nil {
+		return "", fmt.Errorf("calendar feed of schedule %q: its events' revisions: %w", f.Schedule, err)
+	}
+	return cfg.ICalendar(pf)
+}
+
+// reviseTries bounds how often revise reads the revisions again after
+// another render (on any replica) stored them in between.
+const reviseTries = 10
+
+// revise returns the revisions of events as they stand now, after storing
+// what changed: an event not seen before is at SEQUENCE 0, one whose
+// digest differs from the one kept goes one higher, both modified now.
+// The write is a compare-and-set on the schedule's revisions, so two
+// renders of one change (two replicas, two subscribers) raise it once. A
+// render that cannot store its revisions fails: served unstored, its
+// SEQUENCE could be given again to a later, different change.
+func (s *Service) revise(ctx context.Context, schedule string, events []policy.FeedEvent, now time.Time) (map[string]policy.Revision, error) {
+	kind := RevisionKind(schedule)
+	now = now.UTC().Truncate(time.Second)
+	for attempt := 0; ; attempt++ {
+		docs, ver, err := s.Store.ListDocs(ctx, kind)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]policy.Revision, len(events))
+		put := map[string][]byte{}
+		for _, ev := range events {
+			var r revision
+			if b, kept := docs[ev.UID]; !kept || json.Unmarshal(b, &r) != nil {
+				r = revision{Digest: ev.Digest, Modified: now, Until: ev.Until}
+				put[ev.UID], _ = json.Marshal(r)
+			} else if r.Digest != ev.Digest {
+				// Its end is in the digest: a shift cut short is a change.
+				r = revision{Digest: ev.Digest, Sequence: r.Sequence + 1, Modified: now, Until: ev.Until}
+				put[ev.UID], _ = json.Marshal(r)
+			}
+			out[ev.UID] = policy.Revision{Sequence: r.Sequence, Modified: r.Modified}
+		}
+		var del []string
+		for uid, b := range docs {
+			var r revision
+			if _, shown := out[uid]; !shown && (json.Unmarshal(b, &r) != nil || r.Until.Add(keepRevision).Before(now)) {
+				del = append(del, uid)
+			}
+		}
+		if len(put) == 0 && len(del) == 0 {
+			return out, nil
+		}
+		_, err = s.Store.PutDocs(ctx, kind, ver, put, del)
+		if errors.Is(err, store.ErrConflict) && attempt < reviseTries {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
 }
 
 // URL is the feed's URL under base (the public URL).

@@ -629,3 +629,33 @@ func TestShiftNoticesNotStartedPastTheClaimsSendWindow(t *testing.T) {
 			strings.Join(got, "\n"), strings.Join(team, "\n"))
 	}
 }
+
+// TestShiftNoticeOfAnOverrideThatStartedBeforeItWasMade: the daemon arms
+// the notice job at 06:00 (bob's week); at 06:10 an override gives cat
+// the tier from 06:00 ("from the top of the hour") to 12:00. Cat is told at
+// once that she is on call now, and the team's channel; each once across
+// replicas. (Before: her handoff, 06:00, was not after the job's last
+// run, so no notice was due: cat learnt she was on call from a page.)
+func TestShiftNoticeOfAnOverrideThatStartedBeforeItWasMade(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	st, _ := redisStore(t)
+	h := newHarness(t, withStore(st), withConfig(noticesConfig(sl.URL)), replicas(3))
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.runUntil(fixedNow.Add(10 * time.Minute))
+	if r := h.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","start":"2025-09-10T06:00:00Z","end":"2025-09-10T12:00:00Z","reason":"cover"}`); r.code != 201 {
+		t.Fatalf("override: %d %s", r.code, r.body)
+	}
+	h.runUntil(fixedNow.Add(time.Hour))
+	want := []string{
+		"Sep 10 06:10 cat push: You are on call now: Primary of s, until Wed Sep 10 12:00 UTC (override: cover). You take over from Bob.",
+	}
+	if got := noticeTexts(h); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("notices:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	wantTeam := []string{"The on-call plan of s changed: Primary from Wed Sep 10 06:00 UTC: Bob → Cat (override: cover)"}
+	if team := teamTexts(sl); strings.Join(team, "\n") != strings.Join(wantTeam, "\n") {
+		t.Errorf("team channel:\n%s\nwant\n%s", strings.Join(team, "\n"), strings.Join(wantTeam, "\n"))
+	}
+}

@@ -3,7 +3,8 @@
 // person is told on their notice channel, and the team's Slack channel
 // hears of the handoff. An override that changes a shift already announced
 // before it is told at once: to its new holder, to the one who lost it and
-// to the channel. Each schedule's notices are one job in the store
+// to the channel; so is one that changes the shift running now from a time
+// before the job last ran, to its new holder and the channel. Each schedule's notices are one job in the store
 // (kind "notice", keyed by the schedule): the dispatcher of one replica
 // claims it when it is due, Handle sends what came due and says when the
 // next notice is, so every notice goes out once across replicas, and one a
@@ -145,6 +146,28 @@ type state struct {
 	// is now (nil in a job stored by a pagerd before it: the config's).
 	Window  *window   `json:"window,omitempty"`
 	Pending []pending `json:"pending,omitempty"`
+	// Holders are who held each tier told of at Last (User empty: nobody),
+	// to tell whoever holds one now though no handoff to them came due
+	// after Last: the plan changed from a time before it (an override
+	// that starts before it was made, a reload that changed the running
+	// shift). Held is false in a job stored by a pagerd before it, whose
+	// next run takes the holders as they stand.
+	Holders []announced `json:"holders,omitempty"`
+	Held    bool        `json:"held,omitempty"`
+}
+
+// holders are who holds each tier told of at t (User empty: nobody).
+func holders(sc *policy.Schedule, t time.Time) []announced {
+	var out []announced
+	for _, tr := range sc.Tiers {
+		if len(sc.Notices.Tiers) > 0 && !slices.Contains(sc.Notices.Tiers, tr.Name) {
+			continue
+		}
+		if sh, ok := sc.OnCallTier(tr.Name, t); ok {
+			out = append(out, announced{Tier: tr.Name, User: sh.User, From: sh.From})
+		}
+	}
+	return out
 }
 
 // window is which before notices a schedule's notices send: Before each
@@ -200,8 +223,11 @@ func (st state) told(sh policy.Shift) bool {
 // newly are those the window did not cover then, a reload having
 // lengthened notices.before or added to notices.tiers since: no change to
 // the plan, only notices not sent before; withdrawn are the announced
-// shifts their holder no longer holds at their start.
-func changes(sc *policy.Schedule, st state, now time.Time) (late, newly []policy.ShiftNotice, withdrawn []announced) {
+// shifts their holder no longer holds at their start; taken are the shifts
+// held now by someone other than the holder at st.Last, the plan saying
+// they held it then already (it changed from a time before st.Last), so
+// that no handoff to them comes due after it.
+func changes(sc *policy.Schedule, st state, now time.Time) (late, newly []policy.ShiftNotice, withdrawn []announced, taken []policy.ShiftNotice) {
 	then := st.Window
 	if then == nil {
 		then = windowOf(sc)
@@ -232,7 +258,20 @@ func changes(sc *policy.Schedule, st state, now time.Time) (late, newly []policy
 			withdrawn = append(withdrawn, a)
 		}
 	}
-	return late, newly, withdrawn
+	if st.Held {
+		for _, h := range holders(sc, now) {
+			i := slices.IndexFunc(st.Holders, func(a announced) bool { return a.Tier == h.Tier })
+			if h.User == "" || i < 0 || st.Holders[i].User == h.User {
+				continue // nobody, a tier not told of at Last, or no change
+			}
+			if was, _ := sc.OnCallTier(h.Tier, st.Last); was.User != h.User {
+				continue // handed to them after Last: a handoff notice of its own
+			}
+			sh, _ := sc.OnCallTier(h.Tier, now)
+			taken = append(taken, policy.ShiftNotice{Kind: policy.NoticeHandoff, At: now, Shift: sh, Outgoing: st.Holders[i].User})
+		}
+	}
+	return late, newly, withdrawn, taken
 }
 
 // pending is a notice that failed and is tried again at Retry.
@@ -308,7 +347,7 @@ func (s *Service) arm(ctx context.Context, sc *policy.Schedule) error {
 			// Added only if still missing: a job stored since the read
 			// (by a dispatcher finishing it) keeps the state of what it
 			// sent, and is decided on as read again.
-			st := state{Last: now, Since: now}
+			st := state{Last: now, Since: now, Holders: holders(sc, now), Held: true}
 			added, err := s.o.Store.AddJob(ctx, store.Job{Kind: Kind, Key: sc.Name, Due: next(sc, st, now), Data: mustJSON(st)})
 			if err != nil || added {
 				return err
@@ -326,10 +365,11 @@ func (s *Service) arm(ctx context.Context, sc *policy.Schedule) error {
 		}
 		st := load(j.Data, now)
 		due := next(sc, st, st.Last)
-		if late, newly, withdrawn := changes(sc, st, now); len(late) > 0 || len(newly) > 0 || len(withdrawn) > 0 {
+		if late, newly, withdrawn, taken := changes(sc, st, now); len(late) > 0 || len(newly) > 0 || len(withdrawn) > 0 || len(taken) > 0 {
 			// An override changed a shift whose notice before it is past
 			// (Handle tells the new holder, the one who lost it and the
-			// team), or a reload widened the window over shifts not told.
+			// team), or one running now from before the job's last run, or
+			// a reload widened the window over shifts not told.
 			due = now
 		}
 		if !due.Before(j.Due) {
@@ -461,7 +501,7 @@ func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) 
 // Pending taken out (the caller puts back those to try again) and the
 // shifts announced by now.
 func work(cfg *policy.Config, sc *policy.Schedule, st state, now time.Time) ([]pending, state) {
-	late, newly, withdrawn := changes(sc, st, now)
+	late, newly, withdrawn, taken := changes(sc, st, now)
 	// A shift its holder was told of already (a reload that shortened
 	// notices.before since) is not told again. One a reload brought into
 	// the window is told as usual.
@@ -470,6 +510,7 @@ func work(cfg *policy.Config, sc *policy.Schedule, st state, now time.Time) ([]p
 	})...)
 	st.Window = windowOf(sc)
 	st.Last = now
+	st.Holders, st.Held = holders(sc, now), true
 	st.Announced = slices.DeleteFunc(st.Announced, func(a announced) bool {
 		return !a.From.After(now) || slices.Contains(withdrawn, a)
 	})
@@ -481,7 +522,7 @@ func work(cfg *policy.Config, sc *policy.Schedule, st state, now time.Time) ([]p
 	due := st.Pending
 	st.Pending = nil
 	due = append(due, compose(cfg, sc, ns, now)...)
-	due = append(due, composeChanges(cfg, sc, late, withdrawn, now)...)
+	due = append(due, composeChanges(cfg, sc, taken, late, withdrawn, now)...)
 	return due, st
 }
 
@@ -540,18 +581,29 @@ func compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.ShiftNotice, n
 }
 
 // composeChanges turns the changes to what was announced (changes) into
-// messages: the notice before their shift to those who now hold one they
-// were not told of, with the time left; to those who lost an announced
-// shift, that it is no longer theirs; and to the team's channel, one
-// message listing every change.
-func composeChanges(cfg *policy.Config, sc *policy.Schedule, late []policy.ShiftNotice, withdrawn []announced, now time.Time) []pending {
-	if len(late) == 0 && len(withdrawn) == 0 {
+// messages: to those who hold a shift now that no handoff told them of,
+// that they are on call now; the notice before their shift to those who
+// now hold one they were not told of, with the time left; to those who
+// lost an announced shift, that it is no longer theirs; and to the team's
+// channel, one message listing every change.
+func composeChanges(cfg *policy.Config, sc *policy.Schedule, taken, late []policy.ShiftNotice, withdrawn []announced, now time.Time) []pending {
+	if len(taken) == 0 && len(late) == 0 && len(withdrawn) == 0 {
 		return nil
 	}
 	var out []pending
 	w := wording{cfg, sc}
 	var parts []string
 	until := now
+	for _, n := range taken {
+		sh, end := n.Shift, w.end(n.Shift)
+		what := w.what(sh)
+		out = append(out, pending{To: "user:" + sh.User, Due: now, Until: end, Tier: sh.Tier, From: sh.From, Holds: true, Subject: "You are on call now: " + what,
+			Text: fmt.Sprintf("You are on call now: %s, until %s%s. You take over from %s.", what, w.stamp(end), overridden(sh), w.name(n.Outgoing))})
+		if end.After(until) {
+			until = end
+		}
+		parts = append(parts, fmt.Sprintf("%s from %s: %s → %s%s", w.title(sh.Tier), w.stamp(sh.From), w.name(n.Outgoing), w.name(sh.User), overridden(sh)))
+	}
 	lost := map[string]string{} // tier and start: who was told they hold it
 	for _, a := range withdrawn {
 		sh, _ := sc.OnCallTier(a.Tier, a.From)

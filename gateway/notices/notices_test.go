@@ -29,6 +29,12 @@ func parse(t *testing.T, before string) *policy.Config {
 // tier more (restrictions) and the schedule the lines more (overrides).
 func parseSchedule(t *testing.T, notices, tier, more string) *policy.Config {
 	t.Helper()
+	return parseMembers(t, "ann, bob", notices, tier, more)
+}
+
+// parseMembers is parseSchedule with the tier's members in another order.
+func parseMembers(t *testing.T, members, notices, tier, more string) *policy.Config {
+	t.Helper()
 	cfg, err := policy.Parse([]byte(`
 notifiers:
   slack: {bot_token: `+providertest.SlackBotToken+`, signing_secret: `+providertest.SlackSigningSecret+`}
@@ -39,7 +45,7 @@ schedules:
   - name: s
     handoff: {weekday: monday, time: "00:00"}
     tiers:
-      - {name: primary, start: 2025-01-06, members: [ann, bob]`+tier+`}
+      - {name: primary, start: 2025-01-06, members: [`+members+`]`+tier+`}
     notices: `+notices+`
 `+more+`
 escalation_policies:
@@ -294,7 +300,7 @@ func TestReloadLengtheningBeforeIsNoChangeOfPlan(t *testing.T) {
 		t.Fatalf("at %v: %q", at, texts(ps))
 	}
 	at = at.Add(30 * time.Minute)
-	if late, newly, withdrawn := changes(day.Schedule("s"), st, at); len(late)+len(newly)+len(withdrawn) == 0 {
+	if late, newly, withdrawn, _ := changes(day.Schedule("s"), st, at); len(late)+len(newly)+len(withdrawn) == 0 {
 		t.Fatalf("after the reload, nothing for arming to make due now")
 	}
 	ps, st = work(day, day.Schedule("s"), st, at)
@@ -393,5 +399,87 @@ func TestRetryOfANoticeTheChangeSinceMadeUntrue(t *testing.T) {
 				t.Fatalf("ann was told, in order:\n%s\nthe last should be\n%s", strings.Join(tr.got, "\n"), tc.want)
 			}
 		})
+	}
+}
+
+// TestHolderChangedBeforeTheJobsLastRunIsTold: the job last ran on
+// Tuesday Sep 16 10:20, in ann's week; at 10:21 the plan changes from a
+// time before that run: an override made at 10:21 that starts at 10:00
+// (the API takes one tier per override: the second of two made "from
+// 10:00" finds the job run by the first), or a reload that gives the
+// running week to bob. bob is told he is on call now, and the team too.
+// (Before: the handoff to him was before the job's last run and no
+// notice was due after it: nobody told him, and he learnt it from a
+// page.) A run that finds the plan as it was, or a job stored by a
+// pagerd that did not keep the holders, tells nobody.
+func TestHolderChangedBeforeTheJobsLastRunIsTold(t *testing.T) {
+	const notices = `{before: 24h, slack_channel: "#team"}`
+	plain := parseSchedule(t, notices, "", "")
+	ran := time.Date(2025, 9, 16, 10, 20, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		cfg  *policy.Config
+		want []string
+	}{
+		{"override from before the last run", parseSchedule(t, notices, "", `
+    overrides:
+      - {reason: cover, from: "2025-09-16T10:00:00Z", until: "2025-09-16T18:00:00Z", tiers: {primary: bob}}`), []string{
+			"user:bob: You are on call now: Primary of s, until Tue Sep 16 18:00 UTC (override: cover). You take over from Ann.",
+			// Her shift back at 18:00 is inside the before window.
+			"user:ann: Your on-call shift starts in 7h39m: Primary of s, from Tue Sep 16 18:00 UTC until Mon Sep 22 00:00 UTC. You take over from Bob.",
+			"slack:#team: The on-call plan of s changed: Primary from Tue Sep 16 10:00 UTC: Ann → Bob (override: cover); Primary from Tue Sep 16 18:00 UTC: Bob → Ann",
+		}},
+		{"reload changed the running week's holder", parseMembers(t, "bob, ann", notices, "", ""), []string{
+			"user:bob: You are on call now: Primary of s, until Mon Sep 22 00:00 UTC. You take over from Ann.",
+			"slack:#team: The on-call plan of s changed: Primary from Mon Sep 15 00:00 UTC: Ann → Bob",
+		}},
+		{"nothing changed", plain, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// A job stored before the holders were kept: its first run
+			// takes them as they stand, telling nobody.
+			ps, st := work(plain, plain.Schedule("s"), state{Last: ran.Add(-time.Hour), Since: ran.Add(-7 * 24 * time.Hour)}, ran)
+			if len(ps) != 0 {
+				t.Fatalf("at %v: %q", ran, texts(ps))
+			}
+			now := ran.Add(time.Minute)
+			if late, newly, withdrawn, taken := changes(tc.cfg.Schedule("s"), st, now); (len(late)+len(newly)+len(withdrawn)+len(taken) > 0) != (tc.want != nil) {
+				t.Errorf("arming would make the job due now: %v, want %v", len(late)+len(newly)+len(withdrawn)+len(taken) > 0, tc.want != nil)
+			}
+			ps, st = work(tc.cfg, tc.cfg.Schedule("s"), st, now)
+			if got := texts(ps); !slices.Equal(got, tc.want) {
+				t.Fatalf("at %v:\n%s\nwant\n%s", now, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+			if ps, _ = work(tc.cfg, tc.cfg.Schedule("s"), st, now.Add(time.Minute)); len(ps) != 0 {
+				t.Fatalf("told again: %q", texts(ps))
+			}
+		})
+	}
+}
+
+// TestOverrideDeletedMidShiftTellsTheHolderBack: bob covers ann's Tuesday
+// 10:00-18:00 and is told at 10:00; at 12:00 the override is deleted.
+// Ann holds the tier again, from before the job's last run: she is told
+// she is on call now, once. (Before: nobody told her, and she thought
+// herself off until 18:00.)
+func TestOverrideDeletedMidShiftTellsTheHolderBack(t *testing.T) {
+	const notices = `{before: 1h}`
+	plain := parseSchedule(t, notices, "", "")
+	cover := parseSchedule(t, notices, "", `
+    overrides:
+      - {reason: cover, from: "2025-09-16T10:00:00Z", until: "2025-09-16T18:00:00Z", tiers: {primary: bob}}`)
+	at := time.Date(2025, 9, 16, 10, 0, 0, 0, time.UTC)
+	_, st := work(cover, cover.Schedule("s"), state{Last: at.Add(-time.Hour), Since: at.Add(-7 * 24 * time.Hour)}, at.Add(-time.Minute))
+	ps, st := work(cover, cover.Schedule("s"), st, at)
+	if want := []string{"user:bob: You are on call now: Primary of s, until Tue Sep 16 18:00 UTC (override: cover). You take over from Ann."}; !slices.Equal(texts(ps), want) {
+		t.Fatalf("at %v: %q, want %q", at, texts(ps), want)
+	}
+	at = time.Date(2025, 9, 16, 12, 0, 0, 0, time.UTC)
+	ps, st = work(plain, plain.Schedule("s"), st, at)
+	if want := []string{"user:ann: You are on call now: Primary of s, until Mon Sep 22 00:00 UTC. You take over from Bob."}; !slices.Equal(texts(ps), want) {
+		t.Fatalf("the override deleted at %v: %q, want %q", at, texts(ps), want)
+	}
+	if ps, _ = work(plain, plain.Schedule("s"), st, at.Add(time.Minute)); len(ps) != 0 {
+		t.Fatalf("told again: %q", texts(ps))
 	}
 }

@@ -53,12 +53,26 @@ type HandoffDoc struct {
 	HealthReason string `json:"health_reason"`
 }
 
-// TierHolder is who holds one tier.
+// TierHolder is who holds one tier: User and Name at the time, overrides
+// applied (whom its pages go to; empty for nobody), and Override when an
+// override holds it in place of the rotation's person.
 type TierHolder struct {
-	Tier  string `json:"tier"`
-	Title string `json:"title"`
-	User  string `json:"user"`
-	Name  string `json:"name"`
+	Tier     string       `json:"tier"`
+	Title    string       `json:"title"`
+	User     string       `json:"user"`
+	Name     string       `json:"name"`
+	Override *HeldInstead `json:"override,omitempty"`
+}
+
+// HeldInstead is an override that holds a tier at a handoff in place of
+// the person the rotation gives it to (the week's person, who takes it
+// at Until if no other override follows): a holiday's coverage, a swap,
+// someone ill. A handoff document names both.
+type HeldInstead struct {
+	Reason       string    `json:"reason"`
+	Until        time.Time `json:"until"`
+	RotationUser string    `json:"rotation_user"`
+	RotationName string    `json:"rotation_name"`
 }
 
 // HandoffIncident is an incident as a handoff document lists it.
@@ -164,10 +178,26 @@ func Handoff(cfg *policy.Config, schedule string, at time.Time, incidents []Inci
 		d.FalsePositiveWithin = policy.Duration(fpWithin).String()
 	}
 	for _, t := range s.Tiers {
+		// Who holds the tier, and the week's person by the rotation when
+		// an override holds it instead: on a holiday the override's
+		// people hold the handoff itself, and named alone, they were both
+		// the outgoing and the incoming, the week's people nowhere.
 		holder := func(when time.Time) TierHolder {
 			th := TierHolder{Tier: t.Name, Title: t.DisplayTitle()}
-			if sh, ok := s.OnCallTier(t.Name, when); ok && sh.User != "" {
+			sh, ok := s.OnCallTier(t.Name, when)
+			if !ok {
+				return th
+			}
+			if sh.User != "" {
 				th.User, th.Name = sh.User, cfg.UserName(sh.User)
+			}
+			if sh.Override != "" {
+				if week := s.RotationHolder(s.Tier(t.Name), when); week.User != sh.User {
+					th.Override = &HeldInstead{Reason: sh.Override, Until: sh.Until, RotationUser: week.User}
+					if week.User != "" {
+						th.Override.RotationName = cfg.UserName(week.User)
+					}
+				}
 			}
 			return th
 		}

@@ -37,12 +37,26 @@ func (d *HandoffDoc) loc() *time.Location {
 // stamp writes an instant on the schedule's clock: "Tue 2025-10-07 03:00".
 func (d *HandoffDoc) stamp(t time.Time) string { return t.In(d.loc()).Format("Mon 2006-01-02 15:04") }
 
-// holder is the first tier's holder's name, or "nobody".
-func holder(hs []TierHolder) string {
-	if len(hs) == 0 || hs[0].Name == "" {
+// holder is the first tier's holder, or "nobody".
+func (d *HandoffDoc) holder(hs []TierHolder) string {
+	if len(hs) == 0 {
 		return "nobody"
 	}
-	return hs[0].Name
+	return d.tierHolder(hs[0])
+}
+
+// tierHolder is a tier's holder, named after the rotation's person when
+// an override holds it instead: "Alex Thompson (Emily Watson covers until
+// Wed 2025-09-03 00:00: Labor Day weekend)".
+func (d *HandoffDoc) tierHolder(th TierHolder) string {
+	o := th.Override
+	switch {
+	case o == nil:
+		return nameOr(th.Name)
+	case o.RotationName == "":
+		return fmt.Sprintf("%s (override until %s: %s)", nameOr(th.Name), d.stamp(o.Until), o.Reason)
+	}
+	return fmt.Sprintf("%s (%s covers until %s: %s)", o.RotationName, nameOr(th.Name), d.stamp(o.Until), o.Reason)
 }
 
 // counts writes incidents by priority: "8 incidents (P0 1, P1 2, P2 4, P3 1)",
@@ -115,8 +129,8 @@ func (d *HandoffDoc) RenderText(w io.Writer) error {
 	p := func(format string, args ...any) { fmt.Fprintf(bw, format+"\n", args...) }
 	p("=== ON-CALL HANDOFF ===")
 	p("Date: %s", d.Handoff.In(d.loc()).Format("2006-01-02"))
-	p("Outgoing: %s", holder(d.Outgoing))
-	p("Incoming: %s", holder(d.Incoming))
+	p("Outgoing: %s", d.holder(d.Outgoing))
+	p("Incoming: %s", d.holder(d.Incoming))
 	p("")
 	p("SYSTEM STATUS:")
 	p("- Overall health: %s (%s)", d.Health, d.HealthReason)
@@ -191,8 +205,8 @@ func (d *HandoffDoc) RenderMarkdown(w io.Writer) error {
 	p("")
 	var out, in []string
 	for i := range d.Outgoing {
-		out = append(out, fmt.Sprintf("%s: %s", d.Outgoing[i].Title, nameOr(d.Outgoing[i].Name)))
-		in = append(in, fmt.Sprintf("%s: %s", d.Incoming[i].Title, nameOr(d.Incoming[i].Name)))
+		out = append(out, fmt.Sprintf("%s: %s", d.Outgoing[i].Title, d.tierHolder(d.Outgoing[i])))
+		in = append(in, fmt.Sprintf("%s: %s", d.Incoming[i].Title, d.tierHolder(d.Incoming[i])))
 	}
 	p("Schedule %s, week %s to %s (%s).", mdText(d.Schedule), d.stamp(d.From), d.stamp(d.To), d.TimeZone)
 	p("")

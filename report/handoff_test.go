@@ -210,3 +210,60 @@ func TestHandoffEscalationOfAnOlderIncident(t *testing.T) {
 		t.Errorf("escalations %s", got)
 	}
 }
+
+// TestAIVOLaborDayHandoffNamesTheWeeksPeople: the AIVO handoff of Monday
+// Sep 1, 08:00, falls in the seed's Labor Day coverage (Emily, Marcus,
+// David until Wed Sep 3 00:00). The document names the rotation's people,
+// outgoing (Aug 25-31: Emily, Alex, David) and incoming (Sep 1-7: Alex,
+// Jennifer, Marcus), each with who covers for them and until when.
+// (Before, it named only who held each tier at the instant: the
+// coverage's people, outgoing and incoming both, and the week's people
+// nowhere.)
+func TestAIVOLaborDayHandoffNamesTheWeeksPeople(t *testing.T) {
+	cfg := loadSeed(t, "aivo.yaml")
+	ny := mustZone(t, "America/New_York")
+	d, err := Handoff(cfg, "aivo-oncall", time.Date(2025, 9, 1, 8, 0, 0, 0, ny), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Whom pages go to: the coverage's people.
+	for _, hs := range [][]TierHolder{d.Outgoing, d.Incoming} {
+		if got := names(hs); got != "primary=emily secondary=marcus escalation_lead=david" {
+			t.Errorf("holders %s", got)
+		}
+	}
+	weeks := func(hs []TierHolder) string {
+		var out []string
+		for _, h := range hs {
+			if o := h.Override; o != nil {
+				out = append(out, fmt.Sprintf("%s=%s until %s (%s)", h.Tier, o.RotationUser, o.Until.In(ny).Format("Jan 2 15:04"), o.Reason))
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	// Emily and David held their tiers the week before too.
+	if got := weeks(d.Outgoing); got != "secondary=alex until Sep 3 00:00 (Labor Day weekend)" {
+		t.Errorf("outgoing, the rotation's: %s", got)
+	}
+	if got, want := weeks(d.Incoming), "primary=alex until Sep 3 00:00 (Labor Day weekend) secondary=jennifer until Sep 3 00:00 (Labor Day weekend) "+
+		"escalation_lead=marcus until Sep 3 00:00 (Labor Day weekend)"; got != want {
+		t.Errorf("incoming, the rotation's: %s", got)
+	}
+	var text strings.Builder
+	if err := d.RenderText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Outgoing: Emily Watson\n",
+		"Incoming: Alex Thompson (Emily Watson covers until Wed 2025-09-03 00:00: Labor Day weekend)\n"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("the text does not say %q:\n%s", want, text.String())
+		}
+	}
+	var md strings.Builder
+	if err := d.RenderMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Secondary On-Call: Jennifer Liu (Marcus Rodriguez covers until Wed 2025-09-03 00:00: Labor Day weekend)"; !strings.Contains(md.String(), want) {
+		t.Errorf("the markdown does not say %q:\n%s", want, md.String())
+	}
+}

@@ -201,7 +201,8 @@ func TestReportAndHandoffOnRealHistory(t *testing.T) {
 	}
 
 	// Bob takes ann's primary shift over the handoff nearest now, by an
-	// override made at run time: the document names him on both sides.
+	// override made at run time: the document names him on both sides,
+	// covering for ann, the rotation's person.
 	now := time.Now().UTC()
 	handoff := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	handoff = handoff.AddDate(0, 0, -((int(handoff.Weekday()) + 6) % 7)) // Monday 00:00 at or before now
@@ -223,7 +224,7 @@ func TestReportAndHandoffOnRealHistory(t *testing.T) {
 	at := now.Format(time.RFC3339Nano)
 	out, errOut, code := pagerdCmd(t, env, "handoff", "--config", teamConfig, "--server", "http://"+d.addr, "--at", at)
 	if code != 0 || !strings.HasPrefix(out, "# On-Call Handoff - ") || !strings.Contains(out, "- Incident: "+open+" (api)") ||
-		!strings.Contains(out, "- Outgoing: Primary: Bob") || !strings.Contains(out, "- Incoming: Primary: Bob") {
+		!strings.Contains(out, "- Outgoing: Primary: Ann (Bob covers until ") || !strings.Contains(out, "- Incoming: Primary: Ann (Bob covers until ") {
 		t.Errorf("pagerd handoff: exit %d %s\n%s", code, errOut, out)
 	}
 	byDaemon, errOut, code := pagerdCmd(t, env, "handoff", "--server", "http://"+d.addr, "--schedule", "team", "--at", at)

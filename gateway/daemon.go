@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,7 @@ import (
 	"github.com/pagerd/pagerd/gateway/maintenance"
 	"github.com/pagerd/pagerd/gateway/notices"
 	"github.com/pagerd/pagerd/gateway/overrides"
+	"github.com/pagerd/pagerd/gateway/sharedclock"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
 	"github.com/pagerd/pagerd/gateway/store/redisstore"
@@ -87,8 +89,15 @@ type Options struct {
 	// Registry receives every metric and serves /metrics (default a new
 	// one, with Go and process metrics).
 	Registry *prometheus.Registry
-	// Now is the clock (default time.Now).
+	// Now is the clock (default: on Redis, Redis's clock as this replica
+	// reads it, sharedclock, so that replicas whose hosts' clocks
+	// disagree agree on deadlines and leases; on the embedded store,
+	// Wall).
 	Now func() time.Time
+	// Wall is the host's clock, which the shared clock is measured
+	// against and runs on between readings of Redis's (default
+	// time.Now).
+	Wall func() time.Time
 	// Notifiers replace the transports of these vias, as they are: no
 	// chain is wrapped around them.
 	Notifiers map[string]notify.Notifier
@@ -162,6 +171,41 @@ type Daemon struct {
 	// storeBack is told when the store answers again after an outage,
 	// in which it may have lost its jobs (rearmJobs).
 	storeBack chan struct{}
+	// clock is Redis's clock as this replica reads it, or the host's on
+	// the embedded store; Run keeps it read. The daemon runs on it unless
+	// Options.Now is set.
+	clock atomic.Pointer[sharedclock.Clock]
+}
+
+// now is the daemon's clock when Options.Now is unset: the shared clock
+// (Redis's on Redis, the host's otherwise), Options.Wall until the store
+// is open.
+func (d *Daemon) now() time.Time {
+	if c := d.clock.Load(); c != nil {
+		return c.Now()
+	}
+	return d.o.Wall()
+}
+
+// shareClock puts the daemon on the store's clock when the store has one
+// (Redis) and shared (Options.Now is unset), with a first reading taken
+// now if Redis answers in time (else on the host's clock until it does).
+// The offset past which the log warns is a tenth of the lease: a replica
+// not on the shared clock pages twice when it is off by about a lease. On
+// the embedded store, and with Options.Now, the daemon runs on its own
+// clock, and the shared clock only reports the host clock's steps.
+func (d *Daemon) shareClock(ctx context.Context, st store.Store, cfg *policy.Config, reg prometheus.Registerer, shared bool) {
+	o := sharedclock.Options{Wall: d.o.Wall, Warn: time.Duration(cfg.Server.Lease) / 10, Logger: d.log, Registry: reg}
+	if src, ok := st.(sharedclock.Source); ok && shared {
+		o.Source = src
+	}
+	c := sharedclock.New(o)
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	if err := c.Sync(sctx); err != nil {
+		d.log.Warn("clock: cannot read Redis's clock yet; on this host's clock until it answers", "err", err)
+	}
+	cancel()
+	d.clock.Store(c)
 }
 
 // New builds the daemon in order: config, store, readiness, transports,
@@ -172,13 +216,19 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Wall == nil {
+		o.Wall = time.Now
+	}
+	d := &Daemon{log: o.Logger}
+	shared := o.Now == nil
+	if shared {
+		// Bound once the store is open: Redis's clock on Redis.
+		o.Now = d.now
 	}
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
 	}
-	d := &Daemon{o: o, log: o.Logger}
+	d.o = o
 	defer func() {
 		if err != nil {
 			_ = d.Close()
@@ -212,6 +262,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	d.broken, _ = st.(store.Breakable)
+	d.shareClock(ctx, st, cfg, reg, shared)
 	backup := BackupFunc(nil)
 	if b, ok := st.(interface {
 		Backup(ctx context.Context, w io.Writer) (int64, error)
@@ -629,6 +680,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	if d.broken != nil {
 		go d.watchBroken(ctx, abort)
+	}
+	if c := d.clock.Load(); c != nil {
+		go c.Run(ctx)
 	}
 	go d.health.Run(ctx)
 	go d.reloads(ctx)

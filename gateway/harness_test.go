@@ -107,6 +107,7 @@ type harnessOptions struct {
 	config      string
 	at          time.Time
 	now         func() time.Time
+	wall        func() time.Time
 	dispatchers int
 	real        map[string]bool
 	notifiers   map[string]notify.Notifier
@@ -143,6 +144,11 @@ func startAt(t time.Time) option { return func(o *harnessOptions) { o.at = t } }
 
 // withNow replaces the test clock (time.Now: the real one).
 func withNow(now func() time.Time) option { return func(o *harnessOptions) { o.now = now } }
+
+// onWall runs the daemon on its own clock, as pagerd serve does (the
+// store's shared clock on Redis), on a host whose wall clock is wall:
+// not on the fake clock.
+func onWall(wall func() time.Time) option { return func(o *harnessOptions) { o.wall = wall } }
 
 // replicas adds n-1 other replicas' dispatchers on the same store to the
 // daemon's (0: none, the test builds its own).
@@ -228,6 +234,9 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	if o.now != nil {
 		now = o.now
 	}
+	if o.wall != nil {
+		now = nil
+	}
 
 	// The test server's URL is known before the daemon starts, so that a
 	// config can name it (the providers call back to it).
@@ -261,7 +270,7 @@ func newHarness(t testing.TB, opts ...option) *harness {
 		o.built = context.Background()
 	}
 	d, err := New(o.built, Options{ConfigPath: h.cfg, Config: cfg, Listener: listener, Store: o.store, Registry: h.reg,
-		Now: now, Logger: h.log, Notifiers: notifiers, RetryBase: o.retryBase, MaxSleep: o.maxSleep,
+		Now: now, Wall: o.wall, Logger: h.log, Notifiers: notifiers, RetryBase: o.retryBase, MaxSleep: o.maxSleep,
 		ProbeInterval: o.probe, ShutdownTimeout: 5 * time.Second, Version: o.version, PostHandoff: o.postHandoff,
 		ConsolePoll: o.consolePoll, ConsolePollTimeout: o.consoleWait, ShutdownDelay: o.stopDelay, After: o.stopAfter})
 	if err != nil {

@@ -1684,9 +1684,11 @@ func (d *Dispatcher) sendWindow() time.Duration {
 }
 
 // pastSendBy says whether a claim's pages may no longer start: sendBy
-// has passed (on the dispatcher's clock: time.Now's monotonic reading in
-// the daemon, so a VM pause counts only if the hypervisor lets the
-// guest's monotonic clock see it), or the claim's context ended.
+// has passed (on the dispatcher's clock: in the daemon, Redis's clock
+// carried on the host's monotonic clock between readings, or the host's
+// clock on the embedded store, so a VM pause counts only if the
+// hypervisor lets the guest's monotonic clock see it), or the claim's
+// context ended.
 func (d *Dispatcher) pastSendBy(ctx context.Context, sendBy time.Time) bool {
 	return ctx.Err() != nil || d.o.Now().After(sendBy)
 }

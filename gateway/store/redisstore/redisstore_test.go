@@ -400,3 +400,19 @@ func TestCheckScriptKeysRefusesDragonfly(t *testing.T) {
 		})
 	}
 }
+
+// TestServerTime: the store reads Redis's clock (which the replicas run
+// on, gateway/sharedclock): on one host, the host's.
+func TestServerTime(t *testing.T) {
+	srv := redistest.Start(t)
+	s := redisstore.New(srv.Client(t), "t")
+	before := time.Now()
+	got, err := s.ServerTime(context.Background())
+	after := time.Now()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Before(before.Add(-time.Millisecond).Round(0)) || got.After(after.Add(time.Millisecond).Round(0)) {
+		t.Errorf("server time %v, want between %v and %v", got, before, after)
+	}
+}

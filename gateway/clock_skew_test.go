@@ -1,0 +1,121 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/notify"
+)
+
+// Replicas whose hosts' clocks disagree share one Redis: a lease is
+// written by the claimer and judged by everyone else, a deadline written
+// by the replica that took the alert and fired by whichever claims it.
+
+// TestSkewedReplicasPageOnce: replica first takes an alert and claims its
+// push and, while the send is in flight (a provider that takes a moment),
+// replica second, another daemon whose host's clock is off first's, looks
+// at the due set. Whichever runs ahead, by seconds or by minutes, second
+// must not take the claim over and send the push again (a duplicate page
+// in normal operation), nor page the SMS and the call, due at 2 and 5
+// minutes, now.
+func TestSkewedReplicasPageOnce(t *testing.T) {
+	for _, c := range []struct {
+		first, second time.Duration // each host's clock, off true time
+	}{
+		{0, 5 * time.Second},
+		{0, time.Minute},
+		{0, 10 * time.Minute},
+		{-time.Minute, 0}, // first runs behind: its lease is over on second's clock
+		{time.Minute, 0},
+		{0, -time.Minute},
+	} {
+		t.Run(fmt.Sprintf("first%+v/second%+v", c.first, c.second), func(t *testing.T) {
+			st, _ := redisStore(t)
+			host := func(skew time.Duration) func() time.Time {
+				return func() time.Time { return time.Now().Add(skew) }
+			}
+			h := newHarness(t, withStore(st), withConfig(dispatchConfig), replicas(0), onWall(host(c.first)))
+			other := newHarness(t, withStore(st), withConfig(dispatchConfig), replicas(0), onWall(host(c.second)))
+			second, _ := other.dispatcher(func(o *dispatch.Options) {
+				o.Lease = 30 * time.Second
+				withTransport(h.rec)(o)
+			})
+			var looked sync.Once
+			first, _ := h.dispatcher(func(o *dispatch.Options) {
+				o.Lease = 30 * time.Second
+				withTransport(notifierFunc(func(ctx context.Context, m notify.Message) error {
+					// The other replica looks while this send is in
+					// flight.
+					looked.Do(func() {
+						if _, err := second.RunOnce(context.Background()); err != nil {
+							t.Error(err)
+						}
+					})
+					return h.rec.Notify(ctx, m)
+				}))(o)
+			})
+			id := fire(h)
+			if _, err := first.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := pages(h.rec); got != "L1 ann push" {
+				t.Errorf("pages: %s; want the push once", got)
+			}
+			if _, err := second.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := pages(h.rec); got != "L1 ann push" {
+				t.Errorf("pages after second looked again: %s; want the push alone until 2m", got)
+			}
+			v := h.incident(id)
+			if n := len(entriesOf(v.Timeline, "notify", "push")); n != 1 {
+				t.Errorf("%d pushes in the timeline, want 1", n)
+			}
+		})
+	}
+}
+
+// pages are the pages r got, without their times.
+func pages(r *recorder) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, m := range r.msgs {
+		out = append(out, fmt.Sprintf("L%d %s %s", m.Level, m.User, m.Channel))
+	}
+	return strings.Join(out, ", ")
+}
+
+// TestHeartbeatPingedOnASkewedReplicaIsNotMissed: a heartbeat (interval
+// 1m, grace 30s) is pinged on time through a replica whose host's clock
+// runs two minutes behind; another replica, on a host with the right
+// time, claims its expiry job. The heartbeat must not be paged missed:
+// its expiry is 90 s after the ping, on one clock.
+func TestHeartbeatPingedOnASkewedReplicaIsNotMissed(t *testing.T) {
+	st, _ := redisStore(t)
+	host := func(skew time.Duration) func() time.Time {
+		return func() time.Time { return time.Now().Add(skew) }
+	}
+	h := newHarness(t, withStore(st), withConfig(hbConfig), replicas(0), onWall(host(-2*time.Minute)))
+	other := newHarness(t, withStore(st), withConfig(hbConfig), replicas(0), onWall(host(0)))
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.ping("watchdog", amKey, 200)
+	for _, d := range []*dispatch.Dispatcher{other.d.Dispatcher(), h.d.Dispatcher()} {
+		if _, err := d.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, inc := range other.list("") {
+		t.Errorf("an incident right after an on-time ping: %s", inc.Summary)
+	}
+	if n := len(h.rec.lines(time.Time{})) + len(other.rec.lines(time.Time{})); n != 0 {
+		t.Errorf("%d pages right after an on-time ping", n)
+	}
+}

@@ -1,0 +1,298 @@
+// Package sharedclock gives every replica of pagerd one clock: the Redis
+// server's. Deadlines, leases, storm and dedup windows, heartbeats and ack
+// links' expiries are times that one replica writes and another reads;
+// read on hosts whose clocks disagree, a lease that ends on the claimer's
+// clock has ended long ago on a host running a minute ahead, which takes
+// the incident over and pages again, and every step comes due early there.
+// So a replica measures how far its host's clock is from Redis's (TIME,
+// corrected by half the round trip), now and then, and runs on Redis's
+// time: the server's time at the last reading plus the time elapsed since
+// on the host's monotonic clock, which an NTP step of the host's wall
+// clock does not move. The offset is a metric (pagerd_clock_offset_seconds)
+// and, past a threshold, a warning: a host clock that far off is wrong for
+// everything else on the host, and when every replica shows the same
+// offset it is Redis's clock, which pages then run on, that is wrong.
+package sharedclock
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Source is the server whose clock the replicas share
+// (redisstore.Store).
+type Source interface {
+	ServerTime(ctx context.Context) (time.Time, error)
+}
+
+// Options configure a Clock.
+type Options struct {
+	// Source is the clock the replicas share; nil: the host's (the
+	// embedded store: one replica), whose steps Run still reports.
+	Source Source
+	// Wall is the host's clock (default time.Now).
+	Wall func() time.Time
+	// Mono is the time elapsed on the host's monotonic clock, which no
+	// step of the wall clock moves (default: since the clock was built,
+	// on time.Now's monotonic reading). It times the intervals between
+	// readings of Source.
+	Mono func() time.Duration
+	// Every is how often Source is read, and the host's clock checked for
+	// steps (default 10s).
+	Every time.Duration
+	// Warn is the offset past which the log warns (default 3s): make it a
+	// fraction of the lease, which is what a replica that is not on the
+	// shared clock would have to be off by to page twice.
+	Warn time.Duration
+	// Tries are the readings taken at each sync, of which the one with
+	// the shortest round trip counts (default 3).
+	Tries    int
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
+}
+
+// stepTolerance is how far the host's wall clock may move apart from its
+// monotonic clock between two looks before it counts as a step (an NTP
+// step, a VM resumed from suspend); NTP's slewing moves it far less.
+const stepTolerance = time.Second
+
+// Clock is Source's clock as this replica reads it. Until Source first
+// answers, and without a Source, it is the host's clock.
+type Clock struct {
+	o      Options
+	offset prometheus.Gauge
+	rtt    prometheus.Gauge
+	fails  prometheus.Counter
+	steps  prometheus.Counter
+	resync chan struct{}
+	// start is when Mono counts from by default: then the wall clock's
+	// own monotonic reading gives both clocks in one read (clocks).
+	start        time.Time
+	monoFromWall bool
+
+	// reading is the last reading of Source (nil until it answered), and
+	// looked the host's two clocks at the last look for a step: read by
+	// every Now, so without a lock.
+	reading atomic.Pointer[reading]
+	looked  atomic.Pointer[hostClocks]
+
+	mu sync.Mutex // Sync's warnings
+	// warned is whether the last offset was past Warn.
+	warned bool
+}
+
+// reading is Source's time when the host's monotonic clock read mono,
+// and the offset measured then.
+type reading struct {
+	server time.Time
+	mono   time.Duration
+	off    time.Duration
+}
+
+// hostClocks are the host's wall and monotonic clocks read at once.
+type hostClocks struct {
+	wall time.Time
+	mono time.Duration
+}
+
+// New builds a clock; Sync or Run read Source.
+func New(o Options) *Clock {
+	if o.Wall == nil {
+		o.Wall = time.Now
+	}
+	start := time.Now()
+	monoFromWall := o.Mono == nil
+	if o.Mono == nil {
+		o.Mono = func() time.Duration { return time.Since(start) }
+	}
+	if o.Every <= 0 {
+		o.Every = 10 * time.Second
+	}
+	if o.Warn <= 0 {
+		o.Warn = 3 * time.Second
+	}
+	if o.Tries <= 0 {
+		o.Tries = 3
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	c := &Clock{o: o, resync: make(chan struct{}, 1), start: start, monoFromWall: monoFromWall,
+		offset: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pagerd_clock_offset_seconds",
+			Help: "How far Redis's clock, which pagerd's replicas run on (deadlines, leases, windows), is ahead of this host's clock (negative: behind), measured with TIME corrected by half the round trip. Far from 0 on one replica: its host's clock is off (NTP); the same on every replica: Redis's host's clock is, and pages run on it. NaN until Redis first answered, and on the embedded store."}),
+		rtt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pagerd_clock_round_trip_seconds",
+			Help: "Round trip of the last reading of Redis's clock: half of it bounds the error of pagerd_clock_offset_seconds."}),
+		fails: prometheus.NewCounter(prometheus.CounterOpts{Name: "pagerd_clock_sync_failures_total",
+			Help: "Readings of Redis's clock that failed; the replica runs on its last reading and its host's monotonic clock meanwhile."}),
+		steps: prometheus.NewCounter(prometheus.CounterOpts{Name: "pagerd_clock_steps_total",
+			Help: "Steps of this host's wall clock apart from its monotonic clock by more than a second (an NTP step, a VM resumed from suspend). On Redis pagerd runs on Redis's clock and reads it again at once; on the embedded store deadlines are wall-clock times, and a step forward brings every step due within it forward to now, a step back delays them by as much."}),
+	}
+	c.offset.Set(math.NaN())
+	w, m := c.clocks()
+	c.looked.Store(&hostClocks{wall: w, mono: m})
+	o.Registry.MustRegister(c.offset, c.rtt, c.fails, c.steps)
+	return c
+}
+
+// Now is Source's time: its last reading plus the time elapsed since on
+// the host's monotonic clock; the host's clock until Source first
+// answered, and without a Source. When the host's wall clock moved apart
+// from its monotonic clock since the last reading (an NTP step, a resumed
+// VM), Run reads Source again at once.
+func (c *Clock) Now() time.Time {
+	if c.o.Source == nil {
+		return c.o.Wall()
+	}
+	r := c.reading.Load()
+	if r == nil {
+		return c.o.Wall()
+	}
+	w, m := c.clocks()
+	if l := c.looked.Load(); stepped(w.Round(0).Sub(l.wall.Round(0)), m-l.mono) {
+		select {
+		case c.resync <- struct{}{}:
+		default:
+		}
+	}
+	return r.server.Add(m - r.mono)
+}
+
+// clocks reads the host's wall and monotonic clocks: in one read when the
+// wall clock carries a monotonic reading and Mono counts from start. Every
+// read of Mono goes through it, so that the two ways never mix.
+func (c *Clock) clocks() (time.Time, time.Duration) {
+	w := c.o.Wall()
+	if c.monoFromWall && w.Round(0) != w {
+		return w, w.Sub(c.start)
+	}
+	return w, c.o.Mono()
+}
+
+// stepped says whether the wall clock moved apart from the monotonic one:
+// wall and mono are the times each says passed.
+func stepped(wall, mono time.Duration) bool {
+	d := wall - mono
+	return d > stepTolerance || d < -stepTolerance
+}
+
+// checkStep looks for a step of the host's wall clock since the last look:
+// counted, and logged.
+func (c *Clock) checkStep() {
+	w, m := c.clocks()
+	l := c.looked.Swap(&hostClocks{wall: w, mono: m})
+	if d := w.Round(0).Sub(l.wall.Round(0)) - (m - l.mono); stepped(d, 0) {
+		c.steps.Inc()
+		if c.o.Source != nil {
+			c.o.Logger.Warn("clock: this host's wall clock stepped; pagerd runs on Redis's clock, read again now",
+				"step", d.Round(time.Millisecond).String())
+		} else {
+			c.o.Logger.Warn("clock: this host's wall clock stepped; deadlines are wall-clock times, so steps due within a step forward go out now, and a step back delays them by as much",
+				"step", d.Round(time.Millisecond).String())
+		}
+	}
+}
+
+// Offset is how far Source's clock was ahead of the host's at the last
+// reading; ok is false until Source answered.
+func (c *Clock) Offset() (offset time.Duration, ok bool) {
+	if r := c.reading.Load(); r != nil {
+		return r.off, true
+	}
+	return 0, false
+}
+
+// Sync reads Source's clock Tries times and keeps the reading of the
+// shortest round trip, taken to be Source's time half way through it. It
+// looks for a step of the host's wall clock first, so that one is counted
+// once, not taken for an offset.
+func (c *Clock) Sync(ctx context.Context) error {
+	c.checkStep()
+	if c.o.Source == nil {
+		return nil
+	}
+	var best struct {
+		server, wall time.Time
+		mono, rtt    time.Duration
+	}
+	var err error
+	found := false
+	for range c.o.Tries {
+		wall, before := c.clocks()
+		t, e := c.o.Source.ServerTime(ctx)
+		_, after := c.clocks()
+		if e != nil {
+			err = e
+			continue
+		}
+		rtt := after - before
+		if !found || rtt < best.rtt {
+			best.server, best.wall, best.mono, best.rtt = t, wall.Add(rtt/2), before+rtt/2, rtt
+			found = true
+		}
+	}
+	if !found {
+		c.fails.Inc()
+		return err
+	}
+	off := best.server.Sub(best.wall.Round(0))
+	c.reading.Store(&reading{server: best.server, mono: best.mono, off: off})
+	warn := off > c.o.Warn || off < -c.o.Warn
+	c.mu.Lock()
+	was := c.warned
+	c.warned = warn
+	c.mu.Unlock()
+	c.offset.Set(off.Seconds())
+	c.rtt.Set(best.rtt.Seconds())
+	switch {
+	case warn && !was:
+		c.o.Logger.Warn("clock: this host's clock is off Redis's, which pagerd runs on; fix NTP on this host, or on Redis's if every replica says the same",
+			"offset", off.Round(time.Millisecond).String(), "warn_past", c.o.Warn.String(), "round_trip", best.rtt.Round(time.Microsecond).String())
+	case !warn && was:
+		c.o.Logger.Info("clock: this host's clock agrees with Redis's again", "offset", off.Round(time.Millisecond).String())
+	}
+	return nil
+}
+
+// Run reads Source, and looks for steps of the host's wall clock, every
+// Every, and at once when Now saw the host's wall clock step, until ctx
+// ends; every second until Source first answers, so that a replica that
+// started while Redis was down is on its clock soon after it answers. A
+// reading that fails leaves the last one in use; the first failure of a
+// streak is logged.
+func (c *Clock) Run(ctx context.Context) {
+	failing := false
+	for {
+		wait := c.o.Every
+		if c.o.Source != nil && c.reading.Load() == nil {
+			wait = min(wait, time.Second)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		case <-c.resync:
+			t.Stop()
+		}
+		sctx, cancel := context.WithTimeout(ctx, c.o.Every)
+		err := c.Sync(sctx)
+		cancel()
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			c.o.Logger.Warn("clock: cannot read Redis's clock; running on the last reading", "err", err)
+		case err == nil && failing:
+			c.o.Logger.Info("clock: reading Redis's clock again")
+		}
+		failing = err != nil
+	}
+}

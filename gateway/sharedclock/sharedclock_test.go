@@ -1,0 +1,253 @@
+package sharedclock_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pagerd/pagerd/gateway/sharedclock"
+	"github.com/pagerd/pagerd/internal/logtest"
+)
+
+// world is true time, a host's two clocks and a server, all moved by the
+// test: the host's wall clock is off true time by skew, its monotonic
+// clock counts true time, and the server answers with true time after
+// half the round trip, which the other half follows.
+type world struct {
+	mu    sync.Mutex
+	now   time.Time
+	mono  time.Duration
+	skew  time.Duration
+	rtt   time.Duration
+	fails bool
+}
+
+var start = time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+
+func (w *world) pass(d time.Duration) { w.now = w.now.Add(d); w.mono += d }
+
+func (w *world) Wall() time.Time     { w.mu.Lock(); defer w.mu.Unlock(); return w.now.Add(w.skew) }
+func (w *world) Mono() time.Duration { w.mu.Lock(); defer w.mu.Unlock(); return w.mono }
+func (w *world) ServerTime(context.Context) (time.Time, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fails {
+		return time.Time{}, errors.New("down")
+	}
+	w.pass(w.rtt / 2)
+	t := w.now
+	w.pass(w.rtt / 2)
+	return t, nil
+}
+
+func newClock(t *testing.T, w *world, warn time.Duration) (*sharedclock.Clock, *prometheus.Registry, *logtest.Buffer) {
+	reg := prometheus.NewRegistry()
+	logs := &logtest.Buffer{}
+	c := sharedclock.New(sharedclock.Options{Source: w, Wall: w.Wall, Mono: w.Mono, Warn: warn, Registry: reg,
+		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	return c, reg, logs
+}
+
+// TestOffsetIsMeasured: a host whose clock is off Redis's by seconds or
+// minutes, either way, measures the offset to within the round trip's
+// half, exports it, and runs on Redis's time; past the threshold it warns,
+// once, and says when it agrees again.
+func TestOffsetIsMeasured(t *testing.T) {
+	for _, skew := range []time.Duration{0, 2 * time.Second, 5 * time.Second, -time.Minute, 10 * time.Minute} {
+		t.Run(skew.String(), func(t *testing.T) {
+			w := &world{now: start, skew: skew, rtt: 4 * time.Millisecond}
+			c, reg, logs := newClock(t, w, 3*time.Second)
+			if got := c.Now(); !got.Equal(w.Wall()) {
+				t.Errorf("before the first reading Now = %v, want the host's clock %v", got, w.Wall())
+			}
+			if err := c.Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			off, ok := c.Offset()
+			if !ok || (off+skew).Abs() > w.rtt/2 {
+				t.Errorf("offset %v, want %v within %v", off, -skew, w.rtt/2)
+			}
+			if got := value(t, reg, "pagerd_clock_offset_seconds"); (time.Duration(got*1e9) + skew).Abs() > w.rtt/2 {
+				t.Errorf("pagerd_clock_offset_seconds %v, want %v", got, (-skew).Seconds())
+			}
+			w.pass(7 * time.Second)
+			if got := c.Now(); got.Sub(w.now).Abs() > w.rtt/2 {
+				t.Errorf("Now %v, want Redis's time %v", got, w.now)
+			}
+			warned := strings.Count(logs.String(), "this host's clock is off Redis's")
+			if want := skew.Abs() > 3*time.Second; (warned == 1) != want || warned > 1 {
+				t.Errorf("warned %d times at offset %v, want %v", warned, -skew, want)
+			}
+			if err := c.Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(logs.String(), "this host's clock is off Redis's"); n != warned {
+				t.Errorf("warned again at the next reading (%d, was %d)", n, warned)
+			}
+			w.skew = 0
+			if err := c.Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if again := strings.Contains(logs.String(), "agrees with Redis's again"); again != (warned == 1) {
+				t.Errorf("said it agrees again: %v, after warning %d times", again, warned)
+			}
+		})
+	}
+}
+
+// TestStepOfTheHostClock: the host's wall clock steps back 5 minutes (an
+// NTP step) and, later, forward 10 (a VM resumed): the clock goes on on
+// Redis's time, counts each step and says so, and reads Redis again.
+func TestStepOfTheHostClock(t *testing.T) {
+	w := &world{now: start, rtt: 2 * time.Millisecond}
+	c, reg, logs := newClock(t, w, 3*time.Second)
+	if err := c.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i, step := range []time.Duration{-5 * time.Minute, 10 * time.Minute} {
+		w.pass(time.Second)
+		w.skew += step
+		if got := c.Now(); got.Sub(w.now).Abs() > w.rtt {
+			t.Errorf("after a step of %v Now = %v, want Redis's time %v", step, got, w.now)
+		}
+		if err := c.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := value(t, reg, "pagerd_clock_steps_total"); got != float64(i+1) {
+			t.Errorf("pagerd_clock_steps_total %v, want %d", got, i+1)
+		}
+		if off, _ := c.Offset(); (off + w.skew).Abs() > w.rtt {
+			t.Errorf("offset %v after the step, want %v", off, -w.skew)
+		}
+	}
+	if n := strings.Count(logs.String(), "wall clock stepped"); n != 2 {
+		t.Errorf("said %d times that the clock stepped, want 2:\n%s", n, logs)
+	}
+}
+
+// TestHostClockWithoutSource: on the embedded store the clock is the
+// host's, steps included, and they are counted and said.
+func TestHostClockWithoutSource(t *testing.T) {
+	w := &world{now: start}
+	reg := prometheus.NewRegistry()
+	logs := &logtest.Buffer{}
+	c := sharedclock.New(sharedclock.Options{Wall: w.Wall, Mono: w.Mono, Registry: reg, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	w.pass(time.Second)
+	w.skew = time.Hour
+	if got := c.Now(); !got.Equal(w.Wall()) {
+		t.Errorf("Now %v, want the host's clock %v", got, w.Wall())
+	}
+	if err := c.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := value(t, reg, "pagerd_clock_steps_total"); got != 1 {
+		t.Errorf("pagerd_clock_steps_total %v, want 1", got)
+	}
+	if !strings.Contains(logs.String(), "deadlines are wall-clock times") {
+		t.Errorf("the step was not said:\n%s", logs)
+	}
+}
+
+// TestSourceDown: a failed reading leaves the last in use, on the host's
+// monotonic clock, and is counted.
+func TestSourceDown(t *testing.T) {
+	w := &world{now: start, skew: time.Minute, rtt: 2 * time.Millisecond}
+	c, reg, _ := newClock(t, w, 3*time.Second)
+	if err := c.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.fails = true
+	w.pass(time.Minute)
+	if err := c.Sync(context.Background()); err == nil {
+		t.Fatal("Sync on a server that fails: no error")
+	}
+	if got := c.Now(); got.Sub(w.now).Abs() > w.rtt {
+		t.Errorf("Now %v, want Redis's time %v", got, w.now)
+	}
+	if got := value(t, reg, "pagerd_clock_sync_failures_total"); got != 1 {
+		t.Errorf("pagerd_clock_sync_failures_total %v, want 1", got)
+	}
+}
+
+// value is the value of reg's one metric named name, a gauge or a
+// counter.
+func value(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		if c := m.GetCounter(); c != nil {
+			return c.GetValue()
+		}
+		return m.GetGauge().GetValue()
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+// BenchmarkNow: the daemon reads the clock at every step, page and
+// request, from every worker at once; on the host's clocks, as it runs.
+func BenchmarkNow(b *testing.B) {
+	w := &world{now: time.Now(), rtt: time.Millisecond}
+	c := sharedclock.New(sharedclock.Options{Source: w})
+	if err := c.Sync(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c.Now()
+		}
+	})
+}
+
+// BenchmarkTimeNow is what the daemon read before, for comparison.
+func BenchmarkTimeNow(b *testing.B) {
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			time.Now()
+		}
+	})
+}
+
+// TestRunReadsSoonOnceSourceAnswers: a replica that started while Redis
+// was down runs on its host's clock until Redis answers, and then on
+// Redis's within seconds, not at the next of its 10 s readings.
+func TestRunReadsSoonOnceSourceAnswers(t *testing.T) {
+	w := &world{now: start, skew: time.Hour, fails: true}
+	c := sharedclock.New(sharedclock.Options{Source: w, Wall: w.Wall, Mono: w.Mono, Every: time.Hour})
+	if err := c.Sync(context.Background()); err == nil {
+		t.Fatal("Sync on a server that fails: no error")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	w.mu.Lock()
+	w.fails = false
+	w.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if off, ok := c.Offset(); ok {
+			if off != -time.Hour {
+				t.Errorf("offset %v, want -1h", off)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not on Redis's clock 5 s after it answered")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

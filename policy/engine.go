@@ -658,9 +658,11 @@ func (r *run) holdBy(h *Hold, why string) {
 // release ends the hold at t: a triggered incident is paged as new, an
 // acknowledged one gets its status-update clock and its unresolved rules
 // back, counted from t. With then, another window that still covers the
-// incident holds it instead.
+// incident holds it instead, unless a person escalated past that one
+// (Lifted): handed the incident back when a later window ends, it would
+// stop the pages they asked for until its own end.
 func (r *run) release(t time.Time, why string, then *Hold) {
-	if then != nil && then.Until.After(t) {
+	if then != nil && then.Until.After(t) && !slices.Contains(r.inc.Lifted, then.ID) {
 		r.holdBy(then, fmt.Sprintf("%s; maintenance window %s still covers it: nobody is paged until %s",
 			why, then, then.Until.UTC().Format(time.RFC3339)))
 		return

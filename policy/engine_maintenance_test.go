@@ -551,3 +551,22 @@ func TestEngineAutoEscalationOfAnAcknowledgedHeldIncident(t *testing.T) {
 		t.Fatalf("after the window: %s, pushes to %v, actions %q; want triggered, paged as new with level second", inc.Status, users, got)
 	}
 }
+
+// TestEngineWindowEscalatedPastIsNotHandedTheIncident: a person escalated
+// past window mw-1; window mw-2, started later, holds the incident. When
+// mw-2 ends, mw-1 still covers it (Then): handed to mw-1, the pages the
+// person asked for would stop until mw-1's end. It is paged instead.
+func TestEngineWindowEscalatedPastIsNotHandedTheIncident(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTriggerHeld(t, e, s, 2*time.Hour)
+	inc, _ = engApply(t, e, inc, Event{Kind: EventEscalate, Actor: "a"}, t0.Add(time.Minute))
+	inc, _ = engApply(t, e, inc, Event{Kind: EventHold, Hold: &Hold{ID: "mw-2", Name: "network", Until: t0.Add(time.Hour)}}, t0.Add(30*time.Minute))
+	if inc.Maintenance == nil || inc.Maintenance.ID != "mw-2" {
+		t.Fatalf("mw-2 did not hold it: %+v", inc.Maintenance)
+	}
+	mw1 := &Hold{ID: "mw-1", Name: "db upgrade", Until: t0.Add(2 * time.Hour)}
+	after, _ := engApply(t, e, inc, Event{Kind: EventRelease, Hold: &Hold{ID: "mw-2"}, Then: mw1}, t0.Add(time.Hour))
+	if after.Maintenance != nil || engPendingKinds(after)[DeadlineNotify] == 0 {
+		t.Fatalf("handed to the window escalated past: held by %+v, pending %v", after.Maintenance, engPendingKinds(after))
+	}
+}

@@ -356,6 +356,11 @@ func coveringIncident(ws []Window, inc *store.Incident, at time.Time) *policy.Ho
 	if !complete {
 		return nil
 	}
+	// A window a person escalated the incident past holds it no more
+	// (policy.Incident.Lifted): another one that covers it may.
+	if len(inc.State.Lifted) > 0 {
+		ws = slices.DeleteFunc(slices.Clone(ws), func(w Window) bool { return slices.Contains(inc.State.Lifted, w.ID) })
+	}
 	return covering(ws, inc.Service, sets, at)
 }
 

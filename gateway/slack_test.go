@@ -459,7 +459,7 @@ func TestHandoffPostedToSlackOnceAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := want.String()
-	if !strings.HasPrefix(text, "=== ON-CALL HANDOFF ===\nDate: 2025-09-15\nOutgoing: Ann\nIncoming: Cat\n") || want.Incidents != 4 {
+	if !strings.HasPrefix(text, "=== ON-CALL HANDOFF ===\nDate: 2025-09-15\nOutgoing: Ann\nIncoming: Cat (covering for Bob until Mon 2025-09-22 00:00: swap)\n") || want.Incidents != 4 {
 		t.Fatalf("the document to expect is not the week's:\n%s", text)
 	}
 	var docs, notices int

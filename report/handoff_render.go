@@ -45,9 +45,9 @@ func (d *HandoffDoc) holder(hs []TierHolder) string {
 	return d.tierHolder(hs[0])
 }
 
-// tierHolder is a tier's holder, named after the rotation's person when
-// an override holds it instead: "Alex Thompson (Emily Watson covers until
-// Wed 2025-09-03 00:00: Labor Day weekend)".
+// tierHolder is a tier's holder, with the rotation's person when an
+// override holds it instead: "Emily Watson (covering for Alex Thompson
+// until Wed 2025-09-03 00:00: Labor Day weekend)".
 func (d *HandoffDoc) tierHolder(th TierHolder) string {
 	o := th.Override
 	switch {
@@ -56,7 +56,7 @@ func (d *HandoffDoc) tierHolder(th TierHolder) string {
 	case o.RotationName == "":
 		return fmt.Sprintf("%s (override until %s: %s)", nameOr(th.Name), d.stamp(o.Until), o.Reason)
 	}
-	return fmt.Sprintf("%s (%s covers until %s: %s)", o.RotationName, nameOr(th.Name), d.stamp(o.Until), o.Reason)
+	return fmt.Sprintf("%s (covering for %s until %s: %s)", nameOr(th.Name), o.RotationName, d.stamp(o.Until), o.Reason)
 }
 
 // counts writes incidents by priority: "8 incidents (P0 1, P1 2, P2 4, P3 1)",

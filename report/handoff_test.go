@@ -213,9 +213,10 @@ func TestHandoffEscalationOfAnOlderIncident(t *testing.T) {
 
 // TestAIVOLaborDayHandoffNamesTheWeeksPeople: the AIVO handoff of Monday
 // Sep 1, 08:00, falls in the seed's Labor Day coverage (Emily, Marcus,
-// David until Wed Sep 3 00:00). The document names the rotation's people,
-// outgoing (Aug 25-31: Emily, Alex, David) and incoming (Sep 1-7: Alex,
-// Jennifer, Marcus), each with who covers for them and until when.
+// David until Wed Sep 3 00:00). The document names who holds each tier
+// and the rotation's person they cover for, outgoing (Aug 25-31: Emily,
+// Alex, David) and incoming (Sep 1-7: Alex, Jennifer, Marcus), and until
+// when.
 // (Before, it named only who held each tier at the instant: the
 // coverage's people, outgoing and incoming both, and the week's people
 // nowhere.)
@@ -254,7 +255,7 @@ func TestAIVOLaborDayHandoffNamesTheWeeksPeople(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"Outgoing: Emily Watson\n",
-		"Incoming: Alex Thompson (Emily Watson covers until Wed 2025-09-03 00:00: Labor Day weekend)\n"} {
+		"Incoming: Emily Watson (covering for Alex Thompson until Wed 2025-09-03 00:00: Labor Day weekend)\n"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("the text does not say %q:\n%s", want, text.String())
 		}
@@ -263,7 +264,7 @@ func TestAIVOLaborDayHandoffNamesTheWeeksPeople(t *testing.T) {
 	if err := d.RenderMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	if want := "Secondary On-Call: Jennifer Liu (Marcus Rodriguez covers until Wed 2025-09-03 00:00: Labor Day weekend)"; !strings.Contains(md.String(), want) {
+	if want := "Secondary On-Call: Marcus Rodriguez (covering for Jennifer Liu until Wed 2025-09-03 00:00: Labor Day weekend)"; !strings.Contains(md.String(), want) {
 		t.Errorf("the markdown does not say %q:\n%s", want, md.String())
 	}
 }

@@ -224,7 +224,7 @@ func TestReportAndHandoffOnRealHistory(t *testing.T) {
 	at := now.Format(time.RFC3339Nano)
 	out, errOut, code := pagerdCmd(t, env, "handoff", "--config", teamConfig, "--server", "http://"+d.addr, "--at", at)
 	if code != 0 || !strings.HasPrefix(out, "# On-Call Handoff - ") || !strings.Contains(out, "- Incident: "+open+" (api)") ||
-		!strings.Contains(out, "- Outgoing: Primary: Ann (Bob covers until ") || !strings.Contains(out, "- Incoming: Primary: Ann (Bob covers until ") {
+		!strings.Contains(out, "- Outgoing: Primary: Bob (covering for Ann until ") || !strings.Contains(out, "- Incoming: Primary: Bob (covering for Ann until ") {
 		t.Errorf("pagerd handoff: exit %d %s\n%s", code, errOut, out)
 	}
 	byDaemon, errOut, code := pagerdCmd(t, env, "handoff", "--server", "http://"+d.addr, "--schedule", "team", "--at", at)

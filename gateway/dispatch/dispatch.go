@@ -190,7 +190,7 @@ func New(o Options) *Dispatcher {
 	}
 	m := &dispatchMetrics{
 		pages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_pages_total",
-			Help: "Pages by channel (push, sms, voice), transport and result: sent, failed, held for an alert-storm bundle (sent later as one message, counted in pagerd_storm_bundles_total), shadow (worked out and recorded, not sent: a shadow service or a dry-run transport), called_off (acknowledged or resolved while it was retried or waited for the provider, and not sent), or rate_limited (its turn at the provider's rate limit was too far off for its send timeout: not sent, due again at its turn, and counted again then)."}, []string{"channel", "via", "result"}),
+			Help: "Pages by channel (push, sms, voice), transport and result: sent, failed, held for an alert-storm bundle (sent later as one message, counted in pagerd_storm_bundles_total), shadow (worked out and recorded, not sent: a shadow service or a dry-run transport), called_off (acknowledged or resolved while it was retried or waited for the provider, and not sent), rate_limited (its turn at the provider's rate limit was too far off for its send timeout: not sent, due again at its turn, and counted again then), or skipped (a step that came due long after its time together with a later step to the same person on the same channel, which paged in its place: after a restart, a restore or an outage)."}, []string{"channel", "via", "result"}),
 		bundles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_storm_bundles_total",
 			Help: "Alert-storm messages, each carrying the held pages of one person on one channel, by channel, transport and result (sent, failed, called_off: every incident it carried was acknowledged or resolved while it was retried or waited for the provider, and it was not sent; shadow: every incident it carried is of a service in shadow mode, or its transport is dry_run, as the config says when it is due, and it was not sent; rate_limited: its turn at the provider's rate limit was too far off for its send timeout, and it was not sent: its storm is due again at its turn, and counted again then)."}, []string{"channel", "via", "result"}),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pagerd_dispatch_lateness_seconds",
@@ -875,6 +875,9 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		if slices.ContainsFunc(inc.State.Pending, policy.Deadline.CountedByStorm) {
 			firedSteps = map[string]bool{}
 		}
+		// asked are the pages this try's firings asked for, sent by an
+		// earlier try or not (superseded).
+		var asked []policy.Action
 		for {
 			dl, ok := st.Next()
 			if !ok || dl.At.After(now) {
@@ -908,6 +911,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 					fired[root] = append(fired[root], a)
 					continue
 				}
+				asked = append(asked, a)
 				key := pageKey(dl.ID, roots, a)
 				if p, ok := sentSteps[dl.ID]; ok && p.a.User == a.User && p.a.Channel == a.Channel && p.a.Level == a.Level {
 					key = p.key // the same step, and its page went out
@@ -933,6 +937,9 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 				}
 			}
 		}
+		var skipped []store.Entry
+		pages, order, skipped = superseded(pages, order, asked, now)
+		entries = append(entries, skipped...)
 		entries, acted = carriedOver(carried, inc.State, entries, acted, aliased)
 		if taken := stormStepsTakenOut(inc.State.Pending, st.Pending, firedSteps, sentSteps); len(taken) > 0 {
 			// Taken back before the pages are let out (the page that
@@ -1071,6 +1078,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		switch {
 		case err == nil:
 			d.countOutbox(tried)
+			d.countSkipped(cfg, inc, skipped)
 			d.journal.recorded(c.Incident, order...)
 			d.unsentOwned(ctx, inc, owned)
 			d.unsentTakenOut(ctx, inc, read, unsentAtWrite)
@@ -1102,6 +1110,67 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		}
 	}
 	return errors.New("the incident kept changing under the dispatcher")
+}
+
+// superseded takes out of pages (and their keys out of order) each page
+// that a later step of the same incident to the same person on the same
+// channel, asked for by the same firings (asked), stands for: both came
+// due before the dispatcher could work them (a restart or a restore after
+// an outage, a store away, a takeover), and the ladder, counted from each
+// step's own time, went round meanwhile (a policy's repeat), or came back
+// to the person. Sent together they rang one phone several times at the
+// same instant for one incident; the latest goes, the earlier are
+// recorded as skipped (notify_skipped), not sent. Pages whose storm
+// counts them already (let out before a rate limit sent them back) are
+// left as they are: taking one out must also take back its count.
+func superseded(pages []duePage, order []string, asked []policy.Action, now time.Time) ([]duePage, []string, []store.Entry) {
+	type who struct{ user, channel string }
+	var latest map[who]time.Time
+	for _, a := range asked {
+		k := who{a.User, a.Channel}
+		if at, ok := latest[k]; !ok || a.At.After(at) {
+			if latest == nil {
+				latest = map[who]time.Time{}
+			}
+			latest[k] = a.At
+		}
+	}
+	var skipped []store.Entry
+	var dropped map[string]bool
+	pages = slices.DeleteFunc(pages, func(p duePage) bool {
+		at := latest[who{p.a.User, p.a.Channel}]
+		if !p.a.At.Before(at) || p.owned || p.step.Admitted || p.step.CountedByStorm() {
+			return false
+		}
+		if dropped == nil {
+			dropped = map[string]bool{}
+		}
+		dropped[p.key] = true
+		skipped = append(skipped, store.Entry{At: now, Type: "notify_skipped", Level: p.a.Level + 1, User: p.a.User, Channel: p.a.Channel,
+			Detail: fmt.Sprintf("step due %s not sent: a later step to the same person on the same channel, due %s, came due with it and pages in its place",
+				p.a.At.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))})
+		return true
+	})
+	if len(dropped) > 0 {
+		order = slices.DeleteFunc(order, func(key string) bool { return dropped[key] })
+	}
+	return pages, order, skipped
+}
+
+// countSkipped counts and logs the pages superseded left out of a claim
+// whose write is in.
+func (d *Dispatcher) countSkipped(cfg *policy.Config, inc *store.Incident, skipped []store.Entry) {
+	for _, e := range skipped {
+		via := "none"
+		if _, contact, _, _ := d.transport(cfg, e.User, e.Channel); contact != nil {
+			via = contact.Via
+		}
+		d.m.pages.WithLabelValues(e.Channel, via, "skipped").Inc()
+	}
+	if len(skipped) > 0 {
+		d.log.Warn("steps came due together long after their time (a restart, a restore, an outage): each person is paged once a channel, the earlier steps are skipped",
+			"incident", inc.ID, "skipped", len(skipped))
+	}
 }
 
 // stormStepsTakenOut are the steps of before, pages a storm let out at

@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -33,17 +35,26 @@ func (s *Server) backup(c echo.Context) error {
 	h.Set(echo.HeaderContentDisposition, `attachment; filename="pagerd-`+s.now().UTC().Format("20060102T150405Z")+`.db"`)
 	h.Set("Cache-Control", "no-store")
 	// A large store over a slow link may take longer than the server's
-	// write timeout; the copy is one read transaction, which never blocks
-	// writers, so there is no reason to cut it off.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	// write timeout: the copy is not bounded as a whole, but each write
+	// to the client is (stallWriter), so a client that stopped reading
+	// does not hold the copy's read transaction, and with it every page
+	// the store frees meanwhile, for as long as its connection stays open.
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{})
 	w.WriteHeader(http.StatusOK)
-	n, err := s.o.Backup(c.Request().Context(), w)
+	sw := &stallWriter{w: w, rc: rc, stall: backupStall}
+	n, err := s.o.Backup(c.Request().Context(), sw)
 	if err != nil {
+		if sw.stalled != nil {
+			err = sw.stalled // the store reports the request's end, which the cut brought
+		}
 		// The status is sent: abort the connection, so the client sees a
 		// truncated body rather than a short file that looks whole.
 		s.log.Error("backup failed", "err", err, "bytes", n)
 		panic(http.ErrAbortHandler)
 	}
+	// The end of the body goes out after this: it gets its own stall.
+	_ = rc.SetWriteDeadline(time.Now().Add(backupStall))
 	s.log.Info("backup sent", "bytes", n, "token", c.Get(ctxTokenName))
 	return nil
 }
@@ -63,4 +74,38 @@ func FetchBackup(ctx context.Context, server, token string, w io.Writer) error {
 		return fmt.Errorf("backup from %s cut off: %w", server, err)
 	}
 	return nil
+}
+
+// backupStall is how long a backup's write to its client may take: a
+// download that stops (its client stopped reading) is cut after it.
+var backupStall = time.Minute
+
+// stallWriter bounds each write of a backup to its client by stall. While
+// a backup runs, the store cannot reuse the pages it has yet to copy, so
+// its file grows by every write meanwhile; a download that stopped (a
+// laptop asleep behind kubectl port-forward, a stopped `pagerd backup`)
+// held them for as long as its connection stayed open, until the volume
+// was full and alerts were refused. A slow link that keeps moving is
+// never cut.
+type stallWriter struct {
+	w     io.Writer
+	rc    *http.ResponseController
+	stall time.Duration
+	// stalled is the error of the write that ran out of time, if one did.
+	stalled error
+}
+
+func (s *stallWriter) Write(p []byte) (int, error) {
+	// A writer that cannot take a deadline (ErrNotSupported: a wrapper
+	// in front of the connection) writes unbounded, as before, rather than
+	// fail every backup.
+	if err := s.rc.SetWriteDeadline(time.Now().Add(s.stall)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return 0, fmt.Errorf("bound the backup's write: %w", err)
+	}
+	n, err := s.w.Write(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("the client made no progress for %s: %w", s.stall, err)
+		s.stalled = err
+	}
+	return n, err
 }

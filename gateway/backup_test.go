@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
@@ -84,5 +86,89 @@ func TestBackupEndpointWithoutEmbeddedStore(t *testing.T) {
 	h := newHarness(t, withStore(st))
 	if r := h.api("GET", "/-/backup", ""); r.code != 501 || !strings.Contains(r.body, "back up Redis itself") {
 		t.Fatalf("backup without an embedded store: %d %s", r.code, r.body)
+	}
+}
+
+// TestBackupToAStalledClientIsCut: a backup download that stops making
+// progress (a laptop asleep behind kubectl port-forward, a stopped
+// `pagerd backup --server`, a stalled pipe) held the backup's read
+// transaction for as long as the connection stayed open, with no limit:
+// the store cannot reuse the pages it reads, so its file grew by every
+// write meanwhile until the volume was full (alerts then answered 503,
+// no step claimed), and once past the memory map every write waited for
+// it. A backup that writes nothing for backupStall is cut, loudly (the
+// client sees a truncated body), and its transaction ends; a slow link
+// that keeps moving is not cut, however long it takes.
+func TestBackupToAStalledClientIsCut(t *testing.T) {
+	defer func(d time.Duration) { backupStall = d }(backupStall)
+	backupStall = 300 * time.Millisecond
+	dir := t.TempDir()
+	st, err := boltstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	writeBallast(t, dir)
+	st, err = boltstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h := newHarness(t, withStore(st))
+
+	c, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("GET /-/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + apiToken + "\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	if n, err := c.Read(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 200") {
+		t.Fatalf("backup: %v %q", err, buf[:n])
+	}
+	// The client reads no more: the socket buffers fill (the file is
+	// larger than they hold) and the server's writes block.
+	waitUntil(t, 5*time.Second, "the stalled backup cut", func() bool {
+		return strings.Contains(h.logs.String(), `"msg":"backup failed"`)
+	})
+	if !strings.Contains(h.logs.String(), "made no progress") {
+		t.Errorf("the log does not say why the backup was cut:\n%s", h.logs)
+	}
+	// What the buffers held, and then the end of a connection cut short:
+	// never the end of a whole body.
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("the stalled backup's connection is still open: %v", err)
+		}
+	}
+
+	// A slow client that keeps reading gets the whole backup.
+	backupStall = 5 * time.Second
+	req, _ := http.NewRequest("GET", h.url+"/-/backup", nil)
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got bytes.Buffer
+	for {
+		n, err := io.CopyN(&got, resp.Body, 1<<20)
+		if err == io.EOF {
+			break
+		}
+		if err != nil || n == 0 {
+			t.Fatalf("slow download cut after %d bytes: %v", got.Len(), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := boltstore.Restore(bytes.NewReader(got.Bytes()), filepath.Join(t.TempDir(), "r")); err != nil {
+		t.Fatalf("the slow download does not restore: %v", err)
 	}
 }

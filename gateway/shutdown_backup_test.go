@@ -33,33 +33,7 @@ func TestShutdownCutsABackupItsClientStoppedReading(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// A file larger than the socket buffers can hold (about 20 MB).
-	db, err := bbolt.Open(filepath.Join(dir, boltstore.FileName), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bbolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists([]byte("test-ballast"))
-		if err != nil {
-			return err
-		}
-		for i := range 320 {
-			v := make([]byte, 64<<10)
-			for j := range v {
-				v[j] = byte(i*31 + j*7)
-			}
-			if err := b.Put([]byte{byte(i >> 8), byte(i)}, v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	writeBallast(t, dir)
 	cfgPath := filepath.Join(t.TempDir(), "pagerd.yaml")
 	if err := os.WriteFile(cfgPath, []byte(testConfig), 0o600); err != nil {
 		t.Fatal(err)
@@ -103,5 +77,38 @@ func TestShutdownCutsABackupItsClientStoppedReading(t *testing.T) {
 		t.Logf("pagerd stopped: %v", err)
 	case <-time.After(15 * time.Second):
 		t.Fatal("pagerd did not stop 15 s after SIGTERM (shutdown timeout 300 ms): the store's close waits for the backup's read transaction")
+	}
+}
+
+// writeBallast makes the store file in dir larger than the socket buffers
+// can hold (about 20 MB), so that a backup to a client that stopped
+// reading blocks in its writes.
+func writeBallast(t *testing.T, dir string) {
+	t.Helper()
+	db, err := bbolt.Open(filepath.Join(dir, boltstore.FileName), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("test-ballast"))
+		if err != nil {
+			return err
+		}
+		for i := range 320 {
+			v := make([]byte, 64<<10)
+			for j := range v {
+				v[j] = byte(i*31 + j*7)
+			}
+			if err := b.Put([]byte{byte(i >> 8), byte(i)}, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }

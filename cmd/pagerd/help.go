@@ -92,7 +92,8 @@ checked before it replaces OUT. Redis is backed up with Redis itself
 		synopsis: "--data-dir DIR BACKUP",
 		about: `Restores a backup made by pagerd backup into a new (or empty) data dir; then
 run pagerd serve --data-dir DIR. Steps that came due meanwhile are sent when
-it starts.`,
+it starts, each person once a channel; incidents acknowledged or resolved
+since the backup was taken are open again and page: resolve them by hand.`,
 		args: [][2]string{{"BACKUP", "the backup file to read, or - for stdin"}},
 	},
 	"import": {

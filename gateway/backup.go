@@ -62,18 +62,44 @@ func (s *Server) backup(c echo.Context) error {
 // FetchBackup streams a running pagerd's online backup (GET
 // <server>/-/backup, as `pagerd backup --server` takes it) into w. No
 // overall timeout: a large store takes as long as it takes; connecting and
-// the first byte are bounded (apiclient's shared client).
+// the first byte are bounded (apiclient's shared client), and so is each
+// wait for the next bytes (backupStall): a download that stops (a kubectl
+// port-forward that lost its pod and keeps the local connection open)
+// fails rather than hang a nightly backup job for good.
 func FetchBackup(ctx context.Context, server, token string, w io.Writer) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stalled := fmt.Errorf("no data for %s", backupStall)
+	timer := time.AfterFunc(backupStall, func() { cancel(stalled) })
+	defer timer.Stop()
 	c := apiclient.Client{Server: server, Token: token}
 	resp, err := c.Get(ctx, "/-/backup", "application/octet-stream")
 	if err != nil {
 		return fmt.Errorf("backup from %s: %w", server, err)
 	}
 	defer resp.Body.Close()
-	if _, err := io.Copy(w, resp.Body); err != nil {
+	if _, err := io.Copy(w, progress{resp.Body, timer, backupStall}); err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, stalled) {
+			err = cause
+		}
 		return fmt.Errorf("backup from %s cut off: %w", server, err)
 	}
 	return nil
+}
+
+// progress pushes timer back by stall at each read that brings data.
+type progress struct {
+	r     io.Reader
+	timer *time.Timer
+	stall time.Duration
+}
+
+func (p progress) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.timer.Reset(p.stall)
+	}
+	return n, err
 }
 
 // backupStall is how long a backup's write to its client may take: a

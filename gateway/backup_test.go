@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -170,5 +171,38 @@ func TestBackupToAStalledClientIsCut(t *testing.T) {
 	}
 	if _, err := boltstore.Restore(bytes.NewReader(got.Bytes()), filepath.Join(t.TempDir(), "r")); err != nil {
 		t.Fatalf("the slow download does not restore: %v", err)
+	}
+}
+
+// TestFetchBackupFromAStalledServerFails: `pagerd backup --server` whose
+// download stops (a kubectl port-forward that lost its pod and keeps the
+// local connection open, a pagerd stopped mid-copy) waited for the next
+// byte for ever: a nightly backup job that never ends, so systemd's
+// timer never starts the next, and nobody is told there are no more
+// backups. It fails once no byte came for backupStall, and says so.
+func TestFetchBackupFromAStalledServerFails(t *testing.T) {
+	defer func(d time.Duration) { backupStall = d }(backupStall)
+	backupStall = 300 * time.Millisecond
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = w.Write(bytes.Repeat([]byte{1}, 64<<10))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	done := make(chan error, 1)
+	go func() { done <- FetchBackup(context.Background(), srv.URL, apiToken, io.Discard) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "no data for 300ms") {
+			t.Fatalf("backup from a stalled server: %v, want it to say no data came", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("backup from a stalled server still waiting after 5s")
 	}
 }

@@ -220,15 +220,28 @@ func checkWhole(path string) error {
 
 // freshDir reports whether a data dir holding entries holds nothing of
 // anyone's: it is empty, or holds only the lost+found of a new ext4
-// volume, at whose root the chart and the manifests put the data dir.
+// volume, at whose root the chart and the manifests put the data dir, and
+// the file of a restore that did not finish (restoringName), which the
+// next restore replaces.
 func freshDir(entries []os.DirEntry) bool {
 	for _, e := range entries {
-		if !e.IsDir() || e.Name() != "lost+found" {
+		if !(e.IsDir() && e.Name() == "lost+found") && !(!e.IsDir() && e.Name() == restoringName) {
 			return false
 		}
 	}
 	return true
 }
+
+// restoringName is the file a restore writes before it renames it to
+// FileName: left in a data dir without a store, a restore was killed
+// before it finished.
+const restoringName = FileName + ".restoring"
+
+// ErrRestoreUnfinished is Open's error for a data dir that holds the file
+// of a restore that did not finish and no store: started on it, pagerd
+// would make a new, empty store, and every incident the backup held would
+// be lost from sight (and from paging) without a word.
+var ErrRestoreUnfinished = errors.New("a restore into this data dir did not finish")
 
 // Restore makes the backup read from r the store of dir, a data dir that
 // must not exist yet or be empty: restoring never overwrites a store. The
@@ -249,7 +262,12 @@ func Restore(r io.Reader, dir string) (Info, error) {
 		return Info{}, fmt.Errorf("data dir %s: %w", dir, err)
 	}
 	final := filepath.Join(dir, FileName)
-	tmp := final + ".restoring"
+	tmp := filepath.Join(dir, restoringName)
+	// What a restore killed before it finished left (freshDir): this one
+	// writes it again from the start.
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return Info{}, fmt.Errorf("data dir %s: %w", dir, err)
+	}
 	info, err := writeChecked(r, tmp)
 	if err == nil {
 		err = os.Rename(tmp, final)
@@ -333,5 +351,14 @@ func WriteBackup(out string, copyTo func(io.Writer) error) (Info, error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("the copy is not a readable store, nothing written: %w", err)
 	}
-	return info, os.Rename(tmp, out)
+	if err := os.Rename(tmp, out); err != nil {
+		return Info{}, err
+	}
+	// The rename is in the directory's entries, which the file's fsync
+	// does not write: without this, a power cut soon after "wrote" could
+	// leave the old backup, or none, under out.
+	if err := syncDir(dir); err != nil {
+		return Info{}, fmt.Errorf("the backup is written as %s, but its directory could not be synced: %w", out, err)
+	}
+	return info, nil
 }

@@ -214,6 +214,47 @@ func TestRestoreRefuses(t *testing.T) {
 	}
 }
 
+// TestRestoreKilledBeforeItFinished: a restore killed (SIGKILL, an OOM, a
+// job's deadline) leaves its file, half written, and no store. pagerd
+// serve on that data dir refuses to start and says why, where it made a
+// new, empty store: every incident of the backup gone from sight and from
+// paging, without a word. The next restore replaces the file.
+func TestRestoreKilledBeforeItFinished(t *testing.T) {
+	s, ctx := open(t, t.TempDir()), context.Background()
+	inc := newIncident("api", "g1", base, 2)
+	if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
+		t.Fatal(err)
+	}
+	var good bytes.Buffer
+	if _, err := s.Backup(ctx, &good); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, FileName+".restoring"), good.Bytes()[:good.Len()/3], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Open(dir); !errors.Is(err, ErrRestoreUnfinished) || !strings.Contains(err.Error(), "run pagerd restore again") {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("open after a killed restore: %v, want it refused", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, FileName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused open made a store: %v", err)
+	}
+	if info, err := Restore(bytes.NewReader(good.Bytes()), dir); err != nil || info.Incidents != 1 {
+		t.Fatalf("restore again: %+v %v", info, err)
+	}
+	st, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if got, err := st.Get(ctx, inc.ID); err != nil || !got.Open() {
+		t.Fatalf("the restored store's incident: %+v (%v)", got, err)
+	}
+}
+
 // A backup stops when its reader goes away.
 func TestBackupCancelled(t *testing.T) {
 	s := open(t, t.TempDir())

@@ -207,8 +207,12 @@ func OpenLogged(dir string, log *slog.Logger) (*Store, error) {
 	}
 	path := filepath.Join(dir, FileName)
 	var size int64
-	if fi, err := os.Stat(path); err == nil {
+	fi, err := os.Stat(path)
+	if err == nil {
 		size = fi.Size()
+	} else if _, rerr := os.Stat(filepath.Join(dir, restoringName)); rerr == nil {
+		return nil, fmt.Errorf("data dir %s: %w (%s is there, and no %s): run pagerd restore again, which replaces it; "+
+			"to start with an empty store instead, remove %s", dir, ErrRestoreUnfinished, restoringName, FileName, restoringName)
 	}
 	if err := checkLength(path, size); err != nil {
 		return nil, err

@@ -65,9 +65,11 @@ type TierHolder struct {
 }
 
 // HeldInstead is an override that holds a tier at a handoff in place of
-// the person the rotation gives it to (the week's person, who takes it
-// at Until if no other override follows): a holiday's coverage, a swap,
-// someone ill. A handoff document names both.
+// the person the rotation gives it to (the week's person): a holiday's
+// coverage, a swap, someone ill. A handoff document names both. Until is
+// when it stops covering for that person: the override's end, or the end
+// of their turn if that comes first (an override over the handoff covers
+// for the outgoing person only up to it, then for the incoming one).
 type HeldInstead struct {
 	Reason       string    `json:"reason"`
 	Until        time.Time `json:"until"`
@@ -193,7 +195,14 @@ func Handoff(cfg *policy.Config, schedule string, at time.Time, incidents []Inci
 			}
 			if sh.Override != "" {
 				if week := s.RotationHolder(s.Tier(t.Name), when); week.User != sh.User {
-					th.Override = &HeldInstead{Reason: sh.Override, Until: sh.Until, RotationUser: week.User}
+					// Until the override ends, or the rotation's person's
+					// turn does if that comes first: an override over the
+					// handoff covers for the outgoing person only up to it.
+					until := sh.Until
+					if week.User != "" && week.Until.Before(until) {
+						until = week.Until
+					}
+					th.Override = &HeldInstead{Reason: sh.Override, Until: until, RotationUser: week.User}
 					if week.User != "" {
 						th.Override.RotationName = cfg.UserName(week.User)
 					}

@@ -243,7 +243,7 @@ func TestAIVOLaborDayHandoffNamesTheWeeksPeople(t *testing.T) {
 		return strings.Join(out, " ")
 	}
 	// Emily and David held their tiers the week before too.
-	if got := weeks(d.Outgoing); got != "secondary=alex until Sep 3 00:00 (Labor Day weekend)" {
+	if got := weeks(d.Outgoing); got != "secondary=alex until Sep 1 08:00 (Labor Day weekend)" {
 		t.Errorf("outgoing, the rotation's: %s", got)
 	}
 	if got, want := weeks(d.Incoming), "primary=alex until Sep 3 00:00 (Labor Day weekend) secondary=jennifer until Sep 3 00:00 (Labor Day weekend) "+
@@ -265,6 +265,41 @@ func TestAIVOLaborDayHandoffNamesTheWeeksPeople(t *testing.T) {
 		t.Fatal(err)
 	}
 	if want := "Secondary On-Call: Marcus Rodriguez (covering for Jennifer Liu until Wed 2025-09-03 00:00: Labor Day weekend)"; !strings.Contains(md.String(), want) {
+		t.Errorf("the markdown does not say %q:\n%s", want, md.String())
+	}
+}
+
+// TestHandoffOutgoingCoverEndsWithTheWeek: Labor Day's coverage runs
+// past the handoff of Monday Sep 1 08:00, but Alex's turn as secondary
+// ends at it: Marcus covers for Alex until then, and for Jennifer (the
+// incoming week's) from then on until Wednesday. Saying he covers for
+// Alex until Wednesday told Alex his shift came back to him then.
+func TestHandoffOutgoingCoverEndsWithTheWeek(t *testing.T) {
+	cfg := loadSeed(t, "aivo.yaml")
+	ny := mustZone(t, "America/New_York")
+	d, err := Handoff(cfg, "aivo-oncall", time.Date(2025, 9, 1, 8, 0, 0, 0, ny), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := func(hs []TierHolder, tier string) string {
+		for _, h := range hs {
+			if h.Tier == tier && h.Override != nil {
+				return h.Override.RotationUser + " until " + h.Override.Until.In(ny).Format("Jan 2 15:04")
+			}
+		}
+		return "no override"
+	}
+	if got := until(d.Outgoing, "secondary"); got != "alex until Sep 1 08:00" {
+		t.Errorf("outgoing secondary: %s", got)
+	}
+	if got := until(d.Incoming, "secondary"); got != "jennifer until Sep 3 00:00" {
+		t.Errorf("incoming secondary: %s", got)
+	}
+	var md strings.Builder
+	if err := d.RenderMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Secondary On-Call: Marcus Rodriguez (covering for Alex Thompson until Mon 2025-09-01 08:00: Labor Day weekend)"; !strings.Contains(md.String(), want) {
 		t.Errorf("the markdown does not say %q:\n%s", want, md.String())
 	}
 }

@@ -295,17 +295,58 @@ type pending struct {
 	Tier  string    `json:"tier,omitempty"`
 	From  time.Time `json:"from,omitempty"`
 	Holds bool      `json:"holds,omitempty"`
+	// Parts, in a team's message of changes to the plan, are its parts,
+	// each with the holder it names: a retry says only those still so
+	// (plainly), and none when none is, so that the channel's last word
+	// on a change undone since is not the stale one. Empty: another
+	// message, or one stored by a pagerd before it.
+	Parts []teamPart `json:"parts,omitempty"`
+}
+
+// teamPart is one change a team's message tells: User holds Tier from
+// From, as Text says.
+type teamPart struct {
+	Text string    `json:"text"`
+	Tier string    `json:"tier"`
+	From time.Time `json:"from"`
+	User string    `json:"user"`
 }
 
 // untrue is whether what p says of its person's shift is no longer so in
 // sc as it stands: p's retry would contradict what they were told since.
+// A team's message of changes is untrue when none of its parts is still
+// so (current rewrites one of which some are).
 func untrue(sc *policy.Schedule, p pending) bool {
+	if strings.HasPrefix(p.To, "slack:") && len(p.Parts) > 0 {
+		return len(current(sc, p.Parts)) == 0
+	}
 	user, ok := strings.CutPrefix(p.To, "user:")
 	if !ok || p.Tier == "" {
 		return false
 	}
 	sh, _ := sc.OnCallTier(p.Tier, p.From)
 	return (sh.User == user) != p.Holds
+}
+
+// current are the parts still so in sc.
+func current(sc *policy.Schedule, parts []teamPart) []teamPart {
+	var out []teamPart
+	for _, tp := range parts {
+		if sh, _ := sc.OnCallTier(tp.Tier, tp.From); sh.User == tp.User {
+			out = append(out, tp)
+		}
+	}
+	return out
+}
+
+// teamMessage is the text of a team's message of changes: its head and
+// its parts.
+func teamMessage(head string, parts []teamPart) string {
+	texts := make([]string, len(parts))
+	for i, tp := range parts {
+		texts[i] = tp.Text
+	}
+	return head + ": " + strings.Join(texts, "; ")
 }
 
 // Arm makes sure every schedule with notices has its job; a job already
@@ -434,6 +475,11 @@ func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) 
 			s.count(cfg, p, "superseded")
 			s.log.Info("shift notice not sent: the plan changed again since", "schedule", sc.Name, "to", p.To, "due", p.Due, "attempts", p.Attempts)
 			continue
+		}
+		if len(p.Parts) > 0 {
+			// A team's message says only the changes still so.
+			p.Parts = current(sc, p.Parts)
+			p.Text = teamMessage(p.Subject, p.Parts)
 		}
 		if by, ok := dispatch.SendBy(ctx); ok && s.o.Now().After(by) {
 			// The claim's lease is nearly over: sent now, the notice could
@@ -592,7 +638,7 @@ func composeChanges(cfg *policy.Config, sc *policy.Schedule, taken, late []polic
 	}
 	var out []pending
 	w := wording{cfg, sc}
-	var parts []string
+	var parts []teamPart
 	until := now
 	for _, n := range taken {
 		sh, end := n.Shift, w.end(n.Shift)
@@ -602,7 +648,8 @@ func composeChanges(cfg *policy.Config, sc *policy.Schedule, taken, late []polic
 		if end.After(until) {
 			until = end
 		}
-		parts = append(parts, fmt.Sprintf("%s from %s: %s → %s%s", w.title(sh.Tier), w.stamp(sh.From), w.name(n.Outgoing), w.name(sh.User), overridden(sh)))
+		parts = append(parts, teamPart{Tier: sh.Tier, From: sh.From, User: sh.User,
+			Text: fmt.Sprintf("%s from %s: %s → %s%s", w.title(sh.Tier), w.stamp(sh.From), w.name(n.Outgoing), w.name(sh.User), overridden(sh))})
 	}
 	lost := map[string]string{} // tier and start: who was told they hold it
 	for _, a := range withdrawn {
@@ -624,12 +671,14 @@ func composeChanges(cfg *policy.Config, sc *policy.Schedule, taken, late []polic
 		at := n.Shift.Tier + " " + n.Shift.From.String()
 		if was, ok := lost[at]; ok {
 			delete(lost, at)
-			parts = append(parts, fmt.Sprintf("%s from %s: %s, not %s%s", w.title(n.Shift.Tier), w.stamp(n.Shift.From),
-				w.name(n.Shift.User), w.name(was), overridden(n.Shift)))
+			parts = append(parts, teamPart{Tier: n.Shift.Tier, From: n.Shift.From, User: n.Shift.User,
+				Text: fmt.Sprintf("%s from %s: %s, not %s%s", w.title(n.Shift.Tier), w.stamp(n.Shift.From),
+					w.name(n.Shift.User), w.name(was), overridden(n.Shift))})
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s from %s: %s → %s%s", w.title(n.Shift.Tier), w.stamp(n.Shift.From),
-			w.name(n.Outgoing), w.name(n.Shift.User), overridden(n.Shift)))
+		parts = append(parts, teamPart{Tier: n.Shift.Tier, From: n.Shift.From, User: n.Shift.User,
+			Text: fmt.Sprintf("%s from %s: %s → %s%s", w.title(n.Shift.Tier), w.stamp(n.Shift.From),
+				w.name(n.Outgoing), w.name(n.Shift.User), overridden(n.Shift))})
 	}
 	for _, a := range withdrawn {
 		if _, ok := lost[a.Tier+" "+a.From.String()]; !ok {
@@ -639,12 +688,13 @@ func composeChanges(cfg *policy.Config, sc *policy.Schedule, taken, late []polic
 		if a.From.After(until) {
 			until = a.From
 		}
-		parts = append(parts, fmt.Sprintf("%s from %s: %s, not %s%s", w.title(a.Tier), w.stamp(a.From), w.name(sh.User), w.name(a.User), overridden(sh)))
+		parts = append(parts, teamPart{Tier: a.Tier, From: a.From, User: sh.User,
+			Text: fmt.Sprintf("%s from %s: %s, not %s%s", w.title(a.Tier), w.stamp(a.From), w.name(sh.User), w.name(a.User), overridden(sh))})
 	}
 	if sc.Notices.SlackChannel != "" {
 		head := "The on-call plan of " + sc.Name + " changed"
-		out = append(out, pending{To: "slack:" + sc.Notices.SlackChannel, Subject: head, Text: head + ": " + strings.Join(parts, "; "),
-			Due: now, Until: until})
+		out = append(out, pending{To: "slack:" + sc.Notices.SlackChannel, Subject: head, Text: teamMessage(head, parts),
+			Due: now, Until: until, Parts: parts})
 	}
 	return out
 }

@@ -483,3 +483,42 @@ func TestOverrideDeletedMidShiftTellsTheHolderBack(t *testing.T) {
 		t.Fatalf("told again: %q", texts(ps))
 	}
 }
+
+// TestTeamMessageRetrySaysOnlyWhatIsStillSo: the team's message of two
+// overrides (bob takes ann's week of Sep 15, ann takes bob's of Sep 22)
+// fails and waits for its retry; meanwhile the first override is
+// deleted. The retry says only the change still so; had both been undone,
+// it says nothing. (Before: the retry went out as composed, after the
+// message of the deletion, and the channel's last word was the stale
+// "Primary from Mon Sep 15: Bob, not Ann".)
+func TestTeamMessageRetrySaysOnlyWhatIsStillSo(t *testing.T) {
+	const notices = `{before: 14d, slack_channel: "#team"}`
+	plain := parseSchedule(t, notices, "", "")
+	both := parseSchedule(t, notices, "", `
+    overrides:
+      - {reason: ann ill, from: "2025-09-15T00:00:00Z", until: "2025-09-22T00:00:00Z", tiers: {primary: bob}}
+      - {reason: swap, from: "2025-09-22T00:00:00Z", until: "2025-09-29T00:00:00Z", tiers: {primary: ann}}`)
+	second := parseSchedule(t, notices, "", `
+    overrides:
+      - {reason: swap, from: "2025-09-22T00:00:00Z", until: "2025-09-29T00:00:00Z", tiers: {primary: ann}}`)
+	// Both weeks told: ann's on Sep 1, bob's on Sep 8.
+	told := time.Date(2025, 9, 9, 0, 0, 0, 0, time.UTC)
+	_, st := work(plain, plain.Schedule("s"), state{Last: time.Date(2025, 8, 31, 23, 59, 0, 0, time.UTC), Since: time.Date(2025, 8, 1, 0, 0, 0, 0, time.UTC)}, told)
+	ps, _ := work(both, both.Schedule("s"), st, told.Add(time.Hour))
+	var team *pending
+	for i := range ps {
+		if ps[i].To == "slack:#team" {
+			team = &ps[i]
+		}
+	}
+	if team == nil || len(team.Parts) != 2 || untrue(both.Schedule("s"), *team) {
+		t.Fatalf("the team's message of both changes: %+v", team)
+	}
+	if kept := current(second.Schedule("s"), team.Parts); len(kept) != 1 ||
+		teamMessage(team.Subject, kept) != "The on-call plan of s changed: Primary from Mon Sep 22 00:00 UTC: Ann, not Bob (override: swap)" {
+		t.Errorf("its retry after the first override's deletion: %q", teamMessage(team.Subject, kept))
+	}
+	if !untrue(plain.Schedule("s"), *team) {
+		t.Errorf("its retry after both overrides' deletion is sent: %q", team.Text)
+	}
+}

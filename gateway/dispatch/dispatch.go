@@ -1127,22 +1127,35 @@ func superseded(pages []duePage, order []string, asked []policy.Action, now time
 	if len(asked) < 2 {
 		return pages, order, nil // a page alone: the claim of nearly every step
 	}
-	type who struct{ user, channel string }
+	// A page stands only for pages no more urgent than itself: a quiet
+	// low-urgency push in place of a high-urgency one (Pushover's and
+	// ntfy's that break through Do Not Disturb) would not wake whom the
+	// earlier step was to wake. urgent says whether a page may be high
+	// urgency (a step stored without one takes the incident's).
+	type who struct {
+		user, channel string
+		urgent        bool
+	}
+	urgent := func(a policy.Action) bool { return a.Urgency != policy.UrgencyLow }
 	var latest map[who]time.Time
 	for _, a := range asked {
-		k := who{a.User, a.Channel}
-		if at, ok := latest[k]; !ok || a.At.After(at) {
-			if latest == nil {
-				latest = map[who]time.Time{}
+		for _, k := range []who{{a.User, a.Channel, false}, {a.User, a.Channel, true}} {
+			if k.urgent && !urgent(a) {
+				continue // stands for low-urgency pages alone
 			}
-			latest[k] = a.At
+			if at, ok := latest[k]; !ok || a.At.After(at) {
+				if latest == nil {
+					latest = map[who]time.Time{}
+				}
+				latest[k] = a.At
+			}
 		}
 	}
 	var skipped []store.Entry
 	var dropped map[string]bool
 	pages = slices.DeleteFunc(pages, func(p duePage) bool {
-		at := latest[who{p.a.User, p.a.Channel}]
-		if !p.a.At.Before(at) || p.owned || p.step.Admitted || p.step.CountedByStorm() {
+		at, ok := latest[who{p.a.User, p.a.Channel, urgent(p.a)}]
+		if !ok || !p.a.At.Before(at) || p.owned || p.step.Admitted || p.step.CountedByStorm() {
 			return false
 		}
 		if dropped == nil {

@@ -16,6 +16,7 @@ package sharedclock
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math"
 	"sync"
@@ -48,7 +49,8 @@ type Options struct {
 	Every time.Duration
 	// Warn is the offset past which the log warns (default 3s): make it a
 	// fraction of the lease, which is what a replica that is not on the
-	// shared clock would have to be off by to page twice.
+	// shared clock would have to be off by to page twice. A reading whose
+	// round trip is past it is not taken once one is in use.
 	Warn time.Duration
 	// Tries are the readings taken at each sync, of which the one with
 	// the shortest round trip counts (default 3).
@@ -132,7 +134,7 @@ func New(o Options) *Clock {
 		rtt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pagerd_clock_round_trip_seconds",
 			Help: "Round trip of the last reading of Redis's clock: half of it bounds the error of pagerd_clock_offset_seconds."}),
 		fails: prometheus.NewCounter(prometheus.CounterOpts{Name: "pagerd_clock_sync_failures_total",
-			Help: "Readings of Redis's clock that failed; the replica runs on its last reading and its host's monotonic clock meanwhile."}),
+			Help: "Readings of Redis's clock that failed, or were not taken because their round trip was past the warning threshold (a slow reading may be off by half its round trip); the replica runs on its last reading and its host's monotonic clock meanwhile."}),
 		steps: prometheus.NewCounter(prometheus.CounterOpts{Name: "pagerd_clock_steps_total",
 			Help: "Steps of this host's wall clock apart from its monotonic clock by more than a second (an NTP step, a VM resumed from suspend). On Redis pagerd runs on Redis's clock and reads it again at once; on the embedded store deadlines are wall-clock times, and a step forward brings every step due within it forward to now, a step back delays them by as much."}),
 	}
@@ -211,7 +213,9 @@ func (c *Clock) Offset() (offset time.Duration, ok bool) {
 }
 
 // Sync reads Source's clock Tries times and keeps the reading of the
-// shortest round trip, taken to be Source's time half way through it. It
+// shortest round trip, taken to be Source's time half way through it;
+// once a reading is in use, one whose round trip is past Warn is not
+// taken (an error: the last goes on). It
 // looks for a step of the host's wall clock first, so that one is counted
 // once, not taken for an offset.
 func (c *Clock) Sync(ctx context.Context) error {
@@ -242,6 +246,17 @@ func (c *Clock) Sync(ctx context.Context) error {
 	if !found {
 		c.fails.Inc()
 		return err
+	}
+	if best.rtt > c.o.Warn && c.reading.Load() != nil {
+		// Redis read its clock anywhere in the round trip: taken half
+		// way through, a slow reading may be off by half of it, which
+		// would move this replica's clock, its send windows and its
+		// judgement of the others' leases, by as much at once. The last
+		// reading, carried on the monotonic clock, is better.
+		c.fails.Inc()
+		c.rtt.Set(best.rtt.Seconds())
+		return fmt.Errorf("redis answered TIME in %s at best, past %s: running on the last reading",
+			best.rtt.Round(time.Millisecond), c.o.Warn)
 	}
 	off := best.server.Sub(best.wall.Round(0))
 	c.reading.Store(&reading{server: best.server, mono: best.mono, off: off})

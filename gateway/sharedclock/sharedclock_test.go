@@ -26,6 +26,10 @@ type world struct {
 	skew  time.Duration
 	rtt   time.Duration
 	fails bool
+	// late: the server reads its clock at the end of the round trip (the
+	// command queued behind a slow one, or a congested way there), not
+	// half way through it.
+	late bool
 }
 
 var start = time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
@@ -39,6 +43,10 @@ func (w *world) ServerTime(context.Context) (time.Time, error) {
 	defer w.mu.Unlock()
 	if w.fails {
 		return time.Time{}, errors.New("down")
+	}
+	if w.late {
+		w.pass(w.rtt)
+		return w.now, nil
 	}
 	w.pass(w.rtt / 2)
 	t := w.now
@@ -249,5 +257,56 @@ func TestRunReadsSoonOnceSourceAnswers(t *testing.T) {
 			t.Fatal("not on Redis's clock 5 s after it answered")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSlowReadingKeepsTheLast: Redis is slow to answer (8 s round trips,
+// every try: a flood, a slow command ahead of TIME) and reads its clock
+// at the end of each. Taken half way through, such a reading is 4 s off,
+// which moves the replica's clock by as much at once: its claims' send
+// windows and its judgement of the others' leases shift by it, and two
+// replicas wrong in opposite ways are further apart than a lease leaves
+// room for. A reading whose round trip is past Warn is not taken while
+// an earlier one is in use: it counts as a failed reading, and the clock
+// goes on on the last reading.
+func TestSlowReadingKeepsTheLast(t *testing.T) {
+	w := &world{now: start, rtt: 2 * time.Millisecond}
+	c, reg, _ := newClock(t, w, 3*time.Second)
+	if err := c.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.pass(10 * time.Second)
+	w.rtt, w.late = 8*time.Second, true
+	if err := c.Sync(context.Background()); err == nil {
+		t.Error("a reading with an 8 s round trip was taken")
+	}
+	if got := c.Now(); got.Sub(w.now).Abs() > 10*time.Millisecond {
+		t.Errorf("Now %v after a slow reading, want Redis's time %v (off by %v)", got, w.now, got.Sub(w.now))
+	}
+	if got := value(t, reg, "pagerd_clock_sync_failures_total"); got != 1 {
+		t.Errorf("pagerd_clock_sync_failures_total %v, want 1", got)
+	}
+	// Quick again: taken.
+	w.rtt, w.late = 2*time.Millisecond, false
+	w.skew = 5 * time.Second
+	if err := c.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if off, _ := c.Offset(); (off + w.skew).Abs() > w.rtt {
+		t.Errorf("offset %v after a quick reading, want %v", off, -w.skew)
+	}
+}
+
+// TestSlowFirstReadingIsTaken: with no reading yet the replica runs on its
+// host's clock, which may be off by far more than a slow reading: the
+// first reading is taken whatever its round trip.
+func TestSlowFirstReadingIsTaken(t *testing.T) {
+	w := &world{now: start, rtt: 8 * time.Second, skew: time.Hour}
+	c, _, _ := newClock(t, w, 3*time.Second)
+	if err := c.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Now(); got.Sub(w.now).Abs() > w.rtt/2 {
+		t.Errorf("Now %v, want Redis's time %v within %v", got, w.now, w.rtt/2)
 	}
 }

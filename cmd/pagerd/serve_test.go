@@ -581,16 +581,22 @@ func TestServeLogIsJSONDuringARedisOutage(t *testing.T) {
 	}
 }
 
-// TestReadmeQuickstartOrder: README's quickstart keeps the incident id in a
-// variable (never a hard-coded id) and goes fire, push, SMS, acknowledge.
-func TestReadmeQuickstartOrder(t *testing.T) {
+// readmeQuickstart is README's Quickstart section.
+func readmeQuickstart(t *testing.T) string {
+	t.Helper()
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	readme := string(b)
 	qs := readme[strings.Index(readme, "## Quickstart"):]
-	qs = qs[:strings.Index(qs[3:], "\n## ")+3]
+	return qs[:strings.Index(qs[3:], "\n## ")+3]
+}
+
+// TestReadmeQuickstartOrder: README's quickstart keeps the incident id in a
+// variable (never a hard-coded id) and goes fire, push, SMS, acknowledge.
+func TestReadmeQuickstartOrder(t *testing.T) {
+	qs := readmeQuickstart(t)
 	last := -1
 	for _, step := range []string{
 		"$ make run",
@@ -655,13 +661,7 @@ func TestReadmeQuickstartStartLog(t *testing.T) {
 // ack link the token version pagerd signs. A token version and a timeline
 // field added since had left the README showing what no user sees.
 func TestReadmeQuickstartPageAndTimeline(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := string(b)
-	qs := readme[strings.Index(readme, "## Quickstart"):]
-	qs = qs[:strings.Index(qs[3:], "\n## ")+3]
+	qs := readmeQuickstart(t)
 	var shownPush map[string]any
 	for _, l := range strings.Split(qs, "\n") {
 		if strings.HasPrefix(l, "{") && strings.Contains(l, `"channel":"push"`) {

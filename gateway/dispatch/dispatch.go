@@ -1137,16 +1137,13 @@ func superseded(pages []duePage, order []string, asked []policy.Action, now time
 		urgent        bool
 	}
 	urgent := func(a policy.Action) bool { return a.Urgency != policy.UrgencyLow }
-	var latest map[who]time.Time
+	latest := make(map[who]time.Time, 2*len(asked))
 	for _, a := range asked {
 		for _, k := range []who{{a.User, a.Channel, false}, {a.User, a.Channel, true}} {
 			if k.urgent && !urgent(a) {
 				continue // stands for low-urgency pages alone
 			}
 			if at, ok := latest[k]; !ok || a.At.After(at) {
-				if latest == nil {
-					latest = map[who]time.Time{}
-				}
 				latest[k] = a.At
 			}
 		}

@@ -109,7 +109,7 @@ func (s *Service) Token(ctx context.Context, schedule, user, actor string, rotat
 		f := Feed{Token: newToken(), Schedule: schedule, User: user, CreatedBy: actor, CreatedAt: s.Now().UTC().Truncate(time.Second)}
 		b, _ := json.Marshal(f)
 		_, err = s.Store.PutDocs(ctx, Kind, ver, map[string][]byte{key(schedule, user): b}, nil)
-		if errors.Is(err, store.ErrConflict) && attempt < 10 {
+		if errors.Is(err, store.ErrConflict) && attempt < conflictTries {
 			continue
 		}
 		if err != nil {
@@ -175,9 +175,10 @@ func (s *Service) Render(ctx context.Context, token string, weeks int) (string, 
 	return cfg.ICalendar(pf)
 }
 
-// reviseTries bounds how often revise reads the revisions again after
-// another render (on any replica) stored them in between.
-const reviseTries = 10
+// conflictTries bounds how often a write of the feeds' documents (a
+// token, an event's revisions) reads them again after another writer (on
+// any replica) stored them in between.
+const conflictTries = 10
 
 // revise returns the revisions of events as they stand now, after storing
 // what changed: an event not seen before is at SEQUENCE 0, one whose
@@ -219,7 +220,7 @@ func (s *Service) revise(ctx context.Context, schedule string, events []policy.F
 			return out, nil
 		}
 		_, err = s.Store.PutDocs(ctx, kind, ver, put, del)
-		if errors.Is(err, store.ErrConflict) && attempt < reviseTries {
+		if errors.Is(err, store.ErrConflict) && attempt < conflictTries {
 			continue
 		}
 		if err != nil {

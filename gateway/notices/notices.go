@@ -595,9 +595,7 @@ func compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.ShiftNotice, n
 		extra := overridden(sh)
 		end := w.end(sh)
 		if n.Kind == policy.NoticeHandoff {
-			what := w.what(sh)
-			out = append(out, pending{To: "user:" + sh.User, Due: n.At, Until: end, Tier: sh.Tier, From: sh.From, Holds: true, Subject: "You are on call now: " + what,
-				Text: fmt.Sprintf("You are on call now: %s, until %s%s. You take over from %s.", what, stamp(end), extra, name(n.Outgoing))})
+			out = append(out, w.onCallNow(n))
 		} else {
 			out = append(out, w.before(n, left(n, now), end))
 		}
@@ -641,12 +639,10 @@ func composeChanges(cfg *policy.Config, sc *policy.Schedule, taken, late []polic
 	var parts []teamPart
 	until := now
 	for _, n := range taken {
-		sh, end := n.Shift, w.end(n.Shift)
-		what := w.what(sh)
-		out = append(out, pending{To: "user:" + sh.User, Due: now, Until: end, Tier: sh.Tier, From: sh.From, Holds: true, Subject: "You are on call now: " + what,
-			Text: fmt.Sprintf("You are on call now: %s, until %s%s. You take over from %s.", what, w.stamp(end), overridden(sh), w.name(n.Outgoing))})
-		if end.After(until) {
-			until = end
+		sh, p := n.Shift, w.onCallNow(n)
+		out = append(out, p)
+		if p.Until.After(until) {
+			until = p.Until
 		}
 		parts = append(parts, teamPart{Tier: sh.Tier, From: sh.From, User: sh.User,
 			Text: fmt.Sprintf("%s from %s: %s → %s%s", w.title(sh.Tier), w.stamp(sh.From), w.name(n.Outgoing), w.name(sh.User), overridden(sh))})
@@ -735,6 +731,15 @@ func (w wording) stamp(t time.Time) string {
 // what is the tier a shift holds, in its schedule.
 func (w wording) what(sh policy.Shift) string {
 	return fmt.Sprintf("%s of %s", w.title(sh.Tier), w.sc.Name)
+}
+
+// onCallNow is the notice to the incoming person of n, due at n.At, that
+// they are on call now, until the shift's end (wording.end).
+func (w wording) onCallNow(n policy.ShiftNotice) pending {
+	sh, end := n.Shift, w.end(n.Shift)
+	what := w.what(sh)
+	return pending{To: "user:" + sh.User, Due: n.At, Until: end, Tier: sh.Tier, From: sh.From, Holds: true, Subject: "You are on call now: " + what,
+		Text: fmt.Sprintf("You are on call now: %s, until %s%s. You take over from %s.", what, w.stamp(end), overridden(sh), w.name(n.Outgoing))}
 }
 
 // before is the notice to the incoming person of n that their shift starts

@@ -230,7 +230,7 @@ func TestRestoreKilledBeforeItFinished(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, FileName+".restoring"), good.Bytes()[:good.Len()/3], 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, restoringName), good.Bytes()[:good.Len()/3], 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if s, err := Open(dir); !errors.Is(err, ErrRestoreUnfinished) || !strings.Contains(err.Error(), "run pagerd restore again") {

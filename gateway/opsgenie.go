@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"bytes"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -135,24 +137,43 @@ func (s *Server) opsgenieService(o *opsgenie, cfg *policy.Config, bucket string)
 	return svc, nil
 }
 
-// body reads the body under Opsgenie's limit; ok is false when it
-// answered instead (err is then the answer's).
-func (o *opsgenie) body() (b []byte, ok bool, err error) {
+// body reads the body; ok is false when it answered instead (err is then
+// the answer's). A body over Opsgenie's limit (MaxOpsgenieBytes) is read
+// as a stream with its strings cut (ingest.ReadOpsgenieCut), one at a
+// time, as the Alertmanager intake reads a notification over its own:
+// Alertmanager's opsgenie_configs put a group's every alert in the
+// description, and a 413, which Alertmanager does not retry, paged nobody
+// for an outage of 15,000 alerts.
+func (o *opsgenie) body(s *Server) (b []byte, ok bool, err error) {
 	r := o.c.Request()
-	tooLarge := fmt.Sprintf("Request body is larger than %d bytes", ingest.MaxOpsgenieBytes)
-	if r.ContentLength > ingest.MaxOpsgenieBytes {
-		return nil, false, o.refuse(http.StatusRequestEntityTooLarge, tooLarge, nil)
+	if r.ContentLength > ingest.MaxOpsgenieStreamBytes {
+		return nil, false, o.refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is larger than %d bytes", ingest.MaxOpsgenieStreamBytes), nil)
 	}
 	b, err = readAtMost(r.Body, ingest.MaxOpsgenieBytes+1)
-	if err == nil && len(b) > ingest.MaxOpsgenieBytes {
-		return nil, false, o.refuse(http.StatusRequestEntityTooLarge, tooLarge, nil)
-	}
 	if err != nil {
 		return nil, false, o.refuse(http.StatusBadRequest, "Could not read the request body", nil)
 	}
 	if len(b) > 0 && jsonContentType(r) != nil {
 		return nil, false, o.refuse(http.StatusUnsupportedMediaType, "Content-Type must be application/json", nil)
 	}
+	if len(b) <= ingest.MaxOpsgenieBytes {
+		return b, true, nil
+	}
+	if !s.takeStream() {
+		return nil, false, o.refuse(http.StatusServiceUnavailable, fmt.Sprintf("Another request over %d MiB was being read; this one was not processed. Please retry.",
+			ingest.MaxOpsgenieBytes>>20), nil)
+	}
+	defer s.endStream()
+	b, err = ingest.ReadOpsgenieCut(io.MultiReader(bytes.NewReader(b), r.Body))
+	switch {
+	case errors.Is(err, ingest.ErrOpsgenieTooLarge):
+		return nil, false, o.refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is larger than %d bytes, or than %d bytes with each field cut to Opsgenie's limits",
+			ingest.MaxOpsgenieStreamBytes, ingest.MaxOpsgenieBytes), nil)
+	case err != nil:
+		return nil, false, o.refuse(http.StatusBadRequest, "Could not read the request body", nil)
+	}
+	s.log.Warn(fmt.Sprintf("read an Opsgenie request over %d MiB as a stream, its fields cut to Opsgenie's limits", ingest.MaxOpsgenieBytes>>20),
+		"path", r.URL.Path, "read_bytes", len(b))
 	return b, true, nil
 }
 
@@ -167,7 +188,7 @@ func (s *Server) opsgenieCreate(c echo.Context) error {
 	if svc == nil {
 		return err
 	}
-	body, ok, err := o.body()
+	body, ok, err := o.body(s)
 	if !ok {
 		return err
 	}
@@ -226,7 +247,7 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 	default:
 		return o.refuse(http.StatusNotFound, fmt.Sprintf("pagerd takes close and acknowledge of an alert, not %q", c.Param("action")), nil)
 	}
-	body, ok, err := o.body()
+	body, ok, err := o.body(s)
 	if !ok {
 		return err
 	}
@@ -272,7 +293,7 @@ func (s *Server) opsgenieUpdate(c echo.Context) error {
 	if svc == nil {
 		return err
 	}
-	body, ok, err := o.body()
+	body, ok, err := o.body(s)
 	if !ok {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,9 +27,32 @@ import (
 // refused the whole body with 413 first, which Alertmanager does not
 // retry: the outage paged nobody. The create is taken, its description
 // cut, and the update of the description to what the create sent is
-// accepted.
+// accepted. A group of 16,000 (a region down) is over the 8 MiB read
+// whole: it was 413 too, and is read as a stream.
 func TestOpsgenieLargeGroupFromAlertmanagerPages(t *testing.T) {
-	h := newHarness(t, withConfig(ogConfig))
+	for _, alerts := range []int{500, 16000} {
+		t.Run(fmt.Sprint(alerts), func(t *testing.T) {
+			h := newHarness(t, withConfig(ogConfig))
+			sendOpsgenieGroup(t, h, alerts)
+			incs := h.list("")
+			if len(incs) != 1 || incs[0].Status != "triggered" || incs[0].Priority != "P0" {
+				t.Fatalf("a group of %d critical alerts: %+v, want one P0 incident", alerts, incs)
+			}
+			streamed := strings.Count(h.logs.String(), "as a stream, its fields cut")
+			if alerts > 10000 && streamed != 2 {
+				t.Fatalf("%d alerts: %d requests read as a stream, want the create and the update", alerts, streamed)
+			}
+			if alerts < 10000 && streamed != 0 {
+				t.Fatalf("%d alerts: %d requests read as a stream", alerts, streamed)
+			}
+		})
+	}
+}
+
+// sendOpsgenieGroup sends a group of n critical alerts to the harness
+// through Alertmanager's opsgenie_configs, with update_alerts.
+func sendOpsgenieGroup(t *testing.T, h *harness, n int) {
+	t.Helper()
 	var conf amopsgenie.OpsGenieConfig
 	if err := yaml.Unmarshal([]byte("api_key: "+ogKey+"\napi_url: "+h.url+"/\nupdate_alerts: true\n"), &conf); err != nil {
 		t.Fatal(err)
@@ -39,20 +63,19 @@ func TestOpsgenieLargeGroupFromAlertmanagerPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmpl.ExternalURL, _ = url.Parse("http://alertmanager.example:9093")
-	n, err := amopsgenie.New(&conf, tmpl, slog.New(slog.DiscardHandler))
+	notifier, err := amopsgenie.New(&conf, tmpl, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	const alerts = 500
 	var as []*types.Alert
-	for i := range alerts {
+	for i := range n {
 		as = append(as, &types.Alert{Alert: model.Alert{
 			Labels: model.LabelSet{"alertname": "TargetDown", "severity": "critical", "job": "node", "namespace": "monitoring",
-				"instance": model.LabelValue(fmt.Sprintf("node-%04d.eu-west-1.compute.internal:9100", i)), "zone": "eu-west-1a",
+				"instance": model.LabelValue(fmt.Sprintf("node-%05d.eu-west-1.compute.internal:9100", i)), "zone": "eu-west-1a",
 				"pod": model.LabelValue(fmt.Sprintf("node-exporter-%05x", i)), "container": "node-exporter", "endpoint": "https",
 				"service": "node-exporter", "prometheus": "monitoring/k8s"},
 			Annotations: model.LabelSet{"summary": "Target is down",
-				"description": model.LabelValue(fmt.Sprintf("node-%04d has not answered a scrape for 5 minutes", i))},
+				"description": model.LabelValue(fmt.Sprintf("node-%05d has not answered a scrape for 5 minutes", i))},
 			StartsAt:     fixedNow.Add(-5 * time.Minute),
 			GeneratorURL: "http://prometheus.example:9090/graph?g0.expr=up%7Bjob%3D%22node%22%7D+%3D%3D+0&g0.tab=1",
 		}})
@@ -61,11 +84,7 @@ func TestOpsgenieLargeGroupFromAlertmanagerPages(t *testing.T) {
 	ctx = notify.WithReceiverName(ctx, "pagerd")
 	ctx = notify.WithGroupLabels(ctx, model.LabelSet{"alertname": "TargetDown"})
 	ctx = notify.WithNotificationReason(ctx, notify.ReasonFirstNotification)
-	if _, err := n.Notify(ctx, as...); err != nil {
-		t.Fatalf("Alertmanager's opsgenie_configs, a group of %d alerts: %v", alerts, err)
-	}
-	incs := h.list("")
-	if len(incs) != 1 || incs[0].Status != "triggered" || incs[0].Priority != "P0" {
-		t.Fatalf("a group of %d critical alerts: %+v, want one P0 incident", alerts, incs)
+	if _, err := notifier.Notify(ctx, as...); err != nil {
+		t.Fatalf("Alertmanager's opsgenie_configs, a group of %d alerts: %v", n, err)
 	}
 }

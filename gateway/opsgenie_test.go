@@ -223,7 +223,7 @@ func TestOpsgenieRefusals(t *testing.T) {
 		{"no message", "POST", "/v2/alerts", `{"alias":"x"}`, nil, 422, "message"},
 		{"bad priority", "POST", "/v2/alerts", `{"message":"m","priority":"P9"}`, nil, 422, "priority"},
 		{"not JSON content", "POST", "/v2/alerts", `{"message":"m"}`, []string{"Content-Type", "text/plain"}, 415, ""},
-		{"too large", "POST", "/v2/alerts", `{"message":"` + strings.Repeat("x", 8<<20) + `"}`, nil, 413, ""},
+		{"too large once cut", "POST", "/v2/alerts", `{"message":"m","details":{` + strings.Repeat(`"k":"v",`, 1<<20) + `"a":"b"}}`, nil, 413, ""},
 		{"tiny ids", "POST", "/v2/alerts/12/close?identifierType=tiny", ``, nil, 422, "identifierType"},
 		{"bad identifier type", "POST", "/v2/alerts/12/close?identifierType=name", ``, nil, 422, "identifierType"},
 		{"unknown action", "POST", "/v2/alerts/12/snooze", ``, nil, 404, ""},

@@ -52,19 +52,11 @@ func (s *Server) readAlertmanager(c echo.Context) (*ingest.Message, error) {
 	if len(head) <= alertmanagerBodyLimit {
 		return ingest.DecodeAlertmanager(head)
 	}
-	select {
-	case s.streaming <- struct{}{}:
-	default:
-		wait := time.NewTimer(requestTimeout)
-		defer wait.Stop()
-		select {
-		case s.streaming <- struct{}{}:
-		case <-wait.C:
-			return nil, &inputError{http.StatusServiceUnavailable, "another notification over " +
-				strconv.Itoa(alertmanagerBodyLimit>>20) + " MiB was being read; this one was not stored: retry"}
-		}
+	if !s.takeStream() {
+		return nil, &inputError{http.StatusServiceUnavailable, "another notification over " +
+			strconv.Itoa(alertmanagerBodyLimit>>20) + " MiB was being read; this one was not stored: retry"}
 	}
-	defer func() { <-s.streaming }()
+	defer s.endStream()
 	msg, err := ingest.DecodeAlertmanagerStream(io.MultiReader(bytes.NewReader(head), r.Body))
 	if err != nil {
 		var ie *ingest.InputError
@@ -77,6 +69,28 @@ func (s *Server) readAlertmanager(c echo.Context) (*ingest.Message, error) {
 		"group_key", msg.GroupKey, "alerts", len(msg.Alerts)+msg.Unread)
 	return msg, nil
 }
+
+// takeStream takes the one place to read a body too large to read whole
+// (an Alertmanager notification, an Opsgenie request), waiting for one
+// being read up to the request timeout; false when it did not come.
+// endStream gives it back.
+func (s *Server) takeStream() bool {
+	select {
+	case s.streaming <- struct{}{}:
+		return true
+	default:
+	}
+	wait := time.NewTimer(requestTimeout)
+	defer wait.Stop()
+	select {
+	case s.streaming <- struct{}{}:
+		return true
+	case <-wait.C:
+		return false
+	}
+}
+
+func (s *Server) endStream() { <-s.streaming }
 
 // bodyError is the answer to a request body that could not be read.
 func bodyError(err error) error {

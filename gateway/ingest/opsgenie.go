@@ -27,14 +27,16 @@ import (
 // which cuts the message itself), pagerd truncates a field over its limit
 // rather than refusing the alert, and says so in the incident's details.
 const (
-	// MaxOpsgenieBytes caps a request body, as the Alertmanager intake's
-	// read whole (8 MiB). Every field at its limit fits in a fraction of
-	// 256 KB, but senders send fields over their limits, which are cut,
-	// not refused: Alertmanager's opsgenie_configs, left to their
-	// defaults, put every alert of a group (labels, annotations, source)
-	// in the description, some 550 bytes each, so a group of a few
-	// hundred alerts is over 256 KB, and a 413, which Alertmanager does
-	// not retry, paged nobody for the outage.
+	// MaxOpsgenieBytes caps a request body read whole, as the
+	// Alertmanager intake's (8 MiB); one over it is read as a stream
+	// with its strings cut (ReadOpsgenieCut). Every field at its limit
+	// fits in a fraction of 256 KB, but senders send fields over their
+	// limits, which are cut, not refused: Alertmanager's
+	// opsgenie_configs, left to their defaults, put every alert of a
+	// group (labels, annotations, source) in the description, some 550
+	// bytes each, so a group of a few hundred alerts is over 256 KB, and
+	// a 413, which Alertmanager does not retry, paged nobody for the
+	// outage.
 	MaxOpsgenieBytes        = 8 << 20
 	maxOpsgenieMessage      = 130   // runes
 	maxOpsgenieAlias        = 512   // bytes

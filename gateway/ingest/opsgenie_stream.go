@@ -1,0 +1,92 @@
+package ingest
+
+import (
+	"bufio"
+	"errors"
+	"io"
+)
+
+// MaxOpsgenieStreamBytes bounds an Opsgenie request body read as a stream
+// (ReadOpsgenieCut), as the Alertmanager intake bounds a notification it
+// streams: Alertmanager's opsgenie_configs, left to their defaults, send a
+// group's every alert in the description, some 550 bytes each, so a group
+// of 15,000 alerts (a region down) is over MaxOpsgenieBytes, and a 413,
+// which Alertmanager does not retry, paged nobody for the outage.
+const MaxOpsgenieStreamBytes = 64 << 20
+
+// opsgenieKeptUnits is what ReadOpsgenieCut keeps of a JSON string: its
+// first characters and escapes, twice the longest field limit and one
+// more, so that what is kept decodes to more runes than any limit (an
+// escaped surrogate pair is two escapes for one rune) and the field's own
+// limit cuts it, and says so, as it would the whole string.
+const opsgenieKeptUnits = 2 * (maxOpsgenieNote + 1)
+
+// ErrOpsgenieTooLarge is a body ReadOpsgenieCut could not take: over
+// MaxOpsgenieStreamBytes as sent, or over MaxOpsgenieBytes with its
+// strings cut (tens of thousands of fields).
+var ErrOpsgenieTooLarge = errors.New("Opsgenie request body too large")
+
+// ReadOpsgenieCut reads an Opsgenie request body too large to read whole,
+// and returns it with every JSON string (key or value) cut to its first
+// opsgenieKeptUnits characters, read and dropped as it streams by: what
+// DecodeOpsgenieAlert, DecodeOpsgenieAction and DecodeOpsgenieUpdate then
+// make of it is what they make of the whole body, since every field they
+// keep is cut to a limit shorter than what is kept. It does not check the
+// JSON (the decoder does): a string left open runs to the end.
+func ReadOpsgenieCut(r io.Reader) ([]byte, error) {
+	in := bufio.NewReaderSize(io.LimitReader(r, MaxOpsgenieStreamBytes+1), 64<<10)
+	out := make([]byte, 0, MaxOpsgenieBytes/4)
+	var (
+		read    int64
+		inStr   bool
+		esc     int // bytes of an escape still to come
+		units   int // characters and escapes of the string so far
+		dropped bool
+	)
+	for {
+		b, err := in.ReadByte()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if read++; read > MaxOpsgenieStreamBytes {
+			return nil, ErrOpsgenieTooLarge
+		}
+		keep := true
+		switch {
+		case !inStr:
+			if b == '"' {
+				inStr, units, dropped = true, 0, false
+			}
+		case esc > 0:
+			esc--
+			if esc == 0 && b == 'u' {
+				esc = 4
+			}
+			keep = !dropped
+		case b == '"':
+			inStr = false
+		default:
+			// A character begins at a byte that continues none (UTF-8),
+			// an escape at its backslash: the string is cut there.
+			if b&0xC0 != 0x80 {
+				if units == opsgenieKeptUnits {
+					dropped = true
+				}
+				units++
+			}
+			if b == '\\' {
+				esc = 1
+			}
+			keep = !dropped
+		}
+		if keep {
+			if len(out) == MaxOpsgenieBytes {
+				return nil, ErrOpsgenieTooLarge
+			}
+			out = append(out, b)
+		}
+	}
+}

@@ -1,0 +1,113 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestReadOpsgenieCutDecodesAsTheWholeBody: a body over MaxOpsgenieBytes,
+// its strings cut as it streams by, decodes to the alert the whole body
+// decodes to (fields, what was cut, the alias derived from them), whatever
+// the cut falls on: a two-byte or four-byte character, an escape, an
+// escaped surrogate pair.
+func TestReadOpsgenieCutDecodesAsTheWholeBody(t *testing.T) {
+	for _, unit := range []string{"x", "é", "😀", `\n`, `\"`, `\u00e9`, `\ud83d\ude00`, `a\\`} {
+		t.Run(unit, func(t *testing.T) {
+			long := strings.Repeat(unit, MaxOpsgenieBytes/6/len(unit)) // 8 of them: over MaxOpsgenieBytes
+			body := `{"message":"TargetDown ` + long + `","description":"` + long + `","note":"` + long + `",` +
+				`"details":{"severity":"critical","instances":"` + long + `","` + long + `":"v"},` +
+				`"tags":["a","` + long + `"],"entity":"` + long + `","source":"` + long + `","priority":"P2"}`
+			want, p := DecodeOpsgenieAlert([]byte(body))
+			if p != nil {
+				t.Fatal(p)
+			}
+			cut, err := ReadOpsgenieCut(strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(body) <= MaxOpsgenieBytes || len(cut) >= len(body)/4 {
+				t.Fatalf("cut to %d bytes of %d", len(cut), len(body))
+			}
+			got, p := DecodeOpsgenieAlert(cut)
+			if p != nil {
+				t.Fatalf("the cut body: %v", p)
+			}
+			// Routing reads details and tags as sent (routeDetails): the
+			// cut body's keep their first 50,002 characters, which no
+			// rule tells from the whole.
+			for _, m := range []map[string]string{got.routeDetails, want.routeDetails} {
+				if m["severity"] != "critical" {
+					t.Fatalf("routing details without the severity: %d of them", len(m))
+				}
+			}
+			if len(got.routeDetails) != len(want.routeDetails) || len(got.routeTags) != len(want.routeTags) {
+				t.Fatalf("routing reads %d details and %d tags of the cut body, %d and %d of the whole",
+					len(got.routeDetails), len(got.routeTags), len(want.routeDetails), len(want.routeTags))
+			}
+			got.routeDetails, got.routeTags, want.routeDetails, want.routeTags = nil, nil, nil, nil
+			if !reflect.DeepEqual(got, want) {
+				gv, wv := reflect.ValueOf(*got), reflect.ValueOf(*want)
+				for i := range gv.NumField() {
+					if gv.Type().Field(i).IsExported() && !reflect.DeepEqual(gv.Field(i).Interface(), wv.Field(i).Interface()) {
+						t.Errorf("the cut body decodes to another %s", gv.Type().Field(i).Name)
+					}
+				}
+				t.FailNow()
+			}
+			if got.DerivedAlias() != want.DerivedAlias() || got.Summary() != want.Summary() {
+				t.Fatal("the cut body derives another alias or summary")
+			}
+			if len(got.Cut) == 0 {
+				t.Fatal("nothing said to be cut")
+			}
+			upd := `{"description":"` + long + long + long + long + long + long + long + `"}`
+			cut, err = ReadOpsgenieCut(strings.NewReader(upd))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantV, p1 := DecodeOpsgenieUpdate([]byte(upd), OpsgenieUpdateDescription)
+			gotV, p2 := DecodeOpsgenieUpdate(cut, OpsgenieUpdateDescription)
+			if p1 != nil || p2 != nil || gotV != wantV {
+				t.Fatalf("update: cut %q… (%v), whole %q… (%v)", gotV[:20], p2, wantV[:20], p1)
+			}
+		})
+	}
+}
+
+// TestReadOpsgenieCutKeepsShortBodies: a body of short strings comes out
+// as it went in, whatever it is (the decoder judges it).
+func TestReadOpsgenieCutKeepsShortBodies(t *testing.T) {
+	for _, body := range []string{amOpsgenieBody, `{"message":"a \"quoted\" \\ back\\\"slash","x":[1,2,{"y":null}]}`, `{"message":`, `"open`, ``} {
+		got, err := ReadOpsgenieCut(strings.NewReader(body))
+		if err != nil || string(got) != body {
+			t.Errorf("%q: %q, %v", body, got, err)
+		}
+	}
+}
+
+// TestReadOpsgenieCutRefusesWhatItCannotHold: over MaxOpsgenieStreamBytes
+// as sent, or over MaxOpsgenieBytes once cut (a few hundred thousand
+// fields), is ErrOpsgenieTooLarge.
+func TestReadOpsgenieCutRefusesWhatItCannotHold(t *testing.T) {
+	huge := `{"message":"m","description":"` + strings.Repeat("x", MaxOpsgenieStreamBytes) + `"}`
+	if _, err := ReadOpsgenieCut(strings.NewReader(huge)); !errors.Is(err, ErrOpsgenieTooLarge) {
+		t.Errorf("over %d bytes as sent: %v", MaxOpsgenieStreamBytes, err)
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"message":"m","details":{`)
+	for i := 0; b.Len() <= MaxOpsgenieBytes; i++ {
+		fmt.Fprintf(&b, `"key-%07d":"value",`, i)
+	}
+	b.WriteString(`"last":"v"}}`)
+	if !json.Valid(b.Bytes()) {
+		t.Fatal("the test's body is not JSON")
+	}
+	if _, err := ReadOpsgenieCut(&b); !errors.Is(err, ErrOpsgenieTooLarge) {
+		t.Errorf("over %d bytes cut: %v", MaxOpsgenieBytes, err)
+	}
+}

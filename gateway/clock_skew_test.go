@@ -119,3 +119,57 @@ func TestHeartbeatPingedOnASkewedReplicaIsNotMissed(t *testing.T) {
 		t.Errorf("%d pages right after an on-time ping", n)
 	}
 }
+
+// TestClaimsWaitForTheFirstReadingOfRedisClock: a replica that has not
+// read Redis's clock yet (it started while Redis was down, or Redis
+// refuses TIME) runs on its host's clock, which may be a lease ahead of
+// the others: it claims nothing until its first reading, which comes
+// within a second of Redis answering, or until clockWait, after which
+// pages on its host's clock are better than none. Alerts are taken
+// meanwhile.
+func TestClaimsWaitForTheFirstReadingOfRedisClock(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		wait  time.Duration
+		grant bool // TIME allowed again while the replica waits
+	}{
+		{"read at last", time.Minute, true},
+		{"never read", 300 * time.Millisecond, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			old := clockWait
+			clockWait = c.wait
+			t.Cleanup(func() { clockWait = old })
+			st, r := redisStore(t)
+			rdb := r.Client(t)
+			acl := func(rule string) {
+				t.Helper()
+				if err := rdb.Do(context.Background(), "ACL", "SETUSER", "default", rule).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			acl("-time")
+			h := newHarness(t, withStore(st), withConfig(dispatchConfig), replicas(0), onWall(time.Now))
+			started := time.Now()
+			h.runFor(t)
+			fire(h)
+			if c.grant {
+				time.Sleep(500 * time.Millisecond)
+				if got := pages(h.rec); got != "" {
+					t.Fatalf("paged before Redis's clock was read: %s", got)
+				}
+				acl("+time")
+			}
+			waitUntil(t, 10*time.Second, "the push", func() bool { return pages(h.rec) != "" })
+			if got := pages(h.rec); got != "L1 ann push" {
+				t.Fatalf("pages: %s, want the push", got)
+			}
+			if !c.grant && time.Since(started) < c.wait {
+				t.Fatalf("paged %s after the start on the host's clock, before clockWait %s", time.Since(started), c.wait)
+			}
+			if n := len(h.logLines("WARN", "claiming no due pages until Redis's clock is read")); n != 1 {
+				t.Fatalf("%d WARN lines about the wait, want 1:\n%s", n, h.logs)
+			}
+		})
+	}
+}

@@ -208,6 +208,41 @@ func (d *Daemon) shareClock(ctx context.Context, st store.Store, cfg *policy.Con
 	d.clock.Store(c)
 }
 
+// clockWait bounds how long a replica that has not read Redis's clock
+// yet claims nothing (awaitClock).
+var clockWait = 10 * time.Second
+
+// awaitClock holds the dispatcher and the jobs, which claim due steps and
+// judge other replicas' leases, until the replica first read Redis's
+// clock: one that started while Redis was down, on its host's clock until
+// Redis answers, took another replica's claim over mid-send when its host
+// ran a lease ahead (a duplicate page), in the second before its first
+// reading. Redis answering, the reading comes within a second (Run); one
+// that never comes (an ACL without TIME: PagerdClockUnread) releases them
+// after clockWait, on the host's clock, since pages on a host's clock are
+// better than none. The intake is not held: an alert is stored at once.
+func (d *Daemon) awaitClock(ctx context.Context) {
+	c := d.clock.Load()
+	if c == nil {
+		return
+	}
+	select {
+	case <-c.Read():
+		return
+	default:
+	}
+	d.log.Warn("clock: claiming no due pages until Redis's clock is read, at most " + clockWait.String())
+	t := time.NewTimer(clockWait)
+	defer t.Stop()
+	select {
+	case <-c.Read():
+		d.log.Info("clock: Redis's clock read; claiming due pages")
+	case <-t.C:
+		d.log.Warn("clock: Redis's clock not read in " + clockWait.String() + "; claiming due pages on this host's clock until it is")
+	case <-ctx.Done():
+	}
+}
+
 // New builds the daemon in order: config, store, readiness, transports,
 // incident service, dispatcher, HTTP server, listener. Each step that opens
 // something registers its teardown; if a step fails, what was opened is
@@ -686,13 +721,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	go d.health.Run(ctx)
 	go d.reloads(ctx)
-	go d.ensureJobs(ctx)
-	go d.armJobs(ctx)
-	go d.rearmJobs(ctx)
 	go d.overrides.Run(ctx, d.overrideChanges(ctx))
 	go d.providers.Run(ctx)
 	dispDone := make(chan struct{})
-	go func() { defer close(dispDone); _ = d.disp.Run(ctx) }()
+	go func() {
+		defer close(dispDone)
+		d.awaitClock(ctx)
+		go d.ensureJobs(ctx)
+		go d.armJobs(ctx)
+		go d.rearmJobs(ctx)
+		_ = d.disp.Run(ctx)
+	}()
 	cfg := d.cfg.Load()
 	d.log.Info("pagerd serving", "version", d.o.Version, "listen", d.listener.Addr().String(), "config", d.o.ConfigPath,
 		"services", len(cfg.Services), "users", len(cfg.Users))

@@ -87,6 +87,10 @@ type Clock struct {
 	mu sync.Mutex // Sync's warnings
 	// warned is whether the last offset was past Warn.
 	warned bool
+
+	// read is closed once Source first answered (at New without one).
+	read     chan struct{}
+	readOnce sync.Once
 }
 
 // reading is Source's time when the host's monotonic clock read mono,
@@ -128,7 +132,7 @@ func New(o Options) *Clock {
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
-	c := &Clock{o: o, resync: make(chan struct{}, 1), start: start, monoFromWall: monoFromWall,
+	c := &Clock{o: o, resync: make(chan struct{}, 1), start: start, monoFromWall: monoFromWall, read: make(chan struct{}),
 		offset: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pagerd_clock_offset_seconds",
 			Help: "How far Redis's clock, which pagerd's replicas run on (deadlines, leases, windows), is ahead of this host's clock (negative: behind), measured with TIME corrected by half the round trip. Far from 0 on one replica: its host's clock is off (NTP); the same on every replica: Redis's host's clock is, and pages run on it. NaN until Redis first answered, and on the embedded store."}),
 		rtt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pagerd_clock_round_trip_seconds",
@@ -139,6 +143,9 @@ func New(o Options) *Clock {
 			Help: "Steps of this host's wall clock apart from its monotonic clock by more than a second (an NTP step, a VM resumed from suspend). On Redis pagerd runs on Redis's clock and reads it again at once; on the embedded store deadlines are wall-clock times, and a step forward brings every step due within it forward to now, a step back delays them by as much."}),
 	}
 	c.offset.Set(math.NaN())
+	if o.Source == nil {
+		close(c.read)
+	}
 	w, m := c.clocks()
 	c.looked.Store(&hostClocks{wall: w, mono: m})
 	o.Registry.MustRegister(c.offset, c.rtt, c.fails, c.steps)
@@ -260,6 +267,7 @@ func (c *Clock) Sync(ctx context.Context) error {
 	}
 	off := best.server.Sub(best.wall.Round(0))
 	c.reading.Store(&reading{server: best.server, mono: best.mono, off: off})
+	c.readOnce.Do(func() { close(c.read) })
 	warn := off > c.o.Warn || off < -c.o.Warn
 	c.mu.Lock()
 	was := c.warned
@@ -276,6 +284,10 @@ func (c *Clock) Sync(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Read is closed once Now is Source's clock: at its first reading, and at
+// once without a Source.
+func (c *Clock) Read() <-chan struct{} { return c.read }
 
 // Run reads Source, and looks for steps of the host's wall clock, every
 // Every, and at once when Now saw the host's wall clock step, until ctx

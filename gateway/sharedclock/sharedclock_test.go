@@ -151,6 +151,11 @@ func TestHostClockWithoutSource(t *testing.T) {
 	if got := c.Now(); !got.Equal(w.Wall()) {
 		t.Errorf("Now %v, want the host's clock %v", got, w.Wall())
 	}
+	select {
+	case <-c.Read():
+	default:
+		t.Error("Read not closed without a Source: the host's clock is the clock")
+	}
 	if err := c.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -238,6 +243,11 @@ func TestRunReadsSoonOnceSourceAnswers(t *testing.T) {
 	if err := c.Sync(context.Background()); err == nil {
 		t.Fatal("Sync on a server that fails: no error")
 	}
+	select {
+	case <-c.Read():
+		t.Fatal("Read closed before Redis answered")
+	default:
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); c.Run(ctx) }()
@@ -250,6 +260,11 @@ func TestRunReadsSoonOnceSourceAnswers(t *testing.T) {
 		if off, ok := c.Offset(); ok {
 			if off != -time.Hour {
 				t.Errorf("offset %v, want -1h", off)
+			}
+			select {
+			case <-c.Read():
+			default:
+				t.Error("Read not closed once Redis answered")
 			}
 			return
 		}

@@ -26,7 +26,9 @@ type HandoffDoc struct {
 	From     time.Time `json:"from"`
 	To       time.Time `json:"to"`
 	TimeZone string    `json:"time_zone"`
-	// Outgoing and Incoming hold each tier just before and at the handoff.
+	// Outgoing and Incoming hold each tier just before and at the handoff,
+	// and, for a tier that changes hands within a week, list everyone
+	// who holds it in the outgoing week and in the incoming one.
 	Outgoing []TierHolder `json:"outgoing"`
 	Incoming []TierHolder `json:"incoming"`
 	// Incidents counts the week's incidents; ByPriority splits them, every
@@ -54,14 +56,44 @@ type HandoffDoc struct {
 }
 
 // TierHolder is who holds one tier: User and Name at the time, overrides
-// applied (whom its pages go to; empty for nobody), and Override when an
-// override holds it in place of the rotation's person.
+// applied (whom its pages go to), and Override when an override holds it
+// in place of the rotation's person. When nobody holds the tier at the
+// time (a business-hours tier at a Monday 08:00 handoff), they are the
+// week's first holder for the incoming week and its last for the
+// outgoing one, empty when nobody holds it all week.
+//
+// Week lists everyone who holds the tier in the week by its rotation and
+// layers, with the hours they hold it, when that is more than one person
+// in one shift all week: each region of a follow-the-sun tier, the
+// holder of a business-hours tier with its hours, each day's of a daily
+// rotation. It is left out for a tier one person holds all week.
 type TierHolder struct {
 	Tier     string       `json:"tier"`
 	Title    string       `json:"title"`
 	User     string       `json:"user"`
 	Name     string       `json:"name"`
 	Override *HeldInstead `json:"override,omitempty"`
+	Week     []WeekHolder `json:"week,omitempty"`
+}
+
+// WeekHolder is someone who holds a tier in a week by its rotation and
+// layers (overrides aside; the tier's Override names the one at the
+// handoff): Layer is the layer ("" for the tier's own rotation), Hours
+// says when in words from the config ("apac: daily 00:00–08:00 UTC",
+// "Mon–Fri 09:00–17:00 Europe/Berlin", "other hours"), Shifts are the
+// spans exactly, in order.
+type WeekHolder struct {
+	User   string     `json:"user"`
+	Name   string     `json:"name"`
+	Layer  string     `json:"layer,omitempty"`
+	Hours  string     `json:"hours"`
+	Shifts []HeldSpan `json:"shifts"`
+}
+
+// HeldSpan is a span [From, Until) a WeekHolder holds the tier.
+type HeldSpan struct {
+	From  time.Time `json:"from"`
+	Until time.Time `json:"until"`
 }
 
 // HeldInstead is an override that holds a tier at a handoff in place of
@@ -210,8 +242,24 @@ func Handoff(cfg *policy.Config, schedule string, at time.Time, incidents []Inci
 			}
 			return th
 		}
-		d.Outgoing = append(d.Outgoing, holder(h.Add(-time.Nanosecond)))
-		d.Incoming = append(d.Incoming, holder(h))
+		// Nobody holds it at the handoff (a tier held in restricted
+		// hours, at a handoff outside them): the outgoing week's last
+		// holder hands over, the incoming week's first takes over.
+		next := s.NextHandoff(h)
+		out, in := holder(h.Add(-time.Nanosecond)), holder(h)
+		if out.User == "" {
+			if sh := tierShifts(s, t.Name, from, to); len(sh) > 0 {
+				out = holder(sh[len(sh)-1].Until.Add(-time.Nanosecond))
+			}
+		}
+		if in.User == "" {
+			if sh := tierShifts(s, t.Name, to, next); len(sh) > 0 {
+				in = holder(sh[0].From)
+			}
+		}
+		out.Week, in.Week = weekHolders(cfg, s, t.Name, from, to), weekHolders(cfg, s, t.Name, to, next)
+		d.Outgoing = append(d.Outgoing, out)
+		d.Incoming = append(d.Incoming, in)
 	}
 
 	// The services that page this schedule, and the priorities of their
@@ -343,6 +391,38 @@ func Handoff(cfg *policy.Config, schedule string, at time.Time, incidents []Inci
 		d.HealthReason = fmt.Sprintf("%d %s open%s", len(d.Open), plural(len(d.Open), "incident", "incidents"), top)
 	}
 	return d, nil
+}
+
+// tierShifts are the shifts of one tier in [a, b), overrides applied, the
+// spans nobody holds left out.
+func tierShifts(s *policy.Schedule, tier string, a, b time.Time) []policy.Shift {
+	var out []policy.Shift
+	for _, sh := range s.Shifts(a, b) {
+		if sh.Tier == tier {
+			out = append(out, sh)
+		}
+	}
+	return out
+}
+
+// weekHolders are the tier's holders in the week [a, b) with their hours,
+// or nil when one person holds it all week in one shift, as a weekly
+// tier's person does: the document names them as it always has.
+func weekHolders(cfg *policy.Config, s *policy.Schedule, tier string, a, b time.Time) []WeekHolder {
+	turns := s.Turns(tier, a, b)
+	if len(turns) == 0 || len(turns) == 1 && len(turns[0].Shifts) == 1 && turns[0].Shifts[0].From.Equal(a) && turns[0].Shifts[0].Until.Equal(b) {
+		return nil
+	}
+	loc := s.Location()
+	out := make([]WeekHolder, 0, len(turns))
+	for _, tu := range turns {
+		w := WeekHolder{User: tu.User, Name: cfg.UserName(tu.User), Layer: tu.Layer, Hours: tu.Hours, Shifts: make([]HeldSpan, 0, len(tu.Shifts))}
+		for _, sh := range tu.Shifts {
+			w.Shifts = append(w.Shifts, HeldSpan{From: sh.From.In(loc), Until: sh.Until.In(loc)})
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 // mostUrgent is the most urgent priority among the incidents.

@@ -47,8 +47,30 @@ func (d *HandoffDoc) holder(hs []TierHolder) string {
 
 // tierHolder is a tier's holder, with the rotation's person when an
 // override holds it instead: "Emily Watson (covering for Alex Thompson
-// until Wed 2025-09-03 00:00: Labor Day weekend)".
+// until Wed 2025-09-03 00:00: Labor Day weekend)". A tier that changes
+// hands within the week names everyone who holds it in the week, each
+// with their hours, and after them the override at the handoff if one
+// holds it: "Ann Lee (apac: daily 00:00–08:00 UTC), Cat Byrne (emea:
+// daily 08:00–16:00 UTC); at the handoff Dan Okafor (covering for Ann Lee
+// until ...)".
 func (d *HandoffDoc) tierHolder(th TierHolder) string {
+	if len(th.Week) == 0 {
+		return d.heldBy(th)
+	}
+	parts := make([]string, 0, len(th.Week))
+	for _, w := range th.Week {
+		parts = append(parts, fmt.Sprintf("%s (%s)", nameOr(w.Name), w.Hours))
+	}
+	s := strings.Join(parts, ", ")
+	if th.Override != nil {
+		s += "; at the handoff " + d.heldBy(th)
+	}
+	return s
+}
+
+// heldBy is who holds a tier at the handoff, and whom an override there
+// covers for.
+func (d *HandoffDoc) heldBy(th TierHolder) string {
 	o := th.Override
 	switch {
 	case o == nil:
@@ -203,15 +225,30 @@ func (d *HandoffDoc) RenderMarkdown(w io.Writer) error {
 	p := func(format string, args ...any) { fmt.Fprintf(bw, format+"\n", args...) }
 	p("# On-Call Handoff - %s", d.Handoff.In(d.loc()).Format("2006-01-02"))
 	p("")
-	var out, in []string
-	for i := range d.Outgoing {
-		out = append(out, fmt.Sprintf("%s: %s", d.Outgoing[i].Title, d.tierHolder(d.Outgoing[i])))
-		in = append(in, fmt.Sprintf("%s: %s", d.Incoming[i].Title, d.tierHolder(d.Incoming[i])))
-	}
 	p("Schedule %s, week %s to %s (%s).", mdText(d.Schedule), d.stamp(d.From), d.stamp(d.To), d.TimeZone)
 	p("")
-	p("- Outgoing: %s", mdText(strings.Join(out, "; ")))
-	p("- Incoming: %s", mdText(strings.Join(in, "; ")))
+	// Tier by tier on one line; a tier that changes hands within the
+	// week names several people with their hours, so then each tier
+	// has a line of its own.
+	for _, side := range []struct {
+		label   string
+		holders []TierHolder
+	}{{"Outgoing", d.Outgoing}, {"Incoming", d.Incoming}} {
+		tiers := make([]string, len(side.holders))
+		lines := false
+		for i, th := range side.holders {
+			tiers[i] = mdText(fmt.Sprintf("%s: %s", th.Title, d.tierHolder(th)))
+			lines = lines || len(th.Week) > 0
+		}
+		if !lines {
+			p("- %s: %s", side.label, strings.Join(tiers, "; "))
+			continue
+		}
+		p("- %s:", side.label)
+		for _, t := range tiers {
+			p("  - %s", t)
+		}
+	}
 	p("")
 	p("## Summary")
 	p("- Incidents this week: %s", d.counts(": ", false))

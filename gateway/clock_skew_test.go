@@ -173,3 +173,39 @@ func TestClaimsWaitForTheFirstReadingOfRedisClock(t *testing.T) {
 		})
 	}
 }
+
+// TestStoppedBeforeRedisClockIsReadStartsNoJobs: a replica stopped while
+// it waits for its first reading of Redis's clock stops at once, and
+// starts none of what it held on the way out: started on the ended run,
+// the jobs' first tries failed at once and the log warned that the store
+// jobs and heartbeats were not scheduled, at a shutdown that was fine.
+func TestStoppedBeforeRedisClockIsReadStartsNoJobs(t *testing.T) {
+	old := clockWait
+	clockWait = time.Minute
+	t.Cleanup(func() { clockWait = old })
+	st, r := redisStore(t)
+	if err := r.Client(t).Do(context.Background(), "ACL", "SETUSER", "default", "-time").Err(); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, withStore(st), withConfig(dispatchConfig), replicas(0), onWall(time.Now))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := h.run(ctx)
+	waitUntil(t, 5*time.Second, "the wait for Redis's clock", func() bool {
+		return len(h.logLines("WARN", "claiming no due pages until Redis's clock is read")) == 1
+	})
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("pagerd Run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("pagerd still running 5s after it was stopped while waiting for Redis's clock")
+	}
+	time.Sleep(200 * time.Millisecond) // what the held goroutines would log
+	for _, msg := range []string{"store jobs not scheduled yet", "not armed yet", "not re-armed"} {
+		if l := h.logLines("WARN", msg); len(l) > 0 {
+			t.Errorf("stopped while waiting for Redis's clock, the log warns: %s", l[0])
+		}
+	}
+}

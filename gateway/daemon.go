@@ -221,14 +221,16 @@ var clockWait = 10 * time.Second
 // that never comes (an ACL without TIME: PagerdClockUnread) releases them
 // after clockWait, on the host's clock, since pages on a host's clock are
 // better than none. The intake is not held: an alert is stored at once.
-func (d *Daemon) awaitClock(ctx context.Context) {
+// It is false when ctx ended first: nothing held is to start then (its
+// first tries, on the ended run, only failed and warned).
+func (d *Daemon) awaitClock(ctx context.Context) bool {
 	c := d.clock.Load()
 	if c == nil {
-		return
+		return true
 	}
 	select {
 	case <-c.Read():
-		return
+		return true
 	default:
 	}
 	d.log.Warn("clock: claiming no due pages until Redis's clock is read, at most " + clockWait.String())
@@ -240,7 +242,9 @@ func (d *Daemon) awaitClock(ctx context.Context) {
 	case <-t.C:
 		d.log.Warn("clock: Redis's clock not read in " + clockWait.String() + "; claiming due pages on this host's clock until it is")
 	case <-ctx.Done():
+		return false
 	}
+	return true
 }
 
 // New builds the daemon in order: config, store, readiness, transports,
@@ -726,7 +730,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	dispDone := make(chan struct{})
 	go func() {
 		defer close(dispDone)
-		d.awaitClock(ctx)
+		if !d.awaitClock(ctx) {
+			return
+		}
 		go d.ensureJobs(ctx)
 		go d.armJobs(ctx)
 		go d.rearmJobs(ctx)

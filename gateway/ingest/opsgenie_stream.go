@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"io"
 )
@@ -31,8 +32,12 @@ var ErrOpsgenieTooLarge = errors.New("Opsgenie request body too large")
 // opsgenieKeptUnits characters, read and dropped as it streams by: what
 // DecodeOpsgenieAlert, DecodeOpsgenieAction and DecodeOpsgenieUpdate then
 // make of it is what they make of the whole body, since every field they
-// keep is cut to a limit shorter than what is kept. It does not check the
-// JSON (the decoder does): a string left open runs to the end.
+// keep is cut to a limit shorter than what is kept. The alias is the one
+// string kept whole: one over its limit is kept as its first bytes and a
+// digest of the whole (the dedup key), and cut here it named another
+// incident than the same alert sent under MaxOpsgenieBytes, or closed by
+// its alias. It does not check the JSON (the decoder does): a string left
+// open runs to the end.
 func ReadOpsgenieCut(r io.Reader) ([]byte, error) {
 	in := bufio.NewReaderSize(io.LimitReader(r, MaxOpsgenieStreamBytes+1), 64<<10)
 	out := make([]byte, 0, MaxOpsgenieBytes/4)
@@ -42,6 +47,17 @@ func ReadOpsgenieCut(r io.Reader) ([]byte, error) {
 		esc     int // bytes of an escape still to come
 		units   int // characters and escapes of the string so far
 		dropped bool
+		// The top-level object's keys, to tell its alias: depth is the
+		// nesting outside strings, top whether the outermost value is an
+		// object, atKey whether a string at depth 1 would be a key, inKey
+		// whether the string being read is one, key its bytes as sent
+		// (keyLong: too long to be "alias" however escaped), alias
+		// whether the last key was "alias", and whole whether the string
+		// being read is its value.
+		depth                    int
+		top, atKey, inKey, alias bool
+		key                      []byte
+		keyLong, whole           bool
 	)
 	for {
 		b, err := in.ReadByte()
@@ -54,11 +70,31 @@ func ReadOpsgenieCut(r io.Reader) ([]byte, error) {
 		if read++; read > MaxOpsgenieStreamBytes {
 			return nil, ErrOpsgenieTooLarge
 		}
+		if inStr && inKey && (esc > 0 || b != '"') {
+			if len(key) < maxAliasKeyBytes {
+				key = append(key, b)
+			} else {
+				keyLong = true
+			}
+		}
 		keep := true
 		switch {
 		case !inStr:
-			if b == '"' {
+			switch b {
+			case '"':
 				inStr, units, dropped = true, 0, false
+				inKey, whole = depth == 1 && top && atKey, depth == 1 && top && !atKey && alias
+				key, keyLong = key[:0], false
+			case '{', '[':
+				if depth++; depth == 1 {
+					top, atKey = b == '{', b == '{'
+				}
+			case '}', ']':
+				depth--
+			case ',':
+				if depth == 1 {
+					atKey = top
+				}
 			}
 		case esc > 0:
 			esc--
@@ -68,11 +104,17 @@ func ReadOpsgenieCut(r io.Reader) ([]byte, error) {
 			keep = !dropped
 		case b == '"':
 			inStr = false
+			if inKey {
+				var k string
+				alias = !keyLong && json.Unmarshal(append(append([]byte{'"'}, key...), '"'), &k) == nil && k == "alias"
+				inKey, atKey = false, false
+			}
 		default:
 			// A character begins at a byte that continues none (UTF-8),
-			// an escape at its backslash: the string is cut there.
+			// an escape at its backslash: the string is cut there, but
+			// for the alias.
 			if b&0xC0 != 0x80 {
-				if units == opsgenieKeptUnits {
+				if units == opsgenieKeptUnits && !whole {
 					dropped = true
 				}
 				units++
@@ -90,3 +132,7 @@ func ReadOpsgenieCut(r io.Reader) ([]byte, error) {
 		}
 	}
 }
+
+// maxAliasKeyBytes is the longest "alias" a key can be sent as: every
+// letter an escape (\u0061).
+const maxAliasKeyBytes = 5 * 6

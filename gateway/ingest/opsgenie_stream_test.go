@@ -111,3 +111,39 @@ func TestReadOpsgenieCutRefusesWhatItCannotHold(t *testing.T) {
 		t.Errorf("over %d bytes cut: %v", MaxOpsgenieBytes, err)
 	}
 }
+
+// TestReadOpsgenieCutKeepsTheAliasWhole: an alias over Opsgenie's limit
+// is kept as its first bytes and a digest of the whole (the dedup key),
+// so the alias of a body read as a stream is read whole: cut as it
+// streamed by, it named another incident than the same alert sent under
+// 8 MiB (a second page), and a close by the alias as sent closed nothing.
+// Strings under another key, or deeper, are cut as before.
+func TestReadOpsgenieCutKeepsTheAliasWhole(t *testing.T) {
+	for _, key := range []string{`alias`, `\u0061lias`} {
+		for _, unit := range []string{"x", "é", `\u00e9`, `\ud83d\ude00`} {
+			t.Run(key+"/"+unit, func(t *testing.T) {
+				alias := strings.Repeat(unit, 3*opsgenieKeptUnits)
+				long := strings.Repeat("d", MaxOpsgenieBytes)
+				body := `{"message":"m","details":{"alias":"` + long + `"},"` + key + `" : "` + alias + `","description":"` + long + `"}`
+				want, p := DecodeOpsgenieAlert([]byte(body))
+				if p != nil {
+					t.Fatal(p)
+				}
+				cut, err := ReadOpsgenieCut(strings.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(cut) > len(alias)+2*opsgenieKeptUnits+100 {
+					t.Fatalf("cut to %d bytes: the description or the detail was kept whole", len(cut))
+				}
+				got, p := DecodeOpsgenieAlert(cut)
+				if p != nil {
+					t.Fatalf("the cut body: %v", p)
+				}
+				if got.Alias != want.Alias || OpsgenieDedupKey(got.Alias) != OpsgenieDedupKey(want.Alias) {
+					t.Fatalf("the cut body's alias is %q…, the whole body's %q…", got.Alias[len(got.Alias)-40:], want.Alias[len(want.Alias)-40:])
+				}
+			})
+		}
+	}
+}

@@ -378,7 +378,8 @@ const defaultMaxBuffered = 64 << 20
 // have a quarter of it to themselves, and a sender without a key that
 // fills that stops the alerts of no other intake. A body over
 // Content-Length's limit is not read (nil): its handler answers 413 at
-// once. The caller gives back cap(body.b) to body.pool when it is done.
+// once, or reads it as a stream in its turn, one at a time (streamHead).
+// The caller gives back cap(body.b) to body.pool when it is done.
 func (a *admission) read(r *http.Request, route int) (body *heldBody, ok bool) {
 	limit := intakeBodyLimits[route]
 	if r.ContentLength > limit {

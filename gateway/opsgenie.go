@@ -143,20 +143,21 @@ func (s *Server) opsgenieService(o *opsgenie, cfg *policy.Config, bucket string)
 // time, as the Alertmanager intake reads a notification over its own:
 // Alertmanager's opsgenie_configs put a group's every alert in the
 // description, and a 413, which Alertmanager does not retry, paged nobody
-// for an outage of 15,000 alerts.
+// for an outage of 15,000 alerts. One whose Content-Length says so is not
+// read before its turn (streamHead).
 func (o *opsgenie) body(s *Server) (b []byte, ok bool, err error) {
 	r := o.c.Request()
 	if r.ContentLength > ingest.MaxOpsgenieStreamBytes {
 		return nil, false, o.refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is larger than %d bytes", ingest.MaxOpsgenieStreamBytes), nil)
 	}
-	b, err = readAtMost(r.Body, ingest.MaxOpsgenieBytes+1)
+	b, whole, err := streamHead(r, ingest.MaxOpsgenieBytes)
 	if err != nil {
 		return nil, false, o.refuse(http.StatusBadRequest, "Could not read the request body", nil)
 	}
-	if len(b) > 0 && jsonContentType(r) != nil {
+	if (len(b) > 0 || !whole) && jsonContentType(r) != nil {
 		return nil, false, o.refuse(http.StatusUnsupportedMediaType, "Content-Type must be application/json", nil)
 	}
-	if len(b) <= ingest.MaxOpsgenieBytes {
+	if whole {
 		return b, true, nil
 	}
 	if !s.takeStream() {

@@ -3,7 +3,9 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -87,4 +89,52 @@ func sendOpsgenieGroup(t *testing.T, h *harness, n int) {
 	if _, err := notifier.Notify(ctx, as...); err != nil {
 		t.Fatalf("Alertmanager's opsgenie_configs, a group of %d alerts: %v", n, err)
 	}
+}
+
+// TestOpsgenieLargeBodyWaitsForItsTurnUnread: a body whose Content-Length
+// is over the 8 MiB read whole is read as a stream, one at a time, and
+// one that waits for its turn has read nothing yet. It read its first
+// 8 MiB first, outside the bytes admission counts: Alertmanagers (two or
+// three in HA, each retrying its 503s) sending a few groups of a region
+// down held 8 MiB or more each while they waited, in a pod of 256 MiB.
+// Closes, acknowledgements and the Alertmanager intake wait alike.
+func TestOpsgenieLargeBodyWaitsForItsTurnUnread(t *testing.T) {
+	old := requestTimeout
+	requestTimeout = 300 * time.Millisecond
+	t.Cleanup(func() { requestTimeout = old })
+	h := newHarness(t, withConfig(ogConfig))
+	body := `{"message":"m","description":"` + strings.Repeat("x", 12<<20) + `"}`
+	for _, c := range []struct{ path, auth string }{
+		{"/v2/alerts", "GenieKey " + ogKey},
+		{"/v2/alerts/a/close?identifierType=alias", "GenieKey " + ogKey},
+		{"/api/v1/alertmanager", "Bearer " + amKey},
+	} {
+		in := &readCount{r: strings.NewReader(body)}
+		req := httptest.NewRequest("POST", c.path, in)
+		req.ContentLength = int64(len(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", c.auth)
+		rec := httptest.NewRecorder()
+		h.d.server.streaming <- struct{}{} // another is being read
+		h.d.Handler().ServeHTTP(rec, req)
+		<-h.d.server.streaming
+		if rec.Code != 503 {
+			t.Fatalf("%s while another was read: %d %s", c.path, rec.Code, rec.Body)
+		}
+		if in.n > 0 {
+			t.Errorf("%s: %d bytes read while it waited for its turn", c.path, in.n)
+		}
+	}
+}
+
+// readCount counts the bytes read of r.
+type readCount struct {
+	r io.Reader
+	n int
+}
+
+func (c *readCount) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }

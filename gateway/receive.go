@@ -45,11 +45,11 @@ func readBody(c echo.Context) ([]byte, error) {
 // have their own time (storeBudget).
 func (s *Server) readAlertmanager(c echo.Context) (*ingest.Message, error) {
 	r := c.Request()
-	head, err := readAtMost(r.Body, alertmanagerBodyLimit+1)
+	head, whole, err := streamHead(r, alertmanagerBodyLimit)
 	if err != nil {
 		return nil, bodyError(err)
 	}
-	if len(head) <= alertmanagerBodyLimit {
+	if whole {
 		return ingest.DecodeAlertmanager(head)
 	}
 	if !s.takeStream() {
@@ -68,6 +68,21 @@ func (s *Server) readAlertmanager(c echo.Context) (*ingest.Message, error) {
 	s.log.Warn("read a notification over "+strconv.Itoa(alertmanagerBodyLimit>>20)+" MiB as a stream; set max_alerts on the Alertmanager receiver to keep notifications small",
 		"group_key", msg.GroupKey, "alerts", len(msg.Alerts)+msg.Unread)
 	return msg, nil
+}
+
+// streamHead reads a body to be read whole when it is at most limit bytes
+// (whole), or as a stream when it is over: then head is what was read of
+// it, to be read on after takeStream. A body whose Content-Length is over
+// limit is not read (no head): it would only wait for its turn with the
+// limit's bytes held, which admission does not count (it reads no such
+// body), and Alertmanagers in HA, each retrying, sent several at once in
+// the outage that makes them.
+func streamHead(r *http.Request, limit int64) (head []byte, whole bool, err error) {
+	if r.ContentLength > limit {
+		return nil, false, nil
+	}
+	head, err = readAtMost(r.Body, limit+1)
+	return head, err == nil && int64(len(head)) <= limit, err
 }
 
 // takeStream takes the one place to read a body too large to read whole

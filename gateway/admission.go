@@ -461,9 +461,12 @@ func (h *heldBody) Read(p []byte) (int, error) {
 func (h *heldBody) Close() error { return h.rest.Close() }
 
 // readAtMost reads body up to n bytes, as io.ReadAll of an io.LimitReader
-// does; a body admission read whole it hands over without a copy.
+// does; what admission read of a body it hands over without a copy, when
+// it is the whole body, or the n bytes asked for of one read on as a
+// stream (streamHead): copied, that was as much again for each request
+// waiting for its streaming turn, which admission does not count.
 func readAtMost(body io.Reader, n int64) ([]byte, error) {
-	if h, ok := body.(*heldBody); ok && h.whole && h.off == 0 && int64(len(h.b)) <= n {
+	if h, ok := body.(*heldBody); ok && h.off == 0 && h.err == nil && (h.whole && int64(len(h.b)) <= n || int64(len(h.b)) == n) {
 		h.off = len(h.b)
 		return h.b, nil
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -671,5 +672,40 @@ func TestQuietSenderIsNotHeldBehindAFlood(t *testing.T) {
 	refused("other")
 	if n := testutil.ToFloat64(a.active); n != 34 {
 		t.Fatalf("pagerd_ingest_inflight %v, want 34", n)
+	}
+}
+
+// TestAdmissionHandsOverTheHeadOfAStreamedBody: a body without a
+// Content-Length over its route's limit (8 MiB), read as a stream by its
+// handler, reaches it as admission read its head, not copied: the copy
+// was 8 MiB more, outside the bytes admission counts, for each such
+// request waiting for its streaming turn. Read on, it is the body as sent.
+func TestAdmissionHandsOverTheHeadOfAStreamedBody(t *testing.T) {
+	body := strings.Repeat("0123456789", (ingest.MaxOpsgenieBytes+ingest.MaxOpsgenieBytes/2)/10)
+	var copied bool
+	var got []byte
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		held := r.Body.(*heldBody).b
+		head, whole, err := streamHead(r, ingest.MaxOpsgenieBytes)
+		if err != nil || whole {
+			http.Error(w, fmt.Sprint("whole ", whole, err), http.StatusBadRequest)
+			return
+		}
+		copied = &head[0] != &held[0]
+		got, err = io.ReadAll(io.MultiReader(bytes.NewReader(head), r.Body))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
+	})
+	a := newAdmission(next, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), admissionLimits{})
+	req := httptest.NewRequest("POST", "/v2/alerts", io.MultiReader(strings.NewReader(body)))
+	req.ContentLength = -1
+	rec := httptest.NewRecorder()
+	a.ServeHTTP(rec, req)
+	if rec.Code != 200 || string(got) != body {
+		t.Fatalf("%d %s: read %d bytes of %d", rec.Code, rec.Body, len(got), len(body))
+	}
+	if copied {
+		t.Error("the head admission read was copied")
 	}
 }

@@ -152,7 +152,7 @@ func (o *opsgenie) body(s *Server) (b []byte, ok bool, err error) {
 	}
 	b, whole, err := streamHead(r, ingest.MaxOpsgenieBytes)
 	if err != nil {
-		return nil, false, o.refuse(http.StatusBadRequest, "Could not read the request body", nil)
+		return nil, false, o.refuse(http.StatusServiceUnavailable, "Could not read the request body; the request was not processed. Please retry.", nil)
 	}
 	if (len(b) > 0 || !whole) && jsonContentType(r) != nil {
 		return nil, false, o.refuse(http.StatusUnsupportedMediaType, "Content-Type must be application/json", nil)
@@ -171,7 +171,7 @@ func (o *opsgenie) body(s *Server) (b []byte, ok bool, err error) {
 		return nil, false, o.refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is larger than %d bytes, or than %d bytes with each field cut to Opsgenie's limits",
 			ingest.MaxOpsgenieStreamBytes, ingest.MaxOpsgenieBytes), nil)
 	case err != nil:
-		return nil, false, o.refuse(http.StatusBadRequest, "Could not read the request body", nil)
+		return nil, false, o.refuse(http.StatusServiceUnavailable, "Could not read the request body; the request was not processed. Please retry.", nil)
 	}
 	s.log.Warn(fmt.Sprintf("read an Opsgenie request over %d MiB as a stream, its fields cut to Opsgenie's limits", ingest.MaxOpsgenieBytes>>20),
 		"path", r.URL.Path, "read_bytes", len(b))

@@ -113,7 +113,12 @@ func bodyError(err error) error {
 	if errors.As(err, &mbe) {
 		return &inputError{http.StatusRequestEntityTooLarge, "request body is over the limit of " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
 	}
-	return badRequest("reading the request body: %v", err)
+	// The body could not be read (the sender went quiet past the read
+	// timeout, its connection broke): nothing was stored, and the same
+	// request may well succeed, so 503, which senders retry (a 400,
+	// which Alertmanager drops, lost the alerts of a sender that was
+	// slow once).
+	return &inputError{http.StatusServiceUnavailable, "could not read the request body (" + err.Error() + "); nothing was stored: retry"}
 }
 
 // jsonContentType refuses a body that says it is not JSON. A missing
@@ -591,7 +596,7 @@ func (s *Server) enqueue(c echo.Context) error {
 	}
 	body, err := readAtMost(r.Body, ingest.MaxEventBytes+1)
 	if err != nil {
-		return invalid(http.StatusBadRequest, "Could not read the request body")
+		return invalid(http.StatusServiceUnavailable, "Could not read the request body; nothing was stored: retry")
 	}
 	if len(body) > ingest.MaxEventBytes {
 		return invalid(http.StatusRequestEntityTooLarge, "Request body is larger than 512 KB")

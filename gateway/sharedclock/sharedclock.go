@@ -291,8 +291,9 @@ func (c *Clock) Read() <-chan struct{} { return c.read }
 
 // Run reads Source, and looks for steps of the host's wall clock, every
 // Every, and at once when Now saw the host's wall clock step, until ctx
-// ends; every second until Source first answers, so that a replica that
-// started while Redis was down is on its clock soon after it answers. A
+// ends; every second until Source first answers, each reading giving up
+// after a second, so that a replica that started while Redis was down is
+// on its clock soon after it answers. A
 // reading that fails leaves the last one in use; the first failure of a
 // streak is logged.
 func (c *Clock) Run(ctx context.Context) {
@@ -311,7 +312,11 @@ func (c *Clock) Run(ctx context.Context) {
 		case <-c.resync:
 			t.Stop()
 		}
-		sctx, cancel := context.WithTimeout(ctx, c.o.Every)
+		// A reading gives up after the wait to the next: until the first,
+		// a second, so that one hanging on an unreachable Redis does not
+		// hold the first reading (and the claims that wait for it) for
+		// Every once Redis answers.
+		sctx, cancel := context.WithTimeout(ctx, wait)
 		err := c.Sync(sctx)
 		cancel()
 		switch {

@@ -26,6 +26,9 @@ type world struct {
 	skew  time.Duration
 	rtt   time.Duration
 	fails bool
+	// hangs: the server does not answer until the reading gives up (a
+	// network that drops packets, a dial that times out).
+	hangs bool
 	// late: the server reads its clock at the end of the round trip (the
 	// command queued behind a slow one, or a congested way there), not
 	// half way through it.
@@ -38,8 +41,13 @@ func (w *world) pass(d time.Duration) { w.now = w.now.Add(d); w.mono += d }
 
 func (w *world) Wall() time.Time     { w.mu.Lock(); defer w.mu.Unlock(); return w.now.Add(w.skew) }
 func (w *world) Mono() time.Duration { w.mu.Lock(); defer w.mu.Unlock(); return w.mono }
-func (w *world) ServerTime(context.Context) (time.Time, error) {
+func (w *world) ServerTime(ctx context.Context) (time.Time, error) {
 	w.mu.Lock()
+	if w.hangs {
+		w.mu.Unlock()
+		<-ctx.Done()
+		return time.Time{}, ctx.Err()
+	}
 	defer w.mu.Unlock()
 	if w.fails {
 		return time.Time{}, errors.New("down")
@@ -323,5 +331,29 @@ func TestSlowFirstReadingIsTaken(t *testing.T) {
 	}
 	if got := c.Now(); got.Sub(w.now).Abs() > w.rtt/2 {
 		t.Errorf("Now %v, want Redis's time %v within %v", got, w.now, w.rtt/2)
+	}
+}
+
+// TestRunReadsSoonOnceAnUnreachableSourceAnswers: a replica started while
+// Redis was unreachable (its readings hang until they give up, not refused
+// at once) reads Redis's clock within seconds of it answering: readings
+// before the first give up after a second, as they are retried, not after
+// Every (10 s), which held its claims for as long (the daemon claims
+// nothing until the first reading).
+func TestRunReadsSoonOnceAnUnreachableSourceAnswers(t *testing.T) {
+	w := &world{now: start, skew: time.Hour, hangs: true}
+	c := sharedclock.New(sharedclock.Options{Source: w, Wall: w.Wall, Mono: w.Mono, Every: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(1500 * time.Millisecond) // a reading hangs meanwhile
+	w.mu.Lock()
+	w.hangs = false
+	w.mu.Unlock()
+	select {
+	case <-c.Read():
+	case <-time.After(5 * time.Second):
+		t.Fatal("not on Redis's clock 5 s after it answered")
 	}
 }

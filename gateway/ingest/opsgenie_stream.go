@@ -45,6 +45,7 @@ func ReadOpsgenieCut(r io.Reader) ([]byte, error) {
 		read    int64
 		inStr   bool
 		esc     int // bytes of an escape still to come
+		cont    int // continuation bytes the last UTF-8 lead byte asks for
 		units   int // characters and escapes of the string so far
 		dropped bool
 		// The top-level object's keys, to tell its alias: depth is the
@@ -82,7 +83,7 @@ func ReadOpsgenieCut(r io.Reader) ([]byte, error) {
 		case !inStr:
 			switch b {
 			case '"':
-				inStr, units, dropped = true, 0, false
+				inStr, units, dropped, cont = true, 0, false, 0
 				inKey, whole = depth == 1 && top && atKey, depth == 1 && top && !atKey && alias
 				key, keyLong = key[:0], false
 			case '{', '[':
@@ -112,12 +113,25 @@ func ReadOpsgenieCut(r io.Reader) ([]byte, error) {
 		default:
 			// A character begins at a byte that continues none (UTF-8),
 			// an escape at its backslash: the string is cut there, but
-			// for the alias.
-			if b&0xC0 != 0x80 {
+			// for the alias. A continuation byte no lead byte asked for
+			// (invalid UTF-8) is a character of its own, as it decodes
+			// (U+FFFD): else a string of them was never cut.
+			if b&0xC0 != 0x80 || cont == 0 {
 				if units == opsgenieKeptUnits && !whole {
 					dropped = true
 				}
 				units++
+				cont = 0
+				switch {
+				case b&0xE0 == 0xC0:
+					cont = 1
+				case b&0xF0 == 0xE0:
+					cont = 2
+				case b&0xF8 == 0xF0:
+					cont = 3
+				}
+			} else {
+				cont--
 			}
 			if b == '\\' {
 				esc = 1

@@ -16,7 +16,7 @@ import (
 // the cut falls on: a two-byte or four-byte character, an escape, an
 // escaped surrogate pair.
 func TestReadOpsgenieCutDecodesAsTheWholeBody(t *testing.T) {
-	for _, unit := range []string{"x", "é", "😀", `\n`, `\"`, `\u00e9`, `\ud83d\ude00`, `a\\`} {
+	for _, unit := range []string{"x", "é", "😀", `\n`, `\"`, `\u00e9`, `\ud83d\ude00`, `a\\`, "\x80", "\xc3", "\xf0\x9f"} {
 		t.Run(unit, func(t *testing.T) {
 			long := strings.Repeat(unit, MaxOpsgenieBytes/6/len(unit)) // 8 of them: over MaxOpsgenieBytes
 			body := `{"message":"TargetDown ` + long + `","description":"` + long + `","note":"` + long + `",` +

@@ -50,6 +50,15 @@ func (s *Server) heartbeatPing(c echo.Context) error {
 	defer cancel()
 	expires, resolved, err := s.o.Heartbeats.Ping(ctx, svc, name)
 	if errors.Is(err, heartbeat.ErrUnknown) {
+		watched, werr := s.o.Heartbeats.Watched(ctx, svc.Name, name)
+		if werr != nil {
+			return retrying(werr, "retry: a ping again sets the same expiry, and resolves nothing twice")
+		}
+		if watched {
+			c.Set(ctxRejected, "heartbeat not in this replica's config, watched by another's")
+			return &inputError{http.StatusServiceUnavailable, "service " + svc.Name + " has no heartbeat " + name + " in this replica's config, but another replica's has it " +
+				"(a config being rolled out?); nothing was stored: retry"}
+		}
 		return &inputError{http.StatusNotFound, "service " + svc.Name + " has no heartbeat " + name + " (services[].heartbeats)"}
 	}
 	if err != nil {

@@ -852,3 +852,28 @@ func TestReloadWaitsForAHeartbeatMissBeingRaised(t *testing.T) {
 		t.Fatalf("the heartbeat's incident: %+v, pages %q", incs, h.rec.lines(fixedNow))
 	}
 }
+
+// TestPingThroughAReplicaWhoseConfigLagsIsRetried: a heartbeat added to
+// the config is armed by the replica that has it; another, its config
+// lagging (a rollout under way, a ConfigMap not yet propagated), takes a
+// ping of it. The ping is answered 503, which the sender retries (curl
+// --retry, Opsgenie's clients), not 404: the lost ping paged the
+// heartbeat missed at its expiry though its sender was alive. A heartbeat
+// no replica watches is still 404.
+func TestPingThroughAReplicaWhoseConfigLagsIsRetried(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			a, b := replicaPair(t, mk(t), hbConfig)
+			b.ping("nope", amKey, 404)
+			if r := b.do("POST", "/api/v1/heartbeats/watchdog/ping", "", "Authorization", "Bearer "+amKey); r.code != 503 || !strings.Contains(r.body, "retry") {
+				t.Fatalf("a ping of a heartbeat another replica watches: %d %s, want 503", r.code, r.body)
+			}
+			if og := b.og("GET", "/v2/heartbeats/watchdog/ping", "", 503); !strings.Contains(og.Message, "retry") {
+				t.Fatalf("Opsgenie's ping of it: %+v", og)
+			}
+			b.og("GET", "/v2/heartbeats/nope/ping", "", 404)
+			// The retry, through the replica that has it, is taken.
+			a.ping("watchdog", amKey, 200)
+		})
+	}
+}

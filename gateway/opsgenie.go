@@ -397,10 +397,18 @@ func (s *Server) opsgeniePing(c echo.Context) error {
 	ctx, cancel := storeBudget(c.Request())
 	defer cancel()
 	_, _, err = s.o.Heartbeats.Ping(ctx, svc, name)
-	switch {
-	case errors.Is(err, heartbeat.ErrUnknown):
-		return o.refuse(http.StatusNotFound, fmt.Sprintf("Heartbeat with name [%s] does not exist in service %s", name, svc.Name), nil)
-	case err != nil:
+	if errors.Is(err, heartbeat.ErrUnknown) {
+		// Watched by a replica whose config has it (heartbeatPing).
+		var watched bool
+		if watched, err = s.o.Heartbeats.Watched(ctx, svc.Name, name); err == nil && watched {
+			return o.refuse(http.StatusServiceUnavailable, fmt.Sprintf("Heartbeat with name [%s] is not in this replica's config of service %s, but in another's "+
+				"(a config being rolled out?); the ping was not processed. Please retry.", name, svc.Name), nil)
+		}
+		if err == nil {
+			return o.refuse(http.StatusNotFound, fmt.Sprintf("Heartbeat with name [%s] does not exist in service %s", name, svc.Name), nil)
+		}
+	}
+	if err != nil {
 		return o.stored(err, "a ping again sets the same expiry, and resolves nothing twice.")
 	}
 	return o.accepted(ingest.OpsgeniePong)

@@ -317,6 +317,28 @@ func (m *Monitor) Ping(ctx context.Context, svc *policy.Service, name string) (e
 	return expires, resolved, nil
 }
 
+// Watched reports whether the store watches a heartbeat of the service
+// that this replica's config may lack: a replica whose config has it armed
+// it or took a ping of it, and no replica has found it absent from its
+// config for RearmEvery (see unknown). A ping of it through this replica
+// is then one to retry, not a heartbeat that does not exist: its config
+// lags the others' (a config being rolled out), and a 404 lost the ping,
+// which then paged the heartbeat missed.
+func (m *Monitor) Watched(ctx context.Context, service, name string) (bool, error) {
+	j, err := m.o.Store.GetJob(ctx, JobKind, jobKey(service, name))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var d jobData
+	if json.Unmarshal(j.Data, &d) != nil {
+		return false, nil
+	}
+	return d.Unknown.IsZero() || m.clock().Sub(d.Unknown) < RearmEvery, nil
+}
+
 // Expire is the dispatcher's handler of heartbeat jobs: the heartbeat was
 // not pinged in time, so its incident is raised (or, when it is open, its
 // repeat recorded), and the heartbeat stays watched: while no ping comes,

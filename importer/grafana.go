@@ -17,7 +17,8 @@ import (
 // the chains), /api/v1/integrations/, /api/v1/routes/ and
 // /api/v1/personal_notification_rules/. A schedule's shifts are found by
 // the ids in its "shifts" list; shift start times are wall-clock times in
-// the shift's time zone, or the schedule's when the shift has none.
+// the shift's time zone or, when the shift has none, the schedule's (a
+// calendar schedule) or UTC (a web schedule).
 
 type gUser struct {
 	ID       string  `json:"id"`
@@ -416,16 +417,25 @@ func (ex *gExport) schedule(s gSchedule, rep *Report) *schedule {
 			rep.add(NotMapped, r.in("shift", "", id), "is not in the export (export /api/v1/on_call_shifts/); not imported")
 			continue
 		}
+		// A shift's times are on its own zone's clock; without one, on
+		// the schedule's in a calendar schedule (shifts made through the
+		// API), but in UTC in a web schedule, whose UI stores them in UTC
+		// and whose events Grafana OnCall lays out without the schedule's
+		// zone (OnCallScheduleWeb's iCal).
 		sloc := loc
+		if s.Type == "web" {
+			sloc = time.UTC
+		}
 		if sh.TimeZone != nil && *sh.TimeZone != "" {
 			if l, err := time.LoadLocation(*sh.TimeZone); err == nil {
 				sloc = l
-				if l.String() != loc.String() {
-					rep.add(Changed, sr, "keeps its handoff time in %s; pagerd keeps it in the schedule's zone (%s), which can move it by an hour across a daylight saving change one zone has and the other not", l, loc)
-				}
 			} else {
 				rep.add(Changed, sr, "time zone %q is not one pagerd knows; its times are read in the schedule's zone (%s): check its handoffs", *sh.TimeZone, loc)
+				sloc = loc
 			}
+		}
+		if sloc.String() != loc.String() && sh.Type != "override" && sh.Type != "single_event" {
+			rep.add(Changed, sr, "keeps its handoff time in %s; pagerd keeps it in the schedule's zone (%s), which can move it by an hour across a daylight saving change one zone has and the other not", sloc, loc)
 		}
 		start, err := shiftTime(sh.Start, sloc)
 		if err != nil {

@@ -288,3 +288,59 @@ func TestGrafanaStepsAfterTheRepeatAreNotFirstPassLevels(t *testing.T) {
 		t.Errorf("the step after the repeat is not reported:\n%+v", res.Report.Issues)
 	}
 }
+
+// TestGrafanaWebShiftsWithoutAZoneAreUTC: Grafana OnCall lays out the
+// events of a web schedule (shifts made in its UI, which stores their
+// start in UTC and no time_zone) in the shift's time_zone, else UTC,
+// whatever the schedule's time_zone: OnCallScheduleWeb's iCal is made by
+// convert_to_ical without the schedule's zone, while a calendar schedule
+// (shifts made through the API) passes its own. Here the web schedule is
+// in Madrid and its weekly rotation starts "2025-10-06T08:00:00", 10:00 in
+// Madrid (CEST): Grafana hands off Mondays at 10:00 there until the clocks
+// go back; the override from "2025-10-15T18:00:00" holds from 20:00 in
+// Madrid. Read in the schedule's zone, both were two hours early.
+func TestGrafanaWebShiftsWithoutAZoneAreUTC(t *testing.T) {
+	res, cfg := mustImport(t, GrafanaOnCall, []Document{
+		{Name: "users.json", Data: []byte(`{"results": [{"id": "U1", "email": "u1@example.io", "username": "u1"}, {"id": "U2", "email": "u2@example.io", "username": "u2"}, {"id": "U3", "email": "u3@example.io", "username": "u3"}]}`)},
+		{Name: "schedules.json", Data: []byte(`{"results": [
+			{"id": "SWEB", "name": "Web", "type": "web", "time_zone": "Europe/Madrid", "shifts": ["OWEEK", "OVER"]},
+			{"id": "SCAL", "name": "Calendar", "type": "calendar", "time_zone": "Europe/Madrid", "shifts": ["OCAL"]}]}`)},
+		{Name: "shifts.json", Data: []byte(`{"results": [
+			{"id": "OWEEK", "name": "Weekly", "type": "rolling_users", "time_zone": null, "level": 1, "start": "2025-10-06T08:00:00", "rotation_start": "2025-10-06T08:00:00",
+			 "duration": 604800, "frequency": "weekly", "interval": 1, "week_start": "MO", "rolling_users": [["U1"], ["U2"]], "start_rotation_from_user_index": 0},
+			{"id": "OVER", "name": "Evening swap", "type": "override", "time_zone": null, "start": "2025-10-15T18:00:00", "rotation_start": "2025-10-15T18:00:00", "duration": 7200, "users": ["U3"]},
+			{"id": "OCAL", "name": "Calendar weekly", "type": "rolling_users", "time_zone": null, "level": 1, "start": "2025-10-06T08:00:00", "rotation_start": "2025-10-06T08:00:00",
+			 "duration": 604800, "frequency": "weekly", "interval": 1, "week_start": "MO", "rolling_users": [["U1"], ["U2"]], "start_rotation_from_user_index": 0}]}`)},
+	}, Options{})
+	madrid, _ := time.LoadLocation("Europe/Madrid")
+	for _, c := range []struct {
+		schedule string
+		at       time.Time
+		want     string
+	}{
+		{"web", time.Date(2025, 10, 13, 9, 59, 0, 0, madrid), "u1"},
+		{"web", time.Date(2025, 10, 13, 10, 0, 0, 0, madrid), "u2"},
+		{"web", time.Date(2025, 10, 15, 19, 59, 0, 0, madrid), "u2"},
+		{"web", time.Date(2025, 10, 15, 20, 0, 0, 0, madrid), "u3"},
+		{"web", time.Date(2025, 10, 15, 21, 59, 0, 0, madrid), "u3"},
+		{"web", time.Date(2025, 10, 15, 22, 0, 0, 0, madrid), "u2"},
+		{"web", time.Date(2025, 10, 20, 10, 0, 0, 0, madrid), "u1"},
+		// A calendar schedule's shifts without a zone are on its clock.
+		{"calendar", time.Date(2025, 10, 13, 7, 59, 0, 0, madrid), "u1"},
+		{"calendar", time.Date(2025, 10, 13, 8, 0, 0, 0, madrid), "u2"},
+	} {
+		rows, err := cfg.WhoIsOnCall(c.at, c.schedule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 1 || rows[0].User != c.want {
+			t.Errorf("%s %s: on call %+v, want %s as in Grafana OnCall\n%s", c.schedule, c.at.Format(time.RFC3339), rows, c.want, res.Config)
+		}
+	}
+	if issueWith(res.Report, Changed, `shift "Weekly"`, "UTC", "Europe/Madrid") == nil {
+		t.Errorf("the report does not say the web shift keeps its handoff in UTC while pagerd keeps it in Madrid: %+v", res.Report.Issues)
+	}
+	if is := issueWith(res.Report, Changed, `shift "Calendar weekly"`, "UTC"); is != nil {
+		t.Errorf("a calendar schedule's shift is reported as kept in UTC: %s", is.Detail)
+	}
+}

@@ -312,7 +312,9 @@ func TestGrafanaShapesRoundTrip(t *testing.T) {
 	readJSON(t, "grafana-oncall/schedules.json", &scheds)
 	ical := map[string]time.Weekday{"SU": 0, "MO": 1, "TU": 2, "WE": 3, "TH": 4, "FR": 5, "SA": 6}
 	// events are the users of the shift's events covering at: events start
-	// at the shift's start plus interval units on the wall clock (on the
+	// at the shift's start (on the schedule's clock: the shifts have no
+	// time_zone, and the schedules are calendar schedules, which Grafana
+	// OnCall lays out in their own zone) plus interval units on the wall clock (on the
 	// by_day days of each week for those), last duration on the wall
 	// clock, and rolling_users hands each occurrence (each week, for
 	// weekly shifts with by_day) to the next group.
@@ -397,7 +399,7 @@ func TestGrafanaShapesRoundTrip(t *testing.T) {
 			want := sortedSet(byLevel[top])
 			var got []string
 			seen := map[string]bool{}
-			// The source schedule's pagerd schedules: web, and web-... for
+			// The source schedule's pagerd schedules: calendar, and calendar-... for
 			// rotations handing off at other times.
 			for _, ps := range cfg.Schedules {
 				if ps.Name != name && !strings.HasPrefix(ps.Name, name+"-") {

@@ -444,12 +444,20 @@ func (ex *gExport) schedule(s gSchedule, rep *Report) *schedule {
 		}
 		switch sh.Type {
 		case "override":
-			if len(sh.Users) != 1 {
-				rep.add(NotMapped, sr, "an override with %d people: pagerd overrides put one person on each tier; not imported", len(sh.Users))
+			until := start.Add(time.Duration(sh.Duration) * time.Second)
+			span := start.In(loc).Format(time.RFC3339) + " to " + until.In(loc).Format(time.RFC3339)
+			switch {
+			case len(sh.Users) == 0:
+				// The web UI keeps an override's people in rolling_users,
+				// which the API leaves out of overrides.
+				rep.add(NotMapped, sr, "an override from %s, but the export does not say who covers (Grafana OnCall's API gives no users for overrides made in its web UI); not imported: add it as a pagerd override by hand", span)
+				continue
+			case len(sh.Users) > 1:
+				rep.add(NotMapped, sr, "an override from %s with %d people: pagerd overrides put one person on each tier; not imported", span, len(sh.Users))
 				continue
 			}
 			out.overrides = append(out.overrides, &override{
-				ref: sr, person: sh.Users[0], from: start, until: start.Add(time.Duration(sh.Duration) * time.Second), reason: "Grafana OnCall override " + sh.Name,
+				ref: sr, person: sh.Users[0], from: start, until: until, reason: "Grafana OnCall override " + sh.Name,
 			})
 			continue
 		case "single_event":

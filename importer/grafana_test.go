@@ -344,3 +344,29 @@ func TestGrafanaWebShiftsWithoutAZoneAreUTC(t *testing.T) {
 		t.Errorf("a calendar schedule's shift is reported as kept in UTC: %s", is.Detail)
 	}
 }
+
+// TestGrafanaOverrideWithoutItsPeople: Grafana OnCall's API gives an
+// override made in its web UI with "users": [] (the UI keeps the person in
+// rolling_users, which the API leaves out of overrides), so the export
+// does not say who covers. The report must say that and when the override
+// runs, so it can be added by hand, not call it an override of nobody; an
+// override of two people says when it runs too.
+func TestGrafanaOverrideWithoutItsPeople(t *testing.T) {
+	res, _ := mustImport(t, GrafanaOnCall, []Document{
+		{Name: "users.json", Data: []byte(`{"results": [{"id": "U1", "email": "u1@example.io", "username": "u1"}, {"id": "U2", "email": "u2@example.io", "username": "u2"}]}`)},
+		{Name: "schedules.json", Data: []byte(`{"results": [{"id": "S1", "name": "Main", "type": "web", "time_zone": "UTC", "shifts": ["OWEEK", "OWEB", "OTWO"]}]}`)},
+		{Name: "shifts.json", Data: []byte(`{"results": [
+			{"id": "OWEEK", "name": "Weekly", "type": "rolling_users", "level": 1, "start": "2025-10-06T08:00:00", "duration": 604800,
+			 "frequency": "weekly", "interval": 1, "week_start": "MO", "rolling_users": [["U1"], ["U2"]], "start_rotation_from_user_index": 0},
+			{"id": "OWEB", "name": "Dentist", "type": "override", "time_zone": null, "start": "2025-10-15T13:00:00", "duration": 7200, "users": []},
+			{"id": "OTWO", "name": "Pair", "type": "override", "time_zone": null, "start": "2025-10-16T13:00:00", "duration": 3600, "users": ["U1", "U2"]}]}`)},
+	}, Options{})
+	for _, w := range [][]string{
+		{`shift "Dentist"`, "2025-10-15T13:00:00Z", "2025-10-15T15:00:00Z", "does not say who", "by hand"},
+		{`shift "Pair"`, "2025-10-16T13:00:00Z", "2025-10-16T14:00:00Z", "2 people"},
+	} {
+		if issueWith(res.Report, NotMapped, w...) == nil {
+			t.Errorf("the report has no not-imported issue with %q: %+v", w, res.Report.Issues)
+		}
+	}
+}

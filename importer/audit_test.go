@@ -346,3 +346,69 @@ func TestPagerDutyOverrideOnTopOfAnother(t *testing.T) {
 		}
 	}
 }
+
+// TestPagerDutyLayerOrderFromTheFinalSchedule: which PagerDuty layer wins
+// is not a field of the layers, only their order in the response, which
+// PagerDuty has returned both ways (highest first, the reverse of the
+// order a POST takes; its Terraform provider waited on a "layer order
+// fix" to have them in the same order). The export's final schedule shows
+// which one PagerDuty puts on call where two layers both have someone.
+// Here the layers come lowest first: Base (hana, every hour), then
+// Weekend (kim, Saturday and Sunday), and the final schedule has kim at
+// the weekend. Read highest first, Base hid Weekend, and hana was paged
+// at the weekend while PagerDuty pages kim. Where the final schedule
+// agrees with the listed order (the other PagerDuty tests), nothing
+// changes.
+func TestPagerDutyLayerOrderFromTheFinalSchedule(t *testing.T) {
+	base := `{"id": "PL1", "name": "Base", "start": "2025-09-01T00:00:00+02:00", "end": null,
+		"rotation_virtual_start": "2025-09-01T00:00:00+02:00", "rotation_turn_length_seconds": 604800,
+		"users": [{"user": {"id": "PHANA01", "type": "user_reference"}}], "restrictions": [],
+		"rendered_schedule_entries": [{"start": "2025-10-06T00:00:00+02:00", "end": "2025-10-20T00:00:00+02:00", "user": {"id": "PHANA01", "type": "user_reference"}}]}`
+	weekend := `{"id": "PL2", "name": "Weekend", "start": "2025-09-01T00:00:00+02:00", "end": null,
+		"rotation_virtual_start": "2025-09-06T00:00:00+02:00", "rotation_turn_length_seconds": 604800,
+		"users": [{"user": {"id": "PKIMK03", "type": "user_reference"}}],
+		"restrictions": [{"type": "weekly_restriction", "start_time_of_day": "00:00:00", "start_day_of_week": 6, "duration_seconds": 172800}],
+		"rendered_schedule_entries": [
+			{"start": "2025-10-11T00:00:00+02:00", "end": "2025-10-13T00:00:00+02:00", "user": {"id": "PKIMK03", "type": "user_reference"}},
+			{"start": "2025-10-18T00:00:00+02:00", "end": "2025-10-20T00:00:00+02:00", "user": {"id": "PKIMK03", "type": "user_reference"}}]}`
+	final := `"overrides_subschedule": {"rendered_schedule_entries": []},
+		"final_schedule": {"rendered_schedule_entries": [
+			{"start": "2025-10-06T00:00:00+02:00", "end": "2025-10-11T00:00:00+02:00", "user": {"id": "PHANA01", "type": "user_reference"}},
+			{"start": "2025-10-11T00:00:00+02:00", "end": "2025-10-13T00:00:00+02:00", "user": {"id": "PKIMK03", "type": "user_reference"}},
+			{"start": "2025-10-13T00:00:00+02:00", "end": "2025-10-18T00:00:00+02:00", "user": {"id": "PHANA01", "type": "user_reference"}},
+			{"start": "2025-10-18T00:00:00+02:00", "end": "2025-10-20T00:00:00+02:00", "user": {"id": "PKIMK03", "type": "user_reference"}}]}`
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	for _, order := range []struct {
+		name, layers string
+		reversed     bool
+	}{
+		{"lowest first", base + ", " + weekend, true},
+		{"highest first", weekend + ", " + base, false},
+	} {
+		res, cfg := mustImport(t, PagerDuty, []Document{
+			{Name: "users.json", Data: []byte(pdFourUsers)},
+			{Name: "schedule.json", Data: []byte(`{"schedule": {"id": "PSCH9", "name": "Payments", "time_zone": "Europe/Berlin", "schedule_layers": [` +
+				order.layers + `], ` + final + `}}`)},
+		}, Options{})
+		for _, c := range []struct {
+			at   time.Time
+			want string
+		}{
+			{time.Date(2025, 10, 10, 23, 59, 0, 0, berlin), "hana"},
+			{time.Date(2025, 10, 11, 0, 0, 0, 0, berlin), "kim"},
+			{time.Date(2025, 10, 12, 23, 59, 0, 0, berlin), "kim"},
+			{time.Date(2025, 10, 13, 0, 0, 0, 0, berlin), "hana"},
+			{time.Date(2026, 3, 7, 12, 0, 0, 0, berlin), "kim"},
+		} {
+			if got := onCallUsers(t, cfg, c.at); !reflect.DeepEqual(got, []string{c.want}) {
+				t.Errorf("layers %s, %s: on call %v, want [%s] as in PagerDuty's final schedule\n%s", order.name, c.at.Format(time.RFC3339), got, c.want, res.Config)
+			}
+		}
+		if said := issueWith(res.Report, Changed, `schedule "Payments"`, "final schedule", `"Weekend"`) != nil; said != order.reversed {
+			t.Errorf("layers %s: the report says they were read in the order the final schedule shows: %v, want %v: %+v", order.name, said, order.reversed, res.Report.Issues)
+		}
+		if is := issueWith(res.Report, NotMapped, `layer "Weekend"`); is != nil {
+			t.Errorf("layers %s: the weekend layer is reported as not imported: %s", order.name, is.Detail)
+		}
+	}
+}

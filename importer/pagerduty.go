@@ -17,9 +17,10 @@ import (
 // overrides_subschedule); GET /escalation_policies; GET /services. Lists
 // ({"users": [...]}) and single objects ({"schedule": {...}}) both work.
 //
-// Schedule layers come highest-precedence first, as GET returns them (the
-// reverse of the order they are created in, and of PagerDuty's UI, where
-// the bottom layer wins).
+// Schedule layers are read highest-precedence first, as GET has returned
+// them (the reverse of the order they are created in, and of PagerDuty's
+// UI, where the bottom layer wins), unless the schedule's final_schedule
+// shows the later listed layer winning (pdLayerOrder).
 
 type pdRef struct {
 	ID      string `json:"id"`
@@ -96,6 +97,9 @@ type pdLayer struct {
 		User pdRef `json:"user"`
 	} `json:"users"`
 	Restrictions []pdRestriction `json:"restrictions"`
+	// RenderedScheduleEntries are who the layer has on call between the
+	// since and until of the request.
+	RenderedScheduleEntries []pdEntry `json:"rendered_schedule_entries"`
 }
 
 type pdEntry struct {
@@ -113,6 +117,10 @@ type pdSchedule struct {
 	OverridesSubschedule *struct {
 		RenderedScheduleEntries []pdEntry `json:"rendered_schedule_entries"`
 	} `json:"overrides_subschedule"`
+	// FinalSchedule is who PagerDuty pages, layers and overrides applied.
+	FinalSchedule *struct {
+		RenderedScheduleEntries []pdEntry `json:"rendered_schedule_entries"`
+	} `json:"final_schedule"`
 	// Overrides is not in the API's schedule; exports that attach GET
 	// /schedules/{id}/overrides to it are read too.
 	Overrides []pdEntry `json:"overrides"`
@@ -430,7 +438,18 @@ func pdScheduleModel(s pdSchedule, rep *Report) *schedule {
 	if err != nil {
 		loc = time.UTC
 	}
-	for _, l := range s.ScheduleLayers {
+	layers := s.ScheduleLayers
+	switch top, bottom := pdLayerOrder(s); {
+	case bottom != "" && top == "":
+		layers = make([]pdLayer, len(s.ScheduleLayers))
+		for i, l := range s.ScheduleLayers {
+			layers[len(layers)-1-i] = l
+		}
+		rep.add(Changed, r, "lists its layers lowest first, but PagerDuty's final schedule has the later listed layer on call where two both have someone (%s): read in that order, the last listed highest", bottom)
+	case bottom != "":
+		rep.add(Changed, r, "PagerDuty's final schedule has the layer listed first on call where two both have someone at some times (%s) and the one listed later at others (%s): read highest first, as GET /schedules lists them; compare who is on call with PagerDuty", top, bottom)
+	}
+	for _, l := range layers {
 		rot := &rotation{
 			ref: r.in("layer", l.Name, l.ID), keys: []string{l.ID, l.Name}, name: l.Name,
 			start: l.RotationVirtualStart.Time, from: l.Start.Time, end: l.End.Time,
@@ -484,6 +503,68 @@ func pdScheduleModel(s pdSchedule, rep *Report) *schedule {
 		}
 	}
 	return out
+}
+
+// pdLayerOrder reads from the export's final schedule which layer
+// PagerDuty puts on call where several have someone: at the start of each
+// layer's rendered entries (where no override holds), the one layer whose
+// person the final schedule has wins over the others on call with someone
+// else. top says where one listed earlier wins, bottom where one listed
+// later does, as "layer ... over ... at <instant>", "" when no instant
+// says so. Which layer is highest is no field of the layers, only their
+// order in the response, and PagerDuty has listed them both ways.
+func pdLayerOrder(s pdSchedule) (top, bottom string) {
+	if s.FinalSchedule == nil || len(s.FinalSchedule.RenderedScheduleEntries) == 0 {
+		return "", ""
+	}
+	at := func(es []pdEntry, t time.Time) *pdEntry {
+		for i := range es {
+			if !t.Before(es[i].Start.Time) && t.Before(es[i].End.Time) {
+				return &es[i]
+			}
+		}
+		return nil
+	}
+	var overrides []pdEntry
+	if s.OverridesSubschedule != nil {
+		overrides = s.OverridesSubschedule.RenderedScheduleEntries
+	}
+	ls := s.ScheduleLayers
+	for _, l := range ls {
+		for _, e := range l.RenderedScheduleEntries {
+			t := e.Start.Time
+			final := at(s.FinalSchedule.RenderedScheduleEntries, t)
+			if final == nil || at(overrides, t) != nil {
+				continue
+			}
+			winner, winners := -1, 0
+			var on []int
+			for k := range ls {
+				if le := at(ls[k].RenderedScheduleEntries, t); le != nil {
+					on = append(on, k)
+					if le.User.ID == final.User.ID {
+						winner, winners = k, winners+1
+					}
+				}
+			}
+			if winners != 1 {
+				continue
+			}
+			for _, k := range on {
+				if at(ls[k].RenderedScheduleEntries, t).User.ID == final.User.ID {
+					continue
+				}
+				what := fmt.Sprintf("layer %q over %q at %s", ls[winner].Name, ls[k].Name, t.Format(time.RFC3339))
+				switch {
+				case winner < k && top == "":
+					top = what
+				case winner > k && bottom == "":
+					bottom = what
+				}
+			}
+		}
+	}
+	return top, bottom
 }
 
 // pdRestrictions describes a layer's restrictions, or "" when they cover

@@ -410,5 +410,62 @@ func TestPagerDutyLayerOrderFromTheFinalSchedule(t *testing.T) {
 		if is := issueWith(res.Report, NotMapped, `layer "Weekend"`); is != nil {
 			t.Errorf("layers %s: the weekend layer is reported as not imported: %s", order.name, is.Detail)
 		}
+		if is := issueWith(res.Report, Changed, "final schedule in the export has"); is != nil {
+			t.Errorf("layers %s: the imported schedule differs from PagerDuty's final schedule: %s", order.name, is.Detail)
+		}
+	}
+}
+
+// TestPagerDutyFinalScheduleChecked: the export's final schedule is who
+// PagerDuty itself pages, so the import checks its schedule against it and
+// reports where they differ, with what the import cannot know otherwise.
+// Here a 12-hour layer in Berlin hands off at 08:00 and 20:00 until the
+// clocks go forward on 2026-03-29; PagerDuty's final schedule then hands
+// off at 09:00 and 21:00 (elapsed hours), while pagerd keeps 08:00 and
+// 20:00 on the wall clock: the report names the first instant that
+// differs. A final schedule that agrees adds nothing, nor does one that
+// differs only before the import.
+func TestPagerDutyFinalScheduleChecked(t *testing.T) {
+	layer := `{"id": "PL1", "name": "Twelve", "start": "2026-03-23T08:00:00+01:00", "end": null,
+		"rotation_virtual_start": "2026-03-23T08:00:00+01:00", "rotation_turn_length_seconds": 43200,
+		"users": [{"user": {"id": "PHANA01", "type": "user_reference"}}, {"user": {"id": "PIVAN02", "type": "user_reference"}}], "restrictions": []}`
+	entry := func(from, until, who string) string {
+		return `{"start": "` + from + `", "end": "` + until + `", "user": {"id": "` + who + `", "type": "user_reference"}}`
+	}
+	elapsed := []string{
+		entry("2026-03-28T08:00:00+01:00", "2026-03-28T20:00:00+01:00", "PHANA01"),
+		entry("2026-03-28T20:00:00+01:00", "2026-03-29T09:00:00+02:00", "PIVAN02"),
+		entry("2026-03-29T09:00:00+02:00", "2026-03-29T21:00:00+02:00", "PHANA01"),
+	}
+	for _, c := range []struct {
+		name    string
+		entries []string
+		now     time.Time
+		differs bool
+	}{
+		{"elapsed hours across the change", elapsed, time.Date(2026, 3, 25, 0, 0, 0, 0, time.UTC), true},
+		// kim's hour on 03-24 is before the import: it pages nobody any more.
+		{"a difference before the import", []string{
+			entry("2026-03-24T10:00:00+01:00", "2026-03-24T11:00:00+01:00", "PKIMK03"),
+			entry("2026-03-28T20:00:00+01:00", "2026-03-29T08:00:00+02:00", "PIVAN02"),
+		}, time.Date(2026, 3, 25, 0, 0, 0, 0, time.UTC), false},
+		{"wall clock across the change", []string{
+			entry("2026-03-28T08:00:00+01:00", "2026-03-28T20:00:00+01:00", "PHANA01"),
+			entry("2026-03-28T20:00:00+01:00", "2026-03-29T08:00:00+02:00", "PIVAN02"),
+			entry("2026-03-29T08:00:00+02:00", "2026-03-29T20:00:00+02:00", "PHANA01"),
+		}, time.Date(2026, 3, 25, 0, 0, 0, 0, time.UTC), false},
+	} {
+		res, _ := mustImport(t, PagerDuty, []Document{
+			{Name: "users.json", Data: []byte(pdFourUsers)},
+			{Name: "schedule.json", Data: []byte(`{"schedule": {"id": "PSCH9", "name": "Payments", "time_zone": "Europe/Berlin", "schedule_layers": [` + layer + `],
+				"final_schedule": {"rendered_schedule_entries": [` + strings.Join(c.entries, ",") + `]}}}`)},
+		}, Options{Now: c.now})
+		is := issueWith(res.Report, Changed, `schedule "Payments"`, "final schedule in the export has ivan at 2026-03-29T08:59:00+02:00", "has hana")
+		if (is != nil) != c.differs {
+			t.Errorf("%s: the report says the imported schedule differs from PagerDuty's final schedule: %v, want %v: %+v", c.name, is != nil, c.differs, res.Report.Issues)
+		}
+		if !c.differs && issueWith(res.Report, Changed, "final schedule in the export") != nil {
+			t.Errorf("%s: a final schedule that agrees is reported: %+v", c.name, res.Report.Issues)
+		}
 	}
 }

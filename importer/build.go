@@ -1141,3 +1141,84 @@ func validSpan(start, end string) bool {
 	b, ok2 := parse(end)
 	return ok1 && ok2 && b > a
 }
+
+// checkFinal compares each imported schedule with who the source itself
+// says is on call (PagerDuty's final schedule in the export), at the start
+// and the last minute of each of its entries and in the gaps between
+// them, from the import on, and reports where the imported schedule has
+// someone else: every
+// difference the import knows of is reported on its own, and this catches
+// the ones it does not.
+func (b *builder) checkFinal(src *source, cfg *policy.Config) {
+	for _, s := range src.schedules {
+		if len(s.final) == 0 || len(b.placed[s]) == 0 {
+			continue
+		}
+		loc, _ := policy.LoadZone(s.tz)
+		entries := append([]finalEntry(nil), s.final...)
+		sort.SliceStable(entries, func(i, j int) bool { return entries[i].from.Before(entries[j].from) })
+		want := func(t time.Time) string {
+			for _, e := range entries {
+				if !t.Before(e.from) && t.Before(e.until) {
+					if p := b.people[e.person]; p != nil {
+						return b.userID[p]
+					}
+					return "?"
+				}
+			}
+			return ""
+		}
+		var instants []time.Time
+		for _, e := range entries {
+			instants = append(instants, e.from, e.until.Add(-time.Minute), e.until)
+		}
+		last := entries[len(entries)-1].until
+		for _, e := range entries {
+			if e.until.After(last) {
+				last = e.until
+			}
+		}
+		var first string
+		differ := 0
+		seen := map[time.Time]bool{}
+		for _, t := range instants {
+			if seen[t] || !t.Before(last) || t.Before(b.opt.Now) {
+				continue // what was before the import pages nobody now
+			}
+			seen[t] = true
+			w := want(t)
+			if w == "?" {
+				continue // someone not in the export: reported as such
+			}
+			got := map[string]bool{}
+			var names []string
+			for _, pt := range b.placed[s] {
+				sc := cfg.Schedule(pt.Schedule)
+				if sc == nil {
+					continue
+				}
+				if sh, ok := sc.OnCallTier(pt.Tier, t); ok && sh.User != "" && !got[sh.User] {
+					got[sh.User] = true
+					names = append(names, sh.User)
+				}
+			}
+			if (w == "" && len(got) == 0) || (w != "" && len(got) == 1 && got[w]) {
+				continue
+			}
+			differ++
+			if first == "" {
+				who, has := "nobody", "nobody"
+				if w != "" {
+					who = w
+				}
+				if len(names) > 0 {
+					has = strings.Join(names, " and ")
+				}
+				first = fmt.Sprintf("%s at %s, where the imported schedule has %s", who, t.In(loc).Format(time.RFC3339), has)
+			}
+		}
+		if differ > 0 {
+			b.rep.add(Changed, s.ref, "the source's own final schedule in the export has %s (%d of the %d instants checked, entry starts and ends, differ): compare the two there", first, differ, len(seen))
+		}
+	}
+}

@@ -88,6 +88,7 @@ func Import(vendor string, docs []Document, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the imported config does not load, which is a bug in pagerd import (please report it with the input): %w", err)
 	}
+	b.checkFinal(src, cfg)
 	rep.Warnings = cfg.Warnings()
 	tiers := 0
 	for _, s := range cfg.Schedules {

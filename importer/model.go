@@ -88,6 +88,17 @@ type schedule struct {
 	// disabled schedules page nobody at the source; they are reported and
 	// left out.
 	disabled bool
+	// final, when the export has it, is who the source itself says is on
+	// call over a span (PagerDuty's final schedule), layers and overrides
+	// applied: the import checks its schedule against it.
+	final []finalEntry
+}
+
+// finalEntry is one person on call, by key, from an instant until another,
+// as the source rendered its schedule.
+type finalEntry struct {
+	person      string
+	from, until time.Time
 }
 
 // rotation is turns of fixed length handed from one group of people to the

@@ -497,6 +497,13 @@ func pdScheduleModel(s pdSchedule, rep *Report) *schedule {
 	for _, e := range s.Overrides {
 		add(e, 0, "")
 	}
+	if s.FinalSchedule != nil {
+		for _, e := range s.FinalSchedule.RenderedScheduleEntries {
+			if e.End.After(e.Start.Time) {
+				out.final = append(out.final, finalEntry{person: e.User.ID, from: e.Start.Time, until: e.End.Time})
+			}
+		}
+	}
 	if s.OverridesSubschedule != nil {
 		for _, e := range s.OverridesSubschedule.RenderedScheduleEntries {
 			add(e, 1, "PagerDuty's rendered overrides show on call then (PagerDuty pages the override created last)")

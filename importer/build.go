@@ -784,10 +784,12 @@ func (b *builder) overrides(s *schedule, loc *time.Location) {
 				if sc.Name != pc.sched {
 					continue
 				}
+				// To the nanosecond: cut to the second, a piece of an
+				// override inside one second would end as it starts.
 				sc.Overrides = append(sc.Overrides, outOverride{
 					Reason: o.reason,
-					From:   pc.from.In(loc).Format(time.RFC3339),
-					Until:  pc.until.In(loc).Format(time.RFC3339),
+					From:   pc.from.In(loc).Format(time.RFC3339Nano),
+					Until:  pc.until.In(loc).Format(time.RFC3339Nano),
 					Tiers:  byPiece[pc],
 				})
 			}

@@ -155,3 +155,33 @@ func TestOpsgenieHourlyAcrossClockChanges(t *testing.T) {
 		t.Errorf("on call %v", got)
 	}
 }
+
+// TestOverrideBoundsInsideASecond: an override's instants are written as
+// they are, fractions of a second included. Written to the second, what
+// is left of an override beneath another one listed first (here lee's,
+// from the end of kim's at 12:00:00.5 to 12:00:00.9) became an override
+// from 12:00:00 until 12:00:00, which check-config refuses, and the whole
+// import failed with "a bug in pagerd import".
+func TestOverrideBoundsInsideASecond(t *testing.T) {
+	res, cfg := mustImport(t, Opsgenie, []Document{
+		{Name: "users.json", Data: []byte(ogFourUsers)},
+		{Name: "schedules.json", Data: []byte(`{"data": [{"id": "s-pay", "name": "Payments", "timezone": "Europe/Berlin", "enabled": true,
+			"rotations": [{"id": "r-a", "name": "A", "type": "weekly", "length": 1, "startDate": "2025-09-01T07:00:00Z",
+				 "participants": [{"type": "user", "id": "u-hana"}, {"type": "user", "id": "u-ivan"}]}]}]}`)},
+		{Name: "overrides.json", Data: []byte(`{"data": [
+			{"_parent": {"id": "s-pay"}, "alias": "kim", "user": {"type": "user", "id": "u-kim"}, "startDate": "2025-10-18T10:00:00Z", "endDate": "2025-10-18T12:00:00.500Z"},
+			{"_parent": {"id": "s-pay"}, "alias": "lee", "user": {"type": "user", "id": "u-lee"}, "startDate": "2025-10-18T10:00:00Z", "endDate": "2025-10-18T12:00:00.900Z"}]}`)},
+	}, Options{})
+	for _, c := range []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Date(2025, 10, 18, 12, 0, 0, 400e6, time.UTC), "kim"},
+		{time.Date(2025, 10, 18, 12, 0, 0, 600e6, time.UTC), "lee"},
+		{time.Date(2025, 10, 18, 12, 0, 1, 0, time.UTC), "hana"},
+	} {
+		if got := onCallUsers(t, cfg, c.at); !reflect.DeepEqual(got, []string{c.want}) {
+			t.Errorf("%s: on call %v, want [%s]\n%s", c.at.Format(time.RFC3339Nano), got, c.want, res.Config)
+		}
+	}
+}

@@ -160,7 +160,7 @@ func (o *opsgenie) body(s *Server) (b []byte, ok bool, err error) {
 	if whole {
 		return b, true, nil
 	}
-	if !s.takeStream() {
+	if !s.takeStream(r.Context()) {
 		return nil, false, o.refuse(http.StatusServiceUnavailable, fmt.Sprintf("Another request over %d MiB was being read; this one was not processed. Please retry.",
 			ingest.MaxOpsgenieBytes>>20), nil)
 	}

@@ -52,7 +52,7 @@ func (s *Server) readAlertmanager(c echo.Context) (*ingest.Message, error) {
 	if whole {
 		return ingest.DecodeAlertmanager(head)
 	}
-	if !s.takeStream() {
+	if !s.takeStream(r.Context()) {
 		return nil, &inputError{http.StatusServiceUnavailable, "another notification over " +
 			strconv.Itoa(alertmanagerBodyLimit>>20) + " MiB was being read; this one was not stored: retry"}
 	}
@@ -87,9 +87,9 @@ func streamHead(r *http.Request, limit int64) (head []byte, whole bool, err erro
 
 // takeStream takes the one place to read a body too large to read whole
 // (an Alertmanager notification, an Opsgenie request), waiting for one
-// being read up to the request timeout; false when it did not come.
-// endStream gives it back.
-func (s *Server) takeStream() bool {
+// being read up to the request timeout, or until the sender hangs up;
+// false when it did not come. endStream gives it back.
+func (s *Server) takeStream(ctx context.Context) bool {
 	select {
 	case s.streaming <- struct{}{}:
 		return true
@@ -101,6 +101,8 @@ func (s *Server) takeStream() bool {
 	case s.streaming <- struct{}{}:
 		return true
 	case <-wait.C:
+		return false
+	case <-ctx.Done():
 		return false
 	}
 }

@@ -920,3 +920,42 @@ func TestAPIEscalateFromALevelNoLongerConfiguredSaysNoEmptyName(t *testing.T) {
 		t.Fatalf("escalate from level 1 again, level 2 gone from the config: %d %s", r.code, r.body)
 	}
 }
+
+// TestStreamWaitEndsWhenTheSenderHangsUp: a notification over 8 MiB
+// waiting for its streaming turn whose sender gives up (its own timeout,
+// Alertmanager's is 10 s by default) stops waiting then: it held a
+// connection, and for a body sent without a length the 8 MiB admission
+// read (which count against the bodies the intake holds at once), until
+// the request timeout.
+func TestStreamWaitEndsWhenTheSenderHangsUp(t *testing.T) {
+	old := requestTimeout
+	requestTimeout = time.Minute
+	t.Cleanup(func() { requestTimeout = old })
+	h := newHarness(t, withConfig(ogConfig))
+	h.d.server.streaming <- struct{}{} // another is being read
+	defer func() { <-h.d.server.streaming }()
+	for _, path := range []string{"/api/v1/alertmanager", "/v2/alerts"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		body := strings.Repeat(" ", alertmanagerBodyLimit+10)
+		req := httptest.NewRequest("POST", path, strings.NewReader(body)).WithContext(ctx)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+amKey)
+		if path == "/v2/alerts" {
+			req.Header.Set("Authorization", "GenieKey "+ogKey)
+		}
+		done := make(chan struct{})
+		rec := httptest.NewRecorder()
+		go func() { defer close(done); h.d.Handler().ServeHTTP(rec, req) }()
+		select {
+		case <-done:
+			t.Fatalf("%s: answered %d %s without waiting for its turn", path, rec.Code, rec.Body)
+		case <-time.After(100 * time.Millisecond): // waiting for its turn
+		}
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: still waiting for its turn 10 s after its sender hung up", path)
+		}
+	}
+}

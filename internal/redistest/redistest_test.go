@@ -184,7 +184,9 @@ func TestPdeathsig(t *testing.T) {
 	}
 	t.Parallel()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestPdeathsig$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "REDISTEST_PDEATHSIG_CHILD=1")
+	// The child's temporary dir, which its exit leaves, under this
+	// test's: removed when the server is dead.
+	cmd.Env = append(os.Environ(), "REDISTEST_PDEATHSIG_CHILD=1", "TMPDIR="+t.TempDir())
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("child: %v\n%s", err, out)

@@ -22,20 +22,9 @@ func TestReadOpsgenieCutDecodesAsTheWholeBody(t *testing.T) {
 			body := `{"message":"TargetDown ` + long + `","description":"` + long + `","note":"` + long + `",` +
 				`"details":{"severity":"critical","instances":"` + long + `","` + long + `":"v"},` +
 				`"tags":["a","` + long + `"],"entity":"` + long + `","source":"` + long + `","priority":"P2"}`
-			want, p := DecodeOpsgenieAlert([]byte(body))
-			if p != nil {
-				t.Fatal(p)
-			}
-			cut, err := ReadOpsgenieCut(strings.NewReader(body))
-			if err != nil {
-				t.Fatal(err)
-			}
+			want, got, cut := decodeWholeAndCut(t, body)
 			if len(body) <= MaxOpsgenieBytes || len(cut) >= len(body)/4 {
 				t.Fatalf("cut to %d bytes of %d", len(cut), len(body))
-			}
-			got, p := DecodeOpsgenieAlert(cut)
-			if p != nil {
-				t.Fatalf("the cut body: %v", p)
 			}
 			// Routing reads details and tags as sent (routeDetails): the
 			// cut body's keep their first 50,002 characters, which no
@@ -66,7 +55,7 @@ func TestReadOpsgenieCutDecodesAsTheWholeBody(t *testing.T) {
 				t.Fatal("nothing said to be cut")
 			}
 			upd := `{"description":"` + long + long + long + long + long + long + long + `"}`
-			cut, err = ReadOpsgenieCut(strings.NewReader(upd))
+			cut, err := ReadOpsgenieCut(strings.NewReader(upd))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -125,20 +114,9 @@ func TestReadOpsgenieCutKeepsTheAliasWhole(t *testing.T) {
 				alias := strings.Repeat(unit, 3*opsgenieKeptUnits)
 				long := strings.Repeat("d", MaxOpsgenieBytes)
 				body := `{"message":"m","details":{"alias":"` + long + `"},"` + key + `" : "` + alias + `","description":"` + long + `"}`
-				want, p := DecodeOpsgenieAlert([]byte(body))
-				if p != nil {
-					t.Fatal(p)
-				}
-				cut, err := ReadOpsgenieCut(strings.NewReader(body))
-				if err != nil {
-					t.Fatal(err)
-				}
+				want, got, cut := decodeWholeAndCut(t, body)
 				if len(cut) > len(alias)+2*opsgenieKeptUnits+100 {
 					t.Fatalf("cut to %d bytes: the description or the detail was kept whole", len(cut))
-				}
-				got, p := DecodeOpsgenieAlert(cut)
-				if p != nil {
-					t.Fatalf("the cut body: %v", p)
 				}
 				if got.Alias != want.Alias || OpsgenieDedupKey(got.Alias) != OpsgenieDedupKey(want.Alias) {
 					t.Fatalf("the cut body's alias is %q…, the whole body's %q…", got.Alias[len(got.Alias)-40:], want.Alias[len(want.Alias)-40:])
@@ -146,4 +124,23 @@ func TestReadOpsgenieCutKeepsTheAliasWhole(t *testing.T) {
 			})
 		}
 	}
+}
+
+// decodeWholeAndCut decodes body whole (want) and cut as it streams by
+// (got, from cut).
+func decodeWholeAndCut(t *testing.T, body string) (want, got *OpsgenieAlert, cut []byte) {
+	t.Helper()
+	want, p := DecodeOpsgenieAlert([]byte(body))
+	if p != nil {
+		t.Fatal(p)
+	}
+	cut, err := ReadOpsgenieCut(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, p = DecodeOpsgenieAlert(cut)
+	if p != nil {
+		t.Fatalf("the cut body: %v", p)
+	}
+	return want, got, cut
 }

@@ -20,6 +20,7 @@ type payAcc struct {
 	weeks     map[payKey]*PayWeek
 	items     []PayItem
 	unpaid    int
+	open      int
 	onCall    map[payKey]time.Duration
 	rotations []string
 }
@@ -117,9 +118,15 @@ func union(spans []span) []span {
 // it, the person who resolved it. Incident time runs from creation to
 // resolution on the wall clock, as `pagerd simulate` counts it: the time a
 // maintenance window held the incident, which MTTR leaves out, is paid.
+// One still open earns nothing yet and is counted as open, so that the
+// report says its time is still to come.
 func (p *payAcc) add(cfg *policy.Config, svc *policy.Service, inc *Incident, f *facts) {
 	cp := cfg.CompensationFor(svc)
-	if cp == nil || !f.resolved {
+	if cp == nil {
+		return
+	}
+	if !f.resolved {
+		p.open++
 		return
 	}
 	who := ""
@@ -156,7 +163,7 @@ func (p *payAcc) finish(cfg *policy.Config) *Pay {
 	for i := range cfg.Users {
 		order[cfg.Users[i].ID] = i
 	}
-	out := &Pay{Weeks: []PayWeek{}, Incidents: p.items, Unpaid: p.unpaid, OnCallRotations: p.rotations}
+	out := &Pay{Weeks: []PayWeek{}, Incidents: p.items, Unpaid: p.unpaid, Open: p.open, OnCallRotations: p.rotations}
 	if out.OnCallRotations == nil {
 		out.OnCallRotations = []string{}
 	}

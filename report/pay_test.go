@@ -223,3 +223,40 @@ func TestPayCountsTimeOnCall(t *testing.T) {
 		t.Errorf("payroll CSV:\n%s", csv)
 	}
 }
+
+// TestPaySaysWhatIsStillOpen: an incident of a paid service still open
+// when the report is made earns nothing yet (its time runs to its
+// resolution), so the report says how many there are: a payroll run made
+// then would otherwise leave their time out without a word.
+func TestPaySaysWhatIsStillOpen(t *testing.T) {
+	cfg, err := policy.Parse([]byte(paidTeam), "team.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ny, _ := time.LoadLocation("America/New_York")
+	incs := []Incident{
+		// Sunday 23:00, acknowledged, not resolved when the report is made
+		// on Monday 00:30.
+		incident(ny, "o1", "svc", "SEV-2", "2025-10-12 23:00", "queue stuck", nil,
+			page(0, 1, "ann", "push"), ack(5*m, 1, "ann")),
+		incident(ny, "o2", "svc", "SEV-2", "2025-10-11 11:00", "disk", nil,
+			page(0, 1, "ann", "push"), ack(2*m, 1, "ann"), resolve(40*m, "ann")),
+	}
+	r, err := Build(cfg, Options{From: time.Date(2025, 10, 6, 0, 0, 0, 0, ny), To: time.Date(2025, 10, 13, 0, 0, 0, 0, ny),
+		AsOf: time.Date(2025, 10, 13, 0, 30, 0, 0, ny)}, incs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Pay.Open != 1 {
+		t.Errorf("open %d, want 1 (o1)", r.Pay.Open)
+	}
+	want := "1 incident(s) of paid services still open when the report was made earn nothing yet: once resolved, they are paid in the week they were created; make this report again then."
+	for name, f := range map[string]func(*bytes.Buffer) error{
+		"text":     func(b *bytes.Buffer) error { return r.WriteText(b) },
+		"markdown": func(b *bytes.Buffer) error { return r.WriteMarkdown(b) },
+	} {
+		if got := render(t, f); !strings.Contains(got, want) {
+			t.Errorf("%s report lacks %q:\n%s", name, want, got)
+		}
+	}
+}

@@ -368,6 +368,9 @@ func (r *Report) writeLists(w io.Writer, markdown bool) {
 	if r.Pay != nil && r.Pay.Unpaid > 0 {
 		fmt.Fprintf(w, "\n%d resolved incident(s) of paid services had nobody to pay (never acknowledged or resolved by a person).\n", r.Pay.Unpaid)
 	}
+	if r.Pay != nil && r.Pay.Open > 0 {
+		fmt.Fprintf(w, "\n%d incident(s) of paid services still open when the report was made earn nothing yet: once resolved, they are paid in the week they were created; make this report again then.\n", r.Pay.Open)
+	}
 	if len(r.Notes) > 0 {
 		fmt.Fprintf(w, "\n%s\n", heading("Notes"))
 		if markdown {

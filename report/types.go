@@ -244,6 +244,11 @@ type Pay struct {
 	// Unpaid counts resolved incidents of paid services that nobody
 	// acknowledged or resolved by hand: no one to pay.
 	Unpaid int `json:"unpaid"`
+	// Open counts incidents of paid services created in the period and
+	// still open when the report was made: they earn nothing yet (their
+	// time runs to their resolution) and are paid, once resolved, in the
+	// week they were created, by a report made after that.
+	Open int `json:"open"`
 	// OnCallRotations are the rotations whose time PayWeek.OnCallMinutes
 	// counts, as "schedule/tier": every tier that the escalation policy
 	// of a service with a compensation policy pages, at any level or in

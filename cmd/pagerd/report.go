@@ -142,6 +142,11 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "report", err)
 	}
+	if *payroll && r.Pay != nil && r.Pay.Open > 0 {
+		// The CSV has no room to say so, and payroll run now would leave
+		// their time out.
+		fmt.Fprintf(stderr, "pagerd report: %d incident(s) of paid services still open earn nothing yet: once resolved, they are paid in the week they were created; run the payroll again then\n", r.Pay.Open)
+	}
 	return 0
 }
 

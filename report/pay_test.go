@@ -260,3 +260,44 @@ func TestPaySaysWhatIsStillOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestPaySaysWhoseClockIsAGuess: someone paid for an incident without
+// having been paged for it (they resolved it from the console, or
+// acknowledged it unpaged), with no time_zone and in no schedule, has
+// their billable time counted on UTC; the report says so, as it does for
+// those it paged (docs/CONFIG.md, compensation: never silently on UTC).
+func TestPaySaysWhoseClockIsAGuess(t *testing.T) {
+	src := strings.Replace(paidTeam, "  - {id: dan,", "  - {id: eve, name: Eve, contacts: [{channel: push, via: log}]}\n  - {id: fay, name: Fay, contacts: [{channel: push, via: log}]}\n  - {id: dan,", 1)
+	cfg, err := policy.Parse([]byte(src), "team.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ny, _ := time.LoadLocation("America/New_York")
+	incs := []Incident{
+		// Cat is paged; Eve acknowledges it from the console and works it.
+		incident(ny, "g1", "svc", "SEV-2", "2025-10-07 19:00", "queue stuck", nil,
+			page(0, 1, "cat", "push"), ack(5*m, 1, "eve"), resolve(time.Hour, "eve")),
+		// Nobody acknowledges; Fay resolves it.
+		incident(ny, "g2", "svc", "SEV-2", "2025-10-08 19:00", "disk", nil,
+			page(0, 1, "cat", "push"), resolve(time.Hour, "fay")),
+	}
+	r, err := Build(cfg, Options{From: time.Date(2025, 10, 6, 0, 0, 0, 0, ny), To: time.Date(2025, 10, 13, 0, 0, 0, 0, ny)}, incs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pay []string
+	for _, p := range r.Pay.Incidents {
+		pay = append(pay, fmt.Sprintf("%s %s %dmin", p.Incident, p.User, p.BillableMinutes))
+	}
+	if got, want := strings.Join(pay, "; "), "g1 eve 60min; g2 fay 60min"; got != want {
+		t.Fatalf("pay %q, want %q", got, want)
+	}
+	for _, want := range []string{
+		"Eve (eve) has no time_zone: nights and billable time are counted in UTC (none set: UTC)",
+		"Fay (fay) has no time_zone: nights and billable time are counted in UTC (none set: UTC)",
+	} {
+		if !slices.Contains(r.Notes, want) {
+			t.Errorf("notes %q lack %q", r.Notes, want)
+		}
+	}
+}

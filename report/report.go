@@ -679,6 +679,12 @@ func (b *Builder) Report() *Report {
 	var allPages, allNight int
 	allPages, allNight = r.Total.Pages.Total, r.Total.Pages.Night
 	worstWeek, worstWho, over := 0, "", 0
+	guessed := map[string]bool{} // users whose zone the report must name
+	if b.pay != nil {
+		for _, p := range b.pay.items {
+			guessed[p.User] = true
+		}
+	}
 	for i := range cfg.Users {
 		u := &cfg.Users[i]
 		a := b.engineers[u.ID]
@@ -709,14 +715,22 @@ func (b *Builder) Report() *Report {
 		}
 		over += e.WeeksOverLimit
 		e.Checks = engineerChecks(&e, targets, cfg)
-		if z.from != "user" && e.Pages.Total > 0 {
+		if e.Pages.Total > 0 {
+			guessed[u.ID] = true
+		}
+		r.Engineers = append(r.Engineers, e)
+	}
+	// Whose clock is a guess, where it matters: the people paged (their
+	// nights) and the people paid (their billable time), paged or not.
+	for i := range cfg.Users {
+		u := &cfg.Users[i]
+		if z := b.zone(u.ID); z.from != "user" && guessed[u.ID] {
 			what := "nights are"
 			if b.pay != nil {
 				what = "nights and billable time are"
 			}
 			r.Notes = append(r.Notes, fmt.Sprintf("%s (%s) has no time_zone: %s counted in %s (%s)", u.DisplayName(), u.ID, what, z.loc, z.from))
 		}
-		r.Engineers = append(r.Engineers, e)
 	}
 	if limit != nil && limit.Op() != "" {
 		c := Check{Figure: "alerts_per_engineer_week", Target: limit.String(), Source: "reports.targets.alerts_per_engineer_week",

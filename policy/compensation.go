@@ -40,15 +40,23 @@ func (c *Config) Pay(cp *Compensation, priority, user string, start, end time.Ti
 	local := *c.calendars[cp.BusinessHours]
 	local.loc = loc
 	weekend, afterHours := outsideHours(&local, start, end)
-	p.Billable = weekend + afterHours
-	if p.Billable > 0 {
+	raw := weekend + afterHours
+	p.Billable = raw
+	if raw > 0 {
 		if r := time.Duration(cp.RoundTo); r > 0 {
 			p.Billable = (p.Billable + r/2) / r * r
 		}
-		if p.Billable < time.Duration(cp.Minimum) {
+		// The reason names the time really outside business hours, and
+		// how the billed time differs from it, if it does.
+		why := fmt.Sprintf("%s outside business hours", Duration(raw))
+		switch {
+		case p.Billable < time.Duration(cp.Minimum):
 			p.Billable = time.Duration(cp.Minimum)
+			why += fmt.Sprintf(", billed as the %s minimum", cp.Minimum)
+		case p.Billable != raw:
+			why += fmt.Sprintf(", rounded to %s", Duration(p.Billable))
 		}
-		p.Reasons = append(p.Reasons, fmt.Sprintf("%s outside business hours", Duration(p.Billable)))
+		p.Reasons = append(p.Reasons, why)
 	}
 	p.BillableMinutes = int(p.Billable / time.Minute)
 	p.WeekendMinutes = splitBillable(p.BillableMinutes, weekend, afterHours, time.Duration(cp.RoundTo))

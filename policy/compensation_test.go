@@ -208,3 +208,29 @@ func TestSimulateReportsCompensation(t *testing.T) {
 		t.Fatalf("compensation %+v, want eng-a billable 5h, all at the weekend rate, with 2 comp days (weekend + over 4h)", p)
 	}
 }
+
+// TestPayReasonsSayTheTimeWorkedAndHowItWasBilled: the reason a pay table
+// shows next to an incident names the time really outside business hours
+// and, when the rounding or the minimum made the billed time differ, how:
+// a 10-minute incident is not "30m outside business hours".
+func TestPayReasonsSayTheTimeWorkedAndHowItWasBilled(t *testing.T) {
+	c, err := Parse([]byte(compConfig), "comp.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := c.CompensationFor(c.Service("svc"))
+	for _, tc := range []struct{ from, to, want string }{
+		{"2025-10-07T16:50:00Z", "2025-10-07T17:10:00Z", "10m outside business hours, billed as the 30m minimum"},
+		{"2025-10-07T16:00:00Z", "2025-10-07T18:23:00Z", "1h23m outside business hours, rounded to 1h30m"},
+		{"2025-10-07T08:00:00Z", "2025-10-07T10:00:00Z", "1h outside business hours"},
+		{"2025-10-07T16:52:30Z", "2025-10-07T17:00:00Z", ""},
+		{"2025-10-07T16:52:30Z", "2025-10-07T17:07:30Z", "7m30s outside business hours, billed as the 30m minimum"},
+	} {
+		from, _ := time.Parse(time.RFC3339, tc.from)
+		to, _ := time.Parse(time.RFC3339, tc.to)
+		p := c.Pay(cp, "SEV-2", "utc", from, to)
+		if got := strings.Join(p.Reasons, "; "); got != tc.want {
+			t.Errorf("%s to %s: reasons %q, want %q", tc.from, tc.to, got, tc.want)
+		}
+	}
+}

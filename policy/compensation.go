@@ -92,11 +92,12 @@ func (c *Config) Pay(cp *Compensation, priority, user string, start, end time.Ti
 
 // weekendDay is the first Saturday or Sunday, on loc's clock, that any of
 // [start, end) falls on: a SEV-1 worked from Friday night into Saturday
-// took the weekend as much as one that began on it.
+// took the weekend as much as one that began on it. Days are dates on
+// loc's clock (Date.In), so a day whose midnight the clocks skip is not
+// taken for the day before.
 func weekendDay(start, end time.Time, loc *time.Location) (time.Weekday, bool) {
-	s := start.In(loc)
-	for day := time.Date(s.Year(), s.Month(), s.Day(), 0, 0, 0, 0, loc); day.Before(end); day = day.AddDate(0, 0, 1) {
-		if wd := day.Weekday(); wd == time.Saturday || wd == time.Sunday {
+	for d := DateOf(start.In(loc)); d.In(loc).Before(end); d = d.AddDays(1) {
+		if wd := d.Weekday(); wd == time.Saturday || wd == time.Sunday {
 			return wd, true
 		}
 	}

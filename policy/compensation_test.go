@@ -234,3 +234,24 @@ func TestPayReasonsSayTheTimeWorkedAndHowItWasBilled(t *testing.T) {
 		}
 	}
 }
+
+// TestWeekendSEV1OnADaySkippingMidnight: where the clocks skip midnight
+// (Santiago goes from Saturday 23:59 to Sunday 01:00 when DST starts), a
+// SEV-1 that starts on that Sunday started on a Sunday: it never ran
+// into Saturday.
+func TestWeekendSEV1OnADaySkippingMidnight(t *testing.T) {
+	src := strings.Replace(compConfig, "  - {id: nozone,", "  - {id: scl, time_zone: America/Santiago, contacts: [{channel: push, via: log}]}\n  - {id: nozone,", 1)
+	c, err := Parse([]byte(src), "comp.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scl, err := time.LoadLocation("America/Santiago")
+	if err != nil {
+		t.Skip(err)
+	}
+	from := time.Date(2025, 9, 7, 10, 0, 0, 0, scl)
+	p := c.Pay(c.CompensationFor(c.Service("svc")), "SEV-1", "scl", from, from.Add(time.Hour))
+	if got, want := strings.Join(p.Reasons, "; "), "1h outside business hours; SEV-1 started on a Sunday: 1 comp day(s)"; got != want {
+		t.Errorf("reasons %q, want %q", got, want)
+	}
+}

@@ -432,6 +432,9 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		for _, n := range c.AutoResolveNotes() {
 			d.log.Info(n) // a note, as check-config prints it: most receivers never cut
 		}
+		for _, n := range c.LogOnlyNotes() {
+			d.log.Info("config: "+n, "config", c.File) // a first run's, as often as a mistake's
+		}
 	})
 	// What check-config warns about (a level that pages nobody some hours,
 	// P0 paging that stops unacknowledged) is said again where the config

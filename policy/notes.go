@@ -1,6 +1,10 @@
 package policy
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // contactsVia counts the users' contacts on each transport, and lists the
 // transports in the order vias names them.
@@ -47,6 +51,30 @@ func (c *Config) ShadowNotes() []string {
 		}
 	}
 	return out
+}
+
+// LogOnlyNotes name the users whose every contact is via log: the log
+// transport is meant for a first run (the quickstart), but a user left
+// with it alone (an import that found no contact it could carry over
+// gives them one) is woken by nothing. check-config prints it; pagerd
+// serve logs it at start and at every reload.
+func (c *Config) LogOnlyNotes() []string {
+	var logOnly []string
+	for i := range c.Users {
+		u := &c.Users[i]
+		if len(u.Contacts) > 0 && !slices.ContainsFunc(u.Contacts, func(ct Contact) bool { return ct.Via != "log" }) {
+			logOnly = append(logOnly, u.ID)
+		}
+	}
+	if len(logOnly) == 0 {
+		return nil
+	}
+	who := logOnly
+	if len(who) > 5 {
+		who = append(who[:5:5], fmt.Sprintf("and %d more", len(logOnly)-5))
+	}
+	return []string{fmt.Sprintf("users %s: every contact is via log, which writes their pages to pagerd's output and sends them nowhere: nobody is woken through them",
+		strings.Join(who, ", "))}
 }
 
 // UncheckedNotes say, for each transport a contact uses that reaches a

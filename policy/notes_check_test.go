@@ -31,3 +31,28 @@ func TestUncheckedNotesSayWhatServeChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestLogOnlyNotesNameWhoIsWokenByNothing: a user whose every contact is
+// via log (the quickstart's, or one an import found no contact for) is
+// named; one with a contact that reaches a phone is not; past five, the
+// rest are counted.
+func TestLogOnlyNotesNameWhoIsWokenByNothing(t *testing.T) {
+	log := []Contact{{Channel: ChannelPush, Via: "log"}, {Channel: ChannelSMS, Via: "log"}}
+	c := &Config{Users: []User{
+		{ID: "ann", Contacts: log},
+		{ID: "bob", Contacts: append([]Contact{{Channel: ChannelSMS, Via: "twilio"}}, log...)},
+	}}
+	if notes := c.LogOnlyNotes(); len(notes) != 1 || !strings.HasPrefix(notes[0], "users ann: every contact is via log") || !strings.Contains(notes[0], "nobody is woken") {
+		t.Fatalf("notes %q", notes)
+	}
+	for _, id := range []string{"cat", "dan", "eve", "fay", "gus", "hal"} {
+		c.Users = append(c.Users, User{ID: id, Contacts: log})
+	}
+	if notes := c.LogOnlyNotes(); len(notes) != 1 || !strings.HasPrefix(notes[0], "users ann, cat, dan, eve, fay, and 2 more: ") {
+		t.Fatalf("notes %q", notes)
+	}
+	c.Users = c.Users[1:2]
+	if notes := c.LogOnlyNotes(); len(notes) != 0 {
+		t.Fatalf("notes %q for a user a phone reaches", notes)
+	}
+}

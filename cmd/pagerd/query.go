@@ -61,7 +61,7 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%s: ok (%d services, %d users, %d schedules, %d escalation policies%s)\n",
 			f, len(c.Services), len(c.Users), len(c.Schedules), len(c.EscalationPolicies), note)
-		notes := append(append(c.ShadowNotes(), c.UncheckedNotes()...), c.AutoResolveNotes()...)
+		notes := append(append(append(c.ShadowNotes(), c.LogOnlyNotes()...), c.UncheckedNotes()...), c.AutoResolveNotes()...)
 		for _, n := range notes {
 			fmt.Fprintf(stdout, "%s: note: %s\n", f, n)
 		}

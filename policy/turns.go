@@ -118,7 +118,7 @@ func restrictionHours(rs []Restriction) string {
 }
 
 // shiftHours words a turn's shifts on the schedule's clock: those under a
-// day that start and end at the same times grouped by their days ("Mon,
+// day on it that start and end at the same times grouped by their days ("Mon,
 // Wed, Fri 09:00–17:00", "Tue–Sun 00:00–08:00"; an end at midnight is
 // 24:00), longer ones by their ends ("Mon 08:00–Tue 08:00", "Mon
 // 09:00–next Mon 08:00").
@@ -132,7 +132,11 @@ func shiftHours(shifts []Shift, loc *time.Location) string {
 	clock := func(t time.Time) string { return t.Format("15:04") }
 	for _, sh := range shifts {
 		from, until := sh.From.In(loc), sh.Until.In(loc)
-		if until.Sub(from) >= 24*time.Hour {
+		// A day or more on the clock, not in hours: the night the clocks
+		// skip an hour, a daily turn from Saturday 08:00 to Sunday 08:00
+		// is 23 hours, and worded under a day it read "Sat 08:00–08:00",
+		// one from 02:30 to Sunday 03:00 "Sat 02:30–03:00".
+		if civilMinute(until, loc)-civilMinute(from, loc) >= minutesPerDay {
 			end := until.Format("Mon 15:04")
 			if until.Weekday() == from.Weekday() {
 				end = "next " + end

@@ -95,3 +95,26 @@ func TestDayList(t *testing.T) {
 		}
 	}
 }
+
+// TestShiftHoursOverAClockChange: a shift the clocks shorten is still worded
+// from day to day: Saturday 02:30 to Sunday 03:00 on the night the clocks
+// skip 02:00–03:00 (23.5 hours) is not "Sat 02:30–03:00", half an hour,
+// nor a daily 08:00 turn that night "Sat 08:00–08:00".
+func TestShiftHoursOverAClockChange(t *testing.T) {
+	berlin := mustLoc(t, "Europe/Berlin")
+	for _, tc := range []struct{ from, until, want string }{
+		{"2026-03-28T02:30:00", "2026-03-29T03:00:00", "Sat 02:30–Sun 03:00"},
+		{"2026-03-28T08:00:00", "2026-03-29T08:00:00", "Sat 08:00–Sun 08:00"},
+		// Under a day on the clock, as worded before: over midnight (the
+		// day after the change too), and to midnight.
+		{"2026-03-29T03:00:00", "2026-03-30T02:30:00", "Sun 03:00–02:30"},
+		{"2026-03-30T22:00:00", "2026-03-31T06:00:00", "Mon 22:00–06:00"},
+		{"2026-03-30T16:00:00", "2026-03-31T00:00:00", "Mon 16:00–24:00"},
+		{"2026-03-30T09:00:00", "2026-03-30T17:00:00", "Mon 09:00–17:00"},
+	} {
+		sh := []Shift{{From: at(t, berlin, tc.from), Until: at(t, berlin, tc.until)}}
+		if got := shiftHours(sh, berlin); got != tc.want {
+			t.Errorf("%s to %s: %q, want %q", tc.from, tc.until, got, tc.want)
+		}
+	}
+}

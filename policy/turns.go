@@ -61,19 +61,23 @@ func (s *Schedule) Turns(tier string, a, b time.Time) []Turn {
 
 // turnHours words when a turn holds the tier. The rotation's own hours
 // from the config say it when the turn is the rotation's only one in the
-// span (its restriction windows, or "other hours" under layers that hold
-// the rest); otherwise, and for a layer that begins within the span, the
-// turn's own shifts do.
+// span (its restriction windows, when no layer above takes some of them,
+// or "other hours" under layers that hold the rest); otherwise, and for a
+// layer that begins within the span, the turn's own shifts do.
 func (s *Schedule) turnHours(t *Tier, tu *Turn, spans []Shift, a time.Time) string {
 	var r *rotation
 	rots := s.rotations(t)
-	above := false // a later-listed layer holds part of the span
+	above := false  // a later-listed layer holds part of the span
+	shaded := false // in the rotation's own hours
 	for i := range rots {
 		if rots[i].layer == (tu.Layer != "") && rots[i].name == tu.Layer {
 			r = &rots[i]
-			above = slices.ContainsFunc(spans, func(sh Shift) bool {
-				return sh.User != "" && slices.ContainsFunc(rots[i+1:], func(o rotation) bool { return o.layer && o.name == sh.Layer })
-			})
+			for _, sh := range spans {
+				if sh.User != "" && slices.ContainsFunc(rots[i+1:], func(o rotation) bool { return o.layer && o.name == sh.Layer }) {
+					above = true
+					shaded = shaded || r.holdsWithin(sh.From, sh.Until)
+				}
+			}
 			break
 		}
 	}
@@ -85,13 +89,30 @@ func (s *Schedule) turnHours(t *Tier, tu *Turn, spans []Shift, a time.Time) stri
 	alone := !slices.ContainsFunc(spans, func(sh Shift) bool { return sh.Layer == tu.Layer && sh.User != "" && sh.User != tu.User })
 	if r != nil && alone && !(r.layer && r.boundary(0).After(a)) {
 		switch {
-		case r.restricted():
+		case r.restricted() && !shaded:
 			return prefix + restrictionHours(r.restrictions) + zone
-		case above:
+		case above && !r.restricted():
 			return prefix + "other hours"
 		}
 	}
 	return prefix + shiftHours(tu.Shifts, s.Location()) + zone
+}
+
+// holdsWithin says whether the rotation, layers above aside, holds its
+// tier at some time in [from, until): whether a layer above that holds
+// that span takes some of its hours.
+func (r *rotation) holdsWithin(from, until time.Time) bool {
+	for t := from; t.Before(until); {
+		covered, _, next := r.coverage(t)
+		if covered {
+			return true
+		}
+		if !next.After(t) {
+			return false
+		}
+		t = next
+	}
+	return false
 }
 
 // restrictionHours words a rotation's restriction windows as the config

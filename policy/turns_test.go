@@ -118,3 +118,45 @@ func TestShiftHoursOverAClockChange(t *testing.T) {
 		}
 	}
 }
+
+// TestTurnsUnderALayerSayTheHoursLeft: a business-hours rotation under a
+// lunch layer holds its windows but for lunch; its person's hours are the
+// ones they hold, not the windows the config gives the rotation, which
+// claimed 12:00–13:00 for them too.
+func TestTurnsUnderALayerSayTheHoursLeft(t *testing.T) {
+	cfg, err := Parse([]byte(`
+users:
+  - {id: ann, contacts: [{channel: push, via: log}]}
+  - {id: cat, contacts: [{channel: push, via: log}]}
+  - {id: dan, contacts: [{channel: push, via: log}]}
+schedules:
+  - name: office
+    time_zone: Europe/Berlin
+    handoff: {weekday: monday, time: "08:00"}
+    tiers:
+      - name: office
+        start: 2026-03-02
+        members: [cat, dan]
+        restrictions:
+          - {days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}
+        layers:
+          - name: lunch
+            start: 2026-03-02
+            members: [ann]
+            restrictions:
+              - {days: [mon, tue, wed, thu, fri], start: "12:00", end: "13:00"}
+`), "office.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Schedule("office")
+	a := at(t, mustLoc(t, "Europe/Berlin"), "2026-03-09T08:00:00")
+	var got []string
+	for _, tu := range s.Turns("office", a, s.NextHandoff(a)) {
+		got = append(got, tu.User+" ("+tu.Hours+")")
+	}
+	want := "dan (Mon–Fri 09:00–12:00 and Mon–Fri 13:00–17:00 Europe/Berlin), ann (lunch: Mon–Fri 12:00–13:00 Europe/Berlin)"
+	if strings.Join(got, ", ") != want {
+		t.Errorf("got  %s\nwant %s", strings.Join(got, ", "), want)
+	}
+}

@@ -74,6 +74,10 @@ type TierHolder struct {
 	Name     string       `json:"name"`
 	Override *HeldInstead `json:"override,omitempty"`
 	Week     []WeekHolder `json:"week,omitempty"`
+	// named says which holder User is when nobody holds the tier at the
+	// handoff: "first" (the incoming week's), "last" (the outgoing
+	// week's); "" for the one at the handoff.
+	named string
 }
 
 // WeekHolder is someone who holds a tier in a week by its rotation and
@@ -250,11 +254,13 @@ func Handoff(cfg *policy.Config, schedule string, at time.Time, incidents []Inci
 		if out.User == "" {
 			if sh := tierShifts(s, t.Name, from, to); len(sh) > 0 {
 				out = holder(sh[len(sh)-1].Until.Add(-time.Nanosecond))
+				out.named = "last"
 			}
 		}
 		if in.User == "" {
 			if sh := tierShifts(s, t.Name, to, next); len(sh) > 0 {
 				in = holder(sh[0].From)
+				in.named = "first"
 			}
 		}
 		out.Week, in.Week = weekHolders(cfg, s, t.Name, from, to), weekHolders(cfg, s, t.Name, to, next)

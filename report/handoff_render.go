@@ -52,7 +52,9 @@ func (d *HandoffDoc) holder(hs []TierHolder) string {
 // with their hours, and after them the override at the handoff if one
 // holds it: "Ann Lee (apac: daily 00:00–08:00 UTC), Cat Byrne (emea:
 // daily 08:00–16:00 UTC); at the handoff Dan Okafor (covering for Ann Lee
-// until ...)".
+// until ...)", or when nobody holds the tier at the handoff, the one
+// that is the week's first (incoming) or last (outgoing) holder: "; first
+// Bob (covering for Ann until ...)".
 func (d *HandoffDoc) tierHolder(th TierHolder) string {
 	if len(th.Week) == 0 {
 		return d.heldBy(th)
@@ -63,7 +65,14 @@ func (d *HandoffDoc) tierHolder(th TierHolder) string {
 	}
 	s := strings.Join(parts, ", ")
 	if th.Override != nil {
-		s += "; at the handoff " + d.heldBy(th)
+		// An override that holds the tier after the handoff, or held it
+		// before, when nobody holds it at the handoff, is the week's
+		// first or last holder, not the one at the handoff.
+		at := "at the handoff"
+		if th.named != "" {
+			at = th.named
+		}
+		s += "; " + at + " " + d.heldBy(th)
 	}
 	return s
 }

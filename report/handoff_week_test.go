@@ -204,3 +204,36 @@ func TestBusinessHoursHandoffNamesTheWeeksPeople(t *testing.T) {
 		}
 	}
 }
+
+// TestAnOverrideAfterTheHandoffIsNotSaidToHoldIt: at a Saturday noon
+// handoff nobody holds a business-hours tier; an override that gives Bob
+// the incoming week's first day (09:00–17:00), and one that gave Ann the
+// outgoing week's last, are the people named first and last, but the
+// document does not say they hold the tier at the handoff.
+func TestAnOverrideAfterTheHandoffIsNotSaidToHoldIt(t *testing.T) {
+	cfg, err := policy.Parse([]byte(officeHours+`
+    overrides:
+      - {reason: dentist, from: "2025-10-20T09:00:00+02:00", until: "2025-10-20T17:00:00+02:00", tiers: {primary: bob}}
+      - {reason: swap, from: "2025-10-17T09:00:00+02:00", until: "2025-10-17T17:00:00+02:00", tiers: {primary: ann}}
+`), "office.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Handoff(cfg, "weekend", time.Date(2025, 10, 18, 12, 0, 0, 0, mustZone(t, "Europe/Berlin")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Template = policy.HandoffText
+	text := d.String()
+	if strings.Contains(text, "at the handoff") {
+		t.Errorf("an override after the handoff is said to hold it then:\n%s", text)
+	}
+	for _, want := range []string{
+		"Outgoing: Bob (Mon–Fri 09:00–17:00 Europe/Berlin); last Ann (covering for Bob until Fri 2025-10-17 17:00: swap)\n",
+		"Incoming: Ann (Mon–Fri 09:00–17:00 Europe/Berlin); first Bob (covering for Ann until Mon 2025-10-20 17:00: dentist)\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the text does not say %q:\n%s", want, text)
+		}
+	}
+}

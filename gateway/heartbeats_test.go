@@ -877,3 +877,26 @@ func TestPingThroughAReplicaWhoseConfigLagsIsRetried(t *testing.T) {
 		})
 	}
 }
+
+// TestPingOfAHeartbeatRemovedFromEveryConfigIsNotFound: a daily heartbeat
+// taken out of the config stays in the store until its expiry comes, a day
+// on; a ping of it ten minutes after the reload, when no replica whose
+// config has it has armed it or taken a ping of it for longer than a
+// rollout takes, is 404, not a 503 that says another replica's config has
+// it and has the sender retry, all day, a ping no replica will take.
+func TestPingOfAHeartbeatRemovedFromEveryConfigIsNotFound(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(hbConfig))
+			h.ping("nightly", amKey, 200)
+			if err := h.reload(strings.Replace(hbConfig, "      - {name: nightly, interval: 1d}\n", "", 1)); err != nil {
+				t.Fatal(err)
+			}
+			h.runUntil(fixedNow.Add(10 * time.Minute))
+			if r := h.do("POST", "/api/v1/heartbeats/nightly/ping", "", "Authorization", "Bearer "+amKey); r.code != 404 {
+				t.Fatalf("a ping of a heartbeat no config has had for 10 minutes: %d %s, want 404", r.code, r.body)
+			}
+			h.og("GET", "/v2/heartbeats/nightly/ping", "", 404)
+		})
+	}
+}

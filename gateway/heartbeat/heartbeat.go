@@ -319,11 +319,14 @@ func (m *Monitor) Ping(ctx context.Context, svc *policy.Service, name string) (e
 
 // Watched reports whether the store watches a heartbeat of the service
 // that this replica's config may lack: a replica whose config has it armed
-// it or took a ping of it, and no replica has found it absent from its
-// config for RearmEvery (see unknown). A ping of it through this replica
-// is then one to retry, not a heartbeat that does not exist: its config
-// lags the others' (a config being rolled out), and a 404 lost the ping,
-// which then paged the heartbeat missed.
+// it or took a ping of it less than RearmEvery ago, and no replica has
+// found it absent from its config for RearmEvery (see unknown). A ping of
+// it through this replica is then one to retry, not a heartbeat that does
+// not exist: its config lags the others' (a config being rolled out), and
+// a 404 lost the ping, which then paged the heartbeat missed. The job of
+// a heartbeat taken out of every config stays until its expiry (a day on,
+// for a daily one): counted from its last arming or ping, its pings are
+// retried for as long as a rollout takes, not until then.
 func (m *Monitor) Watched(ctx context.Context, service, name string) (bool, error) {
 	j, err := m.o.Store.GetJob(ctx, JobKind, jobKey(service, name))
 	if errors.Is(err, store.ErrNotFound) {
@@ -336,7 +339,8 @@ func (m *Monitor) Watched(ctx context.Context, service, name string) (bool, erro
 	if json.Unmarshal(j.Data, &d) != nil {
 		return false, nil
 	}
-	return d.Unknown.IsZero() || m.clock().Sub(d.Unknown) < RearmEvery, nil
+	now := m.clock()
+	return now.Sub(d.ref()) < RearmEvery && (d.Unknown.IsZero() || now.Sub(d.Unknown) < RearmEvery), nil
 }
 
 // Expire is the dispatcher's handler of heartbeat jobs: the heartbeat was

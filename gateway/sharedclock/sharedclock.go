@@ -293,11 +293,25 @@ func (c *Clock) Read() <-chan struct{} { return c.read }
 // Every, and at once when Now saw the host's wall clock step, until ctx
 // ends; every second until Source first answers, each reading giving up
 // after a second, so that a replica that started while Redis was down is
-// on its clock soon after it answers. A
+// on its clock soon after it answers, with one that waits up to Every
+// beside them, so that a Redis slower than that at start is read too. A
 // reading that fails leaves the last one in use; the first failure of a
 // streak is logged.
 func (c *Clock) Run(ctx context.Context) {
 	failing := false
+	// patient is a reading before the first that may take up to Every,
+	// while it goes on: a Redis busy at start that answers TIME in more
+	// than the second the others wait is read by it (a first reading is
+	// taken whatever its round trip), where the others alone never read
+	// it, and the replica ran on its host's clock as long as Redis was
+	// that slow. At most one is in flight, its failure not logged (the
+	// others' are).
+	var patient chan struct{}
+	defer func() {
+		if patient != nil {
+			<-patient
+		}
+	}()
 	for {
 		wait := c.o.Every
 		if c.o.Source != nil && c.reading.Load() == nil {
@@ -311,6 +325,15 @@ func (c *Clock) Run(ctx context.Context) {
 		case <-t.C:
 		case <-c.resync:
 			t.Stop()
+		}
+		if wait < c.o.Every && c.reading.Load() == nil && !inFlight(patient) {
+			patient = make(chan struct{})
+			go func(done chan struct{}) {
+				defer close(done)
+				sctx, cancel := context.WithTimeout(ctx, c.o.Every)
+				defer cancel()
+				_ = c.Sync(sctx)
+			}(patient)
 		}
 		// A reading gives up after the wait to the next: until the first,
 		// a second, so that one hanging on an unreachable Redis does not
@@ -326,5 +349,18 @@ func (c *Clock) Run(ctx context.Context) {
 			c.o.Logger.Info("clock: reading Redis's clock again")
 		}
 		failing = err != nil
+	}
+}
+
+// inFlight says whether a reading whose done channel is done goes on.
+func inFlight(done chan struct{}) bool {
+	if done == nil {
+		return false
+	}
+	select {
+	case <-done:
+		return false
+	default:
+		return true
 	}
 }

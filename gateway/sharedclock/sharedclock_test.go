@@ -29,6 +29,9 @@ type world struct {
 	// hangs: the server does not answer until the reading gives up (a
 	// network that drops packets, a dial that times out).
 	hangs bool
+	// slow: the server answers this long after it is asked, in real time
+	// (Redis busy at start), or not at all if the reading gives up first.
+	slow time.Duration
 	// late: the server reads its clock at the end of the round trip (the
 	// command queued behind a slow one, or a congested way there), not
 	// half way through it.
@@ -47,6 +50,15 @@ func (w *world) ServerTime(ctx context.Context) (time.Time, error) {
 		w.mu.Unlock()
 		<-ctx.Done()
 		return time.Time{}, ctx.Err()
+	}
+	if slow := w.slow; slow > 0 {
+		w.mu.Unlock()
+		select {
+		case <-time.After(slow):
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		}
+		w.mu.Lock()
 	}
 	defer w.mu.Unlock()
 	if w.fails {
@@ -355,5 +367,28 @@ func TestRunReadsSoonOnceAnUnreachableSourceAnswers(t *testing.T) {
 	case <-c.Read():
 	case <-time.After(5 * time.Second):
 		t.Fatal("not on Redis's clock 5 s after it answered")
+	}
+}
+
+// TestRunReadsARedisSlowerThanASecondAtStart: a Redis busy at start that
+// answers TIME in 1.5 s is read, as a first reading whatever its round
+// trip is (TestSlowFirstReadingIsTaken), though readings before the first
+// give up after a second: one that may take up to Every goes on beside
+// them. (Every reading giving up after a second, the replica never read
+// Redis's clock while Redis was that slow, and claimed on its host's.)
+func TestRunReadsARedisSlowerThanASecondAtStart(t *testing.T) {
+	w := &world{now: start, skew: time.Hour, slow: 1500 * time.Millisecond}
+	c := sharedclock.New(sharedclock.Options{Source: w, Wall: w.Wall, Mono: w.Mono, Every: time.Hour, Tries: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-c.Read():
+	case <-time.After(6 * time.Second):
+		t.Fatal("Redis's clock not read in 6 s, though it answers in 1.5")
+	}
+	if got := c.Now(); got.Sub(w.Wall()).Abs() < 59*time.Minute {
+		t.Errorf("Now %v: the host's clock, not Redis's (an hour behind it)", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -46,5 +47,35 @@ func TestIntakeBodyThatCouldNotBeReadIsRetried(t *testing.T) {
 	}
 	if n := len(h.list("")); n != 0 {
 		t.Fatalf("%d incidents from bodies that could not be read", n)
+	}
+}
+
+// TestIntakeBodyWithMalformedChunkedEncodingIsRefused: a body whose
+// chunked encoding net/http cannot parse fails the same way however often
+// it is sent: each intake answers 400, not a 503 that says nothing was
+// stored and to retry.
+func TestIntakeBodyWithMalformedChunkedEncodingIsRefused(t *testing.T) {
+	h := newHarness(t, withConfig(ogConfig))
+	for _, c := range []struct {
+		path string
+		hdr  []string
+	}{
+		{"/api/v1/alertmanager", []string{"Authorization", "Bearer " + amKey}},
+		{"/v2/enqueue", nil},
+		{"/v2/alerts", []string{"Authorization", "GenieKey " + ogKey}},
+	} {
+		for _, chunked := range []string{"zz\r\n{}\r\n0\r\n\r\n", "2\r\n{}XX0\r\n\r\n", "2\n{}\r\n0\r\n\r\n"} {
+			req := httptest.NewRequest("POST", c.path, httputil.NewChunkedReader(strings.NewReader(chunked)))
+			req.ContentLength = -1
+			req.Header.Set("Content-Type", "application/json")
+			for i := 0; i+1 < len(c.hdr); i += 2 {
+				req.Header.Set(c.hdr[i], c.hdr[i+1])
+			}
+			rec := httptest.NewRecorder()
+			h.d.Handler().ServeHTTP(rec, req)
+			if rec.Code != http.StatusBadRequest || strings.Contains(strings.ToLower(rec.Body.String()), "retry") {
+				t.Errorf("%s, chunked %q: %d %s, want 400", c.path, chunked, rec.Code, rec.Body)
+			}
+		}
 	}
 }

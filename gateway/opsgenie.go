@@ -151,6 +151,9 @@ func (o *opsgenie) body(s *Server) (b []byte, ok bool, err error) {
 		return nil, false, o.refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is larger than %d bytes", ingest.MaxOpsgenieStreamBytes), nil)
 	}
 	b, whole, err := streamHead(r, ingest.MaxOpsgenieBytes)
+	if err != nil && malformedBody(err) {
+		return nil, false, o.refuse(http.StatusBadRequest, "Could not read the request body: "+err.Error(), nil)
+	}
 	if err != nil {
 		return nil, false, o.refuse(http.StatusServiceUnavailable, "Could not read the request body; the request was not processed. Please retry.", nil)
 	}
@@ -170,6 +173,8 @@ func (o *opsgenie) body(s *Server) (b []byte, ok bool, err error) {
 	case errors.Is(err, ingest.ErrOpsgenieTooLarge):
 		return nil, false, o.refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is larger than %d bytes, or than %d bytes with each field cut to Opsgenie's limits",
 			ingest.MaxOpsgenieStreamBytes, ingest.MaxOpsgenieBytes), nil)
+	case err != nil && malformedBody(err):
+		return nil, false, o.refuse(http.StatusBadRequest, "Could not read the request body: "+err.Error(), nil)
 	case err != nil:
 		return nil, false, o.refuse(http.StatusServiceUnavailable, "Could not read the request body; the request was not processed. Please retry.", nil)
 	}

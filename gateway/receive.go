@@ -115,12 +115,24 @@ func bodyError(err error) error {
 	if errors.As(err, &mbe) {
 		return &inputError{http.StatusRequestEntityTooLarge, "request body is over the limit of " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
 	}
+	if malformedBody(err) {
+		return badRequest("reading the request body: %v (the same request fails again)", err)
+	}
 	// The body could not be read (the sender went quiet past the read
 	// timeout, its connection broke): nothing was stored, and the same
 	// request may well succeed, so 503, which senders retry (a 400,
 	// which Alertmanager drops, lost the alerts of a sender that was
 	// slow once).
 	return &inputError{http.StatusServiceUnavailable, "could not read the request body (" + err.Error() + "); nothing was stored: retry"}
+}
+
+// malformedBody says whether a body's read failed on the request's own
+// bytes, which the same request fails on again however often it is sent:
+// chunked encoding net/http cannot parse (its errors are not exported
+// but for a chunk line too long, and each names the chunk). A read that
+// timed out or broke off is not: sent again, it may well be read.
+func malformedBody(err error) bool {
+	return errors.Is(err, http.ErrLineTooLong) || strings.Contains(err.Error(), "chunk")
 }
 
 // jsonContentType refuses a body that says it is not JSON. A missing
@@ -597,6 +609,9 @@ func (s *Server) enqueue(c echo.Context) error {
 		return invalid(http.StatusRequestEntityTooLarge, "Request body is larger than 512 KB")
 	}
 	body, err := readAtMost(r.Body, ingest.MaxEventBytes+1)
+	if err != nil && malformedBody(err) {
+		return invalid(http.StatusBadRequest, "Could not read the request body: "+err.Error())
+	}
 	if err != nil {
 		return invalid(http.StatusServiceUnavailable, "Could not read the request body; nothing was stored: retry")
 	}

@@ -40,7 +40,8 @@ func TestIntakeBodyThatCouldNotBeReadIsRetried(t *testing.T) {
 			}
 			rec := httptest.NewRecorder()
 			h.d.Handler().ServeHTTP(rec, req)
-			if rec.Code != http.StatusServiceUnavailable || !strings.Contains(strings.ToLower(rec.Body.String()), "retry") {
+			if rec.Code != http.StatusServiceUnavailable || !strings.Contains(strings.ToLower(rec.Body.String()), "retry") ||
+				strings.Contains(rec.Body.String(), "invalid") {
 				t.Errorf("%s, Content-Length %d, a body whose read failed: %d %s", c.path, length, rec.Code, rec.Body)
 			}
 		}

@@ -613,7 +613,9 @@ func (s *Server) enqueue(c echo.Context) error {
 		return invalid(http.StatusBadRequest, "Could not read the request body: "+err.Error())
 	}
 	if err != nil {
-		return invalid(http.StatusServiceUnavailable, "Could not read the request body; nothing was stored: retry")
+		c.Set(ctxRejected, "the request body could not be read: "+err.Error())
+		return c.JSON(http.StatusServiceUnavailable, ingest.EventResponse{Status: "unavailable",
+			Message: "Could not read the request body (" + err.Error() + "); nothing was stored: retry"})
 	}
 	if len(body) > ingest.MaxEventBytes {
 		return invalid(http.StatusRequestEntityTooLarge, "Request body is larger than 512 KB")

@@ -381,6 +381,15 @@ func loadCases() []loadCase {
 			field: "schedules[demo].overrides[1]", problem: []string{"overlaps overrides[0]", "2025-09-01T09:00:00Z"},
 		},
 		{
+			// An import writes a piece of a vendor's override inside one
+			// second to the nanosecond: its bounds are named as written.
+			name: "overlapping overrides within one second", base: "quickstart.yaml",
+			edits: loadOverrides(
+				"      - {from: 2025-09-01T09:00:00.25Z, until: 2025-09-01T09:00:00.75Z, tiers: {primary: demo}}\n",
+				"      - {from: 2025-09-01T09:00:00.5Z, until: 2025-09-01T10:00:00Z, tiers: {primary: demo}}\n"),
+			field: "schedules[demo].overrides[1]", problem: []string{"overlaps overrides[0]", "2025-09-01T09:00:00.25Z to 2025-09-01T09:00:00.75Z"},
+		},
+		{
 			name: "instant override overlapping a whole-day override", base: "quickstart.yaml",
 			edits: loadOverrides(
 				"      - {from: 2025-09-01, until: 2025-09-02, tiers: {primary: demo}}\n",

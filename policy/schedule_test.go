@@ -658,3 +658,16 @@ func TestScheduleMarkdownTableOverrideBoundaries(t *testing.T) {
 }
 
 func schedWeekday(d time.Weekday) *Weekday { w := Weekday(d); return &w }
+
+// TestScheduleListsOverrideBoundsToTheFraction: an override an import
+// wrote to the nanosecond (a piece of a vendor's override inside one
+// second) is listed with its bounds as written, not as one that ends
+// when it starts.
+func TestScheduleListsOverrideBoundsToTheFraction(t *testing.T) {
+	s := aionSchedule(t, Override{Reason: "piece", From: instantMoment(t, "2025-10-14T12:00:00.25Z"),
+		Until: instantMoment(t, "2025-10-14T12:00:00.75Z"), Tiers: map[string]string{"primary": "eng-z"}})
+	got := s.MarkdownTable(utc(t, "2025-10-13T00:00:00Z"), 1, nil)
+	if want := "- piece (2025-10-14T12:00:00.25Z to 2025-10-14T12:00:00.75Z): Primary: eng-z\n"; !strings.Contains(got, want) {
+		t.Errorf("table lacks %q:\n%s", want, got)
+	}
+}

@@ -271,12 +271,14 @@ func (m Moment) EndInclusive(loc *time.Location) time.Time {
 	return m.Instant
 }
 
-// String formats the moment as config writes it.
+// String formats the moment as config writes it: an instant to the
+// fraction of a second it has (an import writes a piece of a vendor's
+// override inside one second so), whole seconds as RFC 3339 has them.
 func (m Moment) String() string {
 	if m.IsDate {
 		return m.Date.String()
 	}
-	return m.Instant.Format(time.RFC3339)
+	return m.Instant.Format(time.RFC3339Nano)
 }
 
 // MarshalYAML writes the moment back in config form.

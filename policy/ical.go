@@ -179,6 +179,13 @@ func (c *Config) feedEvents(f Feed) ([]icalEvent, error) {
 	for _, sh := range shifts {
 		s := &c.Schedules[sh.sched]
 		tier := &s.Tiers[sh.tier]
+		if sh.From.Truncate(time.Second).Equal(sh.Until.Truncate(time.Second)) {
+			// Inside one second (an imported override's piece, written
+			// to the nanosecond): iCalendar times are whole seconds and
+			// an event ends after it starts, so it is none, and the
+			// shifts on either side of it meet.
+			continue
+		}
 		if sh.User == "" {
 			events = append(events, gap(s, tier, sh.Shift, f))
 			continue

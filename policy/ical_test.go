@@ -414,3 +414,41 @@ func TestICalendarFeedMatchesOnCallAcrossDST(t *testing.T) {
 		}
 	}
 }
+
+// TestICalendarLeavesOutAShiftInsideOneSecond: an override an import
+// wrote to the nanosecond can hand a tier over for less than a second.
+// iCalendar times are whole seconds, and an event must end after it
+// starts (RFC 5545 3.8.2.2): such a shift is no event, and the shifts on
+// either side of it meet.
+func TestICalendarLeavesOutAShiftInsideOneSecond(t *testing.T) {
+	cfg := loadExample(t, "aivo.yaml")
+	s := cfg.Schedule("aivo-oncall")
+	s.Overrides = append(s.Overrides, Override{Reason: "piece", From: instantMoment(t, "2025-08-26T12:00:00.25Z"),
+		Until: instantMoment(t, "2025-08-26T12:00:00.75Z"), Tiers: map[string]string{"primary": "david"}})
+	ny := s.Location()
+	from, until := at(t, ny, "2025-08-25T08:00:00"), at(t, ny, "2025-09-01T08:00:00")
+	for _, f := range []Feed{{Schedule: "aivo-oncall"}, {User: "david"}} {
+		f.From, f.Until, f.Stamp = from, until, from
+		feed, err := cfg.ICalendar(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range icalParse(t, feed).Events() {
+			st, end := icalProp(e, ics.ComponentPropertyDtStart), icalProp(e, ics.ComponentPropertyDtEnd)
+			if end <= st {
+				t.Errorf("feed %+v: event %q from %s to %s", f, icalProp(e, ics.ComponentPropertySummary), st, end)
+			}
+		}
+		evs, err := cfg.FeedEvents(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, ev := range evs {
+			if seen[ev.UID] {
+				t.Errorf("feed %+v: UID %s twice", f, ev.UID)
+			}
+			seen[ev.UID] = true
+		}
+	}
+}

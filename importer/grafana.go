@@ -410,6 +410,7 @@ func (ex *gExport) schedule(s gSchedule, rep *Report) *schedule {
 	}
 	out := &schedule{ref: r, keys: []string{s.ID, s.Name}, name: s.Name, tz: tz}
 	byLevel := map[int][]*rotation{}
+	var inUTC []string // a web schedule's shifts without a zone, read in UTC
 	for _, id := range s.Shifts {
 		sh, ok := ex.shifts[id]
 		sr := r.in("shift", sh.Name, id)
@@ -425,6 +426,9 @@ func (ex *gExport) schedule(s gSchedule, rep *Report) *schedule {
 		sloc := loc
 		if s.Type == "web" {
 			sloc = time.UTC
+			if (sh.TimeZone == nil || *sh.TimeZone == "") && loc.String() != time.UTC.String() {
+				inUTC = append(inUTC, fmt.Sprintf("%q", sh.Name))
+			}
 		}
 		if sh.TimeZone != nil && *sh.TimeZone != "" {
 			if l, err := time.LoadLocation(*sh.TimeZone); err == nil {
@@ -473,6 +477,14 @@ func (ex *gExport) schedule(s gSchedule, rep *Report) *schedule {
 	sort.Sort(sort.Reverse(sort.IntSlice(levels)))
 	for _, l := range levels {
 		out.layers = append(out.layers, byLevel[l])
+	}
+	if len(inUTC) > 0 {
+		// Which clock these shifts are on is the one thing the export
+		// does not say: current Grafana OnCall lays them out in UTC,
+		// older versions on the schedule's clock.
+		rep.add(Changed, r, "is a web schedule: its shifts without a time_zone (%s) are read in UTC, as current Grafana OnCall lays out a web schedule; "+
+			"older versions laid them out in the schedule's zone (%s). If the handoffs and overrides imported are off by that zone's offset from UTC, "+
+			"set their \"time_zone\" to %q in the exported shifts and import again", strings.Join(inUTC, ", "), loc, loc.String())
 	}
 	return out
 }

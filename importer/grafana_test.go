@@ -370,3 +370,40 @@ func TestGrafanaOverrideWithoutItsPeople(t *testing.T) {
 		}
 	}
 }
+
+// TestGrafanaWebScheduleSaysItsZonelessShiftsAreReadInUTC: reading a web
+// schedule's shifts without a time_zone in UTC is what current Grafana
+// OnCall does; older versions laid them out in the schedule's zone. The
+// report says so once for the schedule, overrides included (which the
+// handoff note leaves out), so that whoever migrates from such a version
+// can tell, and what to change; a web schedule in UTC, where both read
+// the same, and a calendar schedule say nothing.
+func TestGrafanaWebScheduleSaysItsZonelessShiftsAreReadInUTC(t *testing.T) {
+	res, _ := mustImport(t, GrafanaOnCall, []Document{
+		{Name: "users.json", Data: []byte(`{"results": [{"id": "U1", "email": "u1@example.io", "username": "u1"}, {"id": "U2", "email": "u2@example.io", "username": "u2"}, {"id": "U3", "email": "u3@example.io", "username": "u3"}]}`)},
+		{Name: "schedules.json", Data: []byte(`{"results": [
+			{"id": "SWEB", "name": "Web", "type": "web", "time_zone": "Europe/Madrid", "shifts": ["OVER", "OZONED"]},
+			{"id": "SUTC", "name": "Web UTC", "type": "web", "time_zone": "UTC", "shifts": ["OUTC"]},
+			{"id": "SCAL", "name": "Calendar", "type": "calendar", "time_zone": "Europe/Madrid", "shifts": ["OCAL"]}]}`)},
+		{Name: "shifts.json", Data: []byte(`{"results": [
+			{"id": "OVER", "name": "Evening swap", "type": "override", "time_zone": null, "start": "2025-10-15T18:00:00", "rotation_start": "2025-10-15T18:00:00", "duration": 7200, "users": ["U3"]},
+			{"id": "OZONED", "name": "Weekly", "type": "rolling_users", "time_zone": "Europe/Madrid", "level": 1, "start": "2025-10-06T08:00:00", "rotation_start": "2025-10-06T08:00:00",
+			 "duration": 604800, "frequency": "weekly", "interval": 1, "week_start": "MO", "rolling_users": [["U1"], ["U2"]], "start_rotation_from_user_index": 0},
+			{"id": "OUTC", "name": "UTC weekly", "type": "rolling_users", "time_zone": null, "level": 1, "start": "2025-10-06T08:00:00", "rotation_start": "2025-10-06T08:00:00",
+			 "duration": 604800, "frequency": "weekly", "interval": 1, "week_start": "MO", "rolling_users": [["U1"], ["U2"]], "start_rotation_from_user_index": 0},
+			{"id": "OCAL", "name": "Calendar weekly", "type": "rolling_users", "time_zone": null, "level": 1, "start": "2025-10-06T08:00:00", "rotation_start": "2025-10-06T08:00:00",
+			 "duration": 604800, "frequency": "weekly", "interval": 1, "week_start": "MO", "rolling_users": [["U1"], ["U2"]], "start_rotation_from_user_index": 0}]}`)},
+	}, Options{})
+	is := issueWith(res.Report, Changed, `schedule "Web" (id SWEB)`, "without a time_zone", `"Evening swap"`, "UTC", "older", "Europe/Madrid")
+	if is == nil {
+		t.Fatalf("the report does not say the web schedule's zoneless shifts are read in UTC, as older Grafana OnCall did not: %+v", res.Report.Issues)
+	}
+	if strings.Contains(is.Source, "shift") || strings.Contains(is.Detail, `"Weekly"`) {
+		t.Errorf("said of a shift, or names one with its own time_zone: %s: %s", is.Source, is.Detail)
+	}
+	for _, name := range []string{`schedule "Web UTC"`, `schedule "Calendar"`} {
+		if is := issueWith(res.Report, Changed, name, "without a time_zone"); is != nil {
+			t.Errorf("%s: %s", is.Source, is.Detail)
+		}
+	}
+}

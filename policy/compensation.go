@@ -46,14 +46,17 @@ func (c *Config) Pay(cp *Compensation, priority, user string, start, end time.Ti
 		if r := time.Duration(cp.RoundTo); r > 0 {
 			p.Billable = (p.Billable + r/2) / r * r
 		}
-		// The reason names the time really outside business hours, and
-		// how the billed time differs from it, if it does.
-		why := fmt.Sprintf("%s outside business hours", Duration(raw))
+		// The reason names the time really outside business hours, to
+		// the second as a person reads it (incident times have
+		// nanoseconds), and how the billed time differs from it, if it
+		// does.
+		shown := raw.Truncate(time.Second)
+		why := fmt.Sprintf("%s outside business hours", Duration(shown))
 		switch {
 		case p.Billable < time.Duration(cp.Minimum):
 			p.Billable = time.Duration(cp.Minimum)
 			why += fmt.Sprintf(", billed as the %s minimum", cp.Minimum)
-		case p.Billable != raw:
+		case p.Billable.Truncate(time.Second) != shown:
 			why += fmt.Sprintf(", rounded to %s", Duration(p.Billable))
 		}
 		p.Reasons = append(p.Reasons, why)

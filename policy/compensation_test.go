@@ -225,6 +225,10 @@ func TestPayReasonsSayTheTimeWorkedAndHowItWasBilled(t *testing.T) {
 		{"2025-10-07T08:00:00Z", "2025-10-07T10:00:00Z", "1h outside business hours"},
 		{"2025-10-07T16:52:30Z", "2025-10-07T17:00:00Z", ""},
 		{"2025-10-07T16:52:30Z", "2025-10-07T17:07:30Z", "7m30s outside business hours, billed as the 30m minimum"},
+		// Incident times are stamped to the nanosecond; the reason names
+		// the time to the second, as a person reads it.
+		{"2025-10-07T16:00:00.5Z", "2025-10-07T17:47:12.345678Z", "47m12s outside business hours, rounded to 45m"},
+		{"2025-10-07T16:00:00Z", "2025-10-07T17:30:00.3Z", "30m outside business hours"},
 	} {
 		from, _ := time.Parse(time.RFC3339, tc.from)
 		to, _ := time.Parse(time.RFC3339, tc.to)
@@ -232,6 +236,15 @@ func TestPayReasonsSayTheTimeWorkedAndHowItWasBilled(t *testing.T) {
 		if got := strings.Join(p.Reasons, "; "); got != tc.want {
 			t.Errorf("%s to %s: reasons %q, want %q", tc.from, tc.to, got, tc.want)
 		}
+	}
+	// Without round_to or a minimum the time is billed as it is: no
+	// rounding to speak of, whatever its fraction of a second.
+	plain := *cp
+	plain.RoundTo, plain.Minimum = 0, 0
+	from, _ := time.Parse(time.RFC3339, "2025-10-07T17:00:00Z")
+	to, _ := time.Parse(time.RFC3339Nano, "2025-10-07T17:10:30.345Z")
+	if got, want := strings.Join(c.Pay(&plain, "SEV-2", "utc", from, to).Reasons, "; "), "10m30s outside business hours"; got != want {
+		t.Errorf("without round_to: reasons %q, want %q", got, want)
 	}
 }
 

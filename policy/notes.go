@@ -73,8 +73,12 @@ func (c *Config) LogOnlyNotes() []string {
 	if len(who) > 5 {
 		who = append(who[:5:5], fmt.Sprintf("and %d more", len(logOnly)-5))
 	}
-	return []string{fmt.Sprintf("users %s: every contact is via log, which writes their pages to pagerd's output and sends them nowhere: nobody is woken through them",
-		strings.Join(who, ", "))}
+	where := "pagerd's output"
+	if p := c.Notifiers.Log.Path; p != "" && p != "-" {
+		where = p // notifiers.log.path: a file, not pagerd's output
+	}
+	return []string{fmt.Sprintf("users %s: every contact is via log, which writes their pages to %s and sends them nowhere: nobody is woken through them",
+		strings.Join(who, ", "), where)}
 }
 
 // UncheckedNotes say, for each transport a contact uses that reaches a

@@ -56,3 +56,20 @@ func TestLogOnlyNotesNameWhoIsWokenByNothing(t *testing.T) {
 		t.Fatalf("notes %q for a user a phone reaches", notes)
 	}
 }
+
+// TestLogOnlyNotesSayWhereTheLogWrites: with notifiers.log.path set, the
+// log transport writes pages to that file, not to pagerd's output: the
+// note says where whoever looks for them will find them.
+func TestLogOnlyNotesSayWhereTheLogWrites(t *testing.T) {
+	c := &Config{Users: []User{{ID: "ann", Contacts: []Contact{{Channel: ChannelPush, Via: "log"}}}}}
+	for path, want := range map[string]string{
+		"":                    "writes their pages to pagerd's output and sends them nowhere",
+		"-":                   "writes their pages to pagerd's output and sends them nowhere",
+		"/var/log/pages.json": "writes their pages to /var/log/pages.json and sends them nowhere",
+	} {
+		c.Notifiers.Log.Path = path
+		if notes := c.LogOnlyNotes(); len(notes) != 1 || !strings.Contains(notes[0], want) {
+			t.Errorf("path %q: notes %q, want one with %q", path, notes, want)
+		}
+	}
+}

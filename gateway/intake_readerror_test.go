@@ -80,3 +80,25 @@ func TestIntakeBodyWithMalformedChunkedEncodingIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestIntakeAlertmanagerStreamBrokenOffIsRetried: a notification read as
+// a stream (over 8 MiB) whose sender hung up part way ends in an
+// unexpected EOF from the body, not from the sender's JSON: it is
+// answered and logged as a body that could not be read (503, retried), as
+// the same notification read whole is, not as malformed JSON (400, which
+// Alertmanager drops and its operator takes for its own bug).
+func TestIntakeAlertmanagerStreamBrokenOffIsRetried(t *testing.T) {
+	h := newHarness(t, withConfig(ogConfig))
+	for _, length := range []int64{100, 9 << 20} {
+		body := io.MultiReader(strings.NewReader(`{"receiver":"`), iotest.ErrReader(io.ErrUnexpectedEOF))
+		req := httptest.NewRequest("POST", "/api/v1/alertmanager", body)
+		req.ContentLength = length
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+amKey)
+		rec := httptest.NewRecorder()
+		h.d.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "malformed") {
+			t.Errorf("Content-Length %d, a body broken off: %d %s, want 503", length, rec.Code, rec.Body)
+		}
+	}
+}

@@ -57,8 +57,15 @@ func (s *Server) readAlertmanager(c echo.Context) (*ingest.Message, error) {
 			strconv.Itoa(alertmanagerBodyLimit>>20) + " MiB was being read; this one was not stored: retry"}
 	}
 	defer s.endStream()
-	msg, err := ingest.DecodeAlertmanagerStream(io.MultiReader(bytes.NewReader(head), r.Body))
+	body := &readFailure{r: r.Body}
+	msg, err := ingest.DecodeAlertmanagerStream(io.MultiReader(bytes.NewReader(head), body))
 	if err != nil {
+		// A body that broke off (its sender hung up) ends in an
+		// unexpected EOF the decoder takes for the JSON's end: it is a
+		// body that could not be read, as it is read whole.
+		if body.err != nil {
+			return nil, bodyError(body.err)
+		}
 		var ie *ingest.InputError
 		if errors.As(err, &ie) {
 			return nil, err
@@ -68,6 +75,21 @@ func (s *Server) readAlertmanager(c echo.Context) (*ingest.Message, error) {
 	s.log.Warn("read a notification over "+strconv.Itoa(alertmanagerBodyLimit>>20)+" MiB as a stream; set max_alerts on the Alertmanager receiver to keep notifications small",
 		"group_key", msg.GroupKey, "alerts", len(msg.Alerts)+msg.Unread)
 	return msg, nil
+}
+
+// readFailure reads r and keeps the first error of its reads other than
+// its end (io.EOF).
+type readFailure struct {
+	r   io.Reader
+	err error
+}
+
+func (f *readFailure) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err != nil && err != io.EOF && f.err == nil {
+		f.err = err
+	}
+	return n, err
 }
 
 // streamHead reads a body to be read whole when it is at most limit bytes

@@ -77,8 +77,12 @@ func (c *Config) LogOnlyNotes() []string {
 	if p := c.Notifiers.Log.Path; p != "" && p != "-" {
 		where = p // notifiers.log.path: a file, not pagerd's output
 	}
-	return []string{fmt.Sprintf("users %s: every contact is via log, which writes their pages to %s and sends them nowhere: nobody is woken through them",
-		strings.Join(who, ", "), where)}
+	users := "users"
+	if len(logOnly) == 1 {
+		users = "user"
+	}
+	return []string{fmt.Sprintf("%s %s: every contact is via log, which writes their pages to %s and sends them nowhere: nobody is woken through them",
+		users, strings.Join(who, ", "), where)}
 }
 
 // UncheckedNotes say, for each transport a contact uses that reaches a

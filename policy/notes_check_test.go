@@ -42,7 +42,7 @@ func TestLogOnlyNotesNameWhoIsWokenByNothing(t *testing.T) {
 		{ID: "ann", Contacts: log},
 		{ID: "bob", Contacts: append([]Contact{{Channel: ChannelSMS, Via: "twilio"}}, log...)},
 	}}
-	if notes := c.LogOnlyNotes(); len(notes) != 1 || !strings.HasPrefix(notes[0], "users ann: every contact is via log") || !strings.Contains(notes[0], "nobody is woken") {
+	if notes := c.LogOnlyNotes(); len(notes) != 1 || !strings.HasPrefix(notes[0], "user ann: every contact is via log") || !strings.Contains(notes[0], "nobody is woken") {
 		t.Fatalf("notes %q", notes)
 	}
 	for _, id := range []string{"cat", "dan", "eve", "fay", "gus", "hal"} {

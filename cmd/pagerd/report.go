@@ -145,7 +145,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	if *payroll && r.Pay != nil && r.Pay.Open > 0 {
 		// The CSV has no room to say so, and payroll run now would leave
 		// their time out.
-		fmt.Fprintf(stderr, "pagerd report: %d incident(s) of paid services still open earn nothing yet: once resolved, they are paid in the week they were created; run the payroll again then\n", r.Pay.Open)
+		fmt.Fprintf(stderr, "pagerd report: %d incident(s) of paid services still open earn nothing yet: once resolved, they are paid in the week they were created: run this report again then, and pay only the incidents it adds (pay.incidents in -o json names each)\n", r.Pay.Open)
 	}
 	return 0
 }

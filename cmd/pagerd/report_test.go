@@ -387,7 +387,7 @@ func TestReportPaysRunTimeOverrides(t *testing.T) {
 	}
 	// The week's 01-p8 is still open: the CSV cannot say its time is to
 	// come, so the command does.
-	if want := "pagerd report: 1 incident(s) of paid services still open earn nothing yet: once resolved, they are paid in the week they were created; run the payroll again then\n"; e.String() != want {
+	if want := "pagerd report: 1 incident(s) of paid services still open earn nothing yet: once resolved, they are paid in the week they were created: run this report again then, and pay only the incidents it adds (pay.incidents in -o json names each)\n"; e.String() != want {
 		t.Errorf("stderr %q, want %q", e.String(), want)
 	}
 }

@@ -32,14 +32,7 @@ func TestIntakeBodyThatCouldNotBeReadIsRetried(t *testing.T) {
 				continue // over PagerDuty's limit: 413 unread
 			}
 			body := io.MultiReader(strings.NewReader(`{"receiver":"`), iotest.ErrReader(errors.New("i/o timeout")))
-			req := httptest.NewRequest("POST", c.path, body)
-			req.ContentLength = length
-			req.Header.Set("Content-Type", "application/json")
-			for i := 0; i+1 < len(c.hdr); i += 2 {
-				req.Header.Set(c.hdr[i], c.hdr[i+1])
-			}
-			rec := httptest.NewRecorder()
-			h.d.Handler().ServeHTTP(rec, req)
+			rec := postIntake(h, c.path, body, length, c.hdr...)
 			if rec.Code != http.StatusServiceUnavailable || !strings.Contains(strings.ToLower(rec.Body.String()), "retry") ||
 				strings.Contains(rec.Body.String(), "invalid") {
 				t.Errorf("%s, Content-Length %d, a body whose read failed: %d %s", c.path, length, rec.Code, rec.Body)
@@ -66,14 +59,7 @@ func TestIntakeBodyWithMalformedChunkedEncodingIsRefused(t *testing.T) {
 		{"/v2/alerts", []string{"Authorization", "GenieKey " + ogKey}},
 	} {
 		for _, chunked := range []string{"zz\r\n{}\r\n0\r\n\r\n", "2\r\n{}XX0\r\n\r\n", "2\n{}\r\n0\r\n\r\n"} {
-			req := httptest.NewRequest("POST", c.path, httputil.NewChunkedReader(strings.NewReader(chunked)))
-			req.ContentLength = -1
-			req.Header.Set("Content-Type", "application/json")
-			for i := 0; i+1 < len(c.hdr); i += 2 {
-				req.Header.Set(c.hdr[i], c.hdr[i+1])
-			}
-			rec := httptest.NewRecorder()
-			h.d.Handler().ServeHTTP(rec, req)
+			rec := postIntake(h, c.path, httputil.NewChunkedReader(strings.NewReader(chunked)), -1, c.hdr...)
 			if rec.Code != http.StatusBadRequest || strings.Contains(strings.ToLower(rec.Body.String()), "retry") {
 				t.Errorf("%s, chunked %q: %d %s, want 400", c.path, chunked, rec.Code, rec.Body)
 			}
@@ -91,14 +77,23 @@ func TestIntakeAlertmanagerStreamBrokenOffIsRetried(t *testing.T) {
 	h := newHarness(t, withConfig(ogConfig))
 	for _, length := range []int64{100, 9 << 20} {
 		body := io.MultiReader(strings.NewReader(`{"receiver":"`), iotest.ErrReader(io.ErrUnexpectedEOF))
-		req := httptest.NewRequest("POST", "/api/v1/alertmanager", body)
-		req.ContentLength = length
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+amKey)
-		rec := httptest.NewRecorder()
-		h.d.Handler().ServeHTTP(rec, req)
+		rec := postIntake(h, "/api/v1/alertmanager", body, length, "Authorization", "Bearer "+amKey)
 		if rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "malformed") {
 			t.Errorf("Content-Length %d, a body broken off: %d %s, want 503", length, rec.Code, rec.Body)
 		}
 	}
+}
+
+// postIntake posts body to the daemon's handler as JSON with the
+// Content-Length given (-1: unknown) and the headers (name, value, ...).
+func postIntake(h *harness, path string, body io.Reader, length int64, hdr ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("POST", path, body)
+	req.ContentLength = length
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.d.Handler().ServeHTTP(rec, req)
+	return rec
 }

@@ -60,14 +60,14 @@ func (s *Schedule) ShiftNotices(from, until time.Time) []ShiftNotice {
 	order := map[string]int{}
 	for i, t := range s.noticeTiers() {
 		order[t.Name] = i
-		spans := s.tierSpans(t, from, until.Add(before).Add(time.Nanosecond), true)
+		spans, starts := heldSpans(s.tierSpans(t, from, until.Add(before).Add(time.Nanosecond), true))
 		for k := 1; k < len(spans); k++ {
 			sh, prev := spans[k], spans[k-1]
 			if sh.User == "" || sh.User == prev.User {
 				continue
 			}
 			// The whole shift, not the part of it in range.
-			if whole, ok := s.OnCallTier(t.Name, sh.From); ok {
+			if whole, ok := s.OnCallTier(t.Name, starts[k]); ok {
 				sh.Until = whole.Until
 			}
 			if at := sh.From; at.After(from) && !at.After(until) {
@@ -85,6 +85,34 @@ func (s *Schedule) ShiftNotices(from, until time.Time) []ShiftNotice {
 		return order[out[i].Shift.Tier] < order[out[j].Shift.Tier]
 	})
 	return out
+}
+
+// heldSpans are spans without those shorter than a second: a piece of an
+// override inside one second (pagerd import writes a vendor's instants
+// exactly) is no shift anyone works, and told, it was "on call from 12:00
+// until 12:00" to its holder and the week's person told again. Each
+// piece left out goes to the span after it, which starts where the piece
+// did; starts are the spans' own starts, where their holder holds them.
+// The first and the last span, which the range cuts, are kept whatever
+// their length: a handoff at the range's end is in a span of a
+// nanosecond.
+func heldSpans(spans []Shift) (out []Shift, starts []time.Time) {
+	var from time.Time // of pieces left out before the next span
+	for i, sh := range spans {
+		if i > 0 && i < len(spans)-1 && sh.Until.Sub(sh.From) < time.Second {
+			if from.IsZero() {
+				from = sh.From
+			}
+			continue
+		}
+		start := sh.From
+		if !from.IsZero() {
+			sh.From, from = from, time.Time{}
+		}
+		out = append(out, sh)
+		starts = append(starts, start)
+	}
+	return out, starts
 }
 
 // NextNotice is the first instant after t at which a notice is due, looking

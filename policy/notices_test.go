@@ -125,3 +125,48 @@ func TestShiftNoticesAreTheHolderChangesAcrossDST(t *testing.T) {
 		}
 	}
 }
+
+// TestShiftNoticesLeaveOutAHolderOfLessThanASecond: an override piece
+// inside one second (pagerd import writes a vendor's override instants
+// exactly, and a piece of one can hand a tier over for a quarter of a
+// second) is no shift anyone works: it sent "you are on call from 12:00
+// until 12:00" to its holder and told the week's person again. The
+// change of holder is told once, from the holder before it to the one
+// after, at the piece's start.
+func TestShiftNoticesLeaveOutAHolderOfLessThanASecond(t *testing.T) {
+	cfg := strings.Replace(noticesConfig, "    notices: {before: 24h, tiers: [primary]}\n",
+		"    notices: {before: 24h, tiers: [primary]}\n    overrides:\n"+
+			"      - {from: \"2025-09-01T12:00:00.25Z\", until: \"2025-09-01T12:00:00.75Z\", tiers: {primary: c}}\n", 1)
+	c, err := Parse([]byte(cfg), "n.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Schedule("s")
+	from, until := time.Date(2025, 8, 30, 0, 0, 0, 0, time.UTC), time.Date(2025, 9, 2, 0, 0, 0, 0, time.UTC)
+	want := "2025-08-31T12:00:00Z before primary a<-b 2025-09-08T12:00:00Z\n" +
+		"2025-09-01T12:00:00Z handoff primary a<-b 2025-09-08T12:00:00Z"
+	if got := noticeLines(s.ShiftNotices(from, until)); got != want {
+		t.Fatalf("notices:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestShiftNoticesAtTheRangesEdges: a range that starts half a second
+// before a handoff, or ends at one, still tells it: the spans the range
+// cuts short are not pieces of less than a second.
+func TestShiftNoticesAtTheRangesEdges(t *testing.T) {
+	c, err := Parse([]byte(noticesConfig), "n.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Schedule("s")
+	handoff := time.Date(2025, 9, 1, 12, 0, 0, 0, time.UTC)
+	for _, r := range [][2]time.Time{
+		{handoff.Add(-500 * time.Millisecond), handoff.Add(time.Hour)},
+		{handoff.Add(-time.Hour), handoff},
+		{handoff.Add(-time.Hour), handoff.Add(500 * time.Millisecond)},
+	} {
+		if got := noticeLines(s.ShiftNotices(r[0], r[1])); got != "2025-09-01T12:00:00Z handoff primary a<-b 2025-09-08T12:00:00Z" {
+			t.Errorf("notices in (%s, %s]:\n%s", r[0].Format(time.RFC3339Nano), r[1].Format(time.RFC3339Nano), got)
+		}
+	}
+}

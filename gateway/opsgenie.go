@@ -151,11 +151,8 @@ func (o *opsgenie) body(s *Server) (b []byte, ok bool, err error) {
 		return nil, false, o.refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is larger than %d bytes", ingest.MaxOpsgenieStreamBytes), nil)
 	}
 	b, whole, err := streamHead(r, ingest.MaxOpsgenieBytes)
-	if err != nil && malformedBody(err) {
-		return nil, false, o.refuse(http.StatusBadRequest, "Could not read the request body: "+err.Error(), nil)
-	}
 	if err != nil {
-		return nil, false, o.refuse(http.StatusServiceUnavailable, "Could not read the request body; the request was not processed. Please retry.", nil)
+		return nil, false, o.unread(err)
 	}
 	if (len(b) > 0 || !whole) && jsonContentType(r) != nil {
 		return nil, false, o.refuse(http.StatusUnsupportedMediaType, "Content-Type must be application/json", nil)
@@ -173,14 +170,21 @@ func (o *opsgenie) body(s *Server) (b []byte, ok bool, err error) {
 	case errors.Is(err, ingest.ErrOpsgenieTooLarge):
 		return nil, false, o.refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is larger than %d bytes, or than %d bytes with each field cut to Opsgenie's limits",
 			ingest.MaxOpsgenieStreamBytes, ingest.MaxOpsgenieBytes), nil)
-	case err != nil && malformedBody(err):
-		return nil, false, o.refuse(http.StatusBadRequest, "Could not read the request body: "+err.Error(), nil)
 	case err != nil:
-		return nil, false, o.refuse(http.StatusServiceUnavailable, "Could not read the request body; the request was not processed. Please retry.", nil)
+		return nil, false, o.unread(err)
 	}
 	s.log.Warn(fmt.Sprintf("read an Opsgenie request over %d MiB as a stream, its fields cut to Opsgenie's limits", ingest.MaxOpsgenieBytes>>20),
 		"path", r.URL.Path, "read_bytes", len(b))
 	return b, true, nil
+}
+
+// unread answers a body whose read failed: 400 when the same request
+// fails again (malformedBody), else 503, retried.
+func (o *opsgenie) unread(err error) error {
+	if malformedBody(err) {
+		return o.refuse(http.StatusBadRequest, "Could not read the request body: "+err.Error(), nil)
+	}
+	return o.refuse(http.StatusServiceUnavailable, "Could not read the request body; the request was not processed. Please retry.", nil)
 }
 
 // opsgenieCreate is POST /v2/alerts: Opsgenie's create alert. The alias is

@@ -319,8 +319,9 @@ func (m *Monitor) Ping(ctx context.Context, svc *policy.Service, name string) (e
 
 // Watched reports whether the store watches a heartbeat of the service
 // that this replica's config may lack: a replica whose config has it armed
-// it or took a ping of it less than RearmEvery ago, and no replica has
-// found it absent from its config for RearmEvery (see unknown). A ping of
+// it or took a ping of it less than RearmEvery ago (a replica that finds
+// it absent from its config marks it so later than that, see unknown,
+// and leaves the arming and the ping as they were). A ping of
 // it through this replica is then one to retry, not a heartbeat that does
 // not exist: its config lags the others' (a config being rolled out), and
 // a 404 lost the ping, which then paged the heartbeat missed. The job of
@@ -339,8 +340,7 @@ func (m *Monitor) Watched(ctx context.Context, service, name string) (bool, erro
 	if json.Unmarshal(j.Data, &d) != nil {
 		return false, nil
 	}
-	now := m.clock()
-	return now.Sub(d.ref()) < RearmEvery && (d.Unknown.IsZero() || now.Sub(d.Unknown) < RearmEvery), nil
+	return m.clock().Sub(d.ref()) < RearmEvery, nil
 }
 
 // Expire is the dispatcher's handler of heartbeat jobs: the heartbeat was

@@ -18,15 +18,7 @@ import (
 // which Alertmanager drops: a sender slow once lost its alerts.
 func TestIntakeBodyThatCouldNotBeReadIsRetried(t *testing.T) {
 	h := newHarness(t, withConfig(ogConfig))
-	for _, c := range []struct {
-		path string
-		hdr  []string
-	}{
-		{"/api/v1/alertmanager", []string{"Authorization", "Bearer " + amKey}},
-		{"/v2/enqueue", nil},
-		{"/v2/alerts", []string{"Authorization", "GenieKey " + ogKey}},
-		{"/v2/alerts/disk/close?identifierType=alias", []string{"Authorization", "GenieKey " + ogKey}},
-	} {
+	for _, c := range append(bodyIntakes(), bodyIntake{"/v2/alerts/disk/close?identifierType=alias", []string{"Authorization", "GenieKey " + ogKey}}) {
 		for _, length := range []int64{-1, 100, 9 << 20} {
 			if length > 512<<10 && c.path == "/v2/enqueue" {
 				continue // over PagerDuty's limit: 413 unread
@@ -50,14 +42,7 @@ func TestIntakeBodyThatCouldNotBeReadIsRetried(t *testing.T) {
 // stored and to retry.
 func TestIntakeBodyWithMalformedChunkedEncodingIsRefused(t *testing.T) {
 	h := newHarness(t, withConfig(ogConfig))
-	for _, c := range []struct {
-		path string
-		hdr  []string
-	}{
-		{"/api/v1/alertmanager", []string{"Authorization", "Bearer " + amKey}},
-		{"/v2/enqueue", nil},
-		{"/v2/alerts", []string{"Authorization", "GenieKey " + ogKey}},
-	} {
+	for _, c := range bodyIntakes() {
 		for _, chunked := range []string{"zz\r\n{}\r\n0\r\n\r\n", "2\r\n{}XX0\r\n\r\n", "2\n{}\r\n0\r\n\r\n"} {
 			rec := postIntake(h, c.path, httputil.NewChunkedReader(strings.NewReader(chunked)), -1, c.hdr...)
 			if rec.Code != http.StatusBadRequest || strings.Contains(strings.ToLower(rec.Body.String()), "retry") {
@@ -96,4 +81,20 @@ func postIntake(h *harness, path string, body io.Reader, length int64, hdr ...st
 	rec := httptest.NewRecorder()
 	h.d.Handler().ServeHTTP(rec, req)
 	return rec
+}
+
+// bodyIntake is an intake's path and the headers that authenticate it.
+type bodyIntake struct {
+	path string
+	hdr  []string
+}
+
+// bodyIntakes are the intakes that read an alert's body: Alertmanager's,
+// PagerDuty's (its key is in the body) and Opsgenie's create.
+func bodyIntakes() []bodyIntake {
+	return []bodyIntake{
+		{"/api/v1/alertmanager", []string{"Authorization", "Bearer " + amKey}},
+		{"/v2/enqueue", nil},
+		{"/v2/alerts", []string{"Authorization", "GenieKey " + ogKey}},
+	}
 }

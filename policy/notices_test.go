@@ -137,11 +137,7 @@ func TestShiftNoticesLeaveOutAHolderOfLessThanASecond(t *testing.T) {
 	cfg := strings.Replace(noticesConfig, "    notices: {before: 24h, tiers: [primary]}\n",
 		"    notices: {before: 24h, tiers: [primary]}\n    overrides:\n"+
 			"      - {from: \"2025-09-01T12:00:00.25Z\", until: \"2025-09-01T12:00:00.75Z\", tiers: {primary: c}}\n", 1)
-	c, err := Parse([]byte(cfg), "n.yaml", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := c.Schedule("s")
+	s := noticesSchedule(t, cfg)
 	from, until := time.Date(2025, 8, 30, 0, 0, 0, 0, time.UTC), time.Date(2025, 9, 2, 0, 0, 0, 0, time.UTC)
 	want := "2025-08-31T12:00:00Z before primary a<-b 2025-09-08T12:00:00Z\n" +
 		"2025-09-01T12:00:00Z handoff primary a<-b 2025-09-08T12:00:00Z"
@@ -154,11 +150,7 @@ func TestShiftNoticesLeaveOutAHolderOfLessThanASecond(t *testing.T) {
 // before a handoff, or ends at one, still tells it: the spans the range
 // cuts short are not pieces of less than a second.
 func TestShiftNoticesAtTheRangesEdges(t *testing.T) {
-	c, err := Parse([]byte(noticesConfig), "n.yaml", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := c.Schedule("s")
+	s := noticesSchedule(t, noticesConfig)
 	handoff := time.Date(2025, 9, 1, 12, 0, 0, 0, time.UTC)
 	for _, r := range [][2]time.Time{
 		{handoff.Add(-500 * time.Millisecond), handoff.Add(time.Hour)},
@@ -169,4 +161,14 @@ func TestShiftNoticesAtTheRangesEdges(t *testing.T) {
 			t.Errorf("notices in (%s, %s]:\n%s", r[0].Format(time.RFC3339Nano), r[1].Format(time.RFC3339Nano), got)
 		}
 	}
+}
+
+// noticesSchedule is schedule "s" of a notices config.
+func noticesSchedule(t *testing.T, cfg string) *Schedule {
+	t.Helper()
+	c, err := Parse([]byte(cfg), "n.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Schedule("s")
 }

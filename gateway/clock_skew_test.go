@@ -124,7 +124,7 @@ func TestHeartbeatPingedOnASkewedReplicaIsNotMissed(t *testing.T) {
 // read Redis's clock yet (it started while Redis was down, or Redis
 // refuses TIME) runs on its host's clock, which may be a lease ahead of
 // the others: it claims nothing until its first reading, which comes
-// within a second of Redis answering, or until clockWait, after which
+// within two seconds of Redis answering, or until clockWait, after which
 // pages on its host's clock are better than none. Alerts are taken
 // meanwhile.
 func TestClaimsWaitForTheFirstReadingOfRedisClock(t *testing.T) {

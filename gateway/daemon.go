@@ -217,7 +217,7 @@ var clockWait = 10 * time.Second
 // clock: one that started while Redis was down, on its host's clock until
 // Redis answers, took another replica's claim over mid-send when its host
 // ran a lease ahead (a duplicate page), in the second before its first
-// reading. Redis answering, the reading comes within a second (Run); one
+// reading. Redis answering, the reading comes within two seconds (Run); one
 // that never comes (an ACL without TIME: PagerdClockUnread) releases them
 // after clockWait, on the host's clock, since pages on a host's clock are
 // better than none. The intake is not held: an alert is stored at once.

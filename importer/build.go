@@ -658,7 +658,7 @@ func (b *builder) members(r *rotation) ([][]string, *shapeError) {
 		}
 		var ids []string
 		for _, key := range g {
-			p := b.people[key]
+			p := b.people.get(key)
 			if p == nil {
 				return nil, notMapped("participant %q is not a user in the export (a team, an escalation, or a user not exported): pagerd tiers hold users", key)
 			}
@@ -685,7 +685,7 @@ func (b *builder) overrides(s *schedule, loc *time.Location) {
 	copy(order, s.overrides)
 	sort.SliceStable(order, func(i, j int) bool { return order[i].rank > order[j].rank })
 	for _, o := range order {
-		p := b.people[o.person]
+		p := b.people.get(o.person)
 		if p == nil {
 			b.rep.add(NotMapped, o.ref, "puts %q on call, who is not a user in the export (or nobody): not imported", o.person)
 			continue
@@ -933,7 +933,7 @@ func (b *builder) targets(r rung) []outTarget {
 				addT(pt)
 			}
 		case t.person != "":
-			p := b.people[t.person]
+			p := b.people.get(t.person)
 			if p == nil {
 				b.rep.add(NotMapped, r.ref, "pages %q, who is not a user in the export; left out", t.person)
 				continue
@@ -1162,7 +1162,7 @@ func (b *builder) checkFinal(src *source, cfg *policy.Config) {
 		want := func(t time.Time) string {
 			for _, e := range entries {
 				if !t.Before(e.from) && t.Before(e.until) {
-					if p := b.people[e.person]; p != nil {
+					if p := b.people.get(e.person); p != nil {
 						return b.userID[p]
 					}
 					return "?"

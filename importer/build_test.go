@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -378,6 +379,44 @@ func TestImportTakesWhatCheckConfigTakes(t *testing.T) {
 			{"id": "P1", "name": "Jane", "email": "jane@example.com", "time_zone": ` + q(tz) + `}]}`)}}, Options{})
 		if kept, takes := cfg.Users[0].TimeZone == tz, checkConfigTakes(t, "time_zone: "+q(tz)); kept != takes {
 			t.Errorf("time zone %q: imported %v, check-config takes it %v\n%s", tz, kept, takes, res.Config)
+		}
+	}
+}
+
+// TestOpsgenieUsernamesCompareWithoutCase: Opsgenie usernames are email
+// addresses, which it compares without case; a rotation, an override or
+// an escalation naming a user as "Ann@Example.com" where the user list
+// has "ann@example.com" was left out ("not a user in the export"), and
+// the imported schedule paged nobody for Ann's turns.
+func TestOpsgenieUsernamesCompareWithoutCase(t *testing.T) {
+	docs := ogDocs(`{"data": [{"_parent": {"id": "s1"}, "alias": "cover", "user": {"type": "user", "username": "BEN@example.com"},
+		"startDate": "2025-10-07T08:00:00Z", "endDate": "2025-10-07T12:00:00Z"}]}`,
+		`{"data": [{"id": "e1", "name": "Ops", "rules": [
+		{"condition": "if-not-acked", "notifyType": "default", "delay": {"timeAmount": 0, "timeUnit": "minutes"}, "recipient": {"type": "schedule", "id": "s1"}},
+		{"condition": "if-not-acked", "notifyType": "default", "delay": {"timeAmount": 10, "timeUnit": "minutes"}, "recipient": {"type": "user", "username": "Ben@Example.COM"}}]}]}`)
+	docs[1].Data = []byte(`{"data": [{"id": "s1", "name": "Ops", "timezone": "UTC", "enabled": true,
+		"rotations": [{"id": "r1", "name": "Main", "type": "weekly", "length": 1, "startDate": "2025-10-06T00:00:00Z",
+		  "participants": [{"type": "user", "username": "Ann@Example.com"}, {"type": "user", "username": "ben@EXAMPLE.com"}]}]}]}`)
+	res, cfg := mustImport(t, Opsgenie, docs, Options{})
+	for _, c := range []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Date(2025, 10, 6, 12, 0, 0, 0, time.UTC), "ann"},  // her turn
+		{time.Date(2025, 10, 7, 9, 0, 0, 0, time.UTC), "ben"},   // his override in her turn
+		{time.Date(2025, 10, 13, 12, 0, 0, 0, time.UTC), "ben"}, // his turn
+	} {
+		if got := onCallUsers(t, cfg, c.at); !reflect.DeepEqual(got, []string{c.want}) {
+			t.Errorf("on call at %s: %v, want %s\n%s", c.at, got, c.want, res.Config)
+		}
+	}
+	pol := cfg.Policy("ops")
+	if pol == nil || len(pol.Levels) != 2 || len(pol.Levels[1].Targets) != 1 || pol.Levels[1].Targets[0].User != "ben" {
+		t.Errorf("policy ops: %+v, want a second level paging ben\n%s", pol, res.Config)
+	}
+	for _, is := range res.Report.Issues {
+		if strings.Contains(is.Detail, "not a user in the export") {
+			t.Errorf("reported: %s: %s", is.Source, is.Detail)
 		}
 	}
 }

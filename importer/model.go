@@ -268,8 +268,18 @@ func (k keyIndex[T]) add(keys []string, v T) {
 	}
 }
 
+// get finds the entity key names: as it is, else in lower case, which
+// lowerKeys indexed (a rotation naming a participant "Ann@Example.com",
+// a user "ann@example.com").
+func (k keyIndex[T]) get(key string) T {
+	if v, ok := k[key]; ok {
+		return v
+	}
+	return k[strings.ToLower(key)]
+}
+
 // lowerKeys adds lower-cased copies of keys (emails and usernames compare
-// without case).
+// without case): looked up through get.
 func lowerKeys(keys ...string) []string {
 	out := append([]string(nil), keys...)
 	for _, k := range keys {

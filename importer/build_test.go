@@ -420,3 +420,25 @@ func TestOpsgenieUsernamesCompareWithoutCase(t *testing.T) {
 		}
 	}
 }
+
+// TestOpsgenieTeamRecipientsSayWhatTheyNotify: an escalation rule that
+// notifies a random member of a team was reported as notifying the team
+// "through its routing rules (random)", which is not what Opsgenie does
+// with it, nor why pagerd leaves it out.
+func TestOpsgenieTeamRecipientsSayWhatTheyNotify(t *testing.T) {
+	rule := func(notify string) string {
+		return `{"condition": "if-not-acked", "notifyType": "` + notify + `", "delay": {"timeAmount": 5, "timeUnit": "minutes"}, "recipient": {"type": "team", "id": "t9", "name": "DBA"}}`
+	}
+	res, _ := mustImport(t, Opsgenie, ogDocs(`{"data": [{"id": "e1", "name": "Ops", "rules": [
+		{"condition": "if-not-acked", "notifyType": "default", "delay": {"timeAmount": 0, "timeUnit": "minutes"}, "recipient": {"type": "schedule", "id": "s1"}},
+		`+rule("default")+`, `+rule("random")+`, `+rule("everyone")+`]}]}`), Options{})
+	for _, c := range []struct{ rule, want string }{
+		{`rule "2"`, `notifies team "DBA" through its routing rules`},
+		{`rule "3"`, `notifies a random member of team "DBA"`},
+		{`rule "4"`, `notifies team "DBA" as "everyone", which pagerd import does not know`},
+	} {
+		if issueWith(res.Report, NotMapped, c.rule, c.want) == nil {
+			t.Errorf("%s: no issue saying %q: %+v", c.rule, c.want, res.Report.Issues)
+		}
+	}
+}

@@ -799,8 +799,14 @@ func ogLadder(e ogEscalation, teams keyIndex[*ogTeam], rep *Report) *ladder {
 				continue
 			}
 			rep.add(Changed, rr, "notifies the %s of team %q: imported as those people as they are now (%d); pagerd does not follow later changes to the team", rule.NotifyType, rc.label(), len(ts))
+		case rc.Type == "team" && (rule.NotifyType == "" || rule.NotifyType == "default"):
+			rep.add(NotMapped, rr, "notifies team %q through its routing rules: pagerd routes by service; page a schedule or users instead", rc.label())
+			continue
+		case rc.Type == "team" && rule.NotifyType == "random":
+			rep.add(NotMapped, rr, "notifies a random member of team %q: pagerd pages every target of a level; not imported: page a schedule or users instead", rc.label())
+			continue
 		case rc.Type == "team":
-			rep.add(NotMapped, rr, "notifies team %q through its routing rules (%s): pagerd routes by service; page a schedule or users instead", rc.label(), rule.NotifyType)
+			rep.add(NotMapped, rr, "notifies team %q as %q, which pagerd import does not know; not imported: page a schedule or users instead", rc.label(), rule.NotifyType)
 			continue
 		default:
 			rep.add(NotMapped, rr, "notifies a %s (%q): pagerd pages users and schedules; not imported", rc.Type, rc.label())

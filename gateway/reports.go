@@ -91,8 +91,19 @@ func (s *Server) reports(c echo.Context) error {
 	if err := f.write(r, &b); err != nil {
 		return err
 	}
+	if r.Pay != nil {
+		// The payroll CSV has no room to say what it leaves out: incidents
+		// still open earn nothing yet (pay.open in json).
+		c.Response().Header().Set(HeaderPayOpen, strconv.Itoa(r.Pay.Open))
+	}
 	return c.Blob(http.StatusOK, f.contentType, b.Bytes())
 }
+
+// HeaderPayOpen, on a report of paid services, is how many of their
+// incidents are still open: they earn nothing yet and are paid, once
+// resolved, in the week they were created, so a payroll run made now
+// pays them only when the report is made again.
+const HeaderPayOpen = "Pagerd-Pay-Open"
 
 // reportHistory answers GET /api/v1/reports/history: the history a report
 // reads, one incident per line (report.Incident), oldest first, streamed

@@ -462,3 +462,27 @@ func TestHandoffDocumentFollowsAReloadThatMovesTheHandoff(t *testing.T) {
 		t.Fatalf("documents posted: %q, want one at Mon 08:00", posted)
 	}
 }
+
+// TestPayrollFromTheAPISaysWhatIsStillOpen: the payroll CSV has no room
+// to say that incidents still open earn nothing yet (pagerd report
+// --payroll says so on stderr); from the API, a script paying from it
+// was not told at all. Pagerd-Pay-Open says how many, on every format.
+func TestPayrollFromTheAPISaysWhatIsStillOpen(t *testing.T) {
+	paid := strings.Replace(rolesConfig, "    escalation_policy: p\n    integrations: {alertmanager_key: "+amKey,
+		"    escalation_policy: p\n    compensation: pay\n    integrations: {alertmanager_key: "+amKey, 1) +
+		"business_hours:\n  - {name: office, time_zone: UTC, days: [mon, tue, wed, thu, fri], start: \"09:00\", end: \"17:00\"}\n" +
+		"compensation:\n  - {name: pay, business_hours: office, minimum: 30m}\n"
+	h := newHarness(t, withConfig(paid))
+	knownWeek(h) // d still open
+	for _, format := range []string{"payroll", "json", "csv"} {
+		r := h.api("GET", "/api/v1/reports?from=2025-09-08&to=2025-09-15&format="+format, "")
+		if r.code != 200 || r.hdr.Get(HeaderPayOpen) != "1" {
+			t.Errorf("format %s: %d, %s: %q, want 1\n%s", format, r.code, HeaderPayOpen, r.hdr.Get(HeaderPayOpen), r.body)
+		}
+	}
+	h = newHarness(t, withConfig(rolesConfig)) // nothing paid: nothing to say
+	knownWeek(h)
+	if r := h.api("GET", "/api/v1/reports?from=2025-09-08&to=2025-09-15&format=payroll", ""); r.code != 200 || r.hdr.Values(HeaderPayOpen) != nil {
+		t.Errorf("without pay: %d, %s: %q", r.code, HeaderPayOpen, r.hdr.Values(HeaderPayOpen))
+	}
+}

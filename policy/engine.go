@@ -155,6 +155,12 @@ type Incident struct {
 	// does not hold it again (its start sweeps a second time, a reload
 	// re-arms it), or the pages asked for would stop until it ends.
 	Lifted []string `json:"lifted,omitempty"`
+	// RaisedSinceAck is set by a priority raise and cleared by the next
+	// acknowledgement: the incident at its new priority is one nobody has
+	// acknowledged yet, though it was acknowledged at a milder one, so its
+	// ladder starts over at level 1 after the last level as repeat allows
+	// (mayRepeat).
+	RaisedSinceAck bool `json:"raised_since_ack,omitempty"`
 }
 
 // HeldSpan is a stretch of an incident's life in which a maintenance
@@ -731,8 +737,11 @@ func (r *run) raise(rt *Route, why string) {
 	// The new priority's ladder gets the policy's rounds afresh: the
 	// rounds a milder ladder used up (hours of off-hours P3 pushes) must
 	// not leave the raised incident paged once at the last level and then
-	// never again.
+	// never again. Nobody has acknowledged the incident at its new
+	// priority: an acknowledgement of the milder one does not stop the
+	// rounds.
 	r.inc.Round = 0
+	r.inc.RaisedSinceAck = true
 	r.startLevel(r.inc.Level, r.now, detail)
 	for _, name := range rt.PageImmediately {
 		if i := r.pol.LevelIndex(name); i > r.inc.Level && !slices.Contains(r.inc.PageImmediately, name) {
@@ -876,9 +885,11 @@ func (r *run) startLevel(i int, t time.Time, why string) {
 // has acknowledged it, a ladder running again (an unresolved rule, a
 // missing status update, a manual escalation) is asking for more people,
 // and wrapping to level 1 would phone the person who acknowledged and is
-// working on it; it stops at the last level instead.
+// working on it; it stops at the last level instead. A priority raise
+// since the last acknowledgement makes it an incident nobody has seen
+// again: that acknowledgement was for less.
 func (r *run) mayRepeat() bool {
-	return r.inc.Round < r.pol.Repeat && r.inc.AcknowledgedAt.IsZero()
+	return r.inc.Round < r.pol.Repeat && (r.inc.AcknowledgedAt.IsZero() || r.inc.RaisedSinceAck)
 }
 
 func (r *run) armLevelTimeout(t time.Time) {
@@ -1056,6 +1067,7 @@ func (r *run) acknowledge(ev Event) error {
 		r.inc.AcknowledgedAt = r.now
 	}
 	r.inc.AcknowledgedBy = actor
+	r.inc.RaisedSinceAck = false
 	// Acknowledging stops every pending page and escalation, for everyone.
 	r.cancel(func(d Deadline) bool {
 		return d.Kind == DeadlineNotify || d.Kind == DeadlineEscalate || (d.Kind == DeadlineSLA && d.Target == "acknowledge")

@@ -116,3 +116,36 @@ func TestEngineUnresolvedRuleAtTheLevelDoesNotHoldItsEscalation(t *testing.T) {
 		t.Errorf("first pages from 1h50m to 2h30m of an unacknowledged SEV-2:\n got %q\nwant %q", got, want)
 	}
 }
+
+// TestEngineRaiseOfAnAcknowledgedIncidentRepeatsItsLadder: an AIVO P2 in
+// business hours that the primary acknowledged turns critical: the raise
+// re-opens it, and the P0 nobody has acknowledged climbs "Primary →
+// Secondary → VP Eng → CTO" at the P0's pace. After the executives' 30
+// minutes it starts over at the primary, as the policy's repeat does for
+// any unacknowledged P0, rather than going quiet at the CTO because the
+// P2 had been acknowledged.
+func TestEngineRaiseOfAnAcknowledgedIncidentRepeatsItsLadder(t *testing.T) {
+	// Tue 2025-09-09 14:00 New York: Jennifer primary, Marcus secondary,
+	// Emily escalation lead, David VP, Sarah CTO. The raise at 30m pages
+	// Jennifer again; Marcus at 45m, Emily and David at 1h, Sarah at 1h30m
+	// (the P0's unresolved rule, an hour after the raise, pages the
+	// leadership and her then too).
+	at := time.Date(2025, 9, 9, 18, 0, 0, 0, time.UTC)
+	var got []string
+	for _, p := range seedRun(t, "aivo.yaml", at, map[string]string{"severity": "warning"}, 2*time.Hour+20*time.Minute, []seedEvent{
+		{off: 5 * time.Minute, ev: Event{Kind: EventAcknowledge, Actor: "jennifer"}},
+		{off: 30 * time.Minute, ev: Event{Kind: EventTrigger, Message: "a critical alert"}, labels: map[string]string{"severity": "critical"}},
+	}) {
+		if strings.Contains(p, " push ") {
+			got = append(got, p)
+		}
+	}
+	want := []string{
+		"30m jennifer push high", "45m marcus push high", "1h emily push high", "1h david push high",
+		"1h30m emily push high", "1h30m david push high", "1h30m sarah push high",
+		"2h jennifer push high", "2h15m marcus push high",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("pushes after an acknowledged P2 was raised to P0 at 30m:\n got %q\nwant %q", got, want)
+	}
+}

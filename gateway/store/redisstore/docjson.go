@@ -188,6 +188,9 @@ func appendState(b []byte, s *policy.Incident) ([]byte, error) {
 		b = strconv.AppendInt(b, int64(s.Reopened), 10)
 	}
 	b = appendStrings(b, `,"lifted":`, s.Lifted)
+	if s.RaisedSinceAck {
+		b = append(b, `,"raised_since_ack":true`...)
+	}
 	return append(b, '}'), nil
 }
 

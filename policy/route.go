@@ -84,8 +84,12 @@ func (c *Config) RouteGroup(s *Service, sets []map[string]string, at time.Time) 
 }
 
 // severityPriority maps the severity label: the service's own table first,
-// then the default one, then the service's default priority. A rule that
-// matched without setting a priority keeps its name in the answer.
+// then the default one, then a priority of the service's scheme by name
+// (severity="P0", "sev-1"), then the service's default priority. A rule
+// that matched without setting a priority keeps its name in the answer.
+// A priority's own name fell to the default priority: an alert labelled
+// severity="P0" was paged as P1, its acknowledgement awaited three times
+// as long, and one labelled "P3" rang a phone at night.
 func (c *Config) severityPriority(s *Service, sev, rule string) (string, string) {
 	why := func(w string) string {
 		if rule != "" {
@@ -98,6 +102,11 @@ func (c *Config) severityPriority(s *Service, sev, rule string) (string, string)
 			return p, why("severity=" + sev)
 		}
 		if p, ok := s.scheme.DefaultSeverity(word); ok {
+			return p, why("severity=" + sev)
+		}
+	}
+	for _, p := range s.scheme.Priorities {
+		if strings.EqualFold(p, sev) {
 			return p, why("severity=" + sev)
 		}
 	}

@@ -119,7 +119,10 @@ func TestRouteDefaultSeverityMapping(t *testing.T) {
 		{"P", nil, "P1", "default_priority"},
 		{"P", map[string]string{"severity": ""}, "P1", "default_priority"},
 		{"P", map[string]string{"severity": "page"}, "P1", "default_priority"},
-		{"P", map[string]string{"severity": "P0"}, "P1", "default_priority"},
+		{"P", map[string]string{"severity": "P0"}, "P0", "severity=P0"}, // the scheme's own names
+		{"P", map[string]string{"severity": "p3"}, "P3", "severity=p3"},
+		{"P", map[string]string{"severity": "SEV-1"}, "P1", "default_priority"}, // another scheme's
+		{"P", map[string]string{"severity": "P4"}, "P1", "default_priority"},
 		{"P", map[string]string{"level": "critical"}, "P1", "default_priority"},
 		{"SEV", map[string]string{"severity": "critical"}, "SEV-1", "severity=critical"},
 		{"SEV", map[string]string{"severity": "error"}, "SEV-2", "severity=error"},
@@ -128,6 +131,9 @@ func TestRouteDefaultSeverityMapping(t *testing.T) {
 		{"SEV", map[string]string{"alertname": "X"}, "SEV-2", "default_priority"},
 		{"SEV", nil, "SEV-2", "default_priority"},
 		{"SEV", map[string]string{"severity": "fatal"}, "SEV-2", "default_priority"},
+		{"SEV", map[string]string{"severity": "SEV-1"}, "SEV-1", "severity=SEV-1"},
+		{"SEV", map[string]string{"severity": "sev-4"}, "SEV-4", "severity=sev-4"},
+		{"SEV", map[string]string{"severity": "P0"}, "SEV-2", "default_priority"},
 	}
 	for _, tc := range cases {
 		cfg, svc, policy := aivoCfg, aivo, "aivo"

@@ -36,7 +36,7 @@ run: build
 # The tests run a real redis-server and Debian's Alertmanager; test-deps
 # installs them when missing (as root) or says how.
 test: test-deps fmt-check vet
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) deploy-check
 
 test-deps:

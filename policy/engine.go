@@ -57,7 +57,11 @@ type Deadline struct {
 	// versions before it have none; the incident's Urgency stands in.
 	Urgency string `json:"urgency,omitempty"`
 	Rule    int    `json:"rule,omitempty"`
-	Target  string `json:"target,omitempty"`
+	// Target is, for an SLA step, the target; for a level's timeout, the
+	// level to go to; for a window's end, the window; for an unresolved
+	// rule's step, the rule by what it is for (ruleKey), with Rule where
+	// it stood in the list when it was armed.
+	Target string `json:"target,omitempty"`
 	// Seq orders deadlines due at the same instant: first armed, first fired.
 	Seq int `json:"seq"`
 	// Admitted marks a notify step the dispatcher put back at its turn
@@ -606,9 +610,54 @@ func (r *run) armUnresolved(t time.Time) {
 	}
 	for i, u := range r.pol.Unresolved {
 		if slices.Contains(u.Priorities, r.priority()) {
-			r.schedule(Deadline{At: t.Add(time.Duration(u.After)), Kind: DeadlineUnresolved, Rule: i})
+			r.schedule(Deadline{At: t.Add(time.Duration(u.After)), Kind: DeadlineUnresolved, Rule: i, Target: ruleKey(u.Priorities, u.After)})
 		}
 	}
+}
+
+// ruleKey names a rule by what it is for, its priorities and its after
+// ("P0,P1 after 1h"): a reload that adds or takes out a rule above it moves
+// it in the list, and the step an open incident armed from it must still
+// find it (unresolvedRule), not the rule that took its place.
+func ruleKey(priorities []string, after Duration) string {
+	return strings.Join(priorities, ",") + " after " + after.String()
+}
+
+// unresolvedRule is the index of the unresolved rule the step d was armed
+// from, in the policy as it is now, or -1 when it left the config: the
+// rule of the same priorities and after (the one where it stood when
+// there are two), else the one where it stood if it is still for one of
+// its priorities (its after or priorities edited in place). A step armed
+// before steps named their rule is found where it stood.
+func (r *run) unresolvedRule(d Deadline) int {
+	rules := r.pol.Unresolved
+	at := -1
+	if d.Rule >= 0 && d.Rule < len(rules) {
+		at = d.Rule
+	}
+	if d.Target == "" {
+		return at
+	}
+	same := func(u UnresolvedRule) bool { return ruleKey(u.Priorities, u.After) == d.Target }
+	if at >= 0 && same(rules[at]) {
+		return at
+	}
+	if i := slices.IndexFunc(rules, same); i >= 0 {
+		return i
+	}
+	armedFor, _, _ := strings.Cut(d.Target, " after ")
+	if at >= 0 && slices.ContainsFunc(strings.Split(armedFor, ","), func(p string) bool { return slices.Contains(rules[at].Priorities, p) }) {
+		return at
+	}
+	return -1
+}
+
+// statusRule is the index of the policy's missing-status-update rule for
+// the incident's priority (the first one listed), or -1 when it has none:
+// the rule a step is armed from, and, when it fires, the one it is for,
+// wherever a reload has moved it since.
+func (r *run) statusRule() int {
+	return slices.IndexFunc(r.pol.MissingStatusUpdate, func(rule StatusUpdateRule) bool { return slices.Contains(rule.Priorities, r.priority()) })
 }
 
 // held reports whether the maintenance window id holds the incident (any
@@ -819,9 +868,9 @@ func (r *run) armRaisedUnresolved() {
 		return
 	}
 	for i, u := range r.pol.Unresolved {
-		armed := slices.ContainsFunc(r.inc.Pending, func(d Deadline) bool { return d.Kind == DeadlineUnresolved && d.Rule == i })
+		armed := slices.ContainsFunc(r.inc.Pending, func(d Deadline) bool { return d.Kind == DeadlineUnresolved && r.unresolvedRule(d) == i })
 		if !armed && slices.Contains(u.Priorities, r.priority()) {
-			r.schedule(Deadline{At: r.now.Add(time.Duration(u.After)), Kind: DeadlineUnresolved, Rule: i})
+			r.schedule(Deadline{At: r.now.Add(time.Duration(u.After)), Kind: DeadlineUnresolved, Rule: i, Target: ruleKey(u.Priorities, u.After)})
 		}
 	}
 }
@@ -1043,11 +1092,8 @@ func (r *run) armStatusEscalation(from time.Time) {
 	if r.inc.Status != StatusAcknowledged || r.held("") {
 		return
 	}
-	for i, rule := range r.pol.MissingStatusUpdate {
-		if slices.Contains(rule.Priorities, r.priority()) {
-			r.schedule(Deadline{At: from.Add(time.Duration(rule.After)), Kind: DeadlineStatusUpdate, Rule: i})
-			return
-		}
+	if i := r.statusRule(); i >= 0 {
+		r.schedule(Deadline{At: from.Add(time.Duration(r.pol.MissingStatusUpdate[i].After)), Kind: DeadlineStatusUpdate, Rule: i})
 	}
 }
 
@@ -1289,10 +1335,11 @@ func (r *run) deadline(id string, then *Hold) error {
 		// Each person is paged as part of the level that names them; people
 		// named directly are paged at the highest level the rule reaches,
 		// and the incident moves up to that level.
-		if d.Rule >= len(r.pol.Unresolved) {
+		ri := r.unresolvedRule(d)
+		if ri < 0 {
 			return nil // the rule left the config since it was armed
 		}
-		rule := r.pol.Unresolved[d.Rule]
+		rule := r.pol.Unresolved[ri]
 		top := r.inc.Level
 		levels := make([]int, len(rule.Notify))
 		for k, tg := range rule.Notify {
@@ -1371,10 +1418,11 @@ func (r *run) deadline(id string, then *Hold) error {
 		if r.inc.Status != StatusAcknowledged {
 			return nil
 		}
-		if d.Rule >= len(r.pol.MissingStatusUpdate) {
+		ri := r.statusRule()
+		if ri < 0 {
 			return nil // the rule left the config since it was armed
 		}
-		rule := r.pol.MissingStatusUpdate[d.Rule]
+		rule := r.pol.MissingStatusUpdate[ri]
 		next := r.inc.Level + 1
 		if next >= len(r.pol.Levels) {
 			next = len(r.pol.Levels) - 1

@@ -155,7 +155,7 @@ func TestEngineTriggerPagesFirstLevelAndArmsDeadlines(t *testing.T) {
 	for _, d := range inc.Pending {
 		got = append(got, Duration(d.At.Sub(t0)).String()+" "+string(d.Kind)+" "+d.User+d.Channel+d.Target)
 	}
-	want := []string{"0s notify apush", "2m notify asms", "5m sla acknowledge", "5m notify avoice", "10m escalate second", "30m sla status_update", "1h unresolved "}
+	want := []string{"0s notify apush", "2m notify asms", "5m sla acknowledge", "5m notify avoice", "10m escalate second", "30m sla status_update", "1h unresolved P0 after 1h"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("pending = %q, want %q", got, want)
 	}

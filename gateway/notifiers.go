@@ -101,7 +101,7 @@ func buildNotifiers(cfg *policy.Config, current func() *policy.Config, stdout io
 		}
 		e, err := email.New(email.Options{Smarthost: em.Smarthost, From: em.From, Username: em.Username, Password: em.Password.Reveal(),
 			TLS: em.TLS, RootCAs: pool, Timeout: time.Duration(em.Timeout),
-			PasswordFunc: func() string { return current().Notifiers.Email.Password.Reveal() }})
+			PasswordFunc: func() string { return emailPassword(cfg, current()) }})
 		if err != nil {
 			_ = out.close()
 			return out, fmt.Errorf("notifiers.email: %w", err)
@@ -137,7 +137,7 @@ func buildNotifiers(cfg *policy.Config, current func() *policy.Config, stdout io
 		// with the token Twilio's callbacks are checked with.
 		t, err := twilio.New(twilio.Options{AccountSID: tw.AccountSID, From: tw.From,
 			APIURL: tw.APIURL, HTTPClient: hc(), Timeout: time.Duration(tw.Timeout), Settings: func() twilio.Settings {
-				return twilioSettings(current())
+				return twilioSettings(cfg, current())
 			}})
 		if err != nil {
 			_ = out.close()
@@ -151,7 +151,30 @@ func buildNotifiers(cfg *policy.Config, current func() *policy.Config, stdout io
 
 // twilioSettings are the Twilio settings of c that a reload changes: the
 // auth token and the public URL, read by the transport at every page and
-// by the callbacks at every request.
-func twilioSettings(c *policy.Config) twilio.Settings {
-	return twilio.Settings{AuthToken: c.Notifiers.Twilio.AuthToken.Reveal(), PublicURL: c.Server.PublicURL}
+// by the callbacks at every request. The token is the account's, and the
+// account (account_sid) is the one pagerd started with until it restarts:
+// a reload that moves to another account keeps the started account's
+// token, or pages would go out under the old account with the new one's
+// token, every one refused, and the old account's callbacks would be
+// refused too.
+func twilioSettings(started, c *policy.Config) twilio.Settings {
+	token := c.Notifiers.Twilio.AuthToken
+	if c.Notifiers.Twilio.AccountSID != started.Notifiers.Twilio.AccountSID {
+		token = started.Notifiers.Twilio.AuthToken
+	}
+	return twilio.Settings{AuthToken: token.Reveal(), PublicURL: c.Server.PublicURL}
+}
+
+// emailPassword is the mail server's password in force at a login: c's,
+// while c logs in as pagerd started (the same server and username, read
+// only at start), so that a reload rotates it; the started one once a
+// reload changed the login, which pagerd takes at its restart, or the old
+// username would go with the new password and every page by email be
+// refused.
+func emailPassword(started, c *policy.Config) string {
+	was, now := started.Notifiers.Email, c.Notifiers.Email
+	if now.Username != was.Username || now.Smarthost != was.Smarthost {
+		return was.Password.Reveal()
+	}
+	return now.Password.Reveal()
 }

@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/internal/providertest"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -135,5 +137,69 @@ func TestChangedAtStartNamesWhatTransportsAreBuiltWith(t *testing.T) {
 	got := strings.Join(changedAtStart(started, &next), ", ")
 	if want := "notifiers.twilio.from, notifiers.slack.api_url, notifiers.email.username, notifiers.pushover.timeout"; got != want {
 		t.Fatalf("changedAtStart = %q, want %q", got, want)
+	}
+}
+
+// TestReloadMovingTwilioAccountsKeepsPagingFromTheOld: a reload moves
+// pagerd to another Twilio account (account_sid and auth_token both
+// changed). The account is read only at start, the token at every page:
+// the old account's SID went out with the new account's token, Twilio
+// refused every SMS and call until a restart, and callbacks signed by the
+// old account were refused. Until the restart pagerd takes the new
+// account, the old account's token goes with it, as the restart WARN
+// says of the settings read at start.
+func TestReloadMovingTwilioAccountsKeepsPagingFromTheOld(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	cfg := twilioAt(fake, twilioConfig)
+	h := newHarness(t, withConfig(cfg), realTransport("twilio"), fastRetries())
+	const otherSID, otherToken = "AC00000000000000000000000000000002", "fedcba9876543210fedcba9876543210"
+	moved := strings.Replace(cfg, "account_sid: "+twSID+", auth_token: "+twToken, "account_sid: "+otherSID+", auth_token: "+otherToken, 1)
+	if moved == cfg {
+		t.Fatal("edit did not apply")
+	}
+	if err := h.reload(moved); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.logLines("WARN", "only at start", "notifiers.twilio.account_sid"); len(got) != 1 {
+		t.Fatalf("the account's change was not said to need a restart:\n%s", h.logs)
+	}
+	id := fire(h)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	if n := len(fake.Messages()); n != 1 {
+		t.Fatalf("the old account took %d messages after a reload moved to another, want 1", n)
+	}
+	cb := h.url + "/api/v1/twilio/status?incident=" + id + "&user=dan&channel=sms"
+	report := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"delivered"}, "AccountSid": {twSID}}
+	if code, body := providertest.TwilioPost(t, cb, report, providertest.TwilioSign(twToken, cb, report)); code != 204 {
+		t.Fatalf("the old account's delivery report: %d %s", code, body)
+	}
+}
+
+// TestReloadMovingMailAccountsKeepsMailingFromTheOld: a reload changes
+// the mail server's login, username and password both. The username is
+// read only at start, the password at every login: the old username went
+// with the new password, and the server refused every page by email
+// until a restart. Until the restart pagerd takes the new login, the old
+// password goes with the old username.
+func TestReloadMovingMailAccountsKeepsMailingFromTheOld(t *testing.T) {
+	srv := providertest.NewSMTP(t)
+	cfg := emailConfig(srv, "ann@example.com", "[{after: 0s, channel: email}]")
+	h := newHarness(t, withConfig(cfg), realTransport("email"))
+	moved := strings.Replace(strings.Replace(cfg, "username: "+providertest.SMTPUser, "username: pagerd-new", 1),
+		providertest.SMTPPassword, "smtp-password-of-the-new-login", 1)
+	if !strings.Contains(moved, "pagerd-new") || strings.Contains(moved, providertest.SMTPPassword) {
+		t.Fatalf("edit did not apply:\n%s", moved)
+	}
+	if err := h.reload(moved); err != nil {
+		t.Fatal(err)
+	}
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A", "severity": "info"}),
+		"Authorization", "Bearer "+amKey)
+	if r.code != 200 {
+		t.Fatalf("webhook: %d %s", r.code, r.body)
+	}
+	h.runUntil(fixedNow.Add(time.Minute))
+	if n := len(srv.Mails()); n != 1 {
+		t.Fatalf("the mail server took %d messages after a reload changed the login, want 1", n)
 	}
 }

@@ -18,7 +18,11 @@ import (
 // restarts. (The transports' secrets, Twilio's auth token, Slack's bot
 // token, Pushover's token and the mail server's password, are read at
 // every call, so a reload rotates them: they would be the worst kind of
-// quiet here, pages going out with the old one until it was revoked.)
+// quiet here, pages going out with the old one until it was revoked. A
+// secret follows its account, though: a reload that moves Twilio to
+// another account_sid, or the mail login to another username or server,
+// keeps the started secret until the restart, as twilioSettings and
+// emailPassword say.)
 // So a reload that changes one says so (WARN, naming the settings, never
 // their values) and pagerd_config_restart_needed is 1 until a restart, or
 // a reload that puts them back.

@@ -1296,8 +1296,12 @@ func (r *run) deadline(id string, then *Hold) error {
 		if r.inc.Status != StatusTriggered {
 			return nil
 		}
-		if r.c.User(d.User) == nil {
+		u := r.c.User(d.User)
+		if u == nil {
 			r.userGone(d, t)
+			return nil
+		}
+		if r.contactGone(d, u, t) {
 			return nil
 		}
 		r.act(Action{Kind: ActionNotify, At: t, Level: d.Level, User: d.User, Channel: d.Channel, Urgency: d.Urgency})
@@ -1450,7 +1454,51 @@ const userGoneLevel = " is no longer in the config: level "
 // incident stays at its level, so it is no escalation (for the reports'
 // escalation rate and the escalation metric).
 func IsPagedAgain(detail string) bool {
-	return strings.Contains(detail, userGoneLevel)
+	return strings.Contains(detail, userGoneLevel) || strings.Contains(detail, contactGoneAgain)
+}
+
+// contactGoneAgain follows the person and channel in the detail of the
+// escalate entry contactGone writes: IsPagedAgain tells it from an
+// escalation.
+const contactGoneAgain = " contact in the config any more: paged again"
+
+// contactGone handles a step of someone a reload left without the channel
+// it is on, and without any channel of their later steps (they moved from
+// SMS and calls to email, say): failing it and each of those would leave
+// them unreached, with their own channels unused, until the level's
+// timeout. Their remaining steps are dropped, and their ladder as the
+// config has it now (of the step's urgency) starts at the step's time.
+// When a later step of theirs is on a channel they still have, it does
+// nothing: the step fails, and the failure brings that one forward. It
+// reports whether it handled the step.
+func (r *run) contactGone(d Deadline, u *User, t time.Time) bool {
+	has := func(channel string) bool {
+		return slices.ContainsFunc(u.Contacts, func(c Contact) bool { return c.Channel == channel })
+	}
+	if has(d.Channel) || slices.ContainsFunc(r.inc.Pending, func(p Deadline) bool {
+		return p.Kind == DeadlineNotify && p.User == d.User && has(p.Channel)
+	}) {
+		return false
+	}
+	urgency := d.Urgency
+	if urgency == "" {
+		urgency = r.inc.Urgency
+	}
+	steps := u.NotificationRules.High
+	if urgency == UrgencyLow {
+		steps = u.NotificationRules.Low
+	}
+	if len(steps) == 0 {
+		return false // nothing to page them on: the step fails
+	}
+	r.cancel(func(p Deadline) bool { return p.Kind == DeadlineNotify && p.User == d.User })
+	level := min(d.Level, len(r.pol.Levels)-1)
+	r.act(Action{Kind: ActionEscalate, At: t, Level: level, Detail: fmt.Sprintf("%s has no %s%s at level %s, on their channels as the config has them now",
+		d.User, d.Channel, contactGoneAgain, r.pol.Levels[level].Name)})
+	for _, s := range steps {
+		r.schedule(Deadline{At: t.Add(time.Duration(s.After)), Kind: DeadlineNotify, Level: d.Level, User: d.User, Channel: s.Channel, Urgency: urgency})
+	}
+	return true
 }
 
 // userGone handles a step of the ladder of someone a reload removed from

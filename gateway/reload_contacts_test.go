@@ -1,0 +1,74 @@
+package gateway
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// annByEmailOnly is testConfig after ann moved from push, SMS and calls to
+// email alone.
+var annByEmailOnly = strings.Replace(testConfig,
+	"{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}",
+	"{id: ann, name: Ann, contacts: [{channel: email, via: log, address: ann@example.com}]}", 1)
+
+// TestReloadTakingEveryChannelOfThePersonPagedPagesTheirNewOnes: a
+// reload leaves ann, whose P0 ladder runs (her push sent), with none of
+// the channels her next steps are on: she moved to email. Her SMS at 2m
+// and call at 5m failed (no such contact) and nobody was reached at her
+// level until bob at 15m. Now her steps are dropped at 2m and her ladder
+// as the config has it now starts then (an email at once), the timeline
+// says why, and the level still times out at 15m.
+func TestReloadTakingEveryChannelOfThePersonPagedPagesTheirNewOnes(t *testing.T) {
+	if annByEmailOnly == testConfig {
+		t.Fatal("edit did not apply")
+	}
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)))
+			id := fire(h)
+			h.step(fixedNow)
+			if err := h.reload(annByEmailOnly); err != nil {
+				t.Fatalf("reload refused: %v", err)
+			}
+			h.runUntil(fixedNow.Add(16 * time.Minute))
+			want := []string{"0s L1 ann push", "2m L1 ann email", "15m L2 bob push"}
+			if got := h.rec.lines(fixedNow); !slices.Equal(got, want) {
+				t.Fatalf("pages %v, want %v", got, want)
+			}
+			tl := h.incident(id).Timeline
+			if f := entriesOf(tl, "notify_failed", ""); len(f) != 0 {
+				t.Errorf("ann's steps failed instead of being dropped: %+v", f)
+			}
+			if !h.timelineHas(id, "escalate", "ann has no sms contact in the config any more: paged again") {
+				t.Errorf("the timeline does not say why ann was paged again: %+v", tl)
+			}
+			if n := metric(t, h.reg, "pagerd_escalations_total", "level", "1"); n != 0 {
+				t.Errorf("the page again counted as %v escalations to level 1", n)
+			}
+		})
+	}
+}
+
+// TestReloadTakingOneChannelOfThePersonPagedBringsTheNextForward: a
+// reload takes ann's SMS away but leaves her calls: her SMS step fails
+// at 2m, as before, and brings her call forward to then.
+func TestReloadTakingOneChannelOfThePersonPagedBringsTheNextForward(t *testing.T) {
+	noSMS := strings.Replace(testConfig, "{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, ",
+		"{id: ann, name: Ann, contacts: [{channel: push, via: log}, ", 1)
+	if noSMS == testConfig {
+		t.Fatal("edit did not apply")
+	}
+	h := newHarness(t, withStore(boltStore(t)))
+	fire(h)
+	h.step(fixedNow)
+	if err := h.reload(noSMS); err != nil {
+		t.Fatalf("reload refused: %v", err)
+	}
+	h.runUntil(fixedNow.Add(16 * time.Minute))
+	want := []string{"0s L1 ann push", "2m L1 ann voice", "15m L2 bob push"}
+	if got := h.rec.lines(fixedNow); !slices.Equal(got, want) {
+		t.Fatalf("pages %v, want %v", got, want)
+	}
+}

@@ -22,7 +22,8 @@ const openIDsNamed = 5
 
 // keepsOpenIncidents is the check a reloaded config must pass against the
 // store: every open incident keeps what pages it, its service
-// (openOfRemovedService) and its priority (openOfDroppedPriorities). The
+// (openOfRemovedService) and its priority (openOfDroppedPriorities), and
+// what finds it again, its dedup key (openOfRekeyedAlerts). The
 // error names each service (and priority) that would leave incidents
 // behind, how many and which. When the store cannot say, the reload is
 // refused too: taking it could orphan incidents. check-config, which has
@@ -32,21 +33,61 @@ func keepsOpenIncidents(l store.Lister) func(ctx context.Context, old, next *pol
 		var problems []string
 		for i := range old.Services {
 			svc := &old.Services[i]
-			check := openOfRemovedService
+			checks := []openCheck{openOfRemovedService}
 			if next.Service(svc.Name) != nil {
-				check = openOfDroppedPriorities
+				checks = []openCheck{openOfDroppedPriorities, openOfRekeyedAlerts}
 			}
-			p, err := check(ctx, l, svc, next)
-			if err != nil {
-				return err
+			for _, check := range checks {
+				p, err := check(ctx, l, svc, next)
+				if err != nil {
+					return err
+				}
+				problems = append(problems, p...)
 			}
-			problems = append(problems, p...)
 		}
 		if len(problems) == 0 {
 			return nil
 		}
 		return &policy.ConfigError{File: next.File, Problems: problems}
 	}
+}
+
+// openCheck is one of keepsOpenIncidents' checks of a service of the
+// config in force against the reloaded config next: what it would leave
+// behind, in the words of the refusal.
+type openCheck func(ctx context.Context, l store.Lister, svc *policy.Service, next *policy.Config) ([]string, error)
+
+// openOfRekeyedAlerts refuses changing how a service keys Alertmanager's
+// alerts into incidents (incident_key: group or fingerprint) while it has
+// open incidents from Alertmanager. Each is found again by the dedup key
+// the mode made: under the other mode Alertmanager's next notification of
+// its alerts finds none, opens another incident and pages its people
+// again for alerts they are paged for already, and its resolve closes
+// only that one, so the first pages on up its ladder for alerts that
+// have ended. Incidents from other intakes do not depend on it.
+func openOfRekeyedAlerts(ctx context.Context, l store.Lister, svc *policy.Service, next *policy.Config) ([]string, error) {
+	from, to := svc.IncidentKey, next.Service(svc.Name).IncidentKey
+	if from == to {
+		return nil, nil
+	}
+	var ids []string
+	err := store.EachOpen(ctx, l, svc.Name, func(inc *store.Incident) error {
+		if inc.Source == "alertmanager" {
+			ids = append(ids, inc.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: services[%s].incident_key changes from %s to %s, and the store did not say whether the service has open incidents from Alertmanager, which its notifications would no longer find: reload refused, try again when the store answers: %w", next.File, svc.Name, from, to, err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	are := "are"
+	if len(ids) == 1 {
+		are = "is"
+	}
+	return []string{fmt.Sprintf("services[%s].incident_key: %s from Alertmanager %s keyed by %s; by %s, Alertmanager's notifications would not find them (a repeat would open and page another incident, a resolve leave them paging): resolve them or keep incident_key %s", svc.Name, namedOpen(ids), are, from, to, from)}, nil
 }
 
 // openOfRemovedService refuses removing a service that still has open

@@ -199,6 +199,9 @@ type validator struct {
 	// subjectFields are the users' oidc_subject fields that are set, in
 	// order, for the console's check that a provider is configured.
 	subjectFields []string
+	// ladders are the users' ladders, as loaded, for logOnlyLadders,
+	// which needs the services' urgencies.
+	ladders []ladderOf
 }
 
 func (v *validator) errf(field, format string, args ...any) {
@@ -380,6 +383,7 @@ func (v *validator) validate() {
 	v.policies()
 	v.compensation()
 	v.services()
+	v.logOnlyLadders()
 	v.maintenance()
 	v.reports()
 	v.console()
@@ -703,6 +707,9 @@ func (v *validator) users() {
 				v.slackMember(cf+".address", u.ID, ct.Address, "slack contact", slackIDs)
 			}
 		}
+		v.ladders = append(v.ladders,
+			ladderOf{f + ".notification_rules.high", UrgencyHigh, u, len(u.NotificationRules.High) == 0},
+			ladderOf{f + ".notification_rules.low", UrgencyLow, u, len(u.NotificationRules.Low) == 0})
 		v.steps(f+".notification_rules.high", &u.NotificationRules.High, has, defaultHigh)
 		v.steps(f+".notification_rules.low", &u.NotificationRules.Low, has, defaultLow)
 		if u.NoticeChannel == ChannelVoice {

@@ -73,10 +73,7 @@ func (c *Config) LogOnlyNotes() []string {
 	if len(who) > 5 {
 		who = append(who[:5:5], fmt.Sprintf("and %d more", len(logOnly)-5))
 	}
-	where := "pagerd's output"
-	if p := c.Notifiers.Log.Path; p != "" && p != "-" {
-		where = p // notifiers.log.path: a file, not pagerd's output
-	}
+	where := c.logWhere()
 	users := "users"
 	if len(logOnly) == 1 {
 		users = "user"
@@ -136,4 +133,13 @@ func (c *Config) UncheckedNotes() []string {
 			via, contactsWord(count[via]), what, next))
 	}
 	return out
+}
+
+// logWhere is where the log transport writes pages: pagerd's output, or
+// the file notifiers.log.path names.
+func (c *Config) logWhere() string {
+	if p := c.Notifiers.Log.Path; p != "" && p != "-" {
+		return p
+	}
+	return "pagerd's output"
 }

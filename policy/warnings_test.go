@@ -83,6 +83,30 @@ func TestWarnings(t *testing.T) {
 			words: []string{`"http://127.0.0.1:8080" is a loopback address`, "Twilio cannot reach", "every call"},
 		},
 		{
+			// The quickstart's person given a real email contact beside
+			// their log ones: the ladder is push, SMS and voice, all via
+			// log, so no page ever reaches the email.
+			name: "a ladder that only ever pages through the log", base: "quickstart.yaml",
+			edits: []string{loadQContacts, loadQContacts + "      - {channel: email, via: email, address: demo@example.com}\n",
+				"users:\n", "notifiers:\n  email: {smarthost: \"smtp.example.com:587\", from: pagerd@example.com}\nusers:\n"},
+			field: "users[demo].notification_rules.high",
+			words: []string{"every step (push at 0s, sms at 2m, voice at 5m) goes to a contact via log", "high-urgency pages wake nobody", "never use their email contact", "add a step on email to notification_rules.high"},
+		},
+		{
+			name: "the default low-urgency ladder through the log, at low urgency", base: "quickstart.yaml",
+			edits: []string{"      - {channel: voice, via: log}\n", "      - {channel: voice, via: twilio, address: \"+15555550123\"}\n",
+				"users:\n", "notifiers:\n  twilio: {account_sid: AC0123456789abcdef0123456789abcdef, auth_token: 0123456789abcdef0123456789abcdef, from: \"+15555550100\", api_url: \"http://127.0.0.1:9999\"}\nusers:\n",
+				"    # No rules:", "    targets:\n      P3: {urgency: low}\n    # No rules:"},
+			field: "users[demo].notification_rules.low",
+			words: []string{"every step of the default ladder (push at 0s) goes to a contact via log", "low-urgency pages wake nobody", "never use their voice contact"},
+		},
+		{
+			// No service pages at low urgency: the low ladder is never used.
+			name: "a low-urgency ladder through the log that nothing uses", base: "quickstart.yaml",
+			edits: []string{"      - {channel: voice, via: log}\n", "      - {channel: voice, via: twilio, address: \"+15555550123\"}\n",
+				"users:\n", "notifiers:\n  twilio: {account_sid: AC0123456789abcdef0123456789abcdef, auth_token: 0123456789abcdef0123456789abcdef, from: \"+15555550100\", api_url: \"http://127.0.0.1:9999\"}\nusers:\n"},
+		},
+		{
 			name: "a public_url Twilio cannot reach is fine with a Twilio stand-in", base: "quickstart.yaml",
 			edits: []string{"      - {channel: voice, via: log}\n", "      - {channel: voice, via: twilio, address: \"+15555550123\"}\n",
 				"users:\n", "notifiers:\n  twilio: {account_sid: AC0123456789abcdef0123456789abcdef, auth_token: 0123456789abcdef0123456789abcdef, from: \"+15555550100\", api_url: \"http://127.0.0.1:9999\"}\nusers:\n"},

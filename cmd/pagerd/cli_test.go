@@ -383,6 +383,9 @@ func TestCheckConfigSaysWhatItDidNotCheck(t *testing.T) {
 users:
 `, 1)
 	email = strings.Replace(email, "      - {channel: voice, via: log}\n", "      - {channel: voice, via: log}\n      - {channel: email, address: demo@example.com}\n", 1)
+	// A step on it: an email contact no step uses is a warning, which
+	// --strict fails on.
+	email = strings.Replace(email, "        - {after: 5m, channel: voice}\n", "        - {after: 5m, channel: voice}\n        - {after: 10m, channel: email}\n", 1)
 	dir := t.TempDir()
 	for name, tc := range map[string]struct{ cfg, want string }{
 		"log dry_run": {strings.Replace(string(q), "users:\n", "notifiers: {log: {dry_run: true}}\nusers:\n", 1),

@@ -140,9 +140,34 @@ var e164RE = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
 // IsE164 reports whether s is a phone number as sms and voice contacts and
 // notifiers.twilio.from take it: E.164, "+", the country code and the
-// number, 7 to 15 digits. It is the check the config's loader makes, given
-// to pagerd import so that a number it writes always loads.
-func IsE164(s string) bool { return e164RE.MatchString(s) }
+// number, 7 to 15 digits, and for North America (+1) a number of the
+// plan's shape (nanpProblem). It is the check the config's loader makes,
+// given to pagerd import so that a number it writes always loads.
+func IsE164(s string) bool { return e164RE.MatchString(s) && nanpProblem(s) == "" }
+
+// nanpProblem says what is wrong with a North American number (+1, the
+// numbering plan of the US, Canada and the Caribbean), "" when nothing is
+// or s is not +1: every such number is ten digits after the +1, an area
+// code and an exchange that start with 2 to 9, then four digits. Other
+// lengths pass E.164's 7 to 15 digits, and Twilio refuses them as not a
+// valid phone number at every page: a digit dropped or doubled in a
+// person's number would leave them without SMS or calls, which the
+// provider check at start never tries.
+func nanpProblem(s string) string {
+	rest, ok := strings.CutPrefix(s, "+1")
+	if !ok || !e164RE.MatchString(s) {
+		return ""
+	}
+	switch {
+	case len(rest) != 10:
+		return fmt.Sprintf("has %d digits after the +1, and North American numbers have 10 (area code, exchange, number)", len(rest))
+	case rest[0] < '2':
+		return fmt.Sprintf("has an area code starting with %c, and North American area codes start with 2 to 9", rest[0])
+	case rest[3] < '2':
+		return fmt.Sprintf("has an exchange (the three digits after the area code) starting with %c, and North American exchanges start with 2 to 9", rest[3])
+	}
+	return ""
+}
 
 // IsPlainEmail reports whether s is one plain email address (no display
 // name, no list, no comment), as users[].email and email contacts take it.
@@ -544,8 +569,10 @@ func (v *validator) notifiers() {
 	}
 	v.httpURL("notifiers.twilio.api_url", tw.APIURL)
 	tw.From = v.setting("notifiers.twilio.from", tw.From)
-	if tw.From != "" && !IsE164(tw.From) {
+	if tw.From != "" && !e164RE.MatchString(tw.From) {
 		v.errf("notifiers.twilio.from", "%q is not a phone number in E.164 form, like +15555550100", tw.From)
+	} else if p := nanpProblem(tw.From); p != "" {
+		v.errf("notifiers.twilio.from", "%q %s, so Twilio would refuse every SMS and call from it: check the number in the Twilio Console", tw.From, p)
 	}
 	if tw.AccountSID != "" && !strings.HasPrefix(tw.AccountSID, "AC") {
 		v.errf("notifiers.twilio.account_sid", "a Twilio account SID starts with AC")
@@ -815,8 +842,10 @@ func (v *validator) contact(cf string, ct *Contact) {
 		if ct.Channel == ChannelVoice && v.cfg.Server.PublicURL == "" {
 			v.unusable.add("voice", cf+".via", "voice via twilio needs server.public_url: Twilio fetches the call's script from it")
 		}
-		if ct.Address != "" && !IsE164(ct.Address) {
+		if ct.Address != "" && !e164RE.MatchString(ct.Address) {
 			v.errf(cf+".address", "%q is not a phone number in E.164 form, like +15555550123", ct.Address)
+		} else if p := nanpProblem(ct.Address); p != "" {
+			v.errf(cf+".address", "%q %s, so Twilio would refuse every %s to it: check the person's number", ct.Address, p, ct.Channel)
 		}
 	case "pagerduty":
 		if !v.cfg.transports["pagerduty"] {

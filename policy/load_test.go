@@ -694,6 +694,18 @@ func loadCases() []loadCase {
 			field: "notifiers.twilio.from", problem: []string{`"555-0100" is not a phone number in E.164 form`},
 		},
 		{
+			name: "twilio from a digit short of a North American number", base: "aion-r.yaml",
+			edits: []string{"from: ${AION_R_TWILIO_FROM}", "from: \"+1555550100\""},
+			field: "notifiers.twilio.from", problem: []string{`"+1555550100" has 9 digits after the +1`, "Twilio would refuse every SMS and call from it"},
+		},
+		{
+			// E.164 takes 7 to 15 digits, and the provider check at start
+			// never tries a contact's number: the first page did.
+			name: "sms number a digit short of a North American number", base: "aion-r.yaml",
+			edits: []string{`{channel: sms, via: twilio, address: "+15555550101"}`, `{channel: sms, via: twilio, address: "+1555550101"}`},
+			field: "users[eng-a].contacts[1].address", problem: []string{`"+1555550101" has 9 digits after the +1, and North American numbers have 10`, "Twilio would refuse every sms to it"},
+		},
+		{
 			name: "sms number not in E.164 form", base: "aion-r.yaml",
 			edits: []string{`{channel: sms, via: twilio, address: "+15555550101"}`, `{channel: sms, via: twilio, address: "555-0101"}`},
 			field: "users[eng-a].contacts[1].address", problem: []string{"E.164"},
@@ -1727,8 +1739,12 @@ users:
 		want  []bool
 	}{
 		{IsE164, func(s string) string { return "contacts: [{channel: sms, via: twilio, address: " + q(s) + "}]" },
-			[]string{"+15555550100", "+1234567", "+123456789012345", "+123456", "+1234567890123456", "+05555550100", "15555550100", "+1 555 555 0100"},
-			[]bool{true, true, true, false, false, false, false, false}},
+			[]string{"+15555550100", "+3534567", "+353456789012345", "+353456", "+3534567890123456", "+05555550100", "15555550100", "+1 555 555 0100",
+				// North America (+1): ten digits, area code and exchange
+				// from 2: a digit dropped or doubled, or a 0 or 1 where
+				// neither can be, is a number Twilio refuses.
+				"+1555550100", "+155555501000", "+10555550100", "+15551550100", "+12025550100"},
+			[]bool{true, true, true, false, false, false, false, false, false, false, false, false, true}},
 		{IsPlainEmail, func(s string) string { return "email: " + q(s) + push },
 			[]string{"jane@example.com", "Jane+pager@Example.COM", "Jane <jane@example.com>", "<jane@example.com>", "jane@example.com (Jane)", "a@b@c", "jane@example.com, joe@example.com", " jane@example.com"},
 			[]bool{true, true, false, false, false, false, false, false}},

@@ -322,7 +322,7 @@ func checkConfigTakes(t *testing.T, user string) bool {
 		user += ", contacts: [{channel: push, via: log}]"
 	}
 	cfg := `notifiers:
-  twilio: {account_sid: AC0123456789abcdef0123456789abcdef, auth_token: 0123456789abcdef0123456789abcdef, from: "+15555550100"}
+  twilio: {account_sid: AC0123456789abcdef0123456789abcdef, auth_token: 0123456789abcdef0123456789abcdef, from: "+15555550199"}
   email: {smarthost: "smtp.example.com:587", from: pagerd@example.com}
   slack: {bot_token: xoxb-0123, signing_secret: 0123456789abcdef}
 users:

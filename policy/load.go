@@ -846,6 +846,10 @@ func (v *validator) contact(cf string, ct *Contact) {
 			v.errf(cf+".address", "%q is not a phone number in E.164 form, like +15555550123", ct.Address)
 		} else if p := nanpProblem(ct.Address); p != "" {
 			v.errf(cf+".address", "%q %s, so Twilio would refuse every %s to it: check the person's number", ct.Address, p, ct.Channel)
+		} else if ct.Address != "" && ct.Address == v.cfg.Notifiers.Twilio.From {
+			// Twilio refuses an SMS to the number it is sent from, and a
+			// call to it rings pagerd's own number's voice webhook.
+			v.errf(cf+".address", "%q is notifiers.twilio.from, the Twilio number pagerd pages from, not the person's phone: Twilio refuses an SMS to the number it comes from, and a call to it never rings them; give their own number", ct.Address)
 		}
 	case "pagerduty":
 		if !v.cfg.transports["pagerduty"] {

@@ -706,6 +706,13 @@ func loadCases() []loadCase {
 			field: "users[eng-a].contacts[1].address", problem: []string{`"+1555550101" has 9 digits after the +1, and North American numbers have 10`, "Twilio would refuse every sms to it"},
 		},
 		{
+			// The from number copied into a contact: Twilio answers an SMS
+			// to it with 21266 ('To' and 'From' cannot be the same).
+			name: "sms to the number pagerd sends from", base: "aion-r.yaml",
+			edits: []string{"from: ${AION_R_TWILIO_FROM}", "from: \"+15555550101\""},
+			field: "users[eng-a].contacts[1].address", problem: []string{`"+15555550101" is notifiers.twilio.from`, "Twilio refuses an SMS to the number it comes from", "give their own number"},
+		},
+		{
 			name: "sms number not in E.164 form", base: "aion-r.yaml",
 			edits: []string{`{channel: sms, via: twilio, address: "+15555550101"}`, `{channel: sms, via: twilio, address: "555-0101"}`},
 			field: "users[eng-a].contacts[1].address", problem: []string{"E.164"},
@@ -1722,7 +1729,7 @@ func TestTransportRateLimits(t *testing.T) {
 func TestContactForms(t *testing.T) {
 	load := func(user string) error {
 		_, err := Parse([]byte(`notifiers:
-  twilio: {account_sid: AC0123456789abcdef0123456789abcdef, auth_token: 0123456789abcdef0123456789abcdef, from: "+15555550100"}
+  twilio: {account_sid: AC0123456789abcdef0123456789abcdef, auth_token: 0123456789abcdef0123456789abcdef, from: "+15555550199"}
   email: {smarthost: "smtp.example.com:587", from: pagerd@example.com}
   slack: {bot_token: xoxb-0123, signing_secret: 0123456789abcdef}
 users:

@@ -107,6 +107,24 @@ func TestWarnings(t *testing.T) {
 				"users:\n", "notifiers:\n  twilio: {account_sid: AC0123456789abcdef0123456789abcdef, auth_token: 0123456789abcdef0123456789abcdef, from: \"+15555550100\", api_url: \"http://127.0.0.1:9999\"}\nusers:\n"},
 		},
 		{
+			// 465 is TLS from the first byte: a STARTTLS client waits for
+			// a greeting that never comes.
+			name: "email on port 465 with starttls, the default", base: "quickstart.yaml",
+			edits: []string{"users:\n", "notifiers:\n  email: {smarthost: \"smtp.example.com:465\", from: pagerd@example.com}\nusers:\n"},
+			field: "notifiers.email.tls",
+			words: []string{"is starttls (the default), but port 465 of smtp.example.com:465 is SMTP over TLS from the first byte", "every email would time out", "set tls: tls"},
+		},
+		{
+			name: "email on port 587 with tls", base: "quickstart.yaml",
+			edits: []string{"users:\n", "notifiers:\n  email: {smarthost: \"smtp.example.com:587\", from: pagerd@example.com, tls: tls}\nusers:\n"},
+			field: "notifiers.email.tls",
+			words: []string{"is tls, but port 587 of smtp.example.com:587 greets in the clear and offers STARTTLS", "set tls: starttls"},
+		},
+		{
+			name: "email on port 465 with tls", base: "quickstart.yaml",
+			edits: []string{"users:\n", "notifiers:\n  email: {smarthost: \"smtp.example.com:465\", from: pagerd@example.com, tls: tls}\nusers:\n"},
+		},
+		{
 			name: "a public_url Twilio cannot reach is fine with a Twilio stand-in", base: "quickstart.yaml",
 			edits: []string{"      - {channel: voice, via: log}\n", "      - {channel: voice, via: twilio, address: \"+15555550123\"}\n",
 				"users:\n", "notifiers:\n  twilio: {account_sid: AC0123456789abcdef0123456789abcdef, auth_token: 0123456789abcdef0123456789abcdef, from: \"+15555550100\", api_url: \"http://127.0.0.1:9999\"}\nusers:\n"},

@@ -1872,6 +1872,46 @@ func TestEmptyEnvVariableSaysSetButEmpty(t *testing.T) {
 	}
 }
 
+// TestEnvValueTrimmedLikeAFile: a value read from the environment has its
+// surrounding whitespace trimmed, as a _file's has. A Kubernetes secret
+// made from a file ends with its newline, and kept, a Slack bot token
+// "xoxb-…\n" loaded (it starts with xoxb-) and was refused as a header
+// value at every Slack page, and a PagerDuty webhook secret with it never
+// verified an acknowledgement made in the PagerDuty app, so pagerd paged
+// on. One of whitespace only is missing, and says so.
+func TestEnvValueTrimmedLikeAFile(t *testing.T) {
+	t.Setenv("PAGERD_TEST_SLACK_TOKEN", "xoxb-0123\n")
+	t.Setenv("PAGERD_TEST_PD_SECRET", " pd-webhook-secret\r\n")
+	t.Setenv("PAGERD_TEST_PHONE", "+15555550123\n")
+	t.Setenv("PAGERD_TEST_BLANK", " \n")
+	text := loadEdit(t, loadExampleText(t, "quickstart.yaml"),
+		"      - {channel: sms, via: log}\n", "      - {channel: sms, via: twilio, address: \"${PAGERD_TEST_PHONE}\"}\n",
+	) + `
+notifiers:
+  twilio: {account_sid: AC0123456789abcdef0123456789abcdef, auth_token: 0123456789abcdef0123456789abcdef, from: "+15555550100", api_url: "http://127.0.0.1:9999"}
+  slack: {bot_token: "${PAGERD_TEST_SLACK_TOKEN}", signing_secret: "${PAGERD_TEST_BLANK}"}
+  pagerduty: {webhook_secret: "${PAGERD_TEST_PD_SECRET}"}
+`
+	cfg, err := Parse([]byte(text), "q.yaml", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := cfg.Notifiers
+	if got := n.Slack.BotToken.Reveal(); got != "xoxb-0123" {
+		t.Errorf("slack bot token %q, want it without its newline", got)
+	}
+	if got := n.PagerDuty.WebhookSecret.Reveal(); got != "pd-webhook-secret" {
+		t.Errorf("pagerduty webhook secret %q, want it without its spaces", got)
+	}
+	if got := cfg.User("demo").Contacts[1].Address; got != "+15555550123" {
+		t.Errorf("sms address %q, want it without its newline", got)
+	}
+	want := "notifiers.slack.signing_secret: environment variable PAGERD_TEST_BLANK holds only whitespace (pagerd serve needs it)"
+	if w := cfg.Warnings(); !slices.Contains(w, want) {
+		t.Errorf("warnings: %q\nwant %q", w, want)
+	}
+}
+
 // TestEnvReferenceInsideAValue: only a whole value is read from the
 // environment. A ${NAME} inside a longer one (a topic in an ntfy URL, a
 // host in a smarthost, a prefix on a token) would be sent as it is written,

@@ -352,14 +352,22 @@ func expandEnv(s string) (string, error) {
 		}
 		return s, nil
 	}
-	v, ok := os.LookupEnv(name)
+	raw, ok := os.LookupEnv(name)
+	// Surrounding whitespace is trimmed, as a _file's is: a Kubernetes
+	// secret made from a file ends with its newline, and a token or key
+	// with it kept was refused at every call ("xoxb-…\n" is no header
+	// value) or never matched (a webhook secret's signatures, an
+	// integration key), while the config loaded and the daemon started.
+	v := strings.TrimSpace(raw)
 	switch {
 	case !ok:
 		return "", &missingError{fmt.Sprintf("environment variable %s is not set", name)}
-	case v == "":
+	case raw == "":
 		// "not set" would send whoever checks `env` (it is there) the
 		// wrong way: an empty CI variable, an `export NAME=`.
 		return "", &missingError{fmt.Sprintf("environment variable %s is set but empty", name)}
+	case v == "":
+		return "", &missingError{fmt.Sprintf("environment variable %s holds only whitespace", name)}
 	}
 	return v, nil
 }

@@ -1606,6 +1606,13 @@ func (v *validator) services() {
 			}
 			if t.OffHours != nil {
 				v.targetSet(tf+".off_hours", *t.OffHours)
+				if s.BusinessHours == "" {
+					// Always in business hours: the nights and weekends it
+					// was written for get the base targets, their urgency
+					// and acknowledge timeout included.
+					v.warnf(tf+".off_hours", "never applies: service %q names no business_hours calendar, so it is always in business hours, and %s incidents at night and on weekends get the base targets%s; name a calendar in services[%s].business_hours",
+						s.Name, pr, urgencyOf(t.TargetSet), s.Name)
+				}
 			}
 		}
 		p := v.cfg.policies[s.EscalationPolicy]
@@ -1619,6 +1626,15 @@ func (v *validator) services() {
 		}
 		v.rules(f, s, p)
 	}
+}
+
+// urgencyOf says the urgency a target set gives, for a warning: ""
+// when it sets none.
+func urgencyOf(t TargetSet) string {
+	if t.Urgency == "" {
+		return " (high urgency, the default)"
+	}
+	return " (" + t.Urgency + " urgency)"
 }
 
 // keyOwner is the service and field that first gave an integration key.

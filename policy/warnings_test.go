@@ -125,6 +125,14 @@ func TestWarnings(t *testing.T) {
 			edits: []string{"users:\n", "notifiers:\n  email: {smarthost: \"smtp.example.com:465\", from: pagerd@example.com, tls: tls}\nusers:\n"},
 		},
 		{
+			// Without a calendar a service is always in business hours:
+			// P2 at 3 a.m. gets the base targets, not the night's.
+			name: "an off_hours variant of a service without a calendar", base: "quickstart.yaml",
+			edits: []string{"    # No rules:", "    targets:\n      P2: {urgency: high, off_hours: {urgency: low, acknowledge: 1h}}\n    # No rules:"},
+			field: "services[demo].targets.P2.off_hours",
+			words: []string{`never applies: service "demo" names no business_hours calendar, so it is always in business hours`, "P2 incidents at night and on weekends get the base targets (high urgency)", "name a calendar in services[demo].business_hours"},
+		},
+		{
 			name: "a public_url Twilio cannot reach is fine with a Twilio stand-in", base: "quickstart.yaml",
 			edits: []string{"      - {channel: voice, via: log}\n", "      - {channel: voice, via: twilio, address: \"+15555550123\"}\n",
 				"users:\n", "notifiers:\n  twilio: {account_sid: AC0123456789abcdef0123456789abcdef, auth_token: 0123456789abcdef0123456789abcdef, from: \"+15555550100\", api_url: \"http://127.0.0.1:9999\"}\nusers:\n"},

@@ -95,10 +95,41 @@ func (cb *Callbacks) verify(r *http.Request) error {
 		}
 	}
 	rv := client.NewRequestValidator(st.AuthToken)
-	if !rv.Validate(strings.TrimRight(st.PublicURL, "/")+r.URL.RequestURI(), params, r.Header.Get("X-Twilio-Signature")) {
+	want := strings.TrimRight(st.PublicURL, "/") + r.URL.RequestURI()
+	sig := r.Header.Get("X-Twilio-Signature")
+	if !rv.Validate(want, params, sig) {
+		if sig != "" {
+			cb.refusedSignature(r, rv, params, sig)
+		}
 		return &notify.RequestError{Status: http.StatusForbidden, Msg: "bad or missing X-Twilio-Signature"}
 	}
 	return nil
+}
+
+// refusedSignature logs a signed callback refused, at warn: Twilio takes
+// the 403 of an SMS reply silently, so the person who texted "4" hears
+// nothing, and only this line tells whoever runs pagerd that every reply
+// is refused. The usual cause is the number's incoming-message webhook
+// set to a URL other than server.public_url's (another host name, http
+// for https behind a proxy): Twilio signs the URL it calls. When the
+// signature is right for the URL the request came to, the line names it.
+func (cb *Callbacks) refusedSignature(r *http.Request, rv client.RequestValidator, params map[string]string, sig string) {
+	path := strings.TrimRight(cb.Settings().PublicURL, "/") + r.URL.Path
+	for _, host := range []string{r.Header.Get("X-Forwarded-Host"), r.Host} {
+		for _, scheme := range []string{"https", "http"} {
+			if host == "" {
+				continue
+			}
+			if u := scheme + "://" + host + r.URL.RequestURI(); rv.Validate(u, params, sig) {
+				cb.log().Warn("twilio: a callback signed for another URL was refused: Twilio called "+scheme+"://"+host+r.URL.Path+
+					", and pagerd checks signatures against server.public_url's "+path+"; point the Twilio number's webhook at it, or set server.public_url to what Twilio calls",
+					"path", r.URL.Path)
+				return
+			}
+		}
+	}
+	cb.log().Warn("twilio: a callback whose X-Twilio-Signature is wrong was refused; if it was Twilio's, its webhook URL is not "+path+
+		" (server.public_url) or the auth token is not notifiers.twilio.auth_token", "path", r.URL.Path)
 }
 
 // Status records an SMS's final delivery status (delivered, undelivered,

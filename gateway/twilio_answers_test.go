@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/providertest"
@@ -426,5 +427,37 @@ func TestBareSMSReplyWhenNothingIsOpenNamesTheLatestPageResolved(t *testing.T) {
 	}
 	if out := text("4"); !strings.Contains(out, plain) {
 		t.Fatalf("a bare 4 after two pages of the same moment were resolved: %s", out)
+	}
+}
+
+// TestSMSAnswerAboutALongSummaryFitsOneMessage: Twilio refuses a TwiML
+// message over 1,600 characters (error 21617) and sends nothing, so the
+// answer to a "4" that repeated a summary of a thousand emoji (2,000
+// UTF-16 units) never reached the person. The answer shortens the summary
+// and still says what was done, to which incident.
+func TestSMSAnswerAboutALongSummaryFitsOneMessage(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	h := newHarness(t, withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"))
+	long := strings.Repeat("🔥", 1000)
+	r := h.do("POST", "/api/v1/alertmanager", strings.Replace(amPayload("firing", "g1", map[string]string{"alertname": "A", "severity": "critical"}),
+		`"summary":"disk almost full"`, `"summary":"`+long+`"`, 1), "Authorization", "Bearer "+amKey)
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	id := res.Incidents[0]
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	if len(fake.Messages()) != 1 {
+		t.Fatalf("Twilio got %d messages", len(fake.Messages()))
+	}
+	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+	for _, want := range []string{"pagerd: Acknowledged [P0] api: 🔥", "already acknowledged by Dan"} {
+		code, body := fake.Callback(t, h.url+twilio.SMSPath, form)
+		msg := strings.TrimSuffix(strings.TrimPrefix(body, `<?xml version="1.0" encoding="UTF-8"?><Response><Message>`), `</Message></Response>`)
+		if n := len(utf16.Encode([]rune(msg))); code != 200 || n > twilio.MaxSMS || !strings.Contains(msg, want) ||
+			!strings.Contains(msg, "(code "+twilio.ReplyCode(id)+")") {
+			t.Fatalf("answer (%d UTF-16 units, Twilio takes %d): %d %s", n, twilio.MaxSMS, code, body)
+		}
+	}
+	if v := h.incident(id); v.Status != "acknowledged" {
+		t.Fatalf("after the reply: %s", v.Status)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/twilio/twilio-go/client"
 	"github.com/twilio/twilio-go/twiml"
 
+	"github.com/pagerd/pagerd/internal/textcut"
 	"github.com/pagerd/pagerd/notify"
 )
 
@@ -264,6 +265,10 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	reply := func(text string) error {
+		// Twilio sends no message over MaxSMS (error 21617), nor says
+		// so to the person: named cuts the summary, and this the rest
+		// (a service's or a person's name of hundreds of characters).
+		text = textcut.UTF16(text, MaxSMS, textcut.Ellipsis)
 		w.Header().Set("Content-Type", "application/xml")
 		var b strings.Builder
 		_ = xml.EscapeText(&b, []byte(text))
@@ -480,10 +485,16 @@ func (cb *Callbacks) resolvedPaged(r *http.Request, users []string) (paged []not
 }
 
 // named names the incident an answer is about: "[P0] api: disk full (code
-// AB12)".
+// AB12)", its summary cut to answerSummary: the page carried it whole, and
+// an answer over MaxSMS is never sent (SMS).
 func named(a notify.Acted) string {
-	return fmt.Sprintf("[%s] %s: %s (code %s)", a.Priority, a.Service, a.Summary, ReplyCode(a.Incident))
+	return fmt.Sprintf("[%s] %s: %s (code %s)", a.Priority, a.Service, textcut.UTF16(a.Summary, answerSummary, textcut.Ellipsis), ReplyCode(a.Incident))
 }
+
+// answerSummary is how much of a summary, in UTF-16 units, an SMS answer
+// repeats: enough to tell the incident from another, and room for the
+// longest answer around it.
+const answerSummary = 200
 
 // alreadyEscalated says where an escalation found the incident, which had
 // left the level escalated from: "already escalated to level 2 (second)

@@ -1807,3 +1807,60 @@ func TestStormMessageDoesNotReadIncidentsNoWindowCanHold(t *testing.T) {
 		t.Errorf("the flush read %d held incidents whole, that no window in force can hold", st.gets)
 	}
 }
+
+// bundleReadsFailAfterWrite is a store whose reads of storm bundles and
+// incident statuses fail once an incident write went through (while fail
+// is set): a store that blips between a bundle's acknowledgement and the
+// page that says so.
+type bundleReadsFailAfterWrite struct {
+	store.Store
+	fail, wrote atomic.Bool
+}
+
+func (s *bundleReadsFailAfterWrite) Update(ctx context.Context, inc *store.Incident, tl []store.Entry) error {
+	err := s.Store.Update(ctx, inc, tl)
+	if err == nil && s.fail.Load() {
+		s.wrote.Store(true)
+	}
+	return err
+}
+
+func (s *bundleReadsFailAfterWrite) GetBundle(ctx context.Context, id string) (*store.Bundle, error) {
+	if s.wrote.Load() {
+		return nil, errDiskFull
+	}
+	return s.Store.GetBundle(ctx, id)
+}
+
+func (s *bundleReadsFailAfterWrite) Statuses(ctx context.Context, ids []string) (map[string]policy.Status, error) {
+	if s.wrote.Load() {
+		return nil, errDiskFull
+	}
+	return s.Store.Statuses(ctx, ids)
+}
+
+// TestStormAckLinkStoredIsAnsweredAsStored: the bundle's Acknowledge all
+// acknowledged every incident, and the store failed the reads of the page
+// that shows them after. The answer must say what was done, not "Nothing
+// was changed" with a 503: the person would believe the paging goes on.
+func TestStormAckLinkStoredIsAnsweredAsStored(t *testing.T) {
+	st := &bundleReadsFailAfterWrite{Store: boltStore(t)}
+	h := newHarness(t, withStore(st), withConfig(stormConfig))
+	ids := storm(h, 12, "g")
+	h.step(fixedNow)
+	_, held := split(t, ids, h.rec.sentTo("ann", "push"))
+	h.step(fixedNow.Add(10 * time.Second))
+	link := stormLink(t, h.rec.sentTo("ann", "push")[3])
+	st.fail.Store(true)
+	r := h.do("POST", link+"/acknowledge", "")
+	st.fail.Store(false)
+	st.wrote.Store(false)
+	for _, id := range held {
+		if v := h.incident(id); v.Status != "acknowledged" {
+			t.Fatalf("incident %s is %s after Acknowledge all: the test does not test what it says", id, v.Status)
+		}
+	}
+	if r.code != 200 || !strings.Contains(r.body, "Acknowledged 9 of 9 incidents.") || strings.Contains(r.body, "Nothing was changed") {
+		t.Fatalf("Acknowledge all stored, the reads after it failing: %d %s", r.code, r.body)
+	}
+}

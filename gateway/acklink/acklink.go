@@ -322,7 +322,53 @@ func (p *Pages) showBundle(w http.ResponseWriter, r *http.Request, id, user stri
 	if err != nil {
 		return p.notShown(w, id, err)
 	}
-	v := linkView{Title: b.Summary(), Message: msg, Bundle: true, UserName: p.Config().User(user).DisplayName(),
+	var lines []*store.Incident
+	for _, incID := range b.Incidents[:min(bundlePageLines, len(b.Incidents))] {
+		inc, err := p.Incidents.Get(ctx, incID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return p.notShown(w, id, err)
+		}
+		lines = append(lines, inc)
+	}
+	return p.renderBundle(w, r, b, statuses, lines, code, msg)
+}
+
+// showActed is a storm bundle's page after an action on it: its incidents
+// as the action's writes left them, never read again, as showIncident
+// does: a read that failed would answer acknowledgements stored with a
+// 503 saying nothing was changed. An incident the action did not find is
+// no longer kept, and not shown.
+func (p *Pages) showActed(w http.ResponseWriter, r *http.Request, out *incident.BundleOutcome, msg string) error {
+	written := map[string]*store.Incident{}
+	for _, incs := range [][]*store.Incident{out.Done, out.Already, out.Escalated, out.Resolved, out.ReopenedSince} {
+		for _, inc := range incs {
+			if inc != nil {
+				written[inc.ID] = inc
+			}
+		}
+	}
+	statuses := map[string]policy.Status{}
+	var lines []*store.Incident
+	for _, id := range out.Bundle.Incidents {
+		inc, ok := written[id]
+		if !ok {
+			continue
+		}
+		statuses[id] = inc.State.Status
+		if len(lines) < bundlePageLines {
+			lines = append(lines, inc)
+		}
+	}
+	return p.renderBundle(w, r, out.Bundle, statuses, lines, http.StatusOK, msg)
+}
+
+// renderBundle shows a bundle's incidents by their statuses, the first of
+// them (lines) by name.
+func (p *Pages) renderBundle(w http.ResponseWriter, r *http.Request, b *store.Bundle, statuses map[string]policy.Status, lines []*store.Incident, code int, msg string) error {
+	v := linkView{Title: b.Summary(), Message: msg, Bundle: true, UserName: p.Config().User(b.User).DisplayName(),
 		Action: Path + "/" + r.PathValue("token"), Count: len(b.Incidents)}
 	for _, st := range statuses {
 		if st == policy.StatusTriggered {
@@ -333,14 +379,7 @@ func (p *Pages) showBundle(w http.ResponseWriter, r *http.Request, id, user stri
 		}
 	}
 	v.CanAck = v.Open > 0
-	for _, incID := range b.Incidents[:min(bundlePageLines, len(b.Incidents))] {
-		inc, err := p.Incidents.Get(ctx, incID)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return p.notShown(w, id, err)
-		}
+	for _, inc := range lines {
 		v.Lines = append(v.Lines, linkView{Priority: inc.State.Priority, Service: inc.Service, Summary: inc.Summary, Status: string(inc.State.Status)})
 	}
 	v.More = v.Count - len(v.Lines)
@@ -378,7 +417,7 @@ func (p *Pages) Act(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return p.notRecorded(w, id, user, action, err)
 		}
-		return p.showBundle(w, r, id, user, http.StatusOK, out.Describe(kind, p.Config().UserName)+".")
+		return p.showActed(w, r, out, out.Describe(kind, p.Config().UserName)+".")
 	}
 	ev := policy.Event{Kind: kind, Actor: user}
 	if kind == policy.EventAcknowledge && l.ReopenedKnown {

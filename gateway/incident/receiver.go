@@ -8,6 +8,8 @@ import (
 	"sort"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
@@ -323,18 +325,19 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, bare bool
 	if err != nil {
 		return notify.Page{}, Classify(err)
 	}
+	tls, err := s.timelines(ctx, open)
+	if err != nil {
+		return notify.Page{}, Classify(err)
+	}
 	// The latest page of each target match accepts.
 	latest := map[string]time.Time{}
 	pages := map[string]notify.Page{}
-	for _, inc := range open {
-		tl, err := s.o.Store.Timeline(ctx, inc.ID)
-		if isNotFound(err) {
+	for i, inc := range open {
+		tl := tls[i]
+		if tl == nil {
 			// Gone since it was listed (retention): it was paged
 			// to nobody any more, and the others still were.
 			continue
-		}
-		if err != nil {
-			return notify.Page{}, Classify(err)
 		}
 		var undelivered map[int]bool
 		if bare {
@@ -447,17 +450,21 @@ func (s *Service) ResolvedPaged(ctx context.Context, user, channel string, match
 		return nil, Classify(err)
 	}
 	cfg := s.o.Config()
-	var out []notify.Acted
+	var matched []*store.Incident
 	for _, inc := range incs {
-		if !match(inc.ID) {
-			continue
+		if match(inc.ID) {
+			matched = append(matched, inc)
 		}
-		tl, err := s.o.Store.Timeline(ctx, inc.ID)
-		if isNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return nil, Classify(err)
+	}
+	tls, err := s.timelines(ctx, matched)
+	if err != nil {
+		return nil, Classify(err)
+	}
+	var out []notify.Acted
+	for i, inc := range matched {
+		tl := tls[i]
+		if tl == nil {
+			continue // gone since it was listed
 		}
 		// A page in a storm message counts: the message named the
 		// incident, and its code acts on it as LastPaged finds it.
@@ -551,3 +558,38 @@ func (s *Service) UsersByAddress(channel, address string) []string {
 // KnowsUser reports whether the user is in the config in force
 // (notify.Receiver).
 func (s *Service) KnowsUser(user string) bool { return s.o.Config().User(user) != nil }
+
+// timelineWorkers bounds how many timelines a reply's look for its page
+// reads at once.
+const timelineWorkers = 16
+
+// timelines reads the timelines of incs, timelineWorkers at a time, in
+// their order; an incident gone since it was listed has none (nil). Read
+// one after the other, a reply's look through 2,000 open incidents was
+// 2,000 round trips to Redis, seconds at a millisecond or two each: past
+// the request's deadline in the very storm people answer, so that every
+// reply was answered "NOT recorded" until the storm was over.
+func (s *Service) timelines(ctx context.Context, incs []*store.Incident) ([][]store.Entry, error) {
+	out := make([][]store.Entry, len(incs))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(timelineWorkers)
+	for i, inc := range incs {
+		g.Go(func() error {
+			tl, err := s.o.Store.Timeline(ctx, inc.ID)
+			switch {
+			case isNotFound(err):
+				return nil
+			case err != nil:
+				return err
+			case tl == nil:
+				tl = []store.Entry{} // kept, with nothing in it yet
+			}
+			out[i] = tl
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -987,3 +987,43 @@ func TestLateUndeliveredReportMarksTheSMSItIsAbout(t *testing.T) {
 		t.Errorf("pagerd_delivery_reports_total{channel=sms,result=failed} = %v, want 1", v)
 	}
 }
+
+// TestSMSReplyFromASharedNumberAnswersItsLatestPage: one person in two
+// roles, one phone: dan at the first level and bob at the second share a
+// number. The 5 that comes after bob's SMS of the second level answers
+// that SMS, the phone's latest: it escalates from the second level, as
+// bob, and pages the third (cat). Taken as dan's (first in the config),
+// it answered the first level's SMS of half an hour before, was told
+// "already escalated to level 2" and paged nobody.
+func TestSMSReplyFromASharedNumberAnswersItsLatestPage(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	cfgText := strings.Replace(twilioLadderConfig, `{id: bob, name: Bob, contacts: [{channel: push, via: log}]}`,
+		`{id: bob, name: Bob, contacts: [{channel: push, via: log}, {channel: sms, via: twilio, address: "+15555550111"}]}`, 1)
+	h := newHarness(t, withConfig(twilioAt(fake, cfgText)), realTransport("twilio"))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(33 * time.Minute))
+	if n := len(fake.Messages()); n != 2 {
+		t.Fatalf("Twilio got %d SMS, want dan's of the first level and bob's of the second", n)
+	}
+	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"5"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+	if _, out := fake.Callback(t, h.url+twilio.SMSPath, form); !strings.Contains(out, "pagerd: Escalated [P0] api") {
+		t.Fatalf("a 5 after the second level's SMS: %s", out)
+	}
+	h.runUntil(fixedNow.Add(34 * time.Minute))
+	if v := h.incident(id); v.LevelName != "tertiary" {
+		t.Fatalf("after the 5: level %d (%s), want tertiary", v.Level, v.LevelName)
+	}
+	if n := pagedUsers(h); n["cat"] == 0 {
+		t.Fatalf("cat was not paged: %s", strings.Join(h.rec.lines(fixedNow), "; "))
+	}
+	var v incidentView
+	h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+	for i := len(v.Timeline) - 1; i >= 0; i-- {
+		if e := v.Timeline[i]; e.Type == "escalate" {
+			if e.Actor != "bob" {
+				t.Fatalf("escalated by %q, want bob, whose SMS it answered", e.Actor)
+			}
+			break
+		}
+	}
+}

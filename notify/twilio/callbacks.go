@@ -285,8 +285,11 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 		return reply(smsHelp)
 	}
 	// The number may be several people's: each one's latest page that
-	// the reply can mean, and as whom to act on it (the first person it
-	// was paged to, in config order).
+	// the reply can mean, and as whom to act on it: the person whose page
+	// of it came last (the first in config order at the same moment),
+	// the SMS the phone shows last. One person in two roles answers the
+	// second level's SMS as the second level, not as the first, whose
+	// page came half an hour before: a 5 to it escalated nothing.
 	matched := map[string]bool{}
 	latest := map[string]string{}
 	paged := map[string]notify.Page{}
@@ -308,10 +311,12 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return reply(cb.replyNotRecorded("", u, "", err))
 		}
-		if _, seen := latest[page.Target]; page.Target != "" && !seen {
+		if prev, seen := paged[page.Target]; page.Target != "" && (!seen || page.At.After(prev.At)) {
+			if !seen {
+				targets = append(targets, page.Target)
+			}
 			latest[page.Target] = u
 			paged[page.Target] = page
-			targets = append(targets, page.Target)
 		}
 		if code == "" && len(page.Tied) > 0 {
 			tied[page.Target] = true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -37,6 +38,28 @@ func (e *overRateLimit) Is(target error) bool { return target == ErrOverRateLimi
 // turn comes then. why says who said so.
 func OverRateLimit(delay time.Duration, why string) error {
 	return &overRateLimit{delay: delay, why: why}
+}
+
+// MaxRetryAfter is the longest a provider's Retry-After may send a page
+// back for (ProviderRetryAfter): nothing is recorded of a page sent back,
+// and one held longer on the provider's word is better failed, in the
+// timeline and the metrics, with the person's next step brought forward.
+const MaxRetryAfter = time.Minute
+
+// ProviderRetryAfter reads a provider's Retry-After header (seconds, or
+// an HTTP date) on its 429: how long until it takes the page, when that
+// is more than nothing and at most MaxRetryAfter.
+func ProviderRetryAfter(header string, now time.Time) (time.Duration, bool) {
+	if header == "" {
+		return 0, false
+	}
+	var d time.Duration
+	if s, err := strconv.Atoi(header); err == nil {
+		d = time.Duration(s) * time.Second
+	} else if at, err := http.ParseTime(header); err == nil {
+		d = at.Sub(now)
+	}
+	return d, d > 0 && d <= MaxRetryAfter
 }
 
 // OverRateLimitDelay reports whether err is ErrOverRateLimit, and how long

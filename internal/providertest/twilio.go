@@ -53,6 +53,10 @@ type Twilio struct {
 	calls     []url.Values
 	reads     []string
 	failFirst int
+	// limitFirst and retryAfter: the next limitFirst requests are
+	// answered 429 with retryAfter as their Retry-After ("" for none).
+	limitFirst int
+	retryAfter string
 }
 
 // NewTwilio starts a fake Twilio for the test.
@@ -80,6 +84,15 @@ func (f *Twilio) FailFirst(n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.failFirst = n
+}
+
+// RateLimitFirst makes the next n requests fail with Twilio's 429 (20429,
+// Too Many Requests: the account's concurrency or rate limit; not taken),
+// with retryAfter as the Retry-After header ("" for none).
+func (f *Twilio) RateLimitFirst(n int, retryAfter string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.limitFirst, f.retryAfter = n, retryAfter
 }
 
 // Messages are the SMS Twilio took, in order, as their POSTed forms.
@@ -133,6 +146,14 @@ func (f *Twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.failFirst > 0 {
 		f.failFirst--
 		fail(503, 20503, "Service Unavailable")
+		return
+	}
+	if f.limitFirst > 0 {
+		f.limitFirst--
+		if f.retryAfter != "" {
+			w.Header().Set("Retry-After", f.retryAfter)
+		}
+		fail(429, 20429, "Too Many Requests")
 		return
 	}
 	if !strings.HasPrefix(r.PostForm.Get("To"), "+") {

@@ -129,19 +129,24 @@ func (h hostRewriter) RoundTrip(r *http.Request) (*http.Response, error) {
 type boundTo struct {
 	ctx  context.Context
 	next http.RoundTripper
-	// answered is the status of the last answer, 0 before any.
-	answered *atomic.Int32
+	// answered is the status of the last answer, 0 before any, and
+	// retryAfter its Retry-After header.
+	answered   *atomic.Int32
+	retryAfter *atomic.Value
 }
 
 func (b boundTo) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := b.next.RoundTrip(r.Clone(b.ctx))
 	if err == nil {
 		b.answered.Store(int32(resp.StatusCode))
+		b.retryAfter.Store(resp.Header.Get("Retry-After"))
 	}
 	return resp, err
 }
 
-// Notify sends an SMS or places a call. 429, 5xx and network errors before
+// Notify sends an SMS or places a call. A 429 that says when Twilio will
+// take it (Retry-After) sends the page back for its turn
+// (notify.ErrOverRateLimit). Other 429s, 5xx and network errors before
 // the request reached Twilio are worth retrying; a failure after it (a
 // timeout awaiting the answer) may have created the SMS or the call, and
 // is notify.MaybeSent; anything else Twilio refuses (a bad number, say) is
@@ -270,9 +275,12 @@ func smsBody(m notify.Message) string {
 }
 
 // call makes one call to Twilio's API (send, on an API client of its
-// own), bounded by ctx and the timeout, and says what Twilio answered: 429
-// and 5xx are worth retrying, and so is a network error before the request
-// was written (no connection, a TLS handshake that failed); one after it
+// own), bounded by ctx and the timeout, and says what Twilio answered: a
+// 429 with a Retry-After a page may wait (notify.ProviderRetryAfter)
+// sends the page back for its turn (notify.OverRateLimit); other 429s
+// and 5xx are classed by notify.Answered; a network error before the
+// request was written (no connection, a TLS handshake that failed) is
+// worth retrying; one after it
 // may have created the SMS or call (notify.MaybeSent), and a redirect
 // that would turn the POST into a GET is final (followed, its list of
 // messages was taken for the message created).
@@ -280,9 +288,9 @@ func (t *Notifier) call(ctx context.Context, st Settings, send func(*openapi.Api
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	ctx, wrote := notify.TraceWrite(ctx)
-	answered := new(atomic.Int32)
+	answered, retryAfter := new(atomic.Int32), new(atomic.Value)
 	c := &client.Client{Credentials: client.NewCredentials(t.sid, st.AuthToken),
-		HTTPClient: notify.KeepMethodOnRedirect(&http.Client{Transport: boundTo{ctx: ctx, next: t.tr, answered: answered}})}
+		HTTPClient: notify.KeepMethodOnRedirect(&http.Client{Transport: boundTo{ctx: ctx, next: t.tr, answered: answered, retryAfter: retryAfter}})}
 	c.SetAccountSid(t.sid)
 	err := send(openapi.NewApiServiceWithClient(c))
 	if err == nil {
@@ -300,6 +308,15 @@ func (t *Notifier) call(ctx context.Context, st Settings, send func(*openapi.Api
 		// status field (a proxy's) decodes to 0.
 		if status == 0 {
 			status = te.Status
+		}
+		if ra, _ := retryAfter.Load().(string); status == http.StatusTooManyRequests {
+			if d, ok := notify.ProviderRetryAfter(ra, time.Now()); ok {
+				// Not taken, and Twilio said when it will be: the page
+				// keeps its turn then, as for pagerd's own rate limits,
+				// rather than be retried inside the wait, given up and
+				// counted by the breaker.
+				return notify.OverRateLimit(d, fmt.Sprintf("Twilio answered 429 (code %d) with Retry-After", te.Code))
+			}
 		}
 		return notify.Answered(status, fmt.Errorf("twilio: %d %s (code %d)", status, te.Message, te.Code))
 	case errors.As(err, &re):

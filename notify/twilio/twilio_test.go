@@ -188,3 +188,50 @@ func TestLongStormSMSKeepsItsAckLink(t *testing.T) {
 		t.Fatalf("%d units: …%q", n, body[max(0, len(body)-200):])
 	}
 }
+
+// TestTwilioRateLimitWithRetryAfterKeepsThePagesTurn: Twilio answers 429
+// (20429, too many requests) with Retry-After: it took nothing and says
+// when it will. The chain the daemon builds retried within the wait (half
+// a second, then a second), gave the page up as failed (the person's next
+// step brought forward, "notify_failed" in the timeline), and its breaker
+// counted it: five pages in a row that met the limit opened the circuit,
+// and every SMS and call after them failed for its cooldown though Twilio
+// took them again. Each page is now tried once and sent back for its turn
+// (notify.ErrOverRateLimit, as Slack's 429 is), which neither the retrier
+// nor the breaker counts; a 429 without Retry-After, or with one further
+// off than a page may silently wait, is still a failure worth retrying.
+func TestTwilioRateLimitWithRetryAfterKeepsThePagesTurn(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	tw, err := twilio.New(twilio.Options{AccountSID: providertest.TwilioSID, AuthToken: providertest.TwilioToken,
+		From: providertest.TwilioFrom, APIURL: fake.URL, PublicURL: "https://pagerd.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := notify.DefaultChainOptions
+	o.RetryBase = time.Millisecond
+	chain := notify.Chain(tw, o)
+	page := notify.Message{Incident: "01INC", User: "dan", Channel: "sms", Address: "+15555550111", Text: "x", Level: 1}
+
+	fake.RateLimitFirst(o.BreakerFailures+1, "2")
+	for i := range o.BreakerFailures + 1 {
+		err := chain.Notify(t.Context(), page)
+		if d, over := notify.OverRateLimitDelay(err); !over || d != 2*time.Second {
+			t.Fatalf("page %d: err %v, want it sent back for 2s (Twilio's Retry-After)", i+1, err)
+		}
+	}
+	if err := chain.Notify(t.Context(), page); err != nil {
+		t.Fatalf("Twilio takes pages again, the page after those it rate limited: %v", err)
+	}
+	if got := len(fake.Messages()); got != 1 {
+		t.Fatalf("%d SMS created, want 1", got)
+	}
+
+	for _, c := range []struct{ name, retryAfter string }{{"without Retry-After", ""}, {"Retry-After an hour off", "3600"}} {
+		t.Run(c.name, func(t *testing.T) {
+			fake.RateLimitFirst(1, c.retryAfter)
+			if err := tw.Notify(t.Context(), page); !notify.IsTemporary(err) || errors.Is(err, notify.ErrOverRateLimit) || !strings.Contains(err.Error(), "429") {
+				t.Fatalf("err %v, want a 429 worth retrying", err)
+			}
+		})
+	}
+}

@@ -20,8 +20,10 @@ var ErrCircuitOpen = errors.New("circuit open: the provider failed too many time
 // have been sent (ErrMaybeSent: the answer did not come): a page refused for its
 // own sake (a bad number, a 404) says nothing about the provider. There is
 // one circuit per destination host for URL addresses (webhooks), and one
-// for the whole transport otherwise (Twilio, PagerDuty), so one person's
-// broken endpoint does not stop everyone else's pages.
+// per channel of the transport otherwise (Twilio's SMS, Twilio's calls,
+// PagerDuty), so one person's broken endpoint does not stop everyone
+// else's pages, and an outage of a provider's SMS does not stop its calls,
+// the step that reaches someone whose SMS failed.
 type Breaker struct {
 	next     Notifier
 	failures int
@@ -50,7 +52,7 @@ func (b *Breaker) Notify(ctx context.Context, m Message) error {
 	if b.failures <= 0 {
 		return b.next.Notify(ctx, m)
 	}
-	key := ""
+	key := "channel:" + m.Channel
 	if u, err := url.Parse(m.Address); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
 		key = u.Host
 	}

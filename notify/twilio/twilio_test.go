@@ -235,3 +235,48 @@ func TestTwilioRateLimitWithRetryAfterKeepsThePagesTurn(t *testing.T) {
 		})
 	}
 }
+
+// TestTwilioSMSOutageLeavesCallsGoing: Twilio's messaging answers 503 for a
+// while (an outage of its SMS, not of its calls). The chain the daemon
+// builds had one circuit for the whole transport: five SMS pages failed,
+// the circuit opened, and the calls that come after the SMS on a ladder,
+// the way to reach someone when their SMS fails, failed at once with it,
+// "circuit open", for every cooldown whose test page was an SMS. SMS and
+// calls now have a circuit each: the call is placed.
+func TestTwilioSMSOutageLeavesCallsGoing(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/Messages.json") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"code":20503,"message":"Service Unavailable","status":503}`))
+			return
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	tw, err := twilio.New(twilio.Options{AccountSID: providertest.TwilioSID, AuthToken: providertest.TwilioToken,
+		From: providertest.TwilioFrom, APIURL: front.URL, PublicURL: "https://pagerd.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := notify.DefaultChainOptions
+	o.RetryBase = time.Millisecond
+	chain := notify.Chain(tw, o)
+	page := notify.Message{Incident: "01INC", User: "dan", Channel: "sms", Address: "+15555550111", Text: "x", Level: 1}
+	for range o.BreakerFailures {
+		if err := chain.Notify(t.Context(), page); !notify.IsTemporary(err) {
+			t.Fatalf("SMS during the outage: %v", err)
+		}
+	}
+	if err := chain.Notify(t.Context(), page); !errors.Is(err, notify.ErrCircuitOpen) {
+		t.Fatalf("SMS after %d failed in a row: %v, want the circuit open", o.BreakerFailures, err)
+	}
+	page.Channel = "voice"
+	if err := chain.Notify(t.Context(), page); err != nil {
+		t.Fatalf("the call after the SMS failed: %v", err)
+	}
+	if got := len(fake.Calls()); got != 1 {
+		t.Fatalf("%d calls placed, want 1", got)
+	}
+}

@@ -113,9 +113,11 @@ const maxAnswer = 64 << 10
 // it again would page twice. A redirect that would change the method is a
 // final error (KeepMethodOnRedirect). check reads the answer, its status
 // and up to 64 KiB of its body: nil is delivered, an error a refusal,
-// classed by its status (Answered): Temporary for 429 and 503 (the
-// provider did not take it), MaybeSent for any other 5xx, final for the
-// rest. A nil check takes any 2xx.
+// classed by its status (Answered): a 429 with a Retry-After a page may
+// wait (ProviderRetryAfter) sends it back for its turn (OverRateLimit);
+// Temporary for 429 otherwise and 503 (the provider did not take it),
+// MaybeSent for any other 5xx, final for the rest. A nil check takes any
+// 2xx.
 // Errors name the host only (a URL can carry a token), a redirect's
 // target its path too.
 func (h HTTPSender) Post(ctx context.Context, build func(ctx context.Context) (*http.Request, error), check func(status int, body []byte) error) error {
@@ -149,6 +151,14 @@ func (h HTTPSender) Post(ctx context.Context, build func(ctx context.Context) (*
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 		if err = check(resp.StatusCode, body); err == nil {
 			return nil
+		}
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		if d, ok := ProviderRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			// Not taken, and the provider said when it will be: the
+			// page keeps its turn then rather than be retried inside
+			// the wait, given up and counted by the breaker.
+			return OverRateLimit(d, fmt.Sprintf("%s: %s answered 429 with Retry-After", h.name, req.URL.Host))
 		}
 	}
 	return Answered(resp.StatusCode, err)

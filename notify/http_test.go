@@ -106,3 +106,43 @@ func TestNotReachedIsRetried(t *testing.T) {
 		t.Fatalf("temporary %v err %v", IsTemporary(err), err)
 	}
 }
+
+// TestRateLimitWithRetryAfterKeepsThePagesTurn: a webhook receiver or an
+// ntfy server (Pushover alike) answers 429 with Retry-After: it took
+// nothing, and says when it will. The chain retried inside the wait, gave
+// the page up as failed and the breaker counted it, so five pages at the
+// limit opened the host's circuit for its cooldown. Each page is now tried
+// once and sent back for its turn (ErrOverRateLimit), as Slack's and
+// Twilio's are; without Retry-After it is still retried.
+func TestRateLimitWithRetryAfterKeepsThePagesTurn(t *testing.T) {
+	var limited, posts atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts.Add(1)
+		if limited.Add(-1) >= 0 {
+			w.Header().Set("Retry-After", "3")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	o := DefaultChainOptions
+	o.RetryBase = time.Millisecond
+	for _, tr := range []Notifier{NewWebhook(nil, time.Second), NewNtfy(nil, time.Second)} {
+		posts.Store(0)
+		limited.Store(int32(o.BreakerFailures + 1))
+		chain := Chain(tr, o)
+		for i := range o.BreakerFailures + 1 {
+			err := chain.Notify(context.Background(), Message{Address: srv.URL + "/hook", Text: "x"})
+			if d, over := OverRateLimitDelay(err); !over || d != 3*time.Second {
+				t.Fatalf("%T page %d: err %v, want it sent back for 3s (the Retry-After)", tr, i+1, err)
+			}
+		}
+		if err := chain.Notify(context.Background(), Message{Address: srv.URL + "/hook", Text: "x"}); err != nil {
+			t.Fatalf("%T: the page after those rate limited: %v", tr, err)
+		}
+		if got := posts.Load(); got != int32(o.BreakerFailures+2) {
+			t.Fatalf("%T: %d posts, want each page tried once", tr, got)
+		}
+	}
+}

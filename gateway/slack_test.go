@@ -1014,6 +1014,44 @@ func TestSlackRateLimitedDMGoesOutAtItsTurn(t *testing.T) {
 	}
 }
 
+// TestSlackDMRateLimitedForGoodFails: Slack answers every direct message
+// to ann 429 with Retry-After: 30 (her channel over its rate, or the
+// workspace's). The page was sent back at each turn, for as long as Slack
+// stayed over its limit: never sent, never recorded, counted only as
+// rate_limited (which no alert watches), and her next step was not brought
+// forward as for a failed page. Held a minute past its time on Slack's
+// word, it now fails: notify_failed in the timeline, counted failed, and
+// her next step (the call) comes at once.
+func TestSlackDMRateLimitedForGoodFails(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	srv, refused := slackRateLimitsDMs(t, sl, "U0ANN", 1000)
+	h := newHarness(t, withConfig(strings.Replace(slackConfig(srv.URL+"/api/"), "{after: 2m, channel: sms}", "{after: 10m, channel: sms}", 1)))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	if refused.Load() != 3 {
+		t.Fatalf("%d direct messages refused, want one at each of 1m, 1m30s and 2m", refused.Load())
+	}
+	var failed []string
+	calls := 0
+	for _, e := range h.incident(id).Timeline {
+		switch {
+		case e.Type == "notify_failed" && e.Channel == "slack":
+			failed = append(failed, e.Detail)
+		case e.Type == "notify" && e.Channel == "voice":
+			calls++
+		}
+	}
+	if len(failed) != 1 || !strings.Contains(failed[0], "429") || !strings.Contains(failed[0], "given up 1m0s after its time") {
+		t.Fatalf("the Slack page sent back past a minute: failures recorded %q, want one naming Slack's 429", failed)
+	}
+	if got := metric(t, h.reg, "pagerd_pages_total", "channel", "slack", "via", "slack", "result", "failed"); got != 1 {
+		t.Errorf("pages failed via slack = %v, want 1", got)
+	}
+	if calls != 1 {
+		t.Errorf("%d calls recorded by 2m, want her next step (the call at 5m) brought forward", calls)
+	}
+}
+
 // slackRefusalLogs are pagerd's Error lines about incidents' channel
 // messages Slack refused for good.
 func slackRefusalLogs(t *testing.T, h *harness) []map[string]any {

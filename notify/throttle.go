@@ -25,6 +25,9 @@ var ErrOverRateLimit = errors.New("over the provider's rate limit")
 type overRateLimit struct {
 	delay time.Duration
 	why   string
+	// provider: the provider itself sent the page back (OverRateLimit),
+	// not pagerd's own rate limit or connection cap.
+	provider bool
 }
 
 func (e *overRateLimit) Error() string {
@@ -37,7 +40,17 @@ func (e *overRateLimit) Is(target error) bool { return target == ErrOverRateLimi
 // back for delay (Slack's 429 with Retry-After): nothing went out, and its
 // turn comes then. why says who said so.
 func OverRateLimit(delay time.Duration, why string) error {
-	return &overRateLimit{delay: delay, why: why}
+	return &overRateLimit{delay: delay, why: why, provider: true}
+}
+
+// SentBackByProvider reports whether err is ErrOverRateLimit said by the
+// provider itself (OverRateLimit: its 429 with Retry-After), not by
+// pagerd's own rate limit or connection cap. A turn pagerd gives comes;
+// the provider's is its word, and it may send the page back again at it,
+// for as long as it stays over its limit.
+func SentBackByProvider(err error) bool {
+	var o *overRateLimit
+	return errors.As(err, &o) && o.provider
 }
 
 // MaxRetryAfter is the longest a provider's Retry-After may send a page

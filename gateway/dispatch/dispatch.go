@@ -1586,7 +1586,9 @@ func (d *Dispatcher) transport(cfg *policy.Config, user, channel string) (*polic
 // what happened, for the timeline. A failed channel is recorded and the
 // ladder goes on: the next step is already a deadline of its own. A page
 // the provider's rate limit sent back (notify.ErrOverRateLimit) is not
-// recorded: page sets p.again to when its turn comes.
+// recorded: page sets p.again to when its turn comes; but one the provider
+// itself has kept sending back (its 429) for more than
+// notify.MaxRetryAfter past its time fails.
 func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.Incident, p *duePage, now time.Time) store.Entry {
 	a := p.a
 	e := store.Entry{At: now, Type: "notify", Level: a.Level + 1, User: a.User, Channel: a.Channel, Reopened: p.reopened, ReopenedKnown: true}
@@ -1689,7 +1691,16 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			"user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
 		return store.Entry{}
 	}
-	if again, over := notify.OverRateLimitDelay(err); over {
+	again, over := notify.OverRateLimitDelay(err)
+	if over && notify.SentBackByProvider(err) && now.Sub(due) >= notify.MaxRetryAfter {
+		// The provider has sent it back (its 429) for longer than a page
+		// is held on its word: nothing would record it, nor bring the
+		// person's next step forward, however long the provider stays
+		// over its limit. It fails, as a 429 without Retry-After does.
+		over = false
+		err = fmt.Errorf("given up %s after its time, sent back by the provider at each try: %w", now.Sub(due).Round(time.Second), err)
+	}
+	if over {
 		d.m.pages.WithLabelValues(a.Channel, contact.Via, "rate_limited").Inc()
 		d.log.Info("page sent back by the rate limit; due again at its turn", "incident", inc.ID,
 			"user", a.User, "channel", a.Channel, "via", contact.Via, "in", again.String())

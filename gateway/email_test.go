@@ -79,8 +79,8 @@ func TestEmailPageCarriesTheAckLink(t *testing.T) {
 }
 
 // TestEmailRefusedBringsTheNextStepForward: an email the server refuses,
-// for good (550 no such mailbox) or for as long as the retries last (452
-// mailbox full), is a failed step: the push 10 minutes later in the
+// for good (550 no such mailbox) or for now (452 mailbox full, the
+// recipient's and not retried), is a failed step: the push 10 minutes later in the
 // ladder goes out at once.
 func TestEmailRefusedBringsTheNextStepForward(t *testing.T) {
 	for _, addr := range []string{"nobody@example.com", "full@example.com"} {

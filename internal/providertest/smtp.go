@@ -148,6 +148,9 @@ func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if to == "full@example.com" {
 		return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "Mailbox full, try later"}
 	}
+	if to == "busy@example.com" {
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Local error in processing, try later"}
+	}
 	if to == "nobody@example.com" {
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}
 	}

@@ -252,7 +252,7 @@ func (n *Notifier) send(c *smtp.Client, rcpt string, msg []byte) error {
 		return n.failed("MAIL FROM", err)
 	}
 	if err := c.Rcpt(rcpt, nil); err != nil {
-		return n.failed("RCPT TO", err)
+		return n.rcptFailed(err)
 	}
 	w, err := c.Data()
 	if err != nil {
@@ -266,6 +266,21 @@ func (n *Notifier) send(c *smtp.Client, rcpt string, msg []byte) error {
 	}
 	_ = c.Quit()
 	return nil
+}
+
+// rcptFailed is the failure of RCPT TO. A 4xx about the recipient (450,
+// mailbox unavailable, or an enhanced code of class X.1, the address, or
+// X.2, the mailbox: "452 4.2.2 Mailbox full") is the person's, not the
+// server's: it lasts longer than a page's retries, and counted by the
+// circuit breaker, five pages to one full mailbox stopped everyone's email
+// pages. It is final, as the server's 5xx for a mailbox is, and says so.
+func (n *Notifier) rcptFailed(err error) error {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) && se.Code >= 400 && se.Code < 500 &&
+		(se.Code == 450 || se.EnhancedCode[0] == 4 && (se.EnhancedCode[1] == 1 || se.EnhancedCode[1] == 2)) {
+		return fmt.Errorf("email: %s: RCPT TO: the recipient's mailbox refuses mail for now: %w", n.o.Smarthost, err)
+	}
+	return n.failed("RCPT TO", err)
 }
 
 // afterData is the failure of the end of DATA, the message sent whole: the

@@ -102,7 +102,8 @@ func TestEmailImplicitTLSAndRefusals(t *testing.T) {
 	}{
 		{"wrong password", func(o *email.Options) { o.Password = "nope" }, "a@example.com", false, "AUTH"},
 		{"untrusted certificate", func(o *email.Options) { o.RootCAs = nil }, "a@example.com", false, "certificate"},
-		{"mailbox full, later", nil, "full@example.com", true, "452"},
+		{"mailbox full, later: the recipient's", nil, "full@example.com", false, "452"},
+		{"the server's own trouble, later", nil, "busy@example.com", true, "451"},
 		{"no such mailbox", nil, "nobody@example.com", false, "550"},
 		{"implicit TLS to a STARTTLS port", func(o *email.Options) { o.TLS = email.TLS; o.Timeout = time.Second }, "a@example.com", true, ""},
 		{"nobody listening", func(o *email.Options) { o.Smarthost = "127.0.0.1:1" }, "a@example.com", true, "connect"},
@@ -198,5 +199,39 @@ func TestEmailLateAnswerToDataIsNotSentAgain(t *testing.T) {
 	}
 	if err := chain.Notify(context.Background(), page()); !errors.Is(err, notify.ErrCircuitOpen) {
 		t.Errorf("the breaker did not count the late answer: %v", err)
+	}
+}
+
+// TestEmailOnePersonsFullMailboxDoesNotOpenTheCircuit: the server answers
+// RCPT TO for one person "452 4.2.2 Mailbox full, try later", as it will
+// for hours. The chain the daemon builds took it for the server's trouble:
+// each page to them was retried (to the same full mailbox), and five in a
+// row opened the email circuit, so everyone else's email pages failed
+// "circuit open" for its cooldown. A 4xx about the recipient (a mailbox
+// status, class X.1 or X.2, or 450) is now the page's own failure: not
+// retried, not counted, and it says why.
+func TestEmailOnePersonsFullMailboxDoesNotOpenTheCircuit(t *testing.T) {
+	srv := providertest.NewSMTP(t)
+	n, err := email.New(email.Options{Smarthost: srv.Addr, From: "pagerd@aion.example", Username: providertest.SMTPUser,
+		Password: providertest.SMTPPassword, RootCAs: srv.Pool, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := notify.DefaultChainOptions
+	o.RetryBase = time.Millisecond
+	chain := notify.Chain(n, o)
+	full := page()
+	full.Address = "full@example.com"
+	for i := range o.BreakerFailures + 1 {
+		err := chain.Notify(context.Background(), full)
+		if err == nil || notify.IsTemporary(err) || errors.Is(err, notify.ErrCircuitOpen) || !strings.Contains(err.Error(), "452") {
+			t.Fatalf("page %d to the full mailbox: %v (temporary %v), want a final failure naming the 452", i+1, err, notify.IsTemporary(err))
+		}
+	}
+	if err := chain.Notify(context.Background(), page()); err != nil {
+		t.Fatalf("another person's page after the full mailbox's: %v", err)
+	}
+	if got := len(srv.Mails()); got != 1 {
+		t.Fatalf("%d mails delivered, want 1", got)
 	}
 }

@@ -419,3 +419,36 @@ maintenance:
 		}
 	}
 }
+
+// TestStormMessageTwilioKeepsSendingBackFails: Dan's storm of four, as
+// above, and after the first SMS Twilio answers every request 429 with
+// Retry-After: 30 (the account over its limit, for as long as it stays
+// so). The storm message was sent back at each of its turns, for good:
+// never sent, nothing in its incidents' timelines, counted only as
+// rate_limited (which no alert watches), and Dan's next step not brought
+// forward. Held a minute past its window's end on Twilio's word, it now
+// fails: notify_failed in each incident's timeline, counted failed.
+func TestStormMessageTwilioKeepsSendingBackFails(t *testing.T) {
+	fake, h, ids := danInAStorm(t, boltStore(t), 1)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	if n := len(fake.Messages()); n != 1 {
+		t.Fatalf("by 2m Twilio got %d SMS, want the first", n)
+	}
+	fake.RateLimitFirst(1000, "30")
+	h.runUntil(fixedNow.Add(4 * time.Minute))
+	if got := metric(t, h.reg, "pagerd_storm_bundles_total", "channel", "sms", "result", "failed"); got != 1 {
+		t.Fatalf("pagerd_storm_bundles_total{result=failed} %v, want 1 (rate_limited %v)", got,
+			metric(t, h.reg, "pagerd_storm_bundles_total", "channel", "sms", "result", "rate_limited"))
+	}
+	failed := 0
+	for _, id := range ids {
+		for _, e := range h.incident(id).Timeline {
+			if e.Type == "notify_failed" && e.Channel == "sms" && strings.Contains(e.Detail, "alert storm") && strings.Contains(e.Detail, "429") {
+				failed++
+			}
+		}
+	}
+	if failed != 3 {
+		t.Fatalf("%d incidents record the storm message failed, want the 3 it carried", failed)
+	}
+}

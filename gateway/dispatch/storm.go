@@ -632,7 +632,9 @@ func (e *sentBack) Error() string {
 // PagerDuty though their contact was another when they were held. A
 // message the provider's rate limit sent back (notify.ErrOverRateLimit)
 // went nowhere and is no failure: its error (*sentBack) leaves the storm
-// held, released by flush to come due again at its turn.
+// held, released by flush to come due again at its turn; but one the
+// provider itself has kept sending back for notify.MaxRetryAfter past its
+// window's end fails.
 func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store.Claim, user, channel string,
 	live, gone []store.HeldPage, now, sendBy time.Time) (map[string][]store.Entry, []string, error) {
 	notes := make(map[string][]store.Entry, len(live))
@@ -718,7 +720,17 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 			"storm", c.Storm, "bundle", b.ID, "incidents", len(live), "via", contact.Via, "err", err)
 		return nil, nil, errSendCut
 	}
-	if again, over := notify.OverRateLimitDelay(err); over {
+	again, over := notify.OverRateLimitDelay(err)
+	if over && notify.SentBackByProvider(err) && now.Sub(c.Due) >= notify.MaxRetryAfter {
+		// The provider has sent it back (its 429) for longer than a
+		// message is held on its word: failed, as a page is (page), so
+		// its incidents' timelines say so and the person's next step
+		// comes, rather than held for as long as the provider stays
+		// over its limit.
+		over = false
+		err = fmt.Errorf("given up %s after its window's end, sent back by the provider at each try: %w", now.Sub(c.Due).Round(time.Second), err)
+	}
+	if over {
 		d.m.bundles.WithLabelValues(channel, contact.Via, "rate_limited").Inc()
 		d.log.Info("storm bundle sent back by the rate limit; due again at its turn", "storm", c.Storm, "bundle", b.ID,
 			"incidents", len(live), "via", contact.Via, "in", again.String())

@@ -287,7 +287,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		}
 	}
 	d.cfg = newConfigHolder(o.ConfigPath, cfg, reg, d.log, o.Now)
-	d.cfg.OnLoad(newRestartWatch(cfg, d.log, reg).loaded)
+	d.cfg.OnLoad(newRestartWatch(cfg, startFlags(o), d.log, reg).loaded)
 
 	// The store, and readiness, which watches every write of it.
 	st := o.Store

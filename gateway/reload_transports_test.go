@@ -134,7 +134,7 @@ func TestChangedAtStartNamesWhatTransportsAreBuiltWith(t *testing.T) {
 	next.Notifiers.Email.Password = "rotated"
 	next.Notifiers.Pushover.Token = "rotated"
 	next.Server.PublicURL = "https://pagerd.example.net"
-	got := strings.Join(changedAtStart(started, &next), ", ")
+	got := strings.Join(changedAtStart(started, &next, nil), ", ")
 	if want := "notifiers.twilio.from, notifiers.slack.api_url, notifiers.email.username, notifiers.pushover.timeout"; got != want {
 		t.Fatalf("changedAtStart = %q, want %q", got, want)
 	}
@@ -201,5 +201,27 @@ func TestReloadMovingMailAccountsKeepsMailingFromTheOld(t *testing.T) {
 	h.runUntil(fixedNow.Add(time.Minute))
 	if n := len(srv.Mails()); n != 1 {
 		t.Fatalf("the mail server took %d messages after a reload changed the login, want 1", n)
+	}
+}
+
+// Where pagerd listens and keeps its incidents is read at start: a reload
+// that moved the store (another Redis, prefix or data dir) said nothing,
+// and the restart that took it, maybe days later, started on a store
+// without the open incidents. A flag that sets one decides instead of the
+// config, at a restart too: its key is not listed.
+func TestChangedAtStartNamesWhereIncidentsAreKept(t *testing.T) {
+	started := newHarness(t).config()
+	next := *started
+	next.Server.Listen = ":9090"
+	next.Server.DataDir = "/var/lib/pagerd2"
+	next.Server.Redis.URL = "redis://redis-2:6379/0"
+	next.Server.Redis.Prefix = "pagerd2"
+	got := strings.Join(changedAtStart(started, &next, nil), ", ")
+	if want := "server.listen, server.data_dir, server.redis.url, server.redis.prefix"; got != want {
+		t.Fatalf("changedAtStart = %q, want %q", got, want)
+	}
+	flags := startFlags(Options{Listen: ":8081", DataDir: "/data", RedisURL: "redis://redis-1:6379/0"})
+	if got := strings.Join(changedAtStart(started, &next, flags), ", "); got != "server.redis.prefix" {
+		t.Fatalf("with --listen, --data-dir and --redis-url: changedAtStart = %q, want only server.redis.prefix", got)
 	}
 }

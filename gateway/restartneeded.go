@@ -63,14 +63,37 @@ var startOnly = []readAtStart{
 	{"notifiers.pushover.timeout", func(c *policy.Config) any { return c.Notifiers.Pushover.Timeout }},
 	{"notifiers.rate_limits", func(c *policy.Config) any { return c.Notifiers.RateLimits }},
 	{"notifiers.breaker", func(c *policy.Config) any { return c.Notifiers.Breaker }},
+	// Where pagerd listens and keeps its incidents: a reload that moved
+	// the store (another Redis, another prefix, another data dir) said
+	// nothing, and the restart that took it, maybe days later at a node's
+	// drain, started on a store without the open incidents, which paged
+	// nobody again. A flag that sets one (--listen, --redis-url,
+	// --data-dir) wins over the config, so its key is left out then
+	// (startFlags).
+	{"server.listen", func(c *policy.Config) any { return c.Server.Listen }},
+	{"server.data_dir", func(c *policy.Config) any { return c.Server.DataDir }},
+	{"server.redis.url", func(c *policy.Config) any { return [2]string{c.Server.Redis.URL.Reveal(), c.Server.Redis.URLFile} }},
+	{"server.redis.prefix", func(c *policy.Config) any { return c.Server.Redis.Prefix }},
+}
+
+// startFlags are the start-only settings a command-line flag, or a
+// listener or store handed to the daemon, decides instead of the config:
+// changing them in the config changes nothing, at a restart either.
+func startFlags(o Options) map[string]bool {
+	return map[string]bool{
+		"server.listen":       o.Listen != "" || o.Listener != nil,
+		"server.data_dir":     o.Store != nil || o.DataDir != "",
+		"server.redis.url":    o.Store != nil || o.RedisURL != "",
+		"server.redis.prefix": o.Store != nil,
+	}
 }
 
 // changedAtStart lists the settings read only at start whose value in
-// next differs from started's.
-func changedAtStart(started, next *policy.Config) []string {
+// next differs from started's, but those flags decide (startFlags).
+func changedAtStart(started, next *policy.Config, flags map[string]bool) []string {
 	var out []string
 	for _, s := range startOnly {
-		if !reflect.DeepEqual(s.of(started), s.of(next)) {
+		if !flags[s.key] && !reflect.DeepEqual(s.of(started), s.of(next)) {
 			out = append(out, s.key)
 		}
 	}
@@ -81,15 +104,16 @@ func changedAtStart(started, next *policy.Config) []string {
 // started with.
 type restartWatch struct {
 	started *policy.Config
+	flags   map[string]bool // startFlags
 	log     *slog.Logger
 	needed  prometheus.Gauge
 	said    []string // the settings last warned about
 }
 
-func newRestartWatch(started *policy.Config, log *slog.Logger, reg prometheus.Registerer) *restartWatch {
-	w := &restartWatch{started: started, log: log, needed: prometheus.NewGauge(prometheus.GaugeOpts{
+func newRestartWatch(started *policy.Config, flags map[string]bool, log *slog.Logger, reg prometheus.Registerer) *restartWatch {
+	w := &restartWatch{started: started, flags: flags, log: log, needed: prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "pagerd_config_restart_needed",
-		Help: "1 while the config in force changes a setting pagerd reads only at start (a transport's account, sender, URL or timeout, rate limits, the intake's limits): it takes effect at the next restart.",
+		Help: "1 while the config in force changes a setting pagerd reads only at start (a transport's account, sender, URL or timeout, rate limits, the intake's limits, where it listens and keeps its incidents): it takes effect at the next restart.",
 	})}
 	reg.MustRegister(w.needed)
 	return w
@@ -97,7 +121,7 @@ func newRestartWatch(started *policy.Config, log *slog.Logger, reg prometheus.Re
 
 // loaded is called with each config taken into use (configHolder.OnLoad).
 func (w *restartWatch) loaded(c *policy.Config) {
-	changed := changedAtStart(w.started, c)
+	changed := changedAtStart(w.started, c, w.flags)
 	if len(changed) == 0 {
 		w.needed.Set(0)
 		if w.said != nil {
@@ -111,6 +135,9 @@ func (w *restartWatch) loaded(c *policy.Config) {
 		return
 	}
 	w.said = changed
-	w.log.Warn("config: reloaded, but pagerd reads these settings only at start, and uses the values it started with until it restarts (pages through a transport go out with its old settings): restart pagerd to take them",
-		"settings", strings.Join(changed, ", "))
+	msg := "config: reloaded, but pagerd reads these settings only at start, and uses the values it started with until it restarts (pages through a transport go out with its old settings): restart pagerd to take them"
+	if slices.ContainsFunc(changed, func(k string) bool { return k == "server.data_dir" || strings.HasPrefix(k, "server.redis.") }) {
+		msg += "; a new store (server.redis, server.data_dir) starts without the incidents open in this one, which nobody is paged for then: resolve them first, or move them (docs/OPERATIONS.md)"
+	}
+	w.log.Warn(msg, "settings", strings.Join(changed, ", "))
 }

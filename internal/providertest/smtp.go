@@ -151,6 +151,19 @@ func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if to == "busy@example.com" {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Local error in processing, try later"}
 	}
+	if to == "hostname@example.com" {
+		// Postfix's reject_unknown_client_hostname, which it answers at
+		// RCPT TO: the sending host's trouble, whoever the mail is for.
+		return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Client host rejected: cannot find your hostname"}
+	}
+	if to == "senderdomain@example.com" {
+		// reject_unknown_sender_domain while DNS fails: the sender's.
+		return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 1, 8}, Message: "Sender address rejected: Domain not found"}
+	}
+	if to == "unavailable@example.com" {
+		// A server that gives no enhanced code: 450 is the mailbox's.
+		return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.NoEnhancedCode, Message: "Mailbox unavailable"}
+	}
 	if to == "nobody@example.com" {
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}
 	}

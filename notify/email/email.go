@@ -268,19 +268,40 @@ func (n *Notifier) send(c *smtp.Client, rcpt string, msg []byte) error {
 	return nil
 }
 
-// rcptFailed is the failure of RCPT TO. A 4xx about the recipient (450,
-// mailbox unavailable, or an enhanced code of class X.1, the address, or
-// X.2, the mailbox: "452 4.2.2 Mailbox full") is the person's, not the
-// server's: it lasts longer than a page's retries, and counted by the
-// circuit breaker, five pages to one full mailbox stopped everyone's email
-// pages. It is final, as the server's 5xx for a mailbox is, and says so.
+// rcptFailed is the failure of RCPT TO. A 4xx about the recipient (an
+// enhanced code of class X.1, the address, or X.2, the mailbox: "452
+// 4.2.2 Mailbox full"; without an enhanced code, 450, mailbox unavailable)
+// is the person's, not the server's: it lasts longer than a page's
+// retries, and counted by the circuit breaker, five pages to one full
+// mailbox stopped everyone's email pages. It is final, as the server's 5xx
+// for a mailbox is, and says so.
 func (n *Notifier) rcptFailed(err error) error {
 	var se *smtp.SMTPError
-	if errors.As(err, &se) && se.Code >= 400 && se.Code < 500 &&
-		(se.Code == 450 || se.EnhancedCode[0] == 4 && (se.EnhancedCode[1] == 1 || se.EnhancedCode[1] == 2)) {
+	if errors.As(err, &se) && recipientsOwn(se) {
 		return fmt.Errorf("email: %s: RCPT TO: the recipient's mailbox refuses mail for now: %w", n.o.Smarthost, err)
 	}
 	return n.failed("RCPT TO", err)
+}
+
+// recipientsOwn reports whether a 4xx answer to RCPT TO is about the
+// recipient. The enhanced code, when the server gives one, says what it
+// is about: a 450 with one of the server's or the sender's ("450 4.7.1
+// Client host rejected", "450 4.1.8 Sender address rejected: Domain not
+// found", which Postfix answers at RCPT TO) is pagerd's trouble for every
+// recipient, retried and counted by the breaker, not one person's.
+func recipientsOwn(se *smtp.SMTPError) bool {
+	if se.Code < 400 || se.Code >= 500 {
+		return false
+	}
+	switch ec := se.EnhancedCode; {
+	case ec[0] == 4 && ec[1] == 1:
+		return ec[2] != 7 && ec[2] != 8 // X.1.7 and X.1.8 are the sender's address
+	case ec[0] == 4 && ec[1] == 2:
+		return true
+	case ec[0] <= 0:
+		return se.Code == 450 // no enhanced code
+	}
+	return false
 }
 
 // afterData is the failure of the end of DATA, the message sent whole: the

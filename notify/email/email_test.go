@@ -235,3 +235,36 @@ func TestEmailOnePersonsFullMailboxDoesNotOpenTheCircuit(t *testing.T) {
 		t.Fatalf("%d mails delivered, want 1", got)
 	}
 }
+
+// TestEmailServersTroubleAtRcptIsRetried: Postfix answers its client and
+// sender restrictions at RCPT TO, "450 4.7.1 Client host rejected: cannot
+// find your hostname" or "450 4.1.8 Sender address rejected: Domain not
+// found" while DNS fails: pagerd's trouble, for every recipient, and over
+// when DNS answers again. A 450 was taken for the recipient's mailbox
+// whatever its enhanced code said: never retried, and never counted by the
+// breaker. The enhanced code decides; a 450 without one is still the
+// mailbox's.
+func TestEmailServersTroubleAtRcptIsRetried(t *testing.T) {
+	srv := providertest.NewSMTP(t)
+	n, err := email.New(email.Options{Smarthost: srv.Addr, From: "pagerd@aion.example", Username: providertest.SMTPUser,
+		Password: providertest.SMTPPassword, RootCAs: srv.Pool, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		to        string
+		temporary bool
+	}{
+		{"hostname@example.com", true},
+		{"senderdomain@example.com", true},
+		{"unavailable@example.com", false},
+		{"full@example.com", false},
+	} {
+		m := page()
+		m.Address = tc.to
+		err := n.Notify(context.Background(), m)
+		if err == nil || notify.IsTemporary(err) != tc.temporary || !strings.Contains(err.Error(), "450") && !strings.Contains(err.Error(), "452") {
+			t.Errorf("%s: %v (temporary %v), want temporary %v", tc.to, err, notify.IsTemporary(err), tc.temporary)
+		}
+	}
+}

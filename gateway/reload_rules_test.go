@@ -95,3 +95,43 @@ func TestReloadTakingOutAStatusRuleAboveStillEscalates(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadTakingOutAnEarlierRulePagesNobodyEarly: ann acknowledges a P0
+// at 1m; its rules page cat when it is still open after 30m and bob after
+// 1h. A reload at 10m takes the 30m rule out, which moves bob's rule to
+// its place in the list. The 30m step found bob's rule there, as if the
+// 30m rule had been edited in place into it: bob was paged at 30m, half an
+// hour early, and again at 1h by the rule's own step. A rule that has a
+// step of its own is not another step's rule edited in place: the rule
+// taken out pages nobody, and bob is paged once, at 1h.
+func TestReloadTakingOutAnEarlierRulePagesNobodyEarly(t *testing.T) {
+	twoRules := strings.Replace(rulesConfig, "    unresolved:\n",
+		"    unresolved:\n      - {priorities: [P0], after: 30m, notify: [{user: cat}]}\n", 1)
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)), withConfig(twoRules))
+			id := fire(h)
+			h.runUntil(fixedNow.Add(time.Minute))
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("ack: %d %s", r.code, r.body)
+			}
+			// A status update every 20m keeps the other rule quiet.
+			for _, at := range []time.Duration{10, 30, 50} {
+				h.runUntil(fixedNow.Add(at * time.Minute))
+				if at == 10 {
+					if err := h.reload(rulesConfig); err != nil {
+						t.Fatalf("reload: %v", err)
+					}
+				}
+				if r := h.api("POST", "/api/v1/incidents/"+id+"/status", `{"user":"ann","message":"working on it"}`); r.code != 200 {
+					t.Fatalf("status: %d %s", r.code, r.body)
+				}
+			}
+			h.runUntil(fixedNow.Add(61 * time.Minute))
+			want := "0s L1 ann push,1h L1 bob push"
+			if got := strings.Join(h.rec.lines(fixedNow), ","); got != want {
+				t.Fatalf("pages %s, want %s", got, want)
+			}
+		})
+	}
+}

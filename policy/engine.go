@@ -627,8 +627,9 @@ func ruleKey(priorities []string, after Duration) string {
 // from, in the policy as it is now, or -1 when it left the config: the
 // rule of the same priorities and after (the one where it stood when
 // there are two), else the one where it stood if it is still for one of
-// its priorities (its after or priorities edited in place). A step armed
-// before steps named their rule is found where it stood.
+// its priorities (its after or priorities edited in place) and has no
+// step of its own pending. A step armed before steps named their rule is
+// found where it stood.
 func (r *run) unresolvedRule(d Deadline) int {
 	rules := r.pol.Unresolved
 	at := -1
@@ -644,6 +645,15 @@ func (r *run) unresolvedRule(d Deadline) int {
 	}
 	if i := slices.IndexFunc(rules, same); i >= 0 {
 		return i
+	}
+	if at >= 0 && slices.ContainsFunc(r.inc.Pending, func(p Deadline) bool {
+		return p.Kind == DeadlineUnresolved && p.ID != d.ID && p.Target == ruleKey(rules[at].Priorities, rules[at].After)
+	}) {
+		// The rule where it stood has a step of its own: it is the rule
+		// after it, moved up by a reload that took this one out, not this
+		// one edited in place. Fired here, it paged its people early, and
+		// again at its own time.
+		return -1
 	}
 	armedFor, _, _ := strings.Cut(d.Target, " after ")
 	if at >= 0 && slices.ContainsFunc(strings.Split(armedFor, ","), func(p string) bool { return slices.Contains(rules[at].Priorities, p) }) {

@@ -1052,6 +1052,40 @@ func TestSlackDMRateLimitedForGoodFails(t *testing.T) {
 	}
 }
 
+// TestSlackDMLateAndRateLimitedOnceGoesOutAtItsTurn: ann's direct message
+// page, due at 1m, is first tried at 2m30s (the dispatcher was behind: a
+// restart, a takeover, pagerd's own rate limit in a storm), and Slack
+// answers that one try 429 with Retry-After: 30. The minute a page is held
+// on the provider's word counted from the step's time, so the page failed
+// at its first 429, never tried again, though Slack took it 30 s later.
+// It counts from the provider's first 429: the page goes out at its turn.
+func TestSlackDMLateAndRateLimitedOnceGoesOutAtItsTurn(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	srv, refused := slackRateLimitsDMs(t, sl, "U0ANN", 1)
+	h := newHarness(t, withConfig(slackConfig(srv.URL+"/api/")))
+	id := fire(h)
+	h.step(fixedNow)
+	h.step(fixedNow.Add(2*time.Minute + 30*time.Second))
+	if refused.Load() != 1 {
+		t.Fatalf("at 2m30s: %d direct messages refused, want the late page's one try", refused.Load())
+	}
+	h.step(fixedNow.Add(3 * time.Minute))
+	dms := 0
+	for _, c := range sl.Calls() {
+		if c.Channel == "U0ANN" {
+			dms++
+		}
+	}
+	for _, e := range h.incident(id).Timeline {
+		if e.Type == "notify_failed" && e.Channel == "slack" {
+			t.Errorf("a late page Slack sent back once was recorded failed: %s", e.Detail)
+		}
+	}
+	if dms != 1 {
+		t.Errorf("at its turn (3m): %d direct messages sent, want the page sent once", dms)
+	}
+}
+
 // slackRefusalLogs are pagerd's Error lines about incidents' channel
 // messages Slack refused for good.
 func slackRefusalLogs(t *testing.T, h *harness) []map[string]any {

@@ -74,6 +74,14 @@ type Deadline struct {
 	// it first came due: its page's lateness counts from then. The
 	// machine only carries it.
 	FirstDue time.Time `json:"first_due,omitzero"`
+	// SentBackAt is, for a notify step put back at its turn because the
+	// provider itself sent its page back (its 429 with Retry-After), when
+	// it first did: the page is held on the provider's word for a minute
+	// from then (notify.MaxRetryAfter), not from FirstDue, which a page
+	// late for another reason (pagerd's own rate limit, a backlog, a
+	// takeover) is past already at its first try. The machine only
+	// carries it.
+	SentBackAt time.Time `json:"sent_back_at,omitzero"`
 	// StormEnd, StormAfter and StormRank say, for an Admitted step, where
 	// its storm counted its page as sent when it let it out: the end of
 	// the window it was counted in, whether it was let out at or after

@@ -1587,8 +1587,8 @@ func (d *Dispatcher) transport(cfg *policy.Config, user, channel string) (*polic
 // ladder goes on: the next step is already a deadline of its own. A page
 // the provider's rate limit sent back (notify.ErrOverRateLimit) is not
 // recorded: page sets p.again to when its turn comes; but one the provider
-// itself has kept sending back (its 429) for more than
-// notify.MaxRetryAfter past its time fails.
+// itself has kept sending back (its 429) for notify.MaxRetryAfter since
+// its first 429 fails.
 func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.Incident, p *duePage, now time.Time) store.Entry {
 	a := p.a
 	e := store.Entry{At: now, Type: "notify", Level: a.Level + 1, User: a.User, Channel: a.Channel, Reopened: p.reopened, ReopenedKnown: true}
@@ -1692,11 +1692,16 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		return store.Entry{}
 	}
 	again, over := notify.OverRateLimitDelay(err)
-	if over && notify.SentBackByProvider(err) && now.Sub(due) >= notify.MaxRetryAfter {
+	byProvider := over && notify.SentBackByProvider(err)
+	if byProvider && !p.step.SentBackAt.IsZero() && now.Sub(p.step.SentBackAt) >= notify.MaxRetryAfter {
 		// The provider has sent it back (its 429) for longer than a page
 		// is held on its word: nothing would record it, nor bring the
 		// person's next step forward, however long the provider stays
 		// over its limit. It fails, as a 429 without Retry-After does.
+		// Counted from the provider's first 429, not from the step's
+		// time: a page already late (pagerd's own rate limit in a storm,
+		// a backlog, a takeover) failed at its first 429, never tried
+		// again, though the chain used to retry it.
 		over = false
 		err = fmt.Errorf("given up %s after its time, sent back by the provider at each try: %w", now.Sub(due).Round(time.Second), err)
 	}
@@ -1714,6 +1719,9 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			}
 		}
 		p.again = max(again, time.Millisecond)
+		if byProvider && p.step.SentBackAt.IsZero() {
+			p.step.SentBackAt = now
+		}
 		// Let out at once by its storm: at its turn it goes, not held
 		// for a storm message behind it at the rate limit, and it still
 		// counts as sent in its window (p.step.StormEnd), as a page

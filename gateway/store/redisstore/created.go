@@ -160,6 +160,7 @@ func canonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 	for i := range s.Pending {
 		at(&s.Pending[i].At)
 		at(&s.Pending[i].FirstDue)
+		at(&s.Pending[i].SentBackAt)
 		at(&s.Pending[i].StormEnd)
 	}
 	if s.Maintenance != nil {

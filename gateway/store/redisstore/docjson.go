@@ -227,6 +227,12 @@ func appendDeadline(b []byte, d *policy.Deadline) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if !d.SentBackAt.IsZero() {
+		b = append(b, `,"sent_back_at":`...)
+		if b, err = appendJSONTime(b, d.SentBackAt); err != nil {
+			return nil, err
+		}
+	}
 	if !d.StormEnd.IsZero() {
 		b = append(b, `,"storm_end":`...)
 		if b, err = appendJSONTime(b, d.StormEnd); err != nil {

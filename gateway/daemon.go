@@ -482,7 +482,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	d.server = NewServer(ServerOptions{Config: pagingConfig, Reload: d.cfg.Reload, InUse: &d.cfg.inUse, Incidents: d.incidents, Overrides: d.overrides, Console: cons,
 		Feeds: &feeds.Service{Store: d.store, Config: pagingConfig, Now: o.Now},
 		Links: &acklink.Pages{Incidents: d.incidents, Config: d.cfg.Load, Now: o.Now, Logger: d.log},
-		Twilio: &twilio.Callbacks{Receiver: d.incidents, Logger: d.log, Settings: func() twilio.Settings {
+		Twilio: &twilio.Callbacks{Receiver: d.incidents, Logger: d.log, Now: o.Now, Settings: func() twilio.Settings {
 			return twilioSettings(cfg, d.cfg.Load())
 		}},
 		PagerDuty: &pagerduty.Webhook{Receiver: d.incidents, Logger: d.log,

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pagerd/pagerd/internal/providertest"
 	"github.com/pagerd/pagerd/notify/twilio"
@@ -33,5 +34,25 @@ func TestSMSReplySignedForAnotherURLIsLogged(t *testing.T) {
 	}
 	if got := h.logLines("WARN", "X-Twilio-Signature is wrong", "https://pagerd.example.com/api/v1/twilio/sms"); len(got) != 1 {
 		t.Fatalf("the forged reply was not logged at warn; logs:\n%s", h.logs.String())
+	}
+	// Anyone who finds the URL can send forged requests: each kind is
+	// logged at warn once a minute, the next line saying how many more.
+	for range 20 {
+		if code, _ := providertest.TwilioPost(t, u, form, providertest.TwilioSign("not-the-token", u, form)); code != 403 {
+			t.Fatalf("a forged reply: %d", code)
+		}
+	}
+	if got := h.logLines("WARN", "X-Twilio-Signature is wrong"); len(got) != 1 {
+		t.Fatalf("21 forged replies in a minute: %d WARN lines, want 1", len(got))
+	}
+	h.clock.Set(h.clock.Now().Add(time.Minute))
+	if code, _ := providertest.TwilioPost(t, u, form, providertest.TwilioSign("not-the-token", u, form)); code != 403 {
+		t.Fatalf("a forged reply: %d", code)
+	}
+	if got := h.logLines("WARN", "X-Twilio-Signature is wrong", `"refused_since_last_warning":20`); len(got) != 1 {
+		t.Fatalf("a minute later: no WARN line saying 20 more were refused; logs:\n%s", h.logs.String())
+	}
+	if got := h.logLines("WARN", "signed for another URL"); len(got) != 1 {
+		t.Fatalf("the other kind's line: %d, want still 1", len(got))
 	}
 }

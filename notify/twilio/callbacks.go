@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -45,6 +46,37 @@ type Callbacks struct {
 	// Logger records what a person was told pagerd could not do (default
 	// slog.Default()).
 	Logger *slog.Logger
+	// Now is the clock (default time.Now): a refused signature is logged
+	// at warn once a minute (refusedSignature).
+	Now func() time.Time
+
+	// warned holds, for each kind of refused signature (another URL, a
+	// wrong one), when it was last logged at warn and how many were
+	// refused since.
+	warned [2]warnedAt
+}
+
+// warnedAt is when a kind of refused callback was last logged at warn,
+// and how many of it were refused since.
+type warnedAt struct {
+	mu     sync.Mutex
+	at     time.Time
+	missed int
+}
+
+// due reports whether a refused callback of this kind is logged at warn
+// now (none was in the minute before), and how many were refused without
+// a warn line since the last one.
+func (w *warnedAt) due(now time.Time) (bool, int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.at.IsZero() && now.Sub(w.at) < time.Minute {
+		w.missed++
+		return false, 0
+	}
+	missed := w.missed
+	w.at, w.missed = now, 0
+	return true, missed
 }
 
 func (cb *Callbacks) log() *slog.Logger {
@@ -114,7 +146,25 @@ func (cb *Callbacks) verify(r *http.Request) error {
 // set to a URL other than server.public_url's (another host name, http
 // for https behind a proxy): Twilio signs the URL it calls. When the
 // signature is right for the URL the request came to, the line names it.
+// Anyone who finds the URL can send badly signed requests, so each kind
+// is logged at warn once a minute, saying how many more were refused
+// since; the others at debug.
 func (cb *Callbacks) refusedSignature(r *http.Request, rv client.RequestValidator, params map[string]string, sig string) {
+	now := time.Now
+	if cb.Now != nil {
+		now = cb.Now
+	}
+	warn := func(kind int, msg string) {
+		level := slog.LevelDebug
+		args := []any{"path", r.URL.Path}
+		if due, missed := cb.warned[kind].due(now()); due {
+			level = slog.LevelWarn
+			if missed > 0 {
+				args = append(args, "refused_since_last_warning", missed)
+			}
+		}
+		cb.log().Log(r.Context(), level, msg, args...)
+	}
 	path := strings.TrimRight(cb.Settings().PublicURL, "/") + r.URL.Path
 	for _, host := range []string{r.Header.Get("X-Forwarded-Host"), r.Host} {
 		for _, scheme := range []string{"https", "http"} {
@@ -122,15 +172,14 @@ func (cb *Callbacks) refusedSignature(r *http.Request, rv client.RequestValidato
 				continue
 			}
 			if u := scheme + "://" + host + r.URL.RequestURI(); rv.Validate(u, params, sig) {
-				cb.log().Warn("twilio: a callback signed for another URL was refused: Twilio called "+scheme+"://"+host+r.URL.Path+
-					", and pagerd checks signatures against server.public_url's "+path+"; point the Twilio number's webhook at it, or set server.public_url to what Twilio calls",
-					"path", r.URL.Path)
+				warn(0, "twilio: a callback signed for another URL was refused: Twilio called "+scheme+"://"+host+r.URL.Path+
+					", and pagerd checks signatures against server.public_url's "+path+"; point the Twilio number's webhook at it, or set server.public_url to what Twilio calls")
 				return
 			}
 		}
 	}
-	cb.log().Warn("twilio: a callback whose X-Twilio-Signature is wrong was refused; if it was Twilio's, its webhook URL is not "+path+
-		" (server.public_url) or the auth token is not notifiers.twilio.auth_token", "path", r.URL.Path)
+	warn(1, "twilio: a callback whose X-Twilio-Signature is wrong was refused; if it was Twilio's, its webhook URL is not "+path+
+		" (server.public_url) or the auth token is not notifiers.twilio.auth_token")
 }
 
 // Status records an SMS's final delivery status (delivered, undelivered,

@@ -429,6 +429,14 @@ type NotificationRules struct {
 	Low  []NotifyStep `yaml:"low"`
 }
 
+// For is the ladder of an urgency: Low for low, High for any other.
+func (n NotificationRules) For(urgency string) []NotifyStep {
+	if urgency == UrgencyLow {
+		return n.Low
+	}
+	return n.High
+}
+
 // NotifyStep sends on one channel a fixed time after the user is paged.
 type NotifyStep struct {
 	After   Duration `yaml:"after"`

@@ -1070,19 +1070,21 @@ func (r *run) page(users []string, level int, t time.Time) int {
 			r.act(Action{Kind: ActionOverride, At: t, Level: level, User: id, Detail: note})
 			delete(r.overridden, id)
 		}
-		r.cancel(func(d Deadline) bool { return d.Kind == DeadlineNotify && d.User == id })
-		steps := u.NotificationRules.High
-		if urgency == UrgencyLow {
-			steps = u.NotificationRules.Low
-		}
-		for _, s := range steps {
-			r.schedule(Deadline{At: t.Add(time.Duration(s.After)), Kind: DeadlineNotify, Level: level, User: id, Channel: s.Channel, Urgency: urgency})
-		}
+		r.startLadder(u, level, t, urgency)
 	}
 	if paged > 0 {
 		r.inc.Urgency = urgency
 	}
 	return paged
+}
+
+// startLadder drops u's pending steps and starts their ladder of the
+// urgency at t, at level.
+func (r *run) startLadder(u *User, level int, t time.Time, urgency string) {
+	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineNotify && d.User == u.ID })
+	for _, s := range u.NotificationRules.For(urgency) {
+		r.schedule(Deadline{At: t.Add(time.Duration(s.After)), Kind: DeadlineNotify, Level: level, User: u.ID, Channel: s.Channel, Urgency: urgency})
+	}
 }
 
 // armStatusSLA restarts the status-update target from a status update (or
@@ -1502,20 +1504,13 @@ func (r *run) contactGone(d Deadline, u *User, t time.Time) bool {
 	if urgency == "" {
 		urgency = r.inc.Urgency
 	}
-	steps := u.NotificationRules.High
-	if urgency == UrgencyLow {
-		steps = u.NotificationRules.Low
-	}
-	if len(steps) == 0 {
+	if len(u.NotificationRules.For(urgency)) == 0 {
 		return false // nothing to page them on: the step fails
 	}
-	r.cancel(func(p Deadline) bool { return p.Kind == DeadlineNotify && p.User == d.User })
 	level := min(d.Level, len(r.pol.Levels)-1)
 	r.act(Action{Kind: ActionEscalate, At: t, Level: level, Detail: fmt.Sprintf("%s has no %s%s at level %s, on their channels as the config has them now",
 		d.User, d.Channel, contactGoneAgain, r.pol.Levels[level].Name)})
-	for _, s := range steps {
-		r.schedule(Deadline{At: t.Add(time.Duration(s.After)), Kind: DeadlineNotify, Level: d.Level, User: d.User, Channel: s.Channel, Urgency: urgency})
-	}
+	r.startLadder(u, d.Level, t, urgency)
 	return true
 }
 

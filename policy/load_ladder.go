@@ -38,10 +38,7 @@ func (v *validator) logOnlyLadders() {
 			continue
 		}
 		u := l.user
-		steps := u.NotificationRules.High
-		if l.urgency == UrgencyLow {
-			steps = u.NotificationRules.Low
-		}
+		steps := u.NotificationRules.For(l.urgency)
 		via := map[string]string{}
 		for _, ct := range u.Contacts {
 			via[ct.Channel] = ct.Via

@@ -33,6 +33,17 @@ const (
 	providerRecheckMax   = time.Hour
 )
 
+// providerRecheckPassed is how often a transport whose check passed is
+// checked again while pagerd runs: a token revoked, an account suspended
+// or a mail password changed after the start is found by the check, its
+// alert and its log line, not first by a page failing at night. A check
+// that asks once for each contact (Pushover's user keys) runs
+// providerRecheckAddressFactor times less often.
+const (
+	providerRecheckPassed        = 15 * time.Minute
+	providerRecheckAddressFactor = 4
+)
+
 // providerProbe is how one transport's provider is asked whether it would
 // take pages, sending none: account checks the credentials, address one
 // contact's address (Pushover's user keys). Both nil: the transport has no
@@ -46,8 +57,9 @@ type providerProbe struct {
 }
 
 // providerCheck asks the providers pagerd pages through whether they take
-// its credentials, in the background after start and after each reload
-// that changes what there is to check, so that a wrong Twilio token, a
+// its credentials, in the background after start, after each reload
+// that changes what there is to check and every recheckPassed while a
+// check passes, so that a wrong Twilio token, a
 // dead mail server, a revoked Slack token or a wrong Pushover user key is
 // found before the page that needed it. It never sends a page and never
 // holds up the start or paging. Each transport's result is a log line (an
@@ -63,9 +75,13 @@ type providerCheck struct {
 	// and how long it waited then: only Run touches them.
 	last  map[string]string
 	retry map[string]recheckAt
+	// passed is when each transport's check last passed (none: it failed,
+	// or is not checked): it is checked again recheckPassed later.
+	passed map[string]time.Time
 	// recheck is how soon a failed check is tried again
-	// (providerRecheckEvery; tests shorten it before Run).
-	recheck time.Duration
+	// (providerRecheckEvery), recheckPassed how soon one that passed is
+	// (providerRecheckPassed); tests shorten them before Run.
+	recheck, recheckPassed time.Duration
 }
 
 // recheckAt is when a failed check is tried again, and how long it waited.
@@ -77,6 +93,7 @@ type recheckAt struct {
 func newProviderCheck(probes map[string]providerProbe, log *slog.Logger, reg prometheus.Registerer) *providerCheck {
 	p := &providerCheck{probes: probes, log: log, configs: make(chan *policy.Config, 1), last: map[string]string{},
 		recheck: providerRecheckEvery, retry: map[string]recheckAt{},
+		recheckPassed: providerRecheckPassed, passed: map[string]time.Time{},
 		ok: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pagerd_provider_check_ok",
 			Help: "1 when the last check of the provider behind transport via (credentials, from number, user keys; nothing sent) passed, 0 when it failed; absent when it is not checked."},
 			[]string{"via"})}
@@ -95,10 +112,11 @@ func (p *providerCheck) loaded(c *policy.Config) {
 	p.configs <- c
 }
 
-// Run checks the providers of each config loaded until ctx ends, and
-// those whose check failed again every recheck.
+// Run checks the providers of each config loaded until ctx ends, those
+// whose check failed again every recheck (less and less often), and those
+// whose check passed again every recheckPassed.
 func (p *providerCheck) Run(ctx context.Context) {
-	tick := time.NewTicker(p.recheck)
+	tick := time.NewTicker(min(p.recheck, p.recheckPassed))
 	defer tick.Stop()
 	var cur *policy.Config
 	for {
@@ -109,32 +127,44 @@ func (p *providerCheck) Run(ctx context.Context) {
 			cur = c
 			p.check(ctx, c, time.Time{})
 		case now := <-tick.C:
-			for _, r := range p.retry {
-				if cur != nil && !now.Before(r.at) {
-					p.check(ctx, cur, now)
-					break
-				}
+			if cur != nil {
+				p.check(ctx, cur, now)
 			}
 		}
 	}
 }
 
 // check checks, side by side, each transport whose subject changed since
-// its last check, or whose last check failed: all of those at a reload
-// (zero retrying: after the fix at the provider), those due again by
-// retrying otherwise.
-func (p *providerCheck) check(ctx context.Context, c *policy.Config, retrying time.Time) {
+// its last check or whose last check failed, at a reload (zero at: after
+// the fix at the provider); at a tick (at), those whose failed check is
+// due again, and those whose passed check is.
+func (p *providerCheck) check(ctx context.Context, c *policy.Config, at time.Time) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var checked []string
 	var failed []string // by the checks running side by side
 	for _, via := range slices.Sorted(maps.Keys(p.probes)) {
 		subject := p.subject(c, via)
+		pr := p.probes[via]
 		r, failedBefore := p.retry[via]
-		if subject == p.last[via] && !failedBefore {
-			continue
-		}
-		if failedBefore && !retrying.IsZero() && retrying.Before(r.at) {
+		passedAt, passedBefore := p.passed[via]
+		again := false // a check that passed, made again: quiet when it passes
+		switch {
+		case subject != p.last[via]:
+		case failedBefore:
+			if !at.IsZero() && at.Before(r.at) {
+				continue
+			}
+		case passedBefore && !at.IsZero():
+			every := p.recheckPassed
+			if pr.address != nil {
+				every *= providerRecheckAddressFactor
+			}
+			if at.Before(passedAt.Add(every)) {
+				continue
+			}
+			again = true
+		default:
 			continue
 		}
 		p.last[via] = subject
@@ -143,7 +173,6 @@ func (p *providerCheck) check(ctx context.Context, c *policy.Config, retrying ti
 			p.ok.DeleteLabelValues(via)
 			continue
 		}
-		pr := p.probes[via]
 		if pr.account == nil && pr.address == nil {
 			p.log.Info(fmt.Sprintf("notifiers.%s: not checked at start: %s", via, pr.skipped), "via", via)
 			continue
@@ -151,7 +180,7 @@ func (p *providerCheck) check(ctx context.Context, c *policy.Config, retrying ti
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !p.run(ctx, c, via, pr) {
+			if !p.run(ctx, c, via, pr, again) {
 				mu.Lock()
 				failed = append(failed, via)
 				mu.Unlock()
@@ -159,13 +188,17 @@ func (p *providerCheck) check(ctx context.Context, c *policy.Config, retrying ti
 		}()
 	}
 	wg.Wait()
-	now := retrying
+	now := at
 	if now.IsZero() {
 		now = time.Now()
 	}
 	for _, via := range checked {
+		delete(p.passed, via)
 		if !slices.Contains(failed, via) {
 			delete(p.retry, via) // passed, or no longer checked
+			if pr := p.probes[via]; p.last[via] != "" && (pr.account != nil || pr.address != nil) {
+				p.passed[via] = now
+			}
 		}
 	}
 	for _, via := range failed {
@@ -237,8 +270,9 @@ func contactsOf(c *policy.Config, via string) map[string][]string {
 
 // run checks one transport, logs the outcome and sets its metric; it
 // reports whether the check passed. Failures of several addresses with
-// the same error (a token the provider refuses) make one line.
-func (p *providerCheck) run(parent context.Context, c *policy.Config, via string, pr providerProbe) bool {
+// the same error (a token the provider refuses) make one line. again
+// says the check passed the last time: passing again is logged at debug.
+func (p *providerCheck) run(parent context.Context, c *policy.Config, via string, pr providerProbe, again bool) bool {
 	ctx, cancel := context.WithTimeout(parent, providerCheckTimeout)
 	defer cancel()
 	byAddress := contactsOf(c, via)
@@ -277,10 +311,18 @@ func (p *providerCheck) run(parent context.Context, c *policy.Config, via string
 	}
 	if len(failures) == 0 {
 		p.ok.WithLabelValues(via).Set(1)
+		if again {
+			p.log.Debug(fmt.Sprintf("notifiers.%s: provider check passed again (%s)", via, pr.checked), "via", via)
+			return true
+		}
 		p.log.Info(fmt.Sprintf("notifiers.%s: provider check passed (%s)", via, pr.checked), "via", via)
 		return true
 	}
 	p.ok.WithLabelValues(via).Set(0)
+	since := ""
+	if again {
+		since = " (it passed before: something changed at the provider)"
+	}
 	for _, f := range failures {
 		slices.Sort(f.users)
 		f.users = slices.Compact(f.users)
@@ -288,7 +330,7 @@ func (p *providerCheck) run(parent context.Context, c *policy.Config, via string
 		if len(f.users) > 0 {
 			affects = "pages via " + via + " to " + strings.Join(f.users, ", ") + " will fail"
 		}
-		p.log.Warn(fmt.Sprintf("notifiers.%s: provider check failed: %s; %s until it is fixed (checked again on its own, less and less often, up to hourly; a reload checks it at once)", via, f.err, affects),
+		p.log.Warn(fmt.Sprintf("notifiers.%s: provider check failed%s: %s; %s until it is fixed (checked again on its own, less and less often, up to hourly; a reload checks it at once)", via, since, f.err, affects),
 			"via", via, "err", f.err, "users", f.users)
 	}
 	return false

@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/pagerd/pagerd/internal/logtest"
 	"github.com/pagerd/pagerd/internal/providertest"
@@ -343,5 +346,85 @@ func TestProviderCheckBacksOffAFailureThatLasts(t *testing.T) {
 	p.check(ctx, cfg, time.Time{}) // a reload
 	if calls != before+1 {
 		t.Errorf("a reload did not check the failed transport at once")
+	}
+}
+
+// TestProviderCheckChecksAPassedCheckAgain: a check that passed is made
+// again every 15 minutes (Pushover's, one request per contact, hourly), so
+// credentials revoked while pagerd runs are found by the check and its
+// alert, not by the first page that fails; passing again is not logged at
+// INFO, failing is, and is then tried again as any failed check.
+func TestProviderCheckChecksAPassedCheckAgain(t *testing.T) {
+	var fail bool
+	var mu sync.Mutex // the transports are checked side by side
+	calls := map[string]int{}
+	probe := func(via string) func(context.Context) error {
+		return func(context.Context) error {
+			mu.Lock()
+			defer mu.Unlock()
+			calls[via]++
+			if fail && via == "slack" {
+				return errors.New("token_revoked")
+			}
+			return nil
+		}
+	}
+	var logs strings.Builder
+	p := newProviderCheck(map[string]providerProbe{
+		"slack":    {account: probe("slack")},
+		"pushover": {address: func(ctx context.Context, _ string) error { return probe("pushover")(ctx) }},
+	}, slog.New(slog.NewTextHandler(&logs, nil)), prometheus.NewRegistry())
+	cfg := &policy.Config{Users: []policy.User{{ID: "ann", Contacts: []policy.Contact{{Via: "pushover", Address: "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"}}}}}
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	p.check(ctx, cfg, t0) // at start
+	tried := map[string][]time.Duration{}
+	for m := time.Minute; m <= 2*time.Hour; m += time.Minute {
+		if m == 50*time.Minute {
+			fail = true // revoked at Slack
+		}
+		before := maps.Clone(calls)
+		p.check(ctx, cfg, t0.Add(m))
+		for via, n := range calls {
+			if n > before[via] {
+				tried[via] = append(tried[via], m)
+			}
+		}
+	}
+	// Passed at 15, 30 and 45; failed at 60; tried again 5, 10, 20 minutes
+	// after each failure.
+	if want := []time.Duration{15 * time.Minute, 30 * time.Minute, 45 * time.Minute, 60 * time.Minute, 65 * time.Minute, 75 * time.Minute, 95 * time.Minute}; !slices.Equal(tried["slack"], want) {
+		t.Errorf("slack checked again after %v, want %v", tried["slack"], want)
+	}
+	if want := []time.Duration{time.Hour, 2 * time.Hour}; !slices.Equal(tried["pushover"], want) {
+		t.Errorf("pushover checked again after %v, want %v", tried["pushover"], want)
+	}
+	if got := testutil.ToFloat64(p.ok.WithLabelValues("slack")); got != 0 {
+		t.Errorf("pagerd_provider_check_ok{via=slack} = %v after the token was revoked, want 0", got)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "provider check passed ("); n != 2 {
+		t.Errorf("%d INFO lines of a passed check, want one for each transport at start:\n%s", n, out)
+	}
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "notifiers.slack: provider check failed (it passed before") || !strings.Contains(out, "token_revoked") {
+		t.Errorf("no WARN saying the check that passed failed now:\n%s", out)
+	}
+}
+
+// TestProviderCheckFindsATokenRevokedWhilePagerdRuns: the Slack token is
+// revoked at Slack after the start check passed; the next check finds it,
+// sets the metric to 0 and names whose pages will fail.
+func TestProviderCheckFindsATokenRevokedWhilePagerdRuns(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	notifiers := `  slack: {bot_token: ` + providertest.SlackBotToken + `, signing_secret: ` + providertest.SlackSigningSecret +
+		`, api_url: "` + sl.URL + `"}`
+	h := newHarness(t, withConfig(providerCheckConfig(notifiers, "slack", "U0ANN")), realTransport("slack"))
+	h.d.providers.recheckPassed = 20 * time.Millisecond
+	h.runFor(t)
+	waitLog(t, h, "INFO", "notifiers.slack: provider check passed")
+	sl.RotateToken("xoxb-1234-5678-tokenafterrevoking")
+	waitLog(t, h, "WARN", "notifiers.slack: provider check failed (it passed before", "pages via slack to ann will fail")
+	if got := metric(t, h.reg, "pagerd_provider_check_ok", "via", "slack"); got != 0 {
+		t.Errorf("pagerd_provider_check_ok{via=slack} = %v after the token was revoked, want 0", got)
 	}
 }

@@ -74,7 +74,7 @@ func buildNotifiers(cfg *policy.Config, current func() *policy.Config, stdout io
 	chain := func(via string, t notify.Notifier, attempts int) notify.Notifier {
 		rl := n.RateLimits[via]
 		return notify.Chain(t, notify.ChainOptions{Attempts: attempts, RetryBase: retryBase, PerSecond: rl.PerSecond, Burst: rl.Burst, Concurrency: rl.Concurrency,
-			BreakerFailures: *n.Breaker.Failures, BreakerCooldown: time.Duration(n.Breaker.Cooldown), Now: now})
+			BreakerFailures: *n.Breaker.Failures, BreakerCooldown: time.Duration(n.Breaker.Cooldown), BreakerByAddress: via == "pagerduty", Now: now})
 	}
 	out.byVia = map[string]notify.Notifier{
 		"log":       chain("log", notify.NewLog(w), 1),

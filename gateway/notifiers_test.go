@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/internal/providertest"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -45,6 +46,35 @@ func TestDaemonChainOpensItsBreaker(t *testing.T) {
 	}
 	if n := calls.Load(); n != 6 {
 		t.Fatalf("%d requests, want 6 (three pages, two tries each, none once open)", n)
+	}
+}
+
+// TestDaemonChainGivesEachPagerDutyServiceItsCircuit: PagerDuty rate
+// limits each routing key (a service's integration) on its own. One
+// team's service throttled in its storm opened the one PagerDuty circuit,
+// and every other team's pages through PagerDuty failed at once for the
+// cooldown; now only that routing key's circuit opens.
+func TestDaemonChainGivesEachPagerDutyServiceItsCircuit(t *testing.T) {
+	pd := providertest.NewPagerDuty(t)
+	const storming, quiet = "R0STORMINGSERVICEKEY000000000000", "R0QUIETSERVICEKEY00000000000000"
+	pd.Throttle(storming)
+	tr := quickstartNotifiers(t, "\nnotifiers:\n  pagerduty: {events_url: \""+pd.URL+"\", timeout: 1s}\n  breaker: {failures: 3, cooldown: 1m}\n")
+	page := func(key string) error {
+		return tr.byVia["pagerduty"].Notify(context.Background(), notify.Message{Incident: "inc-" + key, User: "demo", Channel: "push", Address: key, Text: "x"})
+	}
+	for i := 0; i < 3; i++ {
+		if err := page(storming); err == nil || errors.Is(err, notify.ErrCircuitOpen) {
+			t.Fatalf("page %d to the throttled service: %v, want its 429", i, err)
+		}
+	}
+	if err := page(storming); !errors.Is(err, notify.ErrCircuitOpen) {
+		t.Fatalf("after three throttled pages: %v, want that service's circuit open", err)
+	}
+	if err := page(quiet); err != nil {
+		t.Fatalf("a page to another PagerDuty service: %v, want it sent", err)
+	}
+	if n := len(pd.Events()); n != 1 {
+		t.Fatalf("PagerDuty took %d events, want the other service's one", n)
 	}
 }
 

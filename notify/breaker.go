@@ -19,16 +19,20 @@ var ErrCircuitOpen = errors.New("circuit open: the provider failed too many time
 // failures worth retrying count (timeouts, 5xx, 429), and pages that may
 // have been sent (ErrMaybeSent: the answer did not come): a page refused for its
 // own sake (a bad number, a 404) says nothing about the provider. There is
-// one circuit per destination host for URL addresses (webhooks), and one
-// per channel of the transport otherwise (Twilio's SMS, Twilio's calls,
-// PagerDuty), so one person's broken endpoint does not stop everyone
-// else's pages, and an outage of a provider's SMS does not stop its calls,
-// the step that reaches someone whose SMS failed.
+// one circuit per destination host for URL addresses (webhooks), one per
+// address where each is an account of its own (PagerDuty's routing keys,
+// rate limited each on its own), and one per channel of the transport
+// otherwise (Twilio's SMS, Twilio's calls), so one person's broken
+// endpoint, or one team's PagerDuty service throttled in its storm, does
+// not stop everyone else's pages, and an outage of a provider's SMS does
+// not stop its calls, the step that reaches someone whose SMS failed.
 type Breaker struct {
 	next     Notifier
 	failures int
 	cooldown time.Duration
 	now      func() time.Time
+	// byAddress gives each address a circuit (ChainOptions.BreakerByAddress).
+	byAddress bool
 
 	mu       sync.Mutex
 	circuits map[string]*circuit
@@ -53,7 +57,9 @@ func (b *Breaker) Notify(ctx context.Context, m Message) error {
 		return b.next.Notify(ctx, m)
 	}
 	key := "channel:" + m.Channel
-	if u, err := url.Parse(m.Address); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+	if b.byAddress {
+		key = "address:" + m.Address
+	} else if u, err := url.Parse(m.Address); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
 		key = u.Host
 	}
 	b.mu.Lock()

@@ -18,6 +18,10 @@ type ChainOptions struct {
 	// BreakerCooldown how long it then stays open.
 	BreakerFailures int
 	BreakerCooldown time.Duration
+	// BreakerByAddress gives each address its own circuit: PagerDuty's,
+	// whose routing keys are each a service of its own, rate limited on
+	// its own.
+	BreakerByAddress bool
 	// Now is the rate limit's clock (default time.Now): the daemon's, so
 	// that a page sent back for its turn (ErrOverRateLimit) and due again
 	// then finds its turn come.
@@ -52,7 +56,9 @@ func Chain(transport Notifier, o ChainOptions) Notifier {
 		n = Retrier{Next: n, Attempts: o.Attempts, Base: base}
 	}
 	if o.BreakerFailures > 0 {
-		n = NewBreaker(n, o.BreakerFailures, o.BreakerCooldown)
+		b := NewBreaker(n, o.BreakerFailures, o.BreakerCooldown)
+		b.byAddress = o.BreakerByAddress
+		n = b
 	}
 	return n
 }

@@ -38,6 +38,7 @@ type PagerDuty struct {
 	alerts    map[string]string // dedup key → "triggered", "acknowledged" or "resolved"
 	notified  []string
 	failFirst int
+	throttled map[string]bool // routing keys answered 429
 }
 
 // NewPagerDuty starts a fake PagerDuty for the test.
@@ -55,6 +56,18 @@ func (f *PagerDuty) FailFirst(n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.failFirst = n
+}
+
+// Throttle makes every event for routingKey answer 429, as PagerDuty
+// does to a service's integration past its rate limit (without
+// Retry-After); events for other routing keys are taken as before.
+func (f *PagerDuty) Throttle(routingKey string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.throttled == nil {
+		f.throttled = map[string]bool{}
+	}
+	f.throttled[routingKey] = true
 }
 
 // Events are the events PagerDuty took, in order.
@@ -121,6 +134,11 @@ func (f *PagerDuty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(errs) > 0 {
 		w.WriteHeader(400)
 		_ = json.NewEncoder(w).Encode(ingest.Invalid(errs))
+		return
+	}
+	if f.throttled[ev.RoutingKey] {
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"status":"throttle event","message":"Requests for this service are arriving too quickly. Please retry later."}`))
 		return
 	}
 	f.events = append(f.events, ev)

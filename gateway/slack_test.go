@@ -957,6 +957,11 @@ func TestSlackLateAnswerSaysMayHaveBeenSent(t *testing.T) {
 // first n direct messages to channel 429 with Retry-After: 30, as Slack
 // does past its per-channel rate, and passes everything else on.
 func slackRateLimitsDMs(t *testing.T, sl *providertest.Slack, channel string, n int) (*httptest.Server, *atomic.Int64) {
+	return slackRateLimitsDMsFor(t, sl, channel, n, "30")
+}
+
+// slackRateLimitsDMsFor is slackRateLimitsDMs with Retry-After: retryAfter.
+func slackRateLimitsDMsFor(t *testing.T, sl *providertest.Slack, channel string, n int, retryAfter string) (*httptest.Server, *atomic.Int64) {
 	target, _ := url.Parse(strings.TrimSuffix(sl.URL, "/api/"))
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	var refused atomic.Int64
@@ -968,7 +973,7 @@ func slackRateLimitsDMs(t *testing.T, sl *providertest.Slack, channel string, n 
 			r.ContentLength = int64(len(body))
 			if r.PostForm.Get("channel") == channel && refused.Load() < int64(n) {
 				refused.Add(1)
-				w.Header().Set("Retry-After", "30")
+				w.Header().Set("Retry-After", retryAfter)
 				w.WriteHeader(http.StatusTooManyRequests)
 				return
 			}
@@ -1049,6 +1054,38 @@ func TestSlackDMRateLimitedForGoodFails(t *testing.T) {
 	}
 	if calls != 1 {
 		t.Errorf("%d calls recorded by 2m, want her next step (the call at 5m) brought forward", calls)
+	}
+}
+
+// TestSlackDMRateLimitedForAnHourFailsAtOnce: Slack answers ann's direct
+// message 429 with Retry-After: 3600. The page was sent back for the hour
+// Slack named and went out then, an hour late, while her call waited for
+// its 5 minutes; past notify.MaxRetryAfter the 429 is a failure as any
+// provider's: her page fails now, and her call comes at once.
+func TestSlackDMRateLimitedForAnHourFailsAtOnce(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	srv, refused := slackRateLimitsDMsFor(t, sl, "U0ANN", 1000, "3600")
+	h := newHarness(t, withConfig(strings.Replace(slackConfig(srv.URL+"/api/"), "{after: 2m, channel: sms}", "{after: 10m, channel: sms}", 1)))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(time.Minute))
+	if refused.Load() == 0 {
+		t.Fatal("Slack was not asked: the test proves nothing")
+	}
+	var failed []string
+	calls := 0
+	for _, e := range h.incident(id).Timeline {
+		switch {
+		case e.Type == "notify_failed" && e.Channel == "slack":
+			failed = append(failed, e.Detail)
+		case e.Type == "notify" && e.Channel == "voice":
+			calls++
+		}
+	}
+	if len(failed) != 1 || !strings.Contains(failed[0], "rate limit exceeded") {
+		t.Fatalf("by 1m, failures recorded %q; want the Slack page failed on its 429, not held for Slack's hour", failed)
+	}
+	if calls != 1 {
+		t.Errorf("%d calls recorded by 1m, want her next step (the call at 5m) brought forward", calls)
 	}
 }
 

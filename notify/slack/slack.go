@@ -514,10 +514,13 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	ctx, wrote := notify.TraceWrite(ctx)
 	_, _, err := n.c.api().PostMessageContext(ctx, m.Address, slack.MsgOptionText(escape(m.Text), false), slack.MsgOptionBlocks(blocks...),
 		slack.MsgOptionDisableLinkUnfurl())
-	if rl := (*slack.RateLimitedError)(nil); errors.As(err, &rl) {
+	if rl := (*slack.RateLimitedError)(nil); errors.As(err, &rl) && rl.RetryAfter <= notify.MaxRetryAfter {
 		// Slack said when it takes the message: the page keeps its turn
 		// then, as for pagerd's own rate limits, rather than be retried
-		// inside the wait and given up (and counted by the breaker).
+		// inside the wait and given up (and counted by the breaker). A
+		// wait past MaxRetryAfter is a failure, as any provider's: held
+		// that long, the page is better failed with the person's next
+		// step brought forward.
 		return notify.OverRateLimit(max(rl.RetryAfter, time.Second), "Slack answered 429 to chat.postMessage (Retry-After)")
 	}
 	return classify("chat.postMessage", err, wrote.Load())

@@ -37,8 +37,8 @@ const (
 // checked again while pagerd runs: a token revoked, an account suspended
 // or a mail password changed after the start is found by the check, its
 // alert and its log line, not first by a page failing at night. A check
-// that asks once for each contact (Pushover's user keys) runs
-// providerRecheckAddressFactor times less often.
+// that asks once for each contact (Pushover's user keys, the mail
+// server's RCPT TO) runs providerRecheckAddressFactor times less often.
 const (
 	providerRecheckPassed        = 15 * time.Minute
 	providerRecheckAddressFactor = 4
@@ -227,13 +227,13 @@ func (p *providerCheck) subject(c *policy.Config, via string) string {
 		sum := sha256.Sum256([]byte(s))
 		secret = "\nsecret " + hex.EncodeToString(sum[:8])
 	}
-	if pr.address == nil {
-		if pr.account == nil && len(users) == 0 {
-			return "" // nothing pages through it: no need to say it is not checked
-		}
-		return "on" + secret
+	if pr.address != nil && (len(users) > 0 || pr.account == nil) {
+		return strings.Join(slices.Sorted(maps.Keys(users)), "\n") + secret
 	}
-	return strings.Join(slices.Sorted(maps.Keys(users)), "\n") + secret
+	if pr.account == nil && len(users) == 0 {
+		return "" // nothing pages through it: no need to say it is not checked
+	}
+	return "on" + secret
 }
 
 // secretOf is the secret transport via sends with, read at every call
@@ -352,7 +352,8 @@ func (tr transports) probes(replaced map[string]notify.Notifier) map[string]prov
 		out["twilio"] = providerProbe{account: tr.twilio.Check, checked: "account credentials, from number"}
 	}
 	if tr.email != nil {
-		out["email"] = providerProbe{account: tr.email.Check, checked: "the server answers, with TLS and login as configured"}
+		out["email"] = providerProbe{account: tr.email.Check, address: tr.email.CheckAddress,
+			checked: "the server answers, with TLS and login as configured; it takes the sender, and each contact's address as recipient (no mail sent)"}
 	}
 	if tr.slack != nil {
 		out["slack"] = providerProbe{account: tr.slack.Check, checked: "bot token"}

@@ -97,10 +97,11 @@ func TestProviderCheckAtStart(t *testing.T) {
 	twilio := func(token, from string) string {
 		return `  twilio: {account_sid: ` + providertest.TwilioSID + `, auth_token: ` + token + `, from: "` + from + `", api_url: "` + tw.URL + `"}`
 	}
-	email := func(password string) string {
-		return `  email: {smarthost: "` + mail.Addr + `", from: pagerd@example.com, username: ` + providertest.SMTPUser + `, password: ` + password +
+	emailFrom := func(password, from string) string {
+		return `  email: {smarthost: "` + mail.Addr + `", from: ` + from + `, username: ` + providertest.SMTPUser + `, password: ` + password +
 			`, ca_file: ` + mail.CAFile + `}`
 	}
+	email := func(password string) string { return emailFrom(password, "pagerd@example.com") }
 	slack := func(token string) string {
 		return `  slack: {bot_token: ` + token + `, signing_secret: ` + providertest.SlackSigningSecret + `, api_url: "` + sl.URL + `"}`
 	}
@@ -123,6 +124,10 @@ func TestProviderCheckAtStart(t *testing.T) {
 		{name: "email passes", notifiers: email(providertest.SMTPPassword), via: "email", addr: "ann@example.com"},
 		{name: "email login refused", notifiers: email("wrong-password"), via: "email", addr: "ann@example.com",
 			fails: []string{"AUTH", "pages via email to ann will fail"}},
+		{name: "email sender not the login's", notifiers: emailFrom(providertest.SMTPPassword, providertest.NotOwnedSender), via: "email", addr: "ann@example.com",
+			fails: []string{"RCPT TO", "553", "Sender address rejected: not owned by user", "pages via email to ann will fail"}},
+		{name: "email no such mailbox", notifiers: email(providertest.SMTPPassword), via: "email", addr: "nobody@example.com",
+			fails: []string{"RCPT TO", "550", "No such user", "pages via email to ann will fail"}},
 		{name: "slack passes", notifiers: slack(providertest.SlackBotToken), via: "slack", addr: "U0ANN"},
 		{name: "slack revoked token", notifiers: slack("xoxb-revoked"), via: "slack", addr: "U0ANN",
 			fails: []string{"auth.test", "invalid_auth", "pages via slack to ann will fail"}},

@@ -34,6 +34,10 @@ const (
 	SMTPPassword = "smtp-password-for-tests"
 )
 
+// NotOwnedSender is a sender the server refuses for SMTPUser, at RCPT TO
+// as Postfix does: the login passes, every mail from it fails.
+const NotOwnedSender = "someone-else@example.com"
+
 // Mail is one message the server accepted.
 type Mail struct {
 	From string
@@ -145,6 +149,11 @@ func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if s.from == NotOwnedSender {
+		// Postfix's reject_sender_login_mismatch, which it answers at
+		// RCPT TO (smtpd_delay_reject): every mail from it is refused.
+		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "<" + s.from + ">: Sender address rejected: not owned by user " + s.user}
+	}
 	if to == "full@example.com" {
 		return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "Mailbox full, try later"}
 	}

@@ -318,16 +318,46 @@ func (n *Notifier) afterData(err error) error {
 }
 
 // Check connects to the server as a page would (TLS or STARTTLS, the
-// login when set) and says QUIT, sending no mail: what pagerd serve tries
-// at start, so that a server that does not answer, a certificate it does
-// not trust or a login refused shows before the first page.
+// login when set) and gives the sender, then RSET and QUIT, sending no
+// mail: what pagerd serve tries at start, so that a server that does not
+// answer, a certificate it does not trust, a login refused or a sender
+// the login may not use shows before the first page.
 func (n *Notifier) Check(ctx context.Context) error {
 	return n.session(ctx, func(c *smtp.Client) error {
-		if err := c.Quit(); err != nil {
-			return n.failed("QUIT", err)
+		if err := c.Mail(n.from.Address, nil); err != nil {
+			return n.failed("MAIL FROM", err)
 		}
-		return nil
+		return n.endCheck(c)
 	})
+}
+
+// CheckAddress asks the server, as a page to rcpt would, whether it takes
+// mail from the sender to rcpt: MAIL FROM, RCPT TO, then RSET and QUIT,
+// sending no mail (no DATA). A server that refuses the sender only at RCPT
+// TO (Postfix's reject_sender_login_mismatch) and one that knows the
+// recipient's mailbox (no such user, a mailbox full) answer there.
+func (n *Notifier) CheckAddress(ctx context.Context, rcpt string) error {
+	return n.session(ctx, func(c *smtp.Client) error {
+		if err := c.Mail(n.from.Address, nil); err != nil {
+			return n.failed("MAIL FROM", err)
+		}
+		if err := c.Rcpt(rcpt, nil); err != nil {
+			return n.rcptFailed(err)
+		}
+		return n.endCheck(c)
+	})
+}
+
+// endCheck ends a check's session: RSET, so that nothing given is kept,
+// and QUIT.
+func (n *Notifier) endCheck(c *smtp.Client) error {
+	if err := c.Reset(); err != nil {
+		return n.failed("RSET", err)
+	}
+	if err := c.Quit(); err != nil {
+		return n.failed("QUIT", err)
+	}
+	return nil
 }
 
 // session opens a session with the server (open), within the timeout and

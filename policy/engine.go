@@ -167,9 +167,11 @@ type Incident struct {
 	// does not hold it again (its start sweeps a second time, a reload
 	// re-arms it), or the pages asked for would stop until it ends.
 	Lifted []string `json:"lifted,omitempty"`
-	// RaisedSinceAck is set by a priority raise and cleared by the next
-	// acknowledgement: the incident at its new priority is one nobody has
-	// acknowledged yet, though it was acknowledged at a milder one, so its
+	// RaisedSinceAck is set by a priority raise, or an auto-escalation
+	// trigger re-opening an acknowledged incident, and cleared by the next
+	// acknowledgement: the incident at its new priority (or with its new
+	// alert) is one nobody has acknowledged yet, though it was
+	// acknowledged as something milder, so its
 	// ladder starts over at level 1 after the last level as repeat allows
 	// (mayRepeat).
 	RaisedSinceAck bool `json:"raised_since_ack,omitempty"`
@@ -833,9 +835,13 @@ func (r *run) raise(rt *Route, why string) {
 // incident has not paged (a security breach alert joining a P0 group): an
 // auto-escalation trigger pages those levels at once, whatever the
 // priority. An acknowledged incident is re-opened and its current level
-// paged again, as at a raise, since the acknowledgement was for less; a
-// triggered one pages only the new levels (its current level is being
-// paged already). Anything else changes nothing.
+// paged again, as at a raise, since the acknowledgement was for less; and
+// as at a raise, its ladder gets the policy's rounds afresh and may start
+// over at level 1 after the last (RaisedSinceAck): nobody has acknowledged
+// the breach, and an executive level paged once must not be the last page
+// of an incident its policy repeats. A triggered one pages only the new
+// levels (its current level is being paged already, its rounds running).
+// Anything else changes nothing.
 func (r *run) autoEscalate(rt *Route, why string) {
 	var levels []string
 	for _, name := range rt.PageImmediately {
@@ -857,14 +863,14 @@ func (r *run) autoEscalate(rt *Route, why string) {
 		// it: left acknowledged, the window's end would page nobody,
 		// and the levels, recorded as paged at once, never.
 		if r.inc.Status == StatusAcknowledged {
-			r.reopen()
+			r.reopenUnacknowledged()
 			r.act(Action{Kind: ActionMaintenance, Level: r.inc.Level, Detail: fmt.Sprintf("%s: re-opened; in maintenance window %s, nobody is paged until %s",
 				detail, h, h.Until.UTC().Format(time.RFC3339))})
 		}
 		return
 	}
 	if r.inc.Status == StatusAcknowledged {
-		r.reopen()
+		r.reopenUnacknowledged()
 		r.startLevel(r.inc.Level, r.now, detail+": re-opened")
 	}
 	for _, name := range levels {
@@ -872,6 +878,16 @@ func (r *run) autoEscalate(rt *Route, why string) {
 		r.act(Action{Kind: ActionEscalate, At: r.now, Level: i, Detail: detail})
 		r.pagedNobody(r.page(r.levelUsers(i, r.now), i, r.now), "level "+r.pol.Levels[i].Name)
 	}
+}
+
+// reopenUnacknowledged re-opens an acknowledged incident that has become
+// more than what was acknowledged (an auto-escalation trigger joined it):
+// it is one nobody has acknowledged, so its ladder gets the policy's
+// rounds afresh and may repeat (mayRepeat), as after a priority raise.
+func (r *run) reopenUnacknowledged() {
+	r.reopen()
+	r.inc.Round = 0
+	r.inc.RaisedSinceAck = true
 }
 
 // armRaisedUnresolved arms, at a raise, the unresolved rules of the new
@@ -952,9 +968,9 @@ func (r *run) startLevel(i int, t time.Time, why string) {
 // has acknowledged it, a ladder running again (an unresolved rule, a
 // missing status update, a manual escalation) is asking for more people,
 // and wrapping to level 1 would phone the person who acknowledged and is
-// working on it; it stops at the last level instead. A priority raise
-// since the last acknowledgement makes it an incident nobody has seen
-// again: that acknowledgement was for less.
+// working on it; it stops at the last level instead. A priority raise or
+// an auto-escalation trigger since the last acknowledgement makes it an
+// incident nobody has seen again: that acknowledgement was for less.
 func (r *run) mayRepeat() bool {
 	return r.inc.Round < r.pol.Repeat && (r.inc.AcknowledgedAt.IsZero() || r.inc.RaisedSinceAck)
 }

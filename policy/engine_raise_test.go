@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +148,60 @@ func TestEngineRaiseOfAnAcknowledgedIncidentRepeatsItsLadder(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("pushes after an acknowledged P2 was raised to P0 at 30m:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestEngineAutoEscalationOfAnAcknowledgedIncidentRepeatsItsLadder: an
+// AIVO P0 the primary acknowledged is joined by a confirmed security
+// breach ("Auto-Escalation Triggers: Immediate Executive Escalation").
+// The trigger re-opens it and pages the CTO at once; the breach nobody has
+// acknowledged climbs "Primary → Secondary → VP Eng → CTO" and, after the
+// executives' 30 minutes, starts over at the primary as the policy's
+// repeat does for any unacknowledged P0, rather than going quiet at the
+// CTO because the P0 before the breach had been acknowledged.
+func TestEngineAutoEscalationOfAnAcknowledgedIncidentRepeatsItsLadder(t *testing.T) {
+	// Tue 2025-09-09 14:00 New York: Jennifer primary, Marcus secondary,
+	// Emily escalation lead, David VP, Sarah CTO. The breach at 20m pages
+	// Jennifer again and Sarah at once; Marcus at 35m, Emily and David at
+	// 50m; the P0's unresolved rule pages leadership and Sarah at 1h and
+	// takes the incident to the executives, whose 30 minutes end at 1h30m:
+	// Jennifer again then, Marcus at 1h45m, leadership at 2h.
+	at := time.Date(2025, 9, 9, 18, 0, 0, 0, time.UTC)
+	var got []string
+	for _, p := range seedRun(t, "aivo.yaml", at, map[string]string{"severity": "critical"}, 2*time.Hour+10*time.Minute, []seedEvent{
+		{off: 5 * time.Minute, ev: Event{Kind: EventAcknowledge, Actor: "jennifer"}},
+		{off: 20 * time.Minute, ev: Event{Kind: EventTrigger, Message: "a security alert"}, labels: map[string]string{"severity": "critical", "category": "security_breach"}},
+	}) {
+		if strings.Contains(p, " push ") {
+			got = append(got, p)
+		}
+	}
+	want := []string{
+		"20m jennifer push high", "20m sarah push high", "35m marcus push high", "50m emily push high", "50m david push high",
+		"1h emily push high", "1h david push high", "1h sarah push high",
+		"1h30m jennifer push high", "1h45m marcus push high", "2h emily push high", "2h david push high",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("pushes after an acknowledged P0 was joined by a security breach at 20m:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestEngineAutoEscalationAfterTheLastRoundRepeatsItsLadder: the primary
+// acknowledges the P0 in the policy's last round (3h5m: the rounds of
+// repeat: 2 were spent before anyone answered), and a security breach
+// joins it at 3h20m. The breach nobody has acknowledged gets the policy's
+// rounds afresh: after the executives' 30 minutes (4h50m) it starts over
+// at the primary, rather than going quiet because the rounds were spent
+// on the P0 before the breach.
+func TestEngineAutoEscalationAfterTheLastRoundRepeatsItsLadder(t *testing.T) {
+	at := time.Date(2025, 9, 9, 18, 0, 0, 0, time.UTC)
+	pages := seedRun(t, "aivo.yaml", at, map[string]string{"severity": "critical"}, 5*time.Hour, []seedEvent{
+		{off: 3*time.Hour + 5*time.Minute, ev: Event{Kind: EventAcknowledge, Actor: "jennifer"}},
+		{off: 3*time.Hour + 20*time.Minute, ev: Event{Kind: EventTrigger, Message: "a security alert"}, labels: map[string]string{"severity": "critical", "category": "security_breach"}},
+	})
+	for _, want := range []string{"3h20m sarah push high", "4h20m sarah push high", "4h50m jennifer push high"} {
+		if !slices.Contains(pages, want) {
+			t.Errorf("no %q after an acknowledged P0 in its last round was joined by a security breach: %q", want, pages)
+		}
 	}
 }

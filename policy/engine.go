@@ -175,6 +175,15 @@ type Incident struct {
 	// ladder starts over at level 1 after the last level as repeat allows
 	// (mayRepeat).
 	RaisedSinceAck bool `json:"raised_since_ack,omitempty"`
+	// LevelPages are the ids of the page steps of the level the incident
+	// is at that went to the dispatcher since the level started, but for
+	// those the provider refused (Event.Step). When the last of them is
+	// refused and no step of the level is left, nobody at the level can
+	// be reached, and waiting out its timeout pages the next level late
+	// for nothing: it is paged at once (channelFailed). A page that went
+	// out stays here, so the level keeps its timeout as for any page not
+	// acknowledged.
+	LevelPages []string `json:"level_pages,omitempty"`
 }
 
 // HeldSpan is a stretch of an incident's life in which a maintenance
@@ -316,6 +325,14 @@ type Event struct {
 	AckReopenedSet bool
 	// Channel, for channel_failed, is the channel that failed.
 	Channel string
+	// Step, for channel_failed, is the id of the step whose page failed,
+	// when the provider refused it for certain (nothing reached the
+	// person: Twilio refused the number, the mail server the mailbox).
+	// Empty when the page may have reached them (a timeout after the
+	// request went out) or the step is not known (a delivery report, a
+	// storm message): the next step still comes forward, but the page
+	// counts as gone out (Incident.LevelPages).
+	Step string
 	// Hold, for a trigger, is the maintenance window covering the new
 	// incident (it is recorded and pages nobody); for hold and release,
 	// the window that starts or ends.
@@ -421,6 +438,7 @@ type run struct {
 // now, which is what every other view of the schedules says.
 func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Action, error) {
 	inc.Pending = append([]Deadline(nil), inc.Pending...)
+	inc.LevelPages = append([]string(nil), inc.LevelPages...)
 	inc.PageImmediately = append([]string(nil), inc.PageImmediately...)
 	inc.PausedTargets = append([]PausedTarget(nil), inc.PausedTargets...)
 	inc.Held = append([]HeldSpan(nil), inc.Held...)
@@ -461,7 +479,7 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 	case EventDeadline:
 		err = r.deadline(ev.Deadline, ev.Then)
 	case EventChannelFailed:
-		r.channelFailed(ev.Actor, ev.Channel)
+		r.channelFailed(ev.Actor, ev.Channel, ev.Step)
 	case EventHold:
 		r.hold(ev.Hold)
 	case EventRelease:
@@ -714,6 +732,7 @@ func (r *run) holdBy(h *Hold, why string) {
 		r.inc.Held = append(r.inc.Held, HeldSpan{From: r.now})
 	}
 	r.inc.Maintenance = &hh
+	r.inc.LevelPages = nil // its pages are called off: none is to fail
 	r.cancel(func(d Deadline) bool {
 		switch d.Kind {
 		case DeadlineNotify, DeadlineEscalate, DeadlineUnresolved, DeadlineStatusUpdate, DeadlineMaintenance:
@@ -935,6 +954,7 @@ func (r *run) startLevel(i int, t time.Time, why string) {
 	for skipped := 0; ; skipped++ {
 		r.inc.Level = i
 		r.inc.LevelStartedAt = t
+		r.inc.LevelPages = nil
 		if why != "" {
 			r.act(Action{Kind: ActionEscalate, At: t, Level: i, Detail: why})
 		}
@@ -1150,6 +1170,7 @@ func (r *run) acknowledge(ev Event) error {
 	}
 	r.inc.AcknowledgedBy = actor
 	r.inc.RaisedSinceAck = false
+	r.inc.LevelPages = nil
 	// Acknowledging stops every pending page and escalation, for everyone.
 	r.cancel(func(d Deadline) bool {
 		return d.Kind == DeadlineNotify || d.Kind == DeadlineEscalate || (d.Kind == DeadlineSLA && d.Target == "acknowledge")
@@ -1168,6 +1189,7 @@ func (r *run) resolve(actor string) error {
 	r.inc.ResolvedAt = r.now
 	r.inc.ResolvedBy = actor
 	r.inc.Pending = nil
+	r.inc.LevelPages = nil
 	r.endHeldSpan(r.now)
 	r.inc.Maintenance = nil
 	r.inc.PausedTargets = nil
@@ -1282,7 +1304,12 @@ func (r *run) pagedAtOnce(i int) bool {
 // that fired it as it was (the report came from a replica whose clock is
 // a little behind, or while the step was being sent) knows it by its id;
 // under a new one, its page went out a second time.
-func (r *run) channelFailed(user, channel string) {
+//
+// step, when set, is the step the provider refused (Event.Step): when it
+// was the last page of the incident's level still counted as gone out,
+// and the level has no step left, nobody at the level was reached and
+// nobody will be (levelUnreached).
+func (r *run) channelFailed(user, channel, step string) {
 	if r.inc.Status != StatusTriggered {
 		return
 	}
@@ -1293,10 +1320,37 @@ func (r *run) channelFailed(user, channel string) {
 			next = i
 		}
 	}
-	if next < 0 {
+	if next >= 0 {
+		r.inc.Pending[next].At = r.now
+	}
+	if i := slices.Index(r.inc.LevelPages, step); step != "" && i >= 0 {
+		r.inc.LevelPages = slices.Delete(r.inc.LevelPages, i, i+1)
+		if len(r.inc.LevelPages) == 0 && !slices.ContainsFunc(r.inc.Pending, func(d Deadline) bool {
+			return d.Kind == DeadlineNotify && d.Level == r.inc.Level
+		}) {
+			r.levelUnreached()
+		}
+	}
+}
+
+// levelUnreached pages the next level at once: every page of the level the
+// incident is at failed at the provider (the number refused, the mailbox
+// rejected, the Slack user gone), none is left to send, and nothing of the
+// level went out, so waiting out its timeout (15, 30 minutes) would leave
+// the incident with nobody told of it. It is an escalation like the
+// timeout's, which it takes the place of: the next level's own timeout
+// replaces the one armed (startLevel), so the next level is not paged again
+// at the old time. At the last level nothing moves: the policy's repeat
+// starts over at the last level's timeout, as for a page not acknowledged;
+// wrapping at once would spend every round within seconds when a provider
+// refuses everyone (an outage), and then page nobody ever again.
+func (r *run) levelUnreached() {
+	next := r.inc.Level + 1
+	if next >= len(r.pol.Levels) {
 		return
 	}
-	r.inc.Pending[next].At = r.now
+	r.inc.LevelEscalatedAt = r.now
+	r.startLevel(next, r.now, fmt.Sprintf("every page at level %s failed, nobody was reached: escalated at once", r.pol.Levels[r.inc.Level].Name))
 }
 
 // reopen puts an acknowledged incident back to triggered, so pages run until
@@ -1341,6 +1395,9 @@ func (r *run) deadline(id string, then *Hold) error {
 			return nil
 		}
 		r.act(Action{Kind: ActionNotify, At: t, Level: d.Level, User: d.User, Channel: d.Channel, Urgency: d.Urgency})
+		if d.Level == r.inc.Level && !slices.Contains(r.inc.LevelPages, d.ID) {
+			r.inc.LevelPages = append(r.inc.LevelPages, d.ID)
+		}
 	case DeadlineEscalate:
 		// The level the timeout was armed at, as the policy has it now: a
 		// reload that shortened the policy below it left the incident at
@@ -1453,6 +1510,7 @@ func (r *run) deadline(id string, then *Hold) error {
 		}
 		r.inc.Level = top
 		r.inc.LevelStartedAt, r.inc.LevelEscalatedAt = t, t
+		r.inc.LevelPages = nil
 		r.armLevelTimeout(t)
 	case DeadlineStatusUpdate:
 		if r.inc.Status != StatusAcknowledged {

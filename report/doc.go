@@ -36,9 +36,10 @@
 //     incident resolved before its acknowledge deadline without an
 //     acknowledgement, or still open before its deadline at AsOf, is not
 //     counted either way.
-//   - Escalated: the timeline has an escalation (a level timed out, an
-//     "unresolved after" or "no status update" rule fired, someone escalated
-//     it, or an auto-escalation trigger paged a further level); a priority
+//   - Escalated: the timeline has an escalation (a level timed out, every
+//     page of a level failed, an "unresolved after" or "no status update"
+//     rule fired, someone escalated it, or an auto-escalation trigger paged
+//     a further level); a priority
 //     raise is not one, nor a level paged again because a reload removed
 //     the person it was paging.
 //   - Pages are the notify entries of the timeline (pages sent); a storm

@@ -862,6 +862,10 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		var roots map[string]string
 		// fired is what each root's firing did besides paging, this try.
 		fired := map[string][]policy.Action{}
+		// steps are the steps, by id in st, that this try's firings
+		// asked each page (by key) of: a page the provider refused is
+		// taken out of its level's pages by it (refused).
+		steps := map[string]string{}
 		// aliased are roots whose pages a step of the fresh state stands
 		// for (sentSteps): the write that armed it said why it paged.
 		aliased := map[string]bool{}
@@ -920,6 +924,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 				if !slices.Contains(order, key) {
 					order = append(order, key)
 				}
+				steps[key] = dl.ID
 				if _, done := sent[key]; !done {
 					p := duePage{deadline: dl.ID, a: a, root: root, key: key, step: dl, reopened: next.Reopened}
 					if o, ok := owned[key]; ok {
@@ -1029,12 +1034,18 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 			attempt++
 			continue
 		}
-		if st, err = refused(&eng, st, sent, order, now); err != nil {
+		var unreached []policy.Action
+		if st, unreached, err = refused(&eng, st, sent, order, steps, lateFailed, now); err != nil {
 			return err
 		}
 		for _, id := range order {
 			entries = append(entries, sent[id])
 		}
+		// A level nobody could be reached at escalated after its pages'
+		// failures: recorded after them, observed and told to the chat
+		// message as any escalation.
+		entries = append(entries, store.ActionEntries(unreached, "pagerd")...)
+		acted = append(acted, unreached...)
 		if inc.NotPaged && toldOfIt(entries) {
 			inc.NotPaged = false // its later pages are not first pages
 		}
@@ -1312,19 +1323,33 @@ func carriedOver(carried map[string][]policy.Action, st policy.Incident, entries
 // good (an SMS to a number that sent STOP, an open circuit) must not leave
 // the call at its own time. Every failure counts alike, one that may have
 // reached the person (a timeout after the request went out) included.
-func refused(eng *policy.Engine, st policy.Incident, sent map[string]store.Entry, order []string, now time.Time) (policy.Incident, error) {
+//
+// A failure that cannot have reached the person also names its step
+// (steps, by page key), so that the machine knows when every page of a
+// level failed and pages the next one at once (policy.Event.Step); one that
+// may have reached them (mayHavePaged), one whose send ended past sendBy
+// (late: a takeover may have sent it), and one of a step this try did not
+// fire (recorded from an earlier write) name none, and count as gone out.
+// It returns what the machine did besides (that escalation), to record.
+func refused(eng *policy.Engine, st policy.Incident, sent map[string]store.Entry, order []string, steps map[string]string, late map[string]bool, now time.Time) (policy.Incident, []policy.Action, error) {
+	var acts []policy.Action
 	for _, key := range order {
 		e := sent[key]
 		if e.Type != "notify_failed" {
 			continue
 		}
-		next, _, err := eng.Apply(st, policy.Event{Kind: policy.EventChannelFailed, Actor: e.User, Channel: e.Channel}, now)
+		ev := policy.Event{Kind: policy.EventChannelFailed, Actor: e.User, Channel: e.Channel}
+		if !mayHavePaged(e) && !late[key] {
+			ev.Step = steps[key]
+		}
+		next, more, err := eng.Apply(st, ev, now)
 		if err != nil {
-			return st, fmt.Errorf("bring forward the step after a failed page to %s: %w", e.User, err)
+			return st, nil, fmt.Errorf("bring forward the step after a failed page to %s: %w", e.User, err)
 		}
 		st = next
+		acts = append(acts, more...)
 	}
-	return st, nil
+	return st, acts, nil
 }
 
 // unsureOf are the pages in order, by key (pageKey): what a write that did

@@ -191,6 +191,7 @@ func appendState(b []byte, s *policy.Incident) ([]byte, error) {
 	if s.RaisedSinceAck {
 		b = append(b, `,"raised_since_ack":true`...)
 	}
+	b = appendStrings(b, `,"level_pages":`, s.LevelPages)
 	return append(b, '}'), nil
 }
 

@@ -171,6 +171,7 @@ func canonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 	s.PausedTargets = cloneOrNil(s.PausedTargets)
 	s.Held = cloneOrNil(s.Held)
 	s.Lifted = cloneOrNil(s.Lifted)
+	s.LevelPages = cloneOrNil(s.LevelPages)
 	for i := range s.Held {
 		at(&s.Held[i].From)
 		at(&s.Held[i].To)

@@ -85,7 +85,7 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 	id := store.NewID(store.ShardOf(a.Service.Name, a.DedupKey), now)
 	var hold *policy.Hold
 	if s.o.Maintenance != nil && !a.LabelsIncomplete {
-		hold = s.o.Maintenance(ctx, a.Service.Name, a.Labels, now)
+		hold = s.o.Maintenance(ctx, a.Service.Name, a.Labels, nil, now)
 	}
 	eng := policy.Engine{Config: cfg}
 	st, acts, err := eng.Apply(policy.Incident{ID: id}, policy.Event{Kind: policy.EventTrigger, Route: &rt, Hold: hold}, now)
@@ -224,7 +224,11 @@ func (s *Service) releaseIfUncovered(ctx context.Context, inc *store.Incident, a
 	why := fmt.Sprintf("maintenance window %s no longer covers every alert of the incident (one outside it joined)", h)
 	var then *policy.Hold
 	if !a.LabelsIncomplete {
-		then = s.o.Maintenance(ctx, a.Service.Name, a.Labels, now)
+		// Not a window the incident was escalated past: one that ends
+		// later than h would be found, and, as the engine hands the
+		// incident to none of those, the repeat paged it inside h,
+		// which still covers it.
+		then = s.o.Maintenance(ctx, a.Service.Name, a.Labels, inc.State.Lifted, now)
 	}
 	switch {
 	case !h.Until.After(now):

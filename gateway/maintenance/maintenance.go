@@ -317,10 +317,12 @@ func (w *Windows) all(ctx context.Context, fresh bool) ([]Window, error) {
 // ends last; nil when none does. It reads the windows from memory (the
 // store at most once per CacheFor); when the store cannot be read and no
 // windows were ever read, nothing is held: an alert pages rather than be
-// lost in a window nobody can see.
-func (w *Windows) Hold(ctx context.Context, service string, sets []map[string]string, at time.Time) *policy.Hold {
+// lost in a window nobody can see. Asked for an open incident, lifted are
+// the windows a person escalated it past (policy.Incident.Lifted): they
+// hold it no more, and are passed over.
+func (w *Windows) Hold(ctx context.Context, service string, sets []map[string]string, at time.Time, lifted ...string) *policy.Hold {
 	ws, _ := w.all(ctx, false) // a failed read is logged by stored
-	return covering(ws, service, sets, at)
+	return covering(withoutLifted(ws, lifted), service, sets, at)
 }
 
 // Covering is the window that holds the open incident at t, as Hold is
@@ -356,12 +358,17 @@ func coveringIncident(ws []Window, inc *store.Incident, at time.Time) *policy.Ho
 	if !complete {
 		return nil
 	}
-	// A window a person escalated the incident past holds it no more
-	// (policy.Incident.Lifted): another one that covers it may.
-	if len(inc.State.Lifted) > 0 {
-		ws = slices.DeleteFunc(slices.Clone(ws), func(w Window) bool { return slices.Contains(inc.State.Lifted, w.ID) })
+	return covering(withoutLifted(ws, inc.State.Lifted), inc.Service, sets, at)
+}
+
+// withoutLifted is ws without the windows a person escalated an incident
+// past (policy.Incident.Lifted): they hold it no more, though another one
+// that covers it may.
+func withoutLifted(ws []Window, lifted []string) []Window {
+	if len(lifted) == 0 {
+		return ws
 	}
-	return covering(ws, inc.Service, sets, at)
+	return slices.DeleteFunc(slices.Clone(ws), func(w Window) bool { return slices.Contains(lifted, w.ID) })
 }
 
 // covering is the window of ws in force at t that covers the alert and

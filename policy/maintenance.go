@@ -83,11 +83,12 @@ type Coverage struct {
 
 // NewCoverage parses the services and matchers of a window (Alertmanager
 // matcher syntax, as in rules). It needs at least one of them: a window
-// that covers everything is written alertname=~".+".
+// that covers everything is written alertname=~".*" (".+" would leave out
+// the alerts with no alertname: PagerDuty events, Opsgenie alerts).
 func NewCoverage(services, matchers []string) (Coverage, error) {
 	cv := Coverage{services: slices.Clone(services)}
 	if len(services) == 0 && len(matchers) == 0 {
-		return cv, errors.New(`name the services it covers, or matchers (alertname=~".+" covers everything)`)
+		return cv, errors.New(`name the services it covers, or matchers (alertname=~".*" covers everything)`)
 	}
 	for i, m := range matchers {
 		ms, err := labels.ParseMatchers(m)

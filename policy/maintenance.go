@@ -168,7 +168,30 @@ func (v *validator) maintenance() {
 			v.errf(f+".end", "must be after start")
 		case w.to.Sub(w.from) > MaxMaintenance:
 			v.errf(f+".end", "a window may last at most %s; split a longer one", Duration(MaxMaintenance))
+		case w.TimeZone == "" && (w.Start.IsDate || w.End.IsDate):
+			v.utcDays(f, w)
 		}
+	}
+}
+
+// utcDays warns about a window written in dates without a time_zone when
+// the schedules keep another zone: its days are UTC's, so where the people
+// are (New York, say) it mutes alerts from the evening before its first
+// day and pages again in the evening of its last, hours early; east of
+// UTC, it begins and ends hours late.
+func (v *validator) utcDays(f string, w *MaintenanceWindow) {
+	for i := range v.cfg.Schedules {
+		s := &v.cfg.Schedules[i]
+		loc := s.Location()
+		if loc == time.UTC || loc.String() == "UTC" {
+			continue
+		}
+		const wall = "2006-01-02 15:04"
+		v.warnf(f+".time_zone", "is not set, so the window's dates are whole days in UTC: it runs from %s to %s, which is "+
+			"%s to %s in %s (schedule %s's time zone), not midnight to midnight there: it mutes alerts, and pages again, hours "+
+			"away from the days meant; set time_zone to the zone its days are meant in",
+			w.from.Format(time.RFC3339), w.to.Format(time.RFC3339), w.from.In(loc).Format(wall), w.to.In(loc).Format(wall), loc, s.Name)
+		return
 	}
 }
 

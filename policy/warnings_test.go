@@ -137,6 +137,23 @@ func TestWarnings(t *testing.T) {
 			edits: []string{"      - {channel: voice, via: log}\n", "      - {channel: voice, via: twilio, address: \"+15555550123\"}\n",
 				"users:\n", "notifiers:\n  twilio: {account_sid: AC0123456789abcdef0123456789abcdef, auth_token: 0123456789abcdef0123456789abcdef, from: \"+15555550100\", api_url: \"http://127.0.0.1:9999\"}\nusers:\n"},
 		},
+		{
+			// Dates without time_zone are UTC days: in New York the window
+			// mutes from 19:00 the evening before and pages again from
+			// 19:00 on its last day.
+			name: "a maintenance window of dates in UTC where the schedules keep another zone", base: "aivo.yaml",
+			edits: []string{"\nservices:\n", "\nmaintenance:\n  - {name: thanksgiving, matchers: ['env=\"staging\"'], start: 2025-11-27, end: 2025-11-27}\nservices:\n"},
+			field: "maintenance[thanksgiving].time_zone",
+			words: []string{"whole days in UTC", "2025-11-26 19:00 to 2025-11-27 19:00 in America/New_York", "set time_zone"},
+		},
+		{
+			name: "a maintenance window of dates in the schedules' zone", base: "aivo.yaml",
+			edits: []string{"\nservices:\n", "\nmaintenance:\n  - {name: thanksgiving, matchers: ['env=\"staging\"'], start: 2025-11-27, end: 2025-11-27, time_zone: America/New_York}\nservices:\n"},
+		},
+		{
+			name: "a maintenance window of instants", base: "aivo.yaml",
+			edits: []string{"\nservices:\n", "\nmaintenance:\n  - {name: db, matchers: ['env=\"staging\"'], start: 2025-11-27T03:00:00Z, end: 2025-11-27T05:00:00Z}\nservices:\n"},
+		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -411,8 +411,8 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	d.teardown = append(d.teardown, func() error { stopNudging(); <-nudged; return nil })
 	d.incidents = incident.New(incident.Options{Store: d.store, Config: pagingConfig, Logger: d.log, Registry: reg, Now: o.Now,
 		Wake: wake, CapSummary: ingest.CapSummary, PagedNobody: d.disp.PagedNobody,
-		Maintenance: func(ctx context.Context, service string, labels []map[string]string, lifted []string, at time.Time) *policy.Hold {
-			return d.windows.Hold(ctx, service, labels, at, lifted...)
+		Maintenance: func(ctx context.Context, service string, labels []map[string]string, held *policy.Incident, at time.Time) *policy.Hold {
+			return d.windows.Hold(ctx, service, labels, at, held)
 		}})
 	d.cfg.OnLoad(d.incidents.InitMetrics)
 	// Resolves withheld (cut by Alertmanager's max_alerts), and alerts

@@ -167,6 +167,11 @@ type Incident struct {
 	// does not hold it again (its start sweeps a second time, a reload
 	// re-arms it), or the pages asked for would stop until it ends.
 	Lifted []string `json:"lifted,omitempty"`
+	// LiftedAt is when a person last escalated the incident past the
+	// window holding it. Every window in force then is escalated past too
+	// (MayHold): another window covering the incident, begun before, that
+	// took it at its next sweep stopped the pages the person asked for.
+	LiftedAt time.Time `json:"lifted_at,omitzero"`
 	// RaisedSinceAck is set by a priority raise, or an auto-escalation
 	// trigger re-opening an acknowledged incident, and cleared by the next
 	// acknowledgement: the incident at its new priority (or with its new
@@ -238,6 +243,10 @@ type Hold struct {
 	ID    string    `json:"id"`
 	Name  string    `json:"name,omitempty"`
 	Until time.Time `json:"until"`
+	// From is when the window began: one in force when a person escalated
+	// the incident past maintenance does not hold it again
+	// (Incident.MayHold). Zero in holds stored before it was kept.
+	From time.Time `json:"from,omitzero"`
 }
 
 // String names the window for the timeline.
@@ -704,6 +713,17 @@ func (r *run) held(id string) bool {
 	return r.inc.Maintenance != nil && (id == "" || r.inc.Maintenance.ID == id)
 }
 
+// MayHold reports whether the maintenance window h may hold the incident:
+// not one a person escalated it past (Lifted), nor one already in force
+// when they did (begun by LiftedAt), which would stop the pages they
+// asked for; a window that begins later may.
+func (inc *Incident) MayHold(h *Hold) bool {
+	if slices.Contains(inc.Lifted, h.ID) {
+		return false
+	}
+	return inc.LiftedAt.IsZero() || h.From.IsZero() || h.From.After(inc.LiftedAt)
+}
+
 // hold is a maintenance window starting over an open incident: unless a
 // window ending no earlier already holds it, its pages stop until h ends.
 func (r *run) hold(h *Hold) {
@@ -713,8 +733,8 @@ func (r *run) hold(h *Hold) {
 	if cur := r.inc.Maintenance; cur != nil && !h.Until.After(cur.Until) {
 		return
 	}
-	if slices.Contains(r.inc.Lifted, h.ID) {
-		return // a person escalated past it
+	if !r.inc.MayHold(h) {
+		return // a person escalated past it, or past maintenance while it was in force
 	}
 	r.holdBy(h, fmt.Sprintf("maintenance window %s started: pending pages cancelled, nobody is paged until %s",
 		h, h.Until.UTC().Format(time.RFC3339)))
@@ -752,11 +772,12 @@ func (r *run) holdBy(h *Hold, why string) {
 // release ends the hold at t: a triggered incident is paged as new, an
 // acknowledged one gets its status-update clock and its unresolved rules
 // back, counted from t. With then, another window that still covers the
-// incident holds it instead, unless a person escalated past that one
-// (Lifted): handed the incident back when a later window ends, it would
-// stop the pages they asked for until its own end.
+// incident holds it instead, unless a person escalated past that one, or
+// past maintenance while it was in force (MayHold): handed the incident
+// back when a later window ends, it would stop the pages they asked for
+// until its own end.
 func (r *run) release(t time.Time, why string, then *Hold) {
-	if then != nil && then.Until.After(t) && !slices.Contains(r.inc.Lifted, then.ID) {
+	if then != nil && then.Until.After(t) && r.inc.MayHold(then) {
 		r.holdBy(then, fmt.Sprintf("%s; maintenance window %s still covers it: nobody is paged until %s",
 			why, then, then.Until.UTC().Format(time.RFC3339)))
 		return
@@ -1278,6 +1299,7 @@ func (r *run) escalate(ev Event) error {
 		if !slices.Contains(r.inc.Lifted, h.ID) {
 			r.inc.Lifted = append(r.inc.Lifted, h.ID)
 		}
+		r.inc.LiftedAt = r.now
 		r.act(Action{Kind: ActionMaintenance, Level: next, Detail: fmt.Sprintf("paged despite maintenance window %s: %s", h, why)})
 	}
 	r.reopen()

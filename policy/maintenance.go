@@ -50,7 +50,9 @@ func (w *MaintenanceWindow) Coverage() Coverage { return w.coverage }
 func (w *MaintenanceWindow) Active(t time.Time) bool { return !t.Before(w.from) && t.Before(w.to) }
 
 // Hold is the window as it holds an incident.
-func (w *MaintenanceWindow) Hold() *Hold { return &Hold{ID: w.ID(), Name: w.Name, Until: w.to} }
+func (w *MaintenanceWindow) Hold() *Hold {
+	return &Hold{ID: w.ID(), Name: w.Name, Until: w.to, From: w.from}
+}
 
 // MaintenanceHold is the config's window that holds an alert of the
 // service with these label sets at t: of the windows in force that cover

@@ -85,10 +85,10 @@ type Options struct {
 	// Maintenance, when set, says which maintenance window, if any, holds
 	// a new incident of the service with these label sets at a time: it
 	// is recorded and pages nobody until the window ends. Asked for an
-	// open incident, lifted are the windows a person escalated it past
-	// (policy.Incident.Lifted), which hold it no more: another window
-	// that covers it may.
-	Maintenance func(ctx context.Context, service string, labels []map[string]string, lifted []string, at time.Time) *policy.Hold
+	// open incident, held is its state: the windows a person escalated it
+	// past hold it no more (policy.Incident.MayHold), though another
+	// window that covers it may.
+	Maintenance func(ctx context.Context, service string, labels []map[string]string, held *policy.Incident, at time.Time) *policy.Hold
 	// PagedNobody, when set, is told of the escalations a write made
 	// that paged nobody (dispatch.Dispatcher.PagedNobody logs and counts
 	// them); unset, they are logged (LogPagedNobody).

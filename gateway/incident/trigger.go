@@ -228,7 +228,7 @@ func (s *Service) releaseIfUncovered(ctx context.Context, inc *store.Incident, a
 		// later than h would be found, and, as the engine hands the
 		// incident to none of those, the repeat paged it inside h,
 		// which still covers it.
-		then = s.o.Maintenance(ctx, a.Service.Name, a.Labels, inc.State.Lifted, now)
+		then = s.o.Maintenance(ctx, a.Service.Name, a.Labels, &inc.State, now)
 	}
 	switch {
 	case !h.Until.After(now):

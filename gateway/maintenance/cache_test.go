@@ -34,7 +34,7 @@ func TestHoldReadsAFailingStoreOncePerCacheFor(t *testing.T) {
 	w := New(Options{Store: st, Config: func() *policy.Config { return &policy.Config{} }, CacheFor: time.Minute,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	for i := 0; i < 100; i++ {
-		if h := w.Hold(context.Background(), "api", nil, time.Now()); h != nil {
+		if h := w.Hold(context.Background(), "api", nil, time.Now(), nil); h != nil {
 			t.Fatalf("held by %+v with no window ever read", h)
 		}
 	}
@@ -105,7 +105,7 @@ func (s *slowDocs) rename(name string) {
 func holdWithin(t *testing.T, w *Windows, ctx context.Context, d time.Duration) *policy.Hold {
 	t.Helper()
 	got := make(chan *policy.Hold, 1)
-	go func() { got <- w.Hold(ctx, "api", nil, time.Now()) }()
+	go func() { got <- w.Hold(ctx, "api", nil, time.Now(), nil) }()
 	select {
 	case h := <-got:
 		return h
@@ -158,7 +158,7 @@ func TestHoldRefreshOutlivesTheRequest(t *testing.T) {
 		Logger: slog.New(slog.DiscardHandler)})
 	gone, cancel := context.WithCancel(context.Background())
 	first := make(chan *policy.Hold, 1)
-	go func() { first <- w.Hold(gone, "api", nil, time.Now()) }()
+	go func() { first <- w.Hold(gone, "api", nil, time.Now(), nil) }()
 	select {
 	case <-st.entered:
 	case <-time.After(5 * time.Second):
@@ -169,7 +169,7 @@ func TestHoldRefreshOutlivesTheRequest(t *testing.T) {
 		t.Errorf("Hold of a request gone = %+v, want nil", h)
 	}
 	second := make(chan *policy.Hold, 1)
-	go func() { second <- w.Hold(context.Background(), "api", nil, time.Now()) }()
+	go func() { second <- w.Hold(context.Background(), "api", nil, time.Now(), nil) }()
 	time.Sleep(20 * time.Millisecond) // the second alert waits for the read
 	release()
 	select {

@@ -101,7 +101,14 @@ func (w *Window) Covers(service string, sets []map[string]string) bool {
 
 // hold is the window as it holds an incident.
 func (w *Window) hold() *policy.Hold {
-	return &policy.Hold{ID: w.ID, Name: w.Name, Until: w.End}
+	// In force from its start, or from when it was made: one made after a
+	// person escalated past maintenance is a new decision, even with a
+	// start written earlier.
+	from := w.Start
+	if w.CreatedAt.After(from) {
+		from = w.CreatedAt
+	}
+	return &policy.Hold{ID: w.ID, Name: w.Name, Until: w.End, From: from}
 }
 
 // fromConfig is a window of the config as a Window.
@@ -317,12 +324,12 @@ func (w *Windows) all(ctx context.Context, fresh bool) ([]Window, error) {
 // ends last; nil when none does. It reads the windows from memory (the
 // store at most once per CacheFor); when the store cannot be read and no
 // windows were ever read, nothing is held: an alert pages rather than be
-// lost in a window nobody can see. Asked for an open incident, lifted are
-// the windows a person escalated it past (policy.Incident.Lifted): they
-// hold it no more, and are passed over.
-func (w *Windows) Hold(ctx context.Context, service string, sets []map[string]string, at time.Time, lifted ...string) *policy.Hold {
+// lost in a window nobody can see. Asked for an open incident (held, its
+// state), the windows a person escalated it past are passed over
+// (policy.Incident.MayHold).
+func (w *Windows) Hold(ctx context.Context, service string, sets []map[string]string, at time.Time, held *policy.Incident) *policy.Hold {
 	ws, _ := w.all(ctx, false) // a failed read is logged by stored
-	return covering(withoutLifted(ws, lifted), service, sets, at)
+	return covering(mayHold(ws, held), service, sets, at)
 }
 
 // Covering is the window that holds the open incident at t, as Hold is
@@ -358,17 +365,17 @@ func coveringIncident(ws []Window, inc *store.Incident, at time.Time) *policy.Ho
 	if !complete {
 		return nil
 	}
-	return covering(withoutLifted(ws, inc.State.Lifted), inc.Service, sets, at)
+	return covering(mayHold(ws, &inc.State), inc.Service, sets, at)
 }
 
-// withoutLifted is ws without the windows a person escalated an incident
-// past (policy.Incident.Lifted): they hold it no more, though another one
-// that covers it may.
-func withoutLifted(ws []Window, lifted []string) []Window {
-	if len(lifted) == 0 {
+// mayHold is ws without the windows a person escalated the incident st
+// past (policy.Incident.MayHold): they hold it no more, though another
+// one that covers it may. A nil st (a new incident) keeps them all.
+func mayHold(ws []Window, st *policy.Incident) []Window {
+	if st == nil || (len(st.Lifted) == 0 && st.LiftedAt.IsZero()) {
 		return ws
 	}
-	return slices.DeleteFunc(slices.Clone(ws), func(w Window) bool { return slices.Contains(lifted, w.ID) })
+	return slices.DeleteFunc(slices.Clone(ws), func(w Window) bool { return !st.MayHold(w.hold()) })
 }
 
 // covering is the window of ws in force at t that covers the alert and

@@ -155,6 +155,7 @@ func canonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 	at(&s.LastStatusAt)
 	at(&s.LevelStartedAt)
 	at(&s.LevelEscalatedAt)
+	at(&s.LiftedAt)
 	s.PageImmediately = cloneOrNil(s.PageImmediately)
 	s.Pending = cloneOrNil(s.Pending)
 	for i := range s.Pending {
@@ -166,6 +167,7 @@ func canonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 	if s.Maintenance != nil {
 		m := *s.Maintenance
 		at(&m.Until)
+		at(&m.From)
 		s.Maintenance = &m
 	}
 	s.PausedTargets = cloneOrNil(s.PausedTargets)

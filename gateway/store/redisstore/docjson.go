@@ -147,6 +147,12 @@ func appendState(b []byte, s *policy.Incident) ([]byte, error) {
 		if b, err = appendJSONTime(b, m.Until); err != nil {
 			return nil, err
 		}
+		if !m.From.IsZero() {
+			b = append(b, `,"from":`...)
+			if b, err = appendJSONTime(b, m.From); err != nil {
+				return nil, err
+			}
+		}
 		b = append(b, '}')
 	}
 	if len(s.PausedTargets) > 0 {
@@ -188,6 +194,12 @@ func appendState(b []byte, s *policy.Incident) ([]byte, error) {
 		b = strconv.AppendInt(b, int64(s.Reopened), 10)
 	}
 	b = appendStrings(b, `,"lifted":`, s.Lifted)
+	if !s.LiftedAt.IsZero() {
+		b = append(b, `,"lifted_at":`...)
+		if b, err = appendJSONTime(b, s.LiftedAt); err != nil {
+			return nil, err
+		}
+	}
 	if s.RaisedSinceAck {
 		b = append(b, `,"raised_since_ack":true`...)
 	}

@@ -896,7 +896,10 @@ func (u *updatesAllowed) Update(ctx context.Context, inc *store.Incident, tl []s
 // TestStormAckLinkPartlyStoredDoesNotSayNothingStored: the bundle's link
 // acknowledges some of its incidents before the store refuses the rest.
 // The answer is a 503 (the person tries again), and it must not say that
-// nothing was stored: some incidents are acknowledged.
+// nothing was stored: some incidents are acknowledged. It says how many,
+// shows the one acknowledged so, and says the rest were not and why
+// ("Maybe not recorded" for the whole message left the person unsure
+// whether anything was).
 func TestStormAckLinkPartlyStoredDoesNotSayNothingStored(t *testing.T) {
 	st := &updatesAllowed{Store: boltStore(t)}
 	h := newHarness(t, withStore(st), withConfig(stormConfig))
@@ -920,6 +923,12 @@ func TestStormAckLinkPartlyStoredDoesNotSayNothingStored(t *testing.T) {
 	}
 	if r.code != 503 || strings.Contains(r.body, "nothing was stored") {
 		t.Fatalf("1 of %d acknowledged, the answer: %d %s", len(held), r.code, r.body)
+	}
+	for _, want := range []string{fmt.Sprintf("Acknowledged 1 of %d incidents", len(held)),
+		fmt.Sprintf("%d NOT acknowledged (incident ", len(held)-1), "): the incident store is unavailable", "<span class=\"st\">acknowledged</span>"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("the answer does not say %q: %s", want, r.body)
+		}
 	}
 }
 

@@ -340,8 +340,9 @@ func (p *Pages) showBundle(w http.ResponseWriter, r *http.Request, id, user stri
 // as the action's writes left them, never read again, as showIncident
 // does: a read that failed would answer acknowledgements stored with a
 // 503 saying nothing was changed. An incident the action did not find is
-// no longer kept, and not shown.
-func (p *Pages) showActed(w http.ResponseWriter, r *http.Request, out *incident.BundleOutcome, msg string) error {
+// no longer kept, and not shown; one whose write failed is not shown
+// either (how it stands is not known), and msg counts it.
+func (p *Pages) showActed(w http.ResponseWriter, r *http.Request, out *incident.BundleOutcome, code int, msg string) error {
 	written := map[string]*store.Incident{}
 	for _, incs := range [][]*store.Incident{out.Done, out.Already, out.Escalated, out.Resolved, out.ReopenedSince} {
 		for _, inc := range incs {
@@ -349,6 +350,9 @@ func (p *Pages) showActed(w http.ResponseWriter, r *http.Request, out *incident.
 				written[inc.ID] = inc
 			}
 		}
+	}
+	for _, ref := range out.Refused {
+		written[ref.Incident.ID] = ref.Incident // left as it was read
 	}
 	statuses := map[string]policy.Status{}
 	var lines []*store.Incident
@@ -362,7 +366,7 @@ func (p *Pages) showActed(w http.ResponseWriter, r *http.Request, out *incident.
 			lines = append(lines, inc)
 		}
 	}
-	return p.renderBundle(w, r, out.Bundle, statuses, lines, http.StatusOK, msg)
+	return p.renderBundle(w, r, out.Bundle, statuses, lines, code, msg)
 }
 
 // renderBundle shows a bundle's incidents by their statuses, the first of
@@ -414,10 +418,21 @@ func (p *Pages) Act(w http.ResponseWriter, r *http.Request) error {
 		if errors.Is(err, store.ErrNotFound) {
 			return p.showBundle(w, r, id, user, http.StatusNotFound, "")
 		}
-		if err != nil {
+		code := http.StatusOK
+		switch {
+		case err != nil && (out == nil || len(out.Done) == 0):
 			return p.notRecorded(w, id, user, action, err)
+		case err != nil:
+			// Some were stored before the store failed: the page says
+			// which, as the writes left them, and how many were not
+			// (a 503 all the same, so that it is pressed again).
+			p.logger().Error("ack link: storm message acted on in part; the person was told which", "bundle", id, "action", string(action),
+				"user", user, "done", len(out.Done), "failed", len(out.Failed), "err", err)
+			code = failedCode(w, err)
+		case len(out.Done) == 0 && len(out.Refused) > 0:
+			code = http.StatusConflict // refused, as for one incident
 		}
-		return p.showActed(w, r, out, out.Describe(kind, p.Config().UserName)+".")
+		return p.showActed(w, r, out, code, out.Describe(kind, p.Config().UserName)+".")
 	}
 	ev := policy.Event{Kind: kind, Actor: user}
 	if kind == policy.EventAcknowledge && l.ReopenedKnown {

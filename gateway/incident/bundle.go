@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -28,13 +29,34 @@ type BundleOutcome struct {
 	// and were left alone; Missing are gone.
 	Done, Already, Escalated, Resolved, ReopenedSince []*store.Incident
 	Missing                                           int
+	// Refused are those pagerd refused the action on (an incident whose
+	// service is gone from the config can only be resolved), left as
+	// they were, each with why: the others still take it, as each would
+	// one by one.
+	Refused []Refused
+	// Failed are the ids of those whose write the store did not take,
+	// and Err the first such error (ActOnBundle returns it too): not
+	// changed, or, when Err says the outcome is unknown, maybe.
+	Failed []string
+	Err    error
+}
+
+// Refused is an incident of a bundle that pagerd refused an action on, as
+// it was read, and why.
+type Refused struct {
+	Incident *store.Incident
+	Why      string
 }
 
 // bundleWorkers bounds how many incidents of a bundle are acted on at once.
 const bundleWorkers = 16
 
 // ActOnBundle applies ev to every incident of the bundle, as user (who must
-// be the person it was sent to: ErrNotYours otherwise).
+// be the person it was sent to: ErrNotYours otherwise). An incident pagerd
+// refuses it on is in the outcome's Refused, not an error: the others take
+// it. A write the store failed is returned as the error (store.PartlyStored
+// when others were stored) together with the outcome, which says what the
+// other writes did.
 func (s *Service) ActOnBundle(ctx context.Context, id, user string, ev policy.Event) (*BundleOutcome, error) {
 	b, err := s.o.Store.GetBundle(ctx, id)
 	if err != nil {
@@ -83,7 +105,13 @@ func (s *Service) ActOnBundle(ctx context.Context, id, user string, ev policy.Ev
 				out.ReopenedSince = append(out.ReopenedSince, inc)
 			case errors.Is(err, store.ErrNotFound):
 				out.Missing++
+			case inc != nil && errors.As(err, new(*refusal)):
+				// A refusal of this incident's (its service gone):
+				// the rest of the bundle still takes the action, and
+				// the answer names it.
+				out.Refused = append(out.Refused, Refused{inc, err.Error()})
 			case err != nil:
+				out.Failed = append(out.Failed, incID)
 				if firstErr == nil {
 					firstErr = err
 				}
@@ -97,7 +125,17 @@ func (s *Service) ActOnBundle(ctx context.Context, id, user string, ev policy.Ev
 		}()
 	}
 	wg.Wait()
+	// In the bundle's order, so that the answer names them as the
+	// message did, whichever write came back first.
+	order := func(x, y string) int { return slices.Index(b.Incidents, x) - slices.Index(b.Incidents, y) }
+	slices.SortFunc(out.Refused, func(x, y Refused) int { return order(x.Incident.ID, y.Incident.ID) })
+	slices.SortFunc(out.Failed, order)
+	if len(out.Refused) > 0 {
+		s.log.Warn("storm bundle: pagerd refused the action on some of its incidents; the others took it", "bundle", id, "user", user,
+			"event", ev.Kind, "refused", len(out.Refused), "first", out.Refused[0].Incident.ID, "why", out.Refused[0].Why)
+	}
 	if firstErr != nil {
+		out.Err = firstErr
 		// Some of the incidents took the action before another's write
 		// failed: a 503 must not say nothing was stored.
 		if len(out.Done) > 0 {
@@ -106,7 +144,8 @@ func (s *Service) ActOnBundle(ctx context.Context, id, user string, ev policy.Ev
 		return out, firstErr
 	}
 	s.log.Info("storm bundle acted on", "bundle", id, "user", user, "event", ev.Kind, "incidents", len(out.Done),
-		"already", len(out.Already)+len(out.Escalated), "resolved_before", len(out.Resolved), "reopened_since", len(out.ReopenedSince))
+		"already", len(out.Already)+len(out.Escalated), "resolved_before", len(out.Resolved), "reopened_since", len(out.ReopenedSince),
+		"refused", len(out.Refused))
 	return out, nil
 }
 
@@ -132,7 +171,58 @@ func (o *BundleOutcome) Describe(kind policy.EventKind, name func(actor string) 
 	if o.Missing > 0 {
 		parts = append(parts, fmt.Sprintf("%d no longer exist", o.Missing))
 	}
+	past := strings.ToLower(verb)
+	// Refused as a single incident's action is ("NOT recorded: pagerd
+	// refused it (why)"), each reason once, with the incidents it
+	// refused by name: the person must know which are still paging.
+	var whys []string
+	named := map[string][]string{}
+	for _, r := range o.Refused {
+		if _, seen := named[r.Why]; !seen {
+			whys = append(whys, r.Why)
+		}
+		named[r.Why] = append(named[r.Why], fmt.Sprintf("%s (incident %s)", r.Incident.Summary, r.Incident.ID))
+	}
+	for _, why := range whys {
+		names := named[why]
+		if len(names) > refusedNamed {
+			names = append(names[:refusedNamed:refusedNamed], fmt.Sprintf("and %d more", len(names)-refusedNamed))
+		}
+		parts = append(parts, fmt.Sprintf("%d NOT %s, refused (%s): %s", len(named[why]), past, why, strings.Join(names, ", ")))
+	}
+	if n := len(o.Failed); n > 0 {
+		// By id only: the store that failed their writes may not
+		// read them either.
+		var names []string
+		for _, id := range o.Failed[:min(n, refusedNamed)] {
+			names = append(names, "incident "+id)
+		}
+		if n > refusedNamed {
+			names = append(names, fmt.Sprintf("and %d more", n-refusedNamed))
+		}
+		not, why := failedText(past, o.Err)
+		parts = append(parts, fmt.Sprintf("%d %s (%s): %s", n, not, strings.Join(names, ", "), why))
+	}
 	return strings.Join(parts, "; ")
+}
+
+// refusedNamed is how many incidents refused for one reason an answer
+// names, as a storm message names its most urgent.
+const refusedNamed = 5
+
+// failedText says that incidents of a bundle did not take an action
+// ("NOT acknowledged"), and why, in the words every channel uses for one
+// incident (notify.NotRecorded).
+func failedText(past string, err error) (not, why string) {
+	switch {
+	case errors.Is(err, store.ErrOutcomeUnknown):
+		return "may not be " + past, "the incident store did not confirm it, and until it does their paging goes on"
+	case errors.Is(err, store.ErrUnavailable):
+		return "NOT " + past, "the incident store is unavailable, and their paging goes on; try again in a minute"
+	case errors.Is(err, store.ErrConflict):
+		return "NOT " + past, "others changed them at the same time, again and again; try again in a minute"
+	}
+	return "NOT " + past, "pagerd failed to store it (its logs say why), and their paging goes on; try again in a minute"
 }
 
 // byWhom names who acted first, when it was one person, by name.

@@ -82,15 +82,28 @@ func (s *Service) Act(ctx context.Context, target, user string, a notify.Action)
 	}
 	if store.IsBundleID(target) {
 		out, err := s.ActOnBundle(ctx, target, user, policy.Event{Kind: kind})
-		if err != nil {
-			return notify.Acted{}, stormGone(err)
-		}
-		return notify.Acted{Storm: out.Describe(kind, s.o.Config().UserName)}, nil
+		return s.actedOnBundle(kind, out, err)
 	}
 	if err := s.viewerPaged(ctx, target, user); err != nil {
 		return notify.Acted{}, Classify(err)
 	}
 	return s.act(ctx, target, policy.Event{Kind: kind, Actor: user})
+}
+
+// actedOnBundle is the answer to an action on a storm bundle: what it did,
+// incident by incident. When the store failed some of the writes after
+// others were stored, the answer says both, which incidents took the
+// action and how many did not: "NOT recorded" for the whole message would
+// leave the person believing that the incidents acknowledged still page.
+func (s *Service) actedOnBundle(kind policy.EventKind, out *BundleOutcome, err error) (notify.Acted, error) {
+	if err != nil && (out == nil || len(out.Done) == 0) {
+		return notify.Acted{}, stormGone(err)
+	}
+	if err != nil {
+		s.log.Error("storm message acted on in part: the store failed some of the writes; the person was told which", "bundle", out.Bundle.ID,
+			"event", kind, "done", len(out.Done), "failed", len(out.Failed), "err", err)
+	}
+	return notify.Acted{Storm: out.Describe(kind, s.o.Config().UserName)}, nil
 }
 
 // viewerPaged refuses a viewer (role: viewer) acting on an incident that
@@ -171,10 +184,7 @@ func (s *Service) EscalateFrom(ctx context.Context, user string, page notify.Pag
 func (s *Service) AcknowledgePage(ctx context.Context, user string, page notify.Page) (notify.Acted, error) {
 	if store.IsBundleID(page.Target) {
 		out, err := s.AcknowledgeBundle(ctx, page.Target, user)
-		if err != nil {
-			return notify.Acted{}, stormGone(err)
-		}
-		return notify.Acted{Storm: out.Describe(policy.EventAcknowledge, s.o.Config().UserName)}, nil
+		return s.actedOnBundle(policy.EventAcknowledge, out, err)
 	}
 	if err := s.viewerPaged(ctx, page.Target, user); err != nil {
 		return notify.Acted{}, Classify(err)
@@ -198,13 +208,13 @@ func (s *Service) AcknowledgePage(ctx context.Context, user string, page notify.
 // acknowledged.
 func (s *Service) AcknowledgeBundle(ctx context.Context, id, user string) (*BundleOutcome, error) {
 	out, err := s.ActOnBundle(ctx, id, user, policy.Event{Kind: policy.EventAcknowledge, AckReopenedSet: true})
-	if err != nil {
-		return out, err
+	if out == nil {
+		return nil, err
 	}
 	for _, inc := range out.ReopenedSince {
 		s.NoteAckIgnored(ctx, inc.ID, user, out.Bundle.Reopened[slices.Index(out.Bundle.Incidents, inc.ID)])
 	}
-	return out, nil
+	return out, err
 }
 
 // NoteAckIgnored says in an incident's timeline that user's

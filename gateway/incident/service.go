@@ -182,7 +182,8 @@ func (s *Service) unsentSteps(ctx context.Context, id string, before, after []po
 // nothing (and returns no actions). An action on a resolved incident is
 // ErrAlreadyResolved, and an escalation from a level the incident has left
 // ErrAlreadyEscalated, and an acknowledgement of a page sent before the
-// latest reopen ErrReopenedSince, each with the incident.
+// latest reopen ErrReopenedSince, each with the incident; so is a refusal
+// (ErrConflict, ErrBadInput: a service gone from the config).
 func (s *Service) Apply(ctx context.Context, id string, ev policy.Event) (*store.Incident, []policy.Action, error) {
 	return s.applyWith(ctx, id, nil, ev, nil)
 }
@@ -312,6 +313,9 @@ func (s *Service) applyGuarded(ctx context.Context, id string, first *store.Inci
 	})
 	switch {
 	case errors.Is(err, ErrAlreadyResolved), errors.Is(err, ErrAlreadyEscalated), errors.Is(err, ErrReopenedSince):
+		return inc, nil, err
+	case errors.As(err, new(*refusal)):
+		// As read: a storm bundle's answer names the incident refused.
 		return inc, nil, err
 	case err != nil:
 		return nil, nil, err

@@ -46,7 +46,7 @@ func Instrument(s store.Store, reg prometheus.Registerer, h *Health) store.Store
 // storeOps are the op labels of the store metrics, one per operation
 // below, created at zero.
 var storeOps = []string{"trigger", "find", "get", "update", "list", "claim", "finish", "complete", "release", "note", "statuses",
-	"storm_admit", "storm_hold_failed", "storm_held", "storm_flushed", "storm_unsent", "bundle_put", "bundle_get", "expire",
+	"storm_admit", "storm_hold_failed", "storm_held", "storm_flushed", "storm_unsent", "storm_sent_back", "bundle_put", "bundle_get", "expire",
 	"job_put", "job_add", "job_replace", "job_get", "job_delete", "job_finish", "docs_list", "docs_put", "count_open"}
 
 type instrumented struct {
@@ -199,6 +199,13 @@ func (i *instrumented) Flushed(ctx context.Context, c store.Claim, n, top int, n
 	ok, err := i.Store.Flushed(ctx, c, n, top, now, r)
 	i.observe("storm_flushed", start, err)
 	return ok, err
+}
+
+func (i *instrumented) SentBack(ctx context.Context, storm string, now time.Time) (time.Time, error) {
+	start := time.Now()
+	first, err := i.Store.SentBack(ctx, storm, now)
+	i.observe("storm_sent_back", start, err)
+	return first, err
 }
 
 func (i *instrumented) PutBundle(ctx context.Context, b *store.Bundle, ttl time.Duration) error {

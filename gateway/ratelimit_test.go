@@ -452,3 +452,95 @@ func TestStormMessageTwilioKeepsSendingBackFails(t *testing.T) {
 		t.Fatalf("%d incidents record the storm message failed, want the 3 it carried", failed)
 	}
 }
+
+// stormMessageFailures counts the incidents among ids whose timeline says
+// their storm message failed on SMS with Twilio's 429.
+func stormMessageFailures(h *harness, ids []string) int {
+	h.t.Helper()
+	failed := 0
+	for _, id := range ids {
+		for _, e := range h.incident(id).Timeline {
+			if e.Type == "notify_failed" && e.Channel == "sms" && strings.Contains(e.Detail, "alert storm") {
+				failed++
+			}
+		}
+	}
+	return failed
+}
+
+// TestStormMessageLateAndSentBackOnceGoesOutAtItsTurn: Dan's storm of
+// four, as above: the first SMS at 2m, three held for the message at the
+// window's end (2m10s). The dispatcher is behind (a restart, a takeover,
+// a backlog) and first tries the message at 3m30s, when Twilio answers
+// that one try 429 with Retry-After: 30. The minute a storm message is
+// held on the provider's word counted from its window's end, so the
+// message failed at Twilio's first 429, never tried again, though Twilio
+// took it 30 s later. It counts from the provider's first 429, as for a
+// page (d46ffb1): the message goes out at its turn.
+func TestStormMessageLateAndSentBackOnceGoesOutAtItsTurn(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake, h, ids := danInAStorm(t, open(t), 1)
+			h.runUntil(fixedNow.Add(2 * time.Minute))
+			if n := len(fake.Messages()); n != 1 {
+				t.Fatalf("by 2m Twilio got %d SMS, want the first", n)
+			}
+			fake.RateLimitFirst(1, "30")
+			h.step(fixedNow.Add(3*time.Minute + 30*time.Second))
+			if n := stormMessageFailures(h, ids); n != 0 {
+				t.Fatalf("at Twilio's first 429 (3m30s, 80 s after the window's end), %d incidents record the storm message failed", n)
+			}
+			if n := metric(t, h.reg, "pagerd_storm_bundles_total", "channel", "sms", "result", "rate_limited"); n != 1 {
+				t.Fatalf("at 3m30s the storm message was not sent back once (rate_limited %v): the test does not test what it says", n)
+			}
+			h.runUntil(fixedNow.Add(4*time.Minute + 30*time.Second))
+			if n := stormMessageFailures(h, ids); n != 0 {
+				t.Errorf("%d incidents record the storm message failed: Twilio sent it back once, 80 s after its window's end", n)
+			}
+			if got := metric(t, h.reg, "pagerd_storm_bundles_total", "channel", "sms", "result", "sent"); got != 1 {
+				t.Fatalf("pagerd_storm_bundles_total{result=sent} %v, want the message sent at its turn", got)
+			}
+			if n := len(fake.Messages()); n != 2 {
+				t.Fatalf("Twilio took %d SMS, want the first and the storm message", n)
+			}
+		})
+	}
+}
+
+// TestStormMessageSentBackCountsItsMinuteAcrossReplicas: as above, but
+// Twilio keeps answering 429, and the message's later tries are another
+// replica's (or this one's after a restart). It fails a minute after
+// Twilio's first 429 (3m30s), at the try at 4m30s: the first 429 is kept
+// in the storm's state in the store, not in the replica that saw it,
+// which would give the message a fresh minute at every takeover.
+func TestStormMessageSentBackCountsItsMinuteAcrossReplicas(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake, h, ids := danInAStorm(t, open(t), 1)
+			h.runUntil(fixedNow.Add(2 * time.Minute))
+			fake.RateLimitFirst(1000, "30")
+			h.step(fixedNow.Add(3*time.Minute + 30*time.Second))
+			if n := stormMessageFailures(h, ids); n != 0 {
+				t.Fatalf("at its first 429 (3m30s), %d incidents record the storm message failed", n)
+			}
+			other, reg := h.dispatcher(nil)
+			ctx := context.Background()
+			for _, at := range []time.Duration{4 * time.Minute, 4*time.Minute + 30*time.Second} {
+				h.clock.Set(fixedNow.Add(at))
+				if _, err := other.RunOnce(ctx); err != nil {
+					t.Fatal(err)
+				}
+				switch failed := stormMessageFailures(h, ids); {
+				case at < 4*time.Minute+30*time.Second && failed != 0:
+					t.Fatalf("at %v, 30 s after Twilio's first 429, %d incidents record the storm message failed", at, failed)
+				case at == 4*time.Minute+30*time.Second && failed != 3:
+					t.Fatalf("at %v, a minute after Twilio's first 429, %d incidents record the storm message failed, want the 3 it carried (rate_limited %v)",
+						at, failed, metric(t, reg, "pagerd_storm_bundles_total", "channel", "sms", "result", "rate_limited"))
+				}
+			}
+			if got := metric(t, reg, "pagerd_storm_bundles_total", "channel", "sms", "result", "failed"); got != 1 {
+				t.Fatalf("the other replica's pagerd_storm_bundles_total{result=failed} %v, want 1", got)
+			}
+		})
+	}
+}

@@ -633,8 +633,8 @@ func (e *sentBack) Error() string {
 // message the provider's rate limit sent back (notify.ErrOverRateLimit)
 // went nowhere and is no failure: its error (*sentBack) leaves the storm
 // held, released by flush to come due again at its turn; but one the
-// provider itself has kept sending back for notify.MaxRetryAfter past its
-// window's end fails.
+// provider itself has kept sending back for notify.MaxRetryAfter since
+// its first 429 (Storms.SentBack) fails.
 func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store.Claim, user, channel string,
 	live, gone []store.HeldPage, now, sendBy time.Time) (map[string][]store.Entry, []string, error) {
 	notes := make(map[string][]store.Entry, len(live))
@@ -721,14 +721,30 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 		return nil, nil, errSendCut
 	}
 	again, over := notify.OverRateLimitDelay(err)
-	if over && notify.SentBackByProvider(err) && now.Sub(c.Due) >= notify.MaxRetryAfter {
-		// The provider has sent it back (its 429) for longer than a
-		// message is held on its word: failed, as a page is (page), so
-		// its incidents' timelines say so and the person's next step
-		// comes, rather than held for as long as the provider stays
-		// over its limit.
-		over = false
-		err = fmt.Errorf("given up %s after its window's end, sent back by the provider at each try: %w", now.Sub(c.Due).Round(time.Second), err)
+	if over && notify.SentBackByProvider(err) {
+		// Counted from the provider's first 429, kept in the storm's
+		// state, not from the window's end, as for a page (page): a
+		// message already a minute late (pagerd's own rate limit in the
+		// storm, a backlog, a takeover) failed at its first 429 and was
+		// never tried again. A store that does not keep it gives the
+		// message this try's minute: its claim's release most likely
+		// fails too, and the takeover tries again.
+		first, serr := d.o.Store.SentBack(ctx, c.Storm, now)
+		if serr != nil {
+			d.log.Warn("storm message sent back by the provider, and when it first was could not be kept; its minute on the provider's word counts from now",
+				"storm", c.Storm, "bundle", b.ID, "err", serr)
+			first = now
+		}
+		if now.Sub(first) >= notify.MaxRetryAfter {
+			// The provider has sent it back (its 429) for longer than
+			// a message is held on its word: failed, as a page is, so
+			// its incidents' timelines say so and the person's next
+			// step comes, rather than held for as long as the provider
+			// stays over its limit.
+			over = false
+			err = fmt.Errorf("given up %s after the provider first sent it back (%s after its window's end), sent back at each try: %w",
+				now.Sub(first).Round(time.Second), now.Sub(c.Due).Round(time.Second), err)
+		}
 	}
 	if over {
 		d.m.bundles.WithLabelValues(channel, contact.Via, "rate_limited").Inc()

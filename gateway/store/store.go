@@ -708,6 +708,16 @@ type Storms interface {
 	PutBundle(ctx context.Context, b *Bundle, ttl time.Duration) error
 	// GetBundle returns a bundle kept by PutBundle, or ErrNotFound.
 	GetBundle(ctx context.Context, id string) (*Bundle, error)
+	// SentBack records that the provider sent the message of the storm's
+	// window back (its 429 with Retry-After) at now, unless it had in
+	// this window already, and returns when it first did
+	// (StormState.SentBack): the message is held on the provider's word
+	// for notify.MaxRetryAfter from then, not from the window's end, which
+	// a message late for another reason (pagerd's own rate limit, a
+	// backlog, a takeover) is past at its first try; and whichever
+	// replica tries it next, after a restart too. A storm with no state
+	// records nothing and returns now.
+	SentBack(ctx context.Context, storm string, now time.Time) (time.Time, error)
 }
 
 // StormRules are the bundling settings: in a window, the first Immediate
@@ -765,6 +775,13 @@ type StormState struct {
 	Opened    int   `json:"opened"`
 	Ranks     []int `json:"ranks,omitempty"`
 	NextRanks []int `json:"next_ranks,omitempty"`
+	// SentBackAt is when the provider first sent back the message of the
+	// window that ended at SentBackEnd (SentBack). Kept with that end, so
+	// that one left by a flush that did not clear it (a replica of a
+	// version before it, in a rolling upgrade) does not count against the
+	// next window's message.
+	SentBackAt  time.Time `json:"sent_back_at,omitzero"`
+	SentBackEnd time.Time `json:"sent_back_end,omitzero"`
 }
 
 // Admit applies the bundling rules to one page of priority rank arriving at
@@ -868,6 +885,18 @@ func (s *StormState) Flushed(n, top int, now time.Time, r StormRules) {
 	s.Next = NoRank
 	s.Opened = top
 	s.Ranks, s.NextRanks = s.NextRanks, nil
+	s.SentBackAt, s.SentBackEnd = time.Time{}, time.Time{}
+}
+
+// SentBack records that the provider sent the window's message back at
+// now, unless it had already (Storms.SentBack), and returns when it first
+// did.
+func (s *StormState) SentBack(now time.Time) time.Time {
+	if !s.SentBackAt.IsZero() && s.SentBackEnd.Equal(s.End) {
+		return s.SentBackAt
+	}
+	s.SentBackAt, s.SentBackEnd = now, s.End
+	return now
 }
 
 // NewStormState is the state of a storm nothing was sent in, to decode a

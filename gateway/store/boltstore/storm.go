@@ -137,6 +137,28 @@ func (s *Store) Unsent(ctx context.Context, key string, rank int, end time.Time,
 	})
 }
 
+// SentBack records the provider's first send-back of the window's
+// message (store.StormState.SentBack) in one transaction. A storm with no
+// state is left without one.
+func (s *Store) SentBack(ctx context.Context, key string, now time.Time) (time.Time, error) {
+	first := now
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		first = now
+		if tx.Bucket(bucketStorms).Get([]byte(key)) == nil {
+			return errNoop
+		}
+		st, err := readStorm(tx, key)
+		if err != nil {
+			return err
+		}
+		if first = st.SentBack(now); !first.Equal(now) {
+			return errNoop // kept already
+		}
+		return putStorm(tx, key, st)
+	})
+	return first.UTC(), err
+}
+
 // Held returns the storm's held pages, oldest first.
 func (s *Store) Held(ctx context.Context, key string) ([]store.HeldPage, error) {
 	var out []store.HeldPage

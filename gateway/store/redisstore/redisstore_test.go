@@ -416,3 +416,38 @@ func TestServerTime(t *testing.T) {
 		t.Errorf("server time %v, want between %v and %v", got, before, after)
 	}
 }
+
+// TestStormSentBackOfAnEarlierWindowDoesNotCount: a flush by a replica of
+// a version before Storms.SentBack (its script leaves the storm hash's
+// sentback fields as they are) opens the next window with them still
+// there. The next window's message must get its own minute on the
+// provider's word, not fail at its first 429 on the last message's.
+func TestStormSentBackOfAnEarlierWindowDoesNotCount(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	s := redisstore.New(rdb, "sentback")
+	ctx := context.Background()
+	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	key := store.StormKey("ann", "sms")
+	r := store.StormRules{Window: 10 * time.Second, Immediate: 1}
+	for i := range 3 {
+		p := store.HeldPage{Incident: fmt.Sprint("i", i), Service: "api", Priority: "P0", Rank: 0, Summary: "s", Due: at}
+		if _, err := s.Admit(ctx, key, p, at, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if first, err := s.SentBack(ctx, key, at.Add(time.Minute)); err != nil || !first.Equal(at.Add(time.Minute)) {
+		t.Fatalf("first send-back %v %v", first, err)
+	}
+	keys, err := rdb.Keys(ctx, "*storm:*").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("storm keys %v %v", keys, err)
+	}
+	// The old flush: the next window's end, the sentback fields left.
+	if err := rdb.HSet(ctx, keys[0], "end", at.Add(3*time.Minute).UnixMilli()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if first, err := s.SentBack(ctx, key, at.Add(4*time.Minute)); err != nil || !first.Equal(at.Add(4*time.Minute)) {
+		t.Fatalf("the next window's first send-back says %v (%v), want 4m: the last window's counted", first.Sub(at), err)
+	}
+}

@@ -18,9 +18,11 @@ import (
 
 // Storm keys, in the storm's shard (store.ShardOfStorm):
 //
-//	storm:<key>    hash: end (ms), sent, top, next, opened, ranks, nranks —
-//	               the window (store.StormState; ranks and nranks are its
-//	               Ranks and NextRanks, comma-separated)
+//	storm:<key>    hash: end (ms), sent, top, next, opened, ranks, nranks,
+//	               sentback, sentback_end (ms) — the window
+//	               (store.StormState; ranks and nranks are its Ranks and
+//	               NextRanks, comma-separated; sentback and sentback_end
+//	               its SentBackAt and SentBackEnd, absent when zero)
 //	held:<key>     list of held pages, JSON, oldest first
 //	bundle:<id>    string: JSON of a sent bundle, expiring with its links
 //
@@ -145,6 +147,7 @@ if top < t then t = top end
 local e = now + win
 redis.call('HSET', KEYS[1], 'end', e, 'sent', sent, 'top', t, 'next', ` + strconv.Itoa(store.NoRank) + `, 'opened', top,
   'ranks', redis.call('HGET', KEYS[1], 'nranks') or '', 'nranks', '')
+redis.call('HDEL', KEYS[1], 'sentback', 'sentback_end')
 redis.call('HDEL', KEYS[4], ARGV[1])
 if redis.call('LLEN', KEYS[2]) > 0 then
   redis.call('ZADD', KEYS[3], e, ARGV[1])
@@ -212,6 +215,26 @@ func (s *Store) Unsent(ctx context.Context, key string, rank int, end time.Time,
 		a = 1
 	}
 	return unavailable(unsentScript.Run(ctx, s.rdb, s.stormKeys(key)[:1], rank, ms(end), a).Err())
+}
+
+// sentBackScript is store.StormState.SentBack in Lua: ARGV[1] now (ms).
+// It returns when the provider first sent back the window's message.
+var sentBackScript = redis.NewScript(`
+local h = redis.call('HMGET', KEYS[1], 'end', 'sentback', 'sentback_end')
+if not h[1] then return tonumber(ARGV[1]) end
+if h[2] and tonumber(h[3]) == tonumber(h[1]) then return tonumber(h[2]) end
+redis.call('HSET', KEYS[1], 'sentback', ARGV[1], 'sentback_end', h[1])
+return tonumber(ARGV[1])
+`)
+
+// SentBack records the provider's first send-back of the window's
+// message: one script, one round trip.
+func (s *Store) SentBack(ctx context.Context, key string, now time.Time) (time.Time, error) {
+	first, err := sentBackScript.Run(ctx, s.rdb, s.stormKeys(key)[:1], ms(now)).Int64()
+	if err != nil {
+		return now, unavailable(err)
+	}
+	return time.UnixMilli(first).UTC(), nil
 }
 
 // completeStormScript releases a storm's claim without a flush: it is due

@@ -29,6 +29,7 @@ var stormTests = []struct {
 	{"StormFlushAfterTakeoverIsVoid", testStormTakeover},
 	{"StormListsAHeldPageItCannotReadInItsPlace", testStormHeldUnreadable},
 	{"StormReleaseLeavesItDueNotBefore", testStormRelease},
+	{"StormKeepsWhenItsMessageWasFirstSentBack", testStormSentBack},
 	{"StormAgreesWithStormState", testStormAgrees},
 	{"StormConcurrentAdmitsSendImmediateOnly", testStormConcurrent},
 	{"StormsArePerPersonAndChannel", testStormKeys},
@@ -465,6 +466,60 @@ func testStormRelease(t *testing.T, f Factory) {
 	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(end) {
 		t.Fatalf("NextDue after a Release at a past time %v %v, want the window's end %v", at, ok, end)
 	}
+}
+
+// testStormSentBack: the first time the provider sent a storm's message
+// back is kept in the storm's state (SentBack returns it at every later
+// send-back, across a release and a reopen), whichever replica asks, and
+// the next window's message starts again from its own first send-back. A
+// storm with no state keeps nothing.
+func testStormSentBack(t *testing.T, f Factory) {
+	s := f.New(t)
+	key := store.StormKey("ann", "sms")
+	sentBack := func(s store.Store, now, want time.Time) {
+		t.Helper()
+		first, err := s.SentBack(ctx(t), key, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !first.Equal(want) {
+			t.Fatalf("SentBack at %v: first sent back %v, want %v", now.Sub(base), first.Sub(base), want.Sub(base))
+		}
+	}
+	// No state: nothing kept.
+	sentBack(s, base, base)
+	sentBack(s, base.Add(time.Minute), base.Add(time.Minute))
+	for i := 0; i < 5; i++ {
+		admit(t, s, key, page(fmt.Sprint("i", i), 1, base), base)
+	}
+	end := base.Add(rules.Window)
+	cs := claimAll(t, s, end.Add(80*time.Second))
+	if len(cs) != 1 || cs[0].Storm != key {
+		t.Fatalf("claims %+v", cs)
+	}
+	first := end.Add(80 * time.Second)
+	sentBack(s, first, first)
+	if err := s.Release(ctx(t), cs[0], first.Add(30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	sentBack(s, first.Add(30*time.Second), first)
+	if f.Reopen != nil {
+		s = f.Reopen(t, s)
+	}
+	cs = claimAll(t, s, first.Add(60*time.Second))
+	if len(cs) != 1 {
+		t.Fatalf("claims after the release %+v", cs)
+	}
+	sentBack(s, first.Add(60*time.Second), first)
+	// The message went (or failed): the next window's message has a
+	// minute of its own from its own first send-back.
+	next := first.Add(61 * time.Second)
+	if !flushed(t, s, cs[0], 2, 1, next) {
+		t.Fatal("flush refused")
+	}
+	admit(t, s, key, page("i5", 1, next), next.Add(time.Second))
+	sentBack(s, next.Add(rules.Window+time.Second), next.Add(rules.Window+time.Second))
+	sentBack(s, next.Add(rules.Window+time.Minute), next.Add(rules.Window+time.Second))
 }
 
 // testStormUnsent: a page let out at once whose send failed is taken back

@@ -751,7 +751,9 @@ func (cb *Callbacks) Gather(w http.ResponseWriter, r *http.Request) error {
 				InnerElements: []twiml.Element{twiml.VoiceSay{Message: "Press 4 to acknowledge, 5 to escalate, 6 to resolve, or star to hear the incident again."}}},
 			twiml.VoiceSay{Message: "No key was pressed. Goodbye."}, twiml.VoiceHangup{})
 	case acted.Storm != "":
-		msg = acted.Storm + "."
+		// As for a failure's words: capitals are for reading, not for
+		// a voice to spell out ("4 NOT acknowledged, refused").
+		msg = strings.ReplaceAll(acted.Storm, "NOT ", "not ") + "."
 	case acted.ReopenedSince:
 		msg = "This incident was reopened after this call was placed: escalated or raised since. Your acknowledgement was not applied, and the pages since go on. Acknowledge its latest page to stop them."
 	case acted.AlreadyResolved:

@@ -21,11 +21,17 @@ type receiver struct {
 	acted []string
 	// err, when set, is what acting returns; aboutErr what About does.
 	err, aboutErr error
+	// storm, when set, is what acting says it did, as for a storm
+	// message (notify.Acted.Storm).
+	storm string
 }
 
 func (r *receiver) Act(_ context.Context, target, user string, a notify.Action) (notify.Acted, error) {
 	if r.err != nil {
 		return notify.Acted{}, r.err
+	}
+	if r.storm != "" {
+		return notify.Acted{Storm: r.storm}, nil
 	}
 	r.acted = append(r.acted, target+" "+user+" "+string(a))
 	return notify.Acted{Changed: true, Incident: target, Service: "api", Priority: "P0", Summary: "disk full"}, nil
@@ -179,6 +185,26 @@ func TestReplyRefusedSaysWhyAndDoesNotAskAgain(t *testing.T) {
 	out = post(srv.URL+twilio.GatherPath+"?incident=00-incidentab12&user=ann&channel=voice", url.Values{"Digits": {"4"}})
 	if !strings.Contains(out, "was not recorded: pagerd refused it") || strings.Contains(out, "<Gather") || !strings.Contains(out, "<Hangup") {
 		t.Errorf("keypress refused: %s", out)
+	}
+}
+
+// TestStormKeypressPartlyRefusedIsSaidNotSpelled: a 4 on a storm message's
+// call that acknowledged some of its incidents and not others is answered
+// with what it did to each, as a reply is; the call says "not", where the
+// SMS's capitals would have the voice spell out N, O, T.
+func TestStormKeypressPartlyRefusedIsSaidNotSpelled(t *testing.T) {
+	r := &receiver{storm: `Acknowledged 5 of 9 incidents; 4 NOT acknowledged, refused (service "web" is no longer in the config: it can only be resolved): disk full (incident 00-x)`}
+	cb := &twilio.Callbacks{Receiver: r}
+	srv := httptest.NewServer(handler(cb.Gather))
+	defer srv.Close()
+	cb.Settings = func() twilio.Settings {
+		return twilio.Settings{AuthToken: providertest.TwilioToken, PublicURL: srv.URL}
+	}
+	u := srv.URL + twilio.GatherPath + "?incident=b00-bundleab12&user=ann&channel=voice"
+	form := url.Values{"Digits": {"4"}}
+	_, out := providertest.TwilioPost(t, u, form, providertest.TwilioSign(providertest.TwilioToken, u, form))
+	if !strings.Contains(out, "Acknowledged 5 of 9 incidents; 4 not acknowledged, refused") || strings.Contains(out, "NOT") {
+		t.Errorf("4 on a storm call, partly refused: %s", out)
 	}
 }
 

@@ -1,0 +1,324 @@
+package policy
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// docExample is one ```yaml block of README.md or docs/*.md, with the
+// marker comment on the line before it, if any.
+type docExample struct {
+	file   string // relative to the repository's root
+	line   int    // of the opening fence
+	marker string // the text of <!-- example: ... -->, trimmed
+	text   string // the block, its fence's indentation removed
+}
+
+var (
+	fenceRE  = regexp.MustCompile("^( *)```(\\S*)\\s*$")
+	markerRE = regexp.MustCompile(`^\s*<!-- example: (.*) -->\s*$`)
+)
+
+// docExamples finds every ```yaml block of README.md and docs/*.md.
+func docExamples(t *testing.T) []docExample {
+	t.Helper()
+	files, err := filepath.Glob("../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append([]string{"../README.md"}, files...)
+	var out []docExample
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(b), "\n")
+		for i := 0; i < len(lines); i++ {
+			m := fenceRE.FindStringSubmatch(lines[i])
+			if m == nil {
+				continue
+			}
+			indent, lang, start := len(m[1]), m[2], i
+			for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
+			}
+			if lang != "yaml" && lang != "yml" {
+				continue
+			}
+			var body strings.Builder
+			for _, l := range lines[start+1 : i] {
+				if len(l) >= indent && strings.TrimSpace(l[:indent]) == "" {
+					l = l[indent:]
+				}
+				body.WriteString(l + "\n")
+			}
+			ex := docExample{file: strings.TrimPrefix(f, "../"), line: start + 1, text: body.String()}
+			if start > 0 {
+				if mm := markerRE.FindStringSubmatch(lines[start-1]); mm != nil {
+					ex.marker = strings.TrimSpace(mm[1])
+				}
+			}
+			out = append(out, ex)
+		}
+	}
+	return out
+}
+
+// mergeYAML merges src, an example, into dst, a section of the base config
+// or the thing at= names, as pasting it there would: every key the example
+// gives takes its value whole (a user's contacts, a service's targets),
+// except that lists of things with an id or a name (users, services, a
+// schedule's tiers) are merged thing by thing, here and at the top level's
+// sections. A thing with the same id or name as one of dst's takes the
+// example's keys and keeps the rest (the example adds a field to it), or,
+// with replace, is replaced whole; any other thing is added.
+func mergeYAML(dst, src *yaml.Node, replace bool) {
+	switch {
+	case dst.Kind == yaml.MappingNode && src.Kind == yaml.MappingNode:
+		for i := 0; i < len(src.Content); i += 2 {
+			k := src.Content[i].Value
+			dropTwin(dst, k)
+			v := mapValue(dst, k)
+			switch {
+			case v == nil:
+				dst.Content = append(dst.Content, src.Content[i], src.Content[i+1])
+			case v.Kind == yaml.SequenceNode && named(src.Content[i+1]):
+				mergeYAML(v, src.Content[i+1], replace)
+			default:
+				*v = *src.Content[i+1]
+			}
+		}
+	case dst.Kind == yaml.SequenceNode && src.Kind == yaml.SequenceNode && named(src):
+		for _, item := range src.Content {
+			d := seqItem(dst, itemName(item))
+			switch {
+			case d == nil:
+				dst.Content = append(dst.Content, item)
+			case replace:
+				*d = *item
+			default:
+				mergeYAML(d, item, replace)
+			}
+		}
+	default:
+		*dst = *src
+	}
+}
+
+// named says whether every item of the list has an id or a name.
+func named(list *yaml.Node) bool {
+	for _, item := range list.Content {
+		if itemName(item) == "" {
+			return false
+		}
+	}
+	return len(list.Content) > 0
+}
+
+// dropTwin removes from m the other form of the secret key names (token
+// for token_file, and the other way round): an example's replaces the
+// base's.
+func dropTwin(m *yaml.Node, key string) {
+	if twin, ok := strings.CutSuffix(key, "_file"); ok {
+		deleteKey(m, twin)
+	} else {
+		deleteKey(m, key+"_file")
+	}
+}
+
+func deleteKey(m *yaml.Node, key string) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content = append(m.Content[:i], m.Content[i+2:]...)
+			return
+		}
+	}
+}
+
+func mapValue(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func itemName(n *yaml.Node) string {
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for _, k := range []string{"id", "name"} { // a user's name is their display name
+		if v := mapValue(n, k); v != nil {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+func seqItem(s *yaml.Node, name string) *yaml.Node {
+	if name == "" {
+		return nil
+	}
+	for _, item := range s.Content {
+		if itemName(item) == name {
+			return item
+		}
+	}
+	return nil
+}
+
+// nodeAt finds the node a path such as services[checkout].rules names in
+// root, list items by their name or id.
+func nodeAt(root *yaml.Node, path string) (*yaml.Node, error) {
+	n := root
+	for _, seg := range strings.Split(path, ".") {
+		key, item, _ := strings.Cut(strings.TrimSuffix(seg, "]"), "[")
+		if n = mapValue(n, key); n == nil {
+			return nil, fmt.Errorf("no %s", key)
+		}
+		if item != "" {
+			if n = seqItem(n, item); n == nil {
+				return nil, fmt.Errorf("no %s[%s]", key, item)
+			}
+		}
+	}
+	return n, nil
+}
+
+func yamlDoc(t *testing.T, text, what string) *yaml.Node {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+		t.Fatalf("%s is not YAML: %v\n%s", what, err, text)
+	}
+	if len(doc.Content) == 0 {
+		t.Fatalf("%s is empty", what)
+	}
+	return doc.Content[0]
+}
+
+// TestDocsYAMLExamples: every config example of README.md and docs/*.md
+// loads, so a reader who pastes one into their config gets what it shows.
+// A block is a whole config or, by default, a fragment merged into
+// configs/quickstart.yaml (lists by name or id). The line before a block
+// may say otherwise:
+//
+//	<!-- example: base=configs/aivo.yaml at=services[aivo-production] -->
+//	<!-- example: base=configs/aivo.yaml replace -->
+//	<!-- example: whole -->
+//	<!-- example: not pagerd's (alertmanager.yml) -->
+//
+// base= names the config the fragment goes into, at= the place in it the
+// block's top level is (a map merged into it, or list items added to it).
+// Anything the loader refuses, and any warning but a secret not set here,
+// fails the test.
+func TestDocsYAMLExamples(t *testing.T) {
+	exs := docExamples(t)
+	loaded := 0
+	for _, ex := range exs {
+		if !strings.HasPrefix(ex.marker, "not") && ex.marker != "alertmanager" {
+			loaded++
+		}
+	}
+	// 40 of the 50 blocks are pagerd's config today.
+	if loaded < 35 {
+		t.Fatalf("found %d yaml blocks of pagerd's config (of %d); the extraction or the markers are broken", loaded, len(exs))
+	}
+	for _, ex := range exs {
+		t.Run(fmt.Sprintf("%s:%d", ex.file, ex.line), func(t *testing.T) {
+			c := loadDocExample(t, ex)
+			for _, w := range c.warnings {
+				t.Errorf("warning: %s\n--- the example\n%s", w, ex.text)
+			}
+		})
+	}
+}
+
+// loadDocExample loads the example as its marker says (see
+// TestDocsYAMLExamples), skipping the test for one that is not pagerd's.
+func loadDocExample(t *testing.T, ex docExample) *Config {
+	t.Helper()
+	name := fmt.Sprintf("%s:%d", ex.file, ex.line)
+	base, at, whole, replace := "configs/quickstart.yaml", "", false, false
+	for _, f := range strings.Fields(ex.marker) {
+		switch k, v, _ := strings.Cut(f, "="); k {
+		case "base":
+			base = v
+		case "at":
+			at = v
+		case "whole":
+			whole = true
+		case "replace":
+			replace = true
+		case "not":
+			t.Skip(ex.marker)
+		default:
+			t.Fatalf("unknown marker word %q in %q", f, ex.marker)
+		}
+	}
+	text := ex.text
+	if !whole {
+		b, err := os.ReadFile("../" + base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := yamlDoc(t, string(b), base)
+		frag := yamlDoc(t, ex.text, "the example")
+		if at == "" {
+			if frag.Kind != yaml.MappingNode {
+				t.Fatalf("a list with no at= to say where it goes:\n%s", ex.text)
+			}
+			// Each section the example gives is merged into the
+			// base's.
+			for i := 0; i < len(frag.Content); i += 2 {
+				if v := mapValue(root, frag.Content[i].Value); v != nil {
+					mergeYAML(v, frag.Content[i+1], replace)
+				} else {
+					root.Content = append(root.Content, frag.Content[i], frag.Content[i+1])
+				}
+			}
+		} else {
+			target, err := nodeAt(root, at)
+			if err != nil {
+				t.Fatalf("%s in %s: %v", at, base, err)
+			}
+			mergeYAML(target, frag, replace)
+		}
+		var buf bytes.Buffer
+		enc := yaml.NewEncoder(&buf)
+		enc.SetIndent(2)
+		if err := enc.Encode(root); err != nil {
+			t.Fatal(err)
+		}
+		text = buf.String()
+	}
+	c, err := Parse([]byte(text), name, t.TempDir())
+	if err != nil {
+		t.Fatalf("does not load:\n%v\n--- the example\n%s--- as loaded\n%s", err, ex.text, text)
+	}
+	return c
+}
+
+// docExampleWith is the one yaml block of file (README.md, docs/CONFIG.md)
+// that contains text.
+func docExampleWith(t *testing.T, file, text string) docExample {
+	t.Helper()
+	var found []docExample
+	for _, ex := range docExamples(t) {
+		if ex.file == file && strings.Contains(ex.text, text) {
+			found = append(found, ex)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d yaml blocks of %s contain %q, want 1", len(found), file, text)
+	}
+	return found[0]
+}

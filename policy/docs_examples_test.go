@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -321,4 +322,35 @@ func docExampleWith(t *testing.T, file, text string) docExample {
 		t.Fatalf("%d yaml blocks of %s contain %q, want 1", len(found), file, text)
 	}
 	return found[0]
+}
+
+// TestReadmeInShortRepeat: the README's config in short says how long its
+// policy pages a P0 nobody acknowledges, and it is what the engine does:
+// repeat is a number of rounds, after which the last level stays paged
+// and nobody is called again.
+func TestReadmeInShortRepeat(t *testing.T) {
+	ex := docExampleWith(t, "README.md", "name: prod\n")
+	c := loadDocExample(t, ex)
+	res, err := c.Simulate(SimOptions{
+		Service: "production",
+		Labels:  map[string]string{"severity": "critical"},
+		At:      time.Date(2025, 9, 3, 20, 0, 0, 0, time.UTC),
+		For:     24 * time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last SimEvent
+	for _, e := range res.Events {
+		if e.Type == "notify" {
+			last = e
+		}
+	}
+	if res.Priority != "P0" || last.Channel != "voice" {
+		t.Fatalf("a critical alert is %s, its last page %+v", res.Priority, last)
+	}
+	said := "its last call at " + Duration(time.Duration(last.OffsetSeconds)*time.Second).String()
+	if !strings.Contains(ex.text, said) {
+		t.Errorf("the README's policy pages an unacknowledged P0 until its call at +%ds, but its repeat comment does not say %q:\n%s", last.OffsetSeconds, said, ex.text)
+	}
 }

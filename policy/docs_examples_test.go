@@ -354,3 +354,31 @@ func TestReadmeInShortRepeat(t *testing.T) {
 		t.Errorf("the README's policy pages an unacknowledged P0 until its call at +%ds, but its repeat comment does not say %q:\n%s", last.OffsetSeconds, said, ex.text)
 	}
 }
+
+// TestConfigDocMatchEveryAlert: the matcher docs/CONFIG.md gives for a
+// rule that matches every alert matches every kind pagerd takes in, those
+// without an alertname (PagerDuty events, Opsgenie alerts) included.
+func TestConfigDocMatchEveryAlert(t *testing.T) {
+	doc, err := os.ReadFile("../docs/CONFIG.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("To match every alert, write `([^`]+)`").FindStringSubmatch(strings.Join(strings.Fields(string(doc)), " "))
+	if m == nil {
+		t.Fatal("docs/CONFIG.md no longer says how to match every alert")
+	}
+	c := loadDocExample(t, docExample{
+		file: "docs/CONFIG.md", marker: "at=services[demo]",
+		text: "rules:\n  - {name: every, matchers: ['" + m[1] + "'], priority: P3}\n",
+	})
+	for _, lbls := range []map[string]string{
+		{"alertname": "DiskFull", "severity": "critical"},        // Alertmanager
+		{"alertname": "HeartbeatMissing", "heartbeat": "backup"}, // a heartbeat
+		{"severity": "critical", "source": "db1"},                // a PagerDuty event
+		{"priority": "P1", "severity": "critical"},               // an Opsgenie alert
+	} {
+		if r := c.Route(c.Service("demo"), lbls, time.Date(2025, 9, 3, 12, 0, 0, 0, time.UTC)); r.Rule != "every" {
+			t.Errorf("%s does not match %v (routed by %s)", m[1], lbls, r.Rule)
+		}
+	}
+}

@@ -382,3 +382,28 @@ func TestConfigDocMatchEveryAlert(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigDocFairnessWarning: the warning docs/CONFIG.md shows for a
+// fairness rule is one check-config gives for the rule and week it names.
+func TestConfigDocFairnessWarning(t *testing.T) {
+	doc, err := os.ReadFile("../docs/CONFIG.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(doc)), " ")
+	m := regexp.MustCompile("With AION-R's primary and secondary counted together \\(`(\\{[^`]+\\})`\\), the week of Oct 13: `([^`]+)`").FindStringSubmatch(text)
+	if m == nil {
+		t.Fatal("docs/CONFIG.md no longer shows a fairness warning of AION-R's")
+	}
+	c := loadDocExample(t, docExample{
+		file: "docs/CONFIG.md", marker: "base=configs/aion-r.yaml at=schedules[aion-r-oncall]",
+		text: "fairness: [" + m[1] + "]\n",
+	})
+	got := c.FairnessWarnings(time.Date(2025, 10, 13, 12, 0, 0, 0, time.UTC))
+	for _, w := range got {
+		if w == m[2] {
+			return
+		}
+	}
+	t.Errorf("check-config does not warn %q; it warns:\n%s", m[2], strings.Join(got, "\n"))
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -215,10 +216,14 @@ func yamlDoc(t *testing.T, text, what string) *yaml.Node {
 //	<!-- example: base=configs/aivo.yaml at=services[aivo-production] -->
 //	<!-- example: base=configs/aivo.yaml replace -->
 //	<!-- example: whole -->
-//	<!-- example: not pagerd's (alertmanager.yml) -->
+//	<!-- example: alertmanager -->
+//	<!-- example: not pagerd's (a Prometheus rule) -->
 //
 // base= names the config the fragment goes into, at= the place in it the
-// block's top level is (a map merged into it, or list items added to it).
+// block's top level is (a map merged into it, or list items added to it);
+// replace has things of the same name replaced whole rather than merged.
+// alertmanager marks a piece of Alertmanager's config, which
+// TestDocsAlertmanagerExamples checks.
 // Anything the loader refuses, and any warning but a secret not set here,
 // fails the test.
 func TestDocsYAMLExamples(t *testing.T) {
@@ -261,6 +266,8 @@ func loadDocExample(t *testing.T, ex docExample) *Config {
 			replace = true
 		case "not":
 			t.Skip(ex.marker)
+		case "alertmanager":
+			t.Skip("an Alertmanager example: TestDocsAlertmanagerExamples")
 		default:
 			t.Fatalf("unknown marker word %q in %q", f, ex.marker)
 		}
@@ -406,4 +413,127 @@ func TestConfigDocFairnessWarning(t *testing.T) {
 		}
 	}
 	t.Errorf("check-config does not warn %q; it warns:\n%s", m[2], strings.Join(got, "\n"))
+}
+
+// TestDocsAlertmanagerExamples: every piece of alertmanager.yml the docs
+// show is configs/examples/alertmanager.yml's, which the tests run in a
+// real Alertmanager: a receiver of the same name is the same, key for key;
+// a receiver of the reader's own name is the example file's receiver of
+// its kind, but for where its secret files are; a route is one of the
+// file's. A copy that drifted from the file (a priority template that
+// sends an error as Opsgenie's P3, a PagerDuty receiver without the
+// severity template) fails.
+func TestDocsAlertmanagerExamples(t *testing.T) {
+	b, err := os.ReadFile("../configs/examples/alertmanager.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Route     map[string]any   `yaml:"route"`
+		Receivers []map[string]any `yaml:"receivers"`
+	}
+	if err := yaml.Unmarshal(b, &file); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ex := range docExamples(t) {
+		if ex.marker != "alertmanager" {
+			continue
+		}
+		n++
+		t.Run(fmt.Sprintf("%s:%d", ex.file, ex.line), func(t *testing.T) {
+			var doc struct {
+				Route     map[string]any   `yaml:"route"`
+				Receivers []map[string]any `yaml:"receivers"`
+			}
+			if err := yaml.Unmarshal([]byte(ex.text), &doc); err != nil {
+				t.Fatalf("%v\n%s", err, ex.text)
+			}
+			for _, r := range doc.Receivers {
+				want := amReceiverLike(file.Receivers, r)
+				if want == nil {
+					t.Errorf("configs/examples/alertmanager.yml has no receiver like %v", r)
+				} else if got := withoutSecretFiles(r, want); !reflect.DeepEqual(got, want) {
+					t.Errorf("receiver %v is not the example file's:\n%v", got, want)
+				}
+			}
+			for _, sub := range amRoutes(doc.Route) {
+				found := false
+				for _, w := range amRoutes(file.Route) {
+					found = found || reflect.DeepEqual(sub, w)
+				}
+				if !found {
+					t.Errorf("route %v is none of the example file's", sub)
+				}
+			}
+		})
+	}
+	if n < 5 {
+		t.Errorf("%d Alertmanager examples found; the markers are gone", n)
+	}
+}
+
+// amReceiverLike is the receiver of the file that a doc's receiver copies:
+// the one of its name, or else the one with the same kinds of configs.
+func amReceiverLike(file []map[string]any, r map[string]any) map[string]any {
+	for _, f := range file {
+		if f["name"] == r["name"] {
+			return f
+		}
+	}
+	for _, f := range file {
+		if len(f) != len(r) {
+			continue
+		}
+		same := true
+		for k := range r {
+			_, ok := f[k]
+			same = same && ok
+		}
+		if same {
+			return f
+		}
+	}
+	return nil
+}
+
+// withoutSecretFiles is the doc's receiver r with the file's name and
+// secret file paths, when it is a receiver of the reader's own name.
+func withoutSecretFiles(r, file map[string]any) map[string]any {
+	if r["name"] == file["name"] {
+		return r
+	}
+	b, _ := yaml.Marshal(r)
+	var out map[string]any
+	_ = yaml.Unmarshal(b, &out)
+	out["name"] = file["name"]
+	for k, v := range out {
+		confs, ok := v.([]any)
+		if !ok {
+			continue
+		}
+		want, _ := file[k].([]any)
+		for i, c := range confs {
+			cm, ok := c.(map[string]any)
+			if !ok || i >= len(want) {
+				continue
+			}
+			for ck := range cm {
+				if strings.HasSuffix(ck, "_file") {
+					cm[ck] = want[i].(map[string]any)[ck]
+				}
+			}
+		}
+	}
+	return out
+}
+
+// amRoutes are the routes under route: (its own settings are the
+// reader's: receiver, grouping).
+func amRoutes(route map[string]any) []any {
+	if route == nil {
+		return nil
+	}
+	routes, _ := route["routes"].([]any)
+	return routes
 }

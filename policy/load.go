@@ -1799,7 +1799,7 @@ func (v *validator) rules(f string, s *Service, p *EscalationPolicy) {
 			names[r.Name] = true
 		}
 		if len(r.Matchers) == 0 {
-			v.errf(rf+".matchers", "a rule needs at least one matcher (write `alertname=~\".+\"` to match everything)")
+			v.errf(rf+".matchers", "a rule needs at least one matcher (write `alertname=~\".*\"` to match every alert: PagerDuty and Opsgenie alerts have no alertname)")
 		}
 		r.matchers = r.matchers[:0]
 		for k, m := range r.Matchers {

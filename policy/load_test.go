@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -1158,7 +1159,7 @@ func TestLoadConfigErrorListsEveryDecodeProblem(t *testing.T) {
 }
 
 // TestLoadEmptyMatcherIsRejected: "a rule needs at least one matcher (write
-// alertname=~".+" to match everything)" is what the loader says to a rule
+// alertname=~".*" to match every alert …)" is what the loader says to a rule
 // without matchers, so that no rule matches every alert by accident. A
 // matcher that is an empty string (say, an unexpanded template) or "{}"
 // parses to no matchers at all, and would make the rule match every alert.
@@ -1174,6 +1175,33 @@ func TestLoadEmptyMatcherIsRejected(t *testing.T) {
 			}
 			loadCheckCase(t, loadCase{field: "services[demo].rules[0].matchers[0]"}, text, "quickstart.yaml", err)
 		})
+	}
+}
+
+// TestLoadEmptyMatcherHintMatchesEveryAlert: the matcher the refusal of a
+// rule without matchers suggests matches every alert, a PagerDuty event's
+// or an Opsgenie alert's too, which have no alertname label: the hint was
+// alertname=~".+", which they do not meet, so a rule written as told sent
+// them to the default priority.
+func TestLoadEmptyMatcherHintMatchesEveryAlert(t *testing.T) {
+	base := loadExampleText(t, "quickstart.yaml")
+	_, err := Parse([]byte(loadEdit(t, base, loadQKeys, loadQKeys+loadQRules+"      - {name: oops, matchers: [], priority: P0}\n")), "quickstart.yaml", t.TempDir())
+	if err == nil {
+		t.Fatal("a rule without matchers loaded")
+	}
+	hint := regexp.MustCompile("`(alertname=~[^`]+)`").FindStringSubmatch(err.Error())
+	if hint == nil {
+		t.Fatalf("the refusal suggests no matcher: %v", err)
+	}
+	cfg, err := Parse([]byte(loadEdit(t, base, loadQKeys, loadQKeys+loadQRules+"      - {name: all, matchers: ['"+hint[1]+"'], priority: P0}\n")), "quickstart.yaml", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 10, 6, 12, 0, 0, 0, time.UTC)
+	for _, labels := range []map[string]string{{"alertname": "DiskAlmostFull"}, {"severity": "critical", "source": "pagerduty"}} {
+		if r := cfg.Route(&cfg.Services[0], labels, at); r.Rule != "all" {
+			t.Errorf("%s: labels %v route by rule %q, want the rule written as the hint says", hint[1], labels, r.Rule)
+		}
 	}
 }
 

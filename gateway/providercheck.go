@@ -45,12 +45,13 @@ const (
 )
 
 // providerProbe is how one transport's provider is asked whether it would
-// take pages, sending none: account checks the credentials, address one
-// contact's address (Pushover's user keys). Both nil: the transport has no
-// such check, and skipped says why.
+// take pages, sending none: account checks the credentials, address the
+// contacts' addresses (Pushover's user keys, the mail server's RCPT TO),
+// each address's error by address, none for those that passed. Both nil:
+// the transport has no such check, and skipped says why.
 type providerProbe struct {
 	account func(ctx context.Context) error
-	address func(ctx context.Context, address string) error
+	address func(ctx context.Context, addresses []string) map[string]error
 	// checked says what passing means, for the log.
 	checked string
 	skipped string
@@ -299,9 +300,11 @@ func (p *providerCheck) run(parent context.Context, c *policy.Config, via string
 			fail(err, all)
 		}
 	}
-	if pr.address != nil && len(failures) == 0 {
-		for _, a := range slices.Sorted(maps.Keys(byAddress)) {
-			if err := pr.address(ctx, a); err != nil {
+	if pr.address != nil && len(failures) == 0 && len(byAddress) > 0 {
+		addrs := slices.Sorted(maps.Keys(byAddress))
+		errs := pr.address(ctx, addrs)
+		for _, a := range addrs {
+			if err := errs[a]; err != nil {
 				fail(err, byAddress[a])
 			}
 		}
@@ -352,17 +355,31 @@ func (tr transports) probes(replaced map[string]notify.Notifier) map[string]prov
 		out["twilio"] = providerProbe{account: tr.twilio.Check, checked: "account credentials, from number"}
 	}
 	if tr.email != nil {
-		out["email"] = providerProbe{account: tr.email.Check, address: tr.email.CheckAddress,
+		out["email"] = providerProbe{account: tr.email.Check, address: tr.email.CheckAddresses,
 			checked: "the server answers, with TLS and login as configured; it takes the sender, and each contact's address as recipient (no mail sent)"}
 	}
 	if tr.slack != nil {
 		out["slack"] = providerProbe{account: tr.slack.Check, checked: "bot token"}
 	}
 	if tr.pushover != nil {
-		out["pushover"] = providerProbe{address: tr.pushover.ValidateUser, checked: "application token, contacts' user keys"}
+		out["pushover"] = providerProbe{address: oneByOne(tr.pushover.ValidateUser), checked: "application token, contacts' user keys"}
 	}
 	for via := range replaced {
 		delete(out, via)
 	}
 	return out
+}
+
+// oneByOne is a check of one address at a time as a providerProbe's
+// address check.
+func oneByOne(check func(ctx context.Context, address string) error) func(context.Context, []string) map[string]error {
+	return func(ctx context.Context, addrs []string) map[string]error {
+		errs := map[string]error{}
+		for _, a := range addrs {
+			if err := check(ctx, a); err != nil {
+				errs[a] = err
+			}
+		}
+		return errs
+	}
 }

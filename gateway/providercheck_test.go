@@ -377,7 +377,7 @@ func TestProviderCheckChecksAPassedCheckAgain(t *testing.T) {
 	var logs strings.Builder
 	p := newProviderCheck(map[string]providerProbe{
 		"slack":    {account: probe("slack")},
-		"pushover": {address: func(ctx context.Context, _ string) error { return probe("pushover")(ctx) }},
+		"pushover": {address: oneByOne(func(ctx context.Context, _ string) error { return probe("pushover")(ctx) })},
 	}, slog.New(slog.NewTextHandler(&logs, nil)), prometheus.NewRegistry())
 	cfg := &policy.Config{Users: []policy.User{{ID: "ann", Contacts: []policy.Contact{{Via: "pushover", Address: "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"}}}}}
 	ctx := context.Background()

@@ -331,21 +331,47 @@ func (n *Notifier) Check(ctx context.Context) error {
 	})
 }
 
-// CheckAddress asks the server, as a page to rcpt would, whether it takes
-// mail from the sender to rcpt: MAIL FROM, RCPT TO, then RSET and QUIT,
-// sending no mail (no DATA). A server that refuses the sender only at RCPT
-// TO (Postfix's reject_sender_login_mismatch) and one that knows the
-// recipient's mailbox (no such user, a mailbox full) answer there.
-func (n *Notifier) CheckAddress(ctx context.Context, rcpt string) error {
-	return n.session(ctx, func(c *smtp.Client) error {
-		if err := c.Mail(n.from.Address, nil); err != nil {
-			return n.failed("MAIL FROM", err)
+// CheckAddresses asks the server, as pages to rcpts would, whether it
+// takes mail from the sender to each: on one session, MAIL FROM and RCPT
+// TO for each, each ended by RSET, then QUIT, sending no mail (no DATA). A
+// server that refuses the sender only at RCPT TO (Postfix's
+// reject_sender_login_mismatch) and one that knows a recipient's mailbox
+// (no such user, a mailbox full) answer there. It returns the error of
+// each address that failed; a session that could not be opened, or broke,
+// fails every address it did not answer for.
+func (n *Notifier) CheckAddresses(ctx context.Context, rcpts []string) map[string]error {
+	errs := map[string]error{}
+	done := 0
+	err := n.session(ctx, func(c *smtp.Client) error {
+		for _, rcpt := range rcpts {
+			if err := c.Mail(n.from.Address, nil); err != nil {
+				return n.failed("MAIL FROM", err)
+			}
+			if err := c.Rcpt(rcpt, nil); err != nil {
+				var se *smtp.SMTPError
+				if !errors.As(err, &se) {
+					return n.rcptFailed(err) // the session broke
+				}
+				errs[rcpt] = n.rcptFailed(err)
+			}
+			if err := c.Reset(); err != nil {
+				return n.failed("RSET", err)
+			}
+			done++
 		}
-		if err := c.Rcpt(rcpt, nil); err != nil {
-			return n.rcptFailed(err)
+		if err := c.Quit(); err != nil {
+			return n.failed("QUIT", err)
 		}
-		return n.endCheck(c)
+		return nil
 	})
+	if err != nil {
+		for _, rcpt := range rcpts[min(done, len(rcpts)):] {
+			if errs[rcpt] == nil {
+				errs[rcpt] = err
+			}
+		}
+	}
+	return errs
 }
 
 // endCheck ends a check's session: RSET, so that nothing given is kept,

@@ -268,3 +268,26 @@ func TestEmailServersTroubleAtRcptIsRetried(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckAddressesSaysWhichAddressFails: the provider check asks the
+// server about every contact's address on one session, sending no mail;
+// each address gets its own verdict: a mailbox the server does not have,
+// one full, and one fine.
+func TestCheckAddressesSaysWhichAddressFails(t *testing.T) {
+	srv := providertest.NewSMTP(t)
+	n, err := email.New(email.Options{Smarthost: srv.Addr, From: "pagerd@aion.example", Username: providertest.SMTPUser,
+		Password: providertest.SMTPPassword, RootCAs: srv.Pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := n.CheckAddresses(context.Background(), []string{"ann@example.com", "nobody@example.com", "full@example.com", "bob@example.com"})
+	if len(errs) != 2 || errs["nobody@example.com"] == nil || errs["full@example.com"] == nil {
+		t.Fatalf("errors by address %v, want nobody@ and full@ only", errs)
+	}
+	if !strings.Contains(errs["nobody@example.com"].Error(), "550") || !strings.Contains(errs["full@example.com"].Error(), "Mailbox full") {
+		t.Errorf("errors %v do not say the server's answers", errs)
+	}
+	if m := srv.Mails(); len(m) != 0 {
+		t.Errorf("the check sent %d mails", len(m))
+	}
+}

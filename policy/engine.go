@@ -189,6 +189,15 @@ type Incident struct {
 	// out stays here, so the level keeps its timeout as for any page not
 	// acknowledged.
 	LevelPages []string `json:"level_pages,omitempty"`
+	// LevelPagesKept says LevelPages holds every page of the level since
+	// it started: it was started by this version, and no replica of an
+	// older one has written the incident since. Such a replica sends pages
+	// without adding them and writes the incident back without either
+	// field: LevelPages then lacks pages that went out, and the refusal of
+	// the last one it holds would page the next level at once, saying
+	// nobody was reached, when someone was. Without it, the level keeps
+	// its timeout.
+	LevelPagesKept bool `json:"level_pages_kept,omitempty"`
 }
 
 // HeldSpan is a stretch of an incident's life in which a maintenance
@@ -975,7 +984,7 @@ func (r *run) startLevel(i int, t time.Time, why string) {
 	for skipped := 0; ; skipped++ {
 		r.inc.Level = i
 		r.inc.LevelStartedAt = t
-		r.inc.LevelPages = nil
+		r.inc.LevelPages, r.inc.LevelPagesKept = nil, true
 		if why != "" {
 			r.act(Action{Kind: ActionEscalate, At: t, Level: i, Detail: why})
 		}
@@ -1347,7 +1356,7 @@ func (r *run) channelFailed(user, channel, step string) {
 	}
 	if i := slices.Index(r.inc.LevelPages, step); step != "" && i >= 0 {
 		r.inc.LevelPages = slices.Delete(r.inc.LevelPages, i, i+1)
-		if len(r.inc.LevelPages) == 0 && !slices.ContainsFunc(r.inc.Pending, func(d Deadline) bool {
+		if len(r.inc.LevelPages) == 0 && r.inc.LevelPagesKept && !slices.ContainsFunc(r.inc.Pending, func(d Deadline) bool {
 			return d.Kind == DeadlineNotify && d.Level == r.inc.Level
 		}) {
 			r.levelUnreached()
@@ -1532,7 +1541,7 @@ func (r *run) deadline(id string, then *Hold) error {
 		}
 		r.inc.Level = top
 		r.inc.LevelStartedAt, r.inc.LevelEscalatedAt = t, t
-		r.inc.LevelPages = nil
+		r.inc.LevelPages, r.inc.LevelPagesKept = nil, true
 		r.armLevelTimeout(t)
 	case DeadlineStatusUpdate:
 		if r.inc.Status != StatusAcknowledged {

@@ -204,6 +204,9 @@ func appendState(b []byte, s *policy.Incident) ([]byte, error) {
 		b = append(b, `,"raised_since_ack":true`...)
 	}
 	b = appendStrings(b, `,"level_pages":`, s.LevelPages)
+	if s.LevelPagesKept {
+		b = append(b, `,"level_pages_kept":true`...)
+	}
 	return append(b, '}'), nil
 }
 

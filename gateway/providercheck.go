@@ -44,6 +44,15 @@ const (
 	providerRecheckAddressFactor = 4
 )
 
+// providerTickSlack is how much before a check's time a tick of Run's
+// ticker may come and still make it: the ticker's times run a few
+// nanoseconds either side of a period apart, and half of them fell a hair
+// before the time they were meant for. Such a check waited a whole tick
+// more: a failed check was tried again 10 minutes later, not 5, and its
+// metric stayed 0 long enough for PagerdProviderCheckFailed (for: 10m) to
+// fire on a blip the check 5 minutes later would have cleared.
+const providerTickSlack = time.Second
+
 // providerProbe is how one transport's provider is asked whether it would
 // take pages, sending none: account checks the credentials, address the
 // contacts' addresses (Pushover's user keys, the mail server's RCPT TO),
@@ -153,7 +162,7 @@ func (p *providerCheck) check(ctx context.Context, c *policy.Config, at time.Tim
 		switch {
 		case subject != p.last[via]:
 		case failedBefore:
-			if !at.IsZero() && at.Before(r.at) {
+			if !at.IsZero() && at.Add(providerTickSlack).Before(r.at) {
 				continue
 			}
 		case passedBefore && !at.IsZero():
@@ -161,7 +170,7 @@ func (p *providerCheck) check(ctx context.Context, c *policy.Config, at time.Tim
 			if pr.address != nil {
 				every *= providerRecheckAddressFactor
 			}
-			if at.Before(passedAt.Add(every)) {
+			if at.Add(providerTickSlack).Before(passedAt.Add(every)) {
 				continue
 			}
 			again = true

@@ -433,3 +433,44 @@ func TestProviderCheckFindsATokenRevokedWhilePagerdRuns(t *testing.T) {
 		t.Errorf("pagerd_provider_check_ok{via=slack} = %v after the token was revoked, want 0", got)
 	}
 }
+
+// TestProviderCheckKeepsItsTimesAtTheTickersTicks: Run's ticker hands out
+// times a few nanoseconds either side of a period apart, half of them a
+// hair before the time a check is due. A check that failed once at its
+// check every 15 minutes (a network blip) is tried again at the tick 5
+// minutes later, not skipped to the one after: left at 0 for 10 minutes,
+// pagerd_provider_check_ok fires PagerdProviderCheckFailed (for: 10m) for
+// a provider that was fine. A check that passed is made again at the tick
+// 15 minutes later too.
+func TestProviderCheckKeepsItsTimesAtTheTickersTicks(t *testing.T) {
+	calls := 0
+	p := newProviderCheck(map[string]providerProbe{"slack": {account: func(context.Context) error {
+		calls++
+		if calls == 2 { // a blip at the first check again
+			return errors.New("dial tcp: i/o timeout")
+		}
+		return nil
+	}}}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	cfg, ctx := &policy.Config{}, context.Background()
+	t0 := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	p.check(ctx, cfg, time.Time{}) // at start
+	p.passed["slack"] = t0         // as the start check, at the ticker's start
+	var tried []int
+	for k := 1; k <= 6; k++ {
+		tick := t0.Add(time.Duration(k) * providerRecheckEvery)
+		if k%2 == 1 {
+			tick = tick.Add(-time.Microsecond) // a hair early, as Run's ticker's times are
+		}
+		before := calls
+		p.check(ctx, cfg, tick)
+		if calls > before {
+			tried = append(tried, k)
+		}
+		if got := testutil.ToFloat64(p.ok.WithLabelValues("slack")); k == 4 && got != 1 {
+			t.Errorf("pagerd_provider_check_ok{via=slack} = %v 20 minutes in, 5 after a blip, want 1", got)
+		}
+	}
+	if want := []int{3, 4}; !slices.Equal(tried, want) {
+		t.Errorf("checked at ticks %v (5 minutes apart), want %v", tried, want)
+	}
+}

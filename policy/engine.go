@@ -1375,8 +1375,19 @@ func (r *run) channelFailed(user, channel, step string) {
 // starts over at the last level's timeout, as for a page not acknowledged;
 // wrapping at once would spend every round within seconds when a provider
 // refuses everyone (an outage), and then page nobody ever again.
+//
+// The level paged is the one the timeout would page: the level that was
+// next when it was armed, by name (Deadline.Target), as the timeout finds
+// it (deadline). A reload that took a level before this one out of the
+// policy moved every index down by one, and the next index was the level
+// after the next one, paged ahead of it.
 func (r *run) levelUnreached() {
 	next := r.inc.Level + 1
+	for _, d := range r.inc.Pending {
+		if i := r.pol.LevelIndex(d.Target); d.Kind == DeadlineEscalate && d.Target != "" && i >= 0 {
+			next = i
+		}
+	}
 	if next >= len(r.pol.Levels) {
 		return
 	}

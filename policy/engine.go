@@ -181,7 +181,8 @@ type Incident struct {
 	// (mayRepeat).
 	RaisedSinceAck bool `json:"raised_since_ack,omitempty"`
 	// LevelPages are the ids of the page steps of the level the incident
-	// is at that went to the dispatcher since the level started, but for
+	// is at (ofLevel: its people's, at whatever level their ladder runs)
+	// that went to the dispatcher since the level started, but for
 	// those the provider refused (Event.Step). When the last of them is
 	// refused and no step of the level is left, nobody at the level can
 	// be reached, and waiting out its timeout pages the next level late
@@ -1357,11 +1358,27 @@ func (r *run) channelFailed(user, channel, step string) {
 	if i := slices.Index(r.inc.LevelPages, step); step != "" && i >= 0 {
 		r.inc.LevelPages = slices.Delete(r.inc.LevelPages, i, i+1)
 		if len(r.inc.LevelPages) == 0 && r.inc.LevelPagesKept && !slices.ContainsFunc(r.inc.Pending, func(d Deadline) bool {
-			return d.Kind == DeadlineNotify && d.Level == r.inc.Level
+			return d.Kind == DeadlineNotify && r.ofLevel(d)
 		}) {
 			r.levelUnreached()
 		}
 	}
+}
+
+// ofLevel reports whether the page step d is one of the level the incident
+// is at (Incident.LevelPages): a step of the level's, or of a person the
+// level pages whose ladder runs at another level. A person has one ladder
+// an incident (startLadder): one the level pages who is also at a level a
+// rule pages at once, or at an unresolved rule's, is paged there, and a
+// page of theirs that went out reached someone at this level too.
+func (r *run) ofLevel(d Deadline) bool {
+	if d.Level == r.inc.Level {
+		return true
+	}
+	kept := r.overridden // who is on call is asked, not paged: no override to record
+	defer func() { r.overridden = kept }()
+	r.overridden = nil
+	return slices.Contains(r.levelUsers(r.inc.Level, r.now), d.User)
 }
 
 // levelUnreached pages the next level at once: every page of the level the
@@ -1437,7 +1454,7 @@ func (r *run) deadline(id string, then *Hold) error {
 			return nil
 		}
 		r.act(Action{Kind: ActionNotify, At: t, Level: d.Level, User: d.User, Channel: d.Channel, Urgency: d.Urgency})
-		if d.Level == r.inc.Level && !slices.Contains(r.inc.LevelPages, d.ID) {
+		if r.ofLevel(d) && !slices.Contains(r.inc.LevelPages, d.ID) {
 			r.inc.LevelPages = append(r.inc.LevelPages, d.ID)
 		}
 	case DeadlineEscalate:

@@ -293,6 +293,9 @@ func (p *providerCheck) run(parent context.Context, c *policy.Config, via string
 	type failure struct {
 		err   string
 		users []string
+		// temporary: the provider or the network did not answer (a
+		// timeout, a 5xx), which says nothing changed at the provider.
+		temporary bool
 	}
 	var failures []failure
 	fail := func(err error, users []string) {
@@ -302,7 +305,7 @@ func (p *providerCheck) run(parent context.Context, c *policy.Config, via string
 				return
 			}
 		}
-		failures = append(failures, failure{err.Error(), users})
+		failures = append(failures, failure{err.Error(), users, notify.IsTemporary(err)})
 	}
 	if pr.account != nil {
 		if err := pr.account(ctx); err != nil {
@@ -331,11 +334,16 @@ func (p *providerCheck) run(parent context.Context, c *policy.Config, via string
 		return true
 	}
 	p.ok.WithLabelValues(via).Set(0)
-	since := ""
-	if again {
-		since = " (it passed before: something changed at the provider)"
-	}
 	for _, f := range failures {
+		since := ""
+		switch {
+		case again && f.temporary:
+			// A blip is no news of the provider: saying it changed
+			// sends the person reading it after a revoked token.
+			since = " (it passed before: the provider or the network did not answer this time)"
+		case again:
+			since = " (it passed before: something changed at the provider)"
+		}
 		slices.Sort(f.users)
 		f.users = slices.Compact(f.users)
 		affects := "no contact pages through it"

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pagerd/pagerd/internal/logtest"
 	"github.com/pagerd/pagerd/internal/providertest"
+	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -472,5 +473,41 @@ func TestProviderCheckKeepsItsTimesAtTheTickersTicks(t *testing.T) {
 	}
 	if want := []int{3, 4}; !slices.Equal(tried, want) {
 		t.Errorf("checked at ticks %v (5 minutes apart), want %v", tried, want)
+	}
+}
+
+// TestProviderCheckDoesNotBlameTheProviderForABlip: a check that passed
+// and now fails because the provider did not answer (a timeout, the
+// network) does not say that something changed at the provider, which
+// nobody knows: the on-call person reading it would look for a revoked
+// token. A refusal (the token revoked) does say it.
+func TestProviderCheckDoesNotBlameTheProviderForABlip(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		err     error
+		changed bool
+	}{
+		{"a timeout", notify.Temporary(errors.New("slack auth.test: dial tcp: i/o timeout")), false},
+		{"a refusal", errors.New("slack auth.test: token_revoked"), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			var logs strings.Builder
+			p := newProviderCheck(map[string]providerProbe{"slack": {account: func(context.Context) error { return err }}},
+				slog.New(slog.NewTextHandler(&logs, nil)), prometheus.NewRegistry())
+			cfg, ctx := &policy.Config{}, context.Background()
+			t0 := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+			p.check(ctx, cfg, t0)
+			p.passed["slack"] = t0
+			err = tc.err
+			p.check(ctx, cfg, t0.Add(providerRecheckPassed))
+			out := logs.String()
+			if !strings.Contains(out, "provider check failed") {
+				t.Fatalf("no failure logged:\n%s", out)
+			}
+			if got := strings.Contains(out, "something changed at the provider"); got != tc.changed {
+				t.Errorf("says something changed at the provider: %v, want %v:\n%s", got, tc.changed, out)
+			}
+		})
 	}
 }

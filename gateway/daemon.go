@@ -398,6 +398,10 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		po := &pushoverOutbox{n: tr.pushover, store: d.store, now: o.Now}
 		d.dispOpts.Outbox[store.OutboxPushover] = po.handle
 	}
+	if tr.twilio != nil {
+		tc := &twilioCallsOutbox{n: tr.twilio, store: d.store, now: o.Now}
+		d.dispOpts.Outbox[store.OutboxTwilio] = tc.handle
+	}
 	d.disp = dispatch.New(d.dispOpts)
 	d.cfg.OnLoad(d.disp.InitMetrics)
 	// One waker for every writer, so that their nudges coalesce. Its

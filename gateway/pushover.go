@@ -51,7 +51,7 @@ func (o *pushoverOutbox) handle(ctx context.Context, inc *store.Incident, item s
 		}
 		seen[target] = true
 		if e.Bundle != "" {
-			settled, err := o.bundleSettled(ctx, e.Bundle)
+			settled, err := stormSettled(ctx, o.store, e.Bundle)
 			if err != nil {
 				return store.Entry{}, err
 			}
@@ -71,21 +71,22 @@ func (o *pushoverOutbox) handle(ctx context.Context, inc *store.Incident, item s
 		Detail: "Pushover's emergency alerts stopped after the " + item.Action}, nil
 }
 
-// bundleSettled reports whether none of a bundle's incidents is still
-// triggered.
-func (o *pushoverOutbox) bundleSettled(ctx context.Context, id string) (bool, error) {
-	b, err := o.store.GetBundle(ctx, id)
+// stormSettled reports whether none of a storm bundle's incidents is
+// still triggered: what a page that went out in the bundle's one message
+// (Pushover's emergency, Twilio's call) waits for to be stopped.
+func stormSettled(ctx context.Context, st store.Store, id string) (bool, error) {
+	b, err := st.GetBundle(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	st, err := o.store.Statuses(ctx, b.Incidents)
+	statuses, err := st.Statuses(ctx, b.Incidents)
 	if err != nil {
 		return false, err
 	}
-	for _, s := range st {
+	for _, s := range statuses {
 		if s == policy.StatusTriggered {
 			return false, nil
 		}

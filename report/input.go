@@ -64,6 +64,9 @@ type Entry struct {
 	// reports do not read them).
 	Reopened      int  `json:"reopened,omitempty"`
 	ReopenedKnown bool `json:"reopened_known,omitempty"`
+	// Ref, on a page, is the provider's id of what it created (Twilio's
+	// call SID; store.Entry's; reports do not read it).
+	Ref string `json:"ref,omitempty"`
 }
 
 // Timeline entry types reports read.

@@ -1692,7 +1692,8 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		Address: contact.Address, Summary: inc.Summary, Reopened: p.reopened, FirstPage: inc.NotPaged || !due.After(inc.CreatedAt)}
 	msg.AckURL = acklink.URL(cfg, inc.ID, a.User, p.reopened, now)
 	msg.Text = pageText(inc, msg.AckURL)
-	err := d.send(notify.WithStillDue(ctx, func(ctx context.Context) bool { return d.stillDue(ctx, inc.ID, p.root) }), n, msg)
+	sctx, sentRef := notify.WithSentRef(notify.WithStillDue(ctx, func(ctx context.Context) bool { return d.stillDue(ctx, inc.ID, p.root) }))
+	err := d.send(sctx, n, msg)
 	if errors.Is(err, notify.ErrNoLongerDue) {
 		d.m.pages.WithLabelValues(a.Channel, contact.Via, "called_off").Inc()
 		d.log.Info("page called off: its step left the incident while it was retried or waited", "incident", inc.ID,
@@ -1780,6 +1781,9 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		return e
 	}
 	e.Detail = "via " + contact.Via
+	// What the provider created (Twilio's call SID): an acknowledgement
+	// cancels the call with it while it still rings.
+	e.Ref = sentRef()
 	if contact.Via == "pagerduty" && msg.Reopened > 0 {
 		// Forwarding the acknowledgement or resolve reads the key back
 		// (pagedKey): PagerDuty has an alert open under each key pushed.

@@ -144,7 +144,7 @@ const (
 // pagerd_outbox_items_total reported at 0 from the start.
 var (
 	outboxResults = []string{outboxDone, outboxRetried, outboxGivenUp, outboxRefused, outboxDropped}
-	outboxKinds   = []string{store.OutboxPagerDuty, store.OutboxSilence, store.OutboxSlack, store.OutboxPushover, store.OutboxResolveCheck}
+	outboxKinds   = []string{store.OutboxPagerDuty, store.OutboxSilence, store.OutboxSlack, store.OutboxPushover, store.OutboxResolveCheck, store.OutboxTwilio}
 )
 
 // outboxEnd ends an outbox item without a retry: refused for good, or

@@ -638,10 +638,11 @@ func (e *sentBack) Error() string {
 func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store.Claim, user, channel string,
 	live, gone []store.HeldPage, now, sendBy time.Time) (map[string][]store.Entry, []string, error) {
 	notes := make(map[string][]store.Entry, len(live))
+	ref := "" // what the provider created for the message sent (Twilio's call SID)
 	record := func(typ, detail, bundle string, at time.Time) {
 		for _, p := range live {
 			notes[p.Incident] = append(notes[p.Incident], store.Entry{At: at, Type: typ, Level: p.Level + 1, User: user,
-				Channel: channel, Bundle: bundle, Detail: detail, Reopened: p.Reopened, ReopenedKnown: true})
+				Channel: channel, Bundle: bundle, Detail: detail, Reopened: p.Reopened, ReopenedKnown: true, Ref: ref})
 		}
 	}
 	id := store.NewBundleID(c.Storm, now)
@@ -705,7 +706,8 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 		// send window (flush looked before them).
 		return nil, nil, errPastSendBy
 	}
-	err := d.send(notify.WithStillDue(ctx, func(ctx context.Context) bool { return d.bundleStillDue(ctx, live) }), n, msg)
+	sctx, sentRef := notify.WithSentRef(notify.WithStillDue(ctx, func(ctx context.Context) bool { return d.bundleStillDue(ctx, live) }))
+	err := d.send(sctx, n, msg)
 	sentAt := d.o.Now().UTC().Truncate(time.Millisecond)
 	if errors.Is(err, notify.ErrNoLongerDue) {
 		// Nothing went out: the timelines keep their notify_held, as for
@@ -774,6 +776,7 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 	d.m.lateness.Observe(late.Seconds())
 	d.log.Info("storm bundle sent", "storm", c.Storm, "bundle", b.ID, "incidents", len(live), "left_out", len(gone), "via", contact.Via,
 		"late", late.Round(time.Millisecond).String())
+	ref = sentRef()
 	record("notify", fmt.Sprintf("via %s, in one message for %d incidents (alert storm)", contact.Via, len(live)), b.ID, sentAt)
 	return notes, pushed, nil
 }

@@ -172,6 +172,23 @@ func pushoverItems(cfg *policy.Config, acts []policy.Action, version int64, now 
 	return out
 }
 
+// twilioItems are the outbox items an acknowledgement or a resolve owes
+// Twilio, when pagerd calls through it: the incident's calls still
+// queued or ringing are cancelled, so that nobody is woken by a call for
+// an incident already taken (the handler looks whether there are any).
+func twilioItems(cfg *policy.Config, acts []policy.Action, version int64, now time.Time) []store.OutboxItem {
+	if cfg.Notifiers.Twilio.AccountSID == "" {
+		return nil
+	}
+	var out []store.OutboxItem
+	for _, it := range forwards(acts, version, now) {
+		it.ID = strings.Replace(it.ID, "pagerduty-", "twilio-calls-", 1)
+		it.Kind = store.OutboxTwilio
+		out = append(out, it)
+	}
+	return out
+}
+
 // chatActions are the changes an incident's chat message is updated for,
 // and the outbox Action each is stored as.
 var chatActions = map[policy.ActionKind]string{

@@ -303,6 +303,7 @@ func (s *Service) applyGuarded(ctx context.Context, id string, first *store.Inci
 		}
 		inc.Outbox = append(inc.Outbox, ChatItems(cfg, inc.Service, acts, now)...)
 		inc.Outbox = append(inc.Outbox, pushoverItems(cfg, acts, inc.Version, now)...)
+		inc.Outbox = append(inc.Outbox, twilioItems(cfg, acts, inc.Version, now)...)
 		// silences may take items out of inc.Outbox: called first, as
 		// Go leaves open whether an operand is read before or after a
 		// call in the same expression.

@@ -177,6 +177,11 @@ type Entry struct {
 	// a call placed before calls carried the count does, rather than be
 	// refused as the answer to a page from before a reopen.
 	ReopenedKnown bool `json:"reopened_known,omitempty"`
+	// Ref, on a page (notify), is the provider's id of what it created,
+	// when the transport gives one: Twilio's call SID, with which an
+	// acknowledgement cancels the call while it is still queued or
+	// ringing.
+	Ref string `json:"ref,omitempty"`
 }
 
 // ActionEntries are the timeline entries of the state machine's actions,
@@ -654,6 +659,11 @@ const (
 	// acknowledgement still fire: silenced alerts are never notified,
 	// resolved ones neither, so nothing else would ever resolve it.
 	OutboxResolveCheck = "alertmanager_resolve_check"
+	// OutboxTwilio cancels the Twilio calls pagerd placed for the
+	// incident that are still queued or ringing (Action "acknowledge"
+	// or "resolve"): nobody is woken by a call for an incident already
+	// taken.
+	OutboxTwilio = "twilio_calls"
 )
 
 // Storms is the part of a store that bundles pages during an alert storm.

@@ -42,15 +42,22 @@ const (
 // Twilio is Twilio's REST API as twilio-go sees it (Messages and Calls):
 // basic auth with the account SID and token, form-encoded parameters, 201
 // with the resource as JSON, and Twilio's JSON errors (401, 400 for a
-// number that is not E.164 or a call without a URL, 404, 500).
+// number that is not E.164 or a call without a URL, 404, 500). It keeps
+// the calls it placed with their status (queued, then as the test moves
+// them on), and cancels or ends them as Twilio does.
 type Twilio struct {
 	// URL is where the fake listens: the api_url for pagerd.
 	URL string
 
-	mu        sync.Mutex
-	token     string // the auth token it takes, "" for TwilioToken
-	sent      []url.Values
-	calls     []url.Values
+	mu    sync.Mutex
+	token string // the auth token it takes, "" for TwilioToken
+	sent  []url.Values
+	calls []url.Values
+	// status is each call's status, by SID: queued when placed, then
+	// what the test sets (SetCallStatus) or a cancel makes of it.
+	status map[string]string
+	// updates are the updates of calls Twilio took, in order.
+	updates   []CallUpdate
 	reads     []string
 	failFirst int
 	// limitFirst and retryAfter: the next limitFirst requests are
@@ -109,6 +116,41 @@ func (f *Twilio) Calls() []url.Values {
 	return append([]url.Values(nil), f.calls...)
 }
 
+// CallUpdate is an update of a call Twilio took (POST to the call's
+// resource): the call's SID, its POSTed form, and its status before and
+// after.
+type CallUpdate struct {
+	SID          string
+	Form         url.Values
+	Before, Then string
+}
+
+// CallSID is the SID of the nth call placed (0-based), as Twilio answered
+// it.
+func CallSID(n int) string { return fmt.Sprintf("CA%032d", n+1) }
+
+// SetCallStatus moves a call on, as the phone network does: ringing,
+// in-progress (answered), completed, busy, no-answer, failed.
+func (f *Twilio) SetCallStatus(sid, status string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.status[sid] = status
+}
+
+// CallStatus is a call's status now ("" for a call Twilio never placed).
+func (f *Twilio) CallStatus(sid string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.status[sid]
+}
+
+// CallUpdates are the updates of calls Twilio took, in order.
+func (f *Twilio) CallUpdates() []CallUpdate {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]CallUpdate(nil), f.updates...)
+}
+
 // ServeHTTP answers as Twilio's REST API.
 func (f *Twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
@@ -129,7 +171,10 @@ func (f *Twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	isCall := r.URL.Path == "/2010-04-01/Accounts/"+TwilioSID+"/Calls.json"
-	if r.Method != http.MethodPost || (r.URL.Path != "/2010-04-01/Accounts/"+TwilioSID+"/Messages.json" && !isCall) {
+	callSID, isUpdate := strings.CutPrefix(r.URL.Path, "/2010-04-01/Accounts/"+TwilioSID+"/Calls/")
+	callSID, isUpdate = strings.CutSuffix(callSID, ".json")
+	isUpdate = isUpdate && callSID != "" && !strings.Contains(callSID, "/")
+	if r.Method != http.MethodPost || (r.URL.Path != "/2010-04-01/Accounts/"+TwilioSID+"/Messages.json" && !isCall && !isUpdate) {
 		fail(404, 20404, "The requested resource was not found")
 		return
 	}
@@ -156,6 +201,10 @@ func (f *Twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(429, 20429, "Too Many Requests")
 		return
 	}
+	if isUpdate {
+		f.update(w, r, callSID, fail)
+		return
+	}
 	if !strings.HasPrefix(r.PostForm.Get("To"), "+") {
 		fail(400, 21211, "Invalid 'To' Phone Number")
 		return
@@ -166,8 +215,13 @@ func (f *Twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.calls = append(f.calls, r.PostForm)
+		sid := CallSID(len(f.calls) - 1)
+		if f.status == nil {
+			f.status = map[string]string{}
+		}
+		f.status[sid] = "queued"
 		w.WriteHeader(201)
-		_ = json.NewEncoder(w).Encode(map[string]any{"sid": fmt.Sprintf("CA%032d", len(f.calls)), "status": "queued"})
+		_ = json.NewEncoder(w).Encode(map[string]any{"sid": sid, "status": "queued"})
 		return
 	}
 	if r.PostForm.Get("To") == TwilioFailsAtOnce {
@@ -180,6 +234,42 @@ func (f *Twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(201)
 	_ = json.NewEncoder(w).Encode(map[string]any{"sid": fmt.Sprintf("SM%032d", len(f.sent)), "status": "queued",
 		"to": r.PostForm.Get("To"), "from": r.PostForm.Get("From"), "body": r.PostForm.Get("Body")})
+}
+
+// update answers a POST to a call's resource as Twilio does (f.mu held):
+// Status=canceled hangs up a call still queued or ringing and leaves one
+// answered or over as it is, answering 200 with the call either way;
+// Status=completed ends it whatever its state; a redirect (Url, Twiml)
+// of a call not in progress is refused (21220). A call the account
+// never placed is a 404.
+func (f *Twilio) update(w http.ResponseWriter, r *http.Request, sid string, fail func(code, twCode int, msg string)) {
+	before, ok := f.status[sid]
+	if !ok {
+		fail(404, 20404, "The requested resource /2010-04-01/Accounts/"+TwilioSID+"/Calls/"+sid+".json was not found")
+		return
+	}
+	then := before
+	switch status := r.PostForm.Get("Status"); {
+	case status == "canceled":
+		if before == "queued" || before == "ringing" {
+			then = "canceled"
+		}
+	case status == "completed":
+		if before == "queued" || before == "ringing" || before == "in-progress" {
+			then = "completed"
+		}
+	case status != "":
+		fail(400, 20001, "Invalid Status: "+status)
+		return
+	case r.PostForm.Get("Url") != "" || r.PostForm.Get("Twiml") != "":
+		if before != "in-progress" {
+			fail(400, 21220, "Call is not in-progress. Cannot redirect.")
+			return
+		}
+	}
+	f.status[sid] = then
+	f.updates = append(f.updates, CallUpdate{SID: sid, Form: r.PostForm, Before: before, Then: then})
+	_ = json.NewEncoder(w).Encode(map[string]any{"sid": sid, "account_sid": TwilioSID, "status": then})
 }
 
 // read answers the reads pagerd's start check makes: the account, its

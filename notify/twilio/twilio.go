@@ -215,12 +215,49 @@ func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 		p := &openapi.CreateCallParams{}
 		p.SetTo(m.Address).SetFrom(t.from).SetUrl(cb + "/voice?" + cv.Encode()).SetMachineDetection("Enable").
 			SetStatusCallback(cb + "/status?" + q)
-		send = func(api *openapi.ApiService) error { _, err := api.CreateCall(p); return err }
+		send = func(api *openapi.ApiService) error {
+			c, err := api.CreateCall(p)
+			if err == nil && c != nil && c.Sid != nil {
+				// The call's SID, for the page's timeline entry: an
+				// acknowledgement cancels the call with it while it
+				// still rings (CancelCall).
+				notify.SetSentRef(ctx, *c.Sid)
+			}
+			return err
+		}
 	default:
 		return fmt.Errorf("twilio: %s pages are not supported", m.Channel)
 	}
 	return t.call(ctx, st, send)
 }
+
+// CancelCall asks Twilio to cancel the call sid (Status=canceled), which
+// Twilio applies only to a call still queued or ringing: one answered
+// (in progress, the person listening) or over is left as it is. It
+// reports whether the call was cancelled by this request. A call Twilio
+// no longer knows, or one whose state it says allows no cancel (21220),
+// rings no more: no error. Errors are classed as call's are: 429, 5xx
+// and network errors are worth trying again (notify.IsTemporary, or
+// notify.ErrMaybeSent after the request was written, harmless to repeat).
+func (t *Notifier) CancelCall(ctx context.Context, sid string) (bool, error) {
+	var status string
+	err := t.call(ctx, t.settings(), func(api *openapi.ApiService) error {
+		c, err := api.UpdateCall(sid, (&openapi.UpdateCallParams{}).SetStatus("canceled"))
+		if err == nil && c != nil && c.Status != nil {
+			status = *c.Status
+		}
+		var te *client.TwilioRestError
+		if errors.As(err, &te) && (te.Status == http.StatusNotFound || te.Code == errInvalidCallState) {
+			return nil
+		}
+		return err
+	})
+	return status == "canceled", err
+}
+
+// errInvalidCallState is Twilio's error 21220, "Invalid call state for
+// this operation": the call is in no state to be changed so (it ended).
+const errInvalidCallState = 21220
 
 // createdFailed is an SMS Twilio created with a status that says it will
 // not be delivered (failed, undelivered): a 201, and no page.

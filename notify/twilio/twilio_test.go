@@ -280,3 +280,61 @@ func TestTwilioSMSOutageLeavesCallsGoing(t *testing.T) {
 		t.Fatalf("%d calls placed, want 1", got)
 	}
 }
+
+// TestTwilioCallSIDAndCancel: a call placed leaves its SID for the page's
+// timeline entry (notify.WithSentRef), and CancelCall hangs up a call
+// still queued or ringing, leaves one answered or over as Twilio does
+// (no error: nothing rings), takes a call Twilio no longer knows, or one
+// it says is in no state for it (21220), as nothing to cancel, and says
+// whether a failure is worth trying again.
+func TestTwilioCallSIDAndCancel(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	tw, err := twilio.New(twilio.Options{AccountSID: providertest.TwilioSID, AuthToken: providertest.TwilioToken,
+		From: providertest.TwilioFrom, APIURL: fake.URL, PublicURL: "https://pagerd.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		ctx, ref := notify.WithSentRef(t.Context())
+		if err := tw.Notify(ctx, notify.Message{Channel: "voice", Incident: "inc", User: "dan", Address: "+15555550111", Text: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := ref(); got != providertest.CallSID(i) {
+			t.Fatalf("call %d's SID: %q, want %s", i, got, providertest.CallSID(i))
+		}
+	}
+	fake.SetCallStatus(providertest.CallSID(1), "ringing")
+	fake.SetCallStatus(providertest.CallSID(2), "in-progress")
+	fake.SetCallStatus(providertest.CallSID(3), "completed")
+	for i, want := range []struct {
+		cancelled bool
+		status    string
+	}{{true, "canceled"}, {true, "canceled"}, {false, "in-progress"}, {false, "completed"}} {
+		sid := providertest.CallSID(i)
+		ok, err := tw.CancelCall(t.Context(), sid)
+		if err != nil || ok != want.cancelled || fake.CallStatus(sid) != want.status {
+			t.Errorf("cancel of call %d: %v, %v, now %s; want %v, nil, %s", i, ok, err, fake.CallStatus(sid), want.cancelled, want.status)
+		}
+	}
+	if ok, err := tw.CancelCall(t.Context(), "CA"+strings.Repeat("7", 32)); ok || err != nil {
+		t.Errorf("cancel of a call Twilio does not know: %v, %v", ok, err)
+	}
+	fake.FailFirst(1)
+	if _, err := tw.CancelCall(t.Context(), providertest.CallSID(0)); !notify.IsTemporary(err) {
+		t.Errorf("cancel with Twilio down: %v, want a temporary error", err)
+	}
+	bad, _ := twilio.New(twilio.Options{AccountSID: providertest.TwilioSID, AuthToken: "wrong", From: providertest.TwilioFrom, APIURL: fake.URL})
+	if _, err := bad.CancelCall(t.Context(), providertest.CallSID(0)); err == nil || notify.IsTemporary(err) {
+		t.Errorf("cancel with the wrong token: %v, want a final error", err)
+	}
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(400)
+		_, _ = w.Write([]byte(`{"code": 21220, "message": "Invalid call state for this operation", "status": 400}`))
+	}))
+	defer gone.Close()
+	ended, _ := twilio.New(twilio.Options{AccountSID: providertest.TwilioSID, AuthToken: providertest.TwilioToken, From: providertest.TwilioFrom, APIURL: gone.URL})
+	if ok, err := ended.CancelCall(t.Context(), providertest.CallSID(0)); ok || err != nil {
+		t.Errorf("cancel Twilio answers 21220: %v, %v", ok, err)
+	}
+}

@@ -354,6 +354,7 @@ func appendEntry(b []byte, e *store.Entry) ([]byte, error) {
 	if e.ReopenedKnown {
 		b = append(b, `,"reopened_known":true`...)
 	}
+	b = appendOmitEmpty(b, `,"ref":`, e.Ref)
 	return append(b, '}'), nil
 }
 

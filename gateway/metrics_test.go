@@ -278,6 +278,71 @@ func TestMetricsRegisteredDocumented(t *testing.T) {
 	}
 }
 
+// TestAlertsDocumented: the table of docs/OPERATIONS.md, "Monitor", lists
+// exactly the alerts deploy/prometheus/pagerd-rules.yml ships, and no page
+// of the docs names an alert that is not shipped: an operator told to
+// alert on a metric with a rule of a given name (PagerdUndecodableIncidents)
+// looks for it among the rules they loaded, and finds nothing to say the
+// failure goes unseen.
+func TestAlertsDocumented(t *testing.T) {
+	rules, err := os.ReadFile("../deploy/prometheus/pagerd-rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\s*- alert: (\w+)`).FindAllStringSubmatch(string(rules), -1) {
+		shipped[m[1]] = true
+	}
+	if len(shipped) < 20 {
+		t.Fatalf("only %d alerts found in the rules: %v", len(shipped), shipped)
+	}
+	ops, err := os.ReadFile("../docs/OPERATIONS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, monitor, ok := strings.Cut(string(ops), "\n## Monitor\n")
+	if !ok {
+		t.Fatal(`docs/OPERATIONS.md has no "## Monitor" section`)
+	}
+	monitor, _, _ = strings.Cut(monitor, "\n## ")
+	alert := regexp.MustCompile("`(Pagerd[A-Z][A-Za-z0-9]*)`")
+	tabled := map[string]bool{}
+	for _, line := range strings.Split(monitor, "\n") {
+		if !strings.HasPrefix(line, "| `Pagerd") {
+			continue
+		}
+		first, _, _ := strings.Cut(line[1:], "|")
+		for _, m := range alert.FindAllStringSubmatch(first, -1) {
+			tabled[m[1]] = true
+		}
+	}
+	for a := range shipped {
+		if !tabled[a] {
+			t.Errorf("docs/OPERATIONS.md's alert table lacks %s, which deploy/prometheus ships", a)
+		}
+	}
+	for a := range tabled {
+		if !shipped[a] {
+			t.Errorf("docs/OPERATIONS.md's alert table lists %s, which deploy/prometheus does not ship", a)
+		}
+	}
+	docs, err := filepath.Glob("../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range append(docs, "../README.md") {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`\bPagerd[A-Z][A-Za-z0-9]*`).FindAllString(string(b), -1) {
+			if !shipped[m] {
+				t.Errorf("%s names the alert %s, which deploy/prometheus does not ship", strings.TrimPrefix(path, "../"), m)
+			}
+		}
+	}
+}
+
 // TestReloadRefusesMissingSecrets: a reload to a config whose secret is not
 // there is refused like a broken one: the old config keeps paging, and
 // pagerd_config_last_reload_successful says so.

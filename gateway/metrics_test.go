@@ -343,6 +343,80 @@ func TestAlertsDocumented(t *testing.T) {
 	}
 }
 
+// TestAlertsRefusedRuleSeesEveryIntakeRoute: an alert, event or heartbeat
+// ping refused for good at each route where they arrive is counted under a
+// route that PagerdAlertsRefused (deploy/prometheus) selects: a route
+// renamed in the server, or left out of the rule, would refuse alerts
+// with no alert about it.
+func TestAlertsRefusedRuleSeesEveryIntakeRoute(t *testing.T) {
+	rules, err := os.ReadFile("../deploy/prometheus/pagerd-rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rule, ok := strings.Cut(string(rules), "- alert: PagerdAlertsRefused\n")
+	if !ok {
+		t.Fatal("deploy/prometheus ships no PagerdAlertsRefused")
+	}
+	rule, _, _ = strings.Cut(rule, "- alert:")
+	m := regexp.MustCompile(`route=~"([^"]+)"`).FindStringSubmatch(rule)
+	if m == nil {
+		t.Fatalf("PagerdAlertsRefused selects no routes:\n%s", rule)
+	}
+	selected := regexp.MustCompile("^(?:" + m[1] + ")$")
+	h, reg, _ := metricsDaemon(t)
+	wrong := []string{"Authorization", "Bearer not-a-key"}
+	for _, req := range []struct {
+		path, body string
+		hdr        []string
+	}{
+		{"/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A"}), wrong},
+		{"/api/v1/alertmanager/not-a-key", amPayload("firing", "g1", map[string]string{"alertname": "A"}), nil},
+		{"/v2/enqueue", `{"routing_key":"not-a-key","event_action":"trigger","payload":{"summary":"s","source":"x","severity":"critical"}}`, nil},
+		{"/v2/alerts", `{"message":"m"}`, []string{"Authorization", "GenieKey not-a-key"}},
+		{"/v2/alerts/a1/close?identifierType=alias", `{}`, []string{"Authorization", "GenieKey not-a-key"}},
+		{"/api/v1/heartbeats/watchdog/ping", "", wrong},
+		{"/v2/heartbeats/watchdog/ping", "", []string{"Authorization", "GenieKey not-a-key"}},
+	} {
+		if r := h.do("POST", req.path, req.body, req.hdr...); r.code < 400 || r.code >= 500 || r.code == 429 {
+			t.Fatalf("POST %s with a wrong key: %d %s, want a 4xx", req.path, r.code, r.body)
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := 0
+	for _, mf := range mfs {
+		if mf.GetName() != "pagerd_http_requests_total" {
+			continue
+		}
+		for _, s := range mf.GetMetric() {
+			var route, code string
+			for _, l := range s.GetLabel() {
+				switch l.GetName() {
+				case "route":
+					route = l.GetValue()
+				case "code":
+					code = l.GetValue()
+				}
+			}
+			if !strings.HasPrefix(code, "4") {
+				continue
+			}
+			routes++
+			if !ingestionRoutes[route] {
+				t.Errorf("%s answered %s, and is not one of the intake's routes", route, code)
+			}
+			if !selected.MatchString(route) {
+				t.Errorf("alerts refused at %s (%s) are not selected by PagerdAlertsRefused (route=~%q)", route, code, m[1])
+			}
+		}
+	}
+	if routes != len(ingestionRoutes) {
+		t.Errorf("refusals counted at %d routes, want the intake's %d", routes, len(ingestionRoutes))
+	}
+}
+
 // TestReloadRefusesMissingSecrets: a reload to a config whose secret is not
 // there is refused like a broken one: the old config keeps paging, and
 // pagerd_config_last_reload_successful says so.

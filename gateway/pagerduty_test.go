@@ -647,3 +647,52 @@ func TestPagerDutyPageThatMayHaveBeenSentInAStormIsAcknowledgedUnderItsKey(t *te
 			k1, got, h.incident(x).Timeline)
 	}
 }
+
+// TestPagerDutyWebhookWrongSecretIsWarned: a webhook signed with another
+// secret (PagerDuty's, after a rotation on one side only) is refused, and
+// said at warn, once a minute with the count refused since: before, only
+// the request line at debug said so, while every acknowledgement made in
+// PagerDuty was refused and pagerd went on escalating. Webhooks without a
+// signature, or with a malformed one, are no one's: they stay at debug.
+func TestPagerDutyWebhookWrongSecretIsWarned(t *testing.T) {
+	h := newHarness(t, withConfig(pdConfig))
+	ack := `{"event":{"event_type":"incident.acknowledged","data":{"incident_key":"x"}}}`
+	post := func(sig string) {
+		t.Helper()
+		hdr := []string{}
+		if sig != "" {
+			hdr = append(hdr, "X-PagerDuty-Signature", sig)
+		}
+		if r := h.do("POST", pagerduty.WebhookPath, ack, hdr...); r.code != 403 {
+			t.Fatalf("webhook signed %q: %d %s", sig, r.code, r.body)
+		}
+	}
+	const msg = "pagerduty: a webhook whose X-PagerDuty-Signature does not match notifiers.pagerduty.webhook_secret was refused"
+	warned := func() []string {
+		var lines []string
+		for _, l := range strings.Split(h.logs.String(), "\n") {
+			if strings.Contains(l, msg) && strings.Contains(l, `"level":"WARN"`) {
+				lines = append(lines, l)
+			}
+		}
+		return lines
+	}
+	post("")
+	post("v1=not-hex")
+	if got := warned(); len(got) != 0 {
+		t.Fatalf("a webhook without a valid-looking signature warned: %v", got)
+	}
+	forged := providertest.PagerDutySign([]byte(ack), "the-old-secret")
+	post(forged)
+	post(forged)
+	post(forged)
+	if got := warned(); len(got) != 1 {
+		t.Fatalf("%d warnings for 3 webhooks with the wrong secret within a minute, want 1:\n%s", len(got), h.logs.String())
+	}
+	h.clock.Set(fixedNow.Add(time.Minute))
+	post(forged)
+	got := warned()
+	if len(got) != 2 || !strings.Contains(got[1], `"refused_since_last_warning":2`) {
+		t.Fatalf("a minute later: %v, want a second warning counting the 2 refused since", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/PagerDuty/go-pagerduty/webhookv3"
 
@@ -21,6 +22,36 @@ type Webhook struct {
 	Secret func() string
 	// Logger says which webhooks acted (default slog.Default()).
 	Logger *slog.Logger
+	// Now is the clock (default time.Now): a webhook refused for a
+	// signature made with another secret is logged at warn at most once a
+	// minute (refusedSignature).
+	Now func() time.Time
+
+	refused notify.RefusedCallbacks
+}
+
+func (wh *Webhook) log() *slog.Logger {
+	if wh.Logger == nil {
+		return slog.Default()
+	}
+	return wh.Logger
+}
+
+// refusedSignature logs a webhook that carried a v1 signature not made
+// with the configured secret: most likely PagerDuty's, signed with a
+// secret pagerd no longer has, so every acknowledgement and resolve made
+// in PagerDuty is refused and pagerd goes on escalating incidents their
+// people acknowledged (notify.RefusedCallbacks). A webhook without a
+// signature, or with a malformed one, is not PagerDuty's and is not
+// logged here.
+func (wh *Webhook) refusedSignature(r *http.Request) {
+	now := time.Now
+	if wh.Now != nil {
+		now = wh.Now
+	}
+	wh.refused.Log(wh.log(), r, now(), "pagerduty: a webhook whose X-PagerDuty-Signature does not match notifiers.pagerduty.webhook_secret was refused (403); "+
+		"if it was PagerDuty's, acknowledgements and resolves made in PagerDuty do not reach pagerd, which goes on escalating: "+
+		"set the webhook subscription's secret as notifiers.pagerduty.webhook_secret")
 }
 
 // webhookBody is the part of a PagerDuty v3 webhook pagerd reads.
@@ -60,6 +91,7 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	switch err := webhookv3.VerifySignature(r, secret); {
 	case err == nil:
 	case errors.Is(err, webhookv3.ErrNoValidSignatures):
+		wh.refusedSignature(r)
 		return &notify.RequestError{Status: http.StatusForbidden, Msg: "bad X-PagerDuty-Signature: it does not match notifiers.pagerduty.webhook_secret"}
 	case errors.Is(err, webhookv3.ErrMalformedHeader):
 		return &notify.RequestError{Status: http.StatusForbidden, Msg: "missing or malformed X-PagerDuty-Signature (want v1=<hex HMAC-SHA256 of the body>)"}
@@ -116,10 +148,7 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	log := wh.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	log := wh.log()
 	if acted.ReopenedSince {
 		// Answered 2xx all the same: PagerDuty must not deliver it again.
 		log.Info("PagerDuty webhook not applied: the incident was reopened after the alert it acknowledges", "incident", id, "user", user,

@@ -491,7 +491,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		}},
 		PagerDuty: &pagerduty.Webhook{Receiver: d.incidents, Logger: d.log, Now: o.Now,
 			Secret: func() string { return d.cfg.Load().Notifiers.PagerDuty.WebhookSecret.Reveal() }},
-		Slack: &slack.Callbacks{Receiver: d.incidents, Logger: d.log, Client: func() *slack.Client { return tr.slack },
+		Slack: &slack.Callbacks{Receiver: d.incidents, Logger: d.log, Now: o.Now, Client: func() *slack.Client { return tr.slack },
 			Secret: func() string {
 				if tr.slack == nil {
 					return "" // Slack was not configured at start: not served

@@ -1613,3 +1613,45 @@ func TestSlackCardFollowsAMaintenanceWindow(t *testing.T) {
 		t.Fatalf("the card's Escalate after the window: level %d; %q", v.Level, lastCall(sl, "chat.postEphemeral"))
 	}
 }
+
+// TestSlackWrongSigningSecretIsWarned: requests signed with another
+// signing secret (Slack's, after a rotation on one side only) are refused
+// and said at warn, once a minute with the count refused since: before,
+// only the request line at debug said so, while every button press,
+// acknowledgements among them, failed. Unsigned requests stay at debug.
+func TestSlackWrongSigningSecretIsWarned(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	h := newHarness(t, withConfig(slackConfig(sl.URL)))
+	press := sl.ButtonPress("U0ANN", "CINCIDENTRESPONSE", "1.2", "pagerd:acknowledge", "x")
+	post := func(hdr http.Header) {
+		t.Helper()
+		if r := h.slackPost("/api/v1/slack/interactions", press, hdr); r.code != 401 {
+			t.Fatalf("refused press: %d %s", r.code, r.body)
+		}
+	}
+	const msg = "slack: a signed request was refused (401)"
+	warned := func() []string {
+		var lines []string
+		for _, l := range strings.Split(h.logs.String(), "\n") {
+			if strings.Contains(l, msg) && strings.Contains(l, `"level":"WARN"`) {
+				lines = append(lines, l)
+			}
+		}
+		return lines
+	}
+	post(http.Header{"Content-Type": {"application/x-www-form-urlencoded"}})
+	if got := warned(); len(got) != 0 {
+		t.Fatalf("an unsigned request warned: %v", got)
+	}
+	for range 3 {
+		post(providertest.SignSlack("the-old-signing-secret", press, time.Now()))
+	}
+	if got := warned(); len(got) != 1 {
+		t.Fatalf("%d warnings for 3 presses signed with the wrong secret within a minute, want 1:\n%s", len(got), h.logs.String())
+	}
+	h.clock.Set(fixedNow.Add(time.Minute))
+	post(providertest.SignSlack("the-old-signing-secret", press, time.Now()))
+	if got := warned(); len(got) != 2 || !strings.Contains(got[1], `"refused_since_last_warning":2`) {
+		t.Fatalf("a minute later: %v, want a second warning counting the 2 refused since", got)
+	}
+}

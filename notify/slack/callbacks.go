@@ -52,6 +52,11 @@ type Callbacks struct {
 	// OnCall answers /oncall [schedule].
 	OnCall func(ctx context.Context, schedule string) (OnCall, error)
 	Logger *slog.Logger
+	// Now is the clock (default time.Now): a signed request refused is
+	// logged at warn at most once a minute (notify.RefusedCallbacks).
+	Now func() time.Time
+
+	refused notify.RefusedCallbacks
 }
 
 // verified reads the body of a request signed by Slack, or refuses it.
@@ -75,7 +80,20 @@ func (cb *Callbacks) verified(r *http.Request) ([]byte, error) {
 	}
 	if err != nil {
 		// One answer for missing, stale and wrong signatures: the request
-		// is not Slack's.
+		// is not Slack's. One that carries a signature may well be, made
+		// with a signing secret pagerd no longer has, or stamped by a
+		// clock more than five minutes off this host's: then every button
+		// press is refused, acknowledgements among them, and whoever runs
+		// pagerd must hear of it. Unsigned ones are strangers'.
+		if r.Header.Get("X-Slack-Signature") != "" {
+			now := time.Now
+			if cb.Now != nil {
+				now = cb.Now
+			}
+			cb.refused.Log(cb.log(), r, now(), "slack: a signed request was refused (401): its X-Slack-Signature does not verify with notifiers.slack.signing_secret, "+
+				"or its timestamp is over 5 minutes off this host's clock; if it was Slack's, buttons (acknowledge among them) and /oncall fail: "+
+				"set the app's signing secret as notifiers.slack.signing_secret, or fix this host's clock", "err", err)
+		}
 		return nil, &notify.RequestError{Status: http.StatusUnauthorized, Msg: "bad, stale or missing Slack signature (X-Slack-Signature, X-Slack-Request-Timestamp)"}
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))

@@ -499,7 +499,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 				return d.cfg.Load().Notifiers.Slack.SigningSecret.Reveal()
 			},
 			OnCall: slackOnCall(pagingConfig, o.Now)},
-		Pushover:   &pushover.Callbacks{Receiver: d.incidents, Verify: d.pushoverVerify(tr.pushover != nil, o.Now)},
+		Pushover:   &pushover.Callbacks{Receiver: d.incidents, Verify: d.pushoverVerify(tr.pushover != nil, o.Now), Logger: d.log, Now: o.Now},
 		Heartbeats: d.heartbeats, Maintenance: d.windows, Withheld: withheld,
 		Health: d.health, Backup: backup, History: history.Store{Store: d.store}, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
 		TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout,

@@ -334,3 +334,57 @@ func TestPushoverEmergencyThatMayHaveBeenSentIsCancelled(t *testing.T) {
 		t.Fatalf("cancels %v: the emergency that may have been sent goes on alerting after the acknowledgement", c)
 	}
 }
+
+// TestPushoverCallbackRefusedIsWarned: an emergency page sent before a
+// reload rotated server.link_secret, acknowledged in the app after it, is
+// refused (its token was signed with the old secret), and said at warn:
+// before, only the request line at debug said so, while the person
+// believed they had acknowledged and pagerd went on paging and
+// escalating. Once a minute at most, with the count refused since.
+func TestPushoverCallbackRefusedIsWarned(t *testing.T) {
+	po := providertest.NewPushover(t)
+	cfg := pushoverConfig(po.URL, "http://127.0.0.1:1")
+	h := newHarness(t, withConfig(cfg))
+	id := fire(h)
+	h.step(fixedNow)
+	if ms := po.Messages(); len(ms) != 1 {
+		t.Fatalf("messages %+v", ms)
+	}
+	if err := h.reload(strings.Replace(cfg, "pushover-test-link-secret-0123456789", "pushover-rotated-link-secret-987654", 1)); err != nil {
+		t.Fatal(err)
+	}
+	const msg = "pushover: a receipt callback was refused (403)"
+	warned := func() []string {
+		var lines []string
+		for _, l := range strings.Split(h.logs.String(), "\n") {
+			if strings.Contains(l, msg) && strings.Contains(l, `"level":"WARN"`) {
+				lines = append(lines, l)
+			}
+		}
+		return lines
+	}
+	for range 2 {
+		if code := po.Acknowledge(t, 0, "iphone"); code != 403 {
+			t.Fatalf("the app's callback signed with the secret before the rotation: %d, want 403", code)
+		}
+	}
+	if st := h.incident(id).Status; st != "triggered" {
+		t.Fatalf("a refused callback changed the incident: %s", st)
+	}
+	if got := warned(); len(got) != 1 {
+		t.Fatalf("%d warnings for 2 refused callbacks within a minute, want 1:\n%s", len(got), h.logs.String())
+	}
+	// The callback's token acknowledges the incident: never in the log.
+	tok := po.Messages()[0].Callback
+	tok = tok[strings.LastIndex(tok, "/")+1:]
+	if tok == "" || strings.Contains(h.logs.String(), tok) {
+		t.Fatalf("the log holds the callback's token %q:\n%s", tok, h.logs.String())
+	}
+	h.clock.Set(fixedNow.Add(time.Minute))
+	if code := po.Acknowledge(t, 0, "iphone"); code != 403 {
+		t.Fatalf("callback: %d", code)
+	}
+	if got := warned(); len(got) != 2 || !strings.Contains(got[1], `"refused_since_last_warning":1`) {
+		t.Fatalf("a minute later: %v, want a second warning counting the one refused since", got)
+	}
+}

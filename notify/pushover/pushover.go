@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -178,6 +179,13 @@ type Callbacks struct {
 	// option) and says whose page it was; an error refuses the request.
 	// Nil means Pushover is not configured: the callbacks answer 404.
 	Verify func(token string) (Paged, error)
+	// Logger says which callbacks were refused (default slog.Default()).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now): a refused callback is logged
+	// at warn at most once a minute (notify.RefusedCallbacks).
+	Now func() time.Time
+
+	refused notify.RefusedCallbacks
 }
 
 // Paged is the emergency page a receipt callback is about.
@@ -206,6 +214,22 @@ func (cb *Callbacks) Receipt(w http.ResponseWriter, r *http.Request) error {
 	paged, err := cb.Verify(r.PathValue("token"))
 	target, user := paged.Target, paged.User
 	if err != nil {
+		// Its token is in a path only Pushover was given: a refused one is
+		// most likely Pushover's, for a page signed with a link_secret
+		// since rotated, or for a person since removed from the config.
+		// The person believes they acknowledged, and pagerd goes on paging
+		// and escalating: whoever runs pagerd must hear of it.
+		log := cb.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		now := time.Now
+		if cb.Now != nil {
+			now = cb.Now
+		}
+		cb.refused.Log(log, r, now(), "pushover: a receipt callback was refused (403): its token does not verify with server.link_secret, "+
+			"has expired or names a user no longer in the config; if it was Pushover's, an acknowledgement made in the Pushover app did not reach pagerd, "+
+			"which goes on paging: acknowledge the incident in pagerd", "err", err)
 		return &notify.RequestError{Status: http.StatusForbidden, Msg: "this receipt callback is not one pagerd made, or it has expired"}
 	}
 	if err := r.ParseForm(); err != nil {

@@ -668,15 +668,7 @@ func TestPagerDutyWebhookWrongSecretIsWarned(t *testing.T) {
 		}
 	}
 	const msg = "pagerduty: a webhook whose X-PagerDuty-Signature does not match notifiers.pagerduty.webhook_secret was refused"
-	warned := func() []string {
-		var lines []string
-		for _, l := range strings.Split(h.logs.String(), "\n") {
-			if strings.Contains(l, msg) && strings.Contains(l, `"level":"WARN"`) {
-				lines = append(lines, l)
-			}
-		}
-		return lines
-	}
+	warned := func() []string { return h.logLines("WARN", msg) }
 	post("")
 	post("v1=not-hex")
 	if got := warned(); len(got) != 0 {

@@ -354,15 +354,7 @@ func TestPushoverCallbackRefusedIsWarned(t *testing.T) {
 		t.Fatal(err)
 	}
 	const msg = "pushover: a receipt callback was refused (403)"
-	warned := func() []string {
-		var lines []string
-		for _, l := range strings.Split(h.logs.String(), "\n") {
-			if strings.Contains(l, msg) && strings.Contains(l, `"level":"WARN"`) {
-				lines = append(lines, l)
-			}
-		}
-		return lines
-	}
+	warned := func() []string { return h.logLines("WARN", msg) }
 	for range 2 {
 		if code := po.Acknowledge(t, 0, "iphone"); code != 403 {
 			t.Fatalf("the app's callback signed with the secret before the rotation: %d, want 403", code)

@@ -1630,15 +1630,7 @@ func TestSlackWrongSigningSecretIsWarned(t *testing.T) {
 		}
 	}
 	const msg = "slack: a signed request was refused (401)"
-	warned := func() []string {
-		var lines []string
-		for _, l := range strings.Split(h.logs.String(), "\n") {
-			if strings.Contains(l, msg) && strings.Contains(l, `"level":"WARN"`) {
-				lines = append(lines, l)
-			}
-		}
-		return lines
-	}
+	warned := func() []string { return h.logLines("WARN", msg) }
 	post(http.Header{"Content-Type": {"application/x-www-form-urlencoded"}})
 	if got := warned(); len(got) != 0 {
 		t.Fatalf("an unsigned request warned: %v", got)

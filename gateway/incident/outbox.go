@@ -163,13 +163,7 @@ func pushoverItems(cfg *policy.Config, acts []policy.Action, version int64, now 
 	if cfg.Notifiers.Pushover.Token == "" {
 		return nil
 	}
-	var out []store.OutboxItem
-	for _, it := range forwards(acts, version, now) {
-		it.ID = strings.Replace(it.ID, "pagerduty-", "pushover-", 1)
-		it.Kind = store.OutboxPushover
-		out = append(out, it)
-	}
-	return out
+	return forwardsAs(store.OutboxPushover, "pushover-", acts, version, now)
 }
 
 // twilioItems are the outbox items an acknowledgement or a resolve owes
@@ -180,11 +174,17 @@ func twilioItems(cfg *policy.Config, acts []policy.Action, version int64, now ti
 	if cfg.Notifiers.Twilio.AccountSID == "" {
 		return nil
 	}
-	var out []store.OutboxItem
-	for _, it := range forwards(acts, version, now) {
-		it.ID = strings.Replace(it.ID, "pagerduty-", "twilio-calls-", 1)
-		it.Kind = store.OutboxTwilio
-		out = append(out, it)
+	return forwardsAs(store.OutboxTwilio, "twilio-calls-", acts, version, now)
+}
+
+// forwardsAs are the items forwards makes for PagerDuty, of another kind
+// and with ids of another prefix: what an acknowledgement or a resolve
+// owes another provider.
+func forwardsAs(kind, prefix string, acts []policy.Action, version int64, now time.Time) []store.OutboxItem {
+	out := forwards(acts, version, now)
+	for i := range out {
+		out[i].ID = strings.Replace(out[i].ID, "pagerduty-", prefix, 1)
+		out[i].Kind = kind
 	}
 	return out
 }

@@ -137,6 +137,11 @@ type Dispatcher struct {
 	// behind is how late, in ns, the earliest of the last claims was
 	// (Behind).
 	behind atomic.Int64
+	// claimed is when (Options.Now, in ns) the loop last claimed without
+	// an error: while that is recent, Behind is the scrape's figure
+	// (behindAtScrape); otherwise the store is asked, through due.
+	claimed atomic.Int64
+	due     dueReading
 	// recording is set while recordJournal runs aside (Run).
 	recording atomic.Bool
 	// misses are the incidents this replica said it cannot page.
@@ -232,8 +237,8 @@ func New(o Options) *Dispatcher {
 		Help: "Pages and storm messages this replica sent but could not yet record in the store (the store refused the write); they are recorded, not sent again, when the store takes writes."},
 		func() float64 { return float64(d.journal.size()) }))
 	o.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagerd_dispatch_behind_seconds",
-		Help: "How late the earliest step this replica's dispatcher last claimed was while more were due: 0 when its last look claimed everything due. Past server.admission.brake_behind the intake takes fewer alerts until it catches up."},
-		func() float64 { return d.Behind().Seconds() }))
+		Help: "How far behind its due steps this replica's dispatcher is: while it claims, how late the earliest step it last claimed was while more were due (0 when its last look claimed everything due); when it has not claimed for twice its longest wait between looks (every worker hung on a provider, its claims failing), how long ago the store's earliest step came due, or NaN if the store does not say within 2s. Past server.admission.brake_behind (on the figure of its claims) the intake takes fewer alerts until it catches up."},
+		d.behindAtScrape))
 	return d
 }
 
@@ -241,7 +246,9 @@ func New(o Options) *Dispatcher {
 // the earliest of the steps it last claimed was due while its claims
 // filled every free worker (more were due), or 0 when its last look
 // claimed everything due. With every worker busy it does not look, and
-// Behind stays what it was. A takeover does not count: its lateness is the
+// Behind stays what it was (the intake's brake reads it, with no store
+// call); pagerd_dispatch_behind_seconds then asks the store
+// (behindAtScrape). A takeover does not count: its lateness is the
 // lease of the replica that died, not a backlog.
 func (d *Dispatcher) Behind() time.Duration { return time.Duration(d.behind.Load()) }
 
@@ -354,6 +361,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				timer = t.C
 			} else {
 				failing.ok()
+				d.claimed.Store(now.UnixNano())
 				// Noted before the claims' pages start, so that Behind
 				// says it once they are on their way. Everything due at
 				// now claimed (not more): not behind.

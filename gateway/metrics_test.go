@@ -78,6 +78,27 @@ func TestMetricsAtStart(t *testing.T) {
 	}
 }
 
+// TestPagesWithoutAContactCountedFromZero: a page (or storm message) to a
+// person with no contact on its channel fails with via="none"; that series
+// is there from the first scrape, at 0, on every channel, so that the
+// first such failure is an increase that PagerdPagesFailing's rate() sees.
+// (Before, it was created by the first failure, at 1, and rate() over it
+// missed that failure.)
+func TestPagesWithoutAContactCountedFromZero(t *testing.T) {
+	h, _, _ := metricsDaemon(t)
+	body := h.do("GET", "/metrics", "").body
+	for _, ch := range []string{"push", "sms", "voice", "slack", "email"} {
+		for _, want := range []string{
+			`pagerd_pages_total{channel="` + ch + `",result="failed",via="none"} 0`,
+			`pagerd_storm_bundles_total{channel="` + ch + `",result="failed",via="none"} 0`,
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+	}
+}
+
 // TestMetricsOpenIncidents: open incidents by service, priority and status,
 // read from the store at most once per ttl however often /metrics is asked.
 func TestMetricsOpenIncidents(t *testing.T) {

@@ -203,6 +203,18 @@ type Delivery struct {
 	// (one given before pages carried it). A report can come after later
 	// pages to the same person: it is about this one.
 	PageAt time.Time
+	// Ref is the provider's id of what the report is about (Twilio's
+	// CallSid or MessageSid), when the callback says: the page is the one
+	// recorded with it (store.Entry.Ref), else the one sent at PageAt.
+	Ref string
+	// Unreached says, with Failed, that the page reached nobody for
+	// certain: an SMS undelivered or failed, a call that failed, was
+	// busy, was not answered or was picked up by a voicemail. It then
+	// counts as a page refused at once does: when every page of the level
+	// failed and no step of it is left, the next level is paged without
+	// waiting out the level's timeout. A call cancelled (pagerd cancels
+	// ringing calls after an acknowledgement) says nothing of the person.
+	Unreached bool
 }
 
 // About is what a target is, for a call to say.

@@ -183,8 +183,8 @@ type Incident struct {
 	// LevelPages are the ids of the page steps of the level the incident
 	// is at (ofLevel: its people's, at whatever level their ladder runs)
 	// that went to the dispatcher since the level started, but for
-	// those the provider refused (Event.Step). When the last of them is
-	// refused and no step of the level is left, nobody at the level can
+	// those the provider refused or reported reached nobody (Event.Step).
+	// When the last of them is refused and no step of the level is left, nobody at the level can
 	// be reached, and waiting out its timeout pages the next level late
 	// for nothing: it is paged at once (channelFailed). A page that went
 	// out stays here, so the level keeps its timeout as for any page not
@@ -345,12 +345,16 @@ type Event struct {
 	// Channel, for channel_failed, is the channel that failed.
 	Channel string
 	// Step, for channel_failed, is the id of the step whose page failed,
-	// when the provider refused it for certain (nothing reached the
-	// person: Twilio refused the number, the mail server the mailbox).
+	// when nothing of it reached the person for certain: the provider
+	// refused it (Twilio refused the number, the mail server the
+	// mailbox), or took it and reported later that it reached nobody (an
+	// SMS undelivered, a call not answered or picked up by a voicemail).
 	// Empty when the page may have reached them (a timeout after the
-	// request went out) or the step is not known (a delivery report, a
-	// storm message): the next step still comes forward, but the page
-	// counts as gone out (Incident.LevelPages).
+	// request went out) or the step is not known (a storm message, a
+	// report whose page was recorded without its step): the next step
+	// still comes forward, but the page counts as gone out
+	// (Incident.LevelPages). A step of an earlier level or round is no
+	// longer counted and moves nothing; nor does one named twice.
 	Step string
 	// Hold, for a trigger, is the maintenance window covering the new
 	// incident (it is recorded and pages nobody); for hold and release,

@@ -67,6 +67,9 @@ type Entry struct {
 	// Ref, on a page, is the provider's id of what it created (Twilio's
 	// call SID; store.Entry's; reports do not read it).
 	Ref string `json:"ref,omitempty"`
+	// Step, on a page, is the id of the step it was sent for
+	// (store.Entry's; reports do not read it).
+	Step string `json:"step,omitempty"`
 }
 
 // Timeline entry types reports read.

@@ -1047,7 +1047,14 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 			return err
 		}
 		for _, id := range order {
-			entries = append(entries, sent[id])
+			// The step each page was sent for, as this try's
+			// firing numbered it (LevelPages has that id): a
+			// delivery report that it reached nobody names it.
+			e := sent[id]
+			if e.Type == "notify" {
+				e.Step = steps[id]
+			}
+			entries = append(entries, e)
 		}
 		// A level nobody could be reached at escalated after its pages'
 		// failures: recorded after them, observed and told to the chat

@@ -272,6 +272,11 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 	} else {
 		err = s.Note(ctx, target, e)
 	}
+	if err == nil && d.Failed && d.Unreached && !store.IsBundleID(target) {
+		// It reached nobody: it counts toward a level nobody at which
+		// was reached, as a page refused at once does, by its step.
+		ev.Step = s.reportedStep(ctx, target, d)
+	}
 	if err == nil && d.Failed {
 		// Twilio does not send a delivery report again, whatever the
 		// answer: if bringing the step forward fails here, the call
@@ -295,6 +300,44 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 		return nil
 	}
 	return err
+}
+
+// reportedStep is the step of the page a delivery report is about, as
+// recorded with the page (store.Entry.Step): the page Twilio created with
+// the report's SID (a call's, kept as Entry.Ref), else the person's page
+// on the channel sent at the time the callback carries. "" when the page
+// is not found or was recorded without its step (by an older replica, or
+// from an earlier write), or when the timeline cannot be read: the page
+// then counts as gone out and the level keeps its timeout, the safe side.
+// A report about a page of an earlier level, or of the same level before
+// a repeat or a reopen, names a step the state machine no longer counts
+// (policy.Incident.LevelPages), so it moves no level; nor does the same
+// report delivered twice.
+func (s *Service) reportedStep(ctx context.Context, id string, d notify.Delivery) string {
+	tl, err := s.o.Store.Timeline(ctx, id)
+	if err != nil {
+		s.log.Warn("reading the timeline for a page reported not delivered; it counts as gone out", "incident", id, "user", d.User, "err", err)
+		return ""
+	}
+	page := func(e store.Entry) bool {
+		return e.Type == "notify" && e.User == d.User && e.Channel == d.Channel && e.Bundle == ""
+	}
+	if d.Ref != "" {
+		for _, e := range slices.Backward(tl) {
+			if page(e) && e.Ref == d.Ref {
+				return e.Step
+			}
+		}
+	}
+	if d.PageAt.IsZero() {
+		return ""
+	}
+	for _, e := range slices.Backward(tl) {
+		if page(e) && (e.Ref == "" || d.Ref == "") && e.At.UnixMilli() == d.PageAt.UnixMilli() {
+			return e.Step
+		}
+	}
+	return ""
 }
 
 // deliveredRetry is the first wait before bringing a person's next step

@@ -182,6 +182,13 @@ type Entry struct {
 	// acknowledgement cancels the call while it is still queued or
 	// ringing.
 	Ref string `json:"ref,omitempty"`
+	// Step, on a page (notify), is the id of the step it was sent for
+	// (policy.Deadline.ID), when the write that recorded it fired that
+	// step. A delivery report that says the page reached nobody names it
+	// to the state machine (policy.Event.Step), so that a level whose
+	// every page failed, refused at once or reported undelivered later,
+	// pages the next level without waiting out its timeout.
+	Step string `json:"step,omitempty"`
 }
 
 // ActionEntries are the timeline entries of the state machine's actions,

@@ -1,6 +1,7 @@
 package twilio
 
 import (
+	"cmp"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -185,7 +186,9 @@ func (cb *Callbacks) refusedSignature(r *http.Request, rv client.RequestValidato
 // Status records an SMS's final delivery status (delivered, undelivered,
 // failed) or a call's (completed, busy, no-answer, failed, canceled) in the
 // incident's timeline; a page that did not arrive brings the person's next
-// step forward to now, so the ladder goes on. Twilio is answered 204 for
+// step forward to now, so the ladder goes on, and counts as one nobody
+// was reached by (notify.Delivery.Unreached): when every page of the
+// level failed so, the next level is paged at once. Twilio is answered 204 for
 // anything signed, so it does not retry.
 func (cb *Callbacks) Status(w http.ResponseWriter, r *http.Request) error {
 	if err := cb.verify(r); err != nil {
@@ -213,7 +216,12 @@ func (cb *Callbacks) Status(w http.ResponseWriter, r *http.Request) error {
 		detail += " (Twilio error " + code + ")"
 	}
 	d := notify.Delivery{User: q.Get("user"), Channel: q.Get("channel"), Detail: detail,
-		Failed: status != "delivered" && status != "completed", PageAt: sentAt(q)}
+		Failed: status != "delivered" && status != "completed", PageAt: sentAt(q),
+		Ref: cmp.Or(r.PostForm.Get("CallSid"), r.PostForm.Get("MessageSid"))}
+	// Nothing of the page reached the person: an SMS the carrier did not
+	// deliver, a call that did not connect or that nobody answered. A
+	// call cancelled was cancelled by pagerd after an acknowledgement.
+	d.Unreached = d.Failed && status != "canceled"
 	if err := cb.Receiver.Delivered(r.Context(), q.Get("incident"), d); err != nil {
 		return err
 	}
@@ -606,7 +614,7 @@ func (cb *Callbacks) Voice(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if answered := r.PostForm.Get("AnsweredBy"); voicemail(answered) {
 		d := notify.Delivery{User: q.Get("user"), Channel: "voice", Detail: "voicemail pickup (" + answered + "), not a page answered", Failed: true,
-			PageAt: sentAt(q)}
+			PageAt: sentAt(q), Ref: r.PostForm.Get("CallSid"), Unreached: true}
 		if err := cb.Receiver.Delivered(r.Context(), q.Get("incident"), d); err != nil {
 			// A 5xx would have Twilio play "application error" into
 			// the person's voicemail, and Twilio does not ask again:

@@ -355,6 +355,7 @@ func appendEntry(b []byte, e *store.Entry) ([]byte, error) {
 		b = append(b, `,"reopened_known":true`...)
 	}
 	b = appendOmitEmpty(b, `,"ref":`, e.Ref)
+	b = appendOmitEmpty(b, `,"step":`, e.Step)
 	return append(b, '}'), nil
 }
 

@@ -680,7 +680,7 @@ func testTimeline(t *testing.T, f Factory) {
 	e1 := store.Entry{At: base, Type: "trigger", Actor: "alertmanager", Detail: "DiskFull"}
 	id := trigger(t, s, incident("api", "g1", base, 0), e1)
 	inc := get(t, s, id)
-	e2 := store.Entry{At: base.Add(time.Minute), Type: "notify", Level: 1, User: "ann", Channel: "voice", Detail: "via twilio", Ref: "CA00000000000000000000000000000001"}
+	e2 := store.Entry{At: base.Add(time.Minute), Type: "notify", Level: 1, User: "ann", Channel: "voice", Detail: "via twilio", Ref: "CA00000000000000000000000000000001", Step: "1.4"}
 	e3 := store.Entry{At: base.Add(2 * time.Minute), Type: "ack", Actor: "ann"}
 	update(t, s, inc, e2, e3)
 	tl, err := s.Timeline(ctx(t), id)

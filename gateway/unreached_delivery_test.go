@@ -1,0 +1,156 @@
+package gateway
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/internal/providertest"
+)
+
+// unreachedTwilioConfig is dispatchConfig with Ann paged through Twilio
+// alone: an SMS at once, a call 5 minutes later. The primary level waits
+// 15 minutes for her.
+func unreachedTwilioConfig(fake *providertest.Twilio) string {
+	cfg := strings.Replace(dispatchConfig,
+		`{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}`,
+		`{id: ann, name: Ann, contacts: [{channel: sms, via: twilio, address: "+15555550111"}, {channel: voice, via: twilio, address: "+15555550111"}], notification_rules: {high: [{after: 0s, channel: sms}, {after: 5m, channel: voice}]}}`, 1)
+	cfg += "notifiers:\n  twilio: {account_sid: " + twSID + ", auth_token: " + twToken + `, from: "` + twFrom + `"}` + "\n"
+	return twilioAt(fake, cfg)
+}
+
+// twice posts a signed callback to u twice at once, as Twilio retrying a
+// callback it got no answer to in time, or two replicas behind a load
+// balancer each taking one, would: both are answered 204.
+func twice(t *testing.T, fake *providertest.Twilio, u string, form url.Values) {
+	t.Helper()
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i := range codes {
+		wg.Go(func() { codes[i], _ = fake.Callback(t, u, form) })
+	}
+	wg.Wait()
+	for _, c := range codes {
+		if c != 204 && c != 200 {
+			t.Fatalf("callback %s answered %v", u, codes)
+		}
+	}
+}
+
+// TestLevelWhosePagesAreReportedNotDeliveredEscalatesAtOnce: Twilio took
+// Ann's SMS and call, and reported later that neither reached her (the
+// SMS undelivered, the call busy, not answered, failed, or picked up by
+// her voicemail). Nothing of the primary level reached anyone and no step
+// of hers is left: Bob, the secondary, is paged at once, not when the
+// primary's 15 minutes run out, and the timeline says why. Each report
+// comes twice at once (Twilio retries callbacks), with two dispatchers
+// running: Bob is paged once, one escalation, on both stores. A call
+// cancelled says nothing of Ann (pagerd cancels calls after an
+// acknowledgement): the primary keeps its timeout.
+func TestLevelWhosePagesAreReportedNotDeliveredEscalatesAtOnce(t *testing.T) {
+	for name, mk := range stores(t) {
+		for _, call := range []string{"no-answer", "busy", "failed", "voicemail", "canceled"} {
+			t.Run(name+" "+call, func(t *testing.T) {
+				fake := providertest.NewTwilio(t)
+				h := newHarness(t, withStore(mk(t)), withConfig(unreachedTwilioConfig(fake)), realTransport("twilio"), replicas(2))
+				id := fire(h)
+				h.runUntil(fixedNow.Add(time.Minute))
+				if n := len(fake.Messages()); n != 1 {
+					t.Fatalf("Twilio got %d messages, want 1", n)
+				}
+				twice(t, fake, fake.Messages()[0].Get("StatusCallback"),
+					url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}})
+				// The SMS did not arrive: the call is placed now.
+				h.runUntil(fixedNow.Add(2 * time.Minute))
+				if n := len(fake.Calls()); n != 1 {
+					t.Fatalf("Twilio placed %d calls, want 1", n)
+				}
+				c := fake.Calls()[0]
+				sid := providertest.CallSID(0)
+				status := call
+				if call == "voicemail" {
+					twice(t, fake, c.Get("Url"), url.Values{"CallSid": {sid}, "AnsweredBy": {"machine_end_beep"}, "AccountSid": {twSID}})
+					status = "completed"
+				}
+				twice(t, fake, c.Get("StatusCallback"), url.Values{"CallSid": {sid}, "CallStatus": {status}, "AccountSid": {twSID}})
+				h.runUntil(fixedNow.Add(25 * time.Minute))
+
+				wantPages, wantEsc := "2m L2 bob push,4m L2 bob sms,7m L2 bob voice",
+					"2m0s L2 every page at level primary failed, nobody was reached: escalated at once"
+				if call == "canceled" {
+					wantPages, wantEsc = "15m L2 bob push,17m L2 bob sms,20m L2 bob voice", "15m0s L2 not acknowledged within 15m"
+				}
+				if got := strings.Join(h.rec.lines(fixedNow), ","); got != wantPages {
+					t.Fatalf("pages sent: %s\nwant: %s", got, wantPages)
+				}
+				var esc []string
+				for _, e := range timeline(h, id) {
+					if e.Type == "escalate" {
+						esc = append(esc, fmt.Sprintf("%s L%d %s", e.At.Sub(fixedNow), e.Level, e.Detail))
+					}
+				}
+				if got := strings.Join(esc, ","); got != wantEsc {
+					t.Fatalf("escalations in the timeline: %s\nwant: %s", got, wantEsc)
+				}
+			})
+		}
+	}
+}
+
+// TestReportOfAnEarlierRoundsPageDoesNotCountAgainstTheLevel: the
+// policy starts over (repeat) at the primary at 30m, nobody having
+// acknowledged; Ann's SMS and call of the first round went out at 0 and
+// 5m. Twilio's reports that neither reached her come late, in the second
+// round, around her second call (35m), not answered: they are about pages of
+// the first round, so Ann's second SMS still counts as gone out and the
+// primary keeps its timeout. Once the second SMS is reported undelivered
+// too, nothing of the second round reached her: Bob is paged at once.
+func TestReportOfAnEarlierRoundsPageDoesNotCountAgainstTheLevel(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewTwilio(t)
+			cfg := strings.Replace(unreachedTwilioConfig(fake),
+				"      - {name: secondary, targets: [{schedule: s, tier: secondary}]}\n",
+				"      - {name: secondary, targets: [{schedule: s, tier: secondary}], timeout: 15m}\n    repeat: 1\n", 1)
+			h := newHarness(t, withStore(mk(t)), withConfig(cfg), realTransport("twilio"))
+			id := fire(h)
+			h.runUntil(fixedNow.Add(31 * time.Minute))
+			if n, m := len(fake.Messages()), len(fake.Calls()); n != 2 || m != 1 {
+				t.Fatalf("Twilio took %d messages and %d calls by 31m, want 2 and 1", n, m)
+			}
+			undelivered := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
+			// The first round's call, not answered, reported late.
+			twice(t, fake, fake.Calls()[0].Get("StatusCallback"), url.Values{"CallSid": {providertest.CallSID(0)}, "CallStatus": {"no-answer"}, "AccountSid": {twSID}})
+			h.runUntil(fixedNow.Add(36 * time.Minute))
+			if n := len(fake.Calls()); n != 2 {
+				t.Fatalf("Twilio placed %d calls by 36m, want 2", n)
+			}
+			twice(t, fake, fake.Calls()[1].Get("StatusCallback"), url.Values{"CallSid": {providertest.CallSID(1)}, "CallStatus": {"no-answer"}, "AccountSid": {twSID}})
+			// The first round's SMS, reported undelivered only now.
+			twice(t, fake, fake.Messages()[0].Get("StatusCallback"), undelivered)
+			h.runUntil(fixedNow.Add(40 * time.Minute))
+			want := "15m L2 bob push,17m L2 bob sms,20m L2 bob voice"
+			if got := strings.Join(h.rec.lines(fixedNow), ","); got != want {
+				t.Fatalf("pages sent by 40m: %s\nwant: %s (Ann's second SMS went out at 30m and was not reported)", got, want)
+			}
+			twice(t, fake, fake.Messages()[1].Get("StatusCallback"), undelivered)
+			h.runUntil(fixedNow.Add(41 * time.Minute))
+			want += ",40m L2 bob push"
+			if got := strings.Join(h.rec.lines(fixedNow), ","); got != want {
+				t.Fatalf("pages sent by 41m: %s\nwant: %s", got, want)
+			}
+			var esc []string
+			for _, e := range timeline(h, id) {
+				if e.Type == "escalate" {
+					esc = append(esc, fmt.Sprintf("%s L%d %s", e.At.Sub(fixedNow), e.Level, e.Detail))
+				}
+			}
+			if got := esc[len(esc)-1]; got != "40m0s L2 every page at level primary failed, nobody was reached: escalated at once" {
+				t.Fatalf("escalations in the timeline: %q", esc)
+			}
+		})
+	}
+}

@@ -348,14 +348,17 @@ func (h *harness) reload(yaml string) error {
 
 func writeConfig(path, text string) error { return os.WriteFile(path, []byte(text), 0o600) }
 
-// metric is the value of a counter or gauge of reg with these labels (0
-// when there is none).
+// metric is the sum of the counters or gauges of reg that have these
+// labels, whatever their others (0 when there is none), as a PromQL sum
+// over them would be: the first match alone was a series created at 0
+// (pagerd_pages_total{via="none"}) where the test meant the one counted.
 func metric(t testing.TB, reg prometheus.Gatherer, name string, labels ...string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
+	sum := 0.0
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
@@ -374,12 +377,13 @@ func metric(t testing.TB, reg prometheus.Gatherer, name string, labels ...string
 				continue
 			}
 			if c := m.GetCounter(); c != nil {
-				return c.GetValue()
+				sum += c.GetValue()
+			} else {
+				sum += m.GetGauge().GetValue()
 			}
-			return m.GetGauge().GetValue()
 		}
 	}
-	return 0
+	return sum
 }
 
 // Stores, clock and transports.

@@ -252,6 +252,12 @@ func (t *Notifier) CancelCall(ctx context.Context, sid string) (bool, error) {
 		}
 		return err
 	})
+	if errors.Is(err, notify.ErrOverRateLimit) {
+		// A 429 with Retry-After: call keeps a page's turn for it, but a
+		// cancel has no turn to keep; it is worth trying again as any
+		// other 429 is.
+		err = notify.Temporary(err)
+	}
 	return status == "canceled", err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,12 +50,24 @@ func (o *twilioCallsOutbox) handle(ctx context.Context, inc *store.Incident, ite
 	// (reopened, its acknowledgement run out), its calls must ring.
 	stands := dispatch.ActionStands(item.Action, inc.State.Status)
 	seen := map[string]bool{}
+	// The calls an earlier item cancelled (an acknowledgement, then a
+	// resolve): Twilio answers a cancel again with the call canceled, and
+	// the timeline would say it was cancelled twice.
+	var done []string
+	for _, e := range tl {
+		if e.Type == "forwarded" && strings.HasPrefix(e.Detail, cancelledDetail) {
+			done = append(done, e.Detail)
+		}
+	}
 	var cancelled []string
 	for _, e := range tl {
 		if e.Type != "notify" || e.Channel != "voice" || e.Ref == "" || !dispatch.PagedVia(e, "twilio") {
 			continue
 		}
 		if now.Sub(e.At) > callRingsFor || seen[e.Ref] {
+			continue
+		}
+		if slices.ContainsFunc(done, func(d string) bool { return strings.Contains(d, "("+e.Ref+")") }) {
 			continue
 		}
 		seen[e.Ref] = true
@@ -85,5 +98,9 @@ func (o *twilioCallsOutbox) handle(ctx context.Context, inc *store.Incident, ite
 		return store.Entry{}, nil
 	}
 	return store.Entry{At: now.UTC().Truncate(time.Millisecond), Type: "forwarded",
-		Detail: fmt.Sprintf("Twilio calls still ringing cancelled after the %s: %s", item.Action, strings.Join(cancelled, ", "))}, nil
+		Detail: fmt.Sprintf("%s after the %s: %s", cancelledDetail, item.Action, strings.Join(cancelled, ", "))}, nil
 }
+
+// cancelledDetail begins the timeline's word of the calls an item
+// cancelled, each named "user (SID)".
+const cancelledDetail = "Twilio calls still ringing cancelled"

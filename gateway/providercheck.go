@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -305,7 +306,11 @@ func (p *providerCheck) run(parent context.Context, c *policy.Config, via string
 				return
 			}
 		}
-		failures = append(failures, failure{err.Error(), users, notify.IsTemporary(err)})
+		// A 5xx, or no answer after the request was written, is marked
+		// may-have-been-sent by the transports (a page's rule: never
+		// sent twice), not temporary: for a check, which sends nothing,
+		// it is a blip all the same.
+		failures = append(failures, failure{err.Error(), users, notify.IsTemporary(err) || errors.Is(err, notify.ErrMaybeSent)})
 	}
 	if pr.account != nil {
 		if err := pr.account(ctx); err != nil {

@@ -589,6 +589,9 @@ func (d *Daemon) pushoverVerify(configured bool, now func() time.Time) func(toke
 		return nil
 	}
 	return func(token string) (pushover.Paged, error) {
+		if acklink.Malformed(token) {
+			return pushover.Paged{}, fmt.Errorf("receipt token: %w", pushover.ErrNotSigned)
+		}
 		cfg := d.cfg.Load()
 		r, err := acklink.VerifyReceipt(cfg.Server.LinkSecret, token, now())
 		if err == nil && cfg.User(r.User) == nil {

@@ -142,6 +142,21 @@ func VerifyReceipt(secret policy.Secret, token string, now time.Time) (Receipt, 
 	return withReopened(parts)
 }
 
+// Malformed reports whether token is not of the form pagerd signs: a
+// payload and a signature, both base64url, the signature as long as
+// linkMAC's. Such a token was signed by no secret pagerd ever had (a
+// stranger's request), where a well-formed one that does not verify may
+// be pagerd's own, signed with a secret since rotated.
+func Malformed(token string) bool {
+	p64, m64, ok := strings.Cut(token, ".")
+	if !ok {
+		return true
+	}
+	_, err := base64.RawURLEncoding.DecodeString(p64)
+	mac, err2 := base64.RawURLEncoding.DecodeString(m64)
+	return err != nil || err2 != nil || len(mac) != sha256.Size
+}
+
 // verify checks a token's signature, version and expiry, and returns its
 // fields: the version, incident, user and expiry, then any the version
 // adds (receiptVersion, linkPageVersion: the reopen count).

@@ -177,7 +177,9 @@ type Callbacks struct {
 	Receiver notify.Receiver
 	// Verify checks a callback URL's token (as signed for the Callback
 	// option) and says whose page it was; an error refuses the request.
-	// Nil means Pushover is not configured: the callbacks answer 404.
+	// ErrNotSigned (errors.Is) says the token is not even of the form
+	// pagerd signs: a stranger's request, not Pushover's. Nil means
+	// Pushover is not configured: the callbacks answer 404.
 	Verify func(token string) (Paged, error)
 	// Logger says which callbacks were refused (default slog.Default()).
 	Logger *slog.Logger
@@ -187,6 +189,15 @@ type Callbacks struct {
 
 	refused notify.RefusedCallbacks
 }
+
+// ErrNotSigned is what Verify answers, wrapped, for a token that is not of
+// the form pagerd signs (no signature, or one of the wrong length): no
+// callback pagerd gave Pushover, whatever secret it was signed with, but
+// a stranger's request to the documented path. It is refused and logged
+// at debug only, so that a stranger probing the path does not take the
+// minute's one warning (notify.RefusedCallbacks) from a refusal of the
+// app's own callback.
+var ErrNotSigned = errors.New("not a token pagerd signs")
 
 // Paged is the emergency page a receipt callback is about.
 type Paged struct {
@@ -226,6 +237,10 @@ func (cb *Callbacks) Receipt(w http.ResponseWriter, r *http.Request) error {
 		now := time.Now
 		if cb.Now != nil {
 			now = cb.Now
+		}
+		if errors.Is(err, ErrNotSigned) {
+			log.DebugContext(r.Context(), "pushover: a receipt callback was refused (403): its token is not one pagerd signs", "err", err)
+			return &notify.RequestError{Status: http.StatusForbidden, Msg: "this receipt callback is not one pagerd made, or it has expired"}
 		}
 		cb.refused.Log(log, r, now(), "pushover: a receipt callback was refused (403): its token does not verify with server.link_secret, "+
 			"has expired or names a user no longer in the config; if it was Pushover's, an acknowledgement made in the Pushover app did not reach pagerd, "+

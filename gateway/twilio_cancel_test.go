@@ -70,6 +70,19 @@ func forwardedCalls(h *harness, id string) []store.Entry {
 	return out
 }
 
+// danCallRinging is callFirstConfig on the embedded store, Dan's call
+// for a new incident placed at fixedNow and ringing at Twilio.
+func danCallRinging(t *testing.T) (fake *providertest.Twilio, h *harness, id, sid string) {
+	t.Helper()
+	fake = providertest.NewTwilio(t)
+	h = newHarness(t, withConfig(callFirstConfig(fake, "{window: 0s}")), realTransport("twilio"))
+	id = fire(h)
+	h.step(fixedNow)
+	sid = providertest.CallSID(0)
+	fake.SetCallStatus(sid, "ringing")
+	return fake, h, id, sid
+}
+
 // TestTwilioCallRingingCancelledByAcknowledgement: the call Twilio was
 // asked to place keeps its SID in the page's timeline entry; acknowledged
 // by someone else while it rings, the call is cancelled (Twilio hangs it
@@ -196,12 +209,7 @@ func TestTwilioCallCancelledOnResolveOnlyRecentCalls(t *testing.T) {
 // told, the cancel is tried again by the outbox, and the call is
 // cancelled while it still rings.
 func TestTwilioCallCancelTriedAgain(t *testing.T) {
-	fake := providertest.NewTwilio(t)
-	h := newHarness(t, withConfig(callFirstConfig(fake, "{window: 0s}")), realTransport("twilio"))
-	id := fire(h)
-	h.step(fixedNow)
-	sid := providertest.CallSID(0)
-	fake.SetCallStatus(sid, "ringing")
+	fake, h, id, sid := danCallRinging(t)
 	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", ""); r.code != 200 {
 		t.Fatalf("ack: %d %s", r.code, r.body)
 	}
@@ -292,5 +300,51 @@ func TestTwilioCallOfAReopenRingsOn(t *testing.T) {
 	}
 	if u := fake.CallUpdates(); len(u) != 0 {
 		t.Fatalf("calls updated: %+v", u)
+	}
+}
+
+// TestTwilioCallCancelRateLimitedIsTriedAgain: Twilio answers the cancel
+// 429 with a Retry-After (its word for when it takes requests again), as
+// it does in a burst of calls. The cancel was refused for good, logged at
+// error and the call left ringing; it is tried again, and the call
+// cancelled while it still rings.
+func TestTwilioCallCancelRateLimitedIsTriedAgain(t *testing.T) {
+	fake, h, id, sid := danCallRinging(t)
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", ""); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	fake.RateLimitFirst(1, "2")
+	h.step(h.clock.Now())
+	if st := fake.CallStatus(sid); st != "ringing" {
+		t.Fatalf("call %s with Twilio rate limiting", st)
+	}
+	h.runUntil(fixedNow.Add(time.Minute))
+	if st := fake.CallStatus(sid); st != "canceled" {
+		t.Fatalf("the call is %s a minute after Twilio's 429 with Retry-After 2, want canceled", st)
+	}
+}
+
+// TestTwilioCallCancelledOnceInTheTimeline: acknowledged, then resolved a
+// minute later, the incident owes Twilio two cancels of the same call.
+// Twilio answers the second with the call as it is, canceled already:
+// the timeline said twice that the call was cancelled, once after the
+// acknowledge and again after the resolve, as if it had rung on.
+func TestTwilioCallCancelledOnceInTheTimeline(t *testing.T) {
+	fake, h, id, sid := danCallRinging(t)
+	h.clock.Set(fixedNow.Add(20 * time.Second))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", ""); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+	if st := fake.CallStatus(sid); st != "canceled" {
+		t.Fatalf("call %s after the acknowledgement, want canceled", st)
+	}
+	h.clock.Set(fixedNow.Add(80 * time.Second))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", ""); r.code != 200 {
+		t.Fatalf("resolve: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+	if fw := forwardedCalls(h, id); len(fw) != 1 {
+		t.Fatalf("the timeline says %d times that the call was cancelled: %+v", len(fw), fw)
 	}
 }

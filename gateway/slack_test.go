@@ -1019,6 +1019,26 @@ func TestSlackRateLimitedDMGoesOutAtItsTurn(t *testing.T) {
 	}
 }
 
+// slackCallNextConfig is slackConfig with ann's SMS moved to 10m: the
+// step after her Slack DM is the call at 5m.
+func slackCallNextConfig(apiURL string) string {
+	return strings.Replace(slackConfig(apiURL), "{after: 2m, channel: sms}", "{after: 10m, channel: sms}", 1)
+}
+
+// slackFailedAndCalls are the details of an incident's failed Slack pages,
+// and how many calls it recorded.
+func slackFailedAndCalls(h *harness, id string) (failed []string, calls int) {
+	for _, e := range h.incident(id).Timeline {
+		switch {
+		case e.Type == "notify_failed" && e.Channel == "slack":
+			failed = append(failed, e.Detail)
+		case e.Type == "notify" && e.Channel == "voice":
+			calls++
+		}
+	}
+	return failed, calls
+}
+
 // TestSlackDMRateLimitedForGoodFails: Slack answers every direct message
 // to ann 429 with Retry-After: 30 (her channel over its rate, or the
 // workspace's). The page was sent back at each turn, for as long as Slack
@@ -1030,22 +1050,13 @@ func TestSlackRateLimitedDMGoesOutAtItsTurn(t *testing.T) {
 func TestSlackDMRateLimitedForGoodFails(t *testing.T) {
 	sl := providertest.NewSlack(t)
 	srv, refused := slackRateLimitsDMs(t, sl, "U0ANN", 1000)
-	h := newHarness(t, withConfig(strings.Replace(slackConfig(srv.URL+"/api/"), "{after: 2m, channel: sms}", "{after: 10m, channel: sms}", 1)))
+	h := newHarness(t, withConfig(slackCallNextConfig(srv.URL+"/api/")))
 	id := fire(h)
 	h.runUntil(fixedNow.Add(2 * time.Minute))
 	if refused.Load() != 3 {
 		t.Fatalf("%d direct messages refused, want one at each of 1m, 1m30s and 2m", refused.Load())
 	}
-	var failed []string
-	calls := 0
-	for _, e := range h.incident(id).Timeline {
-		switch {
-		case e.Type == "notify_failed" && e.Channel == "slack":
-			failed = append(failed, e.Detail)
-		case e.Type == "notify" && e.Channel == "voice":
-			calls++
-		}
-	}
+	failed, calls := slackFailedAndCalls(h, id)
 	if len(failed) != 1 || !strings.Contains(failed[0], "429") || !strings.Contains(failed[0], "given up 1m0s after its time") {
 		t.Fatalf("the Slack page sent back past a minute: failures recorded %q, want one naming Slack's 429", failed)
 	}
@@ -1065,22 +1076,13 @@ func TestSlackDMRateLimitedForGoodFails(t *testing.T) {
 func TestSlackDMRateLimitedForAnHourFailsAtOnce(t *testing.T) {
 	sl := providertest.NewSlack(t)
 	srv, refused := slackRateLimitsDMsFor(t, sl, "U0ANN", 1000, "3600")
-	h := newHarness(t, withConfig(strings.Replace(slackConfig(srv.URL+"/api/"), "{after: 2m, channel: sms}", "{after: 10m, channel: sms}", 1)))
+	h := newHarness(t, withConfig(slackCallNextConfig(srv.URL+"/api/")))
 	id := fire(h)
 	h.runUntil(fixedNow.Add(time.Minute))
 	if refused.Load() == 0 {
 		t.Fatal("Slack was not asked: the test proves nothing")
 	}
-	var failed []string
-	calls := 0
-	for _, e := range h.incident(id).Timeline {
-		switch {
-		case e.Type == "notify_failed" && e.Channel == "slack":
-			failed = append(failed, e.Detail)
-		case e.Type == "notify" && e.Channel == "voice":
-			calls++
-		}
-	}
+	failed, calls := slackFailedAndCalls(h, id)
 	if len(failed) != 1 || !strings.Contains(failed[0], "rate limit exceeded") {
 		t.Fatalf("by 1m, failures recorded %q; want the Slack page failed on its 429, not held for Slack's hour", failed)
 	}

@@ -50,14 +50,11 @@ func (o *pushoverOutbox) handle(ctx context.Context, inc *store.Incident, item s
 			continue
 		}
 		seen[target] = true
-		if e.Bundle != "" {
-			settled, err := stormSettled(ctx, o.store, e.Bundle)
+		if stop, err := mayStop(ctx, o.store, e, stands); err != nil || !stop {
 			if err != nil {
 				return store.Entry{}, err
 			}
-			if !settled {
-				continue
-			}
+			continue
 		}
 		if err := o.n.Cancel(ctx, target); err != nil {
 			return store.Entry{}, err
@@ -69,6 +66,18 @@ func (o *pushoverOutbox) handle(ctx context.Context, inc *store.Incident, item s
 	}
 	return store.Entry{At: o.now().UTC().Truncate(time.Millisecond), Type: "forwarded",
 		Detail: "Pushover's emergency alerts stopped after the " + item.Action}, nil
+}
+
+// mayStop reports whether what page e left going (Pushover's emergency
+// alert, Twilio's ringing call) may be stopped after an acknowledgement
+// or resolve that stands (dispatch.ActionStands): a page of the incident
+// alone while it stands, a storm message's once none of its incidents is
+// triggered (stormSettled), whatever became of this one.
+func mayStop(ctx context.Context, st store.Store, e store.Entry, stands bool) (bool, error) {
+	if e.Bundle == "" {
+		return stands, nil
+	}
+	return stormSettled(ctx, st, e.Bundle)
 }
 
 // stormSettled reports whether none of a storm bundle's incidents is

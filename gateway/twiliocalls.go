@@ -71,17 +71,11 @@ func (o *twilioCallsOutbox) handle(ctx context.Context, inc *store.Incident, ite
 			continue
 		}
 		seen[e.Ref] = true
-		if !stands && e.Bundle == "" {
-			continue
-		}
-		if e.Bundle != "" {
-			settled, err := stormSettled(ctx, o.store, e.Bundle)
+		if stop, err := mayStop(ctx, o.store, e, stands); err != nil || !stop {
 			if err != nil {
 				return store.Entry{}, err
 			}
-			if !settled {
-				continue
-			}
+			continue
 		}
 		ok, err := o.n.CancelCall(ctx, e.Ref)
 		if err != nil {

@@ -82,8 +82,14 @@ func (f *SMTP) HoldDataAnswers(t testing.TB) {
 	t.Cleanup(func() { close(hold) })
 }
 
-// NewSMTP starts an SMTP server for the test.
-func NewSMTP(t testing.TB) *SMTP {
+// NewSMTP starts an SMTP server for the test, which offers STARTTLS.
+func NewSMTP(t testing.TB) *SMTP { t.Helper(); return newSMTP(t, false) }
+
+// NewSMTPImplicitTLS starts an SMTP server for the test that speaks TLS
+// from the first byte, as on port 465 (notifiers.email.tls: tls).
+func NewSMTPImplicitTLS(t testing.TB) *SMTP { t.Helper(); return newSMTP(t, true) }
+
+func newSMTP(t testing.TB, implicitTLS bool) *SMTP {
 	t.Helper()
 	certPEM, keyPEM := selfSigned(t)
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
@@ -105,6 +111,9 @@ func NewSMTP(t testing.TB) *SMTP {
 		t.Fatal(err)
 	}
 	f.Addr = l.Addr().String()
+	if implicitTLS {
+		l = tls.NewListener(l, s.TLSConfig)
+	}
 	go func() { _ = s.Serve(l) }()
 	t.Cleanup(func() { _ = s.Close() })
 	return f

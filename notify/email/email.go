@@ -413,7 +413,16 @@ func (n *Notifier) open(ctx context.Context) (_ *smtp.Client, closeConn func(), 
 		conn, err = d.DialContext(ctx, "tcp", n.o.Smarthost)
 	}
 	if err != nil {
-		return nil, nil, notify.Temporary(fmt.Errorf("email: connect to %s: %w", n.o.Smarthost, err))
+		err = fmt.Errorf("email: connect to %s: %w", n.o.Smarthost, err)
+		var cve *tls.CertificateVerificationError
+		if errors.As(err, &cve) {
+			// A certificate pagerd does not trust (expired, another
+			// name, an unknown issuer) is final, as at STARTTLS: no
+			// retry makes it trusted, and the person's next channel
+			// comes forward now rather than after the send window.
+			return nil, nil, err
+		}
+		return nil, nil, notify.Temporary(err)
 	}
 	// A stalled server must not outlive the timeout: closing the
 	// connection ends whatever command is waiting.

@@ -87,6 +87,35 @@ func TestEmailDeliversOverSTARTTLS(t *testing.T) {
 	}
 }
 
+// A certificate pagerd does not trust fails the page for good over
+// implicit TLS as over STARTTLS: retried, the page waited out its send
+// window before its person's next channel was brought forward, and no
+// retry makes the certificate trusted.
+func TestEmailImplicitTLSUntrustedCertificateIsFinal(t *testing.T) {
+	srv := providertest.NewSMTPImplicitTLS(t)
+	o := email.Options{Smarthost: srv.Addr, TLS: email.TLS, From: "pagerd@aion.example", Username: providertest.SMTPUser,
+		Password: providertest.SMTPPassword, RootCAs: srv.Pool, Timeout: 5 * time.Second}
+	n, err := email.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Notify(context.Background(), page()); err != nil {
+		t.Fatalf("a page over implicit TLS to a trusted server: %v", err)
+	}
+	if m := srv.Mails(); len(m) != 1 || !m[0].TLS {
+		t.Fatalf("mails %+v, want one over TLS", m)
+	}
+	o.RootCAs = nil
+	n, err = email.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = n.Notify(context.Background(), page())
+	if err == nil || notify.IsTemporary(err) || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("error %v (temporary %v), want a final error naming the certificate", err, notify.IsTemporary(err))
+	}
+}
+
 func TestEmailImplicitTLSAndRefusals(t *testing.T) {
 	srv := providertest.NewSMTP(t)
 	ctx := context.Background()

@@ -145,3 +145,27 @@ func TestAIONRPostsAlertsToPlatformAlerts(t *testing.T) {
 		seen[u.SlackUser] = u.ID
 	}
 }
+
+// TestAIONRStatusUpdatesEvery30MinutesEscalateNothing: "No status update
+// provided in 30 minutes (SEV-1/2)" escalates. A SEV-1 acknowledged at 3m
+// and updated every 30 minutes from then on has never gone 30 minutes
+// without one: nobody else is paged before its 1h unresolved rule, and no
+// status-update target is missed after the first update.
+func TestAIONRStatusUpdatesEvery30MinutesEscalateNothing(t *testing.T) {
+	// Week of Oct 6: Engineer A primary, Engineer B secondary.
+	at := time.Date(2025, 10, 7, 10, 0, 0, 0, time.UTC)
+	res := simulateExample(t, "aion-r.yaml", SimOptions{At: at, For: 2 * time.Hour, AckAfter: 3 * time.Minute, AckBy: "eng-a",
+		UpdateEvery: 30 * time.Minute, Labels: map[string]string{"alertname": "Down", "severity": "critical"}})
+	if got := pagedAfter(res, 3*time.Minute); len(got) == 0 || !strings.HasPrefix(got[0], "1h ") {
+		t.Errorf("pages after the acknowledgement, updated every 30m: first %q, want the unresolved rule's at 1h", got)
+	}
+	for _, e := range res.Events {
+		off := time.Duration(e.OffsetSeconds) * time.Second
+		if e.Type == "escalate" && strings.Contains(e.Detail, "no status update") {
+			t.Errorf("%s: escalated %q though an update came every 30m", Duration(off), e.Detail)
+		}
+		if e.Type == "sla_breach" && e.Detail == "status_update" && off > 33*time.Minute {
+			t.Errorf("%s: status_update target missed though an update came every 30m", Duration(off))
+		}
+	}
+}

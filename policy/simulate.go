@@ -54,7 +54,9 @@ const DefaultSimDuration = 24 * time.Hour
 // it triggers at At, then hands the machine every deadline in time order and
 // the human actions at their times. Deadlines due at the same instant as a
 // human action come first: an acknowledgement at exactly 2m arrives after
-// the 2m SMS has gone out, as it would in the daemon.
+// the 2m SMS has gone out, as it would in the daemon. A status update is the
+// exception: one due as the status-update clock runs out is in time (the
+// seeds' "no status update in 30 minutes" is met by an update at 30).
 //
 // The config's maintenance windows act as in the daemon: an alert a window
 // covers is recorded and pages nobody until the window ends; a window that
@@ -136,7 +138,10 @@ func (c *Config) Simulate(o SimOptions) (*SimResult, error) {
 		if hi < len(humans) && humans[hi].at.Before(next) {
 			kind, next = person, humans[hi].at
 		}
-		if !nextUpdate.IsZero() && nextUpdate.Before(next) {
+		// A status update due with a deadline comes first: "no status
+		// update provided in 30 minutes" is met by one at 30 minutes, so
+		// updates every 30 minutes escalate nothing.
+		if !nextUpdate.IsZero() && !nextUpdate.After(next) {
 			kind, next = update, nextUpdate
 		}
 		if kind == none || next.After(end) {

@@ -613,8 +613,8 @@ func (r *run) trigger(ev Event) error {
 		name string
 		to   Timeout
 	}{{"acknowledge", targets.Acknowledge}, {"initial_response", targets.InitialResponse}, {"resolution", targets.Resolution}} {
-		if s.to.IsSet() {
-			r.schedule(Deadline{At: r.c.DueAt(r.svc, r.priority(), s.to, t), Kind: DeadlineSLA, Target: s.name})
+		if at, ok := r.c.TargetDueAt(r.svc, r.priority(), s.name, t); ok && s.to.IsSet() {
+			r.schedule(Deadline{At: at, Kind: DeadlineSLA, Target: s.name})
 		}
 	}
 	r.armStatusSLA(t)

@@ -68,7 +68,8 @@ func (c *Config) Preview(s *Service, lbls map[string]string, at time.Time) Route
 		EscalationPolicy: r.EscalationPolicy, PageImmediately: r.PageImmediately, Targets: map[string]TargetDue{}}
 	for i, to := range []Timeout{r.Targets.Acknowledge, r.Targets.InitialResponse, r.Targets.Resolution, r.Targets.StatusUpdate} {
 		if to.IsSet() {
-			p.Targets[TargetNames[i]] = TargetDue{Timeout: to.String(), Due: c.DueAt(s, r.Priority, to, at).In(loc)}
+			due, _ := c.TargetDueAt(s, r.Priority, TargetNames[i], at)
+			p.Targets[TargetNames[i]] = TargetDue{Timeout: to.String(), Due: due.In(loc)}
 		}
 	}
 	pol := c.Policy(s.EscalationPolicy)

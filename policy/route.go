@@ -166,9 +166,10 @@ func (c *Config) LevelTimeout(s *Service, level int, priority string, t time.Tim
 }
 
 // DueAt is when a timeout of the service's priority runs out, its clock
-// started at start: a duration after start; ack_target, the priority's
-// acknowledge target in force at start (business-hours or off-hours
-// variant); next_business_day, the first opening of the service's
+// started at start: a duration after start; ack_target, when the priority's
+// acknowledge target falls due (TargetDueAt: the business-hours or
+// off-hours variant in force at start, or a stricter one that comes into
+// force before it runs out); next_business_day, the first opening of the service's
 // calendar strictly after start, or, when the priority has an acknowledge
 // target in force at start, the first at or after start plus that target. A
 // "next business day" maximum is never sooner than the target it is the
@@ -184,7 +185,8 @@ func (c *Config) DueAt(s *Service, priority string, to Timeout, start time.Time)
 	ack := c.TargetsAt(s, priority, start).Acknowledge
 	switch to.Kind {
 	case TimeoutAckTarget:
-		return cal.Resolve(ack, start)
+		at, _ := c.TargetDueAt(s, priority, "acknowledge", start)
+		return at
 	case TimeoutNextBusinessDay:
 		if ack.IsSet() && ack.Kind == TimeoutFixed {
 			// At or after the target's end: a SEV-4 paged at 07:00 is
@@ -193,4 +195,49 @@ func (c *Config) DueAt(s *Service, priority string, to Timeout, start time.Time)
 		}
 	}
 	return cal.Resolve(to, start)
+}
+
+// TargetDueAt is when the priority's target (one of TargetNames) falls due
+// for a clock started at start, and whether the priority has one then. It
+// is the target in force at start (DueAt), unless business hours open or
+// close before that and the variant in force from then, counted from then,
+// falls due sooner: AIVO's P3 opened at 17:59 has 4 hours by the
+// business-hours table, but from 18:00 the off-hours rule "acknowledge
+// P2/P3 alerts within 1 hour" holds, so it is due at 19:00, not at 21:59,
+// as it would be had it come a minute later. A target never moves later
+// for crossing the edge: a P3 opened at 07:00 is due at 08:00 still.
+// The engine's level timeouts (ack_target) and SLA targets, route and
+// reports all count through here.
+func (c *Config) TargetDueAt(s *Service, priority, target string, start time.Time) (time.Time, bool) {
+	at := func(t time.Time) Timeout {
+		ts := c.TargetsAt(s, priority, t)
+		switch target {
+		case "acknowledge":
+			return ts.Acknowledge
+		case "initial_response":
+			return ts.InitialResponse
+		case "resolution":
+			return ts.Resolution
+		case "status_update":
+			return ts.StatusUpdate
+		}
+		return Timeout{}
+	}
+	to := at(start)
+	if !to.IsSet() {
+		return time.Time{}, false
+	}
+	due := c.DueAt(s, priority, to, start)
+	if pt := s.Targets[priority]; pt.BusinessHours == nil && pt.OffHours == nil {
+		return due, true // the same target at every hour
+	}
+	cal := c.Calendar(s)
+	for edge := cal.nextEdge(start); edge.Before(due); edge = cal.nextEdge(edge) {
+		if to := at(edge); to.IsSet() {
+			if d := c.DueAt(s, priority, to, edge); d.Before(due) {
+				due = d
+			}
+		}
+	}
+	return due, true
 }

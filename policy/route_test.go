@@ -699,7 +699,8 @@ func TestLevelTimeoutAIVO(t *testing.T) {
 		// P3: ack_target, 4h in business hours, 1h off-hours.
 		{"P3 business hours primary: ack 4h", "P3", 0, wed10, after(wed10, 4*time.Hour)},
 		{"P3 business hours secondary: ack 4h", "P3", 1, wed10, after(wed10, 4*time.Hour)},
-		{"P3 business hours, deadline past closing: 4h", "P3", 0, wed16, after(wed16, 4*time.Hour)},
+		// Off-hours from 18:00: "acknowledge P2/P3 alerts within 1 hour" from then.
+		{"P3 business hours, deadline past closing: the off-hours hour from 18:00", "P3", 0, wed16, after(wed16, 3*time.Hour)},
 		{"P3 off-hours primary: 1h", "P3", 0, wed22, after(wed22, time.Hour)},
 		{"P3 off-hours leadership: 1h", "P3", 2, wed22, after(wed22, time.Hour)},
 		{"P3 Saturday: 1h", "P3", 0, sat, after(sat, time.Hour)},

@@ -278,9 +278,14 @@ func (b *Builder) facts(inc *Incident, svc *policy.Service) *facts {
 		prio := inc.createdPriority(svc.Scheme())
 		ts := b.cfg.TargetsAt(svc, prio, inc.CreatedAt)
 		asOf := inc.unheld(b.asOf)
-		due := func(to policy.Timeout) time.Time { return b.cfg.DueAt(svc, prio, to, inc.CreatedAt) }
-		f.ackVerdict = targetVerdict(due, ts.Acknowledge, inc.unheld(ackAt), inc.unheld(resAt), asOf)
-		f.resolveVerdict = targetVerdict(due, ts.Resolution, inc.unheld(resAt), time.Time{}, asOf)
+		due := func(target string) func(policy.Timeout) time.Time {
+			return func(policy.Timeout) time.Time {
+				at, _ := b.cfg.TargetDueAt(svc, prio, target, inc.CreatedAt)
+				return at
+			}
+		}
+		f.ackVerdict = targetVerdict(due("acknowledge"), ts.Acknowledge, inc.unheld(ackAt), inc.unheld(resAt), asOf)
+		f.resolveVerdict = targetVerdict(due("resolution"), ts.Resolution, inc.unheld(resAt), time.Time{}, asOf)
 	}
 	// An incident pages a handful of people: slices beat maps here.
 	involve := func(u string) {

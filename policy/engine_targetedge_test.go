@@ -1,0 +1,61 @@
+package policy
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+// TestEngineAckTargetFollowsTheEndOfBusinessHours: AIVO's P3 must be
+// acknowledged within 4 hours in business hours, and "during off-hours
+// (6 PM - 8 AM) ... acknowledge P2/P3 alerts within 1 hour". A P3 opened
+// at 17:59 is off-hours a minute later: its primary has until 19:00, as
+// one opened at 18:00 does, not until 21:59; the secondary is paged then
+// and the acknowledge target is missed then. A P3 opened at 07:00 keeps
+// its off-hours hour (08:00): business hours opening never make a target
+// later.
+func TestEngineAckTargetFollowsTheEndOfBusinessHours(t *testing.T) {
+	cfg := loadExample(t, "aivo.yaml")
+	ny := exampleLoc(t, "America/New_York")
+	svc := cfg.Service("aivo-production")
+	e := &Engine{Config: cfg}
+	for _, tc := range []struct {
+		name  string
+		start time.Time
+		want  []string
+	}{
+		{"opened at 17:59", time.Date(2025, 10, 7, 17, 59, 0, 0, ny), []string{"19:00 sla_breach acknowledge", "19:00 escalate secondary"}},
+		{"opened at 18:00", time.Date(2025, 10, 7, 18, 0, 0, 0, ny), []string{"19:00 sla_breach acknowledge", "19:00 escalate secondary"}},
+		{"opened at 07:00", time.Date(2025, 10, 7, 7, 0, 0, 0, ny), []string{"08:00 sla_breach acknowledge", "08:00 escalate secondary"}},
+		{"opened at 14:00", time.Date(2025, 10, 7, 14, 0, 0, 0, ny), []string{"18:00 sla_breach acknowledge", "18:00 escalate secondary"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := cfg.Route(svc, map[string]string{"alertname": "Disk", "severity": "info"}, tc.start)
+			if rt.Priority != "P3" {
+				t.Fatalf("priority %s, want P3", rt.Priority)
+			}
+			inc, _ := engApply(t, e, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt}, tc.start)
+			var got []string
+			for len(got) < 2 {
+				d, ok := inc.Next()
+				if !ok || d.At.After(tc.start.Add(5*time.Hour)) {
+					break
+				}
+				var acts []Action
+				inc, acts, _ = engFire(t, e, inc)
+				for _, a := range acts {
+					at := a.At.In(ny).Format("15:04")
+					switch {
+					case a.Kind == ActionSLABreach && a.Detail == "acknowledge":
+						got = append(got, at+" sla_breach acknowledge")
+					case a.Kind == ActionEscalate:
+						got = append(got, at+" escalate "+a.LevelName)
+					}
+				}
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -162,7 +162,8 @@ func TestCalendarIsOpenAIVO(t *testing.T) {
 		// Holidays.
 		{"Labor Day Mon 2025-09-01 10:00", calAt(t, ny, "2025-09-01 10:00"), false},
 		{"Labor Day 08:00", calAt(t, ny, "2025-09-01 08:00"), false},
-		{"Tue after Labor Day 10:00", calAt(t, ny, "2025-09-02 10:00"), true},
+		{"Tue after Labor Day 10:00: the seed's holiday coverage, closed", calAt(t, ny, "2025-09-02 10:00"), false},
+		{"Wed after Labor Day weekend 10:00", calAt(t, ny, "2025-09-03 10:00"), true},
 		{"Fri before Labor Day 10:00", calAt(t, ny, "2025-08-29 10:00"), true},
 		{"Thanksgiving Thu 10:00", calAt(t, ny, "2025-11-27 10:00"), false},
 		{"day after Thanksgiving Fri 10:00", calAt(t, ny, "2025-11-28 10:00"), false},
@@ -361,8 +362,8 @@ func TestCalendarNextBusinessDayAIVO(t *testing.T) {
 		{"Fri 10:00 → Mon opening", calAt(t, ny, "2025-10-17 10:00"), calAt(t, ny, "2025-10-20 08:00")},
 		{"Sat 12:00 → Mon opening", calAt(t, ny, "2025-10-18 12:00"), calAt(t, ny, "2025-10-20 08:00")},
 		{"Sun 23:00 → Mon opening", calAt(t, ny, "2025-10-19 23:00"), calAt(t, ny, "2025-10-20 08:00")},
-		{"Fri 2025-08-29 → Tue 2025-09-02 (Labor Day skipped)", calAt(t, ny, "2025-08-29 15:00"), calAt(t, ny, "2025-09-02 08:00")},
-		{"Labor Day 10:00 → Tue opening", calAt(t, ny, "2025-09-01 10:00"), calAt(t, ny, "2025-09-02 08:00")},
+		{"Fri 2025-08-29 → Wed 2025-09-03 (Labor Day weekend skipped)", calAt(t, ny, "2025-08-29 15:00"), calAt(t, ny, "2025-09-03 08:00")},
+		{"Labor Day 10:00 → Wed opening", calAt(t, ny, "2025-09-01 10:00"), calAt(t, ny, "2025-09-03 08:00")},
 		{"Wed 2025-11-26 → Mon 2025-12-01 (Thanksgiving Thu+Fri skipped)", calAt(t, ny, "2025-11-26 10:00"), calAt(t, ny, "2025-12-01 08:00")},
 		{"Thanksgiving → Mon 2025-12-01", calAt(t, ny, "2025-11-27 10:00"), calAt(t, ny, "2025-12-01 08:00")},
 		// Given in UTC: the local date counts. Tue 2025-10-14 02:00Z is Mon
@@ -460,7 +461,7 @@ func TestCalendarResolve(t *testing.T) {
 		// fall-back night is 01:30 EST (05:30Z → 06:30Z).
 		{"fixed 1h across fall-back", aivo, calTimeout(t, "1h"), calZ(t, "2025-11-02T05:30:00Z"), calZ(t, "2025-11-02T06:30:00Z")},
 		{"next_business_day AIVO Tue 10:00", aivo, nbd, calAt(t, ny, "2025-10-14 10:00"), calAt(t, ny, "2025-10-15 08:00")},
-		{"next_business_day AIVO Fri 2025-08-29", aivo, nbd, calAt(t, ny, "2025-08-29 20:00"), calAt(t, ny, "2025-09-02 08:00")},
+		{"next_business_day AIVO Fri 2025-08-29", aivo, nbd, calAt(t, ny, "2025-08-29 20:00"), calAt(t, ny, "2025-09-03 08:00")},
 		{"next_business_day AION-R Fri 20:00Z", aion, nbd, calZ(t, "2025-10-10T20:00:00Z"), calZ(t, "2025-10-13T09:00:00Z")},
 		{"next_business_day AION-R Tue 03:00Z", aion, nbd, calZ(t, "2025-10-14T03:00:00Z"), calZ(t, "2025-10-14T09:00:00Z")},
 	}

@@ -59,3 +59,56 @@ func TestEngineAckTargetFollowsTheEndOfBusinessHours(t *testing.T) {
 		})
 	}
 }
+
+// TestEngineAIVOHolidayCoverageDaysAreOffHours: AIVO's off-hours are "6 PM
+// - 8 AM, Weekends, Holidays", and the seed's holidays are its "Holiday
+// Coverage" days: Labor Day Weekend (Aug 30 - Sep 2) and Thanksgiving
+// (Nov 27-29). A P3 at 10:00 on Tuesday Sep 2, as on Friday Nov 28, pages
+// the holiday primary with a push only and the secondary after an hour
+// ("acknowledge P2/P3 alerts within 1 hour"), not SMS and a call and then
+// four hours of nothing. A P3 on an ordinary Tuesday gets the business
+// hours ladder.
+func TestEngineAIVOHolidayCoverageDaysAreOffHours(t *testing.T) {
+	cfg := loadExample(t, "aivo.yaml")
+	ny := exampleLoc(t, "America/New_York")
+	svc := cfg.Service("aivo-production")
+	e := &Engine{Config: cfg}
+	for _, tc := range []struct {
+		name  string
+		start time.Time
+		want  []string
+	}{
+		{"Tue Sep 2, Labor Day weekend", time.Date(2025, 9, 2, 10, 0, 0, 0, ny), []string{"10:00 notify emily push", "11:00 escalate secondary", "11:00 notify marcus push"}},
+		{"Fri Nov 28, Thanksgiving", time.Date(2025, 11, 28, 10, 0, 0, 0, ny), []string{"10:00 notify jennifer push", "11:00 escalate secondary", "11:00 notify alex push"}},
+		{"Tue Sep 9, a working day", time.Date(2025, 9, 9, 10, 0, 0, 0, ny), []string{"10:00 notify jennifer push", "10:02 notify jennifer sms", "10:05 notify jennifer voice", "14:00 escalate secondary", "14:00 notify marcus push"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := cfg.Route(svc, map[string]string{"alertname": "Disk", "severity": "info"}, tc.start)
+			inc, acts := engApply(t, e, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt}, tc.start)
+			var got []string
+			note := func(acts []Action) {
+				for _, a := range acts {
+					at := a.At.In(ny).Format("15:04")
+					switch a.Kind {
+					case ActionNotify:
+						got = append(got, at+" notify "+a.User+" "+a.Channel)
+					case ActionEscalate:
+						got = append(got, at+" escalate "+a.LevelName)
+					}
+				}
+			}
+			note(acts)
+			for len(got) < len(tc.want) {
+				d, ok := inc.Next()
+				if !ok || d.At.After(tc.start.Add(5*time.Hour)) {
+					break
+				}
+				inc, acts, _ = engFire(t, e, inc)
+				note(acts)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

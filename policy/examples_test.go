@@ -116,12 +116,13 @@ func TestExampleAIVO(t *testing.T) {
 		at   time.Time
 		open bool
 	}{
-		{time.Date(2025, 9, 2, 8, 0, 0, 0, ny), true},     // Tuesday opening
-		{time.Date(2025, 9, 2, 7, 59, 0, 0, ny), false},   // before opening
-		{time.Date(2025, 9, 2, 18, 0, 0, 0, ny), false},   // 6 PM is off-hours
-		{time.Date(2025, 9, 2, 17, 59, 0, 0, ny), true},   // just before
+		{time.Date(2025, 9, 9, 8, 0, 0, 0, ny), true},     // Tuesday opening
+		{time.Date(2025, 9, 9, 7, 59, 0, 0, ny), false},   // before opening
+		{time.Date(2025, 9, 9, 18, 0, 0, 0, ny), false},   // 6 PM is off-hours
+		{time.Date(2025, 9, 9, 17, 59, 0, 0, ny), true},   // just before
 		{time.Date(2025, 9, 6, 12, 0, 0, 0, ny), false},   // Saturday
 		{time.Date(2025, 9, 1, 12, 0, 0, 0, ny), false},   // Labor Day
+		{time.Date(2025, 9, 2, 12, 0, 0, 0, ny), false},   // Labor Day weekend's holiday coverage
 		{time.Date(2025, 11, 27, 12, 0, 0, 0, ny), false}, // Thanksgiving
 		{time.Date(2025, 11, 28, 12, 0, 0, 0, ny), false}, // day after
 		{time.Date(2025, 12, 1, 12, 0, 0, 0, ny), true},

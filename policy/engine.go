@@ -846,8 +846,9 @@ func (r *run) raise(rt *Route, why string) {
 		r.autoEscalate(rt, why)
 		return
 	}
-	from := r.inc.Priority
+	from, was := r.inc.Priority, r.priority()
 	r.inc.Priority, r.inc.Urgency, r.inc.Rule = rt.Priority, rt.Urgency, rt.Rule
+	r.raiseTargets(was)
 	r.reopen()
 	detail := fmt.Sprintf("priority raised from %s to %s (%s)", from, rt.Priority, rt.Rule)
 	if why != "" {
@@ -882,6 +883,60 @@ func (r *run) raise(rt *Route, why string) {
 		}
 	}
 	r.armRaisedUnresolved()
+}
+
+// raiseTargets holds a raised incident to its new priority's SLA targets
+// from the raise on: each target it has not met yet (acknowledge before
+// any acknowledgement, initial_response before any status update,
+// resolution, and the status-update clock) falls due at the earlier of its
+// time so far and the new priority's target counted from the raise; one
+// the old priority (was) lacked is armed from the raise. A P2 raised to P0
+// at 14:20 must be resolved by 15:20, not by the P2's 24 hours; counted
+// from the P2's creation, the P0's targets would be missed before anyone
+// knew it was a P0. A target already met stays met, one already missed
+// stays missed (recorded once), and one the new priority lacks keeps its
+// time. Under a maintenance hold the paused targets get the same, as time
+// left.
+func (r *run) raiseTargets(was string) {
+	met := func(name string) bool {
+		switch name {
+		case "acknowledge":
+			return !r.inc.AcknowledgedAt.IsZero()
+		case "initial_response":
+			return r.inc.StatusUpdates > 0
+		}
+		return false
+	}
+	for _, name := range TargetNames {
+		if met(name) {
+			continue
+		}
+		due, ok := r.c.TargetDueAt(r.svc, r.priority(), name, r.now)
+		if !ok {
+			continue
+		}
+		// A target the old priority had that is neither pending nor paused
+		// was missed already.
+		_, had := r.c.TargetDueAt(r.svc, was, name, r.inc.TriggeredAt)
+		if r.held("") {
+			left := due.Sub(r.now)
+			i := slices.IndexFunc(r.inc.PausedTargets, func(p PausedTarget) bool { return p.Target == name })
+			switch {
+			case i < 0 && !had:
+				r.inc.PausedTargets = append(r.inc.PausedTargets, PausedTarget{Target: name, Left: left})
+			case i >= 0 && left < r.inc.PausedTargets[i].Left:
+				r.inc.PausedTargets[i].Left = left
+			}
+			continue
+		}
+		i := slices.IndexFunc(r.inc.Pending, func(d Deadline) bool { return d.Kind == DeadlineSLA && d.Target == name })
+		switch {
+		case i < 0 && !had:
+			r.schedule(Deadline{At: due, Kind: DeadlineSLA, Target: name})
+		case i >= 0 && due.Before(r.inc.Pending[i].At):
+			r.inc.Pending[i].At = due
+		}
+	}
 }
 
 // autoEscalate handles an open incident whose alert fires again no more

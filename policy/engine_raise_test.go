@@ -205,3 +205,78 @@ func TestEngineAutoEscalationAfterTheLastRoundRepeatsItsLadder(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineRaiseHoldsTheIncidentToTheNewPrioritysTargets: AIVO's "Response
+// Time Targets" are per priority, and an incident raised to P0 (a critical
+// alert joins a warning group) is a P0 from then on: the targets it has not
+// met yet fall due at the P0's times counted from the raise (or earlier,
+// if the P2's came sooner); the ones it met stay met and the ones it
+// missed are not missed twice.
+func TestEngineRaiseHoldsTheIncidentToTheNewPrioritysTargets(t *testing.T) {
+	cfg := loadExample(t, "aivo.yaml")
+	ny := exampleLoc(t, "America/New_York")
+	svc := cfg.Service("aivo-production")
+	e := &Engine{Config: cfg}
+	at := func(h, m int) time.Time { return time.Date(2025, 10, 7, h, m, 0, 0, ny) }
+	route := func(sev string, t0 time.Time) *Route {
+		rt := cfg.Route(svc, map[string]string{"alertname": "Errors", "severity": sev}, t0)
+		return &rt
+	}
+	type step struct {
+		at time.Time
+		ev Event
+	}
+	for _, tc := range []struct {
+		name  string
+		sev   string
+		start time.Time
+		steps []step
+		until time.Time
+		want  []string
+	}{
+		{"P2 acknowledged, then raised to P0", "warning", at(14, 0), []step{
+			{at(14, 10), Event{Kind: EventAcknowledge, Actor: "jennifer"}},
+			{at(14, 20), Event{Kind: EventTrigger, Route: route("critical", at(14, 20))}},
+			{at(14, 21), Event{Kind: EventAcknowledge, Actor: "jennifer"}},
+		}, at(16, 30), []string{"14:35 initial_response", "15:20 resolution"}},
+		{"P2 raised to P0 unacknowledged", "warning", at(14, 0), []step{
+			{at(14, 20), Event{Kind: EventTrigger, Route: route("critical", at(14, 20))}},
+		}, at(15, 30), []string{"14:25 acknowledge", "14:35 initial_response", "15:20 resolution"}},
+		{"P2 raised to P1 after the P2's acknowledge target: missed once", "warning", at(14, 0), []step{
+			{at(15, 30), Event{Kind: EventTrigger, Route: route("error", at(15, 30))}},
+			{at(15, 31), Event{Kind: EventAcknowledge, Actor: "marcus"}},
+		}, at(17, 0), []string{"15:00 acknowledge", "16:00 initial_response"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inc, _ := engApply(t, e, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: route(tc.sev, tc.start)}, tc.start)
+			var got []string
+			note := func(acts []Action) {
+				for _, a := range acts {
+					if a.Kind == ActionSLABreach {
+						got = append(got, a.At.In(ny).Format("15:04")+" "+a.Detail)
+					}
+				}
+			}
+			steps := tc.steps
+			for {
+				d, ok := inc.Next()
+				if len(steps) > 0 && (!ok || !d.At.Before(steps[0].at)) {
+					var acts []Action
+					inc, acts = engApply(t, e, inc, steps[0].ev, steps[0].at)
+					note(acts)
+					steps = steps[1:]
+					continue
+				}
+				if !ok || d.At.After(tc.until) {
+					break
+				}
+				var acts []Action
+				inc, acts, _ = engFire(t, e, inc)
+				note(acts)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("SLA breaches until %s:\n got %q\nwant %q", tc.until.Format("15:04"), got, tc.want)
+			}
+		})
+	}
+}

@@ -29,7 +29,9 @@
 //     median of 4 values is the 2nd smallest, the p90 of 10 the 9th).
 //   - Acknowledged (resolved) within target: the acknowledge (resolution)
 //     target in force when the incident was created, of the priority it
-//     was created with (a later raise leaves the engine's targets), business
+//     was created with, or, when a raise came before it was met, the new
+//     priority's counted from the raise if that falls due sooner (as the
+//     engine arms them), business
 //     hours and next_business_day included, as policy computes it, its
 //     clock stopped while a maintenance window held the incident (as the
 //     engine's targets are). An

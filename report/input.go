@@ -201,7 +201,7 @@ const raisedPrefix = "priority raised"
 
 // createdPriority is the priority the incident had when it was created:
 // the record keeps the one it ended with, and the engine arms the targets
-// at the trigger and leaves them when a repeat raises the priority. The
+// of this one at the trigger (raises tighten them: see raises). The
 // first raise's entry says what it was raised from; without one, or when
 // that is no priority of the scheme, it is the record's.
 func (inc *Incident) createdPriority(sc *policy.Scheme) string {
@@ -324,4 +324,34 @@ func afterKey(b []byte, key string) ([]byte, bool) {
 			return bytes.TrimLeft(b[1:], " \t\r\n"), true
 		}
 	}
+}
+
+// raise is a priority raise of the incident: when, and to which priority.
+type raise struct {
+	at time.Time
+	to string
+}
+
+// raises are the incident's priority raises, in order, from their
+// timeline entries ("priority raised from P2 to P0 (rule) by ..."), those
+// to a priority of the scheme only. The engine holds the incident to each
+// new priority's targets from its raise (policy's raiseTargets).
+func (inc *Incident) raises(sc *policy.Scheme) []raise {
+	var out []raise
+	for i := range inc.Timeline {
+		e := &inc.Timeline[i]
+		if e.Type != EntryEscalate {
+			continue
+		}
+		rest, ok := strings.CutPrefix(e.Detail, raisedPrefix+" from ")
+		if !ok {
+			continue
+		}
+		_, rest, _ = strings.Cut(rest, " to ")
+		to, _, _ := strings.Cut(rest, " ")
+		if sc != nil && sc.Rank(to) >= 0 {
+			out = append(out, raise{at: e.At, to: to})
+		}
+	}
+	return out
 }

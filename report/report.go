@@ -278,14 +278,26 @@ func (b *Builder) facts(inc *Incident, svc *policy.Service) *facts {
 		prio := inc.createdPriority(svc.Scheme())
 		ts := b.cfg.TargetsAt(svc, prio, inc.CreatedAt)
 		asOf := inc.unheld(b.asOf)
-		due := func(target string) func(policy.Timeout) time.Time {
+		raises := inc.raises(svc.Scheme())
+		// A target not met by a raise falls due at the earlier of its time
+		// so far and the new priority's, counted from the raise, as the
+		// engine arms it; one met before the raise stays met.
+		due := func(target string, met time.Time) func(policy.Timeout) time.Time {
 			return func(policy.Timeout) time.Time {
 				at, _ := b.cfg.TargetDueAt(svc, prio, target, inc.CreatedAt)
+				for _, r := range raises {
+					if !met.IsZero() && !met.After(r.at) {
+						break
+					}
+					if d, ok := b.cfg.TargetDueAt(svc, r.to, target, inc.unheld(r.at)); ok && d.Before(at) {
+						at = d
+					}
+				}
 				return at
 			}
 		}
-		f.ackVerdict = targetVerdict(due("acknowledge"), ts.Acknowledge, inc.unheld(ackAt), inc.unheld(resAt), asOf)
-		f.resolveVerdict = targetVerdict(due("resolution"), ts.Resolution, inc.unheld(resAt), time.Time{}, asOf)
+		f.ackVerdict = targetVerdict(due("acknowledge", ackAt), ts.Acknowledge, inc.unheld(ackAt), inc.unheld(resAt), asOf)
+		f.resolveVerdict = targetVerdict(due("resolution", resAt), ts.Resolution, inc.unheld(resAt), time.Time{}, asOf)
 	}
 	// An incident pages a handful of people: slices beat maps here.
 	involve := func(u string) {

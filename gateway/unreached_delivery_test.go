@@ -1,13 +1,17 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/providertest"
 )
 
@@ -150,6 +154,95 @@ func TestReportOfAnEarlierRoundsPageDoesNotCountAgainstTheLevel(t *testing.T) {
 			}
 			if got := esc[len(esc)-1]; got != "40m0s L2 every page at level primary failed, nobody was reached: escalated at once" {
 				t.Fatalf("escalations in the timeline: %q", esc)
+			}
+		})
+	}
+}
+
+// reportBeforeRecord is a store whose dispatcher, about to record Ann's
+// SMS (the claim's write with its notify entry), first has Twilio's report
+// that it was not delivered posted, and records it only once the report
+// has read the incident's timeline, where the page is not yet: Twilio
+// reporting a failure (a landline, a number out of service) within the
+// moment the record takes, forced.
+type reportBeforeRecord struct {
+	store.Store
+	t    *testing.T
+	post func() // posts the report; called once, on a goroutine of its own
+	once sync.Once
+	// armed is set while the report is posted and its read awaited; read
+	// is closed at the timeline's first read then.
+	armed atomic.Bool
+	read  chan struct{}
+}
+
+func (s *reportBeforeRecord) Finish(ctx context.Context, c store.Claim, inc *store.Incident, tl []store.Entry) error {
+	if slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == "notify" && e.Channel == "sms" }) {
+		s.once.Do(func() {
+			s.read = make(chan struct{})
+			s.armed.Store(true)
+			go s.post()
+			select {
+			case <-s.read:
+			case <-time.After(10 * time.Second):
+				s.t.Error("the delivery report never read the incident's timeline")
+			}
+		})
+	}
+	return s.Store.Finish(ctx, c, inc, tl)
+}
+
+func (s *reportBeforeRecord) Timeline(ctx context.Context, id string) ([]store.Entry, error) {
+	tl, err := s.Store.Timeline(ctx, id)
+	if s.armed.CompareAndSwap(true, false) {
+		close(s.read)
+	}
+	return tl, err
+}
+
+// TestReportBeforeItsPageIsRecordedStillCountsTheStep: Twilio reported
+// Ann's SMS undelivered while the dispatcher was still recording it. The
+// report found no page in the timeline, so the SMS counted as gone out:
+// when her call was not answered either, nothing of the primary level had
+// reached her, yet Bob was paged only at the level's timeout, 15 minutes
+// on. The report now waits a moment for its page's record and names its
+// step: Bob is paged once the call is reported not answered, once, on
+// both stores, with two replicas.
+func TestReportBeforeItsPageIsRecordedStillCountsTheStep(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewTwilio(t)
+			answered := make(chan int, 1)
+			st := &reportBeforeRecord{Store: mk(t), t: t}
+			h := newHarness(t, withStore(st), withConfig(unreachedTwilioConfig(fake)), realTransport("twilio"), replicas(2))
+			st.post = func() {
+				code, _ := fake.Callback(t, fake.Messages()[0].Get("StatusCallback"),
+					url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}})
+				answered <- code
+			}
+			id := fire(h)
+			h.runUntil(fixedNow)
+			if code := <-answered; code != 204 {
+				t.Fatalf("the SMS's report was answered %d", code)
+			}
+			// The SMS did not arrive: the call is placed now.
+			h.runUntil(fixedNow.Add(time.Minute))
+			if n := len(fake.Calls()); n != 1 {
+				t.Fatalf("Twilio placed %d calls, want 1", n)
+			}
+			twice(t, fake, fake.Calls()[0].Get("StatusCallback"), url.Values{"CallSid": {providertest.CallSID(0)}, "CallStatus": {"no-answer"}, "AccountSid": {twSID}})
+			h.runUntil(fixedNow.Add(25 * time.Minute))
+			if got, want := strings.Join(h.rec.lines(fixedNow), ","), "1m L2 bob push,3m L2 bob sms,6m L2 bob voice"; got != want {
+				t.Fatalf("pages sent: %s\nwant: %s", got, want)
+			}
+			var esc []string
+			for _, e := range timeline(h, id) {
+				if e.Type == "escalate" {
+					esc = append(esc, fmt.Sprintf("%s L%d %s", e.At.Sub(fixedNow), e.Level, e.Detail))
+				}
+			}
+			if got, want := strings.Join(esc, ","), "1m0s L2 every page at level primary failed, nobody was reached: escalated at once"; got != want {
+				t.Fatalf("escalations in the timeline: %s\nwant: %s", got, want)
 			}
 		})
 	}

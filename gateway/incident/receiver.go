@@ -266,16 +266,20 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 	}
 	// It did not reach them: their next step (the call) comes now.
 	ev := policy.Event{Kind: policy.EventChannelFailed, Actor: d.User, Channel: d.Channel}
+	if d.Failed && d.Unreached && !store.IsBundleID(target) {
+		// It reached nobody: it counts toward a level nobody at which
+		// was reached, as a page refused at once does, by its step.
+		// Found before the report is noted: a report that comes while
+		// the dispatcher is still recording its page waits for that
+		// record (reportedStep), and noted first, it made that record
+		// a write the incident changed under.
+		ev.Step = s.reportedStep(ctx, target, d)
+	}
 	var err error
 	if store.IsBundleID(target) {
 		_, err = s.NoteBundle(ctx, target, e)
 	} else {
 		err = s.Note(ctx, target, e)
-	}
-	if err == nil && d.Failed && d.Unreached && !store.IsBundleID(target) {
-		// It reached nobody: it counts toward a level nobody at which
-		// was reached, as a page refused at once does, by its step.
-		ev.Step = s.reportedStep(ctx, target, d)
 	}
 	if err == nil && d.Failed {
 		// Twilio does not send a delivery report again, whatever the
@@ -313,32 +317,83 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 // a repeat or a reopen, names a step the state machine no longer counts
 // (policy.Incident.LevelPages), so it moves no level; nor does the same
 // report delivered twice.
+//
+// The dispatcher records a page once the provider took it, with the
+// claim's other pages, and Twilio may report a failure (a landline, a
+// busy line) within that moment: a page not found yet is looked for
+// again, for up to recordWait. Twilio does not send the report again
+// for a 5xx (a status callback is retried only when it cannot connect),
+// so the wait is pagerd's, within the request's time; a page still not
+// found then counts as gone out, and the log says so.
 func (s *Service) reportedStep(ctx context.Context, id string, d notify.Delivery) string {
-	tl, err := s.o.Store.Timeline(ctx, id)
-	if err != nil {
-		s.log.Warn("reading the timeline for a page reported not delivered; it counts as gone out", "incident", id, "user", d.User, "err", err)
-		return ""
+	if d.Ref == "" && d.PageAt.IsZero() {
+		return "" // nothing to find it by (a callback URL older than at)
 	}
+	waited := time.Duration(0)
+	for wait := recordPoll; ; wait = min(wait*2, recordPollMax) {
+		tl, err := s.o.Store.Timeline(ctx, id)
+		if isNotFound(err) {
+			return "" // the incident is gone: noting the report finds so
+		}
+		if err != nil {
+			s.log.Warn("reading the timeline for a page reported not delivered; it counts as gone out", "incident", id, "user", d.User, "err", err)
+			return ""
+		}
+		if step, found := pageStep(tl, d); found {
+			return step
+		}
+		if waited+wait > recordWait || !sleepCtx(ctx, wait) {
+			s.log.Warn("a page reported reaching nobody is not in its incident's timeline (not recorded yet, or lost): it counts as gone out, and the level keeps its timeout",
+				"incident", id, "user", d.User, "channel", d.Channel, "waited", waited.String())
+			return ""
+		}
+		waited += wait
+	}
+}
+
+// pageStep finds in tl the page a delivery report is about (reportedStep)
+// and says its step; found is false when no page of the person's on the
+// channel is the report's. A page recorded as failed (a send that timed
+// out after Twilio took it) is found, without a step: it is recorded, and
+// waiting for it again would wait for nothing.
+func pageStep(tl []store.Entry, d notify.Delivery) (step string, found bool) {
 	page := func(e store.Entry) bool {
-		return e.Type == "notify" && e.User == d.User && e.Channel == d.Channel && e.Bundle == ""
+		return (e.Type == "notify" || e.Type == "notify_failed") && e.User == d.User && e.Channel == d.Channel && e.Bundle == ""
+	}
+	stepOf := func(e store.Entry) string {
+		if e.Type != "notify" {
+			return ""
+		}
+		return e.Step
 	}
 	if d.Ref != "" {
 		for _, e := range slices.Backward(tl) {
 			if page(e) && e.Ref == d.Ref {
-				return e.Step
+				return stepOf(e), true
 			}
 		}
 	}
 	if d.PageAt.IsZero() {
-		return ""
+		return "", false
 	}
 	for _, e := range slices.Backward(tl) {
 		if page(e) && (e.Ref == "" || d.Ref == "") && e.At.UnixMilli() == d.PageAt.UnixMilli() {
-			return e.Step
+			return stepOf(e), true
 		}
 	}
-	return ""
+	return "", false
 }
+
+// recordWait is how long a delivery report waits for its page's record
+// (reportedStep), looking again after recordPoll, then twice as long each
+// time up to recordPollMax: a claim records its pages within moments of
+// sending them, and the request's 5 s leave the rest for the report's own
+// writes (deliveredRetry).
+const (
+	recordWait    = 2 * time.Second
+	recordPoll    = 20 * time.Millisecond
+	recordPollMax = 250 * time.Millisecond
+)
 
 // deliveredRetry is the first wait before bringing a person's next step
 // forward again after the store refused it (then three times longer each

@@ -159,37 +159,54 @@ func TestReportOfAnEarlierRoundsPageDoesNotCountAgainstTheLevel(t *testing.T) {
 	}
 }
 
-// reportBeforeRecord is a store whose dispatcher, about to record Ann's
-// SMS (the claim's write with its notify entry), first has Twilio's report
-// that it was not delivered posted, and records it only once the report
-// has read the incident's timeline, where the page is not yet: Twilio
-// reporting a failure (a landline, a number out of service) within the
-// moment the record takes, forced.
+// reportBeforeRecord is a store whose dispatcher, about to record a page
+// (held, a write whose entries hold says is the one), first has the
+// page's delivery report posted, and records the page only once the
+// report has read an incident's timeline, where the page is not yet:
+// Twilio reporting a failure (a landline, a number out of service) within
+// the moment the record takes, forced. The claim's write (Finish) records
+// a page sent on its own, a storm message's notes (Note) its page in each
+// incident.
 type reportBeforeRecord struct {
 	store.Store
 	t    *testing.T
+	held func(tl []store.Entry) bool
 	post func() // posts the report; called once, on a goroutine of its own
 	once sync.Once
 	// armed is set while the report is posted and its read awaited; read
-	// is closed at the timeline's first read then.
+	// is closed at the first timeline read then.
 	armed atomic.Bool
 	read  chan struct{}
 }
 
-func (s *reportBeforeRecord) Finish(ctx context.Context, c store.Claim, inc *store.Incident, tl []store.Entry) error {
-	if slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == "notify" && e.Channel == "sms" }) {
-		s.once.Do(func() {
-			s.read = make(chan struct{})
-			s.armed.Store(true)
-			go s.post()
-			select {
-			case <-s.read:
-			case <-time.After(10 * time.Second):
-				s.t.Error("the delivery report never read the incident's timeline")
-			}
-		})
+// hold posts the report and waits for its read, the first time entries
+// are the page's record.
+func (s *reportBeforeRecord) hold(tl []store.Entry) {
+	if s.held == nil || !s.held(tl) {
+		return
 	}
+	s.once.Do(func() {
+		s.read = make(chan struct{})
+		s.armed.Store(true)
+		go s.post()
+		select {
+		case <-s.read:
+		case <-time.After(10 * time.Second):
+			s.t.Error("the delivery report never read a timeline")
+		}
+	})
+}
+
+func (s *reportBeforeRecord) Finish(ctx context.Context, c store.Claim, inc *store.Incident, tl []store.Entry) error {
+	s.hold(tl)
 	return s.Store.Finish(ctx, c, inc, tl)
+}
+
+func (s *reportBeforeRecord) Note(ctx context.Context, entries map[string][]store.Entry) error {
+	for _, tl := range entries {
+		s.hold(tl)
+	}
+	return s.Store.Note(ctx, entries)
 }
 
 func (s *reportBeforeRecord) Timeline(ctx context.Context, id string) ([]store.Entry, error) {
@@ -213,7 +230,9 @@ func TestReportBeforeItsPageIsRecordedStillCountsTheStep(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			fake := providertest.NewTwilio(t)
 			answered := make(chan int, 1)
-			st := &reportBeforeRecord{Store: mk(t), t: t}
+			st := &reportBeforeRecord{Store: mk(t), t: t, held: func(tl []store.Entry) bool {
+				return slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == "notify" && e.Channel == "sms" })
+			}}
 			h := newHarness(t, withStore(st), withConfig(unreachedTwilioConfig(fake)), realTransport("twilio"), replicas(2))
 			st.post = func() {
 				code, _ := fake.Callback(t, fake.Messages()[0].Get("StatusCallback"),
@@ -245,5 +264,88 @@ func TestReportBeforeItsPageIsRecordedStillCountsTheStep(t *testing.T) {
 				t.Fatalf("escalations in the timeline: %s\nwant: %s", got, want)
 			}
 		})
+	}
+}
+
+// TestStormMessageReportedNotDeliveredCountsForEachIncident: five
+// incidents page Ann at once; three of her SMS go out on their own, the
+// other two in one alert-storm SMS, which Twilio reports undelivered, and
+// then neither of those two incidents' calls is answered. Nothing of the
+// primary level reached Ann for those two: each pages Bob at once, as a
+// page sent on its own would, where the storm message used to count as
+// gone out and kept the primary's 15 minutes. The three whose SMS were not
+// reported keep their timeout. Each report comes twice at once, with two
+// replicas, on both stores; and the storm SMS's report once more while
+// the message's notes are being written, before its incidents' timelines
+// say it went out.
+func TestStormMessageReportedNotDeliveredCountsForEachIncident(t *testing.T) {
+	undelivered := url.Values{"MessageSid": {"SM4"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
+	for name, mk := range stores(t) {
+		for _, race := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s reported before its notes %v", name, race), func(t *testing.T) {
+				fake := providertest.NewTwilio(t)
+				st := &reportBeforeRecord{Store: mk(t), t: t}
+				answered := make(chan int, 1)
+				if race {
+					st.held = func(tl []store.Entry) bool {
+						return slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == "notify" && e.Bundle != "" })
+					}
+					st.post = func() {
+						code, _ := fake.Callback(t, fake.Messages()[3].Get("StatusCallback"), undelivered)
+						answered <- code
+					}
+				}
+				h := newHarness(t, withStore(st), withConfig(unreachedTwilioConfig(fake)), realTransport("twilio"), replicas(2))
+				ids := storm(h, 5, "u")
+				h.runUntil(fixedNow.Add(30 * time.Second))
+				msgs := fake.Messages()
+				if len(msgs) != 4 {
+					t.Fatalf("Twilio got %d messages, want 3 on their own and one storm message", len(msgs))
+				}
+				cb, _ := url.Parse(msgs[3].Get("StatusCallback"))
+				bundle := cb.Query().Get("incident")
+				b, err := h.store.GetBundle(context.Background(), bundle)
+				if err != nil || len(b.Incidents) != 2 {
+					t.Fatalf("the storm message's bundle %q: %+v %v", bundle, b, err)
+				}
+				if race {
+					if code := <-answered; code != 204 {
+						t.Fatalf("the storm SMS's report was answered %d", code)
+					}
+				} else {
+					twice(t, fake, msgs[3].Get("StatusCallback"), undelivered)
+				}
+				// The storm SMS did not arrive: its incidents' calls are
+				// placed now; the others' come at 5m.
+				h.runUntil(fixedNow.Add(time.Minute))
+				calls := fake.Calls()
+				if len(calls) != 2 {
+					t.Fatalf("Twilio placed %d calls by 1m, want the storm message's 2", len(calls))
+				}
+				for i, c := range calls {
+					u, _ := url.Parse(c.Get("Url"))
+					if inc := u.Query().Get("incident"); !slices.Contains(b.Incidents, inc) {
+						t.Fatalf("call %d is for %s, not one of the storm message's %v", i, inc, b.Incidents)
+					}
+					twice(t, fake, c.Get("StatusCallback"), url.Values{"CallSid": {providertest.CallSID(i)}, "CallStatus": {"no-answer"}, "AccountSid": {twSID}})
+				}
+				h.runUntil(fixedNow.Add(25 * time.Minute))
+				for _, id := range ids {
+					var esc []string
+					for _, e := range timeline(h, id) {
+						if e.Type == "escalate" {
+							esc = append(esc, fmt.Sprintf("%s L%d %s", e.At.Sub(fixedNow), e.Level, e.Detail))
+						}
+					}
+					want := "15m0s L2 not acknowledged within 15m"
+					if slices.Contains(b.Incidents, id) {
+						want = "1m0s L2 every page at level primary failed, nobody was reached: escalated at once"
+					}
+					if got := strings.Join(esc, ","); got != want {
+						t.Errorf("%s (in the storm message: %v): escalations %s\nwant: %s", id, slices.Contains(b.Incidents, id), got, want)
+					}
+				}
+			})
+		}
 	}
 }

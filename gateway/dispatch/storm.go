@@ -641,8 +641,16 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 	ref := "" // what the provider created for the message sent (Twilio's call SID)
 	record := func(typ, detail, bundle string, at time.Time) {
 		for _, p := range live {
-			notes[p.Incident] = append(notes[p.Incident], store.Entry{At: at, Type: typ, Level: p.Level + 1, User: user,
-				Channel: channel, Bundle: bundle, Detail: detail, Reopened: p.Reopened, ReopenedKnown: true, Ref: ref})
+			e := store.Entry{At: at, Type: typ, Level: p.Level + 1, User: user,
+				Channel: channel, Bundle: bundle, Detail: detail, Reopened: p.Reopened, ReopenedKnown: true, Ref: ref}
+			if typ == "notify" {
+				// The step the incident's page in the message was held
+				// for (policy.Incident.LevelPages has it): a delivery
+				// report that the message reached nobody names it for
+				// each incident, as for a page sent on its own.
+				e.Step = p.Deadline
+			}
+			notes[p.Incident] = append(notes[p.Incident], e)
 		}
 	}
 	id := store.NewBundleID(c.Storm, now)

@@ -58,6 +58,13 @@ const bundleWorkers = 16
 // when others were stored) together with the outcome, which says what the
 // other writes did.
 func (s *Service) ActOnBundle(ctx context.Context, id, user string, ev policy.Event) (*BundleOutcome, error) {
+	return s.actOnBundle(ctx, id, user, ev, nil)
+}
+
+// actOnBundle is ActOnBundle, with each (when set) making each incident's
+// event its own: a delivery report names the step of each incident's page
+// in the message (Delivered).
+func (s *Service) actOnBundle(ctx context.Context, id, user string, ev policy.Event, each func(inc string, ev *policy.Event)) (*BundleOutcome, error) {
 	b, err := s.o.Store.GetBundle(ctx, id)
 	if err != nil {
 		return nil, err
@@ -92,6 +99,9 @@ func (s *Service) ActOnBundle(ctx context.Context, id, user string, ev policy.Ev
 				if ev.AckReopenedSet {
 					ev.AckReopened = b.Reopened[i]
 				}
+			}
+			if each != nil {
+				each(incID, &ev)
 			}
 			inc, acts, err := s.Apply(ctx, incID, ev)
 			mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -275,6 +276,13 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 		// a write the incident changed under.
 		ev.Step = s.reportedStep(ctx, target, d)
 	}
+	var steps map[string]string
+	if d.Failed && d.Unreached && store.IsBundleID(target) {
+		// A storm message that reached nobody: each incident it carried
+		// counts its page in it toward its own level, by the step the
+		// message was sent for in that incident.
+		steps = s.bundleSteps(ctx, target, d)
+	}
 	var err error
 	if store.IsBundleID(target) {
 		_, err = s.NoteBundle(ctx, target, e)
@@ -288,7 +296,7 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 		// asked again, within the request's time, before giving up.
 		for wait := deliveredRetry; ; wait *= 3 {
 			if store.IsBundleID(target) {
-				_, err = s.ActOnBundle(ctx, target, d.User, ev)
+				_, err = s.actOnBundle(ctx, target, d.User, ev, func(id string, ev *policy.Event) { ev.Step = steps[id] })
 			} else {
 				_, _, err = s.Apply(ctx, target, ev)
 			}
@@ -329,26 +337,98 @@ func (s *Service) reportedStep(ctx context.Context, id string, d notify.Delivery
 	if d.Ref == "" && d.PageAt.IsZero() {
 		return "" // nothing to find it by (a callback URL older than at)
 	}
-	waited := time.Duration(0)
+	step, found, waited := s.recordedStep(ctx, id, d, time.Now().Add(recordWait), func(tl []store.Entry) (string, bool) { return pageStep(tl, d) })
+	if !found {
+		s.log.Warn("a page reported reaching nobody is not in its incident's timeline (not recorded yet, or lost): it counts as gone out, and the level keeps its timeout",
+			"incident", id, "user", d.User, "channel", d.Channel, "waited", waited.String())
+	}
+	return step
+}
+
+// recordedStep reads the incident's timeline until find finds the page a
+// delivery report is about in it, or until, and says its step (found:
+// whether find found it; waited: how long it waited for it). An incident
+// gone, or a timeline that cannot be read (logged), counts as found
+// without a step: waiting would not find it.
+func (s *Service) recordedStep(ctx context.Context, id string, d notify.Delivery, until time.Time,
+	find func(tl []store.Entry) (string, bool)) (step string, found bool, waited time.Duration) {
+	start := time.Now()
 	for wait := recordPoll; ; wait = min(wait*2, recordPollMax) {
 		tl, err := s.o.Store.Timeline(ctx, id)
 		if isNotFound(err) {
-			return "" // the incident is gone: noting the report finds so
+			return "", true, time.Since(start) // the incident is gone: noting the report finds so
 		}
 		if err != nil {
 			s.log.Warn("reading the timeline for a page reported not delivered; it counts as gone out", "incident", id, "user", d.User, "err", err)
-			return ""
+			return "", true, time.Since(start)
 		}
-		if step, found := pageStep(tl, d); found {
-			return step
+		if step, found := find(tl); found {
+			return step, true, time.Since(start)
 		}
-		if waited+wait > recordWait || !sleepCtx(ctx, wait) {
-			s.log.Warn("a page reported reaching nobody is not in its incident's timeline (not recorded yet, or lost): it counts as gone out, and the level keeps its timeout",
-				"incident", id, "user", d.User, "channel", d.Channel, "waited", waited.String())
-			return ""
+		if time.Now().Add(wait).After(until) || !sleepCtx(ctx, wait) {
+			return "", false, time.Since(start)
 		}
-		waited += wait
 	}
+}
+
+// bundleSteps are the steps of the pages a storm message reported as
+// reaching nobody carried, by incident: each incident's page in the
+// message (its entry with the message's bundle) as recorded with its
+// step, which the state machine counts among the level's pages as it
+// counts a page sent on its own. An incident whose page is not found
+// (its note not written yet, waited for up to recordWait as reportedStep
+// does, all of them at once), or was recorded without its step (by an
+// older replica), has none: its page counts as gone out. A bundle that
+// cannot be read has none either; noting the report says why.
+func (s *Service) bundleSteps(ctx context.Context, bundle string, d notify.Delivery) map[string]string {
+	b, err := s.o.Store.GetBundle(ctx, bundle)
+	if err != nil {
+		return nil
+	}
+	until := time.Now().Add(recordWait)
+	steps := make(map[string]string, len(b.Incidents))
+	var mu sync.Mutex
+	var missing []string
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, timelineWorkers)
+	for _, id := range b.Incidents {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			step, found, _ := s.recordedStep(ctx, id, d, until, func(tl []store.Entry) (string, bool) { return bundlePageStep(tl, bundle, d) })
+			mu.Lock()
+			defer mu.Unlock()
+			if !found {
+				missing = append(missing, id)
+			}
+			if step != "" {
+				steps[id] = step
+			}
+		}()
+	}
+	wg.Wait()
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		s.log.Warn("a storm message reported reaching nobody is not in some of its incidents' timelines (not recorded yet, or lost): it counts as gone out for them, and their levels keep their timeouts",
+			"bundle", bundle, "user", d.User, "channel", d.Channel, "incidents", len(missing), "first", missing[0])
+	}
+	return steps
+}
+
+// bundlePageStep finds in tl the incident's page in the storm message
+// bundle, to the user on the channel, and says its step (pageStep).
+func bundlePageStep(tl []store.Entry, bundle string, d notify.Delivery) (step string, found bool) {
+	for _, e := range slices.Backward(tl) {
+		if (e.Type == "notify" || e.Type == "notify_failed") && e.Bundle == bundle && e.User == d.User && e.Channel == d.Channel {
+			if e.Type != "notify" {
+				return "", true
+			}
+			return e.Step, true
+		}
+	}
+	return "", false
 }
 
 // pageStep finds in tl the page a delivery report is about (reportedStep)

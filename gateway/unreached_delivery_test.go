@@ -349,3 +349,45 @@ func TestStormMessageReportedNotDeliveredCountsForEachIncident(t *testing.T) {
 		}
 	}
 }
+
+// TestDeliveryReportNamesItsPageBySID: Ann's SMS came back undelivered
+// and her call not answered. Their delivery reports in the timeline named
+// their pages only by when they went out: whoever asked Twilio's support
+// why the SMS never arrived had to find it by time and number, and a
+// call's report could not be matched to the call's entry by its SID. Each
+// report's entry now carries the SID Twilio reported (ref): the call's is
+// its page's; both stores.
+func TestDeliveryReportNamesItsPageBySID(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewTwilio(t)
+			h := newHarness(t, withStore(mk(t)), withConfig(unreachedTwilioConfig(fake)), realTransport("twilio"))
+			id := fire(h)
+			h.runUntil(fixedNow.Add(time.Minute))
+			const smsSID = "SM00000000000000000000000000000001"
+			if code, body := fake.Callback(t, fake.Messages()[0].Get("StatusCallback"),
+				url.Values{"MessageSid": {smsSID}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}); code != 204 {
+				t.Fatalf("the SMS's report: %d %s", code, body)
+			}
+			h.runUntil(fixedNow.Add(2 * time.Minute))
+			if n := len(fake.Calls()); n != 1 {
+				t.Fatalf("Twilio placed %d calls, want 1", n)
+			}
+			if code, body := fake.Callback(t, fake.Calls()[0].Get("StatusCallback"),
+				url.Values{"CallSid": {providertest.CallSID(0)}, "CallStatus": {"no-answer"}, "AccountSid": {twSID}}); code != 204 {
+				t.Fatalf("the call's report: %d %s", code, body)
+			}
+			tl := timeline(h, id)
+			calls := entriesOf(tl, "notify", "voice")
+			if len(calls) != 1 || calls[0].Ref != providertest.CallSID(0) {
+				t.Fatalf("the call's page: %+v", calls)
+			}
+			for channel, want := range map[string]string{"sms": smsSID, "voice": calls[0].Ref} {
+				got := entriesOf(tl, "delivery_failed", channel)
+				if len(got) != 1 || got[0].Ref != want || got[0].PageAt.IsZero() {
+					t.Errorf("the %s report's entry: %+v\nwant ref %s and its page's time", channel, got, want)
+				}
+			}
+		})
+	}
+}

@@ -261,7 +261,11 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 		s.log.Warn("page not delivered, the provider reports", "incident", target, "user", d.User, "channel", d.Channel, "report", d.Detail)
 	}
 	s.m.deliveries.WithLabelValues(d.Channel, result).Inc()
-	e := store.Entry{At: s.clock(), Type: "delivery", User: d.User, Channel: d.Channel, Detail: d.Detail, PageAt: d.PageAt}
+	// The report names its page by the provider's id of it (Twilio's
+	// SID, the call's as its page's ref has it), which whoever reads the
+	// timeline matches to the page, or looks up at the provider, and by
+	// when it went out, for a page recorded without one (an SMS).
+	e := store.Entry{At: s.clock(), Type: "delivery", User: d.User, Channel: d.Channel, Detail: d.Detail, PageAt: d.PageAt, Ref: d.Ref}
 	if d.Failed {
 		e.Type = DeliveryFailed
 	}

@@ -180,7 +180,9 @@ type Entry struct {
 	// Ref, on a page (notify), is the provider's id of what it created,
 	// when the transport gives one: Twilio's call SID, with which an
 	// acknowledgement cancels the call while it is still queued or
-	// ringing.
+	// ringing. On a provider's delivery report (delivery,
+	// delivery_failed), it is the id the report names its page by
+	// (Twilio's CallSid or MessageSid): a call's is its page's Ref.
 	Ref string `json:"ref,omitempty"`
 	// Step, on a page (notify), is the id of the step it was sent for
 	// (policy.Deadline.ID), when the write that recorded it fired that

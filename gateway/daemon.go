@@ -37,6 +37,7 @@ import (
 	"github.com/pagerd/pagerd/gateway/maintenance"
 	"github.com/pagerd/pagerd/gateway/notices"
 	"github.com/pagerd/pagerd/gateway/overrides"
+	"github.com/pagerd/pagerd/gateway/replicaconfig"
 	"github.com/pagerd/pagerd/gateway/sharedclock"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
@@ -159,6 +160,9 @@ type Daemon struct {
 	handoffs  *history.Handoffs
 	// providers checks the providers' credentials; Run runs it.
 	providers *providerCheck
+	// replicas is this replica's entry in the store's registry of the
+	// configs replicas run; Run keeps it written.
+	replicas *replicaconfig.Registry
 	// teardown is what New opened, closed in reverse by Close.
 	teardown []func() error
 
@@ -317,6 +321,10 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	registerReadiness(reg, d.health)
 	open := newOpenIncidents(d.store, d.cfg.Load, o.Now, d.log)
 	reg.MustRegister(open)
+	// Which config each replica runs, in the store, so that replicas
+	// left on an old config by a rollout are seen.
+	d.replicas = replicaconfig.New(replicaconfig.Options{Store: d.store, Now: o.Now, Logger: d.log, Registry: reg})
+	d.cfg.OnLoad(d.replicas.Loaded)
 
 	// The transports, wrapped the way the daemon sends.
 	var hc func() *http.Client
@@ -743,6 +751,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if !d.awaitClock(ctx) {
 			return
 		}
+		// The registry's entry is removed when ctx ends, before the
+		// store closes.
+		registered := make(chan struct{})
+		go func() { defer close(registered); d.replicas.Run(ctx) }()
+		defer func() { <-registered }()
 		go d.ensureJobs(ctx)
 		go d.armJobs(ctx)
 		go d.rearmJobs(ctx)
@@ -909,6 +922,9 @@ func (d *Daemon) Dispatcher() *dispatch.Dispatcher { return d.disp }
 // DispatchOptions are the options the daemon built its dispatcher with,
 // for another replica's dispatcher on the same store.
 func (d *Daemon) DispatchOptions() dispatch.Options { return d.dispOpts }
+
+// Replicas is this replica's entry in the registry of replicas' configs.
+func (d *Daemon) Replicas() *replicaconfig.Registry { return d.replicas }
 
 // Store is the store as the daemon uses it (instrumented).
 func (d *Daemon) Store() store.Store { return d.store }

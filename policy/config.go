@@ -29,6 +29,10 @@ type Config struct {
 
 	// File is the path the config was read from, for error messages.
 	File string `yaml:"-"`
+	// Hash is the SHA-256 of the file's bytes (hex), set by Parse: how
+	// replicas tell, through the store, whether they run the same config
+	// (gateway/replicaconfig). Empty for a config not parsed from a file.
+	Hash string `yaml:"-"`
 
 	users     map[string]*User
 	schedules map[string]*Schedule

@@ -2,7 +2,9 @@ package policy
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -72,6 +74,8 @@ func Parse(data []byte, file, baseDir string) (*Config, error) {
 		return nil, &ConfigError{File: file, Problems: []string{"more than one YAML document; put everything in one"}}
 	}
 	c.File = file
+	sum := sha256.Sum256(data)
+	c.Hash = hex.EncodeToString(sum[:])
 	// The load time is the one clock reading of a load: from it on, a tier
 	// nobody holds yet is worth a warning (gaps); none is ever an error.
 	v := &validator{cfg: &c, baseDir: baseDir, now: time.Now()}

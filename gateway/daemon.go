@@ -322,7 +322,8 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	open := newOpenIncidents(d.store, d.cfg.Load, o.Now, d.log)
 	reg.MustRegister(open)
 	// Which config each replica runs, in the store, so that replicas
-	// left on an old config by a rollout are seen.
+	// left on an old config by a rollout are seen, and leave the steps
+	// their config cannot page to a newer one (dispatch's NewerConfig).
 	d.replicas = replicaconfig.New(replicaconfig.Options{Store: d.store, Now: o.Now, Logger: d.log, Registry: reg})
 	d.cfg.OnLoad(d.replicas.Loaded)
 
@@ -396,7 +397,11 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		Maintenance: func(ctx context.Context, inc *store.Incident, at time.Time) *policy.Hold {
 			return d.windows.Covering(ctx, inc, at) // made below, before the dispatcher runs
 		},
-		WindowsInForce: func(ctx context.Context, t time.Time, service string) bool { return d.windows.InForce(ctx, t, service) }}
+		WindowsInForce: func(ctx context.Context, t time.Time, service string) bool { return d.windows.InForce(ctx, t, service) },
+		NewerConfig: func(ctx context.Context) (string, bool) {
+			e, ok := d.replicas.Newer(ctx)
+			return e.Replica, ok
+		}}
 	slackPosts := newSlackChannelPosts(reg)
 	if tr.slack != nil {
 		so := &slackOutbox{client: tr.slack, store: d.store, config: pagingConfig, now: o.Now, posts: slackPosts}

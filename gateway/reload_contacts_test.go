@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -31,6 +32,11 @@ func TestReloadTakingEveryChannelOfThePersonPagedPagesTheirNewOnes(t *testing.T)
 			h.step(fixedNow)
 			if err := h.reload(annByEmailOnly); err != nil {
 				t.Fatalf("reload refused: %v", err)
+			}
+			// A replica alone, in the registry of replicas' configs:
+			// no newer config is live, so the removal is one.
+			if err := h.d.Replicas().Publish(context.Background()); err != nil {
+				t.Fatal(err)
 			}
 			h.runUntil(fixedNow.Add(16 * time.Minute))
 			want := []string{"0s L1 ann push", "2m L1 ann email", "15m L2 bob push"}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -29,6 +30,11 @@ func TestReloadRemovingThePersonPagedPagesWhoeverHoldsTheTier(t *testing.T) {
 			h.step(fixedNow)
 			if err := h.reload(annLeft); err != nil {
 				t.Fatalf("reload refused: %v", err)
+			}
+			// A replica alone, in the registry of replicas' configs:
+			// no newer config is live, so the removal is one.
+			if err := h.d.Replicas().Publish(context.Background()); err != nil {
+				t.Fatal(err)
 			}
 			h.runUntil(fixedNow.Add(16 * time.Minute))
 			got := h.rec.lines(fixedNow)

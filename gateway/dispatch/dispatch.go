@@ -109,6 +109,13 @@ type Options struct {
 	// just ended): a storm message then reads those incidents whole, to
 	// leave out those a window holds.
 	WindowsInForce func(ctx context.Context, t time.Time, service string) bool
+	// NewerConfig, when set, names a live replica that runs a config taken
+	// into use later than this replica's (gateway/replicaconfig), if there is
+	// one: this replica is behind it in a rollout. It is asked only of a
+	// step for a person, or a channel of theirs, that this replica's
+	// config lacks (configBehind). Nil: this replica acts on its own
+	// config alone.
+	NewerConfig func(ctx context.Context) (replica string, ok bool)
 }
 
 // OutboxHandler does one outbox item of an incident and returns the
@@ -214,7 +221,7 @@ func New(o Options) *Dispatcher {
 		nobody: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_paged_nobody_total",
 			Help: "Escalations (a level, an unresolved rule, a page_immediately level) that paged nobody because nobody was on call for them, by service: a missed page."}, []string{"service"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_dispatch_errors_total",
-			Help: "Claimed incident steps this replica could not work as stored, by reason: unknown_service (the incident's service is not in this replica's config; nothing is paged here until it is, or another replica pages it); unknown_priority (the incident's priority is not in its service's scheme: it is escalated on the scheme's most urgent priority's timeouts, targets and rules); lease_ran_out (the replica was stopped or held up after claiming the incident, storm or job, a freeze, or a VM pause its monotonic clock saw, until its lease was nearly over, or its claim's time ran out mid-send: nothing more was sent, and the claim was left to run out and be taken over); failed (working a claimed incident step, storm message or job failed, by an error or a panic, which the log names: it comes due again when the lease ends, so its pages go out at least a lease late, and one that fails every time never; or a page whose sending panicked, a bug, recorded as failed)."}, []string{"reason"}),
+			Help: "Claimed incident steps this replica could not work as stored, by reason: unknown_service (the incident's service is not in this replica's config; nothing is paged here until it is, or another replica pages it); config_behind (a step for a person, or a channel of theirs, that this replica's config lacks, while another replica runs a config taken into use later: left to that replica, for at most a lease past the step's time); unknown_priority (the incident's priority is not in its service's scheme: it is escalated on the scheme's most urgent priority's timeouts, targets and rules); lease_ran_out (the replica was stopped or held up after claiming the incident, storm or job, a freeze, or a VM pause its monotonic clock saw, until its lease was nearly over, or its claim's time ran out mid-send: nothing more was sent, and the claim was left to run out and be taken over); failed (working a claimed incident step, storm message or job failed, by an error or a panic, which the log names: it comes due again when the lease ends, so its pages go out at least a lease late, and one that fails every time never; or a page whose sending panicked, a bug, recorded as failed)."}, []string{"reason"}),
 	}
 	m.outbox = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_outbox_items_total",
 		Help: "What incidents owe other systems after a change (telling PagerDuty of an acknowledge or resolve, making or expiring Alertmanager silences, the Slack channel message, stopping Pushover's emergency alerts, starting the check of silenced alerts), by kind and result: done (nothing left to do), retried (a try failed and is tried again later; counted at each such try), given_up (it failed for a day), refused (refused for a reason trying again will not change; not retried) or dropped (nothing in the config does it any more)."},
@@ -225,6 +232,7 @@ func New(o Options) *Dispatcher {
 		}
 	}
 	m.errors.WithLabelValues("unknown_service")
+	m.errors.WithLabelValues(reasonConfigBehind)
 	m.errors.WithLabelValues("unknown_priority")
 	m.errors.WithLabelValues(leaseRanOut)
 	m.errors.WithLabelValues(claimFailed)
@@ -595,6 +603,8 @@ func (d *Dispatcher) workClaim(ctx context.Context, c store.Claim, sendBy time.T
 	}
 	if err := d.work(ctx, c, sendBy); isConfigMiss(err) {
 		d.configMiss(ctx, c, err)
+	} else if behind := (*behindError)(nil); errors.As(err, &behind) {
+		d.leaveToNewer(ctx, c, behind)
 	} else if err != nil {
 		d.m.errors.WithLabelValues(claimFailed).Inc()
 		d.log.Error("dispatcher: incident step failed; it comes due again when the lease ends",
@@ -901,6 +911,17 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 			ev := policy.Event{Kind: policy.EventDeadline, Deadline: dl.ID}
 			if dl.Kind == policy.DeadlineMaintenance && d.o.Maintenance != nil {
 				ev.Then = d.o.Maintenance(ctx, inc, now)
+			}
+			if len(sent) == 0 {
+				// Left whole to a newer config only while this replica
+				// has sent nothing of the incident it has yet to record
+				// (this call's pages, before a write the incident
+				// changed under; an earlier claim's, in the journal):
+				// those are recorded here, on this config, or the newer
+				// replica would page them again.
+				if err := d.configBehind(ctx, cfg, inc, st, dl, now); err != nil {
+					return err
+				}
 			}
 			next, acts, err := eng.Apply(st, ev, now)
 			if err != nil {

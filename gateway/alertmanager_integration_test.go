@@ -262,7 +262,9 @@ func (a amITAlert) MarshalJSON() ([]byte, error) {
 
 // amITAlertmanager is a running prometheus-alertmanager.
 type amITAlertmanager struct {
-	url     string
+	url string
+	// cfgPath is its config file, which reload reads again.
+	cfgPath string
 	logPath string
 	cmd     *exec.Cmd
 	done    chan struct{} // closed once the process has exited and been reaped
@@ -306,7 +308,7 @@ func amITLaunch(t *testing.T, bin, cfgPath, dir string, port, attempt int) (*amI
 		return nil, err
 	}
 	defer logFile.Close() // the child has its own descriptor
-	am := &amITAlertmanager{url: "http://" + addr, logPath: logPath, done: make(chan struct{})}
+	am := &amITAlertmanager{url: "http://" + addr, cfgPath: cfgPath, logPath: logPath, done: make(chan struct{})}
 	am.cmd = exec.Command(bin,
 		"--config.file="+cfgPath,
 		"--storage.path="+storage,
@@ -388,6 +390,24 @@ func (am *amITAlertmanager) stop() {
 	}
 	_ = am.cmd.Process.Kill()
 	<-am.done
+}
+
+// reload writes config to Alertmanager's config file and has it reloaded
+// (POST /-/reload, as systemd's ExecReload and the operator's kubectl
+// rollout do): it answers once the new config is in force.
+func (am *amITAlertmanager) reload(t *testing.T, config string) {
+	t.Helper()
+	if err := os.WriteFile(am.cfgPath, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(am.url+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatalf("POST /-/reload: %v", err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /-/reload: %d %s", resp.StatusCode, b)
+	}
 }
 
 // postAlerts sends alerts to Alertmanager's API v2.

@@ -158,6 +158,9 @@ type Daemon struct {
 	// Slack): store jobs the dispatcher runs.
 	retention *history.Retention
 	handoffs  *history.Handoffs
+	// withheld checks with Alertmanager what its notifications leave
+	// unsaid, and watches its config (store jobs the dispatcher runs).
+	withheld *amresolve.Checker
 	// providers checks the providers' credentials; Run runs it.
 	providers *providerCheck
 	// replicas is this replica's entry in the store's registry of the
@@ -434,13 +437,19 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	d.cfg.OnLoad(d.incidents.InitMetrics)
 	// Resolves withheld (cut by Alertmanager's max_alerts), and alerts
 	// max_alerts left out in fingerprint mode, checked with Alertmanager
-	// by store jobs.
+	// by store jobs; and Alertmanager's config, watched by a store job
+	// per Alertmanager (armed with the config's other jobs), which
+	// resolves the incidents of the groups a change of it dropped
+	// without their resolved notification.
 	withheld := amresolve.New(amresolve.Options{Store: d.store, Config: pagingConfig, Incidents: d.incidents, Alerts: am,
-		Logger: d.log, Now: o.Now, Wake: wake})
+		Groups: am, GroupsGone: amresolve.NewGroupsGoneCounter(reg), Logger: d.log, Now: o.Now, Wake: wake})
+	d.withheld = withheld
+	d.cfg.OnLoad(withheld.InitMetrics)
 	jobs[amresolve.JobKind] = withheld.Run // the dispatchers read the map at each job
 	jobs[amresolve.JobKindGroup] = withheld.RunGroup
 	jobs[amresolve.JobKindLeftOut] = withheld.RunLeftOut
 	jobs[amresolve.JobKindOverflow] = withheld.RunOverflow
+	jobs[amresolve.JobKindConfig] = withheld.RunConfig
 	// An acknowledgement that silences its incident's alerts starts the
 	// same check: the silences mute the resolved notification too.
 	d.dispOpts.Outbox[store.OutboxResolveCheck] = withheld.Acknowledged
@@ -841,7 +850,8 @@ func (d *Daemon) reloads(ctx context.Context) {
 }
 
 // ensureJobs makes sure the store jobs the daemon runs are scheduled:
-// retention, and each schedule's handoff document when they are posted.
+// retention, the watch of each Alertmanager's config, and each
+// schedule's handoff document when they are posted.
 // Every replica does, and each job stays one. It tries at once, every
 // minute while the store refuses, then every hour, which also schedules
 // the handoffs of schedules a reload added.
@@ -866,7 +876,7 @@ func (d *Daemon) ensureJobs(ctx context.Context) {
 func (d *Daemon) EnsureJobs(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	err := d.retention.Ensure(ctx)
+	err := errors.Join(d.retention.Ensure(ctx), d.withheld.ArmConfigWatch(ctx, d.cfg.Load()))
 	if d.handoffs != nil {
 		err = errors.Join(err, d.handoffs.Ensure(ctx))
 	}

@@ -11,7 +11,8 @@ import (
 )
 
 // armJobs stores the jobs every config taken into use needs (its new
-// heartbeats' first expiries, its maintenance windows' starts and ends),
+// heartbeats' first expiries, its maintenance windows' starts and ends,
+// the watch of each Alertmanager its services name),
 // retrying with backoff while the store refuses, until a newer config
 // replaces it or ctx ends. Every replica does it; the jobs are keyed, so
 // doing it twice stores them once.
@@ -50,6 +51,11 @@ func (d *Daemon) armConfig(ctx context.Context, cfg *policy.Config) error {
 		return err
 	}
 	if err := d.notices.Arm(actx); err != nil {
+		return err
+	}
+	// A reload that names another Alertmanager has its config watched
+	// from now, not from the next hourly EnsureJobs.
+	if err := d.withheld.ArmConfigWatch(actx, cfg); err != nil {
 		return err
 	}
 	if err := d.windows.Arm(actx, cfg); err != nil || d.handoffs == nil {

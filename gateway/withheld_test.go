@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,8 +26,9 @@ import (
 // labels match every filter of the query (with their labels' model
 // fingerprint, as Alertmanager lists them), GET /api/v2/status with
 // its start time (started, a day before the test clock's start when
-// zero), or 503 while down (statusDown: the status alone), and records
-// the queries of alerts.
+// zero) and config, or 503 while down (statusDown: the status alone),
+// GET /api/v2/alerts/groups with groups (503 while down or groupsDown),
+// and records the queries of alerts and of groups.
 type fakeAlertmanagerAPI struct {
 	mu         sync.Mutex
 	firing     int
@@ -48,6 +50,12 @@ type fakeAlertmanagerAPI struct {
 	onAlerts func()
 	// auth is the basic auth of the last query ("user:password").
 	auth string
+	// config is the config the status carries (config.original); groups
+	// the alert groups listed, held to the query's receiver.
+	config       string
+	groups       []amresolve.AlertGroup
+	groupsDown   bool
+	groupQueries []string
 }
 
 func (f *fakeAlertmanagerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -56,6 +64,25 @@ func (f *fakeAlertmanagerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 	if hook := f.onAlerts; hook != nil && r.URL.Path == "/api/v2/alerts" {
 		f.onAlerts = nil
 		hook() // under the lock: a query that comes meanwhile waits for it
+	}
+	if r.Method == http.MethodGet && r.URL.Path == "/api/v2/alerts/groups" {
+		f.groupQueries = append(f.groupQueries, r.URL.RawQuery)
+		if f.down || f.groupsDown {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		// Alertmanager anchors the receiver's expression.
+		re := regexp.MustCompile("^(?:" + r.URL.Query().Get("receiver") + ")$")
+		out := []any{}
+		for _, g := range f.groups {
+			if r.URL.Query().Has("receiver") && !re.MatchString(g.Receiver) {
+				continue
+			}
+			out = append(out, map[string]any{"labels": g.Labels, "receiver": map[string]string{"name": g.Receiver}, "alerts": []any{}})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+		return
 	}
 	if r.Method != http.MethodGet || (r.URL.Path != "/api/v2/alerts" && r.URL.Path != "/api/v2/status") {
 		http.NotFound(w, r)
@@ -73,8 +100,13 @@ func (f *fakeAlertmanagerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		// Alertmanager 0.25's shape (its config, which comes before,
 		// left out): uptime is when it started.
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = fmt.Fprintf(w, `{"cluster":{"peers":[],"status":"disabled"},"uptime":%q,"versionInfo":{"version":"0.25.0"}}`,
-			started.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+		config := f.config
+		if config == "" {
+			config = "route:\n  receiver: pagerd\n  group_by: [alertname]\n"
+		}
+		cb, _ := json.Marshal(config)
+		_, _ = fmt.Fprintf(w, `{"cluster":{"peers":[],"status":"disabled"},"config":{"original":%s},"uptime":%q,"versionInfo":{"version":"0.25.0"}}`,
+			cb, started.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 		return
 	}
 	f.queries = append(f.queries, r.URL.RawQuery)

@@ -39,6 +39,12 @@
 // for the incidents of alerts it does not name, which it cannot tell from
 // alerts that fired again after the group resolved.
 //
+// A reload of Alertmanager that changes a route or group_by drops the
+// old groups without a resolved notification. So each Alertmanager the
+// services name has its config watched (kind JobKindConfig, RunConfig),
+// and after a change the open incidents of groups it no longer has are
+// resolved.
+//
 // Alertmanager keeps alerts in memory only: just after it starts it lists
 // none until Prometheus sends them again, while its notification log,
 // which it keeps on disk, holds back the firing notification that would
@@ -54,6 +60,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/store"
@@ -116,7 +124,13 @@ type Options struct {
 	Config    func() *policy.Config
 	Incidents *incident.Service
 	Alerts    Alerts
-	Logger    *slog.Logger
+	// Groups, when set, is what the watch of Alertmanager's config asks
+	// (RunConfig); without it nothing is watched.
+	Groups AlertGroups
+	// GroupsGone counts the incidents that watch resolved, by service
+	// (NewGroupsGoneCounter), when set.
+	GroupsGone *prometheus.CounterVec
+	Logger     *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Wake, when set, is called after a job is stored due now, so a

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/amresolve"
 	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
@@ -750,27 +751,80 @@ func (a *AlertmanagerSilencer) unresolved(ctx context.Context, base, receiver st
 // alerts in memory only, so for a while after it starts it lists only
 // those Prometheus has sent again since.
 func (a *AlertmanagerSilencer) Started(ctx context.Context, base string) (time.Time, error) {
+	st, err := a.Status(ctx, base)
+	return st.Started, err
+}
+
+// Status reads the Alertmanager at base's status (GET /api/v2/status):
+// when it started, and the config it runs (config.original), which a
+// reload changes.
+func (a *AlertmanagerSilencer) Status(ctx context.Context, base string) (amresolve.Status, error) {
 	// The status carries Alertmanager's whole config, which can be large.
 	b, code, err := a.do(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/api/v2/status", nil, amListMax+1)
 	if err != nil {
-		return time.Time{}, err
+		return amresolve.Status{}, err
 	}
 	if code != http.StatusOK {
-		return time.Time{}, fmt.Errorf("alertmanager answered %d to its status: %s", code, bytes.TrimSpace(b[:min(len(b), 512)]))
+		return amresolve.Status{}, fmt.Errorf("alertmanager answered %d to its status: %s", code, bytes.TrimSpace(b[:min(len(b), 512)]))
 	}
 	if len(b) > amListMax {
-		return time.Time{}, fmt.Errorf("alertmanager's status is larger than %d MiB; not read", amListMax>>20)
+		return amresolve.Status{}, fmt.Errorf("alertmanager's status is larger than %d MiB; not read", amListMax>>20)
 	}
 	var st struct {
 		Uptime time.Time `json:"uptime"`
+		Config struct {
+			Original string `json:"original"`
+		} `json:"config"`
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
-		return time.Time{}, fmt.Errorf("alertmanager's status: %w", err)
+		return amresolve.Status{}, fmt.Errorf("alertmanager's status: %w", err)
 	}
 	if st.Uptime.IsZero() {
-		return time.Time{}, errors.New("alertmanager's status does not say when it started (uptime)")
+		return amresolve.Status{}, errors.New("alertmanager's status does not say when it started (uptime)")
 	}
-	return st.Uptime, nil
+	return amresolve.Status{Started: st.Uptime, Config: st.Config.Original}, nil
+}
+
+var _ amresolve.AlertGroups = (*AlertmanagerSilencer)(nil)
+
+// AlertGroups lists the alert groups the Alertmanager at base holds for
+// receiver, a regular expression Alertmanager anchors (every receiver
+// when ""), with their labels (GET /api/v2/alerts/groups; silenced and
+// inhibited alerts' groups too, as it lists them by default). A group
+// listed without a receiver's name is an error: held to one, it would
+// read as gone.
+func (a *AlertmanagerSilencer) AlertGroups(ctx context.Context, base, receiver string) ([]amresolve.AlertGroup, error) {
+	u := strings.TrimRight(base, "/") + "/api/v2/alerts/groups"
+	if receiver != "" {
+		u += "?" + url.Values{"receiver": {receiver}}.Encode()
+	}
+	b, code, err := a.do(ctx, http.MethodGet, u, nil, amListMax+1)
+	if err != nil {
+		return nil, err
+	}
+	if code != http.StatusOK {
+		return nil, fmt.Errorf("alertmanager answered %d to the list of alert groups: %s", code, bytes.TrimSpace(b[:min(len(b), 512)]))
+	}
+	if len(b) > amListMax {
+		return nil, fmt.Errorf("alertmanager's list of alert groups is larger than %d MiB; not read", amListMax>>20)
+	}
+	var groups []struct {
+		Labels   map[string]string `json:"labels"`
+		Receiver struct {
+			Name string `json:"name"`
+		} `json:"receiver"`
+	}
+	if err := json.Unmarshal(b, &groups); err != nil {
+		return nil, fmt.Errorf("alertmanager's list of alert groups: %w", err)
+	}
+	out := make([]amresolve.AlertGroup, 0, len(groups))
+	for _, g := range groups {
+		if g.Receiver.Name == "" {
+			return nil, errors.New("alertmanager's list of alert groups has a group without a receiver")
+		}
+		out = append(out, amresolve.AlertGroup{Receiver: g.Receiver.Name, Labels: g.Labels})
+	}
+	return out, nil
 }
 
 // labelNameRE is a label name every Alertmanager's filter parser takes

@@ -951,7 +951,7 @@ func (l *limited) details(status string, alerts []Alert, pre []Cut) (json.RawMes
 		what := fmt.Sprintf("%d of the %d alerts it would show", kept-len(d.Alerts), kept)
 		if len(out) > budget {
 			d.GroupLabels, d.CommonLabels, d.CommonAnnotations = nil, nil, nil
-			what += ", and the group's common labels and annotations,"
+			what += ", and " + groupLabelsDropped + ","
 		}
 		cuts = append(cuts, Cut{Limit: "details", Detail: fmt.Sprintf("%s left out of the details to keep them under %s", what, byteSize(MaxDetailsBytes))})
 	}

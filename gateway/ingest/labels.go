@@ -2,6 +2,9 @@ package ingest
 
 import (
 	"encoding/json"
+	"maps"
+	"regexp"
+	"strings"
 
 	"github.com/PagerDuty/go-pagerduty"
 )
@@ -143,4 +146,58 @@ func ReadAlertFilter(details json.RawMessage, byFingerprint bool) (f AlertFilter
 		f.Receiver = d.Receiver
 	}
 	return f, true
+}
+
+// groupLabelsDropped names, in the details' list of cuts, the group's
+// labels left out of details too large to keep them (ReadGroup tells
+// them from a group that has none).
+const groupLabelsDropped = "the group's common labels and annotations"
+
+// StoredGroup is the Alertmanager group an incident came from, as its
+// details keep it: the receiver as the webhook named it (Alertmanager
+// quotes it as a regular expression, regexp.QuoteMeta) and the group's
+// labels, names and values cut to MaxLabelBytes.
+type StoredGroup struct {
+	Receiver string
+	Labels   map[string]string
+}
+
+// ReadGroup reads from an incident's stored details the Alertmanager
+// group it came from. ok is false for details that are not an
+// Alertmanager group's, and for those that left the group's labels out
+// (details too large): which group they were is then not known.
+func ReadGroup(details json.RawMessage) (g StoredGroup, ok bool) {
+	var d amDetails
+	if len(details) == 0 || json.Unmarshal(details, &d) != nil || d.Source != "alertmanager" {
+		return StoredGroup{}, false
+	}
+	if len(d.GroupLabels) == 0 {
+		for _, cut := range d.Truncated {
+			if strings.Contains(cut, groupLabelsDropped) {
+				return StoredGroup{}, false
+			}
+		}
+	}
+	return StoredGroup{Receiver: d.Receiver, Labels: d.GroupLabels}, true
+}
+
+// ReceiverCut reports whether pagerd cut the receiver's name: a filter
+// on it would match nothing.
+func (g StoredGroup) ReceiverCut() bool {
+	_, cut := CutLabel(g.Receiver)
+	return cut
+}
+
+// Is reports whether the group Alertmanager lists with receiver (its
+// name, as GET /api/v2/alerts/groups gives it) and labels is g: stored
+// from it, the same receiver and labels would read back as g's, with the
+// webhook's quoting and pagerd's cuts. A receiver unquoted matches too,
+// which can only find more groups, never fewer.
+func (g StoredGroup) Is(receiver string, labels map[string]string) bool {
+	quoted, _ := capValue(regexp.QuoteMeta(receiver), MaxLabelBytes)
+	plain, _ := capValue(receiver, MaxLabelBytes)
+	if g.Receiver != quoted && g.Receiver != plain {
+		return false
+	}
+	return maps.Equal(capMap(labels, MaxLabelBytes, &valueCuts{}), g.Labels)
 }

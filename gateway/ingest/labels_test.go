@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -31,5 +32,47 @@ func TestReadAlertFilter(t *testing.T) {
 	}
 	if _, ok := ReadAlertFilter(json.RawMessage(`{"source":"pagerduty"}`), false); ok {
 		t.Errorf("details of another source read as an Alertmanager group's")
+	}
+}
+
+// TestReadGroupIs: an incident's stored group is the group Alertmanager
+// lists with the same receiver (which the webhook quotes as a regular
+// expression) and exactly the same labels, a value pagerd cut included;
+// one label more or less (a group_by change) is another group. Details
+// that left the group's labels out say no group at all: read as the
+// group with no labels, every incident of a large group would look gone.
+func TestReadGroupIs(t *testing.T) {
+	long := strings.Repeat("p", 2*MaxLabelBytes)
+	labels := map[string]string{"alertname": "DiskFull", "path": long}
+	m := flood(1, 0)
+	m.Receiver, m.GroupLabels = `pagerd\.webhook`, labels // as Alertmanager's webhook names receiver pagerd.webhook
+	g, ok := ReadGroup(m.Groups(false)[0].Details)
+	if !ok {
+		t.Fatal("the details of an Alertmanager group read as none")
+	}
+	for _, tc := range []struct {
+		receiver string
+		labels   map[string]string
+		want     bool
+	}{
+		{"pagerd.webhook", labels, true},
+		{"pagerd.webhook", map[string]string{"alertname": "DiskFull", "path": long + "x"}, true}, // differs only past the cut: not told apart
+		{"pagerd-webhook", labels, false},
+		{"pagerd.webhook", map[string]string{"alertname": "DiskFull"}, false},
+		{"pagerd.webhook", map[string]string{"alertname": "DiskFull", "path": long, "instance": "db1"}, false},
+		{"pagerd.webhook", map[string]string{"alertname": "DiskFull", "path": "other"}, false},
+	} {
+		if got := g.Is(tc.receiver, tc.labels); got != tc.want {
+			t.Errorf("Is(%q, %d labels %v): %v, want %v", tc.receiver, len(tc.labels), tc.labels["instance"], got, tc.want)
+		}
+	}
+	annotations := map[string]string{}
+	for i := range 60 {
+		annotations[fmt.Sprintf("a%02d", i)] = strings.Repeat("y", MaxAnnotationBytes)
+	}
+	big := flood(20, 0)
+	big.GroupLabels, big.CommonAnnotations = map[string]string{"alertname": "Flood"}, annotations
+	if g, ok := ReadGroup(big.Groups(false)[0].Details); ok {
+		t.Errorf("details without the group's labels read as group %+v", g)
 	}
 }

@@ -1,0 +1,140 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/amresolve"
+	"github.com/pagerd/pagerd/gateway/store"
+)
+
+// amGroupPayload is a firing webhook v4 body of receiver pagerd's group
+// with groupLabels, one alert with its labels and more.
+func amGroupPayload(groupKey string, groupLabels map[string]string, more map[string]string) string {
+	labels := map[string]string{"severity": "critical"}
+	for k, v := range groupLabels {
+		labels[k] = v
+	}
+	for k, v := range more {
+		labels[k] = v
+	}
+	b, _ := json.Marshal(map[string]any{"version": "4", "groupKey": groupKey, "status": "firing", "receiver": "pagerd",
+		"groupLabels": groupLabels, "commonLabels": labels, "commonAnnotations": map[string]string{}, "externalURL": "http://am:9093",
+		"alerts": []map[string]any{{"status": "firing", "labels": labels, "annotations": map[string]string{},
+			"startsAt": "2025-09-10T05:59:00Z", "endsAt": "0001-01-01T00:00:00Z", "fingerprint": "0123456789abcdef"}}})
+	return string(b)
+}
+
+// TestRegroupSweepResolvesDroppedGroupOnly: the service names its
+// Alertmanager (the fake API), and has an incident of group
+// {alertname="X"} and one of {alertname="Y"} open. Alertmanager's config
+// changes (group_by gains instance), so it lists X's alert in a new group
+// {alertname="X", instance="a"} and Y's group as it was. The watch of its
+// config sees the change at its next look, one minute on, but resolves
+// nothing while Alertmanager has just restarted (with that config) or
+// cannot list its groups; then it resolves X's incident, saying why, and
+// leaves Y's open; once swept, later looks ask for no groups. Before, X's
+// incident stayed open for good, paging. On both stores.
+func TestRegroupSweepResolvesDroppedGroupOnly(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) { testRegroupSweep(t, open(t)) })
+	}
+}
+
+func testRegroupSweep(t *testing.T, st store.Store) {
+	am := &fakeAlertmanagerAPI{}
+	srv := httptest.NewServer(am)
+	t.Cleanup(srv.Close)
+	cfg := strings.Replace(testConfig, "    targets:\n      P0: {acknowledge: 5m}\n",
+		"    targets:\n      P0: {acknowledge: 5m}\n    alertmanager_url: "+srv.URL+"\n", 1)
+	h := newHarness(t, withConfig(cfg), withStore(st))
+	post := func(groupKey, alertname string) string {
+		t.Helper()
+		r := h.do("POST", "/api/v1/alertmanager", amGroupPayload(groupKey, map[string]string{"alertname": alertname}, map[string]string{"instance": "a"}),
+			"Authorization", "Bearer "+amKey)
+		if r.code != 200 {
+			t.Fatalf("webhook: %d %s", r.code, r.body)
+		}
+		var res struct{ Incidents []string }
+		r.json(t, &res)
+		return res.Incidents[0]
+	}
+	x := post(`{}:{alertname="X"}`, "X")
+	y := post(`{}:{alertname="Y"}`, "Y")
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	start := h.clock.Now()
+	h.step(start) // the watch's first look: the config as it is
+	statuses := func() (string, string) { return string(h.incident(x).Status), string(h.incident(y).Status) }
+
+	// Restarted a minute ago with group_by [alertname, instance].
+	am.mu.Lock()
+	am.config = "route:\n  receiver: pagerd\n  group_by: [alertname, instance]\n"
+	am.groups = []amresolve.AlertGroup{{Receiver: "pagerd", Labels: map[string]string{"alertname": "Y"}},
+		{Receiver: "pagerd", Labels: map[string]string{"alertname": "X", "instance": "a"}}}
+	am.mu.Unlock()
+	am.startedAt(start.Add(-time.Minute))
+	h.step(start.Add(amresolve.ConfigEvery))
+	if sx, sy := statuses(); sx != "triggered" || sy != "triggered" {
+		t.Fatalf("an Alertmanager just restarted resolved something: X %s, Y %s", sx, sy)
+	}
+	if !strings.Contains(h.logs.String(), "which groups it dropped is not known yet") {
+		t.Fatalf("the sweep put off is not logged:\n%s", h.logs.String())
+	}
+
+	// Long running, but its groups cannot be listed.
+	am.startedAt(start.Add(-time.Hour))
+	am.mu.Lock()
+	am.groupsDown = true
+	am.mu.Unlock()
+	h.step(start.Add(2 * amresolve.ConfigEvery))
+	if sx, sy := statuses(); sx != "triggered" || sy != "triggered" {
+		t.Fatalf("an Alertmanager that could not list its groups had something resolved: X %s, Y %s", sx, sy)
+	}
+
+	am.mu.Lock()
+	am.groupsDown = false
+	am.mu.Unlock()
+	h.step(start.Add(3 * amresolve.ConfigEvery))
+	vx, vy := h.incident(x), h.incident(y)
+	if vx.Status != "resolved" || vx.ResolvedBy != "alertmanager" || vy.Status != "triggered" {
+		t.Fatalf("after the sweep: X %s by %q, Y %s; want X resolved by alertmanager, Y triggered", vx.Status, vx.ResolvedBy, vy.Status)
+	}
+	var gone []string
+	for _, e := range vx.Timeline {
+		if e.Type == amresolve.EntryGroupGone {
+			gone = append(gone, e.Detail)
+		}
+	}
+	changed := start.Add(amresolve.ConfigEvery).UTC().Format(time.RFC3339)
+	if want := "Alertmanager at " + srv.URL + " changed its config at " + changed + ` and has no group {alertname="X"} for receiver "pagerd" any more ` +
+		`(a route or group_by change): resolved; alerts of it still firing page in their new group's incident`; len(gone) != 1 || gone[0] != want {
+		t.Fatalf("%s entries %q, want [%q]", amresolve.EntryGroupGone, gone, want)
+	}
+	if got := metric(t, h.reg, "pagerd_alertmanager_groups_gone_total", "service", "api"); got != 1 {
+		t.Errorf("pagerd_alertmanager_groups_gone_total %v, want 1", got)
+	}
+	am.mu.Lock()
+	asked := append([]string(nil), am.groupQueries...)
+	am.mu.Unlock()
+	for _, q := range asked {
+		if q != "receiver=pagerd" {
+			t.Errorf("groups asked for %q, want receiver=pagerd", q)
+		}
+	}
+
+	// Swept: the next looks ask for no groups, and leave Y open.
+	h.step(start.Add(4 * amresolve.ConfigEvery))
+	h.step(start.Add(5 * amresolve.ConfigEvery))
+	am.mu.Lock()
+	again := len(am.groupQueries) - len(asked)
+	am.mu.Unlock()
+	if again != 0 || h.incident(y).Status != "triggered" {
+		t.Fatalf("after the sweep: groups asked %d more times, Y %s; want none, triggered", again, h.incident(y).Status)
+	}
+}

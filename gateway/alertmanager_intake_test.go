@@ -276,6 +276,13 @@ func amSilencesExpired(t *testing.T, am *amITAlertmanager) bool {
 // Alertmanager (for 2h). Both logs are printed if the test fails.
 func amSilencingPagerd(t *testing.T, groupBy, repeat string, now func() time.Time) (*amITAlertmanager, *harness, *amITClient) {
 	t.Helper()
+	return amSilencingPagerdAs(t, "pagerd", groupBy, repeat, now)
+}
+
+// amSilencingPagerdAs is amSilencingPagerd with Alertmanager's receiver
+// named receiver.
+func amSilencingPagerdAs(t *testing.T, receiver, groupBy, repeat string, now func() time.Time) (*amITAlertmanager, *harness, *amITClient) {
+	t.Helper()
 	amBin := amITLookAlertmanager(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -284,13 +291,13 @@ func amSilencingPagerd(t *testing.T, groupBy, repeat string, now func() time.Tim
 	pagerdURL := "http://" + l.Addr().String()
 	am := amITStartAlertmanager(t, amBin, `
 route:
-  receiver: pagerd
+  receiver: '`+receiver+`'
   group_by: [`+groupBy+`]
   group_wait: 1s
   group_interval: 1s
   repeat_interval: `+repeat+`
 receivers:
-  - name: pagerd
+  - name: '`+receiver+`'
     webhook_configs:
       - url: '`+pagerdURL+`/api/v1/alertmanager'
         send_resolved: true

@@ -619,7 +619,8 @@ func plural(n int, word string) string {
 }
 
 // Firing counts the alerts Alertmanager at base holds unresolved (active,
-// silenced, inhibited or not yet processed) that route to receiver and
+// silenced, inhibited or not yet processed) that route to receiver (as
+// the webhook names it: quoted as a regular expression) and
 // carry every one of group's labels: those of the notification group
 // whose resolve pagerd withheld (GET /api/v2/alerts, with a receiver and
 // filter per label). A label whose name a filter cannot carry is left out
@@ -704,7 +705,12 @@ const amFilterMax = 4 << 10
 func (a *AlertmanagerSilencer) unresolved(ctx context.Context, base, receiver string, group map[string]string) ([]amGettableAlert, error) {
 	q := url.Values{}
 	if receiver != "" {
-		q.Set("receiver", regexp.QuoteMeta(receiver))
+		// The webhook names the receiver quoted as a regular expression
+		// already (Alertmanager's template data runs it through
+		// regexp.QuoteMeta), which is what the parameter takes: quoted
+		// again, a name with a dot matched no receiver, and the group
+		// read as resolved while its alerts fired.
+		q.Set("receiver", receiver)
 	}
 	var names, filters []string
 	for _, name := range slices.Sorted(maps.Keys(group)) {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -19,8 +20,8 @@ import (
 )
 
 // amFilterConfig routes every alert to a receiver whose name is full of
-// regular-expression characters (pagerd asks by receiver with a quoted
-// regular expression), except those of team "other", which go to a
+// regular-expression characters (pagerd asks by receiver with the
+// quoted regular expression the webhook names it by), except those of team "other", which go to a
 // receiver of their own with the same group labels. Neither notifies.
 const amFilterConfig = `
 route:
@@ -48,7 +49,9 @@ receivers:
 // server of 1 MiB) are asked about too.
 func TestRealAlertmanagerFilterEscapes(t *testing.T) {
 	am := amITStartAlertmanager(t, amITLookAlertmanager(t), amFilterConfig)
-	const receiver = "pagerd.eu+(prod)"
+	// As the webhook names it, quoted as a regular expression, which is
+	// what pagerd asks with.
+	receiver := regexp.QuoteMeta("pagerd.eu+(prod)")
 	long := strings.Repeat("x", 20<<10)
 	huge := strings.Repeat(`"\y`, 100<<10) // 1.3 MB once escaped for a URL
 	values := []string{

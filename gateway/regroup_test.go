@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -13,8 +14,8 @@ import (
 )
 
 // amGroupPayload is a firing webhook v4 body of receiver pagerd's group
-// with groupLabels, one alert with its labels and more.
-func amGroupPayload(groupKey string, groupLabels map[string]string, more map[string]string) string {
+// with groupLabels, one alert with its labels and more, and fingerprint.
+func amGroupPayload(groupKey string, groupLabels map[string]string, more map[string]string, fingerprint string) string {
 	labels := map[string]string{"severity": "critical"}
 	for k, v := range groupLabels {
 		labels[k] = v
@@ -25,20 +26,25 @@ func amGroupPayload(groupKey string, groupLabels map[string]string, more map[str
 	b, _ := json.Marshal(map[string]any{"version": "4", "groupKey": groupKey, "status": "firing", "receiver": "pagerd",
 		"groupLabels": groupLabels, "commonLabels": labels, "commonAnnotations": map[string]string{}, "externalURL": "http://am:9093",
 		"alerts": []map[string]any{{"status": "firing", "labels": labels, "annotations": map[string]string{},
-			"startsAt": "2025-09-10T05:59:00Z", "endsAt": "0001-01-01T00:00:00Z", "fingerprint": "0123456789abcdef"}}})
+			"startsAt": "2025-09-10T05:59:00Z", "endsAt": "0001-01-01T00:00:00Z", "fingerprint": fingerprint}}})
 	return string(b)
 }
 
 // TestRegroupSweepResolvesDroppedGroupOnly: the service names its
-// Alertmanager (the fake API), and has an incident of group
-// {alertname="X"} and one of {alertname="Y"} open. Alertmanager's config
-// changes (group_by gains instance), so it lists X's alert in a new group
-// {alertname="X", instance="a"} and Y's group as it was. The watch of its
-// config sees the change at its next look, one minute on, but resolves
-// nothing while Alertmanager has just restarted (with that config) or
-// cannot list its groups; then it resolves X's incident, saying why, and
-// leaves Y's open; once swept, later looks ask for no groups. Before, X's
-// incident stayed open for good, paging. On both stores.
+// Alertmanager (the fake API), and has incidents of groups
+// {alertname="X"}, {alertname="Y"}, {alertname="W"} and {alertname="Z"}
+// open. Alertmanager's config changes (group_by gains instance, W's route
+// goes to another receiver), so it lists X's alert in a new group
+// {alertname="X", instance="a"}, W's in receiver team-b's, Y's group as it
+// was, and neither Z's group nor its alert (another Alertmanager's). The
+// watch of its config sees the change at its next look, one minute on,
+// but resolves nothing while Alertmanager has just restarted (with that
+// config) or cannot list its groups; then it resolves X's and W's
+// incidents, saying why, and leaves Y's open, and Z's, whose alert
+// Alertmanager does not hold (resolved, it would page no more while it
+// fires at the other Alertmanager); once swept, later looks ask for no
+// groups. Before, X's incident stayed open for good, paging. On both
+// stores.
 func TestRegroupSweepResolvesDroppedGroupOnly(t *testing.T) {
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) { testRegroupSweep(t, open(t)) })
@@ -54,7 +60,7 @@ func testRegroupSweep(t *testing.T, st store.Store) {
 	h := newHarness(t, withConfig(cfg), withStore(st))
 	post := func(groupKey, alertname string) string {
 		t.Helper()
-		r := h.do("POST", "/api/v1/alertmanager", amGroupPayload(groupKey, map[string]string{"alertname": alertname}, map[string]string{"instance": "a"}),
+		r := h.do("POST", "/api/v1/alertmanager", amGroupPayload(groupKey, map[string]string{"alertname": alertname}, map[string]string{"instance": "a"}, fp(alertname)),
 			"Authorization", "Bearer "+amKey)
 		if r.code != 200 {
 			t.Fatalf("webhook: %d %s", r.code, r.body)
@@ -65,6 +71,8 @@ func testRegroupSweep(t *testing.T, st store.Store) {
 	}
 	x := post(`{}:{alertname="X"}`, "X")
 	y := post(`{}:{alertname="Y"}`, "Y")
+	w := post(`{}:{alertname="W"}`, "W")
+	z := post(`{}:{alertname="Z"}`, "Z")
 	if err := h.d.Arm(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -75,8 +83,9 @@ func testRegroupSweep(t *testing.T, st store.Store) {
 	// Restarted a minute ago with group_by [alertname, instance].
 	am.mu.Lock()
 	am.config = "route:\n  receiver: pagerd\n  group_by: [alertname, instance]\n"
-	am.groups = []amresolve.AlertGroup{{Receiver: "pagerd", Labels: map[string]string{"alertname": "Y"}},
-		{Receiver: "pagerd", Labels: map[string]string{"alertname": "X", "instance": "a"}}}
+	am.groups = []amresolve.AlertGroup{{Receiver: "pagerd", Labels: map[string]string{"alertname": "Y"}, Fingerprints: []string{fp("Y")}},
+		{Receiver: "pagerd", Labels: map[string]string{"alertname": "X", "instance": "a"}, Fingerprints: []string{fp("X")}},
+		{Receiver: "team-b", Labels: map[string]string{"alertname": "W"}, Fingerprints: []string{fp("W")}}}
 	am.mu.Unlock()
 	am.startedAt(start.Add(-time.Minute))
 	h.step(start.Add(amresolve.ConfigEvery))
@@ -101,9 +110,10 @@ func testRegroupSweep(t *testing.T, st store.Store) {
 	am.groupsDown = false
 	am.mu.Unlock()
 	h.step(start.Add(3 * amresolve.ConfigEvery))
-	vx, vy := h.incident(x), h.incident(y)
-	if vx.Status != "resolved" || vx.ResolvedBy != "alertmanager" || vy.Status != "triggered" {
-		t.Fatalf("after the sweep: X %s by %q, Y %s; want X resolved by alertmanager, Y triggered", vx.Status, vx.ResolvedBy, vy.Status)
+	vx, vy, vw, vz := h.incident(x), h.incident(y), h.incident(w), h.incident(z)
+	if vx.Status != "resolved" || vx.ResolvedBy != "alertmanager" || vy.Status != "triggered" || vw.Status != "resolved" || vz.Status != "triggered" {
+		t.Fatalf("after the sweep: X %s by %q, Y %s, W %s, Z %s; want X resolved by alertmanager, Y triggered, W resolved, Z triggered",
+			vx.Status, vx.ResolvedBy, vy.Status, vw.Status, vz.Status)
 	}
 	var gone []string
 	for _, e := range vx.Timeline {
@@ -116,15 +126,15 @@ func testRegroupSweep(t *testing.T, st store.Store) {
 		`(a route or group_by change): resolved; alerts of it still firing page in their new group's incident`; len(gone) != 1 || gone[0] != want {
 		t.Fatalf("%s entries %q, want [%q]", amresolve.EntryGroupGone, gone, want)
 	}
-	if got := metric(t, h.reg, "pagerd_alertmanager_groups_gone_total", "service", "api"); got != 1 {
-		t.Errorf("pagerd_alertmanager_groups_gone_total %v, want 1", got)
+	if got := metric(t, h.reg, "pagerd_alertmanager_groups_gone_total", "service", "api"); got != 2 {
+		t.Errorf("pagerd_alertmanager_groups_gone_total %v, want 2", got)
 	}
 	am.mu.Lock()
 	asked := append([]string(nil), am.groupQueries...)
 	am.mu.Unlock()
 	for _, q := range asked {
-		if q != "receiver=pagerd" {
-			t.Errorf("groups asked for %q, want receiver=pagerd", q)
+		if q != "" {
+			t.Errorf("groups asked for %q, want every receiver's", q)
 		}
 	}
 
@@ -138,3 +148,7 @@ func testRegroupSweep(t *testing.T, st store.Store) {
 		t.Fatalf("after the sweep: groups asked %d more times, Y %s; want none, triggered", again, h.incident(y).Status)
 	}
 }
+
+// fp is a fingerprint of the test's alert named alertname, as
+// Alertmanager writes one: 16 hex digits.
+func fp(alertname string) string { return fmt.Sprintf("%016x", alertname) }

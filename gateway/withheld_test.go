@@ -78,7 +78,11 @@ func (f *fakeAlertmanagerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 			if r.URL.Query().Has("receiver") && !re.MatchString(g.Receiver) {
 				continue
 			}
-			out = append(out, map[string]any{"labels": g.Labels, "receiver": map[string]string{"name": g.Receiver}, "alerts": []any{}})
+			alerts := []any{}
+			for _, fp := range g.Fingerprints {
+				alerts = append(alerts, map[string]any{"fingerprint": fp, "labels": g.Labels})
+			}
+			out = append(out, map[string]any{"labels": g.Labels, "receiver": map[string]string{"name": g.Receiver}, "alerts": alerts})
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(out)

@@ -33,7 +33,8 @@ import (
 // every ConfigEvery, and when it changed, sweeps the open incidents of
 // Alertmanager groups of the services that name that Alertmanager:
 // each whose group (its labels, for its receiver) Alertmanager no longer
-// lists (GET /api/v2/alerts/groups) is resolved. Being a store job, it is
+// lists (GET /api/v2/alerts/groups), while it lists one of the group's
+// alerts elsewhere, is resolved. Being a store job, it is
 // done once across replicas.
 const JobKindConfig = "am_config"
 
@@ -59,6 +60,8 @@ type AlertGroup struct {
 	// Receiver is the receiver's name, unquoted.
 	Receiver string
 	Labels   map[string]string
+	// Fingerprints are its alerts'.
+	Fingerprints []string
 }
 
 // AlertGroups is what the config watch asks Alertmanager
@@ -252,7 +255,9 @@ type openGroup struct {
 
 // sweepGroups resolves each open incident of an Alertmanager group of
 // the services that name base whose group Alertmanager no longer lists
-// for its receiver, after a config change seen at changed. It says
+// for its receiver, after a config change seen at changed, while it lists
+// one of the group's alerts in another group (a change moved it; one it
+// does not hold may be another Alertmanager's). It says
 // (outcome EntryUnconfirmed or EntryRecentStart, and why) when it could
 // not tell: Alertmanager could not be asked, or started less than
 // StartMargin ago (just started, it lists no group until Prometheus sends
@@ -277,22 +282,17 @@ func (c *Checker) sweepGroups(ctx context.Context, cfg *policy.Config, base stri
 	if len(open) == 0 {
 		return "", "", nil
 	}
-	// One question per receiver; a receiver pagerd cut is asked for with
-	// every receiver's groups, and held to it here.
-	listed := map[string][]AlertGroup{}
-	for _, o := range open {
-		filter := o.group.Receiver
-		if o.group.ReceiverCut() {
-			filter = ""
+	// One question for every receiver's groups: an alert a change moved
+	// may be another receiver's now.
+	listed, err := c.o.Groups.AlertGroups(ctx, base, "")
+	if err != nil {
+		return EntryUnconfirmed, fmt.Sprintf("its alert groups could not be listed (%v)", err), nil
+	}
+	known := map[string]bool{}
+	for _, g := range listed {
+		for _, fp := range g.Fingerprints {
+			known[fp] = true
 		}
-		if _, ok := listed[filter]; ok {
-			continue
-		}
-		groups, err := c.o.Groups.AlertGroups(ctx, base, filter)
-		if err != nil {
-			return EntryUnconfirmed, fmt.Sprintf("its alert groups could not be listed (%v)", err), nil
-		}
-		listed[filter] = groups
 	}
 	// Asked after the groups, so a restart between the two is seen.
 	if outcome, why := c.distrust(ctx, base, now); outcome != "" {
@@ -300,11 +300,18 @@ func (c *Checker) sweepGroups(ctx context.Context, cfg *policy.Config, base stri
 	}
 	shown := policy.ShownURL(base)
 	for _, o := range open {
-		filter := o.group.Receiver
-		if o.group.ReceiverCut() {
-			filter = ""
+		if slices.ContainsFunc(listed, func(g AlertGroup) bool { return o.group.Is(g.Receiver, g.Labels) }) {
+			continue
 		}
-		if slices.ContainsFunc(listed[filter], func(g AlertGroup) bool { return o.group.Is(g.Receiver, g.Labels) }) {
+		if !slices.ContainsFunc(o.group.Fingerprints, func(fp string) bool { return known[fp] }) {
+			// Alertmanager holds none of the group's alerts: they are
+			// not its (a service fed by several Alertmanagers, or a
+			// load balancer's other one), or they all ended. Resolved on
+			// its word, an incident whose alerts fire at another
+			// Alertmanager would page no more; it stays open, as
+			// before pagerd watched.
+			c.o.Logger.Info("Alertmanager's config changed and it has no group of the incident, but none of its alerts either: left open (another Alertmanager's alerts, or ended)",
+				"incident", o.inc.ID, "service", o.svc.Name, "alertmanager", shown, "receiver", o.group.Receiver, "group", labelSetString(o.group.Labels))
 			continue
 		}
 		why := store.Entry{At: now.UTC().Truncate(time.Millisecond), Type: EntryGroupGone, Actor: "pagerd",

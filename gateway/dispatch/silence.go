@@ -819,6 +819,9 @@ func (a *AlertmanagerSilencer) AlertGroups(ctx context.Context, base, receiver s
 		Receiver struct {
 			Name string `json:"name"`
 		} `json:"receiver"`
+		Alerts []struct {
+			Fingerprint string `json:"fingerprint"`
+		} `json:"alerts"`
 	}
 	if err := json.Unmarshal(b, &groups); err != nil {
 		return nil, fmt.Errorf("alertmanager's list of alert groups: %w", err)
@@ -828,7 +831,11 @@ func (a *AlertmanagerSilencer) AlertGroups(ctx context.Context, base, receiver s
 		if g.Receiver.Name == "" {
 			return nil, errors.New("alertmanager's list of alert groups has a group without a receiver")
 		}
-		out = append(out, amresolve.AlertGroup{Receiver: g.Receiver.Name, Labels: g.Labels})
+		ag := amresolve.AlertGroup{Receiver: g.Receiver.Name, Labels: g.Labels}
+		for _, a := range g.Alerts {
+			ag.Fingerprints = append(ag.Fingerprints, a.Fingerprint)
+		}
+		out = append(out, ag)
 	}
 	return out, nil
 }

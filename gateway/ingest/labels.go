@@ -160,6 +160,9 @@ const groupLabelsDropped = "the group's common labels and annotations"
 type StoredGroup struct {
 	Receiver string
 	Labels   map[string]string
+	// Fingerprints are those of the alerts the details keep (the
+	// group's latest notification's, up to the details' cut).
+	Fingerprints []string
 }
 
 // ReadGroup reads from an incident's stored details the Alertmanager
@@ -178,14 +181,13 @@ func ReadGroup(details json.RawMessage) (g StoredGroup, ok bool) {
 			}
 		}
 	}
-	return StoredGroup{Receiver: d.Receiver, Labels: d.GroupLabels}, true
-}
-
-// ReceiverCut reports whether pagerd cut the receiver's name: a filter
-// on it would match nothing.
-func (g StoredGroup) ReceiverCut() bool {
-	_, cut := CutLabel(g.Receiver)
-	return cut
+	g = StoredGroup{Receiver: d.Receiver, Labels: d.GroupLabels}
+	for _, a := range d.Alerts {
+		if a.Fingerprint != "" {
+			g.Fingerprints = append(g.Fingerprints, a.Fingerprint)
+		}
+	}
+	return g, true
 }
 
 // Is reports whether the group Alertmanager lists with receiver (its

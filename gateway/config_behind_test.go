@@ -78,6 +78,12 @@ func TestReplicaBehindLeavesANewPersonToTheNewerConfig(t *testing.T) {
 	if n := metric(t, areg, "pagerd_dispatch_errors_total", "reason", "config_behind"); n != 2 {
 		t.Errorf("a counted %v steps it left to b, want 2", n)
 	}
+	// A rollout brings it about and it passes with it: a warning, not
+	// the error a config that does not fit is.
+	const msg = `"msg":"dispatcher: a step this replica's config cannot page is left to a replica on a newer config"`
+	if logs := h.logs.String(); !strings.Contains(logs, `"level":"WARN",`+msg) || strings.Contains(logs, `"level":"ERROR",`+msg) {
+		t.Errorf("the step left to b is not logged once at WARN:\n%s", logs)
+	}
 }
 
 // TestReplicaBehindLeavesANewChannelToTheNewerConfig: the rollout gives

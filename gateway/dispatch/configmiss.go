@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 
@@ -102,7 +103,9 @@ func (d *Dispatcher) priorityMiss(ctx context.Context, cfg *policy.Config, inc *
 
 // sayOnce tells, once, of a claimed incident that this replica's config
 // does not fit: the first time this replica meets it (by typ), the error
-// is logged, and the timeline gets an entry of type typ saying detail,
+// is logged (at ERROR: a config that does not fit is an operator's to
+// fix; a step left to a newer config, which a rollout brings about and
+// which passes with it, at WARN), and the timeline gets an entry of type typ saying detail,
 // unless it has one already (this replica said it before a restart, or
 // another one did). A timeline that could not be read or written is
 // tried again at the next claim.
@@ -111,7 +114,11 @@ func (d *Dispatcher) sayOnce(ctx context.Context, id, typ, detail, msg string, a
 	if !d.misses.first(key) {
 		return
 	}
-	d.log.Error(msg, append([]any{"incident", id}, args...)...)
+	level := slog.LevelError
+	if typ == LeftToNewerConfig {
+		level = slog.LevelWarn
+	}
+	d.log.Log(ctx, level, msg, append([]any{"incident", id}, args...)...)
 	tl, err := d.o.Store.Timeline(ctx, id)
 	if err == nil && slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == typ }) {
 		return // said already, by this replica before a restart or by another

@@ -1223,11 +1223,14 @@ func (r *run) armStatusSLA(from time.Time) {
 	if !ts.StatusUpdate.IsSet() {
 		return
 	}
-	at := r.c.DueAt(r.svc, r.priority(), ts.StatusUpdate, from)
 	if r.held("") {
+		at := r.c.DueAt(r.svc, r.priority(), ts.StatusUpdate, from)
 		r.inc.PausedTargets = append(r.inc.PausedTargets, PausedTarget{Target: "status_update", Left: at.Sub(from)})
 		return
 	}
+	// Across business hours closing or opening, as every target counts
+	// (TargetDueAt): route says so, and the breach is recorded then.
+	at := r.c.targetDueFrom(r.svc, r.priority(), "status_update", ts.StatusUpdate, from)
 	r.schedule(Deadline{At: at, Kind: DeadlineSLA, Target: "status_update"})
 }
 

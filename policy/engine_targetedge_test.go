@@ -1,7 +1,10 @@
 package policy
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -110,5 +113,55 @@ func TestEngineAIVOHolidayCoverageDaysAreOffHours(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestEngineStatusUpdateTargetFollowsTheEndOfBusinessHours: the
+// status-update target counts across business hours closing as the
+// other targets do. A SEV-1 with a status update due every hour in
+// business hours and every 30 minutes off-hours, opened at 16:45 (AION-R
+// closes at 17:00), is due an update at 17:30: `pagerd route` said so,
+// while the engine recorded the breach at 17:45, the business-hours hour
+// counted whole. An update at 16:50 restarts the clock the same way
+// (17:30 again, not 17:50).
+func TestEngineStatusUpdateTargetFollowsTheEndOfBusinessHours(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "configs", "aion-r.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const base = "        status_update: 30m\n      SEV-2:"
+	if !strings.Contains(string(b), base) {
+		t.Fatal("aion-r.yaml's SEV-1 status_update target moved: update the test")
+	}
+	y := strings.Replace(string(b), base, "        status_update: 1h\n        off_hours: {status_update: 30m}\n      SEV-2:", 1)
+	cfg, err := Parse([]byte(y), "aion-r.yaml", filepath.Join("..", "configs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := cfg.Service("aion-r-platform")
+	lbls := map[string]string{"alertname": "Down", "severity": "critical"}
+	start := time.Date(2025, 10, 7, 16, 45, 0, 0, time.UTC) // a Tuesday
+	want := time.Date(2025, 10, 7, 17, 30, 0, 0, time.UTC)
+	if got := cfg.Preview(svc, lbls, start).Targets["status_update"].Due; !got.Equal(want) {
+		t.Fatalf("route: status update due %s, want %s", got.UTC(), want)
+	}
+	statusDue := func(inc Incident) time.Time {
+		for _, d := range inc.Pending {
+			if d.Kind == DeadlineSLA && d.Target == "status_update" {
+				return d.At
+			}
+		}
+		return time.Time{}
+	}
+	e := &Engine{Config: cfg}
+	rt := cfg.Route(svc, lbls, start)
+	inc, _ := engApply(t, e, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt}, start)
+	if got := statusDue(inc); !got.Equal(want) {
+		t.Errorf("armed at the trigger: status update due %s, want %s, as route says", got.UTC(), want)
+	}
+	inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "eng-a"}, start.Add(2*time.Minute))
+	inc, _ = engApply(t, e, inc, Event{Kind: EventStatusUpdate, Actor: "eng-a", Message: "looking"}, start.Add(5*time.Minute))
+	if got := statusDue(inc); !got.Equal(want) {
+		t.Errorf("after an update at 16:50: status update due %s, want %s", got.UTC(), want)
 	}
 }

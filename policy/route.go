@@ -209,35 +209,47 @@ func (c *Config) DueAt(s *Service, priority string, to Timeout, start time.Time)
 // The engine's level timeouts (ack_target) and SLA targets, route and
 // reports all count through here.
 func (c *Config) TargetDueAt(s *Service, priority, target string, start time.Time) (time.Time, bool) {
-	at := func(t time.Time) Timeout {
-		ts := c.TargetsAt(s, priority, t)
-		switch target {
-		case "acknowledge":
-			return ts.Acknowledge
-		case "initial_response":
-			return ts.InitialResponse
-		case "resolution":
-			return ts.Resolution
-		case "status_update":
-			return ts.StatusUpdate
-		}
-		return Timeout{}
-	}
-	to := at(start)
+	to := c.targetAt(s, priority, target, start)
 	if !to.IsSet() {
 		return time.Time{}, false
 	}
+	return c.targetDueFrom(s, priority, target, to, start), true
+}
+
+// targetAt is the priority's target (one of TargetNames) in force at t.
+func (c *Config) targetAt(s *Service, priority, target string, t time.Time) Timeout {
+	ts := c.TargetsAt(s, priority, t)
+	switch target {
+	case "acknowledge":
+		return ts.Acknowledge
+	case "initial_response":
+		return ts.InitialResponse
+	case "resolution":
+		return ts.Resolution
+	case "status_update":
+		return ts.StatusUpdate
+	}
+	return Timeout{}
+}
+
+// targetDueFrom is when the target, to for a clock started at start, falls
+// due: to counted from start, or, for each opening or closing of business
+// hours before that, the variant in force from then, counted from then,
+// if that is sooner (TargetDueAt). The status-update clock restarts at
+// each update with the variant in force at the incident's creation, and
+// counts across business hours the same way from there.
+func (c *Config) targetDueFrom(s *Service, priority, target string, to Timeout, start time.Time) time.Time {
 	due := c.DueAt(s, priority, to, start)
 	if pt := s.Targets[priority]; pt.BusinessHours == nil && pt.OffHours == nil {
-		return due, true // the same target at every hour
+		return due // the same target at every hour
 	}
 	cal := c.Calendar(s)
 	for edge := cal.nextEdge(start); edge.Before(due); edge = cal.nextEdge(edge) {
-		if to := at(edge); to.IsSet() {
+		if to := c.targetAt(s, priority, target, edge); to.IsSet() {
 			if d := c.DueAt(s, priority, to, edge); d.Before(due) {
 				due = d
 			}
 		}
 	}
-	return due, true
+	return due
 }

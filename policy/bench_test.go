@@ -65,6 +65,25 @@ func BenchmarkApplyTrigger(b *testing.B) {
 	}
 }
 
+// BenchmarkApplyTriggerP3 is a new AIVO P3 in business hours: its
+// targets have an off-hours variant, so they follow business hours'
+// openings and closings (Config.TargetDueAt), which the P0 above skips.
+func BenchmarkApplyTriggerP3(b *testing.B) {
+	c := benchConfig(b, "aivo.yaml")
+	e := &Engine{Config: c}
+	at := time.Date(2025, 9, 9, 20, 0, 0, 0, time.UTC) // Tuesday 16:00 in New York
+	rt := c.Route(c.Service("aivo-production"), map[string]string{"severity": "info"}, at)
+	if rt.Priority != "P3" {
+		b.Fatalf("priority %s, want P3", rt.Priority)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := e.Apply(Incident{ID: "x"}, Event{Kind: EventTrigger, Route: &rt}, at); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkApplyDeadline(b *testing.B) {
 	c := benchConfig(b, "aivo.yaml")
 	e := &Engine{Config: c}

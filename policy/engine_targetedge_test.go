@@ -165,3 +165,44 @@ func TestEngineStatusUpdateTargetFollowsTheEndOfBusinessHours(t *testing.T) {
 		t.Errorf("after an update at 16:50: status update due %s, want %s", got.UTC(), want)
 	}
 }
+
+// TestTargetDueAtSkipsOnlyEdgesThatCannotMatter: a fixed target that no
+// variant of its priority sets is not walked across business hours'
+// edges (from a later edge the same duration ends later). Every target
+// of the example configs' priorities, started every 7 minutes of 2025,
+// falls due as the full walk says.
+func TestTargetDueAtSkipsOnlyEdgesThatCannotMatter(t *testing.T) {
+	for _, file := range []string{"aivo.yaml", "aion-r.yaml"} {
+		cfg := loadExample(t, file)
+		for i := range cfg.Services {
+			svc := &cfg.Services[i]
+			cal := cfg.Calendar(svc)
+			for prio := range svc.Targets {
+				for _, name := range TargetNames {
+					from := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+					for start := from; start.Before(from.AddDate(1, 0, 0)); start = start.Add(7 * time.Minute) {
+						to := cfg.targetAt(svc, prio, name, start)
+						got, ok := cfg.TargetDueAt(svc, prio, name, start)
+						if ok != to.IsSet() {
+							t.Fatalf("%s %s %s at %s: ok %v", svc.Name, prio, name, start, ok)
+						}
+						if !ok {
+							continue
+						}
+						want := cfg.DueAt(svc, prio, to, start)
+						for edge := cal.nextEdge(start); edge.Before(want); edge = cal.nextEdge(edge) {
+							if to := cfg.targetAt(svc, prio, name, edge); to.IsSet() {
+								if d := cfg.DueAt(svc, prio, to, edge); d.Before(want) {
+									want = d
+								}
+							}
+						}
+						if !got.Equal(want) {
+							t.Fatalf("%s %s %s at %s: due %s, the full walk says %s", svc.Name, prio, name, start, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}

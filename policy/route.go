@@ -240,8 +240,15 @@ func (c *Config) targetAt(s *Service, priority, target string, t time.Time) Time
 // counts across business hours the same way from there.
 func (c *Config) targetDueFrom(s *Service, priority, target string, to Timeout, start time.Time) time.Time {
 	due := c.DueAt(s, priority, to, start)
-	if pt := s.Targets[priority]; pt.BusinessHours == nil && pt.OffHours == nil {
+	pt := s.Targets[priority]
+	if pt.BusinessHours == nil && pt.OffHours == nil {
 		return due // the same target at every hour
+	}
+	if to.Kind == TimeoutFixed && !pt.BusinessHours.setsTarget(target) && !pt.OffHours.setsTarget(target) {
+		// No variant changes it: counted from any later edge, the same
+		// duration ends later. AIVO's P3 resolution (72h) walked nine
+		// edges at every trigger for nothing.
+		return due
 	}
 	cal := c.Calendar(s)
 	for edge := cal.nextEdge(start); edge.Before(due); edge = cal.nextEdge(edge) {
@@ -252,4 +259,23 @@ func (c *Config) targetDueFrom(s *Service, priority, target string, to Timeout, 
 		}
 	}
 	return due
+}
+
+// setsTarget reports whether the variant v (nil: none) sets the target,
+// one of TargetNames.
+func (v *TargetSet) setsTarget(target string) bool {
+	if v == nil {
+		return false
+	}
+	switch target {
+	case "acknowledge":
+		return v.Acknowledge.IsSet()
+	case "initial_response":
+		return v.InitialResponse.IsSet()
+	case "resolution":
+		return v.Resolution.IsSet()
+	case "status_update":
+		return v.StatusUpdate.IsSet()
+	}
+	return false
 }

@@ -30,8 +30,8 @@
 //   - Acknowledged (resolved) within target: the acknowledge (resolution)
 //     target in force when the incident was created, of the priority it
 //     was created with, or, when a raise came before it was met, the new
-//     priority's counted from the raise if that falls due sooner (as the
-//     engine arms them), business
+//     priority's counted from the raise if that falls due sooner or the
+//     created priority had none (as the engine arms them), business
 //     hours and next_business_day included, as policy computes it, its
 //     clock stopped while a maintenance window held the incident (as the
 //     engine's targets are). An

@@ -1,8 +1,12 @@
 package report
 
 import (
+	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/pagerd/pagerd/policy"
 )
 
 // TestRaisedIncidentIsHeldToTheNewPrioritysTargets: a priority raise (a
@@ -50,4 +54,38 @@ func TestRaisedIncidentIsHeldToTheNewPrioritysTargets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRaiseToAPriorityWithATargetTheOldOneLacked: a P2 with no resolution
+// target raised to P0 (resolve within an hour) at 14:20 is held to the
+// P0's hour from the raise: the engine arms it, and the timeline records
+// the breach at 15:20 for an incident resolved at 17:00. The report left
+// the incident out of "resolved within target" (no target, since the P2
+// it was created as had none), so a P0 resolved an hour and forty
+// minutes late counted nowhere.
+func TestRaiseToAPriorityWithATargetTheOldOneLacked(t *testing.T) {
+	b, err := os.ReadFile("../configs/aivo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const p2 = "        initial_response: 2h\n        resolution: 24h\n"
+	if !strings.Contains(string(b), p2) {
+		t.Fatal("aivo.yaml's P2 targets moved: update the test")
+	}
+	cfg, err := policy.Parse([]byte(strings.Replace(string(b), p2, "        initial_response: 2h\n", 1)), "aivo.yaml", "../configs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ny := mustZone(t, "America/New_York")
+	inc := incident(ny, "00-r", "aivo-production", "P2", "2025-10-06 14:00", "API 5xx above 5% (raised from P2 to P0; 2 alerts firing)",
+		alertmanager("HighErrorRate", 2), page(0, 1, "jennifer", "push"),
+		escalate(20*m, 1, "priority raised from P2 to P0 (severity) by API 5xx above 5%; 2 alerts firing"),
+		page(20*m, 1, "jennifer", "push"), ack(25*m, 1, "jennifer"), resolve(3*time.Hour, "jennifer"))
+	inc.Priority = "P0"
+	inc.Timeline[0].Detail = "P2, high urgency, rule severity"
+	r, err := Build(cfg, Options{From: time.Date(2025, 10, 6, 8, 0, 0, 0, ny), To: time.Date(2025, 10, 13, 8, 0, 0, 0, ny)}, []Incident{inc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRatio(t, "resolved within target", r.Total.ResolvedWithinTarget, 0, 1)
 }

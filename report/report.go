@@ -276,28 +276,29 @@ func (b *Builder) facts(inc *Incident, svc *policy.Service) *facts {
 	if svc != nil {
 		cal = b.cfg.Calendar(svc)
 		prio := inc.createdPriority(svc.Scheme())
-		ts := b.cfg.TargetsAt(svc, prio, inc.CreatedAt)
 		asOf := inc.unheld(b.asOf)
 		raises := inc.raises(svc.Scheme())
 		// A target not met by a raise falls due at the earlier of its time
 		// so far and the new priority's, counted from the raise, as the
-		// engine arms it; one met before the raise stays met.
-		due := func(target string, met time.Time) func(policy.Timeout) time.Time {
-			return func(policy.Timeout) time.Time {
-				at, _ := b.cfg.TargetDueAt(svc, prio, target, inc.CreatedAt)
-				for _, r := range raises {
-					if !met.IsZero() && !met.After(r.at) {
-						break
-					}
-					if d, ok := b.cfg.TargetDueAt(svc, r.to, target, inc.unheld(r.at)); ok && d.Before(at) {
-						at = d
-					}
+		// engine arms it; one met before the raise stays met. One the
+		// created priority lacked is the raised one's, as the engine arms
+		// it at the raise.
+		due := func(target string, met time.Time) (time.Time, bool) {
+			at, ok := b.cfg.TargetDueAt(svc, prio, target, inc.CreatedAt)
+			for _, r := range raises {
+				if !met.IsZero() && !met.After(r.at) {
+					break
 				}
-				return at
+				if d, rok := b.cfg.TargetDueAt(svc, r.to, target, inc.unheld(r.at)); rok && (!ok || d.Before(at)) {
+					at, ok = d, true
+				}
 			}
+			return at, ok
 		}
-		f.ackVerdict = targetVerdict(due("acknowledge", ackAt), ts.Acknowledge, inc.unheld(ackAt), inc.unheld(resAt), asOf)
-		f.resolveVerdict = targetVerdict(due("resolution", resAt), ts.Resolution, inc.unheld(resAt), time.Time{}, asOf)
+		ackDue, ackSet := due("acknowledge", ackAt)
+		f.ackVerdict = targetVerdict(ackDue, ackSet, inc.unheld(ackAt), inc.unheld(resAt), asOf)
+		resDue, resSet := due("resolution", resAt)
+		f.resolveVerdict = targetVerdict(resDue, resSet, inc.unheld(resAt), time.Time{}, asOf)
 	}
 	// An incident pages a handful of people: slices beat maps here.
 	involve := func(u string) {
@@ -333,16 +334,16 @@ func (b *Builder) facts(inc *Incident, svc *policy.Service) *facts {
 	return f
 }
 
-// targetVerdict says whether a target was kept: deadline is when a target
-// counted from the incident's creation falls due, as the engine arms it
-// (policy.Config.DueAt); done is when it was done (zero: not done), ended
-// is when the incident ended without it being done (an acknowledge target
-// of an incident resolved unacknowledged), asOf is when the report is made.
-func targetVerdict(deadline func(policy.Timeout) time.Time, to policy.Timeout, done, ended, asOf time.Time) int {
-	if !to.IsSet() || to.Kind == policy.TimeoutAckTarget {
+// targetVerdict says whether a target was kept: due is when it falls due,
+// as the engine arms it (policy.Config.TargetDueAt, and a raise's), and
+// set whether the incident has that target at all; done is when it was
+// done (zero: not done), ended is when the incident ended without it
+// being done (an acknowledge target of an incident resolved
+// unacknowledged), asOf is when the report is made.
+func targetVerdict(due time.Time, set bool, done, ended, asOf time.Time) int {
+	if !set {
 		return notDue
 	}
-	due := deadline(to)
 	switch {
 	case !done.IsZero() && (ended.IsZero() || !done.After(ended)):
 		if done.After(due) {

@@ -659,3 +659,48 @@ func TestShiftNoticeOfAnOverrideThatStartedBeforeItWasMade(t *testing.T) {
 		t.Errorf("team channel:\n%s\nwant\n%s", strings.Join(team, "\n"), strings.Join(wantTeam, "\n"))
 	}
 }
+
+// TestShiftNoticeBeforeNotRetriedOnceTheShiftBegan: ann's notice a day
+// ahead (Sunday 00:00) fails, and so does the team channel's (a 503, a
+// Slack outage); both wait for their retry at 00:01. The notice job next
+// runs late, at Monday 00:30 (every replica down, or the store away, for
+// a day): ann's week began at 00:00. She is told once that she is on
+// call now, and the channel once of the handoff. (Before: the retries went
+// out as well, after the handoff notices or with them: "Your on-call shift
+// starts in 1d" to ann, already on call, and "s hands off in 1d" to the
+// channel, a second notice each of the one shift, and an untrue one.)
+func TestShiftNoticeBeforeNotRetriedOnceTheShiftBegan(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	st, _ := redisStore(t)
+	h := newHarness(t, withStore(st), withConfig(noticesConfig(sl.URL)), replicas(2), fastRetries())
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.runUntil(time.Date(2025, 9, 13, 23, 0, 0, 0, time.UTC))
+	outage := time.Date(2025, 9, 14, 0, 10, 0, 0, time.UTC)
+	h.rec.fail = func(m notify.Message) error {
+		if m.User == "ann" && h.clock.Now().Before(outage) {
+			return notify.Temporary(errors.New("push: 503"))
+		}
+		return nil
+	}
+	sl.Fail("chat.postMessage", "service_unavailable")
+	h.step(time.Date(2025, 9, 14, 0, 0, 0, 0, time.UTC))
+	if got, team := noticeTexts(h), teamTexts(sl); len(got) != 0 || len(team) != 0 {
+		t.Fatalf("the notices a day ahead did not fail: %q, team %q", got, team)
+	}
+	// Nothing runs the job until Monday 00:30.
+	h.step(time.Date(2025, 9, 15, 0, 30, 0, 0, time.UTC))
+	h.runUntil(time.Date(2025, 9, 15, 2, 0, 0, 0, time.UTC))
+	want := []string{"Sep 15 00:30 ann push: You are on call now: Primary of s, until Mon Sep 22 00:00 UTC. You take over from Bob."}
+	if got := noticeTexts(h); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("notices:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	wantTeam := []string{"On-call handoff of s, Mon Sep 15 00:00 UTC: Primary: Bob → Ann"}
+	if team := teamTexts(sl); strings.Join(team, "\n") != strings.Join(wantTeam, "\n") {
+		t.Errorf("team channel:\n%s\nwant\n%s", strings.Join(team, "\n"), strings.Join(wantTeam, "\n"))
+	}
+	if got := metric(t, h.reg, "pagerd_shift_notices_total", "result", "superseded"); got != 2 {
+		t.Errorf("pagerd_shift_notices_total{result=\"superseded\"} = %v, want 2 (ann's and the channel's retries)", got)
+	}
+}

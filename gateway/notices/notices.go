@@ -10,8 +10,9 @@
 // next notice is, so every notice goes out once across replicas, and one a
 // replica died before sending goes out when the job's lease ends. A notice
 // that fails is kept in the job and tried again, unless it may have been
-// sent (notify.ErrMaybeSent: the provider took it and answered late), or
-// what it says of a person's shift is no longer so by its retry.
+// sent (notify.ErrMaybeSent: the provider took it and answered late),
+// what it says of a person's shift is no longer so by its retry, or it is
+// a notice before a shift that has begun by then (the handoff's tells).
 // pagerd_shift_notices_total counts what became of each try, so a notice
 // that never reached anyone shows outside the log too.
 package notices
@@ -97,7 +98,7 @@ func New(o Options) *Service {
 	}
 	s := &Service{o: o, log: o.Logger,
 		tries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_shift_notices_total",
-			Help: "Shift notices by transport (slack for a team's channel) and result: sent, failed (tried again later), given_up (its last try failed), maybe_sent (the provider took it and answered late: not tried again), dropped (its shift was over before it went out), superseded (a retry not sent: the plan changed again since, and what it said is no longer so) or shadow (not sent: the transport is dry_run)."},
+			Help: "Shift notices by transport (slack for a team's channel) and result: sent, failed (tried again later), given_up (its last try failed), maybe_sent (the provider took it and answered late: not tried again), dropped (its shift was over before it went out), superseded (a retry not sent: the plan changed again since, and what it said is no longer so, or the shift it announced has begun, which the handoff notice tells) or shadow (not sent: the transport is dry_run)."},
 			[]string{"via", "result"}),
 	}
 	o.Registry.MustRegister(s.tries)
@@ -295,6 +296,13 @@ type pending struct {
 	Tier  string    `json:"tier,omitempty"`
 	From  time.Time `json:"from,omitempty"`
 	Holds bool      `json:"holds,omitempty"`
+	// Before marks a notice before a shift, to its holder or the team's
+	// (whose From is then when the shifts it tells of start): once From
+	// has come, the notice at the handoff tells that the shift has begun,
+	// and a retry of this one (the job run late: every replica down, the
+	// store away) would be a second notice of the one shift, saying it is
+	// still to come. False in one stored by a pagerd before it.
+	Before bool `json:"before,omitempty"`
 	// Parts, in a team's message of changes to the plan, are its parts,
 	// each with the holder it names: a retry says only those still so
 	// (plainly), and none when none is, so that the channel's last word
@@ -468,6 +476,14 @@ func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) 
 			st.Pending = append(st.Pending, p)
 			continue
 		}
+		if p.Before && !p.From.After(now) {
+			// The shift began before this try: the notice at its handoff
+			// tells its holder, and the team, that it has; "your shift
+			// starts in 1d" to ann, on call since, is a second notice.
+			s.count(cfg, p, "superseded")
+			s.log.Info("shift notice not sent: the shift it announces has begun", "schedule", sc.Name, "to", p.To, "due", p.Due, "attempts", p.Attempts)
+			continue
+		}
 		if untrue(sc, p) {
 			// The plan changed again before this try: ann told she lost
 			// her shift, then given it back and told so, is not told
@@ -581,6 +597,7 @@ func compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.ShiftNotice, n
 	name, title, stamp := w.name, w.title, w.stamp
 	type team struct {
 		at    time.Time
+		from  time.Time // when the shifts it tells of start
 		kind  string
 		in    time.Duration
 		parts []string
@@ -603,7 +620,7 @@ func compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.ShiftNotice, n
 			continue
 		}
 		if len(teams) == 0 || !teams[len(teams)-1].at.Equal(n.At) || teams[len(teams)-1].kind != n.Kind {
-			teams = append(teams, &team{at: n.At, kind: n.Kind, in: left(n, now), until: end})
+			teams = append(teams, &team{at: n.At, from: sh.From, kind: n.Kind, in: left(n, now), until: end})
 		}
 		tm := teams[len(teams)-1]
 		tm.parts = append(tm.parts, fmt.Sprintf("%s: %s → %s%s", title(sh.Tier), name(n.Outgoing), name(sh.User), extra))
@@ -612,14 +629,15 @@ func compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.ShiftNotice, n
 		}
 	}
 	for _, tm := range teams {
-		var head string
+		p := pending{To: "slack:" + sc.Notices.SlackChannel, Due: tm.at, Until: tm.until}
 		if tm.kind == policy.NoticeHandoff {
-			head = fmt.Sprintf("On-call handoff of %s, %s", sc.Name, stamp(tm.at))
+			p.Subject = fmt.Sprintf("On-call handoff of %s, %s", sc.Name, stamp(tm.at))
 		} else {
-			head = fmt.Sprintf("%s hands off in %s, %s", sc.Name, policy.Duration(tm.in), stamp(tm.at.Add(time.Duration(sc.Notices.Before))))
+			p.Subject = fmt.Sprintf("%s hands off in %s, %s", sc.Name, policy.Duration(tm.in), stamp(tm.at.Add(time.Duration(sc.Notices.Before))))
+			p.Before, p.From = true, tm.from
 		}
-		out = append(out, pending{To: "slack:" + sc.Notices.SlackChannel, Subject: head, Text: head + ": " + strings.Join(tm.parts, "; "),
-			Due: tm.at, Until: tm.until})
+		p.Text = p.Subject + ": " + strings.Join(tm.parts, "; ")
+		out = append(out, p)
 	}
 	return out
 }
@@ -746,7 +764,7 @@ func (w wording) onCallNow(n policy.ShiftNotice) pending {
 // in in and lasts until end (wording.end).
 func (w wording) before(n policy.ShiftNotice, in time.Duration, end time.Time) pending {
 	sh := n.Shift
-	return pending{To: "user:" + sh.User, Due: n.At, Until: end, Tier: sh.Tier, From: sh.From, Holds: true,
+	return pending{To: "user:" + sh.User, Due: n.At, Until: end, Tier: sh.Tier, From: sh.From, Holds: true, Before: true,
 		Subject: "Your on-call shift starts " + w.stamp(sh.From) + ": " + w.what(sh),
 		Text: fmt.Sprintf("Your on-call shift starts in %s: %s, from %s until %s%s. You take over from %s.",
 			policy.Duration(in), w.what(sh), w.stamp(sh.From), w.stamp(end), overridden(sh), w.name(n.Outgoing))}

@@ -704,3 +704,49 @@ func TestShiftNoticeBeforeNotRetriedOnceTheShiftBegan(t *testing.T) {
 		t.Errorf("pagerd_shift_notices_total{result=\"superseded\"} = %v, want 2 (ann's and the channel's retries)", got)
 	}
 }
+
+// TestShiftNoticeOfAHolderBackAfterTheGapOnce: ann is told a day ahead
+// (Sunday 00:00) that her week starts Monday 00:00. pagerd is down from
+// then until Monday 00:30, and comes back with a config that has ann
+// cover bob from Saturday 20:00 to Sunday 08:00: ann held the tier at the
+// job's last run, bob took it back, and her week began at 00:00. She is
+// told once that she is on call now, and the channel once of the
+// handoff. (Before: the job found ann holding the tier from before its
+// last run, which it told as a change ("on call now", "the plan of s
+// changed: Primary from Mon Sep 15 00:00 UTC: Bob → Ann"), and told the
+// handoff of 00:00 to her too: twice each.)
+func TestShiftNoticeOfAHolderBackAfterTheGapOnce(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	st, _ := redisStore(t)
+	h := newHarness(t, withStore(st), withConfig(noticesConfig(sl.URL)), replicas(2))
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.runUntil(time.Date(2025, 9, 14, 0, 1, 0, 0, time.UTC))
+	notices := `    notices: {before: 24h, slack_channel: "#on-call-handoff"}` + "\n"
+	cover := strings.Replace(noticesConfig(sl.URL), notices, notices+`    overrides:
+      - {reason: cover, from: "2025-09-13T20:00:00Z", until: "2025-09-14T08:00:00Z", tiers: {primary: ann}}
+`, 1)
+	if cover == noticesConfig(sl.URL) {
+		t.Fatal("the notices config changed: the override not added")
+	}
+	h.clock.Set(time.Date(2025, 9, 15, 0, 30, 0, 0, time.UTC))
+	if err := h.reload(cover); err != nil {
+		t.Fatal(err)
+	}
+	h.runUntil(time.Date(2025, 9, 15, 2, 0, 0, 0, time.UTC))
+	want := []string{
+		"Sep 14 00:00 ann push: Your on-call shift starts in 1d: Primary of s, from Mon Sep 15 00:00 UTC until Mon Sep 22 00:00 UTC. You take over from Bob.",
+		"Sep 15 00:30 ann push: You are on call now: Primary of s, until Mon Sep 22 00:00 UTC. You take over from Bob.",
+	}
+	if got := noticeTexts(h); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("notices:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	wantTeam := []string{
+		"s hands off in 1d, Mon Sep 15 00:00 UTC: Primary: Bob → Ann",
+		"On-call handoff of s, Mon Sep 15 00:00 UTC: Primary: Bob → Ann",
+	}
+	if team := teamTexts(sl); strings.Join(team, "\n") != strings.Join(wantTeam, "\n") {
+		t.Errorf("team channel:\n%s\nwant\n%s", strings.Join(team, "\n"), strings.Join(wantTeam, "\n"))
+	}
+}

@@ -226,8 +226,8 @@ func (st state) told(sh policy.Shift) bool {
 // the plan, only notices not sent before; withdrawn are the announced
 // shifts their holder no longer holds at their start; taken are the shifts
 // held now by someone other than the holder at st.Last, the plan saying
-// they held it then already (it changed from a time before st.Last), so
-// that no handoff to them comes due after it.
+// they held it then already (it changed from a time before st.Last), and
+// no handoff to them comes due after it.
 func changes(sc *policy.Schedule, st state, now time.Time) (late, newly []policy.ShiftNotice, withdrawn []announced, taken []policy.ShiftNotice) {
 	then := st.Window
 	if then == nil {
@@ -267,6 +267,15 @@ func changes(sc *policy.Schedule, st state, now time.Time) (late, newly []policy
 			}
 			if was, _ := sc.OnCallTier(h.Tier, st.Last); was.User != h.User {
 				continue // handed to them after Last: a handoff notice of its own
+			}
+			if slices.ContainsFunc(sc.ShiftNotices(st.Last, now), func(n policy.ShiftNotice) bool {
+				return n.Kind == policy.NoticeHandoff && n.Shift.Tier == h.Tier && n.Shift.User == h.User
+			}) {
+				// They held it at Last, lost it and got it back since
+				// (a run late, after an override that ended in the
+				// gap): the handoff back to them after Last tells them,
+				// and this would be a second "on call now".
+				continue
 			}
 			sh, _ := sc.OnCallTier(h.Tier, now)
 			taken = append(taken, policy.ShiftNotice{Kind: policy.NoticeHandoff, At: now, Shift: sh, Outgoing: st.Holders[i].User})

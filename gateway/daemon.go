@@ -407,7 +407,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		}}
 	slackPosts := newSlackChannelPosts(reg)
 	if tr.slack != nil {
-		so := &slackOutbox{client: tr.slack, store: d.store, config: pagingConfig, now: o.Now, posts: slackPosts}
+		so := &slackOutbox{client: tr.slack, store: d.store, config: pagingConfig, now: o.Now, log: d.log, posts: slackPosts}
 		d.dispOpts.Outbox[store.OutboxSlack] = so.handle
 	}
 	if tr.pushover != nil {

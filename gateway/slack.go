@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/outcomes"
+	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/slack"
 	"github.com/pagerd/pagerd/policy"
 	"github.com/pagerd/pagerd/report"
@@ -36,6 +38,7 @@ type slackOutbox struct {
 	store  store.Store
 	config func() *policy.Config
 	now    func() time.Time
+	log    *slog.Logger
 	// posts is pagerd_slack_channel_posts_total{result}: a channel that
 	// refuses pagerd for good (renamed, archived, the app removed from
 	// it) stays silent on every incident, and only a count an alert
@@ -67,8 +70,9 @@ func newSlackChannelPosts(reg prometheus.Registerer) *prometheus.CounterVec {
 // happened (a change of the summary, incident.ChatSummary, only updates
 // it). An item whose message cannot be found (posting failed for
 // good) posts it then, so the channel always ends up with the incident as
-// it stands; so does one whose message was deleted. Failures Slack may
-// get over are retried; a refusal that will
+// it stands; so does one whose message was deleted. A post whose answer
+// was lost is looked for in the channel before it is posted again (lost).
+// Failures Slack may get over are retried; a refusal that will
 // not change (no such channel, the app not in it) is recorded, logged at
 // Error, counted and given up.
 func (o *slackOutbox) handle(ctx context.Context, inc *store.Incident, item store.OutboxItem, earlier []store.Entry) (store.Entry, error) {
@@ -89,13 +93,12 @@ func (o *slackOutbox) handle(ctx context.Context, inc *store.Incident, item stor
 	card := slackCard(cfg, inc)
 	now := o.now().UTC().Truncate(time.Millisecond)
 	ref, ok := slackRef(tl)
+	var found store.Entry // where a post whose answer was lost put it
 	if !ok {
-		r, err := o.client.Post(ctx, svc.SlackChannel, card)
-		if err != nil {
-			return o.failed(inc, item, svc.SlackChannel, err, fmt.Sprintf("not posted to %s", svc.SlackChannel), now)
+		if ref, ok = o.lost(ctx, inc, tl, svc.SlackChannel); !ok {
+			return o.post(ctx, inc, item, card, svc.SlackChannel, svc.SlackChannel, "", now)
 		}
-		o.posts.WithLabelValues(slackPostSent).Inc()
-		return store.Entry{At: now, Type: "slack", Detail: slackPosted + r.String() + " posted to " + svc.SlackChannel}, nil
+		found = slackFound(ref, svc.SlackChannel, now)
 	}
 	err = o.client.Update(ctx, ref, card)
 	if slack.ErrorCode(err) == "message_not_found" {
@@ -103,21 +106,99 @@ func (o *slackOutbox) handle(ctx context.Context, inc *store.Incident, item stor
 		// good, every later change would be too, and the channel would
 		// never hear of the incident again. It is posted again, as it
 		// stands, where it was; later changes update the new message.
-		r, err := o.client.Post(ctx, ref.Channel, card)
-		if err != nil {
-			return o.failed(inc, item, svc.SlackChannel, err, fmt.Sprintf("message deleted, and not posted again to %s", ref.Channel), now)
+		r, ok := o.lost(ctx, inc, tl, ref.Channel)
+		if !ok || r == ref {
+			return o.post(ctx, inc, item, card, ref.Channel, svc.SlackChannel, " again: the message there was deleted", now)
 		}
-		o.posts.WithLabelValues(slackPostSent).Inc()
-		return store.Entry{At: now, Type: "slack", Detail: slackPosted + r.String() + " posted to " + ref.Channel + " again: the message there was deleted"}, nil
+		ref, found = r, slackFound(r, ref.Channel, now)
+		err = o.client.Update(ctx, ref, card)
 	}
 	if err == nil && item.Action != "trigger" && item.Action != incident.ChatSummary {
 		err = o.client.Reply(ctx, ref, slackReply(cfg, inc, item, tl))
 	}
 	if err != nil {
-		return o.failed(inc, item, svc.SlackChannel, err, fmt.Sprintf("message not updated for the %s", item.Action), now)
+		e, err := o.failed(inc, item, svc.SlackChannel, err, fmt.Sprintf("message not updated for the %s", item.Action), now)
+		if e.Type == "" {
+			e = found // the card found is recorded, and the update tried again
+		}
+		return e, err
 	}
 	o.posts.WithLabelValues(slackPostSent).Inc()
-	return store.Entry{}, nil
+	return found, nil
+}
+
+// post posts the incident's message to channel (again: a deleted one's,
+// saying why); a refusal names the service's channel, configured. A post
+// Slack may have taken though its answer was lost (notify.ErrMaybeSent)
+// is retried like any failure Slack may get over, and recorded
+// (slackMaybePosted): the next try looks for the message in the channel
+// before it posts, since a second post would leave the incident in the
+// channel twice, one of the two never brought up to date.
+func (o *slackOutbox) post(ctx context.Context, inc *store.Incident, item store.OutboxItem, card slack.Card, channel, configured, again string,
+	now time.Time) (store.Entry, error) {
+	r, err := o.client.Post(ctx, channel, card)
+	switch {
+	case errors.Is(err, notify.ErrMaybeSent):
+		o.posts.WithLabelValues(slackPostFailed).Inc()
+		return store.Entry{At: now, Type: "slack", Detail: fmt.Sprintf("%s%s: %v", slackMaybePosted, channel, err)}, err
+	case err != nil && again != "":
+		return o.failed(inc, item, configured, err, fmt.Sprintf("message deleted, and not posted again to %s", channel), now)
+	case err != nil:
+		return o.failed(inc, item, configured, err, fmt.Sprintf("not posted to %s", channel), now)
+	}
+	o.posts.WithLabelValues(slackPostSent).Inc()
+	return store.Entry{At: now, Type: "slack", Detail: slackPosted + r.String() + " posted to " + channel + again}, nil
+}
+
+// slackMaybePosted starts the timeline entry of a post of the incident's
+// channel message that Slack may have taken, its answer lost: "maybe
+// posted to <channel>: <error>" (not slackPosted's start: where the
+// message is, if it is, is not known).
+const slackMaybePosted = "maybe posted to "
+
+// slackClockSkew is how far before a post whose answer was lost its
+// message is looked for: the message's ts is Slack's clock, the post's
+// time pagerd's.
+const slackClockSkew = time.Minute
+
+// lost finds the incident's channel message in channel when a post of it
+// since the message last recorded may have gone out, its answer lost
+// (slackMaybePosted): it is looked for in the channel's history since
+// that post, by the metadata each carries. ok is false when there was no
+// such post, when the message is not there (Slack did not take it), or
+// when the history cannot be read (logged): the message is then posted,
+// since one missing is worse than two.
+func (o *slackOutbox) lost(ctx context.Context, inc *store.Incident, tl []store.Entry, channel string) (slack.Ref, bool) {
+	var since time.Time
+	for i := len(tl) - 1; i >= 0; i-- {
+		e := tl[i]
+		if e.Type != "slack" {
+			continue
+		}
+		if strings.HasPrefix(e.Detail, slackMaybePosted) {
+			since = e.At // the earliest since the last recorded
+			continue
+		}
+		if strings.HasPrefix(e.Detail, slackPosted) {
+			break
+		}
+	}
+	if since.IsZero() {
+		return slack.Ref{}, false
+	}
+	ref, ok, err := o.client.FindCard(ctx, channel, inc.ID, since.Add(-slackClockSkew))
+	if err != nil {
+		o.log.Warn("slack: the incident's channel message may have been posted, and the channel's history could not be read to find it; posting it again",
+			"incident", inc.ID, "channel", channel, "err", err)
+		return slack.Ref{}, false
+	}
+	return ref, ok
+}
+
+// slackFound is the timeline entry of the incident's channel message
+// found in channel after a post whose answer was lost.
+func slackFound(ref slack.Ref, channel string, now time.Time) store.Entry {
+	return store.Entry{At: now, Type: "slack", Detail: slackPosted + ref.String() + " posted to " + channel + ", found there after Slack's answer to the post was lost"}
 }
 
 // failed counts a failed post or update of an incident's channel message.

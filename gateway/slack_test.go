@@ -1649,3 +1649,98 @@ func TestSlackWrongSigningSecretIsWarned(t *testing.T) {
 		t.Fatalf("a minute later: %v, want a second warning counting the 2 refused since", got)
 	}
 }
+
+// TestSlackCardWhoseAnswerWasLostIsPostedOnce: Slack takes the incident's
+// card and the connection closes before its answer (a reset after the
+// request was written, a timeout awaiting the answer). The retry 30 s
+// later finds the card in the channel's history by its metadata and keeps
+// it, rather than post a second one: the acknowledgement then updates
+// that card, the only one. (Before: a second card was posted, and the
+// first stayed "triggered", its buttons live, for good.) The channel is
+// found by its id, or by its #name once pagerd has posted there since it
+// started (conversations.history takes ids only). When the history cannot
+// be read (the app lacks channels:history) the card is posted again: two
+// are better than none.
+func TestSlackCardWhoseAnswerWasLostIsPostedOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		channel string // the service's slack_channel
+		before  bool   // an incident posted to the channel before
+		history string // conversations.history's refusal, if any
+		ackAt   time.Duration
+		cards   int
+	}{
+		{"channel by id", "CINCIDENTRESPONSE", false, "", 40 * time.Second, 1},
+		// The acknowledgement's update, before the post's retry, finds
+		// the card.
+		{"acknowledged before the retry", "CINCIDENTRESPONSE", false, "", 10 * time.Second, 1},
+		{"channel by name posted to before", "#incident-response", true, "", 40 * time.Second, 1},
+		{"channel by name not posted to yet", "#incident-response", false, "", 40 * time.Second, 2},
+		{"history not readable", "CINCIDENTRESPONSE", false, "missing_scope", 40 * time.Second, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sl := providertest.NewSlack(t)
+			cfg := strings.Replace(slackConfig(sl.URL), `slack_channel: "#incident-response"`, `slack_channel: "`+tc.channel+`"`, 1)
+			h := newHarness(t, withConfig(cfg))
+			sl.SetClock(h.clock.Now)
+			if tc.before {
+				r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g0", map[string]string{"alertname": "B", "severity": "critical"}),
+					"Authorization", "Bearer "+amKey)
+				if r.code != 200 {
+					t.Fatalf("webhook: %d %s", r.code, r.body)
+				}
+				h.step(fixedNow)
+			}
+			before := len(channelMessages(sl, "CINCIDENTRESPONSE"))
+			sl.LoseAnswer("chat.postMessage")
+			if tc.history != "" {
+				sl.Fail("conversations.history", tc.history)
+			}
+			h.clock.Set(fixedNow.Add(time.Second))
+			id := fire(h)
+			h.step(h.clock.Now())
+			if n := len(channelMessages(sl, "CINCIDENTRESPONSE")) - before; n != 1 {
+				t.Fatalf("Slack took %d cards, want the one whose answer was lost", n)
+			}
+			ack := func() {
+				h.clock.Set(fixedNow.Add(tc.ackAt))
+				if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+					t.Fatalf("ack: %d %s", r.code, r.body)
+				}
+				h.step(h.clock.Now())
+			}
+			retry := func() { h.step(fixedNow.Add(31 * time.Second)) } // the outbox's retry of the post
+			if tc.ackAt < 31*time.Second {
+				ack()
+				retry()
+			} else {
+				retry()
+				ack()
+			}
+			var cards []providertest.SlackMessage
+			for _, m := range channelMessages(sl, "CINCIDENTRESPONSE") {
+				if strings.Contains(m.Blocks, id) {
+					cards = append(cards, m)
+				}
+			}
+			if len(cards) != tc.cards {
+				t.Fatalf("%d cards of the incident in the channel, want %d: %+v\ntimeline %s", len(cards), tc.cards, cards, timelineTypes(h.incident(id)))
+			}
+			if last := cards[len(cards)-1]; !strings.Contains(last.Blocks, "acknowledged by Ann") {
+				t.Fatalf("the card is not brought up to date: %+v", last)
+			}
+			said := map[string]bool{}
+			for _, e := range h.incident(id).Timeline {
+				switch {
+				case e.Type == "slack" && strings.HasPrefix(e.Detail, "maybe posted to "+tc.channel+": may have been sent: "):
+					said["maybe"] = true
+				case e.Type == "slack" && strings.HasSuffix(e.Detail, "found there after Slack's answer to the post was lost"):
+					said["found"] = true
+				}
+			}
+			if !said["maybe"] || said["found"] != (tc.cards == 1) {
+				t.Errorf("the timeline says %v of the card, want the post that may have been sent, and found %v: %+v", said, tc.cards == 1, h.incident(id).Timeline)
+			}
+		})
+	}
+}

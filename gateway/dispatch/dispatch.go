@@ -122,7 +122,9 @@ type Options struct {
 // timeline entry that says so (a zero Entry: nothing to record). earlier
 // are the entries the incident's items done before it in the same claim
 // wrote, which its timeline does not hold yet. An error is retried with
-// backoff.
+// backoff; an entry returned with it is recorded all the same (what the
+// failed try leaves the next to know: a Slack post that may have gone
+// out).
 type OutboxHandler func(ctx context.Context, inc *store.Incident, item store.OutboxItem, earlier []store.Entry) (store.Entry, error)
 
 // JobHandler does a due job and says what comes next: the job's next run,

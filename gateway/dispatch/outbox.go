@@ -57,7 +57,6 @@ func (d *Dispatcher) runOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 		}
 		if r.kept != nil {
 			keep = append(keep, *r.kept)
-			continue
 		}
 		if r.entry.Type != "" {
 			entries = append(entries, r.entry)
@@ -114,7 +113,9 @@ func (d *Dispatcher) tryOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 			level = slog.LevelWarn
 		}
 		d.log.Log(ctx, level, "outbox item not done; will retry", append(item, "retry_at", o.Due, "err", err)...)
-		return outboxTry{kept: &o, kind: kind, result: outboxRetried}
+		// The entry of a failed try is what it leaves to know (a Slack
+		// post that may have gone out), recorded for the tries after it.
+		return outboxTry{entry: e, kept: &o, kind: kind, result: outboxRetried}
 	}
 	if o.Kind == store.OutboxSilence {
 		e, msg, attrs := d.silenceGivenUp(ctx, inc, o, now, err)
@@ -186,7 +187,7 @@ func toldBefore(done []string) string {
 }
 
 // outboxTry is what a claim's try of an outbox item came to: the entry to
-// record (none when there is nothing to say), or, when it failed, the item
+// record (none when there is nothing to say) and, when it failed, the item
 // as it is kept for a later try.
 type outboxTry struct {
 	entry store.Entry

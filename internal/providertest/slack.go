@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,7 +22,8 @@ import (
 )
 
 // Slack's fake: the Web API methods pagerd calls (chat.postMessage,
-// chat.update, chat.postEphemeral), checking the bot token, the channel,
+// chat.update, chat.postEphemeral, conversations.history), checking the
+// bot token, the channel,
 // the message a call names and that blocks are JSON (a markdown block's
 // text within Slack's 12,000 characters), and answering as
 // Slack does (HTTP 200 with {"ok": false, "error": ...} for a refusal);
@@ -57,6 +59,9 @@ type SlackCall struct {
 // SlackMessage is a message as it stands in the fake.
 type SlackMessage struct {
 	Channel, TS, Text, Blocks string
+	// Metadata is the message's metadata as posted (JSON: event_type
+	// and event_payload), "" when it has none.
+	Metadata string
 	// Replies are the texts posted in its thread.
 	Replies []string
 }
@@ -73,6 +78,12 @@ type Slack struct {
 	order    []string
 	next     int
 	fail     map[string]string // method -> error to answer once
+	// lose are the methods whose next call is done and left without an
+	// answer (LoseAnswer).
+	lose map[string]bool
+	// now is the clock messages' ts are taken from (nil: a fixed
+	// second, 1700000000).
+	now func() time.Time
 	// responseURLs are the interactions' response_urls, by path: whose
 	// press each answers, and how many times it was used.
 	responseURLs map[string]*responseURL
@@ -92,7 +103,7 @@ func (f *Slack) RotateToken(token string) {
 // NewSlack starts a fake Slack for the test.
 func NewSlack(t testing.TB) *Slack {
 	t.Helper()
-	f := &Slack{messages: map[string]*SlackMessage{}, fail: map[string]string{}, responseURLs: map[string]*responseURL{}}
+	f := &Slack{messages: map[string]*SlackMessage{}, fail: map[string]string{}, lose: map[string]bool{}, responseURLs: map[string]*responseURL{}}
 	s := httptest.NewServer(f)
 	t.Cleanup(s.Close)
 	f.URL = s.URL + "/api/"
@@ -122,6 +133,24 @@ func (f *Slack) Fail(method, code string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.fail[method] = code
+}
+
+// LoseAnswer makes the next call of method be done (a message posted)
+// and its connection closed without an answer, as when Slack took a
+// request and the answer was lost (a timeout, a connection reset).
+func (f *Slack) LoseAnswer(method string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lose[method] = true
+}
+
+// SetClock makes messages' ts follow now, as Slack's follow its clock
+// (conversations.history's oldest and latest are instants): the test's
+// clock, for a daemon that reads the history since a time of its own.
+func (f *Slack) SetClock(now func() time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = now
 }
 
 // AuthTests is how many auth.test calls the fake answered.
@@ -267,6 +296,15 @@ func (f *Slack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.refuse(w, code)
 		return
 	}
+	if f.lose[method] {
+		delete(f.lose, method)
+		defer hangUp(w)
+		w = httptest.NewRecorder() // the answer nobody gets
+	}
+	if method == "conversations.history" {
+		f.history(w, r.PostForm)
+		return
+	}
 	if method == "auth.test" {
 		f.authTests++
 		f.answer(w, map[string]any{"ok": true, "url": "https://pagerd-test.slack.com/", "team": "pagerd test", "user": "pagerd",
@@ -275,6 +313,22 @@ func (f *Slack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := SlackCall{Method: method, Channel: r.PostForm.Get("channel"), TS: r.PostForm.Get("ts"), ThreadTS: r.PostForm.Get("thread_ts"),
 		User: r.PostForm.Get("user"), Text: r.PostForm.Get("text"), Blocks: r.PostForm.Get("blocks"), Mrkdwn: r.PostForm.Get("mrkdwn")}
+	// Metadata Slack cannot take (not JSON, an event_type other than
+	// letters, digits, _ and -, no event_payload object) is dropped with
+	// a warning, and the message posted without it.
+	metadata, warning := r.PostForm.Get("metadata"), ""
+	if metadata != "" {
+		var md struct {
+			EventType    string         `json:"event_type"`
+			EventPayload map[string]any `json:"event_payload"`
+		}
+		switch err := json.Unmarshal([]byte(metadata), &md); {
+		case err != nil:
+			metadata, warning = "", "invalid_metadata_format"
+		case !slackEventType.MatchString(md.EventType) || md.EventPayload == nil:
+			metadata, warning = "", "invalid_metadata_schema"
+		}
+	}
 	if c.Channel == "" {
 		f.refuse(w, "channel_not_found")
 		return
@@ -307,7 +361,11 @@ func (f *Slack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch method {
 	case "chat.postMessage":
 		f.next++
-		c.TS = fmt.Sprintf("1700000000.%06d", f.next)
+		sec := int64(1700000000)
+		if f.now != nil {
+			sec = f.now().Unix()
+		}
+		c.TS = fmt.Sprintf("%d.%06d", sec, f.next)
 		if c.ThreadTS != "" {
 			m := f.messages[id+" "+c.ThreadTS]
 			if m == nil {
@@ -316,11 +374,16 @@ func (f *Slack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			m.Replies = append(m.Replies, c.Text)
 		} else {
-			f.messages[id+" "+c.TS] = &SlackMessage{Channel: id, TS: c.TS, Text: c.Text, Blocks: c.Blocks}
+			f.messages[id+" "+c.TS] = &SlackMessage{Channel: id, TS: c.TS, Text: c.Text, Blocks: c.Blocks, Metadata: metadata}
 			f.order = append(f.order, id+" "+c.TS)
 		}
 		f.calls = append(f.calls, c)
-		f.answer(w, map[string]any{"ok": true, "channel": id, "ts": c.TS, "message": map[string]any{"text": c.Text, "ts": c.TS}})
+		answer := map[string]any{"ok": true, "channel": id, "ts": c.TS, "message": map[string]any{"text": c.Text, "ts": c.TS}}
+		if warning != "" {
+			answer["warning"] = warning
+			answer["response_metadata"] = map[string]any{"warnings": []string{warning}}
+		}
+		f.answer(w, answer)
 	case "chat.update":
 		if strings.HasPrefix(c.Channel, "#") {
 			f.refuse(w, "channel_not_found") // chat.update takes ids only
@@ -344,6 +407,101 @@ func (f *Slack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		f.refuse(w, "unknown_method")
 	}
+}
+
+// slackEventType is what Slack takes as a metadata event_type.
+var slackEventType = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// hangUp closes the connection of w without an answer.
+func hangUp(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+		}
+	}
+}
+
+// history answers conversations.history as Slack does: the channel's
+// messages outside threads (by id only: a #name is channel_not_found),
+// newest first, those after oldest and up to latest (inclusive: at them
+// too), limit of them (default 100, at most 999) and a cursor to the
+// rest; each message's metadata only with include_all_metadata.
+func (f *Slack) history(w http.ResponseWriter, form url.Values) {
+	ch := form.Get("channel")
+	if ch == "" || strings.HasPrefix(ch, "#") {
+		f.refuse(w, "channel_not_found")
+		return
+	}
+	limit := 100
+	if v := form.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			f.refuse(w, "invalid_limit")
+			return
+		}
+		if n > 0 {
+			limit = min(n, 999)
+		}
+	}
+	truth := func(v string) bool { return v == "1" || v == "true" }
+	inclusive, metadata := truth(form.Get("inclusive")), truth(form.Get("include_all_metadata"))
+	oldest, latest := slackTime(form.Get("oldest")), slackTime(form.Get("latest"))
+	var msgs []*SlackMessage
+	for i := len(f.order) - 1; i >= 0; i-- {
+		m := f.messages[f.order[i]]
+		if m.Channel != ch {
+			continue
+		}
+		at := slackTime(m.TS)
+		if form.Get("oldest") != "" && (at < oldest || at == oldest && !inclusive) {
+			continue
+		}
+		if form.Get("latest") != "" && (at > latest || at == latest && !inclusive) {
+			continue
+		}
+		msgs = append(msgs, m)
+	}
+	from := 0
+	if c := form.Get("cursor"); c != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(c, "bmV4dA"))
+		if err != nil || n < 0 || n > len(msgs) {
+			f.refuse(w, "invalid_cursor")
+			return
+		}
+		from = n
+	}
+	page := msgs[from:min(from+limit, len(msgs))]
+	out := []map[string]any{}
+	for _, m := range page {
+		om := map[string]any{"type": "message", "user": "U0PAGERD", "bot_id": "B0PAGERD", "app_id": "A0PAGERD", "text": m.Text, "ts": m.TS}
+		if m.Blocks != "" {
+			om["blocks"] = json.RawMessage(m.Blocks)
+		}
+		if metadata && m.Metadata != "" {
+			om["metadata"] = json.RawMessage(m.Metadata)
+		}
+		out = append(out, om)
+	}
+	more := from+len(page) < len(msgs)
+	next := ""
+	if more {
+		next = "bmV4dA" + strconv.Itoa(from+len(page))
+	}
+	f.calls = append(f.calls, SlackCall{Method: "conversations.history", Channel: ch})
+	f.answer(w, map[string]any{"ok": true, "messages": out, "has_more": more, "pin_count": 0,
+		"response_metadata": map[string]any{"next_cursor": next}})
+}
+
+// slackTime reads a Slack ts ("1700000000.000001") as microseconds since
+// 1970, 0 when it is not one.
+func slackTime(ts string) int64 {
+	sec, micro, _ := strings.Cut(ts, ".")
+	s, err1 := strconv.ParseInt(sec, 10, 64)
+	m, err2 := strconv.ParseInt(cmp.Or(micro, "0"), 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return s*1_000_000 + m
 }
 
 // SignSlack signs a request body as Slack does at time at, returning the

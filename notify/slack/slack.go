@@ -64,6 +64,11 @@ type Client struct {
 
 	http    *http.Client
 	timeout time.Duration
+	// ids are the ids of the channels pagerd names by #name, from
+	// Slack's answers to its posts (guarded by mu): the channel's
+	// history (FindCard) is read by id only.
+	ids map[string]string
+
 	// apiHost and apiScheme are the Web API's host and scheme:
 	// response_urls are taken on Slack's hooks host or on it (a test's
 	// fake, which serves both), over plain http only when the Web API
@@ -95,7 +100,30 @@ func New(o Options) *Client {
 		token = func() string { return fixed }
 	}
 	return &Client{token: token, opts: []slack.Option{slack.OptionAPIURL(o.APIURL), slack.OptionHTTPClient(o.HTTPClient)},
-		http: o.HTTPClient, timeout: o.Timeout, apiHost: apiHost, apiScheme: apiScheme}
+		http: o.HTTPClient, timeout: o.Timeout, apiHost: apiHost, apiScheme: apiScheme, ids: map[string]string{}}
+}
+
+// learn keeps the id Slack answered a post to channel with, when pagerd
+// names the channel by #name.
+func (c *Client) learn(channel, id string) {
+	if !strings.HasPrefix(channel, "#") || id == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ids[channel] = id
+}
+
+// channelID is channel's id: channel itself, or the one Slack answered a
+// post to the #name with; ok is false for a name not posted to yet.
+func (c *Client) channelID(channel string) (id string, ok bool) {
+	if !strings.HasPrefix(channel, "#") {
+		return channel, true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id, ok = c.ids[channel]
+	return id, ok
 }
 
 // api is the Web API client for the bot token in force.
@@ -281,17 +309,73 @@ func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
+// cardEventType is the event type of the metadata an incident's message
+// carries, with the incident's id as "incident" in its payload: what
+// FindCard knows it by.
+const cardEventType = "pagerd_incident"
+
 // Post posts an incident's message to a channel (an id, or #name) and
-// returns where it is.
+// returns where it is. A failure after the request was written whole (a
+// timeout awaiting Slack's answer, the connection reset, Slack's
+// internal_error) is notify.MaybeSent: the message may be in the channel,
+// and FindCard looks for it before it is posted again.
 func (c *Client) Post(ctx context.Context, channel string, card Card) (Ref, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	ctx, wrote := notify.TraceWrite(ctx)
 	ch, ts, err := c.api().PostMessageContext(ctx, channel, slack.MsgOptionText(escape(card.text()), false),
-		slack.MsgOptionBlocks(card.blocks()...), slack.MsgOptionDisableLinkUnfurl())
+		slack.MsgOptionBlocks(card.blocks()...), slack.MsgOptionDisableLinkUnfurl(),
+		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: cardEventType, EventPayload: map[string]any{"incident": card.Incident}}))
 	if err != nil {
-		return Ref{}, classify("chat.postMessage", err, false)
+		return Ref{}, classify("chat.postMessage", err, wrote.Load())
 	}
+	c.learn(channel, ch)
 	return Ref{ch, ts}, nil
+}
+
+// History bounds FindCard's reading: pages of historyPage messages, at
+// most historyPages of them.
+const (
+	historyPage  = 200
+	historyPages = 5
+)
+
+// FindCard looks for incident's message in channel among those posted
+// since, newest first, by the metadata Post gives it: a post whose answer
+// was lost (notify.ErrMaybeSent) may have made it. ok is false when it is
+// not there. An error says the history could not be read, or not all of
+// it since then: a channel named by #name that pagerd has not posted to
+// since it started (conversations.history takes ids only), an app
+// without the channels:history scope (groups:history for a private
+// channel), Slack down, more than historyPages pages of messages.
+func (c *Client) FindCard(ctx context.Context, channel, incident string, since time.Time) (ref Ref, ok bool, err error) {
+	id, known := c.channelID(channel)
+	if !known {
+		return Ref{}, false, fmt.Errorf("slack conversations.history: the id of %s is not known yet (it takes ids only)", channel)
+	}
+	// One call's bound for all the pages: the outbox item that looks
+	// runs inside its incident's claim, whose lease must not run out.
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	oldest := fmt.Sprintf("%d.%06d", since.Unix(), since.Nanosecond()/1000)
+	cursor := ""
+	for range historyPages {
+		page, err := c.api().GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: id, Oldest: oldest,
+			Inclusive: true, Limit: historyPage, Cursor: cursor, IncludeAllMetadata: true})
+		if err != nil {
+			return Ref{}, false, classify("conversations.history", err, false)
+		}
+		for _, m := range page.Messages {
+			if m.Metadata.EventType == cardEventType && m.Metadata.EventPayload["incident"] == incident {
+				return Ref{id, m.Timestamp}, true, nil
+			}
+		}
+		if !page.HasMore || page.ResponseMetaData.NextCursor == "" {
+			return Ref{}, false, nil
+		}
+		cursor = page.ResponseMetaData.NextCursor
+	}
+	return Ref{}, false, fmt.Errorf("slack conversations.history: more than %d messages in %s since %s, not all read", historyPage*historyPages, channel, oldest)
 }
 
 // Update brings an incident's message up to date.
@@ -319,7 +403,8 @@ func (c *Client) Reply(ctx context.Context, ref Ref, text string) error {
 func (c *Client) Say(ctx context.Context, channel, text string) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	_, _, err := c.api().PostMessageContext(ctx, channel, slack.MsgOptionText(escape(text), false), slack.MsgOptionDisableLinkUnfurl())
+	ch, _, err := c.api().PostMessageContext(ctx, channel, slack.MsgOptionText(escape(text), false), slack.MsgOptionDisableLinkUnfurl())
+	c.learn(channel, ch)
 	return classify("chat.postMessage", err, false)
 }
 
@@ -353,7 +438,8 @@ func (c *Client) PostDocument(ctx context.Context, channel, doc string, markdown
 	} else {
 		opts = append(opts, slack.MsgOptionDisableMarkdown())
 	}
-	_, _, err := c.api().PostMessageContext(ctx, channel, opts...)
+	ch, _, err := c.api().PostMessageContext(ctx, channel, opts...)
+	c.learn(channel, ch)
 	return classify("chat.postMessage", err, false)
 }
 
@@ -418,10 +504,12 @@ var maybeDoneErrors = map[string]bool{"internal_error": true, "fatal_error": tru
 // A network error after the request was written whole (wrote: a timeout
 // awaiting the answer, the connection reset) may come after Slack posted
 // the message. For a page that is notify.MaybeSent, never retried: a
-// second direct message is a second page. Only Notifier passes wrote; the
-// calls behind channel messages, shift notices and handoff documents pass
-// false and are retried, since a post twice in a channel is a line too
-// many and one given up is a channel that never hears of the incident.
+// second direct message is a second page. Notifier passes wrote, and so
+// does Post: an incident's message is looked for in the channel
+// (FindCard) before it is posted again. The calls behind thread replies,
+// shift notices and handoff documents pass false and are retried, since a
+// post twice in a channel is a line too many and one given up is a
+// channel that never hears of it.
 func classify(method string, err error, wrote bool) error {
 	if err == nil {
 		return nil

@@ -162,3 +162,46 @@ func TestSlackNotReachedIsRetried(t *testing.T) {
 		t.Fatalf("temporary %v err %v", notify.IsTemporary(err), err)
 	}
 }
+
+// FindCard finds an incident's message by the metadata Post gave it,
+// among the channel's messages since a time, page after page, and says
+// when it could not read them all: a channel named by #name before
+// pagerd posted there (conversations.history takes ids only), or more
+// messages since than it reads.
+func TestFindCard(t *testing.T) {
+	f := providertest.NewSlack(t)
+	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	f.SetClock(func() time.Time { return at })
+	c := slack.New(slack.Options{Token: providertest.SlackBotToken, APIURL: f.URL, Timeout: 5 * time.Second})
+	ctx := context.Background()
+	if _, _, err := c.FindCard(ctx, "#incidents", "i1", at); err == nil {
+		t.Fatal("the history of a #name read before pagerd posted there")
+	}
+	card := slack.Card{Incident: "i1", Service: "api", Priority: "P0", Summary: "db down", Status: "triggered", Level: "1 (primary)"}
+	ref, err := c.Post(ctx, "#incidents", card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 250 {
+		if err := c.Say(ctx, "#incidents", "a line"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, ok, err := c.FindCard(ctx, "#incidents", "i1", at.Add(-time.Minute)); err != nil || !ok || got != ref {
+		t.Fatalf("found %+v %v %v, want %+v", got, ok, err, ref)
+	}
+	if _, ok, err := c.FindCard(ctx, "#incidents", "i2", at.Add(-time.Minute)); err != nil || ok {
+		t.Fatalf("another incident's message found: %v %v", ok, err)
+	}
+	if _, ok, err := c.FindCard(ctx, ref.Channel, "i1", at.Add(time.Second)); err != nil || ok {
+		t.Fatalf("a message from before the time found: %v %v", ok, err)
+	}
+	for range 800 {
+		if err := c.Say(ctx, "#incidents", "a line"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok, err := c.FindCard(ctx, "#incidents", "i1", at.Add(-time.Minute)); err == nil || ok {
+		t.Fatalf("found past the messages it reads: %v %v", ok, err)
+	}
+}

@@ -292,6 +292,8 @@ func TestMetricsRegisteredDocumented(t *testing.T) {
 	if len(found) < 30 {
 		t.Fatalf("only %d metric names found in the code: %v", len(found), found)
 	}
+	// Literals of that form that are not metrics.
+	delete(found, "pagerd_incident") // the Slack card's metadata event type (notify/slack)
 	for m := range found {
 		if !strings.Contains(string(doc), "| `"+m+"` |") {
 			t.Errorf("docs/METRICS.md does not describe %s, which the daemon registers", m)

@@ -172,7 +172,10 @@ type reportBeforeRecord struct {
 	t    *testing.T
 	held func(tl []store.Entry) bool
 	post func() // posts the report; called once, on a goroutine of its own
-	once sync.Once
+	// untilAnswered holds the record until the report is answered, not
+	// only read: a claim held up longer than the report waits.
+	untilAnswered bool
+	once          sync.Once
 	// armed is set while the report is posted and its read awaited; read
 	// is closed at the first timeline read then.
 	armed atomic.Bool
@@ -186,6 +189,10 @@ func (s *reportBeforeRecord) hold(tl []store.Entry) {
 		return
 	}
 	s.once.Do(func() {
+		if s.untilAnswered {
+			s.post()
+			return
+		}
 		s.read = make(chan struct{})
 		s.armed.Store(true)
 		go s.post()
@@ -264,6 +271,38 @@ func TestReportBeforeItsPageIsRecordedStillCountsTheStep(t *testing.T) {
 				t.Fatalf("escalations in the timeline: %s\nwant: %s", got, want)
 			}
 		})
+	}
+}
+
+// TestReportWhosePageIsRecordedTooLateIsCounted: the SMS's claim is held
+// up past the 2 s its undelivered report waits for the page's record (a
+// slow send beside it): the report finds no page, the SMS counts as gone
+// out and the level keeps its timeout. That is not to pass unseen: it is
+// counted (pagerd_delivery_reports_unmatched_total), where only a WARN
+// said it.
+func TestReportWhosePageIsRecordedTooLateIsCounted(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	answered := make(chan int, 1)
+	st, _ := redisStore(t)
+	held := &reportBeforeRecord{Store: st, t: t, untilAnswered: true, held: func(tl []store.Entry) bool {
+		return slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == "notify" && e.Channel == "sms" })
+	}}
+	h := newHarness(t, withStore(held), withConfig(unreachedTwilioConfig(fake)), realTransport("twilio"))
+	held.post = func() {
+		code, _ := fake.Callback(t, fake.Messages()[0].Get("StatusCallback"),
+			url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}})
+		answered <- code
+	}
+	fire(h)
+	h.runUntil(fixedNow)
+	if code := <-answered; code != 204 {
+		t.Fatalf("the SMS's report was answered %d", code)
+	}
+	if n := metric(t, h.reg, "pagerd_delivery_reports_unmatched_total", "channel", "sms"); n != 1 {
+		t.Errorf("pagerd_delivery_reports_unmatched_total{channel=sms} %v, want 1", n)
+	}
+	if !strings.Contains(h.logs.String(), "is not in its incident's timeline") {
+		t.Errorf("no WARN for the report whose page was not found:\n%s", h.logs.String())
 	}
 }
 

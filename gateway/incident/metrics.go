@@ -16,6 +16,11 @@ type metrics struct {
 	// page the provider took counts as sent in pagerd_pages_total even
 	// when it reports later that it never arrived.
 	deliveries *prometheus.CounterVec
+	// unmatched counts reports that a page reached nobody whose page
+	// could not be found in its incident's timeline in time (reportedStep):
+	// the level keeps its timeout instead of escalating at once, which
+	// only a WARN said.
+	unmatched *prometheus.CounterVec
 
 	mu             sync.Mutex
 	initialisedFor map[string]bool
@@ -42,14 +47,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "pagerd_delivery_reports_total",
 			Help: "Providers' reports on pages they had taken (Twilio's SMS delivery reports and call outcomes, a voicemail pickup among them), by channel and result (delivered, failed: the page did not reach the person).",
 		}, []string{"channel", "result"}),
+		unmatched: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pagerd_delivery_reports_unmatched_total",
+			Help: "Providers' reports that a page reached nobody whose page pagerd could not find in its incident's timeline within 2 s (the page not recorded yet, its claim held up by a slow send beside it, or the timeline unreadable), by channel, per incident: the page counts as gone out, so its level keeps its timeout instead of escalating at once when nothing of it reached anyone.",
+		}, []string{"channel"}),
 		initialisedFor: map[string]bool{},
 	}
 	for _, ch := range []string{policy.ChannelPush, policy.ChannelSMS, policy.ChannelVoice} {
 		for _, res := range []string{"delivered", "failed"} {
 			m.deliveries.WithLabelValues(ch, res)
 		}
+		m.unmatched.WithLabelValues(ch)
 	}
-	reg.MustRegister(m.alerts, m.timeToAck, m.deliveries)
+	reg.MustRegister(m.alerts, m.timeToAck, m.deliveries, m.unmatched)
 	return m
 }
 

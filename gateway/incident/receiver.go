@@ -343,6 +343,7 @@ func (s *Service) reportedStep(ctx context.Context, id string, d notify.Delivery
 	}
 	step, found, waited := s.recordedStep(ctx, id, d, time.Now().Add(recordWait), func(tl []store.Entry) (string, bool) { return pageStep(tl, d) })
 	if !found {
+		s.m.unmatched.WithLabelValues(d.Channel).Inc()
 		s.log.Warn("a page reported reaching nobody is not in its incident's timeline (not recorded yet, or lost): it counts as gone out, and the level keeps its timeout",
 			"incident", id, "user", d.User, "channel", d.Channel, "waited", waited.String())
 	}
@@ -363,6 +364,7 @@ func (s *Service) recordedStep(ctx context.Context, id string, d notify.Delivery
 			return "", true, time.Since(start) // the incident is gone: noting the report finds so
 		}
 		if err != nil {
+			s.m.unmatched.WithLabelValues(d.Channel).Inc()
 			s.log.Warn("reading the timeline for a page reported not delivered; it counts as gone out", "incident", id, "user", d.User, "err", err)
 			return "", true, time.Since(start)
 		}
@@ -414,6 +416,7 @@ func (s *Service) bundleSteps(ctx context.Context, bundle string, d notify.Deliv
 	}
 	wg.Wait()
 	if len(missing) > 0 {
+		s.m.unmatched.WithLabelValues(d.Channel).Add(float64(len(missing)))
 		slices.Sort(missing)
 		s.log.Warn("a storm message reported reaching nobody is not in some of its incidents' timelines (not recorded yet, or lost): it counts as gone out for them, and their levels keep their timeouts",
 			"bundle", bundle, "user", d.User, "channel", d.Channel, "incidents", len(missing), "first", missing[0])

@@ -151,6 +151,11 @@ type Dispatcher struct {
 	// (behindAtScrape); otherwise the store is asked, through due.
 	claimed atomic.Int64
 	due     dueReading
+	// progress is when (Options.Now, in ns) the dispatcher last made
+	// progress (noteProgress), and running whether Run runs: they make
+	// pagerd_dispatch_stalled_seconds (stalledAtScrape).
+	progress atomic.Int64
+	running  atomic.Bool
 	// recording is set while recordJournal runs aside (Run).
 	recording atomic.Bool
 	// misses are the incidents this replica said it cannot page.
@@ -249,6 +254,9 @@ func New(o Options) *Dispatcher {
 	o.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagerd_dispatch_behind_seconds",
 		Help: "How far behind its due steps this replica's dispatcher is: while it claims, how late the earliest step it last claimed was while more were due (0 when its last look claimed everything due); when it has not claimed for twice its longest wait between looks (every worker hung on a provider, its claims failing), how long ago the store's earliest step came due, or NaN if the store does not say within 2s. Past server.admission.brake_behind (on the figure of its claims) the intake takes fewer alerts until it catches up."},
 		d.behindAtScrape))
+	o.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagerd_dispatch_stalled_seconds",
+		Help: "How long this replica's dispatcher has made no progress: since its loop last looked at the due set with a worker free and the store answering, or one of its workers last finished a claim, whichever is later. It stays within the time one claim takes however many steps are due (an idle loop looks every second, a busy one each time a worker frees), and grows only on this replica while every worker hangs in a call that outlasts its timeout, its claims fail, or its loop is stuck, whatever the other replicas do. 0 while the dispatcher does not run."},
+		d.stalledAtScrape))
 	return d
 }
 
@@ -307,6 +315,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	// lease (and were left, unless late twice in a row).
 	lateBefore := false
 	failing := d.storeStreak()
+	d.noteProgress(d.o.Now())
+	d.running.Store(true)
+	defer d.running.Store(false)
 	// lastClaim is when the loop last claimed (real time); hold is how
 	// long a wake that came sooner than wakeGap after it waits.
 	var lastClaim time.Time
@@ -372,6 +383,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			} else {
 				failing.ok()
 				d.claimed.Store(now.UnixNano())
+				d.noteProgress(d.o.Now())
 				// Noted before the claims' pages start, so that Behind
 				// says it once they are on their way. Everything due at
 				// now claimed (not more): not behind.
@@ -564,6 +576,7 @@ func (d *Dispatcher) start(ctx context.Context, w *workers, c store.Claim, sendB
 		go func() {
 			for cw := range w.in {
 				d.workClaim(cw.ctx, cw.c, cw.sendBy)
+				d.noteProgress(d.o.Now())
 				cw.done <- struct{}{}
 			}
 		}()

@@ -38,6 +38,7 @@ func mixedAlerts(status, groupKey string, statuses []string) string {
 // must stay open for it: resolving every incident of the group while one
 // of its alerts fires is a missed page, answered 200.
 func TestFingerprintModeFiringAlertPagerdDidNotReadKeepsAnIncidentOpen(t *testing.T) {
+	roomyDeadline(t)
 	h := newHarness(t, withConfig(noStorm))
 	n := ingest.MaxAlertsPerMessage + 1
 	statuses := make([]string, n)
@@ -69,6 +70,7 @@ func TestFingerprintModeFiringAlertPagerdDidNotReadKeepsAnIncidentOpen(t *testin
 // TestFingerprintModeFiringAlertPagerdDidNotReadPages: a notification
 // whose only firing alert is past what pagerd reads opens an incident.
 func TestFingerprintModeFiringAlertPagerdDidNotReadPages(t *testing.T) {
+	roomyDeadline(t)
 	h := newHarness(t, withConfig(noStorm))
 	statuses := make([]string, ingest.MaxAlertsPerMessage+1)
 	for i := range statuses {
@@ -107,6 +109,7 @@ func TestFingerprintModeFiringAlertPagerdDidNotReadPages(t *testing.T) {
 // after it. A notification that says the whole group resolved now
 // resolves every incident of the group.
 func TestFingerprintModeAlertPastWhatPagerdReadsResolvesWithItsGroup(t *testing.T) {
+	roomyDeadline(t)
 	h := newHarness(t, withConfig(noStorm))
 	post := func(body string) {
 		t.Helper()

@@ -389,12 +389,15 @@ func metric(t testing.TB, reg prometheus.Gatherer, name string, labels ...string
 // Stores, clock and transports.
 
 // redisStore is a store on a Redis of the test's own, its client going
-// through hooks (a server's refusals the test plays).
+// through hooks (a server's refusals the test plays). The client waits
+// for a reply as long as the daemon's does (go-redis's defaults, which
+// redisstore.ParseURL keeps, and the calls' own deadlines): with half a
+// second, a redis-server the test's load kept off the CPU for that long
+// failed a dispatcher's claim with "i/o timeout", and the test with it.
 func redisStore(t testing.TB, hooks ...redis.Hook) (store.Store, *redistest.Server) {
 	t.Helper()
 	r := redistest.Start(t)
-	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true, MaxRetries: -1,
-		DialTimeout: 500 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true, MaxRetries: -1})
 	for _, h := range hooks {
 		rdb.AddHook(h)
 	}

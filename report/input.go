@@ -206,21 +206,30 @@ const raisedPrefix = "priority raised"
 // that is no priority of the scheme, it is the record's.
 func (inc *Incident) createdPriority(sc *policy.Scheme) string {
 	for i := range inc.Timeline {
-		e := &inc.Timeline[i]
-		if e.Type != EntryEscalate {
-			continue
+		if from, _, ok := raised(&inc.Timeline[i]); ok {
+			if sc != nil && sc.Rank(from) >= 0 {
+				return from
+			}
+			break
 		}
-		rest, ok := strings.CutPrefix(e.Detail, raisedPrefix+" from ")
-		if !ok {
-			continue
-		}
-		from, _, _ := strings.Cut(rest, " ")
-		if sc != nil && sc.Rank(from) >= 0 {
-			return from
-		}
-		break
 	}
 	return inc.Priority
+}
+
+// raised reads a raise's timeline entry ("priority raised from P2 to P0
+// (rule) by ..."): the priorities it was raised from and to.
+func raised(e *Entry) (from, to string, ok bool) {
+	if e.Type != EntryEscalate {
+		return "", "", false
+	}
+	rest, ok := strings.CutPrefix(e.Detail, raisedPrefix+" from ")
+	if !ok {
+		return "", "", false
+	}
+	from, rest, _ = strings.Cut(rest, " ")
+	_, rest, _ = strings.Cut(" "+rest, " to ")
+	to, _, _ = strings.Cut(rest, " ")
+	return from, to, true
 }
 
 // sender is the part of an incident's details that says which alert it is
@@ -339,18 +348,8 @@ type raise struct {
 func (inc *Incident) raises(sc *policy.Scheme) []raise {
 	var out []raise
 	for i := range inc.Timeline {
-		e := &inc.Timeline[i]
-		if e.Type != EntryEscalate {
-			continue
-		}
-		rest, ok := strings.CutPrefix(e.Detail, raisedPrefix+" from ")
-		if !ok {
-			continue
-		}
-		_, rest, _ = strings.Cut(rest, " to ")
-		to, _, _ := strings.Cut(rest, " ")
-		if sc != nil && sc.Rank(to) >= 0 {
-			out = append(out, raise{at: e.At, to: to})
+		if _, to, ok := raised(&inc.Timeline[i]); ok && sc != nil && sc.Rank(to) >= 0 {
+			out = append(out, raise{at: inc.Timeline[i].At, to: to})
 		}
 	}
 	return out

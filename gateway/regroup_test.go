@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"strings"
@@ -152,3 +155,112 @@ func testRegroupSweep(t *testing.T, st store.Store) {
 // fp is a fingerprint of the test's alert named alertname, as
 // Alertmanager writes one: 16 hex digits.
 func fp(alertname string) string { return fmt.Sprintf("%016x", alertname) }
+
+// TestRegroupWatchOutlivesAReplicaWhoseConfigLacksIt: a rolling change of
+// pagerd's config gives the service its alertmanager_url. Alertmanager,
+// restarted moments ago with a config that moved X's alert to a new group,
+// is watched by the newer replica, which sees the change and puts the
+// sweep off (Alertmanager just started). A replica still on the older
+// config, which names no Alertmanager, claims the watch next. It left
+// the watch to the newer replica, as a heartbeat's job is left; before,
+// it ended the watch, with the change it had yet to sweep: X's incident
+// stayed open, its ladder paging, while its alert paged in its new
+// group's incident, and nothing watched Alertmanager's config until the
+// newer replica's next reload or hourly re-arm, whose first look only
+// records it. On both stores.
+func TestRegroupWatchOutlivesAReplicaWhoseConfigLacksIt(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) { testRegroupWatchOutlivesOlderReplica(t, open(t)) })
+	}
+}
+
+func testRegroupWatchOutlivesOlderReplica(t *testing.T, st store.Store) {
+	am := &fakeAlertmanagerAPI{}
+	srv := httptest.NewServer(am)
+	t.Cleanup(srv.Close)
+	cfg := strings.Replace(testConfig, "    targets:\n      P0: {acknowledge: 5m}\n",
+		"    targets:\n      P0: {acknowledge: 5m}\n    alertmanager_url: "+srv.URL+"\n", 1)
+	h := newHarness(t, withConfig(cfg), withStore(st))
+	start := h.clock.Now()
+	older := newHarness(t, withConfig(testConfig), withStore(st), startAt(start))
+	r := h.do("POST", "/api/v1/alertmanager", amGroupPayload(`{}:{alertname="X"}`, map[string]string{"alertname": "X"}, map[string]string{"instance": "a"}, fp("X")),
+		"Authorization", "Bearer "+amKey)
+	if r.code != 200 {
+		t.Fatalf("webhook: %d %s", r.code, r.body)
+	}
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	x := res.Incidents[0]
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.step(start) // the watch's first look: the config as it is
+
+	// Restarted with group_by [alertname, instance]: X's alert is in a
+	// new group.
+	am.mu.Lock()
+	am.config = "route:\n  receiver: pagerd\n  group_by: [alertname, instance]\n"
+	am.groups = []amresolve.AlertGroup{{Receiver: "pagerd", Labels: map[string]string{"alertname": "X", "instance": "a"}, Fingerprints: []string{fp("X")}}}
+	am.mu.Unlock()
+	am.startedAt(start)
+	h.step(start.Add(amresolve.ConfigEvery))
+	if s := h.incident(x).Status; s != "triggered" {
+		t.Fatalf("X %s while Alertmanager had just started; want triggered", s)
+	}
+
+	// The older replica claims the watch.
+	older.step(start.Add(2 * amresolve.ConfigEvery))
+	if !strings.Contains(older.logs.String(), "left for a replica whose config names it") {
+		t.Errorf("the older replica does not say it left the watch:\n%s", older.logs.String())
+	}
+
+	// The newer replica's next looks, once Alertmanager has run
+	// StartMargin, sweep the change.
+	for i := 3; i <= 8; i++ {
+		h.step(start.Add(time.Duration(i) * amresolve.ConfigEvery))
+	}
+	if v := h.incident(x); v.Status != "resolved" || v.ResolvedBy != "alertmanager" {
+		t.Fatalf("X %s by %q after a replica on an older config claimed the watch; want resolved by alertmanager:\n%s", v.Status, v.ResolvedBy, h.logs.String())
+	}
+}
+
+// TestRegroupWatchNoReplicaNamesEnds: a watch that only replicas whose
+// config names no such Alertmanager claim is kept for ForgetWatchAfter,
+// then ends.
+func TestRegroupWatchNoReplicaNamesEnds(t *testing.T) {
+	st := boltStore(t)
+	am := &fakeAlertmanagerAPI{}
+	srv := httptest.NewServer(am)
+	t.Cleanup(srv.Close)
+	cfg := strings.Replace(testConfig, "    targets:\n      P0: {acknowledge: 5m}\n",
+		"    targets:\n      P0: {acknowledge: 5m}\n    alertmanager_url: "+srv.URL+"\n", 1)
+	h := newHarness(t, withConfig(cfg), withStore(st))
+	start := h.clock.Now()
+	older := newHarness(t, withConfig(testConfig), withStore(st), startAt(start))
+	if err := h.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.step(start)
+	sum := sha256.Sum256([]byte(srv.URL))
+	key := hex.EncodeToString(sum[:12])
+	stored := func() bool {
+		t.Helper()
+		_, err := st.GetJob(context.Background(), amresolve.JobKindConfig, key)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	if !stored() {
+		t.Fatal("the watch is not stored")
+	}
+	older.step(start.Add(amresolve.ConfigEvery))
+	older.step(start.Add(amresolve.ConfigEvery + amresolve.ForgetWatchAfter - time.Minute))
+	if !stored() {
+		t.Fatalf("the watch ended before %v", amresolve.ForgetWatchAfter)
+	}
+	older.step(start.Add(amresolve.ConfigEvery + amresolve.ForgetWatchAfter))
+	if stored() {
+		t.Fatalf("the watch no replica's config names is kept after %v", amresolve.ForgetWatchAfter)
+	}
+}

@@ -110,6 +110,42 @@ type configJob struct {
 	// (EntryUnconfirmed, EntryRecentStart), so the log says each change
 	// at warn once, not every minute.
 	Last string `json:"last,omitempty"`
+	// Unknown is when a replica whose config names no such Alertmanager
+	// first claimed the watch, while none whose config names it has
+	// since (zero otherwise).
+	Unknown time.Time `json:"unknown,omitzero"`
+}
+
+// ForgetWatchAfter is how long the watch of an Alertmanager that the
+// config of every replica that claims it lacks is kept, as a heartbeat's
+// job is (heartbeat.ForgetAfter): in a rolling change of pagerd's config,
+// a replica still on the older one meets the watch a newer one armed.
+const ForgetWatchAfter = 24 * time.Hour
+
+// unknownWatch handles a watch, carrying d, of an Alertmanager this
+// replica's config does not name. Another replica's config may (this
+// one's lags, or theirs does): ended, the watch would lose the config it
+// recorded and a change it has yet to sweep, and nothing would watch
+// until the other replica's next reload or hourly re-arm, whose first look
+// only records the config. So it comes due again every ConfigEvery, its
+// data kept, for whichever replica claims it next, and ends only when no
+// replica whose config names the Alertmanager has claimed it for
+// ForgetWatchAfter.
+func (c *Checker) unknownWatch(j *store.Job, d configJob, now time.Time) (*store.Job, error) {
+	if d.Unknown.IsZero() {
+		c.o.Logger.Info("Alertmanager's config watch: this replica's config names no such Alertmanager; left for a replica whose config names it",
+			"job", j.Key, "forgotten_after", ForgetWatchAfter)
+		d.Unknown = now.UTC().Truncate(time.Millisecond)
+	} else if now.Sub(d.Unknown) >= ForgetWatchAfter {
+		c.o.Logger.Info("Alertmanager's config watch: no replica's config has named the Alertmanager for a long while; no longer watched",
+			"job", j.Key, "since", d.Unknown)
+		return nil, nil
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	return &store.Job{Kind: JobKindConfig, Key: j.Key, Due: now.Add(ConfigEvery), Data: b}, nil
 }
 
 // configKey is the key of the watch of the Alertmanager at base.
@@ -122,7 +158,8 @@ func configKey(base string) string {
 // config's services name (policy.Service.AlertmanagerAPI) that has none
 // stored. Every replica does it at start and at every reload; the jobs
 // are keyed, so there stays one per Alertmanager. A watch whose
-// Alertmanager no service names any more ends at its next look.
+// Alertmanager no service names any more ends once no replica whose
+// config names it has claimed it for ForgetWatchAfter (unknownWatch).
 func (c *Checker) ArmConfigWatch(ctx context.Context, cfg *policy.Config) error {
 	if c == nil || c.o.Groups == nil {
 		return nil
@@ -181,12 +218,12 @@ func (c *Checker) RunConfig(ctx context.Context, j *store.Job) (*store.Job, erro
 			base = u
 		}
 	}
-	if base == "" || c.o.Groups == nil {
-		c.o.Logger.Info("Alertmanager's config watch: no service names the Alertmanager any more; no longer watched", "job", j.Key)
-		return nil, nil
-	}
-	shown := policy.ShownURL(base) // logs and timelines never show a password
 	now := c.o.Now()
+	if base == "" || c.o.Groups == nil {
+		return c.unknownWatch(j, d, now)
+	}
+	d.Unknown = time.Time{}
+	shown := policy.ShownURL(base) // logs and timelines never show a password
 	next := func() (*store.Job, error) {
 		b, err := json.Marshal(d)
 		if err != nil {

@@ -34,7 +34,7 @@ import (
 // Alertmanager groups of the services that name that Alertmanager:
 // each whose group (its labels, for its receiver) Alertmanager no longer
 // lists (GET /api/v2/alerts/groups), while it lists one of the group's
-// alerts elsewhere, is resolved. Being a store job, it is
+// alerts in another group of its receiver, is resolved. Being a store job, it is
 // done once across replicas.
 const JobKindConfig = "am_config"
 
@@ -293,8 +293,8 @@ type openGroup struct {
 // sweepGroups resolves each open incident of an Alertmanager group of
 // the services that name base whose group Alertmanager no longer lists
 // for its receiver, after a config change seen at changed, while it lists
-// one of the group's alerts in another group (a change moved it; one it
-// does not hold may be another Alertmanager's). It says
+// one of the group's alerts in another group of that receiver (a change
+// moved it; one it does not hold there may be another Alertmanager's). It says
 // (outcome EntryUnconfirmed or EntryRecentStart, and why) when it could
 // not tell: Alertmanager could not be asked, or started less than
 // StartMargin ago (just started, it lists no group until Prometheus sends
@@ -319,17 +319,32 @@ func (c *Checker) sweepGroups(ctx context.Context, cfg *policy.Config, base stri
 	if len(open) == 0 {
 		return "", "", nil
 	}
-	// One question for every receiver's groups: an alert a change moved
-	// may be another receiver's now.
+	// One question for every receiver's groups.
 	listed, err := c.o.Groups.AlertGroups(ctx, base, "")
 	if err != nil {
 		return EntryUnconfirmed, fmt.Sprintf("its alert groups could not be listed (%v)", err), nil
 	}
-	known := map[string]bool{}
+	// held are the alerts Alertmanager holds, by fingerprint, under each
+	// receiver.
+	held := map[string]map[string]bool{}
 	for _, g := range listed {
-		for _, fp := range g.Fingerprints {
-			known[fp] = true
+		if held[g.Receiver] == nil {
+			held[g.Receiver] = map[string]bool{}
 		}
+		for _, fp := range g.Fingerprints {
+			held[g.Receiver][fp] = true
+		}
+	}
+	// moved reports whether Alertmanager holds one of o's alerts in
+	// another group of o's receiver: a change moved it, and its new
+	// group's notification reaches pagerd the way o's did.
+	moved := func(o openGroup) bool {
+		for receiver, fps := range held {
+			if o.group.SameReceiver(receiver) && slices.ContainsFunc(o.group.Fingerprints, func(fp string) bool { return fps[fp] }) {
+				return true
+			}
+		}
+		return false
 	}
 	// Asked after the groups, so a restart between the two is seen.
 	if outcome, why := c.distrust(ctx, base, now); outcome != "" {
@@ -340,14 +355,15 @@ func (c *Checker) sweepGroups(ctx context.Context, cfg *policy.Config, base stri
 		if slices.ContainsFunc(listed, func(g AlertGroup) bool { return o.group.Is(g.Receiver, g.Labels) }) {
 			continue
 		}
-		if !slices.ContainsFunc(o.group.Fingerprints, func(fp string) bool { return known[fp] }) {
-			// Alertmanager holds none of the group's alerts: they are
-			// not its (a service fed by several Alertmanagers, or a
-			// load balancer's other one), or they all ended. Resolved on
-			// its word, an incident whose alerts fire at another
-			// Alertmanager would page no more; it stays open, as
-			// before pagerd watched.
-			c.o.Logger.Info("Alertmanager's config changed and it has no group of the incident, but none of its alerts either: left open (another Alertmanager's alerts, or ended)",
+		if !moved(o) {
+			// Alertmanager holds none of the group's alerts for its
+			// receiver: they are not its (a service fed by several
+			// Alertmanagers, or a load balancer's other one), they
+			// all ended, or the change sent them to another receiver.
+			// Resolved on its word, an incident whose alerts fire at
+			// another Alertmanager would page no more; it stays open,
+			// as before pagerd watched.
+			c.o.Logger.Info("Alertmanager's config changed and it has no group of the incident, nor any of its alerts for its receiver: left open (another Alertmanager's alerts, ended, or sent to another receiver)",
 				"incident", o.inc.ID, "service", o.svc.Name, "alertmanager", shown, "receiver", o.group.Receiver, "group", labelSetString(o.group.Labels))
 			continue
 		}

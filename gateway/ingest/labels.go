@@ -196,10 +196,13 @@ func ReadGroup(details json.RawMessage) (g StoredGroup, ok bool) {
 // webhook's quoting and pagerd's cuts. A receiver unquoted matches too,
 // which can only find more groups, never fewer.
 func (g StoredGroup) Is(receiver string, labels map[string]string) bool {
+	return g.SameReceiver(receiver) && maps.Equal(capMap(labels, MaxLabelBytes, &valueCuts{}), g.Labels)
+}
+
+// SameReceiver reports whether receiver (its name, as GET
+// /api/v2/alerts/groups gives it) is g's, as Is reads it.
+func (g StoredGroup) SameReceiver(receiver string) bool {
 	quoted, _ := capValue(regexp.QuoteMeta(receiver), MaxLabelBytes)
 	plain, _ := capValue(receiver, MaxLabelBytes)
-	if g.Receiver != quoted && g.Receiver != plain {
-		return false
-	}
-	return maps.Equal(capMap(labels, MaxLabelBytes, &valueCuts{}), g.Labels)
+	return g.Receiver == quoted || g.Receiver == plain
 }

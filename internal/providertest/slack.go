@@ -81,6 +81,9 @@ type Slack struct {
 	// lose are the methods whose next call is done and left without an
 	// answer (LoseAnswer).
 	lose map[string]bool
+	// historyLimit is the most messages a conversations.history page
+	// holds (0: 999, HistoryLimit).
+	historyLimit int
 	// now is the clock messages' ts are taken from (nil: a fixed
 	// second, 1700000000).
 	now func() time.Time
@@ -142,6 +145,15 @@ func (f *Slack) LoseAnswer(method string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lose[method] = true
+}
+
+// HistoryLimit makes conversations.history answer at most n messages a
+// page, whatever limit it is asked for: 15 for an app not approved for
+// Slack's Marketplace, since 2025.
+func (f *Slack) HistoryLimit(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.historyLimit = n
 }
 
 // SetClock makes messages' ts follow now, as Slack's follow its clock
@@ -442,6 +454,9 @@ func (f *Slack) history(w http.ResponseWriter, form url.Values) {
 		if n > 0 {
 			limit = min(n, 999)
 		}
+	}
+	if f.historyLimit > 0 {
+		limit = min(limit, f.historyLimit)
 	}
 	truth := func(v string) bool { return v == "1" || v == "true" }
 	inclusive, metadata := truth(form.Get("inclusive")), truth(form.Get("include_all_metadata"))

@@ -333,11 +333,12 @@ func (c *Client) Post(ctx context.Context, channel string, card Card) (Ref, erro
 	return Ref{ch, ts}, nil
 }
 
-// History bounds FindCard's reading: pages of historyPage messages, at
-// most historyPages of them.
+// History bounds FindCard's reading: at most historyMax messages, asked
+// for historyPage at a time (Slack answers an app not approved for its
+// Marketplace 15 at a time, and pages on until historyMax all the same).
 const (
-	historyPage  = 200
-	historyPages = 5
+	historyPage = 200
+	historyMax  = 1000
 )
 
 // FindCard looks for incident's message in channel among those posted
@@ -347,7 +348,7 @@ const (
 // it since then: a channel named by #name that pagerd has not posted to
 // since it started (conversations.history takes ids only), an app
 // without the channels:history scope (groups:history for a private
-// channel), Slack down, more than historyPages pages of messages.
+// channel), Slack down, more than historyMax messages.
 func (c *Client) FindCard(ctx context.Context, channel, incident string, since time.Time) (ref Ref, ok bool, err error) {
 	id, known := c.channelID(channel)
 	if !known {
@@ -359,9 +360,9 @@ func (c *Client) FindCard(ctx context.Context, channel, incident string, since t
 	defer cancel()
 	oldest := fmt.Sprintf("%d.%06d", since.Unix(), since.Nanosecond()/1000)
 	cursor := ""
-	for range historyPages {
+	for read := 0; read < historyMax; {
 		page, err := c.api().GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: id, Oldest: oldest,
-			Inclusive: true, Limit: historyPage, Cursor: cursor, IncludeAllMetadata: true})
+			Inclusive: true, Limit: min(historyPage, historyMax-read), Cursor: cursor, IncludeAllMetadata: true})
 		if err != nil {
 			return Ref{}, false, classify("conversations.history", err, false)
 		}
@@ -373,9 +374,12 @@ func (c *Client) FindCard(ctx context.Context, channel, incident string, since t
 		if !page.HasMore || page.ResponseMetaData.NextCursor == "" {
 			return Ref{}, false, nil
 		}
+		// An empty page that says there is more counts as one
+		// message, so that the reading ends.
+		read += max(len(page.Messages), 1)
 		cursor = page.ResponseMetaData.NextCursor
 	}
-	return Ref{}, false, fmt.Errorf("slack conversations.history: more than %d messages in %s since %s, not all read", historyPage*historyPages, channel, oldest)
+	return Ref{}, false, fmt.Errorf("slack conversations.history: more than %d messages in %s since %s, not all read", historyMax, channel, oldest)
 }
 
 // Update brings an incident's message up to date.

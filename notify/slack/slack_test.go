@@ -205,3 +205,43 @@ func TestFindCard(t *testing.T) {
 		t.Fatalf("found past the messages it reads: %v %v", ok, err)
 	}
 }
+
+// TestFindCardInPagesOf15: Slack answers an app not approved for its
+// Marketplace 15 messages a page. FindCard pages on through them to the
+// 1,000 messages it reads (not 5 pages: 75 messages, said to be more
+// than 1,000).
+func TestFindCardInPagesOf15(t *testing.T) {
+	f := providertest.NewSlack(t)
+	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	f.SetClock(func() time.Time { return at })
+	f.HistoryLimit(15)
+	c := slack.New(slack.Options{Token: providertest.SlackBotToken, APIURL: f.URL, Timeout: 5 * time.Second})
+	ctx := context.Background()
+	card := slack.Card{Incident: "i1", Service: "api", Priority: "P0", Summary: "db down", Status: "triggered", Level: "1 (primary)"}
+	ref, err := c.Post(ctx, "CINCIDENTS", card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		if err := c.Say(ctx, "CINCIDENTS", "a line"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, ok, err := c.FindCard(ctx, "CINCIDENTS", "i1", at.Add(-time.Minute)); err != nil || !ok || got != ref {
+		t.Fatalf("found %+v %v %v in pages of 15, want %+v", got, ok, err, ref)
+	}
+	for range 1000 - 101 {
+		if err := c.Say(ctx, "CINCIDENTS", "a line"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, ok, err := c.FindCard(ctx, "CINCIDENTS", "i1", at.Add(-time.Minute)); err != nil || !ok || got != ref {
+		t.Fatalf("the 1,000th message not found in pages of 15: %+v %v %v", got, ok, err)
+	}
+	if err := c.Say(ctx, "CINCIDENTS", "a line"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := c.FindCard(ctx, "CINCIDENTS", "i1", at.Add(-time.Minute)); err == nil || ok {
+		t.Fatalf("found past the 1,000 messages it reads: %v %v", ok, err)
+	}
+}

@@ -95,7 +95,10 @@ func (o *slackOutbox) handle(ctx context.Context, inc *store.Incident, item stor
 	ref, ok := slackRef(tl)
 	var found store.Entry // where a post whose answer was lost put it
 	if !ok {
-		if ref, ok = o.lost(ctx, inc, tl, svc.SlackChannel); !ok {
+		if ref, ok, err = o.lost(ctx, inc, tl, svc.SlackChannel); err != nil {
+			return store.Entry{}, err
+		}
+		if !ok {
 			return o.post(ctx, inc, item, card, svc.SlackChannel, svc.SlackChannel, "", now)
 		}
 		found = slackFound(ref, svc.SlackChannel, now)
@@ -106,7 +109,10 @@ func (o *slackOutbox) handle(ctx context.Context, inc *store.Incident, item stor
 		// good, every later change would be too, and the channel would
 		// never hear of the incident again. It is posted again, as it
 		// stands, where it was; later changes update the new message.
-		r, ok := o.lost(ctx, inc, tl, ref.Channel)
+		r, ok, err := o.lost(ctx, inc, tl, ref.Channel)
+		if err != nil {
+			return store.Entry{}, err
+		}
 		if !ok || r == ref {
 			return o.post(ctx, inc, item, card, ref.Channel, svc.SlackChannel, " again: the message there was deleted", now)
 		}
@@ -167,8 +173,14 @@ const slackClockSkew = time.Minute
 // that post, by the metadata each carries. ok is false when there was no
 // such post, when the message is not there (Slack did not take it), or
 // when the history cannot be read (logged): the message is then posted,
-// since one missing is worse than two.
-func (o *slackOutbox) lost(ctx context.Context, inc *store.Incident, tl []store.Entry, channel string) (slack.Ref, bool) {
+// since one missing is worse than two. Slack's 429 to the reading (its
+// rate limits allow an app not approved for its Marketplace one read a
+// minute, and it answers 429 most when it struggles, when answers get
+// lost) is no such failure: the error returned (dispatch.RetryAfter)
+// has the outbox item tried again once Slack's Retry-After has passed,
+// its "maybe posted" entry kept, so that the next try looks again
+// rather than post a second message.
+func (o *slackOutbox) lost(ctx context.Context, inc *store.Incident, tl []store.Entry, channel string) (slack.Ref, bool, error) {
 	var since time.Time
 	for i := len(tl) - 1; i >= 0; i-- {
 		e := tl[i]
@@ -184,15 +196,20 @@ func (o *slackOutbox) lost(ctx context.Context, inc *store.Incident, tl []store.
 		}
 	}
 	if since.IsZero() {
-		return slack.Ref{}, false
+		return slack.Ref{}, false, nil
 	}
 	ref, ok, err := o.client.FindCard(ctx, channel, inc.ID, since.Add(-slackClockSkew))
+	if wait, limited := slack.RetryAfter(err); limited {
+		o.posts.WithLabelValues(slackPostFailed).Inc()
+		return slack.Ref{}, false, dispatch.RetryAfter(wait, fmt.Errorf("the incident's channel message may have been posted, "+
+			"and Slack rate-limited the reading of the channel's history to find it; not posted again: %w", err))
+	}
 	if err != nil {
 		o.log.Warn("slack: the incident's channel message may have been posted, and the channel's history could not be read to find it; posting it again",
 			"incident", inc.ID, "channel", channel, "err", err)
-		return slack.Ref{}, false
+		return slack.Ref{}, false, nil
 	}
-	return ref, ok
+	return ref, ok, nil
 }
 
 // slackFound is the timeline entry of the incident's channel message

@@ -1744,3 +1744,87 @@ func TestSlackCardWhoseAnswerWasLostIsPostedOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestSlackCardWhoseHistoryReadWasRateLimitedIsPostedOnce: the card's
+// answer was lost, and Slack answers the retry's reading of the channel's
+// history 429 with Retry-After (an app not approved for its Marketplace
+// may read it once a minute, and Slack answers 429 most when it
+// struggles, when answers get lost). The card is not posted a second
+// time: the item is tried again once the Retry-After has passed (not at
+// its backoff's next try, before it), its "maybe posted" entry kept, and
+// that try finds the card, past a page of 15 messages (what Slack answers
+// such an app a page), and keeps it. (Before: the 429 was a history that
+// cannot be read, and the card was posted again.)
+func TestSlackCardWhoseHistoryReadWasRateLimitedIsPostedOnce(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	const channel = "CINCIDENTRESPONSE"
+	cfg := strings.Replace(slackConfig(sl.URL), `slack_channel: "#incident-response"`, `slack_channel: "`+channel+`"`, 1)
+	h := newHarness(t, withConfig(cfg))
+	sl.SetClock(h.clock.Now)
+	sl.HistoryLimit(15)
+	sl.LoseAnswer("chat.postMessage")
+	h.clock.Set(fixedNow.Add(time.Second))
+	id := fire(h)
+	h.step(h.clock.Now())
+	cards := func() []providertest.SlackMessage {
+		var out []providertest.SlackMessage
+		for _, m := range channelMessages(sl, channel) {
+			if strings.Contains(m.Blocks, id) {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	if n := len(cards()); n != 1 {
+		t.Fatalf("Slack took %d cards, want the one whose answer was lost", n)
+	}
+	// The channel goes on: the card is past the history's first page.
+	chatter := slack.New(slack.Options{Token: providertest.SlackBotToken, APIURL: sl.URL})
+	for range 20 {
+		if err := chatter.Say(context.Background(), channel, "a line"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reads := func() (n int) {
+		for _, c := range sl.Calls() {
+			if c.Method == "conversations.history" {
+				n++
+			}
+		}
+		return n
+	}
+	sl.RateLimit("conversations.history", 0, 2*time.Minute)
+	h.step(fixedNow.Add(31 * time.Second)) // the outbox's retry of the post
+	if sl.RateLimited() != 1 {
+		t.Fatalf("the retry did not read the history (%d answered 429)", sl.RateLimited())
+	}
+	if n := len(cards()); n != 1 {
+		t.Fatalf("%d cards after the history's read was rate-limited, want 1: timeline %s", n, timelineTypes(h.incident(id)))
+	}
+	h.step(fixedNow.Add(91 * time.Second)) // the backoff's next try, inside Slack's Retry-After
+	if n := reads(); n != 0 {
+		t.Fatalf("the history read %d times before Slack's Retry-After passed", n)
+	}
+	h.step(fixedNow.Add(31*time.Second + 2*time.Minute))
+	if n := reads(); n != 2 {
+		t.Fatalf("the history read in %d pages after the Retry-After, want 2 (15 messages a page)", n)
+	}
+	h.clock.Set(fixedNow.Add(3 * time.Minute))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	h.step(h.clock.Now())
+	got := cards()
+	if len(got) != 1 || !strings.Contains(got[0].Blocks, "acknowledged by Ann") {
+		t.Fatalf("cards of the incident in the channel: %+v, want the one, acknowledged\ntimeline %s", got, timelineTypes(h.incident(id)))
+	}
+	found := false
+	for _, e := range h.incident(id).Timeline {
+		if e.Type == "slack" && strings.HasSuffix(e.Detail, "found there after Slack's answer to the post was lost") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the timeline does not say the card was found: %+v", h.incident(id).Timeline)
+	}
+}

@@ -30,9 +30,45 @@ import (
 const outboxGiveUp = 24 * time.Hour
 
 // outboxBackoff is the wait after the nth failed try: 30s, 1m, 2m, ... up
-// to 30m.
+// to outboxMaxBackoff.
 func outboxBackoff(attempts int) time.Duration {
-	return min(30*time.Second<<min(attempts-1, 6), 30*time.Minute)
+	return min(30*time.Second<<min(attempts-1, 6), outboxMaxBackoff)
+}
+
+// outboxRetryWait is the wait after the nth failed try, which failed with
+// err: its backoff, or the wait the other system asked for when that is
+// longer (RetryAfter), up to outboxMaxBackoff.
+func outboxRetryWait(attempts int, err error) time.Duration {
+	wait := outboxBackoff(attempts)
+	if w := (*outboxWait)(nil); errors.As(err, &w) {
+		wait = max(wait, min(w.wait, outboxMaxBackoff))
+	}
+	return wait
+}
+
+// outboxMaxBackoff is the longest wait between two tries of an outbox
+// item, a wait the other system asked for (RetryAfter) included.
+const outboxMaxBackoff = 30 * time.Minute
+
+// outboxWait is an outbox handler's failure that the other system said
+// when to try again after (RetryAfter).
+type outboxWait struct {
+	wait time.Duration
+	err  error
+}
+
+func (e *outboxWait) Error() string { return e.err.Error() }
+func (e *outboxWait) Unwrap() error { return e.err }
+
+// RetryAfter is an outbox handler's error for an item the other system
+// asked to be tried again no sooner than wait from now (Slack's 429 with
+// Retry-After): it is retried as any failure is, at the later of its
+// backoff and wait, and no later than outboxMaxBackoff from now. Tried
+// again sooner it would be refused again, and a handler that gave up on
+// a refusal instead would do what it had to ask first (Slack: post an
+// incident's card a second time).
+func RetryAfter(wait time.Duration, err error) error {
+	return &outboxWait{wait: wait, err: err}
 }
 
 // runOutbox does the incident's due outbox items and returns the outbox
@@ -107,7 +143,7 @@ func (d *Dispatcher) tryOutbox(ctx context.Context, cfg *policy.Config, inc *sto
 		return outboxTry{entry: e, kind: kind, result: end.result}
 	}
 	if now.Sub(o.Since) <= outboxGiveUp {
-		o.Due = now.Add(outboxBackoff(o.Attempts))
+		o.Due = now.Add(outboxRetryWait(o.Attempts, err))
 		level := slog.LevelInfo
 		if o.Attempts == 1 {
 			level = slog.LevelWarn

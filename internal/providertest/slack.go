@@ -81,6 +81,12 @@ type Slack struct {
 	// lose are the methods whose next call is done and left without an
 	// answer (LoseAnswer).
 	lose map[string]bool
+	// rateLimited are the methods whose call is answered 429 with a
+	// Retry-After, once those before it are done (RateLimit).
+	rateLimited map[string]*slackLimit
+	// limited counts the calls answered 429 (not in calls: they do
+	// nothing).
+	limited int
 	// historyLimit is the most messages a conversations.history page
 	// holds (0: 999, HistoryLimit).
 	historyLimit int
@@ -106,7 +112,8 @@ func (f *Slack) RotateToken(token string) {
 // NewSlack starts a fake Slack for the test.
 func NewSlack(t testing.TB) *Slack {
 	t.Helper()
-	f := &Slack{messages: map[string]*SlackMessage{}, fail: map[string]string{}, lose: map[string]bool{}, responseURLs: map[string]*responseURL{}}
+	f := &Slack{messages: map[string]*SlackMessage{}, fail: map[string]string{}, lose: map[string]bool{}, rateLimited: map[string]*slackLimit{},
+		responseURLs: map[string]*responseURL{}}
 	s := httptest.NewServer(f)
 	t.Cleanup(s.Close)
 	f.URL = s.URL + "/api/"
@@ -145,6 +152,29 @@ func (f *Slack) LoseAnswer(method string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lose[method] = true
+}
+
+// RateLimit makes the call of method after the next after ones (0: the
+// next) answer 429 with retryAfter (whole seconds) in its Retry-After
+// header, as Slack rate-limits a method (slack-go's RateLimitedError):
+// nothing is done.
+func (f *Slack) RateLimit(method string, after int, retryAfter time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rateLimited[method] = &slackLimit{after: after, wait: retryAfter}
+}
+
+// slackLimit is a 429 to come (RateLimit).
+type slackLimit struct {
+	after int
+	wait  time.Duration
+}
+
+// RateLimited is how many calls the fake answered 429 (RateLimit).
+func (f *Slack) RateLimited() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.limited
 }
 
 // HistoryLimit makes conversations.history answer at most n messages a
@@ -306,6 +336,17 @@ func (f *Slack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if code, ok := f.fail[method]; ok {
 		delete(f.fail, method)
 		f.refuse(w, code)
+		return
+	}
+	if l := f.rateLimited[method]; l != nil && l.after > 0 {
+		l.after--
+	} else if l != nil {
+		delete(f.rateLimited, method)
+		f.limited++
+		w.Header().Set("Retry-After", strconv.Itoa(int(l.wait/time.Second)))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
 		return
 	}
 	if f.lose[method] {

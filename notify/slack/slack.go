@@ -348,7 +348,13 @@ const (
 // it since then: a channel named by #name that pagerd has not posted to
 // since it started (conversations.history takes ids only), an app
 // without the channels:history scope (groups:history for a private
-// channel), Slack down, more than historyMax messages.
+// channel), Slack down, more than historyMax messages. Slack's 429 to the
+// first page (RetryAfter reads its wait) says only "not now": nothing was
+// read, and the caller tries again later rather than post a second
+// message. A 429 to a later page (an app not approved for the
+// Marketplace may read one page a minute) says the history cannot be read
+// whole in one go, and is not one: trying again would read the same first
+// page and be refused the same second one, for good.
 func (c *Client) FindCard(ctx context.Context, channel, incident string, since time.Time) (ref Ref, ok bool, err error) {
 	id, known := c.channelID(channel)
 	if !known {
@@ -363,6 +369,10 @@ func (c *Client) FindCard(ctx context.Context, channel, incident string, since t
 	for read := 0; read < historyMax; {
 		page, err := c.api().GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: id, Oldest: oldest,
 			Inclusive: true, Limit: min(historyPage, historyMax-read), Cursor: cursor, IncludeAllMetadata: true})
+		if rl := (*slack.RateLimitedError)(nil); errors.As(err, &rl) && read > 0 {
+			return Ref{}, false, fmt.Errorf("slack conversations.history: rate limited after %d messages of %s since %s, not all read: %v",
+				read, channel, oldest, err)
+		}
 		if err != nil {
 			return Ref{}, false, classify("conversations.history", err, false)
 		}
@@ -380,6 +390,16 @@ func (c *Client) FindCard(ctx context.Context, channel, incident string, since t
 		cursor = page.ResponseMetaData.NextCursor
 	}
 	return Ref{}, false, fmt.Errorf("slack conversations.history: more than %d messages in %s since %s, not all read", historyMax, channel, oldest)
+}
+
+// RetryAfter reports whether err is Slack's 429 (rate limited), and the
+// wait its Retry-After asked for.
+func RetryAfter(err error) (time.Duration, bool) {
+	var rl *slack.RateLimitedError
+	if !errors.As(err, &rl) {
+		return 0, false
+	}
+	return rl.RetryAfter, true
 }
 
 // Update brings an incident's message up to date.

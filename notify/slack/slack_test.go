@@ -206,11 +206,14 @@ func TestFindCard(t *testing.T) {
 	}
 }
 
-// TestFindCardInPagesOf15: Slack answers an app not approved for its
-// Marketplace 15 messages a page. FindCard pages on through them to the
-// 1,000 messages it reads (not 5 pages: 75 messages, said to be more
-// than 1,000).
-func TestFindCardInPagesOf15(t *testing.T) {
+// TestFindCardRateLimitedAndInPagesOf15: Slack answers an app not approved
+// for its Marketplace 15 messages a page, and one read a minute. FindCard
+// pages on through 15-message pages to the 1,000 messages it reads (not
+// 5 pages: 75), and says a 429 to its first page is one (RetryAfter,
+// Slack's wait: the caller tries again later rather than post the card a
+// second time), while a 429 to a later page is a history it cannot read
+// whole, as a refusal is (trying again would be refused the same page).
+func TestFindCardRateLimitedAndInPagesOf15(t *testing.T) {
 	f := providertest.NewSlack(t)
 	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
 	f.SetClock(func() time.Time { return at })
@@ -229,6 +232,16 @@ func TestFindCardInPagesOf15(t *testing.T) {
 	}
 	if got, ok, err := c.FindCard(ctx, "CINCIDENTS", "i1", at.Add(-time.Minute)); err != nil || !ok || got != ref {
 		t.Fatalf("found %+v %v %v in pages of 15, want %+v", got, ok, err, ref)
+	}
+	f.RateLimit("conversations.history", 0, 60*time.Second)
+	_, ok, err := c.FindCard(ctx, "CINCIDENTS", "i1", at.Add(-time.Minute))
+	if wait, limited := slack.RetryAfter(err); !limited || wait != time.Minute || ok {
+		t.Fatalf("a 429 to the first page: %v %v, want Slack's wait (%v %v)", ok, err, wait, limited)
+	}
+	f.RateLimit("conversations.history", 2, 60*time.Second)
+	_, ok, err = c.FindCard(ctx, "CINCIDENTS", "i1", at.Add(-time.Minute))
+	if _, limited := slack.RetryAfter(err); err == nil || limited || ok {
+		t.Fatalf("a 429 to the third page: %v %v, want a history not read whole, not a wait", ok, err)
 	}
 	for range 1000 - 101 {
 		if err := c.Say(ctx, "CINCIDENTS", "a line"); err != nil {

@@ -169,7 +169,7 @@ func TestReloadMovingTwilioAccountsKeepsPagingFromTheOld(t *testing.T) {
 		t.Fatalf("the old account took %d messages after a reload moved to another, want 1", n)
 	}
 	cb := h.url + "/api/v1/twilio/status?incident=" + id + "&user=dan&channel=sms"
-	report := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"delivered"}, "AccountSid": {twSID}}
+	report := url.Values{"MessageSid": {providertest.MessageSID(0)}, "MessageStatus": {"delivered"}, "AccountSid": {twSID}}
 	if code, body := providertest.TwilioPost(t, cb, report, providertest.TwilioSign(twToken, cb, report)); code != 204 {
 		t.Fatalf("the old account's delivery report: %d %s", code, body)
 	}

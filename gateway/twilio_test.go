@@ -71,7 +71,7 @@ func TestTwilioSMSAndStatusCallback(t *testing.T) {
 		t.Fatalf("status callback %q", msg.Get("StatusCallback"))
 	}
 
-	report := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
+	report := url.Values{"MessageSid": {providertest.MessageSID(0)}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
 	full := h.url + cb.RequestURI()
 	send := func(sig string) int {
 		code, _ := providertest.TwilioPost(t, full, report, sig)
@@ -332,7 +332,7 @@ func TestUndeliveredSMSBringsTheCallForwardThroughAStoreBlip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	report := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
+	report := url.Values{"MessageSid": {providertest.MessageSID(0)}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
 	full := h.url + cb.RequestURI()
 	send := func() (int, string) {
 		return providertest.TwilioPost(t, full, report, providertest.TwilioSign(twToken, full, report))
@@ -820,7 +820,7 @@ func TestUndeliveredPageIsCountedAndLogged(t *testing.T) {
 	}
 	cb := fake.Messages()[0].Get("StatusCallback")
 	report := func(status, code string) {
-		form := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {status}, "AccountSid": {twSID}}
+		form := url.Values{"MessageSid": {providertest.MessageSID(0)}, "MessageStatus": {status}, "AccountSid": {twSID}}
 		if code != "" {
 			form.Set("ErrorCode", code)
 		}
@@ -905,7 +905,7 @@ func secondSMSUndelivered(t *testing.T, code string) (h *harness, fake *provider
 	if len(ms) != 2 {
 		t.Fatalf("Twilio got %d messages, want A's and B's", len(ms))
 	}
-	report := url.Values{"MessageSid": {"SM2"}, "MessageStatus": {"undelivered"}, "ErrorCode": {code}, "AccountSid": {twSID}}
+	report := url.Values{"MessageSid": {providertest.MessageSID(1)}, "MessageStatus": {"undelivered"}, "ErrorCode": {code}, "AccountSid": {twSID}}
 	if code, body := fake.Callback(t, ms[1].Get("StatusCallback"), report); code != 204 {
 		t.Fatalf("report: %d %s", code, body)
 	}
@@ -954,7 +954,8 @@ func TestLateUndeliveredReportMarksTheSMSItIsAbout(t *testing.T) {
 	h.runUntil(fixedNow.Add(5 * time.Minute))
 	ms := fake.Messages()
 	var first, second string
-	for _, m := range ms {
+	firstSID := ""
+	for i, m := range ms {
 		cb, err := url.Parse(m.Get("StatusCallback"))
 		if err != nil {
 			t.Fatal(err)
@@ -963,7 +964,7 @@ func TestLateUndeliveredReportMarksTheSMSItIsAbout(t *testing.T) {
 			continue
 		}
 		if first == "" {
-			first = m.Get("StatusCallback")
+			first, firstSID = m.Get("StatusCallback"), providertest.MessageSID(i)
 		} else {
 			second = m.Get("StatusCallback")
 		}
@@ -971,7 +972,7 @@ func TestLateUndeliveredReportMarksTheSMSItIsAbout(t *testing.T) {
 	if len(ms) != 3 || first == "" || second == "" {
 		t.Fatalf("Twilio got %d messages, want A's, B's and A's again: %v", len(ms), ms)
 	}
-	report := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
+	report := url.Values{"MessageSid": {firstSID}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
 	if code, body := fake.Callback(t, first, report); code != 204 {
 		t.Fatalf("report: %d %s", code, body)
 	}

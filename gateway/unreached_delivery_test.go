@@ -66,7 +66,7 @@ func TestLevelWhosePagesAreReportedNotDeliveredEscalatesAtOnce(t *testing.T) {
 					t.Fatalf("Twilio got %d messages, want 1", n)
 				}
 				twice(t, fake, fake.Messages()[0].Get("StatusCallback"),
-					url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}})
+					url.Values{"MessageSid": {providertest.MessageSID(0)}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}})
 				// The SMS did not arrive: the call is placed now.
 				h.runUntil(fixedNow.Add(2 * time.Minute))
 				if n := len(fake.Calls()); n != 1 {
@@ -125,7 +125,9 @@ func TestReportOfAnEarlierRoundsPageDoesNotCountAgainstTheLevel(t *testing.T) {
 			if n, m := len(fake.Messages()), len(fake.Calls()); n != 2 || m != 1 {
 				t.Fatalf("Twilio took %d messages and %d calls by 31m, want 2 and 1", n, m)
 			}
-			undelivered := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
+			undelivered := func(n int) url.Values {
+				return url.Values{"MessageSid": {providertest.MessageSID(n)}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
+			}
 			// The first round's call, not answered, reported late.
 			twice(t, fake, fake.Calls()[0].Get("StatusCallback"), url.Values{"CallSid": {providertest.CallSID(0)}, "CallStatus": {"no-answer"}, "AccountSid": {twSID}})
 			h.runUntil(fixedNow.Add(36 * time.Minute))
@@ -134,13 +136,13 @@ func TestReportOfAnEarlierRoundsPageDoesNotCountAgainstTheLevel(t *testing.T) {
 			}
 			twice(t, fake, fake.Calls()[1].Get("StatusCallback"), url.Values{"CallSid": {providertest.CallSID(1)}, "CallStatus": {"no-answer"}, "AccountSid": {twSID}})
 			// The first round's SMS, reported undelivered only now.
-			twice(t, fake, fake.Messages()[0].Get("StatusCallback"), undelivered)
+			twice(t, fake, fake.Messages()[0].Get("StatusCallback"), undelivered(0))
 			h.runUntil(fixedNow.Add(40 * time.Minute))
 			want := "15m L2 bob push,17m L2 bob sms,20m L2 bob voice"
 			if got := strings.Join(h.rec.lines(fixedNow), ","); got != want {
 				t.Fatalf("pages sent by 40m: %s\nwant: %s (Ann's second SMS went out at 30m and was not reported)", got, want)
 			}
-			twice(t, fake, fake.Messages()[1].Get("StatusCallback"), undelivered)
+			twice(t, fake, fake.Messages()[1].Get("StatusCallback"), undelivered(1))
 			h.runUntil(fixedNow.Add(41 * time.Minute))
 			want += ",40m L2 bob push"
 			if got := strings.Join(h.rec.lines(fixedNow), ","); got != want {
@@ -156,6 +158,68 @@ func TestReportOfAnEarlierRoundsPageDoesNotCountAgainstTheLevel(t *testing.T) {
 				t.Fatalf("escalations in the timeline: %q", esc)
 			}
 		})
+	}
+}
+
+// TestSMSReportFindsItsPageBySID: Ann's SMS of the first round is
+// reported undelivered only in the second round, after that round's call
+// to her went unanswered, by a callback whose URL's at names the wrong
+// page (the second round's SMS's time) or none (a URL given before pages
+// carried it). Her SMS's entry keeps the SID Twilio created it with
+// (ref), and the report finds its page by it: the first round's, which
+// moves no level; both stores. (Before: an SMS was kept without its SID
+// and its report was matched by the at alone: a wrong one took it for
+// the second round's SMS, nothing of the primary level seemed to have
+// reached Ann and Bob was paged at once, though her SMS had arrived; a
+// missing one found no page, and the report was counted unmatched.)
+func TestSMSReportFindsItsPageBySID(t *testing.T) {
+	for name, mk := range stores(t) {
+		for _, at := range []string{"wrong", "missing"} {
+			t.Run(name+" "+at, func(t *testing.T) {
+				fake := providertest.NewTwilio(t)
+				cfg := strings.Replace(unreachedTwilioConfig(fake),
+					"      - {name: secondary, targets: [{schedule: s, tier: secondary}]}\n",
+					"      - {name: secondary, targets: [{schedule: s, tier: secondary}], timeout: 15m}\n    repeat: 1\n", 1)
+				h := newHarness(t, withStore(mk(t)), withConfig(cfg), realTransport("twilio"))
+				id := fire(h)
+				h.runUntil(fixedNow.Add(36 * time.Minute))
+				msgs, calls := fake.Messages(), fake.Calls()
+				if len(msgs) != 2 || len(calls) != 2 {
+					t.Fatalf("Twilio took %d messages and %d calls by 36m, want 2 and 2", len(msgs), len(calls))
+				}
+				var sms []store.Entry
+				for _, e := range entriesOf(timeline(h, id), "notify", "sms") {
+					if e.User == "ann" {
+						sms = append(sms, e)
+					}
+				}
+				if len(sms) != 2 || sms[0].Ref != providertest.MessageSID(0) || sms[1].Ref != providertest.MessageSID(1) {
+					t.Fatalf("Ann's SMS pages: %+v\nwant refs %s and %s", sms, providertest.MessageSID(0), providertest.MessageSID(1))
+				}
+				twice(t, fake, calls[1].Get("StatusCallback"), url.Values{"CallSid": {providertest.CallSID(1)}, "CallStatus": {"no-answer"}, "AccountSid": {twSID}})
+				cb, err := url.Parse(msgs[0].Get("StatusCallback"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				q := cb.Query()
+				if at == "wrong" {
+					later, _ := url.Parse(msgs[1].Get("StatusCallback"))
+					q.Set("at", later.Query().Get("at"))
+				} else {
+					q.Del("at")
+				}
+				cb.RawQuery = q.Encode()
+				twice(t, fake, cb.String(),
+					url.Values{"MessageSid": {providertest.MessageSID(0)}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}})
+				h.runUntil(fixedNow.Add(40 * time.Minute))
+				if got, want := strings.Join(h.rec.lines(fixedNow), ","), "15m L2 bob push,17m L2 bob sms,20m L2 bob voice"; got != want {
+					t.Fatalf("pages sent by 40m: %s\nwant: %s (the report is about the first round's SMS)", got, want)
+				}
+				if n := metric(t, h.reg, "pagerd_delivery_reports_unmatched_total", "channel", "sms"); n != 0 {
+					t.Errorf("pagerd_delivery_reports_unmatched_total{channel=sms} %v, want 0: the report names its SMS by SID", n)
+				}
+			})
+		}
 	}
 }
 
@@ -243,7 +307,7 @@ func TestReportBeforeItsPageIsRecordedStillCountsTheStep(t *testing.T) {
 			h := newHarness(t, withStore(st), withConfig(unreachedTwilioConfig(fake)), realTransport("twilio"), replicas(2))
 			st.post = func() {
 				code, _ := fake.Callback(t, fake.Messages()[0].Get("StatusCallback"),
-					url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}})
+					url.Values{"MessageSid": {providertest.MessageSID(0)}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}})
 				answered <- code
 			}
 			id := fire(h)
@@ -290,7 +354,7 @@ func TestReportWhosePageIsRecordedTooLateIsCounted(t *testing.T) {
 	h := newHarness(t, withStore(held), withConfig(unreachedTwilioConfig(fake)), realTransport("twilio"))
 	held.post = func() {
 		code, _ := fake.Callback(t, fake.Messages()[0].Get("StatusCallback"),
-			url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}})
+			url.Values{"MessageSid": {providertest.MessageSID(0)}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}})
 		answered <- code
 	}
 	fire(h)
@@ -318,7 +382,7 @@ func TestReportWhosePageIsRecordedTooLateIsCounted(t *testing.T) {
 // the message's notes are being written, before its incidents' timelines
 // say it went out.
 func TestStormMessageReportedNotDeliveredCountsForEachIncident(t *testing.T) {
-	undelivered := url.Values{"MessageSid": {"SM4"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
+	undelivered := url.Values{"MessageSid": {providertest.MessageSID(3)}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
 	for name, mk := range stores(t) {
 		for _, race := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s reported before its notes %v", name, race), func(t *testing.T) {
@@ -394,8 +458,9 @@ func TestStormMessageReportedNotDeliveredCountsForEachIncident(t *testing.T) {
 // their pages only by when they went out: whoever asked Twilio's support
 // why the SMS never arrived had to find it by time and number, and a
 // call's report could not be matched to the call's entry by its SID. Each
-// report's entry now carries the SID Twilio reported (ref): the call's is
-// its page's; both stores.
+// report's entry now carries the SID Twilio reported (ref): each page's
+// entry carries the SID Twilio created it with, the SMS's as the call's;
+// both stores.
 func TestDeliveryReportNamesItsPageBySID(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
@@ -403,7 +468,7 @@ func TestDeliveryReportNamesItsPageBySID(t *testing.T) {
 			h := newHarness(t, withStore(mk(t)), withConfig(unreachedTwilioConfig(fake)), realTransport("twilio"))
 			id := fire(h)
 			h.runUntil(fixedNow.Add(time.Minute))
-			const smsSID = "SM00000000000000000000000000000001"
+			smsSID := providertest.MessageSID(0)
 			if code, body := fake.Callback(t, fake.Messages()[0].Get("StatusCallback"),
 				url.Values{"MessageSid": {smsSID}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}); code != 204 {
 				t.Fatalf("the SMS's report: %d %s", code, body)
@@ -420,6 +485,9 @@ func TestDeliveryReportNamesItsPageBySID(t *testing.T) {
 			calls := entriesOf(tl, "notify", "voice")
 			if len(calls) != 1 || calls[0].Ref != providertest.CallSID(0) {
 				t.Fatalf("the call's page: %+v", calls)
+			}
+			if sms := entriesOf(tl, "notify", "sms"); len(sms) != 1 || sms[0].Ref != smsSID {
+				t.Fatalf("the SMS's page: %+v\nwant ref %s", sms, smsSID)
 			}
 			for channel, want := range map[string]string{"sms": smsSID, "voice": calls[0].Ref} {
 				got := entriesOf(tl, "delivery_failed", channel)

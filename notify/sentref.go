@@ -15,9 +15,10 @@ type sentRef struct {
 }
 
 // WithSentRef gives a send a place for the provider's id of what it
-// created (Twilio's call SID): the dispatcher records it on the page's
-// timeline entry, so that an acknowledgement can reach what the page
-// left ringing (a call still queued or ringing is cancelled). ref reads
+// created (Twilio's SMS or call SID): the dispatcher records it on the
+// page's timeline entry, so that the page's delivery report finds it by
+// it, and an acknowledgement can reach what the page left ringing (a
+// call still queued or ringing is cancelled). ref reads
 // it once the send returns: "" when the transport set none (it has no
 // such id, or the send failed). Notifier keeps its one method; a
 // transport that has no use for it ignores it.

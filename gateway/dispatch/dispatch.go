@@ -1832,8 +1832,9 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		return e
 	}
 	e.Detail = "via " + contact.Via
-	// What the provider created (Twilio's call SID): an acknowledgement
-	// cancels the call with it while it still rings.
+	// What the provider created (Twilio's SMS or call SID): the page's
+	// delivery report finds it by it, and an acknowledgement cancels a
+	// call with it while it still rings.
 	e.Ref = sentRef()
 	if contact.Via == "pagerduty" && msg.Reopened > 0 {
 		// Forwarding the acknowledgement or resolve reads the key back

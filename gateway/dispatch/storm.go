@@ -638,7 +638,7 @@ func (e *sentBack) Error() string {
 func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store.Claim, user, channel string,
 	live, gone []store.HeldPage, now, sendBy time.Time) (map[string][]store.Entry, []string, error) {
 	notes := make(map[string][]store.Entry, len(live))
-	ref := "" // what the provider created for the message sent (Twilio's call SID)
+	ref := "" // what the provider created for the message sent (Twilio's SMS or call SID)
 	record := func(typ, detail, bundle string, at time.Time) {
 		for _, p := range live {
 			e := store.Entry{At: at, Type: typ, Level: p.Level + 1, User: user,

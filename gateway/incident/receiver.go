@@ -262,9 +262,9 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 	}
 	s.m.deliveries.WithLabelValues(d.Channel, result).Inc()
 	// The report names its page by the provider's id of it (Twilio's
-	// SID, the call's as its page's ref has it), which whoever reads the
-	// timeline matches to the page, or looks up at the provider, and by
-	// when it went out, for a page recorded without one (an SMS).
+	// SID, as its page's ref has it), which whoever reads the timeline
+	// matches to the page, or looks up at the provider, and by when it
+	// went out, for a page recorded without one (by an older version).
 	e := store.Entry{At: s.clock(), Type: "delivery", User: d.User, Channel: d.Channel, Detail: d.Detail, PageAt: d.PageAt, Ref: d.Ref}
 	if d.Failed {
 		e.Type = DeliveryFailed
@@ -320,7 +320,7 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 
 // reportedStep is the step of the page a delivery report is about, as
 // recorded with the page (store.Entry.Step): the page Twilio created with
-// the report's SID (a call's, kept as Entry.Ref), else the person's page
+// the report's SID (an SMS's or a call's, kept as Entry.Ref), else the person's page
 // on the channel sent at the time the callback carries. "" when the page
 // is not found or was recorded without its step (by an older replica, or
 // from an earlier write), or when the timeline cannot be read: the page

@@ -178,11 +178,12 @@ type Entry struct {
 	// refused as the answer to a page from before a reopen.
 	ReopenedKnown bool `json:"reopened_known,omitempty"`
 	// Ref, on a page (notify), is the provider's id of what it created,
-	// when the transport gives one: Twilio's call SID, with which an
-	// acknowledgement cancels the call while it is still queued or
+	// when the transport gives one: Twilio's SMS or call SID, by which
+	// the page's delivery report finds it, and with which an
+	// acknowledgement cancels a call while it is still queued or
 	// ringing. On a provider's delivery report (delivery,
 	// delivery_failed), it is the id the report names its page by
-	// (Twilio's CallSid or MessageSid): a call's is its page's Ref.
+	// (Twilio's CallSid or MessageSid): its page's Ref.
 	Ref string `json:"ref,omitempty"`
 	// Step, on a page (notify), is the id of the step it was sent for
 	// (policy.Deadline.ID), when the write that recorded it fired that

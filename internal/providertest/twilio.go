@@ -129,6 +129,10 @@ type CallUpdate struct {
 // it.
 func CallSID(n int) string { return fmt.Sprintf("CA%032d", n+1) }
 
+// MessageSID is the SID of the nth SMS Twilio took (0-based, as
+// Messages lists them), as Twilio answered it.
+func MessageSID(n int) string { return fmt.Sprintf("SM%032d", n+1) }
+
 // SetCallStatus moves a call on, as the phone network does: ringing,
 // in-progress (answered), completed, busy, no-answer, failed.
 func (f *Twilio) SetCallStatus(sid, status string) {
@@ -232,7 +236,7 @@ func (f *Twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.sent = append(f.sent, r.PostForm)
 	w.WriteHeader(201)
-	_ = json.NewEncoder(w).Encode(map[string]any{"sid": fmt.Sprintf("SM%032d", len(f.sent)), "status": "queued",
+	_ = json.NewEncoder(w).Encode(map[string]any{"sid": MessageSID(len(f.sent) - 1), "status": "queued",
 		"to": r.PostForm.Get("To"), "from": r.PostForm.Get("From"), "body": r.PostForm.Get("Body")})
 }
 

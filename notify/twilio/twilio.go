@@ -188,6 +188,13 @@ func (t *Notifier) Notify(ctx context.Context, m notify.Message) error {
 				// follows for a shift notice, nor without public_url.
 				return &createdFailed{status: *msg.Status, code: msg.ErrorCode}
 			}
+			if err == nil && msg != nil && msg.Sid != nil {
+				// The message's SID, for the page's timeline entry: its
+				// delivery report names it (MessageSid) and finds its
+				// page by it first, not only by the send time its
+				// callback URL carries.
+				notify.SetSentRef(ctx, *msg.Sid)
+			}
 			return err
 		}
 	case "voice":

@@ -338,3 +338,31 @@ func TestTwilioCallSIDAndCancel(t *testing.T) {
 		t.Errorf("cancel Twilio answers 21220: %v, %v", ok, err)
 	}
 }
+
+// TestTwilioSMSSID: an SMS created leaves its SID (MessageSid) for the
+// page's timeline entry, as a call does: its delivery report finds its
+// page by it. One Twilio created failed leaves none: it is no page.
+func TestTwilioSMSSID(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	tw, err := twilio.New(twilio.Options{AccountSID: providertest.TwilioSID, AuthToken: providertest.TwilioToken,
+		From: providertest.TwilioFrom, APIURL: fake.URL, PublicURL: "https://pagerd.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		ctx, ref := notify.WithSentRef(t.Context())
+		if err := tw.Notify(ctx, notify.Message{Channel: "sms", Incident: "inc", User: "dan", Address: "+15555550111", Text: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := ref(); got != providertest.MessageSID(i) {
+			t.Fatalf("SMS %d's SID: %q, want %s", i, got, providertest.MessageSID(i))
+		}
+	}
+	ctx, ref := notify.WithSentRef(t.Context())
+	if err := tw.Notify(ctx, notify.Message{Channel: "sms", Incident: "inc", User: "dan", Address: providertest.TwilioFailsAtOnce, Text: "x"}); err == nil {
+		t.Fatal("an SMS created failed was taken as sent")
+	}
+	if got := ref(); got != "" {
+		t.Errorf("an SMS created failed left the SID %q", got)
+	}
+}

@@ -938,54 +938,68 @@ func TestCodedReplyActsOnAPageReportedUndelivered(t *testing.T) {
 // bare "4" answers it and acknowledges A. (Before: the report marked the
 // latest SMS to Dan for A before it arrived, the 5m one, so a bare "4"
 // passed over A and acknowledged B, which Dan had not looked at, and B's
-// paging stopped while A, the page in his hand, went on.)
+// paging stopped while A, the page in his hand, went on.) The report finds
+// the 2m SMS by its SID also when its callback URL's at is missing or
+// names the 5m SMS (before: it marked the 5m SMS then, as above).
 func TestLateUndeliveredReportMarksTheSMSItIsAbout(t *testing.T) {
-	fake := providertest.NewTwilio(t)
-	cfg := strings.Replace(twilioConfig, "levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]",
-		"levels: [{name: primary, targets: [{user: dan}], timeout: 3m}, {name: again, targets: [{user: dan}], timeout: 15m}]", 1)
-	h := newHarness(t, withConfig(twilioAt(fake, cfg)), realTransport("twilio"))
-	a := fire(h)
-	h.clock.Set(fixedNow.Add(time.Minute))
-	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "second", map[string]string{"alertname": "B", "severity": "critical"}),
-		"Authorization", "Bearer "+amKey)
-	var res struct{ Incidents []string }
-	r.json(t, &res)
-	b := res.Incidents[0]
-	h.runUntil(fixedNow.Add(5 * time.Minute))
-	ms := fake.Messages()
-	var first, second string
-	firstSID := ""
-	for i, m := range ms {
-		cb, err := url.Parse(m.Get("StatusCallback"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cb.Query().Get("incident") != a {
-			continue
-		}
-		if first == "" {
-			first, firstSID = m.Get("StatusCallback"), providertest.MessageSID(i)
-		} else {
-			second = m.Get("StatusCallback")
-		}
-	}
-	if len(ms) != 3 || first == "" || second == "" {
-		t.Fatalf("Twilio got %d messages, want A's, B's and A's again: %v", len(ms), ms)
-	}
-	report := url.Values{"MessageSid": {firstSID}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
-	if code, body := fake.Callback(t, first, report); code != 204 {
-		t.Fatalf("report: %d %s", code, body)
-	}
-	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
-	_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
-	if v := h.incident(b); v.Status != "triggered" {
-		t.Fatalf("a bare 4 acknowledged B, though Dan's latest SMS was A's: B %s; reply %q", v.Status, out)
-	}
-	if v := h.incident(a); v.Status != "acknowledged" || !strings.Contains(out, twilio.ReplyCode(a)) {
-		t.Fatalf("a bare 4 left A, whose second SMS Dan got, %s; reply %q", v.Status, out)
-	}
-	if v := metric(t, h.reg, "pagerd_delivery_reports_total", "channel", "sms", "result", "failed"); v != 1 {
-		t.Errorf("pagerd_delivery_reports_total{channel=sms,result=failed} = %v, want 1", v)
+	for _, at := range []string{"kept", "wrong", "missing"} {
+		t.Run(at, func(t *testing.T) {
+			fake := providertest.NewTwilio(t)
+			cfg := strings.Replace(twilioConfig, "levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]",
+				"levels: [{name: primary, targets: [{user: dan}], timeout: 3m}, {name: again, targets: [{user: dan}], timeout: 15m}]", 1)
+			h := newHarness(t, withConfig(twilioAt(fake, cfg)), realTransport("twilio"))
+			a := fire(h)
+			h.clock.Set(fixedNow.Add(time.Minute))
+			r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "second", map[string]string{"alertname": "B", "severity": "critical"}),
+				"Authorization", "Bearer "+amKey)
+			var res struct{ Incidents []string }
+			r.json(t, &res)
+			b := res.Incidents[0]
+			h.runUntil(fixedNow.Add(5 * time.Minute))
+			ms := fake.Messages()
+			var first, second *url.URL
+			firstSID := ""
+			for i, m := range ms {
+				cb, err := url.Parse(m.Get("StatusCallback"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cb.Query().Get("incident") != a {
+					continue
+				}
+				if first == nil {
+					first, firstSID = cb, providertest.MessageSID(i)
+				} else {
+					second = cb
+				}
+			}
+			if len(ms) != 3 || first == nil || second == nil {
+				t.Fatalf("Twilio got %d messages, want A's, B's and A's again: %v", len(ms), ms)
+			}
+			q := first.Query()
+			switch at {
+			case "wrong":
+				q.Set("at", second.Query().Get("at"))
+			case "missing":
+				q.Del("at")
+			}
+			first.RawQuery = q.Encode()
+			report := url.Values{"MessageSid": {firstSID}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
+			if code, body := fake.Callback(t, first.String(), report); code != 204 {
+				t.Fatalf("report: %d %s", code, body)
+			}
+			form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+			_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
+			if v := h.incident(b); v.Status != "triggered" {
+				t.Fatalf("a bare 4 acknowledged B, though Dan's latest SMS was A's: B %s; reply %q", v.Status, out)
+			}
+			if v := h.incident(a); v.Status != "acknowledged" || !strings.Contains(out, twilio.ReplyCode(a)) {
+				t.Fatalf("a bare 4 left A, whose second SMS Dan got, %s; reply %q", v.Status, out)
+			}
+			if v := metric(t, h.reg, "pagerd_delivery_reports_total", "channel", "sms", "result", "failed"); v != 1 {
+				t.Errorf("pagerd_delivery_reports_total{channel=sms,result=failed} = %v, want 1", v)
+			}
+		})
 	}
 }
 

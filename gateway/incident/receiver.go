@@ -592,10 +592,11 @@ const DeliveryFailed = "delivery_failed"
 // undeliveredPages are the indexes in tl of the pages to user on channel
 // that a delivery report says did not reach them: each such report (of
 // the incident, or of a storm message by its bundle) marks the page it
-// names by when it went out (Entry.PageAt, to the millisecond the
-// callback carries), else, for a report that names none (a callback URL
-// given before pages carried it) or a page not found, the latest page
-// before it not yet marked. A reply answers a page the person got: a bare
+// names by the provider's SID (Entry.Ref, which the page keeps too), else
+// by when it went out (Entry.PageAt, to the millisecond the callback
+// carries) for a page recorded without its SID, else, for a report that
+// names none (a callback URL given before pages carried it) or a page not
+// found, the latest page before it not yet marked. A reply answers a page the person got: a bare
 // "4" must not acknowledge an incident whose SMS they never saw, nor pass
 // over the page they got because an older one was reported late.
 func undeliveredPages(tl []store.Entry, user, channel string) map[int]bool {
@@ -604,13 +605,27 @@ func undeliveredPages(tl []store.Entry, user, channel string) map[int]bool {
 		if e.Type != DeliveryFailed || e.User != user || e.Channel != channel {
 			continue
 		}
-		marked := -1
-		for j := i - 1; j >= 0; j-- {
+		marked, found := -1, false
+		if e.Ref != "" {
+			// The page Twilio created with the report's SID, whatever
+			// the callback URL's at says: the same report twice marks
+			// the same page.
+			for j := i - 1; j >= 0; j-- {
+				p := tl[j]
+				if p.Type == "notify" && p.User == user && p.Channel == channel && p.Bundle == e.Bundle && p.Ref == e.Ref {
+					marked, found = j, true
+					break
+				}
+			}
+		}
+		for j := i - 1; j >= 0 && !found; j-- {
 			p := tl[j]
 			if p.Type != "notify" || p.User != user || p.Channel != channel || p.Bundle != e.Bundle || out[j] {
 				continue
 			}
-			if e.PageAt.IsZero() || p.At.UnixMilli() == e.PageAt.UnixMilli() {
+			// A page with a SID other than the report's is another page,
+			// whenever it went out.
+			if (p.Ref == "" || e.Ref == "") && (e.PageAt.IsZero() || p.At.UnixMilli() == e.PageAt.UnixMilli()) {
 				marked = j
 				break
 			}

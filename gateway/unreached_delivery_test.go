@@ -421,6 +421,13 @@ func TestStormMessageReportedNotDeliveredCountsForEachIncident(t *testing.T) {
 				// The storm SMS did not arrive: its incidents' calls are
 				// placed now; the others' come at 5m.
 				h.runUntil(fixedNow.Add(time.Minute))
+				for _, id := range b.Incidents {
+					for _, e := range timeline(h, id) {
+						if e.Type == "notify" && e.Bundle == bundle && e.Ref != providertest.MessageSID(3) {
+							t.Errorf("incident %s's page in the storm SMS: ref %q, want the message's SID %s", id, e.Ref, providertest.MessageSID(3))
+						}
+					}
+				}
 				calls := fake.Calls()
 				if len(calls) != 2 {
 					t.Fatalf("Twilio placed %d calls by 1m, want the storm message's 2", len(calls))

@@ -141,6 +141,11 @@ func (c *Checker) unknownWatch(j *store.Job, d configJob, now time.Time) (*store
 			"job", j.Key, "since", d.Unknown)
 		return nil, nil
 	}
+	return watchAgain(j, d, now)
+}
+
+// watchAgain is the watch j, carrying d, due again ConfigEvery after now.
+func watchAgain(j *store.Job, d configJob, now time.Time) (*store.Job, error) {
 	b, err := json.Marshal(d)
 	if err != nil {
 		return nil, err
@@ -166,15 +171,9 @@ func (c *Checker) ArmConfigWatch(ctx context.Context, cfg *policy.Config) error 
 	}
 	added := false
 	for _, base := range watchedURLs(cfg) {
-		key := configKey(base)
-		_, err := c.o.Store.GetJob(ctx, JobKindConfig, key)
-		if !errors.Is(err, store.ErrNotFound) {
-			if err != nil {
-				return fmt.Errorf("arm the watch of Alertmanager's config: %w", err)
-			}
-			continue
-		}
-		ok, err := c.o.Store.AddJob(ctx, store.Job{Kind: JobKindConfig, Key: key, Due: c.o.Now()})
+		// AddJob leaves a stored watch alone: its recorded config and a
+		// change it has yet to sweep stay.
+		ok, err := c.o.Store.AddJob(ctx, store.Job{Kind: JobKindConfig, Key: configKey(base), Due: c.o.Now()})
 		if err != nil {
 			return fmt.Errorf("arm the watch of Alertmanager's config: %w", err)
 		}
@@ -224,13 +223,7 @@ func (c *Checker) RunConfig(ctx context.Context, j *store.Job) (*store.Job, erro
 	}
 	d.Unknown = time.Time{}
 	shown := policy.ShownURL(base) // logs and timelines never show a password
-	next := func() (*store.Job, error) {
-		b, err := json.Marshal(d)
-		if err != nil {
-			return nil, err
-		}
-		return &store.Job{Kind: JobKindConfig, Key: j.Key, Due: now.Add(ConfigEvery), Data: b}, nil
-	}
+	next := func() (*store.Job, error) { return watchAgain(j, d, now) }
 	// A WARN when the outcome changes, INFO while it lasts (every
 	// minute): still visible, not a flood.
 	say := func(outcome, msg string, args ...any) {

@@ -389,6 +389,12 @@ func (s *Service) recordedStep(ctx context.Context, id string, d notify.Delivery
 func (s *Service) bundleSteps(ctx context.Context, bundle string, d notify.Delivery) map[string]string {
 	b, err := s.o.Store.GetBundle(ctx, bundle)
 	if err != nil {
+		if !isNotFound(err) {
+			// Not silent: its incidents' pages in it count as gone out,
+			// their levels keep their timeouts.
+			s.log.Warn("a storm message reported reaching nobody could not be read; its incidents' pages in it count as gone out, and their levels keep their timeouts",
+				"bundle", bundle, "user", d.User, "channel", d.Channel, "err", err)
+		}
 		return nil
 	}
 	until := time.Now().Add(recordWait)

@@ -1,10 +1,15 @@
 package incident
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/notify"
 )
 
 // TestUndeliveredPagesMarksThePageReportedOn: a report names its page by
@@ -44,5 +49,28 @@ func TestUndeliveredPagesMarksThePageReportedOn(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// unreadableBundles is a store whose storm bundles cannot be read.
+type unreadableBundles struct{ store.Store }
+
+func (unreadableBundles) GetBundle(context.Context, string) (*store.Bundle, error) {
+	return nil, store.ErrUnavailable
+}
+
+// TestStormReportWhoseBundleCannotBeReadIsLogged: a report that a storm
+// message reached nobody names each incident's step from the message's
+// bundle; when the store cannot read the bundle, its incidents' pages
+// count as gone out and their levels keep their timeouts, which must not
+// pass unseen: a WARN says so.
+func TestStormReportWhoseBundleCannotBeReadIsLogged(t *testing.T) {
+	var logs bytes.Buffer
+	s := New(Options{Store: unreadableBundles{}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if steps := s.bundleSteps(context.Background(), "b1", notify.Delivery{User: "ann", Channel: "sms"}); steps != nil {
+		t.Fatalf("steps %v from a bundle that cannot be read", steps)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "could not be read") {
+		t.Fatalf("no WARN for the bundle that could not be read:\n%s", logs.String())
 	}
 }

@@ -55,27 +55,11 @@ func TestRegroupSweepResolvesDroppedGroupOnly(t *testing.T) {
 }
 
 func testRegroupSweep(t *testing.T, st store.Store) {
-	am := &fakeAlertmanagerAPI{}
-	srv := httptest.NewServer(am)
-	t.Cleanup(srv.Close)
-	cfg := strings.Replace(testConfig, "    targets:\n      P0: {acknowledge: 5m}\n",
-		"    targets:\n      P0: {acknowledge: 5m}\n    alertmanager_url: "+srv.URL+"\n", 1)
-	h := newHarness(t, withConfig(cfg), withStore(st))
-	post := func(groupKey, alertname string) string {
-		t.Helper()
-		r := h.do("POST", "/api/v1/alertmanager", amGroupPayload(groupKey, map[string]string{"alertname": alertname}, map[string]string{"instance": "a"}, fp(alertname)),
-			"Authorization", "Bearer "+amKey)
-		if r.code != 200 {
-			t.Fatalf("webhook: %d %s", r.code, r.body)
-		}
-		var res struct{ Incidents []string }
-		r.json(t, &res)
-		return res.Incidents[0]
-	}
-	x := post(`{}:{alertname="X"}`, "X")
-	y := post(`{}:{alertname="Y"}`, "Y")
-	w := post(`{}:{alertname="W"}`, "W")
-	z := post(`{}:{alertname="Z"}`, "Z")
+	am, srv, h := regroupHarness(t, st)
+	x := postGroup(t, h, `{}:{alertname="X"}`, "X")
+	y := postGroup(t, h, `{}:{alertname="Y"}`, "Y")
+	w := postGroup(t, h, `{}:{alertname="W"}`, "W")
+	z := postGroup(t, h, `{}:{alertname="Z"}`, "Z")
 	if err := h.d.Arm(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -152,6 +136,32 @@ func testRegroupSweep(t *testing.T, st store.Store) {
 	}
 }
 
+// regroupHarness is a daemon on st whose service names the fake
+// Alertmanager API am, served at srv, as its alertmanager_url.
+func regroupHarness(t *testing.T, st store.Store) (am *fakeAlertmanagerAPI, srv *httptest.Server, h *harness) {
+	t.Helper()
+	am = &fakeAlertmanagerAPI{}
+	srv = httptest.NewServer(am)
+	t.Cleanup(srv.Close)
+	cfg := strings.Replace(testConfig, "    targets:\n      P0: {acknowledge: 5m}\n",
+		"    targets:\n      P0: {acknowledge: 5m}\n    alertmanager_url: "+srv.URL+"\n", 1)
+	return am, srv, newHarness(t, withConfig(cfg), withStore(st))
+}
+
+// postGroup sends the firing notification of group groupKey, whose one
+// alert is named alertname (amGroupPayload), and returns its incident.
+func postGroup(t *testing.T, h *harness, groupKey, alertname string) string {
+	t.Helper()
+	r := h.do("POST", "/api/v1/alertmanager", amGroupPayload(groupKey, map[string]string{"alertname": alertname}, map[string]string{"instance": "a"}, fp(alertname)),
+		"Authorization", "Bearer "+amKey)
+	if r.code != 200 {
+		t.Fatalf("webhook: %d %s", r.code, r.body)
+	}
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	return res.Incidents[0]
+}
+
 // fp is a fingerprint of the test's alert named alertname, as
 // Alertmanager writes one: 16 hex digits.
 func fp(alertname string) string { return fmt.Sprintf("%016x", alertname) }
@@ -175,22 +185,10 @@ func TestRegroupWatchOutlivesAReplicaWhoseConfigLacksIt(t *testing.T) {
 }
 
 func testRegroupWatchOutlivesOlderReplica(t *testing.T, st store.Store) {
-	am := &fakeAlertmanagerAPI{}
-	srv := httptest.NewServer(am)
-	t.Cleanup(srv.Close)
-	cfg := strings.Replace(testConfig, "    targets:\n      P0: {acknowledge: 5m}\n",
-		"    targets:\n      P0: {acknowledge: 5m}\n    alertmanager_url: "+srv.URL+"\n", 1)
-	h := newHarness(t, withConfig(cfg), withStore(st))
+	am, _, h := regroupHarness(t, st)
 	start := h.clock.Now()
 	older := newHarness(t, withConfig(testConfig), withStore(st), startAt(start))
-	r := h.do("POST", "/api/v1/alertmanager", amGroupPayload(`{}:{alertname="X"}`, map[string]string{"alertname": "X"}, map[string]string{"instance": "a"}, fp("X")),
-		"Authorization", "Bearer "+amKey)
-	if r.code != 200 {
-		t.Fatalf("webhook: %d %s", r.code, r.body)
-	}
-	var res struct{ Incidents []string }
-	r.json(t, &res)
-	x := res.Incidents[0]
+	x := postGroup(t, h, `{}:{alertname="X"}`, "X")
 	if err := h.d.Arm(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -229,12 +227,7 @@ func testRegroupWatchOutlivesOlderReplica(t *testing.T, st store.Store) {
 // then ends.
 func TestRegroupWatchNoReplicaNamesEnds(t *testing.T) {
 	st := boltStore(t)
-	am := &fakeAlertmanagerAPI{}
-	srv := httptest.NewServer(am)
-	t.Cleanup(srv.Close)
-	cfg := strings.Replace(testConfig, "    targets:\n      P0: {acknowledge: 5m}\n",
-		"    targets:\n      P0: {acknowledge: 5m}\n    alertmanager_url: "+srv.URL+"\n", 1)
-	h := newHarness(t, withConfig(cfg), withStore(st))
+	_, srv, h := regroupHarness(t, st)
 	start := h.clock.Now()
 	older := newHarness(t, withConfig(testConfig), withStore(st), startAt(start))
 	if err := h.d.Arm(context.Background()); err != nil {

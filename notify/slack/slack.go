@@ -369,7 +369,7 @@ func (c *Client) FindCard(ctx context.Context, channel, incident string, since t
 	for read := 0; read < historyMax; {
 		page, err := c.api().GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: id, Oldest: oldest,
 			Inclusive: true, Limit: min(historyPage, historyMax-read), Cursor: cursor, IncludeAllMetadata: true})
-		if rl := (*slack.RateLimitedError)(nil); errors.As(err, &rl) && read > 0 {
+		if _, limited := RetryAfter(err); limited && read > 0 {
 			return Ref{}, false, fmt.Errorf("slack conversations.history: rate limited after %d messages of %s since %s, not all read: %v",
 				read, channel, oldest, err)
 		}
@@ -626,14 +626,14 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	ctx, wrote := notify.TraceWrite(ctx)
 	_, _, err := n.c.api().PostMessageContext(ctx, m.Address, slack.MsgOptionText(escape(m.Text), false), slack.MsgOptionBlocks(blocks...),
 		slack.MsgOptionDisableLinkUnfurl())
-	if rl := (*slack.RateLimitedError)(nil); errors.As(err, &rl) && rl.RetryAfter <= notify.MaxRetryAfter {
+	if wait, limited := RetryAfter(err); limited && wait <= notify.MaxRetryAfter {
 		// Slack said when it takes the message: the page keeps its turn
 		// then, as for pagerd's own rate limits, rather than be retried
 		// inside the wait and given up (and counted by the breaker). A
 		// wait past MaxRetryAfter is a failure, as any provider's: held
 		// that long, the page is better failed with the person's next
 		// step brought forward.
-		return notify.OverRateLimit(max(rl.RetryAfter, time.Second), "Slack answered 429 to chat.postMessage (Retry-After)")
+		return notify.OverRateLimit(max(wait, time.Second), "Slack answered 429 to chat.postMessage (Retry-After)")
 	}
 	return classify("chat.postMessage", err, wrote.Load())
 }

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/PagerDuty/go-pagerduty"
@@ -270,7 +272,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 			"truncated_alerts", msg.TruncatedAlerts, "asking_alertmanager", asking)
 	}
 	groups := msg.Groups(byFingerprint)
-	var ended *ingest.Ended // read at the first resolve
+	ended := sync.OnceValue(msg.Ended) // read at the first resolve
 	// withheld: the incidents whose resolve this notification withheld
 	// (noted already), which the group's sweep below must leave open too.
 	var withheld map[string]bool // made at the first, not per webhook
@@ -280,146 +282,34 @@ func (s *Server) alertmanager(c echo.Context) error {
 	// true of the group.
 	olderThan := ""
 	overflow := false
-	for _, g := range groups {
-		overflow = overflow || g.Overflow
-		unsure, next, why := g.ResolveUnsure, ingest.WithheldNext(policy.ShownURL(svc.AlertmanagerAPI())), "Alertmanager left alerts out of a resolved notification"
-		if !g.Firing && unsure == "" && !byFingerprint && svc.SilenceOnAcknowledge != nil {
-			// Alertmanager leaves the alerts silenced at the
-			// acknowledgement out of the group's notifications, and
-			// judges the status on the others: "resolved" says
-			// nothing of them (nor after a reopen, until the
-			// silences' expiry is done).
-			acked, err := s.o.Incidents.AcknowledgedByDedup(ctx, svc, g.DedupKey)
-			if err != nil {
-				return partly(err)
-			}
-			if acked {
-				why = "Alertmanager muted the alerts silenced at the acknowledgement in a resolved notification"
-				unsure = "Alertmanager sent this group as resolved, but it leaves out the alerts pagerd silenced at the acknowledgement " +
-					"(silence_on_acknowledge) and judged the status on the others: the silenced ones may still fire, so the incident stays open"
-				next = ". pagerd asks Alertmanager at " + policy.ShownURL(svc.AlertmanagerAPI()) +
-					" whether any alert of the group still fires, silenced ones included, and resolves the incident when none does"
-			}
+	done := s.takeGroups(ctx, groups, func(ctx context.Context, g ingest.AlertGroup) groupTaken {
+		return s.takeGroup(ctx, cfg, svc, msg, g, byFingerprint, ended)
+	})
+	var failed error
+	for i, d := range done {
+		overflow = overflow || groups[i].Overflow
+		noted = noted || d.noted
+		if d.opened != "" {
+			ids = append(ids, d.opened)
 		}
-		if !g.Firing && unsure != "" {
-			// Not a resolve pagerd can trust: the open incident, if
-			// any, stays open and its timeline says why.
-			id, err := s.o.Incidents.NoteIfOpen(ctx, svc, g.DedupKey, "resolve_withheld", unsure+next)
-			if err != nil {
-				return partly(err)
-			}
-			if id == "" && !byFingerprint && unsure == g.ResolveUnsure && msg.TruncatedAlerts > 0 {
-				// None open, and the alerts Alertmanager left out
-				// may fire: it counts them notified and says so
-				// again only at the group's next change, or its
-				// repeat_interval. Alertmanager is asked, and the
-				// incident opened only if one does (at a large
-				// group's end, after a resolve by hand, none does).
-				// In fingerprint mode an active alert may be one
-				// with its own incident open: not asked there.
-				asking, err := s.o.Withheld.Left(ctx, svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels},
-					amresolve.LeftOut{DedupKey: g.DedupKey, Route: msg.CommonLabels, Summary: leftOutSummary(msg)})
-				if err != nil {
-					return partly(err)
-				}
-				noted = noted || asking
-				s.log.Info("a resolved notification left alerts out and no incident of its group is open", "service", svc.Name,
-					"truncated_alerts", msg.TruncatedAlerts, "asking_alertmanager", asking)
-			}
-			if id == "" {
-				continue
-			}
-			noted = true
-			asking, err := s.o.Withheld.Withheld(ctx, svc, id, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels})
-			if err != nil {
-				return partly(err)
-			}
-			s.log.Warn("resolve withheld: "+why, "incident", id,
-				"service", svc.Name, "truncated_alerts", msg.TruncatedAlerts, "asking_alertmanager", asking)
-			continue
+		if d.resolved != "" {
+			resolved = append(resolved, d.resolved)
 		}
-		if !g.Firing {
-			// A resolve that does not cover what the firing
-			// notification before it said fires may be stale (from
-			// the other Alertmanager of a cluster, or a retry):
-			// Alertmanager, having delivered that firing one, says
-			// nothing more of the group for hours. The incident's
-			// details, which every firing notification replaces,
-			// tell without another read.
-			if ended == nil {
-				ended = msg.Ended()
-			}
-			var uncovered ingest.Uncovered
-			id, kept, err := s.o.Incidents.ResolveByDedupUnless(ctx, svc, g.DedupKey, "alertmanager", "alertmanager", func(inc *store.Incident) bool {
-				uncovered = ended.Uncovered(inc.Details)
-				// Without Alertmanager to ask, only an alert that fired
-				// again after the resolve's end keeps the incident open:
-				// Alertmanager sends the resolve of that firing when it
-				// ends. An alert merely not named may have left the
-				// group unnamed (silenced by hand), and nothing would
-				// resolve the incident.
-				return uncovered.Newer != "" || (uncovered.Unlisted != "" && svc.AlertmanagerAPI() != "")
-			})
-			if err != nil {
-				return partly(err)
-			}
-			if kept == nil {
-				if id != "" {
-					resolved = append(resolved, id)
-				}
-				continue
-			}
+		if d.withheld != "" {
 			if withheld == nil {
 				withheld = map[string]bool{}
 			}
-			withheld[id] = true
-			if olderThan == "" {
-				olderThan = uncovered.Newer
-			}
-			next := withheldNext(svc, "whether an alert of the group still fires (neither silenced nor inhibited), and resolves the incident when none does")
-			if err := s.o.Incidents.Note(ctx, id, store.Entry{At: s.o.Now().UTC().Truncate(time.Millisecond), Type: "resolve_withheld",
-				Actor: "pagerd", Detail: uncovered.Why() + next}); err != nil {
-				return partly(err)
-			}
-			noted = true
-			asking, err := s.o.Withheld.Stale(ctx, svc, kept, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, byFingerprint)
-			if err != nil {
-				return partly(err)
-			}
-			s.log.Warn("resolve withheld: the resolved notification does not cover an alert a firing one received before it recorded", "incident", id,
-				"service", svc.Name, "newer", uncovered.Newer, "unlisted", uncovered.Unlisted, "asking_alertmanager", asking)
-			continue
+			withheld[d.withheld] = true
 		}
-		if g.Overflow && g.LeftOutOnly {
-			// The alerts Alertmanager left out may fire, or may be
-			// alerts with incidents of their own open that alerts
-			// sorted before them pushed out: the overflow incident
-			// paged a second time for those. With the URL,
-			// Alertmanager is asked at once (a store job, stored after
-			// this notification's own incidents) and the overflow
-			// incident opened only for an active alert with none.
-			var truncated string
-			if len(g.Cuts) > 0 {
-				truncated = ingest.CutDetails(g.Cuts)
-			}
-			asking, err := s.o.Withheld.LeftOutFiring(ctx, svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, amresolve.Overflow{
-				DedupKey: g.DedupKey, Route: msg.CommonLabels, Summary: g.Summary, Details: g.Details, Truncated: truncated,
-				KeyPrefix: msg.AlertKeyPrefix(), InView: msg.KeyFingerprints()})
-			if err != nil {
-				return partly(err)
-			}
-			if asking {
-				noted = true
-				continue
-			}
+		if olderThan == "" {
+			olderThan = d.olderThan
 		}
-		id, err := s.submit(ctx, cfg, incident.Alert{Service: svc, DedupKey: g.DedupKey, Source: "alertmanager",
-			Actor: "alertmanager", Labels: g.Labels, LabelsIncomplete: g.LabelsIncomplete, Titles: g.Titles, Summary: g.Summary,
-			Details: g.Details}, g.Cuts)
-		if err != nil {
-			return partly(err)
+		if failed == nil {
+			failed = d.err
 		}
-		ids = append(ids, id)
+	}
+	if failed != nil {
+		return partly(failed)
 	}
 	hadOverflow := false
 	if byFingerprint && !overflow {
@@ -442,10 +332,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 		id, had, kept, err := s.o.Incidents.ResolveIfOpenOrHad(ctx, svc, msg.OverflowDedupKey(), "alertmanager", "alertmanager", func(inc *store.Incident) bool {
 			why = olderThan
 			if why == "" {
-				if ended == nil {
-					ended = msg.Ended()
-				}
-				why = ended.Uncovered(inc.Details).Newer
+				why = ended().Uncovered(inc.Details).Newer
 			}
 			return why != "" || ask
 		})
@@ -499,9 +386,6 @@ func (s *Server) alertmanager(c echo.Context) error {
 		// nothing of the group for hours. It stays open, as a stale
 		// resolve by name does (its details, read with the listing, tell
 		// without another read).
-		if ended == nil {
-			ended = msg.Ended()
-		}
 		type firedAfter struct {
 			inc   *store.Incident
 			alert string
@@ -522,7 +406,7 @@ func (s *Server) alertmanager(c echo.Context) error {
 			if _, ok := ingest.FingerprintOfKey(inc.DedupKey, prefix); !ok || inc.Source != "alertmanager" || withheld[inc.ID] {
 				return false
 			}
-			if alert := ended.FiredAfter(inc.Details); alert != "" {
+			if alert := ended().FiredAfter(inc.Details); alert != "" {
 				newer = append(newer, firedAfter{inc, alert})
 				return false
 			}
@@ -575,6 +459,219 @@ func (s *Server) alertmanager(c echo.Context) error {
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "success", "incidents": ids, "resolved": resolved})
+}
+
+// groupWritesAtOnce bounds how many groups of one notification are stored
+// at once (takeGroups).
+const groupWritesAtOnce = 8
+
+// takeGroups stores a notification's groups, several at once, and returns
+// what each did, in their order. In fingerprint mode a notification is up
+// to ingest.MaxIncidentsPerMessage groups, an incident each; one after
+// another, each write waited for its own commit, fsynced on the embedded
+// store: on a disk whose fsync takes 50 ms, 100 alerts took 5 s, the
+// request's whole budget, and the alerts at the notification's tail were
+// never stored, its retries doing the same writes again (a missed page).
+// At once, they share the store's group commits (and Redis's round
+// trips). The groups are distinct incidents, as concurrent notifications'
+// are. Once a write fails no more groups are started: the notification
+// is answered 5xx and sent again, as it was when the writes went one after
+// another; those already started finish and count as stored.
+func (s *Server) takeGroups(ctx context.Context, groups []ingest.AlertGroup, take func(context.Context, ingest.AlertGroup) groupTaken) []groupTaken {
+	done := make([]groupTaken, len(groups))
+	if len(groups) == 1 {
+		done[0] = take(ctx, groups[0])
+		return done
+	}
+	var (
+		wg       sync.WaitGroup
+		failed   atomic.Bool
+		slots    = make(chan struct{}, groupWritesAtOnce)
+		panicked atomic.Pointer[groupPanic]
+	)
+	for i, g := range groups {
+		slots <- struct{}{}
+		if failed.Load() {
+			<-slots
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer func() {
+				// A panic is the request's, as it was in its own
+				// goroutine: the server's recovery answers 500 and
+				// logs it, and the process goes on.
+				if p := recover(); p != nil {
+					panicked.CompareAndSwap(nil, &groupPanic{p})
+					failed.Store(true)
+				}
+				<-slots
+				wg.Done()
+			}()
+			done[i] = take(ctx, g)
+			if done[i].err != nil {
+				failed.Store(true)
+			}
+		}()
+	}
+	wg.Wait()
+	if p := panicked.Load(); p != nil {
+		panic(p.v)
+	}
+	return done
+}
+
+// groupPanic carries a panic of takeGroups' goroutines to the request's.
+type groupPanic struct{ v any }
+
+// groupTaken is what the intake did with one group of a notification
+// (takeGroup).
+type groupTaken struct {
+	// opened is the incident the group opened or repeated; resolved, the
+	// one it resolved.
+	opened, resolved string
+	// noted: a write other than an incident's opening or resolve was
+	// stored.
+	noted bool
+	// withheld is the incident whose resolve it withheld as stale, and
+	// olderThan the alert that showed it stale.
+	withheld, olderThan string
+	// err is the write that failed; what is above was stored before it.
+	err error
+}
+
+// takeGroup stores one group of an Alertmanager notification: opens or
+// repeats its incident, resolves it, or withholds the resolve and says why.
+func (s *Server) takeGroup(ctx context.Context, cfg *policy.Config, svc *policy.Service, msg *ingest.Message, g ingest.AlertGroup,
+	byFingerprint bool, ended func() *ingest.Ended) groupTaken {
+	noted := false
+	unsure, next, why := g.ResolveUnsure, ingest.WithheldNext(policy.ShownURL(svc.AlertmanagerAPI())), "Alertmanager left alerts out of a resolved notification"
+	if !g.Firing && unsure == "" && !byFingerprint && svc.SilenceOnAcknowledge != nil {
+		// Alertmanager leaves the alerts silenced at the
+		// acknowledgement out of the group's notifications, and
+		// judges the status on the others: "resolved" says
+		// nothing of them (nor after a reopen, until the
+		// silences' expiry is done).
+		acked, err := s.o.Incidents.AcknowledgedByDedup(ctx, svc, g.DedupKey)
+		if err != nil {
+			return groupTaken{noted: noted, err: err}
+		}
+		if acked {
+			why = "Alertmanager muted the alerts silenced at the acknowledgement in a resolved notification"
+			unsure = "Alertmanager sent this group as resolved, but it leaves out the alerts pagerd silenced at the acknowledgement " +
+				"(silence_on_acknowledge) and judged the status on the others: the silenced ones may still fire, so the incident stays open"
+			next = ". pagerd asks Alertmanager at " + policy.ShownURL(svc.AlertmanagerAPI()) +
+				" whether any alert of the group still fires, silenced ones included, and resolves the incident when none does"
+		}
+	}
+	if !g.Firing && unsure != "" {
+		// Not a resolve pagerd can trust: the open incident, if
+		// any, stays open and its timeline says why.
+		id, err := s.o.Incidents.NoteIfOpen(ctx, svc, g.DedupKey, "resolve_withheld", unsure+next)
+		if err != nil {
+			return groupTaken{noted: noted, err: err}
+		}
+		if id == "" && !byFingerprint && unsure == g.ResolveUnsure && msg.TruncatedAlerts > 0 {
+			// None open, and the alerts Alertmanager left out
+			// may fire: it counts them notified and says so
+			// again only at the group's next change, or its
+			// repeat_interval. Alertmanager is asked, and the
+			// incident opened only if one does (at a large
+			// group's end, after a resolve by hand, none does).
+			// In fingerprint mode an active alert may be one
+			// with its own incident open: not asked there.
+			asking, err := s.o.Withheld.Left(ctx, svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels},
+				amresolve.LeftOut{DedupKey: g.DedupKey, Route: msg.CommonLabels, Summary: leftOutSummary(msg)})
+			if err != nil {
+				return groupTaken{noted: noted, err: err}
+			}
+			noted = noted || asking
+			s.log.Info("a resolved notification left alerts out and no incident of its group is open", "service", svc.Name,
+				"truncated_alerts", msg.TruncatedAlerts, "asking_alertmanager", asking)
+		}
+		if id == "" {
+			return groupTaken{noted: noted}
+		}
+		noted = true
+		asking, err := s.o.Withheld.Withheld(ctx, svc, id, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels})
+		if err != nil {
+			return groupTaken{noted: noted, err: err}
+		}
+		s.log.Warn("resolve withheld: "+why, "incident", id,
+			"service", svc.Name, "truncated_alerts", msg.TruncatedAlerts, "asking_alertmanager", asking)
+		return groupTaken{noted: true}
+	}
+	if !g.Firing {
+		// A resolve that does not cover what the firing
+		// notification before it said fires may be stale (from
+		// the other Alertmanager of a cluster, or a retry):
+		// Alertmanager, having delivered that firing one, says
+		// nothing more of the group for hours. The incident's
+		// details, which every firing notification replaces,
+		// tell without another read.
+		var uncovered ingest.Uncovered
+		id, kept, err := s.o.Incidents.ResolveByDedupUnless(ctx, svc, g.DedupKey, "alertmanager", "alertmanager", func(inc *store.Incident) bool {
+			uncovered = ended().Uncovered(inc.Details)
+			// Without Alertmanager to ask, only an alert that fired
+			// again after the resolve's end keeps the incident open:
+			// Alertmanager sends the resolve of that firing when it
+			// ends. An alert merely not named may have left the
+			// group unnamed (silenced by hand), and nothing would
+			// resolve the incident.
+			return uncovered.Newer != "" || (uncovered.Unlisted != "" && svc.AlertmanagerAPI() != "")
+		})
+		if err != nil {
+			return groupTaken{noted: noted, err: err}
+		}
+		if kept == nil {
+			return groupTaken{resolved: id}
+		}
+		taken := groupTaken{withheld: id, olderThan: uncovered.Newer}
+		next := withheldNext(svc, "whether an alert of the group still fires (neither silenced nor inhibited), and resolves the incident when none does")
+		if err := s.o.Incidents.Note(ctx, id, store.Entry{At: s.o.Now().UTC().Truncate(time.Millisecond), Type: "resolve_withheld",
+			Actor: "pagerd", Detail: uncovered.Why() + next}); err != nil {
+			taken.err = err
+			return taken
+		}
+		taken.noted = true
+		asking, err := s.o.Withheld.Stale(ctx, svc, kept, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, byFingerprint)
+		if err != nil {
+			taken.err = err
+			return taken
+		}
+		s.log.Warn("resolve withheld: the resolved notification does not cover an alert a firing one received before it recorded", "incident", id,
+			"service", svc.Name, "newer", uncovered.Newer, "unlisted", uncovered.Unlisted, "asking_alertmanager", asking)
+		return taken
+	}
+	if g.Overflow && g.LeftOutOnly {
+		// The alerts Alertmanager left out may fire, or may be
+		// alerts with incidents of their own open that alerts
+		// sorted before them pushed out: the overflow incident
+		// paged a second time for those. With the URL,
+		// Alertmanager is asked at once (a store job, stored after
+		// this notification's own incidents) and the overflow
+		// incident opened only for an active alert with none.
+		var truncated string
+		if len(g.Cuts) > 0 {
+			truncated = ingest.CutDetails(g.Cuts)
+		}
+		asking, err := s.o.Withheld.LeftOutFiring(ctx, svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, amresolve.Overflow{
+			DedupKey: g.DedupKey, Route: msg.CommonLabels, Summary: g.Summary, Details: g.Details, Truncated: truncated,
+			KeyPrefix: msg.AlertKeyPrefix(), InView: msg.KeyFingerprints()})
+		if err != nil {
+			return groupTaken{noted: noted, err: err}
+		}
+		if asking {
+			return groupTaken{noted: true}
+		}
+	}
+	id, err := s.submit(ctx, cfg, incident.Alert{Service: svc, DedupKey: g.DedupKey, Source: "alertmanager",
+		Actor: "alertmanager", Labels: g.Labels, LabelsIncomplete: g.LabelsIncomplete, Titles: g.Titles, Summary: g.Summary,
+		Details: g.Details}, g.Cuts)
+	if err != nil {
+		return groupTaken{noted: noted, err: err}
+	}
+	return groupTaken{noted: noted, opened: id}
 }
 
 // withheldNext ends a stale resolve's resolve_withheld entry with what

@@ -463,13 +463,14 @@ func incidentsByInstance(t *testing.T, h *harness, instances ...string) map[stri
 
 // roomyDeadline gives the test's requests the time a notification of a
 // hundred alerts in fingerprint mode takes to store on a machine whose
-// disk other processes keep busy; call it before newHarness (as
-// shortDeadline). Each alert is an incident of its own, and the intake
-// stores them one after another, each in a commit of its own, fsynced on
-// the embedded store: about a second on a quiet disk, and past the 5 s
-// request timeout when other tests' commits queue on the same disk (these
-// tests failed then with a 503, "did not confirm the write in time"). What
-// they check is which incidents stay open, not how fast the disk is.
+// disk and cores other processes keep busy; call it before newHarness (as
+// shortDeadline). Each alert is an incident of its own: the intake stores
+// a few at once (takeGroups), sharing the embedded store's fsyncs, but
+// under the race detector on a loaded machine these tests still ran past
+// the 5 s request timeout when they stored them one after another (a 503,
+// "did not confirm the write in time"). What they check is which
+// incidents stay open, not how fast the machine is;
+// TestFingerprintNotificationOnASlowDiskIsStoredWhole checks the time.
 func roomyDeadline(t *testing.T) { shortDeadline(t, time.Minute) }
 
 // groupOf101 is a notification's alerts, api-000 to api-100, firing since

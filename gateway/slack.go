@@ -169,11 +169,11 @@ const slackClockSkew = time.Minute
 
 // lost finds the incident's channel message in channel when a post of it
 // since the message last recorded may have gone out, its answer lost
-// (slackMaybePosted): it is looked for in the channel's history since
-// that post, by the metadata each carries. ok is false when there was no
-// such post, when the message is not there (Slack did not take it), or
-// when the history cannot be read (logged): the message is then posted,
-// since one missing is worse than two. Slack's 429 to the reading (its
+// (slackMaybePosted): it is looked for in the channel's history from
+// that post to the last such post's time, by the metadata each carries.
+// ok is false when there was no such post, when the message is not there
+// (Slack did not take it), or when the history cannot be read (logged):
+// the message is then posted, since one missing is worse than two. Slack's 429 to the reading (its
 // rate limits allow an app not approved for its Marketplace one read a
 // minute, and it answers 429 most when it struggles, when answers get
 // lost) is no such failure: the error returned (dispatch.RetryAfter)
@@ -181,7 +181,7 @@ const slackClockSkew = time.Minute
 // its "maybe posted" entry kept, so that the next try looks again
 // rather than post a second message.
 func (o *slackOutbox) lost(ctx context.Context, inc *store.Incident, tl []store.Entry, channel string) (slack.Ref, bool, error) {
-	var since time.Time
+	var since, last time.Time
 	for i := len(tl) - 1; i >= 0; i-- {
 		e := tl[i]
 		if e.Type != "slack" {
@@ -189,6 +189,9 @@ func (o *slackOutbox) lost(ctx context.Context, inc *store.Incident, tl []store.
 		}
 		if strings.HasPrefix(e.Detail, slackMaybePosted) {
 			since = e.At // the earliest since the last recorded
+			if last.IsZero() {
+				last = e.At
+			}
 			continue
 		}
 		if strings.HasPrefix(e.Detail, slackPosted) {
@@ -198,7 +201,15 @@ func (o *slackOutbox) lost(ctx context.Context, inc *store.Incident, tl []store.
 	if since.IsZero() {
 		return slack.Ref{}, false, nil
 	}
-	ref, ok, err := o.client.FindCard(ctx, channel, inc.ID, since.Add(-slackClockSkew))
+	// Only the messages of those posts' time are read: a try long after
+	// them (past Slack's Retry-After, a dispatcher behind) in a busy
+	// channel read every message since, up to the 1,000 it reads, and
+	// posted the card again when they were more. An entry's time is when
+	// its outbox item started: its post went out after at most an update,
+	// a reading of the history and the post itself, each within the
+	// client's timeout.
+	to := last.Add(slackClockSkew + 3*o.client.Timeout())
+	ref, ok, err := o.client.FindCard(ctx, channel, inc.ID, since.Add(-slackClockSkew), to)
 	if wait, limited := slack.RetryAfter(err); limited {
 		o.posts.WithLabelValues(slackPostFailed).Inc()
 		return slack.Ref{}, false, dispatch.RetryAfter(wait, fmt.Errorf("the incident's channel message may have been posted, "+

@@ -1828,3 +1828,51 @@ func TestSlackCardWhoseHistoryReadWasRateLimitedIsPostedOnce(t *testing.T) {
 		t.Errorf("the timeline does not say the card was found: %+v", h.incident(id).Timeline)
 	}
 }
+
+// TestSlackCardWhoseAnswerWasLostIsFoundPastALaterBusyChannel: the card's
+// answer was lost, and the post's retry comes 5 minutes later, after the
+// channel took 1,100 other messages. The retry reads only the messages of
+// the lost post's time, finds the card and keeps it. (Before: it read the
+// channel's history from then to now, newest first, ran out of the 1,000
+// messages it reads before it reached the card, and posted a second one,
+// the first left stale with live buttons.)
+func TestSlackCardWhoseAnswerWasLostIsFoundPastALaterBusyChannel(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	const channel = "CINCIDENTRESPONSE"
+	cfg := strings.Replace(slackConfig(sl.URL), `slack_channel: "#incident-response"`, `slack_channel: "`+channel+`"`, 1)
+	h := newHarness(t, withConfig(cfg))
+	sl.SetClock(h.clock.Now)
+	sl.LoseAnswer("chat.postMessage")
+	h.clock.Set(fixedNow.Add(time.Second))
+	id := fire(h)
+	h.step(h.clock.Now())
+	cards := func() (n int) {
+		for _, m := range channelMessages(sl, channel) {
+			if strings.Contains(m.Blocks, id) {
+				n++
+			}
+		}
+		return n
+	}
+	if n := cards(); n != 1 {
+		t.Fatalf("Slack took %d cards, want the one whose answer was lost", n)
+	}
+	h.clock.Set(fixedNow.Add(5 * time.Minute))
+	chatter := slack.New(slack.Options{Token: providertest.SlackBotToken, APIURL: sl.URL})
+	for range 1100 {
+		if err := chatter.Say(context.Background(), channel, "a line"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.step(fixedNow.Add(6 * time.Minute)) // the outbox's retry of the post
+	if n := cards(); n != 1 {
+		t.Fatalf("%d cards of the incident in the channel, want 1: timeline %s", n, timelineTypes(h.incident(id)))
+	}
+	found := false
+	for _, e := range h.incident(id).Timeline {
+		found = found || e.Type == "slack" && strings.HasSuffix(e.Detail, "found there after Slack's answer to the post was lost")
+	}
+	if !found {
+		t.Errorf("the timeline does not say the card was found: %+v", h.incident(id).Timeline)
+	}
+}

@@ -342,9 +342,12 @@ const (
 )
 
 // FindCard looks for incident's message in channel among those posted
-// since, newest first, by the metadata Post gives it: a post whose answer
-// was lost (notify.ErrMaybeSent) may have made it. ok is false when it is
-// not there. An error says the history could not be read, or not all of
+// from from to to (to zero: until now), newest first, by the metadata
+// Post gives it: a post whose answer was lost (notify.ErrMaybeSent) may
+// have made it. The window is the caller's to keep narrow: in a busy
+// channel the messages posted after it would use up the reading (and,
+// for an app Slack allows one page a minute, its one page). ok is false
+// when it is not there. An error says the history could not be read, or not all of
 // it since then: a channel named by #name that pagerd has not posted to
 // since it started (conversations.history takes ids only), an app
 // without the channels:history scope (groups:history for a private
@@ -355,7 +358,7 @@ const (
 // Marketplace may read one page a minute) says the history cannot be read
 // whole in one go, and is not one: trying again would read the same first
 // page and be refused the same second one, for good.
-func (c *Client) FindCard(ctx context.Context, channel, incident string, since time.Time) (ref Ref, ok bool, err error) {
+func (c *Client) FindCard(ctx context.Context, channel, incident string, from, to time.Time) (ref Ref, ok bool, err error) {
 	id, known := c.channelID(channel)
 	if !known {
 		return Ref{}, false, fmt.Errorf("slack conversations.history: the id of %s is not known yet (it takes ids only)", channel)
@@ -364,11 +367,14 @@ func (c *Client) FindCard(ctx context.Context, channel, incident string, since t
 	// runs inside its incident's claim, whose lease must not run out.
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	oldest := fmt.Sprintf("%d.%06d", since.Unix(), since.Nanosecond()/1000)
+	oldest, latest := slackTS(from), ""
+	if !to.IsZero() {
+		latest = slackTS(to)
+	}
 	cursor := ""
 	for read := 0; read < historyMax; {
 		page, err := c.api().GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: id, Oldest: oldest,
-			Inclusive: true, Limit: min(historyPage, historyMax-read), Cursor: cursor, IncludeAllMetadata: true})
+			Latest: latest, Inclusive: true, Limit: min(historyPage, historyMax-read), Cursor: cursor, IncludeAllMetadata: true})
 		if _, limited := RetryAfter(err); limited && read > 0 {
 			return Ref{}, false, fmt.Errorf("slack conversations.history: rate limited after %d messages of %s since %s, not all read: %v",
 				read, channel, oldest, err)
@@ -391,6 +397,13 @@ func (c *Client) FindCard(ctx context.Context, channel, incident string, since t
 	}
 	return Ref{}, false, fmt.Errorf("slack conversations.history: more than %d messages in %s since %s, not all read", historyMax, channel, oldest)
 }
+
+// slackTS is t as Slack's timestamps write it, seconds and microseconds.
+func slackTS(t time.Time) string { return fmt.Sprintf("%d.%06d", t.Unix(), t.Nanosecond()/1000) }
+
+// Timeout is what bounds each call to Slack: a post whose answer was lost
+// went out within it of its start.
+func (c *Client) Timeout() time.Duration { return c.timeout }
 
 // RetryAfter reports whether err is Slack's 429 (rate limited), and the
 // wait its Retry-After asked for.

@@ -174,7 +174,7 @@ func TestFindCard(t *testing.T) {
 	f.SetClock(func() time.Time { return at })
 	c := slack.New(slack.Options{Token: providertest.SlackBotToken, APIURL: f.URL, Timeout: 5 * time.Second})
 	ctx := context.Background()
-	if _, _, err := c.FindCard(ctx, "#incidents", "i1", at); err == nil {
+	if _, _, err := c.FindCard(ctx, "#incidents", "i1", at, time.Time{}); err == nil {
 		t.Fatal("the history of a #name read before pagerd posted there")
 	}
 	card := slack.Card{Incident: "i1", Service: "api", Priority: "P0", Summary: "db down", Status: "triggered", Level: "1 (primary)"}
@@ -187,21 +187,24 @@ func TestFindCard(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got, ok, err := c.FindCard(ctx, "#incidents", "i1", at.Add(-time.Minute)); err != nil || !ok || got != ref {
+	if got, ok, err := c.FindCard(ctx, "#incidents", "i1", at.Add(-time.Minute), time.Time{}); err != nil || !ok || got != ref {
 		t.Fatalf("found %+v %v %v, want %+v", got, ok, err, ref)
 	}
-	if _, ok, err := c.FindCard(ctx, "#incidents", "i2", at.Add(-time.Minute)); err != nil || ok {
+	if _, ok, err := c.FindCard(ctx, "#incidents", "i2", at.Add(-time.Minute), time.Time{}); err != nil || ok {
 		t.Fatalf("another incident's message found: %v %v", ok, err)
 	}
-	if _, ok, err := c.FindCard(ctx, ref.Channel, "i1", at.Add(time.Second)); err != nil || ok {
+	if _, ok, err := c.FindCard(ctx, ref.Channel, "i1", at.Add(time.Second), time.Time{}); err != nil || ok {
 		t.Fatalf("a message from before the time found: %v %v", ok, err)
+	}
+	if _, ok, err := c.FindCard(ctx, ref.Channel, "i1", at.Add(-2*time.Minute), at.Add(-time.Second)); err != nil || ok {
+		t.Fatalf("a message from after the window found: %v %v", ok, err)
 	}
 	for range 800 {
 		if err := c.Say(ctx, "#incidents", "a line"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, ok, err := c.FindCard(ctx, "#incidents", "i1", at.Add(-time.Minute)); err == nil || ok {
+	if _, ok, err := c.FindCard(ctx, "#incidents", "i1", at.Add(-time.Minute), time.Time{}); err == nil || ok {
 		t.Fatalf("found past the messages it reads: %v %v", ok, err)
 	}
 }
@@ -230,16 +233,16 @@ func TestFindCardRateLimitedAndInPagesOf15(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got, ok, err := c.FindCard(ctx, "CINCIDENTS", "i1", at.Add(-time.Minute)); err != nil || !ok || got != ref {
+	if got, ok, err := c.FindCard(ctx, "CINCIDENTS", "i1", at.Add(-time.Minute), time.Time{}); err != nil || !ok || got != ref {
 		t.Fatalf("found %+v %v %v in pages of 15, want %+v", got, ok, err, ref)
 	}
 	f.RateLimit("conversations.history", 0, 60*time.Second)
-	_, ok, err := c.FindCard(ctx, "CINCIDENTS", "i1", at.Add(-time.Minute))
+	_, ok, err := c.FindCard(ctx, "CINCIDENTS", "i1", at.Add(-time.Minute), time.Time{})
 	if wait, limited := slack.RetryAfter(err); !limited || wait != time.Minute || ok {
 		t.Fatalf("a 429 to the first page: %v %v, want Slack's wait (%v %v)", ok, err, wait, limited)
 	}
 	f.RateLimit("conversations.history", 2, 60*time.Second)
-	_, ok, err = c.FindCard(ctx, "CINCIDENTS", "i1", at.Add(-time.Minute))
+	_, ok, err = c.FindCard(ctx, "CINCIDENTS", "i1", at.Add(-time.Minute), time.Time{})
 	if _, limited := slack.RetryAfter(err); err == nil || limited || ok {
 		t.Fatalf("a 429 to the third page: %v %v, want a history not read whole, not a wait", ok, err)
 	}
@@ -248,13 +251,13 @@ func TestFindCardRateLimitedAndInPagesOf15(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got, ok, err := c.FindCard(ctx, "CINCIDENTS", "i1", at.Add(-time.Minute)); err != nil || !ok || got != ref {
+	if got, ok, err := c.FindCard(ctx, "CINCIDENTS", "i1", at.Add(-time.Minute), time.Time{}); err != nil || !ok || got != ref {
 		t.Fatalf("the 1,000th message not found in pages of 15: %+v %v %v", got, ok, err)
 	}
 	if err := c.Say(ctx, "CINCIDENTS", "a line"); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := c.FindCard(ctx, "CINCIDENTS", "i1", at.Add(-time.Minute)); err == nil || ok {
+	if _, ok, err := c.FindCard(ctx, "CINCIDENTS", "i1", at.Add(-time.Minute), time.Time{}); err == nil || ok {
 		t.Fatalf("found past the 1,000 messages it reads: %v %v", ok, err)
 	}
 }

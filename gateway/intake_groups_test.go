@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,5 +91,76 @@ func TestFingerprintNotificationAnswersIncidentsInOrder(t *testing.T) {
 		if want := fmt.Sprintf(`"job":"job-%05d"`, i); !strings.Contains(string(v.Details), want) {
 			t.Errorf("incident %d of the answer (%s) is %.200s, want the alert of %s", i, id, v.Details, want)
 		}
+	}
+}
+
+// refusingTriggerStore refuses the Trigger of the incidents whose dedup key
+// refuse names, as a full disk refuses a write.
+type refusingTriggerStore struct {
+	store.Store
+	refuse atomic.Pointer[string]
+}
+
+func (s *refusingTriggerStore) Trigger(ctx context.Context, inc *store.Incident, tl []store.Entry) (string, store.Outcome, error) {
+	if k := s.refuse.Load(); k != nil && strings.HasSuffix(inc.DedupKey, *k) {
+		return "", 0, errDiskFull
+	}
+	return s.Store.Trigger(ctx, inc, tl)
+}
+
+// TestFingerprintNotificationWithOneAlertRefusedIsRetriedWhole: the store
+// refuses one alert of a notification of 100 (its first, and then one in
+// its middle) while others, stored at once beside it, are stored. The
+// answer is a 503 that says so (not "nothing was stored", which would be
+// false), and the retry, once the store takes writes, opens the alerts
+// not stored yet and repeats the others: one incident an alert, none twice.
+func TestFingerprintNotificationWithOneAlertRefusedIsRetriedWhole(t *testing.T) {
+	for _, refused := range []int{0, 50} {
+		t.Run(fmt.Sprint("alert ", refused), func(t *testing.T) {
+			st := &refusingTriggerStore{Store: boltStore(t)}
+			h := newHarness(t, withStore(st), withConfig(noStorm))
+			statuses := make([]string, ingest.MaxIncidentsPerMessage)
+			for i := range statuses {
+				statuses[i] = "firing"
+			}
+			body := mixedAlerts("firing", "g-refused", statuses)
+			// A dedup key ends with its alert's fingerprint, which
+			// pagerd computes from the labels: a notification of the
+			// same alerts under another group key tells it.
+			probe := h.do("POST", "/api/v1/alertmanager", mixedAlerts("firing", "g-probe", statuses[:refused+1]), "Authorization", "Bearer "+batchKey)
+			if probe.code != 200 {
+				t.Fatalf("probe: %d %s", probe.code, probe.body)
+			}
+			var pa struct{ Incidents []string }
+			probe.json(t, &pa)
+			key := h.incident(pa.Incidents[refused]).DedupKey
+			fp := key[strings.LastIndex(key, ":"):]
+			st.refuse.Store(&fp)
+			r := h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+batchKey)
+			if r.code != 503 {
+				t.Fatalf("a notification one of whose alerts the store refused answered %d: %.300s", r.code, r.body)
+			}
+			if strings.Contains(r.body, "nothing was stored") {
+				t.Fatalf("the answer says nothing was stored, but other alerts were: %s", r.body)
+			}
+			st.refuse.Store(nil)
+			if r = h.do("POST", "/api/v1/alertmanager", body, "Authorization", "Bearer "+batchKey); r.code != 200 {
+				t.Fatalf("retry: %d %.300s", r.code, r.body)
+			}
+			keys := map[string]int{}
+			for _, v := range h.list("?service=batch&limit=1000") {
+				if strings.Contains(v.DedupKey, "g-refused") {
+					keys[v.DedupKey]++
+				}
+			}
+			if len(keys) != len(statuses) {
+				t.Fatalf("%d incidents of the notification, want %d", len(keys), len(statuses))
+			}
+			for k, n := range keys {
+				if n != 1 {
+					t.Errorf("%s opened %d times", k, n)
+				}
+			}
+		})
 	}
 }

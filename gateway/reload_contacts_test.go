@@ -78,3 +78,44 @@ func TestReloadTakingOneChannelOfThePersonPagedBringsTheNextForward(t *testing.T
 		t.Fatalf("pages %v, want %v", got, want)
 	}
 }
+
+// TestReloadLeavingThePersonPagedOnlyWhatTheyGotPagesTheNextLevel: a
+// reload takes ann's phone number away (her SMS and calls) while her P0
+// ladder runs, her push sent. At her SMS step (2m) her ladder as the
+// config has it now (push alone) started over: she got the same push
+// again, and nothing else until bob at 15m. Now nothing she got is sent
+// again: with no channel left that this page has not used, the level has
+// nobody else to page, and bob's level is paged at once.
+func TestReloadLeavingThePersonPagedOnlyWhatTheyGotPagesTheNextLevel(t *testing.T) {
+	annByPushOnly := strings.Replace(testConfig,
+		"{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}",
+		"{id: ann, name: Ann, contacts: [{channel: push, via: log}]}", 1)
+	if annByPushOnly == testConfig {
+		t.Fatal("edit did not apply")
+	}
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)))
+			id := fire(h)
+			h.step(fixedNow)
+			if err := h.reload(annByPushOnly); err != nil {
+				t.Fatalf("reload refused: %v", err)
+			}
+			if err := h.d.Replicas().Publish(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			h.runUntil(fixedNow.Add(16 * time.Minute))
+			want := []string{"0s L1 ann push", "2m L2 bob push", "4m L2 bob sms", "7m L2 bob voice"}
+			if got := h.rec.lines(fixedNow); !slices.Equal(got, want) {
+				t.Fatalf("pages %v, want %v", got, want)
+			}
+			const why = "ann has no sms contact in the config any more, nor a channel this page has not used and level primary has nobody else to page: escalated at once"
+			if !h.timelineHas(id, "escalate", why) {
+				t.Errorf("the timeline does not say why bob was paged at once: %+v", h.incident(id).Timeline)
+			}
+			if n := metric(t, h.reg, "pagerd_escalations_total", "level", "2"); n != 1 {
+				t.Errorf("the escalation to level 2 counted %v times, want 1", n)
+			}
+		})
+	}
+}

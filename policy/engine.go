@@ -64,6 +64,16 @@ type Deadline struct {
 	Target string `json:"target,omitempty"`
 	// Seq orders deadlines due at the same instant: first armed, first fired.
 	Seq int `json:"seq"`
+	// Sent is, for a notify step, the channels its person's ladder (the
+	// one it belongs to: their page at its level) went out on before it.
+	// A reload that leaves them without the step's channel, and without
+	// the channels of their later steps, moves on to the channels of
+	// their ladder as the config has it now that are not in it
+	// (contactGone), rather than starting that ladder over and sending
+	// them again the push they had. Empty in steps armed before it was
+	// kept, and in those a replica of an older version wrote back: such a
+	// step starts the ladder over, as before.
+	Sent []string `json:"sent,omitempty"`
 	// Admitted marks a notify step the dispatcher put back at its turn
 	// after the provider's rate limit sent its page back, when alert-storm
 	// bundling had let that page out at once: it goes at its turn, not
@@ -1516,6 +1526,7 @@ func (r *run) deadline(id string, then *Hold) error {
 			return nil
 		}
 		r.act(Action{Kind: ActionNotify, At: t, Level: d.Level, User: d.User, Channel: d.Channel, Urgency: d.Urgency})
+		r.sent(d)
 		if r.ofLevel(d) && !slices.Contains(r.inc.LevelPages, d.ID) {
 			r.inc.LevelPages = append(r.inc.LevelPages, d.ID)
 		}
@@ -1669,20 +1680,55 @@ const userGoneLevel = " is no longer in the config: level "
 // incident stays at its level, so it is no escalation (for the reports'
 // escalation rate and the escalation metric).
 func IsPagedAgain(detail string) bool {
-	return strings.Contains(detail, userGoneLevel) || strings.Contains(detail, contactGoneAgain)
+	return strings.Contains(detail, userGoneLevel) || strings.Contains(detail, contactGoneAgain) || strings.Contains(detail, contactGoneLevel)
 }
 
 // contactGoneAgain follows the person and channel in the detail of the
-// escalate entry contactGone writes: IsPagedAgain tells it from an
-// escalation.
+// escalate entry contactGone writes when it pages them on other channels:
+// IsPagedAgain tells it from an escalation.
 const contactGoneAgain = " contact in the config any more: paged again"
+
+// contactGoneLevel follows the person and channel in the detail of the
+// escalate entry contactGone writes when the person has no channel left
+// to page and the incident stays at its level: IsPagedAgain tells it from
+// an escalation.
+const contactGoneLevel = " nor a channel this page has not used: level "
+
+// sent notes on the later steps of d's person that d's page went out
+// (Deadline.Sent). A step's Sent is never appended to in place: Apply
+// copies the pending steps, not their Sent, so the incident passed in
+// keeps its own.
+func (r *run) sent(d Deadline) {
+	for i, p := range r.inc.Pending {
+		if p.Kind != DeadlineNotify || p.User != d.User {
+			continue
+		}
+		s := slices.Clone(p.Sent)
+		for _, ch := range append([]string{d.Channel}, d.Sent...) {
+			if !slices.Contains(s, ch) {
+				s = append(s, ch)
+			}
+		}
+		r.inc.Pending[i].Sent = s
+	}
+}
 
 // contactGone handles a step of someone a reload left without the channel
 // it is on, and without any channel of their later steps (they moved from
 // SMS and calls to email, say): failing it and each of those would leave
 // them unreached, with their own channels unused, until the level's
-// timeout. Their remaining steps are dropped, and their ladder as the
-// config has it now (of the step's urgency) starts at the step's time.
+// timeout. Their remaining steps are dropped, and the steps of their
+// ladder as the config has it now (of the step's urgency) on channels
+// this page has not gone out on yet (Deadline.Sent) take their place: the
+// first at the step's time, as a failed step brings the next one forward,
+// and the others as far apart as the ladder has them. Starting that ladder
+// over instead sent them again what they had (the push at 0), a page that
+// tells them nothing new. When no such step is left (push was all they
+// kept, or they have no channel at all), they are as good as gone from
+// the level: it is handled as userGone handles a person the reload
+// removed, so the level is paged again without them, or the next level at
+// once when nobody else at the level is to be paged.
+//
 // When a later step of theirs is on a channel they still have, it does
 // nothing: the step fails, and the failure brings that one forward. It
 // reports whether it handled the step.
@@ -1699,27 +1745,52 @@ func (r *run) contactGone(d Deadline, u *User, t time.Time) bool {
 	if urgency == "" {
 		urgency = r.inc.Urgency
 	}
-	if len(u.NotificationRules.For(urgency)) == 0 {
-		return false // nothing to page them on: the step fails
+	var next []NotifyStep
+	var channels []string
+	for _, s := range u.NotificationRules.For(urgency) {
+		if !slices.Contains(d.Sent, s.Channel) {
+			next = append(next, s)
+			if !slices.Contains(channels, s.Channel) {
+				channels = append(channels, s.Channel)
+			}
+		}
+	}
+	if len(next) == 0 {
+		gone := fmt.Sprintf("%s has no %s contact in the config any more, nor a channel this page has not used", d.User, d.Channel)
+		r.levelWithout(d, t, gone, "has nobody else to page")
+		return true
 	}
 	level := min(d.Level, len(r.pol.Levels)-1)
-	r.act(Action{Kind: ActionEscalate, At: t, Level: level, Detail: fmt.Sprintf("%s has no %s%s at level %s, on their channels as the config has them now",
-		d.User, d.Channel, contactGoneAgain, r.pol.Levels[level].Name)})
-	r.startLadder(u, d.Level, t, urgency)
+	r.act(Action{Kind: ActionEscalate, At: t, Level: level, Detail: fmt.Sprintf("%s has no %s%s at level %s, on their channels as the config has them now that this page has not used (%s)",
+		d.User, d.Channel, contactGoneAgain, r.pol.Levels[level].Name, strings.Join(channels, ", "))})
+	r.cancel(func(p Deadline) bool { return p.Kind == DeadlineNotify && p.User == d.User })
+	for _, s := range next {
+		r.schedule(Deadline{At: t.Add(time.Duration(s.After - next[0].After)), Kind: DeadlineNotify, Level: d.Level, User: d.User,
+			Channel: s.Channel, Urgency: urgency, Sent: slices.Clone(d.Sent)})
+	}
 	return true
 }
 
 // userGone handles a step of the ladder of someone a reload removed from
 // the config: the step cannot go out (they have no contact any more), and
 // failing it and each of their later steps would leave the level unpaged
-// until its timeout. Their remaining steps are dropped and the level is
-// paged again, at the step's time, as it stands now: whoever holds the
-// tier (and was not being paged already) starts their ladder. The level's
-// timeout is kept, so the escalation is not delayed. When the level now
-// pages nobody, it is treated as startLevel treats a level that pages
-// nobody: the next level is paged at once (while there is one to go to),
-// or the timeline marks the page as one that reached nobody.
+// until its timeout (levelWithout).
 func (r *run) userGone(d Deadline, t time.Time) {
+	r.levelWithout(d, t, d.User+" is no longer in the config", "pages nobody (nobody is on call for it)")
+}
+
+// levelWithout handles a step of a person who cannot be paged any more
+// at the step's level (gone says why, as the timeline starts it): their
+// remaining steps are dropped and the level is paged again, at the step's
+// time, as it stands now: whoever holds the tier (and was not being paged
+// already), but for them, starts their ladder. The level's timeout is
+// kept, so the escalation is not delayed. When the level now pages
+// nobody, it is treated as startLevel treats a level that pages nobody
+// (empty says how the timeline puts it): the next level is paged at once
+// (while there is one to go to), or the timeline says the level pages
+// nobody; for a person removed, it marks the page as one that reached
+// nobody.
+func (r *run) levelWithout(d Deadline, t time.Time, gone, empty string) {
 	r.cancel(func(p Deadline) bool { return p.Kind == DeadlineNotify && p.User == d.User })
 	level := d.Level
 	if level >= len(r.pol.Levels) {
@@ -1730,7 +1801,7 @@ func (r *run) userGone(d Deadline, t time.Time) {
 	name := r.pol.Levels[level].Name
 	var fresh, busy []string
 	for _, u := range r.levelUsers(level, t) {
-		if r.c.User(u) == nil {
+		if u == d.User || r.c.User(u) == nil {
 			continue
 		}
 		if slices.ContainsFunc(r.inc.Pending, func(p Deadline) bool { return p.Kind == DeadlineNotify && p.User == u }) {
@@ -1739,11 +1810,13 @@ func (r *run) userGone(d Deadline, t time.Time) {
 		}
 		fresh = append(fresh, u)
 	}
-	gone := d.User + " is no longer in the config"
+	// The entry that leaves the incident at its level says it in words
+	// IsPagedAgain knows (userGoneLevel, contactGoneLevel).
+	stays := gone + ": level " + name
 	if len(fresh) > 0 || len(busy) > 0 {
-		detail := d.User + userGoneLevel + name + " paged again"
+		detail := stays + " paged again"
 		if len(fresh) == 0 {
-			detail = d.User + userGoneLevel + name + " is being paged already (" + strings.Join(busy, ", ") + ")"
+			detail = stays + " is being paged already (" + strings.Join(busy, ", ") + ")"
 		}
 		r.act(Action{Kind: ActionEscalate, At: t, Level: level, Detail: detail})
 		r.page(fresh, level, t)
@@ -1753,7 +1826,13 @@ func (r *run) userGone(d Deadline, t time.Time) {
 	if level != r.inc.Level || (next >= len(r.pol.Levels) && !r.mayRepeat()) {
 		// Not the level the ladder stands at (a level paged at once, or
 		// by an unresolved rule), or the last one: nothing to go to.
-		r.act(Action{Kind: ActionEscalate, At: t, Level: level, Detail: d.User + userGoneLevel + name + " pages nobody"})
+		if r.c.User(d.User) != nil {
+			// The person's page went out (Deadline.Sent): someone
+			// was reached, only not on every step of their ladder.
+			r.act(Action{Kind: ActionEscalate, At: t, Level: level, Detail: stays + " " + empty})
+			return
+		}
+		r.act(Action{Kind: ActionEscalate, At: t, Level: level, Detail: stays + " pages nobody"})
 		r.pagedNobody(0, "level "+name)
 		return
 	}
@@ -1762,7 +1841,7 @@ func (r *run) userGone(d Deadline, t time.Time) {
 		next = 0
 	}
 	r.inc.LevelEscalatedAt = t
-	r.startLevel(next, t, fmt.Sprintf("%s and level %s pages nobody (nobody is on call for it): escalated at once", gone, name))
+	r.startLevel(next, t, fmt.Sprintf("%s and level %s %s: escalated at once", gone, name, empty))
 }
 
 // targetLevel is the level a target of an unresolved rule belongs to: the

@@ -1102,6 +1102,91 @@ func TestEngineReloadRemovingThePersonPagedPagesWhoeverHoldsTheTier(t *testing.T
 	}
 }
 
+// TestEngineReloadTakingAContactMovesOnWithoutRepeatingAPage: a reload
+// takes a's SMS and calls away while her P0 ladder at the first level
+// runs (her push sent at 0). At her SMS step (2m) none of her next steps
+// had a channel she still had, and her ladder as the config has it now
+// started over then: push first, again. Now the steps of that ladder on
+// a channel this page went out on are left out: her new channels are
+// paged from 2m on, keeping their spacing; with none (push alone) she
+// is treated as a person the reload removed, and the level is paged
+// again without her: someone else on it is being paged already, so the
+// level keeps its timeout, or nobody else is, and the next level is
+// paged at once rather than at the timeout.
+func TestEngineReloadTakingAContactMovesOnWithoutRepeatingAPage(t *testing.T) {
+	const (
+		levelC  = "        targets: [{schedule: s, tier: primary}]\n"
+		pushA   = "  - {id: a, name: Ann, contacts: [{channel: push, via: log}]}\n"
+		channel = "  - {id: a, name: Ann, contacts: [{channel: push, via: log}, {channel: email, via: log, address: a@example.com}, {channel: slack, via: log, address: U0A1B2C3D}], " +
+			"notification_rules: {high: [{after: 0s, channel: push}, {after: 1m, channel: email}, {after: 3m, channel: slack}]}}\n"
+	)
+	withC := []string{levelC, "        targets: [{schedule: s, tier: primary}, {user: c}]\n"}
+	for _, tc := range []struct {
+		name          string
+		before, after []string
+		want          []string
+		detail        string
+	}{{
+		name:  "new channels",
+		after: []string{engUserA, channel},
+		want: []string{
+			"2m escalate first",
+			"2m notify first a email",
+			"4m notify first a slack",
+			"5m sla_breach first acknowledge",
+			"10m escalate second",
+			"10m notify second b push",
+		},
+		detail: "a has no sms contact in the config any more: paged again at level first, on their channels as the config has them now that this page has not used (email, slack)",
+	}, {
+		name:  "push alone",
+		after: []string{engUserA, pushA},
+		want: []string{
+			"2m escalate second",
+			"2m notify second b push",
+			"4m notify second b sms",
+			"5m sla_breach second acknowledge",
+			"7m notify second b voice",
+		},
+		detail: "a has no sms contact in the config any more, nor a channel this page has not used and level first has nobody else to page: escalated at once",
+	}, {
+		name:   "push alone, someone else paged at the level",
+		before: withC,
+		after:  append([]string{engUserA, pushA}, withC...),
+		want: []string{
+			"2m escalate first",
+			"2m notify first c sms",
+			"5m sla_breach first acknowledge",
+			"5m notify first c voice",
+			"10m escalate second",
+			"10m notify second b push",
+		},
+		detail: "a has no sms contact in the config any more, nor a channel this page has not used: level first is being paged already (c)",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := engReload(t, engConfig, tc.before...)
+			inc, _ := engTrigger(t, e, e.Config.Service("svc"), "critical")
+			inc, acts := engApplyUntil(t, e, inc, t0)
+			if got := engSummary(acts); !slices.Contains(got, "0s notify first a push") {
+				t.Fatalf("first page: %v", got)
+			}
+			e2 := engReload(t, engConfig, tc.after...)
+			_, acts = engApplyUntil(t, e2, inc, t0.Add(11*time.Minute))
+			if got := engSummary(acts); !slices.Equal(got, tc.want) {
+				t.Fatalf("after the reload:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+			if d := acts[0].Detail; d != tc.detail {
+				t.Fatalf("the timeline says %q, want %q", d, tc.detail)
+			}
+			// An entry that leaves the incident at its level is no
+			// escalation (reports, pagerd_escalations_total).
+			if stays := acts[0].Level == 0; IsPagedAgain(acts[0].Detail) != stays {
+				t.Fatalf("IsPagedAgain(%q) = %v for an entry at level %d", acts[0].Detail, !stays, acts[0].Level+1)
+			}
+		})
+	}
+}
+
 // TestEngineReloadRemovingThePersonPagedFromALevelLeftEmpty: the reload
 // removes a and the first level is left with nobody on call (the tier is
 // held in office hours only, and it is 03:00). As when a level pages nobody as it starts, the

@@ -163,6 +163,7 @@ func canonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 		at(&s.Pending[i].FirstDue)
 		at(&s.Pending[i].SentBackAt)
 		at(&s.Pending[i].StormEnd)
+		s.Pending[i].Sent = cloneOrNil(s.Pending[i].Sent)
 	}
 	if s.Maintenance != nil {
 		m := *s.Maintenance

@@ -234,6 +234,7 @@ func appendDeadline(b []byte, d *policy.Deadline) ([]byte, error) {
 	b = appendOmitEmpty(b, `,"target":`, d.Target)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendInt(b, int64(d.Seq), 10)
+	b = appendStrings(b, `,"sent":`, d.Sent)
 	if d.Admitted {
 		b = append(b, `,"admitted":true`...)
 	}

@@ -461,3 +461,58 @@ func TestSMSAnswerAboutALongSummaryFitsOneMessage(t *testing.T) {
 		t.Fatalf("after the reply: %s", v.Status)
 	}
 }
+
+// TestVoiceGreetingOfAnIncidentAcknowledgedOrResolvedSinceTheCall: a call
+// placed while the incident was open is answered after someone
+// acknowledged it, then after someone resolved it (the cancel came too
+// late: it was ringing). The greeting said "It is resolved." and offered
+// "Press 4 to acknowledge, 5 to escalate, 6 to resolve" all the same, and
+// each key then answered "Already resolved": the person woken up for it
+// was asked to act on something nobody can act on. Now it says who
+// acknowledged it and when, and offers only what still applies (5, which
+// pages the next level again, and 6); resolved, it says who resolved it
+// and when, and hangs up without asking for a key.
+func TestVoiceGreetingOfAnIncidentAcknowledgedOrResolvedSinceTheCall(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	h := newHarness(t, withConfig(twilioAt(fake, twilioCallConfig)), realTransport("twilio"))
+	id := fire(h)
+	h.runUntil(fixedNow.Add(5 * time.Minute))
+	if len(fake.Calls()) != 1 {
+		t.Fatalf("%d calls placed", len(fake.Calls()))
+	}
+	voice := fake.Calls()[0].Get("Url")
+	answer := func() string {
+		t.Helper()
+		code, body := fake.Callback(t, voice, url.Values{"CallSid": {"CA1"}, "AnsweredBy": {"human"}})
+		if code != 200 {
+			t.Fatalf("answered: %d %s", code, body)
+		}
+		return body
+	}
+
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", ""); r.code != 200 {
+		t.Fatalf("acknowledge: %d %s", r.code, r.body)
+	}
+	body := answer()
+	if !strings.Contains(body, "P 0 incident on api: disk almost full. It was acknowledged by api:ops at 06:05 UTC.") ||
+		!strings.Contains(body, "<Gather") || !strings.Contains(body, "Press 5 to escalate, 6 to resolve, or star to repeat.") ||
+		strings.Contains(body, "4 to acknowledge") {
+		t.Fatalf("answered once acknowledged: %s", body)
+	}
+	if _, body := fake.Callback(t, gatherURL(h, fake, 0), url.Values{"Digits": {"4"}}); !strings.Contains(body, "Already acknowledged by api:ops at 06:05 UTC.") {
+		t.Fatalf("4 pressed anyway: %s", body)
+	}
+
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", ""); r.code != 200 {
+		t.Fatalf("resolve: %d %s", r.code, r.body)
+	}
+	before := h.incident(id)
+	body = answer()
+	if !strings.Contains(body, "P 0 incident on api: disk almost full. It was resolved by api:ops at 06:05 UTC. Nothing is left to do. Goodbye.") ||
+		!strings.Contains(body, "<Hangup") || strings.Contains(body, "<Gather") || strings.Contains(body, "Press") {
+		t.Fatalf("answered once resolved: %s", body)
+	}
+	if after := h.incident(id); after.Status != "resolved" || len(after.Timeline) != len(before.Timeline) {
+		t.Fatalf("answering the call changed the incident: %s, %d timeline entries (was %d)", after.Status, len(after.Timeline), len(before.Timeline))
+	}
+}

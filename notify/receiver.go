@@ -228,6 +228,12 @@ type About struct {
 	Top            string
 	// Priority, and for one incident its Service, Summary and Status.
 	Priority, Service, Summary, Status string
+	// AcknowledgedBy and ResolvedBy name, for one incident, who
+	// acknowledged and who resolved it, and AcknowledgedAt and ResolvedAt
+	// say when (zero when it was not): a call answered after either says
+	// so, rather than offering a key that can no longer apply.
+	AcknowledgedBy, ResolvedBy string
+	AcknowledgedAt, ResolvedAt time.Time
 }
 
 // RequestError refuses a provider's callback request for what it is (a

@@ -724,8 +724,10 @@ func (s *Service) About(ctx context.Context, target string) (notify.About, error
 	if err != nil {
 		return notify.About{}, Classify(err)
 	}
-	return notify.About{Incidents: 1, Priority: inc.State.Priority, Service: inc.Service, Summary: inc.Summary,
-		Status: string(inc.State.Status)}, nil
+	st, cfg := inc.State, s.o.Config()
+	return notify.About{Incidents: 1, Priority: st.Priority, Service: inc.Service, Summary: inc.Summary, Status: string(st.Status),
+		AcknowledgedBy: cfg.UserName(st.AcknowledgedBy), AcknowledgedAt: st.AcknowledgedAt,
+		ResolvedBy: cfg.UserName(st.ResolvedBy), ResolvedAt: st.ResolvedAt}, nil
 }
 
 // UserByAddress finds whose contact on the channel has the address

@@ -603,7 +603,12 @@ func (cb *Callbacks) callURL(r *http.Request, path string) string {
 
 // Voice is what a page call says when answered: the priority, service and
 // summary, then it gathers one digit: 4 acknowledge, 5 escalate, 6 resolve,
-// * repeat (PagerDuty's and GoAlert's digits). A voicemail pickup
+// * repeat (PagerDuty's and GoAlert's digits). A call answered after the
+// incident was acknowledged (the cancel of a ringing call came too late)
+// says by whom and when, and offers 5 and 6 alone: 4 would change
+// nothing, while asking the next level for help and resolving still
+// apply. One answered after it was resolved says by whom and when, and
+// hangs up: no key can change anything. A voicemail pickup
 // (answering-machine detection) is recorded as a page that did not reach
 // the person and the call hangs up: it is never an acknowledgement, and
 // their next step comes forward to now, as after a call not answered.
@@ -631,7 +636,7 @@ func (cb *Callbacks) Voice(w http.ResponseWriter, r *http.Request) error {
 	if errors.Is(err, notify.ErrNotFound) {
 		return twiML(w, twiml.VoiceSay{Message: "This pagerd incident no longer exists. Goodbye."}, twiml.VoiceHangup{})
 	}
-	text := ""
+	text, keys := "", "Press 4 to acknowledge, 5 to escalate, 6 to resolve, or star to repeat."
 	if err != nil {
 		// A 5xx would have Twilio say "application error" and hang up:
 		// the person would never hear they were paged. The call says
@@ -642,10 +647,17 @@ func (cb *Callbacks) Voice(w http.ResponseWriter, r *http.Request) error {
 		text = carriedText(q)
 	} else {
 		text = callText(about)
+		switch {
+		case about.Storm:
+		case about.Status == statusResolved:
+			return twiML(w, twiml.VoiceSay{Message: text + " Nothing is left to do. Goodbye."}, twiml.VoiceHangup{})
+		case about.Status == statusAcknowledged:
+			keys = "Press 5 to escalate, 6 to resolve, or star to repeat."
+		}
 	}
 	return twiML(w,
 		twiml.VoiceGather{NumDigits: "1", Action: cb.callURL(r, GatherPath), Method: "POST", Timeout: "10",
-			InnerElements: []twiml.Element{twiml.VoiceSay{Message: text + " Press 4 to acknowledge, 5 to escalate, 6 to resolve, or star to repeat."}}},
+			InnerElements: []twiml.Element{twiml.VoiceSay{Message: text + " " + keys}}},
 		twiml.VoiceSay{Message: "No key was pressed. Goodbye."}, twiml.VoiceHangup{})
 }
 
@@ -683,8 +695,22 @@ func callText(a notify.About) string {
 		return fmt.Sprintf("This is pagerd, during an alert storm: %d incidents, %d of them not acknowledged. The most urgent, %s, on %s. Your key acts on all of them.",
 			a.Incidents, a.Unacknowledged, spell(a.Priority), a.Top)
 	}
-	return fmt.Sprintf("This is pagerd. %s incident on %s: %s. It is %s.", spell(a.Priority), a.Service, a.Summary, a.Status)
+	s := fmt.Sprintf("This is pagerd. %s incident on %s: %s. ", spell(a.Priority), a.Service, a.Summary)
+	switch a.Status {
+	case statusAcknowledged:
+		return s + "It was acknowledged" + by(a.AcknowledgedBy) + at(a.AcknowledgedAt) + "."
+	case statusResolved:
+		return s + "It was resolved" + by(a.ResolvedBy) + at(a.ResolvedAt) + "."
+	}
+	return s + "It is " + a.Status + "."
 }
+
+// The incident statuses a call's greeting tells apart (policy's, which
+// notify does not import: notify.About.Status).
+const (
+	statusAcknowledged = "acknowledged"
+	statusResolved     = "resolved"
+)
 
 // spell makes a priority sayable, as on-call people say it: "P0" is
 // "P 0" (a voice reads "P0" as a word it guesses at), and "SEV-1" is

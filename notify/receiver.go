@@ -219,13 +219,13 @@ type Delivery struct {
 
 // About is what a target is, for a call to say.
 type About struct {
-	// Storm is true for a storm message: Incidents of them, Open still
-	// unacknowledged, the most urgent of Priority, Top ("service:
-	// summary").
-	Storm          bool
-	Incidents      int
-	Unacknowledged int
-	Top            string
+	// Storm is true for a storm message: Incidents of them,
+	// Unacknowledged still triggered, Resolved resolved, the most urgent
+	// of Priority, Top ("service: summary").
+	Storm                    bool
+	Incidents                int
+	Unacknowledged, Resolved int
+	Top                      string
 	// Priority, and for one incident its Service, Summary and Status.
 	Priority, Service, Summary, Status string
 	// AcknowledgedBy and ResolvedBy name, for one incident, who

@@ -712,13 +712,16 @@ func (s *Service) About(ctx context.Context, target string) (notify.About, error
 		if err != nil {
 			return notify.About{}, Classify(err)
 		}
-		open := 0
+		open, resolved := 0, 0
 		for _, st := range statuses {
-			if st == policy.StatusTriggered {
+			switch st {
+			case policy.StatusTriggered:
 				open++
+			case policy.StatusResolved:
+				resolved++
 			}
 		}
-		return notify.About{Storm: true, Incidents: len(b.Incidents), Unacknowledged: open, Priority: b.Priority, Top: b.Top}, nil
+		return notify.About{Storm: true, Incidents: len(b.Incidents), Unacknowledged: open, Resolved: resolved, Priority: b.Priority, Top: b.Top}, nil
 	}
 	inc, err := s.o.Store.Get(ctx, target)
 	if err != nil {

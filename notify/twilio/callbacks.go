@@ -608,7 +608,9 @@ func (cb *Callbacks) callURL(r *http.Request, path string) string {
 // says by whom and when, and offers 5 and 6 alone: 4 would change
 // nothing, while asking the next level for help and resolving still
 // apply. One answered after it was resolved says by whom and when, and
-// hangs up: no key can change anything. A voicemail pickup
+// hangs up: no key can change anything. The same goes for an alert-storm
+// message's call, whose keys act on all its incidents: none of them
+// unacknowledged, it offers 5 and 6; all resolved, it hangs up. A voicemail pickup
 // (answering-machine detection) is recorded as a page that did not reach
 // the person and the call hangs up: it is never an acknowledgement, and
 // their next step comes forward to now, as after a call not answered.
@@ -648,6 +650,10 @@ func (cb *Callbacks) Voice(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		text = callText(about)
 		switch {
+		case about.Storm && about.Incidents > 0 && about.Resolved == about.Incidents:
+			return twiML(w, twiml.VoiceSay{Message: text + " All of them are resolved. Nothing is left to do. Goodbye."}, twiml.VoiceHangup{})
+		case about.Storm && about.Unacknowledged == 0:
+			keys = "Press 5 to escalate, 6 to resolve, or star to repeat."
 		case about.Storm:
 		case about.Status == statusResolved:
 			return twiML(w, twiml.VoiceSay{Message: text + " Nothing is left to do. Goodbye."}, twiml.VoiceHangup{})

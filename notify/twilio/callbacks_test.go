@@ -24,6 +24,8 @@ type receiver struct {
 	// storm, when set, is what acting says it did, as for a storm
 	// message (notify.Acted.Storm).
 	storm string
+	// about is what About answers.
+	about notify.About
 }
 
 func (r *receiver) Act(_ context.Context, target, user string, a notify.Action) (notify.Acted, error) {
@@ -53,7 +55,7 @@ func (r *receiver) ResolvedPaged(context.Context, string, string, func(string) b
 	return nil, nil
 }
 func (r *receiver) About(context.Context, string) (notify.About, error) {
-	return notify.About{}, r.aboutErr
+	return r.about, r.aboutErr
 }
 func (r *receiver) UserByAddress(channel, address string) string {
 	if channel == "sms" && address == "+15555550111" {
@@ -229,6 +231,37 @@ func TestVoiceGreetingWithoutTheStoreSaysWhatTheCallCarries(t *testing.T) {
 		code, out := providertest.TwilioPost(t, u, form, providertest.TwilioSign(providertest.TwilioToken, u, form))
 		if code != 200 || !strings.Contains(out, want) || !strings.Contains(out, "<Gather") {
 			t.Errorf("%s: %d %s; want %q", query, code, out, want)
+		}
+	}
+}
+
+// TestStormCallGreetingOffersOnlyKeysThatApply: an alert-storm message's
+// call answered once none of its incidents is unacknowledged offers 5 and
+// 6, not 4 (which would acknowledge none); once all are resolved it says
+// so and hangs up. (Before: it offered 4, 5 and 6 whatever they were.)
+func TestStormCallGreetingOffersOnlyKeysThatApply(t *testing.T) {
+	r := &receiver{}
+	cb := &twilio.Callbacks{Receiver: r}
+	srv := httptest.NewServer(handler(cb.Voice))
+	defer srv.Close()
+	cb.Settings = func() twilio.Settings {
+		return twilio.Settings{AuthToken: providertest.TwilioToken, PublicURL: srv.URL}
+	}
+	for _, tc := range []struct {
+		unacked, resolved int
+		want              string
+		gather            bool
+	}{
+		{2, 1, "Press 4 to acknowledge, 5 to escalate, 6 to resolve", true},
+		{0, 1, "3 incidents, 0 of them not acknowledged. The most urgent, P 0, on api: disk full. Your key acts on all of them. Press 5 to escalate, 6 to resolve, or star to repeat.", true},
+		{0, 3, "All of them are resolved. Nothing is left to do. Goodbye.", false},
+	} {
+		r.about = notify.About{Storm: true, Incidents: 3, Unacknowledged: tc.unacked, Resolved: tc.resolved, Priority: "P0", Top: "api: disk full"}
+		u, form := srv.URL+twilio.VoicePath+"?incident=b-stormcd34&user=ann&channel=voice&priority=P0&incidents=3", url.Values{"AnsweredBy": {"human"}}
+		code, out := providertest.TwilioPost(t, u, form, providertest.TwilioSign(providertest.TwilioToken, u, form))
+		if code != 200 || !strings.Contains(out, tc.want) || strings.Contains(out, "<Gather") != tc.gather ||
+			(tc.unacked == 0 && strings.Contains(out, "4 to acknowledge")) {
+			t.Errorf("%d unacknowledged, %d resolved of 3: %d %s; want %q, gather %v", tc.unacked, tc.resolved, code, out, tc.want, tc.gather)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -95,17 +96,28 @@ func TestFingerprintNotificationAnswersIncidentsInOrder(t *testing.T) {
 }
 
 // refusingTriggerStore refuses the Trigger of the incidents whose dedup key
-// refuse names, as a full disk refuses a write.
+// refuse ends with, as a full disk refuses a write, once another Trigger
+// was stored (so that the refusal comes while others are in flight).
 type refusingTriggerStore struct {
 	store.Store
 	refuse atomic.Pointer[string]
+	stored chan struct{}
+	once   sync.Once
 }
 
 func (s *refusingTriggerStore) Trigger(ctx context.Context, inc *store.Incident, tl []store.Entry) (string, store.Outcome, error) {
 	if k := s.refuse.Load(); k != nil && strings.HasSuffix(inc.DedupKey, *k) {
+		select {
+		case <-s.stored:
+		case <-ctx.Done():
+		}
 		return "", 0, errDiskFull
 	}
-	return s.Store.Trigger(ctx, inc, tl)
+	id, out, err := s.Store.Trigger(ctx, inc, tl)
+	if err == nil && s.refuse.Load() != nil {
+		s.once.Do(func() { close(s.stored) })
+	}
+	return id, out, err
 }
 
 // TestFingerprintNotificationWithOneAlertRefusedIsRetriedWhole: the store
@@ -117,7 +129,7 @@ func (s *refusingTriggerStore) Trigger(ctx context.Context, inc *store.Incident,
 func TestFingerprintNotificationWithOneAlertRefusedIsRetriedWhole(t *testing.T) {
 	for _, refused := range []int{0, 50} {
 		t.Run(fmt.Sprint("alert ", refused), func(t *testing.T) {
-			st := &refusingTriggerStore{Store: boltStore(t)}
+			st := &refusingTriggerStore{Store: boltStore(t), stored: make(chan struct{})}
 			h := newHarness(t, withStore(st), withConfig(noStorm))
 			statuses := make([]string, ingest.MaxIncidentsPerMessage)
 			for i := range statuses {
@@ -162,5 +174,37 @@ func TestFingerprintNotificationWithOneAlertRefusedIsRetriedWhole(t *testing.T) 
 				}
 			}
 		})
+	}
+}
+
+// TestTakeGroupsPanicIsTheRequests: a panic storing one group of a
+// notification reaches the request's goroutine, where the server's
+// recovery answers 500 and logs it, with where it happened, rather than
+// take the process down from a goroutine of its own; the groups started
+// beside it finish first.
+func TestTakeGroupsPanicIsTheRequests(t *testing.T) {
+	s := &Server{}
+	groups := make([]ingest.AlertGroup, 20)
+	for i := range groups {
+		groups[i].DedupKey = fmt.Sprint(i)
+	}
+	var finished atomic.Int64
+	got := func() (p any) {
+		defer func() { p = recover() }()
+		s.takeGroups(t.Context(), groups, func(_ context.Context, g ingest.AlertGroup) groupTaken {
+			if g.DedupKey == "3" {
+				panic("boom")
+			}
+			finished.Add(1)
+			return groupTaken{opened: g.DedupKey}
+		})
+		return nil
+	}()
+	msg, _ := got.(string)
+	if !strings.HasPrefix(msg, "boom") || !strings.Contains(msg, "TestTakeGroupsPanicIsTheRequests") {
+		t.Fatalf("recovered %v, want the group's panic with its stack", got)
+	}
+	if n := finished.Load(); n < 7 || n == int64(len(groups)-1) {
+		t.Fatalf("%d groups finished, want those started beside the panic and none after it", n)
 	}
 }

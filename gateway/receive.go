@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -502,7 +503,7 @@ func (s *Server) takeGroups(ctx context.Context, groups []ingest.AlertGroup, tak
 				// goroutine: the server's recovery answers 500 and
 				// logs it, and the process goes on.
 				if p := recover(); p != nil {
-					panicked.CompareAndSwap(nil, &groupPanic{p})
+					panicked.CompareAndSwap(nil, &groupPanic{p, debug.Stack()})
 					failed.Store(true)
 				}
 				<-slots
@@ -516,13 +517,17 @@ func (s *Server) takeGroups(ctx context.Context, groups []ingest.AlertGroup, tak
 	}
 	wg.Wait()
 	if p := panicked.Load(); p != nil {
-		panic(p.v)
+		panic(fmt.Sprintf("%v\n\nin the goroutine storing a group of the notification:\n%s", p.v, p.stack))
 	}
 	return done
 }
 
-// groupPanic carries a panic of takeGroups' goroutines to the request's.
-type groupPanic struct{ v any }
+// groupPanic carries a panic of takeGroups' goroutines, and where it
+// happened, to the request's.
+type groupPanic struct {
+	v     any
+	stack []byte
+}
 
 // groupTaken is what the intake did with one group of a notification
 // (takeGroup).

@@ -394,7 +394,7 @@ func TestPagerDutyRepageAfterReopenNotifiesAnew(t *testing.T) {
 				t.Fatalf("the page after the reopen does not name its dedup key: %+v", e)
 			}
 			// Carol acknowledges the new alert in PagerDuty.
-			ack := `{"event":{"event_type":"incident.acknowledged","data":{"incident_key":"` + k1 + `"}}}`
+			ack := `{"event":{"event_type":"incident.acknowledged","agent":{"id":"PCAROL1","summary":"Carol","type":"user_reference"},"data":{"incident_key":"` + k1 + `"}}}`
 			if code, body := fake.Webhook(t, h.url+pagerduty.WebhookPath, ack); code != 204 {
 				t.Fatalf("webhook for %s: %d %s", k1, code, body)
 			}
@@ -437,7 +437,7 @@ func TestPagerDutyLateAcknowledgementOfTheOldAlert(t *testing.T) {
 			act := carolActs(t, h, id)
 			webhook := func(event, key string) {
 				t.Helper()
-				body := `{"event":{"event_type":"incident.` + event + `","data":{"type":"incident","incident_key":"` + key + `"}}}`
+				body := `{"event":{"event_type":"incident.` + event + `","agent":{"id":"PCAROL1","summary":"Carol","type":"user_reference"},"data":{"type":"incident","incident_key":"` + key + `"}}}`
 				if code, resp := fake.Webhook(t, h.url+pagerduty.WebhookPath, body); code != 204 {
 					t.Fatalf("webhook %s for %s: %d %s", event, key, code, resp)
 				}

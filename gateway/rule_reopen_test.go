@@ -42,7 +42,7 @@ func TestRuleReopenPagesUnderTheNewReopenCount(t *testing.T) {
 				t.Fatalf("the rule's page after the reopen notified nobody in PagerDuty: alerts opened %q, want %q then %q (events %q)",
 					got, k0, k1, pdSeq(fake))
 			}
-			ack := `{"event":{"event_type":"incident.acknowledged","data":{"incident_key":"` + k1 + `"}}}`
+			ack := `{"event":{"event_type":"incident.acknowledged","agent":{"id":"PCAROL1","summary":"Carol","type":"user_reference"},"data":{"incident_key":"` + k1 + `"}}}`
 			if code, body := fake.Webhook(t, h.url+pagerduty.WebhookPath, ack); code != 204 {
 				t.Fatalf("webhook for %s: %d %s", k1, code, body)
 			}

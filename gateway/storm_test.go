@@ -1429,7 +1429,7 @@ func TestStormPagerDutyLateAcknowledgementLeavesAReopenedIncident(t *testing.T) 
 			if v := h.incident(reopened); v.Status != "triggered" {
 				t.Fatalf("the escalation did not reopen %s: %s", reopened, v.Status)
 			}
-			body := `{"event":{"event_type":"incident.acknowledged","data":{"type":"incident","incident_key":"` + key + `"}}}`
+			body := `{"event":{"event_type":"incident.acknowledged","agent":{"id":"PCAROL1","summary":"Carol","type":"user_reference"},"data":{"type":"incident","incident_key":"` + key + `"}}}`
 			if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, body); code != 204 {
 				t.Fatalf("webhook: %d %s", code, out)
 			}
@@ -1472,7 +1472,7 @@ func TestStormPagerDutyAcknowledgementOfABundleKeptWithoutCounts(t *testing.T) {
 	if err := h.store.PutBundle(ctx, b, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	body := `{"event":{"event_type":"incident.acknowledged","data":{"type":"incident","incident_key":"` + key + `"}}}`
+	body := `{"event":{"event_type":"incident.acknowledged","agent":{"id":"PCAROL1","summary":"Carol","type":"user_reference"},"data":{"type":"incident","incident_key":"` + key + `"}}}`
 	if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, body); code != 204 {
 		t.Fatalf("webhook: %d %s", code, out)
 	}

@@ -31,7 +31,8 @@ type Receiver interface {
 	// known: a page sent before pages carried it), or a storm message,
 	// escalates as Act does.
 	EscalateFrom(ctx context.Context, user string, page Page) (Acted, error)
-	// AcknowledgePage has user acknowledge page.Target as the answer to a
+	// AcknowledgePage has user acknowledge page.Target (or, page.Source
+	// set, whoever that system says did: page.By) as the answer to a
 	// page sent when the incident had been reopened page.Reopened times
 	// (a PagerDuty alert's dedup key says it). When the incident has been
 	// reopened since, that page is not what pages the person now: nothing
@@ -149,7 +150,22 @@ type Page struct {
 	// not, in a rolling upgrade): AcknowledgePage acknowledges as Act
 	// does, since the page may well be the latest.
 	ReopenedUnknown bool
+	// Source and By, for AcknowledgePage, say the page was acknowledged
+	// in another system (Source: SourcePagerDuty, by its webhook) by the person that system names By, as it gives the
+	// name ("" when it does not say who): the daemon records the config
+	// user the name is (policy.Config.ExternalActor), else the name as
+	// given, marked as the source's; never the person paged unless By
+	// names them. Source empty: the person paged acknowledged.
+	Source, By string
 }
+
+// Systems other than pagerd in which people act on what pagerd paged
+// (Page.Source): the prefix of the actor recorded for a person they name
+// who is not in the config ("pagerduty:Carol Smith").
+const (
+	SourcePagerDuty = "pagerduty"
+	SourceOpsgenie  = "opsgenie"
+)
 
 // SameMoment is how close two pages are for a person not to know which
 // came last: their phone may show them in either order.

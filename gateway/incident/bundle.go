@@ -52,7 +52,8 @@ type Refused struct {
 const bundleWorkers = 16
 
 // ActOnBundle applies ev to every incident of the bundle, as user (who must
-// be the person it was sent to: ErrNotYours otherwise). An incident pagerd
+// be the person it was sent to: ErrNotYours otherwise), or as ev.Actor when
+// set. An incident pagerd
 // refuses it on is in the outcome's Refused, not an error: the others take
 // it. A write the store failed is returned as the error (store.PartlyStored
 // when others were stored) together with the outcome, which says what the
@@ -72,7 +73,11 @@ func (s *Service) actOnBundle(ctx context.Context, id, user string, ev policy.Ev
 	if user != b.User {
 		return nil, ErrNotYours
 	}
-	ev.Actor = user
+	if ev.Actor == "" {
+		// Another system may say someone else acted on the message
+		// sent to user (AcknowledgePage).
+		ev.Actor = user
+	}
 	out := &BundleOutcome{Bundle: b}
 	var mu sync.Mutex
 	var firstErr error

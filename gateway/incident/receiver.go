@@ -183,8 +183,15 @@ func (s *Service) EscalateFrom(ctx context.Context, user string, page notify.Pag
 // bundle (store.Bundle.Reopened): those reopened since are left alone,
 // the others acknowledged.
 func (s *Service) AcknowledgePage(ctx context.Context, user string, page notify.Page) (notify.Acted, error) {
+	actor := user
+	if page.Source != "" {
+		// Made in another system, by whoever it names: the timeline,
+		// the reports and the Slack card must not say the person paged
+		// did it when someone else did.
+		actor = s.o.Config().ExternalActor(page.Source, page.By)
+	}
 	if store.IsBundleID(page.Target) {
-		out, err := s.AcknowledgeBundle(ctx, page.Target, user)
+		out, err := s.acknowledgeBundle(ctx, page.Target, user, actor)
 		return s.actedOnBundle(policy.EventAcknowledge, out, err)
 	}
 	if err := s.viewerPaged(ctx, page.Target, user); err != nil {
@@ -192,12 +199,12 @@ func (s *Service) AcknowledgePage(ctx context.Context, user string, page notify.
 	}
 	if page.ReopenedUnknown {
 		// Recorded without its count: it may be the latest page.
-		return s.act(ctx, page.Target, policy.Event{Kind: policy.EventAcknowledge, Actor: user})
+		return s.act(ctx, page.Target, policy.Event{Kind: policy.EventAcknowledge, Actor: actor})
 	}
-	out, err := s.act(ctx, page.Target, policy.Event{Kind: policy.EventAcknowledge, Actor: user,
+	out, err := s.act(ctx, page.Target, policy.Event{Kind: policy.EventAcknowledge, Actor: actor,
 		AckReopened: page.Reopened, AckReopenedSet: true})
 	if err == nil && out.ReopenedSince {
-		s.NoteAckIgnored(ctx, page.Target, user, page.Reopened)
+		s.NoteAckIgnored(ctx, page.Target, actor, page.Reopened)
 	}
 	return out, err
 }
@@ -208,12 +215,19 @@ func (s *Service) AcknowledgePage(ctx context.Context, user string, page notify.
 // since are left alone, each noted ack_ignored, and the others
 // acknowledged.
 func (s *Service) AcknowledgeBundle(ctx context.Context, id, user string) (*BundleOutcome, error) {
-	out, err := s.ActOnBundle(ctx, id, user, policy.Event{Kind: policy.EventAcknowledge, AckReopenedSet: true})
+	return s.acknowledgeBundle(ctx, id, user, user)
+}
+
+// acknowledgeBundle is AcknowledgeBundle for a message sent to user that
+// actor acknowledged: user, or whoever another system says did
+// (AcknowledgePage).
+func (s *Service) acknowledgeBundle(ctx context.Context, id, user, actor string) (*BundleOutcome, error) {
+	out, err := s.ActOnBundle(ctx, id, user, policy.Event{Kind: policy.EventAcknowledge, Actor: actor, AckReopenedSet: true})
 	if out == nil {
 		return nil, err
 	}
 	for _, inc := range out.ReopenedSince {
-		s.NoteAckIgnored(ctx, inc.ID, user, out.Bundle.Reopened[slices.Index(out.Bundle.Incidents, inc.ID)])
+		s.NoteAckIgnored(ctx, inc.ID, actor, out.Bundle.Reopened[slices.Index(out.Bundle.Incidents, inc.ID)])
 	}
 	return out, err
 }

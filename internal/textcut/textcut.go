@@ -5,6 +5,8 @@
 package textcut
 
 import (
+	"strings"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -57,4 +59,41 @@ func UTF16(s string, n int, mark string) string {
 		used += utf16.RuneLen(r)
 	}
 	return s + mark // not reached: s is longer than n
+}
+
+// Line is text another system passes on (a name, a note) made fit to keep
+// and show as one line: control characters (newlines and tabs among them)
+// become spaces, runs of spaces one, the ends trimmed; the format
+// characters that reorder or hide text (bidirectional overrides,
+// zero-width spaces) are dropped; what is longer than n bytes is cut
+// (Bytes, with Ellipsis). Invalid UTF-8 becomes U+FFFD. A 1 MB note is
+// thus kept as its first n bytes, and nothing in it can forge a second
+// line of a log or a timeline.
+func Line(s string, n int) string {
+	if len(s) > 4*n+1024 {
+		// What lies past this is cut anyway (unless nearly all before
+		// it is dropped), and need not be read.
+		s = s[:4*n+1024]
+	}
+	var b strings.Builder
+	b.Grow(min(len(s), n+len(Ellipsis)))
+	space := false
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		if unicode.Is(unicode.Cf, r) {
+			continue
+		}
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(r)
+		if b.Len() > n {
+			break
+		}
+	}
+	return Bytes(b.String(), n, Ellipsis)
 }

@@ -1,6 +1,7 @@
 package textcut
 
 import (
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -57,5 +58,34 @@ func TestUTF16(t *testing.T) {
 	}
 	if n := UTF16Len("aж😀"); n != 4 {
 		t.Fatalf("UTF16Len = %d, want 4", n)
+	}
+}
+
+func TestLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, s string
+		n       int
+		want    string
+	}{
+		{"plain", "Carol Smith", 100, "Carol Smith"},
+		{"ends trimmed", "  Carol \t", 100, "Carol"},
+		{"newlines and tabs are spaces", "on it\n\nrebooting\tdb1", 100, "on it rebooting db1"},
+		{"a forged log line", "ok\r\n2026-12-05 INFO acknowledged by bob", 100, "ok 2026-12-05 INFO acknowledged by bob"},
+		{"escape sequences", "\x1b[31mred\x1b[0m", 100, "[31mred [0m"},
+		{"bidirectional override", "evil\u202Egnp.exe", 100, "evilgnp.exe"},
+		{"zero-width space", "Ca\u200Brol", 100, "Carol"},
+		{"invalid UTF-8", "a\xffb", 100, "a\uFFFDb"},
+		{"cut", "abcdefgh", 6, "abc…"},
+		{"only controls", "\x00\x01\n", 10, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Line(tc.s, tc.n); got != tc.want {
+				t.Fatalf("Line(%q, %d) = %q, want %q", tc.s, tc.n, got, tc.want)
+			}
+		})
+	}
+	big := strings.Repeat("x", 1<<20)
+	if got := Line(big, 2000); len(got) != 2000 || !strings.HasSuffix(got, Ellipsis) {
+		t.Fatalf("a 1 MB note is kept as %d bytes", len(got))
 	}
 }

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
+	gopd "github.com/PagerDuty/go-pagerduty"
 	"github.com/PagerDuty/go-pagerduty/webhookv3"
 
+	"github.com/pagerd/pagerd/internal/textcut"
 	"github.com/pagerd/pagerd/notify"
 )
 
@@ -56,16 +59,35 @@ func (wh *Webhook) refusedSignature(r *http.Request) {
 
 // webhookBody is the part of a PagerDuty v3 webhook pagerd reads.
 type webhookBody struct {
-	Event struct {
-		EventType string `json:"event_type"`
-		Agent     struct {
-			Summary string `json:"summary"`
-		} `json:"agent"`
-		Data struct {
-			Type        string `json:"type"`
-			IncidentKey string `json:"incident_key"`
-		} `json:"data"`
-	} `json:"event"`
+	Event webhookEvent `json:"event"`
+}
+
+// webhookEvent is the event of a webhook.
+type webhookEvent struct {
+	EventType string `json:"event_type"`
+	// Agent is who did it in PagerDuty, a reference as PagerDuty's REST
+	// API gives one (go-pagerduty's APIObject): a user's (type
+	// user_reference) summary is their name; an acknowledgement through
+	// an integration or the Events API names the service or
+	// integration, or comes with no agent at all. A reference carries no
+	// email: its name is what pagerd matches a user by.
+	Agent *gopd.APIObject `json:"agent"`
+	Data  struct {
+		Type        string `json:"type"`
+		IncidentKey string `json:"incident_key"`
+	} `json:"data"`
+}
+
+// agentName is the name of whoever PagerDuty says acted: the agent's
+// summary (a user's name), else its id; "" when there is no agent.
+func (e *webhookEvent) agentName() string {
+	if e.Agent == nil {
+		return ""
+	}
+	if strings.TrimSpace(e.Agent.Summary) != "" {
+		return e.Agent.Summary
+	}
+	return e.Agent.ID
 }
 
 func badRequest(format string, args ...any) error {
@@ -74,8 +96,11 @@ func badRequest(format string, args ...any) error {
 
 // ServeWebhook acts on one webhook: incident.acknowledged and
 // incident.resolved on an incident pagerd pushed through PagerDuty act on
-// the pagerd incident as the person it was pushed to, which stops the
-// ladder for everyone; an acknowledgement of an alert opened before the
+// the pagerd incident, which stops the ladder for everyone. An
+// acknowledgement is recorded as made by the event's agent (the pagerd
+// user PagerDuty's name for them matches, else that name, marked as
+// PagerDuty's; "pagerduty" when there is no agent), not by the person the
+// alert was pushed to; a resolve, as that person; an acknowledgement of an alert opened before the
 // incident's latest reopen (its dedup key's count is lower) changes
 // nothing. Other events, and incidents pagerd did not push, are
 // accepted and ignored, so PagerDuty does not redeliver them.
@@ -137,7 +162,11 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 		// reopen (pagerd's own acknowledgement coming back late, a tap on
 		// the old alert) must not stop the pages since. A resolve from
 		// any alert resolves.
-		acted, err = wh.Receiver.AcknowledgePage(r.Context(), user, notify.Page{Target: id, Reopened: reopened})
+		// Whoever PagerDuty says acknowledged is recorded, not the
+		// person the alert was pushed to: a colleague may have taken
+		// it in PagerDuty.
+		acted, err = wh.Receiver.AcknowledgePage(r.Context(), user, notify.Page{Target: id, Reopened: reopened,
+			Source: notify.SourcePagerDuty, By: body.Event.agentName()})
 	} else {
 		acted, err = wh.Receiver.Act(r.Context(), id, user, action)
 	}
@@ -156,7 +185,7 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	log.Info("PagerDuty webhook applied", "incident", id, "user", user, "event", body.Event.EventType)
+	log.Info("PagerDuty webhook applied", "incident", id, "user", user, "event", body.Event.EventType, "agent", textcut.Line(body.Event.agentName(), 100))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/textcut"
+	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -238,6 +240,11 @@ func (s *Server) opsgenieCreate(c echo.Context) error {
 // says: a pagerd incident id of the key's service. Like Opsgenie, which
 // does the request later, an identifier that names no open alert is
 // accepted and changes nothing.
+//
+// The body's user is who acted (policy.Config.ExternalActor) and an
+// acknowledgement's note is kept in its timeline entry, both cleaned and
+// cut (Opsgenie takes notes of 25,000 characters; pagerd keeps
+// policy.MaxNoteBytes).
 func (s *Server) opsgenieAct(c echo.Context) error {
 	o := s.opsgenieRequest(c)
 	cfg := s.config()
@@ -249,10 +256,10 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 	outcome, retry := "", ""
 	switch c.Param("action") {
 	case "close":
-		ev, outcome = policy.Event{Kind: policy.EventResolve, Actor: "opsgenie"}, "resolved"
+		ev, outcome = policy.Event{Kind: policy.EventResolve}, "resolved"
 		retry = "closing a closed alert changes nothing."
 	case "acknowledge":
-		ev, outcome = policy.Event{Kind: policy.EventAcknowledge, Actor: "opsgenie"}, "acknowledged"
+		ev, outcome = policy.Event{Kind: policy.EventAcknowledge}, "acknowledged"
 		retry = "acknowledging an acknowledged alert changes nothing."
 	default:
 		return o.refuse(http.StatusNotFound, fmt.Sprintf("pagerd takes close and acknowledge of an alert, not %q", c.Param("action")), nil)
@@ -261,8 +268,17 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 	if !ok {
 		return err
 	}
-	if _, p := ingest.DecodeOpsgenieAction(body); p != nil {
+	a, p := ingest.DecodeOpsgenieAction(body)
+	if p != nil {
 		return o.refuse(p.Code, p.Message, p.Errors)
+	}
+	// The request names who acted (user) and what they wrote (note):
+	// the timeline, the reports and the Slack card say that person, the
+	// config user the name is or else the name marked as Opsgenie's,
+	// never the person paged; without a user, "opsgenie".
+	ev.Actor = cfg.ExternalActor(notify.SourceOpsgenie, a.User)
+	if ev.Kind == policy.EventAcknowledge {
+		ev.Note = textcut.Line(a.Note, policy.MaxNoteBytes)
 	}
 	ref, byDedup, ok, err := o.identifier()
 	if !ok {

@@ -85,7 +85,7 @@ func TestOpsgenieCreateCloseAcknowledge(t *testing.T) {
 	}
 
 	h.og("POST", "/v2/alerts/db-down/acknowledge?identifierType=alias", `{"user":"ann","source":"cli","note":"on it"}`, 202)
-	if v := h.incident(inc.ID); v.Status != policy.StatusAcknowledged || v.AcknowledgedBy != "opsgenie" {
+	if v := h.incident(inc.ID); v.Status != policy.StatusAcknowledged || v.AcknowledgedBy != "ann" {
 		t.Fatalf("after acknowledge: %s by %s", v.Status, v.AcknowledgedBy)
 	}
 	h.og("POST", "/v2/alerts/db-down/close?identifierType=alias", `{"source":"http://am:9093"}`, 202)

@@ -352,6 +352,10 @@ type Event struct {
 	// Checked here, with the incident as it is written, not before.
 	AckReopened    int
 	AckReopenedSet bool
+	// Note, for acknowledge, is what the person wrote with it, as another
+	// system passes it on (an Opsgenie acknowledge's note): the ack
+	// action's Note. The daemon cleans and bounds it (MaxNoteBytes).
+	Note string
 	// Channel, for channel_failed, is the channel that failed.
 	Channel string
 	// Step, for channel_failed, is the id of the step whose page failed,
@@ -417,6 +421,8 @@ type Action struct {
 	User      string     `json:"user,omitempty"`
 	Channel   string     `json:"channel,omitempty"`
 	Detail    string     `json:"detail,omitempty"`
+	// Note, on an ack, is what the person wrote with it (Event.Note).
+	Note string `json:"note,omitempty"`
 	// Urgency is, for a notify action, the urgency of the page the step
 	// belongs to (Deadline.Urgency); empty for a step stored without one.
 	Urgency string `json:"urgency,omitempty"`
@@ -1279,7 +1285,7 @@ func (r *run) acknowledge(ev Event) error {
 		return d.Kind == DeadlineNotify || d.Kind == DeadlineEscalate || (d.Kind == DeadlineSLA && d.Target == "acknowledge")
 	})
 	r.unpause("acknowledge")
-	r.act(Action{Kind: ActionAck, Level: r.inc.Level, User: actor})
+	r.act(Action{Kind: ActionAck, Level: r.inc.Level, User: actor, Note: ev.Note})
 	r.armStatusEscalation(r.now)
 	return nil
 }

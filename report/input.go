@@ -56,7 +56,10 @@ type Entry struct {
 	User    string    `json:"user,omitempty"`
 	Channel string    `json:"channel,omitempty"`
 	Detail  string    `json:"detail,omitempty"`
-	Bundle  string    `json:"bundle,omitempty"`
+	// Note, on an acknowledgement, is what the person wrote with it
+	// (store.Entry's; reports do not read it).
+	Note   string `json:"note,omitempty"`
+	Bundle string `json:"bundle,omitempty"`
 	// PageAt, on a delivery report, is when the page it is about went out.
 	PageAt time.Time `json:"page_at,omitzero"`
 	// Reopened, on a page, is the incident's reopen count when it went

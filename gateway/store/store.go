@@ -156,6 +156,10 @@ type Entry struct {
 	User    string    `json:"user,omitempty"`
 	Channel string    `json:"channel,omitempty"`
 	Detail  string    `json:"detail,omitempty"`
+	// Note, on an acknowledgement (ack), is what the person wrote with
+	// it, as another system passed it on (an Opsgenie acknowledge's
+	// note), on one line and cut (policy.MaxNoteBytes).
+	Note string `json:"note,omitempty"`
 	// Bundle is the storm bundle a page went out in (see Bundle), when it
 	// went out with other incidents' pages in one message.
 	Bundle string `json:"bundle,omitempty"`
@@ -201,7 +205,7 @@ type Entry struct {
 func ActionEntries(acts []policy.Action, actor string) []Entry {
 	out := make([]Entry, 0, len(acts))
 	for _, a := range acts {
-		e := Entry{At: a.At, Type: string(a.Kind), Level: a.Level + 1, User: a.User, Channel: a.Channel, Detail: a.Detail}
+		e := Entry{At: a.At, Type: string(a.Kind), Level: a.Level + 1, User: a.User, Channel: a.Channel, Detail: a.Detail, Note: a.Note}
 		if a.Kind != policy.ActionNotify {
 			e.Actor = actor
 		}

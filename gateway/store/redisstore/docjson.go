@@ -341,6 +341,7 @@ func appendEntry(b []byte, e *store.Entry) ([]byte, error) {
 	b = appendOmitEmpty(b, `,"user":`, e.User)
 	b = appendOmitEmpty(b, `,"channel":`, e.Channel)
 	b = appendOmitEmpty(b, `,"detail":`, e.Detail)
+	b = appendOmitEmpty(b, `,"note":`, e.Note)
 	b = appendOmitEmpty(b, `,"bundle":`, e.Bundle)
 	if !e.PageAt.IsZero() {
 		b = append(b, `,"page_at":`...)

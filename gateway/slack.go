@@ -315,6 +315,11 @@ func slackReply(cfg *policy.Config, inc *store.Incident, item store.OutboxItem, 
 	who := cfg.UserName(e.Actor)
 	switch action {
 	case "acknowledge":
+		if e.Note != "" {
+			// What they wrote with it in another system (Opsgenie's
+			// note): the channel reads why, not only who.
+			return fmt.Sprintf("Acknowledged by %s: %s", who, e.Note)
+		}
 		return "Acknowledged by " + who
 	case "resolve":
 		return "Resolved by " + who

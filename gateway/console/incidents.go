@@ -257,7 +257,10 @@ type entryView struct {
 	Type, What, Actor     string
 	Level                 int
 	User, Channel, Detail string
-	Class                 string
+	// Note is what the person wrote with an acknowledgement made in
+	// another system (store.Entry.Note).
+	Note  string
+	Class string
 }
 
 type pendingView struct {
@@ -297,7 +300,7 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
 	iv.LevelName = cfg.LevelName(inc.Service, inc.State.Level)
 	for _, e := range tl {
 		ev := entryView{At: e.At, Type: e.Type, What: entryWords[e.Type], Actor: e.Actor, Level: e.Level, User: e.User,
-			Channel: e.Channel, Detail: e.Detail, Class: strings.ReplaceAll(e.Type, "_", "-")}
+			Channel: e.Channel, Detail: e.Detail, Note: e.Note, Class: strings.ReplaceAll(e.Type, "_", "-")}
 		if ev.What == "" {
 			ev.What = strings.ReplaceAll(e.Type, "_", " ")
 		}

@@ -70,12 +70,18 @@ type Silence struct {
 // silenceComment is the comment of the silences made for an incident, which
 // commentIncident reads back.
 func silenceComment(inc *store.Incident) string {
-	return fmt.Sprintf("Acknowledged in pagerd by %s: incident %s (%s)", inc.State.AcknowledgedBy, inc.ID, inc.Summary)
+	// A user id holds no ": ", but a name another system gave for who
+	// acknowledged (policy.Config.ExternalActor) may: written as it is,
+	// "pagerduty:Ops: incident 08-x (a" would name another incident,
+	// and Made would never find this one's silences.
+	by := strings.ReplaceAll(inc.State.AcknowledgedBy, ": ", ":")
+	return fmt.Sprintf("Acknowledged in pagerd by %s: incident %s (%s)", by, inc.ID, inc.Summary)
 }
 
 // commentIncident is the incident a silence's comment (silenceComment)
-// names, or "". User names hold no ": incident ", so the first one is
-// where the id starts, whatever the summary says.
+// names, or "". Who acknowledged is written without ": " (silenceComment),
+// so the first ": incident " is where the id starts, whatever the summary
+// says.
 func commentIncident(comment string) string {
 	rest, ok := strings.CutPrefix(comment, "Acknowledged in pagerd by ")
 	if !ok {

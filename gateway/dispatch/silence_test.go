@@ -77,13 +77,17 @@ func TestSilencesAreMadeAtOnce(t *testing.T) {
 }
 
 // TestCommentIncident: the incident a silence's comment names is read from
-// where silenceComment writes it, whatever the summary says; a silence
-// someone else made names none.
+// where silenceComment writes it, whatever the summary says, and whatever
+// the name of someone who acknowledged in PagerDuty or Opsgenie says; a
+// silence someone else made names none.
 func TestCommentIncident(t *testing.T) {
 	inc := &store.Incident{ID: "08-abc", Summary: "disk full: incident 08-other (db1)"}
 	inc.State.AcknowledgedBy = "ann"
+	outside := &store.Incident{ID: "08-def", Summary: "db down"}
+	outside.State.AcknowledgedBy = "pagerduty:Ops: incident 08-other (team"
 	for comment, want := range map[string]string{
-		silenceComment(inc): "08-abc",
+		silenceComment(inc):                                  "08-abc",
+		silenceComment(outside):                              "08-def",
 		"Acknowledged in pagerd by bob: incident 08-xyz (x)": "08-xyz",
 		"maintenance: incident 08-abc (db)":                  "",
 		"Acknowledged in pagerd by bob":                      "",

@@ -88,3 +88,24 @@ func TestPagerDutyAcknowledgementRecordsItsAgent(t *testing.T) {
 		})
 	}
 }
+
+// TestPagerDutyResolveRecordsItsAgent: a resolve made in PagerDuty on the
+// alert pushed to bob is recorded as its agent's, as an acknowledgement
+// is. (Before, as bob's, who did nothing.)
+func TestPagerDutyResolveRecordsItsAgent(t *testing.T) {
+	fake := providertest.NewPagerDuty(t)
+	cfg := strings.Replace(pdAgentConfig, "pagerduty: {", "pagerduty: {events_url: "+fake.URL+", ", 1)
+	h := newHarness(t, withConfig(cfg), realTransport("pagerduty"), fastRetries())
+	id := fire(h)
+	h.step(fixedNow)
+	key := pagerduty.DedupKey(id, "bob", 0)
+	resolve := `{"event":{"id":"01ABD","event_type":"incident.resolved","agent":{"id":"PCAROL1","summary":"Carol Smith","type":"user_reference"},` +
+		`"data":{"id":"Q1","type":"incident","incident_key":"` + key + `"}}}`
+	if code, body := fake.Webhook(t, h.url+pagerduty.WebhookPath, resolve); code != 204 {
+		t.Fatalf("webhook: %d %s", code, body)
+	}
+	v := h.incident(id)
+	if v.Status != "resolved" || v.ResolvedBy != "carol" {
+		t.Fatalf("after PagerDuty's resolve: %s by %q, want by carol", v.Status, v.ResolvedBy)
+	}
+}

@@ -40,6 +40,10 @@ type Receiver interface {
 	// old alert does not silence the new pages. A storm message
 	// acknowledges as Act does.
 	AcknowledgePage(ctx context.Context, user string, page Page) (Acted, error)
+	// ResolvePage has user resolve page.Target as Act does, or, page.Source
+	// set, whoever that system says did (page.By): a resolve made in
+	// another system on the page pushed there to user.
+	ResolvePage(ctx context.Context, user string, page Page) (Acted, error)
 	// Delivered records a provider's report on a page to target in its
 	// timeline (each of its incidents', for a storm message). A page that
 	// did not arrive (Failed) brings the person's next step forward to
@@ -150,7 +154,7 @@ type Page struct {
 	// not, in a rolling upgrade): AcknowledgePage acknowledges as Act
 	// does, since the page may well be the latest.
 	ReopenedUnknown bool
-	// Source and By, for AcknowledgePage, say the page was acknowledged
+	// Source and By, for AcknowledgePage and ResolvePage, say the page was acknowledged
 	// in another system (Source: SourcePagerDuty, by its webhook) by the person that system names By, as it gives the
 	// name ("" when it does not say who): the daemon records the config
 	// user the name is (policy.Config.ExternalActor), else the name as

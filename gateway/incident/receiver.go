@@ -183,13 +183,7 @@ func (s *Service) EscalateFrom(ctx context.Context, user string, page notify.Pag
 // bundle (store.Bundle.Reopened): those reopened since are left alone,
 // the others acknowledged.
 func (s *Service) AcknowledgePage(ctx context.Context, user string, page notify.Page) (notify.Acted, error) {
-	actor := user
-	if page.Source != "" {
-		// Made in another system, by whoever it names: the timeline,
-		// the reports and the Slack card must not say the person paged
-		// did it when someone else did.
-		actor = s.o.Config().ExternalActor(page.Source, page.By)
-	}
+	actor := s.pageActor(user, page)
 	if store.IsBundleID(page.Target) {
 		out, err := s.acknowledgeBundle(ctx, page.Target, user, actor)
 		return s.actedOnBundle(policy.EventAcknowledge, out, err)
@@ -207,6 +201,31 @@ func (s *Service) AcknowledgePage(ctx context.Context, user string, page notify.
 		s.NoteAckIgnored(ctx, page.Target, actor, page.Reopened)
 	}
 	return out, err
+}
+
+// pageActor is who answered page, sent to user: user, or, made in another
+// system (page.Source), whoever it names: the timeline, the reports and
+// the Slack card must not say the person paged did it when someone else
+// did.
+func (s *Service) pageActor(user string, page notify.Page) string {
+	if page.Source == "" {
+		return user
+	}
+	return s.o.Config().ExternalActor(page.Source, page.By)
+}
+
+// ResolvePage has user, or whoever another system names (page.Source,
+// page.By), resolve page.Target, paged to user (notify.Receiver).
+func (s *Service) ResolvePage(ctx context.Context, user string, page notify.Page) (notify.Acted, error) {
+	actor := s.pageActor(user, page)
+	if store.IsBundleID(page.Target) {
+		out, err := s.ActOnBundle(ctx, page.Target, user, policy.Event{Kind: policy.EventResolve, Actor: actor})
+		return s.actedOnBundle(policy.EventResolve, out, err)
+	}
+	if err := s.viewerPaged(ctx, page.Target, user); err != nil {
+		return notify.Acted{}, Classify(err)
+	}
+	return s.act(ctx, page.Target, policy.Event{Kind: policy.EventResolve, Actor: actor})
 }
 
 // AcknowledgeBundle has user acknowledge the incidents of a storm bundle

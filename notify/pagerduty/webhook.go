@@ -97,11 +97,11 @@ func badRequest(format string, args ...any) error {
 // ServeWebhook acts on one webhook: incident.acknowledged and
 // incident.resolved on an incident pagerd pushed through PagerDuty act on
 // the pagerd incident, which stops the ladder for everyone. An
-// acknowledgement is recorded as made by the event's agent (the pagerd
-// user PagerDuty's name for them matches, else that name, marked as
-// PagerDuty's; "pagerduty" when there is no agent), not by the person the
-// alert was pushed to; a resolve, as that person; an acknowledgement of an alert opened before the
-// incident's latest reopen (its dedup key's count is lower) changes
+// acknowledgement or a resolve is recorded as made by the event's agent
+// (the pagerd user PagerDuty's name for them matches, else that name,
+// marked as PagerDuty's; "pagerduty" when there is no agent), not by the
+// person the alert was pushed to; an acknowledgement of an alert opened
+// before the incident's latest reopen (its dedup key's count is lower) changes
 // nothing. Other events, and incidents pagerd did not push, are
 // accepted and ignored, so PagerDuty does not redeliver them.
 func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
@@ -168,7 +168,7 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 		acted, err = wh.Receiver.AcknowledgePage(r.Context(), user, notify.Page{Target: id, Reopened: reopened,
 			Source: notify.SourcePagerDuty, By: body.Event.agentName()})
 	} else {
-		acted, err = wh.Receiver.Act(r.Context(), id, user, action)
+		acted, err = wh.Receiver.ResolvePage(r.Context(), user, notify.Page{Target: id, Source: notify.SourcePagerDuty, By: body.Event.agentName()})
 	}
 	if err == nil && acted.AlreadyResolved || errors.Is(err, notify.ErrNotFound) {
 		w.WriteHeader(http.StatusNoContent)

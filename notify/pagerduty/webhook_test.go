@@ -40,6 +40,10 @@ func (r *receiver) AcknowledgePage(ctx context.Context, user string, p notify.Pa
 	return r.Act(ctx, p.Target, user, notify.Acknowledge)
 }
 
+func (r *receiver) ResolvePage(ctx context.Context, user string, p notify.Page) (notify.Acted, error) {
+	return r.Act(ctx, p.Target, user, notify.Resolve)
+}
+
 func (r *receiver) KnowsUser(string) bool { return true }
 
 // postWebhook has wh take a signed webhook of eventType for carol's alert

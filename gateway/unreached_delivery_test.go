@@ -370,6 +370,76 @@ func TestReportWhosePageIsRecordedTooLateIsCounted(t *testing.T) {
 	}
 }
 
+// TestReportBeforeItsPageIsRecordedCountsOnceThePageIs: Twilio reported
+// Ann's SMS undelivered while the SMS's claim was held up longer than the
+// 2 s the report waits for the page's record (a slow send beside it, the
+// email server's 30 s): the report found no page and counted it as gone
+// out, so the primary kept its 15 minutes though nothing of it had reached
+// Ann. The report's effect now comes when the dispatcher records the page:
+// with an SMS alone on her ladder, the secondary is paged as the page is
+// recorded; with a call after it, once the call is reported not answered
+// too. Once (one escalation, Bob paged once), with two replicas, on both
+// stores; the report is still counted unmatched when it comes, and the
+// dispatcher counts it applied late.
+func TestReportBeforeItsPageIsRecordedCountsOnceThePageIs(t *testing.T) {
+	for name, mk := range stores(t) {
+		for _, ladder := range []string{"sms alone", "sms and call"} {
+			t.Run(name+" "+ladder, func(t *testing.T) {
+				fake := providertest.NewTwilio(t)
+				answered := make(chan int, 1)
+				cfg := unreachedTwilioConfig(fake)
+				n := 2
+				if ladder == "sms alone" {
+					cfg = strings.Replace(cfg, "{after: 0s, channel: sms}, {after: 5m, channel: voice}", "{after: 0s, channel: sms}", 1)
+					n = 1 // the dispatcher's counter is read from the daemon's registry
+				}
+				st := &reportBeforeRecord{Store: mk(t), t: t, untilAnswered: true, held: func(tl []store.Entry) bool {
+					return slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == "notify" && e.Channel == "sms" })
+				}}
+				h := newHarness(t, withStore(st), withConfig(cfg), realTransport("twilio"), replicas(n))
+				st.post = func() {
+					code, _ := fake.Callback(t, fake.Messages()[0].Get("StatusCallback"),
+						url.Values{"MessageSid": {providertest.MessageSID(0)}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}})
+					answered <- code
+				}
+				id := fire(h)
+				h.runUntil(fixedNow)
+				if code := <-answered; code != 204 {
+					t.Fatalf("the SMS's report was answered %d", code)
+				}
+				if got := metric(t, h.reg, "pagerd_delivery_reports_unmatched_total", "channel", "sms"); got != 1 {
+					t.Errorf("pagerd_delivery_reports_unmatched_total{channel=sms} %v, want 1: its page was not recorded within the report's wait", got)
+				}
+				wantPages, wantEsc := "0s L2 bob push,2m L2 bob sms,5m L2 bob voice", "0s L2 every page at level primary failed, nobody was reached: escalated at once"
+				if ladder == "sms and call" {
+					// The SMS did not arrive: the call is placed now.
+					h.runUntil(fixedNow.Add(time.Minute))
+					if n := len(fake.Calls()); n != 1 {
+						t.Fatalf("Twilio placed %d calls, want 1", n)
+					}
+					twice(t, fake, fake.Calls()[0].Get("StatusCallback"), url.Values{"CallSid": {providertest.CallSID(0)}, "CallStatus": {"no-answer"}, "AccountSid": {twSID}})
+					wantPages, wantEsc = "1m L2 bob push,3m L2 bob sms,6m L2 bob voice", "1m0s L2 every page at level primary failed, nobody was reached: escalated at once"
+				} else if got := metric(t, h.reg, "pagerd_delivery_reports_applied_late_total", "channel", "sms"); got != 1 {
+					t.Errorf("pagerd_delivery_reports_applied_late_total{channel=sms} %v, want 1", got)
+				}
+				h.runUntil(fixedNow.Add(25 * time.Minute))
+				if got := strings.Join(h.rec.lines(fixedNow), ","); got != wantPages {
+					t.Fatalf("pages sent: %s\nwant: %s", got, wantPages)
+				}
+				var esc []string
+				for _, e := range timeline(h, id) {
+					if e.Type == "escalate" {
+						esc = append(esc, fmt.Sprintf("%s L%d %s", e.At.Sub(fixedNow), e.Level, e.Detail))
+					}
+				}
+				if got := strings.Join(esc, ","); got != wantEsc {
+					t.Fatalf("escalations in the timeline: %s\nwant: %s", got, wantEsc)
+				}
+			})
+		}
+	}
+}
+
 // TestStormMessageReportedNotDeliveredCountsForEachIncident: five
 // incidents page Ann at once; three of her SMS go out on their own, the
 // other two in one alert-storm SMS, which Twilio reports undelivered, and

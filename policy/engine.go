@@ -370,6 +370,14 @@ type Event struct {
 	// (Incident.LevelPages). A step of an earlier level or round is no
 	// longer counted and moves nothing; nor does one named twice.
 	Step string
+	// BroughtForward, for channel_failed, says the person's next step
+	// came forward for this failure already: only Step counts now. A
+	// delivery report that came before the dispatcher recorded its page
+	// brought the next step forward without its step (it was not known
+	// yet), and the write that records the page counts the step: bringing
+	// a step forward again then would move a second one, where the report
+	// arriving after its page moves one.
+	BroughtForward bool
 	// Hold, for a trigger, is the maintenance window covering the new
 	// incident (it is recorded and pages nobody); for hold and release,
 	// the window that starts or ends.
@@ -518,7 +526,7 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 	case EventDeadline:
 		err = r.deadline(ev.Deadline, ev.Then)
 	case EventChannelFailed:
-		r.channelFailed(ev.Actor, ev.Channel, ev.Step)
+		r.channelFailed(ev.Actor, ev.Channel, ev.Step, ev.BroughtForward)
 	case EventHold:
 		r.hold(ev.Hold)
 	case EventRelease:
@@ -1418,8 +1426,10 @@ func (r *run) pagedAtOnce(i int) bool {
 // step, when set, is the step the provider refused (Event.Step): when it
 // was the last page of the incident's level still counted as gone out,
 // and the level has no step left, nobody at the level was reached and
-// nobody will be (levelUnreached).
-func (r *run) channelFailed(user, channel, step string) {
+// nobody will be (levelUnreached). With broughtForward, the next step
+// came forward for this failure already (Event.BroughtForward): only step
+// counts.
+func (r *run) channelFailed(user, channel, step string, broughtForward bool) {
 	if r.inc.Status != StatusTriggered {
 		return
 	}
@@ -1430,7 +1440,7 @@ func (r *run) channelFailed(user, channel, step string) {
 			next = i
 		}
 	}
-	if next >= 0 {
+	if next >= 0 && !broughtForward {
 		r.inc.Pending[next].At = r.now
 	}
 	if i := slices.Index(r.inc.LevelPages, step); step != "" && i >= 0 {

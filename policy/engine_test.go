@@ -936,6 +936,41 @@ func TestEngineFailedSMSBringsTheCallForward(t *testing.T) {
 	}
 }
 
+// TestEngineFailureBroughtForwardAlreadyCountsItsStepOnly: a delivery
+// report that came before its SMS was recorded brought the call forward
+// without naming the SMS's step; the write that records the SMS counts
+// the step (BroughtForward). That write must not bring a step forward
+// again: the call here, still at its own time, stands for whatever step
+// of Ann's comes next, which moved would page her ahead of her ladder a
+// second time for one report.
+func TestEngineFailureBroughtForwardAlreadyCountsItsStepOnly(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	inc, _ = engRun(t, e, inc, t0.Add(time.Minute)) // push
+	before := slices.Clone(inc.LevelPages)
+	inc, _ = engRun(t, e, inc, t0.Add(2*time.Minute)) // SMS
+	sms := slices.DeleteFunc(slices.Clone(inc.LevelPages), func(id string) bool { return slices.Contains(before, id) })
+	if len(sms) != 1 {
+		t.Fatalf("level pages %v after %v: want the SMS's step added", inc.LevelPages, before)
+	}
+	call := slices.IndexFunc(inc.Pending, func(d Deadline) bool { return d.Kind == DeadlineNotify && d.User == "a" && d.Channel == "voice" })
+	if call < 0 {
+		t.Fatalf("no call pending: %+v", inc.Pending)
+	}
+	callAt := inc.Pending[call].At
+	after, acts := engApply(t, e, inc, Event{Kind: EventChannelFailed, Actor: "a", Channel: "sms", Step: sms[0], BroughtForward: true}, t0.Add(150*time.Second))
+	if len(acts) != 0 {
+		t.Fatalf("actions %v", acts)
+	}
+	if slices.Contains(after.LevelPages, sms[0]) {
+		t.Errorf("level pages %v: the SMS's step still counts as gone out", after.LevelPages)
+	}
+	i := slices.IndexFunc(after.Pending, func(d Deadline) bool { return d.ID == inc.Pending[call].ID })
+	if i < 0 || !after.Pending[i].At.Equal(callAt) {
+		t.Errorf("the call after the SMS's step was counted: %+v, want it at %s still", after.Pending, callAt)
+	}
+}
+
 // TestEngineStepBroughtForwardKeepsItsID: the call a failed SMS brings
 // forward is the same step at another time, with the call's id and order.
 // A dispatcher placing the call by that id when the report came (on a

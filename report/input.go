@@ -73,6 +73,9 @@ type Entry struct {
 	// Step, on a page, is the id of the step it was sent for
 	// (store.Entry's; reports do not read it).
 	Step string `json:"step,omitempty"`
+	// Unreached, on a delivery report, says its page reached nobody for
+	// certain (store.Entry's; reports do not read it).
+	Unreached bool `json:"unreached,omitempty"`
 }
 
 // Timeline entry types reports read.

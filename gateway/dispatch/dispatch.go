@@ -176,6 +176,9 @@ type dispatchMetrics struct {
 	errors     *prometheus.CounterVec
 	outbox     *prometheus.CounterVec
 	overdue    prometheus.Counter
+	// lateReports counts delivery reports applied when their page was
+	// recorded, after they came (earlyReports).
+	lateReports *prometheus.CounterVec
 }
 
 // New builds a dispatcher.
@@ -238,6 +241,12 @@ func New(o Options) *Dispatcher {
 			m.outbox.WithLabelValues(kind, res)
 		}
 	}
+	m.lateReports = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_delivery_reports_applied_late_total",
+		Help: "Providers' reports that a page reached nobody which came before the page was recorded, past the 2 s they wait for it (counted in pagerd_delivery_reports_unmatched_total then), applied by this replica's dispatcher when it recorded the page, by channel: the page's step counts as failed from then, as if the report had come after it."},
+		[]string{"channel"})
+	for _, ch := range []string{policy.ChannelPush, policy.ChannelSMS, policy.ChannelVoice} {
+		m.lateReports.WithLabelValues(ch)
+	}
 	m.errors.WithLabelValues("unknown_service")
 	m.errors.WithLabelValues(reasonConfigBehind)
 	m.errors.WithLabelValues("unknown_priority")
@@ -245,7 +254,7 @@ func New(o Options) *Dispatcher {
 	m.errors.WithLabelValues(claimFailed)
 	m.errors.WithLabelValues(unreadableHeld)
 	m.errors.WithLabelValues(notRecorded)
-	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches, m.nobody, m.errors, m.outbox, m.overdue)
+	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches, m.nobody, m.errors, m.outbox, m.overdue, m.lateReports)
 	d := &Dispatcher{o: o, callTimeout: storeCallTimeout, log: o.Logger, m: m, wake: make(chan struct{}, 1), journal: newJournal(),
 		turn: turn{patience: o.Lease / 4, stuck: o.Lease / 2, now: time.Now, overdue: m.overdue.Inc}}
 	o.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagerd_dispatch_unrecorded",
@@ -880,6 +889,13 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 			}
 			unsure = nil
 		}
+		// Pages sent before this read (an earlier try's, the journal's)
+		// may have been reported on since, before this write records
+		// them (earlyReports). A page sent after it cannot have been
+		// reported on yet: a report noted meanwhile changes the
+		// incident, and this try's write, finding it changed, starts
+		// over, with its pages sent before the read.
+		sentBeforeRead := len(sent) > 0
 		cfg := d.o.Config()
 		if !told {
 			told = true
@@ -1092,6 +1108,14 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 			}
 			entries = append(entries, e)
 		}
+		var lateChannels []string
+		if sentBeforeRead {
+			var late []policy.Action
+			if st, late, lateChannels, err = d.earlyReports(ctx, &eng, inc.ID, st, entries, now); err != nil {
+				return err
+			}
+			unreached = append(unreached, late...)
+		}
 		// A level nobody could be reached at escalated after its pages'
 		// failures: recorded after them, observed and told to the chat
 		// message as any escalation.
@@ -1142,6 +1166,9 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 			d.countOutbox(tried)
 			d.countSkipped(cfg, inc, skipped)
 			d.journal.recorded(c.Incident, order...)
+			for _, ch := range lateChannels {
+				d.m.lateReports.WithLabelValues(ch).Inc()
+			}
 			d.unsentOwned(ctx, inc, owned)
 			d.unsentTakenOut(ctx, inc, read, unsentAtWrite)
 			for _, a := range acted {
@@ -1401,6 +1428,43 @@ func refused(eng *policy.Engine, st policy.Incident, sent map[string]store.Entry
 		acts = append(acts, more...)
 	}
 	return st, acts, nil
+}
+
+// earlyReports applies to st the delivery reports that a page among
+// entries (about to be recorded) reached nobody which came before it was
+// recorded (incident.EarlyReports): its step counts as failed, and when
+// nothing else of the level reached anyone or is left to send, the next
+// level is paged in this write, as when the report comes after its page.
+// In the write that records the page, so once: a write the incident
+// changed under starts over from the fresh state and asks again, and a
+// report noted after the timeline is read here changes the incident, so
+// this write is retried. It returns what the machine did besides (that
+// escalation), and the channels of the reports applied, to count once the
+// write is in. A timeline that cannot be read leaves the pages counted as
+// gone out (their levels keep their timeouts, as before), and the log
+// says so: the pages are recorded all the same.
+func (d *Dispatcher) earlyReports(ctx context.Context, eng *policy.Engine, id string, st policy.Incident, entries []store.Entry, now time.Time) (policy.Incident, []policy.Action, []string, error) {
+	if !slices.ContainsFunc(entries, func(e store.Entry) bool { return e.Type == "notify" && e.Ref != "" && e.Step != "" }) {
+		return st, nil, nil, nil
+	}
+	tl, err := d.o.Store.Timeline(ctx, id)
+	if err != nil {
+		d.log.Warn("dispatcher: reading the timeline for delivery reports that came before their pages were recorded; those pages count as gone out",
+			"incident", id, "err", err)
+		return st, nil, nil, nil
+	}
+	events, channels := incident.EarlyReports(tl, entries)
+	var acts []policy.Action
+	for _, ev := range events {
+		next, more, err := eng.Apply(st, ev, now)
+		if err != nil {
+			return st, nil, nil, fmt.Errorf("count a page reported reaching %s before it was recorded: %w", ev.Actor, err)
+		}
+		st = next
+		acts = append(acts, more...)
+		d.log.Info("dispatcher: a page reported reaching nobody before it was recorded counts so now", "incident", id, "user", ev.Actor, "channel", ev.Channel)
+	}
+	return st, acts, channels, nil
 }
 
 // unsureOf are the pages in order, by key (pageKey): what a write that did

@@ -18,8 +18,10 @@ type metrics struct {
 	deliveries *prometheus.CounterVec
 	// unmatched counts reports that a page reached nobody whose page
 	// could not be found in its incident's timeline in time (reportedStep):
-	// the level keeps its timeout instead of escalating at once, which
-	// only a WARN said.
+	// applied when the dispatcher records the page (EarlyReports, counted
+	// in pagerd_delivery_reports_applied_late_total), or else lost, the
+	// level keeping its timeout instead of escalating at once, which only
+	// a WARN said.
 	unmatched *prometheus.CounterVec
 
 	mu             sync.Mutex
@@ -49,7 +51,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"channel", "result"}),
 		unmatched: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pagerd_delivery_reports_unmatched_total",
-			Help: "Providers' reports that a page reached nobody whose page pagerd could not find in its incident's timeline within 2 s (the page not recorded yet, its claim held up by a slow send beside it, or the timeline unreadable), by channel, per incident: the page counts as gone out, so its level keeps its timeout instead of escalating at once when nothing of it reached anyone.",
+			Help: "Providers' reports that a page reached nobody whose page pagerd could not find in its incident's timeline within 2 s (the page not recorded yet, its claim held up by a slow send beside it, or the timeline unreadable), by channel, per incident: the report is applied when the dispatcher records the page (pagerd_delivery_reports_applied_late_total); until then, and for good when it never does (a storm message's page), the page counts as gone out, so its level keeps its timeout instead of escalating at once when nothing of it reached anyone.",
 		}, []string{"channel"}),
 		initialisedFor: map[string]bool{},
 	}

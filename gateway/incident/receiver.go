@@ -300,10 +300,10 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 	// went out, for a page recorded without one (by an older version).
 	e := store.Entry{At: s.clock(), Type: "delivery", User: d.User, Channel: d.Channel, Detail: d.Detail, PageAt: d.PageAt, Ref: d.Ref}
 	if d.Failed {
-		e.Type = DeliveryFailed
+		e.Type, e.Unreached = DeliveryFailed, d.Unreached
 	}
 	// It did not reach them: their next step (the call) comes now.
-	ev := policy.Event{Kind: policy.EventChannelFailed, Actor: d.User, Channel: d.Channel}
+	ev := reportEvent(e, "")
 	if d.Failed && d.Unreached && !store.IsBundleID(target) {
 		// It reached nobody: it counts toward a level nobody at which
 		// was reached, as a page refused at once does, by its step.
@@ -351,6 +351,60 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 	return err
 }
 
+// reportEvent is the state machine's event for a provider's report (e)
+// that a page did not reach its person: their next step comes forward to
+// now, and with step, the page's step counts as reaching nobody
+// (policy.Event.Step), so a level nothing of which reached anyone pages
+// the next level at once. Delivered applies it when the report comes; the
+// dispatcher, through EarlyReports, when it records a page the report
+// named before it was recorded.
+func reportEvent(e store.Entry, step string) policy.Event {
+	return policy.Event{Kind: policy.EventChannelFailed, Actor: e.User, Channel: e.Channel, Step: step}
+}
+
+// EarlyReports are the events of the delivery reports in tl, an incident's
+// timeline, that a page among pages (entries about to be recorded) reached
+// nobody, each of which came before its page was recorded: a claim held
+// up by a slow send beside the page (an email server's 30 s) past the 2 s
+// the report waits for its page (reportedStep). Such a report found no
+// page: it brought the person's next step forward, and its page counted
+// as gone out. The write that records the page applies the rest, as if
+// the report had come after it: the page's step counts as reaching
+// nobody (reportEvent, with policy.Event.BroughtForward, as the next step
+// came forward already). A page is named by its provider's id (Ref), by
+// the person's report on its channel that says it reached nobody
+// (Entry.Unreached); a page already in tl (recorded twice) is not: its
+// report, if it came after it, was applied then. Pages of a storm
+// message are left out: a storm message's page is recorded in each of
+// its incidents by notes, not by a claim's write. Each page counts once
+// however often it was reported. channels are the pages' channels, one
+// for each event, for the count of reports applied late.
+func EarlyReports(tl, pages []store.Entry) (events []policy.Event, channels []string) {
+	for _, p := range pages {
+		if p.Type != "notify" || p.Ref == "" || p.Step == "" || p.Bundle != "" {
+			continue
+		}
+		reported, recorded := false, false
+		for _, e := range tl {
+			if e.Ref != p.Ref || e.User != p.User || e.Channel != p.Channel || e.Bundle != "" {
+				continue
+			}
+			switch {
+			case e.Type == "notify" || e.Type == "notify_failed":
+				recorded = true
+			case e.Type == DeliveryFailed && e.Unreached:
+				reported = true
+			}
+		}
+		if reported && !recorded {
+			ev := reportEvent(p, p.Step)
+			ev.BroughtForward = true
+			events, channels = append(events, ev), append(channels, p.Channel)
+		}
+	}
+	return events, channels
+}
+
 // reportedStep is the step of the page a delivery report is about, as
 // recorded with the page (store.Entry.Step): the page Twilio created with
 // the report's SID (an SMS's or a call's, kept as Entry.Ref), else the person's page
@@ -369,7 +423,9 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 // again, for up to recordWait. Twilio does not send the report again
 // for a 5xx (a status callback is retried only when it cannot connect),
 // so the wait is pagerd's, within the request's time; a page still not
-// found then counts as gone out, and the log says so.
+// found then counts as gone out until the dispatcher records it, and the
+// log says so: the report's entry (Entry.Unreached, with the page's Ref)
+// has the write that records the page count its step (EarlyReports).
 func (s *Service) reportedStep(ctx context.Context, id string, d notify.Delivery) string {
 	if d.Ref == "" && d.PageAt.IsZero() {
 		return "" // nothing to find it by (a callback URL older than at)
@@ -377,7 +433,7 @@ func (s *Service) reportedStep(ctx context.Context, id string, d notify.Delivery
 	step, found, waited := s.recordedStep(ctx, id, d, time.Now().Add(recordWait), func(tl []store.Entry) (string, bool) { return pageStep(tl, d) })
 	if !found {
 		s.m.unmatched.WithLabelValues(d.Channel).Inc()
-		s.log.Warn("a page reported reaching nobody is not in its incident's timeline (not recorded yet, or lost): it counts as gone out, and the level keeps its timeout",
+		s.log.Warn("a page reported reaching nobody is not in its incident's timeline (not recorded yet, or lost): it counts as gone out until the dispatcher records it, and the level keeps its timeout until then",
 			"incident", id, "user", d.User, "channel", d.Channel, "waited", waited.String())
 	}
 	return step

@@ -74,3 +74,53 @@ func TestStormReportWhoseBundleCannotBeReadIsLogged(t *testing.T) {
 		t.Fatalf("no WARN for the bundle that could not be read:\n%s", logs.String())
 	}
 }
+
+// TestEarlyReportsAppliesOnlyReportsThatCameBeforeTheirPage: the write
+// that records a page applies the report that its page reached nobody
+// noted before it (its page's step, the next step not brought forward
+// again), once however often it was reported; not a report of a page
+// recorded already (it was applied when it came, or is a second record
+// of the page), nor a call cancelled (it says nothing of the person), nor
+// a storm message's, nor another page's or person's, nor a page recorded
+// without its step.
+func TestEarlyReportsAppliesOnlyReportsThatCameBeforeTheirPage(t *testing.T) {
+	t0 := time.Date(2025, 9, 10, 6, 2, 0, 0, time.UTC)
+	page := store.Entry{At: t0, Type: "notify", User: "dan", Channel: "sms", Level: 1, Ref: "SM1", Step: "1.4"}
+	report := store.Entry{At: t0.Add(time.Second), Type: DeliveryFailed, User: "dan", Channel: "sms", Ref: "SM1", Unreached: true}
+	with := func(e store.Entry, edit func(*store.Entry)) store.Entry { edit(&e); return e }
+	for _, c := range []struct {
+		name  string
+		tl    []store.Entry
+		pages []store.Entry
+		want  bool
+	}{
+		{"reported before its page", []store.Entry{report}, []store.Entry{page}, true},
+		{"reported twice before its page", []store.Entry{report, report}, []store.Entry{page}, true},
+		{"reported after its page", []store.Entry{page, report}, []store.Entry{page}, false},
+		{"not reported", nil, []store.Entry{page}, false},
+		{"a call cancelled", []store.Entry{with(report, func(e *store.Entry) { e.Unreached = false })}, []store.Entry{page}, false},
+		{"a storm message's report", []store.Entry{with(report, func(e *store.Entry) { e.Bundle = "b1" })}, []store.Entry{page}, false},
+		{"a storm message's page", []store.Entry{report}, []store.Entry{with(page, func(e *store.Entry) { e.Bundle = "b1" })}, false},
+		{"another page's report", []store.Entry{with(report, func(e *store.Entry) { e.Ref = "SM2" })}, []store.Entry{page}, false},
+		{"another person's report", []store.Entry{with(report, func(e *store.Entry) { e.User = "eve" })}, []store.Entry{page}, false},
+		{"a page without its step", []store.Entry{report}, []store.Entry{with(page, func(e *store.Entry) { e.Step = "" })}, false},
+		{"a page refused at once", []store.Entry{report}, []store.Entry{with(page, func(e *store.Entry) { e.Type = "notify_failed" })}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			events, channels := EarlyReports(c.tl, c.pages)
+			if !c.want {
+				if len(events) != 0 || len(channels) != 0 {
+					t.Fatalf("events %+v, channels %v: want none", events, channels)
+				}
+				return
+			}
+			if len(events) != 1 || len(channels) != 1 || channels[0] != "sms" {
+				t.Fatalf("events %+v, channels %v: want one, on sms", events, channels)
+			}
+			ev := events[0]
+			if ev.Actor != "dan" || ev.Channel != "sms" || ev.Step != "1.4" || !ev.BroughtForward {
+				t.Fatalf("event %+v: want dan's sms step 1.4, its next step brought forward already", ev)
+			}
+		})
+	}
+}

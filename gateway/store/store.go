@@ -197,6 +197,13 @@ type Entry struct {
 	// every page failed, refused at once or reported undelivered later,
 	// pages the next level without waiting out its timeout.
 	Step string `json:"step,omitempty"`
+	// Unreached, on a provider's delivery report (delivery_failed), says
+	// the page reached nobody for certain (notify.Delivery.Unreached): its
+	// step counts as failed. The dispatcher reads it when it records a
+	// page such a report named before the page was recorded, to apply the
+	// report then (incident.EarlyReports). Absent on reports recorded
+	// before pagerd kept it: their pages count as gone out.
+	Unreached bool `json:"unreached,omitempty"`
 }
 
 // ActionEntries are the timeline entries of the state machine's actions,

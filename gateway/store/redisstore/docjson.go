@@ -358,6 +358,9 @@ func appendEntry(b []byte, e *store.Entry) ([]byte, error) {
 	}
 	b = appendOmitEmpty(b, `,"ref":`, e.Ref)
 	b = appendOmitEmpty(b, `,"step":`, e.Step)
+	if e.Unreached {
+		b = append(b, `,"unreached":true`...)
+	}
 	return append(b, '}'), nil
 }
 

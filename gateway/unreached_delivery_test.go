@@ -440,6 +440,101 @@ func TestReportBeforeItsPageIsRecordedCountsOnceThePageIs(t *testing.T) {
 	}
 }
 
+// recordedAfterWait is a store whose dispatcher, about to record a page
+// (held: a write whose entries hold says is the one), has the page's
+// delivery report posted, and records the page only once the report,
+// its wait for the page over, is noting itself: the page's record gets
+// in between the report's last look for it and its note.
+type recordedAfterWait struct {
+	store.Store
+	held     func(tl []store.Entry) bool
+	post     func() // posts the report; called once, on a goroutine of its own
+	once     sync.Once
+	noted    sync.Once
+	release  chan struct{} // closed when the report notes itself
+	recorded chan struct{} // closed once the page's record is in
+}
+
+func (s *recordedAfterWait) Finish(ctx context.Context, c store.Claim, inc *store.Incident, tl []store.Entry) error {
+	if s.held == nil || !s.held(tl) {
+		return s.Store.Finish(ctx, c, inc, tl)
+	}
+	first := false
+	s.once.Do(func() { first = true })
+	if !first {
+		return s.Store.Finish(ctx, c, inc, tl)
+	}
+	go s.post()
+	select {
+	case <-s.release:
+	case <-time.After(10 * time.Second):
+	}
+	defer close(s.recorded)
+	return s.Store.Finish(ctx, c, inc, tl)
+}
+
+func (s *recordedAfterWait) Update(ctx context.Context, inc *store.Incident, tl []store.Entry) error {
+	if slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == "delivery_failed" }) {
+		s.noted.Do(func() {
+			close(s.release)
+			select {
+			case <-s.recorded:
+			case <-time.After(10 * time.Second):
+			}
+		})
+	}
+	return s.Store.Update(ctx, inc, tl)
+}
+
+// TestReportNotedJustAfterItsPageIsRecordedCounts: Twilio reported Ann's
+// SMS undelivered, her SMS alone on her ladder; the report looked for its
+// page for 2 s in vain, and the page's record got in between its last
+// look and its note. The dispatcher's write found no report to apply, and
+// the report counted its page as gone out: the primary kept its 15
+// minutes. The report now looks once more after its note: its page is
+// recorded before it, so the report counts its step, and the secondary is
+// paged at once; once, with two replicas, on both stores; and the report
+// is not counted unmatched, its page found.
+func TestReportNotedJustAfterItsPageIsRecordedCounts(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewTwilio(t)
+			answered := make(chan int, 1)
+			cfg := strings.Replace(unreachedTwilioConfig(fake), "{after: 0s, channel: sms}, {after: 5m, channel: voice}", "{after: 0s, channel: sms}", 1)
+			st := &recordedAfterWait{Store: mk(t), release: make(chan struct{}), recorded: make(chan struct{}), held: func(tl []store.Entry) bool {
+				return slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == "notify" && e.Channel == "sms" })
+			}}
+			h := newHarness(t, withStore(st), withConfig(cfg), realTransport("twilio"), replicas(2))
+			st.post = func() {
+				code, _ := fake.Callback(t, fake.Messages()[0].Get("StatusCallback"),
+					url.Values{"MessageSid": {providertest.MessageSID(0)}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}})
+				answered <- code
+			}
+			id := fire(h)
+			h.runUntil(fixedNow)
+			if code := <-answered; code != 204 {
+				t.Fatalf("the SMS's report was answered %d", code)
+			}
+			h.runUntil(fixedNow.Add(25 * time.Minute))
+			if got, want := strings.Join(h.rec.lines(fixedNow), ","), "0s L2 bob push,2m L2 bob sms,5m L2 bob voice"; got != want {
+				t.Fatalf("pages sent: %s\nwant: %s", got, want)
+			}
+			var esc []string
+			for _, e := range timeline(h, id) {
+				if e.Type == "escalate" {
+					esc = append(esc, fmt.Sprintf("%s L%d %s", e.At.Sub(fixedNow), e.Level, e.Detail))
+				}
+			}
+			if got, want := strings.Join(esc, ","), "0s L2 every page at level primary failed, nobody was reached: escalated at once"; got != want {
+				t.Fatalf("escalations in the timeline: %s\nwant: %s", got, want)
+			}
+			if got := metric(t, h.reg, "pagerd_delivery_reports_unmatched_total", "channel", "sms"); got != 0 {
+				t.Errorf("pagerd_delivery_reports_unmatched_total{channel=sms} %v, want 0: the report found its page once noted", got)
+			}
+		})
+	}
+}
+
 // TestStormMessageReportedNotDeliveredCountsForEachIncident: five
 // incidents page Ann at once; three of her SMS go out on their own, the
 // other two in one alert-storm SMS, which Twilio reports undelivered, and

@@ -304,6 +304,8 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 	}
 	// It did not reach them: their next step (the call) comes now.
 	ev := reportEvent(e, "")
+	var unmatched bool       // its page not found in its wait (reportedStep)
+	var waited time.Duration // how long that wait was
 	if d.Failed && d.Unreached && !store.IsBundleID(target) {
 		// It reached nobody: it counts toward a level nobody at which
 		// was reached, as a page refused at once does, by its step.
@@ -311,7 +313,7 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 		// the dispatcher is still recording its page waits for that
 		// record (reportedStep), and noted first, it made that record
 		// a write the incident changed under.
-		ev.Step = s.reportedStep(ctx, target, d)
+		ev.Step, unmatched, waited = s.reportedStep(ctx, target, d)
 	}
 	var steps map[string]string
 	if d.Failed && d.Unreached && store.IsBundleID(target) {
@@ -325,6 +327,17 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 		_, err = s.NoteBundle(ctx, target, e)
 	} else {
 		err = s.Note(ctx, target, e)
+	}
+	if unmatched && err == nil {
+		// Its page may have been recorded since the wait's last look:
+		// the write that recorded it, not finding this report, left it
+		// to the report (recordedBefore).
+		ev.Step, unmatched = s.recordedBefore(ctx, target, d)
+	}
+	if unmatched {
+		s.m.unmatched.WithLabelValues(d.Channel).Inc()
+		s.log.Warn("a page reported reaching nobody is not in its incident's timeline (not recorded yet, or lost): it counts as gone out until the dispatcher records it, and the level keeps its timeout until then",
+			"incident", target, "user", d.User, "channel", d.Channel, "waited", waited.String())
 	}
 	if err == nil && d.Failed {
 		// Twilio does not send a delivery report again, whatever the
@@ -426,17 +439,47 @@ func EarlyReports(tl, pages []store.Entry) (events []policy.Event, channels []st
 // found then counts as gone out until the dispatcher records it, and the
 // log says so: the report's entry (Entry.Unreached, with the page's Ref)
 // has the write that records the page count its step (EarlyReports).
-func (s *Service) reportedStep(ctx context.Context, id string, d notify.Delivery) string {
+func (s *Service) reportedStep(ctx context.Context, id string, d notify.Delivery) (step string, unmatched bool, waited time.Duration) {
 	if d.Ref == "" && d.PageAt.IsZero() {
-		return "" // nothing to find it by (a callback URL older than at)
+		return "", false, 0 // nothing to find it by (a callback URL older than at)
 	}
 	step, found, waited := s.recordedStep(ctx, id, d, time.Now().Add(recordWait), func(tl []store.Entry) (string, bool) { return pageStep(tl, d) })
-	if !found {
-		s.m.unmatched.WithLabelValues(d.Channel).Inc()
-		s.log.Warn("a page reported reaching nobody is not in its incident's timeline (not recorded yet, or lost): it counts as gone out until the dispatcher records it, and the level keeps its timeout until then",
-			"incident", id, "user", d.User, "channel", d.Channel, "waited", waited.String())
+	return step, !found, waited
+}
+
+// recordedBefore is the step of the page a delivery report that found no
+// page in its wait (reportedStep) is about, looked for once more after
+// the report's entry is noted: a page whose record got in between the
+// wait's last look and that note. The write that recorded it found no
+// report to apply (incident.EarlyReports), so the report counts its step,
+// unless the page's record came after a report of it that said it reached
+// nobody (one noted before, Twilio's callback twice): that write counted
+// it. unmatched: the page is still not recorded (the dispatcher applies
+// the report when it records it) or is found by no SID (the report names
+// none; a page recorded without one), or the timeline cannot be read.
+func (s *Service) recordedBefore(ctx context.Context, id string, d notify.Delivery) (step string, unmatched bool) {
+	if d.Ref == "" {
+		return "", true
 	}
-	return step
+	tl, err := s.o.Store.Timeline(ctx, id)
+	if err != nil {
+		return "", !isNotFound(err)
+	}
+	reported := false
+	for _, e := range tl {
+		if e.Ref != d.Ref || e.User != d.User || e.Channel != d.Channel || e.Bundle != "" {
+			continue
+		}
+		switch {
+		case e.Type == DeliveryFailed && e.Unreached:
+			reported = true
+		case e.Type == "notify" && !reported:
+			return e.Step, false
+		case e.Type == "notify" || e.Type == "notify_failed":
+			return "", false // recorded after a report of it, which that write applied
+		}
+	}
+	return "", true
 }
 
 // recordedStep reads the incident's timeline until find finds the page a

@@ -625,6 +625,74 @@ func TestStormMessageReportedNotDeliveredCountsForEachIncident(t *testing.T) {
 	}
 }
 
+// TestStormReportBeforeItsNotesCountsOnceTheyAre: an alert-storm SMS
+// carrying two incidents was reported undelivered while the message's
+// notes were held up longer than the 2 s the report waits for them: the
+// report found its page in neither incident, brought both calls forward
+// and counted the message as gone out in both, so when neither call was
+// answered either, both primaries kept their 15 minutes. The flush that
+// writes the notes now applies the report: each incident counts its page
+// in the message as reaching nobody, and pages Bob at once when its call
+// is not answered; once, with two replicas, on both stores.
+func TestStormReportBeforeItsNotesCountsOnceTheyAre(t *testing.T) {
+	undelivered := url.Values{"MessageSid": {providertest.MessageSID(3)}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewTwilio(t)
+			answered := make(chan int, 1)
+			st := &reportBeforeRecord{Store: mk(t), t: t, untilAnswered: true, held: func(tl []store.Entry) bool {
+				return slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == "notify" && e.Bundle != "" })
+			}}
+			st.post = func() {
+				code, _ := fake.Callback(t, fake.Messages()[3].Get("StatusCallback"), undelivered)
+				answered <- code
+			}
+			h := newHarness(t, withStore(st), withConfig(unreachedTwilioConfig(fake)), realTransport("twilio"), replicas(2))
+			ids := storm(h, 5, "u")
+			h.runUntil(fixedNow.Add(30 * time.Second))
+			if code := <-answered; code != 204 {
+				t.Fatalf("the storm SMS's report was answered %d", code)
+			}
+			msgs := fake.Messages()
+			if len(msgs) != 4 {
+				t.Fatalf("Twilio got %d messages, want 3 on their own and one storm message", len(msgs))
+			}
+			cb, _ := url.Parse(msgs[3].Get("StatusCallback"))
+			b, err := h.store.GetBundle(context.Background(), cb.Query().Get("incident"))
+			if err != nil || len(b.Incidents) != 2 {
+				t.Fatalf("the storm message's bundle: %+v %v", b, err)
+			}
+			if got := metric(t, h.reg, "pagerd_delivery_reports_unmatched_total", "channel", "sms"); got != 2 {
+				t.Errorf("pagerd_delivery_reports_unmatched_total{channel=sms} %v, want 2: the message's notes were held past the report's wait", got)
+			}
+			h.runUntil(fixedNow.Add(time.Minute))
+			calls := fake.Calls()
+			if len(calls) != 2 {
+				t.Fatalf("Twilio placed %d calls by 1m, want the storm message's 2", len(calls))
+			}
+			for i, c := range calls {
+				twice(t, fake, c.Get("StatusCallback"), url.Values{"CallSid": {providertest.CallSID(i)}, "CallStatus": {"no-answer"}, "AccountSid": {twSID}})
+			}
+			h.runUntil(fixedNow.Add(25 * time.Minute))
+			for _, id := range ids {
+				var esc []string
+				for _, e := range timeline(h, id) {
+					if e.Type == "escalate" {
+						esc = append(esc, fmt.Sprintf("%s L%d %s", e.At.Sub(fixedNow), e.Level, e.Detail))
+					}
+				}
+				want := "15m0s L2 not acknowledged within 15m"
+				if slices.Contains(b.Incidents, id) {
+					want = "1m0s L2 every page at level primary failed, nobody was reached: escalated at once"
+				}
+				if got := strings.Join(esc, ","); got != want {
+					t.Errorf("%s (in the storm message: %v): escalations %s\nwant: %s", id, slices.Contains(b.Incidents, id), got, want)
+				}
+			}
+		})
+	}
+}
+
 // TestDeliveryReportNamesItsPageBySID: Ann's SMS came back undelivered
 // and her call not answered. Their delivery reports in the timeline named
 // their pages only by when they went out: whoever asked Twilio's support

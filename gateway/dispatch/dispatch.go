@@ -242,7 +242,7 @@ func New(o Options) *Dispatcher {
 		}
 	}
 	m.lateReports = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_delivery_reports_applied_late_total",
-		Help: "Providers' reports that a page reached nobody which came before the page was recorded, past the 2 s they wait for it (counted in pagerd_delivery_reports_unmatched_total then), applied by this replica's dispatcher when it recorded the page, by channel: the page's step counts as failed from then, as if the report had come after it."},
+		Help: "Providers' reports that a page reached nobody which came before the page was recorded, past the 2 s they wait for it (counted in pagerd_delivery_reports_unmatched_total then), applied by this replica's dispatcher when it recorded the page (a page on its own, or its incident's note of a storm message), by channel: the page's step counts as failed from then, as if the report had come after it."},
 		[]string{"channel"})
 	for _, ch := range []string{policy.ChannelPush, policy.ChannelSMS, policy.ChannelVoice} {
 		m.lateReports.WithLabelValues(ch)

@@ -72,6 +72,10 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 		return err
 	}
 	now := d.o.Now().UTC().Truncate(time.Millisecond)
+	// When the message went out, in real time (zero: by an earlier
+	// claim): notes written long after it may come after its delivery
+	// report (lateStormReports).
+	var sentAt time.Time
 	f, ok := d.journal.flushOf(c.Storm)
 	if !ok || !headIs(held, f.pages) {
 		// Nothing sent and unrecorded, or what was is no longer at the
@@ -80,6 +84,7 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 		if d.pastSendBy(ctx, sendBy) {
 			return d.leaveToRunOut(ctx, c, sendBy)
 		}
+		sentAt = time.Now()
 		f, err = d.sendHeld(ctx, cfg, c, user, channel, held, now, sendBy)
 		var back *sentBack
 		switch {
@@ -106,6 +111,7 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 	// (logged, counted not_recorded) if Flushed is stored; if not, the
 	// journal keeps them for the storm's next claim to try again.
 	until := time.Now().Add(d.o.RecordRetry)
+	written := maps.Clone(f.notes) // noteInTurns takes out what it notes
 	noteErr := d.retryStore(ctx, until, func() error { return d.noteInTurns(ctx, c.Due, f.notes) })
 	if noteErr != nil && ctx.Err() != nil {
 		return noteErr
@@ -160,6 +166,120 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 	}
 	d.journal.flushRecorded(c.Storm)
 	d.refusedForward(ctx, cfg, user, channel, f.refused)
+	if noteErr == nil && len(written) > 0 && (sentAt.IsZero() || time.Since(sentAt) > incident.ReportWait/2) {
+		d.lateStormReports(ctx, cfg, written)
+	}
+	return nil
+}
+
+// lateStormReports applies, in each incident whose notes a flush wrote
+// (notes), the delivery report that its message reached nobody when the
+// report was noted before the incident's page in it
+// (incident.EarlyBundleReport): the report waited for the page in vain
+// (a flood's notes, written in parts, in turns, past its 2 s), brought
+// the person's next step forward and counted the message as gone out.
+// Now its page counts as reaching nobody, and the incident's level pages
+// the next one at once when nothing else of it reached anyone, as if the
+// report had come after the notes. It is asked only when the notes took
+// longer than half the report's wait after the message went out (or it
+// went out in an earlier claim): sooner, a report found them. Even then,
+// a flood's thousands of timelines are read only when the message was
+// reported on: the oldest incident's timeline is read first, and a report
+// of the message noted in any of them is in that one too (a report's notes
+// are written oldest first), but for a report noted in the moment of this
+// look on Redis, whose notes of several shards go in no set order. It
+// runs once, after the flush is stored; a timeline that cannot be read,
+// or a write that fails, is logged: the page counts as gone out, as
+// before.
+func (d *Dispatcher) lateStormReports(ctx context.Context, cfg *policy.Config, notes map[string][]store.Entry) {
+	bundles := map[string]string{} // incident -> the bundle its page went out in
+	for id, es := range notes {
+		if i := slices.IndexFunc(es, func(e store.Entry) bool { return e.Type == "notify" && e.Bundle != "" }); i >= 0 {
+			bundles[id] = es[i].Bundle // failed, or shadow: no report comes
+		}
+	}
+	if len(bundles) == 0 {
+		return
+	}
+	ids := slices.SortedFunc(maps.Keys(bundles), func(a, b string) int {
+		ma, _ := store.MillisOfID(a)
+		mb, _ := store.MillisOfID(b)
+		return cmp.Or(cmp.Compare(ma, mb), strings.Compare(a, b))
+	})
+	// late looks at one incident, and says whether its timeline holds a
+	// report of the message.
+	late := func(id string) (reported bool) {
+		bundle := bundles[id]
+		tl, err := d.o.Store.Timeline(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return false
+		}
+		if err != nil {
+			d.log.Warn("dispatcher: reading the timeline for a delivery report that came before its storm message's notes; the page counts as gone out",
+				"incident", id, "bundle", bundle, "err", err)
+			return true // the others may hold one
+		}
+		reported = slices.ContainsFunc(tl, func(e store.Entry) bool {
+			return e.Type == incident.DeliveryFailed && e.Bundle == bundle && e.Unreached
+		})
+		ev, ok := incident.EarlyBundleReport(tl, bundle)
+		if !ok {
+			return reported
+		}
+		if err := d.applyLate(ctx, cfg, id, ev); err != nil {
+			d.log.Error("dispatcher: a storm message reported reaching nobody before its notes could not be counted so; the page counts as gone out, and the level keeps its timeout",
+				"incident", id, "bundle", bundle, "err", err)
+		}
+		return true
+	}
+	if !late(ids[0]) {
+		return
+	}
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for _, id := range ids[1:] {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			late(id)
+		}()
+	}
+	wg.Wait()
+}
+
+// applyLate applies a delivery report found after its page was recorded
+// (ev, incident.EarlyBundleReport) to the incident id, with what the state
+// machine did (the escalation of a level nobody was reached at) recorded,
+// observed and told to the incident's chat message as the claim's write
+// does, and the dispatchers woken for the new level's pages.
+func (d *Dispatcher) applyLate(ctx context.Context, cfg *policy.Config, id string, ev policy.Event) error {
+	eng := policy.Engine{Config: cfg}
+	var acts []policy.Action
+	var written *store.Incident
+	err := d.rewriteNoting(ctx, id, func(inc *store.Incident) ([]store.Entry, bool, error) {
+		now := d.o.Now().UTC().Truncate(time.Millisecond)
+		st, more, err := eng.Apply(inc.State, ev, now)
+		if err != nil || reflect.DeepEqual(st, inc.State) {
+			acts, written = nil, nil // as read again after a conflict: nothing written
+			return nil, false, err
+		}
+		acts, written = more, inc
+		inc.State, inc.UpdatedAt = st, now
+		inc.Outbox = append(inc.Outbox, incident.ChatItems(cfg, inc.Service, more, now)...)
+		return store.ActionEntries(more, "pagerd"), true, nil
+	})
+	if err != nil || written == nil {
+		return err
+	}
+	d.m.lateReports.WithLabelValues(ev.Channel).Inc()
+	d.log.Info("dispatcher: a page reported reaching nobody before it was recorded counts so now", "incident", id, "user", ev.Actor, "channel", ev.Channel)
+	for _, a := range acts {
+		d.observe(a)
+	}
+	d.PagedNobody(written, acts)
+	d.Wake()
 	return nil
 }
 
@@ -906,6 +1026,15 @@ func (d *Dispatcher) markPushed(ctx context.Context, ids []string, now time.Time
 // writes a storm flush makes to incidents it holds no claim on. An
 // incident gone is nothing to do.
 func (d *Dispatcher) rewrite(ctx context.Context, id string, edit func(inc *store.Incident) (bool, error)) error {
+	return d.rewriteNoting(ctx, id, func(inc *store.Incident) ([]store.Entry, bool, error) {
+		write, err := edit(inc)
+		return nil, write, err
+	})
+}
+
+// rewriteNoting is rewrite whose edit also says what to append to the
+// incident's timeline in the same write.
+func (d *Dispatcher) rewriteNoting(ctx context.Context, id string, edit func(inc *store.Incident) ([]store.Entry, bool, error)) error {
 	for attempt := 0; ; attempt++ {
 		inc, err := d.o.Store.Get(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -914,10 +1043,11 @@ func (d *Dispatcher) rewrite(ctx context.Context, id string, edit func(inc *stor
 		if err != nil {
 			return err
 		}
-		if write, err := edit(inc); err != nil || !write {
+		tl, write, err := edit(inc)
+		if err != nil || !write {
 			return err
 		}
-		err = d.o.Store.Update(ctx, inc, nil)
+		err = d.o.Store.Update(ctx, inc, tl)
 		if errors.Is(err, store.ErrConflict) && attempt < 10 {
 			continue
 		}

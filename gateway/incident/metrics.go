@@ -51,7 +51,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"channel", "result"}),
 		unmatched: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pagerd_delivery_reports_unmatched_total",
-			Help: "Providers' reports that a page reached nobody whose page pagerd could not find in its incident's timeline within 2 s (the page not recorded yet, its claim held up by a slow send beside it, or the timeline unreadable), by channel, per incident: the report is applied when the dispatcher records the page (pagerd_delivery_reports_applied_late_total); until then, and for good when it never does (a storm message's page), the page counts as gone out, so its level keeps its timeout instead of escalating at once when nothing of it reached anyone.",
+			Help: "Providers' reports that a page reached nobody whose page pagerd could not find in its incident's timeline within 2 s (the page not recorded yet, its claim held up by a slow send beside it, or the timeline unreadable), by channel, per incident: the report is applied when the dispatcher records the page (pagerd_delivery_reports_applied_late_total); until then, and for good when it never does (a page never recorded), the page counts as gone out, so its level keeps its timeout instead of escalating at once when nothing of it reached anyone.",
 		}, []string{"channel"}),
 		initialisedFor: map[string]bool{},
 	}

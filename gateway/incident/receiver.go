@@ -389,7 +389,8 @@ func reportEvent(e store.Entry, step string) policy.Event {
 // (Entry.Unreached); a page already in tl (recorded twice) is not: its
 // report, if it came after it, was applied then. Pages of a storm
 // message are left out: a storm message's page is recorded in each of
-// its incidents by notes, not by a claim's write. Each page counts once
+// its incidents by notes, not by a claim's write (EarlyBundleReport).
+// Each page counts once
 // however often it was reported. channels are the pages' channels, one
 // for each event, for the count of reports applied late.
 func EarlyReports(tl, pages []store.Entry) (events []policy.Event, channels []string) {
@@ -416,6 +417,35 @@ func EarlyReports(tl, pages []store.Entry) (events []policy.Event, channels []st
 		}
 	}
 	return events, channels
+}
+
+// EarlyBundleReport is the event of the delivery report in tl, an
+// incident's timeline, that the storm message bundle reached nobody, when
+// the report was noted before the incident's page in the message (the
+// message's notes held up past the report's wait, which found no page in
+// the incident): the incident's page in it counts as reaching nobody, by
+// its step, the person's next step having come forward already
+// (EarlyReports). The flush that wrote the notes applies it, once; a
+// report noted after the page found it, and counted it then. ok is false
+// when there is none such, or the page has no step.
+func EarlyBundleReport(tl []store.Entry, bundle string) (ev policy.Event, ok bool) {
+	reported := false
+	for _, e := range tl {
+		if e.Bundle != bundle {
+			continue
+		}
+		switch {
+		case e.Type == DeliveryFailed && e.Unreached:
+			reported = true
+		case e.Type == "notify" && reported && e.Step != "":
+			ev = reportEvent(e, e.Step)
+			ev.BroughtForward = true
+			return ev, true
+		case e.Type == "notify" || e.Type == "notify_failed":
+			return policy.Event{}, false
+		}
+	}
+	return policy.Event{}, false
 }
 
 // reportedStep is the step of the page a delivery report is about, as
@@ -609,13 +639,18 @@ func pageStep(tl []store.Entry, d notify.Delivery) (step string, found bool) {
 	return "", false
 }
 
+// ReportWait is how long a delivery report waits for its page's record
+// (recordWait): a storm message whose notes took longer than a part of it
+// to write may have been reported on before them (EarlyBundleReport).
+const ReportWait = 2 * time.Second
+
 // recordWait is how long a delivery report waits for its page's record
 // (reportedStep), looking again after recordPoll, then twice as long each
 // time up to recordPollMax: a claim records its pages within moments of
 // sending them, and the request's 5 s leave the rest for the report's own
 // writes (deliveredRetry).
 const (
-	recordWait    = 2 * time.Second
+	recordWait    = ReportWait
 	recordPoll    = 20 * time.Millisecond
 	recordPollMax = 250 * time.Millisecond
 )

@@ -124,3 +124,38 @@ func TestEarlyReportsAppliesOnlyReportsThatCameBeforeTheirPage(t *testing.T) {
 		})
 	}
 }
+
+// TestEarlyBundleReportOnlyBeforeTheIncidentsPage: a storm message's
+// report that it reached nobody, noted in an incident before the
+// message's note of its page there, is applied by the flush that wrote
+// the note, by the page's step; a report noted after the page found it
+// (and counted it then), a message that failed, a page without its step
+// and another message's report are not.
+func TestEarlyBundleReportOnlyBeforeTheIncidentsPage(t *testing.T) {
+	t0 := time.Date(2025, 9, 10, 6, 2, 0, 0, time.UTC)
+	page := store.Entry{At: t0, Type: "notify", User: "dan", Channel: "sms", Level: 1, Bundle: "b1", Ref: "SM1", Step: "1.4"}
+	report := store.Entry{At: t0.Add(time.Second), Type: DeliveryFailed, User: "dan", Channel: "sms", Bundle: "b1", Ref: "SM1", Unreached: true}
+	with := func(e store.Entry, edit func(*store.Entry)) store.Entry { edit(&e); return e }
+	for _, c := range []struct {
+		name string
+		tl   []store.Entry
+		want bool
+	}{
+		{"reported before its note", []store.Entry{report, page}, true},
+		{"reported after its note", []store.Entry{page, report}, false},
+		{"the message failed", []store.Entry{report, with(page, func(e *store.Entry) { e.Type = "notify_failed" })}, false},
+		{"a page without its step", []store.Entry{report, with(page, func(e *store.Entry) { e.Step = "" })}, false},
+		{"another message's report", []store.Entry{with(report, func(e *store.Entry) { e.Bundle = "b2" }), page}, false},
+		{"a call cancelled", []store.Entry{with(report, func(e *store.Entry) { e.Unreached = false }), page}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ev, ok := EarlyBundleReport(c.tl, "b1")
+			if ok != c.want {
+				t.Fatalf("EarlyBundleReport: %+v %v, want %v", ev, ok, c.want)
+			}
+			if ok && (ev.Actor != "dan" || ev.Channel != "sms" || ev.Step != "1.4" || !ev.BroughtForward) {
+				t.Fatalf("event %+v: want dan's sms step 1.4, its next step brought forward already", ev)
+			}
+		})
+	}
+}

@@ -83,6 +83,15 @@ type Receiver interface {
 	UsersByAddress(channel, address string) []string
 	// KnowsUser reports whether user is in the config in force.
 	KnowsUser(user string) bool
+	// PagedVia reports whether target (an incident, or a storm message)
+	// was paged to user through the transport via: a page that went out,
+	// or that failed after the provider may have taken it. A provider
+	// that signs whatever its own users do (PagerDuty's webhooks cover
+	// every incident of a service, whoever opened it) can name an
+	// incident and a person pagerd never sent it: what it names is acted
+	// on only when this says pagerd did. A target no longer kept is
+	// false.
+	PagedVia(ctx context.Context, target, user, via string) (bool, error)
 }
 
 // Errors a Receiver's errors match, for a callback to answer in its own

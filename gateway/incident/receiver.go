@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -941,6 +942,53 @@ func (s *Service) UsersByAddress(channel, address string) []string {
 		}
 	}
 	return users
+}
+
+// PagedVia reports whether target was paged to user through via
+// (notify.Receiver): an entry of its timeline (of a storm message's first
+// incident still kept, for the message) records a page to user that went
+// out through via, or failed after the provider may have taken it.
+func (s *Service) PagedVia(ctx context.Context, target, user, via string) (bool, error) {
+	ids, bundle := []string{target}, ""
+	if store.IsBundleID(target) {
+		b, err := s.o.Store.GetBundle(ctx, target)
+		if isNotFound(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, Classify(err)
+		}
+		if b.User != user {
+			return false, nil
+		}
+		ids, bundle = b.Incidents, target
+	}
+	for _, id := range ids {
+		tl, err := s.o.Store.Timeline(ctx, id)
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return false, Classify(err)
+		}
+		// A storm message's page is in each of its incidents' timelines:
+		// the first one kept says. An incident paged to the person in a
+		// storm message only was paged to them all the same.
+		return slices.ContainsFunc(tl, func(e store.Entry) bool {
+			return e.User == user && (bundle == "" || e.Bundle == bundle) && pagedVia(e, via)
+		}), nil
+	}
+	return false, nil
+}
+
+// pagedVia reports whether e records a page through via that went out, or
+// that failed after the provider may have taken it (dispatch.PagedVia,
+// which imports this package).
+func pagedVia(e store.Entry, via string) bool {
+	if e.Detail != "via "+via && !strings.HasPrefix(e.Detail, "via "+via+":") && !strings.HasPrefix(e.Detail, "via "+via+",") {
+		return false
+	}
+	return e.Type == "notify" || (e.Type == "notify_failed" && strings.Contains(e.Detail, notify.ErrMaybeSent.Error()))
 }
 
 // KnowsUser reports whether the user is in the config in force

@@ -154,6 +154,20 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
+	// PagerDuty signs the webhooks of every incident the subscription
+	// covers, whoever opened it: anyone with a routing key of one of its
+	// services, or a PagerDuty login, can open one under a key of
+	// pagerd's form naming any incident and any person, and resolve it.
+	// Only an alert pagerd pushed to that person acts, as them.
+	switch pushed, err := wh.Receiver.PagedVia(r.Context(), id, user, "pagerduty"); {
+	case err != nil:
+		return err // 5xx: PagerDuty delivers it again
+	case !pushed:
+		wh.log().Warn("PagerDuty webhook not applied: pagerd never pushed that incident to that person through PagerDuty (an incident someone else opened there under a key of pagerd's form?)",
+			"incident", id, "user", user, "event", body.Event.EventType, "agent", textcut.Bytes(body.Event.Agent.Summary, 200, ""))
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
 	var acted notify.Acted
 	var err error
 	if action == notify.Acknowledge {

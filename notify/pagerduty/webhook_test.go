@@ -46,6 +46,11 @@ func (r *receiver) ResolvePage(ctx context.Context, user string, p notify.Page) 
 
 func (r *receiver) KnowsUser(string) bool { return true }
 
+// PagedVia: carol's alert of every incident was pushed to her.
+func (r *receiver) PagedVia(_ context.Context, _, user, via string) (bool, error) {
+	return user == "carol" && via == "pagerduty", nil
+}
+
 // postWebhook has wh take a signed webhook of eventType for carol's alert
 // of incident 01incident keyed with the reopen count, and returns its
 // status.

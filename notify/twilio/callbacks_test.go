@@ -73,6 +73,9 @@ func (r *receiver) UsersByAddress(channel, address string) []string {
 	return nil
 }
 func (r *receiver) KnowsUser(user string) bool { return user == "ann" }
+func (r *receiver) PagedVia(context.Context, string, string, string) (bool, error) {
+	return false, nil
+}
 
 // TestSMSReplyThroughTheReceiver: the SMS callback needs nothing of pagerd
 // but the Receiver: a signed reply from a paged number acts as its owner,

@@ -464,7 +464,7 @@ func TestStormSMSReplyAndKeypressActOnTheBundle(t *testing.T) {
 	}
 	code := body[strings.LastIndex(body, "(code ")+6 : strings.LastIndex(body, ")")]
 	text := func(body string) string {
-		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 		_, out := fake.Callback(t, h.url+"/api/v1/twilio/sms", form)
 		return out
 	}
@@ -544,12 +544,13 @@ func TestStormSMSReplyEscalateTwiceEscalatesOnce(t *testing.T) {
 	}
 	body := fake.Messages()[3].Get("Body")
 	code := body[strings.LastIndex(body, "(code ")+6 : strings.LastIndex(body, ")")]
-	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"5 " + code}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"5 " + code}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 	h.runUntil(fixedNow.Add(2*time.Minute + 30*time.Second))
 	if _, out := fake.Callback(t, h.url+"/api/v1/twilio/sms", form); !strings.Contains(out, "pagerd: Escalated 7 of 7 incidents") {
 		t.Fatalf("the first 5: %s", out)
 	}
 	h.runUntil(fixedNow.Add(3 * time.Minute))
+	form.Set("MessageSid", providertest.ReplySID()) // sent again: another message
 	if _, out := fake.Callback(t, h.url+"/api/v1/twilio/sms", form); !strings.Contains(out, "pagerd: Escalated 0 of 7 incidents; 7 already escalated") {
 		t.Fatalf("the second 5: %s", out)
 	}
@@ -1330,7 +1331,7 @@ func TestStormSMSReplyWithAnIncidentsCodeActsOnThatIncident(t *testing.T) {
 		t.Fatalf("the bundle: %+v %v", b, err)
 	}
 	text := func(body string) string {
-		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 		_, out := fake.Callback(t, h.url+"/api/v1/twilio/sms", form)
 		return out
 	}
@@ -1394,7 +1395,7 @@ func TestStormSMSReplyCodeSharedActsOnNeither(t *testing.T) {
 	if len(fake.Messages()) != 4 {
 		t.Fatalf("Twilio got %d SMS, want 3 and one bundle", len(fake.Messages()))
 	}
-	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4 ZZ12"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4 ZZ12"}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 	if _, out := fake.Callback(t, h.url+"/api/v1/twilio/sms", form); !strings.Contains(out, "code ZZ12 matches 5 incidents paged to this number; nothing was done.") {
 		t.Fatalf("a code five incidents share: %s", out)
 	}

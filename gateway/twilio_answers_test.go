@@ -73,7 +73,7 @@ func TestSMSReplyOnAnIncidentResolvedMeanwhileSaysSo(t *testing.T) {
 	id := fire(h)
 	h.runUntil(fixedNow.Add(2 * time.Minute))
 	text := func(body string) string {
-		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 		_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
 		return out
 	}
@@ -140,7 +140,7 @@ func TestReplyNotRecordedSaysWhy(t *testing.T) {
 			id := fire(h)
 			h.runUntil(fixedNow.Add(5 * time.Minute))
 			gather := gatherURL(h, fake, 0)
-			form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+			form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 			fs.err.Store(&tc.err)
 			code, sms := fake.Callback(t, h.url+twilio.SMSPath, form)
 			_, call := fake.Callback(t, gather, url.Values{"Digits": {"4"}})
@@ -228,7 +228,7 @@ func TestBareSMSReplyToPagesOfTheSameMomentActsOnNeither(t *testing.T) {
 		t.Fatalf("Twilio got %d messages, want both pages", len(fake.Messages()))
 	}
 	text := func(body string) string {
-		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 		_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
 		return out
 	}
@@ -304,7 +304,7 @@ func TestSMSReplyWithTheCodeOfAResolvedIncidentSaysSo(t *testing.T) {
 	first := fire(h)
 	h.runUntil(fixedNow.Add(2 * time.Minute))
 	text := func(body string) string {
-		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 		_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
 		return out
 	}
@@ -364,7 +364,7 @@ func TestBareSMSReplyWhenNothingIsOpenNamesTheLatestPageResolved(t *testing.T) {
 	fake := providertest.NewTwilio(t)
 	h := newHarness(t, withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"))
 	text := func(body string) string {
-		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 		_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
 		return out
 	}
@@ -448,8 +448,9 @@ func TestSMSAnswerAboutALongSummaryFitsOneMessage(t *testing.T) {
 	if len(fake.Messages()) != 1 {
 		t.Fatalf("Twilio got %d messages", len(fake.Messages()))
 	}
-	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 	for _, want := range []string{"pagerd: Acknowledged [P0] api: 🔥", "already acknowledged by Dan"} {
+		form.Set("MessageSid", providertest.ReplySID()) // each reply another message
 		code, body := fake.Callback(t, h.url+twilio.SMSPath, form)
 		msg := strings.TrimSuffix(strings.TrimPrefix(body, `<?xml version="1.0" encoding="UTF-8"?><Response><Message>`), `</Message></Response>`)
 		if n := len(utf16.Encode([]rune(msg))); code != 200 || n > twilio.MaxSMS || !strings.Contains(msg, want) ||

@@ -88,7 +88,7 @@ func TestSMSReplyToAPageSentBeforeAReopenSparesTheReopenedIncident(t *testing.T)
 				t.Fatalf("Twilio got %d SMS before the reopen's, want 1", len(fake.Messages()))
 			}
 			text := func(body string) string {
-				form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+				form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 				_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
 				return out
 			}
@@ -149,7 +149,7 @@ func TestSMSReplyToAPageRecordedWithoutItsReopenCountAcknowledges(t *testing.T) 
 				t.Fatal(err)
 			}
 			h.clock.Set(fixedNow.Add(3*time.Minute + 30*time.Second))
-			form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+			form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 			_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
 			if v := h.incident(id); v.Status != "acknowledged" || v.AcknowledgedBy != "dan" {
 				t.Fatalf("a 4 to the latest SMS, recorded without its reopen count: %s by %s (%s); the pages go on", v.Status, v.AcknowledgedBy, out)

@@ -64,7 +64,7 @@ func TestSMSReplyDuringAStormOfOpenIncidentsActs(t *testing.T) {
 		}
 	}
 	st.armed.Store(true)
-	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 	code, body := fake.Callback(t, h.url+twilio.SMSPath, form)
 	st.armed.Store(false)
 	if code != 200 || !strings.Contains(body, "pagerd: Acknowledged [P0] api: disk almost full (code "+twilio.ReplyCode(id)+").") {

@@ -138,7 +138,7 @@ func TestSMSReplies(t *testing.T) {
 	}
 
 	text := func(from, body, sig string) (int, string) {
-		form := url.Values{"From": {from}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		form := url.Values{"From": {from}, "To": {twFrom}, "Body": {body}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 		u := h.url + twilio.SMSPath
 		if sig == "" {
 			return fake.Callback(t, u, form)
@@ -366,7 +366,7 @@ func TestSMSReplyWhileTheStoreRefusesTellsThePerson(t *testing.T) {
 	id := fire(h)
 	h.runUntil(fixedNow.Add(2 * time.Minute))
 	text := func(body string) (int, string) {
-		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 		return fake.Callback(t, h.url+twilio.SMSPath, form)
 	}
 	rs.n.Store(100)
@@ -449,7 +449,7 @@ func TestSMSReplyCodeSharedByTwoIncidentsActsOnNeither(t *testing.T) {
 	}
 	h.runUntil(fixedNow.Add(2 * time.Minute))
 	text := func(body string) string {
-		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 		_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
 		return out
 	}
@@ -479,7 +479,7 @@ schedules:`, 1)
 	h := newHarness(t, withConfig(twilioAt(fake, cfgText)), realTransport("twilio"))
 	id := fire(h)
 	h.runUntil(fixedNow.Add(2 * time.Minute))
-	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 	if _, out := fake.Callback(t, h.url+twilio.SMSPath, form); !strings.Contains(out, "Acknowledged") {
 		t.Fatalf("a reply from the shared number: %s", out)
 	}
@@ -527,11 +527,12 @@ func TestSMSReplyEscalateTwiceEscalatesOnce(t *testing.T) {
 			if len(fake.Messages()) != 1 {
 				t.Fatalf("Twilio got %d SMS, want dan's one", len(fake.Messages()))
 			}
-			form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"5"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+			form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"5"}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 			if _, out := fake.Callback(t, h.url+twilio.SMSPath, form); !strings.Contains(out, "pagerd: Escalated [P0] api") {
 				t.Fatalf("the first 5: %s", out)
 			}
 			h.runUntil(fixedNow.Add(3 * time.Minute))
+			form.Set("MessageSid", providertest.ReplySID()) // sent again: another message
 			if _, out := fake.Callback(t, h.url+twilio.SMSPath, form); !strings.Contains(out, "already escalated to level 2 (secondary) by Dan") {
 				t.Fatalf("the second 5: %s", out)
 			}
@@ -590,11 +591,12 @@ func TestEscalateTwiceAtTheLastLevelEscalatesOnce(t *testing.T) {
 		fire(h)
 		h.runUntil(fixedNow.Add(2 * time.Minute))
 		h.runUntil(fixedNow.Add(2*time.Minute + 20*time.Second)) // read, and answered
-		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"5"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"5"}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 		if _, out := fake.Callback(t, h.url+twilio.SMSPath, form); !strings.Contains(out, "pagerd: Escalated [P0] api") {
 			t.Fatalf("the first 5: %s", out)
 		}
 		h.runUntil(fixedNow.Add(3 * time.Minute))
+		form.Set("MessageSid", providertest.ReplySID()) // sent again: another message
 		if _, out := fake.Callback(t, h.url+twilio.SMSPath, form); !strings.Contains(out, "already escalated to level 1 (primary) by Dan") {
 			t.Fatalf("the second 5: %s", out)
 		}
@@ -667,7 +669,7 @@ func TestSMSReplyEscalateFromALevelPagedAtOnceEscalates(t *testing.T) {
 			if v := h.incident(id); v.LevelName != "primary" {
 				t.Fatalf("before dan's 5: level %d (%s), want primary", v.Level, v.LevelName)
 			}
-			form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"5"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+			form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"5"}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 			h.clock.Set(fixedNow.Add(150 * time.Second))
 			if _, out := fake.Callback(t, h.url+twilio.SMSPath, form); !strings.Contains(out, "pagerd: Escalated [P0] api") {
 				t.Fatalf("dan's 5: %s", out)
@@ -676,6 +678,7 @@ func TestSMSReplyEscalateFromALevelPagedAtOnceEscalates(t *testing.T) {
 			if v := h.incident(id); v.LevelName != "secondary" {
 				t.Fatalf("after dan's 5: level %d (%s), want secondary", v.Level, v.LevelName)
 			}
+			form.Set("MessageSid", providertest.ReplySID()) // sent again: another message
 			if _, out := fake.Callback(t, h.url+twilio.SMSPath, form); !strings.Contains(out, "pagerd: Escalated [P0] api") {
 				t.Fatalf("dan's 5 again: %s", out)
 			}
@@ -789,7 +792,7 @@ func TestBareReplyToAResolvedPageActsOnNothing(t *testing.T) {
 		"Authorization", "Bearer "+amKey); r.code != 200 {
 		t.Fatalf("resolve B: %d %s", r.code, r.body)
 	}
-	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 	_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
 	if v := h.incident(a); v.Status != "triggered" {
 		t.Fatalf("a bare 4 answering B's page (B resolved since) left A %s; reply %q", v.Status, out)
@@ -876,7 +879,7 @@ func TestVoicemailCallIsNotCountedDelivered(t *testing.T) {
 // escalation stopped while A went on paging.)
 func TestBareReplyPassesOverAPageReportedUndelivered(t *testing.T) {
 	h, fake, a, b := secondSMSUndelivered(t, "30007")
-	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 	_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
 	if v := h.incident(b); v.Status != "triggered" {
 		t.Fatalf("a bare 4 acknowledged B, whose SMS was reported undelivered: B %s; reply %q", v.Status, out)
@@ -921,7 +924,7 @@ func secondSMSUndelivered(t *testing.T, code string) (h *harness, fake *provider
 // nothing was acknowledged, and B went on paging and escalating.)
 func TestCodedReplyActsOnAPageReportedUndelivered(t *testing.T) {
 	h, fake, a, b := secondSMSUndelivered(t, "30003")
-	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4 " + twilio.ReplyCode(b)}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4 " + twilio.ReplyCode(b)}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 	_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
 	if v := h.incident(b); v.Status != "acknowledged" || !strings.Contains(out, twilio.ReplyCode(b)) {
 		t.Fatalf("a 4 with B's code left B %s; reply %q", v.Status, out)
@@ -988,7 +991,7 @@ func TestLateUndeliveredReportMarksTheSMSItIsAbout(t *testing.T) {
 			if code, body := fake.Callback(t, first.String(), report); code != 204 {
 				t.Fatalf("report: %d %s", code, body)
 			}
-			form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+			form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 			_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
 			if v := h.incident(b); v.Status != "triggered" {
 				t.Fatalf("a bare 4 acknowledged B, though Dan's latest SMS was A's: B %s; reply %q", v.Status, out)
@@ -1020,7 +1023,7 @@ func TestSMSReplyFromASharedNumberAnswersItsLatestPage(t *testing.T) {
 	if n := len(fake.Messages()); n != 2 {
 		t.Fatalf("Twilio got %d SMS, want dan's of the first level and bob's of the second", n)
 	}
-	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"5"}, "MessageSid": {"SMx"}, "AccountSid": {twSID}}
+	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"5"}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
 	if _, out := fake.Callback(t, h.url+twilio.SMSPath, form); !strings.Contains(out, "pagerd: Escalated [P0] api") {
 		t.Fatalf("a 5 after the second level's SMS: %s", out)
 	}

@@ -92,6 +92,13 @@ type Receiver interface {
 	// on only when this says pagerd did. A target no longer kept is
 	// false.
 	PagedVia(ctx context.Context, target, user, via string) (bool, error)
+	// FirstAnswer remembers a provider's answer by its id (Twilio's
+	// MessageSid of an SMS reply) and reports whether it was seen for the
+	// first time. A signature that carries no time (Twilio's) verifies a
+	// captured request for ever, and a reply without a code acts on the
+	// number's latest page, by then maybe another incident's: the same
+	// answer seen again must act on nothing.
+	FirstAnswer(ctx context.Context, id string) (bool, error)
 }
 
 // Errors a Receiver's errors match, for a callback to answer in its own

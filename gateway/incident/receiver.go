@@ -991,6 +991,27 @@ func pagedVia(e store.Entry, via string) bool {
 	return e.Type == "notify" || (e.Type == "notify_failed" && strings.Contains(e.Detail, notify.ErrMaybeSent.Error()))
 }
 
+// AnswerKind is the kind of the store jobs that remember the answers
+// FirstAnswer has seen: a job per answer, due when it is forgotten, whose
+// run only ends it (the daemon's handler of the kind).
+const AnswerKind = "answer"
+
+// AnswerMemory is how long FirstAnswer remembers an answer. A replay
+// after it acts again, so it is long: a reply is one small job, and
+// people send a few a day.
+const AnswerMemory = 400 * 24 * time.Hour
+
+// FirstAnswer remembers a provider's answer by its id and reports whether
+// it was seen for the first time (notify.Receiver), in one atomic step of
+// the store, so two deliveries at once act once.
+func (s *Service) FirstAnswer(ctx context.Context, id string) (bool, error) {
+	added, err := s.o.Store.AddJob(ctx, store.Job{Kind: AnswerKind, Key: id, Due: s.clock().Add(AnswerMemory)})
+	if err != nil {
+		return false, Classify(err)
+	}
+	return added, nil
+}
+
 // KnowsUser reports whether the user is in the config in force
 // (notify.Receiver).
 func (s *Service) KnowsUser(user string) bool { return s.o.Config().User(user) != nil }

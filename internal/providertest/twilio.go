@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -128,6 +129,13 @@ type CallUpdate struct {
 // CallSID is the SID of the nth call placed (0-based), as Twilio answered
 // it.
 func CallSID(n int) string { return fmt.Sprintf("CA%032d", n+1) }
+
+// ReplySID is a new SID for an SMS a person sends to the Twilio number,
+// unlike every one before, as Twilio gives each message it takes: pagerd
+// acts on a reply once by its SID.
+func ReplySID() string { return fmt.Sprintf("SMf%031x", replySIDs.Add(1)) }
+
+var replySIDs atomic.Int64
 
 // MessageSID is the SID of the nth SMS Twilio took (0-based, as
 // Messages lists them), as Twilio answered it.

@@ -46,6 +46,8 @@ func (r *receiver) ResolvePage(ctx context.Context, user string, p notify.Page) 
 
 func (r *receiver) KnowsUser(string) bool { return true }
 
+func (r *receiver) FirstAnswer(context.Context, string) (bool, error) { return true, nil }
+
 // PagedVia: carol's alert of every incident was pushed to her.
 func (r *receiver) PagedVia(_ context.Context, _, user, via string) (bool, error) {
 	return user == "carol" && via == "pagerduty", nil

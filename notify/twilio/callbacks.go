@@ -341,6 +341,21 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return reply(smsHelp)
 	}
+	// Twilio's signature carries no time: a captured reply verifies for
+	// ever, and a bare one acts on the number's latest page, which by the
+	// time it is sent again may be another incident's. Each message Twilio
+	// takes has a SID of its own; one seen before acts on nothing.
+	if sid := r.PostForm.Get("MessageSid"); sid != "" {
+		first, err := cb.Receiver.FirstAnswer(r.Context(), "twilio-sms:"+sid)
+		if err != nil {
+			return reply(cb.replyNotRecorded("", users[0], "", err))
+		}
+		if !first {
+			cb.log().Warn("twilio: an SMS reply already answered came again (a captured request sent again?); nothing was done",
+				"user", users[0], "message_sid", sid)
+			return reply("pagerd: this reply was answered already; nothing was done.")
+		}
+	}
 	// The number may be several people's: each one's latest page that
 	// the reply can mean, and as whom to act on it: the person whose page
 	// of it came last (the first in config order at the same moment),

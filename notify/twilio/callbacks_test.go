@@ -72,7 +72,8 @@ func (r *receiver) UsersByAddress(channel, address string) []string {
 	}
 	return nil
 }
-func (r *receiver) KnowsUser(user string) bool { return user == "ann" }
+func (r *receiver) KnowsUser(user string) bool                        { return user == "ann" }
+func (r *receiver) FirstAnswer(context.Context, string) (bool, error) { return true, nil }
 func (r *receiver) PagedVia(context.Context, string, string, string) (bool, error) {
 	return false, nil
 }

@@ -24,9 +24,13 @@ func TestPagerDutyWebhookActsOnlyOnWhatWasPushed(t *testing.T) {
 	cfg := strings.Replace(pagerDutyAt(fake), "users:\n", "users:\n  - {id: eve, name: Eve, contacts: [{channel: sms, via: log}]}\n", 1)
 	h := newHarness(t, withConfig(cfg), realTransport("pagerduty"))
 	id := fire(h)
-	webhook := func(event, key string) {
+	webhook := func(event, key string, agent ...string) {
 		t.Helper()
-		body := `{"event":{"id":"01X","event_type":"` + event + `","agent":{"summary":"Mallory"},"data":{"id":"Q9","type":"incident","incident_key":"` + key + `"}}}`
+		a := `"agent":{"summary":"Mallory"},`
+		if len(agent) > 0 {
+			a = agent[0]
+		}
+		body := `{"event":{"id":"01X","event_type":"` + event + `",` + a + `"data":{"id":"Q9","type":"incident","incident_key":"` + key + `"}}}`
 		if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, body); code != 204 {
 			t.Fatalf("%s for %s: %d %s", event, key, code, out)
 		}
@@ -43,6 +47,7 @@ func TestPagerDutyWebhookActsOnlyOnWhatWasPushed(t *testing.T) {
 	// Pushed to carol, never to eve.
 	webhook("incident.acknowledged", pagerduty.DedupKey(id, "eve", 0))
 	webhook("incident.resolved", pagerduty.DedupKey(id, "eve", 0))
+	webhook("incident.resolved", pagerduty.DedupKey(id, "eve", 0), "") // no agent: PagerDuty's own, or an integration's
 	if v := h.incident(id); v.Status != "triggered" {
 		t.Fatalf("a webhook naming eve, whom pagerd never pushed the incident to, left it %s (acknowledged by %q, resolved by %q)",
 			v.Status, v.AcknowledgedBy, v.ResolvedBy)
@@ -50,8 +55,9 @@ func TestPagerDutyWebhookActsOnlyOnWhatWasPushed(t *testing.T) {
 	if got := h.logLines("WARN", "PagerDuty webhook not applied", "never pushed", id); len(got) == 0 {
 		t.Fatalf("the webhooks not applied were not logged at warn:\n%s", h.logs.String())
 	}
-	// The alert pagerd pushed acknowledges, as the person it went to.
-	webhook("incident.acknowledged", pagerduty.DedupKey(id, "carol", 0))
+	// The alert pagerd pushed acknowledges, as whoever PagerDuty says
+	// took it (carol here).
+	webhook("incident.acknowledged", pagerduty.DedupKey(id, "carol", 0), `"agent":{"summary":"carol"},`)
 	if v := h.incident(id); v.Status != "acknowledged" || v.AcknowledgedBy != "carol" {
 		t.Fatalf("carol's alert acknowledged in PagerDuty: %s by %q", v.Status, v.AcknowledgedBy)
 	}

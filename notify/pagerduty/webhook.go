@@ -164,7 +164,7 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 		return err // 5xx: PagerDuty delivers it again
 	case !pushed:
 		wh.log().Warn("PagerDuty webhook not applied: pagerd never pushed that incident to that person through PagerDuty (an incident someone else opened there under a key of pagerd's form?)",
-			"incident", id, "user", user, "event", body.Event.EventType, "agent", textcut.Bytes(body.Event.Agent.Summary, 200, ""))
+			"incident", id, "user", user, "event", body.Event.EventType, "agent", textcut.Line(body.Event.agentName(), 100))
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}

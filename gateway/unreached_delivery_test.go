@@ -604,22 +604,7 @@ func TestStormMessageReportedNotDeliveredCountsForEachIncident(t *testing.T) {
 					}
 					twice(t, fake, c.Get("StatusCallback"), url.Values{"CallSid": {providertest.CallSID(i)}, "CallStatus": {"no-answer"}, "AccountSid": {twSID}})
 				}
-				h.runUntil(fixedNow.Add(25 * time.Minute))
-				for _, id := range ids {
-					var esc []string
-					for _, e := range timeline(h, id) {
-						if e.Type == "escalate" {
-							esc = append(esc, fmt.Sprintf("%s L%d %s", e.At.Sub(fixedNow), e.Level, e.Detail))
-						}
-					}
-					want := "15m0s L2 not acknowledged within 15m"
-					if slices.Contains(b.Incidents, id) {
-						want = "1m0s L2 every page at level primary failed, nobody was reached: escalated at once"
-					}
-					if got := strings.Join(esc, ","); got != want {
-						t.Errorf("%s (in the storm message: %v): escalations %s\nwant: %s", id, slices.Contains(b.Incidents, id), got, want)
-					}
-				}
+				wantStormEscalations(t, h, ids, b.Incidents)
 			})
 		}
 	}
@@ -673,22 +658,7 @@ func TestStormReportBeforeItsNotesCountsOnceTheyAre(t *testing.T) {
 			for i, c := range calls {
 				twice(t, fake, c.Get("StatusCallback"), url.Values{"CallSid": {providertest.CallSID(i)}, "CallStatus": {"no-answer"}, "AccountSid": {twSID}})
 			}
-			h.runUntil(fixedNow.Add(25 * time.Minute))
-			for _, id := range ids {
-				var esc []string
-				for _, e := range timeline(h, id) {
-					if e.Type == "escalate" {
-						esc = append(esc, fmt.Sprintf("%s L%d %s", e.At.Sub(fixedNow), e.Level, e.Detail))
-					}
-				}
-				want := "15m0s L2 not acknowledged within 15m"
-				if slices.Contains(b.Incidents, id) {
-					want = "1m0s L2 every page at level primary failed, nobody was reached: escalated at once"
-				}
-				if got := strings.Join(esc, ","); got != want {
-					t.Errorf("%s (in the storm message: %v): escalations %s\nwant: %s", id, slices.Contains(b.Incidents, id), got, want)
-				}
-			}
+			wantStormEscalations(t, h, ids, b.Incidents)
 		})
 	}
 }
@@ -736,5 +706,28 @@ func TestDeliveryReportNamesItsPageBySID(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// wantStormEscalations runs h to 25m and checks each incident of ids
+// escalated once: at 1m those of the storm message (inStorm), whose every
+// page at the first level failed, at the level's 15m timeout the others.
+func wantStormEscalations(t *testing.T, h *harness, ids, inStorm []string) {
+	t.Helper()
+	h.runUntil(fixedNow.Add(25 * time.Minute))
+	for _, id := range ids {
+		var esc []string
+		for _, e := range timeline(h, id) {
+			if e.Type == "escalate" {
+				esc = append(esc, fmt.Sprintf("%s L%d %s", e.At.Sub(fixedNow), e.Level, e.Detail))
+			}
+		}
+		want := "15m0s L2 not acknowledged within 15m"
+		if slices.Contains(inStorm, id) {
+			want = "1m0s L2 every page at level primary failed, nobody was reached: escalated at once"
+		}
+		if got := strings.Join(esc, ","); got != want {
+			t.Errorf("%s (in the storm message: %v): escalations %s\nwant: %s", id, slices.Contains(inStorm, id), got, want)
+		}
 	}
 }

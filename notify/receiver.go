@@ -90,7 +90,8 @@ type Receiver interface {
 	// every incident of a service, whoever opened it) can name an
 	// incident and a person pagerd never sent it: what it names is acted
 	// on only when this says pagerd did. A target no longer kept is
-	// false.
+	// false. A page of the person's through via being sent now, not
+	// recorded yet (the answer came first), is ErrNotRecordedYet.
 	PagedVia(ctx context.Context, target, user, via string) (bool, error)
 	// FirstAnswer remembers a provider's answer by its id (Twilio's
 	// MessageSid of an SMS reply) and reports whether it was seen for the
@@ -123,6 +124,10 @@ var (
 	// incident's service is no longer in the config, say); the error says
 	// why. Nothing was stored.
 	ErrRefused = errors.New("the action was refused")
+	// ErrNotRecordedYet: the page an answer is about is being sent, not
+	// recorded yet (PagedVia): the provider should send the answer again
+	// shortly, when it will be.
+	ErrNotRecordedYet = errors.New("the page answered is being sent and not recorded yet")
 )
 
 // Action is what a person does to a target from a provider.

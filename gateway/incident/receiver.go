@@ -947,9 +947,11 @@ func (s *Service) UsersByAddress(channel, address string) []string {
 // PagedVia reports whether target was paged to user through via
 // (notify.Receiver): an entry of its timeline (of a storm message's first
 // incident still kept, for the message) records a page to user that went
-// out through via, or failed after the provider may have taken it.
+// out through via, or failed after the provider may have taken it. A page
+// of theirs through via being sent now, not recorded yet (a step of
+// theirs due, a storm message stored for them), is notify.ErrNotRecordedYet.
 func (s *Service) PagedVia(ctx context.Context, target, user, via string) (bool, error) {
-	ids, bundle := []string{target}, ""
+	ids, bundle, channel := []string{target}, "", ""
 	if store.IsBundleID(target) {
 		b, err := s.o.Store.GetBundle(ctx, target)
 		if isNotFound(err) {
@@ -961,7 +963,7 @@ func (s *Service) PagedVia(ctx context.Context, target, user, via string) (bool,
 		if b.User != user {
 			return false, nil
 		}
-		ids, bundle = b.Incidents, target
+		ids, bundle, channel = b.Incidents, target, b.Channel
 	}
 	for _, id := range ids {
 		tl, err := s.o.Store.Timeline(ctx, id)
@@ -974,11 +976,58 @@ func (s *Service) PagedVia(ctx context.Context, target, user, via string) (bool,
 		// A storm message's page is in each of its incidents' timelines:
 		// the first one kept says. An incident paged to the person in a
 		// storm message only was paged to them all the same.
-		return slices.ContainsFunc(tl, func(e store.Entry) bool {
+		if slices.ContainsFunc(tl, func(e store.Entry) bool {
 			return e.User == user && (bundle == "" || e.Bundle == bundle) && pagedVia(e, via)
-		}), nil
+		}) {
+			return true, nil
+		}
+		// A page is recorded once the step's every send is done: the
+		// push went out, and the person acknowledged it in PagerDuty,
+		// while an email of the same step still waited on its server
+		// (a storm message: its notes are written after it is sent).
+		// Its step is then still pending and due: the answer is asked
+		// for again, not dropped. It is not acted on now: a forged one
+		// (below) would stop the ladder before the push it names went
+		// out.
+		if bundle != "" {
+			if s.contactVia(user, channel) == via {
+				return false, notify.ErrNotRecordedYet
+			}
+			return false, nil
+		}
+		inc, err := s.o.Store.Get(ctx, id)
+		if isNotFound(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, Classify(err)
+		}
+		now := s.clock()
+		if slices.ContainsFunc(inc.State.Pending, func(d policy.Deadline) bool {
+			return d.Kind == policy.DeadlineNotify && d.User == user && !d.At.After(now) && s.contactVia(user, d.Channel) == via
+		}) {
+			return false, notify.ErrNotRecordedYet
+		}
+		return false, nil
 	}
 	return false, nil
+}
+
+// contactVia is the transport user's page on channel goes through (the
+// dispatcher's choice: their last contact of the channel), "" when they
+// have none.
+func (s *Service) contactVia(user, channel string) string {
+	u := s.o.Config().User(user)
+	if u == nil {
+		return ""
+	}
+	via := ""
+	for _, c := range u.Contacts {
+		if c.Channel == channel {
+			via = c.Via
+		}
+	}
+	return via
 }
 
 // pagedVia reports whether e records a page through via that went out, or

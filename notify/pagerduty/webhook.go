@@ -160,6 +160,13 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	// pagerd's form naming any incident and any person, and resolve it.
 	// Only an alert pagerd pushed to that person acts, as them.
 	switch pushed, err := wh.Receiver.PagedVia(r.Context(), id, user, "pagerduty"); {
+	case errors.Is(err, notify.ErrNotRecordedYet):
+		// Answered before pagerd recorded the push (a slow send beside
+		// it holds the record up): PagerDuty sends it again, and by then
+		// it is.
+		wh.log().Info("PagerDuty webhook answers a push not recorded yet; PagerDuty is asked to send it again", "incident", id, "user", user,
+			"event", body.Event.EventType)
+		return &notify.RequestError{Status: http.StatusServiceUnavailable, Msg: "the push this webhook answers is not recorded yet; send it again"}
 	case err != nil:
 		return err // 5xx: PagerDuty delivers it again
 	case !pushed:

@@ -38,13 +38,13 @@ func (s *slowDiskStore) Trigger(ctx context.Context, inc *store.Incident, tl []s
 // TestFingerprintNotificationOnASlowDiskIsStoredWhole: in fingerprint mode
 // a notification of 100 firing alerts is 100 incidents. Each waited for
 // its own commit, one after another: with a commit every 60 ms that is 6 s,
-// past the request's budget (3 s here, 5 s in the daemon), and the answer
+// past the request's budget (4 s here, 5 s in the daemon), and the answer
 // was a 503 with the alerts at the notification's tail never stored; its
 // retry did the same writes again and ran out at the same place, so those
 // alerts never paged. Stored at once they share commits, and all 100 are
 // stored within the budget.
 func TestFingerprintNotificationOnASlowDiskIsStoredWhole(t *testing.T) {
-	shortDeadline(t, 3*time.Second)
+	shortDeadline(t, 4*time.Second)
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, withStore(&slowDiskStore{Store: open(t), every: 60 * time.Millisecond}), withConfig(noStorm))

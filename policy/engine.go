@@ -1716,7 +1716,10 @@ const contactGoneLevel = " nor a channel this page has not used: level "
 // keeps its own.
 func (r *run) sent(d Deadline) {
 	for i, p := range r.inc.Pending {
-		if p.Kind != DeadlineNotify || p.User != d.User {
+		// Only the person's page at d's level: a page of theirs at
+		// another level (an unresolved rule's, a level paged at once)
+		// is another page, and its push is not this one's.
+		if p.Kind != DeadlineNotify || p.User != d.User || p.Level != d.Level {
 			continue
 		}
 		s := slices.Clone(p.Sent)

@@ -1250,3 +1250,20 @@ func TestEngineReloadRemovingThePersonPagedFromALevelLeftEmpty(t *testing.T) {
 		t.Fatalf("level %d, want second", inc.Level)
 	}
 }
+
+// TestSentMarksOnlyThePageOfItsLevel: a person paged at two levels at once
+// (an unresolved rule's level beside the incident's) has two pages; the
+// push of the first is not the second's, so a reload that takes their SMS
+// away still pushes the second (contactGone reads Deadline.Sent).
+func TestSentMarksOnlyThePageOfItsLevel(t *testing.T) {
+	r := &run{inc: Incident{Pending: []Deadline{
+		{Kind: DeadlineNotify, Level: 0, User: "a", Channel: ChannelSMS},
+		{Kind: DeadlineNotify, Level: 2, User: "a", Channel: ChannelPush},
+		{Kind: DeadlineNotify, Level: 0, User: "b", Channel: ChannelSMS},
+	}}}
+	r.sent(Deadline{Kind: DeadlineNotify, Level: 0, User: "a", Channel: ChannelPush})
+	got := [][]string{r.inc.Pending[0].Sent, r.inc.Pending[1].Sent, r.inc.Pending[2].Sent}
+	if !slices.Equal(got[0], []string{ChannelPush}) || got[1] != nil || got[2] != nil {
+		t.Fatalf("Sent after a's push at level 1: %q, want only a's level-1 step marked", got)
+	}
+}

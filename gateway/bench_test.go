@@ -1,10 +1,13 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strconv"
@@ -27,13 +30,14 @@ import (
 
 type benchEnv struct {
 	url   string
+	h     *harness
 	rdb   *redis.Client
 	redis *redistest.Server
 }
 
 // newBenchEnv is the daemon on a private redis-server, on the real clock,
 // with no dispatcher running: what ingestion alone can do.
-func newBenchEnv(b *testing.B) *benchEnv {
+func newBenchEnv(b *testing.B, opts ...option) *benchEnv {
 	b.Helper()
 	r := redistest.Start(b)
 	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true, PoolSize: 64})
@@ -44,8 +48,9 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	}
 	// The benchmarks measure ingestion at full speed on one key: the
 	// per-key rate limit would measure itself.
-	h := newHarness(b, withStore(st), withConfig(testConfig+"server: {rate_limit: {per_second: 0}}\n"), withNow(time.Now), quiet())
-	return &benchEnv{url: h.url, rdb: rdb, redis: r}
+	opts = append([]option{withStore(st), withConfig(testConfig + "server: {rate_limit: {per_second: 0}}\n"), withNow(time.Now), quiet()}, opts...)
+	h := newHarness(b, opts...)
+	return &benchEnv{url: h.url, h: h, rdb: rdb, redis: r}
 }
 
 var benchClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
@@ -114,6 +119,39 @@ func BenchmarkAlertmanagerWebhook(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "webhooks/s")
 	reportLatency(b, lat)
+}
+
+// BenchmarkAlertmanagerWebhookServerSide is what the daemon alone spends
+// on one single-alert webhook that opens an incident: the handler called
+// in-process, middleware included, on the real Redis store, logging at
+// pagerd serve's default level (info). The requests are built before the
+// timer starts, so -benchmem counts the server's allocations only, not
+// the HTTP client's or the connection's.
+func BenchmarkAlertmanagerWebhookServerSide(b *testing.B) {
+	e := newBenchEnv(b, logLevel(slog.LevelInfo))
+	handler := e.h.d.Handler()
+	bodies := make([][]byte, b.N)
+	for i := range bodies {
+		n := benchSeq.Add(1)
+		bodies[i] = []byte(amPayload("firing", fmt.Sprintf(`{}:{alertname="Bench%d"}`, n),
+			map[string]string{"alertname": fmt.Sprintf("Bench%d", n), "severity": "critical", "instance": "db" + strconv.FormatInt(n%100, 10)}))
+	}
+	reqs := make([]*http.Request, b.N)
+	recs := make([]*httptest.ResponseRecorder, b.N)
+	for i, body := range bodies {
+		req := httptest.NewRequest("POST", "/api/v1/alertmanager", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+amKey)
+		reqs[i], recs[i] = req, httptest.NewRecorder()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		handler.ServeHTTP(recs[i], reqs[i])
+		if recs[i].Code != 200 {
+			b.Fatalf("status %d: %s", recs[i].Code, recs[i].Body)
+		}
+	}
 }
 
 // BenchmarkWebhookLatencyAt1000PerSecond is open-loop: webhooks are sent on

@@ -116,6 +116,7 @@ type harnessOptions struct {
 	probe       time.Duration
 	listener    net.Listener
 	quiet       bool
+	level       slog.Level
 	version     string
 	postHandoff history.HandoffPoster
 	consolePoll time.Duration
@@ -191,6 +192,10 @@ func shutdownDelay(d time.Duration, after func(time.Duration) <-chan time.Time) 
 // quiet drops the logs (benchmarks).
 func quiet() option { return func(o *harnessOptions) { o.quiet = true } }
 
+// logLevel logs at level (default debug), as pagerd serve --log-level
+// does (its default is info).
+func logLevel(level slog.Level) option { return func(o *harnessOptions) { o.level = level } }
+
 // version is the daemon's version.
 func version(v string) option { return func(o *harnessOptions) { o.version = v } }
 
@@ -217,7 +222,7 @@ func serving(wrap func(http.Handler) http.Handler) option {
 // newHarness builds a daemon for the test.
 func newHarness(t testing.TB, opts ...option) *harness {
 	t.Helper()
-	o := harnessOptions{config: testConfig, at: fixedNow, dispatchers: 1, real: map[string]bool{}, notifiers: map[string]notify.Notifier{}}
+	o := harnessOptions{config: testConfig, at: fixedNow, dispatchers: 1, level: slog.LevelDebug, real: map[string]bool{}, notifiers: map[string]notify.Notifier{}}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -229,7 +234,7 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	if o.quiet {
 		out = io.Discard
 	}
-	h.log = slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.log = slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: o.level}))
 	now := h.clock.Now
 	if o.now != nil {
 		now = o.now

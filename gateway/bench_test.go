@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -37,7 +36,7 @@ type benchEnv struct {
 
 // newBenchEnv is the daemon on a private redis-server, on the real clock,
 // with no dispatcher running: what ingestion alone can do.
-func newBenchEnv(b *testing.B, opts ...option) *benchEnv {
+func newBenchEnv(b testing.TB, opts ...option) *benchEnv {
 	b.Helper()
 	r := redistest.Start(b)
 	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true, PoolSize: 64})
@@ -130,20 +129,7 @@ func BenchmarkAlertmanagerWebhook(b *testing.B) {
 func BenchmarkAlertmanagerWebhookServerSide(b *testing.B) {
 	e := newBenchEnv(b, logLevel(slog.LevelInfo))
 	handler := e.h.d.Handler()
-	bodies := make([][]byte, b.N)
-	for i := range bodies {
-		n := benchSeq.Add(1)
-		bodies[i] = []byte(amPayload("firing", fmt.Sprintf(`{}:{alertname="Bench%d"}`, n),
-			map[string]string{"alertname": fmt.Sprintf("Bench%d", n), "severity": "critical", "instance": "db" + strconv.FormatInt(n%100, 10)}))
-	}
-	reqs := make([]*http.Request, b.N)
-	recs := make([]*httptest.ResponseRecorder, b.N)
-	for i, body := range bodies {
-		req := httptest.NewRequest("POST", "/api/v1/alertmanager", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+amKey)
-		reqs[i], recs[i] = req, httptest.NewRecorder()
-	}
+	reqs, recs := newWebhookRequests(b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -152,6 +138,23 @@ func BenchmarkAlertmanagerWebhookServerSide(b *testing.B) {
 			b.Fatalf("status %d: %s", recs[i].Code, recs[i].Body)
 		}
 	}
+}
+
+// newWebhookRequests are n single-alert webhooks, each for a group never
+// seen before, as in-process requests with their recorders.
+func newWebhookRequests(n int) ([]*http.Request, []*httptest.ResponseRecorder) {
+	reqs := make([]*http.Request, n)
+	recs := make([]*httptest.ResponseRecorder, n)
+	for i := range reqs {
+		seq := benchSeq.Add(1)
+		body := amPayload("firing", fmt.Sprintf(`{}:{alertname="Bench%d"}`, seq),
+			map[string]string{"alertname": fmt.Sprintf("Bench%d", seq), "severity": "critical", "instance": "db" + strconv.FormatInt(seq%100, 10)})
+		req := httptest.NewRequest("POST", "/api/v1/alertmanager", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+amKey)
+		reqs[i], recs[i] = req, httptest.NewRecorder()
+	}
+	return reqs, recs
 }
 
 // BenchmarkWebhookLatencyAt1000PerSecond is open-loop: webhooks are sent on

@@ -552,8 +552,13 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if (code >= 400 && code < 500 || c.Get(ctxRejected) != nil) && ingestionRoutes[route] {
 			s.logRejected(c, route, code, reqID, err)
 		}
-		s.log.Log(c.Request().Context(), level, "request", "method", c.Request().Method, "route", route, "code", code,
-			"duration", time.Since(start), "request_id", reqID, "remote", c.RealIP())
+		// Every request is logged at debug, which is off by default: its
+		// attributes (boxed, the client's address parsed) are built only
+		// when the line is written.
+		if ctx := c.Request().Context(); s.log.Enabled(ctx, level) {
+			s.log.Log(ctx, level, "request", "method", c.Request().Method, "route", route, "code", code,
+				"duration", time.Since(start), "request_id", reqID, "remote", c.RealIP())
+		}
 		return nil
 	}
 }

@@ -459,7 +459,17 @@ func (s *Server) alertmanager(c echo.Context) error {
 				"incidents", unsure, "alertmanager", policy.ShownURL(svc.AlertmanagerAPI()))
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"status": "success", "incidents": ids, "resolved": resolved})
+	return c.JSON(http.StatusOK, amAnswer{Incidents: ids, Resolved: resolved, Status: "success"})
+}
+
+// amAnswer is the answer to an Alertmanager notification. A struct, not a
+// map: a map is marshalled by reflection, its keys sorted, at every
+// webhook. Its fields are in the order the map's sorted keys had, so the
+// answer is byte for byte what it was.
+type amAnswer struct {
+	Incidents []string `json:"incidents"`
+	Resolved  []string `json:"resolved"`
+	Status    string   `json:"status"`
 }
 
 // groupWritesAtOnce bounds how many groups of one notification are stored

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -100,7 +101,7 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 		inc.Outbox = []store.OutboxItem{chatItem("trigger", "0", now)}
 	}
 	tl := []store.Entry{{At: now, Type: "trigger", Actor: a.Actor,
-		Detail: fmt.Sprintf("%s, %s urgency, rule %s", st.Priority, st.Urgency, st.Rule)}}
+		Detail: st.Priority + ", " + st.Urgency + " urgency, rule " + st.Rule}}
 	var cut []store.Entry
 	if a.Truncated != "" {
 		cut = []store.Entry{{At: now, Type: "truncated", Actor: "pagerd", Detail: a.Truncated}}
@@ -152,8 +153,11 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 			s.log.Info("incident opened in a maintenance window: recorded, pages nobody", "incident", gotID, "service", a.Service.Name,
 				"priority", st.Priority, "source", a.Source, "window", hold.ID, "until", hold.Until)
 		} else {
-			s.log.Info("incident opened", "incident", gotID, "service", a.Service.Name, "priority", st.Priority,
-				"urgency", st.Urgency, "source", a.Source)
+			// Attributes, not key-value pairs: every new incident logs
+			// this line, and the pairs were boxed, five allocations each.
+			s.log.LogAttrs(context.Background(), slog.LevelInfo, "incident opened", slog.String("incident", gotID),
+				slog.String("service", a.Service.Name), slog.String("priority", st.Priority), slog.String("urgency", st.Urgency),
+				slog.String("source", a.Source))
 			s.pagedNobody(inc, acts)
 		}
 	}

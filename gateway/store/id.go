@@ -20,7 +20,16 @@ func NewID(shard int, t time.Time) string {
 	var r [4]byte
 	_, _ = rand.Read(r[:])
 	copy(b[6:], r[:])
-	return fmt.Sprintf("%02x-%s", shard, idEncoding.EncodeToString(b[:]))
+	// Written into one buffer: an id is made for every alert that comes,
+	// and fmt and EncodeToString took three allocations for one string.
+	const hex = "0123456789abcdef"
+	var out [3 + 16]byte // idEncoding's 16 characters for 10 bytes
+	if shard < 0 || shard > 0xff {
+		return fmt.Sprintf("%02x-%s", shard, idEncoding.EncodeToString(b[:]))
+	}
+	out[0], out[1], out[2] = hex[shard>>4], hex[shard&0xf], '-'
+	idEncoding.Encode(out[3:], b[:])
+	return string(out[:])
 }
 
 // ShardOfID reads the shard an id was made in.

@@ -857,31 +857,31 @@ func truncateRunes(s string, n int, ellipsis string) string {
 // AlertsFiring is a pointer so that details stored before pagerd counted
 // them read back as not saying (KeptAlerts).
 type amDetails struct {
-	Source            string            `json:"source"`
-	Status            string            `json:"status"`
-	Receiver          string            `json:"receiver"`
-	GroupKey          string            `json:"group_key"`
-	GroupLabels       map[string]string `json:"group_labels,omitempty"`
-	CommonLabels      map[string]string `json:"common_labels,omitempty"`
-	CommonAnnotations map[string]string `json:"common_annotations,omitempty"`
-	ExternalURL       string            `json:"external_url,omitempty"`
-	TruncatedAlerts   uint64            `json:"truncated_alerts,omitempty"`
-	AlertsTotal       int               `json:"alerts_total"`
-	AlertsFiring      *int              `json:"alerts_firing,omitempty"`
-	AlertsUnread      int               `json:"alerts_unread,omitempty"`
-	AlertsOmitted     int               `json:"alerts_omitted,omitempty"`
-	Alerts            []amAlertDetails  `json:"alerts"`
-	Truncated         []string          `json:"truncated_by_pagerd,omitempty"`
+	Source            string           `json:"source"`
+	Status            string           `json:"status"`
+	Receiver          string           `json:"receiver"`
+	GroupKey          string           `json:"group_key"`
+	GroupLabels       jsonStrings      `json:"group_labels,omitempty"`
+	CommonLabels      jsonStrings      `json:"common_labels,omitempty"`
+	CommonAnnotations jsonStrings      `json:"common_annotations,omitempty"`
+	ExternalURL       string           `json:"external_url,omitempty"`
+	TruncatedAlerts   uint64           `json:"truncated_alerts,omitempty"`
+	AlertsTotal       int              `json:"alerts_total"`
+	AlertsFiring      *int             `json:"alerts_firing,omitempty"`
+	AlertsUnread      int              `json:"alerts_unread,omitempty"`
+	AlertsOmitted     int              `json:"alerts_omitted,omitempty"`
+	Alerts            []amAlertDetails `json:"alerts"`
+	Truncated         []string         `json:"truncated_by_pagerd,omitempty"`
 }
 
 type amAlertDetails struct {
-	Status       string            `json:"status"`
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations,omitempty"`
-	StartsAt     string            `json:"starts_at,omitempty"`
-	EndsAt       string            `json:"ends_at,omitempty"`
-	GeneratorURL string            `json:"generator_url,omitempty"`
-	Fingerprint  string            `json:"fingerprint"`
+	Status       string      `json:"status"`
+	Labels       jsonStrings `json:"labels"`
+	Annotations  jsonStrings `json:"annotations,omitempty"`
+	StartsAt     string      `json:"starts_at,omitempty"`
+	EndsAt       string      `json:"ends_at,omitempty"`
+	GeneratorURL string      `json:"generator_url,omitempty"`
+	Fingerprint  string      `json:"fingerprint"`
 }
 
 // details builds an incident's details from the alerts it covers, within

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -152,7 +153,7 @@ func fromWire(w *wireMessage) (*Message, error) {
 		Alerts:            make([]Alert, 0, len(w.Alerts)),
 	}
 	for i, raw := range w.Alerts {
-		a, err := decodeAlert(raw, fmt.Sprintf("alerts[%d]", i))
+		a, err := decodeAlert(raw, i)
 		if err != nil {
 			return nil, err
 		}
@@ -161,19 +162,28 @@ func fromWire(w *wireMessage) (*Message, error) {
 	return m, nil
 }
 
-func decodeAlert(raw json.RawMessage, path string) (Alert, error) {
+// alertPath names the i-th alert of a notification in an error message.
+// It is made only for an error: an alert that decodes costs no path.
+func alertPath(i int) string { return "alerts[" + strconv.Itoa(i) + "]" }
+
+func decodeAlert(raw json.RawMessage, i int) (Alert, error) {
 	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
-		return Alert{}, inputErrorf("%s: got JSON %s, want an object", path, jsonKindOf(t))
+		return Alert{}, inputErrorf("%s: got JSON %s, want an object", alertPath(i), jsonKindOf(t))
 	}
 	var w wireAlert
-	if err := decodeOne(raw, &w, path); err != nil {
-		return Alert{}, err
+	if json.Unmarshal(raw, &w) != nil {
+		// decodeOne says why, with the alert's path (Unmarshal fails
+		// again there, the same way).
+		w = wireAlert{}
+		if err := decodeOne(raw, &w, alertPath(i)); err != nil {
+			return Alert{}, err
+		}
 	}
-	if err := checkStatus(path+".status", w.Status); err != nil {
-		return Alert{}, err
+	if w.Status != StatusFiring && w.Status != StatusResolved {
+		return Alert{}, checkStatus(alertPath(i)+".status", w.Status)
 	}
 	if len(w.Labels) == 0 {
-		return Alert{}, inputErrorf("%s.labels: missing or empty; every alert needs at least one label", path)
+		return Alert{}, inputErrorf("%s.labels: missing or empty; every alert needs at least one label", alertPath(i))
 	}
 	a := Alert{
 		Status:       w.Status,
@@ -182,28 +192,32 @@ func decodeAlert(raw json.RawMessage, path string) (Alert, error) {
 		GeneratorURL: w.GeneratorURL,
 		Fingerprint:  w.Fingerprint,
 	}
-	var err error
-	if a.StartsAt, err = parseAMTime(w.StartsAt, path+".startsAt"); err != nil {
-		return Alert{}, err
+	var ok bool
+	if a.StartsAt, ok = parseAMTime(w.StartsAt); !ok {
+		return Alert{}, badAMTime(alertPath(i)+".startsAt", *w.StartsAt)
 	}
-	if a.EndsAt, err = parseAMTime(w.EndsAt, path+".endsAt"); err != nil {
-		return Alert{}, err
+	if a.EndsAt, ok = parseAMTime(w.EndsAt); !ok {
+		return Alert{}, badAMTime(alertPath(i)+".endsAt", *w.EndsAt)
 	}
 	return a, nil
 }
 
 // parseAMTime parses a time exactly as time.Time's JSON decoder would (so a
-// decoded Message equals what Alertmanager marshalled), naming the field on
-// failure.
-func parseAMTime(s *string, path string) (time.Time, error) {
-	var t time.Time
+// decoded Message equals what Alertmanager marshalled); ok is false when
+// it is not a time (badAMTime says so).
+func parseAMTime(s *string) (t time.Time, ok bool) {
 	if s == nil {
-		return t, nil
+		return t, true
 	}
 	if err := t.UnmarshalText([]byte(*s)); err != nil {
-		return time.Time{}, inputErrorf("%s: %s is not an RFC 3339 time", path, quote(*s))
+		return time.Time{}, false
 	}
-	return t, nil
+	return t, true
+}
+
+// badAMTime is the error of a time parseAMTime refused, naming its field.
+func badAMTime(path, s string) error {
+	return inputErrorf("%s: %s is not an RFC 3339 time", path, quote(s))
 }
 
 func checkStatus(path, s string) error {

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -308,16 +309,28 @@ func appendJSONTime(b []byte, t time.Time) ([]byte, error) {
 }
 
 // appendJSONString appends s quoted as json.Marshal does: plain ASCII as it
-// is, anything it escapes (quotes, backslashes, control and HTML
-// characters, invalid UTF-8, U+2028 and U+2029) through json.Marshal.
+// is, quotes and backslashes escaped here (every Alertmanager group key,
+// {}:{alertname="..."}, holds quotes, and so every such incident's dedup
+// key did), anything else it escapes (control and HTML characters, and
+// non-ASCII text, which may hold invalid UTF-8, U+2028 or U+2029) through
+// json.Marshal.
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
+		if c := s[i]; c < 0x20 || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
 			j, _ := json.Marshal(s) // a string always marshals
 			return append(b, j...)
 		}
 	}
 	b = append(b, '"')
+	for {
+		i := strings.IndexAny(s, `"\`)
+		if i < 0 {
+			break
+		}
+		b = append(b, s[:i]...)
+		b = append(b, '\\', s[i])
+		s = s[i+1:]
+	}
 	b = append(b, s...)
 	return append(b, '"')
 }

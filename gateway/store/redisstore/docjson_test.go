@@ -131,6 +131,23 @@ func TestAppendEntryIsJSONMarshal(t *testing.T) {
 	}
 }
 
+// TestAppendJSONStringQuotes: strings with quotes and backslashes, as
+// every Alertmanager group key has, are written as json.Marshal writes
+// them, without calling it.
+func TestAppendJSONStringQuotes(t *testing.T) {
+	for _, s := range []string{`am:{}:{alertname="DiskFull"}`, `"`, `\`, `\"`, `"\`, `a\b"c"d\`, `""`, `\\`, `x"`, `"x`, "",
+		`{}/{severity="critical"}:{alertname=~"Disk.*"}`, `"<"`, "\"\x01", `"é"`} {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
+			t.Errorf("%q: %s, want %s", s, got, want)
+		}
+	}
+	buf := make([]byte, 0, 256)
+	if n := testing.AllocsPerRun(100, func() { appendJSONString(buf[:0], `am:{}:{alertname="DiskFull"}`) }); n != 0 {
+		t.Errorf("a group key with quotes takes %.0f allocations, want none", n)
+	}
+}
+
 func BenchmarkEncodeTimeline(b *testing.B) {
 	now := time.Now().UTC()
 	es := []store.Entry{{At: now, Type: "triggered", Actor: "alertmanager", Detail: "severity=critical"},

@@ -1,7 +1,10 @@
 package redisstore
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -37,4 +40,23 @@ func TestKeysOfConstantNamesAreBuiltOnce(t *testing.T) {
 		t.Fatalf("naming a shard's fixed keys allocated %v times, want 0", n)
 	}
 	_ = k
+}
+
+// TestDedupKeyName: a dedup key is named as it always was (the keys of
+// incidents stored before must still be found), in one allocation.
+func TestDedupKeyName(t *testing.T) {
+	s := New(nil, "pfx")
+	for _, c := range []struct{ service, key string }{{"db", `am:{}:{alertname="DiskFull"}`}, {"", ""},
+		{"payments", strings.Repeat("k", 1000)}, {"x\x00y", "é"}} {
+		for _, shard := range []int{0, 7, store.Shards - 1} {
+			h := sha256.Sum256([]byte(c.service + "\x00" + c.key))
+			want := s.key(shard, "dedup:", base64.RawURLEncoding.EncodeToString(h[:16]))
+			if got := s.dedupKey(shard, c.service, c.key); got != want {
+				t.Errorf("%q %q shard %d: %q, want %q", c.service, c.key, shard, got, want)
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { s.dedupKey(3, "db", `am:{}:{alertname="DiskFull"}`) }); n != 1 && !raceEnabled {
+		t.Errorf("a dedup key takes %.0f allocations, want 1", n)
+	}
 }

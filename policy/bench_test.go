@@ -10,7 +10,7 @@ import (
 // so its cost bounds the daemon's throughput. `make bench` runs these; the
 // figures are in docs/BENCHMARKS.md.
 
-func benchConfig(b *testing.B, name string) *Config {
+func benchConfig(b testing.TB, name string) *Config {
 	b.Helper()
 	c, err := LoadFile("../configs/" + name)
 	if err != nil {

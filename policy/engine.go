@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -543,8 +542,24 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 	if err != nil {
 		return inc, nil, err
 	}
-	sort.Slice(r.inc.Pending, func(i, j int) bool { return r.inc.Pending[i].before(r.inc.Pending[j]) })
+	r.sortPending()
 	return r.inc, r.actions, nil
+}
+
+// sortPending puts the pending deadlines in the order they fire. It sorts
+// as sort.Slice did (the same algorithm, on the same comparisons:
+// TestPendingSortedAsSortSlice) without its reflection, two allocations an
+// event.
+func (r *run) sortPending() {
+	slices.SortFunc(r.inc.Pending, func(a, b Deadline) int {
+		if a.before(b) {
+			return -1
+		}
+		if b.before(a) {
+			return 1
+		}
+		return 0
+	})
 }
 
 // before orders deadlines by time, then by the order they were armed.
@@ -590,6 +605,13 @@ func (r *run) schedule(d Deadline) {
 	r.inc.Seq++
 	d.Seq = r.inc.Seq
 	d.ID = fmt.Sprintf("%d.%d", r.inc.Epoch, r.inc.Seq)
+	if r.inc.Pending == nil {
+		// A run that schedules one deadline schedules several (a new
+		// incident, its ladder's steps and timeouts): room for them at
+		// once, where growing one at a time took four allocations of a
+		// deadline's 200 bytes and more.
+		r.inc.Pending = make([]Deadline, 0, 8)
+	}
 	r.inc.Pending = append(r.inc.Pending, d)
 }
 

@@ -1,0 +1,55 @@
+package policy
+
+import (
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+)
+
+// TestApplyTriggerAllocations: a new incident's trigger (AIVO's P0, as
+// BenchmarkApplyTrigger) allocates at most 13 times: its deadlines are
+// not grown one at a time, nor sorted by reflection.
+func TestApplyTriggerAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates as it likes: the count is the plain build's")
+	}
+	c := benchConfig(t, "aivo.yaml")
+	e := &Engine{Config: c}
+	rt := c.Route(c.Service("aivo-production"), map[string]string{"severity": "critical"}, benchAt)
+	var st Incident
+	n := testing.AllocsPerRun(100, func() {
+		var err error
+		if st, _, err = e.Apply(Incident{ID: "x"}, Event{Kind: EventTrigger, Route: &rt}, benchAt); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if len(st.Pending) < 2 {
+		t.Fatalf("the trigger scheduled %d deadlines: this measures nothing", len(st.Pending))
+	}
+	if n > 13 {
+		t.Errorf("a trigger allocates %.0f times, want at most 13", n)
+	}
+}
+
+// TestPendingSortedAsSortSlice: deadlines are put in the order sort.Slice
+// put them in, ties of time and sequence included.
+func TestPendingSortedAsSortSlice(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for range 500 {
+		ds := make([]Deadline, rng.IntN(40))
+		for i := range ds {
+			ds[i] = Deadline{ID: string(rune('a' + i)), At: base.Add(time.Duration(rng.IntN(4)) * time.Minute), Seq: rng.IntN(5)}
+		}
+		want := slices.Clone(ds)
+		sort.Slice(want, func(i, j int) bool { return want[i].before(want[j]) })
+		got := slices.Clone(ds)
+		r := run{inc: Incident{Pending: got}}
+		r.sortPending()
+		if !slices.EqualFunc(got, want, func(a, b Deadline) bool { return a.ID == b.ID }) {
+			t.Fatalf("sorted %v, sort.Slice %v", got, want)
+		}
+	}
+}

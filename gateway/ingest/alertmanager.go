@@ -642,13 +642,31 @@ func (m *Message) limit() *limited {
 func (l *limited) unread() bool { return len(l.alerts) < len(l.Message.Alerts)+l.Unread }
 
 func (l *limited) wholeGroup() AlertGroup {
-	var firing, resolved []Alert
+	// ordered is the alerts firing first; when they all fire, or none
+	// does, as in nearly every notification, they are the alerts as they
+	// came, and no copies are made of them.
+	var firing, ordered []Alert
+	n := 0
 	for _, a := range l.alerts {
 		if a.Status == StatusFiring {
-			firing = append(firing, a)
-		} else {
-			resolved = append(resolved, a)
+			n++
 		}
+	}
+	switch n {
+	case len(l.alerts):
+		firing, ordered = l.alerts, l.alerts
+	case 0:
+		ordered = l.alerts
+	default:
+		var resolved []Alert
+		for _, a := range l.alerts {
+			if a.Status == StatusFiring {
+				firing = append(firing, a)
+			} else {
+				resolved = append(resolved, a)
+			}
+		}
+		ordered = append(append(make([]Alert, 0, len(l.alerts)), firing...), resolved...)
 	}
 	covered := firing
 	if l.Status != StatusFiring || len(firing) == 0 {
@@ -660,7 +678,6 @@ func (l *limited) wholeGroup() AlertGroup {
 		labels = append(labels, a.Labels)
 		titles = append(titles, alertTitle(a))
 	}
-	ordered := append(append(make([]Alert, 0, len(l.alerts)), firing...), resolved...)
 	details, cuts := l.details(l.Status, ordered, l.cuts)
 	var unsure string
 	if l.Status != StatusFiring && l.TruncatedAlerts > 0 {

@@ -129,16 +129,28 @@ func DecodeAlertmanager(body []byte) (*Message, error) {
 // validMessage is a notification decoded in one pass, its alerts with it
 // (decodeValid).
 type validMessage struct {
-	Version           string            `json:"version"`
-	GroupKey          string            `json:"groupKey"`
-	TruncatedAlerts   uint64            `json:"truncatedAlerts"`
-	Status            string            `json:"status"`
-	Receiver          string            `json:"receiver"`
-	GroupLabels       map[string]string `json:"groupLabels"`
-	CommonLabels      map[string]string `json:"commonLabels"`
-	CommonAnnotations map[string]string `json:"commonAnnotations"`
-	ExternalURL       string            `json:"externalURL"`
-	Alerts            []wireAlert       `json:"alerts"`
+	Version           string       `json:"version"`
+	GroupKey          string       `json:"groupKey"`
+	TruncatedAlerts   uint64       `json:"truncatedAlerts"`
+	Status            string       `json:"status"`
+	Receiver          string       `json:"receiver"`
+	GroupLabels       wireLabels   `json:"groupLabels"`
+	CommonLabels      wireLabels   `json:"commonLabels"`
+	CommonAnnotations wireLabels   `json:"commonAnnotations"`
+	ExternalURL       string       `json:"externalURL"`
+	Alerts            []validAlert `json:"alerts"`
+}
+
+// validAlert is wireAlert as decodeValid reads it, its maps read by
+// wireLabels.
+type validAlert struct {
+	Status       string     `json:"status"`
+	Labels       wireLabels `json:"labels"`
+	Annotations  wireLabels `json:"annotations"`
+	StartsAt     *string    `json:"startsAt"`
+	EndsAt       *string    `json:"endsAt"`
+	GeneratorURL string     `json:"generatorURL"`
+	Fingerprint  string     `json:"fingerprint"`
 }
 
 // decodeValid decodes a notification that is valid, as nearly every one

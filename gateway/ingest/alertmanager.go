@@ -854,16 +854,23 @@ func fingerprintKey(a Alert) (string, bool) {
 }
 
 // fingerprintOf is the alert's fingerprint as Alertmanager computes it:
-// the label set's model fingerprint.
+// the label set's model fingerprint, in 16 hex digits. The labels are
+// hashed as they are (model.LabelsToSignature is the hash
+// LabelSet.Fingerprint uses) rather than copied into a model.LabelSet,
+// and the digits written without fmt: it is computed for each alert that
+// comes without one, several times a notification.
 func fingerprintOf(a Alert) string {
 	if a.Fingerprint != "" {
 		return a.Fingerprint
 	}
-	ls := make(model.LabelSet, len(a.Labels))
-	for k, v := range a.Labels {
-		ls[model.LabelName(k)] = model.LabelValue(v)
+	const digits = "0123456789abcdef"
+	var b [16]byte
+	sum := model.LabelsToSignature(a.Labels)
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = digits[sum&0xf]
+		sum >>= 4
 	}
-	return ls.Fingerprint().String()
+	return string(b[:])
 }
 
 const fallbackSummary = "Alertmanager alert"

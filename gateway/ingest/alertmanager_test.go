@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -653,6 +654,35 @@ func TestComputedFingerprintMatchesAlertmanager(t *testing.T) {
 				t.Errorf("fingerprint of %v = %s, want %s", labels, got, want)
 			}
 		}
+	}
+}
+
+// TestComputedFingerprintIsModels: fingerprintOf is model.LabelSet's
+// fingerprint and its String for any labels (none, odd bytes, a hash with
+// leading zero digits), and takes at most two allocations (the sorted
+// names, the digits) where copying into a LabelSet and fmt took four.
+func TestComputedFingerprintIsModels(t *testing.T) {
+	sets := []map[string]string{nil, {}, {"": ""}, {"a": "\xff\x00"}, {"\xff": "b", "a": "\u00e9"}, {"alertname": "A", "instance": "db1", "severity": "critical"}}
+	zeros := 0
+	for i := 0; zeros < 3; i++ {
+		ls := map[string]string{"alertname": "A", "n": strconv.Itoa(i)}
+		if fp := (model.LabelSet{"alertname": "A", "n": model.LabelValue(strconv.Itoa(i))}).Fingerprint(); fp < 1<<56 {
+			sets = append(sets, ls)
+			zeros++
+		}
+	}
+	for _, labels := range sets {
+		ls := make(model.LabelSet, len(labels))
+		for k, v := range labels {
+			ls[model.LabelName(k)] = model.LabelValue(v)
+		}
+		if got, want := fingerprintOf(Alert{Labels: labels}), ls.Fingerprint().String(); got != want {
+			t.Errorf("fingerprint of %q = %s, want %s", labels, got, want)
+		}
+	}
+	a := Alert{Labels: map[string]string{"alertname": "A", "instance": "db1", "severity": "critical"}}
+	if n := testing.AllocsPerRun(100, func() { _ = fingerprintOf(a) }); n > 2 {
+		t.Errorf("a fingerprint takes %.0f allocations, want at most 2", n)
 	}
 }
 

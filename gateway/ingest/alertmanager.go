@@ -1059,12 +1059,12 @@ func (l *limited) details(status string, alerts []Alert, pre []Cut) (json.RawMes
 	}
 	// Room is left for the list of cuts, which is short.
 	const budget = MaxDetailsBytes - 4<<10
-	out := compactJSON(d)
+	out := d.json()
 	if len(out) > budget {
 		kept := len(d.Alerts)
 		for len(out) > budget && len(d.Alerts) > 0 {
 			d.Alerts = d.Alerts[:len(d.Alerts)/2]
-			out = compactJSON(d)
+			out = d.json()
 		}
 		d.AlertsOmitted = len(alerts) - len(d.Alerts)
 		what := fmt.Sprintf("%d of the %d alerts it would show", kept-len(d.Alerts), kept)
@@ -1078,7 +1078,7 @@ func (l *limited) details(status string, alerts []Alert, pre []Cut) (json.RawMes
 		for _, c := range cuts {
 			d.Truncated = append(d.Truncated, c.Detail)
 		}
-		out = compactJSON(d)
+		out = d.json()
 	}
 	return out, cuts
 }

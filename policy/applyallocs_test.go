@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -51,5 +53,22 @@ func TestPendingSortedAsSortSlice(t *testing.T) {
 		if !slices.EqualFunc(got, want, func(a, b Deadline) bool { return a.ID == b.ID }) {
 			t.Fatalf("sorted %v, sort.Slice %v", got, want)
 		}
+	}
+}
+
+// TestDeadlineIDIsSprintf: a deadline's id is what fmt.Sprintf("%d.%d")
+// made of its epoch and sequence, at any size or sign, and takes one
+// allocation (the string) where fmt took two.
+func TestDeadlineIDIsSprintf(t *testing.T) {
+	for _, n := range [][2]int{{0, 0}, {1, 1}, {-1, 7}, {12, 345}, {math.MaxInt, math.MinInt}, {math.MinInt, math.MaxInt}} {
+		if got, want := deadlineID(n[0], n[1]), fmt.Sprintf("%d.%d", n[0], n[1]); got != want {
+			t.Errorf("deadlineID(%d, %d) = %q, want %q", n[0], n[1], got, want)
+		}
+	}
+	if raceEnabled {
+		return
+	}
+	if a := testing.AllocsPerRun(100, func() { _ = deadlineID(3, 1234) }); a > 1 {
+		t.Errorf("a deadline id takes %.0f allocations, want 1", a)
 	}
 }

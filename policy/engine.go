@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -604,7 +605,7 @@ func (r *run) act(a Action) {
 func (r *run) schedule(d Deadline) {
 	r.inc.Seq++
 	d.Seq = r.inc.Seq
-	d.ID = fmt.Sprintf("%d.%d", r.inc.Epoch, r.inc.Seq)
+	d.ID = deadlineID(r.inc.Epoch, r.inc.Seq)
 	if r.inc.Pending == nil {
 		// A run that schedules one deadline schedules several (a new
 		// incident, its ladder's steps and timeouts): room for them at
@@ -613,6 +614,15 @@ func (r *run) schedule(d Deadline) {
 		r.inc.Pending = make([]Deadline, 0, 8)
 	}
 	r.inc.Pending = append(r.inc.Pending, d)
+}
+
+// deadlineID is "epoch.seq", as fmt's "%d.%d" writes it, written
+// without fmt: every deadline a run schedules is named.
+func deadlineID(epoch, seq int) string {
+	var b [41]byte
+	id := strconv.AppendInt(b[:0], int64(epoch), 10)
+	id = append(id, '.')
+	return string(strconv.AppendInt(id, int64(seq), 10))
 }
 
 // cancel drops pending deadlines the filter picks.

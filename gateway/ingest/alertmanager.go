@@ -162,8 +162,10 @@ type validAlert struct {
 // decodes is what they decode (TestDecodeValidIsTwoStages).
 func decodeValid(body []byte) (m *Message, ok bool) {
 	var w validMessage
-	if json.Unmarshal(body, &w) != nil {
-		return nil, false
+	if !scanValid(body, &w) {
+		if w = (validMessage{}); json.Unmarshal(body, &w) != nil {
+			return nil, false
+		}
 	}
 	if t := bytes.TrimSpace(body); len(t) == 0 || t[0] != '{' {
 		return nil, false

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify/pushover"
 	"github.com/pagerd/pagerd/policy"
@@ -36,7 +37,7 @@ func (o *pushoverOutbox) handle(ctx context.Context, inc *store.Incident, item s
 	seen := map[string]bool{}
 	var stopped []string
 	for _, e := range tl {
-		if !dispatch.PagedVia(e, "pushover") {
+		if !incident.PagedVia(e, "pushover") {
 			continue
 		}
 		if !stands && e.Bundle == "" {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/twilio"
@@ -61,7 +62,7 @@ func (o *twilioCallsOutbox) handle(ctx context.Context, inc *store.Incident, ite
 	}
 	var cancelled []string
 	for _, e := range tl {
-		if e.Type != "notify" || e.Channel != "voice" || e.Ref == "" || !dispatch.PagedVia(e, "twilio") {
+		if e.Type != "notify" || e.Channel != "voice" || e.Ref == "" || !incident.PagedVia(e, "twilio") {
 			continue
 		}
 		if now.Sub(e.At) > callRingsFor || seen[e.Ref] {

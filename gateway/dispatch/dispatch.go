@@ -1405,7 +1405,7 @@ func carriedOver(carried map[string][]policy.Action, st policy.Incident, entries
 // A failure that cannot have reached the person also names its step
 // (steps, by page key), so that the machine knows when every page of a
 // level failed and pages the next one at once (policy.Event.Step); one that
-// may have reached them (mayHavePaged), one whose send ended past sendBy
+// may have reached them (incident.MayHavePaged), one whose send ended past sendBy
 // (late: a takeover may have sent it), and one of a step this try did not
 // fire (recorded from an earlier write) name none, and count as gone out.
 // It returns what the machine did besides (that escalation), to record.
@@ -1417,7 +1417,7 @@ func refused(eng *policy.Engine, st policy.Incident, sent map[string]store.Entry
 			continue
 		}
 		ev := policy.Event{Kind: policy.EventChannelFailed, Actor: e.User, Channel: e.Channel}
-		if !mayHavePaged(e) && !late[key] {
+		if !incident.MayHavePaged(e) && !late[key] {
 			ev.Step = steps[key]
 		}
 		next, more, err := eng.Apply(st, ev, now)

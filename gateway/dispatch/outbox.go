@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/notify/pagerduty"
@@ -426,28 +427,13 @@ func ActionStands(action string, status policy.Status) bool {
 // (pagerDutyMayHaveTaken): PagerDuty may have an alert open for it,
 // notifying the person, and is told of the acknowledgement (an event for
 // a key with no open alert it takes and ignores).
-func pagedViaPagerDuty(e store.Entry) bool { return PagedVia(e, "pagerduty") }
-
-// PagedVia reports whether the entry records a page sent through the
-// transport via, or one that failed after the provider may have taken it
-// ("may have been sent"), which the person may have all the same: what an
-// acknowledgement must reach there (PagerDuty's alert, Pushover's
-// emergency).
-func PagedVia(e store.Entry, via string) bool {
-	return strings.HasPrefix(e.Detail, "via "+via) && mayHavePaged(e)
-}
-
-// mayHavePaged reports whether the entry records a page that went out, or
-// failed after the provider may have taken it ("may have been sent").
-func mayHavePaged(e store.Entry) bool {
-	return e.Type == "notify" || (e.Type == "notify_failed" && strings.Contains(e.Detail, notify.ErrMaybeSent.Error()))
-}
+func pagedViaPagerDuty(e store.Entry) bool { return incident.PagedVia(e, "pagerduty") }
 
 // toldOfIt reports whether entries record a page that went out, or may have
-// (mayHavePaged), or was held for an alert-storm message: its incident is
+// (incident.MayHavePaged), or was held for an alert-storm message: its incident is
 // no longer one nobody has been told of (store.Incident.NotPaged).
 func toldOfIt(entries []store.Entry) bool {
-	return slices.ContainsFunc(entries, func(e store.Entry) bool { return e.Type == "notify_held" || mayHavePaged(e) })
+	return slices.ContainsFunc(entries, func(e store.Entry) bool { return e.Type == "notify_held" || incident.MayHavePaged(e) })
 }
 
 // pagerDutyMayHaveTaken marks a page to PagerDuty that failed but was not

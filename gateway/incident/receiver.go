@@ -977,7 +977,7 @@ func (s *Service) PagedVia(ctx context.Context, target, user, via string) (bool,
 		// the first one kept says. An incident paged to the person in a
 		// storm message only was paged to them all the same.
 		if slices.ContainsFunc(tl, func(e store.Entry) bool {
-			return e.User == user && (bundle == "" || e.Bundle == bundle) && pagedVia(e, via)
+			return e.User == user && (bundle == "" || e.Bundle == bundle) && PagedVia(e, via)
 		}) {
 			return true, nil
 		}
@@ -1030,13 +1030,22 @@ func (s *Service) contactVia(user, channel string) string {
 	return via
 }
 
-// pagedVia reports whether e records a page through via that went out, or
-// that failed after the provider may have taken it (dispatch.PagedVia,
-// which imports this package).
-func pagedVia(e store.Entry, via string) bool {
+// PagedVia reports whether e records a page through the transport via
+// ("via pagerduty", "via pagerduty: …", "via pagerduty, in one message…";
+// not "via pagerduty2") that went out, or that failed after the provider
+// may have taken it (MayHavePaged), which the person may have all the
+// same: what an acknowledgement must reach there (PagerDuty's alert,
+// Pushover's emergency), and what a PagerDuty webhook may act on.
+func PagedVia(e store.Entry, via string) bool {
 	if e.Detail != "via "+via && !strings.HasPrefix(e.Detail, "via "+via+":") && !strings.HasPrefix(e.Detail, "via "+via+",") {
 		return false
 	}
+	return MayHavePaged(e)
+}
+
+// MayHavePaged reports whether the entry records a page that went out, or
+// failed after the provider may have taken it ("may have been sent").
+func MayHavePaged(e store.Entry) bool {
 	return e.Type == "notify" || (e.Type == "notify_failed" && strings.Contains(e.Detail, notify.ErrMaybeSent.Error()))
 }
 

@@ -370,6 +370,59 @@ func TestReportWhosePageIsRecordedTooLateIsCounted(t *testing.T) {
 	}
 }
 
+// TestReportWhosePageCannotBeLookedForSaysWhy: as above, and the store
+// refuses the report's last look at the timeline, after its entry is
+// noted: the WARN says the look failed and why, not that the page is
+// missing from the timeline.
+func TestReportWhosePageCannotBeLookedForSaysWhy(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	answered := make(chan int, 1)
+	st, _ := redisStore(t)
+	held := &reportBeforeRecord{Store: st, t: t, untilAnswered: true, held: func(tl []store.Entry) bool {
+		return slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == "notify" && e.Channel == "sms" })
+	}}
+	refusing := &refuseReadAfterReport{reportBeforeRecord: held}
+	h := newHarness(t, withStore(refusing), withConfig(unreachedTwilioConfig(fake)), realTransport("twilio"))
+	held.post = func() {
+		code, _ := fake.Callback(t, fake.Messages()[0].Get("StatusCallback"),
+			url.Values{"MessageSid": {providertest.MessageSID(0)}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}})
+		answered <- code
+	}
+	fire(h)
+	h.runUntil(fixedNow)
+	if code := <-answered; code != 204 {
+		t.Fatalf("the SMS's report was answered %d", code)
+	}
+	if n := metric(t, h.reg, "pagerd_delivery_reports_unmatched_total", "channel", "sms"); n != 1 {
+		t.Errorf("pagerd_delivery_reports_unmatched_total{channel=sms} %v, want 1", n)
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, "could not be looked for in its incident's timeline") || !strings.Contains(logs, "refused for the test") {
+		t.Errorf("no WARN saying the report's look at the timeline failed, and why:\n%s", logs)
+	}
+}
+
+// refuseReadAfterReport refuses the first timeline read after a delivery
+// report's entry is noted.
+type refuseReadAfterReport struct {
+	*reportBeforeRecord
+	armed atomic.Bool
+}
+
+func (s *refuseReadAfterReport) Update(ctx context.Context, inc *store.Incident, tl []store.Entry) error {
+	err := s.reportBeforeRecord.Update(ctx, inc, tl)
+	if err == nil && slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == "delivery_failed" }) {
+		s.armed.Store(true)
+	}
+	return err
+}
+
+func (s *refuseReadAfterReport) Timeline(ctx context.Context, id string) ([]store.Entry, error) {
+	if s.armed.CompareAndSwap(true, false) {
+		return nil, fmt.Errorf("%w: refused for the test", store.ErrUnavailable)
+	}
+	return s.reportBeforeRecord.Timeline(ctx, id)
+}
+
 // TestReportBeforeItsPageIsRecordedCountsOnceThePageIs: Twilio reported
 // Ann's SMS undelivered while the SMS's claim was held up longer than the
 // 2 s the report waits for the page's record (a slow send beside it, the

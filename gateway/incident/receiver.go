@@ -329,16 +329,22 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 	} else {
 		err = s.Note(ctx, target, e)
 	}
+	var readErr error
 	if unmatched && err == nil {
 		// Its page may have been recorded since the wait's last look:
 		// the write that recorded it, not finding this report, left it
 		// to the report (recordedBefore).
-		ev.Step, unmatched = s.recordedBefore(ctx, target, d)
+		ev.Step, unmatched, readErr = s.recordedBefore(ctx, target, d)
 	}
 	if unmatched {
 		s.m.unmatched.WithLabelValues(d.Channel).Inc()
-		s.log.Warn("a page reported reaching nobody is not in its incident's timeline (not recorded yet, or lost): it counts as gone out until the dispatcher records it, and the level keeps its timeout until then",
-			"incident", target, "user", d.User, "channel", d.Channel, "waited", waited.String())
+		if readErr != nil {
+			s.log.Warn("a page reported reaching nobody could not be looked for in its incident's timeline (the store refused the read): it counts as gone out until the dispatcher records it, and the level keeps its timeout until then",
+				"incident", target, "user", d.User, "channel", d.Channel, "waited", waited.String(), "err", readErr)
+		} else {
+			s.log.Warn("a page reported reaching nobody is not in its incident's timeline (not recorded yet, or lost): it counts as gone out until the dispatcher records it, and the level keeps its timeout until then",
+				"incident", target, "user", d.User, "channel", d.Channel, "waited", waited.String())
+		}
 	}
 	if err == nil && d.Failed {
 		// Twilio does not send a delivery report again, whatever the
@@ -487,14 +493,18 @@ func (s *Service) reportedStep(ctx context.Context, id string, d notify.Delivery
 // nobody (one noted before, Twilio's callback twice): that write counted
 // it. unmatched: the page is still not recorded (the dispatcher applies
 // the report when it records it) or is found by no SID (the report names
-// none; a page recorded without one), or the timeline cannot be read.
-func (s *Service) recordedBefore(ctx context.Context, id string, d notify.Delivery) (step string, unmatched bool) {
+// none; a page recorded without one), or the timeline cannot be read
+// (err says why, for the warning to say so).
+func (s *Service) recordedBefore(ctx context.Context, id string, d notify.Delivery) (step string, unmatched bool, err error) {
 	if d.Ref == "" {
-		return "", true
+		return "", true, nil
 	}
 	tl, err := s.o.Store.Timeline(ctx, id)
 	if err != nil {
-		return "", !isNotFound(err)
+		if isNotFound(err) {
+			return "", false, nil
+		}
+		return "", true, err
 	}
 	reported := false
 	for _, e := range tl {
@@ -505,12 +515,12 @@ func (s *Service) recordedBefore(ctx context.Context, id string, d notify.Delive
 		case e.Type == DeliveryFailed && e.Unreached:
 			reported = true
 		case e.Type == "notify" && !reported:
-			return e.Step, false
+			return e.Step, false, nil
 		case e.Type == "notify" || e.Type == "notify_failed":
-			return "", false // recorded after a report of it, which that write applied
+			return "", false, nil // recorded after a report of it, which that write applied
 		}
 	}
-	return "", true
+	return "", true, nil
 }
 
 // recordedStep reads the incident's timeline until find finds the page a

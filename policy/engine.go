@@ -1808,7 +1808,10 @@ func (r *run) contactGone(d Deadline, u *User, t time.Time) bool {
 	}
 	if len(next) == 0 {
 		gone := fmt.Sprintf("%s has no %s contact in the config any more, nor a channel this page has not used", d.User, d.Channel)
-		r.levelWithout(d, t, gone, "has nobody else to page")
+		// Reached: the page went out on the channels in d.Sent. With
+		// none (a config that leaves them no step for the urgency),
+		// nobody was, and the timeline must say so.
+		r.levelWithout(d, t, len(d.Sent) > 0, gone, "has nobody else to page")
 		return true
 	}
 	level := min(d.Level, len(r.pol.Levels)-1)
@@ -1827,7 +1830,7 @@ func (r *run) contactGone(d Deadline, u *User, t time.Time) bool {
 // failing it and each of their later steps would leave the level unpaged
 // until its timeout (levelWithout).
 func (r *run) userGone(d Deadline, t time.Time) {
-	r.levelWithout(d, t, d.User+" is no longer in the config", "pages nobody (nobody is on call for it)")
+	r.levelWithout(d, t, false, d.User+" is no longer in the config", "pages nobody (nobody is on call for it)")
 }
 
 // levelWithout handles a step of a person who cannot be paged any more
@@ -1839,9 +1842,12 @@ func (r *run) userGone(d Deadline, t time.Time) {
 // nobody, it is treated as startLevel treats a level that pages nobody
 // (empty says how the timeline puts it): the next level is paged at once
 // (while there is one to go to), or the timeline says the level pages
-// nobody; for a person removed, it marks the page as one that reached
-// nobody.
-func (r *run) levelWithout(d Deadline, t time.Time, gone, empty string) {
+// nobody. reached says the person's page went out on some channel
+// (Deadline.Sent) before this step: without it, the page is marked as one
+// that reached nobody. Whether they are still in the config says nothing
+// of it: a person left with no step for the page's urgency is, and was
+// never paged.
+func (r *run) levelWithout(d Deadline, t time.Time, reached bool, gone, empty string) {
 	r.cancel(func(p Deadline) bool { return p.Kind == DeadlineNotify && p.User == d.User })
 	level := d.Level
 	if level >= len(r.pol.Levels) {
@@ -1877,9 +1883,9 @@ func (r *run) levelWithout(d Deadline, t time.Time, gone, empty string) {
 	if level != r.inc.Level || (next >= len(r.pol.Levels) && !r.mayRepeat()) {
 		// Not the level the ladder stands at (a level paged at once, or
 		// by an unresolved rule), or the last one: nothing to go to.
-		if r.c.User(d.User) != nil {
-			// The person's page went out (Deadline.Sent): someone
-			// was reached, only not on every step of their ladder.
+		if reached {
+			// Someone was reached, only not on every step of
+			// their ladder.
 			r.act(Action{Kind: ActionEscalate, At: t, Level: level, Detail: stays + " " + empty})
 			return
 		}

@@ -1251,6 +1251,45 @@ func TestEngineReloadRemovingThePersonPagedFromALevelLeftEmpty(t *testing.T) {
 	}
 }
 
+// TestEngineContactGoneAtTheLastLevelUnpagedIsPagedNobody: d, alone at
+// the last level of a policy that does not repeat, loses her SMS (her
+// only channel) in a reload between the level's start and her first step,
+// and is left with no step for the page's urgency: her page never went
+// out (Deadline.Sent is empty). levelWithout took her still being in the
+// config for her having been reached: the timeline said the level "has
+// nobody else to page" and the escalation was not marked as one that
+// reached nobody, so nobody learnt of a page that went nowhere. A config
+// that loads gives everyone a ladder for each urgency; the test takes
+// d's away after loading to stand for one that does not.
+func TestEngineContactGoneAtTheLastLevelUnpagedIsPagedNobody(t *testing.T) {
+	const noRepeat = "    repeat: 1\n"
+	e := engReload(t, engConfig, noRepeat, "")
+	inc, _ := engTrigger(t, e, e.Config.Service("svc"), "critical")
+	inc, _ = engRun(t, e, inc, t0.Add(20*time.Minute-time.Second))
+	inc, acts, _ := engFire(t, e, inc)
+	if got := engSummary(acts); !slices.Contains(got, "20m escalate third") || inc.Level != 2 {
+		t.Fatalf("at 20m: %v, level %d, want the third level", got, inc.Level+1)
+	}
+	if d, ok := inc.Next(); !ok || d.Kind != DeadlineNotify || d.User != "d" || len(d.Sent) != 0 {
+		t.Fatalf("next step %+v, want d's first, with nothing sent", d)
+	}
+	e2 := engReload(t, engConfig, noRepeat, "",
+		"    contacts: [{channel: sms, via: log}]\n", "    contacts: [{channel: email, via: log, address: d@example.com}]\n",
+		"    notification_rules:\n      high: [{after: 0s, channel: sms}, {after: 1m, channel: sms}]\n", "")
+	e2.Config.User("d").NotificationRules.High = nil
+	inc, acts = engApplyUntil(t, e2, inc, t0.Add(21*time.Minute))
+	if len(acts) != 1 || acts[0].Kind != ActionEscalate || !acts[0].PagedNobody {
+		t.Fatalf("after the reload: %+v, want one escalate entry marked as reaching nobody", acts)
+	}
+	const want = "d has no sms contact in the config any more, nor a channel this page has not used: level third pages nobody"
+	if d := acts[0].Detail; !strings.HasPrefix(d, want) || strings.Contains(d, "has nobody else to page") {
+		t.Fatalf("the timeline says %q, want it to start %q", d, want)
+	}
+	if inc.Level != 2 || slices.ContainsFunc(inc.Pending, func(d Deadline) bool { return d.Kind == DeadlineNotify }) {
+		t.Fatalf("level %d, pending %+v: want the third level, no page left", inc.Level+1, inc.Pending)
+	}
+}
+
 // TestSentMarksOnlyThePageOfItsLevel: a person paged at two levels at once
 // (an unresolved rule's level beside the incident's) has two pages; the
 // push of the first is not the second's, so a reload that takes their SMS

@@ -72,3 +72,39 @@ func TestDeadlineIDIsSprintf(t *testing.T) {
 		t.Errorf("a deadline id takes %.0f allocations, want 1", a)
 	}
 }
+
+// TestSentCopiesOnlyWhatItAdds: a's SMS (after her push) goes out; her
+// call's step learns of the SMS, her second SMS's has it already. sent
+// rebuilt the list of channels for each step and copied each step's Sent
+// whether or not it added one: five allocations, the SMS's that had them
+// all included. Now a step is copied once, when a channel is
+// added, and into a new array even when its own has room: that array may
+// be the incident's passed in, or another Apply's of it.
+func TestSentCopiesOnlyWhatItAdds(t *testing.T) {
+	push := make([]string, 1, 4)
+	push[0] = ChannelPush
+	pushSMS := []string{ChannelPush, ChannelSMS}
+	d := Deadline{Kind: DeadlineNotify, User: "a", Channel: ChannelSMS, Sent: []string{ChannelPush}}
+	r := &run{}
+	fire := func() {
+		r.inc.Pending = append(r.inc.Pending[:0],
+			Deadline{Kind: DeadlineNotify, User: "a", Channel: ChannelVoice, Sent: push},
+			Deadline{Kind: DeadlineNotify, User: "a", Channel: ChannelSMS, Sent: pushSMS},
+			Deadline{Kind: DeadlineNotify, User: "b", Channel: ChannelSMS})
+		r.sent(d)
+	}
+	fire()
+	got := [][]string{r.inc.Pending[0].Sent, r.inc.Pending[1].Sent, r.inc.Pending[2].Sent}
+	if !slices.Equal(got[0], pushSMS) || !slices.Equal(got[1], pushSMS) || got[2] != nil {
+		t.Fatalf("Sent after a's SMS: %q, want a's steps [push sms], b's none", got)
+	}
+	if push[:2][1] != "" {
+		t.Fatalf("the call's Sent was appended to in place: %q", push[:2])
+	}
+	if raceEnabled {
+		return
+	}
+	if n := testing.AllocsPerRun(100, fire); n > 1 {
+		t.Errorf("noting a's SMS on her steps allocates %.0f times, want 1 (the call's new Sent)", n)
+	}
+}

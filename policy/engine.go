@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -552,24 +553,16 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 // TestPendingSortedAsSortSlice) without its reflection, two allocations an
 // event.
 func (r *run) sortPending() {
-	slices.SortFunc(r.inc.Pending, func(a, b Deadline) int {
-		if a.before(b) {
-			return -1
-		}
-		if b.before(a) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(r.inc.Pending, Deadline.compare)
 }
 
-// before orders deadlines by time, then by the order they were armed.
-func (d Deadline) before(o Deadline) bool {
-	if !d.At.Equal(o.At) {
-		return d.At.Before(o.At)
-	}
-	return d.Seq < o.Seq
+// compare orders deadlines by time, then by the order they were armed.
+func (d Deadline) compare(o Deadline) int {
+	return cmp.Or(d.At.Compare(o.At), cmp.Compare(d.Seq, o.Seq))
 }
+
+// before reports whether d fires before o (compare).
+func (d Deadline) before(o Deadline) bool { return d.compare(o) < 0 }
 
 // Next is the deadline to fire first, if any.
 func (i *Incident) Next() (Deadline, bool) {
@@ -1745,7 +1738,8 @@ const contactGoneLevel = " nor a channel this page has not used: level "
 // sent notes on the later steps of d's person that d's page went out
 // (Deadline.Sent). A step's Sent is never appended to in place: Apply
 // copies the pending steps, not their Sent, so the incident passed in
-// keeps its own.
+// keeps its own. A step's Sent is copied once, when a channel is added to
+// it, and kept as it is when it has them all.
 func (r *run) sent(d Deadline) {
 	for i, p := range r.inc.Pending {
 		// Only the person's page at d's level: a page of theirs at
@@ -1754,11 +1748,22 @@ func (r *run) sent(d Deadline) {
 		if p.Kind != DeadlineNotify || p.User != d.User || p.Level != d.Level {
 			continue
 		}
-		s := slices.Clone(p.Sent)
-		for _, ch := range append([]string{d.Channel}, d.Sent...) {
-			if !slices.Contains(s, ch) {
-				s = append(s, ch)
+		s, copied := p.Sent, false
+		for j := -1; j < len(d.Sent); j++ {
+			ch := d.Channel
+			if j >= 0 {
+				ch = d.Sent[j]
 			}
+			if slices.Contains(s, ch) {
+				continue
+			}
+			if !copied {
+				// Clipped, so the copy is new even when the array
+				// has room: it may be the input's, or another
+				// Apply's of the same incident.
+				s, copied = slices.Grow(slices.Clip(s), len(d.Sent)-j), true
+			}
+			s = append(s, ch)
 		}
 		r.inc.Pending[i].Sent = s
 	}

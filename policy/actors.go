@@ -20,10 +20,14 @@ const MaxNoteBytes = 2000
 // webhook agent, an Opsgenie request's user): the config user whose id,
 // email (without regard to case) or display name (without regard to case,
 // when no other user has it) name is; else "source:name", the name
-// cleaned and cut (textcut.Line, MaxExternalNameBytes). Ids hold no ':',
-// so such an actor is never taken for a config user, least of all the
-// person paged. A blank name is the source alone: the source did not say
-// who.
+// cleaned and cut (textcut.Line, MaxExternalNameBytes) and each ": " in it
+// written ":". Ids hold no ':', so such an actor is never taken for a
+// config user, least of all the person paged; and no actor holds ": ",
+// which is where whatever writes one and text after it ("Acknowledged by
+// ann: rolling back", a silence's comment naming its incident) puts the
+// break, and where a reader finds it: "pagerduty:Ops: incident 08-x"
+// would read as naming another incident. A blank name is the source
+// alone: the source did not say who.
 func (c *Config) ExternalActor(source, name string) string {
 	name = textcut.Line(name, MaxExternalNameBytes)
 	if name == "" {
@@ -32,7 +36,8 @@ func (c *Config) ExternalActor(source, name string) string {
 	if u := c.UserNamed(name); u != nil {
 		return u.ID
 	}
-	return source + ":" + name
+	// Line made each run of spaces one: none is left after a ':'.
+	return source + ":" + strings.ReplaceAll(name, ": ", ":")
 }
 
 // UserNamed is the user another system's name for a person stands for:

@@ -70,10 +70,13 @@ type Silence struct {
 // silenceComment is the comment of the silences made for an incident, which
 // commentIncident reads back.
 func silenceComment(inc *store.Incident) string {
-	// A user id holds no ": ", but a name another system gave for who
-	// acknowledged (policy.Config.ExternalActor) may: written as it is,
-	// "pagerduty:Ops: incident 08-x (a" would name another incident,
-	// and Made would never find this one's silences.
+	// No actor holds ": " (policy.Config.ExternalActor writes a name
+	// another system gave without it), but one an incident was
+	// acknowledged by before that may: such an incident stays
+	// acknowledged, its silence item is retried for a day, and an older
+	// replica in a rolling upgrade still writes them. Written as it is,
+	// "pagerduty:Ops: incident 08-x (a" would name another incident, and
+	// Made would never find this one's silences.
 	by := strings.ReplaceAll(inc.State.AcknowledgedBy, ": ", ":")
 	return fmt.Sprintf("Acknowledged in pagerd by %s: incident %s (%s)", by, inc.ID, inc.Summary)
 }

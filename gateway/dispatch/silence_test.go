@@ -78,7 +78,8 @@ func TestSilencesAreMadeAtOnce(t *testing.T) {
 
 // TestCommentIncident: the incident a silence's comment names is read from
 // where silenceComment writes it, whatever the summary says, and whatever
-// the name of someone who acknowledged in PagerDuty or Opsgenie says; a
+// the name of someone who acknowledged in PagerDuty or Opsgenie says (as
+// stored before policy.Config.ExternalActor wrote it without ": "); a
 // silence someone else made names none.
 func TestCommentIncident(t *testing.T) {
 	inc := &store.Incident{ID: "08-abc", Summary: "disk full: incident 08-other (db1)"}

@@ -184,13 +184,15 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 // longer than half the report's wait after the message went out (or it
 // went out in an earlier claim): sooner, a report found them. Even then,
 // a flood's thousands of timelines are read only when the message was
-// reported on: the oldest incident's timeline is read first, and a report
-// of the message noted in any of them is in that one too (a report's notes
-// are written oldest first), but for a report noted in the moment of this
-// look on Redis, whose notes of several shards go in no set order. It
-// runs once, after the flush is stored; a timeline that cannot be read,
-// or a write that fails, is logged: the page counts as gone out, as
-// before.
+// reported on: the timeline of the oldest incident still kept is read
+// first (one gone is passed over), and a report of the message noted in
+// any of them is in that one too (a report's notes are written oldest
+// first, and pass over the incidents gone), but for a report noted in the
+// moment of this look on Redis, whose notes of several shards go in no
+// set order. When the store refuses that first read, no other is made. It
+// runs once, after the flush is stored; timelines that cannot be read, or
+// writes that fail, are logged, once for all: those pages count as gone
+// out, as before.
 func (d *Dispatcher) lateStormReports(ctx context.Context, cfg *policy.Config, notes map[string][]store.Entry) {
 	bundles := map[string]string{} // incident -> the bundle its page went out in
 	for id, es := range notes {
@@ -206,19 +208,14 @@ func (d *Dispatcher) lateStormReports(ctx context.Context, cfg *policy.Config, n
 		mb, _ := store.MillisOfID(b)
 		return cmp.Or(cmp.Compare(ma, mb), strings.Compare(a, b))
 	})
-	// late looks at one incident, and says whether its timeline holds a
-	// report of the message.
-	late := func(id string) (reported bool) {
+	var mu sync.Mutex
+	var unread, uncounted []string // incidents whose timeline, or whose write, the store refused
+	var readErr, countErr error
+	// late looks at one incident's timeline, applies the report noted
+	// before its page in it, and says whether it holds a report of the
+	// message.
+	late := func(id string, tl []store.Entry) (reported bool) {
 		bundle := bundles[id]
-		tl, err := d.o.Store.Timeline(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return false
-		}
-		if err != nil {
-			d.log.Warn("dispatcher: reading the timeline for a delivery report that came before its storm message's notes; the page counts as gone out",
-				"incident", id, "bundle", bundle, "err", err)
-			return true // the others may hold one
-		}
 		reported = slices.ContainsFunc(tl, func(e store.Entry) bool {
 			return e.Type == incident.DeliveryFailed && e.Bundle == bundle && e.Unreached
 		})
@@ -227,26 +224,62 @@ func (d *Dispatcher) lateStormReports(ctx context.Context, cfg *policy.Config, n
 			return reported
 		}
 		if err := d.applyLate(ctx, cfg, id, ev); err != nil {
-			d.log.Error("dispatcher: a storm message reported reaching nobody before its notes could not be counted so; the page counts as gone out, and the level keeps its timeout",
-				"incident", id, "bundle", bundle, "err", err)
+			mu.Lock()
+			uncounted, countErr = append(uncounted, id), err
+			mu.Unlock()
 		}
 		return true
 	}
-	if !late(ids[0]) {
-		return
+	// The oldest incident still kept says: one gone (deleted, expired)
+	// holds nothing, and the next is as good. A read the store refuses
+	// ends the look: the thousands after it would most likely be refused
+	// too, while the store is down.
+	var rest []string // the incidents to read after it
+	for i, id := range ids {
+		tl, err := d.o.Store.Timeline(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			unread, readErr = []string{id}, err
+		} else if late(id, tl) {
+			rest = ids[i+1:]
+		}
+		break
 	}
 	sem := make(chan struct{}, 16)
 	var wg sync.WaitGroup
-	for _, id := range ids[1:] {
+	for _, id := range rest {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			late(id)
+			tl, err := d.o.Store.Timeline(ctx, id)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				mu.Lock()
+				unread, readErr = append(unread, id), err
+				mu.Unlock()
+			default:
+				late(id, tl)
+			}
 		}()
 	}
 	wg.Wait()
+	// One line each, whatever the number of incidents: a store down
+	// refuses them all.
+	if len(unread) > 0 {
+		slices.Sort(unread)
+		d.log.Warn("dispatcher: reading the timelines for a delivery report that came before its storm message's notes; those pages count as gone out",
+			"bundle", bundles[unread[0]], "incidents", len(unread), "first", unread[0], "err", readErr)
+	}
+	if len(uncounted) > 0 {
+		slices.Sort(uncounted)
+		d.log.Error("dispatcher: a storm message reported reaching nobody before its notes could not be counted so; those pages count as gone out, and their levels keep their timeouts",
+			"bundle", bundles[uncounted[0]], "incidents", len(uncounted), "first", uncounted[0], "err", countErr)
+	}
 }
 
 // applyLate applies a delivery report found after its page was recorded

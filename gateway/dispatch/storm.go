@@ -209,11 +209,12 @@ func (d *Dispatcher) lateStormReports(ctx context.Context, cfg *policy.Config, n
 		return cmp.Or(cmp.Compare(ma, mb), strings.Compare(a, b))
 	})
 	var mu sync.Mutex
-	var unread, uncounted []string // incidents whose timeline, or whose write, the store refused
-	var readErr, countErr error
-	// late looks at one incident's timeline, applies the report noted
-	// before its page in it, and says whether it holds a report of the
-	// message.
+	var unread []string // incidents whose timeline the store refused
+	var readErr error
+	events := map[string]policy.Event{} // the reports to apply, by incident
+	// late looks at one incident's timeline, keeps the report noted
+	// before its page in it to apply, and says whether it holds a report
+	// of the message.
 	late := func(id string, tl []store.Entry) (reported bool) {
 		bundle := bundles[id]
 		reported = slices.ContainsFunc(tl, func(e store.Entry) bool {
@@ -223,11 +224,9 @@ func (d *Dispatcher) lateStormReports(ctx context.Context, cfg *policy.Config, n
 		if !ok {
 			return reported
 		}
-		if err := d.applyLate(ctx, cfg, id, ev); err != nil {
-			mu.Lock()
-			uncounted, countErr = append(uncounted, id), err
-			mu.Unlock()
-		}
+		mu.Lock()
+		events[id] = ev
+		mu.Unlock()
 		return true
 	}
 	// The oldest incident still kept says: one gone (deleted, expired)
@@ -247,27 +246,18 @@ func (d *Dispatcher) lateStormReports(ctx context.Context, cfg *policy.Config, n
 		}
 		break
 	}
-	sem := make(chan struct{}, 16)
-	var wg sync.WaitGroup
-	for _, id := range rest {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			tl, err := d.o.Store.Timeline(ctx, id)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-			case err != nil:
-				mu.Lock()
-				unread, readErr = append(unread, id), err
-				mu.Unlock()
-			default:
-				late(id, tl)
-			}
-		}()
-	}
-	wg.Wait()
+	eachAtOnce(rest, func(id string) {
+		tl, err := d.o.Store.Timeline(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			mu.Lock()
+			unread, readErr = append(unread, id), err
+			mu.Unlock()
+		default:
+			late(id, tl)
+		}
+	})
 	// One line each, whatever the number of incidents: a store down
 	// refuses them all.
 	if len(unread) > 0 {
@@ -275,45 +265,94 @@ func (d *Dispatcher) lateStormReports(ctx context.Context, cfg *policy.Config, n
 		d.log.Warn("dispatcher: reading the timelines for a delivery report that came before its storm message's notes; those pages count as gone out",
 			"bundle", bundles[unread[0]], "incidents", len(unread), "first", unread[0], "err", readErr)
 	}
-	if len(uncounted) > 0 {
-		slices.Sort(uncounted)
+	if len(events) == 0 {
+		return
+	}
+	one := slices.Min(slices.Collect(maps.Keys(events))) // all of one message
+	user, channel := events[one].Actor, events[one].Channel
+	changed, failed, err := d.applyEach(ctx, cfg, events)
+	if len(changed) > 0 {
+		d.m.lateReports.WithLabelValues(channel).Add(float64(len(changed)))
+		d.log.Info("dispatcher: a storm message reported reaching nobody before its notes counts so now", "bundle", bundles[one],
+			"user", user, "channel", channel, "incidents", len(changed))
+	}
+	if len(failed) > 0 {
 		d.log.Error("dispatcher: a storm message reported reaching nobody before its notes could not be counted so; those pages count as gone out, and their levels keep their timeouts",
-			"bundle", bundles[uncounted[0]], "incidents", len(uncounted), "first", uncounted[0], "err", countErr)
+			"bundle", bundles[one], "incidents", len(failed), "first", failed[0], "err", err)
 	}
 }
 
-// applyLate applies a delivery report found after its page was recorded
-// (ev, incident.EarlyBundleReport) to the incident id, with what the state
-// machine did (the escalation of a level nobody was reached at) recorded,
-// observed and told to the incident's chat message as the claim's write
-// does, and the dispatchers woken for the new level's pages.
-func (d *Dispatcher) applyLate(ctx context.Context, cfg *policy.Config, id string, ev policy.Event) error {
+// stormWorkers is how many incidents a flush's look and writes after its
+// storm is flushed (lateStormReports, refusedForward) take at once: a
+// flood's message names thousands.
+const stormWorkers = 16
+
+// eachAtOnce calls fn with each of ids, stormWorkers at once, and returns
+// when all calls have.
+func eachAtOnce(ids []string, fn func(id string)) {
+	sem := make(chan struct{}, stormWorkers)
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			fn(id)
+		}()
+	}
+	wg.Wait()
+}
+
+// applyEach applies to each incident its event (events, by incident), as
+// the writes after a storm is flushed do (lateStormReports,
+// refusedForward), stormWorkers at once, to incidents the flush holds no
+// claim on (rewriteNoting). What the state machine did besides (the
+// escalation of a level nobody was reached at) is recorded in the same
+// write, observed, told to the incident's chat message and logged when it
+// paged nobody, as a claim's write does; the dispatchers are woken for the
+// steps it changed. It returns the incidents it changed, and those whose
+// write failed (sorted), with the last error.
+func (d *Dispatcher) applyEach(ctx context.Context, cfg *policy.Config, events map[string]policy.Event) (changed, failed []string, err error) {
 	eng := policy.Engine{Config: cfg}
-	var acts []policy.Action
-	var written *store.Incident
-	err := d.rewriteNoting(ctx, id, func(inc *store.Incident) ([]store.Entry, bool, error) {
-		now := d.o.Now().UTC().Truncate(time.Millisecond)
-		st, more, err := eng.Apply(inc.State, ev, now)
-		if err != nil || reflect.DeepEqual(st, inc.State) {
-			acts, written = nil, nil // as read again after a conflict: nothing written
-			return nil, false, err
+	var mu sync.Mutex
+	eachAtOnce(slices.Sorted(maps.Keys(events)), func(id string) {
+		ev := events[id]
+		var acts []policy.Action
+		var written *store.Incident
+		werr := d.rewriteNoting(ctx, id, func(inc *store.Incident) ([]store.Entry, bool, error) {
+			now := d.o.Now().UTC().Truncate(time.Millisecond)
+			st, more, err := eng.Apply(inc.State, ev, now)
+			if err != nil || reflect.DeepEqual(st, inc.State) {
+				acts, written = nil, nil // as read again after a conflict: nothing written
+				return nil, false, err
+			}
+			acts, written = more, inc
+			inc.State, inc.UpdatedAt = st, now
+			inc.Outbox = append(inc.Outbox, incident.ChatItems(cfg, inc.Service, more, now)...)
+			return store.ActionEntries(more, "pagerd"), true, nil
+		})
+		if werr == nil && written != nil {
+			for _, a := range acts {
+				d.observe(a)
+			}
+			d.PagedNobody(written, acts)
 		}
-		acts, written = more, inc
-		inc.State, inc.UpdatedAt = st, now
-		inc.Outbox = append(inc.Outbox, incident.ChatItems(cfg, inc.Service, more, now)...)
-		return store.ActionEntries(more, "pagerd"), true, nil
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case werr != nil:
+			failed, err = append(failed, id), werr
+		case written != nil:
+			changed = append(changed, id)
+		}
 	})
-	if err != nil || written == nil {
-		return err
+	slices.Sort(changed)
+	slices.Sort(failed)
+	if len(changed) > 0 {
+		d.Wake()
 	}
-	d.m.lateReports.WithLabelValues(ev.Channel).Inc()
-	d.log.Info("dispatcher: a page reported reaching nobody before it was recorded counts so now", "incident", id, "user", ev.Actor, "channel", ev.Channel)
-	for _, a := range acts {
-		d.observe(a)
-	}
-	d.PagedNobody(written, acts)
-	d.Wake()
-	return nil
+	return changed, failed, err
 }
 
 // refusedForward brings forward, in each incident whose page a storm
@@ -322,37 +361,20 @@ func (d *Dispatcher) applyLate(ctx context.Context, cfg *policy.Config, id strin
 // message did not arrive does: without it the person's SMS or call came at
 // its own time, minutes later, after a message nobody got. It runs once,
 // after the flush is stored (a second time would bring the step after
-// that forward too). A write that fails is logged: the step keeps its time.
+// that forward too). Writes that fail are logged, once for all: those
+// steps keep their time.
 func (d *Dispatcher) refusedForward(ctx context.Context, cfg *policy.Config, user, channel string, ids []string) {
 	if len(ids) == 0 {
 		return
 	}
-	eng := policy.Engine{Config: cfg}
-	ev := policy.Event{Kind: policy.EventChannelFailed, Actor: user, Channel: channel}
-	sem := make(chan struct{}, 16)
-	var wg sync.WaitGroup
+	events := make(map[string]policy.Event, len(ids))
 	for _, id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			err := d.rewrite(ctx, id, func(inc *store.Incident) (bool, error) {
-				st, _, err := eng.Apply(inc.State, ev, d.o.Now().UTC().Truncate(time.Millisecond))
-				if err != nil || reflect.DeepEqual(st, inc.State) {
-					return false, err
-				}
-				inc.State = st
-				return true, nil
-			})
-			if err != nil {
-				d.log.Error("storm message failed, and its incident's next step could not be brought forward: it comes at its own time",
-					"incident", id, "user", user, "channel", channel, "err", err)
-			}
-		}()
+		events[id] = policy.Event{Kind: policy.EventChannelFailed, Actor: user, Channel: channel}
 	}
-	wg.Wait()
-	d.Wake()
+	if _, failed, err := d.applyEach(ctx, cfg, events); len(failed) > 0 {
+		d.log.Error("storm message failed, and its incidents' next steps could not be brought forward: they come at their own time",
+			"user", user, "channel", channel, "incidents", len(failed), "first", failed[0], "err", err)
+	}
 }
 
 // stormHold is the prefix of a storm's key in the journal's holds, apart

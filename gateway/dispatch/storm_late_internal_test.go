@@ -25,11 +25,19 @@ import (
 // looked for in a store that refuses reads, or whose oldest incident of
 // the message is gone. The incidents are in a real embedded store.
 
-// lateStore counts timeline reads, and refuses them with readErr.
+// lateStore counts timeline reads, and refuses them with readErr, and
+// reads of incidents with getErr.
 type lateStore struct {
 	store.Store
-	readErr error
-	reads   atomic.Int32
+	readErr, getErr error
+	reads           atomic.Int32
+}
+
+func (s *lateStore) Get(ctx context.Context, id string) (*store.Incident, error) {
+	if s.getErr != nil {
+		return nil, s.getErr
+	}
+	return s.Store.Get(ctx, id)
 }
 
 func (s *lateStore) Timeline(ctx context.Context, id string) ([]store.Entry, error) {
@@ -147,5 +155,19 @@ func TestLateStormReportsPassOverAnIncidentGone(t *testing.T) {
 		if len(inc.State.LevelPages) != 0 {
 			t.Errorf("%s: the level's pages %v, want its page in the message counted as reaching nobody", id, inc.State.LevelPages)
 		}
+	}
+}
+
+// TestRefusedForwardRefusedIsLoggedOnce: a storm message to 200
+// incidents failed, and the store refused the writes that bring their
+// next steps forward: one error line each, 200 at the moment the store
+// was down. Now one line says how many, and which first.
+func TestRefusedForwardRefusedIsLoggedOnce(t *testing.T) {
+	d, st, logs, cfg := lateSetup(t)
+	st.getErr = fmt.Errorf("%w: connection refused", store.ErrUnavailable)
+	ids, _ := stormNotes(200, "", time.Now().UTC())
+	d.refusedForward(context.Background(), cfg, "ann", "push", ids)
+	if got := strings.Count(logs.String(), "level=ERROR"); got != 1 || !strings.Contains(logs.String(), "incidents=200") {
+		t.Errorf("%d error lines for 200 steps not brought forward, want 1 that counts them:\n%s", got, logs)
 	}
 }

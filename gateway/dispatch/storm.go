@@ -165,7 +165,7 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 			"storm", c.Storm, "incidents", f.pushed, "err", markErr)
 	}
 	d.journal.flushRecorded(c.Storm)
-	d.refusedForward(ctx, cfg, user, channel, f.refused)
+	d.refusedForward(ctx, cfg, user, channel, f.refused, written)
 	if noteErr == nil && len(written) > 0 && (sentAt.IsZero() || time.Since(sentAt) > incident.ReportWait/2) {
 		d.lateStormReports(ctx, cfg, written)
 	}
@@ -356,20 +356,31 @@ func (d *Dispatcher) applyEach(ctx context.Context, cfg *policy.Config, events m
 }
 
 // refusedForward brings forward, in each incident whose page a storm
-// message failed, its person's next step (policy.EventChannelFailed), as a
-// single page refused does (refused) and a delivery report saying the
+// message failed (ids), its person's next step (policy.EventChannelFailed),
+// as a single page refused does (refused) and a delivery report saying the
 // message did not arrive does: without it the person's SMS or call came at
-// its own time, minutes later, after a message nobody got. It runs once,
-// after the flush is stored (a second time would bring the step after
-// that forward too). Writes that fail are logged, once for all: those
-// steps keep their time.
-func (d *Dispatcher) refusedForward(ctx context.Context, cfg *policy.Config, user, channel string, ids []string) {
+// its own time, minutes later, after a message nobody got. A failure that
+// cannot have reached the person also names the step the incident's page
+// in the message was held for, as its entry among notes (the flush's)
+// has it: when nothing else of the incident's level reached anyone, the
+// next level is paged at once, as for a page refused on its own. One that
+// may have reached them (incident.MayHavePaged), or whose notes an
+// earlier claim wrote (the journal kept the message), names none, and
+// counts as gone out. It runs once, after the flush is stored (a second
+// time would bring the step after that forward too). Writes that fail are
+// logged, once for all: those steps keep their time.
+func (d *Dispatcher) refusedForward(ctx context.Context, cfg *policy.Config, user, channel string, ids []string, notes map[string][]store.Entry) {
 	if len(ids) == 0 {
 		return
 	}
 	events := make(map[string]policy.Event, len(ids))
 	for _, id := range ids {
-		events[id] = policy.Event{Kind: policy.EventChannelFailed, Actor: user, Channel: channel}
+		ev := policy.Event{Kind: policy.EventChannelFailed, Actor: user, Channel: channel}
+		es := notes[id]
+		if i := slices.IndexFunc(es, func(e store.Entry) bool { return e.Type == "notify_failed" && e.Bundle != "" }); i >= 0 && !incident.MayHavePaged(es[i]) {
+			ev.Step = es[i].Step
+		}
+		events[id] = ev
 	}
 	if _, failed, err := d.applyEach(ctx, cfg, events); len(failed) > 0 {
 		d.log.Error("storm message failed, and its incidents' next steps could not be brought forward: they come at their own time",
@@ -816,15 +827,13 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 	ref := "" // what the provider created for the message sent (Twilio's SMS or call SID)
 	record := func(typ, detail, bundle string, at time.Time) {
 		for _, p := range live {
-			e := store.Entry{At: at, Type: typ, Level: p.Level + 1, User: user,
-				Channel: channel, Bundle: bundle, Detail: detail, Reopened: p.Reopened, ReopenedKnown: true, Ref: ref}
-			if typ == "notify" {
-				// The step the incident's page in the message was held
-				// for (policy.Incident.LevelPages has it): a delivery
-				// report that the message reached nobody names it for
-				// each incident, as for a page sent on its own.
-				e.Step = p.Deadline
-			}
+			// Step: the step the incident's page in the message was
+			// held for (policy.Incident.LevelPages has it): a delivery
+			// report that the message reached nobody names it for each
+			// incident, and so does the message's failure
+			// (refusedForward), as for a page sent on its own.
+			e := store.Entry{At: at, Type: typ, Level: p.Level + 1, User: user, Channel: channel, Bundle: bundle,
+				Detail: detail, Reopened: p.Reopened, ReopenedKnown: true, Ref: ref, Step: p.Deadline}
 			notes[p.Incident] = append(notes[p.Incident], e)
 		}
 	}

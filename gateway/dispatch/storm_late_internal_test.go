@@ -3,9 +3,12 @@ package dispatch
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +21,7 @@ import (
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
+	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -166,8 +170,134 @@ func TestRefusedForwardRefusedIsLoggedOnce(t *testing.T) {
 	d, st, logs, cfg := lateSetup(t)
 	st.getErr = fmt.Errorf("%w: connection refused", store.ErrUnavailable)
 	ids, _ := stormNotes(200, "", time.Now().UTC())
-	d.refusedForward(context.Background(), cfg, "ann", "push", ids)
+	d.refusedForward(context.Background(), cfg, "ann", "push", ids, nil)
 	if got := strings.Count(logs.String(), "level=ERROR"); got != 1 || !strings.Contains(logs.String(), "incidents=200") {
 		t.Errorf("%d error lines for 200 steps not brought forward, want 1 that counts them:\n%s", got, logs)
+	}
+}
+
+// refusedConfig has ann at the first level and bob at the second, each
+// paged by one push.
+const refusedConfig = `
+users:
+  - {id: ann, name: Ann, contacts: [{channel: push, via: log}]}
+  - {id: bob, name: Bob, contacts: [{channel: push, via: log}]}
+schedules:
+  - name: s
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - {name: primary, start: 2025-01-06, members: [ann]}
+      - {name: secondary, start: 2025-01-06, members: [bob]}
+escalation_policies:
+  - name: p
+    levels:
+      - {name: primary, timeout: 15m, targets: [{schedule: s, tier: primary}]}
+      - {name: secondary, targets: [{schedule: s, tier: secondary}]}
+services:
+  - name: api
+    priority_scheme: P0-P3
+    escalation_policy: p
+`
+
+// TestStormMessageRefusedEscalatesALevelNobodyWasReachedAt: ann's push
+// storm message, the only page of the first level of the two incidents
+// it carried, was refused by the provider for certain (a 400). A push
+// refused on its own counts its step as reaching nobody, and the level,
+// nothing of which reached anyone, pages bob at once; the message's
+// failure named no step, so both incidents waited out the level's 15
+// minutes with nobody told. Now each incident's page in the message names
+// the step it was held for, and bob is paged at once: the escalation is
+// recorded in each timeline and counted, once.
+func TestStormMessageRefusedEscalatesALevelNobodyWasReachedAt(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		err      error
+		escalate bool
+	}{
+		{"refused", errors.New("provider: 400 refused"), true},
+		{"may have been sent", fmt.Errorf("provider: timeout: %w", notify.ErrMaybeSent), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			cfg, err := policy.Parse([]byte(refusedConfig), "test.yaml", t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			bs, err := boltstore.Open(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { bs.Close() })
+			t0 := time.Now().UTC().Truncate(time.Millisecond)
+			n := &countingNotifier{send: func(context.Context) error { return tc.err }}
+			d := New(Options{Store: bs, Config: func() *policy.Config { return cfg }, Now: func() time.Time { return t0 }, Lease: 30 * time.Second,
+				Notifiers: map[string]notify.Notifier{"log": n}, Registry: prometheus.NewRegistry(),
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			eng := policy.Engine{Config: cfg}
+			svc := cfg.Service("api")
+			var ids []string
+			for i := range 2 {
+				key := fmt.Sprint(i)
+				route := cfg.Route(svc, nil, t0)
+				st, _, err := eng.Apply(policy.Incident{Service: "api"}, policy.Event{Kind: policy.EventTrigger, Route: &route}, t0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// ann's push comes due, and is held for the storm.
+				i := slices.IndexFunc(st.Pending, func(d policy.Deadline) bool { return d.Kind == policy.DeadlineNotify && d.User == "ann" })
+				if i < 0 {
+					t.Fatalf("no page to ann pending: %+v", st.Pending)
+				}
+				step := st.Pending[i].ID
+				if st, _, err = eng.Apply(st, policy.Event{Kind: policy.EventDeadline, Deadline: step}, t0); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Contains(st.LevelPages, step) {
+					t.Fatalf("the level's pages %v lack ann's push %s", st.LevelPages, step)
+				}
+				inc := &store.Incident{ID: store.NewID(store.ShardOf("api", key), t0.Add(time.Duration(i)*time.Millisecond)), Service: "api",
+					DedupKey: key, CreatedAt: t0, UpdatedAt: t0, LastSeen: t0, State: st}
+				if _, _, err := bs.Trigger(ctx, inc, nil); err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, inc.ID)
+				if _, err := bs.HoldFailed(ctx, "ann/push", store.HeldPage{Incident: inc.ID, Deadline: step, Service: "api",
+					Priority: "P1", Rank: 1, Summary: key, Due: t0, Via: "log"}, t0, stormRules(cfg)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := d.flush(ctx, claimStorm(t, d, t0), t0.Add(d.sendWindow())); err != nil {
+				t.Fatal(err)
+			}
+			if n.entered.Load() != 1 {
+				t.Fatalf("%d storm messages tried, want 1", n.entered.Load())
+			}
+			for _, id := range ids {
+				inc, err := bs.Get(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tl, err := bs.Timeline(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var escalations int
+				for _, e := range tl {
+					if e.Type == string(policy.ActionEscalate) {
+						escalations++
+					}
+				}
+				want := 0
+				if tc.escalate {
+					want = 1
+				}
+				if inc.State.Level != want || escalations != want {
+					t.Errorf("%s: at level %d, %d escalations in its timeline; want level %d, %d", id, inc.State.Level+1, escalations, want+1, want)
+				}
+			}
+			if got, want := testutil.ToFloat64(d.m.escalation.WithLabelValues("2")), map[bool]float64{true: 2}[tc.escalate]; got != want {
+				t.Errorf("escalations to level 2 counted %v, want %v", got, want)
+			}
+		})
 	}
 }

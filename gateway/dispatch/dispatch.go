@@ -1438,13 +1438,16 @@ func refused(eng *policy.Engine, st policy.Incident, sent map[string]store.Entry
 // In the write that records the page, so once: a write the incident
 // changed under starts over from the fresh state and asks again, and a
 // report noted after the timeline is read here changes the incident, so
-// this write is retried. It returns what the machine did besides (that
+// this write is retried. The timeline is read only when a page among
+// entries is one such a report can name (incident.EarlyReportable, the
+// test EarlyReports makes: a storm message's page is the flush's,
+// lateStormReports). It returns what the machine did besides (that
 // escalation), and the channels of the reports applied, to count once the
 // write is in. A timeline that cannot be read leaves the pages counted as
 // gone out (their levels keep their timeouts, as before), and the log
 // says so: the pages are recorded all the same.
 func (d *Dispatcher) earlyReports(ctx context.Context, eng *policy.Engine, id string, st policy.Incident, entries []store.Entry, now time.Time) (policy.Incident, []policy.Action, []string, error) {
-	if !slices.ContainsFunc(entries, func(e store.Entry) bool { return e.Type == "notify" && e.Ref != "" && e.Step != "" }) {
+	if !slices.ContainsFunc(entries, incident.EarlyReportable) {
 		return st, nil, nil, nil
 	}
 	tl, err := d.o.Store.Timeline(ctx, id)

@@ -402,20 +402,13 @@ func reportEvent(e store.Entry, step string) policy.Event {
 // for each event, for the count of reports applied late.
 func EarlyReports(tl, pages []store.Entry) (events []policy.Event, channels []string) {
 	for _, p := range pages {
-		if p.Type != "notify" || p.Ref == "" || p.Step == "" || p.Bundle != "" {
+		if !EarlyReportable(p) {
 			continue
 		}
 		reported, recorded := false, false
 		for _, e := range tl {
-			if e.Ref != p.Ref || e.User != p.User || e.Channel != p.Channel || e.Bundle != "" {
-				continue
-			}
-			switch {
-			case e.Type == "notify" || e.Type == "notify_failed":
-				recorded = true
-			case e.Type == DeliveryFailed && e.Unreached:
-				reported = true
-			}
+			page, unreached := ownPageEntry(e, p.User, p.Channel, p.Ref)
+			recorded, reported = recorded || page, reported || unreached
 		}
 		if reported && !recorded {
 			ev := reportEvent(p, p.Step)
@@ -424,6 +417,32 @@ func EarlyReports(tl, pages []store.Entry) (events []policy.Event, channels []st
 		}
 	}
 	return events, channels
+}
+
+// EarlyReportable reports whether p, a page about to be recorded, is one
+// that a delivery report noted before it can name (EarlyReports): a page
+// sent on its own that went out, recorded with the provider's id of it
+// (Entry.Ref) and its step. The write that records pages reads the
+// incident's timeline for such reports only when one of its pages is one.
+func EarlyReportable(p store.Entry) bool {
+	page, _ := ownPageEntry(p, p.User, p.Channel, p.Ref)
+	return page && p.Type == "notify" && p.Ref != "" && p.Step != ""
+}
+
+// ownPageEntry says what e is of the page sent on its own to user on
+// channel that the provider knows by ref (Twilio's SID): its record, gone
+// out or failed (page: notify, notify_failed), or a delivery report that
+// it reached nobody (unreached); neither when e is about anything else:
+// another page, or a storm message, whose entries carry its bundle and
+// whose reports are matched by it (EarlyBundleReport, bundlePageStep). It
+// is the one test of which entries are a page's that a delivery report's
+// look (pageStep, recordedBefore) and the write that records the page
+// (EarlyReports) make.
+func ownPageEntry(e store.Entry, user, channel, ref string) (page, unreached bool) {
+	if e.Bundle != "" || e.User != user || e.Channel != channel || e.Ref != ref {
+		return false, false
+	}
+	return e.Type == "notify" || e.Type == "notify_failed", e.Type == DeliveryFailed && e.Unreached
 }
 
 // EarlyBundleReport is the event of the delivery report in tl, an
@@ -508,15 +527,13 @@ func (s *Service) recordedBefore(ctx context.Context, id string, d notify.Delive
 	}
 	reported := false
 	for _, e := range tl {
-		if e.Ref != d.Ref || e.User != d.User || e.Channel != d.Channel || e.Bundle != "" {
-			continue
-		}
+		page, unreached := ownPageEntry(e, d.User, d.Channel, d.Ref)
 		switch {
-		case e.Type == DeliveryFailed && e.Unreached:
+		case unreached:
 			reported = true
-		case e.Type == "notify" && !reported:
+		case page && e.Type == "notify" && !reported:
 			return e.Step, false, nil
-		case e.Type == "notify" || e.Type == "notify_failed":
+		case page:
 			return "", false, nil // recorded after a report of it, which that write applied
 		}
 	}
@@ -623,9 +640,6 @@ func bundlePageStep(tl []store.Entry, bundle string, d notify.Delivery) (step st
 // out after Twilio took it) is found, without a step: it is recorded, and
 // waiting for it again would wait for nothing.
 func pageStep(tl []store.Entry, d notify.Delivery) (step string, found bool) {
-	page := func(e store.Entry) bool {
-		return (e.Type == "notify" || e.Type == "notify_failed") && e.User == d.User && e.Channel == d.Channel && e.Bundle == ""
-	}
 	stepOf := func(e store.Entry) string {
 		if e.Type != "notify" {
 			return ""
@@ -634,7 +648,7 @@ func pageStep(tl []store.Entry, d notify.Delivery) (step string, found bool) {
 	}
 	if d.Ref != "" {
 		for _, e := range slices.Backward(tl) {
-			if page(e) && e.Ref == d.Ref {
+			if page, _ := ownPageEntry(e, d.User, d.Channel, d.Ref); page {
 				return stepOf(e), true
 			}
 		}
@@ -642,8 +656,10 @@ func pageStep(tl []store.Entry, d notify.Delivery) (step string, found bool) {
 	if d.PageAt.IsZero() {
 		return "", false
 	}
+	// By when it went out, whatever its SID: a page recorded without
+	// one, or a report that names none.
 	for _, e := range slices.Backward(tl) {
-		if page(e) && (e.Ref == "" || d.Ref == "") && e.At.UnixMilli() == d.PageAt.UnixMilli() {
+		if page, _ := ownPageEntry(e, d.User, d.Channel, e.Ref); page && (e.Ref == "" || d.Ref == "") && e.At.UnixMilli() == d.PageAt.UnixMilli() {
 			return stepOf(e), true
 		}
 	}

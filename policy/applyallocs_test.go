@@ -73,27 +73,27 @@ func TestDeadlineIDIsSprintf(t *testing.T) {
 	}
 }
 
-// TestSentCopiesOnlyWhatItAdds: a's SMS (after her push) goes out; her
-// call's step learns of the SMS, her second SMS's has it already. sent
-// rebuilt the list of channels for each step and copied each step's Sent
-// whether or not it added one: five allocations, the SMS's that had them
-// all included. Now a step is copied once, when a channel is
-// added, and into a new array even when its own has room: that array may
-// be the incident's passed in, or another Apply's of it.
-func TestSentCopiesOnlyWhatItAdds(t *testing.T) {
+// TestSentSharesOneListPerPage: a's SMS (after her push) goes out; her
+// call's step and her second SMS's learn of it. Both knew of the push, as
+// the SMS did, and get one new list between them: one allocation, where
+// copying each step's took one a step (and rebuilding d's list for each,
+// five), and never into the room of the array they had, which may be the
+// incident's passed in, or another Apply's of it. The second SMS's step
+// gets the SMS once: a report that it reached nobody takes one out.
+func TestSentSharesOneListPerPage(t *testing.T) {
 	push := make([]string, 1, 4)
 	push[0] = ChannelPush
-	pushSMS := []string{ChannelPush, ChannelSMS}
-	d := Deadline{Kind: DeadlineNotify, User: "a", Channel: ChannelSMS, Sent: []string{ChannelPush}}
+	d := Deadline{Kind: DeadlineNotify, User: "a", Channel: ChannelSMS, Sent: push}
 	r := &run{}
 	fire := func() {
 		r.inc.Pending = append(r.inc.Pending[:0],
 			Deadline{Kind: DeadlineNotify, User: "a", Channel: ChannelVoice, Sent: push},
-			Deadline{Kind: DeadlineNotify, User: "a", Channel: ChannelSMS, Sent: pushSMS},
+			Deadline{Kind: DeadlineNotify, User: "a", Channel: ChannelSMS, Sent: push},
 			Deadline{Kind: DeadlineNotify, User: "b", Channel: ChannelSMS})
 		r.sent(d)
 	}
 	fire()
+	pushSMS := []string{ChannelPush, ChannelSMS}
 	got := [][]string{r.inc.Pending[0].Sent, r.inc.Pending[1].Sent, r.inc.Pending[2].Sent}
 	if !slices.Equal(got[0], pushSMS) || !slices.Equal(got[1], pushSMS) || got[2] != nil {
 		t.Fatalf("Sent after a's SMS: %q, want a's steps [push sms], b's none", got)
@@ -105,6 +105,19 @@ func TestSentCopiesOnlyWhatItAdds(t *testing.T) {
 		return
 	}
 	if n := testing.AllocsPerRun(100, fire); n > 1 {
-		t.Errorf("noting a's SMS on her steps allocates %.0f times, want 1 (the call's new Sent)", n)
+		t.Errorf("noting a's SMS on her steps allocates %.0f times, want 1 (the list her steps share)", n)
+	}
+}
+
+// TestSentOfAStepThatKnowsMore: a later step whose Sent is not the step
+// that went out's (one written by another version) keeps what it has,
+// gets what went out before that step and it lacks, and the step's own
+// channel, once each.
+func TestSentOfAStepThatKnowsMore(t *testing.T) {
+	d := Deadline{Kind: DeadlineNotify, User: "a", Channel: ChannelVoice, Sent: []string{ChannelPush, ChannelSMS, ChannelSMS}}
+	r := &run{inc: Incident{Pending: []Deadline{{Kind: DeadlineNotify, User: "a", Channel: ChannelEmail, Sent: []string{ChannelSMS, ChannelSlack}}}}}
+	r.sent(d)
+	if got, want := r.inc.Pending[0].Sent, []string{ChannelSMS, ChannelSlack, ChannelPush, ChannelSMS, ChannelVoice}; !slices.Equal(got, want) {
+		t.Fatalf("Sent %q, want %q", got, want)
 	}
 }

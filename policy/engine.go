@@ -66,14 +66,19 @@ type Deadline struct {
 	// Seq orders deadlines due at the same instant: first armed, first fired.
 	Seq int `json:"seq"`
 	// Sent is, for a notify step, the channels its person's ladder (the
-	// one it belongs to: their page at its level) went out on before it.
-	// A reload that leaves them without the step's channel, and without
-	// the channels of their later steps, moves on to the channels of
-	// their ladder as the config has it now that are not in it
-	// (contactGone), rather than starting that ladder over and sending
-	// them again the push they had. Empty in steps armed before it was
-	// kept, and in those a replica of an older version wrote back: such a
-	// step starts the ladder over, as before.
+	// one it belongs to: their page at its level) went out on before it,
+	// one entry a page (a channel used twice is there twice), but for
+	// the pages nothing of which reached them (the provider refused it,
+	// or reported it reaching nobody: Event.Step), which are taken out
+	// when the engine learns of it (refusedSent). A reload that leaves
+	// them without the step's channel, and without the channels of their
+	// later steps, moves on to the channels of their ladder as the config
+	// has it now that are not in it (contactGone), rather than starting
+	// that ladder over and sending them again the push they had; with
+	// none, their page reached them if it holds any. Empty in steps armed
+	// before it was kept, and in those a replica of an older version
+	// wrote back: such a step starts the ladder over, as before. Such a
+	// replica keeps a channel once.
 	Sent []string `json:"sent,omitempty"`
 	// Admitted marks a notify step the dispatcher put back at its turn
 	// after the provider's rate limit sent its page back, when alert-storm
@@ -368,8 +373,9 @@ type Event struct {
 	// request went out) or the step is not known (a storm message, a
 	// report whose page was recorded without its step): the next step
 	// still comes forward, but the page counts as gone out
-	// (Incident.LevelPages). A step of an earlier level or round is no
-	// longer counted and moves nothing; nor does one named twice.
+	// (Incident.LevelPages, Deadline.Sent). A step of an earlier level or
+	// round is no longer counted and moves nothing; nor does one named
+	// twice.
 	Step string
 	// BroughtForward, for channel_failed, says the person's next step
 	// came forward for this failure already: only Step counts now. A
@@ -1451,9 +1457,9 @@ func (r *run) pagedAtOnce(i int) bool {
 // step, when set, is the step the provider refused (Event.Step): when it
 // was the last page of the incident's level still counted as gone out,
 // and the level has no step left, nobody at the level was reached and
-// nobody will be (levelUnreached). With broughtForward, the next step
-// came forward for this failure already (Event.BroughtForward): only step
-// counts.
+// nobody will be (levelUnreached); and it is no page the person got
+// (refusedSent). With broughtForward, the next step came forward for this
+// failure already (Event.BroughtForward): only step counts.
 func (r *run) channelFailed(user, channel, step string, broughtForward bool) {
 	if r.inc.Status != StatusTriggered {
 		return
@@ -1467,6 +1473,9 @@ func (r *run) channelFailed(user, channel, step string, broughtForward bool) {
 	}
 	if next >= 0 && !broughtForward {
 		r.inc.Pending[next].At = r.now
+	}
+	if step != "" {
+		r.refusedSent(user, channel, step)
 	}
 	if i := slices.Index(r.inc.LevelPages, step); step != "" && i >= 0 {
 		r.inc.LevelPages = slices.Delete(r.inc.LevelPages, i, i+1)
@@ -1738,9 +1747,11 @@ const contactGoneLevel = " nor a channel this page has not used: level "
 // sent notes on the later steps of d's person that d's page went out
 // (Deadline.Sent). A step's Sent is never appended to in place: Apply
 // copies the pending steps, not their Sent, so the incident passed in
-// keeps its own. A step's Sent is copied once, when a channel is added to
-// it, and kept as it is when it has them all.
+// keeps its own. The later steps of a page know of the same pages, so
+// they share one new list, made once (into a new array: d's may be the
+// input's, or another Apply's of the same incident).
 func (r *run) sent(d Deadline) {
+	var shared []string
 	for i, p := range r.inc.Pending {
 		// Only the person's page at d's level: a page of theirs at
 		// another level (an unresolved rule's, a level paged at once)
@@ -1748,24 +1759,72 @@ func (r *run) sent(d Deadline) {
 		if p.Kind != DeadlineNotify || p.User != d.User || p.Level != d.Level {
 			continue
 		}
-		s, copied := p.Sent, false
-		for j := -1; j < len(d.Sent); j++ {
-			ch := d.Channel
-			if j >= 0 {
-				ch = d.Sent[j]
-			}
-			if slices.Contains(s, ch) {
-				continue
-			}
-			if !copied {
-				// Clipped, so the copy is new even when the array
-				// has room: it may be the input's, or another
-				// Apply's of the same incident.
-				s, copied = slices.Grow(slices.Clip(s), len(d.Sent)-j), true
-			}
-			s = append(s, ch)
+		if !slices.Equal(p.Sent, d.Sent) {
+			r.inc.Pending[i].Sent = sentAfter(p.Sent, d)
+			continue
 		}
-		r.inc.Pending[i].Sent = s
+		if shared == nil {
+			shared = sentAfter(d.Sent, d)
+		}
+		r.inc.Pending[i].Sent = shared
+	}
+}
+
+// sentAfter is, in a new array, the Sent of a later step of d's page once
+// d went out: its own (s), what went out before d that s lacks, and d's
+// channel. One entry a page: a channel that went out twice is there
+// twice, so that a report that the first reached nobody leaves the second
+// (refusedSent).
+func sentAfter(s []string, d Deadline) []string {
+	out := append(make([]string, 0, len(s)+1), s...)
+	for j, ch := range d.Sent {
+		if occurrences(d.Sent[:j+1], ch) > occurrences(s, ch) {
+			out = append(out, ch)
+		}
+	}
+	return append(out, d.Channel)
+}
+
+// occurrences is how many times ch is in s.
+func occurrences(s []string, ch string) int {
+	n := 0
+	for _, c := range s {
+		if c == ch {
+			n++
+		}
+	}
+	return n
+}
+
+// refusedSent takes the page of step on channel, which nothing of reached
+// user for certain (Event.Step), out of what their page went out on
+// (Deadline.Sent), once: it went out, but it is no page they got. Left
+// there, a reload that leaves them that channel alone took them for
+// reached ("has nobody else to page"), where nobody was and the timeline
+// must say so (levelWithout), and never paged them on it again, as if
+// they had it (contactGone). The report may come after their later pages
+// went out: it is taken from every pending step of theirs that has it. A
+// step of the level's that the level no longer counts (of an earlier
+// level or round, or reported already: Incident.LevelPages) is of a page
+// before the one pending, or was taken out already, and takes nothing.
+// A failure that may have reached them names no step, and its page stays
+// sent. A new list replaces the step's: the incident passed in keeps its
+// own.
+func (r *run) refusedSent(user, channel, step string) {
+	counted := slices.Contains(r.inc.LevelPages, step)
+	for i, p := range r.inc.Pending {
+		j := slices.Index(p.Sent, channel)
+		if p.Kind != DeadlineNotify || p.User != user || j < 0 {
+			continue
+		}
+		if !counted && r.inc.LevelPagesKept && r.ofLevel(p) {
+			continue
+		}
+		if len(p.Sent) == 1 {
+			r.inc.Pending[i].Sent = nil
+			continue
+		}
+		r.inc.Pending[i].Sent = slices.Concat(p.Sent[:j], p.Sent[j+1:])
 	}
 }
 
@@ -1779,8 +1838,10 @@ func (r *run) sent(d Deadline) {
 // first at the step's time, as a failed step brings the next one forward,
 // and the others as far apart as the ladder has them. Starting that ladder
 // over instead sent them again what they had (the push at 0), a page that
-// tells them nothing new. When no such step is left (push was all they
-// kept, or they have no channel at all), they are as good as gone from
+// tells them nothing new. A page the provider refused, or reported
+// reaching nobody, they did not have: its channel is not in Sent
+// (refusedSent), and is used again. When no such step is left (push was
+// all they kept, or they have no channel at all), they are as good as gone from
 // the level: it is handled as userGone handles a person the reload
 // removed, so the level is paged again without them, or the next level at
 // once when nobody else at the level is to be paged.
@@ -1813,9 +1874,10 @@ func (r *run) contactGone(d Deadline, u *User, t time.Time) bool {
 	}
 	if len(next) == 0 {
 		gone := fmt.Sprintf("%s has no %s contact in the config any more, nor a channel this page has not used", d.User, d.Channel)
-		// Reached: the page went out on the channels in d.Sent. With
-		// none (a config that leaves them no step for the urgency),
-		// nobody was, and the timeline must say so.
+		// Reached: the page went out on the channels in d.Sent, and
+		// the provider refused none of those (refusedSent). With none
+		// (a config that leaves them no step for the urgency), nobody
+		// was, and the timeline must say so.
 		r.levelWithout(d, t, len(d.Sent) > 0, gone, "has nobody else to page")
 		return true
 	}
@@ -1848,7 +1910,8 @@ func (r *run) userGone(d Deadline, t time.Time) {
 // (empty says how the timeline puts it): the next level is paged at once
 // (while there is one to go to), or the timeline says the level pages
 // nobody. reached says the person's page went out on some channel
-// (Deadline.Sent) before this step: without it, the page is marked as one
+// (Deadline.Sent) before this step, and the provider did not refuse it
+// or report it reaching nobody: without it, the page is marked as one
 // that reached nobody. Whether they are still in the config says nothing
 // of it: a person left with no step for the page's urgency is, and was
 // never paged.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/PagerDuty/go-pagerduty"
 	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"github.com/pagerd/pagerd/gateway/amresolve"
@@ -487,7 +488,9 @@ const groupWritesAtOnce = 8
 // trips). The groups are distinct incidents, as concurrent notifications'
 // are. Once a write fails no more groups are started: the notification
 // is answered 5xx and sent again, as it was when the writes went one after
-// another; those already started finish and count as stored.
+// another; those already started finish and count as stored, and the
+// groups after them are not waited for at all (not even for a free
+// place to be skipped in).
 func (s *Server) takeGroups(ctx context.Context, groups []ingest.AlertGroup, take func(context.Context, ingest.AlertGroup) groupTaken) []groupTaken {
 	done := make([]groupTaken, len(groups))
 	if len(groups) == 1 {
@@ -495,37 +498,41 @@ func (s *Server) takeGroups(ctx context.Context, groups []ingest.AlertGroup, tak
 		return done
 	}
 	var (
-		wg       sync.WaitGroup
+		// Not errgroup.WithContext: a failure must not cancel the
+		// writes started beside it (cut off, their outcome would be
+		// unknown); the groups report their own errors in done.
+		writes   errgroup.Group
 		failed   atomic.Bool
-		slots    = make(chan struct{}, groupWritesAtOnce)
 		panicked atomic.Pointer[groupPanic]
 	)
+	writes.SetLimit(groupWritesAtOnce)
 	for i, g := range groups {
-		slots <- struct{}{}
 		if failed.Load() {
-			<-slots
-			continue
+			break
 		}
-		wg.Add(1)
-		go func() {
+		writes.Go(func() error {
+			// Go waited for a place: a group may have failed meanwhile.
+			if failed.Load() {
+				return nil
+			}
 			defer func() {
 				// A panic is the request's, as it was in its own
 				// goroutine: the server's recovery answers 500 and
-				// logs it, and the process goes on.
+				// logs it, and the process goes on (errgroup leaves
+				// a panic to crash the process).
 				if p := recover(); p != nil {
 					panicked.CompareAndSwap(nil, &groupPanic{p, debug.Stack()})
 					failed.Store(true)
 				}
-				<-slots
-				wg.Done()
 			}()
 			done[i] = take(ctx, g)
 			if done[i].err != nil {
 				failed.Store(true)
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = writes.Wait() // the goroutines return nil: errors are in done
 	if p := panicked.Load(); p != nil {
 		panic(fmt.Sprintf("%v\n\nin the goroutine storing a group of the notification:\n%s", p.v, p.stack))
 	}

@@ -224,3 +224,49 @@ func TestTakeGroupsPanicIsTheRequests(t *testing.T) {
 		t.Fatalf("%d of the %d groups started beside the panic had finished when it reached the request", n, groupWritesAtOnce-1)
 	}
 }
+
+// twoRefusalsStore refuses the Trigger of the alerts whose details name
+// each job of refuse, with an error of its own, once every one of them
+// has come: the refusals are in flight together.
+type twoRefusalsStore struct {
+	store.Store
+	refuse map[string]error
+	came   sync.WaitGroup
+}
+
+func (s *twoRefusalsStore) Trigger(ctx context.Context, inc *store.Incident, tl []store.Entry) (string, store.Outcome, error) {
+	for job, err := range s.refuse {
+		if strings.Contains(string(inc.Details), `"job":"`+job+`"`) {
+			s.came.Done()
+			s.came.Wait()
+			return "", 0, err
+		}
+	}
+	return s.Store.Trigger(ctx, inc, tl)
+}
+
+// TestFingerprintNotificationLogsEveryRefusal: two alerts of one
+// notification are refused at once, for two reasons. The answer is the
+// 503 of a notification partly stored, and the log names both refusals:
+// only the first was, the other dropped unseen.
+func TestFingerprintNotificationLogsEveryRefusal(t *testing.T) {
+	full := fmt.Errorf("%w: bolt: write: no space left on device", store.ErrUnavailable)
+	slow := fmt.Errorf("%w: %w: redis: i/o timeout", store.ErrUnavailable, store.ErrOutcomeUnknown)
+	st := &twoRefusalsStore{Store: boltStore(t), refuse: map[string]error{"job-00002": full, "job-00005": slow}}
+	st.came.Add(len(st.refuse))
+	h := newHarness(t, withStore(st), withConfig(noStorm))
+	statuses := make([]string, 20)
+	for i := range statuses {
+		statuses[i] = "firing"
+	}
+	r := h.do("POST", "/api/v1/alertmanager", mixedAlerts("firing", "g-two", statuses), "Authorization", "Bearer "+batchKey)
+	if r.code != 503 || strings.Contains(r.body, "nothing was stored") {
+		t.Fatalf("two alerts refused: %d %.300s, want the 503 of a notification partly stored", r.code, r.body)
+	}
+	logs := h.logs.String()
+	for _, err := range []error{full, slow} {
+		if !strings.Contains(logs, err.Error()) {
+			t.Errorf("the log does not name the refusal %q:\n%s", err, logs)
+		}
+	}
+}

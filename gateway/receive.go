@@ -287,7 +287,11 @@ func (s *Server) alertmanager(c echo.Context) error {
 	done := s.takeGroups(ctx, groups, func(ctx context.Context, g ingest.AlertGroup) groupTaken {
 		return s.takeGroup(ctx, cfg, svc, msg, g, byFingerprint, ended)
 	})
-	var failed error
+	// failed: every group's failure, not the first alone. Those beside
+	// the first (at most groupWritesAtOnce, as many as are stored at
+	// once) were dropped unlogged: a store refusing writes for two
+	// reasons (a full disk, a timeout) showed one.
+	var failed []error
 	for i, d := range done {
 		overflow = overflow || groups[i].Overflow
 		noted = noted || d.noted
@@ -306,12 +310,12 @@ func (s *Server) alertmanager(c echo.Context) error {
 		if olderThan == "" {
 			olderThan = d.olderThan
 		}
-		if failed == nil {
-			failed = d.err
+		if d.err != nil {
+			failed = append(failed, d.err)
 		}
 	}
-	if failed != nil {
-		return partly(failed)
+	if len(failed) > 0 {
+		return partly(errors.Join(failed...))
 	}
 	hadOverflow := false
 	if byFingerprint && !overflow {

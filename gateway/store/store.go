@@ -494,6 +494,13 @@ type Store interface {
 	// the same dedup key, in which case it records a repeat on that one
 	// instead (repeat count, last seen and details; nothing else). It
 	// returns the stored incident's id. One round trip on Redis.
+	//
+	// The caller hands over inc's details and the contents of its
+	// State's slices: it may read them afterwards, and set inc's own
+	// fields, but never write into them (the Redis store shares them
+	// with the incident's first claim, on another goroutine). The
+	// intake (incident.Service.trigger, the only caller outside tests)
+	// builds each incident for its Trigger and only reads it after.
 	Trigger(ctx context.Context, inc *Incident, timeline []Entry) (string, Outcome, error)
 	// FindByDedup returns the latest incident of the service with the key,
 	// open or resolved, or ErrNotFound.

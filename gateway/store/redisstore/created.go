@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
 )
 
 // A new incident's first page is queued to come due at once, and the
@@ -117,11 +118,28 @@ func createdRecord(inc *store.Incident, lossy bool, doc, det []byte, next, seen 
 }
 
 // canonicalCopy is the incident as decoding its record just after Trigger
-// created it gives it back: a deep copy, version 1, no repeats (nor
-// CheckRepeats and NoFirstPageLead, which are never stored), times in
-// UTC with no monotonic reading, slices the JSON omits when empty nil, and
-// details nil when empty. ok is false if a time is not at UTC's offset
-// (its decoding would carry another zone) or outside years 0-9999.
+// created it gives it back: version 1, no repeats (nor CheckRepeats and
+// NoFirstPageLead, which are never stored), times in UTC with no monotonic
+// reading, slices the JSON omits when empty nil, and details nil when
+// empty. ok is false if a time is not at UTC's offset (its decoding would
+// carry another zone) or outside years 0-9999.
+//
+// The copy is of the incident's own fields (the claimant writes its State,
+// Version and Outbox while the caller still reads its incident after
+// Trigger returns: incident.Service.trigger's wakeIfDue and pagedNobody,
+// Trigger's own Version). It shares, rather than copies, the contents the
+// caller hands over with the incident (store.Store.Trigger): its details
+// and State's slices (Pending, PageImmediately, LevelPages, PausedTargets,
+// Held) when they are already as decoding gives them, which the intake's
+// are (its clock is UTC to the millisecond). Nobody writes into them
+// afterwards: the caller only reads them (wakeIfDue's DueAt, the log),
+// policy.Engine.Apply clones each before it changes it, the dispatcher
+// clones Pending before adding a step and notices only append past their
+// length, and details are written by no one once made. The deep copy of
+// those was a sixth of the bytes a webhook allocated. Outbox (rewritten in
+// place by slices.DeleteFunc in incident's outbox handling), SilencedAt,
+// State.Lifted (which Apply does not clone) and Maintenance are copied as
+// before: a new incident has none or one.
 func canonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 	ok = true
 	at := func(t *time.Time) {
@@ -135,9 +153,7 @@ func canonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 	at(&c.CreatedAt)
 	at(&c.UpdatedAt)
 	at(&c.LastSeen)
-	if len(inc.Details) > 0 {
-		c.Details = append([]byte(nil), inc.Details...)
-	} else {
+	if len(inc.Details) == 0 {
 		c.Details = nil
 	}
 	c.Outbox = cloneOrNil(inc.Outbox)
@@ -156,30 +172,76 @@ func canonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 	at(&s.LevelStartedAt)
 	at(&s.LevelEscalatedAt)
 	at(&s.LiftedAt)
-	s.PageImmediately = cloneOrNil(s.PageImmediately)
-	s.Pending = cloneOrNil(s.Pending)
-	for i := range s.Pending {
-		at(&s.Pending[i].At)
-		at(&s.Pending[i].FirstDue)
-		at(&s.Pending[i].SentBackAt)
-		at(&s.Pending[i].StormEnd)
-		s.Pending[i].Sent = cloneOrNil(s.Pending[i].Sent)
-	}
+	s.PageImmediately = nilIfEmpty(s.PageImmediately)
+	s.LevelPages = nilIfEmpty(s.LevelPages)
+	s.PausedTargets = nilIfEmpty(s.PausedTargets)
+	s.Lifted = cloneOrNil(s.Lifted) // not cloned by Engine.Apply
+	s.Pending = sharedOrCopied(s.Pending, func(d *policy.Deadline) bool {
+		return canonicalTime(d.At) && canonicalTime(d.FirstDue) && canonicalTime(d.SentBackAt) &&
+			canonicalTime(d.StormEnd) && (d.Sent == nil || len(d.Sent) > 0)
+	}, func(d *policy.Deadline) {
+		at(&d.At)
+		at(&d.FirstDue)
+		at(&d.SentBackAt)
+		at(&d.StormEnd)
+		d.Sent = cloneOrNil(d.Sent)
+	})
+	s.Held = sharedOrCopied(s.Held, func(h *policy.HeldSpan) bool {
+		return canonicalTime(h.From) && canonicalTime(h.To)
+	}, func(h *policy.HeldSpan) {
+		at(&h.From)
+		at(&h.To)
+	})
 	if s.Maintenance != nil {
 		m := *s.Maintenance
 		at(&m.Until)
 		at(&m.From)
 		s.Maintenance = &m
 	}
-	s.PausedTargets = cloneOrNil(s.PausedTargets)
-	s.Held = cloneOrNil(s.Held)
-	s.Lifted = cloneOrNil(s.Lifted)
-	s.LevelPages = cloneOrNil(s.LevelPages)
-	for i := range s.Held {
-		at(&s.Held[i].From)
-		at(&s.Held[i].To)
-	}
 	return &c, ok
+}
+
+// sharedOrCopied is s itself when every element is as decoding gives it
+// (canonical), nil when empty, and otherwise a copy with each element made
+// so by canonicalize.
+func sharedOrCopied[S ~[]E, E any](s S, canonical func(*E) bool, canonicalize func(*E)) S {
+	if len(s) == 0 {
+		return nil
+	}
+	for i := range s {
+		if !canonical(&s[i]) {
+			c := append(S(nil), s...)
+			for j := range c {
+				canonicalize(&c[j])
+			}
+			return c
+		}
+	}
+	return s
+}
+
+// canonicalTime reports whether t is as decoding gives it: in UTC (no
+// other zone, even at UTC's offset), with no monotonic reading, within
+// years 0-9999.
+func canonicalTime(t time.Time) bool {
+	u := t.Unix()
+	return u >= minStoredUnix && u <= maxStoredUnix && t == t.UTC() // UTC strips a monotonic reading
+}
+
+// The seconds of 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the years
+// RFC 3339 writes.
+const (
+	minStoredUnix = -62167219200
+	maxStoredUnix = 253402300799
+)
+
+// nilIfEmpty is s, nil when empty: what decoding gives for a field the
+// JSON omits when empty.
+func nilIfEmpty[S ~[]E, E any](s S) S {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }
 
 // cloneOrNil copies a slice, nil when empty: what decoding gives for a

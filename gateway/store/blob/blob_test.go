@@ -87,3 +87,25 @@ func TestPackingLeavesTheCallersStackSmall(t *testing.T) {
 			callers, grew>>10, grew/callers>>10)
 	}
 }
+
+// TestPackTwoIsPackOfEach: two documents packed in one hand-over are each
+// byte for byte what Pack and Encode make of it alone, whatever their
+// sizes (the packer's scratch reused between them), and every packed form
+// is a buffer of its own.
+func TestPackTwoIsPackOfEach(t *testing.T) {
+	small := []byte(`{"id":"0f-06h2rrcj3tt0a8e3","service":"api","state":{"status":"triggered"}}`)
+	large := bytes.Repeat([]byte(`{"labels":{"alertname":"Disk","instance":"db1"}},`), 2000)
+	for _, tc := range [][2][]byte{{small, small}, {small, large}, {large, small}, {large, large}, {small, []byte{}}} {
+		a, b := PackTwo(tc[0], tc[1])
+		if !bytes.Equal(a, Encode(tc[0])) || !bytes.Equal(a, Pack(tc[0])) {
+			t.Errorf("first of %d and %d bytes: packed with another it differs from packed alone", len(tc[0]), len(tc[1]))
+		}
+		if !bytes.Equal(b, Encode(tc[1])) || !bytes.Equal(b, Pack(tc[1])) {
+			t.Errorf("second of %d and %d bytes: packed with another it differs from packed alone", len(tc[0]), len(tc[1]))
+		}
+		a2 := bytes.Clone(a)
+		if _, _ = PackTwo(large, large); !bytes.Equal(a, a2) {
+			t.Error("a packed form changed when the packer packed more")
+		}
+	}
+}

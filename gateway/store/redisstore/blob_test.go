@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"bytes"
 	"reflect"
 	"runtime"
 	"testing"
@@ -68,5 +69,40 @@ func TestEncodeDocAllocatesWhatItKeeps(t *testing.T) {
 	t.Logf("encodeDoc allocated %d bytes a call for a %d-byte document", per, len(doc))
 	if most := uint64(len(doc)) + 512; per > most {
 		t.Errorf("encodeDoc allocated %d bytes a call for a %d-byte document, want at most %d", per, len(doc), most)
+	}
+}
+
+// TestTriggerDocAndDetailsPackedTogetherAreTheBytesOfEach: Trigger packs an
+// incident's document and its details in one hand-over to a packer; what
+// it stores is byte for byte the document and details packed apart (as
+// every earlier version stored them), for details set and none.
+func TestTriggerDocAndDetailsPackedTogetherAreTheBytesOfEach(t *testing.T) {
+	var inc store.Incident
+	fill(t, reflect.ValueOf(&inc).Elem(), time.Now().UTC(), new(int), false)
+	for _, details := range []string{`{"labels":{"alertname":"Disk","instance":"db1"},"n":1}`, ""} {
+		inc.Details = []byte(details)
+		doc, det, lossy, err := encodeDocDetails(&inc, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantDoc, wantLossy, err := encodeDoc(&inc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := appendRecord(nil, &record{ID: inc.ID, Service: inc.Service, DedupKey: inc.DedupKey, Source: inc.Source,
+			Summary: inc.Summary, CreatedAt: inc.CreatedAt, UpdatedAt: inc.UpdatedAt, State: func() policy.Incident {
+				s := inc.State
+				s.ID, s.Service = "", ""
+				return s
+			}(), Outbox: inc.Outbox, NotPushed: inc.NotPushedToPagerDuty, NotPaged: inc.NotPaged, SilencedAt: inc.SilencedAt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(doc, wantDoc) || !bytes.Equal(doc, blob.Encode(j)) || lossy != wantLossy {
+			t.Errorf("details %q: the document packed with them differs from it packed alone", details)
+		}
+		if want := encodeDetails(inc.Details); !bytes.Equal(det, want) {
+			t.Errorf("details %q: packed with the document %x, alone %x", details, det, want)
+		}
 	}
 }

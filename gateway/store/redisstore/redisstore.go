@@ -273,6 +273,14 @@ type record struct {
 // lossy is whether the JSON holds U+FFFD, which marshalling puts for
 // invalid UTF-8: its decoding may not give back the incident as it is.
 func encodeDoc(i *store.Incident) (doc []byte, lossy bool, err error) {
+	doc, _, lossy, err = encodeDocDetails(i, false)
+	return doc, lossy, err
+}
+
+// encodeDocDetails is encodeDoc, and with details encodeDetails of the
+// incident's details, packed in the same hand-over to a packer
+// (blob.PackTwo): Trigger writes both.
+func encodeDocDetails(i *store.Incident, details bool) (doc, det []byte, lossy bool, err error) {
 	r := record{ID: i.ID, Service: i.Service, DedupKey: i.DedupKey, Source: i.Source, Summary: i.Summary,
 		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, State: i.State, Outbox: i.Outbox, NotPushed: i.NotPushedToPagerDuty,
 		NotPaged: i.NotPaged, SilencedAt: i.SilencedAt}
@@ -285,9 +293,16 @@ func encodeDoc(i *store.Incident) (doc []byte, lossy bool, err error) {
 	}
 	j, err := appendRecord(buf[:0], &r)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
-	doc = blob.Pack(j)
+	switch {
+	case details && len(i.Details) > 0:
+		doc, det = blob.PackTwo(j, i.Details)
+	case details:
+		doc, det = blob.Pack(j), encodeDetails(i.Details)
+	default:
+		doc = blob.Pack(j)
+	}
 	lossy = bytes.Contains(j, []byte(`\ufffd`))
 	if cap(j) <= maxPooledDoc {
 		select {
@@ -295,7 +310,7 @@ func encodeDoc(i *store.Incident) (doc []byte, lossy bool, err error) {
 		default:
 		}
 	}
-	return doc, lossy, nil
+	return doc, det, lossy, nil
 }
 
 // docBufs are encodeDoc's JSON buffers, a free list as many as writes can
@@ -370,7 +385,7 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	if want := store.ShardOf(inc.Service, inc.DedupKey); shard != want {
 		return "", 0, fmt.Errorf("incident id %s is not in shard %02x of its dedup key", inc.ID, want)
 	}
-	doc, lossy, err := encodeDoc(inc)
+	doc, details, lossy, err := encodeDocDetails(inc, true)
 	if err != nil {
 		return "", 0, err
 	}
@@ -378,7 +393,6 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	if err != nil {
 		return "", 0, err
 	}
-	details := encodeDetails(inc.Details)
 	seen, next := inc.LastSeen.UTC().Format(time.RFC3339Nano), nextMS(inc)
 	// Kept before the script runs, so that a claim that comes at once
 	// finds it.

@@ -374,7 +374,7 @@ func (s *Store) Note(ctx context.Context, entries map[string][]store.Entry) erro
 			n = &shardNotes{}
 			byShard[shard] = n
 		}
-		n.ids, n.keys, n.tls = append(n.ids, id), append(n.keys, s.key(shard, "inc:", id)), append(n.tls, tl)
+		n.ids, n.keys, n.tls = append(n.ids, id), append(n.keys, s.key(shard, "inc:", id)), append(n.tls, string(tl))
 	}
 	if err := noteScript.Load(ctx, s.rdb).Err(); err != nil {
 		return unavailable(err)

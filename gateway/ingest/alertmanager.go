@@ -924,11 +924,16 @@ func alertTitle(a Alert) string {
 	if name == "" {
 		name = fallbackSummary
 	}
-	if inst := strings.TrimSpace(a.Labels["instance"]); inst != "" {
-		name += " on " + inst
-	}
-	if s := strings.TrimSpace(a.Annotations["summary"]); s != "" {
-		name += ": " + s
+	// One concatenation, not one a part: every alert of every webhook
+	// is named.
+	inst, s := strings.TrimSpace(a.Labels["instance"]), strings.TrimSpace(a.Annotations["summary"])
+	switch {
+	case inst != "" && s != "":
+		name = name + " on " + inst + ": " + s
+	case inst != "":
+		name = name + " on " + inst
+	case s != "":
+		name = name + ": " + s
 	}
 	return capSummary(name)
 }

@@ -1772,15 +1772,23 @@ func (r *run) sent(d Deadline) {
 
 // sentAfter is, in a new array, the Sent of a later step of d's page once
 // d went out: its own (s), what went out before d that s lacks, and d's
-// channel. One entry a page: a channel that went out twice is there
-// twice, so that a report that the first reached nobody leaves the second
-// (refusedSent).
+// channel, unless s has it from d already. One entry a page: a channel
+// that went out twice is there twice, so that a report that the first
+// reached nobody leaves the second (refusedSent). A step fired twice is
+// one page: the dispatcher puts a step whose page the provider's rate
+// limit sent back in the incident again, as it was, to fire at its turn,
+// and its first firing noted it on the later steps already. Noted twice,
+// the refusal of that page at its turn took one out, and the person
+// counted as having a page they never got.
 func sentAfter(s []string, d Deadline) []string {
 	out := append(make([]string, 0, len(s)+1), s...)
 	for j, ch := range d.Sent {
 		if occurrences(d.Sent[:j+1], ch) > occurrences(s, ch) {
 			out = append(out, ch)
 		}
+	}
+	if occurrences(s, d.Channel) > occurrences(d.Sent, d.Channel) {
+		return out
 	}
 	return append(out, d.Channel)
 }

@@ -218,3 +218,40 @@ func TestEngineRefusedPageOfAnEarlierRound(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineRefusedPageSentBackByTheRateLimit: a's push is sent back by
+// the provider's rate limit, so the dispatcher puts its step back at its
+// turn (the step as it was, fired once already), and the push is refused
+// when it goes then. Firing the step twice noted the push twice on her
+// later steps (Deadline.Sent), for one page: the refusal took one out,
+// and the push she never got still counted as one she had, so a reload
+// that leaves her the push alone did not push her again. The step's
+// second firing notes nothing its first did not.
+func TestEngineRefusedPageSentBackByTheRateLimit(t *testing.T) {
+	e := engReload(t, refusedConfig)
+	rt := e.Config.Route(e.Config.Service("svc"), map[string]string{"severity": "critical"}, t0)
+	inc, _ := engApply(t, e, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt}, t0)
+	inc, _, push := engFire(t, e, inc)
+	if push.User != "a" || push.Channel != ChannelPush {
+		t.Fatalf("first page %+v, want a's push", push)
+	}
+	// Sent back: due again at its turn, a second later (dispatch's dueAgain).
+	push.At = t0.Add(time.Second)
+	inc.Pending = append(slices.Clone(inc.Pending), push)
+	inc, acts, again := engFire(t, e, inc)
+	if again.ID != push.ID || len(acts) != 1 || acts[0].Kind != ActionNotify {
+		t.Fatalf("at its turn: fired %+v, acts %+v, want a's push again", again, acts)
+	}
+	for _, p := range inc.Pending {
+		if p.Kind == DeadlineNotify && p.User == "a" && !slices.Equal(p.Sent, []string{ChannelPush}) {
+			t.Fatalf("a's step %s on %s after her push went out at its turn: Sent %q, want one push", p.ID, p.Channel, p.Sent)
+		}
+	}
+	inc, _ = engApply(t, e, inc, Event{Kind: EventChannelFailed, Actor: "a", Channel: ChannelPush, Step: push.ID}, t0.Add(2*time.Second))
+	e2 := engReload(t, refusedConfig, refusedUserA, "  - {id: a, name: Ann, contacts: [{channel: push, via: log}]}\n")
+	_, acts = engApplyUntil(t, e2, inc, t0.Add(9*time.Minute))
+	want := []string{"2s escalate only", "2s notify only a push"}
+	if got := engSummary(acts); !slices.Equal(got, want) {
+		t.Fatalf("after the reload:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

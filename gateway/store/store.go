@@ -191,11 +191,13 @@ type Entry struct {
 	Ref string `json:"ref,omitempty"`
 	// Step, on a page (notify), is the id of the step it was sent for
 	// (policy.Deadline.ID), when the write that recorded it fired that
-	// step; on the incident's page in an alert-storm message, the step
-	// the page was held for (store.HeldPage.Deadline). A delivery report that says the page reached nobody names it
-	// to the state machine (policy.Event.Step), so that a level whose
-	// every page failed, refused at once or reported undelivered later,
-	// pages the next level without waiting out its timeout.
+	// step; on the incident's page in an alert-storm message, gone out
+	// or failed (notify, notify_failed), the step the page was held for
+	// (store.HeldPage.Deadline). A delivery report that says the page
+	// reached nobody, or the message's failure, names it to the state
+	// machine (policy.Event.Step), so that a level whose every page
+	// failed, refused at once or reported undelivered later, pages the
+	// next level without waiting out its timeout.
 	Step string `json:"step,omitempty"`
 	// Unreached, on a provider's delivery report (delivery_failed), says
 	// the page reached nobody for certain (notify.Delivery.Unreached): its

@@ -1605,10 +1605,19 @@ func (d *Dispatcher) recordUnclaimed(ctx context.Context, id string) error {
 }
 
 // sameEntry reports whether two timeline entries record the same thing at
-// the same time (a stored one comes back with another location).
+// the same time (a stored one comes back with another location). A page's
+// Step is left out: it is what the write that recorded the page knew of
+// its step (work names it there, on the entry it writes), not what the
+// page did, and the journal keeps the page as it went out, without it. A
+// write whose answer was lost and that went through stored the page with
+// its step: compared with it, the journal's page was "missing" and was
+// recorded a second time, without its step, and a delivery report, which
+// finds the latest record of its page (pageStep), then counted it as gone
+// out: the level waited out its timeout.
 func sameEntry(a, b store.Entry) bool {
 	at := a.At.Equal(b.At)
 	a.At, b.At = time.Time{}, time.Time{}
+	a.Step, b.Step = "", ""
 	return at && a == b
 }
 

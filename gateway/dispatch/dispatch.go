@@ -1102,6 +1102,17 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 			// The step each page was sent for, as this try's
 			// firing numbered it (LevelPages has that id): a
 			// delivery report that it reached nobody names it.
+			// A journaled page whose step is still pending is
+			// fired again here, not sent, and named so. One this
+			// try did not fire (sortUnsure's missing: another
+			// write took its step out) names none: the level
+			// counts that step only if a stored write fired it,
+			// another replica's takeover, whose own page of it
+			// names it and whose report counts it (and a step an
+			// unstored write armed has an id a stored write may
+			// give another step). Named here too, this page's
+			// report would call the level unreached while the
+			// takeover's may have reached the person.
 			e := sent[id]
 			if e.Type == "notify" {
 				e.Step = steps[id]

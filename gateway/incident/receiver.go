@@ -483,8 +483,14 @@ func EarlyBundleReport(tl []store.Entry, bundle string) (ev policy.Event, ok boo
 // then counts as gone out and the level keeps its timeout, the safe side.
 // A report about a page of an earlier level, or of the same level before
 // a repeat or a reopen, names a step the state machine no longer counts
-// (policy.Incident.LevelPages), so it moves no level; nor does the same
-// report delivered twice.
+// (policy.Incident.LevelPages), so it moves no level. The same report
+// delivered again (Twilio calling back twice, a signed report replayed:
+// the timeline has its page's report already) names none: the state
+// machine counts a step once among the level's pages, but takes its
+// channel out of the person's later steps each time it is named
+// (policy.Event.Step), and after an escalation those are no longer the
+// level's, so a second report took out the channel of a page that
+// reached them.
 //
 // The dispatcher records a page once the provider took it, with the
 // claim's other pages, and Twilio may report a failure (a landline, a
@@ -510,7 +516,9 @@ func (s *Service) reportedStep(ctx context.Context, id string, d notify.Delivery
 // report to apply (incident.EarlyReports), so the report counts its step,
 // unless the page's record came after a report of it that said it reached
 // nobody (one noted before, Twilio's callback twice): that write counted
-// it. unmatched: the page is still not recorded (the dispatcher applies
+// it, nor when another report of it came after its record (Twilio's
+// callback twice, the other one finding the page): that report counted
+// it, or will (pageStep). unmatched: the page is still not recorded (the dispatcher applies
 // the report when it records it) or is found by no SID (the report names
 // none; a page recorded without one), or the timeline cannot be read
 // (err says why, for the warning to say so).
@@ -526,18 +534,30 @@ func (s *Service) recordedBefore(ctx context.Context, id string, d notify.Delive
 		return "", true, err
 	}
 	reported := false
-	for _, e := range tl {
+	for i, e := range tl {
 		page, unreached := ownPageEntry(e, d.User, d.Channel, d.Ref)
 		switch {
 		case unreached:
 			reported = true
-		case page && e.Type == "notify" && !reported:
+		case page && e.Type == "notify" && !reported && reportsOf(tl[i+1:], d) <= 1: // this report's alone
 			return e.Step, false, nil
 		case page:
-			return "", false, nil // recorded after a report of it, which that write applied
+			return "", false, nil // recorded after a report of it, which that write applied, or reported again
 		}
 	}
 	return "", true, nil
+}
+
+// reportsOf counts the reports in tl that d's page, a page sent on its own,
+// reached nobody (ownPageEntry).
+func reportsOf(tl []store.Entry, d notify.Delivery) int {
+	n := 0
+	for _, e := range tl {
+		if _, unreached := ownPageEntry(e, d.User, d.Channel, d.Ref); unreached {
+			n++
+		}
+	}
+	return n
 }
 
 // recordedStep reads the incident's timeline until find finds the page a
@@ -621,8 +641,15 @@ func (s *Service) bundleSteps(ctx context.Context, bundle string, d notify.Deliv
 }
 
 // bundlePageStep finds in tl the incident's page in the storm message
-// bundle, to the user on the channel, and says its step (pageStep).
+// bundle, to the user on the channel, and says its step (pageStep): none
+// when the message was reported reaching nobody already (the report
+// again), as pageStep does.
 func bundlePageStep(tl []store.Entry, bundle string, d notify.Delivery) (step string, found bool) {
+	if slices.ContainsFunc(tl, func(e store.Entry) bool {
+		return e.Type == DeliveryFailed && e.Unreached && e.Bundle == bundle && e.User == d.User && e.Channel == d.Channel
+	}) {
+		return "", true
+	}
 	for _, e := range slices.Backward(tl) {
 		if (e.Type == "notify" || e.Type == "notify_failed") && e.Bundle == bundle && e.User == d.User && e.Channel == d.Channel {
 			if e.Type != "notify" {
@@ -639,6 +666,10 @@ func bundlePageStep(tl []store.Entry, bundle string, d notify.Delivery) (step st
 // channel is the report's. A page recorded as failed (a send that timed
 // out after Twilio took it) is found, without a step: it is recorded, and
 // waiting for it again would wait for nothing.
+//
+// A page reported reaching nobody already (a report of its SID in tl,
+// before its record or after it) is found without a step: that report
+// named its step, or the write that recorded the page did (EarlyReports).
 func pageStep(tl []store.Entry, d notify.Delivery) (step string, found bool) {
 	stepOf := func(e store.Entry) string {
 		if e.Type != "notify" {
@@ -647,10 +678,17 @@ func pageStep(tl []store.Entry, d notify.Delivery) (step string, found bool) {
 		return e.Step
 	}
 	if d.Ref != "" {
-		for _, e := range slices.Backward(tl) {
-			if page, _ := ownPageEntry(e, d.User, d.Channel, d.Ref); page {
-				return stepOf(e), true
+		for _, e := range tl {
+			page, unreached := ownPageEntry(e, d.User, d.Channel, d.Ref)
+			if unreached {
+				return "", true
 			}
+			if page {
+				found, step = true, stepOf(e)
+			}
+		}
+		if found {
+			return step, true
 		}
 	}
 	if d.PageAt.IsZero() {

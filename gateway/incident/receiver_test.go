@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +156,71 @@ func TestEarlyBundleReportOnlyBeforeTheIncidentsPage(t *testing.T) {
 			}
 			if ok && (ev.Actor != "dan" || ev.Channel != "sms" || ev.Step != "1.4" || !ev.BroughtForward) {
 				t.Fatalf("event %+v: want dan's sms step 1.4, its next step brought forward already", ev)
+			}
+		})
+	}
+}
+
+// timelineOf is a store whose every incident has the timeline tl.
+type timelineOf struct {
+	store.Store
+	tl []store.Entry
+}
+
+func (s timelineOf) Timeline(context.Context, string) ([]store.Entry, error) { return s.tl, nil }
+
+// TestReportAgainNamesNoStep: a delivery report names its page's step,
+// for the state machine to count the page as reaching nobody, once: a
+// report of a page (or storm message) reported reaching nobody already,
+// before its record or after it (Twilio's callback twice, a signed report
+// replayed), names none, whether it finds its page in its wait (pageStep,
+// bundlePageStep) or after its own entry is noted (recordedBefore, its
+// own report last in the timeline). The state machine takes the page's
+// channel out of the person's later steps each time the step is named.
+func TestReportAgainNamesNoStep(t *testing.T) {
+	t0 := time.Date(2025, 9, 10, 6, 2, 0, 0, time.UTC)
+	page := store.Entry{At: t0, Type: "notify", User: "dan", Channel: "sms", Level: 1, Ref: "SM1", Step: "1.4"}
+	report := store.Entry{At: t0.Add(time.Second), Type: DeliveryFailed, User: "dan", Channel: "sms", Ref: "SM1", Unreached: true}
+	with := func(e store.Entry, edit func(*store.Entry)) store.Entry { edit(&e); return e }
+	other := with(report, func(e *store.Entry) { e.Ref = "SM2" })
+	cancelled := with(report, func(e *store.Entry) { e.Unreached = false })
+	d := notify.Delivery{User: "dan", Channel: "sms", Ref: "SM1", Failed: true, Unreached: true}
+	for _, c := range []struct {
+		name string
+		tl   []store.Entry
+		want string
+	}{
+		{"the first report", []store.Entry{page}, "1.4"},
+		{"reported after its page", []store.Entry{page, report}, ""},
+		{"reported before its page", []store.Entry{report, page}, ""},
+		{"another page reported", []store.Entry{other, page, other}, "1.4"},
+		{"a call cancelled", []store.Entry{page, cancelled}, "1.4"},
+	} {
+		t.Run("in the wait: "+c.name, func(t *testing.T) {
+			if step, found := pageStep(c.tl, d); !found || step != c.want {
+				t.Fatalf("pageStep: %q %v, want %q", step, found, c.want)
+			}
+		})
+		t.Run("after the note: "+c.name, func(t *testing.T) {
+			s := New(Options{Store: timelineOf{tl: append(slices.Clone(c.tl), report)}, Logger: slog.New(slog.DiscardHandler)})
+			if step, unmatched, err := s.recordedBefore(context.Background(), "i1", d); err != nil || unmatched || step != c.want {
+				t.Fatalf("recordedBefore: %q %v %v, want %q", step, unmatched, err, c.want)
+			}
+		})
+		t.Run("storm message: "+c.name, func(t *testing.T) {
+			inBundle := func(tl []store.Entry) []store.Entry {
+				out := slices.Clone(tl)
+				for i := range out {
+					if out[i].Ref == "SM1" {
+						out[i].Bundle = "b1"
+					} else {
+						out[i].Bundle = "b2"
+					}
+				}
+				return out
+			}
+			if step, found := bundlePageStep(inBundle(c.tl), "b1", d); !found || step != c.want {
+				t.Fatalf("bundlePageStep: %q %v, want %q", step, found, c.want)
 			}
 		})
 	}

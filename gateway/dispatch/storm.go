@@ -312,7 +312,8 @@ func eachAtOnce(ids []string, fn func(id string)) {
 // write, observed, told to the incident's chat message and logged when it
 // paged nobody, as a claim's write does; the dispatchers are woken for the
 // steps it changed. It returns the incidents it changed, and those whose
-// write failed (sorted), with the last error.
+// write failed (sorted), with one of their errors (the writes run at
+// once: whichever failing write finished last).
 func (d *Dispatcher) applyEach(ctx context.Context, cfg *policy.Config, events map[string]policy.Event) (changed, failed []string, err error) {
 	eng := policy.Engine{Config: cfg}
 	var mu sync.Mutex

@@ -425,8 +425,7 @@ func EarlyReports(tl, pages []store.Entry) (events []policy.Event, channels []st
 // (Entry.Ref) and its step. The write that records pages reads the
 // incident's timeline for such reports only when one of its pages is one.
 func EarlyReportable(p store.Entry) bool {
-	page, _ := ownPageEntry(p, p.User, p.Channel, p.Ref)
-	return page && p.Type == "notify" && p.Ref != "" && p.Step != ""
+	return p.Bundle == "" && p.Type == "notify" && p.Ref != "" && p.Step != ""
 }
 
 // ownPageEntry says what e is of the page sent on its own to user on
@@ -695,9 +694,11 @@ func pageStep(tl []store.Entry, d notify.Delivery) (step string, found bool) {
 		return "", false
 	}
 	// By when it went out, whatever its SID: a page recorded without
-	// one, or a report that names none.
+	// one, or a report that names none. A page sent on its own, to the
+	// person on the channel (ownPageEntry, whatever its ref).
 	for _, e := range slices.Backward(tl) {
-		if page, _ := ownPageEntry(e, d.User, d.Channel, e.Ref); page && (e.Ref == "" || d.Ref == "") && e.At.UnixMilli() == d.PageAt.UnixMilli() {
+		if e.Bundle == "" && e.User == d.User && e.Channel == d.Channel && (e.Type == "notify" || e.Type == "notify_failed") &&
+			(e.Ref == "" || d.Ref == "") && e.At.UnixMilli() == d.PageAt.UnixMilli() {
 			return stepOf(e), true
 		}
 	}

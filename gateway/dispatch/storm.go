@@ -211,6 +211,7 @@ func (d *Dispatcher) lateStormReports(ctx context.Context, cfg *policy.Config, n
 	var mu sync.Mutex
 	var unread []string // incidents whose timeline the store refused
 	var readErr error
+	notRead := 0                        // incidents not looked at: those refused, and after a first refused, all
 	events := map[string]policy.Event{} // the reports to apply, by incident
 	// late looks at one incident's timeline, keeps the report noted
 	// before its page in it to apply, and says whether it holds a report
@@ -240,7 +241,7 @@ func (d *Dispatcher) lateStormReports(ctx context.Context, cfg *policy.Config, n
 			continue
 		}
 		if err != nil {
-			unread, readErr = []string{id}, err
+			unread, readErr, notRead = []string{id}, err, len(ids)-i
 		} else if late(id, tl) {
 			rest = ids[i+1:]
 		}
@@ -253,17 +254,19 @@ func (d *Dispatcher) lateStormReports(ctx context.Context, cfg *policy.Config, n
 		case err != nil:
 			mu.Lock()
 			unread, readErr = append(unread, id), err
+			notRead++
 			mu.Unlock()
 		default:
 			late(id, tl)
 		}
 	})
 	// One line each, whatever the number of incidents: a store down
-	// refuses them all.
+	// refuses them all. It counts every incident not looked at, those
+	// after a first read refused too: their pages count as gone out.
 	if len(unread) > 0 {
 		slices.Sort(unread)
-		d.log.Warn("dispatcher: reading the timelines for a delivery report that came before its storm message's notes; those pages count as gone out",
-			"bundle", bundles[unread[0]], "incidents", len(unread), "first", unread[0], "err", readErr)
+		d.log.Warn("dispatcher: reading the timelines for a delivery report that came before its storm message's notes; the pages of those not read count as gone out",
+			"bundle", bundles[unread[0]], "not_read", notRead, "first", unread[0], "err", readErr)
 	}
 	if len(events) == 0 {
 		return

@@ -111,6 +111,8 @@ func stormNotes(n int, bundle string, t0 time.Time) ([]string, map[string][]stor
 // refused, with a warning each: 1,000 reads and 1,000 warnings at the
 // moment the store was down. Now the first read the store refuses ends
 // the check, with one warning: the pages count as gone out, as before.
+// The warning counts the 1,000 incidents not looked at (it said
+// incidents=1, though none was).
 func TestLateStormReportsReadOnceFromAStoreThatRefuses(t *testing.T) {
 	d, st, logs, cfg := lateSetup(t)
 	st.readErr = fmt.Errorf("%w: connection refused", store.ErrUnavailable)
@@ -119,6 +121,9 @@ func TestLateStormReportsReadOnceFromAStoreThatRefuses(t *testing.T) {
 	warns := strings.Count(logs.String(), "level=WARN")
 	if got := st.reads.Load(); got != 1 || warns != 1 {
 		t.Errorf("%d timeline reads and %d warnings from a store that refuses them, want 1 and 1", got, warns)
+	}
+	if !strings.Contains(logs.String(), " not_read=1000 ") {
+		t.Errorf("the warning does not count the 1,000 incidents not looked at:\n%s", logs.String())
 	}
 }
 

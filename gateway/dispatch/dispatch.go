@@ -1003,7 +1003,8 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 			}
 		}
 		var skipped []store.Entry
-		pages, order, skipped = superseded(pages, order, asked, now)
+		var skippedSteps []policy.Event
+		pages, order, skipped, skippedSteps = superseded(pages, order, asked, now)
 		entries = append(entries, skipped...)
 		entries, acted = carriedOver(carried, inc.State, entries, acted, aliased)
 		if taken := stormStepsTakenOut(inc.State.Pending, st.Pending, firedSteps, sentSteps); len(taken) > 0 {
@@ -1097,6 +1098,13 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		var unreached []policy.Action
 		if st, unreached, err = refused(&eng, st, sent, order, steps, lateFailed, now); err != nil {
 			return err
+		}
+		for _, ev := range skippedSteps {
+			next, more, err := eng.Apply(st, ev, now)
+			if err != nil {
+				return fmt.Errorf("count a step skipped for %s as no page: %w", ev.Actor, err)
+			}
+			st, unreached = next, append(unreached, more...)
 		}
 		for _, id := range order {
 			// The step each page was sent for, as this try's
@@ -1223,9 +1231,19 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 // recorded as skipped (notify_skipped), not sent. Pages whose storm
 // counts them already (let out before a rate limit sent them back) are
 // left as they are: taking one out must also take back its count.
-func superseded(pages []duePage, order []string, asked []policy.Action, now time.Time) ([]duePage, []string, []store.Entry) {
+//
+// The engine fired the skipped steps: each is among the level's pages
+// (policy.Incident.LevelPages) and its channel in the person's later
+// steps (policy.Deadline.Sent), though nothing went out. steps are the
+// events, one a skipped step, that say so in the same write, as a page
+// that reached nobody (policy.Event.Step), the next step brought forward
+// already (BroughtForward: none moves): when the page sent in their place
+// is refused, nothing of the level reached anyone and the next level is
+// paged at once, and a reload that leaves the person that channel alone
+// does not take the skipped step for a page they got.
+func superseded(pages []duePage, order []string, asked []policy.Action, now time.Time) (_ []duePage, _ []string, skipped []store.Entry, steps []policy.Event) {
 	if len(asked) < 2 {
-		return pages, order, nil // a page alone: the claim of nearly every step
+		return pages, order, nil, nil // a page alone: the claim of nearly every step
 	}
 	// A page stands only for pages no more urgent than itself: a quiet
 	// low-urgency push in place of a high-urgency one (Pushover's and
@@ -1248,7 +1266,6 @@ func superseded(pages []duePage, order []string, asked []policy.Action, now time
 			}
 		}
 	}
-	var skipped []store.Entry
 	var dropped map[string]bool
 	pages = slices.DeleteFunc(pages, func(p duePage) bool {
 		at, ok := latest[who{p.a.User, p.a.Channel, urgent(p.a)}]
@@ -1262,12 +1279,13 @@ func superseded(pages []duePage, order []string, asked []policy.Action, now time
 		skipped = append(skipped, store.Entry{At: now, Type: "notify_skipped", Level: p.a.Level + 1, User: p.a.User, Channel: p.a.Channel,
 			Detail: fmt.Sprintf("step due %s not sent: a later step to the same person on the same channel, due %s, came due with it and pages in its place",
 				p.a.At.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))})
+		steps = append(steps, policy.Event{Kind: policy.EventChannelFailed, Actor: p.a.User, Channel: p.a.Channel, Step: p.deadline, BroughtForward: true})
 		return true
 	})
 	if len(dropped) > 0 {
 		order = slices.DeleteFunc(order, func(key string) bool { return dropped[key] })
 	}
-	return pages, order, skipped
+	return pages, order, skipped, steps
 }
 
 // countSkipped counts and logs the pages superseded left out of a claim

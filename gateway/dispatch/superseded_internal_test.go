@@ -36,7 +36,7 @@ func TestSupersededKeepsAMoreUrgentPage(t *testing.T) {
 			early, late := act(t0, c.early), act(t0.Add(30*time.Minute), c.late)
 			pages := []duePage{{a: early, key: "early"}, {a: late, key: "late"}}
 			order := []string{"early", "late"}
-			got, gotOrder, skipped := superseded(pages, order, []policy.Action{early, late}, t0.Add(time.Hour))
+			got, gotOrder, skipped, _ := superseded(pages, order, []policy.Action{early, late}, t0.Add(time.Hour))
 			kept := false
 			for _, p := range got {
 				if p.key == "early" {

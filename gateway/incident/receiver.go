@@ -351,15 +351,39 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 		// answer: if bringing the step forward fails here, the call
 		// comes only at its own time. So a store that refuses it is
 		// asked again, within the request's time, before giving up.
+		// A write that may have been stored (store.ErrOutcomeUnknown)
+		// is tried again only on the incident as that write read it
+		// (its version): stored, it changed the version, and applied
+		// again the event would bring a second step forward.
+		var based int64  // the version the last try's write was made on
+		var unsure error // a try's write that may have been stored
+		changed := false // the incident changed since that write's read: not tried again
+		sameVersion := func(inc *store.Incident) ([]store.Entry, bool, error) {
+			if changed = unsure != nil && inc.Version != based; changed {
+				return nil, false, nil
+			}
+			based = inc.Version
+			return nil, true, nil
+		}
 		for wait := deliveredRetry; ; wait *= 3 {
 			if store.IsBundleID(target) {
 				_, err = s.actOnBundle(ctx, target, d.User, ev, func(id string, ev *policy.Event) { ev.Step = steps[id] })
 			} else {
-				_, _, err = s.Apply(ctx, target, ev)
+				_, _, err = s.applyGuarded(ctx, target, nil, ev, nil, sameVersion)
+				if errors.Is(err, store.ErrOutcomeUnknown) {
+					unsure = err
+				}
 			}
 			if !errors.Is(err, store.ErrUnavailable) || wait > deliveredRetryMax || !sleepCtx(ctx, wait) {
 				break
 			}
+		}
+		if changed {
+			// Stored by that write, or written by another since: the
+			// answer says it may not have been.
+			s.log.Warn("a page reported not delivered: the write that brings the person's next step forward may or may not have been stored, and the incident changed since; not applied again, which would bring a second step forward",
+				"incident", target, "user", d.User, "channel", d.Channel, "err", unsure)
+			err = unsure
 		}
 		// The report is in the timeline: a 503 must not say nothing was
 		// stored.

@@ -79,3 +79,56 @@ func TestReportWhoseWriteWasUnconfirmedBringsOneStepForward(t *testing.T) {
 		}
 	}
 }
+
+// updateRefusedOnce is a store that refuses, once armed, the first Update
+// that is not a delivery report's note, writing nothing.
+type updateRefusedOnce struct {
+	store.Store
+	armed atomic.Bool
+}
+
+func (s *updateRefusedOnce) Update(ctx context.Context, inc *store.Incident, tl []store.Entry) error {
+	noted := slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == incident.DeliveryFailed })
+	if !noted && s.armed.CompareAndSwap(true, false) {
+		return fmt.Errorf("%w: redis: connection refused", store.ErrUnavailable)
+	}
+	return s.Store.Update(ctx, inc, tl)
+}
+
+// TestStormReportRefusedInOneIncidentBringsOneStepForwardInEach: an
+// alert-storm SMS carrying two incidents is reported undelivered; the
+// store refuses the write in one of them (nothing written) and takes the
+// other's. The report asked again for the whole message, and the
+// incident whose write stood had the event applied twice: both its calls
+// came at once. Now only the incident refused is asked again: one call
+// each now, the second calls at their time; both stores.
+func TestStormReportRefusedInOneIncidentBringsOneStepForwardInEach(t *testing.T) {
+	undelivered := url.Values{"MessageSid": {providertest.MessageSID(3)}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewTwilio(t)
+			cfg := strings.Replace(unreachedTwilioConfig(fake),
+				"notification_rules: {high: [{after: 0s, channel: sms}, {after: 5m, channel: voice}]}",
+				"notification_rules: {high: [{after: 0s, channel: sms}, {after: 5m, channel: voice}, {after: 10m, channel: voice}]}", 1)
+			st := &updateRefusedOnce{Store: mk(t)}
+			h := newHarness(t, withStore(st), withConfig(cfg), realTransport("twilio"))
+			storm(h, 5, "u")
+			h.runUntil(fixedNow.Add(30 * time.Second))
+			msgs := fake.Messages()
+			if len(msgs) != 4 {
+				t.Fatalf("Twilio got %d messages, want 3 on their own and one storm message", len(msgs))
+			}
+			st.armed.Store(true)
+			if code, body := fake.Callback(t, msgs[3].Get("StatusCallback"), undelivered); code != 204 {
+				t.Fatalf("the storm SMS's report was answered %d %s", code, body)
+			}
+			if st.armed.Load() {
+				t.Fatal("the report wrote nothing")
+			}
+			h.runUntil(fixedNow.Add(time.Minute))
+			if n := len(fake.Calls()); n != 2 {
+				t.Fatalf("Twilio placed %d calls by 1m, want one for each of the storm message's 2 incidents", n)
+			}
+		})
+	}
+}

@@ -62,10 +62,12 @@ func (s *Service) ActOnBundle(ctx context.Context, id, user string, ev policy.Ev
 	return s.actOnBundle(ctx, id, user, ev, nil)
 }
 
-// actOnBundle is ActOnBundle, with each (when set) making each incident's
-// event its own: a delivery report names the step of each incident's page
-// in the message (Delivered).
-func (s *Service) actOnBundle(ctx context.Context, id, user string, ev policy.Event, each func(inc string, ev *policy.Event)) (*BundleOutcome, error) {
+// actOnBundle is ActOnBundle, with apply (when set) applying each
+// incident's event in Apply's place: a delivery report names the step of
+// each incident's page in the message, and asks a store that refuses it
+// again, incident by incident (Delivered).
+func (s *Service) actOnBundle(ctx context.Context, id, user string, ev policy.Event,
+	apply func(inc string, ev policy.Event) (*store.Incident, []policy.Action, error)) (*BundleOutcome, error) {
 	b, err := s.o.Store.GetBundle(ctx, id)
 	if err != nil {
 		return nil, err
@@ -77,6 +79,11 @@ func (s *Service) actOnBundle(ctx context.Context, id, user string, ev policy.Ev
 		// Another system may say someone else acted on the message
 		// sent to user (AcknowledgePage).
 		ev.Actor = user
+	}
+	if apply == nil {
+		apply = func(id string, ev policy.Event) (*store.Incident, []policy.Action, error) {
+			return s.Apply(ctx, id, ev)
+		}
 	}
 	out := &BundleOutcome{Bundle: b}
 	var mu sync.Mutex
@@ -105,10 +112,7 @@ func (s *Service) actOnBundle(ctx context.Context, id, user string, ev policy.Ev
 					ev.AckReopened = b.Reopened[i]
 				}
 			}
-			if each != nil {
-				each(incID, &ev)
-			}
-			inc, acts, err := s.Apply(ctx, incID, ev)
+			inc, acts, err := apply(incID, ev)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

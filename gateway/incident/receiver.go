@@ -347,43 +347,13 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 		}
 	}
 	if err == nil && d.Failed {
-		// Twilio does not send a delivery report again, whatever the
-		// answer: if bringing the step forward fails here, the call
-		// comes only at its own time. So a store that refuses it is
-		// asked again, within the request's time, before giving up.
-		// A write that may have been stored (store.ErrOutcomeUnknown)
-		// is tried again only on the incident as that write read it
-		// (its version): stored, it changed the version, and applied
-		// again the event would bring a second step forward.
-		var based int64  // the version the last try's write was made on
-		var unsure error // a try's write that may have been stored
-		changed := false // the incident changed since that write's read: not tried again
-		sameVersion := func(inc *store.Incident) ([]store.Entry, bool, error) {
-			if changed = unsure != nil && inc.Version != based; changed {
-				return nil, false, nil
-			}
-			based = inc.Version
-			return nil, true, nil
-		}
-		for wait := deliveredRetry; ; wait *= 3 {
-			if store.IsBundleID(target) {
-				_, err = s.actOnBundle(ctx, target, d.User, ev, func(id string, ev *policy.Event) { ev.Step = steps[id] })
-			} else {
-				_, _, err = s.applyGuarded(ctx, target, nil, ev, nil, sameVersion)
-				if errors.Is(err, store.ErrOutcomeUnknown) {
-					unsure = err
-				}
-			}
-			if !errors.Is(err, store.ErrUnavailable) || wait > deliveredRetryMax || !sleepCtx(ctx, wait) {
-				break
-			}
-		}
-		if changed {
-			// Stored by that write, or written by another since: the
-			// answer says it may not have been.
-			s.log.Warn("a page reported not delivered: the write that brings the person's next step forward may or may not have been stored, and the incident changed since; not applied again, which would bring a second step forward",
-				"incident", target, "user", d.User, "channel", d.Channel, "err", unsure)
-			err = unsure
+		if store.IsBundleID(target) {
+			_, err = s.actOnBundle(ctx, target, d.User, ev, func(id string, ev policy.Event) (*store.Incident, []policy.Action, error) {
+				ev.Step = steps[id]
+				return s.applyReport(ctx, id, ev)
+			})
+		} else {
+			_, _, err = s.applyReport(ctx, target, ev)
 		}
 		// The report is in the timeline: a 503 must not say nothing was
 		// stored.
@@ -393,6 +363,46 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 		return nil
 	}
 	return err
+}
+
+// applyReport applies ev, a delivery report's, to the incident id.
+// Twilio does not send a delivery report again, whatever the answer: if
+// bringing the step forward fails here, the call comes only at its own
+// time. So a store that refuses it is asked again, within the request's
+// time, before giving up; for a storm message, each incident whose write
+// failed, not the message: the others' stood, and applied again the event
+// brought a second step forward in them. A write that may have been
+// stored (store.ErrOutcomeUnknown) is tried again only on the incident as
+// that write read it (its version): stored, it changed the version, and
+// applied again the event would bring a second step forward too.
+func (s *Service) applyReport(ctx context.Context, id string, ev policy.Event) (inc *store.Incident, acts []policy.Action, err error) {
+	var based int64  // the version the last try's write was made on
+	var unsure error // a try's write that may have been stored
+	changed := false // the incident changed since that write's read: not tried again
+	sameVersion := func(inc *store.Incident) ([]store.Entry, bool, error) {
+		if changed = unsure != nil && inc.Version != based; changed {
+			return nil, false, nil
+		}
+		based = inc.Version
+		return nil, true, nil
+	}
+	for wait := deliveredRetry; ; wait *= 3 {
+		inc, acts, err = s.applyGuarded(ctx, id, nil, ev, nil, sameVersion)
+		if errors.Is(err, store.ErrOutcomeUnknown) {
+			unsure = err
+		}
+		if !errors.Is(err, store.ErrUnavailable) || wait > deliveredRetryMax || !sleepCtx(ctx, wait) {
+			break
+		}
+	}
+	if changed {
+		// Stored by that write, or written by another since: the
+		// answer says it may not have been.
+		s.log.Warn("a page reported not delivered: the write that brings the person's next step forward may or may not have been stored, and the incident changed since; not applied again, which would bring a second step forward",
+			"incident", id, "user", ev.Actor, "channel", ev.Channel, "err", unsure)
+		return nil, nil, unsure
+	}
+	return inc, acts, err
 }
 
 // reportEvent is the state machine's event for a provider's report (e)

@@ -49,13 +49,23 @@ type rotation struct {
 func (s *Schedule) rotations(t *Tier) []rotation {
 	out := make([]rotation, 0, 1+len(t.Layers))
 	if len(t.Members) > 0 {
-		out = append(out, s.rotation("", false, t.Start, t.ShiftWeeks, t.ShiftDays, t.ShiftHours, t.HandoffTime, t.Members, t.RosterChanges, t.Restrictions))
+		out = append(out, s.tierRotation(t, -1))
 	}
 	for i := range t.Layers {
-		l := &t.Layers[i]
-		out = append(out, s.rotation(l.Name, true, l.Start, l.ShiftWeeks, l.ShiftDays, l.ShiftHours, l.HandoffTime, l.Members, l.RosterChanges, l.Restrictions))
+		out = append(out, s.tierRotation(t, i))
 	}
 	return out
+}
+
+// tierRotation is the tier's layer i, or its own rotation when i is -1:
+// one of rotations without the slice, for a lookup that walks them (the
+// tier's holder, on every page) and keeps none.
+func (s *Schedule) tierRotation(t *Tier, i int) rotation {
+	if i < 0 {
+		return s.rotation("", false, t.Start, t.ShiftWeeks, t.ShiftDays, t.ShiftHours, t.HandoffTime, t.Members, t.RosterChanges, t.Restrictions)
+	}
+	l := &t.Layers[i]
+	return s.rotation(l.Name, true, l.Start, l.ShiftWeeks, l.ShiftDays, l.ShiftHours, l.HandoffTime, l.Members, l.RosterChanges, l.Restrictions)
 }
 
 func (s *Schedule) rotation(name string, layer bool, start Date, weeks, days, hours int, handoff TimeOfDay, members []string, changes []RosterChange, restrictions []Restriction) rotation {
@@ -339,10 +349,12 @@ func minTime(a, b time.Time) time.Time {
 // that stays so: the holder's shift, cut to its restriction window and to
 // the gaps of the layers above it. User is empty when nothing covers t.
 func (s *Schedule) regular(tier *Tier, t time.Time) Shift {
-	rots := s.rotations(tier)
 	from, until := farPast, farFuture
-	for i := len(rots) - 1; i >= 0; i-- {
-		r := &rots[i]
+	for i := len(tier.Layers) - 1; i >= -1; i-- {
+		if i < 0 && len(tier.Members) == 0 {
+			break // no rotation of its own
+		}
+		r := s.tierRotation(tier, i)
 		covered, cf, cu := r.coverage(t)
 		from, until = maxTime(from, cf), minTime(until, cu)
 		if !covered {

@@ -220,7 +220,7 @@ func regularBefore(s *Schedule, tier *Tier, t time.Time) Shift {
 		if !covered {
 			continue
 		}
-		k := r.shiftAt(t)
+		k := shiftAtBefore(r, t)
 		return Shift{
 			Schedule: s.Name,
 			Tier:     tier.Name,
@@ -231,6 +231,40 @@ func regularBefore(s *Schedule, tier *Tier, t time.Time) Shift {
 		}
 	}
 	return Shift{Schedule: s.Name, Tier: tier.Name, From: from, Until: until}
+}
+
+// shiftAtBefore is rotation.shiftAt as it was: each boundary made anew,
+// its anchor with it.
+func shiftAtBefore(r *rotation, t time.Time) int64 {
+	k := floorDiv64(civilMinute(t, r.loc)-r.anchor(), r.length())
+	for r.boundary(k).After(t) {
+		k--
+	}
+	for !r.boundary(k + 1).After(t) {
+		k++
+	}
+	return k
+}
+
+// TestShiftSpanAsBefore: shiftSpan is the shift shiftAt found, between
+// boundary(k) and boundary(k+1), for every rotation and layer of every
+// schedule equivSchedules has, including instants before a layer's first
+// shift and in the hour the clocks skip.
+func TestShiftSpanAsBefore(t *testing.T) {
+	for _, s := range equivSchedules(t) {
+		for i := range s.Tiers {
+			for _, r := range s.rotations(&s.Tiers[i]) {
+				for _, at := range equivInstants(s, s.Tiers[i].Name) {
+					k, from, until := r.shiftSpan(at)
+					want := shiftAtBefore(&r, at)
+					if k != want || !from.Equal(r.boundary(want)) || !until.Equal(r.boundary(want+1)) || from.Location() != r.boundary(want).Location() {
+						t.Fatalf("%s/%s %q at %s: shiftSpan %d [%s, %s), before %d [%s, %s)", s.Name, s.Tiers[i].Name, r.name, at,
+							k, from, until, want, r.boundary(want), r.boundary(want+1))
+					}
+				}
+			}
+		}
+	}
 }
 
 // onCallTierBefore is Schedule.OnCallTier as it was, on regularBefore.

@@ -156,14 +156,27 @@ func (r *rotation) boundary(k int64) time.Time {
 // boundary(k+1). The wall clock repeats an hour when clocks go back, so the
 // index read off it is checked against the instants and moved if needed.
 func (r *rotation) shiftAt(t time.Time) int64 {
-	k := floorDiv64(civilMinute(t, r.loc)-r.anchor(), r.length())
-	for r.boundary(k).After(t) {
-		k--
-	}
-	for !r.boundary(k + 1).After(t) {
-		k++
-	}
+	k, _, _ := r.shiftSpan(t)
 	return k
+}
+
+// shiftSpan is shiftAt with the shift's bounds, boundary(k) and
+// boundary(k+1), each made once from one anchor: the lookup of who holds a
+// tier on every page wants all three.
+func (r *rotation) shiftSpan(t time.Time) (k int64, from, until time.Time) {
+	anchor, length := r.anchor(), r.length()
+	k = floorDiv64(civilMinute(t, r.loc)-anchor, length)
+	from = civilInstant(anchor+k*length, r.loc)
+	for from.After(t) {
+		k--
+		from = civilInstant(anchor+k*length, r.loc)
+	}
+	until = civilInstant(anchor+(k+1)*length, r.loc)
+	for !until.After(t) {
+		k++
+		from, until = until, civilInstant(anchor+(k+1)*length, r.loc)
+	}
+	return k, from, until
 }
 
 // changeShift is the index of the shift a roster change starts with, and
@@ -360,14 +373,14 @@ func (s *Schedule) regular(tier *Tier, t time.Time) Shift {
 		if !covered {
 			continue
 		}
-		k := r.shiftAt(t)
+		k, kf, ku := r.shiftSpan(t)
 		return Shift{
 			Schedule: s.Name,
 			Tier:     tier.Name,
 			Layer:    r.name,
 			User:     r.holder(k),
-			From:     maxTime(from, r.boundary(k)),
-			Until:    minTime(until, r.boundary(k+1)),
+			From:     maxTime(from, kf),
+			Until:    minTime(until, ku),
 		}
 	}
 	return Shift{Schedule: s.Name, Tier: tier.Name, From: from, Until: until}

@@ -110,6 +110,19 @@ func equivRuntimeOverrides(t *testing.T) []Override {
 		{ID: "o3", From: instantMoment(t, "2026-03-08T07:00:00Z"), Until: instantMoment(t, "2026-03-08T08:00:00Z"), Tiers: map[string]string{"secondary": "gus", "primary": ""}},
 		{ID: "o4", Reason: "backwards", From: instantMoment(t, "2026-01-10T00:00:00Z"), Until: instantMoment(t, "2026-01-09T00:00:00Z"), Tiers: map[string]string{"primary": "bob"}},
 		{ID: "o5", From: dateMoment(t, "2025-11-28"), Until: dateMoment(t, "2025-11-28"), Tiers: map[string]string{"primary": "cat"}},
+		// Spans that meet ones of other zones at the same instant: which
+		// of equal instants bounds a shift shows in its zone.
+		{ID: "o6", From: instantMoment(t, "2025-11-29T05:00:00Z"), Until: instantMoment(t, "2025-11-29T06:00:00Z"), Tiers: map[string]string{"primary": "dan"}},
+		{ID: "o7", From: dateMoment(t, "2026-04-01"), Until: dateMoment(t, "2026-04-01"), Tiers: map[string]string{"secondary": "ann", "lead": "bob"}},
+		{ID: "o8", From: instantMoment(t, "2026-04-02T04:00:00Z"), Until: instantMoment(t, "2026-04-02T05:00:00Z"), Tiers: map[string]string{"secondary": "bob", "lead": "cat"}},
+		{ID: "o9", From: instantMoment(t, "2026-03-31T20:00:00Z"), Until: instantMoment(t, "2026-04-01T04:00:00Z"), Tiers: map[string]string{"lead": "dan"}},
+		{ID: "o10", From: dateMoment(t, "2026-04-02"), Until: dateMoment(t, "2026-04-03"), Tiers: map[string]string{"lead": "eve"}},
+		// Two ends at one instant, two starts at another, each pair in two
+		// zones: the first listed of equal instants bounds the shift.
+		{ID: "o11", From: dateMoment(t, "2026-05-05"), Until: dateMoment(t, "2026-05-05"), Tiers: map[string]string{"lead": "ann"}},
+		{ID: "o12", From: instantMoment(t, "2026-05-05T12:00:00Z"), Until: instantMoment(t, "2026-05-06T04:00:00Z"), Tiers: map[string]string{"lead": "bob"}},
+		{ID: "o13", From: dateMoment(t, "2026-05-20"), Until: dateMoment(t, "2026-05-20"), Tiers: map[string]string{"lead": "cat"}},
+		{ID: "o14", From: instantMoment(t, "2026-05-20T04:00:00Z"), Until: instantMoment(t, "2026-05-20T10:00:00Z"), Tiers: map[string]string{"lead": "dan"}},
 	}
 }
 
@@ -265,6 +278,19 @@ func TestShiftSpanAsBefore(t *testing.T) {
 			}
 		}
 	}
+}
+
+// clip (as OnCallTier had it) narrows [from, until), which contains t, so that it does not overlap
+// the span [of, ou): an override span ending at or before t moves from to its
+// end, one starting after t moves until to its start.
+func clip(from, until, t, of, ou time.Time) (time.Time, time.Time) {
+	if !ou.After(t) && ou.After(from) {
+		from = ou
+	}
+	if of.After(t) && of.Before(until) {
+		until = of
+	}
+	return from, until
 }
 
 // onCallTierBefore is Schedule.OnCallTier as it was, on regularBefore.

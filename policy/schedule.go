@@ -161,19 +161,6 @@ func overrideReason(o *Override) string {
 	return o.Reason
 }
 
-// clip narrows [from, until), which contains t, so that it does not overlap
-// the span [of, ou): an override span ending at or before t moves from to its
-// end, one starting after t moves until to its start.
-func clip(from, until, t, of, ou time.Time) (time.Time, time.Time) {
-	if !ou.After(t) && ou.After(from) {
-		from = ou
-	}
-	if of.After(t) && of.Before(until) {
-		until = of
-	}
-	return from, until
-}
-
 // OnCallTier returns who holds the tier at t, overrides applied. From and
 // Until bound the maximal span around t during which the same assignment
 // source holds: for the regular holder, the rotation shift clipped by the
@@ -187,45 +174,36 @@ func (s *Schedule) OnCallTier(tier string, t time.Time) (Shift, bool) {
 	if tr == nil || !tr.hasRotation() {
 		return Shift{}, false
 	}
+	// One pass, each override's span made once (two zone conversions of
+	// a date): the last override that holds t wins, and is cut by those
+	// of the tier listed after it; with none, the rotation's shift is cut
+	// by all of them.
 	active := -1
+	var af, au time.Time
+	var all, after spanCut
 	for i := range s.Overrides {
 		o := &s.Overrides[i]
 		if _, ok := overrideUser(o, tier); !ok {
 			continue
 		}
-		from, until := s.OverrideSpan(o)
-		if !from.After(t) && until.After(t) {
-			active = i
+		of, ou := s.OverrideSpan(o)
+		if !of.After(t) && ou.After(t) {
+			active, af, au, after = i, of, ou, spanCut{}
+			continue
+		}
+		if of.Before(ou) {
+			all.add(t, of, ou)
+			after.add(t, of, ou)
 		}
 	}
 	if active < 0 {
 		sh := s.RotationHolder(tr, t)
-		for i := range s.Overrides {
-			o := &s.Overrides[i]
-			if _, ok := overrideUser(o, tier); !ok {
-				continue
-			}
-			of, ou := s.OverrideSpan(o)
-			if !of.Before(ou) {
-				continue
-			}
-			sh.From, sh.Until = clip(sh.From, sh.Until, t, of, ou)
-		}
+		sh.From, sh.Until = all.apply(sh.From, sh.Until)
 		return sh, true
 	}
 	o := &s.Overrides[active]
 	user, _ := overrideUser(o, tier)
-	from, until := s.OverrideSpan(o)
-	for i := active + 1; i < len(s.Overrides); i++ {
-		if _, ok := overrideUser(&s.Overrides[i], tier); !ok {
-			continue
-		}
-		of, ou := s.OverrideSpan(&s.Overrides[i])
-		if !of.Before(ou) {
-			continue
-		}
-		from, until = clip(from, until, t, of, ou)
-	}
+	from, until := after.apply(af, au)
 	return Shift{
 		Schedule:   s.Name,
 		Tier:       tier,
@@ -235,6 +213,36 @@ func (s *Schedule) OnCallTier(tier string, t time.Time) (Shift, bool) {
 		Override:   overrideReason(o),
 		OverrideID: o.ID,
 	}, true
+}
+
+// spanCut gathers how override spans that do not hold t cut a span around
+// t: none may overlap it, so the latest end at or before t moves its start
+// there and the earliest start after t its end there (the first listed of
+// equal instants, which may differ in zone, is the one kept).
+type spanCut struct {
+	end, start       time.Time
+	hasEnd, hasStart bool
+}
+
+// add takes in the override span [of, ou), which does not hold t.
+func (c *spanCut) add(t, of, ou time.Time) {
+	if !ou.After(t) && (!c.hasEnd || ou.After(c.end)) {
+		c.end, c.hasEnd = ou, true
+	}
+	if of.After(t) && (!c.hasStart || of.Before(c.start)) {
+		c.start, c.hasStart = of, true
+	}
+}
+
+// apply is [from, until), which holds t, cut by every span added.
+func (c *spanCut) apply(from, until time.Time) (time.Time, time.Time) {
+	if c.hasEnd && c.end.After(from) {
+		from = c.end
+	}
+	if c.hasStart && c.start.Before(until) {
+		until = c.start
+	}
+	return from, until
 }
 
 // OnCall returns OnCallTier for every tier, in the order the tiers are

@@ -624,15 +624,23 @@ func deadlineID(epoch, seq int) string {
 	return string(strconv.AppendInt(id, int64(seq), 10))
 }
 
-// cancel drops pending deadlines the filter picks.
-func (r *run) cancel(drop func(Deadline) bool) {
-	kept := r.inc.Pending[:0]
-	for _, d := range r.inc.Pending {
-		if !drop(d) {
-			kept = append(kept, d)
+// cancel drops pending deadlines the filter picks. The filter is handed
+// each deadline in place (it must not change it), and a deadline kept is
+// moved only once one before it has gone: a deadline is some 280 bytes,
+// and every event cancels several times over all of them.
+func (r *run) cancel(drop func(*Deadline) bool) {
+	p := r.inc.Pending
+	n := 0
+	for i := range p {
+		if drop(&p[i]) {
+			continue
 		}
+		if n != i {
+			p[n] = p[i]
+		}
+		n++
 	}
-	r.inc.Pending = kept
+	r.inc.Pending = p[:n]
 }
 
 func (r *run) trigger(ev Event) error {
@@ -710,7 +718,7 @@ func (r *run) pageAsNew(t time.Time) {
 // incident would. Nothing is armed while a window holds the incident or
 // once it is resolved.
 func (r *run) armUnresolved(t time.Time) {
-	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineUnresolved })
+	r.cancel(func(d *Deadline) bool { return d.Kind == DeadlineUnresolved })
 	if r.inc.Status == StatusResolved || r.held("") {
 		return
 	}
@@ -822,7 +830,7 @@ func (r *run) holdBy(h *Hold, why string) {
 	}
 	r.inc.Maintenance = &hh
 	r.inc.LevelPages = nil // its pages are called off: none is to fail
-	r.cancel(func(d Deadline) bool {
+	r.cancel(func(d *Deadline) bool {
 		switch d.Kind {
 		case DeadlineNotify, DeadlineEscalate, DeadlineUnresolved, DeadlineStatusUpdate, DeadlineMaintenance:
 			return true
@@ -870,7 +878,7 @@ func (r *run) release(t time.Time, why string, then *Hold) {
 func (r *run) lift(t time.Time) {
 	r.endHeldSpan(t)
 	r.inc.Maintenance = nil
-	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineMaintenance })
+	r.cancel(func(d *Deadline) bool { return d.Kind == DeadlineMaintenance })
 	for _, p := range r.inc.PausedTargets {
 		r.schedule(Deadline{At: t.Add(p.Left), Kind: DeadlineSLA, Target: p.Target})
 	}
@@ -1141,7 +1149,7 @@ func (r *run) mayRepeat() bool {
 }
 
 func (r *run) armLevelTimeout(t time.Time) {
-	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineEscalate })
+	r.cancel(func(d *Deadline) bool { return d.Kind == DeadlineEscalate })
 	if r.held("") {
 		return
 	}
@@ -1262,7 +1270,7 @@ func (r *run) page(users []string, level int, t time.Time) int {
 // startLadder drops u's pending steps and starts their ladder of the
 // urgency at t, at level.
 func (r *run) startLadder(u *User, level int, t time.Time, urgency string) {
-	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineNotify && d.User == u.ID })
+	r.cancel(func(d *Deadline) bool { return d.Kind == DeadlineNotify && d.User == u.ID })
 	for _, s := range u.NotificationRules.For(urgency) {
 		r.schedule(Deadline{At: t.Add(time.Duration(s.After)), Kind: DeadlineNotify, Level: level, User: u.ID, Channel: s.Channel, Urgency: urgency})
 	}
@@ -1272,7 +1280,7 @@ func (r *run) startLadder(u *User, level int, t time.Time, urgency string) {
 // the trigger); while a window holds the incident it is paused instead,
 // its whole interval counted from the hold's end.
 func (r *run) armStatusSLA(from time.Time) {
-	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineSLA && d.Target == "status_update" })
+	r.cancel(func(d *Deadline) bool { return d.Kind == DeadlineSLA && d.Target == "status_update" })
 	r.unpause("status_update")
 	ts := r.c.TargetsAt(r.svc, r.priority(), r.inc.TriggeredAt)
 	if !ts.StatusUpdate.IsSet() {
@@ -1292,7 +1300,7 @@ func (r *run) armStatusSLA(from time.Time) {
 // armStatusEscalation restarts the missing-status-update clock of an
 // acknowledged incident.
 func (r *run) armStatusEscalation(from time.Time) {
-	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineStatusUpdate })
+	r.cancel(func(d *Deadline) bool { return d.Kind == DeadlineStatusUpdate })
 	if r.inc.Status != StatusAcknowledged || r.held("") {
 		return
 	}
@@ -1320,7 +1328,7 @@ func (r *run) acknowledge(ev Event) error {
 	r.inc.RaisedSinceAck = false
 	r.inc.LevelPages = nil
 	// Acknowledging stops every pending page and escalation, for everyone.
-	r.cancel(func(d Deadline) bool {
+	r.cancel(func(d *Deadline) bool {
 		return d.Kind == DeadlineNotify || d.Kind == DeadlineEscalate || (d.Kind == DeadlineSLA && d.Target == "acknowledge")
 	})
 	r.unpause("acknowledge")
@@ -1351,7 +1359,7 @@ func (r *run) statusUpdate(actor, msg string) error {
 	}
 	r.inc.LastStatusAt = r.now
 	r.inc.StatusUpdates++
-	r.cancel(func(d Deadline) bool { return d.Kind == DeadlineSLA && d.Target == "initial_response" })
+	r.cancel(func(d *Deadline) bool { return d.Kind == DeadlineSLA && d.Target == "initial_response" })
 	r.unpause("initial_response")
 	r.act(Action{Kind: ActionStatusUpdate, Level: r.inc.Level, User: actor, Detail: msg})
 	r.armStatusSLA(r.now)
@@ -1540,7 +1548,7 @@ func (r *run) reopen() {
 	if r.inc.Status == StatusAcknowledged {
 		r.inc.Status = StatusTriggered
 		r.inc.Reopened++
-		r.cancel(func(d Deadline) bool { return d.Kind == DeadlineStatusUpdate })
+		r.cancel(func(d *Deadline) bool { return d.Kind == DeadlineStatusUpdate })
 	}
 }
 
@@ -1550,9 +1558,9 @@ func (r *run) reopen() {
 func (r *run) deadline(id string, then *Hold) error {
 	var d Deadline
 	found := false
-	r.cancel(func(p Deadline) bool {
+	r.cancel(func(p *Deadline) bool {
 		if p.ID == id {
-			d, found = p, true
+			d, found = *p, true
 			return true
 		}
 		return false
@@ -1892,7 +1900,7 @@ func (r *run) contactGone(d Deadline, u *User, t time.Time) bool {
 	level := min(d.Level, len(r.pol.Levels)-1)
 	r.act(Action{Kind: ActionEscalate, At: t, Level: level, Detail: fmt.Sprintf("%s has no %s%s at level %s, on their channels as the config has them now that this page has not used (%s)",
 		d.User, d.Channel, contactGoneAgain, r.pol.Levels[level].Name, strings.Join(channels, ", "))})
-	r.cancel(func(p Deadline) bool { return p.Kind == DeadlineNotify && p.User == d.User })
+	r.cancel(func(p *Deadline) bool { return p.Kind == DeadlineNotify && p.User == d.User })
 	for _, s := range next {
 		r.schedule(Deadline{At: t.Add(time.Duration(s.After - next[0].After)), Kind: DeadlineNotify, Level: d.Level, User: d.User,
 			Channel: s.Channel, Urgency: urgency, Sent: slices.Clone(d.Sent)})
@@ -1924,7 +1932,7 @@ func (r *run) userGone(d Deadline, t time.Time) {
 // of it: a person left with no step for the page's urgency is, and was
 // never paged.
 func (r *run) levelWithout(d Deadline, t time.Time, reached bool, gone, empty string) {
-	r.cancel(func(p Deadline) bool { return p.Kind == DeadlineNotify && p.User == d.User })
+	r.cancel(func(p *Deadline) bool { return p.Kind == DeadlineNotify && p.User == d.User })
 	level := d.Level
 	if level >= len(r.pol.Levels) {
 		// The policy lost the level in the same reload: the incident's

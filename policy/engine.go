@@ -558,12 +558,57 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 // as sort.Slice did (the same algorithm, on the same comparisons:
 // TestPendingSortedAsSortSlice) without its reflection, two allocations an
 // event.
+//
+// An incident has few deadlines (a new one eight), and for up to
+// sortInPlaceMax SortFunc is an insertion sort: the same sort is run here
+// on their indexes, each comparison made in place, and then each deadline
+// is moved once to where it goes, where SortFunc passed two by value to
+// every comparison and swapped them a step at a time.
 func (r *run) sortPending() {
-	slices.SortFunc(r.inc.Pending, Deadline.compare)
+	p := r.inc.Pending
+	if len(p) > sortInPlaceMax {
+		slices.SortFunc(p, Deadline.compare)
+		return
+	}
+	var order [sortInPlaceMax]uint8
+	o := order[:len(p)]
+	for i := range o {
+		o[i] = uint8(i)
+	}
+	for i := 1; i < len(o); i++ {
+		for j := i; j > 0 && compareDeadlines(&p[o[j]], &p[o[j-1]]) < 0; j-- {
+			o[j], o[j-1] = o[j-1], o[j]
+		}
+	}
+	// p[k] is to be what p[o[k]] is: follow each cycle of the order once.
+	var placed [sortInPlaceMax]bool
+	for k := range o {
+		if placed[k] || int(o[k]) == k {
+			continue
+		}
+		first, j := p[k], k
+		for {
+			placed[j] = true
+			next := int(o[j])
+			if next == k {
+				p[j] = first
+				break
+			}
+			p[j] = p[next]
+			j = next
+		}
+	}
 }
 
+// sortInPlaceMax is the most deadlines sortPending sorts by their indexes:
+// the most slices.SortFunc sorts by insertion alone.
+const sortInPlaceMax = 12
+
 // compare orders deadlines by time, then by the order they were armed.
-func (d Deadline) compare(o Deadline) int {
+func (d Deadline) compare(o Deadline) int { return compareDeadlines(&d, &o) }
+
+// compareDeadlines is compare of two deadlines where they are.
+func compareDeadlines(d, o *Deadline) int {
 	return cmp.Or(d.At.Compare(o.At), cmp.Compare(d.Seq, o.Seq))
 }
 

@@ -3,6 +3,7 @@ package policy
 import (
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -60,5 +61,35 @@ func TestCancelAsBefore(t *testing.T) {
 		if !reflect.DeepEqual(got.inc.Pending[:cap(got.inc.Pending)], want.inc.Pending[:cap(want.inc.Pending)]) || len(got.inc.Pending) != len(want.inc.Pending) {
 			t.Fatalf("cancel of %v kept %v, before %v", ds, got.inc.Pending, want.inc.Pending)
 		}
+	}
+}
+
+// TestSortPendingAsSortFunc: sortPending puts deadlines where
+// slices.SortFunc with Deadline.compare put them, ties of time and
+// sequence included, at every length up to and past the ones it sorts by
+// index; TestPendingSortedAsSortSlice holds SortFunc to sort.Slice.
+func TestSortPendingAsSortFunc(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for n := range 31 {
+		for range 300 {
+			ds := randomPending(rng, n)
+			want := append(make([]Deadline, 0, cap(ds)), ds...)
+			slices.SortFunc(want, Deadline.compare)
+			r := &run{inc: Incident{Pending: append(make([]Deadline, 0, cap(ds)), ds...)}}
+			r.sortPending()
+			if !reflect.DeepEqual(r.inc.Pending, want) {
+				t.Fatalf("sorted %v\nSortFunc %v", r.inc.Pending, want)
+			}
+		}
+	}
+	if raceEnabled {
+		return
+	}
+	r := &run{inc: Incident{Pending: randomPending(rng, sortInPlaceMax)}}
+	if n := testing.AllocsPerRun(100, func() {
+		rng.Shuffle(sortInPlaceMax, func(i, j int) { r.inc.Pending[i], r.inc.Pending[j] = r.inc.Pending[j], r.inc.Pending[i] })
+		r.sortPending()
+	}); n > 0 {
+		t.Errorf("sorting deadlines allocates %.0f times, want 0", n)
 	}
 }

@@ -139,8 +139,13 @@ func (v *validator) silences(f string, s *Service) {
 
 // ShownURL is an Alertmanager URL as timelines and logs show it: a
 // password in it (http://user:password@host, which pagerd sends as basic
-// auth) blanked as "xxxxx". "" stays "".
+// auth) blanked as "xxxxx". "" stays "", without parsing: a service
+// without an Alertmanager URL (the default) has its "" shown on every
+// webhook.
 func ShownURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "the service's Alertmanager" // never one that passed check-config

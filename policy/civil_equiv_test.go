@@ -48,3 +48,23 @@ func TestCivilMinuteAsBefore(t *testing.T) {
 		}
 	}
 }
+
+// TestUTCMidnightAsIn: a date's midnight in UTC, its day number and its
+// weekday are what Date.In(time.UTC) made of them, for dates that do not
+// exist too (the 30th of February, day 0, month 13, year 0 and before).
+func TestUTCMidnightAsIn(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for range 100000 {
+		d := Date{Year: rng.IntN(4000) - 500, Month: time.Month(rng.IntN(15) - 1), Day: rng.IntN(34) - 1}
+		in := d.In(time.UTC)
+		if got := d.utcMidnight(); !got.Equal(in) || got.Location() != in.Location() {
+			t.Fatalf("%v: utcMidnight %s, In(UTC) %s", d, got, in)
+		}
+		if got, want := dayNumber(d), floorDiv(int(in.Unix()), 86400); got != want {
+			t.Fatalf("%v: dayNumber %d, before %d", d, got, want)
+		}
+		if got, want := d.Weekday(), in.Weekday(); got != want {
+			t.Fatalf("%v: Weekday %s, before %s", d, got, want)
+		}
+	}
+}

@@ -74,7 +74,7 @@ func floorMod(a, b int) int {
 // dayNumber counts days since 1970-01-01 for a calendar date. It uses Unix
 // seconds rather than time.Duration so it cannot overflow for far dates.
 func dayNumber(d Date) int {
-	return floorDiv(int(d.In(time.UTC).Unix()), 86400)
+	return floorDiv(int(d.utcMidnight().Unix()), 86400)
 }
 
 // handoffAt is the handoff instant on the calendar date d (which should be a

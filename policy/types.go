@@ -211,7 +211,13 @@ func (d Date) AddDays(n int) Date {
 }
 
 // Weekday is the day of the week of the date.
-func (d Date) Weekday() time.Weekday { return d.In(time.UTC).Weekday() }
+func (d Date) Weekday() time.Weekday { return d.utcMidnight().Weekday() }
+
+// utcMidnight is d.In(time.UTC) made at once: UTC has no gap for
+// wallClock to look for, so its checks of the wall clock (three readings
+// of the date) found nothing on every day number and weekday the
+// rotations work out.
+func (d Date) utcMidnight() time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC) }
 
 // String formats as YYYY-MM-DD.
 func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day) }

@@ -11,8 +11,12 @@ import (
 // server's side of BenchmarkAlertmanagerWebhookServerSide): at 180-200
 // µs of CPU a webhook, a fifth of it the allocator and the collector, each
 // allocation the intake stops making is throughput. Lower it as the
-// path gets cheaper; a change that raises it must say why.
-const webhookAllocsBound = 135
+// path gets cheaper; a change that raises it must say why. It sits four
+// above the count on an idle machine (134-135): AllocsPerRun counts the
+// whole process's, and the store's packers and connection pool add up to
+// three a webhook on a busy one (136-138 in 8 of 20 runs beside a
+// `make test`), which a bound at the idle count failed on.
+const webhookAllocsBound = 139
 
 // TestAlertmanagerWebhookAllocations holds the intake to
 // webhookAllocsBound.

@@ -345,26 +345,7 @@ func TestReportBeforeItsPageIsRecordedStillCountsTheStep(t *testing.T) {
 // counted (pagerd_delivery_reports_unmatched_total), where only a WARN
 // said it.
 func TestReportWhosePageIsRecordedTooLateIsCounted(t *testing.T) {
-	fake := providertest.NewTwilio(t)
-	answered := make(chan int, 1)
-	st, _ := redisStore(t)
-	held := &reportBeforeRecord{Store: st, t: t, untilAnswered: true, held: func(tl []store.Entry) bool {
-		return slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == "notify" && e.Channel == "sms" })
-	}}
-	h := newHarness(t, withStore(held), withConfig(unreachedTwilioConfig(fake)), realTransport("twilio"))
-	held.post = func() {
-		code, _ := fake.Callback(t, fake.Messages()[0].Get("StatusCallback"),
-			url.Values{"MessageSid": {providertest.MessageSID(0)}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}})
-		answered <- code
-	}
-	fire(h)
-	h.runUntil(fixedNow)
-	if code := <-answered; code != 204 {
-		t.Fatalf("the SMS's report was answered %d", code)
-	}
-	if n := metric(t, h.reg, "pagerd_delivery_reports_unmatched_total", "channel", "sms"); n != 1 {
-		t.Errorf("pagerd_delivery_reports_unmatched_total{channel=sms} %v, want 1", n)
-	}
+	h := reportWhosePageIsNotFound(t, func(held *reportBeforeRecord) store.Store { return held })
 	if !strings.Contains(h.logs.String(), "is not in its incident's timeline") {
 		t.Errorf("no WARN for the report whose page was not found:\n%s", h.logs.String())
 	}
@@ -375,14 +356,27 @@ func TestReportWhosePageIsRecordedTooLateIsCounted(t *testing.T) {
 // noted: the WARN says the look failed and why, not that the page is
 // missing from the timeline.
 func TestReportWhosePageCannotBeLookedForSaysWhy(t *testing.T) {
+	h := reportWhosePageIsNotFound(t, func(held *reportBeforeRecord) store.Store {
+		return &refuseReadAfterReport{reportBeforeRecord: held}
+	})
+	if logs := h.logs.String(); !strings.Contains(logs, "could not be looked for in its incident's timeline") || !strings.Contains(logs, "refused for the test") {
+		t.Errorf("no WARN saying the report's look at the timeline failed, and why:\n%s", logs)
+	}
+}
+
+// reportWhosePageIsNotFound runs the SMS's undelivered report while its
+// claim is held up past the report's wait, on the store wrap makes of the
+// one that holds it (TestReportWhosePageIsRecordedTooLateIsCounted), and
+// checks it is answered and counted as unmatched.
+func reportWhosePageIsNotFound(t *testing.T, wrap func(*reportBeforeRecord) store.Store) *harness {
+	t.Helper()
 	fake := providertest.NewTwilio(t)
 	answered := make(chan int, 1)
 	st, _ := redisStore(t)
 	held := &reportBeforeRecord{Store: st, t: t, untilAnswered: true, held: func(tl []store.Entry) bool {
 		return slices.ContainsFunc(tl, func(e store.Entry) bool { return e.Type == "notify" && e.Channel == "sms" })
 	}}
-	refusing := &refuseReadAfterReport{reportBeforeRecord: held}
-	h := newHarness(t, withStore(refusing), withConfig(unreachedTwilioConfig(fake)), realTransport("twilio"))
+	h := newHarness(t, withStore(wrap(held)), withConfig(unreachedTwilioConfig(fake)), realTransport("twilio"))
 	held.post = func() {
 		code, _ := fake.Callback(t, fake.Messages()[0].Get("StatusCallback"),
 			url.Values{"MessageSid": {providertest.MessageSID(0)}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}})
@@ -396,9 +390,7 @@ func TestReportWhosePageCannotBeLookedForSaysWhy(t *testing.T) {
 	if n := metric(t, h.reg, "pagerd_delivery_reports_unmatched_total", "channel", "sms"); n != 1 {
 		t.Errorf("pagerd_delivery_reports_unmatched_total{channel=sms} %v, want 1", n)
 	}
-	if logs := h.logs.String(); !strings.Contains(logs, "could not be looked for in its incident's timeline") || !strings.Contains(logs, "refused for the test") {
-		t.Errorf("no WARN saying the report's look at the timeline failed, and why:\n%s", logs)
-	}
+	return h
 }
 
 // refuseReadAfterReport refuses the first timeline read after a delivery

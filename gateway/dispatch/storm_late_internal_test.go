@@ -1,7 +1,6 @@
 package dispatch
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
+	"github.com/pagerd/pagerd/internal/logtest"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -52,27 +51,9 @@ func (s *lateStore) Timeline(ctx context.Context, id string) ([]store.Entry, err
 	return s.Store.Timeline(ctx, id)
 }
 
-// syncBuffer is a log's output, written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // lateSetup is a dispatcher on an embedded store (through lateStore),
 // with its log, and the config it runs.
-func lateSetup(t *testing.T) (*Dispatcher, *lateStore, *syncBuffer, *policy.Config) {
+func lateSetup(t *testing.T) (*Dispatcher, *lateStore, *logtest.Buffer, *policy.Config) {
 	t.Helper()
 	cfg, err := policy.Parse([]byte(flushConfig), "test.yaml", t.TempDir())
 	if err != nil {
@@ -84,7 +65,7 @@ func lateSetup(t *testing.T) (*Dispatcher, *lateStore, *syncBuffer, *policy.Conf
 	}
 	t.Cleanup(func() { bs.Close() })
 	st := &lateStore{Store: bs}
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	d := New(Options{Store: st, Config: func() *policy.Config { return cfg }, Registry: prometheus.NewRegistry(),
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	return d, st, logs, cfg

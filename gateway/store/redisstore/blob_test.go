@@ -9,6 +9,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/blob"
+	"github.com/pagerd/pagerd/gateway/store/internal/filltest"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -19,8 +20,8 @@ import (
 // load run, not here.
 func BenchmarkPackBlob(b *testing.B) {
 	var r record
-	fill(b, reflect.ValueOf(&r).Elem(), time.Now().UTC(), new(int), false)
-	plainStrings(reflect.ValueOf(&r).Elem(), new(int))
+	filltest.Fill(b, reflect.ValueOf(&r).Elem(), time.Now().UTC(), new(int), false)
+	filltest.PlainStrings(reflect.ValueOf(&r).Elem(), new(int))
 	doc, err := appendRecord(nil, &r)
 	if err != nil {
 		b.Fatal(err)
@@ -78,7 +79,7 @@ func TestEncodeDocAllocatesWhatItKeeps(t *testing.T) {
 // every earlier version stored them), for details set and none.
 func TestTriggerDocAndDetailsPackedTogetherAreTheBytesOfEach(t *testing.T) {
 	var inc store.Incident
-	fill(t, reflect.ValueOf(&inc).Elem(), time.Now().UTC(), new(int), false)
+	filltest.Fill(t, reflect.ValueOf(&inc).Elem(), time.Now().UTC(), new(int), false)
 	for _, details := range []string{`{"labels":{"alertname":"Disk","instance":"db1"},"n":1}`, ""} {
 		inc.Details = []byte(details)
 		doc, det, lossy, err := encodeDocDetails(&inc, true)

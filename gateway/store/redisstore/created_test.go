@@ -11,70 +11,17 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/internal/filltest"
 	"github.com/pagerd/pagerd/internal/redistest"
 	"github.com/pagerd/pagerd/policy"
 )
-
-// fill sets every field of v, recursively, to a value that is not its
-// zero: strings (with characters JSON escapes), numbers, times (base plus a
-// field's own offset, so no two are equal), one element in each slice, a
-// value behind each pointer. With empty, slices are made empty but not
-// nil instead. A slice or pointer already set is filled in place, as a
-// caller changing its incident would: a copy sharing them would change. A kind it does not know fails the test, so a field of a new
-// kind added to an incident cannot go unchecked by the tests below.
-func fill(t testing.TB, v reflect.Value, base time.Time, n *int, empty bool) {
-	t.Helper()
-	*n++
-	switch v.Kind() {
-	case reflect.String:
-		v.SetString("v<&>é-" + string(rune('a'+*n%26)))
-	case reflect.Int, reflect.Int64:
-		v.SetInt(int64(*n))
-	case reflect.Bool:
-		v.SetBool(true)
-	case reflect.Pointer:
-		if v.IsNil() {
-			v.Set(reflect.New(v.Type().Elem()))
-		}
-		fill(t, v.Elem(), base, n, empty)
-	case reflect.Slice:
-		if v.Type() == reflect.TypeFor[json.RawMessage]() {
-			if v.Len() > 0 { // in place, as a caller changing its own could
-				copy(v.Bytes(), `{"labels":{"alertname":"Fan!"},"n":2}`)
-				return
-			}
-			v.SetBytes([]byte(`{"labels":{"alertname":"Disk"},"n":1}`))
-			return
-		}
-		if v.Len() == 0 {
-			if empty {
-				v.Set(reflect.MakeSlice(v.Type(), 0, 1))
-				return
-			}
-			v.Set(reflect.MakeSlice(v.Type(), 1, 1))
-		}
-		fill(t, v.Index(0), base, n, empty)
-	case reflect.Struct:
-		if v.Type() == reflect.TypeFor[time.Time]() {
-			v.Set(reflect.ValueOf(base.Add(time.Duration(*n)*time.Second + time.Duration(*n))))
-			return
-		}
-		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
-				fill(t, v.Field(i), base, n, empty)
-			}
-		}
-	default:
-		t.Fatalf("fill: a field of kind %s: teach fill and canonicalCopy about it", v.Kind())
-	}
-}
 
 // filledIncident is an incident with every field set, stored in shard
 // order, its first step pending.
 func filledIncident(t *testing.T, base time.Time, seed int, empty bool) *store.Incident {
 	inc := &store.Incident{}
 	n := seed
-	fill(t, reflect.ValueOf(inc).Elem(), base, &n, empty)
+	filltest.Fill(t, reflect.ValueOf(inc).Elem(), base, &n, empty)
 	inc.DedupKey = "am:" + inc.DedupKey
 	inc.ID = store.NewID(store.ShardOf(inc.Service, inc.DedupKey), base)
 	inc.State.Status = "triggered"
@@ -112,7 +59,7 @@ func TestCreatedClaimIsWhatDecodingGives(t *testing.T) {
 			inc.UpdatedAt = inc.UpdatedAt.In(time.FixedZone("Z0", 0))
 			if tc.empty { // one step pending, to be claimed
 				n := 500
-				fill(t, reflect.ValueOf(&inc.State.Pending).Elem(), now, &n, false)
+				filltest.Fill(t, reflect.ValueOf(&inc.State.Pending).Elem(), now, &n, false)
 			}
 			if _, outcome, err := s.Trigger(ctx, inc, nil); err != nil || outcome != store.Created {
 				t.Fatalf("Trigger: %v %v", outcome, err)

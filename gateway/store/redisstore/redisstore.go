@@ -61,6 +61,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/blob"
+	"github.com/pagerd/pagerd/gateway/store/internal/docjson"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -266,9 +267,8 @@ type record struct {
 
 // encodeDoc is the stored form of the incident's document: its record as
 // JSON, without the state's copies of id and service, packed.
-// The JSON is written into a pooled buffer, as only its packed form is
-// kept: a new buffer a write was a sixteenth of the bytes pagerd
-// allocated at 1,000 alerts/s.
+// The JSON is written into a pooled buffer (docjson.Buffer), as only its
+// packed form is kept.
 //
 // lossy is whether the JSON holds U+FFFD, which marshalling puts for
 // invalid UTF-8: its decoding may not give back the incident as it is.
@@ -285,13 +285,7 @@ func encodeDocDetails(i *store.Incident, details bool) (doc, det []byte, lossy b
 		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, State: i.State, Outbox: i.Outbox, NotPushed: i.NotPushedToPagerDuty,
 		NotPaged: i.NotPaged, SilencedAt: i.SilencedAt}
 	r.State.ID, r.State.Service = "", ""
-	var buf []byte
-	select {
-	case buf = <-docBufs:
-	default:
-		buf = make([]byte, 0, 2048)
-	}
-	j, err := appendRecord(buf[:0], &r)
+	j, err := appendRecord(docjson.Buffer(), &r)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -304,22 +298,9 @@ func encodeDocDetails(i *store.Incident, details bool) (doc, det []byte, lossy b
 		doc = blob.Pack(j)
 	}
 	lossy = bytes.Contains(j, []byte(`\ufffd`))
-	if cap(j) <= maxPooledDoc {
-		select {
-		case docBufs <- j:
-		default:
-		}
-	}
+	docjson.Release(j)
 	return doc, det, lossy, nil
 }
-
-// docBufs are encodeDoc's JSON buffers, a free list as many as writes can
-// run at once (a sync.Pool drops a quarter of what it is given under the
-// race detector, and all of it at each collection); one grown past
-// maxPooledDoc (an incident with a long outbox) is left to the collector.
-var docBufs = make(chan []byte, 64)
-
-const maxPooledDoc = 64 << 10
 
 // encodeDetails is the stored form of the alert details: packed, or "null".
 func encodeDetails(d json.RawMessage) []byte {
@@ -446,7 +427,7 @@ func encodeTimeline(es []store.Entry) ([]byte, error) {
 	b := make([]byte, 0, 160*len(es))
 	for i := range es {
 		var err error
-		if b, err = appendEntry(b, &es[i]); err != nil {
+		if b, err = docjson.AppendEntry(b, &es[i]); err != nil {
 			return nil, err
 		}
 		b = append(b, '\n')

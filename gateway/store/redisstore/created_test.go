@@ -64,7 +64,7 @@ func TestCreatedClaimIsWhatDecodingGives(t *testing.T) {
 			if _, outcome, err := s.Trigger(ctx, inc, nil); err != nil || outcome != store.Created {
 				t.Fatalf("Trigger: %v %v", outcome, err)
 			}
-			kept := s.created.byID[inc.ID]
+			kept, _ := s.created.Peek(inc.ID)
 			if kept == nil {
 				t.Fatal("Trigger kept no copy of the incident it created")
 			}
@@ -81,7 +81,7 @@ func TestCreatedClaimIsWhatDecodingGives(t *testing.T) {
 			if got != kept.inc {
 				t.Fatal("the claim decoded the record instead of taking the copy Trigger kept")
 			}
-			if s.created.byID[claims[0].Incident] != nil {
+			if isKept(s, claims[0].Incident) {
 				t.Error("the copy is still kept after being handed over")
 			}
 			raw, err := s.raw(ctx, claims[0].Incident)
@@ -131,7 +131,7 @@ func TestCreatedCopyIsNotHandedOverWhenItWouldDiffer(t *testing.T) {
 		if _, outcome, err := s.Trigger(ctx, again, nil); err != nil || outcome != store.Repeated {
 			t.Fatalf("second Trigger: %v %v", outcome, err)
 		}
-		if s.created.byID[again.ID] != nil {
+		if isKept(s, again.ID) {
 			t.Error("a repeat's incident, never created, is kept")
 		}
 		if got := claimOne(t, s); got.Repeats != 1 || got == inc {
@@ -145,7 +145,7 @@ func TestCreatedCopyIsNotHandedOverWhenItWouldDiffer(t *testing.T) {
 		if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
 			t.Fatal(err)
 		}
-		if s.created.byID[inc.ID] != nil {
+		if isKept(s, inc.ID) {
 			t.Error("kept a copy whose summary decoding changes")
 		}
 		if got := claimOne(t, s); got.Summary != "disk \uFFFD full" {
@@ -159,7 +159,7 @@ func TestCreatedCopyIsNotHandedOverWhenItWouldDiffer(t *testing.T) {
 		if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
 			t.Fatal(err)
 		}
-		if s.created.byID[inc.ID] != nil {
+		if isKept(s, inc.ID) {
 			t.Error("kept a copy with a time decoding gives in another zone")
 		}
 		claimOne(t, s)
@@ -186,7 +186,7 @@ func TestCreatedCopyIsNotHandedOverWhenItWouldDiffer(t *testing.T) {
 		if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
 			t.Fatal(err)
 		}
-		if s.created.byID[inc.ID] != nil {
+		if isKept(s, inc.ID) {
 			t.Error("kept a copy whose last seen decoding does not give back")
 		}
 		claimOne(t, s)
@@ -199,94 +199,36 @@ func TestCreatedCopyIsNotHandedOverWhenItWouldDiffer(t *testing.T) {
 			if _, _, err := s.Trigger(ctx, inc, nil); err != nil {
 				t.Fatal(err)
 			}
-			if s.created.byID[inc.ID] != nil {
+			if isKept(s, inc.ID) {
 				t.Errorf("kept a copy of an incident of status %q, whose record does not decode", st)
 			}
 		}
 	})
 	t.Run("handed over once", func(t *testing.T) {
 		s, inc, raw := triggered(t, "cc1")
-		if s.created.take(inc.ID, raw) == nil {
+		if s.takeCreated(inc.ID, raw) == nil {
 			t.Fatal("the first take of an unchanged record got no copy")
 		}
-		if s.created.take(inc.ID, raw) != nil {
+		if s.takeCreated(inc.ID, raw) != nil {
 			t.Error("a copy was handed over twice")
 		}
 	})
 	t.Run("a byte differs", func(t *testing.T) {
 		s, inc, raw := triggered(t, "ccb")
-		c := s.created.byID[inc.ID]
+		c, _ := s.created.Peek(inc.ID)
 		h, d := len(c.header), len(c.doc)
 		for what, at := range map[string]int{"header": 3, "document": h + 1 + d/2, "details": h + 1 + d + 1} {
-			s.created.keep(inc.ID, c)
+			s.created.Keep(inc.ID, c)
 			changed := raw[:at] + string(raw[at]^1) + raw[at+1:]
-			if s.created.take(inc.ID, changed) != nil {
+			if s.takeCreated(inc.ID, changed) != nil {
 				t.Errorf("handed over the copy for a record whose %s differs", what)
 			}
 		}
 	})
-	t.Run("oldest dropped", func(t *testing.T) {
-		cc := newCreatedCache(2)
-		for _, id := range []string{"a", "b", "c"} {
-			cc.keep(id, &created{inc: &store.Incident{ID: id}})
-		}
-		if cc.byID["a"] != nil || cc.byID["b"] == nil || cc.byID["c"] == nil || len(cc.byID) != 2 {
-			t.Errorf("kept %v; want b and c", cc.byID)
-		}
-	})
 }
 
-// TestCreatedCopySharesWhatTheCallerHandsOver: an incident as the intake
-// makes it (times UTC to the millisecond) is kept for its claim sharing
-// its details and State's slices, which the caller hands over with it
-// (store.Store.Trigger), and copying its own fields only: one allocation,
-// where the deep copy made four and copied its deadlines. A deadline at
-// another zone is still copied, and made UTC.
-func TestCreatedCopySharesWhatTheCallerHandsOver(t *testing.T) {
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	inc := &store.Incident{ID: "01-x", Service: "db", DedupKey: "am:x", Source: "alertmanager", CreatedAt: now, UpdatedAt: now,
-		LastSeen: now, Details: json.RawMessage(`{"n":1}`), State: policy.Incident{Status: "triggered", TriggeredAt: now,
-			PageImmediately: []string{"1.1"}, LevelPages: []string{"1.1"}, Held: []policy.HeldSpan{{From: now}},
-			Pending: []policy.Deadline{{ID: "1.1", At: now, Kind: "notify"}, {ID: "1.2", At: now.Add(time.Minute), Kind: "escalate"}}}}
-	got, ok := canonicalCopy(inc)
-	if !ok || got == inc {
-		t.Fatalf("canonicalCopy: %v, ok %v", got, ok)
-	}
-	if &got.State.Pending[0] != &inc.State.Pending[0] || &got.Details[0] != &inc.Details[0] || &got.State.Held[0] != &inc.State.Held[0] ||
-		&got.State.LevelPages[0] != &inc.State.LevelPages[0] || &got.State.PageImmediately[0] != &inc.State.PageImmediately[0] {
-		t.Error("the copy does not share the details and slices the caller handed over")
-	}
-	if n := testing.AllocsPerRun(100, func() { canonicalCopy(inc) }); n != 1 && !raceEnabled {
-		t.Errorf("canonicalCopy allocates %.0f times, want 1 (the incident's own fields)", n)
-	}
-
-	inc.State.Pending[1].At = now.In(time.FixedZone("Z0", 0))
-	got, ok = canonicalCopy(inc)
-	if !ok || &got.State.Pending[0] == &inc.State.Pending[0] || got.State.Pending[1].At.Location() != time.UTC ||
-		!got.State.Pending[1].At.Equal(now) {
-		t.Errorf("a deadline at another zone: shared or not made UTC: %+v", got.State.Pending)
-	}
-}
-
-// TestCanonicalTime: a time is as decoding gives it only in UTC with no
-// monotonic reading, within the years RFC 3339 writes.
-func TestCanonicalTime(t *testing.T) {
-	for _, tc := range []struct {
-		t    time.Time
-		want bool
-	}{
-		{time.Time{}, true},
-		{time.Date(2026, 12, 5, 6, 0, 0, 1, time.UTC), true},
-		{time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), true},
-		{time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), true},
-		{time.Date(-1, 12, 31, 23, 59, 59, 999999999, time.UTC), false},
-		{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), false},
-		{time.Now(), false}, // Local, and a monotonic reading
-		{time.Date(2026, 12, 5, 6, 0, 0, 0, time.FixedZone("Z0", 0)), false},
-		{time.Date(2026, 12, 5, 6, 0, 0, 0, time.FixedZone("CET", 3600)), false},
-	} {
-		if got := canonicalTime(tc.t); got != tc.want {
-			t.Errorf("canonicalTime(%v) = %v, want %v", tc.t, got, tc.want)
-		}
-	}
+// isKept reports whether s keeps a copy of id for its claim.
+func isKept(s *Store, id string) bool {
+	c, ok := s.created.Peek(id)
+	return ok && c != nil
 }

@@ -61,6 +61,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/blob"
+	"github.com/pagerd/pagerd/gateway/store/internal/created"
 	"github.com/pagerd/pagerd/gateway/store/internal/docjson"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -87,8 +88,8 @@ type Store struct {
 	// opened with Open, slog.Default() otherwise.
 	log *slog.Logger
 	// created is the incidents this store just created, for the claim of
-	// their first page (created.go).
-	created *createdCache
+	// their first page (createdrecord.go).
+	created *created.Cache[*createdRec]
 	// oneScriptClaims: one script claims over every shard
 	// (claimAllScript); false on a cluster, where no script may span
 	// shards, and from the first claim that a server refused because the
@@ -121,7 +122,7 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 		prefix = "pagerd"
 	}
 	s := &Store{rdb: rdb, batch: newBatcher(rdb), prefix: prefix, self: newToken(), log: slog.Default(),
-		created: newCreatedCache(createdKept), newer: make(chan struct{})}
+		created: created.NewCache[*createdRec](created.Kept), newer: make(chan struct{})}
 	for shard := range s.shards {
 		p := fmt.Sprintf("%s:{%02x}:", prefix, shard)
 		s.shards[shard] = p
@@ -379,7 +380,7 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	// finds it.
 	kept := false
 	if c := createdRecord(inc, lossy, doc, details, next, seen); c != nil {
-		s.created.keep(inc.ID, c)
+		s.created.Keep(inc.ID, c)
 		kept = true
 	}
 	keys := []string{s.dedupKey(shard, inc.Service, inc.DedupKey), s.key(shard, "inc:", inc.ID),
@@ -387,7 +388,7 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	res, err := s.batch.run(ctx, triggerScript, keys, s.key(shard, "inc:"), inc.ID, doc, string(inc.State.Status), details,
 		seen, ms(inc.CreatedAt), next, tl, triggerScoreMS(inc)).StringSlice()
 	if kept && (err != nil || len(res) != 2 || res[0] == "repeated") {
-		s.created.drop(inc.ID)
+		s.created.Drop(inc.ID)
 	}
 	if err != nil {
 		return "", 0, unavailableWrite(err)
@@ -1049,7 +1050,7 @@ func (s *Store) parseClaims(res []any) []store.Claim {
 		} else if rec, ok := res[i+4].(string); ok {
 			// A record that does not decode is read again, and
 			// reported, by the dispatcher's own Get.
-			if c.Record = s.created.take(id, rec); c.Record == nil {
+			if c.Record = s.takeCreated(id, rec); c.Record == nil {
 				c.Record, _ = decode(rec)
 			}
 		}

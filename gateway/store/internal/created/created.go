@@ -1,15 +1,6 @@
-package redisstore
-
-import (
-	"strconv"
-	"strings"
-	"sync"
-	"time"
-
-	"github.com/pagerd/pagerd/gateway/store"
-	"github.com/pagerd/pagerd/policy"
-)
-
+// Package created keeps a store's copies of the incidents it just
+// created, for their first claim.
+//
 // A new incident's first page is queued to come due at once, and the
 // replica that created the incident is usually the one whose dispatcher
 // claims it, within a second. Decoding the record the claim reads back
@@ -17,41 +8,44 @@ import (
 // under load, to rebuild an incident this replica held a moment before.
 // So Trigger keeps a copy of each incident it creates, and ClaimDue hands
 // that copy over instead of decoding, once, and only when the record it
-// read is byte for byte the one Trigger wrote (its header, document and
-// details: what decode reads). Any write since (a repeat, an update, an
-// acknowledgement through another replica) changes those bytes, and the
-// record is decoded as before. The copy is what decode would give for
-// those bytes (canonical): times in UTC without a monotonic reading,
-// empty slices as nil, State's id and service those of the incident.
+// read is byte for byte the one Trigger wrote (what decode reads). Any
+// write since (a repeat, an update, an acknowledgement through another
+// replica) changes those bytes, and the record is decoded as before. The
+// copy is what decode would give for those bytes (canonical): times in
+// UTC without a monotonic reading, empty slices as nil.
+package created
 
-// createdKept is how many just-created incidents a store keeps for their
-// first claim: at 7,000 alerts a second, more than a second's worth, and
-// a few MB. The oldest go first; one not claimed by then (another replica
-// took it, or the dispatcher is further behind) is decoded as before.
-const createdKept = 8192
+import (
+	"sync"
+	"time"
 
-// createdCache is the store's copies of the incidents it just created.
-type createdCache struct {
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// Kept is how many just-created incidents a store keeps for their first
+// claim: at 7,000 alerts a second, more than a second's worth, and a few
+// MB. The oldest go first; one not claimed by then (another replica took
+// it, or the dispatcher is further behind) is decoded as before.
+const Kept = 8192
+
+// Cache is a store's copies of the incidents it just created, each V
+// holding the copy and the stored bytes it is the decoding of.
+type Cache[V any] struct {
 	mu   sync.Mutex
-	byID map[string]*created
+	byID map[string]V
 	// ring is the ids in the order they were kept, to drop the oldest.
 	ring []string
 	next int
 }
 
-// created is a kept incident and the stored bytes it is the decoding of.
-type created struct {
-	header   string // the record's header line, without its newline
-	doc, det []byte
-	inc      *store.Incident
+// NewCache is a cache of the n incidents created last.
+func NewCache[V any](n int) *Cache[V] {
+	return &Cache[V]{byID: make(map[string]V, n), ring: make([]string, n)}
 }
 
-func newCreatedCache(n int) *createdCache {
-	return &createdCache{byID: make(map[string]*created, n), ring: make([]string, n)}
-}
-
-// keep holds c for the claim of id, dropping the oldest when full.
-func (cc *createdCache) keep(id string, c *created) {
+// Keep holds c for the claim of id, dropping the oldest when full.
+func (cc *Cache[V]) Keep(id string, c V) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	if old := cc.ring[cc.next]; old != "" {
@@ -62,67 +56,47 @@ func (cc *createdCache) keep(id string, c *created) {
 	cc.byID[id] = c
 }
 
-// drop forgets id: its incident was not created after all.
-func (cc *createdCache) drop(id string) {
+// Drop forgets id: its incident was not created after all.
+func (cc *Cache[V]) Drop(id string) {
 	cc.mu.Lock()
 	delete(cc.byID, id)
 	cc.mu.Unlock()
 }
 
-// take hands over the copy of id if rec is the record it was kept with,
-// and forgets it either way: a copy is handed over once, as a decode
-// gives a new incident each time.
-func (cc *createdCache) take(id, rec string) *store.Incident {
+// Take hands over what is kept of id, and forgets it: a copy is handed
+// over once, as a decode gives a new incident each time. The caller
+// uses it only if the record it read is the one it was kept with.
+func (cc *Cache[V]) Take(id string) (c V, ok bool) {
 	cc.mu.Lock()
-	c := cc.byID[id]
+	c, ok = cc.byID[id]
 	delete(cc.byID, id)
 	cc.mu.Unlock()
-	if c == nil || !c.is(rec) {
-		return nil
-	}
-	return c.inc
+	return c, ok
 }
 
-// is reports whether rec's header, document and details are those kept;
-// the timeline after them is not part of what decode reads.
-func (c *created) is(rec string) bool {
-	h, d, e := len(c.header), len(c.doc), len(c.det)
-	return len(rec) >= h+1+d+e && rec[:h] == c.header && rec[h] == '\n' &&
-		rec[h+1:h+1+d] == string(c.doc) && rec[h+1+d:h+1+d+e] == string(c.det)
+// Peek is what is kept of id, for tests.
+func (cc *Cache[V]) Peek(id string) (c V, ok bool) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	c, ok = cc.byID[id]
+	return c, ok
 }
 
-// createdRecord is what Trigger keeps of an incident it creates: the
-// header the trigger script writes for it (recordLua's build, version 1,
-// no repeats), its stored document and details, and the canonical copy.
-// It is nil when decoding would not give the incident back as it is: a
-// time not at UTC's offset or outside years 0-9999, a string that is not
-// UTF-8 (its document's JSON then holds \ufffd: lossy), or a status the
-// header cannot hold; that incident is then decoded.
-func createdRecord(inc *store.Incident, lossy bool, doc, det []byte, next, seen string) *created {
-	if st := string(inc.State.Status); st == "" || strings.ContainsAny(st, " \n") {
-		return nil // a header parseRecord would not take: decoding fails, as it must
-	}
-	if lossy {
-		return nil
-	}
-	cp, ok := canonicalCopy(inc)
-	if !ok {
-		return nil
-	}
-	if next == "" {
-		next = "-"
-	}
-	header := "v1 1 " + string(inc.State.Status) + " " + next + " 0 " + seen + " " +
-		strconv.Itoa(len(doc)) + " " + strconv.Itoa(len(det))
-	return &created{header: header, doc: doc, det: det, inc: cp}
+// Len is how many are kept, for tests.
+func (cc *Cache[V]) Len() int {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return len(cc.byID)
 }
 
-// canonicalCopy is the incident as decoding its record just after Trigger
+// CanonicalCopy is the incident as decoding its record just after Trigger
 // created it gives it back: version 1, no repeats (nor CheckRepeats and
 // NoFirstPageLead, which are never stored), times in UTC with no monotonic
-// reading, slices the JSON omits when empty nil, and details nil when
-// empty. ok is false if a time is not at UTC's offset (its decoding would
-// carry another zone) or outside years 0-9999.
+// reading, slices the JSON omits when empty nil, details nil when empty,
+// and State's id and service those of the incident (Redis's decoding sets
+// them so; the embedded store keeps only incidents whose state holds
+// them already). ok is false if a time is not at UTC's offset (its
+// decoding would carry another zone) or outside years 0-9999.
 //
 // The copy is of the incident's own fields (the claimant writes its State,
 // Version and Outbox while the caller still reads its incident after
@@ -140,7 +114,7 @@ func createdRecord(inc *store.Incident, lossy bool, doc, det []byte, next, seen 
 // place by slices.DeleteFunc in incident's outbox handling), SilencedAt,
 // State.Lifted (which Apply does not clone) and Maintenance are copied as
 // before: a new incident has none or one.
-func canonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
+func CanonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 	ok = true
 	at := func(t *time.Time) {
 		if _, off := t.Zone(); off != 0 || t.Year() < 0 || t.Year() > 9999 {
@@ -177,8 +151,8 @@ func canonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 	s.PausedTargets = nilIfEmpty(s.PausedTargets)
 	s.Lifted = cloneOrNil(s.Lifted) // not cloned by Engine.Apply
 	s.Pending = sharedOrCopied(s.Pending, func(d *policy.Deadline) bool {
-		return canonicalTime(d.At) && canonicalTime(d.FirstDue) && canonicalTime(d.SentBackAt) &&
-			canonicalTime(d.StormEnd) && (d.Sent == nil || len(d.Sent) > 0)
+		return CanonicalTime(d.At) && CanonicalTime(d.FirstDue) && CanonicalTime(d.SentBackAt) &&
+			CanonicalTime(d.StormEnd) && (d.Sent == nil || len(d.Sent) > 0)
 	}, func(d *policy.Deadline) {
 		at(&d.At)
 		at(&d.FirstDue)
@@ -187,7 +161,7 @@ func canonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 		d.Sent = cloneOrNil(d.Sent)
 	})
 	s.Held = sharedOrCopied(s.Held, func(h *policy.HeldSpan) bool {
-		return canonicalTime(h.From) && canonicalTime(h.To)
+		return CanonicalTime(h.From) && CanonicalTime(h.To)
 	}, func(h *policy.HeldSpan) {
 		at(&h.From)
 		at(&h.To)
@@ -220,10 +194,10 @@ func sharedOrCopied[S ~[]E, E any](s S, canonical func(*E) bool, canonicalize fu
 	return s
 }
 
-// canonicalTime reports whether t is as decoding gives it: in UTC (no
+// CanonicalTime reports whether t is as decoding gives it: in UTC (no
 // other zone, even at UTC's offset), with no monotonic reading, within
 // years 0-9999.
-func canonicalTime(t time.Time) bool {
+func CanonicalTime(t time.Time) bool {
 	u := t.Unix()
 	return u >= minStoredUnix && u <= maxStoredUnix && t == t.UTC() // UTC strips a monotonic reading
 }

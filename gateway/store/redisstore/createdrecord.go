@@ -1,0 +1,65 @@
+package redisstore
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/internal/created"
+)
+
+// Trigger keeps a copy of each incident it creates for its first claim
+// (package created): createdRecord is what it keeps, and ClaimDue hands
+// the copy over if the record it reads is the one Trigger wrote (its
+// header, document and details: what decode reads).
+
+// createdRec is a kept incident and the stored bytes it is the decoding of.
+type createdRec struct {
+	header   string // the record's header line, without its newline
+	doc, det []byte
+	inc      *store.Incident
+}
+
+// is reports whether rec's header, document and details are those kept;
+// the timeline after them is not part of what decode reads.
+func (c *createdRec) is(rec string) bool {
+	h, d, e := len(c.header), len(c.doc), len(c.det)
+	return len(rec) >= h+1+d+e && rec[:h] == c.header && rec[h] == '\n' &&
+		rec[h+1:h+1+d] == string(c.doc) && rec[h+1+d:h+1+d+e] == string(c.det)
+}
+
+// createdRecord is what Trigger keeps of an incident it creates: the
+// header the trigger script writes for it (recordLua's build, version 1,
+// no repeats), its stored document and details, and the canonical copy.
+// It is nil when decoding would not give the incident back as it is: a
+// time not at UTC's offset or outside years 0-9999, a string that is not
+// UTF-8 (its document's JSON then holds \ufffd: lossy), or a status the
+// header cannot hold; that incident is then decoded.
+func createdRecord(inc *store.Incident, lossy bool, doc, det []byte, next, seen string) *createdRec {
+	if st := string(inc.State.Status); st == "" || strings.ContainsAny(st, " \n") {
+		return nil // a header parseRecord would not take: decoding fails, as it must
+	}
+	if lossy {
+		return nil
+	}
+	cp, ok := created.CanonicalCopy(inc)
+	if !ok {
+		return nil
+	}
+	if next == "" {
+		next = "-"
+	}
+	header := "v1 1 " + string(inc.State.Status) + " " + next + " 0 " + seen + " " +
+		strconv.Itoa(len(doc)) + " " + strconv.Itoa(len(det))
+	return &createdRec{header: header, doc: doc, det: det, inc: cp}
+}
+
+// takeCreated hands over the copy of id if rec is the record it was kept
+// with, and forgets it either way.
+func (s *Store) takeCreated(id, rec string) *store.Incident {
+	c, ok := s.created.Take(id)
+	if !ok || !c.is(rec) {
+		return nil
+	}
+	return c.inc
+}

@@ -59,6 +59,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/blob"
+	"github.com/pagerd/pagerd/gateway/store/internal/created"
 	"github.com/pagerd/pagerd/gateway/store/internal/docjson"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -174,6 +175,10 @@ type Store struct {
 	// log is where the store says what goes wrong without failing a
 	// call (a record Expire cannot decode): OpenLogged's.
 	log *slog.Logger
+	// created is the incidents this store just created, for the claim
+	// of their first page (created.go); nil in a store opened for a
+	// report.
+	created *created.Cache[*createdDoc]
 }
 
 var _ store.Store = (*Store)(nil)
@@ -264,7 +269,8 @@ func OpenLogged(dir string, log *slog.Logger) (*Store, error) {
 	if upgradedFrom == currentFormat() {
 		upgradedFrom = 0
 	}
-	return &Store{db: db, dir: dir, w: newCommitter(db, log), upgradedFrom: upgradedFrom, log: log}, nil
+	return &Store{db: db, dir: dir, w: newCommitter(db, log), upgradedFrom: upgradedFrom, log: log,
+		created: created.NewCache[*createdDoc](created.Kept)}, nil
 }
 
 // checkLength refuses, before bbolt maps it, a store file of size bytes
@@ -508,6 +514,9 @@ func encodeIncident(inc *store.Incident) ([]byte, error) {
 type write struct {
 	rec store.Incident
 	doc []byte
+	// kept is, for a new incident's write (newTrigger), the copy of it
+	// its first claim is handed (created.go), or nil.
+	kept *store.Incident
 }
 
 func newWrite(rec store.Incident) (*write, error) {
@@ -740,11 +749,13 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	}
 	var id string
 	var out store.Outcome
+	kept := s.keepCreated(w)
 	err = s.updateIn(ctx, intakeLane, func(tx *bbolt.Tx) error {
 		var err error
 		id, out, err = triggerTx(tx, inc, w, rep, entries)
 		return err
 	})
+	kept(id, out, err)
 	if err != nil {
 		return "", 0, err
 	}
@@ -752,13 +763,6 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 		inc.Version = 1
 	}
 	return id, out, nil
-}
-
-// newTrigger is the write of inc as a new incident.
-func newTrigger(inc *store.Incident) (*write, error) {
-	rec := stored(inc)
-	rec.Version, rec.Repeats = 1, 0
-	return newWrite(rec)
 }
 
 // A repeat is a Trigger's write when its alert repeats an open incident:
@@ -1160,6 +1164,9 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 	}
 	for i, doc := range docs {
 		if doc == nil {
+			continue
+		}
+		if out[i].Record = s.takeCreated(out[i].Incident, doc); out[i].Record != nil {
 			continue
 		}
 		var rec store.Incident

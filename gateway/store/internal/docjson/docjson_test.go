@@ -150,3 +150,35 @@ func BenchmarkMarshalIncident(b *testing.B) {
 		}
 	})
 }
+
+// TestAppendIncidentAsIs: details are as is when decoding the document
+// gives back their bytes: none, or compact JSON with HTML characters
+// escaped as json.Marshal escapes them.
+func TestAppendIncidentAsIs(t *testing.T) {
+	for details, want := range map[string]bool{
+		``:                             true,
+		`{"a":1,"b":["x"]}`:            true,
+		`{"a":"\u003cb\u003e \u0026"}`: true,
+		`{"a": 1}`:                     false,
+		` {"a":1}`:                     false,
+		`{"a":"<b>"}`:                  false,
+		`{"a":"x & y"}`:                false,
+		"{\"a\":\"\u2028\"}":           false,
+	} {
+		inc := store.Incident{Details: json.RawMessage(details)}
+		j, asIs, err := AppendIncidentAsIs(nil, &inc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if asIs != want {
+			t.Errorf("details %q: as is %v, want %v", details, asIs, want)
+		}
+		var back store.Incident
+		if err := json.Unmarshal(j, &back); err != nil {
+			t.Fatal(err)
+		}
+		if got := bytes.Equal(back.Details, inc.Details); got != want {
+			t.Errorf("details %q: decoded %q, the same: %v; AppendIncidentAsIs says %v", details, back.Details, got, want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package docjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -12,7 +13,16 @@ import (
 // AppendIncident appends inc as json.Marshal writes it: the embedded
 // store's document of an incident.
 func AppendIncident(b []byte, inc *store.Incident) ([]byte, error) {
-	var err error
+	b, _, err := AppendIncidentAsIs(b, inc)
+	return b, err
+}
+
+// AppendIncidentAsIs is AppendIncident, and reports whether the
+// incident's details were written as they are (compact JSON with HTML
+// characters escaped, or none): decoding the document gives them back
+// byte for byte.
+func AppendIncidentAsIs(b []byte, inc *store.Incident) (_ []byte, asIs bool, err error) {
+	asIs = true
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, inc.ID)
 	b = append(b, `,"service":`...)
@@ -25,33 +35,34 @@ func AppendIncident(b []byte, inc *store.Incident) ([]byte, error) {
 	b = appendJSONString(b, inc.Summary)
 	b = append(b, `,"created_at":`...)
 	if b, err = appendJSONTime(b, inc.CreatedAt); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	b = append(b, `,"updated_at":`...)
 	if b, err = appendJSONTime(b, inc.UpdatedAt); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if len(inc.Details) > 0 {
 		// json.Marshal checks and compacts raw JSON, escaping HTML
 		// characters in it; its own pass writes the same.
 		j, err := json.Marshal(inc.Details)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		b = append(b, `,"details":`...)
 		b = append(b, j...)
+		asIs = bytes.Equal(j, inc.Details)
 	}
 	b = append(b, `,"repeats":`...)
 	b = strconv.AppendInt(b, int64(inc.Repeats), 10)
 	b = append(b, `,"last_seen":`...)
 	if b, err = appendJSONTime(b, inc.LastSeen); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, inc.Version, 10)
 	b = append(b, `,"state":`...)
 	if b, err = appendState(b, &inc.State); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if len(inc.Outbox) > 0 {
 		b = append(b, `,"outbox":[`...)
@@ -60,7 +71,7 @@ func AppendIncident(b []byte, inc *store.Incident) ([]byte, error) {
 				b = append(b, ',')
 			}
 			if b, err = appendOutboxItem(b, &inc.Outbox[i]); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 		b = append(b, ']')
@@ -72,7 +83,7 @@ func AppendIncident(b []byte, inc *store.Incident) ([]byte, error) {
 		b = append(b, `,"not_paged":true`...)
 	}
 	b = appendStrings(b, `,"silenced_at":`, inc.SilencedAt)
-	return append(b, '}'), nil
+	return append(b, '}'), asIs, nil
 }
 
 // AppendState appends an incident's escalation state as json.Marshal

@@ -175,6 +175,9 @@ type Store struct {
 	// log is where the store says what goes wrong without failing a
 	// call (a record Expire cannot decode): OpenLogged's.
 	log *slog.Logger
+	// heads is the head of the documents this process wrote last
+	// (heads.go); nil in a store opened for a report.
+	heads *created.Cache[*headDoc]
 	// created is the incidents this store just created, for the claim
 	// of their first page (created.go); nil in a store opened for a
 	// report.
@@ -270,7 +273,7 @@ func OpenLogged(dir string, log *slog.Logger) (*Store, error) {
 		upgradedFrom = 0
 	}
 	return &Store{db: db, dir: dir, w: newCommitter(db, log), upgradedFrom: upgradedFrom, log: log,
-		created: created.NewCache[*createdDoc](created.Kept)}, nil
+		created: created.NewCache[*createdDoc](created.Kept), heads: created.NewCache[*headDoc](keptHeads)}, nil
 }
 
 // checkLength refuses, before bbolt maps it, a store file of size bytes
@@ -494,13 +497,23 @@ func putIncident(tx *bbolt.Tx, inc *store.Incident) error {
 // as json.Marshal writes it but by hand (docjson: the reflection was a
 // twentieth of the CPU an alert costs on this store), packed.
 func encodeIncident(inc *store.Incident) ([]byte, error) {
-	j, err := docjson.AppendIncident(docjson.Buffer(), inc)
+	doc, _, err := encodeDoc(inc)
+	return doc, err
+}
+
+// encodeDoc is encodeIncident, and reports whether decoding the document
+// gives back inc's strings and details as they are: none replaced for not
+// being UTF-8 (the JSON then holds \ufffd), the details compact with HTML
+// characters escaped.
+func encodeDoc(inc *store.Incident) (doc []byte, asIs bool, err error) {
+	j, asIs, err := docjson.AppendIncidentAsIs(docjson.Buffer(), inc)
 	if err != nil {
-		return nil, plain("encode incident %s: %w", inc.ID, err)
+		return nil, false, plain("encode incident %s: %w", inc.ID, err)
 	}
-	doc := blob.Pack(j)
+	doc = blob.Pack(j)
+	asIs = asIs && !bytes.Contains(j, []byte(`\ufffd`))
 	docjson.Release(j)
-	return doc, nil
+	return doc, asIs, nil
 }
 
 // A write is an incident as it will be stored, its document encoded before
@@ -517,14 +530,22 @@ type write struct {
 	// kept is, for a new incident's write (newTrigger), the copy of it
 	// its first claim is handed (created.go), or nil.
 	kept *store.Incident
+	// head is the head decoding doc gives (heads.go), or nil when
+	// decoding would not give rec back as it is.
+	head *head
 }
 
+// newWrite is the write of rec, which stored made.
 func newWrite(rec store.Incident) (*write, error) {
-	doc, err := encodeIncident(&rec)
+	doc, asIs, err := encodeDoc(&rec)
 	if err != nil {
 		return nil, err
 	}
-	return &write{rec: rec, doc: doc}, nil
+	w := &write{rec: rec, doc: doc}
+	if asIs {
+		w.head = headOf(&w.rec)
+	}
+	return w, nil
 }
 
 // head is what a write needs of the incident it replaces. Decoding it skips
@@ -540,10 +561,13 @@ type head struct {
 	Version   int64           `json:"version"`
 }
 
-func readHead(tx *bbolt.Tx, id string) (*head, error) {
+func (s *Store) readHead(tx *bbolt.Tx, id string) (*head, error) {
 	v := tx.Bucket(bucketIncidents).Get(idKey(id))
 	if v == nil {
 		return nil, fmt.Errorf("%w: %s", store.ErrNotFound, id)
+	}
+	if h := s.keptHead(id, v); h != nil {
+		return h, nil
 	}
 	var h head
 	if err := unpackDoc(id, v, &h); err != nil {
@@ -761,6 +785,9 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	}
 	if out == store.Created {
 		inc.Version = 1
+		if w != nil && w.head != nil && id == w.rec.ID {
+			s.keepHead(id, &headDoc{doc: w.doc, h: w.head})
+		}
 	}
 	return id, out, nil
 }
@@ -919,13 +946,15 @@ func (s *Store) Update(ctx context.Context, inc *store.Incident, timeline []stor
 	if err != nil {
 		return err
 	}
-	err = s.update(ctx, func(tx *bbolt.Tx) error {
-		_, err := updateTx(tx, inc, w, entries)
+	var written *headDoc
+	err = s.update(ctx, func(tx *bbolt.Tx) (err error) {
+		_, written, err = s.updateTx(tx, inc, w, entries)
 		return err
 	})
 	if err != nil {
 		return err
 	}
+	s.keepHead(inc.ID, written)
 	inc.Version++
 	return nil
 }
@@ -941,33 +970,43 @@ func newUpdate(inc *store.Incident) (*write, error) {
 
 // updateTx is Update's transaction, w the write of inc (newUpdate); it
 // returns the state written.
-func updateTx(tx *bbolt.Tx, inc *store.Incident, w *write, entries [][]byte) (*store.Incident, error) {
-	old, err := readHead(tx, inc.ID)
+//
+// written is the document written with its head, to keep once the
+// transaction is committed (keepHead), or nil when its head is not known.
+func (s *Store) updateTx(tx *bbolt.Tx, inc *store.Incident, w *write, entries [][]byte) (_ *store.Incident, written *headDoc, err error) {
+	old, err := s.readHead(tx, inc.ID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if old.Version != inc.Version || (inc.CheckRepeats && old.Repeats != inc.Repeats) {
-		return nil, store.ErrConflict
+		return nil, nil, store.ErrConflict
 	}
-	rec, doc := w.rec, w.doc
+	rec, doc, h := w.rec, w.doc, w.head
 	if old.Repeats != rec.Repeats || !old.LastSeen.Equal(rec.LastSeen) || !bytes.Equal(old.Details, rec.Details) {
 		rec.Repeats, rec.LastSeen, rec.Details = old.Repeats, old.LastSeen.UTC(), old.Details
-		if doc, err = encodeIncident(&rec); err != nil {
-			return nil, err
+		var asIs bool
+		if doc, asIs, err = encodeDoc(&rec); err != nil {
+			return nil, nil, err
+		}
+		if h = nil; asIs {
+			h = headOf(&rec)
 		}
 	}
 	if err := tx.Bucket(bucketIncidents).Put(idKey(rec.ID), doc); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := putIndex(tx, old, &rec); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, ok := store.DueAt(&rec); !ok || !claimed(tx, rec.ID) {
 		if err := schedule(tx, rec.ID, &rec); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return &rec, appendTimeline(tx, rec.ID, entries)
+	if h != nil {
+		written = &headDoc{doc: doc, h: h}
+	}
+	return &rec, written, appendTimeline(tx, rec.ID, entries)
 }
 
 // Finish is Update and Complete in one transaction.
@@ -986,9 +1025,11 @@ func (s *Store) Finish(ctx context.Context, c store.Claim, inc *store.Incident, 
 	if err != nil {
 		return err
 	}
+	var written *headDoc
 	err = s.update(ctx, func(tx *bbolt.Tx) error {
-		rec, err := updateTx(tx, inc, w, entries)
-		if err != nil {
+		var rec *store.Incident
+		var err error
+		if rec, written, err = s.updateTx(tx, inc, w, entries); err != nil {
 			return err
 		}
 		if _, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get(idKey(inc.ID))); ok && c.Token != "" && tok == c.Token {
@@ -999,6 +1040,7 @@ func (s *Store) Finish(ctx context.Context, c store.Claim, inc *store.Incident, 
 	if err != nil {
 		return err
 	}
+	s.keepHead(inc.ID, written)
 	inc.Version++
 	return nil
 }

@@ -4,9 +4,7 @@ import (
 	"bytes"
 
 	"github.com/pagerd/pagerd/gateway/store"
-	"github.com/pagerd/pagerd/gateway/store/blob"
 	"github.com/pagerd/pagerd/gateway/store/internal/created"
-	"github.com/pagerd/pagerd/gateway/store/internal/docjson"
 )
 
 // Trigger keeps a copy of each incident it creates for its first claim
@@ -32,14 +30,11 @@ type createdDoc struct {
 func newTrigger(inc *store.Incident) (*write, error) {
 	rec := stored(inc)
 	rec.Version, rec.Repeats = 1, 0
-	j, asIs, err := docjson.AppendIncidentAsIs(docjson.Buffer(), &rec)
+	w, err := newWrite(rec)
 	if err != nil {
-		return nil, plain("encode incident %s: %w", rec.ID, err)
+		return nil, err
 	}
-	w := &write{rec: rec, doc: blob.Pack(j)}
-	keep := asIs && !bytes.Contains(j, []byte(`\ufffd`)) && rec.State.ID == rec.ID && rec.State.Service == rec.Service
-	docjson.Release(j)
-	if keep {
+	if w.head != nil && rec.State.ID == rec.ID && rec.State.Service == rec.Service {
 		if cp, ok := created.CanonicalCopy(&w.rec); ok {
 			w.kept = cp
 		}

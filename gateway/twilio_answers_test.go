@@ -517,3 +517,84 @@ func TestVoiceGreetingOfAnIncidentAcknowledgedOrResolvedSinceTheCall(t *testing.
 		t.Fatalf("answering the call changed the incident: %s, %d timeline entries (was %d)", after.Status, len(after.Timeline), len(before.Timeline))
 	}
 }
+
+// twilioReackConfig is twilioCallConfig with Bob and Carol, who
+// acknowledge through the API.
+var twilioReackConfig = strings.Replace(twilioCallConfig, "users:\n", "users:\n"+
+	"  - {id: bob, name: Bob, contacts: [{channel: push, via: log}]}\n"+
+	"  - {id: carol, name: Carol, contacts: [{channel: push, via: log}]}\n", 1)
+
+// acknowledgeAt has user acknowledge the incident through the API at at.
+func acknowledgeAt(h *harness, id, user string, at time.Time) {
+	h.t.Helper()
+	h.runUntil(at)
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"`+user+`"}`); r.code != 200 {
+		h.t.Fatalf("%s acknowledges: %d %s", user, r.code, r.body)
+	}
+}
+
+// reopenAt has the API escalate the incident at at: at its one level, it
+// reopens the acknowledged incident and pages the level again.
+func reopenAt(h *harness, id string, at time.Time) {
+	h.t.Helper()
+	h.runUntil(at)
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/escalate", ""); r.code != 200 {
+		h.t.Fatalf("escalate: %d %s", r.code, r.body)
+	}
+	if v := h.incident(id); v.Status != "triggered" || v.Reopened != 1 {
+		h.t.Fatalf("after the escalation: %s, reopened %d", v.Status, v.Reopened)
+	}
+}
+
+// TestSMSReplyOnAnIncidentAcknowledgedAgainSaysWhenThatPersonDid: Bob
+// acknowledged at 06:01, an escalation reopened the incident, Carol
+// acknowledged it again at 06:05. Dan's "4" to the page of the reopen was
+// answered "already acknowledged by Carol at 06:01 UTC": Carol's name with
+// Bob's time (the first acknowledgement, which the incident keeps for the
+// time to acknowledge), so Dan took it that Carol had had it from before
+// the reopen. It says Carol at 06:05.
+func TestSMSReplyOnAnIncidentAcknowledgedAgainSaysWhenThatPersonDid(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	h := newHarness(t, withConfig(twilioAt(fake, twilioReackConfig)), realTransport("twilio"))
+	id := fire(h)
+	acknowledgeAt(h, id, "bob", fixedNow.Add(time.Minute))
+	reopenAt(h, id, fixedNow.Add(2*time.Minute))
+	h.runUntil(fixedNow.Add(4 * time.Minute)) // the reopen's SMS to Dan
+	if len(fake.Messages()) != 1 {
+		t.Fatalf("Twilio got %d messages, want the reopen's SMS", len(fake.Messages()))
+	}
+	acknowledgeAt(h, id, "carol", fixedNow.Add(5*time.Minute))
+	form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
+	_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
+	if !strings.Contains(out, "(code "+twilio.ReplyCode(id)+") was already acknowledged by Carol at 06:05 UTC; nothing changed.") {
+		t.Fatalf("4 on an incident Carol acknowledged again at 06:05: %s", out)
+	}
+	if v := h.incident(id); v.AcknowledgedAt == nil || !v.AcknowledgedAt.Equal(fixedNow.Add(time.Minute)) {
+		t.Fatalf("acknowledged_at is the first acknowledgement (06:01): %v", v.AcknowledgedAt)
+	}
+}
+
+// TestCallOnAnIncidentAcknowledgedAgainSaysWhenThatPersonDid: the call of
+// the reopen, answered after Carol acknowledged the incident again, said
+// "It was acknowledged by Carol at" the time Bob first acknowledged it,
+// and 4 pressed anyway "Already acknowledged by Carol at" that time too.
+// Both say Carol's own time.
+func TestCallOnAnIncidentAcknowledgedAgainSaysWhenThatPersonDid(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	h := newHarness(t, withConfig(twilioAt(fake, twilioReackConfig)), realTransport("twilio"))
+	id := fire(h)
+	acknowledgeAt(h, id, "bob", fixedNow.Add(time.Minute))
+	reopenAt(h, id, fixedNow.Add(2*time.Minute))
+	h.runUntil(fixedNow.Add(7 * time.Minute)) // the reopen's call to Dan
+	if len(fake.Calls()) != 1 {
+		t.Fatalf("%d calls placed, want the reopen's", len(fake.Calls()))
+	}
+	acknowledgeAt(h, id, "carol", fixedNow.Add(8*time.Minute))
+	code, body := fake.Callback(t, fake.Calls()[0].Get("Url"), url.Values{"CallSid": {"CA1"}, "AnsweredBy": {"human"}})
+	if code != 200 || !strings.Contains(body, "It was acknowledged by Carol at 06:08 UTC.") {
+		t.Errorf("answered after Carol acknowledged again at 06:08: %d %s", code, body)
+	}
+	if _, body := fake.Callback(t, gatherURL(h, fake, 0), url.Values{"Digits": {"4"}}); !strings.Contains(body, "Already acknowledged by Carol at 06:08 UTC.") {
+		t.Errorf("4 pressed anyway: %s", body)
+	}
+}

@@ -217,7 +217,10 @@ type Acted struct {
 	// The incident as it stands after the action.
 	Incident, Service, Priority, Summary string
 	AcknowledgedBy, ResolvedBy           string
-	// AcknowledgedAt and ResolvedAt are when it was (zero when not).
+	// AcknowledgedAt and ResolvedAt are when AcknowledgedBy and
+	// ResolvedBy did (zero when nobody did, or when that is not known):
+	// after a reopen, the latest acknowledgement's time, not the first's,
+	// which answers name its acknowledger with.
 	AcknowledgedAt, ResolvedAt time.Time
 	// Level is the level it is at, counted from 1, and LevelName its name;
 	// EscalatedAt is when it got there and EscalatedBy who took it there
@@ -270,8 +273,9 @@ type About struct {
 	// Priority, and for one incident its Service, Summary and Status.
 	Priority, Service, Summary, Status string
 	// AcknowledgedBy and ResolvedBy name, for one incident, who
-	// acknowledged and who resolved it, and AcknowledgedAt and ResolvedAt
-	// say when (zero when it was not): a call answered after either says
+	// acknowledged (last, after a reopen) and who resolved it, and
+	// AcknowledgedAt and ResolvedAt say when they did (zero when it was
+	// not, or when that is not known): a call answered after either says
 	// so, rather than offering a key that can no longer apply.
 	AcknowledgedBy, ResolvedBy string
 	AcknowledgedAt, ResolvedAt time.Time

@@ -215,6 +215,13 @@ type Incident struct {
 	// nobody was reached, when someone was. Without it, the level keeps
 	// its timeout.
 	LevelPagesKept bool `json:"level_pages_kept,omitempty"`
+	// LastAcknowledgedAt is when AcknowledgedBy, the latest acknowledger,
+	// acknowledged. AcknowledgedAt stays the first acknowledgement, which
+	// a reopen keeps (the time to acknowledge, SLA targets, repeats,
+	// reports): after a reopen and another acknowledgement, the two name
+	// different people's acknowledgements. Zero in a record written
+	// before it was kept (AcknowledgedByAt).
+	LastAcknowledgedAt time.Time `json:"last_acknowledged_at,omitzero"`
 }
 
 // HeldSpan is a stretch of an incident's life in which a maintenance
@@ -835,6 +842,24 @@ func (r *run) held(id string) bool {
 	return r.inc.Maintenance != nil && (id == "" || r.inc.Maintenance.ID == id)
 }
 
+// AcknowledgedByAt is when AcknowledgedBy acknowledged the incident: an
+// answer that names who acknowledged it says when they did, not when
+// someone else first did before a reopen ("acknowledged by carol at" the
+// time bob acknowledged it). Zero when it was never acknowledged, and when
+// that is not known: a record written before LastAcknowledgedAt was kept,
+// reopened since its first acknowledgement (so acknowledged again after
+// it, or not at all). A record never reopened was acknowledged once, at
+// AcknowledgedAt.
+func (inc *Incident) AcknowledgedByAt() time.Time {
+	switch {
+	case !inc.LastAcknowledgedAt.IsZero():
+		return inc.LastAcknowledgedAt
+	case inc.Reopened == 0:
+		return inc.AcknowledgedAt
+	}
+	return time.Time{}
+}
+
 // MayHold reports whether the maintenance window h may hold the incident:
 // not one a person escalated it past (Lifted), nor one already in force
 // when they did (begun by LiftedAt), which would stop the pages they
@@ -1369,7 +1394,7 @@ func (r *run) acknowledge(ev Event) error {
 	if r.inc.AcknowledgedAt.IsZero() {
 		r.inc.AcknowledgedAt = r.now
 	}
-	r.inc.AcknowledgedBy = actor
+	r.inc.AcknowledgedBy, r.inc.LastAcknowledgedAt = actor, r.now
 	r.inc.RaisedSinceAck = false
 	r.inc.LevelPages = nil
 	// Acknowledging stops every pending page and escalation, for everyone.

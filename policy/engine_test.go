@@ -594,6 +594,9 @@ func TestEngineMissingStatusUpdateAndUnresolved(t *testing.T) {
 	if !inc.AcknowledgedAt.Equal(t0.Add(time.Minute)) || inc.AcknowledgedBy != "b" {
 		t.Fatalf("first ack time must be kept, latest acker recorded: %+v", inc)
 	}
+	if !inc.LastAcknowledgedAt.Equal(t0.Add(51*time.Minute)) || !inc.AcknowledgedByAt().Equal(t0.Add(51*time.Minute)) {
+		t.Fatalf("b acknowledged at 51m: last acknowledged at %v, AcknowledgedByAt %v", inc.LastAcknowledgedAt, inc.AcknowledgedByAt())
+	}
 	_, lines = engRun(t, e, inc, t0.Add(time.Hour))
 	want = []string{
 		"1h escalate third",                // d belongs to the third level
@@ -1304,5 +1307,29 @@ func TestSentMarksOnlyThePageOfItsLevel(t *testing.T) {
 	got := [][]string{r.inc.Pending[0].Sent, r.inc.Pending[1].Sent, r.inc.Pending[2].Sent}
 	if !slices.Equal(got[0], []string{ChannelPush}) || got[1] != nil || got[2] != nil {
 		t.Fatalf("Sent after a's push at level 1: %q, want only a's level-1 step marked", got)
+	}
+}
+
+// TestAcknowledgedByAtOfARecordFromBefore: a record written before
+// LastAcknowledgedAt was kept says when its acknowledger acknowledged only
+// if it was never reopened (then it was acknowledged once, at
+// AcknowledgedAt); reopened, the latest acknowledgement may be anyone's at
+// any time since, and an answer had better give no time than the first
+// acknowledgement's with the latest acknowledger's name.
+func TestAcknowledgedByAtOfARecordFromBefore(t *testing.T) {
+	first, again := t0.Add(time.Minute), t0.Add(20*time.Minute)
+	for _, c := range []struct {
+		name string
+		inc  Incident
+		want time.Time
+	}{
+		{"never acknowledged", Incident{}, time.Time{}},
+		{"acknowledged once, from before", Incident{AcknowledgedAt: first, AcknowledgedBy: "a"}, first},
+		{"reopened and acknowledged again, from before", Incident{AcknowledgedAt: first, AcknowledgedBy: "b", Reopened: 1}, time.Time{}},
+		{"reopened and acknowledged again", Incident{AcknowledgedAt: first, AcknowledgedBy: "b", Reopened: 1, LastAcknowledgedAt: again}, again},
+	} {
+		if got := c.inc.AcknowledgedByAt(); !got.Equal(c.want) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
 	}
 }

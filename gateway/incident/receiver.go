@@ -150,7 +150,7 @@ func (s *Service) act(ctx context.Context, target string, ev policy.Event) (noti
 	cfg := s.o.Config()
 	out := notify.Acted{Changed: len(acts) > 0, AlreadyResolved: resolved, AlreadyEscalated: already, ReopenedSince: since,
 		Incident: inc.ID, Service: inc.Service, Priority: st.Priority, Summary: inc.Summary,
-		AcknowledgedBy: cfg.UserName(st.AcknowledgedBy), AcknowledgedAt: st.AcknowledgedAt,
+		AcknowledgedBy: cfg.UserName(st.AcknowledgedBy), AcknowledgedAt: st.AcknowledgedByAt(),
 		ResolvedBy: cfg.UserName(st.ResolvedBy), ResolvedAt: st.ResolvedAt,
 		Level: st.Level + 1, LevelName: cfg.LevelName(inc.Service, st.Level), EscalatedAt: st.LevelStartedAt}
 	if already {
@@ -962,7 +962,7 @@ func (s *Service) ResolvedPaged(ctx context.Context, user, channel string, match
 		}
 		st := inc.State
 		out = append(out, notify.Acted{AlreadyResolved: true, Incident: inc.ID, Service: inc.Service, Priority: st.Priority,
-			Summary: inc.Summary, AcknowledgedBy: cfg.UserName(st.AcknowledgedBy), AcknowledgedAt: st.AcknowledgedAt,
+			Summary: inc.Summary, AcknowledgedBy: cfg.UserName(st.AcknowledgedBy), AcknowledgedAt: st.AcknowledgedByAt(),
 			ResolvedBy: cfg.UserName(st.ResolvedBy), ResolvedAt: st.ResolvedAt, Level: st.Level + 1, PagedAt: pagedAt})
 	}
 	return out, nil
@@ -996,7 +996,7 @@ func (s *Service) About(ctx context.Context, target string) (notify.About, error
 	}
 	st, cfg := inc.State, s.o.Config()
 	return notify.About{Incidents: 1, Priority: st.Priority, Service: inc.Service, Summary: inc.Summary, Status: string(st.Status),
-		AcknowledgedBy: cfg.UserName(st.AcknowledgedBy), AcknowledgedAt: st.AcknowledgedAt,
+		AcknowledgedBy: cfg.UserName(st.AcknowledgedBy), AcknowledgedAt: st.AcknowledgedByAt(),
 		ResolvedBy: cfg.UserName(st.ResolvedBy), ResolvedAt: st.ResolvedAt}, nil
 }
 

@@ -430,6 +430,7 @@ func stored(in *store.Incident) store.Incident {
 	st := &c.State
 	st.TriggeredAt, st.LevelStartedAt, st.LevelEscalatedAt = st.TriggeredAt.UTC(), st.LevelStartedAt.UTC(), st.LevelEscalatedAt.UTC()
 	st.AcknowledgedAt, st.ResolvedAt, st.LastStatusAt = st.AcknowledgedAt.UTC(), st.ResolvedAt.UTC(), st.LastStatusAt.UTC()
+	st.LastAcknowledgedAt = st.LastAcknowledgedAt.UTC()
 	if in.State.Pending != nil {
 		st.Pending = make([]policy.Deadline, len(in.State.Pending))
 		for i, d := range in.State.Pending {

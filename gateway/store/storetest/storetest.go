@@ -41,6 +41,7 @@ func Run(t *testing.T, f Factory) {
 		{"TriggerAfterResolveCreatesAfresh", testTriggerAfterResolve},
 		{"DedupKeysArePerService", testDedupPerService},
 		{"UpdateIsOptimistic", testUpdateCAS},
+		{"ReacknowledgedKeepsBothAcknowledgements", testReacknowledged},
 		{"CheckRepeatsRefusesAWriteAfterARepeat", testCheckRepeats},
 		{"WriteKeepsARepeatSinceTheRead", testWriteKeepsRepeat},
 		{"DueFollowsTheEarliestDeadline", testDueFollowsEarliest},
@@ -132,6 +133,7 @@ func normalize(inc *store.Incident) *store.Incident {
 	st := c.State
 	st.TriggeredAt, st.LevelStartedAt, st.LevelEscalatedAt = st.TriggeredAt.UTC(), st.LevelStartedAt.UTC(), st.LevelEscalatedAt.UTC()
 	st.AcknowledgedAt, st.ResolvedAt, st.LastStatusAt = st.AcknowledgedAt.UTC(), st.ResolvedAt.UTC(), st.LastStatusAt.UTC()
+	st.LastAcknowledgedAt = st.LastAcknowledgedAt.UTC()
 	st.Pending = nil
 	for _, d := range inc.State.Pending {
 		d.At = d.At.UTC()
@@ -158,6 +160,7 @@ func testTriggerRoundTrip(t *testing.T, f Factory) {
 	s := f.New(t)
 	inc := incident("api", "g1", base, 0, 2*time.Minute, 5*time.Minute)
 	inc.State.AcknowledgedAt = base.Add(time.Second) // every field must survive
+	inc.State.LastAcknowledgedAt = base.Add(2 * time.Second)
 	inc.State.PageImmediately = []string{"executives"}
 	id := trigger(t, s, inc, store.Entry{At: base, Type: "trigger", Actor: "alertmanager"})
 	if id != inc.ID {
@@ -246,6 +249,30 @@ func testUpdateCAS(t *testing.T, f Factory) {
 	}
 	if got := get(t, s, id); got.State.Status != policy.StatusAcknowledged || got.State.AcknowledgedBy != "ann" || got.Version != 2 {
 		t.Fatalf("stale update changed the incident: %+v", got.State)
+	}
+}
+
+// testReacknowledged: an incident acknowledged by ann, reopened, and
+// acknowledged again by bob keeps both times: the first acknowledgement
+// (the time to acknowledge, SLA targets, reports) and bob's own, which
+// every answer that says "acknowledged by bob at" gives. A store that
+// dropped the latter would have the SMS and voice answers say bob
+// acknowledged it when ann did.
+func testReacknowledged(t *testing.T, f Factory) {
+	s := f.New(t)
+	id := trigger(t, s, incident("api", "g1", base, time.Minute))
+	inc := get(t, s, id)
+	first, again := base.Add(time.Minute), base.Add(20*time.Minute)
+	inc.State.Status, inc.State.AcknowledgedAt, inc.State.AcknowledgedBy, inc.State.LastAcknowledgedAt = policy.StatusAcknowledged, first, "ann", first
+	update(t, s, inc)
+	inc.State.Status, inc.State.Reopened = policy.StatusTriggered, 1
+	update(t, s, inc)
+	inc.State.Status, inc.State.AcknowledgedBy, inc.State.LastAcknowledgedAt = policy.StatusAcknowledged, "bob", again
+	update(t, s, inc)
+	got := get(t, s, id).State
+	if !got.AcknowledgedAt.Equal(first) || got.AcknowledgedBy != "bob" || !got.LastAcknowledgedAt.Equal(again) || !got.AcknowledgedByAt().Equal(again) {
+		t.Fatalf("acknowledged first at %v, by %q at %v (AcknowledgedByAt %v); want first at %v, by bob at %v",
+			got.AcknowledgedAt, got.AcknowledgedBy, got.LastAcknowledgedAt, got.AcknowledgedByAt(), first, again)
 	}
 }
 

@@ -141,6 +141,7 @@ func CanonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 	s.ID, s.Service = inc.ID, inc.Service
 	at(&s.TriggeredAt)
 	at(&s.AcknowledgedAt)
+	at(&s.LastAcknowledgedAt)
 	at(&s.ResolvedAt)
 	at(&s.LastStatusAt)
 	at(&s.LevelStartedAt)

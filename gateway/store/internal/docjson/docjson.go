@@ -160,6 +160,12 @@ func appendState(b []byte, s *policy.Incident) ([]byte, error) {
 	if s.LevelPagesKept {
 		b = append(b, `,"level_pages_kept":true`...)
 	}
+	if !s.LastAcknowledgedAt.IsZero() {
+		b = append(b, `,"last_acknowledged_at":`...)
+		if b, err = appendJSONTime(b, s.LastAcknowledgedAt); err != nil {
+			return nil, err
+		}
+	}
 	return append(b, '}'), nil
 }
 

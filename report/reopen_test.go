@@ -61,7 +61,8 @@ func TestReopenedIncidentCreditsTheFirstAcknowledgement(t *testing.T) {
 // acknowledged incident and pages the next level until someone
 // acknowledges again. The handoff document lists it as it stands at the
 // handoff: not acknowledged while the next level is being paged, then
-// owned by whoever acknowledged it since.
+// owned by whoever acknowledged it since, at the time they did (the
+// timeline's: the record's acknowledged_at is Engineer A's, the first).
 func TestHandoffShowsWhereAReopenedIncidentStands(t *testing.T) {
 	cfg := loadSeed(t, "aion-r.yaml")
 	// A SEV-2 on Sunday 21:00 UTC: Engineer A acknowledges at 21:03 and
@@ -77,9 +78,9 @@ func TestHandoffShowsWhereAReopenedIncidentStands(t *testing.T) {
 		state string
 		owner string
 	}{
-		{"2025-10-12T21:20:00Z", "acknowledged by Engineer A at", "- Owner: Engineer A"},
+		{"2025-10-12T21:20:00Z", "acknowledged by Engineer A at Sun 2025-10-12 21:03;", "- Owner: Engineer A"},
 		{"2025-10-12T22:00:00Z", "not acknowledged", "- Owner: [If not resolved]"},
-		{"2025-10-12T23:30:00Z", "acknowledged by Engineer B at", "- Owner: Engineer B"},
+		{"2025-10-12T23:30:00Z", "acknowledged by Engineer B at Sun 2025-10-12 22:10;", "- Owner: Engineer B"},
 	} {
 		at, err := time.Parse(time.RFC3339, tc.at)
 		if err != nil {

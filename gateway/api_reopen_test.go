@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,43 @@ func TestAPIAcknowledgeOfAReadingBeforeAReopenIsRefused(t *testing.T) {
 			}
 			if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"reopened":1}`); r.code != 400 {
 				t.Errorf("reopened on a resolve: %d %s", r.code, r.body)
+			}
+		})
+	}
+}
+
+// TestAPIIncidentSaysWhenItsAcknowledgerAcknowledged: ann acknowledges at
+// 06:01, an escalation reopens the incident and bob acknowledges it again
+// at 06:05. The incident showed acknowledged_at 06:01 (the first
+// acknowledgement, what MTTA counts) beside acknowledged_by bob, and
+// nothing said when bob did: a client showing "acknowledged by bob at
+// 06:01" told a lie. last_acknowledged_at says 06:05, on every store; a
+// record written before pagerd kept it, reopened since, leaves it out
+// rather than give the first acknowledgement's time.
+func TestAPIIncidentSaysWhenItsAcknowledgerAcknowledged(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)))
+			id := fire(h)
+			acknowledgeAt(h, id, "ann", fixedNow.Add(time.Minute))
+			reopenAt(h, id, fixedNow.Add(2*time.Minute))
+			acknowledgeAt(h, id, "bob", fixedNow.Add(5*time.Minute))
+			v := h.incident(id)
+			if v.AcknowledgedAt == nil || !v.AcknowledgedAt.Equal(fixedNow.Add(time.Minute)) || v.AcknowledgedBy != "bob" ||
+				v.LastAcknowledgedAt == nil || !v.LastAcknowledgedAt.Equal(fixedNow.Add(5*time.Minute)) {
+				t.Fatalf("acknowledged first at %v, by %s at %v; want first at 06:01, by bob at 06:05", v.AcknowledgedAt, v.AcknowledgedBy, v.LastAcknowledgedAt)
+			}
+
+			inc, err := h.store.Get(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inc.State.LastAcknowledgedAt = time.Time{} // as an older pagerd wrote it
+			if err := h.store.Update(context.Background(), inc, nil); err != nil {
+				t.Fatal(err)
+			}
+			if r := h.api("GET", "/api/v1/incidents/"+id, ""); r.code != 200 || strings.Contains(r.body, "last_acknowledged_at") {
+				t.Fatalf("a record from before, reopened since: %d %s", r.code, r.body)
 			}
 		})
 	}

@@ -20,10 +20,16 @@ type incidentView struct {
 	UpdatedAt      time.Time     `json:"updated_at"`
 	AcknowledgedAt *time.Time    `json:"acknowledged_at,omitempty"`
 	AcknowledgedBy string        `json:"acknowledged_by,omitempty"`
-	ResolvedAt     *time.Time    `json:"resolved_at,omitempty"`
-	ResolvedBy     string        `json:"resolved_by,omitempty"`
-	Level          int           `json:"level"`
-	LevelName      string        `json:"level_name,omitempty"`
+	// LastAcknowledgedAt is when AcknowledgedBy acknowledged: after a
+	// reopen and another acknowledgement, AcknowledgedAt is still the
+	// first (what MTTA counts) and AcknowledgedBy the latest
+	// acknowledger, so a client that shows "acknowledged by X at" takes
+	// this (policy.Incident.AcknowledgedByAt; absent when not known).
+	LastAcknowledgedAt *time.Time `json:"last_acknowledged_at,omitempty"`
+	ResolvedAt         *time.Time `json:"resolved_at,omitempty"`
+	ResolvedBy         string     `json:"resolved_by,omitempty"`
+	Level              int        `json:"level"`
+	LevelName          string     `json:"level_name,omitempty"`
 	// LevelStartedAt is when the incident's level was (last) started: an
 	// escalation on a person's behalf sends it back as from_level_at, so
 	// at the last level, which an escalation starts again, a request
@@ -58,6 +64,9 @@ func view(cfg *policy.Config, inc *store.Incident) incidentView {
 	if !st.AcknowledgedAt.IsZero() {
 		t := st.AcknowledgedAt
 		v.AcknowledgedAt = &t
+	}
+	if t := st.AcknowledgedByAt(); !t.IsZero() {
+		v.LastAcknowledgedAt = &t
 	}
 	if !st.ResolvedAt.IsZero() {
 		t := st.ResolvedAt

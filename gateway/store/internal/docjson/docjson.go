@@ -9,6 +9,7 @@ package docjson
 
 import (
 	"encoding/json"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -252,12 +253,12 @@ func appendOutboxItem(b []byte, o *store.OutboxItem) ([]byte, error) {
 
 // appendJSONTime appends t as time.Time's MarshalJSON writes it: by hand
 // at UTC's offset in years 0-9999, by MarshalJSON itself otherwise (with
-// its error for a time JSON cannot hold).
+// its error for a time JSON cannot hold, wrapped as json.Marshal wraps it).
 func appendJSONTime(b []byte, t time.Time) ([]byte, error) {
 	if _, off := t.Zone(); off != 0 || t.Year() < 0 || t.Year() > 9999 {
 		j, err := t.MarshalJSON()
 		if err != nil {
-			return nil, err
+			return nil, &json.MarshalerError{Type: reflect.TypeFor[time.Time](), Err: err}
 		}
 		return append(b, j...), nil
 	}

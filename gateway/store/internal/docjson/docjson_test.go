@@ -77,11 +77,29 @@ func TestAppendIncidentIsJSONMarshal(t *testing.T) {
 	} {
 		inc := filled(false, 0)
 		change(&inc)
-		if _, err := json.Marshal(&inc); err == nil {
+		_, want := json.Marshal(&inc)
+		if want == nil {
 			t.Fatalf("%s: json.Marshal took it: the case tests nothing", name)
 		}
 		if _, err := AppendIncident(nil, &inc); err == nil {
 			t.Errorf("AppendIncident took %s, which json.Marshal refuses", name)
+		} else if err.Error() != want.Error() {
+			t.Errorf("%s: AppendIncident fails with %q; json.Marshal with %q", name, err, want)
+		}
+	}
+}
+
+// TestAppendEntryFailsAsJSONMarshal: a timeline entry json.Marshal
+// refuses is refused with json.Marshal's error.
+func TestAppendEntryFailsAsJSONMarshal(t *testing.T) {
+	for _, at := range []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Now().In(time.FixedZone("far", 25*3600))} {
+		e := store.Entry{At: at, Type: "trigger"}
+		_, want := json.Marshal(e)
+		if want == nil {
+			t.Fatalf("%v: json.Marshal took it: the case tests nothing", at)
+		}
+		if _, err := AppendEntry(nil, &e); err == nil || err.Error() != want.Error() {
+			t.Errorf("%v: AppendEntry fails with %v; json.Marshal with %q", at, err, want)
 		}
 	}
 }

@@ -518,6 +518,9 @@ type Store interface {
 	// incremented. ErrConflict if the incident changed since it was read,
 	// or, with inc.CheckRepeats, if it was repeated since.
 	// Repeats, LastSeen and Details are not written: Trigger owns them.
+	// The caller never writes into inc's details afterwards, as for
+	// Trigger (the embedded store keeps them with the head of the document
+	// written, for the next write to compare with).
 	Update(ctx context.Context, inc *Incident, timeline []Entry) error
 	// List returns incidents matching the filter, newest first (by
 	// creation time, then id; see Filter).

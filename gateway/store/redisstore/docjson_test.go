@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/internal/docjson"
 	"github.com/pagerd/pagerd/gateway/store/internal/filltest"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -155,4 +156,14 @@ func BenchmarkMarshalDoc(b *testing.B) {
 			_, _ = appendRecord(make([]byte, 0, 1024), &r)
 		}
 	})
+}
+
+// appendRecord appends r as the store writes it (docjson.AppendRecord, as
+// encodeDocDetails calls it), for the tests that compare it with
+// json.Marshal of the record decoding reads.
+func appendRecord(b []byte, r *record) ([]byte, error) {
+	inc := store.Incident{ID: r.ID, Service: r.Service, DedupKey: r.DedupKey, Source: r.Source, Summary: r.Summary,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Outbox: r.Outbox, NotPushedToPagerDuty: r.NotPushed,
+		NotPaged: r.NotPaged, SilencedAt: r.SilencedAt}
+	return docjson.AppendRecord(b, &inc, &r.State)
 }

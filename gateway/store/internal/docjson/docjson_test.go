@@ -143,12 +143,12 @@ func TestAppendJSONStringQuotes(t *testing.T) {
 	for _, s := range []string{`am:{}:{alertname="DiskFull"}`, `"`, `\`, `\"`, `"\`, `a\b"c"d\`, `""`, `\\`, `x"`, `"x`, "",
 		`{}/{severity="critical"}:{alertname=~"Disk.*"}`, `"<"`, "\"\x01", `"é"`} {
 		want, _ := json.Marshal(s)
-		if got := AppendString(nil, s); !bytes.Equal(got, want) {
+		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
 			t.Errorf("%q: %s, want %s", s, got, want)
 		}
 	}
 	buf := make([]byte, 0, 256)
-	if n := testing.AllocsPerRun(100, func() { AppendString(buf[:0], `am:{}:{alertname="DiskFull"}`) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { appendJSONString(buf[:0], `am:{}:{alertname="DiskFull"}`) }); n != 0 {
 		t.Errorf("a group key with quotes takes %.0f allocations, want none", n)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
-	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
@@ -22,6 +21,21 @@ func AppendIncident(b []byte, inc *store.Incident) ([]byte, error) {
 // characters escaped, or none): decoding the document gives them back
 // byte for byte.
 func AppendIncidentAsIs(b []byte, inc *store.Incident) (_ []byte, asIs bool, err error) {
+	return appendDoc(b, inc, &inc.State, true)
+}
+
+// AppendRecord appends the Redis store's document of inc: inc as
+// json.Marshal writes it without its details, repeats, last seen and
+// version (the record keeps those apart), with st as its state.
+func AppendRecord(b []byte, inc *store.Incident, st *policy.Incident) ([]byte, error) {
+	b, _, err := appendDoc(b, inc, st, false)
+	return b, err
+}
+
+// appendDoc appends inc as json.Marshal writes it, with st as its state;
+// without full, without its details, repeats, last seen and version.
+// asIs is AppendIncidentAsIs's.
+func appendDoc(b []byte, inc *store.Incident, st *policy.Incident, full bool) (_ []byte, asIs bool, err error) {
 	asIs = true
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, inc.ID)
@@ -41,27 +55,29 @@ func AppendIncidentAsIs(b []byte, inc *store.Incident) (_ []byte, asIs bool, err
 	if b, err = appendJSONTime(b, inc.UpdatedAt); err != nil {
 		return nil, false, err
 	}
-	if len(inc.Details) > 0 {
-		// json.Marshal checks and compacts raw JSON, escaping HTML
-		// characters in it; its own pass writes the same.
-		j, err := json.Marshal(inc.Details)
-		if err != nil {
+	if full {
+		if len(inc.Details) > 0 {
+			// json.Marshal checks and compacts raw JSON, escaping HTML
+			// characters in it; its own pass writes the same.
+			j, err := json.Marshal(inc.Details)
+			if err != nil {
+				return nil, false, err
+			}
+			b = append(b, `,"details":`...)
+			b = append(b, j...)
+			asIs = bytes.Equal(j, inc.Details)
+		}
+		b = append(b, `,"repeats":`...)
+		b = strconv.AppendInt(b, int64(inc.Repeats), 10)
+		b = append(b, `,"last_seen":`...)
+		if b, err = appendJSONTime(b, inc.LastSeen); err != nil {
 			return nil, false, err
 		}
-		b = append(b, `,"details":`...)
-		b = append(b, j...)
-		asIs = bytes.Equal(j, inc.Details)
+		b = append(b, `,"version":`...)
+		b = strconv.AppendInt(b, inc.Version, 10)
 	}
-	b = append(b, `,"repeats":`...)
-	b = strconv.AppendInt(b, int64(inc.Repeats), 10)
-	b = append(b, `,"last_seen":`...)
-	if b, err = appendJSONTime(b, inc.LastSeen); err != nil {
-		return nil, false, err
-	}
-	b = append(b, `,"version":`...)
-	b = strconv.AppendInt(b, inc.Version, 10)
 	b = append(b, `,"state":`...)
-	if b, err = appendState(b, &inc.State); err != nil {
+	if b, err = appendState(b, st); err != nil {
 		return nil, false, err
 	}
 	if len(inc.Outbox) > 0 {
@@ -86,26 +102,8 @@ func AppendIncidentAsIs(b []byte, inc *store.Incident) (_ []byte, asIs bool, err
 	return append(b, '}'), asIs, nil
 }
 
-// AppendState appends an incident's escalation state as json.Marshal
-// writes it.
-func AppendState(b []byte, s *policy.Incident) ([]byte, error) { return appendState(b, s) }
-
-// AppendOutboxItem appends o as json.Marshal writes it.
-func AppendOutboxItem(b []byte, o *store.OutboxItem) ([]byte, error) { return appendOutboxItem(b, o) }
-
 // AppendEntry appends a timeline entry as json.Marshal writes it.
 func AppendEntry(b []byte, e *store.Entry) ([]byte, error) { return appendEntry(b, e) }
-
-// AppendTime appends t as time.Time's MarshalJSON writes it, with its
-// error for a time JSON cannot hold.
-func AppendTime(b []byte, t time.Time) ([]byte, error) { return appendJSONTime(b, t) }
-
-// AppendString appends s quoted as json.Marshal writes it.
-func AppendString(b []byte, s string) []byte { return appendJSONString(b, s) }
-
-// AppendStrings appends a string slice field tagged omitempty: key and
-// the strings as a JSON array, or nothing when there are none.
-func AppendStrings(b []byte, key string, ss []string) []byte { return appendStrings(b, key, ss) }
 
 // Buffer is a buffer to write a document's JSON into, when only its packed
 // form is kept: a new one each write was a sixteenth of the bytes pagerd

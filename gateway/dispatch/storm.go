@@ -203,11 +203,7 @@ func (d *Dispatcher) lateStormReports(ctx context.Context, cfg *policy.Config, n
 	if len(bundles) == 0 {
 		return
 	}
-	ids := slices.SortedFunc(maps.Keys(bundles), func(a, b string) int {
-		ma, _ := store.MillisOfID(a)
-		mb, _ := store.MillisOfID(b)
-		return cmp.Or(cmp.Compare(ma, mb), strings.Compare(a, b))
-	})
+	ids := oldestFirst(bundles)
 	var mu sync.Mutex
 	var unread []string // incidents whose timeline the store refused
 	var readErr error
@@ -596,14 +592,7 @@ const notePart = 256
 // removes from notes the incidents noted, so that a call again notes only
 // the rest.
 func (d *Dispatcher) noteInTurns(ctx context.Context, due time.Time, notes map[string][]store.Entry) error {
-	ids := slices.SortedFunc(maps.Keys(notes), func(a, b string) int {
-		ma, _ := store.MillisOfID(a)
-		mb, _ := store.MillisOfID(b)
-		if ma != mb {
-			return cmp.Compare(ma, mb)
-		}
-		return strings.Compare(a, b)
-	})
+	ids := oldestFirst(notes)
 	for part := range slices.Chunk(ids, notePart) {
 		some := make(map[string][]store.Entry, len(part))
 		for _, id := range part {
@@ -620,6 +609,29 @@ func (d *Dispatcher) noteInTurns(ctx context.Context, due time.Time, notes map[s
 		}
 	}
 	return nil
+}
+
+// oldestFirst returns the incident ids m is keyed by in creation order
+// (the time each id carries, store.MillisOfID), then by id. Each id's time
+// is read once: read in the comparison, a flush's sort of thousands of
+// incidents decoded each id a dozen times over (1.7% of pagerd's CPU in
+// the load run's closed loop, BenchmarkOldestFirst).
+func oldestFirst[V any](m map[string]V) []string {
+	type timed struct {
+		ms int64
+		id string
+	}
+	all := make([]timed, 0, len(m))
+	for id := range m {
+		ms, _ := store.MillisOfID(id)
+		all = append(all, timed{ms, id})
+	}
+	slices.SortFunc(all, func(a, b timed) int { return cmp.Or(cmp.Compare(a.ms, b.ms), strings.Compare(a.id, b.id)) })
+	ids := make([]string, len(all))
+	for i, t := range all {
+		ids[i] = t.id
+	}
+	return ids
 }
 
 // heldKey names a held page: its incident and the deadline that held it.

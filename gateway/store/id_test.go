@@ -17,10 +17,15 @@ func TestMillisOfID(t *testing.T) {
 			}
 		}
 	}
-	for _, id := range []string{"", "00-", "00x0123456789abcdef", "00-0123", "00-ILOUILOUILOUILOU"} {
+	for _, id := range []string{"", "00-", "00x0123456789abcdef", "00-0123", "00-ILOUILOUILOUILOU", "00-0123456789abcdefg", "00-0123456789abcde"} {
 		if ms, ok := MillisOfID(id); ok {
 			t.Errorf("%q read as an id made at %d", id, ms)
 		}
+	}
+	// A storm's flush reads the time of thousands of ids.
+	id := NewID(7, time.Now())
+	if n := testing.AllocsPerRun(100, func() { MillisOfID(id) }); n != 0 {
+		t.Errorf("MillisOfID allocates %v times, want none", n)
 	}
 }
 

@@ -981,7 +981,7 @@ type HeldPage struct {
 	// incident too: an unresolved rule's or a missing status update's,
 	// which page acknowledged incidents (they reopen them). Its message
 	// leaves it out only once the incident is resolved. Before Sent, which
-	// EncodeHeldPage appends last.
+	// the stores' EncodeHeldPage (internal/docjson) appends last.
 	PagesAcknowledged bool `json:"a,omitempty"`
 	// Sent marks a page that went out at once while others were held (a
 	// priority raise made it more urgent than anything sent in the
@@ -993,19 +993,6 @@ type HeldPage struct {
 	// with the pages before and after it; the storm's message leaves it
 	// out.
 	Unreadable string `json:"-"`
-}
-
-// EncodeHeldPage is the stored form of p as held and as sent at once
-// (Sent), as json.Marshal writes them: a store's Admit lists one or the
-// other, and every page is admitted, so it is marshalled once and the
-// second form is the first with Sent, its last field, added.
-func EncodeHeldPage(p HeldPage) (held, sent []byte, err error) {
-	p.Sent = false
-	if held, err = json.Marshal(p); err != nil {
-		return nil, nil, err
-	}
-	sent = append(held[:len(held)-1:len(held)-1], `,"x":true}`...)
-	return held, sent, nil
 }
 
 // Bundle is what one storm message carried: the incidents it named, to

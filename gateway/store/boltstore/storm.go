@@ -13,6 +13,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/internal/docjson"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -68,7 +69,7 @@ func (s *Store) HoldFailed(ctx context.Context, key string, p store.HeldPage, no
 // rules say, and the window is kept even if it is over.
 func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now time.Time, r store.StormRules, again bool) (store.Admission, error) {
 	p.Due = p.Due.UTC()
-	held, sent, err := store.EncodeHeldPage(p)
+	held, sent, err := docjson.EncodeHeldPage(p)
 	if err != nil {
 		return store.Admission{}, err
 	}

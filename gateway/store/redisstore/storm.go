@@ -13,6 +13,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/blob"
+	"github.com/pagerd/pagerd/gateway/store/internal/docjson"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -97,7 +98,7 @@ func (s *Store) HoldFailed(ctx context.Context, key string, p store.HeldPage, no
 }
 
 func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now time.Time, r store.StormRules, again int) (store.Admission, error) {
-	page, sent, err := store.EncodeHeldPage(p)
+	page, sent, err := docjson.EncodeHeldPage(p)
 	if err != nil {
 		return store.Admission{}, err
 	}

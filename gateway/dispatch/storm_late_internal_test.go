@@ -199,9 +199,14 @@ func TestStormMessageRefusedEscalatesALevelNobodyWasReachedAt(t *testing.T) {
 		name     string
 		err      error
 		escalate bool
+		lost     bool // Flushed goes through and its answer is lost
 	}{
-		{"refused", errors.New("provider: 400 refused"), true},
-		{"may have been sent", fmt.Errorf("provider: timeout: %w", notify.ErrMaybeSent), false},
+		{"refused", errors.New("provider: 400 refused"), true, false},
+		{"may have been sent", fmt.Errorf("provider: timeout: %w", notify.ErrMaybeSent), false, false},
+		// The flush asked again and was told its claim was taken over:
+		// nothing was brought forward, and the level waited out its 15
+		// minutes with nobody told.
+		{"refused, the flush's answer lost", errors.New("provider: 400 refused"), true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -219,6 +224,9 @@ func TestStormMessageRefusedEscalatesALevelNobodyWasReachedAt(t *testing.T) {
 			d := New(Options{Store: bs, Config: func() *policy.Config { return cfg }, Now: func() time.Time { return t0 }, Lease: 30 * time.Second,
 				Notifiers: map[string]notify.Notifier{"log": n}, Registry: prometheus.NewRegistry(),
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if tc.lost {
+				d.o.Store = &lostFlushed{Store: bs}
+			}
 			eng := policy.Engine{Config: cfg}
 			svc := cfg.Service("api")
 			var ids []string
@@ -286,4 +294,19 @@ func TestStormMessageRefusedEscalatesALevelNobodyWasReachedAt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lostFlushed is a store whose first Flushed goes through and answers as
+// a Redis timeout after the script ran does: it may have been stored.
+type lostFlushed struct {
+	store.Store
+	lost atomic.Bool
+}
+
+func (s *lostFlushed) Flushed(ctx context.Context, c store.Claim, n, top int, now time.Time, r store.StormRules) (bool, error) {
+	ok, err := s.Store.Flushed(ctx, c, n, top, now, r)
+	if err == nil && ok && !s.lost.Swap(true) {
+		return false, fmt.Errorf("%w: %w: redis: i/o timeout", store.ErrUnavailable, store.ErrOutcomeUnknown)
+	}
+	return ok, err
 }

@@ -739,7 +739,9 @@ type Storms interface {
 	// at now, and releases the claim, if it is still this one's: the
 	// storm is due again at the new window's end if pages arrived
 	// meanwhile. It reports false when the claim had been taken over, in
-	// which case nothing changed.
+	// which case nothing changed. Asked again by the same claim (its
+	// first answer lost, the write done) it reports true and changes
+	// nothing.
 	Flushed(ctx context.Context, c Claim, n, top int, now time.Time, r StormRules) (bool, error)
 	// Unsent takes back a page Admit let out at once (Admission.Send) and
 	// whose send failed or was called off: it no longer counts as sent
@@ -826,6 +828,12 @@ type StormState struct {
 	// next window's message.
 	SentBackAt  time.Time `json:"sent_back_at,omitzero"`
 	SentBackEnd time.Time `json:"sent_back_end,omitzero"`
+	// FlushedBy is the token of the claim whose Flushed opened the
+	// window: the same claim asking again, its first answer lost (a
+	// timeout after the write), is told its flush is done, where it was
+	// told the storm had been taken over and skipped what follows a
+	// stored flush.
+	FlushedBy string `json:"flushed_by,omitempty"`
 }
 
 // Admit applies the bundling rules to one page of priority rank arriving at

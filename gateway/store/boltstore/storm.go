@@ -188,6 +188,10 @@ func (s *Store) Flushed(ctx context.Context, c store.Claim, n, top int, now time
 		ok = false
 		member := store.StormMember(c.Storm)
 		if _, _, tok, found := parseSched(tx.Bucket(bucketSched).Get(idKey(member))); !found || tok != c.Token {
+			// The same claim asking again (its first answer lost) is
+			// told its flush is done.
+			st, err := readStorm(tx, c.Storm)
+			ok = err == nil && c.Token != "" && st.FlushedBy == c.Token
 			return errNoop
 		}
 		ok = true
@@ -216,7 +220,7 @@ func (s *Store) Flushed(ctx context.Context, c store.Claim, n, top int, now time
 			}
 		}
 		st.Flushed(n, top, now, r)
-		st.Held = left
+		st.Held, st.FlushedBy = left, c.Token
 		if err := putStorm(tx, c.Storm, st); err != nil {
 			return err
 		}

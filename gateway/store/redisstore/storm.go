@@ -20,10 +20,11 @@ import (
 // Storm keys, in the storm's shard (store.ShardOfStorm):
 //
 //	storm:<key>    hash: end (ms), sent, top, next, opened, ranks, nranks,
-//	               sentback, sentback_end (ms) — the window
+//	               sentback, sentback_end (ms), flushed_by — the window
 //	               (store.StormState; ranks and nranks are its Ranks and
 //	               NextRanks, comma-separated; sentback and sentback_end
-//	               its SentBackAt and SentBackEnd, absent when zero)
+//	               its SentBackAt and SentBackEnd, absent when zero;
+//	               flushed_by its FlushedBy)
 //	held:<key>     list of held pages, JSON, oldest first
 //	bundle:<id>    string: JSON of a sent bundle, expiring with its links
 //
@@ -134,10 +135,15 @@ func (s *Store) Held(ctx context.Context, key string) ([]store.HeldPage, error) 
 // claim is still this one's: drop the n pages that went out, open the next
 // window (its top is the message's and that of pages sent at once since
 // the old window's end), release the claim and reschedule the storm if
-// pages wait.
+// pages wait. The window keeps the claim's token (flushed_by), so that the
+// same claim asking again, its first answer lost, is told its flush is
+// done, and nothing changes.
 var flushedScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[4], ARGV[1])
-if not cur or string.sub(cur, 1, #ARGV[2] + 1) ~= ARGV[2] .. ':' then return 0 end
+if not cur or string.sub(cur, 1, #ARGV[2] + 1) ~= ARGV[2] .. ':' then
+  if redis.call('HGET', KEYS[1], 'flushed_by') == ARGV[2] then return 1 end
+  return 0
+end
 local n, now, win, imm, top = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 if imm < 1 then imm = 1 end
 if n > 0 then redis.call('LTRIM', KEYS[2], n, -1) end
@@ -149,6 +155,7 @@ local e = now + win
 redis.call('HSET', KEYS[1], 'end', e, 'sent', sent, 'top', t, 'next', ` + strconv.Itoa(store.NoRank) + `, 'opened', top,
   'ranks', redis.call('HGET', KEYS[1], 'nranks') or '', 'nranks', '')
 redis.call('HDEL', KEYS[1], 'sentback', 'sentback_end')
+redis.call('HSET', KEYS[1], 'flushed_by', ARGV[2])
 redis.call('HDEL', KEYS[4], ARGV[1])
 if redis.call('LLEN', KEYS[2]) > 0 then
   redis.call('ZADD', KEYS[3], e, ARGV[1])

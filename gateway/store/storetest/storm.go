@@ -27,6 +27,7 @@ var stormTests = []struct {
 	{"StormHoldFailedListsThePageAgain", testStormHoldFailed},
 	{"StormUnsentPageStopsCounting", testStormUnsent},
 	{"StormFlushAfterTakeoverIsVoid", testStormTakeover},
+	{"StormFlushedAgainByItsClaimIsDoneOnce", testStormFlushedAgain},
 	{"StormListsAHeldPageItCannotReadInItsPlace", testStormHeldUnreadable},
 	{"StormReleaseLeavesItDueNotBefore", testStormRelease},
 	{"StormKeepsWhenItsMessageWasFirstSentBack", testStormSentBack},
@@ -379,6 +380,47 @@ func testStormTakeover(t *testing.T, f Factory) {
 	}
 	if !flushed(t, s, c2[0], 1, 1, base.Add(rules.Window+6*time.Second)) {
 		t.Fatal("the new holder's flush was refused")
+	}
+}
+
+// testStormFlushedAgain: a flush's Flushed went
+// through but its answer was lost (a Redis timeout after the script ran),
+// and the flush asks again with the same claim. The claim is released by
+// then, and the second call answered "taken over": the flush skipped what
+// follows a stored flush (a failed message's next steps brought forward,
+// its level escalated at once) and logged that another replica would send
+// the message again, which none did. The same claim's Flushed again
+// reports the flush done and changes nothing: the pages held since stay.
+// Another claim's is still void.
+func testStormFlushedAgain(t *testing.T, f Factory) {
+	s := f.New(t)
+	key := store.StormKey("ann", "push")
+	for i := 0; i < 6; i++ {
+		admit(t, s, key, page(fmt.Sprint("i", i), 1, base), base)
+	}
+	cs := claimAll(t, s, base.Add(rules.Window))
+	if len(cs) != 1 {
+		t.Fatalf("claims %+v", cs)
+	}
+	now := base.Add(rules.Window + time.Second)
+	if !flushed(t, s, cs[0], 3, 1, now) {
+		t.Fatal("flush refused")
+	}
+	// A page held after the flush, before its retry.
+	admit(t, s, key, page("late", 1, now), now.Add(time.Millisecond))
+	if !flushed(t, s, cs[0], 3, 1, now) {
+		t.Fatal("the flush asked again by its own claim, its first answer lost, was reported taken over")
+	}
+	if got := held(t, s, key); !reflect.DeepEqual(got, []string{"late"}) {
+		t.Fatalf("held after the flush asked twice: %v, want the late page only", got)
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(now.Add(rules.Window)) {
+		t.Fatalf("due %v %v, want the next window's end %v", at, ok, now.Add(rules.Window))
+	}
+	other := cs[0]
+	other.Token += "x"
+	if flushed(t, s, other, 1, 1, now) {
+		t.Fatal("a flush by another claim was accepted")
 	}
 }
 

@@ -670,12 +670,20 @@ func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.C
 		statuses, err = d.o.Store.Statuses(ctx, ids)
 		return err
 	})
-	if err != nil {
+	// A store that refuses for good (a record it cannot decode) would
+	// refuse at every claim: the message never went out, and every new
+	// page to its person on its channel was held behind it. The message
+	// then names every incident held: a page too many beats pages lost.
+	unread := err != nil && !errors.Is(err, store.ErrUnavailable) && ctx.Err() == nil
+	if unread {
+		d.log.Error("storm message: its incidents' statuses could not be read; it names every incident held, those acknowledged or resolved meanwhile too",
+			"storm", c.Storm, "incidents", len(ids), "err", err)
+	} else if err != nil {
 		return f, err
 	}
 	var live, gone []store.HeldPage
 	for _, p := range pages {
-		if stillPaged(p, statuses[p.Incident]) {
+		if unread || stillPaged(p, statuses[p.Incident]) {
 			live = append(live, p)
 		} else {
 			gone = append(gone, p)

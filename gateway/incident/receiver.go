@@ -1160,9 +1160,17 @@ const AnswerMemory = 400 * 24 * time.Hour
 
 // FirstAnswer remembers a provider's answer by its id and reports whether
 // it was seen for the first time (notify.Receiver), in one atomic step of
-// the store, so two deliveries at once act once.
+// the store, so two deliveries at once act once. An error means the
+// answer was not acted on: a write of the memory that may have been
+// stored (store.ErrOutcomeUnknown) is not one of the action's, which
+// was not tried, so it is not told as one that may have been stored
+// ("may not have been recorded ... until it is"): the person who texted
+// "4" waited for an acknowledgement that never came.
 func (s *Service) FirstAnswer(ctx context.Context, id string) (bool, error) {
 	added, err := s.o.Store.AddJob(ctx, store.Job{Kind: AnswerKind, Key: id, Due: s.clock().Add(AnswerMemory)})
+	if errors.Is(err, store.ErrOutcomeUnknown) {
+		return false, &classed{err, []error{notify.ErrUnavailable}}
+	}
 	if err != nil {
 		return false, Classify(err)
 	}

@@ -786,6 +786,8 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // no longer kept is still found. It lists open incidents only, so resolved
 // incidents, however many and however new, never push an open one out.
 // With bare, pages reported undelivered are passed over (undeliveredPages).
+// A page whose send failed after the provider may have taken it counts
+// (MayHavePaged): it most likely reached the person, who answers it.
 func (s *Service) LastPaged(ctx context.Context, user, channel string, bare bool, match func(target string) bool) (notify.Page, error) {
 	// One read of both statuses (Filter.Open): read one status after the
 	// other, an incident reopened in between would be in neither.
@@ -812,7 +814,11 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, bare bool
 			undelivered = undeliveredPages(tl, user, channel)
 		}
 		for i, e := range tl {
-			if e.Type != "notify" || e.User != user || e.Channel != channel || undelivered[i] {
+			// A page whose send failed after the provider may have
+			// taken it (MayHavePaged) most likely reached the person,
+			// who answers it: passed over, a bare "4" to it
+			// acknowledged the incident paged before it.
+			if !MayHavePaged(e) || e.User != user || e.Channel != channel || undelivered[i] {
 				continue
 			}
 			p := notify.Page{Target: inc.ID, Level: e.Level, At: e.At, Reopened: e.Reopened, ReopenedUnknown: !e.ReopenedKnown}
@@ -885,7 +891,7 @@ func undeliveredPages(tl []store.Entry, user, channel string) map[int]bool {
 			// the same page.
 			for j := i - 1; j >= 0; j-- {
 				p := tl[j]
-				if p.Type == "notify" && p.User == user && p.Channel == channel && p.Bundle == e.Bundle && p.Ref == e.Ref {
+				if MayHavePaged(p) && p.User == user && p.Channel == channel && p.Bundle == e.Bundle && p.Ref == e.Ref {
 					marked, found = j, true
 					break
 				}
@@ -893,7 +899,7 @@ func undeliveredPages(tl []store.Entry, user, channel string) map[int]bool {
 		}
 		for j := i - 1; j >= 0 && !found; j-- {
 			p := tl[j]
-			if p.Type != "notify" || p.User != user || p.Channel != channel || p.Bundle != e.Bundle || out[j] {
+			if !MayHavePaged(p) || p.User != user || p.Channel != channel || p.Bundle != e.Bundle || out[j] {
 				continue
 			}
 			// A page with a SID other than the report's is another page,
@@ -953,7 +959,7 @@ func (s *Service) ResolvedPaged(ctx context.Context, user, channel string, match
 		// incident, and its code acts on it as LastPaged finds it.
 		var pagedAt time.Time
 		for _, e := range tl {
-			if e.Type == "notify" && e.User == user && e.Channel == channel && e.At.After(pagedAt) {
+			if MayHavePaged(e) && e.User == user && e.Channel == channel && e.At.After(pagedAt) {
 				pagedAt = e.At
 			}
 		}

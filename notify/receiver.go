@@ -230,7 +230,10 @@ type Acted struct {
 	EscalatedAt            time.Time
 	// PagedAt, from ResolvedPaged, is when the incident was last paged to
 	// the person on the channel: which of them was their latest page.
+	// PagedIn is the storm message (bundle) that page went in, "" for a
+	// page of the incident alone.
 	PagedAt time.Time
+	PagedIn string
 }
 
 // Delivery is a provider's report on one page.

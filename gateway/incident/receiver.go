@@ -958,9 +958,10 @@ func (s *Service) ResolvedPaged(ctx context.Context, user, channel string, match
 		// A page in a storm message counts: the message named the
 		// incident, and its code acts on it as LastPaged finds it.
 		var pagedAt time.Time
+		var pagedIn string
 		for _, e := range tl {
 			if MayHavePaged(e) && e.User == user && e.Channel == channel && e.At.After(pagedAt) {
-				pagedAt = e.At
+				pagedAt, pagedIn = e.At, e.Bundle
 			}
 		}
 		if pagedAt.IsZero() {
@@ -969,7 +970,7 @@ func (s *Service) ResolvedPaged(ctx context.Context, user, channel string, match
 		st := inc.State
 		out = append(out, notify.Acted{AlreadyResolved: true, Incident: inc.ID, Service: inc.Service, Priority: st.Priority,
 			Summary: inc.Summary, AcknowledgedBy: cfg.UserName(st.AcknowledgedBy), AcknowledgedAt: st.AcknowledgedByAt(),
-			ResolvedBy: cfg.UserName(st.ResolvedBy), ResolvedAt: st.ResolvedAt, Level: st.Level + 1, PagedAt: pagedAt})
+			ResolvedBy: cfg.UserName(st.ResolvedBy), ResolvedAt: st.ResolvedAt, Level: st.Level + 1, PagedAt: pagedAt, PagedIn: pagedIn})
 	}
 	return out, nil
 }

@@ -433,7 +433,7 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 		// (which LastPaged, among open incidents, does not see): a bare
 		// reply to it must not act on an older open one, which they may
 		// never have looked at.
-		if newer, ok := cb.resolvedSince(r, users, paged[id].At); ok {
+		if newer, ok := cb.resolvedSince(r, users, paged[id]); ok {
 			return reply("pagerd: your latest page, " + named(newer) + ", was already resolved" + by(newer.ResolvedBy) + at(newer.ResolvedAt) +
 				"; nothing was done. To act on another incident, reply with its code, e.g. \"" + digit[action] + " " + ReplyCode(id) + "\".")
 		}
@@ -531,11 +531,24 @@ func (cb *Callbacks) noOpenPage(r *http.Request, users []string) string {
 
 // resolvedSince finds the latest page to any of users by SMS, if it is of
 // an incident resolved since and went out after (or at the same moment as)
-// the open one at at. A store that cannot say is taken as no: the reply
-// acts as before, on the open incident it names.
-func (cb *Callbacks) resolvedSince(r *http.Request, users []string, at time.Time) (notify.Acted, bool) {
-	_, latest, ok := cb.resolvedPaged(r, users)
-	if !ok || latest.Incident == "" || at.Sub(latest.PagedAt) >= notify.SameMoment {
+// the open page. A store that cannot say is taken as no: the reply acts
+// as before, on the open incident it names. An incident resolved since
+// whose latest page went in the open page's storm message is that page,
+// not a later one: the message's other incidents still page, and a reply
+// to it acts on them (it was answered "your latest page, [the one
+// resolved], was already resolved; nothing was done").
+func (cb *Callbacks) resolvedSince(r *http.Request, users []string, open notify.Page) (notify.Acted, bool) {
+	paged, _, ok := cb.resolvedPaged(r, users)
+	if !ok {
+		return notify.Acted{}, false
+	}
+	var latest notify.Acted
+	for _, a := range paged {
+		if a.PagedIn != open.Target && a.PagedAt.After(latest.PagedAt) {
+			latest = a
+		}
+	}
+	if latest.Incident == "" || open.At.Sub(latest.PagedAt) >= notify.SameMoment {
 		return notify.Acted{}, false
 	}
 	return latest, true

@@ -150,7 +150,17 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	id, user, reopened, ok := ParseDedupKey(body.Event.Data.IncidentKey)
-	if !ok || !wh.Receiver.KnowsUser(user) {
+	if !ok {
+		w.WriteHeader(http.StatusNoContent) // not an alert pagerd pushed
+		return nil
+	}
+	if !wh.Receiver.KnowsUser(user) {
+		// Pushed to a person a reload has taken out of the config since:
+		// nobody pagerd knows acts, and the ladder goes on. Said, not
+		// dropped in silence: someone acknowledged in PagerDuty and the
+		// next level is still paged.
+		wh.log().Warn("PagerDuty webhook not applied: the person its alert was pushed to is no longer in the config; the incident's ladder goes on in pagerd",
+			"incident", id, "user", user, "event", body.Event.EventType, "agent", textcut.Line(body.Event.agentName(), 100))
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}

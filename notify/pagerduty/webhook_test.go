@@ -21,6 +21,8 @@ type receiver struct {
 	// reopened is the incident's reopen count: an acknowledgement of a
 	// page with a lower one changes nothing (ReopenedSince).
 	reopened int
+	// gone are people no longer in the config.
+	gone map[string]bool
 }
 
 func (r *receiver) Act(_ context.Context, target, user string, a notify.Action) (notify.Acted, error) {
@@ -44,7 +46,7 @@ func (r *receiver) ResolvePage(ctx context.Context, user string, p notify.Page) 
 	return r.Act(ctx, p.Target, user, notify.Resolve)
 }
 
-func (r *receiver) KnowsUser(string) bool { return true }
+func (r *receiver) KnowsUser(user string) bool { return !r.gone[user] }
 
 func (r *receiver) FirstAnswer(context.Context, string) (bool, error) { return true, nil }
 
@@ -113,5 +115,24 @@ func TestWebhookAcknowledgementOfAnAlertBeforeTheReopen(t *testing.T) {
 	}
 	if code := post("incident.resolved", 0); code != http.StatusNoContent || len(rec.acted) != 2 || rec.acted[1] != "01incident carol resolve" {
 		t.Fatalf("resolve from the alert before the reopen: %d, acted %v", code, rec.acted)
+	}
+}
+
+// TestWebhookForAPersonNoLongerInTheConfigIsLogged: an acknowledgement of
+// an alert pushed to a person a reload has taken out of the config since
+// acts on nothing (nobody pagerd knows acts) and is answered 204, but is
+// logged at WARN, where it was dropped in silence: someone acknowledged in
+// PagerDuty and pagerd's ladder went on paging the next level.
+func TestWebhookForAPersonNoLongerInTheConfigIsLogged(t *testing.T) {
+	rec := &receiver{gone: map[string]bool{"carol": true}}
+	var logs bytes.Buffer
+	wh := &pagerduty.Webhook{Receiver: rec, Secret: func() string { return providertest.PagerDutyWebhookSecret },
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	if code := postWebhook(t, wh, "incident.acknowledged", 0); code != http.StatusNoContent || len(rec.acted) != 0 {
+		t.Fatalf("acknowledgement for a person no longer in the config: %d, acted %v", code, rec.acted)
+	}
+	if got := logs.String(); !strings.Contains(got, "level=WARN") || !strings.Contains(got, "no longer in the config") ||
+		!strings.Contains(got, "user=carol") || !strings.Contains(got, "incident=01incident") {
+		t.Fatalf("not logged at WARN with the incident and person: %q", got)
 	}
 }

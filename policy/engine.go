@@ -524,6 +524,21 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 		// The policy lost levels in a config reload: carry on from its
 		// last one rather than from a level that no longer exists.
 		r.inc.Level = n - 1
+	} else {
+		// An event under a shorter policy (a reload since undone, a
+		// replica still on the old config in a rolling change) stored
+		// the incident at the last level that one had, and left its
+		// level's timeout, armed where it stood: every level started
+		// cancels the timeout before it, so only that clamp leaves one
+		// above the incident. With the level back, the incident is
+		// back at it: left below, its timeout was dropped as a level's
+		// it had left (the repeat never came), and an escalation
+		// answering its page was refused as answered already.
+		for _, d := range r.inc.Pending {
+			if d.Kind == DeadlineEscalate && d.Level > r.inc.Level {
+				r.inc.Level = min(d.Level, n-1)
+			}
+		}
 	}
 	var err error
 	switch ev.Kind {

@@ -849,6 +849,48 @@ func TestEngineShrunkBelowTheIncidentGoesOnWithTheLadder(t *testing.T) {
 	}
 }
 
+// TestEngineShrunkThenRestoredKeepsTheLastLevelsTimeout: an incident at
+// the third and last level of a policy that repeats once; a reload takes
+// that level out, and while it is out an event of the incident (a status
+// update here; a page step fired by the dispatcher does the same) stores
+// it at the last level there is then, the second. A reload that puts the
+// level back (the first one undone, or a replica still on the old config
+// in a rolling change) leaves its timeout, armed at the third level,
+// above the level the incident is stored at: it was dropped as the
+// timeout of a level left, and the repeat round never came. Nobody was
+// paged again, and nothing said so; an "escalate" answering the third
+// level's page was refused as answered already.
+func TestEngineShrunkThenRestoredKeepsTheLastLevelsTimeout(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	inc, lines := engRun(t, e, inc, t0.Add(25*time.Minute))
+	if inc.Level != 2 || !slices.Contains(lines, "20m escalate third") {
+		t.Fatalf("not at the third level: %d %v", inc.Level, lines)
+	}
+	shrunk := engReload(t, engConfig, engThirdLevel, "")
+	inc, _ = engApply(t, shrunk, inc, Event{Kind: EventStatusUpdate, Actor: "a", Message: "looking"}, t0.Add(26*time.Minute))
+
+	// d answers the third level's page with "escalate": nobody escalated
+	// from it, and the answer is taken.
+	from := Event{Kind: EventEscalate, Actor: "d", FromLevel: 2, FromLevelSet: true, FromLevelAt: t0.Add(21 * time.Minute)}
+	esc, acts, err := e.Apply(inc, from, t0.Add(27*time.Minute))
+	if err != nil || !slices.Contains(engSummary(acts), "27m escalate third") ||
+		!slices.ContainsFunc(esc.Pending, func(d Deadline) bool {
+			return d.Kind == DeadlineNotify && d.User == "d" && d.At.Equal(t0.Add(27*time.Minute))
+		}) {
+		t.Fatalf("d's escalation from the third level, the level back: %v %v, want the level paged again", err, engSummary(acts))
+	}
+
+	inc, acts = engApplyUntil(t, e, inc, t0.Add(31*time.Minute))
+	lines = engSummary(acts)
+	if !slices.Contains(lines, "30m escalate first") || !slices.Contains(lines, "30m notify first a push") {
+		t.Fatalf("the level back, at the third level's timeout: %v, want the repeat round from the first level", lines)
+	}
+	if inc.Level != 0 || inc.Round != 1 {
+		t.Fatalf("after the repeat: level %d round %d", inc.Level, inc.Round)
+	}
+}
+
 // TestEngineRenamedNextLevelIsStillPaged: a reload renames the level an
 // incident at the first level escalates to next. The timeout names its
 // target by the old name, which the policy no longer has: it goes to the

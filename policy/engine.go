@@ -985,9 +985,11 @@ func (r *run) unpause(target string) {
 // raise handles an open incident whose alert fires again more urgently (a
 // critical alert joins a warning group): it takes the new priority, urgency
 // and rule, re-opens an acknowledged incident, pages the current level again
-// on the new urgency's ladder with the new timeout, and pages any levels the
-// new rule pages at once. A repeat at the same or a lower priority changes
-// nothing. why, when set, says which alert raised it, for the timeline.
+// on the new urgency's ladder with the new timeout (the old one when that
+// comes sooner and the level was paged loudly already), and pages any
+// levels the new rule pages at once. A repeat at the same or a lower
+// priority changes nothing. why, when set, says which alert raised it, for
+// the timeline.
 func (r *run) raise(rt *Route, why string) {
 	sc := r.svc.Scheme()
 	if rt.Priority == "" || sc.Rank(rt.Priority) < 0 || sc.Rank(rt.Priority) >= sc.Rank(r.priority()) {
@@ -995,6 +997,20 @@ func (r *run) raise(rt *Route, why string) {
 		return
 	}
 	from, was := r.inc.Priority, r.priority()
+	// The level's timeout, when its people were paged on the loud ladder
+	// already: the raise pages them again, but holds the next level back
+	// no later than it was due, as the SLA targets (raiseTargets). A
+	// level paged quietly (push only) until now is paged loudly for the
+	// first time, and gets the new priority's whole timeout.
+	var due time.Time
+	if r.inc.Urgency != UrgencyLow {
+		for _, d := range r.inc.Pending {
+			if d.Kind == DeadlineEscalate && d.Level == r.inc.Level {
+				due = d.At
+			}
+		}
+	}
+	level := r.inc.Level
 	r.inc.Priority, r.inc.Urgency, r.inc.Rule = rt.Priority, rt.Urgency, rt.Rule
 	r.raiseTargets(was)
 	r.reopen()
@@ -1015,6 +1031,11 @@ func (r *run) raise(rt *Route, why string) {
 	r.inc.Round = 0
 	r.inc.RaisedSinceAck = true
 	r.startLevel(r.inc.Level, r.now, detail)
+	for i, d := range r.inc.Pending {
+		if d.Kind == DeadlineEscalate && !due.IsZero() && r.inc.Level == level && due.Before(d.At) {
+			r.inc.Pending[i].At = due
+		}
+	}
 	for _, name := range rt.PageImmediately {
 		if i := r.pol.LevelIndex(name); i > r.inc.Level && !slices.Contains(r.inc.PageImmediately, name) {
 			r.inc.PageImmediately = append(r.inc.PageImmediately, name)

@@ -960,6 +960,41 @@ func TestEngineRaisesPriorityOnAWorseRepeat(t *testing.T) {
 	}
 }
 
+// TestEngineRaiseDoesNotHoldBackTheNextLevel: a P1 at the first level,
+// paged on the high-urgency ladder (push, SMS, call), is raised to P0 at
+// 8m, two minutes before the level's timeout. The raise pages the level
+// again, but the next level was paged 10 minutes later than without the
+// raise (at 18m, the P0's 10 minutes counted from the raise, not at 10m):
+// the incident got worse, and the secondary heard of it later for that.
+// The level's timeout keeps the earlier time, as the raise's SLA targets
+// do. A level paged on the low-urgency ladder (push only) before the raise
+// is paged loudly for the first time by it, and gets the new priority's
+// whole timeout.
+func TestEngineRaiseDoesNotHoldBackTheNextLevel(t *testing.T) {
+	e, s := engLoad(t)
+	worse := e.Config.Route(s, map[string]string{"severity": "critical"}, t0)
+	for _, c := range []struct {
+		sev, want string
+	}{
+		{"error", "10m escalate second"}, // P1, high urgency: already paged loudly
+		{"info", "18m escalate second"},  // P3, low urgency: push only until the raise
+	} {
+		inc, _ := engTrigger(t, e, s, c.sev)
+		inc, _ = engRun(t, e, inc, t0.Add(8*time.Minute))
+		inc, _ = engApply(t, e, inc, Event{Kind: EventTrigger, Route: &worse}, t0.Add(8*time.Minute))
+		_, lines := engRun(t, e, inc, t0.Add(19*time.Minute))
+		var escalations []string
+		for _, l := range lines {
+			if strings.Contains(l, " escalate ") {
+				escalations = append(escalations, l)
+			}
+		}
+		if len(escalations) != 1 || escalations[0] != c.want {
+			t.Errorf("%s raised to P0 at 8m: escalations %v, want %q", c.sev, escalations, c.want)
+		}
+	}
+}
+
 // TestEngineFailedSMSBringsTheCallForward: an SMS reported undelivered
 // makes the person's next step (the call at 5m) due at once.
 func TestEngineFailedSMSBringsTheCallForward(t *testing.T) {

@@ -1519,6 +1519,14 @@ func (r *run) escalate(ev Event) error {
 	}
 	actor, to := ev.Actor, ev.ToLevel
 	next := r.inc.Level + 1
+	for _, d := range r.inc.Pending {
+		// The level the timeout would page, by name (levelUnreached): a
+		// reload that took out a level before this one moved every
+		// index down by one, and the next index is the level after it.
+		if i := r.pol.LevelIndex(d.Target); d.Kind == DeadlineEscalate && d.Target != "" && i >= 0 {
+			next = i
+		}
+	}
 	if to != "" {
 		next = r.pol.LevelIndex(to)
 		if next < 0 {

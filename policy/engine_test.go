@@ -891,6 +891,37 @@ func TestEngineShrunkThenRestoredKeepsTheLastLevelsTimeout(t *testing.T) {
 	}
 }
 
+// TestEngineEscalateAfterAReloadTookOutAnEarlierLevel: an incident stands
+// at level second of zero, first, second, third, fourth when a reload
+// takes zero out. Its stored level is an index, and that index now holds
+// third: Bob, paged at second, answers "escalate", and fourth was paged,
+// third skipped, though second's timeout (armed by name) would have paged
+// third. A manual escalation to the next level now goes where the level's
+// timeout would, as a level nobody could be reached at does.
+func TestEngineEscalateAfterAReloadTookOutAnEarlierLevel(t *testing.T) {
+	withZero := strings.Replace(engConfig, "      - name: first\n",
+		"      - name: zero\n        targets: [{user: c}]\n        timeout: 10m\n      - name: first\n", 1)
+	withFourth := func(cfg string) string {
+		return strings.Replace(cfg, engThirdLevel, engThirdLevel+"      - name: fourth\n        targets: [{user: c}]\n        timeout: 10m\n", 1)
+	}
+	c, err := Parse([]byte(withFourth(withZero)), "before.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Config: c}
+	inc, _ := engTrigger(t, e, c.Service("svc"), "critical")
+	inc, _ = engRun(t, e, inc, t0.Add(21*time.Minute))
+	if inc.Level != 2 {
+		t.Fatalf("at level %d, want second (2)", inc.Level)
+	}
+	after := engReload(t, withFourth(engConfig))
+	from := Event{Kind: EventEscalate, Actor: "b", FromLevel: 2, FromLevelSet: true, FromLevelAt: t0.Add(20 * time.Minute)}
+	_, acts := engApply(t, after, inc, from, t0.Add(22*time.Minute))
+	if lines := engSummary(acts); len(lines) != 1 || lines[0] != "22m escalate third" {
+		t.Fatalf("b's escalation from second after zero was taken out: %v, want third paged", lines)
+	}
+}
+
 // TestEngineRenamedNextLevelIsStillPaged: a reload renames the level an
 // incident at the first level escalates to next. The timeout names its
 // target by the old name, which the policy no longer has: it goes to the

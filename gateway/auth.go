@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -94,6 +96,39 @@ func integrationKeys(c *policy.Config) *keyIndex {
 	}
 	lastKeys.Store(k)
 	return k
+}
+
+// unknownKey says, of an integration key no service of this replica's
+// config has, whether a newer config may have it: a live replica runs a
+// config taken into use after this one's (a rollout under way), and
+// which. Such a key is answered 503, which every sender retries, not the
+// 401 (PagerDuty's 400) that Alertmanager and PagerDuty clients drop:
+// the service a rolled-out config adds paged nobody until its
+// Alertmanager sent the group again, at its next change or
+// repeat_interval, when its alerts reached a replica not rolled yet. The
+// answer is kept for a second, so a flood of wrong keys costs the store
+// one read a second, not one each.
+func (s *Server) unknownKey(ctx context.Context) (replica string, newer bool) {
+	if s.o.NewerConfig == nil {
+		return "", false
+	}
+	s.newerMu.Lock()
+	defer s.newerMu.Unlock()
+	now := s.now()
+	if d := now.Sub(s.newerAt); !s.newerAt.IsZero() && d >= 0 && d < time.Second {
+		return s.newer, s.newer != ""
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	s.newer, _ = s.o.NewerConfig(ctx)
+	s.newerAt = now
+	return s.newer, s.newer != ""
+}
+
+// newerConfigHas is the reason, for a 503's answer, that a key unknown
+// here is retried: replica runs a newer config, which may have it.
+func newerConfigHas(replica string) string {
+	return "replica " + replica + " runs a config taken into use after this replica's (a config being rolled out?), which may have it"
 }
 
 // serviceByAlertmanagerKey finds the service of an Alertmanager integration key.

@@ -529,7 +529,11 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		Health: d.health, Backup: backup, History: history.Store{Store: d.store}, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
 		TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout,
 		MaxInflight: maxInflight(cfg, st), MaxQueue: cfg.Server.Admission.MaxQueue, QueueTimeout: time.Duration(cfg.Server.Admission.QueueTimeout),
-		DispatchBehind: d.disp.Behind, BrakeBehind: time.Duration(cfg.Server.Admission.BrakeBehind)})
+		DispatchBehind: d.disp.Behind, BrakeBehind: time.Duration(cfg.Server.Admission.BrakeBehind),
+		NewerConfig: func(ctx context.Context) (string, bool) {
+			e, ok := d.replicas.Newer(ctx)
+			return e.Replica, ok
+		}})
 	d.cfg.OnLoad(d.server.configLoaded)
 
 	d.listener = o.Listener

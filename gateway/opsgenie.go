@@ -129,6 +129,10 @@ func (s *Server) opsgenieService(o *opsgenie, cfg *policy.Config, bucket string)
 	svc := serviceByOpsgenieKey(cfg, key)
 	if svc == nil {
 		o.c.Set(ctxKeyName, "unknown")
+		if replica, ok := s.unknownKey(o.c.Request().Context()); ok {
+			return nil, o.refuse(http.StatusServiceUnavailable, "Could not authenticate with this replica's config, but "+newerConfigHas(replica)+
+				"; the request was not processed. Please retry.", nil)
+		}
 		return nil, o.refuse(http.StatusUnauthorized, "Could not authenticate", nil)
 	}
 	o.c.Set(ctxKeyName, "services["+svc.Name+"].integrations.opsgenie_key")

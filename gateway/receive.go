@@ -209,6 +209,11 @@ func (s *Server) alertmanager(c echo.Context) error {
 	svc := serviceByAlertmanagerKey(cfg, key)
 	if svc == nil {
 		c.Set(ctxKeyName, "unknown")
+		if replica, ok := s.unknownKey(r.Context()); ok {
+			c.Set(ctxRejected, "unknown Alertmanager integration key while a newer config rolls out")
+			return &inputError{http.StatusServiceUnavailable, "unknown Alertmanager integration key in this replica's config, but " +
+				newerConfigHas(replica) + "; nothing was stored: retry"}
+		}
 		return &inputError{http.StatusUnauthorized, "unknown Alertmanager integration key"}
 	}
 	c.Set(ctxKeyName, "services["+svc.Name+"].integrations.alertmanager_key")
@@ -841,6 +846,12 @@ func (s *Server) enqueue(c echo.Context) error {
 	svc := serviceByRoutingKey(cfg, ev.RoutingKey)
 	if svc == nil {
 		c.Set(ctxKeyName, "unknown")
+		if replica, ok := s.unknownKey(r.Context()); ok {
+			c.Set(ctxRejected, "unknown routing key while a newer config rolls out")
+			c.Response().Header().Set("Retry-After", "5")
+			return c.JSON(http.StatusServiceUnavailable, ingest.EventResponse{Status: "unavailable",
+				Message: "Routing key unknown to this replica's config, but " + newerConfigHas(replica) + "; the event was not stored. Please retry."})
+		}
 		return invalid(http.StatusBadRequest, "Invalid routing key")
 	}
 	c.Set(ctxKeyName, "services["+svc.Name+"].integrations.pagerduty_routing_key")

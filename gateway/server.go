@@ -102,6 +102,10 @@ type ServerOptions struct {
 	// BrakeBehind (admission.go).
 	DispatchBehind func() time.Duration
 	BrakeBehind    time.Duration
+	// NewerConfig, if set, names a live replica that runs a config taken
+	// into use after this one's (replicaconfig.Registry.Newer): a key
+	// this config lacks may be that one's, in a rollout (unknownKey).
+	NewerConfig func(ctx context.Context) (replica string, ok bool)
 
 	// Heartbeats take the heartbeats' pings; Maintenance keeps the
 	// maintenance windows.
@@ -129,6 +133,11 @@ type Server struct {
 	// streaming is held while a notification over alertmanagerBodyLimit
 	// is read (readAlertmanager): one at a time.
 	streaming chan struct{}
+
+	// newer caches NewerConfig's answer for a second (unknownKey).
+	newerMu sync.Mutex
+	newerAt time.Time
+	newer   string
 }
 
 // Body limits: PagerDuty's documented cap for events, and for Alertmanager

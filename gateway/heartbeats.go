@@ -38,6 +38,10 @@ func (s *Server) heartbeatPing(c echo.Context) error {
 	svc, which := serviceByIntegrationKey(cfg, key)
 	if svc == nil {
 		c.Set(ctxKeyName, "unknown")
+		if replica, ok := s.unknownKey(c.Request().Context()); ok {
+			c.Set(ctxRejected, "unknown integration key while a newer config rolls out")
+			return &inputError{http.StatusServiceUnavailable, "unknown integration key in this replica's config, but " + newerConfigHas(replica) + "; nothing was stored: retry"}
+		}
 		return &inputError{http.StatusUnauthorized, "unknown integration key"}
 	}
 	c.Set(ctxKeyName, "services["+svc.Name+"].integrations."+which)

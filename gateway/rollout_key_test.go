@@ -51,6 +51,10 @@ func TestUnknownKeyWhileANewerConfigRollsOutIsRetried(t *testing.T) {
 		{"alertmanager key in the path", "/api/v1/alertmanager/" + freshAMKey, am, "", http.StatusUnauthorized},
 		{"pagerduty", "/v2/enqueue", pd, "", http.StatusBadRequest},
 		{"opsgenie", "/v2/alerts", `{"message":"DB down","alias":"fresh"}`, "GenieKey " + freshOGKey, http.StatusUnauthorized},
+		{"opsgenie heartbeat", "/v2/heartbeats/nightly/ping", "", "GenieKey " + freshOGKey, http.StatusUnauthorized},
+		// A ping the newer replicas' heartbeat misses pages for a
+		// heartbeat that beats.
+		{"heartbeat", "/api/v1/heartbeats/nightly/ping", "", "Bearer " + freshAMKey, http.StatusUnauthorized},
 	}
 	send := func(t *testing.T, path, body, auth string) response {
 		t.Helper()

@@ -13,7 +13,9 @@ import (
 // once and the second form is the first with Sent, its last field, added.
 // TestEncodeHeldPageIsJSONMarshal compares it with json.Marshal.
 func EncodeHeldPage(p store.HeldPage) (held, sent []byte, err error) {
-	b := make([]byte, 0, 128+len(p.Incident)+len(p.Deadline)+len(p.Service)+len(p.Summary)+len(p.Via)+len(`,"x":true`))
+	// Both forms in one allocation: held at the front, sent after it.
+	est := 128 + len(p.Incident) + len(p.Deadline) + len(p.Service) + len(p.Summary) + len(p.Via)
+	b := make([]byte, 0, 2*est+len(`,"x":true`))
 	b = appendJSONString(append(b, `{"i":`...), p.Incident)
 	b = appendOmitEmpty(b, `,"d":`, p.Deadline)
 	b = appendJSONString(append(b, `,"s":`...), p.Service)
@@ -32,7 +34,8 @@ func EncodeHeldPage(p store.HeldPage) (held, sent []byte, err error) {
 	if p.PagesAcknowledged {
 		b = append(b, `,"a":true`...)
 	}
-	held = append(b, '}')
-	sent = append(held[:len(held)-1:len(held)-1], `,"x":true}`...)
+	b = append(b, '}')
+	held = b[:len(b):len(b)]
+	sent = append(append(b[len(b):], held[:len(held)-1]...), `,"x":true}`...)
 	return held, sent, nil
 }

@@ -59,6 +59,12 @@ func TestEncodeHeldPageIsJSONMarshal(t *testing.T) {
 			if !bytes.Equal(sent, wantSent) {
 				t.Errorf("sent:\n got %s\nwant %s", sent, wantSent)
 			}
+			// One allocation holds both: a caller appending to one
+			// must not write into the other.
+			_ = append(held, "XXXXXXXXXX"...)
+			if !bytes.Equal(sent, wantSent) {
+				t.Errorf("sent changed by an append to held: %s", sent)
+			}
 		})
 	}
 	bad := filled(5)

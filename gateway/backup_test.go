@@ -149,8 +149,11 @@ func TestBackupToAStalledClientIsCut(t *testing.T) {
 		}
 	}
 
-	// A slow client that keeps reading gets the whole backup.
-	backupStall = 5 * time.Second
+	// A slow client that keeps reading gets the whole backup. Its stall
+	// bound is far above the 50 ms it pauses: with 5 s, a CI run sharing
+	// two cores with other race-enabled test processes cut it once
+	// (20 of its 21 MB read), the reader starved, not stalled.
+	backupStall = 30 * time.Second
 	req, _ := http.NewRequest("GET", h.url+"/-/backup", nil)
 	req.Header.Set("Authorization", "Bearer "+apiToken)
 	resp, err := http.DefaultClient.Do(req)

@@ -1187,6 +1187,10 @@ func (r *run) armRaisedUnresolved() {
 	}
 }
 
+// nobodyOnCall ends the detail of an escalation that paged nobody
+// (pagedNobody).
+const nobodyOnCall = " pages nobody (nobody is on call for it)"
+
 // pagedNobody marks the escalation just recorded as one that reached
 // nobody, when paging it paged no one (and no maintenance window holds the
 // incident, which pages nobody on purpose): what names who it would page.
@@ -1199,7 +1203,7 @@ func (r *run) pagedNobody(paged int, what string) {
 	if a.Detail != "" {
 		a.Detail += ": "
 	}
-	a.Detail += what + " pages nobody (nobody is on call for it)"
+	a.Detail += what + nobodyOnCall
 }
 
 // startLevel pages level i at t and arms its timeout. A level that pages
@@ -1853,6 +1857,18 @@ const userGoneLevel = " is no longer in the config: level "
 // escalation rate and the escalation metric).
 func IsPagedAgain(detail string) bool {
 	return strings.Contains(detail, userGoneLevel) || strings.Contains(detail, contactGoneAgain) || strings.Contains(detail, contactGoneLevel)
+}
+
+// IsLevelPagingNobody reports whether an escalate entry's detail is the
+// one a level that pages nobody writes when there is no level to go on to
+// (a one-level policy at its trigger, or when a maintenance window ends:
+// "level primary pages nobody (nobody is on call for it)"): the incident
+// stays at the level it was at, so it is no escalation, for the reports'
+// escalation rate. A level that pages nobody and escalates at once to the
+// next one is one.
+func IsLevelPagingNobody(detail string) bool {
+	rest, ok := strings.CutPrefix(detail, "level ")
+	return ok && strings.HasSuffix(rest, nobodyOnCall) && !strings.Contains(rest, "escalated at once")
 }
 
 // contactGoneAgain follows the person and channel in the detail of the

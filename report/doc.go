@@ -43,7 +43,9 @@
 //     rule fired, someone escalated it, or an auto-escalation trigger paged
 //     a further level); a priority
 //     raise is not one, nor a level paged again because a reload removed
-//     the person it was paging.
+//     the person it was paging, nor a level that paged nobody with no
+//     level to go on to (a one-level policy whose tier nobody holds then:
+//     the timeline says so, the incident stays at its level).
 //   - Pages are the notify entries of the timeline (pages sent); a storm
 //     bundle is one page per person and channel however many incidents it
 //     carried. Failed pages are counted apart, a storm message that failed

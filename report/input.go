@@ -195,9 +195,12 @@ func (inc *Incident) resolveTime() (time.Time, string) {
 // the level it was at: a timeout, an "unresolved after" or "no status
 // update" rule, a manual escalation or an auto-escalation trigger. A
 // priority raise pages the same level again and is not one, nor is a level
-// paged again because a reload removed the person it was paging.
+// paged again because a reload removed the person it was paging, nor a
+// level that paged nobody with no level to go on to (the incident stayed
+// where it was).
 func isEscalation(e *Entry) bool {
-	return e.Type == EntryEscalate && !strings.HasPrefix(e.Detail, raisedPrefix) && !policy.IsPagedAgain(e.Detail)
+	return e.Type == EntryEscalate && !strings.HasPrefix(e.Detail, raisedPrefix) && !policy.IsPagedAgain(e.Detail) &&
+		!policy.IsLevelPagingNobody(e.Detail)
 }
 
 // raisedPrefix begins the detail of the escalate entry the engine writes

@@ -1,7 +1,9 @@
 package report
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/pagerd/pagerd/policy"
@@ -20,6 +22,7 @@ type payAcc struct {
 	weeks     map[payKey]*PayWeek
 	items     []PayItem
 	unpaid    int
+	unknown   []UnpaidIncident
 	open      int
 	onCall    map[payKey]time.Duration
 	rotations []string
@@ -137,6 +140,9 @@ func (p *payAcc) add(cfg *policy.Config, svc *policy.Service, inc *Incident, f *
 		who = f.resolvedBy
 	default:
 		p.unpaid++
+		if f.acked && f.ackBy != "" {
+			p.unknown = append(p.unknown, UnpaidIncident{Incident: inc.ID, AcknowledgedBy: f.ackBy, ResolvedBy: f.resolvedBy})
+		}
 		return
 	}
 	end := f.resolvedAt
@@ -163,7 +169,11 @@ func (p *payAcc) finish(cfg *policy.Config) *Pay {
 	for i := range cfg.Users {
 		order[cfg.Users[i].ID] = i
 	}
-	out := &Pay{Weeks: []PayWeek{}, Incidents: p.items, Unpaid: p.unpaid, Open: p.open, OnCallRotations: p.rotations}
+	out := &Pay{Weeks: []PayWeek{}, Incidents: p.items, Unpaid: p.unpaid, UnknownAcknowledger: p.unknown, Open: p.open, OnCallRotations: p.rotations}
+	if out.UnknownAcknowledger == nil {
+		out.UnknownAcknowledger = []UnpaidIncident{}
+	}
+	sort.Slice(out.UnknownAcknowledger, func(i, j int) bool { return out.UnknownAcknowledger[i].Incident < out.UnknownAcknowledger[j].Incident })
 	if out.OnCallRotations == nil {
 		out.OnCallRotations = []string{}
 	}
@@ -200,4 +210,21 @@ func (p *payAcc) finish(cfg *policy.Config) *Pay {
 		return order[a.User] < order[b.User]
 	})
 	return out
+}
+
+// UnknownText says which resolved incidents of paid services someone the
+// config does not know acknowledged, so that the pay leaves them out, or
+// "" when none: "1 resolved incident(s) of paid services were
+// acknowledged by someone not in the config, so the CSV pays nobody for
+// them: 01-p5 (acknowledged by pagerduty:Bee Engineer): pay them by hand".
+func (p *Pay) UnknownText() string {
+	if p == nil || len(p.UnknownAcknowledger) == 0 {
+		return ""
+	}
+	what := make([]string, len(p.UnknownAcknowledger))
+	for i, u := range p.UnknownAcknowledger {
+		what[i] = u.Incident + " (acknowledged by " + u.AcknowledgedBy + ")"
+	}
+	return fmt.Sprintf("%d resolved incident(s) of paid services were acknowledged by someone not in the config, so the CSV pays nobody for them: %s: pay them by hand",
+		len(what), strings.Join(what, ", "))
 }

@@ -366,7 +366,10 @@ func (r *Report) writeLists(w io.Writer, markdown bool) {
 		fmt.Fprintf(w, "%s%s: %s\n", bullet, text(f.Rule), text(f.Text))
 	}
 	if r.Pay != nil && r.Pay.Unpaid > 0 {
-		fmt.Fprintf(w, "\n%d resolved incident(s) of paid services had nobody to pay (never acknowledged or resolved by a person).\n", r.Pay.Unpaid)
+		fmt.Fprintf(w, "\n%d resolved incident(s) of paid services had nobody in the config to pay (nobody in it acknowledged or resolved them).\n", r.Pay.Unpaid)
+		if t := r.Pay.UnknownText(); t != "" {
+			fmt.Fprintf(w, "%s.\n", text(t))
+		}
 	}
 	if r.Pay != nil && r.Pay.Open > 0 {
 		fmt.Fprintf(w, "\n%d incident(s) of paid services still open when the report was made earn nothing yet: once resolved, they are paid in the week they were created; make this report again then.\n", r.Pay.Open)

@@ -241,9 +241,14 @@ type Fairness struct {
 type Pay struct {
 	Weeks     []PayWeek `json:"weeks"`
 	Incidents []PayItem `json:"incidents"`
-	// Unpaid counts resolved incidents of paid services that nobody
-	// acknowledged or resolved by hand: no one to pay.
-	Unpaid int `json:"unpaid"`
+	// Unpaid counts resolved incidents of paid services with no one in
+	// the config to pay: nobody in it acknowledged them or resolved them.
+	// UnknownAcknowledger are those of them that someone acknowledged,
+	// someone the config does not know (a PagerDuty agent whose name
+	// matches no user, an API token): work was done, and payroll must pay
+	// it by hand.
+	Unpaid              int              `json:"unpaid"`
+	UnknownAcknowledger []UnpaidIncident `json:"unknown_acknowledger"`
 	// Open counts incidents of paid services created in the period and
 	// still open when the report was made: they earn nothing yet (their
 	// time runs to their resolution) and are paid, once resolved, in the
@@ -254,6 +259,15 @@ type Pay struct {
 	// of a service with a compensation policy pages, at any level or in
 	// an "unresolved after" rule, in config order.
 	OnCallRotations []string `json:"on_call_rotations"`
+}
+
+// UnpaidIncident is a resolved incident of a paid service that the report
+// could pay to nobody although someone acknowledged it: who, as the
+// timeline records them, and who resolved it.
+type UnpaidIncident struct {
+	Incident       string `json:"incident"`
+	AcknowledgedBy string `json:"acknowledged_by"`
+	ResolvedBy     string `json:"resolved_by,omitempty"`
 }
 
 // PayWeek is one person's time on call, billable time and comp days in

@@ -142,6 +142,10 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "report", err)
 	}
+	if t := r.Pay.UnknownText(); *payroll && t != "" {
+		// Work someone did that the CSV pays nobody for.
+		fmt.Fprintf(stderr, "pagerd report: %s\n", t)
+	}
 	if *payroll && r.Pay != nil && r.Pay.Open > 0 {
 		// The CSV has no room to say so, and payroll run now would leave
 		// their time out.

@@ -443,3 +443,66 @@ func TestReadmeReportCommands(t *testing.T) {
 		})
 	}
 }
+
+// TestPayrollSaysWhoItCouldNotPay: 01-p5 was acknowledged in PagerDuty by
+// an agent whose PagerDuty name matches nobody in the config (recorded as
+// "pagerduty:Bee Engineer") and then resolved by Alertmanager: two hours
+// of after-hours work that the report cannot give to anyone. The payroll
+// CSV left it out and the command said nothing (only the text report had
+// a line, and it said nobody had acknowledged it), so payroll run from the
+// CSV silently did not pay Engineer B for the evening.
+func TestPayrollSaysWhoItCouldNotPay(t *testing.T) {
+	b, err := os.ReadFile("../../report/testdata/aion-r-week.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var incs []report.Incident
+	if err := json.Unmarshal(b, &incs); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for i := range incs {
+		inc := &incs[i]
+		if inc.ID != "01-p5" {
+			continue
+		}
+		found = true
+		inc.AcknowledgedBy, inc.ResolvedBy = "pagerduty:Bee Engineer", "alertmanager"
+		for j := range inc.Timeline {
+			e := &inc.Timeline[j]
+			switch e.Type {
+			case report.EntryAck:
+				e.Actor, e.User = "pagerduty:Bee Engineer", "pagerduty:Bee Engineer"
+			case report.EntryResolve:
+				e.Actor, e.User = "alertmanager", ""
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no 01-p5 in the week")
+	}
+	if b, err = json.Marshal(incs); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "week.json")
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := storeWeeks(t, file)
+	old := now
+	now = func() time.Time { return time.Date(2025, 10, 13, 0, 0, 0, 0, time.UTC) }
+	defer func() { now = old }()
+	var o, e bytes.Buffer
+	if code := run([]string{"report", "--config", "../../configs/aion-r.yaml", "--from", "2025-10-06", "--to", "2025-10-13", "--payroll", "--data-dir", dir}, &o, &e); code != 0 {
+		t.Fatalf("exit %d: %s", code, e.String())
+	}
+	if strings.Contains(o.String(), "01-p5") {
+		t.Fatalf("01-p5 paid to someone:\n%s", o.String())
+	}
+	// 01-p7, never acknowledged and resolved by Alertmanager, was nobody's
+	// work: not named.
+	want := "pagerd report: 1 resolved incident(s) of paid services were acknowledged by someone not in the config, so the CSV pays nobody for them: 01-p5 (acknowledged by pagerduty:Bee Engineer): pay them by hand\n"
+	if !strings.Contains(e.String(), want) {
+		t.Errorf("stderr %q lacks %q", e.String(), want)
+	}
+}

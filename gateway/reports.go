@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/pagerd/pagerd/gateway/history"
+	"github.com/pagerd/pagerd/gateway/overrides"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
 	"github.com/pagerd/pagerd/report"
@@ -82,7 +83,8 @@ func (s *Server) reports(c echo.Context) error {
 	if !ok {
 		return badRequest("format %q: use json, text, markdown, csv or payroll", name)
 	}
-	r, err := history.Report(c.Request().Context(), s.o.History, cfg, report.Options{From: from, To: to, AsOf: s.now()})
+	now := s.now()
+	r, err := history.Report(c.Request().Context(), s.o.History, cfg, report.Options{From: from, To: to, AsOf: now, OverridesKeptFrom: now.Add(-overrides.KeepEnded)})
 	if err != nil {
 		s.log.Error("report failed", "err", err)
 		return historyError(err)

@@ -31,6 +31,7 @@ type Builder struct {
 	weeks      map[int64]*weekAcc // by the week start's Unix time
 	pay        *payAcc
 	unknownSvc map[string]int
+	keptFrom   time.Time
 	scratch    facts
 	done       bool
 }
@@ -54,6 +55,11 @@ type Options struct {
 	// An open incident whose target deadline is after AsOf has neither met
 	// nor missed it yet.
 	AsOf time.Time
+	// OverridesKeptFrom, when set, is how far back the run-time
+	// overrides in the config reach: the store drops those that ended
+	// longer ago. Time on call before it is counted without them, and
+	// the report says so.
+	OverridesKeptFrom time.Time
 }
 
 // New starts a report over the config's services, schedules and users.
@@ -84,6 +90,7 @@ func New(cfg *policy.Config, o Options) (*Builder, error) {
 		engineers:  map[string]*acc{},
 		weeks:      map[int64]*weekAcc{},
 		unknownSvc: map[string]int{},
+		keptFrom:   o.OverridesKeptFrom,
 	}
 	if b.fpWithin <= 0 {
 		b.fpWithin = policy.DefaultFalsePositiveWithin
@@ -781,6 +788,10 @@ func (b *Builder) Report() *Report {
 		}
 		b.pay.addOnCall(cfg, b.week, b.from, until)
 		r.Pay = b.pay.finish(cfg)
+		if !b.keptFrom.IsZero() && b.from.Before(b.keptFrom) && len(r.Pay.OnCallRotations) > 0 {
+			r.Notes = append(r.Notes, fmt.Sprintf("overrides made at run time that ended before %s may no longer be kept (the store drops them 30 days after they end): time on call before then may be counted without them",
+				b.keptFrom.In(b.week.Location()).Format("Mon 2006-01-02 15:04")))
+		}
 	}
 	return r
 }

@@ -135,12 +135,20 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	if cfg, err = withRunTimeOverrides(ctx, src, s, cfg); err != nil {
 		return fail(stderr, "report", err)
 	}
-	r, err := history.Report(ctx, s, cfg, report.Options{From: from, To: to, AsOf: now()})
+	asOf := now()
+	r, err := history.Report(ctx, s, cfg, report.Options{From: from, To: to, AsOf: asOf, OverridesKeptFrom: asOf.Add(-overrides.KeepEnded)})
 	if err == nil {
 		err = write(r, stdout)
 	}
 	if err != nil {
 		return fail(stderr, "report", err)
+	}
+	if *payroll {
+		// The CSV has no room for the notes either: whose clock is a
+		// guess, run-time overrides that may be gone.
+		for _, n := range r.Notes {
+			fmt.Fprintf(stderr, "pagerd report: note: %s\n", n)
+		}
 	}
 	if t := r.Pay.UnknownText(); *payroll && t != "" {
 		// Work someone did that the CSV pays nobody for.

@@ -506,3 +506,59 @@ func TestPayrollSaysWhoItCouldNotPay(t *testing.T) {
 		t.Errorf("stderr %q lacks %q", e.String(), want)
 	}
 }
+
+// TestReportSaysOldRunTimeOverridesAreGone: the store keeps a run-time
+// override 30 days after it ends, and the next change of the schedule
+// drops older ones. Engineer C covered Engineer A's primary shift on
+// Wednesday and Thursday of the week of Oct 6; a new override made on
+// Nov 20 dropped that one. A report of that week made on Dec 1 paid A the
+// whole week on call (10,080 minutes) and C nothing, and said "overrides
+// applied" as if it had seen them all. The time is still counted by the
+// rotation (the swap is gone), but the report now says that it could not
+// see run-time overrides that ended before Nov 1.
+func TestReportSaysOldRunTimeOverridesAreGone(t *testing.T) {
+	dir := storeWeeks(t, "../../report/testdata/aion-r-week.json")
+	cfg, err := policy.LoadFile("../../configs/aion-r.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := boltstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC)
+	ov := overrides.New(overrides.Options{Store: st, Config: func() *policy.Config { return cfg }, Logger: slog.New(slog.DiscardHandler),
+		Now: func() time.Time { return clock }})
+	for _, req := range []overrides.Request{
+		{Tier: "primary", User: "eng-c", Reason: "swap", Start: time.Date(2025, 10, 8, 0, 0, 0, 0, time.UTC), End: time.Date(2025, 10, 10, 0, 0, 0, 0, time.UTC)},
+		{Tier: "primary", User: "eng-b", Reason: "dentist", Start: time.Date(2025, 11, 21, 0, 0, 0, 0, time.UTC), End: time.Date(2025, 11, 22, 0, 0, 0, 0, time.UTC)},
+	} {
+		if _, err := ov.Create(context.Background(), "aion-r-oncall", req, "api:ops"); err != nil {
+			t.Fatal(err)
+		}
+		clock = time.Date(2025, 11, 20, 0, 0, 0, 0, time.UTC) // the second one is made then
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	old := now
+	now = func() time.Time { return time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC) }
+	defer func() { now = old }()
+	var o, e bytes.Buffer
+	if code := run([]string{"report", "--config", "../../configs/aion-r.yaml", "--from", "2025-10-06", "--to", "2025-10-13", "--data-dir", dir}, &o, &e); code != 0 {
+		t.Fatalf("exit %d: %s", code, e.String())
+	}
+	want := "overrides made at run time that ended before Sat 2025-11-01 00:00 may no longer be kept (the store drops them 30 days after they end): time on call before then may be counted without them"
+	if !strings.Contains(o.String(), want) {
+		t.Errorf("the report does not say %q:\n%s", want, o.String())
+	}
+	// Nor does payroll run from the CSV go unwarned.
+	o.Reset()
+	e.Reset()
+	if code := run([]string{"report", "--config", "../../configs/aion-r.yaml", "--from", "2025-10-06", "--to", "2025-10-13", "--payroll", "--data-dir", dir}, &o, &e); code != 0 {
+		t.Fatalf("exit %d: %s", code, e.String())
+	}
+	if !strings.Contains(e.String(), "pagerd report: note: "+want+"\n") {
+		t.Errorf("--payroll stderr does not say %q:\n%s", want, e.String())
+	}
+}

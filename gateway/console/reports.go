@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pagerd/pagerd/gateway/history"
+	"github.com/pagerd/pagerd/gateway/overrides"
 	"github.com/pagerd/pagerd/policy"
 	"github.com/pagerd/pagerd/report"
 )
@@ -54,7 +55,7 @@ func (c *Console) reports(w http.ResponseWriter, r *http.Request, v *viewer) {
 		c.render(w, http.StatusBadRequest, "reports.html", p)
 		return
 	}
-	rep, err := history.Report(r.Context(), c.o.History, cfg, report.Options{From: from, To: to, AsOf: now})
+	rep, err := history.Report(r.Context(), c.o.History, cfg, report.Options{From: from, To: to, AsOf: now, OverridesKeptFrom: now.Add(-overrides.KeepEnded)})
 	if err != nil {
 		c.failErr(w, r, v, err)
 		return

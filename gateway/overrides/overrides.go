@@ -106,9 +106,11 @@ func refuse(kind error, format string, args ...any) error {
 // Kind is the store.Docs kind of a schedule's overrides.
 func Kind(schedule string) string { return "overrides:" + schedule }
 
-// keepEnded is how long an override that has ended stays in the store (and
-// in GET ...?ended=true) before the next change of its schedule drops it.
-const keepEnded = 30 * 24 * time.Hour
+// KeepEnded is how long an override that has ended stays in the store (and
+// in GET ...?ended=true) before the next change of its schedule drops it:
+// a report of time on call further back cannot see it
+// (report.Options.OverridesKeptFrom).
+const KeepEnded = 30 * 24 * time.Hour
 
 // maxSpan is the longest override: a longer one is a roster change, which
 // belongs in the file.
@@ -544,11 +546,11 @@ func checkSpan(prefix string, start, end, now time.Time) error {
 	return nil
 }
 
-// expired are the overrides a write drops: ended more than keepEnded ago.
+// expired are the overrides a write drops: ended more than KeepEnded ago.
 func expired(list []Override, now time.Time) []string {
 	var del []string
 	for _, o := range list {
-		if now.Sub(o.End) > keepEnded {
+		if now.Sub(o.End) > KeepEnded {
 			del = append(del, o.ID)
 		}
 	}

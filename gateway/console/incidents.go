@@ -95,6 +95,30 @@ func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
 		return
 	}
 	now := c.o.Now()
+	// Triggered and acknowledged incidents are read together, in one
+	// read (store.Filter.Open): read one status after the other, an
+	// incident re-opened (or acknowledged) between the two reads was in
+	// neither (or both), and a re-opened one, paging again, was missing
+	// from the page.
+	var open map[policy.Status][]*store.Incident
+	if len(parts) > 1 {
+		ff := f
+		ff.Open, ff.Since, ff.Limit = true, time.Time{}, 2*listLimit+1
+		incs, err := c.o.Incidents.List(r.Context(), ff)
+		if err != nil {
+			c.failErr(w, r, v, err)
+			return
+		}
+		if len(incs) > 2*listLimit {
+			incs, lv.Truncated = incs[:2*listLimit], true
+		}
+		open = map[policy.Status][]*store.Incident{policy.StatusTriggered: nil, policy.StatusAcknowledged: nil}
+		for _, inc := range incs {
+			if _, ok := open[inc.State.Status]; ok {
+				open[inc.State.Status] = append(open[inc.State.Status], inc)
+			}
+		}
+	}
 	for _, p := range parts {
 		ff := f
 		ff.Status = p.status
@@ -103,10 +127,13 @@ func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
 			// open for a week still needs someone.
 			ff.Since = time.Time{}
 		}
-		incs, err := c.o.Incidents.List(r.Context(), ff)
-		if err != nil {
-			c.failErr(w, r, v, err)
-			return
+		incs, read := open[p.status]
+		if !read {
+			var err error
+			if incs, err = c.o.Incidents.List(r.Context(), ff); err != nil {
+				c.failErr(w, r, v, err)
+				return
+			}
 		}
 		if len(incs) > listLimit {
 			incs, lv.Truncated = incs[:listLimit], true

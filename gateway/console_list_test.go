@@ -67,3 +67,48 @@ func TestConsoleListShowsAnIncidentReopenedWhileItIsRead(t *testing.T) {
 		t.Fatalf("the escalation did not re-open it: %s", v.Status)
 	}
 }
+
+// TestConsoleSecondPressIsNotSomeoneElses: an Acknowledge or Resolve
+// pressed twice (a double tap on a phone, a form sent again) changes
+// nothing the second time, and the page says the person had done it
+// already. (Before, it said "someone got there first": the person who had
+// just acknowledged it read that someone else was on it.) When someone
+// else did get there first, the page still says so.
+func TestConsoleSecondPressIsNotSomeoneElses(t *testing.T) {
+	h, _ := consoleHarness(t)
+	id := fire(h)
+	h.step(fixedNow)
+	ann := newUIClient(t, h.url)
+	ann.signIn("ann", consolePassword)
+	page := ann.get("/ui/incidents/" + id)
+	for _, action := range []string{"acknowledge", "resolve"} {
+		path := "/ui/incidents/" + id + "/" + action
+		first := ann.follow(ann.post(page.body, path, hiddenFields(t, page.body, path)))
+		mustNotContain(t, action+" pressed once", first.body, "Nothing changed")
+		again := ann.follow(ann.post(page.body, path, hiddenFields(t, page.body, path)))
+		mustContain(t, action+" pressed twice", again.body, "Nothing changed: you had done it already")
+		mustNotContain(t, action+" pressed twice", again.body, "someone got there first")
+	}
+
+	other := fire2(h)
+	page = ann.get("/ui/incidents/" + other)
+	if r := h.api("POST", "/api/v1/incidents/"+other+"/acknowledge", `{"user":"bob"}`); r.code != 200 {
+		t.Fatalf("bob's ack: %d %s", r.code, r.body)
+	}
+	path := "/ui/incidents/" + other + "/acknowledge"
+	mustContain(t, "ann's ack after bob's", ann.follow(ann.post(page.body, path, hiddenFields(t, page.body, path))).body,
+		"Nothing changed: someone got there first")
+}
+
+// fire2 opens a second incident, of group g2.
+func fire2(h *harness) string {
+	h.t.Helper()
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g2", map[string]string{"alertname": "B", "severity": "critical"}),
+		"Authorization", "Bearer "+amKey)
+	if r.code != 200 {
+		h.t.Fatalf("webhook: %d %s", r.code, r.body)
+	}
+	var res struct{ Incidents []string }
+	r.json(h.t, &res)
+	return res.Incidents[0]
+}

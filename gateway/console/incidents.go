@@ -370,6 +370,11 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
 		p.Message = "Status update posted."
 	case "nothing":
 		p.Message = "Nothing changed: someone got there first."
+		if (st == policy.StatusAcknowledged && inc.State.AcknowledgedBy == v.User.ID) || (st == policy.StatusResolved && inc.State.ResolvedBy == v.User.ID) {
+			// A second press of their own (a double tap, a form sent
+			// again): nobody else is on it.
+			p.Message = "Nothing changed: you had done it already."
+		}
 	}
 	c.render(w, http.StatusOK, "incident.html", p)
 }

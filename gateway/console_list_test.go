@@ -112,3 +112,30 @@ func fire2(h *harness) string {
 	r.json(h.t, &res)
 	return res.Incidents[0]
 }
+
+// TestConsoleActionMessageIsThisSessions: what an incident page says a
+// button did comes only from this session's own redirect. A link someone
+// made, or copied from their address bar, with ?done=escalate says nothing
+// of an escalation, and one with ?done=nothing does not say "someone got
+// there first" of an incident nobody has acknowledged. (Before, anyone's
+// link made the page say "Escalated." or that someone was on it, while
+// nothing had been done and the incident paged on; the calendar's
+// messages were signed already.)
+func TestConsoleActionMessageIsThisSessions(t *testing.T) {
+	h, _ := consoleHarness(t)
+	id := fire(h)
+	h.step(fixedNow)
+	ann := newUIClient(t, h.url)
+	ann.signIn("ann", consolePassword)
+	for done, claim := range map[string]string{"escalate": "Escalated.", "nothing": "someone got there first", "status": "Status update posted"} {
+		mustNotContain(t, "a link with ?done="+done, ann.get("/ui/incidents/"+id+"?done="+done).body, claim)
+	}
+	page := ann.get("/ui/incidents/" + id)
+	path := "/ui/incidents/" + id + "/escalate"
+	r := ann.post(page.body, path, hiddenFields(t, page.body, path))
+	landed := r.hdr.Get("Location")
+	mustContain(t, "the page escalating landed on", ann.get(landed).body, "Escalated.")
+	bob := newUIClient(t, h.url)
+	bob.signIn("ann", consolePassword) // another session of hers: another browser
+	mustNotContain(t, "her redirect opened in another session", bob.get(landed).body, "Escalated.")
+}

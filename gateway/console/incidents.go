@@ -351,11 +351,17 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
 	}
 	p := page{Title: inc.State.Priority + " " + inc.Summary, Nav: "incidents", Viewer: v, Body: iv,
 		Refresh: "/ui/incidents/" + url.PathEscape(inc.ID) + "/version", Version: strconv.FormatInt(inc.Version, 10)}
-	// The message of the action that led here, unsigned in the URL: the
-	// page refreshes at that URL (<noscript>) and can be shared, so what
-	// the incident's state may have undone since (a reopen) is said only
-	// while it still holds.
-	switch st := inc.State.Status; r.URL.Query().Get("done") {
+	// The message of the action that led here, in the URL: the page
+	// refreshes at that URL (<noscript>) and can be shared, so what the
+	// incident's state may have undone since (a reopen) is said only
+	// while it still holds. It is signed for the session (flashSig), as
+	// the calendar's are: a link made or shared by someone else says
+	// nothing was done (an escalation, someone else on it) that was not.
+	done := r.URL.Query().Get("done")
+	if !hmacEqual(r.URL.Query().Get("sig"), flashSig(v.cfg.Console.SessionKey, v.sess.Nonce, "incident/"+inc.ID+"/"+done)) {
+		done = ""
+	}
+	switch st := inc.State.Status; done {
 	case "acknowledge":
 		if st == policy.StatusAcknowledged {
 			p.Message = "Acknowledged: every pending page of this incident is cancelled."
@@ -480,5 +486,6 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, v *viewer) {
 	case len(acts) == 0:
 		done = "nothing"
 	}
-	http.Redirect(w, r, "/ui/incidents/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
+	http.Redirect(w, r, "/ui/incidents/"+url.PathEscape(id)+"?done="+done+
+		"&sig="+flashSig(v.cfg.Console.SessionKey, v.sess.Nonce, "incident/"+id+"/"+done), http.StatusSeeOther)
 }

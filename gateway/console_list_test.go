@@ -139,3 +139,43 @@ func TestConsoleActionMessageIsThisSessions(t *testing.T) {
 	bob.signIn("ann", consolePassword) // another session of hers: another browser
 	mustNotContain(t, "her redirect opened in another session", bob.get(landed).body, "Escalated.")
 }
+
+// TestConsoleResolveOfAPageShownBeforeARaiseIsRefused: ann opens a P2
+// incident; before she presses Resolve, a critical alert joins its group
+// and raises it to P0. Her press, from the page that showed the P2, answers
+// 409 and leaves it open, paging; the page loaded again (showing the P0)
+// resolves it. (Before, the press resolved the P0 she had never seen: its
+// pages stopped, and the alert still firing opened nothing until
+// Alertmanager sent the group again.)
+func TestConsoleResolveOfAPageShownBeforeARaiseIsRefused(t *testing.T) {
+	h, _ := consoleHarness(t)
+	warn := map[string]string{"alertname": "A", "severity": "warning"}
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", warn), "Authorization", "Bearer "+amKey)
+	var res struct{ Incidents []string }
+	r.json(h.t, &res)
+	id := res.Incidents[0]
+	h.step(fixedNow)
+	ann := newUIClient(t, h.url)
+	ann.signIn("ann", consolePassword)
+	page := ann.get("/ui/incidents/" + id)
+	h.clock.Set(fixedNow.Add(time.Minute))
+	r = h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", warn, map[string]string{"alertname": "B", "severity": "critical"}),
+		"Authorization", "Bearer "+amKey)
+	if r.code != 200 {
+		t.Fatalf("the raising alert: %d %s", r.code, r.body)
+	}
+	if v := h.incident(id); v.Priority != "P0" {
+		t.Fatalf("not raised: %s", v.Priority)
+	}
+	path := "/ui/incidents/" + id + "/resolve"
+	r = ann.post(page.body, path, hiddenFields(t, page.body, path))
+	if v := h.incident(id); r.code != http.StatusConflict || v.Status == "resolved" {
+		t.Fatalf("ann's Resolve from the page of the P2: %d; the incident %s %s", r.code, v.Priority, v.Status)
+	}
+	mustContain(t, "the refusal", r.body, "Not resolved", "P0")
+	page = ann.get("/ui/incidents/" + id)
+	r = ann.post(page.body, path, hiddenFields(t, page.body, path))
+	if v := h.incident(id); r.code != http.StatusSeeOther || v.Status != "resolved" {
+		t.Fatalf("ann's Resolve from the page loaded again: %d; the incident %s", r.code, v.Status)
+	}
+}

@@ -365,6 +365,12 @@ type Event struct {
 	// Checked here, with the incident as it is written, not before.
 	AckReopened    int
 	AckReopenedSet bool
+	// SeenPriority, for resolve when set, is the incident's priority as
+	// the person saw it (a console page). An incident raised since (a
+	// more severe alert joined it) is not the one they judged over:
+	// Apply changes nothing and returns ErrRaisedSince, so its pages go
+	// on. Checked here, with the incident as it is written.
+	SeenPriority string
 	// Note, for acknowledge, is what the person wrote with it, as another
 	// system passes it on (an Opsgenie acknowledge's note): the ack
 	// action's Note. The daemon cleans and bounds it (MaxNoteBytes).
@@ -473,6 +479,10 @@ var ErrUnknownService = errors.New("unknown service")
 // reopen superseded, and acknowledging would stop the pages after it.
 var ErrReopenedSince = errors.New("incident was reopened after the page acknowledged")
 
+// ErrRaisedSince is returned for a resolve of an incident whose priority
+// is no longer the one the person saw (Event.SeenPriority).
+var ErrRaisedSince = errors.New("incident was raised after the person saw it")
+
 // Engine is the escalation state machine over one config. It is a pure
 // function of (incident, event, now): no clock, no I/O. The daemon and
 // `pagerd simulate` drive the same Apply.
@@ -547,6 +557,10 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 	case EventAcknowledge:
 		err = r.acknowledge(ev)
 	case EventResolve:
+		if ev.SeenPriority != "" && r.inc.Status != StatusResolved && ev.SeenPriority != r.inc.Priority {
+			err = ErrRaisedSince
+			break
+		}
 		err = r.resolve(ev.Actor)
 	case EventEscalate:
 		err = r.escalate(ev)

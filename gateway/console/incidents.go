@@ -465,9 +465,18 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, v *viewer) {
 		// since pages again for something this page did not show.
 		ev.AckReopened, ev.AckReopenedSet = n, true
 	}
-	_, acts, err := c.o.Incidents.Apply(r.Context(), id, ev)
+	if kind == policy.EventResolve {
+		// As the page showed it: an incident raised since (a more
+		// severe alert joined it) is not the one the person judged over.
+		ev.SeenPriority = r.PostForm.Get("priority")
+	}
+	inc, acts, err := c.o.Incidents.Apply(r.Context(), id, ev)
 	done := r.PathValue("action")
 	switch {
+	case errors.Is(err, incident.ErrRaisedSince) && inc != nil:
+		c.fail(w, r, v, http.StatusConflict, "Not resolved: the incident was raised to "+inc.State.Priority+" after this page showed it at "+ev.SeenPriority+
+			", and it pages as such. Look at it again, and resolve it there if it is over.")
+		return
 	case errors.Is(err, incident.ErrReopenedSince):
 		c.fail(w, r, v, http.StatusConflict, "Not acknowledged: the incident was acknowledged and re-opened after this page showed it, and it pages again. "+
 			"Look at it again, and acknowledge it there to stop those pages.")

@@ -47,6 +47,10 @@ var (
 	// ErrReopenedSince: an acknowledgement of a page sent before the
 	// incident's latest reopen (policy.ErrReopenedSince); nothing changed.
 	ErrReopenedSince = errors.New("the incident was reopened after the page acknowledged")
+	// ErrRaisedSince: a resolve of an incident raised to another
+	// priority after the person saw it (policy.ErrRaisedSince); nothing
+	// changed.
+	ErrRaisedSince = errors.New("the incident was raised after the person saw it")
 	// ErrNotYours: acting on a storm message sent to someone else.
 	ErrNotYours = errors.New("this was sent to someone else")
 	// ErrConflict: the incident cannot take the action as things stand
@@ -284,6 +288,9 @@ func (s *Service) applyGuarded(ctx context.Context, id string, first *store.Inci
 		if errors.Is(err, policy.ErrReopenedSince) {
 			return nil, false, ErrReopenedSince
 		}
+		if errors.Is(err, policy.ErrRaisedSince) {
+			return nil, false, ErrRaisedSince
+		}
 		if err != nil {
 			return nil, false, &refusal{ErrBadInput, err.Error()}
 		}
@@ -313,7 +320,7 @@ func (s *Service) applyGuarded(ctx context.Context, id string, first *store.Inci
 		return append(before, store.ActionEntries(acts, ev.Actor)...), true, nil
 	})
 	switch {
-	case errors.Is(err, ErrAlreadyResolved), errors.Is(err, ErrAlreadyEscalated), errors.Is(err, ErrReopenedSince):
+	case errors.Is(err, ErrAlreadyResolved), errors.Is(err, ErrAlreadyEscalated), errors.Is(err, ErrReopenedSince), errors.Is(err, ErrRaisedSince):
 		return inc, nil, err
 	case errors.As(err, new(*refusal)):
 		// As read: a storm bundle's answer names the incident refused.

@@ -90,7 +90,7 @@ func TestConsoleSecondPressIsNotSomeoneElses(t *testing.T) {
 		mustNotContain(t, action+" pressed twice", again.body, "someone got there first")
 	}
 
-	other := fire2(h)
+	other := fireLabels(h, "g2", map[string]string{"alertname": "B", "severity": "critical"})
 	page = ann.get("/ui/incidents/" + other)
 	if r := h.api("POST", "/api/v1/incidents/"+other+"/acknowledge", `{"user":"bob"}`); r.code != 200 {
 		t.Fatalf("bob's ack: %d %s", r.code, r.body)
@@ -98,19 +98,6 @@ func TestConsoleSecondPressIsNotSomeoneElses(t *testing.T) {
 	path := "/ui/incidents/" + other + "/acknowledge"
 	mustContain(t, "ann's ack after bob's", ann.follow(ann.post(page.body, path, hiddenFields(t, page.body, path))).body,
 		"Nothing changed: someone got there first")
-}
-
-// fire2 opens a second incident, of group g2.
-func fire2(h *harness) string {
-	h.t.Helper()
-	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g2", map[string]string{"alertname": "B", "severity": "critical"}),
-		"Authorization", "Bearer "+amKey)
-	if r.code != 200 {
-		h.t.Fatalf("webhook: %d %s", r.code, r.body)
-	}
-	var res struct{ Incidents []string }
-	r.json(h.t, &res)
-	return res.Incidents[0]
 }
 
 // TestConsoleActionMessageIsThisSessions: what an incident page says a

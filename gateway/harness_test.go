@@ -592,14 +592,7 @@ func (h *harness) incident(id string) incidentView {
 // fire posts one critical alert of group g1 and returns its incident.
 func fire(h *harness) string {
 	h.t.Helper()
-	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g1", map[string]string{"alertname": "A", "severity": "critical"}),
-		"Authorization", "Bearer "+amKey)
-	if r.code != 200 {
-		h.t.Fatalf("webhook: %d %s", r.code, r.body)
-	}
-	var res struct{ Incidents []string }
-	r.json(h.t, &res)
-	return res.Incidents[0]
+	return fireLabels(h, "g1", map[string]string{"alertname": "A", "severity": "critical"})
 }
 
 // waitUntil polls cond in real time (for the dispatcher's own goroutines,

@@ -349,7 +349,22 @@ func storeWeeks(t *testing.T, file string) string {
 // payroll goes by who held the shifts, overrides made at run time
 // included, as the daemon's own report counts it: Engineer C took two
 // days of Engineer A's primary week through the API.
-func TestReportPaysRunTimeOverrides(t *testing.T) {
+// madeOverride is a run-time override of aion-r's on-call schedule, made
+// through the API at a time.
+type madeOverride struct {
+	at  time.Time
+	req overrides.Request
+}
+
+// aionSwap is Engineer C covering Engineer A's primary shift on Wednesday
+// and Thursday of the week of Oct 6, made on Oct 1.
+var aionSwap = madeOverride{time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC), overrides.Request{Tier: "primary", User: "eng-c", Reason: "swap",
+	Start: time.Date(2025, 10, 8, 0, 0, 0, 0, time.UTC), End: time.Date(2025, 10, 10, 0, 0, 0, 0, time.UTC)}}
+
+// storeAionOverrides is the report package's aion-r week in a store, with
+// the overrides made in it, in order, each at its time.
+func storeAionOverrides(t *testing.T, made ...madeOverride) string {
+	t.Helper()
 	dir := storeWeeks(t, "../../report/testdata/aion-r-week.json")
 	cfg, err := policy.LoadFile("../../configs/aion-r.yaml")
 	if err != nil {
@@ -359,16 +374,23 @@ func TestReportPaysRunTimeOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var clock time.Time
 	ov := overrides.New(overrides.Options{Store: st, Config: func() *policy.Config { return cfg }, Logger: slog.New(slog.DiscardHandler),
-		Now: func() time.Time { return time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC) }})
-	req := overrides.Request{Tier: "primary", User: "eng-c", Reason: "swap",
-		Start: time.Date(2025, 10, 8, 0, 0, 0, 0, time.UTC), End: time.Date(2025, 10, 10, 0, 0, 0, 0, time.UTC)}
-	if _, err := ov.Create(context.Background(), "aion-r-oncall", req, "api:ops"); err != nil {
-		t.Fatal(err)
+		Now: func() time.Time { return clock }})
+	for _, m := range made {
+		clock = m.at
+		if _, err := ov.Create(context.Background(), "aion-r-oncall", m.req, "api:ops"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
+
+func TestReportPaysRunTimeOverrides(t *testing.T) {
+	dir := storeAionOverrides(t, aionSwap)
 	old := now
 	now = func() time.Time { return time.Date(2025, 10, 13, 0, 0, 0, 0, time.UTC) }
 	defer func() { now = old }()
@@ -517,30 +539,8 @@ func TestPayrollSaysWhoItCouldNotPay(t *testing.T) {
 // rotation (the swap is gone), but the report now says that it could not
 // see run-time overrides that ended before Nov 1.
 func TestReportSaysOldRunTimeOverridesAreGone(t *testing.T) {
-	dir := storeWeeks(t, "../../report/testdata/aion-r-week.json")
-	cfg, err := policy.LoadFile("../../configs/aion-r.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := boltstore.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC)
-	ov := overrides.New(overrides.Options{Store: st, Config: func() *policy.Config { return cfg }, Logger: slog.New(slog.DiscardHandler),
-		Now: func() time.Time { return clock }})
-	for _, req := range []overrides.Request{
-		{Tier: "primary", User: "eng-c", Reason: "swap", Start: time.Date(2025, 10, 8, 0, 0, 0, 0, time.UTC), End: time.Date(2025, 10, 10, 0, 0, 0, 0, time.UTC)},
-		{Tier: "primary", User: "eng-b", Reason: "dentist", Start: time.Date(2025, 11, 21, 0, 0, 0, 0, time.UTC), End: time.Date(2025, 11, 22, 0, 0, 0, 0, time.UTC)},
-	} {
-		if _, err := ov.Create(context.Background(), "aion-r-oncall", req, "api:ops"); err != nil {
-			t.Fatal(err)
-		}
-		clock = time.Date(2025, 11, 20, 0, 0, 0, 0, time.UTC) // the second one is made then
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir := storeAionOverrides(t, aionSwap, madeOverride{time.Date(2025, 11, 20, 0, 0, 0, 0, time.UTC), overrides.Request{Tier: "primary", User: "eng-b", Reason: "dentist",
+		Start: time.Date(2025, 11, 21, 0, 0, 0, 0, time.UTC), End: time.Date(2025, 11, 22, 0, 0, 0, 0, time.UTC)}})
 	old := now
 	now = func() time.Time { return time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC) }
 	defer func() { now = old }()

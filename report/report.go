@@ -789,8 +789,8 @@ func (b *Builder) Report() *Report {
 		b.pay.addOnCall(cfg, b.week, b.from, until)
 		r.Pay = b.pay.finish(cfg)
 		if !b.keptFrom.IsZero() && b.from.Before(b.keptFrom) && len(r.Pay.OnCallRotations) > 0 {
-			r.Notes = append(r.Notes, fmt.Sprintf("overrides made at run time that ended before %s may no longer be kept (the store drops them 30 days after they end): time on call before then may be counted without them",
-				b.keptFrom.In(b.week.Location()).Format("Mon 2006-01-02 15:04")))
+			r.Notes = append(r.Notes, fmt.Sprintf("overrides made at run time that ended before %s may no longer be kept (the store drops them %d days after they end): time on call before then may be counted without them",
+				b.keptFrom.In(b.week.Location()).Format("Mon 2006-01-02 15:04"), int(b.asOf.Sub(b.keptFrom).Round(24*time.Hour)/(24*time.Hour))))
 		}
 	}
 	return r

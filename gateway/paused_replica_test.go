@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -361,6 +362,69 @@ func TestPausedReplicaDoesNotSendItsStormMessageAfterTakeover(t *testing.T) {
 			}
 			if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 1 {
 				t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v on a, want 1", got)
+			}
+		})
+	}
+}
+
+// frozenAdmit is a store whose storm admission, once armed, freezes before
+// it reaches the store: a Redis stalled while a page asks its storm.
+type frozenAdmit struct {
+	store.Store
+	fz *freeze
+}
+
+func (s frozenAdmit) Admit(ctx context.Context, key string, hp store.HeldPage, now time.Time, r store.StormRules) (store.Admission, error) {
+	s.fz.point()
+	return s.Store.Admit(ctx, key, hp, now, r)
+}
+
+// TestPausedReplicaWhoseStormAdmitWasSlowDoesNotPageAfterTakeover: replica
+// a claims the push and asks ann's storm whether it goes out at once; the
+// store holds the answer for longer than a's lease (a Redis stall), and b
+// takes the incident over and pages. When the answer comes (let out: a
+// second page in the storm's window), a must not send the push too: its
+// claim's time to send ran out while it waited. It sends and records
+// nothing, takes its count back from the storm, and says why.
+func TestPausedReplicaWhoseStormAdmitWasSlowDoesNotPageAfterTakeover(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(dispatchConfig), replicas(0))
+			fz := newFreeze()
+			a, aReg := h.dispatcher(func(o *dispatch.Options) {
+				o.Lease = 30 * time.Second
+				o.Store = frozenAdmit{Store: o.Store, fz: fz}
+			})
+			id, b := takeOverWhileFrozen(t, h, a, fz)
+			if got := h.rec.lines(fixedNow); len(got) != 1 {
+				t.Errorf("pages %v: want b's push only (a's time to send ran out while its storm answered)", got)
+			}
+			v := h.incident(id)
+			if n := len(entriesOf(v.Timeline, "notify", "push")); n != 1 {
+				t.Errorf("%d pushes in the timeline, want 1: %+v", n, v.Timeline)
+			}
+			if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 1 {
+				t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v on a, want 1", got)
+			}
+			if !strings.Contains(h.logs.String(), "not sent: the claim's time to send ran out while its alert storm was asked") {
+				t.Error("a did not say why it sent nothing")
+			}
+			// a's count is taken back: two more pages to ann in the
+			// window go out at once (3 at once), the third is held.
+			others := []string{
+				fireLabels(h, "g2", map[string]string{"alertname": "B", "severity": "critical"}),
+				fireLabels(h, "g3", map[string]string{"alertname": "C", "severity": "critical"}),
+				fireLabels(h, "g4", map[string]string{"alertname": "D", "severity": "critical"}),
+			}
+			if _, err := b.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, m := range h.rec.sentTo("ann", "push") {
+				got = append(got, m.Incident)
+			}
+			if len(got) != 3 || got[0] != id || got[1] == got[2] || !slices.Contains(others, got[1]) || !slices.Contains(others, got[2]) {
+				t.Errorf("ann's pushes %v: want b's of %s, then two of %v at once (a's page, never sent, not counted in the storm)", got, id, others)
 			}
 		})
 	}

@@ -1035,7 +1035,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 			return d.leaveToRunOut(ctx, c, sendBy)
 		}
 		calledOff := false
-		results := d.pageAll(ctx, cfg, inc, pages, now)
+		results := d.pageAll(ctx, cfg, inc, pages, now, sendBy)
 		// Pages whose sends ended past sendBy: the claim's lease is
 		// nearly or wholly over, and another replica may have taken the
 		// incident over and paged.
@@ -1082,10 +1082,12 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 			}
 			d.journal.sent(c.Incident, pages[i].key, e, now.Add(d.o.Lease))
 		}
-		if ctx.Err() != nil {
-			// The claim's time ran out while its pages were sent: its
-			// lease is long over. The pages that went out are in the
-			// journal; the rest, and the record, are the takeover's.
+		if ctx.Err() != nil || slices.ContainsFunc(pages, func(p duePage) bool { return p.cut }) {
+			// The claim's time ran out while its pages were sent (its
+			// lease is long over), or before one of them could start
+			// (page: its storm's answer came past sendBy). The pages
+			// that went out are in the journal; the rest, and the
+			// record, are the takeover's.
 			return d.leaveToRunOut(ctx, c, sendBy)
 		}
 		if calledOff {
@@ -1677,10 +1679,10 @@ func (d *Dispatcher) observe(a policy.Action) {
 
 // pageAll sends an incident's due pages, concurrently when there are
 // several, and says what each did.
-func (d *Dispatcher) pageAll(ctx context.Context, cfg *policy.Config, inc *store.Incident, pages []duePage, now time.Time) []store.Entry {
+func (d *Dispatcher) pageAll(ctx context.Context, cfg *policy.Config, inc *store.Incident, pages []duePage, now, sendBy time.Time) []store.Entry {
 	out := make([]store.Entry, len(pages))
 	if len(pages) == 1 {
-		out[0] = d.pageSafely(ctx, cfg, inc, &pages[0], now)
+		out[0] = d.pageSafely(ctx, cfg, inc, &pages[0], now, sendBy)
 		return out
 	}
 	var wg sync.WaitGroup
@@ -1688,7 +1690,7 @@ func (d *Dispatcher) pageAll(ctx context.Context, cfg *policy.Config, inc *store
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = d.pageSafely(ctx, cfg, inc, &pages[i], now)
+			out[i] = d.pageSafely(ctx, cfg, inc, &pages[i], now, sendBy)
 		}()
 	}
 	wg.Wait()
@@ -1702,7 +1704,7 @@ func (d *Dispatcher) pageAll(ctx context.Context, cfg *policy.Config, inc *store
 // down; raised on the claim's, the step failed at every lease (its other
 // pages sent again each time) and the ladder went no further. Counted as
 // failed, and logged with its stack.
-func (d *Dispatcher) pageSafely(ctx context.Context, cfg *policy.Config, inc *store.Incident, p *duePage, now time.Time) (e store.Entry) {
+func (d *Dispatcher) pageSafely(ctx context.Context, cfg *policy.Config, inc *store.Incident, p *duePage, now, sendBy time.Time) (e store.Entry) {
 	defer func() {
 		if r := recover(); r != nil {
 			d.m.errors.WithLabelValues(claimFailed).Inc()
@@ -1713,7 +1715,7 @@ func (d *Dispatcher) pageSafely(ctx context.Context, cfg *policy.Config, inc *st
 				Detail: fmt.Sprintf("may have been sent: a bug in pagerd panicked paging (%v)", r)}
 		}
 	}()
-	return d.page(ctx, cfg, inc, p, now)
+	return d.page(ctx, cfg, inc, p, now, sendBy)
 }
 
 // stormRules are the config's bundling rules.
@@ -1769,8 +1771,9 @@ func (d *Dispatcher) transport(cfg *policy.Config, user, channel string) (*polic
 // the provider's rate limit sent back (notify.ErrOverRateLimit) is not
 // recorded: page sets p.again to when its turn comes; but one the provider
 // itself has kept sending back (its 429) for notify.MaxRetryAfter since
-// its first 429 fails.
-func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.Incident, p *duePage, now time.Time) store.Entry {
+// its first 429 fails. A page that cannot start by sendBy (its storm's
+// Admit answered that late: a stalled store) is not sent: p.cut.
+func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.Incident, p *duePage, now, sendBy time.Time) store.Entry {
 	a := p.a
 	e := store.Entry{At: now, Type: "notify", Level: a.Level + 1, User: a.User, Channel: a.Channel, Reopened: p.reopened, ReopenedKnown: true}
 	u, contact, n, why := d.transport(cfg, a.User, a.Channel)
@@ -1833,6 +1836,21 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			p.owned = true
 		}
 		admitted = err == nil
+	}
+	if d.pastSendBy(ctx, sendBy) {
+		// The storm's answer came so late (a stalled store: Admit
+		// waits out its timeouts) that the claim's lease is nearly or
+		// wholly over: another replica may have taken the incident
+		// over and sent this page. Nothing goes out, and the storm's
+		// count of it is taken back as for a page called off; the
+		// step is the takeover's (work leaves the claim to run out).
+		p.cut = true
+		if !carried {
+			unsent()
+		}
+		d.log.Warn("page not sent: the claim's time to send ran out while its alert storm was asked; left to the takeover", "incident", inc.ID,
+			"user", a.User, "channel", a.Channel, "via", contact.Via, "past_send_by", d.o.Now().Sub(sendBy).Round(time.Millisecond).String())
+		return store.Entry{}
 	}
 	due := a.At
 	if !p.step.FirstDue.IsZero() {

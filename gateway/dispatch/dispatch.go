@@ -1817,6 +1817,14 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			Summary: textcut.Bytes(inc.Summary, 200, textcut.Ellipsis), Due: a.At, Via: contact.Via, Reopened: p.reopened,
 			PagesAcknowledged: rootPagesAcknowledged(inc.State, p.root)}
 		adm, err := d.o.Store.Admit(ctx, store.StormKey(a.User, a.Channel), hp, now, r)
+		if errors.Is(err, store.ErrOutcomeUnknown) {
+			// The store may have held the page (its answer was lost):
+			// sent on its own now, it went out again in the storm's
+			// message. Its answer to the same question again stands:
+			// held (twice, one line in the message), or let out, and
+			// listed after what was held so the message leaves it out.
+			adm, err = d.o.Store.Admit(ctx, store.StormKey(a.User, a.Channel), hp, now, r)
+		}
 		switch {
 		case err != nil:
 			// Whether they are in a storm is unknown: a page sent on its

@@ -106,7 +106,9 @@ func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now tim
 	res, err := s.batch.run(ctx, admitScript, s.stormKeys(key), ms(now), r.Window.Milliseconds(), r.Immediate, p.Rank,
 		page, store.StormMember(key), sent, again).Int64Slice()
 	if err != nil {
-		return store.Admission{}, unavailable(err)
+		// A script whose answer was lost may have held the page: the
+		// caller asks again rather than send it on its own as well.
+		return store.Admission{}, unavailableWrite(err)
 	}
 	if len(res) != 4 {
 		return store.Admission{}, fmt.Errorf("redis: unexpected admit reply %v", res)

@@ -433,7 +433,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	// (go-redis does not end a command at a cancel, only at its deadline).
 	d.teardown = append(d.teardown, func() error { stopNudging(); <-nudged; return nil })
 	d.incidents = incident.New(incident.Options{Store: d.store, Config: pagingConfig, Logger: d.log, Registry: reg, Now: o.Now,
-		Wake: wake, CapSummary: ingest.CapSummary, PagedNobody: d.disp.PagedNobody,
+		Wake: wake, CapSummary: ingest.CapSummary, Acted: d.disp.Acted,
 		Maintenance: func(ctx context.Context, service string, labels []map[string]string, held *policy.Incident, at time.Time) *policy.Hold {
 			return d.windows.Hold(ctx, service, labels, at, held)
 		}})

@@ -812,6 +812,7 @@ func TestAlertmanagerNotificationOverTheInMemorySize(t *testing.T) {
 // behalf names the level the escalation is from (from_level); the same
 // request repeated is refused with 409 and changes nothing (at the last
 // level, the level is not paged again either), and from_level is checked.
+// pagerd_escalations_total counts it once.
 func TestAPIEscalateFromLevelEscalatesOnce(t *testing.T) {
 	h := newHarness(t)
 	id := fire(h)
@@ -840,6 +841,7 @@ func TestAPIEscalateFromLevelEscalatesOnce(t *testing.T) {
 	if v := h.incident(id); v.Level != 2 || v.Status != "triggered" {
 		t.Fatalf("after the refusals: level %d, %s", v.Level, v.Status)
 	}
+	escalationsCounted(t, h, map[string]float64{"2": 1}) // the API's, once
 }
 
 // TestAPIEscalateFromLevelAtTheLastLevelEscalatesOnce: at the last level

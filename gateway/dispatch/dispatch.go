@@ -1192,10 +1192,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 			}
 			d.unsentOwned(ctx, inc, owned)
 			d.unsentTakenOut(ctx, inc, read, unsentAtWrite)
-			for _, a := range acted {
-				d.observe(a)
-			}
-			d.PagedNobody(inc, acted)
+			d.Acted(inc, acted)
 			return nil
 		case errors.Is(err, store.ErrConflict):
 			// Someone acknowledged or updated it meanwhile: work the fresh
@@ -1652,11 +1649,17 @@ func sameEntry(a, b store.Entry) bool {
 	return at && a == b
 }
 
-// PagedNobody logs, and counts in pagerd_paged_nobody_total, every
-// escalation among acts that paged nobody (incident.LogPagedNobody):
-// whoever writes them, the dispatcher, the intake or a person through the
-// API (the daemon gives the incident service this).
-func (d *Dispatcher) PagedNobody(inc *store.Incident, acts []policy.Action) {
+// Acted counts what a stored write made the escalation machine do
+// (escalations in pagerd_escalations_total, SLA breaches in
+// pagerd_sla_breaches_total), and logs, and counts in
+// pagerd_paged_nobody_total, every escalation among acts that paged nobody
+// (incident.LogPagedNobody): whoever writes them, the dispatcher, the
+// intake (a level in a gap escalated at once when the alert came) or a
+// person through the API (the daemon gives the incident service this).
+func (d *Dispatcher) Acted(inc *store.Incident, acts []policy.Action) {
+	for _, a := range acts {
+		d.observe(a)
+	}
 	incident.LogPagedNobody(d.log, inc, acts)
 	for _, a := range acts {
 		if a.PagedNobody {
@@ -1668,8 +1671,10 @@ func (d *Dispatcher) PagedNobody(inc *store.Incident, acts []policy.Action) {
 func (d *Dispatcher) observe(a policy.Action) {
 	switch a.Kind {
 	case policy.ActionEscalate:
-		if policy.IsPagedAgain(a.Detail) {
-			return // the same level paged again: no escalation
+		if policy.IsPagedAgain(a.Detail) || policy.IsLevelPagingNobody(a.Detail) {
+			// The same level paged again, or a level with nobody on call
+			// and none after it: the incident stays where it was.
+			return
 		}
 		d.m.escalation.WithLabelValues(fmt.Sprint(a.Level + 1)).Inc()
 	case policy.ActionSLABreach:

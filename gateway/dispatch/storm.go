@@ -333,10 +333,7 @@ func (d *Dispatcher) applyEach(ctx context.Context, cfg *policy.Config, events m
 			return store.ActionEntries(more, "pagerd"), true, nil
 		})
 		if werr == nil && written != nil {
-			for _, a := range acts {
-				d.observe(a)
-			}
-			d.PagedNobody(written, acts)
+			d.Acted(written, acts)
 		}
 		mu.Lock()
 		defer mu.Unlock()

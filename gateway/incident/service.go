@@ -93,10 +93,11 @@ type Options struct {
 	// past hold it no more (policy.Incident.MayHold), though another
 	// window that covers it may.
 	Maintenance func(ctx context.Context, service string, labels []map[string]string, held *policy.Incident, at time.Time) *policy.Hold
-	// PagedNobody, when set, is told of the escalations a write made
-	// that paged nobody (dispatch.Dispatcher.PagedNobody logs and counts
-	// them); unset, they are logged (LogPagedNobody).
-	PagedNobody func(inc *store.Incident, acts []policy.Action)
+	// Acted, when set, is told of what a write made the escalation
+	// machine do (dispatch.Dispatcher.Acted counts the escalations, and
+	// logs and counts those that paged nobody); unset, those that paged
+	// nobody are logged (LogPagedNobody).
+	Acted func(inc *store.Incident, acts []policy.Action)
 }
 
 // Service changes incidents. It is safe for concurrent use.
@@ -336,7 +337,7 @@ func (s *Service) applyGuarded(ctx context.Context, id string, first *store.Inci
 		}
 	}
 	s.logAction(inc, ev, acts)
-	s.pagedNobody(inc, acts)
+	s.acted(inc, acts)
 	s.wakeIfDue(inc, now)
 	return inc, acts, nil
 }
@@ -355,10 +356,10 @@ var actionLogs = map[policy.EventKind]string{
 	policy.EventStatusUpdate: "incident status update",
 }
 
-// pagedNobody reports the escalations among acts that paged nobody.
-func (s *Service) pagedNobody(inc *store.Incident, acts []policy.Action) {
-	if s.o.PagedNobody != nil {
-		s.o.PagedNobody(inc, acts)
+// acted reports what a write made the escalation machine do (Options.Acted).
+func (s *Service) acted(inc *store.Incident, acts []policy.Action) {
+	if s.o.Acted != nil {
+		s.o.Acted(inc, acts)
 		return
 	}
 	LogPagedNobody(s.log, inc, acts)

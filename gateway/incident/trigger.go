@@ -158,7 +158,7 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 			s.log.LogAttrs(context.Background(), slog.LevelInfo, "incident opened", slog.String("incident", gotID),
 				slog.String("service", a.Service.Name), slog.String("priority", st.Priority), slog.String("urgency", st.Urgency),
 				slog.String("source", a.Source))
-			s.pagedNobody(inc, acts)
+			s.acted(inc, acts)
 		}
 	}
 	s.m.alerts.WithLabelValues(a.Source, a.Service.Name, outcome).Inc()

@@ -97,6 +97,9 @@ func (s *Server) reports(c echo.Context) error {
 		// The payroll CSV has no room to say what it leaves out: incidents
 		// still open earn nothing yet (pay.open in json).
 		c.Response().Header().Set(HeaderPayOpen, strconv.Itoa(r.Pay.Open))
+		// Nor that some were acknowledged by someone the config does
+		// not know, and paid to nobody (pay.unknown_acknowledger).
+		c.Response().Header().Set(HeaderPayUnknownAcknowledger, strconv.Itoa(len(r.Pay.UnknownAcknowledger)))
 	}
 	return c.Blob(http.StatusOK, f.contentType, b.Bytes())
 }
@@ -106,6 +109,13 @@ func (s *Server) reports(c echo.Context) error {
 // resolved, in the week they were created, so a payroll run made now
 // pays them only when the report is made again.
 const HeaderPayOpen = "Pagerd-Pay-Open"
+
+// HeaderPayUnknownAcknowledger, on a report of paid services, is how many
+// of their resolved incidents someone the config does not know
+// acknowledged (a PagerDuty user outside it, an API token acting on
+// nobody's behalf): the payroll CSV pays nobody for them; format=json
+// names them (pay.unknown_acknowledger), to be paid by hand.
+const HeaderPayUnknownAcknowledger = "Pagerd-Pay-Unknown-Acknowledger"
 
 // reportHistory answers GET /api/v1/reports/history: the history a report
 // reads, one incident per line (report.Incident), oldest first, streamed

@@ -463,16 +463,18 @@ func TestHandoffDocumentFollowsAReloadThatMovesTheHandoff(t *testing.T) {
 	}
 }
 
+// paidRolesConfig is rolesConfig with its service paid for incident time.
+var paidRolesConfig = strings.Replace(rolesConfig, "    escalation_policy: p\n    integrations: {alertmanager_key: "+amKey,
+	"    escalation_policy: p\n    compensation: pay\n    integrations: {alertmanager_key: "+amKey, 1) +
+	"business_hours:\n  - {name: office, time_zone: UTC, days: [mon, tue, wed, thu, fri], start: \"09:00\", end: \"17:00\"}\n" +
+	"compensation:\n  - {name: pay, business_hours: office, minimum: 30m}\n"
+
 // TestPayrollFromTheAPISaysWhatIsStillOpen: the payroll CSV has no room
 // to say that incidents still open earn nothing yet (pagerd report
 // --payroll says so on stderr); from the API, a script paying from it
 // was not told at all. Pagerd-Pay-Open says how many, on every format.
 func TestPayrollFromTheAPISaysWhatIsStillOpen(t *testing.T) {
-	paid := strings.Replace(rolesConfig, "    escalation_policy: p\n    integrations: {alertmanager_key: "+amKey,
-		"    escalation_policy: p\n    compensation: pay\n    integrations: {alertmanager_key: "+amKey, 1) +
-		"business_hours:\n  - {name: office, time_zone: UTC, days: [mon, tue, wed, thu, fri], start: \"09:00\", end: \"17:00\"}\n" +
-		"compensation:\n  - {name: pay, business_hours: office, minimum: 30m}\n"
-	h := newHarness(t, withConfig(paid))
+	h := newHarness(t, withConfig(paidRolesConfig))
 	knownWeek(h) // d still open
 	for _, format := range []string{"payroll", "json", "csv"} {
 		r := h.api("GET", "/api/v1/reports?from=2025-09-08&to=2025-09-15&format="+format, "")
@@ -480,9 +482,40 @@ func TestPayrollFromTheAPISaysWhatIsStillOpen(t *testing.T) {
 			t.Errorf("format %s: %d, %s: %q, want 1\n%s", format, r.code, HeaderPayOpen, r.hdr.Get(HeaderPayOpen), r.body)
 		}
 	}
+	if r := h.api("GET", "/api/v1/reports?from=2025-09-08&to=2025-09-15&format=payroll", ""); r.hdr.Get(HeaderPayUnknownAcknowledger) != "0" {
+		t.Errorf("%s: %q, want 0: everyone who acknowledged is in the config", HeaderPayUnknownAcknowledger, r.hdr.Get(HeaderPayUnknownAcknowledger))
+	}
 	h = newHarness(t, withConfig(rolesConfig)) // nothing paid: nothing to say
 	knownWeek(h)
 	if r := h.api("GET", "/api/v1/reports?from=2025-09-08&to=2025-09-15&format=payroll", ""); r.code != 200 || r.hdr.Values(HeaderPayOpen) != nil {
 		t.Errorf("without pay: %d, %s: %q", r.code, HeaderPayOpen, r.hdr.Values(HeaderPayOpen))
+	}
+}
+
+// TestPayrollFromTheAPISaysWhomItCouldNotPay: an incident of a paid
+// service acknowledged by someone the config does not know (an API token
+// acting on nobody's behalf, a PagerDuty user outside it) is paid to
+// nobody. pagerd report --payroll says so on stderr and format=json in
+// pay.unknown_acknowledger; the payroll CSV from the API said nothing, and
+// a script paying from it left that person unpaid without a word.
+// Pagerd-Pay-Unknown-Acknowledger says how many, on every format.
+func TestPayrollFromTheAPISaysWhomItCouldNotPay(t *testing.T) {
+	h := newHarness(t, withConfig(paidRolesConfig))
+	h.clock.Set(time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC))
+	labels := map[string]string{"alertname": "AlertZ", "severity": "critical"}
+	id := fireLabels(h, "z", labels)
+	h.runUntil(h.clock.Now().Add(3 * time.Minute))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{}`); r.code != 200 {
+		t.Fatalf("acknowledge: %d %s", r.code, r.body)
+	}
+	h.runUntil(h.clock.Now().Add(30 * time.Minute))
+	if r := h.do("POST", "/api/v1/alertmanager", amPayload("resolved", "z", labels), "Authorization", "Bearer "+amKey); r.code != 200 {
+		t.Fatalf("resolve: %d %s", r.code, r.body)
+	}
+	for _, format := range []string{"payroll", "json", "csv"} {
+		r := h.api("GET", "/api/v1/reports?from=2025-09-08&to=2025-09-15&format="+format, "")
+		if r.code != 200 || r.hdr.Get(HeaderPayUnknownAcknowledger) != "1" {
+			t.Errorf("format %s: %d, %s: %q, want 1\n%s", format, r.code, HeaderPayUnknownAcknowledger, r.hdr.Get(HeaderPayUnknownAcknowledger), r.body)
+		}
 	}
 }

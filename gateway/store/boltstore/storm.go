@@ -169,8 +169,10 @@ func (s *Store) Held(ctx context.Context, key string) ([]store.HeldPage, error) 
 			return nil
 		}
 		return b.ForEach(func(_, v []byte) error {
-			var p store.HeldPage
-			if err := json.Unmarshal(v, &p); err != nil {
+			// One copy out of the transaction's memory, which the
+			// page's strings are slices of.
+			p, err := docjson.DecodeHeldPage(string(v))
+			if err != nil {
 				p = store.HeldPage{Unreadable: fmt.Sprintf("decode held page of storm %s: %v", key, err)}
 			}
 			out = append(out, p)

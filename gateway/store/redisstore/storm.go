@@ -124,8 +124,8 @@ func (s *Store) Held(ctx context.Context, key string) ([]store.HeldPage, error) 
 	}
 	out := make([]store.HeldPage, 0, len(vals))
 	for _, v := range vals {
-		var p store.HeldPage
-		if err := json.Unmarshal([]byte(v), &p); err != nil {
+		p, err := docjson.DecodeHeldPage(v)
+		if err != nil {
 			p = store.HeldPage{Unreadable: fmt.Sprintf("decode held page of storm %s: %v", key, err)}
 		}
 		out = append(out, p)

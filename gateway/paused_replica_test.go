@@ -371,11 +371,14 @@ func TestPausedReplicaDoesNotSendItsStormMessageAfterTakeover(t *testing.T) {
 // it reaches the store: a Redis stalled while a page asks its storm.
 type frozenAdmit struct {
 	store.Store
-	fz *freeze
+	fz   *freeze
+	user string // only this person's pages' admissions, if set
 }
 
 func (s frozenAdmit) Admit(ctx context.Context, key string, hp store.HeldPage, now time.Time, r store.StormRules) (store.Admission, error) {
-	s.fz.point()
+	if s.user == "" || strings.HasPrefix(key, s.user+"/") {
+		s.fz.point()
+	}
 	return s.Store.Admit(ctx, key, hp, now, r)
 }
 
@@ -425,6 +428,53 @@ func TestPausedReplicaWhoseStormAdmitWasSlowDoesNotPageAfterTakeover(t *testing.
 			}
 			if len(got) != 3 || got[0] != id || got[1] == got[2] || !slices.Contains(others, got[1]) || !slices.Contains(others, got[2]) {
 				t.Errorf("ann's pushes %v: want b's of %s, then two of %v at once (a's page, never sent, not counted in the storm)", got, id, others)
+			}
+		})
+	}
+}
+
+// TestStepWhoseStormAnsweredPastSendByIsDueAgain: ann's and bob's pushes
+// go out in one claim; the store holds bob's storm's answer past the
+// claim's send window (25 s into a 30 s lease), but nobody takes the
+// incident over. Ann's push is recorded, and bob's step is due again at
+// once: another replica sends it at 25 s, and the incident's lease
+// ending sends nothing more. Left to run out instead, the claim's record
+// of ann's push was lost with it, and the replica that took the incident
+// over at 30 s paged her again.
+func TestStepWhoseStormAnsweredPastSendByIsDueAgain(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(twoPeopleConfig), replicas(0))
+			fz := newFreeze()
+			a, aReg := h.dispatcher(func(o *dispatch.Options) {
+				o.Lease = 30 * time.Second
+				o.Store = frozenAdmit{Store: o.Store, fz: fz, user: "bob"}
+			})
+			b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
+			id := fire(h)
+			aDone := make(chan struct{})
+			go func() { defer close(aDone); _, _ = a.RunOnce(context.Background()) }()
+			fz.wait(t)
+			// Ann's page goes out beside bob's, while his waits.
+			waitUntil(t, 10*time.Second, "ann's push", func() bool { return len(h.rec.sentTo("ann", "push")) == 1 })
+			h.clock.Set(fixedNow.Add(25 * time.Second))
+			close(fz.release)
+			<-aDone
+			for _, at := range []time.Duration{25 * time.Second, 31 * time.Second} {
+				h.clock.Set(fixedNow.Add(at))
+				if _, err := b.RunOnce(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got, want := strings.Join(h.rec.lines(fixedNow), ", "), "0s L1 ann push, 25s L1 bob push"; got != want {
+				t.Errorf("pages %q, want %q", got, want)
+			}
+			v := h.incident(id)
+			if n := len(entriesOf(v.Timeline, "notify", "push")); n != 2 {
+				t.Errorf("%d pushes in the timeline, want 2: %+v", n, v.Timeline)
+			}
+			if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 1 {
+				t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v on a, want 1", got)
 			}
 		})
 	}

@@ -1082,12 +1082,10 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 			}
 			d.journal.sent(c.Incident, pages[i].key, e, now.Add(d.o.Lease))
 		}
-		if ctx.Err() != nil || slices.ContainsFunc(pages, func(p duePage) bool { return p.cut }) {
-			// The claim's time ran out while its pages were sent (its
-			// lease is long over), or before one of them could start
-			// (page: its storm's answer came past sendBy). The pages
-			// that went out are in the journal; the rest, and the
-			// record, are the takeover's.
+		if ctx.Err() != nil {
+			// The claim's time ran out while its pages were sent: its
+			// lease is long over. The pages that went out are in the
+			// journal; the rest, and the record, are the takeover's.
 			return d.leaveToRunOut(ctx, c, sendBy)
 		}
 		if calledOff {
@@ -1777,7 +1775,8 @@ func (d *Dispatcher) transport(cfg *policy.Config, user, channel string) (*polic
 // recorded: page sets p.again to when its turn comes; but one the provider
 // itself has kept sending back (its 429) for notify.MaxRetryAfter since
 // its first 429 fails. A page that cannot start by sendBy (its storm's
-// Admit answered that late: a stalled store) is not sent: p.cut.
+// Admit answered that late: a stalled store) is not sent, and put back
+// due at once (p.again).
 func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.Incident, p *duePage, now, sendBy time.Time) store.Entry {
 	a := p.a
 	e := store.Entry{At: now, Type: "notify", Level: a.Level + 1, User: a.User, Channel: a.Channel, Reopened: p.reopened, ReopenedKnown: true}
@@ -1854,14 +1853,21 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		// The storm's answer came so late (a stalled store: Admit
 		// waits out its timeouts) that the claim's lease is nearly or
 		// wholly over: another replica may have taken the incident
-		// over and sent this page. Nothing goes out, and the storm's
-		// count of it is taken back as for a page called off; the
-		// step is the takeover's (work leaves the claim to run out).
-		p.cut = true
+		// over and sent this page. Nothing goes out. The step is put
+		// back, due now, as a page the rate limit sent back is: the
+		// claim's write records the pages that did go out and the
+		// next claim sends this one, unless the claim was taken over,
+		// when the write fails and the takeover has it. A count its
+		// storm took for it in this claim is given back first (the
+		// next claim asks the storm again).
 		if !carried {
 			unsent()
+			p.owned = false
+			p.step.Admitted, p.step.StormEnd, p.step.StormAfter, p.step.StormRank = false, time.Time{}, false, 0
 		}
-		d.log.Warn("page not sent: the claim's time to send ran out while its alert storm was asked; left to the takeover", "incident", inc.ID,
+		p.again = time.Millisecond
+		d.m.errors.WithLabelValues(leaseRanOut).Inc()
+		d.log.Warn("page not sent: the claim's time to send ran out while its alert storm was asked; its step is due again, for the next claim or the takeover", "incident", inc.ID,
 			"user", a.User, "channel", a.Channel, "via", contact.Via, "past_send_by", d.o.Now().Sub(sendBy).Round(time.Millisecond).String())
 		return store.Entry{}
 	}

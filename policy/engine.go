@@ -222,6 +222,17 @@ type Incident struct {
 	// different people's acknowledgements. Zero in a record written
 	// before it was kept (AcknowledgedByAt).
 	LastAcknowledgedAt time.Time `json:"last_acknowledged_at,omitzero"`
+	// LevelName is the name of the level at Level when it started. Level
+	// is an index into the policy as it was then, and stays as it is
+	// until another level starts: the level's timeout and its pages carry
+	// the same index (Deadline.Level, Event.FromLevel). A reload that
+	// takes out or puts in a level before it shifts the indexes, not the
+	// names: the level the incident is at, in the policy as it is now, is
+	// found by its name (run.at), and the level that comes next is the
+	// one after it, or, when the reload took the level itself out, the
+	// one its timeout names (Deadline.Target). Empty in incidents stored
+	// before it was kept, which go by Level.
+	LevelName string `json:"level_name,omitempty"`
 }
 
 // HeldSpan is a stretch of an incident's life in which a maintenance
@@ -1229,7 +1240,7 @@ func (r *run) pagedNobody(paged int, what string) {
 // reached keeps its timeout, so a later round tries again.
 func (r *run) startLevel(i int, t time.Time, why string) {
 	for skipped := 0; ; skipped++ {
-		r.inc.Level = i
+		r.setLevel(i)
 		r.inc.LevelStartedAt = t
 		r.inc.LevelPages, r.inc.LevelPagesKept = nil, true
 		if why != "" {
@@ -1257,6 +1268,24 @@ func (r *run) startLevel(i int, t time.Time, why string) {
 		i = next
 	}
 	r.armLevelTimeout(t)
+}
+
+// setLevel puts the incident at level i (an index into the policy as it
+// is now), by index and by name.
+func (r *run) setLevel(i int) {
+	r.inc.Level, r.inc.LevelName = i, r.pol.LevelName(i)
+}
+
+// at is the index of the level the incident is at in the policy as it is
+// now: where its name is (Incident.LevelName), which a reload that took
+// out or put in a level before it moved; Level, the index it had when it
+// started, when it has no name (stored before it was kept) or its name is
+// no longer in the policy (a reload took the level out or renamed it).
+func (r *run) at() int {
+	if i := r.pol.LevelIndex(r.inc.LevelName); r.inc.LevelName != "" && i >= 0 {
+		return i
+	}
+	return r.inc.Level
 }
 
 // mayRepeat reports whether the ladder may start again at level 1 after its
@@ -1830,7 +1859,7 @@ func (r *run) deadline(id string, then *Hold) error {
 		if keep {
 			return nil
 		}
-		r.inc.Level = top
+		r.setLevel(top)
 		r.inc.LevelStartedAt, r.inc.LevelEscalatedAt = t, t
 		r.inc.LevelPages, r.inc.LevelPagesKept = nil, true
 		r.armLevelTimeout(t)
@@ -1843,7 +1872,10 @@ func (r *run) deadline(id string, then *Hold) error {
 			return nil // the rule left the config since it was armed
 		}
 		rule := r.pol.MissingStatusUpdate[ri]
-		next := r.inc.Level + 1
+		// One level up from where the incident is by the policy as it is
+		// now: the acknowledgement cancelled the level's timeout, and
+		// with it the name of the level it would go to.
+		next := r.at() + 1
 		if next >= len(r.pol.Levels) {
 			next = len(r.pol.Levels) - 1
 		}

@@ -167,6 +167,7 @@ func appendState(b []byte, s *policy.Incident) ([]byte, error) {
 			return nil, err
 		}
 	}
+	b = appendOmitEmpty(b, `,"level_name":`, s.LevelName)
 	return append(b, '}'), nil
 }
 

@@ -1288,6 +1288,25 @@ func (r *run) at() int {
 	return r.inc.Level
 }
 
+// nextLevel is the index of the level after the one the incident is at,
+// in the policy as it is now (len(Levels) past the last): the one after
+// where its name is (at). When its level is not found by name (a reload
+// took it out or renamed it, or the incident was stored before names were
+// kept), it is the level its timeout names (Deadline.Target), the one
+// that came next when the timeout was armed, wherever the policy has it
+// now; without one, the index after the incident's.
+func (r *run) nextLevel() int {
+	if r.inc.LevelName != "" && r.pol.LevelIndex(r.inc.LevelName) >= 0 {
+		return r.at() + 1
+	}
+	for _, d := range r.inc.Pending {
+		if i := r.pol.LevelIndex(d.Target); d.Kind == DeadlineEscalate && d.Target != "" && i >= 0 {
+			return i
+		}
+	}
+	return r.inc.Level + 1
+}
+
 // mayRepeat reports whether the ladder may start again at level 1 after its
 // last level: while rounds of repeat are left and nobody has acknowledged
 // the incident yet. Repeat is for an incident nobody has seen. Once someone
@@ -1875,7 +1894,7 @@ func (r *run) deadline(id string, then *Hold) error {
 		// One level up from where the incident is by the policy as it is
 		// now: the acknowledgement cancelled the level's timeout, and
 		// with it the name of the level it would go to.
-		next := r.at() + 1
+		next := r.nextLevel()
 		if next >= len(r.pol.Levels) {
 			next = len(r.pol.Levels) - 1
 		}
@@ -2115,6 +2134,12 @@ func (r *run) levelWithout(d Deadline, t time.Time, reached bool, gone, empty st
 		// own level is the one to page (Apply clamped it).
 		level = r.inc.Level
 	}
+	current := level == r.inc.Level
+	if current {
+		// Where the level is now: a reload that took out a level
+		// before it moved it down (at), and its index is another's.
+		level = r.at()
+	}
 	name := r.pol.Levels[level].Name
 	var fresh, busy []string
 	for _, u := range r.levelUsers(level, t) {
@@ -2139,8 +2164,8 @@ func (r *run) levelWithout(d Deadline, t time.Time, reached bool, gone, empty st
 		r.page(fresh, level, t)
 		return
 	}
-	next := level + 1
-	if level != r.inc.Level || (next >= len(r.pol.Levels) && !r.mayRepeat()) {
+	next := r.nextLevel()
+	if !current || (next >= len(r.pol.Levels) && !r.mayRepeat()) {
 		// Not the level the ladder stands at (a level paged at once, or
 		// by an unresolved rule), or the last one: nothing to go to.
 		if reached {

@@ -63,3 +63,31 @@ func TestEngineMissingStatusUpdateAfterAReloadTookOutAnEarlierLevel(t *testing.T
 		t.Fatalf("at level %d after the escalation, want third", inc.Level)
 	}
 }
+
+// engUserB is engConfig's user b, as a reload edits them.
+const engUserB = "  - {id: b, name: Bob, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}\n"
+
+// TestEngineLevelLeftWithNobodyAfterAReloadTookOutAnEarlierLevel: Bob is
+// paged at second (push at 20m) when a reload takes zero out and leaves
+// Bob with push alone. At his SMS step nobody else at second is to be
+// paged, and the next level is paged at once: by the index, second's
+// step stood at third. Dan, third's, was paged as "level third paged
+// again" and the incident stayed put; had third paged nobody, fourth
+// was paged, third skipped. Second is found by its name, and third, the
+// level after it, is paged.
+func TestEngineLevelLeftWithNobodyAfterAReloadTookOutAnEarlierLevel(t *testing.T) {
+	_, inc := reloadAtSecond(t)
+	after := engReload(t, reloadFourth(engConfig), engUserB, "  - {id: b, name: Bob, contacts: [{channel: push, via: log}]}\n")
+	inc, acts := engApplyUntil(t, after, inc, t0.Add(22*time.Minute))
+	lines := engSummary(acts)
+	if !slices.Equal(lines, []string{"22m escalate third", "22m notify third d sms"}) {
+		t.Fatalf("Bob's SMS step after the reload: %v, want third paged at once", lines)
+	}
+	const want = "b has no sms contact in the config any more, nor a channel this page has not used and level second has nobody else to page: escalated at once"
+	if acts[0].Detail != want {
+		t.Fatalf("the timeline says %q, want %q", acts[0].Detail, want)
+	}
+	if inc.Level != after.Config.Policy("p").LevelIndex("third") || inc.LevelName != "third" {
+		t.Fatalf("at level %d (%s), want third", inc.Level, inc.LevelName)
+	}
+}

@@ -264,7 +264,7 @@ func slackRef(tl []store.Entry) (slack.Ref, bool) {
 func slackCard(cfg *policy.Config, inc *store.Incident) slack.Card {
 	st := inc.State
 	level := fmt.Sprint(st.Level + 1)
-	if name := cfg.LevelName(inc.Service, st.Level); name != "" {
+	if name := cfg.IncidentLevelName(&st); name != "" {
 		level += " (" + name + ")"
 	}
 	c := slack.Card{Incident: inc.ID, Service: inc.Service, Priority: st.Priority, Summary: inc.Summary, Status: string(st.Status),

@@ -75,6 +75,6 @@ func view(cfg *policy.Config, inc *store.Incident) incidentView {
 	if d, ok := st.Next(); ok {
 		v.NextStepAt = &d.At
 	}
-	v.LevelName = cfg.LevelName(inc.Service, st.Level)
+	v.LevelName = cfg.IncidentLevelName(&st)
 	return v
 }

@@ -940,8 +940,12 @@ func (c *Config) LevelName(service string, level int) string {
 	return c.Policy(svc.EscalationPolicy).LevelName(level)
 }
 
-// LevelIndex returns the index of the level with the name, or -1.
+// LevelIndex returns the index of the level with the name, or -1 (as
+// when there is no policy: nil).
 func (p *EscalationPolicy) LevelIndex(name string) int {
+	if p == nil {
+		return -1
+	}
 	if i, ok := p.levelIndex[name]; ok {
 		return i
 	}
@@ -954,4 +958,20 @@ func (b *BusinessHours) Location() *time.Location {
 		return time.UTC
 	}
 	return b.loc
+}
+
+// IncidentLevelName is the name of the level the incident is at, as the
+// API, Slack and the console show it: the one it started with
+// (Incident.LevelName), which a reload may have moved in its policy (its
+// index then names another level), or "" when the config no longer has
+// it; for an incident stored before names were kept, the level at its
+// index in the config as it is now.
+func (c *Config) IncidentLevelName(inc *Incident) string {
+	if inc.LevelName == "" {
+		return c.LevelName(inc.Service, inc.Level)
+	}
+	if svc := c.Service(inc.Service); svc == nil || c.Policy(svc.EscalationPolicy).LevelIndex(inc.LevelName) < 0 {
+		return ""
+	}
+	return inc.LevelName
 }

@@ -688,7 +688,7 @@ func (r *run) act(a Action) {
 		a.At = r.now
 	}
 	if a.LevelName == "" {
-		a.LevelName = r.pol.LevelName(a.Level)
+		a.LevelName = r.levelName(a.Level)
 	}
 	r.actions = append(r.actions, a)
 }
@@ -1072,7 +1072,7 @@ func (r *run) raise(rt *Route, why string) {
 				// count, of a page that was not sent.
 				continue
 			}
-			r.act(Action{Kind: ActionEscalate, At: r.now, Level: i, Detail: "auto-escalation trigger (" + rt.Rule + ")"})
+			r.act(Action{Kind: ActionEscalate, At: r.now, Level: i, LevelName: name, Detail: "auto-escalation trigger (" + rt.Rule + ")"})
 			r.pagedNobody(r.page(r.levelUsers(i, r.now), i, r.now), "level "+r.pol.Levels[i].Name)
 		}
 	}
@@ -1178,7 +1178,7 @@ func (r *run) autoEscalate(rt *Route, why string) {
 	}
 	for _, name := range levels {
 		i := r.pol.LevelIndex(name)
-		r.act(Action{Kind: ActionEscalate, At: r.now, Level: i, Detail: detail})
+		r.act(Action{Kind: ActionEscalate, At: r.now, Level: i, LevelName: name, Detail: detail})
 		r.pagedNobody(r.page(r.levelUsers(i, r.now), i, r.now), "level "+r.pol.Levels[i].Name)
 	}
 }
@@ -1268,6 +1268,30 @@ func (r *run) startLevel(i int, t time.Time, why string) {
 		i = next
 	}
 	r.armLevelTimeout(t)
+}
+
+// levelName names level i, an index into the policy as it is now or the
+// index the incident's own level had when it started (Incident.Level):
+// that one by the name it started with, which a reload may have moved
+// in the policy (its index names another level now), or "" when the
+// reload took it out (Config.IncidentLevelName).
+func (r *run) levelName(i int) string {
+	if i == r.inc.Level && r.inc.LevelName != "" {
+		if r.pol.LevelIndex(r.inc.LevelName) < 0 {
+			return ""
+		}
+		return r.inc.LevelName
+	}
+	return r.pol.LevelName(i)
+}
+
+// levelWords names level i in a timeline entry's words: by its name
+// (levelName), or by its number when a reload took it out.
+func (r *run) levelWords(i int) string {
+	if name := r.levelName(i); name != "" {
+		return name
+	}
+	return strconv.Itoa(i + 1)
 }
 
 // setLevel puts the incident at level i (an index into the policy as it
@@ -1719,7 +1743,7 @@ func (r *run) levelUnreached() {
 		return
 	}
 	r.inc.LevelEscalatedAt = r.now
-	r.startLevel(next, r.now, fmt.Sprintf("every page at level %s failed, nobody was reached: escalated at once", r.pol.Levels[r.inc.Level].Name))
+	r.startLevel(next, r.now, fmt.Sprintf("every page at level %s failed, nobody was reached: escalated at once", r.levelWords(r.inc.Level)))
 }
 
 // reopen puts an acknowledged incident back to triggered, so pages run until
@@ -2094,7 +2118,7 @@ func (r *run) contactGone(d Deadline, u *User, t time.Time) bool {
 	}
 	level := min(d.Level, len(r.pol.Levels)-1)
 	r.act(Action{Kind: ActionEscalate, At: t, Level: level, Detail: fmt.Sprintf("%s has no %s%s at level %s, on their channels as the config has them now that this page has not used (%s)",
-		d.User, d.Channel, contactGoneAgain, r.pol.Levels[level].Name, strings.Join(channels, ", "))})
+		d.User, d.Channel, contactGoneAgain, r.levelWords(level), strings.Join(channels, ", "))})
 	r.cancel(func(p *Deadline) bool { return p.Kind == DeadlineNotify && p.User == d.User })
 	for _, s := range next {
 		r.schedule(Deadline{At: t.Add(time.Duration(s.After - next[0].After)), Kind: DeadlineNotify, Level: d.Level, User: d.User,

@@ -91,3 +91,44 @@ func TestEngineLevelLeftWithNobodyAfterAReloadTookOutAnEarlierLevel(t *testing.T
 		t.Fatalf("at level %d (%s), want third", inc.Level, inc.LevelName)
 	}
 }
+
+// TestEngineLevelNamedAfterAReloadTookOutAnEarlierLevel: an incident at
+// second when a reload takes zero out. Its level's index holds third now,
+// and what named the level by it said third: the timeline of a status
+// update and of Bob's page on the channels he has left, the API, Slack
+// and the console (Config.IncidentLevelName). Nobody was paged at third,
+// and the incident is not there.
+func TestEngineLevelNamedAfterAReloadTookOutAnEarlierLevel(t *testing.T) {
+	_, inc := reloadAtSecond(t)
+	const emailB = "  - {id: b, name: Bob, contacts: [{channel: push, via: log}, {channel: email, via: log, address: b@example.com}], " +
+		"notification_rules: {high: [{after: 0s, channel: push}, {after: 1m, channel: email}]}}\n"
+	after := engReload(t, reloadFourth(engConfig), engUserB, emailB)
+	if got := after.Config.IncidentLevelName(&inc); got != "second" {
+		t.Fatalf("the incident's level is named %q after the reload, want second", got)
+	}
+	inc, acts := engApply(t, after, inc, Event{Kind: EventStatusUpdate, Actor: "b", Message: "looking"}, t0.Add(21*time.Minute))
+	inc, more := engApplyUntil(t, after, inc, t0.Add(24*time.Minute))
+	acts = append(acts, more...)
+	want := []string{"21m status_update second b", "22m escalate second", "22m notify second b email"}
+	if got := engSummary(acts); !slices.Equal(got, want) {
+		t.Fatalf("after the reload:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if d := acts[1].Detail; !strings.Contains(d, "paged again at level second,") {
+		t.Fatalf("Bob's page on email says %q, want it at level second", d)
+	}
+	if got := after.Config.IncidentLevelName(&inc); got != "second" {
+		t.Fatalf("the incident's level is named %q after events under the new config, want second", got)
+	}
+	// A level the config no longer has is not named by the one that
+	// took its index.
+	noSecond := engReload(t, reloadFourth(engConfig), "      - name: second\n", "      - name: other\n", "{level: second}", "{level: other}")
+	if got := noSecond.Config.IncidentLevelName(&inc); got != "" {
+		t.Fatalf("the incident's level, taken out, is named %q, want none", got)
+	}
+	// An incident stored before level names were kept is named by its index.
+	old := inc
+	old.LevelName = ""
+	if got := after.Config.IncidentLevelName(&old); got != "third" {
+		t.Fatalf("an incident without a level name is named %q, want the level at its index", got)
+	}
+}

@@ -324,7 +324,7 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
 	if t := inc.State.LevelStartedAt; !t.IsZero() {
 		iv.LevelSince = t.UTC().Format(time.RFC3339Nano)
 	}
-	iv.LevelName = cfg.LevelName(inc.Service, inc.State.Level)
+	iv.LevelName = cfg.IncidentLevelName(&inc.State)
 	for _, e := range tl {
 		ev := entryView{At: e.At, Type: e.Type, What: entryWords[e.Type], Actor: e.Actor, Level: e.Level, User: e.User,
 			Channel: e.Channel, Detail: e.Detail, Note: e.Note, Class: strings.ReplaceAll(e.Type, "_", "-")}

@@ -152,7 +152,7 @@ func (s *Service) act(ctx context.Context, target string, ev policy.Event) (noti
 		Incident: inc.ID, Service: inc.Service, Priority: st.Priority, Summary: inc.Summary,
 		AcknowledgedBy: cfg.UserName(st.AcknowledgedBy), AcknowledgedAt: st.AcknowledgedByAt(),
 		ResolvedBy: cfg.UserName(st.ResolvedBy), ResolvedAt: st.ResolvedAt,
-		Level: st.Level + 1, LevelName: cfg.LevelName(inc.Service, st.Level), EscalatedAt: st.LevelStartedAt}
+		Level: st.Level + 1, LevelName: cfg.IncidentLevelName(&st), EscalatedAt: st.LevelStartedAt}
 	if already {
 		out.EscalatedBy = s.escalatedBy(ctx, inc)
 	}

@@ -1313,20 +1313,31 @@ func (r *run) at() int {
 }
 
 // nextLevel is the index of the level after the one the incident is at,
-// in the policy as it is now (len(Levels) past the last): the one after
-// where its name is (at). When its level is not found by name (a reload
-// took it out or renamed it, or the incident was stored before names were
-// kept), it is the level its timeout names (Deadline.Target), the one
-// that came next when the timeout was armed, wherever the policy has it
-// now; without one, the index after the incident's.
-func (r *run) nextLevel() int {
+// in the policy as it is now (len(Levels) past the last), wherever the
+// escalation comes from (its level's timeout, a person, a level nobody
+// could be reached at or that pages nobody, a missing status update): the
+// one after where its name is (at). A level a reload put in right after
+// it is that one: the incident pages it next, as every incident opened
+// since does, though its timeout, armed before, names the level that
+// came next then. When its level is not found by name (a reload took it
+// out or renamed it, or the incident was stored before names were kept),
+// there is no "after it" to go by: it is the level its timeout names
+// (Deadline.Target: timeout, that of the timeout firing, or, when "", the
+// one pending), wherever the policy has it now; without one, the index
+// after the incident's.
+func (r *run) nextLevel(timeout string) int {
 	if r.inc.LevelName != "" && r.pol.LevelIndex(r.inc.LevelName) >= 0 {
 		return r.at() + 1
 	}
-	for _, d := range r.inc.Pending {
-		if i := r.pol.LevelIndex(d.Target); d.Kind == DeadlineEscalate && d.Target != "" && i >= 0 {
-			return i
+	if timeout == "" {
+		for _, d := range r.inc.Pending {
+			if d.Kind == DeadlineEscalate {
+				timeout = d.Target
+			}
 		}
+	}
+	if i := r.pol.LevelIndex(timeout); timeout != "" && i >= 0 {
+		return i
 	}
 	return r.inc.Level + 1
 }
@@ -1608,15 +1619,10 @@ func (r *run) escalate(ev Event) error {
 		}
 	}
 	actor, to := ev.Actor, ev.ToLevel
-	next := r.inc.Level + 1
-	for _, d := range r.inc.Pending {
-		// The level the timeout would page, by name (levelUnreached): a
-		// reload that took out a level before this one moved every
-		// index down by one, and the next index is the level after it.
-		if i := r.pol.LevelIndex(d.Target); d.Kind == DeadlineEscalate && d.Target != "" && i >= 0 {
-			next = i
-		}
-	}
+	// The level the timeout would page (nextLevel): a reload that took
+	// out a level before this one moved every index down by one, and the
+	// next index is the level after the next one.
+	next := r.nextLevel("")
 	if to != "" {
 		next = r.pol.LevelIndex(to)
 		if next < 0 {
@@ -1727,18 +1733,12 @@ func (r *run) ofLevel(d Deadline) bool {
 // wrapping at once would spend every round within seconds when a provider
 // refuses everyone (an outage), and then page nobody ever again.
 //
-// The level paged is the one the timeout would page: the level that was
-// next when it was armed, by name (Deadline.Target), as the timeout finds
-// it (deadline). A reload that took a level before this one out of the
-// policy moved every index down by one, and the next index was the level
-// after the next one, paged ahead of it.
+// The level paged is the one the timeout would page (nextLevel): after a
+// reload that took a level before this one out of the policy, which moved
+// every index down by one, the next index was the level after the next
+// one, paged ahead of it.
 func (r *run) levelUnreached() {
-	next := r.inc.Level + 1
-	for _, d := range r.inc.Pending {
-		if i := r.pol.LevelIndex(d.Target); d.Kind == DeadlineEscalate && d.Target != "" && i >= 0 {
-			next = i
-		}
-	}
+	next := r.nextLevel("")
 	if next >= len(r.pol.Levels) {
 		return
 	}
@@ -1806,13 +1806,11 @@ func (r *run) deadline(id string, then *Hold) error {
 		if d.Level > from {
 			why += fmt.Sprintf("; level %d, where it stood, is no longer in policy %s", d.Level+1, r.pol.Name)
 		}
-		next := r.inc.Level + 1
-		if i := r.pol.LevelIndex(d.Target); d.Target != "" && i >= 0 {
-			// The level that was next when the timeout was armed, where
-			// the policy has it now: a reload that took the current
-			// level out must not skip the one after it.
-			next = i
-		}
+		// The level after the incident's as the policy has it now, or,
+		// when a reload took the incident's level out, the one that was
+		// next when the timeout was armed: the one after it must not be
+		// skipped.
+		next := r.nextLevel(d.Target)
 		if next >= len(r.pol.Levels) {
 			if !r.mayRepeat() {
 				return nil
@@ -1918,7 +1916,7 @@ func (r *run) deadline(id string, then *Hold) error {
 		// One level up from where the incident is by the policy as it is
 		// now: the acknowledgement cancelled the level's timeout, and
 		// with it the name of the level it would go to.
-		next := r.nextLevel()
+		next := r.nextLevel("")
 		if next >= len(r.pol.Levels) {
 			next = len(r.pol.Levels) - 1
 		}
@@ -2188,7 +2186,7 @@ func (r *run) levelWithout(d Deadline, t time.Time, reached bool, gone, empty st
 		r.page(fresh, level, t)
 		return
 	}
-	next := r.nextLevel()
+	next := r.nextLevel("")
 	if !current || (next >= len(r.pol.Levels) && !r.mayRepeat()) {
 		// Not the level the ladder stands at (a level paged at once, or
 		// by an unresolved rule), or the last one: nothing to go to.
@@ -2225,6 +2223,21 @@ func (r *run) targetLevel(tg Target) int {
 		}
 	}
 	return -1
+}
+
+// NextLevel is the level the incident's next escalation goes to (its
+// level's timeout, a person escalating: run.nextLevel), in the config as
+// it is now: its index, and its name; the index past the last, with no
+// name, when the ladder is at its last level. ok is false when the
+// incident's service or its policy is no longer in the config.
+func (c *Config) NextLevel(inc *Incident) (next int, name string, ok bool) {
+	svc := c.Service(inc.Service)
+	if svc == nil || c.Policy(svc.EscalationPolicy) == nil {
+		return 0, "", false
+	}
+	r := &run{c: c, svc: svc, pol: c.Policy(svc.EscalationPolicy), inc: *inc}
+	next = r.nextLevel("")
+	return next, r.pol.LevelName(next), true
 }
 
 // LevelUsers is who level i of the service's policy pages at t, in target

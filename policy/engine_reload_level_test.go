@@ -132,3 +132,59 @@ func TestEngineLevelNamedAfterAReloadTookOutAnEarlierLevel(t *testing.T) {
 		t.Fatalf("an incident without a level name is named %q, want the level at its index", got)
 	}
 }
+
+// engExtraLevel is a level a reload puts in after engConfig's first.
+const engExtraLevel = "      - name: extra\n        targets: [{user: c}]\n        timeout: 10m\n"
+
+// TestEngineLevelPutInAfterTheIncidentsIsPagedNext: an incident at first
+// when a reload puts a level in right after it (a team lead added between
+// primary and secondary). The level's timeout, armed before, names the
+// level that came next then, second, and went there: the new level was
+// skipped for the incident, though every incident opened after the reload
+// pages it, and a person escalating by hand or a level nobody could be
+// reached at did the same. The level after the incident's, by the config
+// as it is now, is paged next. Only when the reload took the incident's
+// own level out does its timeout's name decide (there is no "after it"),
+// and an incident stored before level names were kept goes by it too.
+// The console says where the timeout goes by the same rule
+// (Config.NextLevel).
+func TestEngineLevelPutInAfterTheIncidentsIsPagedNext(t *testing.T) {
+	e, s := engLoad(t)
+	inc, _ := engTrigger(t, e, s, "critical")
+	inc, _ = engRun(t, e, inc, t0.Add(5*time.Minute))
+	second := "      - name: second\n"
+	inserted := engReload(t, engConfig, second, engExtraLevel+second)
+	// What the console says first's timeout will do.
+	if next, name, ok := inserted.Config.NextLevel(&inc); !ok || next != 1 || name != "extra" {
+		t.Fatalf("the next level after the reload: %d %q %v, want extra (1)", next, name, ok)
+	}
+
+	t.Run("timeout", func(t *testing.T) {
+		_, acts := engApplyUntil(t, inserted, inc, t0.Add(10*time.Minute))
+		if lines := engSummary(acts); !slices.Contains(lines, "10m escalate extra") || !slices.Contains(lines, "10m notify extra c push") {
+			t.Fatalf("first's timeout after extra was put in after it: %v, want extra paged", lines)
+		}
+	})
+	t.Run("escalate", func(t *testing.T) {
+		from := Event{Kind: EventEscalate, Actor: "a", FromLevel: 0, FromLevelSet: true, FromLevelAt: t0}
+		_, acts := engApply(t, inserted, inc, from, t0.Add(6*time.Minute))
+		if lines := engSummary(acts); !slices.Contains(lines, "6m escalate extra") {
+			t.Fatalf("a's escalation from first after extra was put in after it: %v, want extra paged", lines)
+		}
+	})
+	t.Run("first taken out", func(t *testing.T) {
+		gone := engReload(t, engConfig, "      - name: first\n        targets: [{schedule: s, tier: primary}]\n        timeout: 10m\n", "")
+		_, acts := engApplyUntil(t, gone, inc, t0.Add(10*time.Minute))
+		if lines := engSummary(acts); !slices.Contains(lines, "10m escalate second") {
+			t.Fatalf("first's timeout after first was taken out: %v, want second, the level its timeout names", lines)
+		}
+	})
+	t.Run("stored before level names", func(t *testing.T) {
+		old := inc
+		old.LevelName = ""
+		_, acts := engApplyUntil(t, inserted, old, t0.Add(10*time.Minute))
+		if lines := engSummary(acts); !slices.Contains(lines, "10m escalate second") {
+			t.Fatalf("first's timeout of an incident stored without its level's name: %v, want the level the timeout names", lines)
+		}
+	})
+}

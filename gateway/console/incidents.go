@@ -146,7 +146,7 @@ func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
 			if inc.Open() {
 				rw.PagedLast = paged[i]
 				if d, ok := nextStep(inc); ok {
-					rw.Next, rw.NextAt = describeDeadline(cfg, inc.Service, d), d.At
+					rw.Next, rw.NextAt = describeDeadline(cfg, &inc.State, d), d.At
 				}
 			}
 			g.Rows = append(g.Rows, rw)
@@ -217,18 +217,17 @@ func nextStep(inc *store.Incident) (policy.Deadline, bool) {
 	return *first, true
 }
 
-// describeDeadline says what a pending step of an incident of the service
-// will do.
-func describeDeadline(cfg *policy.Config, service string, d policy.Deadline) string {
+// describeDeadline says what a pending step of the incident will do.
+func describeDeadline(cfg *policy.Config, inc *policy.Incident, d policy.Deadline) string {
 	switch d.Kind {
 	case policy.DeadlineNotify:
 		return "page " + cfg.UserName(d.User) + " by " + d.Channel
 	case policy.DeadlineEscalate:
 		// The deadline is the current level's timeout: the next one
-		// takes over, or the ladder starts again after the last.
-		next := d.Level + 1
-		switch name := cfg.LevelName(service, next); {
-		case cfg.LevelName(service, 0) == "":
+		// takes over (where the engine finds it after a reload that
+		// moved levels), or the ladder starts again after the last.
+		switch next, name, ok := cfg.NextLevel(inc); {
+		case !ok:
 			return "escalate" // the service or its policy left the config
 		case name != "":
 			return "escalate to level " + strconv.Itoa(next+1) + " (" + name + ")"
@@ -347,7 +346,7 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
 	pend := append([]policy.Deadline(nil), inc.State.Pending...)
 	sort.SliceStable(pend, func(i, j int) bool { return pend[i].At.Before(pend[j].At) })
 	for _, d := range pend {
-		iv.Pending = append(iv.Pending, pendingView{At: d.At, What: describeDeadline(cfg, inc.Service, d)})
+		iv.Pending = append(iv.Pending, pendingView{At: d.At, What: describeDeadline(cfg, &inc.State, d)})
 	}
 	p := page{Title: inc.State.Priority + " " + inc.Summary, Nav: "incidents", Viewer: v, Body: iv,
 		Refresh: "/ui/incidents/" + url.PathEscape(inc.ID) + "/version", Version: strconv.FormatInt(inc.Version, 10)}

@@ -58,7 +58,9 @@ services:
 		{"named", 1, "page the ladder again from level 1"},
 		{"gone", 0, "escalate"},
 	} {
-		if got := describeDeadline(cfg, tc.service, policy.Deadline{Kind: policy.DeadlineEscalate, Level: tc.level}); got != tc.want {
+		d := policy.Deadline{Kind: policy.DeadlineEscalate, Level: tc.level}
+		inc := &policy.Incident{Service: tc.service, Level: tc.level, Pending: []policy.Deadline{d}}
+		if got := describeDeadline(cfg, inc, d); got != tc.want {
 			t.Errorf("%s at level %d: %q, want %q", tc.service, tc.level+1, got, tc.want)
 		}
 	}

@@ -1035,7 +1035,10 @@ func (r *run) raise(rt *Route, why string) {
 			}
 		}
 	}
-	level := r.inc.Level
+	// The level the incident is at, where the policy has it now: a
+	// reload that took out a level before it moved it down, and its
+	// index is the next one's (at).
+	level := r.at()
 	r.inc.Priority, r.inc.Urgency, r.inc.Rule = rt.Priority, rt.Urgency, rt.Rule
 	r.raiseTargets(was)
 	r.reopen()
@@ -1055,14 +1058,14 @@ func (r *run) raise(rt *Route, why string) {
 	// rounds.
 	r.inc.Round = 0
 	r.inc.RaisedSinceAck = true
-	r.startLevel(r.inc.Level, r.now, detail)
+	r.startLevel(level, r.now, detail)
 	for i, d := range r.inc.Pending {
 		if d.Kind == DeadlineEscalate && !due.IsZero() && r.inc.Level == level && due.Before(d.At) {
 			r.inc.Pending[i].At = due
 		}
 	}
 	for _, name := range rt.PageImmediately {
-		if i := r.pol.LevelIndex(name); i > r.inc.Level && !slices.Contains(r.inc.PageImmediately, name) {
+		if i := r.pol.LevelIndex(name); i > r.at() && !slices.Contains(r.inc.PageImmediately, name) {
 			r.inc.PageImmediately = append(r.inc.PageImmediately, name)
 			if h != nil {
 				// Nobody is paged now: the level is paged, and the
@@ -1148,7 +1151,7 @@ func (r *run) raiseTargets(was string) {
 func (r *run) autoEscalate(rt *Route, why string) {
 	var levels []string
 	for _, name := range rt.PageImmediately {
-		if i := r.pol.LevelIndex(name); i > r.inc.Level && !slices.Contains(r.inc.PageImmediately, name) && !slices.Contains(levels, name) {
+		if i := r.pol.LevelIndex(name); i > r.at() && !slices.Contains(r.inc.PageImmediately, name) && !slices.Contains(levels, name) {
 			levels = append(levels, name)
 		}
 	}
@@ -1174,7 +1177,7 @@ func (r *run) autoEscalate(rt *Route, why string) {
 	}
 	if r.inc.Status == StatusAcknowledged {
 		r.reopenUnacknowledged()
-		r.startLevel(r.inc.Level, r.now, detail+": re-opened")
+		r.startLevel(r.at(), r.now, detail+": re-opened")
 	}
 	for _, name := range levels {
 		i := r.pol.LevelIndex(name)

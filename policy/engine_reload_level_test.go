@@ -25,16 +25,22 @@ func reloadFourth(cfg string) string {
 	return strings.Replace(cfg, engThirdLevel, engThirdLevel+"      - name: fourth\n        targets: [{user: c}]\n        timeout: 10m\n", 1)
 }
 
-// reloadAtSecond is an incident of zero, first, second, third, fourth
+// reloadAtSecond is a P0 incident of zero, first, second, third, fourth
 // standing at second (index 2), paged at 20m.
 func reloadAtSecond(t *testing.T) (*Engine, Incident) {
+	t.Helper()
+	return reloadAtSecondAs(t, "critical")
+}
+
+// reloadAtSecondAs is reloadAtSecond of an alert of the severity.
+func reloadAtSecondAs(t *testing.T, severity string) (*Engine, Incident) {
 	t.Helper()
 	c, err := Parse([]byte(reloadFourth(reloadZero(engConfig))), "before.yaml", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &Engine{Config: c}
-	inc, _ := engTrigger(t, e, c.Service("svc"), "critical")
+	inc, _ := engTrigger(t, e, c.Service("svc"), severity)
 	inc, lines := engRun(t, e, inc, t0.Add(21*time.Minute))
 	if inc.Level != 2 || !slices.Contains(lines, "20m escalate second") {
 		t.Fatalf("not at second: %d %v", inc.Level, lines)
@@ -187,4 +193,30 @@ func TestEngineLevelPutInAfterTheIncidentsIsPagedNext(t *testing.T) {
 			t.Fatalf("first's timeout of an incident stored without its level's name: %v, want the level the timeout names", lines)
 		}
 	})
+}
+
+// TestEngineRaiseAfterAReloadTookOutAnEarlierLevelPagesTheIncidentsLevel:
+// a P1 at second when a reload takes zero out, and its alert then fires
+// as critical. A raise pages the level the incident is at again, on the
+// new priority's ladder: by the index, that was third, and Dan was paged
+// as if second were his, Bob never told the incident is now a P0, and
+// the incident put at third without an escalation.
+func TestEngineRaiseAfterAReloadTookOutAnEarlierLevelPagesTheIncidentsLevel(t *testing.T) {
+	_, inc := reloadAtSecondAs(t, "error")
+	after := engReload(t, reloadFourth(engConfig))
+	rt := after.Config.Route(after.Config.Service("svc"), map[string]string{"severity": "critical"}, t0)
+	inc, acts := engApply(t, after, inc, Event{Kind: EventTrigger, Route: &rt}, t0.Add(22*time.Minute))
+	lines := engSummary(acts)
+	if !slices.Contains(lines, "22m escalate second") || !slices.ContainsFunc(acts, func(a Action) bool {
+		return a.Kind == ActionEscalate && strings.Contains(a.Detail, "priority raised from P1 to P0")
+	}) {
+		t.Fatalf("the raise after the reload: %v, want second paged again", lines)
+	}
+	if !slices.ContainsFunc(inc.Pending, func(d Deadline) bool { return d.Kind == DeadlineNotify && d.User == "b" && d.At.Equal(t0.Add(22*time.Minute)) }) ||
+		slices.ContainsFunc(inc.Pending, func(d Deadline) bool { return d.Kind == DeadlineNotify && d.User == "d" }) {
+		t.Fatalf("the raise after the reload pages %v, want Bob (second) and not Dan (third)", inc.Pending)
+	}
+	if got := after.Config.IncidentLevelName(&inc); got != "second" {
+		t.Fatalf("after the raise the incident is at %q, want second", got)
+	}
 }

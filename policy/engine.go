@@ -1832,7 +1832,12 @@ func (r *run) deadline(id string, then *Hold) error {
 			return nil // the rule left the config since it was armed
 		}
 		rule := r.pol.Unresolved[ri]
-		top := r.inc.Level
+		// Compared with where the incident's level is in the policy as
+		// it is now (at), as the levels the rule names are: by its
+		// index, a reload that took out a level before it put the
+		// incident a level up, at one nobody was paged at.
+		cur := r.at()
+		top := cur
 		levels := make([]int, len(rule.Notify))
 		for k, tg := range rule.Notify {
 			levels[k] = r.targetLevel(tg)
@@ -1885,7 +1890,7 @@ func (r *run) deadline(id string, then *Hold) error {
 		// start and timeout: the level's people were paged when it started,
 		// and restarting its clock would hold the ladder's next step back
 		// by a whole timeout.
-		keep := r.inc.Status == StatusTriggered && top == r.inc.Level
+		keep := r.inc.Status == StatusTriggered && top == cur
 		r.reopen()
 		r.act(Action{Kind: ActionEscalate, At: t, Level: top, Detail: why})
 		n := 0

@@ -220,3 +220,30 @@ func TestEngineRaiseAfterAReloadTookOutAnEarlierLevelPagesTheIncidentsLevel(t *t
 		t.Fatalf("after the raise the incident is at %q, want second", got)
 	}
 }
+
+// TestEngineUnresolvedRuleAfterAReloadTookOutAnEarlierLevel: a P0 at
+// second, acknowledged by Ann, when a reload takes zero out; an hour in,
+// its unresolved rule pages second. The rule moves the incident up to
+// the highest level it pages, compared with the incident's level by
+// index: second's index held third now, so the incident was put at third
+// though nobody there was paged, and third's timeout then paged fourth.
+// Third was skipped.
+func TestEngineUnresolvedRuleAfterAReloadTookOutAnEarlierLevel(t *testing.T) {
+	_, inc := reloadAtSecond(t)
+	after := engReload(t, reloadFourth(engConfig), "notify: [{level: second}, {user: d}]", "notify: [{level: second}]")
+	inc, _ = engApply(t, after, inc, Event{Kind: EventAcknowledge, Actor: "a"}, t0.Add(22*time.Minute))
+	inc, _ = engApply(t, after, inc, Event{Kind: EventStatusUpdate, Actor: "a", Message: "on it"}, t0.Add(45*time.Minute))
+	inc, acts := engApplyUntil(t, after, inc, t0.Add(71*time.Minute))
+	lines := engSummary(acts)
+	for _, want := range []string{"1h escalate second", "1h notify second b push", "1h10m escalate third", "1h10m notify third d sms"} {
+		if !slices.Contains(lines, want) {
+			t.Fatalf("the unresolved rule after the reload: %v, want %q", lines, want)
+		}
+	}
+	if slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, "fourth") }) {
+		t.Fatalf("fourth paged, third skipped: %v", lines)
+	}
+	if got := after.Config.IncidentLevelName(&inc); got != "third" {
+		t.Fatalf("at %q, want third", got)
+	}
+}

@@ -1721,7 +1721,10 @@ func (r *run) ofLevel(d Deadline) bool {
 	kept := r.overridden // who is on call is asked, not paged: no override to record
 	defer func() { r.overridden = kept }()
 	r.overridden = nil
-	return slices.Contains(r.levelUsers(r.inc.Level, r.now), d.User)
+	// The level's people where the policy has it now (at): by its
+	// index, after a reload that took out a level before it, they were
+	// the next level's, whose pages counted as reaching this one.
+	return slices.Contains(r.levelUsers(r.at(), r.now), d.User)
 }
 
 // levelUnreached pages the next level at once: every page of the level the

@@ -212,7 +212,9 @@ func TestEngineRaiseAfterAReloadTookOutAnEarlierLevelPagesTheIncidentsLevel(t *t
 	}) {
 		t.Fatalf("the raise after the reload: %v, want second paged again", lines)
 	}
-	if !slices.ContainsFunc(inc.Pending, func(d Deadline) bool { return d.Kind == DeadlineNotify && d.User == "b" && d.At.Equal(t0.Add(22*time.Minute)) }) ||
+	if !slices.ContainsFunc(inc.Pending, func(d Deadline) bool {
+		return d.Kind == DeadlineNotify && d.User == "b" && d.At.Equal(t0.Add(22*time.Minute))
+	}) ||
 		slices.ContainsFunc(inc.Pending, func(d Deadline) bool { return d.Kind == DeadlineNotify && d.User == "d" }) {
 		t.Fatalf("the raise after the reload pages %v, want Bob (second) and not Dan (third)", inc.Pending)
 	}
@@ -245,5 +247,56 @@ func TestEngineUnresolvedRuleAfterAReloadTookOutAnEarlierLevel(t *testing.T) {
 	}
 	if got := after.Config.IncidentLevelName(&inc); got != "third" {
 		t.Fatalf("at %q, want third", got)
+	}
+}
+
+// TestEngineLevelUnreachedAfterAReloadTookOutAnEarlierLevel: a P0 whose
+// rule pages third at once (Dan, SMS now and at 24m) stands at second
+// when a reload takes zero out; every page to Bob, second's, is refused.
+// Nobody at second was reached, and third is paged at once. The pages
+// counted as the level's were those of the people of the level at its
+// index, third now: Dan's SMS of the page at once counted as reaching
+// second, and second waited out its timeout with nobody told.
+func TestEngineLevelUnreachedAfterAReloadTookOutAnEarlierLevel(t *testing.T) {
+	edits := func(cfg string) string {
+		cfg = strings.Replace(cfg, "{after: 1m, channel: sms}", "{after: 24m, channel: sms}", 1)
+		return strings.Replace(cfg, "    escalation_policy: p\n",
+			"    escalation_policy: p\n    rules:\n      - {name: db, matchers: ['team=\"db\"'], priority: P0, page_immediately: [third]}\n", 1)
+	}
+	c, err := Parse([]byte(edits(reloadFourth(reloadZero(engConfig)))), "before.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := &Engine{Config: c}
+	after := engReload(t, edits(reloadFourth(engConfig)))
+	rt := c.Route(c.Service("svc"), map[string]string{"severity": "critical", "team": "db"}, t0)
+	inc, _ := engApply(t, before, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt}, t0)
+	var bob []Deadline
+	fire := func(e *Engine, end time.Time) {
+		for d, ok := inc.Next(); ok && !d.At.After(end); d, ok = inc.Next() {
+			inc, _, _ = engFire(t, e, inc)
+			if d.Kind == DeadlineNotify && d.User == "b" {
+				bob = append(bob, d)
+			}
+		}
+	}
+	fire(before, t0.Add(21*time.Minute))
+	if inc.LevelName != "second" {
+		t.Fatalf("at %q, want second", inc.LevelName)
+	}
+	fire(after, t0.Add(25*time.Minute))
+	if len(bob) != 3 {
+		t.Fatalf("Bob's pages at second: %v, want push, sms and voice", bob)
+	}
+	var acts []Action
+	for _, d := range bob {
+		var more []Action
+		inc, more = engApply(t, after, inc, Event{Kind: EventChannelFailed, Actor: "b", Channel: d.Channel, Step: d.ID}, t0.Add(26*time.Minute))
+		acts = append(acts, more...)
+	}
+	if lines := engSummary(acts); !slices.Contains(lines, "26m escalate third") || !slices.ContainsFunc(inc.Pending, func(d Deadline) bool {
+		return d.Kind == DeadlineNotify && d.User == "d" && d.At.Equal(t0.Add(26*time.Minute))
+	}) {
+		t.Fatalf("every page to Bob refused after the reload: %v, want third paged at once", lines)
 	}
 }

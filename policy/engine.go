@@ -2167,15 +2167,18 @@ func (r *run) levelWithout(d Deadline, t time.Time, reached bool, gone, empty st
 		// own level is the one to page (Apply clamped it).
 		level = r.inc.Level
 	}
-	current := level == r.inc.Level
+	// Who the level pages, and its name, where the policy has it now: a
+	// reload that took out a level before the incident's moved it down
+	// (at), and its index is another's. Its pages and entries keep the
+	// index the incident's level has (Incident.Level), as its other
+	// pages do: an answer to one escalates from it.
+	pos, current := level, level == r.inc.Level
 	if current {
-		// Where the level is now: a reload that took out a level
-		// before it moved it down (at), and its index is another's.
-		level = r.at()
+		pos = r.at()
 	}
-	name := r.pol.Levels[level].Name
+	name := r.pol.Levels[pos].Name
 	var fresh, busy []string
-	for _, u := range r.levelUsers(level, t) {
+	for _, u := range r.levelUsers(pos, t) {
 		if u == d.User || r.c.User(u) == nil {
 			continue
 		}

@@ -300,3 +300,31 @@ func TestEngineLevelUnreachedAfterAReloadTookOutAnEarlierLevel(t *testing.T) {
 		t.Fatalf("every page to Bob refused after the reload: %v, want third paged at once", lines)
 	}
 }
+
+// TestEngineLevelPagedAgainAfterAReloadAnswersAsTheLevel: Bob is paged at
+// second when a reload takes zero out, leaves Bob with push alone and
+// puts Cat at second with him. At Bob's SMS step second is paged again
+// without him: Cat. Her page is one of the level the incident is at,
+// and her "escalate" answering it pages third; numbered as the level's
+// place in the new config while the incident kept the number its pages
+// went out with, it was refused as answered already.
+func TestEngineLevelPagedAgainAfterAReloadAnswersAsTheLevel(t *testing.T) {
+	_, inc := reloadAtSecond(t)
+	after := engReload(t, reloadFourth(engConfig), engUserB, "  - {id: b, name: Bob, contacts: [{channel: push, via: log}]}\n",
+		"targets: [{schedule: s, tier: secondary}, {user: b}]", "targets: [{schedule: s, tier: secondary}, {user: b}, {user: c}]")
+	inc, acts := engApplyUntil(t, after, inc, t0.Add(22*time.Minute))
+	if lines := engSummary(acts); !slices.Equal(lines, []string{"22m escalate second", "22m notify second c push"}) {
+		t.Fatalf("Bob's SMS step after the reload: %v, want second paged again without him", lines)
+	}
+	var page Action
+	for _, a := range acts {
+		if a.Kind == ActionNotify {
+			page = a
+		}
+	}
+	from := Event{Kind: EventEscalate, Actor: "c", FromLevel: page.Level, FromLevelSet: true, FromLevelAt: page.At}
+	_, acts, err := after.Apply(inc, from, t0.Add(23*time.Minute))
+	if err != nil || !slices.Contains(engSummary(acts), "23m escalate third") {
+		t.Fatalf("Cat's escalation answering her page at second: %v %v, want third paged", err, engSummary(acts))
+	}
+}

@@ -1894,15 +1894,24 @@ func (r *run) deadline(id string, then *Hold) error {
 		// and restarting its clock would hold the ladder's next step back
 		// by a whole timeout.
 		keep := r.inc.Status == StatusTriggered && top == cur
+		// The level the incident stays at keeps the index its pages
+		// went out with (Incident.Level), which a reload may have
+		// moved: an answer to the rule's page escalates from it.
+		key := func(l int) int {
+			if keep && l == cur {
+				return r.inc.Level
+			}
+			return l
+		}
 		r.reopen()
-		r.act(Action{Kind: ActionEscalate, At: t, Level: top, Detail: why})
+		r.act(Action{Kind: ActionEscalate, At: t, Level: key(top), Detail: why})
 		n := 0
 		for k := range rule.Notify {
 			lvl := levels[k]
 			if lvl < 0 {
 				lvl = top
 			}
-			n += r.page(fresh[k], lvl, t)
+			n += r.page(fresh[k], key(lvl), t)
 		}
 		r.pagedNobody(n, "the rule")
 		if ownerLevel >= 0 {

@@ -328,3 +328,37 @@ func TestEngineLevelPagedAgainAfterAReloadAnswersAsTheLevel(t *testing.T) {
 		t.Fatalf("Cat's escalation answering her page at second: %v %v, want third paged", err, engSummary(acts))
 	}
 }
+
+// TestEngineUnresolvedRulePageAfterAReloadAnswersAsTheLevel: a P0 at
+// second (whose timeout is 2h), not acknowledged, when a reload takes
+// zero out; an hour in, its unresolved rule pages second again, which
+// leaves the incident where it is. Bob's page was numbered as second's
+// place in the new config, while the incident kept the number its pages
+// went out with: his "escalate" answering it was refused as answered
+// already.
+func TestEngineUnresolvedRulePageAfterAReloadAnswersAsTheLevel(t *testing.T) {
+	edits := func(cfg string) string {
+		cfg = strings.Replace(cfg, "notify: [{level: second}, {user: d}]", "notify: [{level: second}]", 1)
+		return strings.Replace(cfg, "        timeout: 10m\n        timeouts: {P1: 20m}\n", "        timeout: 2h\n", 1)
+	}
+	c, err := Parse([]byte(edits(reloadFourth(reloadZero(engConfig)))), "before.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := &Engine{Config: c}
+	inc, _ := engTrigger(t, before, c.Service("svc"), "critical")
+	inc, _ = engRun(t, before, inc, t0.Add(21*time.Minute))
+	if inc.LevelName != "second" {
+		t.Fatalf("at %q, want second", inc.LevelName)
+	}
+	after := engReload(t, edits(reloadFourth(engConfig)))
+	inc, acts := engApplyUntil(t, after, inc, t0.Add(time.Hour))
+	if lines := engSummary(acts); !slices.Contains(lines, "1h escalate second") || !slices.Contains(lines, "1h notify second b push") {
+		t.Fatalf("the unresolved rule after the reload: %v, want second paged again", lines)
+	}
+	from := Event{Kind: EventEscalate, Actor: "b", FromLevel: acts[len(acts)-1].Level, FromLevelSet: true, FromLevelAt: t0.Add(time.Hour)}
+	_, acts, err = after.Apply(inc, from, t0.Add(61*time.Minute))
+	if err != nil || !slices.Contains(engSummary(acts), "1h1m escalate third") {
+		t.Fatalf("Bob's escalation answering the rule's page: %v %v, want third paged", err, engSummary(acts))
+	}
+}

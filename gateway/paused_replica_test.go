@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
@@ -71,6 +73,23 @@ func takeOverWhileFrozen(t *testing.T, h *harness, a *dispatch.Dispatcher, fz *f
 	return id, b
 }
 
+// pushedOnceByTheTakeover fails unless the incident's push went out once
+// (the takeover's), is in its timeline once, and the frozen replica, whose
+// registry aReg is, counted the claim it left (lease_ran_out) because why.
+func pushedOnceByTheTakeover(t *testing.T, h *harness, id string, aReg *prometheus.Registry, why string) {
+	t.Helper()
+	if got := h.rec.lines(fixedNow); len(got) != 1 {
+		t.Errorf("pages %v: want the takeover's push only (%s)", got, why)
+	}
+	v := h.incident(id)
+	if n := len(entriesOf(v.Timeline, "notify", "push")); n != 1 {
+		t.Errorf("%d pushes in the timeline, want 1: %+v", n, v.Timeline)
+	}
+	if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 1 {
+		t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v on a, want 1", got)
+	}
+}
+
 // withTransport is edit for h.dispatcher: n in place of the log transport.
 func withTransport(n notify.Notifier) func(*dispatch.Options) {
 	return func(o *dispatch.Options) {
@@ -108,16 +127,7 @@ func TestPausedReplicaDoesNotPageAfterTakeover(t *testing.T) {
 				o.Config = func() *policy.Config { fz.point(); return cfg() }
 			})
 			id, b := takeOverWhileFrozen(t, h, a, fz)
-			if got := h.rec.lines(fixedNow); len(got) != 1 {
-				t.Errorf("pages %v: want b's push only (a's lease ran out before it sent anything)", got)
-			}
-			v := h.incident(id)
-			if n := len(entriesOf(v.Timeline, "notify", "push")); n != 1 {
-				t.Errorf("%d pushes in the timeline, want 1: %+v", n, v.Timeline)
-			}
-			if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 1 {
-				t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v on a, want 1", got)
-			}
+			pushedOnceByTheTakeover(t, h, id, aReg, "a's lease ran out before it sent anything")
 			if !strings.Contains(h.logs.String(), "left to run out and be taken over") {
 				t.Error("a did not say it left the claim")
 			}
@@ -399,16 +409,7 @@ func TestPausedReplicaWhoseStormAdmitWasSlowDoesNotPageAfterTakeover(t *testing.
 				o.Store = frozenAdmit{Store: o.Store, fz: fz}
 			})
 			id, b := takeOverWhileFrozen(t, h, a, fz)
-			if got := h.rec.lines(fixedNow); len(got) != 1 {
-				t.Errorf("pages %v: want b's push only (a's time to send ran out while its storm answered)", got)
-			}
-			v := h.incident(id)
-			if n := len(entriesOf(v.Timeline, "notify", "push")); n != 1 {
-				t.Errorf("%d pushes in the timeline, want 1: %+v", n, v.Timeline)
-			}
-			if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 1 {
-				t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v on a, want 1", got)
-			}
+			pushedOnceByTheTakeover(t, h, id, aReg, "a's time to send ran out while its storm answered")
 			if !strings.Contains(h.logs.String(), "not sent: the claim's time to send ran out while its alert storm was asked") {
 				t.Error("a did not say why it sent nothing")
 			}

@@ -50,6 +50,14 @@ const benchAlert = `{"version":"4","groupKey":"{}:{alertname=\"Bench1\"}","statu
 "labels":{"alertname":"Bench1","severity":"critical","instance":"db1"},"annotations":{"summary":"disk almost full"},
 "startsAt":"2025-09-10T05:59:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prom/graph","fingerprint":""}]}`
 
+// benchStore is a store on a Redis server of its own, with its client.
+func benchStore(b *testing.B) (*redistest.Server, *redis.Client, *redisstore.Store) {
+	r := redistest.Start(b)
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true})
+	b.Cleanup(func() { rdb.Close() })
+	return r, rdb, redisstore.New(rdb, "bench")
+}
+
 // BenchmarkRedisBenchmarkTriggerScript is the ceiling of the ingest path
 // (the gateway's benchmarks): redis-benchmark calling the same ingest
 // script directly (EVALSHA, 50 connections, pipelining off), with
@@ -57,10 +65,7 @@ const benchAlert = `{"version":"4","groupKey":"{}:{alertname=\"Bench1\"}","statu
 // each time. pagerd's webhooks/s divided by this is how close it gets to
 // what Redis allows on this machine.
 func BenchmarkRedisBenchmarkTriggerScript(b *testing.B) {
-	r := redistest.Start(b)
-	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true})
-	b.Cleanup(func() { rdb.Close() })
-	st := redisstore.New(rdb, "bench")
+	r, rdb, st := benchStore(b)
 	ctx := context.Background()
 	if err := st.LoadScripts(ctx); err != nil {
 		b.Fatal(err)
@@ -143,10 +148,7 @@ func BenchmarkRedisBenchmarkTriggerScript(b *testing.B) {
 // ms, alternating): twice the commands, and decoding 10,000 documents
 // (half of the CPU) stays.
 func BenchmarkCountOpen(b *testing.B) {
-	r := redistest.Start(b)
-	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true})
-	b.Cleanup(func() { rdb.Close() })
-	st := redisstore.New(rdb, "bench")
+	_, rdb, st := benchStore(b)
 	ctx := context.Background()
 	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
 	const open, acked = 20000, 50
@@ -216,10 +218,7 @@ func BenchmarkCountOpen(b *testing.B) {
 // 0.4 MB a read on 2026-12-05, against 4.6-5.8 ms, 14,013 and 1.1 MB with
 // json.Unmarshal (alternating runs, the Redis server on the same cores).
 func BenchmarkHeld(b *testing.B) {
-	r := redistest.Start(b)
-	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true})
-	b.Cleanup(func() { rdb.Close() })
-	st := redisstore.New(rdb, "bench")
+	_, _, st := benchStore(b)
 	ctx := context.Background()
 	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
 	rules := store.StormRules{Window: 10 * time.Second, Immediate: 3}

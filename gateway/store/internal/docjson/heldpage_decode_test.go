@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
-	"github.com/pagerd/pagerd/gateway/store/internal/filltest"
 )
 
 // sameDecode fails unless DecodeHeldPage and json.Unmarshal agree on s:
@@ -46,33 +45,12 @@ func sameDecode(t *testing.T, s string) (fast bool) {
 // encoder never writes (another order, spaces, keys in capitals, numbers
 // that are not integers, null).
 func TestDecodeHeldPageIsJSONUnmarshal(t *testing.T) {
-	now := time.Now()
-	filled := func(seed int) store.HeldPage {
-		var p store.HeldPage
-		n := seed
-		filltest.Fill(t, reflect.ValueOf(&p).Elem(), now, &n, false)
-		p.Unreadable = "" // not stored
-		return p
-	}
-	plain := filled(3)
-	filltest.PlainStrings(reflect.ValueOf(&plain).Elem(), new(int))
-	odd := filled(9)
-	odd.Summary = "disk \"full\" <on> & \\ \n\t\x01 é \u2028 \u2029 \xff end"
-	odd.Due = odd.Due.In(time.FixedZone("CET", 3600))
-	odd.Rank, odd.Level, odd.Reopened = -1, 0, -3
-	utf := plain
+	pages := heldPageSamples(t)
+	utf := pages["plain ASCII strings"]
 	utf.Summary = "disque plein: é, 日本, 🙂"
+	pages["UTF-8"] = utf
 	var inputs []string
-	for name, p := range map[string]store.HeldPage{
-		"every field set":     filled(0),
-		"another seed":        filled(1234),
-		"plain ASCII strings": plain,
-		"UTF-8":               utf,
-		"every field zero":    {},
-		"escapes and zones":   odd,
-		"as the dispatcher holds one": {Incident: "0f-x", Deadline: "d1", Service: "api", Priority: "P0", Urgency: "high", Level: 2,
-			Summary: `disk "almost" full <3`, Due: time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC), Via: "pagerduty", PagesAcknowledged: true},
-	} {
+	for name, p := range pages {
 		held, sent, err := EncodeHeldPage(p)
 		if err != nil {
 			t.Fatal(err)

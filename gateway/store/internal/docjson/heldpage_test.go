@@ -11,18 +11,17 @@ import (
 	"github.com/pagerd/pagerd/gateway/store/internal/filltest"
 )
 
-// TestEncodeHeldPageIsJSONMarshal: both forms are what json.Marshal writes
-// for the page, without and with Sent, byte for byte, for a page with
-// every field set (by reflection: a field added to HeldPage and not
-// written by hand fails this), with every field zero, with strings JSON
-// escapes and a time in another zone; and it fails where json.Marshal
-// fails.
-func TestEncodeHeldPageIsJSONMarshal(t *testing.T) {
+// heldPageSamples are held pages both ways of writing them are compared
+// on: every field set (by reflection: a field added to HeldPage and left
+// out fails), zero, plain, with escapes, bytes that are not UTF-8 and a
+// time in another zone, and as the dispatcher holds one.
+func heldPageSamples(t *testing.T) map[string]store.HeldPage {
 	now := time.Now()
 	filled := func(seed int) store.HeldPage {
 		var p store.HeldPage
 		n := seed
 		filltest.Fill(t, reflect.ValueOf(&p).Elem(), now, &n, false)
+		p.Unreadable = "" // not stored
 		return p
 	}
 	plain := filled(3)
@@ -31,16 +30,27 @@ func TestEncodeHeldPageIsJSONMarshal(t *testing.T) {
 	odd.Summary = "disk \"full\" <on> & \\ \n\t\x01 é \u2028 \u2029 \xff end"
 	odd.Due = odd.Due.In(time.FixedZone("CET", 3600))
 	odd.Rank, odd.Level, odd.Reopened = -1, 0, -3
-	for name, p := range map[string]store.HeldPage{
+	return map[string]store.HeldPage{
 		"every field set":     filled(0),
 		"another seed":        filled(1234),
 		"plain ASCII strings": plain,
 		"every field zero":    {},
 		"escapes and zones":   odd,
 		"as the dispatcher holds one": {Incident: "0f-x", Deadline: "d1", Service: "api", Priority: "P0", Urgency: "high", Level: 2,
-			Summary: `disk "almost" full <3`, Due: time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC), Via: "pagerduty"},
-		"sent already": {Incident: "0f-y", Sent: true},
-	} {
+			Summary: `disk "almost" full <3`, Due: time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC), Via: "pagerduty", PagesAcknowledged: true},
+	}
+}
+
+// TestEncodeHeldPageIsJSONMarshal: both forms are what json.Marshal writes
+// for the page, without and with Sent, byte for byte, for a page with
+// every field set (by reflection: a field added to HeldPage and not
+// written by hand fails this), with every field zero, with strings JSON
+// escapes and a time in another zone; and it fails where json.Marshal
+// fails.
+func TestEncodeHeldPageIsJSONMarshal(t *testing.T) {
+	pages := heldPageSamples(t)
+	pages["sent already"] = store.HeldPage{Incident: "0f-y", Sent: true}
+	for name, p := range pages {
 		t.Run(name, func(t *testing.T) {
 			held, sent, err := EncodeHeldPage(p)
 			if err != nil {
@@ -67,7 +77,7 @@ func TestEncodeHeldPageIsJSONMarshal(t *testing.T) {
 			}
 		})
 	}
-	bad := filled(5)
+	bad := pages["every field set"]
 	bad.Due = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 	_, _, err := EncodeHeldPage(bad)
 	_, want := json.Marshal(bad)

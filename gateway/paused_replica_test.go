@@ -73,17 +73,17 @@ func takeOverWhileFrozen(t *testing.T, h *harness, a *dispatch.Dispatcher, fz *f
 	return id, b
 }
 
-// pushedOnceByTheTakeover fails unless the incident's push went out once
-// (the takeover's), is in its timeline once, and the frozen replica, whose
-// registry aReg is, counted the claim it left (lease_ran_out) because why.
-func pushedOnceByTheTakeover(t *testing.T, h *harness, id string, aReg *prometheus.Registry, why string) {
+// pushedAndLeft fails unless n pushes of the incident went out, are in
+// its timeline n times, and the frozen replica, whose registry aReg is,
+// counted one claim left (lease_ran_out) because why.
+func pushedAndLeft(t *testing.T, h *harness, id string, n int, aReg *prometheus.Registry, why string) {
 	t.Helper()
-	if got := h.rec.lines(fixedNow); len(got) != 1 {
-		t.Errorf("pages %v: want the takeover's push only (%s)", got, why)
+	if got := h.rec.lines(fixedNow); len(got) != n {
+		t.Errorf("pages %v: want %d (%s)", got, n, why)
 	}
 	v := h.incident(id)
-	if n := len(entriesOf(v.Timeline, "notify", "push")); n != 1 {
-		t.Errorf("%d pushes in the timeline, want 1: %+v", n, v.Timeline)
+	if got := len(entriesOf(v.Timeline, "notify", "push")); got != n {
+		t.Errorf("%d pushes in the timeline, want %d: %+v", got, n, v.Timeline)
 	}
 	if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 1 {
 		t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v on a, want 1", got)
@@ -127,7 +127,7 @@ func TestPausedReplicaDoesNotPageAfterTakeover(t *testing.T) {
 				o.Config = func() *policy.Config { fz.point(); return cfg() }
 			})
 			id, b := takeOverWhileFrozen(t, h, a, fz)
-			pushedOnceByTheTakeover(t, h, id, aReg, "a's lease ran out before it sent anything")
+			pushedAndLeft(t, h, id, 1, aReg, "the takeover's only: a's lease ran out before it sent anything")
 			if !strings.Contains(h.logs.String(), "left to run out and be taken over") {
 				t.Error("a did not say it left the claim")
 			}
@@ -409,7 +409,7 @@ func TestPausedReplicaWhoseStormAdmitWasSlowDoesNotPageAfterTakeover(t *testing.
 				o.Store = frozenAdmit{Store: o.Store, fz: fz}
 			})
 			id, b := takeOverWhileFrozen(t, h, a, fz)
-			pushedOnceByTheTakeover(t, h, id, aReg, "a's time to send ran out while its storm answered")
+			pushedAndLeft(t, h, id, 1, aReg, "the takeover's only: a's time to send ran out while its storm answered")
 			if !strings.Contains(h.logs.String(), "not sent: the claim's time to send ran out while its alert storm was asked") {
 				t.Error("a did not say why it sent nothing")
 			}
@@ -470,13 +470,7 @@ func TestStepWhoseStormAnsweredPastSendByIsDueAgain(t *testing.T) {
 			if got, want := strings.Join(h.rec.lines(fixedNow), ", "), "0s L1 ann push, 25s L1 bob push"; got != want {
 				t.Errorf("pages %q, want %q", got, want)
 			}
-			v := h.incident(id)
-			if n := len(entriesOf(v.Timeline, "notify", "push")); n != 2 {
-				t.Errorf("%d pushes in the timeline, want 2: %+v", n, v.Timeline)
-			}
-			if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 1 {
-				t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v on a, want 1", got)
-			}
+			pushedAndLeft(t, h, id, 2, aReg, "ann's and bob's, once each")
 		})
 	}
 }

@@ -802,6 +802,68 @@ func TestBareReplyToAResolvedPageActsOnNothing(t *testing.T) {
 	}
 }
 
+// TestBareReplyToALongRunningResolvedPageActsOnNothing: B opened a day
+// and more ago; dan acknowledged it, and its unresolved rule pages him
+// again after 26 h (Eve acknowledged it), after A (opened at 25 h) paged him. Alertmanager
+// resolves B and dan replies "4" to B's SMS, the latest on his phone.
+// The check for "your latest page was resolved" listed the resolved
+// incidents created in the last day: B, created 26 h before, was not
+// among them, and the reply acknowledged A, which dan thought was the
+// incident he had just been paged for. Nothing is done, and the answer
+// says B was resolved, as it does for an incident created the same day;
+// with nothing open, it still names B as the latest page, resolved.
+func TestBareReplyToALongRunningResolvedPageActsOnNothing(t *testing.T) {
+	for name, st := range map[string]func(t *testing.T) store.Store{
+		"embedded": func(t *testing.T) store.Store { return boltStore(t) },
+		"redis":    func(t *testing.T) store.Store { st, _ := redisStore(t); return st },
+	} {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewTwilio(t)
+			cfg := strings.Replace(twilioConfig, "    levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]\n",
+				"    levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]\n"+
+					"    unresolved: [{priorities: [P0], after: 26h, notify: [{user: dan}]}]\n", 1)
+			cfg = strings.Replace(cfg, "users:\n", "users:\n  - {id: eve, name: Eve, contacts: [{channel: push, via: log}]}\n", 1)
+			h := newHarness(t, withConfig(twilioAt(fake, cfg)), realTransport("twilio"), withStore(st(t)))
+			b := fireLabels(h, "second", map[string]string{"alertname": "B", "severity": "critical"})
+			h.runUntil(fixedNow.Add(2 * time.Minute))
+			if r := h.api("POST", "/api/v1/incidents/"+b+"/acknowledge", `{"user":"eve"}`); r.code != 200 {
+				t.Fatalf("acknowledge B: %d %s", r.code, r.body)
+			}
+			h.runUntil(fixedNow.Add(25 * time.Hour))
+			a := fireLabels(h, "g1", map[string]string{"alertname": "A", "severity": "critical"})
+			h.runUntil(fixedNow.Add(25*time.Hour + 2*time.Minute))
+			sent := len(fake.Messages())
+			h.runUntil(fixedNow.Add(26*time.Hour + 3*time.Minute))
+			if len(fake.Messages()) == sent {
+				t.Fatalf("B's unresolved rule sent dan no SMS after A's (%d messages)", sent)
+			}
+			if r := h.do("POST", "/api/v1/alertmanager", amPayload("resolved", "second", map[string]string{"alertname": "B", "severity": "critical"}),
+				"Authorization", "Bearer "+amKey); r.code != 200 {
+				t.Fatalf("resolve B: %d %s", r.code, r.body)
+			}
+			if v := h.incident(b); v.Status != "resolved" {
+				t.Fatalf("B is %s, want resolved", v.Status)
+			}
+			form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {"4"}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
+			_, out := fake.Callback(t, h.url+twilio.SMSPath, form)
+			if v := h.incident(a); v.Status != "triggered" {
+				t.Fatalf("a bare 4 answering B's page (B, opened 26 h ago, resolved since) left A %s; reply %q", v.Status, out)
+			}
+			if !strings.Contains(out, "already resolved") || !strings.Contains(out, twilio.ReplyCode(b)) || !strings.Contains(out, twilio.ReplyCode(a)) {
+				t.Fatalf("reply %q: want it to say B (%s) was resolved, and how to act on A (%s)", out, twilio.ReplyCode(b), twilio.ReplyCode(a))
+			}
+			// Nothing open: the answer still names B, the latest page.
+			if r := h.api("POST", "/api/v1/incidents/"+a+"/resolve", `{"user":"dan"}`); r.code != 200 {
+				t.Fatalf("resolve A: %d %s", r.code, r.body)
+			}
+			form.Set("MessageSid", providertest.ReplySID())
+			if _, out := fake.Callback(t, h.url+twilio.SMSPath, form); !strings.Contains(out, "your latest page") || !strings.Contains(out, twilio.ReplyCode(b)) {
+				t.Fatalf("reply %q with nothing open: want it to name B (%s), the latest page, resolved", out, twilio.ReplyCode(b))
+			}
+		})
+	}
+}
+
 // TestUndeliveredPageIsCountedAndLogged: Twilio takes an SMS (201), so
 // pagerd_pages_total counts it sent, and reports later that it never
 // arrived (30034: a US number not registered for A2P 10DLC, whose every

@@ -65,8 +65,9 @@ type Receiver interface {
 	LastPaged(ctx context.Context, user, channel string, bare bool, match func(target string) bool) (Page, error)
 	// ResolvedPaged is, for a reply that matches no open incident, the
 	// incidents paged to user on channel (on their own or in a storm
-	// message, which names each) that are resolved, among those created
-	// in the last day,
+	// message, which names each) that are resolved, among those resolved
+	// in the last day (however long before they were opened: an incident
+	// open for days is paged again by its rules),
 	// whose id match accepts: each as an action on it would find it
 	// (AlreadyResolved, by whom and when), and when it was last paged to
 	// user on channel (PagedAt). It acts on nothing.

@@ -923,20 +923,42 @@ func undeliveredPages(tl []store.Entry, user, channel string) map[int]bool {
 }
 
 // resolvedLookback is how far back ResolvedPaged looks: the incidents
-// created in the last day, which the store lists by creation time without
-// reading its whole history. A code is four characters: matched against
-// every incident ever, it would name one the person never meant.
+// resolved in the last day, whenever they were created (an incident open
+// for days, paged again by its unresolved rule, an escalation or a
+// repeat, is the person's latest page all the same), which the stores
+// list by resolve time without reading their whole history. A code is
+// four characters: matched against every incident ever, it would name
+// one the person never meant.
 const resolvedLookback = 24 * time.Hour
 
-// ResolvedPaged finds the resolved incidents, created in the last day (the
-// newest 1,000), whose id match accepts and that were paged to the user on
-// the channel, on their own or in a storm message, each as an action on it
-// would find it, with when it was last paged to them (notify.Receiver). It reads the timeline only of an
-// incident match accepts, and acts on nothing.
+// ResolvedPaged finds the resolved incidents, resolved or created in the
+// last day (the newest 1,000 of each), whose id match accepts and that
+// were paged to the user on the channel, on their own or in a storm
+// message, each as an action on it would find it, with when it was last
+// paged to them (notify.Receiver). It reads the timeline only of an
+// incident match accepts, and acts on nothing. Those created in the last
+// day are listed as well as those resolved in it: an incident resolved
+// before the store kept its index of resolve times (an upgrade) is only
+// in the first list.
 func (s *Service) ResolvedPaged(ctx context.Context, user, channel string, match func(target string) bool) ([]notify.Acted, error) {
-	incs, err := s.o.Store.List(ctx, store.Filter{Status: policy.StatusResolved, Since: s.clock().Add(-resolvedLookback), Limit: 1000})
+	since := s.clock().Add(-resolvedLookback)
+	byResolve, err := s.o.Store.List(ctx, store.Filter{ResolvedSince: since, Limit: 1000})
 	if err != nil {
 		return nil, Classify(err)
+	}
+	byCreation, err := s.o.Store.List(ctx, store.Filter{Status: policy.StatusResolved, Since: since, Limit: 1000})
+	if err != nil {
+		return nil, Classify(err)
+	}
+	seen := make(map[string]bool, len(byResolve))
+	incs := byResolve
+	for _, inc := range byResolve {
+		seen[inc.ID] = true
+	}
+	for _, inc := range byCreation {
+		if !seen[inc.ID] {
+			incs = append(incs, inc)
+		}
 	}
 	cfg := s.o.Config()
 	var matched []*store.Incident

@@ -249,6 +249,44 @@ type Filter struct {
 	// order: pages of open incidents see one acknowledged or reopened
 	// between them once, where a scan per status sees it twice or never.
 	Open bool
+	// ResolvedSince, when set, admits only incidents resolved at or after
+	// it (State.ResolvedAt, to the millisecond) and not reopened since,
+	// whenever they were created: stores read their index of resolve
+	// times, so an incident open for days and resolved lately is found
+	// without reading the history created since it opened. The other
+	// fields apply as they do without it, and the order is List's.
+	// Incidents resolved before the store kept that index (an upgrade)
+	// are not in it.
+	ResolvedSince time.Time
+}
+
+// SortNewestFirst puts incidents in List's order: by creation time (to
+// the millisecond), then id, both descending.
+func SortNewestFirst(incs []*Incident) {
+	slices.SortFunc(incs, func(a, b *Incident) int {
+		ca, cb := CursorOf(a), CursorOf(b)
+		if c := cb.CreatedAt.Compare(ca.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(cb.ID, ca.ID)
+	})
+}
+
+// AdmitsResolved reports whether an incident matches the filter's
+// ResolvedSince.
+func (f Filter) AdmitsResolved(inc *Incident) bool {
+	return f.ResolvedSince.IsZero() ||
+		(inc.State.Status == policy.StatusResolved && ResolvedMS(inc) >= ceilMS(f.ResolvedSince))
+}
+
+// ResolvedMS is when inc was resolved, in Unix milliseconds, as the
+// stores' index of resolve times keeps it: a resolved incident without a
+// resolve time (a record from before it was kept) at its last update.
+func ResolvedMS(inc *Incident) int64 {
+	if t := inc.State.ResolvedAt; !t.IsZero() {
+		return t.UnixMilli()
+	}
+	return inc.UpdatedAt.UnixMilli()
 }
 
 // OpenOnly says whether only open incidents can match: stores then read

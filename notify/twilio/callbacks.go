@@ -509,7 +509,7 @@ func (cb *Callbacks) noOpenIncident(r *http.Request, users []string, code string
 
 // noOpenPage answers a reply without a code when no open incident was
 // paged to the number. When the number's latest page (among the incidents
-// created in the last day) was of one incident, resolved since, the answer
+// resolved in the last day) was of one incident, resolved since, the answer
 // says so, by whom and when: the person most likely answers that page, and
 // "no open incident" alone leaves them wondering whether it took. Nothing
 // is done to it. Pages of several incidents at that moment (a storm
@@ -554,8 +554,8 @@ func (cb *Callbacks) resolvedSince(r *http.Request, users []string, open notify.
 	return latest, true
 }
 
-// resolvedPaged lists the incidents created in the last day, resolved
-// since, that were paged to any of users by SMS, and the one paged last;
+// resolvedPaged lists the incidents resolved in the last day (whenever
+// they were opened) that were paged to any of users by SMS, and the one paged last;
 // ok is false (logged) when the store could not say.
 func (cb *Callbacks) resolvedPaged(r *http.Request, users []string) (paged []notify.Acted, latest notify.Acted, ok bool) {
 	for _, u := range users {

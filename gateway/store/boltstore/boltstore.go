@@ -25,6 +25,8 @@
 //	           ("" when unclaimed): where the incident's due entry is
 //	created    8-byte created ms + id -> index record (status, priority, service)
 //	open       the same, for incidents that are not resolved
+//	resolved   8-byte resolved ms + id -> empty, for resolved incidents
+//	           (their created index record ends with that resolved ms)
 //	storms, held, bundles: alert-storm bundling (storm.go)
 //
 // Open upgrades a store of an older format in place (format 1 kept one due
@@ -91,9 +93,12 @@ var (
 	bucketSched     = []byte("sched")
 	bucketCreated   = []byte("created")
 	bucketOpen      = []byte("open")
+	// bucketResolved is the index of resolve times (Filter.ResolvedSince).
+	bucketResolved = []byte("resolved")
 
 	allBuckets = [][]byte{bucketMeta, bucketIncidents, bucketDedup, bucketTimeline,
-		bucketDue, bucketSched, bucketCreated, bucketOpen, bucketStorms, bucketHeld, bucketBundles, bucketJobs, bucketDocs, bucketDocsVer}
+		bucketDue, bucketSched, bucketCreated, bucketOpen, bucketStorms, bucketHeld, bucketBundles, bucketJobs, bucketDocs, bucketDocsVer,
+		bucketResolved}
 )
 
 // idKey is an incident's key in the buckets kept by incident (incidents,
@@ -580,13 +585,38 @@ func (s *Store) readHead(tx *bbolt.Tx, id string) (*head, error) {
 
 // indexRecord is the value of the created and open indexes: what List
 // filters on, so it skips non-matching incidents without decoding them.
+// A resolved incident's ends with its key time in the index of resolve
+// times (resolvedKeyTime), so that the write that reopens it, or resolves
+// it at another time, finds its entry there without another lookup;
+// records written before the index have none, and readers of the first
+// three fields ignore it.
 func indexRecord(inc *store.Incident) []byte {
 	var b []byte
 	for _, s := range []string{string(inc.State.Status), inc.State.Priority, inc.Service} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
+	if !inc.Open() {
+		b = binary.AppendUvarint(b, 8)
+		b = append(b, timeKey(store.ResolvedMS(inc))...)
+	}
 	return b
+}
+
+// resolvedKeyTime is the key time an index record says its incident has
+// in the index of resolve times, nil for none.
+func resolvedKeyTime(b []byte) []byte {
+	for range 3 {
+		n, w := binary.Uvarint(b)
+		if w <= 0 || uint64(len(b)-w) < n {
+			return nil
+		}
+		b = b[w+int(n):]
+	}
+	if n, w := binary.Uvarint(b); w > 0 && n == 8 && len(b)-w >= 8 {
+		return bytes.Clone(b[w : w+8])
+	}
+	return nil
 }
 
 func parseIndexRecord(b []byte) (status, priority, service string, ok bool) {
@@ -602,23 +632,28 @@ func parseIndexRecord(b []byte) (status, priority, service string, ok bool) {
 	return out[0], out[1], out[2], true
 }
 
-// putIndex writes the incident's entries in the created and open indexes,
-// moving them if its creation time changed (old is the incident it
-// replaces, nil for a new one).
+// putIndex writes the incident's entries in the created and open indexes
+// and the index of resolve times, moving them if its creation time
+// changed (old is the incident it replaces, nil for a new one).
 func putIndex(tx *bbolt.Tx, old *head, inc *store.Incident) error {
 	created, open := tx.Bucket(bucketCreated), tx.Bucket(bucketOpen)
 	key := concat(timeKey(inc.CreatedAt.UnixMilli()), []byte(inc.ID))
+	was := key
 	if old != nil {
-		if oldKey := concat(timeKey(old.CreatedAt.UnixMilli()), []byte(old.ID)); !bytes.Equal(oldKey, key) {
-			if err := created.Delete(oldKey); err != nil {
-				return err
-			}
-			if err := open.Delete(oldKey); err != nil {
-				return err
-			}
-		}
+		was = concat(timeKey(old.CreatedAt.UnixMilli()), []byte(old.ID))
 	}
 	rec := indexRecord(inc)
+	if err := putResolved(tx, inc.ID, resolvedKeyTime(created.Get(was)), resolvedKeyTime(rec)); err != nil {
+		return err
+	}
+	if !bytes.Equal(was, key) {
+		if err := created.Delete(was); err != nil {
+			return err
+		}
+		if err := open.Delete(was); err != nil {
+			return err
+		}
+	}
 	if err := putChanged(created, key, rec); err != nil {
 		return err
 	}
@@ -626,6 +661,26 @@ func putIndex(tx *bbolt.Tx, old *head, inc *store.Incident) error {
 		return putChanged(open, key, rec)
 	}
 	return open.Delete(key)
+}
+
+// putResolved moves the incident's entry in the index of resolve times
+// from the key time was to want (nil for none: not resolved, or resolved
+// before the index was kept). A store opened without the index
+// (OpenReadOnly of an older format) keeps nothing.
+func putResolved(tx *bbolt.Tx, id string, was, want []byte) error {
+	index := tx.Bucket(bucketResolved)
+	if index == nil || bytes.Equal(was, want) {
+		return nil
+	}
+	if was != nil {
+		if err := index.Delete(concat(was, []byte(id))); err != nil {
+			return err
+		}
+	}
+	if want != nil {
+		return index.Put(concat(want, []byte(id)), nil)
+	}
+	return nil
 }
 
 // putChanged puts the value unless it is there already. bbolt writes a
@@ -1065,6 +1120,9 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, er
 	if !ok {
 		return nil, nil
 	}
+	if !f.ResolvedSince.IsZero() {
+		return s.listResolved(ctx, f, limit)
+	}
 	var out []*store.Incident
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		c := tx.Bucket(index).Cursor()
@@ -1111,8 +1169,43 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, er
 	return out, err
 }
 
+// listResolved is List with f.ResolvedSince: the incidents the index of
+// resolve times holds from then on, read and filtered, newest created
+// first.
+func (s *Store) listResolved(ctx context.Context, f store.Filter, limit int) ([]*store.Incident, error) {
+	var out []*store.Incident
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketResolved)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, _ := c.Seek(timeKey(f.ResolvedSince.UnixMilli())); k != nil; k, _ = c.Next() {
+			if len(k) < 8 {
+				continue
+			}
+			inc, err := readIncident(tx, string(k[8:]))
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if cur := store.CursorOf(inc); matches(inc, f) && f.Admits(cur.CreatedAt.UnixMilli(), inc.ID) {
+				out = append(out, inc)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	store.SortNewestFirst(out)
+	return out[:min(len(out), limit)], nil
+}
+
 func matches(inc *store.Incident, f store.Filter) bool {
-	return f.AdmitsStatus(inc.State.Status) &&
+	return f.AdmitsResolved(inc) && f.AdmitsStatus(inc.State.Status) &&
 		(f.Service == "" || inc.Service == f.Service) &&
 		(f.Priority == "" || inc.State.Priority == f.Priority)
 }

@@ -244,6 +244,9 @@ func removeIncident(tx *bbolt.Tx, indexKey []byte, inc *store.Incident) error {
 	if err := tx.Bucket(bucketIncidents).Delete(key); err != nil {
 		return err
 	}
+	if err := putResolved(tx, inc.ID, resolvedKeyTime(tx.Bucket(bucketCreated).Get(indexKey)), nil); err != nil {
+		return err
+	}
 	for _, b := range [][]byte{bucketCreated, bucketOpen} {
 		if err := tx.Bucket(b).Delete(indexKey); err != nil {
 			return err

@@ -163,7 +163,7 @@ func decodeAll(ids, recs []string) ([]*store.Incident, [][]store.Entry, error) {
 }
 
 // expireScript removes the incidents ARGV names (id, version pairs) from
-// one shard: KEYS are the shard's idx, open, due and claims, then each
+// one shard: KEYS are the shard's idx, open, due, claims and resolved, then each
 // incident's record key and dedup key. An incident is removed only if its
 // record is still the version read, resolved, and has nothing pending; its
 // dedup key goes only if it still names it. It returns how many it removed.
@@ -171,7 +171,7 @@ var expireScript = redis.NewScript(`
 local n = 0
 for i = 1, #ARGV, 2 do
   local id, ver = ARGV[i], ARGV[i + 1]
-  local rk, dk = KEYS[4 + i], KEYS[5 + i]
+  local rk, dk = KEYS[5 + i], KEYS[6 + i]
   local v = redis.call('GETRANGE', rk, 0, 127)
   local hver, st, nx = string.match(v, '^v1 (%d+) (%S+) (%S+) ')
   if hver == ver and st == 'resolved' and nx == '-' then
@@ -180,6 +180,7 @@ for i = 1, #ARGV, 2 do
     redis.call('ZREM', KEYS[2], id)
     redis.call('ZREM', KEYS[3], id)
     redis.call('HDEL', KEYS[4], id)
+    redis.call('ZREM', KEYS[5], id)
     if redis.call('GET', dk) == id then redis.call('DEL', dk) end
     n = n + 1
   end
@@ -303,7 +304,7 @@ func (s *Store) Expire(ctx context.Context, before time.Time, max int) (int, boo
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, 0, len(byShard))
 	for shard, vs := range byShard {
-		keys := []string{s.key(shard, "idx"), s.key(shard, "open"), s.key(shard, "due"), s.key(shard, "claims")}
+		keys := []string{s.key(shard, "idx"), s.key(shard, "open"), s.key(shard, "due"), s.key(shard, "claims"), s.key(shard, "resolved")}
 		args := make([]any, 0, 2*len(vs))
 		for _, v := range vs {
 			keys = append(keys, s.key(shard, "inc:", v.inc.ID), s.dedupKey(shard, v.inc.Service, v.inc.DedupKey))

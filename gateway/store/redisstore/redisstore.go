@@ -15,6 +15,9 @@
 //	                     (the due set and claims also hold storms: storm.go)
 //	idx                  sorted set of ids by creation time in ms
 //	open                 sorted set of open ids by creation time in ms
+//	resolved             sorted set of resolved ids by resolve time in ms
+//	                     (store.Filter.ResolvedSince; those resolved before
+//	                     pagerd kept it are not in it)
 //	schema               the schema version, as <prefix>:schema: written
 //	                     once, so that a cluster master that lost its
 //	                     data is found (shardMarker)
@@ -137,7 +140,7 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 
 // fixedNames are the names of the keys (and the prefix) of a shard that
 // its scripts name most, built once per store (Store.fixed).
-var fixedNames = [...]string{"due", "claims", "idx", "open", "inc:"}
+var fixedNames = [...]string{"due", "claims", "idx", "open", "inc:", "resolved"}
 
 // key names a key of the shard: its prefix and the parts.
 func (s *Store) key(shard int, parts ...string) string {
@@ -313,6 +316,15 @@ func encodeDetails(d json.RawMessage) []byte {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
+// resolvedArg is a resolved incident's score in the index of resolve
+// times (store.ResolvedMS), "" for an open one.
+func resolvedArg(inc *store.Incident) string {
+	if inc.Open() {
+		return ""
+	}
+	return strconv.FormatInt(store.ResolvedMS(inc), 10)
+}
+
 // recordLua parses and builds incident records inside the scripts.
 const recordLua = `
 local function parse(v)
@@ -352,7 +364,7 @@ redis.call('SET', KEYS[2], build({ver = 1, st = ARGV[4], nx = nx, rep = 0, seen 
   doc = ARGV[3], det = ARGV[5], tl = ARGV[9]}))
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[4], ARGV[7], ARGV[2])
-if ARGV[4] ~= 'resolved' then redis.call('ZADD', KEYS[5], ARGV[7], ARGV[2]) end
+if ARGV[4] ~= 'resolved' then redis.call('ZADD', KEYS[5], ARGV[7], ARGV[2]) else redis.call('ZADD', KEYS[6], ARGV[11], ARGV[2]) end
 if ARGV[8] ~= '' then redis.call('ZADD', KEYS[3], ARGV[10], ARGV[2]) end
 return {'created', ARGV[2]}
 `)
@@ -384,9 +396,9 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 		kept = true
 	}
 	keys := []string{s.dedupKey(shard, inc.Service, inc.DedupKey), s.key(shard, "inc:", inc.ID),
-		s.key(shard, "due"), s.key(shard, "idx"), s.key(shard, "open")}
+		s.key(shard, "due"), s.key(shard, "idx"), s.key(shard, "open"), s.key(shard, "resolved")}
 	res, err := s.batch.run(ctx, triggerScript, keys, s.key(shard, "inc:"), inc.ID, doc, string(inc.State.Status), details,
-		seen, ms(inc.CreatedAt), next, tl, triggerScoreMS(inc)).StringSlice()
+		seen, ms(inc.CreatedAt), next, tl, triggerScoreMS(inc), resolvedArg(inc)).StringSlice()
 	if kept && (err != nil || len(res) != 2 || res[0] == "repeated") {
 		s.created.Drop(inc.ID)
 	}
@@ -553,9 +565,11 @@ func (s *Store) FindByDedup(ctx context.Context, service, dedupKey string) (*sto
 // pending, the entry and any claim go: everything is cancelled.
 // writeLua is the write both Update and Finish make: check the version
 // (and, when rep is given, the repeat count: store.Incident.CheckRepeats),
-// write the record, append to its timeline, keep the open index, and move
-// the due entry (left at the lease end while claimed; gone, with any claim,
-// when nothing is pending). It returns nil on success, or the reply.
+// write the record, append to its timeline, keep the open index and the
+// index of resolve times (KEYS[5], by ARGV[8]: store.Filter.ResolvedSince),
+// and move the due entry (left at the lease end while claimed; gone, with
+// any claim, when nothing is pending). It returns nil on success, or the
+// reply.
 const writeLua = `
 local function write(rep)
   local v = redis.call('GET', KEYS[1])
@@ -564,6 +578,7 @@ local function write(rep)
   if r.ver ~= ARGV[1] then return 'conflict' end
   if rep and r.rep ~= rep then return 'conflict' end
   r.ver = tonumber(r.ver) + 1
+  local was = r.st
   r.st = ARGV[3]
   r.nx = ARGV[6]
   if r.nx == '' then r.nx = '-' end
@@ -572,8 +587,10 @@ local function write(rep)
   redis.call('SET', KEYS[1], build(r))
   if ARGV[3] == 'resolved' then
     redis.call('ZREM', KEYS[4], ARGV[4])
+    if was ~= 'resolved' then redis.call('ZADD', KEYS[5], ARGV[8], ARGV[4]) end
   else
     redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4])
+    if was == 'resolved' then redis.call('ZREM', KEYS[5], ARGV[4]) end
   end
   if ARGV[6] == '' then
     redis.call('ZREM', KEYS[2], ARGV[4])
@@ -586,17 +603,17 @@ end
 `
 
 var updateScript = redis.NewScript(recordLua + writeLua + `
-return write(ARGV[8]) or 'ok'
+return write(ARGV[9]) or 'ok'
 `)
 
 // finishScript is Update, then Complete of the claim whose token is
-// ARGV[8], if it is still this one's: one script for the dispatcher's
-// last write of a step. ARGV[9], when given, is the repeat count to check.
+// ARGV[9], if it is still this one's: one script for the dispatcher's
+// last write of a step. ARGV[10], when given, is the repeat count to check.
 var finishScript = redis.NewScript(recordLua + writeLua + `
-local res = write(ARGV[9])
+local res = write(ARGV[10])
 if res then return res end
 local cur = redis.call('HGET', KEYS[3], ARGV[4])
-if cur and string.sub(cur, 1, #ARGV[8] + 1) == ARGV[8] .. ':' then
+if cur and string.sub(cur, 1, #ARGV[9] + 1) == ARGV[9] .. ':' then
   redis.call('HDEL', KEYS[3], ARGV[4])
   redis.call('ZADD', KEYS[2], ARGV[6], ARGV[4])
 end
@@ -630,8 +647,8 @@ func (s *Store) write(ctx context.Context, script *redis.Script, inc *store.Inci
 	if err != nil {
 		return err
 	}
-	keys := []string{s.key(shard, "inc:", inc.ID), s.key(shard, "due"), s.key(shard, "claims"), s.key(shard, "open")}
-	args := append([]any{inc.Version, doc, string(inc.State.Status), inc.ID, ms(inc.CreatedAt), nextMS(inc), tl}, extra...)
+	keys := []string{s.key(shard, "inc:", inc.ID), s.key(shard, "due"), s.key(shard, "claims"), s.key(shard, "open"), s.key(shard, "resolved")}
+	args := append([]any{inc.Version, doc, string(inc.State.Status), inc.ID, ms(inc.CreatedAt), nextMS(inc), tl, resolvedArg(inc)}, extra...)
 	if inc.CheckRepeats {
 		// Last: the script reads it after the arguments of its own.
 		args = append(args, strconv.Itoa(inc.Repeats))
@@ -694,6 +711,9 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, er
 	if !ok {
 		return nil, nil
 	}
+	if !f.ResolvedSince.IsZero() {
+		return s.listResolved(ctx, f, limit)
+	}
 	all, err := s.indexRange(ctx, index, lo, hi)
 	if err != nil {
 		return nil, err
@@ -728,8 +748,49 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, er
 	return out, nil
 }
 
+// listResolved is List with f.ResolvedSince: the incidents the shards'
+// indexes of resolve times hold from then on, read and filtered, newest
+// created first.
+func (s *Store) listResolved(ctx context.Context, f store.Filter, limit int) ([]*store.Incident, error) {
+	by := &redis.ZRangeBy{Min: strconv.FormatInt(f.ResolvedSince.UnixMilli(), 10), Max: "+inf"}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringSliceCmd, store.Shards)
+	for shard := range cmds {
+		cmds[shard] = pipe.ZRangeByScore(ctx, s.key(shard, "resolved"), by)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable(err)
+	}
+	var ids []string
+	for _, c := range cmds {
+		ids = append(ids, c.Val()...)
+	}
+	const page = 256
+	var out []*store.Incident
+	for start := 0; start < len(ids); start += page {
+		recs, err := s.records(ctx, ids[start:min(start+page, len(ids))])
+		if err != nil {
+			return nil, err
+		}
+		for _, rec := range recs {
+			if rec == "" {
+				continue // expired since the index was read
+			}
+			inc, err := decode(rec)
+			if err != nil {
+				return nil, err
+			}
+			if c := store.CursorOf(inc); matches(inc, f) && f.Admits(c.CreatedAt.UnixMilli(), inc.ID) {
+				out = append(out, inc)
+			}
+		}
+	}
+	store.SortNewestFirst(out)
+	return out[:min(len(out), limit)], nil
+}
+
 func matches(inc *store.Incident, f store.Filter) bool {
-	return f.AdmitsStatus(inc.State.Status) &&
+	return f.AdmitsResolved(inc) && f.AdmitsStatus(inc.State.Status) &&
 		(f.Service == "" || inc.Service == f.Service) &&
 		(f.Priority == "" || inc.State.Priority == f.Priority)
 }

@@ -18,6 +18,7 @@ var listTests = []struct {
 }{
 	{"ListPagesByCursorWhileIncidentsArrive", testListCursor},
 	{"ListFiltersByCreationTime", testListTimeRange},
+	{"ListFindsIncidentsByResolveTime", testListResolvedSince},
 	{"CountOpenByServicePriorityAndStatus", testCountOpen},
 	{"EachOpenVisitsEveryIncidentOpenThroughoutOnce", testEachOpen},
 }
@@ -329,5 +330,67 @@ func CountOpenSkipsUndecodable(t *testing.T, s store.Store, corrupt func(t *test
 	}
 	if len(got.Undecodable) != 2 || got.Undecodable[ids[1]] == nil || got.Undecodable[ids[3]] == nil {
 		t.Errorf("CountOpen names %v as undecodable, want %s and %s, each with its error", got.Undecodable, ids[1], ids[3])
+	}
+}
+
+// testListResolvedSince: Filter.ResolvedSince finds the incidents resolved
+// from then on, however long before they were created (a bare SMS reply
+// looks there for the latest page's incident resolved since), in List's
+// order; one reopened since is not there, one resolved again is at its
+// new time, and one expired is gone.
+func testListResolvedSince(t *testing.T, f Factory) {
+	s := f.New(t)
+	h := func(n int) time.Time { return base.Add(time.Duration(n) * time.Hour) }
+	setStatus := func(id string, st policy.Status, at time.Time) {
+		inc := get(t, s, id)
+		inc.State.Status, inc.UpdatedAt = st, at
+		if st == policy.StatusResolved {
+			inc.State.ResolvedAt = at
+		}
+		update(t, s, inc)
+	}
+	old := trigger(t, s, incident("api", "old", h(0)))       // open two days, resolved at 50 h
+	early := trigger(t, s, incident("api", "early", h(1)))   // resolved at 10 h
+	again := trigger(t, s, incident("api", "again", h(2)))   // resolved at 20 h, reopened, resolved at 45 h
+	reopen := trigger(t, s, incident("api", "reopen", h(3))) // resolved at 40 h, reopened
+	web := trigger(t, s, incident("web", "web", h(4)))       // another service's, resolved at 48 h
+	open := trigger(t, s, incident("api", "open", h(40)))
+	setStatus(early, policy.StatusResolved, h(10))
+	setStatus(again, policy.StatusResolved, h(20))
+	setStatus(again, policy.StatusTriggered, h(30))
+	setStatus(reopen, policy.StatusResolved, h(40))
+	setStatus(reopen, policy.StatusAcknowledged, h(41))
+	setStatus(again, policy.StatusResolved, h(45))
+	setStatus(web, policy.StatusResolved, h(48))
+	setStatus(old, policy.StatusResolved, h(50))
+	_ = open
+	for _, tc := range []struct {
+		name string
+		f    store.Filter
+		want []string
+	}{
+		{"from a time on, newest created first", store.Filter{ResolvedSince: h(30)}, []string{web, again, old}},
+		{"inclusive", store.Filter{ResolvedSince: h(45)}, []string{web, again, old}},
+		{"a nanosecond past leaves its millisecond out", store.Filter{ResolvedSince: h(45).Add(time.Nanosecond)}, []string{web, old}},
+		{"resolved again at its new time, not its first", store.Filter{ResolvedSince: h(15)}, []string{web, again, old}},
+		{"all resolved", store.Filter{ResolvedSince: h(5)}, []string{web, again, early, old}},
+		{"with a service", store.Filter{ResolvedSince: h(30), Service: "api"}, []string{again, old}},
+		{"with a creation range", store.Filter{ResolvedSince: h(5), Since: h(1), Until: h(3)}, []string{again, early}},
+		{"with a limit", store.Filter{ResolvedSince: h(5), Limit: 2}, []string{web, again}},
+		{"with the status", store.Filter{ResolvedSince: h(5), Status: policy.StatusResolved, Service: "api"}, []string{again, early, old}},
+		{"with an open status", store.Filter{ResolvedSince: h(5), Open: true}, nil},
+		{"after all", store.Filter{ResolvedSince: h(51)}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := listIDs(t, s, tc.f); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if _, _, err := s.Expire(ctx(t), h(46), 100); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := listIDs(t, s, store.Filter{ResolvedSince: h(5)}), []string{web, old}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("after those resolved before 46 h expired: got %v, want %v", got, want)
 	}
 }

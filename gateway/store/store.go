@@ -254,9 +254,10 @@ type Filter struct {
 	// whenever they were created: stores read their index of resolve
 	// times, so an incident open for days and resolved lately is found
 	// without reading the history created since it opened. The other
-	// fields apply as they do without it, and the order is List's.
-	// Incidents resolved before the store kept that index (an upgrade)
-	// are not in it.
+	// fields apply as they do without it, to the Limit incidents resolved
+	// last (a store may return fewer when the other fields leave some
+	// out), and the order is List's. Incidents resolved before the store
+	// kept that index (an upgrade) are not in it.
 	ResolvedSince time.Time
 }
 

@@ -1169,9 +1169,10 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, er
 	return out, err
 }
 
-// listResolved is List with f.ResolvedSince: the incidents the index of
-// resolve times holds from then on, read and filtered, newest created
-// first.
+// listResolved is List with f.ResolvedSince: of the incidents the index
+// of resolve times holds from then on, the limit resolved last that
+// match, newest created first. Bounded: after a flood resolved, a bare
+// SMS reply read every incident of it.
 func (s *Store) listResolved(ctx context.Context, f store.Filter, limit int) ([]*store.Incident, error) {
 	var out []*store.Incident
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
@@ -1180,7 +1181,8 @@ func (s *Store) listResolved(ctx context.Context, f store.Filter, limit int) ([]
 			return nil
 		}
 		c := b.Cursor()
-		for k, _ := c.Seek(timeKey(f.ResolvedSince.UnixMilli())); k != nil; k, _ = c.Next() {
+		since := timeKey(f.ResolvedSince.UnixMilli())
+		for k, _ := c.Last(); k != nil && bytes.Compare(k, since) >= 0 && len(out) < limit; k, _ = c.Prev() {
 			if len(k) < 8 {
 				continue
 			}

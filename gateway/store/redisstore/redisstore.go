@@ -43,6 +43,7 @@ package redisstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -53,6 +54,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -748,22 +750,31 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, er
 	return out, nil
 }
 
-// listResolved is List with f.ResolvedSince: the incidents the shards'
-// indexes of resolve times hold from then on, read and filtered, newest
-// created first.
+// listResolved is List with f.ResolvedSince: the limit incidents the
+// shards' indexes of resolve times hold from then on resolved last (at
+// most limit a shard read, the latest limit of them all kept), read and
+// filtered, newest created first. Bounded: after a flood resolved, a
+// bare SMS reply read every incident of it.
 func (s *Store) listResolved(ctx context.Context, f store.Filter, limit int) ([]*store.Incident, error) {
-	by := &redis.ZRangeBy{Min: strconv.FormatInt(f.ResolvedSince.UnixMilli(), 10), Max: "+inf"}
+	by := &redis.ZRangeBy{Min: strconv.FormatInt(f.ResolvedSince.UnixMilli(), 10), Max: "+inf", Count: int64(limit)}
 	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.StringSliceCmd, store.Shards)
+	cmds := make([]*redis.ZSliceCmd, store.Shards)
 	for shard := range cmds {
-		cmds[shard] = pipe.ZRangeByScore(ctx, s.key(shard, "resolved"), by)
+		cmds[shard] = pipe.ZRevRangeByScoreWithScores(ctx, s.key(shard, "resolved"), by)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, unavailable(err)
 	}
-	var ids []string
+	var latest []redis.Z
 	for _, c := range cmds {
-		ids = append(ids, c.Val()...)
+		latest = append(latest, c.Val()...)
+	}
+	slices.SortFunc(latest, func(a, b redis.Z) int {
+		return cmp.Or(cmp.Compare(b.Score, a.Score), strings.Compare(b.Member.(string), a.Member.(string)))
+	})
+	ids := make([]string, 0, min(len(latest), limit))
+	for _, z := range latest[:min(len(latest), limit)] {
+		ids = append(ids, z.Member.(string))
 	}
 	const page = 256
 	var out []*store.Incident

@@ -73,6 +73,10 @@ func TestDecodeHeldPageIsJSONUnmarshal(t *testing.T) {
 		`{"i":"0f-x","s":"api","p":"P0","r":99999999999999999999,"l":0,"m":"m","t":"2025-09-10T06:00:00Z"}`,
 		`{"i":"0f-x","s":"api","p":"P0","r":1,"l":0,"m":"m","t":null}`,
 		`{"i":"0f-x","s":"api","p":"P0","r":1,"l":0,"m":"m","t":"2025-09-10 06:00:00Z"}`,
+		// json.Unmarshal hands time.Time its string as written, escapes
+		// and all (it does not unescape it): refused.
+		`{"i":"0f-x","s":"api","p":"P0","r":1,"l":0,"m":"m","t":"2025-09-10T06:00:00\u005a"}`,
+		`{"i":"0f-x","s":"api","p":"P0","r":1,"l":0,"m":"m","t":"2025-09-10T06:00:00\u002b01:00"}`,
 		`{"i":"0f-x","s":"api","p":"P0","r":1,"l":0,"m":"m","t":"2025-09-10T06:00:00Z","a":false}`,
 		`{"i":"0f-x","s":"api","p":"P0","r":1,"l":0,"m":"m","t":"2025-09-10T06:00:00Z","x":true,"a":true}`,
 		`{"i":"0f-x","s":"api","p":"P0","r":1,"l":0,"m":"m","t":"2025-09-10T06:00:00Z","z":1}`,
@@ -116,6 +120,7 @@ func TestDecodeHeldPageIsJSONUnmarshal(t *testing.T) {
 func FuzzDecodeHeldPage(f *testing.F) {
 	f.Add(`{"i":"0f-x","d":"d1","s":"api","p":"P0","r":1,"u":"high","l":2,"m":"disk","t":"2025-09-10T06:00:00Z","v":"sms","o":2,"a":true,"x":true}`)
 	f.Add(`{"i":"0f-x","s":"api","p":"P0","r":1,"l":0,"m":"m","t":"2025-09-10T06:00:00+01:00"}`)
+	f.Add(`{"i":"0f-x","s":"api","p":"P0","r":1,"l":0,"m":"m","t":"2025-09-10T06:00:00\u005a"}`)
 	f.Fuzz(func(t *testing.T, s string) { sameDecode(t, s) })
 }
 

@@ -548,7 +548,8 @@ func TestHealthAndReady(t *testing.T) {
 }
 
 // TestRepeatThatGetsWorseRaisesPriority: a warning group is P2; when a
-// critical alert joins it, the repeat makes it P0 and pages again.
+// critical alert joins it, the repeat makes it P0 and pages again, which
+// pagerd_escalations_total does not count.
 func TestRepeatThatGetsWorseRaisesPriority(t *testing.T) {
 	h := newHarness(t)
 	warn := amPayload("firing", "g", map[string]string{"alertname": "A", "severity": "warning"})
@@ -572,6 +573,9 @@ func TestRepeatThatGetsWorseRaisesPriority(t *testing.T) {
 	if last.Type != "escalate" || !strings.Contains(last.Detail, "priority raised from P2 to P0") {
 		t.Fatalf("timeline ends with %+v", last)
 	}
+	// The raise pages the level the incident is at again: no
+	// escalation (the reports do not count it either).
+	escalationsCounted(t, h, map[string]float64{"1": 0, "2": 0})
 	// The same critical group again changes nothing more.
 	h.do("POST", "/api/v1/alertmanager", worse, "Authorization", "Bearer "+amKey)
 	var again incidentView

@@ -1042,7 +1042,7 @@ func (r *run) raise(rt *Route, why string) {
 	r.inc.Priority, r.inc.Urgency, r.inc.Rule = rt.Priority, rt.Urgency, rt.Rule
 	r.raiseTargets(was)
 	r.reopen()
-	detail := fmt.Sprintf("priority raised from %s to %s (%s)", from, rt.Priority, rt.Rule)
+	detail := fmt.Sprintf(priorityRaised+" from %s to %s (%s)", from, rt.Priority, rt.Rule)
 	if why != "" {
 		detail += " by " + why
 	}
@@ -1964,6 +1964,19 @@ const userGoneLevel = " is no longer in the config: level "
 // escalation rate and the escalation metric).
 func IsPagedAgain(detail string) bool {
 	return strings.Contains(detail, userGoneLevel) || strings.Contains(detail, contactGoneAgain) || strings.Contains(detail, contactGoneLevel)
+}
+
+// priorityRaised begins the detail of the escalate entry a priority
+// raise writes: IsPriorityRaise tells it from an escalation.
+const priorityRaised = "priority raised"
+
+// IsPriorityRaise reports whether an escalate entry's detail is that of a
+// priority raise ("priority raised from P2 to P0 (rule) by ..."): the
+// level the incident is at is paged again, and the incident stays at it,
+// so it is no escalation (for the reports' escalation rate and the
+// escalation metric).
+func IsPriorityRaise(detail string) bool {
+	return strings.HasPrefix(detail, priorityRaised)
 }
 
 // IsLevelPagingNobody reports whether an escalate entry's detail is the

@@ -199,7 +199,7 @@ func (inc *Incident) resolveTime() (time.Time, string) {
 // level that paged nobody with no level to go on to (the incident stayed
 // where it was).
 func isEscalation(e *Entry) bool {
-	return e.Type == EntryEscalate && !strings.HasPrefix(e.Detail, raisedPrefix) && !policy.IsPagedAgain(e.Detail) &&
+	return e.Type == EntryEscalate && !policy.IsPriorityRaise(e.Detail) && !policy.IsPagedAgain(e.Detail) &&
 		!policy.IsLevelPagingNobody(e.Detail)
 }
 

@@ -1669,9 +1669,10 @@ func (d *Dispatcher) Acted(inc *store.Incident, acts []policy.Action) {
 func (d *Dispatcher) observe(a policy.Action) {
 	switch a.Kind {
 	case policy.ActionEscalate:
-		if policy.IsPagedAgain(a.Detail) || policy.IsLevelPagingNobody(a.Detail) {
-			// The same level paged again, or a level with nobody on call
-			// and none after it: the incident stays where it was.
+		if policy.IsPagedAgain(a.Detail) || policy.IsLevelPagingNobody(a.Detail) || policy.IsPriorityRaise(a.Detail) {
+			// The same level paged again (a person or channel a reload
+			// took out, a priority raise), or a level with nobody on
+			// call and none after it: the incident stays where it was.
 			return
 		}
 		d.m.escalation.WithLabelValues(fmt.Sprint(a.Level + 1)).Inc()

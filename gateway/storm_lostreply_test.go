@@ -94,3 +94,36 @@ func TestStormPageWhoseAdmitAnswerWasLostPagesOnce(t *testing.T) {
 		t.Fatalf("ann was paged %d times for %s, whose page's admit answer was lost; want once", paged, id)
 	}
 }
+
+// TestStormPageLetOutWhoseAdmitAnswerWasLostGoesOutAtOnce: ann's storm has
+// let two pages out; the third incident's page is let out by the store
+// (the third of three at once), and Redis's answer is lost. Asked again,
+// the storm must not count it a second time: counted twice, the page
+// that was the third to go at once was held to the window's end, ten
+// seconds late.
+func TestStormPageLetOutWhoseAdmitAnswerWasLostGoesOutAtOnce(t *testing.T) {
+	lost := &lostAdmitReply{}
+	st, _ := redisStore(t, lost)
+	h := newHarness(t, withStore(st), withConfig(stormConfig))
+	storm(h, 2, "g")
+	h.step(fixedNow)
+	if got := len(h.rec.sentTo("ann", "push")); got != 2 {
+		t.Fatalf("ann got %d pushes at once, want 2", got)
+	}
+	h.clock.Set(fixedNow.Add(time.Second))
+	id := fireAs(h, amKey, "third", "critical")
+	lost.armed.Store(true)
+	h.step(fixedNow.Add(time.Second))
+	if !lost.lost.Load() {
+		t.Fatal("no admit's answer was lost: the test shows nothing")
+	}
+	var alone int
+	for _, m := range h.rec.sentTo("ann", "push") {
+		if m.Incident == id {
+			alone++
+		}
+	}
+	if alone != 1 {
+		t.Fatalf("ann got %d pages of %s on its own at once, want 1 (the third of three at once; its admit's answer was lost, and it was held)", alone, id)
+	}
+}

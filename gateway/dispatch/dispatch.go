@@ -1825,9 +1825,9 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		if errors.Is(err, store.ErrOutcomeUnknown) {
 			// The store may have held the page (its answer was lost):
 			// sent on its own now, it went out again in the storm's
-			// message. Its answer to the same question again stands:
-			// held (twice, one line in the message), or let out, and
-			// listed after what was held so the message leaves it out.
+			// message. Asked again, the store gives the same page
+			// (incident, step, now) its first answer, counted once
+			// (unless another page of the storm was asked between).
 			adm, err = d.o.Store.Admit(ctx, store.StormKey(a.User, a.Channel), hp, now, r)
 		}
 		switch {

@@ -24,7 +24,10 @@ import (
 //	               (store.StormState; ranks and nranks are its Ranks and
 //	               NextRanks, comma-separated; sentback and sentback_end
 //	               its SentBackAt and SentBackEnd, absent when zero;
-//	               flushed_by its FlushedBy)
+//	               flushed_by its FlushedBy); asked, answer: the
+//	               last page Admit answered (incident, step, time) and
+//	               its answer, so that the same page asked again (its
+//	               answer lost) gets the same answer, counted once
 //	held:<key>     list of held pages, JSON, oldest first
 //	bundle:<id>    string: JSON of a sent bundle, expiring with its links
 //
@@ -38,9 +41,22 @@ import (
 // StormState.Hold instead (HoldFailed): the page is held whatever the rules
 // say, in the window as it is. It returns send, listed, and when a held
 // page goes out (StormState.HeldUntil: until, closing), or the window's end
-// for a page sent.
+// for a page sent. The same page asked again (ARGV[9], its incident, step
+// and time, the same as the last Admit's: the dispatcher asking again when
+// the first answer was lost, and no other page of the storm was asked
+// between) gets the first answer, and nothing changes:
+// counted again, a page let out as the last of those at once was held to
+// the window's end, and one held was listed twice.
 var admitScript = redis.NewScript(`
 local now, win, imm, rank, again = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[8] == '1'
+if not again then
+  local prev = redis.call('HMGET', KEYS[1], 'asked', 'answer')
+  if prev[1] == ARGV[9] and prev[2] then
+    local a = {}
+    for v in string.gmatch(prev[2], '[^,]+') do a[#a + 1] = tonumber(v) end
+    return a
+  end
+end
 if imm < 1 then imm = 1 end
 local h = redis.call('HMGET', KEYS[1], 'end', 'sent', 'top', 'next')
 local held = redis.call('LLEN', KEYS[2])
@@ -78,8 +94,12 @@ else
   end
 end
 redis.call('HSET', KEYS[1], 'end', e, 'sent', sent, 'top', top, 'next', nxt)
-if send == 0 and now >= e then return {send, listed, now + win, 1} end
-return {send, listed, e, 0}
+local out = {send, listed, e, 0}
+if send == 0 and now >= e then out = {send, listed, now + win, 1} end
+if not again then
+  redis.call('HSET', KEYS[1], 'asked', ARGV[9], 'answer', table.concat(out, ','))
+end
+return out
 `)
 
 func (s *Store) stormKeys(key string) []string {
@@ -103,8 +123,9 @@ func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now tim
 	if err != nil {
 		return store.Admission{}, err
 	}
+	asked := p.Incident + "\x00" + p.Deadline + "\x00" + strconv.FormatInt(ms(now), 10)
 	res, err := s.batch.run(ctx, admitScript, s.stormKeys(key), ms(now), r.Window.Milliseconds(), r.Immediate, p.Rank,
-		page, store.StormMember(key), sent, again).Int64Slice()
+		page, store.StormMember(key), sent, again, asked).Int64Slice()
 	if err != nil {
 		// A script whose answer was lost may have held the page: the
 		// caller asks again rather than send it on its own as well.
@@ -215,6 +236,8 @@ local sent = (tonumber(h[2]) or 0) - 1
 if sent < 0 then sent = 0 end
 local top = best(best(tonumber(h[3]) or ` + strconv.Itoa(store.NoRank) + `, ranks), nranks)
 redis.call('HSET', KEYS[1], 'sent', sent, 'top', top, 'ranks', table.concat(ranks, ','), 'nranks', table.concat(nranks, ','))
+-- A page taken back and asked again is counted again (admitScript's asked).
+redis.call('HDEL', KEYS[1], 'asked', 'answer')
 return 1
 `)
 

@@ -474,3 +474,36 @@ func TestStepWhoseStormAnsweredPastSendByIsDueAgain(t *testing.T) {
 		})
 	}
 }
+
+// admitUntilTheClaimEnds is a store whose storm admission waits until the
+// claim's context ends (a Redis stalled past the claim's lease and send
+// timeout), and fails with it.
+type admitUntilTheClaimEnds struct{ store.Store }
+
+func (s admitUntilTheClaimEnds) Admit(ctx context.Context, key string, hp store.HeldPage, now time.Time, r store.StormRules) (store.Admission, error) {
+	<-ctx.Done()
+	return store.Admission{}, ctx.Err()
+}
+
+// TestPageWhoseClaimEndedWhileItsStormWasAskedIsLeftOnce: the store holds
+// the storm's answer until the claim's time is over. The page is not sent,
+// the claim is left to the takeover, and it is counted once as a claim
+// left (it was counted twice: once as a page put back, which the write of
+// a claim whose time is over never records, once as the claim left).
+func TestPageWhoseClaimEndedWhileItsStormWasAskedIsLeftOnce(t *testing.T) {
+	h := newHarness(t, withConfig(dispatchConfig), replicas(0))
+	a, aReg := h.dispatcher(func(o *dispatch.Options) {
+		o.Lease, o.SendTimeout = 300*time.Millisecond, 100*time.Millisecond
+		o.Store = admitUntilTheClaimEnds{o.Store}
+	})
+	fire(h)
+	if _, err := a.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.rec.lines(fixedNow); len(got) != 0 {
+		t.Errorf("pages %v: want none (the claim's time ran out before the page could start)", got)
+	}
+	if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 1 {
+		t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v, want 1", got)
+	}
+}

@@ -1850,6 +1850,16 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		}
 		admitted = err == nil
 	}
+	if ctx.Err() != nil {
+		// The claim's time ran out while its storm was asked (its lease
+		// and a send timeout are over): work leaves the claim to run
+		// out, and counts it, for the takeover. The store cannot be
+		// told anything on this context.
+		p.cut = true
+		d.log.Warn("page not sent: the claim's time ran out while its alert storm was asked; left to the takeover", "incident", inc.ID,
+			"user", a.User, "channel", a.Channel, "via", contact.Via)
+		return store.Entry{}
+	}
 	if d.pastSendBy(ctx, sendBy) {
 		// The storm's answer came so late (a stalled store: Admit
 		// waits out its timeouts) that the claim's lease is nearly or

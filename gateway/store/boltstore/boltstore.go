@@ -643,7 +643,14 @@ func putIndex(tx *bbolt.Tx, old *head, inc *store.Incident) error {
 		was = concat(timeKey(old.CreatedAt.UnixMilli()), []byte(old.ID))
 	}
 	rec := indexRecord(inc)
-	if err := putResolved(tx, inc.ID, resolvedKeyTime(created.Get(was)), resolvedKeyTime(rec)); err != nil {
+	// The record written before, read once: for the index of resolve
+	// times, and to leave an unchanged one alone (a new incident has
+	// none: no lookup, on the intake's path).
+	var cur []byte
+	if old != nil {
+		cur = created.Get(was)
+	}
+	if err := putResolved(tx, inc.ID, resolvedKeyTime(cur), resolvedKeyTime(rec)); err != nil {
 		return err
 	}
 	if !bytes.Equal(was, key) {
@@ -653,9 +660,12 @@ func putIndex(tx *bbolt.Tx, old *head, inc *store.Incident) error {
 		if err := open.Delete(was); err != nil {
 			return err
 		}
+		cur = nil
 	}
-	if err := putChanged(created, key, rec); err != nil {
-		return err
+	if cur == nil || !bytes.Equal(cur, rec) {
+		if err := created.Put(key, rec); err != nil {
+			return err
+		}
 	}
 	if inc.Open() {
 		return putChanged(open, key, rec)

@@ -46,7 +46,7 @@ func Instrument(s store.Store, reg prometheus.Registerer, h *Health) store.Store
 // storeOps are the op labels of the store metrics, one per operation
 // below, created at zero.
 var storeOps = []string{"trigger", "find", "get", "update", "list", "claim", "finish", "complete", "release", "note", "statuses",
-	"storm_admit", "storm_hold_failed", "storm_held", "storm_flushed", "storm_unsent", "storm_sent_back", "bundle_put", "bundle_get", "expire",
+	"storm_admit", "storm_hold_failed", "storm_withdraw", "storm_held", "storm_flushed", "storm_unsent", "storm_sent_back", "bundle_put", "bundle_get", "expire",
 	"job_put", "job_add", "job_replace", "job_get", "job_delete", "job_finish", "docs_list", "docs_put", "count_open"}
 
 type instrumented struct {
@@ -178,6 +178,13 @@ func (i *instrumented) HoldFailed(ctx context.Context, storm string, p store.Hel
 	a, err := i.Store.HoldFailed(ctx, storm, p, now, r)
 	i.observe("storm_hold_failed", start, err)
 	return a, err
+}
+
+func (i *instrumented) Withdraw(ctx context.Context, storm string, p store.HeldPage) error {
+	start := time.Now()
+	err := i.Store.Withdraw(ctx, storm, p)
+	i.observe("storm_withdraw", start, err)
+	return err
 }
 
 func (i *instrumented) Unsent(ctx context.Context, storm string, rank int, end time.Time, after bool) error {

@@ -507,3 +507,53 @@ func TestPageWhoseClaimEndedWhileItsStormWasAskedIsLeftOnce(t *testing.T) {
 		t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v, want 1", got)
 	}
 }
+
+// TestStormHeldPastSendByAfterTakeoverPagesOnce: ann's storm (a 5 m
+// window, 3 pages at once) has let two pages out. Replica a claims a third
+// incident's push and asks ann's storm; the store holds the question for
+// longer than a's lease (a Redis stall), b takes the incident over and its
+// storm lets the push out at once, the third. Then a's question reaches
+// the store: the fourth page of the window, held. a's claim was taken over,
+// so its record of the hold is lost, but the hold stayed listed: ann got
+// the incident on its own at 31 s, and again in the storm's message at the
+// window's end. A hold answered past the claim's send window is taken back
+// (listed as gone out on its own), and its step is due again.
+func TestStormHeldPastSendByAfterTakeoverPagesOnce(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig+"notifiers:\n  storm: {window: 5m, immediate: 3}\n"), replicas(0))
+			fz := newFreeze()
+			a, aReg := h.dispatcher(func(o *dispatch.Options) {
+				o.Lease = 30 * time.Second
+				o.Store = frozenAdmit{Store: o.Store, fz: fz}
+			})
+			b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
+			storm(h, 2, "g")
+			if _, err := b.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(h.rec.sentTo("ann", "push")); got != 2 {
+				t.Fatalf("ann got %d pushes at once, want 2", got)
+			}
+			id, _ := takeOverWhileFrozen(t, h, a, fz)
+			if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 1 {
+				t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v on a, want 1", got)
+			}
+			for _, at := range []time.Duration{5 * time.Minute, 11 * time.Minute} {
+				h.clock.Set(fixedNow.Add(at))
+				if _, err := b.RunOnce(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var paged []string
+			for _, m := range h.rec.sentTo("ann", "push") {
+				if m.Incident == id || slices.Contains(m.Incidents, id) {
+					paged = append(paged, m.At.Sub(fixedNow).String())
+				}
+			}
+			if len(paged) != 1 {
+				t.Errorf("ann was paged for %s at %v: want once, by b at 31s", id, paged)
+			}
+		})
+	}
+}

@@ -1777,7 +1777,8 @@ func (d *Dispatcher) transport(cfg *policy.Config, user, channel string) (*polic
 // itself has kept sending back (its 429) for notify.MaxRetryAfter since
 // its first 429 fails. A page that cannot start by sendBy (its storm's
 // Admit answered that late: a stalled store) is not sent, and put back
-// due at once (p.again).
+// due at once (p.again); one its storm held then is taken back from the
+// storm (Store.Withdraw) and put back likewise.
 func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.Incident, p *duePage, now, sendBy time.Time) store.Entry {
 	a := p.a
 	e := store.Entry{At: now, Type: "notify", Level: a.Level + 1, User: a.User, Channel: a.Channel, Reopened: p.reopened, ReopenedKnown: true}
@@ -1805,10 +1806,11 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	if urgency == "" {
 		urgency = inc.State.Urgency
 	}
-	var listed *store.HeldPage  // sent at once and listed in the storm as sent
-	admitted := p.step.Admitted // let out at once by its storm, now or before a rate limit sent it back
-	unsent := func() {}         // takes back its storm's count of it, when its Admit let it out
-	carried := false            // counted by its storm, as stored, before the rate limit sent it back
+	var listed *store.HeldPage   // sent at once and listed in the storm as sent
+	var heldLate *store.HeldPage // held by its storm, answered past sendBy
+	admitted := p.step.Admitted  // let out at once by its storm, now or before a rate limit sent it back
+	unsent := func() {}          // takes back its storm's count of it, when its Admit let it out
+	carried := false             // counted by its storm, as stored, before the rate limit sent it back
 	if st := p.step; admitted && !st.StormEnd.IsZero() {
 		// Let out before the rate limit sent it back: counted then, in
 		// the window it was let out in, and taken back from there.
@@ -1835,20 +1837,27 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			// Whether they are in a storm is unknown: a page sent on its
 			// own beats a page held where nobody may flush it.
 			d.log.Warn("storm bundling unavailable; page sent on its own", "incident", inc.ID, "user", a.User, "channel", a.Channel, "err", err)
-		case !adm.Send:
+		case !adm.Send && !d.pastSendBy(ctx, sendBy):
 			d.m.pages.WithLabelValues(a.Channel, contact.Via, "held").Inc()
 			e.Type = "notify_held"
 			e.Detail = "alert storm: " + heldDetail(a.User, a.Channel, adm)
 			return e
+		case !adm.Send:
+			// Held, but the answer came past the claim's send window:
+			// the claim's record of the hold may never get in (another
+			// replica may have taken the incident over and paged it on
+			// its own), and the storm's message would page the person
+			// for it again. Taken back below, and its step due again.
+			heldLate = &hp
 		case adm.Listed:
 			listed = &hp
 		}
-		if err == nil {
+		if err == nil && adm.Send {
 			unsent = func() { d.unsent(ctx, a.User, a.Channel, hp, adm.Until, !now.Before(adm.Until)) }
 			p.step.StormEnd, p.step.StormAfter, p.step.StormRank = adm.Until, !now.Before(adm.Until), hp.Rank
 			p.owned = true
 		}
-		admitted = err == nil
+		admitted = err == nil && adm.Send
 	}
 	if ctx.Err() != nil {
 		// The claim's time ran out while its storm was asked (its lease
@@ -1875,6 +1884,15 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			unsent()
 			p.owned = false
 			p.step.Admitted, p.step.StormEnd, p.step.StormAfter, p.step.StormRank = false, time.Time{}, false, 0
+		}
+		if heldLate != nil {
+			// Held: listed as gone out on its own, so that the
+			// storm's message leaves it out (unsent) and the page
+			// goes out once, from the step due again.
+			if err := d.o.Store.Withdraw(ctx, store.StormKey(a.User, a.Channel), *heldLate); err != nil {
+				d.log.Warn("a page held past its claim's send window was not taken back from its alert storm: its person may get it in the storm's message and again on its own",
+					"incident", inc.ID, "user", a.User, "channel", a.Channel, "err", err)
+			}
 		}
 		p.again = time.Millisecond
 		d.m.errors.WithLabelValues(leaseRanOut).Inc()

@@ -767,6 +767,16 @@ type Storms interface {
 	// the list before it sends it in the next window's message) and makes
 	// the storm due as Admit does, at once if the window is over.
 	HoldFailed(ctx context.Context, storm string, p HeldPage, now time.Time, r StormRules) (Admission, error)
+	// Withdraw lists page p after the held pages, marked Sent as a page
+	// Admit let out at once while others were held is, if any are held,
+	// and counts nothing: the flush leaves out what was held of its
+	// incident before it. It is for a page Admit held whose answer came
+	// past its claim's send window: the claim cannot know whether its
+	// record of the hold gets in (another replica may have taken the
+	// incident over and paged it on its own), so the page's step is due
+	// again, and the storm's message must not carry it as well. With
+	// nothing held (the message went out already), nothing changes.
+	Withdraw(ctx context.Context, storm string, p HeldPage) error
 	// Held returns the pages held in a storm, oldest first. A page the
 	// store cannot decode is listed in its place with only Unreadable
 	// set, not an error: an error here would fail every flush of the

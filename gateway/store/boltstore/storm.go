@@ -122,6 +122,40 @@ func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now tim
 	return a, err
 }
 
+// Withdraw lists a held page as gone out on its own (store.Storms.
+// Withdraw) in one transaction, if any are held.
+func (s *Store) Withdraw(ctx context.Context, key string, p store.HeldPage) error {
+	p.Due = p.Due.UTC()
+	_, sent, err := docjson.EncodeHeldPage(p)
+	if err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketHeld).Bucket([]byte(key))
+		if b == nil {
+			return errNoop
+		}
+		if k, _ := b.Cursor().First(); k == nil {
+			return errNoop
+		}
+		st, err := readStorm(tx, key)
+		if err != nil {
+			return err
+		}
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		k := make([]byte, 8)
+		binary.BigEndian.PutUint64(k, seq)
+		if err := b.Put(k, sent); err != nil {
+			return err
+		}
+		st.Held++
+		return putStorm(tx, key, st)
+	})
+}
+
 // Unsent takes back a page sent at once (store.StormState.Unsent) in one
 // transaction. A storm with no state is left without one.
 func (s *Store) Unsent(ctx context.Context, key string, rank int, end time.Time, after bool) error {

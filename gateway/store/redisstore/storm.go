@@ -137,6 +137,24 @@ func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now tim
 	return store.Admission{Send: res[0] == 1, Listed: res[1] == 1, Until: time.UnixMilli(res[2]).UTC(), Closing: res[3] == 1}, nil
 }
 
+// withdrawScript lists ARGV[1] (a page marked Sent) after the held pages
+// if any are held: store.Storms.Withdraw.
+var withdrawScript = redis.NewScript(`
+if redis.call('LLEN', KEYS[1]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+return 1
+`)
+
+// Withdraw lists a held page as gone out on its own: one script, one
+// round trip.
+func (s *Store) Withdraw(ctx context.Context, key string, p store.HeldPage) error {
+	_, sent, err := docjson.EncodeHeldPage(p)
+	if err != nil {
+		return err
+	}
+	return unavailableWrite(withdrawScript.Run(ctx, s.rdb, s.stormKeys(key)[1:2], sent).Err())
+}
+
 // Held returns the storm's held pages, oldest first.
 func (s *Store) Held(ctx context.Context, key string) ([]store.HeldPage, error) {
 	vals, err := s.rdb.LRange(ctx, s.stormKeys(key)[1], 0, -1).Result()

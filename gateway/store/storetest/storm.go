@@ -25,6 +25,7 @@ var stormTests = []struct {
 	{"StormWindowAfterAFlushCountsOnlyWhatItSent", testStormNextWindowTop},
 	{"StormHeldWhileFlushingWaitsForTheNextWindow", testStormHeldWhileClaimed},
 	{"StormHoldFailedListsThePageAgain", testStormHoldFailed},
+	{"StormWithdrawListsAHeldPageAsSent", testStormWithdraw},
 	{"StormUnsentPageStopsCounting", testStormUnsent},
 	{"StormFlushAfterTakeoverIsVoid", testStormTakeover},
 	{"StormFlushedAgainByItsClaimIsDoneOnce", testStormFlushedAgain},
@@ -296,6 +297,41 @@ func testStormHeldWhileClaimed(t *testing.T, f Factory) {
 	complete(t, s, cs[0])
 	if at, ok, _ := s.NextDue(ctx(t)); !ok || at.After(now.Add(rules.Window)) {
 		t.Fatalf("a storm released with pages held is due %v %v", at, ok)
+	}
+}
+
+// testStormWithdraw: a held page withdrawn is listed again after what is
+// held, marked Sent, counting nothing (the next page is held as before);
+// a flush drops it with the rest; with nothing held, nothing is listed.
+func testStormWithdraw(t *testing.T, f Factory) {
+	s := f.New(t)
+	key := store.StormKey("ann", "push")
+	for i := 0; i < 4; i++ {
+		admit(t, s, key, page(fmt.Sprint("i", i), 2, base), base)
+	}
+	if err := s.Withdraw(ctx(t), key, page("i3", 2, base)); err != nil {
+		t.Fatal(err)
+	}
+	if send, _ := admit(t, s, key, page("i4", 2, base), base.Add(time.Second)); send {
+		t.Fatal("a page after the withdrawn one went out at once: the withdrawal counted as sent")
+	}
+	ps, err := s.Held(ctx(t), key)
+	if err != nil || len(ps) != 3 || ps[0].Sent || !ps[1].Sent || ps[1].Incident != "i3" || ps[1].Deadline != "1.1" || ps[2].Sent {
+		t.Fatalf("held %+v %v, want i3 held, i3 sent, i4 held", ps, err)
+	}
+	end := base.Add(rules.Window)
+	cs := claimAll(t, s, end)
+	if len(cs) != 1 || !flushed(t, s, cs[0], 3, 2, end) {
+		t.Fatalf("flush %+v", cs)
+	}
+	if err := s.Withdraw(ctx(t), key, page("i4", 2, base)); err != nil {
+		t.Fatal(err)
+	}
+	if got := held(t, s, key); len(got) != 0 {
+		t.Fatalf("held after a withdrawal with nothing held: %v", got)
+	}
+	if _, ok, _ := s.NextDue(ctx(t)); ok {
+		t.Fatal("the storm is due with nothing held")
 	}
 }
 

@@ -60,6 +60,29 @@ func (h *lostAdmitReply) lose(cmd redis.Cmder) bool {
 	return true
 }
 
+// pageWithLostAdmitAnswer lets n of ann's storm's pages out at once, then
+// fires the alert named and loses Redis's answer to its page's admission,
+// a second later; it returns the harness and the incident.
+func pageWithLostAdmitAnswer(t *testing.T, n int, name string) (*harness, string) {
+	t.Helper()
+	lost := &lostAdmitReply{}
+	st, _ := redisStore(t, lost)
+	h := newHarness(t, withStore(st), withConfig(stormConfig))
+	storm(h, n, "g")
+	h.step(fixedNow)
+	if got := len(h.rec.sentTo("ann", "push")); got != n {
+		t.Fatalf("ann got %d pushes at once, want %d", got, n)
+	}
+	h.clock.Set(fixedNow.Add(time.Second))
+	id := fireAs(h, amKey, name, "critical")
+	lost.armed.Store(true)
+	h.step(fixedNow.Add(time.Second))
+	if !lost.lost.Load() {
+		t.Fatal("no admit's answer was lost: the test shows nothing")
+	}
+	return h, id
+}
+
 // TestStormPageWhoseAdmitAnswerWasLostPagesOnce: ann's storm has let its
 // first three pages out; the fourth incident's page is held by the store,
 // and Redis's answer is lost. Not knowing whether it was held, the
@@ -68,21 +91,7 @@ func (h *lostAdmitReply) lose(cmd redis.Cmder) bool {
 // asks the store again, whose answer stands: held, it goes out in the
 // message only.
 func TestStormPageWhoseAdmitAnswerWasLostPagesOnce(t *testing.T) {
-	lost := &lostAdmitReply{}
-	st, _ := redisStore(t, lost)
-	h := newHarness(t, withStore(st), withConfig(stormConfig))
-	storm(h, 3, "g")
-	h.step(fixedNow)
-	if got := len(h.rec.sentTo("ann", "push")); got != 3 {
-		t.Fatalf("ann got %d pushes at once, want 3", got)
-	}
-	h.clock.Set(fixedNow.Add(time.Second))
-	id := fireAs(h, amKey, "late", "critical")
-	lost.armed.Store(true)
-	h.step(fixedNow.Add(time.Second))
-	if !lost.lost.Load() {
-		t.Fatal("no admit's answer was lost: the test shows nothing")
-	}
+	h, id := pageWithLostAdmitAnswer(t, 3, "late")
 	h.step(fixedNow.Add(11 * time.Second))
 	var paged int
 	for _, m := range h.rec.sentTo("ann", "push") {
@@ -102,21 +111,7 @@ func TestStormPageWhoseAdmitAnswerWasLostPagesOnce(t *testing.T) {
 // that was the third to go at once was held to the window's end, ten
 // seconds late.
 func TestStormPageLetOutWhoseAdmitAnswerWasLostGoesOutAtOnce(t *testing.T) {
-	lost := &lostAdmitReply{}
-	st, _ := redisStore(t, lost)
-	h := newHarness(t, withStore(st), withConfig(stormConfig))
-	storm(h, 2, "g")
-	h.step(fixedNow)
-	if got := len(h.rec.sentTo("ann", "push")); got != 2 {
-		t.Fatalf("ann got %d pushes at once, want 2", got)
-	}
-	h.clock.Set(fixedNow.Add(time.Second))
-	id := fireAs(h, amKey, "third", "critical")
-	lost.armed.Store(true)
-	h.step(fixedNow.Add(time.Second))
-	if !lost.lost.Load() {
-		t.Fatal("no admit's answer was lost: the test shows nothing")
-	}
+	h, id := pageWithLostAdmitAnswer(t, 2, "third")
 	var alone int
 	for _, m := range h.rec.sentTo("ann", "push") {
 		if m.Incident == id {

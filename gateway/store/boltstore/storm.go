@@ -99,13 +99,7 @@ func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now tim
 			if err != nil {
 				return err
 			}
-			seq, err := b.NextSequence()
-			if err != nil {
-				return err
-			}
-			k := make([]byte, 8)
-			binary.BigEndian.PutUint64(k, seq)
-			if err := b.Put(k, page); err != nil {
+			if err := appendHeld(b, page); err != nil {
 				return err
 			}
 			member := store.StormMember(key)
@@ -120,6 +114,17 @@ func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now tim
 	})
 	a.Until = a.Until.UTC()
 	return a, err
+}
+
+// appendHeld puts page at the end of a storm's held pages, b.
+func appendHeld(b *bbolt.Bucket, page []byte) error {
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	k := make([]byte, 8)
+	binary.BigEndian.PutUint64(k, seq)
+	return b.Put(k, page)
 }
 
 // Withdraw lists a held page as gone out on its own (store.Storms.
@@ -142,13 +147,7 @@ func (s *Store) Withdraw(ctx context.Context, key string, p store.HeldPage) erro
 		if err != nil {
 			return err
 		}
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		k := make([]byte, 8)
-		binary.BigEndian.PutUint64(k, seq)
-		if err := b.Put(k, sent); err != nil {
+		if err := appendHeld(b, sent); err != nil {
 			return err
 		}
 		st.Held++

@@ -727,10 +727,17 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, er
 			hits = append(hits, id)
 		}
 	}
+	return s.readMatching(ctx, hits, limit, func(inc *store.Incident) bool { return matches(inc, f) })
+}
+
+// readMatching reads the incidents of ids, in order, a page of records a
+// round trip, and keeps those keep admits, up to limit: one expired since
+// its index was read is passed over.
+func (s *Store) readMatching(ctx context.Context, ids []string, limit int, keep func(*store.Incident) bool) ([]*store.Incident, error) {
 	const page = 256
 	var out []*store.Incident
-	for start := 0; start < len(hits) && len(out) < limit; start += page {
-		recs, err := s.records(ctx, hits[start:min(start+page, len(hits))])
+	for start := 0; start < len(ids) && len(out) < limit; start += page {
+		recs, err := s.records(ctx, ids[start:min(start+page, len(ids))])
 		if err != nil {
 			return nil, err
 		}
@@ -742,7 +749,7 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, er
 			if err != nil {
 				return nil, err
 			}
-			if matches(inc, f) && len(out) < limit {
+			if keep(inc) && len(out) < limit {
 				out = append(out, inc)
 			}
 		}
@@ -776,28 +783,14 @@ func (s *Store) listResolved(ctx context.Context, f store.Filter, limit int) ([]
 	for _, z := range latest[:min(len(latest), limit)] {
 		ids = append(ids, z.Member.(string))
 	}
-	const page = 256
-	var out []*store.Incident
-	for start := 0; start < len(ids); start += page {
-		recs, err := s.records(ctx, ids[start:min(start+page, len(ids))])
-		if err != nil {
-			return nil, err
-		}
-		for _, rec := range recs {
-			if rec == "" {
-				continue // expired since the index was read
-			}
-			inc, err := decode(rec)
-			if err != nil {
-				return nil, err
-			}
-			if c := store.CursorOf(inc); matches(inc, f) && f.Admits(c.CreatedAt.UnixMilli(), inc.ID) {
-				out = append(out, inc)
-			}
-		}
+	out, err := s.readMatching(ctx, ids, limit, func(inc *store.Incident) bool {
+		return matches(inc, f) && f.Admits(store.CursorOf(inc).CreatedAt.UnixMilli(), inc.ID)
+	})
+	if err != nil {
+		return nil, err
 	}
 	store.SortNewestFirst(out)
-	return out[:min(len(out), limit)], nil
+	return out, nil
 }
 
 func matches(inc *store.Incident, f store.Filter) bool {

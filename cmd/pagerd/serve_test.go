@@ -722,9 +722,9 @@ func TestReadmeQuickstartPageAndTimeline(t *testing.T) {
 		t.Errorf("the push's ack link begins %q; README shows %q", got, want)
 	}
 
-	code, body = d.request("POST", "/api/v1/incidents/"+id+"/acknowledge", "demo-api-token-change-me", `{"user":"demo"}`)
+	code, ackAnswer := d.request("POST", "/api/v1/incidents/"+id+"/acknowledge", "demo-api-token-change-me", `{"user":"demo"}`)
 	if code != 200 {
-		t.Fatalf("acknowledge: %d %s", code, body)
+		t.Fatalf("acknowledge: %d %s", code, ackAnswer)
 	}
 	code, body = d.get("/api/v1/incidents/" + id)
 	if code != 200 {
@@ -734,6 +734,49 @@ func TestReadmeQuickstartPageAndTimeline(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &inc); err != nil {
 		t.Fatal(err)
 	}
+	// The answers and log lines README shows, with "..." for what it
+	// leaves out, are what pagerd wrote: a field added between two that
+	// README shows side by side (last_acknowledged_at, after
+	// acknowledged_by) had left the README showing an answer no user gets.
+	line := func(prefix, contains string) string {
+		for _, l := range strings.Split(qs, "\n") {
+			if strings.HasPrefix(l, prefix) && strings.Contains(l, contains) {
+				return l
+			}
+		}
+		t.Fatalf("README's quickstart shows no line beginning %q with %q", prefix, contains)
+		return ""
+	}
+	readmeID := regexp.MustCompile(`\$ echo "\$INCIDENT"\n(\S+)\n`).FindStringSubmatch(qs)
+	if readmeID == nil {
+		t.Fatal("README's quickstart does not show the incident id after echo \"$INCIDENT\"")
+	}
+	check := func(what, shown, got string) {
+		t.Helper()
+		shown = strings.ReplaceAll(shown, readmeID[1], id)
+		if !readmeShows(shown, got) {
+			t.Errorf("%s: README shows\n%s\npagerd wrote\n%s", what, shown, got)
+		}
+	}
+	check("the acknowledge answer", line(`{"id":`, `"acknowledged_by"`), strings.TrimSpace(ackAnswer))
+	shownInc, _, _ := strings.Cut(line(`{"id":`, `"timeline":`), `"timeline":`)
+	gotInc, _, _ := strings.Cut(body, `"timeline":`)
+	check("the incident", shownInc, gotInc)
+	logLine := func(msg string) string {
+		for _, l := range strings.Split(d.log(), "\n") {
+			if strings.Contains(l, `"msg":"`+msg+`"`) {
+				return l
+			}
+		}
+		t.Fatalf("pagerd logged no %q:\n%s", msg, d.log())
+		return ""
+	}
+	check("the log of the incident opened", line(`{"time":"...","level":"INFO","msg":"incident opened"`, ""), logLine("incident opened"))
+	shownAck := regexp.MustCompile("`(\\{\"time\":\"\\.\\.\\.\",\"level\":\"INFO\",\"msg\":\"incident acknowledged\"[^`]*)`").FindStringSubmatch(qs)
+	if shownAck == nil {
+		t.Fatal("README's quickstart shows no log of the acknowledgement")
+	}
+	check("the log of the acknowledgement", shownAck[1], logLine("incident acknowledged"))
 	// Each entry README shows against the first of its type pagerd wrote
 	// (README's SMS is a notify as the push is).
 	for _, shown := range shownTimeline {
@@ -752,4 +795,29 @@ func TestReadmeQuickstartPageAndTimeline(t *testing.T) {
 			t.Errorf("a %v entry has the fields %v; README shows %v", shown["type"], g, w)
 		}
 	}
+}
+
+// readmeShows reports whether got is what README shows as shown: README
+// writes "..." for what varies or is left out, and every run of text
+// between two of them is in got, in order, the first at its start and the
+// last at its end. A timestamp stands for any timestamp.
+func readmeShows(shown, got string) bool {
+	ts := regexp.MustCompile(`"\d{4}-\d\d-\d\dT[0-9:.]+Z"`)
+	shown, got = ts.ReplaceAllString(shown, `"T"`), ts.ReplaceAllString(got, `"T"`)
+	pieces := strings.Split(shown, "...")
+	if len(pieces) == 1 {
+		return shown == got
+	}
+	if !strings.HasPrefix(got, pieces[0]) || !strings.HasSuffix(got, pieces[len(pieces)-1]) {
+		return false
+	}
+	rest := got[len(pieces[0]):]
+	for _, p := range pieces[1 : len(pieces)-1] {
+		i := strings.Index(rest, p)
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(p):]
+	}
+	return len(rest) >= len(pieces[len(pieces)-1])
 }

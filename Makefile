@@ -15,12 +15,15 @@ build:
 # needs no root. DESTDIR is prepended, for packaging. It installs what
 # `make build` made, building again only when a source is newer: `sudo make
 # install` runs with sudo's secure_path, where Go installed from go.dev
-# (/usr/local/go/bin) is not.
+# (/usr/local/go/bin) is not. It says when $(PREFIX)/bin is not on the PATH
+# (~/.local/bin is not, on a fresh machine, until the next login).
 PREFIX  ?= /usr/local
 SOURCES  = $(shell find go.mod go.sum cmd gateway importer internal notify policy report -type f 2>/dev/null)
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pagerd
+	@[ -n "$(DESTDIR)" ] || case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; *) \
+		echo "$(PREFIX)/bin is not on your PATH, so the shell will not find pagerd: export PATH=\"$(PREFIX)/bin:\$$PATH\" (and in ~/.profile to keep it)";; esac
 
 $(BIN): $(SOURCES)
 	$(MAKE) --no-print-directory build

@@ -121,6 +121,35 @@ func TestMakeInstall(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(v), "pagerd ") {
 		t.Fatalf("%s --version: %q %v", bin, v, err)
 	}
+	if strings.Contains(string(out), "PATH") {
+		t.Errorf("make install with DESTDIR (packaging) spoke of the PATH:\n%s", out)
+	}
+}
+
+// TestMakeInstallSaysWhenNotOnPath: `make install PREFIX=$HOME/.local`, as
+// README says, into a bin that is not on the PATH (~/.local/bin on a fresh
+// machine until the next login) says so and how to add it; the next
+// command README shows, `pagerd ...`, had failed with "command not found"
+// and nothing said why. Into a bin on the PATH it says nothing of it.
+func TestMakeInstallSaysWhenNotOnPath(t *testing.T) {
+	prefix := filepath.Join(t.TempDir(), ".local")
+	install := func(path string) string {
+		t.Helper()
+		cmd := exec.Command("make", "-s", "-C", "../..", "install", "PREFIX="+prefix)
+		cmd.Env = append(os.Environ(), "PATH="+path)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("make install: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	bin := filepath.Join(prefix, "bin")
+	if out := install(os.Getenv("PATH")); !strings.Contains(out, bin+" is not on your PATH") || !strings.Contains(out, `export PATH="`+bin+`:$PATH"`) {
+		t.Errorf("make install into %s, not on the PATH, did not say so:\n%s", bin, out)
+	}
+	if out := install(bin + string(os.PathListSeparator) + os.Getenv("PATH")); strings.Contains(out, "PATH") {
+		t.Errorf("make install into %s, on the PATH, spoke of it:\n%s", bin, out)
+	}
 }
 
 // TestTestDepsNeverStopsForeignServices runs scripts/test-deps.sh as root

@@ -75,11 +75,7 @@ func TestConsoleListShowsAnIncidentReopenedWhileItIsRead(t *testing.T) {
 // just acknowledged it read that someone else was on it.) When someone
 // else did get there first, the page still says so.
 func TestConsoleSecondPressIsNotSomeoneElses(t *testing.T) {
-	h, _ := consoleHarness(t)
-	id := fire(h)
-	h.step(fixedNow)
-	ann := newUIClient(t, h.url)
-	ann.signIn("ann", consolePassword)
+	h, id, ann := annSignedInOnAPagedIncident(t)
 	page := ann.get("/ui/incidents/" + id)
 	for _, action := range []string{"acknowledge", "resolve"} {
 		path := "/ui/incidents/" + id + "/" + action
@@ -109,11 +105,7 @@ func TestConsoleSecondPressIsNotSomeoneElses(t *testing.T) {
 // nothing had been done and the incident paged on; the calendar's
 // messages were signed already.)
 func TestConsoleActionMessageIsThisSessions(t *testing.T) {
-	h, _ := consoleHarness(t)
-	id := fire(h)
-	h.step(fixedNow)
-	ann := newUIClient(t, h.url)
-	ann.signIn("ann", consolePassword)
+	h, id, ann := annSignedInOnAPagedIncident(t)
 	for done, claim := range map[string]string{"escalate": "Escalated.", "nothing": "someone got there first", "status": "Status update posted"} {
 		mustNotContain(t, "a link with ?done="+done, ann.get("/ui/incidents/"+id+"?done="+done).body, claim)
 	}

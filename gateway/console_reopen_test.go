@@ -16,11 +16,7 @@ import (
 // acknowledges it. (Before, the form carried no count: her press
 // acknowledged the re-opening, which she had not seen.)
 func TestConsoleAcknowledgeOfAPageShownBeforeAReopenIsRefused(t *testing.T) {
-	h, _ := consoleHarness(t)
-	id := fire(h)
-	h.step(fixedNow)
-	ann := newUIClient(t, h.url)
-	ann.signIn("ann", consolePassword)
+	h, id, ann := annSignedInOnAPagedIncident(t)
 	reopened := func(page string) url.Values {
 		m := regexp.MustCompile(`name="reopened" value="(\d+)"`).FindStringSubmatch(page)
 		if m == nil {

@@ -182,6 +182,18 @@ func mustNotContain(t testing.TB, what, body string, bad ...string) {
 	}
 }
 
+// annSignedInOnAPagedIncident is a console harness with an incident whose
+// first page went out, and ann signed in to the console.
+func annSignedInOnAPagedIncident(t *testing.T) (*harness, string, *uiClient) {
+	t.Helper()
+	h, _ := consoleHarness(t)
+	id := fire(h)
+	h.step(fixedNow)
+	ann := newUIClient(t, h.url)
+	ann.signIn("ann", consolePassword)
+	return h, id, ann
+}
+
 // consoleHarness is a daemon with the console on and a test provider.
 func consoleHarness(t *testing.T) (*harness, *oidctest.Provider) {
 	t.Helper()
@@ -600,12 +612,7 @@ func TestConsoleOIDCSubjectEndsEmailSessions(t *testing.T) {
 }
 
 func TestConsoleActsThroughTheIncidentService(t *testing.T) {
-	h, _ := consoleHarness(t)
-	id := fire(h)
-	h.step(fixedNow) // ann's push goes out; her SMS and call are pending
-
-	ann := newUIClient(t, h.url)
-	ann.signIn("ann", consolePassword)
+	h, id, ann := annSignedInOnAPagedIncident(t) // ann's push went out; her SMS and call are pending
 	list := ann.get("/ui/incidents")
 	mustContain(t, "the list", list.body, `href="/ui/incidents/`+id+`"`, "disk almost full", "Paged last: Ann by push at 06:00",
 		"Next: page Ann by sms at", "06:02")
@@ -1115,11 +1122,7 @@ func TestConsoleOverrides(t *testing.T) {
 // that had not refreshed) it escalates once: the second changes nothing
 // and says so, and the last level is not paged again.
 func TestConsoleEscalateSubmittedTwiceEscalatesOnce(t *testing.T) {
-	h, _ := consoleHarness(t)
-	id := fire(h)
-	h.step(fixedNow)
-	ann := newUIClient(t, h.url)
-	ann.signIn("ann", consolePassword)
+	h, id, ann := annSignedInOnAPagedIncident(t)
 	page := ann.get("/ui/incidents/" + id)
 	mustContain(t, "the incident", page.body, `name="from_level" value="1"`)
 	form := func() url.Values { return url.Values{"from_level": {"1"}} }
@@ -1343,11 +1346,7 @@ func TestConsoleRemovedUserSessionsStayEnded(t *testing.T) {
 // JavaScript, and which can be shared) no longer says every pending page
 // is cancelled.
 func TestConsoleReopenedIncidentIsNotShownAcknowledged(t *testing.T) {
-	h, _ := consoleHarness(t)
-	id := fire(h)
-	h.step(fixedNow)
-	ann := newUIClient(t, h.url)
-	ann.signIn("ann", consolePassword)
+	h, id, ann := annSignedInOnAPagedIncident(t)
 	page := ann.get("/ui/incidents/" + id)
 	r := ann.post(page.body, "/ui/incidents/"+id+"/acknowledge", nil)
 	landed := r.hdr.Get("Location")

@@ -437,16 +437,26 @@ func TestStormAckLinkActsOnTheBundle(t *testing.T) {
 	}
 }
 
+// annSMSByTwilio is cfg with ann's SMS (and her calls, with calls) sent
+// through Twilio's fake at twilioURL, and the harness's public URL.
+func annSMSByTwilio(cfg, twilioURL string, calls bool) string {
+	voice := "log"
+	if calls {
+		voice = `twilio, address: "+15555550111"`
+	}
+	cfg = strings.Replace(cfg, `{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}`,
+		`{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: twilio, address: "+15555550111"}, {channel: voice, via: `+voice+`}]}`, 1)
+	cfg = strings.Replace(cfg, "https://pagerd.example.com", harnessURL, 1)
+	return cfg + "notifiers:\n  twilio: {account_sid: " + twSID + ", auth_token: " + twToken + ", from: \"" + twFrom + "\", api_url: " + twilioURL + "}\n"
+}
+
 // TestStormSMSReplyAndKeypressActOnTheBundle: the storm's SMS goes through
 // Twilio with the bundle's reply code, and "4" acknowledges every incident
 // in it; the storm's call reads the bundle out and 4 acknowledges all of
 // it; the call's delivery report lands in every incident's timeline.
 func TestStormSMSReplyAndKeypressActOnTheBundle(t *testing.T) {
 	fake := providertest.NewTwilio(t)
-	cfgText := strings.Replace(stormConfig, `{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}`,
-		`{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: twilio, address: "+15555550111"}, {channel: voice, via: twilio, address: "+15555550111"}]}`, 1)
-	cfgText = strings.Replace(cfgText, "https://pagerd.example.com", harnessURL, 1)
-	cfgText += "notifiers:\n  twilio: {account_sid: " + twSID + ", auth_token: " + twToken + ", from: \"" + twFrom + "\", api_url: " + fake.URL + "}\n"
+	cfgText := annSMSByTwilio(stormConfig, fake.URL, true)
 	h := newHarness(t, withConfig(cfgText), realTransport("twilio"))
 	smsIDs := storm(h, 10, "s")
 	h.runUntil(fixedNow.Add(2*time.Minute + 10*time.Second))
@@ -528,14 +538,11 @@ func TestStormSMSReplyAndKeypressActOnTheBundle(t *testing.T) {
 // was for, once: resent, it escalates none of them again.
 func TestStormSMSReplyEscalateTwiceEscalatesOnce(t *testing.T) {
 	fake := providertest.NewTwilio(t)
-	cfgText := strings.Replace(stormConfig, `{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}`,
-		`{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: twilio, address: "+15555550111"}, {channel: voice, via: log}]}`, 1)
+	cfgText := annSMSByTwilio(stormConfig, fake.URL, false)
 	cfgText = strings.Replace(cfgText, `levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]`, `levels:
       - {name: primary, targets: [{schedule: s, tier: primary}], timeout: 30m}
       - {name: secondary, targets: [{user: bob}], timeout: 30m}
       - {name: tertiary, targets: [{user: bob}], timeout: 30m}`, 1)
-	cfgText = strings.Replace(cfgText, "https://pagerd.example.com", harnessURL, 1)
-	cfgText += "notifiers:\n  twilio: {account_sid: " + twSID + ", auth_token: " + twToken + ", from: \"" + twFrom + "\", api_url: " + fake.URL + "}\n"
 	h := newHarness(t, withConfig(cfgText), realTransport("twilio"))
 	storm(h, 10, "s")
 	h.runUntil(fixedNow.Add(2*time.Minute + 10*time.Second))
@@ -1314,10 +1321,7 @@ func (s *bundlesGone) GetBundle(ctx context.Context, id string) (*store.Bundle, 
 // of an incident from the message resolved since says so.
 func TestStormSMSReplyWithAnIncidentsCodeActsOnThatIncident(t *testing.T) {
 	fake := providertest.NewTwilio(t)
-	cfgText := strings.Replace(stormConfig, `{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}`,
-		`{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: twilio, address: "+15555550111"}, {channel: voice, via: log}]}`, 1)
-	cfgText = strings.Replace(cfgText, "https://pagerd.example.com", harnessURL, 1)
-	cfgText += "notifiers:\n  twilio: {account_sid: " + twSID + ", auth_token: " + twToken + ", from: \"" + twFrom + "\", api_url: " + fake.URL + "}\n"
+	cfgText := annSMSByTwilio(stormConfig, fake.URL, false)
 	st := &bundlesGone{Store: boltStore(t)}
 	h := newHarness(t, withStore(st), withConfig(cfgText), realTransport("twilio"))
 	ids := storm(h, 10, "s")
@@ -1385,10 +1389,7 @@ func TestStormSMSReplyWithAnIncidentsCodeActsOnThatIncident(t *testing.T) {
 // incidents paged to the number, it acts on neither.
 func TestStormSMSReplyCodeSharedActsOnNeither(t *testing.T) {
 	fake := providertest.NewTwilio(t)
-	cfgText := strings.Replace(stormConfig, `{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}`,
-		`{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: twilio, address: "+15555550111"}, {channel: voice, via: log}]}`, 1)
-	cfgText = strings.Replace(cfgText, "https://pagerd.example.com", harnessURL, 1)
-	cfgText += "notifiers:\n  twilio: {account_sid: " + twSID + ", auth_token: " + twToken + ", from: \"" + twFrom + "\", api_url: " + fake.URL + "}\n"
+	cfgText := annSMSByTwilio(stormConfig, fake.URL, false)
 	h := newHarness(t, withStore(sameCodeIDs{boltStore(t)}), withConfig(cfgText), realTransport("twilio"))
 	ids := storm(h, 5, "s")
 	h.runUntil(fixedNow.Add(2*time.Minute + 10*time.Second))

@@ -17,10 +17,7 @@ import (
 // went on paging while the person believed the storm's page was over.
 func TestBareSMSReplyToAStormMessageWithOneIncidentResolvedActs(t *testing.T) {
 	fake := providertest.NewTwilio(t)
-	cfgText := strings.Replace(stormConfig, `{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}`,
-		`{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: twilio, address: "+15555550111"}, {channel: voice, via: log}]}`, 1)
-	cfgText = strings.Replace(cfgText, "https://pagerd.example.com", harnessURL, 1)
-	cfgText += "notifiers:\n  twilio: {account_sid: " + twSID + ", auth_token: " + twToken + ", from: \"" + twFrom + "\", api_url: " + fake.URL + "}\n"
+	cfgText := annSMSByTwilio(stormConfig, fake.URL, false)
 	h := newHarness(t, withConfig(cfgText), realTransport("twilio"))
 	ids := storm(h, 10, "s")
 	h.runUntil(fixedNow.Add(2*time.Minute + 10*time.Second))

@@ -389,15 +389,24 @@ func storeAionOverrides(t *testing.T, made ...madeOverride) string {
 	return dir
 }
 
-func TestReportPaysRunTimeOverrides(t *testing.T) {
-	dir := storeAionOverrides(t, aionSwap)
+// aionPayroll is pagerd report --payroll of the aion-r week of
+// 2025-10-06 from the store in dir, made on 2025-10-13: its standard
+// output and error.
+func aionPayroll(t *testing.T, dir string) (o, e *bytes.Buffer) {
+	t.Helper()
 	old := now
 	now = func() time.Time { return time.Date(2025, 10, 13, 0, 0, 0, 0, time.UTC) }
 	defer func() { now = old }()
-	var o, e bytes.Buffer
-	if code := run([]string{"report", "--config", "../../configs/aion-r.yaml", "--from", "2025-10-06", "--to", "2025-10-13", "--payroll", "--data-dir", dir}, &o, &e); code != 0 {
+	o, e = new(bytes.Buffer), new(bytes.Buffer)
+	if code := run([]string{"report", "--config", "../../configs/aion-r.yaml", "--from", "2025-10-06", "--to", "2025-10-13", "--payroll", "--data-dir", dir}, o, e); code != 0 {
 		t.Fatalf("exit %d: %s", code, e.String())
 	}
+	return o, e
+}
+
+func TestReportPaysRunTimeOverrides(t *testing.T) {
+	dir := storeAionOverrides(t, aionSwap)
+	o, e := aionPayroll(t, dir)
 	// A: five days of the week (7,200 minutes); C: the two days (2,880).
 	want := "week,user,name,billable_minutes,billable_hours,comp_days,incidents,on_call_minutes,on_call_hours,weekend_minutes,weekend_hours,after_hours_minutes,after_hours_hours\n" +
 		"2025-10-06,eng-a,Engineer A,660,11.00,3,01-p1 01-p2 01-p3 01-p4,7200,120.00,270,4.50,390,6.50\n" +
@@ -511,13 +520,7 @@ func TestPayrollSaysWhoItCouldNotPay(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := storeWeeks(t, file)
-	old := now
-	now = func() time.Time { return time.Date(2025, 10, 13, 0, 0, 0, 0, time.UTC) }
-	defer func() { now = old }()
-	var o, e bytes.Buffer
-	if code := run([]string{"report", "--config", "../../configs/aion-r.yaml", "--from", "2025-10-06", "--to", "2025-10-13", "--payroll", "--data-dir", dir}, &o, &e); code != 0 {
-		t.Fatalf("exit %d: %s", code, e.String())
-	}
+	o, e := aionPayroll(t, dir)
 	if strings.Contains(o.String(), "01-p5") {
 		t.Fatalf("01-p5 paid to someone:\n%s", o.String())
 	}

@@ -1163,20 +1163,30 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Incident, er
 				(f.Priority != "" && priority != f.Priority)) {
 				continue
 			}
-			inc, err := readIncident(tx, string(k[8:]))
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
+			inc, err := readKept(tx, string(k[8:]), func(inc *store.Incident) bool { return matches(inc, f) })
 			if err != nil {
 				return err
 			}
-			if matches(inc, f) {
+			if inc != nil {
 				out = append(out, inc)
 			}
 		}
 		return nil
 	})
 	return out, err
+}
+
+// readKept reads incident id and returns it if keep admits it, nil if not
+// or if it is gone (expired since its index was read).
+func readKept(tx *bbolt.Tx, id string, keep func(*store.Incident) bool) (*store.Incident, error) {
+	inc, err := readIncident(tx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil || !keep(inc) {
+		return nil, err
+	}
+	return inc, nil
 }
 
 // listResolved is List with f.ResolvedSince: of the incidents the index
@@ -1196,14 +1206,13 @@ func (s *Store) listResolved(ctx context.Context, f store.Filter, limit int) ([]
 			if len(k) < 8 {
 				continue
 			}
-			inc, err := readIncident(tx, string(k[8:]))
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
+			inc, err := readKept(tx, string(k[8:]), func(inc *store.Incident) bool {
+				return matches(inc, f) && f.Admits(store.CursorOf(inc).CreatedAt.UnixMilli(), inc.ID)
+			})
 			if err != nil {
 				return err
 			}
-			if cur := store.CursorOf(inc); matches(inc, f) && f.Admits(cur.CreatedAt.UnixMilli(), inc.ID) {
+			if inc != nil {
 				out = append(out, inc)
 			}
 		}

@@ -1589,6 +1589,73 @@ func TestStormUnresolvedRulePageHeldSurvivesAReacknowledgement(t *testing.T) {
 	}
 }
 
+// TestStormUnresolvedRulePageHeldSurvivesACalledOffRaise: X, a P2 that ann
+// acknowledged once it had escalated to bob, is an hour unresolved, and its rule's
+// push to bob is held in his storm (three P2 pushes went out at once a
+// second before). X is then raised to P0, which reopens it and pushes bob
+// at once (more urgent than anything sent in the window), listed in the
+// storm as sent. Its provider answers 503, and ann acknowledges X while
+// the push waits for its retry: the retry is called off. The storm message
+// then left X out, as gone out on its own, and bob never got the unresolved
+// rule's page (which pages acknowledged incidents too). Now the page called
+// off is held again, as a failed one is, and the message names X.
+func TestStormUnresolvedRulePageHeldSurvivesACalledOffRaise(t *testing.T) {
+	cfg := strings.Replace(stormConfig, "    levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]\n",
+		"    levels: [{name: primary, timeout: 5m, targets: [{schedule: s, tier: primary}]}, {name: secondary, targets: [{schedule: s, tier: web}]}]\n"+
+			"    unresolved: [{priorities: [P2], after: 1h, notify: [{level: secondary}]}]\n", 1)
+	if cfg == stormConfig {
+		t.Fatal("the config edit did not apply")
+	}
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			rec := &recorder{}
+			h := newHarness(t, withStore(mk(t)), withConfig(cfg), withNotifier("log", daemonChain(rec, nil)))
+			x := fireAs(h, amKey, "x", "warning")
+			h.runUntil(fixedNow.Add(6 * time.Minute))
+			if got := mentions(rec.sentTo("bob", "push"), x); len(got) != 1 {
+				t.Fatalf("bob's pushes for X by 6m: %+v, want the second level's", got)
+			}
+			if r := h.api("POST", "/api/v1/incidents/"+x+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("ack: %d %s", r.code, r.body)
+			}
+			h.clock.Set(fixedNow.Add(time.Hour - time.Second))
+			for i := 0; i < 3; i++ {
+				fireAs(h, webKey, fmt.Sprintf("w%d", i), "warning")
+			}
+			h.runUntil(fixedNow.Add(time.Hour))
+			if held := entriesOf(timeline(h, x), "notify_held", "push"); len(held) != 1 || held[0].User != "bob" {
+				t.Fatalf("bob's push from the unresolved rule was not held: %+v (timeline %+v)", held, timeline(h, x))
+			}
+			var once sync.Once
+			var ack response
+			rec.fail = func(m notify.Message) error {
+				var err error
+				if m.Incident == x && m.User == "bob" && m.Channel == "push" {
+					once.Do(func() {
+						ack = h.api("POST", "/api/v1/incidents/"+x+"/acknowledge", `{"user":"ann"}`)
+						err = notify.Temporary(errors.New("push provider: 503 service unavailable"))
+					})
+				}
+				return err
+			}
+			h.clock.Set(fixedNow.Add(time.Hour + 2*time.Second))
+			raise(h, "x")
+			h.step(fixedNow.Add(time.Hour + 2*time.Second))
+			if ack.code != 200 {
+				t.Fatalf("the raise's push to bob was not tried, or ann's ack during it failed: %d %s", ack.code, ack.body)
+			}
+			if got := mentions(rec.sentTo("bob", "push"), x); len(got) != 1 {
+				t.Fatalf("bob's pushes naming X after the raise's was called off: %+v, want only the one at 5m", got)
+			}
+			h.runUntil(fixedNow.Add(time.Hour + 15*time.Second))
+			got := mentions(rec.sentTo("bob", "push"), x)
+			if len(got) != 2 || !store.IsBundleID(got[1].Incident) {
+				t.Fatalf("bob's pushes naming X: %+v, want his storm message after the one at 5m (pages %v)", got, rec.lines(fixedNow))
+			}
+		})
+	}
+}
+
 // TestStormMessageWithNoWayToSendIsOneMessage: a reload took ann's push
 // contact away while her pages were held; the storm message cannot go. Its
 // failure is one message, as one refused by the provider is: the entries

@@ -1926,6 +1926,15 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			// (incident.Service), or another replica sent it.
 			unsent()
 		}
+		if listed != nil {
+			// Listed in its storm as sent, it would make the storm's
+			// message leave out its incident's pages held before it
+			// (an unresolved rule's, which pages an acknowledged
+			// incident too): held again, as a failed page is, the
+			// flush's status check decides what of it still pages.
+			// One not held again is logged there.
+			d.holdFailed(ctx, cfg, a.User, a.Channel, *listed)
+		}
 		return store.Entry{} // nothing to record
 	}
 	if err != nil && ctx.Err() != nil {

@@ -44,6 +44,15 @@ type Receiver interface {
 	// set, whoever that system says did (page.By): a resolve made in
 	// another system on the page pushed there to user.
 	ResolvePage(ctx context.Context, user string, page Page) (Acted, error)
+	// NotApplied records in the timeline of page.Target (each of its
+	// incidents, for a storm message) that action a, made in another
+	// system (page.Source, by page.By) on the page pushed there to user,
+	// was not applied, and why: whoever wonders why the incident is still
+	// open, or pages on, finds it there. It changes nothing else. An
+	// incident resolved already is not noted, and Acted says so when
+	// every one is (AlreadyResolved): pagerd's own resolve, passed on to
+	// that system, comes back as that system's and is no news.
+	NotApplied(ctx context.Context, user string, page Page, a Action, why string) (Acted, error)
 	// Delivered records a provider's report on a page to target in its
 	// timeline (each of its incidents', for a storm message). A page that
 	// did not arrive (Failed) brings the person's next step forward to

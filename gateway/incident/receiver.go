@@ -264,6 +264,59 @@ func (s *Service) NoteAckIgnored(ctx context.Context, id, user string, reopened 
 	}
 }
 
+// ignoredEntries are the timeline entry types of an action made in another
+// system and not applied (NotApplied).
+var ignoredEntries = map[notify.Action]string{
+	notify.Acknowledge: "ack_ignored",
+	notify.Resolve:     "resolve_ignored",
+	notify.Escalate:    "escalate_ignored",
+}
+
+// NotApplied notes in the timeline of page.Target, or of each incident of
+// a storm message still open, that action a made in another system on the
+// page pushed there to user was not applied, and why (notify.Receiver).
+// An incident resolved is not noted (checked with the write, for one
+// incident): the resolve pagerd passed on to that system comes back as
+// that system's, and the note would say an incident stays open that is
+// not. The entry names whoever that system says did it (page.By, as
+// AcknowledgePage records them) and the person the page was pushed to.
+func (s *Service) NotApplied(ctx context.Context, user string, page notify.Page, a notify.Action, why string) (notify.Acted, error) {
+	e := store.Entry{At: s.clock(), Type: ignoredEntries[a], Actor: s.pageActor(user, page), User: user, Detail: why}
+	if e.Type == "" {
+		e.Type = string(a) + "_ignored"
+	}
+	if store.IsBundleID(page.Target) {
+		b, err := s.o.Store.GetBundle(ctx, page.Target)
+		if err != nil {
+			return notify.Acted{}, stormGone(err)
+		}
+		statuses, err := s.o.Store.Statuses(ctx, b.Incidents)
+		if err != nil {
+			return notify.Acted{}, Classify(err)
+		}
+		e.Bundle = b.ID
+		notes := map[string][]store.Entry{}
+		for _, id := range b.Incidents {
+			if st, ok := statuses[id]; ok && st != policy.StatusResolved {
+				notes[id] = []store.Entry{e}
+			}
+		}
+		if len(notes) == 0 {
+			return notify.Acted{Incident: page.Target, AlreadyResolved: true}, nil
+		}
+		return notify.Acted{Incident: page.Target}, Classify(s.o.Store.Note(ctx, notes))
+	}
+	resolved := false
+	inc, err := s.update(ctx, page.Target, nil, func(inc *store.Incident) ([]store.Entry, bool, error) {
+		resolved = inc.State.Status == policy.StatusResolved
+		return []store.Entry{e}, !resolved, nil
+	})
+	if err != nil {
+		return notify.Acted{}, Classify(err)
+	}
+	return notify.Acted{Incident: inc.ID, Service: inc.Service, Priority: inc.State.Priority, Summary: inc.Summary, AlreadyResolved: resolved}, nil
+}
+
 // escalatedBy is who escalated the incident to where it is: the name of
 // the actor of the newest escalation in its timeline; "" for a level's
 // timeout (the dispatcher's, actor "pagerd"), or when the timeline cannot

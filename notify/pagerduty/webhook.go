@@ -90,6 +90,27 @@ func (e *webhookEvent) agentName() string {
 	return e.Agent.ID
 }
 
+// byPerson reports whether the event's agent is a person: a user's
+// reference (type user_reference, or user in a full object). A service's
+// auto-resolve timeout, an integration or the Events API, an Event
+// Orchestration or PagerDuty itself is not; neither is an event without an
+// agent.
+func (e *webhookEvent) byPerson() bool {
+	return e.Agent != nil && (e.Agent.Type == "user_reference" || e.Agent.Type == "user")
+}
+
+// agentType is the agent's type as PagerDuty gives it, "none" when the
+// event has no agent.
+func (e *webhookEvent) agentType() string {
+	switch {
+	case e.Agent == nil:
+		return "none"
+	case strings.TrimSpace(e.Agent.Type) == "":
+		return "unknown"
+	}
+	return textcut.Line(e.Agent.Type, 50)
+}
+
 func badRequest(format string, args ...any) error {
 	return &notify.RequestError{Status: http.StatusBadRequest, Msg: fmt.Sprintf(format, args...)}
 }
@@ -102,7 +123,8 @@ func badRequest(format string, args ...any) error {
 // marked as PagerDuty's; "pagerduty" when there is no agent), not by the
 // person the alert was pushed to; an acknowledgement of an alert opened
 // before the incident's latest reopen (its dedup key's count is lower) changes
-// nothing. Other events, and incidents pagerd did not push, are
+// nothing, and so does a resolve not made by a person (resolveNotByAPerson:
+// a service's auto-resolve timeout). Other events, and incidents pagerd did not push, are
 // accepted and ignored, so PagerDuty does not redeliver them.
 func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	secret := wh.Secret()
@@ -185,14 +207,17 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
+	if action == notify.Resolve && !body.Event.byPerson() {
+		return wh.resolveNotByAPerson(w, r, id, user, &body.Event)
+	}
 	var acted notify.Acted
 	var err error
 	if action == notify.Acknowledge {
 		// The alert's key says which round of pages it was: an
 		// acknowledgement of an alert from before the incident's latest
 		// reopen (pagerd's own acknowledgement coming back late, a tap on
-		// the old alert) must not stop the pages since. A resolve from
-		// any alert resolves.
+		// the old alert) must not stop the pages since. A person's
+		// resolve from any alert resolves.
 		// Whoever PagerDuty says acknowledged is recorded, not the
 		// person the alert was pushed to: a colleague may have taken
 		// it in PagerDuty.
@@ -217,6 +242,40 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	log.Info("PagerDuty webhook applied", "incident", id, "user", user, "event", body.Event.EventType, "agent", textcut.Line(body.Event.agentName(), 100))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// resolveNotByAPerson answers an incident.resolved whose agent is not a
+// person: a PagerDuty service's auto-resolve timeout (on by default on many
+// services, 4 hours) resolves its incident by itself, as an integration or
+// an Event Orchestration may. pagerd is the source of truth and PagerDuty
+// one way of paging: the problem is still there, and resolving pagerd's
+// incident would stop its ladder, its unresolved rules ("P1 unresolved
+// after 4h pages the manager") and its status-update escalations, so that
+// nobody is paged for them. It is not applied: answered 204 (PagerDuty
+// must not deliver it again), logged at warn and noted in the incident's
+// timeline (resolve_ignored). Unless pagerd's incident is resolved
+// already: pagerd's own resolve, passed on to PagerDuty, comes back so.
+func (wh *Webhook) resolveNotByAPerson(w http.ResponseWriter, r *http.Request, id, user string, ev *webhookEvent) error {
+	agent := textcut.Line(ev.agentName(), 100)
+	what := "no agent"
+	if ev.Agent != nil {
+		what = fmt.Sprintf("%s %q", ev.agentType(), agent)
+	}
+	why := "resolved in PagerDuty by " + what + ", not by a person (a service's auto-resolve timeout, an integration or an Event Orchestration): " +
+		"not applied; pagerd's incident stays open and its escalations and rules go on. Resolve it in pagerd when the problem is over"
+	acted, err := wh.Receiver.NotApplied(r.Context(), user, notify.Page{Target: id, Source: notify.SourcePagerDuty, By: ev.agentName()}, notify.Resolve, why)
+	switch {
+	case errors.Is(err, notify.ErrNotFound), err == nil && acted.AlreadyResolved:
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	case err != nil:
+		return err // 5xx: PagerDuty delivers it again, and it is noted then
+	}
+	wh.log().Warn("PagerDuty webhook not applied: incident.resolved not made by a person (a PagerDuty service's auto-resolve timeout, an integration or an Event Orchestration); "+
+		"pagerd's incident stays open and its ladder and rules go on: resolve it in pagerd when the problem is over",
+		"incident", id, "user", user, "agent_type", ev.agentType(), "agent", agent)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -23,6 +23,10 @@ type receiver struct {
 	reopened int
 	// gone are people no longer in the config.
 	gone map[string]bool
+	// resolved: the incident is resolved in pagerd already.
+	resolved bool
+	// notes are what NotApplied was asked to note.
+	notes []string
 }
 
 func (r *receiver) Act(_ context.Context, target, user string, a notify.Action) (notify.Acted, error) {
@@ -46,6 +50,14 @@ func (r *receiver) ResolvePage(ctx context.Context, user string, p notify.Page) 
 	return r.Act(ctx, p.Target, user, notify.Resolve)
 }
 
+func (r *receiver) NotApplied(_ context.Context, user string, p notify.Page, a notify.Action, why string) (notify.Acted, error) {
+	if r.resolved {
+		return notify.Acted{Incident: p.Target, AlreadyResolved: true}, nil
+	}
+	r.notes = append(r.notes, p.Target+" "+user+" "+string(a)+" by "+p.By+": "+why)
+	return notify.Acted{Incident: p.Target}, nil
+}
+
 func (r *receiver) KnowsUser(user string) bool { return !r.gone[user] }
 
 func (r *receiver) FirstAnswer(context.Context, string) (bool, error) { return true, nil }
@@ -60,7 +72,14 @@ func (r *receiver) PagedVia(_ context.Context, _, user, via string) (bool, error
 // status.
 func postWebhook(t *testing.T, wh *pagerduty.Webhook, eventType string, reopened int) int {
 	t.Helper()
-	body := `{"event":{"id":"01ABC","event_type":"` + eventType + `","agent":{"summary":"Carol"},"data":{"id":"Q1","type":"incident","incident_key":"` +
+	return postWebhookBy(t, wh, eventType, reopened, `"agent":{"id":"PCAROL1","summary":"Carol","type":"user_reference"},`)
+}
+
+// postWebhookBy is postWebhook with the event's agent as given (a JSON
+// member and its comma, or "" for none).
+func postWebhookBy(t *testing.T, wh *pagerduty.Webhook, eventType string, reopened int, agent string) int {
+	t.Helper()
+	body := `{"event":{"id":"01ABC","event_type":"` + eventType + `",` + agent + `"data":{"id":"Q1","type":"incident","incident_key":"` +
 		pagerduty.DedupKey("01incident", "carol", reopened) + `"}}}`
 	r := httptest.NewRequest(http.MethodPost, pagerduty.WebhookPath, strings.NewReader(body))
 	r.Header.Set("X-PagerDuty-Signature", providertest.PagerDutySign([]byte(body), providertest.PagerDutyWebhookSecret))
@@ -134,5 +153,59 @@ func TestWebhookForAPersonNoLongerInTheConfigIsLogged(t *testing.T) {
 	if got := logs.String(); !strings.Contains(got, "level=WARN") || !strings.Contains(got, "no longer in the config") ||
 		!strings.Contains(got, "user=carol") || !strings.Contains(got, "incident=01incident") {
 		t.Fatalf("not logged at WARN with the incident and person: %q", got)
+	}
+}
+
+// TestWebhookResolveNotByAPersonIsNotApplied: a PagerDuty service's
+// auto-resolve timeout (4 hours by default on many services) resolves
+// PagerDuty's incident by itself, and its incident.resolved (agent the
+// service, or none) resolved pagerd's incident, whose problem was still
+// there: its unresolved rules and status-update escalations stopped and
+// nobody was paged for them. Only a person's resolve (agent a user's
+// reference) acts; any other is answered 204 (PagerDuty must not deliver
+// it again), acts on nothing, is noted in the incident's timeline and
+// logged at WARN naming the incident and the agent. Once pagerd's
+// incident is resolved (pagerd's own resolve coming back), it is neither.
+func TestWebhookResolveNotByAPersonIsNotApplied(t *testing.T) {
+	for name, agent := range map[string]string{
+		"a service's auto-resolve": `"agent":{"id":"PF9KMXH","summary":"API Service","type":"service_reference"},`,
+		"an integration":           `"agent":{"id":"PINTEG1","summary":"Events API v2","type":"generic_events_api_inbound_integration_reference"},`,
+		"no agent":                 ``,
+		"an agent of no type":      `"agent":{"summary":"Carol"},`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := &receiver{}
+			var logs bytes.Buffer
+			wh := &pagerduty.Webhook{Receiver: rec, Secret: func() string { return providertest.PagerDutyWebhookSecret },
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+			if code := postWebhookBy(t, wh, "incident.resolved", 0, agent); code != http.StatusNoContent || len(rec.acted) != 0 {
+				t.Fatalf("resolve by %s: %d, acted %v", name, code, rec.acted)
+			}
+			if len(rec.notes) != 1 || !strings.HasPrefix(rec.notes[0], "01incident carol resolve by ") || !strings.Contains(rec.notes[0], "stays open") {
+				t.Fatalf("not noted in the incident's timeline: %q", rec.notes)
+			}
+			got := logs.String()
+			if !strings.Contains(got, "level=WARN") || !strings.Contains(got, "not made by a person") || !strings.Contains(got, "stays open") ||
+				!strings.Contains(got, "incident=01incident") || !strings.Contains(got, "agent_type=") {
+				t.Fatalf("not logged at WARN with the incident and the agent: %q", got)
+			}
+			// Resolved in pagerd already: no news.
+			rec.resolved, rec.notes = true, nil
+			logs.Reset()
+			if code := postWebhookBy(t, wh, "incident.resolved", 0, agent); code != http.StatusNoContent || len(rec.acted) != 0 || len(rec.notes) != 0 {
+				t.Fatalf("resolve by %s of an incident resolved in pagerd: %d, acted %v, noted %q", name, code, rec.acted, rec.notes)
+			}
+			if strings.Contains(logs.String(), "level=WARN") {
+				t.Fatalf("pagerd's own resolve coming back was warned of: %q", logs.String())
+			}
+		})
+	}
+	// A person's resolve resolves, whoever it was pushed to.
+	rec := &receiver{}
+	wh := &pagerduty.Webhook{Receiver: rec, Secret: func() string { return providertest.PagerDutyWebhookSecret }}
+	for i, agent := range []string{`"agent":{"id":"PCAROL1","summary":"Carol","type":"user_reference"},`, `"agent":{"id":"PCAROL1","summary":"Carol","type":"user"},`} {
+		if code := postWebhookBy(t, wh, "incident.resolved", 0, agent); code != http.StatusNoContent || len(rec.acted) != i+1 || rec.acted[i] != "01incident carol resolve" {
+			t.Fatalf("a person's resolve (%s): %d, acted %v", agent, code, rec.acted)
+		}
 	}
 }

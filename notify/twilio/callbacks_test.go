@@ -47,6 +47,9 @@ func (r *receiver) AcknowledgePage(ctx context.Context, user string, p notify.Pa
 func (r *receiver) ResolvePage(ctx context.Context, user string, p notify.Page) (notify.Acted, error) {
 	return r.Act(ctx, p.Target, user, notify.Resolve)
 }
+func (r *receiver) NotApplied(context.Context, string, notify.Page, notify.Action, string) (notify.Acted, error) {
+	return notify.Acted{}, nil
+}
 func (r *receiver) Delivered(context.Context, string, notify.Delivery) error { return nil }
 func (r *receiver) LastPaged(_ context.Context, user, channel string, _ bool, match func(string) bool) (notify.Page, error) {
 	if user == "ann" && channel == "sms" && match("00-incidentab12") {

@@ -507,6 +507,88 @@ func TestConsoleInBrowserSaysWhatTheButtonDid(t *testing.T) {
 	}
 }
 
+// listAsks counts the incident list script's requests for the list's
+// version, answered 200.
+type listAsks struct{ n atomic.Int32 }
+
+func (a *listAsks) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/ui/incidents/version" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		if sw.code == http.StatusOK {
+			a.n.Add(1)
+		}
+	})
+}
+
+// TestConsoleInBrowserListShowsNews: someone keeps the incident list
+// open (the NOC screen), filtered to the open incidents, the focus on a
+// row. An alert that fires meanwhile, and an acknowledgement made
+// elsewhere, show up in it without anyone reloading it: the list is put
+// in place anew, and the page itself, its filters and the focus stay as
+// they were. A filter changed and not yet applied holds the list still
+// until it is put back.
+func TestConsoleInBrowserListShowsNews(t *testing.T) {
+	const every = 50 * time.Millisecond
+	asks := &listAsks{}
+	h, ctx := signedInBrowser(t, consolePolling(every), consoleListPolling(every), serving(asks.wrap))
+	complaints := consoleMessages(ctx)
+	link := func(id string) string { return `a[href="/ui/incidents/` + id + `"]` }
+	first := fire(h)
+	h.step(fixedNow)
+	runIn(t, ctx, "open the list of open incidents", chromedp.Navigate(h.url+"/ui/incidents?status=open"),
+		chromedp.WaitVisible(chromedp.CSS(link(first))), chromedp.Focus(chromedp.CSS(link(first))))
+	runIn(t, ctx, "mark the page", chromedp.Evaluate[chromedp.Void](`window.pagerdTestMark = 1`))
+
+	// A new alert through the webhook, paged.
+	second := fireLabels(h, "g2", map[string]string{"alertname": "B", "severity": "critical"})
+	h.step(fixedNow)
+	runIn(t, ctx, "see the new incident in the list", chromedp.WaitVisible(chromedp.CSS(link(second))))
+	// Acknowledged through the API: it moves to the acknowledged ones.
+	if r := h.api("POST", "/api/v1/incidents/"+first+"/acknowledge", `{"user":"bob"}`); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	runIn(t, ctx, "see the acknowledgement in the list",
+		chromedp.WaitVisible(`//section[@aria-labelledby="g-acknowledged"]//a[@href="/ui/incidents/`+first+`"]`))
+	if !value(t, ctx, "check the page was not reloaded", chromedp.Evaluate[bool](`window.pagerdTestMark === 1`)) {
+		t.Errorf("the page was reloaded")
+	}
+	if got := value(t, ctx, "read the address", chromedp.Location()); !strings.HasSuffix(got, "/ui/incidents?status=open") {
+		t.Errorf("the page is at %s, want the filters kept", got)
+	}
+	if got := value(t, ctx, "read the filter", chromedp.Evaluate[string](`document.querySelector("select[name=status]").value`)); got != "open" {
+		t.Errorf("the status filter shows %q, want open", got)
+	}
+	if got := value(t, ctx, "read the focus", chromedp.Evaluate[string](`document.activeElement.getAttribute("href") || document.activeElement.tagName`)); got != "/ui/incidents/"+first {
+		t.Errorf("the focus is on %s, want the row it was on", got)
+	}
+	if got := bodyText(t, ctx); !strings.Contains(got, "Paged last: Ann by push") {
+		t.Errorf("the list made anew lacks who was paged:\n%s", got)
+	}
+
+	// Someone changes a filter and has not applied it yet: the list
+	// stays as it is, whatever fires, for as long as the script asks.
+	runIn(t, ctx, "change a filter", chromedp.SetValue(chromedp.CSS("select[name=since]"), "1h"),
+		chromedp.Focus(chromedp.CSS(link(second))))
+	third := fireLabels(h, "g3", map[string]string{"alertname": "C", "severity": "critical"})
+	asked := asks.n.Load()
+	waitUntil(t, 5*time.Second, "the list to ask for its version three times", func() bool { return asks.n.Load() >= asked+3 })
+	if n := value(t, ctx, "look for the third", chromedp.Evaluate[int](`document.querySelectorAll('`+link(third)+`').length`)); n != 0 {
+		t.Errorf("the list was refreshed while a filter was being changed")
+	}
+	runIn(t, ctx, "put the filter back", chromedp.SetValue(chromedp.CSS("select[name=since]"), "7d"),
+		chromedp.Focus(chromedp.CSS(link(second))))
+	runIn(t, ctx, "see the third incident in the list", chromedp.WaitVisible(chromedp.CSS(link(third))))
+	accessible(t, ctx, "the list refreshed")
+	for _, m := range complaints() {
+		t.Errorf("the browser's console: %s", m)
+	}
+}
+
 // TestConsoleInBrowserSaysWhenItsSessionEnded: the session of an open
 // incident's page ends on the server (it expired while the page stayed
 // open), so pagerd answers the page's check with a redirect to sign in.

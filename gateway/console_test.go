@@ -998,6 +998,63 @@ func TestConsolePages(t *testing.T) {
 	}
 }
 
+// TestConsoleListVersion: the incident list carries the version of what
+// it shows, and the URL its script asks it at (with the filters in
+// force), and refreshes itself every 30 seconds without JavaScript. The
+// version stays while nothing listed changes, and moves with a new
+// incident, a write to a listed one, or one leaving the list; an
+// incident the filters leave out does not move it.
+func TestConsoleListVersion(t *testing.T) {
+	h, _ := consoleHarness(t)
+	c := newUIClient(t, h.url)
+	c.signIn("ann", consolePassword)
+	const list = "/ui/incidents?service=api&status=open"
+	page := c.get(list)
+	mustContain(t, "the list", page.body, `<noscript><meta http-equiv="refresh" content="30"></noscript>`,
+		`data-refresh="/ui/incidents/version?priority=&amp;service=api&amp;since=7d&amp;status=open"`, `data-swap="incident-list"`,
+		`<div id="incident-list">`, `data-interval="10000"`)
+	version := func() string {
+		t.Helper()
+		r := c.get("/ui/incidents/version?priority=&service=api&since=7d&status=open")
+		if r.code != 200 || r.body == "" {
+			t.Fatalf("the list's version: %d %q", r.code, r.body)
+		}
+		return r.body
+	}
+	v0 := version()
+	if !strings.Contains(page.body, `data-version="`+v0+`"`) {
+		t.Errorf("the page does not carry the version %q:\n%s", v0, page.body)
+	}
+	if v := version(); v != v0 {
+		t.Errorf("the version moved with nothing changed: %q, then %q", v0, v)
+	}
+	id := fire(h)
+	v1 := version()
+	if v1 == v0 {
+		t.Errorf("the version did not move with a new incident")
+	}
+	h.step(fixedNow) // paged
+	v2 := version()
+	if v2 == v1 {
+		t.Errorf("the version did not move when the incident was paged")
+	}
+	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "g2", map[string]string{"alertname": "B", "severity": "warning"}),
+		"Authorization", "Bearer batch-key-0000000000000000000000")
+	if r.code != 200 {
+		t.Fatal(r.body)
+	}
+	if v := version(); v != v2 {
+		t.Errorf("the version moved with an incident of another service")
+	}
+	h.api("POST", "/api/v1/incidents/"+id+"/resolve", "")
+	if v := version(); v == v2 {
+		t.Errorf("the version did not move when the incident was resolved (left the open ones)")
+	}
+	if r := c.get("/ui/incidents/version?status=nope"); r.code != http.StatusBadRequest {
+		t.Errorf("an unknown status: %d, want 400", r.code)
+	}
+}
+
 func id0(t testing.TB, h *harness) string { t.Helper(); return h.list("?service=api")[0].ID }
 
 func TestConsoleOffWithoutSessionKey(t *testing.T) {

@@ -127,8 +127,9 @@ type Options struct {
 	// ConsolePoll is how often an open incident's page in the web console
 	// asks whether it changed (default 5s), and ConsolePollTimeout how
 	// long it waits for the answer before it says it may be out of date
-	// (default 10s).
-	ConsolePoll, ConsolePollTimeout time.Duration
+	// (default 10s). ConsoleListPoll is how often the incident list asks
+	// whether what it shows changed (default 10s).
+	ConsolePoll, ConsolePollTimeout, ConsoleListPoll time.Duration
 }
 
 // Daemon is pagerd built and ready to run: New builds it, Run runs it,
@@ -506,7 +507,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	// all acting through the incident service.
 	cons := console.New(console.Options{Incidents: d.incidents, Config: pagingConfig, Overrides: d.overrides, History: history.Store{Store: d.store},
 		Signouts: d.store, Now: o.Now, Logger: d.log, HTTPClient: o.HTTPClient, PollInterval: o.ConsolePoll, PollTimeout: o.ConsolePollTimeout,
-		ClientIP: ipExtractor(cfg.Server.TrustedProxies)}) // as the server's: sign-in limits count the client, not its proxy
+		ListPollInterval: o.ConsoleListPoll, ClientIP: ipExtractor(cfg.Server.TrustedProxies)}) // as the server's: sign-in limits count the client, not its proxy
 	d.cfg.OnLoad(cons.ConfigLoaded) // a user removed and added back gets no old session back
 	d.server = NewServer(ServerOptions{Config: pagingConfig, Reload: d.cfg.Reload, InUse: &d.cfg.inUse, Incidents: d.incidents, Overrides: d.overrides, Console: cons,
 		Feeds: &feeds.Service{Store: d.store, Config: pagingConfig, Now: o.Now},

@@ -121,6 +121,7 @@ type harnessOptions struct {
 	postHandoff history.HandoffPoster
 	consolePoll time.Duration
 	consoleWait time.Duration
+	consoleList time.Duration
 	serve       func(http.Handler) http.Handler
 	stopDelay   time.Duration
 	stopAfter   func(time.Duration) <-chan time.Time
@@ -209,6 +210,10 @@ func postingHandoffs(p history.HandoffPoster) option {
 // every d (default 5s).
 func consolePolling(d time.Duration) option { return func(o *harnessOptions) { o.consolePoll = d } }
 
+// consoleListPolling makes the web console's incident list ask for news
+// every d (default 10s).
+func consoleListPolling(d time.Duration) option { return func(o *harnessOptions) { o.consoleList = d } }
+
 // consoleWaiting makes that page count a check unanswered after d as no
 // answer (default 10s).
 func consoleWaiting(d time.Duration) option { return func(o *harnessOptions) { o.consoleWait = d } }
@@ -277,7 +282,7 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	d, err := New(o.built, Options{ConfigPath: h.cfg, Config: cfg, Listener: listener, Store: o.store, Registry: h.reg,
 		Now: now, Wall: o.wall, Logger: h.log, Notifiers: notifiers, RetryBase: o.retryBase, MaxSleep: o.maxSleep,
 		ProbeInterval: o.probe, ShutdownTimeout: 5 * time.Second, Version: o.version, PostHandoff: o.postHandoff,
-		ConsolePoll: o.consolePoll, ConsolePollTimeout: o.consoleWait, ShutdownDelay: o.stopDelay, After: o.stopAfter})
+		ConsolePoll: o.consolePoll, ConsolePollTimeout: o.consoleWait, ConsoleListPoll: o.consoleList, ShutdownDelay: o.stopDelay, After: o.stopAfter})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,8 @@
 // next, each schedule's calendar for the weeks ahead, and the on-call
 // reports, server-rendered with html/template so that every page reads
 // without JavaScript on a phone. One small script of its own (no third
-// party's) refreshes an open incident when it changes.
+// party's) refreshes an open incident, and the incident list, when they
+// change.
 //
 // People sign in through an OpenID Connect provider (the email it vouches
 // for picks the pagerd user) or, for teams without one, with a password
@@ -81,8 +82,13 @@ type Options struct {
 	PollInterval time.Duration
 	// PollTimeout is how long the page waits for that answer before it
 	// counts as none, and says it may be out of date (default 10s): a
-	// replica that hangs must not leave the page silent.
+	// replica that hangs must not leave the page silent. The list waits
+	// as long.
 	PollTimeout time.Duration
+	// ListPollInterval is how often the incident list asks whether what
+	// it shows changed (default 10s): each ask reads the listed
+	// incidents, more than an incident page's ask reads.
+	ListPollInterval time.Duration
 }
 
 // Console serves /ui/. It is safe for concurrent use.
@@ -133,6 +139,9 @@ func New(o Options) *Console {
 	if o.PollTimeout <= 0 {
 		o.PollTimeout = 10 * time.Second
 	}
+	if o.ListPollInterval <= 0 {
+		o.ListPollInterval = 10 * time.Second
+	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -153,6 +162,7 @@ func New(o Options) *Console {
 	m.HandleFunc("POST /ui/logout", c.signedIn(c.logout))
 	m.HandleFunc("GET /ui/{$}", c.signedIn(c.incidents))
 	m.HandleFunc("GET /ui/incidents", c.signedIn(c.incidents))
+	m.HandleFunc("GET /ui/incidents/version", c.signedIn(c.incidentsVersion))
 	m.HandleFunc("GET /ui/incidents/{id}", c.signedIn(c.incident))
 	m.HandleFunc("GET /ui/incidents/{id}/version", c.signedIn(c.incidentVersion))
 	m.HandleFunc("POST /ui/incidents/{id}/{action}", c.signedIn(c.act))
@@ -324,8 +334,14 @@ type page struct {
 	// version; Version is the one shown.
 	Refresh string
 	Version string
-	// PollMS is how often the script polls, and PollTimeoutMS how long it
-	// waits for an answer, in milliseconds.
+	// Swap, when set, is the id of the element the script replaces with
+	// the page's new one when the version moves on, where it otherwise
+	// reloads the page: the list keeps its filters form (maybe being
+	// changed), focus and scroll position.
+	Swap string
+	// PollMS is how often the script polls (default the incident page's
+	// interval), and PollTimeoutMS how long it waits for an answer, in
+	// milliseconds.
 	PollMS, PollTimeoutMS int64
 	Message               string
 	Error                 string
@@ -338,7 +354,10 @@ var templates = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, 
 // so a template that fails halfway is a 500, not a cut-off page with the
 // status meant for a whole one.
 func (c *Console) render(w http.ResponseWriter, code int, name string, p page) {
-	p.PollMS, p.PollTimeoutMS = c.o.PollInterval.Milliseconds(), c.o.PollTimeout.Milliseconds()
+	if p.PollMS == 0 {
+		p.PollMS = c.o.PollInterval.Milliseconds()
+	}
+	p.PollTimeoutMS = c.o.PollTimeout.Milliseconds()
 	var b bytes.Buffer
 	if err := templates.ExecuteTemplate(&b, name, p); err != nil {
 		c.log.Error("console: page not rendered", "page", name, "err", err)

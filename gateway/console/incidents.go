@@ -2,7 +2,10 @@ package console
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -50,12 +53,20 @@ type rowGroup struct {
 // sinceChoices are the time filter's choices: incidents created within.
 var sinceChoices = map[string]time.Duration{"1h": time.Hour, "24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour}
 
-// incidents is the list: open incidents first (triggered, then
-// acknowledged, newest first in each), then the resolved ones of the
-// period, filtered by service, priority, status and creation time.
-func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
-	q := r.URL.Query()
-	cfg := v.cfg
+// listedGroup is one status's part of the list, as read.
+type listedGroup struct {
+	title string
+	incs  []*store.Incident
+}
+
+// errUnknownStatus is a status filter the list does not know.
+var errUnknownStatus = errors.New("unknown status")
+
+// listed reads what the list shows for the filters of q: the filters in
+// force (lv, without its groups) and each group's incidents. The page
+// and its version (incidentsVersion) read it alike, so the version moves
+// exactly when what the page would show does.
+func (c *Console) listed(ctx context.Context, cfg *policy.Config, q url.Values) (listView, []listedGroup, error) {
 	lv := listView{Service: q.Get("service"), Priority: q.Get("priority"), Status: q.Get("status"), Since: q.Get("since")}
 	seenP := map[string]bool{}
 	for i := range cfg.Services {
@@ -91,10 +102,8 @@ func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
 	case string(policy.StatusTriggered), string(policy.StatusAcknowledged), string(policy.StatusResolved):
 		parts = []part{{strings.ToUpper(lv.Status[:1]) + lv.Status[1:], policy.Status(lv.Status)}}
 	default:
-		c.fail(w, r, v, http.StatusBadRequest, "Unknown status: use all, open, triggered, acknowledged or resolved.")
-		return
+		return lv, nil, errUnknownStatus
 	}
-	now := c.o.Now()
 	// Triggered and acknowledged incidents are read together, in one
 	// read (store.Filter.Open): read one status after the other, an
 	// incident re-opened (or acknowledged) between the two reads was in
@@ -104,10 +113,9 @@ func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
 	if len(parts) > 1 {
 		ff := f
 		ff.Open, ff.Since, ff.Limit = true, time.Time{}, 2*listLimit+1
-		incs, err := c.o.Incidents.List(r.Context(), ff)
+		incs, err := c.o.Incidents.List(ctx, ff)
 		if err != nil {
-			c.failErr(w, r, v, err)
-			return
+			return lv, nil, err
 		}
 		if len(incs) > 2*listLimit {
 			incs, lv.Truncated = incs[:2*listLimit], true
@@ -119,6 +127,7 @@ func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
 			}
 		}
 	}
+	var groups []listedGroup
 	for _, p := range parts {
 		ff := f
 		ff.Status = p.status
@@ -130,17 +139,63 @@ func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
 		incs, read := open[p.status]
 		if !read {
 			var err error
-			if incs, err = c.o.Incidents.List(r.Context(), ff); err != nil {
-				c.failErr(w, r, v, err)
-				return
+			if incs, err = c.o.Incidents.List(ctx, ff); err != nil {
+				return lv, nil, err
 			}
 		}
 		if len(incs) > listLimit {
 			incs, lv.Truncated = incs[:listLimit], true
 		}
-		g := rowGroup{Title: p.title}
-		paged := c.pagedLastOf(r.Context(), cfg, incs, v.loc())
-		for i, inc := range incs {
+		groups = append(groups, listedGroup{title: p.title, incs: incs})
+	}
+	return lv, groups, nil
+}
+
+// listVersion is what the list's version is made of: each listed
+// incident's id, version and status, group by group, and whether some
+// were left out. Any write to a listed incident moves it, and so does an
+// incident coming into the list or leaving it.
+func listVersion(lv listView, groups []listedGroup) string {
+	h := sha256.New()
+	for _, g := range groups {
+		fmt.Fprintf(h, "%s\n", g.title)
+		for _, inc := range g.incs {
+			fmt.Fprintf(h, "%s %d %s\n", inc.ID, inc.Version, inc.State.Status)
+		}
+	}
+	fmt.Fprintf(h, "%t\n", lv.Truncated)
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// listQuery is the list's filters as a query string, in force as the
+// page shows them: what its version is asked with.
+func listQuery(lv listView) string {
+	return url.Values{"service": {lv.Service}, "priority": {lv.Priority}, "status": {lv.Status}, "since": {lv.Since}}.Encode()
+}
+
+// incidents is the list: open incidents first (triggered, then
+// acknowledged, newest first in each), then the resolved ones of the
+// period, filtered by service, priority, status and creation time. The
+// page's script asks for its version (incidentsVersion) and puts the
+// list made anew in place when it moves: someone watching the list
+// (the NOC screen) sees new incidents, and changes to those listed,
+// without reloading it.
+func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
+	cfg := v.cfg
+	lv, groups, err := c.listed(r.Context(), cfg, r.URL.Query())
+	switch {
+	case errors.Is(err, errUnknownStatus):
+		c.fail(w, r, v, http.StatusBadRequest, "Unknown status: use all, open, triggered, acknowledged or resolved.")
+		return
+	case err != nil:
+		c.failErr(w, r, v, err)
+		return
+	}
+	now := c.o.Now()
+	for _, lg := range groups {
+		g := rowGroup{Title: lg.title}
+		paged := c.pagedLastOf(r.Context(), cfg, lg.incs, v.loc())
+		for i, inc := range lg.incs {
 			rw := row{ID: inc.ID, Priority: inc.State.Priority, Summary: inc.Summary, Service: inc.Service,
 				Status: inc.State.Status, Created: inc.CreatedAt, Age: age(now.Sub(inc.CreatedAt))}
 			if inc.Open() {
@@ -153,7 +208,31 @@ func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
 		}
 		lv.Groups = append(lv.Groups, g)
 	}
-	c.render(w, http.StatusOK, "incidents.html", page{Title: "Incidents", Nav: "incidents", Viewer: v, Body: lv})
+	c.render(w, http.StatusOK, "incidents.html", page{Title: "Incidents", Nav: "incidents", Viewer: v, Body: lv,
+		Refresh: "/ui/incidents/version?" + listQuery(lv), Version: listVersion(lv, groups), Swap: "incident-list",
+		PollMS: c.o.ListPollInterval.Milliseconds()})
+}
+
+// incidentsVersion answers the list's script: the version of what the
+// list with the request's filters shows (listVersion), which moves only
+// when there is news. It reads the listed incidents as the page does,
+// but not their timelines.
+func (c *Console) incidentsVersion(w http.ResponseWriter, r *http.Request, v *viewer) {
+	lv, groups, err := c.listed(r.Context(), v.cfg, r.URL.Query())
+	switch {
+	case errors.Is(err, errUnknownStatus):
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	case err != nil:
+		c.log.Error("console: incident list version not read", "err", err)
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte(listVersion(lv, groups)))
 }
 
 // timelineReads is how many timelines the incident list reads at once.

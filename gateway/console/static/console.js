@@ -1,7 +1,12 @@
 // pagerd console: refreshes an open incident's page when the incident
-// changes. The page asks for the incident's version every few seconds and
-// reloads when it moved on, unless someone is typing a status update;
-// it stops when the incident is gone (404), and once a form is sent.
+// changes, and the incident list when what it lists changes. The page
+// asks for its version every few seconds (data-interval) and, when it
+// moved on, reloads, or, on the list (data-swap), fetches the page anew
+// and puts its list in place of the one shown, leaving the filters form,
+// focus and scroll position as they are; never while someone is filling
+// in a form of the page (typing a status update, a filter changed and
+// not yet applied); it stops when the incident is gone (404), and once
+// a form is sent.
 // Whenever the answer is not the version (a 5xx: the store is down; the
 // session ended: a redirect to sign in, 401 or 403; any other refusal;
 // or no answer at all, a request left unanswered for data-timeout
@@ -17,9 +22,14 @@
   var version = body.getAttribute("data-version");
   var every = parseInt(body.getAttribute("data-interval"), 10) || 5000;
   var patience = parseInt(body.getAttribute("data-timeout"), 10) || 10000;
+  var swap = body.getAttribute("data-swap");
   if (!url) {
     return;
   }
+  // typing reports whether someone is filling in a form of the page: a
+  // field has the focus, or holds something other than what the page
+  // came with (a status update written, a filter changed and not yet
+  // applied).
   function typing() {
     var a = document.activeElement;
     if (a && (a.tagName === "TEXTAREA" || a.tagName === "INPUT" || a.tagName === "SELECT")) {
@@ -28,6 +38,28 @@
     var boxes = document.querySelectorAll("textarea");
     for (var i = 0; i < boxes.length; i++) {
       if (boxes[i].value) {
+        return true;
+      }
+    }
+    var fields = document.querySelectorAll("input, select");
+    for (var j = 0; j < fields.length; j++) {
+      var f = fields[j];
+      if (f.tagName === "SELECT") {
+        // The page came with the option marked selected, else the first.
+        var came = 0;
+        for (var k = 0; k < f.options.length; k++) {
+          if (f.options[k].defaultSelected) {
+            came = k;
+          }
+        }
+        if (f.options.length && f.selectedIndex !== came) {
+          return true;
+        }
+      } else if (f.type === "checkbox" || f.type === "radio") {
+        if (f.checked !== f.defaultChecked) {
+          return true;
+        }
+      } else if (f.type !== "hidden" && f.value !== f.defaultValue) {
         return true;
       }
     }
@@ -68,12 +100,67 @@
   // proxy in front may answer 401 or 403.
   function refusal(r) {
     if (r.type === "opaqueredirect" || r.status === 401 || r.status === 403) {
-      return "You are no longer signed in: sign in again (reload the page) to see the incident as it is now. This page may be out of date.";
+      return "You are no longer signed in: sign in again (reload the page) to see " +
+        (swap ? "the incidents as they are" : "the incident as it is") + " now. This page may be out of date.";
     }
     if (r.status >= 500) {
       return "The incident store is not answering: this page may be out of date.";
     }
-    return "pagerd refused to say whether the incident changed (HTTP " + r.status + "): this page may be out of date.";
+    return "pagerd refused to say whether " + (swap ? "the incidents" : "the incident") +
+      " changed (HTTP " + r.status + "): this page may be out of date.";
+  }
+  function ask(u, ctl) {
+    return fetch(u, { credentials: "same-origin", cache: "no-store", redirect: "manual", signal: ctl ? ctl.signal : undefined });
+  }
+  // replace fetches the page anew (its own URL: the same filters) and
+  // puts its element swap in place of the one shown, taking the version
+  // the new one was made at; the focus stays on the link it was on.
+  // Whatever goes wrong, the alert line says; the version stays, so the
+  // next turn tries again. The page is given up after patience
+  // milliseconds, as the version is.
+  function replace() {
+    var ctl = typeof AbortController === "function" ? new AbortController() : null;
+    var timer = ctl ? setTimeout(function () { ctl.abort(); }, patience) : null;
+    return ask(window.location.pathname + window.location.search, ctl)
+      .then(function (r) {
+        if (!r.ok) {
+          showStale(refusal(r));
+          return null;
+        }
+        return r.text();
+      })
+      .then(function (html) {
+        clearTimeout(timer);
+        if (html === null) {
+          return;
+        }
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var fresh = doc.getElementById(swap);
+        var old = document.getElementById(swap);
+        if (!fresh || !old) {
+          showStale("pagerd answered with something other than the list: this page may be out of date.");
+          return;
+        }
+        if (leaving || typing()) {
+          return; // the version stays: asked again at the next turn
+        }
+        var a = document.activeElement;
+        var href = a && a !== body && old.contains(a) ? a.getAttribute("href") : null;
+        old.parentNode.replaceChild(document.adoptNode(fresh), old);
+        version = doc.body.getAttribute("data-version") || version;
+        if (href) {
+          var links = fresh.querySelectorAll("a[href]");
+          for (var i = 0; i < links.length; i++) {
+            if (links[i].getAttribute("href") === href) {
+              links[i].focus({ preventScroll: true });
+              break;
+            }
+          }
+        }
+      }, function (err) {
+        clearTimeout(timer);
+        throw err;
+      });
   }
   function poll() {
     if (leaving) {
@@ -83,7 +170,7 @@
     // milliseconds, answer and body both, and counts as no answer.
     var ctl = typeof AbortController === "function" ? new AbortController() : null;
     var timer = ctl ? setTimeout(function () { ctl.abort(); }, patience) : null;
-    fetch(url, { credentials: "same-origin", cache: "no-store", redirect: "manual", signal: ctl ? ctl.signal : undefined })
+    ask(url, ctl)
       .then(function (r) {
         if (r.status === 404) {
           return undefined; // the incident is gone: stop asking
@@ -106,8 +193,15 @@
           showStale("");
         }
         if (v && v !== version && !typing()) {
-          window.location.replace(window.location.pathname);
-          return;
+          if (!swap) {
+            window.location.replace(window.location.pathname);
+            return;
+          }
+          return replace().then(function () {
+            if (!leaving) {
+              setTimeout(poll, every);
+            }
+          });
         }
         setTimeout(poll, every);
       })

@@ -382,6 +382,17 @@ type Event struct {
 	// Apply changes nothing and returns ErrRaisedSince, so its pages go
 	// on. Checked here, with the incident as it is written.
 	SeenPriority string
+	// SeenStatus, for escalate when set, is the incident's status as the
+	// person saw it (a console page), and SeenReopened its reopen count
+	// (Incident.Reopened) then. An incident acknowledged since (shown
+	// triggered, or acknowledged again after a reopen) has someone on it
+	// who did not ask for help: Apply changes nothing and returns
+	// ErrAcknowledgedSince, so a button on a page that had not refreshed
+	// does not wake the next level behind the acknowledger's back. The
+	// page made anew shows the acknowledgement, and its button
+	// escalates. Checked here, with the incident as it is written.
+	SeenStatus   Status
+	SeenReopened int
 	// Note, for acknowledge, is what the person wrote with it, as another
 	// system passes it on (an Opsgenie acknowledge's note): the ack
 	// action's Note. The daemon cleans and bounds it (MaxNoteBytes).
@@ -493,6 +504,10 @@ var ErrReopenedSince = errors.New("incident was reopened after the page acknowle
 // ErrRaisedSince is returned for a resolve of an incident whose priority
 // is no longer the one the person saw (Event.SeenPriority).
 var ErrRaisedSince = errors.New("incident was raised after the person saw it")
+
+// ErrAcknowledgedSince is returned for an escalate of an incident
+// acknowledged after the person saw it (Event.SeenStatus).
+var ErrAcknowledgedSince = errors.New("incident was acknowledged after the person saw it")
 
 // Engine is the escalation state machine over one config. It is a pure
 // function of (incident, event, now): no clock, no I/O. The daemon and
@@ -1620,6 +1635,10 @@ func (r *run) escalate(ev Event) error {
 			// answered already.
 			return ErrAlreadyEscalated
 		}
+	}
+	if ev.SeenStatus != "" && r.inc.Status == StatusAcknowledged &&
+		(ev.SeenStatus != StatusAcknowledged || ev.SeenReopened != r.inc.Reopened) {
+		return ErrAcknowledgedSince
 	}
 	actor, to := ev.Actor, ev.ToLevel
 	// The level the timeout would page (nextLevel): a reload that took

@@ -380,6 +380,60 @@ func TestEngineEscalateFromLevelEscalatesOnce(t *testing.T) {
 	})
 }
 
+// TestEngineEscalateOfAnIncidentAcknowledgedSinceIsRefused: an
+// escalation says the status (and reopen count) the person saw
+// (SeenStatus, SeenReopened). When the incident was acknowledged since,
+// shown triggered or acknowledged again after a reopen, someone took it
+// who did not ask for help: nothing changes and the answer is
+// ErrAcknowledgedSince. Seen as it is, or with nobody on it now, the
+// escalation goes through.
+func TestEngineEscalateOfAnIncidentAcknowledgedSinceIsRefused(t *testing.T) {
+	e, s := engLoad(t)
+	ack := Event{Kind: EventAcknowledge, Actor: "b"}
+	triggered := func(t *testing.T) Incident {
+		inc, _ := engTrigger(t, e, s, "critical")
+		return inc
+	}
+	acked := func(t *testing.T) Incident {
+		inc, _ := engApply(t, e, triggered(t), ack, t0.Add(time.Minute))
+		return inc
+	}
+	reopenedAndAcked := func(t *testing.T) Incident {
+		inc, _ := engApply(t, e, acked(t), Event{Kind: EventEscalate, Actor: "b"}, t0.Add(2*time.Minute))
+		inc, _ = engApply(t, e, inc, ack, t0.Add(3*time.Minute))
+		if inc.Reopened != 1 || inc.Status != StatusAcknowledged {
+			t.Fatalf("reopened %d, %s; want 1, acknowledged", inc.Reopened, inc.Status)
+		}
+		return inc
+	}
+	for _, c := range []struct {
+		name    string
+		inc     func(*testing.T) Incident
+		seen    Status
+		reopens int
+		refused bool
+	}{
+		{"shown triggered, acknowledged since", acked, StatusTriggered, 0, true},
+		{"shown acknowledged, acknowledged again after a reopen", reopenedAndAcked, StatusAcknowledged, 0, true},
+		{"shown acknowledged, as it is", acked, StatusAcknowledged, 0, false},
+		{"shown acknowledged after the reopen, as it is", reopenedAndAcked, StatusAcknowledged, 1, false},
+		{"shown triggered, as it is", triggered, StatusTriggered, 0, false},
+		{"not said", acked, "", 0, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			inc := c.inc(t)
+			ev := Event{Kind: EventEscalate, Actor: "a", SeenStatus: c.seen, SeenReopened: c.reopens}
+			out, acts, err := e.Apply(inc, ev, t0.Add(5*time.Minute))
+			switch {
+			case c.refused && (!errors.Is(err, ErrAcknowledgedSince) || len(acts) != 0 || !reflect.DeepEqual(out, inc)):
+				t.Fatalf("err %v, actions %v; want ErrAcknowledgedSince and the incident unchanged", err, engSummary(acts))
+			case !c.refused && (err != nil || len(acts) == 0):
+				t.Fatalf("err %v, actions %v; want it escalated", err, engSummary(acts))
+			}
+		})
+	}
+}
+
 // TestEngineEscalateFromLastLevelEscalatesOnce: at the last level an
 // escalation pages that level again rather than moving on, so the level
 // alone cannot tell a "5" sent twice from one answering the new pages. The

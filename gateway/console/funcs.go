@@ -12,17 +12,7 @@ import (
 // funcs are the templates' helpers: times on the viewer's clock or in
 // their own zone, and figures as people read them.
 var funcs = template.FuncMap{
-	// at is t on the viewer's clock.
-	"at": func(v *viewer, t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		loc := time.UTC
-		if v != nil {
-			loc = v.loc()
-		}
-		return t.In(loc).Format("Mon 2 Jan 15:04 MST")
-	},
+	"at": at,
 	// tf formats t in its own zone.
 	"tf": func(layout string, t time.Time) string { return t.Format(layout) },
 	// iso is t in RFC 3339, for <time datetime>.
@@ -42,4 +32,16 @@ var funcs = template.FuncMap{
 	"lower": strings.ToLower,
 	"list":  func(s ...string) []string { return s },
 	"add1":  func(i int) int { return i + 1 },
+}
+
+// at is t on the viewer's clock ("" for no time), as pages show times.
+func at(v *viewer, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	loc := time.UTC
+	if v != nil {
+		loc = v.loc()
+	}
+	return t.In(loc).Format("Mon 2 Jan 15:04 MST")
 }

@@ -450,6 +450,14 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
 		}
 	case "escalate":
 		p.Message = "Escalated."
+	case "acknowledged-since":
+		if st == policy.StatusAcknowledged {
+			p.Message = "Not escalated: acknowledged by " + cfg.UserName(inc.State.AcknowledgedBy)
+			if t := inc.State.AcknowledgedByAt(); !t.IsZero() {
+				p.Message += " at " + at(v, t)
+			}
+			p.Message += ", since this page was shown. Escalate again to page the next level anyway."
+		}
 	case "status":
 		p.Message = "Status update posted."
 	case "nothing":
@@ -538,6 +546,11 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, v *viewer) {
 			ev.FromLevelAt = t
 		}
 	}
+	if n, err := strconv.Atoi(r.PostForm.Get("reopened")); kind == policy.EventEscalate && r.PostForm.Get("status") != "" && err == nil && n >= 0 {
+		// As the page showed it: an incident acknowledged since has
+		// someone on it, who did not ask for the next level.
+		ev.SeenStatus, ev.SeenReopened = policy.Status(r.PostForm.Get("status")), n
+	}
 	if n, err := strconv.Atoi(r.PostForm.Get("reopened")); kind == policy.EventAcknowledge && err == nil && n >= 0 {
 		// As the page showed it: an incident acknowledged and re-opened
 		// since pages again for something this page did not show.
@@ -561,6 +574,10 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, v *viewer) {
 		return
 	case errors.Is(err, incident.ErrAlreadyResolved), errors.Is(err, incident.ErrAlreadyEscalated):
 		done = "nothing"
+	case errors.Is(err, incident.ErrAcknowledgedSince):
+		// The page as it is now, which shows the acknowledgement: its
+		// Escalate escalates, if the person still wants to.
+		done = "acknowledged-since"
 	case errors.Is(err, incident.ErrBadInput), errors.Is(err, incident.ErrConflict):
 		c.fail(w, r, v, http.StatusConflict, err.Error())
 		return

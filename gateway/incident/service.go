@@ -51,6 +51,10 @@ var (
 	// priority after the person saw it (policy.ErrRaisedSince); nothing
 	// changed.
 	ErrRaisedSince = errors.New("the incident was raised after the person saw it")
+	// ErrAcknowledgedSince: an escalation of an incident acknowledged
+	// after the person saw it (policy.ErrAcknowledgedSince); nothing
+	// changed.
+	ErrAcknowledgedSince = errors.New("the incident was acknowledged after the person saw it")
 	// ErrNotYours: acting on a storm message sent to someone else.
 	ErrNotYours = errors.New("this was sent to someone else")
 	// ErrConflict: the incident cannot take the action as things stand
@@ -187,7 +191,9 @@ func (s *Service) unsentSteps(ctx context.Context, id string, before, after []po
 // nothing (and returns no actions). An action on a resolved incident is
 // ErrAlreadyResolved, and an escalation from a level the incident has left
 // ErrAlreadyEscalated, and an acknowledgement of a page sent before the
-// latest reopen ErrReopenedSince, each with the incident; so is a refusal
+// latest reopen ErrReopenedSince (a resolve of an incident raised since
+// the person saw it ErrRaisedSince, an escalation of one acknowledged
+// since ErrAcknowledgedSince), each with the incident; so is a refusal
 // (ErrConflict, ErrBadInput: a service gone from the config).
 func (s *Service) Apply(ctx context.Context, id string, ev policy.Event) (*store.Incident, []policy.Action, error) {
 	return s.applyWith(ctx, id, nil, ev, nil)
@@ -292,6 +298,9 @@ func (s *Service) applyGuarded(ctx context.Context, id string, first *store.Inci
 		if errors.Is(err, policy.ErrRaisedSince) {
 			return nil, false, ErrRaisedSince
 		}
+		if errors.Is(err, policy.ErrAcknowledgedSince) {
+			return nil, false, ErrAcknowledgedSince
+		}
 		if err != nil {
 			return nil, false, &refusal{ErrBadInput, err.Error()}
 		}
@@ -321,7 +330,8 @@ func (s *Service) applyGuarded(ctx context.Context, id string, first *store.Inci
 		return append(before, store.ActionEntries(acts, ev.Actor)...), true, nil
 	})
 	switch {
-	case errors.Is(err, ErrAlreadyResolved), errors.Is(err, ErrAlreadyEscalated), errors.Is(err, ErrReopenedSince), errors.Is(err, ErrRaisedSince):
+	case errors.Is(err, ErrAlreadyResolved), errors.Is(err, ErrAlreadyEscalated), errors.Is(err, ErrReopenedSince), errors.Is(err, ErrRaisedSince),
+		errors.Is(err, ErrAcknowledgedSince):
 		return inc, nil, err
 	case errors.As(err, new(*refusal)):
 		// As read: a storm bundle's answer names the incident refused.

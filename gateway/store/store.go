@@ -775,7 +775,12 @@ type Storms interface {
 	// record of the hold gets in (another replica may have taken the
 	// incident over and paged it on its own), so the page's step is due
 	// again, and the storm's message must not carry it as well. With
-	// nothing held (the message went out already), nothing changes.
+	// nothing held (the message went out already), nothing changes; nor
+	// when p's step (p.Incident and p.Deadline) is listed held more than
+	// once: another claim paged it again (the takeover's page, held
+	// before or after p), and the message names the incident for that
+	// one, where a Sent listing after both left both out and the person
+	// was never told.
 	Withdraw(ctx context.Context, storm string, p HeldPage) error
 	// Held returns the pages held in a storm, oldest first. A page the
 	// store cannot decode is listed in its place with only Unreadable

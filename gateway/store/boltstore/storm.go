@@ -128,7 +128,8 @@ func appendHeld(b *bbolt.Bucket, page []byte) error {
 }
 
 // Withdraw lists a held page as gone out on its own (store.Storms.
-// Withdraw) in one transaction, if any are held.
+// Withdraw) in one transaction, if any are held and its step is not
+// listed held twice. A listing it cannot decode is not the step's.
 func (s *Store) Withdraw(ctx context.Context, key string, p store.HeldPage) error {
 	p.Due = p.Due.UTC()
 	_, sent, err := docjson.EncodeHeldPage(p)
@@ -142,6 +143,18 @@ func (s *Store) Withdraw(ctx context.Context, key string, p store.HeldPage) erro
 		}
 		if k, _ := b.Cursor().First(); k == nil {
 			return errNoop
+		}
+		n := 0
+		if err := b.ForEach(func(_, v []byte) error {
+			if h, err := docjson.DecodeHeldPage(string(v)); err == nil && h.Incident == p.Incident && h.Deadline == p.Deadline && !h.Sent {
+				n++
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if n > 1 {
+			return errNoop // paged again, held: its message names the incident
 		}
 		st, err := readStorm(tx, key)
 		if err != nil {

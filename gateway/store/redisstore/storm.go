@@ -138,21 +138,34 @@ func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now tim
 }
 
 // withdrawScript lists ARGV[1] (a page marked Sent) after the held pages
-// if any are held: store.Storms.Withdraw.
+// if any are held, unless the page's step (incident ARGV[2], deadline
+// ARGV[3]) is listed held more than once: store.Storms.Withdraw. A
+// listing it cannot decode is not the step's.
 var withdrawScript = redis.NewScript(`
-if redis.call('LLEN', KEYS[1]) == 0 then return 0 end
+local held = redis.call('LRANGE', KEYS[1], 0, -1)
+if #held == 0 then return 0 end
+local n = 0
+for _, v in ipairs(held) do
+  local ok, p = pcall(cjson.decode, v)
+  if ok and type(p) == 'table' and p.i == ARGV[2] and (p.d or '') == ARGV[3] and p.x ~= true then
+    n = n + 1
+    if n > 1 then return 0 end
+  end
+end
 redis.call('RPUSH', KEYS[1], ARGV[1])
 return 1
 `)
 
 // Withdraw lists a held page as gone out on its own: one script, one
-// round trip.
+// round trip. It reads the storm's held pages, as a flush does: it is
+// asked only after a stall (a page's storm answered past its claim's
+// send window).
 func (s *Store) Withdraw(ctx context.Context, key string, p store.HeldPage) error {
 	_, sent, err := docjson.EncodeHeldPage(p)
 	if err != nil {
 		return err
 	}
-	return unavailableWrite(withdrawScript.Run(ctx, s.rdb, s.stormKeys(key)[1:2], sent).Err())
+	return unavailableWrite(withdrawScript.Run(ctx, s.rdb, s.stormKeys(key)[1:2], sent, p.Incident, p.Deadline).Err())
 }
 
 // Held returns the storm's held pages, oldest first.

@@ -26,6 +26,7 @@ var stormTests = []struct {
 	{"StormHeldWhileFlushingWaitsForTheNextWindow", testStormHeldWhileClaimed},
 	{"StormHoldFailedListsThePageAgain", testStormHoldFailed},
 	{"StormWithdrawListsAHeldPageAsSent", testStormWithdraw},
+	{"StormWithdrawLeavesAStepHeldTwice", testStormWithdrawHeldTwice},
 	{"StormUnsentPageStopsCounting", testStormUnsent},
 	{"StormFlushAfterTakeoverIsVoid", testStormTakeover},
 	{"StormFlushedAgainByItsClaimIsDoneOnce", testStormFlushedAgain},
@@ -332,6 +333,58 @@ func testStormWithdraw(t *testing.T, f Factory) {
 	}
 	if _, ok, _ := s.NextDue(ctx(t)); ok {
 		t.Fatal("the storm is due with nothing held")
+	}
+}
+
+// testStormWithdrawHeldTwice: a held page withdrawn whose step is listed
+// held twice (paged again by another claim, the takeover's, held too) is
+// not listed as sent: the flush would leave out both, and the person would
+// never hear of the incident. A listing of the same incident for another
+// step, or of the step sent at once, does not count.
+func testStormWithdrawHeldTwice(t *testing.T, f Factory) {
+	s := f.New(t)
+	key := store.StormKey("ann", "push")
+	for i := 0; i < 3; i++ {
+		admit(t, s, key, page(fmt.Sprint("i", i), 2, base), base)
+	}
+	other := page("i3", 2, base)
+	other.Deadline = "1.2"
+	// The same page asked at two times: two claims' (a store asked again
+	// at the same time gives its first answer, listing nothing again).
+	for i, p := range []store.HeldPage{other, page("i3", 2, base), page("i3", 2, base)} {
+		if send, _ := admit(t, s, key, p, base.Add(time.Duration(i)*time.Second)); send {
+			t.Fatalf("%s's page %s went out at once, want it held", p.Incident, p.Deadline)
+		}
+	}
+	if err := s.Withdraw(ctx(t), key, page("i3", 2, base)); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := s.Held(ctx(t), key)
+	if err != nil || len(ps) != 3 || slices.ContainsFunc(ps, func(p store.HeldPage) bool { return p.Sent }) {
+		t.Fatalf("held %+v %v, want i3's three held pages and nothing sent (its step 1.1 held twice)", ps, err)
+	}
+
+	// The step held once, beside a listing of it sent at once (a page let
+	// out while others were held) and one of another step: withdrawn.
+	s = f.New(t)
+	for i := 0; i < 4; i++ {
+		admit(t, s, key, page(fmt.Sprint("j", i), 2, base), base)
+	}
+	raised := page("i3", 0, base)
+	if send, _ := admit(t, s, key, raised, base.Add(time.Second)); !send {
+		t.Fatal("a page more urgent than any sent in the window was held")
+	}
+	for _, p := range []store.HeldPage{other, page("i3", 2, base)} {
+		if send, _ := admit(t, s, key, p, base.Add(time.Second)); send {
+			t.Fatalf("%s's page %s went out at once, want it held", p.Incident, p.Deadline)
+		}
+	}
+	if err := s.Withdraw(ctx(t), key, page("i3", 2, base)); err != nil {
+		t.Fatal(err)
+	}
+	ps, err = s.Held(ctx(t), key)
+	if err != nil || len(ps) != 5 || !ps[4].Sent || ps[4].Incident != "i3" || ps[4].Deadline != "1.1" {
+		t.Fatalf("held %+v %v, want i3's page 1.1 listed last as sent", ps, err)
 	}
 }
 

@@ -2,42 +2,86 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/gateway/store"
 )
 
-// TestStormHeldAfterTheTakeoversHoldIsNotTakenBackWithIt: ann's storm (a
-// 5 m window, 3 pages at once) has let three pages out. Replica a claims
-// a fourth incident's push and asks ann's storm; the store stalls on the
-// question past a's lease, b takes the incident over and its storm holds
-// the push, the fourth, recorded held for the window's message. Then a's
-// question reaches the store, held too, past a's send window: a takes its
-// hold back. Listed as gone out on its own after both holds, it took b's
-// with it: the window's message left the incident out, and ann was never
-// paged for it.
-func TestStormHeldAfterTheTakeoversHoldIsNotTakenBackWithIt(t *testing.T) {
+// admitAnsweredAsTheClaimEnds is a store whose storm admission freezes
+// before it reaches the store (a Redis stalled while a page asks its
+// storm) and then does its work whatever the claim's context says: the
+// store took the question in before the claim's time ran out, and its
+// answer comes back as it ends.
+type admitAnsweredAsTheClaimEnds struct {
+	store.Store
+	fz *freeze
+}
+
+func (s admitAnsweredAsTheClaimEnds) Admit(ctx context.Context, key string, hp store.HeldPage, now time.Time, r store.StormRules) (store.Admission, error) {
+	s.fz.point()
+	return s.Store.Admit(context.WithoutCancel(ctx), key, hp, now, r)
+}
+
+// claimEndsWhileItsStormIsAsked fires an alert and lets replica a claim
+// its push and ask ann's storm, where it freezes; moves the clock past a's
+// 30 s lease, for b to take the incident over and page; then ends a's
+// claim's context and lets the storm's answer reach a. It returns the
+// incident.
+func claimEndsWhileItsStormIsAsked(t *testing.T, h *harness, a, b *dispatch.Dispatcher, fz *freeze) string {
+	t.Helper()
+	id := fire(h)
+	claimCtx, end := context.WithCancel(context.Background())
+	aDone := make(chan struct{})
+	go func() { defer close(aDone); _, _ = a.RunOnce(claimCtx) }()
+	fz.wait(t)
+	h.clock.Set(fixedNow.Add(31 * time.Second))
+	if _, err := b.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	end() // the claim's time (its lease and a send timeout) is over
+	close(fz.release)
+	<-aDone
+	if !strings.Contains(h.logs.String(), "while its alert storm was asked; left to the takeover") {
+		t.Error("a did not leave its claim to the takeover as its context ended")
+	}
+	return id
+}
+
+// TestStormHeldAsItsClaimEndedAfterTakeoverPagesOnce: ann's storm (a 5 m
+// window, 3 pages at once) has let two pages out. Replica a claims a third
+// incident's push and asks ann's storm; the store stalls on the question
+// past a's lease, b takes the incident over and its storm lets the push
+// out at once, the third. Then a's question reaches the store, the fourth
+// page of the window, held, and the answer comes as a's claim's context
+// ends. a leaves the claim, recording nothing: the hold stayed listed,
+// and ann got the incident on its own at 31 s and again in the storm's
+// message at the window's end. The hold is taken back (listed as gone out
+// on its own) on a context of its own.
+func TestStormHeldAsItsClaimEndedAfterTakeoverPagesOnce(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig+"notifiers:\n  storm: {window: 5m, immediate: 3}\n"), replicas(0))
 			fz := newFreeze()
-			a, _ := h.dispatcher(func(o *dispatch.Options) {
+			a, aReg := h.dispatcher(func(o *dispatch.Options) {
 				o.Lease = 30 * time.Second
-				o.Store = frozenAdmit{Store: o.Store, fz: fz}
+				o.Store = admitAnsweredAsTheClaimEnds{Store: o.Store, fz: fz}
 			})
 			b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
-			storm(h, 3, "g")
+			storm(h, 2, "g")
 			if _, err := b.RunOnce(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if got := len(h.rec.sentTo("ann", "push")); got != 3 {
-				t.Fatalf("ann got %d pushes at once, want 3", got)
+			if got := len(h.rec.sentTo("ann", "push")); got != 2 {
+				t.Fatalf("ann got %d pushes at once, want 2", got)
 			}
-			id, _ := takeOverWhileFrozen(t, h, a, fz)
-			if !h.timelineHas(id, "notify_held", "alert storm") {
-				t.Fatalf("b did not hold the push for the storm's message: %+v", h.incident(id).Timeline)
+			id := claimEndsWhileItsStormIsAsked(t, h, a, b, fz)
+			if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 1 {
+				t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v on a, want 1", got)
 			}
 			for _, at := range []time.Duration{5 * time.Minute, 11 * time.Minute} {
 				h.clock.Set(fixedNow.Add(at))
@@ -52,8 +96,68 @@ func TestStormHeldAfterTheTakeoversHoldIsNotTakenBackWithIt(t *testing.T) {
 				}
 			}
 			if len(paged) != 1 {
-				t.Errorf("ann was paged for %s at %v: want once, in the storm's message at 5m", id, paged)
+				t.Errorf("ann was paged for %s at %v: want once, by b at 31s", id, paged)
 			}
 		})
+	}
+}
+
+// TestStormHeldAfterTheTakeoversHoldIsNotTakenBackWithIt: ann's storm (a
+// 5 m window, 3 pages at once) has let three pages out. Replica a claims
+// a fourth incident's push and asks ann's storm; the store stalls on the
+// question past a's lease, b takes the incident over and its storm holds
+// the push, the fourth, recorded held for the window's message. Then a's
+// question reaches the store, held too, past a's send window or as its
+// claim's context ends: a takes its hold back. Listed as gone out on its
+// own after both holds, it took b's with it: the window's message left the
+// incident out, and ann was never paged for it.
+func TestStormHeldAfterTheTakeoversHoldIsNotTakenBackWithIt(t *testing.T) {
+	for name, mk := range stores(t) {
+		for _, ended := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/context_ended=%v", name, ended), func(t *testing.T) {
+				h := newHarness(t, withStore(mk(t)), withConfig(stormConfig+"notifiers:\n  storm: {window: 5m, immediate: 3}\n"), replicas(0))
+				fz := newFreeze()
+				a, _ := h.dispatcher(func(o *dispatch.Options) {
+					o.Lease = 30 * time.Second
+					if ended {
+						o.Store = admitAnsweredAsTheClaimEnds{Store: o.Store, fz: fz}
+					} else {
+						o.Store = frozenAdmit{Store: o.Store, fz: fz}
+					}
+				})
+				b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
+				storm(h, 3, "g")
+				if _, err := b.RunOnce(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				if got := len(h.rec.sentTo("ann", "push")); got != 3 {
+					t.Fatalf("ann got %d pushes at once, want 3", got)
+				}
+				var id string
+				if ended {
+					id = claimEndsWhileItsStormIsAsked(t, h, a, b, fz)
+				} else {
+					id, _ = takeOverWhileFrozen(t, h, a, fz)
+				}
+				if !h.timelineHas(id, "notify_held", "alert storm") {
+					t.Fatalf("b did not hold the push for the storm's message: %+v", h.incident(id).Timeline)
+				}
+				for _, at := range []time.Duration{5 * time.Minute, 11 * time.Minute} {
+					h.clock.Set(fixedNow.Add(at))
+					if _, err := b.RunOnce(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var paged []string
+				for _, m := range h.rec.sentTo("ann", "push") {
+					if m.Incident == id || slices.Contains(m.Incidents, id) {
+						paged = append(paged, m.At.Sub(fixedNow).String())
+					}
+				}
+				if len(paged) != 1 {
+					t.Errorf("ann was paged for %s at %v: want once, in the storm's message at 5m", id, paged)
+				}
+			})
+		}
 	}
 }

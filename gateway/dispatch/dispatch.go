@@ -1778,7 +1778,9 @@ func (d *Dispatcher) transport(cfg *policy.Config, user, channel string) (*polic
 // its first 429 fails. A page that cannot start by sendBy (its storm's
 // Admit answered that late: a stalled store) is not sent, and put back
 // due at once (p.again); one its storm held then is taken back from the
-// storm (Store.Withdraw) and put back likewise.
+// storm (Store.Withdraw) and put back likewise. One whose claim's context
+// ended while its storm was asked is left to the takeover (p.cut), and
+// one its storm held then is taken back too.
 func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.Incident, p *duePage, now, sendBy time.Time) store.Entry {
 	a := p.a
 	e := store.Entry{At: now, Type: "notify", Level: a.Level + 1, User: a.User, Channel: a.Channel, Reopened: p.reopened, ReopenedKnown: true}
@@ -1862,9 +1864,14 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	if ctx.Err() != nil {
 		// The claim's time ran out while its storm was asked (its lease
 		// and a send timeout are over): work leaves the claim to run
-		// out, and counts it, for the takeover. The store cannot be
-		// told anything on this context.
+		// out, and counts it, for the takeover, which pages the step on
+		// its own. A hold its storm answered meanwhile is taken back
+		// (on a context of its own: the claim's is over), or the
+		// storm's message would page the person for it as well.
 		p.cut = true
+		if heldLate != nil {
+			d.withdraw(ctx, a.User, a.Channel, *heldLate)
+		}
 		d.log.Warn("page not sent: the claim's time ran out while its alert storm was asked; left to the takeover", "incident", inc.ID,
 			"user", a.User, "channel", a.Channel, "via", contact.Via)
 		return store.Entry{}
@@ -1889,10 +1896,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			// Held: listed as gone out on its own, so that the
 			// storm's message leaves it out (unsent) and the page
 			// goes out once, from the step due again.
-			if err := d.o.Store.Withdraw(ctx, store.StormKey(a.User, a.Channel), *heldLate); err != nil {
-				d.log.Warn("a page held past its claim's send window was not taken back from its alert storm: its person may get it in the storm's message and again on its own",
-					"incident", inc.ID, "user", a.User, "channel", a.Channel, "err", err)
-			}
+			d.withdraw(ctx, a.User, a.Channel, *heldLate)
 		}
 		p.again = time.Millisecond
 		d.m.errors.WithLabelValues(leaseRanOut).Inc()

@@ -795,6 +795,24 @@ func (d *Dispatcher) holdFailed(ctx context.Context, cfg *policy.Config, user, c
 	return "; alert storm: " + heldDetail(user, channel, a), true
 }
 
+// withdraw takes back from its storm a page it held whose claim will not
+// record the hold (store.Storms.Withdraw): the claim's send window or its
+// context ended while the storm was asked, and its step is paged again, by
+// the next claim or the takeover. Listed as gone out on its own, unless
+// the step is held twice (the takeover's page held too): the message
+// then names the incident for that one. On a context of its own, bounded
+// by a store call's timeout: the claim's may be over, and left as it is
+// the hold pages the person again in the storm's message. A write that
+// fails is logged.
+func (d *Dispatcher) withdraw(ctx context.Context, user, channel string, p store.HeldPage) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.callTimeout)
+	defer cancel()
+	if err := d.o.Store.Withdraw(ctx, store.StormKey(user, channel), p); err != nil {
+		d.log.Warn("a page held past its claim's send window was not taken back from its alert storm: its person may get it in the storm's message and again on its own",
+			"incident", p.Incident, "user", user, "channel", channel, "err", err)
+	}
+}
+
 // unsent takes back, from its storm's window, a page its storm let out at
 // once whose send failed or was called off (store.Storms.Unsent): counted,
 // it held a more urgent page after it to the window's end behind a page

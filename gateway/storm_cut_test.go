@@ -102,6 +102,41 @@ func TestStormHeldAsItsClaimEndedAfterTakeoverPagesOnce(t *testing.T) {
 	}
 }
 
+// TestStormPageLetOutAsItsClaimEndedIsNotCounted: ann's storm (a 5 m
+// window, 3 pages at once) is quiet. Replica a claims an incident's push
+// and asks ann's storm; the store stalls on the question past a's lease,
+// b takes the incident over and its storm lets the push out, the first
+// of the window. Then a's question reaches the store and is let out too,
+// the second, as a's claim's context ends: a sends nothing. Its count is
+// taken back (on a context of its own): two more pages to ann in the
+// window go out at once. Left, the window counted a page nobody got, and
+// the third page of the storm waited for the window's end.
+func TestStormPageLetOutAsItsClaimEndedIsNotCounted(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig+"notifiers:\n  storm: {window: 5m, immediate: 3}\n"), replicas(0))
+			fz := newFreeze()
+			a, _ := h.dispatcher(func(o *dispatch.Options) {
+				o.Lease = 30 * time.Second
+				o.Store = admitAnsweredAsTheClaimEnds{Store: o.Store, fz: fz}
+			})
+			b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
+			id := claimEndsWhileItsStormIsAsked(t, h, a, b, fz)
+			others := storm(h, 2, "g")
+			if _, err := b.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, m := range h.rec.sentTo("ann", "push") {
+				got = append(got, m.Incident)
+			}
+			if len(got) != 3 || got[0] != id || got[1] == got[2] || !slices.Contains(others, got[1]) || !slices.Contains(others, got[2]) {
+				t.Errorf("ann's pushes %v: want b's of %s, then two of %v at once (a's page, never sent, not counted in the storm)", got, id, others)
+			}
+		})
+	}
+}
+
 // TestStormHeldAfterTheTakeoversHoldIsNotTakenBackWithIt: ann's storm (a
 // 5 m window, 3 pages at once) has let three pages out. Replica a claims
 // a fourth incident's push and asks ann's storm; the store stalls on the

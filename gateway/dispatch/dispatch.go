@@ -1808,16 +1808,16 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	if urgency == "" {
 		urgency = inc.State.Urgency
 	}
-	var listed *store.HeldPage   // sent at once and listed in the storm as sent
-	var heldLate *store.HeldPage // held by its storm, answered past sendBy
-	admitted := p.step.Admitted  // let out at once by its storm, now or before a rate limit sent it back
-	unsent := func() {}          // takes back its storm's count of it, when its Admit let it out
-	carried := false             // counted by its storm, as stored, before the rate limit sent it back
+	var listed *store.HeldPage         // sent at once and listed in the storm as sent
+	var heldLate *store.HeldPage       // held by its storm, answered past sendBy
+	admitted := p.step.Admitted        // let out at once by its storm, now or before a rate limit sent it back
+	unsent := func(context.Context) {} // takes back its storm's count of it, when its Admit let it out
+	carried := false                   // counted by its storm, as stored, before the rate limit sent it back
 	if st := p.step; admitted && !st.StormEnd.IsZero() {
 		// Let out before the rate limit sent it back: counted then, in
 		// the window it was let out in, and taken back from there.
 		hp := store.HeldPage{Incident: inc.ID, Rank: st.StormRank}
-		unsent = func() { d.unsent(ctx, a.User, a.Channel, hp, st.StormEnd, st.StormAfter) }
+		unsent = func(ctx context.Context) { d.unsent(ctx, a.User, a.Channel, hp, st.StormEnd, st.StormAfter) }
 		carried = !p.owned
 	}
 	if r := stormRules(cfg); r.Window > 0 && !admitted {
@@ -1855,7 +1855,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			listed = &hp
 		}
 		if err == nil && adm.Send {
-			unsent = func() { d.unsent(ctx, a.User, a.Channel, hp, adm.Until, !now.Before(adm.Until)) }
+			unsent = func(ctx context.Context) { d.unsent(ctx, a.User, a.Channel, hp, adm.Until, !now.Before(adm.Until)) }
 			p.step.StormEnd, p.step.StormAfter, p.step.StormRank = adm.Until, !now.Before(adm.Until), hp.Rank
 			p.owned = true
 		}
@@ -1865,10 +1865,24 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		// The claim's time ran out while its storm was asked (its lease
 		// and a send timeout are over): work leaves the claim to run
 		// out, and counts it, for the takeover, which pages the step on
-		// its own. A hold its storm answered meanwhile is taken back
-		// (on a context of its own: the claim's is over), or the
-		// storm's message would page the person for it as well.
+		// its own, asking its storm again. What the storm answered
+		// this claim is taken back, on a context of its own (the
+		// claim's is over): a hold, or the storm's message would page
+		// the person for it as well; a count, or the window would
+		// count a page nobody got and hold the person's next page to
+		// its end behind it. A page let out and listed in the storm
+		// (adm.Listed) stays listed as gone out on its own: the
+		// takeover pages the step, let out at once (as this claim's
+		// was, when it asked first: the lease ends before the claim's
+		// context) or held after the listing, for the message; held
+		// again here (HoldFailed), the message would page the person
+		// for it a second time.
 		p.cut = true
+		if !carried {
+			sctx, cancel := d.detached(ctx)
+			unsent(sctx)
+			cancel()
+		}
 		if heldLate != nil {
 			d.withdraw(ctx, a.User, a.Channel, *heldLate)
 		}
@@ -1888,7 +1902,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		// storm took for it in this claim is given back first (the
 		// next claim asks the storm again).
 		if !carried {
-			unsent()
+			unsent(ctx)
 			p.owned = false
 			p.step.Admitted, p.step.StormEnd, p.step.StormAfter, p.step.StormRank = false, time.Time{}, false, 0
 		}
@@ -1928,7 +1942,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			// A step counted before its turn left the incident stored as
 			// such: the write that took it out took it back too
 			// (incident.Service), or another replica sent it.
-			unsent()
+			unsent(ctx)
 		}
 		if listed != nil {
 			// Listed in its storm as sent, it would make the storm's
@@ -1974,7 +1988,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			// In a storm: held for its message instead, like a page
 			// that failed, unless it cannot be.
 			if detail, ok := d.holdFailed(ctx, cfg, a.User, a.Channel, *listed); ok {
-				unsent() // it goes in the message, not on its own
+				unsent(ctx) // it goes in the message, not on its own
 				e.Type, e.Detail = "notify_held", fmt.Sprintf("not sent at once: %v%s", err, detail)
 				return e
 			}
@@ -2002,7 +2016,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			// step out (an acknowledgement meanwhile takes it back).
 			p.unsentAtWrite = true
 		} else {
-			unsent()
+			unsent(ctx)
 		}
 		if listed != nil {
 			detail, _ := d.holdFailed(ctx, cfg, a.User, a.Channel, *listed)

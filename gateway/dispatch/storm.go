@@ -795,6 +795,13 @@ func (d *Dispatcher) holdFailed(ctx context.Context, cfg *policy.Config, user, c
 	return "; alert storm: " + heldDetail(user, channel, a), true
 }
 
+// detached is a context for a store call owed whatever became of ctx (a
+// claim's, whose time may have run out), bounded by a store call's
+// timeout.
+func (d *Dispatcher) detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), d.callTimeout)
+}
+
 // withdraw takes back from its storm a page it held whose claim will not
 // record the hold (store.Storms.Withdraw): the claim's send window or its
 // context ended while the storm was asked, and its step is paged again, by
@@ -805,7 +812,7 @@ func (d *Dispatcher) holdFailed(ctx context.Context, cfg *policy.Config, user, c
 // the hold pages the person again in the storm's message. A write that
 // fails is logged.
 func (d *Dispatcher) withdraw(ctx context.Context, user, channel string, p store.HeldPage) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.callTimeout)
+	ctx, cancel := d.detached(ctx)
 	defer cancel()
 	if err := d.o.Store.Withdraw(ctx, store.StormKey(user, channel), p); err != nil {
 		d.log.Warn("a page held past its claim's send window was not taken back from its alert storm: its person may get it in the storm's message and again on its own",

@@ -589,6 +589,35 @@ func TestConsoleInBrowserListShowsNews(t *testing.T) {
 	}
 }
 
+// TestConsoleInBrowserListNotHeldByAFocusedFilter: someone on the NOC
+// screen clicks a filter of the incident list and picks the value it
+// already had (or opens it and presses Escape), and walks away: the
+// select keeps the focus, nothing was changed, and the list held itself
+// still for as long as the focus stayed, with no line saying it was out
+// of date: new incidents never showed. The list is put in place without
+// touching the filters form, so a field focused, unchanged, holds
+// nothing; a filter changed and not applied still does.
+func TestConsoleInBrowserListNotHeldByAFocusedFilter(t *testing.T) {
+	const every = 50 * time.Millisecond
+	asks := &listAsks{}
+	h, ctx := signedInBrowser(t, consolePolling(every), consoleListPolling(every), serving(asks.wrap))
+	link := func(id string) string { return `a[href="/ui/incidents/` + id + `"]` }
+	first := fire(h)
+	h.step(fixedNow)
+	runIn(t, ctx, "open the list, a filter focused", chromedp.Navigate(h.url+"/ui/incidents?status=open"),
+		chromedp.WaitVisible(chromedp.CSS(link(first))), chromedp.Focus(chromedp.CSS("select[name=status]")))
+	second := fireLabels(h, "g2", map[string]string{"alertname": "B", "severity": "critical"})
+	h.step(fixedNow)
+	asked := asks.n.Load()
+	waitUntil(t, 5*time.Second, "the list to ask for its version three times", func() bool { return asks.n.Load() >= asked+3 })
+	if n := value(t, ctx, "look for the new incident", chromedp.Evaluate[int](`document.querySelectorAll('`+link(second)+`').length`)); n != 1 {
+		t.Errorf("the list was not refreshed while an unchanged filter had the focus")
+	}
+	if got := value(t, ctx, "read the focus", chromedp.Evaluate[string](`document.activeElement.getAttribute("name") || document.activeElement.tagName`)); got != "status" {
+		t.Errorf("the focus is on %s, want the filter it was on", got)
+	}
+}
+
 // TestConsoleInBrowserSaysWhenItsSessionEnded: the session of an open
 // incident's page ends on the server (it expired while the page stayed
 // open), so pagerd answers the page's check with a redirect to sign in.

@@ -29,10 +29,13 @@
   // typing reports whether someone is filling in a form of the page: a
   // field has the focus, or holds something other than what the page
   // came with (a status update written, a filter changed and not yet
-  // applied).
+  // applied). On the list (swap), focus alone holds nothing: the list is
+  // put in place without touching its filters form, and a filter clicked
+  // and left as it was keeps the focus until someone clicks elsewhere,
+  // which on a screen nobody touches held the list still for good.
   function typing() {
     var a = document.activeElement;
-    if (a && (a.tagName === "TEXTAREA" || a.tagName === "INPUT" || a.tagName === "SELECT")) {
+    if (!swap && a && (a.tagName === "TEXTAREA" || a.tagName === "INPUT" || a.tagName === "SELECT")) {
       return true;
     }
     var boxes = document.querySelectorAll("textarea");

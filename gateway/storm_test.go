@@ -1656,6 +1656,71 @@ func TestStormUnresolvedRulePageHeldSurvivesACalledOffRaise(t *testing.T) {
 	}
 }
 
+// TestStormUnresolvedRulePageHeldSurvivesARaiseCalledOffAcrossItsMessage:
+// as above, but the window's message goes out while the raise's push to
+// bob waits for its retry, and ann acknowledges in that wait. The message
+// left out the unresolved rule's page (the raise's push was listed as
+// gone out on its own), then the push was called off and held again, and
+// the next message left it out as acknowledged: bob was never paged for
+// the rule. The push held again now stands for the page it hid
+// (store.Admission.Acknowledged), and the next message names X.
+func TestStormUnresolvedRulePageHeldSurvivesARaiseCalledOffAcrossItsMessage(t *testing.T) {
+	cfg := strings.Replace(stormConfig, "    levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]\n",
+		"    levels: [{name: primary, timeout: 5m, targets: [{schedule: s, tier: primary}]}, {name: secondary, targets: [{schedule: s, tier: web}]}]\n"+
+			"    unresolved: [{priorities: [P2], after: 1h, notify: [{level: secondary}]}]\n", 1)
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			rec := &recorder{}
+			h := newHarness(t, withStore(mk(t)), withConfig(cfg), withNotifier("log", daemonChain(rec, nil)))
+			x := fireAs(h, amKey, "x", "warning")
+			h.runUntil(fixedNow.Add(6 * time.Minute))
+			if r := h.api("POST", "/api/v1/incidents/"+x+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("ack: %d %s", r.code, r.body)
+			}
+			h.clock.Set(fixedNow.Add(time.Hour - time.Second))
+			for i := 0; i < 3; i++ {
+				fireAs(h, webKey, fmt.Sprintf("w%d", i), "warning")
+			}
+			h.runUntil(fixedNow.Add(time.Hour))
+			if held := entriesOf(timeline(h, x), "notify_held", "push"); len(held) != 1 || held[0].User != "bob" {
+				t.Fatalf("bob's push from the unresolved rule was not held: %+v", held)
+			}
+			var once sync.Once
+			var ack response
+			rec.fail = func(m notify.Message) error {
+				var err error
+				if m.Incident == x && m.User == "bob" && m.Channel == "push" {
+					once.Do(func() {
+						ack = h.api("POST", "/api/v1/incidents/"+x+"/acknowledge", `{"user":"ann"}`)
+						// The window ends while the push waits for its
+						// retry: its message goes out.
+						h.clock.Set(fixedNow.Add(time.Hour + 10*time.Second))
+						for _, d := range h.disp {
+							d.RunOnce(context.Background())
+						}
+						err = notify.Temporary(errors.New("push provider: 503 service unavailable"))
+					})
+				}
+				return err
+			}
+			h.clock.Set(fixedNow.Add(time.Hour + 8*time.Second))
+			raise(h, "x")
+			h.step(fixedNow.Add(time.Hour + 8*time.Second))
+			if ack.code != 200 {
+				t.Fatalf("the raise's push to bob was not tried, or ann's ack during it failed: %d %s", ack.code, ack.body)
+			}
+			if got := mentions(rec.sentTo("bob", "push"), x); len(got) != 1 || !strings.Contains(h.logs.String(), "left out pages whose incidents went out on their own") {
+				t.Fatalf("bob's pushes naming X %+v; want only the one at 5m, and the window's flush to have left the rule's page out for the raise's (the test does not test what it says)", got)
+			}
+			h.runUntil(fixedNow.Add(time.Hour + 40*time.Second))
+			got := mentions(rec.sentTo("bob", "push"), x)
+			if len(got) != 2 || !store.IsBundleID(got[1].Incident) {
+				t.Fatalf("bob's pushes naming X: %+v, want the next storm message after the one at 5m (pages %v)", got, rec.lines(fixedNow))
+			}
+		})
+	}
+}
+
 // TestStormMessageWithNoWayToSendIsOneMessage: a reload took ann's push
 // contact away while her pages were held; the storm message cannot go. Its
 // failure is one message, as one refused by the provider is: the entries

@@ -1852,7 +1852,13 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			// for it again. Taken back below, and its step due again.
 			heldLate = &hp
 		case adm.Listed:
-			listed = &hp
+			// Held again when its send fails or is called off, it
+			// stands for a page of its incident held before it that
+			// pages acknowledged incidents too, which the storm's
+			// message leaves out for it (store.Admission.Acknowledged).
+			l := hp
+			l.PagesAcknowledged = l.PagesAcknowledged || adm.Acknowledged
+			listed = &l
 		}
 		if err == nil && adm.Send {
 			unsent = func(ctx context.Context) { d.unsent(ctx, a.User, a.Channel, hp, adm.Until, !now.Before(adm.Until)) }

@@ -835,6 +835,15 @@ type Admission struct {
 	// storm too, marked Sent, as pages were held: if its send fails, the
 	// storm must have it back (HoldFailed).
 	Listed bool
+	// Acknowledged is true, for a page Listed, when a page of its
+	// incident held before it pages acknowledged incidents too
+	// (HeldPage.PagesAcknowledged: an unresolved rule's). The storm's
+	// message leaves that page out for this one, which went out on its
+	// own; when this one's send then fails or is called off (an
+	// acknowledgement) after that message went out, it is held again
+	// (HoldFailed) marked so, or the person was never paged for the
+	// earlier one.
+	Acknowledged bool
 	// Until is, for a held page, when its message goes out: at Until, or
 	// by Until when Closing. For a page sent now, the window's end.
 	Until time.Time

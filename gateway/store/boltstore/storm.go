@@ -99,6 +99,9 @@ func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now tim
 			if err != nil {
 				return err
 			}
+			if a.Listed {
+				a.Acknowledged = heldPagesAcknowledged(b, p.Incident)
+			}
 			if err := appendHeld(b, page); err != nil {
 				return err
 			}
@@ -114,6 +117,25 @@ func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now tim
 	})
 	a.Until = a.Until.UTC()
 	return a, err
+}
+
+// heldPagesAcknowledged says whether a page of incident held in b pages
+// acknowledged incidents too (store.Admission.Acknowledged). A listing it
+// cannot decode is not the incident's.
+// Only a listing that starts with the incident, as docjson writes it, is
+// decoded: a flood holds thousands.
+func heldPagesAcknowledged(b *bbolt.Bucket, incident string) bool {
+	pre := []byte(`{"i":"` + incident + `"`)
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if !bytes.HasPrefix(v, pre) {
+			continue
+		}
+		if h, err := docjson.DecodeHeldPage(string(v)); err == nil && h.Incident == incident && h.PagesAcknowledged && !h.Sent {
+			return true
+		}
+	}
+	return false
 }
 
 // appendHeld puts page at the end of a storm's held pages, b.

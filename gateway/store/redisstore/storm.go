@@ -41,7 +41,9 @@ import (
 // StormState.Hold instead (HoldFailed): the page is held whatever the rules
 // say, in the window as it is. It returns send, listed, and when a held
 // page goes out (StormState.HeldUntil: until, closing), or the window's end
-// for a page sent. The same page asked again (ARGV[9], its incident, step
+// for a page sent, and, for a page listed, whether a page of its incident
+// (ARGV[10]) held before it pages acknowledged incidents too
+// (Admission.Acknowledged). The same page asked again (ARGV[9], its incident, step
 // and time, the same as the last Admit's: the dispatcher asking again when
 // the first answer was lost, and no other page of the storm was asked
 // between) gets the first answer, and nothing changes:
@@ -70,7 +72,7 @@ end
 if fresh then
   redis.call('HSET', KEYS[1], 'opened', ` + strconv.Itoa(store.NoRank) + `, 'ranks', '', 'nranks', '')
 end
-local send, listed = 0, 0
+local send, listed, acked = 0, 0, 0
 if not again and (sent < imm or rank < top) then
   sent = sent + 1
   if rank < top then top = rank end
@@ -84,6 +86,17 @@ if not again and (sent < imm or rank < top) then
   redis.call('HSET', KEYS[1], f, rs)
   send = 1
   if held > 0 then
+    -- Listed as sent: say whether a page of its incident held before it
+    -- pages acknowledged incidents too (Admission.Acknowledged). The
+    -- listings are docjson's: the incident first, "a":true outside any
+    -- string (a quote in a value is escaped).
+    local pre = '{"i":"' .. ARGV[10] .. '"'
+    for _, v in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+      if string.sub(v, 1, #pre) == pre and string.find(v, ',"a":true', 1, true) and not string.find(v, ',"x":true}', 1, true) then
+        acked = 1
+        break
+      end
+    end
     redis.call('RPUSH', KEYS[2], ARGV[7])
     listed = 1
   end
@@ -94,8 +107,8 @@ else
   end
 end
 redis.call('HSET', KEYS[1], 'end', e, 'sent', sent, 'top', top, 'next', nxt)
-local out = {send, listed, e, 0}
-if send == 0 and now >= e then out = {send, listed, now + win, 1} end
+local out = {send, listed, e, 0, acked}
+if send == 0 and now >= e then out = {send, listed, now + win, 1, acked} end
 if not again then
   redis.call('HSET', KEYS[1], 'asked', ARGV[9], 'answer', table.concat(out, ','))
 end
@@ -125,16 +138,19 @@ func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now tim
 	}
 	asked := p.Incident + "\x00" + p.Deadline + "\x00" + strconv.FormatInt(ms(now), 10)
 	res, err := s.batch.run(ctx, admitScript, s.stormKeys(key), ms(now), r.Window.Milliseconds(), r.Immediate, p.Rank,
-		page, store.StormMember(key), sent, again, asked).Int64Slice()
+		page, store.StormMember(key), sent, again, asked, p.Incident).Int64Slice()
 	if err != nil {
 		// A script whose answer was lost may have held the page: the
 		// caller asks again rather than send it on its own as well.
 		return store.Admission{}, unavailableWrite(err)
 	}
-	if len(res) != 4 {
+	// Four fields from a script of a version before Acknowledged (its
+	// answer kept for a page asked again in a rolling upgrade).
+	if len(res) != 4 && len(res) != 5 {
 		return store.Admission{}, fmt.Errorf("redis: unexpected admit reply %v", res)
 	}
-	return store.Admission{Send: res[0] == 1, Listed: res[1] == 1, Until: time.UnixMilli(res[2]).UTC(), Closing: res[3] == 1}, nil
+	return store.Admission{Send: res[0] == 1, Listed: res[1] == 1, Until: time.UnixMilli(res[2]).UTC(), Closing: res[3] == 1,
+		Acknowledged: len(res) == 5 && res[4] == 1}, nil
 }
 
 // withdrawScript lists ARGV[1] (a page marked Sent) after the held pages

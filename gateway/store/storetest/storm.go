@@ -27,6 +27,7 @@ var stormTests = []struct {
 	{"StormHoldFailedListsThePageAgain", testStormHoldFailed},
 	{"StormWithdrawListsAHeldPageAsSent", testStormWithdraw},
 	{"StormWithdrawLeavesAStepHeldTwice", testStormWithdrawHeldTwice},
+	{"StormListedPageSaysItsIncidentPagesAcknowledged", testStormListedAcknowledged},
 	{"StormUnsentPageStopsCounting", testStormUnsent},
 	{"StormFlushAfterTakeoverIsVoid", testStormTakeover},
 	{"StormFlushedAgainByItsClaimIsDoneOnce", testStormFlushedAgain},
@@ -1133,5 +1134,63 @@ func testKeptFlag(t *testing.T, f Factory, name string, flag func(*store.Inciden
 	update(t, s, got)
 	if !*flag(get(t, s, id)) {
 		t.Fatalf("Update did not write %s", name)
+	}
+}
+
+// testStormListedAcknowledged: a page let out at once while others are
+// held (listed Sent) is told whether a page of its incident held before it
+// pages acknowledged incidents too (Admission.Acknowledged): the storm's
+// message leaves that one out for it, and it must stand for it when it is
+// held again. Not for another incident's such page, its own incident's
+// page that does not, nor a Sent listing of one that does.
+func testStormListedAcknowledged(t *testing.T, f Factory) {
+	s := f.New(t)
+	key := store.StormKey("bob", "push")
+	for i := 0; i < 3; i++ {
+		admit(t, s, key, page(fmt.Sprint("w", i), 2, base), base)
+	}
+	rule := page("x", 2, base) // an unresolved rule's page: held
+	rule.PagesAcknowledged = true
+	other := page("y", 2, base)
+	other.PagesAcknowledged = true
+	for _, p := range []store.HeldPage{other, page("z", 2, base), rule} {
+		if sent, _ := admit(t, s, key, p, base); sent {
+			t.Fatalf("%s's page went out at once; want it held", p.Incident)
+		}
+	}
+	raisedX := page("x", 1, base)
+	raisedX.Deadline = "1.2"
+	a, err := s.Admit(ctx(t), key, raisedX, base.Add(time.Second), rules)
+	if err != nil || !a.Send || !a.Listed || !a.Acknowledged {
+		t.Fatalf("x raised: %+v %v, want sent, listed, standing for x's held page that pages acknowledged incidents", a, err)
+	}
+	// Asked again with its answer lost: the same answer.
+	if a2, err := s.Admit(ctx(t), key, raisedX, base.Add(time.Second), rules); err == nil && a2.Send && a2.Listed && !a2.Acknowledged {
+		t.Fatalf("x raised, asked again: %+v, want the first answer", a2)
+	}
+	raisedZ := page("z", 0, base)
+	raisedZ.Deadline = "1.2"
+	a, err = s.Admit(ctx(t), key, raisedZ, base.Add(2*time.Second), rules)
+	if err != nil || !a.Send || !a.Listed || a.Acknowledged {
+		t.Fatalf("z raised: %+v %v, want sent and listed, not standing for a page of acknowledged incidents (z's held one does not page them, y's is another incident's)", a, err)
+	}
+	// A Sent listing of a page that pages acknowledged incidents is not
+	// a held one.
+	key2 := store.StormKey("carol", "push")
+	for i := 0; i < 3; i++ {
+		admit(t, s, key2, page(fmt.Sprint("w", i), 2, base), base)
+	}
+	if sent, _ := admit(t, s, key2, page("h", 2, base), base); sent {
+		t.Fatal("h's page went out at once; want it held")
+	}
+	sentRule := page("v", 1, base)
+	sentRule.PagesAcknowledged = true
+	if a, err := s.Admit(ctx(t), key2, sentRule, base.Add(time.Second), rules); err != nil || !a.Send || !a.Listed || a.Acknowledged {
+		t.Fatalf("v: %+v %v, want sent and listed, with no page of v held before it", a, err)
+	}
+	raisedV := page("v", 0, base)
+	raisedV.Deadline = "1.2"
+	if a, err := s.Admit(ctx(t), key2, raisedV, base.Add(2*time.Second), rules); err != nil || !a.Send || !a.Listed || a.Acknowledged {
+		t.Fatalf("v raised: %+v %v, want sent and listed, not standing for v's Sent listing", a, err)
 	}
 }

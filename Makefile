@@ -70,7 +70,8 @@ load: test-deps
 # missed page and on a duplicate no fault explains (docs/RELIABILITY.md).
 # PAGERD_SOAK_DURATION is per mode (default 2m), PAGERD_SOAK_MODE plain
 # (storm bundling off), storm, or both (the default), and PAGERD_SOAK_SEED
-# replays the schedules of a run (it prints its seed).
+# replays the schedules of a run (it prints its seed); PAGERD_SOAK_RATE,
+# PAGERD_SOAK_REPLICAS and PAGERD_SOAK_BREAKER (breaker failures, 0: off).
 SOAK_TIMEOUT ?= 60m
 soak: test-deps
 	$(GO) test -tags soak -run '^TestSoak$$' -v -count=1 -timeout $(SOAK_TIMEOUT) ./cmd/pagerd/

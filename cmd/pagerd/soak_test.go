@@ -760,11 +760,19 @@ func (s *soak) frozenSending(p soakPage, endSent time.Time) string {
 
 // stopped says whether f took away the replica that sent p before it
 // could record it: killed or stopped (SIGSTOP) within 2 s after p
-// arrived.
-func stopped(f *soakFault, p soakPage) bool {
+// arrived, or later by as long as Redis was stalled or down meanwhile
+// (the record waited for it).
+func (s *soak) stopped(f *soakFault, p soakPage) bool {
 	switch f.kind {
 	case "kill", "kill-mid-send", "freeze", "freeze-mid-send":
-		return f.happened && f.target == p.from && !f.start.Before(p.at.Add(-500*time.Millisecond)) && f.start.Before(p.at.Add(2*time.Second))
+		window := 2 * time.Second
+		for _, g := range s.faults {
+			if g.happened && strings.HasPrefix(g.kind, "redis-") && !g.end.IsZero() &&
+				g.start.After(p.at.Add(-time.Second)) && g.start.Before(p.at.Add(2*time.Second)) {
+				window += g.end.Sub(g.start)
+			}
+		}
+		return f.happened && f.target == p.from && !f.start.Before(p.at.Add(-500*time.Millisecond)) && f.start.Before(p.at.Add(window))
 	}
 	return false
 }
@@ -776,7 +784,7 @@ func isFreeze(f *soakFault) bool { return f.kind == "freeze" || f.kind == "freez
 func (s *soak) killedSending(ps []soakPage) string {
 	for _, p := range ps {
 		for _, f := range s.faults {
-			if stopped(f, p) {
+			if s.stopped(f, p) {
 				return fmt.Sprintf("%s (%s) %v after the page arrived", f.target, f.kind, f.start.Sub(p.at).Round(time.Millisecond))
 			}
 		}
@@ -798,7 +806,7 @@ func (s *soak) explain(due time.Time, earlier []soakPage, later soakPage) string
 			if !f.happened {
 				continue
 			}
-			if stopped(f, p) {
+			if s.stopped(f, p) {
 				return fmt.Sprintf("%s %s %v after its copy arrived; sent again by %s %v later",
 					f.target, f.kind, f.start.Sub(p.at).Round(time.Millisecond), later.from, later.at.Sub(p.at).Round(time.Millisecond))
 			}

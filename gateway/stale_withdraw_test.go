@@ -1,0 +1,65 @@
+package gateway
+
+import (
+	"context"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/dispatch"
+)
+
+// TestStaleClaimLeavesTheTakeoversStormHold is what the fault soak found
+// (docs/RELIABILITY.md, "The fault soak", seed 76324111): ann's storm (a
+// 5 m window, 3 pages at once) has let three pages out. Replica a claims a
+// fourth incident's push and asks ann's storm; the store holds the
+// question past a's lease (a Redis stall), b takes the incident over and
+// its storm holds the push for the window's message, recorded
+// (notify_held). Then a's question reaches the store: the same page, held.
+// a's answer is past its send window, so it takes the hold back from the
+// storm as gone out on its own; its write putting the step back due fails
+// (b took the incident over), but the withdrawal stands. At the window's
+// end the storm's message leaves the incident out, and the incident holds
+// its push as held: ann is never paged for it.
+//
+// A known bug, not fixed: it is skipped unless PAGERD_SOAK_KNOWN is set.
+func TestStaleClaimLeavesTheTakeoversStormHold(t *testing.T) {
+	if os.Getenv("PAGERD_SOAK_KNOWN") == "" {
+		t.Skip("a known bug (docs/RELIABILITY.md, the fault soak): set PAGERD_SOAK_KNOWN=1 to run it")
+	}
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig+"notifiers:\n  storm: {window: 5m, immediate: 3}\n"), replicas(0))
+			fz := newFreeze()
+			a, _ := h.dispatcher(func(o *dispatch.Options) {
+				o.Lease = 30 * time.Second
+				o.Store = frozenAdmit{Store: o.Store, fz: fz}
+			})
+			b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
+			storm(h, 3, "g")
+			if _, err := b.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(h.rec.sentTo("ann", "push")); got != 3 {
+				t.Fatalf("ann got %d pushes at once, want 3", got)
+			}
+			id, _ := takeOverWhileFrozen(t, h, a, fz)
+			for _, at := range []time.Duration{5 * time.Minute, 11 * time.Minute} {
+				h.clock.Set(fixedNow.Add(at))
+				if _, err := b.RunOnce(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var paged []string
+			for _, m := range h.rec.sentTo("ann", "push") {
+				if m.Incident == id || slices.Contains(m.Incidents, id) {
+					paged = append(paged, m.At.Sub(fixedNow).String())
+				}
+			}
+			if len(paged) != 1 {
+				t.Errorf("ann was paged for %s at %v: want once, in the storm's message at 5m; timeline: %+v", id, paged, h.incident(id).Timeline)
+			}
+		})
+	}
+}

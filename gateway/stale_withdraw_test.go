@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -22,12 +21,8 @@ import (
 // (b took the incident over), but the withdrawal stands. At the window's
 // end the storm's message leaves the incident out, and the incident holds
 // its push as held: ann is never paged for it.
-//
-// A known bug, not fixed: it is skipped unless PAGERD_SOAK_KNOWN is set.
+// Withdraw now leaves a step held twice to the message (5f0d061).
 func TestStaleClaimLeavesTheTakeoversStormHold(t *testing.T) {
-	if os.Getenv("PAGERD_SOAK_KNOWN") == "" {
-		t.Skip("a known bug (docs/RELIABILITY.md, the fault soak): set PAGERD_SOAK_KNOWN=1 to run it")
-	}
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig+"notifiers:\n  storm: {window: 5m, immediate: 3}\n"), replicas(0))

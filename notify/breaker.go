@@ -18,7 +18,8 @@ var ErrCircuitOpen = errors.New("circuit open: the provider failed too many time
 // test the provider; success closes it, failure opens it again. Only
 // failures worth retrying count (timeouts, 5xx, 429), and pages that may
 // have been sent (ErrMaybeSent: the answer did not come): a page refused for its
-// own sake (a bad number, a 404) says nothing about the provider. There is
+// own sake (a bad number, a 404) says nothing about the provider, nor
+// does one that failed while this process stalled (stall.go). There is
 // one circuit per destination host for URL addresses (webhooks), one per
 // address where each is an account of its own (PagerDuty's routing keys,
 // rate limited each on its own), and one per channel of the transport
@@ -33,6 +34,10 @@ type Breaker struct {
 	now      func() time.Time
 	// byAddress gives each address a circuit (ChainOptions.BreakerByAddress).
 	byAddress bool
+	// mark and stalled are the stall watch's (stall.go): a failure of a
+	// page during which this process stalled is not counted.
+	mark    func() time.Duration
+	stalled func(mark time.Duration) bool
 
 	mu       sync.Mutex
 	circuits map[string]*circuit
@@ -48,7 +53,9 @@ var _ Notifier = (*Breaker)(nil)
 
 // NewBreaker wraps next. failures <= 0 turns the breaker off.
 func NewBreaker(next Notifier, failures int, cooldown time.Duration) *Breaker {
-	return &Breaker{next: next, failures: failures, cooldown: cooldown, now: time.Now, circuits: map[string]*circuit{}}
+	watchStalls()
+	return &Breaker{next: next, failures: failures, cooldown: cooldown, now: time.Now, circuits: map[string]*circuit{},
+		mark: stallMark, stalled: stalledSince}
 }
 
 // Notify sends unless the circuit is open.
@@ -89,8 +96,16 @@ func (b *Breaker) Notify(ctx context.Context, m Message) error {
 			b.mu.Unlock()
 		}
 	}()
+	mark := b.mark()
 	err := b.next.Notify(ctx, m)
 	completed = true
+	counted := err != nil && (IsTemporary(err) || errors.Is(err, ErrMaybeSent))
+	if counted && b.stalled(mark) {
+		// This process stalled while the page was on its way (stopped,
+		// a VM paused): its timeout is the stall's, not the provider's,
+		// which may well have answered in time.
+		counted = false
+	}
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -98,7 +113,7 @@ func (b *Breaker) Notify(ctx context.Context, m Message) error {
 	case err == nil:
 		c.probing = false
 		c.streak = 0
-	case IsTemporary(err), errors.Is(err, ErrMaybeSent):
+	case counted:
 		b.failed(c)
 	default:
 		c.probing = false

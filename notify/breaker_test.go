@@ -175,3 +175,64 @@ func TestBreakerTestPageThatPanicsEndsTheTest(t *testing.T) {
 		t.Fatalf("a cooldown after a test page that panicked: %v, provider asked %d times; want it tested again", err, p.calls-calls)
 	}
 }
+
+// TestBreakerDoesNotCountFailuresOfAStall: this process was stopped (a
+// SIGSTOP, a VM paused) while pages were on their way; their answers came
+// in time but waited in the socket while their deadlines passed, and
+// they failed as may have been sent when it ran again. Counted, five of
+// them opened the circuit of a healthy receiver, and every page to it for
+// the cooldown failed at once, never tried (the fault soak). A failure
+// during which the process stalled is not counted; one after is.
+func TestBreakerDoesNotCountFailuresOfAStall(t *testing.T) {
+	p := &lateAnswer{}
+	b := NewBreaker(p, 3, time.Minute)
+	stalled := true
+	b.stalled = func(time.Duration) bool { return stalled }
+	for i := 0; i < 5; i++ {
+		if err := b.Notify(context.Background(), Message{}); !errors.Is(err, ErrMaybeSent) {
+			t.Fatalf("page %d during a stall: %v, want it tried (may have been sent), the circuit closed", i, err)
+		}
+	}
+	stalled = false
+	for i := 0; i < 3; i++ {
+		if err := b.Notify(context.Background(), Message{}); !errors.Is(err, ErrMaybeSent) {
+			t.Fatalf("page %d after the stall: %v", i, err)
+		}
+	}
+	if err := b.Notify(context.Background(), Message{}); !errors.Is(err, ErrCircuitOpen) || p.calls != 8 {
+		t.Fatalf("after 3 late answers with no stall: %v after %d calls, want the circuit open", err, p.calls)
+	}
+}
+
+// TestStallWatchNoticesAStall: the watch says the process stalled
+// after a mark when two of its ticks were a stallGap or more apart after
+// it, and, before it has ticked again, when its last tick is a stallGap or
+// more old; not otherwise.
+func TestStallWatchNoticesAStall(t *testing.T) {
+	var w stallWatch
+	s := time.Second
+	for at := 100 * time.Millisecond; at <= 3*s; at += 100 * time.Millisecond {
+		w.ticked(at-100*time.Millisecond, at)
+	}
+	if w.since(s, 3*s+50*time.Millisecond) {
+		t.Fatal("a stall said with ticks every 100 ms")
+	}
+	// Stopped from 3 s to 7 s: the page's goroutine asks before the
+	// watch ticks again.
+	if !w.since(2*s, 7*s) {
+		t.Fatal("the watch 4 s without a tick: no stall said")
+	}
+	w.ticked(3*s, 7*s)
+	if !w.since(2*s, 7*s+10*time.Millisecond) {
+		t.Fatal("a stall that ended after the mark: not said")
+	}
+	if w.since(7*s+time.Millisecond, 7*s+50*time.Millisecond) {
+		t.Fatal("a stall that ended before the mark: said")
+	}
+	for at := 7*s + 100*time.Millisecond; at <= 8*s; at += 100 * time.Millisecond {
+		w.ticked(at-100*time.Millisecond, at)
+	}
+	if w.since(7*s+500*time.Millisecond, 8*s+50*time.Millisecond) {
+		t.Fatal("a stall said with none since the mark")
+	}
+}

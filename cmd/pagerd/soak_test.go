@@ -115,8 +115,9 @@ func soakConfig(receiver, proc string, storm bool) string {
 	fmt.Fprintf(&b, "notifiers:\n  webhook: {timeout: %s, max_attempts: 1}\n", soakSendTimeout)
 	if v := os.Getenv("PAGERD_SOAK_BREAKER"); v != "" {
 		// 0 turns the breaker off: a replica stopped past the webhook's
-		// timeout opens it (TestSoakFrozenReplicaOpensItsBreaker), and
-		// its missed pages hide whatever else a run would find.
+		// timeout opened it before the stall watch
+		// (TestFrozenReplicaKeepsItsBreakerClosed), and its missed pages
+		// hid whatever else a run would find.
 		fmt.Fprintf(&b, "  breaker: {failures: %s}\n", v)
 	}
 	if storm {

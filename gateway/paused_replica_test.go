@@ -539,21 +539,30 @@ func TestStormHeldPastSendByAfterTakeoverPagesOnce(t *testing.T) {
 			if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 1 {
 				t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v on a, want 1", got)
 			}
-			for _, at := range []time.Duration{5 * time.Minute, 11 * time.Minute} {
-				h.clock.Set(fixedNow.Add(at))
-				if _, err := b.RunOnce(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var paged []string
-			for _, m := range h.rec.sentTo("ann", "push") {
-				if m.Incident == id || slices.Contains(m.Incidents, id) {
-					paged = append(paged, m.At.Sub(fixedNow).String())
-				}
-			}
+			paged := annPagedThroughTwoWindows(t, h, b, id)
 			if len(paged) != 1 {
 				t.Errorf("ann was paged for %s at %v: want once, by b at 31s", id, paged)
 			}
 		})
 	}
+}
+
+// annPagedThroughTwoWindows runs b at the end of ann's 5-minute storm
+// window and of the next one, and says when (from fixedNow) ann was
+// pushed anything naming incident id, on its own or in a storm's message.
+func annPagedThroughTwoWindows(t *testing.T, h *harness, b *dispatch.Dispatcher, id string) []string {
+	t.Helper()
+	for _, at := range []time.Duration{5 * time.Minute, 11 * time.Minute} {
+		h.clock.Set(fixedNow.Add(at))
+		if _, err := b.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var paged []string
+	for _, m := range h.rec.sentTo("ann", "push") {
+		if m.Incident == id || slices.Contains(m.Incidents, id) {
+			paged = append(paged, m.At.Sub(fixedNow).String())
+		}
+	}
+	return paged
 }

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -40,18 +39,7 @@ func TestStaleClaimLeavesTheTakeoversStormHold(t *testing.T) {
 				t.Fatalf("ann got %d pushes at once, want 3", got)
 			}
 			id, _ := takeOverWhileFrozen(t, h, a, fz)
-			for _, at := range []time.Duration{5 * time.Minute, 11 * time.Minute} {
-				h.clock.Set(fixedNow.Add(at))
-				if _, err := b.RunOnce(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var paged []string
-			for _, m := range h.rec.sentTo("ann", "push") {
-				if m.Incident == id || slices.Contains(m.Incidents, id) {
-					paged = append(paged, m.At.Sub(fixedNow).String())
-				}
-			}
+			paged := annPagedThroughTwoWindows(t, h, b, id)
 			if len(paged) != 1 {
 				t.Errorf("ann was paged for %s at %v: want once, in the storm's message at 5m; timeline: %+v", id, paged, h.incident(id).Timeline)
 			}

@@ -83,18 +83,7 @@ func TestStormHeldAsItsClaimEndedAfterTakeoverPagesOnce(t *testing.T) {
 			if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 1 {
 				t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v on a, want 1", got)
 			}
-			for _, at := range []time.Duration{5 * time.Minute, 11 * time.Minute} {
-				h.clock.Set(fixedNow.Add(at))
-				if _, err := b.RunOnce(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var paged []string
-			for _, m := range h.rec.sentTo("ann", "push") {
-				if m.Incident == id || slices.Contains(m.Incidents, id) {
-					paged = append(paged, m.At.Sub(fixedNow).String())
-				}
-			}
+			paged := annPagedThroughTwoWindows(t, h, b, id)
 			if len(paged) != 1 {
 				t.Errorf("ann was paged for %s at %v: want once, by b at 31s", id, paged)
 			}
@@ -177,18 +166,7 @@ func TestStormHeldAfterTheTakeoversHoldIsNotTakenBackWithIt(t *testing.T) {
 				if !h.timelineHas(id, "notify_held", "alert storm") {
 					t.Fatalf("b did not hold the push for the storm's message: %+v", h.incident(id).Timeline)
 				}
-				for _, at := range []time.Duration{5 * time.Minute, 11 * time.Minute} {
-					h.clock.Set(fixedNow.Add(at))
-					if _, err := b.RunOnce(context.Background()); err != nil {
-						t.Fatal(err)
-					}
-				}
-				var paged []string
-				for _, m := range h.rec.sentTo("ann", "push") {
-					if m.Incident == id || slices.Contains(m.Incidents, id) {
-						paged = append(paged, m.At.Sub(fixedNow).String())
-					}
-				}
+				paged := annPagedThroughTwoWindows(t, h, b, id)
 				if len(paged) != 1 {
 					t.Errorf("ann was paged for %s at %v: want once, in the storm's message at 5m", id, paged)
 				}

@@ -1589,6 +1589,41 @@ func TestStormUnresolvedRulePageHeldSurvivesAReacknowledgement(t *testing.T) {
 	}
 }
 
+// bobsRulePageHeld is the start of the tests of a held unresolved rule's
+// page below: X, a P2 in a policy whose second level is bob, escalates to
+// him at 5m and ann acknowledges it at 6m; an hour after it opened, three
+// P2s of another service have just pushed bob at once, and X's rule
+// (unresolved P2s after 1h page the second level) has its push to bob
+// held in his storm. Pages go through a retrying chain to rec.
+func bobsRulePageHeld(t *testing.T, st store.Store) (*harness, *recorder, string) {
+	t.Helper()
+	cfg := strings.Replace(stormConfig, "    levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]\n",
+		"    levels: [{name: primary, timeout: 5m, targets: [{schedule: s, tier: primary}]}, {name: secondary, targets: [{schedule: s, tier: web}]}]\n"+
+			"    unresolved: [{priorities: [P2], after: 1h, notify: [{level: secondary}]}]\n", 1)
+	if cfg == stormConfig {
+		t.Fatal("the config edit did not apply")
+	}
+	rec := &recorder{}
+	h := newHarness(t, withStore(st), withConfig(cfg), withNotifier("log", daemonChain(rec, nil)))
+	x := fireAs(h, amKey, "x", "warning")
+	h.runUntil(fixedNow.Add(6 * time.Minute))
+	if got := mentions(rec.sentTo("bob", "push"), x); len(got) != 1 {
+		t.Fatalf("bob's pushes for X by 6m: %+v, want the second level's", got)
+	}
+	if r := h.api("POST", "/api/v1/incidents/"+x+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	h.clock.Set(fixedNow.Add(time.Hour - time.Second))
+	for i := 0; i < 3; i++ {
+		fireAs(h, webKey, fmt.Sprintf("w%d", i), "warning")
+	}
+	h.runUntil(fixedNow.Add(time.Hour))
+	if held := entriesOf(timeline(h, x), "notify_held", "push"); len(held) != 1 || held[0].User != "bob" {
+		t.Fatalf("bob's push from the unresolved rule was not held: %+v (timeline %+v)", held, timeline(h, x))
+	}
+	return h, rec, x
+}
+
 // TestStormUnresolvedRulePageHeldSurvivesACalledOffRaise: X, a P2 that ann
 // acknowledged once it had escalated to bob, is an hour unresolved, and its rule's
 // push to bob is held in his storm (three P2 pushes went out at once a
@@ -1600,32 +1635,9 @@ func TestStormUnresolvedRulePageHeldSurvivesAReacknowledgement(t *testing.T) {
 // rule's page (which pages acknowledged incidents too). Now the page called
 // off is held again, as a failed one is, and the message names X.
 func TestStormUnresolvedRulePageHeldSurvivesACalledOffRaise(t *testing.T) {
-	cfg := strings.Replace(stormConfig, "    levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]\n",
-		"    levels: [{name: primary, timeout: 5m, targets: [{schedule: s, tier: primary}]}, {name: secondary, targets: [{schedule: s, tier: web}]}]\n"+
-			"    unresolved: [{priorities: [P2], after: 1h, notify: [{level: secondary}]}]\n", 1)
-	if cfg == stormConfig {
-		t.Fatal("the config edit did not apply")
-	}
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			rec := &recorder{}
-			h := newHarness(t, withStore(mk(t)), withConfig(cfg), withNotifier("log", daemonChain(rec, nil)))
-			x := fireAs(h, amKey, "x", "warning")
-			h.runUntil(fixedNow.Add(6 * time.Minute))
-			if got := mentions(rec.sentTo("bob", "push"), x); len(got) != 1 {
-				t.Fatalf("bob's pushes for X by 6m: %+v, want the second level's", got)
-			}
-			if r := h.api("POST", "/api/v1/incidents/"+x+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
-				t.Fatalf("ack: %d %s", r.code, r.body)
-			}
-			h.clock.Set(fixedNow.Add(time.Hour - time.Second))
-			for i := 0; i < 3; i++ {
-				fireAs(h, webKey, fmt.Sprintf("w%d", i), "warning")
-			}
-			h.runUntil(fixedNow.Add(time.Hour))
-			if held := entriesOf(timeline(h, x), "notify_held", "push"); len(held) != 1 || held[0].User != "bob" {
-				t.Fatalf("bob's push from the unresolved rule was not held: %+v (timeline %+v)", held, timeline(h, x))
-			}
+			h, rec, x := bobsRulePageHeld(t, mk(t))
 			var once sync.Once
 			var ack response
 			rec.fail = func(m notify.Message) error {
@@ -1665,26 +1677,9 @@ func TestStormUnresolvedRulePageHeldSurvivesACalledOffRaise(t *testing.T) {
 // the rule. The push held again now stands for the page it hid
 // (store.Admission.Acknowledged), and the next message names X.
 func TestStormUnresolvedRulePageHeldSurvivesARaiseCalledOffAcrossItsMessage(t *testing.T) {
-	cfg := strings.Replace(stormConfig, "    levels: [{name: primary, targets: [{schedule: s, tier: primary}]}]\n",
-		"    levels: [{name: primary, timeout: 5m, targets: [{schedule: s, tier: primary}]}, {name: secondary, targets: [{schedule: s, tier: web}]}]\n"+
-			"    unresolved: [{priorities: [P2], after: 1h, notify: [{level: secondary}]}]\n", 1)
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			rec := &recorder{}
-			h := newHarness(t, withStore(mk(t)), withConfig(cfg), withNotifier("log", daemonChain(rec, nil)))
-			x := fireAs(h, amKey, "x", "warning")
-			h.runUntil(fixedNow.Add(6 * time.Minute))
-			if r := h.api("POST", "/api/v1/incidents/"+x+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
-				t.Fatalf("ack: %d %s", r.code, r.body)
-			}
-			h.clock.Set(fixedNow.Add(time.Hour - time.Second))
-			for i := 0; i < 3; i++ {
-				fireAs(h, webKey, fmt.Sprintf("w%d", i), "warning")
-			}
-			h.runUntil(fixedNow.Add(time.Hour))
-			if held := entriesOf(timeline(h, x), "notify_held", "push"); len(held) != 1 || held[0].User != "bob" {
-				t.Fatalf("bob's push from the unresolved rule was not held: %+v", held)
-			}
+			h, rec, x := bobsRulePageHeld(t, mk(t))
 			var once sync.Once
 			var ack response
 			rec.fail = func(m notify.Message) error {

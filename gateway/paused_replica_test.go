@@ -506,6 +506,11 @@ func TestPageWhoseClaimEndedWhileItsStormWasAskedIsLeftOnce(t *testing.T) {
 	if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 1 {
 		t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v, want 1", got)
 	}
+	// The log says what happened: left to the takeover, not "sent on
+	// its own" (it said both, of a page nobody sent).
+	if logs := h.logs.String(); strings.Contains(logs, "page sent on its own") || !strings.Contains(logs, "left to the takeover") {
+		t.Errorf("the log says a page went out on its own, or not that it was left: %s", logs)
+	}
 }
 
 // TestStormHeldPastSendByAfterTakeoverPagesOnce: ann's storm (a 5 m

@@ -1835,6 +1835,9 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			adm, err = d.o.Store.Admit(ctx, store.StormKey(a.User, a.Channel), hp, now, r)
 		}
 		switch {
+		case err != nil && ctx.Err() != nil:
+			// The claim's time ran out while its storm was asked: left
+			// to the takeover below, not sent.
 		case err != nil:
 			// Whether they are in a storm is unknown: a page sent on its
 			// own beats a page held where nobody may flush it.

@@ -57,10 +57,15 @@ func pageEntries(tl []store.Entry) []string {
 // failOnceWhile makes rec's first sms answer a 503 after doing what (a
 // person acting meanwhile), and counts rec's sms tries.
 func failOnceWhile(rec *recorder, what func()) *atomic.Int32 {
+	return failOnceFor(rec, func(m notify.Message) bool { return m.Channel == "sms" }, what)
+}
+
+// failOnceFor is failOnceWhile for the messages match picks.
+func failOnceFor(rec *recorder, match func(notify.Message) bool, what func()) *atomic.Int32 {
 	var once sync.Once
 	tries := &atomic.Int32{}
 	rec.fail = func(m notify.Message) error {
-		if m.Channel != "sms" {
+		if !match(m) {
 			return nil
 		}
 		tries.Add(1)

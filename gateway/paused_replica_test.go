@@ -526,20 +526,8 @@ func TestPageWhoseClaimEndedWhileItsStormWasAskedIsLeftOnce(t *testing.T) {
 func TestStormHeldPastSendByAfterTakeoverPagesOnce(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig+"notifiers:\n  storm: {window: 5m, immediate: 3}\n"), replicas(0))
 			fz := newFreeze()
-			a, aReg := h.dispatcher(func(o *dispatch.Options) {
-				o.Lease = 30 * time.Second
-				o.Store = frozenAdmit{Store: o.Store, fz: fz}
-			})
-			b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
-			storm(h, 2, "g")
-			if _, err := b.RunOnce(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			if got := len(h.rec.sentTo("ann", "push")); got != 2 {
-				t.Fatalf("ann got %d pushes at once, want 2", got)
-			}
+			h, a, aReg, b := stormTakeover(t, mk(t), func(st store.Store) store.Store { return frozenAdmit{Store: st, fz: fz} }, 2)
 			id, _ := takeOverWhileFrozen(t, h, a, fz)
 			if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 1 {
 				t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v on a, want 1", got)
@@ -570,4 +558,29 @@ func annPagedThroughTwoWindows(t *testing.T, h *harness, b *dispatch.Dispatcher,
 		}
 	}
 	return paged
+}
+
+// stormTakeover is two replicas on st with ann's storm at a 5-minute
+// window and 3 pages at once, both on 30 s leases: a, whose store is
+// wrap's (one that stalls its storm's answers), and b, which takes a's
+// incidents over. n alerts for ann are then pushed at once by b.
+func stormTakeover(t *testing.T, st store.Store, wrap func(store.Store) store.Store, n int) (h *harness, a *dispatch.Dispatcher, aReg *prometheus.Registry, b *dispatch.Dispatcher) {
+	t.Helper()
+	h = newHarness(t, withStore(st), withConfig(stormConfig+"notifiers:\n  storm: {window: 5m, immediate: 3}\n"), replicas(0))
+	a, aReg = h.dispatcher(func(o *dispatch.Options) {
+		o.Lease = 30 * time.Second
+		o.Store = wrap(o.Store)
+	})
+	b, _ = h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
+	if n == 0 {
+		return h, a, aReg, b
+	}
+	storm(h, n, "g")
+	if _, err := b.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(h.rec.sentTo("ann", "push")); got != n {
+		t.Fatalf("ann got %d pushes at once, want %d", got, n)
+	}
+	return h, a, aReg, b
 }

@@ -1,11 +1,9 @@
 package gateway
 
 import (
-	"context"
 	"testing"
-	"time"
 
-	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/gateway/store"
 )
 
 // TestStaleClaimLeavesTheTakeoversStormHold is what the fault soak found
@@ -24,20 +22,8 @@ import (
 func TestStaleClaimLeavesTheTakeoversStormHold(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig+"notifiers:\n  storm: {window: 5m, immediate: 3}\n"), replicas(0))
 			fz := newFreeze()
-			a, _ := h.dispatcher(func(o *dispatch.Options) {
-				o.Lease = 30 * time.Second
-				o.Store = frozenAdmit{Store: o.Store, fz: fz}
-			})
-			b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
-			storm(h, 3, "g")
-			if _, err := b.RunOnce(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			if got := len(h.rec.sentTo("ann", "push")); got != 3 {
-				t.Fatalf("ann got %d pushes at once, want 3", got)
-			}
+			h, a, _, b := stormTakeover(t, mk(t), func(st store.Store) store.Store { return frozenAdmit{Store: st, fz: fz} }, 3)
 			id, _ := takeOverWhileFrozen(t, h, a, fz)
 			paged := annPagedThroughTwoWindows(t, h, b, id)
 			if len(paged) != 1 {

@@ -65,20 +65,8 @@ func claimEndsWhileItsStormIsAsked(t *testing.T, h *harness, a, b *dispatch.Disp
 func TestStormHeldAsItsClaimEndedAfterTakeoverPagesOnce(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig+"notifiers:\n  storm: {window: 5m, immediate: 3}\n"), replicas(0))
 			fz := newFreeze()
-			a, aReg := h.dispatcher(func(o *dispatch.Options) {
-				o.Lease = 30 * time.Second
-				o.Store = admitAnsweredAsTheClaimEnds{Store: o.Store, fz: fz}
-			})
-			b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
-			storm(h, 2, "g")
-			if _, err := b.RunOnce(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			if got := len(h.rec.sentTo("ann", "push")); got != 2 {
-				t.Fatalf("ann got %d pushes at once, want 2", got)
-			}
+			h, a, aReg, b := stormTakeover(t, mk(t), func(st store.Store) store.Store { return admitAnsweredAsTheClaimEnds{Store: st, fz: fz} }, 2)
 			id := claimEndsWhileItsStormIsAsked(t, h, a, b, fz)
 			if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 1 {
 				t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v on a, want 1", got)
@@ -103,13 +91,8 @@ func TestStormHeldAsItsClaimEndedAfterTakeoverPagesOnce(t *testing.T) {
 func TestStormPageLetOutAsItsClaimEndedIsNotCounted(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig+"notifiers:\n  storm: {window: 5m, immediate: 3}\n"), replicas(0))
 			fz := newFreeze()
-			a, _ := h.dispatcher(func(o *dispatch.Options) {
-				o.Lease = 30 * time.Second
-				o.Store = admitAnsweredAsTheClaimEnds{Store: o.Store, fz: fz}
-			})
-			b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
+			h, a, _, b := stormTakeover(t, mk(t), func(st store.Store) store.Store { return admitAnsweredAsTheClaimEnds{Store: st, fz: fz} }, 0)
 			id := claimEndsWhileItsStormIsAsked(t, h, a, b, fz)
 			others := storm(h, 2, "g")
 			if _, err := b.RunOnce(context.Background()); err != nil {
@@ -139,24 +122,13 @@ func TestStormHeldAfterTheTakeoversHoldIsNotTakenBackWithIt(t *testing.T) {
 	for name, mk := range stores(t) {
 		for _, ended := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/context_ended=%v", name, ended), func(t *testing.T) {
-				h := newHarness(t, withStore(mk(t)), withConfig(stormConfig+"notifiers:\n  storm: {window: 5m, immediate: 3}\n"), replicas(0))
 				fz := newFreeze()
-				a, _ := h.dispatcher(func(o *dispatch.Options) {
-					o.Lease = 30 * time.Second
+				h, a, _, b := stormTakeover(t, mk(t), func(st store.Store) store.Store {
 					if ended {
-						o.Store = admitAnsweredAsTheClaimEnds{Store: o.Store, fz: fz}
-					} else {
-						o.Store = frozenAdmit{Store: o.Store, fz: fz}
+						return admitAnsweredAsTheClaimEnds{Store: st, fz: fz}
 					}
-				})
-				b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
-				storm(h, 3, "g")
-				if _, err := b.RunOnce(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-				if got := len(h.rec.sentTo("ann", "push")); got != 3 {
-					t.Fatalf("ann got %d pushes at once, want 3", got)
-				}
+					return frozenAdmit{Store: st, fz: fz}
+				}, 3)
 				var id string
 				if ended {
 					id = claimEndsWhileItsStormIsAsked(t, h, a, b, fz)

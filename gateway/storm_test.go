@@ -1624,6 +1624,11 @@ func bobsRulePageHeld(t *testing.T, st store.Store) (*harness, *recorder, string
 	return h, rec, x
 }
 
+// bobsPushOf picks bob's pushes of incident x.
+func bobsPushOf(x string) func(notify.Message) bool {
+	return func(m notify.Message) bool { return m.Incident == x && m.User == "bob" && m.Channel == "push" }
+}
+
 // TestStormUnresolvedRulePageHeldSurvivesACalledOffRaise: X, a P2 that ann
 // acknowledged once it had escalated to bob, is an hour unresolved, and its rule's
 // push to bob is held in his storm (three P2 pushes went out at once a
@@ -1638,18 +1643,10 @@ func TestStormUnresolvedRulePageHeldSurvivesACalledOffRaise(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			h, rec, x := bobsRulePageHeld(t, mk(t))
-			var once sync.Once
 			var ack response
-			rec.fail = func(m notify.Message) error {
-				var err error
-				if m.Incident == x && m.User == "bob" && m.Channel == "push" {
-					once.Do(func() {
-						ack = h.api("POST", "/api/v1/incidents/"+x+"/acknowledge", `{"user":"ann"}`)
-						err = notify.Temporary(errors.New("push provider: 503 service unavailable"))
-					})
-				}
-				return err
-			}
+			failOnceFor(rec, bobsPushOf(x), func() {
+				ack = h.api("POST", "/api/v1/incidents/"+x+"/acknowledge", `{"user":"ann"}`)
+			})
 			h.clock.Set(fixedNow.Add(time.Hour + 2*time.Second))
 			raise(h, "x")
 			h.step(fixedNow.Add(time.Hour + 2*time.Second))
@@ -1680,24 +1677,16 @@ func TestStormUnresolvedRulePageHeldSurvivesARaiseCalledOffAcrossItsMessage(t *t
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			h, rec, x := bobsRulePageHeld(t, mk(t))
-			var once sync.Once
 			var ack response
-			rec.fail = func(m notify.Message) error {
-				var err error
-				if m.Incident == x && m.User == "bob" && m.Channel == "push" {
-					once.Do(func() {
-						ack = h.api("POST", "/api/v1/incidents/"+x+"/acknowledge", `{"user":"ann"}`)
-						// The window ends while the push waits for its
-						// retry: its message goes out.
-						h.clock.Set(fixedNow.Add(time.Hour + 10*time.Second))
-						for _, d := range h.disp {
-							d.RunOnce(context.Background())
-						}
-						err = notify.Temporary(errors.New("push provider: 503 service unavailable"))
-					})
+			failOnceFor(rec, bobsPushOf(x), func() {
+				ack = h.api("POST", "/api/v1/incidents/"+x+"/acknowledge", `{"user":"ann"}`)
+				// The window ends while the push waits for its retry:
+				// its message goes out.
+				h.clock.Set(fixedNow.Add(time.Hour + 10*time.Second))
+				for _, d := range h.disp {
+					d.RunOnce(context.Background())
 				}
-				return err
-			}
+			})
 			h.clock.Set(fixedNow.Add(time.Hour + 8*time.Second))
 			raise(h, "x")
 			h.step(fixedNow.Add(time.Hour + 8*time.Second))

@@ -336,7 +336,8 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	if o.HTTPClient != nil {
 		hc = func() *http.Client { return o.HTTPClient }
 	}
-	tr, err := buildNotifiers(cfg, d.cfg.Load, o.Stdout, hc, o.RetryBase, o.Now)
+	watches := newBreakerWatches(d.log, reg, time.Duration(cfg.Notifiers.Breaker.Cooldown))
+	tr, err := buildNotifiers(cfg, d.cfg.Load, o.Stdout, hc, o.RetryBase, o.Now, watches)
 	if err != nil {
 		return nil, err
 	}

@@ -45,8 +45,9 @@ type transports struct {
 // keeps connections to each provider for the next pages).
 // retryBase is the first wait between a page's tries (0: notify's
 // default). current is the config in force, for what a page reads when it
-// is sent rather than at start (nil: cfg).
-func buildNotifiers(cfg *policy.Config, current func() *policy.Config, stdout io.Writer, hc func() *http.Client, retryBase time.Duration, now func() time.Time) (transports, error) {
+// is sent rather than at start (nil: cfg). watches is told what the
+// breakers do (nil: nobody).
+func buildNotifiers(cfg *policy.Config, current func() *policy.Config, stdout io.Writer, hc func() *http.Client, retryBase time.Duration, now func() time.Time, watches *breakerWatches) (transports, error) {
 	if current == nil {
 		current = func() *policy.Config { return cfg }
 	}
@@ -74,7 +75,7 @@ func buildNotifiers(cfg *policy.Config, current func() *policy.Config, stdout io
 	chain := func(via string, t notify.Notifier, attempts int) notify.Notifier {
 		rl := n.RateLimits[via]
 		return notify.Chain(t, notify.ChainOptions{Attempts: attempts, RetryBase: retryBase, PerSecond: rl.PerSecond, Burst: rl.Burst, Concurrency: rl.Concurrency,
-			BreakerFailures: *n.Breaker.Failures, BreakerCooldown: time.Duration(n.Breaker.Cooldown), BreakerByAddress: via == "pagerduty", Now: now})
+			BreakerFailures: *n.Breaker.Failures, BreakerCooldown: time.Duration(n.Breaker.Cooldown), BreakerByAddress: via == "pagerduty", BreakerWatch: watches.forVia(via), Now: now})
 	}
 	out.byVia = map[string]notify.Notifier{
 		"log":       chain("log", notify.NewLog(w), 1),

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/pagerd/pagerd/internal/providertest"
 	"github.com/pagerd/pagerd/notify"
@@ -46,6 +50,45 @@ func TestDaemonChainOpensItsBreaker(t *testing.T) {
 	}
 	if n := calls.Load(); n != 6 {
 		t.Fatalf("%d requests, want 6 (three pages, two tries each, none once open)", n)
+	}
+}
+
+// TestDaemonBreakerOpeningIsLoggedAndCounted: a circuit that opens fails
+// every page to its provider at once for the cooldown; the operator saw it
+// only in each page's notify_failed. The daemon's breakers log it at WARN,
+// with the transport, the host and the failures that opened it, and count
+// it in pagerd_breaker_opened_total{via}; the test page that closes it is
+// logged too.
+func TestDaemonBreakerOpeningIsLoggedAndCounted(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	logs := &syncBuffer{}
+	watches := newBreakerWatches(slog.New(slog.NewTextHandler(logs, nil)), prometheus.NewRegistry(), time.Minute)
+	tr := quickstartNotifiersWatched(t, "\nnotifiers:\n  webhook: {max_attempts: 1, timeout: 1s}\n  breaker: {failures: 3, cooldown: 1m}\n", watches)
+	m := notify.Message{User: "demo", Channel: "push", Address: srv.URL + "/hook", Text: "x"}
+	if got := testutil.ToFloat64(watches.opened.WithLabelValues("webhook")); got != 0 {
+		t.Fatalf("pagerd_breaker_opened_total before any page: %v", got)
+	}
+	for i := 0; i < 3; i++ {
+		_ = tr.byVia["webhook"].Notify(context.Background(), m)
+	}
+	if got := testutil.ToFloat64(watches.opened.WithLabelValues("webhook")); got != 1 {
+		t.Fatalf("pagerd_breaker_opened_total{via=webhook} = %v after three failed pages, want 1", got)
+	}
+	host := strings.TrimPrefix(srv.URL, "http://")
+	if !strings.Contains(logs.String(), `level=WARN msg="circuit open: pages through it fail at once`) || !strings.Contains(logs.String(), "via=webhook circuit="+host+" failures_in_a_row=3") {
+		t.Fatalf("the circuit's opening was not logged with its transport, host and failures:\n%s", logs.String())
+	}
+	// A failure left out for a stall (notify's TestBreakerTellsItsWatch
+	// has the breaker's side) is counted and logged with its length.
+	watches.forVia("webhook").StallFailure(host, 3700*time.Millisecond, notify.ErrMaybeSent)
+	if got := testutil.ToFloat64(watches.stalled.WithLabelValues("webhook")); got != 1 {
+		t.Fatalf("pagerd_breaker_stall_failures_total{via=webhook} = %v, want 1", got)
+	}
+	if !strings.Contains(logs.String(), "not counted against the provider's circuit\" via=webhook circuit="+host+" stall=3.7s") {
+		t.Fatalf("the failure left out for a stall was not logged with its length:\n%s", logs.String())
 	}
 }
 
@@ -193,6 +236,13 @@ func TestDaemonChainCapsConcurrency(t *testing.T) {
 // quickstart config with extra appended.
 func quickstartNotifiers(t *testing.T, extra string) transports {
 	t.Helper()
+	return quickstartNotifiersWatched(t, extra, nil)
+}
+
+// quickstartNotifiersWatched is quickstartNotifiers whose breakers tell
+// watches.
+func quickstartNotifiersWatched(t *testing.T, extra string, watches *breakerWatches) transports {
+	t.Helper()
 	base, err := os.ReadFile("../configs/quickstart.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +255,7 @@ func quickstartNotifiers(t *testing.T, extra string) transports {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := buildNotifiers(cfg, nil, io.Discard, nil, 0, time.Now)
+	tr, err := buildNotifiers(cfg, nil, io.Discard, nil, 0, time.Now, watches)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -35,9 +36,13 @@ type Breaker struct {
 	// byAddress gives each address a circuit (ChainOptions.BreakerByAddress).
 	byAddress bool
 	// mark and stalled are the stall watch's (stall.go): a failure of a
-	// page during which this process stalled is not counted.
+	// page during which this process stalled (stalled says for how long;
+	// 0: it did not) is not counted.
 	mark    func() time.Duration
-	stalled func(mark time.Duration) bool
+	stalled func(mark time.Duration) time.Duration
+	// watch is told of circuits opening and closing, and of failures not
+	// counted for a stall (nil: nobody).
+	watch BreakerWatch
 
 	mu       sync.Mutex
 	circuits map[string]*circuit
@@ -50,6 +55,23 @@ type circuit struct {
 }
 
 var _ Notifier = (*Breaker)(nil)
+
+// BreakerWatch is told what a breaker does, for the daemon's log and
+// metrics: a circuit that opens stops a provider's pages for its cooldown,
+// and nobody saw it but in each page's failure. circuit names it as a log
+// may (a host, a channel; an address by its last four characters only,
+// since PagerDuty's are routing keys). Its methods are called with no lock
+// held, on the page's goroutine.
+type BreakerWatch interface {
+	// Opened: the circuit opened, after failures pages in a row failed
+	// (1: its test page, after a cooldown, failed too); err is the last.
+	Opened(circuit string, failures int, err error)
+	// Closed: the test page of an open circuit went out.
+	Closed(circuit string)
+	// StallFailure: a page failed while this process stalled for stall
+	// (stopped, its VM paused, starved of CPU), and is not counted.
+	StallFailure(circuit string, stall time.Duration, err error)
+}
 
 // NewBreaker wraps next. failures <= 0 turns the breaker off.
 func NewBreaker(next Notifier, failures int, cooldown time.Duration) *Breaker {
@@ -92,42 +114,85 @@ func (b *Breaker) Notify(ctx context.Context, m Message) error {
 	defer func() {
 		if !completed {
 			b.mu.Lock()
-			b.failed(c)
+			opened := b.failed(c)
 			b.mu.Unlock()
+			if opened > 0 && b.watch != nil {
+				b.watch.Opened(circuitName(key), opened, errors.New("the transport panicked"))
+			}
 		}
 	}()
 	mark := b.mark()
 	err := b.next.Notify(ctx, m)
 	completed = true
 	counted := err != nil && (IsTemporary(err) || errors.Is(err, ErrMaybeSent))
-	if counted && b.stalled(mark) {
-		// This process stalled while the page was on its way (stopped,
-		// a VM paused): its timeout is the stall's, not the provider's,
-		// which may well have answered in time.
-		counted = false
+	if counted {
+		if stall := b.stalled(mark); stall > 0 {
+			// This process stalled while the page was on its way
+			// (stopped, a VM paused): its timeout is the stall's, not
+			// the provider's, which may well have answered in time.
+			counted = false
+			if b.watch != nil {
+				b.watch.StallFailure(circuitName(key), stall, err)
+			}
+		}
 	}
 
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	opened, closed := 0, false
 	switch {
 	case err == nil:
+		closed = c.probing
 		c.probing = false
 		c.streak = 0
 	case counted:
-		b.failed(c)
+		opened = b.failed(c)
 	default:
 		c.probing = false
+	}
+	b.mu.Unlock()
+	if b.watch != nil {
+		if opened > 0 {
+			b.watch.Opened(circuitName(key), opened, err)
+		} else if closed {
+			b.watch.Closed(circuitName(key))
+		}
 	}
 	return err
 }
 
 // failed ends a page of circuit c that failed in a way worth counting:
 // the test, if it was one, is over, and the circuit opens for a cooldown
-// at failures in a row. b.mu is held.
-func (b *Breaker) failed(c *circuit) {
+// at failures in a row. It says how many failures opened it: the streak
+// as it reached failures, 1 for a failed test, 0 when it did not open.
+// b.mu is held.
+func (b *Breaker) failed(c *circuit) int {
+	probe := c.probing
 	c.probing = false
 	c.streak++
-	if c.streak >= b.failures {
-		c.openUntil = b.now().Add(b.cooldown)
+	if c.streak < b.failures {
+		return 0
 	}
+	c.openUntil = b.now().Add(b.cooldown)
+	switch {
+	case probe:
+		return 1
+	case c.streak == b.failures:
+		return c.streak
+	}
+	return 0 // failed as the circuit opened beside it: open already
+}
+
+// circuitName is a circuit's key as a log may show it: its host, channel,
+// or the last four characters of its address (a PagerDuty routing key).
+func circuitName(key string) string {
+	if a, ok := strings.CutPrefix(key, "address:"); ok {
+		if len(a) > 4 {
+			a = a[len(a)-4:]
+		}
+		return "address …" + a
+	}
+	if ch, ok := strings.CutPrefix(key, "channel:"); ok {
+		return ch
+	}
+	return key
 }

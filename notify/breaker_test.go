@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -187,7 +188,12 @@ func TestBreakerDoesNotCountFailuresOfAStall(t *testing.T) {
 	p := &lateAnswer{}
 	b := NewBreaker(p, 3, time.Minute)
 	stalled := true
-	b.stalled = func(time.Duration) bool { return stalled }
+	b.stalled = func(time.Duration) time.Duration {
+		if stalled {
+			return 4 * time.Second
+		}
+		return 0
+	}
 	for i := 0; i < 5; i++ {
 		if err := b.Notify(context.Background(), Message{}); !errors.Is(err, ErrMaybeSent) {
 			t.Fatalf("page %d during a stall: %v, want it tried (may have been sent), the circuit closed", i, err)
@@ -205,34 +211,126 @@ func TestBreakerDoesNotCountFailuresOfAStall(t *testing.T) {
 }
 
 // TestStallWatchNoticesAStall: the watch says the process stalled
-// after a mark when two of its ticks were a stallGap or more apart after
-// it, and, before it has ticked again, when its last tick is a stallGap or
-// more old; not otherwise.
+// after a mark, and for how long, when two of its ticks were a stallGap or
+// more apart after it, and, before it has ticked again, when its last tick
+// is a stallGap or more old; not otherwise. It counts each stall once.
 func TestStallWatchNoticesAStall(t *testing.T) {
 	var w stallWatch
 	s := time.Second
 	for at := 100 * time.Millisecond; at <= 3*s; at += 100 * time.Millisecond {
 		w.ticked(at-100*time.Millisecond, at)
 	}
-	if w.since(s, 3*s+50*time.Millisecond) {
-		t.Fatal("a stall said with ticks every 100 ms")
+	if d := w.since(s, 3*s+50*time.Millisecond); d != 0 {
+		t.Fatalf("a stall of %v said with ticks every 100 ms", d)
 	}
 	// Stopped from 3 s to 7 s: the page's goroutine asks before the
 	// watch ticks again.
-	if !w.since(2*s, 7*s) {
-		t.Fatal("the watch 4 s without a tick: no stall said")
+	if d := w.since(2*s, 7*s); d != 4*s {
+		t.Fatalf("the watch 4 s without a tick: stall of %v said, want 4s", d)
 	}
 	w.ticked(3*s, 7*s)
-	if !w.since(2*s, 7*s+10*time.Millisecond) {
-		t.Fatal("a stall that ended after the mark: not said")
+	if d := w.since(2*s, 7*s+10*time.Millisecond); d != 4*s {
+		t.Fatalf("a 4 s stall that ended after the mark: %v said", d)
 	}
-	if w.since(7*s+time.Millisecond, 7*s+50*time.Millisecond) {
-		t.Fatal("a stall that ended before the mark: said")
+	if d := w.since(7*s+time.Millisecond, 7*s+50*time.Millisecond); d != 0 {
+		t.Fatalf("a stall that ended before the mark: %v said", d)
 	}
 	for at := 7*s + 100*time.Millisecond; at <= 8*s; at += 100 * time.Millisecond {
 		w.ticked(at-100*time.Millisecond, at)
 	}
-	if w.since(7*s+500*time.Millisecond, 8*s+50*time.Millisecond) {
-		t.Fatal("a stall said with none since the mark")
+	if d := w.since(7*s+500*time.Millisecond, 8*s+50*time.Millisecond); d != 0 {
+		t.Fatalf("a stall of %v said with none since the mark", d)
+	}
+	w.ticked(8*s, 9*s+500*time.Millisecond)
+	if n, total := w.count.Load(), time.Duration(w.total.Load()); n != 2 || total != 5500*time.Millisecond {
+		t.Fatalf("%d stalls of %v in all counted, want 2 of 5.5s", n, total)
+	}
+}
+
+// watchLog is a BreakerWatch that writes down what it is told.
+type watchLog []string
+
+func (w *watchLog) Opened(circuit string, failures int, err error) {
+	*w = append(*w, fmt.Sprintf("opened %s after %d: %v", circuit, failures, err))
+}
+func (w *watchLog) Closed(circuit string) { *w = append(*w, "closed "+circuit) }
+func (w *watchLog) StallFailure(circuit string, stall time.Duration, err error) {
+	*w = append(*w, fmt.Sprintf("stall %s %v: %v", circuit, stall, err))
+}
+
+// gatedFailure fails every page with a 503 once its gate is opened.
+type gatedFailure struct {
+	gate    chan struct{}
+	started chan struct{}
+}
+
+func (g *gatedFailure) Notify(context.Context, Message) error {
+	g.started <- struct{}{}
+	<-g.gate
+	return Temporary(errors.New("503"))
+}
+
+// TestBreakerTellsItsWatch: a circuit opening stops a provider's pages for
+// its cooldown, and a failure not counted for a stall leaves a provider
+// that did fail trusted; neither was told anywhere but in each page's
+// failure. The watch (the daemon's log and metrics) is told each opening
+// once (not again by a page that failed beside it), a failed test, a
+// test that closes it, and each failure left out for a stall, with its
+// length; a PagerDuty routing key is named by its last four characters.
+func TestBreakerTellsItsWatch(t *testing.T) {
+	p := &switchable{down: true}
+	var w watchLog
+	b := Chain(p, ChainOptions{BreakerFailures: 2, BreakerCooldown: time.Minute, BreakerByAddress: true, BreakerWatch: &w}).(*Breaker)
+	now := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	b.now = func() time.Time { return now }
+	stall := time.Duration(0)
+	b.stalled = func(time.Duration) time.Duration { return stall }
+	const key = "R0SERVICE0KEY000000000000000A1B2"
+	page := func() error { return b.Notify(context.Background(), Message{Address: key}) }
+
+	stall = 3700 * time.Millisecond
+	_ = page()
+	stall = 0
+	_ = page()
+	_ = page()
+	if err := page(); !errors.Is(err, ErrCircuitOpen) {
+		t.Fatalf("after two counted failures: %v, want the circuit open", err)
+	}
+	now = now.Add(time.Minute)
+	_ = page() // the test fails: open again
+	now = now.Add(time.Minute)
+	p.down = false
+	if err := page(); err != nil {
+		t.Fatalf("test page to a provider fixed: %v", err)
+	}
+	_ = page()
+
+	// Three pages on their way when the circuit was closed, all failing:
+	// the one that opens it is told, the two after it are not.
+	g := &gatedFailure{gate: make(chan struct{}), started: make(chan struct{}, 3)}
+	var w2 watchLog
+	b2 := Chain(g, ChainOptions{BreakerFailures: 2, BreakerCooldown: time.Minute, BreakerWatch: &w2}).(*Breaker)
+	b2.stalled = func(time.Duration) time.Duration { return 0 }
+	done := make(chan error, 3)
+	for range 3 {
+		go func() { done <- b2.Notify(context.Background(), Message{Channel: "sms"}) }()
+		<-g.started
+	}
+	close(g.gate)
+	for range 3 {
+		<-done
+	}
+	if len(w2) != 1 || w2[0] != "opened sms after 2: 503" {
+		t.Fatalf("three pages failing at once: the watch was told %q, want one opening", w2)
+	}
+
+	want := []string{
+		"stall address …A1B2 3.7s: 503",
+		"opened address …A1B2 after 2: 503",
+		"opened address …A1B2 after 1: 503",
+		"closed address …A1B2",
+	}
+	if strings.Join(w, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the watch was told:\n%s\nwant:\n%s", strings.Join(w, "\n"), strings.Join(want, "\n"))
 	}
 }

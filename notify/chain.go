@@ -22,6 +22,9 @@ type ChainOptions struct {
 	// whose routing keys are each a service of its own, rate limited on
 	// its own.
 	BreakerByAddress bool
+	// BreakerWatch is told of the breaker's circuits opening and closing
+	// and of failures it did not count for a stall (nil: nobody).
+	BreakerWatch BreakerWatch
 	// Now is the rate limit's clock (default time.Now): the daemon's, so
 	// that a page sent back for its turn (ErrOverRateLimit) and due again
 	// then finds its turn come.
@@ -58,6 +61,7 @@ func Chain(transport Notifier, o ChainOptions) Notifier {
 	if o.BreakerFailures > 0 {
 		b := NewBreaker(n, o.BreakerFailures, o.BreakerCooldown)
 		b.byAddress = o.BreakerByAddress
+		b.watch = o.BreakerWatch
 		n = b
 	}
 	return n

@@ -31,22 +31,35 @@ const (
 type stallWatch struct {
 	tick atomic.Int64 // the last tick
 	end  atomic.Int64 // the end of the latest stall noticed; 0: none
+	gap  atomic.Int64 // how long that stall was
+	// count and total are every stall noticed and their time, for
+	// pagerd_process_stalls_total and pagerd_process_stalled_seconds_total.
+	count atomic.Int64
+	total atomic.Int64
 }
 
 // ticked records a tick at now, the one before it at prev.
 func (w *stallWatch) ticked(prev, now time.Duration) {
-	if now-prev >= stallGap {
+	if gap := now - prev; gap >= stallGap {
+		w.gap.Store(int64(gap))
 		w.end.Store(int64(now))
+		w.count.Add(1)
+		w.total.Add(int64(gap))
 	}
 	w.tick.Store(int64(now))
 }
 
-// since says whether the process stalled between mark and now.
-func (w *stallWatch) since(mark, now time.Duration) bool {
-	if now-time.Duration(w.tick.Load()) >= stallGap {
-		return true // the watch has not run since: a stall ending now
+// since says how long the process stalled between mark and now (0: it
+// did not): the latest stall's length, or while the watch has not ticked
+// again after one, how long it has not.
+func (w *stallWatch) since(mark, now time.Duration) time.Duration {
+	if gap := now - time.Duration(w.tick.Load()); gap >= stallGap {
+		return gap // the watch has not run since: a stall ending now
 	}
-	return time.Duration(w.end.Load()) > mark
+	if time.Duration(w.end.Load()) > mark {
+		return max(time.Duration(w.gap.Load()), stallGap)
+	}
+	return 0
 }
 
 var (
@@ -75,7 +88,22 @@ func watchStalls() {
 // stallMark is when a page starts, for stalledSince.
 func stallMark() time.Duration { return time.Since(stallBase) }
 
-// stalledSince says whether the process stalled (stopped, paused, starved)
-// since mark: a failure of a page started then may be the stall's, not
-// the provider's.
-func stalledSince(mark time.Duration) bool { return stallState.since(mark, time.Since(stallBase)) }
+// stalledSince says for how long the process stalled (stopped, paused,
+// starved) since mark, 0 if it did not: a failure of a page started then
+// may be the stall's, not the provider's.
+func stalledSince(mark time.Duration) time.Duration {
+	return stallState.since(mark, time.Since(stallBase))
+}
+
+// WatchStalls starts the process's stall watch, if it is not running yet
+// (a breaker starts it too), so that Stalls counts from now.
+func WatchStalls() { watchStalls() }
+
+// Stalls says how many times this process stalled, a second or more
+// without running (stopped, its VM paused, starved of CPU), since
+// WatchStalls, and for how long in all. Every page on its way in a stall
+// may fail as timed out, though its provider answered in time, and every
+// deadline due meanwhile is met late.
+func Stalls() (count int64, total time.Duration) {
+	return stallState.count.Load(), time.Duration(stallState.total.Load())
+}

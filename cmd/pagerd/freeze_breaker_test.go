@@ -27,7 +27,8 @@ import (
 // at once ("circuit open"), and its person was never paged. The breaker
 // no longer counts a failure during which the process stalled
 // (notify/stall.go); the page of the incident opened after the freeze
-// reaches the receiver.
+// reaches the receiver, and the freeze is counted in
+// pagerd_process_stalls_total.
 func TestFrozenReplicaKeepsItsBreakerClosed(t *testing.T) {
 	var mu sync.Mutex
 	var got []string
@@ -133,5 +134,15 @@ services:
 				tl, strings.Join(failed, "\n"))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// The freeze is counted: an operator sees the host stopped pagerd.
+	_, metrics := d.get("/metrics")
+	var stalls, stalled float64
+	for _, l := range strings.Split(metrics, "\n") {
+		_, _ = fmt.Sscanf(l, "pagerd_process_stalls_total %g", &stalls)
+		_, _ = fmt.Sscanf(l, "pagerd_process_stalled_seconds_total %g", &stalled)
+	}
+	if stalls < 1 || stalled < 1.5 {
+		t.Fatalf("after a 2 s SIGSTOP: pagerd_process_stalls_total %v, pagerd_process_stalled_seconds_total %v; want at least 1 and 1.5", stalls, stalled)
 	}
 }

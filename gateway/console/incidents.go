@@ -154,16 +154,25 @@ func (c *Console) listed(ctx context.Context, cfg *policy.Config, q url.Values) 
 // listVersion is what the list's version is made of: each listed
 // incident's id, version and status, group by group, and whether some
 // were left out. Any write to a listed incident moves it, and so does an
-// incident coming into the list or leaving it.
-func listVersion(lv listView, groups []listedGroup) string {
+// incident coming into the list or leaving it. While it lists any
+// incident, so does the minute of now: the rows' ages move with it, and
+// so does "paged last" when an alert-storm message goes out (its notes
+// are written in the incidents' timelines, which do not change their
+// versions), so a NOC screen is never more than a minute stale.
+func listVersion(lv listView, groups []listedGroup, now time.Time) string {
 	h := sha256.New()
+	listed := false
 	for _, g := range groups {
 		fmt.Fprintf(h, "%s\n", g.title)
 		for _, inc := range g.incs {
 			fmt.Fprintf(h, "%s %d %s\n", inc.ID, inc.Version, inc.State.Status)
+			listed = true
 		}
 	}
 	fmt.Fprintf(h, "%t\n", lv.Truncated)
+	if listed {
+		fmt.Fprintf(h, "%d\n", now.Unix()/60)
+	}
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 
@@ -209,7 +218,7 @@ func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
 		lv.Groups = append(lv.Groups, g)
 	}
 	c.render(w, http.StatusOK, "incidents.html", page{Title: "Incidents", Nav: "incidents", Viewer: v, Body: lv,
-		Refresh: "/ui/incidents/version?" + listQuery(lv), Version: listVersion(lv, groups), Swap: "incident-list",
+		Refresh: "/ui/incidents/version?" + listQuery(lv), Version: listVersion(lv, groups, now), Swap: "incident-list",
 		PollMS: c.o.ListPollInterval.Milliseconds()})
 }
 
@@ -232,7 +241,7 @@ func (c *Console) incidentsVersion(w http.ResponseWriter, r *http.Request, v *vi
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = w.Write([]byte(listVersion(lv, groups)))
+	_, _ = w.Write([]byte(listVersion(lv, groups, c.o.Now())))
 }
 
 // timelineReads is how many timelines the incident list reads at once.

@@ -8,10 +8,15 @@
 // corrected by half the round trip), now and then, and runs on Redis's
 // time: the server's time at the last reading plus the time elapsed since
 // on the host's monotonic clock, which an NTP step of the host's wall
-// clock does not move. The offset is a metric (pagerd_clock_offset_seconds)
-// and, past a threshold, a warning: a host clock that far off is wrong for
-// everything else on the host, and when every replica shows the same
-// offset it is Redis's clock, which pages then run on, that is wrong.
+// clock does not move. A reading only says that Redis read its clock
+// somewhere in the round trip, and one that waited on one side (a dial
+// retried while Redis restarted, a replica stalled before it read the
+// answer) is off by up to half of it; so a reading that agrees with the
+// last ones moves the clock only within what both allow (narrow). The
+// offset is a metric (pagerd_clock_offset_seconds) and, past a threshold,
+// a warning: a host clock that far off is wrong for everything else on
+// the host, and when every replica shows the same offset it is Redis's
+// clock, which pages then run on, that is wrong.
 package sharedclock
 
 import (
@@ -59,6 +64,12 @@ type Options struct {
 	Registry prometheus.Registerer
 }
 
+// maxDrift is how far Redis's clock may run apart from the host's
+// monotonic clock, as a fraction of the time elapsed: 1/2000 (500 ppm),
+// the most NTP slews a clock. It widens what an earlier reading says of
+// Redis's time now (narrow).
+const maxDrift = 2000
+
 // stepTolerance is how far the host's wall clock may move apart from its
 // monotonic clock between two looks before it counts as a step (an NTP
 // step, a VM resumed from suspend); NTP's slewing moves it far less.
@@ -94,10 +105,11 @@ type Clock struct {
 }
 
 // reading is Source's time when the host's monotonic clock read mono,
-// and the offset measured then.
+// within err either way, and the offset measured then.
 type reading struct {
 	server time.Time
 	mono   time.Duration
+	err    time.Duration
 	off    time.Duration
 }
 
@@ -220,11 +232,11 @@ func (c *Clock) Offset() (offset time.Duration, ok bool) {
 }
 
 // Sync reads Source's clock Tries times and keeps the reading of the
-// shortest round trip, taken to be Source's time half way through it;
-// once a reading is in use, one whose round trip is past Warn is not
-// taken (an error: the last goes on). It
-// looks for a step of the host's wall clock first, so that one is counted
-// once, not taken for an offset.
+// shortest round trip, taken to be Source's time half way through it,
+// within half of it, and narrowed by the last reading (narrow); once a
+// reading is in use, one whose round trip is past Warn is not taken (an
+// error: the last goes on). It looks for a step of the host's wall clock
+// first, so that one is counted once, not taken for an offset.
 func (c *Clock) Sync(ctx context.Context) error {
 	c.checkStep()
 	if c.o.Source == nil {
@@ -265,8 +277,12 @@ func (c *Clock) Sync(ctx context.Context) error {
 		return fmt.Errorf("redis answered TIME in %s at best, past %s: running on the last reading",
 			best.rtt.Round(time.Millisecond), c.o.Warn)
 	}
-	off := best.server.Sub(best.wall.Round(0))
-	c.reading.Store(&reading{server: best.server, mono: best.mono, off: off})
+	server, bound := best.server, best.rtt/2
+	if last := c.reading.Load(); last != nil {
+		server, bound = narrow(last, server, best.mono, bound)
+	}
+	off := server.Sub(best.wall.Round(0))
+	c.reading.Store(&reading{server: server, mono: best.mono, err: bound, off: off})
 	c.readOnce.Do(func() { close(c.read) })
 	warn := off > c.o.Warn || off < -c.o.Warn
 	c.mu.Lock()
@@ -283,6 +299,38 @@ func (c *Clock) Sync(ctx context.Context) error {
 		c.o.Logger.Info("clock: this host's clock agrees with Redis's again", "offset", off.Round(time.Millisecond).String())
 	}
 	return nil
+}
+
+// narrow is Source's time when the host's monotonic clock read mono, and
+// how far off it may be, from a new reading (server, within bound) and the
+// last one, carried to mono on the monotonic clock and widened by the
+// drift allowed since: the middle of the times both allow. A reading's
+// round trip bounds its error but not its sign: one whose request waited
+// (a dial go-redis retried until a restarting Redis listened, a wait for a
+// pooled connection) is ahead by up to half of it, one whose answer waited
+// (the replica stalled before reading it) behind; taken alone, such a
+// reading 300 ms long moved the clock 150 ms and every page with it, and
+// up to Warn/2 could be so. Narrowed, it moves the clock no further than
+// the last reading allows, and a quick one still narrows a slow last one.
+// Readings that allow no time in common say that Redis's clock moved (a
+// failover to another host, a step of its host's clock, a VM resumed): the
+// new one is taken as it is.
+func narrow(last *reading, server time.Time, mono, bound time.Duration) (time.Time, time.Duration) {
+	since := mono - last.mono
+	was := last.server.Add(since)
+	wasErr := last.err + since.Abs()/maxDrift
+	lo, hi := server.Add(-bound), server.Add(bound)
+	if l := was.Add(-wasErr); l.After(lo) {
+		lo = l
+	}
+	if h := was.Add(wasErr); h.Before(hi) {
+		hi = h
+	}
+	if hi.Before(lo) {
+		return server, bound
+	}
+	half := hi.Sub(lo) / 2
+	return lo.Add(half), half
 }
 
 // Read is closed once Now is Source's clock: at its first reading, and at

@@ -36,7 +36,34 @@ type world struct {
 	// command queued behind a slow one, or a congested way there), not
 	// half way through it.
 	late bool
+	// ahead is how far the server's clock is ahead of true time (a
+	// failover to a host whose clock differs, a step, a drift).
+	ahead time.Duration
+	// answers, while any are left, say how each reading goes, one each.
+	answers []answer
 }
+
+// answer is how one reading goes.
+type answer int
+
+const (
+	// fails: refused (a dead pooled connection after Redis restarted).
+	fails answer = iota
+	// requestWaits: the request waits a round trip of oneSided before
+	// the server reads its clock, and the answer comes at once: a dial
+	// that go-redis retries (5 times, 100 ms apart) until a restarting
+	// Redis listens, a wait for a free connection of the pool.
+	requestWaits
+	// answerWaits: the server reads its clock at once and the answer
+	// takes oneSided to be read: the replica stalled between sending and
+	// reading (SIGSTOP, a VM paused, CPU starved), or Redis stalled after
+	// it ran the command.
+	answerWaits
+)
+
+// oneSided is the round trip of a reading delayed on one side: within
+// the soak's lease/10 (400 ms), so the reading is taken.
+const oneSided = 300 * time.Millisecond
 
 var start = time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
 
@@ -64,12 +91,27 @@ func (w *world) ServerTime(ctx context.Context) (time.Time, error) {
 	if w.fails {
 		return time.Time{}, errors.New("down")
 	}
+	if len(w.answers) > 0 {
+		a := w.answers[0]
+		w.answers = w.answers[1:]
+		switch a {
+		case fails:
+			return time.Time{}, errors.New("EOF")
+		case requestWaits:
+			w.pass(oneSided)
+			return w.now.Add(w.ahead), nil
+		case answerWaits:
+			t := w.now.Add(w.ahead)
+			w.pass(oneSided)
+			return t, nil
+		}
+	}
 	if w.late {
 		w.pass(w.rtt)
-		return w.now, nil
+		return w.now.Add(w.ahead), nil
 	}
 	w.pass(w.rtt / 2)
-	t := w.now
+	t := w.now.Add(w.ahead)
 	w.pass(w.rtt / 2)
 	return t, nil
 }
@@ -390,5 +432,85 @@ func TestRunReadsARedisSlowerThanASecondAtStart(t *testing.T) {
 	}
 	if got := c.Now(); got.Sub(w.Wall()).Abs() < 59*time.Minute {
 		t.Errorf("Now %v: the host's clock, not Redis's (an hour behind it)", got)
+	}
+}
+
+// TestOneSidedReadingDoesNotMoveTheClock: after Redis restarted (or a
+// replica resumed from a stop) one reading of a sync answered and the
+// others failed, and that one waited 300 ms on one side only: the request
+// (go-redis retrying its dial until Redis listened), Redis reading its
+// clock at the end, or the answer (the replica stalled before reading it),
+// Redis reading its clock at the start. Taken half way through, it put
+// the replica's clock 150 ms ahead (pages early, and recorded at its own
+// time: the soak's seed 76324111) or behind (pages late), and anything up
+// to lease/20 could be so. The last reading, 10 s old, bounds Redis's
+// time to within its round trip and the drift since: the new one may
+// narrow that, never move the clock outside it.
+func TestOneSidedReadingDoesNotMoveTheClock(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		a    answer
+	}{{"request waited", requestWaits}, {"answer waited", answerWaits}} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &world{now: start, skew: 2 * time.Second, rtt: time.Millisecond}
+			c, reg, _ := newClock(t, w, 400*time.Millisecond)
+			if err := c.Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			w.pass(10 * time.Second)
+			w.answers = []answer{fails, tc.a, fails}
+			if err := c.Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			// 10 s at the drift allowed (500 ppm) and the first reading's
+			// half round trip.
+			const bound = 6 * time.Millisecond
+			if got := c.Now(); got.Sub(w.now).Abs() > bound {
+				t.Errorf("Now %v after a reading that waited %v on one side, want Redis's time %v within %v (off by %v)",
+					got, oneSided, w.now, bound, got.Sub(w.now))
+			}
+			if got := value(t, reg, "pagerd_clock_offset_seconds"); (time.Duration(got*1e9) + w.skew).Abs() > bound {
+				t.Errorf("pagerd_clock_offset_seconds %v, want %v within %v", got, (-w.skew).Seconds(), bound)
+			}
+			// A quick reading again: as close as its round trip allows.
+			w.pass(10 * time.Second)
+			if err := c.Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Now(); got.Sub(w.now).Abs() > w.rtt {
+				t.Errorf("Now %v after a quick reading, want Redis's time %v within %v", got, w.now, w.rtt)
+			}
+		})
+	}
+}
+
+// TestSlowRedisKeepsTheClockOnIt: Redis answers every reading in 300 ms
+// (slow for everyone, within lease/10), its clock drifts from the host's
+// by 200 ppm, then steps a second forward (a failover to a host whose
+// clock is ahead) and back: the replica's clock stays on Redis's within
+// half a round trip, readings that disagree with the last ones (a clock
+// that moved) taken as they are.
+func TestSlowRedisKeepsTheClockOnIt(t *testing.T) {
+	for _, rtt := range []time.Duration{300 * time.Millisecond, time.Millisecond} {
+		t.Run(rtt.String(), func(t *testing.T) {
+			w := &world{now: start, skew: -time.Minute, rtt: rtt}
+			c, _, _ := newClock(t, w, 400*time.Millisecond)
+			for i := range 40 {
+				switch i {
+				case 20:
+					w.ahead += time.Second
+				case 30:
+					w.ahead -= 700 * time.Millisecond
+				}
+				if err := c.Sync(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				if got, want := c.Now(), w.now.Add(w.ahead); got.Sub(want).Abs() > rtt/2+time.Millisecond {
+					t.Fatalf("reading %d: Now %v, want Redis's time %v within %v (off by %v)", i, got, want, rtt/2, got.Sub(want))
+				}
+				w.pass(10 * time.Second)
+				w.ahead += 2 * time.Millisecond // 200 ppm of 10 s
+			}
+		})
 	}
 }

@@ -563,10 +563,11 @@ func annPagedThroughTwoWindows(t *testing.T, h *harness, b *dispatch.Dispatcher,
 // stormTakeover is two replicas on st with ann's storm at a 5-minute
 // window and 3 pages at once, both on 30 s leases: a, whose store is
 // wrap's (one that stalls its storm's answers), and b, which takes a's
-// incidents over. n alerts for ann are then pushed at once by b.
-func stormTakeover(t *testing.T, st store.Store, wrap func(store.Store) store.Store, n int) (h *harness, a *dispatch.Dispatcher, aReg *prometheus.Registry, b *dispatch.Dispatcher) {
+// incidents over. n alerts for ann are then pushed at once by b. opts
+// are the harness's besides (a retrying chain around a recorder, say).
+func stormTakeover(t *testing.T, st store.Store, wrap func(store.Store) store.Store, n int, opts ...option) (h *harness, a *dispatch.Dispatcher, aReg *prometheus.Registry, b *dispatch.Dispatcher) {
 	t.Helper()
-	h = newHarness(t, withStore(st), withConfig(stormConfig+"notifiers:\n  storm: {window: 5m, immediate: 3}\n"), replicas(0))
+	h = newHarness(t, append([]option{withStore(st), withConfig(stormConfig + "notifiers:\n  storm: {window: 5m, immediate: 3}\n"), replicas(0)}, opts...)...)
 	a, aReg = h.dispatcher(func(o *dispatch.Options) {
 		o.Lease = 30 * time.Second
 		o.Store = wrap(o.Store)

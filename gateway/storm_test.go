@@ -1705,6 +1705,109 @@ func TestStormUnresolvedRulePageHeldSurvivesARaiseCalledOffAcrossItsMessage(t *t
 	}
 }
 
+// TestStormPageCalledOffAfterATakeoverSentItIsNotHeldAgain: ann's storm (a
+// 5 m window, 3 pages at once) let three P2 pushes out and held a fourth.
+// At 4m50s replica a claims a new P0's push, let out at once (more urgent
+// than anything sent) and listed in the storm as sent. Its provider
+// answers 503; while a's retrier backs off, the window's message goes out
+// at 5m (leaving the P0 out, as gone out on its own), a's 30 s lease runs
+// out, and replica b takes the incident over at 5m21s and pushes the P0
+// at once (more urgent than the message that opened the next window).
+// a's retry finds the step gone and is called off. Held again for the
+// storm's message (as a page called off by an acknowledgement is), the
+// P0 was named again in the next window's message: ann was paged twice for
+// it. A step another claim paged after this one started is not held again.
+func TestStormPageCalledOffAfterATakeoverSentItIsNotHeldAgain(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h, rec, b, x := takeoverPushesWhileAWaits(t, mk(t), 3)
+			if !strings.Contains(h.logs.String(), "page called off") {
+				t.Fatal("a's retry was not called off (the test does not test what it says)")
+			}
+			if paged := pushedThroughTheNextWindow(t, h, b, rec, x); len(paged) != 1 {
+				t.Errorf("ann was pushed the P0 at %v: want once, by b at 5m21s (pages %v)", paged, rec.lines(fixedNow))
+			}
+		})
+	}
+}
+
+// takeoverPushesWhileAWaits sets up the test above on st, with a
+// transport chain making attempts tries of a page around rec, and returns
+// b and the P0.
+func takeoverPushesWhileAWaits(t *testing.T, st store.Store, attempts int) (*harness, *recorder, *dispatch.Dispatcher, string) {
+	t.Helper()
+	rec := &recorder{}
+	h, a, _, b := stormTakeover(t, st, func(st store.Store) store.Store { return &oneClaim{Store: st} }, 0,
+		withNotifier("log", daemonChain(rec, func(o *notify.ChainOptions) { o.Attempts = attempts })))
+	for i := 0; i < 4; i++ {
+		fireAs(h, amKey, fmt.Sprintf("w%d", i), "warning")
+	}
+	if _, err := b.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(rec.sentTo("ann", "push")); got != 3 {
+		t.Fatalf("ann got %d pushes at once, want 3 (the fourth held)", got)
+	}
+	h.clock.Set(fixedNow.Add(4*time.Minute + 50*time.Second))
+	if _, err := b.RunOnce(context.Background()); err != nil { // the P2s' SMS: a claims the P0 alone
+		t.Fatal(err)
+	}
+	x := fireAs(h, amKey, "x", "critical")
+	var takenOver atomic.Bool // b's push of it goes out
+	tries := failOnceFor(rec, func(m notify.Message) bool { return m.Incident == x && m.Channel == "push" && !takenOver.Load() }, func() {
+		// While a's push is tried: the window's message, then b's
+		// takeover past a's lease.
+		takenOver.Store(true)
+		for _, at := range []time.Duration{5 * time.Minute, 5*time.Minute + 21*time.Second} {
+			h.clock.Set(fixedNow.Add(at))
+			if _, err := b.RunOnce(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	if _, err := a.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := mentions(rec.sentTo("ann", "push"), x); tries.Load() != 1 || len(got) != 1 || got[0].Incident != x {
+		t.Fatalf("after %d tries of the P0's push by a, ann's pushes naming it: %+v; want a's first try failed, b's push at 5m21s (the test does not test what it says; pages %v, timeline %+v)", tries.Load(), got, rec.lines(fixedNow), timeline(h, x))
+	}
+	return h, rec, b, x
+}
+
+// oneClaim is a store a replica claims due work from once: what comes due
+// after (a storm's window end, while the first claim's page is tried) is
+// left to the other replicas.
+type oneClaim struct {
+	store.Store
+	claimed atomic.Bool
+}
+
+func (s *oneClaim) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
+	if s.claimed.Load() {
+		return nil, nil
+	}
+	cs, err := s.Store.ClaimDue(ctx, now, lease, max)
+	if len(cs) > 0 {
+		s.claimed.Store(true)
+	}
+	return cs, err
+}
+
+// pushedThroughTheNextWindow runs b at the end of the storm's next window
+// (at 11m) and says when (from fixedNow) ann was pushed anything naming x.
+func pushedThroughTheNextWindow(t *testing.T, h *harness, b *dispatch.Dispatcher, rec *recorder, x string) []string {
+	t.Helper()
+	h.clock.Set(fixedNow.Add(11 * time.Minute))
+	if _, err := b.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var paged []string
+	for _, m := range mentions(rec.sentTo("ann", "push"), x) {
+		paged = append(paged, m.At.Sub(fixedNow).String())
+	}
+	return paged
+}
+
 // TestStormMessageWithNoWayToSendIsOneMessage: a reload took ann's push
 // contact away while her pages were held; the storm message cannot go. Its
 // failure is one message, as one refused by the provider is: the entries

@@ -1953,7 +1953,17 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			// (incident.Service), or another replica sent it.
 			unsent(ctx)
 		}
-		if listed != nil {
+		switch {
+		case listed == nil:
+		case d.pagedSince(ctx, inc.ID, a.User, a.Channel, now):
+			// Its step left the incident because another replica took
+			// the claim over (this one's lease ran out while the page
+			// waited) and paged the person for the incident itself,
+			// after this page started: held again, the storm's message
+			// named the incident to them a second time.
+			d.log.Info("page called off: not held again for its alert storm's message; the person was paged for the incident since (another replica took the claim over)",
+				"incident", inc.ID, "user", a.User, "channel", a.Channel)
+		default:
 			// Listed in its storm as sent, it would make the storm's
 			// message leave out its incident's pages held before it
 			// (an unresolved rule's, which pages an acknowledged

@@ -795,6 +795,33 @@ func (d *Dispatcher) holdFailed(ctx context.Context, cfg *policy.Config, user, c
 	return "; alert storm: " + heldDetail(user, channel, a), true
 }
 
+// pagedSince says whether incident's timeline has a page to user on
+// channel that went out after at (notify: on its own or in an alert-storm
+// message), when this claim's page, started at at, is called off: the
+// claim holds the incident until its lease runs out, so such a
+// page is another replica's, which took the claim over and paged the
+// person for the incident. This one, listed in its storm as sent, is then
+// not held again (holdFailed): the storm's message would page them for it
+// a second time. A page that went out covers the incident's pages held
+// before it, as the storm's message has it (a page that went out on its
+// own leaves them out). An acknowledgement, a resolve or a maintenance
+// window that took the step out pages nobody, and leaves no such entry. A
+// read that fails answers no: the page is held again, a duplicate rather
+// than a missed page.
+func (d *Dispatcher) pagedSince(ctx context.Context, incident, user, channel string, at time.Time) bool {
+	ctx, cancel := context.WithTimeout(ctx, stillDueTimeout)
+	defer cancel()
+	tl, err := d.o.Store.Timeline(ctx, incident)
+	if err != nil {
+		d.log.Warn("dispatcher: could not tell whether another replica paged a step called off; held again for its alert storm's message",
+			"incident", incident, "user", user, "channel", channel, "err", err)
+		return false
+	}
+	return slices.ContainsFunc(tl, func(e store.Entry) bool {
+		return e.Type == "notify" && e.User == user && e.Channel == channel && e.At.After(at)
+	})
+}
+
 // detached is a context for a store call owed whatever became of ctx (a
 // claim's, whose time may have run out), bounded by a store call's
 // timeout.

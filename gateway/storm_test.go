@@ -1731,7 +1731,25 @@ func TestStormPageCalledOffAfterATakeoverSentItIsNotHeldAgain(t *testing.T) {
 	}
 }
 
-// takeoverPushesWhileAWaits sets up the test above on st, with a
+// TestStormPageFailedAfterATakeoverSentItIsNotHeldAgain: as above, but
+// a's try is its last (a send that hung until the takeover, then failed):
+// the failed page was held again for the storm's message, as a failed page
+// listed as sent is, and ann was paged twice for the P0.
+func TestStormPageFailedAfterATakeoverSentItIsNotHeldAgain(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h, rec, b, x := takeoverPushesWhileAWaits(t, mk(t), 1)
+			if !strings.Contains(h.logs.String(), "page failed") {
+				t.Fatal("a's page did not fail (the test does not test what it says)")
+			}
+			if paged := pushedThroughTheNextWindow(t, h, b, rec, x); len(paged) != 1 {
+				t.Errorf("ann was pushed the P0 at %v: want once, by b at 5m21s (pages %v)", paged, rec.lines(fixedNow))
+			}
+		})
+	}
+}
+
+// takeoverPushesWhileAWaits sets up the two tests above on st, with a
 // transport chain making attempts tries of a page around rec, and returns
 // b and the P0.
 func takeoverPushesWhileAWaits(t *testing.T, st store.Store, attempts int) (*harness, *recorder, *dispatch.Dispatcher, string) {

@@ -2037,7 +2037,14 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		} else {
 			unsent(ctx)
 		}
-		if listed != nil {
+		switch {
+		case listed == nil:
+		case d.pagedSince(ctx, inc.ID, a.User, a.Channel, now):
+			// Another replica took the claim over while this send hung
+			// (this one's lease ran out) and paged the person for the
+			// incident: held again, the storm's message paged them twice.
+			e.Detail += "; not held again for the alert storm's message: the person was paged for the incident since (another replica took the claim over)"
+		default:
 			detail, _ := d.holdFailed(ctx, cfg, a.User, a.Channel, *listed)
 			e.Detail += detail
 		}

@@ -797,8 +797,8 @@ func (d *Dispatcher) holdFailed(ctx context.Context, cfg *policy.Config, user, c
 
 // pagedSince says whether incident's timeline has a page to user on
 // channel that went out after at (notify: on its own or in an alert-storm
-// message), when this claim's page, started at at, is called off: the
-// claim holds the incident until its lease runs out, so such a
+// message), when this claim's page, started at at, is called off or
+// fails: the claim holds the incident until its lease runs out, so such a
 // page is another replica's, which took the claim over and paged the
 // person for the incident. This one, listed in its storm as sent, is then
 // not held again (holdFailed): the storm's message would page them for it

@@ -62,6 +62,11 @@ func failOnceWhile(rec *recorder, what func()) *atomic.Int32 {
 
 // failOnceFor is failOnceWhile for the messages match picks.
 func failOnceFor(rec *recorder, match func(notify.Message) bool, what func()) *atomic.Int32 {
+	return failOnceWith(rec, match, notify.Temporary(errors.New("twilio: 503 service unavailable")), what)
+}
+
+// failOnceWith is failOnceFor with the provider's answer fail (a 429, say).
+func failOnceWith(rec *recorder, match func(notify.Message) bool, fail error, what func()) *atomic.Int32 {
 	var once sync.Once
 	tries := &atomic.Int32{}
 	rec.fail = func(m notify.Message) error {
@@ -72,7 +77,7 @@ func failOnceFor(rec *recorder, match func(notify.Message) bool, what func()) *a
 		var err error
 		once.Do(func() {
 			what()
-			err = notify.Temporary(errors.New("twilio: 503 service unavailable"))
+			err = fail
 		})
 		return err
 	}

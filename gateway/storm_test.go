@@ -1720,7 +1720,7 @@ func TestStormUnresolvedRulePageHeldSurvivesARaiseCalledOffAcrossItsMessage(t *t
 func TestStormPageCalledOffAfterATakeoverSentItIsNotHeldAgain(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			h, rec, b, x := takeoverPushesWhileAWaits(t, mk(t), 3)
+			h, rec, b, x := takeoverPushesWhileAWaits(t, mk(t), 3, nil)
 			if !strings.Contains(h.logs.String(), "page called off") {
 				t.Fatal("a's retry was not called off (the test does not test what it says)")
 			}
@@ -1738,7 +1738,7 @@ func TestStormPageCalledOffAfterATakeoverSentItIsNotHeldAgain(t *testing.T) {
 func TestStormPageFailedAfterATakeoverSentItIsNotHeldAgain(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			h, rec, b, x := takeoverPushesWhileAWaits(t, mk(t), 1)
+			h, rec, b, x := takeoverPushesWhileAWaits(t, mk(t), 1, nil)
 			if !strings.Contains(h.logs.String(), "page failed") {
 				t.Fatal("a's page did not fail (the test does not test what it says)")
 			}
@@ -1749,10 +1749,29 @@ func TestStormPageFailedAfterATakeoverSentItIsNotHeldAgain(t *testing.T) {
 	}
 }
 
-// takeoverPushesWhileAWaits sets up the two tests above on st, with a
-// transport chain making attempts tries of a page around rec, and returns
-// b and the P0.
-func takeoverPushesWhileAWaits(t *testing.T, st store.Store, attempts int) (*harness, *recorder, *dispatch.Dispatcher, string) {
+// TestStormPageSentBackAfterATakeoverSentItIsNotHeldAgain: as above, but
+// the provider answers a's try, after the takeover, with its 429 and a
+// Retry-After (nothing went out): the page was held again for the storm's
+// message, as a listed page sent back is, and ann was paged twice for the
+// P0.
+func TestStormPageSentBackAfterATakeoverSentItIsNotHeldAgain(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h, rec, b, x := takeoverPushesWhileAWaits(t, mk(t), 3, notify.OverRateLimit(10*time.Second, "provider: 429, Retry-After 10"))
+			if !strings.Contains(h.logs.String(), "page sent back by the rate limit") {
+				t.Fatal("a's page was not sent back (the test does not test what it says)")
+			}
+			if paged := pushedThroughTheNextWindow(t, h, b, rec, x); len(paged) != 1 {
+				t.Errorf("ann was pushed the P0 at %v: want once, by b at 5m21s (pages %v)", paged, rec.lines(fixedNow))
+			}
+		})
+	}
+}
+
+// takeoverPushesWhileAWaits sets up the tests above on st, with a
+// transport chain making attempts tries of a page around rec, whose first
+// try of a's push fails with fail (nil: a 503), and returns b and the P0.
+func takeoverPushesWhileAWaits(t *testing.T, st store.Store, attempts int, fail error) (*harness, *recorder, *dispatch.Dispatcher, string) {
 	t.Helper()
 	rec := &recorder{}
 	h, a, _, b := stormTakeover(t, st, func(st store.Store) store.Store { return &oneClaim{Store: st} }, 0,
@@ -1772,7 +1791,10 @@ func takeoverPushesWhileAWaits(t *testing.T, st store.Store, attempts int) (*har
 	}
 	x := fireAs(h, amKey, "x", "critical")
 	var takenOver atomic.Bool // b's push of it goes out
-	tries := failOnceFor(rec, func(m notify.Message) bool { return m.Incident == x && m.Channel == "push" && !takenOver.Load() }, func() {
+	if fail == nil {
+		fail = notify.Temporary(errors.New("provider: 503 service unavailable"))
+	}
+	tries := failOnceWith(rec, func(m notify.Message) bool { return m.Incident == x && m.Channel == "push" && !takenOver.Load() }, fail, func() {
 		// While a's push is tried: the window's message, then b's
 		// takeover past a's lease.
 		takenOver.Store(true)

@@ -1955,7 +1955,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		}
 		switch {
 		case listed == nil:
-		case d.pagedSince(ctx, inc.ID, a.User, a.Channel, now):
+		case d.pagedSince(ctx, inc.ID, a.User, a.Channel, now, sendBy):
 			// Its step left the incident because another replica took
 			// the claim over (this one's lease ran out while the page
 			// waited) and paged the person for the incident itself,
@@ -2003,9 +2003,12 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		d.m.pages.WithLabelValues(a.Channel, contact.Via, "rate_limited").Inc()
 		d.log.Info("page sent back by the rate limit; due again at its turn", "incident", inc.ID,
 			"user", a.User, "channel", a.Channel, "via", contact.Via, "in", again.String())
-		if listed != nil {
+		if listed != nil && !d.pagedSince(ctx, inc.ID, a.User, a.Channel, now, sendBy) {
 			// In a storm: held for its message instead, like a page
-			// that failed, unless it cannot be.
+			// that failed, unless it cannot be, or another replica took
+			// the claim over while it was tried and paged the person
+			// for the incident (held, the message paged them twice;
+			// this claim's write putting the step back fails).
 			if detail, ok := d.holdFailed(ctx, cfg, a.User, a.Channel, *listed); ok {
 				unsent(ctx) // it goes in the message, not on its own
 				e.Type, e.Detail = "notify_held", fmt.Sprintf("not sent at once: %v%s", err, detail)
@@ -2039,7 +2042,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		}
 		switch {
 		case listed == nil:
-		case d.pagedSince(ctx, inc.ID, a.User, a.Channel, now):
+		case d.pagedSince(ctx, inc.ID, a.User, a.Channel, now, sendBy):
 			// Another replica took the claim over while this send hung
 			// (this one's lease ran out) and paged the person for the
 			// incident: held again, the storm's message paged them twice.

@@ -795,25 +795,30 @@ func (d *Dispatcher) holdFailed(ctx context.Context, cfg *policy.Config, user, c
 	return "; alert storm: " + heldDetail(user, channel, a), true
 }
 
-// pagedSince says whether incident's timeline has a page to user on
-// channel that went out after at (notify: on its own or in an alert-storm
-// message), when this claim's page, started at at, is called off or
-// fails: the claim holds the incident until its lease runs out, so such a
-// page is another replica's, which took the claim over and paged the
-// person for the incident. This one, listed in its storm as sent, is then
-// not held again (holdFailed): the storm's message would page them for it
-// a second time. A page that went out covers the incident's pages held
-// before it, as the storm's message has it (a page that went out on its
-// own leaves them out). An acknowledgement, a resolve or a maintenance
-// window that took the step out pages nobody, and leaves no such entry. A
-// read that fails answers no: the page is held again, a duplicate rather
-// than a missed page.
-func (d *Dispatcher) pagedSince(ctx context.Context, incident, user, channel string, at time.Time) bool {
+// pagedSince says whether another replica took this claim over and paged
+// user on channel for incident, when this claim's page, listed in its
+// storm as sent and started at at, is called off, fails or is sent back by
+// a rate limit: the incident's timeline has a page to them there that
+// went out after at (notify: on its own or in an alert-storm message).
+// The page is then not held again (holdFailed): the storm's message would
+// page them for the incident a second time. A page that went out covers
+// the incident's pages held before it, as the storm's message has it (a
+// page that went out on its own leaves them out). An acknowledgement, a
+// resolve or a maintenance window that took the step out pages nobody and
+// leaves no such entry. Until sendBy the claim's lease is not over and
+// nobody else can have paged the step: nothing is read (a page called off
+// by an acknowledgement, the common case, costs nothing more). A read
+// that fails answers no: the page is held again, a duplicate rather than
+// a missed page.
+func (d *Dispatcher) pagedSince(ctx context.Context, incident, user, channel string, at, sendBy time.Time) bool {
+	if !d.pastSendBy(ctx, sendBy) {
+		return false
+	}
 	ctx, cancel := context.WithTimeout(ctx, stillDueTimeout)
 	defer cancel()
 	tl, err := d.o.Store.Timeline(ctx, incident)
 	if err != nil {
-		d.log.Warn("dispatcher: could not tell whether another replica paged a step called off; held again for its alert storm's message",
+		d.log.Warn("dispatcher: could not tell whether another replica paged a step this claim did not; its page is held again for its alert storm's message",
 			"incident", incident, "user", user, "channel", channel, "err", err)
 		return false
 	}

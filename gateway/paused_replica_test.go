@@ -513,6 +513,77 @@ func TestPageWhoseClaimEndedWhileItsStormWasAskedIsLeftOnce(t *testing.T) {
 	}
 }
 
+// admitAnswerLost is a store that takes a storm's first question in (the
+// script ran) and loses its answer once the claim's context has ended (a
+// Redis that stalled before answering, past the claim's lease and send
+// timeout): the claim asks again, too late.
+type admitAnswerLost struct {
+	store.Store
+	asked atomic.Int32
+}
+
+func (s *admitAnswerLost) Admit(ctx context.Context, key string, hp store.HeldPage, now time.Time, r store.StormRules) (store.Admission, error) {
+	if s.asked.Add(1) == 1 {
+		if _, err := s.Store.Admit(context.WithoutCancel(ctx), key, hp, now, r); err != nil {
+			return store.Admission{}, err
+		}
+		<-ctx.Done()
+		return store.Admission{}, fmt.Errorf("redis: i/o timeout after the script ran: %w", store.ErrOutcomeUnknown)
+	}
+	if err := ctx.Err(); err != nil {
+		return store.Admission{}, err
+	}
+	return s.Store.Admit(ctx, key, hp, now, r)
+}
+
+// TestStormAnswerLostAsTheClaimEndedIsTakenBack: ann's storm (a 5 m
+// window, 3 pages at once). Replica a claims a P0's push; its storm takes
+// the page in (counted as let out) but the answer is lost, and a's claim
+// is over before it can ask again: the page is left to the takeover. The
+// store kept a's count, which nobody knew of: b took the incident over and
+// pushed it (counted again), and of the two alerts that came next only one
+// was let out; the other was held to the window's end, 5 minutes late,
+// behind a page ann never got. The count of an answer lost so is asked
+// again on a context of its own and taken back.
+func TestStormAnswerLostAsTheClaimEndedIsTakenBack(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig+"notifiers:\n  storm: {window: 5m, immediate: 3}\n"), replicas(0))
+			a, _ := h.dispatcher(func(o *dispatch.Options) {
+				o.Lease, o.SendTimeout = 300*time.Millisecond, 100*time.Millisecond
+				o.Store = &admitAnswerLost{Store: o.Store}
+			})
+			b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
+			x := fireAs(h, amKey, "x", "critical")
+			if _, err := a.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := h.rec.lines(fixedNow); len(got) != 0 || !strings.Contains(h.logs.String(), "left to the takeover") {
+				t.Fatalf("a sent %v, or did not leave the claim to the takeover (the test does not test what it says)", got)
+			}
+			h.clock.Set(fixedNow.Add(time.Second)) // past a's lease
+			if _, err := b.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			y := fireAs(h, amKey, "y", "critical")
+			z := fireAs(h, amKey, "z", "critical")
+			if _, err := b.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			var pushed []string
+			for _, m := range h.rec.sentTo("ann", "push") {
+				pushed = append(pushed, m.Incident)
+			}
+			slices.Sort(pushed)
+			want := []string{x, y, z}
+			slices.Sort(want)
+			if !slices.Equal(pushed, want) {
+				t.Errorf("ann was pushed %v at once, want the three incidents %v (the storm lets 3 out at once): a count of a's lost answer held one", pushed, want)
+			}
+		})
+	}
+}
+
 // TestStormHeldPastSendByAfterTakeoverPagesOnce: ann's storm (a 5 m
 // window, 3 pages at once) has let two pages out. Replica a claims a third
 // incident's push and asks ann's storm; the store holds the question for

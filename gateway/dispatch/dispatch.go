@@ -1810,6 +1810,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	}
 	var listed *store.HeldPage         // sent at once and listed in the storm as sent
 	var heldLate *store.HeldPage       // held by its storm, answered past sendBy
+	var stormUnknown *store.HeldPage   // its storm's answer lost, and not asked again before the claim's time ran out
 	admitted := p.step.Admitted        // let out at once by its storm, now or before a rate limit sent it back
 	unsent := func(context.Context) {} // takes back its storm's count of it, when its Admit let it out
 	carried := false                   // counted by its storm, as stored, before the rate limit sent it back
@@ -1833,6 +1834,12 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 			// (incident, step, now) its first answer, counted once
 			// (unless another page of the storm was asked between).
 			adm, err = d.o.Store.Admit(ctx, store.StormKey(a.User, a.Channel), hp, now, r)
+			if err != nil && ctx.Err() != nil {
+				// Asked again too late: the store may keep this
+				// claim's hold or count, which the takeover knows
+				// nothing of. Taken back below (heldLate, unsent).
+				stormUnknown = &hp
+			}
 		}
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -1894,6 +1901,9 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		}
 		if heldLate != nil {
 			d.withdraw(ctx, a.User, a.Channel, *heldLate)
+		}
+		if stormUnknown != nil {
+			d.takeBackUnknown(ctx, a.User, a.Channel, *stormUnknown, now, stormRules(cfg))
 		}
 		d.log.Warn("page not sent: the claim's time ran out while its alert storm was asked; left to the takeover", "incident", inc.ID,
 			"user", a.User, "channel", a.Channel, "via", contact.Via)

@@ -852,6 +852,34 @@ func (d *Dispatcher) withdraw(ctx context.Context, user, channel string, p store
 	}
 }
 
+// takeBackUnknown takes back from its storm a page whose claim's time ran
+// out before the storm's lost answer (store.ErrOutcomeUnknown) could be
+// asked again: the store may have held it, and the storm's message would
+// page the person for it as well as the takeover's page; or counted it,
+// and the window would count a page nobody got and hold the person's next
+// page to its end behind it. Asked again on a context of its own (the
+// claim's is over), the store gives the page its first answer, and that
+// is taken back (withdraw, unsent); a page the store never took is taken
+// in and back at once. A store that does not answer leaves it as it was,
+// logged.
+func (d *Dispatcher) takeBackUnknown(ctx context.Context, user, channel string, p store.HeldPage, now time.Time, r store.StormRules) {
+	sctx, cancel := d.detached(ctx)
+	adm, err := d.o.Store.Admit(sctx, store.StormKey(user, channel), p, now, r)
+	if err != nil {
+		cancel()
+		d.log.Warn("a page whose alert storm's answer was lost, its claim's time over, may still be held or counted in its storm: its person may get it twice, or a later page late",
+			"incident", p.Incident, "user", user, "channel", channel, "err", err)
+		return
+	}
+	if adm.Send {
+		d.unsent(sctx, user, channel, p, adm.Until, !now.Before(adm.Until))
+		cancel()
+		return
+	}
+	cancel()
+	d.withdraw(ctx, user, channel, p)
+}
+
 // unsent takes back, from its storm's window, a page its storm let out at
 // once whose send failed or was called off (store.Storms.Unsent): counted,
 // it held a more urgent page after it to the window's end behind a page

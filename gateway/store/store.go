@@ -19,6 +19,7 @@ import (
 	"hash/fnv"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -897,6 +898,20 @@ type StormState struct {
 	// told the storm had been taken over and skipped what follows a
 	// stored flush.
 	FlushedBy string `json:"flushed_by,omitempty"`
+	// Asked and Answer are the last page Admit answered (AskedKey: its
+	// incident, step and time) and its answer: the same page asked again
+	// (the dispatcher asking again when the first answer was lost, and no
+	// other page of the storm asked between) gets the first answer, and
+	// nothing changes. Unsent clears them (a page taken back and asked
+	// again counts again). The embedded store's; Redis keeps them in the
+	// storm's hash.
+	Asked  string     `json:"asked,omitempty"`
+	Answer *Admission `json:"answer,omitempty"`
+}
+
+// AskedKey is what StormState.Asked says of page p asked at now.
+func AskedKey(p HeldPage, now time.Time) string {
+	return p.Incident + "\x00" + p.Deadline + "\x00" + strconv.FormatInt(now.UnixMilli(), 10)
 }
 
 // Admit applies the bundling rules to one page of priority rank arriving at

@@ -80,6 +80,11 @@ func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now tim
 		if err != nil {
 			return err
 		}
+		asked := store.AskedKey(p, now)
+		if !again && st.Asked == asked && st.Answer != nil {
+			a = *st.Answer // asked again, its answer lost: nothing changes
+			return errNoop
+		}
 		before := st.Held
 		if again {
 			st.Hold(now)
@@ -112,6 +117,11 @@ func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now tim
 					return err
 				}
 			}
+		}
+		if !again {
+			answer := a
+			answer.Until = answer.Until.UTC()
+			st.Asked, st.Answer = asked, &answer
 		}
 		return putStorm(tx, key, st)
 	})
@@ -202,6 +212,8 @@ func (s *Store) Unsent(ctx context.Context, key string, rank int, end time.Time,
 			return err
 		}
 		st.Unsent(rank, end, after)
+		// A page taken back and asked again is counted again.
+		st.Asked, st.Answer = "", nil
 		return putStorm(tx, key, st)
 	})
 }

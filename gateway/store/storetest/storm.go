@@ -29,6 +29,7 @@ var stormTests = []struct {
 	{"StormWithdrawLeavesAStepHeldTwice", testStormWithdrawHeldTwice},
 	{"StormListedPageSaysItsIncidentPagesAcknowledged", testStormListedAcknowledged},
 	{"StormUnsentPageStopsCounting", testStormUnsent},
+	{"StormAskedAgainGivesTheFirstAnswer", testStormAskedAgain},
 	{"StormFlushAfterTakeoverIsVoid", testStormTakeover},
 	{"StormFlushedAgainByItsClaimIsDoneOnce", testStormFlushedAgain},
 	{"StormListsAHeldPageItCannotReadInItsPlace", testStormHeldUnreadable},
@@ -1192,5 +1193,48 @@ func testStormListedAcknowledged(t *testing.T, f Factory) {
 	raisedV.Deadline = "1.2"
 	if a, err := s.Admit(ctx(t), key2, raisedV, base.Add(2*time.Second), rules); err != nil || !a.Send || !a.Listed || a.Acknowledged {
 		t.Fatalf("v raised: %+v %v, want sent and listed, not standing for v's Sent listing", a, err)
+	}
+}
+
+// testStormAskedAgain: the dispatcher asks a storm again when its first
+// answer was lost (store.ErrOutcomeUnknown: a Redis timeout after the
+// script ran, a commit that did not finish in time), and again, on a
+// context of its own, when its claim's time ran out before that, to take
+// the answer back. The same page (incident, step, time) asked again, with
+// no other page asked between, gets its first answer and changes nothing:
+// counted twice, a page the person never got held their next page to the
+// window's end; held twice, it was listed twice. Taken back (Unsent), the
+// page asked again counts again.
+func testStormAskedAgain(t *testing.T, f Factory) {
+	s := f.New(t)
+	key := store.StormKey("ann", "push")
+	admit(t, s, key, page("i0", 2, base), base)
+	admit(t, s, key, page("i1", 2, base), base)
+	first, err := s.Admit(ctx(t), key, page("i2", 2, base), base, rules)
+	if err != nil || !first.Send {
+		t.Fatalf("the third page: %+v %v, want it let out", first, err)
+	}
+	again, err := s.Admit(ctx(t), key, page("i2", 2, base), base, rules)
+	if err != nil || again != first {
+		t.Fatalf("the third page asked again: %+v %v, want its first answer %+v", again, err, first)
+	}
+	if err := s.Unsent(ctx(t), key, 2, first.Until, false); err != nil {
+		t.Fatal(err)
+	}
+	// Taken back: the window has let two out, so one more goes.
+	if send, _ := admit(t, s, key, page("i3", 2, base), base.Add(time.Second)); !send {
+		t.Fatal("after the third page, asked twice, was taken back once, the next page was held: counted twice")
+	}
+	// A held page asked again is listed once.
+	heldFirst, err := s.Admit(ctx(t), key, page("i4", 2, base), base.Add(2*time.Second), rules)
+	if err != nil || heldFirst.Send {
+		t.Fatalf("the fourth page sent at once: %+v %v, want it held", heldFirst, err)
+	}
+	heldAgain, err := s.Admit(ctx(t), key, page("i4", 2, base), base.Add(2*time.Second), rules)
+	if err != nil || heldAgain != heldFirst {
+		t.Fatalf("the held page asked again: %+v %v, want its first answer %+v", heldAgain, err, heldFirst)
+	}
+	if got := held(t, s, key); len(got) != 1 {
+		t.Fatalf("held %v, want i4 once", got)
 	}
 }

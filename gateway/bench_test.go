@@ -144,6 +144,43 @@ func BenchmarkAlertmanagerWebhookServerSide(b *testing.B) {
 	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
+// BenchmarkAlertmanagerWebhookRepeatServerSide is
+// BenchmarkAlertmanagerWebhookServerSide for a webhook that repeats an
+// open incident (Alertmanager's group_interval and repeat_interval resend
+// a firing group): the trigger script records the repeat, and the intake
+// looks at the incident to raise it if the alert made it worse.
+func BenchmarkAlertmanagerWebhookRepeatServerSide(b *testing.B) {
+	e := newBenchEnv(b, logLevel(slog.LevelInfo))
+	handler := e.h.d.Handler()
+	const groups = 100
+	body := func(g int) string {
+		return amPayload("firing", fmt.Sprintf(`{}:{alertname="Repeat%d"}`, g),
+			map[string]string{"alertname": fmt.Sprintf("Repeat%d", g), "severity": "critical", "instance": "db1"})
+	}
+	reqs := make([]*http.Request, b.N+groups)
+	recs := make([]*httptest.ResponseRecorder, len(reqs))
+	for i := range reqs {
+		reqs[i] = httptest.NewRequest("POST", "/api/v1/alertmanager", strings.NewReader(body(i%groups)))
+		reqs[i].Header.Set("Content-Type", "application/json")
+		reqs[i].Header.Set("Authorization", "Bearer "+amKey)
+		recs[i] = httptest.NewRecorder()
+	}
+	for i := range groups { // the incidents the benchmark repeats
+		handler.ServeHTTP(recs[i], reqs[i])
+	}
+	reqs, recs = reqs[groups:], recs[groups:]
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	for i := 0; i < b.N; i++ {
+		handler.ServeHTTP(recs[i], reqs[i])
+		if recs[i].Code != 200 {
+			b.Fatalf("status %d: %s", recs[i].Code, recs[i].Body)
+		}
+	}
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+}
+
 // newWebhookRequests are n single-alert webhooks, each for a group never
 // seen before, as in-process requests with their recorders.
 func newWebhookRequests(n int) ([]*http.Request, []*httptest.ResponseRecorder) {

@@ -101,6 +101,15 @@ func (i *instrumented) Trigger(ctx context.Context, inc *store.Incident, tl []st
 	return id, out, err
 }
 
+// TriggerRead is timed as a trigger, in one call where the store can
+// (store.RepeatReader).
+func (i *instrumented) TriggerRead(ctx context.Context, inc *store.Incident, tl []store.Entry) (string, store.Outcome, *store.Incident, error) {
+	start := time.Now()
+	id, out, cur, err := store.TriggerRead(ctx, i.Store, inc, tl)
+	i.observe("trigger", start, err)
+	return id, out, cur, err
+}
+
 func (i *instrumented) FindByDedup(ctx context.Context, service, key string) (*store.Incident, error) {
 	start := time.Now()
 	inc, err := i.Store.FindByDedup(ctx, service, key)

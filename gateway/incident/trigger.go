@@ -52,8 +52,9 @@ func (a Alert) raisedBy(i int) (title, firing string) {
 
 // Trigger opens an incident for the alert, or records a repeat on the open
 // one with the same dedup key: one store round trip either way (a repeat
-// that makes the incident worse costs a read and a write more). cfg is the
-// config the alert's service was found in.
+// that makes the incident worse costs a write more, and a read more on a
+// store that does not hand the repeated incident back:
+// store.RepeatReader). cfg is the config the alert's service was found in.
 func (s *Service) Trigger(ctx context.Context, cfg *policy.Config, a Alert) (string, store.Outcome, error) {
 	id, out, err := s.trigger(ctx, cfg, a)
 	if errors.Is(err, errResolvedWhileRaised) {
@@ -115,7 +116,10 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 		lead = s.leads.take(a.Service.Name, now)
 		inc.NoFirstPageLead = !lead
 	}
-	gotID, out, err := s.o.Store.Trigger(ctx, inc, tl)
+	// On a repeat, the store may hand back the incident as the repeat
+	// left it (one round trip on Redis, not two): raiseIfWorse reads it
+	// otherwise.
+	gotID, out, cur, err := store.TriggerRead(ctx, s.o.Store, inc, tl)
 	if out != store.Created && lead {
 		s.leads.giveBack(a.Service.Name)
 	}
@@ -135,7 +139,7 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 	}
 	if out == store.Repeated {
 		title, firing := a.raisedBy(decided)
-		cur, err := s.raiseIfWorse(ctx, gotID, rt, a.Actor, title, firing)
+		cur, err := s.raiseIfWorse(ctx, gotID, cur, rt, a.Actor, title, firing)
 		if errors.Is(err, errResolvedWhileRaised) {
 			return gotID, out, err
 		} else if err != nil {
@@ -170,12 +174,15 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 // incident takes the higher priority and its current level is paged again.
 // The pages must say why the incident got worse, so its summary becomes
 // the alert that raised it (title) and how many alerts are firing. This read
-// is the price of a repeat; a new incident costs one round trip. It
-// returns the incident as it left it.
-func (s *Service) raiseIfWorse(ctx context.Context, id string, rt policy.Route, actor, title, firing string) (*store.Incident, error) {
-	inc, err := s.o.Store.Get(ctx, id)
-	if err != nil {
-		return nil, err
+// is the price of a repeat where the store did not hand the incident back
+// with it (inc nil; store.RepeatReader). It returns the incident as it
+// left it.
+func (s *Service) raiseIfWorse(ctx context.Context, id string, inc *store.Incident, rt policy.Route, actor, title, firing string) (*store.Incident, error) {
+	if inc == nil {
+		var err error
+		if inc, err = s.o.Store.Get(ctx, id); err != nil {
+			return nil, err
+		}
 	}
 	if !inc.Open() {
 		// Resolved after the repeat was stored (the resolve read the

@@ -399,6 +399,29 @@ const (
 	Repeated
 )
 
+// RepeatReader is a store whose trigger, on a repeat, also hands back the
+// incident as the repeat left it, read in the same call: the intake reads
+// every repeated incident (to raise it if the alert made it worse), and on
+// Redis that read was a second round trip after the trigger's script,
+// which had the record in hand.
+type RepeatReader interface {
+	// TriggerRead is Trigger and, on a repeat, the incident as Get
+	// would have read it right after (nil when the store did not read
+	// it: the caller reads it itself).
+	TriggerRead(ctx context.Context, inc *Incident, timeline []Entry) (string, Outcome, *Incident, error)
+}
+
+// TriggerRead triggers inc as s.Trigger does and, where s is a
+// RepeatReader, also returns the repeated incident as the repeat left it;
+// nil otherwise (and for a new incident), for the caller to read.
+func TriggerRead(ctx context.Context, s Store, inc *Incident, timeline []Entry) (string, Outcome, *Incident, error) {
+	if rr, ok := s.(RepeatReader); ok {
+		return rr.TriggerRead(ctx, inc, timeline)
+	}
+	id, out, err := s.Trigger(ctx, inc, timeline)
+	return id, out, nil, err
+}
+
 // Nudger is a store that can wake the dispatchers of the other replicas
 // when an earlier deadline appears (Redis pub/sub): Nudges delivers the
 // nudges of every store but this one (a replica wakes its own dispatcher).

@@ -114,10 +114,11 @@ type Store struct {
 }
 
 var (
-	_ store.Store       = (*Store)(nil)
-	_ store.Nudger      = (*Store)(nil)
-	_ store.Broadcaster = (*Store)(nil)
-	_ store.DueClaimer  = (*Store)(nil)
+	_ store.Store        = (*Store)(nil)
+	_ store.Nudger       = (*Store)(nil)
+	_ store.Broadcaster  = (*Store)(nil)
+	_ store.DueClaimer   = (*Store)(nil)
+	_ store.RepeatReader = (*Store)(nil)
 )
 
 // New wraps a client. prefix namespaces the keys (default "pagerd") so
@@ -355,7 +356,11 @@ if cur then
       r.rep = tonumber(r.rep) + 1
       r.seen = ARGV[6]
       r.det = ARGV[5]
-      redis.call('SET', k, build(r))
+      local nv = build(r)
+      redis.call('SET', k, nv)
+      -- Asked for (TriggerRead): the record without its timeline, which
+      -- decoding does not read and an old incident's makes long.
+      if ARGV[12] == '1' then return {'repeated', cur, string.sub(nv, 1, #nv - #r.tl)} end
       return {'repeated', cur}
     end
   end
@@ -374,20 +379,35 @@ return {'created', ARGV[2]}
 // Trigger stores a new incident, or records a repeat on the open one with
 // the same dedup key: one script, one round trip.
 func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []store.Entry) (string, store.Outcome, error) {
+	id, out, _, err := s.trigger(ctx, inc, timeline, false)
+	return id, out, err
+}
+
+// TriggerRead is Trigger that, on a repeat, also returns the incident as
+// the repeat left it: the script has its record in hand, and sends it
+// back in the same round trip (store.RepeatReader).
+func (s *Store) TriggerRead(ctx context.Context, inc *store.Incident, timeline []store.Entry) (string, store.Outcome, *store.Incident, error) {
+	return s.trigger(ctx, inc, timeline, true)
+}
+
+// trigger runs triggerScript; read asks it for a repeated incident's
+// record. A record that does not decode is left for the caller's own read
+// (nil), which reports it.
+func (s *Store) trigger(ctx context.Context, inc *store.Incident, timeline []store.Entry, read bool) (string, store.Outcome, *store.Incident, error) {
 	shard, err := store.ShardOfID(inc.ID)
 	if err != nil {
-		return "", 0, err
+		return "", 0, nil, err
 	}
 	if want := store.ShardOf(inc.Service, inc.DedupKey); shard != want {
-		return "", 0, fmt.Errorf("incident id %s is not in shard %02x of its dedup key", inc.ID, want)
+		return "", 0, nil, fmt.Errorf("incident id %s is not in shard %02x of its dedup key", inc.ID, want)
 	}
 	doc, details, lossy, err := encodeDocDetails(inc, true)
 	if err != nil {
-		return "", 0, err
+		return "", 0, nil, err
 	}
 	tl, err := encodeTimeline(timeline)
 	if err != nil {
-		return "", 0, err
+		return "", 0, nil, err
 	}
 	seen, next := inc.LastSeen.UTC().Format(time.RFC3339Nano), nextMS(inc)
 	// Kept before the script runs, so that a claim that comes at once
@@ -399,22 +419,30 @@ func (s *Store) Trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	}
 	keys := []string{s.dedupKey(shard, inc.Service, inc.DedupKey), s.key(shard, "inc:", inc.ID),
 		s.key(shard, "due"), s.key(shard, "idx"), s.key(shard, "open"), s.key(shard, "resolved")}
+	readArg := ""
+	if read {
+		readArg = "1"
+	}
 	res, err := s.batch.run(ctx, triggerScript, keys, s.key(shard, "inc:"), inc.ID, doc, string(inc.State.Status), details,
-		seen, ms(inc.CreatedAt), next, tl, triggerScoreMS(inc), resolvedArg(inc)).StringSlice()
-	if kept && (err != nil || len(res) != 2 || res[0] == "repeated") {
+		seen, ms(inc.CreatedAt), next, tl, triggerScoreMS(inc), resolvedArg(inc), readArg).StringSlice()
+	if kept && (err != nil || len(res) < 2 || res[0] == "repeated") {
 		s.created.Drop(inc.ID)
 	}
 	if err != nil {
-		return "", 0, unavailableWrite(err)
+		return "", 0, nil, unavailableWrite(err)
 	}
-	if len(res) != 2 {
-		return "", 0, fmt.Errorf("redis: unexpected trigger reply %v", res)
+	if len(res) < 2 || len(res) > 3 {
+		return "", 0, nil, fmt.Errorf("redis: unexpected trigger reply %v", res)
 	}
 	if res[0] == "repeated" {
-		return res[1], store.Repeated, nil
+		var cur *store.Incident
+		if len(res) == 3 {
+			cur, _ = decode(res[2])
+		}
+		return res[1], store.Repeated, cur, nil
 	}
 	inc.Version = 1
-	return res[1], store.Created, nil
+	return res[1], store.Created, nil, nil
 }
 
 // triggerScoreMS is store.TriggerScore in ms, or "" when nothing is pending.

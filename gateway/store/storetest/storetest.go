@@ -38,6 +38,7 @@ func Run(t *testing.T, f Factory) {
 	}{
 		{"TriggerCreatesAndGetRoundTrips", testTriggerRoundTrip},
 		{"RepeatWhileOpenPagesNobody", testRepeat},
+		{"RepeatReadIsTheIncidentAsGetReadsIt", testRepeatRead},
 		{"TriggerAfterResolveCreatesAfresh", testTriggerAfterResolve},
 		{"DedupKeysArePerService", testDedupPerService},
 		{"UpdateIsOptimistic", testUpdateCAS},
@@ -201,6 +202,41 @@ func testRepeat(t *testing.T, f Factory) {
 	}
 	if tl, _ := s.Timeline(ctx(t), id); len(tl) != 0 {
 		t.Fatalf("a repeat wrote the timeline: %v", tl)
+	}
+}
+
+// testRepeatRead: the incident a store hands back with a repeat
+// (store.RepeatReader) is the one Get reads right after, field for field;
+// the intake raises the incident from it without reading it again.
+func testRepeatRead(t *testing.T, f Factory) {
+	s := f.New(t)
+	inc := incident("api", "g1", base, 0, 2*time.Minute)
+	inc.State.PageImmediately = []string{"executives"}
+	id, out, cur, err := store.TriggerRead(ctx(t), s, inc, []store.Entry{{At: base, Type: "trigger", Detail: "P1, high urgency"}, {At: base, Type: "notify"}})
+	if err != nil || out != store.Created || id != inc.ID {
+		t.Fatalf("trigger: %q %v %v", id, out, err)
+	}
+	if cur != nil {
+		t.Fatalf("a new incident handed back as repeated: %+v", cur)
+	}
+	for n := 1; n <= 2; n++ {
+		again := incident("api", "g1", base.Add(time.Duration(n)*time.Minute), 0)
+		again.Details = json.RawMessage(fmt.Sprintf(`{"labels":{"alertname":"DiskFull","instance":"g1","value":"%d"}}`, n))
+		id2, out, cur, err := store.TriggerRead(ctx(t), s, again, []store.Entry{{At: again.CreatedAt, Type: "trigger"}})
+		if err != nil || out != store.Repeated || id2 != id {
+			t.Fatalf("repeat %d: %q %v %v, want %q Repeated", n, id2, out, err, id)
+		}
+		if _, reads := s.(store.RepeatReader); reads && cur == nil {
+			t.Fatalf("repeat %d: a RepeatReader handed back nothing", n)
+		}
+		if cur == nil {
+			continue
+		}
+		got := get(t, s, id)
+		equal(t, fmt.Sprintf("repeat %d handed back", n), cur, got)
+		if cur.Version != got.Version || cur.Repeats != n || !cur.LastSeen.Equal(again.CreatedAt) {
+			t.Fatalf("repeat %d: handed back version %d repeats %d last seen %v; Get: version %d", n, cur.Version, cur.Repeats, cur.LastSeen, got.Version)
+		}
 	}
 }
 

@@ -45,7 +45,7 @@ func (s *Server) heartbeatPing(c echo.Context) error {
 		return &inputError{http.StatusUnauthorized, "unknown integration key"}
 	}
 	c.Set(ctxKeyName, "services["+svc.Name+"].integrations."+which)
-	if !s.allow(cfg, heartbeatPingBucket+svc.Name) {
+	if !s.allow(cfg, heartbeatPingBucket, svc.Name) {
 		c.Set(ctxRejected, "over the rate limit (server.rate_limit)")
 		return &inputError{http.StatusServiceUnavailable, "too many pings for service " + svc.Name + " (server.rate_limit); nothing was stored, retry later"}
 	}

@@ -136,7 +136,7 @@ func (s *Server) opsgenieService(o *opsgenie, cfg *policy.Config, bucket string)
 		return nil, o.refuse(http.StatusUnauthorized, "Could not authenticate", nil)
 	}
 	o.c.Set(ctxKeyName, "services["+svc.Name+"].integrations.opsgenie_key")
-	if !s.allow(cfg, bucket+svc.Name) {
+	if !s.allow(cfg, bucket, svc.Name) {
 		o.c.Response().Header().Set("Retry-After", "1")
 		return nil, o.refuse(http.StatusTooManyRequests, "You are making too many requests! To prevent abuse, requests are limited (server.rate_limit). Please retry later.", nil)
 	}

@@ -175,13 +175,19 @@ func jsonContentType(r *http.Request) error {
 	return nil
 }
 
+// limitKey names a rate limiter: a bucket (the route's, "am:", "pd:",
+// ...) of a service. Two strings, not one joined, which cost every
+// webhook an allocation.
+type limitKey struct{ bucket, service string }
+
 // allow applies the per-integration-key rate limit (server.rate_limit,
-// on by default).
-func (s *Server) allow(cfg *policy.Config, key string) bool {
+// on by default) to the service's bucket.
+func (s *Server) allow(cfg *policy.Config, bucket, service string) bool {
 	rl := cfg.Server.RateLimit
 	if rl == nil || rl.PerSecond <= 0 {
 		return true
 	}
+	key := limitKey{bucket, service}
 	s.limitMu.Lock()
 	l, ok := s.limits[key]
 	if !ok {
@@ -194,7 +200,7 @@ func (s *Server) allow(cfg *policy.Config, key string) bool {
 
 // alertmanager receives Alertmanager webhook notifications (payload v4). The
 // integration key comes as a bearer token or as the last path segment.
-func (s *Server) alertmanager(c echo.Context) error {
+func (s *Server) alertmanager(c echo.Context) (err error) {
 	cfg := s.config()
 	r := c.Request()
 	key := c.Param("key")
@@ -216,11 +222,18 @@ func (s *Server) alertmanager(c echo.Context) error {
 		}
 		return &inputError{http.StatusUnauthorized, "unknown Alertmanager integration key"}
 	}
-	c.Set(ctxKeyName, "services["+svc.Name+"].integrations.alertmanager_key")
+	// The key's name is for the log of a refusal alone (logRejected), so
+	// it is named when the request is refused: set on every webhook, the
+	// name, its box and the context's map were four allocations.
+	defer func() {
+		if (err != nil || c.Response().Status >= 400 || c.Get(ctxRejected) != nil) && c.Get(ctxKeyName) == nil && svc != nil {
+			c.Set(ctxKeyName, "services["+svc.Name+"].integrations.alertmanager_key")
+		}
+	}()
 	if err := jsonContentType(r); err != nil {
 		return err
 	}
-	if !s.allow(cfg, "am:"+svc.Name) {
+	if !s.allow(cfg, "am:", svc.Name) {
 		// 503, not 429: Alertmanager's webhook retries a 5xx at once with
 		// backoff, but takes a 429 like any 4xx and sends the group again
 		// only at its next flush, a group_interval (5m by default) later.
@@ -861,7 +874,7 @@ func (s *Server) enqueue(c echo.Context) error {
 	if ev.Action != ingest.ActionTrigger {
 		bucket = "pd-act:"
 	}
-	if !s.allow(cfg, bucket+svc.Name) {
+	if !s.allow(cfg, bucket, svc.Name) {
 		c.Set(ctxRejected, "over the rate limit")
 		c.Response().Header().Set("Retry-After", "1")
 		return c.JSON(http.StatusTooManyRequests, ingest.EventResponse{Status: "throttle event",

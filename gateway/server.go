@@ -128,7 +128,7 @@ type Server struct {
 	shutdown time.Duration
 
 	limitMu sync.Mutex
-	limits  map[string]*rate.Limiter
+	limits  map[limitKey]*rate.Limiter
 	adm     *admission // in front of echo: it refuses past the intake's limit
 	// streaming is held while a notification over alertmanagerBodyLimit
 	// is read (readAlertmanager): one at a time.
@@ -170,7 +170,7 @@ func NewServer(o ServerOptions) *Server {
 		o.ShutdownTimeout = 30 * time.Second
 	}
 	s := &Server{o: o, streaming: make(chan struct{}, 1), log: o.Logger, now: o.Now, m: newMetrics(o.Registry), shutdown: o.ShutdownTimeout,
-		limits: map[string]*rate.Limiter{}}
+		limits: map[limitKey]*rate.Limiter{}}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -335,7 +335,7 @@ func (s *Server) config() *policy.Config { return s.o.Config() }
 // for it, and its services' counters are created at zero.
 func (s *Server) configLoaded(cfg *policy.Config) {
 	s.limitMu.Lock()
-	s.limits = map[string]*rate.Limiter{}
+	s.limits = map[limitKey]*rate.Limiter{}
 	s.limitMu.Unlock()
 	s.m.loaded(cfg)
 }

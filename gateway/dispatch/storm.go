@@ -859,9 +859,12 @@ func (d *Dispatcher) withdraw(ctx context.Context, user, channel string, p store
 // and the window would count a page nobody got and hold the person's next
 // page to its end behind it. Asked again on a context of its own (the
 // claim's is over), the store gives the page its first answer, and that
-// is taken back (withdraw, unsent); a page the store never took is taken
-// in and back at once. A store that does not answer leaves it as it was,
-// logged.
+// is taken back (unsent; a hold is withdrawn, listed as gone out on its
+// own, as the takeover pages the step); a page the store never took is
+// taken in and back at once. A store that does not answer leaves it as
+// it was, logged. When the takeover asked the storm first, the store no
+// longer keeps the first answer: the page counts anew and is taken back,
+// and what the lost answer did stays.
 func (d *Dispatcher) takeBackUnknown(ctx context.Context, user, channel string, p store.HeldPage, now time.Time, r store.StormRules) {
 	sctx, cancel := d.detached(ctx)
 	adm, err := d.o.Store.Admit(sctx, store.StormKey(user, channel), p, now, r)

@@ -69,7 +69,7 @@ func (b *breakerWatch) Opened(circuit string, failures int, err error) {
 }
 
 func (b *breakerWatch) Closed(circuit string) {
-	b.w.log.Info("circuit closed: its test page went out; pages through it are sent again", "via", b.via, "circuit", circuit)
+	b.w.log.Info("circuit closed: a page through it went out (its test, or one on its way since before it opened); pages through it are sent again", "via", b.via, "circuit", circuit)
 }
 
 func (b *breakerWatch) StallFailure(circuit string, stall time.Duration, err error) {

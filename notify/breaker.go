@@ -66,7 +66,8 @@ type BreakerWatch interface {
 	// Opened: the circuit opened, after failures pages in a row failed
 	// (1: its test page, after a cooldown, failed too); err is the last.
 	Opened(circuit string, failures int, err error)
-	// Closed: the test page of an open circuit went out.
+	// Closed: a page of an open circuit went out, its test or one let
+	// in before it opened.
 	Closed(circuit string)
 	// StallFailure: a page failed while this process stalled for stall
 	// (stopped, its VM paused, starved of CPU), and is not counted.
@@ -98,12 +99,13 @@ func (b *Breaker) Notify(ctx context.Context, m Message) error {
 		b.circuits[key] = c
 	}
 	now := b.now()
+	test := false // this page is the circuit's test (half open)
 	if c.streak >= b.failures {
 		if now.Before(c.openUntil) || c.probing {
 			b.mu.Unlock()
 			return ErrCircuitOpen
 		}
-		c.probing = true // half open: this page tests the provider
+		c.probing, test = true, true // half open: this page tests the provider
 	}
 	b.mu.Unlock()
 
@@ -114,7 +116,7 @@ func (b *Breaker) Notify(ctx context.Context, m Message) error {
 	defer func() {
 		if !completed {
 			b.mu.Lock()
-			opened := b.failed(c)
+			opened := b.failed(c, test)
 			b.mu.Unlock()
 			if opened > 0 && b.watch != nil {
 				b.watch.Opened(circuitName(key), opened, errors.New("the transport panicked"))
@@ -141,12 +143,14 @@ func (b *Breaker) Notify(ctx context.Context, m Message) error {
 	opened, closed := 0, false
 	switch {
 	case err == nil:
-		closed = c.probing
+		// Any page that went out closes an open circuit, its test or
+		// one let in before it opened that ended after.
+		closed = c.streak >= b.failures
 		c.probing = false
 		c.streak = 0
 	case counted:
-		opened = b.failed(c)
-	default:
+		opened = b.failed(c, test)
+	case test:
 		c.probing = false
 	}
 	b.mu.Unlock()
@@ -161,20 +165,23 @@ func (b *Breaker) Notify(ctx context.Context, m Message) error {
 }
 
 // failed ends a page of circuit c that failed in a way worth counting:
-// the test, if it was one, is over, and the circuit opens for a cooldown
-// at failures in a row. It says how many failures opened it: the streak
-// as it reached failures, 1 for a failed test, 0 when it did not open.
-// b.mu is held.
-func (b *Breaker) failed(c *circuit) int {
-	probe := c.probing
-	c.probing = false
+// the test, if it was one (test), is over, and the circuit opens for a
+// cooldown at failures in a row. It says how many failures opened it: the
+// streak as it reached failures, 1 for a failed test, 0 when it did not
+// open. A page let in before the circuit opened and failing while its
+// test is on its way is not the test: the test goes on, and its end says
+// whether the circuit closes. b.mu is held.
+func (b *Breaker) failed(c *circuit, test bool) int {
+	if test {
+		c.probing = false
+	}
 	c.streak++
 	if c.streak < b.failures {
 		return 0
 	}
 	c.openUntil = b.now().Add(b.cooldown)
 	switch {
-	case probe:
+	case test:
 		return 1
 	case c.streak == b.failures:
 		return c.streak

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -332,5 +333,99 @@ func TestBreakerTellsItsWatch(t *testing.T) {
 	}
 	if strings.Join(w, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("the watch was told:\n%s\nwant:\n%s", strings.Join(w, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// answerWhenTold holds the pages of the incidents in waits until their
+// answer is sent there; every other page fails at once with a 503.
+type answerWhenTold struct {
+	mu      sync.Mutex
+	waits   map[string]chan error
+	started chan string
+}
+
+func (a *answerWhenTold) Notify(_ context.Context, m Message) error {
+	a.mu.Lock()
+	ch := a.waits[m.Incident]
+	a.mu.Unlock()
+	if ch == nil {
+		return Temporary(errors.New("503"))
+	}
+	a.started <- m.Incident
+	return <-ch
+}
+
+// TestBreakerPageOnItsWayAcrossTheCooldownIsNotItsTest: a page that went
+// into the breaker while its circuit was closed (waiting its turn at the
+// provider's concurrency cap, retried: up to the dispatcher's 20 s send
+// timeout, past a cooldown set shorter) failed after the circuit had
+// opened and its cooldown ended, while the test page was on its way. It
+// was taken for the failed test: the watch logged "circuit open again:
+// its test page failed" and pagerd_breaker_opened_total counted an
+// opening that did not happen, and when the test page then went out the
+// circuit closed with nothing said: the log showed the circuit open, and
+// open again, never closed, while pages went out through it. Likewise a
+// page on its way that went out during the cooldown closed the circuit
+// unsaid. Only the test's own end is the test's; any page that goes out
+// closes an open circuit, and says so.
+func TestBreakerPageOnItsWayAcrossTheCooldownIsNotItsTest(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		stale     error // what the page let in while closed is answered
+		afterTest bool  // answered while the test is on its way, not in the cooldown
+		want      []string
+	}{
+		{"failed during the test", Temporary(errors.New("503")), true, []string{"opened sms after 2: 503", "closed sms"}},
+		{"went out during the cooldown", nil, false, []string{"opened sms after 2: 503", "closed sms"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := &answerWhenTold{waits: map[string]chan error{"stale": make(chan error), "test": make(chan error)}, started: make(chan string, 2)}
+			var w watchLog
+			b := Chain(p, ChainOptions{BreakerFailures: 2, BreakerCooldown: 10 * time.Second, BreakerWatch: &w}).(*Breaker)
+			var mu sync.Mutex
+			now := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+			b.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+			b.stalled = func(time.Duration) time.Duration { return 0 }
+			page := func(inc string) error { return b.Notify(context.Background(), Message{Channel: "sms", Incident: inc}) }
+
+			staleDone := make(chan error, 1)
+			go func() { staleDone <- page("stale") }() // let in while closed
+			<-p.started
+			_ = page("a")
+			_ = page("b") // opens it
+			if err := page("c"); !errors.Is(err, ErrCircuitOpen) {
+				t.Fatalf("after two failures: %v, want the circuit open", err)
+			}
+			if !c.afterTest {
+				p.waits["stale"] <- c.stale
+				<-staleDone
+			}
+			mu.Lock()
+			now = now.Add(10 * time.Second)
+			mu.Unlock()
+			testDone := make(chan error, 1)
+			go func() { testDone <- page("test") }()
+			if c.afterTest {
+				<-p.started
+				p.waits["stale"] <- c.stale
+				<-staleDone
+				p.waits["test"] <- nil
+				if err := <-testDone; err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				<-p.started // closed: a page like any other
+				p.waits["test"] <- nil
+				if err := <-testDone; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := page("after"); errors.Is(err, ErrCircuitOpen) {
+				t.Fatalf("after a page went out: %v, want the circuit closed", err)
+			}
+			if strings.Join(w, "\n") != strings.Join(c.want, "\n") {
+				t.Fatalf("the watch was told:\n%s\nwant:\n%s", strings.Join(w, "\n"), strings.Join(c.want, "\n"))
+			}
+		})
 	}
 }

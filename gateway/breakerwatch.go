@@ -59,10 +59,10 @@ type breakerWatch struct {
 	stalled prometheus.Counter
 }
 
-func (b *breakerWatch) Opened(circuit string, failures int, err error) {
+func (b *breakerWatch) Opened(circuit string, failures int, test bool, err error) {
 	b.opened.Inc()
 	msg := "circuit open: pages through it fail at once, each recorded notify_failed and moving the person's ladder on, until a test page after the cooldown goes out"
-	if failures == 1 {
+	if test { // not failures == 1: breaker.failures may be 1
 		msg = "circuit open again: its test page failed; pages through it fail at once until the next test after the cooldown"
 	}
 	b.w.log.Warn(msg, "via", b.via, "circuit", circuit, "failures_in_a_row", failures, "cooldown", b.w.cooldown.String(), "err", err)

@@ -92,6 +92,27 @@ func TestDaemonBreakerOpeningIsLoggedAndCounted(t *testing.T) {
 	}
 }
 
+// TestDaemonBreakerOfOneFailureOpeningIsNotATestFailed: with
+// breaker.failures: 1 (open at the first failure), every opening was
+// logged "circuit open again: its test page failed" though no test had
+// been made: the watch read a failed test from "opened after 1 failure".
+// The first opening is logged as one (notify's TestBreakerTellsItsWatch
+// has a failed test told as one).
+func TestDaemonBreakerOfOneFailureOpeningIsNotATestFailed(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	logs := &syncBuffer{}
+	watches := newBreakerWatches(slog.New(slog.NewTextHandler(logs, nil)), prometheus.NewRegistry(), time.Second)
+	tr := quickstartNotifiersWatched(t, "\nnotifiers:\n  webhook: {max_attempts: 1, timeout: 1s}\n  breaker: {failures: 1, cooldown: 1s}\n", watches)
+	m := notify.Message{User: "demo", Channel: "push", Address: srv.URL + "/hook", Text: "x"}
+	_ = tr.byVia["webhook"].Notify(context.Background(), m)
+	if !strings.Contains(logs.String(), `msg="circuit open: pages through it fail at once`) || strings.Contains(logs.String(), "open again") {
+		t.Fatalf("a circuit of one failure opening for the first time was not logged as an opening:\n%s", logs.String())
+	}
+}
+
 // TestDaemonChainGivesEachPagerDutyServiceItsCircuit: PagerDuty rate
 // limits each routing key (a service's integration) on its own. One
 // team's service throttled in its storm opened the one PagerDuty circuit,

@@ -63,9 +63,10 @@ var _ Notifier = (*Breaker)(nil)
 // since PagerDuty's are routing keys). Its methods are called with no lock
 // held, on the page's goroutine.
 type BreakerWatch interface {
-	// Opened: the circuit opened, after failures pages in a row failed
-	// (1: its test page, after a cooldown, failed too); err is the last.
-	Opened(circuit string, failures int, err error)
+	// Opened: the circuit opened, after failures pages in a row failed,
+	// or (test) opened again because its test page, after a cooldown,
+	// failed (failures is then 1); err is the last failure.
+	Opened(circuit string, failures int, test bool, err error)
 	// Closed: a page of an open circuit went out, its test or one let
 	// in before it opened.
 	Closed(circuit string)
@@ -119,7 +120,7 @@ func (b *Breaker) Notify(ctx context.Context, m Message) error {
 			opened := b.failed(c, test)
 			b.mu.Unlock()
 			if opened > 0 && b.watch != nil {
-				b.watch.Opened(circuitName(key), opened, errors.New("the transport panicked"))
+				b.watch.Opened(circuitName(key), opened, test, errors.New("the transport panicked"))
 			}
 		}
 	}()
@@ -156,7 +157,7 @@ func (b *Breaker) Notify(ctx context.Context, m Message) error {
 	b.mu.Unlock()
 	if b.watch != nil {
 		if opened > 0 {
-			b.watch.Opened(circuitName(key), opened, err)
+			b.watch.Opened(circuitName(key), opened, test, err)
 		} else if closed {
 			b.watch.Closed(circuitName(key))
 		}

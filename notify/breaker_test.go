@@ -251,7 +251,11 @@ func TestStallWatchNoticesAStall(t *testing.T) {
 // watchLog is a BreakerWatch that writes down what it is told.
 type watchLog []string
 
-func (w *watchLog) Opened(circuit string, failures int, err error) {
+func (w *watchLog) Opened(circuit string, failures int, test bool, err error) {
+	if test {
+		*w = append(*w, fmt.Sprintf("opened %s again, its test failed: %v", circuit, err))
+		return
+	}
 	*w = append(*w, fmt.Sprintf("opened %s after %d: %v", circuit, failures, err))
 }
 func (w *watchLog) Closed(circuit string) { *w = append(*w, "closed "+circuit) }
@@ -328,7 +332,7 @@ func TestBreakerTellsItsWatch(t *testing.T) {
 	want := []string{
 		"stall address …A1B2 3.7s: 503",
 		"opened address …A1B2 after 2: 503",
-		"opened address …A1B2 after 1: 503",
+		"opened address …A1B2 again, its test failed: 503",
 		"closed address …A1B2",
 	}
 	if strings.Join(w, "\n") != strings.Join(want, "\n") {

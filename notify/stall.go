@@ -44,7 +44,7 @@ func (w *stallWatch) ticked(prev, now time.Duration) {
 		w.gap.Store(int64(gap))
 		w.end.Store(int64(now))
 		w.count.Add(1)
-		w.total.Add(int64(gap))
+		w.total.Add(int64(gap - stallTick)) // the tick's own wait is no stall
 	}
 	w.tick.Store(int64(now))
 }

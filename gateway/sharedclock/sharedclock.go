@@ -66,8 +66,11 @@ type Options struct {
 
 // maxDrift is how far Redis's clock may run apart from the host's
 // monotonic clock, as a fraction of the time elapsed: 1/2000 (500 ppm),
-// the most NTP slews a clock. It widens what an earlier reading says of
-// Redis's time now (narrow).
+// ntpd's largest slew. It widens what an earlier reading says of Redis's
+// time now (narrow). A clock slewed faster (chrony's default allows far
+// more) can leave two readings with no time in common: the new one is
+// then taken as it is, as every reading was before narrowing, so the
+// error stays within half its round trip.
 const maxDrift = 2000
 
 // stepTolerance is how far the host's wall clock may move apart from its

@@ -53,21 +53,28 @@ func TestDaemonChainOpensItsBreaker(t *testing.T) {
 	}
 }
 
+// webhookDownWatched is the daemon's transports with a breaker of failures
+// and cooldown, its watches logging to logs, and a page m to a webhook
+// receiver srv that answers every request 503.
+func webhookDownWatched(t *testing.T, failures int, cooldown time.Duration) (*breakerWatches, *syncBuffer, transports, notify.Message, *httptest.Server) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	logs := &syncBuffer{}
+	watches := newBreakerWatches(slog.New(slog.NewTextHandler(logs, nil)), prometheus.NewRegistry(), cooldown)
+	tr := quickstartNotifiersWatched(t, fmt.Sprintf("\nnotifiers:\n  webhook: {max_attempts: 1, timeout: 1s}\n  breaker: {failures: %d, cooldown: %s}\n", failures, cooldown), watches)
+	return watches, logs, tr, notify.Message{User: "demo", Channel: "push", Address: srv.URL + "/hook", Text: "x"}, srv
+}
+
 // TestDaemonBreakerOpeningIsLoggedAndCounted: a circuit that opens fails
 // every page to its provider at once for the cooldown; the operator saw it
 // only in each page's notify_failed. The daemon's breakers log it at WARN,
 // with the transport, the host and the failures that opened it, and count
-// it in pagerd_breaker_opened_total{via}; the test page that closes it is
-// logged too.
+// it in pagerd_breaker_opened_total{via}.
 func TestDaemonBreakerOpeningIsLoggedAndCounted(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}))
-	defer srv.Close()
-	logs := &syncBuffer{}
-	watches := newBreakerWatches(slog.New(slog.NewTextHandler(logs, nil)), prometheus.NewRegistry(), time.Minute)
-	tr := quickstartNotifiersWatched(t, "\nnotifiers:\n  webhook: {max_attempts: 1, timeout: 1s}\n  breaker: {failures: 3, cooldown: 1m}\n", watches)
-	m := notify.Message{User: "demo", Channel: "push", Address: srv.URL + "/hook", Text: "x"}
+	watches, logs, tr, m, srv := webhookDownWatched(t, 3, time.Minute)
 	if got := testutil.ToFloat64(watches.opened.WithLabelValues("webhook")); got != 0 {
 		t.Fatalf("pagerd_breaker_opened_total before any page: %v", got)
 	}
@@ -99,14 +106,7 @@ func TestDaemonBreakerOpeningIsLoggedAndCounted(t *testing.T) {
 // The first opening is logged as one (notify's TestBreakerTellsItsWatch
 // has a failed test told as one).
 func TestDaemonBreakerOfOneFailureOpeningIsNotATestFailed(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}))
-	defer srv.Close()
-	logs := &syncBuffer{}
-	watches := newBreakerWatches(slog.New(slog.NewTextHandler(logs, nil)), prometheus.NewRegistry(), time.Second)
-	tr := quickstartNotifiersWatched(t, "\nnotifiers:\n  webhook: {max_attempts: 1, timeout: 1s}\n  breaker: {failures: 1, cooldown: 1s}\n", watches)
-	m := notify.Message{User: "demo", Channel: "push", Address: srv.URL + "/hook", Text: "x"}
+	_, logs, tr, m, _ := webhookDownWatched(t, 1, time.Second)
 	_ = tr.byVia["webhook"].Notify(context.Background(), m)
 	if !strings.Contains(logs.String(), `msg="circuit open: pages through it fail at once`) || strings.Contains(logs.String(), "open again") {
 		t.Fatalf("a circuit of one failure opening for the first time was not logged as an opening:\n%s", logs.String())

@@ -1718,17 +1718,7 @@ func TestStormUnresolvedRulePageHeldSurvivesARaiseCalledOffAcrossItsMessage(t *t
 // P0 was named again in the next window's message: ann was paged twice for
 // it. A step another claim paged after this one started is not held again.
 func TestStormPageCalledOffAfterATakeoverSentItIsNotHeldAgain(t *testing.T) {
-	for name, mk := range stores(t) {
-		t.Run(name, func(t *testing.T) {
-			h, rec, b, x := takeoverPushesWhileAWaits(t, mk(t), 3, nil)
-			if !strings.Contains(h.logs.String(), "page called off") {
-				t.Fatal("a's retry was not called off (the test does not test what it says)")
-			}
-			if paged := pushedThroughTheNextWindow(t, h, b, rec, x); len(paged) != 1 {
-				t.Errorf("ann was pushed the P0 at %v: want once, by b at 5m21s (pages %v)", paged, rec.lines(fixedNow))
-			}
-		})
-	}
+	takeoverPushesOnce(t, 3, nil, "page called off", "a's retry was not called off (the test does not test what it says)")
 }
 
 // TestStormPageFailedAfterATakeoverSentItIsNotHeldAgain: as above, but
@@ -1736,17 +1726,7 @@ func TestStormPageCalledOffAfterATakeoverSentItIsNotHeldAgain(t *testing.T) {
 // the failed page was held again for the storm's message, as a failed page
 // listed as sent is, and ann was paged twice for the P0.
 func TestStormPageFailedAfterATakeoverSentItIsNotHeldAgain(t *testing.T) {
-	for name, mk := range stores(t) {
-		t.Run(name, func(t *testing.T) {
-			h, rec, b, x := takeoverPushesWhileAWaits(t, mk(t), 1, nil)
-			if !strings.Contains(h.logs.String(), "page failed") {
-				t.Fatal("a's page did not fail (the test does not test what it says)")
-			}
-			if paged := pushedThroughTheNextWindow(t, h, b, rec, x); len(paged) != 1 {
-				t.Errorf("ann was pushed the P0 at %v: want once, by b at 5m21s (pages %v)", paged, rec.lines(fixedNow))
-			}
-		})
-	}
+	takeoverPushesOnce(t, 1, nil, "page failed", "a's page did not fail (the test does not test what it says)")
 }
 
 // TestStormPageSentBackAfterATakeoverSentItIsNotHeldAgain: as above, but
@@ -1755,11 +1735,19 @@ func TestStormPageFailedAfterATakeoverSentItIsNotHeldAgain(t *testing.T) {
 // message, as a listed page sent back is, and ann was paged twice for the
 // P0.
 func TestStormPageSentBackAfterATakeoverSentItIsNotHeldAgain(t *testing.T) {
+	takeoverPushesOnce(t, 3, notify.OverRateLimit(10*time.Second, "provider: 429, Retry-After 10"), "page sent back by the rate limit", "a's page was not sent back (the test does not test what it says)")
+}
+
+// takeoverPushesOnce runs the tests above on each store: a's push is tried
+// attempts times, its first try failing with fail (nil: a 503); a's log
+// must say says (else the test does not test what it says: notSaid), and
+// ann must be pushed the P0 once, by b.
+func takeoverPushesOnce(t *testing.T, attempts int, fail error, says, notSaid string) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			h, rec, b, x := takeoverPushesWhileAWaits(t, mk(t), 3, notify.OverRateLimit(10*time.Second, "provider: 429, Retry-After 10"))
-			if !strings.Contains(h.logs.String(), "page sent back by the rate limit") {
-				t.Fatal("a's page was not sent back (the test does not test what it says)")
+			h, rec, b, x := takeoverPushesWhileAWaits(t, mk(t), attempts, fail)
+			if !strings.Contains(h.logs.String(), says) {
+				t.Fatal(notSaid)
 			}
 			if paged := pushedThroughTheNextWindow(t, h, b, rec, x); len(paged) != 1 {
 				t.Errorf("ann was pushed the P0 at %v: want once, by b at 5m21s (pages %v)", paged, rec.lines(fixedNow))

@@ -531,7 +531,8 @@ func (a *listAsks) wrap(next http.Handler) http.Handler {
 // elsewhere, show up in it without anyone reloading it: the list is put
 // in place anew, and the page itself, its filters and the focus stay as
 // they were. A filter changed and not yet applied holds the list still
-// until it is put back.
+// until it is put back, and an alert line says news waits (the screen
+// looked up to date).
 func TestConsoleInBrowserListShowsNews(t *testing.T) {
 	const every = 50 * time.Millisecond
 	asks := &listAsks{}
@@ -580,9 +581,16 @@ func TestConsoleInBrowserListShowsNews(t *testing.T) {
 	if n := value(t, ctx, "look for the third", chromedp.Evaluate[int](`document.querySelectorAll('`+link(third)+`').length`)); n != 0 {
 		t.Errorf("the list was refreshed while a filter was being changed")
 	}
+	// Held, the list says so: a screen left so looked up to date.
+	const held = "The incidents have changed since this list was shown: apply the filters, or put them back, to see them."
+	if got := value(t, ctx, "read the alert", chromedp.Text(chromedp.ID("#stale"))); got != held {
+		t.Errorf("the list held for a filter says %q, want %q", got, held)
+	}
+	accessible(t, ctx, "the list held for a filter")
 	runIn(t, ctx, "put the filter back", chromedp.SetValue(chromedp.CSS("select[name=since]"), "7d"),
 		chromedp.Focus(chromedp.CSS(link(second))))
 	runIn(t, ctx, "see the third incident in the list", chromedp.WaitVisible(chromedp.CSS(link(third))))
+	runIn(t, ctx, "see the alert go", chromedp.WaitNotPresent(chromedp.ID("#stale")))
 	accessible(t, ctx, "the list refreshed")
 	for _, m := range complaints() {
 		t.Errorf("the browser's console: %s", m)
@@ -615,6 +623,41 @@ func TestConsoleInBrowserListNotHeldByAFocusedFilter(t *testing.T) {
 	}
 	if got := value(t, ctx, "read the focus", chromedp.Evaluate[string](`document.activeElement.getAttribute("name") || document.activeElement.tagName`)); got != "status" {
 		t.Errorf("the focus is on %s, want the filter it was on", got)
+	}
+}
+
+// TestConsoleInBrowserIncidentHeldForAnUpdateSaysSo: someone is writing a
+// status update on an incident's page when a colleague acknowledges it
+// elsewhere. The page does not reload under their typing, and said
+// nothing: they sent an update on an incident they thought nobody had.
+// An alert line says the incident changed; cleared, the page reloads.
+func TestConsoleInBrowserIncidentHeldForAnUpdateSaysSo(t *testing.T) {
+	const every = 50 * time.Millisecond
+	asks := &versionAsks{byID: map[string][]int{}}
+	h, ctx := signedInBrowser(t, consolePolling(every), serving(asks.wrap))
+	id := fire(h)
+	h.step(fixedNow)
+	runIn(t, ctx, "open the incident and write", chromedp.Navigate(h.url+"/ui/incidents/"+id), chromedp.WaitVisible(chromedp.ID("#pending")),
+		chromedp.SendKeys(chromedp.ID("#message"), "rolling back"))
+	runIn(t, ctx, "mark the page", chromedp.Evaluate[chromedp.Void](`window.pagerdTestMark = 1`))
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"bob"}`); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	runIn(t, ctx, "see the page say so", chromedp.WaitVisible(`//main/p[@role="alert"][@id="stale"]`))
+	const says = "The incident has changed since this page was shown: send or clear what you are writing to see it."
+	if got := value(t, ctx, "read the alert", chromedp.Text(chromedp.ID("#stale"))); got != says {
+		t.Errorf("the page says %q, want %q", got, says)
+	}
+	if !value(t, ctx, "check the page was not reloaded", chromedp.Evaluate[bool](`window.pagerdTestMark === 1 && document.getElementById("message").value === "rolling back"`)) {
+		t.Errorf("the page was reloaded under the update being written")
+	}
+	accessible(t, ctx, "the incident held for an update")
+	runIn(t, ctx, "clear the update", chromedp.Evaluate[chromedp.Void](`document.getElementById("message").value = ""; document.getElementById("message").blur()`))
+	waitUntil(t, 5*time.Second, "the page to reload", func() bool {
+		return !value(t, ctx, "look for the mark", chromedp.Evaluate[bool](`window.pagerdTestMark === 1`))
+	})
+	if got := bodyText(t, ctx); strings.Contains(got, says) || !strings.Contains(got, "acknowledged by bob") {
+		t.Errorf("the reloaded page still says it is held, or not that bob acknowledged:\n%s", got)
 	}
 }
 

@@ -6,7 +6,7 @@
 // focus and scroll position as they are; never while someone is filling
 // in a form of the page (typing a status update, a filter changed and
 // not yet applied); it stops when the incident is gone (404), and once
-// a form is sent.
+// a form is sent. While news waits for a form so, an alert line says so.
 // Whenever the answer is not the version (a 5xx: the store is down; the
 // session ended: a redirect to sign in, 401 or 403; any other refusal;
 // or no answer at all, a request left unanswered for data-timeout
@@ -112,6 +112,10 @@
     return "pagerd refused to say whether " + (swap ? "the incidents" : "the incident") +
       " changed (HTTP " + r.status + "): this page may be out of date.";
   }
+  // held is what the alert line says while news waits for a form.
+  var held = swap ?
+    "The incidents have changed since this list was shown: apply the filters, or put them back, to see them." :
+    "The incident has changed since this page was shown: send or clear what you are writing to see it.";
   function ask(u, ctl) {
     return fetch(u, { credentials: "same-origin", cache: "no-store", redirect: "manual", signal: ctl ? ctl.signal : undefined });
   }
@@ -193,7 +197,10 @@
           return;
         }
         if (v) {
-          showStale("");
+          // News held back for a form being filled in is said, so that
+          // a screen left with a filter changed and not applied does
+          // not look up to date.
+          showStale(v !== version && typing() ? held : "");
         }
         if (v && v !== version && !typing()) {
           if (!swap) {

@@ -644,7 +644,7 @@ func TestConsoleInBrowserIncidentHeldForAnUpdateSaysSo(t *testing.T) {
 		t.Fatal(r.body)
 	}
 	runIn(t, ctx, "see the page say so", chromedp.WaitVisible(`//main/p[@role="alert"][@id="stale"]`))
-	const says = "The incident has changed since this page was shown: send or clear what you are writing to see it."
+	const says = "The incident has changed since this page was shown: it refreshes once you send, clear or leave the form you are in."
 	if got := value(t, ctx, "read the alert", chromedp.Text(chromedp.ID("#stale"))); got != says {
 		t.Errorf("the page says %q, want %q", got, says)
 	}

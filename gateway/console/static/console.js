@@ -115,7 +115,7 @@
   // held is what the alert line says while news waits for a form.
   var held = swap ?
     "The incidents have changed since this list was shown: apply the filters, or put them back, to see them." :
-    "The incident has changed since this page was shown: send or clear what you are writing to see it.";
+    "The incident has changed since this page was shown: it refreshes once you send, clear or leave the form you are in.";
   function ask(u, ctl) {
     return fetch(u, { credentials: "same-origin", cache: "no-store", redirect: "manual", signal: ctl ? ctl.signal : undefined });
   }

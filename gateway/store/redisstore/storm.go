@@ -136,7 +136,7 @@ func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now tim
 	if err != nil {
 		return store.Admission{}, err
 	}
-	asked := p.Incident + "\x00" + p.Deadline + "\x00" + strconv.FormatInt(ms(now), 10)
+	asked := store.AskedKey(p, now)
 	res, err := s.batch.run(ctx, admitScript, s.stormKeys(key), ms(now), r.Window.Milliseconds(), r.Immediate, p.Rank,
 		page, store.StormMember(key), sent, again, asked, p.Incident).Int64Slice()
 	if err != nil {

@@ -45,7 +45,7 @@ func Instrument(s store.Store, reg prometheus.Registerer, h *Health) store.Store
 
 // storeOps are the op labels of the store metrics, one per operation
 // below, created at zero.
-var storeOps = []string{"trigger", "find", "get", "update", "list", "claim", "finish", "complete", "release", "note", "statuses",
+var storeOps = []string{"trigger", "find", "get", "update", "list", "claim", "finish", "complete", "release", "extend", "note", "statuses",
 	"storm_admit", "storm_hold_failed", "storm_withdraw", "storm_held", "storm_flushed", "storm_unsent", "storm_sent_back", "bundle_put", "bundle_get", "expire",
 	"job_put", "job_add", "job_replace", "job_get", "job_delete", "job_finish", "docs_list", "docs_put", "count_open"}
 
@@ -173,6 +173,13 @@ func (i *instrumented) Release(ctx context.Context, c store.Claim, notBefore tim
 	err := i.Store.Release(ctx, c, notBefore)
 	i.observe("release", start, err)
 	return err
+}
+
+func (i *instrumented) Extend(ctx context.Context, c store.Claim, until time.Time) (bool, error) {
+	start := time.Now()
+	held, err := i.Store.Extend(ctx, c, until)
+	i.observe("extend", start, err)
+	return held, err
 }
 
 func (i *instrumented) Admit(ctx context.Context, storm string, p store.HeldPage, now time.Time, r store.StormRules) (store.Admission, error) {

@@ -522,7 +522,7 @@ func (v *validator) server() {
 		sv.Lease = Duration(30 * time.Second)
 	}
 	if sv.Lease < Duration(PageSendTimeout) {
-		v.warnf("server.lease", "%s is shorter than a page may take to send (up to %s, retries included): a slow provider can hold a step past its lease, and the incident be claimed again and the page sent twice; keep it at least that (the default is 30s)",
+		v.warnf("server.lease", "%s is shorter than a page may take to send (up to %s, retries included): a slow page's claim is then kept by a store call every half lease while it is sent, and a replica held up for half a lease meanwhile (a freeze, a store that does not answer) has the incident claimed again and the page sent twice; keep it at least that (the default is 30s)",
 			sv.Lease, Duration(PageSendTimeout))
 	}
 	v.retention()

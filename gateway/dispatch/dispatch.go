@@ -176,6 +176,8 @@ type dispatchMetrics struct {
 	errors     *prometheus.CounterVec
 	outbox     *prometheus.CounterVec
 	overdue    prometheus.Counter
+	// keeps counts the keeps of claims' leases by outcome (keepLease).
+	keeps *prometheus.CounterVec
 	// lateReports counts delivery reports applied when their page was
 	// recorded, after they came (earlyReports).
 	lateReports *prometheus.CounterVec
@@ -247,6 +249,11 @@ func New(o Options) *Dispatcher {
 	for _, ch := range []string{policy.ChannelPush, policy.ChannelSMS, policy.ChannelVoice} {
 		m.lateReports.WithLabelValues(ch)
 	}
+	m.keeps = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_dispatch_lease_keeps_total",
+		Help: "Claims' leases kept by this replica's dispatcher while their work ran past half a lease (a slow provider, retries, a slow store), so that no other replica takes the claim over and pages again while its pages are on their way, by result: kept (the lease end moved a lease ahead), or failed (the store did not take the keep: tried again a tenth of a lease later; if the lease runs out meanwhile another replica may page the step a second time)."},
+		[]string{"result"})
+	m.keeps.WithLabelValues(keepKept)
+	m.keeps.WithLabelValues(keepFailed)
 	m.errors.WithLabelValues("unknown_service")
 	m.errors.WithLabelValues(reasonConfigBehind)
 	m.errors.WithLabelValues("unknown_priority")
@@ -254,7 +261,7 @@ func New(o Options) *Dispatcher {
 	m.errors.WithLabelValues(claimFailed)
 	m.errors.WithLabelValues(unreadableHeld)
 	m.errors.WithLabelValues(notRecorded)
-	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches, m.nobody, m.errors, m.outbox, m.overdue, m.lateReports)
+	o.Registry.MustRegister(m.pages, m.bundles, m.lateness, m.claims, m.takeovers, m.escalation, m.breaches, m.nobody, m.errors, m.outbox, m.overdue, m.lateReports, m.keeps)
 	d := &Dispatcher{o: o, callTimeout: storeCallTimeout, log: o.Logger, m: m, wake: make(chan struct{}, 1), journal: newJournal(),
 		turn: turn{patience: o.Lease / 4, stuck: o.Lease / 2, now: time.Now, overdue: m.overdue.Inc}}
 	o.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagerd_dispatch_unrecorded",
@@ -383,7 +390,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				// their pages wait for the lease to run out.
 				for _, c := range claims {
 					inflight++
-					d.start(workCtx, pool, c, sendBy, done)
+					d.start(workCtx, pool, c, now, sendBy, done)
 				}
 				// Back off (capped, with jitter) instead of asking again at
 				// once; say so once per streak, not once per try.
@@ -403,7 +410,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				}
 				for _, c := range claims {
 					inflight++
-					d.start(workCtx, pool, c, sendBy, done)
+					d.start(workCtx, pool, c, now, sendBy, done)
 				}
 				backlog = more
 				if more {
@@ -559,9 +566,10 @@ type workers struct {
 type claimWork struct {
 	ctx context.Context
 	c   store.Claim
-	// sendBy is when the claim's pages may no longer start (sendWindow).
-	sendBy time.Time
-	done   chan<- struct{}
+	// asked is when the claim was asked for, its lease counted from
+	// then; sendBy is when its pages may no longer start (sendWindow).
+	asked, sendBy time.Time
+	done          chan<- struct{}
 }
 
 func (d *Dispatcher) newWorkers() *workers {
@@ -573,7 +581,7 @@ func (w *workers) stop() { close(w.in) }
 
 // start works one claimed incident on a worker and signals done. The
 // caller keeps at most Workers in flight, so it never waits here.
-func (d *Dispatcher) start(ctx context.Context, w *workers, c store.Claim, sendBy time.Time, done chan<- struct{}) {
+func (d *Dispatcher) start(ctx context.Context, w *workers, c store.Claim, asked, sendBy time.Time, done chan<- struct{}) {
 	d.m.claims.Inc()
 	if c.Takeover {
 		d.m.takeovers.Inc()
@@ -584,22 +592,25 @@ func (d *Dispatcher) start(ctx context.Context, w *workers, c store.Claim, sendB
 		w.started++
 		go func() {
 			for cw := range w.in {
-				d.workClaim(cw.ctx, cw.c, cw.sendBy)
+				d.workClaim(cw.ctx, cw.c, cw.asked, cw.sendBy)
 				d.noteProgress(d.o.Now())
 				cw.done <- struct{}{}
 			}
 		}()
 	}
-	w.in <- claimWork{ctx: ctx, c: c, sendBy: sendBy, done: done}
+	w.in <- claimWork{ctx: ctx, c: c, asked: asked, sendBy: sendBy, done: done}
 }
 
-// workClaim works one claimed incident, storm or job; its pages (a storm's
-// message, a job's notices) may start until sendBy.
-func (d *Dispatcher) workClaim(ctx context.Context, c store.Claim, sendBy time.Time) {
+// workClaim works one claimed incident, storm or job, claimed at asked;
+// its pages (a storm's message, a job's notices) may start until sendBy.
+// Its lease is kept while it works (keepLease).
+func (d *Dispatcher) workClaim(ctx context.Context, c store.Claim, asked, sendBy time.Time) {
 	// Every store call of the claim's work has a deadline: the lease,
 	// and the send timeout for the pages sent meanwhile.
 	ctx, cancel := context.WithTimeout(ctx, d.o.Lease+d.o.SendTimeout)
 	defer cancel()
+	ctx, stopKeeping := d.keepLease(ctx, c, asked)
+	defer stopKeeping()
 	defer func() {
 		// A bug in one incident's step must not take every other
 		// incident's pages down with the process; the lease brings the
@@ -656,7 +667,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 		claims, err := d.o.Store.ClaimDue(ctx, now, d.o.Lease, d.o.Workers-inflight)
 		for _, c := range claims {
 			inflight++
-			d.start(ctx, pool, c, now.Add(d.sendWindow()), done)
+			d.start(ctx, pool, c, now, now.Add(d.sendWindow()), done)
 		}
 		total += len(claims)
 		if err != nil || (len(claims) == 0 && inflight == 0) {
@@ -2121,6 +2132,7 @@ func (d *Dispatcher) pastSendBy(ctx context.Context, sendBy time.Time) bool {
 // record (an earlier try's) is in the journal. Counted in
 // pagerd_dispatch_errors_total (leaseRanOut).
 func (d *Dispatcher) leaveToRunOut(ctx context.Context, c store.Claim, sendBy time.Time) error {
+	cutBack(ctx)
 	d.m.errors.WithLabelValues(leaseRanOut).Inc()
 	_, attrs := claimed(c)
 	d.log.Warn("dispatcher: the claim's lease was nearly over before its pages went out (the replica stopped or held up after claiming); left to run out and be taken over: no page sent from now on, nothing recorded",

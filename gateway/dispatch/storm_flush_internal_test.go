@@ -389,7 +389,7 @@ func TestStormFlushFailureIsCounted(t *testing.T) {
 	n := &countingNotifier{}
 	d, st, _, t0 := flushSetup(t, n)
 	st.heldErr = errors.New("held page 3: cannot decode")
-	d.workClaim(context.Background(), claimStorm(t, d, t0), t0.Add(d.sendWindow()))
+	d.workClaim(context.Background(), claimStorm(t, d, t0), t0, t0.Add(d.sendWindow()))
 	if got := testutil.ToFloat64(d.m.errors.WithLabelValues(claimFailed)); got != 1 {
 		t.Fatalf("pagerd_dispatch_errors_total{reason=%q} = %v after a storm's flush failed, want 1", claimFailed, got)
 	}

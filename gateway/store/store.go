@@ -621,6 +621,15 @@ type Store interface {
 	// storm message the provider's rate limit sent back goes at its
 	// turn. Not for a job's claim.
 	Release(ctx context.Context, c Claim, notBefore time.Time) error
+	// Extend moves a claim's lease end to until, if the claim is still
+	// this one's (same token; a takeover, Complete, Release, a Finish or
+	// an Update that left nothing pending voids it), and reports whether
+	// it was. The dispatcher keeps the lease of a claim whose pages are
+	// still on their way this way, so that no other replica takes it over
+	// and pages again while a slow provider answers. until may be earlier
+	// than the lease end: the claim then runs out sooner, as if leased for
+	// less. Any claim: an incident's, a storm's or a job's.
+	Extend(ctx context.Context, c Claim, until time.Time) (bool, error)
 	// NextDue is the earliest time any incident is due (a claimed one counts
 	// at its lease end), for the dispatcher to sleep until. ok is false when
 	// nothing is pending.
@@ -1151,6 +1160,19 @@ func ParseStormKey(key string) (user, channel string, ok bool) {
 
 // ShardOfStorm is the shard a storm's state lives in.
 func ShardOfStorm(key string) int { return ShardOf("", "storm/"+key) }
+
+// ClaimMember is the shard of a claim and its member in that shard's due
+// set: an incident's id, StormMember or JobMember.
+func ClaimMember(c Claim) (shard int, member string, err error) {
+	switch {
+	case c.Storm != "":
+		return ShardOfStorm(c.Storm), StormMember(c.Storm), nil
+	case c.Job != nil:
+		return ShardOfJob(c.Job.Kind, c.Job.Key), JobMember(c.Job.Kind, c.Job.Key), nil
+	}
+	shard, err = ShardOfID(c.Incident)
+	return shard, c.Incident, err
+}
 
 // StormMember is how a storm appears in the due set, next to incident ids
 // (which start with two hex digits).

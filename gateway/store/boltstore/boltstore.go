@@ -1375,6 +1375,24 @@ func (s *Store) Release(ctx context.Context, c store.Claim, notBefore time.Time)
 	})
 }
 
+// Extend moves the claim's due entry to until if its sched record still
+// has the claim's token: the lease end, kept or cut short.
+func (s *Store) Extend(ctx context.Context, c store.Claim, until time.Time) (bool, error) {
+	_, member, err := store.ClaimMember(c)
+	if err != nil || c.Token == "" {
+		return false, err
+	}
+	held := false
+	err = s.update(ctx, func(tx *bbolt.Tx) error {
+		_, orig, tok, ok := parseSched(tx.Bucket(bucketSched).Get(idKey(member)))
+		if held = ok && tok == c.Token; !held {
+			return errNoop
+		}
+		return setDue(tx, member, until.UnixMilli(), orig, tok)
+	})
+	return held && err == nil, err
+}
+
 // NextDue is the earliest due time in the due set (a claimed incident at its
 // lease end); ok is false when nothing is pending.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {

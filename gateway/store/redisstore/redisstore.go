@@ -1204,6 +1204,28 @@ func (s *Store) release(ctx context.Context, c store.Claim, notBeforeMS int64) e
 	return unavailable(err)
 }
 
+// extendScript moves a claim's due entry (KEYS due, claims; ARGV member,
+// token, lease end ms) if the claim is still the token's and the entry is
+// there: 1 if it was.
+var extendScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+if not cur or string.sub(cur, 1, #ARGV[2] + 1) ~= ARGV[2] .. ':' then return 0 end
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1
+`)
+
+// Extend moves the claim's lease end to until if the claim is still this
+// one's: one script on the claim's shard.
+func (s *Store) Extend(ctx context.Context, c store.Claim, until time.Time) (bool, error) {
+	shard, member, err := store.ClaimMember(c)
+	if err != nil || c.Token == "" {
+		return false, err
+	}
+	n, err := extendScript.Run(ctx, s.rdb, []string{s.key(shard, "due"), s.key(shard, "claims")}, member, c.Token, until.UnixMilli()).Int()
+	return n == 1 && err == nil, unavailable(err)
+}
+
 // NextDue is the earliest score over all shards' due sets.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	pipe := s.rdb.Pipeline()
@@ -1334,7 +1356,7 @@ func randShard() int {
 // LoadScripts loads the store's Lua scripts into Redis's script cache ahead
 // of the first alert, so it is not the one that pays for EVAL fallback.
 func (s *Store) LoadScripts(ctx context.Context) error {
-	for _, sc := range []*redis.Script{triggerScript, updateScript, finishScript, claimScript, claimAllScript, completeScript, admitScript, flushedScript, unsentScript,
+	for _, sc := range []*redis.Script{triggerScript, updateScript, finishScript, claimScript, claimAllScript, completeScript, extendScript, admitScript, flushedScript, unsentScript,
 		completeStormScript, noteScript, putJobScript, deleteJobScript, finishJobScript, completeJobScript, listDocsScript, putDocsScript,
 		expireScript, addJobScript, replaceJobScript} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {

@@ -52,6 +52,7 @@ func Run(t *testing.T, f Factory) {
 		{"ClaimLeaseAndTakeover", testClaimLease},
 		{"CompleteAfterTakeoverIsVoid", testCompleteAfterTakeover},
 		{"ReleaseLeavesTheStepDueNotBefore", testRelease},
+		{"ExtendKeepsTheLeaseOfAClaimStillItsOwn", testExtend},
 		{"NextDue", testNextDue},
 		{"ClaimDueNextSaysWhenTheNextIsDue", testClaimDueNext},
 		{"Timeline", testTimeline},
@@ -654,6 +655,114 @@ func testRelease(t *testing.T, f Factory) {
 	}
 	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(base) {
 		t.Fatalf("NextDue after a Release at a past time %v %v, want %v", at, ok, base)
+	}
+}
+
+// testExtend: a claim whose lease Extend moved is nobody else's until
+// the new lease end, then taken over as any claim whose lease ran out; a
+// claim no longer this one's (taken over, completed, cancelled) is left
+// as it is. The same for a job's and a storm's claim.
+func testExtend(t *testing.T, f Factory) {
+	s := f.New(t)
+	extend := func(c store.Claim, until time.Time) bool {
+		t.Helper()
+		held, err := s.Extend(ctx(t), c, until)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return held
+	}
+	id := trigger(t, s, incident("api", "g1", base, 0, time.Hour))
+	c1, err := s.ClaimDue(ctx(t), base, 10*time.Second, 10)
+	if err != nil || len(c1) != 1 || c1[0].Incident != id {
+		t.Fatalf("claim %+v %v", c1, err)
+	}
+	if !extend(c1[0], base.Add(25*time.Second)) {
+		t.Fatal("Extend of a live claim says it is not held")
+	}
+	if c := claimAll(t, s, base.Add(24*time.Second)); len(c) != 0 {
+		t.Fatalf("taken over before the kept lease ended (at 24s; leased for 10s, kept to 25s): %+v", c)
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(base.Add(25*time.Second)) {
+		t.Fatalf("NextDue of the kept claim %v %v, want its new lease end %v", at, ok, base.Add(25*time.Second))
+	}
+	// Cut short: due at the earlier end, as a shorter lease would be.
+	if !extend(c1[0], base.Add(20*time.Second)) {
+		t.Fatal("Extend to an earlier end says it is not held")
+	}
+	c2, err := s.ClaimDue(ctx(t), base.Add(20*time.Second), 10*time.Second, 10)
+	if err != nil || len(c2) != 1 || !c2[0].Takeover || !c2[0].Due.Equal(base) {
+		t.Fatalf("takeover at the end the lease was cut to: %+v %v", c2, err)
+	}
+	// The first claim's is void now: it neither keeps nor cuts the
+	// takeover's lease (which ends at 30s).
+	if extend(c1[0], base.Add(time.Hour)) || extend(c1[0], base) {
+		t.Fatal("Extend of a claim taken over says it is held")
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(base.Add(30*time.Second)) {
+		t.Fatalf("NextDue after a void Extend %v %v, want the takeover's lease end %v", at, ok, base.Add(30*time.Second))
+	}
+	// Completed: the incident is due at its next deadline, and an Extend
+	// after that moves nothing.
+	got := get(t, s, id)
+	got.State.Pending = got.State.Pending[1:]
+	update(t, s, got)
+	complete(t, s, c2[0])
+	if extend(c2[0], base.Add(40*time.Second)) {
+		t.Fatal("Extend of a completed claim says it is held")
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(base.Add(time.Hour)) {
+		t.Fatalf("NextDue after an Extend of a completed claim %v %v, want the next deadline %v", at, ok, base.Add(time.Hour))
+	}
+	// Cancelled while claimed (nothing left pending): the claim went with
+	// the due entry, and Extend brings neither back.
+	c3 := claimAll(t, s, base.Add(time.Hour))
+	if len(c3) != 1 {
+		t.Fatalf("claim of the second deadline %+v", c3)
+	}
+	got = get(t, s, id)
+	got.State.Pending = nil
+	update(t, s, got)
+	if extend(c3[0], base.Add(2*time.Hour)) {
+		t.Fatal("Extend of a cancelled claim says it is held")
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); ok {
+		t.Fatalf("due at %v after an Extend of a cancelled claim", at)
+	}
+
+	// A job's claim.
+	if err := s.PutJob(ctx(t), store.Job{Kind: "notice", Key: "s", Due: base}); err != nil {
+		t.Fatal(err)
+	}
+	cj := claimAll(t, s, base)
+	if len(cj) != 1 || cj[0].Job == nil || !extend(cj[0], base.Add(time.Minute)) {
+		t.Fatalf("job claim %+v not kept", cj)
+	}
+	if c := claimAll(t, s, base.Add(59*time.Second)); len(c) != 0 {
+		t.Fatalf("job taken over before its kept lease ended: %+v", c)
+	}
+	cj2 := claimAll(t, s, base.Add(time.Minute))
+	if len(cj2) != 1 || !cj2[0].Takeover || cj2[0].Job == nil {
+		t.Fatalf("job not taken over at its kept lease's end: %+v", cj2)
+	}
+	if err := s.FinishJob(ctx(t), cj2[0], nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// A storm's claim.
+	key := store.StormKey("ann", "push")
+	for i := range 4 {
+		admit(t, s, key, page(fmt.Sprint("i", i), 1, base), base.Add(2*time.Hour))
+	}
+	cs, err := s.ClaimDue(ctx(t), base.Add(2*time.Hour+rules.Window), 10*time.Second, 10)
+	if err != nil || len(cs) != 1 || cs[0].Storm != key || !extend(cs[0], base.Add(3*time.Hour)) {
+		t.Fatalf("storm claim %+v %v not kept", cs, err)
+	}
+	if c := claimAll(t, s, base.Add(3*time.Hour-time.Millisecond)); len(c) != 0 {
+		t.Fatalf("storm taken over before its kept lease ended: %+v", c)
+	}
+	if !flushed(t, s, cs[0], 1, 1, base.Add(2*time.Hour+rules.Window)) {
+		t.Fatal("a kept storm claim's flush was refused")
 	}
 }
 

@@ -1,0 +1,150 @@
+package dispatch
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+)
+
+// A claim's lease is kept while its work runs. Pages may start until
+// sendBy (sendWindow, three quarters of the lease by default), and a page
+// with its retries may take SendTimeout (20 s), so a page that starts late
+// in its claim (after retries, a rate-limit wait, a slow store) whose last
+// try is still with a slow provider when the lease ends was sent twice:
+// another replica took the incident over and paged the step, and the
+// first page went out as well. The retrier stops starting tries then, not
+// a try in flight, and a request on its way cannot be called back.
+//
+// So from half the lease on, a claim still being worked moves its lease
+// end a whole lease ahead (store.Extend), again each half lease, until its
+// work is done. Extend acts only while the claim is still this one's (its
+// token): a keep that comes late, after a freeze, finds the claim taken
+// over and moves nothing, and one that finds it still this one's is safe
+// whenever it comes, since nobody else can have claimed it meanwhile. A
+// claim then runs out and is taken over only when its replica stops or
+// freezes for half a lease, or its store refuses the keeps: the crash's
+// window, which PRODUCT.md allows a duplicate in.
+//
+// A claim left to run out (leaveToRunOut: its pages could no longer start
+// in time) has its lease cut back to the end it was claimed with, so the
+// takeover comes when it would have without the keeps.
+
+// keeper keeps one claim's lease (keepLease).
+type keeper struct {
+	d *Dispatcher
+	c store.Claim
+	// ctx is the claim's context, without its end: a keep runs while the
+	// work does, and the cut back after the claim's time ran out.
+	ctx context.Context
+
+	mu sync.Mutex
+	// end is the lease end as last set, counted from when that claim or
+	// keep was asked for; claimed is the end the claim was taken with.
+	end, claimed time.Time
+	kept         bool // a keep moved the end
+	done         bool // the work is over, or the claim no longer this one's
+	timer        *time.Timer
+	running      sync.WaitGroup
+}
+
+type keeperKey struct{}
+
+// keepLease starts keeping c's lease, claimed at asked, and returns the
+// claim's context carrying the keeper and the function that stops it; the
+// work must be done (or its claim written) when it is called.
+func (d *Dispatcher) keepLease(ctx context.Context, c store.Claim, asked time.Time) (context.Context, func()) {
+	k := &keeper{d: d, c: c, ctx: context.WithoutCancel(ctx), end: asked.Add(d.o.Lease), claimed: asked.Add(d.o.Lease)}
+	k.mu.Lock()
+	k.timer = time.AfterFunc(k.untilNext(), k.keep)
+	k.mu.Unlock()
+	return context.WithValue(ctx, keeperKey{}, k), k.stop
+}
+
+// untilNext is how long until the next keep: when half the lease is
+// left. Called holding mu.
+func (k *keeper) untilNext() time.Duration {
+	return max(k.end.Add(-k.d.o.Lease/2).Sub(k.d.o.Now()), 0)
+}
+
+// keep moves the lease end a lease ahead of now, and arms the next keep:
+// half a lease on, or a tenth of one after a keep the store refused.
+func (k *keeper) keep() {
+	k.mu.Lock()
+	if k.done {
+		k.mu.Unlock()
+		return
+	}
+	k.running.Add(1)
+	k.mu.Unlock()
+	defer k.running.Done()
+
+	now := k.d.o.Now()
+	until := now.Add(k.d.o.Lease)
+	ctx, cancel := context.WithTimeout(k.ctx, min(k.d.callTimeout, k.d.o.Lease/4))
+	held, err := k.d.o.Store.Extend(ctx, k.c, until)
+	cancel()
+
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	switch {
+	case k.done:
+		return
+	case err != nil:
+		k.d.m.keeps.WithLabelValues(keepFailed).Inc()
+		_, attrs := claimed(k.c)
+		k.d.log.Warn("dispatcher: could not keep the lease of a claim still being worked (its pages are on their way); when it runs out another replica may take the claim over and page again; tried again",
+			append(attrs, "lease_ends_in", k.end.Sub(k.d.o.Now()).Round(time.Millisecond).String(), "err", err)...)
+		k.timer.Reset(k.d.o.Lease / 10)
+	case !held:
+		// Done meanwhile (its write released it), cancelled (an
+		// acknowledgement left its incident nothing pending), or taken
+		// over, which the taker logs: nothing more to keep.
+		k.done = true
+	default:
+		k.d.m.keeps.WithLabelValues(keepKept).Inc()
+		k.end, k.kept = until, true
+		k.timer.Reset(k.untilNext())
+	}
+}
+
+// stop ends the keeping, once any keep under way is done.
+func (k *keeper) stop() {
+	k.mu.Lock()
+	k.done = true
+	k.timer.Stop()
+	k.mu.Unlock()
+	k.running.Wait()
+}
+
+// cutBack stops keeping ctx's claim and, if a keep moved its lease end,
+// puts the end back where the claim set it (now, if that has passed): the
+// claim is left to run out (leaveToRunOut) and is taken over when it would
+// have been without the keeps. No page of the claim is on its way then.
+func cutBack(ctx context.Context) {
+	k, _ := ctx.Value(keeperKey{}).(*keeper)
+	if k == nil {
+		return
+	}
+	k.stop()
+	k.mu.Lock()
+	kept := k.kept
+	k.mu.Unlock()
+	if !kept {
+		return
+	}
+	cctx, cancel := context.WithTimeout(k.ctx, k.d.callTimeout)
+	defer cancel()
+	if _, err := k.d.o.Store.Extend(cctx, k.c, k.claimed); err != nil {
+		_, attrs := claimed(k.c)
+		k.d.log.Warn("dispatcher: could not cut a kept lease back for the claim left to run out; taken over a lease after its last keep",
+			append(attrs, "err", err)...)
+	}
+}
+
+// Outcomes of a keep, as pagerd_dispatch_lease_keeps_total counts them.
+const (
+	keepKept   = "kept"
+	keepFailed = "failed"
+)

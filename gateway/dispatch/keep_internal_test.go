@@ -1,0 +1,97 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/pagerd/pagerd/gateway/store"
+)
+
+// keeperOf is the keeper keepLease put in ctx.
+func keeperOf(t *testing.T, ctx context.Context) *keeper {
+	t.Helper()
+	k, ok := ctx.Value(keeperKey{}).(*keeper)
+	if !ok {
+		t.Fatal("no keeper in the claim's context")
+	}
+	return k
+}
+
+// nextDue is when the store has anything due next.
+func nextDue(t *testing.T, d *Dispatcher) time.Time {
+	t.Helper()
+	at, ok, err := d.o.Store.NextDue(context.Background())
+	if err != nil || !ok {
+		t.Fatalf("NextDue: %v %v %v", at, ok, err)
+	}
+	return at
+}
+
+// A claim kept (its lease moved a lease ahead at half of it) and then
+// left to run out (its pages could no longer start in time) is taken
+// over when its lease as claimed ends, not a lease after its last keep:
+// leaving a claim must not make its pages later than before there were
+// keeps. The keeps are called by hand on the test's clock.
+func TestLeftClaimRunsOutWhenItsClaimedLeaseEnds(t *testing.T) {
+	d, _, clk, t0 := flushSetup(t, &countingNotifier{})
+	c := claimStorm(t, d, t0)
+	ctx, stop := d.keepLease(context.Background(), c, t0)
+	defer stop()
+	k := keeperOf(t, ctx)
+
+	clk.set(t0.Add(d.o.Lease / 2))
+	k.keep()
+	if at, want := nextDue(t, d), t0.Add(d.o.Lease*3/2); !at.Equal(want) {
+		t.Fatalf("the storm is due at %v after a keep at half its lease, want %v (a lease after the keep)", at.Sub(t0), want.Sub(t0))
+	}
+	if got := testutil.ToFloat64(d.m.keeps.WithLabelValues(keepKept)); got != 1 {
+		t.Fatalf("pagerd_dispatch_lease_keeps_total{result=%q} = %v, want 1", keepKept, got)
+	}
+
+	clk.set(t0.Add(d.sendWindow() + time.Second))
+	if err := d.leaveToRunOut(ctx, c, t0.Add(d.sendWindow())); err != nil {
+		t.Fatal(err)
+	}
+	if at, want := nextDue(t, d), t0.Add(d.o.Lease); !at.Equal(want) {
+		t.Fatalf("the storm left to run out is due at %v, want %v: its lease as claimed", at.Sub(t0), want.Sub(t0))
+	}
+	cs, err := d.o.Store.ClaimDue(context.Background(), t0.Add(d.o.Lease), d.o.Lease, 10)
+	if err != nil || len(cs) != 1 || !cs[0].Takeover {
+		t.Fatalf("claims at the claimed lease's end: %+v %v, want the storm taken over", cs, err)
+	}
+	// Left, the claim is kept no more.
+	k.keep()
+	if got := testutil.ToFloat64(d.m.keeps.WithLabelValues(keepKept)); got != 1 {
+		t.Fatalf("a claim left to run out was kept again: %v keeps", got)
+	}
+}
+
+// refusingExtend is a store that does not take keeps.
+type refusingExtend struct{ store.Store }
+
+func (refusingExtend) Extend(context.Context, store.Claim, time.Time) (bool, error) {
+	return false, errors.New("redis: connection refused")
+}
+
+// A keep the store does not take is counted and tried again soon: if the
+// lease runs out meanwhile, another replica may page a second time, and
+// nothing said so.
+func TestRefusedKeepIsCounted(t *testing.T) {
+	d, st, clk, t0 := flushSetup(t, &countingNotifier{})
+	c := claimStorm(t, d, t0)
+	d.o.Store = refusingExtend{st}
+	ctx, stop := d.keepLease(context.Background(), c, t0)
+	defer stop()
+	clk.set(t0.Add(d.o.Lease / 2))
+	keeperOf(t, ctx).keep()
+	if got := testutil.ToFloat64(d.m.keeps.WithLabelValues(keepFailed)); got != 1 {
+		t.Fatalf("pagerd_dispatch_lease_keeps_total{result=%q} = %v after a refused keep, want 1", keepFailed, got)
+	}
+	if at := nextDue(t, d); !at.Equal(t0.Add(d.o.Lease)) {
+		t.Fatalf("the storm is due at %v, want at its lease's end", at.Sub(t0))
+	}
+}

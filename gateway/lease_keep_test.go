@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/notify"
+)
+
+// slowFirst is a provider whose first page takes hold to answer (and then
+// is sent); the rest go at once. Every page is recorded in rec.
+type slowFirst struct {
+	rec     *recorder
+	hold    time.Duration
+	once    sync.Once
+	started chan struct{}
+	calls   atomic.Int32
+}
+
+func (s *slowFirst) Notify(ctx context.Context, m notify.Message) error {
+	s.calls.Add(1)
+	first := false
+	s.once.Do(func() { first = true })
+	if first {
+		close(s.started)
+		select {
+		case <-time.After(s.hold):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return s.rec.Notify(ctx, m)
+}
+
+// A page whose provider answers after its claim's lease would have ended
+// is sent once. Replica a claims the incident and pushes ann; the provider
+// takes 900 ms to answer, past a's 400 ms lease, while replica b looks for
+// due work every 20 ms. Before a kept its claim's lease while the page was
+// on its way, b took the incident over at 400 ms and pushed ann a second
+// time: a duplicate with no crash, only a slow provider.
+func TestSlowPageKeepsItsClaimFromATakeover(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			rec := &recorder{}
+			slow := &slowFirst{rec: rec, hold: 900 * time.Millisecond, started: make(chan struct{})}
+			h := newHarness(t, withStore(mk(t)), withNow(time.Now), withNotifier("log", slow))
+			scaled := func(o *dispatch.Options) {
+				o.Lease, o.SendTimeout, o.Now = 400*time.Millisecond, 1500*time.Millisecond, time.Now
+			}
+			a, aReg := h.dispatcher(scaled)
+			b, bReg := h.dispatcher(scaled)
+			id := fire(h)
+
+			aDone := make(chan struct{})
+			go func() {
+				defer close(aDone)
+				if _, err := a.RunOnce(context.Background()); err != nil {
+					t.Error(err)
+				}
+			}()
+			select {
+			case <-slow.started:
+			case <-time.After(10 * time.Second):
+				t.Fatal("a never pushed")
+			}
+			for looking := true; looking; {
+				select {
+				case <-aDone:
+					looking = false
+				case <-time.After(20 * time.Millisecond):
+					if _, err := b.RunOnce(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if got := rec.sentTo("ann", "push"); len(got) != 1 || got[0].Incident != id {
+				t.Fatalf("ann was pushed %d times (%v), want once: b took the claim over while a's push was on its way", len(got), rec.lines(fixedNow))
+			}
+			if n := metric(t, bReg, "pagerd_dispatch_takeovers_total"); n != 0 {
+				t.Errorf("b took %v claims over", n)
+			}
+			if n := metric(t, aReg, "pagerd_dispatch_lease_keeps_total", "result", "kept"); n < 1 {
+				t.Errorf("a kept its claim's lease %v times, want at least once", n)
+			}
+			notified := 0
+			for _, e := range timeline(h, id) {
+				if e.Type == "notify" {
+					notified++
+				}
+			}
+			if notified != 1 {
+				t.Errorf("the push is in the timeline %d times, want once: %+v", notified, timeline(h, id))
+			}
+		})
+	}
+}

@@ -11,11 +11,13 @@ import (
 	"github.com/pagerd/pagerd/notify"
 )
 
-// slowFirst is a provider whose first page takes hold to answer (and then
-// is sent); the rest go at once. Every page is recorded in rec.
+// slowFirst is a provider whose first page (of those match takes, if
+// set) takes hold to answer (and then is sent); the rest go at once. Every
+// page is recorded in rec.
 type slowFirst struct {
 	rec     *recorder
 	hold    time.Duration
+	match   func(notify.Message) bool
 	once    sync.Once
 	started chan struct{}
 	calls   atomic.Int32
@@ -24,7 +26,9 @@ type slowFirst struct {
 func (s *slowFirst) Notify(ctx context.Context, m notify.Message) error {
 	s.calls.Add(1)
 	first := false
-	s.once.Do(func() { first = true })
+	if s.match == nil || s.match(m) {
+		s.once.Do(func() { first = true })
+	}
 	if first {
 		close(s.started)
 		select {
@@ -94,6 +98,78 @@ func TestSlowPageKeepsItsClaimFromATakeover(t *testing.T) {
 			}
 			if notified != 1 {
 				t.Errorf("the push is in the timeline %d times, want once: %+v", notified, timeline(h, id))
+			}
+		})
+	}
+}
+
+// The same for an alert-storm message: ann's storm (a 1 s window, 3 pages
+// at once) holds the fourth of four P0s; at the window's end replica a
+// claims the storm and sends its message, which the provider takes 900 ms
+// to answer, past a's 400 ms lease. Before, b took the storm over and sent
+// the message again: ann got the held incident twice.
+func TestSlowStormMessageKeepsItsClaimFromATakeover(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			rec := &recorder{}
+			slow := &slowFirst{rec: rec, hold: 900 * time.Millisecond, started: make(chan struct{}),
+				match: func(m notify.Message) bool { return len(m.Incidents) > 0 }}
+			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig+"notifiers:\n  storm: {window: 1s, immediate: 3}\n"),
+				withNow(time.Now), withNotifier("log", slow), replicas(0))
+			scaled := func(o *dispatch.Options) {
+				o.Lease, o.SendTimeout, o.Now = 400*time.Millisecond, 1500*time.Millisecond, time.Now
+			}
+			a, aReg := h.dispatcher(scaled)
+			b, bReg := h.dispatcher(scaled)
+			storm(h, 4, "p")
+
+			aDone := make(chan struct{})
+			go func() {
+				defer close(aDone)
+				for sending := false; !sending; {
+					if _, err := a.RunOnce(context.Background()); err != nil {
+						t.Error(err)
+						return
+					}
+					select {
+					case <-slow.started:
+						sending = true // its RunOnce waited for the message
+					case <-time.After(20 * time.Millisecond):
+					}
+				}
+			}()
+			select {
+			case <-slow.started:
+			case <-aDone:
+				t.Fatal("a stopped before it sent the storm's message")
+			case <-time.After(10 * time.Second):
+				t.Fatal("a never sent the storm's message")
+			}
+			for looking := true; looking; {
+				select {
+				case <-aDone:
+					looking = false
+				case <-time.After(20 * time.Millisecond):
+					if _, err := b.RunOnce(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			var messages []notify.Message
+			for _, m := range rec.sentTo("ann", "push") {
+				if len(m.Incidents) > 0 {
+					messages = append(messages, m)
+				}
+			}
+			if len(messages) != 1 || len(rec.sentTo("ann", "push")) != 4 {
+				t.Fatalf("ann got %d storm messages and %d pushes in all (%v), want one message after 3 pushes: b took the storm over while a's message was on its way",
+					len(messages), len(rec.sentTo("ann", "push")), rec.lines(fixedNow))
+			}
+			if n := metric(t, bReg, "pagerd_dispatch_takeovers_total"); n != 0 {
+				t.Errorf("b took %v claims over", n)
+			}
+			if n := metric(t, aReg, "pagerd_dispatch_lease_keeps_total", "result", "kept"); n < 1 {
+				t.Errorf("a kept its claim's lease %v times, want at least once", n)
 			}
 		})
 	}

@@ -715,46 +715,89 @@ type lateClaims struct {
 	every bool
 	clock *fakeClock
 	late  time.Duration
+	// onLate, if set, runs once the clock has moved (what other
+	// replicas do while the claim is on its way back).
+	onLate func()
 }
 
 func (l *lateClaims) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
 	cs, err := l.Store.ClaimDue(ctx, now, lease, max)
-	if len(cs) > 0 && (l.every || l.armed.CompareAndSwap(true, false)) {
+	if len(cs) > 0 && (l.every || l.armed.Load()) {
 		l.clock.Set(now.Add(l.late))
+		if l.onLate != nil {
+			l.onLate()
+		}
+		l.armed.Store(false)
 	}
 	return cs, err
 }
 
-// TestClaimsThatCameBackLateAreNotWorked: a claim that comes back after
-// most of its lease is gone is not worked (it could run out mid-send, and
-// the incident be claimed and paged again): it is left to run out, and the
-// page goes out once, from a claim made afresh, with a warning in the log.
-// In a full CI run a stalled Redis paged one incident twice this way.
-func TestClaimsThatCameBackLateAreNotWorked(t *testing.T) {
+// TestClaimsThatCameBackLateAreKeptThenWorked: a claim that comes back
+// after most of its lease is gone (a store that stalled with the claim in
+// its buffer) could run out mid-send, and the incident be claimed and
+// paged again. It is kept a lease ahead first, then worked: the page goes
+// out at once, and once, with a warning in the log. Before, it was left to
+// run out and paged from a claim made afresh, a lease late. In a full CI
+// run a stalled Redis paged one incident twice before either.
+func TestClaimsThatCameBackLateAreKeptThenWorked(t *testing.T) {
 	ls := &lateClaims{Store: boltStore(t), late: 25 * time.Second}
 	h := newHarness(t, withStore(ls), withConfig(dispatchConfig), replicas(0))
 	ls.clock = h.clock
-	fire(h) // ann's push is due now
+	id := fire(h) // ann's push is due now
 	ls.armed.Store(true)
-	d, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
+	d, reg := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})
 	go func() { defer close(ran); _ = d.Run(ctx) }()
 	defer func() { cancel(); <-ran }()
-	waitUntil(t, 5*time.Second, "the late claim", func() bool { return !ls.armed.Load() })
-	time.Sleep(300 * time.Millisecond) // a worked claim pages within milliseconds
-	if got := h.rec.lines(fixedNow); len(got) != 0 {
-		t.Fatalf("a claim that came back 25 s into its 30 s lease was worked: %v", got)
-	}
+	waitUntil(t, 5*time.Second, "the late claim's page", func() bool { return len(h.rec.lines(fixedNow)) == 1 })
 	if !strings.Contains(h.logs.String(), "claims came back after more than half their lease") {
 		t.Errorf("not logged:\n%s", h.logs.String())
 	}
-	h.clock.Set(fixedNow.Add(31 * time.Second)) // the lease has run out
+	if got := metric(t, reg, "pagerd_dispatch_lease_keeps_total", "result", "kept"); got != 1 {
+		t.Errorf("pagerd_dispatch_lease_keeps_total{result=kept} = %v, want 1", got)
+	}
+	waitUntil(t, 5*time.Second, "the push recorded", func() bool { return h.timelineHas(id, "notify", "") })
+	h.clock.Set(fixedNow.Add(31 * time.Second)) // the claim's first lease has run out
 	d.Wake()
-	waitUntil(t, 5*time.Second, "the page from a fresh claim", func() bool { return len(h.rec.lines(fixedNow)) == 1 })
 	time.Sleep(100 * time.Millisecond)
 	if got := h.rec.lines(fixedNow); len(got) != 1 {
 		t.Fatalf("pages %v, want the push once", got)
+	}
+}
+
+// TestClaimThatCameBackLateAfterATakeoverIsNotWorked: a claim that comes
+// back late from a store that stalled past its lease, when another replica
+// has taken the incident over meanwhile and paged: its keep finds the
+// claim no longer its own, and it is not worked. The push goes out once.
+func TestClaimThatCameBackLateAfterATakeoverIsNotWorked(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(dispatchConfig), replicas(0))
+			b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
+			ls := &lateClaims{Store: h.store, late: 31 * time.Second, clock: h.clock}
+			// When a's claim comes back, b has taken it over and paged.
+			ls.onLate = func() {
+				if _, err := b.RunOnce(context.Background()); err != nil {
+					t.Error(err)
+				}
+			}
+			fire(h)
+			ls.armed.Store(true)
+			a, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease, o.Store = 30*time.Second, ls })
+			ctx, cancel := context.WithCancel(context.Background())
+			ran := make(chan struct{})
+			go func() { defer close(ran); _ = a.Run(ctx) }()
+			defer func() { cancel(); <-ran }()
+			waitUntil(t, 5*time.Second, "the late claim", func() bool { return !ls.armed.Load() })
+			waitUntil(t, 5*time.Second, "a's keep", func() bool {
+				return strings.Contains(h.logs.String(), "is no longer this replica's")
+			})
+			time.Sleep(100 * time.Millisecond)
+			if got := h.rec.lines(fixedNow); len(got) != 1 {
+				t.Fatalf("pages %v, want the push once (b's)", got)
+			}
+		})
 	}
 }
 

@@ -233,7 +233,7 @@ func New(o Options) *Dispatcher {
 		nobody: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_paged_nobody_total",
 			Help: "Escalations (a level, an unresolved rule, a page_immediately level) that paged nobody because nobody was on call for them, by service: a missed page."}, []string{"service"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_dispatch_errors_total",
-			Help: "Claimed incident steps this replica could not work as stored, by reason: unknown_service (the incident's service is not in this replica's config; nothing is paged here until it is, or another replica pages it); config_behind (a step for a person, or a channel of theirs, that this replica's config lacks, while another replica runs a config taken into use later: left to that replica, for at most a lease past the step's time); unknown_priority (the incident's priority is not in its service's scheme: it is escalated on the scheme's most urgent priority's timeouts, targets and rules); lease_ran_out (the replica was stopped or held up after claiming the incident, storm or job, a freeze, or a VM pause its monotonic clock saw, until its lease was nearly over, or its claim's time ran out mid-send: nothing more was sent, and the claim was left to run out and be taken over); failed (working a claimed incident step, storm message or job failed, by an error or a panic, which the log names: it comes due again when the lease ends, so its pages go out at least a lease late, and one that fails every time never; or a page whose sending panicked, a bug, recorded as failed)."}, []string{"reason"}),
+			Help: "Claimed incident steps this replica could not work as stored, by reason: unknown_service (the incident's service is not in this replica's config; nothing is paged here until it is, or another replica pages it); config_behind (a step for a person, or a channel of theirs, that this replica's config lacks, while another replica runs a config taken into use later: left to that replica, for at most a lease past the step's time); unknown_priority (the incident's priority is not in its service's scheme: it is escalated on the scheme's most urgent priority's timeouts, targets and rules); lease_ran_out (the replica was stopped or held up after claiming the incident, storm or job, a freeze, or a VM pause its monotonic clock saw, until its lease was nearly over, or its claim's time ran out mid-send, or a claim came back from the store after half its lease and the store did not take its keep: nothing more was sent, and the claim was left to run out and be taken over); failed (working a claimed incident step, storm message or job failed, by an error or a panic, which the log names: it comes due again when the lease ends, so its pages go out at least a lease late, and one that fails every time never; or a page whose sending panicked, a bug, recorded as failed)."}, []string{"reason"}),
 	}
 	m.outbox = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_outbox_items_total",
 		Help: "What incidents owe other systems after a change (telling PagerDuty of an acknowledge or resolve, making or expiring Alertmanager silences, the Slack channel message, stopping Pushover's emergency alerts, starting the check of silenced alerts), by kind and result: done (nothing left to do), retried (a try failed and is tried again later; counted at each such try), given_up (it failed for a day), refused (refused for a reason trying again will not change; not retried) or dropped (nothing in the config does it any more)."},
@@ -250,7 +250,7 @@ func New(o Options) *Dispatcher {
 		m.lateReports.WithLabelValues(ch)
 	}
 	m.keeps = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_dispatch_lease_keeps_total",
-		Help: "Claims' leases kept by this replica's dispatcher while their work ran past half a lease (a slow provider, retries, a slow store), so that no other replica takes the claim over and pages again while its pages are on their way, by result: kept (the lease end moved a lease ahead), or failed (the store did not take the keep: tried again a tenth of a lease later; if the lease runs out meanwhile another replica may page the step a second time)."},
+		Help: "Claims' leases kept by this replica's dispatcher while their work ran past half a lease (a slow provider, retries, a slow store), or before working a claim that came back from the store after half its lease, so that no other replica takes the claim over and pages again while its pages are on their way, by result: kept (the lease end moved a lease ahead), or failed (the store did not take the keep: tried again a tenth of a lease later; if the lease runs out meanwhile another replica may page the step a second time)."},
 		[]string{"result"})
 	m.keeps.WithLabelValues(keepKept)
 	m.keeps.WithLabelValues(keepFailed)
@@ -327,9 +327,6 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer aside.Wait()
 	inflight := 0
 	backlog := false // the last claim filled every free slot: more may be due
-	// lateBefore: the last claims came back after more than half their
-	// lease (and were left, unless late twice in a row).
-	lateBefore := false
 	failing := d.storeStreak()
 	d.noteProgress(d.o.Now())
 	d.running.Store(true)
@@ -352,37 +349,21 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			now := d.o.Now()
 			claims, next, pending, more, err := store.ClaimDueNext(cctx, d.o.Store, now, d.o.Lease, free)
 			cancel()
-			if late := d.o.Now().Sub(now); len(claims) > 0 && late > d.o.Lease/2 {
-				if !lateBefore {
-					// The claims came back so late (a store that
-					// stalled with the claim in its buffer) that more
-					// than half of their leases, counted from when they
-					// were asked for, is gone: worked now, a lease could
-					// run out mid-send and this replica, or another,
-					// claim the incident again and send the same page
-					// twice. They are left to run out and be claimed
-					// afresh.
-					d.log.Warn("dispatcher: claims came back after more than half their lease; left to be claimed again",
-						"claims", len(claims), "after", late.Round(time.Millisecond).String(), "lease", d.o.Lease.String())
-					claims = nil
-				} else {
-					// Late again: the store is slow every time, not
-					// stalled once, and leaving every claim would page
-					// nobody. A page sent twice is better than none.
-					d.log.Warn("dispatcher: claims came back after more than half their lease again; worked (a store this slow for this lease can page twice: raise server.lease)",
-						"claims", len(claims), "after", late.Round(time.Millisecond).String(), "lease", d.o.Lease.String())
-				}
-				lateBefore = true
-			} else if err == nil {
-				lateBefore = false
-			}
-			// The pages of a claim may start until sendBy (sendWindow). A
-			// claim worked although it came back late (late twice) gets
-			// the quarter lease after it came back that an on-time one
-			// has at least.
+			// The pages of a claim may start until sendBy (sendWindow).
 			sendBy := now.Add(d.sendWindow())
-			if lateBefore {
-				sendBy = d.o.Now().Add(d.o.Lease / 4)
+			late := d.o.Now().Sub(now) > d.o.Lease/2
+			if late && len(claims) > 0 {
+				// The claims came back so late (a store that stalled
+				// with the claim in its buffer, or is slow every time)
+				// that more than half of their leases, counted from
+				// when they were asked for, is gone: worked so, a lease
+				// could run out mid-send and another replica claim the
+				// incident and send the same page twice. Each is kept
+				// a lease ahead first (keepLate), and worked only if it
+				// is still this replica's. Before, they were left to
+				// run out, and their pages went out a lease late.
+				d.log.Warn("dispatcher: claims came back after more than half their lease; each is kept a lease ahead before it is worked",
+					"claims", len(claims), "after", d.o.Now().Sub(now).Round(time.Millisecond).String(), "lease", d.o.Lease.String())
 			}
 			if err != nil && ctx.Err() == nil {
 				// Claims that came back with the error (a claim over
@@ -390,7 +371,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				// their pages wait for the lease to run out.
 				for _, c := range claims {
 					inflight++
-					d.start(workCtx, pool, c, now, sendBy, done)
+					d.start(workCtx, pool, claimWork{c: c, asked: now, sendBy: sendBy, late: late}, done)
 				}
 				// Back off (capped, with jitter) instead of asking again at
 				// once; say so once per streak, not once per try.
@@ -410,7 +391,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				}
 				for _, c := range claims {
 					inflight++
-					d.start(workCtx, pool, c, now, sendBy, done)
+					d.start(workCtx, pool, claimWork{c: c, asked: now, sendBy: sendBy, late: late}, done)
 				}
 				backlog = more
 				if more {
@@ -569,7 +550,10 @@ type claimWork struct {
 	// asked is when the claim was asked for, its lease counted from
 	// then; sendBy is when its pages may no longer start (sendWindow).
 	asked, sendBy time.Time
-	done          chan<- struct{}
+	// late is set for a claim that came back after more than half its
+	// lease: kept a lease ahead before it is worked (keepLate).
+	late bool
+	done chan<- struct{}
 }
 
 func (d *Dispatcher) newWorkers() *workers {
@@ -581,7 +565,8 @@ func (w *workers) stop() { close(w.in) }
 
 // start works one claimed incident on a worker and signals done. The
 // caller keeps at most Workers in flight, so it never waits here.
-func (d *Dispatcher) start(ctx context.Context, w *workers, c store.Claim, asked, sendBy time.Time, done chan<- struct{}) {
+func (d *Dispatcher) start(ctx context.Context, w *workers, cw claimWork, done chan<- struct{}) {
+	c := cw.c
 	d.m.claims.Inc()
 	if c.Takeover {
 		d.m.takeovers.Inc()
@@ -592,13 +577,22 @@ func (d *Dispatcher) start(ctx context.Context, w *workers, c store.Claim, asked
 		w.started++
 		go func() {
 			for cw := range w.in {
+				if cw.late {
+					var ok bool
+					if cw.asked, cw.sendBy, ok = d.keepLate(cw.ctx, cw.c); !ok {
+						d.noteProgress(d.o.Now())
+						cw.done <- struct{}{}
+						continue
+					}
+				}
 				d.workClaim(cw.ctx, cw.c, cw.asked, cw.sendBy)
 				d.noteProgress(d.o.Now())
 				cw.done <- struct{}{}
 			}
 		}()
 	}
-	w.in <- claimWork{ctx: ctx, c: c, asked: asked, sendBy: sendBy, done: done}
+	cw.ctx, cw.done = ctx, done
+	w.in <- cw
 }
 
 // workClaim works one claimed incident, storm or job, claimed at asked;
@@ -667,7 +661,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 		claims, err := d.o.Store.ClaimDue(ctx, now, d.o.Lease, d.o.Workers-inflight)
 		for _, c := range claims {
 			inflight++
-			d.start(ctx, pool, c, now, now.Add(d.sendWindow()), done)
+			d.start(ctx, pool, claimWork{c: c, asked: now, sendBy: now.Add(d.sendWindow())}, done)
 		}
 		total += len(claims)
 		if err != nil || (len(claims) == 0 && inflight == 0) {

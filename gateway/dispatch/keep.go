@@ -35,9 +35,11 @@ import (
 type keeper struct {
 	d *Dispatcher
 	c store.Claim
-	// ctx is the claim's context, without its end: a keep runs while the
-	// work does, and the cut back after the claim's time ran out.
-	ctx context.Context
+	// base is the claim's context without its end, for the cut back
+	// after the claim's time ran out; ctx is base until stop, which
+	// cancels it, so that a keep on its way does not hold the worker up.
+	base, ctx context.Context
+	cancel    context.CancelFunc
 
 	mu sync.Mutex
 	// end is the lease end as last set, counted from when that claim or
@@ -55,7 +57,8 @@ type keeperKey struct{}
 // claim's context carrying the keeper and the function that stops it; the
 // work must be done (or its claim written) when it is called.
 func (d *Dispatcher) keepLease(ctx context.Context, c store.Claim, asked time.Time) (context.Context, func()) {
-	k := &keeper{d: d, c: c, ctx: context.WithoutCancel(ctx), end: asked.Add(d.o.Lease), claimed: asked.Add(d.o.Lease)}
+	k := &keeper{d: d, c: c, base: context.WithoutCancel(ctx), end: asked.Add(d.o.Lease), claimed: asked.Add(d.o.Lease)}
+	k.ctx, k.cancel = context.WithCancel(k.base)
 	k.mu.Lock()
 	k.timer = time.AfterFunc(k.untilNext(), k.keep)
 	k.mu.Unlock()
@@ -82,7 +85,10 @@ func (k *keeper) keep() {
 
 	now := k.d.o.Now()
 	until := now.Add(k.d.o.Lease)
-	ctx, cancel := context.WithTimeout(k.ctx, min(k.d.callTimeout, k.d.o.Lease/4))
+	// Bounded by a store call's timeout, not by the lease: a keep that
+	// lands after the lease's end still holds the claim if nobody took
+	// it over meanwhile.
+	ctx, cancel := context.WithTimeout(k.ctx, k.d.callTimeout)
 	held, err := k.d.o.Store.Extend(ctx, k.c, until)
 	cancel()
 
@@ -109,12 +115,13 @@ func (k *keeper) keep() {
 	}
 }
 
-// stop ends the keeping, once any keep under way is done.
+// stop ends the keeping; a keep under way is cut short and waited for.
 func (k *keeper) stop() {
 	k.mu.Lock()
 	k.done = true
 	k.timer.Stop()
 	k.mu.Unlock()
+	k.cancel()
 	k.running.Wait()
 }
 
@@ -134,13 +141,50 @@ func cutBack(ctx context.Context) {
 	if !kept {
 		return
 	}
-	cctx, cancel := context.WithTimeout(k.ctx, k.d.callTimeout)
+	cctx, cancel := context.WithTimeout(k.base, k.d.callTimeout)
 	defer cancel()
 	if _, err := k.d.o.Store.Extend(cctx, k.c, k.claimed); err != nil {
 		_, attrs := claimed(k.c)
 		k.d.log.Warn("dispatcher: could not cut a kept lease back for the claim left to run out; taken over a lease after its last keep",
 			append(attrs, "err", err)...)
 	}
+}
+
+// keepLate keeps a claim that came back from the store after more than
+// half its lease a lease ahead, and says when its lease now counts from
+// and when its pages may no longer start; ok is false when the claim is
+// not to be worked: the keep failed (the store: it is left to run out, as
+// before there were keeps, counted lease_ran_out), or the claim is no
+// longer this replica's (another took it over meanwhile, or an
+// acknowledgement left its incident nothing pending). A keep that itself
+// came back after half a lease (a store slow every time) gives the pages a
+// quarter lease from its answer, as a claim worked late did before: a page
+// sent twice is better than none.
+func (d *Dispatcher) keepLate(ctx context.Context, c store.Claim) (asked, sendBy time.Time, ok bool) {
+	asked = d.o.Now()
+	kctx, cancel := context.WithTimeout(ctx, d.claimTimeout())
+	held, err := d.o.Store.Extend(kctx, c, asked.Add(d.o.Lease))
+	cancel()
+	_, attrs := claimed(c)
+	switch {
+	case err != nil:
+		d.m.keeps.WithLabelValues(keepFailed).Inc()
+		d.m.errors.WithLabelValues(leaseRanOut).Inc()
+		d.log.Warn("dispatcher: a claim that came back late could not be kept; left to run out and be claimed again",
+			append(attrs, "err", err)...)
+		return asked, asked, false
+	case !held:
+		d.log.Info("dispatcher: a claim that came back late is no longer this replica's (taken over, or nothing left pending); not worked", attrs...)
+		return asked, asked, false
+	}
+	d.m.keeps.WithLabelValues(keepKept).Inc()
+	sendBy = asked.Add(d.sendWindow())
+	if back := d.o.Now(); back.Sub(asked) > d.o.Lease/2 {
+		sendBy = back.Add(d.o.Lease / 4)
+		d.log.Warn("dispatcher: the keep of a claim that came back late came back late too; worked all the same (a store this slow for this lease can page twice: raise server.lease)",
+			append(attrs, "after", back.Sub(asked).Round(time.Millisecond).String())...)
+	}
+	return asked, sendBy, true
 }
 
 // Outcomes of a keep, as pagerd_dispatch_lease_keeps_total counts them.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -437,11 +438,13 @@ func TestPausedReplicaWhoseStormAdmitWasSlowDoesNotPageAfterTakeover(t *testing.
 // TestStepWhoseStormAnsweredPastSendByIsDueAgain: ann's and bob's pushes
 // go out in one claim; the store holds bob's storm's answer past the
 // claim's send window (25 s into a 30 s lease), but nobody takes the
-// incident over. Ann's push is recorded, and bob's step is due again at
+// incident over, and the store does not take the keep of a's lease (so a
+// cannot tell). Ann's push is recorded, and bob's step is due again at
 // once: another replica sends it at 25 s, and the incident's lease
 // ending sends nothing more. Left to run out instead, the claim's record
 // of ann's push was lost with it, and the replica that took the incident
-// over at 30 s paged her again.
+// over at 30 s paged her again. (With the keep taken, a pushes bob at
+// once itself: TestPausedReplicaNobodyTookOverPagesWhenItResumes.)
 func TestStepWhoseStormAnsweredPastSendByIsDueAgain(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
@@ -449,7 +452,7 @@ func TestStepWhoseStormAnsweredPastSendByIsDueAgain(t *testing.T) {
 			fz := newFreeze()
 			a, aReg := h.dispatcher(func(o *dispatch.Options) {
 				o.Lease = 30 * time.Second
-				o.Store = frozenAdmit{Store: o.Store, fz: fz, user: "bob"}
+				o.Store = noKeeps{frozenAdmit{Store: o.Store, fz: fz, user: "bob"}}
 			})
 			b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
 			id := fire(h)
@@ -655,4 +658,56 @@ func stormTakeover(t *testing.T, st store.Store, wrap func(store.Store) store.St
 		t.Fatalf("ann got %d pushes at once, want %d", got, n)
 	}
 	return h, a, aReg, b
+}
+
+// TestPausedReplicaNobodyTookOverPagesWhenItResumes: replica a claims the
+// push and freezes before sending it, past its send window (at 25 s of its
+// 30 s lease; and past the lease itself), while no other replica claims
+// the incident. When a resumes, a keep finds the claim still its own:
+// nobody else can have paged the step, and a pushes at once. Before, it
+// left the claim to run out, and the push went out only when a replica
+// took the incident over, after the lease.
+func TestPausedReplicaNobodyTookOverPagesWhenItResumes(t *testing.T) {
+	for name, mk := range stores(t) {
+		for _, resumeAt := range []time.Duration{25 * time.Second, 31 * time.Second} {
+			t.Run(fmt.Sprintf("%s/%v", name, resumeAt), func(t *testing.T) {
+				h := newHarness(t, withStore(mk(t)), withConfig(dispatchConfig), replicas(0))
+				fz := newFreeze()
+				a, aReg := h.dispatcher(func(o *dispatch.Options) {
+					o.Lease = 30 * time.Second
+					cfg := o.Config
+					o.Config = func() *policy.Config { fz.point(); return cfg() }
+				})
+				id := fire(h)
+				aDone := make(chan struct{})
+				go func() { defer close(aDone); _, _ = a.RunOnce(context.Background()) }()
+				fz.wait(t)
+				h.clock.Set(fixedNow.Add(resumeAt))
+				close(fz.release)
+				<-aDone
+				if got := h.rec.lines(fixedNow); len(got) != 1 {
+					t.Fatalf("pages %v when a resumed at %v with its claim still its own: want the push, at once", got, resumeAt)
+				}
+				if !h.timelineHas(id, "notify", "") {
+					t.Errorf("the push is not in the timeline: %+v", h.incident(id).Timeline)
+				}
+				if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 0 {
+					t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v, want 0", got)
+				}
+				// Nothing is left due before the SMS at 2m: the claim was
+				// written, not left to run out.
+				if at, ok, err := h.store.NextDue(context.Background()); err != nil || !ok || !at.Equal(fixedNow.Add(2*time.Minute)) {
+					t.Errorf("next due %v %v %v, want the SMS at 2m", at, ok, err)
+				}
+			})
+		}
+	}
+}
+
+// noKeeps is a store that does not take the keeps of claims' leases (a
+// store that refuses them, or does not answer in time).
+type noKeeps struct{ store.Store }
+
+func (noKeeps) Extend(context.Context, store.Claim, time.Time) (bool, error) {
+	return false, errors.New("redis: i/o timeout")
 }

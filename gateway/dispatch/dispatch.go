@@ -233,7 +233,7 @@ func New(o Options) *Dispatcher {
 		nobody: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_paged_nobody_total",
 			Help: "Escalations (a level, an unresolved rule, a page_immediately level) that paged nobody because nobody was on call for them, by service: a missed page."}, []string{"service"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_dispatch_errors_total",
-			Help: "Claimed incident steps this replica could not work as stored, by reason: unknown_service (the incident's service is not in this replica's config; nothing is paged here until it is, or another replica pages it); config_behind (a step for a person, or a channel of theirs, that this replica's config lacks, while another replica runs a config taken into use later: left to that replica, for at most a lease past the step's time); unknown_priority (the incident's priority is not in its service's scheme: it is escalated on the scheme's most urgent priority's timeouts, targets and rules); lease_ran_out (the replica was stopped or held up after claiming the incident, storm or job, a freeze, or a VM pause its monotonic clock saw, until its lease was nearly over, or its claim's time ran out mid-send, or a claim came back from the store after half its lease and the store did not take its keep: nothing more was sent, and the claim was left to run out and be taken over); failed (working a claimed incident step, storm message or job failed, by an error or a panic, which the log names: it comes due again when the lease ends, so its pages go out at least a lease late, and one that fails every time never; or a page whose sending panicked, a bug, recorded as failed)."}, []string{"reason"}),
+			Help: "Claimed incident steps this replica could not work as stored, by reason: unknown_service (the incident's service is not in this replica's config; nothing is paged here until it is, or another replica pages it); config_behind (a step for a person, or a channel of theirs, that this replica's config lacks, while another replica runs a config taken into use later: left to that replica, for at most a lease past the step's time); unknown_priority (the incident's priority is not in its service's scheme: it is escalated on the scheme's most urgent priority's timeouts, targets and rules); lease_ran_out (the replica was stopped or held up after claiming the incident, storm or job, a freeze, or a VM pause its monotonic clock saw, until its lease was nearly over and a keep then found the claim taken over (or the store did not take it), or its claim's time ran out mid-send, or a claim came back from the store after half its lease and the store did not take its keep: nothing more was sent, and the claim was left to run out and be taken over); failed (working a claimed incident step, storm message or job failed, by an error or a panic, which the log names: it comes due again when the lease ends, so its pages go out at least a lease late, and one that fails every time never; or a page whose sending panicked, a bug, recorded as failed)."}, []string{"reason"}),
 	}
 	m.outbox = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_outbox_items_total",
 		Help: "What incidents owe other systems after a change (telling PagerDuty of an acknowledge or resolve, making or expiring Alertmanager silences, the Slack channel message, stopping Pushover's emergency alerts, starting the check of silenced alerts), by kind and result: done (nothing left to do), retried (a try failed and is tried again later; counted at each such try), given_up (it failed for a day), refused (refused for a reason trying again will not change; not retried) or dropped (nothing in the config does it any more)."},
@@ -2112,9 +2112,19 @@ func (d *Dispatcher) sendWindow() time.Duration {
 // carried on the host's monotonic clock between readings, or the host's
 // clock on the embedded store, so a VM pause counts only if the
 // hypervisor lets the guest's monotonic clock see it), or the claim's
-// context ended.
+// context ended. Past sendBy, a claim whose lease a keep finds still its
+// own gets a send window anew from that keep (keeper.sendAgain): nobody
+// else can have paged its steps, and its pages go out now rather than a
+// lease later from the takeover.
 func (d *Dispatcher) pastSendBy(ctx context.Context, sendBy time.Time) bool {
-	return ctx.Err() != nil || d.o.Now().After(sendBy)
+	if ctx.Err() != nil {
+		return true
+	}
+	if !d.o.Now().After(sendBy) {
+		return false
+	}
+	k, _ := ctx.Value(keeperKey{}).(*keeper)
+	return k == nil || !k.sendAgain(ctx)
 }
 
 // leaveToRunOut gives up working a claim (an incident's, a storm's or a

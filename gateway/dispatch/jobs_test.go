@@ -109,9 +109,11 @@ func (s *heldUpClaims) ClaimDue(ctx context.Context, now time.Time, lease time.D
 }
 
 // TestJobPastSendByIsLeftToTheTakeover: a replica held up after claiming
-// a job until past the claim's sendBy (three quarters of its lease) does
-// not run it: a job sends (a shift notice), and the replica that takes it
-// over when the lease ends may have sent it. The job runs once, there.
+// a job until past the claim's sendBy (three quarters of its lease), whose
+// store does not take the keep of its lease (so it cannot tell whether
+// another replica took the job over), does not run it: a job sends (a
+// shift notice), and the replica that takes it over when the lease ends
+// may have sent it. The job runs once, there.
 func TestJobPastSendByIsLeftToTheTakeover(t *testing.T) {
 	st, base, clock, set := jobStore(t)
 	advance := func(by time.Duration) { set(clock().Add(by)) }
@@ -122,7 +124,7 @@ func TestJobPastSendByIsLeftToTheTakeover(t *testing.T) {
 			Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Jobs: map[string]JobHandler{"notice": handler}})
 	}
-	a := mk(&heldUpClaims{Store: st, by: 25 * time.Second, advance: advance})
+	a := mk(refusingExtend{&heldUpClaims{Store: st, by: 25 * time.Second, advance: advance}})
 	b := mk(st)
 	ctx := context.Background()
 	if err := st.PutJob(ctx, store.Job{Kind: "notice", Key: "aivo", Due: base}); err != nil {

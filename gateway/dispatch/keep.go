@@ -49,6 +49,11 @@ type keeper struct {
 	done         bool // the work is over, or the claim no longer this one's
 	timer        *time.Timer
 	running      sync.WaitGroup
+	// sendBy is when pages may no longer start after sendAgain's last
+	// keep (zero: none); again is held while sendAgain keeps, so that
+	// the claim's pages asking at once make one keep.
+	sendBy time.Time
+	again  sync.Mutex
 }
 
 type keeperKey struct{}
@@ -113,6 +118,56 @@ func (k *keeper) keep() {
 		k.end, k.kept = until, true
 		k.timer.Reset(k.untilNext())
 	}
+}
+
+// sendAgain is asked by a page of the claim that finds its send window
+// over (pastSendBy): the replica was held up (a freeze, a slow store)
+// since the claim. It keeps the lease at once, and if the claim is still
+// this one's (nobody has taken it over, so nobody else paged its steps)
+// the pages may start for a send window from that keep, as after a claim.
+// It does not when the claim's own time is too short for a page's send
+// (the claim's context ends within a send timeout: a page cut short by it
+// is not known to be sent, and is left to the takeover), or the keep
+// fails or came back after half a lease.
+func (k *keeper) sendAgain(ctx context.Context) bool {
+	k.again.Lock()
+	defer k.again.Unlock()
+	d := k.d
+	now := d.o.Now()
+	k.mu.Lock()
+	sendBy, done := k.sendBy, k.done
+	k.mu.Unlock()
+	if now.Before(sendBy) {
+		return true // kept by another page's ask a moment ago
+	}
+	if dl, ok := ctx.Deadline(); done || (ok && time.Until(dl) < d.o.SendTimeout) {
+		return false
+	}
+	kctx, cancel := context.WithTimeout(ctx, d.callTimeout)
+	held, err := d.o.Store.Extend(kctx, k.c, now.Add(d.o.Lease))
+	cancel()
+	if err != nil || !held {
+		if err != nil {
+			d.m.keeps.WithLabelValues(keepFailed).Inc()
+		}
+		return false
+	}
+	d.m.keeps.WithLabelValues(keepKept).Inc()
+	back := d.o.Now()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.end.Before(now.Add(d.o.Lease)) {
+		k.end = now.Add(d.o.Lease)
+	}
+	k.kept = true
+	if back.Sub(now) > d.o.Lease/2 {
+		return false // the store is too slow for the lease to hold a send
+	}
+	k.sendBy = now.Add(d.sendWindow())
+	_, attrs := claimed(k.c)
+	d.log.Info("dispatcher: a claim held up past its send window is still this replica's (kept a lease ahead); its pages go out now",
+		append(attrs, "send_by", k.sendBy)...)
+	return true
 }
 
 // stop ends the keeping; a keep under way is cut short and waited for.

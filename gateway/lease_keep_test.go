@@ -174,3 +174,77 @@ func TestSlowStormMessageKeepsItsClaimFromATakeover(t *testing.T) {
 		})
 	}
 }
+
+// hungFirst is a provider whose first page hangs, its context ignored (a
+// transport without context support whose own timeout failed, a bug),
+// until release is closed; the rest go at once, recorded in rec.
+type hungFirst struct {
+	rec     *recorder
+	once    sync.Once
+	started chan struct{}
+	release chan struct{}
+}
+
+func (s *hungFirst) Notify(ctx context.Context, m notify.Message) error {
+	first := false
+	s.once.Do(func() { first = true })
+	if first {
+		close(s.started)
+		<-s.release
+		return context.DeadlineExceeded
+	}
+	return s.rec.Notify(ctx, m)
+}
+
+// A replica whose worker hangs in a call that ignores the claim's context
+// does not keep its claim for good: its lease is kept only while the
+// claim's time (a lease and the send timeout) lasts, and then another
+// replica takes the incident over and pages. Before, the hung worker's
+// keeper moved the lease a lease ahead every half lease for as long as
+// the call hung, and nobody was paged: the takeover the lease is there
+// for never came.
+func TestHungWorkerDoesNotKeepItsClaimForGood(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			rec := &recorder{}
+			hung := &hungFirst{rec: rec, started: make(chan struct{}), release: make(chan struct{})}
+			h := newHarness(t, withStore(mk(t)), withNow(time.Now), withNotifier("log", hung))
+			scaled := func(o *dispatch.Options) {
+				o.Lease, o.SendTimeout, o.Now = 400*time.Millisecond, 600*time.Millisecond, time.Now
+			}
+			a, aReg := h.dispatcher(scaled)
+			b, _ := h.dispatcher(scaled)
+			id := fire(h)
+
+			aDone := make(chan struct{})
+			go func() {
+				defer close(aDone)
+				if _, err := a.RunOnce(context.Background()); err != nil {
+					t.Error(err)
+				}
+			}()
+			defer func() { close(hung.release); <-aDone }()
+			select {
+			case <-hung.started:
+			case <-time.After(10 * time.Second):
+				t.Fatal("a never pushed")
+			}
+			start := time.Now()
+			// a's claim ends 1 s in (lease and send timeout); a takeover
+			// then is due at once. 5 s is ten leases past it.
+			for len(rec.sentTo("ann", "push")) == 0 {
+				if time.Since(start) > 5*time.Second {
+					t.Fatalf("nobody pushed ann in %v while a's worker hung (a kept its claim's lease %v times)",
+						time.Since(start).Round(time.Millisecond), metric(t, aReg, "pagerd_dispatch_lease_keeps_total", "result", "kept"))
+				}
+				time.Sleep(20 * time.Millisecond)
+				if _, err := b.RunOnce(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := rec.sentTo("ann", "push"); got[0].Incident != id {
+				t.Fatalf("pushed %+v", got)
+			}
+		})
+	}
+}

@@ -30,6 +30,12 @@ import (
 // A claim left to run out (leaveToRunOut: its pages could no longer start
 // in time) has its lease cut back to the end it was claimed with, so the
 // takeover comes when it would have without the keeps.
+//
+// The claim's context (a lease and the send timeout) bounds the keeps: a
+// worker still in a call when it ends ignores it (a hang, a bug), and its
+// claim is cut back then and taken over, as it was before there were
+// keeps; kept for as long as the call hung, the claim was nobody else's
+// and its incident paged nobody.
 
 // keeper keeps one claim's lease (keepLease).
 type keeper struct {
@@ -47,6 +53,7 @@ type keeper struct {
 	end, claimed time.Time
 	kept         bool // a keep moved the end
 	done         bool // the work is over, or the claim no longer this one's
+	cut          bool // cut back (cutBack), or there to be
 	timer        *time.Timer
 	running      sync.WaitGroup
 	// sendBy is when pages may no longer start after sendAgain's last
@@ -54,6 +61,9 @@ type keeper struct {
 	// the claim's pages asking at once make one keep.
 	sendBy time.Time
 	again  sync.Mutex
+	// stopAtEnd stops the cut back armed for the end of the claim's
+	// context (keepLease).
+	stopAtEnd func() bool
 }
 
 type keeperKey struct{}
@@ -66,6 +76,7 @@ func (d *Dispatcher) keepLease(ctx context.Context, c store.Claim, asked time.Ti
 	k.ctx, k.cancel = context.WithCancel(k.base)
 	k.mu.Lock()
 	k.timer = time.AfterFunc(k.untilNext(), k.keep)
+	k.stopAtEnd = context.AfterFunc(ctx, k.cutBack)
 	k.mu.Unlock()
 	return context.WithValue(ctx, keeperKey{}, k), k.stop
 }
@@ -175,8 +186,10 @@ func (k *keeper) stop() {
 	k.mu.Lock()
 	k.done = true
 	k.timer.Stop()
+	stopAtEnd := k.stopAtEnd
 	k.mu.Unlock()
 	k.cancel()
+	stopAtEnd()
 	k.running.Wait()
 }
 
@@ -185,15 +198,20 @@ func (k *keeper) stop() {
 // claim is left to run out (leaveToRunOut) and is taken over when it would
 // have been without the keeps. No page of the claim is on its way then.
 func cutBack(ctx context.Context) {
-	k, _ := ctx.Value(keeperKey{}).(*keeper)
-	if k == nil {
-		return
+	if k, _ := ctx.Value(keeperKey{}).(*keeper); k != nil {
+		k.cutBack()
 	}
+}
+
+// cutBack is the function cutBack, once per claim: when the claim is left
+// to run out, or when its context ended with its work still running.
+func (k *keeper) cutBack() {
 	k.stop()
 	k.mu.Lock()
-	kept := k.kept
+	kept, cut := k.kept, k.cut
+	k.cut = true
 	k.mu.Unlock()
-	if !kept {
+	if !kept || cut {
 		return
 	}
 	cctx, cancel := context.WithTimeout(k.base, k.d.callTimeout)

@@ -2,12 +2,14 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/dispatch"
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
 )
 
@@ -244,6 +246,70 @@ func TestHungWorkerDoesNotKeepItsClaimForGood(t *testing.T) {
 			}
 			if got := rec.sentTo("ann", "push"); got[0].Incident != id {
 				t.Fatalf("pushed %+v", got)
+			}
+		})
+	}
+}
+
+// failingFinish refuses the first Finish with an error that is not the
+// store being away (a bug, a record the store will not take).
+type failingFinish struct {
+	store.Store
+	failed atomic.Bool
+}
+
+func (f *failingFinish) Finish(ctx context.Context, c store.Claim, inc *store.Incident, tl []store.Entry) error {
+	if f.failed.CompareAndSwap(false, true) {
+		return errors.New("a record the store will not take")
+	}
+	return f.Store.Finish(ctx, c, inc, tl)
+}
+
+// A claim whose work fails after its lease was kept comes due again when
+// the lease it was claimed with ends, as the log line says ("it comes due
+// again when the lease ends") and as it did before there were keeps, not a
+// lease after its last keep: its step, and the rest of its incident's
+// ladder, were up to a lease later than before. Here the first claim's
+// page takes 900 ms of a 400 ms lease and its record fails: the claim is
+// due at once, and a's same run claims it again and records the page
+// (sent once). Before, it was due 300 ms after the run, which ended with
+// the page unrecorded.
+func TestFailedClaimKeptComesDueWhenItsClaimedLeaseEnds(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			rec := &recorder{}
+			slow := &slowFirst{rec: rec, hold: 900 * time.Millisecond, started: make(chan struct{})}
+			st := &failingFinish{Store: mk(t)}
+			h := newHarness(t, withStore(st), withNow(time.Now), withNotifier("log", slow))
+			a, aReg := h.dispatcher(func(o *dispatch.Options) {
+				o.Lease, o.SendTimeout, o.Now = 400*time.Millisecond, 1500*time.Millisecond, time.Now
+			})
+			id := fire(h)
+			if _, err := a.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if n := metric(t, aReg, "pagerd_dispatch_lease_keeps_total", "result", "kept"); n < 1 {
+				t.Fatalf("a kept its claim's lease %v times, want at least once", n)
+			}
+			if n := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "failed"); n != 1 {
+				t.Fatalf("pagerd_dispatch_errors_total{reason=\"failed\"} = %v, want 1", n)
+			}
+			if n := metric(t, aReg, "pagerd_dispatch_claims_total"); n != 2 {
+				at, _, _ := st.NextDue(context.Background())
+				t.Fatalf("a claimed %v times in its run, want 2: the failed claim was not due again at once, but %v from now (its last keep's lease end)",
+					n, time.Until(at).Round(time.Millisecond))
+			}
+			if got := rec.sentTo("ann", "push"); len(got) != 1 || got[0].Incident != id {
+				t.Fatalf("ann was pushed %d times, want once", len(got))
+			}
+			notified := 0
+			for _, e := range timeline(h, id) {
+				if e.Type == "notify" {
+					notified++
+				}
+			}
+			if notified != 1 {
+				t.Errorf("the push is in the timeline %d times, want once: %+v", notified, timeline(h, id))
 			}
 		})
 	}

@@ -603,8 +603,10 @@ func (d *Dispatcher) workClaim(ctx context.Context, c store.Claim, asked, sendBy
 	// and the send timeout for the pages sent meanwhile.
 	ctx, cancel := context.WithTimeout(ctx, d.o.Lease+d.o.SendTimeout)
 	defer cancel()
-	ctx, stopKeeping := d.keepLease(ctx, c, asked)
-	defer stopKeeping()
+	// A kept lease is cut back when the work returns: a claim it did
+	// not write (it failed) comes due when its lease as claimed ends.
+	ctx, endKeeping := d.keepLease(ctx, c, asked)
+	defer endKeeping()
 	defer func() {
 		// A bug in one incident's step must not take every other
 		// incident's pages down with the process; the lease brings the

@@ -69,8 +69,13 @@ type keeper struct {
 type keeperKey struct{}
 
 // keepLease starts keeping c's lease, claimed at asked, and returns the
-// claim's context carrying the keeper and the function that stops it; the
-// work must be done (or its claim written) when it is called.
+// claim's context carrying the keeper and the function that ends it, when
+// the work is done: it stops the keeps and cuts a kept lease back, which
+// moves nothing when the work wrote its claim (Finish, Complete, Release:
+// Extend is the token's), and makes a claim whose work failed (an error, a
+// panic, a store that refused its record) due when the lease it was
+// claimed with ends, as the log says it comes due again, not a lease after
+// its last keep.
 func (d *Dispatcher) keepLease(ctx context.Context, c store.Claim, asked time.Time) (context.Context, func()) {
 	k := &keeper{d: d, c: c, base: context.WithoutCancel(ctx), end: asked.Add(d.o.Lease), claimed: asked.Add(d.o.Lease)}
 	k.ctx, k.cancel = context.WithCancel(k.base)
@@ -78,7 +83,7 @@ func (d *Dispatcher) keepLease(ctx context.Context, c store.Claim, asked time.Ti
 	k.timer = time.AfterFunc(k.untilNext(), k.keep)
 	k.stopAtEnd = context.AfterFunc(ctx, k.cutBack)
 	k.mu.Unlock()
-	return context.WithValue(ctx, keeperKey{}, k), k.stop
+	return context.WithValue(ctx, keeperKey{}, k), k.cutBack
 }
 
 // untilNext is how long until the next keep: when half the lease is
@@ -204,7 +209,8 @@ func cutBack(ctx context.Context) {
 }
 
 // cutBack is the function cutBack, once per claim: when the claim is left
-// to run out, or when its context ended with its work still running.
+// to run out, when its context ended with its work still running, or when
+// its work is done.
 func (k *keeper) cutBack() {
 	k.stop()
 	k.mu.Lock()

@@ -748,6 +748,49 @@ func testExtend(t *testing.T, f Factory) {
 	if err := s.FinishJob(ctx(t), cj2[0], nil); err != nil {
 		t.Fatal(err)
 	}
+	// Each write that ends a claim voids it for Extend, which the
+	// dispatcher calls when a kept claim's work is done (to cut a failed
+	// one's lease back): a finished job is not brought back.
+	if extend(cj2[0], base) {
+		t.Fatal("Extend of a finished job's claim says it is held")
+	}
+	if c := claimAll(t, s, base.Add(time.Minute)); len(c) != 0 {
+		t.Fatalf("due after an Extend of a finished job's claim: %+v", c)
+	}
+	// Finish (the dispatcher's write of a step) and Release: the incident
+	// stays due at its next deadline, or when it was released to.
+	id2 := trigger(t, s, incident("api", "g2", base, 0, time.Hour))
+	cf := claimAll(t, s, base)
+	if len(cf) != 1 || cf[0].Incident != id2 || !extend(cf[0], base.Add(25*time.Second)) {
+		t.Fatalf("claim %+v not kept", cf)
+	}
+	got = get(t, s, id2)
+	got.State.Pending = got.State.Pending[1:]
+	if err := s.Finish(ctx(t), cf[0], got, nil); err != nil {
+		t.Fatal(err)
+	}
+	if extend(cf[0], base) {
+		t.Fatal("Extend of a finished claim says it is held")
+	}
+	if c := claimAll(t, s, base.Add(time.Hour-time.Millisecond)); len(c) != 0 {
+		t.Fatalf("due before its next deadline after an Extend of a finished claim: %+v", c)
+	}
+	cr := claimAll(t, s, base.Add(time.Hour))
+	if len(cr) != 1 || cr[0].Incident != id2 {
+		t.Fatalf("claim of the next deadline %+v", cr)
+	}
+	if err := s.Release(ctx(t), cr[0], base.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if extend(cr[0], base) {
+		t.Fatal("Extend of a released claim says it is held")
+	}
+	if c := claimAll(t, s, base.Add(2*time.Hour-time.Millisecond)); len(c) != 0 {
+		t.Fatalf("due before the time it was released to after an Extend of the released claim: %+v", c)
+	}
+	got = get(t, s, id2)
+	got.State.Pending = nil
+	update(t, s, got)
 
 	// A storm's claim.
 	key := store.StormKey("ann", "push")
@@ -763,6 +806,14 @@ func testExtend(t *testing.T, f Factory) {
 	}
 	if !flushed(t, s, cs[0], 1, 1, base.Add(2*time.Hour+rules.Window)) {
 		t.Fatal("a kept storm claim's flush was refused")
+	}
+	// Flushed ends the claim: its three pages left wait for the next
+	// window, not for the time a void Extend names.
+	if extend(cs[0], base) {
+		t.Fatal("Extend of a flushed storm's claim says it is held")
+	}
+	if c := claimAll(t, s, base.Add(2*time.Hour+2*rules.Window-time.Millisecond)); len(c) != 0 {
+		t.Fatalf("storm due before its next window's end after an Extend of its flushed claim: %+v", c)
 	}
 }
 

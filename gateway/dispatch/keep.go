@@ -115,6 +115,11 @@ func (k *keeper) keep() {
 
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if held && err == nil {
+		// Moved, even if the keeper stopped meanwhile: a cut back
+		// waits for this keep (stop) and must know to undo it.
+		k.kept = true
+	}
 	switch {
 	case k.done:
 		return
@@ -131,7 +136,7 @@ func (k *keeper) keep() {
 		k.done = true
 	default:
 		k.d.m.keeps.WithLabelValues(keepKept).Inc()
-		k.end, k.kept = until, true
+		k.end = until
 		k.timer.Reset(k.untilNext())
 	}
 }

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,5 +94,58 @@ func TestRefusedKeepIsCounted(t *testing.T) {
 	}
 	if at := nextDue(t, d); !at.Equal(t0.Add(d.o.Lease)) {
 		t.Fatalf("the storm is due at %v, want at its lease's end", at.Sub(t0))
+	}
+}
+
+// heldExtend is a store whose first Extend (a keep) waits, once in the
+// store, until release: a keep slow to answer.
+type heldExtend struct {
+	store.Store
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (s *heldExtend) Extend(ctx context.Context, c store.Claim, until time.Time) (bool, error) {
+	first := false
+	s.once.Do(func() { first = true })
+	held, err := s.Store.Extend(ctx, c, until)
+	if first {
+		close(s.entered)
+		<-s.release
+	}
+	return held, err
+}
+
+// A claim left to run out while its first keep is still on its way to the
+// store is cut back all the same once that keep is in. The keep moved the
+// lease end; the cut back, which waits for it, did not know (a keep that
+// finds its keeper stopped recorded nothing), and left the claim to run
+// out a lease after the keep: its step a lease later than the claim's own
+// end. The same for a claim whose work failed during its first keep.
+func TestClaimLeftDuringItsFirstKeepIsCutBack(t *testing.T) {
+	d, st, clk, t0 := flushSetup(t, &countingNotifier{})
+	c := claimStorm(t, d, t0)
+	held := &heldExtend{Store: st, entered: make(chan struct{}), release: make(chan struct{})}
+	d.o.Store = held
+	ctx, stop := d.keepLease(context.Background(), c, t0)
+	defer stop()
+	k := keeperOf(t, ctx)
+
+	clk.set(t0.Add(d.o.Lease / 2))
+	go k.keep()
+	<-held.entered // the keep moved the lease end; its answer is on its way
+	left := make(chan error)
+	go func() { left <- d.leaveToRunOut(ctx, c, t0.Add(d.sendWindow())) }()
+	for stopped := false; !stopped; time.Sleep(time.Millisecond) {
+		k.mu.Lock()
+		stopped = k.done
+		k.mu.Unlock()
+	}
+	close(held.release)
+	if err := <-left; err != nil {
+		t.Fatal(err)
+	}
+	if at, want := nextDue(t, d), t0.Add(d.o.Lease); !at.Equal(want) {
+		t.Fatalf("the storm left to run out during its first keep is due at %v, want %v: its lease as claimed", at.Sub(t0), want.Sub(t0))
 	}
 }

@@ -51,7 +51,7 @@ type keeper struct {
 	// end is the lease end as last set, counted from when that claim or
 	// keep was asked for; claimed is the end the claim was taken with.
 	end, claimed time.Time
-	kept         bool // a keep moved the end
+	kept         bool // a keep moved the end, or may have
 	done         bool // the work is over, or the claim no longer this one's
 	cut          bool // cut back (cutBack), or there to be
 	timer        *time.Timer
@@ -115,9 +115,11 @@ func (k *keeper) keep() {
 
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if held && err == nil {
-		// Moved, even if the keeper stopped meanwhile: a cut back
-		// waits for this keep (stop) and must know to undo it.
+	if held || err != nil {
+		// Moved, or maybe (an answer lost), even if the keeper stopped
+		// meanwhile: a cut back waits for this keep (stop) and must
+		// know to undo it. A cut back of an end never moved moves
+		// nothing.
 		k.kept = true
 	}
 	switch {

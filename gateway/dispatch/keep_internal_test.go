@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -147,5 +148,41 @@ func TestClaimLeftDuringItsFirstKeepIsCutBack(t *testing.T) {
 	}
 	if at, want := nextDue(t, d), t0.Add(d.o.Lease); !at.Equal(want) {
 		t.Fatalf("the storm left to run out during its first keep is due at %v, want %v: its lease as claimed", at.Sub(t0), want.Sub(t0))
+	}
+}
+
+// lostExtend is a store that moves a keep's lease end and loses its
+// answer (a Redis that ran the script and timed out before answering).
+type lostExtend struct{ store.Store }
+
+func (s lostExtend) Extend(ctx context.Context, c store.Claim, until time.Time) (bool, error) {
+	if _, err := s.Store.Extend(ctx, c, until); err != nil {
+		return false, err
+	}
+	return false, fmt.Errorf("redis: i/o timeout: %w", store.ErrOutcomeUnknown)
+}
+
+// A keep whose answer was lost may have moved the lease end: a claim left
+// to run out after it is cut back all the same. It was not (only a keep
+// answered "kept" counted), and when that keep was the claim's first, the
+// claim was taken over a lease after it, not when its claimed lease ended.
+func TestClaimLeftAfterAKeepWhoseAnswerWasLostIsCutBack(t *testing.T) {
+	d, st, clk, t0 := flushSetup(t, &countingNotifier{})
+	c := claimStorm(t, d, t0)
+	d.o.Store = lostExtend{st}
+	ctx, stop := d.keepLease(context.Background(), c, t0)
+	defer stop()
+
+	clk.set(t0.Add(d.o.Lease / 2))
+	keeperOf(t, ctx).keep()
+	if got := testutil.ToFloat64(d.m.keeps.WithLabelValues(keepFailed)); got != 1 {
+		t.Fatalf("pagerd_dispatch_lease_keeps_total{result=%q} = %v after a keep whose answer was lost, want 1", keepFailed, got)
+	}
+	d.o.Store = st
+	if err := d.leaveToRunOut(ctx, c, t0.Add(d.sendWindow())); err != nil {
+		t.Fatal(err)
+	}
+	if at, want := nextDue(t, d), t0.Add(d.o.Lease); !at.Equal(want) {
+		t.Fatalf("the storm left to run out after a keep whose answer was lost is due at %v, want %v: its lease as claimed", at.Sub(t0), want.Sub(t0))
 	}
 }

@@ -171,7 +171,11 @@ func (k *keeper) sendAgain(ctx context.Context) bool {
 	cancel()
 	if err != nil || !held {
 		if err != nil {
+			// Maybe moved (an answer lost): the cut back must undo it.
 			d.m.keeps.WithLabelValues(keepFailed).Inc()
+			k.mu.Lock()
+			k.kept = true
+			k.mu.Unlock()
 		}
 		return false
 	}

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
@@ -166,4 +167,83 @@ func appendRecord(b []byte, r *record) ([]byte, error) {
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Outbox: r.Outbox, NotPushedToPagerDuty: r.NotPushed,
 		NotPaged: r.NotPaged, SilencedAt: r.SilencedAt}
 	return docjson.AppendRecord(b, &inc, &r.State)
+}
+
+// TestDecodeRecordIsJSONUnmarshal: what docjson.DecodeRecord, which
+// decode reads a record's document with, reads by hand json.Unmarshal
+// reads into a record the same (the same incident fields), for records
+// filled by reflection (a field added to record, or to a type it holds,
+// and not read by hand fails this), for whole incidents' documents (whose
+// details, repeats, last seen and version a record does not hold), for
+// other shapes, and for each of them with bytes changed.
+func TestDecodeRecordIsJSONUnmarshal(t *testing.T) {
+	now := time.Now()
+	var inputs [][]byte
+	for seed, empty := range []bool{false, true, false} {
+		var r record
+		n := seed * 100
+		filltest.Fill(t, reflect.ValueOf(&r).Elem(), now, &n, empty)
+		if seed == 2 {
+			filltest.PlainStrings(reflect.ValueOf(&r).Elem(), new(int))
+			r.CreatedAt = r.CreatedAt.In(time.FixedZone("CET", 3600))
+		}
+		j, err := appendRecord(nil, &r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var inc store.Incident
+		filltest.Fill(t, reflect.ValueOf(&inc).Elem(), now, &n, empty)
+		full, err := docjson.AppendIncident(nil, &inc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, j, full)
+	}
+	inputs = append(inputs, []byte(`{}`), []byte(`null`), []byte(`{"Details":1,"REPEATS":"x","version":1.5,"last_seen":{}}`),
+		[]byte(`{"id":1}`), []byte(`{"state":{"epoch":"x"}}`), []byte(`{"id":"a","ID":"b"}`), []byte(`{"details":null,"details":2}`))
+	same := func(doc []byte) (fast bool) {
+		t.Helper()
+		var got store.Incident
+		if !docjson.DecodeRecord(doc, &got) {
+			return false // json.Unmarshal's to read
+		}
+		var r record
+		if err := json.Unmarshal(doc, &r); err != nil {
+			t.Fatalf("%q: read by hand, json.Unmarshal fails: %v", doc, err)
+		}
+		want := store.Incident{ID: r.ID, Service: r.Service, DedupKey: r.DedupKey, Source: r.Source, Summary: r.Summary,
+			CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, State: r.State, Outbox: r.Outbox,
+			NotPushedToPagerDuty: r.NotPushed, NotPaged: r.NotPaged, SilencedAt: r.SilencedAt}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q:\n got %+v\nwant %+v", doc, got, want)
+		}
+		return true
+	}
+	for i, doc := range inputs {
+		if !same(doc) && i < 6 {
+			t.Errorf("not read by hand: %s", doc)
+		}
+	}
+	fast := 0
+	rng := rand.New(rand.NewPCG(5, 6))
+	alphabet := []byte(`{}[]":,.-+0123456789eEtrufalsnTZ\ azé` + "\x00\x1f\xff")
+	for range 10000 {
+		b := append([]byte(nil), inputs[rng.IntN(len(inputs))]...)
+		for range 1 + rng.IntN(3) {
+			switch i := rng.IntN(len(b) + 1); {
+			case rng.IntN(3) == 0 || i == len(b):
+				b = append(b[:i], append([]byte{alphabet[rng.IntN(len(alphabet))]}, b[i:]...)...)
+			case rng.IntN(2) == 0:
+				b = append(b[:i], b[i+1:]...)
+			default:
+				b[i] = alphabet[rng.IntN(len(alphabet))]
+			}
+		}
+		if same(b) {
+			fast++
+		}
+	}
+	if fast < 1000 {
+		t.Errorf("%d of 10000 changed records read by hand: the comparison checked little of it", fast)
+	}
 }

@@ -1,10 +1,12 @@
 // Package docjson writes the stores' JSON by hand, byte for byte as
 // json.Marshal writes it: an incident's document and its timeline entries,
 // which every alert writes two or three times, were a tenth of its CPU
-// through reflection. Decoding still goes through encoding/json. Each
-// writer is compared with json.Marshal by a test that fills every field by
-// reflection, so a field added to one of these types and not written here
-// fails it.
+// through reflection. An incident's document and a held page are read by
+// hand too (DecodeIncident, DecodeHeldPage), as json.Unmarshal reads them,
+// and anything else by json.Unmarshal. Each writer is compared with
+// json.Marshal, and each reader with json.Unmarshal, by a test that fills
+// every field by reflection, so a field added to one of these types and
+// not written or read here fails it.
 package docjson
 
 import (

@@ -150,8 +150,9 @@ func (k *keeper) keep() {
 // the pages may start for a send window from that keep, as after a claim.
 // It does not when the claim's own time is too short for a page's send
 // (the claim's context ends within a send timeout: a page cut short by it
-// is not known to be sent, and is left to the takeover), or the keep
-// fails or came back after half a lease.
+// is not known to be sent, and is left to the takeover: asked again by
+// each page, as the window from the keep may outlast the claim's
+// context), or the keep fails or came back after half a lease.
 func (k *keeper) sendAgain(ctx context.Context) bool {
 	k.again.Lock()
 	defer k.again.Unlock()
@@ -160,10 +161,16 @@ func (k *keeper) sendAgain(ctx context.Context) bool {
 	k.mu.Lock()
 	sendBy, done := k.sendBy, k.done
 	k.mu.Unlock()
+	// Asked of every page, also within a window an earlier ask opened:
+	// that window is counted from its keep, the claim's context from
+	// the claim, and may end first.
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d.o.SendTimeout {
+		return false
+	}
 	if now.Before(sendBy) {
 		return true // kept by another page's ask a moment ago
 	}
-	if dl, ok := ctx.Deadline(); done || (ok && time.Until(dl) < d.o.SendTimeout) {
+	if done {
 		return false
 	}
 	kctx, cancel := context.WithTimeout(ctx, d.callTimeout)

@@ -186,3 +186,34 @@ func TestClaimLeftAfterAKeepWhoseAnswerWasLostIsCutBack(t *testing.T) {
 		t.Fatalf("the storm left to run out after a keep whose answer was lost is due at %v, want %v: its lease as claimed", at.Sub(t0), want.Sub(t0))
 	}
 }
+
+// A claim held up past its send window and kept again (sendAgain) gets a
+// send window anew from the keep, but its context still ends a lease and
+// a send timeout after the claim: a page that asks later in that window,
+// when less than a send timeout of the claim's time is left, must not
+// start. Cut short by the claim's context it is not known to be sent, the
+// claim is cut back and taken over, and the takeover pages the step
+// again: a page that went out is sent twice.
+func TestPageAfterASendAgainNeedsASendTimeoutOfTheClaimsTime(t *testing.T) {
+	d, _, clk, t0 := flushSetup(t, &countingNotifier{})
+	c := claimStorm(t, d, t0)
+	claimCtx, cancel := context.WithTimeout(context.Background(), d.o.SendTimeout+time.Minute)
+	defer cancel()
+	ctx, stop := d.keepLease(claimCtx, c, t0)
+	defer stop()
+	sendBy := t0.Add(d.sendWindow())
+
+	clk.set(sendBy.Add(time.Second)) // held up past the send window
+	if d.pastSendBy(ctx, sendBy) {
+		t.Fatal("a claim still this replica's, with its time left, may not page after a keep")
+	}
+	// Later in the new window, with less than a send timeout of the
+	// claim's context left.
+	clk.set(sendBy.Add(2 * time.Second))
+	short, cancelShort := context.WithTimeout(ctx, d.o.SendTimeout/2)
+	defer cancelShort()
+	if !d.pastSendBy(short, sendBy) {
+		t.Fatalf("a page may start with %v of its claim's time left, less than the send timeout (%v): cut short, it is sent again by the takeover",
+			d.o.SendTimeout/2, d.o.SendTimeout)
+	}
+}

@@ -711,3 +711,52 @@ type noKeeps struct{ store.Store }
 func (noKeeps) Extend(context.Context, store.Claim, time.Time) (bool, error) {
 	return false, errors.New("redis: i/o timeout")
 }
+
+// refusingPage is a provider that refuses every page (a number that does
+// not exist): the page is known not to have gone out.
+type refusingPage struct{}
+
+func (refusingPage) Notify(context.Context, notify.Message) error {
+	return errors.New("provider: the number does not exist")
+}
+
+// TestPausedReplicaWhosePageIsRefusedEscalatesAtOnce: replica a, paused
+// past its claim's send window (25 s of a 30 s lease) with nobody taking
+// the incident over, resumes, keeps its claim and pages Ann, whose only
+// contact refuses the page. Nothing of the primary reached anyone: the
+// secondary is paged at once, as when the page is refused in time. The
+// refusal was taken for one that came past the send window, when another
+// replica may have taken over and reached Ann, and the primary waited
+// out its 15 minutes with nobody told of the incident.
+func TestPausedReplicaWhosePageIsRefusedEscalatesAtOnce(t *testing.T) {
+	cfg := strings.Replace(dispatchConfig,
+		`{id: ann, name: Ann, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}`,
+		`{id: ann, name: Ann, contacts: [{channel: voice, via: webhook, address: "http://127.0.0.1:1/unused"}]}`, 1)
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(cfg), withNotifier("webhook", refusingPage{}), replicas(0))
+			fz := newFreeze()
+			a, _ := h.dispatcher(func(o *dispatch.Options) {
+				o.Lease = 30 * time.Second
+				cfg := o.Config
+				o.Config = func() *policy.Config { fz.point(); return cfg() }
+			})
+			id := fire(h)
+			aDone := make(chan struct{})
+			go func() { defer close(aDone); _, _ = a.RunOnce(context.Background()) }()
+			fz.wait(t)
+			h.clock.Set(fixedNow.Add(25 * time.Second))
+			close(fz.release)
+			<-aDone
+			var esc []string
+			for _, e := range timeline(h, id) {
+				if e.Type == "escalate" {
+					esc = append(esc, fmt.Sprintf("%s L%d", e.At.Sub(fixedNow), e.Level))
+				}
+			}
+			if got, want := strings.Join(esc, ","), "25s L2"; got != want {
+				t.Fatalf("escalations %q, want %q: Ann's only page was refused, the secondary is paged at once\n%+v", got, want, timeline(h, id))
+			}
+		})
+	}
+}

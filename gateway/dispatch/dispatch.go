@@ -1045,8 +1045,10 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		results := d.pageAll(ctx, cfg, inc, pages, now, sendBy)
 		// Pages whose sends ended past sendBy: the claim's lease is
 		// nearly or wholly over, and another replica may have taken the
-		// incident over and paged.
-		late := d.o.Now().After(sendBy)
+		// incident over and paged. Past the window a keep of sendAgain
+		// opened, not the claim's: pages sent in it went out while the
+		// claim was this replica's.
+		late := d.o.Now().After(windowEnd(ctx, sendBy))
 		for i, e := range results {
 			if pages[i].cut {
 				continue // not known to be sent: nothing to journal
@@ -2127,6 +2129,19 @@ func (d *Dispatcher) pastSendBy(ctx context.Context, sendBy time.Time) bool {
 	}
 	k, _ := ctx.Value(keeperKey{}).(*keeper)
 	return k == nil || !k.sendAgain(ctx)
+}
+
+// windowEnd is when the claim's pages may no longer start: sendBy, or
+// the end of the send window a keep of sendAgain opened since, if later.
+func windowEnd(ctx context.Context, sendBy time.Time) time.Time {
+	if k, _ := ctx.Value(keeperKey{}).(*keeper); k != nil {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if k.sendBy.After(sendBy) {
+			return k.sendBy
+		}
+	}
+	return sendBy
 }
 
 // leaveToRunOut gives up working a claim (an incident's, a storm's or a

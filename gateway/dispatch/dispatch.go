@@ -2284,7 +2284,10 @@ func (d *Dispatcher) runJob(ctx context.Context, c store.Claim, sendBy time.Time
 		// past sendBy the replica that takes it over may have sent it.
 		return d.leaveToRunOut(ctx, c, sendBy)
 	}
-	next, err := h(context.WithValue(ctx, sendByKey{}, sendBy), c.Job)
+	// Told the window a keep of sendAgain opened, if pastSendBy's did:
+	// the claim's first one is over then, and every notice would wait
+	// for the job's next run.
+	next, err := h(context.WithValue(ctx, sendByKey{}, windowEnd(ctx, sendBy)), c.Job)
 	if err != nil {
 		return err
 	}

@@ -147,3 +147,38 @@ func TestJobPastSendByIsLeftToTheTakeover(t *testing.T) {
 		t.Fatalf("the job ran %d times after the lease ended, want once", n)
 	}
 }
+
+// TestJobPastSendByKeptStillItsOwnSendsItsNotices: a replica held up after
+// claiming a job until past the claim's sendBy, whose keep finds the
+// claim still its own, runs the job, and its handler (shift notices,
+// which look at SendBy before each message) is told the window the keep
+// opened: told the claim's first one, every notice was past it and put
+// off to the job's next run.
+func TestJobPastSendByKeptStillItsOwnSendsItsNotices(t *testing.T) {
+	st, base, clock, set := jobStore(t)
+	advance := func(by time.Duration) { set(clock().Add(by)) }
+	var runs, inWindow atomic.Int64
+	handler := func(ctx context.Context, j *store.Job) (*store.Job, error) {
+		runs.Add(1)
+		if by, ok := SendBy(ctx); ok && !clock().After(by) {
+			inWindow.Add(1)
+		}
+		return nil, nil
+	}
+	a := New(Options{Store: &heldUpClaims{Store: st, by: 25 * time.Second, advance: advance}, Config: func() *policy.Config { return &policy.Config{} },
+		Now: clock, Lease: 30 * time.Second, Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Jobs: map[string]JobHandler{"notice": handler}})
+	ctx := context.Background()
+	if err := st.PutJob(ctx, store.Job{Kind: "notice", Key: "aivo", Due: base}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("the job ran %d times, want once: the keep found its claim still this replica's", n)
+	}
+	if inWindow.Load() != 1 {
+		t.Fatal("the job's handler was told a send window already over: its notices wait for the job's next run")
+	}
+}

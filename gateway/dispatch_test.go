@@ -718,6 +718,17 @@ type lateClaims struct {
 	// onLate, if set, runs once the clock has moved (what other
 	// replicas do while the claim is on its way back).
 	onLate func()
+	// slowKeeps moves the clock on by late at each Extend too (a store
+	// slow at every call).
+	slowKeeps bool
+}
+
+func (l *lateClaims) Extend(ctx context.Context, c store.Claim, until time.Time) (bool, error) {
+	held, err := l.Store.Extend(ctx, c, until)
+	if l.slowKeeps {
+		l.clock.Set(l.clock.Now().Add(l.late))
+	}
+	return held, err
 }
 
 func (l *lateClaims) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
@@ -804,28 +815,36 @@ func TestClaimThatCameBackLateAfterATakeoverIsNotWorked(t *testing.T) {
 // TestAConsistentlySlowStoreStillPages: with a 2 s lease (allowed, with a
 // warning) and a store whose claims each take 1.6 s, within the
 // dispatcher's 5 s store timeout, every claim comes back after half its
-// lease. Only the first late claim in a row is left to run out (a store
-// that stalled once); late again, they are worked, with a warning: leaving
-// them all paged nobody.
+// lease and is kept a lease ahead before it is worked. With slowKeeps the
+// keeps take 1.6 s too: past half a lease, so the pages get a quarter
+// lease from the keep's answer (a store slow every time: leaving every
+// claim would page nobody; a page sent twice beats none).
 func TestAConsistentlySlowStoreStillPages(t *testing.T) {
-	// 1.6 s: past the claim's send window (three quarters of the lease,
-	// 1.5 s, counted from when it was asked for), so the claim is paged
-	// only because a late claim worked anyway gets its own quarter lease.
-	ls := &lateClaims{Store: boltStore(t), every: true, late: 1600 * time.Millisecond}
-	h := newHarness(t, withStore(ls), withConfig(dispatchConfig), replicas(0))
-	ls.clock = h.clock
-	fire(h)
-	d, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 2 * time.Second })
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan struct{})
-	go func() { defer close(ran); _ = d.Run(ctx) }()
-	defer func() { cancel(); <-ran }()
-	for i := 0; i < 20 && len(h.rec.lines(fixedNow)) == 0; i++ {
-		h.clock.Set(h.clock.Now().Add(time.Second))
-		d.Wake()
-		time.Sleep(50 * time.Millisecond)
-	}
-	if len(h.rec.lines(fixedNow)) == 0 {
-		t.Fatalf("a store whose claims take 1.6 s of a 2 s lease: nobody was paged in 20 tries")
+	for _, slowKeeps := range []bool{false, true} {
+		t.Run(fmt.Sprintf("slow_keeps=%v", slowKeeps), func(t *testing.T) {
+			ls := &lateClaims{Store: boltStore(t), every: true, late: 1600 * time.Millisecond, slowKeeps: slowKeeps}
+			h := newHarness(t, withStore(ls), withConfig(dispatchConfig), replicas(0))
+			ls.clock = h.clock
+			fire(h)
+			d, reg := h.dispatcher(func(o *dispatch.Options) { o.Lease = 2 * time.Second })
+			ctx, cancel := context.WithCancel(context.Background())
+			ran := make(chan struct{})
+			go func() { defer close(ran); _ = d.Run(ctx) }()
+			defer func() { cancel(); <-ran }()
+			for i := 0; i < 20 && len(h.rec.lines(fixedNow)) == 0; i++ {
+				h.clock.Set(h.clock.Now().Add(time.Second))
+				d.Wake()
+				time.Sleep(50 * time.Millisecond)
+			}
+			if len(h.rec.lines(fixedNow)) == 0 {
+				t.Fatalf("a store whose claims (and keeps: %v) take 1.6 s of a 2 s lease: nobody was paged in 20 tries", slowKeeps)
+			}
+			if got := metric(t, reg, "pagerd_dispatch_lease_keeps_total", "result", "kept"); got < 1 {
+				t.Errorf("pagerd_dispatch_lease_keeps_total{result=kept} = %v: the late claim was not kept", got)
+			}
+			if slowKeeps && !strings.Contains(h.logs.String(), "came back late too") {
+				t.Errorf("the keep that came back late is not logged:\n%s", h.logs.String())
+			}
+		})
 	}
 }

@@ -44,18 +44,18 @@ func (s *slowFirst) Notify(ctx context.Context, m notify.Message) error {
 
 // A page whose provider answers after its claim's lease would have ended
 // is sent once. Replica a claims the incident and pushes ann; the provider
-// takes 2 s to answer, past a's 1 s lease, while replica b looks for
+// takes 3 s to answer, past a's 2 s lease, while replica b looks for
 // due work every 20 ms. Before a kept its claim's lease while the page was
-// on its way, b took the incident over at 1 s and pushed ann a second
+// on its way, b took the incident over at 2 s and pushed ann a second
 // time: a duplicate with no crash, only a slow provider.
 func TestSlowPageKeepsItsClaimFromATakeover(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			rec := &recorder{}
-			slow := &slowFirst{rec: rec, hold: 2 * time.Second, started: make(chan struct{})}
+			slow := &slowFirst{rec: rec, hold: 3 * time.Second, started: make(chan struct{})}
 			h := newHarness(t, withStore(mk(t)), withNow(time.Now), withNotifier("log", slow))
 			scaled := func(o *dispatch.Options) {
-				o.Lease, o.SendTimeout, o.Now = time.Second, 3*time.Second, time.Now
+				o.Lease, o.SendTimeout, o.Now = 2*time.Second, 5*time.Second, time.Now
 			}
 			a, aReg := h.dispatcher(scaled)
 			b, bReg := h.dispatcher(scaled)
@@ -107,19 +107,19 @@ func TestSlowPageKeepsItsClaimFromATakeover(t *testing.T) {
 
 // The same for an alert-storm message: ann's storm (a 1 s window, 3 pages
 // at once) holds the fourth of four P0s; at the window's end replica a
-// claims the storm and sends its message, which the provider takes 2 s
-// to answer, past a's 1 s lease. Before, b took the storm over and sent
+// claims the storm and sends its message, which the provider takes 3 s
+// to answer, past a's 2 s lease. Before, b took the storm over and sent
 // the message again: ann got the held incident twice.
 func TestSlowStormMessageKeepsItsClaimFromATakeover(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			rec := &recorder{}
-			slow := &slowFirst{rec: rec, hold: 2 * time.Second, started: make(chan struct{}),
+			slow := &slowFirst{rec: rec, hold: 3 * time.Second, started: make(chan struct{}),
 				match: func(m notify.Message) bool { return len(m.Incidents) > 0 }}
 			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig+"notifiers:\n  storm: {window: 1s, immediate: 3}\n"),
 				withNow(time.Now), withNotifier("log", slow), replicas(0))
 			scaled := func(o *dispatch.Options) {
-				o.Lease, o.SendTimeout, o.Now = time.Second, 3*time.Second, time.Now
+				o.Lease, o.SendTimeout, o.Now = 2*time.Second, 5*time.Second, time.Now
 			}
 			a, aReg := h.dispatcher(scaled)
 			b, bReg := h.dispatcher(scaled)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
@@ -54,20 +56,10 @@ func TestSlowPageKeepsItsClaimFromATakeover(t *testing.T) {
 			rec := &recorder{}
 			slow := &slowFirst{rec: rec, hold: 3 * time.Second, started: make(chan struct{})}
 			h := newHarness(t, withStore(mk(t)), withNow(time.Now), withNotifier("log", slow))
-			scaled := func(o *dispatch.Options) {
-				o.Lease, o.SendTimeout, o.Now = 2*time.Second, 5*time.Second, time.Now
-			}
-			a, aReg := h.dispatcher(scaled)
-			b, bReg := h.dispatcher(scaled)
+			a, aReg, b, bReg := scaledReplicas(h, 2*time.Second, 5*time.Second)
 			id := fire(h)
 
-			aDone := make(chan struct{})
-			go func() {
-				defer close(aDone)
-				if _, err := a.RunOnce(context.Background()); err != nil {
-					t.Error(err)
-				}
-			}()
+			aDone := runOnceAside(t, a)
 			select {
 			case <-slow.started:
 			case <-time.After(10 * time.Second):
@@ -118,11 +110,7 @@ func TestSlowStormMessageKeepsItsClaimFromATakeover(t *testing.T) {
 				match: func(m notify.Message) bool { return len(m.Incidents) > 0 }}
 			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig+"notifiers:\n  storm: {window: 1s, immediate: 3}\n"),
 				withNow(time.Now), withNotifier("log", slow), replicas(0))
-			scaled := func(o *dispatch.Options) {
-				o.Lease, o.SendTimeout, o.Now = 2*time.Second, 5*time.Second, time.Now
-			}
-			a, aReg := h.dispatcher(scaled)
-			b, bReg := h.dispatcher(scaled)
+			a, aReg, b, bReg := scaledReplicas(h, 2*time.Second, 5*time.Second)
 			storm(h, 4, "p")
 
 			aDone := make(chan struct{})
@@ -211,20 +199,10 @@ func TestHungWorkerDoesNotKeepItsClaimForGood(t *testing.T) {
 			rec := &recorder{}
 			hung := &hungFirst{rec: rec, started: make(chan struct{}), release: make(chan struct{})}
 			h := newHarness(t, withStore(mk(t)), withNow(time.Now), withNotifier("log", hung))
-			scaled := func(o *dispatch.Options) {
-				o.Lease, o.SendTimeout, o.Now = 400*time.Millisecond, 600*time.Millisecond, time.Now
-			}
-			a, aReg := h.dispatcher(scaled)
-			b, _ := h.dispatcher(scaled)
+			a, aReg, b, _ := scaledReplicas(h, 400*time.Millisecond, 600*time.Millisecond)
 			id := fire(h)
 
-			aDone := make(chan struct{})
-			go func() {
-				defer close(aDone)
-				if _, err := a.RunOnce(context.Background()); err != nil {
-					t.Error(err)
-				}
-			}()
+			aDone := runOnceAside(t, a)
 			defer func() { close(hung.release); <-aDone }()
 			select {
 			case <-hung.started:
@@ -313,4 +291,27 @@ func TestFailedClaimKeptComesDueWhenItsClaimedLeaseEnds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scaledReplicas builds two replicas' dispatchers on h, a and b, with
+// their registries, on the real clock with a lease and a send timeout
+// scaled down.
+func scaledReplicas(h *harness, lease, send time.Duration) (*dispatch.Dispatcher, *prometheus.Registry, *dispatch.Dispatcher, *prometheus.Registry) {
+	scaled := func(o *dispatch.Options) { o.Lease, o.SendTimeout, o.Now = lease, send, time.Now }
+	a, aReg := h.dispatcher(scaled)
+	b, bReg := h.dispatcher(scaled)
+	return a, aReg, b, bReg
+}
+
+// runOnceAside runs d.RunOnce on a goroutine of its own; the channel
+// closes when it returns.
+func runOnceAside(t *testing.T, d *dispatch.Dispatcher) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := d.RunOnce(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}()
+	return done
 }

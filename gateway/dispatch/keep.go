@@ -177,13 +177,17 @@ func (k *keeper) sendAgain(ctx context.Context) bool {
 	held, err := d.o.Store.Extend(kctx, k.c, now.Add(d.o.Lease))
 	cancel()
 	if err != nil || !held {
+		k.mu.Lock()
 		if err != nil {
 			// Maybe moved (an answer lost): the cut back must undo it.
 			d.m.keeps.WithLabelValues(keepFailed).Inc()
-			k.mu.Lock()
 			k.kept = true
-			k.mu.Unlock()
+		} else {
+			// No longer this replica's: the claim's other pages need
+			// not ask the store again.
+			k.done = true
 		}
+		k.mu.Unlock()
 		return false
 	}
 	d.m.keeps.WithLabelValues(keepKept).Inc()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -215,5 +216,44 @@ func TestPageAfterASendAgainNeedsASendTimeoutOfTheClaimsTime(t *testing.T) {
 	if !d.pastSendBy(short, sendBy) {
 		t.Fatalf("a page may start with %v of its claim's time left, less than the send timeout (%v): cut short, it is sent again by the takeover",
 			d.o.SendTimeout/2, d.o.SendTimeout)
+	}
+}
+
+// countingExtends counts a store's Extend calls.
+type countingExtends struct {
+	store.Store
+	n atomic.Int32
+}
+
+func (s *countingExtends) Extend(ctx context.Context, c store.Claim, until time.Time) (bool, error) {
+	s.n.Add(1)
+	return s.Store.Extend(ctx, c, until)
+}
+
+// A claim held up past its send window and taken over meanwhile: the
+// first page's keep finds it no longer this replica's, and the claim's
+// other pages do not ask the store again (each asked, a store call a page
+// for an answer already known).
+func TestSendAgainAsksOnceAClaimTakenOver(t *testing.T) {
+	d, st, clk, t0 := flushSetup(t, &countingNotifier{})
+	c := claimStorm(t, d, t0)
+	sendBy := t0.Add(d.sendWindow())
+	claimCtx, cancel := context.WithTimeout(context.Background(), d.o.SendTimeout+time.Minute)
+	defer cancel()
+	ctx, stop := d.keepLease(claimCtx, c, t0) // its own keep is half a lease away
+	defer stop()
+	clk.set(t0.Add(d.o.Lease))
+	if cs := claimStorm(t, d, clk.now()); !cs.Takeover {
+		t.Fatalf("not a takeover: %+v", cs)
+	}
+	counting := &countingExtends{Store: st}
+	d.o.Store = counting
+	for page := range 3 {
+		if !d.pastSendBy(ctx, sendBy) {
+			t.Fatalf("page %d may start in a claim taken over", page)
+		}
+	}
+	if n := counting.n.Load(); n != 1 {
+		t.Fatalf("%d keeps asked for the claim's 3 pages, want 1: the first found it taken over", n)
 	}
 }

@@ -65,16 +65,7 @@ func TestSlowPageKeepsItsClaimFromATakeover(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("a never pushed")
 			}
-			for looking := true; looking; {
-				select {
-				case <-aDone:
-					looking = false
-				case <-time.After(20 * time.Millisecond):
-					if _, err := b.RunOnce(context.Background()); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
+			lookWhile(t, b, aDone)
 			if got := rec.sentTo("ann", "push"); len(got) != 1 || got[0].Incident != id {
 				t.Fatalf("ann was pushed %d times (%v), want once: b took the claim over while a's push was on its way", len(got), rec.lines(fixedNow))
 			}
@@ -135,16 +126,7 @@ func TestSlowStormMessageKeepsItsClaimFromATakeover(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("a never sent the storm's message")
 			}
-			for looking := true; looking; {
-				select {
-				case <-aDone:
-					looking = false
-				case <-time.After(20 * time.Millisecond):
-					if _, err := b.RunOnce(context.Background()); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
+			lookWhile(t, b, aDone)
 			var messages []notify.Message
 			for _, m := range rec.sentTo("ann", "push") {
 				if len(m.Incidents) > 0 {
@@ -314,4 +296,20 @@ func runOnceAside(t *testing.T, d *dispatch.Dispatcher) <-chan struct{} {
 		}
 	}()
 	return done
+}
+
+// lookWhile has replica b look for due work every 20 ms until running
+// closes.
+func lookWhile(t *testing.T, b *dispatch.Dispatcher, running <-chan struct{}) {
+	t.Helper()
+	for {
+		select {
+		case <-running:
+			return
+		case <-time.After(20 * time.Millisecond):
+			if _, err := b.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }

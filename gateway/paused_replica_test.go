@@ -118,15 +118,7 @@ func TestPausedReplicaDoesNotPageAfterTakeover(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, withStore(mk(t)), withConfig(dispatchConfig), replicas(0))
-			fz := newFreeze()
-			a, aReg := h.dispatcher(func(o *dispatch.Options) {
-				o.Lease = 30 * time.Second
-				cfg := o.Config
-				// The first thing a does with a claimed incident is read
-				// the config: it freezes there, after the claim came back
-				// and before any page.
-				o.Config = func() *policy.Config { fz.point(); return cfg() }
-			})
+			a, aReg, fz := frozenAtConfigRead(h)
 			id, b := takeOverWhileFrozen(t, h, a, fz)
 			pushedAndLeft(t, h, id, 1, aReg, "the takeover's only: a's lease ran out before it sent anything")
 			if !strings.Contains(h.logs.String(), "left to run out and be taken over") {
@@ -672,12 +664,7 @@ func TestPausedReplicaNobodyTookOverPagesWhenItResumes(t *testing.T) {
 		for _, resumeAt := range []time.Duration{25 * time.Second, 31 * time.Second} {
 			t.Run(fmt.Sprintf("%s/%v", name, resumeAt), func(t *testing.T) {
 				h := newHarness(t, withStore(mk(t)), withConfig(dispatchConfig), replicas(0))
-				fz := newFreeze()
-				a, aReg := h.dispatcher(func(o *dispatch.Options) {
-					o.Lease = 30 * time.Second
-					cfg := o.Config
-					o.Config = func() *policy.Config { fz.point(); return cfg() }
-				})
+				a, aReg, fz := frozenAtConfigRead(h)
 				id := fire(h)
 				aDone := make(chan struct{})
 				go func() { defer close(aDone); _, _ = a.RunOnce(context.Background()) }()
@@ -735,12 +722,7 @@ func TestPausedReplicaWhosePageIsRefusedEscalatesAtOnce(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, withStore(mk(t)), withConfig(cfg), withNotifier("webhook", refusingPage{}), replicas(0))
-			fz := newFreeze()
-			a, _ := h.dispatcher(func(o *dispatch.Options) {
-				o.Lease = 30 * time.Second
-				cfg := o.Config
-				o.Config = func() *policy.Config { fz.point(); return cfg() }
-			})
+			a, _, fz := frozenAtConfigRead(h)
 			id := fire(h)
 			aDone := make(chan struct{})
 			go func() { defer close(aDone); _, _ = a.RunOnce(context.Background()) }()
@@ -759,4 +741,18 @@ func TestPausedReplicaWhosePageIsRefusedEscalatesAtOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// frozenAtConfigRead builds replica a's dispatcher (a 30 s lease) on h,
+// with its registry, frozen at fz the first time it reads the config:
+// the first thing it does with a claimed incident, after the claim came
+// back and before any page.
+func frozenAtConfigRead(h *harness) (*dispatch.Dispatcher, *prometheus.Registry, *freeze) {
+	fz := newFreeze()
+	a, reg := h.dispatcher(func(o *dispatch.Options) {
+		o.Lease = 30 * time.Second
+		cfg := o.Config
+		o.Config = func() *policy.Config { fz.point(); return cfg() }
+	})
+	return a, reg, fz
 }

@@ -206,20 +206,14 @@ func (k *keeper) sendAgain(ctx context.Context) bool {
 		// No later than a send timeout before the claim's context
 		// ends, for those told the window (windowEnd: a job's
 		// handler) rather than asking.
-		k.sendBy = minTime(k.sendBy, now.Add(time.Until(dl)-d.o.SendTimeout))
+		if last := now.Add(time.Until(dl) - d.o.SendTimeout); last.Before(k.sendBy) {
+			k.sendBy = last
+		}
 	}
 	_, attrs := claimed(k.c)
 	d.log.Info("dispatcher: a claim held up past its send window is still this replica's (kept a lease ahead); its pages go out now",
 		append(attrs, "send_by", k.sendBy)...)
 	return true
-}
-
-// minTime is the earlier of a and b.
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
 }
 
 // stop ends the keeping; a keep under way is cut short and waited for.

@@ -171,7 +171,8 @@ func (b *Breaker) Notify(ctx context.Context, m Message) error {
 // streak as it reached failures, 1 for a failed test, 0 when it did not
 // open. A page let in before the circuit opened and failing while its
 // test is on its way is not the test: the test goes on, and its end says
-// whether the circuit closes. b.mu is held.
+// whether the circuit closes; failing during the cooldown, it leaves the
+// cooldown's end where the failures that opened it set it. b.mu is held.
 func (b *Breaker) failed(c *circuit, test bool) int {
 	if test {
 		c.probing = false
@@ -180,14 +181,18 @@ func (b *Breaker) failed(c *circuit, test bool) int {
 	if c.streak < b.failures {
 		return 0
 	}
-	c.openUntil = b.now().Add(b.cooldown)
 	switch {
 	case test:
+		c.openUntil = b.now().Add(b.cooldown)
 		return 1
 	case c.streak == b.failures:
+		c.openUntil = b.now().Add(b.cooldown)
 		return c.streak
 	}
-	return 0 // failed as the circuit opened beside it: open already
+	// Failed as the circuit opened beside it, open already: its end
+	// stays. Set a cooldown from this failure, the provider's test came
+	// that much later, and every page meanwhile failed untried.
+	return 0
 }
 
 // circuitName is a circuit's key as a log may show it: its host, channel,

@@ -433,3 +433,53 @@ func TestBreakerPageOnItsWayAcrossTheCooldownIsNotItsTest(t *testing.T) {
 		})
 	}
 }
+
+// TestBreakerPageOnItsWayFailingInTheCooldownDoesNotLengthenIt: a page let
+// in while its circuit was closed (waiting at the provider's concurrency
+// cap, retried) failed 5 s into the cooldown the failures beside it had
+// opened. Its failure set the circuit's end a whole cooldown from then:
+// the provider's test came 5 s late, and for those 5 s every page to it
+// failed at once, never tried, the ladder's next channel paged in its
+// place. That page says nothing the failures that opened the circuit did
+// not: the cooldown ends when it was set to, and the test goes then.
+func TestBreakerPageOnItsWayFailingInTheCooldownDoesNotLengthenIt(t *testing.T) {
+	p := &answerWhenTold{waits: map[string]chan error{"stale": make(chan error), "test": make(chan error)}, started: make(chan string, 2)}
+	var w watchLog
+	b := Chain(p, ChainOptions{BreakerFailures: 2, BreakerCooldown: 10 * time.Second, BreakerWatch: &w}).(*Breaker)
+	var mu sync.Mutex
+	now := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	b.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	b.stalled = func(time.Duration) time.Duration { return 0 }
+	page := func(inc string) error { return b.Notify(context.Background(), Message{Channel: "sms", Incident: inc}) }
+	later := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+
+	staleDone := make(chan error, 1)
+	go func() { staleDone <- page("stale") }() // let in while closed
+	<-p.started
+	_ = page("a")
+	_ = page("b") // opens it until 06:00:10
+	later(5 * time.Second)
+	p.waits["stale"] <- Temporary(errors.New("503"))
+	<-staleDone
+	if err := page("c"); !errors.Is(err, ErrCircuitOpen) {
+		t.Fatalf("in the cooldown: %v, want the circuit open", err)
+	}
+	later(5 * time.Second) // the cooldown's end as the failures set it
+	testDone := make(chan error, 1)
+	go func() { testDone <- page("test") }()
+	select {
+	case inc := <-p.started:
+		if inc != "test" {
+			t.Fatalf("%s started, want the test", inc)
+		}
+	case err := <-testDone:
+		t.Fatalf("the page at the cooldown's end: %v, want it tried as the circuit's test (the failure of a page let in before the circuit opened lengthened the cooldown)", err)
+	}
+	p.waits["test"] <- nil
+	if err := <-testDone; err != nil {
+		t.Fatal(err)
+	}
+	if want := "opened sms after 2: 503\nclosed sms"; strings.Join(w, "\n") != want {
+		t.Fatalf("the watch was told:\n%s\nwant:\n%s", strings.Join(w, "\n"), want)
+	}
+}

@@ -217,6 +217,9 @@ func (l *loadRun) capture(kind, file string, d time.Duration) (wait func()) {
 		defer resp.Body.Close()
 		b, err := io.ReadAll(resp.Body)
 		if err == nil {
+			err = os.MkdirAll(dir, 0o755)
+		}
+		if err == nil {
 			err = os.WriteFile(filepath.Join(dir, file), b, 0o644)
 		}
 		if err != nil {

@@ -109,6 +109,14 @@ type Deadline struct {
 	StormEnd   time.Time `json:"storm_end,omitzero"`
 	StormAfter bool      `json:"storm_after,omitempty"`
 	StormRank  int       `json:"storm_rank,omitempty"`
+	// StormHeldLate marks a notify step the dispatcher put back due
+	// because its alert storm held its page with an answer that came
+	// past its claim's send window (a store, or the replica, stalled):
+	// the storm's message may have named the incident to the person
+	// meanwhile (the stall went across the window's end), and the claim
+	// that fires the step again looks for that message before paging.
+	// The machine only carries it.
+	StormHeldLate bool `json:"storm_held_late,omitempty"`
 }
 
 // CountedByStorm says whether d is a page step a storm let out at once and

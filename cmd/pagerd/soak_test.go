@@ -798,10 +798,13 @@ func (s *soak) killedSending(ps []soakPage) string {
 // (sent, not yet recorded), or Redis was stalled or down around it (the
 // record refused or lost, and the step taken over). A copy a stopped
 // replica sent within a second of its SIGCONT is the one duplicate per
-// freeze docs/RELIABILITY.md leaves ("What remains"): reported as such;
-// so is a storm message's page whose holder may have died before it
-// recorded the hold.
-func (s *soak) explain(due time.Time, earlier []soakPage, later soakPage) string {
+// freeze docs/RELIABILITY.md leaves ("What remains"): reported as such.
+// A storm message's page whose holder was stopped across the message, or
+// died before it recorded the hold, is no longer explained: the step's
+// next claim finds the message's note in the timeline and does not page
+// it again (docs/RELIABILITY.md, "The documented storm duplicate"), but
+// for Redis faults around it, which may have held the note back.
+func (s *soak) explain(earlier []soakPage, later soakPage) string {
 	for _, p := range earlier {
 		for _, f := range s.faults {
 			if !f.happened {
@@ -814,27 +817,6 @@ func (s *soak) explain(due time.Time, earlier []soakPage, later soakPage) string
 			if isFreeze(f) && !f.end.IsZero() && f.target == later.from && !later.at.Before(f.end) && later.at.Before(f.end.Add(time.Second)) {
 				return fmt.Sprintf("sent by %s %v after its SIGCONT (%s of %v): the freeze's one duplicate",
 					later.from, later.at.Sub(f.end).Round(time.Millisecond), f.kind, f.end.Sub(f.start).Round(time.Millisecond))
-			}
-			// A page held in a storm by a replica stopped before it
-			// saw the storm's answer, while another replica sent the
-			// storm's message (the freeze across the window's end):
-			// its step is put back due and paged again when it
-			// resumes (docs/RELIABILITY.md: "one duplicate per
-			// stall").
-			if s.storm && isFreeze(f) && !f.end.IsZero() && f.target == later.from && f.start.Before(p.at) && f.end.After(p.at) &&
-				later.at.Before(f.end.Add(soakStormWindow+soakSlack)) {
-				return fmt.Sprintf("%s stopped (%s of %v) across the storm message that carried the first copy; it sent it again %v after its SIGCONT: the documented one duplicate per stall",
-					later.from, f.kind, f.end.Sub(f.start).Round(time.Millisecond), later.at.Sub(f.end).Round(time.Millisecond))
-			}
-			// A storm message carried the first copy, and a replica was
-			// killed or stopped between the step's due time and that
-			// message: the replica that claimed the step may have had
-			// it held in the storm and died before recording the hold,
-			// so the takeover found the step due and paged it again.
-			if s.storm && len(p.incidents) > 0 && (f.kind == "kill" || f.kind == "kill-mid-send" || isFreeze(f)) &&
-				f.start.After(due.Add(-500*time.Millisecond)) && f.start.Before(p.at) {
-				return fmt.Sprintf("%s %s %v after the step was due, before the storm message that carried the first copy (it may have held the page and not recorded the hold); sent again by %s %v later",
-					f.target, f.kind, f.start.Sub(due).Round(time.Millisecond), later.from, later.at.Sub(p.at).Round(time.Millisecond))
 			}
 			if strings.HasPrefix(f.kind, "redis-") {
 				end := f.end
@@ -1018,7 +1000,7 @@ func (s *soak) check(alerts []*soakAlert, seed uint64, start time.Time) {
 			}
 		}
 		for i := 1; i < len(st.pages); i++ {
-			if why := s.explain(st.due, st.pages[:i], st.pages[i]); why != "" {
+			if why := s.explain(st.pages[:i], st.pages[i]); why != "" {
 				explained++
 				explainedWhy = append(explainedWhy, fmt.Sprintf("%s: %s", what, why))
 				continue

@@ -720,7 +720,15 @@ type duePage struct {
 	// counted as stored failed: its count is taken back once the claim's
 	// write takes the step out (work's unsentAtWrite), not before.
 	unsentAtWrite bool
+	// inMessage is set by work (pagedInMessages) when an alert storm's
+	// message already paged the step: its page is recorded as that
+	// message's, and not sent.
+	inMessage *store.Entry
 }
+
+// heldLate says whether p's step was put back due after its storm held
+// its page past its claim's send window (policy.Deadline.StormHeldLate).
+func (p duePage) heldLate() bool { return p.step.StormHeldLate }
 
 // work fires every due step of one claimed incident. Pages are sent before
 // the new state is stored: if this replica dies in between, the lease runs
@@ -1040,6 +1048,14 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		}
 		if len(pages) > 0 && d.pastSendBy(ctx, sendBy) {
 			return d.leaveToRunOut(ctx, c, sendBy)
+		}
+		// A claim before this one may have had a page held in its storm
+		// and not recorded the hold (it died, or stalled past its send
+		// window), while the storm's message named the incident to the
+		// person: a takeover, or a step put back due so. Asked only then:
+		// every other claim reads nothing more.
+		if len(pages) > 0 && ((c.Takeover && stormRules(cfg).Window > 0) || slices.ContainsFunc(pages, duePage.heldLate)) {
+			d.pagedInMessages(ctx, inc.ID, pages)
 		}
 		calledOff := false
 		results := d.pageAll(ctx, cfg, inc, pages, now, sendBy)
@@ -1791,6 +1807,9 @@ func (d *Dispatcher) transport(cfg *policy.Config, user, channel string) (*polic
 // ended while its storm was asked is left to the takeover (p.cut), and
 // one its storm held then is taken back too.
 func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.Incident, p *duePage, now, sendBy time.Time) store.Entry {
+	if p.inMessage != nil {
+		return *p.inMessage
+	}
 	a := p.a
 	e := store.Entry{At: now, Type: "notify", Level: a.Level + 1, User: a.User, Channel: a.Channel, Reopened: p.reopened, ReopenedKnown: true}
 	u, contact, n, why := d.transport(cfg, a.User, a.Channel)
@@ -1937,8 +1956,12 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		if heldLate != nil {
 			// Held: listed as gone out on its own, so that the
 			// storm's message leaves it out (unsent) and the page
-			// goes out once, from the step due again.
+			// goes out once, from the step due again. A message
+			// that went out while the answer came (a stall across
+			// the window's end) carried it all the same: the claim
+			// that fires the step again looks for it first.
 			d.withdraw(ctx, a.User, a.Channel, *heldLate)
+			p.step.StormHeldLate = true
 		}
 		p.again = time.Millisecond
 		d.m.errors.WithLabelValues(leaseRanOut).Inc()

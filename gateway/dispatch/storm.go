@@ -827,6 +827,71 @@ func (d *Dispatcher) pagedSince(ctx context.Context, incident, user, channel str
 	})
 }
 
+// pagedInMessages marks, among a claim's pages, those whose step an
+// alert storm's message already paged (duePage.inMessage): the claim is a
+// takeover, or the step was put back due after its storm held its page
+// past its claim's send window (policy.Deadline.StormHeldLate). The claim
+// before had the page held in the person's storm and did not record the
+// hold: it died, or stalled across the window's end while another replica
+// sent the storm's message, naming the incident. Paged again, the person
+// got the incident twice, on its own or in the next window's message.
+// The incident's timeline is read once; a read that fails marks nothing,
+// and the pages go out (a duplicate beats a missed page).
+func (d *Dispatcher) pagedInMessages(ctx context.Context, id string, pages []duePage) {
+	ctx, cancel := context.WithTimeout(ctx, stillDueTimeout)
+	defer cancel()
+	tl, err := d.o.Store.Timeline(ctx, id)
+	if err != nil {
+		d.log.Warn("dispatcher: could not tell whether an alert storm's message already paged a step taken over or due again; it is paged",
+			"incident", id, "err", err)
+		return
+	}
+	for i := range pages {
+		p := &pages[i]
+		if p.step.Admitted {
+			continue // let out at once by its storm, and counted there: not held
+		}
+		due := p.a.At
+		if !p.step.FirstDue.IsZero() {
+			due = p.step.FirstDue
+		}
+		note, ok := pagedInMessage(tl, p.a.User, p.a.Channel, p.deadline, due, p.reopened)
+		if !ok {
+			continue
+		}
+		// The message's note again, for this step: what reads the
+		// note (a reply, a report, an acknowledgement's forward to
+		// PagerDuty) reads the same page in it.
+		e := note
+		e.Detail += "; recorded again for its step, taken over or due again: not sent again (the claim that had the page held there did not record the hold: its replica stopped or stalled)"
+		p.inMessage = &e
+		d.log.Info("page not sent: an alert storm's message already paged the person for its step (the claim that had it held stopped or stalled before recording the hold)",
+			"incident", id, "user", p.a.User, "channel", p.a.Channel, "bundle", note.Bundle, "message_at", note.At)
+	}
+}
+
+// pagedInMessage finds in tl the note of an alert storm's message that
+// paged step (held for it) to user on channel once it was due, at the
+// incident's reopen count reopened, and that no delivery report says
+// reached nobody.
+func pagedInMessage(tl []store.Entry, user, channel, step string, due time.Time, reopened int) (store.Entry, bool) {
+	for _, e := range slices.Backward(tl) {
+		if e.Type != "notify" || e.Bundle == "" || e.User != user || e.Channel != channel || e.Step != step ||
+			e.At.Before(due) || e.Reopened != reopened {
+			continue
+		}
+		// A report may be noted before the message's notes
+		// (incident.EarlyBundleReport).
+		if slices.ContainsFunc(tl, func(r store.Entry) bool {
+			return r.Type == incident.DeliveryFailed && r.Unreached && r.Bundle == e.Bundle && r.User == user && r.Channel == channel
+		}) {
+			continue
+		}
+		return e, true
+	}
+	return store.Entry{}, false
+}
+
 // detached is a context for a store call owed whatever became of ctx (a
 // claim's, whose time may have run out), bounded by a store call's
 // timeout.

@@ -226,6 +226,9 @@ func appendDeadline(b []byte, d *policy.Deadline) ([]byte, error) {
 		b = append(b, `,"storm_rank":`...)
 		b = strconv.AppendInt(b, int64(d.StormRank), 10)
 	}
+	if d.StormHeldLate {
+		b = append(b, `,"storm_held_late":true`...)
+	}
 	return append(b, '}'), nil
 }
 

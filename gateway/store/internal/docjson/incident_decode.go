@@ -57,7 +57,7 @@ var (
 		"paused_targets", "held", "reopened", "lifted", "lifted_at", "raised_since_ack", "level_pages",
 		"level_pages_kept", "last_acknowledged_at", "level_name"}
 	deadlineKeys = []string{"id", "at", "kind", "level", "user", "channel", "urgency", "rule", "target", "seq", "sent",
-		"admitted", "first_due", "sent_back_at", "storm_end", "storm_after", "storm_rank"}
+		"admitted", "first_due", "sent_back_at", "storm_end", "storm_after", "storm_rank", "storm_held_late"}
 	holdKeys     = []string{"id", "name", "until", "from"}
 	pausedKeys   = []string{"target", "left_ns"}
 	heldSpanKeys = []string{"from", "to"}
@@ -317,6 +317,9 @@ func (d *docScan) deadline(p *policy.Deadline) {
 		case "storm_rank":
 			d.once(&seen, 16)
 			p.StormRank = d.int()
+		case "storm_held_late":
+			d.once(&seen, 17)
+			p.StormHeldLate = d.bool()
 		default:
 			d.unknown(k, deadlineKeys)
 		}

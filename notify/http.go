@@ -121,7 +121,7 @@ const maxAnswer = 64 << 10
 // Errors name the host only (a URL can carry a token), a redirect's
 // target its path too.
 func (h HTTPSender) Post(ctx context.Context, build func(ctx context.Context) (*http.Request, error), check func(status int, body []byte) error) error {
-	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	ctx, cancel := WithRunningTimeout(ctx, h.timeout)
 	defer cancel()
 	ctx, wrote := TraceWrite(ctx)
 	req, err := build(ctx)

@@ -95,6 +95,33 @@ func stalledSince(mark time.Duration) time.Duration {
 	return stallState.since(mark, time.Since(stallBase))
 }
 
+// stalledTotal is how long the process has not run since the watch
+// started: the stalls it noticed, and one going on (or just over) that it
+// has not ticked after yet.
+func stalledTotal() time.Duration {
+	return stallState.stalledTotal(func() time.Duration { return time.Since(stallBase) })
+}
+
+// stalledTotal is stalledTotal with now the watch's clock. The last tick
+// is read on both sides of the total: a tick between them (the watch
+// noticing the stall that just ended, as the process runs again) would
+// leave that stall out of both, and it is read again. A stall counted
+// twice in the narrow window where a tick added it to the total and had
+// not stored itself yet puts a deadline off longer, never shorter.
+func (w *stallWatch) stalledTotal(now func() time.Duration) time.Duration {
+	for {
+		tick := w.tick.Load()
+		total := time.Duration(w.total.Load())
+		if w.tick.Load() != tick {
+			continue
+		}
+		if gap := now() - time.Duration(tick); gap >= stallGap {
+			total += gap - stallTick
+		}
+		return total
+	}
+}
+
 // WatchStalls starts the process's stall watch, if it is not running yet
 // (a breaker starts it too), so that Stalls counts from now.
 func WatchStalls() { watchStalls() }

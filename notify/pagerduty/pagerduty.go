@@ -149,7 +149,7 @@ func (p *Notifier) Forward(ctx context.Context, routingKey, dedupKey, action str
 // the Events API puts where go-pagerduty's client does not look
 // (refusalReason).
 func (p *Notifier) send(ctx context.Context, ev *gopd.V2Event, what string) error {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := notify.WithRunningTimeout(ctx, p.timeout)
 	defer cancel()
 	var reason refusal
 	resp, err := p.client.ManageEventWithContext(withRefusal(ctx, &reason), ev)

@@ -634,7 +634,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 			blocks = append(blocks, b)
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, n.c.timeout)
+	ctx, cancel := notify.WithRunningTimeout(ctx, n.c.timeout)
 	defer cancel()
 	ctx, wrote := notify.TraceWrite(ctx)
 	_, _, err := n.c.api().PostMessageContext(ctx, m.Address, slack.MsgOptionText(escape(m.Text), false), slack.MsgOptionBlocks(blocks...),

@@ -335,7 +335,7 @@ func smsBody(m notify.Message) string {
 // that would turn the POST into a GET is final (followed, its list of
 // messages was taken for the message created).
 func (t *Notifier) call(ctx context.Context, st Settings, send func(*openapi.ApiService) error) error {
-	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	ctx, cancel := notify.WithRunningTimeout(ctx, t.timeout)
 	defer cancel()
 	ctx, wrote := notify.TraceWrite(ctx)
 	answered, retryAfter := new(atomic.Int32), new(atomic.Value)

@@ -970,6 +970,18 @@ func undeliveredPages(tl []store.Entry, user, channel string) map[int]bool {
 				out = map[int]bool{}
 			}
 			out[marked] = true
+			if m := tl[marked]; m.Bundle != "" {
+				// A storm message's note recorded again for its step (a
+				// takeover or a step due again found the message had
+				// paged it: the dispatcher's pagedInMessages) is the
+				// same page: left unmarked, a bare reply answered the
+				// message the person never got.
+				for j := range i {
+					if p := tl[j]; MayHavePaged(p) && p.User == user && p.Channel == channel && p.Bundle == m.Bundle && p.Ref == m.Ref && p.At.Equal(m.At) {
+						out[j] = true
+					}
+				}
+			}
 		}
 	}
 	return out

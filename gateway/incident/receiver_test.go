@@ -225,3 +225,34 @@ func TestReportAgainNamesNoStep(t *testing.T) {
 		})
 	}
 }
+
+// TestUndeliveredStormMessageMarksItsNoteRecordedAgain: a storm message's
+// note is in an incident's timeline twice when the step it was held for
+// was taken over, or put back due, and its claim recorded the step as
+// paged by the message (the dispatcher's pagedInMessages: a copy of the
+// note, after it). A report that the message reached nobody marked only
+// the copy, the latest: the note before it still counted as a page Dan
+// got, so a bare "4" he sent after it acknowledged every incident of a
+// message he never saw, and their pages stopped.
+func TestUndeliveredStormMessageMarksItsNoteRecordedAgain(t *testing.T) {
+	at := time.Date(2025, 9, 10, 6, 5, 0, 0, time.UTC)
+	note := store.Entry{At: at, Type: "notify", User: "dan", Channel: "sms", Level: 1, Bundle: "b1", Ref: "SM1",
+		Detail: "via twilio, in one message for 4 incidents (alert storm)", Step: "1.4"}
+	again := note
+	again.Detail += "; recorded again for its step, taken over or due again: not sent again"
+	other := store.Entry{At: at.Add(-time.Minute), Type: "notify", User: "dan", Channel: "sms", Level: 1, Ref: "SM0", Step: "1.2"}
+	for _, c := range []struct {
+		name   string
+		report store.Entry
+	}{
+		{"by its SID", store.Entry{At: at.Add(time.Minute), Type: DeliveryFailed, User: "dan", Channel: "sms", Bundle: "b1", Unreached: true, Ref: "SM1"}},
+		{"by when it went out", store.Entry{At: at.Add(time.Minute), Type: DeliveryFailed, User: "dan", Channel: "sms", Bundle: "b1", Unreached: true, PageAt: at}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := undeliveredPages([]store.Entry{other, note, again, c.report}, "dan", "sms")
+			if !got[1] || !got[2] || got[0] {
+				t.Fatalf("marked %v, want the message's note and its copy (1, 2), not the page before them (0)", got)
+			}
+		})
+	}
+}

@@ -86,8 +86,14 @@ type Options struct {
 	// an AlertmanagerSilencer with a client of its own.
 	Silencer Silencer
 	// RecordRetry is how long a step whose pages went out keeps trying to
-	// write itself to a store that refuses it (default half the lease),
-	// before it gives up and lets the lease bring it back.
+	// write itself to a store that refuses it, its claim kept meanwhile
+	// (keepLease), before it gives up and lets the lease bring it back
+	// (default the claim's time, a lease and the send timeout: given up
+	// sooner, the claim's lease ran out with the pages only in this
+	// replica's journal, and another replica took the step over and paged
+	// it again). Store failures of a claim with nothing sent and not
+	// recorded, and a storm's or a job's record, are tried for half the
+	// lease at most (recordRetryShort).
 	RecordRetry time.Duration
 	// Outbox are the handlers of outbox items (store.OutboxItem) by kind,
 	// besides PagerDuty's, which is built in: updating an incident's chat
@@ -204,7 +210,7 @@ func New(o Options) *Dispatcher {
 		o.SendTimeout = policy.PageSendTimeout
 	}
 	if o.RecordRetry <= 0 {
-		o.RecordRetry = o.Lease / 2
+		o.RecordRetry = o.Lease + o.SendTimeout
 	}
 	if o.Silencer == nil {
 		o.Silencer = &AlertmanagerSilencer{}
@@ -738,7 +744,9 @@ func (p duePage) heldLate() bool { return p.step.StormHeldLate }
 // person's slow provider does not delay another's page.
 //
 // When the store refuses the write, the write is tried again with backoff
-// for up to RecordRetry; the pages stay in the journal, so if the step
+// for up to RecordRetry (the claim's time by default), the claim's lease
+// kept meanwhile, so that no other replica takes the step over and pages
+// it again (keptToRecord); the pages stay in the journal, so if the step
 // comes back to this replica it is recorded, not sent again. A write whose
 // outcome is unknown (the store failed mid-call) is settled by the next
 // read: a step still pending was not recorded; one no longer pending was,
@@ -813,11 +821,24 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		}
 	}
 	unsure := d.journal.stepsOf(c.Incident)
-	retryUntil := time.Now().Add(d.o.RecordRetry)
+	started := time.Now()
+	shortUntil, retryUntil := started.Add(d.recordRetryShort()), started.Add(d.o.RecordRetry)
 	bo := newBackoff(50*time.Millisecond, 2*time.Second)
+	kept := false // keptToRecord said, once a claim
 	pause := func(err error) error {
-		if time.Now().After(retryUntil) || ctx.Err() != nil {
+		if now := time.Now(); ctx.Err() != nil || now.After(retryUntil) {
 			return err
+		} else if now.After(shortUntil) {
+			// Past half the lease only with pages of the incident sent
+			// and not recorded (in the journal), the claim kept
+			// meanwhile, so that no other replica pages them again.
+			if !d.journal.holdsSteps(c.Incident) {
+				return err
+			}
+			if !kept {
+				kept = true
+				d.keptToRecord(ctx, c, retryUntil, err)
+			}
 		}
 		t := time.NewTimer(bo.wait())
 		defer t.Stop()
@@ -829,7 +850,7 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 		}
 	}
 	// settle says what a store error means: try again after a pause (the
-	// store is unavailable, within RecordRetry), give up with an error, or
+	// store is unavailable, within pause's bounds), give up with an error, or
 	// go on (none).
 	settle := func(err error) (retry bool, fail error) {
 		if errors.Is(err, store.ErrUnavailable) {
@@ -1241,6 +1262,31 @@ func (d *Dispatcher) work(ctx context.Context, c store.Claim, sendBy time.Time) 
 	}
 	return errors.New("the incident kept changing under the dispatcher")
 }
+
+// keptToRecord says that a claim whose pages went out goes on trying
+// their record past half the lease, its lease kept (keepLease), until
+// RecordRetry or the claim's own time (a lease and the send timeout from
+// the claim) ends: given up at half the lease, as before, its lease ran
+// out (or, kept, was cut back to the end it was claimed with) and another
+// replica took the step over and paged it again while the pages were in
+// this replica's journal. Bounded by the claim's time, as the keeps are:
+// a store that refuses the record for longer has its lease cut back, and
+// the claim taken over then (one duplicate, as in a crash), rather than
+// the incident held for as long as the store refuses; a store that takes
+// no keep either lets the lease run out meanwhile.
+func (d *Dispatcher) keptToRecord(ctx context.Context, c store.Claim, until time.Time, err error) {
+	if dl, ok := ctx.Deadline(); ok && dl.Before(until) {
+		until = dl
+	}
+	d.log.Warn("dispatcher: the store refuses to record pages sent; the claim is kept while the record is tried again, so that no other replica pages them again",
+		"incident", c.Incident, "given_up_in", time.Until(until).Round(time.Millisecond).String(), "err", err)
+}
+
+// recordRetryShort is how long a store that refuses a claim's calls is
+// tried before the claim is given up, when it has no page sent and not
+// recorded (nothing another replica could send twice), and a storm's or a
+// job's record: half the lease, or RecordRetry if shorter.
+func (d *Dispatcher) recordRetryShort() time.Duration { return min(d.o.RecordRetry, d.o.Lease/2) }
 
 // superseded takes out of pages (and their keys out of order) each page
 // that a later step of the same incident to the same person on the same
@@ -2314,7 +2360,7 @@ func (d *Dispatcher) runJob(ctx context.Context, c store.Claim, sendBy time.Time
 	if err != nil {
 		return err
 	}
-	return d.retryStore(ctx, time.Now().Add(d.o.RecordRetry), func() error { return d.o.Store.FinishJob(ctx, c, next) })
+	return d.retryStore(ctx, time.Now().Add(d.recordRetryShort()), func() error { return d.o.Store.FinishJob(ctx, c, next) })
 }
 
 type sendByKey struct{}

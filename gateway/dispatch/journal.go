@@ -180,6 +180,20 @@ func (j *journal) stepsOf(incident string) map[string]store.Entry {
 	return out
 }
 
+// holdsSteps reports whether the journal holds a page of the incident:
+// sent, and not recorded.
+func (j *journal) holdsSteps(incident string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	prefix := incident + "/"
+	for k := range j.steps {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
 // recorded forgets steps once the store holds them (or they no longer need
 // recording).
 func (j *journal) recorded(incident string, deadlines ...string) {

@@ -36,7 +36,7 @@ const bundleTop = 5
 // Incidents acknowledged or resolved while their page waited are left out,
 // and the message says which. As for a step, a message that went out is in
 // the journal until its flush is stored, and a store that refuses the
-// writes is retried for up to RecordRetry: a storm that comes back to this
+// writes is retried for up to half the lease (recordRetryShort): a storm that comes back to this
 // replica is recorded, not sent again. The message goes out only until
 // sendBy (sendWindow), as an incident's pages: past it, another replica
 // may have taken the storm over and sent it, and the claim is left to run
@@ -107,10 +107,11 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 	// never reopens and every new page to its person on its channel is
 	// held for good. So the notes in its incidents' timelines, and the
 	// marks of those it took to PagerDuty, are tried as long as the
-	// store refuses them for a while (RecordRetry), and then given up
-	// (logged, counted not_recorded) if Flushed is stored; if not, the
-	// journal keeps them for the storm's next claim to try again.
-	until := time.Now().Add(d.o.RecordRetry)
+	// store refuses them for a while (half the lease: recordRetryShort),
+	// and then given up (logged, counted not_recorded) if Flushed is
+	// stored; if not, the journal keeps them for the storm's next claim
+	// to try again.
+	until := time.Now().Add(d.recordRetryShort())
 	written := maps.Clone(f.notes) // noteInTurns takes out what it notes
 	noteErr := d.retryStore(ctx, until, func() error { return d.noteInTurns(ctx, c.Due, f.notes) })
 	if noteErr != nil && ctx.Err() != nil {
@@ -397,7 +398,7 @@ const unreadableHeld = "unreadable_held"
 // notRecorded is the reason pagerd_dispatch_errors_total counts a storm
 // message under whose storm was flushed without its notes in its
 // incidents' timelines, or without marking those it took to PagerDuty
-// as pushed there (flush): the store refused them past RecordRetry, or
+// as pushed there (flush): the store refused them past recordRetryShort, or
 // for good.
 const notRecorded = "not_recorded"
 

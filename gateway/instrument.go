@@ -154,6 +154,15 @@ func (i *instrumented) ClaimDueNext(ctx context.Context, now time.Time, lease ti
 	return cs, next, ok, more, err
 }
 
+// ClaimDueNextScoped is ClaimDueNext that may read only some shards
+// (store.ScopedClaimer), timed as a claim.
+func (i *instrumented) ClaimDueNextScoped(ctx context.Context, now time.Time, lease time.Duration, max int, everywhere bool) ([]store.Claim, time.Time, bool, bool, error) {
+	start := time.Now()
+	cs, next, ok, more, err := store.ClaimDueNextScoped(ctx, i.Store, now, lease, max, everywhere)
+	i.observe("claim", start, err)
+	return cs, next, ok, more, err
+}
+
 func (i *instrumented) Finish(ctx context.Context, c store.Claim, inc *store.Incident, tl []store.Entry) error {
 	start := time.Now()
 	err := i.Store.Finish(ctx, c, inc, tl)

@@ -341,6 +341,13 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	// long a wake that came sooner than wakeGap after it waits.
 	var lastClaim time.Time
 	hold := time.Duration(0)
+	// lastEverywhere is when (real time) the loop last claimed over
+	// every shard: the claims in between read only the shards where
+	// the store knows something may be due (store.ScopedClaimer), and
+	// one everywhere comes at least every MaxSleep, as every look did
+	// before, for the entries written where this store cannot see (a
+	// tool, a replica that did not nudge).
+	var lastEverywhere time.Time
 	for {
 		d.recordAside(ctx, &aside)
 		var t *time.Timer
@@ -353,8 +360,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			lastClaim = time.Now()
 			cctx, cancel := context.WithTimeout(ctx, d.claimTimeout())
 			now := d.o.Now()
-			claims, next, pending, more, err := store.ClaimDueNext(cctx, d.o.Store, now, d.o.Lease, free)
+			everywhere := lastEverywhere.IsZero() || time.Since(lastEverywhere) >= d.o.MaxSleep
+			claims, next, pending, more, err := store.ClaimDueNextScoped(cctx, d.o.Store, now, d.o.Lease, free, everywhere)
 			cancel()
+			if everywhere && err == nil {
+				lastEverywhere = lastClaim
+			}
 			// The pages of a claim may start until sendBy (sendWindow).
 			sendBy := now.Add(d.sendWindow())
 			late := d.o.Now().Sub(now) > d.o.Lease/2
@@ -405,7 +416,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				}
 				// The same call said when the next step comes due (the
 				// claims just taken count at their lease ends).
-				wait := d.o.MaxSleep
+				wait := min(d.o.MaxSleep, max(d.o.MaxSleep-time.Since(lastEverywhere), 0))
 				if pending {
 					wait = min(wait, max(next.Sub(d.o.Now()), 0))
 				}

@@ -238,3 +238,81 @@ func BenchmarkHeld(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkClaimAtAWake is the dispatcher's claim at a wake for one new
+// incident (its first page due now) with 20,000 incidents open, their
+// next steps later: the claim everywhere read the head of each of the 32
+// shards to find the one due; the scoped claim (store.ScopedClaimer)
+// reads the shard the trigger wrote. It reports the reads of due sets
+// Redis ran a claim and Redis's time in the claim script (INFO
+// commandstats; the triggers between claims are not counted).
+func BenchmarkClaimAtAWake(b *testing.B) {
+	for _, everywhere := range []bool{true, false} {
+		b.Run(fmt.Sprintf("everywhere=%v", everywhere), func(b *testing.B) {
+			_, rdb, st := benchStore(b)
+			ctx := context.Background()
+			if err := st.LoadScripts(ctx); err != nil {
+				b.Fatal(err)
+			}
+			at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+			n := 0
+			trigger := func(due time.Time) {
+				n++
+				key := "k" + strconv.Itoa(n)
+				inc := &store.Incident{ID: store.NewID(store.ShardOf("api", key), at), Service: "api", DedupKey: key, CreatedAt: at, LastSeen: at,
+					Summary: "disk almost full on db1", State: policy.Incident{Status: policy.StatusTriggered,
+						Pending: []policy.Deadline{{ID: "0001.000001.notify", At: due, Kind: policy.DeadlineNotify, User: "ann", Channel: "push", Seq: 1}}}}
+				if _, _, err := st.Trigger(ctx, inc, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for range 20000 {
+				trigger(at.Add(time.Hour))
+			}
+			stats := func() (reads, scriptUsec int64) {
+				info, err := rdb.Info(ctx, "commandstats").Result()
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, line := range strings.Split(info, "\r\n") {
+					name, rest, ok := strings.Cut(line, ":calls=")
+					if !ok {
+						continue
+					}
+					calls, rest, _ := strings.Cut(rest, ",usec=")
+					usec, _, _ := strings.Cut(rest, ",")
+					c, _ := strconv.ParseInt(calls, 10, 64)
+					u, _ := strconv.ParseInt(usec, 10, 64)
+					switch name {
+					case "cmdstat_zrange", "cmdstat_zrangebyscore":
+						reads += c
+					case "cmdstat_evalsha":
+						scriptUsec += u
+					}
+				}
+				return reads, scriptUsec
+			}
+			if _, _, _, _, err := st.ClaimDueNextScoped(ctx, at, time.Minute, 128, true); err != nil {
+				b.Fatal(err)
+			}
+			var reads, usec int64
+			claims := 0
+			for b.Loop() {
+				b.StopTimer()
+				trigger(at)
+				r0, u0 := stats()
+				b.StartTimer()
+				cs, _, _, _, err := st.ClaimDueNextScoped(ctx, at, time.Minute, 128, everywhere)
+				b.StopTimer()
+				if err != nil || len(cs) != 1 {
+					b.Fatalf("claim: %d claims, %v; want the new incident", len(cs), err)
+				}
+				r1, u1 := stats()
+				reads, usec, claims = reads+r1-r0, usec+u1-u0, claims+1
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(reads)/float64(claims), "due-reads/claim")
+			b.ReportMetric(float64(usec)/float64(claims), "redis-µs/claim")
+		})
+	}
+}

@@ -60,8 +60,10 @@ func (s *Store) PutJob(ctx context.Context, j store.Job) error {
 	if err := store.CheckJob(j); err != nil {
 		return err
 	}
-	return unavailableWrite(putJobScript.Run(ctx, s.rdb, s.jobKeys(j.Kind, j.Key), store.JobMember(j.Kind, j.Key),
-		ms(j.Due), string(j.Data)).Err())
+	err := putJobScript.Run(ctx, s.rdb, s.jobKeys(j.Kind, j.Key), store.JobMember(j.Kind, j.Key),
+		ms(j.Due), string(j.Data)).Err()
+	s.heads.touched(store.ShardOfJob(j.Kind, j.Key))
+	return unavailableWrite(err)
 }
 
 // addJobScript stores a job only if it is not stored: SET NX, and its due
@@ -81,6 +83,7 @@ func (s *Store) AddJob(ctx context.Context, j store.Job) (added bool, err error)
 	}
 	n, err := addJobScript.Run(ctx, s.rdb, s.jobKeys(j.Kind, j.Key), store.JobMember(j.Kind, j.Key),
 		ms(j.Due), string(j.Data)).Int()
+	s.heads.touched(store.ShardOfJob(j.Kind, j.Key))
 	if err != nil {
 		return false, unavailableWrite(err)
 	}
@@ -108,6 +111,7 @@ func (s *Store) ReplaceJob(ctx context.Context, j store.Job) (replaced bool, err
 	}
 	n, err := replaceJobScript.Run(ctx, s.rdb, s.jobKeys(j.Kind, j.Key), store.JobMember(j.Kind, j.Key),
 		ms(j.Due), string(j.Data), j.Version).Int()
+	s.heads.touched(store.ShardOfJob(j.Kind, j.Key))
 	if err != nil {
 		return false, unavailableWrite(err)
 	}
@@ -178,14 +182,18 @@ func (s *Store) FinishJob(ctx context.Context, c store.Claim, next *store.Job) e
 	if next != nil {
 		has, due, data = "1", ms(next.Due), string(next.Data)
 	}
-	return unavailableWrite(finishJobScript.Run(ctx, s.rdb, s.jobKeys(j.Kind, j.Key), store.JobMember(j.Kind, j.Key), c.Token,
-		j.Version, has, due, data).Err())
+	err := finishJobScript.Run(ctx, s.rdb, s.jobKeys(j.Kind, j.Key), store.JobMember(j.Kind, j.Key), c.Token,
+		j.Version, has, due, data).Err()
+	s.heads.touched(store.ShardOfJob(j.Kind, j.Key))
+	return unavailableWrite(err)
 }
 
 // completeJob releases a job's claim without changing the job: it is due
 // again at its own time.
 func (s *Store) completeJob(ctx context.Context, c store.Claim) error {
-	return unavailable(completeJobScript.Run(ctx, s.rdb, s.jobKeys(c.Job.Kind, c.Job.Key), store.JobMember(c.Job.Kind, c.Job.Key), c.Token).Err())
+	err := completeJobScript.Run(ctx, s.rdb, s.jobKeys(c.Job.Kind, c.Job.Key), store.JobMember(c.Job.Kind, c.Job.Key), c.Token).Err()
+	s.heads.touched(store.ShardOfJob(c.Job.Kind, c.Job.Key))
+	return unavailable(err)
 }
 
 var completeJobScript = redis.NewScript(`

@@ -95,6 +95,9 @@ type Store struct {
 	// created is the incidents this store just created, for the claim of
 	// their first page (createdrecord.go).
 	created *created.Cache[*createdRec]
+	// heads is what this store knows of each shard's earliest due entry
+	// (ClaimDueNextScoped).
+	heads *dueHeads
 	// oneScriptClaims: one script claims over every shard
 	// (claimAllScript); false on a cluster, where no script may span
 	// shards, and from the first claim that a server refused because the
@@ -114,11 +117,12 @@ type Store struct {
 }
 
 var (
-	_ store.Store        = (*Store)(nil)
-	_ store.Nudger       = (*Store)(nil)
-	_ store.Broadcaster  = (*Store)(nil)
-	_ store.DueClaimer   = (*Store)(nil)
-	_ store.RepeatReader = (*Store)(nil)
+	_ store.Store         = (*Store)(nil)
+	_ store.Nudger        = (*Store)(nil)
+	_ store.Broadcaster   = (*Store)(nil)
+	_ store.DueClaimer    = (*Store)(nil)
+	_ store.ScopedClaimer = (*Store)(nil)
+	_ store.RepeatReader  = (*Store)(nil)
 )
 
 // New wraps a client. prefix namespaces the keys (default "pagerd") so
@@ -128,7 +132,7 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 		prefix = "pagerd"
 	}
 	s := &Store{rdb: rdb, batch: newBatcher(rdb), prefix: prefix, self: newToken(), log: slog.Default(),
-		created: created.NewCache[*createdRec](created.Kept), newer: make(chan struct{})}
+		created: created.NewCache[*createdRec](created.Kept), heads: newDueHeads(), newer: make(chan struct{})}
 	for shard := range s.shards {
 		p := fmt.Sprintf("%s:{%02x}:", prefix, shard)
 		s.shards[shard] = p
@@ -429,6 +433,7 @@ func (s *Store) trigger(ctx context.Context, inc *store.Incident, timeline []sto
 		s.created.Drop(inc.ID)
 	}
 	if err != nil {
+		s.heads.touched(shard)
 		return "", 0, nil, unavailableWrite(err)
 	}
 	if len(res) < 2 || len(res) > 3 {
@@ -442,6 +447,9 @@ func (s *Store) trigger(ctx context.Context, inc *store.Incident, timeline []sto
 		return res[1], store.Repeated, cur, nil
 	}
 	inc.Version = 1
+	if next != "" {
+		s.heads.wrote(shard, dueScore(triggerScoreMS(inc)))
+	}
 	return res[1], store.Created, nil, nil
 }
 
@@ -686,18 +694,24 @@ func (s *Store) write(ctx context.Context, script *redis.Script, inc *store.Inci
 		return err
 	}
 	keys := []string{s.key(shard, "inc:", inc.ID), s.key(shard, "due"), s.key(shard, "claims"), s.key(shard, "open"), s.key(shard, "resolved")}
-	args := append([]any{inc.Version, doc, string(inc.State.Status), inc.ID, ms(inc.CreatedAt), nextMS(inc), tl, resolvedArg(inc)}, extra...)
+	next := nextMS(inc)
+	args := append([]any{inc.Version, doc, string(inc.State.Status), inc.ID, ms(inc.CreatedAt), next, tl, resolvedArg(inc)}, extra...)
 	if inc.CheckRepeats {
 		// Last: the script reads it after the arguments of its own.
 		args = append(args, strconv.Itoa(inc.Repeats))
 	}
 	res, err := s.batch.run(ctx, script, keys, args...).Text()
 	if err != nil {
+		s.heads.touched(shard)
 		return unavailableWrite(err)
 	}
 	switch res {
 	case "ok":
 		inc.Version++
+		if next != "" {
+			// At next, or left at a claim's lease end (later).
+			s.heads.wrote(shard, dueScore(next))
+		}
 		return nil
 	case "conflict":
 		return store.ErrConflict
@@ -892,28 +906,42 @@ return out
 // claimAllScript is ClaimDue and NextDue over every shard in one call, on
 // a Redis that holds them all (not a cluster, where no script may span
 // shards): ARGV the key prefix, the number of shards, now, lease end, max,
-// token prefix, and the shard to take equal times from first (0-based).
-// It names its keys itself: passed in, 64 keys cost pagerd an allocation
-// each a call. It claims the earliest max entries due over all shards, as
-// ClaimDue's merge does, and returns their fields as claimScript does
-// followed by the earliest due time left over all shards ('-' for none),
-// or '+' after a claim of max entries (more may be due: the caller asks
-// again). A shard's earliest entry is read first, so a shard with nothing
-// due costs one command, not two.
+// token prefix, the shard to take equal times from first (0-based), and
+// the shards to read (two hex digits a shard; all of them when empty or
+// absent: ClaimDueNextScoped). It names its keys itself: passed in, 32
+// keys cost pagerd an allocation each a call. It claims the earliest max
+// entries due over the shards it reads, as ClaimDue's merge does, and
+// returns their fields as claimScript does, then the head of each shard
+// it read (shard, earliest score or -1 for none; a shard claimed from
+// after a claim of max is left out: not read again), then the earliest
+// due time left over them ('-' for none), or '+' after a claim of max
+// entries (more may be due: the caller asks again). A shard's earliest
+// entry is read first, so a shard with nothing due costs one command,
+// not two.
 var claimAllScript = redis.NewScript(claimLua + `
 local prefix, n, now, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
 local function key(s, name) return string.format('%s:{%02x}:%s', prefix, s - 1, name) end
-local heads, pos, later = {}, {}, nil
-for s = 1, n do
+local shards, only = {}, ARGV[8] or ''
+if only == '' then
+  for s = 1, n do shards[s] = s end
+else
+  for i = 1, #only, 2 do shards[#shards + 1] = tonumber(string.sub(only, i, i + 1), 16) + 1 end
+end
+local m = #shards
+local heads, pos, head, later = {}, {}, {}, nil
+for _, s in ipairs(shards) do
   heads[s], pos[s] = {}, 1
   local z = redis.call('ZRANGE', key(s, 'due'), 0, 0, 'WITHSCORES')
   if z[2] then
     local score = tonumber(z[2])
     if score <= now then
       heads[s] = redis.call('ZRANGEBYSCORE', key(s, 'due'), '-inf', ARGV[3], 'WITHSCORES', 'LIMIT', 0, max)
-    elseif later == nil or score < later then
-      later = score
+    else
+      head[s] = score
+      if later == nil or score < later then later = score end
     end
+  else
+    head[s] = -1
   end
 end
 local out = {}
@@ -921,8 +949,8 @@ local taken = 0
 local first = tonumber(ARGV[7])
 while taken < max do
   local best, bestScore = nil, nil
-  for i = 0, n - 1 do
-    local s = (first + i) % n + 1
+  for i = 0, m - 1 do
+    local s = shards[(first + i) % m + 1]
     local h, p = heads[s], pos[s]
     if p < #h then
       local score = tonumber(h[p + 1])
@@ -935,21 +963,35 @@ while taken < max do
   taken = taken + 1
   claim(key(best, 'due'), key(best, 'claims'), h[p], h[p + 1], ARGV[4], ARGV[6] .. taken, key(best, 'inc:'), key(best, 'job:'), out)
 end
+local function withHeads()
+  local hs = {}
+  for _, s in ipairs(shards) do
+    if head[s] then
+      hs[#hs + 1] = s - 1
+      hs[#hs + 1] = head[s]
+    end
+  end
+  table.insert(out, hs)
+end
 if taken == max then
+  withHeads()
   table.insert(out, '+')
   return out
 end
 -- Nothing else is due: the next is the earliest of the shards that had
 -- nothing due and the new earliest of those claimed from.
-for s = 1, n do
+for _, s in ipairs(shards) do
   if #heads[s] > 0 then
     local z = redis.call('ZRANGE', key(s, 'due'), 0, 0, 'WITHSCORES')
+    head[s] = -1
     if z[2] then
       local score = tonumber(z[2])
+      head[s] = score
       if later == nil or score < later then later = score end
     end
   end
 end
+withHeads()
 if later == nil then
   table.insert(out, '-')
 else
@@ -1086,17 +1128,29 @@ func refusesUndeclaredKeys(err error) bool {
 	return err != nil && strings.Contains(strings.ToLower(err.Error()), "undeclared key")
 }
 
-// claimAll runs claimAllScript. A server that refuses it for naming its
-// own keys makes it answer errUndeclaredKeys, and this store claims shard by
-// shard from then on: said once in the log, as it costs a command per
-// shard at every claim.
+// claimAll runs claimAllScript over every shard.
 func (s *Store) claimAll(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, time.Time, bool, bool, error) {
-	args := []any{s.prefix, store.Shards, ms(now), ms(now.Add(lease)), max, newToken(), randShard()}
+	shards, gens := s.heads.scope(ms(now), true)
+	return s.claimIn(ctx, now, lease, max, shards, gens)
+}
+
+// claimIn runs claimAllScript over the shards (every one: all of them),
+// and tells s.heads what it found there. A server that refuses it for
+// naming its own keys makes it answer errUndeclaredKeys, and this store
+// claims shard by shard from then on: said once in the log, as it costs a
+// command per shard at every claim.
+func (s *Store) claimIn(ctx context.Context, now time.Time, lease time.Duration, max int, shards []int, gens []uint64) ([]store.Claim, time.Time, bool, bool, error) {
+	args := []any{s.prefix, store.Shards, ms(now), ms(now.Add(lease)), max, newToken(), randShard(), scopeArg(shards)}
 	res, err := claimAllScript.EvalSha(ctx, s.rdb, nil, args...).Slice()
 	if isNoScript(err) {
 		// The script cache was flushed (a Redis restart): EVAL loads it
 		// again.
 		res, err = claimAllScript.Eval(ctx, s.rdb, nil, args...).Slice()
+	}
+	if err != nil {
+		// What a claim whose answer was lost did is not known: the
+		// next claim reads its shards again.
+		s.heads.forget(shards)
 	}
 	if refusesUndeclaredKeys(err) {
 		if s.oneScriptClaims.CompareAndSwap(true, false) {
@@ -1108,10 +1162,25 @@ func (s *Store) claimAll(ctx context.Context, now time.Time, lease time.Duration
 	if err != nil {
 		return nil, time.Time{}, false, false, unavailable(err)
 	}
-	if len(res) == 0 {
-		return nil, time.Time{}, false, false, fmt.Errorf("%w: redis: the claim script answered nothing", store.ErrUnavailable)
+	if len(res) < 2 {
+		s.heads.forget(shards)
+		return nil, time.Time{}, false, false, fmt.Errorf("%w: redis: the claim script answered %d fields", store.ErrUnavailable, len(res))
 	}
-	out := s.parseClaims(res[:len(res)-1])
+	found := map[int]int64{}
+	hs, _ := res[len(res)-2].([]any)
+	for i := 0; i+1 < len(hs); i += 2 {
+		shard, ok1 := hs[i].(int64)
+		at, ok2 := hs[i+1].(int64)
+		if !ok1 || !ok2 || shard < 0 || shard >= store.Shards {
+			continue
+		}
+		if at < 0 {
+			at = headNone
+		}
+		found[int(shard)] = at
+	}
+	s.heads.learned(shards, gens, found)
+	out := s.parseClaims(res[:len(res)-2])
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Due.Before(out[j].Due) })
 	switch last, _ := res[len(res)-1].(string); last {
 	case "+":
@@ -1125,6 +1194,42 @@ func (s *Store) claimAll(ctx context.Context, now time.Time, lease time.Duration
 		}
 		return out, time.UnixMilli(next).UTC(), true, false, nil
 	}
+}
+
+// ClaimDueNextScoped is ClaimDueNext that, unless everywhere is set,
+// reads only the shards that may hold something due at now (dueHeads):
+// those whose earliest entry it knows has come, and those written since
+// it last read them through this store or, by their nudges, another
+// replica's. When none may, it asks Redis nothing. The next due time it
+// tells is the earliest it knows over every shard, which may be earlier
+// than the real one (never later): the caller then looks again for
+// nothing. Writes it cannot know of (a tool's, or those of a replica that
+// did not nudge) are found by the next claim everywhere, which the caller
+// asks for at least every poll (store.ScopedClaimer). On a cluster every
+// claim reads every shard.
+func (s *Store) ClaimDueNextScoped(ctx context.Context, now time.Time, lease time.Duration, max int, everywhere bool) ([]store.Claim, time.Time, bool, bool, error) {
+	if max <= 0 || !s.oneScriptClaims.Load() {
+		return s.ClaimDueNext(ctx, now, lease, max)
+	}
+	nowMS := ms(now)
+	shards, gens := s.heads.scope(nowMS, everywhere)
+	var claims []store.Claim
+	if len(shards) > 0 {
+		var more bool
+		var err error
+		claims, _, _, more, err = s.claimIn(ctx, now, lease, max, shards, gens)
+		if errors.Is(err, errUndeclaredKeys) {
+			return s.ClaimDueNext(ctx, now, lease, max)
+		}
+		if err != nil || more {
+			return claims, time.Time{}, false, more, err
+		}
+	}
+	next, ok := s.heads.next(nowMS)
+	if !ok {
+		return claims, time.Time{}, false, false, nil
+	}
+	return claims, time.UnixMilli(next).UTC(), true, false, nil
 }
 
 // parseClaims reads claimScript's answer: five fields a claim.
@@ -1209,6 +1314,7 @@ func (s *Store) release(ctx context.Context, c store.Claim, notBeforeMS int64) e
 	}
 	err = completeScript.Run(ctx, s.rdb, []string{s.key(shard, "due"), s.key(shard, "claims"), s.key(shard, "inc:", c.Incident)},
 		c.Incident, c.Token, notBeforeMS).Err()
+	s.heads.touched(shard) // due again at the record's next deadline, which the script reads
 	return unavailable(err)
 }
 
@@ -1397,18 +1503,57 @@ func (s *Store) CheckScriptKeys(ctx context.Context) error {
 
 // Nudge tells every other replica's dispatcher to look at the due set
 // now (the caller wakes its own: a nudge says which store sent it, and
-// Nudges skips this store's).
+// Nudges skips this store's). It names the shards whose due sets this
+// store wrote since its last nudge ("<self> <shards as 16 hex digits, a
+// bit a shard>"), so that their claims read those (ClaimDueNextScoped);
+// a replica of before reads the whole message as a sender that is not
+// itself, and looks everywhere, as it always did.
 func (s *Store) Nudge(ctx context.Context) error {
-	return unavailable(s.rdb.Publish(ctx, s.prefix+":nudge", s.self).Err())
+	told := s.heads.told.Swap(0)
+	err := s.rdb.Publish(ctx, s.prefix+":nudge", nudgeMessage(s.self, told)).Err()
+	if err != nil {
+		s.heads.told.Or(told) // named again in the next one
+	}
+	return unavailable(err)
 }
 
-// Nudges delivers the nudges of every other replica until ctx ends. A
+// nudgeMessage is a nudge's payload: its sender, and the shards it names.
+func nudgeMessage(self string, shards uint64) string {
+	return self + " " + fmt.Sprintf("%016x", shards)
+}
+
+// nudgeShards reads a nudge's payload: whether this store sent it, and
+// the shards it names; every shard for one without them (a replica of
+// before).
+func nudgeShards(self, payload string) (own bool, shards uint64) {
+	from, hex, ok := strings.Cut(payload, " ")
+	if from == self {
+		return true, 0
+	}
+	if !ok {
+		return false, ^uint64(0) >> (64 - store.Shards)
+	}
+	v, err := strconv.ParseUint(hex, 16, 64)
+	if err != nil {
+		return false, ^uint64(0) >> (64 - store.Shards)
+	}
+	return false, v
+}
+
+// Nudges delivers the nudges of every other replica until ctx ends, and
+// makes the shards each names read at this store's next claim. A
 // store's own came back to it as well, one per alert at a steady 1,000 a
 // second: each a message to read and a wake of a dispatcher already woken
 // by the daemon. Pub/sub is not durable: a nudge lost while disconnected
 // only delays a step until the dispatcher's next regular look.
 func (s *Store) Nudges(ctx context.Context) <-chan struct{} {
-	return s.subscribe(ctx, s.prefix+":nudge", s.self)
+	return s.subscribe(ctx, s.prefix+":nudge", func(payload string) bool {
+		own, shards := nudgeShards(s.self, payload)
+		if !own {
+			s.heads.heard(shards)
+		}
+		return !own
+	})
 }
 
 // topic is the pub/sub channel of a broadcast topic: apart from the
@@ -1424,13 +1569,13 @@ func (s *Store) Broadcast(ctx context.Context, topic string) error {
 // Broadcasts delivers the broadcasts on topic until ctx ends. Like nudges
 // they are not durable: a listener also reads again on a timer.
 func (s *Store) Broadcasts(ctx context.Context, topic string) <-chan struct{} {
-	return s.subscribe(ctx, s.topic(topic), "")
+	return s.subscribe(ctx, s.topic(topic), nil)
 }
 
 // subscribe delivers the messages of a pub/sub channel as signals until ctx
-// ends, but those whose payload is skip (when not empty); those that
-// arrive while one waits to be taken make one.
-func (s *Store) subscribe(ctx context.Context, channel, skip string) <-chan struct{} {
+// ends, but those take (when not nil) turns down, after it has read them;
+// those that arrive while one waits to be taken make one.
+func (s *Store) subscribe(ctx context.Context, channel string, take func(payload string) bool) <-chan struct{} {
 	out := make(chan struct{}, 1)
 	sub := s.rdb.Subscribe(ctx, channel)
 	go func() {
@@ -1444,7 +1589,7 @@ func (s *Store) subscribe(ctx context.Context, channel, skip string) <-chan stru
 				if !ok {
 					return
 				}
-				if skip != "" && m.Payload == skip {
+				if take != nil && !take(m.Payload) {
 					continue
 				}
 				select {

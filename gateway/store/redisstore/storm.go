@@ -139,7 +139,9 @@ func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now tim
 	asked := store.AskedKey(p, now)
 	res, err := s.batch.run(ctx, admitScript, s.stormKeys(key), ms(now), r.Window.Milliseconds(), r.Immediate, p.Rank,
 		page, store.StormMember(key), sent, again, asked, p.Incident).Int64Slice()
+	shard := store.ShardOfStorm(key)
 	if err != nil {
+		s.heads.touched(shard)
 		// A script whose answer was lost may have held the page: the
 		// caller asks again rather than send it on its own as well.
 		return store.Admission{}, unavailableWrite(err)
@@ -148,6 +150,15 @@ func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now tim
 	// answer kept for a page asked again in a rolling upgrade).
 	if len(res) != 4 && len(res) != 5 {
 		return store.Admission{}, fmt.Errorf("redis: unexpected admit reply %v", res)
+	}
+	if res[0] == 0 {
+		// Held: the storm is due at its window's end (res[2]), or
+		// at once when that has passed (closing).
+		at := res[2]
+		if res[3] == 1 {
+			at = ms(now)
+		}
+		s.heads.wrote(shard, at)
 	}
 	return store.Admission{Send: res[0] == 1, Listed: res[1] == 1, Until: time.UnixMilli(res[2]).UTC(), Closing: res[3] == 1,
 		Acknowledged: len(res) == 5 && res[4] == 1}, nil
@@ -239,6 +250,7 @@ return 1
 func (s *Store) Flushed(ctx context.Context, c store.Claim, n, top int, now time.Time, r store.StormRules) (bool, error) {
 	ok, err := flushedScript.Run(ctx, s.rdb, s.stormKeys(c.Storm), store.StormMember(c.Storm), c.Token, n, ms(now),
 		r.Window.Milliseconds(), r.Immediate, top).Int()
+	s.heads.touched(store.ShardOfStorm(c.Storm))
 	if err != nil {
 		return false, unavailable(err)
 	}
@@ -336,8 +348,10 @@ return 1
 `)
 
 func (s *Store) completeStorm(ctx context.Context, c store.Claim, notBeforeMS int64) error {
-	return unavailable(completeStormScript.Run(ctx, s.rdb, s.stormKeys(c.Storm), store.StormMember(c.Storm), c.Token,
-		ms(time.Now()), notBeforeMS).Err())
+	err := completeStormScript.Run(ctx, s.rdb, s.stormKeys(c.Storm), store.StormMember(c.Storm), c.Token,
+		ms(time.Now()), notBeforeMS).Err()
+	s.heads.touched(store.ShardOfStorm(c.Storm))
+	return unavailable(err)
 }
 
 // PutBundle keeps a bundle for ttl.

@@ -1,0 +1,34 @@
+package redisstore
+
+import "testing"
+
+// TestDueHeadsKeepAWriteMadeWhileAClaimWasOut: a claim's reading of a
+// shard must not raise the head that a write lowered after the claim read
+// the shard (the write may have come after it): the entry would wait for
+// the next claim everywhere, up to a second late. A shard the claim did
+// not read again is read at the next claim.
+func TestDueHeadsKeepAWriteMadeWhileAClaimWasOut(t *testing.T) {
+	h := newDueHeads()
+	found := map[int]int64{}
+	for s := range h.at {
+		found[s] = headNone
+	}
+	shards, gens := h.scope(0, true)
+	h.learned(shards, gens, found) // every shard read: nothing due
+	shards, gens = h.scope(1000, true)
+	h.wrote(5, 2000) // lands in Redis after the claim's read of shard 5
+	delete(found, 9) // claimed from, not read again
+	h.learned(shards, gens, found)
+	if h.at[5] != 2000 {
+		t.Errorf("head of shard 5 after a write during the claim: %d, want 2000", h.at[5])
+	}
+	if h.at[9] != headUnknown {
+		t.Errorf("head of shard 9, not read again: %d, want unknown", h.at[9])
+	}
+	if got, _ := h.scope(1500, false); len(got) != 1 || got[0] != 9 {
+		t.Errorf("a claim at 1500 reads %v, want [9]", got)
+	}
+	if got, _ := h.scope(2000, false); len(got) != 2 {
+		t.Errorf("a claim at 2000 reads %v, want [5 9]", got)
+	}
+}

@@ -1,0 +1,172 @@
+package redisstore_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/redisstore"
+	"github.com/pagerd/pagerd/internal/redistest"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// dueIn stores an incident of key whose one step is due at, and returns
+// its id and shard.
+func dueIn(t *testing.T, s *redisstore.Store, key string, created, at time.Time) (string, int) {
+	t.Helper()
+	shard := store.ShardOf("api", key)
+	inc := &store.Incident{ID: store.NewID(shard, created), Service: "api", DedupKey: key, CreatedAt: created, LastSeen: created,
+		State: policy.Incident{Status: policy.StatusTriggered, Pending: []policy.Deadline{{ID: "1.1", At: at, Kind: policy.DeadlineNotify}}}}
+	if _, _, err := s.Trigger(context.Background(), inc, nil); err != nil {
+		t.Fatal(err)
+	}
+	return inc.ID, shard
+}
+
+// keyInShard is a dedup key of service api in none of the shards of not.
+func keyInShard(t *testing.T, not ...int) string {
+	t.Helper()
+	for i := range 10000 {
+		k := "k" + strconv.Itoa(i)
+		s := store.ShardOf("api", k)
+		clash := false
+		for _, n := range not {
+			clash = clash || s == n
+		}
+		if !clash {
+			return k
+		}
+	}
+	t.Fatal("no key outside the shards")
+	return ""
+}
+
+// dueReads is how many reads of due sets Redis has run (INFO
+// commandstats: ZRANGE and ZRANGEBYSCORE, inside scripts too).
+func dueReads(t *testing.T, rdb *redis.Client) int64 {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
+		if !ok || (name != "cmdstat_zrange" && name != "cmdstat_zrangebyscore") {
+			continue
+		}
+		calls, _, _ := strings.Cut(rest, ",")
+		v, _ := strconv.ParseInt(calls, 10, 64)
+		n += v
+	}
+	return n
+}
+
+// TestScopedClaimReadsOnlyShardsThatMayHoldSomethingDue: a claim that is
+// not asked to look everywhere reads only the shards where the store
+// knows something may be due (a dispatcher's wake read all 32, a quarter
+// of Redis's time per alert in a flood), asks nothing at all when none
+// may, and still claims an entry of a shard nobody wrote to since it was
+// read once its time has come.
+func TestScopedClaimReadsOnlyShardsThatMayHoldSomethingDue(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	s := redisstore.New(rdb, "sc")
+	ctx := context.Background()
+	if err := s.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	claim := func(now time.Time, everywhere bool) ([]store.Claim, time.Time, bool, int64, int64) {
+		t.Helper()
+		var c cmdCounter
+		rdb.AddHook(&c) // counts from here on
+		before, cmds0 := dueReads(t, rdb), c.n.Load()
+		cs, next, ok, more, err := s.ClaimDueNextScoped(ctx, now, time.Minute, 64, everywhere)
+		if err != nil || more {
+			t.Fatalf("claim at %v: more=%v, %v", now.Sub(at), more, err)
+		}
+		cmds := c.n.Load() - cmds0
+		reads := dueReads(t, rdb) - before
+		return cs, next, ok, cmds, reads
+	}
+	a, shardA := dueIn(t, s, keyInShard(t), at, at.Add(10*time.Second))
+	b, shardB := dueIn(t, s, keyInShard(t, shardA), at, at.Add(20*time.Second))
+
+	cs, next, ok, _, reads := claim(at, true)
+	if len(cs) != 0 || !ok || !next.Equal(at.Add(10*time.Second)) || reads < store.Shards {
+		t.Fatalf("claim everywhere: %d claims, next %v ok=%v, %d reads; want none, +10s, every shard read", len(cs), next, ok, reads)
+	}
+	cs, next, ok, cmds, _ := claim(at.Add(time.Second), false)
+	if len(cs) != 0 || !ok || !next.Equal(at.Add(10*time.Second)) || cmds != 0 {
+		t.Fatalf("scoped claim with nothing due: %d claims, next %v ok=%v, %d commands; want none, +10s, no command", len(cs), next, ok, cmds)
+	}
+	c, shardC := dueIn(t, s, keyInShard(t, shardA, shardB), at, at.Add(time.Second))
+	cs, _, _, _, reads = claim(at.Add(time.Second), false)
+	if len(cs) != 1 || cs[0].Incident != c || reads > 3 {
+		t.Fatalf("scoped claim after a new incident due now in shard %d: %+v, %d reads of due sets; want it, 3 reads at most", shardC, cs, reads)
+	}
+	cs, next, ok, _, reads = claim(at.Add(10*time.Second), false)
+	if len(cs) != 1 || cs[0].Incident != a || reads > 3 {
+		t.Fatalf("scoped claim at +10s: %+v, %d reads; want the incident of shard %d due then, nobody having written there since", cs, reads, shardA)
+	}
+	if !ok || !next.Equal(at.Add(20*time.Second)) {
+		t.Fatalf("next after the claim at +10s: %v ok=%v, want +20s", next, ok)
+	}
+	cs, _, _, _, _ = claim(at.Add(20*time.Second), false)
+	if len(cs) != 1 || cs[0].Incident != b {
+		t.Fatalf("scoped claim at +20s: %+v, want the incident of shard %d", cs, shardB)
+	}
+}
+
+// TestScopedClaimFindsOtherReplicasWrites: what another replica writes
+// is found by the claim everywhere (which the dispatcher makes at least
+// every MaxSleep), and at once by a scoped one when its nudge names the
+// shard: in a flood the replica that takes an alert may have every
+// worker busy, and another must page it as soon as before.
+func TestScopedClaimFindsOtherReplicasWrites(t *testing.T) {
+	srv := redistest.Start(t)
+	rdbA, rdbB := srv.Client(t), srv.Client(t)
+	a, b := redisstore.New(rdbA, "rep"), redisstore.New(rdbB, "rep")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	if _, _, _, _, err := a.ClaimDueNextScoped(ctx, at, time.Minute, 64, true); err != nil {
+		t.Fatal(err)
+	}
+	one, _ := dueIn(t, b, "one", at, at)
+	cs, _, _, _, err := a.ClaimDueNextScoped(ctx, at, time.Minute, 64, true)
+	if err != nil || len(cs) != 1 || cs[0].Incident != one {
+		t.Fatalf("claim everywhere after another replica's write: %+v, %v; want its incident", cs, err)
+	}
+
+	nudges := a.Nudges(ctx)
+	for {
+		n, err := rdbA.PubSubNumSub(ctx, "rep:nudge").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n["rep:nudge"] > 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	two, shard := dueIn(t, b, keyInShard(t, store.ShardOf("api", "one")), at, at)
+	if err := b.Nudge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-nudges:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no nudge came")
+	}
+	cs, _, _, _, err = a.ClaimDueNextScoped(ctx, at, time.Minute, 64, false)
+	if err != nil || len(cs) != 1 || cs[0].Incident != two {
+		t.Fatalf("scoped claim after a nudge from the replica that wrote shard %d: %+v, %v; want its incident", shard, cs, err)
+	}
+}

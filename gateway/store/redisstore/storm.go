@@ -51,16 +51,13 @@ import (
 // the window's end, and one held was listed twice.
 var admitScript = redis.NewScript(`
 local now, win, imm, rank, again = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[8] == '1'
-if not again then
-  local prev = redis.call('HMGET', KEYS[1], 'asked', 'answer')
-  if prev[1] == ARGV[9] and prev[2] then
-    local a = {}
-    for v in string.gmatch(prev[2], '[^,]+') do a[#a + 1] = tonumber(v) end
-    return a
-  end
+local h = redis.call('HMGET', KEYS[1], 'end', 'sent', 'top', 'next', 'asked', 'answer')
+if not again and h[5] == ARGV[9] and h[6] then
+  local a = {}
+  for v in string.gmatch(h[6], '[^,]+') do a[#a + 1] = tonumber(v) end
+  return a
 end
 if imm < 1 then imm = 1 end
-local h = redis.call('HMGET', KEYS[1], 'end', 'sent', 'top', 'next')
 local held = redis.call('LLEN', KEYS[2])
 local e, sent, top, nxt = tonumber(h[1]), tonumber(h[2]), tonumber(h[3]), tonumber(h[4]) or ` + strconv.Itoa(store.NoRank) + `
 local fresh = false
@@ -69,8 +66,11 @@ if not e and again then
 elseif not e or (now >= e and held == 0 and not again) then
   e, sent, top, nxt, fresh = now + win, 0, ` + strconv.Itoa(store.NoRank) + `, ` + strconv.Itoa(store.NoRank) + `, true
 end
+-- The fields of the window this admit sets, written in one HSET at the
+-- end, in this order.
+local set, order = {}, {'opened', 'ranks', 'nranks', 'end', 'sent', 'top', 'next', 'asked', 'answer'}
 if fresh then
-  redis.call('HSET', KEYS[1], 'opened', ` + strconv.Itoa(store.NoRank) + `, 'ranks', '', 'nranks', '')
+  set.opened, set.ranks, set.nranks = ` + strconv.Itoa(store.NoRank) + `, '', ''
 end
 local send, listed, acked = 0, 0, 0
 if not again and (sent < imm or rank < top) then
@@ -81,9 +81,10 @@ if not again and (sent < imm or rank < top) then
     if rank < nxt then nxt = rank end
     f = 'nranks'
   end
-  local rs = redis.call('HGET', KEYS[1], f)
+  local rs = set[f]
+  if rs == nil then rs = redis.call('HGET', KEYS[1], f) end
   if rs and rs ~= '' then rs = rs .. ',' .. rank else rs = tostring(rank) end
-  redis.call('HSET', KEYS[1], f, rs)
+  set[f] = rs
   send = 1
   if held > 0 then
     -- Listed as sent: say whether a page of its incident held before it
@@ -106,12 +107,20 @@ else
     redis.call('ZADD', KEYS[3], e, ARGV[6])
   end
 end
-redis.call('HSET', KEYS[1], 'end', e, 'sent', sent, 'top', top, 'next', nxt)
 local out = {send, listed, e, 0, acked}
 if send == 0 and now >= e then out = {send, listed, now + win, 1, acked} end
+set['end'], set.sent, set.top, set.next = e, sent, top, nxt
 if not again then
-  redis.call('HSET', KEYS[1], 'asked', ARGV[9], 'answer', table.concat(out, ','))
+  set.asked, set.answer = ARGV[9], table.concat(out, ',')
 end
+local args = {}
+for _, f in ipairs(order) do
+  if set[f] ~= nil then
+    args[#args + 1] = f
+    args[#args + 1] = set[f]
+  end
+end
+redis.call('HSET', KEYS[1], unpack(args))
 return out
 `)
 

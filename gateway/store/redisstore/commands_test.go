@@ -1,0 +1,79 @@
+package redisstore_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/redisstore"
+	"github.com/pagerd/pagerd/internal/redistest"
+)
+
+// commandsRun is how many commands Redis has run, scripts' own included,
+// but for INFO and the scripts themselves (INFO commandstats).
+func commandsRun(t *testing.T, rdb *redis.Client) int64 {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
+		if !ok || name == "cmdstat_info" || name == "cmdstat_evalsha" || name == "cmdstat_eval" {
+			continue
+		}
+		calls, _, _ := strings.Cut(rest, ",")
+		v, _ := strconv.ParseInt(calls, 10, 64)
+		n += v
+	}
+	return n
+}
+
+// TestAdmitHoldsAPageInFourCommands: in an alert storm every page is an
+// admit, as many as there are alerts: one held in a window that holds
+// others already reads the window and the held count and writes the page
+// and the window, four commands, where it ran six (the page's answer and
+// the window read apart, and written apart).
+func TestAdmitHoldsAPageInFourCommands(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	s := redisstore.New(rdb, "adm")
+	ctx := context.Background()
+	if err := s.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	rules := store.StormRules{Window: 10 * time.Second, Immediate: 1}
+	key := store.StormKey("ann", "push")
+	admit := func(i int) (store.Admission, int64) {
+		t.Helper()
+		p := store.HeldPage{Incident: "inc" + strconv.Itoa(i), Deadline: "1.1", Service: "api", Priority: "P3", Rank: 3, Level: 1,
+			Summary: "disk", Due: at}
+		before := commandsRun(t, rdb)
+		a, err := s.Admit(ctx, key, p, at.Add(time.Duration(i)*time.Millisecond), rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, commandsRun(t, rdb) - before
+	}
+	if a, _ := admit(0); !a.Send {
+		t.Fatalf("the first page of the window: %+v, want it sent", a)
+	}
+	if a, _ := admit(1); a.Send {
+		t.Fatalf("the second page of the window: %+v, want it held", a)
+	}
+	a, n := admit(2)
+	if a.Send || !a.Until.Equal(at.Add(10*time.Second)) {
+		t.Fatalf("the third page of the window: %+v, want it held to the window's end", a)
+	}
+	if n != 4 {
+		t.Errorf("holding a page in a window that holds others ran %d commands, want 4", n)
+	}
+}
+

@@ -77,3 +77,33 @@ func TestAdmitHoldsAPageInFourCommands(t *testing.T) {
 	}
 }
 
+// TestFinishIsSixCommands: every step the dispatcher works ends in a
+// Finish, which read whether the incident was claimed twice, once for the
+// write and once for the claim's release: it reads it once.
+func TestFinishIsSixCommands(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	s := redisstore.New(rdb, "fin")
+	ctx := context.Background()
+	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	ids := dueEverySecond(t, s, at, 1)
+	cs, err := s.ClaimDue(ctx, at, time.Minute, 10)
+	if err != nil || len(cs) != 1 || cs[0].Incident != ids[0] {
+		t.Fatalf("claim: %+v, %v", cs, err)
+	}
+	inc, err := s.Get(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc.State.Pending[0].At = at.Add(5 * time.Minute)
+	before := commandsRun(t, rdb)
+	if err := s.Finish(ctx, cs[0], inc, []store.Entry{{At: at, Type: "notify", Detail: "sent"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := commandsRun(t, rdb) - before; n != 6 {
+		t.Errorf("Finish ran %d commands, want 6", n)
+	}
+	if at2, ok, err := s.NextDue(ctx); err != nil || !ok || !at2.Equal(at.Add(5*time.Minute)) {
+		t.Fatalf("next due after the finish: %v %v %v, want +5m (the claim released)", at2, ok, err)
+	}
+}

@@ -614,10 +614,11 @@ func (s *Store) FindByDedup(ctx context.Context, service, dedupKey string) (*sto
 // write the record, append to its timeline, keep the open index and the
 // index of resolve times (KEYS[5], by ARGV[8]: store.Filter.ResolvedSince),
 // and move the due entry (left at the lease end while claimed; gone, with
-// any claim, when nothing is pending). It returns nil on success, or the
-// reply.
+// any claim, when nothing is pending). claimed says whether the incident
+// is claimed, when the caller has read it already (Finish), or is nil. It
+// returns nil on success, or the reply.
 const writeLua = `
-local function write(rep)
+local function write(rep, claimed)
   local v = redis.call('GET', KEYS[1])
   if not v then return 'notfound' end
   local r = parse(v)
@@ -641,7 +642,7 @@ local function write(rep)
   if ARGV[6] == '' then
     redis.call('ZREM', KEYS[2], ARGV[4])
     redis.call('HDEL', KEYS[3], ARGV[4])
-  elseif redis.call('HEXISTS', KEYS[3], ARGV[4]) == 0 then
+  elseif claimed == false or (claimed == nil and redis.call('HEXISTS', KEYS[3], ARGV[4]) == 0) then
     redis.call('ZADD', KEYS[2], ARGV[6], ARGV[4])
   end
   return nil
@@ -655,11 +656,14 @@ return write(ARGV[9]) or 'ok'
 // finishScript is Update, then Complete of the claim whose token is
 // ARGV[9], if it is still this one's: one script for the dispatcher's
 // last write of a step. ARGV[10], when given, is the repeat count to check.
+// The claim is read once, before the write, which tells the write whether
+// the incident is claimed: a command fewer a step than reading it in each.
+// A write that leaves nothing pending drops the claim itself.
 var finishScript = redis.NewScript(recordLua + writeLua + `
-local res = write(ARGV[10])
-if res then return res end
 local cur = redis.call('HGET', KEYS[3], ARGV[4])
-if cur and string.sub(cur, 1, #ARGV[9] + 1) == ARGV[9] .. ':' then
+local res = write(ARGV[10], cur ~= false)
+if res then return res end
+if ARGV[6] ~= '' and cur and string.sub(cur, 1, #ARGV[9] + 1) == ARGV[9] .. ':' then
   redis.call('HDEL', KEYS[3], ARGV[4])
   redis.call('ZADD', KEYS[2], ARGV[6], ARGV[4])
 end

@@ -1,6 +1,10 @@
 package redisstore
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pagerd/pagerd/gateway/store"
+)
 
 // TestDueHeadsKeepAWriteMadeWhileAClaimWasOut: a claim's reading of a
 // shard must not raise the head that a write lowered after the claim read
@@ -30,5 +34,29 @@ func TestDueHeadsKeepAWriteMadeWhileAClaimWasOut(t *testing.T) {
 	}
 	if got, _ := h.scope(2000, false); len(got) != 2 {
 		t.Errorf("a claim at 2000 reads %v, want [5 9]", got)
+	}
+}
+
+// TestNudgeShards: a nudge names the shards its sender wrote to; one from
+// a replica of before (its sender alone) names every shard, so that a
+// rolling upgrade's new replicas still look everywhere at the old ones'
+// new incidents; a store's own nudge is skipped.
+func TestNudgeShards(t *testing.T) {
+	all := uint64(1)<<store.Shards - 1
+	for _, c := range []struct {
+		payload string
+		own     bool
+		shards  uint64
+	}{
+		{nudgeMessage("me", 0), true, 0},
+		{"me", true, 0},
+		{nudgeMessage("other", 1<<3|1<<31), false, 1<<3 | 1<<31},
+		{"other", false, all},
+		{"other zz", false, all},
+	} {
+		own, shards := nudgeShards("me", c.payload)
+		if own != c.own || shards != c.shards {
+			t.Errorf("nudge %q: own=%v shards=%x, want %v %x", c.payload, own, shards, c.own, c.shards)
+		}
 	}
 }

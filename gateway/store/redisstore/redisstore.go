@@ -1341,6 +1341,9 @@ func (s *Store) Extend(ctx context.Context, c store.Claim, until time.Time) (boo
 		return false, err
 	}
 	n, err := extendScript.Run(ctx, s.rdb, []string{s.key(shard, "due"), s.key(shard, "claims")}, member, c.Token, until.UnixMilli()).Int()
+	if err != nil || n == 1 {
+		s.heads.wrote(shard, until.UnixMilli()) // a keep moves a lease end later, but one moved earlier must be found
+	}
 	return n == 1 && err == nil, unavailable(err)
 }
 

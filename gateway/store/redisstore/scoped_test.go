@@ -170,3 +170,26 @@ func TestScopedClaimFindsOtherReplicasWrites(t *testing.T) {
 		t.Fatalf("scoped claim after a nudge from the replica that wrote shard %d: %+v, %v; want its incident", shard, cs, err)
 	}
 }
+
+// TestScopedClaimFindsALeaseMovedEarlier: a claim's lease end moved
+// earlier than the claim put it (Extend to a nearer time) comes due then,
+// and a scoped claim takes it over then, not at the next claim
+// everywhere.
+func TestScopedClaimFindsALeaseMovedEarlier(t *testing.T) {
+	srv := redistest.Start(t)
+	s := redisstore.New(srv.Client(t), "ext")
+	ctx := context.Background()
+	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	id, _ := dueIn(t, s, "k", at, at)
+	cs, _, _, _, err := s.ClaimDueNextScoped(ctx, at, time.Minute, 64, true)
+	if err != nil || len(cs) != 1 || cs[0].Incident != id {
+		t.Fatalf("claim: %+v, %v", cs, err)
+	}
+	if ok, err := s.Extend(ctx, cs[0], at.Add(time.Second)); !ok || err != nil {
+		t.Fatalf("extend: %v, %v", ok, err)
+	}
+	again, _, _, _, err := s.ClaimDueNextScoped(ctx, at.Add(2*time.Second), time.Minute, 64, false)
+	if err != nil || len(again) != 1 || again[0].Incident != id || !again[0].Takeover {
+		t.Fatalf("scoped claim after the lease ran out at +1s: %+v, %v; want it taken over", again, err)
+	}
+}

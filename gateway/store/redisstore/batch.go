@@ -52,11 +52,15 @@ const (
 // sent: it did not run.
 var errNotSent = errors.New("redis: not sent")
 
-// Request states: queued until a sender takes it or its caller gives up.
+// Request states: queued until a sender takes it or its caller gives up;
+// once sent, answered, or left by a caller that gave up before its answer
+// came (the script may run after: batcher.late).
 const (
 	reqQueued int32 = iota
 	reqSent
 	reqAbandoned
+	reqAnswered
+	reqLeft
 )
 
 type batchReq struct {
@@ -82,6 +86,11 @@ type batcher struct {
 	stop    chan struct{}
 	stops   sync.Once
 	wg      sync.WaitGroup
+	// late, when set (before the first run), is told the keys of a
+	// script once its sender is done with it, if its caller had given
+	// up after it was sent: it may have run after its caller was told it
+	// failed (the store's due heads: Store.lateWrite).
+	late func(keys []string)
 }
 
 func newBatcher(rdb redis.UniversalClient) *batcher {
@@ -115,8 +124,13 @@ func (b *batcher) run(ctx context.Context, script *redis.Script, keys []string, 
 		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
 			return failed(ctx, errors.Join(errNotSent, ctx.Err()))
 		}
-		// Taken into a pipeline: it may run, or have run.
-		return failed(ctx, ctx.Err())
+		if r.state.CompareAndSwap(reqSent, reqLeft) {
+			// Taken into a pipeline: it may run, or have run
+			// (the sender tells b.late when it is done).
+			return failed(ctx, ctx.Err())
+		}
+		<-r.done // answered meanwhile
+		return r.cmd
 	case <-b.stop:
 		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
 			return failed(ctx, errors.Join(errNotSent, redis.ErrClosed))
@@ -212,7 +226,7 @@ func (b *batcher) exec(batch []*batchReq) {
 	if len(live) == 1 {
 		r := live[0]
 		r.cmd = r.script.Run(ctx, b.rdb, r.keys, r.args...)
-		close(r.done)
+		b.answered(r)
 		return
 	}
 	pipe := b.rdb.Pipeline()
@@ -226,8 +240,17 @@ func (b *batcher) exec(batch []*batchReq) {
 			// with its source, which loads it for the next ones.
 			r.cmd = r.script.Run(ctx, b.rdb, r.keys, r.args...)
 		}
-		close(r.done)
+		b.answered(r)
 	}
+}
+
+// answered hands a sent script's reply to its caller, or, if the caller
+// gave up waiting for it, tells b.late that it may have run since.
+func (b *batcher) answered(r *batchReq) {
+	if !r.state.CompareAndSwap(reqSent, reqAnswered) && b.late != nil {
+		b.late(r.keys)
+	}
+	close(r.done)
 }
 
 // close stops the senders once their pipelines are done, and waits for

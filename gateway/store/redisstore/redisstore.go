@@ -140,9 +140,29 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 			s.fixed[shard][i] = p + name
 		}
 	}
+	s.batch.late = s.lateWrite
 	_, cluster := rdb.(*redis.ClusterClient)
 	s.oneScriptClaims.Store(!cluster)
 	return s
+}
+
+// lateWrite is told the keys of a batched script that a sender was done
+// with after its caller had given up on it (its outcome unknown: the
+// caller made its shard unknown then). It may have run only now, after a
+// claim that read the shard in between found it empty, and put there an
+// entry due now (a new incident whose sender's retry is a repeat, which
+// wakes nobody): the shard is read at the next claim again, not left to
+// the next claim everywhere.
+func (s *Store) lateWrite(keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	for shard, p := range s.shards {
+		if strings.HasPrefix(keys[0], p) {
+			s.heads.touched(shard)
+			return
+		}
+	}
 }
 
 // fixedNames are the names of the keys (and the prefix) of a shard that

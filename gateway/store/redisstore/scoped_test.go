@@ -2,8 +2,11 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -191,5 +194,114 @@ func TestScopedClaimFindsALeaseMovedEarlier(t *testing.T) {
 	again, _, _, _, err := s.ClaimDueNextScoped(ctx, at.Add(2*time.Second), time.Minute, 64, false)
 	if err != nil || len(again) != 1 || again[0].Incident != id || !again[0].Takeover {
 		t.Fatalf("scoped claim after the lease ran out at +1s: %+v, %v; want it taken over", again, err)
+	}
+}
+
+// holdArg holds every command that names arg until release is closed,
+// and then sends it as if its bytes had been on their way all along (a
+// pipeline waiting for a connection, a slow write): it runs whether its
+// caller still waits or not.
+type holdArg struct {
+	arg     string
+	arrived chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (h *holdArg) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *holdArg) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if slices.Contains(cmd.Args(), any(h.arg)) {
+			h.once.Do(func() { close(h.arrived) })
+			<-h.release
+			return next(context.WithoutCancel(ctx), cmd)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *holdArg) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestScopedClaimFindsAWriteThatRanAfterItsCallerGaveUp: a write whose
+// caller gave up once a sender had taken it (its outcome unknown) may
+// still run in Redis after a claim has read its shard: the claim's
+// reading must not leave the store believing the shard holds nothing due.
+// Before, the store marked the shard unknown when the caller gave up, the
+// next claim read it before the write ran and found it empty, and the
+// incident's first page (its sender's retry a repeat, which wakes nobody)
+// waited for the next claim everywhere, up to a second late.
+func TestScopedClaimFindsAWriteThatRanAfterItsCallerGaveUp(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	s := redisstore.New(rdb, "late")
+	bg := context.Background()
+	if err := s.LoadScripts(bg); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	if _, _, _, _, err := s.ClaimDueNextScoped(bg, at, time.Minute, 64, true); err != nil {
+		t.Fatal(err)
+	}
+	shard := store.ShardOf("api", "late")
+	inc := &store.Incident{ID: store.NewID(shard, at), Service: "api", DedupKey: "late", CreatedAt: at, LastSeen: at,
+		State: policy.Incident{Status: policy.StatusTriggered, Pending: []policy.Deadline{{ID: "1.1", At: at, Kind: policy.DeadlineNotify}}}}
+	h := &holdArg{arg: inc.ID, arrived: make(chan struct{}), release: make(chan struct{})}
+	rdb.AddHook(h)
+	defer func() {
+		select {
+		case <-h.release:
+		default:
+			close(h.release)
+		}
+	}()
+	// No deadline: the trigger goes through a sender, and its caller
+	// gives up at the cancel.
+	ctx, cancel := context.WithCancel(bg)
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := s.Trigger(ctx, inc, nil)
+		errc <- err
+	}()
+	select {
+	case <-h.arrived:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the trigger never reached Redis")
+	}
+	cancel()
+	if err := <-errc; err == nil {
+		t.Fatal("trigger given up on its way: no error")
+	}
+	// A claim reads the shard (the write's outcome is unknown) before the
+	// write runs.
+	if cs, _, _, _, err := s.ClaimDueNextScoped(bg, at, time.Minute, 64, false); err != nil || len(cs) != 0 {
+		t.Fatalf("claim before the write ran: %+v, %v", cs, err)
+	}
+	close(h.release)
+	due := fmt.Sprintf("late:{%02x}:due", shard)
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if _, err := rdb.ZScore(bg, due, inc.ID).Result(); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the held trigger never ran")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for {
+		cs, _, _, _, err := s.ClaimDueNextScoped(bg, at.Add(time.Second), time.Minute, 64, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) == 1 && cs[0].Incident == inc.ID {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scoped claims for 2s after the write ran: %+v; want its incident, due since before (it waits for the next claim everywhere)", cs)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -42,6 +42,8 @@ type dueHeads struct {
 const (
 	headNone    = math.MaxInt64
 	headUnknown = math.MinInt64
+	// allShards is every shard's bit, as nudges name them.
+	allShards = ^uint64(0) >> (64 - store.Shards)
 )
 
 func newDueHeads() *dueHeads {
@@ -67,10 +69,13 @@ func (h *dueHeads) wrote(shard int, atMS int64) {
 func (h *dueHeads) touched(shard int) { h.wrote(shard, headUnknown) }
 
 // heard marks the shards another replica's nudge named (shards, a bit a
-// shard) as unknown, without naming them in this store's own nudges.
+// shard) as unknown, without naming them in this store's own nudges. Bits
+// past this store's shards are not shards of its (a message of another
+// version, or not of pagerd's): indexing the heads with them panicked the
+// subscription's goroutine, and the process with it.
 func (h *dueHeads) heard(shards uint64) {
 	h.mu.Lock()
-	for b := shards; b != 0; b &= b - 1 {
+	for b := shards & allShards; b != 0; b &= b - 1 {
 		s := bits.TrailingZeros64(b)
 		h.at[s] = headUnknown
 		h.gen[s]++

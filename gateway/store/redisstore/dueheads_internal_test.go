@@ -60,3 +60,31 @@ func TestNudgeShards(t *testing.T) {
 		}
 	}
 }
+
+// TestNudgeNamingShardsBeyondOursIsRead: a nudge may name bits past this
+// store's shards (a message on the channel from anything else that can
+// publish there: an operator's PUBLISH, a later version of pagerd with
+// more shards in a rolling upgrade). Before, marking them unknown indexed
+// past the heads and panicked in the subscription's goroutine: every
+// replica that heard it exited at once. Such a nudge names every shard
+// of ours: its sender does not count shards as this store does.
+func TestNudgeNamingShardsBeyondOursIsRead(t *testing.T) {
+	all := uint64(1)<<store.Shards - 1
+	if own, shards := nudgeShards("me", "other ffffffffffffffff"); own || shards != all {
+		t.Errorf("nudge naming 64 shards: own=%v shards=%x, want every one of ours (%x)", own, shards, all)
+	}
+	if _, shards := nudgeShards("me", "other 0000000100000008"); shards != all {
+		t.Errorf("nudge naming shard 3 and one past ours: shards=%x, want every one of ours (its sender counts shards otherwise)", shards)
+	}
+	h := newDueHeads()
+	found := map[int]int64{}
+	for s := range h.at {
+		found[s] = headNone
+	}
+	shards, gens := h.scope(0, true)
+	h.learned(shards, gens, found)
+	h.heard(^uint64(0))
+	if got, _ := h.scope(0, false); len(got) != store.Shards {
+		t.Errorf("after a nudge naming every bit, a claim reads %d shards, want %d", len(got), store.Shards)
+	}
+}

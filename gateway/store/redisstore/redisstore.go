@@ -1558,11 +1558,17 @@ func nudgeShards(self, payload string) (own bool, shards uint64) {
 		return true, 0
 	}
 	if !ok {
-		return false, ^uint64(0) >> (64 - store.Shards)
+		return false, allShards
 	}
 	v, err := strconv.ParseUint(hex, 16, 64)
 	if err != nil {
-		return false, ^uint64(0) >> (64 - store.Shards)
+		return false, allShards
+	}
+	if v&^allShards != 0 {
+		// Bits past this store's shards: a sender that does not
+		// count shards as this one does (another version); it may
+		// have written anywhere.
+		return false, allShards
 	}
 	return false, v
 }

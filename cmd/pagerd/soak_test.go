@@ -746,11 +746,18 @@ func (s *soak) allowance(due time.Time) time.Duration {
 }
 
 // frozenSending says whether p came from a replica that was stopped
-// (SIGSTOP) when the acknowledgement or resolve was sent and resumed less
-// than a second before p arrived: a page on its way at the freeze.
-func (s *soak) frozenSending(p soakPage, endSent time.Time) string {
+// (SIGSTOP) with p on its way, and resumed less than a second before p
+// arrived: stopped when the acknowledgement or resolve was sent, or after,
+// when the page had started before it was answered (startedBefore: its
+// claim's look at the incident came before the acknowledgement, and a
+// page's first try looks no more). Either way the page was on its way when
+// the acknowledgement came, and the stop held it: before a transport's
+// timeout counted only the time pagerd runs, the page's 1 s timeout ended
+// as the replica ran again and the page usually failed "may have been
+// sent"; now it goes out.
+func (s *soak) frozenSending(p soakPage, endSent time.Time, startedBefore bool) string {
 	for _, f := range s.faults {
-		if f.happened && isFreeze(f) && f.target == p.from && !f.end.IsZero() && f.start.Before(endSent) &&
+		if f.happened && isFreeze(f) && f.target == p.from && !f.end.IsZero() && (f.start.Before(endSent) || startedBefore && f.start.Before(p.at)) &&
 			!p.at.Before(f.end) && p.at.Before(f.end.Add(time.Second)) {
 			return fmt.Sprintf("%s stopped (%s of %v) from before it and sent the page %v after its SIGCONT", f.target, f.kind,
 				f.end.Sub(f.start).Round(time.Millisecond), p.at.Sub(f.end).Round(time.Millisecond))
@@ -989,7 +996,12 @@ func (s *soak) check(alerts []*soakAlert, seed uint64, start time.Time) {
 					// A replica stopped with the page on its way (past
 					// its last look at the incident) sends it when it
 					// resumes: docs/RELIABILITY.md's one page per freeze.
-					if why := s.frozenSending(p, a.endSent); why != "" {
+					startedBefore := false
+					for _, e := range inc.Timeline {
+						startedBefore = startedBefore || (e.Type == "notify" && e.User == p.user && e.Channel == p.channel &&
+							e.Level == p.level && !e.At.After(a.endAnswer))
+					}
+					if why := s.frozenSending(p, a.endSent, startedBefore); why != "" {
 						explainedAfter = append(explainedAfter, fmt.Sprintf("%s: paged %v after the %s was answered 2xx: %s", what, p.at.Sub(a.endAnswer).Round(time.Millisecond), a.end, why))
 						continue
 					}

@@ -12,9 +12,9 @@ import (
 
 // dueHeads is what this store knows of each shard's earliest due entry, so
 // that a claim (ClaimDueNextScoped) reads only the shards that may hold
-// something due now instead of all 64: at 2,700 alerts a second the claim
+// something due now instead of all 32: at 2,700 alerts a second the claim
 // over every shard was a quarter of Redis's time per alert, and most of
-// its 64 reads found nothing due.
+// its 32 reads found nothing due.
 //
 // A shard's head is never later than any of its entries that this store
 // has seen or written: read at its last scan, lowered (never raised) by

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -75,15 +76,7 @@ func TestSlowPageKeepsItsClaimFromATakeover(t *testing.T) {
 			if n := metric(t, aReg, "pagerd_dispatch_lease_keeps_total", "result", "kept"); n < 1 {
 				t.Errorf("a kept its claim's lease %v times, want at least once", n)
 			}
-			notified := 0
-			for _, e := range timeline(h, id) {
-				if e.Type == "notify" {
-					notified++
-				}
-			}
-			if notified != 1 {
-				t.Errorf("the push is in the timeline %d times, want once: %+v", notified, timeline(h, id))
-			}
+			pushedOnceInTimeline(t, h, id, "")
 		})
 	}
 }
@@ -262,15 +255,7 @@ func TestFailedClaimKeptComesDueWhenItsClaimedLeaseEnds(t *testing.T) {
 			if got := rec.sentTo("ann", "push"); len(got) != 1 || got[0].Incident != id {
 				t.Fatalf("ann was pushed %d times, want once", len(got))
 			}
-			notified := 0
-			for _, e := range timeline(h, id) {
-				if e.Type == "notify" {
-					notified++
-				}
-			}
-			if notified != 1 {
-				t.Errorf("the push is in the timeline %d times, want once: %+v", notified, timeline(h, id))
-			}
+			pushedOnceInTimeline(t, h, id, "")
 		})
 	}
 }
@@ -311,5 +296,15 @@ func lookWhile(t *testing.T, b *dispatch.Dispatcher, running <-chan struct{}) {
 				t.Fatal(err)
 			}
 		}
+	}
+}
+
+// pushedOnceInTimeline fails t unless the incident's timeline has one
+// page (notify) in it; why says which one, when it matters.
+func pushedOnceInTimeline(t *testing.T, h *harness, id, why string) {
+	t.Helper()
+	tl := timeline(h, id)
+	if n := len(slices.DeleteFunc(slices.Clone(tl), func(e store.Entry) bool { return e.Type != "notify" })); n != 1 {
+		t.Errorf("the push is in the timeline %d times, want once%s: %+v", n, why, tl)
 	}
 }

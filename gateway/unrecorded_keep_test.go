@@ -88,15 +88,7 @@ func TestUnrecordedPageKeepsItsClaimWhileItsRecordIsRetried(t *testing.T) {
 			if n := metric(t, aReg, "pagerd_dispatch_unrecorded"); n != 0 {
 				t.Errorf("pagerd_dispatch_unrecorded = %v on a, want 0: the push is recorded", n)
 			}
-			notified := 0
-			for _, e := range timeline(h, id) {
-				if e.Type == "notify" {
-					notified++
-				}
-			}
-			if notified != 1 {
-				t.Errorf("the push is in the timeline %d times, want once: %+v", notified, timeline(h, id))
-			}
+			pushedOnceInTimeline(t, h, id, "")
 		})
 	}
 }
@@ -188,15 +180,7 @@ func TestUnrecordedPageOfAReplicaThatLostItsStoreIsTakenOver(t *testing.T) {
 			if n := metric(t, bReg, "pagerd_dispatch_takeovers_total"); n != 1 {
 				t.Errorf("b took %v claims over, want 1", n)
 			}
-			notified := 0
-			for _, e := range timeline(h, id) {
-				if e.Type == "notify" {
-					notified++
-				}
-			}
-			if notified != 1 {
-				t.Errorf("the push is in the timeline %d times, want once (the takeover's): %+v", notified, timeline(h, id))
-			}
+			pushedOnceInTimeline(t, h, id, " (the takeover's)")
 		})
 	}
 }

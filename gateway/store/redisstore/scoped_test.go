@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -53,21 +52,7 @@ func keyInShard(t *testing.T, not ...int) string {
 // commandstats: ZRANGE and ZRANGEBYSCORE, inside scripts too).
 func dueReads(t *testing.T, rdb *redis.Client) int64 {
 	t.Helper()
-	info, err := rdb.Info(context.Background(), "commandstats").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	for _, line := range strings.Split(info, "\n") {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
-		if !ok || (name != "cmdstat_zrange" && name != "cmdstat_zrangebyscore") {
-			continue
-		}
-		calls, _, _ := strings.Cut(rest, ",")
-		v, _ := strconv.ParseInt(calls, 10, 64)
-		n += v
-	}
-	return n
+	return commandCalls(t, rdb, func(name string) bool { return name == "zrange" || name == "zrangebyscore" })
 }
 
 // TestScopedClaimReadsOnlyShardsThatMayHoldSomethingDue: a claim that is

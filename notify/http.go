@@ -32,7 +32,16 @@ const MaxIdlePerHost = 64
 // connection but two of a burst of pages to one provider was closed when
 // its page was answered, so in a storm nearly every page paid for a new
 // connection and its TLS handshake, on the way to someone who is waiting.
-func NewTransport() *http.Transport {
+//
+// A page's request whose process stalled (stopped, its VM paused) since
+// its send started asks whether the page is still due (WithStillDue)
+// before its body goes out, and is called off if it is not (CalledOff).
+// Its send, counted on the time the process runs (WithRunningTimeout),
+// would otherwise go out when the process ran again, seconds after an
+// acknowledgement that came meanwhile (the fault soak: a call 8.5 s after
+// its acknowledgement was answered, its replica stopped twice as the call
+// started).
+func NewTransport() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = MaxIdlePerHost
 	t.MaxIdleConns = 4 * MaxIdlePerHost
@@ -40,7 +49,55 @@ func NewTransport() *http.Transport {
 	// page written on a connection the server is closing fails after its
 	// request was written, and is then "may have been sent", not retried.
 	t.IdleConnTimeout = 30 * time.Second
-	return t
+	return askAfterStall{t}
+}
+
+// askAfterStall is NewTransport's: it gives a page's request a body that
+// asks, as the transport reads it to write the request (after the headers,
+// before a byte of the body goes out, on HTTP/1 and HTTP/2 alike), whether
+// the page is still due if the process stalled since the question was
+// last asked (stillDueAfterStall). A request without its body is not one
+// a provider acts on.
+type askAfterStall struct{ next *http.Transport }
+
+// RoundTrip sends r with its body asking after a stall.
+func (a askAfterStall) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body == nil || r.Body == http.NoBody || r.Context().Value(stillDueKey{}) == nil {
+		return a.next.RoundTrip(r)
+	}
+	ctx := r.Context()
+	r2 := *r // a RoundTripper does not change its caller's request
+	r2.Body = dueBody{ReadCloser: r.Body, ctx: ctx}
+	if get := r.GetBody; get != nil {
+		// The transport sends again, on a new connection, a request
+		// whose first connection failed before it went out.
+		r2.GetBody = func() (io.ReadCloser, error) {
+			b, err := get()
+			if err != nil {
+				return nil, err
+			}
+			return dueBody{ReadCloser: b, ctx: ctx}, nil
+		}
+	}
+	return a.next.RoundTrip(&r2)
+}
+
+// CloseIdleConnections closes the transport's idle connections
+// (http.Client.CloseIdleConnections).
+func (a askAfterStall) CloseIdleConnections() { a.next.CloseIdleConnections() }
+
+// dueBody is a request body that asks, before each read, whether its page
+// is still due after a stall.
+type dueBody struct {
+	io.ReadCloser
+	ctx context.Context
+}
+
+func (b dueBody) Read(p []byte) (int, error) {
+	if err := stillDueAfterStall(b.ctx); err != nil {
+		return 0, err
+	}
+	return b.ReadCloser.Read(p)
 }
 
 // NewHTTPSender makes the sender of the transport called name (which
@@ -137,6 +194,9 @@ func (h HTTPSender) Post(ctx context.Context, build func(ctx context.Context) (*
 		err = fmt.Errorf("%s: %s: %w", h.name, req.URL.Host, errorsWithoutURL(err))
 		if wrote.Load() {
 			return MaybeSent(err)
+		}
+		if off := CalledOff(ctx, h.name); off != nil {
+			return off
 		}
 		return Temporary(err)
 	}

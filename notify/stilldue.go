@@ -3,32 +3,103 @@ package notify
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"time"
 )
 
 // ErrNoLongerDue ends a send whose page is no longer wanted: between its
-// tries, or while it waited for the provider's rate limit or a connection,
-// the page's step left its incident (an acknowledgement, a resolve). It is
-// neither a success nor a failure: nothing went out, the step is not
-// recorded as paged, and the circuit breaker does not count it.
+// tries, while it waited for the provider's rate limit or a connection,
+// or while the process did not run before its request went out (stopped,
+// its VM paused), the page's step left its incident (an acknowledgement,
+// a resolve). It is neither a success nor a failure: nothing went out,
+// the step is not recorded as paged, and the circuit breaker does not
+// count it.
 var ErrNoLongerDue = errors.New("no longer due: the step was taken out of its incident (acknowledged or resolved) before the page went out")
 
 type stillDueKey struct{}
 
+// stillDueCheck is a send's WithStillDue: the question, when it was last asked
+// (on the stall watch's count of time not run), and whether it was
+// answered no.
+type stillDueCheck struct {
+	due func(context.Context) bool
+	mu  sync.Mutex
+	// asked is notRunning() when the question was last asked, or when
+	// the send started: a stall since then is one nobody asked after.
+	asked time.Duration
+	off   bool
+}
+
 // WithStillDue gives a send the question to ask before it tries again or
-// after it waited: is the page still due? The dispatcher sets it to one
-// store read. The first try never asks (it costs nothing to the hot path),
-// and a check that cannot tell (its store read failed) must answer true: a
-// page sent after an acknowledgement is better than a page missed.
+// after it waited, and before its request goes out when the process did
+// not run for a second or more since the send started (NewTransport): is
+// the page still due? The dispatcher sets it to one store read. The first
+// try never asks otherwise (it costs nothing to the hot path), and a check
+// that cannot tell (its store read failed) must answer true: a page sent
+// after an acknowledgement is better than a page missed.
 func WithStillDue(ctx context.Context, due func(context.Context) bool) context.Context {
-	return context.WithValue(ctx, stillDueKey{}, due)
+	watchStalls()
+	return context.WithValue(ctx, stillDueKey{}, &stillDueCheck{due: due, asked: notRunning()})
 }
 
 // stillDue asks ctx's check (WithStillDue), if it has one, and returns
 // ErrNoLongerDue when the page is no longer wanted.
 func stillDue(ctx context.Context) error {
-	due, _ := ctx.Value(stillDueKey{}).(func(context.Context) bool)
-	if due == nil || due(ctx) {
+	c, _ := ctx.Value(stillDueKey{}).(*stillDueCheck)
+	if c == nil {
 		return nil
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ask(ctx)
+}
+
+// stillDueAfterStall is stillDue when the process stalled since the
+// question was last asked (or the send started), and nil otherwise. Once
+// answered no, it stays no: a request the transport sends again (on a new
+// connection, its first failed before a byte went out) is not sent.
+func stillDueAfterStall(ctx context.Context) error {
+	c, _ := ctx.Value(stillDueKey{}).(*stillDueCheck)
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.off {
+		return ErrNoLongerDue
+	}
+	if notRunning() <= c.asked {
+		return nil
+	}
+	return c.ask(ctx)
+}
+
+// ask asks c's question, c.mu held.
+func (c *stillDueCheck) ask(ctx context.Context) error {
+	c.asked = notRunning()
+	if c.due(ctx) {
+		return nil
+	}
+	c.off = true
 	return ErrNoLongerDue
+}
+
+// CalledOff says, for a send whose request failed before it was written
+// whole, whether it was called off (ErrNoLongerDue, wrapped with what):
+// the process stalled before the request went out, and its page was no
+// longer due when it ran again (NewTransport). The transports answer that
+// rather than a failure: nothing went out, and the breaker does not count
+// it.
+func CalledOff(ctx context.Context, what string) error {
+	c, _ := ctx.Value(stillDueKey{}).(*stillDueCheck)
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.off {
+		return nil
+	}
+	return fmt.Errorf("%s: %w (the process had stalled before the request went out)", what, ErrNoLongerDue)
 }

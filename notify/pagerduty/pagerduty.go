@@ -176,5 +176,8 @@ func (p *Notifier) send(ctx context.Context, ev *gopd.V2Event, what string) erro
 		}
 		return err
 	}
+	if off := notify.CalledOff(ctx, what); off != nil {
+		return off
+	}
 	return notify.Temporary(fmt.Errorf("%s: %w", what, err))
 }

@@ -648,5 +648,10 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 		// step brought forward.
 		return notify.OverRateLimit(max(wait, time.Second), "Slack answered 429 to chat.postMessage (Retry-After)")
 	}
+	if err != nil && !wrote.Load() {
+		if off := notify.CalledOff(ctx, "slack chat.postMessage"); off != nil {
+			return off
+		}
+	}
 	return classify("chat.postMessage", err, wrote.Load())
 }

@@ -376,6 +376,9 @@ func (t *Notifier) call(ctx context.Context, st Settings, send func(*openapi.Api
 	case wrote.Load():
 		return notify.MaybeSent(fmt.Errorf("twilio: %w", err))
 	}
+	if off := notify.CalledOff(ctx, "twilio"); off != nil {
+		return off
+	}
 	return notify.Temporary(fmt.Errorf("twilio: %w", err))
 }
 

@@ -125,3 +125,25 @@ func TestPageStillDueAfterAStallIsSent(t *testing.T) {
 		})
 	}
 }
+
+// TestPageWhoseClaimLookedBeforeAStallAsks: the claim read the incident,
+// then the process stalled, then the page's send started. The
+// acknowledgement that came in the stall is not in what the claim read:
+// the page asks (from the claim's mark, notify.WithStallMark) and is called
+// off. Counted from the send's start, it went out.
+func TestPageWhoseClaimLookedBeforeAStallAsks(t *testing.T) {
+	for name, s := range stalledSends(t) {
+		t.Run(name, func(t *testing.T) {
+			notify.StallAfter(t, time.Second)
+			claimed := notify.WithStallMark(context.Background(), notify.TimeNotRunning())
+			var asked atomic.Int32
+			ctx := notify.WithStillDue(claimed, func(context.Context) bool { asked.Add(1); return false })
+			if err := s.n.Notify(ctx, s.m); !errors.Is(err, notify.ErrNoLongerDue) {
+				t.Fatalf("%v, want the page called off", err)
+			}
+			if n := s.sent(); n != 0 || asked.Load() != 1 {
+				t.Fatalf("the provider took %d pages, the check was asked %d times; want 0 and 1", n, asked.Load())
+			}
+		})
+	}
+}

@@ -33,14 +33,42 @@ type stillDueCheck struct {
 
 // WithStillDue gives a send the question to ask before it tries again or
 // after it waited, and before its request goes out when the process did
-// not run for a second or more since the send started (NewTransport): is
+// not run for a second or more since the send started, or since its
+// claim looked at the incident (WithStallMark) (NewTransport): is
 // the page still due? The dispatcher sets it to one store read. The first
 // try never asks otherwise (it costs nothing to the hot path), and a check
 // that cannot tell (its store read failed) must answer true: a page sent
 // after an acknowledgement is better than a page missed.
+//
+// A stall counts from ctx's WithStallMark, when it has one (the claim that
+// looked at the incident), and otherwise from now.
 func WithStillDue(ctx context.Context, due func(context.Context) bool) context.Context {
 	watchStalls()
-	return context.WithValue(ctx, stillDueKey{}, &stillDueCheck{due: due, asked: notRunning()})
+	asked := notRunning()
+	if mark, ok := ctx.Value(stallMarkKey{}).(time.Duration); ok {
+		asked = min(asked, mark)
+	}
+	return context.WithValue(ctx, stillDueKey{}, &stillDueCheck{due: due, asked: asked})
+}
+
+type stallMarkKey struct{}
+
+// TimeNotRunning is how long this process has not run (stopped, its VM
+// paused, starved of CPU for a second or more at a time) since its stall
+// watch started, which it starts: a mark for WithStallMark.
+func TimeNotRunning() time.Duration {
+	watchStalls()
+	return notRunning()
+}
+
+// WithStallMark says when, on TimeNotRunning, the sends made with ctx
+// last looked at what they page for: the dispatcher's claim, which read
+// the incident. A page whose process stalled since then asks whether it
+// is still due before its request goes out (WithStillDue), though the
+// stall came before its send started: an acknowledgement during it is not
+// in what the claim read.
+func WithStallMark(ctx context.Context, lost time.Duration) context.Context {
+	return context.WithValue(ctx, stallMarkKey{}, lost)
 }
 
 // stillDue asks ctx's check (WithStillDue), if it has one, and returns

@@ -358,6 +358,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			hold = 0
 		} else if free := d.o.Workers - inflight; free > 0 {
 			lastClaim = time.Now()
+			lost := timeNotRunning()
 			cctx, cancel := context.WithTimeout(ctx, d.claimTimeout())
 			now := d.o.Now()
 			everywhere := lastEverywhere.IsZero() || time.Since(lastEverywhere) >= d.o.MaxSleep
@@ -388,7 +389,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				// their pages wait for the lease to run out.
 				for _, c := range claims {
 					inflight++
-					d.start(workCtx, pool, claimWork{c: c, asked: now, sendBy: sendBy, late: late}, done)
+					d.start(workCtx, pool, claimWork{c: c, asked: now, lost: lost, sendBy: sendBy, late: late}, done)
 				}
 				// Back off (capped, with jitter) instead of asking again at
 				// once; say so once per streak, not once per try.
@@ -408,7 +409,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				}
 				for _, c := range claims {
 					inflight++
-					d.start(workCtx, pool, claimWork{c: c, asked: now, sendBy: sendBy, late: late}, done)
+					d.start(workCtx, pool, claimWork{c: c, asked: now, lost: lost, sendBy: sendBy, late: late}, done)
 				}
 				backlog = more
 				if more {
@@ -567,6 +568,12 @@ type claimWork struct {
 	// asked is when the claim was asked for, its lease counted from
 	// then; sendBy is when its pages may no longer start (sendWindow).
 	asked, sendBy time.Time
+	// lost is how long the process had not run when the claim was asked
+	// for (notify.TimeNotRunning): a page of it whose process stalled
+	// since then asks whether it is still due before its request goes out
+	// (notify.WithStallMark), since the claim's look at the incident came
+	// before the stall.
+	lost time.Duration
 	// late is set for a claim that came back after more than half its
 	// lease: kept a lease ahead before it is worked (keepLate).
 	late bool
@@ -602,7 +609,7 @@ func (d *Dispatcher) start(ctx context.Context, w *workers, cw claimWork, done c
 						continue
 					}
 				}
-				d.workClaim(cw.ctx, cw.c, cw.asked, cw.sendBy)
+				d.workClaim(notify.WithStallMark(cw.ctx, cw.lost), cw.c, cw.asked, cw.sendBy)
 				d.noteProgress(d.o.Now())
 				cw.done <- struct{}{}
 			}
@@ -660,6 +667,10 @@ func (d *Dispatcher) workClaim(ctx context.Context, c store.Claim, asked, sendBy
 	}
 }
 
+// timeNotRunning is notify.TimeNotRunning, a claim's stall mark; a test
+// stands a stall since the claim in for it.
+var timeNotRunning = notify.TimeNotRunning
+
 // claimFailed is pagerd_dispatch_errors_total's reason for a claim whose
 // work failed (an error or a panic) and comes due again when its lease
 // ends: logged, and before counted nowhere, so a storm that failed at
@@ -676,11 +687,11 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	defer pool.stop()
 	inflight, total := 0, 0
 	for {
-		now := d.o.Now()
+		now, lost := d.o.Now(), timeNotRunning()
 		claims, err := d.o.Store.ClaimDue(ctx, now, d.o.Lease, d.o.Workers-inflight)
 		for _, c := range claims {
 			inflight++
-			d.start(ctx, pool, claimWork{c: c, asked: now, sendBy: now.Add(d.sendWindow())}, done)
+			d.start(ctx, pool, claimWork{c: c, asked: now, lost: lost, sendBy: now.Add(d.sendWindow())}, done)
 		}
 		total += len(claims)
 		if err != nil || (len(claims) == 0 && inflight == 0) {

@@ -1,0 +1,70 @@
+package dispatch
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/notify"
+)
+
+// hookTo sends every message as a webhook to url, on notify's transport.
+type hookTo struct {
+	url  string
+	hook notify.Notifier
+}
+
+func (h hookTo) Notify(ctx context.Context, m notify.Message) error {
+	m.Address = h.url
+	return h.hook.Notify(ctx, m)
+}
+
+// TestClaimsPageAfterAStallSinceTheClaimAsksFirst: the claim looked at
+// what it pages for, then the process stalled (stopped, its VM paused)
+// before the page's send started. The page asks whether it is still due
+// before its request goes out, counted from the claim (notify.WithStallMark):
+// an acknowledgement in the stall is not in what the claim read. Here a
+// storm message, whose question is one read of its incidents' statuses
+// beside the flush's own; with no stall, the flush's read is the only one.
+func TestClaimsPageAfterAStallSinceTheClaimAsksFirst(t *testing.T) {
+	for _, stalled := range []bool{true, false} {
+		t.Run(map[bool]string{true: "stalled", false: "not stalled"}[stalled], func(t *testing.T) { claimsPageAsks(t, stalled) })
+	}
+}
+
+// claimsPageAsks runs one claim of a storm message, its process stalled
+// since the claim or not.
+func claimsPageAsks(t *testing.T, stalled bool) {
+	var got atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err == nil {
+			got.Add(1)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	d, st, _, _ := flushSetup(t, hookTo{url: srv.URL, hook: notify.NewWebhook(nil, 5*time.Second)})
+	var reads atomic.Int32
+	st.onStatuses = func() { reads.Add(1) }
+	if stalled {
+		// The claim's mark an hour of stalls back: the process has
+		// not run for that long since.
+		was := timeNotRunning
+		timeNotRunning = func() time.Duration { return notify.TimeNotRunning() - time.Hour }
+		t.Cleanup(func() { timeNotRunning = was })
+	}
+	if _, err := d.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := int32(1)
+	if stalled {
+		want = 2
+	}
+	if got.Load() != 1 || reads.Load() != want {
+		t.Fatalf("stalled %v: %d messages, %d status reads; want 1 and %d", stalled, got.Load(), reads.Load(), want)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/store"
 )
@@ -139,7 +141,9 @@ func runAt(t *testing.T, h *harness, d *dispatch.Dispatcher, at ...time.Duration
 // next claim pushed ann the incident again, on its own, 16 s after the
 // message. Now that claim finds the message in the incident's timeline,
 // sent to ann on push for that step after it came due, and records the
-// step as paged by it.
+// step as paged by it, counted in
+// pagerd_pages_total{result="in_storm_message"} (before, only an info
+// line of the log said so).
 func TestStormHeldAcrossItsMessageIsNotPagedAgain(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
@@ -150,7 +154,7 @@ func TestStormHeldAcrossItsMessageIsNotPagedAgain(t *testing.T) {
 				st = newStalledAdmit(o.Store, "ann/push", "")
 				o.Store = noKeeps{st}
 			})
-			b, _ := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
+			b, bReg := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
 			id, aDone := stormStall(t, h, a, b, st, 1)
 			if got := namedTo(h, "ann", id); len(got) != 1 {
 				t.Fatalf("ann was pushed %s at %v by the window's end: want once, in the storm's message", id, got)
@@ -170,6 +174,11 @@ func TestStormHeldAcrossItsMessageIsNotPagedAgain(t *testing.T) {
 				!got[1].At.Equal(got[0].At) || !strings.Contains(got[1].Detail, "not sent again") {
 				t.Errorf("the timeline's pushes %+v: want the message's note and the step recorded as paged by it", got)
 			}
+			// Summed over the replicas, as a dashboard does: the claim
+			// of the step put back due may be either's.
+			if got := inStormMessage(t, aReg) + inStormMessage(t, bReg); got != 1 {
+				t.Errorf("pagerd_pages_total{channel=push,via=log,result=in_storm_message} = %v over a and b, want 1 (the step recorded as paged by the message)", got)
+			}
 		})
 	}
 }
@@ -181,17 +190,21 @@ func TestStormHeldAcrossItsMessageIsNotPagedAgain(t *testing.T) {
 // message named the incident to her a second time. The takeover finds
 // the message in the timeline and records the step as paged by it. The
 // timeline is read for the takeover only: b's ordinary claims before it
-// (the storm's pages, their SMS and calls, the message) read none.
+// (the storm's pages, their SMS and calls, the message) read none. The
+// step is counted pagerd_pages_total{result="in_storm_message"}, once.
 func TestStormHeldAcrossItsMessageIsNotPagedAgainByTheTakeover(t *testing.T) {
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			h, id, aDone, release, bReads := stormTakeoverAfterItsMessage(t, mk(t), nil)
+			h, id, aDone, release, bReads, bReg := stormTakeoverAfterItsMessage(t, mk(t), nil)
 			defer func() { release(); <-aDone }() // a resumes only now, as if it had died
 			if got := namedTo(h, "ann", id); len(got) != 1 {
 				t.Errorf("ann was pushed %s at %v: want once, in the storm's message at 5m0s", id, got)
 			}
 			if got := bReads.reads.Load(); got != 1 {
 				t.Errorf("b read %d timelines, want 1 (the takeover's)", got)
+			}
+			if got := inStormMessage(t, bReg); got != 1 {
+				t.Errorf("pagerd_pages_total{channel=push,via=log,result=in_storm_message} = %v, want 1 (the takeover's step recorded as paged by the message)", got)
 			}
 		})
 	}
@@ -200,9 +213,10 @@ func TestStormHeldAcrossItsMessageIsNotPagedAgainByTheTakeover(t *testing.T) {
 // TestStormHeldAcrossItsMessageIsPagedWhenTheTimelineCannotBeRead: as
 // TestStormHeldAcrossItsMessageIsNotPagedAgainByTheTakeover, but the store
 // refuses b's read of the timeline: the takeover pages the step (ann gets
-// the incident twice), rather than risk a page nobody sent.
+// the incident twice), rather than risk a page nobody sent, and counts
+// it sent, not in_storm_message.
 func TestStormHeldAcrossItsMessageIsPagedWhenTheTimelineCannotBeRead(t *testing.T) {
-	h, id, aDone, release, _ := stormTakeoverAfterItsMessage(t, boltStore(t), errors.New("disk read error"))
+	h, id, aDone, release, _, bReg := stormTakeoverAfterItsMessage(t, boltStore(t), errors.New("disk read error"))
 	defer func() { release(); <-aDone }()
 	if got := namedTo(h, "ann", id); len(got) != 2 {
 		t.Errorf("ann was pushed %s at %v: want twice, in the storm's message at 5m0s and by the takeover", id, got)
@@ -210,13 +224,17 @@ func TestStormHeldAcrossItsMessageIsPagedWhenTheTimelineCannotBeRead(t *testing.
 	if !strings.Contains(h.logs.String(), "could not tell whether an alert storm's message already paged") {
 		t.Error("the refused read is not logged")
 	}
+	if got := inStormMessage(t, bReg); got != 0 {
+		t.Errorf("pagerd_pages_total{result=in_storm_message} = %v, want 0: the takeover sent the page", got)
+	}
 }
 
 // stormTakeoverAfterItsMessage runs stormStall with a stopped for good:
 // b, whose store counts (and with readErr refuses) its timeline reads,
 // takes the incident over at 5m21s and runs at the next windows' ends.
-// release lets a resume, and aDone is closed when it is done.
-func stormTakeoverAfterItsMessage(t *testing.T, s store.Store, readErr error) (h *harness, id string, aDone chan struct{}, release func(), bReads *timelineReads) {
+// release lets a resume, and aDone is closed when it is done; bReg is
+// b's registry.
+func stormTakeoverAfterItsMessage(t *testing.T, s store.Store, readErr error) (h *harness, id string, aDone chan struct{}, release func(), bReads *timelineReads, bReg *prometheus.Registry) {
 	t.Helper()
 	h = newHarness(t, withStore(s), withConfig(stormConfig+"notifiers:\n  storm: {window: 5m, immediate: 3}\n"), replicas(0))
 	var st *stalledAdmit
@@ -225,7 +243,8 @@ func stormTakeoverAfterItsMessage(t *testing.T, s store.Store, readErr error) (h
 		st = newStalledAdmit(o.Store, "ann/push", "")
 		o.Store = st
 	})
-	b, bReg := h.dispatcher(func(o *dispatch.Options) {
+	var b *dispatch.Dispatcher
+	b, bReg = h.dispatcher(func(o *dispatch.Options) {
 		o.Lease = 30 * time.Second
 		bReads = &timelineReads{Store: o.Store, err: readErr}
 		o.Store = bReads
@@ -242,7 +261,14 @@ func stormTakeoverAfterItsMessage(t *testing.T, s store.Store, readErr error) (h
 		t.Fatalf("b took %v claims over, want 1: the test does not test what it says", got)
 	}
 	runAt(t, h, b, 10*time.Minute+30*time.Second, 16*time.Minute)
-	return h, id, aDone, release, bReads
+	return h, id, aDone, release, bReads, bReg
+}
+
+// inStormMessage is reg's count of ann's push steps recorded as paged by
+// an alert storm's message.
+func inStormMessage(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	return metric(t, reg, "pagerd_pages_total", "channel", "push", "via", "log", "result", "in_storm_message")
 }
 
 // TestStormMessageToSomeoneElseDoesNotStandForAPage: the incident pages

@@ -220,7 +220,7 @@ func New(o Options) *Dispatcher {
 	}
 	m := &dispatchMetrics{
 		pages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_pages_total",
-			Help: "Pages by channel (push, sms, voice), transport and result: sent, failed, held for an alert-storm bundle (sent later as one message, counted in pagerd_storm_bundles_total), shadow (worked out and recorded, not sent: a shadow service or a dry-run transport), called_off (acknowledged or resolved while it was retried or waited for the provider, and not sent), rate_limited (its turn at the provider's rate limit was too far off for its send timeout: not sent, due again at its turn, and counted again then), or skipped (a step that came due long after its time together with a later step to the same person on the same channel, which paged in its place: after a restart, a restore or an outage)."}, []string{"channel", "via", "result"}),
+			Help: "Pages by channel (push, sms, voice), transport and result: sent, failed, held for an alert-storm bundle (sent later as one message, counted in pagerd_storm_bundles_total), shadow (worked out and recorded, not sent: a shadow service or a dry-run transport), called_off (acknowledged or resolved while it was retried or waited for the provider, and not sent), rate_limited (its turn at the provider's rate limit was too far off for its send timeout: not sent, due again at its turn, and counted again then), or skipped (a step that came due long after its time together with a later step to the same person on the same channel, which paged in its place: after a restart, a restore or an outage), or in_storm_message (not sent: an alert-storm message had already named the incident to the person on that channel for that step, whose claim's replica stopped or stalled before recording the hold; recorded as paged by the message)."}, []string{"channel", "via", "result"}),
 		bundles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_storm_bundles_total",
 			Help: "Alert-storm messages, each carrying the held pages of one person on one channel, by channel, transport and result (sent, failed, called_off: every incident it carried was acknowledged or resolved while it was retried or waited for the provider, and it was not sent; shadow: every incident it carried is of a service in shadow mode, or its transport is dry_run, as the config says when it is due, and it was not sent; rate_limited: its turn at the provider's rate limit was too far off for its send timeout, and it was not sent: its storm is due again at its turn, and counted again then)."}, []string{"channel", "via", "result"}),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pagerd_dispatch_lateness_seconds",
@@ -1862,6 +1862,20 @@ func (d *Dispatcher) transport(cfg *policy.Config, user, channel string) (*polic
 	return u, contact, n, ""
 }
 
+// contactVia is the transport of user's contact on channel in cfg, the
+// one a storm message to them went by, or "none" (as a page's failure for
+// want of a contact is counted).
+func contactVia(cfg *policy.Config, user, channel string) string {
+	if u := cfg.User(user); u != nil {
+		for _, c := range slices.Backward(u.Contacts) {
+			if c.Channel == channel {
+				return c.Via
+			}
+		}
+	}
+	return "none"
+}
+
 // page sends one page, or holds it for the person's storm bundle, and says
 // what happened, for the timeline. A failed channel is recorded and the
 // ladder goes on: the next step is already a deadline of its own. A page
@@ -1875,10 +1889,13 @@ func (d *Dispatcher) transport(cfg *policy.Config, user, channel string) (*polic
 // ended while its storm was asked is left to the takeover (p.cut), and
 // one its storm held then is taken back too.
 func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.Incident, p *duePage, now, sendBy time.Time) store.Entry {
+	a := p.a
 	if p.inMessage != nil {
+		// Not sent, and no failure: counted apart, as the sign of a
+		// replica that stopped or stalled across its storm's window.
+		d.m.pages.WithLabelValues(a.Channel, contactVia(cfg, a.User, a.Channel), "in_storm_message").Inc()
 		return *p.inMessage
 	}
-	a := p.a
 	e := store.Entry{At: now, Type: "notify", Level: a.Level + 1, User: a.User, Channel: a.Channel, Reopened: p.reopened, ReopenedKnown: true}
 	u, contact, n, why := d.transport(cfg, a.User, a.Channel)
 	if why != "" {

@@ -1,9 +1,11 @@
 package notify_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -41,9 +43,19 @@ func stalledSends(t *testing.T) map[string]struct {
 	m    notify.Message
 	sent func() int
 } {
+	return stalledSendsOn(t, nil)
+}
+
+// stalledSendsOn is stalledSends with each transport's calls carried by
+// hc (nil: each its own client, on notify.NewTransport).
+func stalledSendsOn(t *testing.T, hc *http.Client) map[string]struct {
+	n    notify.Notifier
+	m    notify.Message
+	sent func() int
+} {
 	tw := providertest.NewTwilio(t)
 	sms, err := twilio.New(twilio.Options{AccountSID: providertest.TwilioSID, AuthToken: providertest.TwilioToken,
-		From: providertest.TwilioFrom, APIURL: tw.URL, PublicURL: "https://pagerd.example.com"})
+		From: providertest.TwilioFrom, APIURL: tw.URL, PublicURL: "https://pagerd.example.com", HTTPClient: hc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,9 +81,9 @@ func stalledSends(t *testing.T) map[string]struct {
 	}{
 		"sms":       {sms, with("sms", "+15555550111"), func() int { return len(tw.Messages()) }},
 		"voice":     {sms, with("voice", "+15555550111"), func() int { return len(tw.Calls()) }},
-		"slack":     {slack.NewNotifier(slack.New(slack.Options{Token: providertest.SlackBotToken, APIURL: sl.URL, Timeout: 5 * time.Second})), with("slack", "C0DAN"), func() int { return len(sl.Messages()) }},
-		"pagerduty": {pagerduty.New(pd.URL, nil, 5*time.Second), with("pagerduty", "R0UTINGKEY00000000000000000000000"), func() int { return len(pd.Events()) }},
-		"webhook":   {notify.NewWebhook(nil, 5*time.Second), with("webhook", hook.URL+"/hook"), func() int { return int(hooks.Load()) }},
+		"slack":     {slack.NewNotifier(slack.New(slack.Options{Token: providertest.SlackBotToken, APIURL: sl.URL, HTTPClient: hc, Timeout: 5 * time.Second})), with("slack", "C0DAN"), func() int { return len(sl.Messages()) }},
+		"pagerduty": {pagerduty.New(pd.URL, hc, 5*time.Second), with("pagerduty", "R0UTINGKEY00000000000000000000000"), func() int { return len(pd.Events()) }},
+		"webhook":   {notify.NewWebhook(hc, 5*time.Second), with("webhook", hook.URL+"/hook"), func() int { return int(hooks.Load()) }},
 	}
 }
 
@@ -124,6 +136,54 @@ func TestPageStillDueAfterAStallIsSent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPageWrittenWholeBeforeAStallIsNotCalledOff: a page whose request
+// went out whole, its body written to the provider's connection, and
+// whose process then stalled (stopped just after the write, before
+// net/http read its body once more to see that it held no more than its
+// Content-Length) reached the provider: it must not be reported called
+// off (ErrNoLongerDue says nothing went out; the dispatcher then records
+// nothing, and the person's phone rang for a page no timeline shows).
+// It is what it was before the stall: sent, the check not asked.
+func TestPageWrittenWholeBeforeAStallIsNotCalledOff(t *testing.T) {
+	var stalled atomic.Bool
+	notify.StallWhen(t, stalled.Load, 2*time.Second)
+	rt := notify.NewTransport()
+	notify.DialThrough(t, rt, func(c net.Conn) net.Conn { return stallAfterBody{Conn: c, stalled: &stalled} })
+	for name, s := range stalledSendsOn(t, &http.Client{Transport: rt}) {
+		t.Run(name, func(t *testing.T) {
+			stalled.Store(false)
+			before := s.sent()
+			var asked atomic.Int32
+			err := s.n.Notify(dueAnswer(false, &asked), s.m)
+			if n := s.sent() - before; err != nil || n != 1 {
+				t.Fatalf("%v; the provider took %d pages (the check was asked %d times); want it sent, once", err, n, asked.Load())
+			}
+			if asked.Load() != 0 {
+				t.Fatalf("the check was asked %d times after the page's body went out; want 0", asked.Load())
+			}
+			if !stalled.Load() {
+				t.Fatal("the process did not stall after the body's write (written with its headers?): the test tests nothing")
+			}
+		})
+	}
+}
+
+// stallAfterBody is a connection whose process stalls as soon as a
+// request's body is written to it: a write that is not a request's
+// headers (net/http writes those on their own first, then the body).
+type stallAfterBody struct {
+	net.Conn
+	stalled *atomic.Bool
+}
+
+func (c stallAfterBody) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if !bytes.HasPrefix(p, []byte("POST ")) && !bytes.HasPrefix(p, []byte("GET ")) {
+		c.stalled.Store(true)
+	}
+	return n, err
 }
 
 // TestPageWhoseClaimLookedBeforeAStallAsks: the claim read the incident,

@@ -67,7 +67,7 @@ func (a askAfterStall) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	ctx := r.Context()
 	r2 := *r // a RoundTripper does not change its caller's request
-	r2.Body = dueBody{ReadCloser: r.Body, ctx: ctx}
+	r2.Body = &dueBody{ReadCloser: r.Body, ctx: ctx}
 	if get := r.GetBody; get != nil {
 		// The transport sends again, on a new connection, a request
 		// whose first connection failed before it went out.
@@ -76,7 +76,7 @@ func (a askAfterStall) RoundTrip(r *http.Request) (*http.Response, error) {
 			if err != nil {
 				return nil, err
 			}
-			return dueBody{ReadCloser: b, ctx: ctx}, nil
+			return &dueBody{ReadCloser: b, ctx: ctx}, nil
 		}
 	}
 	return a.next.RoundTrip(&r2)
@@ -86,18 +86,32 @@ func (a askAfterStall) RoundTrip(r *http.Request) (*http.Response, error) {
 // (http.Client.CloseIdleConnections).
 func (a askAfterStall) CloseIdleConnections() { a.next.CloseIdleConnections() }
 
-// dueBody is a request body that asks, before each read, whether its page
-// is still due after a stall.
+// dueBody is a request body that asks, before its first byte is read,
+// whether its page is still due after a stall. Not after: net/http reads
+// a body once more when it has written its Content-Length's worth, to
+// see that it holds no more, and a stall just before that read (the
+// process stopped as the page was written) called off a page the
+// provider had whole, and acted on: it rang the person, and the
+// dispatcher, told nothing went out, recorded nothing.
 type dueBody struct {
 	io.ReadCloser
 	ctx context.Context
+	// read says a byte of the body was handed to the transport: the
+	// request is on its way, and is not called off.
+	read bool
 }
 
-func (b dueBody) Read(p []byte) (int, error) {
-	if err := stillDueAfterStall(b.ctx); err != nil {
-		return 0, err
+func (b *dueBody) Read(p []byte) (int, error) {
+	if !b.read {
+		if err := stillDueAfterStall(b.ctx); err != nil {
+			return 0, err
+		}
 	}
-	return b.ReadCloser.Read(p)
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.read = true
+	}
+	return n, err
 }
 
 // NewHTTPSender makes the sender of the transport called name (which

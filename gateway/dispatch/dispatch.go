@@ -2072,7 +2072,7 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	err := d.send(sctx, n, msg)
 	if errors.Is(err, notify.ErrNoLongerDue) {
 		d.m.pages.WithLabelValues(a.Channel, contact.Via, "called_off").Inc()
-		d.log.Info("page called off: its step left the incident while it was retried or waited", "incident", inc.ID,
+		d.log.Info("page called off: its step left the incident while it was retried or waited, or while pagerd stalled before its request went out", "incident", inc.ID,
 			"user", a.User, "channel", a.Channel, "via", contact.Via, "err", err)
 		if !carried {
 			// A step counted before its turn left the incident stored as

@@ -1080,7 +1080,7 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 		// Nothing went out: the timelines keep their notify_held, as for
 		// incidents acknowledged before the flush.
 		d.m.bundles.WithLabelValues(channel, contact.Via, "called_off").Inc()
-		d.log.Info("storm bundle called off: all its incidents were acknowledged or resolved while it was retried or waited",
+		d.log.Info("storm bundle called off: all its incidents were acknowledged or resolved while it was retried or waited, or while pagerd stalled before its request went out",
 			"storm", c.Storm, "bundle", b.ID, "incidents", len(live), "via", contact.Via, "err", err)
 		return notes, nil, nil
 	}

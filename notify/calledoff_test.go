@@ -14,6 +14,7 @@ import (
 
 	"github.com/pagerd/pagerd/internal/providertest"
 	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/notify/email"
 	"github.com/pagerd/pagerd/notify/pagerduty"
 	"github.com/pagerd/pagerd/notify/slack"
 	"github.com/pagerd/pagerd/notify/twilio"
@@ -43,7 +44,23 @@ func stalledSends(t *testing.T) map[string]struct {
 	m    notify.Message
 	sent func() int
 } {
-	return stalledSendsOn(t, nil)
+	sends := stalledSendsOn(t, nil)
+	// Email is not HTTP: it asks after the server's 354, before the
+	// message goes.
+	mx := providertest.NewSMTP(t)
+	mail, err := email.New(email.Options{Smarthost: mx.Addr, From: "pagerd@aion.example", Username: providertest.SMTPUser,
+		Password: providertest.SMTPPassword, RootCAs: mx.Pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := sends["webhook"].m
+	m.Channel, m.Address = "email", "dan@aion.example"
+	sends["email"] = struct {
+		n    notify.Notifier
+		m    notify.Message
+		sent func() int
+	}{mail, m, func() int { return len(mx.Mails()) }}
+	return sends
 }
 
 // stalledSendsOn is stalledSends with each transport's calls carried by

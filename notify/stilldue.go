@@ -103,6 +103,14 @@ func stillDueAfterStall(ctx context.Context) error {
 	return c.ask(ctx)
 }
 
+// StillDueAfterStall is, for a transport that does not send through
+// NewTransport (email), the question NewTransport's requests ask before
+// their body goes out: ErrNoLongerDue when the process stalled a second or
+// more since the page's claim looked at the incident (or since the page
+// last asked) and the page is no longer due; nil otherwise, and always
+// without a stall (no store read).
+func StillDueAfterStall(ctx context.Context) error { return stillDueAfterStall(ctx) }
+
 // ask asks c's question, c.mu held.
 func (c *stillDueCheck) ask(ctx context.Context) error {
 	c.asked = notRunning()

@@ -243,11 +243,15 @@ func (n *Notifier) compose(to *mail.Address, subject, body string, extra map[str
 // STARTTLS, which must be offered), log in if set, MAIL, RCPT, DATA, QUIT,
 // all within the timeout and ctx.
 func (n *Notifier) deliver(ctx context.Context, rcpt string, msg []byte) error {
-	return n.session(ctx, func(c *smtp.Client) error { return n.send(c, rcpt, msg) })
+	return n.session(ctx, func(c *smtp.Client) error { return n.send(ctx, c, rcpt, msg) })
 }
 
 // send sends one message on an open session: MAIL, RCPT, DATA, QUIT.
-func (n *Notifier) send(c *smtp.Client, rcpt string, msg []byte) error {
+// Before the message itself goes (after the server's 354), a page whose
+// process stalled since its claim asks whether it is still due
+// (notify.StillDueAfterStall): called off, the session ends without the
+// message's end, and the server keeps nothing.
+func (n *Notifier) send(ctx context.Context, c *smtp.Client, rcpt string, msg []byte) error {
 	if err := c.Mail(n.from.Address, nil); err != nil {
 		return n.failed("MAIL FROM", err)
 	}
@@ -257,6 +261,9 @@ func (n *Notifier) send(c *smtp.Client, rcpt string, msg []byte) error {
 	w, err := c.Data()
 	if err != nil {
 		return n.failed("DATA", err)
+	}
+	if err := notify.StillDueAfterStall(ctx); err != nil {
+		return fmt.Errorf("email: %w (the process had stalled before the message went out)", err)
 	}
 	if _, err := w.Write(msg); err != nil {
 		return n.failed("DATA", err)

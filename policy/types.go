@@ -445,7 +445,8 @@ func atLine(n *yaml.Node, err error) error {
 	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 }
 
-// wallClock is the instant a wall clock in loc shows tod on date d. When
+// wallClock is the instant a wall clock in loc shows tod on date d, the
+// first time it does when the clocks go back over it (firstPass). When
 // that time does not exist because the clocks jump forward over it (Santiago
 // skips Sunday 00:00 when DST starts, Berlin 02:00-02:59 on the last Sunday
 // of March), it is the first instant after the jump. time.Date alone gives
@@ -459,7 +460,7 @@ func wallClock(d Date, tod TimeOfDay, loc *time.Location) time.Time {
 	}
 	y, m, day := t.Date()
 	if y == d.Year && m == d.Month && day == d.Day && t.Hour() == tod.Hour && t.Minute() == tod.Minute {
-		return t
+		return firstPass(t)
 	}
 	// In a gap: the zone in force at t ends at the jump, or begins at it.
 	start, end := t.ZoneBounds()
@@ -470,4 +471,30 @@ func wallClock(d Date, tod TimeOfDay, loc *time.Location) time.Time {
 		return start
 	}
 	return t
+}
+
+// firstPass is the first instant the wall clock in t's zone shows what it
+// shows at t. When clocks go back they show an hour (Lord Howe: half an
+// hour) twice, and time.Date picks the first pass west of UTC (New York's
+// 01:30 EDT) but the second at or east of it (Berlin's 02:30 CET, not
+// CEST): a handoff, a window's edge or a date's first instant there came an
+// hour after the clock first showed it, and the outgoing person was paged
+// for an hour they were told was the next person's. Here it is the first
+// pass on either side: the one before the change, when t is after it and
+// the zone before showed the same wall time then.
+func firstPass(t time.Time) time.Time {
+	start, _ := t.ZoneBounds()
+	if start.IsZero() || t.Sub(start) >= 24*time.Hour {
+		return t // no change just before t (UTC, or months after one)
+	}
+	_, off := t.Zone()
+	_, before := start.Add(-time.Nanosecond).Zone()
+	if before <= off {
+		return t // the clocks went forward at start: nothing is shown twice
+	}
+	e := t.Add(-time.Duration(before-off) * time.Second)
+	if !e.Before(start) {
+		return t
+	}
+	return e
 }

@@ -433,7 +433,7 @@ func (s *Store) trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	if err != nil {
 		return "", 0, nil, err
 	}
-	seen, next := inc.LastSeen.UTC().Format(time.RFC3339Nano), nextMS(inc)
+	seen, next, score := inc.LastSeen.UTC().Format(time.RFC3339Nano), nextMS(inc), triggerScoreMS(inc)
 	// Kept before the script runs, so that a claim that comes at once
 	// finds it.
 	kept := false
@@ -448,7 +448,7 @@ func (s *Store) trigger(ctx context.Context, inc *store.Incident, timeline []sto
 		readArg = "1"
 	}
 	res, err := s.batch.run(ctx, triggerScript, keys, s.key(shard, "inc:"), inc.ID, doc, string(inc.State.Status), details,
-		seen, ms(inc.CreatedAt), next, tl, triggerScoreMS(inc), resolvedArg(inc), readArg).StringSlice()
+		seen, ms(inc.CreatedAt), next, tl, score, resolvedArg(inc), readArg).StringSlice()
 	if kept && (err != nil || len(res) < 2 || res[0] == "repeated") {
 		s.created.Drop(inc.ID)
 	}
@@ -468,7 +468,7 @@ func (s *Store) trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	}
 	inc.Version = 1
 	if next != "" {
-		s.heads.wrote(shard, dueScore(triggerScoreMS(inc)))
+		s.heads.wrote(shard, dueScore(score))
 	}
 	return res[1], store.Created, nil, nil
 }

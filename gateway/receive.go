@@ -242,8 +242,7 @@ func (s *Server) alertmanager(c echo.Context) (err error) {
 			" (server.rate_limit); nothing was stored, retry later"}
 	}
 	msg, err := s.readAlertmanager(c)
-	var ie *ingest.InputError
-	if errors.As(err, &ie) {
+	if ie, ok := errors.AsType[*ingest.InputError](err); ok {
 		return badRequest("%s", ie.Msg)
 	}
 	if err != nil {

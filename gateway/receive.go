@@ -200,6 +200,21 @@ func (s *Server) allow(cfg *policy.Config, bucket, service string) bool {
 	return l.Allow()
 }
 
+// endedOnce is a notification's Ended, read at the first resolve that asks
+// for it (from any of the groups stored at once) and not before: most
+// notifications resolve nothing. A struct, not sync.OnceValue(msg.Ended),
+// whose state and closure were two allocations every webhook.
+type endedOnce struct {
+	once  sync.Once
+	msg   *ingest.Message
+	ended *ingest.Ended
+}
+
+func (e *endedOnce) get() *ingest.Ended {
+	e.once.Do(func() { e.ended = e.msg.Ended() })
+	return e.ended
+}
+
 // alertmanager receives Alertmanager webhook notifications (payload v4). The
 // integration key comes as a bearer token or as the last path segment.
 func (s *Server) alertmanager(c echo.Context) (err error) {
@@ -293,7 +308,7 @@ func (s *Server) alertmanager(c echo.Context) (err error) {
 			"truncated_alerts", msg.TruncatedAlerts, "asking_alertmanager", asking)
 	}
 	groups := msg.Groups(byFingerprint)
-	ended := sync.OnceValue(msg.Ended) // read at the first resolve
+	ended := &endedOnce{msg: msg}
 	// withheld: the incidents whose resolve this notification withheld
 	// (noted already), which the group's sweep below must leave open too.
 	var withheld map[string]bool // made at the first, not per webhook
@@ -357,7 +372,7 @@ func (s *Server) alertmanager(c echo.Context) (err error) {
 		id, had, kept, err := s.o.Incidents.ResolveIfOpenOrHad(ctx, svc, msg.OverflowDedupKey(), "alertmanager", "alertmanager", func(inc *store.Incident) bool {
 			why = olderThan
 			if why == "" {
-				why = ended().Uncovered(inc.Details).Newer
+				why = ended.get().Uncovered(inc.Details).Newer
 			}
 			return why != "" || ask
 		})
@@ -431,7 +446,7 @@ func (s *Server) alertmanager(c echo.Context) (err error) {
 			if _, ok := ingest.FingerprintOfKey(inc.DedupKey, prefix); !ok || inc.Source != "alertmanager" || withheld[inc.ID] {
 				return false
 			}
-			if alert := ended().FiredAfter(inc.Details); alert != "" {
+			if alert := ended.get().FiredAfter(inc.Details); alert != "" {
 				newer = append(newer, firedAfter{inc, alert})
 				return false
 			}
@@ -649,7 +664,7 @@ type groupTaken struct {
 // takeGroup stores one group of an Alertmanager notification: opens or
 // repeats its incident, resolves it, or withholds the resolve and says why.
 func (s *Server) takeGroup(ctx context.Context, cfg *policy.Config, svc *policy.Service, msg *ingest.Message, g ingest.AlertGroup,
-	byFingerprint bool, ended func() *ingest.Ended) groupTaken {
+	byFingerprint bool, ended *endedOnce) groupTaken {
 	noted := false
 	unsure, next, why := g.ResolveUnsure, ingest.WithheldNext(policy.ShownURL(svc.AlertmanagerAPI())), "Alertmanager left alerts out of a resolved notification"
 	if !g.Firing && unsure == "" && !byFingerprint && svc.SilenceOnAcknowledge != nil {
@@ -717,7 +732,7 @@ func (s *Server) takeGroup(ctx context.Context, cfg *policy.Config, svc *policy.
 		// tell without another read.
 		var uncovered ingest.Uncovered
 		id, kept, err := s.o.Incidents.ResolveByDedupUnless(ctx, svc, g.DedupKey, "alertmanager", "alertmanager", func(inc *store.Incident) bool {
-			uncovered = ended().Uncovered(inc.Details)
+			uncovered = ended.get().Uncovered(inc.Details)
 			// Without Alertmanager to ask, only an alert that fired
 			// again after the resolve's end keeps the incident open:
 			// Alertmanager sends the resolve of that firing when it

@@ -49,9 +49,17 @@ func createdRecord(inc *store.Incident, lossy bool, doc, det []byte, next, seen 
 	if next == "" {
 		next = "-"
 	}
-	header := "v1 1 " + string(inc.State.Status) + " " + next + " 0 " + seen + " " +
-		strconv.Itoa(len(doc)) + " " + strconv.Itoa(len(det))
-	return &createdRec{header: header, doc: doc, det: det, inc: cp}
+	// "v1 1 <status> <next> 0 <seen> <len(doc)> <len(det)>", built on the
+	// stack and copied once: joined with +, the lengths' strings were an
+	// allocation each beside the header's.
+	var b [128]byte
+	h := append(b[:0], "v1 1 "...)
+	h = append(append(h, inc.State.Status...), ' ')
+	h = append(append(h, next...), " 0 "...)
+	h = append(append(h, seen...), ' ')
+	h = append(strconv.AppendInt(h, int64(len(doc)), 10), ' ')
+	h = strconv.AppendInt(h, int64(len(det)), 10)
+	return &createdRec{header: string(h), doc: doc, det: det, inc: cp}
 }
 
 // takeCreated hands over the copy of id if rec is the record it was kept

@@ -35,7 +35,7 @@ func (c *createdRec) is(rec string) bool {
 // time not at UTC's offset or outside years 0-9999, a string that is not
 // UTF-8 (its document's JSON then holds \ufffd: lossy), or a status the
 // header cannot hold; that incident is then decoded.
-func createdRecord(inc *store.Incident, lossy bool, doc, det []byte, next, seen string) *createdRec {
+func createdRecord(inc *store.Incident, lossy bool, doc, det []byte, seen string) *createdRec {
 	if st := string(inc.State.Status); st == "" || strings.ContainsAny(st, " \n") {
 		return nil // a header parseRecord would not take: decoding fails, as it must
 	}
@@ -46,16 +46,18 @@ func createdRecord(inc *store.Incident, lossy bool, doc, det []byte, next, seen 
 	if !ok {
 		return nil
 	}
-	if next == "" {
-		next = "-"
-	}
 	// "v1 1 <status> <next> 0 <seen> <len(doc)> <len(det)>", built on the
 	// stack and copied once: joined with +, the lengths' strings were an
 	// allocation each beside the header's.
 	var b [128]byte
 	h := append(b[:0], "v1 1 "...)
 	h = append(append(h, inc.State.Status...), ' ')
-	h = append(append(h, next...), " 0 "...)
+	if next, ok := store.DueAt(inc); ok {
+		h = strconv.AppendInt(h, ms(next), 10)
+	} else {
+		h = append(h, '-')
+	}
+	h = append(h, " 0 "...)
 	h = append(append(h, seen...), ' ')
 	h = append(strconv.AppendInt(h, int64(len(doc)), 10), ' ')
 	h = strconv.AppendInt(h, int64(len(det)), 10)

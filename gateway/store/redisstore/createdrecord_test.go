@@ -8,6 +8,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/internal/created"
+	"github.com/pagerd/pagerd/policy"
 )
 
 // TestCreatedRecordHeader: the header Trigger keeps is the one the trigger
@@ -20,16 +21,21 @@ func TestCreatedRecordHeader(t *testing.T) {
 	inc.State.Status = "triggered"
 	doc, det := []byte(strings.Repeat("d", 1234)), []byte(strings.Repeat("e", 567))
 	seen := at.Format(time.RFC3339Nano)
-	for _, next := range []string{"1796529600123", ""} {
-		c := createdRecord(inc, false, doc, det, next, seen)
+	due := at.Add(time.Minute)
+	for _, tc := range []struct {
+		pending []policy.Deadline
+		next    string
+	}{
+		{[]policy.Deadline{{ID: "1.1", At: due, Kind: policy.DeadlineNotify}}, strconv.FormatInt(due.UnixMilli(), 10)},
+		{nil, "-"},
+	} {
+		inc.State.Pending = tc.pending
+		c := createdRecord(inc, false, doc, det, seen)
 		if c == nil {
 			t.Fatal("no record kept")
 		}
-		n := next
-		if n == "" {
-			n = "-"
-		}
-		want := "v1 1 triggered " + n + " 0 " + seen + " " + strconv.Itoa(len(doc)) + " " + strconv.Itoa(len(det))
+		next := tc.next
+		want := "v1 1 triggered " + next + " 0 " + seen + " " + strconv.Itoa(len(doc)) + " " + strconv.Itoa(len(det))
 		if c.header != want {
 			t.Errorf("next %q: header %q, want %q", next, c.header, want)
 		}
@@ -41,8 +47,9 @@ func TestCreatedRecordHeader(t *testing.T) {
 	if raceEnabled {
 		return // the race detector allocates as it likes
 	}
+	inc.State.Pending = []policy.Deadline{{ID: "1.1", At: due, Kind: policy.DeadlineNotify}}
 	copyOnly := testing.AllocsPerRun(100, func() { _, _ = created.CanonicalCopy(inc) })
-	all := testing.AllocsPerRun(100, func() { _ = createdRecord(inc, false, doc, det, "1796529600123", seen) })
+	all := testing.AllocsPerRun(100, func() { _ = createdRecord(inc, false, doc, det, seen) })
 	if got := all - copyOnly; got != 2 {
 		t.Errorf("createdRecord allocates %.0f beside the copy, want 2 (the header, the record)", got)
 	}

@@ -144,16 +144,6 @@ func (h *dueHeads) next(nowMS int64) (int64, bool) {
 	return best, best != headNone
 }
 
-// dueScore is a due time in ms as the scripts are passed it; one that does
-// not parse is unknown.
-func dueScore(msArg string) int64 {
-	v, err := strconv.ParseInt(msArg, 10, 64)
-	if err != nil {
-		return headUnknown
-	}
-	return v
-}
-
 // scopeArg is the shards as claimAllScript reads them: two hex digits a
 // shard; "" for every shard.
 func scopeArg(shards []int) string {

@@ -433,11 +433,12 @@ func (s *Store) trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	if err != nil {
 		return "", 0, nil, err
 	}
-	seen, next, score := inc.LastSeen.UTC().Format(time.RFC3339Nano), nextMS(inc), triggerScoreMS(inc)
+	seen := inc.LastSeen.UTC().Format(time.RFC3339Nano)
+	score, pending := store.TriggerScore(inc)
 	// Kept before the script runs, so that a claim that comes at once
 	// finds it.
 	kept := false
-	if c := createdRecord(inc, lossy, doc, details, next, seen); c != nil {
+	if c := createdRecord(inc, lossy, doc, details, seen); c != nil {
 		s.created.Keep(inc.ID, c)
 		kept = true
 	}
@@ -448,7 +449,7 @@ func (s *Store) trigger(ctx context.Context, inc *store.Incident, timeline []sto
 		readArg = "1"
 	}
 	res, err := s.batch.run(ctx, triggerScript, keys, s.key(shard, "inc:"), inc.ID, doc, string(inc.State.Status), details,
-		seen, ms(inc.CreatedAt), next, tl, score, resolvedArg(inc), readArg).StringSlice()
+		seen, ms(inc.CreatedAt), msArg(store.DueAt(inc)), tl, msArg(score, pending), resolvedArg(inc), readArg).StringSlice()
 	if kept && (err != nil || len(res) < 2 || res[0] == "repeated") {
 		s.created.Drop(inc.ID)
 	}
@@ -467,28 +468,21 @@ func (s *Store) trigger(ctx context.Context, inc *store.Incident, timeline []sto
 		return res[1], store.Repeated, cur, nil
 	}
 	inc.Version = 1
-	if next != "" {
-		s.heads.wrote(shard, dueScore(score))
+	if pending {
+		s.heads.wrote(shard, ms(score))
 	}
 	return res[1], store.Created, nil, nil
 }
 
-// triggerScoreMS is store.TriggerScore in ms, or "" when nothing is pending.
-func triggerScoreMS(inc *store.Incident) string {
-	at, ok := store.TriggerScore(inc)
+// msArg is a due time in ms as a script's argument, or "" when nothing
+// is pending (ok false). An int64, which go-redis writes as the digits a
+// string of it would hold: formatted here first, the string was an
+// allocation more at every write.
+func msArg(at time.Time, ok bool) any {
 	if !ok {
 		return ""
 	}
-	return strconv.FormatInt(ms(at), 10)
-}
-
-// nextMS is the earliest pending deadline in ms, or "" when none is pending.
-func nextMS(inc *store.Incident) string {
-	at, ok := store.DueAt(inc)
-	if !ok {
-		return ""
-	}
-	return strconv.FormatInt(ms(at), 10)
+	return ms(at)
 }
 
 // encodeTimeline writes entries one JSON object per line. Bytes, not a
@@ -718,8 +712,8 @@ func (s *Store) write(ctx context.Context, script *redis.Script, inc *store.Inci
 		return err
 	}
 	keys := []string{s.key(shard, "inc:", inc.ID), s.key(shard, "due"), s.key(shard, "claims"), s.key(shard, "open"), s.key(shard, "resolved")}
-	next := nextMS(inc)
-	args := append([]any{inc.Version, doc, string(inc.State.Status), inc.ID, ms(inc.CreatedAt), next, tl, resolvedArg(inc)}, extra...)
+	next, pending := store.DueAt(inc)
+	args := append([]any{inc.Version, doc, string(inc.State.Status), inc.ID, ms(inc.CreatedAt), msArg(next, pending), tl, resolvedArg(inc)}, extra...)
 	if inc.CheckRepeats {
 		// Last: the script reads it after the arguments of its own.
 		args = append(args, strconv.Itoa(inc.Repeats))
@@ -732,9 +726,9 @@ func (s *Store) write(ctx context.Context, script *redis.Script, inc *store.Inci
 	switch res {
 	case "ok":
 		inc.Version++
-		if next != "" {
+		if pending {
 			// At next, or left at a claim's lease end (later).
-			s.heads.wrote(shard, dueScore(next))
+			s.heads.wrote(shard, ms(next))
 		}
 		return nil
 	case "conflict":

@@ -224,3 +224,31 @@ func TestPageWhoseClaimLookedBeforeAStallAsks(t *testing.T) {
 		})
 	}
 }
+
+// TestPageWhoseQuestionIsSlowKeepsItsTimeout: the question a page asks
+// after a stall takes longer than the transport's timeout (a store slow
+// to answer as the replica runs again: the fault soak's took 2 s, on a 1 s
+// webhook timeout). Its time is not the provider's: the page still goes
+// out, once. Counted, the timeout ended before a byte went out, and the
+// page failed untried.
+func TestPageWhoseQuestionIsSlowKeepsItsTimeout(t *testing.T) {
+	var got atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err == nil {
+			got.Add(1)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	notify.StallAfter(t, time.Second)
+	var asked atomic.Int32
+	ctx := notify.WithStillDue(context.Background(), func(context.Context) bool {
+		asked.Add(1)
+		time.Sleep(300 * time.Millisecond)
+		return true
+	})
+	err := notify.NewWebhook(nil, 100*time.Millisecond).Notify(ctx, notify.Message{Address: srv.URL + "/hook", Text: "x"})
+	if err != nil || got.Load() != 1 || asked.Load() != 1 {
+		t.Fatalf("%v; the receiver got %d pages, the check was asked %d times; want the page sent once after one question", err, got.Load(), asked.Load())
+	}
+}

@@ -40,6 +40,7 @@ func withRunningTimeout(ctx context.Context, d time.Duration, lost func() time.D
 	t.mu.Lock()
 	t.timer = time.AfterFunc(d, t.fire)
 	t.mu.Unlock()
+	ctx = context.WithValue(ctx, runningTimeoutKey{}, t)
 	return ctx, func() {
 		t.mu.Lock()
 		t.done = true
@@ -58,6 +59,38 @@ type runningTimeout struct {
 	mu     sync.Mutex
 	timer  *time.Timer
 	done   bool
+	// held is the time the send's own question took (holdTimeout), and
+	// holding when one being asked began (zero: none is).
+	held    time.Duration
+	holding time.Time
+}
+
+type runningTimeoutKey struct{}
+
+// holdTimeout holds ctx's running timeout (WithRunningTimeout), if it has
+// one, until the returned func is called: the time a page's request takes
+// to ask whether it is still due (NewTransport, after a stall) is not the
+// provider's. Counted, a store slow to answer ate the request's timeout,
+// which ended before a byte went out, and the page failed untried (the
+// fault soak's webhook timeout is 1 s, and a replica's questions after a
+// stop took 2 s).
+func holdTimeout(ctx context.Context) (release func()) {
+	t, _ := ctx.Value(runningTimeoutKey{}).(*runningTimeout)
+	if t == nil {
+		return func() {}
+	}
+	t.mu.Lock()
+	t.holding = time.Now()
+	t.mu.Unlock()
+	return func() {
+		t.mu.Lock()
+		t.held += time.Since(t.holding)
+		t.holding = time.Time{}
+		if !t.done {
+			t.timer.Reset(0) // fire works out what is left
+		}
+		t.mu.Unlock()
+	}
 }
 
 // fire ends the context once d of running time has passed since start,
@@ -68,7 +101,10 @@ func (t *runningTimeout) fire() {
 	if t.done {
 		return
 	}
-	ran := time.Since(t.start) - (t.lost() - t.lost0)
+	if !t.holding.IsZero() {
+		return // the question's release looks again
+	}
+	ran := time.Since(t.start) - (t.lost() - t.lost0) - t.held
 	if left := t.d - ran; left > 0 {
 		t.timer.Reset(left)
 		return

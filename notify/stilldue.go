@@ -100,6 +100,7 @@ func stillDueAfterStall(ctx context.Context) error {
 	if notRunning() <= c.asked {
 		return nil
 	}
+	defer holdTimeout(ctx)()
 	return c.ask(ctx)
 }
 

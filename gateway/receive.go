@@ -786,9 +786,15 @@ func (s *Server) takeGroup(ctx context.Context, cfg *policy.Config, svc *policy.
 			return groupTaken{noted: true}
 		}
 	}
-	id, err := s.submit(ctx, cfg, incident.Alert{Service: svc, DedupKey: g.DedupKey, Source: "alertmanager",
+	a := incident.Alert{Service: svc, DedupKey: g.DedupKey, Source: "alertmanager",
 		Actor: "alertmanager", Labels: g.Labels, LabelsIncomplete: g.LabelsIncomplete, Titles: g.Titles, Summary: g.Summary,
-		Details: g.Details}, g.Cuts)
+		Details: g.Details}
+	if !byFingerprint {
+		// The group whole, its alerts all started after a resolve
+		// pagerd withheld, fires anew rather than repeats.
+		a.Starts = msg.WholeStarts()
+	}
+	id, err := s.submit(ctx, cfg, a, g.Cuts)
 	if err != nil {
 		return groupTaken{noted: noted, err: err}
 	}

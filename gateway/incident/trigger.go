@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -34,6 +36,12 @@ type Alert struct {
 	// Truncated, when the intake cut the alert to fit pagerd's limits,
 	// says what it cut, for a "truncated" timeline entry.
 	Truncated string
+	// Starts, for an Alertmanager group that came whole (nothing left
+	// out), are when each of its alerts started (ingest.Message.WholeStarts):
+	// a repeat of an incident whose resolve was withheld because
+	// Alertmanager left alerts out, all of whose alerts started after
+	// that, is the group firing anew (endIfGroupEnded).
+	Starts []time.Time
 }
 
 // raisedBy names the alert that decided the priority, and says how many
@@ -63,7 +71,9 @@ func (s *Service) Trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 		// counts it delivered, and sends it again only when its group
 		// changes or after repeat_interval (4 hours by default). So it
 		// opens an incident of its own, and pages, now. Once: another
-		// resolve in that instant is someone who has seen it.
+		// resolve in that instant is someone who has seen it. So does
+		// a group that fired anew after its withheld resolve
+		// (endIfGroupEnded), whose old incident the repeat resolved.
 		id, out, err = s.trigger(ctx, cfg, a)
 		switch {
 		case errors.Is(err, errResolvedWhileRaised):
@@ -147,6 +157,15 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 			// retry lands on the same incident and raises it then.
 			return "", 0, fmt.Errorf("the repeat is stored, but its priority could not be raised: %w", store.PartlyStored(err))
 		}
+		ended, err := s.endIfGroupEnded(ctx, cur, a)
+		if err != nil {
+			// Stored, as above: a retry finds the group ended then.
+			return "", 0, fmt.Errorf("the repeat is stored, but the incident of the group that had ended could not be resolved: %w", store.PartlyStored(err))
+		}
+		if ended {
+			// Trigger opens the new firing's incident, which pages.
+			return gotID, out, errResolvedWhileRaised
+		}
 		if err := s.releaseIfUncovered(ctx, cur, a, now); err != nil {
 			// Stored, as above: a retry releases it then.
 			return "", 0, fmt.Errorf("the repeat is stored, but its maintenance window could not release it: %w", store.PartlyStored(err))
@@ -167,6 +186,63 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 	}
 	s.m.alerts.WithLabelValues(a.Source, a.Service.Name, outcome).Inc()
 	return gotID, out, nil
+}
+
+// endIfGroupEnded resolves inc, which a's repeat found open, when the
+// repeat is in fact the group firing anew: Alertmanager sent the group's
+// resolve leaving alerts out (max_alerts), pagerd withheld it
+// (ingest.LeftOutResolve) and the incident stayed open, and now the group
+// came whole (a.Starts) with every alert of it started after that resolve.
+// Taken as a repeat, the new firing of an acknowledged incident paged
+// nobody. It is checked, at the price of a timeline read, only for an
+// incident that pages nobody any more (acknowledged, or with nothing
+// pending): one still paging is seen anyway. It reports whether it
+// resolved inc; Trigger then opens the new incident.
+func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Alert) (bool, error) {
+	quiet := func(inc *store.Incident) bool {
+		return inc.Open() && (inc.State.Status == policy.StatusAcknowledged || len(inc.State.Pending) == 0)
+	}
+	if len(a.Starts) == 0 || inc == nil || !quiet(inc) {
+		return false, nil
+	}
+	tl, err := s.o.Store.Timeline(ctx, inc.ID)
+	if err != nil {
+		return false, err
+	}
+	var withheld time.Time
+	for _, e := range tl {
+		if e.Type == "resolve_withheld" && strings.HasPrefix(e.Detail, ingest.LeftOutResolve) && e.At.After(withheld) {
+			withheld = e.At
+		}
+	}
+	if withheld.IsZero() {
+		return false, nil
+	}
+	for _, t := range a.Starts {
+		if !t.After(withheld) {
+			// An alert left out then, firing since: the resolve
+			// was rightly withheld.
+			return false, nil
+		}
+	}
+	kept, err := s.resolveUnless(ctx, inc, a.Actor, func(cur *store.Incident) bool { return !quiet(cur) })
+	if isResolved(err) {
+		return true, nil
+	}
+	if err != nil || kept != nil {
+		return false, err
+	}
+	detail := "Alertmanager sent the group firing again, leaving no alert out, and every alert of it started after the resolve pagerd withheld at " +
+		withheld.UTC().Format(time.RFC3339) + " because Alertmanager had left alerts out of it: the group had ended, so this incident is resolved " +
+		"and the new firing opens an incident of its own, which pages"
+	if err := s.Note(ctx, inc.ID, store.Entry{At: s.clock(), Type: "resolve_confirmed", Actor: "pagerd", Detail: detail}); err != nil {
+		// Best effort: the resolve is stored, and the new incident
+		// must open whatever becomes of the note.
+		s.log.Warn("why the incident was resolved not noted in the timeline", "incident", inc.ID, "err", err)
+	}
+	s.log.Info("a group whose resolve was withheld fired anew: its incident is resolved and a new one opened", "incident", inc.ID,
+		"service", inc.Service, "withheld_at", withheld)
+	return true, nil
 }
 
 // raiseIfWorse looks at an open incident whose alert fired again: if the

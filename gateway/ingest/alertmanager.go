@@ -695,7 +695,7 @@ func (l *limited) wholeGroup() AlertGroup {
 	details, cuts := l.details(l.Status, ordered, l.cuts)
 	var unsure string
 	if l.Status != StatusFiring && l.TruncatedAlerts > 0 {
-		unsure = fmt.Sprintf("Alertmanager sent this group as resolved, but left %d of its alerts out of the notification "+
+		unsure = fmt.Sprintf(LeftOutResolve+"%d of its alerts out of the notification "+
 			"(max_alerts on its receiver) and judged the status on the %d it kept: the ones left out may still fire, "+
 			"so the incident stays open",
 			l.TruncatedAlerts, len(l.Message.Alerts))
@@ -711,6 +711,31 @@ func (l *limited) wholeGroup() AlertGroup {
 		Details:          details,
 		Cuts:             cuts,
 	}
+}
+
+// LeftOutResolve begins the resolve_withheld entry of a group's incident
+// whose resolved notification left alerts out (AlertGroup.ResolveUnsure in
+// group mode), so that a later firing of the group can find it
+// (Message.WholeStarts).
+const LeftOutResolve = "Alertmanager sent this group as resolved, but left "
+
+// WholeStarts is when each alert of the message started, when the message
+// holds every alert of its group (Alertmanager left none out and pagerd
+// read them all) and each says when it started; nil otherwise. A group
+// whose resolve pagerd withheld because Alertmanager left alerts out of it
+// had ended if every alert it has now started after that resolve.
+func (m *Message) WholeStarts() []time.Time {
+	if m.TruncatedAlerts > 0 || m.Unread > 0 || len(m.Alerts) > MaxAlertsPerMessage || len(m.Alerts) == 0 {
+		return nil
+	}
+	starts := make([]time.Time, 0, len(m.Alerts))
+	for _, a := range m.Alerts {
+		if formatTime(a.StartsAt) == "" {
+			return nil
+		}
+		starts = append(starts, a.StartsAt)
+	}
+	return starts
 }
 
 // WithheldNext ends the timeline entry of a withheld resolve

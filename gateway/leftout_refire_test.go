@@ -119,3 +119,87 @@ func TestGroupFiringAnewAfterAWithheldResolvePages(t *testing.T) {
 		})
 	}
 }
+
+// TestAlertFiringAnewAfterItsGroupsWithheldResolvePages: in fingerprint
+// mode, a and b fire and are acknowledged; c joins and Alertmanager
+// (max_alerts 2) leaves b out of the notifications from then on. The
+// group resolves; its resolved notification leaves b out, so b's own
+// incident stays open and acknowledged, and the overflow incident's
+// resolve is withheld. Hours later b fires again, alone, sent whole: it
+// repeated b's acknowledged incident and paged nobody. b's new firing
+// started after the group's withheld resolve: b's old incident is
+// resolved and the new firing opens one of its own, which pages. b
+// firing since before that resolve, and an alert that fired again after
+// its acknowledgement in a group no resolve was withheld of, stay
+// repeats.
+func TestAlertFiringAnewAfterItsGroupsWithheldResolvePages(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name           string
+				cut, refreshed bool
+				paged          bool
+			}{
+				{"fires anew after the withheld resolve", true, true, true},
+				{"fires since before the withheld resolve", true, false, false},
+				{"fires anew, no resolve withheld", false, true, false},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+					t0 := fixedNow
+					a, b, c := lbl("X", "critical", "a"), lbl("X", "critical", "b"), lbl("X", "critical", "c")
+					r := h.am(batchKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0}, amAlert{st: "firing", labels: b, starts: t0}))
+					var res struct{ Incidents []string }
+					r.json(t, &res)
+					bID := res.Incidents[1]
+					h.runUntil(t0.Add(time.Minute))
+					ackAll := func() {
+						for _, v := range h.list("") {
+							if v.Status == "triggered" {
+								if r := h.api("POST", "/api/v1/incidents/"+v.ID+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+									t.Fatalf("acknowledge: %d %s", r.code, r.body)
+								}
+							}
+						}
+					}
+					ackAll()
+					if tc.cut {
+						h.clock.Set(t0.Add(5 * time.Minute))
+						h.am(batchKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: c, starts: t0.Add(4 * time.Minute)}, amAlert{st: "firing", labels: a, starts: t0}))
+						h.runUntil(t0.Add(6 * time.Minute))
+						ackAll()
+						h.clock.Set(t0.Add(time.Hour))
+						h.am(batchKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: c, starts: t0.Add(4 * time.Minute), ends: t0.Add(50 * time.Minute)},
+							amAlert{st: "resolved", labels: a, starts: t0, ends: t0.Add(50 * time.Minute)}))
+					}
+					if v := h.incident(bID); v.Status != "acknowledged" {
+						t.Fatalf("b's incident before it fires again: %s, want acknowledged", v.Status)
+					}
+					before := len(h.rec.lines(t0))
+					at := t0.Add(20 * time.Hour)
+					h.clock.Set(at)
+					start := t0
+					if tc.refreshed {
+						start = at.Add(-time.Minute)
+					}
+					h.am(batchKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start}))
+					h.runUntil(at.Add(time.Minute))
+					paged := h.rec.lines(t0)[before:]
+					if !tc.paged {
+						if len(paged) != 0 || h.incident(bID).Status != "acknowledged" {
+							t.Fatalf("pages %v, b's incident %s; want a repeat of b's acknowledged incident", paged, h.incident(bID).Status)
+						}
+						return
+					}
+					if h.incident(bID).Status != "resolved" || len(paged) == 0 {
+						t.Fatalf("b fired anew after its group's withheld resolve: its old incident %s, pages %v; want it resolved and a new incident paging",
+							h.incident(bID).Status, paged)
+					}
+					if !h.timelineHas(bID, "resolve_confirmed", "every alert of it started after") {
+						t.Errorf("b's old incident's timeline does not say why it was resolved: %s", timelineTypes(h.incident(bID)))
+					}
+				})
+			}
+		})
+	}
+}

@@ -788,11 +788,11 @@ func (s *Server) takeGroup(ctx context.Context, cfg *policy.Config, svc *policy.
 	}
 	a := incident.Alert{Service: svc, DedupKey: g.DedupKey, Source: "alertmanager",
 		Actor: "alertmanager", Labels: g.Labels, LabelsIncomplete: g.LabelsIncomplete, Titles: g.Titles, Summary: g.Summary,
-		Details: g.Details}
-	if !byFingerprint {
-		// The group whole, its alerts all started after a resolve
-		// pagerd withheld, fires anew rather than repeats.
-		a.Starts = msg.WholeStarts()
+		Details: g.Details, Starts: g.Starts}
+	if byFingerprint {
+		// The group's withheld resolve is in its overflow incident's
+		// timeline.
+		a.WithheldIn = msg.OverflowDedupKey()
 	}
 	id, err := s.submit(ctx, cfg, a, g.Cuts)
 	if err != nil {

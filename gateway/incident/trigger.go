@@ -37,11 +37,17 @@ type Alert struct {
 	// says what it cut, for a "truncated" timeline entry.
 	Truncated string
 	// Starts, for an Alertmanager group that came whole (nothing left
-	// out), are when each of its alerts started (ingest.Message.WholeStarts):
-	// a repeat of an incident whose resolve was withheld because
-	// Alertmanager left alerts out, all of whose alerts started after
-	// that, is the group firing anew (endIfGroupEnded).
+	// out), are when each of its alerts started (ingest.Message.WholeStarts);
+	// in fingerprint mode, when the alert started. A repeat of an
+	// incident whose group's resolve was withheld because Alertmanager
+	// left alerts out, all of whose alerts started after that, is the
+	// group, or the alert, firing anew (endIfGroupEnded).
 	Starts []time.Time
+	// WithheldIn is the dedup key of the incident whose timeline holds
+	// the group's withheld resolve, when it is not the alert's own: in
+	// fingerprint mode, the group's overflow incident, which holds the
+	// alerts Alertmanager left out.
+	WithheldIn string
 }
 
 // raisedBy names the alert that decided the priority, and says how many
@@ -189,23 +195,34 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 }
 
 // endIfGroupEnded resolves inc, which a's repeat found open, when the
-// repeat is in fact the group firing anew: Alertmanager sent the group's
-// resolve leaving alerts out (max_alerts), pagerd withheld it
-// (ingest.LeftOutResolve) and the incident stayed open, and now the group
-// came whole (a.Starts) with every alert of it started after that resolve.
-// Taken as a repeat, the new firing of an acknowledged incident paged
-// nobody. It is checked, at the price of a timeline read, only for an
+// repeat is in fact the group (in fingerprint mode, the alert) firing
+// anew: Alertmanager sent the group's resolve leaving alerts out
+// (max_alerts), pagerd withheld it (ingest.LeftOutResolve) and the
+// incident, opened before, stayed open; now every alert of the repeat
+// (a.Starts) started after that resolve. Taken as a repeat, the new
+// firing of an acknowledged incident paged nobody. It costs reads (the
+// timeline; in fingerprint mode the overflow incident too) only for an
 // incident that pages nobody any more (acknowledged, or with nothing
-// pending): one still paging is seen anyway. It reports whether it
-// resolved inc; Trigger then opens the new incident.
+// pending: one still paging is seen anyway) and whose alerts all started
+// after it opened. It reports whether it resolved inc; Trigger then
+// opens the new incident.
 func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Alert) (bool, error) {
 	quiet := func(inc *store.Incident) bool {
 		return inc.Open() && (inc.State.Status == policy.StatusAcknowledged || len(inc.State.Pending) == 0)
 	}
-	if len(a.Starts) == 0 || inc == nil || !quiet(inc) {
+	if len(a.Starts) == 0 || inc == nil || !quiet(inc) || !startedAfter(a.Starts, inc.CreatedAt) {
 		return false, nil
 	}
-	tl, err := s.o.Store.Timeline(ctx, inc.ID)
+	holder := inc
+	if a.WithheldIn != "" {
+		var err error
+		if holder, err = s.o.Store.FindByDedup(ctx, inc.Service, a.WithheldIn); isNotFound(err) {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
+	}
+	tl, err := s.o.Store.Timeline(ctx, holder.ID)
 	if err != nil {
 		return false, err
 	}
@@ -215,15 +232,11 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 			withheld = e.At
 		}
 	}
-	if withheld.IsZero() {
+	if withheld.IsZero() || !inc.CreatedAt.Before(withheld) || !startedAfter(a.Starts, withheld) {
+		// No such resolve since the incident opened, or an alert
+		// left out then, firing since: the resolve was rightly
+		// withheld.
 		return false, nil
-	}
-	for _, t := range a.Starts {
-		if !t.After(withheld) {
-			// An alert left out then, firing since: the resolve
-			// was rightly withheld.
-			return false, nil
-		}
 	}
 	kept, err := s.resolveUnless(ctx, inc, a.Actor, func(cur *store.Incident) bool { return !quiet(cur) })
 	if isResolved(err) {
@@ -232,7 +245,7 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	if err != nil || kept != nil {
 		return false, err
 	}
-	detail := "Alertmanager sent the group firing again, leaving no alert out, and every alert of it started after the resolve pagerd withheld at " +
+	detail := "Alertmanager sent the group (or, in fingerprint mode, the alert) firing again, every alert of it started after the resolve pagerd withheld at " +
 		withheld.UTC().Format(time.RFC3339) + " because Alertmanager had left alerts out of it: the group had ended, so this incident is resolved " +
 		"and the new firing opens an incident of its own, which pages"
 	if err := s.Note(ctx, inc.ID, store.Entry{At: s.clock(), Type: "resolve_confirmed", Actor: "pagerd", Detail: detail}); err != nil {
@@ -243,6 +256,16 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	s.log.Info("a group whose resolve was withheld fired anew: its incident is resolved and a new one opened", "incident", inc.ID,
 		"service", inc.Service, "withheld_at", withheld)
 	return true, nil
+}
+
+// startedAfter reports whether every start is after t.
+func startedAfter(starts []time.Time, t time.Time) bool {
+	for _, st := range starts {
+		if !st.After(t) {
+			return false
+		}
+	}
+	return true
 }
 
 // raiseIfWorse looks at an open incident whose alert fired again: if the

@@ -505,6 +505,11 @@ type AlertGroup struct {
 	// MaxIncidentsPerMessage, those pagerd did not read and those
 	// Alertmanager left out (truncatedAlerts) (OverflowDedupKey).
 	Overflow bool
+	// Starts are when its alerts started, for telling a group (or an
+	// alert) that fires anew after a resolve pagerd withheld from a
+	// repeat: in group mode Message.WholeStarts, in fingerprint mode the
+	// alert's start; nil on an overflow incident, or when not known.
+	Starts []time.Time
 	// LeftOutOnly marks an Overflow incident that holds only alerts
 	// Alertmanager left out: whether any of them fires, and whether it
 	// has an incident of its own, only Alertmanager can say.
@@ -710,6 +715,7 @@ func (l *limited) wholeGroup() AlertGroup {
 		Summary:          summarize(l.CommonAnnotations["summary"], l.CommonLabels["alertname"], covered),
 		Details:          details,
 		Cuts:             cuts,
+		Starts:           l.Message.WholeStarts(),
 	}
 }
 
@@ -808,7 +814,12 @@ func (l *limited) fingerprintGroups() []AlertGroup {
 				"its fingerprint of %s is kept as its first bytes and a SHA-256 digest (limit %d bytes)", byteSize(len(fingerprintOf(a))), MaxFingerprintBytes)})
 		}
 		details, cuts := l.details(a.Status, []Alert{a}, pre)
+		var starts []time.Time
+		if formatTime(a.StartsAt) != "" {
+			starts = []time.Time{a.StartsAt}
+		}
 		groups = append(groups, AlertGroup{
+			Starts:   starts,
 			DedupKey: prefix + order[i],
 			Firing:   a.Status == StatusFiring,
 			Labels:   []map[string]string{a.Labels},
@@ -849,7 +860,7 @@ func (l *limited) fingerprintGroups() []AlertGroup {
 		status, unsure := StatusFiring, ""
 		if !overflowFiring {
 			status = l.Status
-			unsure = fmt.Sprintf("Alertmanager sent this group as resolved, but left %d of its alerts out of the notification "+
+			unsure = fmt.Sprintf(LeftOutResolve+"%d of its alerts out of the notification "+
 				"(max_alerts on its receiver) and judged the status on the %d it kept: the ones left out may still fire, "+
 				"so the incident that holds them stays open",
 				l.TruncatedAlerts, len(l.Message.Alerts))

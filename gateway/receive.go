@@ -788,7 +788,7 @@ func (s *Server) takeGroup(ctx context.Context, cfg *policy.Config, svc *policy.
 	}
 	a := incident.Alert{Service: svc, DedupKey: g.DedupKey, Source: "alertmanager",
 		Actor: "alertmanager", Labels: g.Labels, LabelsIncomplete: g.LabelsIncomplete, Titles: g.Titles, Summary: g.Summary,
-		Details: g.Details, Starts: g.Starts}
+		Details: g.Details, FirstStart: g.FirstStart}
 	if byFingerprint {
 		// The group's withheld resolve is in its overflow incident's
 		// timeline.

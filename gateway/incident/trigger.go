@@ -36,13 +36,14 @@ type Alert struct {
 	// Truncated, when the intake cut the alert to fit pagerd's limits,
 	// says what it cut, for a "truncated" timeline entry.
 	Truncated string
-	// Starts, for an Alertmanager group that came whole (nothing left
-	// out), are when each of its alerts started (ingest.Message.WholeStarts);
-	// in fingerprint mode, when the alert started. A repeat of an
+	// FirstStart, for an Alertmanager group that came whole (nothing left
+	// out), is when the first of its alerts started
+	// (ingest.Message.WholeFirstStart); in fingerprint mode, when the
+	// alert started; zero when not known. A repeat of an
 	// incident whose group's resolve was withheld because Alertmanager
 	// left alerts out, all of whose alerts started after that, is the
 	// group, or the alert, firing anew (endIfGroupEnded).
-	Starts []time.Time
+	FirstStart time.Time
 	// WithheldIn is the dedup key of the incident whose timeline holds
 	// the group's withheld resolve, when it is not the alert's own: in
 	// fingerprint mode, the group's overflow incident, which holds the
@@ -199,7 +200,7 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 // anew: Alertmanager sent the group's resolve leaving alerts out
 // (max_alerts), pagerd withheld it (ingest.LeftOutResolve) and the
 // incident, opened before, stayed open; now every alert of the repeat
-// (a.Starts) started after that resolve. Taken as a repeat, the new
+// (a.FirstStart on) started after that resolve. Taken as a repeat, the new
 // firing of an acknowledged incident paged nobody. It costs reads (the
 // timeline; in fingerprint mode the overflow incident too) only for an
 // incident that pages nobody any more (acknowledged, or with nothing
@@ -210,7 +211,7 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	quiet := func(inc *store.Incident) bool {
 		return inc.Open() && (inc.State.Status == policy.StatusAcknowledged || len(inc.State.Pending) == 0)
 	}
-	if len(a.Starts) == 0 || inc == nil || !quiet(inc) || !startedAfter(a.Starts, inc.CreatedAt) {
+	if a.FirstStart.IsZero() || inc == nil || !quiet(inc) || !a.FirstStart.After(inc.CreatedAt) {
 		return false, nil
 	}
 	holder := inc
@@ -232,7 +233,7 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 			withheld = e.At
 		}
 	}
-	if withheld.IsZero() || !inc.CreatedAt.Before(withheld) || !startedAfter(a.Starts, withheld) {
+	if withheld.IsZero() || !inc.CreatedAt.Before(withheld) || !a.FirstStart.After(withheld) {
 		// No such resolve since the incident opened, or an alert
 		// left out then, firing since: the resolve was rightly
 		// withheld.
@@ -256,16 +257,6 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	s.log.Info("a group whose resolve was withheld fired anew: its incident is resolved and a new one opened", "incident", inc.ID,
 		"service", inc.Service, "withheld_at", withheld)
 	return true, nil
-}
-
-// startedAfter reports whether every start is after t.
-func startedAfter(starts []time.Time, t time.Time) bool {
-	for _, st := range starts {
-		if !st.After(t) {
-			return false
-		}
-	}
-	return true
 }
 
 // raiseIfWorse looks at an open incident whose alert fired again: if the

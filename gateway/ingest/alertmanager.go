@@ -505,11 +505,13 @@ type AlertGroup struct {
 	// MaxIncidentsPerMessage, those pagerd did not read and those
 	// Alertmanager left out (truncatedAlerts) (OverflowDedupKey).
 	Overflow bool
-	// Starts are when its alerts started, for telling a group (or an
-	// alert) that fires anew after a resolve pagerd withheld from a
-	// repeat: in group mode Message.WholeStarts, in fingerprint mode the
-	// alert's start; nil on an overflow incident, or when not known.
-	Starts []time.Time
+	// FirstStart is when the first of its alerts started, for telling a
+	// group (or an alert) that fires anew after a resolve pagerd withheld
+	// from a repeat: in group mode Message.WholeFirstStart, in
+	// fingerprint mode the alert's start; zero on an overflow incident,
+	// or when not known. One time, not every alert's, so that no webhook
+	// allocates for what a rare repeat reads.
+	FirstStart time.Time
 	// LeftOutOnly marks an Overflow incident that holds only alerts
 	// Alertmanager left out: whether any of them fires, and whether it
 	// has an incident of its own, only Alertmanager can say.
@@ -715,33 +717,36 @@ func (l *limited) wholeGroup() AlertGroup {
 		Summary:          summarize(l.CommonAnnotations["summary"], l.CommonLabels["alertname"], covered),
 		Details:          details,
 		Cuts:             cuts,
-		Starts:           l.Message.WholeStarts(),
+		FirstStart:       l.Message.WholeFirstStart(),
 	}
 }
 
 // LeftOutResolve begins the resolve_withheld entry of a group's incident
 // whose resolved notification left alerts out (AlertGroup.ResolveUnsure in
 // group mode), so that a later firing of the group can find it
-// (Message.WholeStarts).
+// (Message.WholeFirstStart).
 const LeftOutResolve = "Alertmanager sent this group as resolved, but left "
 
-// WholeStarts is when each alert of the message started, when the message
-// holds every alert of its group (Alertmanager left none out and pagerd
-// read them all) and each says when it started; nil otherwise. A group
-// whose resolve pagerd withheld because Alertmanager left alerts out of it
-// had ended if every alert it has now started after that resolve.
-func (m *Message) WholeStarts() []time.Time {
+// WholeFirstStart is when the first alert of the message started, when
+// the message holds every alert of its group (Alertmanager left none out
+// and pagerd read them all) and each says when it started; zero
+// otherwise. A group whose resolve pagerd withheld because Alertmanager
+// left alerts out of it had ended if every alert it has now started after
+// that resolve.
+func (m *Message) WholeFirstStart() time.Time {
 	if m.TruncatedAlerts > 0 || m.Unread > 0 || len(m.Alerts) > MaxAlertsPerMessage || len(m.Alerts) == 0 {
-		return nil
+		return time.Time{}
 	}
-	starts := make([]time.Time, 0, len(m.Alerts))
+	var first time.Time
 	for _, a := range m.Alerts {
 		if formatTime(a.StartsAt) == "" {
-			return nil
+			return time.Time{}
 		}
-		starts = append(starts, a.StartsAt)
+		if first.IsZero() || a.StartsAt.Before(first) {
+			first = a.StartsAt
+		}
 	}
-	return starts
+	return first
 }
 
 // WithheldNext ends the timeline entry of a withheld resolve
@@ -814,19 +819,19 @@ func (l *limited) fingerprintGroups() []AlertGroup {
 				"its fingerprint of %s is kept as its first bytes and a SHA-256 digest (limit %d bytes)", byteSize(len(fingerprintOf(a))), MaxFingerprintBytes)})
 		}
 		details, cuts := l.details(a.Status, []Alert{a}, pre)
-		var starts []time.Time
+		var first time.Time
 		if formatTime(a.StartsAt) != "" {
-			starts = []time.Time{a.StartsAt}
+			first = a.StartsAt
 		}
 		groups = append(groups, AlertGroup{
-			Starts:   starts,
-			DedupKey: prefix + order[i],
-			Firing:   a.Status == StatusFiring,
-			Labels:   []map[string]string{a.Labels},
-			Titles:   []string{alertTitle(a)},
-			Summary:  summarize("", "", []Alert{a}),
-			Details:  details,
-			Cuts:     cuts,
+			FirstStart: first,
+			DedupKey:   prefix + order[i],
+			Firing:     a.Status == StatusFiring,
+			Labels:     []map[string]string{a.Labels},
+			Titles:     []string{alertTitle(a)},
+			Summary:    summarize("", "", []Alert{a}),
+			Details:    details,
+			Cuts:       cuts,
 		})
 	}
 	if hasOverflow {

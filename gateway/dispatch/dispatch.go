@@ -2068,7 +2068,9 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 		Address: contact.Address, Summary: inc.Summary, Reopened: p.reopened, FirstPage: inc.NotPaged || !due.After(inc.CreatedAt)}
 	msg.AckURL = acklink.URL(cfg, inc.ID, a.User, p.reopened, now)
 	msg.Text = pageText(inc, msg.AckURL)
-	sctx, sentRef := notify.WithSentRef(notify.WithStillDue(ctx, func(ctx context.Context) bool { return d.stillDue(ctx, inc.ID, p.root) }))
+	sctx, sentRef := notify.WithSentRef(notify.WithStillDue(ctx, func(ctx context.Context) bool {
+		return d.askSafely("a page", func() bool { return d.stillDue(ctx, inc.ID, p.root) }, "incident", inc.ID, "user", a.User, "channel", a.Channel)
+	}))
 	err := d.send(sctx, n, msg)
 	if errors.Is(err, notify.ErrNoLongerDue) {
 		d.m.pages.WithLabelValues(a.Channel, contact.Via, "called_off").Inc()
@@ -2312,6 +2314,25 @@ func (d *Dispatcher) stillDue(ctx context.Context, incident, root string) bool {
 		return false
 	}
 	return rootPagesAcknowledged(inc.State, root) || inc.State.Status == policy.StatusTriggered
+}
+
+// askSafely asks whether what (a page, a storm message) is still due,
+// with a panic (a bug) taken as a question that cannot tell: it goes
+// out, and the bug is logged with its stack and counted. After a stall
+// the question is asked where the transport reads the request's body
+// (notify.NewTransport), on net/http's own goroutine, outside every
+// recover of the dispatcher's: a panic there took the whole process
+// down, and every replica that came to the claim after a stall in turn.
+func (d *Dispatcher) askSafely(what string, ask func() bool, attrs ...any) (due bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			d.m.errors.WithLabelValues(claimFailed).Inc()
+			d.log.Error("dispatcher: panic asking whether "+what+" is still due (a bug); it goes out",
+				append(attrs, "panic", p, "stack", string(debug.Stack()))...)
+			due = true
+		}
+	}()
+	return ask()
 }
 
 // rootPagesAcknowledged says whether root, a pending deadline of st, is

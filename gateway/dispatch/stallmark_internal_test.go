@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/pagerd/pagerd/notify"
 )
 
@@ -66,5 +68,42 @@ func claimsPageAsks(t *testing.T, stalled bool) {
 	}
 	if got.Load() != 1 || reads.Load() != want {
 		t.Fatalf("stalled %v: %d messages, %d status reads; want 1 and %d", stalled, got.Load(), reads.Load(), want)
+	}
+}
+
+// TestStallQuestionThatPanicsLetsThePageGo: the still-due question a page
+// asks after a stall runs where net/http reads the request's body, on the
+// transport's own goroutine, outside every recover of the dispatcher's. A
+// bug in it (here the storm message's read of its incidents' statuses
+// panics) took the whole process down, every replica that came to the
+// claim after a stall in turn. A question that cannot tell answers yes:
+// the message goes out, and the bug is logged and counted.
+func TestStallQuestionThatPanicsLetsThePageGo(t *testing.T) {
+	var got atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err == nil {
+			got.Add(1)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	d, st, _, _ := flushSetup(t, hookTo{url: srv.URL, hook: notify.NewWebhook(nil, 5*time.Second)})
+	var reads atomic.Int32
+	st.onStatuses = func() {
+		if reads.Add(1) == 2 { // the flush's own read, then the question's
+			panic("a bug in the still-due question")
+		}
+	}
+	was := timeNotRunning
+	timeNotRunning = func() time.Duration { return notify.TimeNotRunning() - time.Hour }
+	t.Cleanup(func() { timeNotRunning = was })
+	if _, err := d.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got.Load() != 1 || reads.Load() != 2 {
+		t.Fatalf("%d messages, %d status reads; want the message sent after the question panicked (1 and 2)", got.Load(), reads.Load())
+	}
+	if n := testutil.ToFloat64(d.m.errors.WithLabelValues(claimFailed)); n != 1 {
+		t.Fatalf("pagerd_dispatch_errors_total{reason=%q} is %v, want the panic counted once", claimFailed, n)
 	}
 }

@@ -1073,7 +1073,9 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 		// send window (flush looked before them).
 		return nil, nil, errPastSendBy
 	}
-	sctx, sentRef := notify.WithSentRef(notify.WithStillDue(ctx, func(ctx context.Context) bool { return d.bundleStillDue(ctx, live) }))
+	sctx, sentRef := notify.WithSentRef(notify.WithStillDue(ctx, func(ctx context.Context) bool {
+		return d.askSafely("a storm message", func() bool { return d.bundleStillDue(ctx, live) }, "storm", c.Storm, "bundle", b.ID)
+	}))
 	err := d.send(sctx, n, msg)
 	sentAt := d.o.Now().UTC().Truncate(time.Millisecond)
 	if errors.Is(err, notify.ErrNoLongerDue) {

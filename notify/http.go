@@ -34,8 +34,10 @@ const MaxIdlePerHost = 64
 // connection and its TLS handshake, on the way to someone who is waiting.
 //
 // A page's request whose process stalled (stopped, its VM paused) since
-// its send started asks whether the page is still due (WithStillDue)
-// before its body goes out, and is called off if it is not (CalledOff).
+// its claim looked at the incident (WithStallMark) asks whether the page
+// is still due (WithStillDue) before its body goes out, and is called off
+// if it is not (CalledOff); the question's time is not the request's
+// (holdTimeout).
 // Its send, counted on the time the process runs (WithRunningTimeout),
 // would otherwise go out when the process ran again, seconds after an
 // acknowledgement that came meanwhile (the fault soak: a call 8.5 s after

@@ -19,9 +19,9 @@ var ErrNoLongerDue = errors.New("no longer due: the step was taken out of its in
 
 type stillDueKey struct{}
 
-// stillDueCheck is a send's WithStillDue: the question, when it was last asked
-// (on the stall watch's count of time not run), and whether it was
-// answered no.
+// stillDueCheck is a send's WithStillDue: the question, when it was
+// last asked (on the stall watch's count of time not run), and whether it
+// was answered no.
 type stillDueCheck struct {
 	due func(context.Context) bool
 	mu  sync.Mutex

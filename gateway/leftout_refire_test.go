@@ -203,3 +203,57 @@ func TestAlertFiringAnewAfterItsGroupsWithheldResolvePages(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupStillFiringUnderClockSkewStaysARepeat: the alert Alertmanager
+// left out of the group's resolved notification (max_alerts) fired a
+// moment before that notification went out, on a Prometheus whose clock
+// runs a few seconds ahead of pagerd's (or whose alert says it starts in
+// the future). Its startsAt reads as after the resolve pagerd withheld,
+// though it fired through it. When Alertmanager sends the group whole
+// again (repeat_interval), it was taken for the group firing anew: the
+// acknowledged incident was resolved and a new one paged the person on
+// call a second time for an outage they were already working. Starts are
+// another host's clock: only a start well after the withheld resolve, and
+// not later than pagerd's own now, says the group had ended.
+func TestGroupStillFiringUnderClockSkewStaysARepeat(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name   string
+				starts func(withheld, now time.Time) time.Time
+			}{
+				{"prometheus two seconds ahead", func(w, _ time.Time) time.Time { return w.Add(2 * time.Second) }},
+				{"a start in the future", func(_, now time.Time) time.Time { return now.Add(10 * time.Minute) }},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+					t0 := fixedNow
+					a, c := lbl("X", "critical", "a"), lbl("X", "critical", "c")
+					r := h.am(amKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0.Add(-time.Minute)}))
+					var res struct{ Incidents []string }
+					r.json(t, &res)
+					id := res.Incidents[0]
+					h.runUntil(t0.Add(time.Minute))
+					if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+						t.Fatalf("acknowledge: %d %s", r.code, r.body)
+					}
+					withheld := t0.Add(time.Hour)
+					h.clock.Set(withheld)
+					// a resolved; c, firing, is left out.
+					h.am(amKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: a, starts: t0.Add(-time.Minute), ends: withheld.Add(-time.Minute)}))
+					before := len(h.rec.lines(t0))
+					at := withheld.Add(4 * time.Hour)
+					h.clock.Set(at)
+					h.am(amKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: c, starts: tc.starts(withheld, at)}))
+					h.runUntil(at.Add(time.Minute))
+					paged := h.rec.lines(t0)[before:]
+					incs := h.list("")
+					if len(paged) != 0 || len(incs) != 1 || h.incident(id).Status != "acknowledged" {
+						t.Fatalf("a group that never ended, its start read on a skewed clock: pages %v, %d incidents, old one %s; want a repeat of the acknowledged incident",
+							paged, len(incs), h.incident(id).Status)
+					}
+				})
+			}
+		})
+	}
+}

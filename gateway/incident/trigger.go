@@ -164,7 +164,7 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 			// retry lands on the same incident and raises it then.
 			return "", 0, fmt.Errorf("the repeat is stored, but its priority could not be raised: %w", store.PartlyStored(err))
 		}
-		ended, err := s.endIfGroupEnded(ctx, cur, a)
+		ended, err := s.endIfGroupEnded(ctx, cur, a, now)
 		if err != nil {
 			// Stored, as above: a retry finds the group ended then.
 			return "", 0, fmt.Errorf("the repeat is stored, but the incident of the group that had ended could not be resolved: %w", store.PartlyStored(err))
@@ -206,12 +206,15 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 // incident that pages nobody any more (acknowledged, or with nothing
 // pending: one still paging is seen anyway) and whose alerts all started
 // after it opened. It reports whether it resolved inc; Trigger then
-// opens the new incident.
-func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Alert) (bool, error) {
+// opens the new incident. The starts are read on the alerts' sender's
+// clock, the times they are held to on pagerd's: a start is taken as
+// after a time only by startSkew, and a start more than that after now (a clock
+// far ahead, or an alert dated in the future) says nothing.
+func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Alert, now time.Time) (bool, error) {
 	quiet := func(inc *store.Incident) bool {
 		return inc.Open() && (inc.State.Status == policy.StatusAcknowledged || len(inc.State.Pending) == 0)
 	}
-	if a.FirstStart.IsZero() || inc == nil || !quiet(inc) || !a.FirstStart.After(inc.CreatedAt) {
+	if a.FirstStart.IsZero() || inc == nil || !quiet(inc) || !a.FirstStart.After(inc.CreatedAt.Add(startSkew)) || a.FirstStart.After(now.Add(startSkew)) {
 		return false, nil
 	}
 	holder := inc
@@ -233,10 +236,11 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 			withheld = e.At
 		}
 	}
-	if withheld.IsZero() || !inc.CreatedAt.Before(withheld) || !a.FirstStart.After(withheld) {
+	if withheld.IsZero() || !inc.CreatedAt.Before(withheld) || !a.FirstStart.After(withheld.Add(startSkew)) {
 		// No such resolve since the incident opened, or an alert
-		// left out then, firing since: the resolve was rightly
-		// withheld.
+		// left out then, firing since (one that fired a moment before
+		// the resolve went out, on a clock a little ahead, reads as
+		// started after it): the resolve was rightly withheld.
 		return false, nil
 	}
 	kept, err := s.resolveUnless(ctx, inc, a.Actor, func(cur *store.Incident) bool { return !quiet(cur) })
@@ -258,6 +262,16 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 		"service", inc.Service, "withheld_at", withheld)
 	return true, nil
 }
+
+// startSkew is how far after a withheld resolve (on pagerd's clock) an
+// alert's start (on its Prometheus's) must be for the alert to have
+// started after it. An alert Alertmanager left out of the resolved
+// notification may have fired a moment before it went out; on a clock a
+// few seconds ahead it reads as started after, and taking its group for
+// one that fired anew resolves the incident someone is working and pages
+// them again. A group that fires anew within a minute of its resolve
+// stays a repeat, as every repeat did before.
+const startSkew = time.Minute
 
 // raiseIfWorse looks at an open incident whose alert fired again: if the
 // alert is now more urgent (a critical alert joined a warning group), the

@@ -257,3 +257,59 @@ func TestGroupStillFiringUnderClockSkewStaysARepeat(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupWithSilencedAlertsIsNotWholeForTheFiredAnewCheck: group mode
+// with silence_on_acknowledge. The incident's alerts a and b are
+// acknowledged, and so silenced in Alertmanager: they still fire, but
+// Alertmanager mutes them, out of every notification, without counting
+// them in truncatedAlerts. Alerts that joined later resolve in a
+// notification that left one out (max_alerts), so the resolve is
+// withheld. Hours later another alert joins, and Alertmanager sends it
+// alone, truncatedAlerts 0: it is not the whole group, a and b are muted.
+// It was taken for the group firing anew: the acknowledged incident was
+// resolved (and its silences expired, so a and b reach the on-call again)
+// and a new incident paged them for the outage they were working. A
+// notification leaves muted alerts out while the incident's silences
+// hold: it stays a repeat.
+func TestGroupWithSilencedAlertsIsNotWholeForTheFiredAnewCheck(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeSilences(t)
+			h := newHarness(t, withStore(open(t)), withConfig(silenceConfig(f.url)+"notifiers: {storm: {window: 0s}}\n"))
+			t0 := fixedNow
+			a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
+			d, e, g := lbl("X", "critical", "d"), lbl("X", "critical", "e"), lbl("X", "critical", "g")
+			started := t0.Add(-time.Minute)
+			r := h.am(amKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: started}, amAlert{st: "firing", labels: b, starts: started}))
+			var res struct{ Incidents []string }
+			r.json(t, &res)
+			id := res.Incidents[0]
+			h.runUntil(t0.Add(time.Minute))
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("acknowledge: %d %s", r.code, r.body)
+			}
+			h.step(h.clock.Now())
+			if len(f.silencedBy(a)) == 0 || len(f.silencedBy(b)) == 0 {
+				t.Fatalf("a and b not silenced at the acknowledgement: %+v", f.posted())
+			}
+			// a and b muted from here on.
+			joined := t0.Add(10 * time.Minute)
+			h.clock.Set(joined)
+			h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: d, starts: joined}, amAlert{st: "firing", labels: e, starts: joined}))
+			withheld := t0.Add(time.Hour)
+			h.clock.Set(withheld)
+			h.am(amKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: d, starts: joined, ends: withheld.Add(-time.Minute)},
+				amAlert{st: "resolved", labels: e, starts: joined, ends: withheld.Add(-time.Minute)}))
+			if v := h.incident(id); v.Status != "acknowledged" {
+				t.Fatalf("after the resolve that left an alert out: %s, want acknowledged (withheld)", v.Status)
+			}
+			at := withheld.Add(4 * time.Hour)
+			h.clock.Set(at)
+			h.am(amKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: g, starts: at.Add(-time.Minute)}))
+			if incs := h.list(""); len(incs) != 1 || h.incident(id).Status != "acknowledged" {
+				t.Fatalf("a joiner sent alone while a and b fire silenced: %d incidents, old one %s; want a repeat of the acknowledged incident (timeline %s)",
+					len(incs), h.incident(id).Status, timelineTypes(h.incident(id)))
+			}
+		})
+	}
+}

@@ -211,8 +211,15 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 // after a time only by startSkew, and a start more than that after now (a clock
 // far ahead, or an alert dated in the future) says nothing.
 func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Alert, now time.Time) (bool, error) {
+	// In group mode a notification is the whole group only while no
+	// silence of the acknowledgement (silence_on_acknowledge) mutes
+	// some of it: Alertmanager leaves silenced alerts out without
+	// counting them in truncatedAlerts, so a joiner sent alone would
+	// read as the group firing anew while the acknowledged alerts fire
+	// on, silenced.
 	quiet := func(inc *store.Incident) bool {
-		return inc.Open() && (inc.State.Status == policy.StatusAcknowledged || len(inc.State.Pending) == 0)
+		return inc.Open() && (inc.State.Status == policy.StatusAcknowledged || len(inc.State.Pending) == 0) &&
+			(a.WithheldIn != "" || len(inc.SilencedAt) == 0)
 	}
 	if a.FirstStart.IsZero() || inc == nil || !quiet(inc) || !a.FirstStart.After(inc.CreatedAt.Add(startSkew)) || a.FirstStart.After(now.Add(startSkew)) {
 		return false, nil

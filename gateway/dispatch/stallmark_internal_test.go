@@ -38,26 +38,40 @@ func TestClaimsPageAfterAStallSinceTheClaimAsksFirst(t *testing.T) {
 	}
 }
 
-// claimsPageAsks runs one claim of a storm message, its process stalled
-// since the claim or not.
-func claimsPageAsks(t *testing.T, stalled bool) {
-	var got atomic.Int32
+// stormToAWebhook is flushSetup's storm, its message sent as a webhook
+// on notify's transport to a receiver that counts the messages it read
+// whole.
+func stormToAWebhook(t *testing.T) (*atomic.Int32, *Dispatcher, *triggeredStore) {
+	t.Helper()
+	got := new(atomic.Int32)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.ReadAll(r.Body); err == nil {
 			got.Add(1)
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	d, st, _, _ := flushSetup(t, hookTo{url: srv.URL, hook: notify.NewWebhook(nil, 5*time.Second)})
+	return got, d, st
+}
+
+// stalledSinceTheClaim puts the claims' stall mark an hour of stalls
+// back: the process has not run for that long since, as far as the
+// claims' pages can tell.
+func stalledSinceTheClaim(t *testing.T) {
+	was := timeNotRunning
+	timeNotRunning = func() time.Duration { return notify.TimeNotRunning() - time.Hour }
+	t.Cleanup(func() { timeNotRunning = was })
+}
+
+// claimsPageAsks runs one claim of a storm message, its process stalled
+// since the claim or not.
+func claimsPageAsks(t *testing.T, stalled bool) {
+	got, d, st := stormToAWebhook(t)
 	var reads atomic.Int32
 	st.onStatuses = func() { reads.Add(1) }
 	if stalled {
-		// The claim's mark an hour of stalls back: the process has
-		// not run for that long since.
-		was := timeNotRunning
-		timeNotRunning = func() time.Duration { return notify.TimeNotRunning() - time.Hour }
-		t.Cleanup(func() { timeNotRunning = was })
+		stalledSinceTheClaim(t)
 	}
 	if _, err := d.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
@@ -79,24 +93,14 @@ func claimsPageAsks(t *testing.T, stalled bool) {
 // claim after a stall in turn. A question that cannot tell answers yes:
 // the message goes out, and the bug is logged and counted.
 func TestStallQuestionThatPanicsLetsThePageGo(t *testing.T) {
-	var got atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := io.ReadAll(r.Body); err == nil {
-			got.Add(1)
-		}
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	defer srv.Close()
-	d, st, _, _ := flushSetup(t, hookTo{url: srv.URL, hook: notify.NewWebhook(nil, 5*time.Second)})
+	got, d, st := stormToAWebhook(t)
 	var reads atomic.Int32
 	st.onStatuses = func() {
 		if reads.Add(1) == 2 { // the flush's own read, then the question's
 			panic("a bug in the still-due question")
 		}
 	}
-	was := timeNotRunning
-	timeNotRunning = func() time.Duration { return notify.TimeNotRunning() - time.Hour }
-	t.Cleanup(func() { timeNotRunning = was })
+	stalledSinceTheClaim(t)
 	if _, err := d.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}

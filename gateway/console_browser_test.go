@@ -573,8 +573,7 @@ func TestConsoleInBrowserListShowsNews(t *testing.T) {
 
 	// Someone changes a filter and has not applied it yet: the list
 	// stays as it is, whatever fires, for as long as the script asks.
-	runIn(t, ctx, "change a filter", chromedp.SetValue(chromedp.CSS("select[name=since]"), "1h"),
-		chromedp.Focus(chromedp.CSS(link(second))))
+	setFilterFocusing(t, ctx, "change a filter", "since", "1h", link(second))
 	third := fireLabels(h, "g3", map[string]string{"alertname": "C", "severity": "critical"})
 	asked := asks.n.Load()
 	waitUntil(t, 5*time.Second, "the list to ask for its version three times", func() bool { return asks.n.Load() >= asked+3 })
@@ -587,13 +586,27 @@ func TestConsoleInBrowserListShowsNews(t *testing.T) {
 		t.Errorf("the list held for a filter says %q, want %q", got, held)
 	}
 	accessible(t, ctx, "the list held for a filter")
-	runIn(t, ctx, "put the filter back", chromedp.SetValue(chromedp.CSS("select[name=since]"), "7d"),
-		chromedp.Focus(chromedp.CSS(link(second))))
+	setFilterFocusing(t, ctx, "put the filter back", "since", "7d", link(second))
 	runIn(t, ctx, "see the third incident in the list", chromedp.WaitVisible(chromedp.CSS(link(third))))
 	runIn(t, ctx, "see the alert go", chromedp.WaitNotPresent(chromedp.ID("#stale")))
 	accessible(t, ctx, "the list refreshed")
 	for _, m := range complaints() {
 		t.Errorf("the browser's console: %s", m)
+	}
+}
+
+// setFilterFocusing sets the list's filter name to v, as chromedp's
+// SetValue does (the value, no event), and focuses the element focus
+// selects, in the page's own script: the list the console swaps in while
+// the test acts sends the browser's DOM events, and chromedp's element
+// actions then failed now and then on a node id it had just read
+// ("Could not find node with given id").
+func setFilterFocusing(t *testing.T, ctx context.Context, what, name, v, focus string) {
+	t.Helper()
+	js := fmt.Sprintf(`(function(){var s=document.querySelector(%q);var f=document.querySelector(%q);if(!s||!f){return false}s.value=%q;f.focus();return s.value===%q})()`,
+		"select[name="+name+"]", focus, v, v)
+	if !value(t, ctx, what, chromedp.Evaluate[bool](js)) {
+		t.Fatalf("%s: no select %q holding %q, or nothing at %s to focus", what, name, v, focus)
 	}
 }
 

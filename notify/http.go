@@ -58,13 +58,13 @@ func NewTransport() http.RoundTripper {
 // asks, as the transport reads it to write the request (after the headers,
 // before a byte of the body goes out, on HTTP/1 and HTTP/2 alike), whether
 // the page is still due if the process stalled since the question was
-// last asked (stillDueAfterStall). A request without its body is not one
+// last asked (StillDueAfterStall). A request without its body is not one
 // a provider acts on.
 type askAfterStall struct{ next *http.Transport }
 
 // RoundTrip sends r with its body asking after a stall.
 func (a askAfterStall) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body == nil || r.Body == http.NoBody || r.Context().Value(stillDueKey{}) == nil {
+	if r.Body == nil || r.Body == http.NoBody || checkOf(r.Context()) == nil {
 		return a.next.RoundTrip(r)
 	}
 	ctx := r.Context()
@@ -105,7 +105,7 @@ type dueBody struct {
 
 func (b *dueBody) Read(p []byte) (int, error) {
 	if !b.read {
-		if err := stillDueAfterStall(b.ctx); err != nil {
+		if err := StillDueAfterStall(b.ctx); err != nil {
 			return 0, err
 		}
 	}

@@ -43,8 +43,7 @@ type stillDueCheck struct {
 // A stall counts from ctx's WithStallMark, when it has one (the claim that
 // looked at the incident), and otherwise from now.
 func WithStillDue(ctx context.Context, due func(context.Context) bool) context.Context {
-	watchStalls()
-	asked := notRunning()
+	asked := TimeNotRunning()
 	if mark, ok := ctx.Value(stallMarkKey{}).(time.Duration); ok {
 		asked = min(asked, mark)
 	}
@@ -74,7 +73,7 @@ func WithStallMark(ctx context.Context, lost time.Duration) context.Context {
 // stillDue asks ctx's check (WithStillDue), if it has one, and returns
 // ErrNoLongerDue when the page is no longer wanted.
 func stillDue(ctx context.Context) error {
-	c, _ := ctx.Value(stillDueKey{}).(*stillDueCheck)
+	c := checkOf(ctx)
 	if c == nil {
 		return nil
 	}
@@ -83,12 +82,21 @@ func stillDue(ctx context.Context) error {
 	return c.ask(ctx)
 }
 
-// stillDueAfterStall is stillDue when the process stalled since the
-// question was last asked (or the send started), and nil otherwise. Once
-// answered no, it stays no: a request the transport sends again (on a new
-// connection, its first failed before a byte went out) is not sent.
-func stillDueAfterStall(ctx context.Context) error {
+// checkOf is ctx's WithStillDue, or nil.
+func checkOf(ctx context.Context) *stillDueCheck {
 	c, _ := ctx.Value(stillDueKey{}).(*stillDueCheck)
+	return c
+}
+
+// StillDueAfterStall is stillDue when the process stalled a second or
+// more since the question was last asked, or since the page's claim
+// looked at the incident (WithStallMark), and nil otherwise, without a
+// store read: what NewTransport's requests ask before their body goes
+// out, and email before its message. Once answered no, it stays no: a
+// request the transport sends again (on a new connection, its first
+// failed before a byte went out) is not sent.
+func StillDueAfterStall(ctx context.Context) error {
+	c := checkOf(ctx)
 	if c == nil {
 		return nil
 	}
@@ -103,14 +111,6 @@ func stillDueAfterStall(ctx context.Context) error {
 	defer holdTimeout(ctx)()
 	return c.ask(ctx)
 }
-
-// StillDueAfterStall is, for a transport that does not send through
-// NewTransport (email), the question NewTransport's requests ask before
-// their body goes out: ErrNoLongerDue when the process stalled a second or
-// more since the page's claim looked at the incident (or since the page
-// last asked) and the page is no longer due; nil otherwise, and always
-// without a stall (no store read).
-func StillDueAfterStall(ctx context.Context) error { return stillDueAfterStall(ctx) }
 
 // ask asks c's question, c.mu held.
 func (c *stillDueCheck) ask(ctx context.Context) error {
@@ -129,7 +129,7 @@ func (c *stillDueCheck) ask(ctx context.Context) error {
 // rather than a failure: nothing went out, and the breaker does not count
 // it.
 func CalledOff(ctx context.Context, what string) error {
-	c, _ := ctx.Value(stillDueKey{}).(*stillDueCheck)
+	c := checkOf(ctx)
 	if c == nil {
 		return nil
 	}

@@ -208,8 +208,8 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 // after it opened. It reports whether it resolved inc; Trigger then
 // opens the new incident. The starts are read on the alerts' sender's
 // clock, the times they are held to on pagerd's: a start is taken as
-// after a time only by startSkew, and a start more than that after now (a clock
-// far ahead, or an alert dated in the future) says nothing.
+// after a time only by startSkew, and a start more than that after now
+// (a clock far ahead, or an alert dated in the future) says nothing.
 func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Alert, now time.Time) (bool, error) {
 	// In group mode a notification is the whole group only while no
 	// silence of the acknowledgement (silence_on_acknowledge) mutes

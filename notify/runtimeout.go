@@ -59,10 +59,12 @@ type runningTimeout struct {
 	mu     sync.Mutex
 	timer  *time.Timer
 	done   bool
-	// held is the time the send's own question took (holdTimeout), and
-	// holding when one being asked began (zero: none is).
-	held    time.Duration
-	holding time.Time
+	// held is the running time the send's own question took
+	// (holdTimeout), holding when one being asked began (zero: none is)
+	// and holdLost lost's answer then.
+	held     time.Duration
+	holding  time.Time
+	holdLost time.Duration
 }
 
 type runningTimeoutKey struct{}
@@ -80,11 +82,15 @@ func holdTimeout(ctx context.Context) (release func()) {
 		return func() {}
 	}
 	t.mu.Lock()
-	t.holding = time.Now()
+	t.holding, t.holdLost = time.Now(), t.lost()
 	t.mu.Unlock()
 	return func() {
 		t.mu.Lock()
-		t.held += time.Since(t.holding)
+		// A stall while the question was asked is taken off once, as
+		// lost time: counted as held too, it put the timeout off twice.
+		if q := time.Since(t.holding) - (t.lost() - t.holdLost); q > 0 {
+			t.held += q
+		}
 		t.holding = time.Time{}
 		if !t.done {
 			t.timer.Reset(0) // fire works out what is left

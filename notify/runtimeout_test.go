@@ -111,3 +111,22 @@ func TestStalledTotalCountsAStallGoingOn(t *testing.T) {
 		t.Fatalf("the stall noticed: %v, want %v", got, 2*s-stallTick)
 	}
 }
+
+// TestRunningTimeoutHeldAcrossAStallPutsItOffOnce: the page's still-due
+// question took 700 ms, 600 of them a stall of the process. The timeout
+// (100 ms) is put off by the 700 ms once, not by the stall twice (as lost
+// time and as the question's): it ends at about 800 ms, not 1.4 s.
+func TestRunningTimeoutHeldAcrossAStallPutsItOffOnce(t *testing.T) {
+	var lost atomic.Int64
+	start := time.Now()
+	ctx, cancel := withRunningTimeout(context.Background(), 100*time.Millisecond, func() time.Duration { return time.Duration(lost.Load()) })
+	defer cancel()
+	release := holdTimeout(ctx)
+	time.Sleep(700 * time.Millisecond)
+	lost.Store(int64(600 * time.Millisecond))
+	release()
+	<-ctx.Done()
+	if took := time.Since(start); took < 750*time.Millisecond || took > 1200*time.Millisecond {
+		t.Fatalf("ended after %v, want about 800 ms: the 100 ms put off by the 700 ms question once", took)
+	}
+}

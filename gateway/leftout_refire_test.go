@@ -131,23 +131,45 @@ func TestGroupFiringAnewAfterAWithheldResolvePages(t *testing.T) {
 // resolved and the new firing opens one of its own, which pages. b
 // firing since before that resolve, and an alert that fired again after
 // its acknowledgement in a group no resolve was withheld of, stay
-// repeats.
+// repeats. The same holds when the overflow incident is not open at the
+// resolve, where the withheld resolve was recorded nowhere and b's new
+// firing paged nobody: resolved by hand before it, or never opened (with
+// alertmanager_url, the overflow incident opens only for an active alert
+// Alertmanager lists with no incident of its own, and b has one).
 func TestAlertFiringAnewAfterItsGroupsWithheldResolvePages(t *testing.T) {
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
+			const (
+				overflowOpen     = ""
+				overflowResolved = "overflow incident resolved by hand"
+				overflowNever    = "overflow incident never opened (alertmanager_url)"
+			)
 			for _, tc := range []struct {
 				name           string
 				cut, refreshed bool
 				paged          bool
+				overflow       string
 			}{
-				{"fires anew after the withheld resolve", true, true, true},
-				{"fires since before the withheld resolve", true, false, false},
-				{"fires anew, no resolve withheld", false, true, false},
+				{"fires anew after the withheld resolve", true, true, true, overflowOpen},
+				{"fires since before the withheld resolve", true, false, false, overflowOpen},
+				{"fires anew, no resolve withheld", false, true, false, overflowOpen},
+				{"fires anew after the withheld resolve, " + overflowResolved, true, true, true, overflowResolved},
+				{"fires since before the withheld resolve, " + overflowResolved, true, false, false, overflowResolved},
+				{"fires anew after the withheld resolve, " + overflowNever, true, true, true, overflowNever},
+				{"fires since before the withheld resolve, " + overflowNever, true, false, false, overflowNever},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
-					h := newHarness(t, withStore(open(t)), withConfig(noStorm))
-					t0 := fixedNow
 					a, b, c := lbl("X", "critical", "a"), lbl("X", "critical", "b"), lbl("X", "critical", "c")
+					cfg, am := noStorm, (*fakeAlertmanagerAPI)(nil)
+					if tc.overflow == overflowNever {
+						// Alertmanager lists every alert of the group
+						// active, each with an incident of its own.
+						am = &fakeAlertmanagerAPI{}
+						am.hold(a, b, c)
+						cfg, _ = amConfig(t, am, byURL)
+					}
+					h := newHarness(t, withStore(open(t)), withConfig(cfg))
+					t0 := fixedNow
 					r := h.am(batchKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0}, amAlert{st: "firing", labels: b, starts: t0}))
 					var res struct{ Incidents []string }
 					r.json(t, &res)
@@ -168,9 +190,36 @@ func TestAlertFiringAnewAfterItsGroupsWithheldResolvePages(t *testing.T) {
 						h.am(batchKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: c, starts: t0.Add(4 * time.Minute)}, amAlert{st: "firing", labels: a, starts: t0}))
 						h.runUntil(t0.Add(6 * time.Minute))
 						ackAll()
+						ov, opened := overflowIncident(h)
+						switch {
+						case tc.overflow == overflowNever && opened:
+							t.Fatalf("the overflow incident opened (%s), though every active alert has an incident of its own", ov.Status)
+						case tc.overflow != overflowNever && !opened:
+							t.Fatal("the overflow incident did not open for b, left out")
+						case tc.overflow == overflowResolved:
+							if r := h.api("POST", "/api/v1/incidents/"+ov.ID+"/resolve", `{"user":"ann"}`); r.code != 200 {
+								t.Fatalf("resolve the overflow incident: %d %s", r.code, r.body)
+							}
+						}
 						h.clock.Set(t0.Add(time.Hour))
-						h.am(batchKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: c, starts: t0.Add(4 * time.Minute), ends: t0.Add(50 * time.Minute)},
-							amAlert{st: "resolved", labels: a, starts: t0, ends: t0.Add(50 * time.Minute)}))
+						if am != nil {
+							am.hold(b) // b still fires, left out
+						}
+						resolved := amBody("resolved", "g", 1, amAlert{st: "resolved", labels: c, starts: t0.Add(4 * time.Minute), ends: t0.Add(50 * time.Minute)},
+							amAlert{st: "resolved", labels: a, starts: t0, ends: t0.Add(50 * time.Minute)})
+						h.am(batchKey, resolved)
+						if tc.overflow != overflowOpen {
+							// Sent again (a retry, or the other
+							// Alertmanager of a cluster): recorded on
+							// b's incident at most again, a moment
+							// later, which changes nothing below.
+							h.clock.Set(t0.Add(time.Hour + 10*time.Second))
+							h.am(batchKey, resolved)
+							if n := entryCounts(h.incident(bID))["resolve_withheld"]; n < 1 || n > 2 {
+								t.Fatalf("b's incident has %d resolve_withheld entries after the resolve and its retry, want 1 or 2: %s", n, timelineTypes(h.incident(bID)))
+							}
+						}
+						h.runUntil(t0.Add(61 * time.Minute))
 					}
 					if v := h.incident(bID); v.Status != "acknowledged" {
 						t.Fatalf("b's incident before it fires again: %s, want acknowledged", v.Status)

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -710,6 +711,22 @@ func (s *Server) takeGroup(ctx context.Context, cfg *policy.Config, svc *policy.
 			s.log.Info("a resolved notification left alerts out and no incident of its group is open", "service", svc.Name,
 				"truncated_alerts", msg.TruncatedAlerts, "asking_alertmanager", asking)
 		}
+		if id == "" && byFingerprint && g.Overflow {
+			// In fingerprint mode the overflow incident holds the
+			// withheld resolve, so that an alert left out of it
+			// that fires anew later is told from a repeat
+			// (incident.Alert.WithheldIn). With none open (resolved
+			// by hand, or never opened: with alertmanager_url each
+			// alert Alertmanager listed had an incident of its own)
+			// it was recorded nowhere, and such an alert's new
+			// firing repeated its acknowledged incident: nobody was
+			// paged. The group's open incidents record it instead.
+			n, err := s.noteLeftOutResolve(ctx, svc, msg)
+			if err != nil {
+				return groupTaken{noted: noted, err: err}
+			}
+			noted = noted || n > 0
+		}
 		if id == "" {
 			return groupTaken{noted: noted}
 		}
@@ -799,6 +816,45 @@ func (s *Server) takeGroup(ctx context.Context, cfg *policy.Config, svc *policy.
 		return groupTaken{noted: noted, err: err}
 	}
 	return groupTaken{noted: noted, opened: id}
+}
+
+// noteLeftOutResolve records, in fingerprint mode, a resolved
+// notification's resolve withheld because Alertmanager left alerts out
+// (truncatedAlerts) on each open incident of its group that it does not
+// name, when the group's overflow incident is not open to hold it: any
+// of their alerts may be among those left out. It resolves nothing (the
+// alert may fire); it lets the alert's next firing, started after it, be
+// told from a repeat (incident.Service's endIfGroupEnded), which resolves
+// the old incident and pages. It reads every open incident of the
+// service, for truncated resolves alone. With alertmanager_url,
+// Alertmanager is already asked about those incidents (Withheld.Cut, at
+// every notification it cut), and one whose alert it does not list is
+// resolved. A retry of the notification records it again, a moment
+// later: a later withheld resolve only narrows which starts read as a new
+// firing. It returns how many incidents it noted.
+func (s *Server) noteLeftOutResolve(ctx context.Context, svc *policy.Service, msg *ingest.Message) (int, error) {
+	prefix, named := msg.AlertKeyPrefix(), msg.KeyFingerprints()
+	next := ". Resolve it by hand once its alert is resolved, or set alertmanager_url on the service so that pagerd asks Alertmanager"
+	if u := svc.AlertmanagerAPI(); u != "" {
+		next = ". pagerd asks Alertmanager at " + policy.ShownURL(u) + " whether its alert still fires, and resolves the incident when it does not"
+	}
+	e := store.Entry{At: s.o.Now().UTC().Truncate(time.Millisecond), Type: "resolve_withheld", Actor: "pagerd",
+		Detail: fmt.Sprintf(ingest.LeftOutResolve+"%d of its alerts out of the notification (max_alerts on its receiver) and judged the status on the %d it kept, "+
+			"not this one: this alert may be among those left out and still fire, so the incident stays open%s. If it fires again, started after this, "+
+			"the incident is resolved and the new firing pages; raise max_alerts to avoid this", msg.TruncatedAlerts, len(msg.Alerts), next)}
+	ids, err := s.o.Incidents.NoteEachOpen(ctx, svc, func(inc *store.Incident) bool {
+		fp, ok := ingest.FingerprintOfKey(inc.DedupKey, prefix)
+		return ok && inc.Source == "alertmanager" && !slices.Contains(named, fp)
+	}, e)
+	if err != nil {
+		return 0, fmt.Errorf("record the withheld resolve on the group's open incidents: %w", err)
+	}
+	if len(ids) > 0 {
+		s.log.Warn("resolve withheld: Alertmanager left alerts out of a resolved notification and the group's overflow incident is not open; "+
+			"its open incidents not named record it", "service", svc.Name, "truncated_alerts", msg.TruncatedAlerts, "incidents", len(ids),
+			"asking_alertmanager", svc.AlertmanagerAPI() != "")
+	}
+	return len(ids), nil
 }
 
 // withheldNext ends a stale resolve's resolve_withheld entry with what

@@ -202,14 +202,15 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 // incident, opened before, stayed open; now every alert of the repeat
 // (a.FirstStart on) started after that resolve. Taken as a repeat, the new
 // firing of an acknowledged incident paged nobody. It costs reads (the
-// timeline; in fingerprint mode the overflow incident too) only for an
-// incident that pages nobody any more (acknowledged, or with nothing
-// pending: one still paging is seen anyway) and whose alerts all started
-// after it opened. It reports whether it resolved inc; Trigger then
-// opens the new incident. The starts are read on the alerts' sender's
-// clock, the times they are held to on pagerd's: a start is taken as
-// after a time only by startSkew, and a start more than that after now
-// (a clock far ahead, or an alert dated in the future) says nothing.
+// timeline; in fingerprint mode, when that holds no such resolve, the
+// overflow incident and its timeline too) only for an incident that
+// pages nobody any more (acknowledged, or with nothing pending: one
+// still paging is seen anyway) and whose alerts all started after it
+// opened. It reports whether it resolved inc; Trigger then opens the new
+// incident. The starts are read on the alerts' sender's clock, the times
+// they are held to on pagerd's: a start is taken as after a time only by
+// startSkew, and a start more than that after now (a clock far ahead, or
+// an alert dated in the future) says nothing.
 func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Alert, now time.Time) (bool, error) {
 	// In group mode a notification is the whole group only while no
 	// silence of the acknowledgement (silence_on_acknowledge) mutes
@@ -224,30 +225,38 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	if a.FirstStart.IsZero() || inc == nil || !quiet(inc) || !a.FirstStart.After(inc.CreatedAt.Add(startSkew)) || a.FirstStart.After(now.Add(startSkew)) {
 		return false, nil
 	}
-	holder := inc
-	if a.WithheldIn != "" {
-		var err error
-		if holder, err = s.o.Store.FindByDedup(ctx, inc.Service, a.WithheldIn); isNotFound(err) {
+	// A resolve withheld after the incident opened, before the alert
+	// started: the group had ended since. Not so when there is none, or
+	// when the alert was left out of it and has fired since (one that
+	// fired a moment before the resolve went out, on a clock a little
+	// ahead, reads as started after it): the resolve was rightly
+	// withheld.
+	endedAt := func(w time.Time) bool {
+		return !w.IsZero() && inc.CreatedAt.Before(w) && a.FirstStart.After(w.Add(startSkew))
+	}
+	// The incident's own timeline holds the group's withheld resolves in
+	// group mode, and in fingerprint mode those made while the group's
+	// overflow incident was not open (resolved by hand, or never opened),
+	// which each open incident of the group the resolve did not name
+	// recorded; the overflow incident's holds the others. The latest of
+	// either tells, the incident's own first: the overflow incident is
+	// read only when that one does not.
+	withheld, err := s.lastLeftOutResolve(ctx, inc.ID)
+	if err != nil {
+		return false, err
+	}
+	if !endedAt(withheld) && a.WithheldIn != "" {
+		holder, err := s.o.Store.FindByDedup(ctx, inc.Service, a.WithheldIn)
+		if isNotFound(err) {
 			return false, nil
 		} else if err != nil {
 			return false, err
 		}
-	}
-	tl, err := s.o.Store.Timeline(ctx, holder.ID)
-	if err != nil {
-		return false, err
-	}
-	var withheld time.Time
-	for _, e := range tl {
-		if e.Type == "resolve_withheld" && strings.HasPrefix(e.Detail, ingest.LeftOutResolve) && e.At.After(withheld) {
-			withheld = e.At
+		if withheld, err = s.lastLeftOutResolve(ctx, holder.ID); err != nil {
+			return false, err
 		}
 	}
-	if withheld.IsZero() || !inc.CreatedAt.Before(withheld) || !a.FirstStart.After(withheld.Add(startSkew)) {
-		// No such resolve since the incident opened, or an alert
-		// left out then, firing since (one that fired a moment before
-		// the resolve went out, on a clock a little ahead, reads as
-		// started after it): the resolve was rightly withheld.
+	if !endedAt(withheld) {
 		return false, nil
 	}
 	kept, err := s.resolveUnless(ctx, inc, a.Actor, func(cur *store.Incident) bool { return !quiet(cur) })
@@ -268,6 +277,23 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	s.log.Info("a group whose resolve was withheld fired anew: its incident is resolved and a new one opened", "incident", inc.ID,
 		"service", inc.Service, "withheld_at", withheld)
 	return true, nil
+}
+
+// lastLeftOutResolve is when the latest resolve withheld because
+// Alertmanager left alerts out (ingest.LeftOutResolve) was recorded in
+// the incident's timeline; zero when none was.
+func (s *Service) lastLeftOutResolve(ctx context.Context, id string) (time.Time, error) {
+	tl, err := s.o.Store.Timeline(ctx, id)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var withheld time.Time
+	for _, e := range tl {
+		if e.Type == "resolve_withheld" && strings.HasPrefix(e.Detail, ingest.LeftOutResolve) && e.At.After(withheld) {
+			withheld = e.At
+		}
+	}
+	return withheld, nil
 }
 
 // startSkew is how far after a withheld resolve (on pagerd's clock) an
@@ -687,6 +713,31 @@ func (s *Service) ResolveEachOpen(ctx context.Context, svc *policy.Service, matc
 		if resolved {
 			ids = append(ids, inc.ID)
 		}
+	}
+	return ids, nil
+}
+
+// NoteEachOpen appends e to the timeline of each open incident of the
+// service that match accepts, in few round trips (store.Store.Note,
+// which leaves the incidents' versions as they are), and returns their
+// ids. It reads every open incident of the service: it is for what
+// happens rarely (a group's resolve withheld with no incident to hold
+// it, which its open incidents record instead).
+func (s *Service) NoteEachOpen(ctx context.Context, svc *policy.Service, match func(*store.Incident) bool, e store.Entry) ([]string, error) {
+	var ids []string
+	entries := map[string][]store.Entry{}
+	err := store.EachOpen(ctx, s.o.Store, svc.Name, func(inc *store.Incident) error {
+		if match(inc) {
+			ids = append(ids, inc.ID)
+			entries[inc.ID] = []store.Entry{e}
+		}
+		return nil
+	})
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	if err := s.o.Store.Note(ctx, entries); err != nil {
+		return nil, err
 	}
 	return ids, nil
 }

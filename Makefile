@@ -30,7 +30,8 @@ $(BIN): $(SOURCES)
 
 # The daemon on the quickstart config, on loopback only, with the embedded
 # store in ./data. Set REDIS_URL=redis://127.0.0.1:6379/0 to keep incidents
-# in Redis instead, LISTEN=:8080 to listen on every interface.
+# in Redis instead, LISTEN=:8080 to listen on every interface. On another
+# port, change server.public_url in the config too: ack links are made from it.
 LISTEN   ?= 127.0.0.1:8080
 DATA_DIR ?= data
 run: build

@@ -656,6 +656,36 @@ func TestReadmeQuickstartStartLog(t *testing.T) {
 	}
 }
 
+// TestServeWarnsWhenPublicURLIsAnotherPort: README has a user whose port
+// 8080 is taken run `make run LISTEN=127.0.0.1:18080`; pagerd listened
+// there, but the quickstart's public_url still said http://127.0.0.1:8080,
+// so the ack links in its pages led to whatever else listened at 8080, and
+// nothing said so. It warns at start now, and not when public_url is where
+// it listens.
+func TestServeWarnsWhenPublicURLIsAnotherPort(t *testing.T) {
+	const warn = `"level":"WARN","msg":"server.public_url http://127.0.0.1:8080 is port 8080 of this host, but pagerd listens on `
+	addr := freeAddr(t)
+	d := startDaemon(t, addr, "--data-dir", t.TempDir())
+	if !strings.Contains(d.log(), warn+addr+":") {
+		t.Errorf("pagerd on the quickstart config at %s did not warn that its ack links lead to port 8080:\n%s", addr, d.log())
+	}
+
+	b, err := os.ReadFile("../../configs/quickstart.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = freeAddr(t)
+	cfg := strings.Replace(string(b), "public_url: http://127.0.0.1:8080", "public_url: http://"+addr, 1)
+	path := filepath.Join(t.TempDir(), "quickstart.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d = startDaemonWith(t, path, addr, "--data-dir", t.TempDir())
+	if strings.Contains(d.log(), "server.public_url") {
+		t.Errorf("pagerd whose public_url is where it listens warned of it:\n%s", d.log())
+	}
+}
+
 // TestReadmeQuickstartPageAndTimeline: the page line and the timeline
 // README's quickstart shows have the fields pagerd prints, and the page's
 // ack link the token version pagerd signs. A token version and a timeline

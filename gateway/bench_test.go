@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,7 +40,18 @@ type benchEnv struct {
 func newBenchEnv(b testing.TB, opts ...option) *benchEnv {
 	b.Helper()
 	r := redistest.Start(b)
-	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true, PoolSize: 64})
+	// The client pagerd serve builds (redisstore.Open's options: its
+	// dialer, no retries), not a plain one: a plain client's pool checks
+	// every connection it hands out with a system call (a non-blocking
+	// read), which serve's dialer skips for a connection used in the last
+	// second, and the benchmark measured that call at every webhook.
+	ro, err := redisstore.ParseURL("redis://" + r.Addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := ro.Simple()
+	o.PoolSize = 64
+	rdb := redis.NewClient(o)
 	b.Cleanup(func() { rdb.Close() })
 	st := redisstore.New(rdb, "bench")
 	if err := st.LoadScripts(context.Background()); err != nil {
@@ -50,6 +62,37 @@ func newBenchEnv(b testing.TB, opts ...option) *benchEnv {
 	opts = append([]option{withStore(st), withConfig(testConfig + "server: {rate_limit: {per_second: 0}}\n"), withNow(time.Now), quiet()}, opts...)
 	h := newHarness(b, opts...)
 	return &benchEnv{url: h.url, h: h, rdb: rdb, redis: r}
+}
+
+// TestBenchRedisClientIsServes: the benchmarks talk to Redis through the
+// client pagerd serve builds, whose pool takes a connection dialled (or
+// used) in the last second as alive without a system call; a plain
+// go-redis client's pool checks it with a non-blocking read at every
+// command, a cost the benchmarks then reported and the daemon never had.
+func TestBenchRedisClientIsServes(t *testing.T) {
+	e := newBenchEnv(t)
+	o := e.rdb.Options()
+	c, err := o.Dialer(context.Background(), "tcp", o.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		t.Fatalf("the dialer gave a %T, not a socket", c)
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := false
+	_ = raw.Read(func(uintptr) bool { checked = true; return true })
+	if checked {
+		t.Error("a connection dialled just now is checked on the socket: the benchmarks' client is not pagerd serve's")
+	}
+	if o.MaxRetries != 0 { // serve's -1, as go-redis keeps it: no retries
+		t.Errorf("MaxRetries %d: serve's client retries no command", o.MaxRetries)
+	}
 }
 
 var benchClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}

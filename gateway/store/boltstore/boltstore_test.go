@@ -750,8 +750,12 @@ func writeCycles(b *testing.B, s *Store) {
 	tl := []store.Entry{{At: base, Type: "trigger", Actor: "alertmanager"}}
 	step := []store.Entry{{At: base, Type: "notify", Actor: "pagerd", Detail: "push to u"}}
 	var n atomic.Int64
-	pages := pagesWritten(s)
-	defer func() { b.ReportMetric(float64(pagesWritten(s)-pages)/float64(b.N), "pages/alert") }()
+	pages, commits, cpu := pagesWritten(s), s.w.commits.Load(), cpuTime(b)
+	defer func() {
+		b.ReportMetric(float64(pagesWritten(s)-pages)/float64(b.N), "pages/alert")
+		b.ReportMetric(float64(s.w.commits.Load()-commits)/float64(b.N), "commits/alert")
+		b.ReportMetric(float64((cpuTime(b)-cpu).Microseconds())/float64(b.N), "cpu-µs/alert")
+	}()
 	b.SetParallelism(16)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

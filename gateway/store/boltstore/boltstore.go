@@ -731,33 +731,61 @@ func parseSched(v []byte) (current []byte, original int64, token string, ok bool
 // setDue puts the incident's due entry at the given time, moving it from
 // wherever it was, and records the original due time and claim token.
 func setDue(tx *bbolt.Tx, id string, at, original int64, token string) error {
-	if err := dropDue(tx, id); err != nil {
+	ik := idKey(id)
+	return putDue(tx, id, ik, tx.Bucket(bucketSched).Get(ik), at, original, token)
+}
+
+// putDue is setDue with the incident's key (idKey) and its sched record
+// as read in tx (was; nil for none). The record is read once and written
+// once: a Finish read it three times (whether the incident was claimed,
+// whether by this claim, where its due entry was) and deleted it before
+// putting it back, each a walk down the sched bucket's tree inside the
+// one writer; a Put replaces a value, and a due entry that stays where it
+// is is not deleted and put again.
+func putDue(tx *bbolt.Tx, id string, ik, was []byte, at, original int64, token string) error {
+	due := tx.Bucket(bucketDue)
+	key := concat(timeKey(at), []byte(id))
+	if cur, _, _, ok := parseSched(was); ok {
+		if old := concat(cur, []byte(id)); !bytes.Equal(old, key) {
+			if err := due.Delete(old); err != nil {
+				return err
+			}
+		}
+	}
+	if err := due.Put(key, []byte{}); err != nil {
 		return err
 	}
-	if err := tx.Bucket(bucketDue).Put(concat(timeKey(at), []byte(id)), []byte{}); err != nil {
-		return err
-	}
-	return tx.Bucket(bucketSched).Put(idKey(id), schedValue(at, original, token))
+	return tx.Bucket(bucketSched).Put(ik, schedValue(at, original, token))
 }
 
 // dropDue removes the incident's due entry and whatever claim it has.
 func dropDue(tx *bbolt.Tx, id string) error {
-	sched := tx.Bucket(bucketSched)
-	v := sched.Get(idKey(id))
-	if v == nil {
+	ik := idKey(id)
+	return dropDueOf(tx, id, ik, tx.Bucket(bucketSched).Get(ik))
+}
+
+// dropDueOf is dropDue with the incident's key and its sched record as
+// read in tx (putDue).
+func dropDueOf(tx *bbolt.Tx, id string, ik, was []byte) error {
+	if was == nil {
 		return nil
 	}
-	if cur, _, _, ok := parseSched(v); ok {
+	if cur, _, _, ok := parseSched(was); ok {
 		if err := tx.Bucket(bucketDue).Delete(concat(cur, []byte(id))); err != nil {
 			return err
 		}
 	}
-	return sched.Delete(idKey(id))
+	return tx.Bucket(bucketSched).Delete(ik)
 }
 
 // claimed reports whether the incident is leased to a replica.
 func claimed(tx *bbolt.Tx, id string) bool {
-	_, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get(idKey(id)))
+	return claimedBy(tx.Bucket(bucketSched).Get(idKey(id)))
+}
+
+// claimedBy reports whether a sched record holds a claim.
+func claimedBy(sched []byte) bool {
+	_, _, tok, ok := parseSched(sched)
 	return ok && tok != ""
 }
 
@@ -770,12 +798,19 @@ func schedule(tx *bbolt.Tx, id string, inc *store.Incident) error {
 // scheduleNotBefore is schedule with the entry due no earlier than
 // notBeforeMS (Release).
 func scheduleNotBefore(tx *bbolt.Tx, id string, inc *store.Incident, notBeforeMS int64) error {
+	ik := idKey(id)
+	return scheduleOf(tx, id, ik, tx.Bucket(bucketSched).Get(ik), inc, notBeforeMS)
+}
+
+// scheduleOf is scheduleNotBefore with the incident's key and its sched
+// record as read in tx (putDue).
+func scheduleOf(tx *bbolt.Tx, id string, ik, was []byte, inc *store.Incident, notBeforeMS int64) error {
 	at, ok := store.DueAt(inc)
 	if !ok {
-		return dropDue(tx, id)
+		return dropDueOf(tx, id, ik, was)
 	}
 	ms := at.UnixMilli()
-	return setDue(tx, id, max(ms, notBeforeMS), ms, "")
+	return putDue(tx, id, ik, was, max(ms, notBeforeMS), ms, "")
 }
 
 func appendTimeline(tx *bbolt.Tx, id string, entries [][]byte) error {
@@ -1021,7 +1056,7 @@ func (s *Store) Update(ctx context.Context, inc *store.Incident, timeline []stor
 	}
 	var written *headDoc
 	err = s.update(ctx, func(tx *bbolt.Tx) (err error) {
-		_, written, err = s.updateTx(tx, inc, w, entries)
+		_, written, _, err = s.updateTx(tx, inc, w, entries)
 		return err
 	})
 	if err != nil {
@@ -1046,40 +1081,45 @@ func newUpdate(inc *store.Incident) (*write, error) {
 //
 // written is the document written with its head, to keep once the
 // transaction is committed (keepHead), or nil when its head is not known.
-func (s *Store) updateTx(tx *bbolt.Tx, inc *store.Incident, w *write, entries [][]byte) (_ *store.Incident, written *headDoc, err error) {
+// sched is the incident's sched record as updateTx found and left it (a
+// claim's, for Finish to release), nil if it rewrote or dropped it.
+func (s *Store) updateTx(tx *bbolt.Tx, inc *store.Incident, w *write, entries [][]byte) (_ *store.Incident, written *headDoc, sched []byte, err error) {
 	old, err := s.readHead(tx, inc.ID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if old.Version != inc.Version || (inc.CheckRepeats && old.Repeats != inc.Repeats) {
-		return nil, nil, store.ErrConflict
+		return nil, nil, nil, store.ErrConflict
 	}
 	rec, doc, h := w.rec, w.doc, w.head
 	if old.Repeats != rec.Repeats || !old.LastSeen.Equal(rec.LastSeen) || !bytes.Equal(old.Details, rec.Details) {
 		rec.Repeats, rec.LastSeen, rec.Details = old.Repeats, old.LastSeen.UTC(), old.Details
 		var asIs bool
 		if doc, asIs, err = encodeDoc(&rec); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if h = nil; asIs {
 			h = headOf(&rec)
 		}
 	}
-	if err := tx.Bucket(bucketIncidents).Put(idKey(rec.ID), doc); err != nil {
-		return nil, nil, err
+	ik := idKey(rec.ID)
+	if err := tx.Bucket(bucketIncidents).Put(ik, doc); err != nil {
+		return nil, nil, nil, err
 	}
 	if err := putIndex(tx, old, &rec); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	if _, ok := store.DueAt(&rec); !ok || !claimed(tx, rec.ID) {
-		if err := schedule(tx, rec.ID, &rec); err != nil {
-			return nil, nil, err
+	sched = tx.Bucket(bucketSched).Get(ik)
+	if _, ok := store.DueAt(&rec); !ok || !claimedBy(sched) {
+		if err := scheduleOf(tx, rec.ID, ik, sched, &rec, 0); err != nil {
+			return nil, nil, nil, err
 		}
+		sched = nil // rewritten unclaimed, or dropped
 	}
 	if h != nil {
 		written = &headDoc{doc: doc, h: h}
 	}
-	return &rec, written, appendTimeline(tx, rec.ID, entries)
+	return &rec, written, sched, appendTimeline(tx, rec.ID, entries)
 }
 
 // Finish is Update and Complete in one transaction.
@@ -1100,13 +1140,13 @@ func (s *Store) Finish(ctx context.Context, c store.Claim, inc *store.Incident, 
 	}
 	var written *headDoc
 	err = s.update(ctx, func(tx *bbolt.Tx) error {
-		var rec *store.Incident
-		var err error
-		if rec, written, err = s.updateTx(tx, inc, w, entries); err != nil {
+		rec, wr, sched, err := s.updateTx(tx, inc, w, entries)
+		if err != nil {
 			return err
 		}
-		if _, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get(idKey(inc.ID))); ok && c.Token != "" && tok == c.Token {
-			return schedule(tx, inc.ID, rec)
+		written = wr
+		if _, _, tok, ok := parseSched(sched); ok && c.Token != "" && tok == c.Token {
+			return scheduleOf(tx, inc.ID, idKey(inc.ID), sched, rec, 0)
 		}
 		return nil
 	})

@@ -731,6 +731,56 @@ func TestFinishLeavesUnchangedIndexRecordsAlone(t *testing.T) {
 	}
 }
 
+// cursors is how many cursors the store's transactions have opened so
+// far: bbolt opens one for every Get, Put and Delete and for every bucket
+// a transaction looks up, and each walks a tree from its root.
+func cursors(s *Store) int64 {
+	st := s.db.Stats()
+	return st.TxStats.GetCursorCount()
+}
+
+// A Finish of a claimed step reads the incident's sched record once and
+// writes it once: it read it three times (whether the incident was
+// claimed, whether by this claim, where its due entry was) and deleted it
+// before putting it back, 26 cursors in all where 23 do, inside the one
+// writer. The due set stays as it was meant to be (checkSched).
+func TestFinishReadsItsSchedRecordOnce(t *testing.T) {
+	s, ctx := open(t, t.TempDir()), context.Background()
+	for i := range 300 {
+		if _, _, err := s.Trigger(ctx, newIncident("api", fmt.Sprintf("k%d", i), base.Add(time.Duration(i)*time.Second), 3), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs, err := s.ClaimDue(ctx, base.Add(time.Hour), time.Minute, 1)
+	if err != nil || len(cs) != 1 || cs[0].Record == nil {
+		t.Fatalf("claim: %v, %v", cs, err)
+	}
+	inc := cs[0].Record
+	inc.State.Pending = inc.State.Pending[1:] // the first step paged
+	before := cursors(s)
+	if err := s.Finish(ctx, cs[0], inc, []store.Entry{{At: base, Type: "notify", Actor: "pagerd"}}); err != nil {
+		t.Fatal(err)
+	}
+	// 7 bucket lookups (fillAppended's five, the timeline, the index of
+	// resolve times), the document read and written, its two index
+	// records read (unchanged), the sched record read, the timeline's
+	// append (3), the due entry moved (2), the sched record written, and
+	// the commit's updates of the buckets' headers.
+	if n := cursors(s) - before; n > 23 {
+		t.Errorf("a Finish opened %d cursors, want at most 23", n)
+	}
+	checkSched(t, s)
+	if err := s.db.View(func(tx *bbolt.Tx) error {
+		cur, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get(idKey(inc.ID)))
+		if want := inc.State.Pending[0].At.UnixMilli(); !ok || keyTime(cur) != want || tok != "" {
+			t.Errorf("after the Finish, sched record %x, want due at the next step %d, unclaimed", cur, want)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // BenchmarkWriteCycleConcurrent is what the dispatcher and the intake ask
 // of the store for each new alert, from 32 callers at once: a Trigger, a
 // claim of the incident's first page and its Finish. Every write goes

@@ -669,10 +669,23 @@ func putIndex(tx *bbolt.Tx, old *head, inc *store.Incident) error {
 		}
 		cur = nil
 	}
-	if cur == nil || !bytes.Equal(cur, rec) {
+	switch {
+	case cur != nil && bytes.Equal(cur, rec):
+		// Unchanged (a step paged, a note): the open index holds the
+		// same record as the created index while the incident is open,
+		// and none once it is resolved, so it is as it should be too,
+		// and not looked up (a walk down its tree inside the one
+		// writer, in every Finish).
+		return nil
+	case old == nil && inc.Open():
+		// A new incident has no record in either index to compare.
 		if err := created.Put(key, rec); err != nil {
 			return err
 		}
+		return open.Put(key, rec)
+	}
+	if err := created.Put(key, rec); err != nil {
+		return err
 	}
 	if inc.Open() {
 		return putChanged(open, key, rec)

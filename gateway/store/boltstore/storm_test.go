@@ -2,6 +2,8 @@ package boltstore
 
 import (
 	"context"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,4 +45,30 @@ func TestFlushedReplacesAStormStateItCannotRead(t *testing.T) {
 	if err := s.db.View(func(tx *bbolt.Tx) error { _, err := readStorm(tx, key); return err }); err != nil {
 		t.Fatalf("the storm's state after the flush: %v", err)
 	}
+}
+
+// BenchmarkAdmitConcurrent is a flood's pages to one person from 16
+// callers at once (the load run's closed loop: every alert pages the one
+// on call, and past the burst's first pages each is held): an Admit of
+// each, in the storm's window, through the one writer.
+func BenchmarkAdmitConcurrent(b *testing.B) {
+	s, ctx := open(b, b.TempDir()), context.Background()
+	t0 := time.Now().UTC()
+	r := store.StormRules{Window: time.Hour, Immediate: 3}
+	key := store.StormKey("ann", "push")
+	var n atomic.Int64
+	cpu := cpuTime(b)
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			p := store.HeldPage{Incident: fmt.Sprintf("%02x-%d", i%32, i), Deadline: "0001.000001.notify", Service: "api", Priority: "P1", Rank: 1,
+				Urgency: "high", Level: 1, Summary: "disk full on db-01", Due: t0}
+			if _, err := s.Admit(ctx, key, p, t0.Add(time.Duration(i)*time.Microsecond), r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.ReportMetric(float64((cpuTime(b)-cpu).Microseconds())/float64(b.N), "cpu-µs/page")
 }

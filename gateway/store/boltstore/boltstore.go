@@ -187,6 +187,9 @@ type Store struct {
 	// of their first page (created.go); nil in a store opened for a
 	// report.
 	created *created.Cache[*createdDoc]
+	// storms is the storm states this store wrote last
+	// (stormstate.go); nil in a store opened for a report.
+	storms *stormStates
 }
 
 var _ store.Store = (*Store)(nil)
@@ -278,7 +281,8 @@ func OpenLogged(dir string, log *slog.Logger) (*Store, error) {
 		upgradedFrom = 0
 	}
 	return &Store{db: db, dir: dir, w: newCommitter(db, log), upgradedFrom: upgradedFrom, log: log,
-		created: created.NewCache[*createdDoc](created.Kept), heads: created.NewCache[*headDoc](keptHeads)}, nil
+		created: created.NewCache[*createdDoc](created.Kept), heads: created.NewCache[*headDoc](keptHeads),
+		storms: &stormStates{}}, nil
 }
 
 // checkLength refuses, before bbolt maps it, a store file of size bytes

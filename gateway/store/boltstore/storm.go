@@ -32,26 +32,6 @@ var (
 	bucketBundles = []byte("bundles")
 )
 
-func readStorm(tx *bbolt.Tx, key string) (store.StormState, error) {
-	st := store.NewStormState()
-	v := tx.Bucket(bucketStorms).Get([]byte(key))
-	if v == nil {
-		return st, nil
-	}
-	if err := json.Unmarshal(v, &st); err != nil {
-		return st, plain("decode storm %s: %w", key, err)
-	}
-	return st, nil
-}
-
-func putStorm(tx *bbolt.Tx, key string, st store.StormState) error {
-	v, err := json.Marshal(st)
-	if err != nil {
-		return plain("encode storm %s: %w", key, err)
-	}
-	return tx.Bucket(bucketStorms).Put([]byte(key), v)
-}
-
 // Admit applies store.StormState.Admit in one transaction, listing the
 // page when it is held (or sent while others are: store.HeldPage.Sent),
 // and scheduling the storm at its window's end when it holds its first one
@@ -76,7 +56,7 @@ func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now tim
 	var a store.Admission
 	err = s.update(ctx, func(tx *bbolt.Tx) error {
 		a = store.Admission{}
-		st, err := readStorm(tx, key)
+		st, err := s.readStorm(tx, key)
 		if err != nil {
 			return err
 		}
@@ -123,7 +103,7 @@ func (s *Store) admit(ctx context.Context, key string, p store.HeldPage, now tim
 			answer.Until = answer.Until.UTC()
 			st.Asked, st.Answer = asked, &answer
 		}
-		return putStorm(tx, key, st)
+		return s.putStorm(tx, key, st)
 	})
 	a.Until = a.Until.UTC()
 	return a, err
@@ -188,7 +168,7 @@ func (s *Store) Withdraw(ctx context.Context, key string, p store.HeldPage) erro
 		if n > 1 {
 			return errNoop // paged again, held: its message names the incident
 		}
-		st, err := readStorm(tx, key)
+		st, err := s.readStorm(tx, key)
 		if err != nil {
 			return err
 		}
@@ -196,7 +176,7 @@ func (s *Store) Withdraw(ctx context.Context, key string, p store.HeldPage) erro
 			return err
 		}
 		st.Held++
-		return putStorm(tx, key, st)
+		return s.putStorm(tx, key, st)
 	})
 }
 
@@ -207,14 +187,14 @@ func (s *Store) Unsent(ctx context.Context, key string, rank int, end time.Time,
 		if tx.Bucket(bucketStorms).Get([]byte(key)) == nil {
 			return errNoop
 		}
-		st, err := readStorm(tx, key)
+		st, err := s.readStorm(tx, key)
 		if err != nil {
 			return err
 		}
 		st.Unsent(rank, end, after)
 		// A page taken back and asked again is counted again.
 		st.Asked, st.Answer = "", nil
-		return putStorm(tx, key, st)
+		return s.putStorm(tx, key, st)
 	})
 }
 
@@ -228,14 +208,14 @@ func (s *Store) SentBack(ctx context.Context, key string, now time.Time) (time.T
 		if tx.Bucket(bucketStorms).Get([]byte(key)) == nil {
 			return errNoop
 		}
-		st, err := readStorm(tx, key)
+		st, err := s.readStorm(tx, key)
 		if err != nil {
 			return err
 		}
 		if first = st.SentBack(now); !first.Equal(now) {
 			return errNoop // kept already
 		}
-		return putStorm(tx, key, st)
+		return s.putStorm(tx, key, st)
 	})
 	return first.UTC(), err
 }
@@ -272,7 +252,7 @@ func (s *Store) Flushed(ctx context.Context, c store.Claim, n, top int, now time
 		if _, _, tok, found := parseSched(tx.Bucket(bucketSched).Get(idKey(member))); !found || tok != c.Token {
 			// The same claim asking again (its first answer lost) is
 			// told its flush is done.
-			st, err := readStorm(tx, c.Storm)
+			st, err := s.readStorm(tx, c.Storm)
 			ok = err == nil && c.Token != "" && st.FlushedBy == c.Token
 			return errNoop
 		}
@@ -280,7 +260,7 @@ func (s *Store) Flushed(ctx context.Context, c store.Claim, n, top int, now time
 		// A state it cannot decode is replaced by the next window's: an
 		// error here would fail every flush of the storm, its held pages
 		// unsent and every new page to its person held behind them.
-		st, err := readStorm(tx, c.Storm)
+		st, err := s.readStorm(tx, c.Storm)
 		if err != nil {
 			st = store.NewStormState()
 		}
@@ -303,7 +283,7 @@ func (s *Store) Flushed(ctx context.Context, c store.Claim, n, top int, now time
 		}
 		st.Flushed(n, top, now, r)
 		st.Held, st.FlushedBy = left, c.Token
-		if err := putStorm(tx, c.Storm, st); err != nil {
+		if err := s.putStorm(tx, c.Storm, st); err != nil {
 			return err
 		}
 		if left > 0 {
@@ -324,7 +304,7 @@ func (s *Store) completeStorm(ctx context.Context, c store.Claim, notBeforeMS in
 		if _, _, tok, ok := parseSched(tx.Bucket(bucketSched).Get(idKey(member))); !ok || tok != c.Token {
 			return errNoop
 		}
-		st, err := readStorm(tx, c.Storm)
+		st, err := s.readStorm(tx, c.Storm)
 		if err != nil {
 			return err
 		}

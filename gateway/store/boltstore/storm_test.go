@@ -42,7 +42,7 @@ func TestFlushedReplacesAStormStateItCannotRead(t *testing.T) {
 	if err != nil || len(held) != 0 {
 		t.Fatalf("held after the flush: %+v, %v; want none", held, err)
 	}
-	if err := s.db.View(func(tx *bbolt.Tx) error { _, err := readStorm(tx, key); return err }); err != nil {
+	if err := s.db.View(func(tx *bbolt.Tx) error { _, err := s.readStorm(tx, key); return err }); err != nil {
 		t.Fatalf("the storm's state after the flush: %v", err)
 	}
 }

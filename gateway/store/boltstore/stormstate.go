@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"go.etcd.io/bbolt"
@@ -19,10 +21,8 @@ import (
 // (BenchmarkAdmitConcurrent), the state most often the one this process
 // wrote a moment before. So the state of each storm this process writes
 // is kept with the bytes written, and a read whose stored bytes are
-// those takes a copy of it. Bytes written since by any other way (a
-// rolling upgrade's other replica cannot share the file; a commit rolled
-// back and another state stored) are not those bytes, and are decoded
-// as before. The state is written with its times at UTC, so that what
+// those takes a copy of it. Other bytes (the batch that wrote the state
+// rolled back, the state before a restart) are decoded as before. The state is written with its times at UTC, so that what
 // is kept is what decoding gives: the same instants, without a monotonic
 // reading or a zone.
 
@@ -129,7 +129,7 @@ func (s *Store) readStorm(tx *bbolt.Tx, key string) (store.StormState, error) {
 // putStorm writes st, its times at UTC, and keeps it (above).
 func (s *Store) putStorm(tx *bbolt.Tx, key string, st store.StormState) error {
 	st, keep := canonicalStorm(st)
-	v, err := json.Marshal(st)
+	v, err := encodeStorm(&st)
 	if err != nil {
 		return plain("encode storm %s: %w", key, err)
 	}
@@ -142,4 +142,107 @@ func (s *Store) putStorm(tx *bbolt.Tx, key string, st store.StormState) error {
 		s.storms.drop(key)
 	}
 	return nil
+}
+
+// encodeStorm is json.Marshal(st), byte for byte, written by hand: st is
+// encoded by every page Admit answers, inside the one writer, where
+// json.Marshal's reflection was a fifth of Admit's time once the state
+// was no longer decoded (BenchmarkAdmitConcurrent). st's times are at
+// UTC (canonicalStorm). A string that is not plain ASCII (other than the
+// NULs that separate AskedKey's parts), or a time json.Marshal refuses,
+// is left to json.Marshal, which escapes or refuses it.
+func encodeStorm(st *store.StormState) ([]byte, error) {
+	if !plainJSON(st.FlushedBy) || !plainJSON(st.Asked) || !utcJSONTime(st.End) || !utcJSONTime(st.SentBackAt) ||
+		!utcJSONTime(st.SentBackEnd) || st.Answer != nil && !utcJSONTime(st.Answer.Until) {
+		return json.Marshal(st)
+	}
+	b := make([]byte, 0, 384+len(st.Asked)+len(st.FlushedBy))
+	b = append(b, `{"end":`...)
+	b = appendStormTime(b, st.End)
+	b = append(b, `,"sent":`...)
+	b = strconv.AppendInt(b, int64(st.Sent), 10)
+	b = append(b, `,"top":`...)
+	b = strconv.AppendInt(b, int64(st.Top), 10)
+	b = append(b, `,"next":`...)
+	b = strconv.AppendInt(b, int64(st.Next), 10)
+	b = append(b, `,"held":`...)
+	b = strconv.AppendInt(b, int64(st.Held), 10)
+	b = append(b, `,"opened":`...)
+	b = strconv.AppendInt(b, int64(st.Opened), 10)
+	b = appendInts(b, `,"ranks":`, st.Ranks)
+	b = appendInts(b, `,"next_ranks":`, st.NextRanks)
+	if !st.SentBackAt.IsZero() {
+		b = appendStormTime(append(b, `,"sent_back_at":`...), st.SentBackAt)
+	}
+	if !st.SentBackEnd.IsZero() {
+		b = appendStormTime(append(b, `,"sent_back_end":`...), st.SentBackEnd)
+	}
+	if st.FlushedBy != "" {
+		b = appendPlainString(append(b, `,"flushed_by":`...), st.FlushedBy)
+	}
+	if st.Asked != "" {
+		b = appendPlainString(append(b, `,"asked":`...), st.Asked)
+	}
+	if a := st.Answer; a != nil {
+		b = append(b, `,"answer":{"Send":`...)
+		b = strconv.AppendBool(b, a.Send)
+		b = append(b, `,"Listed":`...)
+		b = strconv.AppendBool(b, a.Listed)
+		b = append(b, `,"Acknowledged":`...)
+		b = strconv.AppendBool(b, a.Acknowledged)
+		b = append(b, `,"Until":`...)
+		b = appendStormTime(b, a.Until)
+		b = append(b, `,"Closing":`...)
+		b = strconv.AppendBool(b, a.Closing)
+		b = append(b, '}')
+	}
+	return append(b, '}'), nil
+}
+
+// plainJSON reports whether json.Marshal writes s as it is between quotes,
+// its NULs as \u0000: printable ASCII, none of the characters it escapes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != 0 && (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&') {
+			return false
+		}
+	}
+	return true
+}
+
+func appendPlainString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			b = append(b, `\u0000`...)
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return append(b, '"')
+}
+
+// utcJSONTime reports whether t is at UTC (no zone) in the years
+// json.Marshal writes.
+func utcJSONTime(t time.Time) bool {
+	return t.Location() == time.UTC && t.Year() >= 0 && t.Year() <= 9999
+}
+
+func appendStormTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	return append(t.AppendFormat(b, time.RFC3339Nano), '"')
+}
+
+func appendInts(b []byte, key string, v []int) []byte {
+	if len(v) == 0 {
+		return b
+	}
+	b = append(append(b, key...), '[')
+	for i, n := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(n), 10)
+	}
+	return append(b, ']')
 }

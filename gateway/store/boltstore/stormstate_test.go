@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
@@ -120,5 +121,41 @@ func TestKeptStormStateIsReadOnlyForItsBytes(t *testing.T) {
 	admit(3)
 	if _, st := storedStorm(t, s, key); st.Held != 8 {
 		t.Fatalf("held %d after a page held over a stored state of 7 the store did not write, want 8", st.Held)
+	}
+}
+
+// encodeStorm writes what json.Marshal writes, byte for byte, for states
+// as putStorm has them (times at UTC) and any other, the strings it
+// leaves to json.Marshal included; a state as Admit writes it takes one
+// allocation, the bytes written (json.Marshal took 5).
+func TestEncodeStormIsJSONMarshal(t *testing.T) {
+	now := time.Now().UTC()
+	admitted := store.StormState{End: now, Sent: 3, Top: 1, Next: store.NoRank, Held: 4000, Opened: store.NoRank, Ranks: []int{1, 1, 2},
+		Asked:  store.AskedKey(store.HeldPage{Incident: "0a-x1", Deadline: "0001.000002.notify"}, now),
+		Answer: &store.Admission{Until: now}}
+	if n := testing.AllocsPerRun(100, func() { _, _ = encodeStorm(&admitted) }); n != 1 {
+		t.Errorf("encoding a storm's state as Admit writes it: %.0f allocations, want 1", n)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	strs := []string{"", "0a-x1\x00" + "0001.000002.notify\x00" + "1733470000123", "abc123", "a<b>&c", "é", "\"q\"\\", "tab\there", "\x01", "\u2028", "bad\xffutf8"}
+	times := []time.Time{{}, now, now.Truncate(time.Second), now.Add(123 * time.Nanosecond), now.In(time.FixedZone("x", 3600)),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), now.Round(0)}
+	ints := [][]int{nil, {}, {0}, {1, -1, store.NoRank, 3}}
+	for i := range 3000 {
+		st := store.StormState{End: times[rng.IntN(len(times))], Sent: rng.IntN(5), Top: rng.IntN(4) - 1, Next: store.NoRank,
+			Held: rng.IntN(100000), Opened: rng.IntN(3), Ranks: ints[rng.IntN(len(ints))], NextRanks: ints[rng.IntN(len(ints))],
+			SentBackAt: times[rng.IntN(len(times))], SentBackEnd: times[rng.IntN(len(times))],
+			FlushedBy: strs[rng.IntN(len(strs))], Asked: strs[rng.IntN(len(strs))]}
+		if rng.IntN(3) > 0 {
+			st.Answer = &store.Admission{Send: rng.IntN(2) == 0, Listed: rng.IntN(2) == 0, Acknowledged: rng.IntN(2) == 0,
+				Until: times[rng.IntN(len(times))], Closing: rng.IntN(2) == 0}
+		}
+		for _, s := range []store.StormState{st, func() store.StormState { c, _ := canonicalStorm(st); return c }()} {
+			want, wantErr := json.Marshal(s)
+			got, err := encodeStorm(&s)
+			if (err != nil) != (wantErr != nil) || !bytes.Equal(got, want) {
+				t.Fatalf("state %d %+v:\n got %s (%v)\nwant %s (%v)", i, s, got, err, want, wantErr)
+			}
+		}
 	}
 }

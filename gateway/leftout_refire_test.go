@@ -253,6 +253,92 @@ func TestAlertFiringAnewAfterItsGroupsWithheldResolvePages(t *testing.T) {
 	}
 }
 
+// TestAlertFiringAnewBeforeALaterWithheldResolvePages: in fingerprint
+// mode, b's incident is acknowledged and the group's resolved
+// notification leaves b out (max_alerts); b had ended, and fires anew two
+// minutes later. The same resolve comes again three minutes after the
+// first (Alertmanager retrying a 5xx of a store that failed over, or the
+// other Alertmanager of a cluster), b still left out, firing now. When
+// b is sent whole, its start is after the first withheld resolve and
+// before the second: only the latest was read, and b's new firing read
+// as a repeat of its acknowledged incident; nobody was paged. Any
+// withheld resolve after the incident opened and before the alert
+// started says the alert it was opened for had ended: the first one
+// tells. The overflow incident open at the resolves, resolved by hand,
+// or never opened (alertmanager_url, b active at the first resolve's
+// check and ending just after it) alike.
+func TestAlertFiringAnewBeforeALaterWithheldResolvePages(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, overflow := range []string{"open", "resolved by hand", "never opened (alertmanager_url)"} {
+				t.Run("overflow incident "+overflow, func(t *testing.T) {
+					a, b, c := lbl("X", "critical", "a"), lbl("X", "critical", "b"), lbl("X", "critical", "c")
+					cfg, am := noStorm, (*fakeAlertmanagerAPI)(nil)
+					if overflow == "never opened (alertmanager_url)" {
+						am = &fakeAlertmanagerAPI{}
+						am.hold(a, b, c)
+						cfg, _ = amConfig(t, am, byURL)
+					}
+					h := newHarness(t, withStore(open(t)), withConfig(cfg))
+					t0 := fixedNow
+					r := h.am(batchKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0}, amAlert{st: "firing", labels: b, starts: t0}))
+					var res struct{ Incidents []string }
+					r.json(t, &res)
+					bID := res.Incidents[1]
+					ackAll := func() {
+						for _, v := range h.list("") {
+							if v.Status == "triggered" {
+								if r := h.api("POST", "/api/v1/incidents/"+v.ID+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+									t.Fatalf("acknowledge: %d %s", r.code, r.body)
+								}
+							}
+						}
+					}
+					h.runUntil(t0.Add(time.Minute))
+					ackAll()
+					h.clock.Set(t0.Add(5 * time.Minute))
+					h.am(batchKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: c, starts: t0.Add(4 * time.Minute)}, amAlert{st: "firing", labels: a, starts: t0}))
+					h.runUntil(t0.Add(6 * time.Minute))
+					ackAll()
+					if ov, opened := overflowIncident(h); overflow == "resolved by hand" {
+						if r := h.api("POST", "/api/v1/incidents/"+ov.ID+"/resolve", `{"user":"ann"}`); !opened || r.code != 200 {
+							t.Fatalf("resolve the overflow incident (opened %v): %d %s", opened, r.code, r.body)
+						}
+					}
+					w1 := t0.Add(time.Hour)
+					h.clock.Set(w1)
+					resolved := amBody("resolved", "g", 1, amAlert{st: "resolved", labels: c, starts: t0.Add(4 * time.Minute), ends: t0.Add(50 * time.Minute)},
+						amAlert{st: "resolved", labels: a, starts: t0, ends: t0.Add(50 * time.Minute)})
+					h.am(batchKey, resolved)
+					h.runUntil(w1.Add(10 * time.Second)) // with the URL: b listed active, it ends just after
+					if am != nil {
+						am.hold()
+					}
+					start := w1.Add(2 * time.Minute) // b fires anew
+					h.clock.Set(w1.Add(3 * time.Minute))
+					if am != nil {
+						am.hold(b)
+					}
+					h.am(batchKey, resolved) // sent again, b left out, firing now
+					h.runUntil(w1.Add(4 * time.Minute))
+					if v := h.incident(bID); v.Status != "acknowledged" {
+						t.Fatalf("b's incident before b is sent whole: %s, want acknowledged: %s", v.Status, timelineTypes(v))
+					}
+					before := len(h.rec.lines(t0))
+					at := t0.Add(20 * time.Hour)
+					h.clock.Set(at)
+					h.am(batchKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start}))
+					h.runUntil(at.Add(time.Minute))
+					if paged := h.rec.lines(t0)[before:]; h.incident(bID).Status != "resolved" || len(paged) == 0 {
+						t.Fatalf("b fired anew after its group's first withheld resolve: its old incident %s, pages %v; want it resolved and a new incident paging",
+							h.incident(bID).Status, paged)
+					}
+				})
+			}
+		})
+	}
+}
+
 // TestGroupStillFiringUnderClockSkewStaysARepeat: the alert Alertmanager
 // left out of the group's resolved notification (max_alerts) fired a
 // moment before that notification went out, on a Prometheus whose clock

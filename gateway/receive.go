@@ -829,9 +829,9 @@ func (s *Server) takeGroup(ctx context.Context, cfg *policy.Config, svc *policy.
 // service, for truncated resolves alone. With alertmanager_url,
 // Alertmanager is already asked about those incidents (Withheld.Cut, at
 // every notification it cut), and one whose alert it does not list is
-// resolved. A retry of the notification records it again, a moment
-// later: a later withheld resolve only narrows which starts read as a new
-// firing. It returns how many incidents it noted.
+// resolved. A retry of the notification records it again, later:
+// endIfGroupEnded reads the first since the incident opened, so that
+// changes nothing. It returns how many incidents it noted.
 func (s *Server) noteLeftOutResolve(ctx context.Context, svc *policy.Service, msg *ingest.Message) (int, error) {
 	prefix, named := msg.AlertKeyPrefix(), msg.KeyFingerprints()
 	next := ". Resolve it by hand once its alert is resolved, or set alertmanager_url on the service so that pagerd asks Alertmanager"

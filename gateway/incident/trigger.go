@@ -238,10 +238,14 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	// group mode, and in fingerprint mode those made while the group's
 	// overflow incident was not open (resolved by hand, or never opened),
 	// which each open incident of the group the resolve did not name
-	// recorded; the overflow incident's holds the others. The latest of
-	// either tells, the incident's own first: the overflow incident is
-	// read only when that one does not.
-	withheld, err := s.lastLeftOutResolve(ctx, inc.ID)
+	// recorded; the overflow incident's holds the others. The first of
+	// either since the incident opened tells, the incident's own first:
+	// the overflow incident is read only when that one does not. Not the
+	// latest: a later one (the same resolve sent again minutes later, a
+	// retry or the other Alertmanager of a cluster, or the group's next
+	// resolve leaving the alert out again) may have come after the alert
+	// fired anew, and its new firing read as a repeat.
+	withheld, err := s.firstLeftOutResolve(ctx, inc.ID, inc.CreatedAt)
 	if err != nil {
 		return false, err
 	}
@@ -252,7 +256,7 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 		} else if err != nil {
 			return false, err
 		}
-		if withheld, err = s.lastLeftOutResolve(ctx, holder.ID); err != nil {
+		if withheld, err = s.firstLeftOutResolve(ctx, holder.ID, inc.CreatedAt); err != nil {
 			return false, err
 		}
 	}
@@ -279,17 +283,18 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	return true, nil
 }
 
-// lastLeftOutResolve is when the latest resolve withheld because
-// Alertmanager left alerts out (ingest.LeftOutResolve) was recorded in
-// the incident's timeline; zero when none was.
-func (s *Service) lastLeftOutResolve(ctx context.Context, id string) (time.Time, error) {
+// firstLeftOutResolve is when the first resolve withheld after since
+// because Alertmanager left alerts out (ingest.LeftOutResolve) was
+// recorded in the incident's timeline; zero when none was.
+func (s *Service) firstLeftOutResolve(ctx context.Context, id string, since time.Time) (time.Time, error) {
 	tl, err := s.o.Store.Timeline(ctx, id)
 	if err != nil {
 		return time.Time{}, err
 	}
 	var withheld time.Time
 	for _, e := range tl {
-		if e.Type == "resolve_withheld" && strings.HasPrefix(e.Detail, ingest.LeftOutResolve) && e.At.After(withheld) {
+		if e.Type == "resolve_withheld" && strings.HasPrefix(e.Detail, ingest.LeftOutResolve) && e.At.After(since) &&
+			(withheld.IsZero() || e.At.Before(withheld)) {
 			withheld = e.At
 		}
 	}

@@ -339,6 +339,76 @@ func TestAlertFiringAnewBeforeALaterWithheldResolvePages(t *testing.T) {
 	}
 }
 
+// TestAlertFiringAnewWhileItsIncidentPagedStaysARepeatOnceAcknowledged:
+// in fingerprint mode the group's resolved notification leaves b out
+// (max_alerts) while b's incident still pages; b had ended and fires anew
+// minutes later, sent whole while its incident still pages: a repeat, as
+// an incident still paging takes every firing. The person on call
+// acknowledges it, working the outage b's new firing is. At the group's
+// next notification (repeat_interval) that firing, started after the
+// withheld resolve, was taken for b firing anew: the acknowledged
+// incident was resolved and a new one paged them a second time for the
+// outage they were working. An incident acknowledged after the firing
+// started holds it. The overflow incident open at the resolve, and
+// resolved by hand before it, alike.
+func TestAlertFiringAnewWhileItsIncidentPagedStaysARepeatOnceAcknowledged(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, overflow := range []string{"open", "resolved by hand"} {
+				t.Run("overflow incident "+overflow, func(t *testing.T) {
+					a, b, c := lbl("X", "critical", "a"), lbl("X", "critical", "b"), lbl("X", "critical", "c")
+					h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+					t0 := fixedNow
+					r := h.am(batchKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0}, amAlert{st: "firing", labels: b, starts: t0}))
+					var res struct{ Incidents []string }
+					r.json(t, &res)
+					bID := res.Incidents[1]
+					h.clock.Set(t0.Add(time.Minute))
+					h.am(batchKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: c, starts: t0.Add(time.Minute)}, amAlert{st: "firing", labels: a, starts: t0}))
+					ov, opened := overflowIncident(h)
+					if !opened {
+						t.Fatal("the overflow incident did not open for b, left out")
+					}
+					if overflow == "resolved by hand" {
+						if r := h.api("POST", "/api/v1/incidents/"+ov.ID+"/resolve", `{"user":"ann"}`); r.code != 200 {
+							t.Fatalf("resolve the overflow incident: %d %s", r.code, r.body)
+						}
+					}
+					w := t0.Add(2 * time.Minute)
+					h.clock.Set(w)
+					h.am(batchKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: c, starts: t0.Add(time.Minute), ends: w},
+						amAlert{st: "resolved", labels: a, starts: t0, ends: w}))
+					start := w.Add(2 * time.Minute) // b fires anew
+					h.runUntil(w.Add(3 * time.Minute))
+					if v := h.incident(bID); v.Status != "triggered" {
+						t.Fatalf("b's incident before b fires anew: %s, want triggered (paging)", v.Status)
+					}
+					h.clock.Set(w.Add(3 * time.Minute))
+					newFiring := amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start})
+					h.am(batchKey, newFiring)
+					if v := h.incident(bID); v.Status != "triggered" {
+						t.Fatalf("b's incident after b's new firing, sent while it pages: %s, want triggered (a repeat)", v.Status)
+					}
+					h.clock.Set(w.Add(4 * time.Minute))
+					if r := h.api("POST", "/api/v1/incidents/"+bID+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+						t.Fatalf("acknowledge: %d %s", r.code, r.body)
+					}
+					h.runUntil(w.Add(10 * time.Minute))
+					before := len(h.rec.lines(t0))
+					at := w.Add(4 * time.Hour) // repeat_interval: the same firing
+					h.clock.Set(at)
+					h.am(batchKey, newFiring)
+					h.runUntil(at.Add(time.Minute))
+					if paged := h.rec.lines(t0)[before:]; len(paged) != 0 || h.incident(bID).Status != "acknowledged" {
+						t.Fatalf("pages %v, b's incident %s: %s; want a repeat of b's acknowledged incident, which holds this firing",
+							paged, h.incident(bID).Status, timelineTypes(h.incident(bID)))
+					}
+				})
+			}
+		})
+	}
+}
+
 // TestGroupStillFiringUnderClockSkewStaysARepeat: the alert Alertmanager
 // left out of the group's resolved notification (max_alerts) fired a
 // moment before that notification went out, on a Prometheus whose clock

@@ -218,9 +218,16 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	// counting them in truncatedAlerts, so a joiner sent alone would
 	// read as the group firing anew while the acknowledged alerts fire
 	// on, silenced.
+	//
+	// An incident acknowledged after the alert started (by startSkew:
+	// the start is on the sender's clock) holds this firing: it was
+	// repeated while the incident still paged (an incident paging takes
+	// every firing), and the person on call acknowledged it while it
+	// fired. Resolved at the next notification of that firing, it paged
+	// them a second time for the outage they were working.
 	quiet := func(inc *store.Incident) bool {
 		return inc.Open() && (inc.State.Status == policy.StatusAcknowledged || len(inc.State.Pending) == 0) &&
-			(a.WithheldIn != "" || len(inc.SilencedAt) == 0)
+			(a.WithheldIn != "" || len(inc.SilencedAt) == 0) && !inc.State.AcknowledgedAt.After(a.FirstStart.Add(startSkew))
 	}
 	if a.FirstStart.IsZero() || inc == nil || !quiet(inc) || !a.FirstStart.After(inc.CreatedAt.Add(startSkew)) || a.FirstStart.After(now.Add(startSkew)) {
 		return false, nil

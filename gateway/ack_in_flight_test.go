@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -200,19 +201,24 @@ func TestAckDuringARateLimitWaitStopsThePage(t *testing.T) {
 	}
 }
 
-// getFails is a store whose next Get fails (armed), as a store that
-// times out.
+// getFails is a store whose next Gets fail (armed: how many), each with
+// fail (a store that does not answer when nil).
 type getFails struct {
 	store.Store
-	armed  atomic.Bool
+	armed  atomic.Int32
 	failed atomic.Int32
+	fail   error
 }
 
 func (g *getFails) Get(ctx context.Context, id string) (*store.Incident, error) {
-	if g.armed.CompareAndSwap(true, false) {
+	if g.armed.Add(-1) >= 0 {
 		g.failed.Add(1)
-		return nil, fmt.Errorf("%w: i/o timeout", store.ErrUnavailable)
+		if g.fail != nil {
+			return nil, g.fail
+		}
+		return nil, fmt.Errorf("%w: redis: dial tcp 127.0.0.1:6379: connect: connection refused", store.ErrUnavailable)
 	}
+	g.armed.Store(0)
 	return g.Store.Get(ctx, id)
 }
 
@@ -228,7 +234,7 @@ func TestStillDueReadFailureSendsThePage(t *testing.T) {
 	var ack response
 	failOnceWhile(rec, func() {
 		ack = h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`)
-		st.armed.Store(true)
+		st.armed.Store(2)
 	})
 	id = fire(h)
 	h.step(fixedNow)
@@ -236,8 +242,8 @@ func TestStillDueReadFailureSendsThePage(t *testing.T) {
 	if ack.code != 200 {
 		t.Fatalf("ack: %d %s", ack.code, ack.body)
 	}
-	if st.failed.Load() != 1 {
-		t.Fatalf("%d store reads failed, want the check's one", st.failed.Load())
+	if st.failed.Load() != 2 {
+		t.Fatalf("%d store reads failed, want the check's two (the read and the one more try)", st.failed.Load())
 	}
 	if got := delivered(rec); strings.Join(got, ",") != "ann push,ann sms" {
 		t.Fatalf("delivered %v; want the SMS sent when the check could not tell", got)
@@ -247,6 +253,53 @@ func TestStillDueReadFailureSendsThePage(t *testing.T) {
 	}
 	if !strings.Contains(h.logs.String(), "could not tell whether a page retried is still due; it goes out") {
 		t.Fatalf("no warning that the check failed:\n%s", h.logs.String())
+	}
+}
+
+// TestStillDueReadFailingOnceIsMadeAgain: the person acknowledges while
+// the SMS is retried, and the store read that would tell fails at once,
+// as the first command on a connection a Redis restart closed does (EOF):
+// it is made once more, which tells, and the SMS is called off. Sent, it
+// paged after the acknowledgement (the fault soak: 3.4 s after a
+// resolve). A read that ran out of time is not made again: the page
+// would wait that long once more.
+func TestStillDueReadFailingOnceIsMadeAgain(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fail  error
+		sent  bool
+		reads int32
+	}{
+		{"connection closed", fmt.Errorf("%w: redis: %w", store.ErrUnavailable, io.EOF), false, 1},
+		{"timed out", fmt.Errorf("%w: redis: %w", store.ErrUnavailable, context.DeadlineExceeded), true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &getFails{Store: boltStore(t), fail: tc.fail}
+			rec := &recorder{}
+			h := newHarness(t, withStore(st), withNotifier("log", daemonChain(rec, nil)))
+			var id string
+			var ack response
+			failOnceWhile(rec, func() {
+				ack = h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`)
+				st.armed.Store(1)
+			})
+			id = fire(h)
+			h.step(fixedNow)
+			h.step(fixedNow.Add(2 * time.Minute))
+			if ack.code != 200 {
+				t.Fatalf("ack: %d %s", ack.code, ack.body)
+			}
+			if st.failed.Load() != tc.reads {
+				t.Fatalf("%d store reads failed, want %d", st.failed.Load(), tc.reads)
+			}
+			want := "ann push"
+			if tc.sent {
+				want = "ann push,ann sms"
+			}
+			if got := delivered(rec); strings.Join(got, ",") != want {
+				t.Fatalf("delivered %v; want %s", got, want)
+			}
+		})
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"reflect"
 	"runtime/debug"
 	"slices"
@@ -2298,11 +2299,15 @@ const stillDueTimeout = time.Second
 // which page an acknowledged incident (they reopen it): a maintenance
 // window's end pages an incident it held only while triggered, and an
 // acknowledgement leaves that deadline. A read that fails answers yes: a
-// page after an acknowledgement is better than none.
+// page after an acknowledgement is better than none. A read that fails
+// other than by running out of time (a connection a Redis restart
+// closed, found dead by its command: EOF) is made once more, on another
+// connection: the process stopped with the question on its way, and
+// Redis restarted meanwhile, the page went out 3.4 s after its incident
+// was resolved (the fault soak, seed 859163299), though Redis answered
+// again by then.
 func (d *Dispatcher) stillDue(ctx context.Context, incident, root string) bool {
-	ctx, cancel := context.WithTimeout(ctx, stillDueTimeout)
-	defer cancel()
-	inc, err := d.o.Store.Get(ctx, incident)
+	inc, err := readTwice(ctx, func(ctx context.Context) (*store.Incident, error) { return d.o.Store.Get(ctx, incident) })
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return false
@@ -2314,6 +2319,27 @@ func (d *Dispatcher) stillDue(ctx context.Context, incident, root string) bool {
 		return false
 	}
 	return rootPagesAcknowledged(inc.State, root) || inc.State.Status == policy.StatusTriggered
+}
+
+// readTwice makes a still-due question's read, within stillDueTimeout,
+// and makes it once more when it failed other than by running out of
+// time (or not finding the incident): a connection a Redis restart
+// closed fails its first command at once (EOF), and the next goes on
+// another. One that ran out of time would most likely run out again,
+// and the page wait as long once more.
+func readTwice[T any](ctx context.Context, read func(context.Context) (T, error)) (T, error) {
+	try := func() (T, error) {
+		ctx, cancel := context.WithTimeout(ctx, stillDueTimeout)
+		defer cancel()
+		return read(ctx)
+	}
+	v, err := try()
+	var ne net.Error
+	if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, context.DeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout()) || ctx.Err() != nil {
+		return v, err
+	}
+	return try()
 }
 
 // askSafely asks whether what (a page, a storm message) is still due,

@@ -1164,15 +1164,14 @@ func bundleUrgency(live []store.HeldPage, top string) string {
 // bundleStillDue is what a storm message's retries and waits ask
 // (notify.WithStillDue): does any of its pages still page its incident
 // (stillPaged)? It pages for all of them, so it is called off only when
-// none does. A read that fails answers yes.
+// none does. A read that fails answers yes, made once more first when it
+// failed other than by running out of time (stillDue).
 func (d *Dispatcher) bundleStillDue(ctx context.Context, live []store.HeldPage) bool {
-	ctx, cancel := context.WithTimeout(ctx, stillDueTimeout)
-	defer cancel()
 	ids := make([]string, len(live))
 	for i, p := range live {
 		ids[i] = p.Incident
 	}
-	statuses, err := d.o.Store.Statuses(ctx, ids)
+	statuses, err := readTwice(ctx, func(ctx context.Context) (map[string]policy.Status, error) { return d.o.Store.Statuses(ctx, ids) })
 	if err != nil {
 		d.log.Warn("dispatcher: could not tell whether a storm message retried is still due; it goes out", "incidents", len(ids), "err", err)
 		return true

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/notify"
+	"github.com/pagerd/pagerd/policy"
 )
 
 // An acknowledgement stops every pending step of its incident, the pages
@@ -354,6 +355,64 @@ func TestAckDuringARetriedStormMessage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStormMessageStillDueReadFailingOnceIsMadeAgain: both incidents of
+// a retried alert-storm message are acknowledged, and the read of their
+// statuses fails at once (EOF, a connection a Redis restart closed): it
+// is made once more, which tells, and the message is called off.
+func TestStormMessageStillDueReadFailingOnceIsMadeAgain(t *testing.T) {
+	st := &statusesFail{Store: boltStore(t)}
+	rec := &recorder{}
+	h := newHarness(t, withStore(st), withConfig(stormConfig), withNotifier("log", daemonChain(rec, nil)))
+	ids := storm(h, 5, "a")
+	h.step(fixedNow)
+	_, held := split(t, ids, rec.sentTo("ann", "push"))
+	var once sync.Once
+	rec.fail = func(m notify.Message) error {
+		if len(m.Incidents) == 0 {
+			return nil
+		}
+		var err error
+		once.Do(func() {
+			for _, id := range held {
+				if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+					t.Errorf("ack %s: %d %s", id, r.code, r.body)
+				}
+			}
+			st.armed.Store(true)
+			err = notify.Temporary(errors.New("503"))
+		})
+		return err
+	}
+	h.step(fixedNow.Add(10 * time.Second))
+	if st.failed.Load() != 1 {
+		t.Fatalf("%d status reads failed, want 1", st.failed.Load())
+	}
+	for _, m := range rec.sentTo("ann", "push") {
+		if len(m.Incidents) > 0 {
+			t.Fatalf("a storm message of acknowledged incidents went out: %+v", m)
+		}
+	}
+	if v := metric(t, h.reg, "pagerd_storm_bundles_total", "result", "called_off"); v != 1 {
+		t.Fatalf("pagerd_storm_bundles_total{result=called_off} = %v, want 1", v)
+	}
+}
+
+// statusesFail is a store whose next Statuses fails at once (armed), as a
+// connection a Redis restart closed.
+type statusesFail struct {
+	store.Store
+	armed  atomic.Bool
+	failed atomic.Int32
+}
+
+func (s *statusesFail) Statuses(ctx context.Context, ids []string) (map[string]policy.Status, error) {
+	if s.armed.CompareAndSwap(true, false) {
+		s.failed.Add(1)
+		return nil, fmt.Errorf("%w: redis: %w", store.ErrUnavailable, io.EOF)
+	}
+	return s.Store.Statuses(ctx, ids)
 }
 
 // TestEscalationPageRetried: the level's timeout escalates to bob, whose

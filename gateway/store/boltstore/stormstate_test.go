@@ -212,3 +212,69 @@ func TestEncodeStormWritesEveryField(t *testing.T) {
 		t.Fatal("copyStorm's copy shares its slices or its answer with the state it copied")
 	}
 }
+
+// The state putStorm keeps is what decoding the bytes it writes gives,
+// for random states beyond those a storm's life writes: times in any zone
+// (a wall clock's with its monotonic reading, fixed offsets, a zone named
+// UTC that is not time.UTC, the years json.Marshal writes and those it
+// refuses), ranks nil, empty and long, strings of any bytes. A state kept
+// that decoding would not give back is read in place of the stored one
+// for as long as its bytes stay on disk.
+func TestKeptStormStateIsWhatDecodingGivesForAnyState(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	zones := []*time.Location{time.UTC, time.FixedZone("a", 3600), time.FixedZone("b", -7*3600-1800), time.FixedZone("UTC", 0), time.Local}
+	someTime := func() time.Time {
+		switch rng.IntN(5) {
+		case 0:
+			return time.Time{}
+		case 1:
+			return time.Now()
+		case 2:
+			return time.Date(rng.IntN(10002)-1, 1, 1, 0, 0, 0, rng.IntN(1e9), zones[rng.IntN(len(zones))])
+		}
+		return time.UnixMilli(rng.Int64N(1 << 42)).Add(time.Duration(rng.IntN(1e6))).In(zones[rng.IntN(len(zones))])
+	}
+	someString := func() string {
+		b := make([]byte, rng.IntN(6))
+		for i := range b {
+			if b[i] = byte(0x20 + rng.IntN(0x60)); rng.IntN(3) == 0 {
+				b[i] = byte(rng.IntN(256))
+			}
+		}
+		return string(b)
+	}
+	someRanks := func() []int {
+		if n := rng.IntN(4); n < 2 {
+			return [][]int{nil, {}}[n]
+		}
+		v := make([]int, 1+rng.IntN(4))
+		for i := range v {
+			v[i] = int(rng.Int64()) >> rng.IntN(64)
+		}
+		return v
+	}
+	kept := 0
+	for i := range 20000 {
+		st := store.StormState{End: someTime(), Sent: rng.IntN(9), Top: rng.IntN(5) - 2, Next: store.NoRank, Held: rng.IntN(9), Opened: rng.IntN(4),
+			Ranks: someRanks(), NextRanks: someRanks(), SentBackAt: someTime(), SentBackEnd: someTime(), FlushedBy: someString(), Asked: someString()}
+		if rng.IntN(2) == 0 {
+			st.Answer = &store.Admission{Send: rng.IntN(2) == 0, Listed: rng.IntN(2) == 0, Acknowledged: rng.IntN(2) == 0, Until: someTime(), Closing: rng.IntN(2) == 0}
+		}
+		c, keep := canonicalStorm(st)
+		v, err := encodeStorm(&c)
+		if err != nil || !keep {
+			continue
+		}
+		kept++
+		got := store.NewStormState()
+		if err := json.Unmarshal(v, &got); err != nil {
+			t.Fatalf("state %d: decode %s: %v", i, v, err)
+		}
+		if !reflect.DeepEqual(got, c) {
+			t.Fatalf("state %d %+v:\nkept    %#v\ndecoded %#v\nbytes   %s", i, st, c, got, v)
+		}
+	}
+	if kept < 1000 {
+		t.Fatalf("only %d of the states were kept", kept)
+	}
+}

@@ -701,7 +701,8 @@ func (s *Server) takeGroup(ctx context.Context, cfg *policy.Config, svc *policy.
 			// incident opened only if one does (at a large
 			// group's end, after a resolve by hand, none does).
 			// In fingerprint mode an active alert may be one
-			// with its own incident open: not asked there.
+			// with its own incident open: asked below, by
+			// Withheld.LeftOutResolved, which tells them apart.
 			asking, err := s.o.Withheld.Left(ctx, svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels},
 				amresolve.LeftOut{DedupKey: g.DedupKey, Route: msg.CommonLabels, Summary: leftOutSummary(msg)})
 			if err != nil {
@@ -726,6 +727,30 @@ func (s *Server) takeGroup(ctx context.Context, cfg *policy.Config, svc *policy.
 				return groupTaken{noted: noted, err: err}
 			}
 			noted = noted || n > 0
+			// And an alert left out that fires with no open incident
+			// of its own (resolved by hand, or it joined the group in
+			// the same flush) would page nobody until the group's
+			// next change or its repeat_interval: Alertmanager is
+			// asked which alerts of the group are active, and the
+			// overflow incident opened only for one with no open
+			// incident of its own (an alert with one must not page
+			// twice). Without alertmanager_url nothing can be asked,
+			// and nothing is opened, as in group mode.
+			if msg.TruncatedAlerts > 0 {
+				var truncated string
+				if len(g.Cuts) > 0 {
+					truncated = ingest.CutDetails(g.Cuts)
+				}
+				asking, err := s.o.Withheld.LeftOutResolved(ctx, svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, amresolve.Overflow{
+					DedupKey: g.DedupKey, Route: msg.CommonLabels, Summary: leftOutSummary(msg), Truncated: truncated,
+					KeyPrefix: msg.AlertKeyPrefix(), InView: msg.KeyFingerprints()})
+				if err != nil {
+					return groupTaken{noted: noted, err: err}
+				}
+				noted = noted || asking
+				s.log.Info("a resolved notification left alerts out and the group's overflow incident is not open", "service", svc.Name,
+					"truncated_alerts", msg.TruncatedAlerts, "asking_alertmanager", asking)
+			}
 		}
 		if id == "" {
 			return groupTaken{noted: noted}

@@ -61,6 +61,11 @@ type overflowJob struct {
 	// Last is the previous check's outcome when it could not decide, so
 	// the timeline says each change once, not every minute.
 	Last string `json:"last,omitempty"`
+	// Since, for the check of a resolved notification that left alerts
+	// out (Checker.LeftOutResolved), is when it came: that check opens
+	// the overflow incident only on Alertmanager's answer, and asks
+	// again until LeftOutFor after it.
+	Since time.Time `json:"since,omitzero"`
 }
 
 // OverflowOver stores, due now, the check of the group's open overflow
@@ -136,11 +141,40 @@ func (c *Checker) LeftOutFiring(ctx context.Context, svc *policy.Service, g Grou
 	return true, nil
 }
 
+// LeftOutResolved stores, due now, the check of the alerts a resolved
+// notification of a group in fingerprint mode left out (max_alerts)
+// while the group's overflow incident was not open, replacing the one
+// stored for an earlier notification of the group. Alertmanager judged
+// the status on the alerts it kept and counts those it left out as
+// notified: one that fires with no open incident of its own (resolved by
+// hand, or it joined the group in the same flush) would page nobody
+// until the group's next change or its repeat_interval (4 hours by
+// default). The check asks Alertmanager which alerts of the group are
+// active, as LeftOutFiring's does, and opens the overflow incident only
+// for one with no open incident of its own; unlike that one it opens
+// nothing while Alertmanager cannot be asked or has just started, and
+// asks again every RecheckEvery for LeftOutFor, as Left does: opening
+// then would page at the end of every large group. It does nothing for
+// a service that names no Alertmanager (nothing can be asked), and says
+// whether it stored one.
+func (c *Checker) LeftOutResolved(ctx context.Context, svc *policy.Service, g Group, o Overflow) (bool, error) {
+	if c == nil || svc.AlertmanagerAPI() == "" {
+		return false, nil
+	}
+	if err := c.putNow(ctx, JobKindOverflow, groupJobKey(svc.Name, o.DedupKey), overflowJob{Service: svc.Name, Group: g, Overflow: o, Since: c.o.Now()}); err != nil {
+		return false, fmt.Errorf("store the check of the alerts a resolved notification left out: %w", err)
+	}
+	return true, nil
+}
+
 // RunOverflow is the handler of JobKindOverflow jobs (a
 // dispatch.JobHandler). It asks once. An Alertmanager that cannot be
 // asked, or that lists no such alert but started less than StartMargin
 // ago, is not believed: the overflow incident is opened as it was before
 // the check, at once, since a missed page is worse than a second one.
+// The check of a resolved notification (LeftOutResolved) instead asks
+// again then, and opens the overflow incident only when Alertmanager
+// lists an active alert with no open incident of its own.
 func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, error) {
 	var d overflowJob
 	if err := json.Unmarshal(j.Data, &d); err != nil {
@@ -173,6 +207,9 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 		fps, err = c.o.Alerts.ActiveFingerprints(ctx, base, d.Receiver, d.Labels)
 	}
 	uncovered := withoutIncident(fps, own)
+	if !d.Since.IsZero() {
+		return c.runLeftOutResolved(ctx, j, &d, cfg, svc, fps, uncovered, err)
+	}
 	switch {
 	case err != nil:
 		c.o.Logger.Warn("alerts left out by max_alerts: Alertmanager could not be asked which fire; the group's overflow incident is opened",
@@ -199,6 +236,72 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 	}
 	c.o.Logger.Warn("alerts left out by max_alerts fire with no incident of their own: the group's overflow incident opened", "incident", id, "service", d.Service,
 		"uncovered", len(uncovered), "alertmanager", shown)
+	return nil, nil
+}
+
+// runLeftOutResolved ends the check LeftOutResolved stored, on
+// Alertmanager's answer: fps, those of them with no open incident of
+// their own uncovered, or err. One such alert opens the overflow
+// incident, whose resolve is then checked as a withheld one is (Withheld),
+// as Left's incident's is: Alertmanager counts the alerts it left out as
+// notified. While Alertmanager cannot be asked, or lists none but has
+// just started, it asks again every RecheckEvery, for LeftOutFor.
+func (c *Checker) runLeftOutResolved(ctx context.Context, j *store.Job, d *overflowJob, cfg *policy.Config, svc *policy.Service, fps, uncovered []string, err error) (*store.Job, error) {
+	base := svc.AlertmanagerAPI()
+	if base == "" {
+		c.o.Logger.Warn("alerts left out of a resolved notification: no longer checked, the config names no Alertmanager for the service", "service", d.Service)
+		return nil, nil
+	}
+	shown := policy.ShownURL(base) // logs and timelines never show a password
+	now := c.o.Now()
+	if err == nil && len(uncovered) == 0 {
+		outcome, why := c.distrust(ctx, base, now)
+		if outcome == "" {
+			c.o.Logger.Info("alerts left out of a resolved notification: each active alert of the group has an incident of its own; nothing opened",
+				"service", d.Service, "alertmanager", shown, "active", len(fps))
+			return nil, nil
+		}
+		err = fmt.Errorf("it lists no active alert of the group without an incident of its own, but %s", why)
+	}
+	if err != nil {
+		if now.Sub(d.Since) >= LeftOutFor {
+			c.o.Logger.Error("alerts left out of a resolved notification: Alertmanager could not be asked which fire, or had just started, for "+LeftOutFor.String()+
+				"; no longer asked (it sends a group that still fires again at its repeat_interval)", "service", d.Service, "alertmanager", shown, "err", err)
+			return nil, nil
+		}
+		level := c.o.Logger.Info
+		if d.Last != EntryUnconfirmed {
+			level, d.Last = c.o.Logger.Warn, EntryUnconfirmed
+		}
+		level("alerts left out of a resolved notification: Alertmanager could not be asked which fire, or has just started; asked again",
+			"service", d.Service, "alertmanager", shown, "retry_in", RecheckEvery, "err", err)
+		b, err := json.Marshal(d)
+		if err != nil {
+			return nil, err
+		}
+		return &store.Job{Kind: JobKindOverflow, Key: j.Key, Due: now.Add(RecheckEvery), Data: b}, nil
+	}
+	// A firing notification of the group since opened the overflow
+	// incident with the alerts' own details: a trigger here would repeat
+	// it and put empty ones in their place.
+	if inc, err := c.o.Store.FindByDedup(ctx, svc.Name, d.DedupKey); err == nil && inc.Open() {
+		c.o.Logger.Info("alerts left out of a resolved notification: the group's overflow incident is open already; nothing to open", "incident", inc.ID, "service", d.Service)
+		return nil, nil
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	detail := fmt.Sprintf("Alertmanager sent this group as resolved but left alerts out of the notification (max_alerts on its receiver); asked, "+
+		"Alertmanager at %s lists %d active alert(s) of the group with no open incident of their own (fingerprints %s)",
+		shown, len(uncovered), strings.Join(uncovered[:min(len(uncovered), 5)], ", "))
+	id, created, err := c.openLeftOut(ctx, cfg, incident.Alert{Service: svc, DedupKey: d.DedupKey, Summary: d.Summary, Truncated: d.Truncated}, d.Route, now, detail)
+	if err != nil || !created {
+		return nil, err // opened meanwhile: a repeat pages nobody
+	}
+	c.o.Logger.Warn("alerts left out of a resolved notification fire with no incident of their own: the group's overflow incident opened", "incident", id,
+		"service", d.Service, "uncovered", len(uncovered), "alertmanager", shown)
+	if _, err := c.Withheld(ctx, svc, id, d.Group); err != nil {
+		return nil, err
+	}
 	return nil, nil
 }
 

@@ -1,0 +1,97 @@
+package gateway
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/amresolve"
+)
+
+// TestFingerprintResolveLeavingOutAFiringAlertWithNoIncidentPages: in
+// fingerprint mode, api-1 and api-2 fire and page; api-3 joins the group
+// in the same flush as their resolve, and Alertmanager (max_alerts 2)
+// sends the group as resolved with api-1 and api-2 and truncatedAlerts 1.
+// The group's overflow incident is not open (nothing was left out
+// before) and api-3 has no incident of its own. pagerd asked nothing in
+// fingerprint mode, and api-3 paged nobody until Alertmanager's next
+// notification of the group: its next change, or its repeat_interval,
+// 4 hours by default. With alertmanager_url pagerd now asks Alertmanager
+// which alerts of the group are active and opens the overflow incident,
+// which pages, only for one with no open incident of its own: not for
+// api-3 when its incident is open (no second page), not when none is
+// active, and not while Alertmanager cannot be asked (asked again), as
+// group mode does.
+func TestFingerprintResolveLeavingOutAFiringAlertWithNoIncidentPages(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name    string
+				active  []string
+				ownOpen bool // api-3 fired in view earlier: its incident is open
+				down    bool
+				opened  bool
+			}{
+				{"api-3 active with no incident", []string{"fp-api-3"}, false, false, true},
+				{"api-3 active with its incident open", []string{"fp-api-3"}, true, false, false},
+				{"none active", nil, false, false, false},
+				{"Alertmanager down, then api-3 active", []string{"fp-api-3"}, false, true, true},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					am := &fakeAlertmanagerAPI{active: tc.active, down: tc.down}
+					cfg, _ := amConfig(t, am, byURL)
+					h := newHarness(t, withStore(open(t)), withConfig(cfg))
+					post := batchPoster(t, h)
+					t0 := h.clock.Now()
+					firing := [][2]string{{"api-1", "firing"}, {"api-2", "firing"}}
+					if tc.ownOpen {
+						firing = append(firing, [2]string{"api-3", "firing"})
+					}
+					post(amTruncated("firing", 0, firing...))
+					h.runUntil(t0.Add(time.Minute))
+					if len(h.rec.lines(t0)) == 0 {
+						t.Fatal("the firing alerts paged nobody")
+					}
+					// Acknowledged, so that only a new incident pages.
+					for _, v := range h.list("") {
+						if r := h.api("POST", "/api/v1/incidents/"+v.ID+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+							t.Fatalf("acknowledge: %d %s", r.code, r.body)
+						}
+					}
+					before := len(h.rec.lines(t0))
+					post(amTruncated("resolved", 1, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}))
+					h.step(h.clock.Now())
+					if tc.down {
+						if _, opened := overflowIncident(h); opened {
+							t.Fatal("the overflow incident opened while Alertmanager could not be asked, want it asked again")
+						}
+						am.set(0, false)
+						h.step(h.clock.Now().Add(amresolve.RecheckEvery))
+					}
+					// An hour on: Alertmanager says nothing more of
+					// the group before its repeat_interval (4h).
+					h.runUntil(t0.Add(time.Hour))
+					paged := h.rec.lines(t0)[before:]
+					v, opened := overflowIncident(h)
+					if !tc.opened {
+						if opened || len(paged) != 0 {
+							t.Fatalf("overflow incident opened %v (%s), pages %v; want none", opened, v.Status, paged)
+						}
+						return
+					}
+					if !opened || len(paged) == 0 {
+						t.Fatalf("api-3 fires, left out of the resolve, with no incident of its own: overflow incident opened %v, "+
+							"pages in the hour after %v; want it opened and paging (else nobody is paged before the group's repeat_interval)", opened, paged)
+					}
+					found := false
+					for _, e := range v.Timeline {
+						found = found || (e.Type == amresolve.EntryLeftOutFiring && strings.Contains(e.Detail, "fingerprints fp-api-3"))
+					}
+					if v.Status != "triggered" || !found {
+						t.Fatalf("overflow incident %s, timeline %s; want triggered with a %s entry naming fp-api-3", v.Status, timelineTypes(v), amresolve.EntryLeftOutFiring)
+					}
+				})
+			}
+		})
+	}
+}

@@ -202,6 +202,29 @@ func TestAckDuringARateLimitWaitStopsThePage(t *testing.T) {
 	}
 }
 
+// ackWhileTheSMSIsRetried fires an alert on st and has ann acknowledge it
+// while its SMS is retried (Twilio's 503 to the first try), arming st's
+// next failed reads meanwhile; it returns the harness, what was delivered
+// and the incident.
+func ackWhileTheSMSIsRetried(t *testing.T, st *getFails, failed int32) (*harness, *recorder, string) {
+	t.Helper()
+	rec := &recorder{}
+	h := newHarness(t, withStore(st), withNotifier("log", daemonChain(rec, nil)))
+	var id string
+	var ack response
+	failOnceWhile(rec, func() {
+		ack = h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`)
+		st.armed.Store(failed)
+	})
+	id = fire(h)
+	h.step(fixedNow)
+	h.step(fixedNow.Add(2 * time.Minute))
+	if ack.code != 200 {
+		t.Fatalf("ack: %d %s", ack.code, ack.body)
+	}
+	return h, rec, id
+}
+
 // getFails is a store whose next Gets fail (armed: how many), each with
 // fail (a store that does not answer when nil).
 type getFails struct {
@@ -229,20 +252,7 @@ func (g *getFails) Get(ctx context.Context, id string) (*store.Incident, error) 
 // and the daemon says why it went.
 func TestStillDueReadFailureSendsThePage(t *testing.T) {
 	st := &getFails{Store: boltStore(t)}
-	rec := &recorder{}
-	h := newHarness(t, withStore(st), withNotifier("log", daemonChain(rec, nil)))
-	var id string
-	var ack response
-	failOnceWhile(rec, func() {
-		ack = h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`)
-		st.armed.Store(2)
-	})
-	id = fire(h)
-	h.step(fixedNow)
-	h.step(fixedNow.Add(2 * time.Minute))
-	if ack.code != 200 {
-		t.Fatalf("ack: %d %s", ack.code, ack.body)
-	}
+	h, rec, id := ackWhileTheSMSIsRetried(t, st, 2)
 	if st.failed.Load() != 2 {
 		t.Fatalf("%d store reads failed, want the check's two (the read and the one more try)", st.failed.Load())
 	}
@@ -276,20 +286,7 @@ func TestStillDueReadFailingOnceIsMadeAgain(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &getFails{Store: boltStore(t), fail: tc.fail}
-			rec := &recorder{}
-			h := newHarness(t, withStore(st), withNotifier("log", daemonChain(rec, nil)))
-			var id string
-			var ack response
-			failOnceWhile(rec, func() {
-				ack = h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`)
-				st.armed.Store(1)
-			})
-			id = fire(h)
-			h.step(fixedNow)
-			h.step(fixedNow.Add(2 * time.Minute))
-			if ack.code != 200 {
-				t.Fatalf("ack: %d %s", ack.code, ack.body)
-			}
+			_, rec, _ := ackWhileTheSMSIsRetried(t, st, 1)
 			if st.failed.Load() != tc.reads {
 				t.Fatalf("%d store reads failed, want %d", st.failed.Load(), tc.reads)
 			}

@@ -95,3 +95,33 @@ func TestFingerprintResolveLeavingOutAFiringAlertWithNoIncidentPages(t *testing.
 		})
 	}
 }
+
+// TestFingerprintLateResolveKeepsTheFiringChecksOutcome: in fingerprint
+// mode a firing notification left api-3 out (max_alerts 2) and stored
+// the check of the alerts it left out, which opens the group's overflow
+// incident at once while Alertmanager cannot be asked (a missed page is
+// worse than a second one). Before it ran, a resolved notification of the
+// group that also left an alert out came (an earlier one retried, or the
+// other Alertmanager of a cluster's): its check was stored under the same
+// key and replaced the firing one. That check opens nothing while
+// Alertmanager cannot be asked and gives up after LeftOutFor (4 h), so
+// api-3, firing, paged nobody for hours. The firing check must still run.
+func TestFingerprintLateResolveKeepsTheFiringChecksOutcome(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			am := &fakeAlertmanagerAPI{active: []string{"fp-api-3"}, down: true}
+			cfg, _ := amConfig(t, am, byURL)
+			h := newHarness(t, withStore(open(t)), withConfig(cfg))
+			post := batchPoster(t, h)
+			t0 := h.clock.Now()
+			post(amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"}))
+			post(amTruncated("resolved", 1, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}))
+			h.runUntil(t0.Add(10 * time.Minute))
+			v, opened := overflowIncident(h)
+			if !opened || v.Status != "triggered" {
+				t.Fatalf("api-3, left out of a firing notification, with Alertmanager down: overflow incident opened %v (%s); "+
+					"want it opened at once, as the firing notification's check does, not replaced by the later resolve's", opened, v.Status)
+			}
+		})
+	}
+}

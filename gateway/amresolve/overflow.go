@@ -144,7 +144,12 @@ func (c *Checker) LeftOutFiring(ctx context.Context, svc *policy.Service, g Grou
 // LeftOutResolved stores, due now, the check of the alerts a resolved
 // notification of a group in fingerprint mode left out (max_alerts)
 // while the group's overflow incident was not open, replacing the one
-// stored for an earlier notification of the group. Alertmanager judged
+// stored for an earlier resolved notification of the group; keyed apart
+// from LeftOutFiring's, which it must not replace: a resolve that comes
+// after a firing notification (retried, or from the other Alertmanager
+// of a cluster) would turn that check, which opens the overflow incident
+// while Alertmanager cannot be asked, into one that waits up to
+// LeftOutFor and then gives up. Alertmanager judged
 // the status on the alerts it kept and counts those it left out as
 // notified: one that fires with no open incident of its own (resolved by
 // hand, or it joined the group in the same flush) would page nobody
@@ -161,7 +166,7 @@ func (c *Checker) LeftOutResolved(ctx context.Context, svc *policy.Service, g Gr
 	if c == nil || svc.AlertmanagerAPI() == "" {
 		return false, nil
 	}
-	if err := c.putNow(ctx, JobKindOverflow, groupJobKey(svc.Name, o.DedupKey), overflowJob{Service: svc.Name, Group: g, Overflow: o, Since: c.o.Now()}); err != nil {
+	if err := c.putNow(ctx, JobKindOverflow, groupJobKey(svc.Name, o.DedupKey)+"/resolved", overflowJob{Service: svc.Name, Group: g, Overflow: o, Since: c.o.Now()}); err != nil {
 		return false, fmt.Errorf("store the check of the alerts a resolved notification left out: %w", err)
 	}
 	return true, nil

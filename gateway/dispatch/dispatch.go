@@ -2326,7 +2326,10 @@ func (d *Dispatcher) stillDue(ctx context.Context, incident, root string) bool {
 // time (or not finding the incident): a connection a Redis restart
 // closed fails its first command at once (EOF), and the next goes on
 // another. One that ran out of time would most likely run out again,
-// and the page wait as long once more.
+// and the page wait as long once more. So would one whose connection
+// could not be made (Redis refusing connections): go-redis dialed five
+// times, 100 ms apart, before it failed (DialerRetries), and a second
+// read dialed five more, the page waiting 0.8 s for what the first said.
 func readTwice[T any](ctx context.Context, read func(context.Context) (T, error)) (T, error) {
 	try := func() (T, error) {
 		ctx, cancel := context.WithTimeout(ctx, stillDueTimeout)
@@ -2335,8 +2338,9 @@ func readTwice[T any](ctx context.Context, read func(context.Context) (T, error)
 	}
 	v, err := try()
 	var ne net.Error
+	var op *net.OpError
 	if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, context.DeadlineExceeded) ||
-		(errors.As(err, &ne) && ne.Timeout()) || ctx.Err() != nil {
+		(errors.As(err, &ne) && ne.Timeout()) || (errors.As(err, &op) && op.Op == "dial") || ctx.Err() != nil {
 		return v, err
 	}
 	return try()

@@ -100,22 +100,7 @@ func (c *Checker) RunLeftOut(ctx context.Context, j *store.Job) (*store.Job, err
 		}
 	}
 	if err != nil {
-		if now.Sub(d.Since) >= LeftOutFor {
-			c.o.Logger.Error("alerts left out of a resolved notification: Alertmanager could not be asked whether they fire, or had just started, for "+LeftOutFor.String()+"; no longer asked (it sends a group that still fires again at its repeat_interval)",
-				"service", d.Service, "alertmanager", shown, "err", err)
-			return nil, nil
-		}
-		level := c.o.Logger.Info
-		if d.Last != EntryUnconfirmed {
-			level, d.Last = c.o.Logger.Warn, EntryUnconfirmed
-		}
-		level("alerts left out of a resolved notification: Alertmanager could not be asked whether they fire, or has just started; asked again",
-			"service", d.Service, "alertmanager", shown, "retry_in", RecheckEvery, "err", err)
-		b, err := json.Marshal(d)
-		if err != nil {
-			return nil, err
-		}
-		return &store.Job{Kind: JobKindLeftOut, Key: j.Key, Due: now.Add(RecheckEvery), Data: b}, nil
+		return c.leftOutAgain(j, "whether they fire", d.Since, &d.Last, &d, err, "service", d.Service, "alertmanager", shown)
 	}
 	if n == 0 {
 		c.o.Logger.Info("alerts left out of a resolved notification: Alertmanager lists none of the group active; nothing opened", "service", d.Service, "alertmanager", shown)
@@ -145,4 +130,30 @@ func (c *Checker) RunLeftOut(ctx context.Context, j *store.Job) (*store.Job, err
 		return nil, err
 	}
 	return nil, nil
+}
+
+// leftOutAgain is the check of alerts a resolved notification left out
+// (Left, LeftOutResolved) that could not tell (err: Alertmanager could not
+// be asked, or had just started) asked again RecheckEvery later, as j
+// with data, or given up LeftOutFor after since. last is the check's
+// last outcome, kept in data: the first time it could not tell is
+// logged at warn, the times after it at info. what says what was asked.
+func (c *Checker) leftOutAgain(j *store.Job, what string, since time.Time, last *string, data any, err error, attrs ...any) (*store.Job, error) {
+	now := c.o.Now()
+	if now.Sub(since) >= LeftOutFor {
+		c.o.Logger.Error("alerts left out of a resolved notification: Alertmanager could not be asked "+what+", or had just started, for "+LeftOutFor.String()+
+			"; no longer asked (it sends a group that still fires again at its repeat_interval)", append(attrs, "err", err)...)
+		return nil, nil
+	}
+	level := c.o.Logger.Info
+	if *last != EntryUnconfirmed {
+		level, *last = c.o.Logger.Warn, EntryUnconfirmed
+	}
+	level("alerts left out of a resolved notification: Alertmanager could not be asked "+what+", or has just started; asked again",
+		append(attrs, "retry_in", RecheckEvery, "err", err)...)
+	b, err := json.Marshal(data)
+	if err != nil {
+		return nil, err
+	}
+	return &store.Job{Kind: j.Kind, Key: j.Key, Due: now.Add(RecheckEvery), Data: b}, nil
 }

@@ -269,22 +269,7 @@ func (c *Checker) runLeftOutResolved(ctx context.Context, j *store.Job, d *overf
 		err = fmt.Errorf("it lists no active alert of the group without an incident of its own, but %s", why)
 	}
 	if err != nil {
-		if now.Sub(d.Since) >= LeftOutFor {
-			c.o.Logger.Error("alerts left out of a resolved notification: Alertmanager could not be asked which fire, or had just started, for "+LeftOutFor.String()+
-				"; no longer asked (it sends a group that still fires again at its repeat_interval)", "service", d.Service, "alertmanager", shown, "err", err)
-			return nil, nil
-		}
-		level := c.o.Logger.Info
-		if d.Last != EntryUnconfirmed {
-			level, d.Last = c.o.Logger.Warn, EntryUnconfirmed
-		}
-		level("alerts left out of a resolved notification: Alertmanager could not be asked which fire, or has just started; asked again",
-			"service", d.Service, "alertmanager", shown, "retry_in", RecheckEvery, "err", err)
-		b, err := json.Marshal(d)
-		if err != nil {
-			return nil, err
-		}
-		return &store.Job{Kind: JobKindOverflow, Key: j.Key, Due: now.Add(RecheckEvery), Data: b}, nil
+		return c.leftOutAgain(j, "which fire", d.Since, &d.Last, d, err, "service", d.Service, "alertmanager", shown)
 	}
 	// A firing notification of the group since opened the overflow
 	// incident with the alerts' own details: a trigger here would repeat

@@ -739,7 +739,7 @@ func (m *Message) WholeFirstStart() time.Time {
 	}
 	var first time.Time
 	for _, a := range m.Alerts {
-		if formatTime(a.StartsAt) == "" {
+		if !knownTime(a.StartsAt) {
 			return time.Time{}
 		}
 		if first.IsZero() || a.StartsAt.Before(first) {
@@ -820,7 +820,7 @@ func (l *limited) fingerprintGroups() []AlertGroup {
 		}
 		details, cuts := l.details(a.Status, []Alert{a}, pre)
 		var first time.Time
-		if formatTime(a.StartsAt) != "" {
+		if knownTime(a.StartsAt) {
 			first = a.StartsAt
 		}
 		groups = append(groups, AlertGroup{
@@ -1146,10 +1146,16 @@ func cutValue(s string, max int, c *valueCuts) string {
 // formatTime renders t as RFC 3339, or "" for Go's and Alertmanager's zero
 // time (0001-01-01), which means "not set".
 func formatTime(t time.Time) string {
-	if t.IsZero() || t.UTC().Year() <= 1 {
+	if !knownTime(t) {
 		return ""
 	}
 	return t.Format(time.RFC3339Nano)
+}
+
+// knownTime reports whether t says a time (formatTime writes it), without
+// formatting it: an alert with no start, or Go's zero time, says none.
+func knownTime(t time.Time) bool {
+	return !t.IsZero() && t.UTC().Year() > 1
 }
 
 // compactJSON marshals v without HTML escaping (the text is for people, and

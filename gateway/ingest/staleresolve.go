@@ -53,10 +53,10 @@ func (m *Message) Ended() *Ended {
 // end is the time the notification says the alert ended: its endsAt, its
 // startsAt when a sender gives no endsAt, zero when it gives neither.
 func (a endedAlert) end() time.Time {
-	if formatTime(a.endsAt) != "" {
+	if knownTime(a.endsAt) {
 		return a.endsAt
 	}
-	if formatTime(a.startsAt) != "" {
+	if knownTime(a.startsAt) {
 		return a.startsAt
 	}
 	return time.Time{}
@@ -120,7 +120,7 @@ func recordedFiring(details json.RawMessage) []recordedAlert {
 // not when either time is missing.
 func (a recordedAlert) startedAfter(end time.Time) (time.Time, bool) {
 	started, err := time.Parse(time.RFC3339Nano, a.StartsAt)
-	if err != nil || formatTime(end) == "" || !started.After(end) {
+	if err != nil || !knownTime(end) || !started.After(end) {
 		return time.Time{}, false
 	}
 	return started, true

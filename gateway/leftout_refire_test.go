@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
 )
 
 // amAlert is one alert of amBody: its status, labels and times.
@@ -45,6 +47,40 @@ func (h *harness) am(key, body string) response {
 // lbl is the labels of alert X on instance inst at severity sev.
 func lbl(name, sev, inst string) map[string]string {
 	return map[string]string{"alertname": name, "severity": sev, "instance": inst}
+}
+
+// firingAAndB sends a firing notification of group g with alerts a and b,
+// started at fixedNow, on a harness with st and storm bundling off; with
+// asked, the service names an Alertmanager that lists a, b and c active
+// (alertmanager_url). It returns the harness, that Alertmanager (nil
+// without), the labels of a, b and c (c joins the group later in the
+// tests), and b's incident.
+func firingAAndB(t *testing.T, st store.Store, asked bool) (h *harness, am *fakeAlertmanagerAPI, a, b, c map[string]string, bID string) {
+	t.Helper()
+	a, b, c = lbl("X", "critical", "a"), lbl("X", "critical", "b"), lbl("X", "critical", "c")
+	cfg := noStorm
+	if asked {
+		am = &fakeAlertmanagerAPI{}
+		am.hold(a, b, c)
+		cfg, _ = amConfig(t, am, byURL)
+	}
+	h = newHarness(t, withStore(st), withConfig(cfg))
+	r := h.am(batchKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: fixedNow}, amAlert{st: "firing", labels: b, starts: fixedNow}))
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	return h, am, a, b, c, res.Incidents[1]
+}
+
+// ackTriggered has ann acknowledge every triggered incident.
+func ackTriggered(t *testing.T, h *harness) {
+	t.Helper()
+	for _, v := range h.list("") {
+		if v.Status == "triggered" {
+			if r := h.api("POST", "/api/v1/incidents/"+v.ID+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("acknowledge: %d %s", r.code, r.body)
+			}
+		}
+	}
 }
 
 // TestGroupFiringAnewAfterAWithheldResolvePages: a group larger than its
@@ -159,31 +195,10 @@ func TestAlertFiringAnewAfterItsGroupsWithheldResolvePages(t *testing.T) {
 				{"fires since before the withheld resolve, " + overflowNever, true, false, false, overflowNever},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
-					a, b, c := lbl("X", "critical", "a"), lbl("X", "critical", "b"), lbl("X", "critical", "c")
-					cfg, am := noStorm, (*fakeAlertmanagerAPI)(nil)
-					if tc.overflow == overflowNever {
-						// Alertmanager lists every alert of the group
-						// active, each with an incident of its own.
-						am = &fakeAlertmanagerAPI{}
-						am.hold(a, b, c)
-						cfg, _ = amConfig(t, am, byURL)
-					}
-					h := newHarness(t, withStore(open(t)), withConfig(cfg))
+					h, am, a, b, c, bID := firingAAndB(t, open(t), tc.overflow == overflowNever)
 					t0 := fixedNow
-					r := h.am(batchKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0}, amAlert{st: "firing", labels: b, starts: t0}))
-					var res struct{ Incidents []string }
-					r.json(t, &res)
-					bID := res.Incidents[1]
 					h.runUntil(t0.Add(time.Minute))
-					ackAll := func() {
-						for _, v := range h.list("") {
-							if v.Status == "triggered" {
-								if r := h.api("POST", "/api/v1/incidents/"+v.ID+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
-									t.Fatalf("acknowledge: %d %s", r.code, r.body)
-								}
-							}
-						}
-					}
+					ackAll := func() { ackTriggered(t, h) }
 					ackAll()
 					if tc.cut {
 						h.clock.Set(t0.Add(5 * time.Minute))
@@ -272,28 +287,9 @@ func TestAlertFiringAnewBeforeALaterWithheldResolvePages(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, overflow := range []string{"open", "resolved by hand", "never opened (alertmanager_url)"} {
 				t.Run("overflow incident "+overflow, func(t *testing.T) {
-					a, b, c := lbl("X", "critical", "a"), lbl("X", "critical", "b"), lbl("X", "critical", "c")
-					cfg, am := noStorm, (*fakeAlertmanagerAPI)(nil)
-					if overflow == "never opened (alertmanager_url)" {
-						am = &fakeAlertmanagerAPI{}
-						am.hold(a, b, c)
-						cfg, _ = amConfig(t, am, byURL)
-					}
-					h := newHarness(t, withStore(open(t)), withConfig(cfg))
+					h, am, a, b, c, bID := firingAAndB(t, open(t), overflow == "never opened (alertmanager_url)")
 					t0 := fixedNow
-					r := h.am(batchKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0}, amAlert{st: "firing", labels: b, starts: t0}))
-					var res struct{ Incidents []string }
-					r.json(t, &res)
-					bID := res.Incidents[1]
-					ackAll := func() {
-						for _, v := range h.list("") {
-							if v.Status == "triggered" {
-								if r := h.api("POST", "/api/v1/incidents/"+v.ID+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
-									t.Fatalf("acknowledge: %d %s", r.code, r.body)
-								}
-							}
-						}
-					}
+					ackAll := func() { ackTriggered(t, h) }
 					h.runUntil(t0.Add(time.Minute))
 					ackAll()
 					h.clock.Set(t0.Add(5 * time.Minute))
@@ -356,13 +352,8 @@ func TestAlertFiringAnewWhileItsIncidentPagedStaysARepeatOnceAcknowledged(t *tes
 		t.Run(name, func(t *testing.T) {
 			for _, overflow := range []string{"open", "resolved by hand"} {
 				t.Run("overflow incident "+overflow, func(t *testing.T) {
-					a, b, c := lbl("X", "critical", "a"), lbl("X", "critical", "b"), lbl("X", "critical", "c")
-					h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+					h, _, a, b, c, bID := firingAAndB(t, open(t), false)
 					t0 := fixedNow
-					r := h.am(batchKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0}, amAlert{st: "firing", labels: b, starts: t0}))
-					var res struct{ Incidents []string }
-					r.json(t, &res)
-					bID := res.Incidents[1]
 					h.clock.Set(t0.Add(time.Minute))
 					h.am(batchKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: c, starts: t0.Add(time.Minute)}, amAlert{st: "firing", labels: a, starts: t0}))
 					ov, opened := overflowIncident(h)

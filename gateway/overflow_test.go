@@ -196,3 +196,39 @@ func postOlderNotification(t *testing.T, h *harness) {
 		t.Fatalf("older notification: %d %s", r.code, r.body)
 	}
 }
+
+// TestOverflowIncidentNotOpenedForAnAlertWhoseIncidentOpensWhileAlertmanagerIsAsked:
+// the check of the alerts a cut firing notification left out read the
+// group's open incidents, then asked Alertmanager. api-3's own firing
+// notification came in between and opened api-3's incident, which paged;
+// Alertmanager then listed api-3 active, counted as with no incident of
+// its own, and the overflow incident opened for it and paged as well:
+// two pages for one alert. The incidents are now read again when
+// Alertmanager lists one without: api-3's counts.
+func TestOverflowIncidentNotOpenedForAnAlertWhoseIncidentOpensWhileAlertmanagerIsAsked(t *testing.T) {
+	am := &fakeAlertmanagerAPI{active: []string{"fp-api-0", "fp-api-1", "fp-api-2", "fp-api-3"}}
+	h, _ := fingerprintHarness(t, am, 1)
+	am.onAlerts = func() {
+		firing := amTruncated("firing", 0, [2]string{"api-0", "firing"}, [2]string{"api-1", "firing"}, [2]string{"api-3", "firing"})
+		if r := h.do("POST", "/api/v1/alertmanager", firing, "Authorization", "Bearer "+batchKey); r.code != 200 {
+			t.Errorf("api-3's firing notification: %d %s", r.code, r.body)
+		}
+	}
+	start := h.clock.Now()
+	h.step(start)
+	if v, opened := overflowIncident(h); opened {
+		t.Fatalf("overflow incident opened (%s, timeline %+v) for api-3, which has its own incident; pages %v", v.Status, v.Timeline, h.rec.lines(start))
+	}
+	own := ""
+	for _, v := range h.list("?service=batch") {
+		if strings.HasSuffix(v.DedupKey, ":fp-api-3") {
+			own = v.ID
+		}
+	}
+	if own == "" || h.incident(own).Status != "triggered" {
+		t.Fatalf("api-3 has no open incident of its own (%q): its notification did not open one", own)
+	}
+	if !strings.Contains(h.logs.String(), "each active alert of the group has an incident of its own") {
+		t.Fatalf("the log does not say why no overflow incident was opened")
+	}
+}

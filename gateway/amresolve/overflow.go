@@ -194,9 +194,12 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 	if d.Resolve != "" {
 		return c.runOverflowOver(ctx, j, &d, svc)
 	}
-	// The incidents are read before Alertmanager is asked: one opened
-	// after the read counts as none, which can open the overflow
-	// incident for an alert that has one, never leave an alert without.
+	// The incidents are read before Alertmanager is asked, and again
+	// when it lists an alert without one: an alert counts as with one if
+	// it had one open at either read. Read before only, one opened while
+	// Alertmanager was asked (by the alert's own firing notification)
+	// counted as none, and the overflow incident paged a second time for
+	// it.
 	own, err := c.ownIncidents(ctx, d.Service, d.InView)
 	if err != nil {
 		return nil, err
@@ -212,6 +215,13 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 		fps, err = c.o.Alerts.ActiveFingerprints(ctx, base, d.Receiver, d.Labels)
 	}
 	uncovered := withoutIncident(fps, own)
+	if len(uncovered) > 0 {
+		// Read again (above). A read that fails leaves them uncovered: a
+		// second page is better than none.
+		if again, err := c.ownIncidents(ctx, d.Service, nil); err == nil {
+			uncovered = withoutIncident(uncovered, again)
+		}
+	}
 	if !d.Since.IsZero() {
 		return c.runLeftOutResolved(ctx, j, &d, cfg, svc, fps, uncovered, err)
 	}

@@ -492,14 +492,17 @@ func TestLoadIngest(t *testing.T) {
 			behindOf := sampleBehind(r.d)
 			closed := summarize(r.closedLoop(32, 10*time.Second))
 			took := time.Since(start)
-			shares := cpuShares(cpuBefore, r.cpuNow(), took)
+			closedAfter := r.cpuNow()
+			shares := cpuShares(cpuBefore, closedAfter, took)
 			after := readProc(t, pid)
 			profiled()
 			behindMax, brakes := behindOf()
 			capacity := float64(closed.ok) / took.Seconds()
-			cpuPer := time.Duration(0)
+			cpuPer, runPer := time.Duration(0), time.Duration(0)
 			if closed.ok > 0 {
 				cpuPer = (after.cpu - before.cpu) / time.Duration(closed.ok)
+				own := func(c cpuSnap) time.Duration { return c.pagerd + c.gen + c.redis }
+				runPer = (own(closedAfter) - own(cpuBefore)) / time.Duration(closed.ok)
 			}
 			t.Logf("%s closed loop, 32 senders, 10 s: %.0f webhooks/s; pagerd CPU %s per accepted webhook (%.0f%% of a core); %s",
 				store, capacity, cpuPer, 100*(after.cpu-before.cpu).Seconds()/took.Seconds(), closed)
@@ -544,6 +547,7 @@ func TestLoadIngest(t *testing.T) {
 				t.Logf("%s open loop %dx: the dispatcher at most %.2f s behind with due steps, over 500 ms in %d of %d samples; %s; pagerd settled %.1f s after the last answer; %s",
 					store, x, behindMax.Seconds(), brakes.braked, brakes.samples, brakes, backlog.Seconds(), shares)
 				t.Logf("%s open loop %dx: %s", store, x, requestCosts(cpuBefore, cpuAfter, over, cpuPer))
+				t.Logf("%s open loop %dx: %s", store, x, ceilingNote(x, runPer, genCPU(cpuBefore, cpuAfter, over), refusalCPU(cpuBefore, cpuAfter, over, cpuPer)))
 				if calls := perWebhook(callsBefore, r.l.redisCalls(), over.ok); calls != "" {
 					t.Logf("%s open loop %dx: %s", store, x, calls)
 				}
@@ -636,12 +640,53 @@ func stormLateness(t *testing.T, logFile string, phases []phase) []string {
 func requestCosts(a, b cpuSnap, s summary, perAccepted time.Duration) string {
 	refusals := "no refusals"
 	if s.refused > 0 {
-		left := (b.pagerd - a.pagerd) - time.Duration(s.ok)*perAccepted
 		refusals = fmt.Sprintf("pagerd's CPU per refusal about %s (its CPU less %s for each accepted alert, over %d refused)",
-			(left / time.Duration(s.refused)).Round(100*time.Nanosecond), perAccepted.Round(100*time.Nanosecond), s.refused)
+			refusalCPU(a, b, s, perAccepted).Round(100*time.Nanosecond), perAccepted.Round(100*time.Nanosecond), s.refused)
 	}
-	return fmt.Sprintf("%s; the generator's CPU per request sent %s", refusals,
-		((b.gen - a.gen) / time.Duration(max(1, s.total))).Round(100*time.Nanosecond))
+	return fmt.Sprintf("%s; the generator's CPU per request sent %s", refusals, genCPU(a, b, s).Round(100*time.Nanosecond))
+}
+
+// refusalCPU is pagerd's CPU per refusal between a and b: its CPU less
+// perAccepted for each alert it took in, over the refusals; 0 for none.
+func refusalCPU(a, b cpuSnap, s summary, perAccepted time.Duration) time.Duration {
+	if s.refused == 0 {
+		return 0
+	}
+	return max(0, (b.pagerd-a.pagerd)-time.Duration(s.ok)*perAccepted) / time.Duration(s.refused)
+}
+
+// genCPU is the generator's CPU per request sent between a and b.
+func genCPU(a, b cpuSnap, s summary) time.Duration {
+	return (b.gen - a.gen) / time.Duration(max(1, s.total))
+}
+
+// goodputCeiling is the most goodput, as a share of capacity, that the
+// box allows at x times capacity offered while the generator shares its
+// cores. Capacity C was measured in the closed loop with the run
+// spending perAccepted on each accepted webhook (all of it: pagerd,
+// Redis and the generator; not what else the machine ran, so that a
+// neighbour does not count as the run's); each request of the open loop costs
+// the generator gen, and each refusal costs pagerd refusal. Spending the
+// closed loop's CPU again, A·perAccepted + (x·C − A)·(gen + refusal) =
+// C·perAccepted, so A/C = (perAccepted − x·s) / (perAccepted − s), s =
+// gen + refusal: what the excess costs to send and to refuse comes out of
+// the alerts taken in, whatever pagerd does with the rest of its time.
+func goodputCeiling(x float64, perAccepted, gen, refusal time.Duration) float64 {
+	f, c := float64(perAccepted), float64(gen+refusal)
+	if f <= c {
+		return 0
+	}
+	return max(0, (f-x*c)/(f-c))
+}
+
+// ceilingNote says what goodputCeiling allows at x times capacity, with
+// pagerd's refusals as measured and free, and how cheap the generator's
+// request and pagerd's refusal must be together for 90%.
+func ceilingNote(x int, perAccepted, gen, refusal time.Duration) string {
+	need := time.Duration(0.1 * float64(perAccepted) / (float64(x) - 0.9))
+	return fmt.Sprintf("the most goodput the box allows with the generator on its cores, at this run's costs (%s of CPU per webhook in the closed loop, pagerd's, Redis's and the generator's, %s of the generator's per request): %.0f%% at pagerd's %s a refusal, %.0f%% were its refusals free; 90%% needs the generator's request and pagerd's refusal under %s together",
+		perAccepted.Round(100*time.Nanosecond), gen.Round(100*time.Nanosecond), 100*goodputCeiling(float64(x), perAccepted, gen, refusal),
+		refusal.Round(100*time.Nanosecond), 100*goodputCeiling(float64(x), perAccepted, gen, 0), need.Round(100*time.Nanosecond))
 }
 
 // braking counts the samples of sampleBehind in which the dispatcher was
@@ -776,4 +821,29 @@ func (r *ingestRun) ackOne() (time.Duration, int) {
 	}
 	resp.Body.Close()
 	return time.Since(start), resp.StatusCode
+}
+
+// TestGoodputCeiling checks the arithmetic of goodputCeiling on the costs
+// of a run at 2x (a run at 3bf98f6: 392 µs of the machine per webhook
+// in the closed loop, the generator's request 40.6 µs, pagerd's
+// refusal 42.4 µs; it took in 75% of capacity).
+func TestGoodputCeiling(t *testing.T) {
+	us := func(f float64) time.Duration { return time.Duration(f * float64(time.Microsecond)) }
+	for _, tc := range []struct {
+		x                   float64
+		f, gen, refusal     float64
+		wantLeast, wantMost float64
+	}{
+		{2, 392, 40.6, 42.4, 0.73, 0.74},
+		{2, 392, 40.6, 0, 0.88, 0.89},
+		{1, 392, 40.6, 42.4, 1, 1},                         // nothing refused: capacity
+		{5, 392, 40.6, 42.4, 0, 0},                         // the excess alone takes more than the machine
+		{2, 100, 60, 50, 0, 0},                             // a request dearer than a webhook
+		{2, 392, 392 / 11.0 / 2, 392 / 11.0 / 2, 0.9, 0.9}, // ceilingNote's bound for 90%
+	} {
+		got := goodputCeiling(tc.x, us(tc.f), us(tc.gen), us(tc.refusal))
+		if got < tc.wantLeast-0.001 || got > tc.wantMost+0.001 {
+			t.Errorf("goodputCeiling(%vx, %v µs, %v µs, %v µs) = %.4f, want %.2f–%.2f", tc.x, tc.f, tc.gen, tc.refusal, got, tc.wantLeast, tc.wantMost)
+		}
+	}
 }

@@ -787,9 +787,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	cfg := d.cfg.Load()
 	d.log.Info("pagerd serving", "version", d.o.Version, "listen", d.listener.Addr().String(), "config", d.o.ConfigPath,
 		"services", len(cfg.Services), "users", len(cfg.Users))
-	if msg := publicURLMisses(cfg.Server.PublicURL, d.listener.Addr()); msg != "" {
-		d.log.Warn(msg)
-	}
+	// At start and at every reload: a reload can move public_url too.
+	d.cfg.OnLoad(func(c *policy.Config) {
+		if msg := publicURLMisses(c.Server.PublicURL, d.listener.Addr()); msg != "" {
+			d.log.Warn(msg)
+		}
+	})
 	err := d.server.Serve(ctx, d.listener)
 	abort(nil)
 	<-dispDone

@@ -684,6 +684,24 @@ func TestServeWarnsWhenPublicURLIsAnotherPort(t *testing.T) {
 	if strings.Contains(d.log(), "server.public_url") {
 		t.Errorf("pagerd whose public_url is where it listens warned of it:\n%s", d.log())
 	}
+
+	// A reload that moves public_url away is warned of as a start is.
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(d.log(), `"msg":"config reloaded"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload in the log after SIGHUP:\n%s", d.log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(d.log(), warn+addr+":") {
+		t.Errorf("a reload to public_url http://127.0.0.1:8080 while pagerd listens on %s was not warned of:\n%s", addr, d.log())
+	}
 }
 
 // TestReadmeQuickstartPageAndTimeline: the page line and the timeline

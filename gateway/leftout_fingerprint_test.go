@@ -1,11 +1,14 @@
 package gateway
 
 import (
+	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/amresolve"
+	"github.com/pagerd/pagerd/gateway/store"
 )
 
 // TestFingerprintResolveLeavingOutAFiringAlertWithNoIncidentPages: in
@@ -121,6 +124,61 @@ func TestFingerprintLateResolveKeepsTheFiringChecksOutcome(t *testing.T) {
 			if !opened || v.Status != "triggered" {
 				t.Fatalf("api-3, left out of a firing notification, with Alertmanager down: overflow incident opened %v (%s); "+
 					"want it opened at once, as the firing notification's check does, not replaced by the later resolve's", opened, v.Status)
+			}
+		})
+	}
+}
+
+// refusesAJobOnce is a store that refuses the first write of a job of kind,
+// as a full disk or a Redis over its maxmemory would, and takes the rest.
+type refusesAJobOnce struct {
+	store.Store
+	kind    string
+	refused atomic.Bool
+}
+
+func (s *refusesAJobOnce) PutJob(ctx context.Context, j store.Job) error {
+	if j.Kind == s.kind && s.refused.CompareAndSwap(false, true) {
+		return errDiskFull
+	}
+	return s.Store.PutJob(ctx, j)
+}
+
+// TestLeftOutResolvedOverflowIncidentIsCheckedWhenItsCheckWasNotStoredAtFirst:
+// the check of a resolve that left api-3 out (max_alerts) opened the
+// group's overflow incident for api-3, then could not store the check of
+// that incident's own resolve (Alertmanager leaves the alerts it cut out
+// of its resolved notifications too, so nothing else ends it). Retried,
+// the check found the overflow incident open, took it for one a firing
+// notification opened, and stored nothing: the incident stayed open,
+// paging, after api-3 ended, until the group's next notification. The
+// retry now stores the check, and the incident resolves once Alertmanager
+// lists api-3 no more.
+func TestLeftOutResolvedOverflowIncidentIsCheckedWhenItsCheckWasNotStoredAtFirst(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			am := &fakeAlertmanagerAPI{active: []string{"fp-api-3"}}
+			cfg, _ := amConfig(t, am, byURL)
+			st := &refusesAJobOnce{Store: open(t), kind: amresolve.JobKind}
+			h := newHarness(t, withStore(st), withConfig(cfg))
+			post := batchPoster(t, h)
+			t0 := h.clock.Now()
+			post(amTruncated("firing", 0, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"}))
+			h.runUntil(t0.Add(time.Minute))
+			post(amTruncated("resolved", 1, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}))
+			h.runUntil(t0.Add(10 * time.Minute))
+			v, opened := overflowIncident(h)
+			if !opened || v.Status == "resolved" || !st.refused.Load() {
+				t.Fatalf("overflow incident opened %v (%s), the check's write refused %v; want it opened for api-3 after a refused write",
+					opened, v.Status, st.refused.Load())
+			}
+			am.mu.Lock()
+			am.active = nil // api-3 ended
+			am.mu.Unlock()
+			h.runUntil(t0.Add(30 * time.Minute))
+			if v := h.incident(v.ID); v.Status != "resolved" {
+				t.Fatalf("api-3 ended 20 minutes ago and Alertmanager lists nothing of the group: overflow incident %s, timeline %s; want resolved",
+					v.Status, timelineTypes(v))
 			}
 		})
 	}

@@ -283,14 +283,25 @@ func (c *Checker) runLeftOutResolved(ctx context.Context, j *store.Job, d *overf
 	}
 	// A firing notification of the group since opened the overflow
 	// incident with the alerts' own details: a trigger here would repeat
-	// it and put empty ones in their place.
+	// it and put empty ones in their place. Or this check did, and could
+	// not store the check of its resolve after (below): it is stored now,
+	// since Alertmanager leaves the alerts it cut out of its resolved
+	// notifications too, and nothing else would end the incident.
 	if inc, err := c.o.Store.FindByDedup(ctx, svc.Name, d.DedupKey); err == nil && inc.Open() {
+		if mine, err := c.openedByResolvedCheck(ctx, inc, d.Since); err != nil {
+			return nil, err
+		} else if mine {
+			if _, err := c.Withheld(ctx, svc, inc.ID, d.Group); err != nil {
+				return nil, err
+			}
+			return nil, nil
+		}
 		c.o.Logger.Info("alerts left out of a resolved notification: the group's overflow incident is open already; nothing to open", "incident", inc.ID, "service", d.Service)
 		return nil, nil
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	detail := fmt.Sprintf("Alertmanager sent this group as resolved but left alerts out of the notification (max_alerts on its receiver); asked, "+
+	detail := fmt.Sprintf(leftOutResolvedDetail+"; asked, "+
 		"Alertmanager at %s lists %d active alert(s) of the group with no open incident of their own (fingerprints %s)",
 		shown, len(uncovered), strings.Join(uncovered[:min(len(uncovered), 5)], ", "))
 	id, created, err := c.openLeftOut(ctx, cfg, incident.Alert{Service: svc, DedupKey: d.DedupKey, Summary: d.Summary, Truncated: d.Truncated}, d.Route, now, detail)
@@ -303,6 +314,32 @@ func (c *Checker) runLeftOutResolved(ctx context.Context, j *store.Job, d *overf
 		return nil, err
 	}
 	return nil, nil
+}
+
+// leftOutResolvedDetail begins the left_out_firing entry of an overflow
+// incident a resolved notification's check opened (runLeftOutResolved).
+const leftOutResolvedDetail = "Alertmanager sent this group as resolved but left alerts out of the notification (max_alerts on its receiver)"
+
+// openedByResolvedCheck reports whether the open overflow incident inc
+// was opened by the check of a resolved notification that came at since
+// (runLeftOutResolved, retried): opened since, with no left_out_firing
+// entry of a firing notification's check (every overflow incident of a
+// service that names an Alertmanager is opened by a check, and says why),
+// since the entry saying why may be what could not be stored.
+func (c *Checker) openedByResolvedCheck(ctx context.Context, inc *store.Incident, since time.Time) (bool, error) {
+	if inc.CreatedAt.Before(since) {
+		return false, nil
+	}
+	tl, err := c.o.Store.Timeline(ctx, inc.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range tl {
+		if e.Type == EntryLeftOutFiring && !strings.HasPrefix(e.Detail, leftOutResolvedDetail) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // openLeftOut opens the incident of alerts Alertmanager left out (a: its

@@ -400,6 +400,95 @@ func TestAlertFiringAnewWhileItsIncidentPagedStaysARepeatOnceAcknowledged(t *tes
 	}
 }
 
+// TestAlertFiringAnewWhileItsIncidentPagedStaysARepeatWithNoAck: as
+// above, but nobody acknowledges: b's incident pages every level of its
+// ladder and stops, unacknowledged. b had ended (the group's resolve left
+// it out) and fired anew while the incident still paged: a repeat. At
+// the next notification of that firing (repeat_interval, hours later) the
+// incident paged nobody any more and nothing held the firing (no
+// acknowledgement after it started), so it was taken for b firing anew:
+// the incident was resolved and a new one paged the same people again,
+// for the firing the incident had paged them about. A page of the
+// incident a minute or more after the firing started holds it. b firing
+// anew after the ladder ran out still pages, and so does a firing that
+// started less than a minute before the last page (the start is on
+// Prometheus's clock: a page that close to it says nothing).
+func TestAlertFiringAnewWhileItsIncidentPagedStaysARepeatWithNoAck(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			t0 := fixedNow
+			lastPage := t0.Add(20 * time.Minute) // bob's call, the secondary level's last step
+			for _, tc := range []struct {
+				name     string
+				overflow string
+				start    time.Time // b's new firing
+				paged    bool
+			}{
+				{"fires anew while it pages", "open", t0.Add(4 * time.Minute), false},
+				{"fires anew while it pages, overflow incident resolved by hand", "resolved by hand", t0.Add(4 * time.Minute), false},
+				{"fires anew after its ladder ran out", "open", t0.Add(time.Hour), true},
+				{"fires anew after its ladder ran out, overflow incident resolved by hand", "resolved by hand", t0.Add(time.Hour), true},
+				{"fires anew less than a minute before its last page", "open", lastPage.Add(-30 * time.Second), true},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					h, _, a, b, c, bID := firingAAndB(t, open(t), false)
+					h.clock.Set(t0.Add(time.Minute))
+					h.am(batchKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: c, starts: t0.Add(time.Minute)}, amAlert{st: "firing", labels: a, starts: t0}))
+					ov, opened := overflowIncident(h)
+					if !opened {
+						t.Fatal("the overflow incident did not open for b, left out")
+					}
+					if tc.overflow == "resolved by hand" {
+						if r := h.api("POST", "/api/v1/incidents/"+ov.ID+"/resolve", `{"user":"ann"}`); r.code != 200 {
+							t.Fatalf("resolve the overflow incident: %d %s", r.code, r.body)
+						}
+					}
+					w := t0.Add(2 * time.Minute)
+					h.clock.Set(w)
+					h.am(batchKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: c, starts: t0.Add(time.Minute), ends: w},
+						amAlert{st: "resolved", labels: a, starts: t0, ends: w}))
+					newFiring := amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: tc.start})
+					sent := tc.start.Add(time.Minute) // group_wait, and then some
+					if sent.Before(lastPage) {
+						h.runUntil(sent)
+						h.am(batchKey, newFiring)
+						if v := h.incident(bID); v.Status != "triggered" || v.NextStepAt == nil {
+							t.Fatalf("b's incident after b's new firing, sent while it pages: %s (next step %v), want triggered and paging (a repeat)", v.Status, v.NextStepAt)
+						}
+					}
+					h.runUntil(lastPage.Add(time.Minute))
+					if v := h.incident(bID); v.Status != "triggered" || v.NextStepAt != nil {
+						t.Fatalf("b's incident after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
+					}
+					before := len(h.rec.lines(t0))
+					at := w.Add(4 * time.Hour) // repeat_interval: the same firing, or its first notification
+					if !sent.Before(lastPage) {
+						at = sent
+					}
+					h.clock.Set(at)
+					h.am(batchKey, newFiring)
+					h.runUntil(at.Add(time.Minute))
+					paged := h.rec.lines(t0)[before:]
+					if !tc.paged {
+						if len(paged) != 0 || h.incident(bID).Status != "triggered" {
+							t.Fatalf("pages %v, b's incident %s: %s; want a repeat of b's incident, which paged while this firing fired",
+								paged, h.incident(bID).Status, timelineTypes(h.incident(bID)))
+						}
+						return
+					}
+					if h.incident(bID).Status != "resolved" || len(paged) == 0 {
+						t.Fatalf("b fired anew after its incident last paged: its old incident %s, pages %v; want it resolved and a new incident paging",
+							h.incident(bID).Status, paged)
+					}
+					if !h.timelineHas(bID, "resolve_confirmed", "every alert of it started after") {
+						t.Errorf("b's old incident's timeline does not say why it was resolved: %s", timelineTypes(h.incident(bID)))
+					}
+				})
+			}
+		})
+	}
+}
+
 // TestGroupStillFiringUnderClockSkewStaysARepeat: the alert Alertmanager
 // left out of the group's resolved notification (max_alerts) fired a
 // moment before that notification went out, on a Prometheus whose clock

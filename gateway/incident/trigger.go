@@ -252,9 +252,22 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	// retry or the other Alertmanager of a cluster, or the group's next
 	// resolve leaving the alert out again) may have come after the alert
 	// fired anew, and its new firing read as a repeat.
-	withheld, err := s.firstLeftOutResolve(ctx, inc.ID, inc.CreatedAt)
+	//
+	// In fingerprint mode (WithheldIn set) the same read says when the
+	// incident's ladder last stepped (a page, or a step of it that
+	// failed, was held, skipped or escalated): an alert that started
+	// before that, by startSkew, fired anew while the incident still
+	// paged, which takes every firing, and the incident paged on while
+	// it fired. With nobody acknowledging, the ladder ran out, and the
+	// next notification of that firing (repeat_interval) resolved the
+	// incident and paged the same people again for it. Group mode is
+	// left as it was.
+	withheld, stepped, err := s.leftOutResolveAndLastStep(ctx, inc.ID, inc.CreatedAt)
 	if err != nil {
 		return false, err
+	}
+	if a.WithheldIn != "" && stepped.After(a.FirstStart.Add(startSkew)) {
+		return false, nil
 	}
 	if !endedAt(withheld) && a.WithheldIn != "" {
 		holder, err := s.o.Store.FindByDedup(ctx, inc.Service, a.WithheldIn)
@@ -263,7 +276,7 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 		} else if err != nil {
 			return false, err
 		}
-		if withheld, err = s.firstLeftOutResolve(ctx, holder.ID, inc.CreatedAt); err != nil {
+		if withheld, _, err = s.leftOutResolveAndLastStep(ctx, holder.ID, inc.CreatedAt); err != nil {
 			return false, err
 		}
 	}
@@ -290,22 +303,38 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	return true, nil
 }
 
-// firstLeftOutResolve is when the first resolve withheld after since
-// because Alertmanager left alerts out (ingest.LeftOutResolve) was
-// recorded in the incident's timeline; zero when none was.
-func (s *Service) firstLeftOutResolve(ctx context.Context, id string, since time.Time) (time.Time, error) {
+// leftOutResolveAndLastStep reads the incident's timeline once for when
+// the first resolve withheld after since because Alertmanager left alerts
+// out (ingest.LeftOutResolve) was recorded, and for when its ladder last
+// stepped (isLadderStep); each zero when none was.
+func (s *Service) leftOutResolveAndLastStep(ctx context.Context, id string, since time.Time) (withheld, stepped time.Time, err error) {
 	tl, err := s.o.Store.Timeline(ctx, id)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, time.Time{}, err
 	}
-	var withheld time.Time
 	for _, e := range tl {
 		if e.Type == "resolve_withheld" && strings.HasPrefix(e.Detail, ingest.LeftOutResolve) && e.At.After(since) &&
 			(withheld.IsZero() || e.At.Before(withheld)) {
 			withheld = e.At
 		}
+		if isLadderStep(e) && e.At.After(stepped) {
+			stepped = e.At
+		}
 	}
-	return withheld, nil
+	return withheld, stepped, nil
+}
+
+// isLadderStep reports whether a timeline entry records a step of the
+// incident's ladder: a page sent (or that may have been), failed, held
+// for an alert-storm message or skipped, or an escalation. The latest is
+// when the incident last paged, or tried to; with nothing pending, when
+// its ladder ran out.
+func isLadderStep(e store.Entry) bool {
+	switch e.Type {
+	case "notify", "notify_failed", "notify_held", "notify_skipped", string(policy.ActionEscalate):
+		return true
+	}
+	return false
 }
 
 // startSkew is how far after a withheld resolve (on pagerd's clock) an

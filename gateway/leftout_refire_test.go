@@ -489,6 +489,74 @@ func TestAlertFiringAnewWhileItsIncidentPagedStaysARepeatWithNoAck(t *testing.T)
 	}
 }
 
+// TestAlertFiringAnewWhileItsReopenedIncidentPagedStaysARepeatOnceAcknowledged:
+// b's incident is acknowledged, then escalated (re-opened), which pages
+// bob. The group's resolve had left b out; b had ended and fires anew
+// while bob is paged: a repeat. Bob acknowledges it, a minute and more
+// after b started, working the outage its new firing is; his last page
+// (the SMS) went out less than a minute after that start. The
+// acknowledgement that holds a firing (55e387b) was read as the first
+// one, before the reopen, which the incident keeps for the time to
+// acknowledge: at the firing's next notification (repeat_interval) the
+// incident was resolved and a new one paged ann for the outage bob was
+// working. The latest acknowledgement holds it. The overflow incident
+// open at the resolve, and resolved by hand before it, alike.
+func TestAlertFiringAnewWhileItsReopenedIncidentPagedStaysARepeatOnceAcknowledged(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, overflow := range []string{"open", "resolved by hand"} {
+				t.Run("overflow incident "+overflow, func(t *testing.T) {
+					h, _, a, b, c, bID := firingAAndB(t, open(t), false)
+					t0 := fixedNow
+					h.clock.Set(t0.Add(time.Minute))
+					if r := h.api("POST", "/api/v1/incidents/"+bID+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+						t.Fatalf("acknowledge: %d %s", r.code, r.body)
+					}
+					h.am(batchKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: c, starts: t0.Add(time.Minute)}, amAlert{st: "firing", labels: a, starts: t0}))
+					ov, opened := overflowIncident(h)
+					if !opened {
+						t.Fatal("the overflow incident did not open for b, left out")
+					}
+					if overflow == "resolved by hand" {
+						if r := h.api("POST", "/api/v1/incidents/"+ov.ID+"/resolve", `{"user":"ann"}`); r.code != 200 {
+							t.Fatalf("resolve the overflow incident: %d %s", r.code, r.body)
+						}
+					}
+					w := t0.Add(2 * time.Minute)
+					h.clock.Set(w)
+					h.am(batchKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: c, starts: t0.Add(time.Minute), ends: w},
+						amAlert{st: "resolved", labels: a, starts: t0, ends: w}))
+					h.clock.Set(t0.Add(3 * time.Minute))
+					if r := h.api("POST", "/api/v1/incidents/"+bID+"/escalate", `{"user":"ann"}`); r.code != 200 {
+						t.Fatalf("escalate: %d %s", r.code, r.body)
+					}
+					start := t0.Add(4*time.Minute + 30*time.Second) // b fires anew; bob's SMS at 5m
+					h.runUntil(t0.Add(5*time.Minute + 10*time.Second))
+					newFiring := amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start})
+					h.am(batchKey, newFiring)
+					if v := h.incident(bID); v.Status != "triggered" || v.Reopened != 1 {
+						t.Fatalf("b's incident after b's new firing, sent while it pages bob: %s, reopened %d; want triggered, reopened once (a repeat)", v.Status, v.Reopened)
+					}
+					h.clock.Set(t0.Add(6 * time.Minute))
+					if r := h.api("POST", "/api/v1/incidents/"+bID+"/acknowledge", `{"user":"bob"}`); r.code != 200 {
+						t.Fatalf("bob's acknowledgement: %d %s", r.code, r.body)
+					}
+					h.runUntil(t0.Add(10 * time.Minute))
+					before := len(h.rec.lines(t0))
+					at := w.Add(4 * time.Hour) // repeat_interval: the same firing
+					h.clock.Set(at)
+					h.am(batchKey, newFiring)
+					h.runUntil(at.Add(time.Minute))
+					if paged := h.rec.lines(t0)[before:]; len(paged) != 0 || h.incident(bID).Status != "acknowledged" {
+						t.Fatalf("pages %v, b's incident %s: %s; want a repeat of b's incident, which bob acknowledged while this firing fired",
+							paged, h.incident(bID).Status, timelineTypes(h.incident(bID)))
+					}
+				})
+			}
+		})
+	}
+}
+
 // TestGroupStillFiringUnderClockSkewStaysARepeat: the alert Alertmanager
 // left out of the group's resolved notification (max_alerts) fired a
 // moment before that notification went out, on a Prometheus whose clock

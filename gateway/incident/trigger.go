@@ -224,10 +224,13 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	// repeated while the incident still paged (an incident paging takes
 	// every firing), and the person on call acknowledged it while it
 	// fired. Resolved at the next notification of that firing, it paged
-	// them a second time for the outage they were working.
+	// them a second time for the outage they were working. The latest
+	// acknowledgement tells, not the first, which a reopen (an
+	// escalation, a priority raise) keeps for the time to acknowledge:
+	// the person paged after the reopen acknowledged the firing too.
 	quiet := func(inc *store.Incident) bool {
 		return inc.Open() && (inc.State.Status == policy.StatusAcknowledged || len(inc.State.Pending) == 0) &&
-			(a.WithheldIn != "" || len(inc.SilencedAt) == 0) && !inc.State.AcknowledgedAt.After(a.FirstStart.Add(startSkew))
+			(a.WithheldIn != "" || len(inc.SilencedAt) == 0) && !lastAcknowledged(&inc.State).After(a.FirstStart.Add(startSkew))
 	}
 	if a.FirstStart.IsZero() || inc == nil || !quiet(inc) || !a.FirstStart.After(inc.CreatedAt.Add(startSkew)) || a.FirstStart.After(now.Add(startSkew)) {
 		return false, nil
@@ -301,6 +304,16 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	s.log.Info("a group whose resolve was withheld fired anew: its incident is resolved and a new one opened", "incident", inc.ID,
 		"service", inc.Service, "withheld_at", withheld)
 	return true, nil
+}
+
+// lastAcknowledged is when the incident was last acknowledged: zero when
+// it never was. A record written before LastAcknowledgedAt was kept has
+// only the first acknowledgement.
+func lastAcknowledged(st *policy.Incident) time.Time {
+	if st.LastAcknowledgedAt.After(st.AcknowledgedAt) {
+		return st.LastAcknowledgedAt
+	}
+	return st.AcknowledgedAt
 }
 
 // leftOutResolveAndLastStep reads the incident's timeline once for when

@@ -666,3 +666,75 @@ func TestGroupWithSilencedAlertsIsNotWholeForTheFiredAnewCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupFiringAnewWhileItsIncidentPagedStaysARepeatWithNoAck: group
+// mode, as TestAlertFiringAnewWhileItsIncidentPagedStaysARepeatWithNoAck
+// is fingerprint mode's. The group's resolve left alerts out, so it was
+// withheld and the incident paged on; the group fired anew (b) while it
+// still paged, a repeat; nobody acknowledged and the ladder ran out. At
+// the next notification of that firing (repeat_interval) b's start was
+// after the withheld resolve and nothing held it, so the incident was
+// resolved and a new one paged the same people again for the firing the
+// incident had paged them about. The group firing anew after the ladder
+// ran out still pages.
+func TestGroupFiringAnewWhileItsIncidentPagedStaysARepeatWithNoAck(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name  string
+				start time.Duration // b's, from the first firing
+				paged bool
+			}{
+				{"fires anew while it pages", 4 * time.Minute, false},
+				{"fires anew after its ladder ran out", 3 * time.Hour, true},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+					t0 := fixedNow
+					a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
+					r := h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: a, starts: t0}))
+					var res struct{ Incidents []string }
+					r.json(t, &res)
+					id := res.Incidents[0]
+					w := t0.Add(2 * time.Minute)
+					h.runUntil(w)
+					h.am(amKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: a, starts: t0, ends: w}))
+					if v := h.incident(id); v.Status != "triggered" {
+						t.Fatalf("after the resolve that left alerts out: %s, want triggered (withheld)", v.Status)
+					}
+					start := t0.Add(tc.start)
+					newFiring := amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start})
+					at := start.Add(time.Minute) // its first notification
+					if !tc.paged {
+						h.runUntil(at)
+						h.am(amKey, newFiring)
+						if v := h.incident(id); v.Status != "triggered" || v.NextStepAt == nil {
+							t.Fatalf("after b's firing, sent while the incident pages: %s (next step %v), want triggered and paging (a repeat)", v.Status, v.NextStepAt)
+						}
+						at = start.Add(4 * time.Hour) // repeat_interval: the same firing again
+					}
+					h.runUntil(t0.Add(2 * time.Hour))
+					if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
+						t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
+					}
+					before := len(h.rec.lines(t0))
+					h.clock.Set(at)
+					h.am(amKey, newFiring)
+					h.runUntil(at.Add(time.Minute))
+					paged := h.rec.lines(t0)[before:]
+					if !tc.paged {
+						if len(paged) != 0 || h.incident(id).Status != "triggered" {
+							t.Fatalf("pages %v, the incident %s: %s; want a repeat of the incident, which paged while this firing fired",
+								paged, h.incident(id).Status, timelineTypes(h.incident(id)))
+						}
+						return
+					}
+					if h.incident(id).Status != "resolved" || len(paged) == 0 {
+						t.Fatalf("the group fired anew after its incident last paged: the old incident %s, pages %v; want it resolved and a new incident paging",
+							h.incident(id).Status, paged)
+					}
+				})
+			}
+		})
+	}
+}

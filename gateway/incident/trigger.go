@@ -256,20 +256,19 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	// resolve leaving the alert out again) may have come after the alert
 	// fired anew, and its new firing read as a repeat.
 	//
-	// In fingerprint mode (WithheldIn set) the same read says when the
-	// incident's ladder last stepped (a page, or a step of it that
-	// failed, was held, skipped or escalated): an alert that started
-	// before that, by startSkew, fired anew while the incident still
-	// paged, which takes every firing, and the incident paged on while
-	// it fired. With nobody acknowledging, the ladder ran out, and the
-	// next notification of that firing (repeat_interval) resolved the
-	// incident and paged the same people again for it. Group mode is
-	// left as it was.
+	// The same read says when the incident's ladder last stepped (a
+	// page, or a step of it that failed, was held, skipped or
+	// escalated): an alert (a group, in group mode) that started before
+	// that, by startSkew, fired anew while the incident still paged,
+	// which takes every firing, and the incident paged on while it
+	// fired. With nobody acknowledging, the ladder ran out, and the next
+	// notification of that firing (repeat_interval) resolved the
+	// incident and paged the same people again for it.
 	withheld, stepped, err := s.leftOutResolveAndLastStep(ctx, inc.ID, inc.CreatedAt)
 	if err != nil {
 		return false, err
 	}
-	if a.WithheldIn != "" && stepped.After(a.FirstStart.Add(startSkew)) {
+	if stepped.After(a.FirstStart.Add(startSkew)) {
 		return false, nil
 	}
 	if !endedAt(withheld) && a.WithheldIn != "" {

@@ -212,6 +212,54 @@ func TestReplicaWithoutTheServiceLeavesItsStepsToOneWithIt(t *testing.T) {
 	}
 }
 
+// TestReplicaWithoutTheServiceLeavesItsStepsThroughUpdates: as
+// TestReplicaWithoutTheServiceLeavesItsStepsToOneWithIt, a without service
+// api claims the push step first and gives it up to 3s; meanwhile ann
+// posts a status update every 2 s (each an Update of the incident). b
+// pages it at 3s: the time a gave it up to holds through the updates.
+// (Each update put the step due at its own time, 0s: a, first on even
+// seconds, claimed it straight back and gave it up again, 2 s later each
+// time, and the push went out only at 13s, after the last update, a
+// counting six steps it could not page for one.)
+func TestReplicaWithoutTheServiceLeavesItsStepsThroughUpdates(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)), replicas(0))
+			without, err := policy.Parse([]byte(renamedAPI), "new.yaml", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, areg := h.dispatcher(func(o *dispatch.Options) { o.Config = func() *policy.Config { return without } })
+			b := h.d.Dispatcher()
+			id := fire(h)
+			ctx := context.Background()
+			for s := 0; s <= 20; s++ {
+				h.clock.Set(fixedNow.Add(time.Duration(s) * time.Second))
+				if s > 0 && s <= 10 && s%2 == 0 {
+					if r := h.api("POST", "/api/v1/incidents/"+id+"/status", `{"user":"ann","message":"looking"}`); r.code != 200 {
+						t.Fatalf("status update at %ds: %d %s", s, r.code, r.body)
+					}
+				}
+				order := []*dispatch.Dispatcher{a, b}
+				if s%2 == 1 {
+					order = []*dispatch.Dispatcher{b, a}
+				}
+				for _, d := range order {
+					if _, err := d.RunOnce(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if got := strings.Join(h.rec.lines(fixedNow), ","); got != "3s L1 ann push" {
+				t.Errorf("pages %s, want the push at 3s (a tenth of the lease after it was due), updates or not", got)
+			}
+			if n := metric(t, areg, "pagerd_dispatch_errors_total", "reason", "unknown_service"); n != 1 {
+				t.Errorf("a counted %v steps it could not page, want 1", n)
+			}
+		})
+	}
+}
+
 // gatedTrigger holds the first Trigger until released: a store write in
 // flight when a reload comes.
 type gatedTrigger struct {

@@ -639,7 +639,12 @@ type Store interface {
 	// still this one's: the incident is due again at its earliest pending
 	// deadline as stored now, but not before notBefore, so that another
 	// replica can take it then and this one does not claim it straight
-	// back (a replica whose config cannot page it). A storm's claim
+	// back (a replica whose config cannot page it). notBefore holds
+	// through the Updates that come before the next claim, which spends
+	// it: a status update or an acknowledgement elsewhere leaves it due
+	// no earlier (a step moved later is due at its own time), as long as
+	// a step is pending; an Update that leaves none (only outbox work, or
+	// nothing) forgets it. A storm's claim
 	// (Claim.Storm) is released as Complete releases it, due again at
 	// its window's end if pages are held, but not before notBefore: a
 	// storm message the provider's rate limit sent back goes at its

@@ -22,7 +22,9 @@
 //	           pending deadline, at the earliest one (at the lease end while
 //	           the incident is claimed)
 //	sched      id -> 8-byte due key ms + 8-byte original due ms + claim token
-//	           ("" when unclaimed): where the incident's due entry is
+//	           ("" when unclaimed): where the incident's due entry is; an
+//	           unclaimed incident that Release put off has "!" and that
+//	           time's 8 bytes in place of the token (notBeforeOf)
 //	created    8-byte created ms + id -> index record (status, priority, service)
 //	open       the same, for incidents that are not resolved
 //	resolved   8-byte resolved ms + id -> empty, for resolved incidents
@@ -748,7 +750,34 @@ func parseSched(v []byte) (current []byte, original int64, token string, ok bool
 	if len(v) < 16 {
 		return nil, 0, "", false
 	}
+	if _, held := notBeforeOf(v); held {
+		return v[:8], keyTime(v[8:16]), "", true
+	}
 	return v[:8], keyTime(v[8:16]), string(v[16:]), true
+}
+
+// notBeforeMark, in an unclaimed incident's sched record, stands where a
+// claim's token would, before the time Release put the incident off to
+// (schedNotBefore). A claim's token is hex, so neither is taken for the
+// other.
+const notBeforeMark = '!'
+
+// schedNotBefore is the sched record of an unclaimed incident that
+// Release put off to notBefore: its due key at current, no earlier, until
+// a claim takes it (and its record) again, so that the Updates in between
+// (a status update, an acknowledgement elsewhere, a new step), which move the due
+// key to the earliest pending deadline, keep it there too.
+func schedNotBefore(current, original, notBefore int64) []byte {
+	return append(concat(timeKey(current), timeKey(original), []byte{notBeforeMark}), timeKey(notBefore)...)
+}
+
+// notBeforeOf is the time, in Unix milliseconds, that a sched record
+// says Release put its unclaimed incident off to (schedNotBefore).
+func notBeforeOf(v []byte) (int64, bool) {
+	if len(v) != 25 || v[16] != notBeforeMark {
+		return 0, false
+	}
+	return keyTime(v[17:]), true
 }
 
 // setDue puts the incident's due entry at the given time, moving it from
@@ -766,6 +795,12 @@ func setDue(tx *bbolt.Tx, id string, at, original int64, token string) error {
 // one writer; a Put replaces a value, and a due entry that stays where it
 // is is not deleted and put again.
 func putDue(tx *bbolt.Tx, id string, ik, was []byte, at, original int64, token string) error {
+	return putDueRecord(tx, id, ik, was, at, schedValue(at, original, token))
+}
+
+// putDueRecord is putDue with the sched record to write, rec, which puts
+// the due key at at.
+func putDueRecord(tx *bbolt.Tx, id string, ik, was []byte, at int64, rec []byte) error {
 	due := tx.Bucket(bucketDue)
 	key := concat(timeKey(at), []byte(id))
 	if cur, _, _, ok := parseSched(was); ok {
@@ -778,7 +813,7 @@ func putDue(tx *bbolt.Tx, id string, ik, was []byte, at, original int64, token s
 	if err := due.Put(key, []byte{}); err != nil {
 		return err
 	}
-	return tx.Bucket(bucketSched).Put(ik, schedValue(at, original, token))
+	return tx.Bucket(bucketSched).Put(ik, rec)
 }
 
 // dropDue removes the incident's due entry and whatever claim it has.
@@ -819,21 +854,37 @@ func schedule(tx *bbolt.Tx, id string, inc *store.Incident) error {
 }
 
 // scheduleNotBefore is schedule with the entry due no earlier than
-// notBeforeMS (Release).
+// notBeforeMS (Release), 0 for none.
 func scheduleNotBefore(tx *bbolt.Tx, id string, inc *store.Incident, notBeforeMS int64) error {
 	ik := idKey(id)
 	return scheduleOf(tx, id, ik, tx.Bucket(bucketSched).Get(ik), inc, notBeforeMS)
 }
 
 // scheduleOf is scheduleNotBefore with the incident's key and its sched
-// record as read in tx (putDue).
+// record as read in tx (putDue). The time is kept in the sched record
+// (schedNotBefore) until a claim takes the incident. Without notBeforeMS,
+// the time an unclaimed record was put off to holds (notBeforeOf): an
+// Update keeps it, but only while a step is pending: an acknowledgement
+// that leaves the incident only its outbox work (telling PagerDuty,
+// cancelling calls) has that done at its own time, and forgets the time.
+// No step is made due later than the time, or its own.
 func scheduleOf(tx *bbolt.Tx, id string, ik, was []byte, inc *store.Incident, notBeforeMS int64) error {
 	at, ok := store.DueAt(inc)
 	if !ok {
 		return dropDueOf(tx, id, ik, was)
 	}
 	ms := at.UnixMilli()
-	return putDue(tx, id, ik, was, max(ms, notBeforeMS), ms, "")
+	if notBeforeMS == 0 {
+		// An Update: the common case has none, which costs no lookup.
+		if notBeforeMS, _ = notBeforeOf(was); len(inc.State.Pending) == 0 {
+			notBeforeMS = 0
+		}
+	}
+	if notBeforeMS == 0 {
+		return putDue(tx, id, ik, was, ms, ms, "")
+	}
+	current := max(ms, notBeforeMS)
+	return putDueRecord(tx, id, ik, was, current, schedNotBefore(current, ms, notBeforeMS))
 }
 
 func appendTimeline(tx *bbolt.Tx, id string, entries [][]byte) error {
@@ -1419,7 +1470,8 @@ func (s *Store) Complete(ctx context.Context, c store.Claim) error {
 
 // Release gives up a claim as Complete does, the incident (or storm) due
 // again no earlier than notBefore (its claim still says when its step was
-// due).
+// due), through the incident's Updates until it is claimed again
+// (scheduleOf).
 func (s *Store) Release(ctx context.Context, c store.Claim, notBefore time.Time) error {
 	if c.Storm != "" {
 		return s.completeStorm(ctx, c, notBefore.UnixMilli())
@@ -1441,8 +1493,17 @@ func (s *Store) Release(ctx context.Context, c store.Claim, notBefore time.Time)
 		if err != nil {
 			return err
 		}
-		return scheduleNotBefore(tx, c.Incident, inc, notBefore.UnixMilli())
+		return scheduleNotBefore(tx, c.Incident, inc, notBeforeMS(notBefore))
 	})
+}
+
+// notBeforeMS is Release's notBefore in Unix milliseconds, 0 for none
+// (Complete's zero time).
+func notBeforeMS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
 }
 
 // Extend moves the claim's due entry to until if its sched record still

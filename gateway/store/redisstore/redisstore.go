@@ -12,7 +12,10 @@
 //	                     incident with a pending deadline; a lease end while
 //	                     claimed)
 //	claims               hash id -> "<token>:<original due ms>"
-//	                     (the due set and claims also hold storms: storm.go)
+//	                     (the due set and claims also hold storms: storm.go);
+//	                     an unclaimed incident that Release put off holds
+//	                     "!<that time ms>:<original due ms>" there
+//	                     (writeLua), until claimed
 //	idx                  sorted set of ids by creation time in ms
 //	open                 sorted set of open ids by creation time in ms
 //	resolved             sorted set of resolved ids by resolve time in ms
@@ -628,9 +631,14 @@ func (s *Store) FindByDedup(ctx context.Context, service, dedupKey string) (*sto
 // write the record, append to its timeline, keep the open index and the
 // index of resolve times (KEYS[5], by ARGV[8]: store.Filter.ResolvedSince),
 // and move the due entry (left at the lease end while claimed; gone, with
-// any claim, when nothing is pending). claimed says whether the incident
-// is claimed, when the caller has read it already (Finish), or is nil. It
-// returns nil on success, or the reply.
+// any claim, when nothing is pending). An unclaimed incident that Release
+// put off ("!<ms>:..." in claims) stays due no earlier than that time while a
+// step is pending (ARGV[9] '1'), as Release left it, until a claim takes
+// it; once none is (an acknowledgement leaving only outbox work), its
+// outbox work is due at its own time, and the time is forgotten. claimed
+// is the incident's entry in claims (false for none), when the caller has
+// read it already (Finish), or nil. It returns nil on success, or the
+// reply.
 const writeLua = `
 local function write(rep, claimed)
   local v = redis.call('GET', KEYS[1])
@@ -656,28 +664,38 @@ local function write(rep, claimed)
   if ARGV[6] == '' then
     redis.call('ZREM', KEYS[2], ARGV[4])
     redis.call('HDEL', KEYS[3], ARGV[4])
-  elseif claimed == false or (claimed == nil and redis.call('HEXISTS', KEYS[3], ARGV[4]) == 0) then
+    return nil
+  end
+  if claimed == nil then claimed = redis.call('HGET', KEYS[3], ARGV[4]) end
+  if not claimed then
     redis.call('ZADD', KEYS[2], ARGV[6], ARGV[4])
+  elseif string.sub(claimed, 1, 1) == '!' then
+    if ARGV[9] == '1' then
+      redis.call('ZADD', KEYS[2], math.max(tonumber(ARGV[6]), tonumber(string.match(claimed, '^!(%-?%d+)'))), ARGV[4])
+    else
+      redis.call('HDEL', KEYS[3], ARGV[4])
+      redis.call('ZADD', KEYS[2], ARGV[6], ARGV[4])
+    end
   end
   return nil
 end
 `
 
 var updateScript = redis.NewScript(recordLua + writeLua + `
-return write(ARGV[9]) or 'ok'
+return write(ARGV[10]) or 'ok'
 `)
 
 // finishScript is Update, then Complete of the claim whose token is
-// ARGV[9], if it is still this one's: one script for the dispatcher's
-// last write of a step. ARGV[10], when given, is the repeat count to check.
+// ARGV[10], if it is still this one's: one script for the dispatcher's
+// last write of a step. ARGV[11], when given, is the repeat count to check.
 // The claim is read once, before the write, which tells the write whether
 // the incident is claimed: a command fewer a step than reading it in each.
 // A write that leaves nothing pending drops the claim itself.
 var finishScript = redis.NewScript(recordLua + writeLua + `
 local cur = redis.call('HGET', KEYS[3], ARGV[4])
-local res = write(ARGV[10], cur ~= false)
+local res = write(ARGV[11], cur)
 if res then return res end
-if ARGV[6] ~= '' and cur and string.sub(cur, 1, #ARGV[9] + 1) == ARGV[9] .. ':' then
+if ARGV[6] ~= '' and cur and string.sub(cur, 1, #ARGV[10] + 1) == ARGV[10] .. ':' then
   redis.call('HDEL', KEYS[3], ARGV[4])
   redis.call('ZADD', KEYS[2], ARGV[6], ARGV[4])
 end
@@ -713,7 +731,11 @@ func (s *Store) write(ctx context.Context, script *redis.Script, inc *store.Inci
 	}
 	keys := []string{s.key(shard, "inc:", inc.ID), s.key(shard, "due"), s.key(shard, "claims"), s.key(shard, "open"), s.key(shard, "resolved")}
 	next, pending := store.DueAt(inc)
-	args := append([]any{inc.Version, doc, string(inc.State.Status), inc.ID, ms(inc.CreatedAt), msArg(next, pending), tl, resolvedArg(inc)}, extra...)
+	paging := ""
+	if len(inc.State.Pending) > 0 {
+		paging = "1" // a step is pending: a time Release put it off to holds
+	}
+	args := append([]any{inc.Version, doc, string(inc.State.Status), inc.ID, ms(inc.CreatedAt), msArg(next, pending), tl, resolvedArg(inc), paging}, extra...)
 	if inc.CheckRepeats {
 		// Last: the script reads it after the arguments of its own.
 		args = append(args, strconv.Itoa(inc.Repeats))
@@ -881,6 +903,9 @@ local function claim(dueKey, claimsKey, id, score, leaseEnd, token, incPrefix, j
     rec = redis.call('GET', incPrefix .. id)
   end
   local prev = redis.call('HGET', claimsKey, id)
+  -- The time Release put an unclaimed incident off to (writeLua): this
+  -- claim honours it, and it is spent.
+  if prev and string.sub(prev, 1, 1) == '!' then prev = false end
   local orig = score
   local takeover = 0
   if prev then
@@ -1287,17 +1312,26 @@ func isNoScript(err error) bool { return err != nil && strings.HasPrefix(err.Err
 
 // completeScript releases a claim if it is still this one's (ARGV[2]),
 // putting the incident back at its earliest pending deadline, or at
-// ARGV[3] (ms) if that is later.
+// ARGV[3] (ms, empty for none) if that is later: that time is kept in claims
+// for the Updates until the next claim to keep too (writeLua), with the
+// original due time after it, where a claim's entry has it: a replica of
+// an earlier version, in a rolling upgrade, reads the entry as a claim
+// whose lease ran out, and takes it over (its claim script reads the
+// original due time after the colon, and fails on an entry without one).
 var completeScript = redis.NewScript(recordLua + `
 local cur = redis.call('HGET', KEYS[2], ARGV[1])
 if cur and string.sub(cur, 1, #ARGV[2] + 1) == ARGV[2] .. ':' then
-  redis.call('HDEL', KEYS[2], ARGV[1])
   local v = redis.call('GET', KEYS[3])
   local nx = '-'
   if v then nx = parse(v).nx end
-  if nx ~= '-' then
+  if nx ~= '-' and ARGV[3] ~= '' then
+    redis.call('HSET', KEYS[2], ARGV[1], '!' .. ARGV[3] .. ':' .. nx)
     redis.call('ZADD', KEYS[1], math.max(tonumber(nx), tonumber(ARGV[3])), ARGV[1])
+  elseif nx ~= '-' then
+    redis.call('HDEL', KEYS[2], ARGV[1])
+    redis.call('ZADD', KEYS[1], nx, ARGV[1])
   else
+    redis.call('HDEL', KEYS[2], ARGV[1])
     redis.call('ZREM', KEYS[1], ARGV[1])
   end
 end
@@ -1313,7 +1347,7 @@ func (s *Store) Complete(ctx context.Context, c store.Claim) error {
 	if c.Job != nil {
 		return s.completeJob(ctx, c)
 	}
-	return s.release(ctx, c, 0)
+	return s.release(ctx, c, "")
 }
 
 // Release gives up a claim as Complete does, the incident (or storm) due
@@ -1322,10 +1356,14 @@ func (s *Store) Release(ctx context.Context, c store.Claim, notBefore time.Time)
 	if c.Storm != "" {
 		return s.completeStorm(ctx, c, notBefore.UnixMilli())
 	}
-	return s.release(ctx, c, notBefore.UnixMilli())
+	if notBefore.IsZero() {
+		return s.release(ctx, c, "")
+	}
+	return s.release(ctx, c, strconv.FormatInt(notBefore.UnixMilli(), 10))
 }
 
-func (s *Store) release(ctx context.Context, c store.Claim, notBeforeMS int64) error {
+// release runs completeScript, notBeforeMS "" for no time to keep.
+func (s *Store) release(ctx context.Context, c store.Claim, notBeforeMS string) error {
 	shard, err := store.ShardOfID(c.Incident)
 	if err != nil {
 		return err

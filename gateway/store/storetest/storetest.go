@@ -52,6 +52,7 @@ func Run(t *testing.T, f Factory) {
 		{"ClaimLeaseAndTakeover", testClaimLease},
 		{"CompleteAfterTakeoverIsVoid", testCompleteAfterTakeover},
 		{"ReleaseLeavesTheStepDueNotBefore", testRelease},
+		{"ReleasedNotBeforeOutlastsUpdates", testReleaseOutlastsUpdates},
 		{"ExtendKeepsTheLeaseOfAClaimStillItsOwn", testExtend},
 		{"NextDue", testNextDue},
 		{"ClaimDueNextSaysWhenTheNextIsDue", testClaimDueNext},
@@ -656,6 +657,116 @@ func testRelease(t *testing.T, f Factory) {
 	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(base) {
 		t.Fatalf("NextDue after a Release at a past time %v %v, want %v", at, ok, base)
 	}
+}
+
+// testReleaseOutlastsUpdates: the time a Release put an incident off to
+// holds through the Updates that come before it is claimed again (a status
+// update, an acknowledgement elsewhere, a new step of its alert: each moves its
+// due entry to its earliest deadline), as long as it has a step to page:
+// the claim that honours it spends it. A later step is due at its own
+// time, never held past it; an Update that leaves only outbox work (an
+// acknowledgement) leaves that work due at once, and one that leaves
+// nothing pending drops it with the due entry. Before, the first Update
+// after the Release put the step due at its own time, past already: the
+// replica that gave it up (whose config cannot page it) claimed it
+// straight back.
+func testReleaseOutlastsUpdates(t *testing.T, f Factory) {
+	s := f.New(t)
+	nextDue := func(want time.Time, what string) {
+		t.Helper()
+		if at, ok, err := s.NextDue(ctx(t)); err != nil || !ok || !at.Equal(want) {
+			t.Fatalf("%s: NextDue %v %v %v, want %v", what, at.Sub(base), ok, err, want.Sub(base))
+		}
+	}
+	id := trigger(t, s, incident("api", "g1", base, 0, time.Hour))
+	c1 := claimAll(t, s, base)
+	if len(c1) != 1 || c1[0].Incident != id {
+		t.Fatalf("claim %+v", c1)
+	}
+	notBefore := base.Add(3 * time.Second)
+	if err := s.Release(ctx(t), c1[0], notBefore); err != nil {
+		t.Fatal(err)
+	}
+	// A write that leaves the step as it was (a status update).
+	inc := get(t, s, id)
+	inc.Summary = "disk full on g1 (and on g2)"
+	update(t, s, inc, store.Entry{At: base.Add(time.Second), Type: "status_update", Actor: "ann"})
+	nextDue(notBefore, "after an Update that left the step as it was")
+	if c := claimAll(t, s, notBefore.Add(-time.Millisecond)); len(c) != 0 {
+		t.Fatalf("claimed before the time Release gave, after an Update: %+v", c)
+	}
+	// A step moved past it is due at its own time; moved back, the time
+	// Release gave holds again.
+	inc = get(t, s, id)
+	inc.State.Pending[0].At = base.Add(10 * time.Second)
+	update(t, s, inc)
+	nextDue(base.Add(10*time.Second), "a step moved past the time Release gave")
+	inc = get(t, s, id)
+	inc.State.Pending[0].At = base
+	update(t, s, inc)
+	nextDue(notBefore, "the step moved back before the time Release gave")
+	// The claim that honours it spends it: what its claim leaves due is
+	// due at its own time, through Updates too.
+	c2 := claimAll(t, s, notBefore)
+	if len(c2) != 1 || c2[0].Takeover || !c2[0].Due.Equal(base) {
+		t.Fatalf("claim at the time Release gave: %+v", c2)
+	}
+	complete(t, s, c2[0])
+	nextDue(base, "completed with its step still pending")
+	inc = get(t, s, id)
+	update(t, s, inc)
+	nextDue(base, "an Update after the claim that honoured the time Release gave")
+
+	// A takeover of a claim whose lease ran out, released: the time holds
+	// through Updates, and a stale Release of the first claim is void.
+	c3 := claimAll(t, s, base.Add(time.Minute))
+	c4 := claimAll(t, s, base.Add(2*time.Minute))
+	if len(c3) != 1 || len(c4) != 1 || !c4[0].Takeover {
+		t.Fatalf("claim and takeover %+v %+v", c3, c4)
+	}
+	later := base.Add(3 * time.Minute)
+	if err := s.Release(ctx(t), c4[0], later); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(ctx(t), c3[0], base); err != nil {
+		t.Fatal(err)
+	}
+	inc = get(t, s, id)
+	update(t, s, inc)
+	nextDue(later, "a takeover released, then an Update")
+	c5 := claimAll(t, s, later)
+	if len(c5) != 1 || c5[0].Takeover || !c5[0].Due.Equal(base) {
+		t.Fatalf("claim at the time the takeover was released to: %+v", c5)
+	}
+	// Its lease runs out: taken over as any claim, its step due when it was.
+	c6 := claimAll(t, s, later.Add(time.Minute))
+	if len(c6) != 1 || !c6[0].Takeover || !c6[0].Due.Equal(base) {
+		t.Fatalf("takeover of the claim that honoured the release: %+v", c6)
+	}
+
+	// Acknowledged (paging ends) with work owed to PagerDuty: that work
+	// is due at once, not held to the time Release gave.
+	acked := base.Add(5 * time.Minute)
+	if err := s.Release(ctx(t), c6[0], base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	inc = get(t, s, id)
+	inc.State.Status, inc.State.AcknowledgedAt, inc.State.Pending = policy.StatusAcknowledged, acked, nil
+	inc.Outbox = []store.OutboxItem{{ID: "o1", Kind: store.OutboxPagerDuty, Action: "acknowledge", Due: acked, Since: acked}}
+	update(t, s, inc)
+	nextDue(acked, "acknowledged, its outbox item due at once")
+	// Nothing pending: out of the due set; reopened, due at its own time.
+	inc = get(t, s, id)
+	inc.Outbox = nil
+	update(t, s, inc)
+	if at, ok, _ := s.NextDue(ctx(t)); ok {
+		t.Fatalf("due at %v with nothing pending", at.Sub(base))
+	}
+	inc = get(t, s, id)
+	inc.State.Status = policy.StatusTriggered
+	inc.State.Pending = []policy.Deadline{{ID: "0002.000003.notify", At: acked.Add(time.Minute), Kind: policy.DeadlineNotify, User: "u", Channel: "sms", Seq: 3}}
+	update(t, s, inc)
+	nextDue(acked.Add(time.Minute), "reopened after nothing was pending")
 }
 
 // testExtend: a claim whose lease Extend moved is nobody else's until

@@ -578,6 +578,15 @@ func testStormRelease(t *testing.T, f Factory) {
 	if got := held(t, s, key); len(got) != 2 {
 		t.Fatalf("held after Release %v, want the two pages still held", got)
 	}
+	// More pages held meanwhile, by Admit and HoldFailed, leave the storm
+	// due at that time: they reschedule only a storm that held nothing.
+	admit(t, s, key, page("i5", 1, end), end.Add(time.Second))
+	if _, err := s.HoldFailed(ctx(t), key, page("i6", 1, end), end.Add(2*time.Second), rules); err != nil {
+		t.Fatal(err)
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(turn) {
+		t.Fatalf("NextDue after pages held since the Release %v %v, want %v", at, ok, turn)
+	}
 	c2 := claimAll(t, s, turn)
 	if len(c2) != 1 || c2[0].Storm != key || c2[0].Takeover {
 		t.Fatalf("claim at the time Release gave: %+v", c2)

@@ -83,6 +83,29 @@ func ackTriggered(t *testing.T, h *harness) {
 	}
 }
 
+// firedAnewOrRepeat checks what the last firing of a fired-anew test did
+// to the incident id it may have fired anew of, with paged the pages
+// since it was sent: with anew, the incident resolved, saying why, and a
+// new one paging; else nobody paged, and the incident still status (a
+// repeat).
+func firedAnewOrRepeat(t *testing.T, h *harness, id string, paged []string, anew bool, status string) {
+	t.Helper()
+	v := h.incident(id)
+	if !anew {
+		if len(paged) != 0 || string(v.Status) != status {
+			t.Fatalf("pages %v, the incident %s: %s; want a repeat of the %s incident, which paged while this firing fired",
+				paged, v.Status, timelineTypes(v), status)
+		}
+		return
+	}
+	if v.Status != "resolved" || len(paged) == 0 {
+		t.Fatalf("fired anew: the old incident %s, pages %v; want it resolved and a new incident paging", v.Status, paged)
+	}
+	if !h.timelineHas(id, "resolve_confirmed", "every alert of it started after") {
+		t.Errorf("the old incident's timeline does not say why it was resolved: %s", timelineTypes(v))
+	}
+}
+
 // TestGroupFiringAnewAfterAWithheldResolvePages: a group larger than its
 // receiver's max_alerts pages, and the person on call acknowledges it.
 // Every alert of it resolves; Alertmanager's resolved notification leaves
@@ -249,19 +272,7 @@ func TestAlertFiringAnewAfterItsGroupsWithheldResolvePages(t *testing.T) {
 					h.am(batchKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start}))
 					h.runUntil(at.Add(time.Minute))
 					paged := h.rec.lines(t0)[before:]
-					if !tc.paged {
-						if len(paged) != 0 || h.incident(bID).Status != "acknowledged" {
-							t.Fatalf("pages %v, b's incident %s; want a repeat of b's acknowledged incident", paged, h.incident(bID).Status)
-						}
-						return
-					}
-					if h.incident(bID).Status != "resolved" || len(paged) == 0 {
-						t.Fatalf("b fired anew after its group's withheld resolve: its old incident %s, pages %v; want it resolved and a new incident paging",
-							h.incident(bID).Status, paged)
-					}
-					if !h.timelineHas(bID, "resolve_confirmed", "every alert of it started after") {
-						t.Errorf("b's old incident's timeline does not say why it was resolved: %s", timelineTypes(h.incident(bID)))
-					}
+					firedAnewOrRepeat(t, h, bID, paged, tc.paged, "acknowledged")
 				})
 			}
 		})
@@ -469,20 +480,7 @@ func TestAlertFiringAnewWhileItsIncidentPagedStaysARepeatWithNoAck(t *testing.T)
 					h.am(batchKey, newFiring)
 					h.runUntil(at.Add(time.Minute))
 					paged := h.rec.lines(t0)[before:]
-					if !tc.paged {
-						if len(paged) != 0 || h.incident(bID).Status != "triggered" {
-							t.Fatalf("pages %v, b's incident %s: %s; want a repeat of b's incident, which paged while this firing fired",
-								paged, h.incident(bID).Status, timelineTypes(h.incident(bID)))
-						}
-						return
-					}
-					if h.incident(bID).Status != "resolved" || len(paged) == 0 {
-						t.Fatalf("b fired anew after its incident last paged: its old incident %s, pages %v; want it resolved and a new incident paging",
-							h.incident(bID).Status, paged)
-					}
-					if !h.timelineHas(bID, "resolve_confirmed", "every alert of it started after") {
-						t.Errorf("b's old incident's timeline does not say why it was resolved: %s", timelineTypes(h.incident(bID)))
-					}
+					firedAnewOrRepeat(t, h, bID, paged, tc.paged, "triggered")
 				})
 			}
 		})
@@ -722,17 +720,7 @@ func TestGroupFiringAnewWhileItsIncidentPagedStaysARepeatWithNoAck(t *testing.T)
 					h.am(amKey, newFiring)
 					h.runUntil(at.Add(time.Minute))
 					paged := h.rec.lines(t0)[before:]
-					if !tc.paged {
-						if len(paged) != 0 || h.incident(id).Status != "triggered" {
-							t.Fatalf("pages %v, the incident %s: %s; want a repeat of the incident, which paged while this firing fired",
-								paged, h.incident(id).Status, timelineTypes(h.incident(id)))
-						}
-						return
-					}
-					if h.incident(id).Status != "resolved" || len(paged) == 0 {
-						t.Fatalf("the group fired anew after its incident last paged: the old incident %s, pages %v; want it resolved and a new incident paging",
-							h.incident(id).Status, paged)
-					}
+					firedAnewOrRepeat(t, h, id, paged, tc.paged, "triggered")
 				})
 			}
 		})

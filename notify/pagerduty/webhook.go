@@ -75,7 +75,33 @@ type webhookEvent struct {
 	Data  struct {
 		Type        string `json:"type"`
 		IncidentKey string `json:"incident_key"`
+		// ResolveReason, on an incident.resolved, says why PagerDuty
+		// resolved it when no one resolved it as such: the only reason
+		// PagerDuty gives is a merge (merge_resolve_reason), naming the
+		// incident it was merged into. Null otherwise.
+		ResolveReason *gopd.ResolveReason `json:"resolve_reason"`
 	} `json:"data"`
+}
+
+// mergeResolveReason is resolve_reason's type for an incident PagerDuty
+// resolved because someone merged it into another.
+const mergeResolveReason = "merge_resolve_reason"
+
+// mergedInto reports whether the event is PagerDuty resolving an incident
+// merged into another, and names that one ("Q7 ([#7] database latency)").
+func (e *webhookEvent) mergedInto() (into string, merged bool) {
+	rr := e.Data.ResolveReason
+	if rr == nil || rr.Type != mergeResolveReason {
+		return "", false
+	}
+	into = textcut.Line(rr.Incident.ID, 50)
+	if sum := textcut.Line(rr.Incident.Summary, 100); sum != "" {
+		into = strings.TrimSpace(into + " (" + sum + ")")
+	}
+	if into == "" {
+		into = "another incident"
+	}
+	return into, true
 }
 
 // agentName is the name of whoever PagerDuty says acted: the agent's
@@ -124,7 +150,9 @@ func badRequest(format string, args ...any) error {
 // person the alert was pushed to; an acknowledgement of an alert opened
 // before the incident's latest reopen (its dedup key's count is lower) changes
 // nothing, and so does a resolve not made by a person (resolveNotByAPerson:
-// a service's auto-resolve timeout). Other events, and incidents pagerd did not push, are
+// a service's auto-resolve timeout). A person's merge of PagerDuty's
+// incident into another, which PagerDuty reports as incident.resolved, is
+// their acknowledgement, not a resolve (mergedAway). Other events, and incidents pagerd did not push, are
 // accepted and ignored, so PagerDuty does not redeliver them.
 func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	secret := wh.Secret()
@@ -207,6 +235,11 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
+	if action == notify.Resolve {
+		if into, merged := body.Event.mergedInto(); merged && body.Event.byPerson() {
+			return wh.mergedAway(w, r, id, user, reopened, into, &body.Event)
+		}
+	}
 	if action == notify.Resolve && !body.Event.byPerson() {
 		return wh.resolveNotByAPerson(w, r, id, user, &body.Event)
 	}
@@ -265,6 +298,10 @@ func (wh *Webhook) resolveNotByAPerson(w http.ResponseWriter, r *http.Request, i
 	}
 	why := "resolved in PagerDuty by " + what + ", not by a person (a service's auto-resolve timeout, an integration or an Event Orchestration): " +
 		"not applied; pagerd's incident stays open and its escalations and rules go on. Resolve it in pagerd when the problem is over"
+	if into, merged := ev.mergedInto(); merged {
+		why = "merged in PagerDuty into incident " + into + " by " + what + ", not by a person: " +
+			"not applied; pagerd's incident stays open and its escalations and rules go on. Resolve it in pagerd when the problem is over"
+	}
 	acted, err := wh.Receiver.NotApplied(r.Context(), user, notify.Page{Target: id, Source: notify.SourcePagerDuty, By: ev.agentName()}, notify.Resolve, why)
 	switch {
 	case errors.Is(err, notify.ErrNotFound), err == nil && acted.AlreadyResolved:
@@ -276,6 +313,46 @@ func (wh *Webhook) resolveNotByAPerson(w http.ResponseWriter, r *http.Request, i
 	wh.log().Warn("PagerDuty webhook not applied: incident.resolved not made by a person (a PagerDuty service's auto-resolve timeout, an integration or an Event Orchestration); "+
 		"pagerd's incident stays open and its ladder and rules go on: resolve it in pagerd when the problem is over",
 		"incident", id, "user", user, "agent_type", ev.agentType(), "agent", agent)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// mergedAway answers the incident.resolved of an incident a person merged
+// into another in PagerDuty: PagerDuty resolves the incident merged away
+// and moves its alert, still open, to the other one, which now notifies
+// for it. The person said the other incident covers this one, not that
+// the problem is over: resolving pagerd's incident would stop its ladder,
+// its unresolved rules and status-update escalations for an alert that
+// still fires, and nothing would page for it again. It is taken as that
+// person's acknowledgement of the page (one of an alert from before the
+// incident's latest reopen changes nothing, as for incident.acknowledged),
+// the incident stays open, and its timeline says it was merged and into
+// what (resolve_ignored). Resolve it in pagerd, or the alert resolves it.
+// Acknowledged first, noted after: a note that fails is answered 5xx and
+// PagerDuty delivers the webhook again, whose acknowledgement then
+// changes nothing.
+func (wh *Webhook) mergedAway(w http.ResponseWriter, r *http.Request, id, user string, reopened int, into string, ev *webhookEvent) error {
+	page := notify.Page{Target: id, Reopened: reopened, Source: notify.SourcePagerDuty, By: ev.agentName()}
+	acted, err := wh.Receiver.AcknowledgePage(r.Context(), user, page)
+	switch {
+	case errors.Is(err, notify.ErrNotFound), err == nil && acted.AlreadyResolved:
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	case err != nil:
+		return err // 5xx: PagerDuty delivers it again
+	}
+	agent := textcut.Line(ev.agentName(), 100)
+	taken := "taken as " + agent + "'s acknowledgement"
+	if acted.ReopenedSince {
+		taken = "its alert is from before the incident's latest reopen, so not taken as an acknowledgement either: the pages since go on"
+	}
+	why := "merged in PagerDuty into incident " + into + " by " + agent + ": PagerDuty resolved the incident merged away and moved its alert, " +
+		"still open, to that one; not applied as a resolve: pagerd's incident stays open (" + taken + ") and its rules go on. Resolve it in pagerd when the problem is over"
+	if _, err := wh.Receiver.NotApplied(r.Context(), user, page, notify.Resolve, why); err != nil && !errors.Is(err, notify.ErrNotFound) {
+		return err // 5xx: PagerDuty delivers it again, and it is noted then
+	}
+	wh.log().Info("PagerDuty webhook: incident merged into another in PagerDuty; pagerd's incident is not resolved but acknowledged by whoever merged it, and stays open",
+		"incident", id, "user", user, "agent", agent, "merged_into", into, "reopened_since", acted.ReopenedSince)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -209,3 +209,62 @@ func TestWebhookResolveNotByAPersonIsNotApplied(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookMergeIsAnAcknowledgementNotAResolve: PagerDuty resolves an
+// incident a person merged into another (resolve_reason
+// merge_resolve_reason, agent the person who merged) and moves its alert,
+// still open, to the other one. It resolved pagerd's incident while the
+// alert still fired. Now it acknowledges it as that person's (a merge of
+// an alert from before the latest reopen does not), notes the merge and
+// the incident it went into, and never resolves. A merge made by no
+// person is noted and changes nothing, as any resolve not made by a
+// person.
+func TestWebhookMergeIsAnAcknowledgementNotAResolve(t *testing.T) {
+	merge := `"resolve_reason":{"type":"merge_resolve_reason","incident":{"id":"Q7","type":"incident_reference","summary":"[#7] database latency"}},`
+	post := func(wh *pagerduty.Webhook, reopened int, agent string) int {
+		t.Helper()
+		body := `{"event":{"id":"01ABC","event_type":"incident.resolved",` + agent + `"data":{"id":"Q1","type":"incident",` + merge +
+			`"incident_key":"` + pagerduty.DedupKey("01incident", "carol", reopened) + `"}}}`
+		r := httptest.NewRequest(http.MethodPost, pagerduty.WebhookPath, strings.NewReader(body))
+		r.Header.Set("X-PagerDuty-Signature", providertest.PagerDutySign([]byte(body), providertest.PagerDutyWebhookSecret))
+		w := httptest.NewRecorder()
+		if err := wh.ServeWebhook(w, r); err != nil {
+			t.Fatal(err)
+		}
+		return w.Code
+	}
+	carol := `"agent":{"id":"PCAROL1","summary":"Carol","type":"user_reference"},`
+	newWebhook := func(rec *receiver) *pagerduty.Webhook {
+		return &pagerduty.Webhook{Receiver: rec, Secret: func() string { return providertest.PagerDutyWebhookSecret }}
+	}
+
+	rec := &receiver{}
+	if code := post(newWebhook(rec), 0, carol); code != http.StatusNoContent || len(rec.acted) != 1 || rec.acted[0] != "01incident carol acknowledge" {
+		t.Fatalf("carol's merge: %d, acted %v, want an acknowledgement only", code, rec.acted)
+	}
+	if len(rec.notes) != 1 || !strings.HasPrefix(rec.notes[0], "01incident carol resolve by Carol: merged in PagerDuty into incident Q7 ([#7] database latency)") ||
+		!strings.Contains(rec.notes[0], "stays open") {
+		t.Fatalf("the merge is not noted: %q", rec.notes)
+	}
+
+	rec = &receiver{reopened: 1}
+	if code := post(newWebhook(rec), 0, carol); code != http.StatusNoContent || len(rec.acted) != 0 {
+		t.Fatalf("merge of the alert from before the reopen: %d, acted %v", code, rec.acted)
+	}
+	if len(rec.notes) != 1 || !strings.Contains(rec.notes[0], "before the incident's latest reopen") {
+		t.Fatalf("the merge of the old alert is not noted as such: %q", rec.notes)
+	}
+
+	rec = &receiver{}
+	if code := post(newWebhook(rec), 0, ""); code != http.StatusNoContent || len(rec.acted) != 0 {
+		t.Fatalf("merge without an agent: %d, acted %v", code, rec.acted)
+	}
+	if len(rec.notes) != 1 || !strings.Contains(rec.notes[0], "merged in PagerDuty into incident Q7") || !strings.Contains(rec.notes[0], "stays open") {
+		t.Fatalf("the merge without an agent is not noted: %q", rec.notes)
+	}
+
+	rec = &receiver{resolved: true}
+	if code := post(newWebhook(rec), 0, carol); code != http.StatusNoContent || len(rec.notes) != 0 {
+		t.Fatalf("merge of an incident resolved in pagerd: %d, noted %q", code, rec.notes)
+	}
+}

@@ -1,0 +1,80 @@
+package gateway
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/internal/providertest"
+	"github.com/pagerd/pagerd/notify/pagerduty"
+)
+
+// pdMerged is PagerDuty's incident.resolved webhook for the alert keyed
+// key when a person (agent as given) merged its incident into PagerDuty's
+// incident into: PagerDuty resolves the incident merged away, says why in
+// resolve_reason, and moves its alert, still open, to the other.
+func pdMerged(key, agent, into string) string {
+	return `{"event":{"id":"01MRG","event_type":"incident.resolved","resource_type":"incident",` + agent +
+		`"data":{"id":"Q1","type":"incident","status":"resolved","incident_key":"` + key + `",` +
+		`"resolve_reason":{"type":"merge_resolve_reason","incident":{"id":"` + into + `","type":"incident_reference",` +
+		`"summary":"[#7] database latency","html_url":"https://acme.pagerduty.com/incidents/` + into + `"}}}}}`
+}
+
+// TestPagerDutyMergeAcknowledgesAndDoesNotResolve: carol, paged through
+// PagerDuty, merges PagerDuty's incident into another she is working
+// (the same outage). PagerDuty resolves the incident merged away and its
+// incident.resolved, agent carol, resolved pagerd's incident: the alert
+// still fires, the ladder and the rule that pages the manager after 4h
+// unresolved stopped, and nobody would be paged again for it. A merge is
+// a person saying the other incident covers this one: pagerd's incident
+// is acknowledged as theirs (the ladder stops, as PagerDuty stops
+// notifying for the alert now in the other incident), stays open, its
+// unresolved rule pages at its time, and the timeline says it was merged
+// and into what (resolve_ignored); the merge delivered again changes
+// nothing more. A person's resolve in PagerDuty still resolves. On both
+// stores.
+func TestPagerDutyMergeAcknowledgesAndDoesNotResolve(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewPagerDuty(t)
+			cfg := strings.Replace(pdUnresolvedConfig, "pagerduty: {", "pagerduty: {events_url: "+fake.URL+", ", 1)
+			h := newHarness(t, withStore(mk(t)), withConfig(cfg), realTransport("pagerduty"), fastRetries())
+			id := fire(h)
+			h.step(fixedNow)
+			key := pagerduty.DedupKey(id, "carol", 0)
+			h.runUntil(fixedNow.Add(time.Minute))
+			if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, pdMerged(key, pdAgentCarol, "Q7")); code != 204 {
+				t.Fatalf("merge webhook: %d %s", code, out)
+			}
+			v := h.incident(id)
+			if v.Status != "acknowledged" || v.AcknowledgedBy != "carol" {
+				t.Fatalf("after carol merged PagerDuty's incident into another: %s (acknowledged by %q, resolved by %q), want acknowledged by carol",
+					v.Status, v.AcknowledgedBy, v.ResolvedBy)
+			}
+			if !h.timelineHas(id, "resolve_ignored", "merged") || !h.timelineHas(id, "resolve_ignored", "Q7") {
+				t.Fatalf("the timeline does not say the PagerDuty incident was merged, and into what: %+v", v.Timeline)
+			}
+			h.runUntil(fixedNow.Add(30 * time.Minute))
+			if got := h.rec.lines(fixedNow); len(got) != 0 {
+				t.Fatalf("pages went on after carol's merge: %v", got)
+			}
+			h.runUntil(fixedNow.Add(4*time.Hour + time.Minute))
+			if got := strings.Join(h.rec.lines(fixedNow), ","); !strings.Contains(got, "4h L1 mgr sms") {
+				t.Fatalf("the unresolved rule did not page the manager at 4h after the merge: %s", got)
+			}
+			// The same webhook delivered again changes nothing more.
+			if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, pdMerged(key, pdAgentCarol, "Q7")); code != 204 {
+				t.Fatalf("merge webhook again: %d %s", code, out)
+			}
+			if v := h.incident(id); v.Status == "resolved" {
+				t.Fatalf("the merge delivered again resolved the incident (by %q)", v.ResolvedBy)
+			}
+			if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, pdResolved(key, pdAgentCarol)); code != 204 {
+				t.Fatalf("resolve webhook: %d %s", code, out)
+			}
+			if v := h.incident(id); v.Status != "resolved" || v.ResolvedBy != "carol" {
+				t.Fatalf("carol's resolve in PagerDuty: %s by %q", v.Status, v.ResolvedBy)
+			}
+		})
+	}
+}

@@ -78,3 +78,53 @@ func TestPagerDutyMergeAcknowledgesAndDoesNotResolve(t *testing.T) {
 		})
 	}
 }
+
+// pdActions are the actions PagerDuty was sent under the dedup key, in
+// order.
+func pdActions(fake *providertest.PagerDuty, key string) []string {
+	var got []string
+	for _, ev := range fake.Events() {
+		if ev.DedupKey == key {
+			got = append(got, ev.Action)
+		}
+	}
+	return got
+}
+
+// TestPagerDutyMergedAlertIsNotAcknowledgedThere: once PagerDuty's
+// incident is merged into another, its alert, still open, lives in that
+// other incident, and an Events API acknowledge under the alert's key
+// acknowledges the incident it is in: telling PagerDuty of pagerd's
+// acknowledgement (the merge's own, or one made in pagerd later)
+// acknowledged the surviving incident, which stopped PagerDuty notifying
+// whoever it was paging, and, when it was another pagerd incident's
+// alert, came back as an incident.acknowledged that acknowledged that
+// incident in pagerd too, though nobody had. An alert merged away is not
+// told of acknowledgements; it is still told of the resolve (PagerDuty
+// resolves that alert only). Merged by a person, and by no person, on
+// both stores.
+func TestPagerDutyMergedAlertIsNotAcknowledgedThere(t *testing.T) {
+	for name, mk := range stores(t) {
+		for who, agent := range map[string]string{"a person": pdAgentCarol, "no person": pdAgentService} {
+			t.Run(name+"/"+who, func(t *testing.T) {
+				fake, h, id := pushedToCarol(t, mk(t))
+				key := pagerduty.DedupKey(id, "carol", 0)
+				h.runUntil(fixedNow.Add(time.Minute))
+				if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, pdMerged(key, agent, "Q7")); code != 204 {
+					t.Fatalf("merge webhook: %d %s", code, out)
+				}
+				if v := h.incident(id); v.Status != "acknowledged" {
+					carolActs(t, h, id)("acknowledge") // merged by no person: carol acknowledges in pagerd
+				}
+				h.runUntil(h.clock.Now().Add(10 * time.Minute))
+				if got := pdActions(fake, key); len(got) != 1 {
+					t.Fatalf("PagerDuty was told %q under %s after its incident was merged into another: acknowledging it there acknowledges that one", got, key)
+				}
+				carolActs(t, h, id)("resolve")
+				if got := pdActions(fake, key); strings.Join(got, ",") != "trigger,resolve" {
+					t.Fatalf("PagerDuty was told %q under %s, want the resolve passed on", got, key)
+				}
+			})
+		}
+	}
+}

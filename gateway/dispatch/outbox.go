@@ -270,6 +270,18 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 	tl = append(tl, recorded...)
 	stands := ActionStands(o.Action, inc.State.Status)
 	seen := map[string]bool{}
+	// An alert whose PagerDuty incident was merged into another lives in
+	// that one now, and acknowledging it under its key acknowledges that
+	// incident, whoever it pages: it is not told of acknowledgements. A
+	// resolve resolves that alert alone, and is told.
+	mergedAway := map[string]bool{}
+	if o.Action == string(notify.Acknowledge) {
+		for _, e := range tl {
+			if key, ok := pagerduty.MergedKey(e.Detail); ok && e.Type == "resolve_ignored" {
+				mergedAway[key] = true
+			}
+		}
+	}
 	var told, lost, refused, refusedUsers []string
 	for _, e := range tl {
 		target := inc.ID
@@ -280,6 +292,9 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 			continue
 		}
 		dedupKey, reopened := pagedKey(e, target)
+		if mergedAway[dedupKey] {
+			continue
+		}
 		if !stands && e.Bundle == "" && reopened >= inc.State.Reopened {
 			// The incident was paged again since the acknowledgement
 			// (reopened, by an escalation, a worse repeat, a rule):

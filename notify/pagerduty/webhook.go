@@ -299,8 +299,9 @@ func (wh *Webhook) resolveNotByAPerson(w http.ResponseWriter, r *http.Request, i
 	why := "resolved in PagerDuty by " + what + ", not by a person (a service's auto-resolve timeout, an integration or an Event Orchestration): " +
 		"not applied; pagerd's incident stays open and its escalations and rules go on. Resolve it in pagerd when the problem is over"
 	if into, merged := ev.mergedInto(); merged {
-		why = "merged in PagerDuty into incident " + into + " by " + what + ", not by a person: " +
-			"not applied; pagerd's incident stays open and its escalations and rules go on. Resolve it in pagerd when the problem is over"
+		why = MergedNote(ev.Data.IncidentKey, into, what, "not by a person, not applied; pagerd's incident stays open and its escalations and rules go on, "+
+			"and PagerDuty is not told of pagerd's acknowledgements under this alert's key, which would acknowledge incident "+into+
+			". Resolve it in pagerd when the problem is over")
 	}
 	acted, err := wh.Receiver.NotApplied(r.Context(), user, notify.Page{Target: id, Source: notify.SourcePagerDuty, By: ev.agentName()}, notify.Resolve, why)
 	switch {
@@ -327,13 +328,20 @@ func (wh *Webhook) resolveNotByAPerson(w http.ResponseWriter, r *http.Request, i
 // person's acknowledgement of the page (one of an alert from before the
 // incident's latest reopen changes nothing, as for incident.acknowledged),
 // the incident stays open, and its timeline says it was merged and into
-// what (resolve_ignored). Resolve it in pagerd, or the alert resolves it.
-// Acknowledged first, noted after: a note that fails is answered 5xx and
-// PagerDuty delivers the webhook again, whose acknowledgement then
-// changes nothing.
+// what (resolve_ignored, MergedNote). Resolve it in pagerd, or the alert
+// resolves it. Noted first, acknowledged after: the note is what keeps
+// the dispatcher from telling PagerDuty of the acknowledgement under the
+// alert's key (MergedKey), which would acknowledge the incident it was
+// merged into. A failed acknowledgement is answered 5xx and PagerDuty
+// delivers the webhook again, which notes it again.
 func (wh *Webhook) mergedAway(w http.ResponseWriter, r *http.Request, id, user string, reopened int, into string, ev *webhookEvent) error {
 	page := notify.Page{Target: id, Reopened: reopened, Source: notify.SourcePagerDuty, By: ev.agentName()}
-	acted, err := wh.Receiver.AcknowledgePage(r.Context(), user, page)
+	agent := textcut.Line(ev.agentName(), 100)
+	why := MergedNote(ev.Data.IncidentKey, into, agent, "PagerDuty resolved the incident merged away and moved its alert, still open, to that one: "+
+		"not applied as a resolve. pagerd's incident stays open and its rules go on; the merge counts as "+agent+"'s acknowledgement of this alert "+
+		"(not if the incident was reopened after it), and PagerDuty is not told of pagerd's acknowledgements under this alert's key, which would acknowledge incident "+into+
+		". Resolve it in pagerd when the problem is over")
+	acted, err := wh.Receiver.NotApplied(r.Context(), user, page, notify.Resolve, why)
 	switch {
 	case errors.Is(err, notify.ErrNotFound), err == nil && acted.AlreadyResolved:
 		w.WriteHeader(http.StatusNoContent)
@@ -341,18 +349,43 @@ func (wh *Webhook) mergedAway(w http.ResponseWriter, r *http.Request, id, user s
 	case err != nil:
 		return err // 5xx: PagerDuty delivers it again
 	}
-	agent := textcut.Line(ev.agentName(), 100)
-	taken := "taken as " + agent + "'s acknowledgement"
-	if acted.ReopenedSince {
-		taken = "its alert is from before the incident's latest reopen, so not taken as an acknowledgement either: the pages since go on"
-	}
-	why := "merged in PagerDuty into incident " + into + " by " + agent + ": PagerDuty resolved the incident merged away and moved its alert, " +
-		"still open, to that one; not applied as a resolve: pagerd's incident stays open (" + taken + ") and its rules go on. Resolve it in pagerd when the problem is over"
-	if _, err := wh.Receiver.NotApplied(r.Context(), user, page, notify.Resolve, why); err != nil && !errors.Is(err, notify.ErrNotFound) {
-		return err // 5xx: PagerDuty delivers it again, and it is noted then
+	acted, err = wh.Receiver.AcknowledgePage(r.Context(), user, page)
+	switch {
+	case errors.Is(err, notify.ErrNotFound), err == nil && acted.AlreadyResolved:
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	case err != nil:
+		return err // 5xx: PagerDuty delivers it again
 	}
 	wh.log().Info("PagerDuty webhook: incident merged into another in PagerDuty; pagerd's incident is not resolved but acknowledged by whoever merged it, and stays open",
 		"incident", id, "user", user, "agent", agent, "merged_into", into, "reopened_since", acted.ReopenedSince)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// mergedNotePrefix begins the timeline note of an alert whose PagerDuty
+// incident was merged into another (MergedNote).
+const mergedNotePrefix = "merged in PagerDuty: alert "
+
+// MergedNote is the timeline note (resolve_ignored) of the alert pagerd
+// pushed under key whose PagerDuty incident by merged into the incident
+// into, followed by what pagerd made of it. The dispatcher reads the key
+// back (MergedKey): the alert now lives in that other incident, and an
+// Events API acknowledge under its key would acknowledge that one.
+func MergedNote(key, into, by, rest string) string {
+	return mergedNotePrefix + key + " into incident " + into + " by " + by + ": " + rest
+}
+
+// MergedKey is the dedup key of the alert a timeline note written by
+// MergedNote names; false for any other note.
+func MergedKey(note string) (key string, ok bool) {
+	after, ok := strings.CutPrefix(note, mergedNotePrefix)
+	if !ok {
+		return "", false
+	}
+	key, _, ok = strings.Cut(after, " ")
+	if _, _, _, valid := ParseDedupKey(key); !ok || !valid {
+		return "", false
+	}
+	return key, true
 }

@@ -242,25 +242,37 @@ func TestWebhookMergeIsAnAcknowledgementNotAResolve(t *testing.T) {
 	if code := post(newWebhook(rec), 0, carol); code != http.StatusNoContent || len(rec.acted) != 1 || rec.acted[0] != "01incident carol acknowledge" {
 		t.Fatalf("carol's merge: %d, acted %v, want an acknowledgement only", code, rec.acted)
 	}
-	if len(rec.notes) != 1 || !strings.HasPrefix(rec.notes[0], "01incident carol resolve by Carol: merged in PagerDuty into incident Q7 ([#7] database latency)") ||
+	if len(rec.notes) != 1 || !strings.HasPrefix(rec.notes[0], "01incident carol resolve by Carol: merged in PagerDuty: alert pagerd:01incident:carol into incident Q7 ([#7] database latency) by Carol: ") ||
 		!strings.Contains(rec.notes[0], "stays open") {
 		t.Fatalf("the merge is not noted: %q", rec.notes)
+	}
+	note := strings.TrimPrefix(rec.notes[0], "01incident carol resolve by Carol: ")
+	if key, ok := pagerduty.MergedKey(note); !ok || key != "pagerd:01incident:carol" {
+		t.Fatalf("the note does not name the alert merged away: %q, %v", key, ok)
 	}
 
 	rec = &receiver{reopened: 1}
 	if code := post(newWebhook(rec), 0, carol); code != http.StatusNoContent || len(rec.acted) != 0 {
 		t.Fatalf("merge of the alert from before the reopen: %d, acted %v", code, rec.acted)
 	}
-	if len(rec.notes) != 1 || !strings.Contains(rec.notes[0], "before the incident's latest reopen") {
-		t.Fatalf("the merge of the old alert is not noted as such: %q", rec.notes)
+	if len(rec.notes) != 1 || !strings.Contains(rec.notes[0], "merged in PagerDuty: alert pagerd:01incident:carol ") {
+		t.Fatalf("the merge of the old alert is not noted: %q", rec.notes)
 	}
 
 	rec = &receiver{}
 	if code := post(newWebhook(rec), 0, ""); code != http.StatusNoContent || len(rec.acted) != 0 {
 		t.Fatalf("merge without an agent: %d, acted %v", code, rec.acted)
 	}
-	if len(rec.notes) != 1 || !strings.Contains(rec.notes[0], "merged in PagerDuty into incident Q7") || !strings.Contains(rec.notes[0], "stays open") {
+	if len(rec.notes) != 1 || !strings.Contains(rec.notes[0], "merged in PagerDuty: alert pagerd:01incident:carol into incident Q7") || !strings.Contains(rec.notes[0], "stays open") {
 		t.Fatalf("the merge without an agent is not noted: %q", rec.notes)
+	}
+	if _, ok := pagerduty.MergedKey(strings.TrimPrefix(rec.notes[0], "01incident carol resolve by : ")); !ok {
+		t.Fatalf("the note of the merge without an agent does not name the alert: %q", rec.notes[0])
+	}
+	for _, note := range []string{"merged in PagerDuty: alert someone-elses into incident Q7", "resolved in PagerDuty by no agent", "merged in PagerDuty: alert pagerd:01incident:carol"} {
+		if key, ok := pagerduty.MergedKey(note); ok {
+			t.Fatalf("MergedKey(%q) = %q", note, key)
+		}
 	}
 
 	rec = &receiver{resolved: true}

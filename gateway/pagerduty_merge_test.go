@@ -128,3 +128,44 @@ func TestPagerDutyMergedAlertIsNotAcknowledgedThere(t *testing.T) {
 		}
 	}
 }
+
+// TestPagerDutyMergeAfterAReopen: carol acknowledges, the incident is
+// escalated (reopened) and pushed to her again under a new key, and
+// PagerDuty shows her two incidents for it. Merging the old one into the
+// new one answers nothing pagerd pages now: the incident stays triggered
+// and the pages go on. Merging the new one into the old one is her
+// answer to the page since the reopen: acknowledged. Neither resolves,
+// and neither acknowledgement is passed on under a merged key.
+func TestPagerDutyMergeAfterAReopen(t *testing.T) {
+	fake, h, id := pushedToCarol(t, boltStore(t))
+	k0, k1 := pagerduty.DedupKey(id, "carol", 0), pagerduty.DedupKey(id, "carol", 1)
+	act := carolActs(t, h, id)
+	act("acknowledge")
+	act("escalate")
+	if got := fake.Notified(); len(got) != 2 || got[1] != k1 {
+		t.Fatalf("the page after the reopen: alerts opened %q", got)
+	}
+	merge := func(key, into string) {
+		t.Helper()
+		if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, pdMerged(key, pdAgentCarol, into)); code != 204 {
+			t.Fatalf("merge of %s: %d %s", key, code, out)
+		}
+	}
+	sms := len(h.rec.lines(fixedNow))
+	merge(k0, "Q2")
+	if v := h.incident(id); v.Status != "triggered" {
+		t.Fatalf("the old alert merged into the new one: %s (acknowledged by %q, resolved by %q), want triggered", v.Status, v.AcknowledgedBy, v.ResolvedBy)
+	}
+	h.runUntil(h.clock.Now().Add(10 * time.Minute))
+	if got := h.rec.lines(fixedNow); len(got) <= sms {
+		t.Fatalf("no page went out after the old alert was merged away: %v", got)
+	}
+	merge(k1, "Q1")
+	if v := h.incident(id); v.Status != "acknowledged" || v.AcknowledgedBy != "carol" {
+		t.Fatalf("the new alert merged into the old one: %s by %q, want acknowledged by carol", v.Status, v.AcknowledgedBy)
+	}
+	h.runUntil(h.clock.Now().Add(10 * time.Minute))
+	if got := pdActions(fake, k1); strings.Join(got, ",") != "trigger" {
+		t.Fatalf("PagerDuty was told %q under %s, merged away", got, k1)
+	}
+}

@@ -125,6 +125,14 @@ func (e *webhookEvent) byPerson() bool {
 	return e.Agent != nil && (e.Agent.Type == "user_reference" || e.Agent.Type == "user")
 }
 
+// notAPerson reports whether the event's agent says it is not a person:
+// its type is given and is not a user's (a service, an integration, the
+// Events API). An event without an agent, or whose agent has no type, is
+// not known to be either.
+func (e *webhookEvent) notAPerson() bool {
+	return e.Agent != nil && strings.TrimSpace(e.Agent.Type) != "" && !e.byPerson()
+}
+
 // agentType is the agent's type as PagerDuty gives it, "none" when the
 // event has no agent.
 func (e *webhookEvent) agentType() string {
@@ -243,6 +251,9 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	if action == notify.Resolve && !body.Event.byPerson() {
 		return wh.resolveNotByAPerson(w, r, id, user, &body.Event)
 	}
+	if action == notify.Acknowledge && body.Event.notAPerson() {
+		return wh.ackNotByAPerson(w, r, id, user, &body.Event)
+	}
 	var acted notify.Acted
 	var err error
 	if action == notify.Acknowledge {
@@ -313,6 +324,48 @@ func (wh *Webhook) resolveNotByAPerson(w http.ResponseWriter, r *http.Request, i
 	}
 	wh.log().Warn("PagerDuty webhook not applied: incident.resolved not made by a person (a PagerDuty service's auto-resolve timeout, an integration or an Event Orchestration); "+
 		"pagerd's incident stays open and its ladder and rules go on: resolve it in pagerd when the problem is over",
+		"incident", id, "user", user, "agent_type", ev.agentType(), "agent", agent)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// ackNotByAPerson answers an incident.acknowledged whose agent is not a
+// person (an integration's: the Events API). For a pagerd key, that is
+// pagerd's own acknowledgement, passed on to PagerDuty, coming back: no
+// news once pagerd's incident is acknowledged (or resolved). While it is
+// not, it is another incident's: an Events API acknowledge acknowledges
+// the PagerDuty incident its alert is in, and with alert grouping (or a
+// merge) that holds alerts of several pagerd incidents, keyed by the
+// first. Applied, pagerd's acknowledgement of one incident would stop the
+// ladder of another nobody acknowledged. It is not applied: answered 204
+// (PagerDuty must not deliver it again), logged at warn and noted in the
+// timeline (ack_ignored).
+func (wh *Webhook) ackNotByAPerson(w http.ResponseWriter, r *http.Request, id, user string, ev *webhookEvent) error {
+	about, err := wh.Receiver.About(r.Context(), id)
+	switch {
+	case errors.Is(err, notify.ErrNotFound):
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	case err != nil:
+		return err // 5xx: PagerDuty delivers it again
+	case about.Storm && about.Unacknowledged == 0, !about.Storm && about.Status != "triggered":
+		w.WriteHeader(http.StatusNoContent) // pagerd's own, coming back
+		return nil
+	}
+	agent := textcut.Line(ev.agentName(), 100)
+	what := fmt.Sprintf("%s %q", ev.agentType(), agent)
+	why := "acknowledged in PagerDuty by " + what + ", not by a person: pagerd's acknowledgement of another incident whose alert PagerDuty put in the same PagerDuty incident " +
+		"(alert grouping, a merge) comes back so; not applied, the ladder goes on. Acknowledge it in pagerd, or in PagerDuty as a person"
+	acted, err := wh.Receiver.NotApplied(r.Context(), user, notify.Page{Target: id, Source: notify.SourcePagerDuty, By: ev.agentName()}, notify.Acknowledge, why)
+	switch {
+	case errors.Is(err, notify.ErrNotFound), err == nil && acted.AlreadyResolved:
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	case err != nil:
+		return err // 5xx: PagerDuty delivers it again, and it is noted then
+	}
+	wh.log().Warn("PagerDuty webhook not applied: incident.acknowledged not made by a person, of an incident pagerd has not acknowledged "+
+		"(PagerDuty grouped or merged its alert with another incident's, which pagerd acknowledged); its ladder goes on",
 		"incident", id, "user", user, "agent_type", ev.agentType(), "agent", agent)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -721,6 +722,80 @@ func TestGroupFiringAnewWhileItsIncidentPagedStaysARepeatWithNoAck(t *testing.T)
 					h.runUntil(at.Add(time.Minute))
 					paged := h.rec.lines(t0)[before:]
 					firedAnewOrRepeat(t, h, id, paged, tc.paged, "triggered")
+				})
+			}
+		})
+	}
+}
+
+// TestGroupFiringAnewWhileItsLadderReachedNobodyPages: as
+// TestGroupFiringAnewWhileItsIncidentPagedStaysARepeatWithNoAck, but
+// after the group fired anew (b, after ann's last page) the ladder's only
+// steps reached nobody: the secondary level had nobody on call (an
+// escalation that pages nobody), or every page to bob was refused. b's
+// first notification came while the incident still paged (its
+// escalation pending), a repeat; the ladder then ran out having told
+// nobody of it. The escalate and notify_failed entries after b started
+// were taken for the ladder paging while it fired, so the next
+// notification of that firing (repeat_interval) stayed a repeat too, and
+// the new outage never paged anyone. Only a step that may have reached
+// someone (a page sent, one that may have been, or one held for a storm
+// message) holds a firing.
+func TestGroupFiringAnewWhileItsLadderReachedNobodyPages(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name string
+				cfg  string
+				opts []option
+			}{
+				{"the secondary has nobody on call", strings.Replace(noStorm, `      - {name: secondary, start: 2025-01-06, members: [bob]}`, `      - name: secondary
+        layers:
+          - {name: office, start: 2025-01-06, members: [bob], restrictions: [{days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}]}`, 1), nil},
+				{"every page to the secondary is refused", strings.Replace(noStorm,
+					`{id: bob, name: Bob, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}`,
+					`{id: bob, name: Bob, contacts: [{channel: voice, via: webhook, address: "http://127.0.0.1:1/unused"}]}`, 1),
+					[]option{withNotifier("webhook", refusingPage{})}},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					h := newHarness(t, append([]option{withStore(open(t)), withConfig(tc.cfg)}, tc.opts...)...)
+					t0 := fixedNow
+					a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
+					r := h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: a, starts: t0}))
+					var res struct{ Incidents []string }
+					r.json(t, &res)
+					id := res.Incidents[0]
+					w := t0.Add(2 * time.Minute)
+					h.runUntil(w)
+					h.am(amKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: a, starts: t0, ends: w}))
+					if v := h.incident(id); v.Status != "triggered" {
+						t.Fatalf("after the resolve that left alerts out: %s, want triggered (withheld)", v.Status)
+					}
+					start := t0.Add(6 * time.Minute) // after ann's call at 5m, her last page
+					newFiring := amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start})
+					h.runUntil(start.Add(time.Minute))
+					h.am(amKey, newFiring)
+					if v := h.incident(id); v.Status != "triggered" || v.NextStepAt == nil {
+						t.Fatalf("after b's firing, sent while the incident pages: %s (next step %v), want triggered and paging (a repeat)", v.Status, v.NextStepAt)
+					}
+					h.runUntil(t0.Add(2 * time.Hour))
+					if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
+						t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
+					}
+					for _, e := range timeline(h, id) {
+						if e.Type == "notify" && e.At.After(start) {
+							t.Fatalf("the ladder paged %s on %s at %s, after b started: the test wants it to reach nobody", e.User, e.Channel, e.At)
+						}
+					}
+					before := len(h.rec.lines(t0))
+					at := start.Add(4 * time.Hour) // repeat_interval: the same firing again
+					h.clock.Set(at)
+					h.am(amKey, newFiring)
+					h.runUntil(at.Add(time.Minute))
+					if paged := h.rec.lines(t0)[before:]; h.incident(id).Status != "resolved" || len(paged) == 0 {
+						t.Fatalf("the group fired anew and the ladder reached nobody since: the old incident %s, pages %v; want it resolved and a new incident paging: %s",
+							h.incident(id).Status, paged, timelineTypes(h.incident(id)))
+					}
 				})
 			}
 		})

@@ -256,19 +256,22 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	// resolve leaving the alert out again) may have come after the alert
 	// fired anew, and its new firing read as a repeat.
 	//
-	// The same read says when the incident's ladder last stepped (a
-	// page, or a step of it that failed, was held, skipped or
-	// escalated): an alert (a group, in group mode) that started before
-	// that, by startSkew, fired anew while the incident still paged,
-	// which takes every firing, and the incident paged on while it
+	// The same read says when the incident last paged someone (or may
+	// have): an alert (a group, in group mode) that started before that,
+	// by startSkew, fired anew while the incident still paged, which
+	// takes every firing, and the incident paged people on call while it
 	// fired. With nobody acknowledging, the ladder ran out, and the next
 	// notification of that firing (repeat_interval) resolved the
-	// incident and paged the same people again for it.
-	withheld, stepped, err := s.leftOutResolveAndLastStep(ctx, inc.ID, inc.CreatedAt)
+	// incident and paged the same people again for it. Only a page
+	// counts, not any step of the ladder: after an escalation to a level
+	// nobody is on call for, or pages the provider refused, nobody had
+	// been told of the new firing, and that notification is the last
+	// chance to page for it.
+	withheld, paged, err := s.leftOutResolveAndLastPage(ctx, inc.ID, inc.CreatedAt)
 	if err != nil {
 		return false, err
 	}
-	if stepped.After(a.FirstStart.Add(startSkew)) {
+	if paged.After(a.FirstStart.Add(startSkew)) {
 		return false, nil
 	}
 	if !endedAt(withheld) && a.WithheldIn != "" {
@@ -278,7 +281,7 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 		} else if err != nil {
 			return false, err
 		}
-		if withheld, _, err = s.leftOutResolveAndLastStep(ctx, holder.ID, inc.CreatedAt); err != nil {
+		if withheld, _, err = s.leftOutResolveAndLastPage(ctx, holder.ID, inc.CreatedAt); err != nil {
 			return false, err
 		}
 	}
@@ -315,11 +318,16 @@ func lastAcknowledged(st *policy.Incident) time.Time {
 	return st.AcknowledgedAt
 }
 
-// leftOutResolveAndLastStep reads the incident's timeline once for when
+// leftOutResolveAndLastPage reads the incident's timeline once for when
 // the first resolve withheld after since because Alertmanager left alerts
-// out (ingest.LeftOutResolve) was recorded, and for when its ladder last
-// stepped (isLadderStep); each zero when none was.
-func (s *Service) leftOutResolveAndLastStep(ctx context.Context, id string, since time.Time) (withheld, stepped time.Time, err error) {
+// out (ingest.LeftOutResolve) was recorded, and for when it last paged
+// someone, or may have (MayHavePaged: a page sent on its own or in a
+// storm message, or one whose send may have gone out); each zero when
+// none was. A step that reached nobody is not a page: an escalation to a
+// level nobody is on call for, a page the provider refused or that had
+// no contact to go to, one skipped or held (the storm message that
+// carries a held page records its own entry when it goes).
+func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, since time.Time) (withheld, paged time.Time, err error) {
 	tl, err := s.o.Store.Timeline(ctx, id)
 	if err != nil {
 		return time.Time{}, time.Time{}, err
@@ -329,24 +337,11 @@ func (s *Service) leftOutResolveAndLastStep(ctx context.Context, id string, sinc
 			(withheld.IsZero() || e.At.Before(withheld)) {
 			withheld = e.At
 		}
-		if isLadderStep(e) && e.At.After(stepped) {
-			stepped = e.At
+		if MayHavePaged(e) && e.At.After(paged) {
+			paged = e.At
 		}
 	}
-	return withheld, stepped, nil
-}
-
-// isLadderStep reports whether a timeline entry records a step of the
-// incident's ladder: a page sent (or that may have been), failed, held
-// for an alert-storm message or skipped, or an escalation. The latest is
-// when the incident last paged, or tried to; with nothing pending, when
-// its ladder ran out.
-func isLadderStep(e store.Entry) bool {
-	switch e.Type {
-	case "notify", "notify_failed", "notify_held", "notify_skipped", string(policy.ActionEscalate):
-		return true
-	}
-	return false
+	return withheld, paged, nil
 }
 
 // startSkew is how far after a withheld resolve (on pagerd's clock) an

@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/providertest"
 )
 
 // amAlert is one alert of amBody: its status, labels and times.
@@ -794,6 +796,78 @@ func TestGroupFiringAnewWhileItsLadderReachedNobodyPages(t *testing.T) {
 					h.runUntil(at.Add(time.Minute))
 					if paged := h.rec.lines(t0)[before:]; h.incident(id).Status != "resolved" || len(paged) == 0 {
 						t.Fatalf("the group fired anew and the ladder reached nobody since: the old incident %s, pages %v; want it resolved and a new incident paging: %s",
+							h.incident(id).Status, paged, timelineTypes(h.incident(id)))
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestGroupFiringAnewWhileItsOnlyPageWasReportedUndeliveredPages: as
+// TestGroupFiringAnewWhileItsLadderReachedNobodyPages, but the ladder's
+// one page after the group fired anew went out: Twilio took bob's SMS,
+// then reported it undelivered (it reached nobody, for certain), and the
+// ladder ran out. That page told nobody of the new firing, as a refused
+// one: the next notification of the firing (repeat_interval) pages. A
+// report that the SMS was delivered leaves it a repeat.
+func TestGroupFiringAnewWhileItsOnlyPageWasReportedUndeliveredPages(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct {
+				status string
+				paged  bool
+			}{{"undelivered", true}, {"delivered", false}} {
+				t.Run(tc.status, func(t *testing.T) {
+					fake := providertest.NewTwilio(t)
+					cfg := strings.Replace(testConfig,
+						`{id: bob, name: Bob, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}`,
+						`{id: bob, name: Bob, contacts: [{channel: sms, via: twilio, address: "+15555550112"}], notification_rules: {high: [{after: 0s, channel: sms}]}}`, 1) +
+						"notifiers:\n  storm: {window: 0s}\n  twilio: {account_sid: " + twSID + ", auth_token: " + twToken + `, from: "` + twFrom + `"}` + "\n"
+					h := newHarness(t, withStore(open(t)), withConfig(twilioAt(fake, cfg)), realTransport("twilio"))
+					t0 := fixedNow
+					a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
+					r := h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: a, starts: t0}))
+					var res struct{ Incidents []string }
+					r.json(t, &res)
+					id := res.Incidents[0]
+					w := t0.Add(2 * time.Minute)
+					h.runUntil(w)
+					h.am(amKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: a, starts: t0, ends: w}))
+					start := t0.Add(6 * time.Minute) // after ann's call at 5m, her last page
+					newFiring := amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start})
+					h.runUntil(start.Add(time.Minute))
+					h.am(amKey, newFiring)
+					if v := h.incident(id); v.Status != "triggered" || v.NextStepAt == nil {
+						t.Fatalf("after b's firing, sent while the incident pages: %s (next step %v), want triggered and paging (a repeat)", v.Status, v.NextStepAt)
+					}
+					h.runUntil(t0.Add(16 * time.Minute))
+					if n := len(fake.Messages()); n != 1 {
+						t.Fatalf("Twilio got %d messages, want 1 (bob's SMS at 15m)", n)
+					}
+					if code, _ := fake.Callback(t, fake.Messages()[0].Get("StatusCallback"), url.Values{"MessageSid": {providertest.MessageSID(0)},
+						"MessageStatus": {tc.status}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}); code != 204 && code != 200 {
+						t.Fatalf("status callback: %d", code)
+					}
+					h.runUntil(t0.Add(2 * time.Hour))
+					if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
+						t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
+					}
+					before := len(h.rec.lines(t0))
+					at := start.Add(4 * time.Hour) // repeat_interval: the same firing again
+					h.clock.Set(at)
+					h.am(amKey, newFiring)
+					h.runUntil(at.Add(time.Minute))
+					paged := h.rec.lines(t0)[before:]
+					if !tc.paged {
+						if len(paged) != 0 || h.incident(id).Status != "triggered" {
+							t.Fatalf("pages %v, the incident %s: %s; want a repeat, bob's SMS having reached him while it fired",
+								paged, h.incident(id).Status, timelineTypes(h.incident(id)))
+						}
+						return
+					}
+					if h.incident(id).Status != "resolved" || len(paged) == 0 {
+						t.Fatalf("the group fired anew and its only page since reached nobody: the old incident %s, pages %v; want it resolved and a new incident paging: %s",
 							h.incident(id).Status, paged, timelineTypes(h.incident(id)))
 					}
 				})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -264,9 +265,9 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	// notification of that firing (repeat_interval) resolved the
 	// incident and paged the same people again for it. Only a page
 	// counts, not any step of the ladder: after an escalation to a level
-	// nobody is on call for, or pages the provider refused, nobody had
-	// been told of the new firing, and that notification is the last
-	// chance to page for it.
+	// nobody is on call for, or pages the provider refused or reported
+	// undelivered, nobody had been told of the new firing, and that
+	// notification is the last chance to page for it.
 	withheld, paged, err := s.leftOutResolveAndLastPage(ctx, inc.ID, inc.CreatedAt)
 	if err != nil {
 		return false, err
@@ -324,20 +325,33 @@ func lastAcknowledged(st *policy.Incident) time.Time {
 // someone, or may have (MayHavePaged: a page sent on its own or in a
 // storm message, or one whose send may have gone out); each zero when
 // none was. A step that reached nobody is not a page: an escalation to a
-// level nobody is on call for, a page the provider refused or that had
-// no contact to go to, one skipped or held (the storm message that
-// carries a held page records its own entry when it goes).
+// level nobody is on call for, a page the provider refused, had no
+// contact to go to, or reported did not arrive (a delivery_failed entry,
+// as undeliveredPages matches it to its page), one skipped or held (the
+// storm message that carries a held page records its own entry when it
+// goes).
 func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, since time.Time) (withheld, paged time.Time, err error) {
 	tl, err := s.o.Store.Timeline(ctx, id)
 	if err != nil {
 		return time.Time{}, time.Time{}, err
 	}
+	var unreached map[int]bool      // pages a provider reported did not arrive
+	var reported map[[2]string]bool // the people and channels of those reports, each matched once
 	for _, e := range tl {
 		if e.Type == "resolve_withheld" && strings.HasPrefix(e.Detail, ingest.LeftOutResolve) && e.At.After(since) &&
 			(withheld.IsZero() || e.At.Before(withheld)) {
 			withheld = e.At
 		}
-		if MayHavePaged(e) && e.At.After(paged) {
+		if e.Type == DeliveryFailed && !reported[[2]string{e.User, e.Channel}] {
+			if unreached == nil {
+				unreached, reported = map[int]bool{}, map[[2]string]bool{}
+			}
+			reported[[2]string{e.User, e.Channel}] = true
+			maps.Copy(unreached, undeliveredPages(tl, e.User, e.Channel))
+		}
+	}
+	for i, e := range tl {
+		if MayHavePaged(e) && !unreached[i] && e.At.After(paged) {
 			paged = e.At
 		}
 	}

@@ -477,6 +477,18 @@ func (s *Store) trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	return res[1], store.Created, nil, nil
 }
 
+// pagingArg is writeLua's ARGV[9]: "1" when the incident has a step
+// pending (a time Release put it off to holds), "" otherwise. Constants
+// in an interface, which box nothing: a string variable set to "1" cost
+// an allocation at every write with a step pending (every Finish of a
+// step with another to come).
+func pagingArg(inc *store.Incident) any {
+	if len(inc.State.Pending) > 0 {
+		return "1"
+	}
+	return ""
+}
+
 // msArg is a due time in ms as a script's argument, or "" when nothing
 // is pending (ok false). An int64, which go-redis writes as the digits a
 // string of it would hold: formatted here first, the string was an
@@ -731,11 +743,7 @@ func (s *Store) write(ctx context.Context, script *redis.Script, inc *store.Inci
 	}
 	keys := []string{s.key(shard, "inc:", inc.ID), s.key(shard, "due"), s.key(shard, "claims"), s.key(shard, "open"), s.key(shard, "resolved")}
 	next, pending := store.DueAt(inc)
-	paging := ""
-	if len(inc.State.Pending) > 0 {
-		paging = "1" // a step is pending: a time Release put it off to holds
-	}
-	args := append([]any{inc.Version, doc, string(inc.State.Status), inc.ID, ms(inc.CreatedAt), msArg(next, pending), tl, resolvedArg(inc), paging}, extra...)
+	args := append([]any{inc.Version, doc, string(inc.State.Status), inc.ID, ms(inc.CreatedAt), msArg(next, pending), tl, resolvedArg(inc), pagingArg(inc)}, extra...)
 	if inc.CheckRepeats {
 		// Last: the script reads it after the arguments of its own.
 		args = append(args, strconv.Itoa(inc.Repeats))

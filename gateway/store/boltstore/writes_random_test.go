@@ -117,14 +117,21 @@ func dumpSched(t *testing.T, s *Store, ids []string) string {
 // incident's sched record once and skip the open index's lookup were
 // checked with it against the store before them: the same due set after
 // every call of 4 seeds of 1,500 (PAGERD_DUMP_SCHED=FILE writes it after
-// every call, to FILE.<seed>).
+// every call, to FILE.<seed>). With releases to a later time (as a
+// replica that cannot page an incident gives it up), each incident's
+// time is checked against the calls too: kept through its Updates and
+// stale Finishes while a step is pending, put to the earliest deadline
+// or that time, whichever is later, and spent by the next claim.
 func TestRandomWritesKeepDueSetAndIndexes(t *testing.T) {
 	for seed := range uint64(2) {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) { randomWrites(t, seed) })
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { randomWrites(t, seed, false) })
 	}
+	t.Run("2-release-to-later", func(t *testing.T) { randomWrites(t, 2, true) })
 }
 
-func randomWrites(t *testing.T, seed uint64) {
+// randomWrites is a run of TestRandomWritesKeepDueSetAndIndexes; later
+// has Release put incidents off to a later time, half the time.
+func randomWrites(t *testing.T, seed uint64, later bool) {
 	s, ctx := open(t, t.TempDir()), context.Background()
 	rng := rand.New(rand.NewPCG(seed, 99))
 	now := base
@@ -138,6 +145,9 @@ func randomWrites(t *testing.T, seed uint64) {
 		until int64
 	}
 	leases := map[string]lease{}
+	// heldTo is the time a Release put each unclaimed incident off to,
+	// as the calls made it.
+	heldTo := map[string]int64{}
 	released := func(c store.Claim) {
 		if l, ok := leases[c.Incident]; ok && l.token == c.Token {
 			delete(leases, c.Incident)
@@ -185,6 +195,21 @@ func randomWrites(t *testing.T, seed uint64) {
 		}
 		return claims[rng.IntN(len(claims))], true
 	}
+	// pickHeld is a claim that still holds its incident, if any, else
+	// any (pick): most claims picked at random are long gone, and their
+	// Release does nothing.
+	pickHeld := func() (store.Claim, bool) {
+		var live []store.Claim
+		for _, c := range claims {
+			if l, ok := leases[c.Incident]; ok && l.token == c.Token {
+				live = append(live, c)
+			}
+		}
+		if len(live) == 0 {
+			return pick()
+		}
+		return live[rng.IntN(len(live))], true
+	}
 	for step := range 600 {
 		now = now.Add(time.Duration(rng.IntN(20000)) * time.Millisecond)
 		var what string
@@ -203,13 +228,16 @@ func randomWrites(t *testing.T, seed uint64) {
 			claims = append(claims, cs...)
 			for _, c := range cs {
 				leases[c.Incident] = lease{c.Token, now.Add(d).UnixMilli()}
+				delete(heldTo, c.Incident) // spent
 			}
 			what = fmt.Sprintf("claim %d", len(cs))
 		case op == 2:
 			var inc *store.Incident
 			if inc, err = s.Get(ctx, ids[rng.IntN(len(ids))]); err == nil {
 				mutate(inc)
-				err = s.Update(ctx, inc, nil)
+				if err = s.Update(ctx, inc, nil); err == nil && len(inc.State.Pending) == 0 {
+					delete(heldTo, inc.ID) // only outbox work, or nothing, left
+				}
 			}
 			what = "update"
 		case op == 3 || op == 4:
@@ -225,6 +253,9 @@ func randomWrites(t *testing.T, seed uint64) {
 				mutate(inc)
 				if err = s.Finish(ctx, c, inc, []store.Entry{{At: now, Type: "notify"}}); err == nil {
 					released(c)
+					if len(inc.State.Pending) == 0 {
+						delete(heldTo, inc.ID)
+					}
 				}
 			}
 			what = "finish"
@@ -237,11 +268,25 @@ func randomWrites(t *testing.T, seed uint64) {
 			released(c)
 		case op == 6:
 			c, ok := pick()
+			if later {
+				c, ok = pickHeld()
+			}
 			if !ok {
 				continue
 			}
-			err, what = s.Release(ctx, c, time.Time{}), "release" // checkSched wants the earliest deadline
+			var to time.Time
+			if later && rng.IntN(2) == 0 {
+				to = now.Add(time.Duration(rng.IntN(20000)-5000) * time.Millisecond)
+			}
+			l, holds := leases[c.Incident]
+			holds = holds && l.token == c.Token
+			err, what = s.Release(ctx, c, to), "release"
 			released(c)
+			if inc, gerr := s.Get(ctx, c.Incident); err == nil && gerr == nil && holds && !to.IsZero() {
+				if _, pending := store.DueAt(inc); pending {
+					heldTo[c.Incident] = to.UnixMilli()
+				}
+			}
 		case op == 7:
 			c, ok := pick()
 			if !ok {
@@ -267,17 +312,28 @@ func randomWrites(t *testing.T, seed uint64) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, pending := store.DueAt(inc); !pending {
+			at, pending := store.DueAt(inc)
+			if !pending {
 				delete(leases, id) // dropped with the due entry
+				delete(heldTo, id)
 			}
 			var cur []byte
 			var tok string
 			var found bool
+			var to int64
+			var held bool
 			if err := s.db.View(func(tx *bbolt.Tx) error {
-				cur, _, tok, found = parseSched(tx.Bucket(bucketSched).Get(idKey(id)))
+				rec := tx.Bucket(bucketSched).Get(idKey(id))
+				cur, _, tok, found = parseSched(rec)
+				to, held = notBeforeOf(rec)
 				return nil
 			}); err != nil {
 				t.Fatal(err)
+			}
+			if want, ok := heldTo[id]; held != ok || to != want {
+				t.Errorf("incident %s: put off to %d (%v), want %d (%v)", id, to, held, want, ok)
+			} else if held && keyTime(cur) != max(at.UnixMilli(), to) {
+				t.Errorf("incident %s: put off to %d, due at %d, want %d", id, to, keyTime(cur), max(at.UnixMilli(), to))
 			}
 			switch l, held := leases[id]; {
 			case held && (!found || tok != l.token || keyTime(cur) != l.until):

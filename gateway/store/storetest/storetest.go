@@ -53,6 +53,7 @@ func Run(t *testing.T, f Factory) {
 		{"CompleteAfterTakeoverIsVoid", testCompleteAfterTakeover},
 		{"ReleaseLeavesTheStepDueNotBefore", testRelease},
 		{"ReleasedNotBeforeOutlastsUpdates", testReleaseOutlastsUpdates},
+		{"ReleasedNotBeforeAtItsEdges", testReleaseEdges},
 		{"ExtendKeepsTheLeaseOfAClaimStillItsOwn", testExtend},
 		{"NextDue", testNextDue},
 		{"ClaimDueNextSaysWhenTheNextIsDue", testClaimDueNext},

@@ -163,7 +163,7 @@ func withSubjects(idSubjects ...string) string {
 // loads (its secrets are files and variables not set here, which the
 // read-only commands allow), with the roles it says.
 func TestConfigDocConsoleExample(t *testing.T) {
-	text := "notifiers:\n  twilio: {account_sid: ACx, auth_token: 0123456789abcdef0123456789abcdef, from: \"+15555550100\"}\n" +
+	text := "notifiers:\n  twilio: {account_sid: AC0123456789abcdef0123456789abcdef, auth_token: 0123456789abcdef0123456789abcdef, from: \"+15555550100\"}\n" +
 		docYAML(t, "## `console`", 0)
 	c, err := Parse([]byte(text), "doc.yaml", t.TempDir())
 	if err != nil {

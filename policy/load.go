@@ -139,6 +139,10 @@ var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 // fail.
 var twilioAuthTokenRE = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
 
+// twilioAccountSIDRE is the shape of every Twilio account SID: AC and 32
+// hexadecimal characters.
+var twilioAccountSIDRE = regexp.MustCompile(`^AC[0-9a-fA-F]{32}$`)
+
 // e164RE is a phone number as Twilio takes it: +, country code, number.
 var e164RE = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
@@ -578,8 +582,14 @@ func (v *validator) notifiers() {
 	} else if p := nanpProblem(tw.From); p != "" {
 		v.errf("notifiers.twilio.from", "%q %s, so Twilio would refuse every SMS and call from it: check the number in the Twilio Console", tw.From, p)
 	}
-	if tw.AccountSID != "" && !strings.HasPrefix(tw.AccountSID, "AC") {
+	switch {
+	case tw.AccountSID == "":
+	case !strings.HasPrefix(tw.AccountSID, "AC"):
 		v.errf("notifiers.twilio.account_sid", "a Twilio account SID starts with AC")
+	case !twilioAccountSIDRE.MatchString(tw.AccountSID):
+		// The SID is in the path of every request (/Accounts/<SID>/...),
+		// and Twilio answers 401 to one that is no account's.
+		v.errf("notifiers.twilio.account_sid", "is not a Twilio account SID (%d characters; Twilio's are AC and 32 hexadecimal characters, shown in the Twilio Console's Account Info), so Twilio would refuse every SMS and call", len(tw.AccountSID))
 	}
 	v.slack()
 	v.emailSettings()

@@ -690,6 +690,18 @@ func loadCases() []loadCase {
 			field: "notifiers.twilio.account_sid", problem: []string{"starts with AC"},
 		},
 		{
+			// "AC" and anything passed: every SMS and call went to
+			// /Accounts/ACnotreal/..., which Twilio answers 401.
+			name: "twilio account sid with AC but not its shape", base: "aion-r.yaml",
+			edits: []string{"account_sid: ${AION_R_TWILIO_ACCOUNT_SID}", "account_sid: ACnotreal"},
+			field: "notifiers.twilio.account_sid", problem: []string{"is not a Twilio account SID", "AC and 32 hexadecimal characters", "every SMS and call"},
+		},
+		{
+			name: "twilio account sid a character short", base: "aion-r.yaml",
+			edits: []string{"account_sid: ${AION_R_TWILIO_ACCOUNT_SID}", "account_sid: AC0123456789abcdef0123456789abcde"},
+			field: "notifiers.twilio.account_sid", problem: []string{"is not a Twilio account SID"},
+		},
+		{
 			name: "twilio from that is not a number", base: "aion-r.yaml",
 			edits: []string{"from: ${AION_R_TWILIO_FROM}", "from: \"555-0100\""},
 			field: "notifiers.twilio.from", problem: []string{`"555-0100" is not a phone number in E.164 form`},

@@ -83,7 +83,7 @@ func TestLoadPeopleChannels(t *testing.T) {
 		{"password in the clear", "password: hunter2}", "password: hunter2, tls: none}", "notifiers.email.tls: none would send the password in the clear"},
 		{"username alone", ", password: hunter2}", "}", "notifiers.email: username and password"},
 		{"ca file not PEM", "password: hunter2}", "password: hunter2, ca_file: people_test.go}", "notifiers.email.ca_file: people_test.go has no PEM certificate"},
-		{"twilio api url not absolute", "  pushover: {", `  twilio: {account_sid: AC0123, auth_token: 0123456789abcdef0123456789abcdef, from: "+15555550100", api_url: api.twilio.com}` + "\n  pushover: {",
+		{"twilio api url not absolute", "  pushover: {", `  twilio: {account_sid: AC0123456789abcdef0123456789abcdef, auth_token: 0123456789abcdef0123456789abcdef, from: "+15555550100", api_url: api.twilio.com}` + "\n  pushover: {",
 			`notifiers.twilio.api_url: "api.twilio.com" is not an absolute http(s) URL`},
 		{"pushover without token", "  pushover: {token: azGDORePK8gMaC0QOYAMyEEuzJnyUi}\n", "", "push via pushover, but notifiers.pushover.token is not set"},
 		{"pushover without links", "  link_secret: 0123456789abcdef0123\n", "", "push via pushover needs server.public_url and server.link_secret"},

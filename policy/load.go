@@ -468,6 +468,8 @@ func (v *validator) server() {
 		u, err := url.Parse(sv.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.errf("server.public_url", "%q is not an absolute http(s) URL", sv.PublicURL)
+		} else if p := portProblem(u.Port()); p != "" {
+			v.errf("server.public_url", "%s, so nobody could reach pagerd on it: not Twilio for a call's script, nor a person opening an ack link", p)
 		}
 	}
 	u := v.secret("server.redis.url", sv.Redis.URL, sv.Redis.URLFile)
@@ -878,6 +880,8 @@ func (v *validator) contact(cf string, ct *Contact) {
 		if ct.Address != "" {
 			if u, err := url.Parse(ct.Address); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				v.errf(cf+".address", "%s via %s needs an absolute http(s) URL", ct.Channel, ct.Via)
+			} else if p := portProblem(u.Port()); p != "" {
+				v.errf(cf+".address", "%s, so every page to it would fail", p)
 			} else if ct.Via == "ntfy" && strings.Trim(u.Path, "/") == "" {
 				// ntfy's root is its JSON publish endpoint: a page's
 				// plain-text body there is refused with a 400.
@@ -995,6 +999,8 @@ func (v *validator) emailSettings() {
 	if em.Smarthost != "" {
 		if _, port, err := net.SplitHostPort(em.Smarthost); err != nil || port == "" {
 			v.errf("notifiers.email.smarthost", "%q is not host:port, like smtp.example.com:587", em.Smarthost)
+		} else if p := portProblem(port); p != "" {
+			v.errf("notifiers.email.smarthost", "%s, so every email would fail", p)
 		}
 	}
 	em.From = v.setting("notifiers.email.from", em.From)
@@ -1117,7 +1123,32 @@ func (v *validator) httpURL(field, s string) {
 	}
 	if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		v.errf(field, "%q is not an absolute http(s) URL", s)
+	} else if p := portProblem(u.Port()); p != "" {
+		v.errf(field, "%s, so every call to it would fail", p)
 	}
+}
+
+// portProblem says what is wrong with the port of a URL or a host:port,
+// "" when nothing is or none is given. url.Parse and net.SplitHostPort
+// take any digits as a port, and a connection to port 0 or one past
+// 65535 is refused before anything is sent ("invalid port"), at every
+// page. A name (smtp) is a port when the system knows it, as a dial
+// would look it up. Never the URL itself: it may hold a credential.
+func portProblem(port string) string {
+	if port == "" {
+		return ""
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		if _, lerr := net.LookupPort("tcp", port); lerr != nil {
+			return fmt.Sprintf("port %q is neither a number from 1 to 65535 nor a service name this system knows", port)
+		}
+		return ""
+	}
+	if n < 1 || n > 65535 {
+		return fmt.Sprintf("port %d is not one a connection can use (1 to 65535)", n)
+	}
+	return ""
 }
 
 var (

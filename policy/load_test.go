@@ -650,6 +650,34 @@ func loadCases() []loadCase {
 
 		// Transports: a config that loads can page every contact it names.
 		{
+			// url.Parse takes any digits as a port: every page to it
+			// failed with "invalid port" before it was sent.
+			name: "webhook URL with a port no connection can have", base: "quickstart.yaml",
+			edits: []string{"{channel: push, via: log}", `{channel: push, via: webhook, address: "https://hooks.example.com:70000/page"}`},
+			field: "users[demo].contacts[0].address", problem: []string{"port 70000", "1 to 65535", "every page"},
+		},
+		{
+			name: "ntfy URL with port 0", base: "quickstart.yaml",
+			edits: []string{"{channel: push, via: log}", `{channel: push, via: ntfy, address: "https://ntfy.example.com:0/oncall"}`},
+			field: "users[demo].contacts[0].address", problem: []string{"port 0", "1 to 65535"},
+		},
+		{
+			name: "smarthost with a port no connection can have", base: "quickstart.yaml",
+			edits: []string{"api:\n", "notifiers:\n  email: {smarthost: \"smtp.example.com:99999\", from: pagerd@example.com}\napi:\n",
+				"{channel: voice, via: log}\n", "{channel: voice, via: log}\n      - {channel: email, address: \"demo@example.com\"}\n"},
+			field: "notifiers.email.smarthost", problem: []string{"port 99999", "1 to 65535"},
+		},
+		{
+			name: "public URL with a port no connection can have", base: "quickstart.yaml",
+			edits: []string{"public_url: http://127.0.0.1:8080", "public_url: https://pagerd.example.com:65536"},
+			field: "server.public_url", problem: []string{"port 65536", "1 to 65535"},
+		},
+		{
+			name: "provider URL with a port no connection can have", base: "quickstart.yaml",
+			edits: []string{"api:\n", "notifiers:\n  pagerduty: {events_url: \"https://events.example.com:123456/v2/enqueue\"}\napi:\n"},
+			field: "notifiers.pagerduty.events_url", problem: []string{"port 123456", "1 to 65535"},
+		},
+		{
 			name: "sms via twilio without notifiers.twilio", base: "quickstart.yaml",
 			edits: []string{"{channel: sms, via: log}", `{channel: sms, via: twilio, address: "+15555550123"}`},
 			field: "users[demo].contacts[1].via", problem: []string{"notifiers.twilio is not configured", "would fail"},

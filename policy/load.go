@@ -416,6 +416,10 @@ func (v *validator) validate() {
 	v.policies()
 	v.compensation()
 	v.services()
+	if len(v.problems) == 0 {
+		// Only over a config whose references and rotations are sound.
+		v.policyGaps()
+	}
 	v.logOnlyLadders()
 	v.maintenance()
 	v.reports()

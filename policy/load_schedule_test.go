@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -303,5 +304,97 @@ func TestMissingHandoffWeekdayIsSaidOnce(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "but handoffs are on") {
 		t.Fatalf("a schedule without handoff.weekday is also said to hand off on a weekday: %v", err)
+	}
+}
+
+// TestPolicyGapWarned: a policy every target of which is a tier with gaps
+// pages nobody at all where the gaps meet: an alert then is skipped past
+// every level, and once the rounds of repeat run out nobody is paged when
+// the gaps end either. Each tier's own warning said only that levels
+// paging it page nobody then; the policy's says that nobody at all is,
+// when first, and which services. Gaps another tier or a user covers, and
+// times before the rotations begin, are not the policy's.
+func TestPolicyGapWarned(t *testing.T) {
+	const users = `users:
+  - {id: ann, contacts: [{channel: push, via: log}]}
+  - {id: bob, contacts: [{channel: push, via: log}]}
+`
+	office := func(name, zone, start, end, from string) string {
+		return fmt.Sprintf(`  - name: %s
+    time_zone: %s
+    handoff: {weekday: monday, time: "00:00"}
+    tiers:
+      - name: primary
+        layers:
+          - {name: l, start: %s, members: [ann, bob], restrictions: [{days: [mon, tue, wed, thu, fri, sat, sun], start: "%s", end: "%s"}]}
+`, name, zone, from, start, end)
+	}
+	policy := func(targets ...string) string {
+		var b strings.Builder
+		b.WriteString("escalation_policies:\n  - name: p\n    repeat: 2\n    levels:\n")
+		for i, tg := range targets {
+			fmt.Fprintf(&b, "      - {name: l%d, targets: [%s], timeout: 15m}\n", i, tg)
+		}
+		b.WriteString("services:\n  - {name: svc, priority_scheme: P0-P3, escalation_policy: p, integrations: {alertmanager_key: gap00000000000000000000000000000}}\n")
+		return b.String()
+	}
+	for _, tc := range []struct {
+		name   string
+		config string
+		words  []string // of the policy's warning; none wants no warning
+	}{
+		{"two levels whose gaps meet",
+			users + "schedules:\n" + office("day", "UTC", "09:00", "17:00", "2025-01-06") + office("late", "UTC", "08:00", "18:00", "2025-01-06") +
+				policy("{schedule: day, tier: primary}", "{schedule: late, tier: primary}"),
+			[]string{"no level pages anyone from ", " 18:00 to ", " 08:00 (UTC)", "schedules[day].tiers[primary], schedules[late].tiers[primary]",
+				`an alert of service "svc" then pages nobody at all`, "nobody when the gap ends either"}},
+		{"gaps another level covers",
+			users + "schedules:\n" + office("day", "UTC", "09:00", "21:00", "2025-01-06") + office("night", "UTC", "21:00", "09:00", "2025-01-06") +
+				policy("{schedule: day, tier: primary}", "{schedule: night, tier: primary}"),
+			nil},
+		{"a level that pages a user",
+			users + "schedules:\n" + office("day", "UTC", "09:00", "17:00", "2025-01-06") +
+				policy("{schedule: day, tier: primary}", "{user: bob}"),
+			nil},
+		{"a gap only until a layer begins",
+			users + "schedules:\n" + office("day", "UTC", "09:00", "17:00", "2025-01-06") + "          - {name: all, start: 2999-01-07, members: [bob]}\n" +
+				policy("{schedule: day, tier: primary}"),
+			nil},
+		// New York hands over to London at 17:00 New York time, 22:00 in
+		// London: the same instant while both keep standard time, or
+		// both summer time. For the weeks of the year only one has
+		// changed its clocks, 17:00 in New York is 21:00 in London, and
+		// nobody holds either tier for an hour a day.
+		{"a gap only while two zones' clocks differ by an hour more",
+			users + "schedules:\n" + office("ny", "America/New_York", "09:00", "17:00", "2025-01-06") + office("ldn", "Europe/London", "22:00", "14:00", "2025-01-06") +
+				policy("{schedule: ny, tier: primary}", "{schedule: ldn, tier: primary}"),
+			[]string{"no level pages anyone from ", " 17:00 to ", " 18:00 (America/New_York)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(tc.config), "gap.yaml", t.TempDir())
+			if err != nil {
+				t.Fatalf("load: %v\n%s", err, tc.config)
+			}
+			var got []string
+			for _, w := range c.Warnings() {
+				if strings.HasPrefix(w, "escalation_policies[p].levels: ") {
+					got = append(got, w)
+				}
+			}
+			if tc.words == nil {
+				if len(got) > 0 {
+					t.Fatalf("warned of the policy:\n%s", strings.Join(got, "\n"))
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Fatalf("policy warnings %q, want one; all: %q", got, c.Warnings())
+			}
+			for _, w := range tc.words {
+				if !strings.Contains(got[0], w) {
+					t.Errorf("the warning does not say %q:\n%s", w, got[0])
+				}
+			}
+		})
 	}
 }

@@ -16,7 +16,9 @@ var rotUsers = []string{"ann", "bob", "cat", "dan", "eve", "fay", "gus", "hal"}
 
 // rotConfig loads a config whose schedules section is schedules (indented
 // as a top-level list), with users ann..hal and a policy paging the first
-// schedule's tier "primary".
+// schedule's tier "primary", then hal: a tier with gaps leaves its level
+// empty, not the whole policy, so the tier's warnings are the only ones
+// (a policy that pages nobody at some time is warned of too).
 func rotConfig(t *testing.T, schedules string) *Config {
 	t.Helper()
 	cfg, err := Parse([]byte(rotText(schedules)), "rot.yaml", t.TempDir())
@@ -39,6 +41,9 @@ func rotText(schedules string) string {
     levels:
       - name: first
         targets: [{schedule: s, tier: primary}]
+        timeout: 15m
+      - name: fallback
+        targets: [{user: hal}]
         timeout: 15m
 services:
   - name: svc

@@ -176,7 +176,13 @@ func logHandovers(log *slog.Logger, old, cur *policy.Config, now time.Time) {
 // it started without Slack, would load and then fail at every page ("the
 // email transport is not available"). The error names the first field of
 // each such transport and says to restart.
-func startedTransports(have map[string]notify.Notifier, slack bool) func(*policy.Config) error {
+//
+// toPagerDuty says whether pages via pagerduty go to PagerDuty itself
+// (notifiers.pagerduty.events_url as pagerd started with it): the URL is
+// read at start too, so a reload that points it at a stand-in, which may
+// take any routing key, still sends to PagerDuty until the restart, and a
+// contact whose key PagerDuty refuses is refused here.
+func startedTransports(have map[string]notify.Notifier, slack, toPagerDuty bool) func(*policy.Config) error {
 	return func(c *policy.Config) error {
 		var problems []string
 		first, count := map[string]string{}, map[string]int{}
@@ -192,6 +198,9 @@ func startedTransports(have map[string]notify.Notifier, slack bool) func(*policy
 			for j, ct := range u.Contacts {
 				if have[ct.Via] == nil {
 					need(ct.Via, fmt.Sprintf("users[%s].contacts[%d].via", u.ID, j), "pages via "+ct.Via)
+				}
+				if p := policy.PagerDutyRoutingKeyProblem(ct.Address); ct.Via == "pagerduty" && toPagerDuty && ct.Address != "" && p != "" && !policy.SendsToPagerDuty(c.Notifiers.PagerDuty.EventsURL) {
+					problems = append(problems, fmt.Sprintf("users[%s].contacts[%d].address: %s: pagerd started sending to PagerDuty itself, and notifiers.pagerduty.events_url is read at start, so pages keep going there, not to the new events_url, until a restart; restart pagerd (not reload) to take this config", u.ID, j, p))
 				}
 			}
 		}

@@ -225,3 +225,38 @@ func TestChangedAtStartNamesWhereIncidentsAreKept(t *testing.T) {
 		t.Fatalf("with --listen, --data-dir and --redis-url: changedAtStart = %q, want only server.redis.prefix", got)
 	}
 }
+
+// TestReloadRefusesARoutingKeyThePagerDutyItStartedWithRefuses:
+// notifiers.pagerduty.events_url is read at start. Started without it,
+// pagerd sends every push via pagerduty to PagerDuty itself; a reload
+// that points events_url at a stand-in lets contacts' routing keys of any
+// length load (a stand-in may take any key), yet their pages still go to
+// PagerDuty until the restart, which refuses every event whose key is not
+// 32 characters long. The reload was taken with only a restart-needed
+// warning, and those people were paged by nobody. It is refused, naming
+// the contact; one whose key has PagerDuty's length is still taken.
+func TestReloadRefusesARoutingKeyThePagerDutyItStartedWithRefuses(t *testing.T) {
+	reloaded := func(key string) string {
+		return strings.Replace(testConfig, "users:\n", "notifiers:\n  pagerduty: {events_url: \"https://pd-proxy.example.com/v2/enqueue\", webhook_secret: "+
+			providertest.PagerDutyWebhookSecret+"}\nusers:\n  - {id: cal, name: Cal, contacts: [{channel: push, via: pagerduty, address: "+key+"}]}\n", 1)
+	}
+	h := newHarness(t)
+	err := h.reload(reloaded("cal-short-key"))
+	if err == nil {
+		t.Fatal("reload accepted a routing key PagerDuty refuses while pagerd still sends to PagerDuty")
+	}
+	for _, want := range []string{"users[cal].contacts[0].address", "13 characters", "events_url is read at start", "restart pagerd"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q: %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "cal-short-key") {
+		t.Errorf("the error prints the routing key: %v", err)
+	}
+	if h.config().User("cal") != nil {
+		t.Error("the refused config was swapped in")
+	}
+	if err := h.reload(reloaded("calkey0000000000000000000000000a")); err != nil {
+		t.Fatalf("a key of PagerDuty's length is refused: %v", err)
+	}
+}

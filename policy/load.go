@@ -823,6 +823,16 @@ func (p *sameProblem) report(v *validator) {
 	}
 }
 
+// PagerDutyRoutingKeyProblem says what is wrong with a routing key that
+// PagerDuty itself would refuse (its length), "" when nothing is; never
+// the key, a credential.
+func PagerDutyRoutingKeyProblem(key string) string {
+	if n := len(key); n != pagerDutyRoutingKeyLen {
+		return fmt.Sprintf("is not a PagerDuty Events API v2 routing key (%d characters; PagerDuty's are %d, the Integration Key of an Events API V2 integration of a PagerDuty service, not a REST API key), so PagerDuty would refuse every page to it", n, pagerDutyRoutingKeyLen)
+	}
+	return ""
+}
+
 // pagerDutyRoutingKeyLen is the length of every routing key PagerDuty's
 // Events API v2 takes: it answers any other with a 400 ("Length of
 // 'routing_key' is incorrect (should be 32 characters)"). Only the length
@@ -832,8 +842,13 @@ const pagerDutyRoutingKeyLen = 32
 // toPagerDuty reports whether pages via pagerduty go to PagerDuty itself
 // (notifiers.pagerduty.events_url unset, or a pagerduty.com host such as a
 // regional edge) rather than to a stand-in, which may take any key.
-func (v *validator) toPagerDuty() bool {
-	u := v.cfg.Notifiers.PagerDuty.EventsURL
+func (v *validator) toPagerDuty() bool { return SendsToPagerDuty(v.cfg.Notifiers.PagerDuty.EventsURL) }
+
+// SendsToPagerDuty reports whether pages via pagerduty sent to eventsURL
+// (notifiers.pagerduty.events_url) go to PagerDuty itself: unset, or a
+// pagerduty.com host. The daemon reads it at start, and a reload checks
+// routing keys against the URL it started with.
+func SendsToPagerDuty(u string) bool {
 	if u == "" {
 		return true
 	}
@@ -875,10 +890,10 @@ func (v *validator) contact(cf string, ct *Contact) {
 		if !v.cfg.transports["pagerduty"] {
 			v.unusable.add("pagerduty", cf+".via", "%s via pagerduty, but notifiers.pagerduty.webhook_secret is not set: an acknowledgement in the PagerDuty app would never reach pagerd, which would go on paging and escalating", ct.Channel)
 		}
-		if n := len(ct.Address); n > 0 && n != pagerDutyRoutingKeyLen && v.toPagerDuty() {
+		if p := PagerDutyRoutingKeyProblem(ct.Address); ct.Address != "" && p != "" && v.toPagerDuty() {
 			// Never echo it (a credential): say only what is wrong with
 			// its shape.
-			v.errf(cf+".address", "is not a PagerDuty Events API v2 routing key (%d characters; PagerDuty's are %d, the Integration Key of an Events API V2 integration of a PagerDuty service, not a REST API key), so PagerDuty would refuse every page to it", n, pagerDutyRoutingKeyLen)
+			v.errf(cf+".address", "%s", p)
 		}
 	case "webhook", "ntfy":
 		if ct.Address != "" {

@@ -217,6 +217,9 @@ var (
 	slackUserRE    = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 	slackChannelRE = regexp.MustCompile(`^([CGD][A-Z0-9]{2,}|#[a-z0-9][a-z0-9._-]{0,79})$`)
 	pushoverKeyRE  = regexp.MustCompile(`^[A-Za-z0-9]{30}$`)
+	// slackBotTokenRE is a bot token: xoxb-, then letters, digits and
+	// dashes (xoxb-<team>-<bot>-<secret>).
+	slackBotTokenRE = regexp.MustCompile(`^xoxb-[A-Za-z0-9][A-Za-z0-9-]*$`)
 )
 
 type validator struct {
@@ -997,8 +1000,10 @@ func (v *validator) slack() {
 	}
 	sl.BotToken = v.secret("notifiers.slack.bot_token", sl.BotToken, sl.BotTokenFile)
 	sl.SigningSecret = v.secret("notifiers.slack.signing_secret", sl.SigningSecret, sl.SigningSecretFile)
-	if t := string(sl.BotToken); t != "" && !strings.HasPrefix(t, "xoxb-") {
-		v.errf("notifiers.slack.bot_token", "is not a Slack bot token (they start with xoxb-; the app's OAuth & Permissions page shows it)")
+	if t := string(sl.BotToken); t != "" && !slackBotTokenRE.MatchString(t) {
+		// Never echo it: say only what is wrong with its shape. Slack
+		// answers invalid_auth to every call with anything else.
+		v.errf("notifiers.slack.bot_token", "is not a Slack bot token (they are xoxb- and then letters, digits and dashes, with nothing else in them; the app's OAuth & Permissions page shows it), so Slack would refuse every page")
 	}
 	v.httpURL("notifiers.slack.api_url", sl.APIURL)
 	if sl.Timeout < 0 {

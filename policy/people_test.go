@@ -74,6 +74,11 @@ func TestLoadPeopleChannels(t *testing.T) {
 			"users[ann].contacts[1].via: slack via slack, but notifiers.slack is not configured"},
 		{"half of slack", "signing_secret: 8f742231b10e8888abcd99yyyzzz85a5}", "}", "notifiers.slack: bot_token and signing_secret go together"},
 		{"not a bot token", "xoxb-1-2-abc", "xoxp-1-2-abc", "notifiers.slack.bot_token: is not a Slack bot token"},
+		// The prefix alone passed: Slack answers invalid_auth to every
+		// call with the prefix and nothing after it, or with a space or a
+		// quote pasted in.
+		{"bot token that is only the prefix", "xoxb-1-2-abc", "xoxb-", "notifiers.slack.bot_token: is not a Slack bot token"},
+		{"bot token with a space in it", "xoxb-1-2-abc", "\"xoxb-1-2 abc\"", "notifiers.slack.bot_token: is not a Slack bot token"},
 		{"bad slack user", "slack_user: U0ANN", "slack_user: ann", `users[ann].slack_user: "ann" is not a Slack member id`},
 		{"bad service channel", "slack_channel: C0INCIDENTS", "slack_channel: incidents", `services[api].slack_channel: "incidents" is not a Slack channel`},
 		{"email contact without email", "  email: {smarthost:", "  x-email: {smarthost:", "unknown field"},

@@ -58,7 +58,7 @@ func TestImportOpsgenieDoneWhen(t *testing.T) {
 		!strings.Contains(errOut, "notifiers.email.smarthost: environment variable PAGERD_SMTP_SMARTHOST is not set") {
 		t.Errorf("check-config: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
 	}
-	for _, env := range []string{"PAGERD_TWILIO_ACCOUNT_SID=AC0123456789", "PAGERD_TWILIO_AUTH_TOKEN=0123456789abcdef0123456789abcdef", "PAGERD_TWILIO_FROM=+15555550100",
+	for _, env := range []string{"PAGERD_TWILIO_ACCOUNT_SID=AC0123456789abcdef0123456789abcdef", "PAGERD_TWILIO_AUTH_TOKEN=0123456789abcdef0123456789abcdef", "PAGERD_TWILIO_FROM=+15555550100",
 		"PAGERD_SMTP_SMARTHOST=smtp.example.com:587", "PAGERD_SMTP_FROM=pagerd@example.com", "PAGERD_SMTP_USERNAME=pagerd", "PAGERD_SMTP_PASSWORD=smtp-password",
 		"PAGERD_PLATFORM_ALERTMANAGER_KEY=platform-key"} {
 		k, v, _ := strings.Cut(env, "=")

@@ -1063,7 +1063,7 @@ func (v *validator) emailSettings() {
 
 // smtpPort warns of a smarthost port whose TLS is the other mode's: 465
 // is SMTP over TLS from the first byte (RFC 8314), where a STARTTLS client
-// waits for a greeting the server never sends until a TLS handshake, so
+// (or one without TLS, tls: none) waits for a greeting the server never sends until a TLS handshake, so
 // every email times out; 587 and 25 greet in the clear and offer
 // STARTTLS, where a TLS client's handshake fails. The provider check at
 // start finds it too, but only once pagerd runs. A warning: a server may
@@ -1076,6 +1076,8 @@ func (v *validator) smtpPort(em *EmailConfig) {
 	switch {
 	case port == "465" && em.TLS == EmailSTARTTLS:
 		v.warnf("notifiers.email.tls", "is starttls (the default), but port 465 of %s is SMTP over TLS from the first byte, which never greets a client that has not started TLS: every email would time out; set tls: tls, or use the server's STARTTLS port (587)", em.Smarthost)
+	case port == "465" && em.TLS == EmailNoTLS:
+		v.warnf("notifiers.email.tls", "is none, but port 465 of %s is SMTP over TLS from the first byte, which never greets a client that has not started TLS: every email would time out; set tls: tls, or use the server's plain port (25) for a relay without TLS", em.Smarthost)
 	case (port == "587" || port == "25") && em.TLS == EmailTLS:
 		v.warnf("notifiers.email.tls", "is tls, but port %s of %s greets in the clear and offers STARTTLS, so a TLS handshake there fails: every email would fail; set tls: starttls, or use the server's TLS port (465)", port, em.Smarthost)
 	}

@@ -115,6 +115,15 @@ func TestWarnings(t *testing.T) {
 			words: []string{"is starttls (the default), but port 465 of smtp.example.com:465 is SMTP over TLS from the first byte", "every email would time out", "set tls: tls"},
 		},
 		{
+			// tls: none on 465 is the STARTTLS client's case without the
+			// STARTTLS: pagerd waits for a greeting in the clear that a
+			// server speaking TLS from the first byte never sends.
+			name: "email on port 465 with tls none", base: "quickstart.yaml",
+			edits: []string{"users:\n", "notifiers:\n  email: {smarthost: \"smtp.example.com:465\", from: pagerd@example.com, tls: none}\nusers:\n"},
+			field: "notifiers.email.tls",
+			words: []string{"is none, but port 465 of smtp.example.com:465 is SMTP over TLS from the first byte", "every email would time out", "set tls: tls"},
+		},
+		{
 			name: "email on port 587 with tls", base: "quickstart.yaml",
 			edits: []string{"users:\n", "notifiers:\n  email: {smarthost: \"smtp.example.com:587\", from: pagerd@example.com, tls: tls}\nusers:\n"},
 			field: "notifiers.email.tls",

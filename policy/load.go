@@ -753,6 +753,12 @@ func (v *validator) users() {
 				continue
 			}
 			v.contact(cf, ct)
+			if ct.Via == "pagerduty" && len(u.ID) > maxPagerDutyUserID {
+				// The dedup key pagerd:<incident>:<user>:<n> must fit
+				// PagerDuty's 255 characters, or it refuses every event.
+				v.errf(cf+".via", "the user's id is %d characters; pages via pagerduty carry it in PagerDuty's dedup key (pagerd:<incident>:<user>), which PagerDuty takes up to 255 characters, so every page to it would be refused: use an id of at most %d characters",
+					len(u.ID), maxPagerDutyUserID)
+			}
 			if ct.Channel == ChannelSlack && IsSlackMemberID(ct.Address) {
 				v.slackMember(cf+".address", u.ID, ct.Address, "slack contact", slackIDs)
 			}
@@ -835,6 +841,12 @@ func PagerDutyRoutingKeyProblem(key string) string {
 	}
 	return ""
 }
+
+// maxPagerDutyUserID is the longest user id a contact via pagerduty may
+// have: its dedup key, pagerd:<incident>:<user>:<reopens>, must fit the
+// 255 characters PagerDuty takes, with room for an incident's or an
+// alert-storm message's id (19 characters now) and a count of reopens.
+const maxPagerDutyUserID = 200
 
 // pagerDutyRoutingKeyLen is the length of every routing key PagerDuty's
 // Events API v2 takes: it answers any other with a 400 ("Length of

@@ -772,6 +772,13 @@ func loadCases() []loadCase {
 			field: "users[eng-a].contacts[0].address", problem: []string{"is not a PagerDuty Events API v2 routing key", "20 characters", "32", "every page"},
 		},
 		{
+			// The dedup key pagerd:<incident>:<user> would pass PagerDuty's
+			// 255 characters, and PagerDuty refuses such an event.
+			name: "pagerduty contact of a user whose id is too long for its dedup key", base: "aion-r.yaml",
+			edits: []string{"users:\n  - id: eng-a\n", "users:\n  - id: eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\n    contacts:\n      - {channel: push, via: pagerduty, address: \"${AION_R_PD_KEY_ENG_A}\"}\n  - id: eng-a\n"},
+			field: "users[eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee].contacts[0].via", problem: []string{"201 characters", "255", "at most 200"},
+		},
+		{
 			name: "pagerduty routing key one character too long", base: "aion-r.yaml",
 			edits: []string{`address: "${AION_R_PD_KEY_ENG_A}"`, `address: "0123456789abcdef0123456789abcdef0"`},
 			field: "users[eng-a].contacts[0].address", problem: []string{"33 characters"},

@@ -187,6 +187,10 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	}
 	var body webhookBody
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		// Signed by PagerDuty, so not noise: a 400 is not delivered
+		// again, and an acknowledgement in it is lost for good.
+		wh.log().Warn("PagerDuty webhook signed with the secret could not be read; answered 400, and PagerDuty does not deliver it again (an acknowledgement or resolve made in PagerDuty did not reach pagerd)",
+			"err", err)
 		return badRequest("webhook body: %v", err)
 	}
 	var action notify.Action

@@ -3,6 +3,7 @@ package pagerduty_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -278,5 +279,28 @@ func TestWebhookMergeIsAnAcknowledgementNotAResolve(t *testing.T) {
 	rec = &receiver{resolved: true}
 	if code := post(newWebhook(rec), 0, carol); code != http.StatusNoContent || len(rec.notes) != 0 {
 		t.Fatalf("merge of an incident resolved in pagerd: %d, noted %q", code, rec.notes)
+	}
+}
+
+// TestWebhookSignedBodyThatDoesNotDecodeIsLogged: a webhook PagerDuty
+// signed whose body pagerd cannot read (a payload of a form it does not
+// know) is answered 400, which PagerDuty does not deliver again: an
+// acknowledgement in it is lost for good. It was answered and nothing
+// more; it is logged at WARN, so someone sees that PagerDuty's
+// acknowledgements no longer reach pagerd.
+func TestWebhookSignedBodyThatDoesNotDecodeIsLogged(t *testing.T) {
+	var logs bytes.Buffer
+	wh := &pagerduty.Webhook{Receiver: &receiver{}, Secret: func() string { return providertest.PagerDutyWebhookSecret },
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	body := `{"event":{"id":"01ABC","event_type":"incident.acknowledged","data":["not","an","object"]}}`
+	r := httptest.NewRequest(http.MethodPost, pagerduty.WebhookPath, strings.NewReader(body))
+	r.Header.Set("X-PagerDuty-Signature", providertest.PagerDutySign([]byte(body), providertest.PagerDutyWebhookSecret))
+	err := wh.ServeWebhook(httptest.NewRecorder(), r)
+	var re *notify.RequestError
+	if !errors.As(err, &re) || re.Status != http.StatusBadRequest {
+		t.Fatalf("a signed body that does not decode: %v, want a 400", err)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "could not be read") {
+		t.Fatalf("not logged at WARN: %q", logs.String())
 	}
 }

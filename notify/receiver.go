@@ -213,6 +213,13 @@ type Acted struct {
 	// 1 already acknowledged by bob"). The fields below are for one
 	// incident.
 	Storm string
+	// NotStored, for a storm message, counts its incidents whose write
+	// the store failed while others took the action (the answer is no
+	// error then, so that a person hears which took it): the action did
+	// not reach them and their paging goes on. A caller that retries on a
+	// 5xx (PagerDuty's webhooks) answers one, so that it is delivered
+	// again: those that took it change no more.
+	NotStored int
 	// Changed is false when the incident already was so (acknowledged
 	// before an acknowledgement); AlreadyResolved when it was resolved
 	// before, which nothing changes (a resolve included: the answer must

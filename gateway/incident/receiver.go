@@ -105,7 +105,7 @@ func (s *Service) actedOnBundle(kind policy.EventKind, out *BundleOutcome, err e
 		s.log.Error("storm message acted on in part: the store failed some of the writes; the person was told which", "bundle", out.Bundle.ID,
 			"event", kind, "done", len(out.Done), "failed", len(out.Failed), "err", err)
 	}
-	return notify.Acted{Storm: out.Describe(kind, s.o.Config().UserName)}, nil
+	return notify.Acted{Storm: out.Describe(kind, s.o.Config().UserName), NotStored: len(out.Failed)}, nil
 }
 
 // viewerPaged refuses a viewer (role: viewer) acting on an incident that

@@ -281,6 +281,9 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if acted.NotStored > 0 {
+		return storedInPart(acted)
+	}
 	log := wh.log()
 	if acted.ReopenedSince {
 		// Answered 2xx all the same: PagerDuty must not deliver it again.
@@ -292,6 +295,18 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	log.Info("PagerDuty webhook applied", "incident", id, "user", user, "event", body.Event.EventType, "agent", textcut.Line(body.Event.agentName(), 100))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// storedInPart answers a storm message's webhook whose action the store
+// took for some of its incidents and failed for the others
+// (notify.Acted.NotStored; logged at error where the store failed): a 2xx
+// would have PagerDuty never deliver it again, and those incidents would
+// go on paging and escalating though the person acted on them in
+// PagerDuty, with nobody told. A 503 has PagerDuty deliver it again, which
+// acts on the rest; the incidents that took it change no more.
+func storedInPart(acted notify.Acted) error {
+	return &notify.RequestError{Status: http.StatusServiceUnavailable,
+		Msg: fmt.Sprintf("stored in part, %d of the storm message's incidents not (%s): send it again", acted.NotStored, acted.Storm)}
 }
 
 // resolveNotByAPerson answers an incident.resolved whose agent is not a
@@ -413,6 +428,8 @@ func (wh *Webhook) mergedAway(w http.ResponseWriter, r *http.Request, id, user s
 		return nil
 	case err != nil:
 		return err // 5xx: PagerDuty delivers it again
+	case acted.NotStored > 0:
+		return storedInPart(acted)
 	}
 	wh.log().Info("PagerDuty webhook: incident merged into another in PagerDuty; pagerd's incident is not resolved but acknowledged by whoever merged it, and stays open",
 		"incident", id, "user", user, "agent", agent, "merged_into", into, "reopened_since", acted.ReopenedSince)

@@ -251,7 +251,7 @@ func (d *Dispatcher) countOutbox(tried map[string]outboxTry) {
 // acknowledged or resolved. A page that went out in an alert-storm message
 // is PagerDuty's alert for the whole bundle: it is told once none of the
 // bundle's incidents needs it any more. Each person told (through every
-// PagerDuty contact of theirs on the channel paged) goes into o.Done at
+// PagerDuty contact of theirs on the channels paged, once per routing key) goes into o.Done at
 // once: when telling a later one fails, the retry tells only the rest. It
 // returns the timeline entry to record (none when nothing was pushed
 // there), naming everyone told, by this try or an earlier one. recorded
@@ -280,6 +280,23 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 			if key, ok := pagerduty.MergedKey(e.Detail); ok && e.Type == "resolve_ignored" {
 				mergedAway[key] = true
 			}
+		}
+	}
+	// One dedup key names the person's alert whatever the channel, so a
+	// person whose contacts on two channels go through PagerDuty (a push
+	// to one service, a call from another) has an alert open under it in
+	// each service the ladder reached: each is told, once per routing
+	// key, not only the first channel's, whose service alone stopped
+	// notifying them.
+	channels := map[string][]string{}
+	for _, e := range tl {
+		if pagedViaPagerDuty(e) {
+			target := inc.ID
+			if e.Bundle != "" {
+				target = e.Bundle
+			}
+			k, _ := pagedKey(e, target)
+			channels[k] = appendOnce(channels[k], e.Channel)
 		}
 	}
 	var told, lost, refused, refusedUsers []string
@@ -326,8 +343,10 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 		}
 		found, refusedBy := false, ""
 		if u := cfg.User(e.User); u != nil {
+			routed := map[string]bool{}
 			for _, c := range u.Contacts {
-				if c.Via == "pagerduty" && c.Channel == e.Channel {
+				if c.Via == "pagerduty" && slices.Contains(channels[dedupKey], c.Channel) && !routed[c.Address] {
+					routed[c.Address] = true
 					err := d.o.PagerDuty.Forward(ctx, c.Address, dedupKey, o.Action)
 					switch {
 					case err == nil:

@@ -299,6 +299,10 @@ type About struct {
 	// so, rather than offering a key that can no longer apply.
 	AcknowledgedBy, ResolvedBy string
 	AcknowledgedAt, ResolvedAt time.Time
+	// Reopened, for one incident, counts the times it went from
+	// acknowledged back to triggered: the count the dedup key of its
+	// latest pushes through PagerDuty carries.
+	Reopened int
 }
 
 // RequestError refuses a provider's callback request for what it is (a

@@ -1091,7 +1091,7 @@ func (s *Service) About(ctx context.Context, target string) (notify.About, error
 	st, cfg := inc.State, s.o.Config()
 	return notify.About{Incidents: 1, Priority: st.Priority, Service: inc.Service, Summary: inc.Summary, Status: string(st.Status),
 		AcknowledgedBy: cfg.UserName(st.AcknowledgedBy), AcknowledgedAt: st.AcknowledgedByAt(),
-		ResolvedBy: cfg.UserName(st.ResolvedBy), ResolvedAt: st.ResolvedAt}, nil
+		ResolvedBy: cfg.UserName(st.ResolvedBy), ResolvedAt: st.ResolvedAt, Reopened: st.Reopened}, nil
 }
 
 // UserByAddress finds whose contact on the channel has the address

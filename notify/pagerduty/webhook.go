@@ -256,7 +256,7 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 		return wh.resolveNotByAPerson(w, r, id, user, &body.Event)
 	}
 	if action == notify.Acknowledge && body.Event.notAPerson() {
-		return wh.ackNotByAPerson(w, r, id, user, &body.Event)
+		return wh.ackNotByAPerson(w, r, id, user, reopened, &body.Event)
 	}
 	var acted notify.Acted
 	var err error
@@ -358,8 +358,13 @@ func (wh *Webhook) resolveNotByAPerson(w http.ResponseWriter, r *http.Request, i
 // first. Applied, pagerd's acknowledgement of one incident would stop the
 // ladder of another nobody acknowledged. It is not applied: answered 204
 // (PagerDuty must not deliver it again), logged at warn and noted in the
-// timeline (ack_ignored).
-func (wh *Webhook) ackNotByAPerson(w http.ResponseWriter, r *http.Request, id, user string, ev *webhookEvent) error {
+// timeline (ack_ignored). One of an alert from before the incident's
+// latest reopen (its key's count, reopened, is lower) is most likely
+// pagerd's own acknowledgement of that alert, told after the reopen
+// (the dispatcher tells the old alerts of a reopened incident), coming
+// back: not applied either, but noted and logged at info as such, not
+// blamed on alert grouping.
+func (wh *Webhook) ackNotByAPerson(w http.ResponseWriter, r *http.Request, id, user string, reopened int, ev *webhookEvent) error {
 	about, err := wh.Receiver.About(r.Context(), id)
 	switch {
 	case errors.Is(err, notify.ErrNotFound):
@@ -373,8 +378,13 @@ func (wh *Webhook) ackNotByAPerson(w http.ResponseWriter, r *http.Request, id, u
 	}
 	agent := textcut.Line(ev.agentName(), 100)
 	what := fmt.Sprintf("%s %q", ev.agentType(), agent)
+	old := !about.Storm && reopened < about.Reopened
 	why := "acknowledged in PagerDuty by " + what + ", not by a person: pagerd's acknowledgement of another incident whose alert PagerDuty put in the same PagerDuty incident " +
 		"(alert grouping, a merge) comes back so; not applied, the ladder goes on. Acknowledge it in pagerd, or in PagerDuty as a person"
+	if old {
+		why = fmt.Sprintf("acknowledged in PagerDuty by %s, not by a person, for an alert from before the incident's latest reopen (it had been reopened %d times then): "+
+			"pagerd's own acknowledgement of that alert, told after the reopen, comes back so; not applied, the pages since go on", what, reopened)
+	}
 	acted, err := wh.Receiver.NotApplied(r.Context(), user, notify.Page{Target: id, Source: notify.SourcePagerDuty, By: ev.agentName()}, notify.Acknowledge, why)
 	switch {
 	case errors.Is(err, notify.ErrNotFound), err == nil && acted.AlreadyResolved:
@@ -382,6 +392,12 @@ func (wh *Webhook) ackNotByAPerson(w http.ResponseWriter, r *http.Request, id, u
 		return nil
 	case err != nil:
 		return err // 5xx: PagerDuty delivers it again, and it is noted then
+	}
+	if old {
+		wh.log().Info("PagerDuty webhook not applied: incident.acknowledged not made by a person, of an alert from before the incident's latest reopen (pagerd's own acknowledgement of it, told late); the pages since go on",
+			"incident", id, "user", user, "agent_type", ev.agentType(), "agent", agent, "dedup_key", ev.Data.IncidentKey)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	}
 	wh.log().Warn("PagerDuty webhook not applied: incident.acknowledged not made by a person, of an incident pagerd has not acknowledged "+
 		"(PagerDuty grouped or merged its alert with another incident's, which pagerd acknowledged); its ladder goes on",

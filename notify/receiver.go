@@ -51,7 +51,9 @@ type Receiver interface {
 	// open, or pages on, finds it there. It changes nothing else. An
 	// incident resolved already is not noted, and Acted says so when
 	// every one is (AlreadyResolved): pagerd's own resolve, passed on to
-	// that system, comes back as that system's and is no news.
+	// that system, comes back as that system's and is no news. A note
+	// the timeline holds already (the same callback delivered again) is
+	// not written twice.
 	NotApplied(ctx context.Context, user string, page Page, a Action, why string) (Acted, error)
 	// Delivered records a provider's report on a page to target in its
 	// timeline (each of its incidents', for a storm message). A page that

@@ -280,6 +280,9 @@ var ignoredEntries = map[notify.Action]string{
 // that system's, and the note would say an incident stays open that is
 // not. The entry names whoever that system says did it (page.By, as
 // AcknowledgePage records them) and the person the page was pushed to.
+// A note an incident's timeline holds already, but for its time, is not
+// written again (notedAlready): the other system delivers its callbacks at
+// least once.
 func (s *Service) NotApplied(ctx context.Context, user string, page notify.Page, a notify.Action, why string) (notify.Acted, error) {
 	e := store.Entry{At: s.clock(), Type: ignoredEntries[a], Actor: s.pageActor(user, page), User: user, Detail: why}
 	if e.Type == "" {
@@ -296,15 +299,30 @@ func (s *Service) NotApplied(ctx context.Context, user string, page notify.Page,
 		}
 		e.Bundle = b.ID
 		notes := map[string][]store.Entry{}
+		open := 0
 		for _, id := range b.Incidents {
 			if st, ok := statuses[id]; ok && st != policy.StatusResolved {
-				notes[id] = []store.Entry{e}
+				open++
+				if !s.notedAlready(ctx, id, e) {
+					notes[id] = []store.Entry{e}
+				}
 			}
 		}
-		if len(notes) == 0 {
+		switch {
+		case open == 0:
 			return notify.Acted{Incident: page.Target, AlreadyResolved: true}, nil
+		case len(notes) == 0:
+			return notify.Acted{Incident: page.Target}, nil
 		}
 		return notify.Acted{Incident: page.Target}, Classify(s.o.Store.Note(ctx, notes))
+	}
+	if s.notedAlready(ctx, page.Target, e) {
+		inc, err := s.o.Store.Get(ctx, page.Target)
+		if err != nil {
+			return notify.Acted{}, Classify(err)
+		}
+		return notify.Acted{Incident: inc.ID, Service: inc.Service, Priority: inc.State.Priority, Summary: inc.Summary,
+			AlreadyResolved: inc.State.Status == policy.StatusResolved}, nil
 	}
 	resolved := false
 	inc, err := s.update(ctx, page.Target, nil, func(inc *store.Incident) ([]store.Entry, bool, error) {
@@ -315,6 +333,22 @@ func (s *Service) NotApplied(ctx context.Context, user string, page notify.Page,
 		return notify.Acted{}, Classify(err)
 	}
 	return notify.Acted{Incident: inc.ID, Service: inc.Service, Priority: inc.State.Priority, Summary: inc.Summary, AlreadyResolved: resolved}, nil
+}
+
+// notedAlready reports whether the timeline of incident id holds the note
+// e already, but for its time: the other system delivers its callback at
+// least once, and again after a 5xx (PagerDuty's webhooks), and what it
+// did that was not applied is noted once, not once per delivery. A
+// timeline that cannot be read says no: noted twice rather than not at
+// all.
+func (s *Service) notedAlready(ctx context.Context, id string, e store.Entry) bool {
+	tl, err := s.o.Store.Timeline(ctx, id)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(tl, func(x store.Entry) bool {
+		return x.Type == e.Type && x.Detail == e.Detail && x.User == e.User && x.Actor == e.Actor && x.Bundle == e.Bundle
+	})
 }
 
 // escalatedBy is who escalated the incident to where it is: the name of

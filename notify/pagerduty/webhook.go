@@ -421,7 +421,7 @@ func (wh *Webhook) ackNotByAPerson(w http.ResponseWriter, r *http.Request, id, u
 // the dispatcher from telling PagerDuty of the acknowledgement under the
 // alert's key (MergedKey), which would acknowledge the incident it was
 // merged into. A failed acknowledgement is answered 5xx and PagerDuty
-// delivers the webhook again, which notes it again.
+// delivers the webhook again, which finds it noted (noted once).
 func (wh *Webhook) mergedAway(w http.ResponseWriter, r *http.Request, id, user string, reopened int, into string, ev *webhookEvent) error {
 	page := notify.Page{Target: id, Reopened: reopened, Source: notify.SourcePagerDuty, By: ev.agentName()}
 	agent := textcut.Line(ev.agentName(), 100)

@@ -73,6 +73,11 @@ type webhookEvent struct {
 	// email: its name is what pagerd matches a user by.
 	Agent *gopd.APIObject `json:"agent"`
 	Data  struct {
+		// ID is PagerDuty's incident (Q1ABC...): each of its webhooks,
+		// delivered again, names the same one; an alert PagerDuty
+		// resolved and pagerd paged again under the same key is
+		// another.
+		ID          string `json:"id"`
 		Type        string `json:"type"`
 		IncidentKey string `json:"incident_key"`
 		// ResolveReason, on an incident.resolved, says why PagerDuty
@@ -81,6 +86,19 @@ type webhookEvent struct {
 		// incident it was merged into. Null otherwise.
 		ResolveReason *gopd.ResolveReason `json:"resolve_reason"`
 	} `json:"data"`
+}
+
+// incidentNamed names PagerDuty's incident in a note (" (incident Q1)"),
+// "" when the webhook names none. A note not applied is written once per
+// text (NotApplied): PagerDuty's incident is what tells a webhook
+// delivered again from the same thing done again to another PagerDuty
+// incident under the same key (pagerd's page repeated after PagerDuty
+// auto-resolved the first), which must be noted too.
+func (e *webhookEvent) incidentNamed() string {
+	if id := textcut.Line(e.Data.ID, 50); id != "" {
+		return " (incident " + id + ")"
+	}
+	return ""
 }
 
 // mergeResolveReason is resolve_reason's type for an incident PagerDuty
@@ -326,7 +344,7 @@ func (wh *Webhook) resolveNotByAPerson(w http.ResponseWriter, r *http.Request, i
 	if ev.Agent != nil {
 		what = fmt.Sprintf("%s %q", ev.agentType(), agent)
 	}
-	why := "resolved in PagerDuty by " + what + ", not by a person (a service's auto-resolve timeout, an integration or an Event Orchestration): " +
+	why := "resolved in PagerDuty" + ev.incidentNamed() + " by " + what + ", not by a person (a service's auto-resolve timeout, an integration or an Event Orchestration): " +
 		"not applied; pagerd's incident stays open and its escalations and rules go on. Resolve it in pagerd when the problem is over"
 	if into, merged := ev.mergedInto(); merged {
 		why = MergedNote(ev.Data.IncidentKey, into, what, "not by a person, not applied; pagerd's incident stays open and its escalations and rules go on, "+
@@ -379,11 +397,11 @@ func (wh *Webhook) ackNotByAPerson(w http.ResponseWriter, r *http.Request, id, u
 	agent := textcut.Line(ev.agentName(), 100)
 	what := fmt.Sprintf("%s %q", ev.agentType(), agent)
 	old := !about.Storm && reopened < about.Reopened
-	why := "acknowledged in PagerDuty by " + what + ", not by a person: pagerd's acknowledgement of another incident whose alert PagerDuty put in the same PagerDuty incident " +
+	why := "acknowledged in PagerDuty" + ev.incidentNamed() + " by " + what + ", not by a person: pagerd's acknowledgement of another incident whose alert PagerDuty put in the same PagerDuty incident " +
 		"(alert grouping, a merge) comes back so; not applied, the ladder goes on. Acknowledge it in pagerd, or in PagerDuty as a person"
 	if old {
-		why = fmt.Sprintf("acknowledged in PagerDuty by %s, not by a person, for an alert from before the incident's latest reopen (it had been reopened %d times then): "+
-			"pagerd's own acknowledgement of that alert, told after the reopen, comes back so; not applied, the pages since go on", what, reopened)
+		why = fmt.Sprintf("acknowledged in PagerDuty%s by %s, not by a person, for an alert from before the incident's latest reopen (it had been reopened %d times then): "+
+			"pagerd's own acknowledgement of that alert, told after the reopen, comes back so; not applied, the pages since go on", ev.incidentNamed(), what, reopened)
 	}
 	acted, err := wh.Receiver.NotApplied(r.Context(), user, notify.Page{Target: id, Source: notify.SourcePagerDuty, By: ev.agentName()}, notify.Acknowledge, why)
 	switch {

@@ -299,19 +299,20 @@ func (s *Service) NotApplied(ctx context.Context, user string, page notify.Page,
 		}
 		e.Bundle = b.ID
 		notes := map[string][]store.Entry{}
-		open := 0
 		for _, id := range b.Incidents {
 			if st, ok := statuses[id]; ok && st != policy.StatusResolved {
-				open++
-				if !s.notedAlready(ctx, id, e) {
-					notes[id] = []store.Entry{e}
-				}
+				notes[id] = []store.Entry{e}
 			}
 		}
-		switch {
-		case open == 0:
+		if len(notes) == 0 {
 			return notify.Acted{Incident: page.Target, AlreadyResolved: true}, nil
-		case len(notes) == 0:
+		}
+		// The note goes to all of them in one write, so the first open
+		// one's timeline tells whether this was noted: one read, not one
+		// for each of the message's incidents (thousands, in a flood),
+		// each of them its own round trip.
+		first := b.Incidents[slices.IndexFunc(b.Incidents, func(id string) bool { return notes[id] != nil })]
+		if s.notedAlready(ctx, first, e) {
 			return notify.Acted{Incident: page.Target}, nil
 		}
 		return notify.Acted{Incident: page.Target}, Classify(s.o.Store.Note(ctx, notes))

@@ -218,8 +218,11 @@ var (
 	slackChannelRE = regexp.MustCompile(`^([CGD][A-Z0-9]{2,}|#[a-z0-9][a-z0-9._-]{0,79})$`)
 	pushoverKeyRE  = regexp.MustCompile(`^[A-Za-z0-9]{30}$`)
 	// slackBotTokenRE is a bot token: xoxb-, then letters, digits and
-	// dashes (xoxb-<team>-<bot>-<secret>).
-	slackBotTokenRE = regexp.MustCompile(`^xoxb-[A-Za-z0-9][A-Za-z0-9-]*$`)
+	// dashes (xoxb-<team>-<bot>-<secret>), with xoxe. before it when the
+	// app rotates its tokens (each lasts 12 hours; the notifier reads the
+	// token at every call, so one kept fresh in bot_token_file and
+	// reloaded pages).
+	slackBotTokenRE = regexp.MustCompile(`^(xoxe\.)?xoxb-[A-Za-z0-9][A-Za-z0-9-]*$`)
 )
 
 type validator struct {
@@ -1015,7 +1018,7 @@ func (v *validator) slack() {
 	if t := string(sl.BotToken); t != "" && !slackBotTokenRE.MatchString(t) {
 		// Never echo it: say only what is wrong with its shape. Slack
 		// answers invalid_auth to every call with anything else.
-		v.errf("notifiers.slack.bot_token", "is not a Slack bot token (they are xoxb- and then letters, digits and dashes, with nothing else in them; the app's OAuth & Permissions page shows it), so Slack would refuse every page")
+		v.errf("notifiers.slack.bot_token", "is not a Slack bot token (they are xoxb- and then letters, digits and dashes, with nothing else in them, or xoxe.xoxb-... when the app rotates its tokens; the app's OAuth & Permissions page shows it), so Slack would refuse every page")
 	}
 	v.httpURL("notifiers.slack.api_url", sl.APIURL)
 	if sl.Timeout < 0 {

@@ -251,3 +251,31 @@ func TestLoadNtfyContactNeedsTopic(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadSlackRotatingBotToken: with token rotation on, Slack's bot
+// tokens are xoxe.xoxb-... and expire after 12 hours; the notifier reads
+// the token from the config at every call, so one kept fresh in
+// bot_token_file and reloaded pages. Only xoxb- was taken, so such a
+// config was refused and pagerd would not start: nobody paged at all.
+// The same token mangled is still refused.
+func TestLoadSlackRotatingBotToken(t *testing.T) {
+	for _, tc := range []struct {
+		token string
+		ok    bool
+	}{
+		{"xoxe.xoxb-1-MS0yLTExMTExMTExMTEtMjIyMjIyMjIyMg-abcdef0123456789", true},
+		{"xoxb-1234-5678-abcdef", true},
+		{"xoxe.xoxb-", false},
+		{"xoxe.xoxp-1-MS0yLTE", false},
+		{"xoxe-1-MS0yLTE", false}, // a refresh token, which no call takes
+	} {
+		src := loadEdit(t, peopleBase, "bot_token: xoxb-1-2-abc", "bot_token: "+tc.token)
+		_, err := Parse([]byte(src), "p.yaml", "")
+		if tc.ok && err != nil {
+			t.Errorf("%s: refused: %v", tc.token, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "notifiers.slack.bot_token: is not a Slack bot token")) {
+			t.Errorf("%s: want it refused as no bot token, got: %v", tc.token, err)
+		}
+	}
+}

@@ -847,9 +847,11 @@ func PagerDutyRoutingKeyProblem(key string) string {
 
 // maxPagerDutyUserID is the longest user id a contact via pagerduty may
 // have: its dedup key, pagerd:<incident>:<user>:<reopens>, must fit the
-// 255 characters PagerDuty takes, with room for an incident's or an
-// alert-storm message's id (19 characters now) and a count of reopens.
-const maxPagerDutyUserID = 200
+// 255 characters PagerDuty takes, with room for the longest id pagerd
+// sends there (an alert-storm message's: b and an incident id's 19
+// characters) and a count of reopens up to 999999. No more is refused: a
+// config refused is a pagerd that does not start, and pages nobody.
+const maxPagerDutyUserID = 255 - len("pagerd:") - len("b") - 19 - len(":") - len(":999999")
 
 // pagerDutyRoutingKeyLen is the length of every routing key PagerDuty's
 // Events API v2 takes: it answers any other with a 400 ("Length of

@@ -775,8 +775,8 @@ func loadCases() []loadCase {
 			// The dedup key pagerd:<incident>:<user> would pass PagerDuty's
 			// 255 characters, and PagerDuty refuses such an event.
 			name: "pagerduty contact of a user whose id is too long for its dedup key", base: "aion-r.yaml",
-			edits: []string{"users:\n  - id: eng-a\n", "users:\n  - id: eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\n    contacts:\n      - {channel: push, via: pagerduty, address: \"${AION_R_PD_KEY_ENG_A}\"}\n  - id: eng-a\n"},
-			field: "users[eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee].contacts[0].via", problem: []string{"201 characters", "255", "at most 200"},
+			edits: []string{"users:\n  - id: eng-a\n", "users:\n  - id: eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\n    contacts:\n      - {channel: push, via: pagerduty, address: \"${AION_R_PD_KEY_ENG_A}\"}\n  - id: eng-a\n"},
+			field: "users[eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee].contacts[0].via", problem: []string{"221 characters", "255", "at most 220"},
 		},
 		{
 			name: "pagerduty routing key one character too long", base: "aion-r.yaml",
@@ -2063,5 +2063,33 @@ func TestPagerDutyRoutingKeyLength(t *testing.T) {
 				t.Fatalf("refused: %v", err)
 			}
 		})
+	}
+}
+
+// TestLoadPagerDutyUserIDLongestThatFits: a user id is refused with a
+// pagerduty contact only when the dedup key pagerd sends could pass the
+// 255 characters PagerDuty takes. The longest key is an alert-storm
+// message's (id "b" and 19 characters) after 999999 reopens:
+// pagerd:<20>:<user>:999999, which fits a 220-character id. The limit was
+// 200, so a config with an id of 201 to 220 characters, which pages, was
+// refused and pagerd would not start.
+func TestLoadPagerDutyUserIDLongestThatFits(t *testing.T) {
+	if key := "pagerd:" + "b" + strings.Repeat("0", 19) + ":" + strings.Repeat("e", 220) + ":999999"; len(key) > 255 {
+		t.Fatalf("the longest dedup key of a 220-character id is %d characters", len(key))
+	}
+	for _, tc := range []struct {
+		n  int
+		ok bool
+	}{{220, true}, {221, false}} {
+		id := strings.Repeat("e", tc.n)
+		text := loadEdit(t, loadExampleText(t, "aion-r.yaml"), "users:\n  - id: eng-a\n",
+			"users:\n  - id: "+id+"\n    contacts:\n      - {channel: push, via: pagerduty, address: \"${AION_R_PD_KEY_ENG_A}\"}\n  - id: eng-a\n")
+		_, err := Parse([]byte(text), "aion-r.yaml", t.TempDir())
+		if tc.ok && err != nil {
+			t.Errorf("an id of %d characters: refused: %v", tc.n, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), fmt.Sprintf("users[%s].contacts[0].via: the user's id is %d characters", id, tc.n)) || !strings.Contains(err.Error(), "at most 220")) {
+			t.Errorf("an id of %d characters: want it refused, saying at most 220, got: %v", tc.n, err)
+		}
 	}
 }

@@ -241,6 +241,11 @@ type validator struct {
 	// ladders are the users' ladders, as loaded, for logOnlyLadders,
 	// which needs the services' urgencies.
 	ladders []ladderOf
+	// gapWeeks are the spans nobody holds a tier in, by tier and week,
+	// as policyGap worked them out (emptySpans); gapWeeksWorked counts
+	// them, for the test that each is worked out once.
+	gapWeeks       map[gapWeek][]Shift
+	gapWeeksWorked int
 }
 
 func (v *validator) errf(field, format string, args ...any) {

@@ -114,12 +114,7 @@ func (v *validator) policyGap(p *EscalationPolicy) (gap Shift, loc *time.Locatio
 	empty := func(a, b time.Time) []Shift {
 		var out []Shift
 		for i, tg := range targets {
-			var mine []Shift
-			for _, sh := range tg.s.tierSpans(tg.t, a, b, true) {
-				if sh.User == "" {
-					mine = append(mine, sh)
-				}
-			}
+			mine := v.emptySpans(tg.s, tg.t, a, b)
 			if i == 0 {
 				out = mine
 			} else {
@@ -160,6 +155,37 @@ func (v *validator) policyGap(p *EscalationPolicy) (gap Shift, loc *time.Locatio
 		return *cut, targets[0].s.Location(), tiers, true
 	}
 	return Shift{}, nil, nil, false
+}
+
+// gapWeek is a tier and a span of time policyGap looked at.
+type gapWeek struct {
+	schedule, tier string
+	from, until    int64 // Unix nanoseconds
+}
+
+// emptySpans is the spans from a to b in which nobody holds tier t of s,
+// worked out once per load. Each is a walk over every shift of every
+// layer of the tier, and policies share tiers (a policy per service over
+// the same schedules) and, begun before the load, the same weeks: worked
+// out for each policy, a config of 10 policies over the same 251 tiers of
+// weekly shifts took 9 s to load, at every start and reload.
+func (v *validator) emptySpans(s *Schedule, t *Tier, a, b time.Time) []Shift {
+	key := gapWeek{s.Name, t.Name, a.UnixNano(), b.UnixNano()}
+	if spans, ok := v.gapWeeks[key]; ok {
+		return spans
+	}
+	v.gapWeeksWorked++
+	var spans []Shift
+	for _, sh := range s.tierSpans(t, a, b, true) {
+		if sh.User == "" {
+			spans = append(spans, sh)
+		}
+	}
+	if v.gapWeeks == nil {
+		v.gapWeeks = map[gapWeek][]Shift{}
+	}
+	v.gapWeeks[key] = spans
+	return spans
 }
 
 // intersectSpans is the spans both lists cover, each list in order and

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -51,5 +52,46 @@ func TestStillDueReadRefusedIsNotMadeAgain(t *testing.T) {
 	_, err = readTwice(context.Background(), read)
 	if err == nil || reads.Load() != 1 {
 		t.Fatalf("Redis refusing connections: %d reads in %v (%v), want 1: the client dialed five times already", reads.Load(), time.Since(t0), err)
+	}
+}
+
+// TestStillDueReadTimedOutAcrossAStallIsMadeAgain: a replica stopped with
+// a page's still-due read on its way (the fault soak, seed 556741321),
+// and the read's second ran out while it did not run: it failed on its
+// deadline, and a read that runs out of time is not made again, so the
+// page went out, 2.4 s after its incident was acknowledged meanwhile. The
+// time went to the stall, not to the store: the read is made once more.
+// One that runs out of time with no stall is still not.
+func TestStillDueReadTimedOutAcrossAStallIsMadeAgain(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		stall time.Duration
+		reads int32
+	}{
+		{"the process stalled during the read", 2 * time.Second, 2},
+		{"no stall", 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stalled atomic.Int64
+			was := stalledFor
+			stalledFor = func() time.Duration { return time.Duration(stalled.Load()) }
+			t.Cleanup(func() { stalledFor = was })
+			var reads atomic.Int32
+			acked := &store.Incident{ID: "acked"}
+			read := func(ctx context.Context) (*store.Incident, error) {
+				if reads.Add(1) > 1 {
+					return acked, nil
+				}
+				stalled.Add(int64(tc.stall)) // the stall watch moves while the read waits
+				return nil, fmt.Errorf("%w: redis: %w", store.ErrUnavailable, context.DeadlineExceeded)
+			}
+			inc, err := readTwice(context.Background(), read)
+			if reads.Load() != tc.reads {
+				t.Fatalf("%d reads (%v, %v), want %d", reads.Load(), inc, err, tc.reads)
+			}
+			if tc.reads == 2 && (err != nil || inc != acked) {
+				t.Fatalf("the read made again answered %v, %v; want the incident", inc, err)
+			}
+		})
 	}
 }

@@ -351,13 +351,8 @@ func (wh *Webhook) resolveNotByAPerson(w http.ResponseWriter, r *http.Request, i
 			"and PagerDuty is not told of pagerd's acknowledgements under this alert's key, which would acknowledge incident "+into+
 			". Resolve it in pagerd when the problem is over")
 	}
-	acted, err := wh.Receiver.NotApplied(r.Context(), user, notify.Page{Target: id, Source: notify.SourcePagerDuty, By: ev.agentName()}, notify.Resolve, why)
-	switch {
-	case errors.Is(err, notify.ErrNotFound), err == nil && acted.AlreadyResolved:
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	case err != nil:
-		return err // 5xx: PagerDuty delivers it again, and it is noted then
+	if done, err := wh.notApplied(w, r, user, notify.Page{Target: id, Source: notify.SourcePagerDuty, By: ev.agentName()}, notify.Resolve, why); done {
+		return err
 	}
 	wh.log().Warn("PagerDuty webhook not applied: incident.resolved not made by a person (a PagerDuty service's auto-resolve timeout, an integration or an Event Orchestration); "+
 		"pagerd's incident stays open and its ladder and rules go on: resolve it in pagerd when the problem is over",
@@ -403,13 +398,8 @@ func (wh *Webhook) ackNotByAPerson(w http.ResponseWriter, r *http.Request, id, u
 		why = fmt.Sprintf("acknowledged in PagerDuty%s by %s, not by a person, for an alert from before the incident's latest reopen (it had been reopened %d times then): "+
 			"pagerd's own acknowledgement of that alert, told after the reopen, comes back so; not applied, the pages since go on", ev.incidentNamed(), what, reopened)
 	}
-	acted, err := wh.Receiver.NotApplied(r.Context(), user, notify.Page{Target: id, Source: notify.SourcePagerDuty, By: ev.agentName()}, notify.Acknowledge, why)
-	switch {
-	case errors.Is(err, notify.ErrNotFound), err == nil && acted.AlreadyResolved:
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	case err != nil:
-		return err // 5xx: PagerDuty delivers it again, and it is noted then
+	if done, err := wh.notApplied(w, r, user, notify.Page{Target: id, Source: notify.SourcePagerDuty, By: ev.agentName()}, notify.Acknowledge, why); done {
+		return err
 	}
 	if old {
 		wh.log().Info("PagerDuty webhook not applied: incident.acknowledged not made by a person, of an alert from before the incident's latest reopen (pagerd's own acknowledgement of it, told late); the pages since go on",
@@ -422,6 +412,22 @@ func (wh *Webhook) ackNotByAPerson(w http.ResponseWriter, r *http.Request, id, u
 		"incident", id, "user", user, "agent_type", ev.agentType(), "agent", agent)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// notApplied notes what was not applied (Receiver.NotApplied) and says
+// whether the webhook is answered already: 204 for an incident gone or
+// resolved, which is no news; err (a 5xx, so that PagerDuty delivers it
+// again, and it is noted then) for a note that could not be stored.
+func (wh *Webhook) notApplied(w http.ResponseWriter, r *http.Request, user string, page notify.Page, a notify.Action, why string) (done bool, err error) {
+	acted, err := wh.Receiver.NotApplied(r.Context(), user, page, a, why)
+	switch {
+	case errors.Is(err, notify.ErrNotFound), err == nil && acted.AlreadyResolved:
+		w.WriteHeader(http.StatusNoContent)
+		return true, nil
+	case err != nil:
+		return true, err
+	}
+	return false, nil
 }
 
 // mergedAway answers the incident.resolved of an incident a person merged
@@ -447,15 +453,10 @@ func (wh *Webhook) mergedAway(w http.ResponseWriter, r *http.Request, id, user s
 		"not applied as a resolve. pagerd's incident stays open and its rules go on; the merge counts as "+agent+"'s acknowledgement of this alert "+
 		"(not if the incident was reopened after it), and PagerDuty is not told of pagerd's acknowledgements under this alert's key, which would acknowledge incident "+into+
 		". Resolve it in pagerd when the problem is over")
-	acted, err := wh.Receiver.NotApplied(r.Context(), user, page, notify.Resolve, why)
-	switch {
-	case errors.Is(err, notify.ErrNotFound), err == nil && acted.AlreadyResolved:
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	case err != nil:
-		return err // 5xx: PagerDuty delivers it again
+	if done, err := wh.notApplied(w, r, user, page, notify.Resolve, why); done {
+		return err
 	}
-	acted, err = wh.Receiver.AcknowledgePage(r.Context(), user, page)
+	acted, err := wh.Receiver.AcknowledgePage(r.Context(), user, page)
 	switch {
 	case errors.Is(err, notify.ErrNotFound), err == nil && acted.AlreadyResolved:
 		w.WriteHeader(http.StatusNoContent)

@@ -761,16 +761,28 @@ func (s *soak) allowance(due time.Time) time.Duration {
 // its acknowledgement, its replica stopped twice in a row as the call
 // started. The receiver may record p just before the injector records the
 // stop's end.
-func (s *soak) frozenSending(p soakPage, endSent time.Time, startedBefore bool) string {
+//
+// A stop that began between the acknowledgement's send and its answer
+// explains it too, but only with Redis down or stalled at the SIGCONT:
+// the page's question may have gone out before the store took the
+// acknowledgement and run out of time during the stop, and a question
+// that runs out of time across a stall is asked again, which only a
+// store that cannot answer lets go (the 10-minute soak, seed 556741321:
+// a stop tens of milliseconds before the acknowledgements were answered, and Redis
+// stalled from 1.1 s before the SIGCONT).
+func (s *soak) frozenSending(p soakPage, endSent, endAnswer time.Time, startedBefore bool) string {
 	const race = 100 * time.Millisecond
 	for _, f := range s.faults {
 		if !f.happened || !isFreeze(f) || f.target != p.from || f.end.IsZero() ||
-			!(f.start.Before(endSent) || startedBefore && f.start.Before(p.at)) ||
 			p.at.Before(f.end.Add(-race)) || !p.at.Before(f.end.Add(time.Second)) {
 			continue
 		}
+		before := f.start.Before(endSent) || startedBefore && f.start.Before(p.at)
+		if !before && !f.start.Before(endAnswer) {
+			continue
+		}
 		why := ""
-		if f.end.Sub(f.start) < time.Second {
+		if before && f.end.Sub(f.start) < time.Second {
 			why = "too short for the stall watch"
 		}
 		for _, g := range s.faults {
@@ -1021,7 +1033,7 @@ func (s *soak) check(alerts []*soakAlert, seed uint64, start time.Time) {
 						startedBefore = startedBefore || (e.Type == "notify" && e.User == p.user && e.Channel == p.channel &&
 							e.Level == p.level && !e.At.After(a.endAnswer))
 					}
-					if why := s.frozenSending(p, a.endSent, startedBefore); why != "" {
+					if why := s.frozenSending(p, a.endSent, a.endAnswer, startedBefore); why != "" {
 						explainedAfter = append(explainedAfter, fmt.Sprintf("%s: paged %v after the %s was answered 2xx: %s", what, p.at.Sub(a.endAnswer).Round(time.Millisecond), a.end, why))
 						continue
 					}

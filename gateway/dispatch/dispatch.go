@@ -668,13 +668,10 @@ func (d *Dispatcher) workClaim(ctx context.Context, c store.Claim, asked, sendBy
 	}
 }
 
-// timeNotRunning is notify.TimeNotRunning, a claim's stall mark; a test
-// stands a stall since the claim in for it.
+// timeNotRunning is notify.TimeNotRunning: a claim's stall mark, and
+// what readTwice tells a stall during a read by; a test stands a stall in
+// for it.
 var timeNotRunning = notify.TimeNotRunning
-
-// stalledFor is notify.TimeNotRunning for readTwice, which a test stands
-// a stall during a read in for.
-var stalledFor = notify.TimeNotRunning
 
 // claimFailed is pagerd_dispatch_errors_total's reason for a claim whose
 // work failed (an error or a panic) and comes due again when its lease
@@ -2351,12 +2348,12 @@ func readTwice[T any](ctx context.Context, read func(context.Context) (T, error)
 		defer cancel()
 		return read(ctx)
 	}
-	lost := stalledFor()
+	lost := timeNotRunning()
 	v, err := try()
 	var ne net.Error
 	var op *net.OpError
 	timedOut := errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
-	if timedOut && ctx.Err() == nil && stalledFor() > lost {
+	if timedOut && ctx.Err() == nil && timeNotRunning() > lost {
 		return try()
 	}
 	if err == nil || errors.Is(err, store.ErrNotFound) || timedOut ||

@@ -73,9 +73,9 @@ func TestStillDueReadTimedOutAcrossAStallIsMadeAgain(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stalled atomic.Int64
-			was := stalledFor
-			stalledFor = func() time.Duration { return time.Duration(stalled.Load()) }
-			t.Cleanup(func() { stalledFor = was })
+			was := timeNotRunning
+			timeNotRunning = func() time.Duration { return time.Duration(stalled.Load()) }
+			t.Cleanup(func() { timeNotRunning = was })
 			var reads atomic.Int32
 			acked := &store.Incident{ID: "acked"}
 			read := func(ctx context.Context) (*store.Incident, error) {

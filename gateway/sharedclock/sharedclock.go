@@ -73,6 +73,15 @@ type Options struct {
 // error stays within half its round trip.
 const maxDrift = 2000
 
+// roughErr is the error past which a reading is rough: one taken while a
+// dial was retried, a pool filled or the replica stalled, off by up to
+// half its round trip. A first reading so rough is taken (the host's clock
+// may be off by far more) and read again at once, and every second within
+// Every of it until one is not rough: one waited for the next reading, 10 s,
+// and a replica started while Redis restarted ran up to 150 ms ahead for as
+// long, its pages early (the soak's seed 556741321).
+const roughErr = 10 * time.Millisecond
+
 // stepTolerance is how far the host's wall clock may move apart from its
 // monotonic clock between two looks before it counts as a step (an NTP
 // step, a VM resumed from suspend); NTP's slewing moves it far less.
@@ -105,6 +114,9 @@ type Clock struct {
 	// read is closed once Source first answered (at New without one).
 	read     chan struct{}
 	readOnce sync.Once
+	// first is the host's monotonic clock at the first reading (Run's
+	// fast readings while it is rough).
+	first atomic.Int64
 }
 
 // reading is Source's time when the host's monotonic clock read mono,
@@ -240,11 +252,36 @@ func (c *Clock) Offset() (offset time.Duration, ok bool) {
 // reading is in use, one whose round trip is past Warn is not taken (an
 // error: the last goes on). It looks for a step of the host's wall clock
 // first, so that one is counted once, not taken for an offset.
-func (c *Clock) Sync(ctx context.Context) error {
+func (c *Clock) Sync(ctx context.Context) error { return c.syncing(ctx, false) }
+
+// syncing is Sync; extra says that it reads again because the reading in
+// use is rough (roughErr), so that one past Warn is not a failure: it is
+// not better.
+func (c *Clock) syncing(ctx context.Context, extra bool) error {
 	c.checkStep()
 	if c.o.Source == nil {
 		return nil
 	}
+	first := c.reading.Load() == nil
+	if err := c.sync(ctx, extra); err != nil {
+		return err
+	}
+	if first && c.rough() && ctx.Err() == nil {
+		// A first reading is taken whatever its round trip; the dial that
+		// made it slow is done now, and one more reading narrows it.
+		_ = c.sync(ctx, true)
+	}
+	return nil
+}
+
+// rough says whether the reading in use is rough (roughErr).
+func (c *Clock) rough() bool {
+	r := c.reading.Load()
+	return r != nil && r.err > roughErr
+}
+
+// sync is Sync's reading of Source.
+func (c *Clock) sync(ctx context.Context, extra bool) error {
 	var best struct {
 		server, wall time.Time
 		mono, rtt    time.Duration
@@ -270,6 +307,9 @@ func (c *Clock) Sync(ctx context.Context) error {
 		return err
 	}
 	if best.rtt > c.o.Warn && c.reading.Load() != nil {
+		if extra {
+			return nil
+		}
 		// Redis read its clock anywhere in the round trip: taken half
 		// way through, a slow reading may be off by half of it, which
 		// would move this replica's clock, its send windows and its
@@ -286,7 +326,7 @@ func (c *Clock) Sync(ctx context.Context) error {
 	}
 	off := server.Sub(best.wall.Round(0))
 	c.reading.Store(&reading{server: server, mono: best.mono, err: bound, off: off})
-	c.readOnce.Do(func() { close(c.read) })
+	c.readOnce.Do(func() { c.first.Store(int64(best.mono)); close(c.read) })
 	warn := off > c.o.Warn || off < -c.o.Warn
 	c.mu.Lock()
 	was := c.warned
@@ -345,7 +385,9 @@ func (c *Clock) Read() <-chan struct{} { return c.read }
 // ends; every second until Source first answers, each reading giving up
 // after a second, so that a replica that started while Redis was down is
 // on its clock soon after it answers, with one that waits up to Every
-// beside them, so that a Redis slower than that at start is read too. A
+// beside them, so that a Redis slower than that at start is read too;
+// and every second within Every of the first reading while the reading in
+// use is rough (roughErr), without counting one past Warn as failed. A
 // reading that fails leaves the last one in use; the first failure of a
 // streak is logged.
 func (c *Clock) Run(ctx context.Context) {
@@ -365,7 +407,7 @@ func (c *Clock) Run(ctx context.Context) {
 	}()
 	for {
 		wait := c.o.Every
-		if c.o.Source != nil && c.reading.Load() == nil {
+		if c.o.Source != nil && (c.reading.Load() == nil || c.rough() && c.sinceFirst() < c.o.Every) {
 			wait = min(wait, time.Second)
 		}
 		t := time.NewTimer(wait)
@@ -391,7 +433,7 @@ func (c *Clock) Run(ctx context.Context) {
 		// hold the first reading (and the claims that wait for it) for
 		// Every once Redis answers.
 		sctx, cancel := context.WithTimeout(ctx, wait)
-		err := c.Sync(sctx)
+		err := c.syncing(sctx, wait < c.o.Every && c.reading.Load() != nil)
 		cancel()
 		switch {
 		case err != nil && !failing && ctx.Err() == nil:
@@ -401,6 +443,13 @@ func (c *Clock) Run(ctx context.Context) {
 		}
 		failing = err != nil
 	}
+}
+
+// sinceFirst is the time since the first reading on the host's monotonic
+// clock.
+func (c *Clock) sinceFirst() time.Duration {
+	_, m := c.clocks()
+	return m - time.Duration(c.first.Load())
 }
 
 // inFlight says whether a reading whose done channel is done goes on.

@@ -1302,14 +1302,16 @@ func (d *Dispatcher) keptToRecord(ctx context.Context, c store.Claim, until time
 	if dl, ok := ctx.Deadline(); ok && dl.Before(until) {
 		until = dl
 	}
+	_, attrs := claimed(c)
 	d.log.Warn("dispatcher: the store refuses to record pages sent; the claim is kept while the record is tried again, so that no other replica pages them again",
-		"incident", c.Incident, "given_up_in", time.Until(until).Round(time.Millisecond).String(), "err", err)
+		append(attrs, "given_up_in", time.Until(until).Round(time.Millisecond).String(), "err", err)...)
 }
 
 // recordRetryShort is how long a store that refuses a claim's calls is
 // tried before the claim is given up, when it has no page sent and not
-// recorded (nothing another replica could send twice), and a storm's or a
-// job's record: half the lease, or RecordRetry if shorter.
+// recorded (nothing another replica could send twice), and a job's
+// record: half the lease, or RecordRetry if shorter. A storm's message
+// sent is kept to its record as a page is (flush).
 func (d *Dispatcher) recordRetryShort() time.Duration { return min(d.o.RecordRetry, d.o.Lease/2) }
 
 // superseded takes out of pages (and their keys out of order) each page

@@ -36,8 +36,9 @@ const bundleTop = 5
 // Incidents acknowledged or resolved while their page waited are left out,
 // and the message says which. As for a step, a message that went out is in
 // the journal until its flush is stored, and a store that refuses the
-// writes is retried for up to half the lease (recordRetryShort): a storm that comes back to this
-// replica is recorded, not sent again. The message goes out only until
+// writes is retried, the claim kept, for up to the claim's time
+// (RecordRetry): a storm that comes back to this replica is recorded, not
+// sent again. The message goes out only until
 // sendBy (sendWindow), as an incident's pages: past it, another replica
 // may have taken the storm over and sent it, and the claim is left to run
 // out (leaveToRunOut).
@@ -105,15 +106,28 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 	f.takenOver = false // recorded by this claim, or counted unrecorded
 	// The message went out: the storm must be flushed, or its window
 	// never reopens and every new page to its person on its channel is
-	// held for good. So the notes in its incidents' timelines, and the
-	// marks of those it took to PagerDuty, are tried as long as the
-	// store refuses them for a while (half the lease: recordRetryShort),
-	// and then given up (logged, counted not_recorded) if Flushed is
-	// stored; if not, the journal keeps them for the storm's next claim
-	// to try again.
-	until := time.Now().Add(d.recordRetryShort())
+	// held for good. So the notes in its incidents' timelines, the marks
+	// of those it took to PagerDuty, and the flush are tried as long as
+	// the store refuses them for a while, up to RecordRetry (the claim's
+	// time), the claim's lease kept meanwhile (keepLease), as a page's
+	// record is (keptToRecord): given up at half the lease, the claim
+	// was cut back and another replica took the storm over and sent the
+	// message again. Then the notes and marks are given up (logged,
+	// counted not_recorded) if Flushed is stored; if not, the journal
+	// keeps them for the storm's next claim to try again.
+	until, short, kept := time.Now().Add(d.o.RecordRetry), time.Now().Add(d.recordRetryShort()), false
+	record := func(write func() error) error {
+		return d.retryStore(ctx, until, func() error {
+			err := write()
+			if err != nil && !kept && errors.Is(err, store.ErrUnavailable) && time.Now().After(short) {
+				kept = true
+				d.keptToRecord(ctx, c, until, err)
+			}
+			return err
+		})
+	}
 	written := maps.Clone(f.notes) // noteInTurns takes out what it notes
-	noteErr := d.retryStore(ctx, until, func() error { return d.noteInTurns(ctx, c.Due, f.notes) })
+	noteErr := record(func() error { return d.noteInTurns(ctx, c.Due, f.notes) })
 	if noteErr != nil && ctx.Err() != nil {
 		return noteErr
 	}
@@ -124,7 +138,7 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 	var markErr error
 	if len(f.pushed) > 0 {
 		mark := func() error { return d.markPushed(ctx, f.pushed, now) }
-		markErr = d.retryStore(ctx, until, func() error { return d.inTurn(ctx, forRecord, c.Due, mark) })
+		markErr = record(func() error { return d.inTurn(ctx, forRecord, c.Due, mark) })
 		if markErr != nil && ctx.Err() != nil {
 			return markErr
 		}
@@ -134,7 +148,7 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 		}
 	}
 	var flushed bool
-	err = d.retryStore(ctx, until, func() error {
+	err = record(func() error {
 		return d.inTurn(ctx, forRecord, c.Due, func() (err error) {
 			flushed, err = d.o.Store.Flushed(ctx, c, len(f.pages), f.top, now, rules)
 			return err

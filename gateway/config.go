@@ -182,7 +182,13 @@ func logHandovers(log *slog.Logger, old, cur *policy.Config, now time.Time) {
 // read at start too, so a reload that points it at a stand-in, which may
 // take any routing key, still sends to PagerDuty until the restart, and a
 // contact whose key PagerDuty refuses is refused here.
-func startedTransports(have map[string]notify.Notifier, slack, toPagerDuty bool) func(*policy.Config) error {
+//
+// twilioFrom is notifiers.twilio.from as pagerd started with it, which
+// its SMS and calls come from until a restart: a reload that moves from
+// to a new number and gives a person the old one loaded (the config's
+// check compares contacts with the new from), and Twilio refused every
+// SMS to them until the restart.
+func startedTransports(have map[string]notify.Notifier, slack, toPagerDuty bool, twilioFrom string) func(*policy.Config) error {
 	return func(c *policy.Config) error {
 		var problems []string
 		first, count := map[string]string{}, map[string]int{}
@@ -201,6 +207,9 @@ func startedTransports(have map[string]notify.Notifier, slack, toPagerDuty bool)
 				}
 				if p := policy.PagerDutyRoutingKeyProblem(ct.Address); ct.Via == "pagerduty" && toPagerDuty && ct.Address != "" && p != "" && !policy.SendsToPagerDuty(c.Notifiers.PagerDuty.EventsURL) {
 					problems = append(problems, fmt.Sprintf("users[%s].contacts[%d].address: %s: pagerd started sending to PagerDuty itself, and notifiers.pagerduty.events_url is read at start, so pages keep going there, not to the new events_url, until a restart; restart pagerd (not reload) to take this config", u.ID, j, p))
+				}
+				if ct.Via == "twilio" && twilioFrom != "" && ct.Address == twilioFrom && c.Notifiers.Twilio.From != twilioFrom {
+					problems = append(problems, fmt.Sprintf("users[%s].contacts[%d].address: %q is the Twilio number pagerd pages from until a restart (notifiers.twilio.from is read at start): Twilio refuses an SMS to the number it comes from, and a call to it never rings them; restart pagerd (not reload) to take this config", u.ID, j, ct.Address))
 				}
 			}
 		}

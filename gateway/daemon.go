@@ -346,7 +346,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	for via, n := range o.Notifiers {
 		d.notifiers[via] = n
 	}
-	d.cfg.fits = startedTransports(d.notifiers, tr.slack != nil, policy.SendsToPagerDuty(cfg.Notifiers.PagerDuty.EventsURL))
+	d.cfg.fits = startedTransports(d.notifiers, tr.slack != nil, policy.SendsToPagerDuty(cfg.Notifiers.PagerDuty.EventsURL), cfg.Notifiers.Twilio.From)
 	d.cfg.keeps = keepsOpenIncidents(d.store)
 	// The providers, asked in the background whether they take pagerd's
 	// credentials, at start and after reloads.

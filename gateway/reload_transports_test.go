@@ -260,3 +260,38 @@ func TestReloadRefusesARoutingKeyThePagerDutyItStartedWithRefuses(t *testing.T) 
 		t.Fatalf("a key of PagerDuty's length is refused: %v", err)
 	}
 }
+
+// TestReloadRefusesAContactOnTheTwilioNumberItStartedWith: a reload moves
+// notifiers.twilio.from to a new number and gives a person the old one (a
+// number ported to a phone). The config's own check compares contacts
+// with the new from and passed, but from is read at start: pagerd went on
+// sending from the old number, to itself, and Twilio refused every SMS to
+// that person until a restart. It is refused, naming the contact; the
+// restart takes it.
+func TestReloadRefusesAContactOnTheTwilioNumberItStartedWith(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	cfg := twilioAt(fake, twilioConfig)
+	h := newHarness(t, withConfig(cfg), realTransport("twilio"), fastRetries())
+	const newFrom = "+15555550199"
+	moved := strings.Replace(cfg, `from: "`+twFrom+`"`, `from: "`+newFrom+`"`, 1)
+	moved = strings.Replace(moved, `address: "+15555550111"`, `address: "`+twFrom+`"`, 1)
+	if !strings.Contains(moved, newFrom) || !strings.Contains(moved, `address: "`+twFrom+`"`) {
+		t.Fatal("edit did not apply")
+	}
+	err := h.reload(moved)
+	if err == nil {
+		t.Fatal("reload accepted a contact on the number pagerd sends from until its restart")
+	}
+	for _, want := range []string{"users[dan].contacts[1].address", "notifiers.twilio.from is read at start", "restart pagerd"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q: %v", want, err)
+		}
+	}
+	if h.config().Notifiers.Twilio.From != twFrom {
+		t.Error("the refused config was swapped in")
+	}
+	// Moving from alone is taken (with the restart-needed warning).
+	if err := h.reload(strings.Replace(cfg, `from: "`+twFrom+`"`, `from: "`+newFrom+`"`, 1)); err != nil {
+		t.Fatalf("a reload that moves from alone is refused: %v", err)
+	}
+}

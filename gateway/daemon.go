@@ -506,6 +506,11 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 
 	// The HTTP side: the server, the links and the providers' callbacks,
 	// all acting through the incident service.
+	// Pushover documents no retry of a receipt callback: one whose
+	// acknowledgement the store did not take is counted, for an alert.
+	pushoverNotStored := prometheus.NewCounter(prometheus.CounterOpts{Name: "pagerd_pushover_receipts_not_stored_total",
+		Help: "Pushover receipt callbacks answered 5xx because the store did not take their acknowledgement, wholly or for some of a storm message's incidents."})
+	reg.MustRegister(pushoverNotStored)
 	cons := console.New(console.Options{Incidents: d.incidents, Config: pagingConfig, Overrides: d.overrides, History: history.Store{Store: d.store},
 		Signouts: d.store, Now: o.Now, Logger: d.log, HTTPClient: o.HTTPClient, PollInterval: o.ConsolePoll, PollTimeout: o.ConsolePollTimeout,
 		ListPollInterval: o.ConsoleListPoll, ClientIP: ipExtractor(cfg.Server.TrustedProxies)}) // as the server's: sign-in limits count the client, not its proxy
@@ -526,7 +531,8 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 				return d.cfg.Load().Notifiers.Slack.SigningSecret.Reveal()
 			},
 			OnCall: slackOnCall(pagingConfig, o.Now)},
-		Pushover:   &pushover.Callbacks{Receiver: d.incidents, Verify: d.pushoverVerify(tr.pushover != nil, o.Now), Logger: d.log, Now: o.Now},
+		Pushover: &pushover.Callbacks{Receiver: d.incidents, Verify: d.pushoverVerify(tr.pushover != nil, o.Now), Logger: d.log, Now: o.Now,
+			NotStored: pushoverNotStored},
 		Heartbeats: d.heartbeats, Maintenance: d.windows, Withheld: withheld,
 		Health: d.health, Backup: backup, History: history.Store{Store: d.store}, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
 		TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout,

@@ -281,6 +281,11 @@ type Delivery struct {
 	// waiting out the level's timeout. A call cancelled (pagerd cancels
 	// ringing calls after an acknowledgement) says nothing of the person.
 	Unreached bool
+	// Again says the provider delivers the report again after a 5xx
+	// (Pushover's receipt callback of a storm message stored in part):
+	// a report with a Ref that a timeline holds already is not noted in
+	// it again. Costs a read of each timeline, so only such reports ask.
+	Again bool
 }
 
 // About is what a target is, for a call to say.

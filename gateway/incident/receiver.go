@@ -348,7 +348,8 @@ func (s *Service) notedAlready(ctx context.Context, id string, e store.Entry) bo
 		return false
 	}
 	return slices.ContainsFunc(tl, func(x store.Entry) bool {
-		return x.Type == e.Type && x.Detail == e.Detail && x.User == e.User && x.Actor == e.Actor && x.Bundle == e.Bundle
+		return x.Type == e.Type && x.Detail == e.Detail && x.User == e.User && x.Actor == e.Actor && x.Bundle == e.Bundle &&
+			x.Channel == e.Channel && x.Ref == e.Ref
 	})
 }
 
@@ -412,9 +413,15 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 		steps = s.bundleSteps(ctx, target, d)
 	}
 	var err error
-	if store.IsBundleID(target) {
+	switch {
+	case d.Again && !d.Failed && d.Ref != "":
+		// A report the provider delivers at least once, and again after
+		// a 5xx (Pushover's receipt callback of a storm message stored in
+		// part), named by its id: noted once in each timeline.
+		err = s.noteOnce(ctx, target, e)
+	case store.IsBundleID(target):
 		_, err = s.NoteBundle(ctx, target, e)
-	} else {
+	default:
 		err = s.Note(ctx, target, e)
 	}
 	var readErr error
@@ -451,6 +458,33 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 		return nil
 	}
 	return err
+}
+
+// noteOnce notes e in the timeline of target, or of each incident of the
+// storm bundle target, that does not hold it already, but for its time
+// (notedAlready).
+func (s *Service) noteOnce(ctx context.Context, target string, e store.Entry) error {
+	if !store.IsBundleID(target) {
+		if s.notedAlready(ctx, target, e) {
+			return nil
+		}
+		return s.Note(ctx, target, e)
+	}
+	b, err := s.o.Store.GetBundle(ctx, target)
+	if err != nil {
+		return err
+	}
+	e.Bundle = b.ID
+	notes := make(map[string][]store.Entry, len(b.Incidents))
+	for _, id := range b.Incidents {
+		if !s.notedAlready(ctx, id, e) {
+			notes[id] = []store.Entry{e}
+		}
+	}
+	if len(notes) == 0 {
+		return nil
+	}
+	return s.o.Store.Note(ctx, notes)
 }
 
 // applyReport applies ev, a delivery report's, to the incident id.

@@ -186,6 +186,12 @@ type Callbacks struct {
 	// Now is the clock (default time.Now): a refused callback is logged
 	// at warn at most once a minute (notify.RefusedCallbacks).
 	Now func() time.Time
+	// NotStored, when set, counts the callbacks answered 5xx because the
+	// store did not take their acknowledgement, wholly or for some of a
+	// storm message's incidents (pagerd_pushover_receipts_not_stored_total):
+	// Pushover documents no retry of a callback, so those incidents page on
+	// though the person acknowledged in the app.
+	NotStored interface{ Inc() }
 
 	refused notify.RefusedCallbacks
 }
@@ -258,17 +264,54 @@ func (cb *Callbacks) Receipt(w http.ResponseWriter, r *http.Request) error {
 	if dev := r.PostForm.Get("acknowledged_by_device"); dev != "" {
 		detail += " on " + textcut.Bytes(dev, 64, "")
 	}
-	if err := cb.Receiver.Delivered(r.Context(), target, notify.Delivery{User: user, Channel: "push", Detail: detail}); err != nil {
+	// The receipt names the emergency: the same callback delivered again
+	// is noted once (notify.Delivery.Ref, Again).
+	receipt := textcut.Bytes(r.PostForm.Get("receipt"), 64, "")
+	if err := cb.Receiver.Delivered(r.Context(), target, notify.Delivery{User: user, Channel: "push", Detail: detail, Ref: receipt, Again: true}); err != nil {
+		cb.notStored()
 		return err
 	}
+	var acted notify.Acted
 	if paged.ReopenedKnown {
-		_, err = cb.Receiver.AcknowledgePage(r.Context(), user, notify.Page{Target: target, Reopened: paged.Reopened})
+		acted, err = cb.Receiver.AcknowledgePage(r.Context(), user, notify.Page{Target: target, Reopened: paged.Reopened})
 	} else {
-		_, err = cb.Receiver.Act(r.Context(), target, user, notify.Acknowledge)
+		acted, err = cb.Receiver.Act(r.Context(), target, user, notify.Acknowledge)
 	}
 	if err != nil && !errors.Is(err, notify.ErrNotFound) {
+		cb.notStored()
 		return err
+	}
+	if acted.NotStored > 0 {
+		// A storm message's acknowledgement the store took for some of
+		// its incidents and failed for the others (a Redis Cluster node
+		// down): those go on paging though the person acknowledged them
+		// in the app. A 5xx, as for one not stored at all, says so to
+		// Pushover, and a callback delivered again acts on the rest
+		// only. Pushover documents no retry of a callback, though, and
+		// the person heard nothing: whoever runs pagerd must.
+		cb.notStored()
+		cb.logger().WarnContext(r.Context(), "pushover: an emergency acknowledged in the Pushover app was stored for only some of its storm message's incidents "+
+			"(answered 503; Pushover does not document delivering a callback again): the others go on paging; acknowledge them in pagerd",
+			"bundle", target, "user", user, "receipt", receipt, "not_stored", acted.NotStored, "acted", acted.Storm)
+		return &notify.RequestError{Status: http.StatusServiceUnavailable,
+			Msg: fmt.Sprintf("stored in part, %d of the storm message's incidents not (%s): send it again", acted.NotStored, acted.Storm)}
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// notStored counts a receipt callback whose acknowledgement the store did
+// not take, wholly or for some of a storm message's incidents.
+func (cb *Callbacks) notStored() {
+	if cb.NotStored != nil {
+		cb.NotStored.Inc()
+	}
+}
+
+// logger is Logger, or slog.Default().
+func (cb *Callbacks) logger() *slog.Logger {
+	if cb.Logger != nil {
+		return cb.Logger
+	}
+	return slog.Default()
 }

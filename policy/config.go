@@ -414,6 +414,14 @@ type Contact struct {
 	Channel string `yaml:"channel"`
 	Address string `yaml:"address"`
 	Via     string `yaml:"via"`
+	// PagerDutyService is, for a contact via pagerduty, the id of the
+	// PagerDuty service its routing key belongs to (PF9KMXH), as
+	// PagerDuty's webhooks name it: a person whose pages go through two
+	// PagerDuty services has an alert under one dedup key in each, and a
+	// merge in one of them (which moves that alert into another incident)
+	// must keep pagerd from acknowledging that one only. Optional: unset,
+	// a merge under the key keeps every service's alert from being told.
+	PagerDutyService string `yaml:"pagerduty_service,omitempty"`
 }
 
 // BackupContact is someone to call when the user cannot be reached; it is

@@ -785,6 +785,10 @@ func (v *validator) users() {
 	v.unusable.report(v)
 }
 
+// pagerDutyIDRE is the form of a PagerDuty object id (a service's:
+// PF9KMXH), as its REST API and webhooks give them.
+var pagerDutyIDRE = regexp.MustCompile(`^[A-Z0-9]{2,20}$`)
+
 // email checks a user's address: one plain address (no display name, no
 // list), unique across users regardless of case, since a login or an
 // imported record that matches two people would act as either.
@@ -886,6 +890,9 @@ func SendsToPagerDuty(u string) bool {
 }
 
 func (v *validator) contact(cf string, ct *Contact) {
+	if ct.PagerDutyService != "" && ct.Via != "pagerduty" {
+		v.errf(cf+".pagerduty_service", "pagerduty_service names the PagerDuty service of a contact via pagerduty, not via %s", ct.Via)
+	}
 	declared := ct.Address != ""
 	ct.Address = v.setting(cf+".address", ct.Address)
 	if !declared && ct.Via != "log" {
@@ -919,6 +926,9 @@ func (v *validator) contact(cf string, ct *Contact) {
 			// Never echo it (a credential): say only what is wrong with
 			// its shape.
 			v.errf(cf+".address", "%s", p)
+		}
+		if ct.PagerDutyService != "" && !pagerDutyIDRE.MatchString(ct.PagerDutyService) {
+			v.errf(cf+".pagerduty_service", "%q is not a PagerDuty service id (capital letters and digits, like PF9KMXH: the end of the service's URL in PagerDuty)", ct.PagerDutyService)
 		}
 	case "webhook", "ntfy":
 		if ct.Address != "" {

@@ -2093,3 +2093,33 @@ func TestLoadPagerDutyUserIDLongestThatFits(t *testing.T) {
 		}
 	}
 }
+
+// TestPagerDutyServiceOfAContact: pagerduty_service names the PagerDuty
+// service of a contact via pagerduty by its id, as PagerDuty's webhooks
+// give it (a merge there is that service's only); a name, or the setting
+// on a contact of another transport, is an error naming the field.
+func TestPagerDutyServiceOfAContact(t *testing.T) {
+	load := func(contact string) error {
+		_, err := Parse([]byte(`notifiers:
+  pagerduty: {webhook_secret: 0123456789abcdef}
+users:
+  - {id: x, contacts: [`+contact+`]}
+`), "c.yaml", "")
+		return err
+	}
+	const key = "0123456789abcdef0123456789abcdef"
+	for contact, problem := range map[string]string{
+		"{channel: push, via: pagerduty, address: " + key + ", pagerduty_service: PF9KMXH}":     "",
+		"{channel: push, via: pagerduty, address: " + key + "}":                                 "",
+		"{channel: push, via: pagerduty, address: " + key + ", pagerduty_service: \"API svc\"}": "users[x].contacts[0].pagerduty_service",
+		"{channel: push, via: log, pagerduty_service: PF9KMXH}":                                 "users[x].contacts[0].pagerduty_service",
+	} {
+		err := load(contact)
+		switch {
+		case problem == "" && err != nil:
+			t.Errorf("%s: %v", contact, err)
+		case problem != "" && (err == nil || !strings.Contains(err.Error(), problem)):
+			t.Errorf("%s: %v, want an error naming %s", contact, err, problem)
+		}
+	}
+}

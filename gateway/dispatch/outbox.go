@@ -273,12 +273,18 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 	// An alert whose PagerDuty incident was merged into another lives in
 	// that one now, and acknowledging it under its key acknowledges that
 	// incident, whoever it pages: it is not told of acknowledgements. A
-	// resolve resolves that alert alone, and is told.
-	mergedAway := map[string]bool{}
+	// resolve resolves that alert alone, and is told. The merge was made
+	// in one PagerDuty service: a person paged through two (a push
+	// through one, a call from another) has an alert under the key in
+	// each, and the other's is told, when the contacts name their
+	// services (pagerduty_service); a merge in a service not named, or a
+	// contact whose service is not named, keeps the key's alerts from
+	// being told in every service (mergedIn).
+	mergedAway := map[string][]string{}
 	if o.Action == string(notify.Acknowledge) {
 		for _, e := range tl {
-			if key, ok := pagerduty.MergedKey(e.Detail); ok && e.Type == "resolve_ignored" {
-				mergedAway[key] = true
+			if key, service, ok := pagerduty.MergedAlert(e.Detail); ok && e.Type == "resolve_ignored" {
+				mergedAway[key] = append(mergedAway[key], service)
 			}
 		}
 	}
@@ -309,7 +315,9 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 			continue
 		}
 		dedupKey, reopened := pagedKey(e, target)
-		if mergedAway[dedupKey] {
+		if u := cfg.User(e.User); mergedAway[dedupKey] != nil && (u == nil || !slices.ContainsFunc(u.Contacts, func(c policy.Contact) bool {
+			return c.Via == "pagerduty" && slices.Contains(channels[dedupKey], c.Channel) && !mergedIn(mergedAway[dedupKey], c)
+		})) {
 			continue
 		}
 		if !stands && e.Bundle == "" && reopened >= inc.State.Reopened {
@@ -345,7 +353,7 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 		if u := cfg.User(e.User); u != nil {
 			routed := map[string]bool{}
 			for _, c := range u.Contacts {
-				if c.Via == "pagerduty" && slices.Contains(channels[dedupKey], c.Channel) && !routed[c.Address] {
+				if c.Via == "pagerduty" && slices.Contains(channels[dedupKey], c.Channel) && !routed[c.Address] && !mergedIn(mergedAway[dedupKey], c) {
 					routed[c.Address] = true
 					err := d.o.PagerDuty.Forward(ctx, c.Address, dedupKey, o.Action)
 					switch {
@@ -412,6 +420,21 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 		return entry, &outboxEnd{result: outboxDropped, msg: lostMsg, err: lostErr, attrs: []any{"users", lost}}
 	}
 	return entry, nil
+}
+
+// mergedIn reports whether the alert under a key whose merges in PagerDuty
+// were made in services (a service's id, "" for one not named) lives in
+// another PagerDuty incident in the service of contact c, so that telling
+// it of an acknowledgement through c would acknowledge that incident: a
+// merge in a service not named may have been in c's, and a contact whose
+// service is not named may be the one merged.
+func mergedIn(services []string, c policy.Contact) bool {
+	for _, s := range services {
+		if s == "" || c.PagerDutyService == "" || s == c.PagerDutyService {
+			return true
+		}
+	}
+	return false
 }
 
 // appendOnce appends user unless the list names them already (told under

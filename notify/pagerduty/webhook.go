@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -85,6 +86,10 @@ type webhookEvent struct {
 		// PagerDuty gives is a merge (merge_resolve_reason), naming the
 		// incident it was merged into. Null otherwise.
 		ResolveReason *gopd.ResolveReason `json:"resolve_reason"`
+		// Service is the PagerDuty service the incident is in: a person
+		// paged through two services has an alert under one key in each,
+		// and a merge moves only the one in this service (MergedNote).
+		Service *gopd.APIObject `json:"service"`
 	} `json:"data"`
 }
 
@@ -121,6 +126,23 @@ func (e *webhookEvent) mergedInto() (into string, merged bool) {
 	}
 	return into, true
 }
+
+// service names the PagerDuty service of the event's incident for a note
+// ("PF9KMXH (API Service)"), "" when the webhook names none, or an id not
+// of PagerDuty's form (the note is read back by MergedAlert).
+func (e *webhookEvent) service() string {
+	sv := e.Data.Service
+	if sv == nil || !serviceIDRE.MatchString(sv.ID) {
+		return ""
+	}
+	if sum := textcut.Line(sv.Summary, 100); sum != "" {
+		return sv.ID + " (" + sum + ")"
+	}
+	return sv.ID
+}
+
+// serviceIDRE is the form of a PagerDuty service id (PF9KMXH).
+var serviceIDRE = regexp.MustCompile(`^[A-Za-z0-9]{1,20}$`)
 
 // agentName is the name of whoever PagerDuty says acted: the agent's
 // summary (a user's name), else its id; "" when there is no agent.
@@ -347,7 +369,7 @@ func (wh *Webhook) resolveNotByAPerson(w http.ResponseWriter, r *http.Request, i
 	why := "resolved in PagerDuty" + ev.incidentNamed() + " by " + what + ", not by a person (a service's auto-resolve timeout, an integration or an Event Orchestration): " +
 		"not applied; pagerd's incident stays open and its escalations and rules go on. Resolve it in pagerd when the problem is over"
 	if into, merged := ev.mergedInto(); merged {
-		why = MergedNote(ev.Data.IncidentKey, into, what, "not by a person, not applied; pagerd's incident stays open and its escalations and rules go on, "+
+		why = MergedNote(ev.Data.IncidentKey, ev.service(), into, what, "not by a person, not applied; pagerd's incident stays open and its escalations and rules go on, "+
 			"and PagerDuty is not told of pagerd's acknowledgements under this alert's key, which would acknowledge incident "+into+
 			". Resolve it in pagerd when the problem is over")
 	}
@@ -449,7 +471,7 @@ func (wh *Webhook) notApplied(w http.ResponseWriter, r *http.Request, user strin
 func (wh *Webhook) mergedAway(w http.ResponseWriter, r *http.Request, id, user string, reopened int, into string, ev *webhookEvent) error {
 	page := notify.Page{Target: id, Reopened: reopened, Source: notify.SourcePagerDuty, By: ev.agentName()}
 	agent := textcut.Line(ev.agentName(), 100)
-	why := MergedNote(ev.Data.IncidentKey, into, agent, "PagerDuty resolved the incident merged away and moved its alert, still open, to that one: "+
+	why := MergedNote(ev.Data.IncidentKey, ev.service(), into, agent, "PagerDuty resolved the incident merged away and moved its alert, still open, to that one: "+
 		"not applied as a resolve. pagerd's incident stays open and its rules go on; the merge counts as "+agent+"'s acknowledgement of this alert "+
 		"(not if the incident was reopened after it), and PagerDuty is not told of pagerd's acknowledgements under this alert's key, which would acknowledge incident "+into+
 		". Resolve it in pagerd when the problem is over")
@@ -477,24 +499,49 @@ func (wh *Webhook) mergedAway(w http.ResponseWriter, r *http.Request, id, user s
 const mergedNotePrefix = "merged in PagerDuty: alert "
 
 // MergedNote is the timeline note (resolve_ignored) of the alert pagerd
-// pushed under key whose PagerDuty incident by merged into the incident
+// pushed under key whose PagerDuty incident, in service (its id, then its
+// name; "" when the webhook names none), by merged into the incident
 // into, followed by what pagerd made of it. The dispatcher reads the key
-// back (MergedKey): the alert now lives in that other incident, and an
-// Events API acknowledge under its key would acknowledge that one.
-func MergedNote(key, into, by, rest string) string {
-	return mergedNotePrefix + key + " into incident " + into + " by " + by + ": " + rest
+// and the service back (MergedAlert): the alert now lives in that other
+// incident, and an Events API acknowledge under its key, through that
+// service's routing key, would acknowledge that one.
+func MergedNote(key, service, into, by, rest string) string {
+	in := ""
+	if service != "" {
+		in = " " + mergedServiceMark + service
+	}
+	return mergedNotePrefix + key + in + " into incident " + into + " by " + by + ": " + rest
 }
+
+// mergedServiceMark comes before the service in a MergedNote.
+const mergedServiceMark = "in service "
 
 // MergedKey is the dedup key of the alert a timeline note written by
 // MergedNote names; false for any other note.
 func MergedKey(note string) (key string, ok bool) {
+	key, _, ok = MergedAlert(note)
+	return key, ok
+}
+
+// MergedAlert is the dedup key of the alert a timeline note written by
+// MergedNote names, and the id of the PagerDuty service it was merged in:
+// "" for a note that names none (a webhook without one, or a note written
+// before notes named it), which is read as a merge in every service the
+// key went to. False for any other note.
+func MergedAlert(note string) (key, service string, ok bool) {
 	after, ok := strings.CutPrefix(note, mergedNotePrefix)
 	if !ok {
-		return "", false
+		return "", "", false
 	}
-	key, _, ok = strings.Cut(after, " ")
+	key, rest, ok := strings.Cut(after, " ")
 	if _, _, _, valid := ParseDedupKey(key); !ok || !valid {
-		return "", false
+		return "", "", false
 	}
-	return key, true
+	if in, ok := strings.CutPrefix(rest, mergedServiceMark); ok {
+		service, _, _ = strings.Cut(in, " ")
+		if !serviceIDRE.MatchString(service) {
+			service = ""
+		}
+	}
+	return key, service, true
 }

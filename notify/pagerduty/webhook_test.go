@@ -304,3 +304,37 @@ func TestWebhookSignedBodyThatDoesNotDecodeIsLogged(t *testing.T) {
 		t.Fatalf("not logged at WARN: %q", logs.String())
 	}
 }
+
+// TestMergedAlertNamesItsService: a merge's note names the PagerDuty
+// service it was made in when the webhook does (data.service), and reads
+// back its key and that service; a note that names none (a webhook
+// without it, or one noted before notes named it) reads back as a merge
+// in no service in particular, which the dispatcher takes for every one.
+func TestMergedAlertNamesItsService(t *testing.T) {
+	const key = "pagerd:01incident:carol"
+	for note, want := range map[string][2]string{
+		pagerduty.MergedNote(key, "PPUSH01 (Carol's push)", "Q7", "Carol", "rest"):                                     {key, "PPUSH01"},
+		pagerduty.MergedNote(key, "", "Q7", "Carol", "rest"):                                                           {key, ""},
+		"merged in PagerDuty: alert " + key + " into incident Q7 ([#7] database latency) by Carol: PagerDuty resolved": {key, ""},
+	} {
+		k, s, ok := pagerduty.MergedAlert(note)
+		if !ok || k != want[0] || s != want[1] {
+			t.Errorf("MergedAlert(%q) = %q, %q, %v; want %q, %q", note, k, s, ok, want[0], want[1])
+		}
+	}
+
+	var rec receiver
+	wh := &pagerduty.Webhook{Receiver: &rec, Secret: func() string { return providertest.PagerDutyWebhookSecret }}
+	body := `{"event":{"id":"01ABC","event_type":"incident.resolved","agent":{"id":"PCAROL1","summary":"Carol","type":"user_reference"},` +
+		`"data":{"id":"Q1","type":"incident","service":{"id":"PPUSH01","type":"service_reference","summary":"Carol push"},` +
+		`"resolve_reason":{"type":"merge_resolve_reason","incident":{"id":"Q7","type":"incident_reference"}},"incident_key":"` + key + `"}}}`
+	r := httptest.NewRequest(http.MethodPost, pagerduty.WebhookPath, strings.NewReader(body))
+	r.Header.Set("X-PagerDuty-Signature", providertest.PagerDutySign([]byte(body), providertest.PagerDutyWebhookSecret))
+	w := httptest.NewRecorder()
+	if err := wh.ServeWebhook(w, r); err != nil || w.Code != http.StatusNoContent || len(rec.notes) != 1 {
+		t.Fatalf("merge: %v %d, notes %q", err, w.Code, rec.notes)
+	}
+	if _, s, ok := pagerduty.MergedAlert(strings.TrimPrefix(rec.notes[0], "01incident carol resolve by Carol: ")); !ok || s != "PPUSH01" {
+		t.Fatalf("the merge's note %q names service %q (%v), want PPUSH01", rec.notes[0], s, ok)
+	}
+}

@@ -586,3 +586,65 @@ func TestRunReadsARoughFirstReadingAgainSoon(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// slowRedis answers TIME after slow in real time, with the true time
+// read half way through; the host's clocks are the real ones, its wall
+// clock off by skew.
+type slowRedis struct {
+	slow time.Duration
+	skew time.Duration
+}
+
+func (s slowRedis) Wall() time.Time { return time.Now().Add(s.skew) }
+func (s slowRedis) ServerTime(ctx context.Context) (time.Time, error) {
+	select {
+	case <-time.After(s.slow / 2):
+	case <-ctx.Done():
+		return time.Time{}, ctx.Err()
+	}
+	t := time.Now()
+	select {
+	case <-time.After(s.slow / 2):
+	case <-ctx.Done():
+		return time.Time{}, ctx.Err()
+	}
+	return t, nil
+}
+
+// TestRoughReadingsAgainAreNotFailures: Redis busy at start answers TIME
+// in 1.5 s, within Warn (3 s): the first reading (the patient one) is
+// taken, rough (off by up to 750 ms), and read again every second while
+// it is rough. Those readings give up after the second to the next and
+// fail every time; counted, they raised pagerd_clock_sync_failures_total
+// once a second for Every after the first reading (PagerdClockUnread
+// fires on increases 10 minutes apart) and logged "cannot read Redis's
+// clock" while the replica was on it: the reading at Every, which waits
+// up to Every, is taken as before.
+func TestRoughReadingsAgainAreNotFailures(t *testing.T) {
+	s := slowRedis{slow: 1500 * time.Millisecond, skew: time.Hour}
+	reg := prometheus.NewRegistry()
+	logs := &logtest.Buffer{}
+	c := sharedclock.New(sharedclock.Options{Source: s, Wall: s.Wall, Every: 6 * time.Second, Tries: 1, Registry: reg,
+		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-c.Read():
+	case <-time.After(6 * time.Second):
+		t.Fatal("Redis's clock not read in 6 s, though it answers in 1.5")
+	}
+	before := value(t, reg, "pagerd_clock_sync_failures_total")
+	logged := strings.Count(logs.String(), "cannot read Redis's clock")
+	time.Sleep(5 * time.Second)
+	if got := value(t, reg, "pagerd_clock_sync_failures_total") - before; got != 0 {
+		t.Errorf("pagerd_clock_sync_failures_total rose by %v in the 5 s after a first reading of a Redis answering in 1.5 s, want 0", got)
+	}
+	if got := strings.Count(logs.String(), "cannot read Redis's clock") - logged; got != 0 {
+		t.Errorf("%d more warnings that Redis's clock cannot be read while the replica ran on it", got)
+	}
+	if off, ok := c.Offset(); !ok || (off+time.Hour).Abs() > time.Second {
+		t.Errorf("offset %v (%v), want -1h", off, ok)
+	}
+}

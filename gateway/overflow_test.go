@@ -175,9 +175,9 @@ func TestOverflowIncidentResolvesWhenItsAlertHasAnIncidentInAnotherGroup(t *test
 // overflowOpenForAPI3 is the fingerprint harness with the group's overflow
 // incident open for api-3 (left out by max_alerts, active with no incident
 // of its own), and when it opened.
-func overflowOpenForAPI3(t *testing.T, am *fakeAlertmanagerAPI) (*harness, incidentView, time.Time) {
+func overflowOpenForAPI3(t *testing.T, am *fakeAlertmanagerAPI, opts ...option) (*harness, incidentView, time.Time) {
 	t.Helper()
-	h, _ := fingerprintHarness(t, am, 1)
+	h, _ := fingerprintHarness(t, am, 1, opts...)
 	start := h.clock.Now()
 	h.step(start)
 	v, opened := overflowIncident(h)
@@ -230,5 +230,58 @@ func TestOverflowIncidentNotOpenedForAnAlertWhoseIncidentOpensWhileAlertmanagerI
 	}
 	if !strings.Contains(h.logs.String(), "each active alert of the group has an incident of its own") {
 		t.Fatalf("the log does not say why no overflow incident was opened")
+	}
+}
+
+// TestOverflowIncidentResolvesWhenACutNotificationFindsEveryActiveAlertCovered:
+// the overflow incident opened for api-3 (left out by max_alerts, active
+// with no incident of its own). Then either api-3 ends, and the group's
+// next notification is cut again (api-0 and api-1 kept, api-2 firing and
+// api-3 resolved left out); or api-1 and api-2 end, and the next one
+// names api-3, which opens its own incident, and leaves the two resolved
+// ones out. Its check found every active alert with an incident of its
+// own, opened nothing, and left the overflow incident open: it paged its
+// whole ladder for api-3, which had ended or paged through its own
+// incident too, and Alertmanager sends the group next at repeat_interval,
+// cut the same way.
+func TestOverflowIncidentResolvesWhenACutNotificationFindsEveryActiveAlertCovered(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name   string
+				active []string
+				next   string
+			}{
+				{"api-3 ended", []string{"fp-api-0", "fp-api-1", "fp-api-2"},
+					amTruncated("firing", 2, [2]string{"api-0", "firing"}, [2]string{"api-1", "firing"})},
+				{"api-3 in view", []string{"fp-api-0", "fp-api-3"},
+					amTruncated("firing", 2, [2]string{"api-0", "firing"}, [2]string{"api-3", "firing"})},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					am := &fakeAlertmanagerAPI{active: []string{"fp-api-0", "fp-api-1", "fp-api-2", "fp-api-3"}}
+					h, v, start := overflowOpenForAPI3(t, am, withStore(open(t)))
+					am.mu.Lock()
+					am.active = tc.active
+					am.mu.Unlock()
+					changed := start.Add(time.Minute)
+					h.runUntil(changed)
+					if r := h.do("POST", "/api/v1/alertmanager", tc.next, "Authorization", "Bearer "+batchKey); r.code != 200 {
+						t.Fatalf("next notification, cut: %d %s", r.code, r.body)
+					}
+					h.runUntil(changed.Add(30 * time.Minute))
+					v = h.incident(v.ID)
+					var after []string
+					for _, e := range v.Timeline {
+						if e.Type == "notify" && e.At.After(changed.Add(time.Minute)) {
+							after = append(after, e.At.Format(time.TimeOnly)+" "+e.Channel)
+						}
+					}
+					if v.Status != "resolved" || len(after) > 0 {
+						t.Fatalf("overflow incident after a cut notification's check found every active alert with an incident of its own: %s, pages since %v; want resolved, none; timeline %s",
+							v.Status, after, timelineTypes(v))
+					}
+				})
+			}
+		})
 	}
 }

@@ -553,12 +553,12 @@ func TestWithheldResolveKeepsAlertmanagerPasswordSecret(t *testing.T) {
 // returns the incidents by instance (the group's overflow incident, which
 // holds the alert left out, is not among them). n is the number of replicas'
 // dispatchers.
-func fingerprintHarness(t *testing.T, am *fakeAlertmanagerAPI, n int) (*harness, map[string]string) {
+func fingerprintHarness(t *testing.T, am *fakeAlertmanagerAPI, n int, opts ...option) (*harness, map[string]string) {
 	t.Helper()
 	srv := httptest.NewServer(am)
 	t.Cleanup(srv.Close)
 	cfg := strings.Replace(testConfig, "    incident_key: fingerprint\n", "    incident_key: fingerprint\n    alertmanager_url: "+srv.URL+"\n", 1)
-	h := newHarness(t, withConfig(cfg), replicas(n))
+	h := newHarness(t, append([]option{withConfig(cfg), replicas(n)}, opts...)...)
 	auth := []string{"Authorization", "Bearer " + batchKey}
 	if r := h.do("POST", "/api/v1/alertmanager", amTruncated("firing", 0, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"}), auth...); r.code != 200 {
 		t.Fatalf("firing: %d %s", r.code, r.body)

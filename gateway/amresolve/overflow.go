@@ -204,6 +204,19 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 	if err != nil {
 		return nil, err
 	}
+	// The group's overflow incident, open already, as it was before
+	// Alertmanager was asked (a firing notification's check): resolved
+	// below when Alertmanager, believed, lists no active alert of the
+	// group without an incident of its own, unless a notification
+	// repeated it meanwhile.
+	var open *store.Incident
+	if d.Since.IsZero() {
+		if inc, err := c.o.Store.FindByDedup(ctx, d.Service, d.DedupKey); err == nil && inc.Open() {
+			open = inc
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
 	base := svc.AlertmanagerAPI()
 	shown := policy.ShownURL(base) // logs and timelines never show a password
 	now := c.o.Now()
@@ -239,6 +252,24 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 				"service", d.Service, "alertmanager", shown, "why", why)
 			detail = fmt.Sprintf("Alertmanager at %s lists no active alert of the group without an incident of its own, but %s: this incident holds the alerts it left out, which may fire", shown, why)
 			break
+		}
+		if open != nil {
+			// The alerts it held ended, or have incidents of their
+			// own: a notification that leaves alerts out does not
+			// resolve it (OverflowOver is a notification's that leaves
+			// none out), and Alertmanager sends the group next at its
+			// next change or repeat_interval, cut the same way. Left
+			// open, it paged its whole ladder for alerts that had
+			// ended.
+			resolved, err := c.o.Incidents.ResolveUnlessRepeated(ctx, svc, open.ID, open.Repeats, "alertmanager", store.Entry{
+				At: now.UTC().Truncate(time.Millisecond), Type: EntryConfirmed, Actor: "pagerd",
+				Detail: fmt.Sprintf("confirmed with Alertmanager at %s: each active alert of the group has an incident of its own, "+
+					"asked for the alerts a notification of the group left out (max_alerts)", shown)})
+			if err == nil && resolved {
+				c.o.Logger.Info("overflow incident resolved: Alertmanager lists no active alert of the group without an incident of its own",
+					"incident", open.ID, "service", d.Service, "alertmanager", shown)
+			}
+			return nil, err
 		}
 		c.o.Logger.Info("alerts left out by max_alerts: each active alert of the group has an incident of its own; no overflow incident opened",
 			"service", d.Service, "alertmanager", shown, "active", len(fps))

@@ -875,3 +875,53 @@ func TestGroupFiringAnewWhileItsOnlyPageWasReportedUndeliveredPages(t *testing.T
 		})
 	}
 }
+
+// TestGroupFiringAnewFirstNotifiedAfterItsIncidentsLastPagePages: group
+// mode. The group's resolve left alerts out, so it was withheld and the
+// incident paged on, nobody acknowledging. The group fired anew (b) a
+// minute and a half before the ladder's last page, and its first
+// notification came after that page (group_wait past a minute, or a
+// delivery Alertmanager retried), the incident quiet. The incident never
+// took b's firing while it paged: its last page was about the group's
+// first outage, sent before pagerd knew of b. Taken as a repeat, b paged
+// nobody, then or at repeat_interval.
+func TestGroupFiringAnewFirstNotifiedAfterItsIncidentsLastPagePages(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+			t0 := fixedNow
+			a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
+			r := h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: a, starts: t0}))
+			var res struct{ Incidents []string }
+			r.json(t, &res)
+			id := res.Incidents[0]
+			w := t0.Add(2 * time.Minute)
+			h.runUntil(w)
+			h.am(amKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: a, starts: t0, ends: w}))
+			h.runUntil(t0.Add(2 * time.Hour))
+			v := h.incident(id)
+			if v.Status != "triggered" || v.NextStepAt != nil {
+				t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
+			}
+			var last time.Time
+			for _, e := range v.Timeline {
+				if e.Type == "notify" && e.At.After(last) {
+					last = e.At
+				}
+			}
+			start := last.Add(-90 * time.Second)
+			if !start.After(w.Add(time.Minute)) {
+				t.Fatalf("the ladder's last page at %v is too early for the test", last)
+			}
+			before := len(h.rec.lines(t0))
+			at := last.Add(30 * time.Second) // b's first notification
+			h.clock.Set(at)
+			h.am(amKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start}))
+			h.runUntil(at.Add(time.Minute))
+			if paged := h.rec.lines(t0)[before:]; len(paged) == 0 || h.incident(id).Status != "resolved" {
+				t.Fatalf("b started at %v, 90 s before the incident's last page (%v), first notified at %v: pages %v, the old incident %s: %s; want it resolved and a new incident paging",
+					start.Format(time.TimeOnly), last.Format(time.TimeOnly), at.Format(time.TimeOnly), paged, h.incident(id).Status, timelineTypes(h.incident(id)))
+			}
+		})
+	}
+}

@@ -174,6 +174,7 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 			// Trigger opens the new firing's incident, which pages.
 			return gotID, out, errResolvedWhileRaised
 		}
+		s.noteFiringTaken(ctx, cur, a, now)
 		if err := s.releaseIfUncovered(ctx, cur, a, now); err != nil {
 			// Stored, as above: a retry releases it then.
 			return "", 0, fmt.Errorf("the repeat is stored, but its maintenance window could not release it: %w", store.PartlyStored(err))
@@ -263,16 +264,18 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	// takes every firing, and the incident paged people on call while it
 	// fired. With nobody acknowledging, the ladder ran out, and the next
 	// notification of that firing (repeat_interval) resolved the
-	// incident and paged the same people again for it. Only a page
+	// incident and paged the same people again for it. Only a page after
+	// the incident took the firing (FiringTaken) counts: one before, sent
+	// before pagerd knew of it, told nobody of it. Only a page
 	// counts, not any step of the ladder: after an escalation to a level
 	// nobody is on call for, or pages the provider refused or reported
 	// undelivered, nobody had been told of the new firing, and that
 	// notification is the last chance to page for it.
-	withheld, paged, err := s.leftOutResolveAndLastPage(ctx, inc.ID, inc.CreatedAt)
+	withheld, paged, taken, err := s.leftOutResolveAndLastPage(ctx, inc.ID, inc.CreatedAt, a.FirstStart)
 	if err != nil {
 		return false, err
 	}
-	if paged.After(a.FirstStart.Add(startSkew)) {
+	if paged.After(a.FirstStart.Add(startSkew)) && !taken.IsZero() && paged.After(taken) {
 		return false, nil
 	}
 	if !endedAt(withheld) && a.WithheldIn != "" {
@@ -282,7 +285,7 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 		} else if err != nil {
 			return false, err
 		}
-		if withheld, _, err = s.leftOutResolveAndLastPage(ctx, holder.ID, inc.CreatedAt); err != nil {
+		if withheld, _, _, err = s.leftOutResolveAndLastPage(ctx, holder.ID, inc.CreatedAt, time.Time{}); err != nil {
 			return false, err
 		}
 	}
@@ -309,6 +312,34 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	return true, nil
 }
 
+// FiringTaken is the timeline entry of a repeat that an open incident
+// took for a firing (a whole group's in group mode, an alert's in
+// fingerprint mode) that started after the incident opened: from then on
+// the incident's pages are pages for that firing too (endIfGroupEnded).
+const FiringTaken = "firing_taken"
+
+// noteFiringTaken records, best effort, that inc took a's firing as a
+// repeat at now, when that firing started after inc opened (by
+// startSkew), as endIfGroupEnded reads it: a page holds a firing only
+// after the incident took it. Only a page after that told anyone of it:
+// one before, though after the firing started, was about what the
+// incident held then, sent before pagerd knew of the firing (whose first
+// notification came a minute or more after it started: group_wait, or a
+// delivery Alertmanager retried), and taking the firing as a repeat then
+// paged nobody for a new outage. Not noted, a later notification of the
+// firing reads as new when the group had ended, and pages: a second page,
+// never a missed one.
+func (s *Service) noteFiringTaken(ctx context.Context, inc *store.Incident, a Alert, now time.Time) {
+	if inc == nil || !inc.Open() || a.FirstStart.IsZero() || !a.FirstStart.After(inc.CreatedAt.Add(startSkew)) || a.FirstStart.After(now.Add(startSkew)) {
+		return
+	}
+	e := store.Entry{At: now, Type: FiringTaken, Actor: "pagerd",
+		Detail: "a firing that started at " + a.FirstStart.UTC().Format(time.RFC3339) + ", after this incident opened, is taken as a repeat: the incident's pages from now on are for it too"}
+	if err := s.o.Store.Note(ctx, map[string][]store.Entry{inc.ID: {e}}); err != nil {
+		s.log.Warn("a firing taken as a repeat not noted in the timeline; its next notification may page again", "incident", inc.ID, "err", err)
+	}
+}
+
 // lastAcknowledged is when the incident was last acknowledged: zero when
 // it never was. A record written before LastAcknowledgedAt was kept has
 // only the first acknowledgement.
@@ -329,11 +360,13 @@ func lastAcknowledged(st *policy.Incident) time.Time {
 // contact to go to, or reported did not arrive (a delivery_failed entry,
 // as undeliveredPages matches it to its page), one skipped or held (the
 // storm message that carries a held page records its own entry when it
-// goes).
-func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, since time.Time) (withheld, paged time.Time, err error) {
+// goes). taken is when the incident first took a firing that started at
+// started as a repeat (FiringTaken), zero when it did not or started is
+// zero.
+func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, since, started time.Time) (withheld, paged, taken time.Time, err error) {
 	tl, err := s.o.Store.Timeline(ctx, id)
 	if err != nil {
-		return time.Time{}, time.Time{}, err
+		return time.Time{}, time.Time{}, time.Time{}, err
 	}
 	var unreached map[int]bool      // pages a provider reported did not arrive
 	var reported map[[2]string]bool // the people and channels of those reports, each matched once
@@ -354,8 +387,11 @@ func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, sinc
 		if MayHavePaged(e) && !unreached[i] && e.At.After(paged) {
 			paged = e.At
 		}
+		if e.Type == FiringTaken && !started.IsZero() && !e.At.Add(startSkew).Before(started) && (taken.IsZero() || e.At.Before(taken)) {
+			taken = e.At
+		}
 	}
-	return withheld, paged, nil
+	return withheld, paged, taken, nil
 }
 
 // startSkew is how far after a withheld resolve (on pagerd's clock) an

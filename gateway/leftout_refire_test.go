@@ -925,3 +925,38 @@ func TestGroupFiringAnewFirstNotifiedAfterItsIncidentsLastPagePages(t *testing.T
 		})
 	}
 }
+
+// TestFiringTakenIsNotedOnce: a group whose alerts all started after its
+// incident opened (a replaced by b while the incident pages) is repeated
+// at every notification (group_interval, repeat_interval); the incident
+// notes that it took b's firing (firing_taken) once, not at each repeat,
+// which grew a long incident's timeline by an entry every notification.
+func TestFiringTakenIsNotedOnce(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+			t0 := fixedNow
+			a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
+			r := h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: a, starts: t0}))
+			var res struct{ Incidents []string }
+			r.json(t, &res)
+			id := res.Incidents[0]
+			for i := range 4 {
+				at := t0.Add(time.Duration(5+i) * time.Minute)
+				h.clock.Set(at)
+				if r := h.am(amKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: t0.Add(3 * time.Minute)})); r.code != 200 {
+					t.Fatalf("notification %d: %d %s", i, r.code, r.body)
+				}
+			}
+			n := 0
+			for _, e := range h.incident(id).Timeline {
+				if e.Type == "firing_taken" {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Fatalf("firing_taken noted %d times over 4 notifications of one firing, want once: %s", n, timelineTypes(h.incident(id)))
+			}
+		})
+	}
+}

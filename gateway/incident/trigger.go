@@ -328,9 +328,16 @@ const FiringTaken = "firing_taken"
 // delivery Alertmanager retried), and taking the firing as a repeat then
 // paged nobody for a new outage. Not noted, a later notification of the
 // firing reads as new when the group had ended, and pages: a second page,
-// never a missed one.
+// never a missed one. Noted once for a firing: every repeat of it
+// (group_interval, repeat_interval) wrote another entry, and a long
+// incident's timeline grew by one each time; the first tells
+// (leftOutResolveAndLastPage), and one noted already is found by a read
+// of the timeline, made only for such a firing.
 func (s *Service) noteFiringTaken(ctx context.Context, inc *store.Incident, a Alert, now time.Time) {
 	if inc == nil || !inc.Open() || a.FirstStart.IsZero() || !a.FirstStart.After(inc.CreatedAt.Add(startSkew)) || a.FirstStart.After(now.Add(startSkew)) {
+		return
+	}
+	if _, _, taken, err := s.leftOutResolveAndLastPage(ctx, inc.ID, inc.CreatedAt, a.FirstStart); err == nil && !taken.IsZero() {
 		return
 	}
 	e := store.Entry{At: now, Type: FiringTaken, Actor: "pagerd",

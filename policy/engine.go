@@ -40,7 +40,20 @@ const (
 	// incident (Target is the window's id): a triggered incident is paged
 	// as new.
 	DeadlineMaintenance DeadlineKind = "maintenance"
+	// DeadlineOnCall is the next look, for a triggered incident whose
+	// ladder ran out without paging anyone (Incident.Unpaged: every level
+	// found nobody on call), at whether any level of its policy has
+	// someone on call now: if one has, the ladder starts again from level
+	// 1; if none has, the next look is armed (onCallLookEvery, or the
+	// next shift boundary of the policy's tiers, whichever is sooner).
+	DeadlineOnCall DeadlineKind = "wait_on_call"
 )
+
+// onCallLookEvery is the longest an incident waiting for someone to come
+// on call (DeadlineOnCall) goes between two looks: a run-time override
+// can put someone on call at any time, and no boundary computed before it
+// was made knows of it.
+const onCallLookEvery = 15 * time.Minute
 
 // Deadline is a future step of an incident. Deadlines are data: the daemon
 // keeps them in its store and hands each back as an EventDeadline when due.
@@ -241,6 +254,17 @@ type Incident struct {
 	// one its timeout names (Deadline.Target). Empty in incidents stored
 	// before it was kept, which go by Level.
 	LevelName string `json:"level_name,omitempty"`
+	// Unpaged says no page of the incident has gone to anyone since its
+	// latest trigger, reopen or priority raise: every level (and rule)
+	// it reached found nobody on call (a tier held only in office hours,
+	// a gap between restricted layers). A page a provider refused went
+	// to someone, and clears it. When its ladder runs out with it set,
+	// the incident waits for someone to come on call (DeadlineOnCall)
+	// rather than staying open, unpaged, until someone finds it. False
+	// in incidents stored before it was kept, and in those a replica of
+	// an older version wrote back: they do not wait, as before, rather
+	// than page again people their pages reached.
+	Unpaged bool `json:"unpaged,omitempty"`
 }
 
 // HeldSpan is a stretch of an incident's life in which a maintenance
@@ -620,6 +644,7 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 	if err != nil {
 		return inc, nil, err
 	}
+	r.waitOnCall()
 	r.sortPending()
 	return r.inc, r.actions, nil
 }
@@ -782,6 +807,7 @@ func (r *run) trigger(ev Event) error {
 		TriggeredAt:     r.now,
 		Seq:             r.inc.Seq,
 		Reopened:        r.inc.Reopened,
+		Unpaged:         true,
 	}
 	t := r.now
 	// Targets are armed first so that a breach due at the same instant as an
@@ -965,7 +991,7 @@ func (r *run) holdBy(h *Hold, why string) {
 	r.inc.LevelPages = nil // its pages are called off: none is to fail
 	r.cancel(func(d *Deadline) bool {
 		switch d.Kind {
-		case DeadlineNotify, DeadlineEscalate, DeadlineUnresolved, DeadlineStatusUpdate, DeadlineMaintenance:
+		case DeadlineNotify, DeadlineEscalate, DeadlineUnresolved, DeadlineStatusUpdate, DeadlineMaintenance, DeadlineOnCall:
 			return true
 		case DeadlineSLA:
 			if d.At.After(r.now) {
@@ -1081,6 +1107,7 @@ func (r *run) raise(rt *Route, why string) {
 	// rounds.
 	r.inc.Round = 0
 	r.inc.RaisedSinceAck = true
+	r.inc.Unpaged = true
 	r.startLevel(level, r.now, detail)
 	for i, d := range r.inc.Pending {
 		if d.Kind == DeadlineEscalate && !due.IsZero() && r.inc.Level == level && due.Before(d.At) {
@@ -1496,6 +1523,7 @@ func (r *run) page(users []string, level int, t time.Time) int {
 	}
 	if paged > 0 {
 		r.inc.Urgency = urgency
+		r.inc.Unpaged = false
 	}
 	return paged
 }
@@ -1562,7 +1590,7 @@ func (r *run) acknowledge(ev Event) error {
 	r.inc.LevelPages = nil
 	// Acknowledging stops every pending page and escalation, for everyone.
 	r.cancel(func(d *Deadline) bool {
-		return d.Kind == DeadlineNotify || d.Kind == DeadlineEscalate || (d.Kind == DeadlineSLA && d.Target == "acknowledge")
+		return d.Kind == DeadlineNotify || d.Kind == DeadlineEscalate || d.Kind == DeadlineOnCall || (d.Kind == DeadlineSLA && d.Target == "acknowledge")
 	})
 	r.unpause("acknowledge")
 	r.act(Action{Kind: ActionAck, Level: r.inc.Level, User: actor, Note: ev.Note})
@@ -1785,6 +1813,7 @@ func (r *run) reopen() {
 	if r.inc.Status == StatusAcknowledged {
 		r.inc.Status = StatusTriggered
 		r.inc.Reopened++
+		r.inc.Unpaged = true
 		r.cancel(func(d *Deadline) bool { return d.Kind == DeadlineStatusUpdate })
 	}
 }
@@ -1976,8 +2005,100 @@ func (r *run) deadline(id string, then *Hold) error {
 		if r.held(d.Target) {
 			r.release(t, fmt.Sprintf("maintenance window %s ended", r.inc.Maintenance), then)
 		}
+	case DeadlineOnCall:
+		if r.inc.Status != StatusTriggered || !r.inc.Unpaged || r.held("") {
+			return nil
+		}
+		if i := r.firstLevelOnCall(t); i >= 0 {
+			// A new round from level 1, with the policy's rounds of
+			// repeat afresh, as for an alert that comes now: level 1
+			// in its gap still is skipped at once to the level that
+			// has someone. The unresolved rules keep their times.
+			r.inc.Round = 0
+			r.inc.LevelEscalatedAt = t
+			r.startLevel(0, t, fmt.Sprintf(onCallNow+"; level %s has someone now", r.pol.Levels[i].Name))
+		}
+		// Nobody yet: waitOnCall arms the next look.
 	}
 	return nil
+}
+
+// onCallNow begins the detail of the escalation that pages an incident
+// whose alert came while nobody was on call, once someone is.
+const onCallNow = "nobody was on call when the alert came"
+
+// firstLevelOnCall is the index of the first level of the policy that
+// has someone on call at t (or now, when later), or -1 when none has.
+func (r *run) firstLevelOnCall(t time.Time) int {
+	kept := r.overridden // asked, not paged: no override to record
+	defer func() { r.overridden = kept }()
+	for i := range r.pol.Levels {
+		r.overridden = nil
+		for _, u := range r.levelUsers(i, t) {
+			if r.c.User(u) != nil {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// waitOnCall keeps an incident that nobody has been paged for, whose
+// ladder has run out, waiting for someone to come on call: while it is
+// triggered, unpaged (Incident.Unpaged), not held by a maintenance
+// window, and has no page or escalation pending, one look
+// (DeadlineOnCall) is pending; otherwise (acknowledged, resolved, held,
+// paged, its ladder running again) none is. Run after every event, so
+// that whatever ends the ladder (a last level that pages nobody, the last
+// round's timeout, a level without a timeout) starts the wait, and
+// whatever ends the wait, as it ends any step, drops the look.
+func (r *run) waitOnCall() {
+	look, busy := -1, false
+	for i := range r.inc.Pending {
+		switch r.inc.Pending[i].Kind {
+		case DeadlineOnCall:
+			look = i
+		case DeadlineNotify, DeadlineEscalate:
+			busy = true
+		}
+	}
+	wait := r.inc.Status == StatusTriggered && r.inc.Unpaged && !busy && !r.held("")
+	switch {
+	case wait && look < 0:
+		r.schedule(Deadline{At: r.nextOnCallLook(r.now), Kind: DeadlineOnCall, Level: r.inc.Level})
+	case !wait && look >= 0:
+		r.cancel(func(d *Deadline) bool { return d.Kind == DeadlineOnCall })
+	}
+}
+
+// nextOnCallLook is when an incident waiting for someone to come on call
+// looks again after t: at the next shift boundary of a tier its policy's
+// levels page (a restricted layer's start, a handoff, an override's start
+// or end), or onCallLookEvery after t, whichever comes first. An override
+// made at run time after t is not known now: the bound finds it.
+func (r *run) nextOnCallLook(t time.Time) time.Time {
+	next := t.Add(onCallLookEvery)
+	var visit func(ts []Target, depth int)
+	visit = func(ts []Target, depth int) {
+		for _, tg := range ts {
+			switch {
+			case tg.Schedule != "":
+				if s := r.c.Schedule(tg.Schedule); s != nil {
+					if sh, ok := s.OnCallTier(tg.Tier, t); ok && sh.Until.After(t) && sh.Until.Before(next) {
+						next = sh.Until
+					}
+				}
+			case tg.Level != "" && depth < len(r.pol.Levels):
+				if i := r.pol.LevelIndex(tg.Level); i >= 0 {
+					visit(r.pol.Levels[i].Targets, depth+1)
+				}
+			}
+		}
+	}
+	for i := range r.pol.Levels {
+		visit(r.pol.Levels[i].Targets, 0)
+	}
+	return next
 }
 
 // userGoneLevel follows the name of a person a reload removed in the

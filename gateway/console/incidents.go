@@ -329,6 +329,8 @@ func describeDeadline(cfg *policy.Config, inc *policy.Incident, d policy.Deadlin
 		return "SLA target due"
 	case policy.DeadlineMaintenance:
 		return "maintenance window ends"
+	case policy.DeadlineOnCall:
+		return "look for someone on call: nobody was when the alert came"
 	}
 	return string(d.Kind)
 }

@@ -170,6 +170,9 @@ func appendState(b []byte, s *policy.Incident) ([]byte, error) {
 		}
 	}
 	b = appendOmitEmpty(b, `,"level_name":`, s.LevelName)
+	if s.Unpaged {
+		b = append(b, `,"unpaged":true`...)
+	}
 	return append(b, '}'), nil
 }
 

@@ -1,0 +1,274 @@
+package policy
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// officeOnlyConfig is gapConfig with a service whose only level is the
+// primary tier, held 09:00-17:00 on weekdays: an alert at 06:00 finds
+// nobody on call at any level of its policy, and its ladder runs out at
+// once.
+var officeOnlyConfig = strings.Replace(gapConfig, "services:\n", `  - name: office-only
+    levels:
+      - {name: office, targets: [{schedule: s, tier: primary}], timeout: 15m}
+    unresolved:
+      - {priorities: [P0], after: 30m, notify: [{user: b}]}
+  - name: office-then-night
+    levels:
+      - {name: office, targets: [{schedule: s, tier: primary}], timeout: 15m}
+      - {name: late, targets: [{schedule: s, tier: night}], timeout: 10m}
+services:
+  - {name: office, priority_scheme: P0-P3, escalation_policy: office-only}
+  - {name: office-night, priority_scheme: P0-P3, escalation_policy: office-then-night}
+`, 1)
+
+// gapWed6 is Wednesday 06:00 UTC: three hours before the office tier is
+// held.
+var gapWed6 = time.Date(2025, 1, 8, 6, 0, 0, 0, time.UTC)
+
+// gapEngine parses cfg and triggers an incident of svc with severity
+// (warning: P2, which the office-only policy's unresolved rule leaves
+// alone) at gapWed6.
+func gapEngine(t *testing.T, cfg, svc, severity string) (*Engine, Incident) {
+	t.Helper()
+	c, err := Parse([]byte(cfg), "gap.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Config: c}
+	rt := c.Route(c.Service(svc), map[string]string{"severity": severity}, gapWed6)
+	inc, _, err := e.Apply(Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt}, gapWed6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, inc
+}
+
+// gapRun fires inc's deadlines in order up to end and returns it with
+// its pages ("offset user channel", from gapWed6), escalations ("offset
+// escalate level: detail") and the looks it made (DeadlineOnCall fired).
+func gapRun(t *testing.T, e *Engine, inc Incident, end time.Time) (_ Incident, pages, escalations []string, looks []time.Time) {
+	t.Helper()
+	for {
+		d, ok := inc.Next()
+		if !ok || d.At.After(end) {
+			return inc, pages, escalations, looks
+		}
+		if d.Kind == DeadlineOnCall {
+			looks = append(looks, d.At)
+		}
+		var acts []Action
+		inc, acts = engApply(t, e, inc, Event{Kind: EventDeadline, Deadline: d.ID}, d.At)
+		for _, a := range acts {
+			switch a.Kind {
+			case ActionNotify:
+				pages = append(pages, Duration(a.At.Sub(gapWed6)).String()+" "+a.User+" "+a.Channel)
+			case ActionEscalate:
+				escalations = append(escalations, Duration(a.At.Sub(gapWed6)).String()+" escalate "+a.LevelName+": "+a.Detail)
+			}
+		}
+	}
+}
+
+// TestEngineAlertInAGapPagesWhoComesOnCall: an alert at Wednesday 06:00
+// whose policy's only tier is held 09:00-17:00 pages nobody at 06:00 (its
+// ladder runs out at once), and at 09:00 ann, the first person on call,
+// is paged, push first and then the rest of her ladder, and the level's
+// timeout runs again, with the timeline saying why. Until then the
+// incident looks again at least every 15 minutes (an override made at run
+// time may put someone on call at any time) and at the tier's next
+// shift boundary.
+func TestEngineAlertInAGapPagesWhoComesOnCall(t *testing.T) {
+	e, inc := gapEngine(t, officeOnlyConfig, "office", "warning")
+	if k := engPendingKinds(inc); k[DeadlineNotify] != 0 || k[DeadlineEscalate] != 0 || k[DeadlineOnCall] != 1 || !inc.Unpaged {
+		t.Fatalf("after the trigger at 06:00: unpaged %v, pending %+v; want nobody paged and one look for someone on call", inc.Unpaged, inc.Pending)
+	}
+	inc, pages, esc, looks := gapRun(t, e, inc, gapWed6.Add(3*time.Hour+6*time.Minute))
+	if want := []string{"3h a push", "3h2m a sms", "3h5m a voice"}; !reflect.DeepEqual(pages, want) {
+		t.Fatalf("pages = %q, want %q", pages, want)
+	}
+	if want := []string{"3h escalate office: nobody was on call when the alert came; level office has someone now"}; !reflect.DeepEqual(esc, want) {
+		t.Fatalf("escalations = %q, want %q", esc, want)
+	}
+	for i, at := range looks {
+		prev := gapWed6
+		if i > 0 {
+			prev = looks[i-1]
+		}
+		if at.Sub(prev) > onCallLookEvery {
+			t.Fatalf("looks at %v: %v after the one before, want at most %v", looks, at.Sub(prev), onCallLookEvery)
+		}
+	}
+	if last := looks[len(looks)-1]; !last.Equal(gapWed6.Add(3 * time.Hour)) {
+		t.Fatalf("last look at %v, want 09:00, when the tier is held", last)
+	}
+	if inc.Unpaged || engPendingKinds(inc)[DeadlineOnCall] != 0 || engPendingKinds(inc)[DeadlineEscalate] != 0 {
+		// The only level, not repeated: no timeout, and no more looks:
+		// ann was paged.
+		t.Fatalf("after the page: unpaged %v, pending %+v", inc.Unpaged, inc.Pending)
+	}
+}
+
+// TestEngineAlertInAGapRoundsRunOutFirst: with levels and repeat to run
+// through, the ladder's rounds run out first (each level paging nobody,
+// as before), and only then does the incident wait; someone coming on
+// call at a later level's tier (night, 22:00) pages from level 1, which
+// is skipped at once, as for an alert that comes then.
+func TestEngineAlertInAGapRoundsRunOutFirst(t *testing.T) {
+	e, inc := gapEngine(t, gapConfig, "nobody", "critical") // policy empty: office, then night, repeat 1
+	// 06:00 is before office hours; the office tier is held at 09:00.
+	_, pages, esc, looks := gapRun(t, e, inc, gapWed6.Add(3*time.Hour+time.Minute))
+	if len(looks) == 0 || !looks[0].Equal(gapWed6.Add(30*time.Minute)) {
+		t.Fatalf("looks %v: want the first at 06:30, 15 minutes after the second round ran out at 06:15", looks)
+	}
+	if want := []string{"3h a push"}; !reflect.DeepEqual(pages, want) {
+		t.Fatalf("pages = %q, want %q", pages, want)
+	}
+	if !slices.Contains(esc, "3h escalate first: nobody was on call when the alert came; level first has someone now") {
+		t.Fatalf("escalations = %q", esc)
+	}
+
+	// At 17:30 office is over; night (second level) is held at 22:00.
+	c := e.Config
+	evening := time.Date(2025, 1, 8, 17, 30, 0, 0, time.UTC)
+	rt := c.Route(c.Service("nobody"), map[string]string{"severity": "critical"}, evening)
+	inc, _, err := e.Apply(Incident{ID: "i2"}, Event{Kind: EventTrigger, Route: &rt}, evening)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acts []Action
+	for {
+		d, ok := inc.Next()
+		if !ok || d.At.After(evening.Add(5*time.Hour)) {
+			break
+		}
+		var a []Action
+		inc, a = engApply(t, e, inc, Event{Kind: EventDeadline, Deadline: d.ID}, d.At)
+		acts = append(acts, a...)
+	}
+	var first time.Time
+	for _, a := range acts {
+		if a.Kind == ActionNotify && first.IsZero() {
+			first = a.At
+			if a.User != "a" || a.LevelName != "second" || a.Channel != "push" {
+				t.Fatalf("first page %+v, want a's push at level second", a)
+			}
+		}
+	}
+	if want := time.Date(2025, 1, 8, 22, 0, 0, 0, time.UTC); !first.Equal(want) {
+		t.Fatalf("first page at %v, want %v", first, want)
+	}
+}
+
+// TestEngineAlertInAGapAcknowledgedOrResolvedWaitsNoMore: an
+// acknowledgement or a resolve during the gap, or a maintenance window
+// holding the incident, stops the wait: nobody is paged at 09:00 (the
+// window's end pages the incident as new, and so waits again).
+func TestEngineAlertInAGapAcknowledgedOrResolvedWaitsNoMore(t *testing.T) {
+	for _, ev := range []Event{{Kind: EventAcknowledge, Actor: "b"}, {Kind: EventResolve, Actor: "b"}} {
+		t.Run(string(ev.Kind), func(t *testing.T) {
+			e, inc := gapEngine(t, officeOnlyConfig, "office", "warning")
+			inc, _, _, _ = gapRun(t, e, inc, gapWed6.Add(time.Hour))
+			inc, _ = engApply(t, e, inc, ev, gapWed6.Add(time.Hour+time.Minute))
+			if engPendingKinds(inc)[DeadlineOnCall] != 0 {
+				t.Fatalf("after %s: pending %+v, want no look", ev.Kind, inc.Pending)
+			}
+			if _, pages, _, _ := gapRun(t, e, inc, gapWed6.Add(4*time.Hour)); len(pages) != 0 {
+				t.Fatalf("paged %q after %s", pages, ev.Kind)
+			}
+		})
+	}
+	t.Run("maintenance", func(t *testing.T) {
+		e, inc := gapEngine(t, officeOnlyConfig, "office", "warning")
+		inc, _ = engApply(t, e, inc, Event{Kind: EventHold, Hold: &Hold{ID: "mw-1", Until: gapWed6.Add(4 * time.Hour)}}, gapWed6.Add(time.Hour))
+		if engPendingKinds(inc)[DeadlineOnCall] != 0 {
+			t.Fatalf("held: pending %+v, want no look", inc.Pending)
+		}
+		_, pages, _, _ := gapRun(t, e, inc, gapWed6.Add(4*time.Hour+time.Minute))
+		if want := []string{"4h a push"}; !reflect.DeepEqual(pages, want) {
+			t.Fatalf("pages = %q, want %q: none while held, ann at the window's end", pages, want)
+		}
+	})
+}
+
+// TestEngineAlertInAGapOverrideComesOnCall: an override made at run time
+// during the gap (bob on the office tier from 07:30) is found by the next
+// look: bob is paged within 15 minutes of 07:30, here at 07:30, since the
+// look before it saw the override's start as the tier's next boundary.
+// Made after that look, it is found by the one 15 minutes later at most.
+func TestEngineAlertInAGapOverrideComesOnCall(t *testing.T) {
+	from, until := gapWed6.Add(90*time.Minute), gapWed6.Add(3*time.Hour)
+	ov := Override{Reason: "cover", ID: "ov-1", CreatedBy: "api:ops", Tiers: map[string]string{"primary": "b"},
+		From: Moment{Instant: from, set: true}, Until: Moment{Instant: until, set: true}}
+	for _, made := range []time.Duration{80 * time.Minute, 91 * time.Minute} {
+		t.Run(Duration(made).String(), func(t *testing.T) {
+			e, inc := gapEngine(t, officeOnlyConfig, "office", "warning")
+			inc, pages, _, _ := gapRun(t, e, inc, gapWed6.Add(made))
+			if len(pages) != 0 {
+				t.Fatalf("paged %q before the override", pages)
+			}
+			with := &Engine{Config: e.Config.WithOverrides(map[string][]Override{"s": {ov}})}
+			_, pages, esc, _ := gapRun(t, with, inc, gapWed6.Add(3*time.Hour))
+			if len(pages) == 0 || !strings.HasSuffix(pages[0], " b push") {
+				t.Fatalf("pages %q, want bob's push first", pages)
+			}
+			at, _ := time.ParseDuration(strings.Fields(pages[0])[0])
+			if at < 90*time.Minute || at > 105*time.Minute {
+				t.Fatalf("bob paged at +%v, want within 15 minutes of the override's start (+1h30m)", at)
+			}
+			if len(esc) == 0 || !strings.Contains(esc[0], "nobody was on call when the alert came") {
+				t.Fatalf("escalations %q", esc)
+			}
+		})
+	}
+}
+
+// TestEngineAlertInAGapReloadKeepsTheWait: a reload that changes the
+// policy (a level put in before the office level, in its own gap) while
+// the incident waits keeps the wait, and the look under the new config
+// pages who is on call then.
+func TestEngineAlertInAGapReloadKeepsTheWait(t *testing.T) {
+	e, inc := gapEngine(t, officeOnlyConfig, "office", "warning")
+	inc, _, _, _ = gapRun(t, e, inc, gapWed6.Add(time.Hour))
+	after := engReload(t, officeOnlyConfig, "      - {name: office, targets: [{schedule: s, tier: primary}], timeout: 15m}\n    unresolved:",
+		"      - {name: late, targets: [{schedule: s, tier: night}], timeout: 10m}\n      - {name: office, targets: [{schedule: s, tier: primary}], timeout: 15m}\n    unresolved:")
+	_, pages, esc, _ := gapRun(t, after, inc, gapWed6.Add(3*time.Hour+time.Minute))
+	if want := []string{"3h a push"}; !reflect.DeepEqual(pages, want) {
+		t.Fatalf("pages = %q, want %q", pages, want)
+	}
+	if len(esc) != 2 || !strings.Contains(esc[0], "level office has someone now") || !strings.Contains(esc[1], "level late pages nobody") {
+		t.Fatalf("escalations %q", esc)
+	}
+}
+
+// TestEngineAlertInAGapUnresolvedRulesAsBefore: the policy's unresolved
+// rules keep their times (counted from the trigger) and page as they did:
+// a P0's rule pages bob at 06:30 and, someone paged, the incident no
+// longer waits; ann is not paged at 09:00.
+func TestEngineAlertInAGapUnresolvedRulesAsBefore(t *testing.T) {
+	e, inc := gapEngine(t, officeOnlyConfig, "office", "critical")
+	inc, pages, _, _ := gapRun(t, e, inc, gapWed6.Add(4*time.Hour))
+	if len(pages) == 0 || pages[0] != "30m b push" || slices.ContainsFunc(pages, func(p string) bool { return strings.Contains(p, " a ") }) {
+		t.Fatalf("pages = %q, want bob's by the rule at 30m and none of ann's", pages)
+	}
+	if inc.Unpaged || engPendingKinds(inc)[DeadlineOnCall] != 0 {
+		t.Fatalf("unpaged %v, pending %+v", inc.Unpaged, inc.Pending)
+	}
+}
+
+// TestEngineAlertInAGapStoredBeforeItWasKept: an incident stored by a
+// version before Unpaged was kept (or written back by one) does not
+// wait: its pages may have reached someone.
+func TestEngineAlertInAGapStoredBeforeItWasKept(t *testing.T) {
+	e, inc := gapEngine(t, officeOnlyConfig, "office", "warning")
+	inc.Unpaged = false
+	inc.Pending = slices.DeleteFunc(inc.Pending, func(d Deadline) bool { return d.Kind == DeadlineOnCall })
+	inc, pages, _, looks := gapRun(t, e, inc, gapWed6.Add(4*time.Hour))
+	if len(pages) != 0 || len(looks) != 0 {
+		t.Fatalf("pages %q, looks %v", pages, looks)
+	}
+}

@@ -1,0 +1,95 @@
+package gateway
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// officeOnlyConfig is gapTestConfig with one level, ann's primary tier,
+// held 09:00-17:00 UTC on weekdays: an alert at fixedNow (Wednesday
+// 06:00) finds nobody on call at any level of its policy.
+func officeOnlyConfig() string {
+	return strings.Replace(gapTestConfig(`      - {name: secondary, start: 2025-01-06, members: [bob]}`),
+		"      - {name: secondary, targets: [{schedule: s, tier: secondary}]}\n", "", 1)
+}
+
+// nineAM is when ann's office tier is held, the morning of fixedNow.
+var nineAM = fixedNow.Add(3 * time.Hour)
+
+// TestAlertInAGapPagesWhoComesOnCall: an alert at 06:00 whose only tier is
+// held from 09:00 pages nobody at 06:00, and at 09:00 ann, then on call,
+// is paged, push first and then her SMS and call, once, on both stores
+// and with two replicas' dispatchers on the same store; the timeline
+// says why she is paged then.
+func TestAlertInAGapPagesWhoComesOnCall(t *testing.T) {
+	for name, open := range stores(t) {
+		for _, n := range []int{1, 2} {
+			t.Run(name+"/"+map[int]string{1: "one replica", 2: "two replicas"}[n], func(t *testing.T) {
+				h := newHarness(t, withStore(open(t)), withConfig(officeOnlyConfig()), replicas(n))
+				id := fire(h)
+				h.runUntil(nineAM.Add(-time.Minute))
+				if got := h.rec.lines(fixedNow); len(got) != 0 {
+					t.Fatalf("pages before 09:00: %q", got)
+				}
+				h.runUntil(nineAM.Add(6 * time.Minute))
+				if got, want := h.rec.lines(fixedNow), []string{"3h L1 ann push", "3h2m L1 ann sms", "3h5m L1 ann voice"}; !reflect.DeepEqual(got, want) {
+					t.Fatalf("pages = %q, want %q", got, want)
+				}
+				if !h.timelineHas(id, "escalate", "nobody was on call when the alert came; level primary has someone now") {
+					t.Fatalf("the timeline does not say why ann is paged at 09:00: %+v", h.incident(id).Timeline)
+				}
+			})
+		}
+	}
+}
+
+// TestAlertInAGapAcknowledgedOrResolvedPagesNobody: an incident
+// acknowledged or resolved (through the API) while nobody is on call is
+// not paged when ann comes on call at 09:00.
+func TestAlertInAGapAcknowledgedOrResolvedPagesNobody(t *testing.T) {
+	for name, open := range stores(t) {
+		for _, action := range []string{"acknowledge", "resolve"} {
+			t.Run(name+"/"+action, func(t *testing.T) {
+				h := newHarness(t, withStore(open(t)), withConfig(officeOnlyConfig()))
+				id := fire(h)
+				h.runUntil(fixedNow.Add(time.Hour))
+				if r := h.api("POST", "/api/v1/incidents/"+id+"/"+action, `{"user":"bob"}`); r.code != 200 {
+					t.Fatalf("%s: %d %s", action, r.code, r.body)
+				}
+				h.runUntil(nineAM.Add(time.Hour))
+				if got := h.rec.lines(fixedNow); len(got) != 0 {
+					t.Fatalf("pages = %q, want none after the %s", got, action)
+				}
+			})
+		}
+	}
+}
+
+// TestAlertInAGapOverridePagesWithin15Minutes: an override made through
+// the API during the gap, putting bob on the primary tier from 07:30, has
+// bob paged within 15 minutes of 07:30, whether it is made before the
+// incident's look of 07:15 or after the one of 07:30.
+func TestAlertInAGapOverridePagesWithin15Minutes(t *testing.T) {
+	for name, open := range stores(t) {
+		for _, made := range []time.Duration{80 * time.Minute, 91 * time.Minute} {
+			t.Run(name+"/made at +"+made.String(), func(t *testing.T) {
+				h := newHarness(t, withStore(open(t)), withConfig(officeOnlyConfig()))
+				fire(h)
+				h.runUntil(fixedNow.Add(made))
+				if r := h.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"bob","start":"2025-09-10T07:30:00Z","end":"2025-09-10T09:00:00Z","reason":"cover the morning"}`); r.code != 201 {
+					t.Fatalf("override: %d %s", r.code, r.body)
+				}
+				h.runUntil(fixedNow.Add(105 * time.Minute))
+				got := h.rec.lines(fixedNow)
+				if len(got) == 0 || !strings.HasSuffix(got[0], "L1 bob push") {
+					t.Fatalf("pages = %q, want bob's push by +1h45m", got)
+				}
+				if at, _ := time.ParseDuration(strings.Fields(got[0])[0]); at < 90*time.Minute {
+					t.Fatalf("bob paged at +%v, before his override starts", at)
+				}
+			})
+		}
+	}
+}

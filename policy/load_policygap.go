@@ -16,13 +16,14 @@ const policyGapWeeks = 53
 // once every rotation it pages through has begun, has times no level of
 // it pages anyone: every target of every level is a tier nobody holds
 // then (restricted layers with nothing under them). An alert of the
-// service at such a time pages nobody at all: each level is skipped as
-// paging nobody, the last keeps its timeout, and when the rounds of
-// repeat run out before the gap ends nobody is ever paged for it. One
+// service at such a time pages nobody when it comes: each level is
+// skipped as paging nobody, the last keeps its timeout, and when the
+// rounds of repeat run out the incident waits for the next person on
+// call (DeadlineOnCall): its page is delayed to the gap's end. One
 // tier's gap (gaps) may be covered by another level or target; a gap of
-// the whole policy is every alert of that time paged by nobody. A warning,
+// the whole policy is every alert of that time paged late. A warning,
 // not an error: a team staffed only in office hours is a choice some make
-// (their night alerts wait for the morning's look at the open incidents).
+// (their night alerts wait for the morning's first person on call).
 // Times before all the rotations have begun are left to the tiers'
 // warnings (a config written ahead of its first shift).
 func (v *validator) policyGaps() {
@@ -48,7 +49,7 @@ func (v *validator) policyGaps() {
 		}
 		stamp := func(x time.Time) string { return x.In(loc).Format("Mon 2006-01-02 15:04") }
 		v.warnf(fmt.Sprintf("escalation_policies[%s].levels", p.Name),
-			"no level pages anyone from %s to %s (%s), the first such time from now: every target of every level is a tier nobody holds then (%s), so an alert of %s %s then pages nobody at all, and once the policy's rounds of repeat have run out, nobody when the gap ends either: the incident stays open, unpaged, until someone finds it; add a level (or a target) that pages a user, or a tier someone holds then, or close the tiers' gaps with members of their own or a layer without restrictions",
+			"no level pages anyone from %s to %s (%s), the first such time from now: every target of every level is a tier nobody holds then (%s), so an alert of %s %s then pages nobody at once: once the policy's rounds of repeat have run out it waits for the next person on call, and is paged when the gap ends (a page delayed, not lost); add a level (or a target) that pages a user, or a tier someone holds then, or close the tiers' gaps with members of their own or a layer without restrictions",
 			stamp(gap.From), stamp(gap.Until), loc, strings.Join(tiers, ", "), which, strings.Join(quoteAll(users[p.Name]), ", "))
 	}
 }

@@ -312,10 +312,11 @@ func TestMissingHandoffWeekdayIsSaidOnce(t *testing.T) {
 
 // TestPolicyGapWarned: a policy every target of which is a tier with gaps
 // pages nobody at all where the gaps meet: an alert then is skipped past
-// every level, and once the rounds of repeat run out nobody is paged when
-// the gaps end either. Each tier's own warning said only that levels
-// paging it page nobody then; the policy's says that nobody at all is,
-// when first, and which services. Gaps another tier or a user covers, and
+// every level, and once the rounds of repeat run out it waits for the next
+// person on call, paged late. Each tier's own warning said only that
+// levels paging it page nobody then; the policy's says that nobody at all
+// is, when first, which services, and that their pages are delayed to the
+// gap's end, not lost. Gaps another tier or a user covers, and
 // times before the rotations begin, are not the policy's.
 func TestPolicyGapWarned(t *testing.T) {
 	const users = `users:
@@ -350,7 +351,7 @@ func TestPolicyGapWarned(t *testing.T) {
 			users + "schedules:\n" + office("day", "UTC", "09:00", "17:00", "2025-01-06") + office("late", "UTC", "08:00", "18:00", "2025-01-06") +
 				policy("{schedule: day, tier: primary}", "{schedule: late, tier: primary}"),
 			[]string{"no level pages anyone from ", " 18:00 to ", " 08:00 (UTC)", "schedules[day].tiers[primary], schedules[late].tiers[primary]",
-				`an alert of service "svc" then pages nobody at all`, "nobody when the gap ends either"}},
+				`an alert of service "svc" then pages nobody at once`, "it waits for the next person on call, and is paged when the gap ends (a page delayed, not lost)"}},
 		{"gaps another level covers",
 			users + "schedules:\n" + office("day", "UTC", "09:00", "21:00", "2025-01-06") + office("night", "UTC", "21:00", "09:00", "2025-01-06") +
 				policy("{schedule: day, tier: primary}", "{schedule: night, tier: primary}"),

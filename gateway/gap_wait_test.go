@@ -93,3 +93,36 @@ func TestAlertInAGapOverridePagesWithin15Minutes(t *testing.T) {
 		}
 	}
 }
+
+// TestAlertInAGapWaitsAcrossAReload: a reload while the incident waits
+// that changes its policy (a level put in before primary, for bob's
+// secondary tier, now held from 08:00) keeps the wait, and the look under
+// the new config pages the level that has someone on call then: bob at
+// 08:00, on both stores.
+func TestAlertInAGapWaitsAcrossAReload(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)), withConfig(officeOnlyConfig()))
+			id := fire(h)
+			h.runUntil(fixedNow.Add(time.Hour))
+			next := strings.Replace(officeOnlyConfig(), `      - {name: secondary, start: 2025-01-06, members: [bob]}`, `      - name: secondary
+        layers:
+          - {name: early, start: 2025-01-06, members: [bob], restrictions: [{days: [mon, tue, wed, thu, fri], start: "08:00", end: "17:00"}]}`, 1)
+			next = strings.Replace(next, "      - {name: primary, targets: [{schedule: s, tier: primary}], timeout: 15m}\n",
+				"      - {name: early, targets: [{schedule: s, tier: secondary}], timeout: 15m}\n      - {name: primary, targets: [{schedule: s, tier: primary}], timeout: 15m}\n", 1)
+			if next == officeOnlyConfig() {
+				t.Fatal("the reloaded config is the same")
+			}
+			if err := h.reload(next); err != nil {
+				t.Fatal(err)
+			}
+			h.runUntil(fixedNow.Add(2*time.Hour + time.Minute))
+			if got, want := h.rec.lines(fixedNow), []string{"2h L1 bob push"}; !reflect.DeepEqual(got, want) {
+				t.Fatalf("pages = %q, want %q", got, want)
+			}
+			if !h.timelineHas(id, "escalate", "level early has someone now") {
+				t.Fatalf("timeline %+v", h.incident(id).Timeline)
+			}
+		})
+	}
+}

@@ -46,6 +46,7 @@ func Run(t *testing.T, f Factory) {
 		{"CheckRepeatsRefusesAWriteAfterARepeat", testCheckRepeats},
 		{"WriteKeepsARepeatSinceTheRead", testWriteKeepsRepeat},
 		{"DueFollowsTheEarliestDeadline", testDueFollowsEarliest},
+		{"WaitForSomeoneOnCallRoundTripsAndComesDue", testWaitOnCall},
 		{"ClaimTakesTheEarliestOfEveryShard", testClaimTakesEarliest},
 		{"ClaimedIncidentStaysLeasedThroughUpdates", testClaimedStaysLeased},
 		{"ResolveCancelsEveryDeadline", testResolveCancels},
@@ -484,6 +485,33 @@ func testDueFollowsEarliest(t *testing.T, f Factory) {
 	cs = claimAll(t, s2, base.Add(time.Hour))
 	if len(cs) != 3 || cs[0].Incident != early || cs[1].Incident != mid || cs[2].Incident != late {
 		t.Fatalf("claims out of order: %+v", cs)
+	}
+}
+
+// testWaitOnCall: an incident nobody has been paged for, whose ladder
+// ran out (policy.Incident.Unpaged), keeps nothing pending but its look
+// for someone on call (policy.DeadlineOnCall): the store keeps the flag
+// and the look, and hands the incident to the dispatcher when the look is
+// due, as any step.
+func testWaitOnCall(t *testing.T, f Factory) {
+	s := f.New(t)
+	inc := incident("api", "gap", base)
+	inc.State.Unpaged = true
+	inc.State.Seq = 1
+	inc.State.Pending = []policy.Deadline{{ID: "1.1", At: base.Add(15 * time.Minute), Kind: policy.DeadlineOnCall, Seq: 1}}
+	id := trigger(t, s, inc)
+	got := get(t, s, id)
+	want := *inc
+	want.Version = 1
+	equal(t, "stored incident", got, &want)
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(base.Add(15*time.Minute)) {
+		t.Fatalf("due at %v (%v), want the look's +15m", at, ok)
+	}
+	if cs := claimAll(t, s, base.Add(15*time.Minute-time.Second)); len(cs) != 0 {
+		t.Fatalf("claimed before the look is due: %+v", cs)
+	}
+	if cs := claimAll(t, s, base.Add(15*time.Minute)); len(cs) != 1 || cs[0].Incident != id {
+		t.Fatalf("claims %+v, want the incident at its look", cs)
 	}
 }
 

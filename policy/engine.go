@@ -2009,14 +2009,19 @@ func (r *run) deadline(id string, then *Hold) error {
 		if r.inc.Status != StatusTriggered || !r.inc.Unpaged || r.held("") {
 			return nil
 		}
-		if i := r.firstLevelOnCall(t); i >= 0 {
+		// The ladder starts when the look finds someone, not at the
+		// look's own time: a look fired late (a takeover, a backlog)
+		// would otherwise send the person's push, SMS and call at once.
+		// No step of anyone's was due before it to keep the pace of.
+		at := maxTime(t, r.now)
+		if i := r.firstLevelOnCall(at); i >= 0 {
 			// A new round from level 1, with the policy's rounds of
 			// repeat afresh, as for an alert that comes now: level 1
 			// in its gap still is skipped at once to the level that
 			// has someone. The unresolved rules keep their times.
 			r.inc.Round = 0
-			r.inc.LevelEscalatedAt = t
-			r.startLevel(0, t, fmt.Sprintf(onCallNow+"; level %s has someone now", r.pol.Levels[i].Name))
+			r.inc.LevelEscalatedAt = at
+			r.startLevel(0, at, fmt.Sprintf(onCallNow+"; level %s has someone now", r.pol.Levels[i].Name))
 		}
 		// Nobody yet: waitOnCall arms the next look.
 	}

@@ -272,3 +272,27 @@ func TestEngineAlertInAGapStoredBeforeItWasKept(t *testing.T) {
 		t.Fatalf("pages %q, looks %v", pages, looks)
 	}
 }
+
+// TestEngineAlertInAGapLookFiredLate: a look fired late (a takeover after
+// a crash, a backlog) pages from when it fires, not from its own time:
+// ann's push then, her SMS two minutes later, not all her steps at once.
+func TestEngineAlertInAGapLookFiredLate(t *testing.T) {
+	e, inc := gapEngine(t, officeOnlyConfig, "office", "warning")
+	inc, _, _, _ = gapRun(t, e, inc, gapWed6.Add(3*time.Hour-time.Second))
+	d, ok := inc.Next()
+	if !ok || d.Kind != DeadlineOnCall || !d.At.Equal(gapWed6.Add(3*time.Hour)) {
+		t.Fatalf("next %+v, want the 09:00 look", d)
+	}
+	late := d.At.Add(10 * time.Minute)
+	inc, _ = engApply(t, e, inc, Event{Kind: EventDeadline, Deadline: d.ID}, late)
+	var steps []string
+	for _, p := range inc.Pending {
+		if p.Kind == DeadlineNotify {
+			steps = append(steps, Duration(p.At.Sub(late)).String()+" "+p.Channel)
+		}
+	}
+	slices.Sort(steps)
+	if want := []string{"0s push", "2m sms", "5m voice"}; !reflect.DeepEqual(steps, want) {
+		t.Fatalf("ann's steps from the late look: %q, want %q", steps, want)
+	}
+}

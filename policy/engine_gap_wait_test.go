@@ -296,3 +296,28 @@ func TestEngineAlertInAGapLookFiredLate(t *testing.T) {
 		t.Fatalf("ann's steps from the late look: %q, want %q", steps, want)
 	}
 }
+
+// TestPreviewSaysAnAlertInAGapWaits: `pagerd route` says an alert that
+// no level pages anyone for waits for the next person on call, as the
+// engine has it; not when a level pages someone.
+func TestPreviewSaysAnAlertInAGapWaits(t *testing.T) {
+	c, err := Parse([]byte(officeOnlyConfig), "gap.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lbls := map[string]string{"severity": "warning"}
+	for _, tc := range []struct {
+		svc  string
+		at   time.Time
+		want bool
+	}{
+		{"office", gapWed6, true},
+		{"office", gapWed6.Add(4 * time.Hour), false},
+		{"nobody", gapWed6, true}, // two levels and repeat, none held at 06:00
+		{"svc", gapWed6, false},   // bob's secondary is held
+	} {
+		if got := c.Preview(c.Service(tc.svc), lbls, tc.at).WaitsForOnCall; got != tc.want {
+			t.Errorf("%s at %v: WaitsForOnCall %v, want %v", tc.svc, tc.at, got, tc.want)
+		}
+	}
+}

@@ -21,6 +21,11 @@ type RoutePreview struct {
 	// Repeat is the policy's repeat: how many times more the levels are
 	// paged again from level 1 while nobody acknowledges.
 	Repeat int `json:"repeat,omitempty"`
+	// WaitsForOnCall: no level pages anyone when the alert comes, so
+	// once the policy's rounds of repeat have run out the incident waits
+	// for the next person on call and pages them then (DeadlineOnCall):
+	// a page delayed, not lost.
+	WaitsForOnCall bool `json:"waits_for_on_call,omitempty"`
 }
 
 // TargetDue is one response target: its timeout and when it falls due.
@@ -105,5 +110,6 @@ func (c *Config) Preview(s *Service, lbls map[string]string, at time.Time) Route
 		}
 		p.Levels = append(p.Levels, lp)
 	}
+	p.WaitsForOnCall = len(p.Levels) > 0 && !paged
 	return p
 }

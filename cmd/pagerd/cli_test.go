@@ -367,6 +367,29 @@ func TestRouteOfAnEmptyLastLevelWithRepeat(t *testing.T) {
 	}
 }
 
+// TestRouteOfAnAlertInAGapSaysItWaits: at night nobody is on call for any
+// level: pagerd route says the alert waits for the next person on call,
+// as the engine has it wait, where it said only that the levels page
+// nobody; in office hours, when ann is on call, it says nothing of it.
+func TestRouteOfAnAlertInAGapSaysItWaits(t *testing.T) {
+	cfg := strings.Replace(strings.Replace(emptyLastLevelConfig, "    repeat: 1\n", "", 1),
+		"      - {name: first, targets: [{schedule: s, tier: night}], timeout: 15m}\n", "", 1)
+	path := filepath.Join(t.TempDir(), "gap.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const waits = "then:       waits for the next person on call and pages them from level 1 when they come on call\n"
+	for at, want := range map[string]bool{"2025-09-10T03:00:00Z": true, "2025-09-10T10:00:00Z": false} {
+		out, errOut, code := pagerd(t, "route", "--config", path, "--at", at, "severity=critical")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		if strings.HasSuffix(out, waits) != want {
+			t.Fatalf("route at %s:\n%s\nwant the wait said: %v", at, out, want)
+		}
+	}
+}
+
 // TestCheckConfigSaysWhatItDidNotCheck: a config that pages nobody on
 // purpose (a service in shadow mode, a transport with dry_run) or pages
 // through a provider check-config cannot reach (it never connects: an

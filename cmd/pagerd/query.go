@@ -208,6 +208,9 @@ func runRoute(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stdout)
 	}
+	if res.WaitsForOnCall {
+		fmt.Fprintln(stdout, "then:       waits for the next person on call and pages them from level 1 when they come on call")
+	}
 	return 0
 }
 

@@ -839,6 +839,16 @@ func (r *run) pageAsNew(t time.Time) {
 	r.inc.Round = 0
 	r.inc.LevelEscalatedAt = time.Time{}
 	r.startLevel(0, t, "")
+	r.pageImmediately(t)
+	r.armUnresolved(t)
+}
+
+// pageImmediately pages, at t, the levels the incident's rule pages at
+// once besides the ladder (Incident.PageImmediately): at its trigger, at
+// a maintenance window's end, and when someone comes on call for an
+// incident that waited for them (DeadlineOnCall), as for an alert that
+// comes then.
+func (r *run) pageImmediately(t time.Time) {
 	for _, name := range r.inc.PageImmediately {
 		i := r.pol.LevelIndex(name)
 		if i <= 0 {
@@ -847,7 +857,6 @@ func (r *run) pageAsNew(t time.Time) {
 		r.act(Action{Kind: ActionEscalate, At: t, Level: i, Detail: "auto-escalation trigger (" + r.inc.Rule + ")"})
 		r.pagedNobody(r.page(r.levelUsers(i, t), i, t), "level "+r.pol.Levels[i].Name)
 	}
-	r.armUnresolved(t)
 }
 
 // armUnresolved arms the incident's unresolved rules (those of its
@@ -2022,6 +2031,11 @@ func (r *run) deadline(id string, then *Hold) error {
 			r.inc.Round = 0
 			r.inc.LevelEscalatedAt = at
 			r.startLevel(0, at, fmt.Sprintf(onCallNow+"; level %s has someone now", r.pol.Levels[i].Name))
+			// And the levels its rule pages at once (an
+			// auto-escalation trigger's executives), as at a trigger:
+			// waited on, they were paged only when the ladder reached
+			// them.
+			r.pageImmediately(at)
 		}
 		// Nobody yet: waitOnCall arms the next look.
 	}

@@ -321,3 +321,43 @@ func TestPreviewSaysAnAlertInAGapWaits(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineAlertInAGapPagesImmediatelyWhenSomeoneComes: an alert whose
+// rule pages a level at once (page_immediately: the executives on an
+// auto-escalation trigger) and that comes while nobody is on call at any
+// level is paged, when someone comes on call, as an alert that comes then
+// is: level 1 and the level its rule pages at once, together. bob's exec
+// tier and ann's office tier are both held from 09:00: an alert at 09:00
+// pages both at 09:00, and so must one that came at 06:00 and waited,
+// not bob only after ann's 15 minutes.
+func TestEngineAlertInAGapPagesImmediatelyWhenSomeoneComes(t *testing.T) {
+	cfg := strings.Replace(officeOnlyConfig, "      - {name: secondary, start: 2025-01-06, members: [b]}\n",
+		"      - {name: secondary, start: 2025-01-06, members: [b]}\n      - name: exec\n        layers:\n          - {name: office, start: 2025-01-06, members: [b], restrictions: [{days: [mon, tue, wed, thu, fri], start: \"09:00\", end: \"17:00\"}]}\n", 1)
+	cfg = strings.Replace(cfg, "  - name: office-only\n    levels:\n      - {name: office, targets: [{schedule: s, tier: primary}], timeout: 15m}\n",
+		"  - name: office-only\n    levels:\n      - {name: office, targets: [{schedule: s, tier: primary}], timeout: 15m}\n      - {name: exec, targets: [{schedule: s, tier: exec}], timeout: 15m}\n", 1)
+	cfg = strings.Replace(cfg, "  - {name: office, priority_scheme: P0-P3, escalation_policy: office-only}\n",
+		"  - name: office\n    priority_scheme: P0-P3\n    escalation_policy: office-only\n    rules:\n      - {name: breach, matchers: ['category=\"security_breach\"'], priority: P2, page_immediately: [exec]}\n", 1)
+	c, err := Parse([]byte(cfg), "gap.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Config: c}
+	nine := gapWed6.Add(3 * time.Hour)
+	want := []string{"3h a push", "3h b push"}
+	for _, at := range []time.Time{nine, gapWed6} {
+		rt := c.Route(c.Service("office"), map[string]string{"category": "security_breach"}, at)
+		inc, acts, err := e.Apply(Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt}, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if at.Equal(gapWed6) && (!inc.Unpaged || engPendingKinds(inc)[DeadlineOnCall] != 1) {
+			t.Fatalf("at 06:00: unpaged %v, pending %+v, want a wait", inc.Unpaged, inc.Pending)
+		}
+		_, pages, esc, _ := gapRun(t, e, inc, nine)
+		slices.Sort(pages)
+		if !reflect.DeepEqual(pages, want) {
+			t.Fatalf("alert at %s: pages by 09:00 %q (escalations %q, trigger %+v), want %q: ann's level and the exec level the rule pages at once",
+				at.Format("15:04"), pages, esc, acts, want)
+		}
+	}
+}

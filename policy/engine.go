@@ -255,10 +255,13 @@ type Incident struct {
 	// before it was kept, which go by Level.
 	LevelName string `json:"level_name,omitempty"`
 	// Unpaged says no page of the incident has gone to anyone since its
-	// latest trigger, reopen or priority raise: every level (and rule)
-	// it reached found nobody on call (a tier held only in office hours,
-	// a gap between restricted layers). A page a provider refused went
-	// to someone, and clears it. When its ladder runs out with it set,
+	// latest trigger or priority raise, and nobody has acknowledged it
+	// since: every level (and rule) it reached found nobody on call (a
+	// tier held only in office hours, a gap between restricted layers).
+	// A page a provider refused went to someone, and clears it; so does
+	// an acknowledgement, and a reopen (an unresolved rule, a missing
+	// status update) does not set it: the person who acknowledged has
+	// the incident in hand, and a look would page level 1 again. When its ladder runs out with it set,
 	// the incident waits for someone to come on call (DeadlineOnCall)
 	// rather than staying open, unpaged, until someone finds it. False
 	// in incidents stored before it was kept, and in those a replica of
@@ -1596,6 +1599,11 @@ func (r *run) acknowledge(ev Event) error {
 	}
 	r.inc.AcknowledgedBy, r.inc.LastAcknowledgedAt = actor, r.now
 	r.inc.RaisedSinceAck = false
+	// Whoever acknowledged has the incident in hand: a rule or an
+	// escalation that reopens it and pages nobody does not make it wait
+	// for someone on call, whose look would start the ladder from level
+	// 1 and page them again (Incident.Unpaged).
+	r.inc.Unpaged = false
 	r.inc.LevelPages = nil
 	// Acknowledging stops every pending page and escalation, for everyone.
 	r.cancel(func(d *Deadline) bool {
@@ -1822,7 +1830,6 @@ func (r *run) reopen() {
 	if r.inc.Status == StatusAcknowledged {
 		r.inc.Status = StatusTriggered
 		r.inc.Reopened++
-		r.inc.Unpaged = true
 		r.cancel(func(d *Deadline) bool { return d.Kind == DeadlineStatusUpdate })
 	}
 }

@@ -361,3 +361,43 @@ func TestEngineAlertInAGapPagesImmediatelyWhenSomeoneComes(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineAlertInAGapAcknowledgedThenReopenedPagingNobody: an
+// unresolved rule that reopens an acknowledged incident and pages nobody
+// (its tier, night, is in a gap) does not make the incident wait for
+// someone on call: a look would start the ladder from level 1 and phone
+// ann, who acknowledged it and is working on it, with a timeline saying
+// that nobody was on call when the alert came. Whether ann was paged
+// before acknowledging (09:30) or acknowledged, through the API, an
+// incident that waited (06:00), the rule paging nobody pages nobody after
+// it: as before incidents waited, and as a repeat of the ladder after an
+// acknowledgement does not wrap to level 1 (mayRepeat).
+func TestEngineAlertInAGapAcknowledgedThenReopenedPagingNobody(t *testing.T) {
+	cfg := strings.Replace(officeOnlyConfig, "      - {priorities: [P0], after: 30m, notify: [{user: b}]}",
+		"      - {priorities: [P2], after: 30m, notify: [{schedule: s, tier: night}]}", 1)
+	c, err := Parse([]byte(cfg), "gap.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Config: c}
+	for _, at := range []time.Time{gapWed6.Add(210 * time.Minute), gapWed6} {
+		t.Run(at.Format("15:04"), func(t *testing.T) {
+			rt := c.Route(c.Service("office"), map[string]string{"severity": "warning"}, at)
+			inc, _, err := e.Apply(Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt}, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "a"}, at.Add(time.Minute))
+			inc, pages, esc, looks := gapRun(t, e, inc, at.Add(6*time.Hour))
+			if len(pages) != 0 || len(looks) != 0 {
+				t.Fatalf("after ann acknowledged: pages %q, looks %v, escalations %q; want none after the rule paged nobody", pages, looks, esc)
+			}
+			if want := "unresolved after 30m: the rule pages nobody (nobody is on call for it)"; len(esc) != 1 || !strings.HasSuffix(esc[0], want) {
+				t.Fatalf("escalations %q, want the rule's, saying it paged nobody", esc)
+			}
+			if inc.Unpaged {
+				t.Fatalf("unpaged after ann's acknowledgement: pending %+v", inc.Pending)
+			}
+		})
+	}
+}

@@ -255,8 +255,8 @@ type Incident struct {
 	// before it was kept, which go by Level.
 	LevelName string `json:"level_name,omitempty"`
 	// Unpaged says no page of the incident has gone to anyone since its
-	// latest trigger or priority raise, and nobody has acknowledged it
-	// since: every level (and rule) it reached found nobody on call (a
+	// latest trigger or priority raise (or auto-escalation trigger
+	// joining it), and nobody has acknowledged it since: every level (and rule) it reached found nobody on call (a
 	// tier held only in office hours, a gap between restricted layers).
 	// A page a provider refused went to someone, and clears it; so does
 	// an acknowledgement, and a reopen (an unresolved rule, a missing
@@ -1251,11 +1251,14 @@ func (r *run) autoEscalate(rt *Route, why string) {
 // reopenUnacknowledged re-opens an acknowledged incident that has become
 // more than what was acknowledged (an auto-escalation trigger joined it):
 // it is one nobody has acknowledged, so its ladder gets the policy's
-// rounds afresh and may repeat (mayRepeat), as after a priority raise.
+// rounds afresh and may repeat (mayRepeat), as after a priority raise,
+// and, as after one, it waits for someone on call when nobody is paged
+// (Incident.Unpaged).
 func (r *run) reopenUnacknowledged() {
 	r.reopen()
 	r.inc.Round = 0
 	r.inc.RaisedSinceAck = true
+	r.inc.Unpaged = true
 }
 
 // armRaisedUnresolved arms, at a raise, the unresolved rules of the new

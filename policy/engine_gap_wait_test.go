@@ -322,6 +322,20 @@ func TestPreviewSaysAnAlertInAGapWaits(t *testing.T) {
 	}
 }
 
+// breachConfig is officeOnlyConfig with a second level, exec (bob, held
+// 09:00-17:00 on weekdays, as ann's office tier), which the office
+// service's rule for category=security_breach pages at once
+// (page_immediately), as the auto-escalation triggers do.
+func breachConfig() string {
+	cfg := strings.Replace(officeOnlyConfig, "      - {name: secondary, start: 2025-01-06, members: [b]}\n",
+		"      - {name: secondary, start: 2025-01-06, members: [b]}\n      - name: exec\n        layers:\n          - {name: office, start: 2025-01-06, members: [b], restrictions: [{days: [mon, tue, wed, thu, fri], start: \"09:00\", end: \"17:00\"}]}\n", 1)
+	cfg = strings.Replace(cfg, "  - name: office-only\n    levels:\n      - {name: office, targets: [{schedule: s, tier: primary}], timeout: 15m}\n",
+		"  - name: office-only\n    levels:\n      - {name: office, targets: [{schedule: s, tier: primary}], timeout: 15m}\n      - {name: exec, targets: [{schedule: s, tier: exec}], timeout: 15m}\n", 1)
+	cfg = strings.Replace(cfg, "  - {name: office, priority_scheme: P0-P3, escalation_policy: office-only}\n",
+		"  - name: office\n    priority_scheme: P0-P3\n    escalation_policy: office-only\n    rules:\n      - {name: breach, matchers: ['category=\"security_breach\"'], priority: P2, page_immediately: [exec]}\n", 1)
+	return cfg
+}
+
 // TestEngineAlertInAGapPagesImmediatelyWhenSomeoneComes: an alert whose
 // rule pages a level at once (page_immediately: the executives on an
 // auto-escalation trigger) and that comes while nobody is on call at any
@@ -331,13 +345,7 @@ func TestPreviewSaysAnAlertInAGapWaits(t *testing.T) {
 // pages both at 09:00, and so must one that came at 06:00 and waited,
 // not bob only after ann's 15 minutes.
 func TestEngineAlertInAGapPagesImmediatelyWhenSomeoneComes(t *testing.T) {
-	cfg := strings.Replace(officeOnlyConfig, "      - {name: secondary, start: 2025-01-06, members: [b]}\n",
-		"      - {name: secondary, start: 2025-01-06, members: [b]}\n      - name: exec\n        layers:\n          - {name: office, start: 2025-01-06, members: [b], restrictions: [{days: [mon, tue, wed, thu, fri], start: \"09:00\", end: \"17:00\"}]}\n", 1)
-	cfg = strings.Replace(cfg, "  - name: office-only\n    levels:\n      - {name: office, targets: [{schedule: s, tier: primary}], timeout: 15m}\n",
-		"  - name: office-only\n    levels:\n      - {name: office, targets: [{schedule: s, tier: primary}], timeout: 15m}\n      - {name: exec, targets: [{schedule: s, tier: exec}], timeout: 15m}\n", 1)
-	cfg = strings.Replace(cfg, "  - {name: office, priority_scheme: P0-P3, escalation_policy: office-only}\n",
-		"  - name: office\n    priority_scheme: P0-P3\n    escalation_policy: office-only\n    rules:\n      - {name: breach, matchers: ['category=\"security_breach\"'], priority: P2, page_immediately: [exec]}\n", 1)
-	c, err := Parse([]byte(cfg), "gap.yaml", "")
+	c, err := Parse([]byte(breachConfig()), "gap.yaml", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,5 +407,35 @@ func TestEngineAlertInAGapAcknowledgedThenReopenedPagingNobody(t *testing.T) {
 				t.Fatalf("unpaged after ann's acknowledgement: pending %+v", inc.Pending)
 			}
 		})
+	}
+}
+
+// TestEngineAlertInAGapAutoEscalationReopensIntoAGap: an auto-escalation
+// trigger (a security breach) joining an incident ann acknowledged makes
+// it one nobody has acknowledged, as a priority raise does
+// (reopenUnacknowledged): when it comes at 18:00, after both the office
+// and the exec tiers' hours, it pages nobody then, and the incident waits
+// for someone on call like a new alert of that time: ann and bob (exec,
+// paged at once) at 09:00 the next morning.
+func TestEngineAlertInAGapAutoEscalationReopensIntoAGap(t *testing.T) {
+	c, err := Parse([]byte(breachConfig()), "gap.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Config: c}
+	at := gapWed6.Add(10 * time.Hour) // 16:00
+	rt := c.Route(c.Service("office"), map[string]string{"severity": "warning"}, at)
+	inc, _ := engApply(t, e, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt}, at)
+	inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "a"}, at.Add(time.Minute))
+	breach := at.Add(2 * time.Hour) // 18:00
+	brt := c.Route(c.Service("office"), map[string]string{"severity": "warning", "category": "security_breach"}, breach)
+	inc, acts := engApply(t, e, inc, Event{Kind: EventTrigger, Route: &brt}, breach)
+	if inc.Status != StatusTriggered || len(acts) == 0 {
+		t.Fatalf("after the breach: status %s, actions %+v; want re-opened", inc.Status, acts)
+	}
+	_, pages, esc, _ := gapRun(t, e, inc, gapWed6.Add(27*time.Hour))
+	slices.Sort(pages)
+	if want := []string{"1d3h a push", "1d3h b push"}; !reflect.DeepEqual(pages, want) {
+		t.Fatalf("pages by Thursday 09:00 %q (escalations %q), want %q", pages, esc, want)
 	}
 }

@@ -126,3 +126,36 @@ func TestAlertInAGapWaitsAcrossAReload(t *testing.T) {
 		})
 	}
 }
+
+// TestAlertInAGapAcknowledgedThenAnUnresolvedRulePagingNobody: bob
+// acknowledges, through the API, an incident waiting for someone on call;
+// at 08:00 the policy's unresolved rule reopens it and pages nobody (its
+// tier, ann's, is held from 09:00). The incident is bob's in hand: nobody
+// is paged at 09:00, ann least of all with push, SMS and a call saying
+// nobody was on call, on both stores.
+func TestAlertInAGapAcknowledgedThenAnUnresolvedRulePagingNobody(t *testing.T) {
+	cfg := strings.Replace(officeOnlyConfig(), "      - {name: primary, targets: [{schedule: s, tier: primary}], timeout: 15m}\n",
+		"      - {name: primary, targets: [{schedule: s, tier: primary}], timeout: 15m}\n    unresolved:\n      - {priorities: [P0], after: 2h, notify: [{schedule: s, tier: primary}]}\n", 1)
+	// batch, of another scheme, would refuse a rule of P0.
+	cfg = cfg[:strings.Index(cfg, "  - name: batch\n")]
+	if !strings.Contains(cfg, "after: 2h") || strings.Contains(cfg, "batch") {
+		t.Fatal("the config is not as this test means it")
+	}
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)), withConfig(cfg))
+			id := fire(h)
+			h.runUntil(fixedNow.Add(time.Hour))
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"bob"}`); r.code != 200 {
+				t.Fatalf("acknowledge: %d %s", r.code, r.body)
+			}
+			h.runUntil(nineAM.Add(time.Hour))
+			if got := h.rec.lines(fixedNow); len(got) != 0 {
+				t.Fatalf("pages = %q, want none: bob acknowledged the incident", got)
+			}
+			if !h.timelineHas(id, "escalate", "unresolved after 2h: the rule pages nobody") {
+				t.Fatalf("the rule did not fire: %+v", h.incident(id).Timeline)
+			}
+		})
+	}
+}

@@ -2056,6 +2056,17 @@ func (r *run) deadline(id string, then *Hold) error {
 // whose alert came while nobody was on call, once someone is.
 const onCallNow = "nobody was on call when the alert came"
 
+// IsOnCallLook reports whether an escalate entry's detail is that of a
+// look that found someone on call for an incident nobody had been paged
+// for ("nobody was on call when the alert came; level primary has
+// someone now"): the incident's first page, from level 1, so it is no
+// escalation for the reports' escalation rate (a level after it that
+// pages nobody and passes at once to the next is one, as when an alert
+// comes).
+func IsOnCallLook(detail string) bool {
+	return strings.HasPrefix(detail, onCallNow)
+}
+
 // firstLevelOnCall is the index of the first level of the policy that
 // has someone on call at t (or now, when later), or -1 when none has.
 func (r *run) firstLevelOnCall(t time.Time) int {

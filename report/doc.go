@@ -45,7 +45,9 @@
 //     raise is not one, nor a level paged again because a reload removed
 //     the person it was paging, nor a level that paged nobody with no
 //     level to go on to (a one-level policy whose tier nobody holds then:
-//     the timeline says so, the incident stays at its level).
+//     the timeline says so, the incident stays at its level), nor the
+//     page of such an incident when someone comes on call ("nobody was
+//     on call when the alert came": its first page, from level 1).
 //   - Pages are the notify entries of the timeline (pages sent); a storm
 //     bundle is one page per person and channel however many incidents it
 //     carried. Failed pages are counted apart, a storm message that failed

@@ -197,10 +197,11 @@ func (inc *Incident) resolveTime() (time.Time, string) {
 // priority raise pages the same level again and is not one, nor is a level
 // paged again because a reload removed the person it was paging, nor a
 // level that paged nobody with no level to go on to (the incident stayed
-// where it was).
+// where it was), nor the first page of an incident that waited for
+// someone to come on call (nobody had been paged at any level).
 func isEscalation(e *Entry) bool {
 	return e.Type == EntryEscalate && !policy.IsPriorityRaise(e.Detail) && !policy.IsPagedAgain(e.Detail) &&
-		!policy.IsLevelPagingNobody(e.Detail)
+		!policy.IsLevelPagingNobody(e.Detail) && !policy.IsOnCallLook(e.Detail)
 }
 
 // raisedPrefix begins the detail of the escalate entry the engine writes

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -71,4 +72,54 @@ func TestLevelPagingNobodyIsNoEscalation(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRatio(t, "escalated", r.Total.Escalated, 1, 1)
+}
+
+// TestAlertThatWaitedForSomeoneOnCallIsNoEscalation: the same night alert
+// now waits for someone on call, and at 09:00 the engine pages ann, with
+// an escalate entry at level 1 saying why ("nobody was on call when the
+// alert came; level primary has someone now"). That is the incident's
+// first page, at the level it stood at, not an escalation: counted as
+// one, every night alert of a team staffed in office hours was in its
+// escalation rate again (1 of 1), as TestLevelPagingNobodyIsNoEscalation
+// had fixed.
+func TestAlertThatWaitedForSomeoneOnCallIsNoEscalation(t *testing.T) {
+	cfg, err := policy.Parse([]byte(gapTeam), "gap.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	night := time.Date(2025, 10, 7, 3, 0, 0, 0, time.UTC) // Tuesday 03:00
+	e := &policy.Engine{Config: cfg}
+	rt := cfg.Route(cfg.Service("svc"), map[string]string{"severity": "critical"}, night)
+	inc, acts, err := e.Apply(policy.Incident{ID: "n1"}, policy.Event{Kind: policy.EventTrigger, Route: &rt}, night)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []step
+	var detail []string
+	nine := night.Add(6 * time.Hour)
+	for {
+		for _, a := range acts {
+			if a.Kind == policy.ActionEscalate {
+				entries = append(entries, escalate(a.At.Sub(night), a.Level+1, a.Detail))
+				detail = append(detail, a.Detail)
+			}
+		}
+		d, ok := inc.Next()
+		if !ok || d.At.After(nine) {
+			break
+		}
+		if inc, acts, err = e.Apply(inc, policy.Event{Kind: policy.EventDeadline, Deadline: d.ID}, d.At); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(entries) != 2 || !strings.HasPrefix(detail[1], "nobody was on call when the alert came") {
+		t.Fatalf("escalate entries %q, want the trigger's and the 09:00 look's", detail)
+	}
+	entries = append(entries, ack(6*time.Hour+3*m, 1, "ann"), resolve(7*time.Hour, "ann"))
+	rec := incident(time.UTC, "n1", "svc", "P0", "2025-10-07 03:00", "disk full", nil, entries...)
+	r, err := Build(cfg, Options{From: time.Date(2025, 10, 6, 0, 0, 0, 0, time.UTC), To: time.Date(2025, 10, 13, 0, 0, 0, 0, time.UTC)}, []Incident{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRatio(t, "escalated", r.Total.Escalated, 0, 1)
 }

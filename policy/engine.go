@@ -256,13 +256,14 @@ type Incident struct {
 	LevelName string `json:"level_name,omitempty"`
 	// Unpaged says no page of the incident has gone to anyone since its
 	// latest trigger or priority raise (or auto-escalation trigger
-	// joining it), and nobody has acknowledged it since: every level (and rule) it reached found nobody on call (a
-	// tier held only in office hours, a gap between restricted layers).
-	// A page a provider refused went to someone, and clears it; so does
-	// an acknowledgement, and a reopen (an unresolved rule, a missing
-	// status update) does not set it: the person who acknowledged has
-	// the incident in hand, and a look would page level 1 again. When its ladder runs out with it set,
-	// the incident waits for someone to come on call (DeadlineOnCall)
+	// joining it), and nobody has acknowledged it since: every level (and
+	// rule) it reached found nobody on call (a tier held only in office
+	// hours, a gap between restricted layers). A page a provider refused
+	// went to someone, and clears it; so does an acknowledgement, and a
+	// reopen (an unresolved rule, a missing status update) does not set
+	// it: the person who acknowledged has the incident in hand, and a
+	// look would page level 1 again. When its ladder runs out with it
+	// set, the incident waits for someone to come on call (DeadlineOnCall)
 	// rather than staying open, unpaged, until someone finds it. False
 	// in incidents stored before it was kept, and in those a replica of
 	// an older version wrote back: they do not wait, as before, rather

@@ -37,6 +37,14 @@ func TestPagerDutyMergeInOneServiceLeavesTheOtherTold(t *testing.T) {
 	}{
 		"services named":   {", pagerduty_service: PPUSH01", ", pagerduty_service: PCALL01", "trigger", "trigger,acknowledge", "PPUSH01"},
 		"services unnamed": {"", "", "trigger", "trigger", "PPUSH01"},
+		// A typo in pagerduty_service (PPUSH0I for PPUSH01) passes the
+		// check of its form: the merge's service matched no contact, so
+		// each was taken for another service's and told, and the push's
+		// routing key acknowledged, under the merged alert's key, the
+		// PagerDuty incident it was merged into (someone else's
+		// outage: PagerDuty stopped paging for it). A merge in a service
+		// no contact names says as little as one in no service named.
+		"a service misnamed": {", pagerduty_service: PPUSH0I", ", pagerduty_service: PCALL01", "trigger", "trigger", "PPUSH01"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			fake := providertest.NewPagerDuty(t)
@@ -75,6 +83,10 @@ func TestPagerDutyMergeInOneServiceLeavesTheOtherTold(t *testing.T) {
 			if told(pdUserKey) != tc.wantPushAck || told(callKey) != tc.wantCallAck {
 				t.Fatalf("after the merge in the push's service: the push's service was told %q, the call's %q; want %q and %q",
 					told(pdUserKey), told(callKey), tc.wantPushAck, tc.wantCallAck)
+			}
+			const misnamed = "a PagerDuty merge was made in a service none of the person's contacts via pagerduty names"
+			if warned := strings.Contains(h.logs.String(), misnamed); warned != (name == "a service misnamed") {
+				t.Errorf("warned of a misnamed pagerduty_service: %v", warned)
 			}
 			carolActs(t, h, id)("resolve")
 			if !strings.HasSuffix(told(pdUserKey), ",resolve") || !strings.HasSuffix(told(callKey), ",resolve") {

@@ -305,6 +305,18 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 			channels[k] = appendOnce(channels[k], e.Channel)
 		}
 	}
+	// A merge in a service that none of the key's contacts names, where
+	// some name theirs: one of them is misnamed (mergedIn tells none).
+	for key, services := range mergedAway {
+		_, user, _, _ := pagerduty.ParseDedupKey(key)
+		keyed := keyedContacts(cfg.User(user), channels[key])
+		for _, s := range services {
+			if s != "" && !namesService(keyed, s) && slices.ContainsFunc(keyed, func(c policy.Contact) bool { return c.PagerDutyService != "" }) {
+				d.log.Warn("dispatcher: a PagerDuty merge was made in a service none of the person's contacts via pagerduty names (pagerduty_service): one is misnamed, and none of their PagerDuty alerts under the key is told of the acknowledgement; fix pagerduty_service",
+					"incident", inc.ID, "user", user, "merged_in_service", s)
+			}
+		}
+	}
 	var told, lost, refused, refusedUsers []string
 	for _, e := range tl {
 		target := inc.ID
@@ -316,7 +328,7 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 		}
 		dedupKey, reopened := pagedKey(e, target)
 		if u := cfg.User(e.User); mergedAway[dedupKey] != nil && (u == nil || !slices.ContainsFunc(u.Contacts, func(c policy.Contact) bool {
-			return c.Via == "pagerduty" && slices.Contains(channels[dedupKey], c.Channel) && !mergedIn(mergedAway[dedupKey], c)
+			return c.Via == "pagerduty" && slices.Contains(channels[dedupKey], c.Channel) && !mergedIn(mergedAway[dedupKey], c, keyedContacts(u, channels[dedupKey]))
 		})) {
 			continue
 		}
@@ -353,7 +365,7 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 		if u := cfg.User(e.User); u != nil {
 			routed := map[string]bool{}
 			for _, c := range u.Contacts {
-				if c.Via == "pagerduty" && slices.Contains(channels[dedupKey], c.Channel) && !routed[c.Address] && !mergedIn(mergedAway[dedupKey], c) {
+				if c.Via == "pagerduty" && slices.Contains(channels[dedupKey], c.Channel) && !routed[c.Address] && !mergedIn(mergedAway[dedupKey], c, keyedContacts(u, channels[dedupKey])) {
 					routed[c.Address] = true
 					err := d.o.PagerDuty.Forward(ctx, c.Address, dedupKey, o.Action)
 					switch {
@@ -427,14 +439,40 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 // another PagerDuty incident in the service of contact c, so that telling
 // it of an acknowledgement through c would acknowledge that incident: a
 // merge in a service not named may have been in c's, and a contact whose
-// service is not named may be the one merged.
-func mergedIn(services []string, c policy.Contact) bool {
+// service is not named may be the one merged. So may any contact when the
+// merge's service is named by none of keyed, the contacts the key's
+// alerts went through: the key went only to their services, so one of
+// them is misnamed (a typo in pagerduty_service passes the check of its
+// form), and told, the misnamed one acknowledged the PagerDuty incident
+// the alert was merged into, someone else's outage.
+func mergedIn(services []string, c policy.Contact, keyed []policy.Contact) bool {
 	for _, s := range services {
-		if s == "" || c.PagerDutyService == "" || s == c.PagerDutyService {
+		if s == "" || c.PagerDutyService == "" || s == c.PagerDutyService || !namesService(keyed, s) {
 			return true
 		}
 	}
 	return false
+}
+
+// namesService reports whether one of contacts names the PagerDuty
+// service id.
+func namesService(contacts []policy.Contact, id string) bool {
+	return slices.ContainsFunc(contacts, func(c policy.Contact) bool { return c.PagerDutyService == id })
+}
+
+// keyedContacts are u's contacts via PagerDuty on channels, those an
+// alert under one dedup key went through.
+func keyedContacts(u *policy.User, channels []string) []policy.Contact {
+	var out []policy.Contact
+	if u == nil {
+		return nil
+	}
+	for _, c := range u.Contacts {
+		if c.Via == "pagerduty" && slices.Contains(channels, c.Channel) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // appendOnce appends user unless the list names them already (told under

@@ -115,8 +115,18 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 	// message again. Then the notes and marks are given up (logged,
 	// counted not_recorded) if Flushed is stored; if not, the journal
 	// keeps them for the storm's next claim to try again.
+	//
+	// The notes and marks, though, are tried for half the lease only
+	// (short), then once more after the flush: refused, they let no other
+	// replica send the message again, the flush does. Tried up to
+	// RecordRetry, which outlasts the claim's context, a note refused
+	// for good (the node of one of its incidents down, in a Redis
+	// Cluster) ended the claim before its flush was tried, at every
+	// claim of the storm: its window never reopened, and every new page
+	// to the person on the channel was held for as long as the node was
+	// down (TestStormWhoseNotesAShardRefusesReopensItsWindowWithinHalfALease).
 	until, short, kept := time.Now().Add(d.o.RecordRetry), time.Now().Add(d.recordRetryShort()), false
-	record := func(write func() error) error {
+	record := func(until time.Time, write func() error) error {
 		return d.retryStore(ctx, until, func() error {
 			err := write()
 			if err != nil && !kept && errors.Is(err, store.ErrUnavailable) && time.Now().After(short) {
@@ -127,7 +137,7 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 		})
 	}
 	written := maps.Clone(f.notes) // noteInTurns takes out what it notes
-	noteErr := record(func() error { return d.noteInTurns(ctx, c.Due, f.notes) })
+	noteErr := record(short, func() error { return d.noteInTurns(ctx, c.Due, f.notes) })
 	if noteErr != nil && ctx.Err() != nil {
 		return noteErr
 	}
@@ -138,7 +148,7 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 	var markErr error
 	if len(f.pushed) > 0 {
 		mark := func() error { return d.markPushed(ctx, f.pushed, now) }
-		markErr = record(func() error { return d.inTurn(ctx, forRecord, c.Due, mark) })
+		markErr = record(short, func() error { return d.inTurn(ctx, forRecord, c.Due, mark) })
 		if markErr != nil && ctx.Err() != nil {
 			return markErr
 		}
@@ -148,7 +158,7 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 		}
 	}
 	var flushed bool
-	err = record(func() error {
+	err = record(until, func() error {
 		return d.inTurn(ctx, forRecord, c.Due, func() (err error) {
 			flushed, err = d.o.Store.Flushed(ctx, c, len(f.pages), f.top, now, rules)
 			return err
@@ -167,6 +177,14 @@ func (d *Dispatcher) flush(ctx context.Context, c store.Claim, sendBy time.Time)
 		f.takenOver = true
 		d.journal.flushed(c.Storm, f)
 		return nil
+	}
+	// A store that refused everything for more than half the lease and
+	// took the flush may take the notes and marks now.
+	if noteErr != nil && d.inTurn(ctx, forRecord, c.Due, func() error { return d.noteInTurns(ctx, c.Due, f.notes) }) == nil {
+		noteErr, f.notes = nil, nil
+	}
+	if markErr != nil && d.inTurn(ctx, forRecord, c.Due, func() error { return d.markPushed(ctx, f.pushed, now) }) == nil {
+		markErr, f.pushed = nil, nil
 	}
 	if noteErr != nil {
 		d.m.errors.WithLabelValues(notRecorded).Inc()

@@ -1,11 +1,14 @@
 package gateway
 
 import (
+	"context"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/providertest"
 )
 
@@ -79,5 +82,44 @@ func TestPushoverStormReceiptStoredInPartIsAnswered5xx(t *testing.T) {
 	}
 	if n, _ := metricValue(h.reg, "pagerd_pushover_receipts_not_stored_total"); n != 1 {
 		t.Fatalf("pagerd_pushover_receipts_not_stored_total %v after the callback delivered again was stored, want 1", n)
+	}
+}
+
+// timelineCount counts the store's timeline reads.
+type timelineCount struct {
+	store.Store
+	n atomic.Int64
+}
+
+func (s *timelineCount) Timeline(ctx context.Context, id string) ([]store.Entry, error) {
+	s.n.Add(1)
+	return s.Store.Timeline(ctx, id)
+}
+
+// TestPushoverStormReceiptReadsOneTimeline: the receipt callback of a storm
+// message notes the app's acknowledgement once in each incident, also when
+// Pushover delivers it again after a 503 (TestPushoverStormReceiptStoredInPartIsAnswered5xx).
+// It read every carried incident's timeline to find out, one after
+// another inside the callback: thousands of reads for a flood's message.
+// The first incident's tells whether the acknowledgement was noted
+// before; only a callback delivered again reads the others.
+func TestPushoverStormReceiptReadsOneTimeline(t *testing.T) {
+	po := providertest.NewPushover(t)
+	st := &timelineCount{Store: boltStore(t)}
+	h := newHarness(t, withStore(st), withConfig(pushoverConfig(po.URL, "http://127.0.0.1:1")))
+	storm(h, 23, "g")
+	h.step(fixedNow)
+	h.step(fixedNow.Add(10 * time.Second))
+	ms := po.Messages()
+	if len(ms) != 4 {
+		t.Fatalf("Pushover got %d messages, want 3 and one storm message", len(ms))
+	}
+	h.clock.Set(fixedNow.Add(time.Minute))
+	before := st.n.Load()
+	if code := po.Acknowledge(t, 3, "iphone"); code != 204 {
+		t.Fatalf("the storm message's receipt callback: %d", code)
+	}
+	if n := st.n.Load() - before; n > 3 {
+		t.Fatalf("the receipt callback of a storm message of 20 incidents read %d timelines, want at most 3", n)
 	}
 }

@@ -462,7 +462,10 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 
 // noteOnce notes e in the timeline of target, or of each incident of the
 // storm bundle target, that does not hold it already, but for its time
-// (notedAlready).
+// (notedAlready). Of a bundle, the first incident's timeline is read, and
+// the others' only when it holds e: a first delivery whose note of the
+// first incident the store refused, and took for others, notes those
+// twice when delivered again.
 func (s *Service) noteOnce(ctx context.Context, target string, e store.Entry) error {
 	if !store.IsBundleID(target) {
 		if s.notedAlready(ctx, target, e) {
@@ -475,9 +478,16 @@ func (s *Service) noteOnce(ctx context.Context, target string, e store.Entry) er
 		return err
 	}
 	e.Bundle = b.ID
+	// The first incident's timeline tells a report delivered before from
+	// one delivered now for the first time, which notes every incident
+	// without reading the others' timelines: one read each, one after
+	// another in the provider's callback, was thousands for a flood's
+	// message. A report delivered again reads each, to note the rest
+	// (the first delivery's notes the store took for some only).
+	again := len(b.Incidents) > 0 && s.notedAlready(ctx, b.Incidents[0], e)
 	notes := make(map[string][]store.Entry, len(b.Incidents))
-	for _, id := range b.Incidents {
-		if !s.notedAlready(ctx, id, e) {
+	for i, id := range b.Incidents {
+		if !again || i > 0 && !s.notedAlready(ctx, id, e) {
 			notes[id] = []store.Entry{e}
 		}
 	}

@@ -1,14 +1,11 @@
 package gateway
 
 import (
-	"context"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/internal/providertest"
 )
 
@@ -85,17 +82,6 @@ func TestPushoverStormReceiptStoredInPartIsAnswered5xx(t *testing.T) {
 	}
 }
 
-// timelineCount counts the store's timeline reads.
-type timelineCount struct {
-	store.Store
-	n atomic.Int64
-}
-
-func (s *timelineCount) Timeline(ctx context.Context, id string) ([]store.Entry, error) {
-	s.n.Add(1)
-	return s.Store.Timeline(ctx, id)
-}
-
 // TestPushoverStormReceiptReadsOneTimeline: the receipt callback of a storm
 // message notes the app's acknowledgement once in each incident, also when
 // Pushover delivers it again after a 503 (TestPushoverStormReceiptStoredInPartIsAnswered5xx).
@@ -105,7 +91,7 @@ func (s *timelineCount) Timeline(ctx context.Context, id string) ([]store.Entry,
 // before; only a callback delivered again reads the others.
 func TestPushoverStormReceiptReadsOneTimeline(t *testing.T) {
 	po := providertest.NewPushover(t)
-	st := &timelineCount{Store: boltStore(t)}
+	st := &countedTimelines{Store: boltStore(t)}
 	h := newHarness(t, withStore(st), withConfig(pushoverConfig(po.URL, "http://127.0.0.1:1")))
 	storm(h, 23, "g")
 	h.step(fixedNow)

@@ -267,10 +267,13 @@ func (cb *Callbacks) Receipt(w http.ResponseWriter, r *http.Request) error {
 	// The receipt names the emergency: the same callback delivered again
 	// is noted once (notify.Delivery.Ref, Again).
 	receipt := textcut.Bytes(r.PostForm.Get("receipt"), 64, "")
-	if err := cb.Receiver.Delivered(r.Context(), target, notify.Delivery{User: user, Channel: "push", Detail: detail, Ref: receipt, Again: true}); err != nil {
-		cb.notStored()
-		return err
-	}
+	// A note the store refused does not stop the acknowledgement: of a
+	// storm message, the note of one incident whose node is down (a
+	// Redis Cluster) kept every incident of the message paging, and
+	// Pushover documents no retry of the callback. The note's error
+	// answers the callback once the acknowledgement is applied
+	// (TestPushoverStormReceiptWhoseNoteANodeRefusesAcknowledgesTheRest).
+	noteErr := cb.Receiver.Delivered(r.Context(), target, notify.Delivery{User: user, Channel: "push", Detail: detail, Ref: receipt, Again: true})
 	var acted notify.Acted
 	if paged.ReopenedKnown {
 		acted, err = cb.Receiver.AcknowledgePage(r.Context(), user, notify.Page{Target: target, Reopened: paged.Reopened})
@@ -295,6 +298,12 @@ func (cb *Callbacks) Receipt(w http.ResponseWriter, r *http.Request) error {
 			"bundle", target, "user", user, "receipt", receipt, "not_stored", acted.NotStored, "acted", acted.Storm)
 		return &notify.RequestError{Status: http.StatusServiceUnavailable,
 			Msg: fmt.Sprintf("stored in part, %d of the storm message's incidents not (%s): send it again", acted.NotStored, acted.Storm)}
+	}
+	if noteErr != nil {
+		// The acknowledgement is stored, its note not (or not in every
+		// incident): a callback delivered again notes the rest once.
+		// Not counted as a receipt not stored: nothing goes on paging.
+		return noteErr
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -45,6 +45,13 @@ func TestPagerDutyMergeInOneServiceLeavesTheOtherTold(t *testing.T) {
 		// outage: PagerDuty stopped paging for it). A merge in a service
 		// no contact names says as little as one in no service named.
 		"a service misnamed": {", pagerduty_service: PPUSH0I", ", pagerduty_service: PCALL01", "trigger", "trigger", "PPUSH01"},
+		// The push's service unnamed, the call's named: a merge in
+		// another service than the call's may be the push's, which
+		// explains it, and the call's alert, which nobody merged, is
+		// told. Taken for a misnamed service, it was told nothing: its
+		// PagerDuty incident went on calling carol after she
+		// acknowledged (rev28).
+		"one service unnamed": {"", ", pagerduty_service: PCALL01", "trigger", "trigger,acknowledge", "PPUSH01"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			fake := providertest.NewPagerDuty(t)

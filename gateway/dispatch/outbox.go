@@ -306,12 +306,12 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 		}
 	}
 	// A merge in a service that none of the key's contacts names, where
-	// some name theirs: one of them is misnamed (mergedIn tells none).
+	// each names theirs: one of them is misnamed (mergedIn tells none).
 	for key, services := range mergedAway {
 		_, user, _, _ := pagerduty.ParseDedupKey(key)
 		keyed := keyedContacts(cfg.User(user), channels[key])
 		for _, s := range services {
-			if s != "" && !namesService(keyed, s) && slices.ContainsFunc(keyed, func(c policy.Contact) bool { return c.PagerDutyService != "" }) {
+			if s != "" && misnamed(keyed, s) && len(keyed) > 0 {
 				d.log.Warn("dispatcher: a PagerDuty merge was made in a service none of the person's contacts via pagerduty names (pagerduty_service): one is misnamed, and none of their PagerDuty alerts under the key is told of the acknowledgement; fix pagerduty_service",
 					"incident", inc.ID, "user", user, "merged_in_service", s)
 			}
@@ -444,14 +444,26 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 // alerts went through: the key went only to their services, so one of
 // them is misnamed (a typo in pagerduty_service passes the check of its
 // form), and told, the misnamed one acknowledged the PagerDuty incident
-// the alert was merged into, someone else's outage.
+// the alert was merged into, someone else's outage. When one of keyed
+// names no service, the merge may be in its: that one is merged, and
+// the others, named, are told (misnamed).
 func mergedIn(services []string, c policy.Contact, keyed []policy.Contact) bool {
 	for _, s := range services {
-		if s == "" || c.PagerDutyService == "" || s == c.PagerDutyService || !namesService(keyed, s) {
+		if s == "" || c.PagerDutyService == "" || s == c.PagerDutyService || misnamed(keyed, s) {
 			return true
 		}
 	}
 	return false
+}
+
+// misnamed reports whether a merge in the PagerDuty service id says one
+// of contacts (those an alert under one key went through) names the wrong
+// service: none names id, and each names one. One that names none may be
+// in id, which explains the merge: taken for a misname, it kept the
+// named contacts' alerts, which nobody merged, from being told of the
+// acknowledgement, and their PagerDuty incidents went on paging.
+func misnamed(contacts []policy.Contact, id string) bool {
+	return !namesService(contacts, id) && !slices.ContainsFunc(contacts, func(c policy.Contact) bool { return c.PagerDutyService == "" })
 }
 
 // namesService reports whether one of contacts names the PagerDuty

@@ -255,10 +255,11 @@ type Incident struct {
 	// before it was kept, which go by Level.
 	LevelName string `json:"level_name,omitempty"`
 	// Unpaged says no page of the incident has gone to anyone since its
-	// latest trigger or priority raise (or auto-escalation trigger
-	// joining it), and nobody has acknowledged it since: every level (and
-	// rule) it reached found nobody on call (a tier held only in office
-	// hours, a gap between restricted layers). A page a provider refused
+	// latest trigger, priority raise, maintenance window's end (paged as
+	// new) or auto-escalation trigger joining it, and nobody has
+	// acknowledged it since: every level (and rule) it reached found
+	// nobody on call (a tier held only in office hours, a gap between
+	// restricted layers). A page a provider refused
 	// went to someone, and clears it; so does an acknowledgement, and a
 	// reopen (an unresolved rule, a missing status update) does not set
 	// it: the person who acknowledged has the incident in hand, and a
@@ -838,8 +839,11 @@ func (r *run) trigger(ev Event) error {
 
 // pageAsNew pages an incident from its first level, as a trigger does:
 // level 1, the levels its rule pages at once, and its unresolved rules
-// counted from t.
+// counted from t. Nobody has been paged for it as new: paging nobody (its
+// levels in a gap), it waits for someone on call (Incident.Unpaged), as an
+// alert that comes at t does.
 func (r *run) pageAsNew(t time.Time) {
+	r.inc.Unpaged = true
 	r.inc.Round = 0
 	r.inc.LevelEscalatedAt = time.Time{}
 	r.startLevel(0, t, "")

@@ -439,3 +439,28 @@ func TestEngineAlertInAGapAutoEscalationReopensIntoAGap(t *testing.T) {
 		t.Fatalf("pages by Thursday 09:00 %q (escalations %q), want %q", pages, esc, want)
 	}
 }
+
+// TestEngineAlertInAGapPagedThenHeldWaitsAtTheWindowsEnd: ann is paged at
+// 09:30 and, before she acknowledges, a maintenance window holds the
+// incident until 18:00. Still firing at the window's end, it is paged as
+// new, and pages nobody (the office tier is held 09:00-17:00): it must
+// wait for someone on call, as an alert that comes at 18:00 does, and
+// page ann at 09:00 the next morning. Its page at 09:30 had cleared
+// Unpaged, and the window's end did not set it again: the incident stayed
+// triggered, paging nobody and waiting for nobody, for good.
+func TestEngineAlertInAGapPagedThenHeldWaitsAtTheWindowsEnd(t *testing.T) {
+	c, err := Parse([]byte(officeOnlyConfig), "gap.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Config: c}
+	at := gapWed6.Add(210 * time.Minute) // 09:30
+	rt := c.Route(c.Service("office"), map[string]string{"severity": "warning"}, at)
+	inc, _ := engApply(t, e, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt}, at)
+	inc, _ = engApply(t, e, inc, Event{Kind: EventHold, Hold: &Hold{ID: "mw-1", Until: gapWed6.Add(12 * time.Hour)}}, at.Add(time.Minute))
+	inc, pages, esc, _ := gapRun(t, e, inc, gapWed6.Add(27*time.Hour+time.Minute))
+	if want := []string{"1d3h a push"}; !reflect.DeepEqual(pages, want) {
+		t.Fatalf("pages after the window's end at 18:00 = %q (escalations %q, unpaged %v, pending %+v), want %q: ann at Thursday 09:00",
+			pages, esc, inc.Unpaged, inc.Pending, want)
+	}
+}

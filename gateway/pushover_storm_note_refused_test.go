@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -57,22 +56,7 @@ func TestPushoverStormReceiptWhoseNoteANodeRefusesAcknowledgesTheRest(t *testing
 				po := providertest.NewPushover(t)
 				st := &refusingNodeOf{refusingUpdatesOf{Store: open(t)}}
 				h := newHarness(t, withStore(st), withConfig(pushoverConfig(po.URL, "http://127.0.0.1:1")))
-				ids := storm(h, 6, "g")
-				h.step(fixedNow)
-				h.step(fixedNow.Add(10 * time.Second))
-				ms := po.Messages()
-				if len(ms) != 4 {
-					t.Fatalf("Pushover got %d messages, want 3 and one storm message", len(ms))
-				}
-				var held []string
-				for _, id := range ids {
-					if !slices.ContainsFunc(ms[:3], func(m providertest.PushoverMessage) bool { return m.Tags == id }) {
-						held = append(held, id)
-					}
-				}
-				if len(held) != 3 {
-					t.Fatalf("held %v", held)
-				}
+				ms, held := pushoverStormHeld(t, h, po)
 				down := held[1]
 				if first {
 					down = held[0]

@@ -22,22 +22,7 @@ func TestPushoverStormReceiptStoredInPartIsAnswered5xx(t *testing.T) {
 	po := providertest.NewPushover(t)
 	st := &refusingUpdatesOf{Store: boltStore(t)}
 	h := newHarness(t, withStore(st), withConfig(pushoverConfig(po.URL, "http://127.0.0.1:1")))
-	ids := storm(h, 6, "g")
-	h.step(fixedNow)
-	h.step(fixedNow.Add(10 * time.Second))
-	ms := po.Messages()
-	if len(ms) != 4 {
-		t.Fatalf("Pushover got %d messages, want 3 and one storm message", len(ms))
-	}
-	var held []string
-	for _, id := range ids {
-		if !slices.ContainsFunc(ms[:3], func(m providertest.PushoverMessage) bool { return m.Tags == id }) {
-			held = append(held, id)
-		}
-	}
-	if len(held) != 3 {
-		t.Fatalf("held %v", held)
-	}
+	ms, held := pushoverStormHeld(t, h, po)
 	h.clock.Set(fixedNow.Add(time.Minute))
 	st.set(held[1])
 	code := po.Acknowledge(t, 3, "iphone")
@@ -108,4 +93,28 @@ func TestPushoverStormReceiptReadsOneTimeline(t *testing.T) {
 	if n := st.n.Load() - before; n > 3 {
 		t.Fatalf("the receipt callback of a storm message of 20 incidents read %d timelines, want at most 3", n)
 	}
+}
+
+// pushoverStormHeld fires six P0s at ann through Pushover (storm
+// bundling: three pushed at once, three held) and flushes the storm:
+// Pushover's messages, the storm message last, and the incidents it held.
+func pushoverStormHeld(t *testing.T, h *harness, po *providertest.Pushover) ([]providertest.PushoverMessage, []string) {
+	t.Helper()
+	ids := storm(h, 6, "g")
+	h.step(fixedNow)
+	h.step(fixedNow.Add(10 * time.Second))
+	ms := po.Messages()
+	if len(ms) != 4 {
+		t.Fatalf("Pushover got %d messages, want 3 and one storm message", len(ms))
+	}
+	var held []string
+	for _, id := range ids {
+		if !slices.ContainsFunc(ms[:3], func(m providertest.PushoverMessage) bool { return m.Tags == id }) {
+			held = append(held, id)
+		}
+	}
+	if len(held) != 3 {
+		t.Fatalf("held %v", held)
+	}
+	return ms, held
 }

@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -33,9 +35,15 @@ type PagerDuty struct {
 	// URL is where the fake listens: the events_url for pagerd.
 	URL string
 
-	mu        sync.Mutex
-	events    []*gopd.V2Event
-	alerts    map[string]string // dedup key → "triggered", "acknowledged" or "resolved"
+	mu     sync.Mutex
+	events []*gopd.V2Event
+	alerts map[string]string // dedup key → "triggered", "acknowledged" or "resolved"
+	// incidents are PagerDuty's incidents by id (Q1, Q2, ... in the
+	// order the alerts that opened them came), and in the incident each
+	// open alert is in, by its dedup key: an alert opens an incident of
+	// its own, and a merge moves it into another (Merge).
+	incidents map[string]*pdIncident
+	in        map[string]string
 	notified  []string
 	failFirst int
 	throttled map[string]bool // routing keys answered 429
@@ -94,10 +102,22 @@ func (f *PagerDuty) Alert(dedupKey string) string {
 	return f.alerts[dedupKey]
 }
 
-// take applies an event PagerDuty accepted to its alerts.
+// pdIncident is one of PagerDuty's incidents: the key it is named by in
+// webhooks (incident_key: its first alert's), its status, and the dedup
+// keys of the alerts it holds, open or resolved.
+type pdIncident struct {
+	id, key, status string
+	alerts          []string
+}
+
+// take applies an event PagerDuty accepted to its alerts. An acknowledge
+// acknowledges the incident the alert is in, every alert of it; a resolve
+// resolves the alert alone, and its incident once none is open.
 func (f *PagerDuty) take(ev *gopd.V2Event) {
 	if f.alerts == nil {
 		f.alerts = map[string]string{}
+		f.incidents = map[string]*pdIncident{}
+		f.in = map[string]string{}
 	}
 	key, status := ev.DedupKey, f.alerts[ev.DedupKey]
 	open := status == "triggered" || status == "acknowledged"
@@ -107,11 +127,130 @@ func (f *PagerDuty) take(ev *gopd.V2Event) {
 	case ev.Action == "trigger" && !open:
 		f.alerts[key] = "triggered"
 		f.notified = append(f.notified, key)
+		id := fmt.Sprintf("Q%d", len(f.incidents)+1)
+		f.incidents[id] = &pdIncident{id: id, key: key, status: "triggered", alerts: []string{key}}
+		f.in[key] = id
 	case ev.Action == "acknowledge" && open:
-		f.alerts[key] = "acknowledged"
+		f.acknowledge(f.incidents[f.in[key]])
 	case ev.Action == "resolve" && open:
 		f.alerts[key] = "resolved"
+		f.closeIfDone(f.incidents[f.in[key]])
 	}
+}
+
+// acknowledge acknowledges an open incident and its open alerts.
+func (f *PagerDuty) acknowledge(inc *pdIncident) {
+	if inc == nil || inc.status == "resolved" {
+		return
+	}
+	inc.status = "acknowledged"
+	for _, k := range inc.alerts {
+		if f.alerts[k] == "triggered" && f.in[k] == inc.id {
+			f.alerts[k] = "acknowledged"
+		}
+	}
+}
+
+// closeIfDone resolves an incident none of whose alerts is open.
+func (f *PagerDuty) closeIfDone(inc *pdIncident) {
+	if inc == nil {
+		return
+	}
+	for _, k := range inc.alerts {
+		if f.in[k] == inc.id && f.alerts[k] != "resolved" {
+			return
+		}
+	}
+	inc.status = "resolved"
+}
+
+// Incident is the id of the PagerDuty incident the alert last opened
+// with the dedup key is in (a merge moves it), "" if none was opened.
+func (f *PagerDuty) Incident(dedupKey string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.in[dedupKey]
+}
+
+// IncidentStatus is the status of PagerDuty's incident id, "" for none.
+func (f *PagerDuty) IncidentStatus(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if inc := f.incidents[id]; inc != nil {
+		return inc.status
+	}
+	return ""
+}
+
+// PagerDutyService is the service the fake's incidents are in, as its
+// webhooks name it (data.service).
+const PagerDutyService = `{"id":"PF9KMXH","type":"service_reference","summary":"API Service"}`
+
+// webhookBody is a webhook v3 body of PagerDuty's for incident inc:
+// eventType, agent as given (a JSON member and its comma, "" for none)
+// and extra members of data (each with its trailing comma).
+func webhookBody(eventType, agent string, inc *pdIncident, extra string) string {
+	return `{"event":{"id":"01` + inc.id + `","event_type":"` + eventType + `","resource_type":"incident",` + agent +
+		`"data":{"id":"` + inc.id + `","type":"incident","status":"` + inc.status + `",` + extra +
+		`"service":` + PagerDutyService + `,"incident_key":"` + inc.key + `"}}}`
+}
+
+// Merge merges the PagerDuty incident the alert keyed key is in into the
+// one the alert keyed into is in, as a person in the web app, the REST
+// API or PagerDuty's own alert grouping (an Event Orchestration, Intelligent
+// Alert Grouping) does: the alerts move, still open, and the incident
+// merged away is resolved, its resolve_reason naming the other. It returns
+// the incident.resolved webhook PagerDuty sends for the incident merged
+// away, with agent as given (a JSON member and its comma, "" for none).
+func (f *PagerDuty) Merge(key, into, agent string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	from, to := f.incidents[f.in[key]], f.incidents[f.in[into]]
+	if from == nil || to == nil || from == to {
+		panic("providertest: merge of alerts not in two PagerDuty incidents")
+	}
+	for _, k := range from.alerts {
+		if f.in[k] == from.id {
+			f.in[k] = to.id
+			to.alerts = append(to.alerts, k)
+			if f.alerts[k] != "resolved" {
+				f.alerts[k] = "triggered"
+				if to.status == "acknowledged" {
+					f.alerts[k] = "acknowledged"
+				}
+			}
+		}
+	}
+	from.status = "resolved"
+	return webhookBody("incident.resolved", agent, from, `"resolve_reason":{"type":"merge_resolve_reason","incident":{"id":"`+to.id+
+		`","type":"incident_reference","summary":"[#`+strings.TrimPrefix(to.id, "Q")+`] `+to.key+`"}},`)
+}
+
+// AcknowledgeIncident acknowledges PagerDuty's incident id (as a person
+// does in the app: agent as for Merge) and returns its
+// incident.acknowledged webhook, named by the incident's own key.
+func (f *PagerDuty) AcknowledgeIncident(id, agent string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	inc := f.incidents[id]
+	f.acknowledge(inc)
+	return webhookBody("incident.acknowledged", agent, inc, "")
+}
+
+// ResolveIncident resolves PagerDuty's incident id and every alert in it
+// (as a person, or a service's auto-resolve timeout, does: agent as for
+// Merge) and returns its incident.resolved webhook.
+func (f *PagerDuty) ResolveIncident(id, agent string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	inc := f.incidents[id]
+	for _, k := range inc.alerts {
+		if f.in[k] == id {
+			f.alerts[k] = "resolved"
+		}
+	}
+	inc.status = "resolved"
+	return webhookBody("incident.resolved", agent, inc, "")
 }
 
 // ServeHTTP answers as the Events API v2.

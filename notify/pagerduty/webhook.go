@@ -30,6 +30,11 @@ type Webhook struct {
 	// signature made with another secret is logged at warn at most once a
 	// minute (refusedSignature).
 	Now func() time.Time
+	// Merges keeps which of pagerd's alerts PagerDuty merged into which
+	// of its incidents (nil: none kept, and an acknowledgement of the
+	// incident an alert was merged into acknowledges only the incident
+	// its own key names).
+	Merges MergeIndex
 
 	refused notify.RefusedCallbacks
 }
@@ -251,6 +256,23 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
+	// PagerDuty's incident may hold alerts of pagerd's that it merged
+	// into it, whatever its own alert is (pagerd's or not): they are
+	// acknowledged with it, carried on when it is merged in turn, and
+	// forgotten when it is resolved.
+	ev := &body.Event
+	var err error
+	switch _, merged := ev.mergedInto(); {
+	case action == notify.Acknowledge:
+		err = wh.ackMoved(r.Context(), ev)
+	case merged:
+		err = wh.rememberMerge(r.Context(), ev, false)
+	default:
+		err = wh.forgetMerges(r.Context(), ev)
+	}
+	if err != nil {
+		return err // 5xx: PagerDuty delivers it again
+	}
 	id, user, reopened, ok := ParseDedupKey(body.Event.Data.IncidentKey)
 	if !ok {
 		w.WriteHeader(http.StatusNoContent) // not an alert pagerd pushed
@@ -288,7 +310,13 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if action == notify.Resolve {
-		if into, merged := body.Event.mergedInto(); merged && body.Event.byPerson() {
+		into, merged := body.Event.mergedInto()
+		if merged {
+			if err := wh.rememberMerge(r.Context(), ev, true); err != nil {
+				return err
+			}
+		}
+		if merged && body.Event.byPerson() {
 			return wh.mergedAway(w, r, id, user, reopened, into, &body.Event)
 		}
 	}
@@ -299,7 +327,6 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 		return wh.ackNotByAPerson(w, r, id, user, reopened, &body.Event)
 	}
 	var acted notify.Acted
-	var err error
 	if action == notify.Acknowledge {
 		// The alert's key says which round of pages it was: an
 		// acknowledgement of an alert from before the incident's latest

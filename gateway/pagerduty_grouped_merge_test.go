@@ -1,0 +1,96 @@
+package gateway
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/providertest"
+	"github.com/pagerd/pagerd/notify/pagerduty"
+)
+
+// pagedFor are the pages of incident id the recorder took (those not
+// through PagerDuty: carol's SMS), as "<offset> <channel>".
+func pagedFor(h *harness, id string) []string {
+	h.rec.mu.Lock()
+	defer h.rec.mu.Unlock()
+	var out []string
+	for _, m := range h.rec.msgs {
+		if m.Incident == id {
+			out = append(out, fmt.Sprintf("%s %s", m.At.Sub(fixedNow), m.Channel))
+		}
+	}
+	return out
+}
+
+// groupedByPagerDuty pushes two incidents, x and y, to carol through
+// PagerDuty, and has PagerDuty itself (agent as given: alert grouping, an
+// Event Orchestration) merge y's PagerDuty incident into x's: y's alert
+// moves, still open, into x's incident, and y's is resolved with the
+// merge as its reason. It returns the fake, the harness, x, y and the
+// PagerDuty incident x's alert opened.
+func groupedByPagerDuty(t *testing.T, mk func(*testing.T) store.Store, agent string, cfg func(*providertest.PagerDuty) string) (*providertest.PagerDuty, *harness, string, string, string) {
+	t.Helper()
+	fake := providertest.NewPagerDuty(t)
+	h := newHarness(t, withStore(mk(t)), withConfig(cfg(fake)), realTransport("pagerduty"), fastRetries())
+	x := fireLabels(h, "gx", map[string]string{"alertname": "X", "severity": "critical"})
+	y := fireLabels(h, "gy", map[string]string{"alertname": "Y", "severity": "critical"})
+	h.step(fixedNow)
+	kx, ky := pagerduty.DedupKey(x, "carol", 0), pagerduty.DedupKey(y, "carol", 0)
+	q := fake.Incident(kx)
+	if q == "" || fake.Incident(ky) == "" || fake.Incident(ky) == q {
+		t.Fatalf("x and y did not each open a PagerDuty incident: %q, %q", q, fake.Incident(ky))
+	}
+	if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, fake.Merge(ky, kx, agent)); code != 204 {
+		t.Fatalf("merge webhook: %d %s", code, out)
+	}
+	if got := fake.Incident(ky); got != q {
+		t.Fatalf("y's alert is in PagerDuty's incident %q after the merge, want %q", got, q)
+	}
+	if v := h.incident(y); v.Status != "triggered" || !h.timelineHas(y, "resolve_ignored", "merged") {
+		t.Fatalf("y after PagerDuty merged its incident by itself: %s, timeline %+v", v.Status, v.Timeline)
+	}
+	return fake, h, x, y, q
+}
+
+// pdMergeAgents are the agents a merge made by no person may carry.
+var pdMergeAgents = map[string]string{"no agent": "", "the service": pdAgentService}
+
+// TestPagerDutyGroupedAlertAcknowledgedWithItsIncident: PagerDuty itself
+// merges y's PagerDuty incident into x's (alert grouping, an Event
+// Orchestration), so carol's PagerDuty app shows one incident holding
+// both alerts. She acknowledges it there: PagerDuty stops notifying for
+// both alerts, and its incident.acknowledged, named by x's key,
+// acknowledged x alone; y's ladder went on (carol's SMS at 2m for y) for
+// an alert she had acknowledged in PagerDuty. pagerd keeps which pagerd
+// incidents' alerts PagerDuty merged into which of its incidents: the
+// acknowledgement of that incident by a person acknowledges each, as
+// them, and y's SMS does not go. PagerDuty is told of no acknowledgement
+// under y's key (it would acknowledge x's incident). On both stores.
+func TestPagerDutyGroupedAlertAcknowledgedWithItsIncident(t *testing.T) {
+	for name, mk := range stores(t) {
+		for who, agent := range pdMergeAgents {
+			t.Run(name+"/"+who, func(t *testing.T) {
+				fake, h, x, y, q := groupedByPagerDuty(t, mk, agent, pagerDutyAt)
+				if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, fake.AcknowledgeIncident(q, pdAgentCarol)); code != 204 {
+					t.Fatalf("acknowledgement webhook: %d %s", code, out)
+				}
+				for _, id := range []string{x, y} {
+					if v := h.incident(id); v.Status != "acknowledged" || v.AcknowledgedBy != "carol" {
+						t.Fatalf("%s after carol acknowledged PagerDuty's incident %s, which holds its alert: %s by %q, want acknowledged by carol",
+							id, q, v.Status, v.AcknowledgedBy)
+					}
+				}
+				h.runUntil(fixedNow.Add(10 * time.Minute))
+				if got := pagedFor(h, y); len(got) != 0 {
+					t.Fatalf("y paged after carol acknowledged the PagerDuty incident its alert is in: %v", got)
+				}
+				if got := pdActions(fake, pagerduty.DedupKey(y, "carol", 0)); strings.Join(got, ",") != "trigger" {
+					t.Fatalf("PagerDuty was told %q under y's key, merged into %s", got, q)
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,203 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/notify/pagerduty"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// pagerDutyMergesKind is the store documents' kind (store.Docs) of
+// pagerDutyMerges: one document per PagerDuty incident that holds
+// alerts of pagerd's merged into it, keyed by its id. A kind no replica
+// before it reads, so an older replica in a rollout goes on as it did.
+const pagerDutyMergesKind = "pagerduty_merges"
+
+// pagerDutyMergeKeep is how long a PagerDuty incident's record is kept
+// at most after its last merge, when its resolve never comes (a webhook
+// lost, a subscription taken away); a record all of whose pagerd
+// incidents are resolved goes at the next merge, with its incidents.
+const pagerDutyMergeKeep = 7 * 24 * time.Hour
+
+// pagerDutyMergeWrites is how often a record's write is tried when
+// another replica wrote the kind first.
+const pagerDutyMergeWrites = 10
+
+// pagerDutyMerges keeps pagerduty.MergeIndex in the store's documents,
+// which every replica shares, on both stores: small (a key and an id per
+// alert merged), and dropped with the PagerDuty incident's resolve, or
+// when every pagerd incident in it is resolved, or pagerDutyMergeKeep
+// after its last merge.
+type pagerDutyMerges struct {
+	store store.Store
+	now   func() time.Time
+}
+
+var _ pagerduty.MergeIndex = (*pagerDutyMerges)(nil)
+
+// pagerDutyMerged is one PagerDuty incident's document.
+type pagerDutyMerged struct {
+	// Expires is when it goes unless merged into again (Unix ms).
+	Expires int64             `json:"expires"`
+	Alerts  []pagerduty.Moved `json:"alerts"`
+}
+
+// Merge moves what is kept for from, and alert, to into.
+func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, alert pagerduty.Moved) error {
+	return m.write(ctx, func(docs map[string]pagerDutyMerged, put map[string]pagerDutyMerged, del map[string]bool) bool {
+		moved := docs[from].Alerts
+		if alert.Key != "" {
+			moved = append(slices.Clip(moved), alert)
+		}
+		if len(moved) == 0 {
+			return false
+		}
+		to := docs[into]
+		for _, a := range moved {
+			if !slices.Contains(to.Alerts, a) {
+				to.Alerts = append(to.Alerts, a)
+			}
+		}
+		to.Expires = m.now().Add(pagerDutyMergeKeep).UnixMilli()
+		put[into] = to
+		if _, ok := docs[from]; ok && from != into {
+			del[from] = true
+		}
+		return true
+	})
+}
+
+// Moved is what is kept for pd.
+func (m *pagerDutyMerges) Moved(ctx context.Context, pd string) ([]pagerduty.Moved, error) {
+	docs, _, err := m.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return docs[pd].Alerts, nil
+}
+
+// Forget drops what is kept for pd.
+func (m *pagerDutyMerges) Forget(ctx context.Context, pd string) error {
+	return m.write(ctx, func(docs map[string]pagerDutyMerged, _ map[string]pagerDutyMerged, del map[string]bool) bool {
+		if _, ok := docs[pd]; !ok {
+			return false
+		}
+		del[pd] = true
+		return true
+	})
+}
+
+// read is every document kept and not expired, and the kind's version.
+func (m *pagerDutyMerges) read(ctx context.Context) (map[string]pagerDutyMerged, int64, error) {
+	raw, ver, err := m.store.ListDocs(ctx, pagerDutyMergesKind)
+	if err != nil {
+		return nil, 0, err
+	}
+	return m.decode(raw), ver, nil
+}
+
+// decode is the documents of raw not expired. One that does not decode
+// is left out (and dropped at the next write).
+func (m *pagerDutyMerges) decode(raw map[string][]byte) map[string]pagerDutyMerged {
+	now := m.now().UnixMilli()
+	docs := make(map[string]pagerDutyMerged, len(raw))
+	for k, v := range raw {
+		var d pagerDutyMerged
+		if json.Unmarshal(v, &d) == nil && d.Expires > now {
+			docs[k] = d
+		}
+	}
+	return docs
+}
+
+// write reads the documents, lets change say what to put and delete
+// (false: nothing to write), drops those expired, undecodable or whose
+// pagerd incidents are all resolved, and writes, again when another
+// replica wrote first.
+func (m *pagerDutyMerges) write(ctx context.Context, change func(docs, put map[string]pagerDutyMerged, del map[string]bool) bool) error {
+	for attempt := 1; ; attempt++ {
+		raw, ver, err := m.store.ListDocs(ctx, pagerDutyMergesKind)
+		if err != nil {
+			return err
+		}
+		docs := m.decode(raw)
+		put, del := map[string]pagerDutyMerged{}, map[string]bool{}
+		if !change(docs, put, del) {
+			return nil
+		}
+		for k := range raw {
+			if _, ok := docs[k]; !ok {
+				del[k] = true
+			}
+		}
+		gone, err := m.resolved(ctx, docs)
+		if err != nil {
+			return err
+		}
+		for _, k := range gone {
+			if _, ok := put[k]; !ok {
+				del[k] = true
+			}
+		}
+		enc := make(map[string][]byte, len(put))
+		for k, d := range put {
+			if enc[k], err = json.Marshal(d); err != nil {
+				return err
+			}
+			delete(del, k)
+		}
+		_, err = m.store.PutDocs(ctx, pagerDutyMergesKind, ver, enc, slices.Collect(func(yield func(string) bool) {
+			for k := range del {
+				if !yield(k) {
+					return
+				}
+			}
+		}))
+		if errors.Is(err, store.ErrConflict) && attempt < pagerDutyMergeWrites {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("pagerduty merges: %w", err)
+		}
+		return nil
+	}
+}
+
+// resolved are the documents every pagerd incident of which is resolved
+// or gone: nothing is left to acknowledge with their PagerDuty incident.
+// An alert of a storm message's (its key names a bundle) keeps its
+// document until it expires.
+func (m *pagerDutyMerges) resolved(ctx context.Context, docs map[string]pagerDutyMerged) ([]string, error) {
+	var ids []string
+	for _, d := range docs {
+		for _, a := range d.Alerts {
+			if id, _, _, ok := pagerduty.ParseDedupKey(a.Key); ok && !store.IsBundleID(id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	statuses, err := m.store.Statuses(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var gone []string
+	for k, d := range docs {
+		if !slices.ContainsFunc(d.Alerts, func(a pagerduty.Moved) bool {
+			id, _, _, ok := pagerduty.ParseDedupKey(a.Key)
+			st, kept := statuses[id]
+			return !ok || store.IsBundleID(id) || kept && st != policy.StatusResolved
+		}) {
+			gone = append(gone, k)
+		}
+	}
+	return gone, nil
+}

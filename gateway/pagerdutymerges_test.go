@@ -1,0 +1,86 @@
+package gateway
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/notify/pagerduty"
+)
+
+// TestPagerDutyMergesKept: which of pagerd's alerts PagerDuty merged into
+// which of its incidents is kept in the store, the same on both stores:
+// a merge of an incident that holds merged alerts carries them on, a
+// merge delivered again adds nothing, Forget drops the incident's record,
+// and a record goes by itself pagerDutyMergeKeep after its last merge,
+// or, at the next merge, once every pagerd incident in it is resolved.
+// Another kind of document (an older replica's) is left alone.
+func TestPagerDutyMergesKept(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := mk(t)
+			ctx := context.Background()
+			now := fixedNow
+			m := &pagerDutyMerges{store: st, now: func() time.Time { return now }}
+			h := newHarness(t, withStore(st), withConfig(pdConfig))
+			x, y := fire(h), fireLabels(h, "gy", map[string]string{"alertname": "Y", "severity": "critical"})
+			ax := pagerduty.Moved{Key: pagerduty.DedupKey(x, "carol", 0), Into: "Q1"}
+			ay := pagerduty.Moved{Key: pagerduty.DedupKey(y, "carol", 1), Into: "Q9"}
+			moved := func(pd string) []pagerduty.Moved {
+				t.Helper()
+				got, err := m.Moved(ctx, pd)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return got
+			}
+			must := func(err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := moved("Q1"); len(got) != 0 {
+				t.Fatalf("kept before any merge: %v", got)
+			}
+			must(m.Merge(ctx, "Q2", "Q1", ax))
+			must(m.Merge(ctx, "Q2", "Q1", ax)) // delivered again
+			must(m.Merge(ctx, "Q5", "Q1", pagerduty.Moved{}))
+			if got := moved("Q1"); !slices.Equal(got, []pagerduty.Moved{ax}) {
+				t.Fatalf("Q1 holds %v, want %v", got, ax)
+			}
+			must(m.Merge(ctx, "Q8", "Q9", ay))
+			must(m.Merge(ctx, "Q1", "Q9", pagerduty.Moved{})) // Q1 merged in turn: its alerts go with it
+			if got := moved("Q9"); !slices.Equal(got, []pagerduty.Moved{ay, ax}) || len(moved("Q1")) != 0 {
+				t.Fatalf("after Q1 was merged into Q9: Q9 holds %v, Q1 %v", got, moved("Q1"))
+			}
+			must(m.Forget(ctx, "Q9"))
+			if got := moved("Q9"); len(got) != 0 {
+				t.Fatalf("Q9 forgotten still holds %v", got)
+			}
+			if _, err := st.PutDocs(ctx, "other", 0, map[string][]byte{"k": []byte("v")}, nil); err != nil {
+				t.Fatal(err)
+			}
+			must(m.Merge(ctx, "Q2", "Q1", ax))
+			now = now.Add(pagerDutyMergeKeep + time.Second)
+			if got := moved("Q1"); len(got) != 0 {
+				t.Fatalf("kept past pagerDutyMergeKeep: %v", got)
+			}
+			now = fixedNow
+			must(m.Merge(ctx, "Q2", "Q1", ax))
+			carolActs(t, h, x)("resolve")
+			must(m.Merge(ctx, "Q8", "Q9", ay))
+			if got := moved("Q1"); len(got) != 0 {
+				t.Fatalf("kept once its incident was resolved: %v", got)
+			}
+			raw, _, err := st.ListDocs(ctx, pagerDutyMergesKind)
+			if err != nil || len(raw) != 1 || raw["Q9"] == nil {
+				t.Fatalf("documents kept: %v (%v), want Q9's alone", raw, err)
+			}
+			if other, _, err := st.ListDocs(ctx, "other"); err != nil || string(other["k"]) != "v" {
+				t.Fatalf("another kind's document: %q (%v)", other, err)
+			}
+		})
+	}
+}

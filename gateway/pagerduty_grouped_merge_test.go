@@ -11,6 +11,14 @@ import (
 	"github.com/pagerd/pagerd/notify/pagerduty"
 )
 
+// pdRepeatConfig is pagerDutyAt's config whose policy pages its level
+// again, once, 15 minutes on, when nobody acknowledged: a page to carol
+// under the same dedup key after the first.
+func pdRepeatConfig(fake *providertest.PagerDuty) string {
+	return strings.Replace(pagerDutyAt(fake), "  - name: p\n    levels: [{name: primary, ",
+		"  - name: p\n    repeat: 1\n    levels: [{name: primary, timeout: 15m, ", 1)
+}
+
 // pagedFor are the pages of incident id the recorder took (those not
 // through PagerDuty: carol's SMS), as "<offset> <channel>".
 func pagedFor(h *harness, id string) []string {
@@ -89,6 +97,45 @@ func TestPagerDutyGroupedAlertAcknowledgedWithItsIncident(t *testing.T) {
 				}
 				if got := pdActions(fake, pagerduty.DedupKey(y, "carol", 0)); strings.Join(got, ",") != "trigger" {
 					t.Fatalf("PagerDuty was told %q under y's key, merged into %s", got, q)
+				}
+			})
+		}
+	}
+}
+
+// TestPagerDutyGroupedAlertToldAgainOnceItsIncidentIsResolved: PagerDuty
+// itself merges y's PagerDuty incident into x's, and later resolves x's
+// by itself (the service's auto-resolve timeout), y's alert with it;
+// pagerd's y is still triggered, and its policy pages carol again under
+// y's key, which opens a new PagerDuty incident. carol acknowledges y in
+// pagerd: pagerd, which had marked y's key merged, never told PagerDuty,
+// and the new incident went on notifying her. The merge is over once
+// the incident it went into is resolved (pagerd notes it in y's
+// timeline): the acknowledgement is passed on under y's key again, and
+// reaches the new incident. On both stores.
+func TestPagerDutyGroupedAlertToldAgainOnceItsIncidentIsResolved(t *testing.T) {
+	for name, mk := range stores(t) {
+		for who, agent := range pdMergeAgents {
+			t.Run(name+"/"+who, func(t *testing.T) {
+				fake, h, _, y, q := groupedByPagerDuty(t, mk, agent, pdRepeatConfig)
+				ky := pagerduty.DedupKey(y, "carol", 0)
+				h.runUntil(fixedNow.Add(time.Minute))
+				if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, fake.ResolveIncident(q, pdAgentService)); code != 204 {
+					t.Fatalf("auto-resolve webhook: %d %s", code, out)
+				}
+				if v := h.incident(y); v.Status != "triggered" || !h.timelineHas(y, "resolve_ignored", "merge over in PagerDuty") {
+					t.Fatalf("y after PagerDuty auto-resolved the incident its alert was merged into: %s, timeline %+v", v.Status, v.Timeline)
+				}
+				h.runUntil(fixedNow.Add(time.Hour))
+				again := fake.Incident(ky)
+				if again == q || fake.IncidentStatus(again) != "triggered" {
+					t.Fatalf("y's page after its PagerDuty incident was resolved opened no new one: in %q (%s); sent %q",
+						again, fake.IncidentStatus(again), pdSeq(fake))
+				}
+				carolActs(t, h, y)("acknowledge")
+				if got := fake.IncidentStatus(again); got != "acknowledged" {
+					t.Fatalf("PagerDuty's new incident %s for y, acknowledged in pagerd: %s, want acknowledged; PagerDuty was told %q under y's key",
+						again, got, pdActions(fake, ky))
 				}
 			})
 		}

@@ -280,13 +280,12 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 	// services (pagerduty_service); a merge in a service not named, or a
 	// contact whose service is not named, keeps the key's alerts from
 	// being told in every service (mergedIn).
+	// A merge is over once the PagerDuty incident it went into is
+	// resolved (MergeOver): the alert was resolved with it, and a page
+	// under its key since opened a new PagerDuty incident, which is told.
 	mergedAway := map[string][]string{}
 	if o.Action == string(notify.Acknowledge) {
-		for _, e := range tl {
-			if key, service, ok := pagerduty.MergedAlert(e.Detail); ok && e.Type == "resolve_ignored" {
-				mergedAway[key] = append(mergedAway[key], service)
-			}
-		}
+		mergedAway = mergedAlerts(tl)
 	}
 	// One dedup key names the person's alert whatever the channel, so a
 	// person whose contacts on two channels go through PagerDuty (a push
@@ -432,6 +431,33 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 		return entry, &outboxEnd{result: outboxDropped, msg: lostMsg, err: lostErr, attrs: []any{"users", lost}}
 	}
 	return entry, nil
+}
+
+// mergedAlerts are the dedup keys of the alerts whose PagerDuty incident
+// the timeline says was merged into another (MergedNote), each with the
+// PagerDuty services of its merges (mergedIn), but for the merges it
+// says are over since (MergeOverNote, naming the incident the merge went
+// into).
+func mergedAlerts(tl []store.Entry) map[string][]string {
+	type merge struct{ service, into string }
+	merges := map[string][]merge{}
+	for _, e := range tl {
+		if e.Type != "resolve_ignored" {
+			continue
+		}
+		if key, service, ok := pagerduty.MergedAlert(e.Detail); ok {
+			merges[key] = append(merges[key], merge{service, pagerduty.MergedInto(e.Detail)})
+		} else if key, into, ok := pagerduty.MergeOver(e.Detail); ok {
+			merges[key] = slices.DeleteFunc(merges[key], func(m merge) bool { return m.into == into })
+		}
+	}
+	out := map[string][]string{}
+	for key, ms := range merges {
+		for _, m := range ms {
+			out[key] = append(out[key], m.service)
+		}
+	}
+	return out
 }
 
 // mergedIn reports whether the alert under a key whose merges in PagerDuty

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/pagerd/pagerd/internal/textcut"
 	"github.com/pagerd/pagerd/notify"
@@ -104,11 +105,90 @@ func (wh *Webhook) ackMoved(ctx context.Context, ev *webhookEvent) error {
 	return nil
 }
 
-// forgetMerges drops what is kept for a PagerDuty incident once it is
-// resolved: its alerts are resolved with it.
-func (wh *Webhook) forgetMerges(ctx context.Context, ev *webhookEvent) error {
+// mergeOver answers the incident.resolved of a PagerDuty incident that
+// pagerd's alerts were merged into, whoever resolved it: PagerDuty
+// resolved those alerts with it, so a page under their keys opens a new
+// PagerDuty incident, which must be told of pagerd's acknowledgements
+// again. Each alert's incident notes it (MergeOverNote, resolve_ignored:
+// the resolve is not applied to it), which the dispatcher reads as the
+// end of the merge the alert's MergedNote named; then the record is
+// dropped. A note not stored is answered 5xx, and PagerDuty delivers the
+// webhook again (noted once).
+func (wh *Webhook) mergeOver(ctx context.Context, ev *webhookEvent) error {
 	if wh.Merges == nil || !serviceIDRE.MatchString(ev.Data.ID) {
 		return nil
 	}
+	moved, err := wh.Merges.Moved(ctx, ev.Data.ID)
+	if err != nil || len(moved) == 0 {
+		return err
+	}
+	for _, m := range moved {
+		id, user, _, ok := ParseDedupKey(m.Key)
+		if !ok {
+			continue
+		}
+		why := MergeOverNote(m.Key, m.Into, ev.Data.ID, textcut.Line(ev.agentName(), 100))
+		if _, err := wh.Receiver.NotApplied(ctx, user, notify.Page{Target: id, Source: notify.SourcePagerDuty, By: ev.agentName()}, notify.Resolve, why); err != nil &&
+			!errors.Is(err, notify.ErrNotFound) {
+			return err
+		}
+	}
 	return wh.Merges.Forget(ctx, ev.Data.ID)
+}
+
+// mergeOverPrefix begins the timeline note of an alert whose merge in
+// PagerDuty is over (MergeOverNote).
+const mergeOverPrefix = "merge over in PagerDuty: alert "
+
+// MergeOverNote is the timeline note (resolve_ignored) of the alert pagerd
+// pushed under key, merged into PagerDuty's incident into (as its
+// MergedNote says), once PagerDuty's incident resolved, the one it was in
+// then (into, or one into was merged into), was resolved by by ("" for
+// no agent). The dispatcher reads it back (MergeOver): from then on the
+// alert is told of acknowledgements under its key again.
+func MergeOverNote(key, into, resolved, by string) string {
+	in := "incident " + resolved
+	if resolved != into {
+		in += " (which incident " + into + " was merged into)"
+	}
+	if by == "" {
+		by = "no agent"
+	}
+	return mergeOverPrefix + key + " merged into incident " + into + ": PagerDuty's " + in + " was resolved by " + by +
+		", and the alert with it; not applied here, pagerd's incident stays open. A page under the key opens a new PagerDuty incident, which is told of pagerd's acknowledgements"
+}
+
+// MergeOver is the dedup key of the alert a note written by MergeOverNote
+// names and the PagerDuty incident its merge went into; false for any
+// other note.
+func MergeOver(note string) (key, into string, ok bool) {
+	after, ok := strings.CutPrefix(note, mergeOverPrefix)
+	if !ok {
+		return "", "", false
+	}
+	key, rest, ok := strings.Cut(after, " merged into incident ")
+	if _, _, _, valid := ParseDedupKey(key); !ok || !valid {
+		return "", "", false
+	}
+	into, _, _ = strings.Cut(rest, ":")
+	return key, into, true
+}
+
+// MergedInto is the PagerDuty incident a note written by MergedNote says
+// the alert was merged into (its id, as resolve_reason named it), "" for
+// any other note or one that names no id.
+func MergedInto(note string) string {
+	if _, _, ok := MergedAlert(note); !ok {
+		return ""
+	}
+	_, after, ok := strings.Cut(note, " into incident ")
+	if !ok {
+		return ""
+	}
+	// "<id> (<summary>) by ..." or "<id> by ...": mergedInto's into.
+	id, rest, _ := strings.Cut(after, " ")
+	if !serviceIDRE.MatchString(id) || !strings.HasPrefix(rest, "(") && !strings.HasPrefix(rest, "by ") {
+		return ""
+	}
+	return id
 }

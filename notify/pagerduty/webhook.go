@@ -259,7 +259,7 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	// PagerDuty's incident may hold alerts of pagerd's that it merged
 	// into it, whatever its own alert is (pagerd's or not): they are
 	// acknowledged with it, carried on when it is merged in turn, and
-	// forgotten when it is resolved.
+	// their merge ends when it is resolved.
 	ev := &body.Event
 	var err error
 	switch _, merged := ev.mergedInto(); {
@@ -268,7 +268,7 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	case merged:
 		err = wh.rememberMerge(r.Context(), ev, false)
 	default:
-		err = wh.forgetMerges(r.Context(), ev)
+		err = wh.mergeOver(r.Context(), ev)
 	}
 	if err != nil {
 		return err // 5xx: PagerDuty delivers it again

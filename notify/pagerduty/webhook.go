@@ -1,6 +1,7 @@
 package pagerduty
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -256,23 +257,65 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	// PagerDuty's incident may hold alerts of pagerd's that it merged
-	// into it, whatever its own alert is (pagerd's or not): they are
-	// acknowledged with it, carried on when it is merged in turn, and
-	// their merge ends when it is resolved.
-	ev := &body.Event
-	var err error
-	switch _, merged := ev.mergedInto(); {
-	case action == notify.Acknowledge:
-		err = wh.ackMoved(r.Context(), ev)
-	case merged:
-		err = wh.rememberMerge(r.Context(), ev, false)
-	default:
-		err = wh.mergeOver(r.Context(), ev)
+	// The event's own alert first, then the alerts of pagerd's that
+	// PagerDuty merged into its incident (keepMerges): a merges' record
+	// the store refused (its documents on a Redis Cluster node that is
+	// down) held up, before, every acknowledgement and resolve made in
+	// PagerDuty, each answered 5xx, where it needs no such record. The
+	// answer waits for both: 5xx, and PagerDuty delivers the webhook
+	// again, when either was not stored (the event's own changes nothing
+	// the second time: an acknowledged incident stays so, a note is
+	// written once).
+	held := &heldAnswer{ResponseWriter: w}
+	var pushed bool
+	err := wh.serveEvent(held, r, &body, action, &pushed)
+	if merr := wh.keepMerges(r.Context(), &body.Event, action, pushed); err == nil {
+		err = merr
 	}
 	if err != nil {
-		return err // 5xx: PagerDuty delivers it again
+		return err
 	}
+	held.send()
+	return nil
+}
+
+// keepMerges acts on the alerts of pagerd's that PagerDuty merged into the
+// event's incident, whatever its own alert is (pagerd's or not): they are
+// acknowledged with it (ackMoved), carried on when it is merged in turn
+// with its own alert if pagerd pushed it (rememberMerge), and their merge
+// ends when it is resolved (mergeOver). An error is a 5xx: PagerDuty
+// delivers the webhook again.
+func (wh *Webhook) keepMerges(ctx context.Context, ev *webhookEvent, action notify.Action, pushed bool) error {
+	switch _, merged := ev.mergedInto(); {
+	case action == notify.Acknowledge:
+		return wh.ackMoved(ctx, ev)
+	case merged:
+		return wh.rememberMerge(ctx, ev, pushed)
+	default:
+		return wh.mergeOver(ctx, ev)
+	}
+}
+
+// heldAnswer holds the status the event's own handling answers with
+// (always 204: those answers have no body) until keepMerges is done.
+type heldAnswer struct {
+	http.ResponseWriter
+	code int
+}
+
+func (h *heldAnswer) WriteHeader(code int) { h.code = code }
+
+// send writes the status held, 204 when none was.
+func (h *heldAnswer) send() {
+	if h.code == 0 {
+		h.code = http.StatusNoContent
+	}
+	h.ResponseWriter.WriteHeader(h.code)
+}
+
+// serveEvent is ServeWebhook's answer to the event's own alert; it sets
+// pushed when the alert is one pagerd pushed to a person it knows.
+func (wh *Webhook) serveEvent(w http.ResponseWriter, r *http.Request, body *webhookBody, action notify.Action, pushed *bool) error {
 	id, user, reopened, ok := ParseDedupKey(body.Event.Data.IncidentKey)
 	if !ok {
 		w.WriteHeader(http.StatusNoContent) // not an alert pagerd pushed
@@ -309,16 +352,9 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	if action == notify.Resolve {
-		into, merged := body.Event.mergedInto()
-		if merged {
-			if err := wh.rememberMerge(r.Context(), ev, true); err != nil {
-				return err
-			}
-		}
-		if merged && body.Event.byPerson() {
-			return wh.mergedAway(w, r, id, user, reopened, into, &body.Event)
-		}
+	*pushed = true
+	if into, merged := body.Event.mergedInto(); action == notify.Resolve && merged && body.Event.byPerson() {
+		return wh.mergedAway(w, r, id, user, reopened, into, &body.Event)
 	}
 	if action == notify.Resolve && !body.Event.byPerson() {
 		return wh.resolveNotByAPerson(w, r, id, user, &body.Event)
@@ -327,6 +363,7 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 		return wh.ackNotByAPerson(w, r, id, user, reopened, &body.Event)
 	}
 	var acted notify.Acted
+	var err error
 	if action == notify.Acknowledge {
 		// The alert's key says which round of pages it was: an
 		// acknowledgement of an alert from before the incident's latest

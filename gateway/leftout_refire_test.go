@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -957,6 +958,100 @@ func TestFiringTakenIsNotedOnce(t *testing.T) {
 			if n != 1 {
 				t.Fatalf("firing_taken noted %d times over 4 notifications of one firing, want once: %s", n, timelineTypes(h.incident(id)))
 			}
+		})
+	}
+}
+
+// TestGroupFlappingAfterItsIncidentTookItsFiringStaysARepeat: group mode.
+// The group's resolve left alerts out, so it was withheld and the
+// incident stayed open. The group fired anew (b) while the incident
+// paged: a repeat, the incident took b's firing (firing_taken) and paged
+// on for it, and, acknowledged or not, its people were told of b. b then
+// flapped (resolved and fired again within group_interval, so
+// Alertmanager sent no resolve between) and its next notification
+// (repeat_interval) carried b's new start. No resolve came after the
+// incident took b: the group never ended since. The withheld resolve
+// from before b was taken for the group's end, the incident resolved and
+// a new one paged the same people again for the outage they had been
+// paged for (and, acknowledged, were working).
+func TestGroupFlappingAfterItsIncidentTookItsFiringStaysARepeat(t *testing.T) {
+	for name, open := range stores(t) {
+		for _, ack := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s acknowledged %v", name, ack), func(t *testing.T) {
+				h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+				t0 := fixedNow
+				a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
+				r := h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: a, starts: t0}))
+				var res struct{ Incidents []string }
+				r.json(t, &res)
+				id := res.Incidents[0]
+				w := t0.Add(2 * time.Minute)
+				h.runUntil(w)
+				h.am(amKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: a, starts: t0, ends: w}))
+				// b fires anew while the incident pages: a repeat, taken.
+				h.runUntil(t0.Add(5 * time.Minute))
+				h.am(amKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: t0.Add(4 * time.Minute)}))
+				if v := h.incident(id); v.Status != "triggered" || !h.timelineHas(id, "firing_taken", "") {
+					t.Fatalf("after b's first notification: %s: %s; want triggered, b's firing taken", v.Status, timelineTypes(v))
+				}
+				status := "triggered"
+				if ack {
+					h.runUntil(t0.Add(6 * time.Minute))
+					if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+						t.Fatalf("acknowledge: %d %s", r.code, r.body)
+					}
+					status = "acknowledged"
+				}
+				h.runUntil(t0.Add(2 * time.Hour))
+				if v := h.incident(id); string(v.Status) != status || v.NextStepAt != nil {
+					t.Fatalf("before b flaps: %s (next step %v): %s", v.Status, v.NextStepAt, timelineTypes(v))
+				}
+				// b flaps at 2h10m; Alertmanager sends it at repeat_interval.
+				before := len(h.rec.lines(t0))
+				at := t0.Add(6 * time.Hour)
+				h.clock.Set(at)
+				h.am(amKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: t0.Add(2*time.Hour + 10*time.Minute)}))
+				h.runUntil(at.Add(time.Minute))
+				paged := h.rec.lines(t0)[before:]
+				firedAnewOrRepeat(t, h, id, paged, false, status)
+			})
+		}
+	}
+}
+
+// TestGroupFiringAnewAfterAResolveWithheldSinceItsIncidentTookAFiringPages:
+// as TestGroupFlappingAfterItsIncidentTookItsFiringStaysARepeat, but the
+// group the incident took (b) then resolved, and its resolve left alerts
+// out too (withheld after the incident took b): c, firing after that
+// resolve, is the group firing anew, and pages.
+func TestGroupFiringAnewAfterAResolveWithheldSinceItsIncidentTookAFiringPages(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+			t0 := fixedNow
+			a, b, c := lbl("X", "critical", "a"), lbl("X", "critical", "b"), lbl("X", "critical", "c")
+			r := h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: a, starts: t0}))
+			var res struct{ Incidents []string }
+			r.json(t, &res)
+			id := res.Incidents[0]
+			w := t0.Add(2 * time.Minute)
+			h.runUntil(w)
+			h.am(amKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: a, starts: t0, ends: w}))
+			h.runUntil(t0.Add(5 * time.Minute))
+			h.am(amKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: t0.Add(4 * time.Minute)}))
+			if !h.timelineHas(id, "firing_taken", "") {
+				t.Fatalf("b's firing not taken: %s", timelineTypes(h.incident(id)))
+			}
+			h.runUntil(t0.Add(2 * time.Hour))
+			w2 := t0.Add(2*time.Hour + 5*time.Minute)
+			h.clock.Set(w2)
+			h.am(amKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: b, starts: t0.Add(4 * time.Minute), ends: w2}))
+			before := len(h.rec.lines(t0))
+			at := t0.Add(6 * time.Hour)
+			h.clock.Set(at)
+			h.am(amKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: c, starts: at.Add(-5 * time.Minute)}))
+			h.runUntil(at.Add(time.Minute))
+			firedAnewOrRepeat(t, h, id, h.rec.lines(t0)[before:], true, "")
 		})
 	}
 }

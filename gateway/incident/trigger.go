@@ -237,14 +237,15 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	if a.FirstStart.IsZero() || inc == nil || !quiet(inc) || !a.FirstStart.After(inc.CreatedAt.Add(startSkew)) || a.FirstStart.After(now.Add(startSkew)) {
 		return false, nil
 	}
-	// A resolve withheld after the incident opened, before the alert
-	// started: the group had ended since. Not so when there is none, or
-	// when the alert was left out of it and has fired since (one that
-	// fired a moment before the resolve went out, on a clock a little
-	// ahead, reads as started after it): the resolve was rightly
-	// withheld.
+	// A resolve withheld after the incident opened (and after it last
+	// took another firing, from), before the alert started: the group
+	// had ended since. Not so when there is none, or when the alert was
+	// left out of it and has fired since (one that fired a moment before
+	// the resolve went out, on a clock a little ahead, reads as started
+	// after it): the resolve was rightly withheld.
+	from := inc.CreatedAt
 	endedAt := func(w time.Time) bool {
-		return !w.IsZero() && inc.CreatedAt.Before(w) && a.FirstStart.After(w.Add(startSkew))
+		return !w.IsZero() && from.Before(w) && a.FirstStart.After(w.Add(startSkew))
 	}
 	// The incident's own timeline holds the group's withheld resolves in
 	// group mode, and in fingerprint mode those made while the group's
@@ -271,7 +272,7 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	// nobody is on call for, or pages the provider refused or reported
 	// undelivered, nobody had been told of the new firing, and that
 	// notification is the last chance to page for it.
-	withheld, paged, taken, err := s.leftOutResolveAndLastPage(ctx, inc.ID, inc.CreatedAt, a.FirstStart)
+	withheld, paged, taken, from, err := s.leftOutResolveAndLastPage(ctx, inc.ID, inc.CreatedAt, a.FirstStart)
 	if err != nil {
 		return false, err
 	}
@@ -285,7 +286,7 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 		} else if err != nil {
 			return false, err
 		}
-		if withheld, _, _, err = s.leftOutResolveAndLastPage(ctx, holder.ID, inc.CreatedAt, time.Time{}); err != nil {
+		if withheld, _, _, _, err = s.leftOutResolveAndLastPage(ctx, holder.ID, from, time.Time{}); err != nil {
 			return false, err
 		}
 	}
@@ -315,7 +316,8 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 // FiringTaken is the timeline entry of a repeat that an open incident
 // took for a firing (a whole group's in group mode, an alert's in
 // fingerprint mode) that started after the incident opened: from then on
-// the incident's pages are pages for that firing too (endIfGroupEnded).
+// the incident's pages are pages for that firing too, and the group, firing
+// again then, ended only by a resolve withheld after it (endIfGroupEnded).
 const FiringTaken = "firing_taken"
 
 // noteFiringTaken records, best effort, that inc took a's firing as a
@@ -337,7 +339,7 @@ func (s *Service) noteFiringTaken(ctx context.Context, inc *store.Incident, a Al
 	if inc == nil || !inc.Open() || a.FirstStart.IsZero() || !a.FirstStart.After(inc.CreatedAt.Add(startSkew)) || a.FirstStart.After(now.Add(startSkew)) {
 		return
 	}
-	if _, _, taken, err := s.leftOutResolveAndLastPage(ctx, inc.ID, inc.CreatedAt, a.FirstStart); err == nil && !taken.IsZero() {
+	if _, _, taken, _, err := s.leftOutResolveAndLastPage(ctx, inc.ID, inc.CreatedAt, a.FirstStart); err == nil && !taken.IsZero() {
 		return
 	}
 	e := store.Entry{At: now, Type: FiringTaken, Actor: "pagerd",
@@ -370,15 +372,35 @@ func lastAcknowledged(st *policy.Incident) time.Time {
 // goes). taken is when the incident first took a firing that started at
 // started as a repeat (FiringTaken), zero when it did not or started is
 // zero.
-func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, since, started time.Time) (withheld, paged, taken time.Time, err error) {
+//
+// from is since, or, when the incident took another firing as a repeat
+// (FiringTaken, noted before the one that started at started began, by
+// startSkew), when it last did, if later: the group fired again then, so
+// a resolve withheld before it says nothing of the group's end since, and
+// withheld is the first after from. Read from since, a firing that
+// flapped (resolved and fired again within group_interval, when
+// Alertmanager sends no resolve) after the incident took it read as the
+// group firing anew after the resolve withheld before it was ever
+// taken: the incident was resolved and its people paged again for the
+// outage they had been paged for
+// (TestGroupFlappingAfterItsIncidentTookItsFiringStaysARepeat).
+func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, since, started time.Time) (withheld, paged, taken, from time.Time, err error) {
 	tl, err := s.o.Store.Timeline(ctx, id)
 	if err != nil {
-		return time.Time{}, time.Time{}, time.Time{}, err
+		return time.Time{}, time.Time{}, time.Time{}, time.Time{}, err
+	}
+	from = since
+	if !started.IsZero() {
+		for _, e := range tl {
+			if e.Type == FiringTaken && e.At.Add(startSkew).Before(started) && e.At.After(from) {
+				from = e.At
+			}
+		}
 	}
 	var unreached map[int]bool      // pages a provider reported did not arrive
 	var reported map[[2]string]bool // the people and channels of those reports, each matched once
 	for _, e := range tl {
-		if e.Type == "resolve_withheld" && strings.HasPrefix(e.Detail, ingest.LeftOutResolve) && e.At.After(since) &&
+		if e.Type == "resolve_withheld" && strings.HasPrefix(e.Detail, ingest.LeftOutResolve) && e.At.After(from) &&
 			(withheld.IsZero() || e.At.Before(withheld)) {
 			withheld = e.At
 		}
@@ -398,7 +420,7 @@ func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, sinc
 			taken = e.At
 		}
 	}
-	return withheld, paged, taken, nil
+	return withheld, paged, taken, from, nil
 }
 
 // startSkew is how far after a withheld resolve (on pagerd's clock) an

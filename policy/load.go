@@ -771,6 +771,7 @@ func (v *validator) users() {
 				v.slackMember(cf+".address", u.ID, ct.Address, "slack contact", slackIDs)
 			}
 		}
+		v.pagerDutyServicesNamed(f, u)
 		v.ladders = append(v.ladders,
 			ladderOf{f + ".notification_rules.high", UrgencyHigh, u, len(u.NotificationRules.High) == 0},
 			ladderOf{f + ".notification_rules.low", UrgencyLow, u, len(u.NotificationRules.Low) == 0})
@@ -783,6 +784,39 @@ func (v *validator) users() {
 		}
 	}
 	v.unusable.report(v)
+}
+
+// pagerDutyServicesNamed warns of a person whose contacts via pagerduty
+// go through routing keys of their own (two PagerDuty services) and name
+// the service (pagerduty_service) of some only. A merge in PagerDuty in a
+// service none of them names may be the unnamed one's, and the named
+// ones are told of acknowledgements: when one of those is misnamed (a
+// typo passes the check of its form) and the merge was in its real
+// service, telling it acknowledged the PagerDuty incident its alert was
+// merged into, someone else's outage, and nothing said so. Each named,
+// a merge in a service none names is a misname: none is told, and a WARN
+// says so.
+func (v *validator) pagerDutyServicesNamed(f string, u *User) {
+	named, unnamed := map[string]bool{}, ""
+	for _, ct := range u.Contacts {
+		if ct.Via != "pagerduty" || ct.Address == "" {
+			continue
+		}
+		if ct.PagerDutyService != "" {
+			named[ct.Address] = true
+		} else if unnamed == "" {
+			unnamed = ct.Channel
+		}
+	}
+	if len(named) == 0 || unnamed == "" {
+		return
+	}
+	for _, ct := range u.Contacts {
+		if ct.Via == "pagerduty" && ct.PagerDutyService == "" && ct.Address != "" && !named[ct.Address] {
+			v.warnf(f+".contacts", "the %s contact via pagerduty names no pagerduty_service, and another names one: a merge in PagerDuty in a service no contact names is taken for the unnamed one's, and the named contacts are told of acknowledgements, so a misnamed pagerduty_service would acknowledge the PagerDuty incident its alert was merged into (someone else's outage) unnoticed; name the service of each contact via pagerduty", ct.Channel)
+			return
+		}
+	}
 }
 
 // pagerDutyIDRE is the form of a PagerDuty object id (a service's:

@@ -2123,3 +2123,44 @@ users:
 		}
 	}
 }
+
+// TestPagerDutyServiceNamedForSomeContactsWarns: a person whose contacts
+// via pagerduty go through two routing keys (two PagerDuty services) and
+// name the service of one only is warned of, naming the contacts: a merge
+// in a service none names is taken for the unnamed one's, and the named
+// one is told of acknowledgements, so a typo in its pagerduty_service
+// acknowledged, unnoticed, the PagerDuty incident its alert was merged
+// into (someone else's outage; rev29, after 9a0424e). Each named, or none,
+// or one routing key for both, is no warning.
+func TestPagerDutyServiceNamedForSomeContactsWarns(t *testing.T) {
+	const push, call = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
+	for name, tc := range map[string]struct {
+		pushSvc, callSvc, callKey string
+		warn                      bool
+	}{
+		"one named":          {"", ", pagerduty_service: PCALL01", call, true},
+		"each named":         {", pagerduty_service: PPUSH01", ", pagerduty_service: PCALL01", call, false},
+		"none named":         {"", "", call, false},
+		"one key, one named": {"", ", pagerduty_service: PCALL01", push, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := Parse([]byte(`notifiers:
+  pagerduty: {webhook_secret: 0123456789abcdef}
+users:
+  - {id: x, contacts: [{channel: push, via: pagerduty, address: `+push+tc.pushSvc+`}, {channel: voice, via: pagerduty, address: `+tc.callKey+tc.callSvc+`}]}
+`), "c.yaml", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.warn {
+				for _, w := range cfg.Warnings() {
+					if strings.Contains(w, "pagerduty_service") {
+						t.Fatalf("warned: %s", w)
+					}
+				}
+				return
+			}
+			loadCheckWarning(t, cfg, "users[x].contacts", "push contact via pagerduty names no pagerduty_service", "name the service of each contact")
+		})
+	}
+}

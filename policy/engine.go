@@ -259,7 +259,10 @@ type Incident struct {
 	// new) or auto-escalation trigger joining it, and nobody has
 	// acknowledged it since: every level (and rule) it reached found
 	// nobody on call (a tier held only in office hours, a gap between
-	// restricted layers). A page a provider refused
+	// restricted layers), or an unresolved rule paged only people on
+	// call at none of the policy's levels (a manager named by the rule):
+	// such a page is to a person, not to the team, whose next person on
+	// call is still to learn of an incident nobody acknowledged. A page a provider refused
 	// went to someone, and clears it; so does an acknowledgement, and a
 	// reopen (an unresolved rule, a missing status update) does not set
 	// it: the person who acknowledged has the incident in hand, and a
@@ -1984,6 +1987,7 @@ func (r *run) deadline(id string, then *Hold) error {
 			return l
 		}
 		r.reopen()
+		unpaged := r.inc.Unpaged
 		r.act(Action{Kind: ActionEscalate, At: t, Level: key(top), Detail: why})
 		n := 0
 		for k := range rule.Notify {
@@ -1994,6 +1998,15 @@ func (r *run) deadline(id string, then *Hold) error {
 			n += r.page(fresh[k], key(lvl), t)
 		}
 		r.pagedNobody(n, "the rule")
+		if unpaged && n > 0 && !r.onCallAtALevel(fresh, t) {
+			// The rule paged people (a manager) none of whom is on
+			// call at a level of the policy, for an incident that
+			// waits for someone on call: a page to a person, not to
+			// the team. Until someone acknowledges it, the wait goes
+			// on, and the next person on call is paged when they come
+			// on call, as they would be had the rule paged nobody.
+			r.inc.Unpaged = true
+		}
 		if ownerLevel >= 0 {
 			r.act(skipped)
 		}
@@ -2088,12 +2101,33 @@ func (r *run) firstLevelOnCall(t time.Time) int {
 	return -1
 }
 
+// onCallAtALevel reports whether any of the people in groups is on call
+// at t (or now, when later) at a level of the policy.
+func (r *run) onCallAtALevel(groups [][]string, t time.Time) bool {
+	kept := r.overridden // asked, not paged: no override to record
+	defer func() { r.overridden = kept }()
+	for i := range r.pol.Levels {
+		r.overridden = nil
+		for _, u := range r.levelUsers(i, t) {
+			for _, g := range groups {
+				if slices.Contains(g, u) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // waitOnCall keeps an incident that nobody has been paged for, whose
 // ladder has run out, waiting for someone to come on call: while it is
 // triggered, unpaged (Incident.Unpaged), not held by a maintenance
-// window, and has no page or escalation pending, one look
-// (DeadlineOnCall) is pending; otherwise (acknowledged, resolved, held,
-// paged, its ladder running again) none is. Run after every event, so
+// window, and has no level's timeout pending, one look (DeadlineOnCall)
+// is pending; otherwise (acknowledged, resolved, held, paged, its ladder
+// running again) none is. The page steps of someone an unresolved rule
+// paged during the wait (a manager) keep it: someone coming on call
+// meanwhile is paged at the next look, not once the manager's ladder is
+// over. Run after every event, so
 // that whatever ends the ladder (a last level that pages nobody, the last
 // round's timeout, a level without a timeout) starts the wait, and
 // whatever ends the wait, as it ends any step, drops the look.
@@ -2103,7 +2137,7 @@ func (r *run) waitOnCall() {
 		switch r.inc.Pending[i].Kind {
 		case DeadlineOnCall:
 			look = i
-		case DeadlineNotify, DeadlineEscalate:
+		case DeadlineEscalate:
 			busy = true
 		}
 	}

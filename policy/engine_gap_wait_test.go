@@ -245,15 +245,52 @@ func TestEngineAlertInAGapReloadKeepsTheWait(t *testing.T) {
 	}
 }
 
-// TestEngineAlertInAGapUnresolvedRulesAsBefore: the policy's unresolved
-// rules keep their times (counted from the trigger) and page as they did:
-// a P0's rule pages bob at 06:30 and, someone paged, the incident no
-// longer waits; ann is not paged at 09:00.
-func TestEngineAlertInAGapUnresolvedRulesAsBefore(t *testing.T) {
+// TestEngineAlertInAGapUnresolvedRulePagesAndTheWaitGoesOn: the policy's
+// unresolved rules keep their times (counted from the trigger) during the
+// wait: a P0's rule pages bob, a manager on call at no level of the
+// policy, at 06:30 (push, SMS, call). His page is to a person, not to the
+// team: until someone acknowledges, the incident still waits, looking
+// every 15 minutes while his ladder runs, and ann, who comes on call at
+// 09:00, is paged then, as she would be had the rule paged nobody. Once
+// bob acknowledges, nobody else is paged.
+func TestEngineAlertInAGapUnresolvedRulePagesAndTheWaitGoesOn(t *testing.T) {
 	e, inc := gapEngine(t, officeOnlyConfig, "office", "critical")
-	inc, pages, _, _ := gapRun(t, e, inc, gapWed6.Add(4*time.Hour))
-	if len(pages) == 0 || pages[0] != "30m b push" || slices.ContainsFunc(pages, func(p string) bool { return strings.Contains(p, " a ") }) {
-		t.Fatalf("pages = %q, want bob's by the rule at 30m and none of ann's", pages)
+	inc, pages, esc, looks := gapRun(t, e, inc, gapWed6.Add(3*time.Hour+time.Minute))
+	if want := []string{"30m b push", "32m b sms", "35m b voice", "3h a push"}; !reflect.DeepEqual(pages, want) {
+		t.Fatalf("pages = %q (escalations %q), want %q: bob's by the rule at 30m, ann's when she comes on call", pages, esc, want)
+	}
+	if !slices.ContainsFunc(looks, func(at time.Time) bool { return at.Equal(gapWed6.Add(45 * time.Minute)) }) {
+		t.Fatalf("looks %v: want one at 06:45, while bob's ladder is done, and every 15 minutes on", looks)
+	}
+	if inc.Unpaged || engPendingKinds(inc)[DeadlineOnCall] != 0 {
+		t.Fatalf("after ann's page: unpaged %v, pending %+v", inc.Unpaged, inc.Pending)
+	}
+
+	e, inc = gapEngine(t, officeOnlyConfig, "office", "critical")
+	inc, _, _, _ = gapRun(t, e, inc, gapWed6.Add(40*time.Minute))
+	if !inc.Unpaged || engPendingKinds(inc)[DeadlineOnCall] != 1 {
+		t.Fatalf("after bob's page by the rule: unpaged %v, pending %+v, want the wait kept", inc.Unpaged, inc.Pending)
+	}
+	inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "b"}, gapWed6.Add(41*time.Minute))
+	if _, pages, _, _ := gapRun(t, e, inc, gapWed6.Add(4*time.Hour)); len(pages) != 0 {
+		t.Fatalf("paged %q after bob acknowledged", pages)
+	}
+}
+
+// TestEngineAlertInAGapUnresolvedRulePagingTheLevelEndsTheWait: a rule
+// that pages someone on call at a level of the policy (bob, put on the
+// office tier by an override from 06:20, made after the look of 06:15,
+// so the next look is at 06:30, after the rule's step due then) has paged
+// the team: the wait ends there, and the look does not page bob again.
+func TestEngineAlertInAGapUnresolvedRulePagingTheLevelEndsTheWait(t *testing.T) {
+	ov := Override{Reason: "cover", ID: "ov-1", CreatedBy: "api:ops", Tiers: map[string]string{"primary": "b"},
+		From: Moment{Instant: gapWed6.Add(20 * time.Minute), set: true}, Until: Moment{Instant: gapWed6.Add(3 * time.Hour), set: true}}
+	e, inc := gapEngine(t, officeOnlyConfig, "office", "critical")
+	inc, _, _, _ = gapRun(t, e, inc, gapWed6.Add(19*time.Minute))
+	with := &Engine{Config: e.Config.WithOverrides(map[string][]Override{"s": {ov}})}
+	inc, pages, esc, _ := gapRun(t, with, inc, gapWed6.Add(time.Hour))
+	if want := []string{"30m b push", "32m b sms", "35m b voice"}; !reflect.DeepEqual(pages, want) {
+		t.Fatalf("pages = %q (escalations %q), want %q: bob's by the rule, once", pages, esc, want)
 	}
 	if inc.Unpaged || engPendingKinds(inc)[DeadlineOnCall] != 0 {
 		t.Fatalf("unpaged %v, pending %+v", inc.Unpaged, inc.Pending)

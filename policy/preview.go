@@ -1,6 +1,9 @@
 package policy
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // RoutePreview is what an alert would get, without an incident: the route
 // (service, priority, urgency, rule, escalation policy), when each of its
@@ -24,8 +27,30 @@ type RoutePreview struct {
 	// WaitsForOnCall: no level pages anyone when the alert comes, so
 	// once the policy's rounds of repeat have run out the incident waits
 	// for the next person on call and pages them then (DeadlineOnCall):
-	// a page delayed, not lost.
+	// a page delayed, not lost. An unresolved rule that pages someone
+	// meanwhile (Unresolved) does not end the wait, unless someone it
+	// pages is on call at a level of the policy (EndsWait); an
+	// acknowledgement does.
 	WaitsForOnCall bool `json:"waits_for_on_call,omitempty"`
+	// Unresolved are the policy's unresolved rules for the alert's
+	// priority: whom each pages, and when, should the incident still be
+	// open then.
+	Unresolved []UnresolvedPreview `json:"unresolved,omitempty"`
+}
+
+// UnresolvedPreview is one unresolved rule as the alert would meet it.
+type UnresolvedPreview struct {
+	After string    `json:"after"`
+	At    time.Time `json:"at"`
+	// Users are the people the rule pages at At (none when its targets
+	// are tiers nobody holds then).
+	Users []string `json:"users"`
+	// EndsWait, for an alert that waits for someone on call
+	// (WaitsForOnCall), says someone the rule pages is on call at a
+	// level of the policy at At: the team is paged, and the wait ends.
+	// Without it, the rule's page (a manager's) is one more, and the
+	// next person on call is still paged when they come.
+	EndsWait bool `json:"ends_wait,omitempty"`
 }
 
 // TargetDue is one response target: its timeout and when it falls due.
@@ -111,5 +136,21 @@ func (c *Config) Preview(s *Service, lbls map[string]string, at time.Time) Route
 		p.Levels = append(p.Levels, lp)
 	}
 	p.WaitsForOnCall = len(p.Levels) > 0 && !paged
+	r2 := &run{c: c, svc: s, pol: pol}
+	inForce, _ := s.PriorityInForce(r.Priority)
+	for _, u := range pol.Unresolved {
+		if !slices.Contains(u.Priorities, inForce) {
+			continue
+		}
+		t := at.Add(time.Duration(u.After))
+		users := r2.resolveTargets(u.Notify, t)
+		users = slices.DeleteFunc(users, func(id string) bool { return c.User(id) == nil })
+		up := UnresolvedPreview{After: u.After.String(), At: t.In(loc), Users: users}
+		up.EndsWait = p.WaitsForOnCall && len(users) > 0 && r2.onCallAtALevel([][]string{users}, t)
+		if up.Users == nil {
+			up.Users = []string{}
+		}
+		p.Unresolved = append(p.Unresolved, up)
+	}
 	return p
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -378,7 +379,8 @@ func TestRouteOfAnAlertInAGapSaysItWaits(t *testing.T) {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	const waits = "then:       waits for the next person on call and pages them from level 1 when they come on call\n"
+	const waits = "then:       waits for the next person on call and pages them from level 1 when they come on call\n" +
+		"            (until someone acknowledges; an unresolved rule's page ends the wait only if it reaches someone on call at a level)\n"
 	for at, want := range map[string]bool{"2025-09-10T03:00:00Z": true, "2025-09-10T10:00:00Z": false} {
 		out, errOut, code := pagerd(t, "route", "--config", path, "--at", at, "severity=critical")
 		if code != 0 {
@@ -387,6 +389,50 @@ func TestRouteOfAnAlertInAGapSaysItWaits(t *testing.T) {
 		if strings.HasSuffix(out, waits) != want {
 			t.Fatalf("route at %s:\n%s\nwant the wait said: %v", at, out, want)
 		}
+	}
+}
+
+// TestRouteOfAnAlertInAGapSaysTheUnresolvedRulePagesAndTheWaitGoesOn: an
+// unresolved rule paging bob, a manager on call at no level of the
+// policy, 30 minutes into a night nobody is on call for: pagerd route
+// says the rule pages him then and that the wait goes on (the engine
+// pages ann when she comes on call at 09:00), where it said only that
+// the alert waits, as if nothing came before the next person on call.
+// The JSON says it too.
+func TestRouteOfAnAlertInAGapSaysTheUnresolvedRulePagesAndTheWaitGoesOn(t *testing.T) {
+	cfg := strings.Replace(strings.Replace(emptyLastLevelConfig, "    repeat: 1\n", "", 1),
+		"      - {name: first, targets: [{schedule: s, tier: night}], timeout: 15m}\n", "", 1)
+	cfg = strings.Replace(cfg, "services:\n", "    unresolved:\n      - {priorities: [P0], after: 30m, notify: [{user: bob}]}\nservices:\n", 1)
+	path := filepath.Join(t.TempDir(), "gap.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := pagerd(t, "route", "--config", path, "--at", "2025-09-10T03:00:00Z", "severity=critical")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if want := "unresolved:\n  after 30m         Bob, at 2025-09-10T03:30:00Z (the wait goes on)\nthen:       waits for the next person on call"; !strings.Contains(out, want) {
+		t.Fatalf("route:\n%s\nwant it to say:\n%s", out, want)
+	}
+	out, errOut, code = pagerd(t, "route", "--config", path, "--at", "2025-09-10T03:00:00Z", "-o", "json", "severity=critical")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var res struct {
+		Waits      bool `json:"waits_for_on_call"`
+		Unresolved []struct {
+			After    string    `json:"after"`
+			At       time.Time `json:"at"`
+			Users    []string  `json:"users"`
+			EndsWait bool      `json:"ends_wait"`
+		} `json:"unresolved"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !res.Waits || len(res.Unresolved) != 1 || res.Unresolved[0].After != "30m" || !reflect.DeepEqual(res.Unresolved[0].Users, []string{"bob"}) ||
+		res.Unresolved[0].EndsWait || !res.Unresolved[0].At.Equal(time.Date(2025, 9, 10, 3, 30, 0, 0, time.UTC)) {
+		t.Fatalf("route -o json: %s", out)
 	}
 }
 

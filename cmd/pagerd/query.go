@@ -208,8 +208,30 @@ func runRoute(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stdout)
 	}
+	if len(res.Unresolved) > 0 {
+		fmt.Fprintln(stdout, "unresolved:")
+	}
+	for _, u := range res.Unresolved {
+		names := make([]string, len(u.Users))
+		for i, id := range u.Users {
+			names[i] = c.User(id).DisplayName()
+		}
+		who := strings.Join(names, ", ")
+		if who == "" {
+			who = "nobody (nobody is on call for it)"
+		}
+		fmt.Fprintf(stdout, "  after %-11s %s, at %s", u.After, who, u.At.Format(time.RFC3339))
+		switch {
+		case u.EndsWait:
+			fmt.Fprint(stdout, " (on call at a level: ends the wait)")
+		case res.WaitsForOnCall && len(u.Users) > 0:
+			fmt.Fprint(stdout, " (the wait goes on)")
+		}
+		fmt.Fprintln(stdout)
+	}
 	if res.WaitsForOnCall {
 		fmt.Fprintln(stdout, "then:       waits for the next person on call and pages them from level 1 when they come on call")
+		fmt.Fprintln(stdout, "            (until someone acknowledges; an unresolved rule's page ends the wait only if it reaches someone on call at a level)")
 	}
 	return 0
 }

@@ -159,3 +159,45 @@ func TestAlertInAGapAcknowledgedThenAnUnresolvedRulePagingNobody(t *testing.T) {
 		})
 	}
 }
+
+// TestAlertInAGapTimelineSaysTheWaitOnce: the timeline says when the
+// incident begins to wait for someone on call, and when it looks next,
+// once: a wait of three days (ann's tier held on Saturdays only, the
+// alert on Wednesday at 06:00), some 300 looks, adds one entry, not one a
+// look, on both stores; the look that finds ann on Saturday at 09:00
+// adds its escalation.
+func TestAlertInAGapTimelineSaysTheWaitOnce(t *testing.T) {
+	cfg := strings.Replace(officeOnlyConfig(), `restrictions: [{days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}]`,
+		`restrictions: [{days: [sat], start: "09:00", end: "17:00"}]`, 1)
+	if cfg == officeOnlyConfig() {
+		t.Fatal("the config is not as this test means it")
+	}
+	saturday9 := fixedNow.Add(3*24*time.Hour + 3*time.Hour)
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)), withConfig(cfg))
+			id := fire(h)
+			h.runUntil(saturday9.Add(-time.Minute))
+			tl := h.incident(id).Timeline
+			var waits []string
+			for _, e := range tl {
+				if e.Type == "wait_on_call" {
+					waits = append(waits, e.At.Sub(fixedNow).String()+" "+e.Detail)
+				}
+			}
+			if want := []string{"0s nobody is on call at any level of p; waiting for the next person on call (next look 2025-09-10T06:15:00Z)"}; !reflect.DeepEqual(waits, want) {
+				t.Fatalf("wait entries %q, want %q", waits, want)
+			}
+			if len(tl) > 10 {
+				t.Fatalf("the timeline grew to %d entries over the wait: %+v", len(tl), tl)
+			}
+			h.runUntil(saturday9.Add(time.Minute))
+			if got, want := h.rec.lines(fixedNow), []string{"3d3h L1 ann push"}; !reflect.DeepEqual(got, want) {
+				t.Fatalf("pages = %q, want %q", got, want)
+			}
+			if !h.timelineHas(id, "escalate", "level primary has someone now") {
+				t.Fatalf("timeline %+v", h.incident(id).Timeline)
+			}
+		})
+	}
+}

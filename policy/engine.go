@@ -494,6 +494,11 @@ const (
 	// ActionMaintenance records a maintenance window holding or releasing
 	// the incident's pages.
 	ActionMaintenance ActionKind = "maintenance"
+	// ActionWaitOnCall records that the incident begins to wait for
+	// someone to come on call (DeadlineOnCall): its ladder ran out and no
+	// level of its policy has anyone on call. Once a wait, however many
+	// looks it takes.
+	ActionWaitOnCall ActionKind = "wait_on_call"
 	// ActionAlreadyAcknowledged records that an unresolved rule left out
 	// a person it names because they acknowledged the incident (User):
 	// it is in their hands. A rule that names nobody else pages nobody
@@ -566,6 +571,10 @@ type run struct {
 	// overridden notes who the last resolved targets put on call through
 	// a run-time override, and how (for ActionOverride).
 	overridden map[string]string
+	// looked says the event is the incident's look for someone on call
+	// (DeadlineOnCall): a wait armed after it is the same wait going on,
+	// not one beginning (waitOnCall).
+	looked bool
 }
 
 // Apply returns the incident after the event and the actions it causes. The
@@ -2046,6 +2055,7 @@ func (r *run) deadline(id string, then *Hold) error {
 		if r.inc.Status != StatusTriggered || !r.inc.Unpaged || r.held("") {
 			return nil
 		}
+		r.looked = true
 		// The ladder starts when the look finds someone, not at the
 		// look's own time: a look fired late (a takeover, a backlog)
 		// would otherwise send the person's push, SMS and call at once.
@@ -2127,7 +2137,8 @@ func (r *run) onCallAtALevel(groups [][]string, t time.Time) bool {
 // running again) none is. The page steps of someone an unresolved rule
 // paged during the wait (a manager) keep it: someone coming on call
 // meanwhile is paged at the next look, not once the manager's ladder is
-// over. Run after every event, so
+// over. The wait's beginning is on the timeline (ActionWaitOnCall),
+// once: not the looks after it. Run after every event, so
 // that whatever ends the ladder (a last level that pages nobody, the last
 // round's timeout, a level without a timeout) starts the wait, and
 // whatever ends the wait, as it ends any step, drops the look.
@@ -2144,7 +2155,15 @@ func (r *run) waitOnCall() {
 	wait := r.inc.Status == StatusTriggered && r.inc.Unpaged && !busy && !r.held("")
 	switch {
 	case wait && look < 0:
-		r.schedule(Deadline{At: r.nextOnCallLook(r.now), Kind: DeadlineOnCall, Level: r.inc.Level})
+		next := r.nextOnCallLook(r.now)
+		if !r.looked {
+			// The wait begins: the timeline says so once, not at each
+			// look (a wait over a weekend is some 250 looks).
+			r.act(Action{Kind: ActionWaitOnCall, Level: r.inc.Level, Detail: fmt.Sprintf(
+				"nobody is on call at any level of %s; waiting for the next person on call (next look %s)",
+				r.pol.Name, next.UTC().Format(time.RFC3339))})
+		}
+		r.schedule(Deadline{At: next, Kind: DeadlineOnCall, Level: r.inc.Level})
 	case !wait && look >= 0:
 		r.cancel(func(d *Deadline) bool { return d.Kind == DeadlineOnCall })
 	}

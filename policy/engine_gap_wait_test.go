@@ -501,3 +501,70 @@ func TestEngineAlertInAGapPagedThenHeldWaitsAtTheWindowsEnd(t *testing.T) {
 			pages, esc, inc.Unpaged, inc.Pending, want)
 	}
 }
+
+// TestEngineAlertInAGapTimelineSaysTheWaitOnce: the timeline says when an
+// incident begins to wait for someone on call, with the next look, once:
+// over a wait of three days (ann's office tier held on Saturdays only, the
+// alert on Wednesday at 06:00) the 300 looks add nothing more, until the
+// one that finds ann. A new wait (the incident paged as new at a window's
+// end, into the gap again) says so again.
+func TestEngineAlertInAGapTimelineSaysTheWaitOnce(t *testing.T) {
+	cfg := strings.Replace(officeOnlyConfig, `restrictions: [{days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}]`,
+		`restrictions: [{days: [sat], start: "09:00", end: "17:00"}]`, 1)
+	c, err := Parse([]byte(cfg), "gap.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Config: c}
+	rt := c.Route(c.Service("office"), map[string]string{"severity": "warning"}, gapWed6)
+	inc, acts := engApply(t, e, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt}, gapWed6)
+	waits := func(acts []Action) (out []string) {
+		for _, a := range acts {
+			if a.Kind == ActionWaitOnCall {
+				out = append(out, Duration(a.At.Sub(gapWed6)).String()+" "+a.Detail)
+			}
+		}
+		return out
+	}
+	if got, want := waits(acts), []string{"0s nobody is on call at any level of office-only; waiting for the next person on call (next look 2025-01-08T06:15:00Z)"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("at the trigger: %q, want %q", got, want)
+	}
+	saturday9 := time.Date(2025, 1, 11, 9, 0, 0, 0, time.UTC)
+	looks, all := 0, []Action(nil)
+	for {
+		d, ok := inc.Next()
+		if !ok || d.At.After(saturday9) {
+			break
+		}
+		if d.Kind == DeadlineOnCall {
+			looks++
+		}
+		inc, acts = engApply(t, e, inc, Event{Kind: EventDeadline, Deadline: d.ID}, d.At)
+		all = append(all, acts...)
+	}
+	if looks < 72*4 {
+		t.Fatalf("%d looks, want one every 15 minutes over 75 hours", looks)
+	}
+	if got := waits(all); len(got) != 0 {
+		t.Fatalf("the looks said the wait again: %q", got)
+	}
+	if len(all) == 0 || all[0].Kind != ActionEscalate || !all[0].At.Equal(saturday9) || !IsOnCallLook(all[0].Detail) {
+		t.Fatalf("actions of the looks %+v, want only the one that finds ann on Saturday at 09:00", all)
+	}
+
+	// Held and released into the gap again: a new wait, said again.
+	e2, inc2 := gapEngine(t, cfg, "office", "warning")
+	inc2, _ = engApply(t, e2, inc2, Event{Kind: EventHold, Hold: &Hold{ID: "mw-1", Until: gapWed6.Add(time.Hour)}}, gapWed6.Add(time.Minute))
+	var again []Action
+	for {
+		d, ok := inc2.Next()
+		if !ok || d.At.After(gapWed6.Add(2*time.Hour)) {
+			break
+		}
+		inc2, acts = engApply(t, e2, inc2, Event{Kind: EventDeadline, Deadline: d.ID}, d.At)
+		again = append(again, acts...)
+	}
+	if got, want := waits(again), []string{"1h nobody is on call at any level of office-only; waiting for the next person on call (next look 2025-01-08T07:15:00Z)"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("after the window's end: %q, want %q", got, want)
+	}
+}

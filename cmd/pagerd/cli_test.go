@@ -436,6 +436,48 @@ func TestRouteOfAnAlertInAGapSaysTheUnresolvedRulePagesAndTheWaitGoesOn(t *testi
 	}
 }
 
+// TestSimulateOfAnAlertInAGapSaysTheWaitApart: the incident beginning to
+// wait for someone on call is in simulate's JSON under wait_on_call, once
+// over a night of looks, not among the events, whose types the product
+// contract lists; the text says it in its place.
+func TestSimulateOfAnAlertInAGapSaysTheWaitApart(t *testing.T) {
+	cfg := strings.Replace(strings.Replace(emptyLastLevelConfig, "    repeat: 1\n", "", 1),
+		"      - {name: first, targets: [{schedule: s, tier: night}], timeout: 15m}\n", "", 1)
+	path := filepath.Join(t.TempDir(), "gap.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := pagerd(t, "simulate", "--config", path, "--at", "2025-09-10T03:00:00Z", "--for", "7h", "-o", "json", "severity=critical")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var res struct {
+		Events []struct {
+			Type string `json:"type"`
+		} `json:"events"`
+		Wait []struct {
+			Type   string `json:"type"`
+			Detail string `json:"detail"`
+		} `json:"wait_on_call"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(res.Wait) != 1 || res.Wait[0].Type != "wait_on_call" ||
+		res.Wait[0].Detail != "nobody is on call at any level of p; waiting for the next person on call (next look 2025-09-10T03:15:00Z)" {
+		t.Fatalf("wait_on_call %+v, want the wait's beginning once", res.Wait)
+	}
+	for _, e := range res.Events {
+		if e.Type == "wait_on_call" {
+			t.Fatalf("events hold a wait_on_call: %s", out)
+		}
+	}
+	out, _, _ = pagerd(t, "simulate", "--config", path, "--at", "2025-09-10T03:00:00Z", "--for", "7h", "severity=critical")
+	if strings.Count(out, "waiting for the next person on call") != 1 {
+		t.Fatalf("simulate:\n%s\nwant the wait said once", out)
+	}
+}
+
 // TestCheckConfigSaysWhatItDidNotCheck: a config that pages nobody on
 // purpose (a service in shadow mode, a transport with dry_run) or pages
 // through a provider check-config cannot reach (it never connects: an

@@ -105,12 +105,14 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 // the next window, the release at the end), which explains pages that did
 // not come, is apart from them in maintenance, in the same shape; so are
 // the people an unresolved rule left out because they had acknowledged
-// the incident, in already_acknowledged.
+// the incident, in already_acknowledged, and the incident beginning to
+// wait for someone on call (no level had anyone), in wait_on_call.
 type simulateJSON struct {
 	*policy.SimResult
 	Events              []policy.SimEvent `json:"events"`
 	Maintenance         []policy.SimEvent `json:"maintenance,omitempty"`
 	AlreadyAcknowledged []policy.SimEvent `json:"already_acknowledged,omitempty"`
+	WaitOnCall          []policy.SimEvent `json:"wait_on_call,omitempty"`
 }
 
 func newSimulateJSON(res *policy.SimResult) simulateJSON {
@@ -121,6 +123,8 @@ func newSimulateJSON(res *policy.SimResult) simulateJSON {
 			out.Maintenance = append(out.Maintenance, e)
 		case string(policy.ActionAlreadyAcknowledged):
 			out.AlreadyAcknowledged = append(out.AlreadyAcknowledged, e)
+		case string(policy.ActionWaitOnCall):
+			out.WaitOnCall = append(out.WaitOnCall, e)
 		default:
 			out.Events = append(out.Events, e)
 		}

@@ -391,6 +391,7 @@ var entryWords = map[string]string{
 	"sla_breach": "SLA breached", "repeat": "Repeated", "delivery": "Delivery", "delivery_failed": "Not delivered", "not_paged": "Not paged",
 	"left_to_newer_config": "Left to a replica on a newer config",
 	"already_acknowledged": "Not paged again (acknowledged)",
+	"wait_on_call":         "Waiting for someone on call",
 }
 
 // incident is one incident: what it is about, its timeline, its next

@@ -37,7 +37,7 @@ func TestAlertInAGapPagesWhoComesOnCall(t *testing.T) {
 				if got, want := h.rec.lines(fixedNow), []string{"3h L1 ann push", "3h2m L1 ann sms", "3h5m L1 ann voice"}; !reflect.DeepEqual(got, want) {
 					t.Fatalf("pages = %q, want %q", got, want)
 				}
-				if !h.timelineHas(id, "escalate", "nobody was on call when the alert came; level primary has someone now") {
+				if !h.timelineHas(id, "escalate", "nobody was on call when the alert came (rule severity=critical); level primary has someone now") {
 					t.Fatalf("the timeline does not say why ann is paged at 09:00: %+v", h.incident(id).Timeline)
 				}
 			})
@@ -196,6 +196,32 @@ func TestAlertInAGapTimelineSaysTheWaitOnce(t *testing.T) {
 				t.Fatalf("pages = %q, want %q", got, want)
 			}
 			if !h.timelineHas(id, "escalate", "level primary has someone now") {
+				t.Fatalf("timeline %+v", h.incident(id).Timeline)
+			}
+		})
+	}
+}
+
+// TestAlertInAGapRaisedLookSaysSo: a warning alert at 06:00 waits for
+// someone on call; a critical one joins it at 06:30 and raises it. The
+// look that pages ann at 09:00 says the priority was raised while nobody
+// was on call, and names the rule it was raised by, not "the alert came"
+// with the warning's rule: what made the incident wait is kept in the
+// incident, on both stores, from the raise to the look.
+func TestAlertInAGapRaisedLookSaysSo(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)), withConfig(officeOnlyConfig()))
+			id := fireLabels(h, "g1", map[string]string{"alertname": "A", "severity": "warning"})
+			h.runUntil(fixedNow.Add(30 * time.Minute))
+			if again := fireLabels(h, "g1", map[string]string{"alertname": "A", "severity": "critical"}); again != id {
+				t.Fatalf("the critical alert opened %s, want it to raise %s", again, id)
+			}
+			h.runUntil(nineAM.Add(time.Minute))
+			if got, want := h.rec.lines(fixedNow), []string{"3h L1 ann push"}; !reflect.DeepEqual(got, want) {
+				t.Fatalf("pages = %q, want %q", got, want)
+			}
+			if !h.timelineHas(id, "escalate", "nobody was on call when the priority was raised to P0 (rule severity=critical); level primary has someone now") {
 				t.Fatalf("timeline %+v", h.incident(id).Timeline)
 			}
 		})

@@ -273,6 +273,15 @@ type Incident struct {
 	// an older version wrote back: they do not wait, as before, rather
 	// than page again people their pages reached.
 	Unpaged bool `json:"unpaged,omitempty"`
+	// UnpagedBy says what last made the incident one nobody had been
+	// paged for (Unpaged), for the timeline of the look that finds
+	// someone on call (onCallLookDetail): "" its trigger (the alert
+	// came), unpagedByRaise a priority raise, unpagedByReopen and the
+	// rule an auto-escalation trigger re-opening it, unpagedByWindow a
+	// maintenance window's end paging it as new. Read only
+	// while Unpaged; "" in incidents stored before it was kept, whose
+	// looks say, as before, that the alert came.
+	UnpagedBy string `json:"unpaged_by,omitempty"`
 }
 
 // HeldSpan is a stretch of an incident's life in which a maintenance
@@ -845,7 +854,7 @@ func (r *run) trigger(ev Event) error {
 			ev.Hold, ev.Hold.Until.UTC().Format(time.RFC3339)))
 		return nil
 	}
-	r.pageAsNew(t)
+	r.pageAsNew(t, "")
 	return nil
 }
 
@@ -853,9 +862,10 @@ func (r *run) trigger(ev Event) error {
 // level 1, the levels its rule pages at once, and its unresolved rules
 // counted from t. Nobody has been paged for it as new: paging nobody (its
 // levels in a gap), it waits for someone on call (Incident.Unpaged), as an
-// alert that comes at t does.
-func (r *run) pageAsNew(t time.Time) {
-	r.inc.Unpaged = true
+// alert that comes at t does; by says what paged it as new
+// (Incident.UnpagedBy).
+func (r *run) pageAsNew(t time.Time, by string) {
+	r.inc.Unpaged, r.inc.UnpagedBy = true, by
 	r.inc.Round = 0
 	r.inc.LevelEscalatedAt = time.Time{}
 	r.startLevel(0, t, "")
@@ -868,13 +878,16 @@ func (r *run) pageAsNew(t time.Time) {
 // a maintenance window's end, and when someone comes on call for an
 // incident that waited for them (DeadlineOnCall), as for an alert that
 // comes then.
-func (r *run) pageImmediately(t time.Time) {
+func (r *run) pageImmediately(t time.Time) { r.pageImmediatelyFor(t, r.inc.Rule) }
+
+// pageImmediatelyFor is pageImmediately, its entries naming rule.
+func (r *run) pageImmediatelyFor(t time.Time, rule string) {
 	for _, name := range r.inc.PageImmediately {
 		i := r.pol.LevelIndex(name)
 		if i <= 0 {
 			continue
 		}
-		r.act(Action{Kind: ActionEscalate, At: t, Level: i, Detail: "auto-escalation trigger (" + r.inc.Rule + ")"})
+		r.act(Action{Kind: ActionEscalate, At: t, Level: i, Detail: "auto-escalation trigger (" + rule + ")"})
 		r.pagedNobody(r.page(r.levelUsers(i, t), i, t), "level "+r.pol.Levels[i].Name)
 	}
 }
@@ -1051,7 +1064,7 @@ func (r *run) release(t time.Time, why string, then *Hold) {
 	switch r.inc.Status {
 	case StatusTriggered:
 		r.act(Action{Kind: ActionMaintenance, At: t, Level: 0, Detail: why + ": still firing, paged as new"})
-		r.pageAsNew(t)
+		r.pageAsNew(t, unpagedByWindow)
 	case StatusAcknowledged:
 		r.act(Action{Kind: ActionMaintenance, At: t, Level: r.inc.Level, Detail: why + ": acknowledged, nobody is paged"})
 		r.armStatusEscalation(t)
@@ -1136,7 +1149,7 @@ func (r *run) raise(rt *Route, why string) {
 	// rounds.
 	r.inc.Round = 0
 	r.inc.RaisedSinceAck = true
-	r.inc.Unpaged = true
+	r.inc.Unpaged, r.inc.UnpagedBy = true, unpagedByRaise
 	r.startLevel(level, r.now, detail)
 	for i, d := range r.inc.Pending {
 		if d.Kind == DeadlineEscalate && !due.IsZero() && r.inc.Level == level && due.Before(d.At) {
@@ -1248,14 +1261,14 @@ func (r *run) autoEscalate(rt *Route, why string) {
 		// it: left acknowledged, the window's end would page nobody,
 		// and the levels, recorded as paged at once, never.
 		if r.inc.Status == StatusAcknowledged {
-			r.reopenUnacknowledged()
+			r.reopenUnacknowledged(rt.Rule)
 			r.act(Action{Kind: ActionMaintenance, Level: r.inc.Level, Detail: fmt.Sprintf("%s: re-opened; in maintenance window %s, nobody is paged until %s",
 				detail, h, h.Until.UTC().Format(time.RFC3339))})
 		}
 		return
 	}
 	if r.inc.Status == StatusAcknowledged {
-		r.reopenUnacknowledged()
+		r.reopenUnacknowledged(rt.Rule)
 		r.startLevel(r.at(), r.now, detail+": re-opened")
 	}
 	for _, name := range levels {
@@ -1271,11 +1284,11 @@ func (r *run) autoEscalate(rt *Route, why string) {
 // rounds afresh and may repeat (mayRepeat), as after a priority raise,
 // and, as after one, it waits for someone on call when nobody is paged
 // (Incident.Unpaged).
-func (r *run) reopenUnacknowledged() {
+func (r *run) reopenUnacknowledged(rule string) {
 	r.reopen()
 	r.inc.Round = 0
 	r.inc.RaisedSinceAck = true
-	r.inc.Unpaged = true
+	r.inc.Unpaged, r.inc.UnpagedBy = true, unpagedByReopen+rule
 }
 
 // armRaisedUnresolved arms, at a raise, the unresolved rules of the new
@@ -2068,12 +2081,13 @@ func (r *run) deadline(id string, then *Hold) error {
 			// has someone. The unresolved rules keep their times.
 			r.inc.Round = 0
 			r.inc.LevelEscalatedAt = at
-			r.startLevel(0, at, fmt.Sprintf(onCallNow+"; level %s has someone now", r.pol.Levels[i].Name))
+			detail, rule := r.onCallLookDetail(i)
+			r.startLevel(0, at, detail)
 			// And the levels its rule pages at once (an
 			// auto-escalation trigger's executives), as at a trigger:
 			// waited on, they were paged only when the ladder reached
 			// them.
-			r.pageImmediately(at)
+			r.pageImmediatelyFor(at, rule)
 		}
 		// Nobody yet: waitOnCall arms the next look.
 	}
@@ -2081,13 +2095,46 @@ func (r *run) deadline(id string, then *Hold) error {
 }
 
 // onCallNow begins the detail of the escalation that pages an incident
-// whose alert came while nobody was on call, once someone is.
-const onCallNow = "nobody was on call when the alert came"
+// that nobody was on call for, once someone is: "nobody was on call when
+// the alert came (rule …); level primary has someone now".
+const onCallNow = "nobody was on call when "
+
+// What last made an incident one nobody had been paged for
+// (Incident.UnpagedBy), but for its trigger.
+const (
+	unpagedByRaise  = "raise"
+	unpagedByReopen = "reopen "
+	unpagedByWindow = "window"
+)
+
+// onCallLookDetail is the detail of the escalation a look writes when
+// level i has someone on call: what happened when nobody was (the alert
+// came, the priority was raised, an auto-escalation trigger re-opened the
+// incident, a maintenance window ended) and the rule that applies now,
+// which it returns too: the one whose levels are paged at once with it.
+// The incident's own rule is the one it was raised with, not its first;
+// an auto-escalation trigger that re-opened it does not change its rule,
+// and names its own.
+func (r *run) onCallLookDetail(i int) (detail, rule string) {
+	rule = r.inc.Rule
+	what := "the alert came"
+	switch by := r.inc.UnpagedBy; {
+	case by == unpagedByRaise:
+		what = "the priority was raised to " + r.inc.Priority
+	case strings.HasPrefix(by, unpagedByReopen):
+		rule = strings.TrimPrefix(by, unpagedByReopen)
+		what = "an auto-escalation trigger re-opened the incident"
+	case by == unpagedByWindow:
+		what = "the maintenance window holding the incident ended"
+	}
+	return fmt.Sprintf("%s%s (rule %s); level %s has someone now", onCallNow, what, rule, r.pol.Levels[i].Name), rule
+}
 
 // IsOnCallLook reports whether an escalate entry's detail is that of a
 // look that found someone on call for an incident nobody had been paged
-// for ("nobody was on call when the alert came; level primary has
-// someone now"): the incident's first page, from level 1, so it is no
+// for ("nobody was on call when the alert came (rule critical); level
+// primary has someone now", "nobody was on call when the priority was
+// raised to P0 (rule …); …"): the incident's first page, from level 1, so it is no
 // escalation for the reports' escalation rate (a level after it that
 // pages nobody and passes at once to the next is one, as when an alert
 // comes).

@@ -91,7 +91,7 @@ func TestEngineAlertInAGapPagesWhoComesOnCall(t *testing.T) {
 	if want := []string{"3h a push", "3h2m a sms", "3h5m a voice"}; !reflect.DeepEqual(pages, want) {
 		t.Fatalf("pages = %q, want %q", pages, want)
 	}
-	if want := []string{"3h escalate office: nobody was on call when the alert came; level office has someone now"}; !reflect.DeepEqual(esc, want) {
+	if want := []string{"3h escalate office: nobody was on call when the alert came (rule severity=warning); level office has someone now"}; !reflect.DeepEqual(esc, want) {
 		t.Fatalf("escalations = %q, want %q", esc, want)
 	}
 	for i, at := range looks {
@@ -128,7 +128,7 @@ func TestEngineAlertInAGapRoundsRunOutFirst(t *testing.T) {
 	if want := []string{"3h a push"}; !reflect.DeepEqual(pages, want) {
 		t.Fatalf("pages = %q, want %q", pages, want)
 	}
-	if !slices.Contains(esc, "3h escalate first: nobody was on call when the alert came; level first has someone now") {
+	if !slices.Contains(esc, "3h escalate first: nobody was on call when the alert came (rule severity=critical); level first has someone now") {
 		t.Fatalf("escalations = %q", esc)
 	}
 
@@ -566,5 +566,66 @@ func TestEngineAlertInAGapTimelineSaysTheWaitOnce(t *testing.T) {
 	}
 	if got, want := waits(again), []string{"1h nobody is on call at any level of office-only; waiting for the next person on call (next look 2025-01-08T07:15:00Z)"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("after the window's end: %q, want %q", got, want)
+	}
+}
+
+// TestEngineAlertInAGapLookSaysWhatHappened: the look that finds someone
+// on call says what happened while nobody was, and names the rule that
+// applies now, not "the alert came" with the incident's first rule: a
+// priority raise (a critical alert joining a warning one ann was paged
+// for at 16:00, at 18:00, after her hours), an auto-escalation trigger
+// re-opening the incident ann acknowledged (its exec level, paged at once
+// with it, is named by the trigger's rule too), and a maintenance
+// window's end paging it as new. Each waits for Thursday 09:00.
+func TestEngineAlertInAGapLookSaysWhatHappened(t *testing.T) {
+	c, err := Parse([]byte(breachConfig()), "gap.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Config: c}
+	at, six := gapWed6.Add(10*time.Hour), gapWed6.Add(12*time.Hour) // 16:00, 18:00
+	route := func(lbls map[string]string) *Route {
+		rt := c.Route(c.Service("office"), lbls, at)
+		return &rt
+	}
+	for _, tc := range []struct {
+		name string
+		then func(inc Incident) Incident
+		want []string
+	}{
+		{"priority raised", func(inc Incident) Incident {
+			inc, _ = engApply(t, e, inc, Event{Kind: EventTrigger, Route: route(map[string]string{"severity": "critical"})}, six)
+			return inc
+		}, []string{"1d3h escalate office: nobody was on call when the priority was raised to P0 (rule severity=critical); level office has someone now"}},
+		{"re-opened by an auto-escalation trigger", func(inc Incident) Incident {
+			inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "a"}, at.Add(time.Minute))
+			inc, _ = engApply(t, e, inc, Event{Kind: EventTrigger, Route: route(map[string]string{"severity": "warning", "category": "security_breach"})}, six)
+			return inc
+		}, []string{"1d3h escalate office: nobody was on call when an auto-escalation trigger re-opened the incident (rule breach); level office has someone now",
+			"1d3h escalate exec: auto-escalation trigger (breach)"}},
+		{"maintenance window ended", func(inc Incident) Incident {
+			inc, _ = engApply(t, e, inc, Event{Kind: EventHold, Hold: &Hold{ID: "mw-1", Until: six}}, at.Add(time.Minute))
+			return inc
+		}, []string{"1d3h escalate office: nobody was on call when the maintenance window holding the incident ended (rule severity=warning); level office has someone now"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inc, _ := engApply(t, e, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: route(map[string]string{"severity": "warning"})}, at)
+			inc = tc.then(inc)
+			_, _, esc, _ := gapRun(t, e, inc, gapWed6.Add(27*time.Hour))
+			var looks []string
+			for _, s := range esc {
+				if strings.HasPrefix(s, "1d3h ") {
+					looks = append(looks, s)
+				}
+			}
+			if !reflect.DeepEqual(looks, tc.want) {
+				t.Fatalf("escalations at Thursday 09:00 %q (all %q), want %q", looks, esc, tc.want)
+			}
+			for _, s := range looks {
+				if _, detail, _ := strings.Cut(s, ": "); strings.Contains(s, "has someone now") && !IsOnCallLook(detail) {
+					t.Fatalf("IsOnCallLook(%q) = false", detail)
+				}
+			}
+		})
 	}
 }

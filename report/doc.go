@@ -47,7 +47,8 @@
 //     level to go on to (a one-level policy whose tier nobody holds then:
 //     the timeline says so, the incident stays at its level), nor the
 //     page of such an incident when someone comes on call ("nobody was
-//     on call when the alert came": its first page, from level 1).
+//     on call when the alert came", or when its priority was raised: its
+//     first page since, from level 1).
 //   - Pages are the notify entries of the timeline (pages sent); a storm
 //     bundle is one page per person and channel however many incidents it
 //     carried. Failed pages are counted apart, a storm message that failed

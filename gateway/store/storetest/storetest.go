@@ -490,13 +490,14 @@ func testDueFollowsEarliest(t *testing.T, f Factory) {
 
 // testWaitOnCall: an incident nobody has been paged for, whose ladder
 // ran out (policy.Incident.Unpaged), keeps nothing pending but its look
-// for someone on call (policy.DeadlineOnCall): the store keeps the flag
-// and the look, and hands the incident to the dispatcher when the look is
+// for someone on call (policy.DeadlineOnCall): the store keeps the flag,
+// what made the incident unpaged (policy.Incident.UnpagedBy) and the look, and hands the incident to the dispatcher when the look is
 // due, as any step.
 func testWaitOnCall(t *testing.T, f Factory) {
 	s := f.New(t)
 	inc := incident("api", "gap", base)
 	inc.State.Unpaged = true
+	inc.State.UnpagedBy = "raise"
 	inc.State.Seq = 1
 	inc.State.Pending = []policy.Deadline{{ID: "1.1", At: base.Add(15 * time.Minute), Kind: policy.DeadlineOnCall, Seq: 1}}
 	id := trigger(t, s, inc)

@@ -173,6 +173,7 @@ func appendState(b []byte, s *policy.Incident) ([]byte, error) {
 	if s.Unpaged {
 		b = append(b, `,"unpaged":true`...)
 	}
+	b = appendOmitEmpty(b, `,"unpaged_by":`, s.UnpagedBy)
 	return append(b, '}'), nil
 }
 

@@ -116,10 +116,11 @@ var gapSwitchWeeks = []time.Time{
 // each with a tier or two of a restricted own rotation and layers (random
 // shift lengths, handoffs on the hour or the half hour, daily and weekly
 // windows on the half hour, some overnight, some layers beginning months
-// after the load), overrides of days and of instants around changes of
-// daylight saving time, and policies that page random sets of their tiers
-// (or a user), each used by a service. It is refused now and then (a
-// roster change off a shift boundary, say); the caller draws another.
+// after the load, some rotations begun years before), overrides of days
+// and of instants around changes of daylight saving time, and policies
+// that page random sets of their tiers (or a user), each used by a
+// service. It is refused now and then (overlapping overrides, say); the
+// caller draws another.
 func randomGapConfig(rng *rand.Rand, now time.Time) string {
 	users := []string{"u0", "u1", "u2", "u3"}
 	days := []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
@@ -185,6 +186,9 @@ func randomGapConfig(rng *rand.Rand, now time.Time) string {
 	// load to months after.
 	rotation := func() []string {
 		start := now.AddDate(0, 0, rng.IntN(240)-150)
+		if rng.IntN(4) == 0 {
+			start = now.AddDate(-1-rng.IntN(4), 0, -rng.IntN(365)) // begun years ago
+		}
 		var length string
 		switch rng.IntN(6) {
 		case 0:

@@ -50,12 +50,16 @@ func TestLevelPagingNobodyIsNoEscalation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(acts) != 1 || acts[0].Kind != policy.ActionEscalate || acts[0].Level != 0 {
-		t.Fatalf("trigger acts %+v, want one escalate at the first level", acts)
+	// One escalate at the first level, then the wait for someone on call
+	// beginning (a timeline entry of its own, wait_on_call).
+	if len(acts) != 2 || acts[0].Kind != policy.ActionEscalate || acts[0].Level != 0 ||
+		acts[1].Kind != policy.ActionWaitOnCall || acts[1].Level != 0 {
+		t.Fatalf("trigger acts %+v, want one escalate at the first level and the wait beginning", acts)
 	}
 	// What the engine wrote, then Ann picks it up from the console at 03:40.
 	inc := incident(time.UTC, "n1", "svc", "P0", "2025-10-07 03:00", "disk full", nil,
-		escalate(0, 1, acts[0].Detail), ack(40*m, 1, "ann"), resolve(time.Hour, "ann"))
+		escalate(0, 1, acts[0].Detail), step{typ: string(acts[1].Kind), level: 1, actor: "pagerd", detail: acts[1].Detail},
+		ack(40*m, 1, "ann"), resolve(time.Hour, "ann"))
 	r, err := Build(cfg, Options{From: time.Date(2025, 10, 6, 0, 0, 0, 0, time.UTC), To: time.Date(2025, 10, 13, 0, 0, 0, 0, time.UTC)}, []Incident{inc})
 	if err != nil {
 		t.Fatal(err)

@@ -629,3 +629,51 @@ func TestEngineAlertInAGapLookSaysWhatHappened(t *testing.T) {
 		})
 	}
 }
+
+// TestPreviewUnresolvedRuleAfterTheWaitIsOver: `pagerd route` says of an
+// unresolved rule paging bob, a manager on call at no level, what the
+// engine does: the wait goes on for a rule due while nobody is on call
+// (an alert at 06:00, the rule at 06:30; one at 08:30, the rule at
+// 09:00, before the look of 09:00 that pages ann), but an alert at
+// 08:45 has waited only until 09:00, when ann came on call and was
+// paged: the rule's page at 09:15 is one more, with no wait left to go
+// on, and route must not say that it goes on.
+func TestPreviewUnresolvedRuleAfterTheWaitIsOver(t *testing.T) {
+	c, err := Parse([]byte(officeOnlyConfig), "gap.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Config: c}
+	lbls := map[string]string{"severity": "critical"}
+	for _, at := range []time.Time{gapWed6, gapWed6.Add(150 * time.Minute), gapWed6.Add(165 * time.Minute)} {
+		p := c.Preview(c.Service("office"), lbls, at)
+		if !p.WaitsForOnCall || len(p.Unresolved) != 1 {
+			t.Fatalf("alert at %s: preview %+v, want a wait and the rule", at.Format("15:04"), p)
+		}
+		u := p.Unresolved[0]
+		// The engine: is the incident still waiting when the rule has paged bob?
+		rt := c.Route(c.Service("office"), lbls, at)
+		inc, _ := engApply(t, e, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt}, at)
+		waitedUntilRule := true
+		for {
+			d, ok := inc.Next()
+			if !ok || d.At.After(u.At) {
+				t.Fatalf("alert at %s: the rule never fired", at.Format("15:04"))
+			}
+			if d.Kind == DeadlineUnresolved {
+				waitedUntilRule = inc.Unpaged
+				inc, _ = engApply(t, e, inc, Event{Kind: EventDeadline, Deadline: d.ID}, d.At)
+				break
+			}
+			inc, _ = engApply(t, e, inc, Event{Kind: EventDeadline, Deadline: d.ID}, d.At)
+		}
+		goesOn := waitedUntilRule && inc.Unpaged
+		if got := !u.WaitOver && !u.EndsWait; got != goesOn {
+			t.Errorf("alert at %s, rule at %s: route says the wait goes on %v (wait_over %v, ends_wait %v); the engine: waiting until the rule %v, after it %v",
+				at.Format("15:04"), u.At.Format("15:04"), got, u.WaitOver, u.EndsWait, waitedUntilRule, inc.Unpaged)
+		}
+		if u.WaitOver == waitedUntilRule {
+			t.Errorf("alert at %s: wait_over %v, but the engine was waiting until the rule: %v", at.Format("15:04"), u.WaitOver, waitedUntilRule)
+		}
+	}
+}

@@ -51,6 +51,12 @@ type UnresolvedPreview struct {
 	// Without it, the rule's page (a manager's) is one more, and the
 	// next person on call is still paged when they come.
 	EndsWait bool `json:"ends_wait,omitempty"`
+	// WaitOver, for an alert that waits for someone on call, says the
+	// wait is over before At: someone came on call at a level, and a
+	// look paged them (the engine's looks, at each shift boundary and
+	// every 15 minutes). The rule's page is one more, with no wait left
+	// to go on or end.
+	WaitOver bool `json:"wait_over,omitempty"`
 }
 
 // TargetDue is one response target: its timeout and when it falls due.
@@ -146,11 +152,26 @@ func (c *Config) Preview(s *Service, lbls map[string]string, at time.Time) Route
 		users := r2.resolveTargets(u.Notify, t)
 		users = slices.DeleteFunc(users, func(id string) bool { return c.User(id) == nil })
 		up := UnresolvedPreview{After: u.After.String(), At: t.In(loc), Users: users}
-		up.EndsWait = p.WaitsForOnCall && len(users) > 0 && r2.onCallAtALevel([][]string{users}, t)
+		up.WaitOver = p.WaitsForOnCall && r2.onCallBefore(at, t)
+		up.EndsWait = p.WaitsForOnCall && !up.WaitOver && len(users) > 0 && r2.onCallAtALevel([][]string{users}, t)
 		if up.Users == nil {
 			up.Users = []string{}
 		}
 		p.Unresolved = append(p.Unresolved, up)
 	}
 	return p
+}
+
+// onCallBefore reports whether a look of an incident that waits for
+// someone on call from `from` (DeadlineOnCall, at nextOnCallLook's times)
+// finds someone on call at a level before t: the wait is over by then. A
+// look due at t itself comes after a rule due then (armed later, it
+// fires later), and is not counted.
+func (r *run) onCallBefore(from, t time.Time) bool {
+	for at := r.nextOnCallLook(from); at.Before(t); at = r.nextOnCallLook(at) {
+		if r.firstLevelOnCall(at) >= 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -436,6 +436,44 @@ func TestRouteOfAnAlertInAGapSaysTheUnresolvedRulePagesAndTheWaitGoesOn(t *testi
 	}
 }
 
+// TestRouteOfAnAlertInAGapSaysTheRuleComesAfterTheWait: an alert at
+// 08:45 waits only until 09:00, when ann comes on call and is paged;
+// the rule's page to bob at 09:15 comes after the wait, and pagerd route
+// says so (wait_over), where it said the wait goes on, which simulate
+// and the engine contradict.
+func TestRouteOfAnAlertInAGapSaysTheRuleComesAfterTheWait(t *testing.T) {
+	cfg := strings.Replace(strings.Replace(emptyLastLevelConfig, "    repeat: 1\n", "", 1),
+		"      - {name: first, targets: [{schedule: s, tier: night}], timeout: 15m}\n", "", 1)
+	cfg = strings.Replace(cfg, "services:\n", "    unresolved:\n      - {priorities: [P0], after: 30m, notify: [{user: bob}]}\nservices:\n", 1)
+	path := filepath.Join(t.TempDir(), "gap.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := pagerd(t, "route", "--config", path, "--at", "2025-09-10T08:45:00Z", "severity=critical")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if want := "  after 30m         Bob, at 2025-09-10T09:15:00Z (after the wait: someone came on call at a level before it and was paged)\n"; !strings.Contains(out, want) {
+		t.Fatalf("route:\n%s\nwant it to say:\n%s", out, want)
+	}
+	out, errOut, code = pagerd(t, "route", "--config", path, "--at", "2025-09-10T08:45:00Z", "-o", "json", "severity=critical")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var res struct {
+		Unresolved []struct {
+			WaitOver bool `json:"wait_over"`
+			EndsWait bool `json:"ends_wait"`
+		} `json:"unresolved"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(res.Unresolved) != 1 || !res.Unresolved[0].WaitOver || res.Unresolved[0].EndsWait {
+		t.Fatalf("route -o json: %s", out)
+	}
+}
+
 // TestSimulateOfAnAlertInAGapSaysTheWaitApart: the incident beginning to
 // wait for someone on call is in simulate's JSON under wait_on_call, once
 // over a night of looks, not among the events, whose types the product

@@ -224,6 +224,8 @@ func runRoute(args []string, stdout, stderr io.Writer) int {
 		switch {
 		case u.EndsWait:
 			fmt.Fprint(stdout, " (on call at a level: ends the wait)")
+		case u.WaitOver:
+			fmt.Fprint(stdout, " (after the wait: someone came on call at a level before it and was paged)")
 		case res.WaitsForOnCall && len(u.Users) > 0:
 			fmt.Fprint(stdout, " (the wait goes on)")
 		}

@@ -2117,17 +2117,28 @@ const (
 // and names its own.
 func (r *run) onCallLookDetail(i int) (detail, rule string) {
 	rule = r.inc.Rule
-	what := "the alert came"
-	switch by := r.inc.UnpagedBy; {
-	case by == unpagedByRaise:
-		what = "the priority was raised to " + r.inc.Priority
-	case strings.HasPrefix(by, unpagedByReopen):
+	if by := r.inc.UnpagedBy; strings.HasPrefix(by, unpagedByReopen) {
 		rule = strings.TrimPrefix(by, unpagedByReopen)
-		what = "an auto-escalation trigger re-opened the incident"
-	case by == unpagedByWindow:
-		what = "the maintenance window holding the incident ended"
 	}
-	return fmt.Sprintf("%s%s (rule %s); level %s has someone now", onCallNow, what, rule, r.pol.Levels[i].Name), rule
+	return fmt.Sprintf("%s%s (rule %s); level %s has someone now", onCallNow, r.inc.UnpagedWhat(), rule, r.pol.Levels[i].Name), rule
+}
+
+// UnpagedWhat says what happened while nobody was on call, for an
+// incident that waits for someone on call (Unpaged), by what last made it
+// unpaged (UnpagedBy): "the alert came", "the priority was raised to P0",
+// "an auto-escalation trigger re-opened the incident", "the maintenance
+// window holding the incident ended". The look's timeline entry says it
+// (onCallLookDetail), and so does the console of the look pending.
+func (i *Incident) UnpagedWhat() string {
+	switch by := i.UnpagedBy; {
+	case by == unpagedByRaise:
+		return "the priority was raised to " + i.Priority
+	case strings.HasPrefix(by, unpagedByReopen):
+		return "an auto-escalation trigger re-opened the incident"
+	case by == unpagedByWindow:
+		return "the maintenance window holding the incident ended"
+	}
+	return "the alert came"
 }
 
 // IsOnCallLook reports whether an escalate entry's detail is that of a

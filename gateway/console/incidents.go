@@ -330,7 +330,9 @@ func describeDeadline(cfg *policy.Config, inc *policy.Incident, d policy.Deadlin
 	case policy.DeadlineMaintenance:
 		return "maintenance window ends"
 	case policy.DeadlineOnCall:
-		return "look for someone on call: nobody was when the alert came"
+		// What made the incident wait, as the look's entry will say:
+		// the alert, a priority raise, a reopen, a window's end.
+		return "look for someone on call: nobody was when " + inc.UnpagedWhat()
 	}
 	return string(d.Kind)
 }

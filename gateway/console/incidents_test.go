@@ -66,6 +66,39 @@ services:
 	}
 }
 
+// TestDescribeLookForSomeoneOnCall: the pending look of an incident that
+// waits for someone on call says what happened while nobody was, as the
+// look's timeline entry will (policy.Incident.UnpagedWhat): not "when
+// the alert came" for an incident whose priority was raised after its
+// person's hours, that an auto-escalation trigger re-opened, or that a
+// maintenance window's end paged as new into a gap.
+func TestDescribeLookForSomeoneOnCall(t *testing.T) {
+	cfg, err := policy.Parse([]byte(`
+users: [{id: ann, contacts: [{channel: push, via: log}]}]
+escalation_policies:
+  - name: n
+    levels:
+      - {name: primary, targets: [{user: ann}], timeout: 5m}
+services:
+  - {name: named, escalation_policy: n, priority_scheme: P0-P3}
+`), "test.yaml", ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for by, want := range map[string]string{
+		"":              "look for someone on call: nobody was when the alert came",
+		"raise":         "look for someone on call: nobody was when the priority was raised to P0",
+		"reopen breach": "look for someone on call: nobody was when an auto-escalation trigger re-opened the incident",
+		"window":        "look for someone on call: nobody was when the maintenance window holding the incident ended",
+	} {
+		d := policy.Deadline{Kind: policy.DeadlineOnCall}
+		inc := &policy.Incident{Service: "named", Priority: "P0", Unpaged: true, UnpagedBy: by, Pending: []policy.Deadline{d}}
+		if got := describeDeadline(cfg, inc, d); got != want {
+			t.Errorf("unpaged by %q: %q, want %q", by, got, want)
+		}
+	}
+}
+
 // slowTimelines is an Incidents whose Timeline answers once timelineReads
 // reads are in flight together (or after a second, so reads one after
 // another still end), and fails for "bad".

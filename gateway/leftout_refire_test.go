@@ -53,6 +53,21 @@ func lbl(name, sev, inst string) map[string]string {
 	return map[string]string{"alertname": name, "severity": sev, "instance": inst}
 }
 
+// withheldGroup opens group g's incident with a firing from fixedNow and,
+// at 2 minutes, sends the group's resolve with an alert left out
+// (max_alerts), which pagerd withholds: the incident stays open. It
+// returns the incident and when the resolve came.
+func withheldGroup(t *testing.T, h *harness, a map[string]string) (id string, w time.Time) {
+	t.Helper()
+	r := h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: a, starts: fixedNow}))
+	var res struct{ Incidents []string }
+	r.json(t, &res)
+	w = fixedNow.Add(2 * time.Minute)
+	h.runUntil(w)
+	h.am(amKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: a, starts: fixedNow, ends: w}))
+	return res.Incidents[0], w
+}
+
 // firingAAndB sends a firing notification of group g with alerts a and b,
 // started at fixedNow, on a harness with st and storm bundling off; with
 // asked, the service names an Alertmanager that lists a, b and c active
@@ -694,13 +709,7 @@ func TestGroupFiringAnewWhileItsIncidentPagedStaysARepeatWithNoAck(t *testing.T)
 					h := newHarness(t, withStore(open(t)), withConfig(noStorm))
 					t0 := fixedNow
 					a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
-					r := h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: a, starts: t0}))
-					var res struct{ Incidents []string }
-					r.json(t, &res)
-					id := res.Incidents[0]
-					w := t0.Add(2 * time.Minute)
-					h.runUntil(w)
-					h.am(amKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: a, starts: t0, ends: w}))
+					id, _ := withheldGroup(t, h, a)
 					if v := h.incident(id); v.Status != "triggered" {
 						t.Fatalf("after the resolve that left alerts out: %s, want triggered (withheld)", v.Status)
 					}
@@ -764,13 +773,7 @@ func TestGroupFiringAnewWhileItsLadderReachedNobodyPages(t *testing.T) {
 					h := newHarness(t, append([]option{withStore(open(t)), withConfig(tc.cfg)}, tc.opts...)...)
 					t0 := fixedNow
 					a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
-					r := h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: a, starts: t0}))
-					var res struct{ Incidents []string }
-					r.json(t, &res)
-					id := res.Incidents[0]
-					w := t0.Add(2 * time.Minute)
-					h.runUntil(w)
-					h.am(amKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: a, starts: t0, ends: w}))
+					id, _ := withheldGroup(t, h, a)
 					if v := h.incident(id); v.Status != "triggered" {
 						t.Fatalf("after the resolve that left alerts out: %s, want triggered (withheld)", v.Status)
 					}
@@ -828,13 +831,7 @@ func TestGroupFiringAnewWhileItsOnlyPageWasReportedUndeliveredPages(t *testing.T
 					h := newHarness(t, withStore(open(t)), withConfig(twilioAt(fake, cfg)), realTransport("twilio"))
 					t0 := fixedNow
 					a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
-					r := h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: a, starts: t0}))
-					var res struct{ Incidents []string }
-					r.json(t, &res)
-					id := res.Incidents[0]
-					w := t0.Add(2 * time.Minute)
-					h.runUntil(w)
-					h.am(amKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: a, starts: t0, ends: w}))
+					id, _ := withheldGroup(t, h, a)
 					start := t0.Add(6 * time.Minute) // after ann's call at 5m, her last page
 					newFiring := amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start})
 					h.runUntil(start.Add(time.Minute))
@@ -892,13 +889,7 @@ func TestGroupFiringAnewFirstNotifiedAfterItsIncidentsLastPagePages(t *testing.T
 			h := newHarness(t, withStore(open(t)), withConfig(noStorm))
 			t0 := fixedNow
 			a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
-			r := h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: a, starts: t0}))
-			var res struct{ Incidents []string }
-			r.json(t, &res)
-			id := res.Incidents[0]
-			w := t0.Add(2 * time.Minute)
-			h.runUntil(w)
-			h.am(amKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: a, starts: t0, ends: w}))
+			id, w := withheldGroup(t, h, a)
 			h.runUntil(t0.Add(2 * time.Hour))
 			v := h.incident(id)
 			if v.Status != "triggered" || v.NextStepAt != nil {
@@ -981,13 +972,7 @@ func TestGroupFlappingAfterItsIncidentTookItsFiringStaysARepeat(t *testing.T) {
 				h := newHarness(t, withStore(open(t)), withConfig(noStorm))
 				t0 := fixedNow
 				a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
-				r := h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: a, starts: t0}))
-				var res struct{ Incidents []string }
-				r.json(t, &res)
-				id := res.Incidents[0]
-				w := t0.Add(2 * time.Minute)
-				h.runUntil(w)
-				h.am(amKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: a, starts: t0, ends: w}))
+				id, _ := withheldGroup(t, h, a)
 				// b fires anew while the incident pages: a repeat, taken.
 				h.runUntil(t0.Add(5 * time.Minute))
 				h.am(amKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: t0.Add(4 * time.Minute)}))
@@ -1030,13 +1015,7 @@ func TestGroupFiringAnewAfterAResolveWithheldSinceItsIncidentTookAFiringPages(t 
 			h := newHarness(t, withStore(open(t)), withConfig(noStorm))
 			t0 := fixedNow
 			a, b, c := lbl("X", "critical", "a"), lbl("X", "critical", "b"), lbl("X", "critical", "c")
-			r := h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: a, starts: t0}))
-			var res struct{ Incidents []string }
-			r.json(t, &res)
-			id := res.Incidents[0]
-			w := t0.Add(2 * time.Minute)
-			h.runUntil(w)
-			h.am(amKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: a, starts: t0, ends: w}))
+			id, _ := withheldGroup(t, h, a)
 			h.runUntil(t0.Add(5 * time.Minute))
 			h.am(amKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: t0.Add(4 * time.Minute)}))
 			if !h.timelineHas(id, "firing_taken", "") {

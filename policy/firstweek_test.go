@@ -38,12 +38,8 @@ func TestFirstWeekSkipsOnlyRepeatedWeeks(t *testing.T) {
 		n = 20
 	}
 	for configs < n {
-		now := gapSwitchWeeks[rng.IntN(len(gapSwitchWeeks))].Add(time.Duration(rng.IntN(14*48)-7*48) * 30 * time.Minute)
-		text := randomGapConfig(rng, now)
-		c := decodeForValidate(t, text)
-		v := &validator{cfg: c, now: now}
-		v.validate()
-		if len(v.problems) > 0 {
+		c, v, now, text := validRandomGapConfig(t, rng)
+		if v == nil {
 			continue
 		}
 		configs++
@@ -219,4 +215,20 @@ func BenchmarkLoadTiersBegunYearsBefore(b *testing.B) {
 			b.Fatalf("refused: %v", v.problems)
 		}
 	}
+}
+
+// validRandomGapConfig is a random config of randomGapConfig's, at a
+// random moment in a week the clocks change, validated: v is nil when
+// validation refused it.
+func validRandomGapConfig(t *testing.T, rng *rand.Rand) (c *Config, v *validator, now time.Time, text string) {
+	t.Helper()
+	now = gapSwitchWeeks[rng.IntN(len(gapSwitchWeeks))].Add(time.Duration(rng.IntN(14*48)-7*48) * 30 * time.Minute)
+	text = randomGapConfig(rng, now)
+	c = decodeForValidate(t, text)
+	v = &validator{cfg: c, now: now}
+	v.validate()
+	if len(v.problems) > 0 {
+		return c, nil, now, text
+	}
+	return c, v, now, text
 }

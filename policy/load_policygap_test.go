@@ -296,12 +296,8 @@ func TestUncoveredSpansAreTheWalks(t *testing.T) {
 		n = 25
 	}
 	for configs < n {
-		now := gapSwitchWeeks[rng.IntN(len(gapSwitchWeeks))].Add(time.Duration(rng.IntN(14*48)-7*48) * 30 * time.Minute)
-		text := randomGapConfig(rng, now)
-		c := decodeForValidate(t, text)
-		v := &validator{cfg: c, now: now}
-		v.validate()
-		if len(v.problems) > 0 {
+		c, v, now, text := validRandomGapConfig(t, rng)
+		if v == nil {
 			continue
 		}
 		configs++

@@ -141,3 +141,52 @@ func TestPagerDutyGroupedAlertToldAgainOnceItsIncidentIsResolved(t *testing.T) {
 		}
 	}
 }
+
+// TestPagerDutyGroupedAlertMergedAfterItsIncidentWasResolvedIsToldAgain:
+// PagerDuty merges y's PagerDuty incident into x's by itself, and x's is
+// resolved later (the service's auto-resolve timeout), but PagerDuty
+// keeps no order between webhooks (and a merge answered 5xx comes again
+// later): the resolve's webhook comes first, when nothing is recorded
+// for x's incident, and the merge's after. Before, y's key was read as
+// merged for good: its page since opened a new PagerDuty incident, and
+// carol's acknowledgement in pagerd never reached it ("trigger,trigger"
+// under y's key), which went on notifying her. The resolve is kept, and
+// the merge into a resolved incident is over as it is noted. On both
+// stores, with and without an agent on the merge.
+func TestPagerDutyGroupedAlertMergedAfterItsIncidentWasResolvedIsToldAgain(t *testing.T) {
+	for name, mk := range stores(t) {
+		for who, agent := range pdMergeAgents {
+			t.Run(name+"/"+who, func(t *testing.T) {
+				fake := providertest.NewPagerDuty(t)
+				h := newHarness(t, withStore(mk(t)), withConfig(pdRepeatConfig(fake)), realTransport("pagerduty"), fastRetries())
+				x := fireLabels(h, "gx", map[string]string{"alertname": "X", "severity": "critical"})
+				y := fireLabels(h, "gy", map[string]string{"alertname": "Y", "severity": "critical"})
+				h.step(fixedNow)
+				kx, ky := pagerduty.DedupKey(x, "carol", 0), pagerduty.DedupKey(y, "carol", 0)
+				q := fake.Incident(kx)
+				merge := fake.Merge(ky, kx, agent)
+				h.runUntil(fixedNow.Add(time.Minute))
+				if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, fake.ResolveIncident(q, pdAgentService)); code != 204 {
+					t.Fatalf("auto-resolve webhook: %d %s", code, out)
+				}
+				if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, merge); code != 204 {
+					t.Fatalf("merge webhook, delivered after: %d %s", code, out)
+				}
+				if v := h.incident(y); v.Status != "triggered" || !h.timelineHas(y, "resolve_ignored", "merge over in PagerDuty") {
+					t.Fatalf("y after its merge into an incident resolved already: %s, timeline %+v", v.Status, v.Timeline)
+				}
+				h.runUntil(fixedNow.Add(time.Hour))
+				again := fake.Incident(ky)
+				if again == q || fake.IncidentStatus(again) != "triggered" {
+					t.Fatalf("y's page after its PagerDuty incident was resolved opened no new one: in %q (%s); sent %q",
+						again, fake.IncidentStatus(again), pdSeq(fake))
+				}
+				carolActs(t, h, y)("acknowledge")
+				if got := fake.IncidentStatus(again); got != "acknowledged" {
+					t.Fatalf("PagerDuty's new incident %s for y, acknowledged in pagerd: %s, want acknowledged; PagerDuty was told %q under y's key",
+						again, got, pdActions(fake, ky))
+				}
+			})
+		}
+	}
+}

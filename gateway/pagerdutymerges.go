@@ -25,6 +25,12 @@ const pagerDutyMergesKind = "pagerduty_merges"
 // incidents are resolved goes at the next merge, with its incidents.
 const pagerDutyMergeKeep = 7 * 24 * time.Hour
 
+// pagerDutyResolvedKeep is how long the resolve of a PagerDuty incident
+// is kept (pagerDutyMerged.Resolved) for a merge into it whose webhook
+// comes after its resolve's: PagerDuty keeps no order between webhooks,
+// and a merge answered 5xx (the record refused) comes again later.
+const pagerDutyResolvedKeep = 24 * time.Hour
+
 // pagerDutyMergeWrites is how often a record's write is tried when
 // another replica wrote the kind first.
 const pagerDutyMergeWrites = 10
@@ -46,11 +52,19 @@ type pagerDutyMerged struct {
 	// Expires is when it goes unless merged into again (Unix ms).
 	Expires int64             `json:"expires"`
 	Alerts  []pagerduty.Moved `json:"alerts"`
+	// Resolved says the PagerDuty incident was resolved, by By (its
+	// agent's name, "" for none): a merge into it delivered since is
+	// over at once (Merge). Kept pagerDutyResolvedKeep, with no alerts.
+	Resolved bool   `json:"resolved,omitempty"`
+	By       string `json:"by,omitempty"`
 }
 
-// Merge moves what is kept for from, and alert, to into.
-func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, alert pagerduty.Moved) error {
-	return m.write(ctx, func(docs map[string]pagerDutyMerged, put map[string]pagerDutyMerged, del map[string]bool) bool {
+// Merge moves what is kept for from, and alert, to into; or, into being
+// resolved already (its webhook came first), returns them as over and
+// who resolved it, and drops from's record.
+func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, alert pagerduty.Moved) (over []pagerduty.Moved, by string, err error) {
+	err = m.write(ctx, func(docs map[string]pagerDutyMerged, put map[string]pagerDutyMerged, del map[string]bool) bool {
+		over, by = nil, ""
 		moved := docs[from].Alerts
 		if alert.Key != "" {
 			moved = append(slices.Clip(moved), alert)
@@ -58,7 +72,14 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, alert pa
 		if len(moved) == 0 {
 			return false
 		}
+		if _, ok := docs[from]; ok && from != into {
+			del[from] = true
+		}
 		to := docs[into]
+		if to.Resolved {
+			over, by = moved, to.By
+			return true
+		}
 		for _, a := range moved {
 			if !slices.Contains(to.Alerts, a) {
 				to.Alerts = append(to.Alerts, a)
@@ -66,11 +87,12 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, alert pa
 		}
 		to.Expires = m.now().Add(pagerDutyMergeKeep).UnixMilli()
 		put[into] = to
-		if _, ok := docs[from]; ok && from != into {
-			del[from] = true
-		}
 		return true
 	})
+	if err != nil {
+		return nil, "", err
+	}
+	return over, by, nil
 }
 
 // Moved is what is kept for pd.
@@ -82,13 +104,14 @@ func (m *pagerDutyMerges) Moved(ctx context.Context, pd string) ([]pagerduty.Mov
 	return docs[pd].Alerts, nil
 }
 
-// Forget drops what is kept for pd.
-func (m *pagerDutyMerges) Forget(ctx context.Context, pd string) error {
-	return m.write(ctx, func(docs map[string]pagerDutyMerged, _ map[string]pagerDutyMerged, del map[string]bool) bool {
-		if _, ok := docs[pd]; !ok {
+// Resolved drops what is kept for pd, and keeps that it was resolved, by
+// by, for pagerDutyResolvedKeep.
+func (m *pagerDutyMerges) Resolved(ctx context.Context, pd, by string) error {
+	return m.write(ctx, func(docs map[string]pagerDutyMerged, put map[string]pagerDutyMerged, _ map[string]bool) bool {
+		if docs[pd].Resolved {
 			return false
 		}
-		del[pd] = true
+		put[pd] = pagerDutyMerged{Expires: m.now().Add(pagerDutyResolvedKeep).UnixMilli(), Resolved: true, By: by}
 		return true
 	})
 }
@@ -191,6 +214,9 @@ func (m *pagerDutyMerges) resolved(ctx context.Context, docs map[string]pagerDut
 	}
 	var gone []string
 	for k, d := range docs {
+		if d.Resolved {
+			continue // kept until it expires
+		}
 		if !slices.ContainsFunc(d.Alerts, func(a pagerduty.Moved) bool {
 			id, _, _, ok := pagerduty.ParseDedupKey(a.Key)
 			st, kept := statuses[id]

@@ -12,7 +12,8 @@ import (
 // TestPagerDutyMergesKept: which of pagerd's alerts PagerDuty merged into
 // which of its incidents is kept in the store, the same on both stores:
 // a merge of an incident that holds merged alerts carries them on, a
-// merge delivered again adds nothing, Forget drops the incident's record,
+// merge delivered again adds nothing, Resolved drops the incident's record
+// (and a merge into it delivered after its resolve is over at once),
 // and a record goes by itself pagerDutyMergeKeep after its last merge,
 // or, at the next merge, once every pagerd incident in it is resolved.
 // Another kind of document (an older replica's) is left alone.
@@ -41,42 +42,55 @@ func TestPagerDutyMergesKept(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			merge := func(from, into string, a pagerduty.Moved) {
+				t.Helper()
+				over, _, err := m.Merge(ctx, from, into, a)
+				must(err)
+				if len(over) != 0 {
+					t.Fatalf("merge of %s into %s, never resolved, over at once: %v", from, into, over)
+				}
+			}
 			if got := moved("Q1"); len(got) != 0 {
 				t.Fatalf("kept before any merge: %v", got)
 			}
-			must(m.Merge(ctx, "Q2", "Q1", ax))
-			must(m.Merge(ctx, "Q2", "Q1", ax)) // delivered again
-			must(m.Merge(ctx, "Q5", "Q1", pagerduty.Moved{}))
+			merge("Q2", "Q1", ax)
+			merge("Q2", "Q1", ax) // delivered again
+			merge("Q5", "Q1", pagerduty.Moved{})
 			if got := moved("Q1"); !slices.Equal(got, []pagerduty.Moved{ax}) {
 				t.Fatalf("Q1 holds %v, want %v", got, ax)
 			}
-			must(m.Merge(ctx, "Q8", "Q9", ay))
-			must(m.Merge(ctx, "Q1", "Q9", pagerduty.Moved{})) // Q1 merged in turn: its alerts go with it
+			merge("Q8", "Q9", ay)
+			merge("Q1", "Q9", pagerduty.Moved{}) // Q1 merged in turn: its alerts go with it
 			if got := moved("Q9"); !slices.Equal(got, []pagerduty.Moved{ay, ax}) || len(moved("Q1")) != 0 {
 				t.Fatalf("after Q1 was merged into Q9: Q9 holds %v, Q1 %v", got, moved("Q1"))
 			}
-			must(m.Forget(ctx, "Q9"))
+			must(m.Resolved(ctx, "Q9", "Carol"))
 			if got := moved("Q9"); len(got) != 0 {
 				t.Fatalf("Q9 forgotten still holds %v", got)
+			}
+			over, by, err := m.Merge(ctx, "Q4", "Q9", ax) // its webhook delivered after Q9's resolve
+			if err != nil || !slices.Equal(over, []pagerduty.Moved{ax}) || by != "Carol" || len(moved("Q9")) != 0 {
+				t.Fatalf("merge into Q9 delivered after its resolve: over %v by %q (%v), Q9 holds %v; want %v over, by Carol, nothing kept",
+					over, by, err, moved("Q9"), ax)
 			}
 			if _, err := st.PutDocs(ctx, "other", 0, map[string][]byte{"k": []byte("v")}, nil); err != nil {
 				t.Fatal(err)
 			}
-			must(m.Merge(ctx, "Q2", "Q1", ax))
+			merge("Q2", "Q1", ax)
 			now = now.Add(pagerDutyMergeKeep + time.Second)
 			if got := moved("Q1"); len(got) != 0 {
 				t.Fatalf("kept past pagerDutyMergeKeep: %v", got)
 			}
 			now = fixedNow
-			must(m.Merge(ctx, "Q2", "Q1", ax))
+			merge("Q2", "Q1", ax)
 			carolActs(t, h, x)("resolve")
-			must(m.Merge(ctx, "Q8", "Q9", ay))
+			merge("Q8", "Q7", ay)
 			if got := moved("Q1"); len(got) != 0 {
 				t.Fatalf("kept once its incident was resolved: %v", got)
 			}
 			raw, _, err := st.ListDocs(ctx, pagerDutyMergesKind)
-			if err != nil || len(raw) != 1 || raw["Q9"] == nil {
-				t.Fatalf("documents kept: %v (%v), want Q9's alone", raw, err)
+			if err != nil || len(raw) != 2 || raw["Q7"] == nil || raw["Q9"] == nil {
+				t.Fatalf("documents kept: %v (%v), want Q7's and Q9's resolve alone", raw, err)
 			}
 			if other, _, err := st.ListDocs(ctx, "other"); err != nil || string(other["k"]) != "v" {
 				t.Fatalf("another kind's document: %q (%v)", other, err)

@@ -29,14 +29,17 @@ type MergeIndex interface {
 	// incident into, alert among what moved: into now holds alert and
 	// every alert recorded for from. An alert with no key adds nothing:
 	// only what was recorded for from moves (nothing to do when none
-	// was).
-	Merge(ctx context.Context, from, into string, alert Moved) error
+	// was). When into's resolve was recorded first (PagerDuty delivered
+	// its webhook before the merge's), nothing is kept: what moved is
+	// returned, its merge over already, with who resolved into.
+	Merge(ctx context.Context, from, into string, alert Moved) (over []Moved, by string, err error)
 	// Moved is what is recorded for PagerDuty's incident pd, none when
 	// nothing is.
 	Moved(ctx context.Context, pd string) ([]Moved, error)
-	// Forget drops what is recorded for pd, once it is resolved: its
-	// alerts are resolved with it.
-	Forget(ctx context.Context, pd string) error
+	// Resolved drops what is recorded for pd, once it is resolved by by
+	// (its alerts are resolved with it), and records that it was, for a
+	// merge into it delivered after.
+	Resolved(ctx context.Context, pd, by string) error
 }
 
 // mergedID is the id of the PagerDuty incident a merge went into, as
@@ -64,10 +67,15 @@ func (wh *Webhook) rememberMerge(ctx context.Context, ev *webhookEvent, alert bo
 	if alert {
 		m = Moved{Key: ev.Data.IncidentKey, Into: into}
 	}
-	if err := wh.Merges.Merge(ctx, ev.Data.ID, into, m); err != nil {
+	over, by, err := wh.Merges.Merge(ctx, ev.Data.ID, into, m)
+	if err != nil {
 		return fmt.Errorf("keep the PagerDuty merge of %s into %s: %w", ev.Data.ID, into, err)
 	}
-	return nil
+	// into's resolve came first: the merge is over already, else the
+	// dispatcher would read the alerts merged for good, and pagerd's
+	// acknowledgements would never reach the PagerDuty incident a page
+	// under their keys opens.
+	return wh.notedOver(ctx, over, into, by)
 }
 
 // ackMoved answers a person's incident.acknowledged for the alerts
@@ -112,28 +120,42 @@ func (wh *Webhook) ackMoved(ctx context.Context, ev *webhookEvent) error {
 // again. Each alert's incident notes it (MergeOverNote, resolve_ignored:
 // the resolve is not applied to it), which the dispatcher reads as the
 // end of the merge the alert's MergedNote named; then the record is
-// dropped. A note not stored is answered 5xx, and PagerDuty delivers the
-// webhook again (noted once).
+// dropped, and the resolve kept (for a merge into the incident whose
+// webhook comes after: rememberMerge). A note or record not stored is
+// answered 5xx, and PagerDuty delivers the webhook again (noted once).
 func (wh *Webhook) mergeOver(ctx context.Context, ev *webhookEvent) error {
 	if wh.Merges == nil || !serviceIDRE.MatchString(ev.Data.ID) {
 		return nil
 	}
 	moved, err := wh.Merges.Moved(ctx, ev.Data.ID)
-	if err != nil || len(moved) == 0 {
+	if err != nil {
 		return err
 	}
+	by := textcut.Line(ev.agentName(), 100)
+	if err := wh.notedOver(ctx, moved, ev.Data.ID, by); err != nil {
+		return err
+	}
+	// Recorded even when nothing was merged into it yet: a merge's
+	// webhook may come after the resolve's.
+	return wh.Merges.Resolved(ctx, ev.Data.ID, by)
+}
+
+// notedOver notes in the incident of each alert moved that its merge is
+// over (MergeOverNote): PagerDuty's incident resolved, which held it,
+// was resolved by by.
+func (wh *Webhook) notedOver(ctx context.Context, moved []Moved, resolved, by string) error {
 	for _, m := range moved {
 		id, user, _, ok := ParseDedupKey(m.Key)
 		if !ok {
 			continue
 		}
-		why := MergeOverNote(m.Key, m.Into, ev.Data.ID, textcut.Line(ev.agentName(), 100))
-		if _, err := wh.Receiver.NotApplied(ctx, user, notify.Page{Target: id, Source: notify.SourcePagerDuty, By: ev.agentName()}, notify.Resolve, why); err != nil &&
+		why := MergeOverNote(m.Key, m.Into, resolved, by)
+		if _, err := wh.Receiver.NotApplied(ctx, user, notify.Page{Target: id, Source: notify.SourcePagerDuty, By: by}, notify.Resolve, why); err != nil &&
 			!errors.Is(err, notify.ErrNotFound) {
 			return err
 		}
 	}
-	return wh.Merges.Forget(ctx, ev.Data.ID)
+	return nil
 }
 
 // mergeOverPrefix begins the timeline note of an alert whose merge in

@@ -17,11 +17,11 @@ type refusingMerges struct{ down bool }
 
 var errMergesDown = errors.New("the merges' node is down")
 
-func (m *refusingMerges) Merge(context.Context, string, string, pagerduty.Moved) error {
+func (m *refusingMerges) Merge(context.Context, string, string, pagerduty.Moved) ([]pagerduty.Moved, string, error) {
 	if m.down {
-		return errMergesDown
+		return nil, "", errMergesDown
 	}
-	return nil
+	return nil, "", nil
 }
 
 func (m *refusingMerges) Moved(context.Context, string) ([]pagerduty.Moved, error) {
@@ -31,7 +31,7 @@ func (m *refusingMerges) Moved(context.Context, string) ([]pagerduty.Moved, erro
 	return nil, nil
 }
 
-func (m *refusingMerges) Forget(context.Context, string) error {
+func (m *refusingMerges) Resolved(context.Context, string, string) error {
 	if m.down {
 		return errMergesDown
 	}

@@ -190,3 +190,65 @@ func TestPagerDutyGroupedAlertMergedAfterItsIncidentWasResolvedIsToldAgain(t *te
 		}
 	}
 }
+
+// TestPagerDutyGroupedAlertAcknowledgedBeforeItsMergeIsDelivered:
+// PagerDuty merges y's PagerDuty incident into x's by itself, and carol
+// acknowledges the incident holding both alerts; PagerDuty keeps no order
+// between webhooks (and a merge answered 5xx comes again later), so the
+// acknowledgement's comes first, when nothing is recorded for that
+// incident, and the merge's after. Before, y was never acknowledged: its
+// ladder went on (carol's SMS at 2m) for an alert she had acknowledged in
+// PagerDuty. A person's acknowledgement is kept, and a merge it came after
+// (occurred_at) is acknowledged with it, as her. One she made before the
+// merge did not see y's alert: y's ladder goes on. On both stores, with
+// and without an agent on the merge.
+func TestPagerDutyGroupedAlertAcknowledgedBeforeItsMergeIsDelivered(t *testing.T) {
+	for name, mk := range stores(t) {
+		for who, agent := range pdMergeAgents {
+			for _, ackFirst := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%s/acknowledged before the merge %v", name, who, ackFirst), func(t *testing.T) {
+					fake := providertest.NewPagerDuty(t)
+					h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
+					x := fireLabels(h, "gx", map[string]string{"alertname": "X", "severity": "critical"})
+					y := fireLabels(h, "gy", map[string]string{"alertname": "Y", "severity": "critical"})
+					h.step(fixedNow)
+					kx, ky := pagerduty.DedupKey(x, "carol", 0), pagerduty.DedupKey(y, "carol", 0)
+					q := fake.Incident(kx)
+					var merge, ack string
+					if ackFirst {
+						ack = fake.AcknowledgeIncident(q, pdAgentCarol)
+						merge = fake.Merge(ky, kx, agent)
+					} else {
+						merge = fake.Merge(ky, kx, agent)
+						ack = fake.AcknowledgeIncident(q, pdAgentCarol)
+					}
+					if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, ack); code != 204 {
+						t.Fatalf("acknowledgement webhook: %d %s", code, out)
+					}
+					if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, merge); code != 204 {
+						t.Fatalf("merge webhook, delivered after: %d %s", code, out)
+					}
+					h.runUntil(fixedNow.Add(10 * time.Minute))
+					v := h.incident(y)
+					if ackFirst {
+						if v.Status != "triggered" || len(pagedFor(h, y)) == 0 {
+							t.Fatalf("y, merged into the PagerDuty incident carol had acknowledged before: %s by %q, paged %v; want its ladder on",
+								v.Status, v.AcknowledgedBy, pagedFor(h, y))
+						}
+						return
+					}
+					if v.Status != "acknowledged" || v.AcknowledgedBy != "carol" {
+						t.Fatalf("y after carol acknowledged PagerDuty's incident %s, which holds its alert, the merge's webhook delivered after: %s by %q, want acknowledged by carol",
+							q, v.Status, v.AcknowledgedBy)
+					}
+					if got := pagedFor(h, y); len(got) != 0 {
+						t.Fatalf("y paged after carol acknowledged the PagerDuty incident its alert is in: %v", got)
+					}
+					if got := pdActions(fake, ky); strings.Join(got, ",") != "trigger" {
+						t.Fatalf("PagerDuty was told %q under y's key, merged into %s", got, q)
+					}
+				})
+			}
+		}
+	}
+}

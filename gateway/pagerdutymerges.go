@@ -57,14 +57,23 @@ type pagerDutyMerged struct {
 	// over at once (Merge). Kept pagerDutyResolvedKeep, with no alerts.
 	Resolved bool   `json:"resolved,omitempty"`
 	By       string `json:"by,omitempty"`
+	// AckedAt is when a person, AckedBy, last acknowledged it (its
+	// webhook's occurred_at, Unix ms), 0 for none: a merge into it
+	// whose webhook comes after, made before that, is acknowledged with
+	// it. A document with no alerts but this is kept
+	// pagerDutyResolvedKeep.
+	AckedAt int64  `json:"acked_at,omitempty"`
+	AckedBy string `json:"acked_by,omitempty"`
 }
 
-// Merge moves what is kept for from, and alert, to into; or, into being
-// resolved already (its webhook came first), returns them as over and
-// who resolved it, and drops from's record.
-func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, alert pagerduty.Moved) (over []pagerduty.Moved, by string, err error) {
-	err = m.write(ctx, func(docs map[string]pagerDutyMerged, put map[string]pagerDutyMerged, del map[string]bool) bool {
-		over, by = nil, ""
+// Merge moves what is kept for from, and alert, to into, and returns
+// them with what is kept of into (a person's acknowledgement); into being
+// resolved already (its webhook came first), nothing is kept, and from's
+// record is dropped.
+func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, alert pagerduty.Moved) (pagerduty.MergeTarget, error) {
+	var got pagerduty.MergeTarget
+	err := m.write(ctx, func(docs map[string]pagerDutyMerged, put map[string]pagerDutyMerged, del map[string]bool) bool {
+		got = pagerduty.MergeTarget{}
 		moved := docs[from].Alerts
 		if alert.Key != "" {
 			moved = append(slices.Clip(moved), alert)
@@ -76,9 +85,13 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, alert pa
 			del[from] = true
 		}
 		to := docs[into]
+		got.Moved = moved
 		if to.Resolved {
-			over, by = moved, to.By
+			got.Resolved, got.ResolvedBy = true, to.By
 			return true
+		}
+		if to.AckedAt != 0 {
+			got.AckedAt, got.AckedBy = time.UnixMilli(to.AckedAt), to.AckedBy
 		}
 		for _, a := range moved {
 			if !slices.Contains(to.Alerts, a) {
@@ -90,9 +103,26 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, alert pa
 		return true
 	})
 	if err != nil {
-		return nil, "", err
+		return pagerduty.MergeTarget{}, err
 	}
-	return over, by, nil
+	return got, nil
+}
+
+// Acknowledged keeps that a person, by, acknowledged pd at at (the latest
+// such), with what is kept for it.
+func (m *pagerDutyMerges) Acknowledged(ctx context.Context, pd, by string, at time.Time) error {
+	return m.write(ctx, func(docs map[string]pagerDutyMerged, put map[string]pagerDutyMerged, _ map[string]bool) bool {
+		d, ok := docs[pd]
+		if d.Resolved || d.AckedAt >= at.UnixMilli() {
+			return false
+		}
+		if !ok {
+			d.Expires = m.now().Add(pagerDutyResolvedKeep).UnixMilli()
+		}
+		d.AckedAt, d.AckedBy = at.UnixMilli(), by
+		put[pd] = d
+		return true
+	})
 }
 
 // Moved is what is kept for pd.
@@ -214,8 +244,8 @@ func (m *pagerDutyMerges) resolved(ctx context.Context, docs map[string]pagerDut
 	}
 	var gone []string
 	for k, d := range docs {
-		if d.Resolved {
-			continue // kept until it expires
+		if d.Resolved || len(d.Alerts) == 0 {
+			continue // a resolve or an acknowledgement alone: kept until it expires
 		}
 		if !slices.ContainsFunc(d.Alerts, func(a pagerduty.Moved) bool {
 			id, _, _, ok := pagerduty.ParseDedupKey(a.Key)

@@ -13,7 +13,8 @@ import (
 // which of its incidents is kept in the store, the same on both stores:
 // a merge of an incident that holds merged alerts carries them on, a
 // merge delivered again adds nothing, Resolved drops the incident's record
-// (and a merge into it delivered after its resolve is over at once),
+// (and a merge into it delivered after its resolve is over at once; one
+// delivered after a person's acknowledgement of it is told of it),
 // and a record goes by itself pagerDutyMergeKeep after its last merge,
 // or, at the next merge, once every pagerd incident in it is resolved.
 // Another kind of document (an older replica's) is left alone.
@@ -44,10 +45,10 @@ func TestPagerDutyMergesKept(t *testing.T) {
 			}
 			merge := func(from, into string, a pagerduty.Moved) {
 				t.Helper()
-				over, _, err := m.Merge(ctx, from, into, a)
+				got, err := m.Merge(ctx, from, into, a)
 				must(err)
-				if len(over) != 0 {
-					t.Fatalf("merge of %s into %s, never resolved, over at once: %v", from, into, over)
+				if got.Resolved {
+					t.Fatalf("merge of %s into %s, never resolved, over at once: %+v", from, into, got)
 				}
 			}
 			if got := moved("Q1"); len(got) != 0 {
@@ -68,10 +69,10 @@ func TestPagerDutyMergesKept(t *testing.T) {
 			if got := moved("Q9"); len(got) != 0 {
 				t.Fatalf("Q9 forgotten still holds %v", got)
 			}
-			over, by, err := m.Merge(ctx, "Q4", "Q9", ax) // its webhook delivered after Q9's resolve
-			if err != nil || !slices.Equal(over, []pagerduty.Moved{ax}) || by != "Carol" || len(moved("Q9")) != 0 {
-				t.Fatalf("merge into Q9 delivered after its resolve: over %v by %q (%v), Q9 holds %v; want %v over, by Carol, nothing kept",
-					over, by, err, moved("Q9"), ax)
+			got, err := m.Merge(ctx, "Q4", "Q9", ax) // its webhook delivered after Q9's resolve
+			if err != nil || !got.Resolved || !slices.Equal(got.Moved, []pagerduty.Moved{ax}) || got.ResolvedBy != "Carol" || len(moved("Q9")) != 0 {
+				t.Fatalf("merge into Q9 delivered after its resolve: %+v (%v), Q9 holds %v; want %v over, by Carol, nothing kept",
+					got, err, moved("Q9"), ax)
 			}
 			if _, err := st.PutDocs(ctx, "other", 0, map[string][]byte{"k": []byte("v")}, nil); err != nil {
 				t.Fatal(err)
@@ -94,6 +95,16 @@ func TestPagerDutyMergesKept(t *testing.T) {
 			}
 			if other, _, err := st.ListDocs(ctx, "other"); err != nil || string(other["k"]) != "v" {
 				t.Fatalf("another kind's document: %q (%v)", other, err)
+			}
+			// A person's acknowledgement delivered before a merge into
+			// the incident: kept (the latest), and told to the merge.
+			at := fixedNow.Add(time.Minute)
+			must(m.Acknowledged(ctx, "Q3", "Carol", at))
+			must(m.Acknowledged(ctx, "Q3", "Bob", at.Add(-time.Second))) // an older one, delivered late
+			merge("Q8", "Q7", ay)                                        // another write: Q3's acknowledgement alone stays
+			got, err = m.Merge(ctx, "Q4", "Q3", ay)
+			if err != nil || got.Resolved || !got.AckedAt.Equal(at) || got.AckedBy != "Carol" || !slices.Equal(got.Moved, []pagerduty.Moved{ay}) {
+				t.Fatalf("merge into Q3 delivered after Carol's acknowledgement of it: %+v (%v)", got, err)
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	gopd "github.com/PagerDuty/go-pagerduty"
 
@@ -47,7 +48,14 @@ type PagerDuty struct {
 	notified  []string
 	failFirst int
 	throttled map[string]bool // routing keys answered 429
+	// happened counts the webhooks made: each occurred a second after
+	// the one before (occurred_at), in the order made, whatever the
+	// order they are delivered in.
+	happened int
 }
+
+// pdEpoch is when the fake's first webhook occurred.
+var pdEpoch = time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
 
 // NewPagerDuty starts a fake PagerDuty for the test.
 func NewPagerDuty(t testing.TB) *PagerDuty {
@@ -186,11 +194,13 @@ func (f *PagerDuty) IncidentStatus(id string) string {
 // webhooks name it (data.service).
 const PagerDutyService = `{"id":"PF9KMXH","type":"service_reference","summary":"API Service"}`
 
-// webhookBody is a webhook v3 body of PagerDuty's for incident inc:
-// eventType, agent as given (a JSON member and its comma, "" for none)
+// webhookBody is a webhook v3 body of PagerDuty's for incident inc,
+// occurred a second after the fake's last one: eventType, agent as given (a JSON member and its comma, "" for none)
 // and extra members of data (each with its trailing comma).
-func webhookBody(eventType, agent string, inc *pdIncident, extra string) string {
-	return `{"event":{"id":"01` + inc.id + `","event_type":"` + eventType + `","resource_type":"incident",` + agent +
+func (f *PagerDuty) webhookBody(eventType, agent string, inc *pdIncident, extra string) string {
+	f.happened++
+	at := pdEpoch.Add(time.Duration(f.happened) * time.Second).Format(time.RFC3339Nano)
+	return `{"event":{"id":"01` + inc.id + `","event_type":"` + eventType + `","resource_type":"incident","occurred_at":"` + at + `",` + agent +
 		`"data":{"id":"` + inc.id + `","type":"incident","status":"` + inc.status + `",` + extra +
 		`"service":` + PagerDutyService + `,"incident_key":"` + inc.key + `"}}}`
 }
@@ -222,7 +232,7 @@ func (f *PagerDuty) Merge(key, into, agent string) string {
 		}
 	}
 	from.status = "resolved"
-	return webhookBody("incident.resolved", agent, from, `"resolve_reason":{"type":"merge_resolve_reason","incident":{"id":"`+to.id+
+	return f.webhookBody("incident.resolved", agent, from, `"resolve_reason":{"type":"merge_resolve_reason","incident":{"id":"`+to.id+
 		`","type":"incident_reference","summary":"[#`+strings.TrimPrefix(to.id, "Q")+`] `+to.key+`"}},`)
 }
 
@@ -234,7 +244,7 @@ func (f *PagerDuty) AcknowledgeIncident(id, agent string) string {
 	defer f.mu.Unlock()
 	inc := f.incidents[id]
 	f.acknowledge(inc)
-	return webhookBody("incident.acknowledged", agent, inc, "")
+	return f.webhookBody("incident.acknowledged", agent, inc, "")
 }
 
 // ResolveIncident resolves PagerDuty's incident id and every alert in it
@@ -250,7 +260,7 @@ func (f *PagerDuty) ResolveIncident(id, agent string) string {
 		}
 	}
 	inc.status = "resolved"
-	return webhookBody("incident.resolved", agent, inc, "")
+	return f.webhookBody("incident.resolved", agent, inc, "")
 }
 
 // ServeHTTP answers as the Events API v2.

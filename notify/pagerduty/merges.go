@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/pagerd/pagerd/internal/textcut"
 	"github.com/pagerd/pagerd/notify"
@@ -29,10 +30,10 @@ type MergeIndex interface {
 	// incident into, alert among what moved: into now holds alert and
 	// every alert recorded for from. An alert with no key adds nothing:
 	// only what was recorded for from moves (nothing to do when none
-	// was). When into's resolve was recorded first (PagerDuty delivered
-	// its webhook before the merge's), nothing is kept: what moved is
-	// returned, its merge over already, with who resolved into.
-	Merge(ctx context.Context, from, into string, alert Moved) (over []Moved, by string, err error)
+	// was). It returns what moved and what is recorded of into: its
+	// resolve or a person's acknowledgement, whose webhooks PagerDuty
+	// may deliver before the merge's; resolved, nothing is kept.
+	Merge(ctx context.Context, from, into string, alert Moved) (MergeTarget, error)
 	// Moved is what is recorded for PagerDuty's incident pd, none when
 	// nothing is.
 	Moved(ctx context.Context, pd string) ([]Moved, error)
@@ -40,6 +41,24 @@ type MergeIndex interface {
 	// (its alerts are resolved with it), and records that it was, for a
 	// merge into it delivered after.
 	Resolved(ctx context.Context, pd, by string) error
+	// Acknowledged records that a person, by, acknowledged pd at at (its
+	// webhook's occurred_at), for a merge into it delivered after.
+	Acknowledged(ctx context.Context, pd, by string, at time.Time) error
+}
+
+// MergeTarget is what a merge recorded found of the incident it went into.
+type MergeTarget struct {
+	// Moved is what moved into it.
+	Moved []Moved
+	// Resolved says its resolve was recorded first: nothing was kept,
+	// and the merge of each alert moved is over already. ResolvedBy
+	// resolved it.
+	Resolved   bool
+	ResolvedBy string
+	// AckedAt is when a person, AckedBy, last acknowledged it as
+	// recorded (its webhook's occurred_at), zero when none was.
+	AckedAt time.Time
+	AckedBy string
 }
 
 // mergedID is the id of the PagerDuty incident a merge went into, as
@@ -67,7 +86,7 @@ func (wh *Webhook) rememberMerge(ctx context.Context, ev *webhookEvent, alert bo
 	if alert {
 		m = Moved{Key: ev.Data.IncidentKey, Into: into}
 	}
-	over, by, err := wh.Merges.Merge(ctx, ev.Data.ID, into, m)
+	got, err := wh.Merges.Merge(ctx, ev.Data.ID, into, m)
 	if err != nil {
 		return fmt.Errorf("keep the PagerDuty merge of %s into %s: %w", ev.Data.ID, into, err)
 	}
@@ -75,7 +94,17 @@ func (wh *Webhook) rememberMerge(ctx context.Context, ev *webhookEvent, alert bo
 	// dispatcher would read the alerts merged for good, and pagerd's
 	// acknowledgements would never reach the PagerDuty incident a page
 	// under their keys opens.
-	return wh.notedOver(ctx, over, into, by)
+	if got.Resolved {
+		return wh.notedOver(ctx, got.Moved, into, got.ResolvedBy)
+	}
+	// A person's acknowledgement of into that came first, made after the
+	// merge: they acknowledged the incident holding these alerts, and
+	// PagerDuty stopped notifying for them (ackMoved). One made before
+	// the merge did not see them: their ladders go on.
+	if at := ev.occurredAt(); !got.AckedAt.IsZero() && !at.IsZero() && got.AckedAt.After(at) {
+		return wh.ackEach(ctx, got.Moved, "", into, got.AckedBy)
+	}
+	return nil
 }
 
 // ackMoved answers a person's incident.acknowledged for the alerts
@@ -93,12 +122,25 @@ func (wh *Webhook) ackMoved(ctx context.Context, ev *webhookEvent) error {
 	if err != nil {
 		return err
 	}
+	if err := wh.ackEach(ctx, moved, ev.Data.IncidentKey, ev.Data.ID, ev.agentName()); err != nil {
+		return err
+	}
+	// Recorded for a merge into it whose webhook comes after this one.
+	if at := ev.occurredAt(); !at.IsZero() {
+		return wh.Merges.Acknowledged(ctx, ev.Data.ID, ev.agentName(), at)
+	}
+	return nil
+}
+
+// ackEach acknowledges, as by, the incident of each alert moved into
+// PagerDuty's incident pd (but the one under own, acted on by itself).
+func (wh *Webhook) ackEach(ctx context.Context, moved []Moved, own, pd, by string) error {
 	for _, m := range moved {
 		id, user, reopened, ok := ParseDedupKey(m.Key)
-		if !ok || m.Key == ev.Data.IncidentKey || !wh.Receiver.KnowsUser(user) {
+		if !ok || m.Key == own || !wh.Receiver.KnowsUser(user) {
 			continue
 		}
-		acted, err := wh.Receiver.AcknowledgePage(ctx, user, notify.Page{Target: id, Reopened: reopened, Source: notify.SourcePagerDuty, By: ev.agentName()})
+		acted, err := wh.Receiver.AcknowledgePage(ctx, user, notify.Page{Target: id, Reopened: reopened, Source: notify.SourcePagerDuty, By: by})
 		switch {
 		case errors.Is(err, notify.ErrNotFound), err == nil && acted.AlreadyResolved:
 			continue
@@ -108,7 +150,7 @@ func (wh *Webhook) ackMoved(ctx context.Context, ev *webhookEvent) error {
 			return storedInPart(acted)
 		}
 		wh.log().Info("PagerDuty webhook: the PagerDuty incident an alert of this incident was merged into was acknowledged by a person; acknowledged as theirs",
-			"incident", id, "user", user, "pagerduty_incident", ev.Data.ID, "agent", textcut.Line(ev.agentName(), 100), "reopened_since", acted.ReopenedSince)
+			"incident", id, "user", user, "pagerduty_incident", pd, "agent", textcut.Line(by, 100), "reopened_since", acted.ReopenedSince)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pagerd/pagerd/internal/providertest"
 	"github.com/pagerd/pagerd/notify/pagerduty"
@@ -17,11 +18,18 @@ type refusingMerges struct{ down bool }
 
 var errMergesDown = errors.New("the merges' node is down")
 
-func (m *refusingMerges) Merge(context.Context, string, string, pagerduty.Moved) ([]pagerduty.Moved, string, error) {
+func (m *refusingMerges) Merge(context.Context, string, string, pagerduty.Moved) (pagerduty.MergeTarget, error) {
 	if m.down {
-		return nil, "", errMergesDown
+		return pagerduty.MergeTarget{}, errMergesDown
 	}
-	return nil, "", nil
+	return pagerduty.MergeTarget{}, nil
+}
+
+func (m *refusingMerges) Acknowledged(context.Context, string, string, time.Time) error {
+	if m.down {
+		return errMergesDown
+	}
+	return nil
 }
 
 func (m *refusingMerges) Moved(context.Context, string) ([]pagerduty.Moved, error) {

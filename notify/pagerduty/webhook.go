@@ -72,6 +72,12 @@ type webhookBody struct {
 // webhookEvent is the event of a webhook.
 type webhookEvent struct {
 	EventType string `json:"event_type"`
+	// OccurredAt is when it happened in PagerDuty (RFC 3339): PagerDuty
+	// keeps no order between webhooks, and a merge's may come after the
+	// acknowledgement of the incident merged into (rememberMerge). A
+	// string, read by occurredAt: one that does not parse says nothing,
+	// and the webhook is still read.
+	OccurredAt string `json:"occurred_at"`
 	// Agent is who did it in PagerDuty, a reference as PagerDuty's REST
 	// API gives one (go-pagerduty's APIObject): a user's (type
 	// user_reference) summary is their name; an acknowledgement through
@@ -97,6 +103,16 @@ type webhookEvent struct {
 		// and a merge moves only the one in this service (MergedNote).
 		Service *gopd.APIObject `json:"service"`
 	} `json:"data"`
+}
+
+// occurredAt is when the event happened in PagerDuty, zero when the
+// webhook does not say (or not in RFC 3339).
+func (e *webhookEvent) occurredAt() time.Time {
+	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(e.OccurredAt))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 // incidentNamed names PagerDuty's incident in a note (" (incident Q1)"),
